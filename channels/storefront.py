@@ -1,0 +1,93 @@
+"""Storefront catalog JSON: the channel's category tree and its products, one file per locale.
+Written streaming (one product at a time into every locale file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from channels.localize import ValueResolver
+from pim.catalog import Structure
+from pim.product import Product
+from pim.protocols import Artifact, PublishContext
+from pim.structure import AttributeType
+
+
+def category_tree(s: Structure, root: str, locale: str) -> dict[str, Any]:
+    children = s.children()
+
+    def node(code: str) -> dict[str, Any]:
+        cat = s.categories[code]
+        return {"code": code, "label": cat.labels.get(locale, code), "children": [node(c) for c in sorted(children.get(code, []))]}
+
+    return node(root) if root in s.categories else {"code": root, "label": root, "children": []}
+
+
+def product_document(p: Product, r: ValueResolver, channel: str, locale: str, currencies: list[str]) -> dict[str, Any]:
+    s = r.s
+    values = r.localized(p, channel, locale)
+    attributes: dict[str, Any] = {}
+    prices: dict[str, str] = {}
+    image = None
+    family = s.families.get(p.family or "")
+    for code, v in values.items():
+        attr = s.attributes[code]
+        if attr.type == AttributeType.price_collection:
+            prices.update({c: v[c] for c in currencies if c in v})
+            continue
+        if family and code == family.attribute_as_image:
+            image = v
+        if attr.type == AttributeType.simple_select:
+            v = {"code": v, "label": r.option_label(code, v, locale)}
+        elif attr.type == AttributeType.multi_select:
+            v = [{"code": o, "label": r.option_label(code, o, locale)} for o in v]
+        attributes[code] = v
+    tree = s.channels[channel].category_tree
+    cats = [c for c in p.categories if s.tree_of(c) == tree]
+    return {
+        "identifier": p.identifier,
+        "family": p.family,
+        "parent": p.parent,
+        "label": r.label(p, channel, locale),
+        "categories": cats,
+        "image": image,
+        "prices": prices,
+        "attributes": attributes,
+        "associations": {t: a.products for t, a in p.associations.items() if a.products},
+    }
+
+
+class StorefrontRenderer:
+    name = "storefront"
+
+    def render(self, products: Iterable[Product], ctx: PublishContext, store: Any) -> list[Artifact]:
+        s = ctx.structure
+        channel = s.channels[ctx.channel]
+        staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}" / "storefront"
+        staging.mkdir(parents=True, exist_ok=True)
+        resolver = ValueResolver(store, s)
+        handles: dict[str, IO[bytes]] = {}
+        paths: dict[str, Path] = {}
+        counts = dict.fromkeys(channel.locales, 0)
+        try:
+            for locale in channel.locales:
+                paths[locale] = staging / f"catalog.{ctx.channel}.{locale}.json"
+                handles[locale] = fh = paths[locale].open("wb")
+                head = {"channel": ctx.channel, "locale": locale, "currencies": channel.currencies,
+                        "category_tree": category_tree(s, channel.category_tree, locale)}
+                fh.write(orjson.dumps(head)[:-1] + b',"products":[')
+            for product in products:
+                for locale, fh in handles.items():
+                    doc = product_document(product, resolver, ctx.channel, locale, channel.currencies)
+                    fh.write((b"," if counts[locale] else b"\n") + orjson.dumps(doc) + b"\n")
+                    counts[locale] += 1
+            for fh in handles.values():
+                fh.write(b"]}\n")
+        finally:
+            for fh in handles.values():
+                fh.close()
+        return [Artifact(path=paths[l], name=f"storefront/{paths[l].name}", content_type="application/json", rows=counts[l])
+                for l in channel.locales]

@@ -1,0 +1,69 @@
+"""The `pim` command. Each area owns one sub-app module below; this file only mounts them and maps
+PimError to a clear message and exit code (never a traceback for a user's mistake)."""
+
+from __future__ import annotations
+
+import sys
+from importlib import import_module
+
+import typer
+from rich.console import Console
+
+from pim.errors import PimError
+
+app = typer.Typer(
+    name="pim",
+    help="Product information management and catalog publishing pipeline.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+#: (command name, module with a typer `app`, help). One line per area.
+SUBAPPS: list[tuple[str, str, str]] = [
+    ("structure", "pim.cli.structure", "Load and inspect the catalog structure (attributes, families, channels...)."),
+    ("import", "pim.cli.imports", "Import products from a source file, and list rejected rows."),
+    ("export", "pim.cli.exports", "Export canonical records."),
+    ("schemas", "pim.cli.schemas", "Generate or check the JSON Schemas in schemas/."),
+    ("gate", "pim.cli.gate", "Completeness, quality and the publishing gate."),
+    ("media", "pim.cli.media", "Ingest images, build renditions, list asset problems."),
+    ("search", "pim.cli.search", "Search index helpers (tenant tokens)."),
+    ("feeds", "pim.cli.feeds", "Customer-contracted feeds: build and deliver."),
+]
+#: Modules that add top-level commands (generate, publish, demo, serve, init).
+COMMAND_MODULES: list[str] = ["pim.cli.core", "pim.cli.generate", "pim.cli.serve"]
+
+# Extra command modules that register onto an existing sub-app (e.g. more importers on `import`).
+EXTENSION_MODULES: list[str] = ["pim.cli.imports_sources"]
+
+
+def _mount() -> None:
+    for module in COMMAND_MODULES:
+        import_module(module).register(app)
+    for module in EXTENSION_MODULES:
+        try:
+            import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    for name, module, help_text in SUBAPPS:
+        try:
+            sub = import_module(module).app
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        app.add_typer(sub, name=name, help=help_text)
+
+
+def main() -> None:
+    _mount()
+    try:
+        app()
+    except PimError as exc:
+        err.print(f"[bold red]error:[/] {exc.describe()}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,54 @@
+"""`pim import`: bring products in. Importers for other sources register onto this app from their own module."""
+
+from pathlib import Path
+
+import typer
+
+from pim.cli.output import JsonOption, console, emit_json, table
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def report(counts: dict, as_json: bool, title: str) -> None:
+    if as_json:
+        emit_json(counts)
+        return
+    table(title, ["", "count"], [(k, v) for k, v in counts.items() if k != "job_id"])
+    if counts.get("rejected"):
+        console.print(f"[yellow]{counts['rejected']} rejected row(s) are in the quarantine:[/] pim import errors {counts.get('job_id', '')}")
+
+
+@app.command("jsonl")
+def jsonl(path: Path, as_json: bool = JsonOption) -> None:
+    """Import canonical records (one JSON object per line)."""
+    from pim.jsonl import import_jsonl
+    from pim.store import Store
+
+    counts = import_jsonl(path, Store.from_settings())
+    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+
+
+@app.command("akeneo")
+def akeneo(folder: Path = typer.Argument(..., help="A folder of Akeneo CSV exports (attributes.csv, products.csv...)."),
+           as_json: bool = JsonOption) -> None:
+    """Import an Akeneo CSV export: structure first, then product models and products."""
+    from importers.akeneo import import_akeneo
+    from pim.store import Store
+
+    counts = import_akeneo(folder, Store.from_settings())
+    report(counts, as_json, f"imported {folder}")
+
+
+@app.command("errors")
+def errors(job: int | None = typer.Argument(None, help="Job id (default: every open entry)."),
+           limit: int = typer.Option(200, help="At most this many rows."),
+           as_json: bool = JsonOption) -> None:
+    """List quarantined rows: file, line, field, reason. Fix the file and import it again."""
+    from pim.store import Store
+
+    rows = Store.from_settings().quarantined(job, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    table(f"{len(rows)} quarantined row(s)", ["job", "file", "line", "field", "reason"],
+          [(r["job_id"], r["file"], r["line"], r["field"], r["reason"][:200]) for r in rows])

@@ -1,0 +1,5 @@
+"""`pim media`: owned by the media area. Commands are added as the area lands."""
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)

@@ -1,0 +1,173 @@
+"""Commercial data that is not a product attribute: customer price lists (contract prices with quantity
+tiers and validity) and stock per warehouse. The ERP importer writes it; feeds, search and channels read it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Column, Date, DateTime, Numeric, String, Table, delete, or_, select
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from pim.store.store import Store, batched, now
+
+
+class PriceListEntry(BaseModel):
+    """One contract price: customer × SKU × currency × minimum quantity, valid in a date range."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer: str = Field(min_length=1)
+    sku: str = Field(min_length=1)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    price: Decimal = Field(ge=0)
+    min_qty: Decimal = Field(default=Decimal(1), gt=0)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    source: str = "erp"
+
+
+class StockLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1)
+    warehouse: str = "main"
+    quantity: Decimal
+    atp: Decimal | None = Field(default=None, description="Available to promise; quantity when unknown.")
+    updated_at: datetime
+    source: str = "erp"
+
+
+class PriceListRow(SQLModel, table=True):
+    __tablename__ = "price_list"
+
+    customer: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    sku: str = SQLField(sa_column=Column(String(255), primary_key=True, index=True))
+    currency: str = SQLField(sa_column=Column(String(3), primary_key=True))
+    min_qty: Decimal = SQLField(sa_column=Column(Numeric(18, 4), primary_key=True))
+    valid_from: date = SQLField(sa_column=Column(Date, primary_key=True))
+    valid_to: date | None = SQLField(default=None, sa_column=Column(Date, nullable=True))
+    price: Decimal = SQLField(sa_column=Column(Numeric(18, 4), nullable=False))
+    source: str = SQLField(default="erp", sa_column=Column(String(100), nullable=False))
+    updated_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+
+
+class StockRow(SQLModel, table=True):
+    __tablename__ = "stock"
+
+    sku: str = SQLField(sa_column=Column(String(255), primary_key=True))
+    warehouse: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    quantity: Decimal = SQLField(sa_column=Column(Numeric(18, 4), nullable=False))
+    atp: Decimal | None = SQLField(default=None, sa_column=Column(Numeric(18, 4), nullable=True))
+    updated_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
+    source: str = SQLField(default="erp", sa_column=Column(String(100), nullable=False))
+
+
+PRICE: Table = PriceListRow.__table__  # type: ignore[assignment]
+STOCK: Table = StockRow.__table__  # type: ignore[assignment]
+EARLIEST = date(1900, 1, 1)
+
+
+def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> int:
+    count = 0
+    stamp = now()
+    with store.begin() as conn:
+        for chunk in batched(entries, store.batch_size):
+            rows = [{**e.model_dump(), "valid_from": e.valid_from or EARLIEST, "updated_at": stamp} for e in chunk]
+            store.upsert_rows(conn, PRICE, rows, ["customer", "sku", "currency", "min_qty", "valid_from"])
+            count += len(rows)
+    return count
+
+
+def replace_price_list(store: Store, customer: str, entries: Iterable[PriceListEntry]) -> int:
+    """A full price list for one customer replaces the old one atomically."""
+    with store.begin() as conn:
+        conn.execute(delete(PRICE).where(PRICE.c.customer == customer))
+    return put_price_list(store, entries)
+
+
+@dataclass(frozen=True)
+class Tier:
+    min_qty: Decimal
+    price: Decimal
+
+
+def contract_tiers(
+    store: Store, customer: str, skus: list[str], currency: str, on: date | None = None
+) -> dict[str, list[Tier]]:
+    """The customer's tiers valid on `on` (today by default), lowest quantity first, per SKU. SKUs without a
+    contract price are absent: the caller applies its fallback rule (e.g. list price)."""
+    day = on or datetime.now(UTC).date()
+    q = select(PRICE).where(
+        PRICE.c.customer == customer,
+        PRICE.c.currency == currency,
+        PRICE.c.sku.in_(skus),
+        PRICE.c.valid_from <= day,
+        or_(PRICE.c.valid_to.is_(None), PRICE.c.valid_to >= day),
+    ).order_by(PRICE.c.sku, PRICE.c.min_qty, PRICE.c.valid_from.desc())
+    result: dict[str, dict[Decimal, Tier]] = {}
+    with store.engine.connect() as conn:
+        for row in conn.execute(q):
+            m = row._mapping
+            tiers = result.setdefault(m["sku"], {})
+            # With overlapping validity, the most recently started entry wins for a quantity.
+            tiers.setdefault(Decimal(m["min_qty"]), Tier(Decimal(m["min_qty"]), Decimal(m["price"])))
+    return {sku: list(t.values()) for sku, t in result.items()}
+
+
+def price_list_changed_since(store: Store, customer: str, since: datetime) -> list[str]:
+    with store.engine.connect() as conn:
+        q = select(PRICE.c.sku).where(PRICE.c.customer == customer, PRICE.c.updated_at > since).distinct()
+        return list(conn.execute(q).scalars())
+
+
+def put_stock(store: Store, levels: Iterable[StockLevel]) -> int:
+    count = 0
+    with store.begin() as conn:
+        for chunk in batched(levels, store.batch_size):
+            rows = [l.model_dump() for l in chunk]
+            store.upsert_rows(conn, STOCK, rows, ["sku", "warehouse"])
+            count += len(rows)
+    return count
+
+
+@dataclass(frozen=True)
+class Availability:
+    quantity: Decimal
+    atp: Decimal
+    updated_at: datetime | None
+
+    @property
+    def in_stock(self) -> bool:
+        return self.atp > 0
+
+
+def stock_for(store: Store, skus: list[str]) -> dict[str, Availability]:
+    """Summed over warehouses; `updated_at` is the oldest reading, so staleness is never hidden."""
+    out: dict[str, Availability] = {}
+    with store.engine.connect() as conn:
+        for chunk in batched(skus, 5000):
+            for row in conn.execute(select(STOCK).where(STOCK.c.sku.in_(chunk))):
+                m = row._mapping
+                qty = Decimal(m["quantity"])
+                atp = Decimal(m["atp"]) if m["atp"] is not None else qty
+                prev = out.get(m["sku"])
+                stamp = m["updated_at"]
+                if prev is None:
+                    out[m["sku"]] = Availability(qty, atp, stamp)
+                else:
+                    oldest = min(x for x in (prev.updated_at, stamp) if x is not None)
+                    out[m["sku"]] = Availability(prev.quantity + qty, prev.atp + atp, oldest)
+    return out
+
+
+def stock_changed_since(store: Store, since: datetime) -> list[str]:
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(STOCK.c.sku).where(STOCK.c.updated_at > since).distinct()).scalars())
+
+

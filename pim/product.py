@@ -1,0 +1,98 @@
+"""The canonical product record. Values are keyed by attribute × locale × channel and every value has a
+provenance: the record's `source` by default, or an entry in `provenance` when a merge mixed sources."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from pim.structure import Code
+
+
+class Provenance(BaseModel):
+    """Where a value came from: the source (e.g. `erp`, `supplier:acme`, `content`), its record, and when."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    ref: str | None = Field(default=None, description="The source record, e.g. 'products.csv:12'.")
+    at: datetime
+
+
+def value_key(attribute: str, locale: str | None = None, channel: str | None = None) -> str:
+    """`name`, `name:en_US`, `release_date@ecommerce`, `description:en_US@ecommerce`."""
+    key = attribute
+    if locale:
+        key += ":" + locale
+    if channel:
+        key += "@" + channel
+    return key
+
+
+def split_key(key: str) -> tuple[str, str | None, str | None]:
+    """Inverse of value_key."""
+    rest, _, channel = key.partition("@")
+    attribute, _, locale = rest.partition(":")
+    return attribute, (locale or None), (channel or None)
+
+
+class Association(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    products: list[str] = []
+    product_models: list[str] = []
+    groups: list[str] = []
+    quantities: dict[str, int] = Field(default={}, description="Quantified (pack) associations: identifier → qty.")
+
+
+class _Valued(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    categories: list[str] = []
+    values: dict[str, Any] = Field(default={}, description="value key (attr[:locale][@channel]) → data")
+    source: Provenance | None = Field(default=None, description="Default provenance of every value.")
+    provenance: dict[str, Provenance] = Field(default={}, description="Per-value provenance overrides.")
+
+    def provenance_of(self, key: str) -> Provenance | None:
+        return self.provenance.get(key, self.source)
+
+    def content_hash(self) -> str:
+        """Hash of what the record says, not of when or from where; used to skip unchanged rows cheaply."""
+        body = self.model_dump(mode="json", exclude={"source", "provenance"})
+        return hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+
+
+class Product(_Valued):
+    """A sellable product (a simple product or a variant of a product model)."""
+
+    kind: str = Field(default="product", pattern="^product$")
+    identifier: str = Field(min_length=1, max_length=255)
+    family: Code | None = None
+    parent: str | None = Field(default=None, description="Code of the product model this variant belongs to.")
+    enabled: bool = True
+    groups: list[str] = []
+    associations: dict[str, Association] = {}
+
+
+class ProductModel(_Valued):
+    """A product model: the shared values of its variants (one or two levels, as its family variant says)."""
+
+    kind: str = Field(default="product_model", pattern="^product_model$")
+    code: str = Field(min_length=1, max_length=255)
+    family_variant: Code
+    family: Code | None = None
+    parent: str | None = None
+    associations: dict[str, Association] = {}
+
+
+def merged_values(product: _Valued, ancestors: list[_Valued]) -> dict[str, Any]:
+    """The values a variant shows: its own over its parent's over its grandparent's."""
+    values: dict[str, Any] = {}
+    for record in reversed(ancestors):
+        values.update(record.values)
+    values.update(product.values)
+    return values

@@ -1,0 +1,59 @@
+"""Names → implementations, in one place. Entries are 'module:attribute' strings loaded on first use, so
+heavy adapters (boto3, paramiko, playwright) load only when they are asked for and `pim --help` stays fast.
+
+Adding a format: one module, one line here, its tests."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from pim.errors import ConfigError
+
+IMPORTERS: dict[str, str] = {
+    "jsonl": "pim.jsonl:JsonlImporter",
+    "akeneo": "importers.akeneo:AkeneoImporter",
+}
+
+#: Channel renderers: what each channel's catalog looks like.
+RENDERERS: dict[str, str] = {
+    "storefront": "channels.storefront:StorefrontRenderer",
+}
+
+#: Exporters: where artifacts go.
+EXPORTERS: dict[str, str] = {
+    "local": "exporters.local:LocalExporter",
+}
+
+#: Publish stages, in order. The gate (completeness + quality) plugs in here.
+STAGES: list[str] = [
+    "pim.pipeline:enabled_only",
+]
+
+#: JSON Schemas written to schemas/: name → pydantic model. Every declarative file has one.
+SCHEMAS: dict[str, str] = {
+    "product": "pim.product:Product",
+    "product_model": "pim.product:ProductModel",
+    "structure": "pim.structure_files:StructureFile",
+}
+
+#: Called with the store; each returns a listener run inside product writes (e.g. completeness rescoring).
+PRODUCT_LISTENERS: list[str] = []
+
+
+def load(ref: str) -> Any:
+    module, _, attr = ref.partition(":")
+    try:
+        return getattr(import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load '{ref}': {exc}") from exc
+
+
+def lookup(table: dict[str, str], name: str, what: str) -> Any:
+    if name not in table:
+        raise ConfigError(f"unknown {what} '{name}'", hint=f"known: {', '.join(sorted(table))}")
+    return load(table[name])
+
+
+def product_listeners(store: Any) -> list[Any]:
+    return [load(ref)(store) for ref in PRODUCT_LISTENERS]

@@ -1,0 +1,53 @@
+"""Configuration from the environment (PIM_*), with embedded defaults that need nothing installed."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a run needs to know about where things live. Defaults: SQLite and local files under PIM_HOME."""
+
+    model_config = SettingsConfigDict(env_prefix="PIM_", extra="ignore")
+
+    home: Path = Field(default=Path(".pim"), description="Workspace: database, media and outputs by default.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in PIM_HOME when unset.")
+    output: Path | None = Field(default=None, description="Where publish writes; PIM_HOME/out when unset.")
+    media_dir: Path | None = Field(default=None, description="Local asset store; PIM_HOME/media when unset.")
+    workers: int = Field(default=max(1, (os.cpu_count() or 2)), description="Executor workers for fan-out.")
+    executor: str = Field(default="process", description="'process', 'thread', or 'dask:<scheduler-address>'.")
+    batch_size: int = Field(default=2000, description="Rows per database write batch.")
+    secret_key: str = Field(default="dev-insecure-change-me", description="Signs web sessions and CSRF tokens.")
+    cdn_base_url: str | None = Field(default=None, description="Public base URL for media renditions.")
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'pim.db').resolve()}"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.output if self.output is not None else self.home / "out"
+
+    @property
+    def media_root(self) -> Path:
+        return self.media_dir if self.media_dir is not None else self.home / "media"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Tests change the environment; this drops the cached settings."""
+    get_settings.cache_clear()

@@ -1,0 +1,460 @@
+"""Reads and writes of the catalog. Writes are batched (one transaction per batch) and skip unchanged
+records by content hash; reads stream with keyset paging so no caller holds the catalog in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pim.catalog import Structure
+from pim.product import Product, ProductModel, Provenance
+from pim.store.database import make_engine, migrate
+from pim.store.tables import (
+    DeletedProductRow,
+    JobRow,
+    ProductModelRow,
+    ProductRow,
+    QuarantineRow,
+    SequenceRow,
+    StructureRow,
+)
+from pim.structure import STRUCTURE_KINDS, structure_key
+
+T = TypeVar("T")
+PRODUCT: Table = ProductRow.__table__  # type: ignore[assignment]
+MODEL: Table = ProductModelRow.__table__  # type: ignore[assignment]
+STRUCTURE: Table = StructureRow.__table__  # type: ignore[assignment]
+DELETED: Table = DeletedProductRow.__table__  # type: ignore[assignment]
+SEQUENCE: Table = SequenceRow.__table__  # type: ignore[assignment]
+JOB: Table = JobRow.__table__  # type: ignore[assignment]
+QUARANTINE: Table = QuarantineRow.__table__  # type: ignore[assignment]
+
+#: Called inside the write transaction with the identifiers a batch created or changed.
+ProductListener = Callable[[Connection, list[str]], None]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+@dataclass
+class UpsertCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changed_keys: list[str] = field(default_factory=list, repr=False)
+
+    def add(self, other: "UpsertCounts") -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+@dataclass
+class QuarantineEntry:
+    reason: str
+    file: str = ""
+    line: int | None = None
+    field: str | None = None
+    raw: dict[str, Any] | None = None
+    record_key: str | None = None
+    source: str = ""
+
+
+def _prov_json(p: Provenance | None) -> dict[str, Any] | None:
+    return None if p is None else p.model_dump(mode="json")
+
+
+class Store:
+    """One catalog database. Cheap to construct; `migrate()` once per process before use."""
+
+    def __init__(self, url: str, *, batch_size: int = 2000, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+        self.batch_size = batch_size
+        self.listeners: list[ProductListener] = []
+
+    @classmethod
+    def from_settings(cls, settings: Any = None, *, migrate_now: bool = True) -> "Store":
+        from pim.registry import product_listeners
+        from pim.settings import get_settings
+
+        s = settings or get_settings()
+        store = cls(s.db_url, batch_size=s.batch_size)
+        if migrate_now:
+            store.migrate()
+        store.listeners.extend(product_listeners(store))
+        return store
+
+    def migrate(self) -> None:
+        migrate(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ---------------------------------------------------------------- upsert helper
+    def _insert(self, table: Table) -> Any:
+        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+
+    def upsert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+        """INSERT … ON CONFLICT DO UPDATE for a batch of rows that share their columns."""
+        if not rows:
+            return
+        stmt = self._insert(table)
+        columns = [c for c in rows[0] if c not in keys]
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns})
+        conn.execute(stmt, rows)
+
+    def next_seq(self, conn: Connection, count: int = 1, name: str = "catalog") -> int:
+        """Reserve `count` sequence numbers and return the first. Row-locks the counter inside the transaction."""
+        current = conn.execute(
+            select(SEQUENCE.c.value).where(SEQUENCE.c.name == name).with_for_update()
+        ).scalar_one_or_none()
+        if current is None:
+            conn.execute(insert(SEQUENCE).values(name=name, value=count))
+            return 1
+        conn.execute(update(SEQUENCE).where(SEQUENCE.c.name == name).values(value=current + count))
+        return current + 1
+
+    def current_seq(self, name: str = "catalog") -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(SEQUENCE.c.value).where(SEQUENCE.c.name == name)).scalar_one_or_none() or 0
+
+    # ---------------------------------------------------------------- structure
+    def put_structure(self, kind: str, items: Iterable[BaseModel]) -> int:
+        stamp = now()
+        rows = [
+            {"kind": kind, "code": structure_key(kind, item), "data": item.model_dump(mode="json"), "updated_at": stamp}
+            for item in items
+        ]
+        with self.begin() as conn:
+            for chunk in batched(rows, self.batch_size):
+                self.upsert_rows(conn, STRUCTURE, chunk, ["kind", "code"])
+        return len(rows)
+
+    def delete_structure(self, kind: str, code: str) -> bool:
+        with self.begin() as conn:
+            res = conn.execute(delete(STRUCTURE).where(STRUCTURE.c.kind == kind, STRUCTURE.c.code == code))
+        return bool(res.rowcount)
+
+    def get_structure(self, kind: str) -> list[Any]:
+        model = STRUCTURE_KINDS[kind]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(STRUCTURE.c.data).where(STRUCTURE.c.kind == kind).order_by(STRUCTURE.c.code)
+            ).scalars()
+            return [model.model_validate(r) for r in rows]
+
+    def structure(self) -> Structure:
+        return Structure.from_items({kind: self.get_structure(kind) for kind in STRUCTURE_KINDS})
+
+    # ---------------------------------------------------------------- products
+    def _existing(self, conn: Connection, table: Table, key: str, ids: list[str]) -> dict[str, tuple[int, str]]:
+        col = table.c[key]
+        rows = conn.execute(select(col, table.c.id, table.c.content_hash).where(col.in_(ids)))
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def upsert_products(self, records: Iterable[Product], *, force: bool = False) -> UpsertCounts:
+        """Write products in batches, one transaction each. Unchanged content (same hash) is skipped."""
+        total = UpsertCounts()
+        for chunk in batched(records, self.batch_size):
+            total.add(self._upsert_product_batch(chunk, force))
+        return total
+
+    def _upsert_product_batch(self, chunk: list[Product], force: bool) -> UpsertCounts:
+        counts = UpsertCounts()
+        latest: dict[str, Product] = {p.identifier: p for p in chunk}  # last one wins within a batch
+        with self.begin() as conn:
+            existing = self._existing(conn, PRODUCT, "identifier", list(latest))
+            rows: list[dict[str, Any]] = []
+            stamp = now()
+            for ident, product in latest.items():
+                digest = product.content_hash()
+                if ident in existing and existing[ident][1] == digest and not force:
+                    counts.unchanged += 1
+                    continue
+                if ident in existing:
+                    counts.updated += 1
+                else:
+                    counts.created += 1
+                rows.append(self._product_row(product, digest, stamp))
+            if rows:
+                first = self.next_seq(conn, len(rows))
+                for offset, row in enumerate(rows):
+                    row["seq"] = first + offset
+                self.upsert_rows(conn, PRODUCT, [r for r in rows], ["identifier"])
+                changed = [r["identifier"] for r in rows]
+                conn.execute(delete(DELETED).where(DELETED.c.identifier.in_(changed)))
+                counts.changed_keys = changed
+                for listener in self.listeners:
+                    listener(conn, changed)
+        return counts
+
+    @staticmethod
+    def _product_row(p: Product, digest: str, stamp: datetime) -> dict[str, Any]:
+        return {
+            "identifier": p.identifier,
+            "family": p.family,
+            "parent": p.parent,
+            "enabled": p.enabled,
+            "categories": p.categories,
+            "groups": p.groups,
+            "value_map": p.values,
+            "source": _prov_json(p.source),
+            "provenance": {k: _prov_json(v) for k, v in p.provenance.items()},
+            "associations": {k: v.model_dump(exclude_defaults=True) for k, v in p.associations.items()},
+            "content_hash": digest,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+
+    def upsert_models(self, records: Iterable[ProductModel], *, force: bool = False) -> UpsertCounts:
+        total = UpsertCounts()
+        for chunk in batched(records, self.batch_size):
+            counts = UpsertCounts()
+            latest = {m.code: m for m in chunk}
+            with self.begin() as conn:
+                existing = self._existing(conn, MODEL, "code", list(latest))
+                rows = []
+                stamp = now()
+                for code, m in latest.items():
+                    digest = m.content_hash()
+                    if code in existing and existing[code][1] == digest and not force:
+                        counts.unchanged += 1
+                        continue
+                    counts.updated += code in existing
+                    counts.created += code not in existing
+                    rows.append({
+                        "code": code, "family_variant": m.family_variant, "family": m.family, "parent": m.parent,
+                        "categories": m.categories, "value_map": m.values, "source": _prov_json(m.source),
+                        "provenance": {k: _prov_json(v) for k, v in m.provenance.items()},
+                        "associations": {k: v.model_dump(exclude_defaults=True) for k, v in m.associations.items()},
+                        "content_hash": digest, "updated_at": stamp,
+                    })
+                if rows:
+                    first = self.next_seq(conn, len(rows))
+                    for offset, row in enumerate(rows):
+                        row["seq"] = first + offset
+                    self.upsert_rows(conn, MODEL, rows, ["code"])
+                    counts.changed_keys = [r["code"] for r in rows]
+                    self._touch_variants(conn, counts.changed_keys)
+            total.add(counts)
+        return total
+
+    def _touch_variants(self, conn: Connection, model_codes: list[str]) -> None:
+        """A model's change is a change of every variant below it: bump their seq and tell the listeners."""
+        codes = set(model_codes)
+        codes |= set(conn.execute(select(MODEL.c.code).where(MODEL.c.parent.in_(list(codes)))).scalars())
+        variants = list(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.parent.in_(list(codes)))).scalars())
+        if not variants:
+            return
+        first = self.next_seq(conn, len(variants))
+        for offset, ident in enumerate(variants):
+            conn.execute(update(PRODUCT).where(PRODUCT.c.identifier == ident).values(seq=first + offset))
+        for listener in self.listeners:
+            listener(conn, variants)
+
+    def delete_products(self, identifiers: list[str]) -> int:
+        with self.begin() as conn:
+            found = list(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(identifiers))).scalars())
+            if not found:
+                return 0
+            conn.execute(delete(PRODUCT).where(PRODUCT.c.identifier.in_(found)))
+            first = self.next_seq(conn, len(found))
+            stamp = now()
+            self.upsert_rows(
+                conn, DELETED,
+                [{"identifier": i, "seq": first + n, "deleted_at": stamp} for n, i in enumerate(found)],
+                ["identifier"],
+            )
+            for listener in self.listeners:
+                listener(conn, found)
+        return len(found)
+
+    @staticmethod
+    def row_to_product(row: Any) -> Product:
+        m = row._mapping
+        return Product.model_validate({
+            "identifier": m["identifier"], "family": m["family"], "parent": m["parent"], "enabled": m["enabled"],
+            "categories": m["categories"], "groups": m["groups"], "values": m["value_map"],
+            "source": m["source"], "provenance": m["provenance"], "associations": m["associations"],
+        })
+
+    @staticmethod
+    def row_to_model(row: Any) -> ProductModel:
+        m = row._mapping
+        return ProductModel.model_validate({
+            "code": m["code"], "family_variant": m["family_variant"], "family": m["family"], "parent": m["parent"],
+            "categories": m["categories"], "values": m["value_map"], "source": m["source"],
+            "provenance": m["provenance"], "associations": m["associations"],
+        })
+
+    def get_product(self, identifier: str) -> Product | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier == identifier)).first()
+        return self.row_to_product(row) if row else None
+
+    def get_model(self, code: str) -> ProductModel | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(MODEL).where(MODEL.c.code == code)).first()
+        return self.row_to_model(row) if row else None
+
+    def ancestors(self, product: Product | ProductModel) -> list[ProductModel]:
+        """Parent first, then grandparent: what a variant inherits from."""
+        chain: list[ProductModel] = []
+        parent = product.parent
+        while parent and len(chain) < 2:
+            model = self.get_model(parent)
+            if model is None:
+                break
+            chain.append(model)
+            parent = model.parent
+        return chain
+
+    def iter_products(
+        self,
+        *,
+        enabled_only: bool = False,
+        since_seq: int | None = None,
+        identifiers: list[str] | None = None,
+        families: list[str] | None = None,
+        page: int = 1000,
+    ) -> Iterator[Product]:
+        """Stream products in id order, one page per query (keyset paging)."""
+        last = 0
+        while True:
+            q = select(PRODUCT).where(PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(page)
+            if enabled_only:
+                q = q.where(PRODUCT.c.enabled.is_(True))
+            if since_seq is not None:
+                q = q.where(PRODUCT.c.seq > since_seq)
+            if identifiers is not None:
+                q = q.where(PRODUCT.c.identifier.in_(identifiers))
+            if families is not None:
+                q = q.where(PRODUCT.c.family.in_(families))
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            for row in rows:
+                yield self.row_to_product(row)
+            last = rows[-1]._mapping["id"]
+
+    def iter_models(self, page: int = 1000) -> Iterator[ProductModel]:
+        last = 0
+        while True:
+            q = select(MODEL).where(MODEL.c.id > last).order_by(MODEL.c.id).limit(page)
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            for row in rows:
+                yield self.row_to_model(row)
+            last = rows[-1]._mapping["id"]
+
+    def deleted_since(self, seq: int) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(DELETED.c.identifier).where(DELETED.c.seq > seq)).scalars())
+
+    def count_products(self, *, enabled_only: bool = False) -> int:
+        q = select(func.count()).select_from(PRODUCT)
+        if enabled_only:
+            q = q.where(PRODUCT.c.enabled.is_(True))
+        with self.engine.connect() as conn:
+            return conn.execute(q).scalar_one()
+
+    def count_models(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(MODEL)).scalar_one()
+
+    # ---------------------------------------------------------------- jobs and quarantine
+    def start_job(self, kind: str, source: str = "") -> int:
+        with self.begin() as conn:
+            res = conn.execute(
+                insert(JOB).values(kind=kind, source=source, status="running", counts={}, started_at=now())
+            )
+            return int(res.inserted_primary_key[0])
+
+    def finish_job(self, job_id: int, counts: dict[str, Any], status: str = "succeeded", error: str | None = None) -> None:
+        with self.begin() as conn:
+            conn.execute(
+                update(JOB).where(JOB.c.id == job_id)
+                .values(counts=counts, status=status, error=error, finished_at=now())
+            )
+
+    def job(self, job_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(JOB).where(JOB.c.id == job_id)).first()
+        return dict(row._mapping) if row else None
+
+    def jobs(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        q = select(JOB).order_by(JOB.c.id.desc()).limit(limit)
+        if kind:
+            q = q.where(JOB.c.kind == kind)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def quarantine(self, job_id: int | None, entries: Iterable[QuarantineEntry], conn: Connection | None = None) -> int:
+        stamp = now()
+        rows = [
+            {"job_id": job_id, "source": e.source, "file": e.file, "line": e.line, "field": e.field,
+             "reason": e.reason, "raw": e.raw, "record_key": e.record_key, "created_at": stamp}
+            for e in entries
+        ]
+        if not rows:
+            return 0
+        if conn is not None:
+            conn.execute(insert(QUARANTINE), rows)
+        else:
+            with self.begin() as c:
+                for chunk in batched(rows, self.batch_size):
+                    c.execute(insert(QUARANTINE), chunk)
+        return len(rows)
+
+    def quarantined(self, job_id: int | None = None, *, open_only: bool = True, limit: int | None = None) -> list[dict[str, Any]]:
+        q = select(QUARANTINE).order_by(QUARANTINE.c.id)
+        if job_id is not None:
+            q = q.where(QUARANTINE.c.job_id == job_id)
+        if open_only:
+            q = q.where(QUARANTINE.c.resolved_at.is_(None))
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def resolve_quarantine(self, source: str, record_keys: list[str]) -> int:
+        """Entries for records that have now imported cleanly are closed, not deleted: history stays."""
+        if not record_keys:
+            return 0
+        with self.begin() as conn:
+            res = conn.execute(
+                update(QUARANTINE)
+                .where(QUARANTINE.c.source == source, QUARANTINE.c.record_key.in_(record_keys),
+                       QUARANTINE.c.resolved_at.is_(None))
+                .values(resolved_at=now())
+            )
+        return res.rowcount or 0
+

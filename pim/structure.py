@@ -1,0 +1,206 @@
+"""Catalog structure: attributes, options, families, variants, channels, locales, currencies, categories,
+association types. These are the declarative files' models (YAML in, JSON Schema out) and the store's rows."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", min_length=1, max_length=100)]
+Labels = dict[str, str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class AttributeType(StrEnum):
+    identifier = "identifier"
+    text = "text"
+    textarea = "textarea"
+    number = "number"
+    metric = "metric"
+    price_collection = "price_collection"
+    simple_select = "simple_select"
+    multi_select = "multi_select"
+    boolean = "boolean"
+    date = "date"
+    image = "image"
+    file = "file"
+
+
+class Attribute(_Strict):
+    """One attribute. `localizable`/`scopable` decide how its values are keyed (attribute × locale × channel)."""
+
+    code: Code
+    type: AttributeType
+    group: str = "other"
+    labels: Labels = {}
+    localizable: bool = False
+    scopable: bool = False
+    available_locales: list[str] = Field(default=[], description="Locale-specific: only these locales apply.")
+    unique: bool = False
+    sort_order: int = 0
+    filterable: bool = Field(default=False, description="Offered as a facet / grid filter.")
+    searchable: bool = Field(default=False, description="Searched as free text by the storefront index.")
+    # Validation rules (Akeneo's, plus text limits per channel for the quality scorer).
+    max_characters: int | None = None
+    number_min: float | None = None
+    number_max: float | None = None
+    decimals_allowed: bool = True
+    negative_allowed: bool = True
+    metric_family: str | None = None
+    default_unit: str | None = None
+    allowed_extensions: list[str] = []
+    validation_regexp: str | None = None
+
+    @model_validator(mode="after")
+    def _metric_needs_family(self) -> "Attribute":
+        if self.type == AttributeType.metric and not self.metric_family:
+            raise ValueError("a metric attribute needs metric_family (e.g. Weight) and default_unit")
+        if self.type == AttributeType.identifier and (self.localizable or self.scopable):
+            raise ValueError("the identifier attribute can be neither localizable nor scopable")
+        return self
+
+
+class AttributeOption(_Strict):
+    attribute: Code
+    code: Code
+    labels: Labels = {}
+    sort_order: int = 0
+
+
+class AttributeGroup(_Strict):
+    code: Code
+    labels: Labels = {}
+    sort_order: int = 0
+
+
+class Family(_Strict):
+    """Which attributes a product has, which label and image it shows, and what each channel requires."""
+
+    code: Code
+    labels: Labels = {}
+    attributes: list[str]
+    attribute_as_label: str | None = None
+    attribute_as_image: str | None = None
+    requirements: dict[str, list[str]] = Field(default={}, description="channel code → required attributes")
+
+    @model_validator(mode="after")
+    def _references_are_members(self) -> "Family":
+        members = set(self.attributes)
+        for field in ("attribute_as_label", "attribute_as_image"):
+            code = getattr(self, field)
+            if code and code not in members:
+                raise ValueError(f"{field} '{code}' is not one of the family's attributes")
+        for channel, required in self.requirements.items():
+            missing = [c for c in required if c not in members]
+            if missing:
+                raise ValueError(f"requirements for '{channel}' name attributes outside the family: {missing}")
+        return self
+
+
+class VariantLevel(_Strict):
+    axes: list[str] = Field(min_length=1, max_length=5)
+    attributes: list[str] = []
+
+
+class FamilyVariant(_Strict):
+    """How a family's product models split into variants: one or two levels, each with its axes."""
+
+    code: Code
+    family: Code
+    labels: Labels = {}
+    levels: list[VariantLevel] = Field(min_length=1, max_length=2)
+
+
+class GateRules(_Strict):
+    """What a product must satisfy to be published on a channel (see pim.gate)."""
+
+    min_completeness: int = Field(default=100, ge=0, le=100)
+    block_on: list[str] = Field(default=[], description="Quality finding kinds that block, e.g. duplicate_gtin.")
+    max_price_age_days: int | None = None
+    max_stock_age_days: int | None = None
+    text_limits: dict[str, int] = Field(default={}, description="attribute code → max characters here")
+
+
+class Channel(_Strict):
+    """A publication scope (Akeneo's channel): locales, currencies, a category tree and gate rules."""
+
+    code: Code
+    labels: Labels = {}
+    locales: list[str] = Field(min_length=1)
+    currencies: list[str] = Field(min_length=1)
+    category_tree: str
+    gate: GateRules = GateRules()
+
+
+class Locale(_Strict):
+    code: str = Field(pattern=r"^[a-z]{2,3}(_[A-Za-z0-9]+){0,2}$")
+    enabled: bool = True
+
+
+class Currency(_Strict):
+    code: str = Field(pattern=r"^[A-Z]{3}$")
+    enabled: bool = True
+
+
+class Category(_Strict):
+    code: Code
+    parent: str | None = None
+    labels: Labels = {}
+
+
+class AssociationKind(StrEnum):
+    cross_sell = "cross_sell"
+    up_sell = "up_sell"
+    substitution = "substitution"
+    accessory = "accessory"
+    compatible_with = "compatible_with"
+    pack = "pack"
+    other = "other"
+
+
+class AssociationType(_Strict):
+    code: Code
+    kind: AssociationKind = AssociationKind.other
+    labels: Labels = {}
+    quantified: bool = Field(default=False, description="Packs: each associated product has a quantity.")
+    two_way: bool = False
+
+
+StructureKind = Literal[
+    "attribute_group",
+    "attribute",
+    "attribute_option",
+    "family",
+    "family_variant",
+    "channel",
+    "locale",
+    "currency",
+    "category",
+    "association_type",
+]
+
+#: Load order matters: later kinds refer to earlier ones.
+STRUCTURE_KINDS: dict[str, type[BaseModel]] = {
+    "locale": Locale,
+    "currency": Currency,
+    "attribute_group": AttributeGroup,
+    "attribute": Attribute,
+    "attribute_option": AttributeOption,
+    "category": Category,
+    "channel": Channel,
+    "family": Family,
+    "family_variant": FamilyVariant,
+    "association_type": AssociationType,
+}
+
+
+def structure_key(kind: str, item: BaseModel) -> str:
+    """Primary key of a structure item within its kind (options are scoped by attribute)."""
+    if kind == "attribute_option":
+        return f"{item.attribute}.{item.code}"  # type: ignore[attr-defined]
+    return item.code  # type: ignore[attr-defined]

@@ -1,0 +1,234 @@
+"""Catalog structure as code: YAML files (schema: schemas/structure.schema.json) loaded with errors that
+name the file, line and field, and say what to do. Nothing is written unless every file is valid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pim.catalog import Structure
+from pim.errors import InputError
+from pim.structure import (
+    STRUCTURE_KINDS,
+    AssociationType,
+    Attribute,
+    AttributeGroup,
+    AttributeOption,
+    AttributeType,
+    Category,
+    Channel,
+    Currency,
+    Family,
+    FamilyVariant,
+    Locale,
+)
+
+
+class StructureFile(BaseModel):
+    """One structure file. Any subset of the sections; a catalog may split them over many files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    locales: list[Locale] = []
+    currencies: list[Currency] = []
+    attribute_groups: list[AttributeGroup] = []
+    attributes: list[Attribute] = []
+    attribute_options: list[AttributeOption] = []
+    categories: list[Category] = []
+    channels: list[Channel] = []
+    families: list[Family] = []
+    family_variants: list[FamilyVariant] = []
+    association_types: list[AssociationType] = []
+
+
+SECTION_KIND = {
+    "locales": "locale", "currencies": "currency", "attribute_groups": "attribute_group",
+    "attributes": "attribute", "attribute_options": "attribute_option", "categories": "category",
+    "channels": "channel", "families": "family", "family_variants": "family_variant",
+    "association_types": "association_type",
+}
+
+
+@dataclass
+class StructureProblem:
+    file: str
+    line: int | None
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} [{self.field}] {self.reason}"
+
+
+class StructureErrors(InputError):
+    def __init__(self, problems: list[StructureProblem]) -> None:
+        lines = "\n".join(f"  {p}" for p in problems[:50])
+        more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(
+            f"{len(problems)} problem(s) in the structure files; nothing was loaded:\n{lines}{more}",
+            file=problems[0].file, line=problems[0].line, field=problems[0].field,
+            hint="fix the lines above and run `pim structure load` again",
+        )
+        self.problems = problems
+
+    def describe(self) -> str:
+        return f"{self}\n  → {self.hint}"
+
+
+def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
+    """Follow a pydantic error location through the YAML node tree to the nearest line we know."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == step), None)
+            key = next((k for k, _ in node.value if getattr(k, "value", None) == step), None)
+            if key is not None:
+                line = key.start_mark.line + 1
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def parse_file(path: Path) -> tuple[StructureFile | None, list[StructureProblem], yaml.Node | None]:
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [StructureProblem(name, None, "-", f"not UTF-8 ({exc.reason}); save the file as UTF-8")], None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return None, [StructureProblem(name, mark.line + 1 if mark else None, "-", f"not valid YAML: {getattr(exc, 'problem', exc)}")], None
+    if data is None:
+        return StructureFile(), [], node
+    if not isinstance(data, dict):
+        return None, [StructureProblem(name, 1, "-", f"expected sections such as attributes:, families: (got {type(data).__name__})")], node
+    try:
+        return StructureFile.model_validate(data), [], node
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            loc = e["loc"]
+            field = ".".join(str(p) for p in loc)
+            hint = e["msg"]
+            if e["type"] == "extra_forbidden":
+                hint = f"unknown field; allowed: {', '.join(_allowed(loc))}" if len(loc) >= 3 else f"unknown section; allowed: {', '.join(SECTION_KIND)}"
+            problems.append(StructureProblem(name, _line_of(node, loc), field, hint))
+        return None, problems, node
+
+
+def _allowed(loc: tuple[Any, ...]) -> list[str]:
+    model = STRUCTURE_KINDS.get(SECTION_KIND.get(str(loc[0]), ""), None)
+    return sorted(model.model_fields) if model else []
+
+
+def _item_line(node: yaml.Node | None, section: str, index: int, field: str | None = None) -> int | None:
+    path: tuple[Any, ...] = (section, index) + ((field,) if field else ())
+    return _line_of(node, path)
+
+
+def check_references(files: list[tuple[Path, StructureFile, yaml.Node | None]], existing: Structure | None = None) -> list[StructureProblem]:
+    """Cross-file checks: everything a family, option, channel or variant names must exist."""
+    known = Structure() if existing is None else existing
+    merged: dict[str, dict[str, Any]] = {k: dict(getattr(known, v)) for k, v in _SECTION_ATTR.items()}
+    options: set[tuple[str, str]] = {(a, o) for a, opts in known.options.items() for o in opts}
+    for _, f, _ in files:
+        for section, attr in _SECTION_ATTR.items():
+            for item in getattr(f, section):
+                merged[section][item.code] = item
+        options |= {(o.attribute, o.code) for o in f.attribute_options}
+    problems: list[StructureProblem] = []
+
+    def need(cond: bool, path: Path, node: Any, section: str, i: int, field: str, reason: str) -> None:
+        if not cond:
+            problems.append(StructureProblem(str(path), _item_line(node, section, i, field), f"{section}.{i}.{field}", reason))
+
+    attrs, cats = merged["attributes"], merged["categories"]
+    for path, f, node in files:
+        for i, o in enumerate(f.attribute_options):
+            a = attrs.get(o.attribute)
+            need(a is not None, path, node, "attribute_options", i, "attribute", f"attribute '{o.attribute}' is not declared")
+            if a is not None:
+                need(a.type in (AttributeType.simple_select, AttributeType.multi_select), path, node, "attribute_options", i,
+                     "attribute", f"'{o.attribute}' is a {a.type} attribute; options belong to select attributes")
+        for i, c in enumerate(f.categories):
+            need(c.parent is None or c.parent in cats, path, node, "categories", i, "parent", f"parent category '{c.parent}' is not declared")
+        for i, ch in enumerate(f.channels):
+            need(ch.category_tree in cats, path, node, "channels", i, "category_tree", f"category tree '{ch.category_tree}' is not declared")
+            bad = [loc for loc in ch.locales if merged["locales"] and loc not in merged["locales"]]
+            need(not bad, path, node, "channels", i, "locales", f"locales not declared: {bad}")
+        for i, fam in enumerate(f.families):
+            unknown = [a for a in fam.attributes if a not in attrs]
+            need(not unknown, path, node, "families", i, "attributes", f"attributes not declared: {unknown}; add them under attributes:")
+            bad_ch = [c for c in fam.requirements if c not in merged["channels"]]
+            need(not bad_ch, path, node, "families", i, "requirements", f"channels not declared: {bad_ch}")
+        for i, fv in enumerate(f.family_variants):
+            fam = merged["families"].get(fv.family)
+            need(fam is not None, path, node, "family_variants", i, "family", f"family '{fv.family}' is not declared")
+            if fam is not None:
+                axes = [a for level in fv.levels for a in level.axes]
+                outside = [a for a in axes if a not in fam.attributes]
+                need(not outside, path, node, "family_variants", i, "levels", f"axes not in family '{fv.family}': {outside}")
+    return problems
+
+
+_SECTION_ATTR = {
+    "attributes": "attributes", "categories": "categories", "channels": "channels", "families": "families",
+    "locales": "locales", "currencies": "currencies",
+}
+
+
+def structure_paths(target: Path) -> list[Path]:
+    if target.is_file():
+        return [target]
+    if not target.is_dir():
+        raise InputError(f"{target} does not exist", hint="pass a structure file or a folder of .yaml files")
+    files = sorted(p for p in target.rglob("*") if p.suffix in (".yaml", ".yml"))
+    if not files:
+        raise InputError(f"no .yaml files in {target}", hint="structure files end in .yaml (see schemas/structure.schema.json)")
+    return files
+
+
+def load_structure_files(target: Path, existing: Structure | None = None) -> StructureFile:
+    """Parse and check every file; return one merged StructureFile, or raise StructureErrors with all problems."""
+    parsed: list[tuple[Path, StructureFile, yaml.Node | None]] = []
+    problems: list[StructureProblem] = []
+    for path in structure_paths(target):
+        f, errs, node = parse_file(path)
+        problems += errs
+        if f is not None:
+            parsed.append((path, f, node))
+    if not problems:
+        problems = check_references(parsed, existing)
+    if problems:
+        raise StructureErrors(problems)
+    merged = StructureFile()
+    for _, f, _ in parsed:
+        for section in SECTION_KIND:
+            getattr(merged, section).extend(getattr(f, section))
+    return merged
+
+
+def save_structure(store: Any, merged: StructureFile) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for section, kind in SECTION_KIND.items():
+        items = getattr(merged, section)
+        if items:
+            counts[section] = store.put_structure(kind, items)
+    return counts
+
+
+def dump_structure_file(merged: StructureFile, path: Path) -> None:
+    data = merged.model_dump(mode="json", exclude_defaults=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")

@@ -1,0 +1,174 @@
+"""Checking and normalising one value against its attribute. Pure functions: importers, the API's inline
+edit and the quality scorer all call them, so a value means the same wherever it enters."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pim.structure import Attribute, AttributeType
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class ValueProblem(ValueError):
+    """The value does not fit its attribute; the message says why and what would fit."""
+
+
+def is_filled(attribute_type: AttributeType | str, data: Any, currencies: list[str] | None = None) -> bool:
+    """Akeneo's rule: null, "" and [] are empty; false and 0 are filled. Metrics need amount and unit;
+    price collections need an amount for every currency asked for."""
+    if data is None or data == "" or data == [] or data == {}:
+        return False
+    if attribute_type == AttributeType.metric:
+        return isinstance(data, dict) and data.get("amount") not in (None, "") and bool(data.get("unit"))
+    if attribute_type == AttributeType.price_collection:
+        if not isinstance(data, dict):
+            return False
+        wanted = currencies if currencies is not None else list(data)
+        return all(data.get(c) not in (None, "") for c in wanted)
+    return True
+
+
+def _decimal(raw: Any, what: str) -> Decimal:
+    try:
+        value = Decimal(str(raw).strip().replace(",", ".")) if not isinstance(raw, Decimal) else raw
+    except InvalidOperation:
+        raise ValueProblem(f"{what} '{raw}' is not a number") from None
+    if not value.is_finite():
+        raise ValueProblem(f"{what} '{raw}' is not a finite number")
+    return value
+
+
+def _decimal_text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def normalize(attribute: Attribute, data: Any, options: set[str] | None = None) -> Any:
+    """Return the canonical form of `data` for `attribute`, or raise ValueProblem. None/"" mean 'clear'."""
+    if data is None or data == "":
+        return None
+    kind = attribute.type
+    if kind in (AttributeType.identifier, AttributeType.text, AttributeType.textarea):
+        return _text(attribute, data)
+    if kind == AttributeType.number:
+        return _number(attribute, data)
+    if kind == AttributeType.metric:
+        return _metric(attribute, data)
+    if kind == AttributeType.price_collection:
+        return _prices(data)
+    if kind == AttributeType.simple_select:
+        return _option(attribute, data, options)
+    if kind == AttributeType.multi_select:
+        items = data if isinstance(data, list) else [p for p in str(data).split(",") if p.strip()]
+        return sorted({_option(attribute, item, options) for item in items})
+    if kind == AttributeType.boolean:
+        return _boolean(data)
+    if kind == AttributeType.date:
+        return _date(data)
+    if kind in (AttributeType.image, AttributeType.file):
+        if not isinstance(data, str):
+            raise ValueProblem("an asset value is a path, URL or sha256:<hash> reference")
+        return data.strip()
+    raise ValueProblem(f"unknown attribute type {kind}")  # pragma: no cover
+
+
+def _text(attribute: Attribute, data: Any) -> str:
+    if not isinstance(data, (str, int, float)) or isinstance(data, bool):
+        raise ValueProblem("expected text")
+    text = str(data)
+    if attribute.type == AttributeType.identifier and ("\n" in text or not text.strip()):
+        raise ValueProblem("an identifier is one non-blank line")
+    if attribute.max_characters and len(text) > attribute.max_characters:
+        raise ValueProblem(f"{len(text)} characters, at most {attribute.max_characters} allowed")
+    if attribute.validation_regexp and not re.fullmatch(attribute.validation_regexp, text):
+        raise ValueProblem(f"does not match {attribute.validation_regexp}")
+    return text
+
+
+def _number(attribute: Attribute, data: Any) -> int | float:
+    if isinstance(data, bool):
+        raise ValueProblem("expected a number, got a boolean")
+    value = _decimal(data, "value")
+    if not attribute.decimals_allowed and value != value.to_integral_value():
+        raise ValueProblem(f"{data} has decimals, which this attribute does not allow")
+    if not attribute.negative_allowed and value < 0:
+        raise ValueProblem(f"{data} is negative, which this attribute does not allow")
+    if attribute.number_min is not None and value < Decimal(str(attribute.number_min)):
+        raise ValueProblem(f"{data} is below the minimum {attribute.number_min}")
+    if attribute.number_max is not None and value > Decimal(str(attribute.number_max)):
+        raise ValueProblem(f"{data} is above the maximum {attribute.number_max}")
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _metric(attribute: Attribute, data: Any) -> dict[str, str]:
+    if not isinstance(data, dict) or "amount" not in data:
+        raise ValueProblem("a metric is {amount, unit}")
+    unit = data.get("unit") or attribute.default_unit
+    if not unit or not isinstance(unit, str):
+        raise ValueProblem("a metric needs a unit")
+    amount = data["amount"]
+    if amount is None or amount == "":
+        return {"amount": None, "unit": unit.upper()}  # type: ignore[dict-item]
+    value = _decimal(amount, "amount")
+    if not attribute.negative_allowed and value < 0:
+        raise ValueProblem(f"{amount} is negative, which this attribute does not allow")
+    return {"amount": _decimal_text(value), "unit": unit.upper()}
+
+
+def _prices(data: Any) -> dict[str, str]:
+    if isinstance(data, list):  # Akeneo's standard format: [{amount, currency}]
+        data = {item.get("currency"): item.get("amount") for item in data if isinstance(item, dict)}
+    if not isinstance(data, dict):
+        raise ValueProblem("a price collection is {currency: amount}")
+    prices: dict[str, str] = {}
+    for currency, amount in data.items():
+        if not isinstance(currency, str) or not _CURRENCY.match(currency):
+            raise ValueProblem(f"'{currency}' is not an ISO 4217 currency code")
+        if amount is None or amount == "":
+            continue
+        value = _decimal(amount, f"{currency} amount")
+        if value < 0:
+            raise ValueProblem(f"{currency} price {amount} is negative")
+        exponent = value.as_tuple().exponent
+        prices[currency] = format(value.quantize(Decimal("0.01")) if isinstance(exponent, int) and exponent > -2 else value, "f")
+    return prices
+
+
+def _option(attribute: Attribute, data: Any, options: set[str] | None) -> str:
+    code = str(data).strip()
+    if options is not None and code not in options:
+        # Akeneo option codes are case-insensitive.
+        lowered = {o.lower(): o for o in options}
+        if code.lower() in lowered:
+            return lowered[code.lower()]
+        raise ValueProblem(f"option '{code}' does not exist for attribute '{attribute.code}'")
+    return code
+
+
+_TRUE = {"1", "true", "yes", "y", "on"}
+_FALSE = {"0", "false", "no", "n", "off"}
+
+
+def _boolean(data: Any) -> bool:
+    if isinstance(data, bool):
+        return data
+    text = str(data).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueProblem(f"'{data}' is not a boolean (use 1/0 or true/false)")
+
+
+def _date(data: Any) -> str:
+    if isinstance(data, date):
+        return data.isoformat()
+    text = str(data).strip()[:10]
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise ValueProblem(f"'{data}' is not a date (use YYYY-MM-DD)") from None

@@ -1,0 +1,100 @@
+"""Shared fixtures. `store` runs each test that uses it on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from pim.settings import reset_settings
+from pim.store import Store
+
+pytest_plugins = ["tests.services.postgres"]
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = (ROOT.parent / "shared").resolve()
+ICECAT = SHARED / "akeneo_fixtures" / "icecat_demo_dev"
+BMECAT_DIR = SHARED / "bmecat"
+_counter = itertools.count()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--backend", action="append", default=None,
+                     help="store backends to run: sqlite, postgresql (default: both)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("backend") or os.environ.get("PIM_TEST_BACKENDS", "sqlite,postgresql").split(",")
+        metafunc.parametrize("backend", chosen, scope="session")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tmpl") / "template.db"
+    store = Store(f"sqlite:///{path}")
+    store.migrate()
+    store.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(request: pytest.FixtureRequest) -> str:
+    server = request.getfixturevalue("postgres_server")
+    admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE pim_template"))
+    store = Store(server.url("pim_template"))
+    store.migrate()
+    store.dispose()
+    admin.dispose()
+    return "pim_template"
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database for one test, copied from a migrated template (fast)."""
+    if backend == "sqlite":
+        path = tmp_path / "pim.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    template = request.getfixturevalue("postgres_template")
+    server = request.getfixturevalue("postgres_server")
+    name = f"pim_t{os.getpid()}_{next(_counter)}"
+    admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template}'))
+    admin.dispose()
+    request.addfinalizer(lambda: _drop(server.url(), name))
+    return server.url(name)
+
+
+def _drop(admin_url: str, name: str) -> None:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pim_env(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """PIM_HOME in a temp dir and PIM_DATABASE_URL at the test's database, for code that reads settings."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("PIM_HOME", str(home))
+    monkeypatch.setenv("PIM_DATABASE_URL", database_url)
+    monkeypatch.setenv("PIM_EXECUTOR", "thread")
+    reset_settings()
+    yield home
+    reset_settings()
+
+
+@pytest.fixture
+def store(database_url: str, pim_env: Path) -> Iterator[Store]:
+    s = Store.from_settings(migrate_now=False)
+    yield s
+    s.dispose()

@@ -1,0 +1,73 @@
+from datetime import UTC, datetime
+
+from pim.product import Product, ProductModel, Provenance
+from pim.store import Store
+from pim.structure import Attribute
+
+SRC = Provenance(source="test", ref="t:1", at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def _product(i: int, **extra) -> Product:
+    return Product(identifier=f"sku-{i}", family="f", values={"name:en_US": f"N{i}", **extra}, source=SRC)
+
+
+def test_upsert_creates_then_skips_unchanged(store: Store) -> None:
+    first = store.upsert_products(_product(i) for i in range(50))
+    again = store.upsert_products(_product(i) for i in range(50))
+    assert (first.created, first.updated, first.unchanged) == (50, 0, 0)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 50)
+    assert store.count_products() == 50
+
+
+def test_changed_value_updates_and_advances_seq(store: Store) -> None:
+    store.upsert_products([_product(1), _product(2)])
+    before = store.current_seq()
+    counts = store.upsert_products([_product(1, weight={"amount": "2", "unit": "KILOGRAM"}), _product(2)])
+    assert (counts.updated, counts.unchanged) == (1, 1)
+    changed = [p.identifier for p in store.iter_products(since_seq=before)]
+    assert changed == ["sku-1"]
+    assert store.get_product("sku-1").values["weight"] == {"amount": "2", "unit": "KILOGRAM"}
+
+
+def test_provenance_round_trips(store: Store) -> None:
+    other = Provenance(source="erp", ref="erp.csv:3", at=datetime(2026, 2, 1, tzinfo=UTC))
+    p = _product(1, price={"EUR": "9.99"})
+    p.provenance["price"] = other
+    store.upsert_products([p])
+    back = store.get_product("sku-1")
+    assert back.provenance_of("price") == other
+    assert back.provenance_of("name:en_US") == SRC
+
+
+def test_delete_leaves_a_tombstone_for_incremental_exports(store: Store) -> None:
+    store.upsert_products([_product(1), _product(2)])
+    mark = store.current_seq()
+    assert store.delete_products(["sku-1", "nope"]) == 1
+    assert store.deleted_since(mark) == ["sku-1"]
+    assert store.get_product("sku-1") is None
+
+
+def test_model_change_marks_its_variants_changed(store: Store) -> None:
+    store.upsert_models([ProductModel(code="m1", family_variant="fv", values={"name": "M"}, source=SRC)])
+    store.upsert_products([Product(identifier="v1", parent="m1", values={"size": "s"}, source=SRC)])
+    mark = store.current_seq()
+    store.upsert_models([ProductModel(code="m1", family_variant="fv", values={"name": "M2"}, source=SRC)])
+    assert [p.identifier for p in store.iter_products(since_seq=mark)] == ["v1"]
+    assert [m.code for m in store.ancestors(store.get_product("v1"))] == ["m1"]
+
+
+def test_structure_round_trips(store: Store) -> None:
+    store.put_structure("attribute", [Attribute(code="sku", type="identifier"), Attribute(code="name", type="text", localizable=True)])
+    s = store.structure()
+    assert set(s.attributes) == {"sku", "name"} and s.identifier_attribute == "sku"
+
+
+def test_quarantine_keeps_location_and_raw_row(store: Store) -> None:
+    from pim.store.store import QuarantineEntry
+
+    job = store.start_job("import", "x.csv")
+    store.quarantine(job, [QuarantineEntry(reason="bad", file="x.csv", line=3, field="price", raw={"a": "1"}, record_key="k", source="csv")])
+    rows = store.quarantined(job)
+    assert [(r["file"], r["line"], r["field"], r["reason"], r["raw"]) for r in rows] == [("x.csv", 3, "price", "bad", {"a": "1"})]
+    assert store.resolve_quarantine("csv", ["k"]) == 1
+    assert store.quarantined(job) == []
