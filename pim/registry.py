@@ -28,7 +28,11 @@ EXPORTERS: dict[str, str] = {
 #: Publish stages, in order. The gate (completeness + quality) plugs in here.
 STAGES: list[str] = [
     "pim.pipeline:enabled_only",
+    "pim.gate:gate_stage",
 ]
+
+#: FastAPI routers mounted by the web app (pim.web), e.g. the customer portal.
+WEB_ROUTERS: list[str] = []
 
 #: JSON Schemas written to schemas/: name → pydantic model. Every declarative file has one.
 SCHEMAS: dict[str, str] = {

@@ -73,6 +73,7 @@ class QuarantineEntry:
     raw: dict[str, Any] | None = None
     record_key: str | None = None
     source: str = ""
+    severity: str = "rejected"  # "problem": the record was imported, one value has an issue (e.g. missing media)
 
 
 def _prov_json(p: Provenance | None) -> dict[str, Any] | None:
@@ -421,7 +422,8 @@ class Store:
         stamp = now()
         rows = [
             {"job_id": job_id, "source": e.source, "file": e.file, "line": e.line, "field": e.field,
-             "reason": e.reason, "raw": e.raw, "record_key": e.record_key, "created_at": stamp}
+             "reason": e.reason, "raw": e.raw, "record_key": e.record_key, "severity": e.severity,
+             "created_at": stamp}
             for e in entries
         ]
         if not rows:
@@ -434,8 +436,11 @@ class Store:
                     c.execute(insert(QUARANTINE), chunk)
         return len(rows)
 
-    def quarantined(self, job_id: int | None = None, *, open_only: bool = True, limit: int | None = None) -> list[dict[str, Any]]:
+    def quarantined(self, job_id: int | None = None, *, open_only: bool = True, limit: int | None = None,
+                    severity: str | None = None) -> list[dict[str, Any]]:
         q = select(QUARANTINE).order_by(QUARANTINE.c.id)
+        if severity is not None:
+            q = q.where(QUARANTINE.c.severity == severity)
         if job_id is not None:
             q = q.where(QUARANTINE.c.job_id == job_id)
         if open_only:

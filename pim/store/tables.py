@@ -118,5 +118,6 @@ class QuarantineRow(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     raw: dict[str, Any] | None = json_column(nullable=True)
     record_key: str | None = Field(default=None, max_length=255, index=True)
+    severity: str = Field(default="rejected", max_length=20, index=True)  # rejected | problem (value kept)
     created_at: datetime = utc_column()
     resolved_at: datetime | None = utc_column(nullable=True)

@@ -85,6 +85,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("raw", JSONType, nullable=True),
         sa.Column("record_key", sa.String(255), nullable=True, index=True),
+        sa.Column("severity", sa.String(20), nullable=False, index=True, server_default="rejected"),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("resolved_at", TS, nullable=True),
     )
