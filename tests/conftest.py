@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = (ROOT.parent / "shared").resolve()
 ICECAT = SHARED / "akeneo_fixtures" / "icecat_demo_dev"
 BMECAT_DIR = SHARED / "bmecat"
+TEST_STRUCTURE = Path(__file__).resolve().parent / "data" / "structure"
 _counter = itertools.count()
 
 
@@ -98,3 +99,12 @@ def store(database_url: str, pim_env: Path) -> Iterator[Store]:
     s = Store.from_settings(migrate_now=False)
     yield s
     s.dispose()
+
+
+@pytest.fixture
+def tiny_store(store: Store) -> Store:
+    """The store with tests/data/structure loaded: two channels, two locales, variants, every attribute type."""
+    from pim.structure_files import load_structure_files, save_structure
+
+    save_structure(store, load_structure_files(TEST_STRUCTURE))
+    return store

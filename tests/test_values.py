@@ -1,0 +1,84 @@
+"""One value against its attribute: canonical forms and the reasons a value is refused."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pim.structure import Attribute, AttributeType
+from pim.values import ValueProblem, is_filled, normalize
+
+WEIGHT = Attribute(code="weight", type="metric", metric_family="Weight", default_unit="KILOGRAM", negative_allowed=False)
+PRICE = Attribute(code="price", type="price_collection")
+WATT = Attribute(code="w", type="number", number_min=0, number_max=100, decimals_allowed=False)
+
+
+def test_metric_takes_default_unit_and_canonical_amount() -> None:
+    assert normalize(WEIGHT, {"amount": "1,50"}) == {"amount": "1.5", "unit": "KILOGRAM"}
+
+
+def test_negative_metric_is_refused_when_not_allowed() -> None:
+    with pytest.raises(ValueProblem, match="negative"):
+        normalize(WEIGHT, {"amount": "-1", "unit": "GRAM"})
+
+
+def test_prices_accept_akeneo_standard_format_and_keep_cents() -> None:
+    assert normalize(PRICE, [{"amount": "12.5", "currency": "EUR"}, {"amount": 3, "currency": "USD"}]) == {"EUR": "12.50", "USD": "3.00"}
+
+
+def test_price_with_bad_currency_is_refused() -> None:
+    with pytest.raises(ValueProblem, match="ISO 4217"):
+        normalize(PRICE, {"euro": "1"})
+
+
+def test_number_range_and_decimals() -> None:
+    assert normalize(WATT, "42") == 42
+    for bad, why in (("4.5", "decimals"), ("101", "maximum"), ("-1", "minimum"), ("abc", "not a number")):
+        with pytest.raises(ValueProblem, match=why):
+            normalize(WATT, bad)
+
+
+def test_unknown_option_is_refused_and_case_is_forgiven() -> None:
+    color = Attribute(code="color", type="simple_select")
+    assert normalize(color, "RED", {"red", "blue"}) == "red"
+    with pytest.raises(ValueProblem, match="does not exist"):
+        normalize(color, "green", {"red", "blue"})
+
+
+def test_multi_select_is_sorted_and_deduplicated() -> None:
+    m = Attribute(code="m", type="multi_select")
+    assert normalize(m, "steel,plastic,steel", {"steel", "plastic"}) == ["plastic", "steel"]
+
+
+def test_text_limit_and_identifier_rules() -> None:
+    name = Attribute(code="name", type="text", max_characters=3)
+    with pytest.raises(ValueProblem, match="at most 3"):
+        normalize(name, "abcd")
+    with pytest.raises(ValueProblem, match="one non-blank line"):
+        normalize(Attribute(code="sku", type="identifier"), "a\nb")
+
+
+def test_booleans_and_dates() -> None:
+    flag = Attribute(code="b", type="boolean")
+    assert normalize(flag, "0") is False and normalize(flag, "yes") is True
+    assert normalize(Attribute(code="d", type="date"), "2024-02-29T10:00:00") == "2024-02-29"
+    with pytest.raises(ValueProblem, match="YYYY-MM-DD"):
+        normalize(Attribute(code="d", type="date"), "29/02/2024")
+
+
+def test_filled_follows_akeneo_rules() -> None:
+    assert not is_filled(AttributeType.text, "") and not is_filled(AttributeType.multi_select, [])
+    assert is_filled(AttributeType.boolean, False) and is_filled(AttributeType.number, 0)
+    assert not is_filled(AttributeType.metric, {"amount": "1", "unit": None})
+    assert not is_filled(AttributeType.price_collection, {"EUR": "1.00"}, ["EUR", "USD"])
+    assert is_filled(AttributeType.price_collection, {"EUR": "1.00", "USD": "2.00"}, ["EUR", "USD"])
+
+
+@given(st.one_of(st.none(), st.text(), st.integers(), st.floats(allow_nan=True), st.booleans(),
+                 st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3), st.lists(st.text(), max_size=3)))
+def test_normalize_never_fails_with_anything_but_a_value_problem(data: object) -> None:
+    for attr in (WEIGHT, PRICE, WATT, Attribute(code="d", type="date"), Attribute(code="b", type="boolean"),
+                 Attribute(code="m", type="multi_select"), Attribute(code="t", type="text")):
+        try:
+            normalize(attr, data, {"a"})
+        except ValueProblem:
+            pass
