@@ -21,6 +21,9 @@ class Parsed:
     file: str
     line: int | None = None
     raw: dict[str, Any] | None = None
+    #: Per-value issues that do not reject the record (severity "problem", e.g. a missing media file);
+    #: quarantined only if the record is written, after older entries for it are closed.
+    problems: list[QuarantineEntry] = field(default_factory=list)
 
 
 @dataclass
@@ -89,6 +92,7 @@ def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Pars
     models: list[ProductModel] = []
     rejects: list[QuarantineEntry] = []
     good_keys: list[str] = []
+    notes: list[QuarantineEntry] = []
     for item in chunk:
         counts.read += 1
         if isinstance(item, Rejected):
@@ -101,6 +105,7 @@ def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Pars
             rejects.append(QuarantineEntry(reason, item.file, item.line, problems[0].field, item.raw or rec.model_dump(mode="json"), _key(rec), source))
             continue
         good_keys.append(_key(rec))
+        notes.extend(item.problems)
         (products if isinstance(rec, Product) else models).append(rec)  # type: ignore[arg-type]
     for result in (store.upsert_models(models) if models else None, store.upsert_products(products) if products else None):
         if result is not None:
@@ -110,5 +115,6 @@ def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Pars
     counts.rejected += len(rejects)
     store.quarantine(counts.job_id, rejects)
     store.resolve_quarantine(source, good_keys)
+    counts.problems += store.quarantine(counts.job_id, notes)
 
 

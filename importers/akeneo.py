@@ -1,0 +1,78 @@
+"""Import an Akeneo CSV export folder: structure first (locales … association types), then product models
+(roots before sub-models) and products through the shared import loop, so validation and quarantine are
+the same as for every other source. See docs/akeneo.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from importers.akeneo_products import SOURCE, RowReader
+from importers.akeneo_structure import STRUCTURE_FILES, StructureRead, changed_items, check_utf8, dangling_options, read_structure
+from pim.errors import InputError
+from pim.importing import Parsed, Rejected, run_import
+from pim.store import Store
+
+#: Structure kinds in load order, with the count names they report under.
+_KIND_COUNTS = {
+    "locale": "locales", "currency": "currencies", "attribute_group": "attribute_groups",
+    "attribute": "attributes", "attribute_option": "attribute_options", "category": "categories",
+    "channel": "channels", "family": "families", "family_variant": "family_variants",
+    "association_type": "association_types",
+}
+_DATA_FILES = ["locales.csv", "currencies.csv", *(f for f, _, _ in STRUCTURE_FILES), "product_models.csv", "products.csv"]
+
+
+class AkeneoImporter:
+    """Registry entry `akeneo`: `path` is the export folder."""
+
+    name = "akeneo"
+
+    def run(self, path: Path, store: Store, **options: Any) -> dict[str, Any]:
+        return import_akeneo(Path(path), store, **options)
+
+
+def import_akeneo(folder: Path, store: Store, *, on_batch: Any = None) -> dict[str, Any]:
+    """Import the export in `folder` into `store`; return the job's counts (read, created, updated,
+    unchanged, rejected, problems, job_id, structure item counts and `structure_changed`).
+    Re-importing the same folder changes nothing."""
+    folder = Path(folder)
+    _check_folder(folder)
+    stamp = datetime.now(UTC)
+    read = read_structure(folder)
+    stored = {kind: store.get_structure(kind) for kind in _KIND_COUNTS}
+    dangling_options(read, {a.code for a in chain(read.items["attribute"], stored["attribute"])})  # type: ignore[attr-defined]
+    changed = _put_structure(store, read, stored)
+    reader = RowReader(folder, store.structure(), store, stamp)
+    items: Iterator[Parsed | Rejected] = chain(read.rejects, reader.model_items(), reader.product_items())
+    counts = run_import(store, SOURCE, items, structure=reader.structure, label=str(folder), on_batch=on_batch)
+    result: dict[str, Any] = {**counts.as_dict(), "job_id": counts.job_id}
+    result.update({name: len(read.items[kind]) for kind, name in _KIND_COUNTS.items()})
+    result.update(structure_changed=changed, **reader.counts)
+    return result
+
+
+def _check_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder", file=str(folder),
+                         hint="give the folder that holds the export's attributes.csv, products.csv …")
+    if not (folder / "products.csv").is_file():
+        raise InputError("products.csv is missing: this is not an Akeneo CSV export folder",
+                         file=str(folder / "products.csv"),
+                         hint="export products (and product models) from Akeneo as CSV into this folder")
+    for name in _DATA_FILES:  # every file is UTF-8 or nothing is written
+        if (folder / name).is_file():
+            check_utf8(folder / name)
+
+
+def _put_structure(store: Store, read: StructureRead, stored: dict[str, list[Any]]) -> int:
+    """Write only what changed, kind by kind in load order; return how many items changed."""
+    changed = 0
+    for kind in _KIND_COUNTS:
+        fresh = changed_items(kind, stored[kind], read.items[kind])
+        if fresh:
+            changed += store.put_structure(kind, fresh)
+    return changed
