@@ -1,5 +1,7 @@
 """Storefront catalog JSON: the channel's category tree and its products, one file per locale.
-Written streaming (one product at a time into every locale file)."""
+Written streaming (one product at a time into every locale file). Locales, currencies, the tree, mapped
+`fields` and which association kinds count as `related` come from the channel catalog declaration
+(channels/catalogs/storefront.yaml, see channels.framework)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import IO, Any
 
 import orjson
 
+from channels.framework import FieldMapper, catalog_for
 from channels.localize import ValueResolver
 from pim.catalog import Structure
 from pim.product import Product
@@ -26,7 +29,18 @@ def category_tree(s: Structure, root: str, locale: str) -> dict[str, Any]:
     return node(root) if root in s.categories else {"code": root, "label": root, "children": []}
 
 
-def product_document(p: Product, r: ValueResolver, channel: str, locale: str, currencies: list[str]) -> dict[str, Any]:
+def related(p: Product, s: Structure, kinds: list[str]) -> dict[str, list[str]]:
+    """Associated products grouped by association kind (cross_sell, up_sell, accessory, compatible_with)."""
+    out: dict[str, list[str]] = {}
+    for code, assoc in p.associations.items():
+        kind = s.association_types[code].kind if code in s.association_types else "other"
+        if kind in kinds and assoc.products:
+            out.setdefault(str(kind), []).extend(assoc.products)
+    return out
+
+
+def product_document(p: Product, r: ValueResolver, channel: str, locale: str, currencies: list[str],
+                     mapper: FieldMapper | None = None, related_kinds: list[str] | None = None) -> dict[str, Any]:
     s = r.s
     values = r.localized(p, channel, locale)
     attributes: dict[str, Any] = {}
@@ -47,6 +61,7 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
         attributes[code] = v
     tree = s.channels[channel].category_tree
     cats = [c for c in p.categories if s.tree_of(c) == tree]
+    fields = mapper.map(p, locale, currencies[0])[0] if mapper else {}
     return {
         "identifier": p.identifier,
         "family": p.family,
@@ -57,6 +72,8 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
         "prices": prices,
         "attributes": attributes,
         "associations": {t: a.products for t, a in p.associations.items() if a.products},
+        "related": related(p, s, related_kinds or []),
+        "fields": fields,
     }
 
 
@@ -65,10 +82,16 @@ class StorefrontRenderer:
 
     def render(self, products: Iterable[Product], ctx: PublishContext, store: Any) -> list[Artifact]:
         s = ctx.structure
-        channel = s.channels[ctx.channel]
+        catalog = catalog_for(self.name, ctx.options)
+        scope = catalog.scope_channel(ctx.channel, s)
+        channel = s.channels[scope].model_copy(update={
+            "locales": catalog.locales_for(scope, s), "currencies": catalog.currencies_for(scope, s),
+            "category_tree": catalog.category_tree or s.channels[scope].category_tree})
         staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}" / "storefront"
         staging.mkdir(parents=True, exist_ok=True)
         resolver = ValueResolver(store, s)
+        mapper = FieldMapper(catalog, s, resolver, scope) if catalog.fields else None
+        kinds = list(catalog.options.get("related_kinds", []))
         handles: dict[str, IO[bytes]] = {}
         paths: dict[str, Path] = {}
         counts = dict.fromkeys(channel.locales, 0)
@@ -81,7 +104,7 @@ class StorefrontRenderer:
                 fh.write(orjson.dumps(head)[:-1] + b',"products":[')
             for product in products:
                 for locale, fh in handles.items():
-                    doc = product_document(product, resolver, ctx.channel, locale, channel.currencies)
+                    doc = product_document(product, resolver, scope, locale, channel.currencies, mapper, kinds)
                     fh.write((b"," if counts[locale] else b"\n") + orjson.dumps(doc) + b"\n")
                     counts[locale] += 1
             for fh in handles.values():

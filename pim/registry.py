@@ -18,11 +18,13 @@ IMPORTERS: dict[str, str] = {
 #: Channel renderers: what each channel's catalog looks like.
 RENDERERS: dict[str, str] = {
     "storefront": "channels.storefront:StorefrontRenderer",
+    "google_merchant": "channels.google_merchant:GoogleMerchantRenderer",
 }
 
 #: Exporters: where artifacts go.
 EXPORTERS: dict[str, str] = {
     "local": "exporters.local:LocalExporter",
+    "s3": "exporters.s3:S3Exporter",
 }
 
 #: Publish stages, in order. The gate (completeness + quality) plugs in here.
@@ -39,6 +41,7 @@ SCHEMAS: dict[str, str] = {
     "product": "pim.product:Product",
     "product_model": "pim.product:ProductModel",
     "structure": "pim.structure_files:StructureFile",
+    "channel_catalog": "channels.framework:ChannelCatalog",
 }
 
 #: Called with the store; each returns a listener run inside product writes (e.g. completeness rescoring).

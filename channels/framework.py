@@ -1,0 +1,264 @@
+"""Channel catalogs declared as code: which structure channel (scope) they publish, their locales,
+currencies and category tree, renditions, and a field mapping from attributes to output fields (unit
+conversion, locale/currency choice, sandboxed Jinja2 title templates). A declaration is one YAML file
+(schema: schemas/channel_catalog.schema.json); a new channel is one declaration plus, only when its format
+is new, one renderer module."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pim.catalog import Structure
+from pim.errors import ConfigError, InputError
+from pim.product import Product
+from pim.structure import AttributeType, Code
+
+BUILTIN_DIR = Path(__file__).parent / "catalogs"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Rendition(_Strict):
+    """An image size the channel wants; the media area builds it, the catalog only links to it."""
+
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    format: Literal["jpg", "png", "webp"] = "jpg"
+    fit: Literal["contain", "cover"] = "contain"
+
+
+class FieldMap(_Strict):
+    """One output field: from an attribute (resolved for the channel and locale) or a template."""
+
+    output: str = Field(min_length=1)
+    attribute: str | None = Field(default=None, description="Attribute code the value comes from.")
+    attributes: list[str] = Field(default=[], description="Several attributes → a list (e.g. extra images).")
+    template: str | None = Field(default=None, description="Jinja2 (sandboxed): {{ values.name }}, {{ identifier }}.")
+    unit: str | None = Field(default=None, description="Convert metric values to this unit (e.g. KILOGRAM).")
+    locale: str | None = Field(default=None, description="Always read this locale instead of the output's.")
+    currency: str | None = Field(default=None, description="Price collections: pick this currency.")
+    option_labels: bool = Field(default=True, description="Select options as their label instead of the code.")
+    max_length: int | None = Field(default=None, gt=0)
+    on_overflow: Literal["block", "truncate"] = "block"
+    required: bool = Field(default=False, description="Missing → the product is blocked on this channel.")
+
+
+class ChannelCatalog(_Strict):
+    """A published catalog: the renderer that writes it and everything that decides what goes in."""
+
+    code: Code
+    renderer: str = Field(description="Name in pim.registry.RENDERERS.")
+    scope: str | None = Field(default=None, description="Structure channel (locales, currencies, gate rules); the run's scope when unset.")
+    locales: list[str] = Field(default=[], description="Subset of the scope's locales; all of them when empty.")
+    currencies: list[str] = Field(default=[], description="Subset of the scope's currencies; all when empty.")
+    category_tree: str | None = Field(default=None, description="Root category; the scope's tree when unset.")
+    gate: str | None = Field(default=None, description="Structure channel whose GateRules apply; the scope when unset.")
+    base_url: str = "https://shop.example.com"
+    link_template: str = "{{ base_url }}/p/{{ identifier }}"
+    media_base_url: str | None = Field(default=None, description="Where renditions are served; PIM_CDN_BASE_URL or base_url/media.")
+    renditions: dict[str, Rendition] = {}
+    fields: list[FieldMap] = []
+    category_map: dict[str, str] = Field(default={}, description="Category code → channel taxonomy id (e.g. Google's).")
+    options: dict[str, Any] = {}
+
+    def scope_channel(self, run_scope: str, structure: Structure) -> str:
+        scope = self.scope or run_scope
+        if scope not in structure.channels:
+            raise ConfigError(f"catalog '{self.code}' names unknown scope '{scope}'",
+                              hint=f"known: {', '.join(sorted(structure.channels))}")
+        return scope
+
+    def locales_for(self, scope: str, structure: Structure) -> list[str]:
+        return [l for l in structure.channels[scope].locales if not self.locales or l in self.locales]
+
+    def currencies_for(self, scope: str, structure: Structure) -> list[str]:
+        return [c for c in structure.channels[scope].currencies if not self.currencies or c in self.currencies]
+
+    def field(self, output: str) -> FieldMap | None:
+        return next((f for f in self.fields if f.output == output), None)
+
+
+def load_catalog(path: Path) -> ChannelCatalog:
+    """Read one declaration; a mistake comes back as an InputError naming the file, line and field."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"not valid YAML: {exc}", file=str(path), line=mark.line + 1 if mark else None) from None
+    try:
+        return ChannelCatalog.model_validate(data or {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        raise InputError(err["msg"], file=str(path), line=_line_of(node, loc), field=".".join(map(str, loc)),
+                         hint="see schemas/channel_catalog.schema.json") from None
+
+
+def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in path:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def catalog_for(renderer: str, options: dict[str, Any]) -> ChannelCatalog:
+    """The declaration a run uses: `options["catalog"]` (a path or a ChannelCatalog), else the built-in one."""
+    given = options.get("catalog")
+    if isinstance(given, ChannelCatalog):
+        return given
+    if given:
+        return load_catalog(Path(given))
+    builtin = BUILTIN_DIR / f"{renderer}.yaml"
+    if not builtin.exists():
+        return ChannelCatalog(code=renderer, renderer=renderer)
+    return load_catalog(builtin)
+
+
+# ---------------------------------------------------------------- unit conversion
+#: Factor to the family's base unit (Akeneo unit codes).
+UNITS: dict[str, Decimal] = {
+    "MILLIGRAM": Decimal("0.000001"), "GRAM": Decimal("0.001"), "KILOGRAM": Decimal(1), "TON": Decimal(1000),
+    "OUNCE": Decimal("0.028349523125"), "POUND": Decimal("0.45359237"),
+    "MILLIMETER": Decimal("0.001"), "CENTIMETER": Decimal("0.01"), "DECIMETER": Decimal("0.1"), "METER": Decimal(1),
+    "KILOMETER": Decimal(1000), "INCH": Decimal("0.0254"), "FOOT": Decimal("0.3048"),
+    "MILLILITER": Decimal("0.001"), "CENTILITER": Decimal("0.01"), "LITER": Decimal(1), "CUBIC_METER": Decimal(1000),
+    "MILLIWATT": Decimal("0.001"), "WATT": Decimal(1), "KILOWATT": Decimal(1000),
+}
+_FAMILY = {**dict.fromkeys(["MILLIGRAM", "GRAM", "KILOGRAM", "TON", "OUNCE", "POUND"], "Weight"),
+           **dict.fromkeys(["MILLIMETER", "CENTIMETER", "DECIMETER", "METER", "KILOMETER", "INCH", "FOOT"], "Length"),
+           **dict.fromkeys(["MILLILITER", "CENTILITER", "LITER", "CUBIC_METER"], "Volume"),
+           **dict.fromkeys(["MILLIWATT", "WATT", "KILOWATT"], "Power")}
+
+
+def convert(amount: str | Decimal, unit: str, to: str) -> Decimal:
+    """Convert between units of one family; ConfigError for unknown or incompatible units."""
+    unit, to = unit.upper(), to.upper()
+    if unit == to:
+        return Decimal(str(amount))
+    if unit not in UNITS or to not in UNITS or _FAMILY[unit] != _FAMILY[to]:
+        raise ConfigError(f"cannot convert {unit} to {to}")
+    value = Decimal(str(amount)) * UNITS[unit] / UNITS[to]
+    return value.quantize(Decimal("0.001")).normalize()
+
+
+# ---------------------------------------------------------------- field mapping
+class FieldMapper:
+    """Turns a product into the catalog's output fields for one locale and currency. Problems (a required
+    field missing, a text too long) come back as reasons, so the renderer can block the product."""
+
+    def __init__(self, catalog: ChannelCatalog, structure: Structure, resolver: Any, scope: str) -> None:
+        self.catalog, self.s, self.resolver, self.scope = catalog, structure, resolver, scope
+
+    @cached_property
+    def _templates(self) -> dict[str, Any]:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        env = ImmutableSandboxedEnvironment(autoescape=False)
+        out = {f.output: env.from_string(f.template) for f in self.catalog.fields if f.template}
+        out["__link__"] = env.from_string(self.catalog.link_template)
+        return out
+
+    def display(self, code: str, value: Any, locale: str, labels: bool = True) -> Any:
+        attr = self.s.attributes.get(code)
+        if attr is None or not labels:
+            return value
+        if attr.type == AttributeType.simple_select:
+            return self.resolver.option_label(code, value, locale)
+        if attr.type == AttributeType.multi_select:
+            return [self.resolver.option_label(code, v, locale) for v in value]
+        return value
+
+    def _one(self, f: FieldMap, product: Product, values: dict[str, Any], locale: str, currency: str) -> Any:
+        code = f.attribute
+        if code is None or code not in self.s.attributes:
+            return None
+        raw = self.resolver.get(values, code, self.scope, f.locale or locale)
+        if raw in (None, "", [], {}):
+            return None
+        kind = self.s.attributes[code].type
+        if kind == AttributeType.price_collection:
+            amount = raw.get(f.currency or currency) if isinstance(raw, dict) else None
+            return None if amount in (None, "") else {"amount": str(amount), "currency": f.currency or currency}
+        if kind == AttributeType.metric:
+            if raw.get("amount") in (None, ""):
+                return None
+            if f.unit:
+                return {"amount": str(convert(raw["amount"], raw["unit"], f.unit)), "unit": f.unit}
+            return raw
+        return self.display(code, raw, f.locale or locale, f.option_labels)
+
+    def context(self, product: Product, values: dict[str, Any], locale: str) -> dict[str, Any]:
+        shown: dict[str, Any] = {}
+        for code in self.s.attributes:
+            v = self.resolver.get(values, code, self.scope, locale)
+            if v not in (None, "", [], {}):
+                shown[code] = self.display(code, v, locale)
+        return {"values": shown, "identifier": product.identifier, "family": product.family,
+                "parent": product.parent, "base_url": self.catalog.base_url, "locale": locale}
+
+    def map(self, product: Product, locale: str, currency: str) -> tuple[dict[str, Any], list[str]]:
+        values = self.resolver.values(product)
+        ctx: dict[str, Any] | None = None
+        out: dict[str, Any] = {}
+        reasons: list[str] = []
+        for f in self.catalog.fields:
+            if f.template:
+                ctx = ctx or self.context(product, values, locale)
+                value: Any = " ".join(self._templates[f.output].render(ctx).split()) or None
+            elif f.attributes:
+                fm = f.model_copy()
+                value = [v for a in f.attributes if (v := self._one(fm.model_copy(update={"attribute": a}), product, values, locale, currency))]
+                value = value or None
+            else:
+                value = self._one(f, product, values, locale, currency)
+            if value is None:
+                if f.required:
+                    reasons.append(f"missing:{f.output}")
+                continue
+            if f.max_length and isinstance(value, str) and len(value) > f.max_length:
+                if f.on_overflow == "block":
+                    reasons.append(f"too_long:{f.output}:{len(value)}>{f.max_length}")
+                    continue
+                value = value[: f.max_length].rsplit(" ", 1)[0] if " " in value[: f.max_length] else value[: f.max_length]
+            out[f.output] = value
+        ctx = ctx or {"identifier": product.identifier, "base_url": self.catalog.base_url, "locale": locale,
+                      "family": product.family, "parent": product.parent, "values": {}}
+        out.setdefault("link", self._templates["__link__"].render(ctx))
+        return out, reasons
+
+    def category_path_labels(self, product: Product, locale: str, tree: str) -> list[list[str]]:
+        paths = []
+        for code in product.categories:
+            path = self.s.category_path(code)
+            if path and path[0] == tree:
+                paths.append([self.s.categories[c].labels.get(locale, c) for c in path[1:] or path])
+        return paths
+
+    def media_url(self, ref: str, rendition: str) -> str:
+        """Where a rendition of an asset is served. URLs in values pass through untouched."""
+        if ref.startswith(("http://", "https://")):
+            return ref
+        from pim.settings import get_settings
+
+        base = self.catalog.media_base_url or get_settings().cdn_base_url or f"{self.catalog.base_url}/media"
+        spec = self.catalog.renditions.get(rendition)
+        stem = ref.removeprefix("sha256:").strip("/").rsplit(".", 1)[0] if "." in ref.rsplit("/", 1)[-1] else ref.removeprefix("sha256:").strip("/")
+        return f"{base.rstrip('/')}/{rendition}/{stem}.{spec.format if spec else 'jpg'}"
