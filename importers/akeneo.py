@@ -57,7 +57,7 @@ def import_akeneo(folder: Path, store: Store, *, on_batch: Any = None) -> dict[s
 
 def _check_folder(folder: Path) -> None:
     if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder", file=str(folder),
+        raise InputError("not a folder", file=str(folder),
                          hint="give the folder that holds the export's attributes.csv, products.csv …")
     if not (folder / "products.csv").is_file():
         raise InputError("products.csv is missing: this is not an Akeneo CSV export folder",

@@ -145,6 +145,7 @@ class RowReader:
     model_variants: dict[str, str] = field(default_factory=dict)  # model code → family variant
     counts: dict[str, int] = field(default_factory=lambda: {"products": 0, "product_models": 0})
     _media: dict[str, bool] = field(default_factory=dict)
+    _seen: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.validator = RecordValidator(self.structure)
@@ -178,15 +179,18 @@ class RowReader:
         parent = self._parent(cells.get("parent", ""))
         if parent is False:
             return self._reject(f"parent product model '{cells['parent']}' does not exist", file, row, "parent", code)
+        if not cells.get("family_variant"):
+            return self._reject("empty family_variant", file, row, "family_variant", code)
+        seen = self._first_seen(code, row.line, "model")
+        if seen:
+            return self._reject(f"product model '{code}' already appears on line {seen}", file, row, "code", code)
         bad = self._bad_cell(plan, cells)
         if bad:
             return self._reject(bad[1], file, row, bad[0], code)
         values, notes = self._values(plan, row, file, code)
-        record = ProductModel(code=code, family_variant=cells.get("family_variant") or "_", parent=parent or None,
+        record = ProductModel(code=code, family_variant=cells["family_variant"], parent=parent or None,
                               categories=codes(cells.get("categories")), values=values,
                               source=Provenance(source=SOURCE, ref=f"{file}:{row.line}", at=self.stamp))
-        if not cells.get("family_variant"):
-            return self._reject("empty family_variant", file, row, "family_variant", code)
         problems = self.validator.check_model(record)
         if problems:
             return self._problems(plan, problems, file, row, code)
@@ -222,6 +226,10 @@ class RowReader:
         if parent is False:
             return self._reject(f"parent product model '{cells['parent']}' does not exist", file, row, "parent",
                                 identifier)
+        seen = self._first_seen(identifier, row.line, "product")
+        if seen:
+            return self._reject(f"identifier '{identifier}' already appears on line {seen}", file, row,
+                                identifier_attr, identifier)
         enabled = cells.get("enabled", "").strip()
         if enabled not in ("", "0", "1"):
             return self._reject(f"enabled is '{enabled}': use 1 or 0", file, row, "enabled", identifier)
@@ -245,6 +253,13 @@ class RowReader:
         return Parsed(record, file, row.line, problems=notes)
 
     # ------------------------------------------------------------ shared
+    def _first_seen(self, key: str, line: int, kind: str) -> int | None:
+        """The line a key first appeared on, if this row repeats it (Akeneo keys ignore case). Writing a
+        key twice in one batch would also make the database refuse the whole batch."""
+        seen = self._seen.setdefault(kind, {})
+        first = seen.setdefault(key.lower(), line)
+        return first if first != line else None
+
     def _parent(self, cell: str) -> str | bool:
         """'' for no parent, the stored spelling of the parent's code, or False when it does not exist.
         Akeneo compares codes case-insensitively: the demo catalog's variants say 'Model-tshirt-divided-blue'

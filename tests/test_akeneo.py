@@ -292,3 +292,18 @@ def test_registry_names_the_importer(store: Store, tmp_path: Path) -> None:
     assert isinstance(importer, AkeneoImporter) and importer.name == "akeneo"
     counts = importer.run(_export(tmp_path, "A1;;1;shirts;;;One;;;;;;\n"), store)
     assert counts["created"] == 2 and "job_id" in counts
+
+
+def test_repeated_identifier_is_quarantined_naming_the_first_line(store: Store, tmp_path: Path) -> None:
+    counts = import_akeneo(_export(tmp_path, "A1;;1;shirts;;;One;;;;;;\na1;;1;shirts;;;Again;;;;;;\n"), store)
+    assert _rejects(store, counts["job_id"]) == [("products.csv", 3, "sku", "identifier 'a1' already appears on line 2")]
+    assert store.get_product("A1").values["name:en_US"] == "One"
+
+
+def test_quantified_association_keeps_quantities(store: Store, tmp_path: Path) -> None:
+    types = "code;label-en_US;is_quantified\nPACK;Pack;1\n"
+    body = "sku;family;PACK-products;PACK-products-quantity\nA1;shirts;;\nKIT;shirts;A1;3\n"
+    import_akeneo(_export(tmp_path, "", **{"association_types.csv": types, "products.csv": body}), store)
+    assert store.structure().association_types["PACK"].quantified
+    pack = store.get_product("KIT").associations["PACK"]
+    assert (pack.products, pack.quantities) == (["A1"], {"A1": 3})
