@@ -65,15 +65,20 @@ def run_import(
     structure: Structure | None = None,
     label: str = "",
     on_batch: Callable[[int], None] | None = None,
+    merge: Any = None,
 ) -> ImportCounts:
     """Validate and write `items` batch by batch (one transaction each); rejects go to the quarantine.
-    Re-running the same input changes nothing (content hashes) and closes quarantine entries that now pass."""
+    Re-running the same input changes nothing (content hashes) and closes quarantine entries that now pass.
+    With `merge` (a pim.merge.Merger) products are partial source records merged into the stored ones by
+    precedence instead of replacing them."""
     structure = structure or store.structure()
     validator = RecordValidator(structure)
+    if merge is not None:
+        merge.bind(structure)
     counts = ImportCounts(job_id=store.start_job("import", label or source))
     try:
         for chunk in batched(items, store.batch_size):
-            _write_batch(store, source, validator, chunk, counts)
+            _write_batch(store, source, validator, chunk, counts, merge)
             if on_batch:
                 on_batch(len(chunk))
     except InputError as exc:
@@ -87,7 +92,8 @@ def run_import(
     return counts
 
 
-def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], counts: ImportCounts) -> None:
+def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], counts: ImportCounts,
+                 merge: Any = None) -> None:
     products: list[Product] = []
     models: list[ProductModel] = []
     rejects: list[QuarantineEntry] = []
@@ -107,7 +113,18 @@ def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Pars
         good_keys.append(_key(rec))
         notes.extend(item.problems)
         (products if isinstance(rec, Product) else models).append(rec)  # type: ignore[arg-type]
-    for result in (store.upsert_models(models) if models else None, store.upsert_products(products) if products else None):
+    merged = None
+    if merge is not None and products:
+        merged, merge_rejects = merge.write(store, products)
+        by_key = {_key(item.record): item for item in chunk if isinstance(item, Parsed)}
+        for r in merge_rejects:
+            item = by_key[r.identifier]
+            rejects.append(QuarantineEntry(r.reason, item.file, item.line, r.field,
+                                           item.raw or item.record.model_dump(mode="json"), r.identifier, source))
+        failed = {r.identifier for r in merge_rejects}
+        good_keys = [k for k in good_keys if k not in failed]
+        products = []
+    for result in (store.upsert_models(models) if models else None, store.upsert_products(products) if products else merged):
         if result is not None:
             counts.created += result.created
             counts.updated += result.updated

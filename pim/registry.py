@@ -18,12 +18,19 @@ IMPORTERS: dict[str, str] = {
 #: Channel renderers: what each channel's catalog looks like.
 RENDERERS: dict[str, str] = {
     "storefront": "channels.storefront:StorefrontRenderer",
+    "feed_csv": "channels.feed_csv:CsvFeedRenderer",
+    "feed_xlsx": "channels.feed_xlsx:XlsxFeedRenderer",
+    "feed_jsonl": "channels.feed_jsonl:JsonlFeedRenderer",
+    "feed_bmecat": "channels.feed_bmecat:BmecatFeedRenderer",
+    "search": "channels.search:SearchRenderer",
     "google_merchant": "channels.google_merchant:GoogleMerchantRenderer",
 }
 
 #: Exporters: where artifacts go.
 EXPORTERS: dict[str, str] = {
     "local": "exporters.local:LocalExporter",
+    "sftp": "exporters.sftp:SftpExporter",
+    "meilisearch": "exporters.meilisearch:MeilisearchExporter",
     "s3": "exporters.s3:S3Exporter",
 }
 
@@ -34,18 +41,25 @@ STAGES: list[str] = [
 ]
 
 #: FastAPI routers mounted by the web app (pim.web), e.g. the customer portal.
-WEB_ROUTERS: list[str] = []
+WEB_ROUTERS: list[str] = ["pim.portal:router"]
 
 #: JSON Schemas written to schemas/: name → pydantic model. Every declarative file has one.
 SCHEMAS: dict[str, str] = {
     "product": "pim.product:Product",
     "product_model": "pim.product:ProductModel",
     "structure": "pim.structure_files:StructureFile",
+    "contract": "pim.contracts:ContractFile",
+    "feed_row": "pim.feeds:FeedRow",
     "channel_catalog": "channels.framework:ChannelCatalog",
+    "precedence": "pim.merge:Precedence",
 }
 
 #: Called with the store; each returns a listener run inside product writes (e.g. completeness rescoring).
-PRODUCT_LISTENERS: list[str] = []
+PRODUCT_LISTENERS: list[str] = ["pim.rescore:completeness_listener"]
+
+#: Asset validity for completeness: callables (conn, refs: set[str]) -> set of refs that are NOT valid assets.
+#: An image/file value pointing at one does not count as filled (the media area provides one).
+ASSET_VALIDITY: list[str] = []
 
 
 def load(ref: str) -> Any:

@@ -1,0 +1,110 @@
+"""The conflict log: a value on which two sources that both own its attribute disagree. The merge writes it;
+the UI lists it (`open_conflicts`) and picks a winner (`resolve_conflict`); the quality scorer counts it.
+
+One row per product × value key. `claims` holds every owning source's value (source → value); `winner` is
+the source whose value the product shows. A picked winner is *pinned*: later imports keep it winning until
+someone picks again, and if the claims change the row reopens so a person looks at it again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, DateTime, String, Table, select
+from sqlmodel import Field, SQLModel
+
+from pim.errors import InputError
+from pim.store import Store
+from pim.store.tables import JSONType
+
+OPEN = "open"  # disagreement nobody has looked at (or that changed since it was resolved)
+RESOLVED = "resolved"  # a person picked the winner (`pinned`)
+SETTLED = "settled"  # the sources agree again, or one of them withdrew its value
+
+
+class ConflictRow(SQLModel, table=True):
+    __tablename__ = "value_conflict"
+
+    identifier: str = Field(sa_column=Column(String(255), primary_key=True))
+    value_key: str = Field(sa_column=Column(String(400), primary_key=True))
+    attribute: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    winner: str = Field(sa_column=Column(String(100), nullable=False))
+    claims: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    pinned: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    resolved_by: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    detected_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+
+
+CONFLICT: Table = ConflictRow.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Conflict:
+    identifier: str
+    value_key: str
+    attribute: str
+    winner: str
+    claims: dict[str, Any]
+    status: str
+    pinned: str | None
+    detected_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> "Conflict":
+        m = row._mapping
+        return cls(m["identifier"], m["value_key"], m["attribute"], m["winner"], dict(m["claims"]), m["status"],
+                   m["pinned"], m["detected_at"], m["updated_at"])
+
+
+def open_conflicts(store: Store, identifiers: list[str] | None = None, *, limit: int | None = None) -> list[Conflict]:
+    """Conflicts that need a person: status open, oldest first (optionally for some products only)."""
+    q = select(CONFLICT).where(CONFLICT.c.status == OPEN).order_by(CONFLICT.c.identifier, CONFLICT.c.value_key)
+    if identifiers is not None:
+        q = q.where(CONFLICT.c.identifier.in_(identifiers))
+    if limit:
+        q = q.limit(limit)
+    with store.engine.connect() as conn:
+        return [Conflict.from_row(r) for r in conn.execute(q)]
+
+
+def conflicts_for(store: Store, identifier: str) -> list[Conflict]:
+    """Every conflict row of a product, whatever its status (history for the UI)."""
+    q = select(CONFLICT).where(CONFLICT.c.identifier == identifier).order_by(CONFLICT.c.value_key)
+    with store.engine.connect() as conn:
+        return [Conflict.from_row(r) for r in conn.execute(q)]
+
+
+def count_open_conflicts(store: Store, identifiers: list[str]) -> dict[str, int]:
+    """identifier → number of open conflicts (for the quality scorer)."""
+    out: dict[str, int] = {}
+    for c in open_conflicts(store, identifiers):
+        out[c.identifier] = out.get(c.identifier, 0) + 1
+    return out
+
+
+def resolve_conflict(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui") -> Conflict:
+    """Pick `source`'s value as the winner of a conflict and pin it. The product is rewritten in one
+    transaction with the candidates and the log, so what the UI shows and what publishes agree."""
+    from pim.merge import pick_winner
+
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(CONFLICT).where(CONFLICT.c.identifier == identifier, CONFLICT.c.value_key == value_key)
+        ).first()
+    if row is None:
+        raise InputError(f"no conflict recorded for {identifier} {value_key}", field=value_key)
+    conflict = Conflict.from_row(row)
+    if source not in conflict.claims:
+        raise InputError(
+            f"'{source}' has no value for {identifier} {value_key}", field=value_key,
+            hint=f"pick one of: {', '.join(sorted(conflict.claims))}",
+        )
+    pick_winner(store, identifier, value_key, source, by=by)
+    with store.engine.connect() as conn:
+        return Conflict.from_row(conn.execute(
+            select(CONFLICT).where(CONFLICT.c.identifier == identifier, CONFLICT.c.value_key == value_key)
+        ).one())

@@ -1,0 +1,418 @@
+"""Merging sources into one product by declared precedence (schemas/precedence.schema.json).
+
+Each source *claims* values. Per value key the best-ranked claim wins and shows on the product with its
+provenance; the others are kept as candidates (table `value_candidate`), so when the winner withdraws its
+value the next claim takes over without re-importing anything. When two sources that both *own* an
+attribute (the precedence list names them) disagree, the conflict log records it (pim.conflicts).
+
+A source record is partial: a key it does not mention is left alone; a key it maps to None (an explicitly
+empty cell) withdraws that source's claim. `merge_product` is pure; `Merger` loads and writes a batch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Column, DateTime, String, Table, and_, bindparam, delete, select
+from sqlalchemy import Connection
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from pim.catalog import Structure
+from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
+from pim.errors import InputError
+from pim.product import Association, Product, Provenance, split_key
+from pim.store import Store, UpsertCounts
+from pim.store.store import PRODUCT, now
+from pim.store.tables import JSONType
+from pim.structure import AttributeType
+
+UNKNOWN = "unknown"  # the source of a value stored without provenance
+EMPTY = (None, "", [], {})
+_STRUCTURAL = ("family", "parent", "enabled", "categories", "groups")
+
+
+class Precedence(BaseModel):
+    """Which source wins, per attribute or per attribute group; the first entry of a list wins. Entries are
+    source names or patterns (`supplier:*`). A source a list names *owns* those attributes: when two owners
+    disagree the conflict log records it. A source a list does not name ranks below every named one (it
+    can fill a gap, never override); among equals the most recent import wins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: list[str] = Field(
+        default=["content"], description="Order for attributes no other rule covers. The content team first."
+    )
+    groups: dict[str, list[str]] = Field(default={}, description="attribute group code → sources, best first")
+    attributes: dict[str, list[str]] = Field(default={}, description="attribute code → sources, best first")
+
+    @classmethod
+    def load(cls, path: Path) -> "Precedence":
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise InputError(f"cannot read the precedence file: {exc}", file=str(path)) from exc
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise InputError(
+                f"invalid precedence: {first['msg']}", file=str(path),
+                field=".".join(str(p) for p in first["loc"]), hint="see schemas/precedence.schema.json",
+            ) from exc
+
+
+class Ranker:
+    """rank(source, attribute) → (position, owns). Lower position wins. Cached: called per value."""
+
+    def __init__(self, precedence: Precedence, structure: Structure) -> None:
+        self.p = precedence
+        self.groups = {code: a.group for code, a in structure.attributes.items()}
+        self._cache: dict[tuple[str, str], tuple[int, bool]] = {}
+
+    def order(self, attribute: str) -> list[str]:
+        if attribute in self.p.attributes:
+            return self.p.attributes[attribute]
+        group = self.groups.get(attribute)
+        if group is not None and group in self.p.groups:
+            return self.p.groups[group]
+        return self.p.default
+
+    def rank(self, source: str, attribute: str) -> tuple[int, bool]:
+        hit = self._cache.get((source, attribute))
+        if hit is None:
+            order = self.order(attribute)
+            pos = next((i for i, pat in enumerate(order) if fnmatchcase(source, pat)), None)
+            hit = (len(order), False) if pos is None else (pos, True)
+            self._cache[(source, attribute)] = hit
+        return hit
+
+
+@dataclass(slots=True)
+class Claim:
+    value: Any
+    prov: Provenance | None
+
+    @property
+    def source(self) -> str:
+        return self.prov.source if self.prov else UNKNOWN
+
+
+Claims = dict[str, Claim]  # source → claim
+
+
+@dataclass
+class MergeOutcome:
+    product: Product
+    candidates: dict[str, Claims] = field(default_factory=dict)  # touched key → losing claims
+    conflicts: dict[str, tuple[str, dict[str, Any]] | None] = field(default_factory=dict)  # key → (winner, claims)
+
+
+def _choose(claims: Claims, attribute: str, ranker: Ranker, newest: str, current: str | None, pin: str | None) -> str:
+    if pin and pin in claims:
+        return pin
+
+    def order(source: str) -> tuple[int, int, str]:
+        tie = 0 if source == newest else 1 if source == current else 2
+        return ranker.rank(source, attribute)[0], tie, source
+
+    return min(claims, key=order)
+
+
+def settle(claims: Claims, attribute: str, ranker: Ranker, *, newest: str, current: str | None,
+           pin: str | None) -> tuple[str | None, Claims, tuple[str, dict[str, Any]] | None]:
+    """Winner, losing claims and the conflict (winner, {owner: value}) of one value key."""
+    if not claims:
+        return None, {}, None
+    winner = _choose(claims, attribute, ranker, newest, current, pin)
+    win_value = claims[winner].value
+    losers = {s: c for s, c in claims.items() if s != winner}
+    disagree = {s: c.value for s, c in losers.items() if c.value != win_value and ranker.rank(s, attribute)[1]}
+    if disagree and (ranker.rank(winner, attribute)[1] or pin == winner):
+        return winner, losers, (winner, {winner: win_value, **disagree})
+    return winner, losers, None
+
+
+def merge_product(existing: Product | None, incoming: Product, candidates: dict[str, Claims],
+                  pins: dict[str, str], ranker: Ranker) -> MergeOutcome:
+    """Apply one source's partial record to the stored product. Pure: returns the new product, the new
+    candidate set and the conflict state of every key the record touched."""
+    base = existing or Product(identifier=incoming.identifier, source=incoming.source)
+    values = dict(base.values)
+    provenance = dict(base.provenance)
+    outcome = MergeOutcome(product=base)
+    for key, value in incoming.values.items():
+        prov = incoming.provenance_of(key)
+        source = prov.source if prov else UNKNOWN
+        claims = dict(candidates.get(key, {}))
+        current = None
+        if key in values:
+            cur_prov = provenance.get(key, base.source)
+            current = cur_prov.source if cur_prov else UNKNOWN
+            claims[current] = Claim(values[key], cur_prov)
+        if value in EMPTY:
+            claims.pop(source, None)
+        else:
+            claims[source] = Claim(value, prov)
+        attribute = split_key(key)[0]
+        winner, losers, conflict = settle(claims, attribute, ranker, newest=source, current=current, pin=pins.get(key))
+        if winner is None:
+            values.pop(key, None)
+            provenance.pop(key, None)
+        else:
+            values[key] = claims[winner].value
+            if claims[winner].prov != base.source:
+                provenance[key] = claims[winner].prov  # type: ignore[assignment]
+            else:
+                provenance.pop(key, None)
+        outcome.candidates[key] = losers
+        outcome.conflicts[key] = conflict
+    outcome.product = _with_fields(base, incoming, values, provenance)
+    return outcome
+
+
+def _with_fields(base: Product, incoming: Product, values: dict[str, Any], provenance: dict[str, Provenance]) -> Product:
+    """Structural fields the source set replace the stored ones (associations per type); others stay."""
+    data = {name: getattr(base, name) for name in _STRUCTURAL}
+    given = incoming.model_fields_set
+    for name in _STRUCTURAL:
+        if name in given:
+            data[name] = getattr(incoming, name)
+    associations: dict[str, Association] = dict(base.associations)
+    if "associations" in given:
+        associations.update(incoming.associations)
+    return Product.model_construct(
+        identifier=base.identifier, kind="product", values=values, source=base.source, provenance=provenance,
+        associations=associations, **data,
+    )
+
+
+# ---------------------------------------------------------------- storage of candidates
+
+
+class ValueCandidateRow(SQLModel, table=True):
+    """A value a source claims that does not currently win: kept so it can take over, and shown in the UI."""
+
+    __tablename__ = "value_candidate"
+
+    identifier: str = SQLField(sa_column=Column(String(255), primary_key=True))
+    value_key: str = SQLField(sa_column=Column(String(400), primary_key=True))
+    source: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    value: Any = SQLField(sa_column=Column(JSONType, nullable=True))
+    ref: str | None = SQLField(default=None, sa_column=Column(String(1000), nullable=True))
+    at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+CANDIDATE: Table = ValueCandidateRow.__table__  # type: ignore[assignment]
+
+
+def candidates_for(store: Store, identifier: str) -> dict[str, Claims]:
+    """value key → source → claim, for one product (the UI's 'other values')."""
+    with store.engine.connect() as conn:
+        return _load_candidates(conn, [identifier]).get(identifier, {})
+
+
+def _load_candidates(conn: Connection, ids: list[str]) -> dict[str, dict[str, Claims]]:
+    out: dict[str, dict[str, Claims]] = {}
+    for r in conn.execute(select(CANDIDATE).where(CANDIDATE.c.identifier.in_(ids))):
+        m = r._mapping
+        prov = Provenance(source=m["source"], ref=m["ref"], at=m["at"])
+        out.setdefault(m["identifier"], {}).setdefault(m["value_key"], {})[m["source"]] = Claim(m["value"], prov)
+    return out
+
+
+def _load_conflicts(conn: Connection, ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in conn.execute(select(CONFLICT).where(CONFLICT.c.identifier.in_(ids))):
+        out.setdefault(r._mapping["identifier"], {})[r._mapping["value_key"]] = dict(r._mapping)
+    return out
+
+
+@dataclass
+class SideWrites:
+    """Candidate and conflict-log changes of one batch, written in the product batch's transaction."""
+
+    cand_upserts: list[dict[str, Any]] = field(default_factory=list)
+    cand_deletes: list[dict[str, Any]] = field(default_factory=list)
+    conflict_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.cand_upserts or self.cand_deletes or self.conflict_rows)
+
+    def write(self, store: Store, conn: Connection) -> None:
+        if self.cand_deletes:
+            conn.execute(
+                delete(CANDIDATE).where(and_(
+                    CANDIDATE.c.identifier == bindparam("i"), CANDIDATE.c.value_key == bindparam("k"),
+                    CANDIDATE.c.source == bindparam("s"))),
+                self.cand_deletes,
+            )
+        store.upsert_rows(conn, CANDIDATE, self.cand_upserts, ["identifier", "value_key", "source"])
+        store.upsert_rows(conn, CONFLICT, self.conflict_rows, ["identifier", "value_key"])
+
+
+def _candidate_diff(ident: str, key: str, old: Claims, new: Claims, side: SideWrites) -> None:
+    for source in old.keys() - new.keys():
+        side.cand_deletes.append({"i": ident, "k": key, "s": source})
+    for source, claim in new.items():
+        before = old.get(source)
+        if before is None or before.value != claim.value:
+            prov = claim.prov
+            side.cand_upserts.append({
+                "identifier": ident, "value_key": key, "source": source, "value": claim.value,
+                "ref": prov.ref if prov else None, "at": prov.at if prov else now(),
+            })
+
+
+def _conflict_diff(ident: str, key: str, old: dict[str, Any] | None, new: tuple[str, dict[str, Any]] | None,
+                   side: SideWrites, stamp: datetime, *, pin_by: str | None = None) -> None:
+    pinned = old["pinned"] if old else None
+    if new is None:
+        if old is not None and old["status"] != SETTLED:
+            side.conflict_rows.append({**old, "status": SETTLED, "updated_at": stamp})
+        return
+    winner, claims = new
+    if pin_by is not None:
+        status, pinned = RESOLVED, winner
+    elif old is not None and old["claims"] == claims and old["status"] != SETTLED:
+        if old["winner"] == winner:
+            return
+        status = old["status"]
+    else:
+        status = OPEN
+    side.conflict_rows.append({
+        "identifier": ident, "value_key": key, "attribute": split_key(key)[0], "winner": winner, "claims": claims,
+        "status": status, "pinned": pinned, "resolved_by": pin_by if pin_by else (old or {}).get("resolved_by"),
+        "detected_at": old["detected_at"] if old else stamp, "updated_at": stamp,
+    })
+
+
+# ---------------------------------------------------------------- the batch step
+
+
+@dataclass
+class MergeReject:
+    identifier: str
+    field: str
+    reason: str
+
+
+class Merger:
+    """The merge step of `run_import(..., merge=Merger(...))`: read the batch's stored products, candidates
+    and conflicts (three queries), merge in memory, write products + candidates + log in one transaction."""
+
+    def __init__(self, precedence: Precedence | None = None, *, create_missing: bool = True) -> None:
+        self.precedence = precedence or Precedence()
+        self.create_missing = create_missing
+        self.ranker: Ranker | None = None
+        self.family_attrs: dict[str, set[str]] = {}
+        self.identifier_attrs: set[str] = set()
+
+    def bind(self, structure: Structure) -> "Merger":
+        self.ranker = Ranker(self.precedence, structure)
+        self.family_attrs = {code: set(f.attributes) for code, f in structure.families.items()}
+        self.identifier_attrs = {c for c, a in structure.attributes.items() if a.type == AttributeType.identifier}
+        return self
+
+    def write(self, store: Store, products: list[Product]) -> tuple[UpsertCounts, list[MergeReject]]:
+        assert self.ranker is not None, "bind(structure) first"
+        ids = list(dict.fromkeys(p.identifier for p in products))
+        with store.engine.connect() as conn:
+            existing = {p.identifier: p for p in map(store.row_to_product,
+                        conn.execute(select(PRODUCT).where(PRODUCT.c.identifier.in_(ids))))}
+            old_cands = _load_candidates(conn, ids)
+            old_conflicts = _load_conflicts(conn, ids)
+        cands = {i: dict(c) for i, c in old_cands.items()}
+        conflict_state: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
+        rejects: list[MergeReject] = []
+        merged: dict[str, Product] = {}
+        for incoming in products:
+            ident = incoming.identifier
+            current = merged.get(ident) or existing.get(ident)
+            if current is None and not self.create_missing:
+                rejects.append(MergeReject(ident, "identifier", f"no product '{ident}' in the catalog; this source's "
+                                           "profile says unmatched records are quarantined (unmatched: quarantine)"))
+                continue
+            pins = {k: c["pinned"] for k, c in old_conflicts.get(ident, {}).items() if c["pinned"]}
+            out = merge_product(current, incoming, cands.get(ident, {}), pins, self.ranker)
+            problem = self._family_problem(out.product, incoming)
+            if problem:
+                rejects.append(MergeReject(ident, problem[0], problem[1]))
+                continue
+            merged[ident] = out.product
+            cands.setdefault(ident, {}).update(out.candidates)
+            for key, state in out.conflicts.items():
+                conflict_state[(ident, key)] = state
+        side = SideWrites()
+        stamp = now()
+        for (ident, key), state in conflict_state.items():
+            _candidate_diff(ident, key, old_cands.get(ident, {}).get(key, {}), cands[ident].get(key, {}), side)
+            _conflict_diff(ident, key, old_conflicts.get(ident, {}).get(key), state, side, stamp)
+        return write_with_side(store, list(merged.values()), side), rejects
+
+    def _family_problem(self, product: Product, incoming: Product) -> tuple[str, str] | None:
+        allowed = self.family_attrs.get(product.family) if product.family else None
+        if allowed is None:
+            return None
+        for key in incoming.values:
+            attr = split_key(key)[0]
+            if attr not in allowed and attr not in self.identifier_attrs:
+                return key, f"'{attr}' is not an attribute of family '{product.family}'"
+        return None
+
+
+def write_with_side(store: Store, products: list[Product], side: SideWrites) -> UpsertCounts:
+    """Write products and the side rows in one transaction: the side rows ride on the store's listener hook
+    (called inside the product write); when no product changed they get a transaction of their own."""
+    done = False
+
+    def listener(conn: Connection, _ids: list[str]) -> None:
+        nonlocal done
+        if not done:
+            side.write(store, conn)
+            done = True
+
+    hook: Callable[[Connection, list[str]], None] = listener
+    store.listeners.append(hook)
+    try:
+        counts = store.upsert_products(products) if products else UpsertCounts()
+    finally:
+        store.listeners.remove(hook)
+    if not done and side:
+        with store.begin() as conn:
+            side.write(store, conn)
+    return counts
+
+
+def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui") -> Product:
+    """Make `source`'s claim the value of `value_key` and pin it (pim.conflicts.resolve_conflict calls this)."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier == identifier)).first()
+        if row is None:
+            raise InputError(f"no product '{identifier}'", field="identifier")
+        product = store.row_to_product(row)
+        old = _load_candidates(conn, [identifier]).get(identifier, {}).get(value_key, {})
+        old_conflict = _load_conflicts(conn, [identifier]).get(identifier, {}).get(value_key)
+    claims = dict(old)
+    if value_key in product.values:
+        prov = product.provenance_of(value_key)
+        claims[prov.source if prov else UNKNOWN] = Claim(product.values[value_key], prov)
+    if source not in claims:
+        raise InputError(f"'{source}' has no value for {identifier} {value_key}", field=value_key)
+    values, provenance = dict(product.values), dict(product.provenance)
+    values[value_key] = claims[source].value
+    provenance[value_key] = claims[source].prov  # type: ignore[assignment]
+    new = product.model_copy(update={"values": values, "provenance": provenance})
+    side = SideWrites()
+    losers = {s: c for s, c in claims.items() if s != source}
+    _candidate_diff(identifier, value_key, old, losers, side)
+    state = (source, {s: c.value for s, c in claims.items()})
+    _conflict_diff(identifier, value_key, old_conflict, state, side, now(), pin_by=by)
+    write_with_side(store, [new], side)
+    return new

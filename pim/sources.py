@@ -1,0 +1,190 @@
+"""Plumbing every merged source shares (ERP, supplier, content team): the profile fields that say who the
+source is and what to do with records we cannot place, the supplier cross-reference (supplier + supplier
+PID → SKU, GTIN as the fallback), and the text-file opening rules (encoding, BOM, empty file)."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Column, DateTime, String, Table, select
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from pim.errors import InputError
+from pim.importing import Parsed, Rejected
+from pim.merge import Merger, Precedence
+from pim.product import Product, Provenance
+from pim.store import Store
+from pim.store.store import PRODUCT, batched, now
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class SourceProfile(BaseModel):
+    """Fields common to every source mapping profile (ERP column/XPath maps, supplier profiles, content)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9_]+(:[A-Za-z0-9_.-]+)?$",
+                        description="Provenance name, e.g. erp, content, supplier:acme.")
+    unmatched: Literal["create", "quarantine"] = Field(
+        default="create", description="A record whose SKU is not in the catalog: create the product or quarantine it.")
+    precedence: str | None = Field(default=None, description="Precedence YAML file (relative to this profile).")
+
+
+def load_profile(model: type[P], path: Path) -> P:
+    """Read a YAML profile; every mistake names the file and field."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise InputError(f"cannot read the profile: {exc.strerror}", file=str(path)) from exc
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(f"the profile is not valid YAML: {exc}", file=str(path)) from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"invalid profile: {first['msg']}", file=str(path), field=where,
+                         hint=f"see schemas/ for the {model.__name__} schema") from exc
+
+
+def merger_for(profile: SourceProfile, base: Path | None, precedence: Path | None = None) -> Merger:
+    """The Merger a profile asks for: its precedence file (or the one given on the command line)."""
+    chosen = precedence or (base / profile.precedence if base and profile.precedence else None)
+    return Merger(Precedence.load(chosen) if chosen else None, create_missing=profile.unmatched == "create")
+
+
+def provenance(source: str, path: Path, line: int | None, at: datetime | None = None) -> Provenance:
+    return Provenance(source=source, ref=f"{path.name}:{line}" if line else path.name, at=at or datetime.now(UTC))
+
+
+# ---------------------------------------------------------------- text files
+
+
+def open_text(path: Path, encoding: str) -> IO[str]:
+    """Open a text source with its declared encoding. An empty file, a UTF-16 BOM under a byte encoding or a
+    wrong encoding each get a clear InputError before any row is read; a UTF-8 BOM is skipped."""
+    name = str(path)
+    try:
+        head = path.open("rb").read(4096)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}", file=name) from exc
+    if not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise InputError("the file is empty", file=name, hint="export it again; nothing was imported")
+    codec = codecs.lookup(encoding).name
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not codec.startswith("utf-16"):
+        raise InputError(f"the file starts with a UTF-16 byte order mark but the profile says {encoding}",
+                         file=name, hint="set encoding: utf-16 in the profile, or export as UTF-8")
+    if codec == "utf-8" and head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    return path.open("r", encoding=encoding, newline="", errors="strict")
+
+
+def decode_guard(lines: Iterator[Any], name: str, encoding: str) -> Iterator[Any]:
+    """Turn a decoding failure in the middle of a file into an InputError naming the encoding."""
+    try:
+        yield from lines
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the file is not {encoding}: byte {exc.object[exc.start:exc.start + 1]!r} cannot be decoded",
+            file=name, hint="set `encoding:` in the profile (e.g. cp1252, latin-1, utf-8)",
+        ) from None
+
+
+# ---------------------------------------------------------------- supplier cross-reference
+
+
+class CrossReferenceRow(SQLModel, table=True):
+    """supplier + supplier product id → our SKU. Filled by hand, by a profile, or by a GTIN match."""
+
+    __tablename__ = "source_xref"
+
+    source: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    source_pid: str = SQLField(sa_column=Column(String(255), primary_key=True))
+    sku: str = SQLField(sa_column=Column(String(255), nullable=False, index=True))
+    matched_by: str = SQLField(default="manual", sa_column=Column(String(20), nullable=False))
+    updated_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+XREF: Table = CrossReferenceRow.__table__  # type: ignore[assignment]
+
+
+def put_cross_references(store: Store, source: str, pairs: Iterable[tuple[str, str]], matched_by: str = "manual") -> int:
+    """Record supplier PID → SKU pairs (replacing earlier ones for the same PID)."""
+    stamp = now()
+    rows = [{"source": source, "source_pid": pid, "sku": sku, "matched_by": matched_by, "updated_at": stamp}
+            for pid, sku in pairs]
+    with store.begin() as conn:
+        for chunk in batched(rows, store.batch_size):
+            store.upsert_rows(conn, XREF, chunk, ["source", "source_pid"])
+    return len(rows)
+
+
+@dataclass
+class SourceItem:
+    """A parsed source record keyed by the source's own id. `record.identifier` is the SKU when the source
+    knows it (then no lookup happens); otherwise `pid` and/or `gtin` are used to find it."""
+
+    record: Product
+    file: str
+    line: int | None = None
+    raw: dict[str, Any] | None = None
+    pid: str | None = None
+    gtin: str | None = None
+
+
+def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected], *, gtin_attribute: str = "ean",
+               unmatched: Literal["create", "quarantine"] = "quarantine") -> Iterator[Parsed | Rejected]:
+    """Resolve SKUs batch by batch: the cross-reference first, then the GTIN (one query each per batch).
+    A GTIN match is remembered in the cross-reference. Unmatched: create under the PID, or quarantine."""
+    for chunk in batched(items, store.batch_size):
+        wanted = [i for i in chunk if isinstance(i, SourceItem) and not i.record.identifier.strip() and i.pid]
+        by_pid = _xref(store, source, [i.pid for i in wanted if i.pid])
+        gtins = [i.gtin for i in wanted if i.pid not in by_pid and i.gtin]
+        by_gtin = _gtin_lookup(store, gtin_attribute, gtins) if gtins else {}
+        learned: list[tuple[str, str]] = []
+        for item in chunk:
+            if isinstance(item, Rejected):
+                yield item
+                continue
+            sku = item.record.identifier.strip() or by_pid.get(item.pid or "")
+            if not sku and item.gtin and item.gtin in by_gtin:
+                sku = by_gtin[item.gtin]
+                if item.pid:
+                    learned.append((item.pid, sku))
+            if not sku and unmatched == "create" and item.pid:
+                sku = item.pid
+            if not sku:
+                yield Rejected(
+                    f"no SKU for {source} product '{item.pid}' (GTIN {item.gtin or 'none'}): not in the cross-reference "
+                    "and no product has that GTIN", item.file, item.line, "pid", item.raw, item.pid,
+                )
+                continue
+            item.record.identifier = sku
+            yield Parsed(item.record, item.file, item.line, item.raw)
+        if learned:
+            put_cross_references(store, source, learned, matched_by="gtin")
+
+
+def _xref(store: Store, source: str, pids: list[str]) -> dict[str, str]:
+    if not pids:
+        return {}
+    with store.engine.connect() as conn:
+        q = select(XREF.c.source_pid, XREF.c.sku).where(XREF.c.source == source, XREF.c.source_pid.in_(pids))
+        return {pid: sku for pid, sku in conn.execute(q)}
+
+
+def _gtin_lookup(store: Store, attribute: str, gtins: list[str]) -> dict[str, str]:
+    """GTIN → SKU through the product's GTIN attribute. A JSON lookup: a scan on SQLite, fine per batch."""
+    col = PRODUCT.c.value_map[attribute].as_string()
+    with store.engine.connect() as conn:
+        q = select(col, PRODUCT.c.identifier).where(col.in_(gtins))
+        return {gtin: sku for gtin, sku in conn.execute(q)}
