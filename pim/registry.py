@@ -13,6 +13,7 @@ from pim.errors import ConfigError
 IMPORTERS: dict[str, str] = {
     "jsonl": "pim.jsonl:JsonlImporter",
     "akeneo": "importers.akeneo:AkeneoImporter",
+    "bmecat": "importers.bmecat:BmecatImporter",
 }
 
 #: Channel renderers: what each channel's catalog looks like.
@@ -48,6 +49,7 @@ SCHEMAS: dict[str, str] = {
     "product": "pim.product:Product",
     "product_model": "pim.product:ProductModel",
     "structure": "pim.structure_files:StructureFile",
+    "bmecat_map": "importers.bmecat:BmecatMap",
     "contract": "pim.contracts:ContractFile",
     "feed_row": "pim.feeds:FeedRow",
     "channel_catalog": "channels.framework:ChannelCatalog",

@@ -35,7 +35,7 @@ SUBAPPS: list[tuple[str, str, str]] = [
 COMMAND_MODULES: list[str] = ["pim.cli.core", "pim.cli.generate", "pim.cli.serve"]
 
 # Extra command modules that register onto an existing sub-app (e.g. more importers on `import`).
-EXTENSION_MODULES: list[str] = ["pim.cli.imports_sources"]
+EXTENSION_MODULES: list[str] = ["pim.cli.imports_sources", "pim.cli.imports_supplier"]
 
 
 def _mount() -> None:

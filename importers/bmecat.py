@@ -1,0 +1,265 @@
+"""BMEcat 2005 supplier catalogs → canonical records, through a declarative map (schemas/bmecat_map.schema.json):
+which PRODUCT_DETAILS field and which ETIM/ECLASS feature lands in which attribute, with units, option
+values, languages, price type and reference types."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
+from pim.catalog import Structure
+from pim.errors import ConfigError, InputError
+from pim.importing import ImportCounts, Parsed, Rejected, run_import
+from pim.product import Association, Product, Provenance, value_key
+from pim.store import Store
+from pim.store.store import QuarantineEntry
+from pim.structure import AttributeType
+
+ISO639_2 = {"deu": "de_DE", "ger": "de_DE", "eng": "en_US", "fra": "fr_FR", "fre": "fr_FR", "ita": "it_IT",
+            "spa": "es_ES", "nld": "nl_NL", "dut": "nl_NL", "pol": "pl_PL", "ces": "cs_CZ", "cze": "cs_CZ"}
+
+
+class FeatureTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attribute: str
+    unit: str | None = Field(default=None, description="Unit when the feature has no FUNIT (metric attributes).")
+    units: dict[str, str] = Field(default={}, description="FUNIT code (e.g. MMT, KGM) → our unit (MILLIMETER).")
+    options: dict[str, str] = Field(default={}, description="FVALUE or VALUE_IDREF → option code.")
+
+
+class BmecatMap(BaseModel):
+    """How one supplier's BMEcat lands in our attributes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    supplier: str = Field(pattern=r"^[a-z0-9_-]+$", description="Source name: values get provenance supplier:<this>.")
+    languages: dict[str, str] = Field(default=ISO639_2, description="BMEcat language (ISO 639-2) → our locale.")
+    sku_from: Literal["supplier_pid", "manufacturer_pid"] = "supplier_pid"
+    sku_prefix: str = ""
+    family: str | None = Field(default=None, description="Family of products this catalog creates.")
+    class_families: dict[str, str] = Field(default={}, description="Feature class (ECLASS/ETIM id) → family.")
+    fields: dict[Literal["short", "long", "keywords", "ean", "manufacturer_pid", "manufacturer_name",
+                         "manufacturer_type", "order_unit", "content_unit", "pack_size", "min_quantity",
+                         "feature_class"], str] = {}
+    channel: str | None = Field(default=None, description="Channel for scopable attributes (e.g. description).")
+    feature_systems: list[str] = Field(default=["ECLASS", "ETIM"], description="Accepted REFERENCE_FEATURE_SYSTEM_NAME prefixes.")
+    features: dict[str, FeatureTarget] = {}
+    price_type: str = Field(default="net_list", description="PRODUCT_PRICE@price_type that is the list price.")
+    price_attribute: str | None = "price"
+    tier_price_list: str | None = Field(default=None, description="Store every tier (LOWER_BOUND) as this price list.")
+    image_attribute: str | None = None
+    image_purposes: list[str] = ["normal"]
+    references: dict[str, str] = Field(default={}, description="PRODUCT_REFERENCE@type → association type code.")
+    unmatched: Literal["create", "quarantine"] = "create"
+
+
+def load_map(path: Path) -> BmecatMap:
+    try:
+        return BmecatMap.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read BMEcat map {path}: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(f"invalid BMEcat map: {first['msg']}", file=str(path), field=".".join(map(str, first["loc"])),
+                         hint="see schemas/bmecat_map.schema.json") from None
+
+
+class Mapped:
+    """One mapped product: the record, per-value problems (imported anyway) and commercial side data."""
+
+    def __init__(self, product: Product, problems: list[tuple[str, str]], tiers: list[dict[str, Any]]) -> None:
+        self.product, self.problems, self.tiers = product, problems, tiers
+
+
+class BmecatMapper:
+    def __init__(self, m: BmecatMap, structure: Structure, file: str) -> None:
+        self.m, self.s, self.file = m, structure, file
+        self.stamp = datetime.now(UTC)
+
+    def _key(self, attribute: str, locale: str | None = None) -> str | None:
+        attr = self.s.attributes.get(attribute)
+        if attr is None:
+            return None
+        return value_key(attribute, locale if attr.localizable else None, self.m.channel if attr.scopable else None)
+
+    def _put(self, values: dict[str, Any], problems: list[tuple[str, str]], attribute: str, data: Any,
+             locale: str | None = None, where: str = "") -> None:
+        key = self._key(attribute, locale)
+        if key is None:
+            problems.append((where or attribute, f"map targets unknown attribute '{attribute}'"))
+            return
+        if locale is not None and self.s.attributes[attribute].localizable and locale not in self.s.locales:
+            return  # a language we do not publish
+        values[key] = data
+
+    def map(self, p: BmecatProduct, header: BmecatHeader) -> Mapped:
+        sku = self.m.sku_prefix + (p.manufacturer_pid if self.m.sku_from == "manufacturer_pid" and p.manufacturer_pid else p.supplier_pid)
+        values: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []
+        f = self.m.fields
+        for field_name, texts in (("short", p.short), ("long", p.long)):
+            if field_name in f:
+                for lang, text in texts.items():
+                    locale = self.m.languages.get(lang)
+                    if locale:
+                        self._put(values, problems, f[field_name], html.unescape(text), locale, f"DESCRIPTION_{field_name.upper()}")
+        if "keywords" in f:
+            for lang, words in p.keywords.items():
+                locale = self.m.languages.get(lang)
+                if locale:
+                    self._put(values, problems, f["keywords"], ", ".join(w.strip() for w in words), locale, "KEYWORD")
+        for name in ("ean", "manufacturer_pid", "manufacturer_name", "manufacturer_type", "order_unit", "content_unit",
+                     "pack_size", "min_quantity"):
+            raw = getattr(p, "manufacturer_type" if name == "manufacturer_type" else name)
+            if name in f and raw is not None:
+                self._put(values, problems, f[name], self._scalar(f[name], raw), where=name.upper())
+        if "feature_class" in f and p.feature_class:
+            self._put(values, problems, f["feature_class"], p.feature_class, where="REFERENCE_FEATURE_GROUP_ID")
+        self._features(p, values, problems)
+        tiers = self._prices(p, header, sku, values, problems)
+        self._images(p, values)
+        family = self.m.class_families.get(p.feature_class or "", self.m.family)
+        associations: dict[str, Association] = {}
+        for ref_type, target, qty in p.references:
+            code = self.m.references.get(ref_type)
+            if code:
+                a = associations.setdefault(code, Association())
+                target_sku = self.m.sku_prefix + target
+                a.products.append(target_sku)
+                if qty:
+                    try:
+                        a.quantities[target_sku] = int(Decimal(qty))
+                    except InvalidOperation:
+                        problems.append((f"PRODUCT_REFERENCE@quantity", f"'{qty}' is not a quantity"))
+        source = Provenance(source=f"supplier:{self.m.supplier}", ref=f"{Path(self.file).name}:{p.line}", at=self.stamp)
+        product = Product(identifier=sku, family=family, values=values, associations=associations, source=source)
+        return Mapped(product, problems, tiers)
+
+    def _scalar(self, attribute: str, raw: str) -> Any:
+        attr = self.s.attributes.get(attribute)
+        if attr is not None and attr.type == AttributeType.number:
+            try:
+                return Decimal(raw.replace(",", "."))
+            except InvalidOperation:
+                return raw
+        return raw
+
+    def _features(self, p: BmecatProduct, values: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+        if p.features and p.feature_system and not any(p.feature_system.upper().startswith(s.upper()) for s in self.m.feature_systems):
+            problems.append(("REFERENCE_FEATURE_SYSTEM_NAME", f"feature system '{p.feature_system}' is not in the map's feature_systems; features skipped"))
+            return
+        for feat in p.features:
+            target = self.m.features.get(feat.code)
+            if target is None:
+                continue
+            attr = self.s.attributes.get(target.attribute)
+            if attr is None:
+                problems.append((feat.code, f"map targets unknown attribute '{target.attribute}'"))
+                continue
+            raw = feat.values[0] if feat.values else (feat.value_ref or feat.value_details)
+            if raw is None:
+                continue
+            if attr.type == AttributeType.metric:
+                unit = target.units.get(feat.unit or "", None) or target.unit or attr.default_unit
+                self._put(values, problems, target.attribute, {"amount": raw.replace(",", "."), "unit": unit}, where=feat.code)
+            elif attr.type in (AttributeType.simple_select, AttributeType.multi_select):
+                keys = [feat.value_ref, *feat.values] if feat.value_ref else feat.values
+                codes = [target.options[k] for k in keys if k and k in target.options]
+                if not codes:
+                    problems.append((feat.code, f"value {keys} has no option in the map for '{target.attribute}'"))
+                    continue
+                self._put(values, problems, target.attribute, codes[0] if attr.type == AttributeType.simple_select else codes, where=feat.code)
+            elif attr.type == AttributeType.boolean:
+                self._put(values, problems, target.attribute, raw.lower() in ("true", "1", "yes", "ja"), where=feat.code)
+            else:
+                self._put(values, problems, target.attribute, raw, where=feat.code)
+
+    def _prices(self, p: BmecatProduct, header: BmecatHeader, sku: str, values: dict[str, Any],
+                problems: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        tiers: list[dict[str, Any]] = []
+        list_prices: dict[str, tuple[Decimal, str]] = {}
+        for price in p.prices:
+            if price.price_type != self.m.price_type:
+                continue
+            currency = price.currency or header.currency
+            if price.amount is None:
+                problems.append(("PRODUCT_PRICE", f"{price.price_type} price with LOWER_BOUND {price.lower_bound} has no PRICE_AMOUNT; ignored"))
+                continue
+            try:
+                amount = Decimal(price.amount.replace(",", "."))
+                bound = Decimal(price.lower_bound or "1")
+            except InvalidOperation:
+                problems.append(("PRODUCT_PRICE", f"'{price.amount}' / '{price.lower_bound}' is not a number; ignored"))
+                continue
+            if not currency:
+                problems.append(("PRICE_CURRENCY", "no PRICE_CURRENCY and no catalog CURRENCY; price ignored"))
+                continue
+            if currency not in list_prices or bound < list_prices[currency][0]:
+                list_prices[currency] = (bound, str(amount))
+            tiers.append({"sku": sku, "currency": currency, "price": amount, "min_qty": bound,
+                          "valid_from": _day(price.valid_from), "valid_to": _day(price.valid_to)})
+        if self.m.price_attribute and list_prices:
+            self._put(values, problems, self.m.price_attribute, {c: a for c, (_, a) in list_prices.items()}, where="PRODUCT_PRICE")
+        return tiers
+
+    def _images(self, p: BmecatProduct, values: dict[str, Any]) -> None:
+        if not self.m.image_attribute:
+            return
+        for m in p.mime:
+            if m.source and (m.purpose or "normal") in self.m.image_purposes and (m.type or "").startswith("image/"):
+                values[self._key(self.m.image_attribute) or self.m.image_attribute] = m.source
+                return
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[dict[str, Any]]) -> Iterator[Parsed | Rejected]:
+    """Products as Parsed items (with per-value problems); a PRODUCT that cannot be read is Rejected."""
+    header = BmecatHeader()
+    mapper = BmecatMapper(m, structure, str(path))
+    for bp in read_bmecat(path, header):
+        if isinstance(bp, InputError):
+            yield Rejected(str(bp), str(path), bp.line, bp.field, None, None)
+            continue
+        if bp.mode == "delete":
+            yield Rejected("PRODUCT mode=delete: deletions from supplier catalogs are reviewed, not applied",
+                           str(path), bp.line, "PRODUCT@mode", {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
+            continue
+        mapped = mapper.map(bp, header)
+        tiers_out.extend(mapped.tiers)
+        problems = [QuarantineEntry(reason, str(path), bp.line, field, None, mapped.product.identifier,
+                                    f"supplier:{m.supplier}", severity="problem") for field, reason in mapped.problems]
+        yield Parsed(mapped.product, str(path), bp.line, {"supplier_pid": bp.supplier_pid}, problems=problems)
+
+
+def import_bmecat(path: Path, store: Store, m: BmecatMap) -> ImportCounts:
+    """Import one BMEcat file: products through the shared import loop, tier prices into a price list."""
+    tiers: list[dict[str, Any]] = []
+    counts = run_import(store, f"supplier:{m.supplier}", parse_items(path, m, store.structure(), tiers), label=str(path))
+    if m.tier_price_list and tiers:
+        from pim.commerce import PriceListEntry, put_price_list
+
+        entries = [PriceListEntry(customer=m.tier_price_list, source=f"supplier:{m.supplier}", **t) for t in tiers]
+        counts.extra["tier_prices"] = put_price_list(store, entries)
+    return counts
+
+
+class BmecatImporter:
+    name = "bmecat"
+
+    def run(self, path: Path, store: Store, *, map_path: Path, **_: Any) -> dict[str, Any]:
+        return import_bmecat(path, store, load_map(map_path)).as_dict()

@@ -1,0 +1,263 @@
+"""Streaming reader for BMEcat 2005 catalogs: turns each PRODUCT into a plain `BmecatProduct`, whatever the
+namespace URI (2005, 2005.1, 2005+onto, none). Mapping to our attributes is bmecat.py's job.
+
+Real supplier files differ from the spec: the "2005+onto" dialect names features by ECLASS IRDI in
+FTEMPLATE/FT_ID instead of FNAME, nests them in FEATURE_GROUP, and may send PRODUCT_PRICE with a
+LOWER_BOUND but no PRICE_AMOUNT. BMEcat 1.2 (ARTICLE elements) is refused with a clear message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from importers.xml_safety import guard_prologue, open_for_xml
+from pim.errors import InputError, UnsupportedInput
+
+TRANSACTIONS = {"T_NEW_CATALOG": "new_catalog", "T_UPDATE_PRODUCTS": "update_products", "T_UPDATE_PRICES": "update_prices"}
+
+
+@dataclass
+class Feature:
+    code: str  # FNAME, or FT_ID (ECLASS/ETIM IRDI) in the ontology dialect
+    name: str | None
+    values: list[str]
+    unit: str | None = None
+    value_ref: str | None = None  # VALUE_IDREF: an ECLASS value IRDI
+    value_details: str | None = None
+
+
+@dataclass
+class Price:
+    price_type: str
+    amount: str | None
+    currency: str | None
+    lower_bound: str | None
+    valid_from: str | None = None
+    valid_to: str | None = None
+
+
+@dataclass
+class Mime:
+    type: str | None
+    source: str | None
+    purpose: str | None
+    descr: str | None = None
+
+
+@dataclass
+class BmecatProduct:
+    supplier_pid: str
+    line: int
+    transaction: str
+    mode: str = "new"  # PRODUCT@mode: new | update | delete
+    short: dict[str, str] = field(default_factory=dict)  # lang (ISO 639-2, e.g. deu) → text
+    long: dict[str, str] = field(default_factory=dict)
+    keywords: dict[str, list[str]] = field(default_factory=dict)
+    ean: str | None = None
+    manufacturer_pid: str | None = None
+    manufacturer_name: str | None = None
+    manufacturer_type: str | None = None
+    feature_system: str | None = None
+    feature_class: str | None = None
+    features: list[Feature] = field(default_factory=list)
+    prices: list[Price] = field(default_factory=list)
+    order_unit: str | None = None
+    content_unit: str | None = None
+    pack_size: str | None = None  # NO_CU_PER_OU
+    min_quantity: str | None = None
+    mime: list[Mime] = field(default_factory=list)
+    references: list[tuple[str, str, str | None]] = field(default_factory=list)  # (type, PROD_ID_TO, quantity)
+
+
+@dataclass
+class BmecatHeader:
+    version: str | None = None
+    languages: list[str] = field(default_factory=list)
+    currency: str | None = None
+    supplier: str | None = None
+    catalog_id: str | None = None
+
+
+def _local(tag: object) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _text(el: etree._Element | None) -> str | None:
+    if el is None or el.text is None:
+        return None
+    text = el.text.strip()
+    return text or None
+
+
+def _children(el: etree._Element, name: str) -> list[etree._Element]:
+    return [c for c in el if _local(c.tag) == name]
+
+
+def _child(el: etree._Element, name: str) -> etree._Element | None:
+    for c in el:
+        if _local(c.tag) == name:
+            return c
+    return None
+
+
+def _lang(el: etree._Element, default: str) -> str:
+    return (el.get("lang") or default).lower()
+
+
+def parse_product(el: etree._Element, transaction: str, default_lang: str) -> BmecatProduct:
+    pid = _text(_child(el, "SUPPLIER_PID"))
+    if not pid:
+        raise InputError("PRODUCT without SUPPLIER_PID", line=el.sourceline, field="SUPPLIER_PID",
+                         hint="every PRODUCT needs a SUPPLIER_PID")
+    p = BmecatProduct(supplier_pid=pid, line=el.sourceline or 0, transaction=transaction, mode=el.get("mode", "new"))
+    details = _child(el, "PRODUCT_DETAILS")
+    if details is not None:
+        _details(p, details, default_lang)
+    for features in _children(el, "PRODUCT_FEATURES"):
+        _features(p, features)
+    order = _child(el, "PRODUCT_ORDER_DETAILS")
+    if order is not None:
+        p.order_unit = _text(_child(order, "ORDER_UNIT"))
+        p.content_unit = _text(_child(order, "CONTENT_UNIT"))
+        p.pack_size = _text(_child(order, "NO_CU_PER_OU"))
+        p.min_quantity = _text(_child(order, "QUANTITY_MIN"))
+    for details_el in _children(el, "PRODUCT_PRICE_DETAILS"):
+        _prices(p, details_el)
+    mime_info = _child(el, "MIME_INFO")
+    if mime_info is not None:
+        for m in _children(mime_info, "MIME"):
+            p.mime.append(Mime(_text(_child(m, "MIME_TYPE")), _text(_child(m, "MIME_SOURCE")),
+                               _text(_child(m, "MIME_PURPOSE")), _text(_child(m, "MIME_DESCR"))))
+    for ref in _children(el, "PRODUCT_REFERENCE"):
+        to = _text(_child(ref, "PROD_ID_TO"))
+        if to:
+            p.references.append((ref.get("type", "others"), to, ref.get("quantity")))
+    return p
+
+
+def _details(p: BmecatProduct, details: etree._Element, default_lang: str) -> None:
+    for c in details:
+        name, text = _local(c.tag), _text(c)
+        if text is None:
+            continue
+        if name == "DESCRIPTION_SHORT":
+            p.short.setdefault(_lang(c, default_lang), text)
+        elif name == "DESCRIPTION_LONG":
+            p.long.setdefault(_lang(c, default_lang), text)
+        elif name == "KEYWORD":
+            p.keywords.setdefault(_lang(c, default_lang), []).append(text)
+        elif name in ("EAN", "INTERNATIONAL_PID") and p.ean is None:
+            if name == "EAN" or c.get("type", "gtin").lower() in ("gtin", "ean"):
+                p.ean = text
+        elif name == "MANUFACTURER_PID":
+            p.manufacturer_pid = text
+        elif name == "MANUFACTURER_NAME":
+            p.manufacturer_name = text
+        elif name == "MANUFACTURER_TYPE_DESCR":
+            p.manufacturer_type = text
+
+
+def _features(p: BmecatProduct, block: etree._Element) -> None:
+    for c in block:
+        name = _local(c.tag)
+        if name == "REFERENCE_FEATURE_SYSTEM_NAME":
+            p.feature_system = _text(c)
+        elif name == "REFERENCE_FEATURE_GROUP_ID" and p.feature_class is None:
+            p.feature_class = _text(c)
+        elif name == "FEATURE":
+            f = _feature(c)
+            if f:
+                p.features.append(f)
+        elif name == "FEATURE_GROUP":  # ontology dialect: features nested in groups
+            for f_el in _children(c, "FEATURE"):
+                f = _feature(f_el)
+                if f:
+                    p.features.append(f)
+
+
+def _feature(el: etree._Element) -> Feature | None:
+    template = _child(el, "FTEMPLATE")
+    code = _text(_child(template, "FT_ID")) if template is not None else None
+    name = _text(_child(template, "FT_NAME")) if template is not None else None
+    fname = _text(_child(el, "FNAME"))
+    code = code or fname
+    if not code:
+        return None
+    values = [t for t in (_text(v) for v in _children(el, "FVALUE")) if t is not None]
+    return Feature(code=code, name=name or fname, values=values, unit=_text(_child(el, "FUNIT")),
+                   value_ref=_text(_child(el, "VALUE_IDREF")), value_details=_text(_child(el, "FVALUE_DETAILS")))
+
+
+def _prices(p: BmecatProduct, block: etree._Element) -> None:
+    dates = {d.get("type"): _text(_child(d, "DATE")) for d in _children(block, "DATETIME")}
+    for price in _children(block, "PRODUCT_PRICE"):
+        p.prices.append(Price(
+            price_type=price.get("price_type", "net_list"),
+            amount=_text(_child(price, "PRICE_AMOUNT")),
+            currency=_text(_child(price, "PRICE_CURRENCY")),
+            lower_bound=_text(_child(price, "LOWER_BOUND")),
+            valid_from=dates.get("valid_start_date"),
+            valid_to=dates.get("valid_end_date"),
+        ))
+
+
+def read_bmecat(path: Path, header_out: BmecatHeader | None = None) -> Iterator[BmecatProduct | InputError]:
+    """Yield products one at a time (memory stays flat whatever the catalog size). A PRODUCT that cannot be
+    read is yielded as an InputError so the caller can quarantine it and go on; a broken file raises."""
+    header = header_out if header_out is not None else BmecatHeader()
+    handle = open_for_xml(path)
+    with handle:
+        guard_prologue(handle, str(path))
+        context = etree.iterparse(handle, events=("start", "end"), resolve_entities=False, no_network=True,
+                                  load_dtd=False, huge_tree=False, remove_comments=True)
+        transaction: str | None = None
+        depth_in_product = 0
+        saw_root = False
+        try:
+            for event, el in context:
+                name = _local(el.tag)
+                if event == "start":
+                    if not saw_root:
+                        saw_root = True
+                        if name != "BMECAT":
+                            raise InputError(f"root element is <{name}>, not <BMECAT>", file=str(path), line=el.sourceline,
+                                             hint="is this a BMEcat file?")
+                        header.version = el.get("version")
+                    if name in TRANSACTIONS:
+                        transaction = TRANSACTIONS[name]
+                    elif name == "ARTICLE":
+                        raise UnsupportedInput(
+                            "BMEcat 1.2 ARTICLE elements are not supported", file=str(path), line=el.sourceline, field="ARTICLE",
+                            hint="ask the supplier for BMEcat 2005 (PRODUCT elements), or convert the file")
+                    elif name == "PRODUCT":
+                        depth_in_product += 1
+                    continue
+                if name == "PRODUCT" and transaction:
+                    depth_in_product -= 1
+                    default_lang = header.languages[0] if header.languages else "eng"
+                    try:
+                        yield parse_product(el, transaction, default_lang)
+                    except InputError as exc:
+                        exc.file = str(path)
+                        yield exc
+                    el.clear(keep_tail=False)
+                    parent = el.getparent()
+                    while parent is not None and el.getprevious() is not None:
+                        del parent[0]
+                elif name == "CATALOG" and depth_in_product == 0:
+                    header.languages = [t.lower() for t in (_text(c) for c in _children(el, "LANGUAGE")) if t]
+                    header.currency = _text(_child(el, "CURRENCY"))
+                    header.catalog_id = _text(_child(el, "CATALOG_ID"))
+                elif name == "SUPPLIER" and depth_in_product == 0:
+                    header.supplier = _text(_child(el, "SUPPLIER_NAME"))
+        except etree.XMLSyntaxError as exc:
+            raise InputError(f"not well-formed XML: {exc.msg}", file=str(path), line=exc.lineno,
+                             hint="the file may be truncated or not XML; ask the sender for a complete file") from None
+        if not saw_root:
+            raise InputError("the file is empty", file=str(path), hint="export the catalog again")
+        if transaction is None:
+            raise UnsupportedInput("no T_NEW_CATALOG, T_UPDATE_PRODUCTS or T_UPDATE_PRICES transaction found",
+                                   file=str(path), hint="only BMEcat 2005 product transactions are supported")

@@ -1,0 +1,168 @@
+"""BMEcat 2005 import: the real manufacturer catalogs in ../shared/bmecat, dialects, safety and bad files."""
+
+from pathlib import Path
+
+import pytest
+
+from importers.bmecat import BmecatMap, import_bmecat, load_map
+from importers.bmecat_reader import BmecatHeader, read_bmecat
+from pim.errors import InputError, UnsupportedInput
+from pim.store import Store
+from pim.structure_files import load_structure_files, save_structure
+from tests.conftest import BMECAT_DIR, ROOT
+
+MAP = ROOT / "importers" / "maps" / "bmecat_eclass_example.yaml"
+STRUCTURE = Path(__file__).parent / "data" / "bmecat"
+REAL = sorted(BMECAT_DIR.glob("WEI_BMECat_*.xml"))
+
+
+@pytest.fixture
+def supplier_store(store: Store) -> Store:
+    save_structure(store, load_structure_files(STRUCTURE))
+    return store
+
+
+def _xml(tmp_path: Path, body: str, ns: str = "http://www.bmecat.org/bmecat/2005", name: str = "c.xml") -> Path:
+    xmlns = f' xmlns="{ns}"' if ns else ""
+    path = tmp_path / name
+    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<BMECAT version="2005"{xmlns}>\n<HEADER><CATALOG>'
+                    f"<LANGUAGE>eng</LANGUAGE><LANGUAGE>deu</LANGUAGE><CURRENCY>EUR</CURRENCY></CATALOG></HEADER>\n{body}\n</BMECAT>\n",
+                    encoding="utf-8")
+    return path
+
+
+PRODUCT = """<PRODUCT><SUPPLIER_PID>{pid}</SUPPLIER_PID><PRODUCT_DETAILS>
+<DESCRIPTION_SHORT lang="eng">Relay {pid}</DESCRIPTION_SHORT><DESCRIPTION_SHORT lang="deu">Relais</DESCRIPTION_SHORT>
+<EAN>4032248855865</EAN></PRODUCT_DETAILS>
+<PRODUCT_FEATURES><REFERENCE_FEATURE_SYSTEM_NAME>ECLASS-9.0</REFERENCE_FEATURE_SYSTEM_NAME>
+<REFERENCE_FEATURE_GROUP_ID>27371601</REFERENCE_FEATURE_GROUP_ID>
+<FEATURE><FNAME>0173-1#02-BAA020#007</FNAME><FVALUE>27,5</FVALUE><FUNIT>MMT</FUNIT></FEATURE></PRODUCT_FEATURES>
+<PRODUCT_PRICE_DETAILS>
+<PRODUCT_PRICE price_type="net_customer"><PRICE_AMOUNT>10.50</PRICE_AMOUNT><PRICE_CURRENCY>EUR</PRICE_CURRENCY><LOWER_BOUND>1</LOWER_BOUND></PRODUCT_PRICE>
+<PRODUCT_PRICE price_type="net_customer"><PRICE_AMOUNT>9.00</PRICE_AMOUNT><PRICE_CURRENCY>EUR</PRICE_CURRENCY><LOWER_BOUND>100</LOWER_BOUND></PRODUCT_PRICE>
+</PRODUCT_PRICE_DETAILS>
+<MIME_INFO><MIME><MIME_TYPE>image/jpeg</MIME_TYPE><MIME_SOURCE>img/{pid}.jpg</MIME_SOURCE><MIME_PURPOSE>normal</MIME_PURPOSE></MIME></MIME_INFO>
+<PRODUCT_REFERENCE type="accessories" quantity="2"><PROD_ID_TO>acc-1</PROD_ID_TO></PRODUCT_REFERENCE>
+</PRODUCT>"""
+
+
+def test_real_catalogs_read_with_their_feature_counts() -> None:
+    counts = {}
+    for path in REAL:
+        header = BmecatHeader()
+        [product] = list(read_bmecat(path, header))
+        counts[path.name] = len(product.features)
+        assert header.languages == ["deu", "eng"] and header.currency == "EUR"
+        assert product.feature_system == "ECLASS-9.0"
+    assert counts == {"WEI_BMECat_1010000000.xml": 2561, "WEI_BMECat_1303890000.xml": 672,
+                      "WEI_BMECat_1609801044.xml": 52, "WEI_BMECat_7760056069.xml": 171}
+
+
+def test_real_catalogs_import_with_hand_checked_values(supplier_store: Store) -> None:
+    m = load_map(MAP)
+    totals = [import_bmecat(path, supplier_store, m).as_dict() for path in REAL]
+    assert [t["created"] for t in totals] == [1, 1, 1, 1] and all(t["rejected"] == 0 for t in totals)
+    p = supplier_store.get_product("1609801044")
+    assert p.values["name:en_US"] == "Terminal marking" and p.values["name:de_DE"] == "Klemmenmarkierung"
+    assert p.values["ean"] == "4008190397111" and p.values["eclass_class"] == "27141137"
+    assert p.values["net_weight"] == {"amount": "0.00013", "unit": "KILOGRAM"}
+    assert p.values["width"] == {"amount": "4.9", "unit": "MILLIMETER"}
+    assert p.provenance_of("ean").source == "supplier:weidmueller"
+    relay = supplier_store.get_product("1010000000")
+    assert "2.5 mm²" in relay.values["description:en_US@ecommerce"]  # the file double-escapes &sup2;
+    assert len(relay.associations["ACCESSORY"].products) == 11
+
+
+def test_price_without_amount_is_a_value_problem_not_a_rejection(supplier_store: Store) -> None:
+    counts = import_bmecat(REAL[2], supplier_store, load_map(MAP))
+    problems = supplier_store.quarantined(counts.job_id, severity="problem")
+    assert [(p["field"], p["record_key"]) for p in problems] == [("PRODUCT_PRICE", "1609801044")]
+    assert "no PRICE_AMOUNT" in problems[0]["reason"] and counts.created == 1
+
+
+def test_reimport_changes_nothing(supplier_store: Store) -> None:
+    m = load_map(MAP)
+    import_bmecat(REAL[3], supplier_store, m)
+    again = import_bmecat(REAL[3], supplier_store, m)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+    assert len(supplier_store.quarantined(severity="problem")) == 1  # the old note was closed, the new one stands
+
+
+@pytest.mark.parametrize("ns", ["http://www.bmecat.org/bmecat/2005", "http://www.bmecat.org/bmecat/2005.1",
+                                "http://www.bmecat.org/bmecat/2005+onto", ""])
+def test_every_namespace_variant_reads(tmp_path: Path, ns: str) -> None:
+    path = _xml(tmp_path, "<T_NEW_CATALOG>" + PRODUCT.format(pid="r1") + "</T_NEW_CATALOG>", ns)
+    [p] = list(read_bmecat(path))
+    assert p.supplier_pid == "r1" and p.features[0].code == "0173-1#02-BAA020#007"
+
+
+def test_classic_features_units_tiers_images_and_references(supplier_store: Store, tmp_path: Path) -> None:
+    m = load_map(MAP).model_copy(update={"image_attribute": "picture"})
+    m.features["0173-1#02-BAA020#007"].units["MMT"] = "MILLIMETER"
+    path = _xml(tmp_path, "<T_NEW_CATALOG>" + PRODUCT.format(pid="r1") + "</T_NEW_CATALOG>")
+    counts = import_bmecat(path, supplier_store, m)
+    p = supplier_store.get_product("r1")
+    assert p.values["height"] == {"amount": "27.5", "unit": "MILLIMETER"}
+    assert p.values["price"] == {"EUR": "10.50"}  # the lowest LOWER_BOUND is the list price
+    assert p.values["picture"] == "img/r1.jpg"
+    assert p.associations["ACCESSORY"].quantities == {"acc-1": 2}
+    from pim.commerce import contract_tiers
+
+    tiers = contract_tiers(supplier_store, "purchase_weidmueller", ["r1"], "EUR")["r1"]
+    assert [(str(t.min_qty), str(t.price)) for t in tiers] == [("1.0000", "10.5000"), ("100.0000", "9.0000")]
+    assert counts.extra["tier_prices"] == 2
+
+
+def test_bmecat_12_articles_are_refused_clearly(tmp_path: Path) -> None:
+    path = _xml(tmp_path, "<T_NEW_CATALOG><ARTICLE><SUPPLIER_AID>1</SUPPLIER_AID></ARTICLE></T_NEW_CATALOG>", "")
+    with pytest.raises(UnsupportedInput, match="BMEcat 1.2 ARTICLE") as exc:
+        list(read_bmecat(path))
+    assert exc.value.line == 4 and "2005" in exc.value.hint
+
+
+def test_product_without_pid_is_quarantined_and_the_rest_imports(supplier_store: Store, tmp_path: Path) -> None:
+    body = "<T_NEW_CATALOG><PRODUCT><PRODUCT_DETAILS/></PRODUCT>" + PRODUCT.format(pid="ok") + "</T_NEW_CATALOG>"
+    counts = import_bmecat(_xml(tmp_path, body), supplier_store, load_map(MAP))
+    assert (counts.created, counts.rejected) == (1, 1)
+    [row] = supplier_store.quarantined(counts.job_id, severity="rejected")
+    assert row["field"] == "SUPPLIER_PID" and row["line"] == 4
+
+
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE BMECAT [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<BMECAT version="2005"><T_NEW_CATALOG><PRODUCT><SUPPLIER_PID>&xxe;</SUPPLIER_PID></PRODUCT></T_NEW_CATALOG></BMECAT>"""
+BOMB = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<BMECAT version="2005"><T_NEW_CATALOG><PRODUCT><SUPPLIER_PID>&lol3;</SUPPLIER_PID></PRODUCT></T_NEW_CATALOG></BMECAT>"""
+
+
+@pytest.mark.parametrize("doc", [XXE, BOMB], ids=["external-entity", "entity-bomb"])
+def test_entities_are_refused(tmp_path: Path, doc: str) -> None:
+    path = tmp_path / "evil.xml"
+    path.write_text(doc)
+    with pytest.raises(InputError, match="entities") as exc:
+        list(read_bmecat(path))
+    assert exc.value.line == 2
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"<?xml version='1.0'?><BMECAT><T_NEW_CATALOG><PRODUCT><SUPPLIER_PID>1</SUPP", "not well-formed"),
+    (b"<?xml version='1.0'?><catalog/>", "not <BMECAT>"),
+    ("<?xml version='1.0' encoding='UTF-8'?><BMECAT><HEADER>größe</HEADER></BMECAT>".encode("latin-1"), "not well-formed"),
+])
+def test_bad_files_get_a_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "bad.xml"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        list(read_bmecat(path))
+
+
+def test_map_errors_name_the_field(tmp_path: Path) -> None:
+    bad = tmp_path / "m.yaml"
+    bad.write_text("supplier: Not Valid\n")
+    with pytest.raises(InputError) as exc:
+        load_map(bad)
+    assert exc.value.field == "supplier"
+    assert isinstance(load_map(MAP), BmecatMap)
