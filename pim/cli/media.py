@@ -1,5 +1,94 @@
-"""`pim media`: owned by the media area. Commands are added as the area lands."""
+"""`pim media`: ingest images, build channel renditions, list asset problems."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from pim.cli.output import JsonOption, console, emit_json, table
+
 app = typer.Typer(no_args_is_help=True)
+
+ConfigOption = typer.Option(None, "--config", help="media.yaml (default: PIM_HOME/media.yaml, if present).")
+
+
+def _progress(description: str, total: int | None, quiet: bool):  # type: ignore[no-untyped-def]
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(stderr=True), transient=True, disable=quiet)
+    return bar, bar.add_task(description, total=total)
+
+
+@app.command("ingest")
+def ingest(refs: list[str] = typer.Argument(None, help="Paths or URLs to ingest (uploads). "
+                                                       "Without any: every image value in the catalog."),
+           base: Path | None = typer.Option(None, help="Folder relative paths are read from."),
+           source: str = typer.Option("upload", help="Origin recorded for refs given on the command line."),
+           refresh: bool = typer.Option(False, help="Read refs again even when already ingested."),
+           config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Read, validate and store images; the same bytes from several places are stored once."""
+    from media.ingest import catalog_refs, ingest as run
+    from media.settings import load_media_file
+    from media.storage import open_asset_store
+    from pim.executor import make_executor
+    from pim.settings import get_settings
+    from pim.store import Store
+
+    settings, media, store = get_settings(), load_media_file(config), Store.from_settings()
+    items = [(r, source) for r in refs] if refs else list(catalog_refs(store))
+    bar, task = _progress("ingesting images", len(items), as_json)
+    with bar, make_executor("thread", max(4, settings.workers * 4)) as pool:  # fetching is I/O-bound
+        counts = run(store, items, asset_store=open_asset_store(media=media), media=media, base_dir=base,
+                     executor=pool, refresh=refresh, on_progress=lambda n: bar.advance(task, n))
+    if as_json:
+        emit_json(counts.as_dict() | {"problems": counts.problems})
+        return
+    table("media ingest", ["", "count"], counts.as_dict().items())
+    if counts.problems:
+        console.print(f"[yellow]{len(counts.problems)} image problem(s):[/] pim media problems")
+
+
+@app.command("renditions")
+def renditions(channel: str = typer.Option(..., "--channel", "-c", help="Channel whose renditions to build."),
+               force: bool = typer.Option(False, help="Rebuild renditions that already exist."),
+               config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Build the channel's missing renditions (only new assets or changed specs), in parallel."""
+    from media.renditions import build_renditions, pending
+    from media.settings import load_media_file
+    from media.storage import open_asset_store
+    from pim.executor import make_executor
+    from pim.settings import get_settings
+    from pim.store import Store
+
+    settings, media, store = get_settings(), load_media_file(config), Store.from_settings()
+    rules = media.channel(channel)
+    total = None if force else pending(store, rules.renditions, rules=rules)
+    bar, task = _progress(f"renditions for {channel}", total, as_json)
+    with bar, make_executor(settings.executor, settings.workers) as pool:
+        counts = build_renditions(store, rules.renditions, asset_store=open_asset_store(media=media), rules=rules,
+                                  executor=pool, force=force, on_progress=lambda n: bar.advance(task, n))
+    if as_json:
+        emit_json(counts)
+        return
+    table(f"renditions for {channel}", ["", "count"], counts.items())
+
+
+@app.command("problems")
+def problems(channel: str | None = typer.Option(None, "--channel", "-c",
+                                                help="Also list images below this channel's size/aspect rules."),
+             limit: int = typer.Option(500, help="At most this many rows."),
+             config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Images that cannot be used: unreadable refs, rejected files, channel rule violations."""
+    from media.assets import problems as list_problems
+    from media.settings import load_media_file
+    from pim.store import Store
+
+    rows = list_problems(Store.from_settings(), channel=channel, media=load_media_file(config), limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    table(f"{len(rows)} image problem(s)", ["ref", "source", "sha256", "reason"],
+          [(r["ref"], r["source"], (r["sha256"] or "")[:12], r["reason"]) for r in rows])

@@ -1,0 +1,183 @@
+"""Asset records: one row per distinct content (SHA-256 of the bytes), every origin that pointed at it,
+and the renditions built from it. Also the questions other areas ask without importing media's internals:
+`invalid_refs` (is this image value usable?) and `problems` (what is wrong, and where did it come from)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Table, Text, and_, select
+from sqlmodel import Field, SQLModel
+
+from pim.store.tables import utc_column
+
+SHA_REF = re.compile(r"^sha256:([0-9a-f]{64})$")
+VALID, REJECTED = "valid", "rejected"
+
+
+class AssetRow(SQLModel, table=True):
+    """One distinct image. `key` is where the original sits in the asset store (None when rejected)."""
+
+    __tablename__ = "asset"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    format: str | None = Field(default=None, max_length=16)
+    width: int | None = None
+    height: int | None = None
+    bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(max_length=16, index=True)
+    problem: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    key: str | None = Field(default=None, max_length=300)
+    created_at: datetime = utc_column()
+
+
+class AssetOriginRow(SQLModel, table=True):
+    """Where an image came from: a path, URL or upload name, per source. `sha256` is None when the ref
+    could not be read at all (then `problem` says why)."""
+
+    __tablename__ = "asset_origin"
+
+    ref: str = Field(sa_column=Column(Text, primary_key=True))
+    source: str = Field(primary_key=True, max_length=100)
+    sha256: str | None = Field(default=None, max_length=64, index=True)
+    problem: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    seen_at: datetime = utc_column()
+
+
+class RenditionRow(SQLModel, table=True):
+    """One derived image: asset × spec hash → key in the asset store."""
+
+    __tablename__ = "rendition"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    spec_hash: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=100)
+    key: str = Field(max_length=300)
+    format: str = Field(max_length=16)
+    width: int
+    height: int
+    bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = utc_column()
+
+
+ASSET: Table = AssetRow.__table__  # type: ignore[assignment]
+ORIGIN: Table = AssetOriginRow.__table__  # type: ignore[assignment]
+RENDITION: Table = RenditionRow.__table__  # type: ignore[assignment]
+
+
+def original_key(sha: str, extension: str) -> str:
+    return f"originals/{sha[:2]}/{sha}.{extension}"
+
+
+def rendition_key(sha: str, spec_hash: str, extension: str) -> str:
+    return f"renditions/{sha[:2]}/{sha}/{spec_hash[:20]}.{extension}"
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def resolve(store: Any, refs: Iterable[str]) -> dict[str, str | None]:
+    """ref → sha256 of the asset it points at (None: never ingested, or unreadable). `sha256:<hex>` refs
+    resolve to themselves. When a ref came from several sources, the latest sighting wins."""
+    refs = list(dict.fromkeys(refs))
+    out: dict[str, str | None] = {r: None for r in refs}
+    plain = []
+    for ref in refs:
+        m = SHA_REF.match(ref)
+        if m:
+            out[ref] = m.group(1)
+        else:
+            plain.append(ref)
+    with store.engine.connect() as conn:
+        for chunk in _chunks(plain):
+            rows = conn.execute(select(ORIGIN.c.ref, ORIGIN.c.sha256).where(ORIGIN.c.ref.in_(chunk))
+                                .order_by(ORIGIN.c.seen_at))
+            for ref, sha in rows:
+                out[ref] = sha
+    return out
+
+
+def get_assets(store: Any, shas: Iterable[str]) -> dict[str, dict[str, Any]]:
+    shas = sorted({s for s in shas if s})
+    out: dict[str, dict[str, Any]] = {}
+    with store.engine.connect() as conn:
+        for chunk in _chunks(shas):
+            for row in conn.execute(select(ASSET).where(ASSET.c.sha256.in_(chunk))):
+                out[row.sha256] = dict(row._mapping)
+    return out
+
+
+def invalid_refs(store: Any, refs: Iterable[str], *, channel: str | None = None, media: Any = None,
+                 strict: bool = True) -> set[str]:
+    """The refs (image attribute values) that are NOT a usable asset: unreadable, rejected, or — with
+    `channel` — below that channel's size/aspect rules. With `strict` (the default) a ref never ingested
+    is invalid too: an image counts as filled only once it is a validated asset.
+
+    Registered as pim.registry's asset check, so completeness can call it without importing media."""
+    refs = list(refs)
+    mapping = resolve(store, refs)
+    assets = get_assets(store, [s for s in mapping.values() if s])
+    rules = None
+    if channel is not None:
+        from media.settings import load_media_file
+
+        rules = (media or load_media_file()).channels.get(channel)
+    failed = set() if strict else _failed(store, [r for r, sha in mapping.items() if sha is None])
+    bad: set[str] = set()
+    for ref in refs:
+        sha = mapping.get(ref)
+        asset = assets.get(sha) if sha else None
+        if asset is None:
+            if strict or sha is not None or ref in failed:
+                bad.add(ref)
+            continue
+        if asset["status"] != VALID:
+            bad.add(ref)
+        elif rules is not None and rules.problems(asset["width"], asset["height"]):
+            bad.add(ref)
+    return bad
+
+
+def _failed(store: Any, refs: list[str]) -> set[str]:
+    """Refs that were tried and could not be read."""
+    out: set[str] = set()
+    with store.engine.connect() as conn:
+        for chunk in _chunks(refs):
+            out.update(conn.execute(select(ORIGIN.c.ref).where(ORIGIN.c.ref.in_(chunk),
+                                                               ORIGIN.c.problem.is_not(None))).scalars())
+    return out
+
+
+def origins(store: Any, sha: str) -> list[dict[str, Any]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(ORIGIN).where(ORIGIN.c.sha256 == sha).order_by(ORIGIN.c.seen_at, ORIGIN.c.ref))
+        return [dict(r._mapping) for r in rows]
+
+
+def problems(store: Any, *, channel: str | None = None, media: Any = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Every asset problem, one row per origin: unreadable refs, rejected images and (with `channel`)
+    images that break the channel's rules. Columns: ref, source, sha256, reason."""
+    out: list[dict[str, Any]] = []
+    with store.engine.connect() as conn:
+        failed = conn.execute(select(ORIGIN.c.ref, ORIGIN.c.source, ORIGIN.c.problem)
+                              .where(ORIGIN.c.sha256.is_(None)).order_by(ORIGIN.c.ref))
+        out += [{"ref": r, "source": s, "sha256": None, "reason": p} for r, s, p in failed]
+        joined = select(ORIGIN.c.ref, ORIGIN.c.source, ASSET.c.sha256, ASSET.c.problem, ASSET.c.status,
+                        ASSET.c.width, ASSET.c.height).join(ASSET, ASSET.c.sha256 == ORIGIN.c.sha256)
+        rejected = conn.execute(joined.where(ASSET.c.status == REJECTED).order_by(ORIGIN.c.ref))
+        out += [{"ref": r.ref, "source": r.source, "sha256": r.sha256, "reason": r.problem} for r in rejected]
+        if channel is not None:
+            from media.settings import load_media_file
+
+            rules = (media or load_media_file()).channel(channel)
+            for r in conn.execute(joined.where(and_(ASSET.c.status == VALID)).order_by(ORIGIN.c.ref)):
+                issues = rules.problems(r.width, r.height)
+                if issues:
+                    out.append({"ref": r.ref, "source": r.source, "sha256": r.sha256,
+                                "reason": f"{channel}: " + "; ".join(issues)})
+    return out[:limit] if limit else out

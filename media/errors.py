@@ -1,0 +1,24 @@
+"""The media area's errors, placed in the project's hierarchy so callers catch at the level they care about."""
+
+from __future__ import annotations
+
+from pim.errors import ConfigError, DeliveryError, InputError
+
+__all__ = ["AssetRejected", "FetchFailed", "MediaConfigError", "StoreUnavailable"]
+
+
+class AssetRejected(InputError):
+    """The bytes are not an image we accept (corrupt, wrong format, too many pixels, too small...).
+    Recorded as an asset problem with this message as its reason; never a crash."""
+
+
+class FetchFailed(InputError):
+    """A local path or URL could not be read (missing, timeout, too large, too many redirects, HTTP error)."""
+
+
+class MediaConfigError(ConfigError):
+    """media.yaml or the renditions asked for make no sense (unknown channel, unknown rendition...)."""
+
+
+class StoreUnavailable(DeliveryError):
+    """The asset store refused or failed a write or read (missing bucket, network, interrupted upload)."""

@@ -1,0 +1,69 @@
+"""Read the bytes behind a ref: a local path (importers, uploads) or an HTTP(S) URL (supplier and ERP data).
+URLs are fetched with a timeout, a size cap and a redirect limit; any failure is a `FetchFailed`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from media.errors import FetchFailed
+from media.settings import FetchLimits
+
+
+def is_url(ref: str) -> bool:
+    return ref.startswith(("http://", "https://"))
+
+
+def read_ref(ref: str, *, base_dir: Path | None = None, limits: FetchLimits = FetchLimits()) -> bytes:
+    if is_url(ref):
+        return fetch_url(ref, limits)
+    return read_path(ref, base_dir=base_dir, max_bytes=limits.max_bytes)
+
+
+def read_path(ref: str, *, base_dir: Path | None = None, max_bytes: int) -> bytes:
+    path = Path(ref.removeprefix("file://"))
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise FetchFailed(f"{size} bytes, more than the {max_bytes}-byte cap", file=ref)
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise FetchFailed("file not found", file=ref,
+                          hint="relative paths are read from --base (the folder the import came from)") from exc
+    except IsADirectoryError as exc:
+        raise FetchFailed("is a folder, not an image file", file=ref) from exc
+    except PermissionError as exc:
+        raise FetchFailed("permission denied", file=ref) from exc
+
+
+def fetch_url(url: str, limits: FetchLimits) -> bytes:
+    import httpx
+
+    timeout = httpx.Timeout(limits.timeout_seconds)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=limits.max_redirects) as client:
+            with client.stream("GET", url, headers={"Accept": "image/*"}) as response:
+                if response.status_code >= 400:
+                    raise FetchFailed(f"HTTP {response.status_code}", file=url)
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+                    raise FetchFailed(f"Content-Length {declared} is over the {limits.max_bytes}-byte cap", file=url)
+                return _read_capped(response, url, limits.max_bytes)
+    except httpx.TooManyRedirects as exc:
+        raise FetchFailed(f"more than {limits.max_redirects} redirects", file=url) from exc
+    except httpx.TimeoutException as exc:
+        raise FetchFailed(f"timed out after {limits.timeout_seconds}s ({type(exc).__name__})", file=url) from exc
+    except httpx.HTTPError as exc:
+        raise FetchFailed(f"cannot fetch: {exc}", file=url) from exc
+
+
+def _read_capped(response: object, url: str, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes(64 * 1024):  # type: ignore[attr-defined]
+        total += len(chunk)
+        if total > max_bytes:
+            raise FetchFailed(f"body is over the {max_bytes}-byte cap", file=url)
+        chunks.append(chunk)
+    return b"".join(chunks)

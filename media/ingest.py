@@ -1,0 +1,187 @@
+"""Bring images in: read each ref (local path, URL or uploaded bytes), hash it, validate it, store the
+original once per distinct content, and record every origin. Problems are recorded, never raised: one bad
+image must not stop a run. Reading and validating fan out through the project's Executor."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from media.assets import ASSET, ORIGIN, REJECTED, VALID, _chunks, original_key
+from media.errors import AssetRejected, FetchFailed
+from media.fetch import read_ref
+from media.settings import CONTENT_TYPES, EXTENSIONS, MediaFile
+from media.validate import inspect
+from pim.store.store import now
+
+#: refs submitted to the executor at a time: bounds memory (bytes in flight) on large catalogs.
+WINDOW = 64
+
+
+@dataclass
+class IngestCounts:
+    valid: int = 0
+    rejected: int = 0
+    unreadable: int = 0
+    known: int = 0
+    stored: int = 0  # originals written to the asset store (the rest were already there: dedupe)
+    problems: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"valid": self.valid, "rejected": self.rejected, "unreadable": self.unreadable,
+                "already known": self.known, "originals stored": self.stored}
+
+
+def _reason(exc: Exception) -> str:
+    hint = getattr(exc, "hint", None)
+    return f"{exc} ({hint})" if hint else str(exc)
+
+
+def examine(ref: str, *, asset_store: Any, media: MediaFile, base_dir: Path | None = None,
+            data: bytes | None = None) -> dict[str, Any]:
+    """Read, hash, validate and store one image. Runs on a worker; returns a plain, picklable result."""
+    try:
+        if data is None:
+            data = read_ref(ref, base_dir=base_dir, limits=media.fetch)
+    except FetchFailed as exc:
+        return {"ref": ref, "sha256": None, "problem": _reason(exc)}
+    sha = hashlib.sha256(data).hexdigest()
+    result: dict[str, Any] = {"ref": ref, "sha256": sha, "bytes": len(data), "problem": None}
+    try:
+        info = inspect(data, allowed_formats=media.allowed_formats, max_pixels=media.max_pixels)
+    except AssetRejected as exc:
+        return result | {"status": REJECTED, "problem": _reason(exc)}
+    key = original_key(sha, EXTENSIONS.get(info.format, info.format.lower()))
+    stored = False
+    if not asset_store.exists(key):
+        asset_store.put(key, io.BytesIO(data), content_type=CONTENT_TYPES.get(info.format, "application/octet-stream"),
+                        size=len(data))
+        stored = True
+    return result | {"status": VALID, "format": info.format, "width": info.width, "height": info.height,
+                     "key": key, "stored": stored}
+
+
+def ingest(store: Any, items: Iterable[tuple[str, str]], *, asset_store: Any, media: MediaFile | None = None,
+           base_dir: Path | None = None, executor: Executor | None = None, refresh: bool = False,
+           on_progress: Callable[[int], None] | None = None) -> IngestCounts:
+    """Ingest (ref, source) pairs. A ref already resolved to an asset is not read again unless `refresh`;
+    it only gains the new origin. Unreadable refs are retried on every run."""
+    media = media or MediaFile()
+    counts = IngestCounts()
+    work = partial(examine, asset_store=asset_store, media=media, base_dir=base_dir)
+    for window in _windows(_dedupe(items), WINDOW):
+        known = {} if refresh else _known(store, [ref for ref, _ in window])
+        todo = [(ref, src) for ref, src in window if ref not in known]
+        results = list(executor.map(work, [r for r, _ in todo])) if executor and todo else [work(r) for r, _ in todo]
+        records = [(res, src) for res, (_, src) in zip(results, todo)]
+        records += [({"ref": ref, "sha256": known[ref], "problem": None, "known": True}, src)
+                    for ref, src in window if ref in known]
+        _record(store, records, counts)
+        if on_progress:
+            on_progress(len(window))
+    return counts
+
+
+def ingest_bytes(store: Any, data: bytes, name: str, *, asset_store: Any, media: MediaFile | None = None,
+                 source: str = "upload") -> dict[str, Any]:
+    """A content-team upload: the bytes are already here. Returns the result row (sha256, status, problem)."""
+    result = examine(name, asset_store=asset_store, media=media or MediaFile(), data=data)
+    _record(store, [(result, source)], IngestCounts())
+    return result
+
+
+def _dedupe(items: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    for ref, source in items:
+        ref = ref.strip()
+        if ref and (ref, source) not in seen and not ref.startswith("sha256:"):
+            seen.add((ref, source))
+            yield ref, source
+
+
+def _windows(items: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    window: list[tuple[str, str]] = []
+    for item in items:
+        window.append(item)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+def _known(store: Any, refs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    with store.engine.connect() as conn:
+        for chunk in _chunks(refs):
+            rows = conn.execute(select(ORIGIN.c.ref, ORIGIN.c.sha256)
+                                .where(ORIGIN.c.ref.in_(chunk), ORIGIN.c.sha256.is_not(None)))
+            out.update({ref: sha for ref, sha in rows})
+    return out
+
+
+def _record(store: Any, records: list[tuple[dict[str, Any], str]], counts: IngestCounts) -> None:
+    stamp = now()
+    assets: dict[str, dict[str, Any]] = {}
+    origins: dict[tuple[str, str], dict[str, Any]] = {}
+    for res, source in records:
+        origins[(res["ref"], source)] = {"ref": res["ref"], "source": source, "sha256": res["sha256"],
+                                         "problem": res["problem"] if res["sha256"] is None else None,
+                                         "seen_at": stamp}
+        if res.get("known"):
+            counts.known += 1
+            continue
+        if res["sha256"] is None:
+            counts.unreadable += 1
+            counts.problems.append({"ref": res["ref"], "source": source, "reason": res["problem"]})
+            continue
+        status = res["status"]
+        counts.valid += status == VALID
+        counts.rejected += status == REJECTED
+        counts.stored += bool(res.get("stored"))
+        if status == REJECTED:
+            counts.problems.append({"ref": res["ref"], "source": source, "reason": res["problem"]})
+        assets[res["sha256"]] = {"sha256": res["sha256"], "format": res.get("format"), "width": res.get("width"),
+                                 "height": res.get("height"), "bytes": res["bytes"], "status": status,
+                                 "problem": res["problem"], "key": res.get("key"), "created_at": stamp}
+    with store.begin() as conn:
+        if assets:
+            # Same bytes, same verdict: an asset row, once written, is never rewritten (keeps created_at).
+            conn.execute(_insert(store, ASSET).on_conflict_do_nothing(index_elements=["sha256"]), list(assets.values()))
+        store.upsert_rows(conn, ORIGIN, list(origins.values()), ["ref", "source"])
+
+
+def _insert(store: Any, table: Any) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(table)
+
+
+def catalog_refs(store: Any) -> Iterator[tuple[str, str]]:
+    """(ref, source) for every image value of every product and product model, streamed. The source is
+    the value's provenance (e.g. `supplier:acme`), 'catalog' when the record has none."""
+    from pim.product import split_key
+    from pim.structure import AttributeType
+
+    structure = store.structure()
+    images = {code for code, attr in structure.attributes.items() if attr.type == AttributeType.image}
+    if not images:
+        return
+    for record in _records(store):
+        for key, value in record.values.items():
+            if isinstance(value, str) and split_key(key)[0] in images:
+                prov = record.provenance_of(key)
+                yield value, (prov.source if prov else "catalog")
+
+
+def _records(store: Any) -> Iterator[Any]:
+    yield from store.iter_models()
+    yield from store.iter_products()

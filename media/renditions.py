@@ -1,0 +1,184 @@
+"""Channel renditions: derived images keyed by asset hash + spec hash, built lazily and incrementally (only
+the asset × spec pairs that do not exist yet), so running twice does nothing the second time. One worker
+task per asset decodes the original once and produces every missing rendition of it."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from functools import partial
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import select
+
+from media.assets import ASSET, RENDITION, VALID, rendition_key, resolve
+from media.normalize import flatten, normalize
+from media.settings import ChannelMedia, Fit, MediaFile, OutputFormat, RenditionSpec
+from pim.store.store import now
+
+PAGE = 256  # assets per planning query and per executor window (bounds memory on 10k+ catalogs)
+
+
+# ---------------------------------------------------------------------------------------------- pixels
+def render(data: bytes, specs: list[RenditionSpec]) -> list[tuple[RenditionSpec, bytes, tuple[int, int]]]:
+    """Decode once, normalise once, then produce each spec's bytes."""
+    with Image.open(io.BytesIO(data)) as img:
+        if img.format == "JPEG":
+            # Let libjpeg decode at a reduced scale (DCT scaling) when the largest rendition allows it.
+            side = max(max(s.max_width, s.max_height) for s in specs)
+            img.draft(None, (side, side))
+        base = normalize(img)
+    return [_encode(_resize(base, spec), spec) for spec in specs]
+
+
+def _resize(img: Image.Image, spec: RenditionSpec) -> Image.Image:
+    width, height = img.size
+    if spec.fit == Fit.crop:
+        ratio = spec.max_width / spec.max_height
+        crop_w, crop_h = (width, round(width / ratio)) if width / height < ratio else (round(height * ratio), height)
+        crop_w, crop_h = max(1, min(crop_w, width)), max(1, min(crop_h, height))
+        left, top = (width - crop_w) // 2, (height - crop_h) // 2
+        box = (left, top, left + crop_w, top + crop_h)
+        scale = min(spec.max_width / crop_w, 1.0)
+        size = (max(1, round(crop_w * scale)), max(1, round(crop_h * scale)))
+        return img.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
+    scale = min(spec.max_width / width, spec.max_height / height, 1.0)
+    if scale == 1.0:
+        return img
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return img.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _encode(img: Image.Image, spec: RenditionSpec) -> tuple[RenditionSpec, bytes, tuple[int, int]]:
+    out = io.BytesIO()
+    if spec.format == OutputFormat.JPEG:
+        flatten(img, spec.background).save(out, "JPEG", quality=spec.quality)
+    elif spec.format == OutputFormat.WEBP:
+        img.save(out, "WEBP", quality=spec.quality, method=4)
+    else:
+        img.save(out, "PNG", compress_level=6)
+    return spec, out.getvalue(), img.size
+
+
+# ---------------------------------------------------------------------------------------------- worker
+def render_asset(job: tuple[str, str, list[RenditionSpec]], *, asset_store: Any) -> list[dict[str, Any]]:
+    """Worker task: every missing rendition of one asset, written to the asset store. Picklable in and out."""
+    sha, key, specs = job
+    rows = []
+    for spec, body, (width, height) in render(asset_store.get(key), specs):
+        target = rendition_key(sha, spec.spec_hash, spec.extension)
+        asset_store.put(target, io.BytesIO(body), content_type=spec.content_type, size=len(body))
+        rows.append({"sha256": sha, "spec_hash": spec.spec_hash, "name": spec.name, "key": target,
+                     "format": spec.format.value, "width": width, "height": height, "bytes": len(body)})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- planning
+def plan(store: Any, specs: list[RenditionSpec], *, rules: ChannelMedia | None = None,
+         shas: list[str] | None = None, force: bool = False) -> Iterator[tuple[str, str, list[RenditionSpec]]]:
+    """(sha, original key, missing specs) for each valid asset that lacks some rendition. Streams by page."""
+    by_hash = {s.spec_hash: s for s in specs}
+    last = ""
+    while True:
+        q = select(ASSET.c.sha256, ASSET.c.key, ASSET.c.width, ASSET.c.height).where(
+            ASSET.c.status == VALID, ASSET.c.sha256 > last).order_by(ASSET.c.sha256).limit(PAGE)
+        if shas is not None:
+            q = q.where(ASSET.c.sha256.in_(shas))
+        with store.engine.connect() as conn:
+            page = conn.execute(q).all()
+            have = set() if force else _existing(conn, [r.sha256 for r in page], list(by_hash))
+        if not page:
+            return
+        for row in page:
+            if rules is not None and rules.problems(row.width, row.height):
+                continue  # not usable on this channel: no renditions for it
+            missing = [spec for h, spec in by_hash.items() if (row.sha256, h) not in have]
+            if missing:
+                yield row.sha256, row.key, missing
+        last = page[-1].sha256
+
+
+def _existing(conn: Any, shas: list[str], hashes: list[str]) -> set[tuple[str, str]]:
+    if not shas or not hashes:
+        return set()
+    q = select(RENDITION.c.sha256, RENDITION.c.spec_hash).where(
+        RENDITION.c.sha256.in_(shas), RENDITION.c.spec_hash.in_(hashes))
+    return {(a, b) for a, b in conn.execute(q)}
+
+
+def build_renditions(store: Any, specs: list[RenditionSpec], *, asset_store: Any, executor: Executor | None = None,
+                     rules: ChannelMedia | None = None, shas: list[str] | None = None, force: bool = False,
+                     on_progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Build the renditions that are missing (all of them with `force`). Returns counts."""
+    counts = {"assets": 0, "renditions": 0, "bytes": 0}
+    if not specs:
+        return counts
+    work = partial(render_asset, asset_store=asset_store)
+    jobs = plan(store, specs, rules=rules, shas=shas, force=force)
+    while window := [job for _, job in zip(range(PAGE), jobs)]:
+        results = executor.map(work, window) if executor else map(work, window)
+        rows = [row for result in results for row in result]
+        stamp = now()
+        with store.begin() as conn:
+            store.upsert_rows(conn, RENDITION, [r | {"created_at": stamp} for r in rows], ["sha256", "spec_hash"])
+        counts["assets"] += len(window)
+        counts["renditions"] += len(rows)
+        counts["bytes"] += sum(r["bytes"] for r in rows)
+        if on_progress:
+            on_progress(len(window))
+    return counts
+
+
+def pending(store: Any, specs: list[RenditionSpec], *, rules: ChannelMedia | None = None) -> int:
+    """How many assets still need at least one rendition (for progress bars)."""
+    return sum(1 for _ in plan(store, specs, rules=rules))
+
+
+# ---------------------------------------------------------------------------------------------- URLs
+def rendition_url(store: Any, ref: str, rendition: str, channel: str, *, media: MediaFile | None = None,
+                  asset_store: Any = None, spec: RenditionSpec | None = None, ensure: bool = False) -> str | None:
+    """The stable URL of rendition `rendition` of the image `ref` (a path, URL or sha256:<hex>) on `channel`,
+    or None when the ref is not a valid asset. With `ensure`, a missing rendition is built now (lazily).
+
+    The URL depends only on the asset's content and the spec, so it is the same on every run; it starts
+    with PIM_CDN_BASE_URL when set, else it is the asset store's own URL."""
+    from pim.settings import get_settings
+
+    from media.storage import open_asset_store
+
+    if spec is None:
+        from media.settings import load_media_file
+
+        spec = (media or load_media_file()).channel(channel).rendition(rendition)
+    sha = resolve(store, [ref]).get(ref)
+    if sha is None:
+        return None
+    with store.engine.connect() as conn:
+        asset = conn.execute(select(ASSET.c.status).where(ASSET.c.sha256 == sha)).first()
+    if asset is None or asset.status != VALID:
+        return None
+    key = rendition_key(sha, spec.spec_hash, spec.extension)
+    asset_store = asset_store or open_asset_store(media=media)
+    if ensure:
+        build_renditions(store, [spec], asset_store=asset_store, shas=[sha])
+    cdn = get_settings().cdn_base_url
+    return f"{cdn.rstrip('/')}/{key}" if cdn else asset_store.url(key)
+
+
+def value_url(store: Any, values: dict[str, Any], attribute: str, rendition: str, channel: str,
+              locale: str | None = None, **options: Any) -> str | None:
+    """"Rendition R of the asset for attribute A": looks the value up the way values are keyed
+    (channel+locale, channel, locale, plain) and returns its rendition URL."""
+    from pim.product import value_key
+
+    for key in (value_key(attribute, locale, channel), value_key(attribute, None, channel),
+                value_key(attribute, locale, None), attribute):
+        ref = values.get(key)
+        if isinstance(ref, str) and ref:
+            return rendition_url(store, ref, rendition, channel, **options)
+    return None
+
+
+__all__ = ["build_renditions", "pending", "plan", "render", "rendition_url", "value_url"]

@@ -1,0 +1,56 @@
+"""The default asset store: files under the workspace (PIM_HOME/media). Writes are atomic (temp file +
+rename), so a crash never leaves a half-written asset under its final key."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from media.errors import StoreUnavailable
+
+
+class LocalAssetStore:
+    """AssetStore on the local filesystem. `base_url` (e.g. a CDN in front of the folder) makes URLs public."""
+
+    def __init__(self, root: Path, base_url: str | None = None) -> None:
+        self.root = Path(root)
+        self.base_url = base_url.rstrip("/") if base_url else None
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise StoreUnavailable(f"asset key '{key}' escapes the media folder")
+        return path
+
+    def put(self, key: str, data: BinaryIO, *, content_type: str, size: int | None = None) -> str:
+        target = self._path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    shutil.copyfileobj(data, out, 1024 * 1024)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot write {target}: {exc}", retryable=False) from exc
+        return key
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise StoreUnavailable(f"no asset '{key}' in {self.root}") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def url(self, key: str) -> str:
+        if self.base_url:
+            return f"{self.base_url}/{key}"
+        return self._path(key).as_uri()
