@@ -39,6 +39,8 @@ QUARANTINE: Table = QuarantineRow.__table__  # type: ignore[assignment]
 
 #: Called inside the write transaction with the identifiers a batch created or changed.
 ProductListener = Callable[[Connection, list[str]], None]
+#: Called inside the structure write with (conn, kind, before, after): item data by code (None = absent).
+StructureListener = Callable[[Connection, str, dict[str, Any], dict[str, Any]], None]
 
 
 def now() -> datetime:
@@ -88,6 +90,7 @@ class Store:
         self.engine = engine or make_engine(url)
         self.batch_size = batch_size
         self.listeners: list[ProductListener] = []
+        self.structure_listeners: list[StructureListener] = []
 
     @classmethod
     def from_settings(cls, settings: Any = None, *, migrate_now: bool = True) -> "Store":
@@ -152,13 +155,28 @@ class Store:
             for item in items
         ]
         with self.begin() as conn:
+            before = self._structure_data(conn, kind, [r["code"] for r in rows])
             for chunk in batched(rows, self.batch_size):
                 self.upsert_rows(conn, STRUCTURE, chunk, ["kind", "code"])
+            for listener in self.structure_listeners:
+                listener(conn, kind, before, {r["code"]: r["data"] for r in rows})
         return len(rows)
+
+    def _structure_data(self, conn: Connection, kind: str, codes: list[str]) -> dict[str, Any]:
+        if not self.structure_listeners:
+            return {}
+        found: dict[str, Any] = {}
+        for chunk in batched(codes, 1000):
+            q = select(STRUCTURE.c.code, STRUCTURE.c.data).where(STRUCTURE.c.kind == kind, STRUCTURE.c.code.in_(chunk))
+            found.update({code: data for code, data in conn.execute(q)})
+        return found
 
     def delete_structure(self, kind: str, code: str) -> bool:
         with self.begin() as conn:
+            before = self._structure_data(conn, kind, [code])
             res = conn.execute(delete(STRUCTURE).where(STRUCTURE.c.kind == kind, STRUCTURE.c.code == code))
+            for listener in self.structure_listeners:
+                listener(conn, kind, before, {code: None})
         return bool(res.rowcount)
 
     def get_structure(self, kind: str) -> list[Any]:

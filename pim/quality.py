@@ -1,0 +1,285 @@
+"""Quality on six dimensions — complete, unique, valid, timely, accurate, consistent — as findings that name
+the product, the attribute and the reason. The gate blocks on finding kinds a channel lists in `block_on`.
+
+Kinds: incomplete (complete); duplicate_gtin, duplicate_identifier, duplicate_value (unique); invalid (valid);
+stale_price, stale_stock (timely); conflict (accurate); inconsistent, missing_translation (consistent)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, tuple_
+
+from pim.catalog import Structure
+from pim.completeness import Requirements
+from pim.product import Product, merged_values, split_key
+from pim.structure import Attribute, AttributeType, Channel
+from pim.values import ValueProblem, normalize
+
+DIMENSIONS = {
+    "incomplete": "complete", "duplicate_gtin": "unique", "duplicate_identifier": "unique",
+    "duplicate_value": "unique", "invalid": "valid", "stale_price": "timely", "stale_stock": "timely",
+    "conflict": "accurate", "inconsistent": "consistent", "missing_translation": "consistent",
+}
+_GTIN_CODES = {"ean", "ean8", "ean13", "gtin", "gtin8", "gtin12", "gtin13", "gtin14", "upc"}
+_UNIT = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+#: Types whose meaning does not change with the language: a localizable one should agree across locales.
+_LANGUAGE_FREE = (AttributeType.number, AttributeType.metric, AttributeType.price_collection,
+                  AttributeType.boolean, AttributeType.date)
+_TEXT = (AttributeType.text, AttributeType.textarea)
+
+
+@dataclass(frozen=True)
+class Finding:
+    product: str
+    kind: str
+    reason: str
+    attribute: str | None = None
+    locale: str | None = None
+
+    @property
+    def dimension(self) -> str:
+        return DIMENSIONS[self.kind]
+
+    @property
+    def code(self) -> str:
+        """Machine-readable: `kind[:attribute[:locale]]`, e.g. `invalid:ean`, `missing_translation:name:de_DE`."""
+        return ":".join(p for p in (self.kind, self.attribute, self.locale) if p)
+
+
+# ---------------------------------------------------------------------------------------------- GTIN and unique
+def is_gtin_attribute(code: str) -> bool:
+    low = code.lower()
+    return low in _GTIN_CODES or low.endswith(("_ean", "_gtin", "_upc"))
+
+
+def gtin_problem(value: Any) -> str | None:
+    """None when `value` is a GTIN-8/12/13/14 with a correct check digit, else what is wrong."""
+    text = str(value).strip()
+    if not text.isdigit() or len(text) not in (8, 12, 13, 14):
+        return f"'{text}' is not a GTIN (8, 12, 13 or 14 digits)"
+    digits = [int(d) for d in reversed(text[:-1])]
+    check = (10 - sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits)) % 10) % 10
+    if check != int(text[-1]):
+        return f"GTIN {text} has check digit {text[-1]}, expected {check}"
+    return None
+
+
+def unique_attributes(structure: Structure) -> list[str]:
+    """Attributes whose values must differ between products: unique ones and GTINs (global values only)."""
+    return sorted(code for code, a in structure.attributes.items()
+                  if (a.unique or is_gtin_attribute(code) or a.type == AttributeType.identifier)
+                  and not a.localizable and not a.scopable)
+
+
+def unique_form(value: Any, gtin: bool = False) -> str:
+    """How a unique value is compared: trimmed, case-folded; GTINs padded to 14 digits (an EAN-13 and its
+    GTIN-14 with a leading zero are the same code)."""
+    text = str(value).strip().lower()
+    return text.zfill(14) if gtin and text.isdigit() else text
+
+
+def _duplicate_kind(attribute: str, structure: Structure) -> str:
+    if attribute == structure.identifier_attribute:
+        return "duplicate_identifier"
+    return "duplicate_gtin" if is_gtin_attribute(attribute) else "duplicate_value"
+
+
+def find_duplicates(store: Any, structure: Structure, records: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
+    """Duplicates within `records` and against every stored product (the unique_value table)."""
+    from pim.scoring_tables import UNIQUE_VALUE as U
+
+    ident_attr = structure.identifier_attribute
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for ident, values in records.items():
+        wanted.setdefault((ident_attr, unique_form(ident)), set()).add(ident)
+        for code in unique_attributes(structure):
+            if code != ident_attr and values.get(code) not in (None, "", []):
+                wanted.setdefault((code, unique_form(values[code], is_gtin_attribute(code))[:255]), set()).add(ident)
+    holders = {k: set(v) for k, v in wanted.items()}
+    if store is not None and wanted:
+        pairs = list(wanted)
+        with store.engine.connect() as conn:
+            for i in range(0, len(pairs), 500):
+                q = select(U.c.attribute, U.c.value, U.c.product).where(tuple_(U.c.attribute, U.c.value).in_(pairs[i:i + 500]))
+                for attr, value, product in conn.execute(q):
+                    holders[(attr, value)].add(product)
+    out = []
+    for (attr, value), owners in holders.items():
+        if len(owners) < 2:
+            continue
+        for ident in sorted(wanted[(attr, value)]):
+            others = ", ".join(sorted(owners - {ident})[:5])
+            out.append(Finding(ident, _duplicate_kind(attr, structure), f"same {attr} as {others}", attr))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- valid
+def value_problem(attr: Attribute, data: Any, structure: Structure, channel: Channel) -> str | None:
+    """Why a stored value is not valid for its attribute on this channel, or None."""
+    if data is None or data == "" or data == []:
+        return None
+    if is_gtin_attribute(attr.code):
+        if problem := gtin_problem(data):
+            return problem
+    if attr.type in _TEXT and isinstance(data, str):
+        limit = channel.gate.text_limits.get(attr.code)
+        if limit is not None and len(data) > limit:
+            return f"{len(data)} characters, at most {limit} on channel {channel.code}"
+    if attr.type in (AttributeType.simple_select, AttributeType.multi_select):
+        options = structure.option_codes(attr.code)
+        unknown = [c for c in (data if isinstance(data, list) else [data]) if str(c) not in options]
+        if unknown:
+            return f"option(s) {', '.join(map(str, unknown))} do not exist for {attr.code}"
+        return None
+    if attr.type == AttributeType.metric and isinstance(data, dict) and data.get("unit"):
+        if not _UNIT.match(str(data["unit"])):
+            return f"unit '{data['unit']}' is not a unit code (e.g. KILOGRAM)"
+    if attr.type == AttributeType.price_collection and isinstance(data, dict):
+        for currency in data:
+            if not _CURRENCY.match(str(currency)):
+                return f"'{currency}' is not an ISO 4217 currency code"
+            if structure.currencies and currency not in structure.currencies:
+                return f"currency {currency} is not declared in the structure"
+    try:
+        normalize(attr, data, structure.option_codes(attr.code))
+    except ValueProblem as exc:
+        return str(exc)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- assess
+@dataclass
+class Context:
+    """What a batch needs besides its products (looked up once per batch)."""
+
+    structure: Structure
+    channel: Channel
+    now: datetime
+    requirements: Requirements
+
+
+def _applies(key: str, channel: Channel) -> tuple[str, str | None] | None:
+    code, locale, scope = split_key(key)
+    if scope is not None and scope != channel.code:
+        return None
+    if locale is not None and locale not in channel.locales:
+        return None
+    return code, locale
+
+
+def product_findings(product: Product, values: Mapping[str, Any], ctx: Context) -> list[Finding]:
+    """Every finding that needs only the product itself: complete, valid, timely (price), consistent."""
+    out: list[Finding] = []
+    structure, channel = ctx.structure, ctx.channel
+    for score in ctx.requirements.score(product.family, values, product.identifier, channels=[channel.code]):
+        if score.missing:
+            out.append(Finding(product.identifier, "incomplete",
+                               f"{score.ratio}% on {score.locale}: missing {', '.join(score.missing)}", locale=score.locale))
+    max_price_age = channel.gate.max_price_age_days
+    for key, data in values.items():
+        where = _applies(key, channel)
+        attr = structure.attributes.get(where[0]) if where else None
+        if attr is None or where is None:
+            continue
+        if problem := value_problem(attr, data, structure, channel):
+            out.append(Finding(product.identifier, "invalid", problem, attr.code, where[1]))
+        if attr.type == AttributeType.price_collection and max_price_age is not None and data:
+            prov = product.provenance_of(key)
+            if prov is None:
+                out.append(Finding(product.identifier, "stale_price", "price has no provenance time", attr.code))
+            elif ctx.now - _aware(prov.at) > timedelta(days=max_price_age):
+                out.append(Finding(product.identifier, "stale_price",
+                                   f"price from {prov.at:%Y-%m-%d} is older than {max_price_age} days", attr.code))
+    out.extend(consistency_findings(product.identifier, values, structure, channel))
+    return out
+
+
+def consistency_findings(identifier: str, values: Mapping[str, Any], structure: Structure, channel: Channel) -> list[Finding]:
+    out = []
+    for code, attr in structure.attributes.items():
+        if not attr.localizable:
+            continue
+        locales = [l for l in channel.locales if not attr.available_locales or l in attr.available_locales]
+        scope = channel.code if attr.scopable else None
+        by_locale = {l: values.get(f"{code}:{l}" + (f"@{scope}" if scope else "")) for l in locales}
+        filled = {l: v for l, v in by_locale.items() if v not in (None, "", [])}
+        if not filled:
+            continue
+        if attr.type in _LANGUAGE_FREE:
+            distinct = {repr(v) for v in filled.values()}
+            if len(distinct) > 1:
+                shown = "; ".join(f"{l}={v}" for l, v in sorted(filled.items()))
+                out.append(Finding(identifier, "inconsistent", f"differs across locales: {shown}", code))
+        elif attr.type in _TEXT or attr.type in (AttributeType.simple_select, AttributeType.multi_select):
+            for loc in locales:
+                if loc not in filled:
+                    out.append(Finding(identifier, "missing_translation",
+                                       f"filled in {', '.join(sorted(filled))} but not in {loc}", code, loc))
+    return out
+
+
+def _aware(stamp: datetime) -> datetime:
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def inherited(store: Any, products: list[Product]) -> dict[str, dict[str, Any]]:
+    """identifier → values including what variants inherit from their product models."""
+    cache: dict[str, list[Any]] = {}
+    out = {}
+    for p in products:
+        if p.parent and store is not None:
+            if p.parent not in cache:
+                cache[p.parent] = store.ancestors(p)
+            out[p.identifier] = merged_values(p, cache[p.parent])
+        else:
+            out[p.identifier] = dict(p.values)
+    return out
+
+
+def assess(store: Any, structure: Structure, channel: str, products: Iterable[Product], *,
+           now: datetime | None = None, requirements: Requirements | None = None,
+           values: dict[str, dict[str, Any]] | None = None) -> dict[str, list[Finding]]:
+    """Findings of one batch of products on one channel (identifier → findings, every product present).
+    `values` (identifier → inherited values) saves a lookup when the caller already has them."""
+    batch = list(products)
+    ch = structure.channels[channel]
+    ctx = Context(structure, ch, now or datetime.now(UTC), requirements or Requirements(structure))
+    values = values if values is not None else inherited(store, batch)
+    found: dict[str, list[Finding]] = {p.identifier: product_findings(p, values[p.identifier], ctx) for p in batch}
+    for f in find_duplicates(store, structure, values):
+        found[f.product].append(f)
+    if store is not None:
+        for f in _stock_findings(store, batch, ch, ctx.now) + _conflict_findings(store, batch):
+            found[f.product].append(f)
+    return found
+
+
+def _stock_findings(store: Any, batch: list[Product], channel: Channel, now: datetime) -> list[Finding]:
+    max_age = channel.gate.max_stock_age_days
+    if max_age is None:
+        return []
+    from pim.commerce import stock_for
+
+    stock = stock_for(store, [p.identifier for p in batch])
+    out = []
+    for p in batch:
+        level = stock.get(p.identifier)
+        if level is None or level.updated_at is None:
+            out.append(Finding(p.identifier, "stale_stock", "no stock reading"))
+        elif now - _aware(level.updated_at) > timedelta(days=max_age):
+            out.append(Finding(p.identifier, "stale_stock",
+                               f"stock from {level.updated_at:%Y-%m-%d} is older than {max_age} days"))
+    return out
+
+
+def _conflict_findings(store: Any, batch: list[Product]) -> list[Finding]:
+    from pim.conflicts import open_conflicts
+
+    return [Finding(c.identifier, "conflict", f"sources disagree on {c.value_key}: {', '.join(sorted(c.claims))}", c.attribute)
+            for c in open_conflicts(store, [p.identifier for p in batch])]
