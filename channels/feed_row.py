@@ -1,0 +1,161 @@
+"""What every feed format says about one item: the contract's fields in its locale, price tiers and stock.
+Tabular formats (CSV, XLSX) flatten it; JSON Lines keeps structure; BMEcat maps it onto its own elements."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from pim.catalog import Structure
+from pim.contracts import Contract
+from pim.feeds import FeedItem, FeedPlan
+from pim.product import value_key
+from pim.structure import Attribute, AttributeType
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formula(cell: str) -> str:
+    """OWASP CSV injection: a cell a spreadsheet would run as a formula gets a leading quote. Plain numbers
+    (e.g. -5) are not formulas and stay as they are."""
+    if cell and cell.startswith(_FORMULA_START) and not _NUMBER.match(cell):
+        return "'" + cell
+    return cell
+
+
+def decimal_text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def field_codes(contract: Contract, s: Structure) -> list[str]:
+    """The contract's fields, or every attribute a family uses (identifier and list price aside)."""
+    if contract.fields:
+        return list(contract.fields)
+    used = {a for f in s.families.values() for a in f.attributes}
+    skip = {s.identifier_attribute, contract.pricing.list_price_attribute}
+    return ["label", *sorted(a for a in used if a in s.attributes and a not in skip)]
+
+
+class Projector:
+    """Turns an item's values into the contract's view of them (locale, channel)."""
+
+    def __init__(self, plan: FeedPlan) -> None:
+        self.plan, self.s, self.c = plan, plan.structure, plan.contract
+        self.fields = field_codes(self.c, self.s)
+        self.attributes = [self.s.attributes[f] for f in self.fields if f in self.s.attributes]
+        self._keys = {a.code: value_key(a.code, self.c.locale if a.localizable else None,
+                                        self.c.channel if a.scopable else None) for a in self.attributes}
+        tree = self.s.channels[self.c.channel].category_tree if self.c.channel in self.s.channels else None
+        self._in_tree = {code for code in self.s.categories if self.s.tree_of(code) == tree}
+        self._label_attr = {f.code: f.attribute_as_label for f in self.s.families.values()}
+
+    def key(self, attr: Attribute) -> str:
+        found = self._keys.get(attr.code)
+        if found is None:
+            found = self._keys[attr.code] = value_key(attr.code, self.c.locale if attr.localizable else None,
+                                                      self.c.channel if attr.scopable else None)
+        return found
+
+    def raw(self, values: dict[str, Any], attr: Attribute) -> Any:
+        return values.get(self.key(attr))
+
+    def label(self, item: FeedItem) -> str:
+        code = self._label_attr.get(item.product.family or "")
+        attr = self.s.attributes.get(code or "")
+        v = self.raw(item.values, attr) if attr else None
+        return str(v) if v not in (None, "") else item.product.identifier
+
+    def categories(self, item: FeedItem) -> list[str]:
+        return [c for c in item.product.categories if c in self._in_tree]
+
+    def option_label(self, attribute: str, code: str) -> str:
+        opt = self.s.options.get(attribute, {}).get(code)
+        return (opt.labels.get(self.c.locale) or code) if opt else code
+
+    def text(self, attr: Attribute, v: Any) -> str:
+        """A value as one cell of text, in the contract's locale and currency."""
+        if v is None or v == "" or v == []:
+            return ""
+        t = attr.type
+        if t == AttributeType.metric and isinstance(v, dict):
+            return f"{v.get('amount', '')} {v.get('unit', '')}".strip()
+        if t == AttributeType.price_collection and isinstance(v, dict):
+            return str(v.get(self.c.currency, ""))
+        if t == AttributeType.simple_select:
+            return self.option_label(attr.code, str(v))
+        if t == AttributeType.multi_select and isinstance(v, list):
+            return "|".join(self.option_label(attr.code, str(o)) for o in v)
+        if t == AttributeType.boolean:
+            return "true" if v else "false"
+        if t in (AttributeType.image, AttributeType.file):
+            return self.media_url(str(v))
+        return str(v)
+
+    def media_url(self, ref: str) -> str:
+        base = self.plan.media_base_url
+        if not base or "://" in ref:
+            return ref
+        return base.rstrip("/") + "/" + ref.lstrip("/")
+
+    # ------------------------------------------------------------------ tabular
+    def header(self) -> list[str]:
+        head = ["sku", "action", "price", "currency", "price_source", "tiers"]
+        if self.c.include_stock:
+            head += ["stock_atp", "in_stock"]
+        return head + self.fields
+
+    def cells(self, item: FeedItem) -> list[str]:
+        p = item.product
+        price = item.price
+        row = [p.identifier, item.action,
+               decimal_text(price.unit_price) if price else "", self.c.currency if price else "",
+               price.source if price else "",
+               "|".join(f"{decimal_text(t.min_qty)}:{decimal_text(t.price)}" for t in price.tiers) if price else ""]
+        if self.c.include_stock:
+            st = item.stock
+            row += [decimal_text(st.atp) if st else "", ("true" if st.in_stock else "false") if st else ""]
+        if item.action == "delete":
+            return row + [""] * len(self.fields)
+        for f in self.fields:
+            if f == "label":
+                row.append(self.label(item))
+            elif f == "family":
+                row.append(p.family or "")
+            elif f == "categories":
+                row.append("|".join(self.categories(item)))
+            else:
+                attr = self.s.attributes[f]
+                row.append(self.text(attr, self.raw(item.values, attr)))
+        return row
+
+    # ------------------------------------------------------------------ structured
+    def document(self, item: FeedItem) -> dict[str, Any]:
+        p = item.product
+        doc: dict[str, Any] = {"sku": p.identifier, "action": item.action}
+        if item.action == "delete":
+            return doc
+        price = item.price
+        doc.update({"label": self.label(item), "family": p.family, "categories": self.categories(item)})
+        if price:
+            doc["price"] = {"currency": self.c.currency, "amount": decimal_text(price.unit_price), "source": price.source,
+                            "tiers": [{"min_qty": decimal_text(t.min_qty), "price": decimal_text(t.price)} for t in price.tiers]}
+        if self.c.include_stock and item.stock:
+            st = item.stock
+            doc["stock"] = {"atp": decimal_text(st.atp), "in_stock": st.in_stock,
+                            "updated_at": st.updated_at.isoformat() if st.updated_at else None}
+        attrs: dict[str, Any] = {}
+        for attr in self.attributes:
+            v = self.raw(item.values, attr)
+            if v in (None, "", [], {}):
+                continue
+            if attr.type == AttributeType.price_collection and isinstance(v, dict):
+                v = v.get(self.c.currency)
+            elif attr.type in (AttributeType.image, AttributeType.file):
+                v = self.media_url(str(v))
+            attrs[attr.code] = v
+        doc["attributes"] = attrs
+        return doc
+

@@ -1,0 +1,367 @@
+"""Customer contracts as code: which products a customer gets (assortment), at which price (contract price,
+tiers, fallback to list price), in which locale, currency, fields and format, and how it is delivered.
+Declared in YAML/JSON (schema: schemas/contract.schema.json), stored in the `feed_contract` table."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import Column, DateTime, String, Table, delete, select
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from pim.catalog import Structure
+from pim.commerce import Tier, contract_tiers
+from pim.errors import ConfigError, InputError
+from pim.product import Product, value_key
+from pim.store.store import Store, now
+from pim.store.tables import JSONType
+
+FINGERPRINT = r"^SHA256:[A-Za-z0-9+/]{43}=?$"
+# Five cron fields (minute hour day-of-month month day-of-week), or an @-macro.
+_CRON_FIELD = r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*|[A-Za-z]{3}(-[A-Za-z]{3})?"
+CRON = re.compile(rf"^(@(hourly|daily|weekly|monthly|yearly)|({_CRON_FIELD})(\s+({_CRON_FIELD})){{4}})$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Rule(_Strict):
+    """Products matching every criterion given here (an empty criterion matches all)."""
+
+    categories: list[str] = Field(default=[], description="In one of these categories or below them.")
+    families: list[str] = []
+    brands: list[str] = Field(default=[], description="Option codes or values of the assortment's brand attribute.")
+    attributes: dict[str, list[str]] = Field(default={}, description="attribute code → accepted values (any).")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> "Rule":
+        if not (self.categories or self.families or self.brands or self.attributes):
+            raise ValueError("a rule needs at least one of categories, families, brands, attributes")
+        return self
+
+
+class Assortment(_Strict):
+    """Explicit SKUs and/or rules, minus exclusions. Exclusions always win."""
+
+    skus: list[str] = []
+    rules: list[Rule] = []
+    exclude_skus: list[str] = []
+    exclude: list[Rule] = []
+    brand_attribute: str = "brand"
+    enabled_only: bool = True
+
+    @model_validator(mode="after")
+    def _something(self) -> "Assortment":
+        if not (self.skus or self.rules):
+            raise ValueError("an assortment needs skus and/or rules")
+        return self
+
+
+class Pricing(_Strict):
+    """Contract prices come from the customer's price list; `fallback` says what a SKU without one gets."""
+
+    price_list: str | None = Field(default=None, description="Price-list customer code; the contract's customer by default.")
+    fallback: Literal["list_price", "list_price_discount", "exclude"] = "list_price"
+    discount_percent: Decimal = Field(default=Decimal(0), ge=0, lt=100)
+    list_price_attribute: str = "price"
+
+
+class SftpTarget(_Strict):
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str
+    private_key: Path = Field(description="Path to the client's private key (OpenSSH format).")
+    host_key_fingerprint: str = Field(pattern=FINGERPRINT, description="Pinned server key, as `ssh-keygen -lf` prints it.")
+    remote_dir: str = "/"
+
+
+class Delivery(_Strict):
+    sftp: SftpTarget | None = None
+    portal: bool = False
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> "Delivery":
+        if self.sftp is None and not self.portal:
+            raise ValueError("delivery needs an sftp target and/or portal: true")
+        return self
+
+
+class CsvDialect(_Strict):
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    quotechar: str = Field(default='"', min_length=1, max_length=1)
+    quoting: Literal["minimal", "all"] = "minimal"
+    lineterminator: Literal["\r\n", "\n"] = "\r\n"
+    encoding: Literal["utf-8", "utf-8-sig", "cp1252"] = "utf-8"
+    escape_formulas: bool = Field(default=True, description="Prefix cells starting = + - @ tab CR with a quote (OWASP).")
+
+
+class BmecatOptions(_Strict):
+    """Which attributes carry the BMEcat-specific data."""
+
+    reference_system: Literal["ETIM-8.0", "ETIM-9.0", "ECLASS-9.0", "ECLASS-12.0", "ECLASS-13.0"] = "ECLASS-12.0"
+    class_attribute: str = Field(default="eclass_class", description="Holds the product's ECLASS/ETIM class id.")
+    gtin_attribute: str = "ean"
+    manufacturer_attribute: str = "brand"
+    order_unit_attribute: str = "order_unit"
+    pack_attribute: str = "pack_size"
+    moq_attribute: str = "min_order_qty"
+    default_order_unit: str = "C62"
+    supplier_name: str = "PIM"
+
+
+class Contract(_Strict):
+    """One customer's contracted feed."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=100)
+    customer: str = Field(pattern=r"^[A-Za-z0-9_-]+$", max_length=100)
+    name: str = ""
+    assortment: Assortment
+    pricing: Pricing = Pricing()
+    locale: str = Field(pattern=r"^[a-z]{2,3}(_[A-Za-z0-9]+){0,2}$")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    channel: str = Field(description="The channel whose gate, scope and category tree apply.")
+    fields: list[str] = Field(default=[], description="Attribute codes to include; the family's attributes when empty.")
+    include_stock: bool = True
+    format: Literal["csv", "xlsx", "jsonl", "bmecat"] = "csv"
+    mode: Literal["full", "delta"] = "full"
+    csv: CsvDialect = CsvDialect()
+    bmecat: BmecatOptions = BmecatOptions()
+    media_base_url: str | None = Field(default=None, description="Prefix for image refs; PIM_CDN_BASE_URL when unset.")
+    delivery: Delivery
+    schedule: str | None = Field(default=None, description="Cron expression (5 fields) for an external scheduler.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str | None) -> str | None:
+        if v is not None and not CRON.match(v.strip()):
+            raise ValueError("not a cron expression: use 5 fields (minute hour day month weekday) or @daily")
+        return v
+
+    @property
+    def price_customer(self) -> str:
+        return self.pricing.price_list or self.customer
+
+    def digest(self) -> str:
+        """Changes when what the customer gets changes (not when the schedule or delivery target moves)."""
+        body = self.model_dump(mode="json", exclude={"schedule", "delivery", "name"})
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+class ContractFile(_Strict):
+    """A contracts file: one or many contracts."""
+
+    contracts: list[Contract]
+
+
+# ---------------------------------------------------------------------------------------------- storage
+class ContractRow(SQLModel, table=True):
+    __tablename__ = "feed_contract"
+
+    code: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    customer: str = SQLField(sa_column=Column(String(100), nullable=False, index=True))
+    data: dict[str, Any] = SQLField(sa_column=Column(JSONType, nullable=False))
+    updated_at: Any = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+CONTRACT: Table = ContractRow.__table__  # type: ignore[assignment]
+
+
+def put_contracts(store: Store, contracts: Iterable[Contract]) -> int:
+    stamp = now()
+    rows = [{"code": c.code, "customer": c.customer, "data": c.model_dump(mode="json"), "updated_at": stamp}
+            for c in contracts]
+    with store.begin() as conn:
+        store.upsert_rows(conn, CONTRACT, rows, ["code"])
+    return len(rows)
+
+
+def delete_contract(store: Store, code: str) -> bool:
+    with store.begin() as conn:
+        return bool(conn.execute(delete(CONTRACT).where(CONTRACT.c.code == code)).rowcount)
+
+
+def get_contracts(store: Store, code: str | None = None, customer: str | None = None) -> list[Contract]:
+    q = select(CONTRACT.c.data).order_by(CONTRACT.c.code)
+    if code is not None:
+        q = q.where(CONTRACT.c.code == code)
+    if customer is not None:
+        q = q.where(CONTRACT.c.customer == customer)
+    with store.engine.connect() as conn:
+        return [Contract.model_validate(d) for d in conn.execute(q).scalars()]
+
+
+def get_contract(store: Store, code: str) -> Contract:
+    found = get_contracts(store, code=code)
+    if not found:
+        raise ConfigError(f"no contract '{code}'", hint="list them with: pim feeds list; load with: pim feeds load DIR")
+    return found[0]
+
+
+# ---------------------------------------------------------------------------------------------- files
+def parse_contract_file(path: Path) -> list[Contract]:
+    """A YAML or JSON file with `contracts: [...]` (or one contract). Errors name file, line and field."""
+    from pim.structure_files import _line_of
+
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 ({exc.reason})", file=name, hint="save the file as UTF-8") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=name,
+                         line=mark.line + 1 if mark else None) from exc
+    if isinstance(data, dict) and "contracts" not in data:
+        data, wrapped = {"contracts": [data]}, True
+    else:
+        wrapped = False
+    try:
+        return ContractFile.model_validate(data).contracts
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        loc = tuple(e["loc"][2:]) if wrapped else tuple(e["loc"])
+        msg = e["msg"] if e["type"] != "extra_forbidden" else "unknown field (see schemas/contract.schema.json)"
+        more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+        raise InputError(msg + more, file=name, line=_line_of(node, loc), field=".".join(map(str, loc)) or None,
+                         hint="fix the contract and load again: pim feeds load DIR") from exc
+
+
+def load_contracts(store: Store, paths: Iterable[Path]) -> list[Contract]:
+    """Every file must parse and every contract must name a known channel before anything is stored."""
+    contracts: list[Contract] = []
+    for path in paths:
+        contracts.extend(parse_contract_file(path))
+    seen: set[str] = set()
+    structure = store.structure()
+    for c in contracts:
+        if c.code in seen:
+            raise ConfigError(f"contract '{c.code}' is declared twice", hint="contract codes must be unique")
+        seen.add(c.code)
+        check_against_structure(c, structure)
+    put_contracts(store, contracts)
+    return contracts
+
+
+def check_against_structure(c: Contract, s: Structure) -> None:
+    if c.channel not in s.channels:
+        raise ConfigError(f"contract '{c.code}': unknown channel '{c.channel}'", hint=f"known: {', '.join(sorted(s.channels)) or 'none (load the structure first)'}")
+    ch = s.channels[c.channel]
+    if c.locale not in ch.locales:
+        raise ConfigError(f"contract '{c.code}': locale {c.locale} is not one of channel {c.channel}'s locales {ch.locales}")
+    unknown = [f for f in c.fields if f not in s.attributes and f not in SPECIAL_FIELDS]
+    if unknown:
+        raise ConfigError(f"contract '{c.code}': unknown fields {unknown}", hint="use attribute codes or " + ", ".join(SPECIAL_FIELDS))
+
+
+SPECIAL_FIELDS = ("label", "family", "categories")
+
+
+# ---------------------------------------------------------------------------------------------- assortment
+@dataclass
+class AssortmentMatcher:
+    """Decides membership from a product's own and inherited values (pure, no I/O)."""
+
+    assortment: Assortment
+    structure: Structure
+
+    def __post_init__(self) -> None:
+        self.skus = set(self.assortment.skus)
+        self.excluded = set(self.assortment.exclude_skus)
+        self._subtree = {code: self._below(code) for r in [*self.assortment.rules, *self.assortment.exclude] for code in r.categories}
+
+    def _below(self, root: str) -> set[str]:
+        children = self.structure.children()
+        out, todo = set(), [root]
+        while todo:
+            code = todo.pop()
+            if code not in out:
+                out.add(code)
+                todo.extend(children.get(code, []))
+        return out
+
+    def _value(self, values: dict[str, Any], attribute: str) -> set[str]:
+        found: set[str] = set()
+        for key, v in values.items():
+            if key == attribute or key.startswith(attribute + ":") or key.startswith(attribute + "@"):
+                found.update(str(x) for x in (v if isinstance(v, list) else [v]))
+        return found
+
+    def _rule(self, rule: Rule, p: Product, values: dict[str, Any]) -> bool:
+        if rule.families and p.family not in rule.families:
+            return False
+        if rule.categories and not any(set(p.categories) & self._subtree[c] for c in rule.categories):
+            return False
+        if rule.brands and not self._value(values, self.assortment.brand_attribute) & set(rule.brands):
+            return False
+        return all(self._value(values, a) & set(accepted) for a, accepted in rule.attributes.items())
+
+    def matches(self, p: Product, values: dict[str, Any] | None = None) -> bool:
+        if p.identifier in self.excluded or (self.assortment.enabled_only and not p.enabled):
+            return False
+        values = p.values if values is None else values
+        if any(self._rule(r, p, values) for r in self.assortment.exclude):
+            return False
+        return p.identifier in self.skus or any(self._rule(r, p, values) for r in self.assortment.rules)
+
+
+# ---------------------------------------------------------------------------------------------- pricing
+@dataclass(frozen=True)
+class ResolvedPrice:
+    """What the customer pays: tiers (lowest quantity first) and where they came from."""
+
+    tiers: tuple[Tier, ...]
+    source: Literal["contract", "list", "list_discount"]
+
+    @property
+    def unit_price(self) -> Decimal:
+        return self.tiers[0].price
+
+
+def list_price(values: dict[str, Any], pricing: Pricing, currency: str, channel: str, s: Structure) -> Decimal | None:
+    attr = s.attributes.get(pricing.list_price_attribute)
+    key = value_key(pricing.list_price_attribute, None, channel if attr is not None and attr.scopable else None)
+    raw = (values.get(key) or values.get(pricing.list_price_attribute) or {})
+    amount = raw.get(currency) if isinstance(raw, dict) else None
+    try:
+        return Decimal(str(amount)) if amount not in (None, "") else None
+    except InvalidOperation:
+        return None
+
+
+def resolve_prices(
+    store: Store, contract: Contract, structure: Structure, products: list[tuple[Product, dict[str, Any]]],
+    on: date | None = None,
+) -> dict[str, ResolvedPrice]:
+    """Contract tiers valid on `on`, else the declared fallback. SKUs with no price at all are absent."""
+    tiers = contract_tiers(store, contract.price_customer, [p.identifier for p, _ in products], contract.currency, on)
+    out: dict[str, ResolvedPrice] = {}
+    rule = contract.pricing
+    for p, values in products:
+        if p.identifier in tiers and tiers[p.identifier]:
+            out[p.identifier] = ResolvedPrice(tuple(tiers[p.identifier]), "contract")
+            continue
+        if rule.fallback == "exclude":
+            continue
+        base = list_price(values, rule, contract.currency, contract.channel, structure)
+        if base is None:
+            continue
+        if rule.fallback == "list_price_discount":
+            base = (base * (100 - rule.discount_percent) / 100).quantize(Decimal("0.01"))
+            out[p.identifier] = ResolvedPrice((Tier(Decimal(1), base),), "list_discount")
+        else:
+            out[p.identifier] = ResolvedPrice((Tier(Decimal(1), base),), "list")
+    return out

@@ -1,0 +1,180 @@
+"""What the feeds area remembers: per-contract watermarks (advanced only after a confirmed delivery), the
+feed files built, every delivery attempt (the delivery log), and the portal's hashed customer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Integer, String, Table, Text, insert, select, update
+from sqlmodel import Field, SQLModel
+
+from pim.store.store import Store, now
+from pim.store.tables import JSONType
+
+
+class WatermarkRow(SQLModel, table=True):
+    __tablename__ = "feed_watermark"
+
+    contract: str = Field(sa_column=Column(String(100), primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    prices_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    contract_digest: str = Field(sa_column=Column(String(64), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    delivered: list[str] = Field(sa_column=Column(JSONType, nullable=False))  # SKUs the customer now holds
+    delivered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class FeedFileRow(SQLModel, table=True):
+    __tablename__ = "feed_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    customer: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    name: str = Field(sa_column=Column(String(255), nullable=False))
+    path: str = Field(sa_column=Column(String(1000), nullable=False))
+    format: str = Field(sa_column=Column(String(20), nullable=False))
+    kind: str = Field(sa_column=Column(String(30), nullable=False))  # full | delta_products | delta_prices
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    rows: int = Field(sa_column=Column(Integer, nullable=False))
+    generated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False))  # built | delivered | failed | dry-run
+    portal: bool = Field(sa_column=Column(Boolean, nullable=False, default=False))
+
+
+class DeliveryRow(SQLModel, table=True):
+    """The delivery log: one row per target per delivery, with its outcome."""
+
+    __tablename__ = "feed_delivery"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    file_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    file: str = Field(sa_column=Column(String(255), nullable=False))
+    target: str = Field(sa_column=Column(String(500), nullable=False))
+    checksum: str = Field(sa_column=Column(String(64), nullable=False))
+    rows: int = Field(sa_column=Column(Integer, nullable=False))
+    attempts: int = Field(sa_column=Column(Integer, nullable=False, default=0))
+    started: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))  # running | delivered | failed
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class PortalTokenRow(SQLModel, table=True):
+    __tablename__ = "portal_token"
+
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    customer: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    revoked: bool = Field(sa_column=Column(Boolean, nullable=False, default=False))
+
+
+WATERMARK: Table = WatermarkRow.__table__  # type: ignore[assignment]
+FEED_FILE: Table = FeedFileRow.__table__  # type: ignore[assignment]
+DELIVERY: Table = DeliveryRow.__table__  # type: ignore[assignment]
+TOKEN: Table = PortalTokenRow.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class Watermark:
+    contract: str
+    seq: int
+    prices_at: datetime
+    contract_digest: str
+    version: int
+    delivered: list[str]
+
+
+def get_watermark(store: Store, contract: str) -> Watermark | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(WATERMARK).where(WATERMARK.c.contract == contract)).first()
+    if row is None:
+        return None
+    m = row._mapping
+    return Watermark(m["contract"], m["seq"], m["prices_at"], m["contract_digest"], m["version"], list(m["delivered"]))
+
+
+def advance_watermark(store: Store, wm: Watermark) -> None:
+    """Called only after every target confirmed the delivery."""
+    with store.begin() as conn:
+        store.upsert_rows(conn, WATERMARK, [{
+            "contract": wm.contract, "seq": wm.seq, "prices_at": wm.prices_at, "contract_digest": wm.contract_digest,
+            "version": wm.version, "delivered": wm.delivered, "delivered_at": now(),
+        }], ["contract"])
+
+
+def record_file(store: Store, **values: Any) -> int:
+    with store.begin() as conn:
+        return int(conn.execute(insert(FEED_FILE).values(**values)).inserted_primary_key[0])
+
+
+def set_file_status(store: Store, file_id: int, status: str, *, portal: bool | None = None) -> None:
+    values: dict[str, Any] = {"status": status}
+    if portal is not None:
+        values["portal"] = portal
+    with store.begin() as conn:
+        conn.execute(update(FEED_FILE).where(FEED_FILE.c.id == file_id).values(**values))
+
+
+def feed_files(store: Store, *, customer: str | None = None, portal_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:
+    q = select(FEED_FILE).order_by(FEED_FILE.c.id.desc()).limit(limit)
+    if customer is not None:
+        q = q.where(FEED_FILE.c.customer == customer)
+    if portal_only:
+        q = q.where(FEED_FILE.c.portal.is_(True), FEED_FILE.c.status == "delivered")
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def feed_file(store: Store, file_id: int) -> dict[str, Any] | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(FEED_FILE).where(FEED_FILE.c.id == file_id)).first()
+    return dict(row._mapping) if row else None
+
+
+def log_start(store: Store, *, contract: str, file_id: int | None, file: str, target: str, checksum: str, rows: int) -> int:
+    with store.begin() as conn:
+        res = conn.execute(insert(DELIVERY).values(
+            contract=contract, file_id=file_id, file=file, target=target, checksum=checksum, rows=rows,
+            attempts=0, started=now(), status="running"))
+        return int(res.inserted_primary_key[0])
+
+
+def log_finish(store: Store, log_id: int, status: str, *, attempts: int, error: str | None = None) -> None:
+    with store.begin() as conn:
+        conn.execute(update(DELIVERY).where(DELIVERY.c.id == log_id)
+                     .values(status=status, attempts=attempts, error=error, finished=now()))
+
+
+def deliveries(store: Store, contract: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    q = select(DELIVERY).order_by(DELIVERY.c.id.desc()).limit(limit)
+    if contract is not None:
+        q = q.where(DELIVERY.c.contract == contract)
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+# ---------------------------------------------------------------------------------------------- tokens
+def hash_token(token: str) -> str:
+    # Tokens are 256-bit random, so a plain SHA-256 is enough (no dictionary to defend against) and lets the
+    # lookup be one indexed equality instead of a scan over salted hashes.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(store: Store, customer: str) -> str:
+    """A new portal token for `customer`. Only its hash is stored: show the token once."""
+    token = "pft_" + secrets.token_urlsafe(32)
+    with store.begin() as conn:
+        conn.execute(insert(TOKEN).values(token_hash=hash_token(token), customer=customer, created_at=now(), revoked=False))
+    return token
+
+
+def customer_for_token(store: Store, token: str) -> str | None:
+    with store.engine.connect() as conn:
+        return conn.execute(select(TOKEN.c.customer).where(
+            TOKEN.c.token_hash == hash_token(token), TOKEN.c.revoked.is_(False))).scalar_one_or_none()

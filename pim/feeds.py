@@ -1,0 +1,420 @@
+"""Building and delivering a contract's feed. A build streams the contract's products (full: the whole
+assortment; delta: only what changed since the last *confirmed* delivery) through assortment, gate and
+pricing into a renderer (channels/feed_*); delivery pushes the file to SFTP and/or the portal, and only then
+advances the contract's watermark. `deliver_all` fans out one job per contract through the Executor."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from pim import delivery_log as log
+from pim.catalog import Structure
+from pim.commerce import Availability, stock_for
+from pim.contracts import AssortmentMatcher, Contract, ResolvedPrice, get_contract, get_contracts, resolve_prices
+from pim.errors import DeliveryError, PimError
+from pim.product import Product, ProductModel, merged_values
+from pim.protocols import Artifact, PublishContext
+from pim.registry import EXPORTERS, RENDERERS, lookup
+from pim.store.store import MODEL, PRODUCT, Store, batched, now
+
+Kind = Literal["full", "delta_products", "delta_prices"]
+CHUNK = 1000
+
+
+# ---------------------------------------------------------------------------------------------- the row
+class FeedTier(BaseModel):
+    min_qty: str
+    price: str
+
+
+class FeedPrice(BaseModel):
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    amount: str = Field(pattern=r"^\d+(\.\d+)?$")
+    source: Literal["contract", "list", "list_discount"]
+    tiers: list[FeedTier] = Field(min_length=1)
+
+
+class FeedStock(BaseModel):
+    atp: str
+    in_stock: bool
+    updated_at: datetime | None = None
+
+
+class FeedRow(BaseModel):
+    """One line of a JSON Lines feed (schema: schemas/feed_row.schema.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str
+    action: Literal["upsert", "delete"]
+    label: str | None = None
+    family: str | None = None
+    categories: list[str] = []
+    price: FeedPrice | None = None
+    stock: FeedStock | None = None
+    attributes: dict[str, Any] = Field(default={}, description="attribute code → value in the contract's locale")
+
+
+# ---------------------------------------------------------------------------------------------- the plan
+@dataclass
+class FeedItem:
+    product: Product
+    values: dict[str, Any]
+    price: ResolvedPrice | None
+    stock: Availability | None
+    action: Literal["upsert", "delete"] = "upsert"
+    change: Literal["product", "price", "delete"] = "product"
+
+
+@dataclass
+class FeedPlan:
+    """What a renderer needs besides the items."""
+
+    contract: Contract
+    structure: Structure
+    kind: Kind
+    version: int
+    prev_version: int
+    generated_at: datetime
+    media_base_url: str | None = None
+
+
+@dataclass
+class Build:
+    """A built feed and the watermark to store once it is delivered."""
+
+    contract: Contract
+    plan: FeedPlan
+    path: Path | None
+    rows: int
+    sha256: str = ""
+    bytes: int = 0
+    pending: log.Watermark | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def manifest(self) -> dict[str, Any]:
+        return {"name": self.path.name if self.path else None, "sha256": self.sha256, "bytes": self.bytes,
+                "rows": self.rows, "contract": self.contract.code, "customer": self.contract.customer,
+                "generated_at": self.plan.generated_at.isoformat(), "format": self.contract.format, "kind": self.plan.kind}
+
+
+# ---------------------------------------------------------------------------------------------- reading
+def _product(m: Any) -> Product:
+    # Rows in the store were validated on write; constructing skips re-validating 10k rows per feed.
+    return Product.model_construct(identifier=m["identifier"], family=m["family"], parent=m["parent"],
+                                   enabled=m["enabled"], categories=m["categories"] or [], groups=m["groups"] or [],
+                                   values=m["value_map"] or {}, associations={})
+
+
+class _Reader:
+    """Streams product rows from the store and merges inherited values (models cached per build)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.models: dict[str, ProductModel | None] = {}
+
+    def by_ids(self, ids: Iterable[str]) -> Iterator[Product]:
+        for chunk in batched(ids, CHUNK):
+            with self.store.engine.connect() as conn:
+                rows = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier.in_(chunk)).order_by(PRODUCT.c.identifier)).all()
+            yield from (_product(r._mapping) for r in rows)
+
+    def scan(self, families: list[str] | None = None, since_seq: int | None = None) -> Iterator[Product]:
+        """Keyset paging: by seq (index) for deltas, else by id."""
+        key = PRODUCT.c.seq if since_seq is not None else PRODUCT.c.id
+        last = since_seq or 0
+        while True:
+            q = select(PRODUCT).where(key > last).order_by(key).limit(CHUNK)
+            if families is not None:
+                q = q.where(PRODUCT.c.family.in_(families))
+            with self.store.engine.connect() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            yield from (_product(r._mapping) for r in rows)
+            last = rows[-1]._mapping["seq" if since_seq is not None else "id"]
+
+    def _model(self, code: str) -> ProductModel | None:
+        if code not in self.models:
+            with self.store.engine.connect() as conn:
+                row = conn.execute(select(MODEL).where(MODEL.c.code == code)).first()
+            self.models[code] = Store.row_to_model(row) if row else None
+        return self.models[code]
+
+    def values(self, p: Product) -> dict[str, Any]:
+        if not p.parent:
+            return p.values
+        chain, parent = [], p.parent
+        while parent and len(chain) < 2 and (model := self._model(parent)) is not None:
+            chain.append(model)
+            parent = model.parent
+        return merged_values(p, chain)
+
+
+# ---------------------------------------------------------------------------------------------- building
+def _candidates_full(reader: _Reader, c: Contract) -> Iterator[Product]:
+    a = c.assortment
+    seen: set[str] = set()
+    if a.skus:
+        for p in reader.by_ids(sorted(set(a.skus))):
+            seen.add(p.identifier)
+            yield p
+    if a.rules:
+        fams = None if any(not r.families for r in a.rules) else sorted({f for r in a.rules for f in r.families})
+        for p in reader.scan(families=fams):
+            if p.identifier not in seen:
+                yield p
+
+
+def _evaluate(store: Store, structure: Structure, c: Contract, products: list[Product]) -> set[str]:
+    """Identifiers that pass the contract channel's gate."""
+    from pim.gate import evaluate
+
+    return {p.identifier for p, reasons in evaluate(store, structure, c.channel, products) if not reasons}
+
+
+def _items(store: Store, structure: Structure, c: Contract, reader: _Reader, products: Iterable[Product],
+           on: date, matcher: AssortmentMatcher) -> Iterator[tuple[Product, dict[str, Any], FeedItem | None]]:
+    """For each product: its values and its item, or None when it is not (or no longer) for this customer."""
+    for chunk in batched(products, CHUNK):
+        valued = [(p, reader.values(p)) for p in chunk]
+        member = [(p, v) for p, v in valued if matcher.matches(p, v)]
+        passed = _evaluate(store, structure, c, [p for p, _ in member]) if member else set()
+        member = [(p, v) for p, v in member if p.identifier in passed]
+        prices = resolve_prices(store, c, structure, member, on)
+        stock = stock_for(store, [p.identifier for p, _ in member if p.identifier in prices]) if c.include_stock else {}
+        ok = {p.identifier for p, _ in member}
+        for p, v in valued:
+            if p.identifier in ok and p.identifier in prices:
+                yield p, v, FeedItem(p, v, prices[p.identifier], stock.get(p.identifier))
+            else:
+                yield p, v, None
+
+
+def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | None = None,
+               force_full: bool = False) -> Build:
+    """Render the contract's feed into out_dir. Nothing is delivered and no watermark moves here."""
+    structure = store.structure()
+    seq_now, prices_now = store.current_seq(), now()
+    wm = log.get_watermark(store, contract.code)
+    full = force_full or contract.mode == "full" or wm is None or wm.contract_digest != contract.digest()
+    day = on or datetime.now(UTC).date()
+    reader, matcher = _Reader(store), AssortmentMatcher(contract.assortment, structure)
+    delivered = set(wm.delivered) if wm else set()
+    counts = {"upsert": 0, "delete": 0}
+    now_held: set[str] = set() if full else set(delivered)
+
+    if full:
+        items: Iterator[FeedItem] = (i for _, _, i in _items(store, structure, contract, reader, _candidates_full(reader, contract), day, matcher) if i)
+        kind: Kind = "full"
+    else:
+        assert wm is not None
+        items, kind = _delta(store, structure, contract, reader, matcher, wm, day)
+
+    def tracked(stream: Iterable[FeedItem]) -> Iterator[FeedItem]:
+        for item in stream:
+            counts[item.action] += 1
+            (now_held.add if item.action == "upsert" else now_held.discard)(item.product.identifier)
+            yield item
+
+    version = (wm.version + 1) if wm else 1
+    plan = FeedPlan(contract, structure, kind, version, wm.version if wm else 0, now(), contract.media_base_url or _cdn())
+    renderer = lookup(RENDERERS, f"feed_{contract.format}", "feed format")()
+    stamp = plan.generated_at.strftime("%Y%m%dT%H%M%S%f")
+    path = out_dir / contract.customer / contract.code / f"{contract.code}-{kind}-{stamp}.{renderer.extension}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = renderer.write(tracked(items), plan, path)
+    digest, size = _checksum(path)
+    pending = log.Watermark(contract.code, seq_now, prices_now, contract.digest(), version, sorted(now_held))
+    return Build(contract, plan, path, rows, digest, size, pending, counts)
+
+
+def _delta(store: Store, structure: Structure, c: Contract, reader: _Reader, matcher: AssortmentMatcher,
+           wm: log.Watermark, day: date) -> tuple[Iterator[FeedItem], Kind]:
+    """Changed products, changed contract prices and removals: work proportional to the change."""
+    from pim.commerce import price_list_changed_since
+
+    delivered = set(wm.delivered)
+    changed = {p.identifier: p for p in reader.scan(since_seq=wm.seq)}
+    price_only = set(price_list_changed_since(store, c.price_customer, wm.prices_at)) - set(changed)
+    deleted = set(store.deleted_since(wm.seq)) & delivered
+    repriced = list(reader.by_ids(sorted(price_only)))
+    only_prices = not changed and not deleted
+
+    def stream() -> Iterator[FeedItem]:
+        for p, v, item in _items(store, structure, c, reader, [*changed.values(), *repriced], day, matcher):
+            if item is not None:
+                if p.identifier in price_only:
+                    item.change = "price"
+                yield item
+            elif p.identifier in delivered:
+                yield FeedItem(p, v, None, None, action="delete", change="delete")
+        for ident in sorted(deleted - set(changed)):
+            yield FeedItem(Product.model_construct(identifier=ident, values={}, categories=[]), {}, None, None, "delete", "delete")
+
+    # A price list change alone is a T_UPDATE_PRICES in BMEcat; anything else updates products.
+    return stream(), ("delta_prices" if only_prices else "delta_products")
+
+
+def _checksum(path: Path) -> tuple[str, int]:
+    h, size = hashlib.sha256(), 0
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+            size += len(block)
+    return h.hexdigest(), size
+
+
+def _cdn() -> str | None:
+    from pim.settings import get_settings
+
+    return get_settings().cdn_base_url
+
+
+# ---------------------------------------------------------------------------------------------- delivering
+@dataclass
+class DeliveryResult:
+    contract: str
+    status: str  # delivered | dry-run | nothing | failed
+    file: str | None = None
+    rows: int = 0
+    kind: str | None = None
+    error: str | None = None
+    locations: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def feeds_dir() -> Path:
+    from pim.settings import get_settings
+
+    return get_settings().home / "feeds"
+
+
+def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir: Path | None = None,
+                     retries: int = 4, backoff: float = 1.0, progress: Callable[[int, int], None] | None = None) -> DeliveryResult:
+    """Build, then push to every target; the watermark advances only when all of them confirmed."""
+    contract = get_contract(store, code)
+    build = build_feed(store, contract, out_dir or feeds_dir())
+    assert build.path is not None and build.pending is not None
+    if build.plan.kind != "full" and build.rows == 0:
+        build.path.unlink(missing_ok=True)
+        if not dry_run:
+            log.advance_watermark(store, build.pending)
+        return DeliveryResult(code, "nothing", kind=build.plan.kind)
+    manifest_path = build.path.with_name(build.path.name + ".manifest.json")
+    manifest_path.write_bytes(orjson.dumps(build.manifest(), option=orjson.OPT_INDENT_2))
+    file_id = log.record_file(store, contract=code, customer=contract.customer, name=build.path.name, path=str(build.path),
+                              format=contract.format, kind=build.plan.kind, sha256=build.sha256, bytes=build.bytes,
+                              rows=build.rows, generated_at=build.plan.generated_at, status="dry-run" if dry_run else "built",
+                              portal=False)
+    result = DeliveryResult(code, "dry-run", str(build.path), build.rows, build.plan.kind)
+    if dry_run:
+        return result
+    try:
+        if contract.delivery.sftp is not None:
+            result.locations += _push_sftp(store, build, manifest_path, file_id, retries, backoff, progress)
+        if contract.delivery.portal:
+            lid = log.log_start(store, contract=code, file_id=file_id, file=build.path.name, target="portal",
+                                checksum=build.sha256, rows=build.rows)
+            log.set_file_status(store, file_id, "delivered", portal=True)
+            log.log_finish(store, lid, "delivered", attempts=1)
+            result.locations.append(f"portal:{file_id}")
+    except PimError:
+        log.set_file_status(store, file_id, "failed")
+        raise
+    log.set_file_status(store, file_id, "delivered")
+    log.advance_watermark(store, build.pending)
+    result.status = "delivered"
+    return result
+
+
+def _push_sftp(store: Store, build: Build, manifest: Path, file_id: int, retries: int, backoff: float,
+               progress: Callable[[int, int], None] | None) -> list[str]:
+    c = build.contract
+    target = c.delivery.sftp
+    assert target is not None and build.path is not None
+    where = f"sftp://{target.user}@{target.host}:{target.port}{target.remote_dir}"
+    lid = log.log_start(store, contract=c.code, file_id=file_id, file=build.path.name, target=where,
+                        checksum=build.sha256, rows=build.rows)
+    exporter = lookup(EXPORTERS, "sftp", "exporter")(target, retries=retries, backoff=backoff, progress=progress)
+    ctx = PublishContext(structure=build.plan.structure, output_dir=build.path.parent, channel=c.channel)
+    artifacts = [Artifact(build.path, build.path.name, "application/octet-stream", build.rows),
+                 Artifact(manifest, manifest.name, "application/json")]
+    try:
+        locations = exporter.push(artifacts, ctx)
+    except DeliveryError as exc:
+        log.log_finish(store, lid, "failed", attempts=getattr(exporter, "attempts", 0), error=str(exc))
+        raise
+    log.log_finish(store, lid, "delivered", attempts=exporter.attempts)
+    return locations
+
+
+# ---------------------------------------------------------------------------------------------- fan-out
+def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float) -> dict[str, Any]:
+    """One contract, in a worker: its own store connection and job row; failures come back as data."""
+    store = Store.from_settings(migrate_now=False)
+    job_id = store.start_job("feed", code)
+    try:
+        result = deliver_contract(store, code, dry_run=dry_run, retries=retries, backoff=backoff)
+        store.finish_job(job_id, {"rows": result.rows, "kind": result.kind, "status": result.status})
+        return result.as_dict()
+    except Exception as exc:  # one contract failing must not stop the others
+        message = exc.describe() if isinstance(exc, PimError) else f"{type(exc).__name__}: {exc}"
+        store.finish_job(job_id, {}, status="failed", error=message)
+        return DeliveryResult(code, "failed", error=message).as_dict()
+    finally:
+        store.dispose()
+
+
+@dataclass
+class RunSummary:
+    results: list[dict[str, Any]]
+
+    @property
+    def failures(self) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["status"] == "failed"]
+
+    def as_dict(self) -> dict[str, Any]:
+        by: dict[str, int] = {}
+        for r in self.results:
+            by[r["status"]] = by.get(r["status"], 0) + 1
+        return {"contracts": len(self.results), "by_status": by, "rows": sum(r["rows"] for r in self.results),
+                "failures": [{"contract": r["contract"], "error": r["error"]} for r in self.failures]}
+
+
+def deliver_all(store: Store, *, contract: str | None = None, dry_run: bool = False, retries: int = 4,
+                backoff: float = 1.0, on_done: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
+    """One job per contract through the project's Executor; the summary lists the failures."""
+    from concurrent.futures import as_completed
+
+    from pim.executor import make_executor
+    from pim.settings import get_settings
+
+    codes = [contract] if contract else [c.code for c in get_contracts(store)]
+    if contract:
+        get_contract(store, contract)  # unknown code → clear ConfigError before any work
+    s = get_settings()
+    results: list[dict[str, Any]] = []
+    with make_executor(s.executor, min(s.workers, max(1, len(codes)))) as pool:
+        futures = {pool.submit(_deliver_job, code, dry_run, retries, backoff): code for code in codes}
+        for fut in as_completed(futures):
+            try:
+                r = fut.result()
+            except Exception as exc:  # the worker itself died
+                r = DeliveryResult(futures[fut], "failed", error=f"{type(exc).__name__}: {exc}").as_dict()
+            results.append(r)
+            if on_done:
+                on_done(r)
+    results.sort(key=lambda r: r["contract"])
+    return RunSummary(results)
