@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from importers.akeneo_products import SOURCE, RowReader
-from importers.akeneo_structure import STRUCTURE_FILES, StructureRead, changed_items, check_utf8, dangling_options, read_structure
+from importers.akeneo_structure import (
+    STRUCTURE_FILES,
+    StructureRead,
+    changed_items,
+    check_utf8,
+    dangling_options,
+    read_header,
+    read_structure,
+)
 from pim.errors import InputError
 from pim.importing import Parsed, Rejected, run_import
 from pim.store import Store
@@ -45,6 +53,7 @@ def import_akeneo(folder: Path, store: Store, *, on_batch: Any = None) -> dict[s
     read = read_structure(folder)
     stored = {kind: store.get_structure(kind) for kind in _KIND_COUNTS}
     dangling_options(read, {a.code for a in chain(read.items["attribute"], stored["attribute"])})  # type: ignore[attr-defined]
+    _check_headers(folder, read, stored)
     changed = _put_structure(store, read, stored)
     reader = RowReader(folder, store.structure(), store, stamp)
     items: Iterator[Parsed | Rejected] = chain(read.rejects, reader.model_items(), reader.product_items())
@@ -66,6 +75,21 @@ def _check_folder(folder: Path) -> None:
     for name in _DATA_FILES:  # every file is UTF-8 or nothing is written
         if (folder / name).is_file():
             check_utf8(folder / name)
+
+
+def _check_headers(folder: Path, read: StructureRead, stored: dict[str, list[Any]]) -> None:
+    """Header mistakes stop the import before anything is written: a repeated column, no identifier column."""
+    identifiers = [a.code for a in chain(read.items["attribute"], stored["attribute"]) if a.type == "identifier"]  # type: ignore[attr-defined]
+    for name, required in (("product_models.csv", "code"), ("products.csv", identifiers[0] if identifiers else "sku")):
+        header = read_header(folder / name)
+        if not header:
+            continue
+        repeated = sorted({c for c in header if header.count(c) > 1})
+        if repeated:
+            raise InputError(f"column '{repeated[0]}' appears twice in the header", file=name, line=1, field=repeated[0])
+        if required not in header:
+            raise InputError(f"{name} has no '{required}' column", file=name, line=1, field=required,
+                             hint="the first column of an Akeneo export is the product identifier or model code")
 
 
 def _put_structure(store: Store, read: StructureRead, stored: dict[str, list[Any]]) -> int:

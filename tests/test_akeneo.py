@@ -307,3 +307,14 @@ def test_quantified_association_keeps_quantities(store: Store, tmp_path: Path) -
     assert store.structure().association_types["PACK"].quantified
     pack = store.get_product("KIT").associations["PACK"]
     assert (pack.products, pack.quantities) == (["A1"], {"A1": 3})
+
+
+def test_header_mistakes_stop_before_anything_is_written(store: Store, tmp_path: Path) -> None:
+    folder = _export(tmp_path, "", **{"products.csv": "sku;family;family\nA1;shirts;shirts\n"})
+    with pytest.raises(InputError, match="column 'family' appears twice") as err:
+        import_akeneo(folder, store)
+    assert (err.value.file, err.value.line, err.value.field) == ("products.csv", 1, "family")
+    (folder / "products.csv").write_text("code;family\nA1;shirts\n")
+    with pytest.raises(InputError, match="products.csv has no 'sku' column"):
+        import_akeneo(folder, store)
+    assert store.structure().attributes == {} and store.count_models() == 0
