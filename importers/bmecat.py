@@ -18,9 +18,11 @@ from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
 from pim.catalog import Structure
 from pim.errors import ConfigError, InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
+from pim.merge import Merger, Precedence
+from pim.sources import SourceItem, match_skus
 from pim.product import Association, Product, Provenance, value_key
 from pim.store import Store
-from pim.store.store import QuarantineEntry
+from pim.store.store import QuarantineEntry, batched
 from pim.structure import AttributeType
 
 ISO639_2 = {"deu": "de_DE", "ger": "de_DE", "eng": "en_US", "fra": "fr_FR", "fre": "fr_FR", "ita": "it_IT",
@@ -43,8 +45,9 @@ class BmecatMap(BaseModel):
 
     supplier: str = Field(pattern=r"^[a-z0-9_-]+$", description="Source name: values get provenance supplier:<this>.")
     languages: dict[str, str] = Field(default=ISO639_2, description="BMEcat language (ISO 639-2) → our locale.")
-    sku_from: Literal["supplier_pid", "manufacturer_pid"] = "supplier_pid"
-    sku_prefix: str = ""
+    sku_from: Literal["xref", "supplier_pid", "manufacturer_pid"] = Field(
+        default="xref", description="xref: the cross-reference (supplier PID → SKU), then the GTIN, then `unmatched`.")
+    sku_prefix: str = Field(default="", description="Prefix for SKUs taken from supplier or manufacturer PIDs.")
     family: str | None = Field(default=None, description="Family of products this catalog creates.")
     class_families: dict[str, str] = Field(default={}, description="Feature class (ECLASS/ETIM id) → family.")
     fields: dict[Literal["short", "long", "keywords", "ean", "manufacturer_pid", "manufacturer_name",
@@ -141,7 +144,11 @@ class BmecatMapper:
                     except InvalidOperation:
                         problems.append((f"PRODUCT_REFERENCE@quantity", f"'{qty}' is not a quantity"))
         source = Provenance(source=f"supplier:{self.m.supplier}", ref=f"{Path(self.file).name}:{p.line}", at=self.stamp)
-        product = Product(identifier=sku, family=family, values=values, associations=associations, source=source)
+        product = Product(identifier=sku, values=values, source=source)
+        if family:
+            product.family = family
+        if associations:
+            product.associations = associations
         return Mapped(product, problems, tiers)
 
     def _scalar(self, attribute: str, raw: str) -> Any:
@@ -227,8 +234,9 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[dict[str, Any]]) -> Iterator[Parsed | Rejected]:
-    """Products as Parsed items (with per-value problems); a PRODUCT that cannot be read is Rejected."""
+def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[dict[str, Any]]) -> Iterator[SourceItem | Rejected]:
+    """Products as SourceItems keyed by supplier PID and GTIN (the SKU is found later); unreadable ones Rejected.
+    Per-value problems travel in `raw["_problems"]` until the SKU is known."""
     header = BmecatHeader()
     mapper = BmecatMapper(m, structure, str(path))
     for bp in read_bmecat(path, header):
@@ -240,20 +248,57 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[
                            str(path), bp.line, "PRODUCT@mode", {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
             continue
         mapped = mapper.map(bp, header)
+        record = mapped.product
+        if m.sku_from == "xref":
+            record.identifier = ""
         tiers_out.extend(mapped.tiers)
-        problems = [QuarantineEntry(reason, str(path), bp.line, field, None, mapped.product.identifier,
-                                    f"supplier:{m.supplier}", severity="problem") for field, reason in mapped.problems]
-        yield Parsed(mapped.product, str(path), bp.line, {"supplier_pid": bp.supplier_pid}, problems=problems)
+        raw = {"supplier_pid": bp.supplier_pid, "transaction": bp.transaction, "_problems": mapped.problems}
+        yield SourceItem(record, str(path), bp.line, raw, pid=bp.supplier_pid, gtin=bp.ean)
 
 
-def import_bmecat(path: Path, store: Store, m: BmecatMap) -> ImportCounts:
-    """Import one BMEcat file: products through the shared import loop, tier prices into a price list."""
+def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path: Path,
+            tiers: list[dict[str, Any]], pid_to_sku: dict[str, str]) -> Iterator[Parsed | Rejected]:
+    """After SKU matching: give new products the map's family (existing ones keep theirs) and turn the
+    collected value problems into quarantine notes under the SKU."""
+    source = f"supplier:{m.supplier}"
+    for chunk in batched(items, store.batch_size):
+        ids = [i.record.identifier for i in chunk if isinstance(i, Parsed)]
+        known = {p.identifier for p in store.iter_products(identifiers=ids)} if ids else set()
+        for item in chunk:
+            if isinstance(item, Rejected):
+                yield item
+                continue
+            rec = item.record
+            raw = dict(item.raw or {})
+            problems = raw.pop("_problems", [])
+            pid_to_sku[raw.get("supplier_pid", "")] = rec.identifier
+            if rec.identifier not in known and rec.family is None:
+                rec.family = m.family
+            elif rec.identifier in known and "family" in rec.model_fields_set and rec.family == m.family:
+                rec.model_fields_set.discard("family")  # the supplier's default family never overrides ours
+            item.raw = raw
+            item.problems = [QuarantineEntry(reason, str(path), item.line, field, None, rec.identifier, source,
+                                             severity="problem") for field, reason in problems]
+            yield item
+    for tier in tiers:
+        tier["sku"] = pid_to_sku.get(tier["sku"], tier["sku"])
+
+
+def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precedence | None = None) -> ImportCounts:
+    """Import one BMEcat file, merged by precedence into what other sources said; tier prices into a price list."""
+    source = f"supplier:{m.supplier}"
     tiers: list[dict[str, Any]] = []
-    counts = run_import(store, f"supplier:{m.supplier}", parse_items(path, m, store.structure(), tiers), label=str(path))
+    pid_to_sku: dict[str, str] = {}
+    structure = store.structure()
+    matched = match_skus(store, source, parse_items(path, m, structure, tiers), gtin_attribute=m.fields.get("ean", "ean"),
+                         unmatched=m.unmatched)
+    items = _finish(matched, store, m, path, tiers, pid_to_sku)
+    merger = Merger(precedence, create_missing=m.unmatched == "create")
+    counts = run_import(store, source, items, structure=structure, label=str(path), merge=merger)
     if m.tier_price_list and tiers:
         from pim.commerce import PriceListEntry, put_price_list
 
-        entries = [PriceListEntry(customer=m.tier_price_list, source=f"supplier:{m.supplier}", **t) for t in tiers]
+        entries = [PriceListEntry(customer=m.tier_price_list, source=source, **t) for t in tiers]
         counts.extra["tier_prices"] = put_price_list(store, entries)
     return counts
 

@@ -166,3 +166,46 @@ def test_map_errors_name_the_field(tmp_path: Path) -> None:
         load_map(bad)
     assert exc.value.field == "supplier"
     assert isinstance(load_map(MAP), BmecatMap)
+
+
+def _erp_product(store: Store, sku: str = "SKU-9", ean: str = "4032248855865") -> None:
+    from datetime import UTC, datetime
+
+    from pim.product import Product, Provenance
+
+    store.upsert_products([Product(identifier=sku, family="electrical", source=Provenance(source="erp", at=datetime.now(UTC)),
+                                   values={"sku": sku, "ean": ean, "mpn": "ERP-MPN", "name:en_US": "ERP name"})])
+
+
+def test_gtin_match_merges_into_the_erp_product_and_is_remembered(supplier_store: Store, tmp_path: Path) -> None:
+    _erp_product(supplier_store)
+    path = _xml(tmp_path, "<T_NEW_CATALOG>" + PRODUCT.format(pid="r1") + "</T_NEW_CATALOG>")
+    counts = import_bmecat(path, supplier_store, load_map(MAP))
+    assert (counts.created, counts.updated) == (0, 1) and supplier_store.get_product("r1") is None
+    p = supplier_store.get_product("SKU-9")
+    assert p.values["sku"] == "SKU-9" and p.values["height"]["amount"] == "27.5"
+    assert p.provenance_of("height").source == "supplier:weidmueller" and p.provenance_of("sku").source == "erp"
+    from pim.sources import _xref
+
+    assert _xref(supplier_store, "supplier:weidmueller", ["r1"]) == {"r1": "SKU-9"}
+
+
+def test_update_prices_touches_only_prices(supplier_store: Store, tmp_path: Path) -> None:
+    m = load_map(MAP)
+    import_bmecat(_xml(tmp_path, "<T_NEW_CATALOG>" + PRODUCT.format(pid="r1") + "</T_NEW_CATALOG>"), supplier_store, m)
+    update = ("<T_UPDATE_PRICES><PRODUCT mode='update'><SUPPLIER_PID>r1</SUPPLIER_PID><PRODUCT_PRICE_DETAILS>"
+              "<PRODUCT_PRICE price_type='net_customer'><PRICE_AMOUNT>11.00</PRICE_AMOUNT><PRICE_CURRENCY>EUR</PRICE_CURRENCY>"
+              "</PRODUCT_PRICE></PRODUCT_PRICE_DETAILS></PRODUCT></T_UPDATE_PRICES>")
+    counts = import_bmecat(_xml(tmp_path, update, name="u.xml"), supplier_store, m)
+    p = supplier_store.get_product("r1")
+    assert counts.updated == 1 and p.values["price"] == {"EUR": "11.00"}
+    assert p.values["name:en_US"] == "Relay r1" and p.values["height"]["amount"] == "27.5" and p.family == "electrical"
+
+
+def test_unmatched_products_are_quarantined_when_the_map_says_so(supplier_store: Store, tmp_path: Path) -> None:
+    m = load_map(MAP).model_copy(update={"unmatched": "quarantine"})
+    body = PRODUCT.format(pid="r1").replace("4032248855865", "4006381333931")
+    counts = import_bmecat(_xml(tmp_path, "<T_NEW_CATALOG>" + body + "</T_NEW_CATALOG>"), supplier_store, m)
+    assert (counts.created, counts.rejected) == (0, 1)
+    [row] = supplier_store.quarantined(counts.job_id)
+    assert row["record_key"] == "r1" and "cross-reference" in row["reason"] and row["line"] == 4
