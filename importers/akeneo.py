@@ -14,6 +14,7 @@ from importers.akeneo_products import SOURCE, RowReader
 from importers.akeneo_structure import (
     STRUCTURE_FILES,
     StructureRead,
+    accepted_keys,
     changed_items,
     check_utf8,
     dangling_options,
@@ -58,6 +59,7 @@ def import_akeneo(folder: Path, store: Store, *, on_batch: Any = None) -> dict[s
     reader = RowReader(folder, store.structure(), store, stamp)
     items: Iterator[Parsed | Rejected] = chain(read.rejects, reader.model_items(), reader.product_items())
     counts = run_import(store, SOURCE, items, structure=reader.structure, label=str(folder), on_batch=on_batch)
+    store.resolve_quarantine(SOURCE, accepted_keys(read))
     result: dict[str, Any] = {**counts.as_dict(), "job_id": counts.job_id}
     result.update({name: len(read.items[kind]) for kind, name in _KIND_COUNTS.items()})
     result.update(structure_changed=changed, **reader.counts)

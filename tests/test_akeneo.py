@@ -318,3 +318,12 @@ def test_header_mistakes_stop_before_anything_is_written(store: Store, tmp_path:
     with pytest.raises(InputError, match="products.csv has no 'sku' column"):
         import_akeneo(folder, store)
     assert store.structure().attributes == {} and store.count_models() == 0
+
+
+def test_fixed_structure_row_closes_its_quarantine_entry(store: Store, tmp_path: Path) -> None:
+    bad = STRUCTURE["attributes.csv"] + "ref;pim_reference_data_simpleselect;other;0;0;;;Ref;0\n"
+    first = import_akeneo(_export(tmp_path, "", **{"attributes.csv": bad}), store)
+    assert [r["record_key"] for r in store.quarantined(first["job_id"])] == ["attributes.csv:ref"]
+    fixed = STRUCTURE["attributes.csv"] + "ref;pim_catalog_text;other;0;0;;;Ref;0\n"
+    import_akeneo(_export(tmp_path, "", **{"attributes.csv": fixed}), store)
+    assert store.quarantined(severity="rejected") == []
