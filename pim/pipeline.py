@@ -71,8 +71,11 @@ def publish(
     renderer = lookup(RENDERERS, channel, "channel")()
     job_id = store.start_job("publish", f"{channel}/{scope}")
     ctx = PublishContext(structure=structure, output_dir=output_dir, channel=scope, job_id=job_id, full=full,
-                         options={"renderer": channel, "store": store, **(options or {})})
-    stream: Iterable[Product] = store.iter_products()
+                         options={"renderer": channel, "exporter": exporter, "store": store, **(options or {})})
+    # A renderer may choose its input (e.g. only products changed since its last push) and be told when the
+    # exporter succeeded (e.g. to advance that watermark).
+    select = getattr(renderer, "select", None)
+    stream: Iterable[Product] = select(store, ctx) if select is not None else store.iter_products()
     if progress is not None:
         stream = progress(stream)
     for ref in STAGES:
@@ -81,6 +84,8 @@ def publish(
     try:
         artifacts = renderer.render(counter, ctx, store)
         locations = lookup(EXPORTERS, exporter, "exporter")().push(artifacts, ctx)
+        if hasattr(renderer, "committed"):
+            renderer.committed(ctx, store)
     except Exception as exc:
         store.finish_job(job_id, {"published": counter.count, "blocked": len(ctx.blocked)}, status="failed", error=repr(exc))
         raise

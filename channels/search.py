@@ -1,0 +1,236 @@
+"""The `search` channel: Meilisearch documents and settings, one index per locale, published incrementally.
+
+A publish run is planned in `select` (which products to read: all of them, or those written since the
+watermark of the last successful push to the same target), rendered in `render` to exactly the files the
+exporter sends (settings.json, documents.ndjson, deletes.json per index), and `committed` advances the
+watermark once the exporter has succeeded. See docs/search.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+from sqlalchemy import BigInteger, Column, DateTime, String, Table, select
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from channels.localize import ValueResolver
+from channels.search_documents import DocumentBuilder, raw_image_url
+from channels.search_settings import index_settings, settings_fingerprint, shape_fingerprint
+from pim.product import Product
+from pim.protocols import Artifact, PublishContext
+from pim.registry import load
+from pim.store.store import Store, now
+
+#: Who may see a product (tenant tokens filter on the `customers` field). The feeds area builds contracts in
+#: pim/contracts.py; point this at its provider when it lands. Signature: (store, skus) → {sku: [customer]}.
+CUSTOMERS_PROVIDER = "channels.search:price_list_customers"
+#: The main image's public URL. The media area replaces this with its rendition URL. Signature: (value) → url.
+IMAGE_URL = "channels.search:image_url"
+CHUNK = 1000
+
+
+class SearchSyncRow(SQLModel, table=True):
+    """What the last successful push to one target (a Meilisearch URL or an output dir) contained."""
+
+    __tablename__ = "search_sync"
+
+    target: str = SQLField(sa_column=Column(String(600), primary_key=True))
+    watermark: int = SQLField(sa_column=Column(BigInteger, nullable=False))
+    shape_hash: str = SQLField(sa_column=Column(String(64), nullable=False))
+    settings_hash: str = SQLField(sa_column=Column(String(64), nullable=False))
+    updated_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+SYNC: Table = SearchSyncRow.__table__  # type: ignore[assignment]
+
+
+# ---------------------------------------------------------------- names and tenant rules
+def index_prefix() -> str:
+    return os.environ.get("MEILI_INDEX_PREFIX", "products")
+
+
+def index_uid(scope: str, locale: str, prefix: str | None = None) -> str:
+    return f"{prefix or index_prefix()}_{scope}_{locale}"
+
+
+def filter_value(value: str) -> str:
+    """A string literal in Meilisearch's filter syntax."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def tenant_filter(customer: str) -> str:
+    return f"customers = {filter_value(customer)}"
+
+
+def tenant_search_rules(scope: str, customer: str, prefix: str | None = None) -> dict[str, Any]:
+    """searchRules for a tenant token: every locale index of the scope, only the customer's contracted SKUs."""
+    return {f"{prefix or index_prefix()}_{scope}_*": {"filter": tenant_filter(customer)}}
+
+
+# ---------------------------------------------------------------- hooks
+def price_list_customers(store: Store, skus: list[str]) -> dict[str, list[str]]:
+    """Until contracts land: a customer with a contract price for a SKU has it in their assortment."""
+    from pim.commerce import PRICE
+
+    out: dict[str, list[str]] = {}
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(PRICE.c.sku, PRICE.c.customer).where(PRICE.c.sku.in_(skus)).distinct())
+        for sku, customer in rows:
+            out.setdefault(sku, []).append(customer)
+    return out
+
+
+def image_url(value: str) -> str | None:
+    from pim.settings import get_settings
+
+    base = get_settings().cdn_base_url
+    if not value or "://" in value or not base:
+        return raw_image_url(value)
+    return base.rstrip("/") + "/" + value.lstrip("/")
+
+
+# ---------------------------------------------------------------- state
+def sync_target(ctx: PublishContext) -> str:
+    """Watermarks are per target: files in one output dir are not the same thing as a server's index."""
+    url = os.environ.get("MEILI_URL")
+    if ctx.options.get("exporter") == "meilisearch" and url:
+        where = "meili:" + url.rstrip("/")
+    else:
+        where = "files:" + str(Path(ctx.output_dir).resolve())
+    return f"{where}|{index_prefix()}|{ctx.channel}"
+
+
+def load_state(store: Store, target: str) -> dict[str, Any] | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(SYNC).where(SYNC.c.target == target)).first()
+    return dict(row._mapping) if row else None
+
+
+def save_state(store: Store, target: str, watermark: int, shape: str, settings: str) -> None:
+    with store.begin() as conn:
+        store.upsert_rows(conn, SYNC, [{"target": target, "watermark": watermark, "shape_hash": shape,
+                                        "settings_hash": settings, "updated_at": now()}], ["target"])
+
+
+@dataclass
+class Plan:
+    full: bool
+    since: int
+    start_seq: int
+    target: str
+    shape: str
+    settings: str
+    reason: str
+
+
+# ---------------------------------------------------------------- renderer
+class SearchRenderer:
+    name = "search"
+    default_exporter = "meilisearch"
+
+    def _builder(self, ctx: PublishContext) -> DocumentBuilder:
+        builder = ctx.options.get("search_builder")
+        if builder is None:
+            image = ctx.options.get("search_image_url") or load(IMAGE_URL)
+            builder = ctx.options["search_builder"] = DocumentBuilder(ctx.structure, ctx.channel, image_url=image)
+        return builder
+
+    def plan(self, store: Store, ctx: PublishContext) -> Plan:
+        builder = self._builder(ctx)
+        target = sync_target(ctx)
+        state = load_state(store, target)
+        shape, settings = shape_fingerprint(builder), settings_fingerprint(builder)
+        start = store.current_seq()  # read before the products: later writes are sent next time, never lost
+        if ctx.full:
+            full, reason = True, "--full"
+        elif state is None:
+            full, reason = True, "first push to this target"
+        elif state["shape_hash"] != shape:
+            full, reason = True, "the structure changed what documents contain"
+        else:
+            full, reason = False, "changes since the last push"
+        plan = Plan(full, 0 if full else int(state["watermark"]), start, target, shape, settings, reason)  # type: ignore[index]
+        ctx.options["search_plan"] = plan
+        return plan
+
+    def select(self, store: Store, ctx: PublishContext) -> Iterable[Product]:
+        """The products this run reads: every product for a full rebuild, else those written since the watermark."""
+        plan = self.plan(store, ctx)
+        return store.iter_products() if plan.full else store.iter_products(since_seq=plan.since)
+
+    def render(self, products: Iterable[Product], ctx: PublishContext, store: Any) -> list[Artifact]:
+        plan: Plan = ctx.options.get("search_plan") or self.plan(store, ctx)
+        builder = self._builder(ctx)
+        customers_of: Callable[[Any, list[str]], dict[str, list[str]]] = (
+            ctx.options.get("search_customers") or load(CUSTOMERS_PROVIDER))
+        staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}" / "search"
+        shutil.rmtree(staging, ignore_errors=True)
+        uids = [index_uid(ctx.channel, p.locale) for p in builder.plans]
+        handles: list[IO[bytes]] = []
+        counts = [0] * len(uids)
+        try:
+            for uid in uids:
+                (staging / uid).mkdir(parents=True, exist_ok=True)
+                handles.append((staging / uid / "documents.ndjson").open("wb"))
+            for docs in self._documents(products, builder, store, customers_of):
+                for n, doc in enumerate(docs):
+                    handles[n].write(orjson.dumps(doc) + b"\n")
+                    counts[n] += 1
+        finally:
+            for fh in handles:
+                fh.close()
+        deletes: list[str] = []
+        if not plan.full:
+            from channels.search_documents import document_id
+
+            gone = set(ctx.blocked) | set(store.deleted_since(plan.since))
+            deletes = sorted({document_id(sku) for sku in gone})
+        artifacts: list[Artifact] = []
+        mode = "full" if plan.full else "incremental"
+        for locale_plan, uid, count in zip(builder.plans, uids, counts):
+            meta = {"index": uid, "locale": locale_plan.locale, "mode": mode, "reason": plan.reason}
+            settings_path = staging / uid / "settings.json"
+            settings_path.write_bytes(orjson.dumps(index_settings(builder, locale_plan.locale), option=orjson.OPT_INDENT_2))
+            artifacts.append(Artifact(settings_path, f"search/{uid}/settings.json", "application/json", 0,
+                                      {**meta, "kind": "settings"}))
+            artifacts.append(Artifact(staging / uid / "documents.ndjson", f"search/{uid}/documents.ndjson",
+                                      "application/x-ndjson", count, {**meta, "kind": "documents"}))
+            if not plan.full:
+                path = staging / uid / "deletes.json"
+                path.write_bytes(orjson.dumps(deletes))
+                artifacts.append(Artifact(path, f"search/{uid}/deletes.json", "application/json", len(deletes),
+                                          {**meta, "kind": "deletes"}))
+        return artifacts
+
+    def _documents(self, products: Iterable[Product], builder: DocumentBuilder, store: Store,
+                   customers_of: Callable[[Any, list[str]], dict[str, list[str]]]) -> Iterator[list[dict[str, Any]]]:
+        from pim.commerce import stock_for
+
+        resolver = ValueResolver(store, builder.structure)
+        it = iter(products)
+        while chunk := list(islice(it, CHUNK)):
+            skus = [p.identifier for p in chunk]
+            stock = stock_for(store, skus)
+            customers = customers_of(store, skus)
+            for p in chunk:
+                chain = resolver.ancestors(p) if p.parent else []
+                values = resolver.values(p)
+                categories = p.categories + [c for m in chain for c in m.categories if c not in p.categories]
+                yield builder.build(p.identifier, p.family, categories, values,
+                                    model=chain[-1].code if chain else None,
+                                    availability=stock.get(p.identifier), customers=customers.get(p.identifier))
+
+    def committed(self, ctx: PublishContext, store: Store) -> None:
+        """Called by the pipeline after the exporter succeeded: only now does the watermark move."""
+        plan: Plan | None = ctx.options.get("search_plan")
+        if plan is not None:
+            save_state(store, plan.target, plan.start_seq, plan.shape, plan.settings)

@@ -1,0 +1,221 @@
+"""The search document: one per sellable product and locale (one index per locale, see docs/search.md).
+
+Everything that depends only on the structure is worked out once per locale (`LocalePlan`), so building a
+document is a handful of dict lookups: the benchmark budget is 50k documents/s.
+
+Shape (all keys always present, so the storefront never guards against a missing field):
+  id            SKU made safe for Meilisearch (exporters.meili_ids rules, inlined here: channels never import
+                exporters)
+  sku           the product identifier, unchanged
+  group         the root product model's code (variants group under it with `distinctAttribute`), else the SKU
+  model         the root product model's code or null
+  family, family_label, name, description, brand
+  categories    category codes in the channel's tree
+  category_paths  {"lvl0": ["Audio"], "lvl1": ["Audio > Headphones"], …}: hierarchical facets, localized labels
+  facets        {attribute: value} for attributes flagged `filterable` (option labels, numbers, booleans)
+  text          {attribute: value} for attributes flagged `searchable` that are not name/description/brand
+  prices        {"EUR": 12.5, …} the channel's currencies
+  availability  "in_stock" | "out_of_stock" | "unknown";  stock: available-to-promise or null
+  in_stock_rank 1 when in stock, else 0 (a custom ranking rule)
+  image         the main image's rendition URL
+  customers     contracted customers: what tenant tokens filter on
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pim.catalog import Structure
+from pim.product import value_key
+from pim.structure import Attribute, AttributeType
+
+NAME_ATTRIBUTES = ("name", "title", "label")
+DESCRIPTION_ATTRIBUTES = ("description", "long_description", "short_description")
+BRAND_ATTRIBUTES = ("brand", "manufacturer", "brand_name")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,511}$")
+
+#: Turns an image value (an asset reference) into a public URL. The media area replaces it with renditions.
+ImageUrl = Callable[[str], str | None]
+
+
+def document_id(sku: str) -> str:
+    """Same rule as exporters.meili_ids.encode_id (tested to agree); duplicated because channels sit
+    upstream of exporters."""
+    if _SAFE_ID.match(sku) and not sku.startswith("_") and len(sku.encode()) <= 511:
+        return sku
+    raw = sku.encode("utf-8")
+    if len(raw) <= 381:
+        return "_b" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return "_h" + hashlib.blake2b(raw, digest_size=32).hexdigest()
+
+
+def raw_image_url(value: str) -> str | None:
+    return value or None
+
+
+def first_present(s: Structure, candidates: tuple[str, ...], types: tuple[AttributeType, ...]) -> str | None:
+    for code in candidates:
+        attr = s.attributes.get(code)
+        if attr is not None and attr.type in types:
+            return code
+    return None
+
+
+_TEXTS = (AttributeType.text, AttributeType.textarea, AttributeType.identifier)
+_SELECTS = (AttributeType.simple_select, AttributeType.multi_select)
+
+
+def _number(v: Any) -> float | None:
+    if isinstance(v, dict):
+        v = v.get("amount")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class LocalePlan:
+    """What one locale's documents need from the structure, resolved up front."""
+
+    locale: str
+    keys: dict[str, str]                               # attribute → value key on (scope, locale)
+    options: dict[str, dict[str, str]]                 # attribute → option code → label
+    category_levels: dict[str, list[str]]              # category code → ["Audio", "Audio > Headphones"]
+    family_labels: dict[str, str]
+    depth: int
+
+
+@dataclass
+class DocumentBuilder:
+    """Builds the documents of one channel scope, for each of its locales."""
+
+    structure: Structure
+    scope: str
+    image_url: ImageUrl = raw_image_url
+    plans: list[LocalePlan] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        s = self.structure
+        channel = s.channels[self.scope]
+        self.currencies = list(channel.currencies)
+        self.tree = channel.category_tree
+        self.name_attr = first_present(s, NAME_ATTRIBUTES, _TEXTS)
+        self.description_attr = first_present(s, DESCRIPTION_ATTRIBUTES, _TEXTS)
+        self.brand_attr = first_present(s, BRAND_ATTRIBUTES, _TEXTS + _SELECTS)
+        prices = sorted((a for a in s.attributes.values() if a.type == AttributeType.price_collection),
+                        key=lambda a: (a.code != "price", a.sort_order, a.code))
+        self.price_attr = prices[0].code if prices else None
+        images = sorted((a for a in s.attributes.values() if a.type == AttributeType.image), key=lambda a: (a.sort_order, a.code))
+        self.default_image = images[0].code if images else None
+        special = {self.name_attr, self.description_attr, self.brand_attr}
+        ordered = sorted(s.attributes.values(), key=lambda a: (a.sort_order, a.code))
+        self.facet_attrs: list[Attribute] = [a for a in ordered if a.filterable and a.type not in
+                                             (AttributeType.price_collection, AttributeType.image, AttributeType.file)]
+        self.text_attrs: list[Attribute] = [a for a in ordered if a.searchable and a.code not in special]
+        self.plans = [self._plan(locale) for locale in channel.locales]
+
+    def _plan(self, locale: str) -> LocalePlan:
+        s = self.structure
+        keys = {code: value_key(code, locale if a.localizable else None, self.scope if a.scopable else None)
+                for code, a in s.attributes.items()}
+        options = {attr: {code: (o.labels.get(locale) or code) for code, o in opts.items()} for attr, opts in s.options.items()}
+        levels: dict[str, list[str]] = {}
+        depth = 0
+        for code in s.categories:
+            path = s.category_path(code)
+            if not path or path[0] != self.tree:
+                continue
+            labels = [s.categories[c].labels.get(locale) or c for c in path[1:]]
+            levels[code] = [" > ".join(labels[: n + 1]) for n in range(len(labels))]
+            depth = max(depth, len(labels))
+        families = {code: (f.labels.get(locale) or code) for code, f in s.families.items()}
+        return LocalePlan(locale, keys, options, levels, families, depth)
+
+    @property
+    def depth(self) -> int:
+        return max((p.depth for p in self.plans), default=0)
+
+    # ---------------------------------------------------------------- documents
+    def _label(self, plan: LocalePlan, attr: str | None, v: Any) -> Any:
+        if attr is None or v is None:
+            return v
+        opts = plan.options.get(attr)
+        if opts is None:
+            return v
+        if isinstance(v, list):
+            return [opts.get(o, o) for o in v]
+        return opts.get(v, v)
+
+    def _facet(self, plan: LocalePlan, a: Attribute, v: Any) -> Any:
+        t = a.type
+        if t in (AttributeType.number, AttributeType.metric):
+            return _number(v)
+        if t in _SELECTS:
+            return self._label(plan, a.code, v)
+        return v
+
+    def build(self, sku: str, family: str | None, categories: list[str], values: dict[str, Any], *,
+              model: str | None = None, availability: Any = None, customers: list[str] | None = None) -> list[dict[str, Any]]:
+        """One document per locale, in the order of the channel's locales."""
+        s = self.structure
+        doc_id = document_id(sku)
+        fam = s.families.get(family or "")
+        label_attr = (fam.attribute_as_label if fam and fam.attribute_as_label else None) or self.name_attr
+        image_attr = (fam.attribute_as_image if fam and fam.attribute_as_image else None) or self.default_image
+        cats = [c for c in categories if c in self.plans[0].category_levels] if self.plans else []
+        raw_prices = values.get(self.plans[0].keys[self.price_attr]) if self.price_attr and self.plans else None
+        prices = {c: _number(raw_prices[c]) for c in self.currencies if isinstance(raw_prices, dict) and c in raw_prices}
+        if availability is None:
+            state, stock = "unknown", None
+        else:
+            state, stock = ("in_stock" if availability.atp > 0 else "out_of_stock"), float(availability.atp)
+        contracted = sorted(customers or [])
+        out = []
+        for plan in self.plans:
+            keys = plan.keys
+            levels: dict[str, list[str]] = {}
+            for c in cats:
+                for n, path in enumerate(plan.category_levels[c]):
+                    bucket = levels.setdefault(f"lvl{n}", [])
+                    if path not in bucket:
+                        bucket.append(path)
+            facets = {}
+            for a in self.facet_attrs:
+                v = values.get(keys[a.code])
+                if v not in (None, "", []):
+                    facets[a.code] = self._facet(plan, a, v)
+            text = {}
+            for a in self.text_attrs:
+                v = values.get(keys[a.code])
+                if v not in (None, "", [], {}):
+                    text[a.code] = self._label(plan, a.code, v) if a.type in _SELECTS else v
+            image = values.get(keys[image_attr]) if image_attr else None
+            name = values.get(keys[label_attr]) if label_attr else None
+            out.append({
+                "id": doc_id,
+                "sku": sku,
+                "group": model or doc_id,
+                "model": model,
+                "family": family,
+                "family_label": plan.family_labels.get(family or "", family),
+                "name": name if name not in (None, "") else sku,
+                "description": values.get(keys[self.description_attr]) if self.description_attr else None,
+                "brand": self._label(plan, self.brand_attr, values.get(keys[self.brand_attr])) if self.brand_attr else None,
+                "categories": cats,
+                "category_paths": levels,
+                "facets": facets,
+                "text": text,
+                "prices": prices,
+                "availability": state,
+                "stock": stock,
+                "in_stock_rank": 1 if state == "in_stock" else 0,
+                "image": self.image_url(image) if isinstance(image, str) and image else None,
+                "customers": contracted,
+            })
+        return out

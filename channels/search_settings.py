@@ -1,0 +1,84 @@
+"""Index settings derived from the structure, and the fingerprint that says when documents must be rebuilt.
+
+Two fingerprints, two consequences:
+- `settings_fingerprint`: ranking, synonyms, typo tolerance… The exporter PATCHes only what differs on the
+  live index; Meilisearch re-indexes its own copy, no document is re-sent.
+- `shape_fingerprint`: anything that changes what a *document* contains (attributes flagged filterable or
+  searchable, option and category labels, locales, currencies, the gate rules that decide who is indexed).
+  A change forces a full rebuild into a fresh index and a swap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from channels.search_documents import DocumentBuilder
+
+#: Bump when the document builder changes what it writes.
+DOCUMENT_VERSION = 1
+
+
+def index_settings(b: DocumentBuilder, locale: str) -> dict[str, Any]:
+    """Meilisearch settings for one locale's index, in the API's own field names."""
+    searchable = ["name", "brand", "sku", *(f"text.{a.code}" for a in b.text_attrs),
+                  "facets", "category_paths", "family_label", "description"]
+    levels = [f"category_paths.lvl{n}" for n in range(max(b.depth, 1))]
+    filterable = sorted({"customers", "categories", "family", "model", "availability", "brand", *levels,
+                         *(f"facets.{a.code}" for a in b.facet_attrs), *(f"prices.{c}" for c in b.currencies)})
+    sortable = sorted({"name", "stock", *(f"prices.{c}" for c in b.currencies)})
+    return {
+        "searchableAttributes": searchable,
+        "filterableAttributes": filterable,
+        "sortableAttributes": sortable,
+        "distinctAttribute": "group",
+        "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness", "in_stock_rank:desc"],
+        "synonyms": synonyms(b, locale),
+        "typoTolerance": {
+            "enabled": True,
+            "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 9},
+            "disableOnAttributes": ["sku"],
+            "disableOnWords": [],
+        },
+        "faceting": {"maxValuesPerFacet": 200},
+        "pagination": {"maxTotalHits": 5000},
+        "displayedAttributes": ["*"],
+        "stopWords": [],
+    }
+
+
+def synonyms(b: DocumentBuilder, locale: str) -> dict[str, list[str]]:
+    """A facet option is found by its code as well as by its label in this locale (and vice versa)."""
+    out: dict[str, set[str]] = {}
+    for a in b.facet_attrs:
+        for code, opt in b.structure.options.get(a.code, {}).items():
+            label = (opt.labels.get(locale) or "").strip().lower()
+            word = code.lower().replace("_", " ")
+            if label and label != word and len(label) <= 50:
+                out.setdefault(word, set()).add(label)
+                out.setdefault(label, set()).add(word)
+    return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def _digest(data: Any) -> str:
+    return hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+
+
+def settings_fingerprint(b: DocumentBuilder) -> str:
+    return _digest({p.locale: index_settings(b, p.locale) for p in b.plans})
+
+
+def shape_fingerprint(b: DocumentBuilder) -> str:
+    s = b.structure
+    channel = s.channels[b.scope]
+    return _digest({
+        "version": DOCUMENT_VERSION,
+        "channel": channel.model_dump(mode="json"),
+        "attributes": {c: a.model_dump(mode="json", include={"type", "localizable", "scopable", "filterable", "searchable"})
+                       for c, a in s.attributes.items()},
+        "options": {a: {c: o.labels for c, o in opts.items()} for a, opts in s.options.items()},
+        "categories": {c: [cat.parent, cat.labels] for c, cat in s.categories.items()},
+        "families": {c: [f.labels, f.attribute_as_label, f.attribute_as_image] for c, f in s.families.items()},
+    })
