@@ -5,7 +5,7 @@ PID → SKU, GTIN as the fallback), and the text-file opening rules (encoding, B
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,12 +17,12 @@ from sqlalchemy import Column, DateTime, String, Table, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from pim.errors import InputError
-from pim.importing import Parsed, Rejected
+from pim.errors import InputError, PimError
+from pim.importing import ImportCounts, Parsed, Rejected
 from pim.merge import Merger, Precedence
 from pim.product import Product, Provenance
 from pim.store import Store
-from pim.store.store import PRODUCT, batched, now
+from pim.store.store import PRODUCT, QuarantineEntry, batched, now
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -188,3 +188,38 @@ def _gtin_lookup(store: Store, attribute: str, gtins: list[str]) -> dict[str, st
     with store.engine.connect() as conn:
         q = select(col, PRODUCT.c.identifier).where(col.in_(gtins))
         return {gtin: sku for gtin, sku in conn.execute(q)}
+
+
+# ---------------------------------------------------------------- non-product rows (price lists, stock)
+
+
+@dataclass
+class RowItem:
+    """A parsed non-product row (a PriceListEntry, a StockLevel) with the key its quarantine entry uses."""
+
+    row: BaseModel
+    key: str
+
+
+def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowItem | Rejected],
+                    put: Callable[[Store, list[Any]], int]) -> ImportCounts:
+    """The job/quarantine loop for rows that are not products: `put` writes one batch in one transaction
+    (upserts, so re-running is safe). Counts: read, updated (rows written), rejected."""
+    counts = ImportCounts(job_id=store.start_job("import", label))
+    try:
+        for chunk in batched(items, store.batch_size):
+            counts.read += len(chunk)
+            good = [i for i in chunk if isinstance(i, RowItem)]
+            rejects = [QuarantineEntry(r.reason, r.file, r.line, r.field, r.raw, r.record_key, source)
+                       for r in chunk if isinstance(r, Rejected)]
+            counts.updated += put(store, [g.row for g in good]) if good else 0
+            counts.rejected += store.quarantine(counts.job_id, rejects)
+            store.resolve_quarantine(source, [g.key for g in good])
+    except PimError as exc:
+        store.finish_job(counts.job_id, counts.as_dict(), status="failed", error=exc.describe())  # type: ignore[arg-type]
+        raise
+    except Exception as exc:
+        store.finish_job(counts.job_id, counts.as_dict(), status="failed", error=repr(exc))  # type: ignore[arg-type]
+        raise
+    store.finish_job(counts.job_id, counts.as_dict(), status="succeeded" if not counts.rejected else "partial")  # type: ignore[arg-type]
+    return counts

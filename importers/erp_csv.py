@@ -1,0 +1,207 @@
+"""ERP CSV through a declarative column map (schemas/erp_csv_map.schema.json): product master data merged
+by precedence, customer price lists (one row per quantity tier) and stock per warehouse.
+
+A mapped column missing from the header changes nothing; an empty cell clears that value (for this
+source). Rows that do not fit go to the quarantine with file, line, column and the raw row."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+
+from importers.erp_values import NumberFormat, ValueBuilder, ValueRule
+from pim.catalog import Structure
+from pim.commerce import PriceListEntry, StockLevel, put_price_list, put_stock
+from pim.errors import InputError
+from pim.importing import ImportCounts, Parsed, Rejected, run_import
+from pim.product import Product, Provenance
+from pim.sources import RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
+from pim.store import Store
+from pim.values import ValueProblem
+
+PRICE_FIELDS = {"customer", "sku", "currency", "price", "min_qty", "valid_from", "valid_to"}
+STOCK_FIELDS = {"sku", "warehouse", "quantity", "atp", "updated_at"}
+
+
+class ErpCsvMap(SourceProfile, NumberFormat):
+    """One ERP CSV export: its dialect and where each column goes."""
+
+    source: str = "erp"
+    kind: Literal["products", "price_list", "stock"] = "products"
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    quotechar: str = Field(default='"', min_length=1, max_length=1)
+    encoding: str = Field(default="utf-8", description="Python codec name: utf-8, cp1252, latin-1, utf-16…")
+    sku_column: str = Field(default="sku", description="The column holding our SKU.")
+    family: str | None = Field(default=None, description="Family given to every product record (products only).")
+    columns: dict[str, str | ValueRule] = Field(
+        default={},
+        description="Header → target. products: a value key or family/categories/enabled, or a rule. "
+        "price_list: customer, currency, price, min_qty, valid_from, valid_to. "
+        "stock: warehouse, quantity, atp, updated_at.",
+    )
+    defaults: dict[str, str] = Field(default={}, description="Constant fields for price_list/stock rows, e.g. currency: EUR.")
+
+    def rules(self) -> dict[str, ValueRule]:
+        return {col: rule if isinstance(rule, ValueRule) else ValueRule(to=rule) for col, rule in self.columns.items()}
+
+
+class CsvRows:
+    """Header + rows of a CSV file, with line numbers; encoding, BOM, empty and ragged rows handled."""
+
+    def __init__(self, path: Path, m: ErpCsvMap) -> None:
+        self.path, self.name, self.m = path, path.name, m
+        self.header: list[str] = []
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]] | Rejected]:
+        with open_text(self.path, self.m.encoding) as handle:
+            reader = csv.reader(handle, delimiter=self.m.delimiter, quotechar=self.m.quotechar)
+            rows = decode_guard(reader, str(self.path), self.m.encoding)
+            try:
+                self.header = [h.strip() for h in next(rows)]
+            except StopIteration:
+                raise InputError("the file is empty", file=self.name) from None
+            except csv.Error as exc:
+                raise InputError(f"unreadable CSV header: {exc}", file=self.name, line=1) from None
+            if self.m.sku_column not in self.header:
+                raise InputError(
+                    f"no '{self.m.sku_column}' column (header: {', '.join(self.header[:12])})", file=self.name,
+                    line=1, field=self.m.sku_column,
+                    hint=f"check `delimiter: '{self.m.delimiter}'` and `sku_column` in the map",
+                )
+            width = len(self.header)
+            try:
+                for cells in rows:
+                    line = reader.line_num
+                    if not cells or (len(cells) == 1 and not cells[0].strip()):
+                        continue
+                    if len(cells) != width:
+                        raw = {"cells": cells}
+                        yield Rejected(f"the row has {len(cells)} cells, the header has {width} (truncated "
+                                       "row or wrong delimiter)", self.name, line, None, raw, _key(cells, self))
+                        continue
+                    yield line, cells
+            except csv.Error as exc:
+                raise InputError(f"broken CSV: {exc}", file=self.name, line=reader.line_num,
+                                 hint="an unterminated quote or a NUL byte; fix the file and re-run") from None
+
+
+def _key(cells: list[str], rows: CsvRows) -> str | None:
+    try:
+        return cells[rows.header.index(rows.m.sku_column)].strip() or None
+    except (ValueError, IndexError):
+        return None
+
+
+def product_items(path: Path, m: ErpCsvMap, structure: Structure) -> Iterator[Parsed | Rejected]:
+    """Partial product records, one per row. Mapped columns absent from the header are skipped."""
+    builder = ValueBuilder(structure, m)
+    ident_attr = structure.identifier_attribute
+    stamp = datetime.now(UTC)
+    rows = CsvRows(path, m)
+    plan: list[tuple[int, str, ValueRule, int | None]] | None = None
+    for item in rows:
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        if plan is None:
+            plan = _plan(rows.header, m)
+            sku_at = rows.header.index(m.sku_column)
+        line, cells = item
+        sku = cells[sku_at].strip()
+        if not sku:
+            yield Rejected("empty SKU", rows.name, line, m.sku_column, dict(zip(rows.header, cells)))
+            continue
+        values: dict[str, Any] = {ident_attr: sku}
+        fields: dict[str, Any] = {"family": m.family} if m.family else {}
+        current = None
+        try:
+            for at, column, rule, unit_at in plan:
+                current = column
+                builder.apply(rule, cells[at], values, fields, cells[unit_at] if unit_at is not None else None)
+        except ValueProblem as exc:
+            yield Rejected(str(exc), rows.name, line, current, dict(zip(rows.header, cells)), sku)
+            continue
+        prov = Provenance.model_construct(source=m.source, ref=f"{rows.name}:{line}", at=stamp)
+        yield Parsed(Product(identifier=sku, values=values, source=prov, **fields), rows.name, line)
+
+
+def _plan(header: list[str], m: ErpCsvMap) -> list[tuple[int, str, ValueRule, int | None]]:
+    plan = []
+    for column, rule in m.rules().items():
+        if column in header:
+            unit_at = header.index(rule.unit_from) if rule.unit_from and rule.unit_from in header else None
+            plan.append((header.index(column), column, rule, unit_at))
+    return plan
+
+
+def commerce_items(path: Path, m: ErpCsvMap) -> Iterator[RowItem | Rejected]:
+    """PriceListEntry or StockLevel rows; the quarantine key is customer|sku|… as written in the file."""
+    allowed = PRICE_FIELDS if m.kind == "price_list" else STOCK_FIELDS
+    targets = {col: (r.to if isinstance(r, ValueRule) else r) for col, r in m.columns.items()}
+    bad = sorted(set(targets.values()) - allowed)
+    if bad:
+        raise InputError(f"{m.kind} maps cannot target {bad}", field="columns", hint=f"allowed: {sorted(allowed)}")
+    rows = CsvRows(path, m)
+    for item in rows:
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        line, cells = item
+        raw = dict(zip(rows.header, cells))
+        data: dict[str, Any] = {**m.defaults, "sku": raw[m.sku_column].strip(), "source": m.source}
+        for column, target in targets.items():
+            if column in raw and raw[column].strip():
+                data[target] = raw[column].strip()
+        key = "|".join(str(data.get(f, "")) for f in (("customer", "sku", "currency", "min_qty", "valid_from")
+                                                        if m.kind == "price_list" else ("sku", "warehouse")))
+        try:
+            yield RowItem(_commerce_row(m, data), key)
+        except ValueProblem as exc:
+            yield Rejected(str(exc), rows.name, line, None, raw, key)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            yield Rejected(f"{first['loc'][0] if first['loc'] else ''}: {first['msg']}", rows.name, line,
+                           str(first["loc"][0]) if first["loc"] else None, raw, key)
+
+
+def _commerce_row(m: ErpCsvMap, data: dict[str, Any]) -> PriceListEntry | StockLevel:
+    for field in ("price", "min_qty", "quantity", "atp"):
+        if field in data:
+            data[field] = Decimal(m.number(data[field]))
+    if m.kind == "price_list":
+        for field in ("valid_from", "valid_to"):
+            if field in data:
+                data[field] = m.day(data[field])
+        return PriceListEntry(**data)
+    if "updated_at" in data:
+        stamp = m.moment(data["updated_at"])
+        data["updated_at"] = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    else:
+        data["updated_at"] = datetime.now(UTC)
+    return StockLevel(**data)
+
+
+def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | None = None,
+                   precedence: Path | None = None) -> ImportCounts:
+    label = f"erp-csv:{m.kind}:{path}"
+    if m.kind == "price_list":
+        return run_rows_import(store, m.source, label, commerce_items(path, m), put_price_list)
+    if m.kind == "stock":
+        return run_rows_import(store, m.source, label, commerce_items(path, m), put_stock)
+    structure = store.structure()
+    return run_import(store, m.source, product_items(path, m, structure), structure=structure, label=label,
+                      merge=merger_for(m, map_dir, precedence))
+
+
+class ErpCsvImporter:
+    name = "erp_csv"
+
+    def run(self, path: Path, store: Store, **options: Any) -> dict[str, Any]:
+        map_path = Path(options["map"])
+        return import_erp_csv(path, store, load_profile(ErpCsvMap, map_path), map_dir=map_path.parent).as_dict()

@@ -1,0 +1,167 @@
+"""ERP CSV: a declarative column map (delimiter, encoding, decimals, dates), merged by precedence; price
+lists and stock; clear messages for broken files; quarantine and re-runs."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from importers.erp_csv import ErpCsvMap, import_erp_csv, product_items
+from pim.commerce import contract_tiers, stock_for
+from pim.conflicts import open_conflicts
+from pim.errors import InputError
+from pim.importing import Parsed, run_import
+from pim.merge import Merger
+from pim.sources import load_profile
+from pim.store import Store
+from tests.source_data import PRECEDENCE, record, seed_structure
+
+HEADER = "Material;EAN;Bezeichnung;Gewicht;GewEinheit;Preis EUR;Preis USD;ME;VPE;MOQ;Status"
+ROWS = [
+    "A1;4006381333931;Bohrer X100;1,250;KGM;1.299,00;1399,5;ST;1;10;A",
+    "A2;4006381333948;Säge Ö;0,8;KGM;49,90;;ST;5;1;P",
+]
+MAP = {
+    "delimiter": ";", "encoding": "cp1252", "decimal": ",", "thousands": ".", "sku_column": "Material",
+    "family": "tool",
+    "columns": {
+        "EAN": "ean", "Bezeichnung": "name:de_DE", "ME": "unit_of_measure", "VPE": "pack_size", "MOQ": "min_order_qty",
+        "Gewicht": {"to": "weight", "unit_from": "GewEinheit", "unit_map": {"KGM": "KILOGRAM", "GRM": "GRAM"}},
+        "Preis EUR": {"to": "price", "currency": "EUR"}, "Preis USD": {"to": "price", "currency": "USD"},
+        "Status": {"to": "lifecycle_status", "map": {"A": "active", "P": "phase_out", "B": "blocked"}},
+    },
+}
+
+
+def write(path: Path, lines: list[str], encoding: str = "cp1252") -> Path:
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    return path
+
+
+@pytest.fixture
+def seeded(store: Store) -> Store:
+    seed_structure(store)
+    return store
+
+
+def run(store: Store, path: Path, **overrides):
+    m = ErpCsvMap(**{**MAP, **overrides})
+    structure = store.structure()
+    return run_import(store, "erp", product_items(path, m, structure), structure=structure,
+                      merge=Merger(PRECEDENCE, create_missing=True))
+
+
+def test_column_map_reads_cp1252_semicolons_and_decimal_commas(seeded: Store, tmp_path: Path):
+    counts = run(seeded, write(tmp_path / "erp.csv", [HEADER, *ROWS]))
+    assert (counts.read, counts.created, counts.rejected) == (2, 2, 0)
+    a1 = seeded.get_product("A1")
+    assert a1.family == "tool"
+    assert a1.values["price"] == {"EUR": "1299.00", "USD": "1399.50"}
+    assert a1.values["weight"] == {"amount": "1.25", "unit": "KILOGRAM"}
+    assert (a1.values["pack_size"], a1.values["min_order_qty"], a1.values["lifecycle_status"]) == (1, 10, "active")
+    assert seeded.get_product("A2").values["name:de_DE"] == "Säge Ö"
+    assert a1.provenance_of("ean").ref == "erp.csv:2"
+
+
+def test_absent_column_keeps_the_value_and_empty_cell_clears_it(seeded: Store, tmp_path: Path):
+    run(seeded, write(tmp_path / "erp.csv", [HEADER, *ROWS]))
+    run(seeded, write(tmp_path / "delta.csv", ["Material;ME;MOQ", "A1;PCE;"]))
+    a1 = seeded.get_product("A1")
+    assert a1.values["unit_of_measure"] == "PCE"  # changed
+    assert "min_order_qty" not in a1.values  # explicitly empty: cleared
+    assert a1.values["ean"] == "4006381333931"  # column absent: untouched
+
+
+def test_erp_and_supplier_disagreeing_on_weight_is_logged(seeded: Store, tmp_path: Path):
+    run(seeded, write(tmp_path / "erp.csv", [HEADER, *ROWS]))
+    run_import(seeded, "supplier:acme", [Parsed(
+        record("supplier:acme", "A1", {"weight": {"amount": "1.3", "unit": "KILOGRAM"}}), "acme.csv", 2)],
+        merge=Merger(PRECEDENCE))
+    assert seeded.get_product("A1").values["weight"]["amount"] == "1.25"
+    assert [(c.identifier, c.value_key) for c in open_conflicts(seeded)] == [("A1", "weight")]
+
+
+def test_bad_rows_are_quarantined_and_a_fixed_file_takes_them_in(seeded: Store, tmp_path: Path):
+    bad = write(tmp_path / "erp.csv", [HEADER, ROWS[0], "A3;1;x;zwei;KGM;1;1;ST;1;1;A", "A4;1;x"])
+    counts = run(seeded, bad)
+    assert (counts.read, counts.created, counts.rejected) == (3, 1, 2)
+    entries = {e["line"]: e for e in seeded.quarantined(counts.job_id)}
+    assert entries[3]["field"] == "Gewicht" and "not a number" in entries[3]["reason"]
+    assert "the header has 11" in entries[4]["reason"] and entries[4]["record_key"] == "A4"
+    fixed = write(tmp_path / "erp.csv", [HEADER, ROWS[0], "A3;1;x;2;KGM;1;1;ST;1;1;A",
+                                         "A4;1;x;2;KGM;1;1;ST;1;1;A"])
+    again = run(seeded, fixed)
+    assert (again.created, again.unchanged, again.rejected) == (2, 1, 0)
+    assert seeded.quarantined() == []
+
+
+def test_interrupted_import_can_be_rerun(seeded: Store, tmp_path: Path):
+    seeded.batch_size = 2
+    path = write(tmp_path / "erp.csv", [HEADER] + [f"S{i};;Name {i};1;KGM;1;;ST;1;1;A" for i in range(7)])
+    m = ErpCsvMap(**MAP)
+
+    def dies_after_five():
+        for n, item in enumerate(product_items(path, m, seeded.structure())):
+            if n == 5:
+                raise RuntimeError("power cut")
+            yield item
+
+    with pytest.raises(RuntimeError):
+        run_import(seeded, "erp", dies_after_five(), merge=Merger(PRECEDENCE))
+    assert seeded.count_products() == 4  # two whole batches committed, the third never started
+    assert seeded.jobs()[0]["status"] == "failed"
+    counts = run(seeded, path)
+    assert (counts.created, counts.unchanged, counts.rejected) == (3, 4, 0)
+    assert seeded.count_products() == 7
+
+
+def test_price_list_rows_become_contract_tiers(seeded: Store, tmp_path: Path):
+    path = write(tmp_path / "prices.csv", ["Kunde;Material;Menge;Preis;Ab;Bis",
+                                           "C1;A1;1;10,50;01.01.2026;31.12.2026", "C1;A1;100;9,00;01.01.2026;",
+                                           "C1;A1;x;9,00;01.01.2026;"])
+    m = ErpCsvMap(kind="price_list", delimiter=";", decimal=",", date_format="%d.%m.%Y", sku_column="Material",
+                  columns={"Kunde": "customer", "Menge": "min_qty", "Preis": "price", "Ab": "valid_from",
+                           "Bis": "valid_to"}, defaults={"currency": "EUR"})
+    counts = import_erp_csv(path, seeded, m)
+    assert (counts.read, counts.updated, counts.rejected) == (3, 2, 1)
+    tiers = contract_tiers(seeded, "C1", ["A1"], "EUR", on=date(2026, 6, 1))["A1"]
+    assert [(t.min_qty, t.price) for t in tiers] == [(Decimal(1), Decimal("10.5")), (Decimal(100), Decimal(9))]
+
+
+def test_stock_rows_carry_warehouse_and_timestamp(seeded: Store, tmp_path: Path):
+    path = write(tmp_path / "stock.csv", ["sku,lager,menge,atp,stand", "A1,HH,10,8,2026-03-01T10:00:00",
+                                          "A1,M,5,,2026-03-01T09:00:00"])
+    m = ErpCsvMap(kind="stock", columns={"lager": "warehouse", "menge": "quantity", "atp": "atp", "stand": "updated_at"})
+    assert import_erp_csv(path, seeded, m).updated == 2
+    a1 = stock_for(seeded, ["A1"])["A1"]
+    assert (a1.quantity, a1.atp, a1.updated_at.hour) == (Decimal(15), Decimal(13), 9)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (b"\xff\xfeM\x00a\x00", "UTF-16 byte order mark"),
+    ("Material;EAN\nA1;\u00e9\n".encode("cp1252"), "the file is not utf-8"),
+    (b"sku,ean\nA1,1\n", "no 'Material' column"),
+])
+def test_broken_files_get_a_clear_message(seeded: Store, tmp_path: Path, content: bytes, message: str):
+    path = tmp_path / "erp.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        run(seeded, path, encoding="utf-8")
+
+
+def test_utf8_bom_is_skipped(seeded: Store, tmp_path: Path):
+    path = tmp_path / "erp.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join([HEADER, ROWS[0]]).encode())
+    assert run(seeded, path, encoding="utf-8").created == 1
+
+
+def test_map_file_errors_name_the_field(tmp_path: Path):
+    path = tmp_path / "map.yaml"
+    path.write_text("kind: prices\n")
+    with pytest.raises(InputError) as err:
+        load_profile(ErpCsvMap, path)
+    assert err.value.field == "kind"
