@@ -1,0 +1,89 @@
+"""Users, roles and API tokens. Passwords are hashed with argon2; API tokens are random and stored as their
+SHA-256 only. Roles, from least to most: viewer (reads), editor (edits values, picks conflict winners),
+admin (also structure and users)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+
+from pim.errors import InputError
+from pim.store.store import Store, now
+from pim.web.tables import TOKEN, USER
+
+ROLES = ("viewer", "editor", "admin")
+ROLE_LABELS = {"viewer": "viewer", "editor": "content editor", "admin": "catalog admin"}
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+def _hasher():  # type: ignore[no-untyped-def]
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def add_user(store: Store, username: str, password: str, role: str = "editor") -> User:
+    if role not in ROLES:
+        raise InputError(f"unknown role '{role}'", field="role", hint=f"use one of: {', '.join(ROLES)}")
+    if len(password) < 8:
+        raise InputError("password too short", field="password", hint="use at least 8 characters")
+    with store.begin() as conn:
+        if conn.execute(select(USER.c.id).where(USER.c.username == username)).first():
+            raise InputError(f"user '{username}' exists", field="username")
+        res = conn.execute(insert(USER).values(username=username, password_hash=_hasher().hash(password), role=role,
+                                               active=True, created_at=now()))
+        return User(int(res.inserted_primary_key[0]), username, role)
+
+
+def authenticate(store: Store, username: str, password: str) -> User | None:
+    from argon2.exceptions import VerificationError
+
+    with store.engine.connect() as conn:
+        row = conn.execute(select(USER).where(USER.c.username == username, USER.c.active.is_(True))).first()
+    if row is None:
+        _hasher().hash(password)  # same work whether or not the user exists
+        return None
+    try:
+        _hasher().verify(row.password_hash, password)
+    except VerificationError:
+        return None
+    return User(row.id, row.username, row.role)
+
+
+def get_user(store: Store, user_id: int) -> User | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(USER).where(USER.c.id == user_id, USER.c.active.is_(True))).first()
+    return User(row.id, row.username, row.role) if row else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(store: Store, user: User, label: str = "") -> str:
+    token = "pim_" + secrets.token_urlsafe(32)
+    with store.begin() as conn:
+        conn.execute(insert(TOKEN).values(token_hash=_digest(token), user_id=user.id, label=label, created_at=now()))
+    return token
+
+
+def user_for_token(store: Store, token: str) -> User | None:
+    digest = _digest(token)
+    with store.begin() as conn:
+        row = conn.execute(select(TOKEN.c.user_id).where(TOKEN.c.token_hash == digest)).first()
+        if row is None:
+            return None
+        conn.execute(update(TOKEN).where(TOKEN.c.token_hash == digest).values(last_used_at=now()))
+    return get_user(store, row.user_id)

@@ -1,0 +1,147 @@
+"""REST API under /api/v1 (OpenAPI at /api/v1/openapi.json via the app). Bearer-token auth: every route
+needs a token; editing values needs the editor role."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from pim.structure import STRUCTURE_KINDS
+from pim.web import panels
+from pim.web.accounts import User
+from pim.web.deps import api_editor, api_user, store_of, structure_of
+from pim.web.editing import apply_values, history
+from pim.web.grid import GridFilter, page
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+
+class GridItem(BaseModel):
+    id: int
+    identifier: str
+    family: str | None
+    enabled: bool
+    label: str
+    completeness: int | None = Field(description="Ratio on the filter's channel × locale, when scored.")
+    source: str | None
+
+
+class ProductPage(BaseModel):
+    items: list[GridItem]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
+
+
+class ValuesPatch(BaseModel):
+    values: dict[str, Any] = Field(description="value key (attr[:locale][@channel]) → data; null clears a value.")
+
+
+class FieldErrors(BaseModel):
+    errors: dict[str, str]
+
+
+def grid_filter(
+    q: str | None = None, family: str | None = None, category: str | None = None, enabled: bool | None = None,
+    channel: str | None = None, locale: str | None = None,
+    completeness: str | None = Query(None, pattern=r"^(complete|incomplete|below:\d{1,3})$"),
+    missing: str | None = None, quality: str | None = None, source: str | None = None,
+) -> GridFilter:
+    return GridFilter(q, family, category, enabled, channel, locale, completeness, missing, quality, source)
+
+
+@router.get("/products", response_model=ProductPage)
+def list_products(request: Request, f: GridFilter = Depends(grid_filter), cursor: str | None = None,
+                  limit: int = Query(50, ge=1, le=500), user: User = Depends(api_user)) -> ProductPage:
+    after = _cursor(cursor)
+    rows, nxt = page(store_of(request), f, structure_of(request), after=after, limit=limit)
+    return ProductPage(items=[GridItem(id=r.id, identifier=r.identifier, family=r.family, enabled=r.enabled,
+                                       label=r.label, completeness=r.ratio, source=r.source) for r in rows],
+                       next_cursor=str(nxt) if nxt else None)
+
+
+def _cursor(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit():
+        raise HTTPException(422, "cursor must be a next_cursor value from a previous page")
+    return int(cursor)
+
+
+def _product_json(request: Request, identifier: str) -> dict[str, Any]:
+    product = store_of(request).get_product(identifier)
+    if product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    return product.model_dump(mode="json")
+
+
+@router.get("/products/{identifier}")
+def get_product(identifier: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    return _product_json(request, identifier)
+
+
+@router.patch("/products/{identifier}", responses={422: {"model": FieldErrors}, 404: {}})
+def patch_values(identifier: str, body: ValuesPatch, request: Request, user: User = Depends(api_editor)) -> Any:
+    """Validate every value; on any error nothing changes and each wrong key gets its message."""
+    result = apply_values(store_of(request), identifier, body.values, user.username, structure=structure_of(request))
+    if result.product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    if result.errors:
+        return JSONResponse({"errors": result.errors}, status_code=422)
+    return {"changed": result.changed, "product": result.product.model_dump(mode="json")}
+
+
+@router.get("/products/{identifier}/completeness")
+def product_completeness(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    _product_json(request, identifier)
+    rows = panels.completeness(store_of(request), identifier)
+    if rows is None:
+        raise HTTPException(501, "completeness is not available in this installation")
+    return [{k: r[k] for k in ("channel", "locale", "ratio", "required", "missing")} for r in rows]
+
+
+@router.get("/products/{identifier}/history")
+def product_history(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return [{**h, "at": h["at"].isoformat()} for h in history(store_of(request), identifier)]
+
+
+@router.get("/completeness/{channel}")
+def completeness_report(channel: str, request: Request, locale: str | None = None,
+                        user: User = Depends(api_user)) -> dict[str, Any]:
+    if channel not in structure_of(request).channels:
+        raise HTTPException(404, f"no channel '{channel}'")
+    report = panels.gate_report(store_of(request), channel, locale)
+    if report is None:
+        raise HTTPException(501, "completeness is not available in this installation")
+    return report.model_dump(mode="json")
+
+
+StructureKind = Literal[tuple(STRUCTURE_KINDS)]  # type: ignore[valid-type]
+
+
+@router.get("/structure/{kind}")
+def structure(kind: StructureKind, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return [item.model_dump(mode="json") for item in store_of(request).get_structure(kind)]
+
+
+@router.get("/jobs")
+def jobs(request: Request, kind: str | None = None, limit: int = Query(50, ge=1, le=500),
+         user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    return [_job_json(j) for j in store_of(request).jobs(kind, limit)]
+
+
+@router.get("/jobs/{job_id}")
+def job(job_id: int, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    store = store_of(request)
+    found = store.job(job_id)
+    if found is None:
+        raise HTTPException(404, f"no job {job_id}")
+    quarantined = store.quarantined(job_id, open_only=False, limit=500)
+    return {**_job_json(found), "quarantined": [
+        {k: q[k] for k in ("file", "line", "field", "reason", "record_key", "severity")} for q in quarantined]}
+
+
+def _job_json(j: dict[str, Any]) -> dict[str, Any]:
+    return {**j, "started_at": j["started_at"].isoformat() if j.get("started_at") else None,
+            "finished_at": j["finished_at"].isoformat() if j.get("finished_at") else None}

@@ -1,0 +1,52 @@
+"""The web application: HTML UI (session login, CSRF-protected forms, htmx), the REST API under /api/v1,
+and every router named in pim.registry.WEB_ROUTERS (e.g. the customer portal, under its own auth).
+`pim serve` runs `create_app` with uvicorn's factory mode."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from pim.errors import ConfigError
+from pim.registry import WEB_ROUTERS, load
+from pim.settings import get_settings
+from pim.store import Store
+from pim.web.deps import LoginRequired, StructureCache
+
+HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
+
+
+def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
+    s = settings or get_settings()
+    app = FastAPI(title="PIM", version="1", docs_url="/api/v1/docs", openapi_url="/api/v1/openapi.json",
+                  redoc_url=None)
+    app.state.store = store or Store.from_settings(s)
+    app.state.structure = StructureCache()
+    app.add_middleware(SessionMiddleware, secret_key=s.secret_key, session_cookie="pim_session",
+                       same_site="lax", https_only=False, max_age=12 * 3600)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    from pim.web import api, ui
+
+    app.include_router(api.router)
+    app.include_router(ui.router)
+    for ref in WEB_ROUTERS:
+        try:
+            app.include_router(load(ref))
+        except ConfigError as exc:  # an area not installed (yet): the rest of the app still serves
+            log.warning("web router not mounted: %s", exc)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Any:
+        if request.headers.get("hx-request"):
+            return RedirectResponse("/login", status_code=200, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    return app

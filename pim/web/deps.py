@@ -1,0 +1,84 @@
+"""Request-scoped access to the store, the (cached) structure and the signed-in user, for both the HTML UI
+(session cookie) and the API (bearer token)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from fastapi import HTTPException, Request
+from sqlalchemy import func, select
+
+from pim.catalog import Structure
+from pim.store.store import STRUCTURE, Store
+from pim.web.accounts import User, get_user, user_for_token
+
+
+def store_of(request: Request) -> Store:
+    return request.app.state.store
+
+
+class StructureCache:
+    """The structure, reloaded only when a structure row changed (count and newest update time)."""
+
+    def __init__(self) -> None:
+        self._key: Any = None
+        self._value: Structure | None = None
+
+    def get(self, store: Store) -> Structure:
+        with store.engine.connect() as conn:
+            key = tuple(conn.execute(select(func.count(), func.max(STRUCTURE.c.updated_at)).select_from(STRUCTURE)).one())
+        if self._value is None or key != self._key:
+            self._value, self._key = store.structure(), key
+        return self._value
+
+
+def structure_of(request: Request) -> Structure:
+    return request.app.state.structure.get(store_of(request))
+
+
+def api_user(request: Request) -> User:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    user = user_for_token(store_of(request), token.strip())
+    if user is None:
+        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def api_editor(request: Request) -> User:
+    user = api_user(request)
+    if not user.can("editor"):
+        raise HTTPException(403, f"role '{user.role}' may not edit values")
+    return user
+
+
+class LoginRequired(Exception):
+    """Raised by session_user; the app turns it into a redirect to /login."""
+
+
+def session_user(request: Request) -> User:
+    uid = request.session.get("uid")
+    user = get_user(store_of(request), uid) if uid else None
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    expected = request.session.get("csrf")
+    given = request.headers.get("x-csrf-token")
+    if given is None:
+        form = await request.form()
+        given = form.get("csrf_token")  # type: ignore[assignment]
+    if not expected or not isinstance(given, str) or not secrets.compare_digest(expected, given):
+        raise HTTPException(403, "CSRF token missing or wrong; reload the page and try again")

@@ -1,0 +1,86 @@
+"""What the UI shows from other areas: completeness and the gate report (pim.completeness), conflicts
+(pim.conflicts), media upload (media/, found by registry string). Each is optional: when its module is not
+there, its panel is hidden rather than broken."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from pim.registry import load
+
+
+def _module(name: str) -> Any:
+    try:
+        return import_module(name)
+    except ImportError:
+        return None
+
+
+def tables() -> Any:
+    """pim.scoring_tables (completeness, gate decisions), or None."""
+    return _module("pim.scoring_tables")
+
+
+def completeness(store: Any, identifier: str) -> list[dict[str, Any]] | None:
+    mod = _module("pim.completeness")
+    if mod is None or not hasattr(mod, "stored_completeness"):
+        return None
+    return mod.stored_completeness(store, identifier)
+
+
+def gate_report(store: Any, channel: str, locale: str | None = None, todo_limit: int = 100) -> Any:
+    mod = _module("pim.completeness")
+    if mod is None or not hasattr(mod, "report"):
+        return None
+    return mod.report(store, channel, locale, todo_limit=todo_limit)
+
+
+def gate_decision(store: Any, identifier: str) -> list[dict[str, Any]]:
+    t = tables()
+    if t is None or not hasattr(t, "GATE_DECISION"):
+        return []
+    from sqlalchemy import select
+
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(t.GATE_DECISION).where(t.GATE_DECISION.c.product == identifier))]
+
+
+def conflicts(store: Any, identifier: str) -> list[Any] | None:
+    mod = _module("pim.conflicts")
+    if mod is None:
+        return None
+    return [c for c in mod.conflicts_for(store, identifier) if c.status == "open"]
+
+
+def resolve_conflict(store: Any, identifier: str, key: str, source: str, by: str) -> Any:
+    mod = _module("pim.conflicts")
+    if mod is None:
+        return None
+    return mod.resolve_conflict(store, identifier, key, source, by=by)
+
+
+def media_available() -> bool:
+    return _module("media.ingest") is not None and _module("media.storage") is not None
+
+
+def upload_media(store: Any, data: bytes, name: str) -> dict[str, Any]:
+    """Ingest uploaded bytes through media/; returns its result row (sha256, status, problem)."""
+    asset_store = load("media.storage:open_asset_store")()
+    return load("media.ingest:ingest_bytes")(store, data, name, asset_store=asset_store, source="upload")
+
+
+def deliveries(store: Any, limit: int = 50) -> list[dict[str, Any]] | None:
+    """Feed deliveries, if the feeds area's delivery log exists."""
+    from sqlalchemy import MetaData, Table, select
+    from sqlalchemy.exc import NoSuchTableError
+
+    for name in ("feed_delivery", "delivery_log", "delivery"):
+        try:
+            table = Table(name, MetaData(), autoload_with=store.engine)
+        except NoSuchTableError:
+            continue
+        order = table.c.id.desc() if "id" in table.c else list(table.c)[0]
+        with store.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(table).order_by(order).limit(limit))]
+    return None

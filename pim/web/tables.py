@@ -1,0 +1,57 @@
+"""Tables of the web area: users, API tokens, and the history of value changes (who or what changed each
+value, and when). Migration: 0007_web."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, String, Table
+from sqlmodel import Field, SQLModel
+
+from pim.store.tables import JSONType
+
+
+class UserRow(SQLModel, table=True):
+    __tablename__ = "web_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=20)  # viewer | editor | admin
+    active: bool = True
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """Only the token's SHA-256 is stored; the token itself is shown once, when it is made."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(index=True)
+    label: str = Field(default="", max_length=100)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
+class ValueHistoryRow(SQLModel, table=True):
+    """One value change of one product: old and new data, who (user or source) and when."""
+
+    __tablename__ = "value_history"
+    __table_args__ = (Index("ix_value_history_product", "product", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    product: str = Field(sa_column=Column(String(255), nullable=False))
+    value_key: str = Field(sa_column=Column(String(255), nullable=False))
+    old: Any = Field(default=None, sa_column=Column(JSONType, nullable=True))
+    new: Any = Field(default=None, sa_column=Column(JSONType, nullable=True))
+    actor: str = Field(sa_column=Column(String(100), nullable=False))
+    source: str = Field(sa_column=Column(String(100), nullable=False))
+    at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+USER: Table = UserRow.__table__  # type: ignore[assignment]
+TOKEN: Table = ApiTokenRow.__table__  # type: ignore[assignment]
+HISTORY: Table = ValueHistoryRow.__table__  # type: ignore[assignment]

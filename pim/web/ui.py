@@ -1,0 +1,214 @@
+"""HTML pages for the content team: product grid, product page (inline edit, provenance, conflicts,
+completeness, media, history), the "what blocks publishing" dashboard, and jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from pim.product import value_key
+from pim.structure import AttributeType
+from pim.web import panels
+from pim.web.accounts import ROLE_LABELS, User, authenticate
+from pim.web.deps import check_csrf, csrf_token, session_user, store_of, structure_of
+from pim.web.editing import apply_values, history
+from pim.web.grid import GridFilter, page
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals["role_label"] = ROLE_LABELS
+
+
+def render(request: Request, name: str, user: User | None, **ctx: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"user": user, "csrf": csrf_token(request), **ctx})
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/products") -> HTMLResponse:
+    return render(request, "login.html", None, next=next, error=None)
+
+
+@router.post("/login", dependencies=[Depends(check_csrf)])
+async def login(request: Request) -> Any:
+    form = await request.form()
+    user = authenticate(store_of(request), str(form.get("username", "")), str(form.get("password", "")))
+    nxt = str(form.get("next") or "/products")
+    if user is None:
+        return render(request, "login.html", None, next=nxt, error="Wrong user name or password.")
+    request.session.clear()
+    request.session["uid"] = user.id
+    return RedirectResponse(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/products", status_code=303)
+
+
+@router.post("/logout", dependencies=[Depends(check_csrf)])
+def logout(request: Request) -> Any:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/")
+def home() -> Any:
+    return RedirectResponse("/products", status_code=303)
+
+
+def _filter(request: Request) -> GridFilter:
+    p = request.query_params
+    enabled = {"1": True, "0": False}.get(p.get("enabled", ""))
+    return GridFilter(**{k: (p.get(k) or None) for k in ("q", "family", "category", "channel", "locale",
+                                                         "completeness", "missing", "quality", "source")},
+                      enabled=enabled)
+
+
+@router.get("/products")
+def grid(request: Request, after: int = 0, user: User = Depends(session_user)) -> HTMLResponse:
+    s = structure_of(request)
+    f = _filter(request)
+    if f.completeness == "below:":
+        f.completeness = None
+    try:
+        rows, nxt = page(store_of(request), f, s, after=after, limit=50)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    name = "_grid_rows.html" if request.headers.get("hx-request") and after else "grid.html"
+    return render(request, name, user, rows=rows, next_cursor=nxt, f=f, s=s,
+                  has_completeness=panels.tables() is not None)
+
+
+# ---------------------------------------------------------------- product page
+def _scope(request: Request, s: Any) -> tuple[str | None, str | None]:
+    channel = request.query_params.get("channel") or next(iter(sorted(s.channels)), None)
+    locale = request.query_params.get("locale") or (s.channels[channel].locales[0] if channel in s.channels else None)
+    return channel, locale
+
+
+def value_rows(product: Any, store: Any, s: Any, channel: str | None, locale: str | None) -> list[dict[str, Any]]:
+    """Attribute groups, each with its attributes' value, key, provenance and whether it is inherited."""
+    family = s.families.get(product.family or "")
+    codes = family.attributes if family else sorted({k.split(":")[0].split("@")[0] for k in product.values})
+    inherited: dict[str, Any] = {}
+    for model in reversed(store.ancestors(product)) if product.parent else []:
+        inherited.update({k: (v, model.provenance_of(k), model.code) for k, v in model.values.items()})
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for code in codes:
+        attr = s.attributes.get(code)
+        if attr is None:
+            continue
+        key = value_key(code, locale if attr.localizable else None, channel if attr.scopable else None)
+        own = key in product.values
+        value, prov, origin = (product.values.get(key), product.provenance_of(key), None) if own else inherited.get(key, (None, None, None))
+        groups.setdefault(attr.group, []).append({
+            "attr": attr, "key": key, "value": value, "prov": prov, "inherited_from": origin,
+            "options": sorted(s.options.get(code, {})), "label": attr.labels.get(locale or "", code)})
+    order = {g: s.attribute_groups[g].sort_order if g in s.attribute_groups else 999 for g in groups}
+    return [{"group": g, "rows": groups[g]} for g in sorted(groups, key=lambda g: (order[g], g))]
+
+
+@router.get("/products/{identifier}")
+def product_page(identifier: str, request: Request, user: User = Depends(session_user)) -> HTMLResponse:
+    store, s = store_of(request), structure_of(request)
+    product = store.get_product(identifier)
+    if product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    channel, locale = _scope(request, s)
+    return render(request, "product.html", user, p=product, s=s, channel=channel, locale=locale,
+                  groups=value_rows(product, store, s, channel, locale),
+                  completeness=panels.completeness(store, identifier),
+                  decisions=panels.gate_decision(store, identifier),
+                  conflicts=panels.conflicts(store, identifier), media=panels.media_available(),
+                  history=history(store, identifier, 50), errors={}, saved=None)
+
+
+def form_value(attr: Any, form: Any, currencies: list[str]) -> Any:
+    """The edit form's fields → the value pim.values.normalize expects for this attribute type."""
+    if attr.type == AttributeType.metric:
+        amount = form.get("value", "")
+        return None if amount == "" else {"amount": amount, "unit": form.get("unit") or attr.default_unit}
+    if attr.type == AttributeType.price_collection:
+        return {c: form.get(f"price_{c}", "") for c in currencies if form.get(f"price_{c}", "") != ""} or None
+    if attr.type == AttributeType.multi_select:
+        return form.getlist("value")
+    return form.get("value", "")
+
+
+@router.post("/products/{identifier}/values", dependencies=[Depends(check_csrf)])
+async def edit_value(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
+    if not user.can("editor"):
+        raise HTTPException(403, f"role '{user.role}' may not edit values")
+    store, s = store_of(request), structure_of(request)
+    form = await request.form()
+    key = str(form.get("key", ""))
+    attr = s.attributes.get(key.split(":")[0].split("@")[0])
+    if attr is None:
+        raise HTTPException(422, f"unknown value key '{key}'")
+    channel, locale = str(form.get("channel") or ""), str(form.get("locale") or "")
+    currencies = s.channels[channel].currencies if channel in s.channels else sorted(s.currencies)
+    result = apply_values(store, identifier, {key: form_value(attr, form, currencies)}, user.username, structure=s)
+    if result.product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    url = f"/products/{identifier}?channel={channel}&locale={locale}"
+    if request.headers.get("hx-request") and not result.errors:
+        return HTMLResponse("", headers={"HX-Redirect": url + "&saved=" + key})
+    if not result.errors:
+        return RedirectResponse(url, status_code=303)
+    return render(request, "product.html", user, p=result.product, s=s, channel=channel, locale=locale,
+                  groups=value_rows(result.product, store, s, channel, locale),
+                  completeness=panels.completeness(store, identifier), decisions=panels.gate_decision(store, identifier),
+                  conflicts=panels.conflicts(store, identifier), media=panels.media_available(),
+                  history=history(store, identifier, 50), errors=result.errors, saved=None)
+
+
+@router.post("/products/{identifier}/conflicts", dependencies=[Depends(check_csrf)])
+async def pick_winner(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
+    if not user.can("editor"):
+        raise HTTPException(403, f"role '{user.role}' may not resolve conflicts")
+    form = await request.form()
+    from pim.errors import InputError
+
+    try:
+        panels.resolve_conflict(store_of(request), identifier, str(form["key"]), str(form["source"]), user.username)
+    except InputError as exc:
+        raise HTTPException(422, exc.describe()) from None
+    return RedirectResponse(f"/products/{identifier}", status_code=303)
+
+
+@router.post("/products/{identifier}/media", dependencies=[Depends(check_csrf)])
+async def upload(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
+    if not user.can("editor") or not panels.media_available():
+        raise HTTPException(403, "media upload is not available")
+    form = await request.form()
+    file = form["file"]
+    result = panels.upload_media(store_of(request), await file.read(), file.filename or "upload")  # type: ignore[union-attr]
+    if result.get("problem"):
+        raise HTTPException(422, f"image rejected: {result['problem']}")
+    apply_values(store_of(request), identifier, {str(form["key"]): f"sha256:{result['sha256']}"}, user.username)
+    return RedirectResponse(f"/products/{identifier}", status_code=303)
+
+
+# ---------------------------------------------------------------- dashboard and jobs
+@router.get("/dashboard")
+def dashboard(request: Request, user: User = Depends(session_user)) -> HTMLResponse:
+    s = structure_of(request)
+    channel, locale = request.query_params.get("channel"), request.query_params.get("locale") or None
+    channels = [channel] if channel else sorted(s.channels)
+    reports = [r for c in channels if (r := panels.gate_report(store_of(request), c, locale)) is not None]
+    return render(request, "dashboard.html", user, reports=reports, s=s, available=panels.tables() is not None,
+                  channel=channel, locale=locale)
+
+
+@router.get("/jobs")
+def jobs(request: Request, user: User = Depends(session_user)) -> HTMLResponse:
+    store = store_of(request)
+    return render(request, "jobs.html", user, jobs=store.jobs(limit=100), deliveries=panels.deliveries(store))
+
+
+@router.get("/jobs/{job_id}")
+def job(job_id: int, request: Request, user: User = Depends(session_user)) -> HTMLResponse:
+    store = store_of(request)
+    found = store.job(job_id)
+    if found is None:
+        raise HTTPException(404, f"no job {job_id}")
+    return render(request, "job.html", user, job=found, quarantined=store.quarantined(job_id, open_only=False, limit=1000))
