@@ -1,0 +1,125 @@
+"""Ingest into a real database (SQLite and PostgreSQL): dedupe by content, origins kept, problems recorded."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from media.assets import invalid_refs, origins, problems, resolve
+from media.ingest import catalog_refs, ingest, ingest_bytes
+from media.settings import ChannelMedia, MediaFile
+from media.store_local import LocalAssetStore
+from pim.product import Product, Provenance
+from pim.store import Store
+from pim.structure import Attribute, AttributeType
+from tests import images
+
+
+@pytest.fixture
+def assets(tmp_path: Path) -> LocalAssetStore:
+    return LocalAssetStore(tmp_path / "media")
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "incoming"
+    root.mkdir()
+    for name, data in {"red.jpg": images.jpeg(64, 48), "copy-of-red.jpg": images.jpeg(64, 48),
+                       "cut.jpg": images.truncated_jpeg(), "notes.jpg": images.text_as_jpg(),
+                       "small.png": images.png(100, 100), "wide.png": images.png(400, 100)}.items():
+        (root / name).write_bytes(data)
+    return root
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_same_image_from_two_sources_is_stored_once_with_both_origins(store: Store, assets: LocalAssetStore,
+                                                                       folder: Path) -> None:
+    counts = ingest(store, [("red.jpg", "erp"), ("copy-of-red.jpg", "supplier:acme")], asset_store=assets,
+                    base_dir=folder)
+    digest = sha(images.jpeg(64, 48))
+    assert (counts.valid, counts.stored) == (2, 1)
+    assert [p for p in assets.root.rglob("*") if p.is_file()] == [assets.root / f"originals/{digest[:2]}/{digest}.jpg"]
+    assert {(o["ref"], o["source"]) for o in origins(store, digest)} == {("red.jpg", "erp"),
+                                                                         ("copy-of-red.jpg", "supplier:acme")}
+
+
+def test_rejected_and_unreadable_images_become_problems_not_crashes(store: Store, assets: LocalAssetStore,
+                                                                     folder: Path) -> None:
+    counts = ingest(store, [("cut.jpg", "erp"), ("notes.jpg", "erp"), ("gone.jpg", "erp")], asset_store=assets,
+                    base_dir=folder)
+    assert (counts.valid, counts.rejected, counts.unreadable) == (0, 2, 1)
+    reasons = {p["ref"]: p["reason"] for p in problems(store)}
+    assert reasons["cut.jpg"].startswith("corrupt image: image file is truncated")
+    assert reasons["notes.jpg"].startswith("not an image")
+    assert reasons["gone.jpg"].startswith("file not found")
+    assert not assets.root.exists()  # nothing rejected is stored
+
+
+def test_invalid_refs_lists_what_does_not_count_as_a_filled_image(store: Store, assets: LocalAssetStore,
+                                                                  folder: Path) -> None:
+    ingest(store, [(n, "erp") for n in ("red.jpg", "cut.jpg", "gone.jpg", "small.png")], asset_store=assets,
+           base_dir=folder)
+    refs = ["red.jpg", "cut.jpg", "gone.jpg", "never-seen.jpg", f"sha256:{sha(images.jpeg(64, 48))}", "small.png"]
+    assert invalid_refs(store, refs) == {"cut.jpg", "gone.jpg", "never-seen.jpg"}
+    assert invalid_refs(store, refs, strict=False) == {"cut.jpg", "gone.jpg"}
+    media = MediaFile(channels={"print": ChannelMedia(min_width=80)})
+    assert invalid_refs(store, refs, channel="print", media=media) == {
+        "cut.jpg", "gone.jpg", "never-seen.jpg", "red.jpg", f"sha256:{sha(images.jpeg(64, 48))}"}
+
+
+def test_channel_rules_show_up_in_problems_for_that_channel(store: Store, assets: LocalAssetStore,
+                                                            folder: Path) -> None:
+    ingest(store, [("small.png", "erp"), ("wide.png", "erp")], asset_store=assets, base_dir=folder)
+    media = MediaFile(channels={"ecommerce": ChannelMedia(max_aspect_ratio=2.0)})
+    assert problems(store) == []
+    [row] = problems(store, channel="ecommerce", media=media)
+    assert row["ref"] == "wide.png" and row["reason"] == "ecommerce: aspect ratio 4.000 > 2.0"
+
+
+def test_second_run_does_not_read_known_refs_again(store: Store, assets: LocalAssetStore, folder: Path) -> None:
+    ingest(store, [("red.jpg", "erp")], asset_store=assets, base_dir=folder)
+    (folder / "red.jpg").unlink()  # would be unreadable if it were read again
+    counts = ingest(store, [("red.jpg", "erp"), ("red.jpg", "pim")], asset_store=assets, base_dir=folder)
+    assert (counts.known, counts.unreadable) == (2, 0)
+    assert len(origins(store, sha(images.jpeg(64, 48)))) == 2
+
+
+def test_unreadable_ref_is_retried_and_heals(store: Store, assets: LocalAssetStore, folder: Path) -> None:
+    ingest(store, [("late.jpg", "erp")], asset_store=assets, base_dir=folder)
+    (folder / "late.jpg").write_bytes(images.jpeg(10, 10))
+    ingest(store, [("late.jpg", "erp")], asset_store=assets, base_dir=folder)
+    assert resolve(store, ["late.jpg"])["late.jpg"] == sha(images.jpeg(10, 10))
+    assert problems(store) == []
+
+
+def test_ingest_fans_out_through_an_executor(store: Store, assets: LocalAssetStore, tmp_path: Path) -> None:
+    for i in range(12):
+        (tmp_path / f"{i}.png").write_bytes(images.png(20 + i, 20))
+    with ThreadPoolExecutor(3) as pool:
+        counts = ingest(store, [(f"{i}.png", "erp") for i in range(12)], asset_store=assets, base_dir=tmp_path,
+                        executor=pool)
+    assert (counts.valid, counts.stored) == (12, 12)
+
+
+def test_upload_bytes_are_ingested_like_any_other_source(store: Store, assets: LocalAssetStore) -> None:
+    result = ingest_bytes(store, images.png(30, 30), "hero.png", asset_store=assets)
+    assert result["status"] == "valid"
+    assert origins(store, result["sha256"])[0]["source"] == "upload"
+
+
+def test_catalog_refs_come_from_image_values_with_their_provenance(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    store.put_structure("attribute", [Attribute(code="sku", type=AttributeType.identifier),
+                                      Attribute(code="picture", type=AttributeType.image),
+                                      Attribute(code="name", type=AttributeType.text)])
+    prov = Provenance(source="supplier:acme", at=datetime.now(UTC))
+    store.upsert_products([Product(identifier="p1", values={"sku": "p1", "picture": "a.jpg", "name": "x.jpg"},
+                                   source=prov)])
+    assert list(catalog_refs(store)) == [("a.jpg", "supplier:acme")]
