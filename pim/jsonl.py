@@ -78,9 +78,11 @@ def _models_first(path: Path) -> Iterator[Parsed | Rejected]:
 
 
 def record_line(record: Product | ProductModel) -> bytes:
+    """Keys sorted at every level: the same record gives the same bytes whichever backend stored it
+    (PostgreSQL's jsonb does not keep key order)."""
     data = record.model_dump(mode="json", exclude_defaults=True)
     data["kind"] = record.kind
-    return orjson.dumps(data) + b"\n"
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS) + b"\n"
 
 
 def export_jsonl(store: Store, out: IO[bytes], *, enabled_only: bool = False) -> int:

@@ -1,5 +1,5 @@
 """Product models and products, one at a time, as canonical JSONL lines (the same bytes pim.jsonl.record_line
-writes for the record). Nothing is held per product: a layout stream decides which records exist (simple
+writes for the record: keys sorted). Nothing is held per product: a layout stream decides which records exist (simple
 product or a model with its variants) and is replayed for the products pass, so models can be written
 first without buffering anything."""
 
@@ -239,7 +239,7 @@ class RecordWriter:
         if assoc:
             record["associations"] = assoc
         record["kind"] = "product"
-        return orjson.dumps(record) + b"\n"
+        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS) + b"\n"
 
     def model_lines(self, group: Group) -> Iterator[bytes]:
         family = self.families[group.family]
@@ -283,7 +283,7 @@ def _model_line(code: str, fv: str, family: str, parent: str | None, values: dic
     if parent:
         record["parent"] = parent
     record["kind"] = "product_model"
-    return orjson.dumps(record) + b"\n"
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS) + b"\n"
 
 
 def _amount(hundredths: int) -> str:

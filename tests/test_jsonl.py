@@ -1,0 +1,157 @@
+"""Canonical JSONL: export then import is exact, bad lines are quarantined with file/line/reason while the
+good ones import, and importing the same file again changes nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from pim.generate import generate_catalog
+from pim.jsonl import import_jsonl, read_jsonl
+from pim.settings import reset_settings
+from pim.store import Store
+from pim.structure_files import load_structure_files, save_structure
+
+STRUCTURE = """
+locales: [{code: en_US}, {code: de_DE}]
+currencies: [{code: EUR}]
+categories: [{code: master}, {code: tools, parent: master}]
+channels:
+  - {code: ecommerce, locales: [en_US, de_DE], currencies: [EUR], category_tree: master}
+attributes:
+  - {code: sku, type: identifier}
+  - {code: name, type: text, localizable: true}
+  - {code: brand, type: simple_select}
+  - {code: price, type: price_collection}
+attribute_options:
+  - {attribute: brand, code: acme}
+families:
+  - {code: tools, attributes: [sku, name, brand, price], requirements: {ecommerce: [sku, name]}}
+"""
+
+GOOD = {"identifier": "T-1", "family": "tools", "categories": ["tools"],
+        "values": {"sku": "T-1", "name:en_US": "Hammer", "brand": "acme", "price": {"EUR": "9.90"}}}
+BAD_LINES = {
+    "not valid JSON": b'{"identifier": "T-x", ',
+    "a line must be a JSON object": b"[1, 2, 3]",
+    "Input should be a valid boolean": orjson.dumps({"identifier": "T-2", "enabled": "maybe"}),
+    "unknown attribute 'colour'": orjson.dumps({"identifier": "T-3", "family": "tools", "values": {"colour": "red"}}),
+    "option 'globex' does not exist": orjson.dumps({"identifier": "T-4", "family": "tools", "values": {"brand": "globex"}}),
+    "'name' is localizable: give a locale": orjson.dumps({"identifier": "T-5", "family": "tools", "values": {"name": "Saw"}}),
+}
+
+
+def cli_app():
+    import pim.cli
+
+    if not pim.cli.app.registered_commands:
+        pim.cli._mount()
+    return pim.cli.app
+
+
+def _invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli_app(), list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def loaded(store: Store, tmp_path: Path) -> Store:
+    path = tmp_path / "structure.yaml"
+    path.write_text(STRUCTURE)
+    save_structure(store, load_structure_files(path))
+    return store
+
+
+def _mixed_file(tmp_path: Path) -> tuple[Path, dict[str, int]]:
+    """Good lines around every kind of bad line; returns the file and each reason's line number."""
+    lines = [orjson.dumps(GOOD)]
+    where: dict[str, int] = {}
+    for n, (reason, line) in enumerate(BAD_LINES.items()):
+        lines.append(line)
+        where[reason] = len(lines)
+        lines.append(orjson.dumps({**GOOD, "identifier": f"G-{n}", "values": {**GOOD["values"], "sku": f"G-{n}"}}))
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return path, where
+
+
+def test_export_import_export_is_byte_identical(pim_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = generate_catalog("tiny", 11, tmp_path / "catalog")
+    _invoke("structure", "load", str(catalog.structure_dir))
+    _invoke("import", "jsonl", str(catalog.products_jsonl))
+    first = tmp_path / "first.jsonl"
+    _invoke("export", "jsonl", str(first))
+
+    monkeypatch.setenv("PIM_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    reset_settings()
+    _invoke("structure", "load", str(catalog.structure_dir))
+    _invoke("import", "jsonl", str(first))
+    second = tmp_path / "second.jsonl"
+    _invoke("export", "jsonl", str(second))
+
+    assert second.read_bytes() == first.read_bytes()
+    records = [item.record for item in read_jsonl(first)]
+    assert records == [item.record for item in read_jsonl(second)]
+    assert len(records) == catalog.counts["products"] + catalog.counts["product_models"]
+
+
+def test_exported_records_carry_the_import_provenance(pim_env: Path, tmp_path: Path) -> None:
+    catalog = generate_catalog("tiny:20", 2, tmp_path / "catalog")
+    _invoke("structure", "load", str(catalog.structure_dir))
+    _invoke("import", "jsonl", str(catalog.products_jsonl))
+    out = tmp_path / "export.jsonl"
+    _invoke("export", "jsonl", str(out))
+    sources = {orjson.loads(line)["source"]["source"] for line in out.read_bytes().splitlines()}
+    assert sources == {"jsonl"}
+
+
+def test_bad_lines_are_quarantined_with_file_line_and_reason(loaded: Store, tmp_path: Path) -> None:
+    path, where = _mixed_file(tmp_path)
+    counts = import_jsonl(path, loaded)
+    assert (counts.created, counts.rejected) == (1 + len(BAD_LINES), len(BAD_LINES))
+    entries = loaded.quarantined(counts.job_id)
+    assert len(entries) == len(BAD_LINES)
+    for reason, line in where.items():
+        entry = next((e for e in entries if e["line"] == line), None)
+        assert entry is not None, f"line {line} ({reason}) not quarantined"
+        assert entry["file"] == str(path) and reason in entry["reason"]
+
+
+def test_good_lines_import_despite_bad_neighbours(loaded: Store, tmp_path: Path) -> None:
+    path, _ = _mixed_file(tmp_path)
+    import_jsonl(path, loaded)
+    hammer = loaded.get_product("T-1")
+    assert hammer is not None and hammer.values["name:en_US"] == "Hammer"
+    assert all(loaded.get_product(f"G-{n}") for n in range(len(BAD_LINES)))
+    assert not any(loaded.get_product(i) for i in ("T-2", "T-3", "T-4", "T-5"))
+
+
+def test_reimporting_the_same_file_changes_nothing(loaded: Store, tmp_path: Path) -> None:
+    path, _ = _mixed_file(tmp_path)
+    import_jsonl(path, loaded)
+    seq = loaded.current_seq()
+    again = import_jsonl(path, loaded)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1 + len(BAD_LINES))
+    assert again.rejected == len(BAD_LINES)
+    assert loaded.current_seq() == seq  # nothing was rewritten, so no consumer sees a change
+
+
+def test_fixing_a_quarantined_line_closes_its_entry(loaded: Store, tmp_path: Path) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(orjson.dumps({**GOOD, "values": {**GOOD["values"], "brand": "globex"}}) + b"\n")
+    first = import_jsonl(path, loaded)
+    assert first.rejected == 1 and loaded.quarantined()
+    path.write_bytes(orjson.dumps(GOOD) + b"\n")
+    fixed = import_jsonl(path, loaded)
+    assert fixed.created == 1 and loaded.quarantined() == []
+
+
+def test_a_utf8_bom_and_blank_lines_are_tolerated(loaded: Store, tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + orjson.dumps(GOOD) + b"\n\n   \n")
+    counts = import_jsonl(path, loaded)
+    assert (counts.read, counts.created, counts.rejected) == (1, 1, 0)
