@@ -1,5 +1,91 @@
-"""`pim gate`: owned by the gate area. Commands are added as the area lands."""
+"""`pim gate`: completeness, quality and the publishing gate (report, rescore, check)."""
+
+from __future__ import annotations
+
+import csv
+import sys
 
 import typer
 
+from pim.cli.output import JsonOption, console, emit_json, table
+
 app = typer.Typer(no_args_is_help=True)
+
+
+def _channel(store: object, channel: str) -> None:
+    from pim.errors import ConfigError
+
+    known = store.structure().channels  # type: ignore[attr-defined]
+    if channel not in known:
+        raise ConfigError(f"unknown channel '{channel}'", hint=f"known: {', '.join(sorted(known)) or '(none: load the structure)'}")
+
+
+@app.command()
+def report(channel: str = typer.Option(..., "--channel", "-c", help="Structure channel, e.g. ecommerce."),
+           locale: str | None = typer.Option(None, "--locale", "-l"),
+           limit: int | None = typer.Option(None, "--limit", help="Show only the largest to-do items."),
+           as_json: bool = JsonOption,
+           as_csv: bool = typer.Option(False, "--csv", help="Print the to-do list as CSV.")) -> None:
+    """Counts per locale (complete, blocked, by reason), then the to-do list by attribute and family."""
+    from pim.completeness import report as build
+    from pim.store import Store
+
+    store = Store.from_settings()
+    _channel(store, channel)
+    r = build(store, channel, locale, todo_limit=limit)
+    if as_json:
+        emit_json(r.model_dump())
+        return
+    if as_csv:
+        out = csv.writer(sys.stdout)
+        out.writerow(["channel", "locale", "family", "attribute", "products"])
+        for t in r.todo:
+            out.writerow([t.channel, t.locale, t.family, t.attribute, t.products])
+        return
+    table(f"completeness on {channel}", ["locale", "products", "complete", "incomplete"],
+          [(c.locale, c.products, c.complete, c.incomplete) for c in r.locales])
+    table(f"blocked on {channel} (last gate run): {r.blocked}", ["reason", "products"], sorted(r.blocked_by_reason.items()))
+    if not r.todo:
+        console.print("nothing to do")
+    for t in r.todo:
+        console.print(f"• {t.sentence()}", highlight=False)
+
+
+@app.command()
+def rescore(as_json: bool = JsonOption) -> None:
+    """Recompute every product's completeness (after restoring a backup, or to check the counters)."""
+    from pim.rescore import Rescorer
+    from pim.store import Store
+
+    store = Store.from_settings()
+    with store.begin() as conn:
+        done = Rescorer().rescore_families(conn, None, None)
+    emit_json({"rescored": done}) if as_json else console.print(f"rescored {done} products")
+
+
+@app.command()
+def check(channel: str = typer.Option(..., "--channel", "-c"),
+          locale: str | None = typer.Option(None, "--locale", "-l"),
+          as_json: bool = JsonOption) -> None:
+    """Run the gate over the catalog without publishing; store the decisions (the report's blocked counts)."""
+    from pim.gate import evaluate, record_decisions
+    from pim.store import Store
+    from pim.store.store import batched
+
+    store = Store.from_settings()
+    _channel(store, channel)
+    structure = store.structure()
+    passed, blocked = 0, {}
+    stream = evaluate(store, structure, channel, store.iter_products(), locales=[locale] if locale else None)
+    for chunk in batched(stream, 500):
+        record_decisions(store, channel, [(p.identifier, r) for p, r in chunk])
+        for p, reasons in chunk:
+            passed += not reasons
+            if reasons:
+                blocked[p.identifier] = reasons
+    if as_json:
+        emit_json({"channel": channel, "passed": passed, "blocked": blocked})
+        return
+    table(f"gate on {channel}", ["", ""], [("passed", passed), ("blocked", len(blocked))])
+    for ident, reasons in list(blocked.items())[:50]:
+        console.print(f"{ident}: {', '.join(reasons)}", highlight=False)
