@@ -14,6 +14,7 @@ IMPORTERS: dict[str, str] = {
     "jsonl": "pim.jsonl:JsonlImporter",
     "akeneo": "importers.akeneo:AkeneoImporter",
     "bmecat": "importers.bmecat:BmecatImporter",
+    "supplier": "importers.supplier_table:SupplierTableImporter",
 }
 
 #: Channel renderers: what each channel's catalog looks like.
@@ -50,6 +51,7 @@ SCHEMAS: dict[str, str] = {
     "product_model": "pim.product:ProductModel",
     "structure": "pim.structure_files:StructureFile",
     "bmecat_map": "importers.bmecat:BmecatMap",
+    "supplier_table_map": "importers.supplier_table:SupplierTableMap",
     "contract": "pim.contracts:ContractFile",
     "feed_row": "pim.feeds:FeedRow",
     "channel_catalog": "channels.framework:ChannelCatalog",

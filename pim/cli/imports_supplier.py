@@ -23,3 +23,21 @@ def bmecat(
     for path in files:
         counts = import_bmecat(path, store, m)
         report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+
+
+@app.command("supplier")
+def supplier(
+    files: list[Path] = typer.Argument(..., help="Supplier CSV or XLSX files."),
+    map_path: Path = typer.Option(..., "--map", help="The supplier's profile (schemas/supplier_table_map.schema.json)."),
+    precedence: Path = typer.Option(None, "--precedence", help="Precedence file (overrides the profile's)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Import supplier CSV/XLSX files: rows matched to SKUs by cross-reference, then GTIN; merged by precedence."""
+    from importers.supplier_table import import_supplier_table, load_supplier_map
+    from pim.store import Store
+
+    store = Store.from_settings()
+    m = load_supplier_map(map_path)
+    for path in files:
+        counts = import_supplier_table(path, store, m, map_dir=map_path.parent, precedence=precedence)
+        report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")

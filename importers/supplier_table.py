@@ -1,0 +1,174 @@
+"""Supplier CSV and XLSX files through a per-supplier mapping profile (schemas/supplier_table_map.schema.json).
+Rows are keyed by the supplier's product id and GTIN; SKUs come from the cross-reference, then the GTIN,
+then the profile's `unmatched` rule. Values merge by precedence like every other source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from importers.erp_csv import CsvRows
+from importers.erp_values import NumberFormat, ValueBuilder, ValueRule
+from pim.catalog import Structure
+from pim.errors import InputError
+from pim.importing import ImportCounts, Rejected, run_import
+from pim.merge import Precedence
+from pim.product import Product, Provenance
+from pim.sources import SourceItem, SourceProfile, load_profile, match_skus, merger_for
+from pim.store import Store
+from pim.values import ValueProblem
+
+
+class SupplierTableMap(SourceProfile, NumberFormat):
+    """One supplier's spreadsheet or CSV: where the product id, GTIN and each value are."""
+
+    source: str = Field(pattern=r"^supplier:[A-Za-z0-9_.-]+$", description="supplier:<name>")
+    format: Literal["csv", "xlsx", "auto"] = Field(default="auto", description="auto: by file extension.")
+    delimiter: str = Field(default=";", min_length=1, max_length=1)
+    quotechar: str = Field(default='"', min_length=1, max_length=1)
+    encoding: str = "utf-8"
+    sheet: str | None = Field(default=None, description="XLSX sheet name; the first sheet when unset.")
+    header_row: int = Field(default=1, ge=1, description="XLSX row holding the column names.")
+    pid_column: str = Field(description="The supplier's own product id.")
+    gtin_column: str | None = Field(default=None, description="GTIN/EAN column, the fallback for matching.")
+    family: str | None = Field(default=None, description="Family of products this file creates.")
+    columns: dict[str, str | ValueRule] = Field(default={}, description="Header → value key, or a rule.")
+
+    @property
+    def sku_column(self) -> str:  # CsvRows checks this column is in the header
+        return self.pid_column
+
+    def rules(self) -> dict[str, ValueRule]:
+        return {col: r if isinstance(r, ValueRule) else ValueRule(to=r) for col, r in self.columns.items()}
+
+
+def _cell_text(value: Any, m: SupplierTableMap) -> str:
+    """XLSX cells arrive typed; give the value builder the text a CSV export would have had."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return value.strftime(m.date_format)
+    if isinstance(value, date):
+        return value.strftime(m.date_format)
+    if isinstance(value, float):
+        text = format(Decimal(repr(value)), "f")
+        return text.replace(".", m.decimal) if m.decimal == "," else text
+    return str(value)
+
+
+def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, list[str]]]:
+    """(header, line, cells) for each data row, streaming with openpyxl's read-only mode."""
+    from zipfile import BadZipFile
+
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise InputError(f"not a readable XLSX workbook: {exc}", file=path.name,
+                         hint="save it as .xlsx (Excel 2007+), or export CSV and set format: csv") from None
+    try:
+        if m.sheet and m.sheet not in wb.sheetnames:
+            raise InputError(f"no sheet '{m.sheet}' (sheets: {', '.join(wb.sheetnames)})", file=path.name, field="sheet")
+        ws = wb[m.sheet] if m.sheet else wb.worksheets[0]
+        header: list[str] | None = None
+        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            if number < m.header_row:
+                continue
+            cells = [_cell_text(v, m) for v in row]
+            if header is None:
+                header = [c.strip() for c in cells]
+                if m.pid_column not in header:
+                    raise InputError(f"no '{m.pid_column}' column in row {m.header_row} (found: {', '.join(h for h in header if h)[:200]})",
+                                     file=path.name, line=number, field=m.pid_column, hint="check header_row and pid_column in the profile")
+                continue
+            if not any(c.strip() for c in cells):
+                continue
+            yield header, number, cells + [""] * (len(header) - len(cells))
+    finally:
+        wb.close()
+
+
+def csv_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, list[str]] | Rejected]:
+    rows = CsvRows(path, m)  # type: ignore[arg-type]
+    for item in rows:
+        yield item if isinstance(item, Rejected) else (rows.header, item[0], item[1])
+
+
+def source_items(path: Path, m: SupplierTableMap, structure: Structure) -> Iterator[SourceItem | Rejected]:
+    kind = m.format if m.format != "auto" else ("xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv")
+    rows = xlsx_rows(path, m) if kind == "xlsx" else csv_rows(path, m)
+    builder = ValueBuilder(structure, m)
+    rules = m.rules()
+    stamp = datetime.now(UTC)
+    for item in rows:
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        header, line, cells = item
+        raw = dict(zip(header, cells))
+        pid = raw.get(m.pid_column, "").strip()
+        if not pid:
+            yield Rejected("empty supplier product id", path.name, line, m.pid_column, raw)
+            continue
+        values: dict[str, Any] = {}
+        fields: dict[str, Any] = {}
+        current = None
+        try:
+            for column, rule in rules.items():
+                if column in raw:  # a column absent from the file changes nothing
+                    current = column
+                    builder.apply(rule, raw[column], values, fields, raw.get(rule.unit_from or "") or None)
+        except ValueProblem as exc:
+            yield Rejected(str(exc), path.name, line, current, raw, pid)
+            continue
+        prov = Provenance.model_construct(source=m.source, ref=f"{path.name}:{line}", at=stamp)
+        record = Product(identifier=pid, values=values, source=prov, **fields)
+        record.identifier = ""  # unknown until match_skus looks the pid and GTIN up
+        gtin = raw.get(m.gtin_column or "", "").strip() or None
+        yield SourceItem(record, path.name, line, raw, pid=pid, gtin=gtin)
+
+
+def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_dir: Path | None = None,
+                          precedence: Path | None = None) -> ImportCounts:
+    structure = store.structure()
+    gtin_attr = next((r.to for c, r in m.rules().items() if c == m.gtin_column), "ean")
+    matched = match_skus(store, m.source, source_items(path, m, structure), gtin_attribute=gtin_attr, unmatched=m.unmatched)
+    items = _with_family(matched, store, m)
+    return run_import(store, m.source, items, structure=structure, label=str(path),
+                      merge=merger_for(m, map_dir, precedence))
+
+
+def _with_family(items: Iterator[Any], store: Store, m: SupplierTableMap) -> Iterator[Any]:
+    """New products get the profile's family; existing ones keep theirs."""
+    from pim.store.store import batched
+
+    for chunk in batched(items, store.batch_size):
+        ids = [i.record.identifier for i in chunk if not isinstance(i, Rejected)]
+        known = {p.identifier for p in store.iter_products(identifiers=ids)} if ids and m.family else set()
+        for item in chunk:
+            if not isinstance(item, Rejected) and m.family and item.record.identifier not in known \
+                    and "family" not in item.record.model_fields_set:
+                item.record.family = m.family
+            yield item
+
+
+def load_supplier_map(path: Path) -> SupplierTableMap:
+    return load_profile(SupplierTableMap, path)
+
+
+class SupplierTableImporter:
+    name = "supplier"
+
+    def run(self, path: Path, store: Store, *, map_path: Path, **_: Any) -> dict[str, Any]:
+        return import_supplier_table(path, store, load_supplier_map(map_path), map_dir=map_path.parent).as_dict()
+
+
+__all__ = ["SupplierTableMap", "import_supplier_table", "load_supplier_map", "Precedence"]

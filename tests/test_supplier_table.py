@@ -1,0 +1,131 @@
+"""Supplier CSV and XLSX through a mapping profile: matching, merging, typed cells and bad files."""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from importers.erp_values import ValueRule
+from importers.supplier_table import SupplierTableMap, import_supplier_table, load_supplier_map
+from pim.errors import InputError
+from pim.product import Product, Provenance
+from pim.sources import put_cross_references
+from pim.store import Store
+from pim.structure_files import load_structure_files, save_structure
+
+STRUCTURE = Path(__file__).parent / "data" / "bmecat"
+MAP = SupplierTableMap(
+    source="supplier:acme", pid_column="Art-Nr", gtin_column="EAN", family="electrical", decimal=",", date_format="%d.%m.%Y",
+    columns={"EAN": "ean", "Bezeichnung": "name:de_DE", "Gewicht": ValueRule(to="net_weight", unit="KILOGRAM"),
+             "Hersteller": "manufacturer", "Preis": ValueRule(to="price", currency="EUR")},
+)
+
+
+@pytest.fixture
+def sstore(store: Store) -> Store:
+    save_structure(store, load_structure_files(STRUCTURE))
+    return store
+
+
+def _csv(tmp_path: Path, rows: list[str], name: str = "acme.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(["Art-Nr;EAN;Bezeichnung;Gewicht;Hersteller;Preis", *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_csv_rows_create_products_with_decimal_comma(sstore: Store, tmp_path: Path) -> None:
+    counts = import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;0,25;ACME;12,5"]), sstore, MAP)
+    p = sstore.get_product("A1")
+    assert counts.created == 1 and p.family == "electrical"
+    assert p.values["net_weight"] == {"amount": "0.25", "unit": "KILOGRAM"} and p.values["price"] == {"EUR": "12.50"}
+    assert p.provenance_of("name:de_DE").ref == "acme.csv:2"
+
+
+def test_cross_reference_wins_over_gtin(sstore: Store, tmp_path: Path) -> None:
+    put_cross_references(sstore, "supplier:acme", [("A1", "OUR-1")])
+    import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;0,25;ACME;12,5"]), sstore, MAP)
+    assert sstore.get_product("OUR-1").values["manufacturer"] == "ACME" and sstore.get_product("A1") is None
+
+
+def test_gtin_match_keeps_the_existing_family_and_erp_values(sstore: Store, tmp_path: Path) -> None:
+    sstore.upsert_products([Product(identifier="SKU-7", family="electrical", values={"sku": "SKU-7", "ean": "4006381333931", "mpn": "X"},
+                                    source=Provenance(source="erp", at=datetime.now(UTC)))])
+    counts = import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;0,25;ACME;12,5"]), sstore, MAP)
+    p = sstore.get_product("SKU-7")
+    assert counts.updated == 1 and p.values["mpn"] == "X" and p.values["name:de_DE"] == "Relais"
+
+
+def test_absent_column_changes_nothing_and_empty_cell_clears(sstore: Store, tmp_path: Path) -> None:
+    import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;0,25;ACME;12,5"]), sstore, MAP)
+    (tmp_path / "b.csv").write_text("Art-Nr;Hersteller\nA1;\n", encoding="utf-8")
+    import_supplier_table(tmp_path / "b.csv", sstore, MAP)
+    p = sstore.get_product("A1")
+    assert "manufacturer" not in p.values and p.values["name:de_DE"] == "Relais"
+
+
+def test_bad_cell_is_quarantined_with_column_and_raw_row(sstore: Store, tmp_path: Path) -> None:
+    counts = import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;viel;ACME;1", "A2;;Zwei;1;ACME;2"]), sstore, MAP)
+    assert (counts.created, counts.rejected) == (1, 1)
+    [row] = sstore.quarantined(counts.job_id)
+    assert (row["line"], row["field"], row["raw"]["Gewicht"]) == (2, "Gewicht", "viel") and "not a number" in row["reason"]
+
+
+def test_unmatched_rows_are_quarantined_when_the_profile_says_so(sstore: Store, tmp_path: Path) -> None:
+    m = MAP.model_copy(update={"unmatched": "quarantine"})
+    counts = import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;1;ACME;1"]), sstore, m)
+    assert counts.rejected == 1 and sstore.count_products() == 0
+
+
+def _xlsx(tmp_path: Path, rows: list[list[object]], sheet: str = "Artikel") -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet
+    ws.append(["Lieferant ACME Preisliste"])  # a title row above the header, as real files have
+    ws.append(["Art-Nr", "EAN", "Bezeichnung", "Gewicht", "Hersteller", "Preis", "Datum"])
+    for r in rows:
+        ws.append(r)
+    path = tmp_path / "acme.xlsx"
+    wb.save(path)
+    return path
+
+
+def test_xlsx_typed_cells_import(sstore: Store, tmp_path: Path) -> None:
+    m = MAP.model_copy(update={"header_row": 2, "sheet": "Artikel"})
+    path = _xlsx(tmp_path, [[1001, "4006381333931", "Relais", 0.25, "ACME", 12.5, date(2024, 3, 1)], [None] * 7,
+                            ["1002", None, "Schalter", 2, "ACME", None, None]])
+    counts = import_supplier_table(path, sstore, m)
+    assert counts.created == 2 and counts.rejected == 0
+    p = sstore.get_product("1001")
+    assert p.values["net_weight"] == {"amount": "0.25", "unit": "KILOGRAM"} and p.values["price"] == {"EUR": "12.50"}
+    assert p.provenance_of("ean").ref == "acme.xlsx:3"
+
+
+def test_xlsx_missing_sheet_and_broken_file_get_clear_errors(sstore: Store, tmp_path: Path) -> None:
+    path = _xlsx(tmp_path, [])
+    with pytest.raises(InputError, match="no sheet 'Prices'"):
+        import_supplier_table(path, sstore, MAP.model_copy(update={"sheet": "Prices", "header_row": 2}))
+    fake = tmp_path / "fake.xlsx"
+    fake.write_text("Art-Nr;EAN\n")
+    with pytest.raises(InputError, match="not a readable XLSX"):
+        import_supplier_table(fake, sstore, MAP)
+
+
+def test_csv_without_the_pid_column_says_which_columns_it_found(sstore: Store, tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("sku,ean\n1,2\n")
+    with pytest.raises(InputError, match="no 'Art-Nr' column") as exc:
+        import_supplier_table(path, sstore, MAP)
+    assert "delimiter" in exc.value.hint
+
+
+def test_profile_is_loaded_from_yaml_with_field_errors(tmp_path: Path) -> None:
+    good = tmp_path / "p.yaml"
+    good.write_text("source: supplier:acme\npid_column: Art-Nr\ncolumns: {EAN: ean}\n")
+    assert load_supplier_map(good).pid_column == "Art-Nr"
+    bad = tmp_path / "q.yaml"
+    bad.write_text("source: acme\npid_column: Art-Nr\n")
+    with pytest.raises(InputError) as exc:
+        load_supplier_map(bad)
+    assert exc.value.field == "source"
