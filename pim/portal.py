@@ -1,0 +1,101 @@
+"""The customer portal: a customer, authenticated by their API token (`Authorization: Bearer pft_...`,
+stored hashed), lists and downloads their own delivered feeds with checksums. Anything that is not theirs
+answers 404, exactly like something that does not exist, so ids leak nothing.
+
+Mounted by the web app through pim.registry.WEB_ROUTERS; `create_portal_app()` runs it on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse
+
+from pim import delivery_log as log
+from pim.contracts import get_contracts
+from pim.store import Store
+
+router = APIRouter(prefix="/portal", tags=["portal"])
+_default_store: Store | None = None
+
+
+def _store(request: Request) -> Store:
+    global _default_store
+    store = getattr(request.app.state, "store", None)
+    if store is not None:
+        return store
+    if _default_store is None:
+        _default_store = Store.from_settings(migrate_now=False)
+    return _default_store
+
+
+def _customer(request: Request, store: Annotated[Store, Depends(_store)]) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else request.headers.get("x-api-key", "")
+    customer = log.customer_for_token(store, token) if token else None
+    if customer is None:
+        raise HTTPException(401, "a valid customer API token is required", headers={"WWW-Authenticate": "Bearer"})
+    return customer
+
+
+Customer = Annotated[str, Depends(_customer)]
+StoreDep = Annotated[Store, Depends(_store)]
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "contract": row["contract"], "name": row["name"], "format": row["format"],
+            "kind": row["kind"], "sha256": row["sha256"], "bytes": row["bytes"], "rows": row["rows"],
+            "generated_at": row["generated_at"].isoformat(), "download": f"/portal/feeds/{row['id']}/download"}
+
+
+def _own_file(store: Store, customer: str, file_id: int) -> dict[str, Any]:
+    row = log.feed_file(store, file_id)
+    if row is None or row["customer"] != customer or not row["portal"] or row["status"] != "delivered":
+        raise HTTPException(404, "no such feed")
+    return row
+
+
+@router.get("/feeds")
+def list_feeds(customer: Customer, store: StoreDep, contract: str | None = None) -> dict[str, Any]:
+    rows = log.feed_files(store, customer=customer, portal_only=True)
+    if contract is not None:
+        rows = [r for r in rows if r["contract"] == contract]
+    return {"customer": customer, "feeds": [_public(r) for r in rows]}
+
+
+@router.get("/feeds/{file_id}")
+def feed_meta(file_id: int, customer: Customer, store: StoreDep) -> dict[str, Any]:
+    return _public(_own_file(store, customer, file_id))
+
+
+@router.get("/feeds/{file_id}/download")
+def download(file_id: int, customer: Customer, store: StoreDep) -> FileResponse:
+    row = _own_file(store, customer, file_id)
+    path = Path(row["path"])
+    if not path.is_file():
+        raise HTTPException(410, "the feed file is no longer kept; a new one comes with the next delivery")
+    return FileResponse(path, filename=row["name"], headers={"X-Checksum-SHA256": row["sha256"]})
+
+
+@router.get("/feeds/{file_id}/manifest")
+def manifest(file_id: int, customer: Customer, store: StoreDep) -> dict[str, Any]:
+    row = _own_file(store, customer, file_id)
+    return {"name": row["name"], "sha256": row["sha256"], "bytes": row["bytes"], "rows": row["rows"],
+            "contract": row["contract"], "generated_at": row["generated_at"].isoformat(), "format": row["format"],
+            "kind": row["kind"]}
+
+
+@router.get("/contracts")
+def contracts(customer: Customer, store: StoreDep) -> dict[str, Any]:
+    """The customer's own contracts: what they get, never where it is delivered or with which key."""
+    return {"contracts": [{"code": c.code, "name": c.name, "format": c.format, "mode": c.mode, "locale": c.locale,
+                           "currency": c.currency, "schedule": c.schedule} for c in get_contracts(store, customer=customer)]}
+
+
+def create_portal_app(store: Store | None = None) -> FastAPI:
+    app = FastAPI(title="Customer feed portal")
+    if store is not None:
+        app.state.store = store
+    app.include_router(router)
+    return app

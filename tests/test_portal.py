@@ -1,0 +1,95 @@
+"""Portal isolation: a customer sees and downloads only their own feeds; every route with another
+customer's token or ids answers 401/404 and never a byte of someone else's data."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pim import delivery_log as log
+from pim.feeds import deliver_contract
+from pim.portal import create_portal_app
+from tests.feeds_data import out_dir, put_prices, seed_catalog, store_contract
+
+
+@pytest.fixture
+def portal(store, tmp_path: Path):
+    seed_catalog(store)
+    put_prices(store, "cust_a", [("T1", "1", "8.00")])
+    put_prices(store, "cust_b", [("T1", "1", "6.66")])
+    store_contract(store, code="a-feed", customer="cust_a")
+    store_contract(store, code="b-feed", customer="cust_b", format="jsonl")
+    a = deliver_contract(store, "a-feed", out_dir=out_dir(tmp_path))
+    b = deliver_contract(store, "b-feed", out_dir=out_dir(tmp_path))
+    tokens = {"a": log.issue_token(store, "cust_a"), "b": log.issue_token(store, "cust_b")}
+    files = {r["contract"]: r for r in log.feed_files(store)}
+    client = TestClient(create_portal_app(store))
+    return client, tokens, files, {"a": Path(a.file), "b": Path(b.file)}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_customer_lists_only_their_own_feeds_with_checksums(portal) -> None:
+    client, tokens, files, _ = portal
+    body = client.get("/portal/feeds", headers=auth(tokens["a"])).json()
+    assert [f["contract"] for f in body["feeds"]] == ["a-feed"]
+    assert body["feeds"][0]["sha256"] == files["a-feed"]["sha256"]
+
+
+def test_download_returns_the_file_and_its_checksum(portal) -> None:
+    client, tokens, files, paths = portal
+    r = client.get(f"/portal/feeds/{files['a-feed']['id']}/download", headers=auth(tokens["a"]))
+    assert r.status_code == 200
+    assert r.content == paths["a"].read_bytes()
+    assert hashlib.sha256(r.content).hexdigest() == r.headers["x-checksum-sha256"] == files["a-feed"]["sha256"]
+
+
+def test_another_customers_feed_id_is_not_found_on_any_route(portal) -> None:
+    client, tokens, files, paths = portal
+    other = files["b-feed"]["id"]
+    for suffix in ("", "/download", "/manifest"):
+        r = client.get(f"/portal/feeds/{other}{suffix}", headers=auth(tokens["a"]))
+        assert r.status_code == 404, suffix
+        assert paths["b"].read_bytes() not in r.content and files["b-feed"]["sha256"] not in r.text
+        assert "6.66" not in r.text
+
+
+def test_every_route_needs_a_valid_token(portal) -> None:
+    client, _, files, _ = portal
+    own = files["a-feed"]["id"]
+    paths = ["/portal/feeds", f"/portal/feeds/{own}", f"/portal/feeds/{own}/download", f"/portal/feeds/{own}/manifest",
+             "/portal/contracts"]
+    for path in paths:
+        for headers in ({}, {"Authorization": "Bearer pft_forged"}, {"Authorization": "Basic abc"}):
+            r = client.get(path, headers=headers)
+            assert r.status_code == 401, (path, headers)
+            assert files["a-feed"]["sha256"] not in r.text
+
+
+def test_contracts_route_shows_own_contracts_without_delivery_secrets(portal) -> None:
+    client, tokens, *_ = portal
+    body = client.get("/portal/contracts", headers=auth(tokens["b"])).json()
+    assert [c["code"] for c in body["contracts"]] == ["b-feed"]
+    assert "delivery" not in str(body) and "private_key" not in str(body)
+
+
+def test_token_is_stored_only_as_a_hash(store, portal) -> None:
+    from sqlalchemy import select
+
+    _, tokens, *_ = portal
+    with store.engine.connect() as conn:
+        stored = list(conn.execute(select(log.TOKEN.c.token_hash)).scalars())
+    assert tokens["a"] not in stored and log.hash_token(tokens["a"]) in stored
+
+
+def test_feed_that_was_only_built_is_not_downloadable(store, portal, tmp_path: Path) -> None:
+    client, tokens, *_ = portal
+    deliver_contract(store, "a-feed", dry_run=True, out_dir=out_dir(tmp_path))
+    dry = log.feed_files(store, customer="cust_a")[0]
+    assert dry["status"] == "dry-run"
+    assert client.get(f"/portal/feeds/{dry['id']}/download", headers=auth(tokens["a"])).status_code == 404
