@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +82,14 @@ def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
         yield items[i:i + size]
 
 
+@contextmanager
+def _connect(target: Any) -> Iterator[Any]:
+    """Queries here accept a Store or an open Connection (completeness calls us inside its transaction)."""
+    engine = getattr(target, "engine", None)
+    with (engine.connect() if engine is not None else nullcontext(target)) as conn:
+        yield conn
+
+
 def resolve(store: Any, refs: Iterable[str]) -> dict[str, str | None]:
     """ref → sha256 of the asset it points at (None: never ingested, or unreadable). `sha256:<hex>` refs
     resolve to themselves. When a ref came from several sources, the latest sighting wins."""
@@ -93,7 +102,7 @@ def resolve(store: Any, refs: Iterable[str]) -> dict[str, str | None]:
             out[ref] = m.group(1)
         else:
             plain.append(ref)
-    with store.engine.connect() as conn:
+    with _connect(store) as conn:
         for chunk in _chunks(plain):
             rows = conn.execute(select(ORIGIN.c.ref, ORIGIN.c.sha256).where(ORIGIN.c.ref.in_(chunk))
                                 .order_by(ORIGIN.c.seen_at))
@@ -105,20 +114,25 @@ def resolve(store: Any, refs: Iterable[str]) -> dict[str, str | None]:
 def get_assets(store: Any, shas: Iterable[str]) -> dict[str, dict[str, Any]]:
     shas = sorted({s for s in shas if s})
     out: dict[str, dict[str, Any]] = {}
-    with store.engine.connect() as conn:
+    with _connect(store) as conn:
         for chunk in _chunks(shas):
             for row in conn.execute(select(ASSET).where(ASSET.c.sha256.in_(chunk))):
                 out[row.sha256] = dict(row._mapping)
     return out
 
 
+def asset_validity(conn: Any, refs: Iterable[str]) -> set[str]:
+    """pim.registry.ASSET_VALIDITY hook: the refs known NOT to be usable (unreadable or rejected). Refs not
+    ingested yet are not reported: imports score completeness before `pim media ingest` runs."""
+    return invalid_refs(conn, refs, strict=False)
+
+
 def invalid_refs(store: Any, refs: Iterable[str], *, channel: str | None = None, media: Any = None,
                  strict: bool = True) -> set[str]:
     """The refs (image attribute values) that are NOT a usable asset: unreadable, rejected, or — with
     `channel` — below that channel's size/aspect rules. With `strict` (the default) a ref never ingested
-    is invalid too: an image counts as filled only once it is a validated asset.
-
-    Registered as pim.registry's asset check, so completeness can call it without importing media."""
+    is invalid too: an image counts as filled only once it is a validated asset. `store` may be a Store or
+    an open Connection."""
     refs = list(refs)
     mapping = resolve(store, refs)
     assets = get_assets(store, [s for s in mapping.values() if s])
@@ -146,7 +160,7 @@ def invalid_refs(store: Any, refs: Iterable[str], *, channel: str | None = None,
 def _failed(store: Any, refs: list[str]) -> set[str]:
     """Refs that were tried and could not be read."""
     out: set[str] = set()
-    with store.engine.connect() as conn:
+    with _connect(store) as conn:
         for chunk in _chunks(refs):
             out.update(conn.execute(select(ORIGIN.c.ref).where(ORIGIN.c.ref.in_(chunk),
                                                                ORIGIN.c.problem.is_not(None))).scalars())

@@ -45,7 +45,8 @@ class S3AssetStore:
             from botocore.config import Config
 
             self._client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name=self.region,
-                                        config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+                                        config=Config(signature_version="s3v4",
+                                                       retries={"max_attempts": 3, "mode": "standard"}))
         return self._client
 
     def full_key(self, key: str) -> str:

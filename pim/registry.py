@@ -56,6 +56,7 @@ SCHEMAS: dict[str, str] = {
     "feed_row": "pim.feeds:FeedRow",
     "channel_catalog": "channels.framework:ChannelCatalog",
     "precedence": "pim.merge:Precedence",
+    "media": "media.settings:MediaFile",
 }
 
 #: Called with the store; each returns a listener run inside product writes (e.g. completeness rescoring).
@@ -63,7 +64,7 @@ PRODUCT_LISTENERS: list[str] = ["pim.rescore:completeness_listener"]
 
 #: Asset validity for completeness: callables (conn, refs: set[str]) -> set of refs that are NOT valid assets.
 #: An image/file value pointing at one does not count as filled (the media area provides one).
-ASSET_VALIDITY: list[str] = []
+ASSET_VALIDITY: list[str] = ["media.assets:asset_validity"]
 
 
 def load(ref: str) -> Any:

@@ -123,3 +123,13 @@ def test_catalog_refs_come_from_image_values_with_their_provenance(store: Store)
     store.upsert_products([Product(identifier="p1", values={"sku": "p1", "picture": "a.jpg", "name": "x.jpg"},
                                    source=prov)])
     assert list(catalog_refs(store)) == [("a.jpg", "supplier:acme")]
+
+
+def test_completeness_hook_reports_known_bad_refs_inside_a_transaction(store: Store, assets: LocalAssetStore,
+                                                                       folder: Path) -> None:
+    from pim.registry import ASSET_VALIDITY, load
+
+    ingest(store, [("red.jpg", "erp"), ("cut.jpg", "erp"), ("gone.jpg", "erp")], asset_store=assets, base_dir=folder)
+    [hook] = [load(ref) for ref in ASSET_VALIDITY]
+    with store.begin() as conn:
+        assert hook(conn, {"red.jpg", "cut.jpg", "gone.jpg", "not-ingested-yet.jpg"}) == {"cut.jpg", "gone.jpg"}
