@@ -27,7 +27,8 @@ class ValueRule(BaseModel):
     unit: str | None = Field(default=None, description="Metric unit of the amount (e.g. KILOGRAM).")
     unit_from: str | None = Field(default=None, description="Column (CSV) or path (XML) holding the unit code.")
     currency: str | None = Field(default=None, description="Currency of a price_collection amount (e.g. EUR).")
-    map: dict[str, str] = Field(default={}, description="Source code → our value (e.g. lifecycle status codes).")
+    map: dict[str, str] = Field(default={}, description="Source code → our value (e.g. lifecycle status codes); "
+                                "the key '' maps an empty field.")
     unit_map: dict[str, str] = Field(default={}, description="Source unit code → our unit (KGM → KILOGRAM).")
     split: str | None = Field(default=None, description="List separator for multi_select and categories.")
 
@@ -78,8 +79,8 @@ class ValueBuilder:
               unit: str | None = None) -> None:
         """None or blank `raw` is an explicitly empty value: it clears (see docs/importers.md)."""
         text = None if raw is None else raw.strip()
-        if text and rule.map:
-            text = rule.map.get(text, text)
+        if text is not None and text in rule.map:
+            text = rule.map[text]
         if rule.to in FIELDS:
             self._field(rule, text, fields)
             return
@@ -118,4 +119,4 @@ class ValueBuilder:
         elif rule.to == "categories":
             fields["categories"] = [c.strip() for c in (text or "").split(rule.split or ",") if c.strip()]
         else:
-            fields["enabled"] = (text or "").lower() not in ("0", "false", "no", "n", "")
+            fields["enabled"] = (text or "true").lower() not in ("0", "false", "no", "n")

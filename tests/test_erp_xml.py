@@ -1,0 +1,106 @@
+"""ERP XML: the shipped SAP MATMAS map reads material master IDocs (values, prices, stock), merges them,
+and refuses broken or dangerous XML with a clear message."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from importers.erp_xml import ErpXmlMap, import_erp_xml, load_xml_map
+from pim.commerce import stock_for
+from pim.errors import InputError
+from pim.store import Store
+from tests.source_data import seed_structure
+
+
+def idoc(matnr: str, body: str, credat: str = "20260301", cretim: str = "101500") -> str:
+    return (f"<IDOC BEGIN=\"1\"><EDI_DC40 SEGMENT=\"1\"><IDOCTYP>MATMAS05</IDOCTYP><CREDAT>{credat}</CREDAT>"
+            f"<CRETIM>{cretim}</CRETIM></EDI_DC40><E1MARAM SEGMENT=\"1\"><MATNR>{matnr}</MATNR>{body}</E1MARAM></IDOC>")
+
+
+A1 = ("<MEINS>ST</MEINS><BRGEW>1.250</BRGEW><GEWEI>KGM</GEWEI><EAN11>4006381333931</EAN11><MSTAE></MSTAE>"
+      "<E1MAKTM SEGMENT=\"1\"><SPRAS>E</SPRAS><MAKTX>Drill X100</MAKTX><SPRAS_ISO>EN</SPRAS_ISO></E1MAKTM>"
+      "<E1MAKTM SEGMENT=\"1\"><SPRAS>D</SPRAS><MAKTX>Bohrer X100</MAKTX><SPRAS_ISO>DE</SPRAS_ISO></E1MAKTM>"
+      "<E1MARMM SEGMENT=\"1\"><MEINH>KAR</MEINH><UMREZ>12</UMREZ></E1MARMM>"
+      "<E1MVKEM SEGMENT=\"1\"><VKORG>1000</VKORG><AUMNG>6</AUMNG></E1MVKEM>"
+      "<E1MARDM SEGMENT=\"1\"><LGORT>HH01</LGORT><LABST>40</LABST><Z_ATP>35</Z_ATP></E1MARDM>"
+      "<E1MARDM SEGMENT=\"1\"><LGORT>MU01</LGORT><LABST>2</LABST></E1MARDM>"
+      "<Z1PRICE><KONWA>EUR</KONWA><KBETR>129.90</KBETR></Z1PRICE><Z1PRICE><KONWA>USD</KONWA><KBETR>139</KBETR></Z1PRICE>")
+
+
+def write(path: Path, *idocs: str) -> Path:
+    path.write_text("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<MATMAS05>\n" + "\n".join(idocs) + "\n</MATMAS05>\n",
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def seeded(store: Store) -> Store:
+    seed_structure(store)
+    return store
+
+
+def matmas(**overrides) -> ErpXmlMap:
+    return load_xml_map(None).model_copy(update={"family": "tool", **overrides})
+
+
+def test_matmas_map_reads_material_master(seeded: Store, tmp_path: Path):
+    counts = import_erp_xml(write(tmp_path / "matmas.xml", idoc("000000000000012345", A1)), seeded, matmas())
+    assert (counts.read, counts.created, counts.rejected) == (1, 1, 0)
+    p = seeded.get_product("12345")
+    assert p.values["ean"] == "4006381333931"
+    assert p.values["name:en_US"] == "Drill X100" and p.values["name:de_DE"] == "Bohrer X100"
+    assert p.values["weight"] == {"amount": "1.25", "unit": "KILOGRAM"}
+    assert p.values["price"] == {"EUR": "129.90", "USD": "139.00"}
+    assert (p.values["pack_size"], p.values["min_order_qty"], p.values["lifecycle_status"]) == (12, 6, "active")
+    assert p.provenance_of("ean").source == "erp"
+
+
+def test_stock_segments_are_timestamped_from_the_control_record(seeded: Store, tmp_path: Path):
+    counts = import_erp_xml(write(tmp_path / "matmas.xml", idoc("12345", A1)), seeded, matmas())
+    assert counts.extra["stock_levels"] == 2
+    level = stock_for(seeded, ["12345"])["12345"]
+    assert (level.quantity, level.atp) == (Decimal(42), Decimal(37))
+    assert (level.updated_at.day, level.updated_at.hour, level.updated_at.minute) == (1, 10, 15)
+
+
+def test_missing_segment_changes_nothing_and_empty_element_clears(seeded: Store, tmp_path: Path):
+    import_erp_xml(write(tmp_path / "a.xml", idoc("12345", A1)), seeded, matmas())
+    import_erp_xml(write(tmp_path / "b.xml", idoc("12345", "<MEINS>PCE</MEINS><EAN11/>")), seeded, matmas())
+    p = seeded.get_product("12345")
+    assert p.values["unit_of_measure"] == "PCE" and "ean" not in p.values
+    assert p.values["name:en_US"] == "Drill X100"
+
+
+def test_bad_record_is_quarantined_with_its_xml_and_line(seeded: Store, tmp_path: Path):
+    path = write(tmp_path / "m.xml", idoc("1", A1), idoc("2", "<BRGEW>heavy</BRGEW><GEWEI>KGM</GEWEI>"), idoc("", ""))
+    counts = import_erp_xml(path, seeded, matmas())
+    assert (counts.read, counts.created, counts.rejected) == (3, 1, 2)
+    first, second = seeded.quarantined(counts.job_id)
+    assert first["field"] == "BRGEW" and "not a number" in first["reason"] and first["line"] == 4
+    assert "<BRGEW>heavy</BRGEW>" in first["raw"]["xml"]
+    assert second["reason"] == "no SKU at MATNR"
+
+
+def test_reimport_is_a_no_op(seeded: Store, tmp_path: Path):
+    path = write(tmp_path / "m.xml", idoc("1", A1), idoc("2", A1))
+    import_erp_xml(path, seeded, matmas())
+    seq = seeded.current_seq()
+    again = import_erp_xml(path, seeded, matmas())
+    assert (again.unchanged, seeded.current_seq()) == (2, seq)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"),
+    (b"<?xml version='1.0'?><MATMAS05><IDOC><E1MARAM><MATNR>1</MATNR>", "not well-formed"),
+    (b"<?xml version='1.0' encoding='UTF-8'?><MATMAS05><IDOC><E1MARAM><MATNR>\xe41</MATNR></E1MARAM></IDOC></MATMAS05>",
+     "not well-formed"),
+])
+def test_broken_xml_gets_a_clear_message(seeded: Store, tmp_path: Path, content: bytes, message: str):
+    path = tmp_path / "m.xml"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        import_erp_xml(path, seeded, matmas())
+    assert seeded.jobs()[0]["status"] == "failed"

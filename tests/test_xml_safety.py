@@ -1,0 +1,53 @@
+"""Untrusted XML never resolves entities or touches the network: an ERP file with an external entity or an
+entity bomb is refused with a clear error before anything is imported."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from importers.erp_xml import import_erp_xml, load_xml_map
+from pim.errors import InputError
+from pim.store import Store
+from tests.source_data import seed_structure
+
+XXE = """<?xml version="1.0"?>
+<!DOCTYPE MATMAS05 [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
+<MATMAS05><IDOC><E1MARAM><MATNR>1</MATNR><MAKTX>&secret;</MAKTX></E1MARAM></IDOC></MATMAS05>
+"""
+BOMB = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">]>
+<MATMAS05><IDOC><E1MARAM><MATNR>&lol2;</MATNR></E1MARAM></IDOC></MATMAS05>
+"""
+NETWORK_DTD = """<?xml version="1.0"?>
+<!DOCTYPE MATMAS05 SYSTEM "http://127.0.0.1:{port}/evil.dtd">
+<MATMAS05><IDOC><E1MARAM><MATNR>&ext;</MATNR></E1MARAM></IDOC></MATMAS05>
+"""
+
+
+@pytest.mark.parametrize("document", [XXE, BOMB], ids=["external-entity", "entity-bomb"])
+def test_entity_declarations_are_refused(store: Store, tmp_path: Path, document: str):
+    seed_structure(store)
+    path = tmp_path / "evil.xml"
+    path.write_text(document)
+    with pytest.raises(InputError, match="declares entities") as err:
+        import_erp_xml(path, store, load_xml_map(None))
+    assert err.value.field == "DOCTYPE"
+    assert store.count_products() == 0
+
+
+def test_external_dtd_is_never_fetched(store: Store, tmp_path: Path):
+    seed_structure(store)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        server.setblocking(False)
+        path = tmp_path / "evil.xml"
+        path.write_text(NETWORK_DTD.format(port=server.getsockname()[1]))
+        counts = import_erp_xml(path, store, load_xml_map(None))
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nobody connected: the DTD was not loaded
+    assert (counts.rejected, store.count_products()) == (1, 0)  # the entity stayed unexpanded: no SKU
