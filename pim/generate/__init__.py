@@ -30,6 +30,7 @@ __all__ = ["EXTRA_WRITERS", "PROFILES", "GeneratedCatalog", "ProfileSpec", "gene
 EXTRA_WRITERS: list[str] = [
     "pim.generate.sources:write_sources",
     "pim.generate.contracts:write_contracts",
+    "pim.generate.supplier:write_supplier",
 ]
 
 
