@@ -1,0 +1,123 @@
+"""Completeness budgets: full scoring (2 channels × 4 locales), rescoring one product inside its write, and
+the report. Products are synthetic (seeded), sized by profile: small 5k, medium 50k, large 1M, or `name:N`.
+Baselines: a plain loop over the same values (scoring), the same write without the listener (rescoring)."""
+
+from __future__ import annotations
+
+import random
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+SIZES = {"small": 5_000, "medium": 50_000, "large": 1_000_000}
+LOCALES = ["en_US", "de_DE", "fr_FR", "it_IT"]
+
+
+def _size(profile: str) -> int:
+    name, _, n = profile.partition(":")
+    return int(n) if n else SIZES.get(name, 5_000)
+
+
+def _rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _structure() -> dict[str, list[Any]]:
+    from pim.structure import Attribute, Category, Channel, Currency, Family, Locale
+
+    attrs = [Attribute(code="sku", type="identifier"), Attribute(code="name", type="text", localizable=True),
+             Attribute(code="description", type="textarea", localizable=True, scopable=True),
+             Attribute(code="price", type="price_collection"),
+             Attribute(code="weight", type="metric", metric_family="Weight", default_unit="KILOGRAM"),
+             Attribute(code="ean", type="text"), Attribute(code="picture", type="image")]
+    attrs += [Attribute(code=f"spec_{i}", type="text") for i in range(8)]
+    codes = [a.code for a in attrs]
+    req = ["sku", "name", "description", "price", "weight", "ean", "picture", "spec_0", "spec_1"]
+    return {
+        "locale": [Locale(code=c) for c in LOCALES], "currency": [Currency(code="EUR"), Currency(code="USD")],
+        "attribute": attrs, "category": [Category(code="master")],
+        "channel": [Channel(code="ecommerce", locales=LOCALES, currencies=["EUR", "USD"], category_tree="master"),
+                    Channel(code="print", locales=LOCALES, currencies=["EUR"], category_tree="master")],
+        "family": [Family(code=f"family_{i}", attributes=codes, requirements={"ecommerce": req, "print": req[:5]})
+                   for i in range(10)],
+    }
+
+
+def _products(n: int, seed: int = 42) -> Any:
+    from pim.product import Product
+
+    rnd = random.Random(seed)
+    for i in range(n):
+        values: dict[str, Any] = {"price": {"EUR": "10.00", "USD": "11.00"} if rnd.random() < 0.8 else {"EUR": "10.00"},
+                                  "weight": {"amount": "1.5", "unit": "KILOGRAM"}, "ean": f"{i:013d}", "picture": f"img/{i}.jpg",
+                                  "spec_0": "x", "spec_1": "y" if rnd.random() < 0.7 else None}
+        for loc in LOCALES:
+            if rnd.random() < 0.9:
+                values[f"name:{loc}"] = f"Product {i} {loc}"
+            if rnd.random() < 0.6:
+                values[f"description:{loc}@ecommerce"] = "Text"
+        yield Product(identifier=f"p{i:07d}", family=f"family_{i % 10}", values=values)
+
+
+def _row(stage: str, items: int, seconds: float, baseline: float | None = None) -> dict[str, Any]:
+    return {"stage": stage, "items": items, "seconds": round(seconds, 4), "items_per_s": round(items / seconds, 1) if seconds else None,
+            "peak_rss_mb": round(_rss(), 1), "baseline_seconds": None if baseline is None else round(baseline, 4)}
+
+
+def run(profile: str, workdir: Path) -> list[dict]:
+    from pim.catalog import Structure
+    from pim.completeness import Requirements, report
+    from pim.rescore import Rescorer, completeness_listener
+    from pim.store import Store
+
+    n = _size(profile)
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "completeness_bench.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    store = Store(f"sqlite:///{db}", batch_size=5000)
+    store.migrate()
+    items = _structure()
+    for kind, values in items.items():
+        store.put_structure(kind, values)
+    reqs = Requirements(Structure.from_items(items))
+    rows = []
+
+    start, plain = time.perf_counter(), 0.0
+    scored = 0
+    for p in _products(n):
+        t = time.perf_counter()
+        sum(1 for v in p.values.values() if v)  # plain loop over the same values
+        plain += time.perf_counter() - t
+        scored += len(reqs.score(p.family, p.values, p.identifier))
+    rows.append(_row("completeness_score_in_memory", scored, time.perf_counter() - start, plain))
+
+    t = time.perf_counter()
+    store.upsert_products(_products(n))  # no listener yet: the plain write
+    write = time.perf_counter() - t
+    t = time.perf_counter()
+    with store.begin() as conn:
+        Rescorer().rescore_families(conn, None, None)
+    rows.append(_row("completeness_full_scoring_stored", scored, time.perf_counter() - t, write))
+
+    store.listeners.append(completeness_listener(store))
+    sample = list(_products(200, seed=7))
+    t = time.perf_counter()
+    for i, p in enumerate(sample):
+        p.values["spec_1"] = None if i % 2 else "changed"
+        store.upsert_products([p.model_copy(update={"identifier": f"p{i:07d}"})])
+    with_listener = time.perf_counter() - t
+    store.listeners.clear()
+    t = time.perf_counter()
+    for i, p in enumerate(sample):
+        p.values["spec_1"] = "again" if i % 2 else None
+        store.upsert_products([p.model_copy(update={"identifier": f"p{i:07d}"})])
+    rows.append(_row("rescore_one_product_write", len(sample), with_listener, time.perf_counter() - t))
+
+    t = time.perf_counter()
+    for _ in range(10):
+        report(store, "ecommerce")
+    rows.append(_row("gate_report", n, (time.perf_counter() - t) / 10))
+    store.dispose()
+    return rows
