@@ -263,7 +263,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
     source = f"supplier:{m.supplier}"
     for chunk in batched(items, store.batch_size):
         ids = [i.record.identifier for i in chunk if isinstance(i, Parsed)]
-        known = {p.identifier for p in store.iter_products(identifiers=ids)} if ids else set()
+        known = store.existing_identifiers(ids) if ids else set()
         for item in chunk:
             if isinstance(item, Rejected):
                 yield item

@@ -82,7 +82,8 @@ class BmecatHeader:
 
 
 def _local(tag: object) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
+    """Local name whatever the namespace ('{uri}NAME' → 'NAME'); comments and PIs have no str tag."""
+    return tag[tag.rfind("}") + 1:] if isinstance(tag, str) else ""
 
 
 def _text(el: etree._Element | None) -> str | None:

@@ -152,7 +152,7 @@ def _with_family(items: Iterator[Any], store: Store, m: SupplierTableMap) -> Ite
 
     for chunk in batched(items, store.batch_size):
         ids = [i.record.identifier for i in chunk if not isinstance(i, Rejected)]
-        known = {p.identifier for p in store.iter_products(identifiers=ids)} if ids and m.family else set()
+        known = store.existing_identifiers(ids) if ids and m.family else set()
         for item in chunk:
             if not isinstance(item, Rejected) and m.family and item.record.identifier not in known \
                     and "family" not in item.record.model_fields_set:

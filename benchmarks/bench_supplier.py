@@ -1,0 +1,57 @@
+"""Supplier imports on the generated profile: BMEcat (streaming lxml) and supplier CSV, each merged onto
+the generated catalog, beside the plain parse of the same file (lxml iterparse / csv.reader)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from lxml import etree
+
+from benchmarks.harness import catalog_for, measure
+
+
+def _parse_bmecat(path: Path) -> int:
+    n = 0
+    for _, el in etree.iterparse(str(path), events=("end",), resolve_entities=False, no_network=True):
+        if etree.QName(el).localname == "PRODUCT":
+            n += 1
+            el.clear()
+            while el.getprevious() is not None:
+                del el.getparent()[0]
+    return n
+
+
+def _parse_csv(path: Path) -> int:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return sum(1 for _ in csv.reader(fh, delimiter=";")) - 1
+
+
+def run(profile: str, workdir: Path) -> list[dict]:
+    from importers.bmecat import import_bmecat, load_map
+    from importers.supplier_table import import_supplier_table, load_supplier_map
+    from pim.jsonl import import_jsonl
+    from pim.store import Store
+    from pim.structure_files import load_structure_files, save_structure
+
+    catalog, _ = catalog_for(profile)
+    src = Path(catalog.out) / "sources"
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "supplier.db"
+    db.unlink(missing_ok=True)
+    store = Store(f"sqlite:///{db}")
+    store.migrate()
+    save_structure(store, load_structure_files(Path(catalog.structure_dir)))
+    import_jsonl(Path(catalog.products_jsonl), store)
+    bmecat, bmap = src / "supplier_acme.bmecat.xml", load_map(src / "supplier_acme.map.yaml")
+    table, tmap = src / "supplier_bolt.csv", load_supplier_map(src / "supplier_bolt.profile.yaml")
+    rows = [
+        measure("bmecat import (merge)", lambda c: c.read, lambda: import_bmecat(bmecat, store, bmap),
+                baseline=lambda: _parse_bmecat(bmecat)),
+        measure("bmecat re-import (unchanged)", lambda c: c.read, lambda: import_bmecat(bmecat, store, bmap),
+                baseline=lambda: _parse_bmecat(bmecat)),
+        measure("supplier csv import (merge)", lambda c: c.read, lambda: import_supplier_table(table, store, tmap),
+                baseline=lambda: _parse_csv(table)),
+    ]
+    store.dispose()
+    return rows
