@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from pim.settings import reset_settings
 from pim.store import Store
 
-pytest_plugins = ["tests.services.postgres", "tests.services.s3", "tests.services.sshd", "tests.services.meili"]
+pytest_plugins = ["tests.services.postgres", "tests.services.s3", "tests.services.sshd", "tests.services.meili", "tests.services.chromium"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = (ROOT.parent / "shared").resolve()

@@ -7,6 +7,12 @@ from pim.web.app import create_app
 from tests.channel_data import seed_products
 
 
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real argon2, with test-sized cost parameters."""
+    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+
+
 @pytest.fixture
 def api(store: Store) -> tuple[TestClient, dict[str, dict[str, str]]]:
     seed_products(store)

@@ -28,10 +28,14 @@ class User:
         return ROLES.index(self.role) >= ROLES.index(role)
 
 
+#: argon2 cost parameters; argon2-cffi's defaults (RFC 9106 low-memory profile) unless changed. Tests lower them.
+HASH_PARAMS: dict[str, int] = {}
+
+
 def _hasher():  # type: ignore[no-untyped-def]
     from argon2 import PasswordHasher
 
-    return PasswordHasher()
+    return PasswordHasher(**HASH_PARAMS)
 
 
 def add_user(store: Store, username: str, password: str, role: str = "editor") -> User:

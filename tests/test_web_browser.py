@@ -1,0 +1,62 @@
+"""The content team's loop in real Chromium against a live server: log in, find the incomplete product, fill
+the missing value, and watch completeness rise and the dashboard count fall."""
+
+from pathlib import Path
+
+import pytest
+
+from pim.store import Store
+from pim.web.accounts import add_user
+from pim.web.app import create_app
+from tests.channel_data import seed_products
+
+pytestmark = pytest.mark.chromium
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+
+
+def incomplete_on_dashboard(page, base: str) -> int:
+    page.goto(f"{base}/dashboard?channel=ecommerce")
+    return int(page.locator('section[data-channel="ecommerce"] tr[data-locale="en_US"] td.incomplete').inner_text())
+
+
+def test_filling_a_missing_value_raises_completeness_and_clears_the_dashboard(
+        store: Store, live_app, browser_page, artifacts_dir: Path, backend: str) -> None:
+    seed_products(store)
+    add_user(store, "editor", "correct horse", "editor")
+    base = live_app(create_app(store))
+    page = browser_page
+
+    page.goto(f"{base}/products")
+    page.fill('input[name="username"]', "editor")
+    page.fill('input[name="password"]', "correct horse")
+    page.click('button[type="submit"]')
+    page.wait_for_url(f"{base}/products")
+    assert incomplete_on_dashboard(page, base) == 1
+
+    page.goto(f"{base}/products")
+    page.select_option('select[name="channel"]', "ecommerce")
+    page.select_option('select[name="locale"]', "en_US")
+    page.select_option('select[name="completeness"]', "incomplete")
+    page.click('#filters button[type="submit"]')
+    rows = page.locator("tr.product-row")
+    assert rows.count() == 1 and rows.first.get_attribute("data-identifier") == "no-description"
+
+    rows.first.locator("a").click()
+    completeness = page.locator('table.completeness tr[data-channel="ecommerce"][data-locale="en_US"] td.ratio')
+    assert completeness.inner_text() == "80 %"
+    assert page.locator('table.completeness a:has-text("description")').count() >= 1
+
+    field = page.locator('[id="v-description:en_US@ecommerce"]')
+    field.fill("A shoe for long runs.")
+    field.locator("xpath=ancestor::form").locator('button[type="submit"]').click()
+    page.wait_for_load_state()
+    assert completeness.inner_text() == "100 %"
+    assert "A shoe for long runs." in page.locator("table.history").inner_text()
+    page.screenshot(path=str(artifacts_dir / f"web-product-page-{backend}.png"), full_page=True)
+
+    assert incomplete_on_dashboard(page, base) == 0
+    page.screenshot(path=str(artifacts_dir / f"web-dashboard-{backend}.png"), full_page=True)
