@@ -1,0 +1,211 @@
+"""Content-team bulk enrichment: JSON (an array, or one object per line) and CSV with localized names and
+descriptions, bullet points, SEO fields, image paths and associations. Merged as source `content`, which
+wins by default (pim.merge.Precedence). A field that is absent changes nothing; null or an empty cell
+clears the content team's value (see docs/importers.md). Unknown SKUs are quarantined unless the profile
+says `unmatched: create`."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import chain
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from pydantic import Field
+
+from pim.catalog import Structure
+from pim.errors import InputError
+from pim.importing import ImportCounts, Parsed, Rejected, run_import
+from pim.product import Association, Product, Provenance, value_key
+from pim.sources import SourceProfile, decode_guard, merger_for, open_text
+from pim.store import Store
+
+ASSOC_PREFIX = "associations:"
+
+
+class ContentProfile(SourceProfile):
+    """Where the content team's convenience fields go. Every other key of a JSON record's `values` (and
+    every other CSV column) is a value key as is: name:en_US, description:de_DE@ecommerce."""
+
+    source: str = "content"
+    unmatched: Literal["create", "quarantine"] = "quarantine"
+    sku_field: str = "sku"
+    fields: dict[str, str] = Field(
+        default={"name": "name", "description": "description", "seo_title": "seo_title",
+                 "seo_description": "seo_description"},
+        description="JSON field → attribute code; the field holds {locale: text} or a plain value.")
+    bullets: str | list[str] = Field(default="bullets", description="One textarea receiving the bullets joined "
+                                     "by newlines, or one attribute per bullet (bullet_1, bullet_2…).")
+    images: list[str] = Field(default=["image"], description="Attributes receiving the image paths, in order.")
+    channels: list[str] = Field(default=[], description="Channels a scopable attribute's value is written to "
+                                "(default: every channel).")
+    list_separator: str = Field(default="|", description="CSV: separates bullets, images, associated SKUs.")
+    encoding: str = "utf-8"
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+
+
+class ContentMapper:
+    """One JSON object (or CSV row turned into one) → a partial Product."""
+
+    def __init__(self, profile: ContentProfile, structure: Structure) -> None:
+        self.p = profile
+        self.s = structure
+        self.channels = profile.channels or sorted(structure.channels)
+
+    def keys(self, attribute: str, locale: str | None) -> list[str]:
+        attr = self.s.attributes.get(attribute)
+        if attr is None:
+            raise ValueError(f"'{attribute}' is not an attribute; fix the content profile")
+        loc = locale if attr.localizable else None
+        if attr.scopable:
+            return [value_key(attribute, loc, ch) for ch in self.channels]
+        return [value_key(attribute, loc)]
+
+    def put(self, values: dict[str, Any], attribute: str, payload: Any) -> None:
+        if isinstance(payload, dict):
+            for locale, text in payload.items():
+                for key in self.keys(attribute, locale):
+                    values[key] = text
+        else:
+            for key in self.keys(attribute, None):
+                values[key] = payload
+
+    def bullets(self, values: dict[str, Any], payload: Any) -> None:
+        per_locale = payload if isinstance(payload, dict) else {None: payload}
+        for locale, items in per_locale.items():
+            items = [] if items is None else [items] if isinstance(items, str) else list(items)
+            if isinstance(self.p.bullets, str):
+                self.put(values, self.p.bullets, {locale: "\n".join(items) or None} if locale else "\n".join(items) or None)
+                continue
+            for n, attribute in enumerate(self.p.bullets):
+                text = items[n] if n < len(items) else None
+                self.put(values, attribute, {locale: text} if locale else text)
+
+    def record(self, data: dict[str, Any], prov: Provenance) -> Product:
+        sku = str(data.get(self.p.sku_field) or "").strip()
+        if not sku:
+            raise ValueError(f"no '{self.p.sku_field}'")
+        values: dict[str, Any] = dict(data.get("values") or {})
+        for field, attribute in self.p.fields.items():
+            if field in data:
+                self.put(values, attribute, data[field])
+        if "bullets" in data:
+            self.bullets(values, data["bullets"])
+        if "images" in data:
+            images = data["images"] or []
+            for n, attribute in enumerate(self.p.images):
+                self.put(values, attribute, images[n] if n < len(images) else None)
+        extra: dict[str, Any] = {}
+        if "associations" in data:
+            extra["associations"] = {t: Association(products=list(skus or [])) for t, skus in (data["associations"] or {}).items()}
+        return Product(identifier=sku, values=values, source=prov, **extra)
+
+
+def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
+    """A JSON array (loaded whole) or JSON Lines (streamed); a broken line is quarantined, a broken array
+    is an InputError naming the position."""
+    name, stamp = path.name, datetime.now(UTC)
+    with open_text(path, "utf-8") as handle:
+        try:
+            first = handle.read(1)
+            while first and first.isspace():
+                first = handle.read(1)
+            if first == "[":
+                try:
+                    records = orjson.loads(first + handle.read())
+                except orjson.JSONDecodeError as exc:
+                    raise InputError(f"not valid JSON: {exc}", file=name, hint="a truncated file? export it again") from None
+                lines: Iterator[tuple[int, Any]] = enumerate(records, start=1)
+            else:
+                lines = enumerate(decode_guard(chain([first + handle.readline()], handle), str(path), "utf-8"), start=1)
+            for number, raw in lines:
+                if isinstance(raw, str) and not raw.strip():
+                    continue
+                yield _one(mapper, raw, name, number, source, stamp)
+        except UnicodeDecodeError as exc:
+            raise InputError(f"the file is not UTF-8: {exc.reason} at byte {exc.start}", file=name,
+                             hint="save the file as UTF-8 and re-run") from None
+
+
+def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, stamp: datetime) -> Parsed | Rejected:
+    if isinstance(raw, str):
+        try:
+            raw = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return Rejected(f"not valid JSON: {exc}", name, number, None, {"line": raw[:2000]})
+    if not isinstance(raw, dict):
+        return Rejected("a record must be a JSON object", name, number, None, {"value": raw})
+    prov = Provenance.model_construct(source=source, ref=f"{name}:{number}", at=stamp)
+    try:
+        return Parsed(mapper.record(raw, prov), name, number, raw)
+    except (ValueError, TypeError) as exc:
+        key = raw.get(mapper.p.sku_field)
+        return Rejected(str(exc).splitlines()[0][:500], name, number, None, raw, str(key) if key else None)
+
+
+def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
+    """Columns: sku, value keys, bullets[:locale], images, associations:<type>. Lists use `list_separator`."""
+    p, name, stamp = mapper.p, path.name, datetime.now(UTC)
+    with open_text(path, p.encoding) as handle:
+        reader = csv.reader(handle, delimiter=p.delimiter)
+        rows = decode_guard(reader, str(path), p.encoding)
+        header = [h.strip() for h in next(rows, [])]
+        if p.sku_field not in header:
+            raise InputError(f"no '{p.sku_field}' column", file=name, line=1, field=p.sku_field)
+        try:
+            for cells in rows:
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) != len(header):
+                    yield Rejected(f"the row has {len(cells)} cells, the header has {len(header)}", name, reader.line_num,
+                                   None, {"cells": cells}, cells[header.index(p.sku_field)] if len(cells) > header.index(p.sku_field) else None)
+                    continue
+                yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, reader.line_num, source, stamp)
+        except csv.Error as exc:
+            raise InputError(f"broken CSV: {exc}", file=name, line=reader.line_num) from None
+
+
+def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:
+    sep = p.list_separator
+    split = lambda text: [x.strip() for x in text.split(sep) if x.strip()]  # noqa: E731
+    out: dict[str, Any] = {p.sku_field: row.pop(p.sku_field), "values": {}}
+    for column, cell in row.items():
+        text = cell.strip()
+        if column.startswith(ASSOC_PREFIX):
+            out.setdefault("associations", {})[column[len(ASSOC_PREFIX):]] = split(text)
+        elif column == "images":
+            out["images"] = split(text)
+        elif column.split(":")[0] == "bullets":
+            locale = column.partition(":")[2] or None
+            bullets = out.setdefault("bullets", {}) if locale else None
+            if locale:
+                bullets[locale] = split(text)  # type: ignore[index]
+            else:
+                out["bullets"] = split(text)
+        else:
+            out["values"][column] = text or None
+    return out
+
+
+def import_content(path: Path, store: Store, profile: ContentProfile | None = None, *,
+                   profile_dir: Path | None = None, precedence: Path | None = None) -> ImportCounts:
+    p = profile or ContentProfile()
+    structure = store.structure()
+    mapper = ContentMapper(p, structure)
+    reader = read_csv if path.suffix.lower() in (".csv", ".tsv", ".txt") else read_json
+    return run_import(store, p.source, reader(path, mapper, p.source), structure=structure,
+                      label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
+
+
+class ContentImporter:
+    name = "content"
+
+    def run(self, path: Path, store: Store, **options: Any) -> dict[str, Any]:
+        from pim.sources import load_profile
+
+        prof = Path(options["profile"]) if options.get("profile") else None
+        profile = load_profile(ContentProfile, prof) if prof else None
+        return import_content(path, store, profile, profile_dir=prof.parent if prof else None).as_dict()
