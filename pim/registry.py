@@ -15,6 +15,9 @@ IMPORTERS: dict[str, str] = {
     "akeneo": "importers.akeneo:AkeneoImporter",
     "bmecat": "importers.bmecat:BmecatImporter",
     "supplier": "importers.supplier_table:SupplierTableImporter",
+    "erp_csv": "importers.erp_csv:ErpCsvImporter",
+    "erp_xml": "importers.erp_xml:ErpXmlImporter",
+    "content": "importers.content:ContentImporter",
 }
 
 #: Channel renderers: what each channel's catalog looks like.
@@ -56,6 +59,9 @@ SCHEMAS: dict[str, str] = {
     "feed_row": "pim.feeds:FeedRow",
     "channel_catalog": "channels.framework:ChannelCatalog",
     "precedence": "pim.merge:Precedence",
+    "erp_csv_map": "importers.erp_csv:ErpCsvMap",
+    "erp_xml_map": "importers.erp_xml:ErpXmlMap",
+    "content_profile": "importers.content:ContentProfile",
     "media": "media.settings:MediaFile",
 }
 

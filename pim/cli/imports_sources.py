@@ -1,0 +1,75 @@
+"""`pim import erp|erp-xml|content|conflicts|resolve`: the merged sources (ERP, content team) and the
+conflict log. Supplier commands live in pim.cli.imports_supplier."""
+
+from pathlib import Path
+
+import typer
+
+from pim.cli.imports import app, report
+from pim.cli.output import JsonOption, console, emit_json, table
+
+PrecedenceOption = typer.Option(None, "--precedence", help="Precedence YAML (default: the profile's, else content first).")
+
+
+@app.command("erp")
+def erp(path: Path, map_file: Path = typer.Option(..., "--map", help="Column map YAML (schemas/erp_csv_map.schema.json)."),
+        precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption) -> None:
+    """Import an ERP CSV export (products, price list or stock, as the map's `kind` says)."""
+    from importers.erp_csv import ErpCsvMap, import_erp_csv
+    from pim.sources import load_profile
+    from pim.store import Store
+
+    counts = import_erp_csv(path, Store.from_settings(), load_profile(ErpCsvMap, map_file), map_dir=map_file.parent,
+                            precedence=precedence)
+    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+
+
+@app.command("erp-xml")
+def erp_xml(path: Path, map_file: Path | None = typer.Option(None, "--map", help="XPath map YAML (default: SAP MATMAS)."),
+            precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption) -> None:
+    """Import ERP material master XML (SAP IDoc MATMAS-style by default), streaming."""
+    from importers.erp_xml import MAPS, import_erp_xml, load_xml_map
+    from pim.store import Store
+
+    counts = import_erp_xml(path, Store.from_settings(), load_xml_map(map_file),
+                            map_dir=(map_file or MAPS / "x").parent, precedence=precedence)
+    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+
+
+@app.command("content")
+def content(path: Path, profile: Path | None = typer.Option(None, "--profile", help="Content profile YAML."),
+            precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption) -> None:
+    """Import content-team enrichment (JSON array, JSON Lines or CSV)."""
+    from importers.content import ContentProfile, import_content
+    from pim.sources import load_profile
+    from pim.store import Store
+
+    prof = load_profile(ContentProfile, profile) if profile else None
+    counts = import_content(path, Store.from_settings(), prof, profile_dir=profile.parent if profile else None,
+                            precedence=precedence)
+    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+
+
+@app.command("conflicts")
+def conflicts(sku: list[str] = typer.Argument(None, help="Only these SKUs."), limit: int = typer.Option(200),
+              as_json: bool = JsonOption) -> None:
+    """List open conflicts: two sources that own an attribute disagree on a value."""
+    from pim.conflicts import open_conflicts
+    from pim.store import Store
+
+    rows = open_conflicts(Store.from_settings(), sku or None, limit=limit)
+    if as_json:
+        emit_json([r.__dict__ for r in rows])
+        return
+    table(f"{len(rows)} open conflict(s)", ["sku", "value", "winner", "claims"],
+          [(c.identifier, c.value_key, c.winner, "; ".join(f"{s}={v}" for s, v in c.claims.items())[:200]) for c in rows])
+
+
+@app.command("resolve")
+def resolve(sku: str, value_key: str, source: str, by: str = typer.Option("cli", "--by")) -> None:
+    """Pick SOURCE's value for SKU's VALUE_KEY and pin it (later imports keep it)."""
+    from pim.conflicts import resolve_conflict
+    from pim.store import Store
+
+    c = resolve_conflict(Store.from_settings(), sku, value_key, source, by=by)
+    console.print(f"{sku} {value_key}: {source} wins ({c.claims[source]}), pinned")
