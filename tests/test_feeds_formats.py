@@ -1,0 +1,115 @@
+"""Each feed format, parsed back and checked against the store; the BMEcat XSD; formula escaping."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from lxml import etree
+
+from channels.feed_row import escape_formula
+from pim.feeds import build_feed
+from tests.conftest import BMECAT_DIR
+from tests.feeds_data import contract, out_dir, put_prices, put_stocks, seed_catalog, store_contract
+
+NS = {"b": "http://www.bmecat.org/bmecat/2005.1"}
+
+
+@pytest.fixture
+def catalog(store):
+    seed_catalog(store)
+    put_prices(store, "cust_a", [("T1", "1", "8.00"), ("T1", "10", "7.25")])
+    put_stocks(store, {"T1": "12"})
+    return store
+
+
+def build(store, tmp_path: Path, **over):
+    c = store_contract(store, **over)
+    return build_feed(store, c, out_dir(tmp_path))
+
+
+@pytest.mark.parametrize("cell,expected", [
+    ("=1+1", "'=1+1"), ("+SUM(A1)", "'+SUM(A1)"), ("-2+3", "'-2+3"), ("@cmd", "'@cmd"),
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("-5", "-5"), ("12.5", "12.5"), ("plain", "plain"), ("", ""),
+])
+def test_formula_escaping_follows_owasp(cell: str, expected: str) -> None:
+    assert escape_formula(cell) == expected
+
+
+def test_csv_rows_match_the_store_and_escape_formulas(catalog, tmp_path: Path) -> None:
+    b = build(catalog, tmp_path, csv={"delimiter": ";", "quoting": "all"})
+    rows = {r["sku"]: r for r in csv.DictReader(b.path.open(encoding="utf-8", newline=""), delimiter=";")}
+    assert set(rows) == {"T1", "T2", "T3", "T4", "T6", "V-red", "V-blue"}  # T5 disabled, G* outside tools
+    assert (rows["T1"]["price"], rows["T1"]["price_source"], rows["T1"]["tiers"]) == ("8", "contract", "1:8|10:7.25")
+    assert rows["T1"]["stock_atp"] == "12" and rows["T1"]["label"] == "Name of T1"
+    assert rows["T2"]["price"] == "10" and rows["T2"]["price_source"] == "list"
+    assert rows["V-red"]["brand"] == "Bosch" and rows["V-red"]["price"] == "99"  # inherited from model M1
+    assert rows["T4"]["note"] == "'" + catalog.get_product("T4").values["note"]
+    assert rows["T1"]["image"] == "https://cdn.example.com/r/img/T1.jpg"
+    assert b.path.read_text().startswith('"sku";"action"')
+
+
+def test_xlsx_has_the_same_rows_and_no_formula_cells(catalog, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    b = build(catalog, tmp_path, format="xlsx")
+    ws = load_workbook(b.path, read_only=True).active
+    rows = list(ws.iter_rows(values_only=True))
+    head = list(rows[0])
+    by_sku = {r[0]: dict(zip(head, r)) for r in rows[1:]}
+    assert len(by_sku) == b.rows == 7 and by_sku["T1"]["tiers"] == "1:8|10:7.25"
+    assert by_sku["T4"]["note"].startswith("'=")
+    wb = load_workbook(b.path)
+    assert not [c for row in wb.active.iter_rows() for c in row if c.data_type == "f"]
+
+
+def test_jsonl_rows_follow_their_schema_and_the_store(catalog, tmp_path: Path) -> None:
+    schema = json.loads((Path(__file__).parent.parent / "schemas" / "feed_row.schema.json").read_text())
+    b = build(catalog, tmp_path, format="jsonl")
+    docs = [json.loads(line) for line in b.path.read_text().splitlines()]
+    for d in docs:
+        jsonschema.validate(d, schema)
+    t1 = next(d for d in docs if d["sku"] == "T1")
+    assert t1["price"] == {"currency": "EUR", "amount": "8", "source": "contract",
+                           "tiers": [{"min_qty": "1", "price": "8"}, {"min_qty": "10", "price": "7.25"}]}
+    assert t1["attributes"]["weight"] == catalog.get_product("T1").values["weight"]
+    assert t1["stock"]["atp"] == "12"
+
+
+def test_bmecat_full_feed_is_a_valid_new_catalog(catalog, tmp_path: Path) -> None:
+    b = build(catalog, tmp_path, format="bmecat")
+    doc = etree.parse(str(b.path))
+    xsd = etree.XMLSchema(etree.parse(str(BMECAT_DIR / "bmecat_2005_1.xsd")))
+    assert xsd.validate(doc), xsd.error_log
+    products = doc.findall(".//b:T_NEW_CATALOG/b:PRODUCT", NS)
+    assert len(products) == 7
+    t1 = next(p for p in products if p.findtext("b:SUPPLIER_PID", namespaces=NS) == "T1")
+    tiers = [(p.findtext("b:LOWER_BOUND", namespaces=NS), p.findtext("b:PRICE_AMOUNT", namespaces=NS))
+             for p in t1.findall(".//b:PRODUCT_PRICE", NS)]
+    assert tiers == [("1", "8"), ("10", "7.25")]
+    assert t1.findtext(".//b:REFERENCE_FEATURE_SYSTEM_NAME", namespaces=NS) == "ECLASS-12.0"
+    assert t1.findtext(".//b:REFERENCE_FEATURE_GROUP_ID", namespaces=NS) == "27-11-01-01"
+    assert t1.findtext(".//b:MIME_SOURCE", namespaces=NS) == "https://cdn.example.com/r/img/T1.jpg"
+    assert t1.findtext(".//b:NO_CU_PER_OU", namespaces=NS) == "10" and t1.findtext(".//b:QUANTITY_MIN", namespaces=NS) == "2"
+    assert t1.findtext(".//b:INTERNATIONAL_PID", namespaces=NS) == "4006381333931"
+
+
+def test_bmecat_names_the_etim_reference_system(catalog, tmp_path: Path) -> None:
+    b = build(catalog, tmp_path, format="bmecat", bmecat={"reference_system": "ETIM-9.0"})
+    doc = etree.parse(str(b.path))
+    assert etree.XMLSchema(etree.parse(str(BMECAT_DIR / "bmecat_2005_1.xsd"))).validate(doc)
+    assert doc.findtext(".//b:REFERENCE_FEATURE_SYSTEM_NAME", namespaces=NS) == "ETIM-9.0"
+
+
+def test_fields_and_locale_shape_the_columns(catalog, tmp_path: Path) -> None:
+    b = build(catalog, tmp_path, fields=["label", "brand"], include_stock=False, csv={"lineterminator": "\n"})
+    header = b.path.read_text().splitlines()[0]
+    assert header == "sku,action,price,currency,price_source,tiers,label,brand"
+
+
+def test_unknown_format_is_refused_by_the_schema() -> None:
+    with pytest.raises(Exception, match="format"):
+        contract(format="pdf")
