@@ -114,3 +114,20 @@ def test_jobs_page_lists_imports_and_their_quarantined_rows(client: TestClient, 
     assert f'href="/jobs/{job_id}"' in client.get("/jobs").text
     detail = client.get(f"/jobs/{job_id}").text
     assert "price is not a number" in detail and "<td>7</td>" in detail
+
+
+def test_users_cli_adds_a_user_and_makes_a_token(pim_env, store: Store) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from pim.cli import users
+    from pim.web.accounts import authenticate, user_for_token
+
+    root = typer.Typer()
+    users.register(root)
+    runner = CliRunner()
+    added = runner.invoke(root, ["users", "add", "ann", "--role", "admin", "--password", "long enough"])
+    assert added.exit_code == 0, added.output
+    assert authenticate(store, "ann", "long enough").role == "admin"
+    made = runner.invoke(root, ["users", "token", "ann"])
+    assert user_for_token(store, made.output.strip()).username == "ann"
