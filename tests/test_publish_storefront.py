@@ -20,9 +20,11 @@ def _seed(store: Store) -> None:
         Product(identifier="tee_red_s", family="shirts", parent="tee_red", values={"sku": "tee_red_s", "size": "s"}, source=SRC),
         Product(identifier="drill-1", family="drills", categories=["drills", "print_tree"], source=SRC,
                 values={"sku": "drill-1", "name:en_US": "Drill", "name:de_DE": "Bohrer", "color": "blue",
-                        "description:en_US@ecommerce": "Strong", "price": {"EUR": "99.00", "USD": "109.00"}},
+                        "description:en_US@ecommerce": "Strong", "description:de_DE@ecommerce": "Stark",
+                        "weight": {"amount": "1.2", "unit": "KILOGRAM"}, "price": {"EUR": "99.00", "USD": "109.00"}},
                 associations={"ACCESSORY": Association(products=["tee_red_s"])}),
         Product(identifier="off", family="drills", enabled=False, values={"sku": "off"}, source=SRC),
+        Product(identifier="half", family="drills", values={"sku": "half", "name:en_US": "Half"}, source=SRC),
     ])
 
 
@@ -37,7 +39,9 @@ def test_one_file_per_locale_with_tree_and_enabled_products(tiny_store: Store, t
     en = _read(next(p for p in result.locations if "en_US" in p))
     assert en["category_tree"]["children"][0]["code"] == "tools"
     assert [p["identifier"] for p in en["products"]] == ["tee_red_s", "drill-1"]
-    assert result.blocked == {"off": ["disabled"]}
+    assert result.blocked["off"] == ["disabled"]
+    assert any(r.startswith("completeness:en_US:") for r in result.blocked["half"])  # the gate keeps its reasons
+    assert set(result.blocked) == {"off", "half"}
 
 
 def test_values_are_localized_and_variants_inherit(tiny_store: Store, tmp_path: Path) -> None:
@@ -46,7 +50,7 @@ def test_values_are_localized_and_variants_inherit(tiny_store: Store, tmp_path: 
     de = {p["identifier"]: p for p in _read(next(p for p in result.locations if "de_DE" in p))["products"]}
     assert de["drill-1"]["label"] == "Bohrer"
     assert de["drill-1"]["attributes"]["color"] == {"code": "blue", "label": "Blau"}
-    assert "description" not in de["drill-1"]["attributes"]  # only en_US has one
+    assert de["drill-1"]["attributes"]["description"] == "Stark"
     assert de["drill-1"]["categories"] == ["drills"]  # print_tree is another channel's tree
     assert de["tee_red_s"]["label"] == "T-Shirt" and de["tee_red_s"]["attributes"]["color"]["code"] == "red"
     assert de["tee_red_s"]["prices"] == {"EUR": "10.00", "USD": "12.00"}
@@ -57,7 +61,7 @@ def test_publish_is_recorded_as_a_job_and_leaves_no_staging(tiny_store: Store, t
     _seed(tiny_store)
     result = publish(tiny_store, tmp_path, channel="storefront", scope="print")
     job = tiny_store.job(result.job_id)
-    assert job["status"] == "succeeded" and job["counts"]["published"] == 2
+    assert job["status"] == "succeeded" and job["counts"]["published"] == 2  # print needs no weight: half lacks price
     assert not any((tmp_path / ".staging").rglob("*.json"))
 
 
