@@ -274,6 +274,8 @@ class Pusher:
         return len(ids)
 
     def drop(self, uid: str) -> None:
+        if self.client.index(uid) is None:
+            return
         try:
             self.client.run("DELETE", f"/indexes/{uid}")
         except MeiliError as exc:
