@@ -3,6 +3,7 @@ is accepted or rejected, so every source is held to the same rules."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ class RecordValidator:
         self.locales = set(structure.enabled_locales()) or set(structure.locales)
         self.option_sets = {code: set(opts) for code, opts in structure.options.items()}
         self.family_attrs = {code: set(f.attributes) for code, f in structure.families.items()}
+        self._resolved: dict[str, tuple[Any, str, Problem | None]] = {}
 
     def check_key(self, key: str) -> Problem | None:
         attr_code, locale, channel = split_key(key)
@@ -52,22 +54,52 @@ class RecordValidator:
             return Problem(key, f"unknown channel '{channel}'")
         return None
 
+    def _resolve(self, key: str) -> tuple[Any, str, Problem | None]:
+        """(attribute, attribute code, problem) for a value key; cached, since a catalog reuses few keys."""
+        hit = self._resolved.get(key)
+        if hit is None:
+            attr_code = key.split(":", 1)[0].split("@", 1)[0]
+            hit = (self.s.attributes.get(attr_code), attr_code, self.check_key(key))
+            if len(self._resolved) < 100_000:  # bounded: a file full of bogus keys must not grow it forever
+                self._resolved[key] = hit
+        return hit
+
+    def _canonical(self, attr: Any, code: str, data: Any) -> bool:
+        """True when normalize() would return `data` unchanged: the common case, skipped cheaply."""
+        kind, t = attr.type, type(data)
+        if kind in _TEXTUAL:
+            if t is not str or attr.validation_regexp or (attr.max_characters and len(data) > attr.max_characters):
+                return False
+            return kind != AttributeType.identifier or ("\n" not in data and bool(data.strip()))
+        if kind == AttributeType.simple_select:
+            return t is str and data in self.option_sets.get(code, ())
+        if kind == AttributeType.multi_select:
+            opts = self.option_sets.get(code, ())
+            return (t is list and all(type(o) is str and o in opts for o in data)
+                    and all(a < b for a, b in zip(data, data[1:])))
+        if kind == AttributeType.boolean:
+            return t is bool
+        if kind == AttributeType.number:
+            if attr.number_min is not None or attr.number_max is not None or not attr.negative_allowed:
+                return False
+            return t is int or (t is float and attr.decimals_allowed and math.isfinite(data) and not data.is_integer())
+        if kind in (AttributeType.image, AttributeType.file):
+            return t is str and data != "" and data == data.strip()
+        return False
+
     def check_values(self, values: dict[str, Any], allowed: set[str] | None) -> list[Problem]:
         problems: list[Problem] = []
         for key in list(values):
-            problem = self.check_key(key)
+            attr, attr_code, problem = self._resolve(key)
             if problem:
                 problems.append(problem)
                 continue
-            attr_code = key.split(":", 1)[0].split("@", 1)[0]
-            attr = self.s.attributes[attr_code]
             if allowed is not None and attr_code not in allowed and attr.type != AttributeType.identifier:
                 problems.append(Problem(key, f"'{attr_code}' is not an attribute of this family"))
                 continue
             data = values[key]
-            if attr.type in _TEXTUAL and type(data) is str and not attr.max_characters and not attr.validation_regexp:
-                if attr.type != AttributeType.identifier or ("\n" not in data and data.strip()):
-                    continue  # fast path: already canonical
+            if self._canonical(attr, attr_code, data):
+                continue
             try:
                 values[key] = normalize(attr, data, self.option_sets.get(attr_code))
             except ValueProblem as exc:
