@@ -86,8 +86,20 @@ def test_title_over_150_characters_blocks_instead_of_being_cut(feed) -> None:
 
 def test_missing_description_blocks_and_nothing_is_silently_dropped(feed, store: Store) -> None:
     result, items = feed
-    assert "google_merchant:en_US:missing:description" in result.blocked["no-description"]
+    assert any("description" in reason for reason in result.blocked["no-description"])  # the gate or the feed
     assert set(items) | set(result.blocked) == {p.identifier for p in store.iter_products()}
+
+
+def test_feed_rules_block_even_without_the_gate(store: Store, tmp_path: Path) -> None:
+    from channels.google_merchant import GoogleMerchantRenderer
+    from pim.protocols import PublishContext
+
+    seed_products(store)
+    ctx = PublishContext(structure=store.structure(), output_dir=tmp_path, channel="ecommerce", job_id=1)
+    artifacts = GoogleMerchantRenderer().render(store.iter_products(), ctx, store)
+    assert "google_merchant:en_US:missing:description" in ctx.blocked["no-description"]
+    assert "google_merchant:de_DE:invalid:gtin:4006381333932" in ctx.blocked["bad-gtin"]
+    assert {a.rows for a in artifacts} == {2}
 
 
 def test_publish_job_records_blocked_count(feed, store: Store) -> None:
