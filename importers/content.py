@@ -85,9 +85,13 @@ class ContentMapper:
                 self.put(values, attribute, {locale: text} if locale else text)
 
     def record(self, data: dict[str, Any], prov: Provenance) -> Product:
-        sku = str(data.get(self.p.sku_field) or "").strip()
+        raw_sku = data.get(self.p.sku_field)
+        sku = raw_sku.strip() if isinstance(raw_sku, str) else ""
         if not sku:
-            raise ValueError(f"no '{self.p.sku_field}'")
+            raise ValueError(f"no '{self.p.sku_field}'" if raw_sku in (None, "") else f"'{self.p.sku_field}' must be text")
+        for name, kind in (("values", dict), ("images", list), ("associations", dict)):
+            if data.get(name) is not None and not isinstance(data[name], kind):
+                raise ValueError(f"'{name}' must be a JSON {'object' if kind is dict else 'array'}")
         values: dict[str, Any] = dict(data.get("values") or {})
         for field, attribute in self.p.fields.items():
             if field in data:
@@ -141,8 +145,10 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
     prov = Provenance.model_construct(source=source, ref=f"{name}:{number}", at=stamp)
     try:
         return Parsed(mapper.record(raw, prov), name, number, raw)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         key = raw.get(mapper.p.sku_field)
+        if not isinstance(exc, ValueError):
+            exc = ValueError(f"unexpected shape: {type(exc).__name__}: {exc}")
         return Rejected(str(exc).splitlines()[0][:500], name, number, None, raw, str(key) if key else None)
 
 
