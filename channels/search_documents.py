@@ -89,6 +89,9 @@ class LocalePlan:
     category_levels: dict[str, list[str]]              # category code → ["Audio", "Audio > Headphones"]
     family_labels: dict[str, str]
     depth: int
+    #: (attribute, value key, option labels or None, numeric) for facets and searchable text, in order
+    facet_specs: list[tuple[str, str, dict[str, str] | None, bool]] = field(default_factory=list)
+    text_specs: list[tuple[str, str, dict[str, str] | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -135,7 +138,11 @@ class DocumentBuilder:
             levels[code] = [" > ".join(labels[: n + 1]) for n in range(len(labels))]
             depth = max(depth, len(labels))
         families = {code: (f.labels.get(locale) or code) for code, f in s.families.items()}
-        return LocalePlan(locale, keys, options, levels, families, depth)
+        numeric = (AttributeType.number, AttributeType.metric)
+        facet_specs = [(a.code, keys[a.code], options.get(a.code, {}) if a.type in _SELECTS else None, a.type in numeric)
+                       for a in self.facet_attrs]
+        text_specs = [(a.code, keys[a.code], options.get(a.code, {}) if a.type in _SELECTS else None) for a in self.text_attrs]
+        return LocalePlan(locale, keys, options, levels, families, depth, facet_specs, text_specs)
 
     @property
     def depth(self) -> int:
@@ -151,14 +158,6 @@ class DocumentBuilder:
         if isinstance(v, list):
             return [opts.get(o, o) for o in v]
         return opts.get(v, v)
-
-    def _facet(self, plan: LocalePlan, a: Attribute, v: Any) -> Any:
-        t = a.type
-        if t in (AttributeType.number, AttributeType.metric):
-            return _number(v)
-        if t in _SELECTS:
-            return self._label(plan, a.code, v)
-        return v
 
     def build(self, sku: str, family: str | None, categories: list[str], values: dict[str, Any], *,
               model: str | None = None, availability: Any = None, customers: list[str] | None = None) -> list[dict[str, Any]]:
@@ -186,15 +185,23 @@ class DocumentBuilder:
                     if path not in bucket:
                         bucket.append(path)
             facets = {}
-            for a in self.facet_attrs:
-                v = values.get(keys[a.code])
-                if v not in (None, "", []):
-                    facets[a.code] = self._facet(plan, a, v)
+            for code, key, opts, numeric in plan.facet_specs:
+                v = values.get(key)
+                if v is None or v == "" or v == []:
+                    continue
+                if numeric:
+                    v = _number(v)
+                elif opts is not None:
+                    v = [opts.get(o, o) for o in v] if isinstance(v, list) else opts.get(v, v)
+                facets[code] = v
             text = {}
-            for a in self.text_attrs:
-                v = values.get(keys[a.code])
-                if v not in (None, "", [], {}):
-                    text[a.code] = self._label(plan, a.code, v) if a.type in _SELECTS else v
+            for code, key, opts in plan.text_specs:
+                v = values.get(key)
+                if v is None or v == "" or v == [] or v == {}:
+                    continue
+                if opts is not None:
+                    v = [opts.get(o, o) for o in v] if isinstance(v, list) else opts.get(v, v)
+                text[code] = v
             image = values.get(keys[image_attr]) if image_attr else None
             name = values.get(keys[label_attr]) if label_attr else None
             out.append({
