@@ -130,3 +130,9 @@ def test_openapi_document_lists_the_api(api) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert {"/api/v1/products", "/api/v1/products/{identifier}", "/api/v1/jobs"} <= set(paths)
     assert "patch" in paths["/api/v1/products/{identifier}"]
+
+
+def test_registered_web_routers_are_mounted_under_their_own_auth(api) -> None:
+    client, tokens = api
+    resp = client.get("/portal/feeds", headers=tokens["editor"])  # a PIM token is not a portal credential
+    assert resp.status_code in (401, 403)
