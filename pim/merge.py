@@ -150,11 +150,15 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
     for key, value in incoming.values.items():
         prov = incoming.provenance_of(key)
         source = prov.source if prov else UNKNOWN
-        claims = dict(candidates.get(key, {}))
         current = None
+        cur_prov = None
         if key in values:
             cur_prov = provenance.get(key, base.source)
             current = cur_prov.source if cur_prov else UNKNOWN
+            if current == source and values[key] == value and key not in pins:
+                continue  # the winner repeats its value: nothing to settle (the re-import fast path)
+        claims = dict(candidates.get(key, {}))
+        if current is not None:
             claims[current] = Claim(values[key], cur_prov)
         if value in EMPTY:
             claims.pop(source, None)
@@ -222,7 +226,7 @@ def _load_candidates(conn: Connection, ids: list[str]) -> dict[str, dict[str, Cl
     out: dict[str, dict[str, Claims]] = {}
     for r in conn.execute(select(CANDIDATE).where(CANDIDATE.c.identifier.in_(ids))):
         m = r._mapping
-        prov = Provenance(source=m["source"], ref=m["ref"], at=m["at"])
+        prov = Provenance.model_construct(source=m["source"], ref=m["ref"], at=m["at"])
         out.setdefault(m["identifier"], {}).setdefault(m["value_key"], {})[m["source"]] = Claim(m["value"], prov)
     return out
 

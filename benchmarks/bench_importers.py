@@ -1,0 +1,77 @@
+"""ERP and content-team imports on the generated profile, each merged onto the generated catalog, beside
+the plain parse of the same file (csv.reader / lxml iterparse / orjson per line)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import orjson
+from lxml import etree
+
+from benchmarks.harness import catalog_for, measure
+
+
+def _parse_csv(path: Path, encoding: str = "utf-8") -> int:
+    with path.open(encoding=encoding, newline="") as fh:
+        return sum(1 for _ in csv.reader(fh, delimiter=";")) - 1
+
+
+def _parse_xml(path: Path) -> int:
+    n = 0
+    for _, el in etree.iterparse(str(path), events=("end",), tag="E1MARAM", resolve_entities=False, no_network=True):
+        n += 1
+        el.clear()
+        for node in (el, *el.iterancestors()):
+            while node.getprevious() is not None:
+                del node.getparent()[0]
+    return n
+
+
+def _parse_jsonl(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for line in fh if orjson.loads(line) is not None)
+
+
+def run(profile: str, workdir: Path) -> list[dict]:
+    from importers.content import ContentProfile, import_content
+    from importers.erp_csv import ErpCsvMap, import_erp_csv
+    from importers.erp_xml import import_erp_xml, load_xml_map
+    from pim.jsonl import import_jsonl
+    from pim.sources import load_profile
+    from pim.store import Store
+    from pim.structure_files import load_structure_files, save_structure
+
+    catalog, _ = catalog_for(profile)
+    src = Path(catalog.out) / "sources"
+    if not (src / "erp_products.csv").is_file():  # a catalog cached before the sources writer existed
+        from pim.generate import get_profile
+        from pim.generate.sources import write_sources
+
+        write_sources(get_profile(profile), catalog.seed, Path(catalog.out), catalog)
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "importers.db"
+    db.unlink(missing_ok=True)
+    store = Store(f"sqlite:///{db}")
+    store.migrate()
+    save_structure(store, load_structure_files(Path(catalog.structure_dir)))
+    import_jsonl(Path(catalog.products_jsonl), store)
+    erp, erp_map = src / "erp_products.csv", load_profile(ErpCsvMap, src / "erp_products.map.yaml")
+    xml, xml_map = src / "erp_matmas.xml", load_xml_map(None)
+    content, profile_ = src / "content.jsonl", load_profile(ContentProfile, src / "content.profile.yaml")
+    prec = src / "precedence.yaml"
+    stock, stock_map = src / "erp_stock.csv", load_profile(ErpCsvMap, src / "erp_stock.map.yaml")
+    rows = [
+        measure("erp csv import (merge)", lambda c: c.read, lambda: import_erp_csv(erp, store, erp_map, map_dir=src),
+                baseline=lambda: _parse_csv(erp, "cp1252")),
+        measure("erp csv re-import (unchanged)", lambda c: c.read, lambda: import_erp_csv(erp, store, erp_map, map_dir=src),
+                baseline=lambda: _parse_csv(erp, "cp1252")),
+        measure("erp xml (MATMAS) import (merge)", lambda c: c.read,
+                lambda: import_erp_xml(xml, store, xml_map, precedence=prec), baseline=lambda: _parse_xml(xml)),
+        measure("erp stock csv import", lambda c: c.read, lambda: import_erp_csv(stock, store, stock_map),
+                baseline=lambda: _parse_csv(stock)),
+        measure("content jsonl import (merge)", lambda c: c.read,
+                lambda: import_content(content, store, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content)),
+    ]
+    store.dispose()
+    return rows
