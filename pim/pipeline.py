@@ -57,18 +57,20 @@ def publish(
     *,
     channel: str = "storefront",
     scope: str | None = None,
-    exporter: str = "local",
+    exporter: str | None = None,
     full: bool = False,
     options: dict[str, Any] | None = None,
     progress: Any = None,
 ) -> PublishResult:
     """Run one publication: stages → renderer → exporter, recorded as a job. `scope` is the structure
-    channel whose locales, currencies and gate apply; `channel` names the renderer."""
+    channel whose locales, currencies and gate apply; `channel` names the renderer. Without `exporter`, the
+    renderer's `default_exporter` (e.g. meilisearch for search) or local files."""
     structure = store.structure()
     scope = scope or default_scope(structure)
     if scope not in structure.channels:
         raise ConfigError(f"unknown channel scope '{scope}'", hint=f"known: {', '.join(sorted(structure.channels))}")
     renderer = lookup(RENDERERS, channel, "channel")()
+    exporter = exporter or getattr(renderer, "default_exporter", "local")
     job_id = store.start_job("publish", f"{channel}/{scope}")
     ctx = PublishContext(structure=structure, output_dir=output_dir, channel=scope, job_id=job_id, full=full,
                          options={"renderer": channel, "exporter": exporter, "store": store, **(options or {})})

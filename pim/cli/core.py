@@ -29,7 +29,7 @@ def init() -> None:
 def publish(
     channel: str = typer.Option("storefront", "--channel", "-c", help="What to publish: storefront, search, google_merchant…"),
     scope: str = typer.Option(None, "--scope", help="Structure channel whose locales, currencies and gate apply."),
-    exporter: str = typer.Option("local", "--to", help="Where to push: local (default), s3…"),
+    exporter: str = typer.Option(None, "--to", help="Where to push: local, s3, meilisearch… (default: the channel's own)."),
     full: bool = typer.Option(False, "--full", help="Rebuild everything instead of sending changes."),
     as_json: bool = JsonOption,
 ) -> None:
