@@ -17,13 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from pim.catalog import Structure
 from pim.product import value_key
 from pim.structure import AttributeType
-from pim.values import is_filled
 
 _ASSET_TYPES = (AttributeType.image, AttributeType.file)
 
@@ -54,6 +54,85 @@ class Score:
         return ratio(self.required, len(self.missing))
 
 
+# Check kinds of a compiled plan: how one value key is tested for "filled".
+PLAIN, METRIC, PRICE, ASSET, IDENT = range(5)
+_KINDS = {AttributeType.metric: METRIC, AttributeType.price_collection: PRICE,
+          AttributeType.image: ASSET, AttributeType.file: ASSET}
+
+
+@dataclass(frozen=True)
+class Result:
+    """A scope's outcome for one pattern of unfilled checks (cached: products share few patterns)."""
+
+    channel: str
+    locale: str
+    family: str
+    required: int
+    missing: tuple[str, ...]
+    missing_json: str
+
+    @property
+    def ratio(self) -> int:
+        return ratio(self.required, len(self.missing))
+
+
+class Scope:
+    """One channel × locale of a family plan: its required slots as (attribute, check bit)."""
+
+    __slots__ = ("channel", "locale", "family", "slots", "mask", "cache")
+
+    def __init__(self, channel: str, locale: str, family: str, slots: list[tuple[str, int]]) -> None:
+        self.channel, self.locale, self.family, self.slots = channel, locale, family, slots
+        self.mask = 0
+        for _, bit in slots:
+            self.mask |= bit
+        self.cache: dict[int, Result] = {}
+
+    def result(self, unfilled: int) -> Result:
+        m = unfilled & self.mask
+        hit = self.cache.get(m)
+        if hit is None:
+            missing = tuple(a for a, bit in self.slots if m & bit)
+            hit = Result(self.channel, self.locale, self.family, len(self.slots), missing,
+                         orjson.dumps(list(missing)).decode())
+            self.cache[m] = hit
+        return hit
+
+
+class FamilyPlan:
+    """A family's requirements on every channel × locale, compiled once: the distinct value checks (value
+    key, kind, currencies) each get a bit, so scoring a product is one pass over its checks plus a cached
+    lookup per scope. `assets` lists the value keys whose refs the asset-validity hook must see."""
+
+    def __init__(self, family: str, checks: list[tuple[str, int, tuple[str, ...]]], scopes: list[Scope]) -> None:
+        self.family, self.checks, self.scopes = family, checks, scopes
+        self.assets = [key for key, kind, _ in checks if kind == ASSET]
+
+    def unfilled(self, values: Mapping[str, Any], identifier: str | None, invalid_assets: Any = ()) -> int:
+        mask, bit = 0, 1
+        get = values.get
+        for key, kind, currencies in self.checks:
+            v = get(key)
+            if not v and (v is None or v == "" or v == [] or v == {}):
+                if not (kind == IDENT and identifier and (v is None or v == "")):
+                    mask |= bit
+            elif kind == METRIC:
+                if not (isinstance(v, dict) and v.get("amount") not in (None, "") and v.get("unit")):
+                    mask |= bit
+            elif kind == PRICE:
+                if not isinstance(v, dict) or any(v.get(c) in (None, "") for c in currencies):
+                    mask |= bit
+            elif kind == ASSET and invalid_assets and isinstance(v, str) and v in invalid_assets:
+                mask |= bit
+            bit <<= 1
+        return mask
+
+    def results(self, values: Mapping[str, Any], identifier: str | None, invalid_assets: Any = (),
+                channels: Any = None) -> list[Result]:
+        unfilled = self.unfilled(values, identifier, invalid_assets)
+        return [s.result(unfilled) for s in self.scopes if channels is None or s.channel in channels]
+
+
 class Requirements:
     """The structure compiled into required slots per family × channel × locale (cached: the structure is
     small, products are many)."""
@@ -62,6 +141,7 @@ class Requirements:
         self.structure = structure
         self.identifier = structure.identifier_attribute
         self._slots: dict[tuple[str, str, str], list[Slot]] = {}
+        self._plans: dict[str, FamilyPlan | None] = {}
 
     def required_codes(self, family: str, channel: str) -> list[str]:
         fam = self.structure.families[family]
@@ -84,6 +164,31 @@ class Requirements:
             self._slots[cache_key] = out
         return self._slots[cache_key]
 
+    def plan(self, family: str | None) -> FamilyPlan | None:
+        """The compiled plan of `family`; None without a family or for an unknown one (no completeness)."""
+        if not family:
+            return None
+        if family not in self._plans:
+            self._plans[family] = self._compile(family) if family in self.structure.families else None
+        return self._plans[family]
+
+    def _compile(self, family: str) -> FamilyPlan:
+        checks: list[tuple[str, int, tuple[str, ...]]] = []
+        index: dict[tuple[str, int, tuple[str, ...]], int] = {}
+        scopes = []
+        for ch_code, channel in self.structure.channels.items():
+            for locale in channel.locales:
+                slots = []
+                for slot in self.slots(family, ch_code, locale):
+                    kind = IDENT if slot.attribute == self.identifier else _KINDS.get(slot.type, PLAIN)
+                    check = (slot.key, kind, tuple(channel.currencies) if kind == PRICE else ())
+                    if check not in index:
+                        index[check] = len(checks)
+                        checks.append(check)
+                    slots.append((slot.attribute, 1 << index[check]))
+                scopes.append(Scope(ch_code, locale, family, slots))
+        return FamilyPlan(family, checks, scopes)
+
     def score(
         self,
         family: str | None,
@@ -94,32 +199,12 @@ class Requirements:
         invalid_assets: frozenset[str] | set[str] = frozenset(),
     ) -> list[Score]:
         """Scores on every locale of every channel (or of `channels`). No family → no completeness."""
-        if not family or family not in self.structure.families:
+        plan = self.plan(family)
+        if plan is None:
             return []
-        scores = []
-        for ch_code in channels if channels is not None else self.structure.channels:
-            channel = self.structure.channels.get(ch_code)
-            if channel is None:
-                continue
-            for locale in channel.locales:
-                missing = []
-                slots = self.slots(family, ch_code, locale)
-                for slot in slots:
-                    data = values.get(slot.key)
-                    if slot.attribute == self.identifier and data in (None, "") and identifier:
-                        data = identifier
-                    if not _filled(slot, data, channel.currencies, invalid_assets):
-                        missing.append(slot.attribute)
-                scores.append(Score(ch_code, locale, family, len(slots), tuple(missing)))
-        return scores
-
-
-def _filled(slot: Slot, data: Any, currencies: list[str], invalid_assets: Any) -> bool:
-    if not is_filled(slot.type, data, currencies):
-        return False
-    if slot.type in _ASSET_TYPES and isinstance(data, str) and data in invalid_assets:
-        return False
-    return True
+        wanted = None if channels is None else set(channels)
+        return [Score(r.channel, r.locale, r.family, r.required, r.missing)
+                for r in plan.results(values, identifier, invalid_assets, wanted)]
 
 
 def asset_refs(values: Mapping[str, Any], structure: Structure) -> set[str]:

@@ -14,20 +14,20 @@ returning the refs that are not valid assets; an image or file value pointing at
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, tuple_
+import orjson
+from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pim.catalog import Structure
-from pim.completeness import Requirements, Score, asset_refs
-from pim.scoring_tables import COMPLETENESS, COMPLETENESS_COUNT, MISSING_COUNT, UNIQUE_VALUE
+from pim.completeness import Requirements, Result
 from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
 from pim.structure import STRUCTURE_KINDS
 
-Row = tuple[str, int, int, tuple[str, ...]]  # family, ratio, required, missing
 _ATTRIBUTE_FLAGS = ("type", "localizable", "scopable", "available_locales")
 
 
@@ -77,7 +77,10 @@ class Rescorer:
             self.rescore_families(conn, families, channels)
 
     def rescore_families(self, conn: Connection, families: set[str] | None, channels: set[str] | None) -> int:
-        """Rescore the products of `families` (None: all) on `channels` (None: all), paging by id."""
+        """Rescore the products of `families` (None: all) on `channels` (None: all), paging by id. Everything
+        (None, None) is a rebuild from scratch in this transaction (see `rebuild` for the parallel one)."""
+        if families is None and channels is None:
+            return rebuild_in(conn, self.requirements(conn))
         last, done = 0, 0
         while True:
             q = select(PRODUCT.c.id, PRODUCT.c.identifier).where(PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(2000)
@@ -97,14 +100,13 @@ class Rescorer:
 
     def rescore(self, conn: Connection, identifiers: list[str], channels: set[str] | None = None) -> None:
         reqs = self.requirements(conn)
-        records = _records(conn, identifiers, reqs.structure)
-        invalid = _invalid_assets(conn, records, reqs.structure)
-        new: dict[tuple[str, str, str], Row] = {}
-        for ident, (family, values) in records.items():
-            for s in reqs.score(family, values, ident, channels=channels, invalid_assets=invalid):
-                new[(ident, s.channel, s.locale)] = _row(s)
-        _replace(conn, identifiers, new, channels)
-        _unique_values(conn, identifiers, records, reqs)
+        sql = _Sql(conn)
+        rows = sql.all(f"SELECT identifier, family, parent, value_map FROM product WHERE identifier IN ({sql.marks(identifiers)})",
+                       identifiers)
+        records = _records(conn, rows, reqs.structure)
+        new = dict(_scores(reqs, records, _invalid_assets(conn, records, reqs), channels))
+        _replace(conn, sql, identifiers, new, channels)
+        _unique_values(conn, sql, identifiers, records, reqs)
         gone = [i for i in identifiers if i not in records]
         if gone:
             from pim.gate import forget_decisions
@@ -112,14 +114,55 @@ class Rescorer:
             forget_decisions(conn, gone)
 
 
-def _row(s: Score) -> Row:
-    return (s.family, s.ratio, s.required, s.missing)
+class _Sql:
+    """Plain DB-API statements for the hot paths (SQLAlchemy's per-statement overhead is most of a
+    one-product rescore): placeholders and the JSON cast per dialect, JSON columns decoded either way."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+        self.p = "%s" if self.pg else "?"
+        self.json = "%s::jsonb" if self.pg else "?"
+
+    def marks(self, items: list[Any]) -> str:
+        return ",".join([self.p] * len(items))
+
+    def all(self, statement: str, params: list[Any] | tuple[Any, ...] = ()) -> list[Any]:
+        return self.conn.exec_driver_sql(statement, tuple(params)).all()
+
+    def run(self, statement: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
+        self.conn.exec_driver_sql(statement, tuple(params))
+
+    def many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.conn.exec_driver_sql(statement, rows)
+
+    @staticmethod
+    def loads(data: Any) -> Any:
+        return orjson.loads(data) if isinstance(data, (str, bytes)) else data
+
+    def insert_scores(self, rows: list[tuple[Any, ...]]) -> None:
+        p = self.p
+        self.many("INSERT INTO completeness (product, channel, locale, family, ratio, required, missing_count, missing) "
+                  f"VALUES ({p},{p},{p},{p},{p},{p},{p},{self.json})", rows)
+
+    def insert_unique(self, rows: list[tuple[str, str, str]]) -> None:
+        self.many(f"INSERT INTO unique_value (product, attribute, value) VALUES ({self.p},{self.p},{self.p})", rows)
 
 
-def _records(conn: Connection, identifiers: list[str], structure: Structure) -> dict[str, tuple[str | None, dict[str, Any]]]:
-    """identifier → (family, values with inheritance from product models)."""
-    rows = conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.family, PRODUCT.c.parent, PRODUCT.c.value_map)
-                        .where(PRODUCT.c.identifier.in_(identifiers))).all()
+def _scores(reqs: Requirements, records: dict[str, tuple[str | None, dict[str, Any]]], invalid: set[str],
+            channels: set[str] | None) -> Iterator[tuple[tuple[str, str, str], Result]]:
+    for ident, (family, values) in records.items():
+        plan = reqs.plan(family)
+        if plan is not None:
+            for r in plan.results(values, ident, invalid, channels):
+                yield (ident, r.channel, r.locale), r
+
+
+def _records(conn: Connection, rows: list[Any], structure: Structure) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    """(identifier, family, parent, value_map) rows → identifier → (family, values with inheritance from
+    product models)."""
+    loads = _Sql.loads
     models: dict[str, tuple[str | None, str | None, str, dict[str, Any]]] = {}
     wanted = {r[2] for r in rows if r[2]}
     for _ in range(2):  # parent, then grandparent
@@ -133,91 +176,248 @@ def _records(conn: Connection, identifiers: list[str], structure: Structure) -> 
             models[code] = (parent, fam, fv, values or {})
         wanted = {m[0] for m in models.values() if m[0]}
     out = {}
-    for ident, family, parent, values in rows:
-        chain = []
-        code = parent
-        while code and code in models and len(chain) < 2:
-            chain.append(models[code])
-            code = models[code][0]
-        merged: dict[str, Any] = {}
-        for model in reversed(chain):
-            merged.update(model[3])
-        merged.update(values or {})
-        if not family and chain:
-            family = chain[0][1] or structure.family_of_variant(chain[0][2])
-        out[ident] = (family, merged)
+    for ident, family, parent, raw in rows:
+        values = loads(raw) if raw else {}
+        if parent:
+            chain = []
+            code = parent
+            while code and code in models and len(chain) < 2:
+                chain.append(models[code])
+                code = models[code][0]
+            merged: dict[str, Any] = {}
+            for model in reversed(chain):
+                merged.update(model[3])
+            merged.update(values)
+            values = merged
+            if not family and chain:
+                family = chain[0][1] or structure.family_of_variant(chain[0][2])
+        out[ident] = (family, values)
     return out
 
 
-def _invalid_assets(conn: Connection, records: dict[str, Any], structure: Structure) -> set[str]:
+def _invalid_assets(conn: Connection, records: dict[str, Any], reqs: Requirements) -> set[str]:
+    """The invalid refs among the records' *required* image/file values: one hook call per batch."""
     from pim.registry import ASSET_VALIDITY, load
 
     if not ASSET_VALIDITY:
         return set()
     refs: set[str] = set()
-    for _, values in records.values():
-        refs |= asset_refs(values, structure)
+    for family, values in records.values():
+        plan = reqs.plan(family)
+        for key in plan.assets if plan is not None else ():
+            ref = values.get(key)
+            if ref and isinstance(ref, str):
+                refs.add(ref)
+    if not refs:
+        return set()
     invalid: set[str] = set()
     for ref in ASSET_VALIDITY:
-        invalid |= set(load(ref)(conn, refs)) if refs else set()
+        invalid |= set(load(ref)(conn, refs))
     return invalid
 
 
-def _replace(conn: Connection, identifiers: list[str], new: dict[tuple[str, str, str], Row], channels: set[str] | None) -> None:
-    q = select(COMPLETENESS).where(COMPLETENESS.c.product.in_(identifiers))
+def _replace(conn: Connection, sql: _Sql, identifiers: list[str], new: dict[tuple[str, str, str], Result],
+             channels: set[str] | None) -> None:
+    """Store the new rows of `identifiers` (on `channels`) and move the counters by the difference."""
+    where = f"product IN ({sql.marks(identifiers)})"
+    params = list(identifiers)
     if channels is not None:
-        q = q.where(COMPLETENESS.c.channel.in_(sorted(channels)))
-    old = {(m["product"], m["channel"], m["locale"]): (m["family"], m["ratio"], m["required"], tuple(m["missing"]))
-           for m in (r._mapping for r in conn.execute(q))}
+        where += f" AND channel IN ({sql.marks(sorted(channels))})"
+        params += sorted(channels)
+    old = {(p, ch, loc): (fam, rto, req, tuple(sql.loads(miss)))
+           for p, ch, loc, fam, rto, req, miss in sql.all(
+               f"SELECT product, channel, locale, family, ratio, required, missing FROM completeness WHERE {where}", params)}
+    fresh = {k: (r.family, r.ratio, r.required, r.missing) for k, r in new.items()}
+    stale = [k for k in old if old[k] != fresh.get(k)]
+    added = [k for k in fresh if old.get(k) != fresh[k]]
+    if not stale and not added:
+        return
     counts: Counter[tuple[str, str, str, str]] = Counter()  # (channel, locale, family, products|complete)
     missing: Counter[tuple[str, str, str, str]] = Counter()
-    stale = [k for k in old if old[k] != new.get(k)]
-    fresh = [k for k in new if old.get(k) != new[k]]
-    for keys, source, sign in ((stale, old, -1), (fresh, new, 1)):
+    for keys, source, sign in ((stale, old, -1), (added, fresh, 1)):
         for key in keys:
             family, rto, _, miss = source[key]
             counts[(key[1], key[2], family, "products")] += sign
             counts[(key[1], key[2], family, "complete")] += sign * (rto == 100)
             for attr in miss:
                 missing[(key[1], key[2], family, attr)] += sign
-    key = tuple_(COMPLETENESS.c.product, COMPLETENESS.c.channel, COMPLETENESS.c.locale)
-    for chunk in batched(stale, 500):
-        conn.execute(delete(COMPLETENESS).where(key.in_(chunk)))
-    if fresh:
-        conn.execute(insert(COMPLETENESS), [
-            {"product": k[0], "channel": k[1], "locale": k[2], "family": new[k][0], "ratio": new[k][1],
-             "required": new[k][2], "missing_count": len(new[k][3]), "missing": list(new[k][3])} for k in fresh
-        ])
-    _apply_counts(conn, counts, missing)
+    touched = sorted({k[0] for k in stale} | {k[0] for k in added})
+    where = f"product IN ({sql.marks(touched)})" + (f" AND channel IN ({sql.marks(sorted(channels))})" if channels is not None else "")
+    sql.run(f"DELETE FROM completeness WHERE {where}", touched + (sorted(channels) if channels is not None else []))
+    keep = set(touched)
+    sql.insert_scores([_score_row(k[0], r) for k, r in new.items() if k[0] in keep])
+    _apply_counts(sql, counts, missing)
 
 
-def _apply_counts(conn: Connection, counts: Counter[Any], missing: Counter[Any]) -> None:
-    merged: dict[tuple[str, str, str], dict[str, int]] = {}
+def _score_row(product: str, r: Result) -> tuple[Any, ...]:
+    return (product, r.channel, r.locale, r.family, r.ratio, r.required, len(r.missing), r.missing_json)
+
+
+def _apply_counts(sql: _Sql, counts: Counter[Any], missing: Counter[Any]) -> None:
+    merged: dict[tuple[str, str, str], list[int]] = {}
     for (ch, loc, fam, col), n in counts.items():
-        merged.setdefault((ch, loc, fam), {"products": 0, "complete": 0})[col] += n
-    rows = [{"channel": k[0], "locale": k[1], "family": k[2], **v} for k, v in sorted(merged.items()) if any(v.values())]
-    increment(conn, COMPLETENESS_COUNT, ["channel", "locale", "family"], rows)
-    rows = [{"channel": k[0], "locale": k[1], "family": k[2], "attribute": k[3], "products": n}
-            for k, n in sorted(missing.items()) if n]
-    increment(conn, MISSING_COUNT, ["channel", "locale", "family", "attribute"], rows)
+        merged.setdefault((ch, loc, fam), [0, 0])[col == "complete"] += n
+    p = sql.p
+    sql.many("INSERT INTO completeness_count (channel, locale, family, products, complete) "
+             f"VALUES ({p},{p},{p},{p},{p}) ON CONFLICT (channel, locale, family) DO UPDATE SET "
+             "products = completeness_count.products + excluded.products, "
+             "complete = completeness_count.complete + excluded.complete",
+             [(*k, n, c) for k, (n, c) in sorted(merged.items()) if n or c])
+    sql.many("INSERT INTO completeness_missing (channel, locale, family, attribute, products) "
+             f"VALUES ({p},{p},{p},{p},{p}) ON CONFLICT (channel, locale, family, attribute) DO UPDATE SET "
+             "products = completeness_missing.products + excluded.products",
+             [(*k, n) for k, n in sorted(missing.items()) if n])
     if any(n < 0 for n in missing.values()):
-        conn.execute(delete(MISSING_COUNT).where(MISSING_COUNT.c.products <= 0))
+        sql.run("DELETE FROM completeness_missing WHERE products <= 0")
 
 
-def _unique_values(conn: Connection, identifiers: list[str], records: dict[str, Any], reqs: Requirements) -> None:
+def _unique_rows(identifiers: Iterable[str], records: dict[str, Any], reqs: Requirements) -> list[tuple[str, str, str]]:
     from pim.quality import is_gtin_attribute, unique_attributes, unique_form
 
-    conn.execute(delete(UNIQUE_VALUE).where(UNIQUE_VALUE.c.product.in_(identifiers)))
-    attrs = unique_attributes(reqs.structure)
+    attrs = [(code, is_gtin_attribute(code)) for code in unique_attributes(reqs.structure) if code != reqs.identifier]
     rows = []
-    for ident, (_, values) in records.items():
-        rows.append({"product": ident, "attribute": reqs.identifier, "value": unique_form(ident)[:255]})
-        for code in attrs:
-            if code != reqs.identifier and values.get(code) not in (None, "", []):
-                value = unique_form(values[code], is_gtin_attribute(code))[:255]
-                rows.append({"product": ident, "attribute": code, "value": value})
-    if rows:
-        conn.execute(insert(UNIQUE_VALUE), rows)
+    for ident in identifiers:
+        if ident not in records:
+            continue
+        values = records[ident][1]
+        rows.append((ident, reqs.identifier, unique_form(ident)[:255]))
+        for code, gtin in attrs:
+            if values.get(code) not in (None, "", []):
+                rows.append((ident, code, unique_form(values[code], gtin)[:255]))
+    return rows
+
+
+def _unique_values(conn: Connection, sql: _Sql, identifiers: list[str], records: dict[str, Any], reqs: Requirements) -> None:
+    sql.run(f"DELETE FROM unique_value WHERE product IN ({sql.marks(identifiers)})", identifiers)
+    sql.insert_unique(_unique_rows(identifiers, records, reqs))
+
+
+# ---------------------------------------------------------------------------------------------- full rebuild
+_TABLES = ("completeness", "completeness_count", "completeness_missing", "unique_value")
+
+
+class _Totals:
+    """Counters of a full rebuild, summed in memory and written once at the end."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str, str, str]] = Counter()
+        self.missing: Counter[tuple[str, str, str, str]] = Counter()
+
+    def add(self, results: Iterable[Result]) -> None:
+        for r in results:
+            self.counts[(r.channel, r.locale, r.family, "products")] += 1
+            self.counts[(r.channel, r.locale, r.family, "complete")] += not r.missing
+            for attr in r.missing:
+                self.missing[(r.channel, r.locale, r.family, attr)] += 1
+
+
+def score_range(conn: Connection, reqs: Requirements, lo: int, hi: int, page: int = 5000) -> tuple[int, list[Any], list[Any], Counter[Any], Counter[Any]]:
+    """Score the products with lo <= id < hi: (products, completeness rows, unique rows, counts, missing)."""
+    sql = _Sql(conn)
+    totals = _Totals()
+    rows: list[tuple[Any, ...]] = []
+    unique: list[tuple[str, str, str]] = []
+    done, last = 0, lo - 1
+    while True:
+        got = sql.all(f"SELECT id, identifier, family, parent, value_map FROM product WHERE id > {sql.p} AND id < {sql.p} "
+                      f"ORDER BY id LIMIT {int(page)}", (last, hi))
+        if not got:
+            return done, rows, unique, totals.counts, totals.missing
+        last = got[-1][0]
+        records = _records(conn, [r[1:] for r in got], reqs.structure)
+        invalid = _invalid_assets(conn, records, reqs)
+        for ident, (family, values) in records.items():
+            plan = reqs.plan(family)
+            if plan is not None:
+                results = plan.results(values, ident, invalid)
+                totals.add(results)
+                rows.extend([(ident, r.channel, r.locale, r.family, r.ratio, r.required, len(r.missing), r.missing_json)
+                             for r in results])
+        unique.extend(_unique_rows(records, records, reqs))
+        done += len(got)
+
+
+def _clear(sql: _Sql) -> None:
+    for table in _TABLES:
+        sql.run(f"TRUNCATE {table}" if sql.pg else f"DELETE FROM {table}")
+    sql.run("DROP INDEX IF EXISTS ix_completeness_scope")  # rebuilt once at the end: cheaper than 8M updates
+
+
+def _finish(sql: _Sql, counts: Counter[Any], missing: Counter[Any]) -> None:
+    _apply_counts(sql, counts, missing)
+    sql.run("CREATE INDEX IF NOT EXISTS ix_completeness_scope ON completeness (channel, locale, family)")
+
+
+def _ranges(sql: _Sql, size: int) -> list[tuple[int, int]]:
+    lo, hi = sql.all("SELECT min(id), max(id) FROM product")[0]
+    if lo is None:
+        return []
+    return [(start, min(start + size, hi + 1)) for start in range(lo, hi + 1, size)]
+
+
+def rebuild_in(conn: Connection, reqs: Requirements) -> int:
+    """Every product rescored from scratch inside `conn`'s transaction, single process: clear the rows and
+    counters, stream products in id order, bulk-insert, write the counters once."""
+    sql = _Sql(conn)
+    _clear(sql)
+    done = 0
+    counts: Counter[Any] = Counter()
+    missing: Counter[Any] = Counter()
+    for lo, hi in _ranges(sql, 20_000):
+        n, rows, unique, c, m = score_range(conn, reqs, lo, hi)
+        sql.insert_scores(rows)
+        sql.insert_unique(unique)
+        counts.update(c)
+        missing.update(m)
+        done += n
+    _finish(sql, counts, missing)
+    return done
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _score_job(url: str, lo: int, hi: int) -> tuple[int, list[Any], list[Any], Counter[Any], Counter[Any]]:
+    """In a worker process: its own engine (kept per process) and structure, one id range."""
+    from pim.store.database import make_engine
+
+    if _WORKER.get("url") != url:
+        _WORKER.update(url=url, engine=make_engine(url), rescorer=Rescorer())
+    with _WORKER["engine"].connect() as conn:
+        return score_range(conn, _WORKER["rescorer"].requirements(conn), lo, hi)
+
+
+def rebuild(store: Any, *, workers: int = 2, executor: str = "process", chunk: int = 20_000) -> int:
+    """The full rebuild (`pim gate rescore`): id ranges are scored by `workers` processes through
+    pim.executor (each reads its own pages of committed products), while this process bulk-inserts the
+    rows in one transaction and writes the counters once. Same rows and counters as incremental scoring."""
+    from pim.executor import make_executor
+
+    if workers <= 1:
+        with store.begin() as conn:
+            return rebuild_in(conn, Rescorer().requirements(conn))
+    url = store.engine.url.render_as_string(hide_password=False)
+    done = 0
+    counts: Counter[Any] = Counter()
+    missing: Counter[Any] = Counter()
+    with store.begin() as conn, make_executor(executor, workers) as pool:
+        sql = _Sql(conn)
+        _clear(sql)
+        pending: deque[Any] = deque()
+        ranges = iter(_ranges(sql, chunk))
+        for lo, hi in islice(ranges, workers + 1):  # a bounded window keeps memory flat
+            pending.append(pool.submit(_score_job, url, lo, hi))
+        while pending:
+            n, rows, unique, c, m = pending.popleft().result()
+            for lo, hi in islice(ranges, 1):
+                pending.append(pool.submit(_score_job, url, lo, hi))
+            sql.insert_scores(rows)
+            sql.insert_unique(unique)
+            counts.update(c)
+            missing.update(m)
+            done += n
+        _finish(sql, counts, missing)
+    return done
 
 
 # ---------------------------------------------------------------------------------------------- structure diff
