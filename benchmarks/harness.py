@@ -39,12 +39,13 @@ def peak_rss_mb() -> float:
 def measure(stage: str, items: int | Callable[[Any], int], fn: Callable[[], Any], *,
             baseline: Callable[[], Any] | None = None, note: str = "") -> dict[str, Any]:
     """Run `fn` once and time it; `items` is a count or a function of fn's result. The baseline runs after."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = fn()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     count = items(result) if callable(items) else items
     row: dict[str, Any] = {"stage": stage, "items": count, "seconds": round(seconds, 3),
-                           "items_per_s": round(count / seconds) if seconds > 0 else None, "peak_rss_mb": peak_rss_mb()}
+                           "items_per_s": round(count / seconds) if seconds > 0 else None, "peak_rss_mb": peak_rss_mb(),
+                           "cpu_seconds": round(cpu, 3)}
     if baseline is not None:
         started = time.perf_counter()
         baseline()
@@ -114,10 +115,10 @@ def print_table(rows: list[dict[str, Any]], profile: str) -> None:
     from rich.table import Table
 
     t = Table(title=f"benchmarks, profile {profile} (peak RSS: the benchmark process so far)")
-    for col in ("capability", "stage", "items", "seconds", "items/s", "peak RSS MB", "baseline s", "× baseline", "note"):
+    for col in ("capability", "stage", "items", "seconds", "cpu s", "items/s", "peak RSS MB", "baseline s", "× baseline", "note"):
         t.add_column(col, justify="right" if col not in ("capability", "stage", "note") else "left")
     for r in rows:
-        t.add_row(r.get("capability", ""), r["stage"], f"{r['items']:,}", _fmt(r.get("seconds")),
+        t.add_row(r.get("capability", ""), r["stage"], f"{r['items']:,}", _fmt(r.get("seconds")), _fmt(r.get("cpu_seconds")),
                   f"{r['items_per_s']:,}" if r.get("items_per_s") else "", _fmt(r.get("peak_rss_mb")),
                   _fmt(r.get("baseline_seconds")), _fmt(ratio(r)), r.get("note", ""))
     console = Console()

@@ -17,8 +17,9 @@ from pim.product import Product, ProductModel, Provenance
 from pim.store import Store
 
 
-def read_jsonl(path: Path, source: Provenance | None = None) -> Iterator[Parsed | Rejected]:
-    """Parse lines lazily. A record without provenance gets the file's (source `jsonl`, ref file:line)."""
+def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes | None = None) -> Iterator[Parsed | Rejected]:
+    """Parse lines lazily. A record without provenance gets the file's (source `jsonl`, ref file:line).
+    `only_if`: skip, unparsed, every line that does not contain these bytes (a cheap pre-filter)."""
     name = str(path)
     stamp = datetime.now(UTC)
     try:
@@ -30,7 +31,7 @@ def read_jsonl(path: Path, source: Provenance | None = None) -> Iterator[Parsed 
         if head != b"\xef\xbb\xbf":
             handle.seek(0)
         for number, line in enumerate(handle, start=1):
-            if not line.strip():
+            if not line.strip() or (only_if is not None and only_if not in line):
                 continue
             try:
                 data = orjson.loads(line)
@@ -69,7 +70,8 @@ def import_jsonl(path: Path, store: Store, *, source_name: str = "jsonl", on_bat
 
 def _models_first(path: Path) -> Iterator[Parsed | Rejected]:
     """Models before products, so variants find their parents: two streaming passes, no buffering."""
-    for item in read_jsonl(path):
+    # A model's line must say "product_model" (its kind), so the first pass parses only those lines.
+    for item in read_jsonl(path, only_if=b"product_model"):
         if isinstance(item, Parsed) and isinstance(item.record, ProductModel):
             yield item
     for item in read_jsonl(path):
