@@ -1,6 +1,6 @@
-"""Safe XML input for every XML importer (BMEcat, ERP XML). Supplier files are untrusted: a DOCTYPE with
-entity declarations (external entities, "billion laughs" bombs) is refused before the parser sees it, and
-the parser runs with entity resolution, DTD loading and network access off."""
+"""Safe XML input for every XML importer (BMEcat, ERP XML). Supplier files are untrusted: any DOCTYPE (entity
+declarations, "billion laughs" bombs, external DTD references) is refused before the parser sees it — catalog
+and IDoc files never need one — and the parser runs with entity resolution, DTD loading and network off."""
 
 from __future__ import annotations
 
@@ -36,12 +36,14 @@ def guard_prologue(handle: IO[bytes], name: str) -> None:
     probe = head
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         probe = head.decode("utf-16", errors="ignore").encode("utf-8")
-    if _ENTITY.search(probe) or (_DOCTYPE.search(probe) and b"[" in probe.split(b"<!DOCTYPE", 1)[-1][:2000]):
-        line = probe[: (_ENTITY.search(probe) or _DOCTYPE.search(probe)).start()].count(b"\n") + 1  # type: ignore[union-attr]
+    found = _DOCTYPE.search(probe) or _ENTITY.search(probe)
+    if found:
+        line = probe[: found.start()].count(b"\n") + 1
+        what = "declares entities (external entities or an entity bomb)" if _ENTITY.search(probe) else "has a DOCTYPE (an external DTD)"
         raise InputError(
-            "the document declares entities in a DOCTYPE (external entities or an entity bomb); refused",
+            f"the document {what}; refused for safety",
             file=name, line=line, field="DOCTYPE",
-            hint="remove the DOCTYPE/ENTITY declarations; supplier catalogs do not need them",
+            hint="remove the DOCTYPE/ENTITY declarations; supplier catalogs and IDocs do not need them",
         )
 
 

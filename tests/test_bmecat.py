@@ -209,3 +209,11 @@ def test_unmatched_products_are_quarantined_when_the_map_says_so(supplier_store:
     assert (counts.created, counts.rejected) == (0, 1)
     [row] = supplier_store.quarantined(counts.job_id)
     assert row["record_key"] == "r1" and "cross-reference" in row["reason"] and row["line"] == 4
+
+
+def test_an_external_dtd_reference_is_refused_too(tmp_path: Path) -> None:
+    path = tmp_path / "dtd.xml"
+    path.write_text('<?xml version="1.0"?>\n<!DOCTYPE BMECAT SYSTEM "http://example.invalid/bmecat.dtd">\n<BMECAT version="2005"/>\n')
+    with pytest.raises(InputError, match="DOCTYPE") as exc:
+        list(read_bmecat(path))
+    assert exc.value.line == 2
