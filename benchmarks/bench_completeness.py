@@ -1,6 +1,8 @@
 """Completeness budgets: full scoring (2 channels × 4 locales), rescoring one product inside its write, and
 the report. Products are synthetic (seeded), sized by profile: small 5k, medium 50k, large 1M, or `name:N`.
-Baselines: a plain loop over the same values (scoring), the same write without the listener (rescoring)."""
+Baselines: a plain loop over the same values (scoring), the same write without the listener (rescoring).
+Then the same full rebuild on the generator's catalog for the profile (pim.generate, realistic families and
+fill rates), imported without the listener, rebuilt single-process and with 2 worker processes."""
 
 from __future__ import annotations
 
@@ -60,15 +62,18 @@ def _products(n: int, seed: int = 42) -> Any:
         yield Product(identifier=f"p{i:07d}", family=f"family_{i % 10}", values=values)
 
 
-def _row(stage: str, items: int, seconds: float, baseline: float | None = None) -> dict[str, Any]:
-    return {"stage": stage, "items": items, "seconds": round(seconds, 4), "items_per_s": round(items / seconds, 1) if seconds else None,
-            "peak_rss_mb": round(_rss(), 1), "baseline_seconds": None if baseline is None else round(baseline, 4)}
+def _row(stage: str, items: int, seconds: float, baseline: float | None = None, note: str = "") -> dict[str, Any]:
+    row = {"stage": stage, "items": items, "seconds": round(seconds, 4), "items_per_s": round(items / seconds, 1) if seconds else None,
+           "peak_rss_mb": round(_rss(), 1), "baseline_seconds": None if baseline is None else round(baseline, 4)}
+    if note:
+        row["note"] = note
+    return row
 
 
 def run(profile: str, workdir: Path) -> list[dict]:
     from pim.catalog import Structure
     from pim.completeness import Requirements, report
-    from pim.rescore import Rescorer, completeness_listener
+    from pim.rescore import completeness_listener, rebuild
     from pim.store import Store
 
     n = _size(profile)
@@ -96,10 +101,11 @@ def run(profile: str, workdir: Path) -> list[dict]:
     t = time.perf_counter()
     store.upsert_products(_products(n))  # no listener yet: the plain write
     write = time.perf_counter() - t
-    t = time.perf_counter()
-    with store.begin() as conn:
-        Rescorer().rescore_families(conn, None, None)
-    rows.append(_row("completeness_full_scoring_stored", scored, time.perf_counter() - t, write))
+    for workers in (1, 2):
+        t = time.perf_counter()
+        rebuild(store, workers=workers)
+        rows.append(_row(f"completeness_full_rebuild_stored_{workers}w", scored, time.perf_counter() - t, write,
+                         note="items: scores (product × channel × locale); baseline: the plain product write"))
 
     store.listeners.append(completeness_listener(store))
     sample = list(_products(200, seed=7))
@@ -119,5 +125,38 @@ def run(profile: str, workdir: Path) -> list[dict]:
     for _ in range(10):
         report(store, "ecommerce")
     rows.append(_row("gate_report", n, (time.perf_counter() - t) / 10))
+    store.dispose()
+    if n <= 100_000:  # the generated large catalog takes longer to generate and import than to score
+        rows += _generated(profile, workdir)
+    return rows
+
+
+def _generated(profile: str, workdir: Path) -> list[dict[str, Any]]:
+    from benchmarks.harness import catalog_for
+    from pim.jsonl import import_jsonl
+    from pim.rescore import rebuild
+    from pim.scoring_tables import COMPLETENESS
+    from pim.store import Store
+    from pim.structure_files import load_structure_files, save_structure
+    from sqlalchemy import func, select
+
+    catalog, _ = catalog_for(profile)
+    db = workdir / "completeness_generated.db"
+    store = Store(f"sqlite:///{db}", batch_size=5000)
+    store.migrate()
+    save_structure(store, load_structure_files(catalog.structure_dir, store.structure()))
+    t = time.perf_counter()
+    import_jsonl(catalog.products_jsonl, store)  # store.listeners is empty: the import without scoring
+    write = time.perf_counter() - t
+    rows = []
+    for workers in (1, 2):
+        t = time.perf_counter()
+        products = rebuild(store, workers=workers)
+        seconds = time.perf_counter() - t
+        with store.engine.connect() as conn:
+            scores = conn.execute(select(func.count()).select_from(COMPLETENESS)).scalar_one()
+        rows.append(_row(f"generated_full_rebuild_stored_{workers}w", scores, seconds, write,
+                         note=f"{products} generated products, {products / seconds:.0f} products/s; "
+                              "items: scores; baseline: the JSONL import without scoring"))
     store.dispose()
     return rows

@@ -60,20 +60,17 @@ _KINDS = {AttributeType.metric: METRIC, AttributeType.price_collection: PRICE,
           AttributeType.image: ASSET, AttributeType.file: ASSET}
 
 
-@dataclass(frozen=True)
 class Result:
-    """A scope's outcome for one pattern of unfilled checks (cached: products share few patterns)."""
+    """A scope's outcome for one pattern of unfilled checks. Cached and shared (products share few patterns),
+    so it hashes by identity; `tail` is the stored row after the product column."""
 
-    channel: str
-    locale: str
-    family: str
-    required: int
-    missing: tuple[str, ...]
-    missing_json: str
+    __slots__ = ("channel", "locale", "family", "required", "missing", "missing_json", "ratio", "tail")
 
-    @property
-    def ratio(self) -> int:
-        return ratio(self.required, len(self.missing))
+    def __init__(self, channel: str, locale: str, family: str, required: int, missing: tuple[str, ...]) -> None:
+        self.channel, self.locale, self.family, self.required, self.missing = channel, locale, family, required, missing
+        self.missing_json = orjson.dumps(list(missing)).decode()
+        self.ratio = ratio(required, len(missing))
+        self.tail = (channel, locale, family, self.ratio, required, len(missing), self.missing_json)
 
 
 class Scope:
@@ -93,8 +90,7 @@ class Scope:
         hit = self.cache.get(m)
         if hit is None:
             missing = tuple(a for a, bit in self.slots if m & bit)
-            hit = Result(self.channel, self.locale, self.family, len(self.slots), missing,
-                         orjson.dumps(list(missing)).decode())
+            hit = Result(self.channel, self.locale, self.family, len(self.slots), missing)
             self.cache[m] = hit
         return hit
 

@@ -250,7 +250,7 @@ def _replace(conn: Connection, sql: _Sql, identifiers: list[str], new: dict[tupl
 
 
 def _score_row(product: str, r: Result) -> tuple[Any, ...]:
-    return (product, r.channel, r.locale, r.family, r.ratio, r.required, len(r.missing), r.missing_json)
+    return (product, *r.tail)
 
 
 def _apply_counts(sql: _Sql, counts: Counter[Any], missing: Counter[Any]) -> None:
@@ -297,32 +297,36 @@ _TABLES = ("completeness", "completeness_count", "completeness_missing", "unique
 
 
 class _Totals:
-    """Counters of a full rebuild, summed in memory and written once at the end."""
+    """Counters of a full rebuild: how often each (shared) result occurred, expanded once at the end."""
 
     def __init__(self) -> None:
-        self.counts: Counter[tuple[str, str, str, str]] = Counter()
-        self.missing: Counter[tuple[str, str, str, str]] = Counter()
+        self.results: Counter[Result] = Counter()
 
-    def add(self, results: Iterable[Result]) -> None:
-        for r in results:
-            self.counts[(r.channel, r.locale, r.family, "products")] += 1
-            self.counts[(r.channel, r.locale, r.family, "complete")] += not r.missing
+    def counters(self) -> tuple[Counter[Any], Counter[Any]]:
+        counts: Counter[tuple[str, str, str, str]] = Counter()
+        missing: Counter[tuple[str, str, str, str]] = Counter()
+        for r, n in self.results.items():
+            counts[(r.channel, r.locale, r.family, "products")] += n
+            counts[(r.channel, r.locale, r.family, "complete")] += n * (not r.missing)
             for attr in r.missing:
-                self.missing[(r.channel, r.locale, r.family, attr)] += 1
+                missing[(r.channel, r.locale, r.family, attr)] += n
+        return counts, missing
 
 
 def score_range(conn: Connection, reqs: Requirements, lo: int, hi: int, page: int = 5000) -> tuple[int, list[Any], list[Any], Counter[Any], Counter[Any]]:
-    """Score the products with lo <= id < hi: (products, completeness rows, unique rows, counts, missing)."""
+    """Score the products with lo <= id < hi: (products, [(identifier, row tails)], unique rows, counts,
+    missing); `_expand` turns the tails into completeness rows."""
     sql = _Sql(conn)
     totals = _Totals()
     rows: list[tuple[Any, ...]] = []
     unique: list[tuple[str, str, str]] = []
     done, last = 0, lo - 1
+    count = totals.results.update
     while True:
         got = sql.all(f"SELECT id, identifier, family, parent, value_map FROM product WHERE id > {sql.p} AND id < {sql.p} "
                       f"ORDER BY id LIMIT {int(page)}", (last, hi))
         if not got:
-            return done, rows, unique, totals.counts, totals.missing
+            return (done, rows, unique, *totals.counters())
         last = got[-1][0]
         records = _records(conn, [r[1:] for r in got], reqs.structure)
         invalid = _invalid_assets(conn, records, reqs)
@@ -330,11 +334,14 @@ def score_range(conn: Connection, reqs: Requirements, lo: int, hi: int, page: in
             plan = reqs.plan(family)
             if plan is not None:
                 results = plan.results(values, ident, invalid)
-                totals.add(results)
-                rows.extend([(ident, r.channel, r.locale, r.family, r.ratio, r.required, len(r.missing), r.missing_json)
-                             for r in results])
+                count(results)
+                rows.append((ident, [r.tail for r in results]))  # shared tails: cheap to pickle
         unique.extend(_unique_rows(records, records, reqs))
         done += len(got)
+
+
+def _expand(scored: list[tuple[str, list[tuple[Any, ...]]]]) -> list[tuple[Any, ...]]:
+    return [(ident, *tail) for ident, tails in scored for tail in tails]
 
 
 def _clear(sql: _Sql) -> None:
@@ -365,7 +372,7 @@ def rebuild_in(conn: Connection, reqs: Requirements) -> int:
     missing: Counter[Any] = Counter()
     for lo, hi in _ranges(sql, 20_000):
         n, rows, unique, c, m = score_range(conn, reqs, lo, hi)
-        sql.insert_scores(rows)
+        sql.insert_scores(_expand(rows))
         sql.insert_unique(unique)
         counts.update(c)
         missing.update(m)
@@ -411,7 +418,7 @@ def rebuild(store: Any, *, workers: int = 2, executor: str = "process", chunk: i
             n, rows, unique, c, m = pending.popleft().result()
             for lo, hi in islice(ranges, 1):
                 pending.append(pool.submit(_score_job, url, lo, hi))
-            sql.insert_scores(rows)
+            sql.insert_scores(_expand(rows))
             sql.insert_unique(unique)
             counts.update(c)
             missing.update(m)
