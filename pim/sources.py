@@ -13,7 +13,7 @@ from typing import IO, Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Column, DateTime, String, Table, select
+from sqlalchemy import BigInteger, Column, DateTime, Index, String, Table, delete, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
@@ -156,6 +156,14 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
                 yield item
                 continue
             sku = item.record.identifier.strip() or by_pid.get(item.pid or "")
+            if not sku and item.gtin and by_gtin.get(item.gtin) == AMBIGUOUS:
+                owners = _ambiguous(store, gtin_attribute, item.gtin)
+                yield Rejected(
+                    f"GTIN {item.gtin} of {source} product '{item.pid}' belongs to {len(owners)} products "
+                    f"({', '.join(owners[:5])}): not matched; fix the duplicate GTIN or add a cross-reference for this "
+                    "supplier product id", item.file, item.line, "gtin", item.raw, item.pid,
+                )
+                continue
             if not sku and item.gtin and item.gtin in by_gtin:
                 sku = by_gtin[item.gtin]
                 if item.pid:
@@ -182,12 +190,79 @@ def _xref(store: Store, source: str, pids: list[str]) -> dict[str, str]:
         return {pid: sku for pid, sku in conn.execute(q)}
 
 
-def _gtin_lookup(store: Store, attribute: str, gtins: list[str]) -> dict[str, str]:
-    """GTIN → SKU through the product's GTIN attribute. A JSON lookup: a scan on SQLite, fine per batch."""
-    col = PRODUCT.c.value_map[attribute].as_string()
+class GtinIndexRow(SQLModel, table=True):
+    """GTIN attribute value → product, indexed by value: the supplier GTIN fallback reads it instead of
+    scanning the product JSON. Refreshed incrementally from `product.seq` before each lookup."""
+
+    __tablename__ = "source_gtin"
+    __table_args__ = (Index("ix_source_gtin_gtin", "attribute", "gtin"),)
+
+    attribute: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    identifier: str = SQLField(sa_column=Column(String(255), primary_key=True))
+    gtin: str = SQLField(sa_column=Column(String(255), nullable=False))
+
+
+class GtinMarkRow(SQLModel, table=True):
+    """Up to which catalog `seq` the GTIN index of an attribute is current."""
+
+    __tablename__ = "source_gtin_mark"
+
+    attribute: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    seq: int = SQLField(sa_column=Column(BigInteger, nullable=False))
+
+
+GTIN: Table = GtinIndexRow.__table__  # type: ignore[assignment]
+GTIN_MARK: Table = GtinMarkRow.__table__  # type: ignore[assignment]
+AMBIGUOUS = "\0ambiguous"  # marker in a lookup result: the GTIN belongs to more than one product
+
+
+def refresh_gtin_index(store: Store, attribute: str, page: int = 10000) -> int:
+    """Bring the GTIN index of `attribute` up to the catalog's current seq: products written or deleted
+    since the last refresh are re-read (one indexed range query per page). Returns the products re-read.
+    The first call on a catalog reads every product once."""
+    top = store.current_seq()
     with store.engine.connect() as conn:
-        q = select(col, PRODUCT.c.identifier).where(col.in_(gtins))
-        return {gtin: sku for gtin, sku in conn.execute(q)}
+        mark = conn.execute(select(GTIN_MARK.c.seq).where(GTIN_MARK.c.attribute == attribute)).scalar_one_or_none() or 0
+    if mark >= top:
+        return 0
+    gone = store.deleted_since(mark)
+    col = PRODUCT.c.value_map[attribute].as_string()
+    seen = 0
+    with store.begin() as conn:
+        for chunk in batched(gone, 1000):
+            conn.execute(delete(GTIN).where(GTIN.c.attribute == attribute, GTIN.c.identifier.in_(chunk)))
+        last = mark
+        while True:
+            rows = conn.execute(select(PRODUCT.c.seq, PRODUCT.c.identifier, col).where(PRODUCT.c.seq > last)
+                                .order_by(PRODUCT.c.seq).limit(page)).all()
+            if not rows:
+                break
+            last, seen = rows[-1][0], seen + len(rows)
+            empty = [ident for _, ident, gtin in rows if not gtin]
+            if empty:
+                conn.execute(delete(GTIN).where(GTIN.c.attribute == attribute, GTIN.c.identifier.in_(empty)))
+            store.upsert_rows(conn, GTIN, [{"attribute": attribute, "identifier": ident, "gtin": gtin[:255]}
+                                           for _, ident, gtin in rows if gtin], ["attribute", "identifier"])
+        store.upsert_rows(conn, GTIN_MARK, [{"attribute": attribute, "seq": max(top, last)}], ["attribute"])
+    return seen
+
+
+def _gtin_lookup(store: Store, attribute: str, gtins: list[str]) -> dict[str, str]:
+    """GTIN → SKU through the GTIN index (refreshed first). A GTIN that several products carry maps to
+    AMBIGUOUS: it must never silently pick one of them."""
+    refresh_gtin_index(store, attribute)
+    found: dict[str, str] = {}
+    with store.engine.connect() as conn:
+        q = select(GTIN.c.gtin, GTIN.c.identifier).where(GTIN.c.attribute == attribute, GTIN.c.gtin.in_(set(gtins)))
+        for gtin, sku in conn.execute(q):
+            found[gtin] = AMBIGUOUS if gtin in found and found[gtin] != sku else sku
+    return found
+
+
+def _ambiguous(store: Store, attribute: str, gtin: str) -> list[str]:
+    with store.engine.connect() as conn:
+        q = select(GTIN.c.identifier).where(GTIN.c.attribute == attribute, GTIN.c.gtin == gtin).order_by(GTIN.c.identifier)
+        return list(conn.execute(q).scalars())
 
 
 # ---------------------------------------------------------------- non-product rows (price lists, stock)

@@ -55,6 +55,27 @@ def test_gtin_match_keeps_the_existing_family_and_erp_values(sstore: Store, tmp_
     assert counts.updated == 1 and p.values["mpn"] == "X" and p.values["name:de_DE"] == "Relais"
 
 
+def test_a_gtin_two_products_carry_is_quarantined_not_matched_or_created(sstore: Store, tmp_path: Path) -> None:
+    erp = Provenance(source="erp", at=datetime.now(UTC))
+    sstore.upsert_products([Product(identifier=sku, family="electrical", values={"sku": sku, "ean": "4006381333931"}, source=erp)
+                            for sku in ("SKU-7", "SKU-8")])
+    counts = import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;0,25;ACME;12,5"]), sstore, MAP)
+    assert (counts.created, counts.updated, counts.rejected) == (0, 0, 1) and sstore.get_product("A1") is None
+    [row] = sstore.quarantined(counts.job_id)
+    assert row["field"] == "gtin" and "belongs to 2 products (SKU-7, SKU-8)" in row["reason"]
+    assert "manufacturer" not in sstore.get_product("SKU-7").values
+
+
+def test_gtin_index_follows_later_catalog_edits(sstore: Store, tmp_path: Path) -> None:
+    erp = Provenance(source="erp", at=datetime.now(UTC))
+    sstore.upsert_products([Product(identifier="SKU-7", family="electrical", values={"sku": "SKU-7", "ean": "4006381333931"}, source=erp)])
+    import_supplier_table(_csv(tmp_path, ["A0;4006381333931;Relais;0,25;ACME;12,5"]), sstore, MAP)  # indexes the catalog
+    sstore.upsert_products([Product(identifier="SKU-7", family="electrical", values={"sku": "SKU-7", "ean": "4012345000009"}, source=erp),
+                            Product(identifier="SKU-9", family="electrical", values={"sku": "SKU-9", "ean": "4006381333931"}, source=erp)])
+    import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;0,25;ACME;12,5"]), sstore, MAP)
+    assert sstore.get_product("SKU-9").values["manufacturer"] == "ACME"
+
+
 def test_absent_column_changes_nothing_and_empty_cell_clears(sstore: Store, tmp_path: Path) -> None:
     import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;0,25;ACME;12,5"]), sstore, MAP)
     (tmp_path / "b.csv").write_text("Art-Nr;Hersteller\nA1;\n", encoding="utf-8")
