@@ -4,7 +4,10 @@ is accepted or rejected, so every source is held to the same rules."""
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pim.catalog import Structure
@@ -20,6 +23,22 @@ class Problem:
 
 
 _TEXTUAL = (AttributeType.text, AttributeType.textarea, AttributeType.identifier)
+# Canonical forms pim.values writes: decimals without trailing zeros, prices with at least two decimals.
+_AMOUNT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
+_POSITIVE_AMOUNT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
+_PRICE = re.compile(r"(0|[1-9][0-9]*)\.[0-9]{2,}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _is_iso_date(d: Any) -> bool:
+    if type(d) is not str or not _DATE.fullmatch(d):
+        return False
+    try:
+        date.fromisoformat(d)
+    except ValueError:
+        return False
+    return True
 
 
 class RecordValidator:
@@ -31,7 +50,7 @@ class RecordValidator:
         self.locales = set(structure.enabled_locales()) or set(structure.locales)
         self.option_sets = {code: set(opts) for code, opts in structure.options.items()}
         self.family_attrs = {code: set(f.attributes) for code, f in structure.families.items()}
-        self._resolved: dict[str, tuple[Any, str, Problem | None]] = {}
+        self._resolved: dict[str, tuple[Any, str, Problem | None, Callable[[Any], bool] | None]] = {}
 
     def check_key(self, key: str) -> Problem | None:
         attr_code, locale, channel = split_key(key)
@@ -54,43 +73,60 @@ class RecordValidator:
             return Problem(key, f"unknown channel '{channel}'")
         return None
 
-    def _resolve(self, key: str) -> tuple[Any, str, Problem | None]:
-        """(attribute, attribute code, problem) for a value key; cached, since a catalog reuses few keys."""
+    def _resolve(self, key: str) -> tuple[Any, str, Problem | None, Callable[[Any], bool] | None]:
+        """(attribute, code, problem, canonical check) for a value key; cached, since a catalog reuses few keys."""
         hit = self._resolved.get(key)
         if hit is None:
             attr_code = key.split(":", 1)[0].split("@", 1)[0]
-            hit = (self.s.attributes.get(attr_code), attr_code, self.check_key(key))
+            attr = self.s.attributes.get(attr_code)
+            hit = (attr, attr_code, self.check_key(key), None if attr is None else self._canonical_check(attr))
             if len(self._resolved) < 100_000:  # bounded: a file full of bogus keys must not grow it forever
                 self._resolved[key] = hit
         return hit
 
-    def _canonical(self, attr: Any, code: str, data: Any) -> bool:
-        """True when normalize() would return `data` unchanged: the common case, skipped cheaply."""
-        kind, t = attr.type, type(data)
+    def _canonical_check(self, attr: Any) -> Callable[[Any], bool] | None:
+        """A predicate true when normalize() would return the value unchanged: the common case, skipped
+        cheaply. None: always normalize. Each predicate mirrors pim.values for its type."""
+        kind, code = attr.type, attr.code
         if kind in _TEXTUAL:
-            if t is not str or attr.validation_regexp or (attr.max_characters and len(data) > attr.max_characters):
-                return False
-            return kind != AttributeType.identifier or ("\n" not in data and bool(data.strip()))
+            if attr.validation_regexp:
+                return None
+            limit = attr.max_characters or 0
+            if kind == AttributeType.identifier:
+                return lambda d: type(d) is str and "\n" not in d and bool(d.strip()) and (not limit or len(d) <= limit)
+            return lambda d: type(d) is str and d != "" and (not limit or len(d) <= limit)
+        opts = self.option_sets.get(code, set())
         if kind == AttributeType.simple_select:
-            return t is str and data in self.option_sets.get(code, ())
+            return lambda d: type(d) is str and d in opts
         if kind == AttributeType.multi_select:
-            opts = self.option_sets.get(code, ())
-            return (t is list and all(type(o) is str and o in opts for o in data)
-                    and all(a < b for a, b in zip(data, data[1:])))
+            return lambda d: (type(d) is list and all(type(o) is str and o in opts for o in d)
+                              and all(a < b for a, b in zip(d, d[1:])))
         if kind == AttributeType.boolean:
-            return t is bool
+            return lambda d: type(d) is bool
         if kind == AttributeType.number:
             if attr.number_min is not None or attr.number_max is not None or not attr.negative_allowed:
-                return False
-            return t is int or (t is float and attr.decimals_allowed and math.isfinite(data) and not data.is_integer())
+                return None
+            decimals = attr.decimals_allowed
+            return lambda d: type(d) is int or (decimals and type(d) is float and math.isfinite(d) and not d.is_integer())
+        if kind == AttributeType.metric:
+            amount = _AMOUNT if attr.negative_allowed else _POSITIVE_AMOUNT
+            return lambda d: (type(d) is dict and len(d) == 2 and type(d.get("amount")) is str
+                              and amount.fullmatch(d["amount"]) is not None and d["amount"] != "-0"
+                              and type(d.get("unit")) is str and d["unit"] != "" and d["unit"].isupper())
+        if kind == AttributeType.price_collection:
+            return lambda d: (type(d) is dict and all(type(c) is str and _CURRENCY.fullmatch(c) and type(a) is str
+                                                      and _PRICE.fullmatch(a) for c, a in d.items()))
+        if kind == AttributeType.date:
+            return _is_iso_date
         if kind in (AttributeType.image, AttributeType.file):
-            return t is str and data != "" and data == data.strip()
-        return False
+            return lambda d: type(d) is str and d != "" and d == d.strip()
+        return None
 
     def check_values(self, values: dict[str, Any], allowed: set[str] | None) -> list[Problem]:
         problems: list[Problem] = []
+        resolved = self._resolved
         for key in list(values):
-            attr, attr_code, problem = self._resolve(key)
+            attr, attr_code, problem, canonical = resolved.get(key) or self._resolve(key)
             if problem:
                 problems.append(problem)
                 continue
@@ -98,7 +134,7 @@ class RecordValidator:
                 problems.append(Problem(key, f"'{attr_code}' is not an attribute of this family"))
                 continue
             data = values[key]
-            if self._canonical(attr, attr_code, data):
+            if canonical is not None and canonical(data):
                 continue
             try:
                 values[key] = normalize(attr, data, self.option_sets.get(attr_code))

@@ -155,3 +155,38 @@ def test_a_utf8_bom_and_blank_lines_are_tolerated(loaded: Store, tmp_path: Path)
     path.write_bytes(b"\xef\xbb\xbf" + orjson.dumps(GOOD) + b"\n\n   \n")
     counts = import_jsonl(path, loaded)
     assert (counts.read, counts.created, counts.rejected) == (1, 1, 0)
+
+
+@pytest.mark.parametrize("attribute, values", [
+    ({"type": "text", "max_characters": 5}, ["abc", "abcdef", 12, "", " x "]),
+    ({"type": "identifier"}, ["A-1", " ", "a\nb", 7]),
+    ({"type": "number"}, [1, 1.5, 2.0, True, "3", float("nan")]),
+    ({"type": "number", "decimals_allowed": False}, [1, 1.5]),
+    ({"type": "metric", "metric_family": "Weight", "default_unit": "KILOGRAM"},
+     [{"amount": "1.5", "unit": "KILOGRAM"}, {"amount": "1.50", "unit": "KILOGRAM"}, {"amount": "-0", "unit": "GRAM"},
+      {"amount": "01", "unit": "GRAM"}, {"amount": "2", "unit": "gram"}, {"amount": 2, "unit": "GRAM"}]),
+    ({"type": "price_collection"}, [{"EUR": "12.50"}, {"EUR": "12.5"}, {"EUR": "012.50"}, {"eur": "1.00"}, {"EUR": None}]),
+    ({"type": "date"}, ["2024-02-29", "2023-02-29", "2024-W01-1", "2024-01-01T10:00"]),
+    ({"type": "simple_select"}, ["acme", "ACME", "nope", 3]),
+    ({"type": "multi_select"}, [["acme", "bolt"], ["bolt", "acme"], ["acme", "acme"], ["Acme"]]),
+    ({"type": "boolean"}, [True, 1, "yes"]),
+    ({"type": "image"}, ["a.jpg", " a.jpg", ""]),
+])
+def test_the_validators_shortcut_keeps_only_values_normalize_would_keep(attribute: dict, values: list) -> None:
+    """The validator skips normalize() for values already in canonical form; that must never change a result."""
+    from pim.catalog import Structure
+    from pim.structure import Attribute, AttributeOption
+    from pim.validation import RecordValidator
+    from pim.values import ValueProblem, normalize
+
+    attr = Attribute(code="a", **attribute)
+    opts = {"acme": AttributeOption(attribute="a", code="acme"), "bolt": AttributeOption(attribute="a", code="bolt")}
+    validator = RecordValidator(Structure(attributes={"a": attr}, options={"a": opts}))
+    for data in values:
+        try:
+            expected: object = normalize(attr, data, set(opts))
+        except ValueProblem:
+            expected = ValueProblem
+        record = {"a": data}
+        problems = validator.check_values(record, None)
+        assert (ValueProblem if problems else record["a"]) == expected, data
