@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pim.catalog import Structure
-from pim.product import Association, Product, ProductModel, Provenance
+from pim.product import Product, ProductModel, Provenance
 from pim.store.database import make_engine, migrate
 from pim.store.tables import (
     DeletedProductRow,
@@ -80,14 +80,6 @@ class QuarantineEntry:
 
 def _prov_json(p: Provenance | None) -> dict[str, Any] | None:
     return None if p is None else p.model_dump(mode="json")
-
-
-def _trusted_prov(data: dict[str, Any] | None) -> Provenance | None:
-    if data is None:
-        return None
-    at = data["at"]
-    return Provenance.model_construct(source=data["source"], ref=data.get("ref"),
-                                      at=datetime.fromisoformat(at) if isinstance(at, str) else at)
 
 
 class Store:
@@ -323,17 +315,12 @@ class Store:
 
     @staticmethod
     def row_to_product(row: Any) -> Product:
-        """Rows come from our own writes (validated before they were stored), so they are rebuilt without
-        pydantic validation: model_construct, with provenance timestamps parsed from their ISO form."""
         m = row._mapping
-        prov = m["provenance"]
-        assoc = m["associations"]
-        return Product.model_construct(
-            identifier=m["identifier"], family=m["family"], parent=m["parent"], enabled=m["enabled"],
-            categories=m["categories"], groups=m["groups"], values=m["value_map"], source=_trusted_prov(m["source"]),
-            provenance={k: _trusted_prov(v) for k, v in prov.items()} if prov else {},
-            associations={k: Association.model_construct(**v) for k, v in assoc.items()} if assoc else {},
-        )
+        return Product.model_validate({
+            "identifier": m["identifier"], "family": m["family"], "parent": m["parent"], "enabled": m["enabled"],
+            "categories": m["categories"], "groups": m["groups"], "values": m["value_map"],
+            "source": m["source"], "provenance": m["provenance"], "associations": m["associations"],
+        })
 
     @staticmethod
     def row_to_model(row: Any) -> ProductModel:
