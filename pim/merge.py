@@ -75,6 +75,14 @@ class Ranker:
         self.p = precedence
         self.groups = {code: a.group for code, a in structure.attributes.items()}
         self._cache: dict[tuple[str, str], tuple[int, bool]] = {}
+        self._attribute: dict[str, str] = {}
+
+    def attribute(self, key: str) -> str:
+        """The attribute code of a value key (cached: split per key once per import, not per value)."""
+        hit = self._attribute.get(key)
+        if hit is None:
+            hit = self._attribute[key] = split_key(key)[0]
+        return hit
 
     def order(self, attribute: str) -> list[str]:
         if attribute in self.p.attributes:
@@ -117,12 +125,12 @@ class MergeOutcome:
 def _choose(claims: Claims, attribute: str, ranker: Ranker, newest: str, current: str | None, pin: str | None) -> str:
     if pin and pin in claims:
         return pin
-
-    def order(source: str) -> tuple[int, int, str]:
-        tie = 0 if source == newest else 1 if source == current else 2
-        return ranker.rank(source, attribute)[0], tie, source
-
-    return min(claims, key=order)
+    best, best_order = "", (0, 0, "")
+    for source in claims:
+        order = (ranker.rank(source, attribute)[0], 0 if source == newest else 1 if source == current else 2, source)
+        if not best or order < best_order:
+            best, best_order = source, order
+    return best
 
 
 def settle(claims: Claims, attribute: str, ranker: Ranker, *, newest: str, current: str | None,
@@ -130,6 +138,8 @@ def settle(claims: Claims, attribute: str, ranker: Ranker, *, newest: str, curre
     """Winner, losing claims and the conflict (winner, {owner: value}) of one value key."""
     if not claims:
         return None, {}, None
+    if len(claims) == 1 and not pin:  # a lone claim wins and cannot conflict
+        return next(iter(claims)), {}, None
     winner = _choose(claims, attribute, ranker, newest, current, pin)
     win_value = claims[winner].value
     losers = {s: c for s, c in claims.items() if s != winner}
@@ -164,15 +174,16 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
             claims.pop(source, None)
         else:
             claims[source] = Claim(value, prov)
-        attribute = split_key(key)[0]
+        attribute = ranker.attribute(key)
         winner, losers, conflict = settle(claims, attribute, ranker, newest=source, current=current, pin=pins.get(key))
         if winner is None:
             values.pop(key, None)
             provenance.pop(key, None)
         else:
-            values[key] = claims[winner].value
-            if claims[winner].prov != base.source:
-                provenance[key] = claims[winner].prov  # type: ignore[assignment]
+            win = claims[winner]
+            values[key] = win.value
+            if win.prov is not base.source and win.prov != base.source:
+                provenance[key] = win.prov  # type: ignore[assignment]
             else:
                 provenance.pop(key, None)
         outcome.candidates[key] = losers
@@ -191,10 +202,8 @@ def _with_fields(base: Product, incoming: Product, values: dict[str, Any], prove
     associations: dict[str, Association] = dict(base.associations)
     if "associations" in given:
         associations.update(incoming.associations)
-    return Product.model_construct(
-        identifier=base.identifier, kind="product", values=values, source=base.source, provenance=provenance,
-        associations=associations, **data,
-    )
+    # model_copy, not model_construct: both skip validation, but construct deep-copies every default
+    return base.model_copy(update={"values": values, "provenance": provenance, "associations": associations, **data})
 
 
 # ---------------------------------------------------------------- storage of candidates
@@ -365,7 +374,7 @@ class Merger:
         if allowed is None:
             return None
         for key in incoming.values:
-            attr = split_key(key)[0]
+            attr = self.ranker.attribute(key) if self.ranker else split_key(key)[0]
             if attr not in allowed and attr not in self.identifier_attrs:
                 return key, f"'{attr}' is not an attribute of family '{product.family}'"
         return None
