@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import orjson
 from lxml import etree
@@ -37,10 +38,7 @@ def run(profile: str, workdir: Path) -> list[dict]:
     from importers.content import ContentProfile, import_content
     from importers.erp_csv import ErpCsvMap, import_erp_csv
     from importers.erp_xml import import_erp_xml, load_xml_map
-    from pim.jsonl import import_jsonl
     from pim.sources import load_profile
-    from pim.store import Store
-    from pim.structure_files import load_structure_files, save_structure
 
     catalog, _ = catalog_for(profile)
     src = Path(catalog.out) / "sources"
@@ -50,20 +48,19 @@ def run(profile: str, workdir: Path) -> list[dict]:
 
         write_sources(get_profile(profile), catalog.seed, Path(catalog.out), catalog)
     workdir.mkdir(parents=True, exist_ok=True)
-    db = workdir / "importers.db"
-    db.unlink(missing_ok=True)
-    store = Store(f"sqlite:///{db}")
-    store.migrate()
-    save_structure(store, load_structure_files(Path(catalog.structure_dir)))
-    import_jsonl(Path(catalog.products_jsonl), store)
+    store, bare = catalog_stores(workdir, catalog, "importers")
     erp, erp_map = src / "erp_products.csv", load_profile(ErpCsvMap, src / "erp_products.map.yaml")
     xml, xml_map = src / "erp_matmas.xml", load_xml_map(None)
     content, profile_ = src / "content.jsonl", load_profile(ContentProfile, src / "content.profile.yaml")
     prec = src / "precedence.yaml"
     stock, stock_map = src / "erp_stock.csv", load_profile(ErpCsvMap, src / "erp_stock.map.yaml")
+    no_listener = "same import, store without the completeness listener"
     rows = [
         measure("erp csv import (merge)", lambda c: c.read, lambda: import_erp_csv(erp, store, erp_map, map_dir=src),
                 baseline=lambda: _parse_csv(erp, "cp1252")),
+        measure("erp csv import (merge, no listener)", lambda c: c.read,
+                lambda: import_erp_csv(erp, bare, erp_map, map_dir=src), baseline=lambda: _parse_csv(erp, "cp1252"),
+                note=no_listener),
         measure("erp csv re-import (unchanged)", lambda c: c.read, lambda: import_erp_csv(erp, store, erp_map, map_dir=src),
                 baseline=lambda: _parse_csv(erp, "cp1252")),
         measure("erp xml (MATMAS) import (merge)", lambda c: c.read,
@@ -72,6 +69,32 @@ def run(profile: str, workdir: Path) -> list[dict]:
                 baseline=lambda: _parse_csv(stock)),
         measure("content jsonl import (merge)", lambda c: c.read,
                 lambda: import_content(content, store, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content)),
+        measure("content jsonl import (merge, no listener)", lambda c: c.read,
+                lambda: import_content(content, bare, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content),
+                note=no_listener),
     ]
     store.dispose()
+    bare.dispose()
     return rows
+
+
+def catalog_stores(workdir: Path, catalog: Any, name: str) -> tuple[Any, Any]:
+    """Two copies of the generated catalog in SQLite: one with the registered product listeners (the
+    completeness listener, as `pim` runs), one without, so the listener's share of an import can be read off."""
+    from pim.jsonl import import_jsonl
+    from pim.registry import product_listeners
+    from pim.store import Store
+    from pim.structure_files import load_structure_files, save_structure
+
+    stores = []
+    for suffix, listen in (("", True), ("-bare", False)):
+        db = workdir / f"{name}{suffix}.db"
+        db.unlink(missing_ok=True)
+        store = Store(f"sqlite:///{db}")
+        store.migrate()
+        if listen:
+            store.listeners.extend(product_listeners(store))
+        save_structure(store, load_structure_files(Path(catalog.structure_dir)))
+        import_jsonl(Path(catalog.products_jsonl), store)
+        stores.append(store)
+    return stores[0], stores[1]

@@ -81,9 +81,20 @@ class BmecatHeader:
     catalog_id: str | None = None
 
 
+_LOCAL: dict[str, str] = {}
+
+
 def _local(tag: object) -> str:
-    """Local name whatever the namespace ('{uri}NAME' → 'NAME'); comments and PIs have no str tag."""
-    return tag[tag.rfind("}") + 1:] if isinstance(tag, str) else ""
+    """Local name whatever the namespace ('{uri}NAME' → 'NAME'); comments and PIs have no str tag.
+    Memoised: a catalog has a few dozen distinct tags and this runs for every element."""
+    try:
+        return _LOCAL[tag]  # type: ignore[index]
+    except (KeyError, TypeError):
+        if not isinstance(tag, str):
+            return ""
+        if len(_LOCAL) < 10000:
+            _LOCAL[tag] = tag[tag.rfind("}") + 1:]
+        return tag[tag.rfind("}") + 1:]
 
 
 def _text(el: etree._Element | None) -> str | None:
