@@ -18,7 +18,7 @@ from pim.generate.structure import COLORS, GeneratedStructure, build_structure
 from pim.structure_files import StructureFile
 
 #: Bump when the output for a given seed changes, so cached catalogs are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST = "catalog.json"
 
 try:  # libyaml's emitter is ~10× faster; the output is the same text.

@@ -136,9 +136,9 @@ class RecordWriter:
     def _value(self, slot: _Slot, owner: str) -> Any:
         rng, kind = self.rng, slot.kind
         if kind == T.text:
-            return " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 5))).capitalize()
+            return " ".join(rng.choices(WORDS, k=2 + int(rng.random() * 4))).capitalize()
         if kind == T.textarea:
-            return " ".join(rng.choice(WORDS) for _ in range(rng.randint(12, 40))).capitalize() + "."
+            return " ".join(rng.choices(WORDS, k=12 + int(rng.random() * 29))).capitalize() + "."
         if kind == T.number:
             n = rng.randint(0, 100_000)
             return n if rng.random() < 0.5 or n % 100 == 0 else n / 100
