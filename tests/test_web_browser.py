@@ -4,6 +4,7 @@ the missing value, and watch completeness rise and the dashboard count fall."""
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from pim.store import Store
 from pim.web.accounts import add_user
@@ -42,8 +43,10 @@ def test_filling_a_missing_value_raises_completeness_and_clears_the_dashboard(
     page.select_option('select[name="locale"]', "en_US")
     page.select_option('select[name="completeness"]', "incomplete")
     page.click('#filters button[type="submit"]')
+    page.wait_for_url("**completeness=incomplete**")
     rows = page.locator("tr.product-row")
-    assert rows.count() == 1 and rows.first.get_attribute("data-identifier") == "no-description"
+    expect(rows).to_have_count(1)  # waits for the filtered page, unlike a bare count()
+    assert rows.first.get_attribute("data-identifier") == "no-description"
 
     rows.first.locator("a").click()
     completeness = page.locator('table.completeness tr[data-channel="ecommerce"][data-locale="en_US"] td.ratio')
@@ -54,7 +57,7 @@ def test_filling_a_missing_value_raises_completeness_and_clears_the_dashboard(
     field.fill("A shoe for long runs.")
     field.locator("xpath=ancestor::form").locator('button[type="submit"]').click()
     page.wait_for_load_state()
-    assert completeness.inner_text() == "100 %"
+    expect(completeness).to_have_text("100 %")
     assert "A shoe for long runs." in page.locator("table.history").inner_text()
     page.screenshot(path=str(artifacts_dir / f"web-product-page-{backend}.png"), full_page=True)
 
