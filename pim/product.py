@@ -61,8 +61,12 @@ class _Valued(BaseModel):
         return self.provenance.get(key, self.source)
 
     def content_hash(self) -> str:
-        """Hash of what the record says, not of when or from where; used to skip unchanged rows cheaply."""
+        """Hash of what the record says and which source each value comes from — not of when, nor of the
+        source's row reference — so re-importing the same data skips cheaply, while a merge that hands a
+        value to another source is still written."""
         body = self.model_dump(mode="json", exclude={"source", "provenance"})
+        body["~sources"] = [self.source.source if self.source else None,
+                            sorted((k, p.source) for k, p in self.provenance.items())]
         return hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
 
 

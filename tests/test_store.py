@@ -71,3 +71,15 @@ def test_quarantine_keeps_location_and_raw_row(store: Store) -> None:
     assert [(r["file"], r["line"], r["field"], r["reason"], r["raw"]) for r in rows] == [("x.csv", 3, "price", "bad", {"a": "1"})]
     assert store.resolve_quarantine("csv", ["k"]) == 1
     assert store.quarantined(job) == []
+
+
+def test_a_value_changing_source_is_written_but_a_new_timestamp_is_not(store: Store) -> None:
+    store.upsert_products([_product(1)])
+    later = Provenance(source="test", ref="t:99", at=datetime(2026, 3, 1, tzinfo=UTC))
+    same = _product(1)
+    same.source = later
+    assert store.upsert_products([same]).unchanged == 1  # same data, same source: skipped
+    moved = _product(1)
+    moved.provenance["name:en_US"] = Provenance(source="content", at=datetime(2026, 3, 1, tzinfo=UTC))
+    assert store.upsert_products([moved]).updated == 1  # the value now comes from another source
+    assert store.get_product("sku-1").provenance_of("name:en_US").source == "content"
