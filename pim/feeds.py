@@ -28,6 +28,7 @@ from pim.store.store import MODEL, PRODUCT, Store, batched, now
 
 Kind = Literal["full", "delta_products", "delta_prices"]
 CHUNK = 1000
+GATE_CHUNK = 10_000  # the gate may look across the catalog (duplicates): fewer, larger calls
 
 
 # ---------------------------------------------------------------------------------------------- the row
@@ -185,7 +186,7 @@ def _evaluate(store: Store, structure: Structure, c: Contract, products: list[Pr
 def _items(store: Store, structure: Structure, c: Contract, reader: _Reader, products: Iterable[Product],
            on: date, matcher: AssortmentMatcher) -> Iterator[tuple[Product, dict[str, Any], FeedItem | None]]:
     """For each product: its values and its item, or None when it is not (or no longer) for this customer."""
-    for chunk in batched(products, CHUNK):
+    for chunk in batched(products, GATE_CHUNK):
         valued = [(p, reader.values(p)) for p in chunk]
         member = [(p, v) for p, v in valued if matcher.matches(p, v)]
         passed = _evaluate(store, structure, c, [p for p, _ in member]) if member else set()

@@ -1,0 +1,91 @@
+"""Customer feeds on SQLite: contracted CSV feeds of 10k SKUs each fanned out over the process Executor
+(a scaled number of contracts, extrapolated to 1,000 and reported as such), one BMEcat feed, and a delta
+after a small change next to the full build it replaces. Own synthetic catalog: 20k products, 10 brands."""
+
+from __future__ import annotations
+
+import os
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import measure, peak_rss_mb
+
+CONTRACTS = {"small": 8, "medium": 40, "large": 1000}
+PRODUCTS = 20_000
+BRANDS = 10
+
+
+def _catalog(store: Any) -> None:
+    from pim.commerce import PriceListEntry, put_price_list
+    from pim.product import Product
+    from tests.feeds_data import load_structure
+
+    load_structure(store)
+    store.put_structure("attribute_option", [__import__("pim.structure", fromlist=["AttributeOption"]).AttributeOption(
+        attribute="brand", code=f"b{i}") for i in range(BRANDS)])
+
+    def products():  # type: ignore[no-untyped-def]
+        for i in range(PRODUCTS):
+            sku = f"S{i:06d}"
+            yield Product(identifier=sku, family="tool", categories=["drills"], values={
+                "sku": sku, "name:en_US": f"Product {i}", "brand": f"b{i % BRANDS}", "price": {"EUR": f"{10 + i % 90}.50"},
+                "weight": {"amount": "1.2", "unit": "KILOGRAM"}, "ean": f"40{i:010d}", "eclass_class": "27-11-01-01",
+                "pack_size": "10", "min_order_qty": "1", "image": f"img/{sku}.jpg", "note": "=cmd" if i % 97 == 0 else "ok"})
+
+    store.upsert_products(products())
+    put_price_list(store, [PriceListEntry(customer=f"c{n}", sku=f"S{i:06d}", currency="EUR", min_qty=Decimal(q), price=Decimal("9.99"))
+                           for n in range(4) for i in range(0, PRODUCTS, 10) for q in (1, 10)])
+
+
+def _contract(n: int, fmt: str = "csv", mode: str = "full") -> Any:
+    from tests.feeds_data import contract
+
+    brands = [f"b{(n + k) % BRANDS}" for k in range(5)]  # 5 of 10 brands: 10k SKUs
+    return contract(code=f"bench-{fmt}-{n}", customer=f"c{n % 4}", format=fmt, mode=mode,
+                    assortment={"rules": [{"brands": brands}]})
+
+
+def run(profile: str, workdir: Path) -> list[dict[str, Any]]:
+    from pim.contracts import put_contracts
+    from pim.feeds import build_feed, deliver_all
+    from pim.settings import reset_settings
+    from pim.store import Store
+
+    os.environ.update({"PIM_HOME": str(workdir / "home"), "PIM_DATABASE_URL": f"sqlite:///{workdir / 'feeds.db'}",
+                       "PIM_EXECUTOR": "process", "PIM_WORKERS": str(os.cpu_count() or 2)})
+    reset_settings()
+    store = Store.from_settings()
+    _catalog(store)
+    count = CONTRACTS.get(profile.split(":")[0], 8)
+    put_contracts(store, [_contract(n) for n in range(count)])
+    rows: list[dict[str, Any]] = []
+
+    started = time.perf_counter()
+    summary = deliver_all(store)
+    seconds = time.perf_counter() - started
+    total = summary.as_dict()["rows"]
+    rows.append({"stage": f"csv feeds x{count} (10k SKUs each)", "items": total, "seconds": round(seconds, 3),
+                 "items_per_s": round(total / seconds), "peak_rss_mb": peak_rss_mb(),
+                 "note": f"extrapolated 1,000 feeds: {seconds / count * 1000:.0f}s (budget 300s); failures {len(summary.failures)}"})
+
+    out = workdir / "out"
+    bmecat = _contract(0, "bmecat")
+    put_contracts(store, [bmecat])
+    rows.append(measure("bmecat full feed", lambda b: b.rows, lambda: build_feed(store, bmecat, out),
+                        note="T_NEW_CATALOG, 10k products; budget 20k products/s"))
+
+    delta = _contract(1, "csv", "delta")
+    put_contracts(store, [delta])
+    from pim.feeds import deliver_contract
+
+    full = measure("full build (delta contract)", lambda r: r.rows, lambda: deliver_contract(store, delta.code, out_dir=out))
+    store.upsert_products(p.model_copy(update={"values": {**p.values, "note": "changed"}})
+                          for p in store.iter_products(identifiers=[f"S{i:06d}" for i in range(1, 2000, 20)]))
+    d = measure("delta build (100 changed)", lambda r: r.rows, lambda: deliver_contract(store, delta.code, out_dir=out),
+                note="proportional to the change: compare seconds with the full build")
+    d["baseline_seconds"] = full["seconds"]
+    rows += [full, d]
+    store.dispose()
+    return rows
