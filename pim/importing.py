@@ -99,6 +99,11 @@ def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Pars
     rejects: list[QuarantineEntry] = []
     good_keys: list[str] = []
     notes: list[QuarantineEntry] = []
+    if merge is not None and hasattr(merge, "drop_unchanged"):
+        # records this source already merged, on products not written since: skip validation and merge
+        chunk, good_keys = merge.drop_unchanged(store, source, chunk)
+        counts.read += len(good_keys)
+        counts.unchanged += len(good_keys)
     for item in chunk:
         counts.read += 1
         if isinstance(item, Rejected):

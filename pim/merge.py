@@ -19,7 +19,10 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Column, DateTime, String, Table, and_, bindparam, delete, select
+import hashlib
+
+import orjson
+from sqlalchemy import BigInteger, Column, DateTime, String, Table, and_, bindparam, delete, select
 from sqlalchemy import Connection
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -247,6 +250,48 @@ def _load_conflicts(conn: Connection, ids: list[str]) -> dict[str, dict[str, dic
     return out
 
 
+class SourceFingerprintRow(SQLModel, table=True):
+    """What one source last said about one product (a hash of its mapped partial record) and the product's
+    `seq` right after that record was merged. While both still match, re-merging the record would change
+    nothing, so the import skips it; any later write of the product (an edit, another source, a delete and
+    re-create) changes its seq and the record is merged again."""
+
+    __tablename__ = "source_fingerprint"
+
+    source: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    identifier: str = SQLField(sa_column=Column(String(255), primary_key=True))
+    digest: str = SQLField(sa_column=Column(String(64), nullable=False))
+    product_seq: int = SQLField(sa_column=Column(BigInteger, nullable=False))
+
+
+FINGERPRINT: Table = SourceFingerprintRow.__table__  # type: ignore[assignment]
+
+
+def record_digest(record: Product, salt: bytes = b"") -> str:
+    """Hash of what a partial source record says: its values, the structural fields it sets and which
+    source claims each value — not the row reference nor the import time."""
+    given = record.model_fields_set
+    body: dict[str, Any] = {"v": record.values, "s": record.source.source if record.source else None}
+    if record.provenance:
+        body["p"] = sorted((k, p.source) for k, p in record.provenance.items())
+    for name in _STRUCTURAL:
+        if name in given:
+            body[name] = getattr(record, name)
+    if "associations" in given:
+        body["a"] = {k: a.model_dump(exclude_defaults=True) for k, a in record.associations.items()}
+    raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    return hashlib.blake2b(raw, digest_size=16, key=salt[:64]).hexdigest()
+
+
+def _stored_fingerprints(conn: Connection, source: str, ids: list[str]) -> dict[str, str]:
+    """identifier → digest, only where the product still has the seq the fingerprint was taken at."""
+    q = (select(FINGERPRINT.c.identifier, FINGERPRINT.c.digest)
+         .join(PRODUCT, and_(PRODUCT.c.identifier == FINGERPRINT.c.identifier,
+                             PRODUCT.c.seq == FINGERPRINT.c.product_seq))
+         .where(FINGERPRINT.c.source == source, FINGERPRINT.c.identifier.in_(ids)))
+    return {ident: digest for ident, digest in conn.execute(q)}
+
+
 @dataclass
 class SideWrites:
     """Candidate and conflict-log changes of one batch, written in the product batch's transaction."""
@@ -254,9 +299,11 @@ class SideWrites:
     cand_upserts: list[dict[str, Any]] = field(default_factory=list)
     cand_deletes: list[dict[str, Any]] = field(default_factory=list)
     conflict_rows: list[dict[str, Any]] = field(default_factory=list)
+    #: (source, identifier, digest) of the records merged; the product seq is read after the product write
+    fingerprints: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.cand_upserts or self.cand_deletes or self.conflict_rows)
+        return bool(self.cand_upserts or self.cand_deletes or self.conflict_rows or self.fingerprints)
 
     def write(self, store: Store, conn: Connection) -> None:
         if self.cand_deletes:
@@ -268,6 +315,13 @@ class SideWrites:
             )
         store.upsert_rows(conn, CANDIDATE, self.cand_upserts, ["identifier", "value_key", "source"])
         store.upsert_rows(conn, CONFLICT, self.conflict_rows, ["identifier", "value_key"])
+        if self.fingerprints:
+            ids = [ident for _, ident, _ in self.fingerprints]
+            seqs = dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.seq).where(PRODUCT.c.identifier.in_(ids))).all())
+            store.upsert_rows(conn, FINGERPRINT, [
+                {"source": source, "identifier": ident, "digest": digest, "product_seq": seqs[ident]}
+                for source, ident, digest in self.fingerprints if ident in seqs
+            ], ["source", "identifier"])
 
 
 def _candidate_diff(ident: str, key: str, old: Claims, new: Claims, side: SideWrites) -> None:
@@ -326,12 +380,47 @@ class Merger:
         self.ranker: Ranker | None = None
         self.family_attrs: dict[str, set[str]] = {}
         self.identifier_attrs: set[str] = set()
+        self.salt = b""
+        self.source = ""
+        self._digests: dict[int, str] = {}  # id(record) → digest, for the batch being merged
+        #: Records merged and records skipped by their fingerprint, over this Merger's life.
+        self.merged_records = 0
+        self.skipped_records = 0
 
     def bind(self, structure: Structure) -> "Merger":
         self.ranker = Ranker(self.precedence, structure)
         self.family_attrs = {code: set(f.attributes) for code, f in structure.families.items()}
         self.identifier_attrs = {c for c, a in structure.attributes.items() if a.type == AttributeType.identifier}
+        self.salt = _salt(self.precedence, self.create_missing, structure)
         return self
+
+    def drop_unchanged(self, store: Store, source: str, chunk: list[Any]) -> tuple[list[Any], list[str]]:
+        """Drop the product records this source already merged with the same content while the product
+        has not been written since (one query per batch). Returns the rest and the skipped identifiers.
+        A SKU that appears more than once in the batch is never skipped."""
+        self.source = source
+        records = [item.record for item in chunk if isinstance(getattr(item, "record", None), Product)]
+        self._digests = {id(r): record_digest(r, self.salt) for r in records}
+        if not records:
+            return chunk, []
+        seen: dict[str, int] = {}
+        for r in records:
+            seen[r.identifier] = seen.get(r.identifier, 0) + 1
+        with store.engine.connect() as conn:
+            stored = _stored_fingerprints(conn, source, list(seen))
+        if not stored:
+            return chunk, []
+        keep: list[Any] = []
+        skipped: list[str] = []
+        for item in chunk:
+            rec = getattr(item, "record", None)
+            if (isinstance(rec, Product) and seen[rec.identifier] == 1
+                    and stored.get(rec.identifier) == self._digests[id(rec)]):
+                skipped.append(rec.identifier)
+            else:
+                keep.append(item)
+        self.skipped_records += len(skipped)
+        return keep, skipped
 
     def write(self, store: Store, products: list[Product]) -> tuple[UpsertCounts, list[MergeReject]]:
         assert self.ranker is not None, "bind(structure) first"
@@ -345,6 +434,7 @@ class Merger:
         conflict_state: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
         rejects: list[MergeReject] = []
         merged: dict[str, Product] = {}
+        prints: dict[str, str] = {}
         for incoming in products:
             ident = incoming.identifier
             current = merged.get(ident) or existing.get(ident)
@@ -359,10 +449,16 @@ class Merger:
                 rejects.append(MergeReject(ident, problem[0], problem[1]))
                 continue
             merged[ident] = out.product
+            digest = self._digests.get(id(incoming))
+            if digest is not None:
+                prints[ident] = digest
+            else:
+                prints.pop(ident, None)
             cands.setdefault(ident, {}).update(out.candidates)
             for key, state in out.conflicts.items():
                 conflict_state[(ident, key)] = state
-        side = SideWrites()
+        self.merged_records += len(products) - len(rejects)
+        side = SideWrites(fingerprints=[(self.source, i, d) for i, d in prints.items()] if self.source else [])
         stamp = now()
         for (ident, key), state in conflict_state.items():
             _candidate_diff(ident, key, old_cands.get(ident, {}).get(key, {}), cands[ident].get(key, {}), side)
@@ -378,6 +474,20 @@ class Merger:
             if attr not in allowed and attr not in self.identifier_attrs:
                 return key, f"'{attr}' is not an attribute of family '{product.family}'"
         return None
+
+
+def _salt(precedence: Precedence, create_missing: bool, structure: Structure) -> bytes:
+    """What a fingerprint also depends on: the precedence, the unmatched rule and the structure the records
+    are validated against (a changed attribute type or family re-merges every record)."""
+    parts = [precedence.model_dump(mode="json"), create_missing]
+    for name in ("attributes", "options", "families", "channels", "locales", "currencies", "categories",
+                 "association_types"):
+        items = getattr(structure, name)
+        if name == "options":
+            parts.append({a: sorted(o) for a, o in items.items()})
+        else:
+            parts.append({c: x.model_dump(mode="json") for c, x in items.items()})
+    return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=32).digest()
 
 
 def write_with_side(store: Store, products: list[Product], side: SideWrites) -> UpsertCounts:
