@@ -74,6 +74,7 @@ class ValueBuilder:
     def __init__(self, structure: Structure, fmt: NumberFormat) -> None:
         self.types = {code: a.type for code, a in structure.attributes.items()}
         self.fmt = fmt
+        self._kinds: dict[str, AttributeType | None] = {}  # value key → attribute type, split once per key
 
     def apply(self, rule: ValueRule, raw: str | None, values: dict[str, Any], fields: dict[str, Any],
               unit: str | None = None) -> None:
@@ -84,7 +85,9 @@ class ValueBuilder:
         if rule.to in FIELDS:
             self._field(rule, text, fields)
             return
-        kind = self.types.get(split_key(rule.to)[0])
+        kind = self._kinds.get(rule.to)
+        if kind is None:
+            kind = self._kinds[rule.to] = self.types.get(split_key(rule.to)[0])
         if kind is None:
             raise ValueProblem(f"the map sends this to '{rule.to}', which is not an attribute; fix the map")
         if kind == AttributeType.price_collection:
