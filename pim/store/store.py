@@ -210,6 +210,7 @@ class Store:
             existing = self._existing(conn, PRODUCT, "identifier", list(latest))
             rows: list[dict[str, Any]] = []
             stamp = now()
+            provs: dict[int, Any] = {}  # id(Provenance) → JSON: merged products share one object across keys
             for ident, product in latest.items():
                 digest = product.content_hash()
                 if ident in existing and existing[ident][1] == digest and not force:
@@ -219,7 +220,7 @@ class Store:
                     counts.updated += 1
                 else:
                     counts.created += 1
-                rows.append(self._product_row(product, digest, stamp))
+                rows.append(self._product_row(product, digest, stamp, provs))
             if rows:
                 first = self.next_seq(conn, len(rows))
                 for offset, row in enumerate(rows):
@@ -233,7 +234,15 @@ class Store:
         return counts
 
     @staticmethod
-    def _product_row(p: Product, digest: str, stamp: datetime) -> dict[str, Any]:
+    def _product_row(p: Product, digest: str, stamp: datetime, provs: dict[int, Any] | None = None) -> dict[str, Any]:
+        def prov(v: Provenance) -> dict[str, Any] | None:
+            if provs is None:
+                return _prov_json(v)
+            hit = provs.get(id(v))
+            if hit is None:
+                hit = provs[id(v)] = _prov_json(v)
+            return hit
+
         return {
             "identifier": p.identifier,
             "family": p.family,
@@ -243,7 +252,7 @@ class Store:
             "groups": p.groups,
             "value_map": p.values,
             "source": _prov_json(p.source),
-            "provenance": {k: _prov_json(v) for k, v in p.provenance.items()},
+            "provenance": {k: prov(v) for k, v in p.provenance.items()},
             "associations": {k: v.model_dump(exclude_defaults=True) for k, v in p.associations.items()},
             "content_hash": digest,
             "created_at": stamp,
