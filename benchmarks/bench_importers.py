@@ -69,6 +69,8 @@ def run(profile: str, workdir: Path) -> list[dict]:
                 baseline=lambda: _parse_csv(stock)),
         measure("content jsonl import (merge)", lambda c: c.read,
                 lambda: import_content(content, store, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content)),
+        measure("content jsonl re-import (unchanged)", lambda c: c.read,
+                lambda: import_content(content, store, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content)),
         measure("content jsonl import (merge, no listener)", lambda c: c.read,
                 lambda: import_content(content, bare, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content),
                 note=no_listener),
