@@ -19,13 +19,13 @@ class CsvFeedRenderer:
     def write(self, items: Iterable[FeedItem], plan: FeedPlan, path: Path) -> int:
         d = plan.contract.csv
         proj = Projector(plan)
-        escape = escape_formula if d.escape_formulas else (lambda cell: cell)
+        escape = escape_formula if d.escape_formulas else None
         rows = 0
         with path.open("w", encoding=d.encoding, newline="", errors="replace") as fh:
             out = csv.writer(fh, delimiter=d.delimiter, quotechar=d.quotechar, lineterminator=d.lineterminator,
                              quoting=csv.QUOTE_ALL if d.quoting == "all" else csv.QUOTE_MINIMAL)
             out.writerow(proj.header())
             for item in items:
-                out.writerow([escape(c) for c in proj.cells(item)])
+                out.writerow(proj.cells(item, escape))
                 rows += 1
         return rows

@@ -4,6 +4,7 @@ Tabular formats (CSV, XLSX) flatten it; JSON Lines keeps structure; BMEcat maps 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -107,7 +108,35 @@ class Projector:
             head += ["stock_atp", "in_stock"]
         return head + self.fields
 
-    def cells(self, item: FeedItem) -> list[str]:
+    def cells(self, item: FeedItem, escape: Callable[[str], str] | None = None) -> list[str]:
+        """The row: sku, price and stock for this contract, then the product's fields; only the fields
+        part is shared between contracts (cached per view and product seq in the run)."""
+        row = self.prefix(item)
+        if escape is not None:
+            row = [escape(c) for c in row]
+        if item.action == "delete":
+            return row + [""] * len(self.fields)
+        return row + self.cached_tail(item, escape)
+
+    def cached_tail(self, item: FeedItem, escape: Callable[[str], str] | None) -> list[str]:
+        seq = getattr(item.product, "seq", None)
+        if seq is None:
+            return self.tail(item, escape)
+        cache = self.plan.shared.setdefault(self.view_key("cells", escape is not None), {})
+        hit = cache.get(item.product.identifier)
+        if hit is not None and hit[0] == seq:
+            return hit[1]
+        tail = self.tail(item, escape)
+        cache[item.product.identifier] = (seq, tail)
+        return tail
+
+    def view_key(self, what: str, *extra: Any) -> tuple[Any, ...]:
+        """Everything a product's rendered fields depend on besides the product: rows are shared only
+        between contracts that would render them identically."""
+        return (what, tuple(self.fields), self.c.locale, self.c.channel, self.c.currency, self.plan.media_base_url,
+                id(self.s), *extra)
+
+    def prefix(self, item: FeedItem) -> list[str]:
         p = item.product
         price = item.price
         row = [p.identifier, item.action,
@@ -117,8 +146,11 @@ class Projector:
         if self.c.include_stock:
             st = item.stock
             row += [decimal_text(st.atp) if st else "", ("true" if st.in_stock else "false") if st else ""]
-        if item.action == "delete":
-            return row + [""] * len(self.fields)
+        return row
+
+    def tail(self, item: FeedItem, escape: Callable[[str], str] | None = None) -> list[str]:
+        p = item.product
+        row: list[str] = []
         for f in self.fields:
             if f == "label":
                 row.append(self.label(item))
@@ -129,7 +161,7 @@ class Projector:
             else:
                 attr = self.s.attributes[f]
                 row.append(self.text(attr, self.raw(item.values, attr)))
-        return row
+        return [escape(c) for c in row] if escape is not None else row
 
     # ------------------------------------------------------------------ structured
     def document(self, item: FeedItem) -> dict[str, Any]:

@@ -24,7 +24,7 @@ class XlsxFeedRenderer:
         ws.append(proj.header())
         rows = 0
         for item in items:
-            ws.append([escape_formula(c) for c in proj.cells(item)])
+            ws.append(proj.cells(item, escape_formula))
             rows += 1
         wb.save(path)
         return rows

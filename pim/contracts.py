@@ -365,3 +365,69 @@ def resolve_prices(
         else:
             out[p.identifier] = ResolvedPrice((Tier(Decimal(1), base),), "list")
     return out
+
+
+class AssortmentIndex:
+    """Set-based assortment resolution over a catalog snapshot: postings per family, category and attribute
+    value, built once and shared by every contract of a run. `members` gives exactly what
+    `AssortmentMatcher.matches` would accept (tests hold the two to the same answers)."""
+
+    def __init__(self, products: list[Any], structure: Structure) -> None:
+        self.products, self.structure = products, structure
+        self.order = {p.identifier: n for n, p in enumerate(products)}
+        self.families: dict[str | None, set[str]] = {}
+        self.categories: dict[str, set[str]] = {}
+        self.disabled = {p.identifier for p in products if not p.enabled}
+        for p in products:
+            self.families.setdefault(p.family, set()).add(p.identifier)
+            for c in p.categories:
+                self.categories.setdefault(c, set()).add(p.identifier)
+        self._values: dict[str, dict[str, set[str]]] = {}
+
+    def _postings(self, attribute: str) -> dict[str, set[str]]:
+        if attribute not in self._values:
+            out: dict[str, set[str]] = {}
+            local, scoped = attribute + ":", attribute + "@"
+            for p in self.products:
+                for key, v in p.values.items():
+                    if key == attribute or key.startswith(local) or key.startswith(scoped):
+                        for x in (v if isinstance(v, list) else [v]):
+                            out.setdefault(str(x), set()).add(p.identifier)
+            self._values[attribute] = out
+        return self._values[attribute]
+
+    def _any(self, postings: dict[Any, set[str]], keys: Iterable[Any]) -> set[str]:
+        out: set[str] = set()
+        for k in keys:
+            out |= postings.get(k, set())
+        return out
+
+    def _rule(self, rule: Rule, a: Assortment, matcher: AssortmentMatcher) -> set[str] | None:
+        found: set[str] | None = None
+
+        def narrow(s: set[str]) -> None:
+            nonlocal found
+            found = s if found is None else found & s
+
+        if rule.families:
+            narrow(self._any(self.families, rule.families))
+        if rule.categories:
+            narrow(self._any(self.categories, {c for root in rule.categories for c in matcher._subtree[root]}))
+        if rule.brands:
+            narrow(self._any(self._postings(a.brand_attribute), rule.brands))
+        for attribute, accepted in rule.attributes.items():
+            narrow(self._any(self._postings(attribute), accepted))
+        return found
+
+    def members(self, a: Assortment) -> list[str]:
+        """Identifiers in the assortment, explicit SKUs first (sorted), then rule matches in catalog order."""
+        matcher = AssortmentMatcher(a, self.structure)
+        ruled: set[str] = set()
+        for rule in a.rules:
+            ruled |= self._rule(rule, a, matcher) or set()
+        out_ = set(a.exclude_skus) | (self.disabled if a.enabled_only else set())
+        for rule in a.exclude:
+            out_ |= self._rule(rule, a, matcher) or set()
+        explicit = sorted(s for s in set(a.skus) if s in self.order and s not in out_)
+        rest = sorted(ruled - out_ - set(explicit), key=self.order.__getitem__)
+        return explicit + rest

@@ -6,6 +6,7 @@ advances the contract's watermark. `deliver_all` fans out one job per contract t
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from pim import delivery_log as log
 from pim.catalog import Structure
 from pim.commerce import Availability, stock_for
-from pim.contracts import AssortmentMatcher, Contract, ResolvedPrice, get_contract, get_contracts, resolve_prices
+from pim.contracts import AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, get_contract, get_contracts, resolve_prices
 from pim.errors import DeliveryError, PimError
 from pim.product import Product, ProductModel, merged_values
 from pim.protocols import Artifact, PublishContext
@@ -29,6 +30,7 @@ from pim.store.store import MODEL, PRODUCT, Store, batched, now
 Kind = Literal["full", "delta_products", "delta_prices"]
 CHUNK = 1000
 GATE_CHUNK = 10_000  # the gate may look across the catalog (duplicates): fewer, larger calls
+SNAPSHOT_LIMIT = 250_000  # larger catalogs are scanned per contract instead of held in memory once per run
 
 
 # ---------------------------------------------------------------------------------------------- the row
@@ -87,6 +89,7 @@ class FeedPlan:
     prev_version: int
     generated_at: datetime
     media_base_url: str | None = None
+    shared: dict[Any, Any] = field(default_factory=dict)  # renderers' per-run caches (FeedRun.rendered)
 
 
 @dataclass
@@ -114,6 +117,17 @@ def _product(m: Any) -> Product:
     return Product.model_construct(identifier=m["identifier"], family=m["family"], parent=m["parent"],
                                    enabled=m["enabled"], categories=m["categories"] or [], groups=m["groups"] or [],
                                    values=m["value_map"] or {}, associations={})
+
+
+class _Row:
+    """A product as a feed sees it (no pydantic): what assortment, pricing and rendering read."""
+
+    __slots__ = ("identifier", "family", "parent", "enabled", "categories", "values", "seq")
+
+    def __init__(self, m: Any, values: dict[str, Any]) -> None:
+        self.identifier, self.family, self.parent = m["identifier"], m["family"], m["parent"]
+        self.enabled, self.categories, self.seq = m["enabled"], m["categories"] or [], m["seq"]
+        self.values = values
 
 
 class _Reader:
@@ -144,6 +158,33 @@ class _Reader:
             yield from (_product(r._mapping) for r in rows)
             last = rows[-1]._mapping["seq" if since_seq is not None else "id"]
 
+    def rows(self, ids: Iterable[str] | None = None) -> Iterator[_Row]:
+        """Light rows with inherited values merged: the given identifiers, or the whole catalog by id."""
+        if ids is not None:
+            for chunk in batched(ids, CHUNK):
+                with self.store.engine.connect() as conn:
+                    found = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier.in_(chunk)).order_by(PRODUCT.c.identifier)).all()
+                yield from (self._row(r._mapping) for r in found)
+            return
+        last = 0
+        while True:
+            with self.store.engine.connect() as conn:
+                found = conn.execute(select(PRODUCT).where(PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(CHUNK)).all()
+            if not found:
+                return
+            yield from (self._row(r._mapping) for r in found)
+            last = found[-1]._mapping["id"]
+
+    def _row(self, m: Any) -> _Row:
+        values = m["value_map"] or {}
+        if m["parent"]:
+            chain, parent = [], m["parent"]
+            while parent and len(chain) < 2 and (model := self._model(parent)) is not None:
+                chain.append(model)
+                parent = model.parent
+            values = merged_values(_Row(m, values), chain)
+        return _Row(m, values)
+
     def _model(self, code: str) -> ProductModel | None:
         if code not in self.models:
             with self.store.engine.connect() as conn:
@@ -161,40 +202,111 @@ class _Reader:
         return merged_values(p, chain)
 
 
+# ---------------------------------------------------------------------------------------------- the run
+def _as_product(r: Any) -> Product:
+    if isinstance(r, Product):
+        return r
+    return Product.model_construct(identifier=r.identifier, family=r.family, parent=r.parent, enabled=r.enabled,
+                                   categories=r.categories, groups=[], values=r.values, associations={})
+
+
+class FeedRun:
+    """Work shared by the builds of one delivery run in one process: the structure and the catalog snapshot with
+    its assortment index (read once), the gate verdict per channel × product (evaluated once, re-evaluated when
+    the product's seq moved) and the renderers' per-product output (`rendered`, keyed by the view). A run lives
+    only as long as one `deliver_all` (workers key it by the run's token), so nothing decided in an earlier run
+    is ever reused. Watermarks record the seq read *before* the snapshot, so a product written meanwhile is sent
+    again by the next delta rather than missed."""
+
+    def __init__(self, store: Store, token: str | None = None) -> None:
+        import uuid
+
+        self.token = token or uuid.uuid4().hex
+        self.structure = store.structure()
+        self.seq, self.prices_at = store.current_seq(), now()
+        self.gate: dict[tuple[str, str], tuple[Any, bool]] = {}
+        self.rendered: dict[Any, Any] = {}
+        self._rows: dict[str, _Row] | None = None
+        self._index: AssortmentIndex | None = None
+        self._lock = threading.Lock()  # thread executors share one run per process
+
+    def index(self, store: Store) -> AssortmentIndex | None:
+        """The snapshot's assortment index; None when the catalog is too large to hold (scan per contract)."""
+        with self._lock:
+            if self._rows is None:
+                if store.count_products() > SNAPSHOT_LIMIT:
+                    self._rows = {}
+                    return None
+                snapshot = list(_Reader(store).rows())
+                self._index = AssortmentIndex(snapshot, self.structure)
+                self._rows = {r.identifier: r for r in snapshot}
+            return self._index
+
+    def row(self, identifier: str) -> _Row:
+        assert self._rows is not None
+        return self._rows[identifier]
+
+    def passing(self, store: Store, channel: str, rows: list[Any]) -> set[str]:
+        """Identifiers among `rows` that pass the channel's gate; each product is evaluated once per run."""
+        from pim.gate import evaluate
+
+        todo = [r for r in rows if getattr(r, "seq", None) is None or self.gate.get((channel, r.identifier), (None,))[0] != r.seq]
+        if todo:
+            seqs = {r.identifier: getattr(r, "seq", None) for r in todo}
+            for p, reasons in evaluate(store, self.structure, channel, [_as_product(r) for r in todo]):
+                self.gate[(channel, p.identifier)] = (seqs[p.identifier], not reasons)
+        return {r.identifier for r in rows if self.gate[(channel, r.identifier)][1]}
+
+
+_RUN: FeedRun | None = None
+_RUN_LOCK = threading.Lock()
+
+
+def _run_for(store: Store, token: str) -> FeedRun:
+    """The worker's run for this token; a new token (a new deliver_all) drops everything of the last one."""
+    global _RUN
+    with _RUN_LOCK:
+        if _RUN is None or _RUN.token != token:
+            _RUN = FeedRun(store, token)
+        return _RUN
+
+
+def _end_run(token: str) -> None:
+    global _RUN
+    with _RUN_LOCK:
+        if _RUN is not None and _RUN.token == token:
+            _RUN = None
+
+
 # ---------------------------------------------------------------------------------------------- building
-def _candidates_full(reader: _Reader, c: Contract) -> Iterator[Product]:
+def _candidates_full(run: FeedRun, store: Store, c: Contract, matcher: AssortmentMatcher) -> Iterator[Any]:
+    """The assortment from the run's index when it has one (already matched), else read and matched here."""
     a = c.assortment
+    index = run.index(store) if a.rules else None
+    if index is not None:
+        yield from (run.row(i) for i in index.members(a))
+        return
+    reader = _Reader(store)
     seen: set[str] = set()
-    if a.skus:
-        for p in reader.by_ids(sorted(set(a.skus))):
-            seen.add(p.identifier)
-            yield p
+    for r in reader.rows(sorted(set(a.skus))):
+        seen.add(r.identifier)
+        if matcher.matches(r, r.values):  # type: ignore[arg-type]
+            yield r
     if a.rules:
-        fams = None if any(not r.families for r in a.rules) else sorted({f for r in a.rules for f in r.families})
-        for p in reader.scan(families=fams):
-            if p.identifier not in seen:
-                yield p
+        yield from (r for r in reader.rows() if r.identifier not in seen and matcher.matches(r, r.values))  # type: ignore[arg-type]
 
 
-def _evaluate(store: Store, structure: Structure, c: Contract, products: list[Product]) -> set[str]:
-    """Identifiers that pass the contract channel's gate."""
-    from pim.gate import evaluate
-
-    return {p.identifier for p, reasons in evaluate(store, structure, c.channel, products) if not reasons}
-
-
-def _items(store: Store, structure: Structure, c: Contract, reader: _Reader, products: Iterable[Product],
-           on: date, matcher: AssortmentMatcher) -> Iterator[tuple[Product, dict[str, Any], FeedItem | None]]:
+def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tuple[Any, dict[str, Any]]], on: date,
+           member: Callable[[Any, dict[str, Any]], bool], run: FeedRun) -> Iterator[tuple[Any, dict[str, Any], FeedItem | None]]:
     """For each product: its values and its item, or None when it is not (or no longer) for this customer."""
-    for chunk in batched(products, GATE_CHUNK):
-        valued = [(p, reader.values(p)) for p in chunk]
-        member = [(p, v) for p, v in valued if matcher.matches(p, v)]
-        passed = _evaluate(store, structure, c, [p for p, _ in member]) if member else set()
-        member = [(p, v) for p, v in member if p.identifier in passed]
-        prices = resolve_prices(store, c, structure, member, on)
-        stock = stock_for(store, [p.identifier for p, _ in member if p.identifier in prices]) if c.include_stock else {}
-        ok = {p.identifier for p, _ in member}
-        for p, v in valued:
+    for chunk in batched(valued, GATE_CHUNK):
+        members = [(p, v) for p, v in chunk if member(p, v)]
+        passed = run.passing(store, c.channel, [p for p, _ in members]) if members else set()
+        members = [(p, v) for p, v in members if p.identifier in passed]
+        prices = resolve_prices(store, c, structure, members, on)
+        stock = stock_for(store, [p.identifier for p, _ in members if p.identifier in prices]) if c.include_stock else {}
+        ok = {p.identifier for p, _ in members}
+        for p, v in chunk:
             if p.identifier in ok and p.identifier in prices:
                 yield p, v, FeedItem(p, v, prices[p.identifier], stock.get(p.identifier))
             else:
@@ -202,24 +314,28 @@ def _items(store: Store, structure: Structure, c: Contract, reader: _Reader, pro
 
 
 def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | None = None,
-               force_full: bool = False) -> Build:
-    """Render the contract's feed into out_dir. Nothing is delivered and no watermark moves here."""
-    structure = store.structure()
-    seq_now, prices_now = store.current_seq(), now()
+               force_full: bool = False, run: FeedRun | None = None) -> Build:
+    """Render the contract's feed into out_dir. Nothing is delivered and no watermark moves here. `run` shares
+    the snapshot, gate verdicts and rendered rows with the other builds of a delivery run."""
     wm = log.get_watermark(store, contract.code)
     full = force_full or contract.mode == "full" or wm is None or wm.contract_digest != contract.digest()
+    if run is None or not full:
+        run = FeedRun(store)  # deltas read live, proportional to the change
+    structure = run.structure
+    seq_now, prices_now = run.seq, run.prices_at
     day = on or datetime.now(UTC).date()
-    reader, matcher = _Reader(store), AssortmentMatcher(contract.assortment, structure)
+    matcher = AssortmentMatcher(contract.assortment, structure)
     delivered = set(wm.delivered) if wm else set()
     counts = {"upsert": 0, "delete": 0}
     now_held: set[str] = set() if full else set(delivered)
 
     if full:
-        items: Iterator[FeedItem] = (i for _, _, i in _items(store, structure, contract, reader, _candidates_full(reader, contract), day, matcher) if i)
+        valued = ((r, r.values) for r in _candidates_full(run, store, contract, matcher))
+        items: Iterator[FeedItem] = (i for _, _, i in _items(store, structure, contract, valued, day, lambda p, v: True, run) if i)
         kind: Kind = "full"
     else:
         assert wm is not None
-        items, kind = _delta(store, structure, contract, reader, matcher, wm, day)
+        items, kind = _delta(store, structure, contract, _Reader(store), matcher, wm, day, run)
 
     def tracked(stream: Iterable[FeedItem]) -> Iterator[FeedItem]:
         for item in stream:
@@ -228,7 +344,8 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
             yield item
 
     version = (wm.version + 1) if wm else 1
-    plan = FeedPlan(contract, structure, kind, version, wm.version if wm else 0, now(), contract.media_base_url or _cdn())
+    plan = FeedPlan(contract, structure, kind, version, wm.version if wm else 0, now(), contract.media_base_url or _cdn(),
+                    run.rendered)
     renderer = lookup(RENDERERS, f"feed_{contract.format}", "feed format")()
     stamp = plan.generated_at.strftime("%Y%m%dT%H%M%S%f")
     path = out_dir / contract.customer / contract.code / f"{contract.code}-{kind}-{stamp}.{renderer.extension}"
@@ -240,7 +357,7 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
 
 
 def _delta(store: Store, structure: Structure, c: Contract, reader: _Reader, matcher: AssortmentMatcher,
-           wm: log.Watermark, day: date) -> tuple[Iterator[FeedItem], Kind]:
+           wm: log.Watermark, day: date, run: FeedRun) -> tuple[Iterator[FeedItem], Kind]:
     """Changed products, changed contract prices and removals: work proportional to the change."""
     from pim.commerce import price_list_changed_since
 
@@ -252,7 +369,8 @@ def _delta(store: Store, structure: Structure, c: Contract, reader: _Reader, mat
     only_prices = not changed and not deleted
 
     def stream() -> Iterator[FeedItem]:
-        for p, v, item in _items(store, structure, c, reader, [*changed.values(), *repriced], day, matcher):
+        valued = ((p, reader.values(p)) for p in [*changed.values(), *repriced])
+        for p, v, item in _items(store, structure, c, valued, day, matcher.matches, run):
             if item is not None:
                 if p.identifier in price_only:
                     item.change = "price"
@@ -303,10 +421,11 @@ def feeds_dir() -> Path:
 
 
 def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir: Path | None = None,
-                     retries: int = 4, backoff: float = 1.0, progress: Callable[[int, int], None] | None = None) -> DeliveryResult:
+                     retries: int = 4, backoff: float = 1.0, progress: Callable[[int, int], None] | None = None,
+                     run: FeedRun | None = None) -> DeliveryResult:
     """Build, then push to every target; the watermark advances only when all of them confirmed."""
     contract = get_contract(store, code)
-    build = build_feed(store, contract, out_dir or feeds_dir())
+    build = build_feed(store, contract, out_dir or feeds_dir(), run=run)
     assert build.path is not None and build.pending is not None
     if build.plan.kind != "full" and build.rows == 0:
         build.path.unlink(missing_ok=True)
@@ -362,12 +481,13 @@ def _push_sftp(store: Store, build: Build, manifest: Path, file_id: int, retries
 
 
 # ---------------------------------------------------------------------------------------------- fan-out
-def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float) -> dict[str, Any]:
-    """One contract, in a worker: its own store connection and job row; failures come back as data."""
+def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: str) -> dict[str, Any]:
+    """One contract, in a worker: its own store connection and job row; failures come back as data. Jobs of
+    the same run (token) in the same worker share its FeedRun."""
     store = Store.from_settings(migrate_now=False)
     job_id = store.start_job("feed", code)
     try:
-        result = deliver_contract(store, code, dry_run=dry_run, retries=retries, backoff=backoff)
+        result = deliver_contract(store, code, dry_run=dry_run, retries=retries, backoff=backoff, run=_run_for(store, token))
         store.finish_job(job_id, {"rows": result.rows, "kind": result.kind, "status": result.status})
         return result.as_dict()
     except Exception as exc:  # one contract failing must not stop the others
@@ -397,6 +517,7 @@ class RunSummary:
 def deliver_all(store: Store, *, contract: str | None = None, dry_run: bool = False, retries: int = 4,
                 backoff: float = 1.0, on_done: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
     """One job per contract through the project's Executor; the summary lists the failures."""
+    import uuid
     from concurrent.futures import as_completed
 
     from pim.executor import make_executor
@@ -408,7 +529,8 @@ def deliver_all(store: Store, *, contract: str | None = None, dry_run: bool = Fa
     s = get_settings()
     results: list[dict[str, Any]] = []
     with make_executor(s.executor, min(s.workers, max(1, len(codes)))) as pool:
-        futures = {pool.submit(_deliver_job, code, dry_run, retries, backoff): code for code in codes}
+        token = uuid.uuid4().hex
+        futures = {pool.submit(_deliver_job, code, dry_run, retries, backoff, token): code for code in codes}
         for fut in as_completed(futures):
             try:
                 r = fut.result()
@@ -417,5 +539,6 @@ def deliver_all(store: Store, *, contract: str | None = None, dry_run: bool = Fa
             results.append(r)
             if on_done:
                 on_done(r)
+    _end_run(token)  # thread executors ran in this process: let the snapshot go
     results.sort(key=lambda r: r["contract"])
     return RunSummary(results)

@@ -103,20 +103,44 @@ def find_duplicates(store: Any, structure: Structure, records: Mapping[str, Mapp
                 wanted.setdefault((code, unique_form(values[code], is_gtin_attribute(code))[:255]), set()).add(ident)
     holders = {k: set(v) for k, v in wanted.items()}
     if store is not None and wanted:
-        pairs = list(wanted)
-        with store.engine.connect() as conn:
-            for i in range(0, len(pairs), 500):
-                q = select(U.c.attribute, U.c.value, U.c.product).where(tuple_(U.c.attribute, U.c.value).in_(pairs[i:i + 500]))
-                for attr, value, product in conn.execute(q):
-                    holders[(attr, value)].add(product)
+        _stored_holders(store, list(wanted), holders)
     out = []
     for (attr, value), owners in holders.items():
         if len(owners) < 2:
             continue
+        # The first six owners name at most five others for anyone: linear even when thousands share a GTIN.
+        first = sorted(owners)[:6]
         for ident in sorted(wanted[(attr, value)]):
-            others = ", ".join(sorted(owners - {ident})[:5])
+            others = ", ".join([o for o in first if o != ident][:5])
             out.append(Finding(ident, _duplicate_kind(attr, structure), f"same {attr} as {others}", attr))
     return out
+
+
+MANY = 20  # a value held by more stored products than this is only read for its first owners
+
+
+def _stored_holders(store: Any, pairs: list[tuple[str, str]], holders: dict[tuple[str, str], set[str]]) -> None:
+    """Add stored owners of each (attribute, value): one GROUP BY finds the shared ones; a value shared by
+    many products (a placeholder GTIN) contributes only its first owners, which is all a finding names."""
+    from sqlalchemy import func
+
+    from pim.scoring_tables import UNIQUE_VALUE as U
+
+    key = tuple_(U.c.attribute, U.c.value)
+    owner = U.c.product.collate("C") if store.engine.dialect.name == "postgresql" else U.c.product
+    with store.engine.connect() as conn:
+        for i in range(0, len(pairs), 500):
+            counts = conn.execute(select(U.c.attribute, U.c.value, func.count()).where(key.in_(pairs[i:i + 500]))
+                                  .group_by(U.c.attribute, U.c.value)).all()
+            few = [(a, v) for a, v, n in counts if n <= MANY]
+            if few:
+                for attr, value, product in conn.execute(select(U.c.attribute, U.c.value, U.c.product).where(key.in_(few))):
+                    holders[(attr, value)].add(product)
+            for attr, value, n in counts:
+                if n > MANY:
+                    first = conn.execute(select(U.c.product).where(U.c.attribute == attr, U.c.value == value)
+                                         .order_by(owner).limit(6)).scalars()
+                    holders[(attr, value)].update(first)
 
 
 # ---------------------------------------------------------------------------------------------- valid
