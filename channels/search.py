@@ -30,9 +30,9 @@ from pim.protocols import Artifact, PublishContext
 from pim.registry import load
 from pim.store.store import Store, now
 
-#: Who may see a product (tenant tokens filter on the `customers` field). The feeds area builds contracts in
-#: pim/contracts.py; point this at its provider when it lands. Signature: (store, skus) → {sku: [customer]}.
-CUSTOMERS_PROVIDER = "channels.search:price_list_customers"
+#: Who may see a product (tenant tokens filter on the `customers` field): the customers whose contract
+#: assortment holds it (pim/contracts.py). Signature: (store, skus) → {sku: [customer]}.
+CUSTOMERS_PROVIDER = "pim.contracts:contract_customers"
 #: The main image's public URL. The media area replaces this with its rendition URL. Signature: (value) → url.
 IMAGE_URL = "channels.search:image_url"
 CHUNK = 1000

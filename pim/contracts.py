@@ -23,7 +23,7 @@ from sqlmodel import SQLModel
 from pim.catalog import Structure
 from pim.commerce import Tier, contract_tiers
 from pim.errors import ConfigError, InputError
-from pim.product import Product, value_key
+from pim.product import Product, merged_values, value_key
 from pim.store.store import Store, now
 from pim.store.tables import JSONType
 
@@ -431,3 +431,27 @@ class AssortmentIndex:
         explicit = sorted(s for s in set(a.skus) if s in self.order and s not in out_)
         rest = sorted(ruled - out_ - set(explicit), key=self.order.__getitem__)
         return explicit + rest
+
+
+# ---------------------------------------------------------------------------------------------- tenants
+def contract_customers(store: Store, skus: list[str]) -> dict[str, list[str]]:
+    """SKU → customers whose contracted assortment holds it (the search index's tenant field).
+    Without any contract, falls back to customers holding a contract price for the SKU."""
+    contracts = get_contracts(store)
+    if not contracts:
+        from pim.commerce import PRICE
+
+        out: dict[str, list[str]] = {}
+        with store.engine.connect() as conn:
+            for sku, customer in conn.execute(select(PRICE.c.sku, PRICE.c.customer).where(PRICE.c.sku.in_(skus)).distinct()):
+                out.setdefault(sku, []).append(customer)
+        return out
+    structure = store.structure()
+    matchers = [(c.customer, AssortmentMatcher(c.assortment, structure)) for c in contracts]
+    found: dict[str, set[str]] = {}
+    for product in store.iter_products(identifiers=skus):
+        values = merged_values(product, store.ancestors(product)) if product.parent else product.values
+        for customer, matcher in matchers:
+            if matcher.matches(product, values):
+                found.setdefault(product.identifier, set()).add(customer)
+    return {sku: sorted(c) for sku, c in found.items()}
