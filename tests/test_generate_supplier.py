@@ -28,7 +28,7 @@ def test_generated_bmecat_is_valid_against_the_bmecat_2005_xsd(generated: Path) 
 
 def test_same_seed_gives_the_same_supplier_files(generated: Path, tmp_path: Path) -> None:
     generate_catalog("tiny", 7, tmp_path)
-    for name in ("supplier_acme.bmecat.xml", "supplier_bolt.csv", "supplier_acme.map.yaml"):
+    for name in ("supplier_acme.bmecat.xml", "supplier_bolt.csv", "supplier_bolt.xlsx", "supplier_acme.map.yaml"):
         assert (tmp_path / "sources" / name).read_bytes() == (generated / "sources" / name).read_bytes()
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import random
+import zipfile
+from datetime import datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,20 @@ NS = "http://www.bmecat.org/bmecat/2005.1"
 WEIGHT_IRDI = "0173-1#02-AAF040#004"
 LANG = {"en_US": "eng", "de_DE": "deu", "fr_FR": "fra", "nl_NL": "nld"}
 XLSX_LIMIT = 50_000
+FIXED_TIME = datetime(2020, 1, 1)
+
+
+def _fix_zip_times(path: Path) -> None:
+    """openpyxl stamps every zip member with the current time: rewrite them with a fixed one so the same
+    seed gives the same bytes."""
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    tmp.replace(path)
 
 
 def _products(catalog: GeneratedCatalog) -> Iterator[dict[str, Any]]:
@@ -144,8 +160,11 @@ def _bolt(spec: ProfileSpec, seed: int, target: Path, catalog: GeneratedCatalog)
         ws.append(BOLT_HEADER)
         for row in _bolt_rows(seed, catalog):
             ws.append(row)
+        wb.properties.creator = "pim generate"
+        wb.properties.created = wb.properties.modified = FIXED_TIME
         xlsx = target / "supplier_bolt.xlsx"
         wb.save(xlsx)
+        _fix_zip_times(xlsx)
         paths.append(xlsx)
     return paths
 
