@@ -26,9 +26,11 @@ DEMO_STEPS: list[tuple[str, str]] = [
     ("generate catalog", "pim.demo:step_generate"),
     ("load structure", "pim.demo:step_structure"),
     ("import products (JSONL)", "pim.demo:step_import"),
-    # ── later steps go here, before publishing: ERP/supplier/content sources, media ingest ──
+    ("import ERP, content and supplier sources", "pim.demo_sources:step_sources"),
     ("publish storefront", "pim.demo:step_publish"),
-    # ── and here, after publishing: search index export, customer feeds ──
+    ("publish Google Merchant", "pim.demo_sources:step_google_merchant"),
+    ("publish search index", "pim.demo_sources:step_search"),
+    ("build customer feeds", "pim.demo_sources:step_feeds"),
 ]
 
 
@@ -80,11 +82,20 @@ def step_import(run: DemoRun) -> dict[str, Any]:
 
     total = run.catalog.counts["products"] + run.catalog.counts["product_models"]
     with progress_bar("importing products", total) as advance:
-        counts = import_jsonl(run.catalog.products_jsonl, run.store, on_batch=advance)
+        counts = import_jsonl(run.catalog.products_jsonl, run.store, on_batch=advance, merge=_catalog_merger(run))
     result = counts.as_dict()
     if counts.rejected:
         result["see"] = "pim import errors"
     return result
+
+
+def _catalog_merger(run: DemoRun) -> Any:
+    """The generated catalog is one source among the ERP, content and supplier files that follow it: merged by
+    the generated precedence, so running the demo again leaves their values standing."""
+    from pim.merge import Merger, Precedence
+
+    precedence = Path(run.catalog.out) / "sources" / "precedence.yaml"
+    return Merger(Precedence.load(precedence) if precedence.is_file() else None)
 
 
 def step_publish(run: DemoRun) -> dict[str, Any]:
@@ -148,5 +159,9 @@ def _report(run: DemoRun) -> None:
     for what, path in run.outputs.items():
         where.add_row(what, path)
     run.console.print(where)
-    run.console.print("next: [bold]pim import errors[/] (quarantined rows), [bold]pim export jsonl[/], "
-                      "[bold]pim serve[/] (web UI), and `pim demo` again: the import finds everything unchanged.")
+    run.console.print(
+        "next:\n"
+        "  [bold].venv/bin/pim gate report --channel ecommerce[/]   what blocks publishing, and the to-do list\n"
+        "  [bold].venv/bin/pim import errors[/] / [bold]pim import conflicts[/]   rejected rows and source disagreements\n"
+        "  [bold].venv/bin/pim users add admin --role admin && .venv/bin/pim serve[/]   then open http://127.0.0.1:8000\n"
+        "  (run `make demo` again: the imports find everything unchanged)")

@@ -63,9 +63,12 @@ class JsonlImporter:
         return import_jsonl(path, store, **options).as_dict()
 
 
-def import_jsonl(path: Path, store: Store, *, source_name: str = "jsonl", on_batch: Any = None) -> ImportCounts:
+def import_jsonl(path: Path, store: Store, *, source_name: str = "jsonl", on_batch: Any = None,
+                 merge: Any = None) -> ImportCounts:
+    """Replace each record with the file's (the exact round trip of `pim export jsonl`), or, with `merge`
+    (a pim.merge.Merger), treat the file as one more source merged by precedence."""
     items = _models_first(path)
-    return run_import(store, source_name, items, label=str(path), on_batch=on_batch)
+    return run_import(store, source_name, items, label=str(path), on_batch=on_batch, merge=merge)
 
 
 def _models_first(path: Path) -> Iterator[Parsed | Rejected]:

@@ -45,7 +45,8 @@ class Precedence(BaseModel):
     """Which source wins, per attribute or per attribute group; the first entry of a list wins. Entries are
     source names or patterns (`supplier:*`). A source a list names *owns* those attributes: when two owners
     disagree the conflict log records it. A source a list does not name ranks below every named one (it
-    can fill a gap, never override); among equals the most recent import wins."""
+    can fill a gap, never override); among equals the value already shown stays, so imports re-run in
+    any order settle instead of taking turns."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -130,7 +131,9 @@ def _choose(claims: Claims, attribute: str, ranker: Ranker, newest: str, current
         return pin
     best, best_order = "", (0, 0, "")
     for source in claims:
-        order = (ranker.rank(source, attribute)[0], 0 if source == newest else 1 if source == current else 2, source)
+        # Equal rank: the value already shown stays (re-running imports in any order changes nothing); the
+        # newest import only breaks a tie nobody holds yet.
+        order = (ranker.rank(source, attribute)[0], 0 if source == current else 1 if source == newest else 2, source)
         if not best or order < best_order:
             best, best_order = source, order
     return best
