@@ -26,11 +26,11 @@ from pim.catalog import Structure
 from pim.completeness import Requirements
 from pim.product import Product
 from pim.protocols import PublishContext
-from pim.quality import assess, inherited
-from pim.scoring_tables import GATE_COUNT, GATE_DECISION
+from pim.quality import DIMENSIONS, assess, inherited
+from pim.scoring_tables import COMPLETENESS, GATE_COUNT, GATE_DECISION
 from pim.store.store import batched
 
-BATCH = 500
+BATCH = 1000
 
 
 def reasons_for(product: Product, findings: list[Any], structure: Structure, channel: str,
@@ -54,32 +54,95 @@ def reasons_for(product: Product, findings: list[Any], structure: Structure, cha
     return list(dict.fromkeys(reasons))
 
 
+def blocking_kinds(structure: Structure, channel: str) -> frozenset[str]:
+    """Finding kinds that block on `channel` (block_on names kinds or whole dimensions)."""
+    blocking = set(structure.channels[channel].gate.block_on)
+    return frozenset(k for k, d in DIMENSIONS.items() if k in blocking or d in blocking)
+
+
+class _Gate:
+    """Decides batches of one stream: completeness is read from the stored rows (kept current by the write
+    listener) and recomputed only for a product without them; only the quality kinds the channel blocks on
+    are assessed; product models are looked up once per stream."""
+
+    def __init__(self, store: Any, structure: Structure, channel: str, locales: list[str] | None,
+                 now: datetime | None) -> None:
+        self.store, self.s, self.channel, self.now = store, structure, channel, now
+        self.rules = structure.channels[channel].gate
+        self.scope_locales = structure.channels[channel].locales
+        self.wanted = locales or self.scope_locales
+        self.kinds = blocking_kinds(structure, channel)
+        self.requirements = Requirements(structure)
+        self.models: dict[str, list[Any]] = {}
+
+    def decide(self, batch: list[Product]) -> list[list[str]]:
+        if len(self.models) > 20_000:
+            self.models.clear()
+        need_values = bool(self.kinds - {"stale_stock", "conflict"})
+        values = inherited(self.store, batch, self.models) if need_values else None
+        found = (assess(self.store, self.s, self.channel, batch, now=self.now, requirements=self.requirements,
+                        values=values, kinds=self.kinds) if self.kinds else {})
+        stored = self._stored(batch) if self.rules.min_completeness > 0 and self.store is not None else {}
+        out = []
+        for p in batch:
+            reasons = self._completeness(p, stored.get(p.identifier), values) if self.rules.min_completeness > 0 else []
+            for f in found.get(p.identifier, ()):
+                if f.locale is None or f.locale in self.wanted:
+                    reasons.append(f.code)
+            out.append(list(dict.fromkeys(reasons)))
+        return out
+
+    def _completeness(self, p: Product, rows: dict[str, tuple[str, int, list[str]]] | None,
+                      values: dict[str, dict[str, Any]] | None) -> list[str]:
+        reasons: list[str] = []
+        plan = self.requirements.plan(p.family)
+        if plan is None:
+            return ["no_family"]
+        least = self.rules.min_completeness
+        if rows is None or any(l not in rows or rows[l][0] != p.family for l in self.scope_locales):
+            # Not stored (a product the caller built) or stored under another family: score it here.
+            vals = values[p.identifier] if values is not None else inherited(self.store, [p], self.models)[p.identifier]
+            scores = [(r.locale, r.ratio, r.missing) for r in plan.results(vals, p.identifier, (), {self.channel})]
+        else:
+            scores = [(l, rows[l][1], rows[l][2]) for l in self.scope_locales]
+        for locale, ratio, missing in scores:
+            if locale in self.wanted and ratio < least:
+                reasons.append(f"completeness:{locale}:{ratio}<{least}")
+                reasons.extend(f"missing:{attr}:{locale}" for attr in missing)
+        return reasons
+
+    def _stored(self, batch: list[Product]) -> dict[str, dict[str, tuple[str, int, list[str]]]]:
+        """identifier → locale → (family, ratio, missing) from the completeness table, one query per batch."""
+        c = COMPLETENESS.c
+        out: dict[str, dict[str, tuple[str, int, list[str]]]] = {}
+        q = select(c.product, c.locale, c.family, c.ratio, c.missing).where(
+            c.channel == self.channel, c.product.in_([p.identifier for p in batch]))
+        with self.store.engine.connect() as conn:
+            for product, locale, family, ratio, missing in conn.execute(q):
+                out.setdefault(product, {})[locale] = (family, ratio, missing)
+        return out
+
+
 def evaluate(store: Any, structure: Structure, channel: str, products: Iterable[Product], *,
              locales: list[str] | None = None, now: datetime | None = None) -> Iterator[tuple[Product, list[str]]]:
-    requirements = Requirements(structure)
+    gate = _Gate(store, structure, channel, locales, now)
     for batch in batched(products, BATCH):
-        values = inherited(store, batch)
-        found = assess(store, structure, channel, batch, now=now, requirements=requirements, values=values)
-        for product in batch:
-            yield product, reasons_for(product, found[product.identifier], structure, channel, locales,
-                                       requirements, values[product.identifier])
+        yield from zip(batch, gate.decide(batch))
 
 
 def gate_stage(products: Iterable[Product], ctx: PublishContext) -> Iterator[Product]:
     store = ctx.options.get("store")
     locale = ctx.options.get("locale")
-    decided: list[tuple[str, list[str]]] = []
-    for product, reasons in evaluate(store, ctx.structure, ctx.channel, products, locales=[locale] if locale else None):
-        decided.append((product.identifier, reasons))
-        if reasons:
-            ctx.blocked.setdefault(product.identifier, []).extend(reasons)
-        else:
-            yield product
-        if store is not None and len(decided) >= BATCH:
-            record_decisions(store, ctx.channel, decided)
-            decided = []
-    if store is not None and decided:
-        record_decisions(store, ctx.channel, decided)
+    gate = _Gate(store, ctx.structure, ctx.channel, [locale] if locale else None, None)
+    for batch in batched(products, BATCH):
+        verdicts = gate.decide(batch)
+        if store is not None:
+            record_decisions(store, ctx.channel, [(p.identifier, r) for p, r in zip(batch, verdicts)])
+        for product, reasons in zip(batch, verdicts):
+            if reasons:
+                ctx.blocked.setdefault(product.identifier, []).extend(reasons)
+            else:
+                yield product
 
 
 gate_stage.name = "gate"  # type: ignore[attr-defined]

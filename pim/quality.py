@@ -7,7 +7,7 @@ stale_price, stale_stock (timely); conflict (accurate); inconsistent, missing_tr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -92,15 +92,15 @@ def _duplicate_kind(attribute: str, structure: Structure) -> str:
 
 def find_duplicates(store: Any, structure: Structure, records: Mapping[str, Mapping[str, Any]]) -> list[Finding]:
     """Duplicates within `records` and against every stored product (the unique_value table)."""
-    from pim.scoring_tables import UNIQUE_VALUE as U
-
     ident_attr = structure.identifier_attribute
+    others = [(code, is_gtin_attribute(code)) for code in unique_attributes(structure) if code != ident_attr]
     wanted: dict[tuple[str, str], set[str]] = {}
     for ident, values in records.items():
         wanted.setdefault((ident_attr, unique_form(ident)), set()).add(ident)
-        for code in unique_attributes(structure):
-            if code != ident_attr and values.get(code) not in (None, "", []):
-                wanted.setdefault((code, unique_form(values[code], is_gtin_attribute(code))[:255]), set()).add(ident)
+        for code, gtin in others:
+            v = values.get(code)
+            if v is not None and v != "" and v != []:
+                wanted.setdefault((code, unique_form(v, gtin)[:255]), set()).add(ident)
     holders = {k: set(v) for k, v in wanted.items()}
     if store is not None and wanted:
         _stored_holders(store, list(wanted), holders)
@@ -111,8 +111,8 @@ def find_duplicates(store: Any, structure: Structure, records: Mapping[str, Mapp
         # The first six owners name at most five others for anyone: linear even when thousands share a GTIN.
         first = sorted(owners)[:6]
         for ident in sorted(wanted[(attr, value)]):
-            others = ", ".join([o for o in first if o != ident][:5])
-            out.append(Finding(ident, _duplicate_kind(attr, structure), f"same {attr} as {others}", attr))
+            named = ", ".join([o for o in first if o != ident][:5])
+            out.append(Finding(ident, _duplicate_kind(attr, structure), f"same {attr} as {named}", attr))
     return out
 
 
@@ -197,30 +197,37 @@ def _applies(key: str, channel: Channel) -> tuple[str, str | None] | None:
     return code, locale
 
 
-def product_findings(product: Product, values: Mapping[str, Any], ctx: Context) -> list[Finding]:
-    """Every finding that needs only the product itself: complete, valid, timely (price), consistent."""
+def product_findings(product: Product, values: Mapping[str, Any], ctx: Context,
+                     kinds: Collection[str] | None = None) -> list[Finding]:
+    """Every finding that needs only the product itself: complete, valid, timely (price), consistent.
+    `kinds` limits the work to those finding kinds (None: all)."""
     out: list[Finding] = []
     structure, channel = ctx.structure, ctx.channel
-    for score in ctx.requirements.score(product.family, values, product.identifier, channels=[channel.code]):
-        if score.missing:
-            out.append(Finding(product.identifier, "incomplete",
-                               f"{score.ratio}% on {score.locale}: missing {', '.join(score.missing)}", locale=score.locale))
-    max_price_age = channel.gate.max_price_age_days
-    for key, data in values.items():
-        where = _applies(key, channel)
-        attr = structure.attributes.get(where[0]) if where else None
-        if attr is None or where is None:
-            continue
-        if problem := value_problem(attr, data, structure, channel):
-            out.append(Finding(product.identifier, "invalid", problem, attr.code, where[1]))
-        if attr.type == AttributeType.price_collection and max_price_age is not None and data:
-            prov = product.provenance_of(key)
-            if prov is None:
-                out.append(Finding(product.identifier, "stale_price", "price has no provenance time", attr.code))
-            elif ctx.now - _aware(prov.at) > timedelta(days=max_price_age):
-                out.append(Finding(product.identifier, "stale_price",
-                                   f"price from {prov.at:%Y-%m-%d} is older than {max_price_age} days", attr.code))
-    out.extend(consistency_findings(product.identifier, values, structure, channel))
+    if kinds is None or "incomplete" in kinds:
+        for score in ctx.requirements.score(product.family, values, product.identifier, channels=[channel.code]):
+            if score.missing:
+                out.append(Finding(product.identifier, "incomplete",
+                                   f"{score.ratio}% on {score.locale}: missing {', '.join(score.missing)}", locale=score.locale))
+    check_valid = kinds is None or "invalid" in kinds
+    max_price_age = channel.gate.max_price_age_days if kinds is None or "stale_price" in kinds else None
+    if check_valid or max_price_age is not None:
+        for key, data in values.items():
+            where = _applies(key, channel)
+            attr = structure.attributes.get(where[0]) if where else None
+            if attr is None or where is None:
+                continue
+            if check_valid and (problem := value_problem(attr, data, structure, channel)):
+                out.append(Finding(product.identifier, "invalid", problem, attr.code, where[1]))
+            if attr.type == AttributeType.price_collection and max_price_age is not None and data:
+                prov = product.provenance_of(key)
+                if prov is None:
+                    out.append(Finding(product.identifier, "stale_price", "price has no provenance time", attr.code))
+                elif ctx.now - _aware(prov.at) > timedelta(days=max_price_age):
+                    out.append(Finding(product.identifier, "stale_price",
+                                       f"price from {prov.at:%Y-%m-%d} is older than {max_price_age} days", attr.code))
+    if kinds is None or "inconsistent" in kinds or "missing_translation" in kinds:
+        out.extend(f for f in consistency_findings(product.identifier, values, structure, channel)
+                   if kinds is None or f.kind in kinds)
     return out
 
 
@@ -252,9 +259,10 @@ def _aware(stamp: datetime) -> datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
-def inherited(store: Any, products: list[Product]) -> dict[str, dict[str, Any]]:
-    """identifier → values including what variants inherit from their product models."""
-    cache: dict[str, list[Any]] = {}
+def inherited(store: Any, products: list[Product], cache: dict[str, list[Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """identifier → values including what variants inherit from their product models. `cache` (parent code →
+    ancestors) may be shared across batches of one stream."""
+    cache = {} if cache is None else cache
     out = {}
     for p in products:
         if p.parent and store is not None:
@@ -266,21 +274,35 @@ def inherited(store: Any, products: list[Product]) -> dict[str, dict[str, Any]]:
     return out
 
 
+UNIQUE_KINDS = frozenset({"duplicate_gtin", "duplicate_identifier", "duplicate_value"})
+
+
 def assess(store: Any, structure: Structure, channel: str, products: Iterable[Product], *,
            now: datetime | None = None, requirements: Requirements | None = None,
-           values: dict[str, dict[str, Any]] | None = None) -> dict[str, list[Finding]]:
+           values: dict[str, dict[str, Any]] | None = None,
+           kinds: Collection[str] | None = None) -> dict[str, list[Finding]]:
     """Findings of one batch of products on one channel (identifier → findings, every product present).
-    `values` (identifier → inherited values) saves a lookup when the caller already has them."""
+    `values` (identifier → inherited values) saves a lookup when the caller already has them; `kinds` limits
+    the work (and the findings) to those kinds — the gate asks only for what the channel blocks on."""
     batch = list(products)
+    kinds = None if kinds is None else frozenset(kinds)
     ch = structure.channels[channel]
     ctx = Context(structure, ch, now or datetime.now(UTC), requirements or Requirements(structure))
-    values = values if values is not None else inherited(store, batch)
-    found: dict[str, list[Finding]] = {p.identifier: product_findings(p, values[p.identifier], ctx) for p in batch}
-    for f in find_duplicates(store, structure, values):
-        found[f.product].append(f)
+    if values is None and (kinds is None or kinds - {"stale_stock", "conflict"}):
+        values = inherited(store, batch)
+    found: dict[str, list[Finding]] = {p.identifier: product_findings(p, values[p.identifier], ctx, kinds)
+                                       if values is not None else [] for p in batch}
+    if kinds is None or kinds & UNIQUE_KINDS:
+        for f in find_duplicates(store, structure, values or {}):
+            if kinds is None or f.kind in kinds:
+                found[f.product].append(f)
     if store is not None:
-        for f in _stock_findings(store, batch, ch, ctx.now) + _conflict_findings(store, batch):
-            found[f.product].append(f)
+        if kinds is None or "stale_stock" in kinds:
+            for f in _stock_findings(store, batch, ch, ctx.now):
+                found[f.product].append(f)
+        if kinds is None or "conflict" in kinds:
+            for f in _conflict_findings(store, batch):
+                found[f.product].append(f)
     return found
 
 
