@@ -182,6 +182,30 @@ def catalog_refs(store: Any) -> Iterator[tuple[str, str]]:
                 yield value, (prov.source if prov else "catalog")
 
 
+def products_using(store: Any, refs: set[str]) -> list[str]:
+    """Identifiers of products showing one of these image refs, their own or inherited from a model."""
+    if not refs:
+        return []
+    models = {m.code for m in store.iter_models() if any(v in refs for v in m.values.values() if isinstance(v, str))}
+    found: list[str] = []
+    for product in store.iter_products():
+        if product.parent in models or any(v in refs for v in product.values.values() if isinstance(v, str)):
+            found.append(product.identifier)
+    if models:  # sub-models: a variant's grandparent may hold the image
+        subs = {m.code for m in store.iter_models() if m.parent in models}
+        found += [p.identifier for p in store.iter_products() if p.parent in subs and p.identifier not in found]
+    return found
+
+
+def rescore_products_using(store: Any, counts: IngestCounts) -> int:
+    """A rejected or unreadable image no longer fills its attribute: rescore the products that show it now,
+    rather than at their next write."""
+    ids = products_using(store, {p["ref"] for p in counts.problems})
+    if ids and hasattr(store, "notify_products"):
+        store.notify_products(ids)
+    return len(ids)
+
+
 def _records(store: Any) -> Iterator[Any]:
     yield from store.iter_models()
     yield from store.iter_products()

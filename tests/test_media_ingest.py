@@ -133,3 +133,26 @@ def test_completeness_hook_reports_known_bad_refs_inside_a_transaction(store: St
     [hook] = [load(ref) for ref in ASSET_VALIDITY]
     with store.begin() as conn:
         assert hook(conn, {"red.jpg", "cut.jpg", "gone.jpg", "not-ingested-yet.jpg"}) == {"cut.jpg", "gone.jpg"}
+
+
+def test_a_broken_image_lowers_completeness_as_soon_as_it_is_ingested(tiny_store: Store, assets: LocalAssetStore,
+                                                                        folder: Path) -> None:
+    from datetime import UTC, datetime
+
+    from media.ingest import rescore_products_using
+    from pim.completeness import stored_completeness
+
+    values = {"sku": "t1", "name:en_US": "T", "price": {"EUR": "1.00", "USD": "1.00"}, "color": "red", "size": "s",
+              "picture": "cut.jpg"}
+    tiny_store.put_structure("family", [tiny_store.structure().families["shirts"].model_copy(
+        update={"requirements": {"ecommerce": ["sku", "name", "price", "color", "size", "picture"]}})])
+    tiny_store.upsert_products([Product(identifier="t1", family="shirts", values=values,
+                                        source=Provenance(source="test", at=datetime.now(UTC)))])
+
+    def ratio() -> int:
+        return next(r["ratio"] for r in stored_completeness(tiny_store, "t1") if r["channel"] == "ecommerce" and r["locale"] == "en_US")
+
+    assert ratio() == 100  # not ingested yet: an unknown ref is not held against the product
+    counts = ingest(tiny_store, [("cut.jpg", "test")], asset_store=assets, base_dir=folder)
+    assert rescore_products_using(tiny_store, counts) == 1
+    assert ratio() == 83  # 5 of 6 required: the truncated picture no longer counts

@@ -30,7 +30,7 @@ def ingest(refs: list[str] = typer.Argument(None, help="Paths or URLs to ingest 
            refresh: bool = typer.Option(False, help="Read refs again even when already ingested."),
            config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Read, validate and store images; the same bytes from several places are stored once."""
-    from media.ingest import catalog_refs, ingest as run
+    from media.ingest import catalog_refs, ingest as run, rescore_products_using
     from media.settings import load_media_file
     from media.storage import open_asset_store
     from pim.executor import make_executor
@@ -43,10 +43,11 @@ def ingest(refs: list[str] = typer.Argument(None, help="Paths or URLs to ingest 
     with bar, make_executor("thread", max(4, settings.workers * 4)) as pool:  # fetching is I/O-bound
         counts = run(store, items, asset_store=open_asset_store(media=media), media=media, base_dir=base,
                      executor=pool, refresh=refresh, on_progress=lambda n: bar.advance(task, n))
+    rescored = rescore_products_using(store, counts) if counts.problems else 0
     if as_json:
-        emit_json(counts.as_dict() | {"problems": counts.problems})
+        emit_json(counts.as_dict() | {"problems": counts.problems, "products_rescored": rescored})
         return
-    table("media ingest", ["", "count"], counts.as_dict().items())
+    table("media ingest", ["", "count"], [*counts.as_dict().items(), ("products rescored", rescored)])
     if counts.problems:
         console.print(f"[yellow]{len(counts.problems)} image problem(s):[/] pim media problems")
 

@@ -305,6 +305,14 @@ class Store:
         for listener in self.listeners:
             listener(conn, variants)
 
+    def notify_products(self, identifiers: list[str]) -> None:
+        """Run the write listeners (e.g. completeness rescoring) for products whose inputs changed outside
+        their own record, such as an image found broken by media ingest. The products are not rewritten."""
+        for chunk in batched(identifiers, self.batch_size):
+            with self.begin() as conn:
+                for listener in self.listeners:
+                    listener(conn, chunk)
+
     def delete_products(self, identifiers: list[str]) -> int:
         with self.begin() as conn:
             found = list(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(identifiers))).scalars())
