@@ -6,6 +6,7 @@ is new, one renderer module."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -162,19 +163,39 @@ def convert(amount: str | Decimal, unit: str, to: str) -> Decimal:
 # ---------------------------------------------------------------- field mapping
 class FieldMapper:
     """Turns a product into the catalog's output fields for one locale and currency. Problems (a required
-    field missing, a text too long) come back as reasons, so the renderer can block the product."""
+    field missing, a text too long) come back as reasons, so the renderer can block the product.
+
+    Built once per publication: templates are compiled once, the attributes they read are found once
+    (`values.name` → only `name` is resolved per product), and category paths are labelled once per locale."""
 
     def __init__(self, catalog: ChannelCatalog, structure: Structure, resolver: Any, scope: str) -> None:
         self.catalog, self.s, self.resolver, self.scope = catalog, structure, resolver, scope
+        self._paths: dict[tuple[str, str, str], list[str] | None] = {}
+
+    @cached_property
+    def _env(self) -> Any:
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        return ImmutableSandboxedEnvironment(autoescape=False)
 
     @cached_property
     def _templates(self) -> dict[str, Any]:
-        from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-        env = ImmutableSandboxedEnvironment(autoescape=False)
-        out = {f.output: env.from_string(f.template) for f in self.catalog.fields if f.template}
-        out["__link__"] = env.from_string(self.catalog.link_template)
+        out = {f.output: self._env.from_string(f.template) for f in self.catalog.fields if f.template}
+        out["__link__"] = _simple_template(self.catalog.link_template) or self._env.from_string(self.catalog.link_template)
         return out
+
+    @cached_property
+    def _template_attributes(self) -> list[str]:
+        """Attribute codes the field templates read (`values.x`, `values['x']`); every attribute when a
+        template uses `values` any other way (a loop, a computed key)."""
+        codes: set[str] = set()
+        for f in self.catalog.fields:
+            if f.template:
+                read = _values_read(self._env.parse(f.template))
+                if read is None:
+                    return list(self.s.attributes)
+                codes |= read
+        return [c for c in self.s.attributes if c in codes]
 
     def display(self, code: str, value: Any, locale: str, labels: bool = True) -> Any:
         attr = self.s.attributes.get(code)
@@ -186,8 +207,9 @@ class FieldMapper:
             return [self.resolver.option_label(code, v, locale) for v in value]
         return value
 
-    def _one(self, f: FieldMap, product: Product, values: dict[str, Any], locale: str, currency: str) -> Any:
-        code = f.attribute
+    def _one(self, f: FieldMap, product: Product, values: dict[str, Any], locale: str, currency: str,
+             code: str | None = None) -> Any:
+        code = code or f.attribute
         if code is None or code not in self.s.attributes:
             return None
         raw = self.resolver.get(values, code, self.scope, f.locale or locale)
@@ -207,15 +229,18 @@ class FieldMapper:
 
     def context(self, product: Product, values: dict[str, Any], locale: str) -> dict[str, Any]:
         shown: dict[str, Any] = {}
-        for code in self.s.attributes:
-            v = self.resolver.get(values, code, self.scope, locale)
+        get = self.resolver.get
+        for code in self._template_attributes:
+            v = get(values, code, self.scope, locale)
             if v not in (None, "", [], {}):
                 shown[code] = self.display(code, v, locale)
         return {"values": shown, "identifier": product.identifier, "family": product.family,
                 "parent": product.parent, "base_url": self.catalog.base_url, "locale": locale}
 
-    def map(self, product: Product, locale: str, currency: str) -> tuple[dict[str, Any], list[str]]:
-        values = self.resolver.values(product)
+    def map(self, product: Product, locale: str, currency: str,
+            values: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+        """(fields, reasons). `values`: the product's inherited values when the caller has them already."""
+        values = self.resolver.values(product) if values is None else values
         ctx: dict[str, Any] | None = None
         out: dict[str, Any] = {}
         reasons: list[str] = []
@@ -224,8 +249,7 @@ class FieldMapper:
                 ctx = ctx or self.context(product, values, locale)
                 value: Any = " ".join(self._templates[f.output].render(ctx).split()) or None
             elif f.attributes:
-                fm = f.model_copy()
-                value = [v for a in f.attributes if (v := self._one(fm.model_copy(update={"attribute": a}), product, values, locale, currency))]
+                value = [v for a in f.attributes if (v := self._one(f, product, values, locale, currency, a))]
                 value = value or None
             else:
                 value = self._one(f, product, values, locale, currency)
@@ -239,17 +263,22 @@ class FieldMapper:
                     continue
                 value = value[: f.max_length].rsplit(" ", 1)[0] if " " in value[: f.max_length] else value[: f.max_length]
             out[f.output] = value
-        ctx = ctx or {"identifier": product.identifier, "base_url": self.catalog.base_url, "locale": locale,
-                      "family": product.family, "parent": product.parent, "values": {}}
-        out.setdefault("link", self._templates["__link__"].render(ctx))
+        if "link" not in out:
+            ctx = ctx or {"identifier": product.identifier, "base_url": self.catalog.base_url, "locale": locale,
+                          "family": product.family, "parent": product.parent, "values": {}}
+            out["link"] = self._templates["__link__"].render(ctx)
         return out, reasons
 
     def category_path_labels(self, product: Product, locale: str, tree: str) -> list[list[str]]:
         paths = []
         for code in product.categories:
-            path = self.s.category_path(code)
-            if path and path[0] == tree:
-                paths.append([self.s.categories[c].labels.get(locale, c) for c in path[1:] or path])
+            k = (code, locale, tree)
+            if k not in self._paths:
+                path = self.s.category_path(code)
+                self._paths[k] = ([self.s.categories[c].labels.get(locale, c) for c in path[1:] or path]
+                                  if path and path[0] == tree else None)
+            if (labels := self._paths[k]) is not None:
+                paths.append(list(labels))
         return paths
 
     def media_url(self, ref: str, rendition: str) -> str:
@@ -262,3 +291,52 @@ class FieldMapper:
         spec = self.catalog.renditions.get(rendition)
         stem = ref.removeprefix("sha256:").strip("/").rsplit(".", 1)[0] if "." in ref.rsplit("/", 1)[-1] else ref.removeprefix("sha256:").strip("/")
         return f"{base.rstrip('/')}/{rendition}/{stem}.{spec.format if spec else 'jpg'}"
+
+
+# ---------------------------------------------------------------- template analysis
+_PLAIN = re.compile(r"\{\{\s*(base_url|identifier|locale|family|parent)\s*\}\}")
+
+
+class _Simple:
+    """A template made only of text and `{{ name }}` of the context's plain keys, rendered without Jinja
+    (the same output: Jinja prints a value with str())."""
+
+    def __init__(self, parts: list[tuple[bool, str]]) -> None:
+        self.parts = parts
+
+    def render(self, ctx: dict[str, Any]) -> str:
+        return "".join(str(ctx[text]) if is_var else text for is_var, text in self.parts)
+
+
+def _simple_template(source: str) -> _Simple | None:
+    parts: list[tuple[bool, str]] = []
+    pos = 0
+    for m in _PLAIN.finditer(source):
+        parts += [(False, source[pos:m.start()]), (True, m.group(1))]
+        pos = m.end()
+    parts.append((False, source[pos:]))
+    if source.endswith("\n") or any(not is_var and ("{" in text or "}" in text) for is_var, text in parts):
+        return None
+    return _Simple([p for p in parts if p[1]])
+
+
+def _values_read(tree: Any) -> set[str] | None:
+    """Keys of `values` a template reads with a constant name, or None when it reads `values` otherwise."""
+    from jinja2 import nodes
+
+    read: set[str] = set()
+    direct = 0
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        inner = node.node
+        if isinstance(inner, nodes.Name) and inner.name == "values":
+            if isinstance(node, nodes.Getattr):
+                if hasattr(dict, node.attr):  # values.items(), values.get(...): could read anything
+                    return None
+                read.add(node.attr)
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                read.add(node.arg.value)
+            else:
+                return None
+            direct += 1
+    uses = sum(1 for n in tree.find_all(nodes.Name) if n.name == "values")
+    return read if uses == direct else None

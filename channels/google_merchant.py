@@ -68,8 +68,9 @@ class GoogleMerchantRenderer:
             for batch in _batches(products, 500):
                 stock = _stock(store, [p.identifier for p in batch])
                 for product in batch:
+                    values = mapper.resolver.values(product)
                     for locale, xf in writers.items():
-                        item, reasons = build_item(product, mapper, catalog, locale, currency, tree, stock)
+                        item, reasons = build_item(product, mapper, catalog, locale, currency, tree, stock, values)
                         if reasons:
                             ctx.blocked.setdefault(product.identifier, []).extend(
                                 f"{self.name}:{locale}:{r}" for r in reasons)
@@ -118,9 +119,10 @@ def _text(tag: str, value: Any) -> etree._Element:
 
 
 def build_item(product: Product, mapper: FieldMapper, catalog: ChannelCatalog, locale: str, currency: str,
-               tree: str, stock: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
-    """One item's (g: tag, text) pairs, or the reasons it breaks Google's rules."""
-    fields, reasons = mapper.map(product, locale, currency)
+               tree: str, stock: dict[str, Any], values: dict[str, Any] | None = None) -> tuple[list[tuple[str, str]], list[str]]:
+    """One item's (g: tag, text) pairs, or the reasons it breaks Google's rules. `values`: the product's
+    inherited values, resolved once for all locales."""
+    fields, reasons = mapper.map(product, locale, currency, values)
     g: dict[str, Any] = {"id": product.identifier}
     title, description = fields.get("title"), fields.get("description")
     if title and len(title) > TITLE_MAX:

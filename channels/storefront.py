@@ -40,33 +40,42 @@ def related(p: Product, s: Structure, kinds: list[str]) -> dict[str, list[str]]:
 
 
 def product_document(p: Product, r: ValueResolver, channel: str, locale: str, currencies: list[str],
-                     mapper: FieldMapper | None = None, related_kinds: list[str] | None = None) -> dict[str, Any]:
+                     mapper: FieldMapper | None = None, related_kinds: list[str] | None = None,
+                     values: dict[str, Any] | None = None, trees: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """One product's document for one locale. `values` (the product's inherited values) and `trees`
+    (category → its tree, shared across the stream) save repeating work per locale."""
     s = r.s
-    values = r.localized(p, channel, locale)
+    values = r.values(p) if values is None else values
     attributes: dict[str, Any] = {}
     prices: dict[str, str] = {}
     image = None
     family = s.families.get(p.family or "")
-    for code, v in values.items():
-        attr = s.attributes[code]
-        if attr.type == AttributeType.price_collection:
+    image_attr = family.attribute_as_image if family else None
+    types = s.attributes
+    for code, v in r.localized(p, channel, locale, values).items():
+        kind = types[code].type
+        if kind == AttributeType.price_collection:
             prices.update({c: v[c] for c in currencies if c in v})
             continue
-        if family and code == family.attribute_as_image:
+        if code == image_attr:
             image = v
-        if attr.type == AttributeType.simple_select:
+        if kind == AttributeType.simple_select:
             v = {"code": v, "label": r.option_label(code, v, locale)}
-        elif attr.type == AttributeType.multi_select:
+        elif kind == AttributeType.multi_select:
             v = [{"code": o, "label": r.option_label(code, o, locale)} for o in v]
         attributes[code] = v
     tree = s.channels[channel].category_tree
-    cats = [c for c in p.categories if s.tree_of(c) == tree]
-    fields = mapper.map(p, locale, currencies[0])[0] if mapper else {}
+    trees = {} if trees is None else trees
+    for c in p.categories:
+        if c not in trees:
+            trees[c] = s.tree_of(c)
+    cats = [c for c in p.categories if trees[c] == tree]
+    fields = mapper.map(p, locale, currencies[0], values)[0] if mapper else {}
     return {
         "identifier": p.identifier,
         "family": p.family,
         "parent": p.parent,
-        "label": r.label(p, channel, locale),
+        "label": r.label(p, channel, locale, values),
         "categories": cats,
         "image": image,
         "prices": prices,
@@ -102,9 +111,12 @@ class StorefrontRenderer:
                 head = {"channel": ctx.channel, "locale": locale, "currencies": channel.currencies,
                         "category_tree": category_tree(s, channel.category_tree, locale)}
                 fh.write(orjson.dumps(head)[:-1] + b',"products":[')
+            trees: dict[str, str | None] = {}
             for product in products:
+                values = resolver.values(product)
                 for locale, fh in handles.items():
-                    doc = product_document(product, resolver, scope, locale, channel.currencies, mapper, kinds)
+                    doc = product_document(product, resolver, scope, locale, channel.currencies, mapper, kinds,
+                                           values, trees)
                     fh.write((b"," if counts[locale] else b"\n") + orjson.dumps(doc) + b"\n")
                     counts[locale] += 1
             for fh in handles.values():
