@@ -19,6 +19,9 @@ from pim.protocols import Artifact, PublishContext
 from pim.structure import AttributeType
 
 
+_PRICE, _SIMPLE, _MULTI = AttributeType.price_collection, AttributeType.simple_select, AttributeType.multi_select
+
+
 def category_tree(s: Structure, root: str, locale: str) -> dict[str, Any]:
     children = s.children()
 
@@ -54,14 +57,14 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
     types = s.attributes
     for code, v in r.localized(p, channel, locale, values).items():
         kind = types[code].type
-        if kind == AttributeType.price_collection:
+        if kind == _PRICE:
             prices.update({c: v[c] for c in currencies if c in v})
             continue
         if code == image_attr:
             image = v
-        if kind == AttributeType.simple_select:
+        if kind == _SIMPLE:
             v = {"code": v, "label": r.option_label(code, v, locale)}
-        elif kind == AttributeType.multi_select:
+        elif kind == _MULTI:
             v = [{"code": o, "label": r.option_label(code, o, locale)} for o in v]
         attributes[code] = v
     tree = s.channels[channel].category_tree
