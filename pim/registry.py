@@ -66,7 +66,7 @@ SCHEMAS: dict[str, str] = {
 }
 
 #: Called with the store; each returns a listener run inside product writes (e.g. completeness rescoring).
-PRODUCT_LISTENERS: list[str] = ["pim.rescore:completeness_listener"]
+PRODUCT_LISTENERS: list[str] = ["pim.rescore:completeness_listener", "pim.grid_index:grid_listener"]  # grid after completeness
 
 #: Asset validity for completeness: callables (conn, refs: set[str]) -> set of refs that are NOT valid assets.
 #: An image/file value pointing at one does not count as filled (the media area provides one).

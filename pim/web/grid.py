@@ -1,21 +1,28 @@
-"""The product grid's query: filters on indexed columns and tables, keyset paging on product.id (a cursor,
+"""The product grid's query: every filter reads an index, and paging is keyset on product.id (a cursor,
 never OFFSET), so page 10 000 costs what page 1 costs.
 
-Indexed: family, enabled (ix_product_family_enabled), identifier prefix, completeness by channel × locale
-(the completeness table's primary key and ix_completeness_scope), gate decisions by product × channel.
-Not indexed, documented: label search (scans value_map text), category and source (JSON text match); they
-narrow a page scan that still stops after `limit` rows."""
+Indexed: family, enabled (ix_product_family_enabled); category (with sub-categories), source, search words
+and missing attribute through pim.grid_index's tables, each keyed (value, product_id); completeness by
+channel × locale (the completeness primary key); gate decisions by product × channel.
+The most selective indexed filter *drives* the page: its rows are read in product_id order from after the
+cursor, and the other filters probe their primary keys per candidate. `plan` picks it from capped counts.
+Not indexed: the quality filter's reason match (a probe of gate_decision per candidate product)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import weakref
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import String, and_, cast, or_, select
+from sqlalchemy import Connection, String, and_, cast, exists, func, select
 
+from pim import grid_index as gi
 from pim.catalog import Structure
 from pim.store.store import PRODUCT, Store
 from pim.web import panels
+
+#: A filter matching fewer index rows than this may drive a page even when its rows are not id-ordered.
+COUNT_CAP = 10_000
 
 
 @dataclass
@@ -63,49 +70,125 @@ def _ratio_condition(c: Any, state: str) -> Any:
     raise ValueError(f"completeness filter '{state}': use complete, incomplete or below:N")
 
 
-def build_query(f: GridFilter, s: Structure, *, after: int = 0, limit: int = 50) -> Any:
-    P = PRODUCT
-    tables = panels.tables()
-    cols = [P.c.id, P.c.identifier, P.c.family, P.c.enabled, P.c.value_map, P.c.source]
+@dataclass
+class Plan:
+    """Which filter drives the page: ("eq", table, conditions), ("text", word) or None (scan product.id);
+    `empty` when some indexed filter matches nothing."""
+
+    driver: tuple[Any, ...] | None = None
+    empty: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _words(q: str | None) -> list[str]:
+    return gi.query_words(q)
+
+
+def _scope(f: GridFilter, s: Structure) -> tuple[str | None, str | None]:
     channel = f.channel or (next(iter(sorted(s.channels)), None))
     locale = f.locale or (s.channels[channel].locales[0] if channel in s.channels else None)
-    q = select(*cols).where(P.c.id > after)
+    return channel, locale
+
+
+def _equalities(f: GridFilter, s: Structure) -> list[tuple[str, Any, list[Any]]]:
+    """(name, table, conditions) of the equality-keyed filters present."""
+    channel, locale = _scope(f, s)
+    out: list[tuple[str, Any, list[Any]]] = []
+    if f.category:
+        out.append(("category", gi.GRID_CATEGORY, [gi.GRID_CATEGORY.c.category == f.category]))
+    if f.source:
+        out.append(("source", gi.GRID_SOURCE, [gi.GRID_SOURCE.c.source == f.source]))
+    if f.missing and channel and locale and panels.tables() is not None:
+        M = gi.GRID_MISSING
+        out.append(("missing", M, [M.c.channel == channel, M.c.locale == locale, M.c.attribute == f.missing]))
+    return out
+
+
+def _word_condition(word: str) -> Any:
+    low, high = gi.prefix_range(word)
+    return and_(gi.GRID_TEXT.c.token >= low, gi.GRID_TEXT.c.token < high)
+
+
+def plan(conn: Connection, f: GridFilter, s: Structure) -> Plan:
+    """Count each indexed filter's matches up to COUNT_CAP (an index range read, bounded) and let the
+    rarest drive; an id-ordered equality filter is preferred when every filter is dense."""
+    out = Plan()
+    candidates: list[tuple[int, int, tuple[Any, ...]]] = []
+    for name, table, conds in _equalities(f, s):
+        n = conn.execute(select(func.count()).select_from(select(table.c.product_id).where(*conds).limit(COUNT_CAP).subquery())).scalar_one()
+        out.counts[name] = n
+        candidates.append((n, 0, ("eq", table, conds)))
+    for word in _words(f.q):
+        n = conn.execute(select(func.count()).select_from(
+            select(gi.GRID_TEXT.c.product_id).where(_word_condition(word)).limit(COUNT_CAP).subquery())).scalar_one()
+        out.counts[f"q:{word}"] = n
+        candidates.append((n, 1, ("text", word)))
+    if any(c[0] == 0 for c in candidates):
+        out.empty = True
+    elif candidates:
+        n, kind, driver = min(candidates, key=lambda c: c[:2])
+        if kind == 0 or n < COUNT_CAP:
+            out.driver = driver
+    return out
+
+
+def build_query(f: GridFilter, s: Structure, *, after: int = 0, limit: int = 50, plan: Plan | None = None) -> Any:
+    P = PRODUCT
+    tables = panels.tables()
+    channel, locale = _scope(f, s)
+    driver = plan.driver if plan else next((("eq", t, c) for _, t, c in _equalities(f, s)), None)
+    q = select(P.c.id, P.c.identifier, P.c.family, P.c.enabled, P.c.value_map, P.c.source)
+    order: Any = P.c.id
+    if driver and driver[0] == "eq":
+        D = driver[1]
+        q = q.select_from(D.join(P, P.c.id == D.c.product_id)).where(*driver[2], D.c.product_id > after)
+        order = D.c.product_id  # the driver's index order: no sort, the page reads `limit` index rows
+    else:
+        q = q.where(P.c.id > after)
+        if driver:  # a rare word: its few products, sorted
+            q = q.where(P.c.id.in_(select(gi.GRID_TEXT.c.product_id).where(_word_condition(driver[1]))))
+    for _, table, conds in _equalities(f, s):
+        if not driver or table is not driver[1]:
+            q = q.where(exists(select(1).select_from(table).where(table.c.product_id == P.c.id, *conds)))
+    for word in _words(f.q):
+        if driver != ("text", word):
+            q = q.where(exists(select(1).select_from(gi.GRID_TEXT).where(gi.GRID_TEXT.c.product_id == P.c.id, _word_condition(word))))
     if tables is not None and channel and locale:
         C = tables.COMPLETENESS
         on = and_(C.c.product == P.c.identifier, C.c.channel == channel, C.c.locale == locale)
-        if f.completeness or f.missing:
-            q = q.join(C, on)
-            if f.completeness:
-                q = q.where(_ratio_condition(C.c, f.completeness))
-            if f.missing:
-                q = q.where(cast(C.c.missing, String).like(f'%"{_like(f.missing)}"%', escape="\\"))
-        else:
-            q = q.outerjoin(C, on)
+        q = q.join(C, on).where(_ratio_condition(C.c, f.completeness)) if f.completeness else q.outerjoin(C, on)
         q = q.add_columns(C.c.ratio)
-    if f.q:
-        term = _like(f.q.strip())
-        q = q.where(or_(P.c.identifier.like(term + "%", escape="\\"),
-                        cast(P.c.value_map, String).ilike(f"%{term}%", escape="\\")))
     if f.family:
         q = q.where(P.c.family == f.family)
     if f.enabled is not None:
         q = q.where(P.c.enabled.is_(f.enabled))
-    if f.category:
-        q = q.where(cast(P.c.categories, String).like(f'%"{_like(f.category)}"%', escape="\\"))
-    if f.source:
-        q = q.where(cast(P.c.source, String).like(f'%"source": "{_like(f.source)}"%', escape="\\")
-                    | cast(P.c.source, String).like(f'%"source":"{_like(f.source)}"%', escape="\\"))
     if f.quality and tables is not None and channel:
         D = tables.GATE_DECISION
         q = q.join(D, and_(D.c.product == P.c.identifier, D.c.channel == channel)).where(
             D.c.passed.is_(False), cast(D.c.reasons, String).like(f'%"{_like(f.quality)}%', escape="\\"))
-    return q.order_by(P.c.id).limit(limit + 1)
+    return q.order_by(order).limit(limit + 1)
+
+
+_INDEXED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def ensure_index(store: Store) -> None:
+    """A database written before the grid index existed gets it built once, on its first grid page."""
+    if store.engine in _INDEXED:
+        return
+    with store.engine.connect() as conn:
+        empty = gi.is_empty(conn)
+    if empty:
+        gi.rebuild(store)
+    _INDEXED.add(store.engine)
 
 
 def page(store: Store, f: GridFilter, s: Structure, *, after: int = 0, limit: int = 50) -> tuple[list[GridRow], int | None]:
     """One page and the cursor of the next one (None at the end)."""
+    ensure_index(store)
     with store.engine.connect() as conn:
-        rows = conn.execute(build_query(f, s, after=after, limit=limit)).all()
+        chosen = plan(conn, f, s)
+        rows = [] if chosen.empty else conn.execute(build_query(f, s, after=after, limit=limit, plan=chosen)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     locale = f.locale or next((ch.locales[0] for ch in s.channels.values()), None)

@@ -1,0 +1,305 @@
+"""Indexed tables behind the product grid's filters, kept current inside every product write.
+
+Every table is keyed (filter value…, product_id), so one filter is an index range already ordered by
+product.id: the grid's keyset page (`product_id > after ORDER BY product_id LIMIT n`) reads only the rows
+it returns, however rare the match. A second filter probes its table's primary key per candidate.
+
+- grid_category: a product's categories, its product models' categories (variants are classified where
+  their model is), and every ancestor category of those, so a parent category finds its sub-categories.
+- grid_source: the record-level source and every per-value provenance source.
+- grid_text: word tokens (lowercase, split on non-word characters, ≤ 64 chars) of the identifier (locale
+  "") and of the family's label attribute per locale (a variant without its own label uses its model's).
+  Search is *word prefix*: every query word must start a token ("red sh" finds "Red Shoe"); an infix
+  such as "hoe" does not match. That is what is indexed.
+- grid_missing: (channel, locale, attribute) a product misses, copied from its completeness rows after
+  the completeness listener rescored it (this listener is registered after it).
+- grid_product: identifier → product_id, so a deleted product's rows can be found and removed.
+
+`rebuild(store)` fills everything for a database written before this index existed; the grid calls it
+lazily when the tables are empty but products exist. After `pim gate rescore` (a full completeness
+rebuild that runs no product listeners) call `rebuild(store)` to refresh grid_missing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from sqlalchemy import Column, Connection, Index, Integer, String, Table, delete, func, insert, select
+from sqlmodel import Field, SQLModel
+
+from pim.catalog import Structure
+from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
+
+TOKEN_LENGTH = 64
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _text(length: int) -> Any:
+    """Byte-order collation on PostgreSQL so a prefix range (token >= 'ab' AND token < 'ab\\U0010ffff')
+    uses the btree; SQLite's default BINARY collation already is."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+def _key(length: int) -> Any:
+    return Field(sa_column=Column(_text(length), primary_key=True))
+
+
+def _product_id() -> Any:
+    return Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+
+
+class GridProductRow(SQLModel, table=True):
+    __tablename__ = "grid_product"
+
+    product: str = Field(sa_column=Column(String(255), primary_key=True))
+    product_id: int = Field(sa_column=Column(Integer, nullable=False, unique=True))
+
+
+class GridCategoryRow(SQLModel, table=True):
+    __tablename__ = "grid_category"
+    __table_args__ = (Index("ix_grid_category_product", "product_id"),)
+
+    category: str = _key(255)
+    product_id: int = _product_id()
+
+
+class GridSourceRow(SQLModel, table=True):
+    __tablename__ = "grid_source"
+    __table_args__ = (Index("ix_grid_source_product", "product_id"),)
+
+    source: str = _key(100)
+    product_id: int = _product_id()
+
+
+class GridTextRow(SQLModel, table=True):
+    __tablename__ = "grid_text"
+    __table_args__ = (Index("ix_grid_text_product", "product_id", "token"),)
+
+    token: str = _key(TOKEN_LENGTH)
+    product_id: int = _product_id()
+    locale: str = _key(20)
+
+
+class GridMissingRow(SQLModel, table=True):
+    __tablename__ = "grid_missing"
+    __table_args__ = (Index("ix_grid_missing_product", "product_id"),)
+
+    channel: str = _key(100)
+    locale: str = _key(20)
+    attribute: str = _key(100)
+    product_id: int = _product_id()
+
+
+GRID_PRODUCT: Table = GridProductRow.__table__  # type: ignore[assignment]
+GRID_CATEGORY: Table = GridCategoryRow.__table__  # type: ignore[assignment]
+GRID_SOURCE: Table = GridSourceRow.__table__  # type: ignore[assignment]
+GRID_TEXT: Table = GridTextRow.__table__  # type: ignore[assignment]
+GRID_MISSING: Table = GridMissingRow.__table__  # type: ignore[assignment]
+_BY_PRODUCT = (GRID_CATEGORY, GRID_SOURCE, GRID_TEXT, GRID_MISSING, GRID_PRODUCT)
+
+
+def tokens(text: Any) -> set[str]:
+    """The searchable words of a text, lowercase and capped in length: each whitespace-separated piece
+    ("runner-red") and each run of word characters in it ("runner", "red")."""
+    if not isinstance(text, str) or not text:
+        return set()
+    pieces = text.casefold().split()
+    return {w[:TOKEN_LENGTH] for w in [*pieces, *_WORD.findall(" ".join(pieces))]}
+
+
+def query_words(q: str | None) -> list[str]:
+    """A search's words: its whitespace-separated pieces, lowercase, longest (likely rarest) first; every
+    one must start a token of the product."""
+    return sorted({w[:TOKEN_LENGTH] for w in (q or "").casefold().split()}, key=len, reverse=True)
+
+
+def prefix_range(word: str) -> tuple[str, str]:
+    """[low, high) of the tokens that start with `word` (code point order = byte order of UTF-8)."""
+    return word, word + "\U0010ffff"
+
+
+# ---------------------------------------------------------------------------------------------- listener
+def grid_listener(store: Any) -> Any:
+    """Registry entry (after the completeness listener): the product listener, plus a structure listener
+    that re-copies the missing attributes the completeness rescoring changed."""
+    index = GridIndex()
+    if hasattr(store, "structure_listeners"):
+        store.structure_listeners.append(index.on_structure)
+    return index.on_products
+
+
+class GridIndex:
+    def __init__(self) -> None:
+        self._fingerprint: Any = None
+        self._structure: Structure | None = None
+
+    def structure(self, conn: Connection) -> Structure:
+        from pim.rescore import load_structure
+
+        fingerprint = tuple(conn.execute(select(func.count(), func.max(STRUCTURE.c.updated_at)).select_from(STRUCTURE)).one())
+        if self._structure is None or fingerprint != self._fingerprint:
+            self._structure, self._fingerprint = load_structure(conn), fingerprint
+        return self._structure
+
+    def on_products(self, conn: Connection, identifiers: list[str]) -> None:
+        for chunk in batched(identifiers, 2000):
+            self.refresh(conn, chunk)
+
+    def on_structure(self, conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+        self._structure = None
+        if kind == "category":  # a moved category changes every ancestor list: cheap enough to redo
+            if any((before.get(c) or {}).get("parent") != (after.get(c) or {}).get("parent") for c in after):
+                self.refresh_all(conn)
+            return
+        if kind == "family":  # attribute_as_label may change the label tokens
+            families = {c for c in after if (before.get(c) or {}).get("attribute_as_label") != (after.get(c) or {}).get("attribute_as_label")}
+            if families:
+                self.refresh_where(conn, PRODUCT.c.family.in_(sorted(families)) | PRODUCT.c.parent.is_not(None))
+        from pim.rescore import affected
+
+        for families, _channels in affected(kind, before, after, self.structure(conn)):
+            if families is None:
+                self.refresh_all(conn)
+                return
+            self.refresh_where(conn, PRODUCT.c.family.in_(sorted(families)) | PRODUCT.c.parent.is_not(None))
+
+    def refresh_all(self, conn: Connection) -> int:
+        return self.refresh_where(conn, None)
+
+    def refresh_where(self, conn: Connection, condition: Any) -> int:
+        last, done = 0, 0
+        while True:
+            q = select(PRODUCT.c.id, PRODUCT.c.identifier).where(PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(2000)
+            page = conn.execute(q if condition is None else q.where(condition)).all()
+            if not page:
+                return done
+            self.refresh(conn, [r[1] for r in page])
+            done, last = done + len(page), page[-1][0]
+
+    def refresh(self, conn: Connection, identifiers: list[str]) -> None:
+        """Replace the index rows of `identifiers` (written, touched through a model, or deleted)."""
+        rows = conn.execute(select(PRODUCT.c.id, PRODUCT.c.identifier, PRODUCT.c.family, PRODUCT.c.parent,
+                                   PRODUCT.c.categories, PRODUCT.c.value_map, PRODUCT.c.source, PRODUCT.c.provenance)
+                            .where(PRODUCT.c.identifier.in_(identifiers))).all()
+        found = {r.identifier for r in rows}
+        gone = [i for i in identifiers if i not in found]
+        ids = [r.id for r in rows]
+        if gone:
+            ids += list(conn.execute(select(GRID_PRODUCT.c.product_id).where(GRID_PRODUCT.c.product.in_(gone))).scalars())
+        if ids:
+            for table in _BY_PRODUCT:
+                conn.execute(delete(table).where(table.c.product_id.in_(ids)))
+        if rows:
+            self._insert(conn, rows)
+
+    def _insert(self, conn: Connection, rows: list[Any]) -> None:
+        structure = self.structure(conn)
+        models = _models(conn, {r.parent for r in rows if r.parent})
+        out: dict[Table, list[dict[str, Any]]] = {t: [] for t in _BY_PRODUCT}
+        for r in rows:
+            chain = _chain(models, r.parent)
+            out[GRID_PRODUCT].append({"product": r.identifier, "product_id": r.id})
+            cats = set(_loads(r.categories) or [])
+            for m in chain:
+                cats.update(m["categories"] or [])
+            out[GRID_CATEGORY] += [{"category": c, "product_id": r.id} for c in _with_ancestors(cats, structure)]
+            out[GRID_SOURCE] += [{"source": s[:100], "product_id": r.id} for s in _sources(_loads(r.source), _loads(r.provenance))]
+            family = r.family or next((m["family"] for m in chain if m["family"]), None)
+            out[GRID_TEXT] += [{"token": t, "locale": loc, "product_id": r.id}
+                               for loc, t in _text_tokens(r.identifier, family, _loads(r.value_map) or {}, chain, structure)]
+        out[GRID_MISSING] = _missing_rows(conn, {r.identifier: r.id for r in rows})
+        for table in _BY_PRODUCT[::-1]:
+            if out[table]:
+                conn.execute(insert(table), out[table])
+
+
+def _loads(data: Any) -> Any:
+    return orjson.loads(data) if isinstance(data, (str, bytes)) else data
+
+
+def _models(conn: Connection, codes: set[str]) -> dict[str, dict[str, Any]]:
+    """The product models named and their parents (two levels at most, as in Akeneo)."""
+    found: dict[str, dict[str, Any]] = {}
+    wanted = set(codes)
+    for _ in range(2):
+        wanted -= set(found)
+        if not wanted:
+            break
+        for m in conn.execute(select(MODEL.c.code, MODEL.c.parent, MODEL.c.family, MODEL.c.categories, MODEL.c.value_map)
+                              .where(MODEL.c.code.in_(sorted(wanted)))):
+            found[m.code] = {"parent": m.parent, "family": m.family, "categories": _loads(m.categories),
+                             "values": _loads(m.value_map) or {}}
+        wanted = {m["parent"] for m in found.values() if m["parent"]}
+    return found
+
+
+def _chain(models: dict[str, dict[str, Any]], parent: str | None) -> list[dict[str, Any]]:
+    chain: list[dict[str, Any]] = []
+    while parent and parent in models and len(chain) < 2:
+        chain.append(models[parent])
+        parent = models[parent]["parent"]
+    return chain
+
+
+def _with_ancestors(categories: Iterable[str], structure: Structure) -> set[str]:
+    out: set[str] = set()
+    for code in categories:
+        out.add(code)
+        out.update(structure.category_path(code))
+    return {c[:255] for c in out}
+
+
+def _sources(source: dict[str, Any] | None, provenance: dict[str, Any] | None) -> set[str]:
+    found = {source["source"]} if source and source.get("source") else set()
+    for prov in (provenance or {}).values():
+        if prov and prov.get("source"):
+            found.add(prov["source"])
+    return found
+
+
+def _text_tokens(identifier: str, family: str | None, values: dict[str, Any], chain: list[dict[str, Any]],
+                 structure: Structure) -> set[tuple[str, str]]:
+    out = {("", t) for t in tokens(identifier)}
+    fam = structure.families.get(family or "")
+    code = fam.attribute_as_label if fam else None
+    if not code:
+        return out
+    merged: dict[str, Any] = {}
+    for m in reversed(chain):
+        merged.update(m["values"])
+    merged.update(values)
+    for key, value in merged.items():
+        if key == code or key.startswith(code + ":") or key.startswith(code + "@"):
+            locale = key.split(":", 1)[1].split("@", 1)[0] if ":" in key else ""
+            out.update((locale[:20], t) for t in tokens(value))
+    return out
+
+
+def _missing_rows(conn: Connection, ids: dict[str, int]) -> list[dict[str, Any]]:
+    from pim.scoring_tables import COMPLETENESS as C
+
+    out = []
+    for chunk in batched(sorted(ids), 2000):
+        for product, channel, locale, missing in conn.execute(
+                select(C.c.product, C.c.channel, C.c.locale, C.c.missing).where(C.c.product.in_(chunk), C.c.missing_count > 0)):
+            out += [{"channel": channel, "locale": locale, "attribute": a[:100], "product_id": ids[product]}
+                    for a in set(_loads(missing) or [])]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- backfill
+def rebuild(store: Any) -> int:
+    """Fill the grid index from scratch for every product (one transaction); returns the product count."""
+    with store.begin() as conn:
+        for table in _BY_PRODUCT:
+            conn.execute(delete(table))
+        return GridIndex().refresh_all(conn)
+
+
+def is_empty(conn: Connection) -> bool:
+    """True when products exist but the index has none of them (a database from before the index)."""
+    return (conn.execute(select(GRID_PRODUCT.c.product_id).limit(1)).first() is None
+            and conn.execute(select(PRODUCT.c.id).limit(1)).first() is not None)
