@@ -1,0 +1,131 @@
+"""The grid's indexed filters return exactly the right products, stay right through writes, model writes,
+deletes and structure changes, and an old database gets its index built on the first grid page."""
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from pim import grid_index as gi
+from pim.product import Product, ProductModel, Provenance
+from pim.store import Store
+from pim.structure import Category, Family
+from pim.web import grid
+from pim.web.grid import GridFilter
+from tests.channel_data import ERP, FAMILY_ATTRS, complete_values, seed_structure
+
+CONTENT = Provenance(source="content", ref="ui", at=datetime(2026, 2, 1, tzinfo=UTC))
+SUPPLIER = Provenance(source="supplier:acme", ref="acme.xlsx:7", at=datetime(2026, 2, 2, tzinfo=UTC))
+
+
+@pytest.fixture
+def catalog(store: Store) -> Store:
+    """a-trail in sneakers (its name from a supplier), b-classic in shoes, c-plain uncategorised and
+    missing its description, v-red a variant of a model classified in sneakers, with no name of its own."""
+    seed_structure(store)
+    store.upsert_models([ProductModel(code="m-runner", family_variant="shoes_color", family="shoes", categories=["sneakers"],
+                                      source=ERP, values={"name:en_US": "Runner Model", "name:de_DE": "Läufer Modell"})])
+    store.upsert_products([
+        Product(identifier="a-trail", family="shoes", categories=["sneakers"], source=ERP,
+                values=complete_values("Trail Runner", sku="a-trail"), provenance={"name:en_US": SUPPLIER}),
+        Product(identifier="b-classic", family="shoes", categories=["shoes"], source=CONTENT,
+                values=complete_values("Classic Oxford", sku="b-classic")),
+        Product(identifier="c-plain", family="shoes", source=ERP,
+                values={k: v for k, v in complete_values("Plain T-Shirt", sku="c-plain").items() if not k.startswith("description")}),
+        Product(identifier="v-red", family="shoes", parent="m-runner", source=ERP, values={"sku": "v-red", "color": "red"}),
+    ])
+    return store
+
+
+def found(store: Store, limit: int = 50, **filters: object) -> list[str]:
+    """Every page of the grid for these filters, following the cursor."""
+    out, after = [], 0
+    while True:
+        rows, nxt = grid.page(store, GridFilter(**filters), store.structure(), after=after, limit=limit)
+        out += [r.identifier for r in rows]
+        if nxt is None:
+            return out
+        after = nxt
+
+
+def test_parent_category_finds_products_and_variants_of_its_sub_categories(catalog: Store) -> None:
+    assert found(catalog, category="sneakers") == ["a-trail", "v-red"]
+    assert found(catalog, category="shoes") == ["a-trail", "b-classic", "v-red"]
+    assert found(catalog, category="master") == ["a-trail", "b-classic", "v-red"]
+    assert found(catalog, category="nowhere") == []
+
+
+def test_source_filter_sees_record_and_per_value_sources(catalog: Store) -> None:
+    assert found(catalog, source="supplier:acme") == ["a-trail"]
+    assert found(catalog, source="content") == ["b-classic"]
+    assert found(catalog, source="erp") == ["a-trail", "c-plain", "v-red"]
+
+
+def test_search_matches_word_prefixes_of_identifier_and_label_in_any_locale(catalog: Store) -> None:
+    assert found(catalog, q="trail run") == ["a-trail"]
+    assert found(catalog, q="RUNNER") == ["a-trail", "v-red"]  # the variant's label comes from its model
+    assert found(catalog, q="läufer") == ["v-red"]
+    assert found(catalog, q="t-sh") == ["c-plain"]
+    assert found(catalog, q="shirt") == ["c-plain"]
+    assert found(catalog, q="b-cl") == ["b-classic"]
+    assert found(catalog, q="xford") == []  # infixes are not indexed
+
+
+def test_missing_attribute_filter_follows_completeness(catalog: Store) -> None:
+    assert found(catalog, channel="ecommerce", locale="en_US", missing="description") == ["c-plain", "v-red"]
+    assert found(catalog, channel="ecommerce", locale="de_DE", missing="price") == ["v-red"]
+    catalog.upsert_products([Product(identifier="c-plain", family="shoes", source=ERP,
+                                     values=complete_values("Plain T-Shirt", sku="c-plain"))])
+    assert found(catalog, channel="ecommerce", locale="en_US", missing="description") == ["v-red"]
+
+
+def test_filters_combine_and_page_by_keyset(catalog: Store) -> None:
+    assert found(catalog, limit=1, category="master") == ["a-trail", "b-classic", "v-red"]
+    assert found(catalog, limit=1, category="master", source="erp") == ["a-trail", "v-red"]
+    assert found(catalog, category="master", q="runner", channel="ecommerce", locale="en_US", missing="description") == ["v-red"]
+    assert found(catalog, category="shoes", channel="ecommerce", locale="en_US", completeness="complete") == ["a-trail", "b-classic"]
+
+
+def test_model_write_reclassifies_its_variants(catalog: Store) -> None:
+    catalog.upsert_models([ProductModel(code="m-runner", family_variant="shoes_color", family="shoes", categories=["shoes"],
+                                        source=ERP, values={"name:en_US": "Road Model"})])
+    assert found(catalog, category="sneakers") == ["a-trail"]
+    assert found(catalog, category="shoes") == ["a-trail", "b-classic", "v-red"]
+    assert found(catalog, q="road") == ["v-red"]
+
+
+def test_deleted_products_leave_the_index(catalog: Store) -> None:
+    catalog.delete_products(["a-trail"])
+    assert found(catalog, category="sneakers") == ["v-red"]
+    assert found(catalog, source="supplier:acme") == []
+    with catalog.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(gi.GRID_PRODUCT)).scalar_one() == 3
+
+
+def test_moving_a_category_moves_its_products_out_of_the_old_parent(catalog: Store) -> None:
+    catalog.put_structure("category", [Category(code="outlet"), Category(code="sneakers", parent="outlet")])
+    assert found(catalog, category="master") == ["b-classic"]
+    assert found(catalog, category="outlet") == ["a-trail", "v-red"]
+
+
+def test_changed_requirements_update_the_missing_attribute_filter(catalog: Store) -> None:
+    catalog.put_structure("family", [Family(code="shoes", attributes=FAMILY_ATTRS, attribute_as_label="name",
+                                            requirements={"ecommerce": ["sku", "name"]})])
+    assert found(catalog, channel="ecommerce", locale="en_US", missing="description") == []
+    assert found(catalog, channel="ecommerce", locale="de_DE", missing="name") == []
+
+
+def test_a_database_without_the_index_gets_it_on_the_first_grid_page(catalog: Store) -> None:
+    with catalog.begin() as conn:
+        for table in (gi.GRID_CATEGORY, gi.GRID_SOURCE, gi.GRID_TEXT, gi.GRID_MISSING, gi.GRID_PRODUCT):
+            conn.execute(delete(table))
+    grid._INDEXED.discard(catalog.engine)
+    assert found(catalog, category="master") == ["a-trail", "b-classic", "v-red"]
+    assert found(catalog, q="runner", channel="ecommerce", locale="en_US", missing="description") == ["v-red"]
+
+
+def test_the_rarest_filter_drives_the_page(catalog: Store) -> None:
+    with catalog.engine.connect() as conn:
+        chosen = grid.plan(conn, GridFilter(category="master", source="supplier:acme"), catalog.structure())
+        assert chosen.driver[1] is gi.GRID_SOURCE and chosen.counts == {"category": 3, "source": 1}
+        assert grid.plan(conn, GridFilter(category="master", q="zzz"), catalog.structure()).empty
