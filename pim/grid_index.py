@@ -13,11 +13,13 @@ it returns, however rare the match. A second filter probes its table's primary k
   such as "hoe" does not match. That is what is indexed.
 - grid_missing: (channel, locale, attribute) a product misses, copied from its completeness rows after
   the completeness listener rescored it (this listener is registered after it).
+- grid_completeness: (channel, locale, complete, product_id) with the ratio, from the same rows.
 - grid_product: identifier → product_id, so a deleted product's rows can be found and removed.
 
 `rebuild(store)` fills everything for a database written before this index existed; the grid calls it
 lazily when the tables are empty but products exist. After `pim gate rescore` (a full completeness
-rebuild that runs no product listeners) call `rebuild(store)` to refresh grid_missing.
+rebuild that runs no product listeners) call `rebuild(store)` to refresh grid_missing and
+grid_completeness.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, Connection, Index, Integer, String, Table, delete, func, insert, select
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, delete, func, insert, select
 from sqlmodel import Field, SQLModel
 
 from pim.catalog import Structure
@@ -93,12 +95,27 @@ class GridMissingRow(SQLModel, table=True):
     product_id: int = _product_id()
 
 
+class GridCompletenessRow(SQLModel, table=True):
+    """A product's completeness on a channel × locale, keyed so "complete" and "incomplete" are id-ordered
+    ranges (below N % reads the incomplete range and checks the ratio)."""
+
+    __tablename__ = "grid_completeness"
+    __table_args__ = (Index("ix_grid_completeness_product", "product_id"),)
+
+    channel: str = _key(100)
+    locale: str = _key(20)
+    complete: bool = Field(sa_column=Column(Boolean, primary_key=True))
+    product_id: int = _product_id()
+    ratio: int = Field(sa_column=Column(Integer, nullable=False))
+
+
 GRID_PRODUCT: Table = GridProductRow.__table__  # type: ignore[assignment]
 GRID_CATEGORY: Table = GridCategoryRow.__table__  # type: ignore[assignment]
 GRID_SOURCE: Table = GridSourceRow.__table__  # type: ignore[assignment]
 GRID_TEXT: Table = GridTextRow.__table__  # type: ignore[assignment]
 GRID_MISSING: Table = GridMissingRow.__table__  # type: ignore[assignment]
-_BY_PRODUCT = (GRID_CATEGORY, GRID_SOURCE, GRID_TEXT, GRID_MISSING, GRID_PRODUCT)
+GRID_COMPLETENESS: Table = GridCompletenessRow.__table__  # type: ignore[assignment]
+_BY_PRODUCT = (GRID_CATEGORY, GRID_SOURCE, GRID_TEXT, GRID_MISSING, GRID_COMPLETENESS, GRID_PRODUCT)
 
 
 def tokens(text: Any) -> set[str]:
@@ -210,7 +227,7 @@ class GridIndex:
             family = r.family or next((m["family"] for m in chain if m["family"]), None)
             out[GRID_TEXT] += [{"token": t, "locale": loc, "product_id": r.id}
                                for loc, t in _text_tokens(r.identifier, family, _loads(r.value_map) or {}, chain, structure)]
-        out[GRID_MISSING] = _missing_rows(conn, {r.identifier: r.id for r in rows})
+        out[GRID_MISSING], out[GRID_COMPLETENESS] = _score_rows(conn, {r.identifier: r.id for r in rows})
         for table in _BY_PRODUCT[::-1]:
             if out[table]:
                 conn.execute(insert(table), out[table])
@@ -278,16 +295,19 @@ def _text_tokens(identifier: str, family: str | None, values: dict[str, Any], ch
     return out
 
 
-def _missing_rows(conn: Connection, ids: dict[str, int]) -> list[dict[str, Any]]:
+def _score_rows(conn: Connection, ids: dict[str, int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """grid_missing and grid_completeness rows from the products' (just rescored) completeness rows."""
     from pim.scoring_tables import COMPLETENESS as C
 
-    out = []
+    missing, scores = [], []
     for chunk in batched(sorted(ids), 2000):
-        for product, channel, locale, missing in conn.execute(
-                select(C.c.product, C.c.channel, C.c.locale, C.c.missing).where(C.c.product.in_(chunk), C.c.missing_count > 0)):
-            out += [{"channel": channel, "locale": locale, "attribute": a[:100], "product_id": ids[product]}
-                    for a in set(_loads(missing) or [])]
-    return out
+        for product, channel, locale, ratio, miss in conn.execute(
+                select(C.c.product, C.c.channel, C.c.locale, C.c.ratio, C.c.missing).where(C.c.product.in_(chunk))):
+            pid = ids[product]
+            scores.append({"channel": channel, "locale": locale, "complete": ratio >= 100, "product_id": pid, "ratio": ratio})
+            missing += [{"channel": channel, "locale": locale, "attribute": a[:100], "product_id": pid}
+                        for a in set(_loads(miss) or [])]
+    return missing, scores
 
 
 # ---------------------------------------------------------------------------------------------- backfill

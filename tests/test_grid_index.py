@@ -129,3 +129,11 @@ def test_the_rarest_filter_drives_the_page(catalog: Store) -> None:
         chosen = grid.plan(conn, GridFilter(category="master", source="supplier:acme"), catalog.structure())
         assert chosen.driver[1] is gi.GRID_SOURCE and chosen.counts == {"category": 3, "source": 1}
         assert grid.plan(conn, GridFilter(category="master", q="zzz"), catalog.structure()).empty
+
+
+def test_completeness_filters_page_in_id_order(catalog: Store) -> None:
+    scope = {"channel": "ecommerce", "locale": "en_US"}
+    assert found(catalog, limit=1, completeness="complete", **scope) == ["a-trail", "b-classic"]
+    assert found(catalog, limit=1, completeness="incomplete", **scope) == ["c-plain", "v-red"]
+    assert found(catalog, completeness="below:70", **scope) == ["v-red"]
+    assert found(catalog, completeness="below:100", category="master", **scope) == ["v-red"]

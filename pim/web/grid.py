@@ -3,7 +3,7 @@ never OFFSET), so page 10 000 costs what page 1 costs.
 
 Indexed: family, enabled (ix_product_family_enabled); category (with sub-categories), source, search words
 and missing attribute through pim.grid_index's tables, each keyed (value, product_id); completeness by
-channel × locale (the completeness primary key); gate decisions by product × channel.
+channel × locale (grid_completeness: complete / incomplete flag, ratio); gate decisions by product × channel.
 The most selective indexed filter *drives* the page: its rows are read in product_id order from after the
 cursor, and the other filters probe their primary keys per candidate. `plan` picks it from capped counts.
 Not indexed: the quality filter's reason match (a probe of gate_decision per candidate product)."""
@@ -14,7 +14,7 @@ import weakref
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, cast, exists, func, select
+from sqlalchemy import Connection, String, and_, cast, exists, false, func, select, true
 
 from pim import grid_index as gi
 from pim.catalog import Structure
@@ -60,13 +60,15 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _ratio_condition(c: Any, state: str) -> Any:
+def _ratio_condition(c: Any, state: str) -> list[Any]:
+    """Conditions on grid_completeness: the `complete` flag is the indexed part, below N % checks the ratio."""
     if state == "complete":
-        return c.ratio >= 100
+        return [c.complete == true()]
     if state == "incomplete":
-        return c.ratio < 100
+        return [c.complete == false()]
     if state.startswith("below:"):
-        return c.ratio < int(state.split(":", 1)[1])
+        n = int(state.split(":", 1)[1])
+        return [c.complete == false(), c.ratio < n] if n <= 100 else [c.ratio < n]
     raise ValueError(f"completeness filter '{state}': use complete, incomplete or below:N")
 
 
@@ -101,6 +103,9 @@ def _equalities(f: GridFilter, s: Structure) -> list[tuple[str, Any, list[Any]]]
     if f.missing and channel and locale and panels.tables() is not None:
         M = gi.GRID_MISSING
         out.append(("missing", M, [M.c.channel == channel, M.c.locale == locale, M.c.attribute == f.missing]))
+    if f.completeness and channel and locale and panels.tables() is not None:
+        G = gi.GRID_COMPLETENESS
+        out.append(("completeness", G, [G.c.channel == channel, G.c.locale == locale, *_ratio_condition(G.c, f.completeness)]))
     return out
 
 
@@ -156,8 +161,7 @@ def build_query(f: GridFilter, s: Structure, *, after: int = 0, limit: int = 50,
     if tables is not None and channel and locale:
         C = tables.COMPLETENESS
         on = and_(C.c.product == P.c.identifier, C.c.channel == channel, C.c.locale == locale)
-        q = q.join(C, on).where(_ratio_condition(C.c, f.completeness)) if f.completeness else q.outerjoin(C, on)
-        q = q.add_columns(C.c.ratio)
+        q = q.outerjoin(C, on).add_columns(C.c.ratio)  # the ratio shown; the filter is grid_completeness
     if f.family:
         q = q.where(P.c.family == f.family)
     if f.enabled is not None:

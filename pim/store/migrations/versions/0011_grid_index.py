@@ -1,5 +1,5 @@
 """grid index: the product grid's filter tables (categories with ancestors, sources, search tokens,
-missing attributes), each keyed (value, product_id) so a filter is an id-ordered index range"""
+missing attributes, completeness), each keyed (value, product_id) so a filter is an id-ordered index range"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -43,10 +43,19 @@ def upgrade() -> None:
         _pid(),
     )
     op.create_index("ix_grid_missing_product", "grid_missing", ["product_id"])
+    op.create_table(
+        "grid_completeness",
+        sa.Column("channel", _text(100), primary_key=True),
+        sa.Column("locale", _text(20), primary_key=True),
+        sa.Column("complete", sa.Boolean, primary_key=True),
+        _pid(),
+        sa.Column("ratio", sa.Integer, nullable=False),
+    )
+    op.create_index("ix_grid_completeness_product", "grid_completeness", ["product_id"])
 
 
 def downgrade() -> None:
-    for table in ("grid_missing", "grid_text", "grid_source", "grid_category"):
+    for table in ("grid_completeness", "grid_missing", "grid_text", "grid_source", "grid_category"):
         op.drop_index(f"ix_{table}_product", table_name=table)
         op.drop_table(table)
     op.drop_table("grid_product")
