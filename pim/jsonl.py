@@ -3,6 +3,7 @@ schemas/product_model.schema.json). Export then import is exact."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.product import Product, ProductModel, Provenance
+from pim.product import Association, Product, ProductModel, Provenance
 from pim.store import Store
 
 
@@ -43,7 +44,9 @@ def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes |
                 continue
             kind = data.get("kind", "product")
             try:
-                record: Product | ProductModel = (ProductModel if kind == "product_model" else Product).model_validate(data)
+                record: Product | ProductModel | None = canonical_record(data)
+                if record is None:
+                    record = (ProductModel if kind == "product_model" else Product).model_validate(data)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 field = ".".join(str(p) for p in first["loc"])
@@ -54,6 +57,70 @@ def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes |
             if record.source is None:
                 record.source = source or Provenance(source="jsonl", ref=f"{path.name}:{number}", at=stamp)
             yield Parsed(record, name, number)
+
+
+_CODE = re.compile(r"[A-Za-z0-9_]{1,100}")
+_PRODUCT_FIELDS = frozenset(Product.model_fields)
+_MODEL_FIELDS = frozenset(ProductModel.model_fields)
+
+
+def _is_text_list(v: Any) -> bool:
+    return type(v) is list and all(type(x) is str for x in v)
+
+
+def _provenances(data: dict[str, Any]) -> tuple[Provenance | None, dict[str, Provenance]]:
+    source = data.get("source")
+    prov = data.get("provenance") or {}
+    if type(prov) is not dict:
+        raise TypeError
+    return (None if source is None else Provenance.model_validate(source),
+            {k: Provenance.model_validate(v) for k, v in prov.items()})
+
+
+def canonical_record(data: dict[str, Any]) -> Product | ProductModel | None:
+    """The record for a line that is already in the exact shape pydantic would accept unchanged (the common
+    case: what `pim export jsonl` and the generator write), built without re-validating its values dict;
+    None when anything is unusual, so that pydantic validates it and explains what is wrong. The checks mirror
+    the model's field types and constraints (tests/test_jsonl_fastpath.py compares both paths)."""
+    kind = data.get("kind", "product")
+    model = kind == "product_model"
+    if not (model or kind == "product") or not (_MODEL_FIELDS if model else _PRODUCT_FIELDS).issuperset(data):
+        return None
+    key = data.get("code" if model else "identifier")
+    family, parent = data.get("family"), data.get("parent")
+    categories, values, assoc = data.get("categories", []), data.get("values", {}), data.get("associations", {})
+    if (type(key) is not str or not 1 <= len(key) <= 255 or (family is not None and (type(family) is not str or not _CODE.fullmatch(family)))
+            or (parent is not None and type(parent) is not str) or not _is_text_list(categories) or type(values) is not dict
+            or type(assoc) is not dict or not all(type(a) is dict for a in assoc.values())):
+        return None
+    try:
+        source, provenance = _provenances(data)
+        associations = {k: Association.model_validate(a) for k, a in assoc.items()}
+    except (ValidationError, TypeError):
+        return None
+    fields: dict[str, Any] = {"categories": categories, "values": values, "source": source, "provenance": provenance}
+    if model:
+        fv = data.get("family_variant")
+        if type(fv) is not str or not _CODE.fullmatch(fv):
+            return None
+        fields.update(kind=kind, code=key, family_variant=fv, family=family, parent=parent, associations=associations)
+        return _construct(ProductModel, fields, data)
+    enabled, groups = data.get("enabled", True), data.get("groups", [])
+    if type(enabled) is not bool or not _is_text_list(groups):
+        return None
+    fields.update(kind=kind, identifier=key, family=family, parent=parent, enabled=enabled, groups=groups,
+                  associations=associations)
+    return _construct(Product, fields, data)
+
+
+def _construct(cls: type[Any], fields: dict[str, Any], data: dict[str, Any]) -> Any:
+    """What pydantic's model_construct does, without its per-field default handling (every field is given)."""
+    record = cls.__new__(cls)
+    object.__setattr__(record, "__dict__", {name: fields[name] for name in cls.model_fields})
+    object.__setattr__(record, "__pydantic_fields_set__", set(data))
+    object.__setattr__(record, "__pydantic_extra__", None)
+    object.__setattr__(record, "__pydantic_private__", None)
+    return record
 
 
 class JsonlImporter:

@@ -40,6 +40,9 @@ def split_key(key: str) -> tuple[str, str | None, str | None]:
     return attribute, (locale or None), (channel or None)
 
 
+_UNHASHED = frozenset({"source", "provenance"})
+
+
 class Association(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -64,10 +67,20 @@ class _Valued(BaseModel):
         """Hash of what the record says and which source each value comes from — not of when, nor of the
         source's row reference — so re-importing the same data skips cheaply, while a merge that hands a
         value to another source is still written."""
-        body = self.model_dump(mode="json", exclude={"source", "provenance"})
-        body["~sources"] = [self.source.source if self.source else None,
-                            sorted((k, p.source) for k, p in self.provenance.items())]
-        return hashlib.blake2b(orjson.dumps(body, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+        sources = [self.source.source if self.source else None, sorted((k, p.source) for k, p in self.provenance.items())]
+        # The fields' own dict hashed directly: the same bytes as model_dump(mode="json") for JSON-native values,
+        # at a fraction of the cost; anything else (a Decimal, a set) goes through pydantic's serialiser.
+        body = {k: v for k, v in self.__dict__.items() if k not in _UNHASHED}
+        if "associations" in body:
+            body["associations"] = {k: a.__dict__ for k, a in body["associations"].items()}
+        body["~sources"] = sources
+        try:
+            data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            body = self.model_dump(mode="json", exclude=_UNHASHED)
+            body["~sources"] = sources
+            data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class Product(_Valued):

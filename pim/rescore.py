@@ -94,20 +94,26 @@ class Rescorer:
             last = page[-1][0]
 
     # ------------------------------------------------------------------ products
-    def on_products(self, conn: Connection, identifiers: list[str]) -> None:
+    def on_products(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None) -> None:
+        """`records`: the products just written, by identifier (the store passes them), so they are scored
+        from memory instead of being read back."""
         for chunk in batched(identifiers, 2000):
-            self.rescore(conn, chunk)
+            self.rescore(conn, chunk, records=records)
 
-    def rescore(self, conn: Connection, identifiers: list[str], channels: set[str] | None = None) -> None:
+    def rescore(self, conn: Connection, identifiers: list[str], channels: set[str] | None = None,
+                records: dict[str, Any] | None = None) -> None:
         reqs = self.requirements(conn)
         sql = _Sql(conn)
-        rows = sql.all(f"SELECT identifier, family, parent, value_map FROM product WHERE identifier IN ({sql.marks(identifiers)})",
-                       identifiers)
-        records = _records(conn, rows, reqs.structure)
-        new = dict(_scores(reqs, records, _invalid_assets(conn, records, reqs), channels))
+        if records is not None and all(i in records for i in identifiers):
+            rows = [(i, records[i].family, records[i].parent, records[i].values) for i in identifiers]
+        else:
+            rows = sql.all(f"SELECT identifier, family, parent, value_map FROM product WHERE identifier IN "
+                           f"({sql.marks(identifiers)})", identifiers)
+        scored = _records(conn, rows, reqs.structure)
+        new = dict(_scores(reqs, scored, _invalid_assets(conn, scored, reqs), channels))
         _replace(conn, sql, identifiers, new, channels)
-        _unique_values(conn, sql, identifiers, records, reqs)
-        gone = [i for i in identifiers if i not in records]
+        _unique_values(conn, sql, identifiers, scored, reqs)
+        gone = [i for i in identifiers if i not in scored]
         if gone:
             from pim.gate import forget_decisions
 

@@ -3,6 +3,7 @@ records by content hash; reads stream with keyset paging so no caller holds the 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,8 +39,10 @@ SEQUENCE: Table = SequenceRow.__table__  # type: ignore[assignment]
 JOB: Table = JobRow.__table__  # type: ignore[assignment]
 QUARANTINE: Table = QuarantineRow.__table__  # type: ignore[assignment]
 
-#: Called inside the write transaction with the identifiers a batch created or changed.
-ProductListener = Callable[[Connection, list[str]], None]
+#: Called inside the write transaction with the identifiers a batch created or changed. A listener whose
+#: signature has a `records` keyword also gets the batch's written products by identifier (when the write has
+#: them in memory), so it need not read them back.
+ProductListener = Callable[..., None]
 #: Called inside the structure write with (conn, kind, before, after): item data by code (None = absent).
 StructureListener = Callable[[Connection, str, dict[str, Any], dict[str, Any]], None]
 
@@ -78,8 +82,65 @@ class QuarantineEntry:
     severity: str = "rejected"  # "problem": the record was imported, one value has an issue (e.g. missing media)
 
 
+_AT_JSON: dict[datetime, str] = {}
+
+
 def _prov_json(p: Provenance | None) -> dict[str, Any] | None:
-    return None if p is None else p.model_dump(mode="json")
+    """Provenance as pydantic's JSON dump gives it; the timestamp's text is cached (a file's records share one)."""
+    if p is None:
+        return None
+    at = _AT_JSON.get(p.at)
+    if at is None:
+        if len(_AT_JSON) > 10_000:
+            _AT_JSON.clear()
+        at = _AT_JSON[p.at] = p.model_dump(mode="json")["at"]
+    return {"source": p.source, "ref": p.ref, "at": at}
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _accepts_records(listener: Any) -> bool:
+    try:
+        return "records" in inspect.signature(listener).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class _RawUpsert:
+    """INSERT … ON CONFLICT DO UPDATE for one table as plain DB-API executemany: the statement is built once per
+    dialect and the rows are tuples with JSON already serialised, so SQLAlchemy's per-row bind processing (most
+    of a batch write's cost) is skipped. The stored text is the same as the Core path writes."""
+
+    def __init__(self, conn: Connection, table: Table, key: str, columns: list[str], json_columns: set[str]) -> None:
+        pg = conn.dialect.name == "postgresql"
+        quote = conn.dialect.identifier_preparer.quote
+        marks = ", ".join(("%s::jsonb" if c in json_columns else "%s") if pg else "?" for c in columns)
+        updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c != key)
+        self.sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks}) "
+                    f"ON CONFLICT ({quote(key)}) DO UPDATE SET {updates}")
+        self.existing_sql = (f"SELECT {quote(key)}, id, content_hash FROM {quote(table.name)} WHERE {quote(key)} IN "
+                             f"(SELECT value FROM json_each(?))" if not pg else
+                             f"SELECT {quote(key)}, id, content_hash FROM {quote(table.name)} WHERE {quote(key)} = ANY(%s)")
+        stamp = table.c["updated_at"].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        self.stamp = stamp or (lambda v: v)
+        self.pg = pg
+
+    def existing(self, conn: Connection, keys: list[str]) -> dict[str, tuple[int, str]]:
+        param = keys if self.pg else _json(keys)
+        return {r[0]: (r[1], r[2]) for r in conn.exec_driver_sql(self.existing_sql, (param,))}
+
+    def write(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            conn.exec_driver_sql(self.sql, rows)
+
+
+_PRODUCT_COLUMNS = ["identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source",
+                    "provenance", "associations", "content_hash", "created_at", "updated_at", "seq"]
+_MODEL_COLUMNS = ["code", "family_variant", "family", "parent", "categories", "value_map", "source", "provenance",
+                  "associations", "content_hash", "updated_at", "seq"]
+_JSON_COLUMNS = {"categories", "groups", "value_map", "source", "provenance", "associations"}
 
 
 class Store:
@@ -191,11 +252,6 @@ class Store:
         return Structure.from_items({kind: self.get_structure(kind) for kind in STRUCTURE_KINDS})
 
     # ---------------------------------------------------------------- products
-    def _existing(self, conn: Connection, table: Table, key: str, ids: list[str]) -> dict[str, tuple[int, str]]:
-        col = table.c[key]
-        rows = conn.execute(select(col, table.c.id, table.c.content_hash).where(col.in_(ids)))
-        return {r[0]: (r[1], r[2]) for r in rows}
-
     def upsert_products(self, records: Iterable[Product], *, force: bool = False) -> UpsertCounts:
         """Write products in batches, one transaction each. Unchanged content (same hash) is skipped."""
         total = UpsertCounts()
@@ -203,61 +259,64 @@ class Store:
             total.add(self._upsert_product_batch(chunk, force))
         return total
 
+    def _raw(self, conn: Connection, kind: str) -> _RawUpsert:
+        writers = self.__dict__.setdefault("_writers", {})
+        writer = writers.get(kind)
+        if writer is None:
+            table, key, columns = (PRODUCT, "identifier", _PRODUCT_COLUMNS) if kind == "product" else (MODEL, "code", _MODEL_COLUMNS)
+            writer = writers[kind] = _RawUpsert(conn, table, key, columns, _JSON_COLUMNS)
+        return writer
+
     def _upsert_product_batch(self, chunk: list[Product], force: bool) -> UpsertCounts:
         counts = UpsertCounts()
         latest: dict[str, Product] = {p.identifier: p for p in chunk}  # last one wins within a batch
         with self.begin() as conn:
-            existing = self._existing(conn, PRODUCT, "identifier", list(latest))
-            rows: list[dict[str, Any]] = []
-            stamp = now()
-            provs: dict[int, Any] = {}  # id(Provenance) → JSON: merged products share one object across keys
+            writer = self._raw(conn, "product")
+            existing = writer.existing(conn, list(latest))
+            changed: list[tuple[str, Product, str]] = []
             for ident, product in latest.items():
                 digest = product.content_hash()
-                if ident in existing and existing[ident][1] == digest and not force:
+                known = existing.get(ident)
+                if known is not None and known[1] == digest and not force:
                     counts.unchanged += 1
                     continue
-                if ident in existing:
+                if known is not None:
                     counts.updated += 1
                 else:
                     counts.created += 1
-                rows.append(self._product_row(product, digest, stamp, provs))
-            if rows:
-                first = self.next_seq(conn, len(rows))
-                for offset, row in enumerate(rows):
-                    row["seq"] = first + offset
-                self.upsert_rows(conn, PRODUCT, [r for r in rows], ["identifier"])
-                changed = [r["identifier"] for r in rows]
-                conn.execute(delete(DELETED).where(DELETED.c.identifier.in_(changed)))
-                counts.changed_keys = changed
-                for listener in self.listeners:
-                    listener(conn, changed)
+                changed.append((ident, product, digest))
+            if changed:
+                first = self.next_seq(conn, len(changed))
+                stamp = writer.stamp(now())
+                provs: dict[int, Any] = {}  # id(Provenance) → JSON: merged products share one object across keys
+                writer.write(conn, [self._product_tuple(p, digest, stamp, first + n, provs)
+                                    for n, (_, p, digest) in enumerate(changed)])
+                keys = [c[0] for c in changed]
+                conn.execute(delete(DELETED).where(DELETED.c.identifier.in_(keys)))
+                counts.changed_keys = keys
+                self._notify(conn, keys, {ident: p for ident, p, _ in changed})
         return counts
 
+    def _notify(self, conn: Connection, identifiers: list[str], records: dict[str, Product] | None = None) -> None:
+        for listener in self.listeners:
+            if records is not None and _accepts_records(listener):
+                listener(conn, identifiers, records=records)
+            else:
+                listener(conn, identifiers)
+
     @staticmethod
-    def _product_row(p: Product, digest: str, stamp: datetime, provs: dict[int, Any] | None = None) -> dict[str, Any]:
-        def prov(v: Provenance) -> dict[str, Any] | None:
-            if provs is None:
-                return _prov_json(v)
+    def _product_tuple(p: Product, digest: str, stamp: Any, seq: int, provs: dict[int, Any]) -> tuple[Any, ...]:
+        """A row in _PRODUCT_COLUMNS order, JSON columns serialised."""
+        def prov(v: Provenance) -> Any:
             hit = provs.get(id(v))
             if hit is None:
                 hit = provs[id(v)] = _prov_json(v)
             return hit
 
-        return {
-            "identifier": p.identifier,
-            "family": p.family,
-            "parent": p.parent,
-            "enabled": p.enabled,
-            "categories": p.categories,
-            "groups": p.groups,
-            "value_map": p.values,
-            "source": _prov_json(p.source),
-            "provenance": {k: prov(v) for k, v in p.provenance.items()},
-            "associations": {k: v.model_dump(exclude_defaults=True) for k, v in p.associations.items()},
-            "content_hash": digest,
-            "created_at": stamp,
-            "updated_at": stamp,
-        }
+        return (p.identifier, p.family, p.parent, p.enabled, _json(p.categories), _json(p.groups), _json(p.values),
+                _json(_prov_json(p.source)), _json({k: prov(v) for k, v in p.provenance.items()}),
+                _json({k: v.model_dump(exclude_defaults=True) for k, v in p.associations.items()}),
+                digest, stamp, stamp, seq)
 
     def upsert_models(self, records: Iterable[ProductModel], *, force: bool = False) -> UpsertCounts:
         total = UpsertCounts()
@@ -265,9 +324,9 @@ class Store:
             counts = UpsertCounts()
             latest = {m.code: m for m in chunk}
             with self.begin() as conn:
-                existing = self._existing(conn, MODEL, "code", list(latest))
-                rows = []
-                stamp = now()
+                writer = self._raw(conn, "model")
+                existing = writer.existing(conn, list(latest))
+                changed = []
                 for code, m in latest.items():
                     digest = m.content_hash()
                     if code in existing and existing[code][1] == digest and not force:
@@ -275,19 +334,16 @@ class Store:
                         continue
                     counts.updated += code in existing
                     counts.created += code not in existing
-                    rows.append({
-                        "code": code, "family_variant": m.family_variant, "family": m.family, "parent": m.parent,
-                        "categories": m.categories, "value_map": m.values, "source": _prov_json(m.source),
-                        "provenance": {k: _prov_json(v) for k, v in m.provenance.items()},
-                        "associations": {k: v.model_dump(exclude_defaults=True) for k, v in m.associations.items()},
-                        "content_hash": digest, "updated_at": stamp,
-                    })
-                if rows:
-                    first = self.next_seq(conn, len(rows))
-                    for offset, row in enumerate(rows):
-                        row["seq"] = first + offset
-                    self.upsert_rows(conn, MODEL, rows, ["code"])
-                    counts.changed_keys = [r["code"] for r in rows]
+                    changed.append((code, m, digest))
+                if changed:
+                    first = self.next_seq(conn, len(changed))
+                    stamp = writer.stamp(now())
+                    writer.write(conn, [(
+                        code, m.family_variant, m.family, m.parent, _json(m.categories), _json(m.values),
+                        _json(_prov_json(m.source)), _json({k: _prov_json(v) for k, v in m.provenance.items()}),
+                        _json({k: v.model_dump(exclude_defaults=True) for k, v in m.associations.items()}),
+                        digest, stamp, first + n) for n, (code, m, digest) in enumerate(changed)])
+                    counts.changed_keys = [c[0] for c in changed]
                     self._touch_variants(conn, counts.changed_keys)
             total.add(counts)
         return total
@@ -300,18 +356,17 @@ class Store:
         if not variants:
             return
         first = self.next_seq(conn, len(variants))
-        for offset, ident in enumerate(variants):
-            conn.execute(update(PRODUCT).where(PRODUCT.c.identifier == ident).values(seq=first + offset))
-        for listener in self.listeners:
-            listener(conn, variants)
+        mark = "%s" if self.dialect == "postgresql" else "?"
+        conn.exec_driver_sql(f"UPDATE product SET seq = {mark} WHERE identifier = {mark}",
+                             [(first + offset, ident) for offset, ident in enumerate(variants)])
+        self._notify(conn, variants)
 
     def notify_products(self, identifiers: list[str]) -> None:
         """Run the write listeners (e.g. completeness rescoring) for products whose inputs changed outside
         their own record, such as an image found broken by media ingest. The products are not rewritten."""
         for chunk in batched(identifiers, self.batch_size):
             with self.begin() as conn:
-                for listener in self.listeners:
-                    listener(conn, chunk)
+                self._notify(conn, chunk)
 
     def delete_products(self, identifiers: list[str]) -> int:
         with self.begin() as conn:
@@ -326,8 +381,7 @@ class Store:
                 [{"identifier": i, "seq": first + n, "deleted_at": stamp} for n, i in enumerate(found)],
                 ["identifier"],
             )
-            for listener in self.listeners:
-                listener(conn, found)
+            self._notify(conn, found)
         return len(found)
 
     @staticmethod
