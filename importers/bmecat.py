@@ -63,6 +63,7 @@ class BmecatMap(BaseModel):
     image_purposes: list[str] = ["normal"]
     references: dict[str, str] = Field(default={}, description="PRODUCT_REFERENCE@type → association type code.")
     unmatched: Literal["create", "quarantine"] = "create"
+    precedence: str | None = Field(default=None, description="Precedence YAML file (relative to this map).")
 
 
 def load_map(path: Path) -> BmecatMap:
@@ -284,8 +285,12 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
         tier["sku"] = pid_to_sku.get(tier["sku"], tier["sku"])
 
 
-def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precedence | None = None) -> ImportCounts:
-    """Import one BMEcat file, merged by precedence into what other sources said; tier prices into a price list."""
+def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precedence | None = None,
+                  map_dir: Path | None = None) -> ImportCounts:
+    """Import one BMEcat file, merged by precedence into what other sources said; tier prices into a price list.
+    `precedence` overrides the map's own precedence file (read relative to `map_dir`)."""
+    if precedence is None and m.precedence and map_dir is not None:
+        precedence = Precedence.load(map_dir / m.precedence)
     source = f"supplier:{m.supplier}"
     tiers: list[dict[str, Any]] = []
     pid_to_sku: dict[str, str] = {}
@@ -307,4 +312,4 @@ class BmecatImporter:
     name = "bmecat"
 
     def run(self, path: Path, store: Store, *, map_path: Path, **_: Any) -> dict[str, Any]:
-        return import_bmecat(path, store, load_map(map_path)).as_dict()
+        return import_bmecat(path, store, load_map(map_path), map_dir=map_path.parent).as_dict()

@@ -40,7 +40,8 @@ def step_sources(run: DemoRun) -> dict[str, Any]:
         note("content", import_content(src / "content.jsonl", store, load_profile(ContentProfile, src / "content.profile.yaml"),
                                        profile_dir=src))
     if (src / "supplier_acme.map.yaml").is_file():
-        note("supplier bmecat", import_bmecat(src / "supplier_acme.bmecat.xml", store, load_map(src / "supplier_acme.map.yaml")))
+        note("supplier bmecat", import_bmecat(src / "supplier_acme.bmecat.xml", store, load_map(src / "supplier_acme.map.yaml"),
+                                                     map_dir=src))
     if (src / "supplier_bolt.profile.yaml").is_file():
         note("supplier csv", import_supplier_table(src / "supplier_bolt.csv", store,
                                                    load_supplier_map(src / "supplier_bolt.profile.yaml"), map_dir=src))

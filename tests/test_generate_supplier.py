@@ -37,13 +37,13 @@ def test_supplier_sources_merge_onto_the_generated_catalog(store: Store, generat
     import_jsonl(generated / "products.jsonl", store)
     before = store.count_products()
     src = generated / "sources"
-    acme = import_bmecat(src / "supplier_acme.bmecat.xml", store, load_map(src / "supplier_acme.map.yaml"))
-    bolt = import_supplier_table(src / "supplier_bolt.csv", store, load_supplier_map(src / "supplier_bolt.profile.yaml"))
+    acme = import_bmecat(src / "supplier_acme.bmecat.xml", store, load_map(src / "supplier_acme.map.yaml"), map_dir=src)
+    bolt = import_supplier_table(src / "supplier_bolt.csv", store, load_supplier_map(src / "supplier_bolt.profile.yaml"), map_dir=src)
     assert store.count_products() == before  # everything matched by GTIN or was quarantined: nothing created
     assert acme.updated + acme.unchanged + acme.rejected == acme.read and acme.updated > 0
     assert all("cross-reference" in r["reason"] for r in store.quarantined(acme.job_id, severity="rejected"))
     assert bolt.updated > 0 and bolt.updated + bolt.unchanged + bolt.rejected == bolt.read
     # the generator plants duplicate GTINs: a supplier row carrying one is quarantined, never matched to either
     assert all("belongs to 2 products" in r["reason"] for r in store.quarantined(bolt.job_id, severity="rejected"))
-    xlsx = import_supplier_table(src / "supplier_bolt.xlsx", store, load_supplier_map(src / "supplier_bolt.profile.yaml"))
+    xlsx = import_supplier_table(src / "supplier_bolt.xlsx", store, load_supplier_map(src / "supplier_bolt.profile.yaml"), map_dir=src)
     assert (xlsx.updated, xlsx.unchanged) == (0, bolt.read - bolt.rejected)  # same rows as the CSV: nothing new

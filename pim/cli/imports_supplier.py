@@ -21,7 +21,7 @@ def bmecat(
     store = Store.from_settings()
     m = load_map(map_path)
     for path in files:
-        counts = import_bmecat(path, store, m)
+        counts = import_bmecat(path, store, m, map_dir=map_path.parent)
         report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
 
 

@@ -175,10 +175,11 @@ def _maps(spec: ProfileSpec, target: Path) -> list[Path]:
         "fields": {"short": "name", "ean": "ean"}, "feature_systems": ["ECLASS"],
         "features": {WEIGHT_IRDI: {"attribute": "weight", "unit": "KILOGRAM", "units": {"KGM": "KILOGRAM"}}},
         "price_type": "net_list", "price_attribute": None, "tier_price_list": "purchase_acme",
+        "precedence": "precedence.yaml",
     }
     bolt = {
         "source": "supplier:bolt", "pid_column": "Artikelnummer", "gtin_column": "EAN", "decimal": ",",
-        "unmatched": "quarantine", "delimiter": ";",
+        "unmatched": "quarantine", "delimiter": ";", "precedence": "precedence.yaml",
         "columns": {"EAN": "ean", "Bezeichnung": "name:de_DE" if "de_DE" in spec.locales else "name:en_US",
                     "Gewicht (kg)": {"to": "weight", "unit": "KILOGRAM"}},
     }
