@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, delete, func, insert, select
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, delete, func, select
 from sqlmodel import Field, SQLModel
 
 from pim.catalog import Structure
@@ -161,9 +161,11 @@ class GridIndex:
             self._structure, self._fingerprint = load_structure(conn), fingerprint
         return self._structure
 
-    def on_products(self, conn: Connection, identifiers: list[str]) -> None:
+    def on_products(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None) -> None:
+        """`records`: the products just written, by identifier (the store passes them on a product write), so
+        they are indexed from memory; a model write or a delete passes identifiers only."""
         for chunk in batched(identifiers, 2000):
-            self.refresh(conn, chunk)
+            self.refresh(conn, chunk, records)
 
     def on_structure(self, conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
         self._structure = None
@@ -196,41 +198,109 @@ class GridIndex:
             self.refresh(conn, [r[1] for r in page])
             done, last = done + len(page), page[-1][0]
 
-    def refresh(self, conn: Connection, identifiers: list[str]) -> None:
-        """Replace the index rows of `identifiers` (written, touched through a model, or deleted)."""
-        rows = conn.execute(select(PRODUCT.c.id, PRODUCT.c.identifier, PRODUCT.c.family, PRODUCT.c.parent,
-                                   PRODUCT.c.categories, PRODUCT.c.value_map, PRODUCT.c.source, PRODUCT.c.provenance)
-                            .where(PRODUCT.c.identifier.in_(identifiers))).all()
-        found = {r.identifier for r in rows}
-        gone = [i for i in identifiers if i not in found]
-        ids = [r.id for r in rows]
-        if gone:
-            ids += list(conn.execute(select(GRID_PRODUCT.c.product_id).where(GRID_PRODUCT.c.product.in_(gone))).scalars())
-        if ids:
-            for table in _BY_PRODUCT:
-                conn.execute(delete(table).where(table.c.product_id.in_(ids)))
-        if rows:
-            self._insert(conn, rows)
+    def refresh(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None) -> None:
+        """Bring the index rows of `identifiers` (written, touched through a model, or deleted) up to date:
+        compute them in memory, load what is stored (one query per table) and write only the difference."""
+        sql = _Sql(conn)
+        if records is not None and all(i in records for i in identifiers):
+            ids = dict(sql.all("SELECT identifier, id FROM product WHERE identifier " + sql.any_of, [identifiers]))
+            items = [_from_record(records[i], ids[i]) for i in identifiers if i in ids]
+        else:
+            items = [_from_row(*r) for r in sql.all(
+                "SELECT identifier, id, family, parent, categories, value_map, source, provenance FROM product "
+                "WHERE identifier " + sql.any_of, [identifiers])]
+        current = [it[1] for it in items]
+        old: dict[Table, set[tuple[Any, ...]]] = {GRID_PRODUCT: set(sql.all(
+            f"SELECT product, product_id FROM grid_product WHERE product {sql.any_of} OR product_id {sql.any_of}",
+            [identifiers, current]))}
+        every = sorted(set(current) | {r[1] for r in old[GRID_PRODUCT]})
+        if not every:
+            return
+        for table in _BY_PRODUCT[:-1]:
+            old[table] = set(sql.all(f"SELECT {', '.join(_COLUMNS[table])} FROM {table.name} WHERE product_id "
+                                     + sql.any_of, [every]))
+        new = self._rows(conn, sql, items)
+        for table in _BY_PRODUCT:  # deletes first: a changed ratio or a re-created product reuses a key
+            sql.many(_delete_sql(sql, table), [_pk(table, r) for r in old[table] - new[table]])
+        for table in _BY_PRODUCT[::-1]:
+            sql.many(_insert_sql(sql, table), sorted(new[table] - old[table]))  # key order: fewer B-tree pages touched
 
-    def _insert(self, conn: Connection, rows: list[Any]) -> None:
+    def _rows(self, conn: Connection, sql: "_Sql", items: list[tuple[Any, ...]]) -> dict[Table, set[tuple[Any, ...]]]:
+        """Every index row of `items` as column tuples in `_COLUMNS` order."""
         structure = self.structure(conn)
-        models = _models(conn, {r.parent for r in rows if r.parent})
-        out: dict[Table, list[dict[str, Any]]] = {t: [] for t in _BY_PRODUCT}
-        for r in rows:
-            chain = _chain(models, r.parent)
-            out[GRID_PRODUCT].append({"product": r.identifier, "product_id": r.id})
-            cats = set(_loads(r.categories) or [])
+        models = _models(conn, {it[3] for it in items if it[3]})
+        out: dict[Table, set[tuple[Any, ...]]] = {t: set() for t in _BY_PRODUCT}
+        for identifier, pid, family, parent, categories, values, sources in items:
+            chain = _chain(models, parent)
+            out[GRID_PRODUCT].add((identifier, pid))
+            cats = set(categories or [])
             for m in chain:
                 cats.update(m["categories"] or [])
-            out[GRID_CATEGORY] += [{"category": c, "product_id": r.id} for c in _with_ancestors(cats, structure)]
-            out[GRID_SOURCE] += [{"source": s[:100], "product_id": r.id} for s in _sources(_loads(r.source), _loads(r.provenance))]
-            family = r.family or next((m["family"] for m in chain if m["family"]), None)
-            out[GRID_TEXT] += [{"token": t, "locale": loc, "product_id": r.id}
-                               for loc, t in _text_tokens(r.identifier, family, _loads(r.value_map) or {}, chain, structure)]
-        out[GRID_MISSING], out[GRID_COMPLETENESS] = _score_rows(conn, {r.identifier: r.id for r in rows})
-        for table in _BY_PRODUCT[::-1]:
-            if out[table]:
-                conn.execute(insert(table), out[table])
+            out[GRID_CATEGORY].update((c, pid) for c in _with_ancestors(cats, structure))
+            out[GRID_SOURCE].update((s[:100], pid) for s in sources)
+            family = family or next((m["family"] for m in chain if m["family"]), None)
+            out[GRID_TEXT].update((t, pid, loc) for loc, t in _text_tokens(identifier, family, values or {}, chain, structure))
+        out[GRID_MISSING], out[GRID_COMPLETENESS] = _score_rows(sql, {it[0]: it[1] for it in items})
+        return out
+
+
+#: Each table's columns in the order its row tuples use; the key columns are all but grid_completeness' ratio.
+_COLUMNS: dict[Table, tuple[str, ...]] = {
+    GRID_PRODUCT: ("product", "product_id"),
+    GRID_CATEGORY: ("category", "product_id"),
+    GRID_SOURCE: ("source", "product_id"),
+    GRID_TEXT: ("token", "product_id", "locale"),
+    GRID_MISSING: ("channel", "locale", "attribute", "product_id"),
+    GRID_COMPLETENESS: ("channel", "locale", "complete", "product_id", "ratio"),
+}
+
+
+def _pk(table: Table, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row[:4] if table is GRID_COMPLETENESS else row
+
+
+def _delete_sql(sql: "_Sql", table: Table) -> str:
+    columns = _COLUMNS[table][:4] if table is GRID_COMPLETENESS else _COLUMNS[table]
+    return f"DELETE FROM {table.name} WHERE " + " AND ".join(f"{c} = {sql.p}" for c in columns)
+
+
+def _insert_sql(sql: "_Sql", table: Table) -> str:
+    columns = _COLUMNS[table]
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([sql.p] * len(columns))})"
+
+
+class _Sql:
+    """Plain DB-API statements (SQLAlchemy's per-row bind processing was most of this listener's cost). A
+    list parameter is one bound value (`json_each` on SQLite, an array on PostgreSQL), so every statement's
+    text is the same whatever the batch size."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+        self.p = "%s" if self.pg else "?"
+        self.any_of = "= ANY(%s)" if self.pg else "IN (SELECT value FROM json_each(?))"
+
+    def all(self, statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        bound = tuple(p if self.pg else orjson.dumps(p).decode() for p in params)
+        return [tuple(r) for r in self.conn.exec_driver_sql(statement, bound)]
+
+    def many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.conn.exec_driver_sql(statement, rows)
+
+
+def _from_record(p: Any, pid: int) -> tuple[Any, ...]:
+    """(identifier, id, family, parent, categories, values, sources) of a Product in memory."""
+    sources = {p.source.source} if p.source is not None else set()
+    sources.update(v.source for v in p.provenance.values())
+    return p.identifier, pid, p.family, p.parent, p.categories, p.values, sources
+
+
+def _from_row(identifier: str, pid: int, family: str | None, parent: str | None, categories: Any, values: Any,
+              source: Any, provenance: Any) -> tuple[Any, ...]:
+    """The same from a stored product row (JSON columns are text on SQLite)."""
+    return (identifier, pid, family, parent, _loads(categories), _loads(values) or {},
+            _sources(_loads(source), _loads(provenance)))
 
 
 def _loads(data: Any) -> Any:
@@ -284,29 +354,27 @@ def _text_tokens(identifier: str, family: str | None, values: dict[str, Any], ch
     code = fam.attribute_as_label if fam else None
     if not code:
         return out
-    merged: dict[str, Any] = {}
-    for m in reversed(chain):
-        merged.update(m["values"])
-    merged.update(values)
-    for key, value in merged.items():
-        if key == code or key.startswith(code + ":") or key.startswith(code + "@"):
-            locale = key.split(":", 1)[1].split("@", 1)[0] if ":" in key else ""
-            out.update((locale[:20], t) for t in tokens(value))
+    label: dict[str, Any] = {}  # the label's keys only, a variant's own over its models'
+    for source in [*(m["values"] for m in reversed(chain)), values]:
+        label.update((k, source[k]) for k in [k for k in source if k.startswith(code)]
+                     if len(k) == len(code) or k[len(code)] in ":@")
+    for key, value in label.items():
+        locale = key.split(":", 1)[1].split("@", 1)[0] if ":" in key else ""
+        out.update((locale[:20], t) for t in tokens(value))
     return out
 
 
-def _score_rows(conn: Connection, ids: dict[str, int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _score_rows(sql: _Sql, ids: dict[str, int]) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     """grid_missing and grid_completeness rows from the products' (just rescored) completeness rows."""
-    from pim.scoring_tables import COMPLETENESS as C
-
-    missing, scores = [], []
-    for chunk in batched(sorted(ids), 2000):
-        for product, channel, locale, ratio, miss in conn.execute(
-                select(C.c.product, C.c.channel, C.c.locale, C.c.ratio, C.c.missing).where(C.c.product.in_(chunk))):
-            pid = ids[product]
-            scores.append({"channel": channel, "locale": locale, "complete": ratio >= 100, "product_id": pid, "ratio": ratio})
-            missing += [{"channel": channel, "locale": locale, "attribute": a[:100], "product_id": pid}
-                        for a in set(_loads(miss) or [])]
+    missing: set[tuple[Any, ...]] = set()
+    scores: set[tuple[Any, ...]] = set()
+    if not ids:
+        return missing, scores
+    for product, channel, locale, ratio, miss in sql.all(
+            "SELECT product, channel, locale, ratio, missing FROM completeness WHERE product " + sql.any_of, [list(ids)]):
+        pid = ids[product]
+        scores.add((channel, locale, ratio >= 100, pid, ratio))
+        missing.update((channel, locale, a[:100], pid) for a in _loads(miss) or [])
     return missing, scores
 
 
