@@ -127,11 +127,19 @@ def price_list_changed_since(store: Store, customer: str, since: datetime) -> li
 
 
 def put_stock(store: Store, levels: Iterable[StockLevel]) -> int:
+    """Upsert stock readings. Products whose quantity or ATP actually changed get a new write sequence, so
+    the search index and customer deltas send their new availability without a full rebuild."""
     count = 0
     with store.begin() as conn:
         for chunk in batched(levels, store.batch_size):
             rows = [l.model_dump() for l in chunk]
+            before = {(r.sku, r.warehouse): (Decimal(r.quantity), None if r.atp is None else Decimal(r.atp))
+                      for r in conn.execute(select(STOCK.c.sku, STOCK.c.warehouse, STOCK.c.quantity, STOCK.c.atp)
+                                            .where(STOCK.c.sku.in_({r["sku"] for r in rows})))}
+            changed = {r["sku"] for r in rows if before.get((r["sku"], r["warehouse"])) != (r["quantity"], r["atp"])}
             store.upsert_rows(conn, STOCK, rows, ["sku", "warehouse"])
+            if changed:
+                store.touch_products(conn, sorted(changed))
             count += len(rows)
     return count
 

@@ -58,6 +58,15 @@ def test_nothing_changed_means_nothing_delivered(delivered, tmp_path: Path) -> N
     assert r.status == "nothing" and r.rows == 0
 
 
+def test_a_stock_change_alone_reaches_the_delta(delivered, tmp_path: Path) -> None:
+    from tests.feeds_data import put_stocks
+
+    put_stocks(delivered, {"T2": "0"})
+    got = lines(deliver_contract(delivered, "acme-tools", out_dir=out_dir(tmp_path)).file)
+    assert set(got) == {"T2"} and got["T2"]["action"] == "upsert"
+    assert got["T2"]["stock"]["atp"] == "0" and got["T2"]["stock"]["in_stock"] is False
+
+
 def test_unrelated_changes_do_not_reach_the_customer(delivered, tmp_path: Path) -> None:
     delivered.upsert_products([product("G1", family="plant", categories=["garden"], note="x")])
     assert deliver_contract(delivered, "acme-tools", out_dir=out_dir(tmp_path)).status == "nothing"

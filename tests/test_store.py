@@ -83,3 +83,19 @@ def test_a_value_changing_source_is_written_but_a_new_timestamp_is_not(store: St
     moved.provenance["name:en_US"] = Provenance(source="content", at=datetime(2026, 3, 1, tzinfo=UTC))
     assert store.upsert_products([moved]).updated == 1  # the value now comes from another source
     assert store.get_product("sku-1").provenance_of("name:en_US").source == "content"
+
+
+def test_a_stock_change_marks_the_product_changed_for_incremental_exports(store: Store) -> None:
+    from decimal import Decimal
+
+    from pim.commerce import StockLevel, put_stock
+
+    store.upsert_products([_product(1), _product(2)])
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    put_stock(store, [StockLevel(sku="sku-1", quantity=Decimal(5), updated_at=at)])
+    mark = store.current_seq()
+    put_stock(store, [StockLevel(sku="sku-1", quantity=Decimal(5), updated_at=at)])  # same reading: nothing
+    assert [p.identifier for p in store.iter_products(since_seq=mark)] == []
+    put_stock(store, [StockLevel(sku="sku-1", quantity=Decimal(0), updated_at=at),
+                      StockLevel(sku="sku-2", warehouse="north", quantity=Decimal(3), updated_at=at)])
+    assert [p.identifier for p in store.iter_products(since_seq=mark)] == ["sku-1", "sku-2"]

@@ -361,6 +361,18 @@ class Store:
                              [(first + offset, ident) for offset, ident in enumerate(variants)])
         self._notify(conn, variants)
 
+    def touch_products(self, conn: Connection, identifiers: list[str]) -> int:
+        """Mark products changed for incremental exporters (a new seq) without rewriting them: their data
+        outside the record changed, e.g. stock. Listeners are not called (completeness does not move)."""
+        found = sorted(set(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(identifiers))).scalars()))
+        if not found:
+            return 0
+        first = self.next_seq(conn, len(found))
+        mark = "%s" if self.dialect == "postgresql" else "?"
+        conn.exec_driver_sql(f"UPDATE product SET seq = {mark} WHERE identifier = {mark}",
+                             [(first + offset, ident) for offset, ident in enumerate(found)])
+        return len(found)
+
     def notify_products(self, identifiers: list[str]) -> None:
         """Run the write listeners (e.g. completeness rescoring) for products whose inputs changed outside
         their own record, such as an image found broken by media ingest. The products are not rewritten."""
