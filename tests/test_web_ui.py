@@ -131,3 +131,60 @@ def test_users_cli_adds_a_user_and_makes_a_token(pim_env, store: Store) -> None:
     assert authenticate(store, "ann", "long enough").role == "admin"
     made = runner.invoke(root, ["users", "token", "ann"])
     assert user_for_token(store, made.output.strip()).username == "ann"
+
+
+def _conflict_on_name(store: Store) -> None:
+    """The ERP and the content team both own `name` and disagree: the merge logs a conflict."""
+    from datetime import UTC, datetime
+
+    from pim.merge import Merger, Precedence
+    from pim.product import Product, Provenance
+
+    merger = Merger(Precedence(attributes={"name": ["erp", "content"]})).bind(store.structure())
+    content = Provenance(source="content", at=datetime.now(UTC))
+    merger.write(store, [Product(identifier="complete", values={"name:en_US": "Trail Runner"}, source=content)])
+
+
+def test_editor_picks_the_winning_candidate_of_a_conflict(client: TestClient, store: Store) -> None:
+    from pim.conflicts import open_conflicts
+
+    _conflict_on_name(store)
+    assert [c.value_key for c in open_conflicts(store, ["complete"])] == ["name:en_US"]
+    assert store.get_product("complete").values["name:en_US"] == "Runner"  # the ERP ranks first
+    token = login(client)
+    page = client.get("/products/complete").text
+    assert "Trail Runner" in page  # the losing candidate is shown with its source
+    resp = client.post("/products/complete/conflicts", data={"key": "name:en_US", "source": "content", "csrf_token": token})
+    assert resp.status_code == 200
+    assert store.get_product("complete").values["name:en_US"] == "Trail Runner"
+    assert open_conflicts(store, ["complete"]) == []
+
+
+def test_viewer_may_not_pick_a_conflict_winner(client: TestClient, store: Store) -> None:
+    _conflict_on_name(store)
+    token = login(client, "vi")
+    resp = client.post("/products/complete/conflicts", data={"key": "name:en_US", "source": "content", "csrf_token": token})
+    assert resp.status_code == 403 and store.get_product("complete").values["name:en_US"] == "Runner"
+
+
+def test_uploaded_image_is_ingested_and_set_on_the_product(client: TestClient, store: Store) -> None:
+    import hashlib
+
+    from tests import images
+
+    token = login(client)
+    data = images.png(120, 90)
+    resp = client.post("/products/complete/media", data={"key": "picture", "csrf_token": token},
+                       files={"file": ("shoe.png", data, "image/png")})
+    assert resp.status_code == 200
+    assert store.get_product("complete").values["picture"] == "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_a_broken_upload_is_refused_and_the_product_keeps_its_image(client: TestClient, store: Store) -> None:
+    from tests import images
+
+    token = login(client)
+    resp = client.post("/products/complete/media", data={"key": "picture", "csrf_token": token},
+                       files={"file": ("shoe.jpg", images.truncated_jpeg(), "image/jpeg")})
+    assert resp.status_code == 422 and "image rejected" in resp.text
+    assert store.get_product("complete").values["picture"] == "sha256:def456"
