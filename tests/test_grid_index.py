@@ -162,3 +162,17 @@ def test_incremental_writes_leave_the_same_index_as_a_rebuild(catalog: Store) ->
     assert found(catalog, q="trail walker") == ["a-trail"] and found(catalog, q="runner") == ["v-red"]
     assert found(catalog, category="sneakers") == ["v-red", "d-new"]
 
+
+
+def test_gate_rescore_brings_the_missing_attribute_filter_along(catalog: Store) -> None:
+    from typer.testing import CliRunner
+
+    from pim.cli import _mount, app
+
+    _mount()
+    with catalog.begin() as conn:  # a stale grid, as after a bulk completeness change
+        conn.execute(delete(gi.GRID_MISSING))
+    assert found(catalog, channel="ecommerce", locale="en_US", missing="description") == []
+    result = CliRunner().invoke(app, ["gate", "rescore", "--json"])
+    assert result.exit_code == 0, result.output
+    assert found(catalog, channel="ecommerce", locale="en_US", missing="description") == ["c-plain", "v-red"]

@@ -54,12 +54,15 @@ def report(channel: str = typer.Option(..., "--channel", "-c", help="Structure c
 @app.command()
 def rescore(as_json: bool = JsonOption) -> None:
     """Recompute every product's completeness (after restoring a backup, or to check the counters)."""
+    from pim.grid_index import rebuild as rebuild_grid
     from pim.rescore import Rescorer
     from pim.store import Store
 
     store = Store.from_settings()
     with store.begin() as conn:
         done = Rescorer().rescore_families(conn, None, None)
+    # The bulk rebuild runs no product listeners: refresh the grid's missing / completeness filters too.
+    rebuild_grid(store)
     emit_json({"rescored": done}) if as_json else console.print(f"rescored {done} products")
 
 
