@@ -17,9 +17,12 @@ it returns, however rare the match. A second filter probes its table's primary k
 - grid_product: identifier → product_id, so a deleted product's rows can be found and removed.
 
 `rebuild(store)` fills everything for a database written before this index existed; the grid calls it
-lazily when the tables are empty but products exist. After `pim gate rescore` (a full completeness
-rebuild that runs no product listeners) call `rebuild(store)` to refresh grid_missing and
-grid_completeness.
+lazily when the tables are empty but products exist, and `pim gate rescore` (a full completeness rebuild
+that runs no product listeners) calls it to refresh grid_missing and grid_completeness.
+
+The listener writes only differences: it computes a batch's rows in memory (from the written records the
+store passes, or read back for model writes, deletes and structure changes), loads the stored rows in one
+query per table and deletes / inserts what changed with one executemany per table.
 """
 
 from __future__ import annotations
