@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 import zipfile
 from datetime import datetime
 from collections.abc import Iterator
@@ -40,7 +41,11 @@ def _fix_zip_times(path: Path) -> None:
             fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            dst.writestr(fixed, src.read(info.filename))
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps `modified` at save time, whatever we set
+                stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>" + stamp + rb"\g<2>", data)
+            dst.writestr(fixed, data)
     tmp.replace(path)
 
 
