@@ -111,9 +111,7 @@ class Projector:
     def cells(self, item: FeedItem, escape: Callable[[str], str] | None = None) -> list[str]:
         """The row: sku, price and stock for this contract, then the product's fields; only the fields
         part is shared between contracts (cached per view and product seq in the run)."""
-        row = self.prefix(item)
-        if escape is not None:
-            row = [escape(c) for c in row]
+        row = self.prefix(item, escape)
         if item.action == "delete":
             return row + [""] * len(self.fields)
         return row + self.cached_tail(item, escape)
@@ -136,17 +134,38 @@ class Projector:
         return (what, tuple(self.fields), self.c.locale, self.c.channel, self.c.currency, self.plan.media_base_url,
                 id(self.s), *extra)
 
-    def prefix(self, item: FeedItem) -> list[str]:
+    def prefix(self, item: FeedItem, escape: Callable[[str], str] | None = None) -> list[str]:
+        """sku, action, price cells and stock cells; the price and stock cells are memoised per (equal) price
+        and availability, since list-price fallbacks and stock levels repeat across rows."""
         p = item.product
-        price = item.price
-        row = [p.identifier, item.action,
-               decimal_text(price.unit_price) if price else "", self.c.currency if price else "",
-               price.source if price else "",
-               "|".join(f"{decimal_text(t.min_qty)}:{decimal_text(t.price)}" for t in price.tiers) if price else ""]
+        sku = escape(p.identifier) if escape is not None else p.identifier
+        row = [sku, item.action]
+        row += self._memo(self._price_cells, item.price, escape)
         if self.c.include_stock:
-            st = item.stock
-            row += [decimal_text(st.atp) if st else "", ("true" if st.in_stock else "false") if st else ""]
+            row += self._memo(self._stock_cells, item.stock, escape)
         return row
+
+    def _memo(self, render: Callable[[Any], list[str]], value: Any, escape: Callable[[str], str] | None) -> list[str]:
+        memo = self.__dict__.setdefault("_cells_memo", {})
+        key = (render.__name__, value, escape is not None)
+        found = memo.get(key)
+        if found is None:
+            found = render(value)
+            if escape is not None:
+                found = [escape(c) for c in found]
+            if len(memo) < 100_000:
+                memo[key] = found
+        return found
+
+    def _price_cells(self, price: Any) -> list[str]:
+        if not price:
+            return ["", "", "", ""]
+        return [decimal_text(price.unit_price), self.c.currency, price.source,
+                "|".join(f"{decimal_text(t.min_qty)}:{decimal_text(t.price)}" for t in price.tiers)]
+
+    @staticmethod
+    def _stock_cells(st: Any) -> list[str]:
+        return [decimal_text(st.atp), "true" if st.in_stock else "false"] if st else ["", ""]
 
     def tail(self, item: FeedItem, escape: Callable[[str], str] | None = None) -> list[str]:
         p = item.product

@@ -179,3 +179,41 @@ def stock_changed_since(store: Store, since: datetime) -> list[str]:
         return list(conn.execute(select(STOCK.c.sku).where(STOCK.c.updated_at > since).distinct()).scalars())
 
 
+
+
+def price_list_tiers(store: Store, customer: str, currency: str, on: date | None = None) -> dict[str, list[Tier]]:
+    """Like `contract_tiers`, for every SKU of the customer's price list in one query (no SKU list to bind):
+    for a run that prices many SKUs of the same customer."""
+    day = on or datetime.now(UTC).date()
+    q = select(PRICE.c.sku, PRICE.c.min_qty, PRICE.c.price).where(
+        PRICE.c.customer == customer,
+        PRICE.c.currency == currency,
+        PRICE.c.valid_from <= day,
+        or_(PRICE.c.valid_to.is_(None), PRICE.c.valid_to >= day),
+    ).order_by(PRICE.c.sku, PRICE.c.min_qty, PRICE.c.valid_from.desc())
+    result: dict[str, dict[Decimal, Tier]] = {}
+    with store.engine.connect() as conn:
+        for sku, min_qty, price in conn.execute(q):
+            tiers = result.setdefault(sku, {})
+            # With overlapping validity, the most recently started entry wins for a quantity.
+            qty = Decimal(min_qty)
+            if qty not in tiers:
+                tiers[qty] = Tier(qty, Decimal(price))
+    return {sku: list(t.values()) for sku, t in result.items()}
+
+
+def stock_all(store: Store) -> dict[str, Availability]:
+    """`stock_for` over every SKU with a stock reading, in one scan."""
+    out: dict[str, Availability] = {}
+    with store.engine.connect() as conn:
+        for row in conn.execute(select(STOCK.c.sku, STOCK.c.quantity, STOCK.c.atp, STOCK.c.updated_at)):
+            sku, quantity, atp_raw, stamp = row
+            qty = Decimal(quantity)
+            atp = Decimal(atp_raw) if atp_raw is not None else qty
+            prev = out.get(sku)
+            if prev is None:
+                out[sku] = Availability(qty, atp, stamp)
+            else:
+                oldest = min(x for x in (prev.updated_at, stamp) if x is not None)
+                out[sku] = Availability(prev.quantity + qty, prev.atp + atp, oldest)
+    return out

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,8 +20,9 @@ from sqlalchemy import select
 
 from pim import delivery_log as log
 from pim.catalog import Structure
-from pim.commerce import Availability, stock_for
-from pim.contracts import AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, get_contract, get_contracts, resolve_prices
+from pim.commerce import Availability, Tier, price_list_tiers, stock_all, stock_for
+from pim.contracts import (AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, get_contract, get_contracts, list_price,
+                           resolve_prices)
 from pim.errors import DeliveryError, PimError
 from pim.product import Product, ProductModel, merged_values
 from pim.protocols import Artifact, PublishContext
@@ -29,6 +31,7 @@ from pim.store.store import MODEL, PRODUCT, Store, batched, now
 
 Kind = Literal["full", "delta_products", "delta_prices"]
 CHUNK = 1000
+TIER_CACHE = 8  # price lists held per run and worker
 GATE_CHUNK = 10_000  # the gate may look across the catalog (duplicates): fewer, larger calls
 SNAPSHOT_LIMIT = 250_000  # larger catalogs are scanned per contract instead of held in memory once per run
 
@@ -229,6 +232,32 @@ class FeedRun:
         self._rows: dict[str, _Row] | None = None
         self._index: AssortmentIndex | None = None
         self._lock = threading.Lock()  # thread executors share one run per process
+        self._tiers: dict[tuple[str, str, date], dict[str, list[Tier]]] = {}
+        self._stock: dict[str, Availability] | None = None
+        self._stock_all = False
+
+    def tiers(self, store: Store, customer: str, currency: str, day: date) -> dict[str, list[Tier]]:
+        """The price list's tiers valid on `day`, read once per run (one query, not one bind per SKU). Only the
+        last few price lists are kept: a worker usually builds each customer once."""
+        key = (customer, currency, day)
+        with self._lock:
+            found = self._tiers.get(key)
+            if found is None:
+                found = price_list_tiers(store, customer, currency, day)
+                if len(self._tiers) >= TIER_CACHE:
+                    self._tiers.pop(next(iter(self._tiers)))
+                self._tiers[key] = found
+            return found
+
+    def stock(self, store: Store, skus: list[str]) -> dict[str, Availability]:
+        """Stock of every SKU read once per run; catalogs too large for a snapshot read just `skus`."""
+        with self._lock:
+            if self._stock is None:
+                self._stock = stock_all(store) if store.count_products() <= SNAPSHOT_LIMIT else {}
+                self._stock_all = bool(self._stock) or store.count_products() <= SNAPSHOT_LIMIT
+            if self._stock_all:
+                return self._stock
+        return stock_for(store, skus)
 
     def index(self, store: Store) -> AssortmentIndex | None:
         """The snapshot's assortment index; None when the catalog is too large to hold (scan per contract)."""
@@ -297,20 +326,53 @@ def _candidates_full(run: FeedRun, store: Store, c: Contract, matcher: Assortmen
 
 
 def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tuple[Any, dict[str, Any]]], on: date,
-           member: Callable[[Any, dict[str, Any]], bool], run: FeedRun) -> Iterator[tuple[Any, dict[str, Any], FeedItem | None]]:
-    """For each product: its values and its item, or None when it is not (or no longer) for this customer."""
+           member: Callable[[Any, dict[str, Any]], bool], run: FeedRun,
+           shared: bool = False) -> Iterator[tuple[Any, dict[str, Any], FeedItem | None]]:
+    """For each product: its values and its item, or None when it is not (or no longer) for this customer.
+    `shared` (full builds) takes prices and stock from the run's whole-list reads; deltas read just their SKUs."""
     for chunk in batched(valued, GATE_CHUNK):
         members = [(p, v) for p, v in chunk if member(p, v)]
         passed = run.passing(store, c.channel, [p for p, _ in members]) if members else set()
         members = [(p, v) for p, v in members if p.identifier in passed]
-        prices = resolve_prices(store, c, structure, members, on)
-        stock = stock_for(store, [p.identifier for p, _ in members if p.identifier in prices]) if c.include_stock else {}
+        if shared:
+            prices = _run_prices(run, store, c, structure, members, on)
+            stock = run.stock(store, [p.identifier for p, _ in members if p.identifier in prices]) if c.include_stock else {}
+        else:
+            prices = resolve_prices(store, c, structure, members, on)
+            stock = stock_for(store, [p.identifier for p, _ in members if p.identifier in prices]) if c.include_stock else {}
         ok = {p.identifier for p, _ in members}
         for p, v in chunk:
             if p.identifier in ok and p.identifier in prices:
                 yield p, v, FeedItem(p, v, prices[p.identifier], stock.get(p.identifier))
             else:
                 yield p, v, None
+
+
+def _run_prices(run: FeedRun, store: Store, c: Contract, structure: Structure,
+                members: list[tuple[Any, dict[str, Any]]], on: date) -> dict[str, ResolvedPrice]:
+    """`resolve_prices` with the customer's tiers from the run; equal list prices share one ResolvedPrice (the
+    renderers memoise their cells per price)."""
+    tiers = run.tiers(store, c.price_customer, c.currency, on)
+    rule = c.pricing
+    source: Literal["list", "list_discount"] = "list_discount" if rule.fallback == "list_price_discount" else "list"
+    fallback: dict[Any, ResolvedPrice] = {}
+    out: dict[str, ResolvedPrice] = {}
+    for p, values in members:
+        contracted = tiers.get(p.identifier)
+        if contracted:
+            out[p.identifier] = ResolvedPrice(tuple(contracted), "contract")
+            continue
+        if rule.fallback == "exclude":
+            continue
+        base = list_price(values, rule, c.currency, c.channel, structure)
+        if base is None:
+            continue
+        price = fallback.get(base)
+        if price is None:
+            amount = (base * (100 - rule.discount_percent) / 100).quantize(Decimal("0.01")) if source == "list_discount" else base
+            price = fallback[base] = ResolvedPrice((Tier(Decimal(1), amount),), source)
+        out[p.identifier] = price
+    return out
 
 
 def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | None = None,
@@ -331,7 +393,8 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
 
     if full:
         valued = ((r, r.values) for r in _candidates_full(run, store, contract, matcher))
-        items: Iterator[FeedItem] = (i for _, _, i in _items(store, structure, contract, valued, day, lambda p, v: True, run) if i)
+        items: Iterator[FeedItem] = (i for _, _, i in _items(store, structure, contract, valued, day, lambda p, v: True, run,
+                                                            shared=True) if i)
         kind: Kind = "full"
     else:
         assert wm is not None
