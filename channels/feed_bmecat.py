@@ -1,10 +1,15 @@
-"""BMEcat 2005 feed, streamed with lxml.etree.xmlfile: a full feed is a T_NEW_CATALOG; a delta is a
-T_UPDATE_PRODUCTS (products new/update/delete) or, when only contract prices moved, a T_UPDATE_PRICES.
-Validated in the tests against the BMEcat 2005.1 XSD (namespace below)."""
+"""BMEcat 2005 feed: a full feed is a T_NEW_CATALOG; a delta is a T_UPDATE_PRODUCTS (products
+new/update/delete) or, when only contract prices moved, a T_UPDATE_PRICES. Validated in the tests against the
+BMEcat 2005.1 XSD (namespace below).
+
+Products are written as pre-escaped string fragments, not lxml elements: building ~30 elements per product was
+the writer's whole cost. Every text goes through `xml_text` (escaping, and characters XML 1.0 forbids are
+dropped); the fixed parts of a product (feature names, currency, units) are escaped once per file."""
 
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,33 @@ NS = "http://www.bmecat.org/bmecat/2005.1"
 _LANG = {"en": "eng", "de": "deu", "fr": "fra", "it": "ita", "es": "spa", "nl": "nld", "pt": "por", "pl": "pol",
          "cs": "ces", "da": "dan", "sv": "swe", "fi": "fin", "nb": "nor", "ja": "jpn", "zh": "zho", "ru": "rus"}
 _TRANSACTION = {"full": "T_NEW_CATALOG", "delta_products": "T_UPDATE_PRODUCTS", "delta_prices": "T_UPDATE_PRICES"}
+
+
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """Text content as XML: & < > escaped, CR kept as a reference (a parser would turn a raw one into LF),
+    and characters XML 1.0 cannot carry dropped (lxml refused them; a feed must not fail on one bad value)."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    if not text.isprintable() and _INVALID_XML.search(text):
+        text = _INVALID_XML.sub("", text)
+    return text
+
+
+def xml_attr(text: str) -> str:
+    return xml_text(text).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
+
+
+def _el(tag: str, text: str) -> str:
+    return f"<{tag}>{xml_text(text)}</{tag}>"
 
 
 def _e(parent: etree._Element, tag: str, text: str | None = None, **attrib: str) -> etree._Element:
@@ -40,21 +72,28 @@ class BmecatFeedRenderer:
 
     def write(self, items: Iterable[FeedItem], plan: FeedPlan, path: Path) -> int:
         proj = Projector(plan)
+        writer = _ProductWriter(proj)
         transaction = _TRANSACTION[plan.kind]
         rows = 0
-        with etree.xmlfile(str(path), encoding="utf-8") as xf:
-            xf.write_declaration()
-            with xf.element("BMECAT", {"version": "2005"}, nsmap={None: NS}):
-                xf.write(self._header(plan), pretty_print=True)
-                attrs = {} if plan.kind == "full" else {"prev_version": str(plan.prev_version)}
-                with xf.element(transaction, attrs):
-                    for item in items:
-                        if plan.kind == "delta_prices":
-                            xf.write(self._price_update(item, proj))
-                        else:
-                            mode = None if plan.kind == "full" else ("delete" if item.action == "delete" else "update")
-                            xf.write(self._product(item, proj, mode))
-                        rows += 1
+        opening = f"<{transaction}>" if plan.kind == "full" else f'<{transaction} prev_version="{xml_attr(str(plan.prev_version))}">'
+        with path.open("w", encoding="utf-8", newline="\n") as fh:
+            fh.write("<?xml version='1.0' encoding='utf-8'?>\n")
+            fh.write(f'<BMECAT xmlns="{NS}" version="2005">')
+            fh.write(etree.tostring(self._header(plan), encoding="unicode", pretty_print=True))
+            fh.write(opening)
+            buffer: list[str] = []
+            for item in items:
+                if plan.kind == "delta_prices":
+                    buffer.append(writer.price_update(item))
+                else:
+                    mode = None if plan.kind == "full" else ("delete" if item.action == "delete" else "update")
+                    buffer.append(writer.product(item, mode))
+                rows += 1
+                if len(buffer) >= 512:
+                    fh.write("".join(buffer))
+                    buffer.clear()
+            fh.write("".join(buffer))
+            fh.write(f"</{transaction}></BMECAT>")
         return rows
 
     def _header(self, plan: FeedPlan) -> etree._Element:
@@ -76,115 +115,118 @@ class BmecatFeedRenderer:
         _e(supplier, "SUPPLIER_NAME", c.bmecat.supplier_name[:50])
         return header
 
-    # ------------------------------------------------------------------ one product
-    def _product(self, item: FeedItem, proj: Projector, mode: str | None) -> etree._Element:
-        opts = proj.c.bmecat
-        product = etree.Element("PRODUCT", {"mode": mode} if mode else {})
-        _e(product, "SUPPLIER_PID", item.product.identifier)
-        details = _e(product, "PRODUCT_DETAILS")
-        if item.action == "delete":
-            # The schema still wants details, order details and a price element for a deletion.
-            _e(details, "DESCRIPTION_SHORT", item.product.identifier[:150])
-            order = _e(product, "PRODUCT_ORDER_DETAILS")
-            _e(order, "ORDER_UNIT", opts.default_order_unit)
-            _e(_e(product, "PRODUCT_PRICE_DETAILS"), "PRODUCT_PRICE", price_type="net_customer")
-            return product
-        values = item.values
-        _e(details, "DESCRIPTION_SHORT", proj.label(item)[:150] or item.product.identifier)
-        long = self._value(proj, values, "description")
-        if long:
-            _e(details, "DESCRIPTION_LONG", long[:64000])
-        gtin = self._value(proj, values, opts.gtin_attribute)
-        if gtin:
-            _e(details, "INTERNATIONAL_PID", gtin[:100], type="gtin")
-        maker = self._value(proj, values, opts.manufacturer_attribute)
-        if maker:
-            _e(details, "MANUFACTURER_NAME", maker[:50])
-        self._features(product, item, proj)
-        order = _e(product, "PRODUCT_ORDER_DETAILS")
-        _e(order, "ORDER_UNIT", (self._value(proj, values, opts.order_unit_attribute) or opts.default_order_unit)[:3])
-        pack = self._value(proj, values, opts.pack_attribute)
-        if pack:
-            _e(order, "CONTENT_UNIT", opts.default_order_unit)
-            _e(order, "NO_CU_PER_OU", pack.split()[0])
-        moq = self._value(proj, values, opts.moq_attribute)
-        if moq:
-            _e(order, "QUANTITY_MIN", moq.split()[0])
-        self._prices(product, item, proj)
-        self._mime(product, item, proj)
-        return product
 
-    def _price_update(self, item: FeedItem, proj: Projector) -> etree._Element:
-        product = etree.Element("PRODUCT", {"mode": "update"})
-        _e(product, "SUPPLIER_PID", item.product.identifier)
-        self._prices(product, item, proj)
-        return product
+class _ProductWriter:
+    """One contract's product fragments. What is the same for every product (which attributes are features,
+    their escaped names, the price element's fixed parts) is worked out once."""
 
-    @staticmethod
-    def _value(proj: Projector, values: dict[str, Any], code: str) -> str:
-        attr = proj.s.attributes.get(code)
-        if attr is None:
-            return ""
-        v = proj.raw(values, attr)
-        if isinstance(v, dict) and "amount" in v:
-            return str(v["amount"])
-        return proj.text(attr, v) if v not in (None, "") else ""
-
-    def _features(self, product: etree._Element, item: FeedItem, proj: Projector) -> None:
-        opts = proj.c.bmecat
+    def __init__(self, proj: Projector) -> None:
+        self.proj, self.opts = proj, proj.c.bmecat
+        opts = self.opts
         skip = {opts.class_attribute, opts.gtin_attribute, opts.manufacturer_attribute, opts.order_unit_attribute,
                 opts.pack_attribute, opts.moq_attribute, "description", proj.c.pricing.list_price_attribute}
-        features = etree.Element("PRODUCT_FEATURES")
-        klass = self._value(proj, item.values, opts.class_attribute)
+        self.features = [(a, "<FEATURE>" + _el("FNAME", (a.labels.get(proj.c.locale) or a.code)[:60]))
+                         for a in proj.attributes
+                         if a.code not in skip and a.type not in (AttributeType.image, AttributeType.file, AttributeType.identifier)]
+        self.images = [a for a in proj.attributes if a.type == AttributeType.image]
+        self.system = _el("REFERENCE_FEATURE_SYSTEM_NAME", opts.reference_system)
+        self.unit = xml_text(opts.default_order_unit)
+        self.currency = _el("PRICE_CURRENCY", proj.c.currency)
+        self.attrs = {code: proj.s.attributes.get(code) for code in (
+            "description", opts.gtin_attribute, opts.manufacturer_attribute, opts.order_unit_attribute,
+            opts.pack_attribute, opts.moq_attribute, opts.class_attribute)}
+        self._prices: dict[Any, str] = {}
+
+    def value(self, values: dict[str, Any], code: str) -> str:
+        attr = self.attrs.get(code)
+        if attr is None:
+            return ""
+        v = self.proj.raw(values, attr)
+        if isinstance(v, dict) and "amount" in v:
+            return str(v["amount"])
+        return self.proj.text(attr, v) if v not in (None, "") else ""
+
+    def product(self, item: FeedItem, mode: str | None) -> str:
+        sku = item.product.identifier
+        out = ['<PRODUCT mode="' + mode + '">' if mode else "<PRODUCT>", _el("SUPPLIER_PID", sku)]
+        if item.action == "delete":
+            # The schema still wants details, order details and a price element for a deletion.
+            out += ["<PRODUCT_DETAILS>", _el("DESCRIPTION_SHORT", sku[:150]), "</PRODUCT_DETAILS>",
+                    f"<PRODUCT_ORDER_DETAILS><ORDER_UNIT>{self.unit}</ORDER_UNIT></PRODUCT_ORDER_DETAILS>",
+                    '<PRODUCT_PRICE_DETAILS><PRODUCT_PRICE price_type="net_customer"/></PRODUCT_PRICE_DETAILS></PRODUCT>']
+            return "".join(out)
+        opts, values = self.opts, item.values
+        out += ["<PRODUCT_DETAILS>", _el("DESCRIPTION_SHORT", self.proj.label(item)[:150] or sku)]
+        if long := self.value(values, "description"):
+            out.append(_el("DESCRIPTION_LONG", long[:64000]))
+        if gtin := self.value(values, opts.gtin_attribute):
+            out.append(f'<INTERNATIONAL_PID type="gtin">{xml_text(gtin[:100])}</INTERNATIONAL_PID>')
+        if maker := self.value(values, opts.manufacturer_attribute):
+            out.append(_el("MANUFACTURER_NAME", maker[:50]))
+        out.append("</PRODUCT_DETAILS>")
+        self._features(out, values)
+        unit = self.value(values, opts.order_unit_attribute)
+        out.append("<PRODUCT_ORDER_DETAILS>" + (_el("ORDER_UNIT", unit[:3]) if unit else f"<ORDER_UNIT>{self.unit[:3]}</ORDER_UNIT>"))
+        if pack := self.value(values, opts.pack_attribute):
+            out.append(f"<CONTENT_UNIT>{self.unit}</CONTENT_UNIT>" + _el("NO_CU_PER_OU", pack.split()[0]))
+        if moq := self.value(values, opts.moq_attribute):
+            out.append(_el("QUANTITY_MIN", moq.split()[0]))
+        out.append("</PRODUCT_ORDER_DETAILS>")
+        out.append(self.prices(item))
+        self._mime(out, values)
+        out.append("</PRODUCT>")
+        return "".join(out)
+
+    def price_update(self, item: FeedItem) -> str:
+        return '<PRODUCT mode="update">' + _el("SUPPLIER_PID", item.product.identifier) + self.prices(item) + "</PRODUCT>"
+
+    def _features(self, out: list[str], values: dict[str, Any]) -> None:
+        proj = self.proj
+        parts: list[str] = []
+        klass = self.value(values, self.opts.class_attribute)
         if klass:
-            _e(features, "REFERENCE_FEATURE_SYSTEM_NAME", opts.reference_system)
-            _e(features, "REFERENCE_FEATURE_GROUP_ID", klass[:60])
-        count = 0
-        for attr in proj.attributes:
-            if attr.code in skip or attr.type in (AttributeType.image, AttributeType.file, AttributeType.identifier):
-                continue
-            v = proj.raw(item.values, attr)
+            parts += [self.system, _el("REFERENCE_FEATURE_GROUP_ID", klass[:60])]
+        for attr, opening in self.features:
+            v = proj.raw(values, attr)
             if v in (None, "", [], {}):
                 continue
-            feature = _e(features, "FEATURE")
-            _e(feature, "FNAME", (attr.labels.get(proj.c.locale) or attr.code)[:60])
+            parts.append(opening)
             if attr.type == AttributeType.multi_select and isinstance(v, list):
-                for o in v:
-                    _e(feature, "FVALUE", proj.option_label(attr.code, str(o))[:60] or "-")
+                parts += [_el("FVALUE", proj.option_label(attr.code, str(o))[:60] or "-") for o in v]
             elif attr.type == AttributeType.metric and isinstance(v, dict):
-                _e(feature, "FVALUE", str(v.get("amount", ""))[:60] or "-")
+                parts.append(_el("FVALUE", str(v.get("amount", ""))[:60] or "-"))
                 if v.get("unit"):
-                    _e(feature, "FUNIT", str(v["unit"])[:20])
+                    parts.append(_el("FUNIT", str(v["unit"])[:20]))
             else:
-                _e(feature, "FVALUE", proj.text(attr, v)[:60] or "-")
-            count += 1
-        if count or klass:
-            product.append(features)
+                parts.append(_el("FVALUE", proj.text(attr, v)[:60] or "-"))
+            parts.append("</FEATURE>")
+        if parts:
+            out.append("<PRODUCT_FEATURES>" + "".join(parts) + "</PRODUCT_FEATURES>")
 
-    @staticmethod
-    def _prices(product: etree._Element, item: FeedItem, proj: Projector) -> None:
-        details = _e(product, "PRODUCT_PRICE_DETAILS")
+    def prices(self, item: FeedItem) -> str:
+        """PRODUCT_PRICE_DETAILS, memoised per (equal) price: list-price fallbacks and tier sets repeat."""
         price = item.price
+        found = self._prices.get(price)
+        if found is not None:
+            return found
         kind = "net_customer" if price is None or price.source == "contract" else "net_list"
         if price is None:
-            _e(details, "PRODUCT_PRICE", price_type=kind)
-            return
-        for tier in price.tiers:
-            el = _e(details, "PRODUCT_PRICE", price_type=kind)
-            _e(el, "PRICE_AMOUNT", decimal_text(tier.price))
-            _e(el, "PRICE_CURRENCY", proj.c.currency)
-            _e(el, "LOWER_BOUND", decimal_text(tier.min_qty))
+            found = f'<PRODUCT_PRICE_DETAILS><PRODUCT_PRICE price_type="{kind}"/></PRODUCT_PRICE_DETAILS>'
+        else:
+            found = "<PRODUCT_PRICE_DETAILS>" + "".join(
+                f'<PRODUCT_PRICE price_type="{kind}">' + _el("PRICE_AMOUNT", decimal_text(t.price)) + self.currency
+                + _el("LOWER_BOUND", decimal_text(t.min_qty)) + "</PRODUCT_PRICE>" for t in price.tiers) + "</PRODUCT_PRICE_DETAILS>"
+        if len(self._prices) < 100_000:
+            self._prices[price] = found
+        return found
 
-    @staticmethod
-    def _mime(product: etree._Element, item: FeedItem, proj: Projector) -> None:
-        refs = [str(v) for a in proj.attributes if a.type == AttributeType.image
-                and (v := proj.raw(item.values, a)) not in (None, "")]
+    def _mime(self, out: list[str], values: dict[str, Any]) -> None:
+        refs = [str(v) for a in self.images if (v := self.proj.raw(values, a)) not in (None, "")]
         if not refs:
             return
-        info = _e(product, "MIME_INFO")
+        out.append("<MIME_INFO>")
         for n, ref in enumerate(refs):
-            mime = _e(info, "MIME")
-            _e(mime, "MIME_TYPE", mimetypes.guess_type(ref)[0] or "image/jpeg")
-            _e(mime, "MIME_SOURCE", proj.media_url(ref)[:255])
-            _e(mime, "MIME_PURPOSE", "normal" if n == 0 else "detail")
-
+            out.append("<MIME>" + _el("MIME_TYPE", mimetypes.guess_type(ref)[0] or "image/jpeg")
+                       + _el("MIME_SOURCE", self.proj.media_url(ref)[:255])
+                       + ("<MIME_PURPOSE>normal</MIME_PURPOSE></MIME>" if n == 0 else "<MIME_PURPOSE>detail</MIME_PURPOSE></MIME>"))
+        out.append("</MIME_INFO>")
