@@ -77,18 +77,6 @@ def tenant_search_rules(scope: str, customer: str, prefix: str | None = None) ->
 
 
 # ---------------------------------------------------------------- hooks
-def price_list_customers(store: Store, skus: list[str]) -> dict[str, list[str]]:
-    """Until contracts land: a customer with a contract price for a SKU has it in their assortment."""
-    from pim.commerce import PRICE
-
-    out: dict[str, list[str]] = {}
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(PRICE.c.sku, PRICE.c.customer).where(PRICE.c.sku.in_(skus)).distinct())
-        for sku, customer in rows:
-            out.setdefault(sku, []).append(customer)
-    return out
-
-
 def image_url(value: str) -> str | None:
     from pim.settings import get_settings
 
