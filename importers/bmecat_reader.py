@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from importers.xml_safety import guard_prologue, open_for_xml
+from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.errors import InputError, UnsupportedInput
 
 TRANSACTIONS = {"T_NEW_CATALOG": "new_catalog", "T_UPDATE_PRODUCTS": "update_products", "T_UPDATE_PRICES": "update_prices"}
@@ -222,52 +222,46 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None) -> Iterator[
     header = header_out if header_out is not None else BmecatHeader()
     handle = open_for_xml(path)
     with handle:
-        guard_prologue(handle, str(path))
-        context = etree.iterparse(handle, events=("start", "end"), resolve_entities=False, no_network=True,
-                                  load_dtd=False, huge_tree=False, remove_comments=True)
+        context = safe_iterparse(handle, str(path), events=("start", "end"))
         transaction: str | None = None
         depth_in_product = 0
         saw_root = False
-        try:
-            for event, el in context:
-                name = _local(el.tag)
-                if event == "start":
-                    if not saw_root:
-                        saw_root = True
-                        if name != "BMECAT":
-                            raise InputError(f"root element is <{name}>, not <BMECAT>", file=str(path), line=el.sourceline,
-                                             hint="is this a BMEcat file?")
-                        header.version = el.get("version")
-                    if name in TRANSACTIONS:
-                        transaction = TRANSACTIONS[name]
-                    elif name == "ARTICLE":
-                        raise UnsupportedInput(
-                            "BMEcat 1.2 ARTICLE elements are not supported", file=str(path), line=el.sourceline, field="ARTICLE",
-                            hint="ask the supplier for BMEcat 2005 (PRODUCT elements), or convert the file")
-                    elif name == "PRODUCT":
-                        depth_in_product += 1
-                    continue
-                if name == "PRODUCT" and transaction:
-                    depth_in_product -= 1
-                    default_lang = header.languages[0] if header.languages else "eng"
-                    try:
-                        yield parse_product(el, transaction, default_lang)
-                    except InputError as exc:
-                        exc.file = str(path)
-                        yield exc
-                    el.clear(keep_tail=False)
-                    parent = el.getparent()
-                    while parent is not None and el.getprevious() is not None:
-                        del parent[0]
-                elif name == "CATALOG" and depth_in_product == 0:
-                    header.languages = [t.lower() for t in (_text(c) for c in _children(el, "LANGUAGE")) if t]
-                    header.currency = _text(_child(el, "CURRENCY"))
-                    header.catalog_id = _text(_child(el, "CATALOG_ID"))
-                elif name == "SUPPLIER" and depth_in_product == 0:
-                    header.supplier = _text(_child(el, "SUPPLIER_NAME"))
-        except etree.XMLSyntaxError as exc:
-            raise InputError(f"not well-formed XML: {exc.msg}", file=str(path), line=exc.lineno,
-                             hint="the file may be truncated or not XML; ask the sender for a complete file") from None
+        for event, el in context:
+            name = _local(el.tag)
+            if event == "start":
+                if not saw_root:
+                    saw_root = True
+                    if name != "BMECAT":
+                        raise InputError(f"root element is <{name}>, not <BMECAT>", file=str(path), line=el.sourceline,
+                                         hint="is this a BMEcat file?")
+                    header.version = el.get("version")
+                if name in TRANSACTIONS:
+                    transaction = TRANSACTIONS[name]
+                elif name == "ARTICLE":
+                    raise UnsupportedInput(
+                        "BMEcat 1.2 ARTICLE elements are not supported", file=str(path), line=el.sourceline, field="ARTICLE",
+                        hint="ask the supplier for BMEcat 2005 (PRODUCT elements), or convert the file")
+                elif name == "PRODUCT":
+                    depth_in_product += 1
+                continue
+            if name == "PRODUCT" and transaction:
+                depth_in_product -= 1
+                default_lang = header.languages[0] if header.languages else "eng"
+                try:
+                    yield parse_product(el, transaction, default_lang)
+                except InputError as exc:
+                    exc.file = str(path)
+                    yield exc
+                el.clear(keep_tail=False)
+                parent = el.getparent()
+                while parent is not None and el.getprevious() is not None:
+                    del parent[0]
+            elif name == "CATALOG" and depth_in_product == 0:
+                header.languages = [t.lower() for t in (_text(c) for c in _children(el, "LANGUAGE")) if t]
+                header.currency = _text(_child(el, "CURRENCY"))
+                header.catalog_id = _text(_child(el, "CATALOG_ID"))
+            elif name == "SUPPLIER" and depth_in_product == 0:
+                header.supplier = _text(_child(el, "SUPPLIER_NAME"))
         if not saw_root:
             raise InputError("the file is empty", file=str(path), hint="export the catalog again")
         if transaction is None:
