@@ -19,7 +19,7 @@ from pim.catalog import Structure
 from pim.errors import ConfigError, InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
-from pim.sources import SourceItem, match_skus
+from pim.sources import SourceItem, match_skus, merger_for
 from pim.product import Association, Product, Provenance, value_key
 from pim.store import Store
 from pim.store.store import QuarantineEntry, batched
@@ -289,8 +289,6 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
                   map_dir: Path | None = None) -> ImportCounts:
     """Import one BMEcat file, merged by precedence into what other sources said; tier prices into a price list.
     `precedence` overrides the map's own precedence file (read relative to `map_dir`)."""
-    if precedence is None and m.precedence and map_dir is not None:
-        precedence = Precedence.load(map_dir / m.precedence)
     source = f"supplier:{m.supplier}"
     tiers: list[dict[str, Any]] = []
     pid_to_sku: dict[str, str] = {}
@@ -298,7 +296,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     matched = match_skus(store, source, parse_items(path, m, structure, tiers), gtin_attribute=m.fields.get("ean", "ean"),
                          unmatched=m.unmatched)
     items = _finish(matched, store, m, path, tiers, pid_to_sku)
-    merger = Merger(precedence, create_missing=m.unmatched == "create")
+    merger = (Merger(precedence, create_missing=m.unmatched == "create") if precedence is not None
+              else merger_for(m, map_dir))  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
     counts = run_import(store, source, items, structure=structure, label=str(path), merge=merger)
     if m.tier_price_list and tiers:
         from pim.commerce import PriceListEntry, put_price_list
