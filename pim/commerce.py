@@ -3,17 +3,20 @@ tiers and validity) and stock per warehouse. The ERP importer writes it; feeds, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Column, Date, DateTime, Numeric, String, Table, delete, or_, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from pim.errors import InputError
 from pim.store.store import Store, batched, now
 
 
@@ -82,6 +85,20 @@ def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> int:
             store.upsert_rows(conn, PRICE, rows, ["customer", "sku", "currency", "min_qty", "valid_from"])
             count += len(rows)
     return count
+
+
+def read_price_list_jsonl(path: Path) -> Iterator[PriceListEntry]:
+    """Price-list entries from JSON Lines (e.g. the generator's contract_prices.jsonl), streamed; a bad line
+    stops the load with its line number."""
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield PriceListEntry.model_validate(orjson.loads(line))
+            except (ValidationError, orjson.JSONDecodeError) as exc:
+                raise InputError(str(exc).splitlines()[0], file=str(path), line=number,
+                                 hint="each line is {customer, sku, currency, price, min_qty, valid_from, valid_to}") from exc
 
 
 def replace_price_list(store: Store, customer: str, entries: Iterable[PriceListEntry]) -> int:

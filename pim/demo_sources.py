@@ -72,9 +72,7 @@ def step_search(run: DemoRun) -> dict[str, Any]:
 
 def step_feeds(run: DemoRun) -> dict[str, Any]:
     """Contracts and their prices from the generator, then every contract's feed (portal download)."""
-    import orjson
-
-    from pim.commerce import PriceListEntry, put_price_list
+    from pim.commerce import put_price_list, read_price_list_jsonl
     from pim.contracts import load_contracts
     from pim.feeds import deliver_all
 
@@ -82,8 +80,7 @@ def step_feeds(run: DemoRun) -> dict[str, Any]:
     if not (folder / "contracts.yaml").is_file():
         return {"skipped": "no generated contracts"}
     contracts = load_contracts(run.store, [folder / "contracts.yaml"])
-    with (folder / "contract_prices.jsonl").open("rb") as fh:
-        put_price_list(run.store, (PriceListEntry.model_validate(orjson.loads(line)) for line in fh if line.strip()))
+    put_price_list(run.store, read_price_list_jsonl(folder / "contract_prices.jsonl"))
     summary = deliver_all(run.store)
     data = summary.as_dict()
     run.outputs["customer feeds"] = str(run.settings.home / "feeds")

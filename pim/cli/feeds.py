@@ -105,19 +105,6 @@ def delivery_log(contract: str | None = typer.Option(None, "--contract"), as_jso
 @app.command("prices")
 def prices(path: Path = typer.Argument(..., help="JSON Lines of price-list entries (customer, sku, currency, price, min_qty, valid_from).")) -> None:
     """Load contract prices directly (e.g. the generator's contract_prices.jsonl); the ERP importer is the usual way."""
-    import orjson
-    from pydantic import ValidationError
+    from pim.commerce import put_price_list, read_price_list_jsonl
 
-    from pim.commerce import PriceListEntry, put_price_list
-    from pim.errors import InputError
-
-    def entries():  # type: ignore[no-untyped-def]
-        with path.open("rb") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        yield PriceListEntry.model_validate(orjson.loads(line))
-                    except (ValidationError, orjson.JSONDecodeError) as exc:
-                        raise InputError(str(exc).splitlines()[0], file=str(path), line=n) from exc
-
-    console.print(f"loaded {put_price_list(_store(), entries())} price-list entries")
+    console.print(f"loaded {put_price_list(_store(), read_price_list_jsonl(path))} price-list entries")
