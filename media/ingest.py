@@ -183,18 +183,19 @@ def catalog_refs(store: Any) -> Iterator[tuple[str, str]]:
 
 
 def products_using(store: Any, refs: set[str]) -> list[str]:
-    """Identifiers of products showing one of these image refs, their own or inherited from a model."""
+    """Identifiers of products showing one of these image refs, their own or inherited from a model (a
+    variant's parent or grandparent). One pass over the models, one over the products."""
     if not refs:
         return []
-    models = {m.code for m in store.iter_models() if any(v in refs for v in m.values.values() if isinstance(v, str))}
-    found: list[str] = []
-    for product in store.iter_products():
-        if product.parent in models or any(v in refs for v in product.values.values() if isinstance(v, str)):
-            found.append(product.identifier)
-    if models:  # sub-models: a variant's grandparent may hold the image
-        subs = {m.code for m in store.iter_models() if m.parent in models}
-        found += [p.identifier for p in store.iter_products() if p.parent in subs and p.identifier not in found]
-    return found
+    parents: dict[str, str | None] = {}
+    showing: set[str] = set()
+    for m in store.iter_models():
+        parents[m.code] = m.parent
+        if any(v in refs for v in m.values.values() if isinstance(v, str)):
+            showing.add(m.code)
+    inherited = {code for code, parent in parents.items() if code in showing or parent in showing}
+    return [p.identifier for p in store.iter_products()
+            if p.parent in inherited or any(v in refs for v in p.values.values() if isinstance(v, str))]
 
 
 def rescore_products_using(store: Any, counts: IngestCounts) -> int:

@@ -156,3 +156,19 @@ def test_a_broken_image_lowers_completeness_as_soon_as_it_is_ingested(tiny_store
     counts = ingest(tiny_store, [("cut.jpg", "test")], asset_store=assets, base_dir=folder)
     assert rescore_products_using(tiny_store, counts) == 1
     assert ratio() == 83  # 5 of 6 required: the truncated picture no longer counts
+
+
+def test_products_using_finds_variants_that_inherit_the_image(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from media.ingest import products_using
+    from pim.product import ProductModel
+
+    src = Provenance(source="test", at=datetime.now(UTC))
+    store.upsert_models([ProductModel(code="root", family_variant="fv", values={"image": "bad.jpg"}, source=src),
+                         ProductModel(code="other", family_variant="fv", values={"image": "good.jpg"}, source=src)])
+    store.upsert_models([ProductModel(code="sub", parent="root", family_variant="fv", values={}, source=src)])
+    store.upsert_products([Product(identifier=i, parent=parent, values=values, source=src) for i, parent, values in (
+        ("grandchild", "sub", {}), ("child", "root", {}), ("own", None, {"image": "bad.jpg"}),
+        ("elsewhere", "other", {}), ("plain", None, {"image": "good.jpg"}))])
+    assert sorted(products_using(store, {"bad.jpg"})) == ["child", "grandchild", "own"]
