@@ -34,15 +34,7 @@ class ValueResolver:
         return self._models[code]
 
     def ancestors(self, record: Product | ProductModel) -> list[ProductModel]:
-        chain: list[ProductModel] = []
-        parent = record.parent
-        while parent and len(chain) < 2:
-            model = self._model(parent)
-            if model is None:
-                break
-            chain.append(model)
-            parent = model.parent
-        return chain
+        return self.store.ancestors(record, self._model)
 
     def values(self, product: Product) -> dict[str, Any]:
         return merged_values(product, self.ancestors(product)) if product.parent else product.values

@@ -424,12 +424,15 @@ class Store:
             row = conn.execute(select(MODEL).where(MODEL.c.code == code)).first()
         return self.row_to_model(row) if row else None
 
-    def ancestors(self, product: Product | ProductModel) -> list[ProductModel]:
-        """Parent first, then grandparent: what a variant inherits from."""
+    def ancestors(self, product: Product | ProductModel,
+                  get_model: Callable[[str], ProductModel | None] | None = None) -> list[ProductModel]:
+        """Parent first, then grandparent: what a variant inherits from. `get_model` lets a caller that
+        streams many products look models up through its own cache."""
+        get = get_model or self.get_model
         chain: list[ProductModel] = []
         parent = product.parent
         while parent and len(chain) < 2:
-            model = self.get_model(parent)
+            model = get(parent)
             if model is None:
                 break
             chain.append(model)
