@@ -494,7 +494,8 @@ class Merger:
         for (ident, key), state in conflict_state.items():
             _candidate_diff(ident, key, old_cands.get(ident, {}).get(key, {}), cands[ident].get(key, {}), side)
             _conflict_diff(ident, key, old_conflicts.get(ident, {}).get(key), state, side, stamp)
-        return write_with_side(store, list(merged.values()), side), rejects
+        before = {ident: existing.get(ident) for ident in merged}
+        return write_with_side(store, list(merged.values()), side, before=before), rejects
 
     def _family_problem(self, product: Product, incoming: Product) -> tuple[str, str] | None:
         allowed = self.family_attrs.get(product.family) if product.family else None
@@ -521,7 +522,8 @@ def _salt(precedence: Precedence, create_missing: bool, structure: Structure) ->
     return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=32).digest()
 
 
-def write_with_side(store: Store, products: list[Product], side: SideWrites) -> UpsertCounts:
+def write_with_side(store: Store, products: list[Product], side: SideWrites,
+                    before: dict[str, Product | None] | None = None) -> UpsertCounts:
     """Write products and the side rows in one transaction: the side rows ride on the store's listener hook
     (called inside the product write); when no product changed they get a transaction of their own."""
     done = False
@@ -535,7 +537,7 @@ def write_with_side(store: Store, products: list[Product], side: SideWrites) -> 
     hook: Callable[[Connection, list[str]], None] = listener
     store.listeners.append(hook)
     try:
-        counts = store.upsert_products(products) if products else UpsertCounts()
+        counts = store.upsert_products(products, before=before) if products else UpsertCounts()
     finally:
         store.listeners.remove(hook)
     if not done and side:

@@ -122,6 +122,25 @@ def test_listener_gets_the_written_records_only_when_it_asks(store: Any) -> None
     assert calls == [("plain", ["P-1"], None), ("records", ["P-1"], None)]
 
 
+def test_listener_gets_the_stored_state_before_a_merge_write(store: Any) -> None:
+    from pim.merge import Merger
+
+    seen: list[Any] = []
+
+    def with_before(conn: Any, identifiers: list[str], before: Any = None) -> None:
+        seen.append(before)
+
+    store.upsert_products([Product(identifier="P-1", values={"name": "x"})])
+    store.listeners[:] = [with_before]
+    store.upsert_products([Product(identifier="P-1", values={"name": "y"})])
+    assert seen == [None]  # a plain write does not know the old state: the listener must assume a change
+    seen.clear()
+    merger = Merger().bind(store.structure())
+    merger.write(store, [Product(identifier="P-1", values={"name": "z"}, source=Provenance(source="content", at=datetime.now(UTC))),
+                         Product(identifier="P-2", values={"name": "n"}, source=Provenance(source="content", at=datetime.now(UTC)))])
+    assert seen[0]["P-1"].values == {"name": "y"} and seen[0]["P-2"] is None
+
+
 def test_raw_write_reads_back_exactly(store: Any) -> None:
     stamp = datetime(2024, 1, 1, 12, 30, tzinfo=UTC)
     product = Product(identifier="P-1", family=None, enabled=False, groups=["g"], categories=["c"],

@@ -41,7 +41,10 @@ QUARANTINE: Table = QuarantineRow.__table__  # type: ignore[assignment]
 
 #: Called inside the write transaction with the identifiers a batch created or changed. A listener whose
 #: signature has a `records` keyword also gets the batch's written products by identifier (when the write has
-#: them in memory), so it need not read them back.
+#: them in memory), so it need not read them back. One with a `before` keyword also gets, when the writer knows
+#: it (the merge step does), identifier → the product as stored before this write (None: it is new); a
+#: listener can then skip products whose inputs to it did not change. Without `before` it must assume anything
+#: changed.
 ProductListener = Callable[..., None]
 #: Called inside the structure write with (conn, kind, before, after): item data by code (None = absent).
 StructureListener = Callable[[Connection, str, dict[str, Any], dict[str, Any]], None]
@@ -101,11 +104,13 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _accepts_records(listener: Any) -> bool:
+def _keywords(listener: Any) -> frozenset[str]:
+    """Which of the optional listener keywords (`records`, `before`) this listener takes."""
     try:
-        return "records" in inspect.signature(listener).parameters
+        params = inspect.signature(listener).parameters
     except (TypeError, ValueError):
-        return False
+        return frozenset()
+    return frozenset(k for k in ("records", "before") if k in params)
 
 
 class _RawUpsert:
@@ -252,11 +257,13 @@ class Store:
         return Structure.from_items({kind: self.get_structure(kind) for kind in STRUCTURE_KINDS})
 
     # ---------------------------------------------------------------- products
-    def upsert_products(self, records: Iterable[Product], *, force: bool = False) -> UpsertCounts:
-        """Write products in batches, one transaction each. Unchanged content (same hash) is skipped."""
+    def upsert_products(self, records: Iterable[Product], *, force: bool = False,
+                        before: dict[str, Product | None] | None = None) -> UpsertCounts:
+        """Write products in batches, one transaction each. Unchanged content (same hash) is skipped.
+        `before` (identifier → stored product or None) is handed to listeners that take it."""
         total = UpsertCounts()
         for chunk in batched(records, self.batch_size):
-            total.add(self._upsert_product_batch(chunk, force))
+            total.add(self._upsert_product_batch(chunk, force, before))
         return total
 
     def _raw(self, conn: Connection, kind: str) -> _RawUpsert:
@@ -267,7 +274,8 @@ class Store:
             writer = writers[kind] = _RawUpsert(conn, table, key, columns, _JSON_COLUMNS)
         return writer
 
-    def _upsert_product_batch(self, chunk: list[Product], force: bool) -> UpsertCounts:
+    def _upsert_product_batch(self, chunk: list[Product], force: bool,
+                              before: dict[str, Product | None] | None = None) -> UpsertCounts:
         counts = UpsertCounts()
         latest: dict[str, Product] = {p.identifier: p for p in chunk}  # last one wins within a batch
         with self.begin() as conn:
@@ -294,15 +302,14 @@ class Store:
                 keys = [c[0] for c in changed]
                 conn.execute(delete(DELETED).where(DELETED.c.identifier.in_(keys)))
                 counts.changed_keys = keys
-                self._notify(conn, keys, {ident: p for ident, p, _ in changed})
+                self._notify(conn, keys, {ident: p for ident, p, _ in changed}, before)
         return counts
 
-    def _notify(self, conn: Connection, identifiers: list[str], records: dict[str, Product] | None = None) -> None:
+    def _notify(self, conn: Connection, identifiers: list[str], records: dict[str, Product] | None = None,
+                before: dict[str, Product | None] | None = None) -> None:
+        given = {"records": records, "before": before}
         for listener in self.listeners:
-            if records is not None and _accepts_records(listener):
-                listener(conn, identifiers, records=records)
-            else:
-                listener(conn, identifiers)
+            listener(conn, identifiers, **{k: given[k] for k in _keywords(listener) if given[k] is not None})
 
     @staticmethod
     def _product_tuple(p: Product, digest: str, stamp: Any, seq: int, provs: dict[int, Any]) -> tuple[Any, ...]:
