@@ -36,6 +36,7 @@ from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Tabl
 from sqlmodel import Field, SQLModel
 
 from pim.catalog import Structure
+from pim.product import value_key
 from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
 
 TOKEN_LENGTH = 64
@@ -164,11 +165,51 @@ class GridIndex:
             self._structure, self._fingerprint = load_structure(conn), fingerprint
         return self._structure
 
-    def on_products(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None) -> None:
+    def on_products(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None,
+                    before: dict[str, Any] | None = None) -> None:
         """`records`: the products just written, by identifier (the store passes them on a product write), so
-        they are indexed from memory; a model write or a delete passes identifiers only."""
+        they are indexed from memory; a model write or a delete passes identifiers only. `before`: the same
+        products as stored before the write (a merge import passes it), so only what changed is redone."""
         for chunk in batched(identifiers, 2000):
-            self.refresh(conn, chunk, records)
+            if records is not None and before is not None:
+                chunk = self.refresh_changes(conn, chunk, records, before)
+            if chunk:
+                self.refresh(conn, chunk, records)
+
+    def refresh_changes(self, conn: Connection, identifiers: list[str], records: dict[str, Any],
+                        before: dict[str, Any]) -> list[str]:
+        """Update the rows of products whose old state is known from the difference alone: their source
+        rows are diffed in memory and their completeness copies re-read only when a value changed. Returns
+        the products this cannot handle (new, re-parented, re-classified, relabelled or not yet indexed),
+        which get the full refresh."""
+        sql = _Sql(conn)
+        structure = self.structure(conn)
+        indexed = dict(sql.all("SELECT product, product_id FROM grid_product WHERE product " + sql.any_of, [identifiers]))
+        full: list[str] = []
+        rescored: dict[str, int] = {}
+        gone: list[tuple[Any, ...]] = []
+        added: list[tuple[Any, ...]] = []
+        for ident in identifiers:
+            old, new, pid = before.get(ident), records.get(ident), indexed.get(ident)
+            if old is None or new is None or pid is None or not _same_frame(old, new, structure):
+                full.append(ident)
+                continue
+            was, now = _from_record(old, pid)[6], _from_record(new, pid)[6]
+            gone.extend((s[:100], pid) for s in was - now)
+            added.extend((s[:100], pid) for s in now - was)
+            if old.values != new.values:
+                rescored[ident] = pid
+        sql.many(_delete_sql(sql, GRID_SOURCE), gone)
+        sql.many(_insert_sql(sql, GRID_SOURCE), sorted(added))
+        if rescored:
+            pids = sorted(rescored.values())
+            new_rows = dict(zip((GRID_MISSING, GRID_COMPLETENESS), _score_rows(sql, rescored)))
+            for table in (GRID_MISSING, GRID_COMPLETENESS):
+                stored = set(sql.all(f"SELECT {', '.join(_COLUMNS[table])} FROM {table.name} WHERE product_id "
+                                     + sql.any_of, [pids]))
+                sql.many(_delete_sql(sql, table), [_pk(table, r) for r in stored - new_rows[table]])
+                sql.many(_insert_sql(sql, table), sorted(new_rows[table] - stored))
+        return full
 
     def on_structure(self, conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
         self._structure = None
@@ -302,6 +343,27 @@ def _from_record(p: Any, pid: int) -> tuple[Any, ...]:
     sources = {p.source.source} if p.source is not None else set()
     sources.update(v.source for v in p.provenance.values())
     return p.identifier, pid, p.family, p.parent, p.categories, p.values, sources
+
+
+def _same_frame(old: Any, new: Any, structure: Structure) -> bool:
+    """True when a write left a product's category and text rows as they were: same family, parent and
+    categories, and the same values of its family's label attribute."""
+    if (old.family, old.parent, old.categories) != (new.family, new.parent, new.categories):
+        return False
+    before, after = old.values, new.values
+    return before is after or all(before.get(k) == after.get(k) for k in _label_keys(structure, new.family))
+
+
+def _label_keys(structure: Structure, family: str | None) -> tuple[str, ...]:
+    """Every value key the family's label attribute can have (any locale, any channel), cached per structure."""
+    cache = structure.__dict__.setdefault("_grid_label_keys", {})
+    hit = cache.get(family)
+    if hit is None:
+        fam = structure.families.get(family or "")
+        code = fam.attribute_as_label if fam else None
+        locales, channels = [None, *structure.locales], [None, *structure.channels]
+        hit = cache[family] = tuple(value_key(code, loc, ch) for loc in locales for ch in channels) if code else ()
+    return hit
 
 
 def _from_row(identifier: str, pid: int, family: str | None, parent: str | None, categories: Any, values: Any,

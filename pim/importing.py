@@ -9,6 +9,7 @@ from typing import Any
 
 from pim.catalog import Structure
 from pim.errors import InputError
+from pim.gc_policy import bulk_allocation
 from pim.product import Product, ProductModel
 from pim.store import Store
 from pim.store.store import QuarantineEntry, batched
@@ -77,10 +78,11 @@ def run_import(
         merge.bind(structure)
     counts = ImportCounts(job_id=store.start_job("import", label or source))
     try:
-        for chunk in batched(items, store.batch_size):
-            _write_batch(store, source, validator, chunk, counts, merge)
-            if on_batch:
-                on_batch(len(chunk))
+        with bulk_allocation():
+            for chunk in batched(items, store.batch_size):
+                _write_batch(store, source, validator, chunk, counts, merge)
+                if on_batch:
+                    on_batch(len(chunk))
     except InputError as exc:
         store.finish_job(counts.job_id, counts.as_dict(), status="failed", error=exc.describe())  # type: ignore[arg-type]
         raise

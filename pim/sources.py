@@ -18,6 +18,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from pim.errors import InputError, PimError
+from pim.gc_policy import bulk_allocation
 from pim.importing import ImportCounts, Parsed, Rejected
 from pim.merge import Merger, Precedence
 from pim.product import Product, Provenance
@@ -282,14 +283,15 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
     (upserts, so re-running is safe). Counts: read, updated (rows written), rejected."""
     counts = ImportCounts(job_id=store.start_job("import", label))
     try:
-        for chunk in batched(items, store.batch_size):
-            counts.read += len(chunk)
-            good = [i for i in chunk if isinstance(i, RowItem)]
-            rejects = [QuarantineEntry(r.reason, r.file, r.line, r.field, r.raw, r.record_key, source)
-                       for r in chunk if isinstance(r, Rejected)]
-            counts.updated += put(store, [g.row for g in good]) if good else 0
-            counts.rejected += store.quarantine(counts.job_id, rejects)
-            store.resolve_quarantine(source, [g.key for g in good])
+        with bulk_allocation():
+            for chunk in batched(items, store.batch_size):
+                counts.read += len(chunk)
+                good = [i for i in chunk if isinstance(i, RowItem)]
+                rejects = [QuarantineEntry(r.reason, r.file, r.line, r.field, r.raw, r.record_key, source)
+                           for r in chunk if isinstance(r, Rejected)]
+                counts.updated += put(store, [g.row for g in good]) if good else 0
+                counts.rejected += store.quarantine(counts.job_id, rejects)
+                store.resolve_quarantine(source, [g.key for g in good])
     except PimError as exc:
         store.finish_job(counts.job_id, counts.as_dict(), status="failed", error=exc.describe())  # type: ignore[arg-type]
         raise
