@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -26,6 +26,7 @@ from pim.errors import ConfigError, InputError
 from pim.product import Product, merged_values, value_key
 from pim.store.store import Store, now
 from pim.store.tables import JSONType
+from pim.structure import AttributeType
 
 FINGERPRINT = r"^SHA256:[A-Za-z0-9+/]{43}=?$"
 # Five cron fields (minute hour day-of-month month day-of-week), or an @-macro.
@@ -271,6 +272,11 @@ SPECIAL_FIELDS = ("label", "family", "categories")
 
 
 # ---------------------------------------------------------------------------------------------- assortment
+# Attributes whose stored values are JSON strings (or lists of them), and the characters no JSON encoder escapes.
+_STRING_TYPES = frozenset({AttributeType.text, AttributeType.identifier, AttributeType.simple_select, AttributeType.multi_select})
+_VERBATIM = re.compile(r"^[A-Za-z0-9 _.,:;+=()#%!?*'-]+$")
+
+
 @dataclass
 class AssortmentMatcher:
     """Decides membership from a product's own and inherited values (pure, no I/O)."""
@@ -294,10 +300,16 @@ class AssortmentMatcher:
         return out
 
     def _value(self, values: dict[str, Any], attribute: str) -> set[str]:
+        keys = [k for k in values if k.startswith((attribute + ":", attribute + "@"))]
+        if attribute in values:
+            keys.append(attribute)
         found: set[str] = set()
-        for key, v in values.items():
-            if key == attribute or key.startswith(attribute + ":") or key.startswith(attribute + "@"):
-                found.update(str(x) for x in (v if isinstance(v, list) else [v]))
+        for key in keys:
+            v = values[key]
+            if isinstance(v, list):
+                found.update(map(str, v))
+            else:
+                found.add(str(v))
         return found
 
     def _rule(self, rule: Rule, p: Product, values: dict[str, Any]) -> bool:
@@ -305,9 +317,38 @@ class AssortmentMatcher:
             return False
         if rule.categories and not any(set(p.categories) & self._subtree[c] for c in rule.categories):
             return False
-        if rule.brands and not self._value(values, self.assortment.brand_attribute) & set(rule.brands):
+        if rule.brands and self._value(values, self.assortment.brand_attribute).isdisjoint(rule.brands):
             return False
-        return all(self._value(values, a) & set(accepted) for a, accepted in rule.attributes.items())
+        return all(not self._value(values, a).isdisjoint(accepted) for a, accepted in rule.attributes.items())
+
+    def prefilter(self) -> Callable[[str], bool] | None:
+        """A cheap necessary condition on a product's own stored value JSON, for scanning a catalog without
+        decoding every row: False means no rule can accept the product (explicit SKUs and variants, which
+        inherit values, are the caller's to keep). None when some rule cannot be checked this way.
+
+        A rule is checked by its brand and attribute criteria on text, select and identifier attributes, whose
+        stored values are JSON strings: an accepted value must occur in the text. Only values no JSON encoder
+        escapes are looked for; a rule with any other value, or without such criteria, disables the filter."""
+        alternatives: list[list[tuple[str, ...]]] = []
+        for rule in self.assortment.rules:
+            criteria = [(self.assortment.brand_attribute, rule.brands)] if rule.brands else []
+            criteria += list(rule.attributes.items())
+            needles = [tuple(accepted) for attribute, accepted in criteria if self._textual(attribute, accepted)]
+            if not needles:
+                return None
+            alternatives.append(needles)
+        if not alternatives:
+            return None
+
+        def could_match(text: str) -> bool:
+            return any(all(any(n in text for n in needles) for needles in rule) for rule in alternatives)
+
+        return could_match
+
+    def _textual(self, attribute: str, accepted: list[str]) -> bool:
+        attr = self.structure.attributes.get(attribute)
+        return (attr is not None and attr.type in _STRING_TYPES
+                and all(_VERBATIM.match(v) and v not in ("True", "False", "None") for v in accepted))
 
     def matches(self, p: Product, values: dict[str, Any] | None = None) -> bool:
         if p.identifier in self.excluded or (self.assortment.enabled_only and not p.enabled):

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import Text, cast, select
 
 from pim import delivery_log as log
 from pim.catalog import Structure
@@ -123,14 +123,25 @@ def _product(m: Any) -> Product:
 
 
 class _Row:
-    """A product as a feed sees it (no pydantic): what assortment, pricing and rendering read."""
+    """A product as a feed sees it (no pydantic): what assortment, gate, pricing and rendering read."""
 
     __slots__ = ("identifier", "family", "parent", "enabled", "categories", "values", "seq")
 
-    def __init__(self, m: Any, values: dict[str, Any]) -> None:
-        self.identifier, self.family, self.parent = m["identifier"], m["family"], m["parent"]
-        self.enabled, self.categories, self.seq = m["enabled"], m["categories"] or [], m["seq"]
-        self.values = values
+    def __init__(self, identifier: str, family: str | None, parent: str | None, enabled: bool, categories: list[str],
+                 seq: int, values: dict[str, Any]) -> None:
+        self.identifier, self.family, self.parent, self.enabled = identifier, family, parent, enabled
+        self.categories, self.seq, self.values = categories, seq, values
+
+
+# What a feed reads of a product, with the JSON columns as text: decoded here with orjson, and only for the rows
+# a build keeps (SQLAlchemy's JSON type would decode every column of every row it fetches).
+_LIGHT = (PRODUCT.c.id, PRODUCT.c.identifier, PRODUCT.c.family, PRODUCT.c.parent, PRODUCT.c.enabled, PRODUCT.c.seq,
+          cast(PRODUCT.c.categories, Text), cast(PRODUCT.c.value_map, Text))
+SCAN_PAGE = 5000
+
+
+def _json(text: str | None) -> Any:
+    return orjson.loads(text) if text else None
 
 
 class _Reader:
@@ -161,32 +172,43 @@ class _Reader:
             yield from (_product(r._mapping) for r in rows)
             last = rows[-1]._mapping["seq" if since_seq is not None else "id"]
 
-    def rows(self, ids: Iterable[str] | None = None) -> Iterator[_Row]:
-        """Light rows with inherited values merged: the given identifiers, or the whole catalog by id."""
+    def rows(self, ids: Iterable[str] | None = None, *, keep: Callable[[str], bool] | None = None,
+             families: list[str] | None = None, enabled_only: bool = False) -> Iterator[_Row]:
+        """Light rows with inherited values merged: the given identifiers, or the whole catalog by id.
+        `keep` sees a product's own value JSON before it is decoded (a variant's is always decoded: it inherits);
+        `families` and `enabled_only` narrow the scan in SQL."""
         if ids is not None:
             for chunk in batched(ids, CHUNK):
                 with self.store.engine.connect() as conn:
-                    found = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier.in_(chunk)).order_by(PRODUCT.c.identifier)).all()
-                yield from (self._row(r._mapping) for r in found)
+                    found = conn.execute(select(*_LIGHT).where(PRODUCT.c.identifier.in_(chunk)).order_by(PRODUCT.c.identifier)).all()
+                yield from (self._row(t) for t in found)
             return
         last = 0
         while True:
+            q = select(*_LIGHT).where(PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(SCAN_PAGE)
+            if families is not None:
+                q = q.where(PRODUCT.c.family.in_(families))
+            if enabled_only:
+                q = q.where(PRODUCT.c.enabled.is_(True))
             with self.store.engine.connect() as conn:
-                found = conn.execute(select(PRODUCT).where(PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(CHUNK)).all()
+                found = conn.execute(q).all()
             if not found:
                 return
-            yield from (self._row(r._mapping) for r in found)
-            last = found[-1]._mapping["id"]
+            for t in found:
+                if keep is None or t[3] or keep(t[7] or ""):
+                    yield self._row(t)
+            last = found[-1][0]
 
-    def _row(self, m: Any) -> _Row:
-        values = m["value_map"] or {}
-        if m["parent"]:
-            chain, parent = [], m["parent"]
+    def _row(self, t: Any) -> _Row:
+        _, identifier, family, parent, enabled, seq, categories, values = t
+        row = _Row(identifier, family, parent, enabled, _json(categories) or [], seq, _json(values) or {})
+        if parent:
+            chain = []
             while parent and len(chain) < 2 and (model := self._model(parent)) is not None:
                 chain.append(model)
                 parent = model.parent
-            values = merged_values(_Row(m, values), chain)
-        return _Row(m, values)
+            row.values = merged_values(row, chain)  # type: ignore[arg-type]
+        return row
 
     def _model(self, code: str) -> ProductModel | None:
         if code not in self.models:
@@ -206,13 +228,6 @@ class _Reader:
 
 
 # ---------------------------------------------------------------------------------------------- the run
-def _as_product(r: Any) -> Product:
-    if isinstance(r, Product):
-        return r
-    return Product.model_construct(identifier=r.identifier, family=r.family, parent=r.parent, enabled=r.enabled,
-                                   categories=r.categories, groups=[], values=r.values, associations={})
-
-
 class FeedRun:
     """Work shared by the builds of one delivery run in one process: the structure and the catalog snapshot with
     its assortment index (read once), the gate verdict per channel × product (evaluated once, re-evaluated when
@@ -221,10 +236,11 @@ class FeedRun:
     is ever reused. Watermarks record the seq read *before* the snapshot, so a product written meanwhile is sent
     again by the next delta rather than missed."""
 
-    def __init__(self, store: Store, token: str | None = None) -> None:
+    def __init__(self, store: Store, token: str | None = None, *, snapshot: bool = True) -> None:
         import uuid
 
         self.token = token or uuid.uuid4().hex
+        self.snapshot = snapshot  # False: a single build, which reads just its own assortment
         self.structure = store.structure()
         self.seq, self.prices_at = store.current_seq(), now()
         self.gate: dict[tuple[str, str], tuple[Any, bool]] = {}
@@ -261,6 +277,8 @@ class FeedRun:
 
     def index(self, store: Store) -> AssortmentIndex | None:
         """The snapshot's assortment index; None when the catalog is too large to hold (scan per contract)."""
+        if not self.snapshot:
+            return None
         with self._lock:
             if self._rows is None:
                 if store.count_products() > SNAPSHOT_LIMIT:
@@ -277,12 +295,16 @@ class FeedRun:
 
     def passing(self, store: Store, channel: str, rows: list[Any]) -> set[str]:
         """Identifiers among `rows` that pass the channel's gate; each product is evaluated once per run."""
-        from pim.gate import evaluate
+        from pim.gate import evaluate, needs_records
 
         todo = [r for r in rows if getattr(r, "seq", None) is None or self.gate.get((channel, r.identifier), (None,))[0] != r.seq]
         if todo:
             seqs = {r.identifier: getattr(r, "seq", None) for r in todo}
-            for p, reasons in evaluate(store, self.structure, channel, [_as_product(r) for r in todo]):
+            # Light rows carry what the gate reads (identity, family, parent, values) unless it needs provenance.
+            products = todo
+            if needs_records(self.structure, channel):
+                products = [p for chunk in batched([r.identifier for r in todo], CHUNK) for p in store.iter_products(identifiers=chunk)]
+            for p, reasons in evaluate(store, self.structure, channel, products):
                 self.gate[(channel, p.identifier)] = (seqs[p.identifier], not reasons)
         return {r.identifier for r in rows if self.gate[(channel, r.identifier)][1]}
 
@@ -309,7 +331,8 @@ def _end_run(token: str) -> None:
 
 # ---------------------------------------------------------------------------------------------- building
 def _candidates_full(run: FeedRun, store: Store, c: Contract, matcher: AssortmentMatcher) -> Iterator[Any]:
-    """The assortment from the run's index when it has one (already matched), else read and matched here."""
+    """The assortment from the run's index when it has one (already matched), else read and matched here: a
+    single build scans only what its rules could accept (family and enabled in SQL, values on their text)."""
     a = c.assortment
     index = run.index(store) if a.rules else None
     if index is not None:
@@ -322,7 +345,10 @@ def _candidates_full(run: FeedRun, store: Store, c: Contract, matcher: Assortmen
         if matcher.matches(r, r.values):  # type: ignore[arg-type]
             yield r
     if a.rules:
-        yield from (r for r in reader.rows() if r.identifier not in seen and matcher.matches(r, r.values))  # type: ignore[arg-type]
+        families = None if any(not rule.families for rule in a.rules) else sorted({f for rule in a.rules for f in rule.families})
+        for r in reader.rows(keep=matcher.prefilter(), families=families, enabled_only=a.enabled_only):
+            if r.identifier not in seen and matcher.matches(r, r.values):  # type: ignore[arg-type]
+                yield r
 
 
 def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tuple[Any, dict[str, Any]]], on: date,
@@ -382,7 +408,7 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     wm = log.get_watermark(store, contract.code)
     full = force_full or contract.mode == "full" or wm is None or wm.contract_digest != contract.digest()
     if run is None or not full:
-        run = FeedRun(store)  # deltas read live, proportional to the change
+        run = FeedRun(store, snapshot=False)  # one build, or a delta: read live, proportional to the assortment or change
     structure = run.structure
     seq_now, prices_now = run.seq, run.prices_at
     day = on or datetime.now(UTC).date()

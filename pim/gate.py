@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+import orjson
+from sqlalchemy import Connection, Text, cast, delete, select
 
 from pim.catalog import Structure
 from pim.completeness import Requirements
@@ -92,7 +93,7 @@ class _Gate:
             out.append(list(dict.fromkeys(reasons)))
         return out
 
-    def _completeness(self, p: Product, rows: dict[str, tuple[str, int, list[str]]] | None,
+    def _completeness(self, p: Product, rows: dict[str, tuple[str, int, Any]] | None,
                       values: dict[str, dict[str, Any]] | None) -> list[str]:
         reasons: list[str] = []
         plan = self.requirements.plan(p.family)
@@ -108,19 +109,28 @@ class _Gate:
         for locale, ratio, missing in scores:
             if locale in self.wanted and ratio < least:
                 reasons.append(f"completeness:{locale}:{ratio}<{least}")
-                reasons.extend(f"missing:{attr}:{locale}" for attr in missing)
+                if isinstance(missing, str):  # stored rows keep their JSON text until a reason needs it
+                    missing = orjson.loads(missing)
+                reasons.extend(f"missing:{attr}:{locale}" for attr in missing or ())
         return reasons
 
-    def _stored(self, batch: list[Product]) -> dict[str, dict[str, tuple[str, int, list[str]]]]:
-        """identifier → locale → (family, ratio, missing) from the completeness table, one query per batch."""
+    def _stored(self, batch: list[Product]) -> dict[str, dict[str, tuple[str, int, Any]]]:
+        """identifier → locale → (family, ratio, missing as JSON text) from the completeness table, one query
+        per batch; `missing` is decoded only for a product that fails (most pass)."""
         c = COMPLETENESS.c
-        out: dict[str, dict[str, tuple[str, int, list[str]]]] = {}
-        q = select(c.product, c.locale, c.family, c.ratio, c.missing).where(
+        out: dict[str, dict[str, tuple[str, int, Any]]] = {}
+        q = select(c.product, c.locale, c.family, c.ratio, cast(c.missing, Text)).where(
             c.channel == self.channel, c.product.in_([p.identifier for p in batch]))
         with self.store.engine.connect() as conn:
-            for product, locale, family, ratio, missing in conn.execute(q):
+            for product, locale, family, ratio, missing in conn.execute(q).all():
                 out.setdefault(product, {})[locale] = (family, ratio, missing)
         return out
+
+
+def needs_records(structure: Structure, channel: str) -> bool:
+    """Whether deciding on `channel` reads more of a product than its identity, family and values: the price's
+    provenance, when stale prices block. Callers holding light rows read the full records then."""
+    return "stale_price" in blocking_kinds(structure, channel) and structure.channels[channel].gate.max_price_age_days is not None
 
 
 def evaluate(store: Any, structure: Structure, channel: str, products: Iterable[Product], *,
