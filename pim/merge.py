@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 import hashlib
 
 import orjson
-from sqlalchemy import BigInteger, Column, DateTime, String, Table, and_, bindparam, delete, select
+from sqlalchemy import BigInteger, Column, DateTime, String, Table, select
 from sqlalchemy import Connection
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -32,6 +32,7 @@ from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError
 from pim.product import Association, Product, Provenance, split_key
 from pim.store import Store, UpsertCounts
+from pim.store.raw import RawTable, raw_table
 from pim.store.store import PRODUCT, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
@@ -237,19 +238,23 @@ def candidates_for(store: Store, identifier: str) -> dict[str, Claims]:
         return _load_candidates(conn, [identifier]).get(identifier, {})
 
 
-def _load_candidates(conn: Connection, ids: list[str]) -> dict[str, dict[str, Claims]]:
+_CANDIDATE_COLUMNS = ("identifier", "value_key", "source", "value", "ref", "at")
+
+
+def _load_candidates(conn: Connection, ids: list[str], raw: RawTable | None = None) -> dict[str, dict[str, Claims]]:
     out: dict[str, dict[str, Claims]] = {}
-    for r in conn.execute(select(CANDIDATE).where(CANDIDATE.c.identifier.in_(ids))):
-        m = r._mapping
-        prov = Provenance.model_construct(source=m["source"], ref=m["ref"], at=m["at"])
-        out.setdefault(m["identifier"], {}).setdefault(m["value_key"], {})[m["source"]] = Claim(m["value"], prov)
+    for ident, key, source, value, ref, at in (raw or RawTable(conn, CANDIDATE)).select(conn, _CANDIDATE_COLUMNS, "identifier", ids):
+        prov = Provenance.model_construct(source=source, ref=ref, at=at)
+        out.setdefault(ident, {}).setdefault(key, {})[source] = Claim(value, prov)
     return out
 
 
-def _load_conflicts(conn: Connection, ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+def _load_conflicts(conn: Connection, ids: list[str], raw: RawTable | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for r in conn.execute(select(CONFLICT).where(CONFLICT.c.identifier.in_(ids))):
-        out.setdefault(r._mapping["identifier"], {})[r._mapping["value_key"]] = dict(r._mapping)
+    columns = [c.name for c in CONFLICT.columns]
+    for row in (raw or RawTable(conn, CONFLICT)).select(conn, columns, "identifier", ids):
+        m = dict(zip(columns, row))
+        out.setdefault(m["identifier"], {})[m["value_key"]] = m
     return out
 
 
@@ -288,11 +293,11 @@ def record_digest(record: Product, salt: bytes = b"") -> str:
 
 def _stored_fingerprints(conn: Connection, source: str, ids: list[str]) -> dict[str, str]:
     """identifier → digest, only where the product still has the seq the fingerprint was taken at."""
-    q = (select(FINGERPRINT.c.identifier, FINGERPRINT.c.digest)
-         .join(PRODUCT, and_(PRODUCT.c.identifier == FINGERPRINT.c.identifier,
-                             PRODUCT.c.seq == FINGERPRINT.c.product_seq))
-         .where(FINGERPRINT.c.source == source, FINGERPRINT.c.identifier.in_(ids)))
-    return {ident: digest for ident, digest in conn.execute(q)}
+    raw = RawTable(conn, FINGERPRINT)
+    sql = ("SELECT f.identifier, f.digest FROM source_fingerprint f JOIN product p ON p.identifier = f.identifier "
+           f"AND p.seq = f.product_seq WHERE f.source = {raw.p} AND f.identifier {raw.any_of}")
+    param = ids if raw.pg else orjson.dumps(ids).decode()
+    return {ident: digest for ident, digest in conn.exec_driver_sql(sql, (source, param))}
 
 
 @dataclass
@@ -309,22 +314,18 @@ class SideWrites:
         return bool(self.cand_upserts or self.cand_deletes or self.conflict_rows or self.fingerprints)
 
     def write(self, store: Store, conn: Connection) -> None:
-        if self.cand_deletes:
-            conn.execute(
-                delete(CANDIDATE).where(and_(
-                    CANDIDATE.c.identifier == bindparam("i"), CANDIDATE.c.value_key == bindparam("k"),
-                    CANDIDATE.c.source == bindparam("s"))),
-                self.cand_deletes,
-            )
-        store.upsert_rows(conn, CANDIDATE, self.cand_upserts, ["identifier", "value_key", "source"])
-        store.upsert_rows(conn, CONFLICT, self.conflict_rows, ["identifier", "value_key"])
+        candidates = raw_table(store, conn, CANDIDATE)
+        candidates.delete(conn, ("identifier", "value_key", "source"),
+                          [(d["i"], d["k"], d["s"]) for d in self.cand_deletes])
+        candidates.upsert(conn, self.cand_upserts, ("identifier", "value_key", "source"))
+        raw_table(store, conn, CONFLICT).upsert(conn, self.conflict_rows, ("identifier", "value_key"))
         if self.fingerprints:
             ids = [ident for _, ident, _ in self.fingerprints]
-            seqs = dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.seq).where(PRODUCT.c.identifier.in_(ids))).all())
-            store.upsert_rows(conn, FINGERPRINT, [
+            seqs = dict(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "seq"), "identifier", ids))
+            raw_table(store, conn, FINGERPRINT).upsert(conn, [
                 {"source": source, "identifier": ident, "digest": digest, "product_seq": seqs[ident]}
                 for source, ident, digest in self.fingerprints if ident in seqs
-            ], ["source", "identifier"])
+            ], ("source", "identifier"))
 
 
 def _candidate_diff(ident: str, key: str, old: Claims, new: Claims, side: SideWrites) -> None:
@@ -373,8 +374,8 @@ class MergeReject:
     reason: str
 
 
-_PRODUCT_COLUMNS = [PRODUCT.c[n] for n in ("identifier", "family", "parent", "enabled", "categories", "groups",
-                                            "value_map", "source", "provenance", "associations")]
+_PRODUCT_COLUMNS = ("identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source",
+                    "provenance", "associations")
 
 
 def _stored_product(row: Any, stamps: dict[str, datetime]) -> Product:
@@ -393,7 +394,7 @@ def _stored_product(row: Any, stamps: dict[str, datetime]) -> Product:
 
     ident, family, parent, enabled, categories, groups, values, source, provenance, associations = row
     return Product.model_construct(
-        identifier=ident, family=family, parent=parent, enabled=enabled, categories=categories or [],
+        identifier=ident, family=family, parent=parent, enabled=bool(enabled), categories=categories or [],
         groups=groups or [], values=values or {}, source=prov(source),
         provenance={k: prov(v) for k, v in (provenance or {}).items()},
         associations={k: Association.model_validate(v) for k, v in (associations or {}).items()},
@@ -458,9 +459,9 @@ class Merger:
         with store.engine.connect() as conn:
             stamps: dict[str, datetime] = {}
             existing = {p.identifier: p for p in (_stored_product(r, stamps) for r in
-                        conn.execute(select(*_PRODUCT_COLUMNS).where(PRODUCT.c.identifier.in_(ids))))}
-            old_cands = _load_candidates(conn, ids)
-            old_conflicts = _load_conflicts(conn, ids)
+                        raw_table(store, conn, PRODUCT).select(conn, _PRODUCT_COLUMNS, "identifier", ids))}
+            old_cands = _load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
+            old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
         cands = {i: dict(c) for i, c in old_cands.items()}
         conflict_state: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
         rejects: list[MergeReject] = []

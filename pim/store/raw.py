@@ -1,0 +1,117 @@
+"""Plain DB-API reads and writes of a table for the hot paths of imports.
+
+SQLAlchemy Core costs more than the database on batch work: every row goes through per-column bind and result
+processing, and an `IN (…)` of 2,000 keys is re-expanded and re-compiled on every call. `RawTable` builds
+each statement once per dialect, binds a key list as one parameter (`json_each` on SQLite, an array on
+PostgreSQL) and converts only the columns that need it, with the same type processors Core would use, so
+what is stored and read back is identical to the Core path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Connection, Table
+
+Processor = Callable[[Any], Any] | None
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+class RawTable:
+    """One table's statements for one dialect. Cheap to keep per Store (see `raw_table`)."""
+
+    def __init__(self, conn: Connection, table: Table) -> None:
+        dialect = conn.dialect
+        self.table = table
+        self.pg = dialect.name == "postgresql"
+        self.quote = dialect.identifier_preparer.quote
+        self.p = "%s" if self.pg else "?"
+        self.any_of = "= ANY(%s)" if self.pg else "IN (SELECT value FROM json_each(?))"
+        self.json = {c.name for c in table.columns if isinstance(c.type.dialect_impl(dialect), JSON)}
+        self._bind: dict[str, Processor] = {}
+        self._result: dict[str, Processor] = {}
+        for c in table.columns:
+            impl = c.type.dialect_impl(dialect)
+            if c.name in self.json:  # serialised here (orjson, as the engine's json_serializer), parsed on read
+                self._bind[c.name] = _dumps
+                self._result[c.name] = None if self.pg else orjson.loads
+            else:
+                self._bind[c.name] = impl.bind_processor(dialect)
+                self._result[c.name] = impl.result_processor(dialect, None)
+        self._sql: dict[Any, str] = {}
+
+    # ------------------------------------------------------------------ reads
+    def select(self, conn: Connection, columns: Sequence[str], key: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Rows (tuples in `columns` order, values converted) whose `key` is one of `values`."""
+        if not values:
+            return []
+        sql = self._sql.get(("select", tuple(columns), key))
+        if sql is None:
+            sql = self._sql[("select", tuple(columns), key)] = (
+                f"SELECT {', '.join(self.quote(c) for c in columns)} FROM {self.quote(self.table.name)} "
+                f"WHERE {self.quote(key)} {self.any_of}")
+        param = list(values) if self.pg else _dumps(list(values))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, (param,))
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        procs = [(i, self._result[c]) for i, c in enumerate(columns) if self._result[c] is not None]
+        if not procs:
+            return rows
+        out = []
+        for row in rows:
+            row = list(row)
+            for i, proc in procs:
+                if row[i] is not None:
+                    row[i] = proc(row[i])  # type: ignore[misc]
+            out.append(tuple(row))
+        return out
+
+    # ------------------------------------------------------------------ writes
+    def upsert(self, conn: Connection, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+        """INSERT … ON CONFLICT (keys) DO UPDATE for rows that share their columns."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        sql = self._sql.get(("upsert", tuple(columns), tuple(keys)))
+        if sql is None:
+            marks = ", ".join(f"{self.p}::jsonb" if self.pg and c in self.json else self.p for c in columns)
+            updates = ", ".join(f"{self.quote(c)} = excluded.{self.quote(c)}" for c in columns if c not in keys)
+            sql = self._sql[("upsert", tuple(columns), tuple(keys))] = (
+                f"INSERT INTO {self.quote(self.table.name)} ({', '.join(self.quote(c) for c in columns)}) "
+                f"VALUES ({marks}) ON CONFLICT ({', '.join(self.quote(k) for k in keys)}) "
+                + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING"))
+        conn.exec_driver_sql(sql, [self._bound(columns, r) for r in rows])
+
+    def delete(self, conn: Connection, keys: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """DELETE the rows whose `keys` columns equal each tuple."""
+        if not rows:
+            return
+        sql = self._sql.get(("delete", tuple(keys)))
+        if sql is None:
+            sql = self._sql[("delete", tuple(keys))] = (
+                f"DELETE FROM {self.quote(self.table.name)} WHERE "
+                + " AND ".join(f"{self.quote(k)} = {self.p}" for k in keys))
+        conn.exec_driver_sql(sql, [tuple(r) for r in rows])
+
+    def _bound(self, columns: list[str], row: dict[str, Any]) -> tuple[Any, ...]:
+        out = []
+        for c in columns:
+            v, proc = row[c], self._bind[c]
+            out.append(v if v is None or proc is None else proc(v))
+        return tuple(out)
+
+
+def raw_table(owner: Any, conn: Connection, table: Table) -> RawTable:
+    """The RawTable of `table`, cached on `owner` (a Store: one engine, one dialect)."""
+    cache = owner.__dict__.setdefault("_raw_tables", {})
+    hit = cache.get(table.name)
+    if hit is None:
+        hit = cache[table.name] = RawTable(conn, table)
+    return hit
