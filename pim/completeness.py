@@ -103,6 +103,7 @@ class FamilyPlan:
     def __init__(self, family: str, checks: list[tuple[str, int, tuple[str, ...]]], scopes: list[Scope]) -> None:
         self.family, self.checks, self.scopes = family, checks, scopes
         self.assets = [key for key, kind, _ in checks if kind == ASSET]
+        self._by_mask: dict[int, tuple[Result, ...]] = {}
 
     def unfilled(self, values: Mapping[str, Any], identifier: str | None, invalid_assets: Any = ()) -> int:
         mask, bit = 0, 1
@@ -126,7 +127,16 @@ class FamilyPlan:
     def results(self, values: Mapping[str, Any], identifier: str | None, invalid_assets: Any = (),
                 channels: Any = None) -> list[Result]:
         unfilled = self.unfilled(values, identifier, invalid_assets)
-        return [s.result(unfilled) for s in self.scopes if channels is None or s.channel in channels]
+        if channels is None:
+            return list(self.for_mask(unfilled))
+        return [s.result(unfilled) for s in self.scopes if s.channel in channels]
+
+    def for_mask(self, unfilled: int) -> tuple[Result, ...]:
+        """Every scope's result for a bitmask of unfilled checks (cached: products share few masks)."""
+        hit = self._by_mask.get(unfilled)
+        if hit is None:
+            hit = self._by_mask[unfilled] = tuple(s.result(unfilled) for s in self.scopes)
+        return hit
 
 
 class Requirements:

@@ -21,7 +21,7 @@ class CompletenessRow(SQLModel, table=True):
     """One product's completeness on one channel and locale."""
 
     __tablename__ = "completeness"
-    __table_args__ = (Index("ix_completeness_scope", "channel", "locale", "family"),)
+    __table_args__ = {"sqlite_with_rowid": False}  # looked up by product only (migration 0012)
 
     product: str = _key(255)
     channel: str = _key()
@@ -61,7 +61,7 @@ class UniqueValueRow(SQLModel, table=True):
     """Values of unique attributes (identifier, GTINs, unique=True), normalised, for duplicate detection."""
 
     __tablename__ = "unique_value"
-    __table_args__ = (Index("ix_unique_value_value", "attribute", "value"),)
+    __table_args__ = (Index("ix_unique_value_value", "attribute", "value"), {"sqlite_with_rowid": False})
 
     product: str = _key(255)
     attribute: str = _key()
