@@ -397,7 +397,7 @@ def _stored_product(row: Any, stamps: dict[str, datetime]) -> Product:
         identifier=ident, family=family, parent=parent, enabled=bool(enabled), categories=categories or [],
         groups=groups or [], values=values or {}, source=prov(source),
         provenance={k: prov(v) for k, v in (provenance or {}).items()},
-        associations={k: Association.model_validate(v) for k, v in (associations or {}).items()},
+        associations={k: Association.model_construct(**v) for k, v in (associations or {}).items()},
     )
 
 

@@ -39,9 +39,9 @@ class RawTable:
             if c.name in self.json:  # serialised here (orjson, as the engine's json_serializer), parsed on read
                 self._bind[c.name] = _dumps
                 self._result[c.name] = None if self.pg else orjson.loads
-            else:
+            else:  # psycopg already returns native values (datetime, Decimal, bool): no result processing
                 self._bind[c.name] = impl.bind_processor(dialect)
-                self._result[c.name] = impl.result_processor(dialect, None)
+                self._result[c.name] = None if self.pg else impl.result_processor(dialect, None)
         self._sql: dict[Any, str] = {}
 
     # ------------------------------------------------------------------ reads
@@ -87,7 +87,8 @@ class RawTable:
                 f"INSERT INTO {self.quote(self.table.name)} ({', '.join(self.quote(c) for c in columns)}) "
                 f"VALUES ({marks}) ON CONFLICT ({', '.join(self.quote(k) for k in keys)}) "
                 + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING"))
-        conn.exec_driver_sql(sql, [self._bound(columns, r) for r in rows])
+        memo: dict[tuple[str, Any], Any] = {}
+        conn.exec_driver_sql(sql, [self._bound(columns, r, memo) for r in rows])
 
     def delete(self, conn: Connection, keys: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         """DELETE the rows whose `keys` columns equal each tuple."""
@@ -100,11 +101,19 @@ class RawTable:
                 + " AND ".join(f"{self.quote(k)} = {self.p}" for k in keys))
         conn.exec_driver_sql(sql, [tuple(r) for r in rows])
 
-    def _bound(self, columns: list[str], row: dict[str, Any]) -> tuple[Any, ...]:
+    def _bound(self, columns: list[str], row: dict[str, Any], memo: dict[tuple[str, Any], Any]) -> tuple[Any, ...]:
         out = []
         for c in columns:
             v, proc = row[c], self._bind[c]
-            out.append(v if v is None or proc is None else proc(v))
+            if v is None or proc is None:
+                out.append(v)
+            elif c in self.json:
+                out.append(proc(v))
+            else:  # timestamps: a batch's rows mostly share one, format it once
+                hit = memo.get((c, v))
+                if hit is None:
+                    hit = memo[(c, v)] = proc(v)
+                out.append(hit)
         return tuple(out)
 
 

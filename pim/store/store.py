@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, Provenance
 from pim.store.database import make_engine, migrate
+from pim.store.raw import raw_table
 from pim.store.tables import (
     DeletedProductRow,
     JobRow,
@@ -190,13 +191,10 @@ class Store:
         return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
 
     def upsert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
-        """INSERT … ON CONFLICT DO UPDATE for a batch of rows that share their columns."""
-        if not rows:
-            return
-        stmt = self._insert(table)
-        columns = [c for c in rows[0] if c not in keys]
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns})
-        conn.execute(stmt, rows)
+        """INSERT … ON CONFLICT DO UPDATE for a batch of rows that share their columns (plain DB-API
+        executemany through pim.store.raw: Core's per-row binding cost more than the database)."""
+        if rows:
+            raw_table(self, conn, table).upsert(conn, rows, keys)
 
     def next_seq(self, conn: Connection, count: int = 1, name: str = "catalog") -> int:
         """Reserve `count` sequence numbers and return the first. Row-locks the counter inside the transaction."""
