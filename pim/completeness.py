@@ -103,6 +103,7 @@ class FamilyPlan:
     def __init__(self, family: str, checks: list[tuple[str, int, tuple[str, ...]]], scopes: list[Scope]) -> None:
         self.family, self.checks, self.scopes = family, checks, scopes
         self.assets = [key for key, kind, _ in checks if kind == ASSET]
+        self.keys = frozenset(key for key, _, _ in checks)
         self._by_mask: dict[int, tuple[Result, ...]] = {}
 
     def unfilled(self, values: Mapping[str, Any], identifier: str | None, invalid_assets: Any = ()) -> int:
@@ -148,6 +149,16 @@ class Requirements:
         self.identifier = structure.identifier_attribute
         self._slots: dict[tuple[str, str, str], list[Slot]] = {}
         self._plans: dict[str, FamilyPlan | None] = {}
+        self._unique: frozenset[str] | None = None
+
+    @property
+    def unique_tracked(self) -> frozenset[str]:
+        """Attribute codes whose values the unique_value table keeps (identifier, GTINs, unique=True)."""
+        if self._unique is None:
+            from pim.quality import unique_attributes
+
+            self._unique = frozenset([*unique_attributes(self.structure), self.identifier])
+        return self._unique
 
     def required_codes(self, family: str, channel: str) -> list[str]:
         fam = self.structure.families[family]

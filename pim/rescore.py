@@ -96,9 +96,15 @@ class Rescorer:
             last = page[-1][0]
 
     # ------------------------------------------------------------------ products
-    def on_products(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None) -> None:
+    def on_products(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None,
+                    before: dict[str, Any] | None = None) -> None:
         """`records`: the products just written, by identifier (the store passes them), so they are scored
-        from memory instead of being read back."""
+        from memory instead of being read back. `before`: the products as stored before this write (None:
+        new), when the writer knows them; products whose completeness and unique-value inputs did not
+        change are then skipped (their stored rows are already right)."""
+        if before is not None and records is not None:
+            reqs = self.requirements(conn)
+            identifiers = [i for i in identifiers if inputs_changed(reqs, before.get(i), records.get(i))]
         for chunk in batched(identifiers, 2000):
             self.rescore(conn, chunk, records=records)
 
@@ -120,6 +126,39 @@ class Rescorer:
             from pim.gate import forget_decisions
 
             forget_decisions(conn, gone)
+
+
+def _attribute(key: str) -> str:
+    return key.split(":", 1)[0].split("@", 1)[0]
+
+
+def inputs_changed(reqs: Requirements, old: Any, new: Any) -> bool:
+    """Whether a write from product `old` to `new` may change its completeness rows or unique values. When
+    in doubt, True: a new product, another family or parent, a changed value of a unique-tracked attribute,
+    of a required image/file (its validity depends on the ref), a required value appearing or vanishing on
+    a variant (it shadows what the model gives), or a required value whose filled verdict changed. A value
+    the family does not require (and that is not unique-tracked) changes nothing."""
+    if old is None or new is None or old.family != new.family or old.parent != new.parent:
+        return True
+    before, after = old.values, new.values
+    changed = [k for k in before.keys() | after.keys() if k not in before or k not in after or before[k] != after[k]]
+    if not changed:
+        return False
+    if any(_attribute(k) in reqs.unique_tracked for k in changed):
+        return True
+    if not new.family:
+        return bool(new.parent)  # a variant may take its family from its model: not worth a lookup
+    plan = reqs.plan(new.family)
+    if plan is None:
+        return False  # an unknown family scores nothing
+    required = [k for k in changed if k in plan.keys]
+    if not required:
+        return False
+    if any(k in plan.assets for k in required):
+        return True
+    if new.parent and any((k in before) != (k in after) for k in required):
+        return True
+    return plan.unfilled(before, new.identifier) != plan.unfilled(after, new.identifier)
 
 
 class _Sql:
