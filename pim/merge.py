@@ -164,17 +164,19 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
     values = dict(base.values)
     provenance = dict(base.provenance)
     outcome = MergeOutcome(product=base)
+    in_provs, in_source, base_source = incoming.provenance, incoming.source, base.source
     for key, value in incoming.values.items():
-        prov = incoming.provenance_of(key)
+        prov = in_provs.get(key, in_source)
         source = prov.source if prov else UNKNOWN
         current = None
         cur_prov = None
         if key in values:
-            cur_prov = provenance.get(key, base.source)
+            cur_prov = provenance.get(key, base_source)
             current = cur_prov.source if cur_prov else UNKNOWN
             if current == source and values[key] == value and key not in pins:
                 continue  # the winner repeats its value: nothing to settle (the re-import fast path)
-        claims = dict(candidates.get(key, {}))
+        known = candidates.get(key)
+        claims = dict(known) if known else {}
         if current is not None:
             claims[current] = Claim(values[key], cur_prov)
         if value in EMPTY:
@@ -378,19 +380,20 @@ _PRODUCT_COLUMNS = ("identifier", "family", "parent", "enabled", "categories", "
                     "provenance", "associations")
 
 
-def _stored_product(row: Any, stamps: dict[str, datetime]) -> Product:
+def _stored_product(row: Any, provs: dict[tuple[Any, ...], Provenance]) -> Product:
     """A stored product without re-validating it (it was validated when written): ~5× cheaper than
-    Store.row_to_product. Provenance times are parsed once per distinct timestamp string."""
+    Store.row_to_product. Equal provenance entries (a record's keys share one) become one shared object,
+    built and time-parsed once per batch (`provs` is the batch's cache)."""
     def prov(d: dict[str, Any] | None) -> Provenance | None:
         if d is None:
             return None
-        at = d.get("at")
-        if isinstance(at, str):
-            hit = stamps.get(at)
-            if hit is None:
-                hit = stamps[at] = datetime.fromisoformat(at)
-            at = hit
-        return Provenance.model_construct(source=d["source"], ref=d.get("ref"), at=at)
+        key = (d["source"], d.get("ref"), d.get("at"))
+        hit = provs.get(key)
+        if hit is None:
+            at = key[2]
+            hit = provs[key] = Provenance.model_construct(
+                source=key[0], ref=key[1], at=datetime.fromisoformat(at) if isinstance(at, str) else at)
+        return hit
 
     ident, family, parent, enabled, categories, groups, values, source, provenance, associations = row
     return Product.model_construct(
@@ -457,8 +460,8 @@ class Merger:
         assert self.ranker is not None, "bind(structure) first"
         ids = list(dict.fromkeys(p.identifier for p in products))
         with store.engine.connect() as conn:
-            stamps: dict[str, datetime] = {}
-            existing = {p.identifier: p for p in (_stored_product(r, stamps) for r in
+            provs: dict[tuple[Any, ...], Provenance] = {}
+            existing = {p.identifier: p for p in (_stored_product(r, provs) for r in
                         raw_table(store, conn, PRODUCT).select(conn, _PRODUCT_COLUMNS, "identifier", ids))}
             old_cands = _load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
             old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
