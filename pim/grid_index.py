@@ -156,6 +156,7 @@ class GridIndex:
     def __init__(self) -> None:
         self._fingerprint: Any = None
         self._structure: Structure | None = None
+        self._requirements: tuple[Structure, Any] | None = None
 
     def structure(self, conn: Connection) -> Structure:
         from pim.rescore import load_structure
@@ -164,6 +165,15 @@ class GridIndex:
         if self._structure is None or fingerprint != self._fingerprint:
             self._structure, self._fingerprint = load_structure(conn), fingerprint
         return self._structure
+
+    def requirements(self, conn: Connection) -> Any:
+        """The completeness requirements of the current structure (to tell which writes it rescored)."""
+        from pim.completeness import Requirements
+
+        structure = self.structure(conn)
+        if self._requirements is None or self._requirements[0] is not structure:
+            self._requirements = (structure, Requirements(structure))
+        return self._requirements[1]
 
     def on_products(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None,
                     before: dict[str, Any] | None = None) -> None:
@@ -179,9 +189,12 @@ class GridIndex:
     def refresh_changes(self, conn: Connection, identifiers: list[str], records: dict[str, Any],
                         before: dict[str, Any]) -> list[str]:
         """Update the rows of products whose old state is known from the difference alone: their source
-        rows are diffed in memory and their completeness copies re-read only when a value changed. Returns
+        rows are diffed in memory and their completeness copies re-read only when the completeness listener
+        rescored them (pim.rescore.inputs_changed). Returns
         the products this cannot handle (new, re-parented, re-classified, relabelled or not yet indexed),
         which get the full refresh."""
+        from pim.rescore import inputs_changed
+
         sql = _Sql(conn)
         structure = self.structure(conn)
         indexed = dict(sql.all("SELECT product, product_id FROM grid_product WHERE product " + sql.any_of, [identifiers]))
@@ -197,8 +210,8 @@ class GridIndex:
             was, now = _from_record(old, pid)[6], _from_record(new, pid)[6]
             gone.extend((s[:100], pid) for s in was - now)
             added.extend((s[:100], pid) for s in now - was)
-            if old.values != new.values:
-                rescored[ident] = pid
+            if old.values != new.values and inputs_changed(self.requirements(conn), old, new):
+                rescored[ident] = pid  # completeness was rescored: copy its rows again
         sql.many(_delete_sql(sql, GRID_SOURCE), gone)
         sql.many(_insert_sql(sql, GRID_SOURCE), sorted(added))
         if rescored:
