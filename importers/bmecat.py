@@ -20,7 +20,7 @@ from pim.errors import ConfigError, InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
 from pim.sources import SourceItem, match_skus, merger_for
-from pim.product import Association, Product, Provenance, value_key
+from pim.product import Association, Product, trusted_provenance, value_key
 from pim.store import Store
 from pim.store.store import QuarantineEntry, batched
 from pim.structure import AttributeType
@@ -144,7 +144,7 @@ class BmecatMapper:
                         a.quantities[target_sku] = int(Decimal(qty))
                     except InvalidOperation:
                         problems.append((f"PRODUCT_REFERENCE@quantity", f"'{qty}' is not a quantity"))
-        source = Provenance(source=f"supplier:{self.m.supplier}", ref=f"{Path(self.file).name}:{p.line}", at=self.stamp)
+        source = trusted_provenance(f"supplier:{self.m.supplier}", f"{Path(self.file).name}:{p.line}", self.stamp)
         product = Product(identifier=sku, values=values, source=source)
         if family:
             product.family = family

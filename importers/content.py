@@ -19,7 +19,7 @@ from pydantic import Field
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.product import Association, Product, Provenance, value_key
+from pim.product import Association, Product, Provenance, trusted_provenance, value_key
 from pim.sources import SourceProfile, decode_guard, merger_for, open_text
 from pim.store import Store
 
@@ -142,7 +142,7 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
             return Rejected(f"not valid JSON: {exc}", name, number, None, {"line": raw[:2000]})
     if not isinstance(raw, dict):
         return Rejected("a record must be a JSON object", name, number, None, {"value": raw})
-    prov = Provenance.model_construct(source=source, ref=f"{name}:{number}", at=stamp)
+    prov = trusted_provenance(source, f"{name}:{number}", stamp)
     try:
         return Parsed(mapper.record(raw, prov), name, number, raw)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:

@@ -20,7 +20,7 @@ from pim.catalog import Structure
 from pim.commerce import PriceListEntry, StockLevel, put_price_list, put_stock
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.product import Product, Provenance
+from pim.product import Product, trusted_provenance
 from pim.sources import RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
 from pim.store import Store
 from pim.values import ValueProblem
@@ -127,7 +127,7 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure) -> Iterator[Pa
         except ValueProblem as exc:
             yield Rejected(str(exc), rows.name, line, current, dict(zip(rows.header, cells)), sku)
             continue
-        prov = Provenance.model_construct(source=m.source, ref=f"{rows.name}:{line}", at=stamp)
+        prov = trusted_provenance(m.source, f"{rows.name}:{line}", stamp)
         yield Parsed(Product(identifier=sku, values=values, source=prov, **fields), rows.name, line)
 
 

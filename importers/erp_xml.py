@@ -23,7 +23,7 @@ from pim.catalog import Structure
 from pim.commerce import StockLevel, put_stock
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.product import Product, Provenance
+from pim.product import Product, trusted_provenance
 from pim.sources import SourceProfile, merger_for
 from pim.store import Store
 from pim.values import ValueProblem
@@ -150,7 +150,7 @@ def _record(elem: Any, m: ErpXmlMap, c: _Compiled, builder: ValueBuilder, ident_
             stock.extend(_stock(elem, sku, c, m, stamp))
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, m.stock.path if m.stock else None, _raw(elem), sku)
-    prov = Provenance.model_construct(source=m.source, ref=f"{name}:{line}", at=stamp)
+    prov = trusted_provenance(m.source, f"{name}:{line}", stamp)
     return Parsed(Product(identifier=sku, values=values, source=prov, **fields), name, line)
 
 

@@ -18,7 +18,7 @@ from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Rejected, run_import
 from pim.merge import Precedence
-from pim.product import Product, Provenance
+from pim.product import Product, trusted_provenance
 from pim.sources import SourceItem, SourceProfile, load_profile, match_skus, merger_for
 from pim.store import Store
 from pim.values import ValueProblem
@@ -129,7 +129,7 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure) -> Itera
         except ValueProblem as exc:
             yield Rejected(str(exc), path.name, line, current, raw, pid)
             continue
-        prov = Provenance.model_construct(source=m.source, ref=f"{path.name}:{line}", at=stamp)
+        prov = trusted_provenance(m.source, f"{path.name}:{line}", stamp)
         record = Product(identifier=pid, values=values, source=prov, **fields)
         record.identifier = ""  # unknown until match_skus looks the pid and GTIN up
         gtin = raw.get(m.gtin_column or "", "").strip() or None

@@ -30,7 +30,7 @@ from sqlmodel import SQLModel
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError
-from pim.product import Association, Product, Provenance, split_key
+from pim.product import Association, Product, Provenance, split_key, trusted_product, trusted_provenance
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, raw_table
 from pim.store.store import PRODUCT, now
@@ -391,16 +391,16 @@ def _stored_product(row: Any, provs: dict[tuple[Any, ...], Provenance]) -> Produ
         hit = provs.get(key)
         if hit is None:
             at = key[2]
-            hit = provs[key] = Provenance.model_construct(
-                source=key[0], ref=key[1], at=datetime.fromisoformat(at) if isinstance(at, str) else at)
+            hit = provs[key] = trusted_provenance(
+                key[0], key[1], datetime.fromisoformat(at) if isinstance(at, str) else at)
         return hit
 
     ident, family, parent, enabled, categories, groups, values, source, provenance, associations = row
-    return Product.model_construct(
-        identifier=ident, family=family, parent=parent, enabled=bool(enabled), categories=categories or [],
+    return trusted_product(
+        ident, family=family, parent=parent, enabled=bool(enabled), categories=categories or [],
         groups=groups or [], values=values or {}, source=prov(source),
-        provenance={k: prov(v) for k, v in (provenance or {}).items()},
-        associations={k: Association.model_construct(**v) for k, v in (associations or {}).items()},
+        provenance={k: prov(v) for k, v in provenance.items()} if provenance else {},
+        associations={k: Association.model_construct(**v) for k, v in associations.items()} if associations else {},
     )
 
 

@@ -113,3 +113,35 @@ def merged_values(product: _Valued, ancestors: list[_Valued]) -> dict[str, Any]:
         values.update(record.values)
     values.update(product.values)
     return values
+
+
+# ---------------------------------------------------------------- trusted construction
+# Records read back from the store were validated when written. Rebuilding them for a merge batch through
+# validation (or model_construct, which deep-copies every default) cost more than the merge itself; these
+# build the same instances directly. The test in tests/test_import_fastpath.py keeps them equal to validated
+# ones (fields, fields-set, equality, dump and content hash).
+_PROVENANCE_FIELDS = frozenset(Provenance.model_fields)
+_PRODUCT_FIELDS = tuple(Product.model_fields)
+
+
+def trusted_provenance(source: str, ref: str | None, at: datetime) -> Provenance:
+    obj = object.__new__(Provenance)
+    object.__setattr__(obj, "__dict__", {"source": source, "ref": ref, "at": at})
+    object.__setattr__(obj, "__pydantic_fields_set__", set(_PROVENANCE_FIELDS))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
+def trusted_product(identifier: str, *, family: str | None, parent: str | None, enabled: bool,
+                    categories: list[str], groups: list[str], values: dict[str, Any], source: Provenance | None,
+                    provenance: dict[str, Provenance], associations: dict[str, Association]) -> Product:
+    data = {"categories": categories, "values": values, "source": source, "provenance": provenance,
+            "kind": "product", "identifier": identifier, "family": family, "parent": parent, "enabled": enabled,
+            "groups": groups, "associations": associations}
+    obj = object.__new__(Product)
+    object.__setattr__(obj, "__dict__", {name: data[name] for name in _PRODUCT_FIELDS})
+    object.__setattr__(obj, "__pydantic_fields_set__", set(_PRODUCT_FIELDS))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj

@@ -154,3 +154,26 @@ def test_raw_write_reads_back_exactly(store: Any) -> None:
     model = ProductModel(code="M-1", family_variant="fv", values={"a": 1}, source=Provenance(source="erp", at=stamp))
     assert store.upsert_models([model]).created == 1
     assert store.get_model("M-1") == model
+
+
+def test_trusted_construction_equals_validation() -> None:
+    from pim.product import Association, trusted_product, trusted_provenance
+
+    stamp = datetime(2025, 6, 1, 8, 30, tzinfo=UTC)
+    prov = trusted_provenance("erp", "erp.csv:7", stamp)
+    checked_prov = Provenance(source="erp", ref="erp.csv:7", at=stamp)
+    assert prov == checked_prov and prov.model_dump() == checked_prov.model_dump()
+    assert prov.model_fields_set == checked_prov.model_fields_set and hash(prov) == hash(checked_prov)
+    fields: dict[str, Any] = dict(
+        family="tools", parent="M-1", enabled=False, categories=["c"], groups=["g"],
+        values={"name:en_US": "Hammer", "weight": {"amount": "1.5", "unit": "KILOGRAM"}}, source=prov,
+        provenance={"name:en_US": trusted_provenance("content", None, stamp)},
+        associations={"X_SELL": Association(products=["P-2"])},
+    )
+    product = trusted_product("P-1", **fields)
+    checked = Product(identifier="P-1", **fields)
+    assert product == checked and product.model_dump() == checked.model_dump()
+    assert product.content_hash() == checked.content_hash()
+    assert product.model_copy(update={"family": "x"}).family == "x" and product.family == "tools"
+    with pytest.raises(Exception):
+        prov.source = "other"  # type: ignore[misc]  # still frozen
