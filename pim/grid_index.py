@@ -188,11 +188,11 @@ class GridIndex:
 
     def refresh_changes(self, conn: Connection, identifiers: list[str], records: dict[str, Any],
                         before: dict[str, Any]) -> list[str]:
-        """Update the rows of products whose old state is known from the difference alone: their source
-        rows are diffed in memory and their completeness copies re-read only when the completeness listener
-        rescored them (pim.rescore.inputs_changed). Returns
-        the products this cannot handle (new, re-parented, re-classified, relabelled or not yet indexed),
-        which get the full refresh."""
+        """Update the rows of products whose old state is known, from the difference alone: category, text
+        and source rows are diffed in memory, and completeness copies are re-read only for the products the
+        completeness listener rescored (pim.rescore.inputs_changed). Returns the products this cannot handle
+        (new, not yet indexed, another family or parent, or a variant whose categories or label changed:
+        its rows depend on its models), which get the full refresh."""
         from pim.rescore import inputs_changed
 
         sql = _Sql(conn)
@@ -200,20 +200,34 @@ class GridIndex:
         indexed = dict(sql.all("SELECT product, product_id FROM grid_product WHERE product " + sql.any_of, [identifiers]))
         full: list[str] = []
         rescored: dict[str, int] = {}
-        gone: list[tuple[Any, ...]] = []
-        added: list[tuple[Any, ...]] = []
+        gone: dict[Table, list[tuple[Any, ...]]] = {GRID_CATEGORY: [], GRID_TEXT: [], GRID_SOURCE: []}
+        added: dict[Table, list[tuple[Any, ...]]] = {GRID_CATEGORY: [], GRID_TEXT: [], GRID_SOURCE: []}
+
+        def diff(table: Table, was: set[tuple[Any, ...]], now: set[tuple[Any, ...]]) -> None:
+            gone[table].extend(was - now)
+            added[table].extend(now - was)
+
         for ident in identifiers:
             old, new, pid = before.get(ident), records.get(ident), indexed.get(ident)
-            if old is None or new is None or pid is None or not _same_frame(old, new, structure):
+            if old is None or new is None or pid is None or (old.family, old.parent) != (new.family, new.parent):
                 full.append(ident)
                 continue
-            was, now = _from_record(old, pid)[6], _from_record(new, pid)[6]
-            gone.extend((s[:100], pid) for s in was - now)
-            added.extend((s[:100], pid) for s in now - was)
+            if not _same_frame(old, new, structure):
+                if new.parent:
+                    full.append(ident)
+                    continue
+                if old.categories != new.categories:
+                    diff(GRID_CATEGORY, {(c, pid) for c in _with_ancestors(old.categories, structure)},
+                         {(c, pid) for c in _with_ancestors(new.categories, structure)})
+                diff(GRID_TEXT, {(t, pid, loc) for loc, t in _text_tokens(ident, old.family, old.values, [], structure)},
+                     {(t, pid, loc) for loc, t in _text_tokens(ident, new.family, new.values, [], structure)})
+            diff(GRID_SOURCE, {(s[:100], pid) for s in _from_record(old, pid)[6]},
+                 {(s[:100], pid) for s in _from_record(new, pid)[6]})
             if old.values != new.values and inputs_changed(self.requirements(conn), old, new):
                 rescored[ident] = pid  # completeness was rescored: copy its rows again
-        sql.many(_delete_sql(sql, GRID_SOURCE), gone)
-        sql.many(_insert_sql(sql, GRID_SOURCE), sorted(added))
+        for table in gone:
+            sql.many(_delete_sql(sql, table), gone[table])
+            sql.many(_insert_sql(sql, table), sorted(added[table]))
         if rescored:
             pids = sorted(rescored.values())
             new_rows = dict(zip((GRID_MISSING, GRID_COMPLETENESS), _score_rows(sql, rescored)))
