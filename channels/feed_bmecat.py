@@ -23,6 +23,11 @@ from pim.structure import AttributeType
 NS = "http://www.bmecat.org/bmecat/2005.1"
 _LANG = {"en": "eng", "de": "deu", "fr": "fra", "it": "ita", "es": "spa", "nl": "nld", "pt": "por", "pl": "pol",
          "cs": "ces", "da": "dan", "sv": "swe", "fi": "fin", "nb": "nor", "ja": "jpn", "zh": "zho", "ru": "rus"}
+# The MIME types BMEcat 2005 names (its XSD refuses other "type/subtype" values; MIME_TYPE is optional, so a
+# PNG or WebP image goes without one rather than making the feed invalid).
+_MIME_TYPES = frozenset({"application/pdf", "application/xml", "image/gif", "image/jpeg", "text/html", "text/plain"})
+# Types whose text value Projector.text returns unchanged.
+_AS_IS = frozenset({AttributeType.identifier, AttributeType.text, AttributeType.textarea, AttributeType.number, AttributeType.date})
 _TRANSACTION = {"full": "T_NEW_CATALOG", "delta_products": "T_UPDATE_PRODUCTS", "delta_prices": "T_UPDATE_PRICES"}
 
 
@@ -116,6 +121,18 @@ class BmecatFeedRenderer:
         return header
 
 
+def _memo_key(n: int, attr: Any, v: Any) -> tuple[Any, ...] | None:
+    """Feature values repeat across products (options, units, sizes), so their fragments are made once per file:
+    keyed by feature and a text value, or a metric's amount and unit; anything else is rendered each time."""
+    if type(v) is str:
+        return (n, v)
+    if type(v) is dict and attr.type == AttributeType.metric:
+        amount, unit = v.get("amount"), v.get("unit")
+        if type(amount) is str and (unit is None or type(unit) is str):
+            return (n, amount, unit)
+    return None
+
+
 class _ProductWriter:
     """One contract's product fragments. What is the same for every product (which attributes are features,
     their escaped names, the price element's fixed parts) is worked out once."""
@@ -125,26 +142,32 @@ class _ProductWriter:
         opts = self.opts
         skip = {opts.class_attribute, opts.gtin_attribute, opts.manufacturer_attribute, opts.order_unit_attribute,
                 opts.pack_attribute, opts.moq_attribute, "description", proj.c.pricing.list_price_attribute}
-        self.features = [(a, "<FEATURE>" + _el("FNAME", (a.labels.get(proj.c.locale) or a.code)[:60]))
+        self.features = [(proj.key(a), a, "<FEATURE>" + _el("FNAME", (a.labels.get(proj.c.locale) or a.code)[:60]))
                          for a in proj.attributes
                          if a.code not in skip and a.type not in (AttributeType.image, AttributeType.file, AttributeType.identifier)]
-        self.images = [a for a in proj.attributes if a.type == AttributeType.image]
+        self.images = [proj.key(a) for a in proj.attributes if a.type == AttributeType.image]
         self.system = _el("REFERENCE_FEATURE_SYSTEM_NAME", opts.reference_system)
         self.unit = xml_text(opts.default_order_unit)
         self.currency = _el("PRICE_CURRENCY", proj.c.currency)
-        self.attrs = {code: proj.s.attributes.get(code) for code in (
+        self.slots = {code: (proj.key(a), a, a.type in _AS_IS) for code in (
             "description", opts.gtin_attribute, opts.manufacturer_attribute, opts.order_unit_attribute,
-            opts.pack_attribute, opts.moq_attribute, opts.class_attribute)}
+            opts.pack_attribute, opts.moq_attribute, opts.class_attribute) if (a := proj.s.attributes.get(code)) is not None}
         self._prices: dict[Any, str] = {}
+        self._features_seen: dict[tuple[Any, ...], str] = {}  # see _memo_key
+        self._mime_types: dict[str, str] = {}
 
     def value(self, values: dict[str, Any], code: str) -> str:
-        attr = self.attrs.get(code)
-        if attr is None:
+        slot = self.slots.get(code)
+        if slot is None:
             return ""
-        v = self.proj.raw(values, attr)
+        v = values.get(slot[0])
+        if v is None or v == "":
+            return ""
+        if slot[2] and type(v) is str:
+            return v
         if isinstance(v, dict) and "amount" in v:
             return str(v["amount"])
-        return self.proj.text(attr, v) if v not in (None, "") else ""
+        return self.proj.text(slot[1], v)
 
     def product(self, item: FeedItem, mode: str | None) -> str:
         sku = item.product.identifier
@@ -181,27 +204,39 @@ class _ProductWriter:
         return '<PRODUCT mode="update">' + _el("SUPPLIER_PID", item.product.identifier) + self.prices(item) + "</PRODUCT>"
 
     def _features(self, out: list[str], values: dict[str, Any]) -> None:
-        proj = self.proj
         parts: list[str] = []
         klass = self.value(values, self.opts.class_attribute)
         if klass:
             parts += [self.system, _el("REFERENCE_FEATURE_GROUP_ID", klass[:60])]
-        for attr, opening in self.features:
-            v = proj.raw(values, attr)
-            if v in (None, "", [], {}):
+        seen = self._features_seen
+        for n, (key, attr, opening) in enumerate(self.features):
+            v = values.get(key)
+            if v is None or v == "" or v == [] or v == {}:
                 continue
-            parts.append(opening)
-            if attr.type == AttributeType.multi_select and isinstance(v, list):
-                parts += [_el("FVALUE", proj.option_label(attr.code, str(o))[:60] or "-") for o in v]
-            elif attr.type == AttributeType.metric and isinstance(v, dict):
-                parts.append(_el("FVALUE", str(v.get("amount", ""))[:60] or "-"))
-                if v.get("unit"):
-                    parts.append(_el("FUNIT", str(v["unit"])[:20]))
-            else:
-                parts.append(_el("FVALUE", proj.text(attr, v)[:60] or "-"))
-            parts.append("</FEATURE>")
+            memo = _memo_key(n, attr, v)
+            if memo is None:
+                parts.append(self._feature(attr, opening, v))
+                continue
+            found = seen.get(memo)
+            if found is None:
+                found = self._feature(attr, opening, v)
+                if len(seen) < 100_000:
+                    seen[memo] = found
+            parts.append(found)
         if parts:
             out.append("<PRODUCT_FEATURES>" + "".join(parts) + "</PRODUCT_FEATURES>")
+
+    def _feature(self, attr: Any, opening: str, v: Any) -> str:
+        proj = self.proj
+        if attr.type == AttributeType.multi_select and isinstance(v, list):
+            inner = "".join(_el("FVALUE", proj.option_label(attr.code, str(o))[:60] or "-") for o in v)
+        elif attr.type == AttributeType.metric and isinstance(v, dict):
+            inner = _el("FVALUE", str(v.get("amount", ""))[:60] or "-")
+            if v.get("unit"):
+                inner += _el("FUNIT", str(v["unit"])[:20])
+        else:
+            inner = _el("FVALUE", proj.text(attr, v)[:60] or "-")
+        return opening + inner + "</FEATURE>"
 
     def prices(self, item: FeedItem) -> str:
         """PRODUCT_PRICE_DETAILS, memoised per (equal) price: list-price fallbacks and tier sets repeat."""
@@ -221,12 +256,24 @@ class _ProductWriter:
         return found
 
     def _mime(self, out: list[str], values: dict[str, Any]) -> None:
-        refs = [str(v) for a in self.images if (v := self.proj.raw(values, a)) not in (None, "")]
+        refs = [str(v) for key in self.images if (v := values.get(key)) is not None and v != ""]
         if not refs:
             return
         out.append("<MIME_INFO>")
         for n, ref in enumerate(refs):
-            out.append("<MIME>" + _el("MIME_TYPE", mimetypes.guess_type(ref)[0] or "image/jpeg")
+            kind = self._mime_type(ref)
+            out.append("<MIME>" + (_el("MIME_TYPE", kind) if kind in _MIME_TYPES else "")
                        + _el("MIME_SOURCE", self.proj.media_url(ref)[:255])
                        + ("<MIME_PURPOSE>normal</MIME_PURPOSE></MIME>" if n == 0 else "<MIME_PURPOSE>detail</MIME_PURPOSE></MIME>"))
         out.append("</MIME_INFO>")
+
+    def _mime_type(self, ref: str) -> str:
+        """mimetypes.guess_type, remembered per extension where only the extension decides (a plain path whose
+        suffix is no compression or alias suffix)."""
+        ext = ref[ref.rfind("."):] if "." in ref[ref.rfind("/") + 1:] else ""
+        if not ext or ":" in ref or ext.lower() in mimetypes.suffix_map or ext.lower() in mimetypes.encodings_map:
+            return mimetypes.guess_type(ref)[0] or "image/jpeg"
+        found = self._mime_types.get(ext)
+        if found is None:
+            found = self._mime_types[ext] = mimetypes.guess_type(ref)[0] or "image/jpeg"
+        return found

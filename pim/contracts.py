@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -321,14 +321,15 @@ class AssortmentMatcher:
             return False
         return all(not self._value(values, a).isdisjoint(accepted) for a, accepted in rule.attributes.items())
 
-    def prefilter(self) -> Callable[[str], bool] | None:
+    def needles(self) -> list[list[tuple[str, ...]]] | None:
         """A cheap necessary condition on a product's own stored value JSON, for scanning a catalog without
-        decoding every row: False means no rule can accept the product (explicit SKUs and variants, which
-        inherit values, are the caller's to keep). None when some rule cannot be checked this way.
+        decoding every row: per rule, per criterion, values one of which must occur in the text for the rule to
+        accept the product (explicit SKUs, and variants, which inherit values, are the caller's to keep). None
+        when some rule cannot be checked this way.
 
-        A rule is checked by its brand and attribute criteria on text, select and identifier attributes, whose
-        stored values are JSON strings: an accepted value must occur in the text. Only values no JSON encoder
-        escapes are looked for; a rule with any other value, or without such criteria, disables the filter."""
+        Brand and attribute criteria on text, select and identifier attributes are checked: their stored values
+        are JSON strings. Only values no JSON encoder escapes are looked for; a rule with any other value, or
+        without any such criterion, turns the filter off."""
         alternatives: list[list[tuple[str, ...]]] = []
         for rule in self.assortment.rules:
             criteria = [(self.assortment.brand_attribute, rule.brands)] if rule.brands else []
@@ -337,13 +338,7 @@ class AssortmentMatcher:
             if not needles:
                 return None
             alternatives.append(needles)
-        if not alternatives:
-            return None
-
-        def could_match(text: str) -> bool:
-            return any(all(any(n in text for n in needles) for needles in rule) for rule in alternatives)
-
-        return could_match
+        return alternatives or None
 
     def _textual(self, attribute: str, accepted: list[str]) -> bool:
         attr = self.structure.attributes.get(attribute)

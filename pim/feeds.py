@@ -5,9 +5,11 @@ advances the contract's watermark. `deliver_all` fans out one job per contract t
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,7 +18,7 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, and_, cast, false, or_, select
 
 from pim import delivery_log as log
 from pim.catalog import Structure
@@ -172,11 +174,9 @@ class _Reader:
             yield from (_product(r._mapping) for r in rows)
             last = rows[-1]._mapping["seq" if since_seq is not None else "id"]
 
-    def rows(self, ids: Iterable[str] | None = None, *, keep: Callable[[str], bool] | None = None,
-             families: list[str] | None = None, enabled_only: bool = False) -> Iterator[_Row]:
-        """Light rows with inherited values merged: the given identifiers, or the whole catalog by id.
-        `keep` sees a product's own value JSON before it is decoded (a variant's is always decoded: it inherits);
-        `families` and `enabled_only` narrow the scan in SQL."""
+    def rows(self, ids: Iterable[str] | None = None, *, where: list[Any] | None = None) -> Iterator[_Row]:
+        """Light rows with inherited values merged: the given identifiers, or the whole catalog by id (narrowed
+        by the `where` clauses)."""
         if ids is not None:
             for chunk in batched(ids, CHUNK):
                 with self.store.engine.connect() as conn:
@@ -186,17 +186,11 @@ class _Reader:
         last = 0
         while True:
             q = select(*_LIGHT).where(PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(SCAN_PAGE)
-            if families is not None:
-                q = q.where(PRODUCT.c.family.in_(families))
-            if enabled_only:
-                q = q.where(PRODUCT.c.enabled.is_(True))
             with self.store.engine.connect() as conn:
-                found = conn.execute(q).all()
+                found = conn.execute(q.where(*where or ())).all()
             if not found:
                 return
-            for t in found:
-                if keep is None or t[3] or keep(t[7] or ""):
-                    yield self._row(t)
+            yield from (self._row(t) for t in found)
             last = found[-1][0]
 
     def _row(self, t: Any) -> _Row:
@@ -345,10 +339,24 @@ def _candidates_full(run: FeedRun, store: Store, c: Contract, matcher: Assortmen
         if matcher.matches(r, r.values):  # type: ignore[arg-type]
             yield r
     if a.rules:
-        families = None if any(not rule.families for rule in a.rules) else sorted({f for rule in a.rules for f in rule.families})
-        for r in reader.rows(keep=matcher.prefilter(), families=families, enabled_only=a.enabled_only):
+        for r in reader.rows(where=_could_match(a, matcher)):
             if r.identifier not in seen and matcher.matches(r, r.values):  # type: ignore[arg-type]
                 yield r
+
+
+def _could_match(a: Any, matcher: AssortmentMatcher) -> list[Any]:
+    """SQL that keeps every product the assortment's rules could accept, and drops most of the others before
+    they are read: enabled, family, and an accepted value occurring in the product's own value text (a variant
+    inherits values, so it is always kept). LIKE may ignore case (SQLite): that only keeps more."""
+    where: list[Any] = [PRODUCT.c.enabled.is_(True)] if a.enabled_only else []
+    if all(rule.families for rule in a.rules):
+        where.append(PRODUCT.c.family.in_(sorted({f for rule in a.rules for f in rule.families})))
+    needles = matcher.needles()
+    if needles is not None:
+        text = cast(PRODUCT.c.value_map, Text)
+        where.append(or_(PRODUCT.c.parent.is_not(None), *(
+            and_(*(or_(false(), *(text.contains(v, autoescape=True) for v in accepted)) for accepted in rule)) for rule in needles)))
+    return where
 
 
 def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tuple[Any, dict[str, Any]]], on: date,
@@ -377,11 +385,12 @@ def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tup
 def _run_prices(run: FeedRun, store: Store, c: Contract, structure: Structure,
                 members: list[tuple[Any, dict[str, Any]]], on: date) -> dict[str, ResolvedPrice]:
     """`resolve_prices` with the customer's tiers from the run; equal list prices share one ResolvedPrice (the
-    renderers memoise their cells per price)."""
+    renderers memoise their cells per price), worked out once per list-price text."""
     tiers = run.tiers(store, c.price_customer, c.currency, on)
     rule = c.pricing
     source: Literal["list", "list_discount"] = "list_discount" if rule.fallback == "list_price_discount" else "list"
     fallback: dict[Any, ResolvedPrice] = {}
+    by_text: dict[str, ResolvedPrice | None] = {}
     out: dict[str, ResolvedPrice] = {}
     for p, values in members:
         contracted = tiers.get(p.identifier)
@@ -390,15 +399,30 @@ def _run_prices(run: FeedRun, store: Store, c: Contract, structure: Structure,
             continue
         if rule.fallback == "exclude":
             continue
-        base = list_price(values, rule, c.currency, c.channel, structure)
-        if base is None:
-            continue
-        price = fallback.get(base)
-        if price is None:
-            amount = (base * (100 - rule.discount_percent) / 100).quantize(Decimal("0.01")) if source == "list_discount" else base
-            price = fallback[base] = ResolvedPrice((Tier(Decimal(1), amount),), source)
-        out[p.identifier] = price
+        text = _list_price_text(values, rule, c, structure)
+        if text is not None and text in by_text:
+            price = by_text[text]
+        else:
+            base = list_price(values, rule, c.currency, c.channel, structure)
+            price = None if base is None else fallback.get(base)
+            if base is not None and price is None:
+                amount = (base * (100 - rule.discount_percent) / 100).quantize(Decimal("0.01")) if source == "list_discount" else base
+                price = fallback[base] = ResolvedPrice((Tier(Decimal(1), amount),), source)
+            if text is not None:
+                by_text[text] = price
+        if price is not None:
+            out[p.identifier] = price
     return out
+
+
+def _list_price_text(values: dict[str, Any], rule: Any, c: Contract, structure: Structure) -> str | None:
+    """The list price as stored, when it is text (`list_price` decides what it is worth)."""
+    raw = values.get(rule.list_price_attribute)
+    attr = structure.attributes.get(rule.list_price_attribute)
+    if attr is not None and attr.scopable:
+        raw = values.get(f"{rule.list_price_attribute}@{c.channel}") or raw
+    amount = raw.get(c.currency) if isinstance(raw, dict) else None
+    return amount if type(amount) is str else None
 
 
 def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | None = None,
@@ -439,7 +463,8 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     stamp = plan.generated_at.strftime("%Y%m%dT%H%M%S%f")
     path = out_dir / contract.customer / contract.code / f"{contract.code}-{kind}-{stamp}.{renderer.extension}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = renderer.write(tracked(items), plan, path)
+    with _gc_paused():
+        rows = renderer.write(tracked(items), plan, path)
     digest, size = _checksum(path)
     pending = log.Watermark(contract.code, seq_now, prices_now, contract.digest(), version, sorted(now_held))
     return Build(contract, plan, path, rows, digest, size, pending, counts)
@@ -471,6 +496,20 @@ def _delta(store: Store, structure: Structure, c: Contract, reader: _Reader, mat
 
     # A price list change alone is a T_UPDATE_PRICES in BMEcat; anything else updates products.
     return stream(), ("delta_prices" if only_prices else "delta_products")
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a feed streams: a build allocates ~10 containers per product and
+    creates no cycles, and the collector's passes over the rows in flight cost as much as reading them.
+    Whoever paused it (the collector was on) turns it back on, so threads sharing the process cannot leave it off."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 def _checksum(path: Path) -> tuple[str, int]:

@@ -23,6 +23,8 @@ ASSORTMENTS = [
     {"rules": [{"brands": ["acme"], "families": ["tool"]}, {"attributes": {"ean": ["4006381333931"]}}]},
     {"rules": [{"attributes": {"pack_size": ["10"]}}]},  # a number attribute: not checked on text
     {"rules": [{"brands": ["a/b", "bosch"]}]},  # a value an encoder may escape: not checked on text
+    {"rules": [{"brands": ["BOSCH"]}]},  # SQLite's LIKE ignores case; the matcher does not
+    {"rules": [{"attributes": {"color": []}}, {"brands": ["makita"]}]},
     {"skus": ["T5", "T3"]},
 ]
 
@@ -39,20 +41,17 @@ def test_single_build_resolves_the_same_assortment_as_a_run(store, body) -> None
     assert set(single) == {r.identifier for r in rows if matcher.matches(r, r.values)}
 
 
-def test_prefilter_refuses_only_what_no_rule_can_accept(store) -> None:
+def test_needles_are_per_rule_the_values_one_of_which_must_occur(store) -> None:
     seed_catalog(store)
-    structure = store.structure()
-    keep = AssortmentMatcher(Assortment.model_validate({"rules": [{"brands": ["bosch"], "attributes": {"color": ["red"]}},
-                                                                   {"brands": ["makita"]}]}), structure).prefilter()
-    assert keep is not None
-    assert keep('{"brand": "bosch", "color": "red"}') and keep('{"brand": "makita"}')
-    assert not keep('{"brand": "bosch", "color": "blue"}') and not keep('{"brand": "acme"}')
+    body = {"rules": [{"brands": ["bosch"], "attributes": {"color": ["red", "blue"], "pack_size": ["10"]}}, {"brands": ["makita"]}]}
+    needles = AssortmentMatcher(Assortment.model_validate(body), store.structure()).needles()
+    assert needles == [[("bosch",), ("red", "blue")], [("makita",)]]  # pack_size is a number: not looked for
 
 
-def test_prefilter_is_off_when_a_rule_has_no_value_criterion(store) -> None:
+def test_needles_are_off_when_a_rule_has_no_value_criterion(store) -> None:
     seed_catalog(store)
     body = {"rules": [{"brands": ["bosch"]}, {"categories": ["garden"]}]}
-    assert AssortmentMatcher(Assortment.model_validate(body), store.structure()).prefilter() is None
+    assert AssortmentMatcher(Assortment.model_validate(body), store.structure()).needles() is None
 
 
 def test_stale_price_gate_reads_the_price_provenance_of_a_single_build(store, tmp_path: Path) -> None:
@@ -66,3 +65,33 @@ def test_stale_price_gate_reads_the_price_provenance_of_a_single_build(store, tm
     for run in (None, FeedRun(store)):
         body = build_feed(store, c, tmp_path / str(run is None), run=run).path.read_text()
         assert '"sku":"T1"' in body and '"sku":"T2"' not in body
+
+
+def test_bmecat_fragments_made_once_per_value_still_carry_each_products_own_value(store, tmp_path: Path) -> None:
+    import mimetypes
+
+    from lxml import etree
+
+    from tests.conftest import BMECAT_DIR
+
+    seed_catalog(store)
+    store.upsert_products([product("T1", weight={"amount": "1.5", "unit": "GRAM"}, image="img/T1.png"),
+                           product("T2", brand="bosch", weight={"amount": "1.5", "unit": "KILOGRAM"}, image="img/T2.JPG"),
+                           product("T3", brand="makita", weight={"amount": "2", "unit": "GRAM"}, image="img/T3.svg.gz")])
+    c = contract(assortment={"skus": ["T1", "T2", "T3", "T6"]}, format="bmecat")
+    doc = etree.parse(str(build_feed(store, c, tmp_path).path))
+    assert etree.XMLSchema(etree.parse(str(BMECAT_DIR / "bmecat_2005_1.xsd"))).validate(doc)
+    ns = {"b": "http://www.bmecat.org/bmecat/2005.1"}
+    seen = {}
+    for p in doc.findall(".//b:PRODUCT", ns):
+        features = {f.findtext("b:FNAME", namespaces=ns): (f.findtext("b:FVALUE", namespaces=ns), f.findtext("b:FUNIT", namespaces=ns))
+                    for f in p.findall(".//b:FEATURE", ns)}
+        seen[p.findtext("b:SUPPLIER_PID", namespaces=ns)] = (features["Weight"], p.findtext(".//b:MANUFACTURER_NAME", namespaces=ns),
+                                                           p.findtext(".//b:MIME_TYPE", namespaces=ns))
+    for sku, (weight, brand, mime) in seen.items():
+        values = store.get_product(sku).values
+        assert weight == (values["weight"]["amount"], values["weight"]["unit"])
+        assert brand == values["brand"].title()
+        guessed = mimetypes.guess_type(values["image"])[0] or "image/jpeg"
+        assert mime == (guessed if guessed in ("image/jpeg", "image/gif") else None)  # no PNG, SVG in BMEcat 2005
+    assert len({w for w, _, _ in seen.values()}) == 3 and seen["T2"][2] == "image/jpeg" and seen["T1"][2] is None
