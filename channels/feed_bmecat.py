@@ -74,6 +74,7 @@ class BmecatFeedRenderer:
     name = "feed_bmecat"
     extension = "xml"
     content_type = "application/xml"
+    uses_stock = False  # BMEcat 2005 has no stock element: the build does not read it
 
     def write(self, items: Iterable[FeedItem], plan: FeedPlan, path: Path) -> int:
         proj = Projector(plan)

@@ -361,23 +361,25 @@ def _could_match(a: Any, matcher: AssortmentMatcher) -> list[Any]:
 
 def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tuple[Any, dict[str, Any]]], on: date,
            member: Callable[[Any, dict[str, Any]], bool], run: FeedRun,
-           shared: bool = False) -> Iterator[tuple[Any, dict[str, Any], FeedItem | None]]:
+           shared: bool = False, stock: bool | None = None) -> Iterator[tuple[Any, dict[str, Any], FeedItem | None]]:
     """For each product: its values and its item, or None when it is not (or no longer) for this customer.
-    `shared` (full builds) takes prices and stock from the run's whole-list reads; deltas read just their SKUs."""
+    `shared` (full builds) takes prices and stock from the run's whole-list reads; deltas read just their SKUs.
+    `stock` False skips reading stock (a format that does not carry it); by default the contract decides."""
+    with_stock = c.include_stock if stock is None else stock
     for chunk in batched(valued, GATE_CHUNK):
         members = [(p, v) for p, v in chunk if member(p, v)]
         passed = run.passing(store, c.channel, [p for p, _ in members]) if members else set()
         members = [(p, v) for p, v in members if p.identifier in passed]
         if shared:
             prices = _run_prices(run, store, c, structure, members, on)
-            stock = run.stock(store, [p.identifier for p, _ in members if p.identifier in prices]) if c.include_stock else {}
+            levels = run.stock(store, [p.identifier for p, _ in members if p.identifier in prices]) if with_stock else {}
         else:
             prices = resolve_prices(store, c, structure, members, on)
-            stock = stock_for(store, [p.identifier for p, _ in members if p.identifier in prices]) if c.include_stock else {}
+            levels = stock_for(store, [p.identifier for p, _ in members if p.identifier in prices]) if with_stock else {}
         ok = {p.identifier for p, _ in members}
         for p, v in chunk:
             if p.identifier in ok and p.identifier in prices:
-                yield p, v, FeedItem(p, v, prices[p.identifier], stock.get(p.identifier))
+                yield p, v, FeedItem(p, v, prices[p.identifier], levels.get(p.identifier))
             else:
                 yield p, v, None
 
@@ -441,14 +443,16 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     counts = {"upsert": 0, "delete": 0}
     now_held: set[str] = set() if full else set(delivered)
 
+    renderer = lookup(RENDERERS, f"feed_{contract.format}", "feed format")()
+    with_stock = contract.include_stock and getattr(renderer, "uses_stock", True)
     if full:
         valued = ((r, r.values) for r in _candidates_full(run, store, contract, matcher))
         items: Iterator[FeedItem] = (i for _, _, i in _items(store, structure, contract, valued, day, lambda p, v: True, run,
-                                                            shared=True) if i)
+                                                            shared=True, stock=with_stock) if i)
         kind: Kind = "full"
     else:
         assert wm is not None
-        items, kind = _delta(store, structure, contract, _Reader(store), matcher, wm, day, run)
+        items, kind = _delta(store, structure, contract, _Reader(store), matcher, wm, day, run, with_stock)
 
     def tracked(stream: Iterable[FeedItem]) -> Iterator[FeedItem]:
         for item in stream:
@@ -459,7 +463,6 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     version = (wm.version + 1) if wm else 1
     plan = FeedPlan(contract, structure, kind, version, wm.version if wm else 0, now(), contract.media_base_url or _cdn(),
                     run.rendered)
-    renderer = lookup(RENDERERS, f"feed_{contract.format}", "feed format")()
     stamp = plan.generated_at.strftime("%Y%m%dT%H%M%S%f")
     path = out_dir / contract.customer / contract.code / f"{contract.code}-{kind}-{stamp}.{renderer.extension}"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -471,7 +474,7 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
 
 
 def _delta(store: Store, structure: Structure, c: Contract, reader: _Reader, matcher: AssortmentMatcher,
-           wm: log.Watermark, day: date, run: FeedRun) -> tuple[Iterator[FeedItem], Kind]:
+           wm: log.Watermark, day: date, run: FeedRun, with_stock: bool) -> tuple[Iterator[FeedItem], Kind]:
     """Changed products, changed contract prices and removals: work proportional to the change."""
     from pim.commerce import price_list_changed_since
 
@@ -484,7 +487,7 @@ def _delta(store: Store, structure: Structure, c: Contract, reader: _Reader, mat
 
     def stream() -> Iterator[FeedItem]:
         valued = ((p, reader.values(p)) for p in [*changed.values(), *repriced])
-        for p, v, item in _items(store, structure, c, valued, day, matcher.matches, run):
+        for p, v, item in _items(store, structure, c, valued, day, matcher.matches, run, stock=with_stock):
             if item is not None:
                 if p.identifier in price_only:
                     item.change = "price"
