@@ -62,18 +62,35 @@ def _products(n: int, seed: int = 42) -> Any:
         yield Product(identifier=f"p{i:07d}", family=f"family_{i % 10}", values=values)
 
 
-def _row(stage: str, items: int, seconds: float, baseline: float | None = None, note: str = "") -> dict[str, Any]:
+def _row(stage: str, items: int, seconds: float, baseline: float | None = None, note: str = "",
+         cpu: float | None = None) -> dict[str, Any]:
     row = {"stage": stage, "items": items, "seconds": round(seconds, 4), "items_per_s": round(items / seconds, 1) if seconds else None,
            "peak_rss_mb": round(_rss(), 1), "baseline_seconds": None if baseline is None else round(baseline, 4)}
+    if cpu is not None:
+        row["cpu_seconds"] = round(cpu, 4)
     if note:
         row["note"] = note
     return row
 
 
+def _cpu() -> float:
+    """CPU seconds of this process plus its finished children (the rebuild's worker processes)."""
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + child.ru_utime + child.ru_stime
+
+
+def _timed_rebuild(store: Any, workers: int) -> tuple[int, float, float]:
+    from pim.rescore import rebuild
+
+    t, c = time.perf_counter(), _cpu()
+    products = rebuild(store, workers=workers)
+    return products, time.perf_counter() - t, _cpu() - c
+
+
 def run(profile: str, workdir: Path) -> list[dict]:
     from pim.catalog import Structure
     from pim.completeness import Requirements, report
-    from pim.rescore import completeness_listener, rebuild
+    from pim.rescore import completeness_listener
     from pim.store import Store
 
     n = _size(profile)
@@ -102,10 +119,10 @@ def run(profile: str, workdir: Path) -> list[dict]:
     store.upsert_products(_products(n))  # no listener yet: the plain write
     write = time.perf_counter() - t
     for workers in (1, 2):
-        t = time.perf_counter()
-        rebuild(store, workers=workers)
-        rows.append(_row(f"completeness_full_rebuild_stored_{workers}w", scored, time.perf_counter() - t, write,
-                         note="items: scores (product × channel × locale); baseline: the plain product write"))
+        _, seconds, cpu = _timed_rebuild(store, workers)
+        rows.append(_row(f"completeness_full_rebuild_stored_{workers}w", scored, seconds, write, cpu=cpu,
+                         note="items: scores (product × channel × locale); baseline: the plain product write; "
+                              "cpu: this process and its workers"))
 
     store.listeners.append(completeness_listener(store))
     sample = list(_products(200, seed=7))
@@ -125,16 +142,48 @@ def run(profile: str, workdir: Path) -> list[dict]:
     for _ in range(10):
         report(store, "ecommerce")
     rows.append(_row("gate_report", n, (time.perf_counter() - t) / 10))
+    rows += _merge_writes(store, min(n, 5000))
     store.dispose()
     if n <= 100_000:  # the generated large catalog takes longer to generate and import than to score
         rows += _generated(profile, workdir)
     return rows
 
 
+def _merge_writes(store: Any, n: int) -> list[dict[str, Any]]:
+    """A merge import that only changes price amounts (still filled): without the listener, with the listener
+    told nothing about the stored state (it rescores everything), and given `before=` (it skips them)."""
+    from datetime import UTC, datetime
+
+    from pim.merge import Merger
+    from pim.product import Provenance
+    from pim.rescore import completeness_listener
+
+    listener = completeness_listener(store)
+    blind = lambda conn, identifiers, records=None: listener(conn, identifiers, records=records)  # noqa: E731
+    products = list(_products(n))
+    rows, plain = [], None
+    for round_, (stage, hooks) in enumerate([("warm-up", []), ("merge_write_no_listener", []),
+                                             ("merge_write_listener_without_before", [blind]),
+                                             ("merge_write_listener_with_before", [listener])]):
+        at = Provenance(source="erp", at=datetime(2024, 1, 1 + round_, tzinfo=UTC))
+        batch = [p.model_copy(update={"source": at, "values": {**p.values, "price": {"EUR": f"{10 + round_}.00", "USD": "11.00"}}})
+                 for p in products]
+        store.listeners[:] = hooks
+        t = time.perf_counter()
+        for start in range(0, n, 1000):
+            Merger().bind(store.structure()).write(store, batch[start:start + 1000])
+        seconds = time.perf_counter() - t
+        if stage == "merge_write_no_listener":
+            plain = seconds
+        elif stage != "warm-up":
+            rows.append(_row(stage, n, seconds, plain, note=f"{(seconds - (plain or 0)) / n * 1e6:.0f} µs/product over the plain merge write"))
+    store.listeners.clear()
+    return rows
+
+
 def _generated(profile: str, workdir: Path) -> list[dict[str, Any]]:
     from benchmarks.harness import catalog_for
     from pim.jsonl import import_jsonl
-    from pim.rescore import rebuild
     from pim.scoring_tables import COMPLETENESS
     from pim.store import Store
     from pim.structure_files import load_structure_files, save_structure
@@ -150,12 +199,10 @@ def _generated(profile: str, workdir: Path) -> list[dict[str, Any]]:
     write = time.perf_counter() - t
     rows = []
     for workers in (1, 2):
-        t = time.perf_counter()
-        products = rebuild(store, workers=workers)
-        seconds = time.perf_counter() - t
+        products, seconds, cpu = _timed_rebuild(store, workers)
         with store.engine.connect() as conn:
             scores = conn.execute(select(func.count()).select_from(COMPLETENESS)).scalar_one()
-        rows.append(_row(f"generated_full_rebuild_stored_{workers}w", scores, seconds, write,
+        rows.append(_row(f"generated_full_rebuild_stored_{workers}w", scores, seconds, write, cpu=cpu,
                          note=f"{products} generated products, {products / seconds:.0f} products/s; "
                               "items: scores; baseline: the JSONL import without scoring"))
     store.dispose()

@@ -105,13 +105,22 @@ class FamilyPlan:
         self.assets = [key for key, kind, _ in checks if kind == ASSET]
         self.keys = frozenset(key for key, _, _ in checks)
         self._by_mask: dict[int, tuple[Result, ...]] = {}
+        bits = [(key, 1 << n, kind, currencies) for n, (key, kind, currencies) in enumerate(checks)]
+        self._plain = [(key, bit) for key, bit, kind, _ in bits if kind == PLAIN]  # most checks: filled or not
+        self._other = [check for check in bits if check[2] != PLAIN]
 
     def unfilled(self, values: Mapping[str, Any], identifier: str | None, invalid_assets: Any = ()) -> int:
-        mask, bit = 0, 1
+        """The bitmask of this plan's checks that `values` leaves unfilled. Empty means None, "", [] or {}
+        (`not v and v != 0`: false and 0 are filled)."""
+        mask = 0
         get = values.get
-        for key, kind, currencies in self.checks:
+        for key, bit in self._plain:
             v = get(key)
-            if not v and (v is None or v == "" or v == [] or v == {}):
+            if not v and v != 0:
+                mask |= bit
+        for key, bit, kind, currencies in self._other:
+            v = get(key)
+            if not v and v != 0:
                 if not (kind == IDENT and identifier and (v is None or v == "")):
                     mask |= bit
             elif kind == METRIC:
@@ -122,7 +131,6 @@ class FamilyPlan:
                     mask |= bit
             elif kind == ASSET and invalid_assets and isinstance(v, str) and v in invalid_assets:
                 mask |= bit
-            bit <<= 1
         return mask
 
     def results(self, values: Mapping[str, Any], identifier: str | None, invalid_assets: Any = (),

@@ -244,10 +244,6 @@ def _records(conn: Connection, rows: list[Any], structure: Structure) -> dict[st
 
 def _invalid_assets(conn: Connection, records: dict[str, Any], reqs: Requirements) -> set[str]:
     """The invalid refs among the records' *required* image/file values: one hook call per batch."""
-    from pim.registry import ASSET_VALIDITY, load
-
-    if not ASSET_VALIDITY:
-        return set()
     refs: set[str] = set()
     for family, values in records.values():
         plan = reqs.plan(family)
@@ -255,10 +251,15 @@ def _invalid_assets(conn: Connection, records: dict[str, Any], reqs: Requirement
             ref = values.get(key)
             if ref and isinstance(ref, str):
                 refs.add(ref)
-    if not refs:
-        return set()
+    return _ask_validity(conn, refs)
+
+
+def _ask_validity(conn: Connection, refs: set[str]) -> set[str]:
+    """The refs the pim.registry.ASSET_VALIDITY hooks report as not valid."""
+    from pim.registry import ASSET_VALIDITY, load
+
     invalid: set[str] = set()
-    for ref in ASSET_VALIDITY:
+    for ref in ASSET_VALIDITY if refs else ():
         invalid |= set(load(ref)(conn, refs))
     return invalid
 
@@ -353,7 +354,6 @@ def score_range(conn: Connection, reqs: Requirements, lo: int, hi: int, page: in
     scored: list[Scored] = []
     unique: list[tuple[str, str, str]] = []
     done, last = 0, lo - 1
-    add = scored.append
     while True:
         got = sql.all(f"SELECT id, identifier, family, parent, value_map FROM product WHERE id > {sql.p} AND id < {sql.p} "
                       f"ORDER BY id LIMIT {int(page)}", (last, hi))
@@ -361,14 +361,35 @@ def score_range(conn: Connection, reqs: Requirements, lo: int, hi: int, page: in
             return done, scored, unique
         last = got[-1][0]
         records = _records(conn, [r[1:] for r in got], reqs.structure)
-        invalid = _invalid_assets(conn, records, reqs)
-        plan_of = reqs.plan
-        for ident, (family, values) in records.items():
-            plan = plan_of(family)
-            if plan is not None:
-                add((ident, plan.family, plan.unfilled(values, ident, invalid)))
+        scored.extend(_score_page(conn, reqs, records))
         unique.extend(_unique_rows(records, records, reqs))
         done += len(got)
+
+
+def _score_page(conn: Connection, reqs: Requirements, records: dict[str, tuple[str | None, dict[str, Any]]]) -> list[Scored]:
+    """One pass scoring the records and collecting their required asset refs; only when the validity hook
+    reports an invalid ref (rare) are the products holding one scored again with it."""
+    plans: dict[str | None, Any] = {}
+    out: list[Scored] = []
+    refs: set[str] = set()
+    with_assets: list[int] = []
+    for ident, (family, values) in records.items():
+        plan = plans.get(family, False)
+        if plan is False:
+            plan = plans[family] = reqs.plan(family)
+        if plan is None:
+            continue
+        if plan.assets:
+            with_assets.append(len(out))
+            refs.update(ref for ref in map(values.get, plan.assets) if ref and isinstance(ref, str))
+        out.append((ident, plan.family, plan.unfilled(values, ident)))
+    invalid = _ask_validity(conn, refs)
+    for n in with_assets if invalid else ():
+        ident, family, _ = out[n]
+        plan, values = plans[family], records[ident][1]
+        if any(isinstance(ref, str) and ref in invalid for ref in map(values.get, plan.assets)):
+            out[n] = (ident, family, plan.unfilled(values, ident, invalid))
+    return out
 
 
 class _Writer:
@@ -386,6 +407,7 @@ class _Writer:
     def clear(self) -> None:
         for table in _TABLES:
             self.sql.run(f"TRUNCATE {table}" if self.sql.pg else f"DELETE FROM {table}")
+        self.sql.run("DROP INDEX IF EXISTS ix_unique_value_value")  # values come in random order: index once at the end
         if not self.sql.pg:
             self.sql.run("CREATE TEMP TABLE IF NOT EXISTS rebuild_result (id INTEGER PRIMARY KEY, channel, locale, "
                          "family, ratio, required, missing_count, missing)")
@@ -413,9 +435,10 @@ class _Writer:
                     rids.append(ids[r])
             rows.append((ident, rids))
         self.sql.many("INSERT INTO temp.rebuild_result VALUES (?,?,?,?,?,?,?,?)", new)
-        self.sql.run(f"INSERT INTO completeness ({_SCORE_COLUMNS}) SELECT json_extract(p.value, '$[0]'), r.channel, "
-                     "r.locale, r.family, r.ratio, r.required, r.missing_count, r.missing FROM json_each(?) p, "
-                     "json_each(p.value, '$[1]') j JOIN temp.rebuild_result r ON r.id = j.value", (orjson.dumps(rows).decode(),))
+        self.sql.run("WITH p AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS product, json_extract(value, '$[1]') AS rids "
+                     f"FROM json_each(?)) INSERT INTO completeness ({_SCORE_COLUMNS}) SELECT p.product, r.channel, r.locale, "
+                     "r.family, r.ratio, r.required, r.missing_count, r.missing FROM p, json_each(p.rids) j "
+                     "JOIN temp.rebuild_result r ON r.id = j.value", (orjson.dumps(rows).decode(),))
         self.sql.run("INSERT INTO unique_value (product, attribute, value) SELECT json_extract(value, '$[0]'), "
                      "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)", (orjson.dumps(unique).decode(),))
 
@@ -441,6 +464,7 @@ class _Writer:
                 for attr in r.missing:
                     missing[(r.channel, r.locale, r.family, attr)] += n
         _apply_counts(self.sql, counts, missing)
+        self.sql.run("CREATE INDEX ix_unique_value_value ON unique_value (attribute, value)")
         if not self.sql.pg:
             self.sql.run("DROP TABLE IF EXISTS temp.rebuild_result")
 

@@ -67,3 +67,20 @@ def test_rebuild_repairs_drifted_counters_and_rows(store: Store) -> None:
     assert snapshot(store) != incremental
     rebuild(store, workers=2)
     assert snapshot(store) == incremental
+
+
+def reject_def(conn: Any, refs: set[str]) -> set[str]:
+    """An asset-validity hook for the test below: refs ending in 'def' are broken assets."""
+    return {r for r in refs if r.endswith("def")}
+
+
+def test_rebuild_counts_an_invalid_asset_as_missing_like_incremental_scoring(store: Store, monkeypatch: Any) -> None:
+    import pim.registry
+
+    monkeypatch.setattr(pim.registry, "ASSET_VALIDITY", [*pim.registry.ASSET_VALIDITY, "tests.test_completeness_rebuild:reject_def"])
+    save(store)
+    store.upsert_products([shoe(f"s{i}", picture="sha256:def" if i % 2 else "sha256:abc") for i in range(6)])
+    incremental = snapshot(store)
+    assert [r for r in incremental["completeness"] if r[0] == "s1" and r[1] == "ecommerce"][0][-1] == ["picture"]
+    assert rebuild(store, workers=1) == 6
+    assert snapshot(store) == incremental
