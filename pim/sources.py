@@ -152,13 +152,14 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
         gtins = [i.gtin for i in wanted if i.pid not in by_pid and i.gtin]
         by_gtin = _gtin_lookup(store, gtin_attribute, gtins) if gtins else {}
         learned: list[tuple[str, str]] = []
+        owners_of = _owners(store, gtin_attribute, [g for g, sku in by_gtin.items() if sku == AMBIGUOUS])
         for item in chunk:
             if isinstance(item, Rejected):
                 yield item
                 continue
             sku = item.record.identifier.strip() or by_pid.get(item.pid or "")
             if not sku and item.gtin and by_gtin.get(item.gtin) == AMBIGUOUS:
-                owners = _ambiguous(store, gtin_attribute, item.gtin)
+                owners = owners_of[item.gtin]
                 yield Rejected(
                     f"GTIN {item.gtin} of {source} product '{item.pid}' belongs to {len(owners)} products "
                     f"({', '.join(owners[:5])}): not matched; fix the duplicate GTIN or add a cross-reference for this "
@@ -260,10 +261,17 @@ def _gtin_lookup(store: Store, attribute: str, gtins: list[str]) -> dict[str, st
     return found
 
 
-def _ambiguous(store: Store, attribute: str, gtin: str) -> list[str]:
+def _owners(store: Store, attribute: str, gtins: list[str]) -> dict[str, list[str]]:
+    """GTIN → the products carrying it, sorted, for a batch's ambiguous GTINs (one query on the GTIN index;
+    sorted here: an ORDER BY identifier made SQLite walk the primary key instead of the GTIN index)."""
+    out: dict[str, list[str]] = {}
+    if not gtins:
+        return out
     with store.engine.connect() as conn:
-        q = select(GTIN.c.identifier).where(GTIN.c.attribute == attribute, GTIN.c.gtin == gtin).order_by(GTIN.c.identifier)
-        return list(conn.execute(q).scalars())
+        q = select(GTIN.c.gtin, GTIN.c.identifier).where(GTIN.c.attribute == attribute, GTIN.c.gtin.in_(gtins))
+        for gtin, ident in conn.execute(q):
+            out.setdefault(gtin, []).append(ident)
+    return {g: sorted(ids) for g, ids in out.items()}
 
 
 # ---------------------------------------------------------------- non-product rows (price lists, stock)
