@@ -127,8 +127,14 @@ class FamilyPlan:
                 if not (isinstance(v, dict) and v.get("amount") not in (None, "") and v.get("unit")):
                     mask |= bit
             elif kind == PRICE:
-                if not isinstance(v, dict) or any(v.get(c) in (None, "") for c in currencies):
+                if not isinstance(v, dict):
                     mask |= bit
+                else:
+                    for c in currencies:
+                        amount = v.get(c)
+                        if amount is None or amount == "":
+                            mask |= bit
+                            break
             elif kind == ASSET and invalid_assets and isinstance(v, str) and v in invalid_assets:
                 mask |= bit
         return mask
