@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Text, and_, cast, false, or_, select
+from sqlalchemy import Text, and_, any_, cast, false, or_, select
+from sqlalchemy.dialects.postgresql import array as pg_array
 
 from pim import delivery_log as log
 from pim.catalog import Structure
@@ -339,12 +340,12 @@ def _candidates_full(run: FeedRun, store: Store, c: Contract, matcher: Assortmen
         if matcher.matches(r, r.values):  # type: ignore[arg-type]
             yield r
     if a.rules:
-        for r in reader.rows(where=_could_match(a, matcher)):
+        for r in reader.rows(where=_could_match(a, matcher, store.engine.dialect.name)):
             if r.identifier not in seen and matcher.matches(r, r.values):  # type: ignore[arg-type]
                 yield r
 
 
-def _could_match(a: Any, matcher: AssortmentMatcher) -> list[Any]:
+def _could_match(a: Any, matcher: AssortmentMatcher, dialect: str) -> list[Any]:
     """SQL that keeps every product the assortment's rules could accept, and drops most of the others before
     they are read: enabled, family, and an accepted value occurring in the product's own value text (a variant
     inherits values, so it is always kept). LIKE may ignore case (SQLite): that only keeps more."""
@@ -354,8 +355,16 @@ def _could_match(a: Any, matcher: AssortmentMatcher) -> list[Any]:
     needles = matcher.needles()
     if needles is not None:
         text = cast(PRODUCT.c.value_map, Text)
-        where.append(or_(PRODUCT.c.parent.is_not(None), *(
-            and_(*(or_(false(), *(text.contains(v, autoescape=True) for v in accepted)) for accepted in rule)) for rule in needles)))
+
+        def occurs(accepted: tuple[str, ...]) -> Any:
+            # `_` and `%` in a value are LIKE wildcards: they only widen the match, so values go in unescaped.
+            if not accepted:
+                return false()
+            if dialect == "postgresql":  # one jsonb→text cast for all the values, not one per value
+                return text.like(any_(pg_array([f"%{v}%" for v in accepted])))
+            return or_(*(text.like(f"%{v}%") for v in accepted))
+
+        where.append(or_(PRODUCT.c.parent.is_not(None), *(and_(*map(occurs, rule)) for rule in needles)))
     return where
 
 
