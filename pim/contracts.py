@@ -277,6 +277,10 @@ _STRING_TYPES = frozenset({AttributeType.text, AttributeType.identifier, Attribu
 _VERBATIM = re.compile(r"^[A-Za-z0-9 _.,:;+=()#%!?*'-]+$")
 
 
+def _accepts(v: Any, accepted: frozenset[str]) -> bool:
+    return any(str(x) in accepted for x in v) if isinstance(v, list) else str(v) in accepted
+
+
 @dataclass
 class AssortmentMatcher:
     """Decides membership from a product's own and inherited values (pure, no I/O)."""
@@ -288,6 +292,7 @@ class AssortmentMatcher:
         self.skus = set(self.assortment.skus)
         self.excluded = set(self.assortment.exclude_skus)
         self._subtree = {code: self._below(code) for r in [*self.assortment.rules, *self.assortment.exclude] for code in r.categories}
+        self._sets: dict[int, frozenset[str]] = {}  # id of a rule's accepted list (the assortment keeps it alive) → set
 
     def _below(self, root: str) -> set[str]:
         children = self.structure.children()
@@ -299,27 +304,25 @@ class AssortmentMatcher:
                 todo.extend(children.get(code, []))
         return out
 
-    def _value(self, values: dict[str, Any], attribute: str) -> set[str]:
-        keys = [k for k in values if k.startswith((attribute + ":", attribute + "@"))]
-        if attribute in values:
-            keys.append(attribute)
-        found: set[str] = set()
-        for key in keys:
-            v = values[key]
-            if isinstance(v, list):
-                found.update(map(str, v))
-            else:
-                found.add(str(v))
-        return found
+    def _hits(self, values: dict[str, Any], attribute: str, listed: list[str]) -> bool:
+        """Whether a value of `attribute`, in any locale or channel (list items one by one), is accepted. The
+        plain key is tried first: most attributes are neither localizable nor scopable."""
+        accepted = self._sets.get(id(listed))
+        if accepted is None:
+            accepted = self._sets[id(listed)] = frozenset(listed)
+        if attribute in values and _accepts(values[attribute], accepted):
+            return True
+        scoped = (attribute + ":", attribute + "@")
+        return any(_accepts(values[k], accepted) for k in [k for k in values if k.startswith(scoped)])
 
     def _rule(self, rule: Rule, p: Product, values: dict[str, Any]) -> bool:
         if rule.families and p.family not in rule.families:
             return False
         if rule.categories and not any(set(p.categories) & self._subtree[c] for c in rule.categories):
             return False
-        if rule.brands and self._value(values, self.assortment.brand_attribute).isdisjoint(rule.brands):
+        if rule.brands and not self._hits(values, self.assortment.brand_attribute, rule.brands):
             return False
-        return all(not self._value(values, a).isdisjoint(accepted) for a, accepted in rule.attributes.items())
+        return all(self._hits(values, a, accepted) for a, accepted in rule.attributes.items())
 
     def needles(self) -> list[list[tuple[str, ...]]] | None:
         """A cheap necessary condition on a product's own stored value JSON, for scanning a catalog without
