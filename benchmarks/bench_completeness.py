@@ -1,6 +1,8 @@
 """Completeness budgets: full scoring (2 channels × 4 locales), rescoring one product inside its write, and
 the report. Products are synthetic (seeded), sized by profile: small 5k, medium 50k, large 1M, or `name:N`.
 Baselines: a plain loop over the same values (scoring), the same write without the listener (rescoring).
+Rebuild rows carry CPU seconds (this process plus its worker processes): the machine is often shared.
+The time inside the listener during a merge import that only changes prices, with and without `before=`.
 Then the same full rebuild on the generator's catalog for the profile (pim.generate, realistic families and
 fill rates), imported without the listener, rebuilt single-process and with 2 worker processes."""
 
