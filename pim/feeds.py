@@ -27,6 +27,7 @@ from pim.commerce import Availability, Tier, price_list_tiers, stock_all, stock_
 from pim.contracts import (AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, get_contract, get_contracts, list_price,
                            resolve_prices)
 from pim.errors import DeliveryError, PimError
+from pim.gate import member_of
 from pim.product import Product, ProductModel, merged_values
 from pim.protocols import Artifact, PublishContext
 from pim.registry import EXPORTERS, RENDERERS, lookup
@@ -154,10 +155,13 @@ class _Reader:
         self.store = store
         self.models: dict[str, ProductModel | None] = {}
 
+    def _among(self, identifiers: list[str]) -> Any:
+        return member_of(PRODUCT.c.identifier, identifiers, self.store.engine.dialect.name)
+
     def by_ids(self, ids: Iterable[str]) -> Iterator[Product]:
         for chunk in batched(ids, CHUNK):
             with self.store.engine.connect() as conn:
-                rows = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier.in_(chunk)).order_by(PRODUCT.c.identifier)).all()
+                rows = conn.execute(select(PRODUCT).where(self._among(chunk)).order_by(PRODUCT.c.identifier)).all()
             yield from (_product(r._mapping) for r in rows)
 
     def scan(self, families: list[str] | None = None, since_seq: int | None = None) -> Iterator[Product]:
@@ -181,7 +185,7 @@ class _Reader:
         if ids is not None:
             for chunk in batched(ids, CHUNK):
                 with self.store.engine.connect() as conn:
-                    found = conn.execute(select(*_LIGHT).where(PRODUCT.c.identifier.in_(chunk)).order_by(PRODUCT.c.identifier)).all()
+                    found = conn.execute(select(*_LIGHT).where(self._among(chunk)).order_by(PRODUCT.c.identifier)).all()
                 yield from (self._row(t) for t in found)
             return
         last = 0

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Text, cast, delete, select
+from sqlalchemy import Connection, String, Text, any_, bindparam, cast, delete, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from pim.catalog import Structure
 from pim.completeness import Requirements
@@ -120,11 +121,19 @@ class _Gate:
         c = COMPLETENESS.c
         out: dict[str, dict[str, tuple[str, int, Any]]] = {}
         q = select(c.product, c.locale, c.family, c.ratio, cast(c.missing, Text)).where(
-            c.channel == self.channel, c.product.in_([p.identifier for p in batch]))
+            c.channel == self.channel, member_of(c.product, [p.identifier for p in batch], self.store.engine.dialect.name))
         with self.store.engine.connect() as conn:
             for product, locale, family, ratio, missing in conn.execute(q).all():
                 out.setdefault(product, {})[locale] = (family, ratio, missing)
         return out
+
+
+def member_of(column: Any, keys: list[str], dialect: str) -> Any:
+    """`column IN keys`; on PostgreSQL bound as one array (`= ANY`): an IN list is one parameter per key there,
+    parsed and planned on every call (2–3× slower for 1,000 keys)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("keys", keys, type_=ARRAY(String), unique=True))
+    return column.in_(keys)
 
 
 def needs_records(structure: Structure, channel: str) -> bool:
