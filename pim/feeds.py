@@ -312,12 +312,12 @@ _RUN: FeedRun | None = None
 _RUN_LOCK = threading.Lock()
 
 
-def _run_for(store: Store, token: str) -> FeedRun:
+def _run_for(store: Store, token: str, snapshot: bool = True) -> FeedRun:
     """The worker's run for this token; a new token (a new deliver_all) drops everything of the last one."""
     global _RUN
     with _RUN_LOCK:
         if _RUN is None or _RUN.token != token:
-            _RUN = FeedRun(store, token)
+            _RUN = FeedRun(store, token, snapshot=snapshot)
         return _RUN
 
 
@@ -625,13 +625,14 @@ def _push_sftp(store: Store, build: Build, manifest: Path, file_id: int, retries
 
 
 # ---------------------------------------------------------------------------------------------- fan-out
-def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: str) -> dict[str, Any]:
+def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: str, snapshot: bool = True) -> dict[str, Any]:
     """One contract, in a worker: its own store connection and job row; failures come back as data. Jobs of
-    the same run (token) in the same worker share its FeedRun."""
+    the same run (token) in the same worker share its FeedRun (with a catalog snapshot when `snapshot`)."""
     store = Store.from_settings(migrate_now=False)
     job_id = store.start_job("feed", code)
     try:
-        result = deliver_contract(store, code, dry_run=dry_run, retries=retries, backoff=backoff, run=_run_for(store, token))
+        result = deliver_contract(store, code, dry_run=dry_run, retries=retries, backoff=backoff,
+                                  run=_run_for(store, token, snapshot))
         store.finish_job(job_id, {"rows": result.rows, "kind": result.kind, "status": result.status})
         return result.as_dict()
     except Exception as exc:  # one contract failing must not stop the others
@@ -672,9 +673,12 @@ def deliver_all(store: Store, *, contract: str | None = None, dry_run: bool = Fa
         get_contract(store, contract)  # unknown code → clear ConfigError before any work
     s = get_settings()
     results: list[dict[str, Any]] = []
-    with make_executor(s.executor, min(s.workers, max(1, len(codes)))) as pool:
+    workers = min(s.workers, max(1, len(codes)))
+    # A snapshot pays off when a worker builds several contracts; one build per worker reads just its assortment.
+    snapshot = len(codes) > workers
+    with make_executor(s.executor, workers) as pool:
         token = uuid.uuid4().hex
-        futures = {pool.submit(_deliver_job, code, dry_run, retries, backoff, token): code for code in codes}
+        futures = {pool.submit(_deliver_job, code, dry_run, retries, backoff, token, snapshot): code for code in codes}
         for fut in as_completed(futures):
             try:
                 r = fut.result()

@@ -95,3 +95,19 @@ def test_bmecat_fragments_made_once_per_value_still_carry_each_products_own_valu
         guessed = mimetypes.guess_type(values["image"])[0] or "image/jpeg"
         assert mime == (guessed if guessed in ("image/jpeg", "image/gif") else None)  # no PNG, SVG in BMEcat 2005
     assert len({w for w, _, _ in seen.values()}) == 3 and seen["T2"][2] == "image/jpeg" and seen["T1"][2] is None
+
+
+def test_delivering_one_contract_sends_what_a_run_of_several_sends(store, pim_env: Path, monkeypatch) -> None:
+    from pim.contracts import put_contracts
+    from pim.feeds import deliver_all
+    from pim.settings import reset_settings
+
+    monkeypatch.setenv("PIM_WORKERS", "1")  # two contracts on one worker: the run takes a catalog snapshot
+    reset_settings()
+    seed_catalog(store)
+    a = contract(code="a", format="jsonl", assortment={"rules": [{"brands": ["bosch"]}], "exclude_skus": ["T6"]})
+    put_contracts(store, [a, contract(code="b", format="jsonl")])
+    together = {r["contract"]: Path(r["file"]).read_text() for r in deliver_all(store).results}
+    alone = deliver_all(store, contract="a").results  # one contract: no snapshot, reads just its assortment
+    assert Path(alone[0]["file"]).read_text() == together["a"]
+    assert '"sku":"V-red"' in together["a"] and '"sku":"T6"' not in together["a"]
