@@ -5,7 +5,7 @@ values, languages, price type and reference types."""
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -258,13 +258,15 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[
 
 
 def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path: Path,
-            tiers: list[dict[str, Any]], pid_to_sku: dict[str, str]) -> Iterator[Parsed | Rejected]:
-    """After SKU matching: give new products the map's family (existing ones keep theirs) and turn the
-    collected value problems into quarantine notes under the SKU."""
+            tiers: list[dict[str, Any]], put_tiers: Callable[[list[dict[str, Any]]], None]) -> Iterator[Parsed | Rejected]:
+    """After SKU matching: give new products the map's family (existing ones keep theirs), turn the collected
+    value problems into quarantine notes under the SKU, and hand each batch's tier prices to `put_tiers`
+    under their SKUs (so memory stays flat in the file's size)."""
     source = f"supplier:{m.supplier}"
     for chunk in batched(items, store.batch_size):
         ids = [i.record.identifier for i in chunk if isinstance(i, Parsed)]
         known = store.existing_identifiers(ids) if ids else set()
+        pid_to_sku: dict[str, str] = {}
         for item in chunk:
             if isinstance(item, Rejected):
                 yield item
@@ -281,29 +283,41 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             item.problems = [QuarantineEntry(reason, str(path), item.line, field, None, rec.identifier, source,
                                              severity="problem") for field, reason in problems]
             yield item
-    for tier in tiers:
-        tier["sku"] = pid_to_sku.get(tier["sku"], tier["sku"])
+        # a product's tiers were collected when it was parsed, so this chunk's are all in `tiers` by now; the
+        # rest belong to products parsed ahead (next chunk) or rejected ones (written under their PID at the end)
+        ready = [t for t in tiers if t["sku"] in pid_to_sku]
+        tiers[:] = [t for t in tiers if t["sku"] not in pid_to_sku]
+        for tier in ready:
+            tier["sku"] = pid_to_sku[tier["sku"]]
+        put_tiers(ready)
+    put_tiers(tiers[:])
+    tiers.clear()
 
 
 def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precedence | None = None,
                   map_dir: Path | None = None) -> ImportCounts:
-    """Import one BMEcat file, merged by precedence into what other sources said; tier prices into a price list.
-    `precedence` overrides the map's own precedence file (read relative to `map_dir`)."""
+    """Import one BMEcat file, merged by precedence into what other sources said; tier prices into a price list
+    (written batch by batch, each batch after its products)."""
     source = f"supplier:{m.supplier}"
     tiers: list[dict[str, Any]] = []
-    pid_to_sku: dict[str, str] = {}
+    written = 0
+
+    def put_tiers(batch: list[dict[str, Any]]) -> None:
+        nonlocal written
+        if m.tier_price_list and batch:
+            from pim.commerce import PriceListEntry, put_price_list
+
+            written += put_price_list(store, [PriceListEntry(customer=m.tier_price_list, source=source, **t) for t in batch])
+
     structure = store.structure()
     matched = match_skus(store, source, parse_items(path, m, structure, tiers), gtin_attribute=m.fields.get("ean", "ean"),
                          unmatched=m.unmatched)
-    items = _finish(matched, store, m, path, tiers, pid_to_sku)
+    items = _finish(matched, store, m, path, tiers, put_tiers)
     merger = (Merger(precedence, create_missing=m.unmatched == "create") if precedence is not None
               else merger_for(m, map_dir))  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
     counts = run_import(store, source, items, structure=structure, label=str(path), merge=merger)
-    if m.tier_price_list and tiers:
-        from pim.commerce import PriceListEntry, put_price_list
-
-        entries = [PriceListEntry(customer=m.tier_price_list, source=source, **t) for t in tiers]
-        counts.extra["tier_prices"] = put_price_list(store, entries)
+    if written:
+        counts.extra["tier_prices"] = written
     return counts
 
 

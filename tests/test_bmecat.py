@@ -217,3 +217,21 @@ def test_an_external_dtd_reference_is_refused_too(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="DOCTYPE") as exc:
         list(read_bmecat(path))
     assert exc.value.line == 2
+
+
+def test_tier_prices_follow_their_products_sku_batch_by_batch(supplier_store: Store, tmp_path: Path) -> None:
+    """Tier prices are written per batch (memory flat in the file size) under the SKU the product matched:
+    a GTIN match in the middle of the file, across batches of two."""
+    from pim.commerce import contract_tiers
+
+    _erp_product(supplier_store)  # SKU-9 carries the GTIN of the PRODUCT template
+    gtin = supplier_store.get_product("SKU-9").values["ean"]
+    others = "".join(PRODUCT.format(pid=f"p{n}").replace(gtin, f"400638133393{n}") for n in range(1, 5))
+    supplier_store.batch_size = 2
+    path = _xml(tmp_path, "<T_NEW_CATALOG>" + others[: len(others) // 2] + PRODUCT.format(pid="r1")
+                + others[len(others) // 2:] + "</T_NEW_CATALOG>")
+    counts = import_bmecat(path, supplier_store, load_map(MAP))
+    assert counts.extra["tier_prices"] == 10 and counts.rejected == 0
+    found = contract_tiers(supplier_store, "purchase_weidmueller", ["SKU-9", "r1", "p1", "p4"], "EUR")
+    assert sorted(found) == ["SKU-9", "p1", "p4"]  # r1's tiers went to the product it matched by GTIN
+    assert [str(t.min_qty) for t in found["SKU-9"]] == ["1.0000", "100.0000"]
