@@ -111,3 +111,7 @@ def test_gate_check_and_rescore_commands(store: Store) -> None:
                                                             "completeness:de_DE:87<100", "missing:weight:de_DE"]}
     result = runner.invoke(app, ["gate", "rescore", "--json"])
     assert json.loads(result.output) == {"rescored": 2}
+    result = runner.invoke(app, ["gate", "rescore", "--workers", "2", "--json"])  # worker processes score ranges
+    assert json.loads(result.output) == {"rescored": 2}
+    result = runner.invoke(app, ["gate", "check", "--channel", "ecommerce", "--json"])
+    assert sorted(json.loads(result.output)["blocked"]) == ["bad"]
