@@ -197,6 +197,7 @@ class GridIndex:
 
         sql = _Sql(conn)
         structure = self.structure(conn)
+        reqs = self.requirements(conn)
         indexed = dict(sql.all("SELECT product, product_id FROM grid_product WHERE product " + sql.any_of, [identifiers]))
         full: list[str] = []
         rescored: dict[str, int] = {}
@@ -223,7 +224,7 @@ class GridIndex:
                      {(t, pid, loc) for loc, t in _text_tokens(ident, new.family, new.values, [], structure)})
             diff(GRID_SOURCE, {(s[:100], pid) for s in _from_record(old, pid)[6]},
                  {(s[:100], pid) for s in _from_record(new, pid)[6]})
-            if old.values != new.values and inputs_changed(self.requirements(conn), old, new):
+            if old.values != new.values and inputs_changed(reqs, old, new):
                 rescored[ident] = pid  # completeness was rescored: copy its rows again
         for table in gone:
             sql.many(_delete_sql(sql, table), gone[table])
