@@ -30,7 +30,7 @@ from sqlmodel import SQLModel
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError
-from pim.product import Association, Product, Provenance, split_key, trusted_product, trusted_provenance
+from pim.product import Association, Product, Provenance, split_key, trusted_association, trusted_product, trusted_provenance
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, raw_table
 from pim.store.store import PRODUCT, now
@@ -400,7 +400,7 @@ def _stored_product(row: Any, provs: dict[tuple[Any, ...], Provenance]) -> Produ
         ident, family=family, parent=parent, enabled=bool(enabled), categories=categories or [],
         groups=groups or [], values=values or {}, source=prov(source),
         provenance={k: prov(v) for k, v in provenance.items()} if provenance else {},
-        associations={k: Association.model_construct(**v) for k, v in associations.items()} if associations else {},
+        associations={k: trusted_association(v) for k, v in associations.items()} if associations else {},
     )
 
 

@@ -145,3 +145,17 @@ def trusted_product(identifier: str, *, family: str | None, parent: str | None, 
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)
     return obj
+
+
+_ASSOCIATION_FIELDS = frozenset(Association.model_fields)
+
+
+def trusted_association(data: dict[str, Any]) -> Association:
+    """An Association from its stored dump (defaults left out), without validation or default deep-copies."""
+    obj = object.__new__(Association)
+    object.__setattr__(obj, "__dict__", {"products": data.get("products", []), "product_models": data.get("product_models", []),
+                                         "groups": data.get("groups", []), "quantities": data.get("quantities", {})})
+    object.__setattr__(obj, "__pydantic_fields_set__", set(data) & _ASSOCIATION_FIELDS)
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj

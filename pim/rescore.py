@@ -132,6 +132,9 @@ def _attribute(key: str) -> str:
     return key.split(":", 1)[0].split("@", 1)[0]
 
 
+_MISSING = object()
+
+
 def inputs_changed(reqs: Requirements, old: Any, new: Any) -> bool:
     """Whether a write from product `old` to `new` may change its completeness rows or unique values. When
     in doubt, True: a new product, another family or parent, a changed value of a unique-tracked attribute,
@@ -141,7 +144,17 @@ def inputs_changed(reqs: Requirements, old: Any, new: Any) -> bool:
     if old is None or new is None or old.family != new.family or old.parent != new.parent:
         return True
     before, after = old.values, new.values
-    changed = [k for k in before.keys() | after.keys() if k not in before or k not in after or before[k] != after[k]]
+    changed: list[str] = []
+    added = 0
+    for k, v in after.items():
+        was = before.get(k, _MISSING)
+        if was is _MISSING:
+            added += 1
+            changed.append(k)
+        elif was != v:
+            changed.append(k)
+    if len(before) != len(after) - added:  # some keys only `before` has (cheaper than a set union per write)
+        changed += [k for k in before if k not in after]
     if not changed:
         return False
     if any(_attribute(k) in reqs.unique_tracked for k in changed):

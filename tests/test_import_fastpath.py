@@ -177,3 +177,10 @@ def test_trusted_construction_equals_validation() -> None:
     assert product.model_copy(update={"family": "x"}).family == "x" and product.family == "tools"
     with pytest.raises(Exception):
         prov.source = "other"  # type: ignore[misc]  # still frozen
+    from pim.product import trusted_association
+
+    for dump in ({}, {"products": ["P-2"], "quantities": {"P-2": 3}}, {"product_models": ["M"], "groups": ["g"]}):
+        a, checked_a = trusted_association(dump), Association.model_validate(dump)
+        assert a == checked_a and a.model_dump(exclude_defaults=True) == dump and a.model_fields_set == checked_a.model_fields_set
+        a.products.append("X")
+        assert Association().products == []  # no shared mutable default
