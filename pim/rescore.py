@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pim.catalog import Structure
 from pim.completeness import Requirements, Result
+from pim.partial_values import PartialDecoder
 from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
 from pim.structure import STRUCTURE_KINDS
 
@@ -219,9 +220,27 @@ def _scores(reqs: Requirements, records: dict[str, tuple[str | None, dict[str, A
                 yield (ident, r.channel, r.locale), r
 
 
-def _records(conn: Connection, rows: list[Any], structure: Structure) -> dict[str, tuple[str | None, dict[str, Any]]]:
+def _decoder(reqs: Requirements, family: str | None, parent: str | None) -> PartialDecoder | None:
+    """The partial decoder for a stored product of `family`: the keys its plan checks and the unique
+    attributes, which is all a rebuild reads. None (decode everything) for a variant that takes its family
+    from its model: its plan is not known yet."""
+    if family is None and parent:
+        return None
+    cache = reqs.__dict__.setdefault("_partial_decoders", {})
+    hit = cache.get(family)
+    if hit is None:
+        from pim.quality import unique_attributes
+
+        plan = reqs.plan(family)
+        keys = set(unique_attributes(reqs.structure)) | (set(plan.keys) if plan is not None else set())
+        hit = cache[family] = PartialDecoder(keys)
+    return hit
+
+
+def _records(conn: Connection, rows: list[Any], structure: Structure,
+             reqs: Requirements | None = None) -> dict[str, tuple[str | None, dict[str, Any]]]:
     """(identifier, family, parent, value_map) rows → identifier → (family, values with inheritance from
-    product models)."""
+    product models). With `reqs`, value maps are decoded only for the keys scoring reads (the rebuild)."""
     loads = _Sql.loads
     models: dict[str, tuple[str | None, str | None, str, dict[str, Any]]] = {}
     wanted = {r[2] for r in rows if r[2]}
@@ -237,7 +256,8 @@ def _records(conn: Connection, rows: list[Any], structure: Structure) -> dict[st
         wanted = {m[0] for m in models.values() if m[0]}
     out = {}
     for ident, family, parent, raw in rows:
-        values = loads(raw) if raw else {}
+        partial = _decoder(reqs, family, parent) if reqs is not None and raw else None
+        values = partial.decode(raw) if partial is not None else loads(raw) if raw else {}
         if parent:
             chain = []
             code = parent
@@ -373,7 +393,7 @@ def score_range(conn: Connection, reqs: Requirements, lo: int, hi: int, page: in
         if not got:
             return done, scored, unique
         last = got[-1][0]
-        records = _records(conn, [r[1:] for r in got], reqs.structure)
+        records = _records(conn, [r[1:] for r in got], reqs.structure, reqs)
         scored.extend(_score_page(conn, reqs, records))
         unique.extend(_unique_rows(records, records, reqs))
         done += len(got)

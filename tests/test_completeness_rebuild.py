@@ -84,3 +84,25 @@ def test_rebuild_counts_an_invalid_asset_as_missing_like_incremental_scoring(sto
     assert [r for r in incremental["completeness"] if r[0] == "s1" and r[1] == "ecommerce"][0][-1] == ["picture"]
     assert rebuild(store, workers=1) == 6
     assert snapshot(store) == incremental
+
+
+def test_rebuild_decoding_only_required_keys_keeps_inheritance_and_explicit_nulls(store: Store) -> None:
+    """The rebuild decodes only the keys a family checks: a variant's explicit null still hides its model's
+    value, a variant without a family of its own is scored by its model's family, and a value no family
+    requires (but unique-tracked, like the EAN) still reaches the unique table."""
+    save(store)
+    values = shoe().values
+    store.upsert_models([model("runner", **{k: v for k, v in values.items() if k != "picture"})])
+    store.upsert_products([
+        Product(identifier="v-hides", family="shoes", parent="runner", values={"size": "m", "weight": None}),
+        Product(identifier="v-plain", parent="runner", values={"size": "l", "weight": None}),
+        Product(identifier="b-1", family="bags", values={"name:en_US": "Bag", "ean": "4006381333931",
+                                                         "description:en_US@ecommerce": "x" * 5000}),
+    ])
+    incremental = snapshot(store)
+    hides = {r[1:3]: r[-1] for r in incremental["completeness"] if r[0] == "v-hides"}
+    assert hides[("ecommerce", "en_US")][0] == "weight" and "weight" not in hides[("print", "en_US")]
+    assert any(r[0] == "v-plain" for r in incremental["completeness"])
+    assert ("b-1", "ean") in {r[:2] for r in incremental["unique_value"]}
+    assert rebuild(store, workers=1) == 3
+    assert snapshot(store) == incremental

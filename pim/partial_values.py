@@ -1,0 +1,42 @@
+"""Decoding only the value keys a bulk reader needs from a stored value map.
+
+A product's value map is a few kilobytes of JSON (descriptions in every locale, dozens of attributes), and
+building all of it as Python objects was half of a full completeness rebuild. A reader that needs a known
+set of keys (a family's required values, the unique attributes) gets a msgspec decoder for a struct with
+just those fields: the parser still reads the whole document but builds objects only for those keys.
+
+A key absent from the map stays absent from the result; a key stored as JSON null comes back as None, as a
+full decode would give it (a variant's explicit null still hides its model's value)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+import orjson
+
+
+class PartialDecoder:
+    """`decode(raw)` → dict of the wanted keys present in `raw` (JSON text or bytes, or an already decoded
+    dict on PostgreSQL)."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self.keys = tuple(sorted(set(keys)))
+        fields = [(f"k{n}", Any, msgspec.UNSET) for n in range(len(self.keys))]
+        struct = msgspec.defstruct("PartialValues", fields,  # type: ignore[arg-type]
+                                   rename={f"k{n}": key for n, key in enumerate(self.keys)})
+        self._decoder = msgspec.json.Decoder(struct)
+
+    def decode(self, raw: Any) -> dict[str, Any]:
+        if raw is None:
+            return {}
+        if isinstance(raw, dict):
+            return {k: raw[k] for k in self.keys if k in raw}
+        try:
+            found = msgspec.structs.astuple(self._decoder.decode(raw))
+        except msgspec.DecodeError:  # e.g. a key that is not text: let the full decoder say what is wrong
+            full = orjson.loads(raw)
+            return {k: full[k] for k in self.keys if k in full}
+        unset = msgspec.UNSET
+        return {k: v for k, v in zip(self.keys, found) if v is not unset}
