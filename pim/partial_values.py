@@ -33,10 +33,8 @@ class PartialDecoder:
             return {}
         if isinstance(raw, dict):
             return {k: raw[k] for k in self.keys if k in raw}
-        try:
-            found = msgspec.structs.astuple(self._decoder.decode(raw))
+        try:  # to_builtins gives the struct back as a dict under the JSON key names, leaving out unset fields
+            return msgspec.to_builtins(self._decoder.decode(raw))  # type: ignore[no-any-return]
         except msgspec.DecodeError:  # e.g. a key that is not text: let the full decoder say what is wrong
             full = orjson.loads(raw)
             return {k: full[k] for k in self.keys if k in full}
-        unset = msgspec.UNSET
-        return {k: v for k, v in zip(self.keys, found) if v is not unset}

@@ -355,7 +355,10 @@ def _apply_counts(sql: _Sql, counts: Counter[Any], missing: Counter[Any]) -> Non
 def _unique_rows(identifiers: Iterable[str], records: dict[str, Any], reqs: Requirements) -> list[tuple[str, str, str]]:
     from pim.quality import is_gtin_attribute, unique_attributes, unique_form
 
-    attrs = [(code, is_gtin_attribute(code)) for code in unique_attributes(reqs.structure) if code != reqs.identifier]
+    attrs = reqs.__dict__.get("_unique_attrs")
+    if attrs is None:  # a scan of every attribute: once per structure, not per page
+        attrs = reqs.__dict__["_unique_attrs"] = [(code, is_gtin_attribute(code)) for code in unique_attributes(reqs.structure)
+                                                  if code != reqs.identifier]
     rows = []
     for ident in identifiers:
         if ident not in records:
