@@ -560,6 +560,10 @@ def rebuild(store: Any, *, workers: int = 2, executor: str = "process", chunk: i
     Workers and this process must see the same structure (it is not written during a rebuild)."""
     from pim.executor import make_executor
 
+    if workers > 1:
+        with store.engine.connect() as conn:
+            if len(_ranges(_Sql(conn), chunk)) <= 1:
+                workers = 1  # one range: starting processes would cost more than it saves
     if workers <= 1:
         with store.begin() as conn:
             return rebuild_in(conn, Rescorer().requirements(conn))
