@@ -129,10 +129,6 @@ class Rescorer:
             forget_decisions(conn, gone)
 
 
-def _attribute(key: str) -> str:
-    return key.split(":", 1)[0].split("@", 1)[0]
-
-
 _MISSING = object()
 
 
@@ -141,38 +137,38 @@ def inputs_changed(reqs: Requirements, old: Any, new: Any) -> bool:
     in doubt, True: a new product, another family or parent, a changed value of a unique-tracked attribute,
     of a required image/file (its validity depends on the ref), a required value appearing or vanishing on
     a variant (it shadows what the model gives), or a required value whose filled verdict changed. A value
-    the family does not require (and that is not unique-tracked) changes nothing."""
+    the family does not require (and that is not unique-tracked) changes nothing, so only the keys the
+    family checks and the unique attributes are compared (not the whole value map)."""
     if old is None or new is None or old.family != new.family or old.parent != new.parent:
         return True
     before, after = old.values, new.values
-    changed: list[str] = []
-    added = 0
-    for k, v in after.items():
-        was = before.get(k, _MISSING)
-        if was is _MISSING:
-            added += 1
-            changed.append(k)
-        elif was != v:
-            changed.append(k)
-    if len(before) != len(after) - added:  # some keys only `before` has (cheaper than a set union per write)
-        changed += [k for k in before if k not in after]
+    if not new.family and new.parent:
+        return before != after  # a variant may take its family from its model: any change counts
+    watched, plan = _watched(reqs, new.family)
+    changed = [k for k in watched if before.get(k, _MISSING) != after.get(k, _MISSING)]
     if not changed:
         return False
-    if any(_attribute(k) in reqs.unique_tracked for k in changed):
+    if any(k in reqs.unique_tracked for k in changed):
         return True
-    if not new.family:
-        return bool(new.parent)  # a variant may take its family from its model: not worth a lookup
-    plan = reqs.plan(new.family)
     if plan is None:
-        return False  # an unknown family scores nothing
-    required = [k for k in changed if k in plan.keys]
-    if not required:
-        return False
-    if any(k in plan.assets for k in required):
+        return False  # no family, or an unknown one: it scores nothing
+    if any(k in plan.assets for k in changed):
         return True
-    if new.parent and any((k in before) != (k in after) for k in required):
+    if new.parent and any((k in before) != (k in after) for k in changed):
         return True
     return plan.unfilled(before, new.identifier) != plan.unfilled(after, new.identifier)
+
+
+def _watched(reqs: Requirements, family: str | None) -> tuple[tuple[str, ...], Any]:
+    """The value keys whose change can move a product of `family`: its plan's checks and the unique
+    attributes (global values: their key is the attribute code). Cached per family on `reqs`."""
+    cache = reqs.__dict__.setdefault("_watched", {})
+    hit = cache.get(family)
+    if hit is None:
+        plan = reqs.plan(family) if family else None
+        keys = set(reqs.unique_tracked) | (set(plan.keys) if plan is not None else set())
+        hit = cache[family] = (tuple(sorted(keys)), plan)
+    return hit
 
 
 class _Sql:
