@@ -174,6 +174,17 @@ def issue_token(store: Store, customer: str) -> str:
     return token
 
 
+def revoke_tokens(store: Store, customer: str, token: str | None = None) -> int:
+    """Revoke one of `customer`'s portal tokens (given as issued), or all of them. Returns how many were
+    revoked; the rows stay, so the audit trail of issued tokens does.
+    A token of another customer is never touched, even when it is named."""
+    q = update(TOKEN).where(TOKEN.c.customer == customer, TOKEN.c.revoked.is_(False))
+    if token is not None:
+        q = q.where(TOKEN.c.token_hash == hash_token(token))
+    with store.begin() as conn:
+        return conn.execute(q.values(revoked=True)).rowcount or 0
+
+
 def customer_for_token(store: Store, token: str) -> str | None:
     with store.engine.connect() as conn:
         return conn.execute(select(TOKEN.c.customer).where(

@@ -93,3 +93,29 @@ def test_feed_that_was_only_built_is_not_downloadable(store, portal, tmp_path: P
     dry = log.feed_files(store, customer="cust_a")[0]
     assert dry["status"] == "dry-run"
     assert client.get(f"/portal/feeds/{dry['id']}/download", headers=auth(tokens["a"])).status_code == 404
+
+
+def test_revoked_tokens_are_refused_and_other_customers_keep_theirs(store, portal) -> None:
+    client, tokens, *_ = portal
+    second = log.issue_token(store, "cust_a")
+    assert log.revoke_tokens(store, "cust_b", tokens["a"]) == 0  # a token is only revoked by its own customer
+    assert client.get("/portal/feeds", headers=auth(tokens["a"])).status_code == 200
+    assert log.revoke_tokens(store, "cust_a", tokens["a"]) == 1
+    assert client.get("/portal/feeds", headers=auth(tokens["a"])).status_code == 401
+    assert client.get("/portal/feeds", headers=auth(second)).status_code == 200
+    assert log.revoke_tokens(store, "cust_a") == 1  # every remaining token of cust_a
+    assert client.get("/portal/feeds", headers=auth(second)).status_code == 401
+    assert client.get("/portal/feeds", headers=auth(tokens["b"])).status_code == 200
+
+
+def test_revoke_command_reports_and_fails_when_nothing_was_revoked(store, portal, pim_env) -> None:
+    from typer.testing import CliRunner
+
+    from pim.cli import _mount, app
+
+    _mount()
+    runner = CliRunner()
+    result = runner.invoke(app, ["feeds", "revoke", "--customer", "cust_b"])
+    assert result.exit_code == 0 and "revoked 1 portal token of 'cust_b'" in result.output
+    result = runner.invoke(app, ["feeds", "revoke", "--customer", "cust_b"])
+    assert result.exit_code == 1 and "no active portal token" in result.output

@@ -89,6 +89,21 @@ def token(customer: str = typer.Option(..., "--customer", help="Customer code, a
     typer.echo(issue_token(_store(), customer))
 
 
+@app.command("revoke")
+def revoke(customer: str = typer.Option(..., "--customer", help="Customer code, as in the contracts."),
+           token_text: str | None = typer.Option(None, "--token", help="The token to revoke (as issued); "
+                                                 "without it, every token of the customer.")) -> None:
+    """Revoke a customer's portal token(s): the portal refuses them at once (401)."""
+    from pim.delivery_log import revoke_tokens
+
+    count = revoke_tokens(_store(), customer, token_text)
+    if not count:
+        console.print(f"[yellow]no active portal token{' like that' if token_text else ''} for '{customer}'[/]; "
+                      "`pim feeds token --customer …` issues one")
+        raise typer.Exit(1)
+    console.print(f"revoked {count} portal token{'s' if count != 1 else ''} of '{customer}'")
+
+
 @app.command("log")
 def delivery_log(contract: str | None = typer.Option(None, "--contract"), as_json: bool = JsonOption) -> None:
     """The delivery log: contract, file, checksum, rows, started, finished, status, error."""
