@@ -4,6 +4,7 @@ provenance: the record's `source` by default, or an entry in `provenance` when a
 from __future__ import annotations
 
 import hashlib
+from operator import attrgetter
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +42,7 @@ def split_key(key: str) -> tuple[str, str | None, str | None]:
 
 
 _UNHASHED = frozenset({"source", "provenance"})
+_SOURCE_OF = attrgetter("source")
 
 
 class Association(BaseModel):
@@ -67,7 +69,8 @@ class _Valued(BaseModel):
         """Hash of what the record says and which source each value comes from — not of when, nor of the
         source's row reference — so re-importing the same data skips cheaply, while a merge that hands a
         value to another source is still written."""
-        sources = [self.source.source if self.source else None, sorted((k, p.source) for k, p in self.provenance.items())]
+        prov = self.provenance
+        sources = [self.source.source if self.source else None, sorted(zip(prov, map(_SOURCE_OF, prov.values())))]
         # The fields' own dict hashed directly: the same bytes as model_dump(mode="json") for JSON-native values,
         # at a fraction of the cost; anything else (a Decimal, a set) goes through pydantic's serialiser.
         body = {k: v for k, v in self.__dict__.items() if k not in _UNHASHED}
