@@ -62,7 +62,8 @@ def _bmecat_in_run(store: Any, bmecat: Any, out: Path) -> list[dict[str, Any]]:
 
     from channels.feed_bmecat import BmecatFeedRenderer
     from pim.contracts import AssortmentMatcher
-    from pim.feeds import FeedRun, _candidates_full, _gc_paused, _items, build_feed
+    from pim.feeds import FeedRun, _candidates_full, _items, build_feed
+    from pim.gc_policy import paused
 
     run = FeedRun(store)
     build = build_feed(store, bmecat, out, run=run)
@@ -71,7 +72,7 @@ def _bmecat_in_run(store: Any, bmecat: Any, out: Path) -> list[dict[str, Any]]:
     valued = ((r, r.values) for r in _candidates_full(run, store, bmecat, AssortmentMatcher(bmecat.assortment, run.structure)))
     items = [i for _, _, i in _items(store, run.structure, bmecat, valued, date.today(), lambda p, v: True, run, shared=True) if i]
     def write() -> int:
-        with _gc_paused():  # as inside build_feed
+        with paused():  # as inside build_feed
             return BmecatFeedRenderer().write(iter(items), build.plan, out / "writer-only.xml")
 
     writer = _median_of(3, lambda: measure("bmecat writer only", lambda n: n, write))

@@ -5,11 +5,9 @@ advances the contract's watermark. `deliver_all` fans out one job per contract t
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -22,6 +20,7 @@ from sqlalchemy import Text, and_, any_, cast, false, or_, select
 from sqlalchemy.dialects.postgresql import array as pg_array
 
 from pim import delivery_log as log
+from pim.gc_policy import paused
 from pim.catalog import Structure
 from pim.commerce import Availability, Tier, price_list_tiers, stock_all, stock_for
 from pim.contracts import (AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, get_contract, get_contracts, list_price,
@@ -479,7 +478,7 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     stamp = plan.generated_at.strftime("%Y%m%dT%H%M%S%f")
     path = out_dir / contract.customer / contract.code / f"{contract.code}-{kind}-{stamp}.{renderer.extension}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _gc_paused():
+    with paused():
         rows = renderer.write(tracked(items), plan, path)
     digest, size = _checksum(path)
     pending = log.Watermark(contract.code, seq_now, prices_now, contract.digest(), version, sorted(now_held))
@@ -512,20 +511,6 @@ def _delta(store: Store, structure: Structure, c: Contract, reader: _Reader, mat
 
     # A price list change alone is a T_UPDATE_PRICES in BMEcat; anything else updates products.
     return stream(), ("delta_prices" if only_prices else "delta_products")
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a feed streams: a build allocates ~10 containers per product and
-    creates no cycles, and the collector's passes over the rows in flight cost as much as reading them.
-    Whoever paused it (the collector was on) turns it back on, so threads sharing the process cannot leave it off."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _checksum(path: Path) -> tuple[str, int]:

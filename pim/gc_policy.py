@@ -24,3 +24,18 @@ def bulk_allocation(threshold: int = BULK_THRESHOLD) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No cyclic collection at all for the duration: for jobs that allocate millions of acyclic objects in a
+    tight loop (a completeness rebuild, a feed streaming its rows), where even a raised threshold leaves
+    collector passes over the rows in flight. Whoever paused it (the collector was on) turns it back on, so
+    nested or concurrent users cannot leave it off. Reference counting still frees everything."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
