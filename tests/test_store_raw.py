@@ -69,3 +69,32 @@ def test_raw_upsert_replaces_by_key_and_delete_removes_only_the_named_rows(store
 def test_an_empty_key_list_reads_nothing(store: Store) -> None:
     with store.engine.connect() as conn:
         assert RawTable(conn, CANDIDATE).select(conn, COLUMNS, "identifier", []) == []
+
+
+def test_a_key_repeated_in_one_upsert_ends_with_its_last_row(store: Store) -> None:
+    later = {**ROWS[0], "value": {"amount": "3", "unit": "GRAM"}, "ref": "erp.csv:9"}
+    with store.begin() as conn:
+        RawTable(conn, CANDIDATE).upsert(conn, [ROWS[0], ROWS[1], later], KEYS)
+    rows = {(r[0], r[1]): r for r in _core(store)}
+    assert len(rows) == 2 and rows[("P-1", "weight")][3:5] == ({"amount": "3", "unit": "GRAM"}, "erp.csv:9")
+
+
+def test_upsert_carries_every_column_type_both_ways(store: Store) -> None:
+    """Numeric, date, timestamp, bigint and nullable columns (price lists, fingerprints) through the raw path."""
+    from datetime import date
+    from decimal import Decimal
+
+    from pim.commerce import PRICE
+    from pim.merge import FINGERPRINT
+
+    price = {"customer": "ACME", "sku": "P-1", "currency": "EUR", "min_qty": Decimal("10"), "valid_from": date(2026, 1, 1),
+             "valid_to": None, "price": Decimal("12.3400"), "source": "erp", "updated_at": AT}
+    with store.begin() as conn:
+        RawTable(conn, PRICE).upsert(conn, [price], ["customer", "sku", "currency", "min_qty", "valid_from"])
+        RawTable(conn, FINGERPRINT).upsert(conn, [{"source": "erp", "identifier": "P-1", "digest": "ab" * 16,
+                                                   "product_seq": 2**40}], ["source", "identifier"])
+    with store.engine.connect() as conn:
+        got = conn.execute(select(PRICE)).one()._mapping
+        seq = conn.execute(select(FINGERPRINT.c.product_seq)).scalar_one()
+    assert (got["min_qty"], got["price"], got["valid_from"], got["valid_to"]) == (Decimal("10"), Decimal("12.34"), date(2026, 1, 1), None)
+    assert seq == 2**40
