@@ -79,6 +79,15 @@ class RawTable:
         if not rows:
             return
         columns = list(rows[0])
+        memo: dict[tuple[str, Any], Any] = {}
+        self.write_bound(conn, columns, keys, [self._bound(columns, r, memo) for r in rows])
+
+    def write_bound(self, conn: Connection, columns: Sequence[str], keys: Sequence[str],
+                    rows: list[tuple[Any, ...]]) -> None:
+        """The same upsert for rows already in driver form: tuples in `columns` order, JSON serialised, other
+        values through `bind` (the product writer builds its rows itself)."""
+        if not rows:
+            return
         sql = self._sql.get(("upsert", tuple(columns), tuple(keys)))
         if sql is None:
             marks = ", ".join(f"{self.p}::jsonb" if self.pg and c in self.json else self.p for c in columns)
@@ -87,8 +96,12 @@ class RawTable:
                 f"INSERT INTO {self.quote(self.table.name)} ({', '.join(self.quote(c) for c in columns)}) "
                 f"VALUES ({marks}) ON CONFLICT ({', '.join(self.quote(k) for k in keys)}) "
                 + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING"))
-        memo: dict[tuple[str, Any], Any] = {}
-        conn.exec_driver_sql(sql, [self._bound(columns, r, memo) for r in rows])
+        conn.exec_driver_sql(sql, rows)
+
+    def bind(self, column: str, value: Any) -> Any:
+        """`value` as the driver takes it for a non-JSON column (e.g. a timestamp's text on SQLite)."""
+        proc = self._bind[column]
+        return value if value is None or proc is None else proc(value)
 
     def delete(self, conn: Connection, keys: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         """DELETE the rows whose `keys` columns equal each tuple."""

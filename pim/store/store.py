@@ -14,12 +14,11 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, Provenance
 from pim.store.database import make_engine, migrate
-from pim.store.raw import raw_table
+from pim.store.raw import RawTable, raw_table
 from pim.store.tables import (
     DeletedProductRow,
     JobRow,
@@ -114,39 +113,15 @@ def _keywords(listener: Any) -> frozenset[str]:
     return frozenset(k for k in ("records", "before") if k in params)
 
 
-class _RawUpsert:
-    """INSERT … ON CONFLICT DO UPDATE for one table as plain DB-API executemany: the statement is built once per
-    dialect and the rows are tuples with JSON already serialised, so SQLAlchemy's per-row bind processing (most
-    of a batch write's cost) is skipped. The stored text is the same as the Core path writes."""
-
-    def __init__(self, conn: Connection, table: Table, key: str, columns: list[str], json_columns: set[str]) -> None:
-        pg = conn.dialect.name == "postgresql"
-        quote = conn.dialect.identifier_preparer.quote
-        marks = ", ".join(("%s::jsonb" if c in json_columns else "%s") if pg else "?" for c in columns)
-        updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c != key)
-        self.sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES ({marks}) "
-                    f"ON CONFLICT ({quote(key)}) DO UPDATE SET {updates}")
-        self.existing_sql = (f"SELECT {quote(key)}, id, content_hash FROM {quote(table.name)} WHERE {quote(key)} IN "
-                             f"(SELECT value FROM json_each(?))" if not pg else
-                             f"SELECT {quote(key)}, id, content_hash FROM {quote(table.name)} WHERE {quote(key)} = ANY(%s)")
-        stamp = table.c["updated_at"].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        self.stamp = stamp or (lambda v: v)
-        self.pg = pg
-
-    def existing(self, conn: Connection, keys: list[str]) -> dict[str, tuple[int, str]]:
-        param = keys if self.pg else _json(keys)
-        return {r[0]: (r[1], r[2]) for r in conn.exec_driver_sql(self.existing_sql, (param,))}
-
-    def write(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            conn.exec_driver_sql(self.sql, rows)
+def _existing(conn: Connection, table: RawTable, key: str, keys: list[str]) -> dict[str, tuple[int, str]]:
+    """key → (id, content_hash) of the rows already stored: what a batch write compares against."""
+    return {k: (row_id, digest) for k, row_id, digest in table.select(conn, (key, "id", "content_hash"), key, keys)}
 
 
 _PRODUCT_COLUMNS = ["identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source",
                     "provenance", "associations", "content_hash", "created_at", "updated_at", "seq"]
 _MODEL_COLUMNS = ["code", "family_variant", "family", "parent", "categories", "value_map", "source", "provenance",
                   "associations", "content_hash", "updated_at", "seq"]
-_JSON_COLUMNS = {"categories", "groups", "value_map", "source", "provenance", "associations"}
 
 
 class Store:
@@ -187,9 +162,6 @@ class Store:
             yield conn
 
     # ---------------------------------------------------------------- upsert helper
-    def _insert(self, table: Table) -> Any:
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
-
     def upsert_rows(self, conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
         """INSERT … ON CONFLICT DO UPDATE for a batch of rows that share their columns (plain DB-API
         executemany through pim.store.raw: Core's per-row binding cost more than the database)."""
@@ -264,21 +236,13 @@ class Store:
             total.add(self._upsert_product_batch(chunk, force, before))
         return total
 
-    def _raw(self, conn: Connection, kind: str) -> _RawUpsert:
-        writers = self.__dict__.setdefault("_writers", {})
-        writer = writers.get(kind)
-        if writer is None:
-            table, key, columns = (PRODUCT, "identifier", _PRODUCT_COLUMNS) if kind == "product" else (MODEL, "code", _MODEL_COLUMNS)
-            writer = writers[kind] = _RawUpsert(conn, table, key, columns, _JSON_COLUMNS)
-        return writer
-
     def _upsert_product_batch(self, chunk: list[Product], force: bool,
                               before: dict[str, Product | None] | None = None) -> UpsertCounts:
         counts = UpsertCounts()
         latest: dict[str, Product] = {p.identifier: p for p in chunk}  # last one wins within a batch
         with self.begin() as conn:
-            writer = self._raw(conn, "product")
-            existing = writer.existing(conn, list(latest))
+            writer = raw_table(self, conn, PRODUCT)
+            existing = _existing(conn, writer, "identifier", list(latest))
             changed: list[tuple[str, Product, str]] = []
             for ident, product in latest.items():
                 digest = product.content_hash()
@@ -293,9 +257,10 @@ class Store:
                 changed.append((ident, product, digest))
             if changed:
                 first = self.next_seq(conn, len(changed))
-                stamp = writer.stamp(now())
+                stamp = writer.bind("updated_at", now())
                 provs: dict[int, Any] = {}  # id(Provenance) → JSON: merged products share one object across keys
-                writer.write(conn, [self._product_tuple(p, digest, stamp, first + n, provs)
+                writer.write_bound(conn, _PRODUCT_COLUMNS, ["identifier"],
+                                   [self._product_tuple(p, digest, stamp, first + n, provs)
                                     for n, (_, p, digest) in enumerate(changed)])
                 keys = [c[0] for c in changed]
                 conn.execute(delete(DELETED).where(DELETED.c.identifier.in_(keys)))
@@ -329,8 +294,8 @@ class Store:
             counts = UpsertCounts()
             latest = {m.code: m for m in chunk}
             with self.begin() as conn:
-                writer = self._raw(conn, "model")
-                existing = writer.existing(conn, list(latest))
+                writer = raw_table(self, conn, MODEL)
+                existing = _existing(conn, writer, "code", list(latest))
                 changed = []
                 for code, m in latest.items():
                     digest = m.content_hash()
@@ -342,8 +307,8 @@ class Store:
                     changed.append((code, m, digest))
                 if changed:
                     first = self.next_seq(conn, len(changed))
-                    stamp = writer.stamp(now())
-                    writer.write(conn, [(
+                    stamp = writer.bind("updated_at", now())
+                    writer.write_bound(conn, _MODEL_COLUMNS, ["code"], [(
                         code, m.family_variant, m.family, m.parent, _json(m.categories), _json(m.values),
                         _json(_prov_json(m.source)), _json({k: _prov_json(v) for k, v in m.provenance.items()}),
                         _json({k: v.model_dump(exclude_defaults=True) for k, v in m.associations.items()}),
