@@ -78,7 +78,7 @@ def rendition_key(sha: str, spec_hash: str, extension: str) -> str:
     return f"renditions/{sha[:2]}/{sha}/{spec_hash[:20]}.{extension}"
 
 
-def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+def _chunks(items: list[str], size: int = 5000) -> Iterator[list[str]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
 
@@ -105,7 +105,7 @@ def resolve(store: Any, refs: Iterable[str]) -> dict[str, str | None]:
             plain.append(ref)
     with _connect(store) as conn:
         raw = RawTable(conn, ORIGIN)  # one bound key list per chunk: Core's IN expansion was most of the cost
-        for chunk in _chunks(plain, 5000):
+        for chunk in _chunks(plain):
             rows = raw.select(conn, ("ref", "sha256", "seen_at"), "ref", chunk)
             for ref, sha, _ in sorted(rows, key=lambda r: (r[2] is not None, r[2] or 0)):
                 out[ref] = sha
@@ -118,7 +118,7 @@ def get_assets(store: Any, shas: Iterable[str]) -> dict[str, dict[str, Any]]:
     columns = [c.name for c in ASSET.columns]
     with _connect(store) as conn:
         raw = RawTable(conn, ASSET)
-        for chunk in _chunks(shas, 5000):
+        for chunk in _chunks(shas):
             for row in raw.select(conn, columns, "sha256", chunk):
                 found = dict(zip(columns, row))
                 out[found["sha256"]] = found
@@ -166,7 +166,7 @@ def _failed(store: Any, refs: list[str]) -> set[str]:
     out: set[str] = set()
     with _connect(store) as conn:
         raw = RawTable(conn, ORIGIN)
-        for chunk in _chunks(refs, 5000):
+        for chunk in _chunks(refs):
             out.update(ref for ref, problem in raw.select(conn, ("ref", "problem"), "ref", chunk) if problem is not None)
     return out
 

@@ -222,8 +222,8 @@ class GridIndex:
                          {(c, pid) for c in _with_ancestors(new.categories, structure)})
                 diff(GRID_TEXT, {(t, pid, loc) for loc, t in _text_tokens(ident, old.family, old.values, [], structure)},
                      {(t, pid, loc) for loc, t in _text_tokens(ident, new.family, new.values, [], structure)})
-            diff(GRID_SOURCE, {(s[:100], pid) for s in _from_record(old, pid)[6]},
-                 {(s[:100], pid) for s in _from_record(new, pid)[6]})
+            diff(GRID_SOURCE, {(s[:100], pid) for s in _record_sources(old)},
+                 {(s[:100], pid) for s in _record_sources(new)})
             if old.values != new.values and inputs_changed(reqs, old, new):
                 rescored[ident] = pid  # completeness was rescored: copy its rows again
         for table in gone:
@@ -368,9 +368,14 @@ class _Sql:
 
 def _from_record(p: Any, pid: int) -> tuple[Any, ...]:
     """(identifier, id, family, parent, categories, values, sources) of a Product in memory."""
+    return p.identifier, pid, p.family, p.parent, p.categories, p.values, _record_sources(p)
+
+
+def _record_sources(p: Any) -> set[str]:
+    """The record-level source and every per-value provenance source of a Product in memory."""
     sources = {p.source.source} if p.source is not None else set()
     sources.update(v.source for v in p.provenance.values())
-    return p.identifier, pid, p.family, p.parent, p.categories, p.values, sources
+    return sources
 
 
 def _same_frame(old: Any, new: Any, structure: Structure) -> bool:

@@ -32,9 +32,11 @@ class PartialDecoder:
         if raw is None:
             return {}
         if isinstance(raw, dict):
-            return {k: raw[k] for k in self.keys if k in raw}
+            return self._pick(raw)
         try:  # to_builtins gives the struct back as a dict under the JSON key names, leaving out unset fields
             return msgspec.to_builtins(self._decoder.decode(raw))  # type: ignore[no-any-return]
         except msgspec.DecodeError:  # e.g. a key that is not text: let the full decoder say what is wrong
-            full = orjson.loads(raw)
-            return {k: full[k] for k in self.keys if k in full}
+            return self._pick(orjson.loads(raw))
+
+    def _pick(self, values: dict[str, Any]) -> dict[str, Any]:
+        return {k: values[k] for k in self.keys if k in values}

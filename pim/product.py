@@ -123,17 +123,23 @@ def merged_values(product: _Valued, ancestors: list[_Valued]) -> dict[str, Any]:
 # validation (or model_construct, which deep-copies every default) cost more than the merge itself; these
 # build the same instances directly. The test in tests/test_import_fastpath.py keeps them equal to validated
 # ones (fields, fields-set, equality, dump and content hash).
-_PROVENANCE_FIELDS = frozenset(Provenance.model_fields)
+_PROVENANCE_FIELDS = tuple(Provenance.model_fields)
 _PRODUCT_FIELDS = tuple(Product.model_fields)
+_ASSOCIATION_FIELDS = frozenset(Association.model_fields)
 
 
-def trusted_provenance(source: str, ref: str | None, at: datetime) -> Provenance:
-    obj = object.__new__(Provenance)
-    object.__setattr__(obj, "__dict__", {"source": source, "ref": ref, "at": at})
-    object.__setattr__(obj, "__pydantic_fields_set__", set(_PROVENANCE_FIELDS))
+def _trusted(cls: type[Any], data: dict[str, Any], fields_set: set[str]) -> Any:
+    """An instance of pydantic model `cls` with `data` as its fields, as validation would have left it."""
+    obj = object.__new__(cls)
+    object.__setattr__(obj, "__dict__", data)
+    object.__setattr__(obj, "__pydantic_fields_set__", fields_set)
     object.__setattr__(obj, "__pydantic_extra__", None)
     object.__setattr__(obj, "__pydantic_private__", None)
     return obj
+
+
+def trusted_provenance(source: str, ref: str | None, at: datetime) -> Provenance:
+    return _trusted(Provenance, {"source": source, "ref": ref, "at": at}, set(_PROVENANCE_FIELDS))  # type: ignore[no-any-return]
 
 
 def trusted_product(identifier: str, *, family: str | None, parent: str | None, enabled: bool,
@@ -142,23 +148,11 @@ def trusted_product(identifier: str, *, family: str | None, parent: str | None, 
     data = {"categories": categories, "values": values, "source": source, "provenance": provenance,
             "kind": "product", "identifier": identifier, "family": family, "parent": parent, "enabled": enabled,
             "groups": groups, "associations": associations}
-    obj = object.__new__(Product)
-    object.__setattr__(obj, "__dict__", {name: data[name] for name in _PRODUCT_FIELDS})
-    object.__setattr__(obj, "__pydantic_fields_set__", set(_PRODUCT_FIELDS))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
-    return obj
-
-
-_ASSOCIATION_FIELDS = frozenset(Association.model_fields)
+    return _trusted(Product, {name: data[name] for name in _PRODUCT_FIELDS}, set(_PRODUCT_FIELDS))  # type: ignore[no-any-return]
 
 
 def trusted_association(data: dict[str, Any]) -> Association:
     """An Association from its stored dump (defaults left out), without validation or default deep-copies."""
-    obj = object.__new__(Association)
-    object.__setattr__(obj, "__dict__", {"products": data.get("products", []), "product_models": data.get("product_models", []),
-                                         "groups": data.get("groups", []), "quantities": data.get("quantities", {})})
-    object.__setattr__(obj, "__pydantic_fields_set__", set(data) & _ASSOCIATION_FIELDS)
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
-    return obj
+    fields = {"products": data.get("products", []), "product_models": data.get("product_models", []),
+              "groups": data.get("groups", []), "quantities": data.get("quantities", {})}
+    return _trusted(Association, fields, set(data) & _ASSOCIATION_FIELDS)  # type: ignore[no-any-return]

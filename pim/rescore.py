@@ -224,11 +224,7 @@ def _decoder(reqs: Requirements, family: str | None, parent: str | None) -> Part
     cache = reqs.__dict__.setdefault("_partial_decoders", {})
     hit = cache.get(family)
     if hit is None:
-        from pim.quality import unique_attributes
-
-        plan = reqs.plan(family)
-        keys = set(unique_attributes(reqs.structure)) | (set(plan.keys) if plan is not None else set())
-        hit = cache[family] = PartialDecoder(keys)
+        hit = cache[family] = PartialDecoder(_watched(reqs, family)[0])
     return hit
 
 
