@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from lxml import etree
 
-from importers.xml_safety import open_for_xml, safe_iterparse
+from importers.xml_safety import guard_prologue, open_for_xml, safe_iterparse
 from pim.errors import InputError, UnsupportedInput
 
 TRANSACTIONS = {"T_NEW_CATALOG": "new_catalog", "T_UPDATE_PRODUCTS": "update_products", "T_UPDATE_PRICES": "update_prices"}
@@ -115,35 +116,63 @@ def _child(el: etree._Element, name: str) -> etree._Element | None:
     return None
 
 
+def _firsts(el: etree._Element) -> dict[str, etree._Element]:
+    """The first child of each local name, in one pass (what `_child` finds, without a scan per name)."""
+    found: dict[str, etree._Element] = {}
+    for c in el:
+        name = _LOCAL.get(c.tag) or _local(c.tag)
+        if name not in found:
+            found[name] = c
+    return found
+
+
 def _lang(el: etree._Element, default: str) -> str:
     return (el.get("lang") or default).lower()
 
 
 def parse_product(el: etree._Element, transaction: str, default_lang: str) -> BmecatProduct:
-    pid = _text(_child(el, "SUPPLIER_PID"))
+    """One pass over the PRODUCT's children: the first SUPPLIER_PID, PRODUCT_DETAILS, PRODUCT_ORDER_DETAILS and
+    MIME_INFO count, every PRODUCT_FEATURES, PRODUCT_PRICE_DETAILS and PRODUCT_REFERENCE does."""
+    first: dict[str, etree._Element] = {}
+    features: list[etree._Element] = []
+    prices: list[etree._Element] = []
+    references: list[etree._Element] = []
+    for c in el:
+        name = _LOCAL.get(c.tag) or _local(c.tag)
+        if name == "PRODUCT_FEATURES":
+            features.append(c)
+        elif name == "PRODUCT_PRICE_DETAILS":
+            prices.append(c)
+        elif name == "PRODUCT_REFERENCE":
+            references.append(c)
+        elif name not in first:
+            first[name] = c
+    pid = _text(first.get("SUPPLIER_PID"))
     if not pid:
         raise InputError("PRODUCT without SUPPLIER_PID", line=el.sourceline, field="SUPPLIER_PID",
                          hint="every PRODUCT needs a SUPPLIER_PID")
     p = BmecatProduct(supplier_pid=pid, line=el.sourceline or 0, transaction=transaction, mode=el.get("mode", "new"))
-    details = _child(el, "PRODUCT_DETAILS")
+    details = first.get("PRODUCT_DETAILS")
     if details is not None:
         _details(p, details, default_lang)
-    for features in _children(el, "PRODUCT_FEATURES"):
-        _features(p, features)
-    order = _child(el, "PRODUCT_ORDER_DETAILS")
+    for block in features:
+        _features(p, block)
+    order = first.get("PRODUCT_ORDER_DETAILS")
     if order is not None:
-        p.order_unit = _text(_child(order, "ORDER_UNIT"))
-        p.content_unit = _text(_child(order, "CONTENT_UNIT"))
-        p.pack_size = _text(_child(order, "NO_CU_PER_OU"))
-        p.min_quantity = _text(_child(order, "QUANTITY_MIN"))
-    for details_el in _children(el, "PRODUCT_PRICE_DETAILS"):
-        _prices(p, details_el)
-    mime_info = _child(el, "MIME_INFO")
+        o = _firsts(order)
+        p.order_unit = _text(o.get("ORDER_UNIT"))
+        p.content_unit = _text(o.get("CONTENT_UNIT"))
+        p.pack_size = _text(o.get("NO_CU_PER_OU"))
+        p.min_quantity = _text(o.get("QUANTITY_MIN"))
+    for block in prices:
+        _prices(p, block)
+    mime_info = first.get("MIME_INFO")
     if mime_info is not None:
-        for m in _children(mime_info, "MIME"):
-            p.mime.append(Mime(_text(_child(m, "MIME_TYPE")), _text(_child(m, "MIME_SOURCE")),
-                               _text(_child(m, "MIME_PURPOSE")), _text(_child(m, "MIME_DESCR"))))
-    for ref in _children(el, "PRODUCT_REFERENCE"):
+        for m_el in _children(mime_info, "MIME"):
+            m = _firsts(m_el)
+            p.mime.append(Mime(_text(m.get("MIME_TYPE")), _text(m.get("MIME_SOURCE")),
+                               _text(m.get("MIME_PURPOSE")), _text(m.get("MIME_DESCR"))))
+    for ref in references:
         to = _text(_child(ref, "PROD_ID_TO"))
         if to:
             p.references.append((ref.get("type", "others"), to, ref.get("quantity")))
@@ -152,7 +181,7 @@ def parse_product(el: etree._Element, transaction: str, default_lang: str) -> Bm
 
 def _details(p: BmecatProduct, details: etree._Element, default_lang: str) -> None:
     for c in details:
-        name, text = _local(c.tag), _text(c)
+        name, text = _LOCAL.get(c.tag) or _local(c.tag), _text(c)
         if text is None:
             continue
         if name == "DESCRIPTION_SHORT":
@@ -174,15 +203,15 @@ def _details(p: BmecatProduct, details: etree._Element, default_lang: str) -> No
 
 def _features(p: BmecatProduct, block: etree._Element) -> None:
     for c in block:
-        name = _local(c.tag)
-        if name == "REFERENCE_FEATURE_SYSTEM_NAME":
-            p.feature_system = _text(c)
-        elif name == "REFERENCE_FEATURE_GROUP_ID" and p.feature_class is None:
-            p.feature_class = _text(c)
-        elif name == "FEATURE":
+        name = _LOCAL.get(c.tag) or _local(c.tag)
+        if name == "FEATURE":
             f = _feature(c)
             if f:
                 p.features.append(f)
+        elif name == "REFERENCE_FEATURE_SYSTEM_NAME":
+            p.feature_system = _text(c)
+        elif name == "REFERENCE_FEATURE_GROUP_ID" and p.feature_class is None:
+            p.feature_class = _text(c)
         elif name == "FEATURE_GROUP":  # ontology dialect: features nested in groups
             for f_el in _children(c, "FEATURE"):
                 f = _feature(f_el)
@@ -191,29 +220,88 @@ def _features(p: BmecatProduct, block: etree._Element) -> None:
 
 
 def _feature(el: etree._Element) -> Feature | None:
-    template = _child(el, "FTEMPLATE")
-    code = _text(_child(template, "FT_ID")) if template is not None else None
-    name = _text(_child(template, "FT_NAME")) if template is not None else None
-    fname = _text(_child(el, "FNAME"))
+    first: dict[str, etree._Element] = {}
+    values: list[str] = []
+    for c in el:
+        name = _LOCAL.get(c.tag) or _local(c.tag)
+        if name == "FVALUE":
+            text = _text(c)
+            if text is not None:
+                values.append(text)
+        elif name not in first:
+            first[name] = c
+    template = first.get("FTEMPLATE")
+    if template is not None:
+        t = _firsts(template)
+        code, name = _text(t.get("FT_ID")), _text(t.get("FT_NAME"))
+    else:
+        code = name = None
+    fname = _text(first.get("FNAME"))
     code = code or fname
     if not code:
         return None
-    values = [t for t in (_text(v) for v in _children(el, "FVALUE")) if t is not None]
-    return Feature(code=code, name=name or fname, values=values, unit=_text(_child(el, "FUNIT")),
-                   value_ref=_text(_child(el, "VALUE_IDREF")), value_details=_text(_child(el, "FVALUE_DETAILS")))
+    return Feature(code=code, name=name or fname, values=values, unit=_text(first.get("FUNIT")),
+                   value_ref=_text(first.get("VALUE_IDREF")), value_details=_text(first.get("FVALUE_DETAILS")))
 
 
 def _prices(p: BmecatProduct, block: etree._Element) -> None:
-    dates = {d.get("type"): _text(_child(d, "DATE")) for d in _children(block, "DATETIME")}
-    for price in _children(block, "PRODUCT_PRICE"):
+    dates: dict[str | None, str | None] = {}
+    prices: list[etree._Element] = []
+    for c in block:
+        name = _LOCAL.get(c.tag) or _local(c.tag)
+        if name == "PRODUCT_PRICE":
+            prices.append(c)
+        elif name == "DATETIME":  # applies to every price of the block, wherever it stands; the last one wins
+            dates[c.get("type")] = _text(_child(c, "DATE"))
+    valid_from, valid_to = dates.get("valid_start_date"), dates.get("valid_end_date")
+    for price in prices:
+        f = _firsts(price)
         p.prices.append(Price(
             price_type=price.get("price_type", "net_list"),
-            amount=_text(_child(price, "PRICE_AMOUNT")),
-            currency=_text(_child(price, "PRICE_CURRENCY")),
-            lower_bound=_text(_child(price, "LOWER_BOUND")),
-            valid_from=dates.get("valid_start_date"),
-            valid_to=dates.get("valid_end_date"),
+            amount=_text(f.get("PRICE_AMOUNT")),
+            currency=_text(f.get("PRICE_CURRENCY")),
+            lower_bound=_text(f.get("LOWER_BOUND")),
+            valid_from=valid_from,
+            valid_to=valid_to,
         ))
+
+
+# Only these elements raise iterparse events (the filter runs in C): the rest of a PRODUCT is read from its
+# subtree when the PRODUCT ends, so Python never sees the other ~95% of the events.
+_EVENT_TAGS = ["{*}" + name for name in ("BMECAT", *TRANSACTIONS, "ARTICLE", "PRODUCT", "CATALOG", "SUPPLIER")]
+_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+
+
+def _root(handle: IO[bytes]) -> etree._Element | None:
+    """The root element's start tag (name, line, attributes), read ahead of the filtered parse: the filter would
+    hide a root that is not BMECAT. None when the file breaks before its root (the real parse then reports it).
+    Runs after guard_prologue, with the same parser options as safe_iterparse; rewinds the handle."""
+    parser = etree.XMLPullParser(events=("start",), **_PARSER_OPTIONS)
+    root = None
+    try:
+        while root is None:
+            chunk = handle.read(64 * 1024)
+            if not chunk:
+                break
+            try:
+                parser.feed(chunk)
+            except etree.XMLSyntaxError:
+                chunk = b""
+            for _, el in parser.read_events():
+                root = el
+                break
+            if not chunk:
+                break
+    finally:
+        handle.seek(0)
+    return root
+
+
+def _check_root(root: etree._Element, path: Path, header: BmecatHeader) -> None:
+    if _local(root.tag) != "BMECAT":
+        raise InputError(f"root element is <{_local(root.tag)}>, not <BMECAT>", file=str(path), line=root.sourceline,
+                         hint="is this a BMEcat file?")
+    header.version = root.get("version")
 
 
 def read_bmecat(path: Path, header_out: BmecatHeader | None = None) -> Iterator[BmecatProduct | InputError]:
@@ -222,19 +310,20 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None) -> Iterator[
     header = header_out if header_out is not None else BmecatHeader()
     handle = open_for_xml(path)
     with handle:
-        context = safe_iterparse(handle, str(path), events=("start", "end"))
+        guard_prologue(handle, str(path))
+        root = _root(handle)
+        if root is not None:
+            _check_root(root, path, header)
+        context = safe_iterparse(handle, str(path), events=("start", "end"), tag=_EVENT_TAGS)
         transaction: str | None = None
         depth_in_product = 0
-        saw_root = False
+        saw_root = root is not None
         for event, el in context:
-            name = _local(el.tag)
+            name = _LOCAL.get(el.tag) or _local(el.tag)
             if event == "start":
-                if not saw_root:
+                if not saw_root:  # only when the read-ahead found no root
                     saw_root = True
-                    if name != "BMECAT":
-                        raise InputError(f"root element is <{name}>, not <BMECAT>", file=str(path), line=el.sourceline,
-                                         hint="is this a BMEcat file?")
-                    header.version = el.get("version")
+                    _check_root(el.getroottree().getroot(), path, header)
                 if name in TRANSACTIONS:
                     transaction = TRANSACTIONS[name]
                 elif name == "ARTICLE":
