@@ -15,12 +15,12 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from importers.erp_values import NumberFormat, ValueBuilder, ValueRule
+from importers.erp_values import NumberFormat, Setter, ValueBuilder, ValueRule, partial_product
 from pim.catalog import Structure
 from pim.commerce import PriceListEntry, StockLevel, put_price_list, put_stock
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.product import Product, trusted_provenance
+from pim.product import trusted_provenance
 from pim.sources import RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
 from pim.store import Store
 from pim.values import ValueProblem
@@ -104,39 +104,40 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure) -> Iterator[Pa
     ident_attr = structure.identifier_attribute
     stamp = datetime.now(UTC)
     rows = CsvRows(path, m)
-    plan: list[tuple[int, str, ValueRule, int | None]] | None = None
+    name, source, family = rows.name, m.source, m.family
+    plan: list[tuple[int, str, Setter, int | None]] | None = None
     for item in rows:
         if isinstance(item, Rejected):
             yield item
             continue
         if plan is None:
-            plan = _plan(rows.header, m)
+            plan = _plan(rows.header, m, builder)
             sku_at = rows.header.index(m.sku_column)
         line, cells = item
         sku = cells[sku_at].strip()
         if not sku:
-            yield Rejected("empty SKU", rows.name, line, m.sku_column, dict(zip(rows.header, cells)))
+            yield Rejected("empty SKU", name, line, m.sku_column, dict(zip(rows.header, cells)))
             continue
         values: dict[str, Any] = {ident_attr: sku}
-        fields: dict[str, Any] = {"family": m.family} if m.family else {}
+        fields: dict[str, Any] = {"family": family} if family else {}
         current = None
         try:
-            for at, column, rule, unit_at in plan:
-                current = column
-                builder.apply(rule, cells[at], values, fields, cells[unit_at] if unit_at is not None else None)
+            for at, current, put, unit_at in plan:
+                put(cells[at], values, fields, None if unit_at is None else cells[unit_at])
         except ValueProblem as exc:
-            yield Rejected(str(exc), rows.name, line, current, dict(zip(rows.header, cells)), sku)
+            yield Rejected(str(exc), name, line, current, dict(zip(rows.header, cells)), sku)
             continue
-        prov = trusted_provenance(m.source, f"{rows.name}:{line}", stamp)
-        yield Parsed(Product(identifier=sku, values=values, source=prov, **fields), rows.name, line)
+        prov = trusted_provenance(source, f"{name}:{line}", stamp)
+        yield Parsed(partial_product(sku, values, prov, fields), name, line)
 
 
-def _plan(header: list[str], m: ErpCsvMap) -> list[tuple[int, str, ValueRule, int | None]]:
+def _plan(header: list[str], m: ErpCsvMap, builder: ValueBuilder) -> list[tuple[int, str, Setter, int | None]]:
+    """(cell index, column, compiled rule, unit cell index) for each mapped column present in the header."""
     plan = []
     for column, rule in m.rules().items():
         if column in header:
             unit_at = header.index(rule.unit_from) if rule.unit_from and rule.unit_from in header else None
-            plan.append((header.index(column), column, rule, unit_at))
+            plan.append((header.index(column), column, builder.setter(rule), unit_at))
     return plan
 
 

@@ -1,21 +1,31 @@
 """Turning ERP cells into canonical values, shared by the CSV and XML maps: decimal separators, date
-formats, units and currencies, code maps. The result goes through pim.values.normalize in run_import."""
+formats, units and currencies, code maps. The result goes through pim.values.normalize in run_import.
+
+Each rule is compiled once per import into a setter (`ValueBuilder.setter`): the attribute type, the code
+map, the number and date parsers are looked up when the map is read, not once per cell."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pim.catalog import Structure
-from pim.product import split_key
+from pim.product import Product, Provenance, _trusted, split_key
 from pim.structure import AttributeType
 from pim.values import ValueProblem
 
 #: Targets that are product fields rather than attribute values.
 FIELDS = ("family", "categories", "enabled")
+
+#: Puts one source field (raw text, None when absent) into a record's values or fields; the last argument is
+#: the raw unit code for metrics read with `unit_from`.
+Setter = Callable[[str | None, dict[str, Any], dict[str, Any], str | None], None]
 
 
 class ValueRule(BaseModel):
@@ -33,6 +43,35 @@ class ValueRule(BaseModel):
     split: str | None = Field(default=None, description="List separator for multi_select and categories.")
 
 
+# A canonical decimal: Decimal(text) formatted with "f" gives the text back, so parsing it is skipped.
+# [0-9], not \d: Decimal also reads other scripts' digits and rewrites them.
+_CANONICAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?").fullmatch
+
+
+@lru_cache(maxsize=32)
+def number_parser(decimal: str, thousands: str | None) -> Callable[[str], str]:
+    """raw text → canonical decimal text, for one separator setup; ValueProblem when it is not a finite number."""
+    comma = decimal == ","
+
+    def number(raw: str) -> str:
+        text = raw.strip().replace("\u00a0", "")
+        if thousands:
+            text = text.replace(thousands, "")
+        if comma:
+            text = text.replace(",", ".")
+        if _CANONICAL(text):
+            return text
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise ValueProblem(f"'{raw}' is not a number (decimal separator '{decimal}')") from None
+        if not value.is_finite():
+            raise ValueProblem(f"'{raw}' is not a finite number")
+        return format(value, "f")
+
+    return number
+
+
 class NumberFormat(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -42,18 +81,7 @@ class NumberFormat(BaseModel):
     datetime_format: str = Field(default="%Y-%m-%dT%H:%M:%S", description="strptime format of timestamps.")
 
     def number(self, raw: str) -> str:
-        text = raw.strip().replace("\u00a0", "")
-        if self.thousands:
-            text = text.replace(self.thousands, "")
-        if self.decimal == ",":
-            text = text.replace(",", ".")
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise ValueProblem(f"'{raw}' is not a number (decimal separator '{self.decimal}')") from None
-        if not value.is_finite():
-            raise ValueProblem(f"'{raw}' is not a finite number")
-        return format(value, "f")
+        return number_parser(self.decimal, self.thousands)(raw)
 
     def day(self, raw: str) -> date:
         try:
@@ -74,52 +102,122 @@ class ValueBuilder:
     def __init__(self, structure: Structure, fmt: NumberFormat) -> None:
         self.types = {code: a.type for code, a in structure.attributes.items()}
         self.fmt = fmt
-        self._kinds: dict[str, AttributeType | None] = {}  # value key → attribute type, split once per key
+        self.number = number_parser(fmt.decimal, fmt.thousands)
+        self._days: dict[str, str] = {}  # date text → ISO date; dates repeat across rows
+        self._setters: dict[int, tuple[ValueRule, Setter]] = {}
 
     def apply(self, rule: ValueRule, raw: str | None, values: dict[str, Any], fields: dict[str, Any],
               unit: str | None = None) -> None:
         """None or blank `raw` is an explicitly empty value: it clears (see docs/importers.md)."""
-        text = None if raw is None else raw.strip()
-        if text is not None and text in rule.map:
-            text = rule.map[text]
-        if rule.to in FIELDS:
-            self._field(rule, text, fields)
-            return
-        kind = self._kinds.get(rule.to)
+        self.setter(rule)(raw, values, fields, unit)
+
+    def setter(self, rule: ValueRule) -> Setter:
+        """`apply` for one rule, compiled once (the rule must not change afterwards)."""
+        known = self._setters.get(id(rule))
+        if known is None or known[0] is not rule:
+            if len(self._setters) >= 256:  # rules made on the fly (a caller's copies) must not pile up
+                self._setters.clear()
+            known = self._setters[id(rule)] = (rule, self._compile(rule, rule.currency or "EUR"))
+        return known[1]
+
+    def price_setter(self, rule: ValueRule, currency: str) -> Setter:
+        """The setter of a price_collection rule for one currency (XML maps read it per price element)."""
+        return self._compile(rule, currency)
+
+    def _compile(self, rule: ValueRule, currency: str) -> Setter:
+        to, mapping = rule.to, rule.map
+        if to in FIELDS:
+            field = _field_setter(rule)
+            return lambda raw, values, fields, unit=None: field(_mapped(raw, mapping), fields)
+        kind = self.types.get(split_key(to)[0])
         if kind is None:
-            kind = self._kinds[rule.to] = self.types.get(split_key(rule.to)[0])
-        if kind is None:
-            raise ValueProblem(f"the map sends this to '{rule.to}', which is not an attribute; fix the map")
+            return _refuse(f"the map sends this to '{to}', which is not an attribute; fix the map")
         if kind == AttributeType.price_collection:
-            prices = values.get(rule.to) or {}
-            if text:
-                prices[rule.currency or "EUR"] = self.fmt.number(text)
-            values[rule.to] = prices or None
-            return
-        if not text:
-            values[rule.to] = None
-            return
-        values[rule.to] = self._convert(kind, rule, text, unit)
+            number = self.number
 
-    def _convert(self, kind: AttributeType, rule: ValueRule, text: str, unit: str | None) -> Any:
+            def put_price(raw: str | None, values: dict[str, Any], fields: dict[str, Any], unit: str | None = None) -> None:
+                text = _mapped(raw, mapping)
+                prices = values.get(to) or {}
+                if text:
+                    prices[currency] = number(text)
+                values[to] = prices or None
+            return put_price
+        convert = self._converter(kind, rule)
+        if convert is None and not mapping:
+            def put_text(raw: str | None, values: dict[str, Any], fields: dict[str, Any], unit: str | None = None) -> None:
+                values[to] = (raw.strip() or None) if raw is not None else None
+            return put_text
+
+        def put(raw: str | None, values: dict[str, Any], fields: dict[str, Any], unit: str | None = None) -> None:
+            text = _mapped(raw, mapping)
+            values[to] = (convert(text, unit) if convert else text) if text else None
+        return put
+
+    def _converter(self, kind: AttributeType, rule: ValueRule) -> Callable[[str, str | None], Any] | None:
+        """Non-empty text (and the raw unit code) → the value; None for text kinds, whose value is the text."""
+        number = self.number
         if kind == AttributeType.number:
-            return self.fmt.number(text)
+            return lambda text, unit: number(text)
         if kind == AttributeType.metric:
-            chosen = rule.unit_map.get(unit or "", unit) if unit else rule.unit
-            return {"amount": self.fmt.number(text), "unit": chosen}
+            unit_map, fixed = rule.unit_map, rule.unit
+            return lambda text, unit: {"amount": number(text), "unit": unit_map.get(unit, unit) if unit else fixed}
         if kind == AttributeType.date:
-            return self.fmt.day(text).isoformat()
+            return self._day
         if kind == AttributeType.multi_select:
-            return [p.strip() for p in text.split(rule.split or ",") if p.strip()]
+            sep = rule.split or ","
+            return lambda text, unit: [p.strip() for p in text.split(sep) if p.strip()]
         if kind == AttributeType.boolean:
-            return text.lower() in ("1", "true", "yes", "y", "x", "ja", "j")
-        return text
+            return lambda text, unit: text.lower() in ("1", "true", "yes", "y", "x", "ja", "j")
+        return None
 
-    @staticmethod
-    def _field(rule: ValueRule, text: str | None, fields: dict[str, Any]) -> None:
-        if rule.to == "family":
-            fields["family"] = text or None
-        elif rule.to == "categories":
-            fields["categories"] = [c.strip() for c in (text or "").split(rule.split or ",") if c.strip()]
-        else:
-            fields["enabled"] = (text or "true").lower() not in ("0", "false", "no", "n")
+    def _day(self, text: str, unit: str | None = None) -> str:
+        iso = self._days.get(text)
+        if iso is None:
+            iso = self.fmt.day(text).isoformat()
+            if len(self._days) < 4096:
+                self._days[text] = iso
+        return iso
+
+
+def _mapped(raw: str | None, mapping: dict[str, str]) -> str | None:
+    text = None if raw is None else raw.strip()
+    if text is not None and text in mapping:
+        return mapping[text]
+    return text
+
+
+def _refuse(message: str) -> Setter:
+    def refuse(raw: str | None, values: dict[str, Any], fields: dict[str, Any], unit: str | None = None) -> None:
+        raise ValueProblem(message)
+    return refuse
+
+
+def _field_setter(rule: ValueRule) -> Callable[[str | None, dict[str, Any]], None]:
+    sep = rule.split or ","
+    if rule.to == "family":
+        return lambda text, fields: fields.__setitem__("family", text or None)
+    if rule.to == "categories":
+        return lambda text, fields: fields.__setitem__("categories", [c.strip() for c in (text or "").split(sep) if c.strip()])
+    return lambda text, fields: fields.__setitem__("enabled", (text or "true").lower() not in ("0", "false", "no", "n"))
+
+
+# ---------------------------------------------------------------- partial records without per-record validation
+_CODE = re.compile(r"[A-Za-z0-9_]{1,100}").fullmatch  # pim.structure.Code, as pydantic checks it
+
+
+def partial_product(identifier: str, values: dict[str, Any], source: Provenance, fields: dict[str, Any]) -> Product:
+    """`Product(identifier=…, values=…, source=…, **fields)` at a fifth of the cost, for importers.
+
+    Of what pydantic checks, only the identifier (1–255 characters of text) and the family (a Code) can fail
+    here: the caller builds `values` with text keys, `categories` as a list of text, `enabled` as a bool and
+    `associations` from validated Association instances. Both are checked below; a record that fails (or has
+    a non-ASCII identifier) is built through Product(...), so its error is pydantic's own. The fields set are
+    the ones passed, as with validation: a merge only replaces the structural fields a source gave. The record
+    keeps `values` itself (validation would copy it): the caller hands over a dict it no longer changes."""
+    family = fields.get("family")
+    if not (0 < len(identifier) <= 255 and identifier.isascii()) or (family is not None and not _CODE(family)):
+        return Product(identifier=identifier, values=values, source=source, **fields)
+    data = {"categories": fields.get("categories") or [], "values": values, "source": source, "provenance": {},
+            "kind": "product", "identifier": identifier, "family": family, "parent": None,
+            "enabled": fields.get("enabled", True), "groups": [], "associations": fields.get("associations") or {}}
+    return _trusted(Product, data, {"identifier", "values", "source", *fields})  # type: ignore[no-any-return]

@@ -8,7 +8,8 @@ timestamped from the IDoc control record (EDI_DC40 CREDAT/CRETIM) when the map n
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,13 +18,13 @@ from typing import Any
 from lxml import etree
 from pydantic import BaseModel, ConfigDict, Field
 
-from importers.erp_values import NumberFormat, ValueBuilder, ValueRule
+from importers.erp_values import NumberFormat, ValueBuilder, ValueRule, partial_product
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.catalog import Structure
 from pim.commerce import StockLevel, put_stock
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.product import Product, trusted_provenance
+from pim.product import trusted_provenance
 from pim.sources import SourceProfile, merger_for
 from pim.store import Store
 from pim.values import ValueProblem
@@ -67,13 +68,65 @@ def load_xml_map(path: Path | None) -> ErpXmlMap:
     return load_profile(ErpXmlMap, path or MAPS / "sap_matmas.yaml")
 
 
+# A path of plain child names (MATNR, E1MVKEM/AUMNG) is walked with iterchildren, a few times faster than an
+# XPath evaluation and the same node-set: unprefixed names match elements in no namespace, in document order.
+_CHILD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*").fullmatch
+
+Finder = Callable[[Any], list[Any]]
+TextFinder = Callable[[Any], str | None]
+
+
+def _finder(path: str, ns: dict[str, str] | None) -> Finder:
+    """Every match of `path` below an element, in document order."""
+    if not _CHILD_PATH(path):
+        return etree.XPath(path, namespaces=ns)  # type: ignore[no-any-return]
+    head, *rest = path.split("/")
+    if not rest:
+        return lambda elem: list(elem.iterchildren(head))
+    inner = _finder("/".join(rest), ns)
+    return lambda elem: [found for child in elem.iterchildren(head) for found in inner(child)]
+
+
+def _text_finder(path: str, ns: dict[str, str] | None) -> TextFinder:
+    """The first match's text: None when nothing matched (absent), "" when the element is empty."""
+    if not _CHILD_PATH(path):
+        xpath = etree.XPath(path, namespaces=ns)
+        return lambda elem: _text(xpath(elem))
+    steps = path.split("/")
+    if len(steps) == 1:
+        tag = steps[0]
+
+        def child_text(elem: Any) -> str | None:
+            for child in elem.iterchildren(tag):
+                return child.text or ""
+            return None
+        return child_text
+    find = _finder(path, ns)
+    return lambda elem: _text(find(elem))
+
+
 class _Compiled:
-    def __init__(self, m: ErpXmlMap) -> None:
+    """The map's paths and rules, compiled once per file."""
+
+    def __init__(self, m: ErpXmlMap, builder: ValueBuilder) -> None:
         ns = m.namespaces or None
-        x = lambda p: etree.XPath(p, namespaces=ns) if p else None  # noqa: E731
-        self.sku = x(m.sku)
-        self.values = [(r, x(r.path), x(r.amount_path), x(r.currency_path), x(r.unit_from)) for r in m.values]
-        self.stock = (x(m.stock.path), x(m.stock.warehouse), x(m.stock.quantity), x(m.stock.atp)) if m.stock else None
+        x = lambda p: _text_finder(p, ns) if p else None  # noqa: E731
+        self.sku = _text_finder(m.sku, ns)
+        self.values = [(r, builder.setter(r), _finder(r.path, ns) if r.amount_path else x(r.path), x(r.amount_path),
+                        x(r.currency_path), x(r.unit_from)) for r in m.values]
+        self.stock = (_finder(m.stock.path, ns), x(m.stock.warehouse), x(m.stock.quantity), x(m.stock.atp)) if m.stock else None
+        self.builder = builder
+        self._prices: dict[tuple[int, str], Any] = {}
+
+    def price_setter(self, rule: XPathRule, currency: str | None) -> Any:
+        """A price element's setter: its own currency, else the rule's, else EUR."""
+        key = (id(rule), currency or rule.currency or "EUR")
+        put = self._prices.get(key)
+        if put is None:
+            if len(self._prices) >= 256:  # currency codes come from the file: keep the cache bounded
+                self._prices.clear()
+            put = self._prices[key] = self.builder.price_setter(rule, key[1])
+        return put
 
 
 def _text(found: Any) -> str | None:
@@ -87,20 +140,24 @@ def _text(found: Any) -> str | None:
     return str(found)
 
 
+_CREDAT = etree.XPath("*[local-name()='CREDAT']")
+_CRETIM = etree.XPath("*[local-name()='CRETIM']")
+
+
 def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure, stock: list[StockLevel]) -> Iterator[Parsed | Rejected]:
     """Partial product records; stock levels are appended to `stock` for the caller to write."""
     name = path.name
-    compiled = _Compiled(m)
-    builder = ValueBuilder(structure, m)
+    compiled = _Compiled(m, ValueBuilder(structure, m))
     ident_attr = structure.identifier_attribute
     stamp = datetime.now(UTC)
     tags = [m.record] + ([m.control] if m.control else [])
     with open_for_xml(path) as handle:
         for _, elem in safe_iterparse(handle, str(path), events=("end",), tag=_any_ns(tags)):
-            if etree.QName(elem).localname == m.control:
+            tag = elem.tag
+            if tag[tag.rfind("}") + 1:] == m.control:
                 stamp = _control_stamp(elem) or stamp
                 continue
-            yield _record(elem, m, compiled, builder, ident_attr, name, stamp, stock)
+            yield _record(elem, m, compiled, ident_attr, name, stamp, stock)
             _release(elem)
 
 
@@ -118,31 +175,42 @@ def _any_ns(tags: list[str]) -> list[str]:
 
 
 def _control_stamp(elem: Any) -> datetime | None:
-    day, time = _text(elem.xpath("*[local-name()='CREDAT']")), _text(elem.xpath("*[local-name()='CRETIM']"))
+    day, time = _text(_CREDAT(elem)), _text(_CRETIM(elem))
+    if not day:
+        return None
+    text = f"{day}{time or '000000'}"
+    if len(text) == 14 and text.isdigit() and text.isascii():
+        # fourteen digits of a valid moment read the same as strptime("%Y%m%d%H%M%S") reads them
+        try:
+            return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
+                            int(text[12:]), tzinfo=UTC)
+        except ValueError:
+            pass
     try:
-        return datetime.strptime(f"{day}{time or '000000'}", "%Y%m%d%H%M%S").replace(tzinfo=UTC) if day else None
+        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         return None
 
 
-def _record(elem: Any, m: ErpXmlMap, c: _Compiled, builder: ValueBuilder, ident_attr: str, name: str,
-            stamp: datetime, stock: list[StockLevel]) -> Parsed | Rejected:
+def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, stamp: datetime,
+            stock: list[StockLevel]) -> Parsed | Rejected:
     line = elem.sourceline
-    sku = (_text(c.sku(elem)) or "").strip()
+    sku = (c.sku(elem) or "").strip()
     if m.strip_leading_zeros and sku.isdigit():
         sku = sku.lstrip("0") or "0"
     if not sku:
         return Rejected(f"no SKU at {m.sku}", name, line, m.sku, _raw(elem))
     values: dict[str, Any] = {ident_attr: sku}
     fields: dict[str, Any] = {"family": m.family} if m.family else {}
-    for rule, path, amount, currency, unit in c.values:
+    for rule, put, find, amount, currency, unit in c.values:
         try:
             if amount is not None:
-                _prices(rule, path(elem), amount, currency, builder, values, fields)
+                for el in find(elem):
+                    c.price_setter(rule, currency(el) if currency is not None else None)(amount(el), values, fields, None)
                 continue
-            text = _text(path(elem))
+            text = find(elem)
             if text is not None:
-                builder.apply(rule, text, values, fields, _text(unit(elem)) if unit is not None else None)
+                put(text, values, fields, unit(elem) if unit is not None else None)
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, rule.path, _raw(elem), sku)
     if c.stock:
@@ -151,26 +219,20 @@ def _record(elem: Any, m: ErpXmlMap, c: _Compiled, builder: ValueBuilder, ident_
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, m.stock.path if m.stock else None, _raw(elem), sku)
     prov = trusted_provenance(m.source, f"{name}:{line}", stamp)
-    return Parsed(Product(identifier=sku, values=values, source=prov, **fields), name, line)
-
-
-def _prices(rule: XPathRule, found: list[Any], amount: Any, currency: Any, builder: ValueBuilder,
-            values: dict[str, Any], fields: dict[str, Any]) -> None:
-    for el in found:
-        per = rule.model_copy(update={"currency": (_text(currency(el)) if currency is not None else None) or rule.currency})
-        builder.apply(per, _text(amount(el)), values, fields)
+    return Parsed(partial_product(sku, values, prov, fields), name, line)
 
 
 def _stock(elem: Any, sku: str, c: _Compiled, m: ErpXmlMap, stamp: datetime) -> list[StockLevel]:
     path, warehouse, quantity, atp = c.stock  # type: ignore[misc]
+    number = c.builder.number
     out = []
     for seg in path(elem):
-        qty = _text(quantity(seg))
+        qty = quantity(seg)
         if not qty:
             continue
-        free = _text(atp(seg)) if atp is not None else None
-        out.append(StockLevel(sku=sku, warehouse=(_text(warehouse(seg)) or "main").strip(), quantity=Decimal(m.number(qty)),
-                              atp=Decimal(m.number(free)) if free else None, updated_at=stamp, source=m.source))
+        free = atp(seg) if atp is not None else None
+        out.append(StockLevel(sku=sku, warehouse=(warehouse(seg) or "main").strip(), quantity=Decimal(number(qty)),
+                              atp=Decimal(number(free)) if free else None, updated_at=stamp, source=m.source))
     return out
 
 
