@@ -3,20 +3,24 @@ lists and stock; clear messages for broken files; quarantine and re-runs."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from importers.erp_csv import ErpCsvMap, import_erp_csv, product_items
+from importers.erp_values import number_parser, partial_product
 from pim.commerce import contract_tiers, stock_for
 from pim.conflicts import open_conflicts
 from pim.errors import InputError
 from pim.importing import Parsed, run_import
 from pim.merge import Merger
+from pim.product import Product, trusted_provenance
 from pim.sources import load_profile
 from pim.store import Store
+from pim.values import ValueProblem
 from tests.source_data import PRECEDENCE, record, seed_structure
 
 HEADER = "Material;EAN;Bezeichnung;Gewicht;GewEinheit;Preis EUR;Preis USD;ME;VPE;MOQ;Status"
@@ -165,3 +169,36 @@ def test_map_file_errors_name_the_field(tmp_path: Path):
     with pytest.raises(InputError) as err:
         load_profile(ErpCsvMap, path)
     assert err.value.field == "kind"
+
+
+@pytest.mark.parametrize("text", ["0", "-0", "12", "-0.00", "1.250", "007", "1.", ".5", "+3", "1e3", "1E-2", " 4 ",
+                                  "٣", "1_000", "0.0000000000000000000000000000001", "12345678901234567890123456789.5"])
+def test_number_shortcut_reads_like_decimal(text: str):
+    try:
+        expected: str | None = format(Decimal(text.strip()), "f")
+    except InvalidOperation:
+        expected = None
+    if expected is None:
+        with pytest.raises(ValueProblem):
+            number_parser(".", None)(text)
+    else:
+        assert number_parser(".", None)(text) == expected
+
+
+@pytest.mark.parametrize("fields", [{}, {"family": "tool"}, {"family": None, "categories": ["a"], "enabled": False},
+                                    {"associations": {}}])
+def test_partial_product_is_the_validated_product(fields: dict):
+    prov = trusted_provenance("erp", "erp.csv:2", datetime.now(UTC))
+    fast = partial_product("A1", {"sku": "A1", "ean": None}, prov, dict(fields))
+    slow = Product(identifier="A1", values={"sku": "A1", "ean": None}, source=prov, **fields)
+    assert fast == slow
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.model_dump() == slow.model_dump() and fast.content_hash() == slow.content_hash()
+
+
+@pytest.mark.parametrize(("identifier", "family"), [("", None), ("x" * 256, None), ("A1", "bad code!"), ("A1", "f" * 101),
+                                                    ("Ä\ud800", None)])
+def test_partial_product_refuses_what_validation_refuses(identifier: str, family: str | None):
+    prov = trusted_provenance("erp", "erp.csv:2", datetime.now(UTC))
+    with pytest.raises(ValidationError):
+        partial_product(identifier, {}, prov, {"family": family} if family else {})
