@@ -20,7 +20,7 @@ from pim.errors import ConfigError, InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
 from pim.sources import SourceItem, match_skus, merger_for
-from pim.product import Association, Product, trusted_provenance, value_key
+from pim.product import Association, Product, Provenance, _trusted, trusted_provenance, value_key
 from pim.store import Store
 from pim.store.store import QuarantineEntry, batched
 from pim.structure import AttributeType
@@ -85,9 +85,22 @@ class Mapped:
 
 
 class BmecatMapper:
+    """Maps one file's products. What depends only on the map and the structure (value keys, attribute types,
+    the image key, accepted feature systems) is worked out once per distinct input, not once per product."""
+
     def __init__(self, m: BmecatMap, structure: Structure, file: str) -> None:
         self.m, self.s, self.file = m, structure, file
         self.stamp = datetime.now(UTC)
+        self._source, self._file_name = f"supplier:{m.supplier}", Path(file).name
+        self._slots: dict[tuple[str, str | None], str | None] = {}
+        self._systems: dict[str, bool] = {}
+        self._bounds: dict[str, Decimal] = {}
+        f = m.fields
+        self._texts = [(name, f[name], f"DESCRIPTION_{name.upper()}") for name in ("short", "long") if name in f]
+        self._scalars = [(name, f[name], name.upper(), self._is_number(f[name])) for name in (
+            "ean", "manufacturer_pid", "manufacturer_name", "manufacturer_type", "order_unit", "content_unit",
+            "pack_size", "min_quantity") if name in f]
+        self._image_key = (self._key(m.image_attribute) or m.image_attribute) if m.image_attribute else None
 
     def _key(self, attribute: str, locale: str | None = None) -> str | None:
         attr = self.s.attributes.get(attribute)
@@ -95,43 +108,62 @@ class BmecatMapper:
             return None
         return value_key(attribute, locale if attr.localizable else None, self.m.channel if attr.scopable else None)
 
+    def _is_number(self, attribute: str) -> bool:
+        attr = self.s.attributes.get(attribute)
+        return attr is not None and attr.type == AttributeType.number
+
+    def _slot(self, attribute: str, locale: str | None) -> str | None:
+        """The value key for attribute × locale; None for an unknown attribute, "" for a language we do not publish."""
+        try:
+            return self._slots[attribute, locale]
+        except KeyError:
+            pass
+        key = self._key(attribute, locale)
+        if key is not None and locale is not None and self.s.attributes[attribute].localizable and locale not in self.s.locales:
+            key = ""
+        self._slots[attribute, locale] = key
+        return key
+
     def _put(self, values: dict[str, Any], problems: list[tuple[str, str]], attribute: str, data: Any,
              locale: str | None = None, where: str = "") -> None:
-        key = self._key(attribute, locale)
+        key = self._slot(attribute, locale)
         if key is None:
             problems.append((where or attribute, f"map targets unknown attribute '{attribute}'"))
-            return
-        if locale is not None and self.s.attributes[attribute].localizable and locale not in self.s.locales:
-            return  # a language we do not publish
-        values[key] = data
+        elif key:
+            values[key] = data
 
     def map(self, p: BmecatProduct, header: BmecatHeader) -> Mapped:
         sku = self.m.sku_prefix + (p.manufacturer_pid if self.m.sku_from == "manufacturer_pid" and p.manufacturer_pid else p.supplier_pid)
         values: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
-        f = self.m.fields
-        for field_name, texts in (("short", p.short), ("long", p.long)):
-            if field_name in f:
-                for lang, text in texts.items():
-                    locale = self.m.languages.get(lang)
-                    if locale:
-                        self._put(values, problems, f[field_name], html.unescape(text), locale, f"DESCRIPTION_{field_name.upper()}")
-        if "keywords" in f:
-            for lang, words in p.keywords.items():
-                locale = self.m.languages.get(lang)
+        languages = self.m.languages
+        for field_name, attribute, where in self._texts:
+            for lang, text in (p.short if field_name == "short" else p.long).items():
+                locale = languages.get(lang)
                 if locale:
-                    self._put(values, problems, f["keywords"], ", ".join(w.strip() for w in words), locale, "KEYWORD")
-        for name in ("ean", "manufacturer_pid", "manufacturer_name", "manufacturer_type", "order_unit", "content_unit",
-                     "pack_size", "min_quantity"):
-            raw = getattr(p, "manufacturer_type" if name == "manufacturer_type" else name)
-            if name in f and raw is not None:
-                self._put(values, problems, f[name], self._scalar(f[name], raw), where=name.upper())
-        if "feature_class" in f and p.feature_class:
-            self._put(values, problems, f["feature_class"], p.feature_class, where="REFERENCE_FEATURE_GROUP_ID")
-        self._features(p, values, problems)
-        tiers = self._prices(p, header, sku, values, problems)
-        self._images(p, values)
+                    self._put(values, problems, attribute, html.unescape(text), locale, where)
+        if "keywords" in self.m.fields:
+            for lang, words in p.keywords.items():
+                locale = languages.get(lang)
+                if locale:
+                    self._put(values, problems, self.m.fields["keywords"], ", ".join(w.strip() for w in words), locale, "KEYWORD")
+        for name, attribute, where, number in self._scalars:
+            raw = getattr(p, name)
+            if raw is not None:
+                self._put(values, problems, attribute, _number(raw) if number else raw, where=where)
+        if "feature_class" in self.m.fields and p.feature_class:
+            self._put(values, problems, self.m.fields["feature_class"], p.feature_class, where="REFERENCE_FEATURE_GROUP_ID")
+        if p.features:
+            self._features(p, values, problems)
+        tiers = self._prices(p, header, sku, values, problems) if p.prices else []
+        if self._image_key and p.mime:
+            self._images(p, values)
         family = self.m.class_families.get(p.feature_class or "", self.m.family)
+        associations = self._associations(p, problems) if p.references else {}
+        source = trusted_provenance(self._source, f"{self._file_name}:{p.line}", self.stamp)
+        return Mapped(_record(sku, values, source, family, associations), problems, tiers)
+
+    def _associations(self, p: BmecatProduct, problems: list[tuple[str, str]]) -> dict[str, Association]:
         associations: dict[str, Association] = {}
         for ref_type, target, qty in p.references:
             code = self.m.references.get(ref_type)
@@ -144,25 +176,17 @@ class BmecatMapper:
                         a.quantities[target_sku] = int(Decimal(qty))
                     except InvalidOperation:
                         problems.append((f"PRODUCT_REFERENCE@quantity", f"'{qty}' is not a quantity"))
-        source = trusted_provenance(f"supplier:{self.m.supplier}", f"{Path(self.file).name}:{p.line}", self.stamp)
-        product = Product(identifier=sku, values=values, source=source)
-        if family:
-            product.family = family
-        if associations:
-            product.associations = associations
-        return Mapped(product, problems, tiers)
+        return associations
 
-    def _scalar(self, attribute: str, raw: str) -> Any:
-        attr = self.s.attributes.get(attribute)
-        if attr is not None and attr.type == AttributeType.number:
-            try:
-                return Decimal(raw.replace(",", "."))
-            except InvalidOperation:
-                return raw
-        return raw
+    def _accepts(self, system: str) -> bool:
+        try:
+            return self._systems[system]
+        except KeyError:
+            ok = self._systems[system] = any(system.upper().startswith(s.upper()) for s in self.m.feature_systems)
+            return ok
 
     def _features(self, p: BmecatProduct, values: dict[str, Any], problems: list[tuple[str, str]]) -> None:
-        if p.features and p.feature_system and not any(p.feature_system.upper().startswith(s.upper()) for s in self.m.feature_systems):
+        if p.features and p.feature_system and not self._accepts(p.feature_system):
             problems.append(("REFERENCE_FEATURE_SYSTEM_NAME", f"feature system '{p.feature_system}' is not in the map's feature_systems; features skipped"))
             return
         for feat in p.features:
@@ -191,12 +215,21 @@ class BmecatMapper:
             else:
                 self._put(values, problems, target.attribute, raw, where=feat.code)
 
+    def _bound(self, text: str) -> Decimal:
+        """Decimal(LOWER_BOUND), once per distinct text (a catalog has a handful: 1, 10, 100)."""
+        try:
+            return self._bounds[text]
+        except KeyError:
+            bound = self._bounds[text] = Decimal(text)
+            return bound
+
     def _prices(self, p: BmecatProduct, header: BmecatHeader, sku: str, values: dict[str, Any],
                 problems: list[tuple[str, str]]) -> list[dict[str, Any]]:
         tiers: list[dict[str, Any]] = []
         list_prices: dict[str, tuple[Decimal, str]] = {}
+        price_type = self.m.price_type
         for price in p.prices:
-            if price.price_type != self.m.price_type:
+            if price.price_type != price_type:
                 continue
             currency = price.currency or header.currency
             if price.amount is None:
@@ -204,7 +237,7 @@ class BmecatMapper:
                 continue
             try:
                 amount = Decimal(price.amount.replace(",", "."))
-                bound = Decimal(price.lower_bound or "1")
+                bound = self._bound(price.lower_bound or "1")
             except InvalidOperation:
                 problems.append(("PRODUCT_PRICE", f"'{price.amount}' / '{price.lower_bound}' is not a number; ignored"))
                 continue
@@ -220,12 +253,42 @@ class BmecatMapper:
         return tiers
 
     def _images(self, p: BmecatProduct, values: dict[str, Any]) -> None:
-        if not self.m.image_attribute:
-            return
         for m in p.mime:
             if m.source and (m.purpose or "normal") in self.m.image_purposes and (m.type or "").startswith("image/"):
-                values[self._key(self.m.image_attribute) or self.m.image_attribute] = m.source
+                values[self._image_key] = m.source  # type: ignore[index]
                 return
+
+
+def _number(raw: str) -> Any:
+    try:
+        return Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        return raw
+
+
+def _record(sku: str, values: dict[str, Any], source: Provenance, family: str | None,
+            associations: dict[str, Association]) -> Product:
+    """`Product(identifier=sku, values=values, source=source)`, then `family` and `associations` assigned when
+    given (assignment is not validated), at a seventh of the cost. Of what validation checks only the SKU's
+    length can fail here: `values` has text keys and `source` is a Provenance. A SKU outside 1–255 characters
+    goes through Product(...), so the error is pydantic's own. The record keeps `values` itself (validation
+    would copy it): the mapper hands over a dict it no longer touches."""
+    if not 0 < len(sku) <= 255:
+        product = Product(identifier=sku, values=values, source=source)
+        if family:
+            product.family = family
+        if associations:
+            product.associations = associations
+        return product
+    fields_set = {"identifier", "values", "source"}
+    if family:
+        fields_set.add("family")
+    if associations:
+        fields_set.add("associations")
+    data = {"categories": [], "values": values, "source": source, "provenance": {}, "kind": "product",
+            "identifier": sku, "family": family or None, "parent": None, "enabled": True, "groups": [],
+            "associations": associations or {}}
+    return _trusted(Product, data, fields_set)  # type: ignore[no-any-return]
 
 
 def _day(text: str | None) -> date | None:
