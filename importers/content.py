@@ -19,6 +19,7 @@ from pydantic import Field
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
+from importers.erp_values import partial_product
 from pim.product import Association, Product, Provenance, trusted_provenance, value_key
 from pim.sources import SourceProfile, decode_guard, merger_for, open_text
 from pim.store import Store
@@ -54,11 +55,22 @@ class ContentMapper:
         self.p = profile
         self.s = structure
         self.channels = profile.channels or sorted(structure.channels)
+        self._keys: dict[tuple[str, str | None], list[str] | None] = {}  # (attribute, locale) → value keys
 
     def keys(self, attribute: str, locale: str | None) -> list[str]:
+        keys = self._keys.get((attribute, locale), False)
+        if keys is False:
+            if len(self._keys) >= 4096:  # locales come from the file: keep the cache bounded
+                self._keys.clear()
+            keys = self._keys[attribute, locale] = self._value_keys(attribute, locale)
+        if keys is None:
+            raise ValueError(f"'{attribute}' is not an attribute; fix the content profile")
+        return keys
+
+    def _value_keys(self, attribute: str, locale: str | None) -> list[str] | None:
         attr = self.s.attributes.get(attribute)
         if attr is None:
-            raise ValueError(f"'{attribute}' is not an attribute; fix the content profile")
+            return None
         loc = locale if attr.localizable else None
         if attr.scopable:
             return [value_key(attribute, loc, ch) for ch in self.channels]
@@ -67,22 +79,28 @@ class ContentMapper:
     def put(self, values: dict[str, Any], attribute: str, payload: Any) -> None:
         if isinstance(payload, dict):
             for locale, text in payload.items():
-                for key in self.keys(attribute, locale):
-                    values[key] = text
+                self.put_at(values, attribute, locale, text)
         else:
-            for key in self.keys(attribute, None):
-                values[key] = payload
+            self.put_at(values, attribute, None, payload)
+
+    def put_at(self, values: dict[str, Any], attribute: str, locale: str | None, text: Any) -> None:
+        for key in self.keys(attribute, locale):
+            values[key] = text
 
     def bullets(self, values: dict[str, Any], payload: Any) -> None:
         per_locale = payload if isinstance(payload, dict) else {None: payload}
+        target = self.p.bullets
         for locale, items in per_locale.items():
             items = [] if items is None else [items] if isinstance(items, str) else list(items)
-            if isinstance(self.p.bullets, str):
-                self.put(values, self.p.bullets, {locale: "\n".join(items) or None} if locale else "\n".join(items) or None)
+            if isinstance(target, str):
+                self.put_at(values, target, locale or None, "\n".join(items) or None)
                 continue
-            for n, attribute in enumerate(self.p.bullets):
+            for n, attribute in enumerate(target):
                 text = items[n] if n < len(items) else None
-                self.put(values, attribute, {locale: text} if locale else text)
+                if locale:
+                    self.put_at(values, attribute, locale, text)
+                else:
+                    self.put(values, attribute, text)
 
     def record(self, data: dict[str, Any], prov: Provenance) -> Product:
         raw_sku = data.get(self.p.sku_field)
@@ -105,7 +123,7 @@ class ContentMapper:
         extra: dict[str, Any] = {}
         if "associations" in data:
             extra["associations"] = {t: Association(products=list(skus or [])) for t, skus in (data["associations"] or {}).items()}
-        return Product(identifier=sku, values=values, source=prov, **extra)
+        return partial_product(sku, values, prov, extra)
 
 
 def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
