@@ -19,8 +19,15 @@ from pim.catalog import Structure
 from pim.errors import ConfigError, InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
+from pim.product import (
+    Association,
+    Product,
+    Provenance,
+    _trusted,
+    trusted_provenance,
+    value_key,
+)
 from pim.sources import SourceItem, match_skus, merger_for
-from pim.product import Association, Product, Provenance, _trusted, trusted_provenance, value_key
 from pim.store import Store
 from pim.store.store import QuarantineEntry, batched
 from pim.structure import AttributeType
@@ -175,7 +182,7 @@ class BmecatMapper:
                     try:
                         a.quantities[target_sku] = int(Decimal(qty))
                     except InvalidOperation:
-                        problems.append((f"PRODUCT_REFERENCE@quantity", f"'{qty}' is not a quantity"))
+                        problems.append(("PRODUCT_REFERENCE@quantity", f"'{qty}' is not a quantity"))
         return associations
 
     def _accepts(self, system: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from lxml import etree
 
@@ -269,7 +269,8 @@ def _prices(p: BmecatProduct, block: etree._Element) -> None:
 # Only these elements raise iterparse events (the filter runs in C): the rest of a PRODUCT is read from its
 # subtree when the PRODUCT ends, so Python never sees the other ~95% of the events.
 _EVENT_TAGS = ["{*}" + name for name in ("BMECAT", *TRANSACTIONS, "ARTICLE", "PRODUCT", "CATALOG", "SUPPLIER")]
-_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+_PARSER_OPTIONS: dict[str, Any] = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
+                                   "remove_comments": True}
 
 
 def _root(handle: IO[bytes]) -> etree._Element | None:

@@ -7,6 +7,7 @@ import pytest
 from importers.bmecat import BmecatMap, import_bmecat, load_map
 from importers.bmecat_reader import BmecatHeader, read_bmecat
 from pim.errors import InputError, UnsupportedInput
+from pim.product import Product
 from pim.store import Store
 from pim.structure_files import load_structure_files, save_structure
 from tests.conftest import BMECAT_DIR, ROOT
@@ -235,3 +236,48 @@ def test_tier_prices_follow_their_products_sku_batch_by_batch(supplier_store: St
     found = contract_tiers(supplier_store, "purchase_weidmueller", ["SKU-9", "r1", "p1", "p4"], "EUR")
     assert sorted(found) == ["SKU-9", "p1", "p4"]  # r1's tiers went to the product it matched by GTIN
     assert [str(t.min_qty) for t in found["SKU-9"]] == ["1.0000", "100.0000"]
+
+
+def test_a_wrong_root_is_named_even_when_the_file_breaks_later(tmp_path: Path) -> None:
+    """The root is read ahead of the parse (whose events are filtered to BMEcat elements), so a file that is
+    not BMEcat is named as such before any later syntax error or missing transaction."""
+    for body in (b"<catalog><item></catalog>", b"<catalog><T_NEW_CATALOG><PRODUCT><SUPPLIER_PID>1</SUPPLIER_PID></PRODUCT></T_NEW_CATALOG></catalog>"):
+        path = tmp_path / "other.xml"
+        path.write_bytes(b"<?xml version='1.0'?>\n<!-- " + b"x" * 70_000 + b" -->\n" + body)
+        with pytest.raises(InputError, match="root element is <catalog>") as exc:
+            list(read_bmecat(path))
+        assert exc.value.line == 3
+
+
+def _mapped(tmp_path: Path, m: BmecatMap, pid: str = "r1") -> Product:
+    from importers.bmecat import BmecatMapper
+    from pim.catalog import Structure
+
+    files = load_structure_files(STRUCTURE)
+    structure = Structure(attributes={a.code: a for a in files.attributes}, locales={l.code: l for l in files.locales})
+    path = _xml(tmp_path, "<T_NEW_CATALOG>" + PRODUCT.format(pid=pid) + "</T_NEW_CATALOG>")
+    header = BmecatHeader()
+    [product] = list(read_bmecat(path, header))
+    return BmecatMapper(m, structure, str(path)).map(product, header).product
+
+
+def test_mapped_records_equal_validated_ones(tmp_path: Path) -> None:
+    """The mapper builds records without per-record validation: they must be what Product(...) would build,
+    fields set included (a merge only replaces the structural fields a source gave)."""
+    m = load_map(MAP).model_copy(update={"image_attribute": "picture", "class_families": {"27371601": "electrical"}})
+    record = _mapped(tmp_path, m)
+    validated = Product(identifier=record.identifier, values=record.values, source=record.source)
+    validated.family = "electrical"
+    validated.associations = record.associations
+    assert record.__dict__ == validated.__dict__ and list(record.__dict__) == list(validated.__dict__)
+    assert record.model_fields_set == validated.model_fields_set == {"identifier", "values", "source", "family", "associations"}
+    assert record.content_hash() == validated.content_hash()
+    bare = _mapped(tmp_path, load_map(MAP).model_copy(update={"family": None, "references": {}}))
+    assert bare.model_fields_set == {"identifier", "values", "source"} and bare.family is None
+
+
+def test_a_sku_longer_than_the_model_allows_fails_as_validation_does(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="identifier"):
+        _mapped(tmp_path, load_map(MAP), pid="x" * 256)
