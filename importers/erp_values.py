@@ -136,7 +136,7 @@ class ValueBuilder:
             number = self.number
 
             def put_price(raw: str | None, values: dict[str, Any], fields: dict[str, Any], unit: str | None = None) -> None:
-                text = _mapped(raw, mapping)
+                text = _mapped(raw, mapping) if mapping else raw and raw.strip()
                 prices = values.get(to) or {}
                 if text:
                     prices[currency] = number(text)
@@ -149,7 +149,7 @@ class ValueBuilder:
             return put_text
 
         def put(raw: str | None, values: dict[str, Any], fields: dict[str, Any], unit: str | None = None) -> None:
-            text = _mapped(raw, mapping)
+            text = _mapped(raw, mapping) if mapping else raw and raw.strip()
             values[to] = (convert(text, unit) if convert else text) if text else None
         return put
 
