@@ -36,6 +36,7 @@ from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Tabl
 from sqlmodel import Field, SQLModel
 
 from pim.catalog import Structure
+from pim.partial_values import PartialDecoder
 from pim.product import value_key
 from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
 
@@ -176,18 +177,46 @@ class GridIndex:
         return self._requirements[1]
 
     def on_products(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None,
-                    before: dict[str, Any] | None = None) -> None:
+                    before: dict[str, Any] | None = None, deltas: dict[str, Any] | None = None) -> None:
         """`records`: the products just written, by identifier (the store passes them on a product write), so
         they are indexed from memory; a model write or a delete passes identifiers only. `before`: the same
-        products as stored before the write (a merge import passes it), so only what changed is redone."""
+        products as stored before the write (a merge import passes it), so only what changed is redone.
+        `deltas`: products a merge rewrote in part (pim.store.store.ProductDelta), also redone from the
+        difference."""
         for chunk in batched(identifiers, 2000):
+            if deltas:
+                mine = [i for i in chunk if i in deltas]
+                if mine:
+                    chunk = [i for i in chunk if i not in deltas] + self._refresh_deltas(conn, mine, deltas)
             if records is not None and before is not None:
                 chunk = self.refresh_changes(conn, chunk, records, before)
             if chunk:
                 self.refresh(conn, chunk, records)
 
+    def _refresh_deltas(self, conn: Connection, identifiers: list[str], deltas: dict[str, Any]) -> list[str]:
+        """refresh_changes for partial before/after products. Where the label may have changed, the label keys
+        the write did not touch (the same before and after) are taken from the delta's whole value map, so
+        the text rows are diffed over every label key. Returns the products that need the full refresh."""
+        structure = self.structure(conn)
+        old: dict[str, Any] = {}
+        new: dict[str, Any] = {}
+        sources: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        relabel: dict[str, Any] = {}
+        for ident in identifiers:
+            d = deltas[ident]
+            old[ident], new[ident], sources[ident] = d.before, d.after, d.sources
+            if not _same_frame(d.before, d.after, structure):
+                relabel[ident] = d
+        for ident, d in relabel.items():
+            label = _label_decoder(structure, d.after.family).decode(d.values)
+            untouched = {k: v for k, v in label.items() if k not in d.after.values and k not in d.before.values}
+            old[ident] = d.before.model_copy(update={"values": {**untouched, **d.before.values}})
+            new[ident] = d.after.model_copy(update={"values": {**untouched, **d.after.values}})
+        return self.refresh_changes(conn, identifiers, new, old, sources=sources)
+
     def refresh_changes(self, conn: Connection, identifiers: list[str], records: dict[str, Any],
-                        before: dict[str, Any]) -> list[str]:
+                        before: dict[str, Any],
+                        sources: dict[str, tuple[frozenset[str], frozenset[str]]] | None = None) -> list[str]:
         """Update the rows of products whose old state is known, from the difference alone: category, text
         and source rows are diffed in memory, and completeness copies are re-read only for the products the
         completeness listener rescored (pim.rescore.inputs_changed). Returns the products this cannot handle
@@ -222,8 +251,8 @@ class GridIndex:
                          {(c, pid) for c in _with_ancestors(new.categories, structure)})
                 diff(GRID_TEXT, {(t, pid, loc) for loc, t in _text_tokens(ident, old.family, old.values, [], structure)},
                      {(t, pid, loc) for loc, t in _text_tokens(ident, new.family, new.values, [], structure)})
-            diff(GRID_SOURCE, {(s[:100], pid) for s in _record_sources(old)},
-                 {(s[:100], pid) for s in _record_sources(new)})
+            was, now = sources[ident] if sources and ident in sources else (_record_sources(old), _record_sources(new))
+            diff(GRID_SOURCE, {(s[:100], pid) for s in was}, {(s[:100], pid) for s in now})
             if old.values != new.values and inputs_changed(reqs, old, new):
                 rescored[ident] = pid  # completeness was rescored: copy its rows again
         for table in gone:
@@ -384,7 +413,30 @@ def _same_frame(old: Any, new: Any, structure: Structure) -> bool:
     if (old.family, old.parent, old.categories) != (new.family, new.parent, new.categories):
         return False
     before, after = old.values, new.values
-    return before is after or all(before.get(k) == after.get(k) for k in _label_keys(structure, new.family))
+    if before is after:
+        return True
+    keys: Iterable[str] = _label_keys(structure, new.family)
+    if len(before) + len(after) < len(keys):  # a partial record (a merge's delta): look at its own keys
+        labels = _label_set(structure, new.family)
+        keys = [k for k in (*before, *after) if k in labels]
+    return all(before.get(k) == after.get(k) for k in keys)
+
+
+def _label_set(structure: Structure, family: str | None) -> frozenset[str]:
+    cache = structure.__dict__.setdefault("_grid_label_sets", {})
+    hit = cache.get(family)
+    if hit is None:
+        hit = cache[family] = frozenset(_label_keys(structure, family))
+    return hit
+
+
+def _label_decoder(structure: Structure, family: str | None) -> PartialDecoder:
+    """Decodes just a family's label keys from a stored value map (cached per structure)."""
+    cache = structure.__dict__.setdefault("_grid_label_decoders", {})
+    hit = cache.get(family)
+    if hit is None:
+        hit = cache[family] = PartialDecoder(_label_keys(structure, family))
+    return hit
 
 
 def _label_keys(structure: Structure, family: str | None) -> tuple[str, ...]:

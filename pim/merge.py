@@ -10,18 +10,17 @@ empty cell) withdraws that source's claim. `merge_product` is pure; `Merger` loa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 import hashlib
 
 import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import BigInteger, Column, DateTime, String, Table, select
 from sqlalchemy import Connection
 from sqlmodel import Field as SQLField
@@ -30,7 +29,8 @@ from sqlmodel import SQLModel
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError
-from pim.product import Association, Product, Provenance, split_key, trusted_association, trusted_product, trusted_provenance
+from pim.product import Association, Product, Provenance, split_key
+from pim.partial_merge import StoredPart, read_parts, row_update, touched_keys
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, raw_table
 from pim.store.store import PRODUCT, now
@@ -376,34 +376,6 @@ class MergeReject:
     reason: str
 
 
-_PRODUCT_COLUMNS = ("identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source",
-                    "provenance", "associations")
-
-
-def _stored_product(row: Any, provs: dict[tuple[Any, ...], Provenance]) -> Product:
-    """A stored product without re-validating it (it was validated when written): ~5× cheaper than
-    Store.row_to_product. Equal provenance entries (a record's keys share one) become one shared object,
-    built and time-parsed once per batch (`provs` is the batch's cache)."""
-    def prov(d: dict[str, Any] | None) -> Provenance | None:
-        if d is None:
-            return None
-        key = (d["source"], d.get("ref"), d.get("at"))
-        hit = provs.get(key)
-        if hit is None:
-            at = key[2]
-            hit = provs[key] = trusted_provenance(
-                key[0], key[1], datetime.fromisoformat(at) if isinstance(at, str) else at)
-        return hit
-
-    ident, family, parent, enabled, categories, groups, values, source, provenance, associations = row
-    return trusted_product(
-        ident, family=family, parent=parent, enabled=bool(enabled), categories=categories or [],
-        groups=groups or [], values=values or {}, source=prov(source),
-        provenance={k: prov(v) for k, v in provenance.items()} if provenance else {},
-        associations={k: trusted_association(v) for k, v in associations.items()} if associations else {},
-    )
-
-
 class Merger:
     """The merge step of `run_import(..., merge=Merger(...))`: read the batch's stored products, candidates
     and conflicts (three queries), merge in memory, write products + candidates + log in one transaction."""
@@ -460,9 +432,7 @@ class Merger:
         assert self.ranker is not None, "bind(structure) first"
         ids = list(dict.fromkeys(p.identifier for p in products))
         with store.engine.connect() as conn:
-            provs: dict[tuple[Any, ...], Provenance] = {}
-            existing = {p.identifier: p for p in (_stored_product(r, provs) for r in
-                        raw_table(store, conn, PRODUCT).select(conn, _PRODUCT_COLUMNS, "identifier", ids))}
+            parts = read_parts(store, conn, ids, touched_keys(products))
             old_cands = _load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
             old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
         cands = {i: dict(c) for i, c in old_cands.items()}
@@ -472,7 +442,8 @@ class Merger:
         prints: dict[str, str] = {}
         for incoming in products:
             ident = incoming.identifier
-            current = merged.get(ident) or existing.get(ident)
+            stored = parts.get(ident)
+            current = merged.get(ident) or (stored.product if stored else None)
             if current is None and not self.create_missing:
                 rejects.append(MergeReject(ident, "identifier", f"no product '{ident}' in the catalog; this source's "
                                            "profile says unmatched records are quarantined (unmatched: quarantine)"))
@@ -498,8 +469,7 @@ class Merger:
         for (ident, key), state in conflict_state.items():
             _candidate_diff(ident, key, old_cands.get(ident, {}).get(key, {}), cands[ident].get(key, {}), side)
             _conflict_diff(ident, key, old_conflicts.get(ident, {}).get(key), state, side, stamp)
-        before = {ident: existing.get(ident) for ident in merged}
-        return write_with_side(store, list(merged.values()), side, before=before), rejects
+        return _write_merged(store, merged, parts, side), rejects
 
     def _family_problem(self, product: Product, incoming: Product) -> tuple[str, str] | None:
         allowed = self.family_attrs.get(product.family) if product.family else None
@@ -526,27 +496,42 @@ def _salt(precedence: Precedence, create_missing: bool, structure: Structure) ->
     return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=32).digest()
 
 
-def write_with_side(store: Store, products: list[Product], side: SideWrites,
-                    before: dict[str, Product | None] | None = None) -> UpsertCounts:
-    """Write products and the side rows in one transaction: the side rows ride on the store's listener hook
-    (called inside the product write); when no product changed they get a transaction of their own."""
-    done = False
+def _write_merged(store: Store, merged: dict[str, Product], parts: dict[str, StoredPart], side: SideWrites) -> UpsertCounts:
+    """One transaction: new products written whole, stored ones rewritten from their changed keys, then the
+    side rows, then the listeners (new products as `records`, rewritten ones as `deltas`)."""
+    created = [p for ident, p in merged.items() if ident not in parts]
+    updates, deltas = [], {}
+    for ident, product in merged.items():
+        part = parts.get(ident)
+        if part is not None and (change := row_update(part, product)) is not None:
+            updates.append(change[0])
+            deltas[ident] = change[1]
+    counts = UpsertCounts()
+    if not created and not updates and not side:
+        counts.unchanged = len(merged)
+        return counts
+    with store.begin() as conn:
+        if created:
+            counts, written = store.write_products_in(conn, created)
+        else:
+            written = {}
+        rewritten = store.update_product_rows(conn, updates)
+        side.write(store, conn)
+        changed = counts.changed_keys + rewritten
+        if changed:
+            store.notify(conn, changed, written or None, {i: None for i in written} if written else None, deltas or None)
+    counts.updated += len(updates)
+    counts.unchanged += sum(1 for ident in merged if ident in parts) - len(updates)
+    return counts
 
-    def listener(conn: Connection, _ids: list[str]) -> None:
-        nonlocal done
-        if not done:
-            side.write(store, conn)
-            done = True
 
-    hook: Callable[[Connection, list[str]], None] = listener
-    store.listeners.append(hook)
-    try:
-        counts = store.upsert_products(products, before=before) if products else UpsertCounts()
-    finally:
-        store.listeners.remove(hook)
-    if not done and side:
-        with store.begin() as conn:
-            side.write(store, conn)
+def write_with_side(store: Store, products: list[Product], side: SideWrites) -> UpsertCounts:
+    """Write whole products and the side rows in one transaction (a winner picked in the UI)."""
+    with store.begin() as conn:
+        counts, written = store.write_products_in(conn, products)
+        side.write(store, conn)
+        if written:
+            store.notify(conn, counts.changed_keys, written)
     return counts
 
 

@@ -10,7 +10,7 @@ full decode would give it (a variant's explicit null still hides its model's val
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
@@ -19,7 +19,7 @@ import orjson
 
 class PartialDecoder:
     """`decode(raw)` → dict of the wanted keys present in `raw` (JSON text or bytes, or an already decoded
-    dict on PostgreSQL)."""
+    mapping: a dict on PostgreSQL, a merge delta's lazily decoded value map)."""
 
     def __init__(self, keys: Iterable[str]) -> None:
         self.keys = tuple(sorted(set(keys)))
@@ -31,12 +31,12 @@ class PartialDecoder:
     def decode(self, raw: Any) -> dict[str, Any]:
         if raw is None:
             return {}
-        if isinstance(raw, dict):
+        if isinstance(raw, Mapping):
             return self._pick(raw)
         try:  # to_builtins gives the struct back as a dict under the JSON key names, leaving out unset fields
             return msgspec.to_builtins(self._decoder.decode(raw))  # type: ignore[no-any-return]
         except msgspec.DecodeError:  # e.g. a key that is not text: let the full decoder say what is wrong
             return self._pick(orjson.loads(raw))
 
-    def _pick(self, values: dict[str, Any]) -> dict[str, Any]:
+    def _pick(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {k: values[k] for k in self.keys if k in values}

@@ -97,14 +97,20 @@ class Rescorer:
 
     # ------------------------------------------------------------------ products
     def on_products(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None,
-                    before: dict[str, Any] | None = None) -> None:
+                    before: dict[str, Any] | None = None, deltas: dict[str, Any] | None = None) -> None:
         """`records`: the products just written, by identifier (the store passes them), so they are scored
         from memory instead of being read back. `before`: the products as stored before this write (None:
         new), when the writer knows them; products whose completeness and unique-value inputs did not
-        change are then skipped (their stored rows are already right)."""
-        if before is not None and records is not None:
+        change are then skipped (their stored rows are already right). `deltas`: products a merge rewrote
+        in part (pim.store.store.ProductDelta): skipped the same way, else scored from the stored row."""
+        if deltas or (before is not None and records is not None):
             reqs = self.requirements(conn)
-            identifiers = [i for i in identifiers if inputs_changed(reqs, before.get(i), records.get(i))]
+            deltas, records = deltas or {}, dict(records or {})
+            identifiers = [i for i in identifiers if (inputs_changed(reqs, deltas[i].before, deltas[i].after)
+                                                      if i in deltas else inputs_changed(reqs, (before or {}).get(i), records.get(i)))]
+            for i in identifiers:
+                if i in deltas:
+                    records[i] = _DeltaRecord(reqs, deltas[i])
         for chunk in batched(identifiers, 2000):
             self.rescore(conn, chunk, records=records)
 
@@ -129,6 +135,20 @@ class Rescorer:
 
 
 _MISSING = object()
+
+
+class _DeltaRecord:
+    """What scoring reads of a product a merge rewrote in part: its family and parent, and the values its
+    family checks, decoded from the delta's whole value map (all of it for a variant without a family of
+    its own: its plan comes from its model)."""
+
+    __slots__ = ("identifier", "family", "parent", "values")
+
+    def __init__(self, reqs: Requirements, delta: Any) -> None:
+        after = delta.after
+        self.identifier, self.family, self.parent = after.identifier, after.family, after.parent
+        decoder = _decoder(reqs, after.family, after.parent)
+        self.values = decoder.decode(delta.values) if decoder is not None else dict(delta.values)
 
 
 def inputs_changed(reqs: Requirements, old: Any, new: Any) -> bool:

@@ -127,18 +127,25 @@ def test_listener_gets_the_stored_state_before_a_merge_write(store: Any) -> None
 
     seen: list[Any] = []
 
-    def with_before(conn: Any, identifiers: list[str], before: Any = None) -> None:
-        seen.append(before)
+    def with_before(conn: Any, identifiers: list[str], before: Any = None, deltas: Any = None) -> None:
+        seen.append((sorted(identifiers), before, deltas))
 
-    store.upsert_products([Product(identifier="P-1", values={"name": "x"})])
+    store.upsert_products([Product(identifier="P-1", values={"name": "x", "ean": "1"})])
     store.listeners[:] = [with_before]
-    store.upsert_products([Product(identifier="P-1", values={"name": "y"})])
-    assert seen == [None]  # a plain write does not know the old state: the listener must assume a change
+    store.upsert_products([Product(identifier="P-1", values={"name": "y", "ean": "1"})])
+    assert seen == [(["P-1"], None, None)]  # a plain write does not know the old state: assume a change
     seen.clear()
     merger = Merger().bind(store.structure())
     merger.write(store, [Product(identifier="P-1", values={"name": "z"}, source=Provenance(source="content", at=datetime.now(UTC))),
                          Product(identifier="P-2", values={"name": "n"}, source=Provenance(source="content", at=datetime.now(UTC)))])
-    assert seen[0]["P-1"].values == {"name": "y"} and seen[0]["P-2"] is None
+    [(ids, before, deltas)] = seen
+    assert ids == ["P-1", "P-2"]
+    assert before == {"P-2": None}  # new: written whole
+    delta = deltas["P-1"]  # stored: rewritten from the keys the record touched, which is all the delta holds
+    assert delta.before.values == {"name": "y"} and delta.after.values == {"name": "z"}
+    assert delta.after.provenance["name"].source == "content"
+    assert delta.sources == (frozenset(), frozenset({"content"}))  # over the whole product, not just the delta
+    assert store.get_product("P-1").values == {"name": "z", "ean": "1"}  # the untouched key is kept
 
 
 def test_raw_write_reads_back_exactly(store: Any) -> None:

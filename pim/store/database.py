@@ -19,6 +19,12 @@ def _dumps(value: object) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def json_loads(value: object) -> object:
+    """A JSON column's value: JSON text, or on SQLite a bare number already converted (a column declared
+    JSON has NUMERIC affinity, so SQLite stores the text `0` as the integer 0)."""
+    return orjson.loads(value) if isinstance(value, (str, bytes, bytearray, memoryview)) else value
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
@@ -26,7 +32,7 @@ def make_engine(url: str) -> Engine:
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, json_serializer=_dumps, json_deserializer=orjson.loads)
+        engine = create_engine(url, json_serializer=_dumps, json_deserializer=json_loads)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -38,7 +44,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, json_serializer=_dumps, json_deserializer=orjson.loads, pool_pre_ping=True)
+    return create_engine(url, json_serializer=_dumps, json_deserializer=json_loads, pool_pre_ping=True)
 
 
 def alembic_config() -> Config:

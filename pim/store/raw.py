@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 from sqlalchemy import JSON, Connection, Table
 
+from pim.store.database import json_loads
+
 Processor = Callable[[Any], Any] | None
 
 
@@ -38,22 +40,24 @@ class RawTable:
             impl = c.type.dialect_impl(dialect)
             if c.name in self.json:  # serialised here (orjson, as the engine's json_serializer), parsed on read
                 self._bind[c.name] = _dumps
-                self._result[c.name] = None if self.pg else orjson.loads
+                self._result[c.name] = None if self.pg else json_loads
             else:  # psycopg already returns native values (datetime, Decimal, bool): no result processing
                 self._bind[c.name] = impl.bind_processor(dialect)
                 self._result[c.name] = None if self.pg else impl.result_processor(dialect, None)
         self._sql: dict[Any, str] = {}
 
     # ------------------------------------------------------------------ reads
-    def select(self, conn: Connection, columns: Sequence[str], key: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """Rows (tuples in `columns` order, values converted) whose `key` is one of `values`."""
+    def select(self, conn: Connection, columns: Sequence[str], key: str, values: Sequence[Any],
+               *, as_text: Sequence[str] = ()) -> list[tuple[Any, ...]]:
+        """Rows (tuples in `columns` order, values converted) whose `key` is one of `values`. JSON columns
+        named in `as_text` come back as their JSON text, undecoded (for a reader that decodes only part)."""
         if not values:
             return []
-        sql = self._sql.get(("select", tuple(columns), key))
+        sql = self._sql.get(("select", tuple(columns), key, tuple(as_text)))
         if sql is None:
-            sql = self._sql[("select", tuple(columns), key)] = (
-                f"SELECT {', '.join(self.quote(c) for c in columns)} FROM {self.quote(self.table.name)} "
-                f"WHERE {self.quote(key)} {self.any_of}")
+            cols = ", ".join(f"{self.quote(c)}::text" if self.pg and c in as_text else self.quote(c) for c in columns)
+            sql = self._sql[("select", tuple(columns), key, tuple(as_text))] = (
+                f"SELECT {cols} FROM {self.quote(self.table.name)} WHERE {self.quote(key)} {self.any_of}")
         param = list(values) if self.pg else _dumps(list(values))
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -61,7 +65,7 @@ class RawTable:
             rows = cursor.fetchall()
         finally:
             cursor.close()
-        procs = [(i, self._result[c]) for i, c in enumerate(columns) if self._result[c] is not None]
+        procs = [(i, self._result[c]) for i, c in enumerate(columns) if self._result[c] is not None and c not in as_text]
         if not procs:
             return rows
         out = []
@@ -96,6 +100,18 @@ class RawTable:
                 f"INSERT INTO {self.quote(self.table.name)} ({', '.join(self.quote(c) for c in columns)}) "
                 f"VALUES ({marks}) ON CONFLICT ({', '.join(self.quote(k) for k in keys)}) "
                 + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING"))
+        conn.exec_driver_sql(sql, rows)
+
+    def update(self, conn: Connection, columns: Sequence[str], key: str, rows: list[tuple[Any, ...]]) -> None:
+        """UPDATE `columns` WHERE `key` = …, for rows in driver form: tuples of `columns` then the key."""
+        if not rows:
+            return
+        sql = self._sql.get(("update", tuple(columns), key))
+        if sql is None:
+            sets = ", ".join(f"{self.quote(c)} = {self.p}::jsonb" if self.pg and c in self.json
+                             else f"{self.quote(c)} = {self.p}" for c in columns)
+            sql = self._sql[("update", tuple(columns), key)] = (
+                f"UPDATE {self.quote(self.table.name)} SET {sets} WHERE {self.quote(key)} = {self.p}")
         conn.exec_driver_sql(sql, rows)
 
     def bind(self, column: str, value: Any) -> Any:

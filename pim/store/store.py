@@ -4,7 +4,7 @@ records by content hash; reads stream with keyset paging so no caller holds the 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,9 +43,25 @@ QUARANTINE: Table = QuarantineRow.__table__  # type: ignore[assignment]
 #: signature has a `records` keyword also gets the batch's written products by identifier (when the write has
 #: them in memory), so it need not read them back. One with a `before` keyword also gets, when the writer knows
 #: it (the merge step does), identifier → the product as stored before this write (None: it is new); a
-#: listener can then skip products whose inputs to it did not change. Without `before` it must assume anything
-#: changed.
+#: listener can then skip products whose inputs to it did not change. One with a `deltas` keyword gets, for the
+#: products a merge rewrote in part, identifier → ProductDelta (those products are in neither `records` nor
+#: `before`). Without these keywords a listener must read what it needs and assume anything changed.
 ProductListener = Callable[..., None]
+
+
+@dataclass(slots=True)
+class ProductDelta:
+    """What a partial write (a merge import) changed in one stored product. `before` and `after` carry the
+    structural fields whole but only the value keys the write touched, so a key absent from both is
+    unchanged, and comparing them compares just the change (never score or index them: they are not the
+    whole product). `sources` are the product's value sources over all its values (record-level source and
+    per-value provenance), before and after. `values` is the whole value map after the write, each value
+    decoded when it is read (a listener that needs a few untouched keys takes them from here)."""
+
+    before: Product
+    after: Product
+    sources: tuple[frozenset[str], frozenset[str]]
+    values: Mapping[str, Any]
 #: Called inside the structure write with (conn, kind, before, after): item data by code (None = absent).
 StructureListener = Callable[[Connection, str, dict[str, Any], dict[str, Any]], None]
 
@@ -88,7 +104,7 @@ class QuarantineEntry:
 _AT_JSON: dict[datetime, str] = {}
 
 
-def _prov_json(p: Provenance | None) -> dict[str, Any] | None:
+def provenance_json(p: Provenance | None) -> dict[str, Any] | None:
     """Provenance as pydantic's JSON dump gives it; the timestamp's text is cached (a file's records share one)."""
     if p is None:
         return None
@@ -100,7 +116,7 @@ def _prov_json(p: Provenance | None) -> dict[str, Any] | None:
     return {"source": p.source, "ref": p.ref, "at": at}
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
@@ -110,7 +126,7 @@ def _keywords(listener: Any) -> frozenset[str]:
         params = inspect.signature(listener).parameters
     except (TypeError, ValueError):
         return frozenset()
-    return frozenset(k for k in ("records", "before") if k in params)
+    return frozenset(k for k in ("records", "before", "deltas") if k in params)
 
 
 def _existing(conn: Connection, table: RawTable, key: str, keys: list[str]) -> dict[str, tuple[int, str]]:
@@ -120,6 +136,27 @@ def _existing(conn: Connection, table: RawTable, key: str, keys: list[str]) -> d
 
 _PRODUCT_COLUMNS = ["identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source",
                     "provenance", "associations", "content_hash", "created_at", "updated_at", "seq"]
+_UPDATE_COLUMNS = ["family", "parent", "enabled", "categories", "groups", "value_map", "source", "provenance",
+                   "associations", "content_hash", "updated_at", "seq"]
+
+
+@dataclass(slots=True)
+class ProductRowUpdate:
+    """A stored product's new row, every JSON column already serialised (see Store.update_product_rows)."""
+
+    identifier: str
+    family: str | None
+    parent: str | None
+    enabled: bool
+    categories: str
+    groups: str
+    value_map: str
+    source: str | None
+    provenance: str
+    associations: str
+    content_hash: str
+
+
 _MODEL_COLUMNS = ["code", "family_variant", "family", "parent", "categories", "value_map", "source", "provenance",
                   "associations", "content_hash", "updated_at", "seq"]
 
@@ -238,39 +275,62 @@ class Store:
 
     def _upsert_product_batch(self, chunk: list[Product], force: bool,
                               before: dict[str, Product | None] | None = None) -> UpsertCounts:
-        counts = UpsertCounts()
-        latest: dict[str, Product] = {p.identifier: p for p in chunk}  # last one wins within a batch
         with self.begin() as conn:
-            writer = raw_table(self, conn, PRODUCT)
-            existing = _existing(conn, writer, "identifier", list(latest))
-            changed: list[tuple[str, Product, str]] = []
-            for ident, product in latest.items():
-                digest = product.content_hash()
-                known = existing.get(ident)
-                if known is not None and known[1] == digest and not force:
-                    counts.unchanged += 1
-                    continue
-                if known is not None:
-                    counts.updated += 1
-                else:
-                    counts.created += 1
-                changed.append((ident, product, digest))
-            if changed:
-                first = self.next_seq(conn, len(changed))
-                stamp = writer.bind("updated_at", now())
-                provs: dict[int, Any] = {}  # id(Provenance) → JSON: merged products share one object across keys
-                writer.write_bound(conn, _PRODUCT_COLUMNS, ["identifier"],
-                                   [self._product_tuple(p, digest, stamp, first + n, provs)
-                                    for n, (_, p, digest) in enumerate(changed)])
-                keys = [c[0] for c in changed]
-                conn.execute(delete(DELETED).where(DELETED.c.identifier.in_(keys)))
-                counts.changed_keys = keys
-                self._notify(conn, keys, {ident: p for ident, p, _ in changed}, before)
+            counts, written = self.write_products_in(conn, chunk, force=force)
+            if written:
+                self.notify(conn, counts.changed_keys, written, before)
         return counts
 
-    def _notify(self, conn: Connection, identifiers: list[str], records: dict[str, Product] | None = None,
-                before: dict[str, Product | None] | None = None) -> None:
-        given = {"records": records, "before": before}
+    def write_products_in(self, conn: Connection, chunk: list[Product], *,
+                          force: bool = False) -> tuple[UpsertCounts, dict[str, Product]]:
+        """Write one batch inside the caller's transaction, without telling the listeners (the caller
+        does, with `notify`, once its other writes are done). Returns the counts and the products written."""
+        counts = UpsertCounts()
+        latest: dict[str, Product] = {p.identifier: p for p in chunk}  # last one wins within a batch
+        writer = raw_table(self, conn, PRODUCT)
+        existing = _existing(conn, writer, "identifier", list(latest))
+        changed: list[tuple[str, Product, str]] = []
+        for ident, product in latest.items():
+            digest = product.content_hash()
+            known = existing.get(ident)
+            if known is not None and known[1] == digest and not force:
+                counts.unchanged += 1
+                continue
+            if known is not None:
+                counts.updated += 1
+            else:
+                counts.created += 1
+            changed.append((ident, product, digest))
+        if not changed:
+            return counts, {}
+        first = self.next_seq(conn, len(changed))
+        stamp = writer.bind("updated_at", now())
+        provs: dict[int, Any] = {}  # id(Provenance) → JSON: merged products share one object across keys
+        writer.write_bound(conn, _PRODUCT_COLUMNS, ["identifier"],
+                           [self._product_tuple(p, digest, stamp, first + n, provs)
+                            for n, (_, p, digest) in enumerate(changed)])
+        keys = [c[0] for c in changed]
+        conn.execute(delete(DELETED).where(DELETED.c.identifier.in_(keys)))
+        counts.changed_keys = keys
+        return counts, {ident: p for ident, p, _ in changed}
+
+    def update_product_rows(self, conn: Connection, rows: list[ProductRowUpdate]) -> list[str]:
+        """Rewrite stored products a caller changed in part (a merge that touched a few keys and re-encoded
+        only those): each row gets the next seq. Returns the identifiers, in seq order."""
+        if not rows:
+            return []
+        first = self.next_seq(conn, len(rows))
+        writer = raw_table(self, conn, PRODUCT)
+        stamp = writer.bind("updated_at", now())
+        writer.update(conn, _UPDATE_COLUMNS, "identifier", [
+            (r.family, r.parent, r.enabled, r.categories, r.groups, r.value_map, r.source, r.provenance,
+             r.associations, r.content_hash, stamp, first + n, r.identifier) for n, r in enumerate(rows)])
+        return [r.identifier for r in rows]
+
+    def notify(self, conn: Connection, identifiers: list[str], records: dict[str, Product] | None = None,
+               before: dict[str, Product | None] | None = None, deltas: dict[str, Any] | None = None) -> None:
+        """Tell the product listeners what a write changed (see ProductListener for the keywords)."""
+        given = {"records": records, "before": before, "deltas": deltas}
         for listener in self.listeners:
             listener(conn, identifiers, **{k: given[k] for k in _keywords(listener) if given[k] is not None})
 
@@ -280,12 +340,12 @@ class Store:
         def prov(v: Provenance) -> Any:
             hit = provs.get(id(v))
             if hit is None:
-                hit = provs[id(v)] = _prov_json(v)
+                hit = provs[id(v)] = provenance_json(v)
             return hit
 
-        return (p.identifier, p.family, p.parent, p.enabled, _json(p.categories), _json(p.groups), _json(p.values),
-                _json(_prov_json(p.source)), _json({k: prov(v) for k, v in p.provenance.items()}),
-                _json({k: v.model_dump(exclude_defaults=True) for k, v in p.associations.items()}),
+        return (p.identifier, p.family, p.parent, p.enabled, json_text(p.categories), json_text(p.groups), json_text(p.values),
+                json_text(provenance_json(p.source)), json_text({k: prov(v) for k, v in p.provenance.items()}),
+                json_text({k: v.model_dump(exclude_defaults=True) for k, v in p.associations.items()}),
                 digest, stamp, stamp, seq)
 
     def upsert_models(self, records: Iterable[ProductModel], *, force: bool = False) -> UpsertCounts:
@@ -309,9 +369,9 @@ class Store:
                     first = self.next_seq(conn, len(changed))
                     stamp = writer.bind("updated_at", now())
                     writer.write_bound(conn, _MODEL_COLUMNS, ["code"], [(
-                        code, m.family_variant, m.family, m.parent, _json(m.categories), _json(m.values),
-                        _json(_prov_json(m.source)), _json({k: _prov_json(v) for k, v in m.provenance.items()}),
-                        _json({k: v.model_dump(exclude_defaults=True) for k, v in m.associations.items()}),
+                        code, m.family_variant, m.family, m.parent, json_text(m.categories), json_text(m.values),
+                        json_text(provenance_json(m.source)), json_text({k: provenance_json(v) for k, v in m.provenance.items()}),
+                        json_text({k: v.model_dump(exclude_defaults=True) for k, v in m.associations.items()}),
                         digest, stamp, first + n) for n, (code, m, digest) in enumerate(changed)])
                     counts.changed_keys = [c[0] for c in changed]
                     self._touch_variants(conn, counts.changed_keys)
@@ -329,7 +389,7 @@ class Store:
         mark = "%s" if self.dialect == "postgresql" else "?"
         conn.exec_driver_sql(f"UPDATE product SET seq = {mark} WHERE identifier = {mark}",
                              [(first + offset, ident) for offset, ident in enumerate(variants)])
-        self._notify(conn, variants)
+        self.notify(conn, variants)
 
     def touch_products(self, conn: Connection, identifiers: list[str]) -> int:
         """Mark products changed for incremental exporters (a new seq) without rewriting them: their data
@@ -348,7 +408,7 @@ class Store:
         their own record, such as an image found broken by media ingest. The products are not rewritten."""
         for chunk in batched(identifiers, self.batch_size):
             with self.begin() as conn:
-                self._notify(conn, chunk)
+                self.notify(conn, chunk)
 
     def delete_products(self, identifiers: list[str]) -> int:
         with self.begin() as conn:
@@ -363,7 +423,7 @@ class Store:
                 [{"identifier": i, "seq": first + n, "deleted_at": stamp} for n, i in enumerate(found)],
                 ["identifier"],
             )
-            self._notify(conn, found)
+            self.notify(conn, found)
         return len(found)
 
     @staticmethod

@@ -1,0 +1,183 @@
+"""A stored product read and written back in part, for the merge step of imports.
+
+A source record touches a handful of value keys (an ERP row: GTIN, weight, two prices) of a product that
+stores a few kilobytes of values. Decoding the whole value map into Python objects, re-hashing and
+re-encoding it cost most of a merge import. Here the value and provenance maps are split into raw JSON
+per key (msgspec.Raw: the parser finds each value's extent without building it), only the keys the batch
+touches are decoded into a partial Product for `merge_product`, and the changed keys are spliced back
+into the raw maps and re-encoded. The product row is then rewritten with an UPDATE.
+
+The stored `content_hash` of a product rewritten this way is chained from its previous hash and the
+change, not computed from the whole record. That hash only serves the full-record write's "unchanged"
+skip (Store.write_products_in): a chained hash never equals a record's own hash, so the next full write of
+such a product is always written, which is the safe side. Merge imports skip unchanged records by their
+source fingerprint (pim.merge.SourceFingerprintRow), not by this hash."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import orjson
+from sqlalchemy import Connection
+
+from pim.product import Product, Provenance, trusted_association, trusted_product, trusted_provenance
+from pim.store import Store
+from pim.store.raw import raw_table
+from pim.store.store import PRODUCT, ProductDelta, ProductRowUpdate, json_text, provenance_json
+
+
+class _SourceOnly(msgspec.Struct):
+    source: str
+
+
+_RAW_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_SOURCES = msgspec.json.Decoder(dict[str, _SourceOnly])
+_ENCODE = msgspec.json.Encoder()
+_MISSING = object()
+_STRUCTURAL = ("family", "parent", "enabled", "categories", "groups", "associations")
+_COLUMNS = ("identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source", "provenance",
+            "associations", "content_hash")
+
+
+@dataclass(slots=True)
+class StoredPart:
+    """One stored product as the merge reads it: `product` has the structural fields and only the touched
+    value keys; the raw maps keep every key's JSON for writing back."""
+
+    product: Product
+    values: dict[str, msgspec.Raw]
+    provenance_text: str
+    provenance: dict[str, msgspec.Raw]
+    content_hash: str
+
+
+def touched_keys(records: Iterable[Product]) -> tuple[str, ...]:
+    """Every value key a batch of partial records mentions (what the merge must see of stored products)."""
+    keys: set[str] = set()
+    for r in records:
+        keys.update(r.values)
+        keys.update(r.provenance)
+    return tuple(keys)
+
+
+def read_parts(store: Store, conn: Connection, ids: list[str], keys: tuple[str, ...]) -> dict[str, StoredPart]:
+    """identifier → StoredPart for the stored products among `ids` (one query)."""
+    rows = raw_table(store, conn, PRODUCT).select(conn, _COLUMNS, "identifier", ids, as_text=("value_map", "provenance"))
+    provs: dict[tuple[Any, ...], Provenance] = {}  # a batch's records share a few provenance entries: build each once
+
+    def prov(d: dict[str, Any] | None) -> Provenance | None:
+        if d is None:
+            return None
+        key = (d["source"], d.get("ref"), d.get("at"))
+        hit = provs.get(key)
+        if hit is None:
+            at = key[2]
+            hit = provs[key] = trusted_provenance(key[0], key[1], datetime.fromisoformat(at) if isinstance(at, str) else at)
+        return hit
+
+    out: dict[str, StoredPart] = {}
+    for ident, family, parent, enabled, categories, groups, value_text, source, prov_text, associations, digest in rows:
+        values = _RAW_MAP.decode(value_text) if value_text else {}
+        prov_text = prov_text or "{}"
+        prov_raw = _RAW_MAP.decode(prov_text)
+        partial_values = {k: msgspec.json.decode(values[k]) for k in keys if k in values}
+        partial_prov = {k: prov(msgspec.json.decode(prov_raw[k])) for k in keys if k in prov_raw}
+        product = trusted_product(
+            ident, family=family, parent=parent, enabled=bool(enabled), categories=categories or [],
+            groups=groups or [], values=partial_values, source=prov(source), provenance=partial_prov,  # type: ignore[arg-type]
+            associations={k: trusted_association(v) for k, v in associations.items()} if associations else {},
+        )
+        out[ident] = StoredPart(product, values, prov_text, prov_raw, digest)
+    return out
+
+
+def _source_of(p: Product, key: str) -> str | None:
+    prov = p.provenance.get(key, p.source)
+    return prov.source if prov is not None else None
+
+
+def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, ProductDelta] | None:
+    """The new row of a stored product the merge turned into `after` (partial, as `part.product`), and what
+    changed for the listeners; None when nothing the store keeps changed (values, each value's source,
+    structural fields) — a new row reference or import time alone is not a change, as for full writes."""
+    before = part.product
+    changed: list[str] = []
+    reprov: list[str] = []
+    for key in before.values.keys() | after.values.keys():
+        if before.values.get(key, _MISSING) != after.values.get(key, _MISSING):
+            changed.append(key)
+        was, now = before.provenance.get(key), after.provenance.get(key)
+        if was is not now and (was is None or now is None or (was.source, was.ref, was.at) != (now.source, now.ref, now.at)):
+            reprov.append(key)
+    source_moved = [k for k in reprov if _source_of(before, k) != _source_of(after, k)]
+    structural = [n for n in _STRUCTURAL if getattr(before, n) != getattr(after, n)]
+    if not changed and not source_moved and not structural:
+        return None
+    values = dict(part.values)
+    for key in changed:
+        if key in after.values:
+            values[key] = msgspec.Raw(orjson.dumps(after.values[key], option=orjson.OPT_NON_STR_KEYS))
+        else:
+            values.pop(key, None)
+    prov_raw = dict(part.provenance)
+    for key in reprov:
+        p = after.provenance.get(key)
+        if p is not None:
+            prov_raw[key] = msgspec.Raw(orjson.dumps(provenance_json(p)))
+        else:
+            prov_raw.pop(key, None)
+    provenance_text = _ENCODE.encode(prov_raw).decode() if reprov else part.provenance_text
+    change = sorted((k, after.values.get(k), _source_of(after, k)) for k in {*changed, *source_moved})
+    body = orjson.dumps([part.content_hash, change, {n: getattr(after, n) for n in structural}],
+                        option=orjson.OPT_NON_STR_KEYS, default=_plain)
+    row = ProductRowUpdate(
+        identifier=after.identifier, family=after.family, parent=after.parent, enabled=after.enabled,
+        categories=json_text(after.categories), groups=json_text(after.groups),
+        value_map=_ENCODE.encode(values).decode(), source=json_text(provenance_json(after.source)),
+        provenance=provenance_text,
+        associations=json_text({k: v.model_dump(exclude_defaults=True) for k, v in after.associations.items()}),
+        content_hash=hashlib.blake2b(body, digest_size=16).hexdigest(),
+    )
+    sources_before = _sources(before.source, part.provenance_text)
+    sources_after = _sources(after.source, provenance_text) if reprov or after.source != before.source else sources_before
+    return row, ProductDelta(before=before, after=after, sources=(sources_before, sources_after), values=RawValues(values))
+
+
+class RawValues(Mapping[str, Any]):
+    """A value map kept as raw JSON per key, decoded per key on access."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: dict[str, msgspec.Raw]) -> None:
+        self._raw = raw
+
+    def __getitem__(self, key: str) -> Any:
+        return msgspec.json.decode(self._raw[key])
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+def _sources(default: Provenance | None, provenance_text: str) -> frozenset[str]:
+    """The record-level source and every per-value provenance source (as the grid's source filter keeps them)."""
+    found = {p.source for p in _SOURCES.decode(provenance_text).values()} if provenance_text != "{}" else set()
+    if default is not None:
+        found.add(default.source)
+    return frozenset(found)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", exclude_defaults=True)
+    return str(value)
