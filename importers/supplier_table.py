@@ -13,12 +13,18 @@ from typing import Any, Literal
 from pydantic import Field
 
 from importers.erp_csv import CsvRows
-from importers.erp_values import NumberFormat, ValueBuilder, ValueRule
+from importers.erp_values import (
+    NumberFormat,
+    Setter,
+    ValueBuilder,
+    ValueRule,
+    partial_product,
+)
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Rejected, run_import
 from pim.merge import Precedence
-from pim.product import Product, trusted_provenance
+from pim.product import trusted_provenance
 from pim.sources import SourceItem, SourceProfile, load_profile, match_skus, merger_for
 from pim.store import Store
 from pim.values import ValueProblem
@@ -82,7 +88,7 @@ def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int,
         for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
             if number < m.header_row:
                 continue
-            cells = [_cell_text(v, m) for v in row]
+            cells = [v if v.__class__ is str else _cell_text(v, m) for v in row]  # most cells are text already
             if header is None:
                 header = [c.strip() for c in cells]
                 if m.pid_column not in header:
@@ -108,32 +114,41 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure) -> Itera
     builder = ValueBuilder(structure, m)
     rules = m.rules()
     stamp = datetime.now(UTC)
+    name, source = path.name, m.source
+    plan: list[tuple[str, Setter, str]] = []
+    planned_for: list[str] | None = None
     for item in rows:
         if isinstance(item, Rejected):
             yield item
             continue
         header, line, cells = item
+        if header is not planned_for:  # one header per file: the rules are compiled against it once
+            plan, planned_for = _plan(header, rules, builder), header
         raw = dict(zip(header, cells))
         pid = raw.get(m.pid_column, "").strip()
         if not pid:
-            yield Rejected("empty supplier product id", path.name, line, m.pid_column, raw)
+            yield Rejected("empty supplier product id", name, line, m.pid_column, raw)
             continue
         values: dict[str, Any] = {}
         fields: dict[str, Any] = {}
         current = None
         try:
-            for column, rule in rules.items():
-                if column in raw:  # a column absent from the file changes nothing
-                    current = column
-                    builder.apply(rule, raw[column], values, fields, raw.get(rule.unit_from or "") or None)
+            for current, put, unit_from in plan:
+                put(raw[current], values, fields, raw.get(unit_from) or None)
         except ValueProblem as exc:
-            yield Rejected(str(exc), path.name, line, current, raw, pid)
+            yield Rejected(str(exc), name, line, current, raw, pid)
             continue
-        prov = trusted_provenance(m.source, f"{path.name}:{line}", stamp)
-        record = Product(identifier=pid, values=values, source=prov, **fields)
+        record = partial_product(pid, values, trusted_provenance(source, f"{name}:{line}", stamp), fields)
         record.identifier = ""  # unknown until match_skus looks the pid and GTIN up
         gtin = raw.get(m.gtin_column or "", "").strip() or None
-        yield SourceItem(record, path.name, line, raw, pid=pid, gtin=gtin)
+        yield SourceItem(record, name, line, raw, pid=pid, gtin=gtin)
+
+
+def _plan(header: list[str], rules: dict[str, ValueRule], builder: ValueBuilder) -> list[tuple[str, Setter, str]]:
+    """(column, compiled rule, unit column) for each rule whose column is in the header, in the profile's order;
+    a column absent from the file changes nothing."""
+    present = set(header)
+    return [(column, builder.setter(rule), rule.unit_from or "") for column, rule in rules.items() if column in present]
 
 
 def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_dir: Path | None = None,
@@ -171,4 +186,4 @@ class SupplierTableImporter:
         return import_supplier_table(path, store, load_supplier_map(map_path), map_dir=map_path.parent).as_dict()
 
 
-__all__ = ["SupplierTableMap", "import_supplier_table", "load_supplier_map", "Precedence"]
+__all__ = ["Precedence", "SupplierTableMap", "import_supplier_table", "load_supplier_map"]
