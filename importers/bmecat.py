@@ -15,18 +15,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
+from importers.erp_values import partial_product
 from pim.catalog import Structure
 from pim.errors import ConfigError, InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
-from pim.product import (
-    Association,
-    Product,
-    Provenance,
-    _trusted,
-    trusted_provenance,
-    value_key,
-)
+from pim.product import Association, Product, trusted_provenance, value_key
 from pim.sources import SourceItem, match_skus, merger_for
 from pim.store import Store
 from pim.store.store import QuarantineEntry, batched
@@ -168,7 +162,12 @@ class BmecatMapper:
         family = self.m.class_families.get(p.feature_class or "", self.m.family)
         associations = self._associations(p, problems) if p.references else {}
         source = trusted_provenance(self._source, f"{self._file_name}:{p.line}", self.stamp)
-        return Mapped(_record(sku, values, source, family, associations), problems, tiers)
+        product = partial_product(sku, values, source, {})
+        if family:
+            product.family = family
+        if associations:
+            product.associations = associations
+        return Mapped(product, problems, tiers)
 
     def _associations(self, p: BmecatProduct, problems: list[tuple[str, str]]) -> dict[str, Association]:
         associations: dict[str, Association] = {}
@@ -271,31 +270,6 @@ def _number(raw: str) -> Any:
         return Decimal(raw.replace(",", "."))
     except InvalidOperation:
         return raw
-
-
-def _record(sku: str, values: dict[str, Any], source: Provenance, family: str | None,
-            associations: dict[str, Association]) -> Product:
-    """`Product(identifier=sku, values=values, source=source)`, then `family` and `associations` assigned when
-    given (assignment is not validated), at a seventh of the cost. Of what validation checks only the SKU's
-    length can fail here: `values` has text keys and `source` is a Provenance. A SKU outside 1–255 characters
-    goes through Product(...), so the error is pydantic's own. The record keeps `values` itself (validation
-    would copy it): the mapper hands over a dict it no longer touches."""
-    if not 0 < len(sku) <= 255:
-        product = Product(identifier=sku, values=values, source=source)
-        if family:
-            product.family = family
-        if associations:
-            product.associations = associations
-        return product
-    fields_set = {"identifier", "values", "source"}
-    if family:
-        fields_set.add("family")
-    if associations:
-        fields_set.add("associations")
-    data = {"categories": [], "values": values, "source": source, "provenance": {}, "kind": "product",
-            "identifier": sku, "family": family or None, "parent": None, "enabled": True, "groups": [],
-            "associations": associations or {}}
-    return _trusted(Product, data, fields_set)  # type: ignore[no-any-return]
 
 
 def _day(text: str | None) -> date | None:
