@@ -24,7 +24,7 @@ from pim.catalog import Structure
 from pim.commerce import StockLevel, put_stock
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.product import trusted_provenance
+from pim.product import _trusted, trusted_provenance
 from pim.sources import SourceProfile, merger_for
 from pim.store import Store
 from pim.values import ValueProblem
@@ -68,41 +68,62 @@ def load_xml_map(path: Path | None) -> ErpXmlMap:
     return load_profile(ErpXmlMap, path or MAPS / "sap_matmas.yaml")
 
 
-# A path of plain child names (MATNR, E1MVKEM/AUMNG) is walked with iterchildren, a few times faster than an
-# XPath evaluation and the same node-set: unprefixed names match elements in no namespace, in document order.
+# A path of plain child names (MATNR, E1MVKEM/AUMNG) is looked up in each element's children by tag, read once
+# per element, instead of an XPath evaluation per path: the same node-set, as unprefixed names match elements in
+# no namespace, in document order.
 _CHILD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*").fullmatch
 
-Finder = Callable[[Any], list[Any]]
-TextFinder = Callable[[Any], str | None]
+Children = dict[Any, list[Any]]
+Finder = Callable[[Any, Children], list[Any]]
+TextFinder = Callable[[Any, Children], str | None]
+
+
+def _children(elem: Any) -> Children:
+    """tag → child elements with that tag, in document order (callers only read the lists)."""
+    kids: Children = {}
+    for child in elem:
+        same = kids.get(child.tag)
+        if same is None:
+            kids[child.tag] = [child]
+        else:
+            same.append(child)
+    return kids
 
 
 def _finder(path: str, ns: dict[str, str] | None) -> Finder:
-    """Every match of `path` below an element, in document order."""
+    """Every match of `path` below an element (given with its children), in document order."""
     if not _CHILD_PATH(path):
-        return etree.XPath(path, namespaces=ns)  # type: ignore[no-any-return]
+        xpath = etree.XPath(path, namespaces=ns)
+        return lambda elem, kids: xpath(elem)  # type: ignore[no-any-return]
     head, *rest = path.split("/")
     if not rest:
-        return lambda elem: list(elem.iterchildren(head))
+        return lambda elem, kids: kids.get(head, [])
     inner = _finder("/".join(rest), ns)
-    return lambda elem: [found for child in elem.iterchildren(head) for found in inner(child)]
+    return lambda elem, kids: [found for child in kids.get(head, ()) for found in inner(child, _children(child))]
+
+
+# Steps of plain names with simple predicates (E1MAKTM[SPRAS_ISO='EN']/MAKTX) select nothing when the record
+# has no child of the first step's name: XPath is evaluated only when it has.
+_PREDICATE_PATH = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\[\]|]*\])?(?:/[A-Za-z_][A-Za-z0-9_]*(?:\[[^\[\]|]*\])?)*").fullmatch
 
 
 def _text_finder(path: str, ns: dict[str, str] | None) -> TextFinder:
     """The first match's text: None when nothing matched (absent), "" when the element is empty."""
     if not _CHILD_PATH(path):
         xpath = etree.XPath(path, namespaces=ns)
-        return lambda elem: _text(xpath(elem))
-    steps = path.split("/")
-    if len(steps) == 1:
-        tag = steps[0]
+        steps = _PREDICATE_PATH(path)
+        if steps:
+            first = steps.group(1)
+            return lambda elem, kids: _text(xpath(elem)) if first in kids else None
+        return lambda elem, kids: _text(xpath(elem))
+    if "/" in path:
+        find = _finder(path, ns)
+        return lambda elem, kids: _text(find(elem, kids))
 
-        def child_text(elem: Any) -> str | None:
-            for child in elem.iterchildren(tag):
-                return child.text or ""
-            return None
-        return child_text
-    find = _finder(path, ns)
-    return lambda elem: _text(find(elem))
+    def child_text(elem: Any, kids: Children) -> str | None:
+        found = kids.get(path)
+        return None if found is None else found[0].text or ""
+    return child_text
 
 
 class _Compiled:
@@ -140,10 +161,6 @@ def _text(found: Any) -> str | None:
     return str(found)
 
 
-_CREDAT = etree.XPath("*[local-name()='CREDAT']")
-_CRETIM = etree.XPath("*[local-name()='CRETIM']")
-
-
 def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure, stock: list[StockLevel]) -> Iterator[Parsed | Rejected]:
     """Partial product records; stock levels are appended to `stock` for the caller to write."""
     name = path.name
@@ -151,11 +168,12 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure, stock: list[Sto
     ident_attr = structure.identifier_attribute
     stamp = datetime.now(UTC)
     tags = [m.record] + ([m.control] if m.control else [])
+    seen: dict[str, datetime | bool] = {}
     with open_for_xml(path) as handle:
         for _, elem in safe_iterparse(handle, str(path), events=("end",), tag=_any_ns(tags)):
             tag = elem.tag
             if tag[tag.rfind("}") + 1:] == m.control:
-                stamp = _control_stamp(elem) or stamp
+                stamp = _control_stamp(elem, seen) or stamp
                 continue
             yield _record(elem, m, compiled, ident_attr, name, stamp, stock)
             _release(elem)
@@ -174,11 +192,31 @@ def _any_ns(tags: list[str]) -> list[str]:
     return [t for tag in tags for t in (tag, "{*}" + tag)]
 
 
-def _control_stamp(elem: Any) -> datetime | None:
-    day, time = _text(_CREDAT(elem)), _text(_CRETIM(elem))
+def _control_stamp(elem: Any, seen: dict[str, datetime | bool]) -> datetime | None:
+    """The IDoc's creation moment; `seen` keeps the ones already read in this file (they repeat)."""
+    day = time = None  # the first CREDAT / CRETIM child in any namespace, as *[local-name()='…'] finds them
+    for child in elem:
+        tag = child.tag
+        if isinstance(tag, str):
+            local = tag[tag.rfind("}") + 1:]
+            if local == "CREDAT" and day is None:
+                day = child.text or ""
+            elif local == "CRETIM" and time is None:
+                time = child.text or ""
     if not day:
         return None
     text = f"{day}{time or '000000'}"
+    stamp = seen.get(text)
+    if stamp is None:
+        stamp = _parse_stamp(text)
+        if len(seen) >= 4096:
+            seen.clear()
+        seen[text] = stamp
+    return stamp or None
+
+
+def _parse_stamp(text: str) -> datetime | bool:
+    """CREDAT+CRETIM as an aware UTC datetime; False when it is not one."""
     if len(text) == 14 and text.isdigit() and text.isascii():
         # fourteen digits of a valid moment read the same as strptime("%Y%m%d%H%M%S") reads them
         try:
@@ -189,13 +227,14 @@ def _control_stamp(elem: Any) -> datetime | None:
     try:
         return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
     except ValueError:
-        return None
+        return False
 
 
 def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, stamp: datetime,
             stock: list[StockLevel]) -> Parsed | Rejected:
     line = elem.sourceline
-    sku = (c.sku(elem) or "").strip()
+    kids = _children(elem)
+    sku = (c.sku(elem, kids) or "").strip()
     if m.strip_leading_zeros and sku.isdigit():
         sku = sku.lstrip("0") or "0"
     if not sku:
@@ -205,35 +244,47 @@ def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, s
     for rule, put, find, amount, currency, unit in c.values:
         try:
             if amount is not None:
-                for el in find(elem):
-                    c.price_setter(rule, currency(el) if currency is not None else None)(amount(el), values, fields, None)
+                for el in find(elem, kids):
+                    own = _children(el)
+                    c.price_setter(rule, currency(el, own) if currency is not None else None)(amount(el, own), values, fields, None)
                 continue
-            text = find(elem)
+            text = find(elem, kids)
             if text is not None:
-                put(text, values, fields, unit(elem) if unit is not None else None)
+                put(text, values, fields, unit(elem, kids) if unit is not None else None)
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, rule.path, _raw(elem), sku)
     if c.stock:
         try:
-            stock.extend(_stock(elem, sku, c, m, stamp))
+            stock.extend(_stock(elem, kids, sku, c, m, stamp))
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, m.stock.path if m.stock else None, _raw(elem), sku)
     prov = trusted_provenance(m.source, f"{name}:{line}", stamp)
     return Parsed(partial_product(sku, values, prov, fields), name, line)
 
 
-def _stock(elem: Any, sku: str, c: _Compiled, m: ErpXmlMap, stamp: datetime) -> list[StockLevel]:
+def _stock(elem: Any, kids: Children, sku: str, c: _Compiled, m: ErpXmlMap, stamp: datetime) -> list[StockLevel]:
     path, warehouse, quantity, atp = c.stock  # type: ignore[misc]
     number = c.builder.number
     out = []
-    for seg in path(elem):
-        qty = quantity(seg)
+    for seg in path(elem, kids):
+        own = _children(seg)
+        qty = quantity(seg, own)
         if not qty:
             continue
-        free = atp(seg) if atp is not None else None
-        out.append(StockLevel(sku=sku, warehouse=(warehouse(seg) or "main").strip(), quantity=Decimal(number(qty)),
-                              atp=Decimal(number(free)) if free else None, updated_at=stamp, source=m.source))
+        free = atp(seg, own) if atp is not None else None
+        out.append(_stock_level(sku, (warehouse(seg, own) or "main").strip(), Decimal(number(qty)),
+                                Decimal(number(free)) if free else None, stamp, m.source))
     return out
+
+
+_STOCK_FIELDS = frozenset(StockLevel.model_fields)
+
+
+def _stock_level(sku: str, warehouse: str, quantity: Decimal, atp: Decimal | None, at: datetime, source: str) -> StockLevel:
+    """StockLevel(...) without validation, which could not fail here: the SKU is non-empty text (the record
+    was rejected otherwise), the quantities are finite Decimals from the number parser, `at` a datetime."""
+    data = {"sku": sku, "warehouse": warehouse, "quantity": quantity, "atp": atp, "updated_at": at, "source": source}
+    return _trusted(StockLevel, data, set(_STOCK_FIELDS))  # type: ignore[no-any-return]
 
 
 def _raw(elem: Any) -> dict[str, Any]:
