@@ -29,7 +29,7 @@ from sqlmodel import SQLModel
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError
-from pim.product import Association, Product, Provenance, split_key
+from pim.product import Association, Product, Provenance, split_key, trusted_copy
 from pim.partial_merge import StoredPart, read_parts, row_update, touched_keys
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, raw_table
@@ -211,8 +211,7 @@ def _with_fields(base: Product, incoming: Product, values: dict[str, Any], prove
     associations: dict[str, Association] = dict(base.associations)
     if "associations" in given:
         associations.update(incoming.associations)
-    # model_copy, not model_construct: both skip validation, but construct deep-copies every default
-    return base.model_copy(update={"values": values, "provenance": provenance, "associations": associations, **data})
+    return trusted_copy(base, {"values": values, "provenance": provenance, "associations": associations, **data})
 
 
 # ---------------------------------------------------------------- storage of candidates

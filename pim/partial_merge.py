@@ -39,7 +39,7 @@ _RAW_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _SOURCES = msgspec.json.Decoder(dict[str, _SourceOnly])
 _ENCODE = msgspec.json.Encoder()
 _MISSING = object()
-_STRUCTURAL = ("family", "parent", "enabled", "categories", "groups", "associations")
+_STRUCTURAL = ("family", "parent", "enabled", "categories", "groups", "associations", "source")
 _COLUMNS = ("identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source", "provenance",
             "associations", "content_hash")
 
@@ -135,14 +135,13 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
     change = sorted((k, after.values.get(k), _source_of(after, k)) for k in {*changed, *source_moved})
     body = orjson.dumps([part.content_hash, change, {n: getattr(after, n) for n in structural}],
                         option=orjson.OPT_NON_STR_KEYS, default=_plain)
-    row = ProductRowUpdate(
-        identifier=after.identifier, family=after.family, parent=after.parent, enabled=after.enabled,
-        categories=json_text(after.categories), groups=json_text(after.groups),
-        value_map=_ENCODE.encode(values).decode(), source=json_text(provenance_json(after.source)),
-        provenance=provenance_text,
-        associations=json_text({k: v.model_dump(exclude_defaults=True) for k, v in after.associations.items()}),
-        content_hash=hashlib.blake2b(body, digest_size=16).hexdigest(),
-    )
+    fields = None
+    if structural:
+        fields = (after.family, after.parent, after.enabled, json_text(after.categories), json_text(after.groups),
+                  json_text(provenance_json(after.source)),
+                  json_text({k: v.model_dump(exclude_defaults=True) for k, v in after.associations.items()}))
+    row = ProductRowUpdate(after.identifier, _ENCODE.encode(values).decode(), provenance_text,
+                           hashlib.blake2b(body, digest_size=16).hexdigest(), fields)
     sources_before = _sources(before.source, part.provenance_text)
     sources_after = _sources(after.source, provenance_text) if reprov or after.source != before.source else sources_before
     return row, ProductDelta(before=before, after=after, sources=(sources_before, sources_after), values=RawValues(values))

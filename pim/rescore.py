@@ -163,7 +163,9 @@ def inputs_changed(reqs: Requirements, old: Any, new: Any) -> bool:
     before, after = old.values, new.values
     if not new.family and new.parent:
         return before != after  # a variant may take its family from its model: any change counts
-    watched, plan = _watched(reqs, new.family)
+    watched, plan, watched_set = _watched(reqs, new.family)
+    if len(before) + len(after) < len(watched):  # partial products (a merge's delta): look at their own keys
+        watched = [k for k in {*before, *after} if k in watched_set]
     changed = [k for k in watched if before.get(k, _MISSING) != after.get(k, _MISSING)]
     if not changed:
         return False
@@ -178,7 +180,7 @@ def inputs_changed(reqs: Requirements, old: Any, new: Any) -> bool:
     return plan.unfilled(before, new.identifier) != plan.unfilled(after, new.identifier)
 
 
-def _watched(reqs: Requirements, family: str | None) -> tuple[tuple[str, ...], Any]:
+def _watched(reqs: Requirements, family: str | None) -> tuple[tuple[str, ...], Any, frozenset[str]]:
     """The value keys whose change can move a product of `family`: its plan's checks and the unique
     attributes (global values: their key is the attribute code). Cached per family on `reqs`."""
     cache = reqs.__dict__.setdefault("_watched", {})
@@ -186,7 +188,7 @@ def _watched(reqs: Requirements, family: str | None) -> tuple[tuple[str, ...], A
     if hit is None:
         plan = reqs.plan(family) if family else None
         keys = set(reqs.unique_tracked) | (set(plan.keys) if plan is not None else set())
-        hit = cache[family] = (tuple(sorted(keys)), plan)
+        hit = cache[family] = (tuple(sorted(keys)), plan, frozenset(keys))
     return hit
 
 

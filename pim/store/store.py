@@ -136,25 +136,21 @@ def _existing(conn: Connection, table: RawTable, key: str, keys: list[str]) -> d
 
 _PRODUCT_COLUMNS = ["identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source",
                     "provenance", "associations", "content_hash", "created_at", "updated_at", "seq"]
-_UPDATE_COLUMNS = ["family", "parent", "enabled", "categories", "groups", "value_map", "source", "provenance",
-                   "associations", "content_hash", "updated_at", "seq"]
+_UPDATE_VALUES = ["value_map", "provenance", "content_hash", "updated_at", "seq"]
+_UPDATE_FIELDS = ["family", "parent", "enabled", "categories", "groups", "source", "associations"]
 
 
 @dataclass(slots=True)
 class ProductRowUpdate:
-    """A stored product's new row, every JSON column already serialised (see Store.update_product_rows)."""
+    """A stored product's new value and provenance maps and hash, JSON already serialised; `fields` holds the
+    other columns (family, parent, enabled, categories, groups, source, associations; JSON serialised) only
+    when the write changed them (see Store.update_product_rows)."""
 
     identifier: str
-    family: str | None
-    parent: str | None
-    enabled: bool
-    categories: str
-    groups: str
     value_map: str
-    source: str | None
     provenance: str
-    associations: str
     content_hash: str
+    fields: tuple[Any, ...] | None = None
 
 
 _MODEL_COLUMNS = ["code", "family_variant", "family", "parent", "categories", "value_map", "source", "provenance",
@@ -322,9 +318,16 @@ class Store:
         first = self.next_seq(conn, len(rows))
         writer = raw_table(self, conn, PRODUCT)
         stamp = writer.bind("updated_at", now())
-        writer.update(conn, _UPDATE_COLUMNS, "identifier", [
-            (r.family, r.parent, r.enabled, r.categories, r.groups, r.value_map, r.source, r.provenance,
-             r.associations, r.content_hash, stamp, first + n, r.identifier) for n, r in enumerate(rows)])
+        values_only: list[tuple[Any, ...]] = []
+        whole: list[tuple[Any, ...]] = []
+        for n, r in enumerate(rows):
+            row = (r.value_map, r.provenance, r.content_hash, stamp, first + n)
+            if r.fields is None:  # the usual merge: only values changed, the other columns stay as stored
+                values_only.append((*row, r.identifier))
+            else:
+                whole.append((*row, *r.fields, r.identifier))
+        writer.update(conn, _UPDATE_VALUES, "identifier", values_only)
+        writer.update(conn, _UPDATE_VALUES + _UPDATE_FIELDS, "identifier", whole)
         return [r.identifier for r in rows]
 
     def notify(self, conn: Connection, identifiers: list[str], records: dict[str, Product] | None = None,
