@@ -83,6 +83,7 @@ class BmecatHeader:
 
 
 _LOCAL: dict[str, str] = {}
+_UNSEEN: Any = object()
 
 
 def _local(tag: object) -> str:
@@ -255,15 +256,20 @@ def _prices(p: BmecatProduct, block: etree._Element) -> None:
             dates[c.get("type")] = _text(_child(c, "DATE"))
     valid_from, valid_to = dates.get("valid_start_date"), dates.get("valid_end_date")
     for price in prices:
-        f = _firsts(price)
-        p.prices.append(Price(
-            price_type=price.get("price_type", "net_list"),
-            amount=_text(f.get("PRICE_AMOUNT")),
-            currency=_text(f.get("PRICE_CURRENCY")),
-            lower_bound=_text(f.get("LOWER_BOUND")),
-            valid_from=valid_from,
-            valid_to=valid_to,
-        ))
+        amount = currency = bound = _UNSEEN  # the first of each counts, as with _child
+        for c in price:
+            name = _LOCAL.get(c.tag) or _local(c.tag)
+            if name == "PRICE_AMOUNT":
+                if amount is _UNSEEN:
+                    amount = _text(c)
+            elif name == "PRICE_CURRENCY":
+                if currency is _UNSEEN:
+                    currency = _text(c)
+            elif name == "LOWER_BOUND" and bound is _UNSEEN:
+                bound = _text(c)
+        p.prices.append(Price(price.get("price_type", "net_list"), None if amount is _UNSEEN else amount,
+                              None if currency is _UNSEEN else currency, None if bound is _UNSEEN else bound,
+                              valid_from, valid_to))
 
 
 # Only these elements raise iterparse events (the filter runs in C): the rest of a PRODUCT is read from its
