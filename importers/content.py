@@ -84,7 +84,7 @@ class ContentMapper:
             self.put_at(values, attribute, None, payload)
 
     def put_at(self, values: dict[str, Any], attribute: str, locale: str | None, text: Any) -> None:
-        for key in self.keys(attribute, locale):
+        for key in self._keys.get((attribute, locale)) or self.keys(attribute, locale):
             values[key] = text
 
     def bullets(self, values: dict[str, Any], payload: Any) -> None:
