@@ -83,8 +83,10 @@ class RawTable:
         if not rows:
             return
         columns = list(rows[0])
-        memo: dict[tuple[str, Any], Any] = {}
-        self.write_bound(conn, columns, keys, [self._bound(columns, r, memo) for r in rows])
+        convert = [self._converter(c) for c in columns]
+        pairs = list(zip(columns, convert))
+        self.write_bound(conn, columns, keys, [
+            tuple([v if v is None or conv is None else conv(v) for c, conv in pairs for v in (r[c],)]) for r in rows])
 
     def write_bound(self, conn: Connection, columns: Sequence[str], keys: Sequence[str],
                     rows: list[tuple[Any, ...]]) -> None:
@@ -130,20 +132,21 @@ class RawTable:
                 + " AND ".join(f"{self.quote(k)} = {self.p}" for k in keys))
         conn.exec_driver_sql(sql, [tuple(r) for r in rows])
 
-    def _bound(self, columns: list[str], row: dict[str, Any], memo: dict[tuple[str, Any], Any]) -> tuple[Any, ...]:
-        out = []
-        for c in columns:
-            v, proc = row[c], self._bind[c]
-            if v is None or proc is None:
-                out.append(v)
-            elif c in self.json:
-                out.append(proc(v))
-            else:  # timestamps: a batch's rows mostly share one, format it once
-                hit = memo.get((c, v))
-                if hit is None:
-                    hit = memo[(c, v)] = proc(v)
-                out.append(hit)
-        return tuple(out)
+    def _converter(self, column: str) -> Processor:
+        """How one column's values become driver values: JSON serialised, timestamps through Core's bind
+        processor (memoised: a batch's rows mostly share one), others as they are."""
+        proc = self._bind[column]
+        if proc is None or column in self.json:
+            return proc
+        memo: dict[Any, Any] = {}
+
+        def bind(value: Any) -> Any:
+            hit = memo.get(value)
+            if hit is None:
+                hit = memo[value] = proc(value)
+            return hit
+
+        return bind
 
 
 def raw_table(owner: Any, conn: Connection, table: Table) -> RawTable:
