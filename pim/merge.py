@@ -308,21 +308,23 @@ class SideWrites:
     cand_upserts: list[dict[str, Any]] = field(default_factory=list)
     cand_deletes: list[dict[str, Any]] = field(default_factory=list)
     conflict_rows: list[dict[str, Any]] = field(default_factory=list)
-    #: (source, identifier, digest) of the records merged; the product seq is read after the product write
+    #: (source, identifier, digest) of the records merged; the product seq comes from the writer or is read back
     fingerprints: list[tuple[str, str, str]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.cand_upserts or self.cand_deletes or self.conflict_rows or self.fingerprints)
 
-    def write(self, store: Store, conn: Connection) -> None:
+    def write(self, store: Store, conn: Connection, seqs: dict[str, int] | None = None) -> None:
+        """`seqs`: identifier → product seq after the write, where the caller knows it (the rest are read)."""
         candidates = raw_table(store, conn, CANDIDATE)
         candidates.delete(conn, ("identifier", "value_key", "source"),
                           [(d["i"], d["k"], d["s"]) for d in self.cand_deletes])
         candidates.upsert(conn, self.cand_upserts, ("identifier", "value_key", "source"))
         raw_table(store, conn, CONFLICT).upsert(conn, self.conflict_rows, ("identifier", "value_key"))
         if self.fingerprints:
-            ids = [ident for _, ident, _ in self.fingerprints]
-            seqs = dict(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "seq"), "identifier", ids))
+            seqs = dict(seqs or {})
+            unknown = [ident for _, ident, _ in self.fingerprints if ident not in seqs]
+            seqs.update(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "seq"), "identifier", unknown))
             raw_table(store, conn, FINGERPRINT).upsert(conn, [
                 {"source": source, "identifier": ident, "digest": digest, "product_seq": seqs[ident]}
                 for source, ident, digest in self.fingerprints if ident in seqs
@@ -515,8 +517,8 @@ def _write_merged(store: Store, merged: dict[str, Product], parts: dict[str, Sto
         else:
             written = {}
         rewritten = store.update_product_rows(conn, updates)
-        side.write(store, conn)
-        changed = counts.changed_keys + rewritten
+        side.write(store, conn, {**{i: part.seq for i, part in parts.items()}, **rewritten})
+        changed = counts.changed_keys + list(rewritten)
         if changed:
             store.notify(conn, changed, written or None, {i: None for i in written} if written else None, deltas or None)
     counts.updated += len(updates)

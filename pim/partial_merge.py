@@ -41,7 +41,7 @@ _ENCODE = msgspec.json.Encoder()
 _MISSING = object()
 _STRUCTURAL = ("family", "parent", "enabled", "categories", "groups", "associations", "source")
 _COLUMNS = ("identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source", "provenance",
-            "associations", "content_hash")
+            "associations", "content_hash", "seq")
 
 
 @dataclass(slots=True)
@@ -54,6 +54,7 @@ class StoredPart:
     provenance_text: str
     provenance: dict[str, msgspec.Raw]
     content_hash: str
+    seq: int
 
 
 def touched_keys(records: Iterable[Product]) -> tuple[str, ...]:
@@ -81,7 +82,7 @@ def read_parts(store: Store, conn: Connection, ids: list[str], keys: tuple[str, 
         return hit
 
     out: dict[str, StoredPart] = {}
-    for ident, family, parent, enabled, categories, groups, value_text, source, prov_text, associations, digest in rows:
+    for ident, family, parent, enabled, categories, groups, value_text, source, prov_text, associations, digest, seq in rows:
         values = _RAW_MAP.decode(value_text) if value_text else {}
         prov_text = prov_text or "{}"
         prov_raw = _RAW_MAP.decode(prov_text)
@@ -92,7 +93,7 @@ def read_parts(store: Store, conn: Connection, ids: list[str], keys: tuple[str, 
             groups=groups or [], values=partial_values, source=prov(source), provenance=partial_prov,  # type: ignore[arg-type]
             associations={k: trusted_association(v) for k, v in associations.items()} if associations else {},
         )
-        out[ident] = StoredPart(product, values, prov_text, prov_raw, digest)
+        out[ident] = StoredPart(product, values, prov_text, prov_raw, digest, seq)
     return out
 
 

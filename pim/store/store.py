@@ -310,11 +310,11 @@ class Store:
         counts.changed_keys = keys
         return counts, {ident: p for ident, p, _ in changed}
 
-    def update_product_rows(self, conn: Connection, rows: list[ProductRowUpdate]) -> list[str]:
+    def update_product_rows(self, conn: Connection, rows: list[ProductRowUpdate]) -> dict[str, int]:
         """Rewrite stored products a caller changed in part (a merge that touched a few keys and re-encoded
-        only those): each row gets the next seq. Returns the identifiers, in seq order."""
+        only those): each row gets the next seq. Returns identifier → its new seq."""
         if not rows:
-            return []
+            return {}
         first = self.next_seq(conn, len(rows))
         writer = raw_table(self, conn, PRODUCT)
         stamp = writer.bind("updated_at", now())
@@ -328,7 +328,7 @@ class Store:
                 whole.append((*row, *r.fields, r.identifier))
         writer.update(conn, _UPDATE_VALUES, "identifier", values_only)
         writer.update(conn, _UPDATE_VALUES + _UPDATE_FIELDS, "identifier", whole)
-        return [r.identifier for r in rows]
+        return {r.identifier: first + n for n, r in enumerate(rows)}
 
     def notify(self, conn: Connection, identifiers: list[str], records: dict[str, Product] | None = None,
                before: dict[str, Product | None] | None = None, deltas: dict[str, Any] | None = None) -> None:
