@@ -95,7 +95,7 @@ def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int,
                     raise InputError(f"no '{m.pid_column}' column in row {m.header_row} (found: {', '.join(h for h in header if h)[:200]})",
                                      file=path.name, line=number, field=m.pid_column, hint="check header_row and pid_column in the profile")
                 continue
-            if not any(c.strip() for c in cells):
+            if not "".join(cells).strip():  # no cell with more than whitespace
                 continue
             yield header, number, cells + [""] * (len(header) - len(cells))
     finally:
