@@ -31,13 +31,14 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, delete, func, select
 from sqlmodel import Field, SQLModel
 
 from pim.catalog import Structure
 from pim.partial_values import PartialDecoder
 from pim.product import value_key
+from pim.store.database import json_loads
+from pim.store.raw import Statements
 from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
 
 TOKEN_LENGTH = 64
@@ -224,10 +225,10 @@ class GridIndex:
         its rows depend on its models), which get the full refresh."""
         from pim.rescore import inputs_changed
 
-        sql = _Sql(conn)
+        sql = Statements(conn)
         structure = self.structure(conn)
         reqs = self.requirements(conn)
-        indexed = dict(sql.all("SELECT product, product_id FROM grid_product WHERE product " + sql.any_of, [identifiers]))
+        indexed = dict(sql.all_in("SELECT product, product_id FROM grid_product WHERE product " + sql.any_of, [identifiers]))
         full: list[str] = []
         rescored: dict[str, int] = {}
         gone: dict[Table, list[tuple[Any, ...]]] = {GRID_CATEGORY: [], GRID_TEXT: [], GRID_SOURCE: []}
@@ -262,7 +263,7 @@ class GridIndex:
             pids = sorted(rescored.values())
             new_rows = dict(zip((GRID_MISSING, GRID_COMPLETENESS), _score_rows(sql, rescored)))
             for table in (GRID_MISSING, GRID_COMPLETENESS):
-                stored = set(sql.all(f"SELECT {', '.join(_COLUMNS[table])} FROM {table.name} WHERE product_id "
+                stored = set(sql.all_in(f"SELECT {', '.join(_COLUMNS[table])} FROM {table.name} WHERE product_id "
                                      + sql.any_of, [pids]))
                 sql.many(_delete_sql(sql, table), [_pk(table, r) for r in stored - new_rows[table]])
                 sql.many(_insert_sql(sql, table), sorted(new_rows[table] - stored))
@@ -302,23 +303,23 @@ class GridIndex:
     def refresh(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None) -> None:
         """Bring the index rows of `identifiers` (written, touched through a model, or deleted) up to date:
         compute them in memory, load what is stored (one query per table) and write only the difference."""
-        sql = _Sql(conn)
+        sql = Statements(conn)
         if records is not None and all(i in records for i in identifiers):
-            ids = dict(sql.all("SELECT identifier, id FROM product WHERE identifier " + sql.any_of, [identifiers]))
+            ids = dict(sql.all_in("SELECT identifier, id FROM product WHERE identifier " + sql.any_of, [identifiers]))
             items = [_from_record(records[i], ids[i]) for i in identifiers if i in ids]
         else:
-            items = [_from_row(*r) for r in sql.all(
+            items = [_from_row(*r) for r in sql.all_in(
                 "SELECT identifier, id, family, parent, categories, value_map, source, provenance FROM product "
                 "WHERE identifier " + sql.any_of, [identifiers])]
         current = [it[1] for it in items]
-        old: dict[Table, set[tuple[Any, ...]]] = {GRID_PRODUCT: set(sql.all(
+        old: dict[Table, set[tuple[Any, ...]]] = {GRID_PRODUCT: set(sql.all_in(
             f"SELECT product, product_id FROM grid_product WHERE product {sql.any_of} OR product_id {sql.any_of}",
             [identifiers, current]))}
         every = sorted(set(current) | {r[1] for r in old[GRID_PRODUCT]})
         if not every:
             return
         for table in _BY_PRODUCT[:-1]:
-            old[table] = set(sql.all(f"SELECT {', '.join(_COLUMNS[table])} FROM {table.name} WHERE product_id "
+            old[table] = set(sql.all_in(f"SELECT {', '.join(_COLUMNS[table])} FROM {table.name} WHERE product_id "
                                      + sql.any_of, [every]))
         new = self._rows(conn, sql, items)
         for table in _BY_PRODUCT:  # deletes first: a changed ratio or a re-created product reuses a key
@@ -326,7 +327,7 @@ class GridIndex:
         for table in _BY_PRODUCT[::-1]:
             sql.many(_insert_sql(sql, table), sorted(new[table] - old[table]))  # key order: fewer B-tree pages touched
 
-    def _rows(self, conn: Connection, sql: "_Sql", items: list[tuple[Any, ...]]) -> dict[Table, set[tuple[Any, ...]]]:
+    def _rows(self, conn: Connection, sql: Statements, items: list[tuple[Any, ...]]) -> dict[Table, set[tuple[Any, ...]]]:
         """Every index row of `items` as column tuples in `_COLUMNS` order."""
         structure = self.structure(conn)
         models = _models(conn, {it[3] for it in items if it[3]})
@@ -360,39 +361,14 @@ def _pk(table: Table, row: tuple[Any, ...]) -> tuple[Any, ...]:
     return row[:4] if table is GRID_COMPLETENESS else row
 
 
-def _delete_sql(sql: "_Sql", table: Table) -> str:
+def _delete_sql(sql: Statements, table: Table) -> str:
     columns = _COLUMNS[table][:4] if table is GRID_COMPLETENESS else _COLUMNS[table]
     return f"DELETE FROM {table.name} WHERE " + " AND ".join(f"{c} = {sql.p}" for c in columns)
 
 
-def _insert_sql(sql: "_Sql", table: Table) -> str:
+def _insert_sql(sql: Statements, table: Table) -> str:
     columns = _COLUMNS[table]
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([sql.p] * len(columns))})"
-
-
-class _Sql:
-    """Plain DB-API statements (SQLAlchemy's per-row bind processing was most of this listener's cost). A
-    list parameter is one bound value (`json_each` on SQLite, an array on PostgreSQL), so every statement's
-    text is the same whatever the batch size."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.pg = conn.dialect.name == "postgresql"
-        self.p = "%s" if self.pg else "?"
-        self.any_of = "= ANY(%s)" if self.pg else "IN (SELECT value FROM json_each(?))"
-
-    def all(self, statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        bound = tuple(p if self.pg else orjson.dumps(p).decode() for p in params)
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:  # the DB-API cursor: SQLAlchemy's row objects cost more than the query for 50k index rows
-            cursor.execute(statement, bound)
-            return cursor.fetchall()
-        finally:
-            cursor.close()
-
-    def many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self.conn.exec_driver_sql(statement, rows)
 
 
 def _from_record(p: Any, pid: int) -> tuple[Any, ...]:
@@ -454,12 +430,8 @@ def _label_keys(structure: Structure, family: str | None) -> tuple[str, ...]:
 def _from_row(identifier: str, pid: int, family: str | None, parent: str | None, categories: Any, values: Any,
               source: Any, provenance: Any) -> tuple[Any, ...]:
     """The same from a stored product row (JSON columns are text on SQLite)."""
-    return (identifier, pid, family, parent, _loads(categories), _loads(values) or {},
-            _sources(_loads(source), _loads(provenance)))
-
-
-def _loads(data: Any) -> Any:
-    return orjson.loads(data) if isinstance(data, (str, bytes)) else data
+    return (identifier, pid, family, parent, json_loads(categories), json_loads(values) or {},
+            _sources(json_loads(source), json_loads(provenance)))
 
 
 def _models(conn: Connection, codes: set[str]) -> dict[str, dict[str, Any]]:
@@ -472,8 +444,8 @@ def _models(conn: Connection, codes: set[str]) -> dict[str, dict[str, Any]]:
             break
         for m in conn.execute(select(MODEL.c.code, MODEL.c.parent, MODEL.c.family, MODEL.c.categories, MODEL.c.value_map)
                               .where(MODEL.c.code.in_(sorted(wanted)))):
-            found[m.code] = {"parent": m.parent, "family": m.family, "categories": _loads(m.categories),
-                             "values": _loads(m.value_map) or {}}
+            found[m.code] = {"parent": m.parent, "family": m.family, "categories": json_loads(m.categories),
+                             "values": json_loads(m.value_map) or {}}
         wanted = {m["parent"] for m in found.values() if m["parent"]}
     return found
 
@@ -519,17 +491,17 @@ def _text_tokens(identifier: str, family: str | None, values: dict[str, Any], ch
     return out
 
 
-def _score_rows(sql: _Sql, ids: dict[str, int]) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
+def _score_rows(sql: Statements, ids: dict[str, int]) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
     """grid_missing and grid_completeness rows from the products' (just rescored) completeness rows."""
     missing: set[tuple[Any, ...]] = set()
     scores: set[tuple[Any, ...]] = set()
     if not ids:
         return missing, scores
-    for product, channel, locale, ratio, miss in sql.all(
+    for product, channel, locale, ratio, miss in sql.all_in(
             "SELECT product, channel, locale, ratio, missing FROM completeness WHERE product " + sql.any_of, [list(ids)]):
         pid = ids[product]
         scores.add((channel, locale, ratio >= 100, pid, ratio))
-        missing.update((channel, locale, a[:100], pid) for a in _loads(miss) or [])
+        missing.update((channel, locale, a[:100], pid) for a in json_loads(miss) or [])
     return missing, scores
 
 

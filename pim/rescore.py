@@ -27,6 +27,7 @@ from pim.catalog import Structure
 from pim.completeness import Requirements, Result
 from pim.gc_policy import paused
 from pim.partial_values import PartialDecoder
+from pim.store.raw import Statements
 from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
 from pim.structure import STRUCTURE_KINDS
 
@@ -117,7 +118,7 @@ class Rescorer:
     def rescore(self, conn: Connection, identifiers: list[str], channels: set[str] | None = None,
                 records: dict[str, Any] | None = None) -> None:
         reqs = self.requirements(conn)
-        sql = _Sql(conn)
+        sql = Statements(conn)
         if records is not None and all(i in records for i in identifiers):
             rows = [(i, records[i].family, records[i].parent, records[i].values) for i in identifiers]
         else:
@@ -192,40 +193,14 @@ def _watched(reqs: Requirements, family: str | None) -> tuple[tuple[str, ...], A
     return hit
 
 
-class _Sql:
-    """Plain DB-API statements for the hot paths (SQLAlchemy's per-statement overhead is most of a
-    one-product rescore): placeholders and the JSON cast per dialect, JSON columns decoded either way."""
+def _insert_scores(sql: Statements, rows: list[tuple[Any, ...]]) -> None:
+    p = sql.p
+    sql.many("INSERT INTO completeness (product, channel, locale, family, ratio, required, missing_count, missing) "
+             f"VALUES ({p},{p},{p},{p},{p},{p},{p},{sql.json})", rows)
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.pg = conn.dialect.name == "postgresql"
-        self.p = "%s" if self.pg else "?"
-        self.json = "%s::jsonb" if self.pg else "?"
 
-    def marks(self, items: list[Any]) -> str:
-        return ",".join([self.p] * len(items))
-
-    def all(self, statement: str, params: list[Any] | tuple[Any, ...] = ()) -> list[Any]:
-        return self.conn.exec_driver_sql(statement, tuple(params)).all()
-
-    def run(self, statement: str, params: list[Any] | tuple[Any, ...] = ()) -> None:
-        self.conn.exec_driver_sql(statement, tuple(params))
-
-    def many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self.conn.exec_driver_sql(statement, rows)
-
-    @staticmethod
-    def loads(data: Any) -> Any:
-        return orjson.loads(data) if isinstance(data, (str, bytes)) else data
-
-    def insert_scores(self, rows: list[tuple[Any, ...]]) -> None:
-        p = self.p
-        self.many("INSERT INTO completeness (product, channel, locale, family, ratio, required, missing_count, missing) "
-                  f"VALUES ({p},{p},{p},{p},{p},{p},{p},{self.json})", rows)
-
-    def insert_unique(self, rows: list[tuple[str, str, str]]) -> None:
-        self.many(f"INSERT INTO unique_value (product, attribute, value) VALUES ({self.p},{self.p},{self.p})", rows)
+def _insert_unique(sql: Statements, rows: list[tuple[str, str, str]]) -> None:
+    sql.many(f"INSERT INTO unique_value (product, attribute, value) VALUES ({sql.p},{sql.p},{sql.p})", rows)
 
 
 def _scores(reqs: Requirements, records: dict[str, tuple[str | None, dict[str, Any]]], invalid: set[str],
@@ -254,7 +229,7 @@ def _records(conn: Connection, rows: list[Any], structure: Structure,
              reqs: Requirements | None = None) -> dict[str, tuple[str | None, dict[str, Any]]]:
     """(identifier, family, parent, value_map) rows → identifier → (family, values with inheritance from
     product models). With `reqs`, value maps are decoded only for the keys scoring reads (the rebuild)."""
-    loads = _Sql.loads
+    loads = Statements.loads
     models: dict[str, tuple[str | None, str | None, str, dict[str, Any]]] = {}
     wanted = {r[2] for r in rows if r[2]}
     for _ in range(2):  # parent, then grandparent
@@ -310,7 +285,7 @@ def _ask_validity(conn: Connection, refs: set[str]) -> set[str]:
     return invalid
 
 
-def _replace(conn: Connection, sql: _Sql, identifiers: list[str], new: dict[tuple[str, str, str], Result],
+def _replace(conn: Connection, sql: Statements, identifiers: list[str], new: dict[tuple[str, str, str], Result],
              channels: set[str] | None) -> None:
     """Store the new rows of `identifiers` (on `channels`) and move the counters by the difference."""
     where = f"product IN ({sql.marks(identifiers)})"
@@ -339,7 +314,7 @@ def _replace(conn: Connection, sql: _Sql, identifiers: list[str], new: dict[tupl
     where = f"product IN ({sql.marks(touched)})" + (f" AND channel IN ({sql.marks(sorted(channels))})" if channels is not None else "")
     sql.run(f"DELETE FROM completeness WHERE {where}", touched + (sorted(channels) if channels is not None else []))
     keep = set(touched)
-    sql.insert_scores([_score_row(k[0], r) for k, r in new.items() if k[0] in keep])
+    _insert_scores(sql, [_score_row(k[0], r) for k, r in new.items() if k[0] in keep])
     _apply_counts(sql, counts, missing)
 
 
@@ -347,7 +322,7 @@ def _score_row(product: str, r: Result) -> tuple[Any, ...]:
     return (product, *r.tail)
 
 
-def _apply_counts(sql: _Sql, counts: Counter[Any], missing: Counter[Any]) -> None:
+def _apply_counts(sql: Statements, counts: Counter[Any], missing: Counter[Any]) -> None:
     merged: dict[tuple[str, str, str], list[int]] = {}
     for (ch, loc, fam, col), n in counts.items():
         merged.setdefault((ch, loc, fam), [0, 0])[col == "complete"] += n
@@ -384,9 +359,9 @@ def _unique_rows(identifiers: Iterable[str], records: dict[str, Any], reqs: Requ
     return rows
 
 
-def _unique_values(conn: Connection, sql: _Sql, identifiers: list[str], records: dict[str, Any], reqs: Requirements) -> None:
+def _unique_values(conn: Connection, sql: Statements, identifiers: list[str], records: dict[str, Any], reqs: Requirements) -> None:
     sql.run(f"DELETE FROM unique_value WHERE product IN ({sql.marks(identifiers)})", identifiers)
-    sql.insert_unique(_unique_rows(identifiers, records, reqs))
+    _insert_unique(sql, _unique_rows(identifiers, records, reqs))
 
 
 # ---------------------------------------------------------------------------------------------- full rebuild
@@ -399,7 +374,7 @@ Scored = tuple[str, str, int]
 
 def score_range(conn: Connection, reqs: Requirements, lo: int, hi: int, page: int = 5000) -> tuple[int, list[Scored], list[Any]]:
     """Score the products with lo <= id < hi: (products read, scored products, unique-value rows)."""
-    sql = _Sql(conn)
+    sql = Statements(conn)
     scored: list[Scored] = []
     unique: list[tuple[str, str, str]] = []
     done, last = 0, lo - 1
@@ -448,7 +423,7 @@ class _Writer:
     results; PostgreSQL gets COPY."""
 
     def __init__(self, conn: Connection, reqs: Requirements) -> None:
-        self.conn, self.reqs, self.sql = conn, reqs, _Sql(conn)
+        self.conn, self.reqs, self.sql = conn, reqs, Statements(conn)
         self.patterns: Counter[tuple[str, int]] = Counter()
         self._ids: dict[Result, int] = {}  # result → row of the temp result table (SQLite)
         self._rows: dict[tuple[str, int], list[int]] = {}  # (family, mask) → result ids
@@ -518,7 +493,7 @@ class _Writer:
             self.sql.run("DROP TABLE IF EXISTS temp.rebuild_result")
 
 
-def _ranges(sql: _Sql, size: int) -> list[tuple[int, int]]:
+def _ranges(sql: Statements, size: int) -> list[tuple[int, int]]:
     lo, hi = sql.all("SELECT min(id), max(id) FROM product")[0]
     if lo is None:
         return []
@@ -562,7 +537,7 @@ def rebuild(store: Any, *, workers: int = 2, executor: str = "process", chunk: i
 
     if workers > 1:
         with store.engine.connect() as conn:
-            if len(_ranges(_Sql(conn), chunk)) <= 1:
+            if len(_ranges(Statements(conn), chunk)) <= 1:
                 workers = 1  # one range: starting processes would cost more than it saves
     if workers <= 1:
         with store.begin() as conn:

@@ -23,16 +23,54 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+class Statements:
+    """Hand-written statements on one connection, for listeners' hot paths: the dialect's placeholder
+    (`p`), JSON parameter mark (`json`) and bound-list test (`any_of`: `json_each` on SQLite, an array on
+    PostgreSQL, so a statement's text is the same whatever the list's length)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pg = conn.dialect.name == "postgresql"
+        self.p = "%s" if self.pg else "?"
+        self.json = "%s::jsonb" if self.pg else "?"
+        self.any_of = "= ANY(%s)" if self.pg else "IN (SELECT value FROM json_each(?))"
+
+    loads = staticmethod(json_loads)
+
+    def marks(self, items: Sequence[Any]) -> str:
+        return ",".join([self.p] * len(items))
+
+    def all(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row, as plain tuples from the DB-API cursor (row objects cost more than the query on index
+        tables of 50k rows)."""
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(statement, tuple(params))
+            return cursor.fetchall()  # type: ignore[no-any-return]
+        finally:
+            cursor.close()
+
+    def all_in(self, statement: str, lists: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        """`all` for a statement whose parameters are lists, each tested with `any_of`."""
+        return self.all(statement, [list(v) if self.pg else _dumps(list(v)) for v in lists])
+
+    def run(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self.conn.exec_driver_sql(statement, tuple(params))
+
+    def many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            self.conn.exec_driver_sql(statement, rows)
+
+
 class RawTable:
     """One table's statements for one dialect. Cheap to keep per Store (see `raw_table`)."""
 
     def __init__(self, conn: Connection, table: Table) -> None:
         dialect = conn.dialect
+        marks = Statements(conn)
         self.table = table
-        self.pg = dialect.name == "postgresql"
+        self.pg, self.p, self.any_of = marks.pg, marks.p, marks.any_of
         self.quote = dialect.identifier_preparer.quote
-        self.p = "%s" if self.pg else "?"
-        self.any_of = "= ANY(%s)" if self.pg else "IN (SELECT value FROM json_each(?))"
         self.json = {c.name for c in table.columns if isinstance(c.type.dialect_impl(dialect), JSON)}
         self._bind: dict[str, Processor] = {}
         self._result: dict[str, Processor] = {}
