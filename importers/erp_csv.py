@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from importers.erp_values import NumberFormat, Setter, ValueBuilder, ValueRule, partial_product
+from importers.erp_values import (NumberFormat, Setter, ValueBuilder, ValueRule, number_parser, partial_product,
+                                  remembered)
 from pim.catalog import Structure
 from pim.commerce import PriceListEntry, StockLevel, put_price_list, put_stock
 from pim.errors import InputError
@@ -148,40 +149,55 @@ def commerce_items(path: Path, m: ErpCsvMap) -> Iterator[RowItem | Rejected]:
     bad = sorted(set(targets.values()) - allowed)
     if bad:
         raise InputError(f"{m.kind} maps cannot target {bad}", field="columns", hint=f"allowed: {sorted(allowed)}")
+    key_fields = ("customer", "sku", "currency", "min_qty", "valid_from") if m.kind == "price_list" else ("sku", "warehouse")
+    parse = _CommerceParsers(m)
     rows = CsvRows(path, m)
+    plan: list[tuple[int, str]] | None = None
     for item in rows:
         if isinstance(item, Rejected):
             yield item
             continue
+        if plan is None:
+            at = {column: n for n, column in enumerate(rows.header)}  # a repeated column: the last one, as a dict of the row
+            plan = [(at[column], target) for column, target in targets.items() if column in at]
+            sku_at = at[m.sku_column]
         line, cells = item
-        raw = dict(zip(rows.header, cells))
-        data: dict[str, Any] = {**m.defaults, "sku": raw[m.sku_column].strip(), "source": m.source}
-        for column, target in targets.items():
-            if column in raw and raw[column].strip():
-                data[target] = raw[column].strip()
-        key = "|".join(str(data.get(f, "")) for f in (("customer", "sku", "currency", "min_qty", "valid_from")
-                                                        if m.kind == "price_list" else ("sku", "warehouse")))
+        data: dict[str, Any] = {**m.defaults, "sku": cells[sku_at].strip(), "source": m.source}
+        for n, target in plan:
+            text = cells[n].strip()
+            if text:
+                data[target] = text
+        key = "|".join([str(data.get(f, "")) for f in key_fields])
         try:
-            yield RowItem(_commerce_row(m, data), key)
+            yield RowItem(_commerce_row(m, data, parse), key)
         except ValueProblem as exc:
-            yield Rejected(str(exc), rows.name, line, None, raw, key)
+            yield Rejected(str(exc), rows.name, line, None, dict(zip(rows.header, cells)), key)
         except ValidationError as exc:
             first = exc.errors()[0]
             yield Rejected(f"{first['loc'][0] if first['loc'] else ''}: {first['msg']}", rows.name, line,
-                           str(first["loc"][0]) if first["loc"] else None, raw, key)
+                           str(first["loc"][0]) if first["loc"] else None, dict(zip(rows.header, cells)), key)
 
 
-def _commerce_row(m: ErpCsvMap, data: dict[str, Any]) -> PriceListEntry | StockLevel:
+class _CommerceParsers:
+    """The map's number, date and timestamp readers; dates and timestamps repeat, so each text is read once."""
+
+    def __init__(self, m: ErpCsvMap) -> None:
+        self.number = number_parser(m.decimal, m.thousands)
+        self.day = remembered(m.day)
+        self.moment = remembered(m.moment)
+
+
+def _commerce_row(m: ErpCsvMap, data: dict[str, Any], parse: _CommerceParsers) -> PriceListEntry | StockLevel:
     for field in ("price", "min_qty", "quantity", "atp"):
         if field in data:
-            data[field] = Decimal(m.number(data[field]))
+            data[field] = Decimal(parse.number(data[field]))
     if m.kind == "price_list":
         for field in ("valid_from", "valid_to"):
             if field in data:
-                data[field] = m.day(data[field])
+                data[field] = parse.day(data[field])
         return PriceListEntry(**data)
     if "updated_at" in data:
-        stamp = m.moment(data["updated_at"])
+        stamp = parse.moment(data["updated_at"])
         data["updated_at"] = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
     else:
         data["updated_at"] = datetime.now(UTC)

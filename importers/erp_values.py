@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,7 @@ FIELDS = ("family", "categories", "enabled")
 #: Puts one source field (raw text, None when absent) into a record's values or fields; the last argument is
 #: the raw unit code for metrics read with `unit_from`.
 Setter = Callable[[str | None, dict[str, Any], dict[str, Any], str | None], None]
+T = TypeVar("T")
 
 
 class ValueRule(BaseModel):
@@ -72,6 +73,22 @@ def number_parser(decimal: str, thousands: str | None) -> Callable[[str], str]:
     return number
 
 
+def remembered(parse: Callable[[str], T], size: int = 4096) -> Callable[[str], T]:
+    """`parse` keeping its results for texts it has read (dates and timestamps repeat across rows). Failures
+    are not kept: each bad cell raises its own error. The results must be immutable (dates, text)."""
+    seen: dict[str, T] = {}
+
+    def parse_once(text: str) -> T:
+        value = seen.get(text, seen)
+        if value is seen:
+            value = parse(text)
+            if len(seen) < size:
+                seen[text] = value
+        return value  # type: ignore[return-value]
+
+    return parse_once
+
+
 class NumberFormat(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -103,7 +120,7 @@ class ValueBuilder:
         self.types = {code: a.type for code, a in structure.attributes.items()}
         self.fmt = fmt
         self.number = number_parser(fmt.decimal, fmt.thousands)
-        self._days: dict[str, str] = {}  # date text → ISO date; dates repeat across rows
+        self._day = remembered(lambda text: fmt.day(text).isoformat())
         self._setters: dict[int, tuple[ValueRule, Setter]] = {}
 
     def apply(self, rule: ValueRule, raw: str | None, values: dict[str, Any], fields: dict[str, Any],
@@ -162,21 +179,14 @@ class ValueBuilder:
             unit_map, fixed = rule.unit_map, rule.unit
             return lambda text, unit: {"amount": number(text), "unit": unit_map.get(unit, unit) if unit else fixed}
         if kind == AttributeType.date:
-            return self._day
+            day = self._day
+            return lambda text, unit: day(text)
         if kind == AttributeType.multi_select:
             sep = rule.split or ","
             return lambda text, unit: [p.strip() for p in text.split(sep) if p.strip()]
         if kind == AttributeType.boolean:
             return lambda text, unit: text.lower() in ("1", "true", "yes", "y", "x", "ja", "j")
         return None
-
-    def _day(self, text: str, unit: str | None = None) -> str:
-        iso = self._days.get(text)
-        if iso is None:
-            iso = self.fmt.day(text).isoformat()
-            if len(self._days) < 4096:
-                self._days[text] = iso
-        return iso
 
 
 def _mapped(raw: str | None, mapping: dict[str, str]) -> str | None:
