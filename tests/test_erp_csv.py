@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from importers.erp_csv import ErpCsvMap, import_erp_csv, product_items
+from importers.erp_csv import ErpCsvMap, commerce_items, import_erp_csv, product_items
 from importers.erp_values import number_parser, partial_product
 from pim.commerce import contract_tiers, stock_for
 from pim.conflicts import open_conflicts
 from pim.errors import InputError
-from pim.importing import Parsed, run_import
+from pim.importing import Parsed, Rejected, run_import
 from pim.merge import Merger
 from pim.product import Product, trusted_provenance
 from pim.sources import load_profile
@@ -202,3 +202,16 @@ def test_partial_product_refuses_what_validation_refuses(identifier: str, family
     prov = trusted_provenance("erp", "erp.csv:2", datetime.now(UTC))
     with pytest.raises(ValidationError):
         partial_product(identifier, {}, prov, {"family": family} if family else {})
+
+
+def test_a_repeated_bad_timestamp_rejects_every_row(tmp_path: Path):
+    path = write(tmp_path / "stock.csv", ["sku;warehouse;quantity;updated_at", "A1;HH;1;2026-13-01T06:00:00",
+                                          "A2;HH;2;2026-13-01T06:00:00", "A3;HH;3;2026-03-01T06:00:00",
+                                          "A4;HH;4;2026-03-01T06:00:00"])
+    m = ErpCsvMap(kind="stock", delimiter=";", columns={"warehouse": "warehouse", "quantity": "quantity",
+                                                        "updated_at": "updated_at"})
+    items = list(commerce_items(path, m))
+    assert [(i.line, i.reason) for i in items if isinstance(i, Rejected)] == [
+        (2, "'2026-13-01T06:00:00' is not a timestamp in the format %Y-%m-%dT%H:%M:%S"),
+        (3, "'2026-13-01T06:00:00' is not a timestamp in the format %Y-%m-%dT%H:%M:%S")]
+    assert [i.row.updated_at for i in items if not isinstance(i, Rejected)] == [datetime(2026, 3, 1, 6, tzinfo=UTC)] * 2
