@@ -82,7 +82,7 @@ def _cpu() -> float:
 
 
 def _timed_rebuild(store: Any, workers: int) -> tuple[int, float, float]:
-    from pim.rescore import rebuild
+    from pim.completeness_rebuild import rebuild
 
     t, c = time.perf_counter(), _cpu()
     products = rebuild(store, workers=workers)

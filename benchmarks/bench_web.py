@@ -3,7 +3,7 @@ other grid filter, deep keyset pages, and the product page (under 100 ms). Reque
 (routing, session, templates) with Starlette's test client; the baseline is the bare grid SQL query.
 
 Catalog: the generated catalog of the profile (benchmarks.harness.catalog_for: small 5k, medium 50k,
-large 1M, or `name:N`), imported from its JSONL, scored by `pim.rescore.rebuild` and indexed by
+large 1M, or `name:N`), imported from its JSONL, scored by `pim.completeness_rebuild.rebuild` and indexed by
 `pim.grid_index.rebuild` (both timed). A few products then get an edit from the `content` source, as the
 UI would write it, so the source filter has a rare value to find. EXPLAIN (QUERY PLAN) of each grid query is
 written to <workdir>/grid_plans.txt."""
@@ -48,7 +48,7 @@ def _load(profile: str, workdir: Path) -> tuple[Any, list[dict[str, Any]]]:
     from benchmarks.harness import catalog_for
     from pim import grid_index
     from pim.jsonl import import_jsonl
-    from pim.rescore import rebuild
+    from pim.completeness_rebuild import rebuild
     from pim.store import Store
     from pim.structure_files import load_structure_files, save_structure
 
@@ -63,7 +63,7 @@ def _load(profile: str, workdir: Path) -> tuple[Any, list[dict[str, Any]]]:
     rows = []
     t = time.perf_counter()
     n = rebuild(store, workers=2)
-    rows.append(_row("completeness_rebuild", n, time.perf_counter() - t, note="pim.rescore.rebuild, 2 workers"))
+    rows.append(_row("completeness_rebuild", n, time.perf_counter() - t, note="pim.completeness_rebuild.rebuild, 2 workers"))
     t = time.perf_counter()
     n = grid_index.rebuild(store)
     rows.append(_row("grid_index_rebuild", n, time.perf_counter() - t, note="pim.grid_index.rebuild, one transaction"))

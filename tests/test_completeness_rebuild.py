@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from pim.product import Product
-from pim.rescore import Rescorer, rebuild
+from pim.completeness_rebuild import rebuild
+from pim.rescore import Rescorer
 from pim.scoring_tables import COMPLETENESS, COMPLETENESS_COUNT, MISSING_COUNT, UNIQUE_VALUE
 from pim.store import Store
 from tests.completeness_catalog import model, save, shoe

@@ -60,7 +60,7 @@ def rescore(
     """Recompute every product's completeness (after restoring a backup, an import run without the
     listeners, or to check the counters). One transaction: readers see the old scores until it commits."""
     from pim.grid_index import rebuild as rebuild_grid
-    from pim.rescore import rebuild
+    from pim.completeness_rebuild import rebuild
     from pim.store import Store
 
     store = Store.from_settings()
