@@ -16,10 +16,10 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
+from importers.erp_values import partial_product
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from importers.erp_values import partial_product
 from pim.product import Association, Product, Provenance, trusted_provenance, value_key
 from pim.sources import SourceProfile, decode_guard, merger_for, open_text
 from pim.store import Store
