@@ -17,6 +17,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from pim.errors import InputError
+from pim.store.raw import raw_table
 from pim.store.store import Store, batched, now
 
 
@@ -76,14 +77,28 @@ STOCK: Table = StockRow.__table__  # type: ignore[assignment]
 EARLIEST = date(1900, 1, 1)
 
 
+_PRICE_KEY = ("customer", "sku", "currency", "min_qty", "valid_from")
+
+
 def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> int:
+    """Upsert price-list entries; returns how many were given. An entry whose price, end date and source are
+    already stored is left alone, so `updated_at` says when a price last changed: delta feeds send only
+    changed prices, and re-importing an unchanged file writes nothing."""
     count = 0
     stamp = now()
     with store.begin() as conn:
+        table = raw_table(store, conn, PRICE)
         for chunk in batched(entries, store.batch_size):
-            rows = [{**e.model_dump(), "valid_from": e.valid_from or EARLIEST, "updated_at": stamp} for e in chunk]
-            store.upsert_rows(conn, PRICE, rows, ["customer", "sku", "currency", "min_qty", "valid_from"])
-            count += len(rows)
+            latest: dict[tuple[Any, ...], dict[str, Any]] = {}  # one key twice in a batch: the last entry wins, as it would being written in order
+            for e in chunk:
+                row = {**e.__dict__, "valid_from": e.valid_from or EARLIEST, "updated_at": stamp}
+                latest[tuple(row[k] for k in _PRICE_KEY)] = row
+            stored = {r[:5]: r[5:] for r in table.select(
+                conn, (*_PRICE_KEY, "valid_to", "price", "source"), "sku", sorted({k[1] for k in latest}),
+                also={"customer": sorted({k[0] for k in latest})})}
+            changed = [r for k, r in latest.items() if stored.get(k) != (r["valid_to"], r["price"], r["source"])]
+            store.upsert_rows(conn, PRICE, changed, list(_PRICE_KEY))
+            count += len(chunk)
     return count
 
 

@@ -8,7 +8,7 @@ what is stored and read back is identical to the Core path."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -86,20 +86,24 @@ class RawTable:
 
     # ------------------------------------------------------------------ reads
     def select(self, conn: Connection, columns: Sequence[str], key: str, values: Sequence[Any],
-               *, as_text: Sequence[str] = ()) -> list[tuple[Any, ...]]:
-        """Rows (tuples in `columns` order, values converted) whose `key` is one of `values`. JSON columns
-        named in `as_text` come back as their JSON text, undecoded (for a reader that decodes only part)."""
+               *, as_text: Sequence[str] = (), also: Mapping[str, Sequence[Any]] | None = None) -> list[tuple[Any, ...]]:
+        """Rows (tuples in `columns` order, values converted) whose `key` is one of `values` (and each column
+        of `also` one of its values). JSON columns named in `as_text` come back as their JSON text, undecoded
+        (for a reader that decodes only part)."""
         if not values:
             return []
-        sql = self._sql.get(("select", tuple(columns), key, tuple(as_text)))
+        extra = tuple(also or ())
+        sig = ("select", tuple(columns), key, tuple(as_text), extra)
+        sql = self._sql.get(sig)
         if sql is None:
             cols = ", ".join(f"{self.quote(c)}::text" if self.pg and c in as_text else self.quote(c) for c in columns)
-            sql = self._sql[("select", tuple(columns), key, tuple(as_text))] = (
-                f"SELECT {cols} FROM {self.quote(self.table.name)} WHERE {self.quote(key)} {self.any_of}")
-        param = list(values) if self.pg else _dumps(list(values))
+            sql = self._sql[sig] = (
+                f"SELECT {cols} FROM {self.quote(self.table.name)} WHERE "
+                + " AND ".join(f"{self.quote(k)} {self.any_of}" for k in (key, *extra)))
+        params = tuple(list(v) if self.pg else _dumps(list(v)) for v in (values, *(also or {}).values()))
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(sql, (param,))
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
         finally:
             cursor.close()
