@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from pim.catalog import Structure
-from pim.product import Product, Provenance, _trusted, split_key
+from pim.product import Product, Provenance, split_key, trusted_model
 from pim.structure import AttributeType
 from pim.values import ValueProblem
 
@@ -230,4 +230,4 @@ def partial_product(identifier: str, values: dict[str, Any], source: Provenance,
     data = {"categories": fields.get("categories") or [], "values": values, "source": source, "provenance": {},
             "kind": "product", "identifier": identifier, "family": family, "parent": None,
             "enabled": fields.get("enabled", True), "groups": [], "associations": fields.get("associations") or {}}
-    return _trusted(Product, data, {"identifier", "values", "source", *fields})  # type: ignore[no-any-return]
+    return trusted_model(Product, data, {"identifier", "values", "source", *fields})  # type: ignore[no-any-return]

@@ -24,7 +24,7 @@ from pim.catalog import Structure
 from pim.commerce import StockLevel, put_stock
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.product import _trusted, trusted_provenance
+from pim.product import trusted_model, trusted_provenance
 from pim.sources import SourceProfile, merger_for
 from pim.store import Store
 from pim.values import ValueProblem
@@ -284,7 +284,7 @@ def _stock_level(sku: str, warehouse: str, quantity: Decimal, atp: Decimal | Non
     """StockLevel(...) without validation, which could not fail here: the SKU is non-empty text (the record
     was rejected otherwise), the quantities are finite Decimals from the number parser, `at` a datetime."""
     data = {"sku": sku, "warehouse": warehouse, "quantity": quantity, "atp": atp, "updated_at": at, "source": source}
-    return _trusted(StockLevel, data, set(_STOCK_FIELDS))  # type: ignore[no-any-return]
+    return trusted_model(StockLevel, data, set(_STOCK_FIELDS))  # type: ignore[no-any-return]
 
 
 def _raw(elem: Any) -> dict[str, Any]:

@@ -135,12 +135,15 @@ def merged_values(product: _Valued, ancestors: list[_Valued]) -> dict[str, Any]:
 # build the same instances directly. The test in tests/test_import_fastpath.py keeps them equal to validated
 # ones (fields, fields-set, equality, dump and content hash).
 _PROVENANCE_FIELDS = tuple(Provenance.model_fields)
+_PROVENANCE_SET = set(_PROVENANCE_FIELDS)
 _PRODUCT_FIELDS = tuple(Product.model_fields)
 _ASSOCIATION_FIELDS = frozenset(Association.model_fields)
 
 
-def _trusted(cls: type[Any], data: dict[str, Any], fields_set: set[str]) -> Any:
-    """An instance of pydantic model `cls` with `data` as its fields, as validation would have left it."""
+def trusted_model(cls: type[Any], data: dict[str, Any], fields_set: set[str]) -> Any:
+    """An instance of pydantic model `cls` with `data` as its fields, as validation would have left it. For
+    data already proven valid (read back from the store, or checked by the caller); `fields_set` is what
+    `model_fields_set` reports (the merge reads it to tell set fields from defaults)."""
     obj = object.__new__(cls)
     object.__setattr__(obj, "__dict__", data)
     object.__setattr__(obj, "__pydantic_fields_set__", fields_set)
@@ -151,11 +154,12 @@ def _trusted(cls: type[Any], data: dict[str, Any], fields_set: set[str]) -> Any:
 
 def trusted_copy(obj: Any, update: dict[str, Any]) -> Any:
     """`obj.model_copy(update=update)` for values already valid, without pydantic's copy machinery."""
-    return _trusted(type(obj), {**obj.__dict__, **update}, obj.__pydantic_fields_set__ | update.keys())
+    return trusted_model(type(obj), {**obj.__dict__, **update}, obj.__pydantic_fields_set__ | update.keys())
 
 
 def trusted_provenance(source: str, ref: str | None, at: datetime) -> Provenance:
-    return _trusted(Provenance, {"source": source, "ref": ref, "at": at}, set(_PROVENANCE_FIELDS))  # type: ignore[no-any-return]
+    # one fields set shared by every instance: Provenance is frozen, so pydantic never adds to it
+    return trusted_model(Provenance, {"source": source, "ref": ref, "at": at}, _PROVENANCE_SET)  # type: ignore[no-any-return]
 
 
 def trusted_product(identifier: str, *, family: str | None, parent: str | None, enabled: bool,
@@ -164,11 +168,11 @@ def trusted_product(identifier: str, *, family: str | None, parent: str | None, 
     data = {"categories": categories, "values": values, "source": source, "provenance": provenance,
             "kind": "product", "identifier": identifier, "family": family, "parent": parent, "enabled": enabled,
             "groups": groups, "associations": associations}
-    return _trusted(Product, {name: data[name] for name in _PRODUCT_FIELDS}, set(_PRODUCT_FIELDS))  # type: ignore[no-any-return]
+    return trusted_model(Product, {name: data[name] for name in _PRODUCT_FIELDS}, set(_PRODUCT_FIELDS))  # type: ignore[no-any-return]
 
 
 def trusted_association(data: dict[str, Any]) -> Association:
     """An Association from its stored dump (defaults left out), without validation or default deep-copies."""
     fields = {"products": data.get("products", []), "product_models": data.get("product_models", []),
               "groups": data.get("groups", []), "quantities": data.get("quantities", {})}
-    return _trusted(Association, fields, set(data) & _ASSOCIATION_FIELDS)  # type: ignore[no-any-return]
+    return trusted_model(Association, fields, set(data) & _ASSOCIATION_FIELDS)  # type: ignore[no-any-return]
