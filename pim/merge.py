@@ -377,6 +377,10 @@ class MergeReject:
     reason: str
 
 
+_NO_PINS: dict[str, str] = {}
+_NO_CLAIMS: dict[str, Any] = {}
+
+
 class Merger:
     """The merge step of `run_import(..., merge=Merger(...))`: read the batch's stored products, candidates
     and conflicts (three queries), merge in memory, write products + candidates + log in one transaction."""
@@ -449,7 +453,8 @@ class Merger:
                 rejects.append(MergeReject(ident, "identifier", f"no product '{ident}' in the catalog; this source's "
                                            "profile says unmatched records are quarantined (unmatched: quarantine)"))
                 continue
-            pins = {k: c["pinned"] for k, c in old_conflicts.get(ident, {}).items() if c["pinned"]}
+            logged = old_conflicts.get(ident)
+            pins = {k: c["pinned"] for k, c in logged.items() if c["pinned"]} if logged else _NO_PINS
             out = merge_product(current, incoming, cands.get(ident, {}), pins, self.ranker)
             problem = self._family_problem(out.product, incoming)
             if problem:
@@ -468,8 +473,10 @@ class Merger:
         side = SideWrites(fingerprints=[(self.source, i, d) for i, d in prints.items()] if self.source else [])
         stamp = now()
         for (ident, key), state in conflict_state.items():
-            _candidate_diff(ident, key, old_cands.get(ident, {}).get(key, {}), cands[ident].get(key, {}), side)
-            _conflict_diff(ident, key, old_conflicts.get(ident, {}).get(key), state, side, stamp)
+            _candidate_diff(ident, key, old_cands.get(ident, _NO_CLAIMS).get(key, _NO_CLAIMS), cands[ident].get(key, _NO_CLAIMS), side)
+            old = old_conflicts[ident].get(key) if ident in old_conflicts else None
+            if state is not None or old is not None:  # neither logged nor in conflict: nothing to write
+                _conflict_diff(ident, key, old, state, side, stamp)
         return _write_merged(store, merged, parts, side), rejects
 
     def _family_problem(self, product: Product, incoming: Product) -> tuple[str, str] | None:

@@ -95,8 +95,9 @@ class RecordValidator:
                 return None
             limit = attr.max_characters or 0
             if kind == AttributeType.identifier:
-                return lambda d: type(d) is str and "\n" not in d and bool(d.strip()) and (not limit or len(d) <= limit)
-            return lambda d: type(d) is str and d != "" and (not limit or len(d) <= limit)
+                return lambda d: (type(d) is str and "\n" not in d and "\x00" not in d and bool(d.strip())
+                                  and (not limit or len(d) <= limit))
+            return lambda d: type(d) is str and d != "" and "\x00" not in d and (not limit or len(d) <= limit)
         opts = self.option_sets.get(code, set())
         if kind == AttributeType.simple_select:
             return lambda d: type(d) is str and d in opts
@@ -121,7 +122,7 @@ class RecordValidator:
         if kind == AttributeType.date:
             return _is_iso_date
         if kind in (AttributeType.image, AttributeType.file):
-            return lambda d: type(d) is str and d != "" and d == d.strip()
+            return lambda d: type(d) is str and d != "" and d == d.strip() and "\x00" not in d
         return None
 
     def check_values(self, values: dict[str, Any], allowed: set[str] | None, scope: Any = None) -> list[Problem]:

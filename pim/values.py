@@ -72,14 +72,22 @@ def normalize(attribute: Attribute, data: Any, options: set[str] | None = None) 
     if kind in (AttributeType.image, AttributeType.file):
         if not isinstance(data, str):
             raise ValueProblem("an asset value is a path, URL or sha256:<hash> reference")
-        return data.strip()
+        return _storable(data).strip()
     raise ValueProblem(f"unknown attribute type {kind}")  # pragma: no cover
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL's JSONB (and text) cannot hold U+0000: refuse it here, for both backends alike."""
+    if "\x00" in text:
+        raise ValueProblem("contains a NUL character (U+0000), which cannot be stored; remove it from the source")
+    return text
 
 
 def _text(attribute: Attribute, data: Any) -> str:
     if not isinstance(data, (str, int, float)) or isinstance(data, bool):
         raise ValueProblem("expected text")
     text = str(data)
+    _storable(text)
     if attribute.type == AttributeType.identifier and ("\n" in text or not text.strip()):
         raise ValueProblem("an identifier is one non-blank line")
     if attribute.max_characters and len(text) > attribute.max_characters:

@@ -82,3 +82,30 @@ def test_normalize_never_fails_with_anything_but_a_value_problem(data: object) -
             normalize(attr, data, {"a"})
         except ValueProblem:
             pass
+
+
+NAME = Attribute(code="name", type="text", localizable=True)
+PICTURE = Attribute(code="picture", type="image")
+
+
+@pytest.mark.parametrize("attribute", [NAME, PICTURE])
+def test_a_nul_character_is_refused_because_no_backend_can_store_it(attribute: Attribute) -> None:
+    with pytest.raises(ValueProblem, match="NUL"):
+        normalize(attribute, "drill\x00bit.jpg")
+
+
+def test_a_record_with_a_nul_character_is_quarantined_on_both_backends(store) -> None:  # type: ignore[no-untyped-def]
+    from pim.importing import Parsed, run_import
+    from pim.product import Product
+    from pim.structure import Family
+
+    store.put_structure("locale", [])
+    store.put_structure("attribute", [Attribute(code="sku", type="identifier"), NAME])
+    store.put_structure("family", [Family(code="tools", attributes=["sku", "name"])])
+    good = Product(identifier="T-1", family="tools", values={"sku": "T-1", "name:en_US": "Drill"})
+    bad = Product(identifier="T-2", family="tools", values={"sku": "T-2", "name:en_US": "Dr\x00ill"})
+    counts = run_import(store, "content", [Parsed(good, "c.jsonl", 1), Parsed(bad, "c.jsonl", 2)])
+    assert (counts.created, counts.rejected) == (1, 1)
+    [entry] = store.quarantined(counts.job_id)
+    assert (entry["line"], entry["field"]) == (2, "name:en_US") and "NUL" in entry["reason"]
+    assert entry["raw"]["values"]["name:en_US"] == "Dr\\u0000ill"  # kept, with the NUL shown as text

@@ -116,6 +116,18 @@ def provenance_json(p: Provenance | None) -> dict[str, Any] | None:
     return {"source": p.source, "ref": p.ref, "at": at}
 
 
+def _storable(value: Any) -> Any:
+    """A rejected row as the quarantine can keep it: PostgreSQL's text and JSONB cannot hold U+0000, so the
+    character is kept as the visible text `\\u0000` (the entry still shows where it was)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\u0000") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(v) for v in value]
+    return value
+
+
 def json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
@@ -566,9 +578,9 @@ class Store:
     def quarantine(self, job_id: int | None, entries: Iterable[QuarantineEntry], conn: Connection | None = None) -> int:
         stamp = now()
         rows = [
-            {"job_id": job_id, "source": e.source, "file": e.file, "line": e.line, "field": e.field,
-             "reason": e.reason, "raw": e.raw, "record_key": e.record_key, "severity": e.severity,
-             "created_at": stamp}
+            {"job_id": job_id, "source": e.source, "file": _storable(e.file), "line": e.line, "field": _storable(e.field),
+             "reason": _storable(e.reason), "raw": _storable(e.raw), "record_key": _storable(e.record_key),
+             "severity": e.severity, "created_at": stamp}
             for e in entries
         ]
         if not rows:
