@@ -36,7 +36,7 @@ from sqlmodel import Field, SQLModel
 
 from pim.catalog import Structure
 from pim.partial_values import PartialDecoder
-from pim.product import value_key
+from pim.product import trusted_copy, value_key
 from pim.store.database import json_loads
 from pim.store.raw import Statements
 from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
@@ -209,10 +209,10 @@ class GridIndex:
             if not _same_frame(d.before, d.after, structure):
                 relabel[ident] = d
         for ident, d in relabel.items():
-            label = _label_decoder(structure, d.after.family).decode(d.values)
+            label = _pick(d.values, _label_decoder(structure, d.after.family))
             untouched = {k: v for k, v in label.items() if k not in d.after.values and k not in d.before.values}
-            old[ident] = d.before.model_copy(update={"values": {**untouched, **d.before.values}})
-            new[ident] = d.after.model_copy(update={"values": {**untouched, **d.after.values}})
+            old[ident] = trusted_copy(d.before, {"values": {**untouched, **d.before.values}})
+            new[ident] = trusted_copy(d.after, {"values": {**untouched, **d.after.values}})
         return self.refresh_changes(conn, identifiers, new, old, sources=sources)
 
     def refresh_changes(self, conn: Connection, identifiers: list[str], records: dict[str, Any],
@@ -404,6 +404,12 @@ def _label_set(structure: Structure, family: str | None) -> frozenset[str]:
     if hit is None:
         hit = cache[family] = frozenset(_label_keys(structure, family))
     return hit
+
+
+def _pick(values: Any, decoder: PartialDecoder) -> dict[str, Any]:
+    """A decoder's keys of a delta's value map (from its JSON text when it has not been split yet)."""
+    pick = getattr(values, "pick", None)
+    return pick(decoder) if pick is not None else decoder.decode(values)
 
 
 def _label_decoder(structure: Structure, family: str | None) -> PartialDecoder:

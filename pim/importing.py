@@ -3,7 +3,8 @@ Every importer yields `Parsed` or `Rejected` items and calls `run_import`; they 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,22 +68,35 @@ def run_import(
     label: str = "",
     on_batch: Callable[[int], None] | None = None,
     merge: Any = None,
+    workers: int | None = None,
+    executor: str | None = None,
 ) -> ImportCounts:
     """Validate and write `items` batch by batch (one transaction each); rejects go to the quarantine.
     Re-running the same input changes nothing (content hashes) and closes quarantine entries that now pass.
     With `merge` (a pim.merge.Merger) products are partial source records merged into the stored ones by
-    precedence instead of replacing them."""
+    precedence instead of replacing them. `workers` > 1 (default PIM_IMPORT_WORKERS) validates and merges
+    batches in that many processes through the executor (PIM_EXECUTOR) while this process writes them in
+    order; the result is the same as in-process (see `_run_fanned_out`)."""
     structure = structure or store.structure()
     validator = RecordValidator(structure)
     if merge is not None:
         merge.bind(structure)
+    if workers is None or executor is None:
+        from pim.settings import get_settings
+
+        settings = get_settings()
+        workers = settings.import_workers if workers is None else workers
+        executor = settings.executor if executor is None else executor
     counts = ImportCounts(job_id=store.start_job("import", label or source))
     try:
         with bulk_allocation():
-            for chunk in batched(items, store.batch_size):
-                _write_batch(store, source, validator, chunk, counts, merge)
-                if on_batch:
-                    on_batch(len(chunk))
+            if workers > 1 and _can_fan_out(store, merge):
+                _run_fanned_out(store, source, items, validator, merge, counts, on_batch, workers, executor)
+            else:
+                for chunk in batched(items, store.batch_size):
+                    _write_batch(store, source, validator, chunk, counts, merge)
+                    if on_batch:
+                        on_batch(len(chunk))
     except InputError as exc:
         store.finish_job(counts.job_id, counts.as_dict(), status="failed", error=exc.describe())  # type: ignore[arg-type]
         raise
@@ -94,51 +108,157 @@ def run_import(
     return counts
 
 
-def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], counts: ImportCounts,
-                 merge: Any = None) -> None:
-    products: list[Product] = []
-    models: list[ProductModel] = []
-    rejects: list[QuarantineEntry] = []
-    good_keys: list[str] = []
-    notes: list[QuarantineEntry] = []
+@dataclass
+class PreparedBatch:
+    """One batch validated and, for a merged source, merged in memory (`Merger.prepare`): everything
+    `_apply` needs to write it. Built in this process or in a worker (the import's executor)."""
+
+    read: int = 0
+    skipped: int = 0  # records the source's fingerprints say are already merged
+    rejects: list[QuarantineEntry] = field(default_factory=list)
+    notes: list[QuarantineEntry] = field(default_factory=list)
+    good_keys: list[str] = field(default_factory=list)
+    models: list[ProductModel] = field(default_factory=list)
+    products: list[Product] = field(default_factory=list)  # whole records (no merge)
+    plan: Any = None  # pim.merge.MergePlan
+    #: identifier → the product seq this batch's merge relied on (None: absent), for a writer elsewhere
+    relied: dict[str, int | None] = field(default_factory=dict)
+    merged_records: int = 0
+    skipped_records: int = 0
+
+
+def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], merge: Any = None) -> PreparedBatch:
+    out = PreparedBatch()
     if merge is not None and hasattr(merge, "drop_unchanged"):
         # records this source already merged, on products not written since: skip validation and merge
-        chunk, good_keys = merge.drop_unchanged(store, source, chunk)
-        counts.read += len(good_keys)
-        counts.unchanged += len(good_keys)
+        chunk, skipped = merge.drop_unchanged(store, source, chunk)
+        out.skipped, out.good_keys = len(skipped), list(skipped)
+        out.relied.update(getattr(merge, "skipped_seqs", {}))
+        out.skipped_records = len(skipped)
     for item in chunk:
-        counts.read += 1
+        out.read += 1
         if isinstance(item, Rejected):
-            rejects.append(QuarantineEntry(item.reason, item.file, item.line, item.field, item.raw, item.record_key, source))
+            out.rejects.append(QuarantineEntry(item.reason, item.file, item.line, item.field, item.raw, item.record_key, source))
             continue
         rec = item.record
         problems = v.check_product(rec) if isinstance(rec, Product) else v.check_model(rec)
         if problems:
             reason = "; ".join(f"{p.field}: {p.reason}" for p in problems)
-            rejects.append(QuarantineEntry(reason, item.file, item.line, problems[0].field, item.raw or rec.model_dump(mode="json"), _key(rec), source))
+            out.rejects.append(QuarantineEntry(reason, item.file, item.line, problems[0].field,
+                                               item.raw or rec.model_dump(mode="json"), _key(rec), source))
             continue
-        good_keys.append(_key(rec))
-        notes.extend(item.problems)
-        (products if isinstance(rec, Product) else models).append(rec)  # type: ignore[arg-type]
-    merged = None
-    if merge is not None and products:
-        merged, merge_rejects = merge.write(store, products)
+        out.good_keys.append(_key(rec))
+        out.notes.extend(item.problems)
+        (out.products if isinstance(rec, Product) else out.models).append(rec)  # type: ignore[arg-type]
+    if merge is not None and out.products:
+        before = merge.merged_records
+        out.plan = merge.prepare(store, out.products)
+        out.merged_records = merge.merged_records - before
+        out.relied.update(out.plan.relied)
         by_key = {_key(item.record): item for item in chunk if isinstance(item, Parsed)}
-        for r in merge_rejects:
+        for r in out.plan.rejects:
             item = by_key[r.identifier]
-            rejects.append(QuarantineEntry(r.reason, item.file, item.line, r.field,
-                                           item.raw or item.record.model_dump(mode="json"), r.identifier, source))
-        failed = {r.identifier for r in merge_rejects}
-        good_keys = [k for k in good_keys if k not in failed]
-        products = []
-    for result in (store.upsert_models(models) if models else None, store.upsert_products(products) if products else merged):
+            out.rejects.append(QuarantineEntry(r.reason, item.file, item.line, r.field,
+                                               item.raw or item.record.model_dump(mode="json"), r.identifier, source))
+        failed = {r.identifier for r in out.plan.rejects}
+        out.good_keys = [k for k in out.good_keys if k not in failed]
+        out.products = []
+    return out
+
+
+def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts, *, check: bool = False) -> bool:
+    """Write a prepared batch. With `check`, a merged batch whose inputs were written since it was prepared
+    (elsewhere) is not written and False is returned: the caller prepares it again."""
+    merged = None
+    if batch.plan is not None:
+        from pim.merge import apply_plan
+
+        merged = apply_plan(store, batch.plan, relied=batch.relied if check else None)
+        if merged is None:
+            return False
+    counts.read += batch.read + batch.skipped
+    counts.unchanged += batch.skipped
+    for result in (store.upsert_models(batch.models) if batch.models else None,
+                   store.upsert_products(batch.products) if batch.products else merged):
         if result is not None:
             counts.created += result.created
             counts.updated += result.updated
             counts.unchanged += result.unchanged
-    counts.rejected += len(rejects)
-    store.quarantine(counts.job_id, rejects)
-    store.resolve_quarantine(source, good_keys)
-    counts.problems += store.quarantine(counts.job_id, notes)
+    counts.rejected += len(batch.rejects)
+    store.quarantine(counts.job_id, batch.rejects)
+    store.resolve_quarantine(source, batch.good_keys)
+    counts.problems += store.quarantine(counts.job_id, batch.notes)
+    return True
 
 
+def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], counts: ImportCounts,
+                 merge: Any = None) -> None:
+    _apply(store, source, _prepare(store, source, v, chunk, merge), counts)
+
+
+# ---------------------------------------------------------------------------------------------- fan-out
+def _can_fan_out(store: Store, merge: Any) -> bool:
+    """Workers open the database themselves: not an in-memory SQLite one. Only merged sources fan out (their
+    merge is the costly part); whole-record writes stay in-process."""
+    from pim.merge import Merger
+
+    url = store.engine.url
+    return type(merge) is Merger and not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
+
+
+def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected], validator: RecordValidator, merge: Any,
+                    counts: ImportCounts, on_batch: Callable[[int], None] | None, workers: int, executor: str) -> None:
+    """Batches are validated and merged in worker processes (`_prepare_job`, each reading committed state)
+    while this process writes them in file order. A batch is merged again here, on what is stored now, when
+    what it was merged from changed after it was sent: a product it read was written since (another batch
+    of this import naming the same identifier, or another writer; `apply_plan` checks the seqs inside the
+    write transaction), so the outcome is the in-process one."""
+    from collections import deque
+
+    from pim.executor import make_executor
+
+    spec = (store.engine.url.render_as_string(hide_password=False), store.batch_size, source,
+            merge.precedence, merge.create_missing)
+    applied: list[set[str]] = []  # identifiers of each batch written, in order
+    with make_executor(executor, workers) as pool:
+        pending: deque[tuple[Any, list[Parsed | Rejected], set[str], int]] = deque()
+
+        def settle() -> None:
+            future, chunk, ids, mark = pending.popleft()
+            batch = future.result()
+            merge.merged_records += batch.merged_records
+            merge.skipped_records += batch.skipped_records
+            overlap = any(ids & earlier for earlier in applied[mark:])
+            if overlap or not _apply(store, source, batch, counts, check=True):
+                _write_batch(store, source, validator, chunk, counts, merge)
+            applied.append(ids)
+            if on_batch:
+                on_batch(len(chunk))
+
+        for chunk in batched(items, store.batch_size):
+            ids = {item.record.identifier for item in chunk if isinstance(item, Parsed) and isinstance(item.record, Product)}
+            pending.append((pool.submit(_prepare_job, spec, chunk), chunk, ids, len(applied)))
+            if len(pending) > workers:
+                settle()
+        while pending:
+            settle()
+
+
+_WORKER = threading.local()  # per worker process (or thread, with PIM_EXECUTOR=thread)
+
+
+def _prepare_job(spec: tuple[Any, ...], chunk: list[Parsed | Rejected]) -> PreparedBatch:
+    """In a worker: its own store, structure and bound merger (kept per worker and import), one batch."""
+    from pim.merge import Merger
+
+    if getattr(_WORKER, "spec", None) != spec:
+        url, batch_size, source, precedence, create_missing = spec
+        if getattr(_WORKER, "store", None) is not None:
+            _WORKER.store.dispose()
+        _WORKER.store = Store(url, batch_size=batch_size)
+        structure = _WORKER.store.structure()
+        _WORKER.validator = RecordValidator(structure)
+        _WORKER.merge = Merger(precedence, create_missing=create_missing).bind(structure)
+        _WORKER.spec = spec
+    with bulk_allocation():
+        return _prepare(_WORKER.store, spec[2], _WORKER.validator, chunk, _WORKER.merge)

@@ -30,10 +30,10 @@ from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError
 from pim.product import Association, Product, Provenance, split_key, trusted_copy
-from pim.partial_merge import StoredPart, read_parts, row_update, touched_keys
+from pim.partial_merge import read_parts, row_update, touched_keys
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, raw_table
-from pim.store.store import PRODUCT, now
+from pim.store.store import PRODUCT, ProductDelta, ProductRowUpdate, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
 
@@ -292,13 +292,13 @@ def record_digest(record: Product, salt: bytes = b"") -> str:
     return hashlib.blake2b(raw, digest_size=16, key=salt[:64]).hexdigest()
 
 
-def _stored_fingerprints(conn: Connection, source: str, ids: list[str]) -> dict[str, str]:
-    """identifier → digest, only where the product still has the seq the fingerprint was taken at."""
+def _stored_fingerprints(conn: Connection, source: str, ids: list[str]) -> dict[str, tuple[str, int]]:
+    """identifier → (digest, seq), only where the product still has the seq the fingerprint was taken at."""
     raw = RawTable(conn, FINGERPRINT)
-    sql = ("SELECT f.identifier, f.digest FROM source_fingerprint f JOIN product p ON p.identifier = f.identifier "
+    sql = ("SELECT f.identifier, f.digest, p.seq FROM source_fingerprint f JOIN product p ON p.identifier = f.identifier "
            f"AND p.seq = f.product_seq WHERE f.source = {raw.p} AND f.identifier {raw.any_of}")
     param = ids if raw.pg else orjson.dumps(ids).decode()
-    return {ident: digest for ident, digest in conn.exec_driver_sql(sql, (source, param))}
+    return {ident: (digest, seq) for ident, digest, seq in conn.exec_driver_sql(sql, (source, param))}
 
 
 @dataclass
@@ -394,6 +394,8 @@ class Merger:
         self.salt = b""
         self.source = ""
         self._digests: dict[int, str] = {}  # id(record) → digest, for the batch being merged
+        #: identifier → product seq of the records the last drop_unchanged skipped (what the skip relied on)
+        self.skipped_seqs: dict[str, int] = {}
         #: Records merged and records skipped by their fingerprint, over this Merger's life.
         self.merged_records = 0
         self.skipped_records = 0
@@ -410,6 +412,7 @@ class Merger:
         has not been written since (one query per batch). Returns the rest and the skipped identifiers.
         A SKU that appears more than once in the batch is never skipped."""
         self.source = source
+        self.skipped_seqs = {}
         records = [item.record for item in chunk if isinstance(getattr(item, "record", None), Product)]
         self._digests = {id(r): record_digest(r, self.salt) for r in records}
         if not records:
@@ -425,15 +428,23 @@ class Merger:
         skipped: list[str] = []
         for item in chunk:
             rec = getattr(item, "record", None)
-            if (isinstance(rec, Product) and seen[rec.identifier] == 1
-                    and stored.get(rec.identifier) == self._digests[id(rec)]):
+            hit = stored.get(rec.identifier) if isinstance(rec, Product) else None
+            if hit is not None and seen[rec.identifier] == 1 and hit[0] == self._digests[id(rec)]:
                 skipped.append(rec.identifier)
+                self.skipped_seqs[rec.identifier] = hit[1]
             else:
                 keep.append(item)
         self.skipped_records += len(skipped)
         return keep, skipped
 
     def write(self, store: Store, products: list[Product]) -> tuple[UpsertCounts, list[MergeReject]]:
+        """Merge a batch of partial records and write it: `prepare`, then `apply`."""
+        plan = self.prepare(store, products)
+        return apply_plan(store, plan), plan.rejects  # type: ignore[return-value]
+
+    def prepare(self, store: Store, products: list[Product]) -> MergePlan:
+        """Read the batch's stored products (the keys its records touch), candidates and conflicts (three
+        queries) and merge in memory; nothing is written. Safe to run in a worker process (pim.importing)."""
         assert self.ranker is not None, "bind(structure) first"
         ids = list(dict.fromkeys(p.identifier for p in products))
         with store.engine.connect() as conn:
@@ -477,7 +488,18 @@ class Merger:
             old = old_conflicts[ident].get(key) if ident in old_conflicts else None
             if state is not None or old is not None:  # neither logged nor in conflict: nothing to write
                 _conflict_diff(ident, key, old, state, side, stamp)
-        return _write_merged(store, merged, parts, side), rejects
+        plan = MergePlan(side=side, rejects=rejects, seqs={i: part.seq for i, part in parts.items()},
+                         relied={i: (parts[i].seq if i in parts else None) for i in ids})
+        for ident, product in merged.items():
+            part = parts.get(ident)
+            if part is None:
+                plan.created.append(product)
+            elif (change := row_update(part, product)) is not None:
+                plan.updates.append(change[0])
+                plan.deltas[ident] = change[1]
+            else:
+                plan.unchanged += 1
+        return plan
 
     def _family_problem(self, product: Product, incoming: Product) -> tuple[str, str] | None:
         allowed = self.family_attrs.get(product.family) if product.family else None
@@ -504,32 +526,46 @@ def _salt(precedence: Precedence, create_missing: bool, structure: Structure) ->
     return hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS), digest_size=32).digest()
 
 
-def _write_merged(store: Store, merged: dict[str, Product], parts: dict[str, StoredPart], side: SideWrites) -> UpsertCounts:
-    """One transaction: new products written whole, stored ones rewritten from their changed keys, then the
-    side rows, then the listeners (new products as `records`, rewritten ones as `deltas`)."""
-    created = [p for ident, p in merged.items() if ident not in parts]
-    updates, deltas = [], {}
-    for ident, product in merged.items():
-        part = parts.get(ident)
-        if part is not None and (change := row_update(part, product)) is not None:
-            updates.append(change[0])
-            deltas[ident] = change[1]
-    counts = UpsertCounts()
-    if not created and not updates and not side:
-        counts.unchanged = len(merged)
+@dataclass
+class MergePlan:
+    """A batch merged in memory and ready to write (Merger.prepare). `relied`: identifier → the product seq
+    the merge read (None: the product did not exist), so a writer can tell whether that state still holds."""
+
+    side: SideWrites
+    rejects: list[MergeReject]
+    seqs: dict[str, int]
+    relied: dict[str, int | None]
+    created: list[Product] = field(default_factory=list)
+    updates: list[ProductRowUpdate] = field(default_factory=list)
+    deltas: dict[str, ProductDelta] = field(default_factory=dict)
+    unchanged: int = 0
+
+
+def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] | None = None) -> UpsertCounts | None:
+    """Write a plan in one transaction: new products whole, stored ones from their changed keys, the side rows,
+    then the listeners (new products as `records`, rewritten ones as `deltas`). With `relied` (identifier →
+    seq the plan's inputs were read at, None = absent), nothing is written and None is returned when any of
+    those products was written since: the caller merges that batch again."""
+    counts = UpsertCounts(unchanged=plan.unchanged)
+    if not plan.created and not plan.updates and not plan.side:
         return counts
     with store.begin() as conn:
-        if created:
-            counts, written = store.write_products_in(conn, created)
+        if relied:
+            now_at = dict(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "seq"), "identifier", list(relied)))
+            if any(now_at.get(ident) != seq for ident, seq in relied.items()):
+                return None
+        if plan.created:
+            created, written = store.write_products_in(conn, plan.created)
+            counts.add(created)
         else:
-            written = {}
-        rewritten = store.update_product_rows(conn, updates)
-        side.write(store, conn, {**{i: part.seq for i, part in parts.items()}, **rewritten})
-        changed = counts.changed_keys + list(rewritten)
+            created, written = UpsertCounts(), {}
+        rewritten = store.update_product_rows(conn, plan.updates)
+        plan.side.write(store, conn, {**plan.seqs, **rewritten})
+        changed = created.changed_keys + list(rewritten)
         if changed:
-            store.notify(conn, changed, written or None, {i: None for i in written} if written else None, deltas or None)
-    counts.updated += len(updates)
-    counts.unchanged += sum(1 for ident in merged if ident in parts) - len(updates)
+            store.notify(conn, changed, written or None, {i: None for i in written} if written else None,
+                         plan.deltas or None)
+    counts.updated += len(plan.updates)
     return counts
 
 

@@ -141,32 +141,49 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
         fields = (after.family, after.parent, after.enabled, json_text(after.categories), json_text(after.groups),
                   json_text(provenance_json(after.source)),
                   json_text({k: v.model_dump(exclude_defaults=True) for k, v in after.associations.items()}))
-    row = ProductRowUpdate(after.identifier, _ENCODE.encode(values).decode(), provenance_text,
-                           hashlib.blake2b(body, digest_size=16).hexdigest(), fields)
+    value_text = _ENCODE.encode(values).decode()
+    row = ProductRowUpdate(after.identifier, value_text, provenance_text, hashlib.blake2b(body, digest_size=16).hexdigest(),
+                           fields)
     sources_before = _sources(before.source, part.provenance_text)
     sources_after = _sources(after.source, provenance_text) if reprov or after.source != before.source else sources_before
-    return row, ProductDelta(before=before, after=after, sources=(sources_before, sources_after), values=RawValues(values))
+    return row, ProductDelta(before=before, after=after, sources=(sources_before, sources_after),
+                             values=RawValues(values, value_text))
 
 
 class RawValues(Mapping[str, Any]):
-    """A value map kept as raw JSON per key, decoded per key on access."""
+    """A value map kept as raw JSON per key, decoded per key on access. Pickled as its JSON text (a merge
+    prepared in a worker process sends it to the writer), split into keys again only when read."""
 
-    __slots__ = ("_raw",)
+    __slots__ = ("_raw", "_text")
 
-    def __init__(self, raw: dict[str, msgspec.Raw]) -> None:
-        self._raw = raw
+    def __init__(self, raw: dict[str, msgspec.Raw] | None, text: str | None = None) -> None:
+        self._raw, self._text = raw, text
+
+    @property
+    def raw(self) -> dict[str, msgspec.Raw]:
+        if self._raw is None:
+            self._raw = _RAW_MAP.decode(self._text or "{}")
+        return self._raw
 
     def __getitem__(self, key: str) -> Any:
-        return msgspec.json.decode(self._raw[key])
+        return msgspec.json.decode(self.raw[key])
+
+    def pick(self, decoder: Any) -> dict[str, Any]:
+        """`decoder.decode(self)` (a pim.partial_values.PartialDecoder), from the JSON text when the map was
+        not split yet: a few keys of a pickled map cost less than splitting all of it."""
+        return decoder.decode(self._text if self._raw is None and self._text is not None else self)  # type: ignore[no-any-return]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._raw
+        return key in self.raw
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._raw)
+        return iter(self.raw)
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self.raw)
+
+    def __reduce__(self) -> Any:
+        return RawValues, (None, self._text if self._text is not None else _ENCODE.encode(self._raw).decode())
 
 
 def _sources(default: Provenance | None, provenance_text: str) -> frozenset[str]:

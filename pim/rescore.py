@@ -148,7 +148,12 @@ class _DeltaRecord:
         after = delta.after
         self.identifier, self.family, self.parent = after.identifier, after.family, after.parent
         decoder = _decoder(reqs, after.family, after.parent)
-        self.values = decoder.decode(delta.values) if decoder is not None else dict(delta.values)
+        values = delta.values
+        if decoder is None:
+            self.values = dict(values)
+        else:  # from the JSON text when the map was not split yet (a delta prepared in a worker)
+            pick = getattr(values, "pick", None)
+            self.values = pick(decoder) if pick is not None else decoder.decode(values)
 
 
 def inputs_changed(reqs: Requirements, old: Any, new: Any) -> bool:

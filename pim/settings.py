@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=max(1, (os.cpu_count() or 2)), description="Executor workers for fan-out.")
     executor: str = Field(default="process", description="'process', 'thread', or 'dask:<scheduler-address>'.")
     batch_size: int = Field(default=2000, description="Rows per database write batch.")
+    import_workers: int = Field(default=1, ge=1, description="Processes (through PIM_EXECUTOR) merging a merged "
+                                "source's batches while this one writes them; 1 merges in-process.")
     secret_key: str = Field(default="dev-insecure-change-me", description="Signs web sessions and CSRF tokens.")
     cdn_base_url: str | None = Field(default=None, description="Public base URL for media renditions.")
     s3_bucket: str | None = None
