@@ -156,6 +156,7 @@ def grid_listener(store: Any) -> Any:
 
 class GridIndex:
     def __init__(self) -> None:
+        self._scores_changed: set[str] | None = None  # products whose completeness rows this write changed
         self._fingerprint: Any = None
         self._structure: Structure | None = None
         self._requirements: tuple[Structure, Any] | None = None
@@ -184,15 +185,22 @@ class GridIndex:
         products as stored before the write (a merge import passes it), so only what changed is redone.
         `deltas`: products a merge rewrote in part (pim.store.store.ProductDelta), also redone from the
         difference."""
-        for chunk in batched(identifiers, 2000):
-            if deltas:
-                mine = [i for i in chunk if i in deltas]
-                if mine:
-                    chunk = [i for i in chunk if i not in deltas] + self._refresh_deltas(conn, mine, deltas)
-            if records is not None and before is not None:
-                chunk = self.refresh_changes(conn, chunk, records, before)
-            if chunk:
-                self.refresh(conn, chunk, records)
+        from pim.rescore import SCORES_CHANGED
+
+        noted = conn.info.pop(SCORES_CHANGED, None)  # set by the completeness listener in this same write
+        self._scores_changed = noted[1] if noted is not None and noted[0].issuperset(identifiers) else None
+        try:
+            for chunk in batched(identifiers, 2000):
+                if deltas:
+                    mine = [i for i in chunk if i in deltas]
+                    if mine:
+                        chunk = [i for i in chunk if i not in deltas] + self._refresh_deltas(conn, mine, deltas)
+                if records is not None and before is not None:
+                    chunk = self.refresh_changes(conn, chunk, records, before)
+                if chunk:
+                    self.refresh(conn, chunk, records)
+        finally:
+            self._scores_changed = None
 
     def _refresh_deltas(self, conn: Connection, identifiers: list[str], deltas: dict[str, Any]) -> list[str]:
         """refresh_changes for partial before/after products. Where the label may have changed, the label keys
@@ -228,6 +236,7 @@ class GridIndex:
         sql = Statements(conn)
         structure = self.structure(conn)
         reqs = self.requirements(conn)
+        known = self._scores_changed
         indexed = dict(sql.all_in("SELECT product, product_id FROM grid_product WHERE product " + sql.any_of, [identifiers]))
         full: list[str] = []
         rescored: dict[str, int] = {}
@@ -254,7 +263,10 @@ class GridIndex:
                      {(t, pid, loc) for loc, t in _text_tokens(ident, new.family, new.values, [], structure)})
             was, now = sources[ident] if sources and ident in sources else (_record_sources(old), _record_sources(new))
             diff(GRID_SOURCE, {(s[:100], pid) for s in was}, {(s[:100], pid) for s in now})
-            if old.values != new.values and inputs_changed(reqs, old, new):
+            if known is not None:
+                if ident in known:
+                    rescored[ident] = pid  # its completeness rows changed: copy them again
+            elif old.values != new.values and inputs_changed(reqs, old, new):
                 rescored[ident] = pid  # completeness was rescored: copy its rows again
         for table in gone:
             sql.many(_delete_sql(sql, table), gone[table])

@@ -103,6 +103,7 @@ class Rescorer:
         new), when the writer knows them; products whose completeness and unique-value inputs did not
         change are then skipped (their stored rows are already right). `deltas`: products a merge rewrote
         in part (pim.store.store.ProductDelta): skipped the same way, else scored from the stored row."""
+        given = frozenset(identifiers)
         if deltas or (before is not None and records is not None):
             reqs = self.requirements(conn)
             deltas, records = deltas or {}, dict(records or {})
@@ -111,11 +112,15 @@ class Rescorer:
             for i in identifiers:
                 if i in deltas:
                     records[i] = _DeltaRecord(reqs, deltas[i])
+        changed: set[str] = set()
         for chunk in batched(identifiers, 2000):
-            self.rescore(conn, chunk, records=records)
+            changed.update(self.rescore(conn, chunk, records=records))
+        # For the grid index, which runs next in the same write: whose completeness rows actually changed
+        conn.info[SCORES_CHANGED] = (given, changed)
 
     def rescore(self, conn: Connection, identifiers: list[str], channels: set[str] | None = None,
-                records: dict[str, Any] | None = None) -> None:
+                records: dict[str, Any] | None = None) -> list[str]:
+        """Score `identifiers` again and store what changed; returns the products whose rows changed."""
         reqs = self.requirements(conn)
         sql = Statements(conn)
         if records is not None and all(i in records for i in identifiers):
@@ -125,16 +130,19 @@ class Rescorer:
                            f"({sql.marks(identifiers)})", identifiers)
         scored = _records(conn, rows, reqs.structure)
         new = dict(_scores(reqs, scored, _invalid_assets(conn, scored, reqs), channels))
-        _replace(conn, sql, identifiers, new, channels)
+        changed = _replace(conn, sql, identifiers, new, channels)
         _unique_values(conn, sql, identifiers, scored, reqs)
         gone = [i for i in identifiers if i not in scored]
         if gone:
             from pim.gate import forget_decisions
 
             forget_decisions(conn, gone)
+        return changed
 
 
 _MISSING = object()
+#: conn.info key: (identifiers a product write passed the completeness listener, those whose rows changed)
+SCORES_CHANGED = "pim.completeness_changed"
 
 
 class _DeltaRecord:
@@ -290,8 +298,9 @@ def _ask_validity(conn: Connection, refs: set[str]) -> set[str]:
 
 
 def _replace(conn: Connection, sql: Statements, identifiers: list[str], new: dict[tuple[str, str, str], Result],
-             channels: set[str] | None) -> None:
-    """Store the new rows of `identifiers` (on `channels`) and move the counters by the difference."""
+             channels: set[str] | None) -> list[str]:
+    """Store the new rows of `identifiers` (on `channels`) and move the counters by the difference. Returns the
+    products whose rows changed."""
     where = f"product IN ({sql.marks(identifiers)})"
     params = list(identifiers)
     if channels is not None:
@@ -304,7 +313,7 @@ def _replace(conn: Connection, sql: Statements, identifiers: list[str], new: dic
     stale = [k for k in old if old[k] != fresh.get(k)]
     added = [k for k in fresh if old.get(k) != fresh[k]]
     if not stale and not added:
-        return
+        return []
     counts: Counter[tuple[str, str, str, str]] = Counter()  # (channel, locale, family, products|complete)
     missing: Counter[tuple[str, str, str, str]] = Counter()
     for keys, source, sign in ((stale, old, -1), (added, fresh, 1)):
@@ -320,6 +329,7 @@ def _replace(conn: Connection, sql: Statements, identifiers: list[str], new: dic
     keep = set(touched)
     _insert_scores(sql, [_score_row(k[0], r) for k, r in new.items() if k[0] in keep])
     _apply_counts(sql, counts, missing)
+    return touched
 
 
 def _score_row(product: str, r: Result) -> tuple[Any, ...]:
