@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from pim.conflicts import CONFLICT
@@ -53,7 +54,8 @@ def state(store: Store) -> dict[str, Any]:
     return {k: [tuple(r) for r in v] if isinstance(v, list) else v for k, v in out.items()}
 
 
-def test_fanned_out_import_stores_what_an_in_process_one_does(store: Store, tmp_path: Path) -> None:
+@pytest.mark.parametrize("executor", ["process", "thread"])
+def test_fanned_out_import_stores_what_an_in_process_one_does(store: Store, tmp_path: Path, executor: str) -> None:
     from pim.registry import product_listeners
 
     reference = Store(f"sqlite:///{tmp_path / 'ref.db'}", batch_size=3)
@@ -63,11 +65,11 @@ def test_fanned_out_import_stores_what_an_in_process_one_does(store: Store, tmp_
     expected = run_import(reference, "erp", erp_rows(), merge=Merger(PRECEDENCE), workers=1)
     store.batch_size = 3  # five batches; T-2 is in the first and the third
     catalog(store)
-    counts = run_import(store, "erp", erp_rows(), merge=Merger(PRECEDENCE), workers=2, executor="process")
+    counts = run_import(store, "erp", erp_rows(), merge=Merger(PRECEDENCE), workers=2, executor=executor)
     assert counts.as_dict() == expected.as_dict()
     assert counts.created == 1 and counts.updated == 13  # T-2 is written by both its batches
     assert state(store) == state(reference)
-    again = run_import(store, "erp", erp_rows(), merge=Merger(PRECEDENCE), workers=2, executor="process")
+    again = run_import(store, "erp", erp_rows(), merge=Merger(PRECEDENCE), workers=2, executor=executor)
     assert again.as_dict() == run_import(reference, "erp", erp_rows(), merge=Merger(PRECEDENCE), workers=1).as_dict()
     assert again.unchanged == 12 and again.updated == 2  # skipped by fingerprint, but T-2's two records take turns
     assert state(store) == state(reference)
