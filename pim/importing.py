@@ -226,11 +226,12 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
         def settle() -> None:
             future, chunk, ids, mark = pending.popleft()
             batch = future.result()
-            merge.merged_records += batch.merged_records
-            merge.skipped_records += batch.skipped_records
             overlap = any(ids & earlier for earlier in applied[mark:])
             if overlap or not _apply(store, source, batch, counts, check=True):
-                _write_batch(store, source, validator, chunk, counts, merge)
+                _write_batch(store, source, validator, chunk, counts, merge)  # counts its own records
+            else:
+                merge.merged_records += batch.merged_records
+                merge.skipped_records += batch.skipped_records
             applied.append(ids)
             if on_batch:
                 on_batch(len(chunk))

@@ -62,11 +62,13 @@ def test_fanned_out_import_stores_what_an_in_process_one_does(store: Store, tmp_
     reference.migrate()
     reference.listeners.extend(product_listeners(reference))
     catalog(reference)
-    expected = run_import(reference, "erp", erp_rows(), merge=Merger(PRECEDENCE), workers=1)
+    in_process, fanned = Merger(PRECEDENCE), Merger(PRECEDENCE)
+    expected = run_import(reference, "erp", erp_rows(), merge=in_process, workers=1)
     store.batch_size = 3  # five batches; T-2 is in the first and the third
     catalog(store)
-    counts = run_import(store, "erp", erp_rows(), merge=Merger(PRECEDENCE), workers=2, executor=executor)
+    counts = run_import(store, "erp", erp_rows(), merge=fanned, workers=2, executor=executor)
     assert counts.as_dict() == expected.as_dict()
+    assert (fanned.merged_records, fanned.skipped_records) == (in_process.merged_records, in_process.skipped_records)
     assert counts.created == 1 and counts.updated == 13  # T-2 is written by both its batches
     assert state(store) == state(reference)
     again = run_import(store, "erp", erp_rows(), merge=Merger(PRECEDENCE), workers=2, executor=executor)
