@@ -203,9 +203,10 @@ class GridIndex:
             self._scores_changed = None
 
     def _refresh_deltas(self, conn: Connection, identifiers: list[str], deltas: dict[str, Any]) -> list[str]:
-        """refresh_changes for partial before/after products. Where the label may have changed, the label keys
-        the write did not touch (the same before and after) are taken from the delta's whole value map, so
-        the text rows are diffed over every label key. Returns the products that need the full refresh."""
+        """refresh_changes for partial before/after products. Where the label changed in some locales, the label
+        keys of those locales the write did not touch (the same before and after) are taken from the delta's
+        whole value map, so those locales' text rows are diffed over all their label keys (a locale whose label
+        did not change diffs to nothing). Returns the products that need the full refresh."""
         structure = self.structure(conn)
         old: dict[str, Any] = {}
         new: dict[str, Any] = {}
@@ -217,8 +218,13 @@ class GridIndex:
             if not _same_frame(d.before, d.after, structure):
                 relabel[ident] = d
         for ident, d in relabel.items():
-            label = _pick(d.values, _label_decoder(structure, d.after.family))
-            untouched = {k: v for k, v in label.items() if k not in d.after.values and k not in d.before.values}
+            before, after = d.before.values, d.after.values
+            labels = _label_set(structure, d.after.family)
+            # only the locales whose label changed: the text rows of the others stay as they are
+            locales = frozenset(_label_locale(k) for k in {*before, *after}
+                                if k in labels and before.get(k, _ABSENT) != after.get(k, _ABSENT))
+            label = _pick(d.values, _label_decoder(structure, d.after.family, locales)) if locales else {}
+            untouched = {k: v for k, v in label.items() if k not in after and k not in before}
             old[ident] = trusted_copy(d.before, {"values": {**untouched, **d.before.values}})
             new[ident] = trusted_copy(d.after, {"values": {**untouched, **d.after.values}})
         return self.refresh_changes(conn, identifiers, new, old, sources=sources)
@@ -424,12 +430,21 @@ def _pick(values: Any, decoder: PartialDecoder) -> dict[str, Any]:
     return pick(decoder) if pick is not None else decoder.decode(values)
 
 
-def _label_decoder(structure: Structure, family: str | None) -> PartialDecoder:
-    """Decodes just a family's label keys from a stored value map (cached per structure)."""
+_ABSENT = object()
+
+
+def _label_locale(key: str) -> str:
+    """The text-row locale of a label value key ("" for a non-localizable label, as _text_tokens files it)."""
+    return key.split(":", 1)[1].split("@", 1)[0] if ":" in key else ""
+
+
+def _label_decoder(structure: Structure, family: str | None, locales: frozenset[str]) -> PartialDecoder:
+    """Decodes just a family's label keys in `locales` from a stored value map (cached per structure)."""
     cache = structure.__dict__.setdefault("_grid_label_decoders", {})
-    hit = cache.get(family)
+    hit = cache.get((family, locales))
     if hit is None:
-        hit = cache[family] = PartialDecoder(_label_keys(structure, family))
+        hit = cache[(family, locales)] = PartialDecoder(
+            [k for k in _label_keys(structure, family) if _label_locale(k) in locales])
     return hit
 
 
@@ -504,7 +519,7 @@ def _text_tokens(identifier: str, family: str | None, values: dict[str, Any], ch
         label.update((k, source[k]) for k in [k for k in source if k.startswith(code)]
                      if len(k) == len(code) or k[len(code)] in ":@")
     for key, value in label.items():
-        locale = key.split(":", 1)[1].split("@", 1)[0] if ":" in key else ""
+        locale = _label_locale(key)
         out.update((locale[:20], t) for t in tokens(value))
     return out
 

@@ -196,3 +196,19 @@ def test_gate_rescore_brings_the_missing_attribute_filter_along(catalog: Store) 
     result = CliRunner().invoke(app, ["gate", "rescore", "--json"])
     assert result.exit_code == 0, result.output
     assert found(catalog, channel="ecommerce", locale="en_US", missing="description") == ["c-plain", "v-red"]
+
+
+def test_a_merge_relabelling_one_locale_keeps_the_other_locales_text(catalog: Store) -> None:
+    """The delta path diffs the text rows of the locales whose label changed only; the rest must survive."""
+    from pim.merge import Merger, Precedence
+
+    content = Provenance(source="content", ref="c.jsonl:3", at=datetime(2026, 3, 2, tzinfo=UTC))
+    Merger(Precedence(default=["content"])).bind(catalog.structure()).write(catalog, [
+        Product(identifier="b-classic", source=content, values={"name:de_DE": "Klassischer Halbschuh",
+                                                                "name:en_US": "Classic Oxford"}),  # en_US as stored
+    ])
+    assert found(catalog, q="halbschuh") == ["b-classic"] and found(catalog, q="oxford") == ["b-classic"]
+    assert found(catalog, q="classic oxford de") == []  # the old German label's own token is gone
+    incremental = _index(catalog)
+    gi.rebuild(catalog)
+    assert incremental == _index(catalog)
