@@ -36,7 +36,7 @@ from sqlmodel import Field, SQLModel
 
 from pim.catalog import Structure
 from pim.partial_values import PartialDecoder
-from pim.product import trusted_copy, value_key
+from pim.product import split_key, trusted_copy, value_key
 from pim.store.database import json_loads
 from pim.store.raw import Statements
 from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
@@ -223,20 +223,23 @@ class GridIndex:
             # only the locales whose label changed: the text rows of the others stay as they are
             locales = frozenset(_label_locale(k) for k in {*before, *after}
                                 if k in labels and before.get(k, _ABSENT) != after.get(k, _ABSENT))
-            label = _pick(d.values, _label_decoder(structure, d.after.family, locales)) if locales else {}
+            label = _label_decoder(structure, d.after.family, locales).decode(d.values) if locales else {}
             untouched = {k: v for k, v in label.items() if k not in after and k not in before}
             old[ident] = trusted_copy(d.before, {"values": {**untouched, **d.before.values}})
             new[ident] = trusted_copy(d.after, {"values": {**untouched, **d.after.values}})
-        return self.refresh_changes(conn, identifiers, new, old, sources=sources)
+        return self.refresh_changes(conn, identifiers, new, old, sources=sources, reframed=set(relabel))
 
     def refresh_changes(self, conn: Connection, identifiers: list[str], records: dict[str, Any],
                         before: dict[str, Any],
-                        sources: dict[str, tuple[frozenset[str], frozenset[str]]] | None = None) -> list[str]:
+                        sources: dict[str, tuple[frozenset[str], frozenset[str]]] | None = None,
+                        reframed: set[str] | None = None) -> list[str]:
         """Update the rows of products whose old state is known, from the difference alone: category, text
         and source rows are diffed in memory, and completeness copies are re-read only for the products the
         completeness listener rescored (pim.rescore.inputs_changed). Returns the products this cannot handle
         (new, not yet indexed, another family or parent, or a variant whose categories or label changed:
-        its rows depend on its models), which get the full refresh."""
+        its rows depend on its models), which get the full refresh. `sources` (identifier → sources before and
+        after) and `reframed` (the identifiers whose frame changed, see `_same_frame`) are given when the
+        caller worked them out already."""
         from pim.rescore import inputs_changed
 
         sql = Statements(conn)
@@ -258,7 +261,7 @@ class GridIndex:
             if old is None or new is None or pid is None or (old.family, old.parent) != (new.family, new.parent):
                 full.append(ident)
                 continue
-            if not _same_frame(old, new, structure):
+            if (ident in reframed) if reframed is not None else not _same_frame(old, new, structure):
                 if new.parent:
                     full.append(ident)
                     continue
@@ -424,18 +427,12 @@ def _label_set(structure: Structure, family: str | None) -> frozenset[str]:
     return hit
 
 
-def _pick(values: Any, decoder: PartialDecoder) -> dict[str, Any]:
-    """A decoder's keys of a delta's value map (from its JSON text when it has not been split yet)."""
-    pick = getattr(values, "pick", None)
-    return pick(decoder) if pick is not None else decoder.decode(values)
-
-
 _ABSENT = object()
 
 
 def _label_locale(key: str) -> str:
     """The text-row locale of a label value key ("" for a non-localizable label, as _text_tokens files it)."""
-    return key.split(":", 1)[1].split("@", 1)[0] if ":" in key else ""
+    return split_key(key)[1] or ""
 
 
 def _label_decoder(structure: Structure, family: str | None, locales: frozenset[str]) -> PartialDecoder:

@@ -123,8 +123,7 @@ class PreparedBatch:
     plan: Any = None  # pim.merge.MergePlan
     #: identifier → the product seq this batch's merge relied on (None: absent), for a writer elsewhere
     relied: dict[str, int | None] = field(default_factory=dict)
-    merged_records: int = 0
-    skipped_records: int = 0
+    merged_records: int = 0  # records the merge took in (not rejected by it)
 
 
 def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], merge: Any = None) -> PreparedBatch:
@@ -133,8 +132,7 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         # records this source already merged, on products not written since: skip validation and merge
         chunk, skipped = merge.drop_unchanged(store, source, chunk)
         out.skipped, out.good_keys = len(skipped), list(skipped)
-        out.relied.update(getattr(merge, "skipped_seqs", {}))
-        out.skipped_records = len(skipped)
+        out.relied.update(skipped)
     for item in chunk:
         out.read += 1
         if isinstance(item, Rejected):
@@ -151,9 +149,8 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         out.notes.extend(item.problems)
         (out.products if isinstance(rec, Product) else out.models).append(rec)  # type: ignore[arg-type]
     if merge is not None and out.products:
-        before = merge.merged_records
         out.plan = merge.prepare(store, out.products)
-        out.merged_records = merge.merged_records - before
+        out.merged_records = len(out.products) - len(out.plan.rejects)
         out.relied.update(out.plan.relied)
         by_key = {_key(item.record): item for item in chunk if isinstance(item, Parsed)}
         for r in out.plan.rejects:
@@ -231,7 +228,7 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
                 _write_batch(store, source, validator, chunk, counts, merge)  # counts its own records
             else:
                 merge.merged_records += batch.merged_records
-                merge.skipped_records += batch.skipped_records
+                merge.skipped_records += batch.skipped
             applied.append(ids)
             if on_batch:
                 on_batch(len(chunk))

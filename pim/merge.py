@@ -394,8 +394,6 @@ class Merger:
         self.salt = b""
         self.source = ""
         self._digests: dict[int, str] = {}  # id(record) → digest, for the batch being merged
-        #: identifier → product seq of the records the last drop_unchanged skipped (what the skip relied on)
-        self.skipped_seqs: dict[str, int] = {}
         #: Records merged and records skipped by their fingerprint, over this Merger's life.
         self.merged_records = 0
         self.skipped_records = 0
@@ -407,31 +405,29 @@ class Merger:
         self.salt = _salt(self.precedence, self.create_missing, structure)
         return self
 
-    def drop_unchanged(self, store: Store, source: str, chunk: list[Any]) -> tuple[list[Any], list[str]]:
+    def drop_unchanged(self, store: Store, source: str, chunk: list[Any]) -> tuple[list[Any], dict[str, int]]:
         """Drop the product records this source already merged with the same content while the product
-        has not been written since (one query per batch). Returns the rest and the skipped identifiers.
-        A SKU that appears more than once in the batch is never skipped."""
+        has not been written since (one query per batch). Returns the rest and the skipped identifiers with
+        the product seq the skip relied on. A SKU that appears more than once in the batch is never skipped."""
         self.source = source
-        self.skipped_seqs = {}
         records = [item.record for item in chunk if isinstance(getattr(item, "record", None), Product)]
         self._digests = {id(r): record_digest(r, self.salt) for r in records}
         if not records:
-            return chunk, []
+            return chunk, {}
         seen: dict[str, int] = {}
         for r in records:
             seen[r.identifier] = seen.get(r.identifier, 0) + 1
         with store.engine.connect() as conn:
             stored = _stored_fingerprints(conn, source, list(seen))
         if not stored:
-            return chunk, []
+            return chunk, {}
         keep: list[Any] = []
-        skipped: list[str] = []
+        skipped: dict[str, int] = {}
         for item in chunk:
             rec = getattr(item, "record", None)
             hit = stored.get(rec.identifier) if isinstance(rec, Product) else None
             if hit is not None and seen[rec.identifier] == 1 and hit[0] == self._digests[id(rec)]:
-                skipped.append(rec.identifier)
-                self.skipped_seqs[rec.identifier] = hit[1]
+                skipped[rec.identifier] = hit[1]
             else:
                 keep.append(item)
         self.skipped_records += len(skipped)
@@ -488,8 +484,7 @@ class Merger:
             old = old_conflicts[ident].get(key) if ident in old_conflicts else None
             if state is not None or old is not None:  # neither logged nor in conflict: nothing to write
                 _conflict_diff(ident, key, old, state, side, stamp)
-        plan = MergePlan(side=side, rejects=rejects, seqs={i: part.seq for i, part in parts.items()},
-                         relied={i: (parts[i].seq if i in parts else None) for i in ids})
+        plan = MergePlan(side=side, rejects=rejects, relied={i: (parts[i].seq if i in parts else None) for i in ids})
         for ident, product in merged.items():
             part = parts.get(ident)
             if part is None:
@@ -533,7 +528,6 @@ class MergePlan:
 
     side: SideWrites
     rejects: list[MergeReject]
-    seqs: dict[str, int]
     relied: dict[str, int | None]
     created: list[Product] = field(default_factory=list)
     updates: list[ProductRowUpdate] = field(default_factory=list)
@@ -560,7 +554,8 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
         else:
             created, written = UpsertCounts(), {}
         rewritten = store.update_product_rows(conn, plan.updates)
-        plan.side.write(store, conn, {**plan.seqs, **rewritten})
+        read = {ident: seq for ident, seq in plan.relied.items() if seq is not None}
+        plan.side.write(store, conn, {**read, **rewritten})
         changed = created.changed_keys + list(rewritten)
         if changed:
             store.notify(conn, changed, written or None, {i: None for i in written} if written else None,

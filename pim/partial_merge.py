@@ -112,8 +112,7 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
     for key in before.values.keys() | after.values.keys():
         if before.values.get(key, _MISSING) != after.values.get(key, _MISSING):
             changed.append(key)
-        was, now = before.provenance.get(key), after.provenance.get(key)
-        if was is not now and (was is None or now is None or (was.source, was.ref, was.at) != (now.source, now.ref, now.at)):
+        if before.provenance.get(key) != after.provenance.get(key):
             reprov.append(key)
     source_moved = [k for k in reprov if _source_of(before, k) != _source_of(after, k)]
     structural = [n for n in _STRUCTURAL if getattr(before, n) != getattr(after, n)]
@@ -168,10 +167,11 @@ class RawValues(Mapping[str, Any]):
     def __getitem__(self, key: str) -> Any:
         return msgspec.json.decode(self.raw[key])
 
-    def pick(self, decoder: Any) -> dict[str, Any]:
-        """`decoder.decode(self)` (a pim.partial_values.PartialDecoder), from the JSON text when the map was
-        not split yet: a few keys of a pickled map cost less than splitting all of it."""
-        return decoder.decode(self._text if self._raw is None and self._text is not None else self)  # type: ignore[no-any-return]
+    @property
+    def unsplit_text(self) -> str | None:
+        """The map's JSON text while it has not been split into keys (a pickled map), else None: a reader
+        wanting a few keys decodes those from the text (pim.partial_values.PartialDecoder does)."""
+        return self._text if self._raw is None else None
 
     def __contains__(self, key: object) -> bool:
         return key in self.raw

@@ -32,7 +32,10 @@ class PartialDecoder:
         if raw is None:
             return {}
         if isinstance(raw, Mapping):
-            return self._pick(raw)
+            text = getattr(raw, "unsplit_text", None)  # a map still held as JSON text (pim.partial_merge.RawValues)
+            if text is None:
+                return self._pick(raw)
+            raw = text
         try:  # to_builtins gives the struct back as a dict under the JSON key names, leaving out unset fields
             return msgspec.to_builtins(self._decoder.decode(raw))  # type: ignore[no-any-return]
         except msgspec.DecodeError:  # e.g. a key that is not text: let the full decoder say what is wrong

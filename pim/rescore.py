@@ -102,7 +102,7 @@ class Rescorer:
         from memory instead of being read back. `before`: the products as stored before this write (None:
         new), when the writer knows them; products whose completeness and unique-value inputs did not
         change are then skipped (their stored rows are already right). `deltas`: products a merge rewrote
-        in part (pim.store.store.ProductDelta): skipped the same way, else scored from the stored row."""
+        in part (pim.store.store.ProductDelta): skipped the same way, else scored from the delta's value map."""
         given = frozenset(identifiers)
         if deltas or (before is not None and records is not None):
             reqs = self.requirements(conn)
@@ -156,12 +156,7 @@ class _DeltaRecord:
         after = delta.after
         self.identifier, self.family, self.parent = after.identifier, after.family, after.parent
         decoder = _decoder(reqs, after.family, after.parent)
-        values = delta.values
-        if decoder is None:
-            self.values = dict(values)
-        else:  # from the JSON text when the map was not split yet (a delta prepared in a worker)
-            pick = getattr(values, "pick", None)
-            self.values = pick(decoder) if pick is not None else decoder.decode(values)
+        self.values = dict(delta.values) if decoder is None else decoder.decode(delta.values)
 
 
 def inputs_changed(reqs: Requirements, old: Any, new: Any) -> bool:

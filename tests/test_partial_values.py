@@ -34,3 +34,18 @@ def test_null_is_kept_apart_from_absent() -> None:
 def test_a_broken_document_fails_like_a_full_decode() -> None:
     with pytest.raises(orjson.JSONDecodeError):
         PartialDecoder(KEYS).decode('{"ean": "4006381333931", ')
+
+
+def test_a_map_still_held_as_json_text_decodes_like_the_split_one() -> None:
+    """A delta's value map arrives from a worker as JSON text; the decoder reads its keys from the text."""
+    import msgspec
+
+    from pim.partial_merge import RawValues
+
+    text = '{"name:en_US":"Drill","weight":{"amount":"1.5","unit":"KILOGRAM"},"ean":"4006381333931"}'
+    decoder = PartialDecoder(["weight", "ean", "absent"])
+    unsplit = RawValues(None, text)
+    assert unsplit.unsplit_text == text
+    assert decoder.decode(unsplit) == {"weight": {"amount": "1.5", "unit": "KILOGRAM"}, "ean": "4006381333931"}
+    split = RawValues(msgspec.json.decode(text, type=dict[str, msgspec.Raw]), text)
+    assert split.unsplit_text is None and decoder.decode(split) == decoder.decode(unsplit)

@@ -133,7 +133,7 @@ def json_text(value: Any) -> str:
 
 
 def _keywords(listener: Any) -> frozenset[str]:
-    """Which of the optional listener keywords (`records`, `before`) this listener takes."""
+    """Which of the optional listener keywords (`records`, `before`, `deltas`) this listener takes."""
     try:
         params = inspect.signature(listener).parameters
     except (TypeError, ValueError):
@@ -272,22 +272,16 @@ class Store:
         return Structure.from_items({kind: self.get_structure(kind) for kind in STRUCTURE_KINDS})
 
     # ---------------------------------------------------------------- products
-    def upsert_products(self, records: Iterable[Product], *, force: bool = False,
-                        before: dict[str, Product | None] | None = None) -> UpsertCounts:
-        """Write products in batches, one transaction each. Unchanged content (same hash) is skipped.
-        `before` (identifier → stored product or None) is handed to listeners that take it."""
+    def upsert_products(self, records: Iterable[Product], *, force: bool = False) -> UpsertCounts:
+        """Write products in batches, one transaction each. Unchanged content (same hash) is skipped."""
         total = UpsertCounts()
         for chunk in batched(records, self.batch_size):
-            total.add(self._upsert_product_batch(chunk, force, before))
+            with self.begin() as conn:
+                counts, written = self.write_products_in(conn, chunk, force=force)
+                if written:
+                    self.notify(conn, counts.changed_keys, written)
+            total.add(counts)
         return total
-
-    def _upsert_product_batch(self, chunk: list[Product], force: bool,
-                              before: dict[str, Product | None] | None = None) -> UpsertCounts:
-        with self.begin() as conn:
-            counts, written = self.write_products_in(conn, chunk, force=force)
-            if written:
-                self.notify(conn, counts.changed_keys, written, before)
-        return counts
 
     def write_products_in(self, conn: Connection, chunk: list[Product], *,
                           force: bool = False) -> tuple[UpsertCounts, dict[str, Product]]:
