@@ -79,6 +79,7 @@ class Ranker:
     def __init__(self, precedence: Precedence, structure: Structure) -> None:
         self.p = precedence
         self.groups = {code: a.group for code, a in structure.attributes.items()}
+        self.prices = frozenset(c for c, a in structure.attributes.items() if a.type == AttributeType.price_collection)
         self._cache: dict[tuple[str, str], tuple[int, bool]] = {}
         self._attribute: dict[str, str] = {}
 
@@ -96,6 +97,16 @@ class Ranker:
         if group is not None and group in self.p.groups:
             return self.p.groups[group]
         return self.p.default
+
+    def disagree(self, attribute: str, a: Any, b: Any) -> bool:
+        """Two claims disagree when they differ, except that price collections are compared per currency
+        both state: an ERP EUR+USD price and a supplier's equal EUR price agree (the winner's whole collection
+        still shows; the other stays a candidate)."""
+        if a == b:
+            return False
+        if attribute in self.prices and isinstance(a, dict) and isinstance(b, dict):
+            return any(a[c] != b[c] for c in a.keys() & b.keys())
+        return True
 
     def rank(self, source: str, attribute: str) -> tuple[int, bool]:
         hit = self._cache.get((source, attribute))
@@ -150,7 +161,8 @@ def settle(claims: Claims, attribute: str, ranker: Ranker, *, newest: str, curre
     winner = _choose(claims, attribute, ranker, newest, current, pin)
     win_value = claims[winner].value
     losers = {s: c for s, c in claims.items() if s != winner}
-    disagree = {s: c.value for s, c in losers.items() if c.value != win_value and ranker.rank(s, attribute)[1]}
+    disagree = {s: c.value for s, c in losers.items()
+                if ranker.rank(s, attribute)[1] and ranker.disagree(attribute, c.value, win_value)}
     if disagree and (ranker.rank(winner, attribute)[1] or pin == winner):
         return winner, losers, (winner, {winner: win_value, **disagree})
     return winner, losers, None

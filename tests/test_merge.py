@@ -187,3 +187,16 @@ def test_same_product_twice_in_one_batch_merges_both(seeded: Store):
     merge(seeded, "erp", record("erp", "A1", {"ean": "1"}, family="tool"),
           record("erp", "A1", {"unit_of_measure": "EA"}))
     assert seeded.get_product("A1").values == {"ean": "1", "unit_of_measure": "EA"}
+
+
+def test_price_collections_conflict_only_on_a_currency_both_state():
+    p = Precedence(groups={"erp": ["erp", "supplier:*"]})
+    existing = record("erp", "A1", {"price": {"EUR": "10", "USD": "11"}})
+    same_eur = merge_product(existing, record("supplier:acme", "A1", {"price": {"EUR": "10"}}), {}, {}, ranker(p))
+    assert same_eur.product.values["price"] == {"EUR": "10", "USD": "11"}  # the winner's whole collection shows
+    assert same_eur.candidates["price"]["supplier:acme"].value == {"EUR": "10"}
+    assert same_eur.conflicts["price"] is None
+    other_currency = merge_product(existing, record("supplier:acme", "A1", {"price": {"GBP": "9"}}), {}, {}, ranker(p))
+    assert other_currency.conflicts["price"] is None
+    cheaper = merge_product(existing, record("supplier:acme", "A1", {"price": {"EUR": "9", "GBP": "8"}}), {}, {}, ranker(p))
+    assert cheaper.conflicts["price"] == ("erp", {"erp": {"EUR": "10", "USD": "11"}, "supplier:acme": {"EUR": "9", "GBP": "8"}})
