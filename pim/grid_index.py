@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, delete, func, select
+from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Table, delete, select
 from sqlmodel import Field, SQLModel
 
 from pim.catalog import Structure
@@ -39,7 +39,7 @@ from pim.partial_values import PartialDecoder
 from pim.product import split_key, trusted_copy, value_key
 from pim.store.database import json_loads
 from pim.store.raw import Statements
-from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
+from pim.store.store import MODEL, PRODUCT, batched, structure_version
 
 TOKEN_LENGTH = 64
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -164,7 +164,7 @@ class GridIndex:
     def structure(self, conn: Connection) -> Structure:
         from pim.rescore import load_structure
 
-        fingerprint = tuple(conn.execute(select(func.count(), func.max(STRUCTURE.c.updated_at)).select_from(STRUCTURE)).one())
+        fingerprint = structure_version(conn)
         if self._structure is None or fingerprint != self._fingerprint:
             self._structure, self._fingerprint = load_structure(conn), fingerprint
         return self._structure

@@ -18,14 +18,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pim.catalog import Structure
 from pim.completeness import Requirements, Result
 from pim.partial_values import PartialDecoder
 from pim.store.raw import Statements
-from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched
+from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched, structure_version
 from pim.structure import STRUCTURE_KINDS
 
 _ATTRIBUTE_FLAGS = ("type", "localizable", "scopable", "available_locales")
@@ -64,7 +64,7 @@ class Rescorer:
 
     # ------------------------------------------------------------------ structure
     def requirements(self, conn: Connection) -> Requirements:
-        fingerprint = tuple(conn.execute(select(func.count(), func.max(STRUCTURE.c.updated_at)).select_from(STRUCTURE)).one())
+        fingerprint = structure_version(conn)
         if self._requirements is None or fingerprint != self._fingerprint:
             self._requirements = Requirements(load_structure(conn))
             self._fingerprint = fingerprint

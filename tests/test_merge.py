@@ -11,7 +11,7 @@ from pim.errors import InputError
 from pim.importing import Parsed, run_import
 from pim.merge import Merger, Precedence, Ranker, candidates_for, merge_product
 from pim.store import Store
-from tests.source_data import ATTRIBUTES, PRECEDENCE, prov, record, seed_structure
+from tests.source_data import ATTRIBUTES, PRECEDENCE, record, seed_structure
 
 KG = lambda x: {"amount": x, "unit": "KILOGRAM"}  # noqa: E731
 

@@ -62,6 +62,26 @@ def test_structure_round_trips(store: Store) -> None:
     assert set(s.attributes) == {"sku", "name"} and s.identifier_attribute == "sku"
 
 
+def test_every_structure_write_moves_the_version_the_caches_key_on(store: Store) -> None:
+    from pim.store.store import structure_version
+    from pim.web.deps import StructureCache
+
+    def version() -> int:
+        with store.engine.connect() as conn:
+            return structure_version(conn)
+
+    cache = StructureCache()
+    start = version()
+    store.put_structure("attribute", [Attribute(code="sku", type="identifier")])
+    after_put = version()
+    assert after_put > start and set(cache.get(store).attributes) == {"sku"}
+    # the same count of rows, rewritten: a count + newest-time key could miss it, the version cannot
+    store.put_structure("attribute", [Attribute(code="sku", type="identifier", group="erp")])
+    assert version() > after_put and cache.get(store).attributes["sku"].group == "erp"
+    assert store.delete_structure("attribute", "sku")
+    assert cache.get(store).attributes == {}
+
+
 def test_quarantine_keeps_location_and_raw_row(store: Store) -> None:
     from pim.store.store import QuarantineEntry
 

@@ -66,6 +66,17 @@ class ProductDelta:
 StructureListener = Callable[[Connection, str, dict[str, Any], dict[str, Any]], None]
 
 
+#: The sequence every structure write bumps: cached structures are keyed on it (`structure_version`).
+STRUCTURE_SEQ = "structure"
+
+
+def structure_version(conn: Connection) -> int:
+    """A number that changes with every structure write (Store.put_structure / delete_structure), read in one
+    key lookup. Caches of the structure compare it instead of scanning the structure table (count and newest
+    update time), which grew with the catalog's structure and missed two writes in the same second."""
+    return conn.execute(select(SEQUENCE.c.value).where(SEQUENCE.c.name == STRUCTURE_SEQ)).scalar_one_or_none() or 0
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -239,6 +250,7 @@ class Store:
             before = self._structure_data(conn, kind, [r["code"] for r in rows])
             for chunk in batched(rows, self.batch_size):
                 self.upsert_rows(conn, STRUCTURE, chunk, ["kind", "code"])
+            self.next_seq(conn, 1, STRUCTURE_SEQ)
             for listener in self.structure_listeners:
                 listener(conn, kind, before, {r["code"]: r["data"] for r in rows})
         return len(rows)
@@ -256,6 +268,7 @@ class Store:
         with self.begin() as conn:
             before = self._structure_data(conn, kind, [code])
             res = conn.execute(delete(STRUCTURE).where(STRUCTURE.c.kind == kind, STRUCTURE.c.code == code))
+            self.next_seq(conn, 1, STRUCTURE_SEQ)
             for listener in self.structure_listeners:
                 listener(conn, kind, before, {code: None})
         return bool(res.rowcount)

@@ -7,10 +7,9 @@ import secrets
 from typing import Any
 
 from fastapi import HTTPException, Request
-from sqlalchemy import func, select
 
 from pim.catalog import Structure
-from pim.store.store import STRUCTURE, Store
+from pim.store.store import Store, structure_version
 from pim.web.accounts import User, get_user, user_for_token
 
 
@@ -19,7 +18,7 @@ def store_of(request: Request) -> Store:
 
 
 class StructureCache:
-    """The structure, reloaded only when a structure row changed (count and newest update time)."""
+    """The structure, reloaded only when a structure write happened since (pim.store.store.structure_version)."""
 
     def __init__(self) -> None:
         self._key: Any = None
@@ -27,7 +26,7 @@ class StructureCache:
 
     def get(self, store: Store) -> Structure:
         with store.engine.connect() as conn:
-            key = tuple(conn.execute(select(func.count(), func.max(STRUCTURE.c.updated_at)).select_from(STRUCTURE)).one())
+            key = structure_version(conn)
         if self._value is None or key != self._key:
             self._value, self._key = store.structure(), key
         return self._value

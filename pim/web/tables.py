@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, String, Table
+from sqlalchemy import Column, DateTime, Index, String, Table
 from sqlmodel import Field, SQLModel
 
 from pim.store.tables import JSONType
