@@ -53,6 +53,10 @@ def test_export_then_import_jsonl_via_cli(pim_env: Path, tmp_path: Path) -> None
     assert (counts["created"], counts["rejected"]) == (1, 1)
     errors = json.loads(runner.invoke(app, ["import", "errors", "--json"]).output)
     assert [(e["line"], e["field"]) for e in errors] == [(2, "family")]
+    [job] = json.loads(runner.invoke(app, ["import", "jobs", "--json"]).output)
+    assert (job["id"], job["status"], job["counts"]["created"], job["counts"]["rejected"]) == (counts["job_id"], "partial", 1, 1)
+    listed = runner.invoke(app, ["import", "jobs"])
+    assert listed.exit_code == 0 and "partial" in listed.output and "in.jsonl" in listed.output
     out = tmp_path / "out.jsonl"
     assert runner.invoke(app, ["export", "jsonl", str(out)]).exit_code == 0
     assert json.loads(out.read_text().splitlines()[0])["identifier"] == "a"

@@ -39,6 +39,26 @@ def akeneo(folder: Path = typer.Argument(..., help="A folder of Akeneo CSV expor
     report(counts, as_json, f"imported {folder}")
 
 
+@app.command("jobs")
+def jobs(limit: int = typer.Option(20, help="At most this many runs, newest first."),
+         kind: str | None = typer.Option(None, help="Only this kind of job (import, publish, ...)."),
+         as_json: bool = JsonOption) -> None:
+    """List recorded runs with their counts. A run whose process died shows as interrupted: run it again."""
+    from pim.store import Store
+
+    rows = Store.from_settings().jobs(kind, limit)
+    if as_json:
+        emit_json(rows)
+        return
+    table(f"{len(rows)} job(s)", ["id", "kind", "status", "source", "counts", "started"],
+          [(r["id"], r["kind"], r["status"], str(r["source"]).rsplit("/", 1)[-1][-40:],
+            " ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if isinstance(v, int) and v),
+            f"{r['started_at']:%Y-%m-%d %H:%M}") for r in rows])
+    for r in rows:
+        if r["status"] in ("failed", "interrupted") and r.get("error"):
+            console.print(f"[yellow]job {r['id']} {r['status']}:[/] {r['error']}")
+
+
 @app.command("errors")
 def errors(job: int | None = typer.Argument(None, help="Job id (default: every open entry)."),
            limit: int = typer.Option(200, help="At most this many rows."),

@@ -4,6 +4,8 @@ records by content hash; reads stream with keyset paging so no caller holds the 
 from __future__ import annotations
 
 import inspect
+import os
+import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -141,6 +143,34 @@ def _storable(value: Any) -> Any:
 
 def json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+INTERRUPTED = "interrupted"
+
+
+def _job_view(job: dict[str, Any]) -> dict[str, Any]:
+    """A job row as readers see it: a running job whose process on this host is gone (killed, crashed, the
+    machine restarted) is `interrupted`, with what to do next. Its committed batches are kept: imports and
+    publishes commit batch by batch, each batch whole or not at all."""
+    if job.get("status") == "running" and job.get("pid") and job.get("host") == socket.gethostname()[:255] \
+            and not _process_alive(job["pid"]):
+        job["status"] = INTERRUPTED
+        job["error"] = (f"the process that ran this job (pid {job['pid']} on {job['host']}) ended without finishing "
+                        "it. Every batch it committed is kept and nothing else; run the same command again "
+                        "(an import skips the records it already merged)")
+    return job
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    except OSError:
+        return True  # cannot tell (e.g. no signals on this platform): say running, as stored
+    return True
 
 
 def _keywords(listener: Any) -> frozenset[str]:
@@ -559,7 +589,8 @@ class Store:
     def start_job(self, kind: str, source: str = "") -> int:
         with self.begin() as conn:
             res = conn.execute(
-                insert(JOB).values(kind=kind, source=source, status="running", counts={}, started_at=now())
+                insert(JOB).values(kind=kind, source=source, status="running", counts={}, started_at=now(),
+                                   host=socket.gethostname()[:255], pid=os.getpid())
             )
             return int(res.inserted_primary_key[0])
 
@@ -573,14 +604,14 @@ class Store:
     def job(self, job_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(JOB).where(JOB.c.id == job_id)).first()
-        return dict(row._mapping) if row else None
+        return _job_view(dict(row._mapping)) if row else None
 
     def jobs(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         q = select(JOB).order_by(JOB.c.id.desc()).limit(limit)
         if kind:
             q = q.where(JOB.c.kind == kind)
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+            return [_job_view(dict(r._mapping)) for r in conn.execute(q)]
 
     def quarantine(self, job_id: int | None, entries: Iterable[QuarantineEntry], conn: Connection | None = None) -> int:
         stamp = now()

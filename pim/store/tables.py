@@ -102,6 +102,8 @@ class JobRow(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     started_at: datetime = utc_column(index=True)
     finished_at: datetime | None = utc_column(nullable=True)
+    host: str | None = Field(default=None, max_length=255)  # where the job's process runs
+    pid: int | None = Field(default=None)
 
 
 class QuarantineRow(SQLModel, table=True):
