@@ -101,3 +101,46 @@ def test_upsert_carries_every_column_type_both_ways(store: Store) -> None:
         seq = conn.execute(select(FINGERPRINT.c.product_seq)).scalar_one()
     assert (got["min_qty"], got["price"], got["valid_from"], got["valid_to"]) == (Decimal("10"), Decimal("12.34"), date(2026, 1, 1), None)
     assert seq == 2**40
+
+
+def test_many_row_writes_match_row_by_row_on_both_backends(store: Store) -> None:
+    """Thousands of rows in one call (one statement over arrays on PostgreSQL): inserts into a C-collated key,
+    deletes by a three-column key, updates of JSON and timestamps where the last row of a repeated key wins."""
+    from pim.grid_index import GRID_TEXT
+    from pim.store.raw import Statements
+
+    rows = [(f"tök{i:05d}", i % 97, "de_DE" if i % 2 else "") for i in range(3000)]
+    with store.begin() as conn:
+        sql = Statements(conn)
+        sql.many(f"INSERT INTO grid_text (token, product_id, locale) VALUES ({sql.p}, {sql.p}, {sql.p})", rows)
+        sql.many(f"DELETE FROM grid_text WHERE token = {sql.p} AND product_id = {sql.p} AND locale = {sql.p}",
+                 rows[::3] + [("nothing", 1, "")])
+    with store.engine.connect() as conn:
+        left = sorted(tuple(r) for r in conn.execute(select(GRID_TEXT.c.token, GRID_TEXT.c.product_id, GRID_TEXT.c.locale)))
+    assert left == sorted(set(rows) - set(rows[::3]))
+
+    many = [{**ROWS[0], "identifier": f"P-{i}", "value_key": "weight"} for i in range(2500)]
+    later = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+    with store.begin() as conn:
+        raw = RawTable(conn, CANDIDATE)
+        raw.upsert(conn, many, KEYS)
+        raw.update(conn, ("value", "at"), "ref", [])  # nothing to do
+    with store.begin() as conn:
+        sql = Statements(conn)
+        sql.many(f"UPDATE value_candidate SET value = {sql.json}, at = {sql.p} WHERE identifier = {sql.p}",
+                 [('{"amount": "1", "unit": "GRAM"}', RawTable(conn, CANDIDATE).bind("at", later), f"P-{i}") for i in range(0, 2500, 2)]
+                 + [('{"amount": "9", "unit": "GRAM"}', RawTable(conn, CANDIDATE).bind("at", later), "P-0")])
+    stored = {r[0]: r for r in _core(store)}
+    assert len(stored) == 2500
+    assert stored["P-0"][3] == {"amount": "9", "unit": "GRAM"}  # the later row for the same key
+    assert stored["P-2"][3] == {"amount": "1", "unit": "GRAM"} and stored["P-1"][3] == ROWS[0]["value"]
+    assert stored["P-2"][5] == (later.replace(tzinfo=None) if store.dialect == "sqlite" else later)
+
+
+def test_statements_of_another_shape_run_row_by_row() -> None:
+    from pim.store.raw import _rewrite
+
+    assert _rewrite("INSERT INTO t VALUES (%s, %s)") is None  # no column list
+    assert _rewrite("UPDATE t SET a = a + %s WHERE k = %s") is None  # an expression, not a value
+    assert _rewrite("DELETE FROM t WHERE a > %s") is None
+    assert _rewrite("INSERT INTO t (a, b) VALUES (%s, %s::jsonb) ON CONFLICT (a) DO UPDATE SET b = excluded.b").key == (0,)

@@ -8,6 +8,7 @@ what is stored and read back is identical to the Core path."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -58,8 +59,7 @@ class Statements:
         self.conn.exec_driver_sql(statement, tuple(params))
 
     def many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            self.conn.exec_driver_sql(statement, rows)
+        execute_many(self.conn, statement, rows)
 
 
 class RawTable:
@@ -144,7 +144,7 @@ class RawTable:
                 f"INSERT INTO {self.quote(self.table.name)} ({', '.join(self.quote(c) for c in columns)}) "
                 f"VALUES ({marks}) ON CONFLICT ({', '.join(self.quote(k) for k in keys)}) "
                 + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING"))
-        conn.exec_driver_sql(sql, rows)
+        execute_many(conn, sql, rows)
 
     def update(self, conn: Connection, columns: Sequence[str], key: str, rows: list[tuple[Any, ...]]) -> None:
         """UPDATE `columns` WHERE `key` = …, for rows in driver form: tuples of `columns` then the key."""
@@ -156,7 +156,7 @@ class RawTable:
                              else f"{self.quote(c)} = {self.p}" for c in columns)
             sql = self._sql[("update", tuple(columns), key)] = (
                 f"UPDATE {self.quote(self.table.name)} SET {sets} WHERE {self.quote(key)} = {self.p}")
-        conn.exec_driver_sql(sql, rows)
+        execute_many(conn, sql, rows)
 
     def bind(self, column: str, value: Any) -> Any:
         """`value` as the driver takes it for a non-JSON column (e.g. a timestamp's text on SQLite)."""
@@ -172,7 +172,7 @@ class RawTable:
             sql = self._sql[("delete", tuple(keys))] = (
                 f"DELETE FROM {self.quote(self.table.name)} WHERE "
                 + " AND ".join(f"{self.quote(k)} = {self.p}" for k in keys))
-        conn.exec_driver_sql(sql, [tuple(r) for r in rows])
+        execute_many(conn, sql, [tuple(r) for r in rows])
 
     def _converter(self, column: str) -> Processor:
         """How one column's values become driver values: JSON serialised, timestamps through Core's bind
@@ -189,6 +189,130 @@ class RawTable:
             return hit
 
         return bind
+
+
+# ---------------------------------------------------------------------------------------------- executemany
+def execute_many(conn: Connection, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run a one-row statement for each row. On PostgreSQL the rows go as one statement over arrays (see
+    `_Batched`): psycopg's executemany sends a statement per row, and the per-statement work on both sides
+    was most of a merge import's time there. SQLite runs its prepared statement per row in C already."""
+    if not rows:
+        return
+    batched = _batched(statement) if conn.dialect.name == "postgresql" else None
+    if batched is None:
+        conn.exec_driver_sql(statement, rows)  # type: ignore[arg-type]
+    else:
+        batched.run(conn, rows)
+
+
+_INSERT = re.compile(r"^INSERT INTO (\S+) \(([^)]*)\) VALUES \(([^()]*)\)( ON CONFLICT \(([^)]*)\) DO (UPDATE SET .*|NOTHING))?$", re.S)
+_UPDATE = re.compile(r"^UPDATE (\S+) SET (.*) WHERE (\S+) = %s$", re.S)
+_DELETE = re.compile(r"^DELETE FROM (\S+) WHERE (.*)$", re.S)
+_MARK = re.compile(r"^%s(::jsonb)?$")
+_EQUALS = re.compile(r"^(\S+) = (%s(?:::jsonb)?)$")
+
+
+class _Batched:
+    """A one-row statement (INSERT … VALUES [ON CONFLICT], UPDATE … SET a = , … WHERE key = , DELETE … WHERE
+    a = AND b = ) rewritten to take every row at once, one array per column:
+    INSERT … SELECT * FROM unnest(…), UPDATE … FROM unnest(…), DELETE … USING unnest(…). The arrays are cast
+    to the columns' own types (read once from the catalog), so the keys compare on their indexes. `key`: the
+    columns identifying a row; a later row with the same key replaces an earlier one, as the one-row
+    statements run in order would leave it (ON CONFLICT DO UPDATE and UPDATE … FROM refuse or leave
+    undefined a key met twice in one statement)."""
+
+    def __init__(self, table: str, columns: list[str], build: Callable[[str], str], key: tuple[int, ...] | None) -> None:
+        self.table, self.columns, self.build, self.key = table, columns, build, key
+        self._sql: dict[str, str] = {}  # per database: its column types
+
+    def sql(self, conn: Connection) -> str:
+        url = str(conn.engine.url)
+        hit = self._sql.get(url)
+        if hit is None:
+            types = _column_types(conn, self.table)
+            arrays = ", ".join(f"%b::{types[c.strip(chr(34))]}[]" for c in self.columns)  # binary: no text escaping
+            hit = self._sql[url] = self.build(f"unnest({arrays})")
+        return hit
+
+    def run(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+        if self.key is not None and len(rows) > 1:
+            key = self.key
+            last = {tuple(r[i] for i in key): r for r in rows}
+            if len(last) < len(rows):
+                rows = list(last.values())
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self.sql(conn), [list(column) for column in zip(*rows)])
+        finally:
+            cursor.close()
+
+
+_TYPES: dict[tuple[str, str], dict[str, str]] = {}
+
+
+def _column_types(conn: Connection, table: str) -> dict[str, str]:
+    """column → its type's name (without length) as a cast takes it, from the catalog (cached per database)."""
+    key = (str(conn.engine.url), table)
+    hit = _TYPES.get(key)
+    if hit is None:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute("SELECT attname, format_type(atttypid, NULL) FROM pg_attribute "
+                           "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", [table])
+            hit = _TYPES[key] = dict(cursor.fetchall())
+        finally:
+            cursor.close()
+    return hit
+
+
+_BATCHED: dict[str, _Batched | None] = {}
+
+
+def _batched(statement: str) -> _Batched | None:
+    """The statement's all-rows form (cached per statement text); None for a shape not recognised, which
+    runs row by row."""
+    if statement not in _BATCHED:
+        _BATCHED[statement] = _rewrite(statement)
+    return _BATCHED[statement]
+
+
+def _rewrite(statement: str) -> _Batched | None:
+    if m := _INSERT.match(statement):
+        table, conflict = m.group(1), m.group(4) or ""
+        columns = [c.strip() for c in m.group(2).split(",")]
+        marks = [x.strip() for x in m.group(3).split(",")]
+        if len(columns) != len(marks) or not all(_MARK.match(x) for x in marks):
+            return None
+        key = None
+        if conflict and m.group(6) != "NOTHING":
+            try:
+                key = tuple(columns.index(k.strip()) for k in m.group(5).split(","))
+            except ValueError:
+                return None
+        head = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM "
+        return _Batched(table, columns, lambda source: head + source + conflict, key)
+    if m := _UPDATE.match(statement):
+        table, key_column = m.group(1), m.group(3)
+        sets = [_EQUALS.match(a.strip()) for a in m.group(2).split(", ")]
+        if not all(sets):
+            return None
+        columns = [a.group(1) for a in sets] + [key_column]  # type: ignore[union-attr]
+        alias = ", ".join(f"c{i}" for i in range(len(columns)))
+        assign = ", ".join(f"{c} = v.c{i}" for i, c in enumerate(columns[:-1]))
+        last = len(columns) - 1
+        return _Batched(table, columns, lambda source: f"UPDATE {table} AS t SET {assign} FROM {source} AS v({alias}) "
+                        f"WHERE t.{key_column} = v.c{last}", (last,))
+    if m := _DELETE.match(statement):
+        table = m.group(1)
+        tests = [_EQUALS.match(t.strip()) for t in m.group(2).split(" AND ")]
+        if not all(tests) or any(t.group(2) != "%s" for t in tests):  # type: ignore[union-attr]
+            return None
+        columns = [t.group(1) for t in tests]  # type: ignore[union-attr]
+        alias = ", ".join(f"c{i}" for i in range(len(columns)))
+        match = " AND ".join(f"t.{c} = v.c{i}" for i, c in enumerate(columns))
+        return _Batched(table, columns, lambda source: f"DELETE FROM {table} AS t USING {source} AS v({alias}) WHERE {match}",
+                        None)
+    return None
 
 
 def raw_table(owner: Any, conn: Connection, table: Table) -> RawTable:
