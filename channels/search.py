@@ -24,7 +24,7 @@ from sqlmodel import SQLModel
 
 from channels.localize import ValueResolver
 from channels.search_documents import DocumentBuilder, raw_image_url
-from channels.search_settings import index_settings, settings_fingerprint, shape_fingerprint
+from channels.search_settings import digest_of, index_settings, settings_fingerprint, shape_fingerprint
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
@@ -47,6 +47,7 @@ class SearchSyncRow(SQLModel, table=True):
     watermark: int = SQLField(sa_column=Column(BigInteger, nullable=False))
     shape_hash: str = SQLField(sa_column=Column(String(64), nullable=False))
     settings_hash: str = SQLField(sa_column=Column(String(64), nullable=False))
+    visibility_hash: str | None = SQLField(default=None, sa_column=Column(String(64), nullable=True))
     updated_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -103,10 +104,22 @@ def load_state(store: Store, target: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def save_state(store: Store, target: str, watermark: int, shape: str, settings: str) -> None:
+def save_state(store: Store, target: str, watermark: int, shape: str, settings: str, visibility: str | None = None) -> None:
     with store.begin() as conn:
         store.upsert_rows(conn, SYNC, [{"target": target, "watermark": watermark, "shape_hash": shape,
-                                        "settings_hash": settings, "updated_at": now()}], ["target"])
+                                        "settings_hash": settings, "visibility_hash": visibility,
+                                        "updated_at": now()}], ["target"])
+
+
+def visibility_fingerprint(store: Store) -> str:
+    """Who may see which products, where that does not ride on a product's own write: every contract's customer
+    and assortment (the default customers provider matches them). A contract loaded, changed or deleted makes the
+    next push a full rebuild, so no customer keeps finding products its contract no longer holds. (Without
+    contracts, customers come from the price lists, whose new or removed customer/SKU pairs mark the product
+    changed instead: pim.commerce.)"""
+    from pim.contracts import get_contracts
+
+    return digest_of(sorted([c.code, c.customer, c.assortment.model_dump(mode="json")] for c in get_contracts(store)))
 
 
 @dataclass
@@ -118,6 +131,7 @@ class Plan:
     shape: str
     settings: str
     reason: str
+    visibility: str | None = None
 
 
 # ---------------------------------------------------------------- renderer
@@ -137,6 +151,8 @@ class SearchRenderer:
         target = sync_target(ctx)
         state = load_state(store, target)
         shape, settings = shape_fingerprint(builder), settings_fingerprint(builder)
+        # a provider given for this run decides customers its own way: its changes need --full
+        visibility = None if ctx.options.get("search_customers") else visibility_fingerprint(store)
         start = store.current_seq()  # read before the products: later writes are sent next time, never lost
         if ctx.full:
             full, reason = True, "--full"
@@ -144,9 +160,12 @@ class SearchRenderer:
             full, reason = True, "first push to this target"
         elif state["shape_hash"] != shape:
             full, reason = True, "the structure changed what documents contain"
+        elif visibility is not None and state.get("visibility_hash") != visibility:
+            full, reason = True, "customer contracts changed who may see which products"
         else:
             full, reason = False, "changes since the last push"
-        plan = Plan(full, 0 if full else int(state["watermark"]), start, target, shape, settings, reason)  # type: ignore[index]
+        plan = Plan(full, 0 if full else int(state["watermark"]), start, target, shape, settings, reason,  # type: ignore[index]
+                    visibility)
         ctx.options["search_plan"] = plan
         return plan
 
@@ -221,4 +240,4 @@ class SearchRenderer:
         """Called by the pipeline after the exporter succeeded: only now does the watermark move."""
         plan: Plan | None = ctx.options.get("search_plan")
         if plan is not None:
-            save_state(store, plan.target, plan.start_seq, plan.shape, plan.settings)
+            save_state(store, plan.target, plan.start_seq, plan.shape, plan.settings, plan.visibility)

@@ -62,18 +62,18 @@ def synonyms(b: DocumentBuilder, locale: str) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in sorted(out.items())}
 
 
-def _digest(data: Any) -> str:
+def digest_of(data: Any) -> str:
     return hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
 
 
 def settings_fingerprint(b: DocumentBuilder) -> str:
-    return _digest({p.locale: index_settings(b, p.locale) for p in b.plans})
+    return digest_of({p.locale: index_settings(b, p.locale) for p in b.plans})
 
 
 def shape_fingerprint(b: DocumentBuilder) -> str:
     s = b.structure
     channel = s.channels[b.scope]
-    return _digest({
+    return digest_of({
         "version": DOCUMENT_VERSION,
         "channel": channel.model_dump(mode="json"),
         "attributes": {c: a.model_dump(mode="json", include={"type", "localizable", "scopable", "filterable", "searchable"})

@@ -18,12 +18,13 @@ from pydantic import Field, ValidationError
 from importers.erp_values import (NumberFormat, Setter, ValueBuilder, ValueRule, number_parser, partial_product,
                                   remembered)
 from pim.catalog import Structure
-from pim.commerce import PriceListEntry, StockLevel, put_price_list, put_stock
+from pim.commerce import CompletePriceLists, PriceListEntry, StockLevel, put_price_list, put_stock
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import trusted_provenance
 from pim.sources import RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
 from pim.store import Store
+from pim.store.store import QuarantineEntry
 from pim.values import ValueProblem
 
 PRICE_FIELDS = {"customer", "sku", "currency", "price", "min_qty", "valid_from", "valid_to"}
@@ -47,6 +48,10 @@ class ErpCsvMap(SourceProfile, NumberFormat):
         "stock: warehouse, quantity, atp, updated_at.",
     )
     defaults: dict[str, str] = Field(default={}, description="Constant fields for price_list/stock rows, e.g. currency: EUR.")
+    complete: bool = Field(default=False, description=(
+        "price_list only: the file holds the complete price list of every customer it names. Once every row is "
+        "in, their stored entries the file does not hold are removed (one transaction); customers the file "
+        "does not name keep theirs. Nothing is removed while any row of the file is rejected."))
 
     def rules(self) -> dict[str, ValueRule]:
         return {col: rule if isinstance(rule, ValueRule) else ValueRule(to=rule) for col, rule in self.columns.items()}
@@ -208,12 +213,37 @@ def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | No
                    precedence: Path | None = None) -> ImportCounts:
     label = f"erp-csv:{m.kind}:{path}"
     if m.kind == "price_list":
-        return run_rows_import(store, m.source, label, commerce_items(path, m), put_price_list)
+        if not m.complete:
+            return run_rows_import(store, m.source, label, commerce_items(path, m), put_price_list)
+        return _import_complete_price_lists(path, store, m, label)
     if m.kind == "stock":
         return run_rows_import(store, m.source, label, commerce_items(path, m), put_stock)
     structure = store.structure()
     return run_import(store, m.source, product_items(path, m, structure), structure=structure, label=label,
                       merge=merger_for(m, map_dir, precedence))
+
+
+def _import_complete_price_lists(path: Path, store: Store, m: ErpCsvMap, label: str) -> ImportCounts:
+    lists = CompletePriceLists(store)
+    finished = False
+
+    def remove_the_rest(counts: ImportCounts) -> None:
+        nonlocal finished
+        finished = True
+        counts.extra["removed"] = lists.finish(remove=not counts.rejected)
+        key = f"complete-price-list:{path.name}"
+        if counts.rejected:
+            store.quarantine(counts.job_id, [QuarantineEntry(
+                f"complete price list: nothing was removed because {counts.rejected} row(s) were rejected; fix "
+                "them and import the file again", file=str(path), record_key=key, source=m.source, severity="warning")])
+        else:
+            store.resolve_quarantine(m.source, [key])
+
+    try:
+        return run_rows_import(store, m.source, label, commerce_items(path, m), lists.put, after=remove_the_rest)
+    finally:
+        if not finished:
+            lists.finish(remove=False)
 
 
 class ErpCsvImporter:

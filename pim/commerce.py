@@ -3,16 +3,17 @@ tiers and validity) and stock per warehouse. The ERP importer writes it; feeds, 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Column, Date, DateTime, Numeric, String, Table, delete, or_, select
+from sqlalchemy import Column, Connection, Date, DateTime, Numeric, String, Table, delete, or_, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
@@ -72,7 +73,23 @@ class StockRow(SQLModel, table=True):
     source: str = SQLField(default="erp", sa_column=Column(String(100), nullable=False))
 
 
+class PriceListSeenRow(SQLModel, table=True):
+    """The price-list keys an import of complete price lists has written so far, per run
+    (`CompletePriceLists`): what tells the entries it no longer holds from the ones it does."""
+
+    __tablename__ = "price_list_seen"
+
+    run: str = SQLField(sa_column=Column(String(32), primary_key=True))
+    customer: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    sku: str = SQLField(sa_column=Column(String(255), primary_key=True))
+    currency: str = SQLField(sa_column=Column(String(3), primary_key=True))
+    min_qty: Decimal = SQLField(sa_column=Column(Numeric(18, 4), primary_key=True))
+    valid_from: date = SQLField(sa_column=Column(Date, primary_key=True))
+    noted_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 PRICE: Table = PriceListRow.__table__  # type: ignore[assignment]
+SEEN: Table = PriceListSeenRow.__table__  # type: ignore[assignment]
 STOCK: Table = StockRow.__table__  # type: ignore[assignment]
 EARLIEST = date(1900, 1, 1)
 
@@ -84,22 +101,81 @@ def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> int:
     """Upsert price-list entries; returns how many were given. An entry whose price, end date and source are
     already stored is left alone, so `updated_at` says when a price last changed: delta feeds send only
     changed prices, and re-importing an unchanged file writes nothing."""
+    with store.begin() as conn:
+        return _put_price_list_in(store, conn, entries)
+
+
+def _put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceListEntry],
+                       seen: str | None = None) -> int:
+    """put_price_list inside the caller's transaction; with `seen` (a run), each entry's key is also noted.
+    Where no contract exists, the search index's customers come from the price lists
+    (pim.contracts.contract_customers): a product gaining its first entry for a customer is marked changed,
+    so an incremental publish sends who may now see it."""
     count = 0
     stamp = now()
-    with store.begin() as conn:
-        table = raw_table(store, conn, PRICE)
-        for chunk in batched(entries, store.batch_size):
-            latest: dict[tuple[Any, ...], dict[str, Any]] = {}  # one key twice in a batch: the last entry wins, as it would being written in order
-            for e in chunk:
-                row = {**e.__dict__, "valid_from": e.valid_from or EARLIEST, "updated_at": stamp}
-                latest[tuple(row[k] for k in _PRICE_KEY)] = row
-            stored = {r[:5]: r[5:] for r in table.select(
-                conn, (*_PRICE_KEY, "valid_to", "price", "source"), "sku", sorted({k[1] for k in latest}),
-                also={"customer": sorted({k[0] for k in latest})})}
-            changed = [r for k, r in latest.items() if stored.get(k) != (r["valid_to"], r["price"], r["source"])]
-            store.upsert_rows(conn, PRICE, changed, list(_PRICE_KEY))
-            count += len(chunk)
+    table = raw_table(store, conn, PRICE)
+    fallback = _customers_from_price_lists(conn)
+    for chunk in batched(entries, store.batch_size):
+        latest: dict[tuple[Any, ...], dict[str, Any]] = {}  # one key twice in a batch: the last entry wins, as it would being written in order
+        for e in chunk:
+            row = {**e.__dict__, "valid_from": e.valid_from or EARLIEST, "updated_at": stamp}
+            latest[tuple(row[k] for k in _PRICE_KEY)] = row
+        stored = {r[:5]: r[5:] for r in table.select(
+            conn, (*_PRICE_KEY, "valid_to", "price", "source"), "sku", sorted({k[1] for k in latest}),
+            also={"customer": sorted({k[0] for k in latest})})}
+        changed = [r for k, r in latest.items() if stored.get(k) != (r["valid_to"], r["price"], r["source"])]
+        store.upsert_rows(conn, PRICE, changed, list(_PRICE_KEY))
+        if seen is not None:
+            raw_table(store, conn, SEEN).upsert(conn, [
+                {"run": seen, **dict(zip(_PRICE_KEY, k)), "noted_at": stamp} for k in latest],
+                ("run", *_PRICE_KEY))
+        if fallback:
+            known = {(k[0], k[1]) for k in stored}
+            gained = {k[1] for k in latest if (k[0], k[1]) not in known}
+            if gained:
+                store.touch_products(conn, sorted(gained))
+        count += len(chunk)
     return count
+
+
+def _customers_from_price_lists(conn: Connection) -> bool:
+    """True while no contract exists: the search index then takes a product's customers from the price lists."""
+    return conn.exec_driver_sql("SELECT 1 FROM feed_contract LIMIT 1").first() is None
+
+
+class CompletePriceLists:
+    """An import of complete price lists (an ERP map's `complete: true`): every entry written is also noted
+    under this run, and `finish` removes, in one transaction, the stored entries of the customers the run
+    named that it did not hold. Customers the run never named keep all of theirs."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.run = uuid.uuid4().hex
+        with store.begin() as conn:  # notes a crashed run left behind
+            conn.execute(delete(SEEN).where(SEEN.c.noted_at < now() - timedelta(days=1)))
+
+    def put(self, store: Store, entries: list[PriceListEntry]) -> int:
+        with store.begin() as conn:
+            return _put_price_list_in(store, conn, entries, seen=self.run)
+
+    def finish(self, *, remove: bool) -> int:
+        """Remove what the run did not hold (when `remove`) and forget the notes; returns the entries removed."""
+        removed = 0
+        with self.store.begin() as conn:
+            if remove:
+                named = select(SEEN.c.customer).where(SEEN.c.run == self.run).distinct().scalar_subquery()
+                held = select(SEEN.c.run).where(
+                    SEEN.c.run == self.run, *(SEEN.c[k] == PRICE.c[k] for k in _PRICE_KEY)).exists()
+                gone = select(PRICE.c.customer, PRICE.c.sku).where(PRICE.c.customer.in_(named), ~held)
+                lost = {(c, sku) for c, sku in conn.execute(gone)}
+                if lost:
+                    removed = conn.execute(delete(PRICE).where(PRICE.c.customer.in_(named), ~held)).rowcount
+                    if _customers_from_price_lists(conn):
+                        left = {(c, sku) for c, sku in conn.execute(select(PRICE.c.customer, PRICE.c.sku).where(
+                            PRICE.c.sku.in_(sorted({sku for _, sku in lost}))))}
+                        self.store.touch_products(conn, sorted({sku for _, sku in lost - left}))
+            conn.execute(delete(SEEN).where(SEEN.c.run == self.run))
+        return removed
 
 
 def read_price_list_jsonl(path: Path) -> Iterator[PriceListEntry]:
@@ -114,13 +190,6 @@ def read_price_list_jsonl(path: Path) -> Iterator[PriceListEntry]:
             except (ValidationError, orjson.JSONDecodeError) as exc:
                 raise InputError(str(exc).splitlines()[0], file=str(path), line=number,
                                  hint="each line is {customer, sku, currency, price, min_qty, valid_from, valid_to}") from exc
-
-
-def replace_price_list(store: Store, customer: str, entries: Iterable[PriceListEntry]) -> int:
-    """A full price list for one customer replaces the old one atomically."""
-    with store.begin() as conn:
-        conn.execute(delete(PRICE).where(PRICE.c.customer == customer))
-    return put_price_list(store, entries)
 
 
 @dataclass(frozen=True)

@@ -286,9 +286,11 @@ class RowItem:
 
 
 def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowItem | Rejected],
-                    put: Callable[[Store, list[Any]], int]) -> ImportCounts:
+                    put: Callable[[Store, list[Any]], int],
+                    after: Callable[[ImportCounts], None] | None = None) -> ImportCounts:
     """The job/quarantine loop for rows that are not products: `put` writes one batch in one transaction
-    (upserts, so re-running is safe). Counts: read, updated (rows written), rejected."""
+    (upserts, so re-running is safe). Counts: read, updated (rows written), rejected. `after` runs once every
+    row is in, before the job is recorded (it may add counts)."""
     counts = ImportCounts(job_id=store.start_job("import", label))
     try:
         with bulk_allocation():
@@ -300,6 +302,8 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
                 counts.updated += put(store, [g.row for g in good]) if good else 0
                 counts.rejected += store.quarantine(counts.job_id, rejects)
                 store.resolve_quarantine(source, [g.key for g in good])
+        if after is not None:
+            after(counts)
     except PimError as exc:
         store.finish_job(counts.job_id, counts.as_dict(), status="failed", error=exc.describe())  # type: ignore[arg-type]
         raise

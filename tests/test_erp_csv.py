@@ -215,3 +215,48 @@ def test_a_repeated_bad_timestamp_rejects_every_row(tmp_path: Path):
         (2, "'2026-13-01T06:00:00' is not a timestamp in the format %Y-%m-%dT%H:%M:%S"),
         (3, "'2026-13-01T06:00:00' is not a timestamp in the format %Y-%m-%dT%H:%M:%S")]
     assert [i.row.updated_at for i in items if not isinstance(i, Rejected)] == [datetime(2026, 3, 1, 6, tzinfo=UTC)] * 2
+
+
+PRICE_MAP = dict(kind="price_list", delimiter=";", decimal=",", date_format="%d.%m.%Y", sku_column="Material",
+                 columns={"Kunde": "customer", "Menge": "min_qty", "Preis": "price", "Ab": "valid_from", "Bis": "valid_to"},
+                 defaults={"currency": "EUR"})
+
+
+def _tiers(store: Store, customer: str, skus: list[str]) -> dict[str, list[tuple[Decimal, Decimal]]]:
+    found = contract_tiers(store, customer, skus, "EUR", on=date(2026, 6, 1))
+    return {sku: [(t.min_qty, t.price) for t in tiers] for sku, tiers in found.items()}
+
+
+def test_a_complete_price_list_removes_what_the_file_no_longer_holds_for_the_customers_it_names(seeded: Store, tmp_path: Path):
+    head = "Kunde;Material;Menge;Preis;Ab;Bis"
+    first = write(tmp_path / "prices.csv", [head, "C1;A1;1;10,00;01.01.2026;", "C1;A1;100;9,00;01.01.2026;",
+                                            "C1;A2;1;5,00;01.01.2026;", "C2;A1;1;11,00;01.01.2026;"])
+    m = ErpCsvMap(**PRICE_MAP, complete=True)
+    assert import_erp_csv(first, seeded, m).as_dict()["removed"] == 0
+    # C1 drops the 100-piece tier of A1 and all of A2; C2 is not in the file at all
+    second = write(tmp_path / "prices2.csv", [head, "C1;A1;1;10,00;01.01.2026;"])
+    counts = import_erp_csv(second, seeded, m)
+    assert counts.as_dict()["removed"] == 2 and seeded.job(counts.job_id)["counts"]["removed"] == 2
+    assert _tiers(seeded, "C1", ["A1", "A2"]) == {"A1": [(Decimal(1), Decimal(10))]}
+    assert _tiers(seeded, "C2", ["A1"]) == {"A1": [(Decimal(1), Decimal(11))]}
+    # without `complete`, the same file removes nothing
+    import_erp_csv(first, seeded, ErpCsvMap(**PRICE_MAP))
+    import_erp_csv(second, seeded, ErpCsvMap(**PRICE_MAP))
+    assert _tiers(seeded, "C1", ["A2"]) == {"A2": [(Decimal(1), Decimal(5))]}
+    with seeded.engine.connect() as conn:  # the run's notes are gone
+        assert conn.exec_driver_sql("SELECT count(*) FROM price_list_seen").scalar_one() == 0
+
+
+def test_a_complete_price_list_with_a_rejected_row_removes_nothing_until_it_is_fixed(seeded: Store, tmp_path: Path):
+    head = "Kunde;Material;Menge;Preis;Ab;Bis"
+    m = ErpCsvMap(**PRICE_MAP, complete=True)
+    import_erp_csv(write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2026;", "C1;A2;1;5,00;01.01.2026;"]), seeded, m)
+    broken = write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2026;", "C1;A2;x;5,00;01.01.2026;"])
+    counts = import_erp_csv(broken, seeded, m)
+    assert (counts.rejected, counts.as_dict()["removed"]) == (1, 0)
+    assert set(_tiers(seeded, "C1", ["A1", "A2"])) == {"A1", "A2"}  # A2's stored price is kept
+    warning = [q for q in seeded.quarantined() if q["severity"] == "warning"]
+    assert len(warning) == 1 and "nothing was removed" in warning[0]["reason"]
+    fixed = write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2026;"])
+    assert import_erp_csv(fixed, seeded, m).as_dict()["removed"] == 1
+    assert [q for q in seeded.quarantined() if q["severity"] == "warning"] == []

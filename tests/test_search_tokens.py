@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -79,3 +80,42 @@ def test_cli_prints_a_token_that_the_server_accepts(indexed: ServedDouble) -> No
     assert result.exit_code == 0, result.output
     out = orjson.loads(result.output)
     assert {h["sku"] for h in search(indexed, out["token"]).json()["hits"]} == {"HP-100-BLK"}
+
+
+def _modes(result) -> set[str]:
+    return {a.meta["mode"] for a in result.artifacts}
+
+
+def test_without_contracts_a_price_list_change_reaches_the_index_incrementally(indexed: ServedDouble, store: Store,
+                                                                             tmp_path: Path) -> None:
+    from pim.commerce import CompletePriceLists, PriceListEntry, put_price_list
+
+    put_price_list(store, [PriceListEntry(customer="globex", sku=CABLE, currency="EUR", price=Decimal("4.5"))])
+    result = publish_search(store, tmp_path)
+    assert _modes(result) == {"incremental"}
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "globex")).json()["hits"]} == {"HP-100-BLK", CABLE}
+    # acme's complete price list no longer holds the cable: acme stops finding it
+    lists = CompletePriceLists(store)
+    lists.put(store, [PriceListEntry(customer="acme-gmbh", sku="HP-100-RED", currency="EUR", price=Decimal("80"))])
+    assert lists.finish(remove=True) == 1
+    assert _modes(publish_search(store, tmp_path)) == {"incremental"}
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "acme-gmbh")).json()["hits"]} == {"HP-100-RED"}
+
+
+def test_a_contract_change_rebuilds_the_index_so_visibility_follows_the_contracts(indexed: ServedDouble, store: Store,
+                                                                                 tmp_path: Path) -> None:
+    from pim.contracts import Assortment, Contract, Delivery, Rule, delete_contract, put_contracts
+
+    contract = Contract(code="globex-cables", customer="globex", assortment=Assortment(rules=[Rule(categories=["cables"])]),
+                        locale="de_DE", currency="EUR", channel="ecommerce", delivery=Delivery(portal=True))
+    put_contracts(store, [contract])
+    result = publish_search(store, tmp_path)
+    assert _modes(result) == {"full"} and {a.meta["reason"] for a in result.artifacts} == {
+        "customer contracts changed who may see which products"}
+    # the contracts now decide alone: globex sees the cables, acme (no contract) nothing
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "globex")).json()["hits"]} == {CABLE}
+    assert search(indexed, token_for(indexed, "acme-gmbh")).json()["hits"] == []
+    assert _modes(publish_search(store, tmp_path)) == {"incremental"}  # nothing changed since
+    delete_contract(store, "globex-cables")
+    assert _modes(publish_search(store, tmp_path)) == {"full"}
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "globex")).json()["hits"]} == {"HP-100-BLK"}
