@@ -88,8 +88,20 @@ class PriceListSeenRow(SQLModel, table=True):
     noted_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class PriceListRemovedRow(SQLModel, table=True):
+    """When a customer's last entries for a SKU were removed (a complete price list no longer holding them):
+    a delta feed re-sends that SKU, now at its fallback price, as it re-sends a changed price."""
+
+    __tablename__ = "price_list_removed"
+
+    customer: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    sku: str = SQLField(sa_column=Column(String(255), primary_key=True))
+    removed_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 PRICE: Table = PriceListRow.__table__  # type: ignore[assignment]
 SEEN: Table = PriceListSeenRow.__table__  # type: ignore[assignment]
+REMOVED: Table = PriceListRemovedRow.__table__  # type: ignore[assignment]
 STOCK: Table = StockRow.__table__  # type: ignore[assignment]
 EARLIEST = date(1900, 1, 1)
 
@@ -170,6 +182,9 @@ class CompletePriceLists:
                 lost = {(c, sku) for c, sku in conn.execute(gone)}
                 if lost:
                     removed = conn.execute(delete(PRICE).where(PRICE.c.customer.in_(named), ~held)).rowcount
+                    stamp = now()
+                    self.store.upsert_rows(conn, REMOVED, [{"customer": c, "sku": sku, "removed_at": stamp}
+                                                           for c, sku in sorted(lost)], ["customer", "sku"])
                     if _customers_from_price_lists(conn):
                         left = {(c, sku) for c, sku in conn.execute(select(PRICE.c.customer, PRICE.c.sku).where(
                             PRICE.c.sku.in_(sorted({sku for _, sku in lost}))))}
@@ -222,9 +237,11 @@ def contract_tiers(
 
 
 def price_list_changed_since(store: Store, customer: str, since: datetime) -> list[str]:
+    """SKUs whose contract prices for `customer` changed or were removed after `since`."""
     with store.engine.connect() as conn:
-        q = select(PRICE.c.sku).where(PRICE.c.customer == customer, PRICE.c.updated_at > since).distinct()
-        return list(conn.execute(q).scalars())
+        changed = select(PRICE.c.sku).where(PRICE.c.customer == customer, PRICE.c.updated_at > since)
+        removed = select(REMOVED.c.sku).where(REMOVED.c.customer == customer, REMOVED.c.removed_at > since)
+        return sorted(set(conn.execute(changed.union(removed)).scalars()))
 
 
 def put_stock(store: Store, levels: Iterable[StockLevel]) -> int:

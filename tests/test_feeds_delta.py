@@ -145,3 +145,16 @@ def test_one_failing_contract_does_not_stop_the_others(store, pim_env: Path) -> 
     assert "cannot reach SFTP server" in summary.failures[0]["error"]
     jobs = {j["source"]: j["status"] for j in store.jobs(kind="feed")}
     assert jobs == {"bad": "failed", "good-1": "succeeded", "good-2": "succeeded"}
+
+
+def test_a_contract_price_removed_by_a_complete_price_list_is_resent_at_its_fallback_price(delivered, tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from pim.commerce import CompletePriceLists, PriceListEntry
+
+    lists = CompletePriceLists(delivered)  # cust_a's list now holds T2 only: T1's contract price goes
+    lists.put(delivered, [PriceListEntry(customer="cust_a", sku="T2", currency="EUR", price=Decimal("3.00"))])
+    assert lists.finish(remove=True) == 1
+    got = lines(deliver_contract(delivered, "acme-tools", out_dir=out_dir(tmp_path)).file)
+    assert set(got) == {"T1", "T2"}
+    assert got["T1"]["action"] == "upsert" and got["T1"]["price"]["amount"] != "8"

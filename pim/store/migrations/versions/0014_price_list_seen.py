@@ -1,5 +1,5 @@
 """merge: the keys an import of complete price lists has written, per run, so the entries it no longer holds
-can be removed when it finishes"""
+can be removed when it finishes; and when a customer's prices for a SKU were removed, for delta feeds"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -21,7 +21,14 @@ def upgrade() -> None:
         sa.Column("valid_from", sa.Date, primary_key=True),
         sa.Column("noted_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "price_list_removed",
+        sa.Column("customer", sa.String(100), primary_key=True),
+        sa.Column("sku", sa.String(255), primary_key=True),
+        sa.Column("removed_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("price_list_removed")
     op.drop_table("price_list_seen")
