@@ -289,7 +289,8 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[
             yield Rejected(str(bp), str(path), bp.line, bp.field, None, None)
             continue
         if bp.mode == "delete":
-            yield Rejected("PRODUCT mode=delete: deletions from supplier catalogs are reviewed, not applied",
+            yield Rejected("PRODUCT mode=delete: deletions from supplier catalogs are reviewed, not applied; to apply "
+                           f"one: pim import withdraw supplier:{m.supplier} <SKU of supplier PID {bp.supplier_pid}>",
                            str(path), bp.line, "PRODUCT@mode", {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
             continue
         mapped = mapper.map(bp, header)

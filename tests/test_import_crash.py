@@ -18,13 +18,14 @@ import yaml
 from typer.testing import CliRunner
 
 from importers.erp_csv import ErpCsvMap, import_erp_csv
-from pim.cli import app
+from pim.cli import _mount, app
 from pim.importing import Parsed, run_import
 from pim.merge import Merger, candidates_for
 from pim.conflicts import open_conflicts
 from pim.store import Store
 from tests.source_data import PRECEDENCE, record, seed_structure
 
+_mount()
 ROOT = Path(__file__).resolve().parent.parent
 KG = lambda x: {"amount": x, "unit": "KILOGRAM"}  # noqa: E731
 N, BATCH, STALL_IN = 40, 8, 3  # five batches; the process is killed inside the third one's transaction

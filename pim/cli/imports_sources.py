@@ -73,3 +73,19 @@ def resolve(sku: str, value_key: str, source: str, by: str = typer.Option("cli",
 
     c = resolve_conflict(Store.from_settings(), sku, value_key, source, by=by)
     console.print(f"{sku} {value_key}: {source} wins ({c.claims[source]}), pinned")
+
+
+@app.command("withdraw")
+def withdraw(source: str = typer.Argument(..., help="The source whose values leave, e.g. supplier:acme."),
+             sku: list[str] = typer.Argument(..., help="The products (SKUs)."),
+             precedence: Path | None = typer.Option(None, "--precedence", help=(
+                 "The precedence YAML the imports use: it decides which claim takes over (default: content first).")),
+             as_json: bool = JsonOption) -> None:
+    """Withdraw every value SOURCE claims on these products, as if it had sent them empty: the next-ranked
+    claim takes over, or the value goes. Applies a supplier's PRODUCT mode="delete" after review."""
+    from pim.merge import Precedence
+    from pim.store import Store
+    from pim.withdraw import withdraw_claims
+
+    counts = withdraw_claims(Store.from_settings(), source, sku, Precedence.load(precedence) if precedence else None)
+    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"withdrew {source} from {len(sku)} product(s)")
