@@ -55,6 +55,8 @@ def test_export_then_import_jsonl_via_cli(pim_env: Path, tmp_path: Path) -> None
     assert [(e["line"], e["field"]) for e in errors] == [(2, "family")]
     [job] = json.loads(runner.invoke(app, ["import", "jobs", "--json"]).output)
     assert (job["id"], job["status"], job["counts"]["created"], job["counts"]["rejected"]) == (counts["job_id"], "partial", 1, 1)
+    shown = runner.invoke(app, ["import", "errors"])
+    assert shown.exit_code == 0 and "rejected" in shown.output and "family" in shown.output
     listed = runner.invoke(app, ["import", "jobs"])
     assert listed.exit_code == 0 and "partial" in listed.output and "in.jsonl" in listed.output
     out = tmp_path / "out.jsonl"

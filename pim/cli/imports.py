@@ -63,12 +63,14 @@ def jobs(limit: int = typer.Option(20, help="At most this many runs, newest firs
 def errors(job: int | None = typer.Argument(None, help="Job id (default: every open entry)."),
            limit: int = typer.Option(200, help="At most this many rows."),
            as_json: bool = JsonOption) -> None:
-    """List quarantined rows: file, line, field, reason. Fix the file and import it again."""
+    """List quarantined rows: file, line, field, reason. Severity `rejected`: the row was not imported;
+    `problem`: imported, one value has an issue; `warning`: about the whole file. Fix the file and import it
+    again."""
     from pim.store import Store
 
     rows = Store.from_settings().quarantined(job, limit=limit)
     if as_json:
         emit_json(rows)
         return
-    table(f"{len(rows)} quarantined row(s)", ["job", "file", "line", "field", "reason"],
-          [(r["job_id"], r["file"], r["line"], r["field"], r["reason"][:200]) for r in rows])
+    table(f"{len(rows)} quarantined row(s)", ["job", "severity", "file", "line", "field", "reason"],
+          [(r["job_id"], r["severity"], r["file"], r["line"], r["field"], r["reason"][:200]) for r in rows])
