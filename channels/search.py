@@ -25,16 +25,20 @@ from sqlmodel import SQLModel
 from channels.localize import ValueResolver
 from channels.search_documents import DocumentBuilder, raw_image_url
 from channels.search_settings import digest_of, index_settings, settings_fingerprint, shape_fingerprint
-from pim.product import Product
+from pim.product import Product, split_key
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
+from pim.structure import AttributeType
 from pim.store.store import Store, now
 
 #: Who may see a product (tenant tokens filter on the `customers` field): the customers whose contract
 #: assortment holds it (pim/contracts.py). Signature: (store, skus) → {sku: [customer]}.
 CUSTOMERS_PROVIDER = "pim.contracts:contract_customers"
-#: The main image's public URL. The media area replaces this with its rendition URL. Signature: (value) → url.
+#: The main image's public URL when media has no rendition for it. Signature: (value) → url.
 IMAGE_URL = "channels.search:image_url"
+#: Rendition links for a channel (media/links.py): (store, channel, fallback) → callable (value) → url with a
+#: `prefetch(values)` method and a `state()` (what the links depend on), or None when media.yaml declares none.
+IMAGE_LINKS = "media.links:links_for"
 CHUNK = 1000
 
 
@@ -139,18 +143,23 @@ class SearchRenderer:
     name = "search"
     default_exporter = "meilisearch"
 
-    def _builder(self, ctx: PublishContext) -> DocumentBuilder:
+    def _builder(self, ctx: PublishContext, store: Store) -> DocumentBuilder:
         builder = ctx.options.get("search_builder")
         if builder is None:
-            image = ctx.options.get("search_image_url") or load(IMAGE_URL)
+            image = ctx.options.get("search_image_url")
+            if image is None:  # the media area's rendition links, else the value behind the CDN base
+                image = load(IMAGE_LINKS)(store, ctx.channel, load(IMAGE_URL)) or load(IMAGE_URL)
             builder = ctx.options["search_builder"] = DocumentBuilder(ctx.structure, ctx.channel, image_url=image)
         return builder
 
     def plan(self, store: Store, ctx: PublishContext) -> Plan:
-        builder = self._builder(ctx)
+        builder = self._builder(ctx, store)
         target = sync_target(ctx)
         state = load_state(store, target)
         shape, settings = shape_fingerprint(builder), settings_fingerprint(builder)
+        links_state = getattr(builder.image_url, "state", None)
+        if links_state is not None:  # images that gained their rendition since: every document links anew
+            shape = digest_of([shape, links_state()])
         # a provider given for this run decides customers its own way: its changes need --full
         visibility = None if ctx.options.get("search_customers") else visibility_fingerprint(store)
         start = store.current_seq()  # read before the products: later writes are sent next time, never lost
@@ -159,7 +168,7 @@ class SearchRenderer:
         elif state is None:
             full, reason = True, "first push to this target"
         elif state["shape_hash"] != shape:
-            full, reason = True, "the structure changed what documents contain"
+            full, reason = True, "the structure or the images' renditions changed what documents contain"
         elif visibility is not None and state.get("visibility_hash") != visibility:
             full, reason = True, "customer contracts changed who may see which products"
         else:
@@ -176,7 +185,7 @@ class SearchRenderer:
 
     def render(self, products: Iterable[Product], ctx: PublishContext, store: Any) -> list[Artifact]:
         plan: Plan = ctx.options.get("search_plan") or self.plan(store, ctx)
-        builder = self._builder(ctx)
+        builder = self._builder(ctx, store)
         customers_of: Callable[[Any, list[str]], dict[str, list[str]]] = (
             ctx.options.get("search_customers") or load(CUSTOMERS_PROVIDER))
         staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}" / "search"
@@ -223,14 +232,17 @@ class SearchRenderer:
         from pim.commerce import stock_for
 
         resolver = ValueResolver(store, builder.structure)
+        prefetch = getattr(builder.image_url, "prefetch", None)
+        images = {c for c, a in builder.structure.attributes.items() if a.type == AttributeType.image}
         it = iter(products)
         while chunk := list(islice(it, CHUNK)):
             skus = [p.identifier for p in chunk]
             stock = stock_for(store, skus)
             customers = customers_of(store, skus)
-            for p in chunk:
-                chain = resolver.ancestors(p) if p.parent else []
-                values = resolver.values(p)
+            resolved = [(p, resolver.ancestors(p) if p.parent else [], resolver.values(p)) for p in chunk]
+            if prefetch is not None:  # the chunk's image links in a few queries
+                prefetch(v for _, _, values in resolved for k, v in values.items() if split_key(k)[0] in images)
+            for p, chain, values in resolved:
                 categories = p.categories + [c for m in chain for c in m.categories if c not in p.categories]
                 yield builder.build(p.identifier, p.family, categories, values,
                                     model=chain[-1].code if chain else None,

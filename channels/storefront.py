@@ -5,7 +5,8 @@ Written streaming (one product at a time into every locale file). Locales, curre
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,9 +15,14 @@ import orjson
 from channels.framework import FieldMapper, catalog_for
 from channels.localize import ValueResolver
 from pim.catalog import Structure
-from pim.product import Product
+from pim.product import Product, split_key
 from pim.protocols import Artifact, PublishContext
+from pim.registry import load
 from pim.structure import AttributeType
+
+#: Rendition links for the catalog's images (see channels.search.IMAGE_LINKS): the listing rendition's URL,
+#: else the image value as it is.
+IMAGE_LINKS = "media.links:links_for"
 
 
 _PRICE, _SIMPLE, _MULTI = AttributeType.price_collection, AttributeType.simple_select, AttributeType.multi_select
@@ -44,9 +50,11 @@ def related(p: Product, s: Structure, kinds: list[str]) -> dict[str, list[str]]:
 
 def product_document(p: Product, r: ValueResolver, channel: str, locale: str, currencies: list[str],
                      mapper: FieldMapper | None = None, related_kinds: list[str] | None = None,
-                     values: dict[str, Any] | None = None, trees: dict[str, str | None] | None = None) -> dict[str, Any]:
+                     values: dict[str, Any] | None = None, trees: dict[str, str | None] | None = None,
+                     image_link: Callable[[str], str | None] | None = None) -> dict[str, Any]:
     """One product's document for one locale. `values` (the product's inherited values) and `trees`
-    (category → its tree, shared across the stream) save repeating work per locale."""
+    (category → its tree, shared across the stream) save repeating work per locale. `image_link`: the
+    image value → its URL (media/links.py: the listing rendition); the value itself without it."""
     s = r.s
     values = r.values(p) if values is None else values
     attributes: dict[str, Any] = {}
@@ -80,7 +88,7 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
         "parent": p.parent,
         "label": r.label(p, channel, locale, values),
         "categories": cats,
-        "image": image,
+        "image": image_link(image) if image_link is not None and isinstance(image, str) and image else image,
         "prices": prices,
         "attributes": attributes,
         "associations": {t: a.products for t, a in p.associations.items() if a.products},
@@ -115,13 +123,18 @@ class StorefrontRenderer:
                         "category_tree": category_tree(s, channel.category_tree, locale)}
                 fh.write(orjson.dumps(head)[:-1] + b',"products":[')
             trees: dict[str, str | None] = {}
-            for product in products:
-                values = resolver.values(product)
-                for locale, fh in handles.items():
-                    doc = product_document(product, resolver, scope, locale, channel.currencies, mapper, kinds,
-                                           values, trees)
-                    fh.write((b"," if counts[locale] else b"\n") + orjson.dumps(doc) + b"\n")
-                    counts[locale] += 1
+            links = load(IMAGE_LINKS)(store, scope, lambda value: value)
+            images = {c for c, a in s.attributes.items() if a.type == AttributeType.image}
+            it = iter(products)
+            while chunk := [(p, resolver.values(p)) for p in islice(it, 500)]:
+                if links is not None:  # the chunk's image links in a few queries
+                    links.prefetch(v for _, values in chunk for k, v in values.items() if split_key(k)[0] in images)
+                for product, values in chunk:
+                    for locale, fh in handles.items():
+                        doc = product_document(product, resolver, scope, locale, channel.currencies, mapper, kinds,
+                                               values, trees, links)
+                        fh.write((b"," if counts[locale] else b"\n") + orjson.dumps(doc) + b"\n")
+                        counts[locale] += 1
             for fh in handles.values():
                 fh.write(b"]}\n")
         finally:

@@ -71,6 +71,8 @@ class ChannelMedia(_Strict):
     """A channel's image rules and renditions."""
 
     renditions: list[RenditionSpec] = []
+    listing: str | None = Field(default=None, description=(
+        "The rendition search documents and the storefront catalog link to (default: the first one)."))
     min_width: int | None = Field(default=None, gt=0)
     min_height: int | None = Field(default=None, gt=0)
     min_aspect_ratio: float | None = Field(default=None, gt=0, description="Lowest width/height allowed.")
@@ -82,6 +84,8 @@ class ChannelMedia(_Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"rendition names must be unique per channel: {', '.join(dupes)}")
+        if self.listing is not None and self.listing not in names:
+            raise ValueError(f"listing names no declared rendition: '{self.listing}' (declared: {', '.join(names) or 'none'})")
         return self
 
     def rendition(self, name: str) -> RenditionSpec:

@@ -1,0 +1,89 @@
+"""Image values → the URL of their listing rendition, for search documents and the storefront catalog.
+
+A channel's listing rendition is the one media.yaml names as `listing` for it (else its first rendition).
+Per image value the link is:
+- the rendition's URL, when the value is a valid asset and that rendition has been built (`pim media
+  renditions`): stable, content-addressed, behind PIM_CDN_BASE_URL when set;
+- nothing, when the value is known not to be usable (unreadable, rejected, or below the channel's size
+  rules): no broken or unfit image is listed;
+- the value as it was linked before (the caller's fallback), when media has not seen it yet (never ingested,
+  or its rendition not built): a catalog without media ingest keeps its links.
+
+Links are looked up in batches (`prefetch`, a few queries per batch of products), not one query per value."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from media.assets import RENDITION, _connect, invalid_refs, rendition_key, resolve
+from media.settings import RenditionSpec, load_media_file
+
+_NOT_SEEN = object()
+
+
+class RenditionLinks:
+    """`links(value)` → URL (see the module doc); call `prefetch(values)` first for a batch."""
+
+    def __init__(self, store: Any, channel: str, spec: RenditionSpec, asset_store: Any,
+                 fallback: Callable[[str], str | None], *, media: Any = None, cdn_base_url: str | None = None) -> None:
+        self.store, self.channel, self.spec, self.asset_store, self.fallback = store, channel, spec, asset_store, fallback
+        self.media = media
+        self.cdn = cdn_base_url.rstrip("/") if cdn_base_url else None
+        self._known: dict[str, Any] = {}  # value → URL, None (unusable) or _NOT_SEEN
+
+    def prefetch(self, values: Iterable[str]) -> None:
+        wanted = [v for v in dict.fromkeys(values) if isinstance(v, str) and v and v not in self._known]
+        if not wanted:
+            return
+        if len(self._known) > 100_000:  # a stream of products: keep memory flat
+            self._known.clear()
+        # unreadable, rejected, or below the channel's size rules: not linked at all
+        bad = invalid_refs(self.store, wanted, channel=self.channel, media=self.media, strict=False)
+        shas = resolve(self.store, [v for v in wanted if v not in bad])
+        found = sorted({s for s in shas.values() if s})
+        built: set[str] = set()
+        with _connect(self.store) as conn:
+            for start in range(0, len(found), 1000):
+                built.update(conn.execute(select(RENDITION.c.sha256).where(
+                    RENDITION.c.sha256.in_(found[start:start + 1000]), RENDITION.c.spec_hash == self.spec.spec_hash)).scalars())
+        for value in wanted:
+            sha = shas.get(value)
+            if value in bad:
+                self._known[value] = None
+            elif sha in built:
+                key = rendition_key(sha, self.spec.spec_hash, self.spec.extension)  # type: ignore[arg-type]
+                self._known[value] = f"{self.cdn}/{key}" if self.cdn else self.asset_store.url(key)
+            else:  # never ingested, or its rendition not built yet
+                self._known[value] = _NOT_SEEN
+
+    def state(self) -> list[Any]:
+        """What the links depend on besides the values: the spec, and how many of its renditions exist (a
+        rendition built since the last push changes the URL a document should carry)."""
+        with _connect(self.store) as conn:
+            built = conn.execute(select(func.count()).select_from(RENDITION)
+                                 .where(RENDITION.c.spec_hash == self.spec.spec_hash)).scalar_one()
+        return [self.spec.spec_hash, built, self.cdn]
+
+    def __call__(self, value: str) -> str | None:
+        if value not in self._known:
+            self.prefetch([value])
+        hit = self._known.get(value, _NOT_SEEN)
+        return self.fallback(value) if hit is _NOT_SEEN else hit
+
+
+def links_for(store: Any, channel: str, fallback: Callable[[str], str | None]) -> RenditionLinks | None:
+    """Registry entry for channels (channels.search.IMAGE_LINKS): the channel's listing rendition links, or
+    None when media.yaml declares no renditions for the channel (values are then linked as they are)."""
+    from media.storage import open_asset_store
+    from pim.settings import get_settings
+
+    media = load_media_file()
+    rules = media.channels.get(channel)
+    if rules is None or not rules.renditions:
+        return None
+    spec = rules.rendition(rules.listing) if rules.listing else rules.renditions[0]
+    return RenditionLinks(store, channel, spec, open_asset_store(media=media), fallback, media=media,
+                          cdn_base_url=get_settings().cdn_base_url)

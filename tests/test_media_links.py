@@ -1,0 +1,93 @@
+"""Search documents and the storefront catalog link an image to its listing rendition once media has built
+it; an image media rejected is not linked; one media has not seen keeps its plain link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from media.assets import RENDITION
+from media.ingest import ingest
+from media.renditions import build_renditions
+from media.settings import load_media_file
+from media.storage import open_asset_store
+from pim.pipeline import publish
+from pim.settings import reset_settings
+from pim.store import Store
+from tests import images
+from tests.meili_double import ServedDouble
+from tests.search_data import CABLE, load_catalog, publish_search
+
+CDN = "https://cdn.example.com"
+EN = "products_ecommerce_en_US"
+
+
+@pytest.fixture
+def media_catalog(store: Store, meili_env: ServedDouble, pim_env: Path, tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Store:
+    """The search catalog; media.yaml gives ecommerce a thumb and a zoom rendition and lists with zoom. The red
+    headphones' image is a good photo, the black ones' a truncated file; the cable has none."""
+    monkeypatch.setenv("PIM_CDN_BASE_URL", CDN)
+    reset_settings()
+    pim_env.mkdir(parents=True, exist_ok=True)
+    (pim_env / "media.yaml").write_text(yaml.safe_dump({"channels": {"ecommerce": {
+        "renditions": [{"name": "thumb", "max_width": 100, "max_height": 100, "format": "WEBP"},
+                       {"name": "zoom", "max_width": 400, "max_height": 400, "format": "JPEG"}],
+        "listing": "zoom"}}}), encoding="utf-8")
+    load_catalog(store)
+    folder = tmp_path / "photos"
+    (folder / "img").mkdir(parents=True)
+    (folder / "img" / "HP-100-RED.jpg").write_bytes(images.photo_jpeg(600, 600, 1))
+    (folder / "img" / "HP-100-BLK.jpg").write_bytes(images.truncated_jpeg())
+    ingest(store, [("img/HP-100-RED.jpg", "erp"), ("img/HP-100-BLK.jpg", "erp")], asset_store=open_asset_store(),
+           base_dir=folder)
+    return store
+
+
+def _zoom_key(store: Store) -> str:
+    with store.engine.connect() as conn:
+        return conn.execute(RENDITION.select().with_only_columns(RENDITION.c.key).where(RENDITION.c.name == "zoom")).scalar_one()
+
+
+def _images(meili: ServedDouble) -> dict[str, str | None]:
+    return {d["sku"]: d.get("image") for d in meili.double.indexes[EN].documents.values()}
+
+
+def test_search_links_the_listing_rendition_once_it_is_built(media_catalog: Store, meili_env: ServedDouble,
+                                                             tmp_path: Path) -> None:
+    publish_search(media_catalog, tmp_path)
+    before = _images(meili_env)
+    assert before["HP-100-RED"] == f"{CDN}/img/HP-100-RED.jpg"  # not rendered yet: the plain link, as before
+    assert before["HP-100-BLK"] is None  # rejected by media: not linked
+    assert before[CABLE] is None
+
+    media = load_media_file()
+    build_renditions(media_catalog, media.channel("ecommerce").renditions, asset_store=open_asset_store(media=media))
+    result = publish_search(media_catalog, tmp_path)  # new renditions: documents link anew
+    assert {a.meta["mode"] for a in result.artifacts} == {"full"}
+    after = _images(meili_env)
+    assert after["HP-100-RED"] == f"{CDN}/{_zoom_key(media_catalog)}" and _zoom_key(media_catalog).endswith(".jpg")
+    assert after["HP-100-BLK"] is None
+    assert {a.meta["mode"] for a in publish_search(media_catalog, tmp_path).artifacts} == {"incremental"}
+
+
+def test_the_storefront_catalog_links_the_same_rendition(media_catalog: Store, tmp_path: Path) -> None:
+    media = load_media_file()
+    build_renditions(media_catalog, media.channel("ecommerce").renditions, asset_store=open_asset_store(media=media))
+    result = publish(media_catalog, tmp_path / "out", channel="storefront", scope="ecommerce")
+    catalog = orjson.loads(Path(next(p for p in result.locations if "en_US" in p)).read_bytes())
+    found = {p["identifier"]: p["image"] for p in catalog["products"]}
+    assert found["HP-100-RED"] == f"{CDN}/{_zoom_key(media_catalog)}"
+    assert found["HP-100-BLK"] is None
+
+
+def test_a_listing_that_names_no_rendition_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from media.settings import ChannelMedia
+
+    with pytest.raises(ValidationError, match="listing names no declared rendition"):
+        ChannelMedia(renditions=[{"name": "thumb", "max_width": 10, "max_height": 10}], listing="zoom")
