@@ -12,7 +12,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -138,6 +138,21 @@ class Plan:
     visibility: str | None = None
 
 
+def _gate_ages(ctx: PublishContext) -> bool:
+    """Whether the channel's gate blocks on an age (a price or stock reading older than N days): a decision
+    that changes with the date alone, with no write to send incrementally."""
+    from pim.gate import blocking_kinds
+
+    gate = ctx.structure.channels[ctx.channel].gate
+    kinds = blocking_kinds(ctx.structure, ctx.channel)
+    return bool(("stale_price" in kinds and gate.max_price_age_days is not None)
+                or ("stale_stock" in kinds and gate.max_stock_age_days is not None))
+
+
+def _day(stamp: datetime) -> date:
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC).date()
+
+
 # ---------------------------------------------------------------- renderer
 class SearchRenderer:
     name = "search"
@@ -171,6 +186,8 @@ class SearchRenderer:
             full, reason = True, "the structure or the images' renditions changed what documents contain"
         elif visibility is not None and state.get("visibility_hash") != visibility:
             full, reason = True, "customer contracts changed who may see which products"
+        elif _gate_ages(ctx) and _day(state["updated_at"]) < datetime.now(UTC).date():
+            full, reason = True, "a new day: the gate's age rules (stale prices, stale stock) may block unchanged products"
         else:
             full, reason = False, "changes since the last push"
         plan = Plan(full, 0 if full else int(state["watermark"]), start, target, shape, settings, reason,  # type: ignore[index]

@@ -152,7 +152,8 @@ def evaluate(store: Any, structure: Structure, channel: str, products: Iterable[
 def gate_stage(products: Iterable[Product], ctx: PublishContext) -> Iterator[Product]:
     store = ctx.options.get("store")
     locale = ctx.options.get("locale")
-    gate = _Gate(store, ctx.structure, ctx.channel, [locale] if locale else None, None)
+    # `as_of`: the time age rules measure against (default now), for a reproducible run
+    gate = _Gate(store, ctx.structure, ctx.channel, [locale] if locale else None, ctx.options.get("as_of"))
     for batch in batched(products, BATCH):
         verdicts = gate.decide(batch)
         if store is not None:

@@ -155,3 +155,32 @@ def test_incremental_push_to_a_missing_index_asks_for_a_full_rebuild(catalog: St
     with pytest.raises(MeiliError) as err:
         publish_search(catalog, tmp_path)
     assert "--full" in (err.value.hint or "")
+
+
+def test_with_an_age_rule_the_first_push_of_a_day_rebuilds_so_stale_prices_leave(catalog: Store, meili_env: ServedDouble,
+                                                                                  tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from channels.search import SYNC
+    from pim.product import Provenance
+    from pim.structure import Channel, GateRules
+    from tests.search_data import cable
+
+    catalog.put_structure("channel", [Channel(code="ecommerce", locales=["en_US", "de_DE"], currencies=["EUR", "USD"],
+                                              category_tree="master",
+                                              gate=GateRules(block_on=["stale_price"], max_price_age_days=30))])
+    priced = datetime(2026, 1, 1, tzinfo=UTC)
+    catalog.upsert_products([cable().model_copy(update={"provenance": {"price": Provenance(source="erp", at=priced)}})])
+    publish_search(catalog, tmp_path, as_of=priced + timedelta(days=29))
+    assert CABLE in skus(meili_env, EN)
+    # the price turns 31 days old with nothing rewritten: a push the same day does not look at the cable
+    result = publish_search(catalog, tmp_path, as_of=priced + timedelta(days=31))
+    assert {a.meta["mode"] for a in result.artifacts} == {"incremental"} and CABLE in skus(meili_env, EN)
+    with catalog.begin() as conn:  # the last push was yesterday
+        conn.execute(update(SYNC).values(updated_at=datetime.now(UTC) - timedelta(days=1)))
+    result = publish_search(catalog, tmp_path, as_of=priced + timedelta(days=31))
+    assert {a.meta["reason"] for a in result.artifacts} == {
+        "a new day: the gate's age rules (stale prices, stale stock) may block unchanged products"}
+    assert CABLE not in skus(meili_env, EN)
