@@ -186,6 +186,11 @@ def revoke_tokens(store: Store, customer: str, token: str | None = None) -> int:
 
 
 def customer_for_token(store: Store, token: str) -> str | None:
+    return customer_for_token_hash(store, hash_token(token))
+
+
+def customer_for_token_hash(store: Store, digest: str) -> str | None:
+    """The customer of an active (not revoked) token, by its hash (what a portal session keeps)."""
     with store.engine.connect() as conn:
         return conn.execute(select(TOKEN.c.customer).where(
-            TOKEN.c.token_hash == hash_token(token), TOKEN.c.revoked.is_(False))).scalar_one_or_none()
+            TOKEN.c.token_hash == digest, TOKEN.c.revoked.is_(False))).scalar_one_or_none()

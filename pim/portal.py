@@ -31,9 +31,16 @@ def _store(request: Request) -> Store:
 
 
 def _customer(request: Request, store: Annotated[Store, Depends(_store)]) -> str:
+    """The customer of the request's token (Bearer or X-API-Key header) or, without one, of the browser's
+    portal sign-in (pim.portal_pages)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else request.headers.get("x-api-key", "")
-    customer = log.customer_for_token(store, token) if token else None
+    if token:
+        customer = log.customer_for_token(store, token)
+    else:
+        from pim.portal_pages import session_customer
+
+        customer = session_customer(request, store)
     if customer is None:
         raise HTTPException(401, "a valid customer API token is required", headers={"WWW-Authenticate": "Bearer"})
     return customer
@@ -94,8 +101,19 @@ def contracts(customer: Customer, store: StoreDep) -> dict[str, Any]:
 
 
 def create_portal_app(store: Store | None = None) -> FastAPI:
+    """The portal on its own: the JSON API and the sign-in pages (pim.portal_pages)."""
+    from fastapi.staticfiles import StaticFiles
+    from starlette.middleware.sessions import SessionMiddleware
+
+    from pim.portal_pages import router as pages
+    from pim.settings import get_settings
+
     app = FastAPI(title="Customer feed portal")
     if store is not None:
         app.state.store = store
+    app.add_middleware(SessionMiddleware, secret_key=get_settings().secret_key, session_cookie="pim_portal",
+                       same_site="lax", https_only=False, max_age=12 * 3600)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.include_router(router)
+    app.include_router(pages)
     return app

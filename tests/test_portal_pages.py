@@ -1,0 +1,84 @@
+"""The portal's sign-in pages: a customer's token opens a page with their own feeds and contracts only; the
+download links work with the browser's sign-in; a wrong or revoked token gets nowhere; staff sessions and
+portal sessions do not open each other."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from pim import delivery_log as log
+from pim.portal import create_portal_app
+from tests.test_portal import portal  # noqa: F401  (the fixture: two customers, one delivered feed each)
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def sign_in(client: TestClient, token: str):
+    page = client.get("/portal/")
+    assert page.status_code == 200 and "Sign in" in page.text
+    return client.post("/portal/login", data={"token": token, "csrf_token": _csrf(page.text)}, follow_redirects=True)
+
+
+def test_signing_in_shows_only_the_customers_own_feeds_and_the_links_download(portal) -> None:  # noqa: F811
+    client, tokens, files, paths = portal
+    home = sign_in(client, tokens["a"])
+    assert home.status_code == 200 and "cust_a" in home.text
+    assert files["a-feed"]["name"] in home.text and files["b-feed"]["name"] not in home.text
+    assert "a-feed" in home.text and "b-feed" not in home.text
+    link = re.search(r'href="(/portal/feeds/\d+/download)"', home.text).group(1)  # type: ignore[union-attr]
+    got = client.get(link)
+    assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == files["a-feed"]["sha256"]
+    assert got.content == paths["a"].read_bytes()
+    assert client.get(f"/portal/feeds/{files['b-feed']['id']}/download").status_code == 404  # not theirs
+    assert [f["contract"] for f in client.get("/portal/feeds").json()["feeds"]] == ["a-feed"]
+
+
+def test_a_wrong_token_is_refused_and_a_revoked_one_signs_the_browser_out(portal, store) -> None:  # noqa: F811
+    client, tokens, files, _ = portal
+    refused = sign_in(client, "pft_not-a-token")
+    assert "not valid" in refused.text and "cust_a" not in refused.text
+    assert client.get("/portal/feeds").status_code == 401
+    sign_in(client, tokens["a"])
+    assert client.get("/portal/feeds").status_code == 200
+    log.revoke_tokens(store, "cust_a")
+    assert client.get("/portal/feeds").status_code == 401
+    assert "Sign in" in client.get("/portal/").text
+
+
+def test_signing_out_closes_the_portal(portal) -> None:  # noqa: F811
+    client, tokens, _, _ = portal
+    home = sign_in(client, tokens["b"])
+    client.post("/portal/logout", data={"csrf_token": _csrf(home.text)})
+    assert client.get("/portal/feeds").status_code == 401
+
+
+def test_the_session_cookie_holds_no_token(portal) -> None:  # noqa: F811
+    client, tokens, _, _ = portal
+    sign_in(client, tokens["a"])
+    import base64
+
+    cookie = client.cookies.get("pim_portal")
+    payload = base64.b64decode(cookie.split(".")[0] + "==")
+    assert tokens["a"].encode() not in payload and log.hash_token(tokens["a"]).encode() in payload
+
+
+def test_staff_and_portal_sessions_do_not_open_each_other(store, tmp_path: Path) -> None:
+    from pim.web.accounts import add_user
+    from pim.web.app import create_app
+
+    add_user(store, "anna", "s3cret-pass", "admin")
+    token = log.issue_token(store, "cust_a")
+    client = TestClient(create_app(store))
+    page = client.get("/login")
+    client.post("/login", data={"username": "anna", "password": "s3cret-pass", "csrf_token": _csrf(page.text),
+                                "next": "/products"})
+    assert client.get("/products").status_code == 200
+    assert client.get("/portal/feeds").status_code == 401  # a staff session is not a customer
+    sign_in(client, token)
+    assert client.get("/portal/feeds").status_code == 200
