@@ -8,6 +8,7 @@ import hashlib
 import re
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from pim import delivery_log as log
@@ -82,3 +83,24 @@ def test_staff_and_portal_sessions_do_not_open_each_other(store, tmp_path: Path)
     assert client.get("/portal/feeds").status_code == 401  # a staff session is not a customer
     sign_in(client, token)
     assert client.get("/portal/feeds").status_code == 200
+
+
+@pytest.mark.chromium
+def test_a_customer_signs_in_and_downloads_their_feed_in_chromium(portal, live_app, browser_page,  # noqa: F811
+                                                                  artifacts_dir: Path, backend: str, store) -> None:
+    from pim.web.app import create_app
+
+    _, tokens, files, paths = portal
+    base = live_app(create_app(store))
+    page = browser_page
+    page.goto(f"{base}/portal/")
+    page.fill('input[name="token"]', tokens["a"])
+    page.click('button[type="submit"]')
+    page.wait_for_url(f"{base}/portal/")
+    assert files["a-feed"]["name"] in page.locator("table").inner_text()
+    assert files["b-feed"]["name"] not in page.content()
+    page.screenshot(path=str(artifacts_dir / f"portal-feeds-{backend}.png"), full_page=True)
+    with page.expect_download() as caught:
+        page.click(f'a:has-text("{files["a-feed"]["name"]}")')
+    saved = Path(caught.value.path())
+    assert saved.read_bytes() == paths["a"].read_bytes()
