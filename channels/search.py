@@ -117,13 +117,17 @@ def save_state(store: Store, target: str, watermark: int, shape: str, settings: 
 
 def visibility_fingerprint(store: Store) -> str:
     """Who may see which products, where that does not ride on a product's own write: every contract's customer
-    and assortment (the default customers provider matches them). A contract loaded, changed or deleted makes the
-    next push a full rebuild, so no customer keeps finding products its contract no longer holds. (Without
-    contracts, customers come from the price lists, whose new or removed customer/SKU pairs mark the product
-    changed instead: pim.commerce.)"""
+    and assortment (the default customers provider matches them), or without contracts the price lists'
+    customer/SKU pairs (pim.commerce.price_list_pairs_version). A change makes the next push a full rebuild,
+    so no customer keeps finding products it may no longer see."""
+    from pim.commerce import price_list_pairs_version
     from pim.contracts import get_contracts
 
-    return digest_of(sorted([c.code, c.customer, c.assortment.model_dump(mode="json")] for c in get_contracts(store)))
+    contracts = sorted([c.code, c.customer, c.assortment.model_dump(mode="json")] for c in get_contracts(store))
+    if contracts:
+        return digest_of(contracts)
+    with store.engine.connect() as conn:
+        return digest_of(["price lists", price_list_pairs_version(conn)])
 
 
 @dataclass
@@ -185,7 +189,7 @@ class SearchRenderer:
         elif state["shape_hash"] != shape:
             full, reason = True, "the structure or the images' renditions changed what documents contain"
         elif visibility is not None and state.get("visibility_hash") != visibility:
-            full, reason = True, "customer contracts changed who may see which products"
+            full, reason = True, "contracts or price lists changed which customers may see which products"
         elif _gate_ages(ctx) and _day(state["updated_at"]) < datetime.now(UTC).date():
             full, reason = True, "a new day: the gate's age rules (stale prices, stale stock) may block unchanged products"
         else:

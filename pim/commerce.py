@@ -89,8 +89,8 @@ class PriceListSeenRow(SQLModel, table=True):
 
 
 class PriceListRemovedRow(SQLModel, table=True):
-    """When a customer's last entries for a SKU were removed (a complete price list no longer holding them):
-    a delta feed re-sends that SKU, now at its fallback price, as it re-sends a changed price."""
+    """When entries of a customer's prices for a SKU were removed (a complete price list no longer holding
+    them): that customer's delta feed re-sends the SKU at its price now, as it re-sends a changed price."""
 
     __tablename__ = "price_list_removed"
 
@@ -120,13 +120,12 @@ def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> int:
 def _put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceListEntry],
                        seen: str | None = None) -> int:
     """put_price_list inside the caller's transaction; with `seen` (a run), each entry's key is also noted.
-    Where no contract exists, the search index's customers come from the price lists
-    (pim.contracts.contract_customers): a product gaining its first entry for a customer is marked changed,
-    so an incremental publish sends who may now see it."""
+    A customer/SKU pair seen for the first time moves the `price_list_pairs` sequence: where no contract
+    exists, the search index takes a product's customers from the price lists (channels.search)."""
     count = 0
     stamp = now()
     table = raw_table(store, conn, PRICE)
-    fallback = _customers_from_price_lists(conn)
+    gained = False
     for chunk in batched(entries, store.batch_size):
         latest: dict[tuple[Any, ...], dict[str, Any]] = {}  # one key twice in a batch: the last entry wins, as it would being written in order
         for e in chunk:
@@ -141,18 +140,23 @@ def _put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceLi
             raw_table(store, conn, SEEN).upsert(conn, [
                 {"run": seen, **dict(zip(_PRICE_KEY, k)), "noted_at": stamp} for k in latest],
                 ("run", *_PRICE_KEY))
-        if fallback:
+        if not gained:
             known = {(k[0], k[1]) for k in stored}
-            gained = {k[1] for k in latest if (k[0], k[1]) not in known}
-            if gained:
-                store.touch_products(conn, sorted(gained))
+            gained = any((k[0], k[1]) not in known for k in latest)
         count += len(chunk)
+    if gained:
+        store.next_seq(conn, 1, PAIRS_SEQ)
     return count
 
 
-def _customers_from_price_lists(conn: Connection) -> bool:
-    """True while no contract exists: the search index then takes a product's customers from the price lists."""
-    return conn.exec_driver_sql("SELECT 1 FROM feed_contract LIMIT 1").first() is None
+#: Moves when a customer gains its first price for a SKU or loses prices: who may see what, without contracts.
+PAIRS_SEQ = "price_list_pairs"
+
+
+def price_list_pairs_version(conn: Connection) -> int:
+    from pim.store.store import SEQUENCE
+
+    return conn.execute(select(SEQUENCE.c.value).where(SEQUENCE.c.name == PAIRS_SEQ)).scalar_one_or_none() or 0
 
 
 class CompletePriceLists:
@@ -185,10 +189,7 @@ class CompletePriceLists:
                     stamp = now()
                     self.store.upsert_rows(conn, REMOVED, [{"customer": c, "sku": sku, "removed_at": stamp}
                                                            for c, sku in sorted(lost)], ["customer", "sku"])
-                    if _customers_from_price_lists(conn):
-                        left = {(c, sku) for c, sku in conn.execute(select(PRICE.c.customer, PRICE.c.sku).where(
-                            PRICE.c.sku.in_(sorted({sku for _, sku in lost}))))}
-                        self.store.touch_products(conn, sorted({sku for _, sku in lost - left}))
+                    self.store.next_seq(conn, 1, PAIRS_SEQ)
             conn.execute(delete(SEEN).where(SEEN.c.run == self.run))
         return removed
 

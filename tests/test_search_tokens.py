@@ -86,19 +86,21 @@ def _modes(result) -> set[str]:
     return {a.meta["mode"] for a in result.artifacts}
 
 
-def test_without_contracts_a_price_list_change_reaches_the_index_incrementally(indexed: ServedDouble, store: Store,
-                                                                             tmp_path: Path) -> None:
+def test_without_contracts_a_price_list_change_of_who_sees_what_rebuilds_the_index(indexed: ServedDouble, store: Store,
+                                                                                  tmp_path: Path) -> None:
     from pim.commerce import CompletePriceLists, PriceListEntry, put_price_list
 
+    put_price_list(store, [PriceListEntry(customer="acme-gmbh", sku=CABLE, currency="EUR", price=Decimal("3.9"))])
+    assert _modes(publish_search(store, tmp_path)) == {"incremental"}  # a new price, nobody new sees it
     put_price_list(store, [PriceListEntry(customer="globex", sku=CABLE, currency="EUR", price=Decimal("4.5"))])
     result = publish_search(store, tmp_path)
-    assert _modes(result) == {"incremental"}
+    assert _modes(result) == {"full"}
     assert {h["sku"] for h in search(indexed, token_for(indexed, "globex")).json()["hits"]} == {"HP-100-BLK", CABLE}
     # acme's complete price list no longer holds the cable: acme stops finding it
     lists = CompletePriceLists(store)
     lists.put(store, [PriceListEntry(customer="acme-gmbh", sku="HP-100-RED", currency="EUR", price=Decimal("80"))])
     assert lists.finish(remove=True) == 1
-    assert _modes(publish_search(store, tmp_path)) == {"incremental"}
+    assert _modes(publish_search(store, tmp_path)) == {"full"}
     assert {h["sku"] for h in search(indexed, token_for(indexed, "acme-gmbh")).json()["hits"]} == {"HP-100-RED"}
 
 
@@ -111,7 +113,7 @@ def test_a_contract_change_rebuilds_the_index_so_visibility_follows_the_contract
     put_contracts(store, [contract])
     result = publish_search(store, tmp_path)
     assert _modes(result) == {"full"} and {a.meta["reason"] for a in result.artifacts} == {
-        "customer contracts changed who may see which products"}
+        "contracts or price lists changed which customers may see which products"}
     # the contracts now decide alone: globex sees the cables, acme (no contract) nothing
     assert {h["sku"] for h in search(indexed, token_for(indexed, "globex")).json()["hits"]} == {CABLE}
     assert search(indexed, token_for(indexed, "acme-gmbh")).json()["hits"] == []
