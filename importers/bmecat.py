@@ -342,27 +342,58 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
 def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precedence | None = None,
                   map_dir: Path | None = None) -> ImportCounts:
     """Import one BMEcat file, merged by precedence into what other sources said; tier prices into a price list
-    (written batch by batch, each batch after its products)."""
+    (written batch by batch, each batch after its products). A T_NEW_CATALOG is the supplier's whole catalog:
+    its tier prices are then a complete price list, and stored tiers it no longer holds are removed once every
+    product is in (nothing is removed while any product of the file was rejected)."""
+    from pim.commerce import CompletePriceLists, PriceListEntry, put_price_list
+
     source = f"supplier:{m.supplier}"
     tiers: list[dict[str, Any]] = []
     written = 0
+    seen: dict[str, Any] = {"transaction": None, "lists": None}
+
+    def watch(items: Iterator[SourceItem | Rejected]) -> Iterator[SourceItem | Rejected]:
+        for item in items:
+            if seen["transaction"] is None and isinstance(item, SourceItem) and item.raw:
+                seen["transaction"] = item.raw.get("transaction")
+            yield item
 
     def put_tiers(batch: list[dict[str, Any]]) -> None:
         nonlocal written
-        if m.tier_price_list and batch:
-            from pim.commerce import PriceListEntry, put_price_list
-
-            written += put_price_list(store, [PriceListEntry(customer=m.tier_price_list, source=source, **t) for t in batch])
+        if not (m.tier_price_list and batch):
+            return
+        entries = [PriceListEntry(customer=m.tier_price_list, source=source, **t) for t in batch]
+        if seen["transaction"] == "new_catalog":
+            if seen["lists"] is None:
+                seen["lists"] = CompletePriceLists(store)
+            written += seen["lists"].put(store, entries)
+        else:
+            written += put_price_list(store, entries)
 
     structure = store.structure()
-    matched = match_skus(store, source, parse_items(path, m, structure, tiers), gtin_attribute=m.fields.get("ean", "ean"),
-                         unmatched=m.unmatched)
+    matched = match_skus(store, source, watch(parse_items(path, m, structure, tiers)),
+                         gtin_attribute=m.fields.get("ean", "ean"), unmatched=m.unmatched)
     items = _finish(matched, store, m, path, tiers, put_tiers)
     merger = (Merger(precedence, create_missing=m.unmatched == "create") if precedence is not None
               else merger_for(m, map_dir))  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
-    counts = run_import(store, source, items, structure=structure, label=str(path), merge=merger)
+    try:
+        counts = run_import(store, source, items, structure=structure, label=str(path), merge=merger)
+    except BaseException:
+        if seen["lists"] is not None:
+            seen["lists"].finish(remove=False)
+        raise
     if written:
         counts.extra["tier_prices"] = written
+    if seen["lists"] is not None:
+        counts.extra["tier_prices_removed"] = seen["lists"].finish(remove=not counts.rejected)
+        key = f"complete-price-list:{path.name}"
+        if counts.rejected:
+            store.quarantine(counts.job_id, [QuarantineEntry(
+                f"T_NEW_CATALOG: no tier price of '{m.tier_price_list}' was removed because {counts.rejected} "
+                "product(s) were rejected; fix them and import the file again", file=str(path), record_key=key,
+                source=source, severity="warning")])
+        else:
+            store.resolve_quarantine(source, [key])
     return counts
 
 

@@ -208,8 +208,10 @@ def test_unmatched_products_are_quarantined_when_the_map_says_so(supplier_store:
     body = PRODUCT.format(pid="r1").replace("4032248855865", "4006381333931")
     counts = import_bmecat(_xml(tmp_path, "<T_NEW_CATALOG>" + body + "</T_NEW_CATALOG>"), supplier_store, m)
     assert (counts.created, counts.rejected) == (0, 1)
-    [row] = supplier_store.quarantined(counts.job_id)
+    [row] = supplier_store.quarantined(counts.job_id, severity="rejected")
     assert row["record_key"] == "r1" and "cross-reference" in row["reason"] and row["line"] == 4
+    [warning] = supplier_store.quarantined(counts.job_id, severity="warning")  # a whole catalog, one product out
+    assert "no tier price of 'purchase_weidmueller' was removed" in warning["reason"]
 
 
 def test_an_external_dtd_reference_is_refused_too(tmp_path: Path) -> None:
@@ -281,3 +283,30 @@ def test_a_sku_longer_than_the_model_allows_fails_as_validation_does(tmp_path: P
 
     with pytest.raises(ValidationError, match="identifier"):
         _mapped(tmp_path, load_map(MAP), pid="x" * 256)
+
+
+def test_a_new_catalog_replaces_the_suppliers_tier_prices_and_an_update_does_not(supplier_store: Store, tmp_path: Path) -> None:
+    from pim.commerce import contract_tiers
+
+    def tiers() -> dict[str, list[str]]:
+        found = contract_tiers(supplier_store, "purchase_weidmueller", ["p1", "p2"], "EUR")
+        return {sku: [str(t.min_qty) for t in ts] for sku, ts in found.items()}
+
+    def product(pid: str, ean: str) -> str:
+        return PRODUCT.format(pid=pid).replace("4032248855865", ean)
+
+    m = load_map(MAP)
+    import_bmecat(_xml(tmp_path, "<T_NEW_CATALOG>" + product("p1", "4006381333931") + product("p2", "4006381333948")
+                       + "</T_NEW_CATALOG>"), supplier_store, m)
+    assert tiers() == {"p1": ["1.0000", "100.0000"], "p2": ["1.0000", "100.0000"]}
+    # an update names p1 only, without its 100-piece tier: nothing else goes
+    update = product("p1", "4006381333931").replace('<PRODUCT>', "<PRODUCT mode='update'>").replace(
+        '<PRODUCT_PRICE price_type="net_customer"><PRICE_AMOUNT>9.00</PRICE_AMOUNT><PRICE_CURRENCY>EUR</PRICE_CURRENCY>'
+        '<LOWER_BOUND>100</LOWER_BOUND></PRODUCT_PRICE>', "")
+    import_bmecat(_xml(tmp_path, "<T_UPDATE_PRODUCTS>" + update + "</T_UPDATE_PRODUCTS>", name="u.xml"), supplier_store, m)
+    assert tiers() == {"p1": ["1.0000", "100.0000"], "p2": ["1.0000", "100.0000"]}
+    # the next whole catalog drops p2 and p1's 100-piece tier: they go
+    counts = import_bmecat(_xml(tmp_path, "<T_NEW_CATALOG>" + update.replace(" mode='update'", "") + "</T_NEW_CATALOG>",
+                                name="n.xml"), supplier_store, m)
+    assert counts.extra["tier_prices_removed"] == 3
+    assert tiers() == {"p1": ["1.0000"]}
