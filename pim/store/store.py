@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import secrets
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -77,6 +78,12 @@ def structure_version(conn: Connection) -> int:
     key lookup. Caches of the structure compare it instead of scanning the structure table (count and newest
     update time), which grew with the catalog's structure and missed two writes in the same second."""
     return conn.execute(select(SEQUENCE.c.value).where(SEQUENCE.c.name == STRUCTURE_SEQ)).scalar_one_or_none() or 0
+
+
+def _bump_structure_version(store: "Store", conn: Connection) -> None:
+    """Move the structure version by a random step: a write rolled back after a cache saw its number inside
+    the transaction must not have that number reused by the next write (as a step of 1 would)."""
+    store.next_seq(conn, secrets.randbelow(2**31) + 1, STRUCTURE_SEQ)
 
 
 def now() -> datetime:
@@ -280,7 +287,7 @@ class Store:
             before = self._structure_data(conn, kind, [r["code"] for r in rows])
             for chunk in batched(rows, self.batch_size):
                 self.upsert_rows(conn, STRUCTURE, chunk, ["kind", "code"])
-            self.next_seq(conn, 1, STRUCTURE_SEQ)
+            _bump_structure_version(self, conn)
             for listener in self.structure_listeners:
                 listener(conn, kind, before, {r["code"]: r["data"] for r in rows})
         return len(rows)
@@ -298,7 +305,7 @@ class Store:
         with self.begin() as conn:
             before = self._structure_data(conn, kind, [code])
             res = conn.execute(delete(STRUCTURE).where(STRUCTURE.c.kind == kind, STRUCTURE.c.code == code))
-            self.next_seq(conn, 1, STRUCTURE_SEQ)
+            _bump_structure_version(self, conn)
             for listener in self.structure_listeners:
                 listener(conn, kind, before, {code: None})
         return bool(res.rowcount)
