@@ -119,3 +119,26 @@ def test_a_stock_change_marks_the_product_changed_for_incremental_exports(store:
     put_stock(store, [StockLevel(sku="sku-1", quantity=Decimal(0), updated_at=at),
                       StockLevel(sku="sku-2", warehouse="north", quantity=Decimal(3), updated_at=at)])
     assert [p.identifier for p in store.iter_products(since_seq=mark)] == ["sku-1", "sku-2"]
+
+
+def test_a_rolled_back_structure_write_leaves_no_version_the_next_write_reuses(store: Store) -> None:
+    """A cache that saw the version inside a write that then failed must not take a later write's version for
+    the same one."""
+    import pytest
+
+    from pim.store.store import structure_version
+
+    store.put_structure("attribute", [Attribute(code="sku", type="identifier")])
+    seen_inside: list[int] = []
+
+    def fails(conn, kind, before, after):  # a listener that reads the version, then the write fails
+        seen_inside.append(structure_version(conn))
+        raise RuntimeError("listener failed")
+
+    store.structure_listeners.append(fails)
+    with pytest.raises(RuntimeError):
+        store.put_structure("attribute", [Attribute(code="sku", type="identifier", group="a")])
+    store.structure_listeners.remove(fails)
+    store.put_structure("attribute", [Attribute(code="sku", type="identifier", group="b")])
+    with store.engine.connect() as conn:
+        assert structure_version(conn) != seen_inside[0]
