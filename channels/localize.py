@@ -6,11 +6,13 @@ locale, and option labels per locale."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pim.catalog import Structure
-from pim.product import Product, ProductModel, merged_values, value_key
+from pim.product import Product, ProductModel, merged_values, split_key, value_key
 from pim.store import Store
+from pim.structure import AttributeType
 
 MODEL_CACHE = 20_000  # product models kept per stream; the cache starts over beyond this
 _EMPTY = (None, "", [], {})
@@ -25,6 +27,7 @@ class ValueResolver:
         self._keys: dict[tuple[str, str, str], str | None] = {}
         self._family_keys: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
         self._labels: dict[str, dict[tuple[str, str], str]] = {}
+        self._images: set[str] | None = None
 
     def _model(self, code: str) -> ProductModel | None:
         if code not in self._models:
@@ -38,6 +41,14 @@ class ValueResolver:
 
     def values(self, product: Product) -> dict[str, Any]:
         return merged_values(product, self.ancestors(product)) if product.parent else product.values
+
+    def image_values(self, value_maps: Iterable[dict[str, Any]]) -> Iterator[str]:
+        """The image attributes' values in these value maps (what a batch of documents may link)."""
+        images = self._images
+        if images is None:
+            images = self._images = {c for c, a in self.s.attributes.items() if a.type == AttributeType.image}
+        for values in value_maps:
+            yield from (v for k, v in values.items() if isinstance(v, str) and split_key(k)[0] in images)
 
     def key(self, attribute: str, channel: str, locale: str) -> str | None:
         """The value key `attribute` is read at on (channel, locale); None for an unknown attribute."""

@@ -25,10 +25,9 @@ from sqlmodel import SQLModel
 from channels.localize import ValueResolver
 from channels.search_documents import DocumentBuilder, raw_image_url
 from channels.search_settings import digest_of, index_settings, settings_fingerprint, shape_fingerprint
-from pim.product import Product, split_key
+from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
-from pim.structure import AttributeType
 from pim.store.store import Store, now
 
 #: Who may see a product (tenant tokens filter on the `customers` field): the customers whose contract
@@ -118,16 +117,15 @@ def save_state(store: Store, target: str, watermark: int, shape: str, settings: 
 def visibility_fingerprint(store: Store) -> str:
     """Who may see which products, where that does not ride on a product's own write: every contract's customer
     and assortment (the default customers provider matches them), or without contracts the price lists'
-    customer/SKU pairs (pim.commerce.price_list_pairs_version). A change makes the next push a full rebuild,
+    customer/SKU pairs (the sequence pim.commerce.PAIRS_SEQ). A change makes the next push a full rebuild,
     so no customer keeps finding products it may no longer see."""
-    from pim.commerce import price_list_pairs_version
+    from pim.commerce import PAIRS_SEQ
     from pim.contracts import get_contracts
 
     contracts = sorted([c.code, c.customer, c.assortment.model_dump(mode="json")] for c in get_contracts(store))
     if contracts:
         return digest_of(contracts)
-    with store.engine.connect() as conn:
-        return digest_of(["price lists", price_list_pairs_version(conn)])
+    return digest_of(["price lists", store.current_seq(PAIRS_SEQ)])
 
 
 @dataclass
@@ -167,7 +165,8 @@ class SearchRenderer:
         if builder is None:
             image = ctx.options.get("search_image_url")
             if image is None:  # the media area's rendition links, else the value behind the CDN base
-                image = load(IMAGE_LINKS)(store, ctx.channel, load(IMAGE_URL)) or load(IMAGE_URL)
+                plain = load(IMAGE_URL)
+                image = load(IMAGE_LINKS)(store, ctx.channel, plain) or plain
             builder = ctx.options["search_builder"] = DocumentBuilder(ctx.structure, ctx.channel, image_url=image)
         return builder
 
@@ -254,7 +253,6 @@ class SearchRenderer:
 
         resolver = ValueResolver(store, builder.structure)
         prefetch = getattr(builder.image_url, "prefetch", None)
-        images = {c for c, a in builder.structure.attributes.items() if a.type == AttributeType.image}
         it = iter(products)
         while chunk := list(islice(it, CHUNK)):
             skus = [p.identifier for p in chunk]
@@ -262,7 +260,7 @@ class SearchRenderer:
             customers = customers_of(store, skus)
             resolved = [(p, resolver.ancestors(p) if p.parent else [], resolver.values(p)) for p in chunk]
             if prefetch is not None:  # the chunk's image links in a few queries
-                prefetch(v for _, _, values in resolved for k, v in values.items() if split_key(k)[0] in images)
+                prefetch(resolver.image_values(values for _, _, values in resolved))
             for p, chain, values in resolved:
                 categories = p.categories + [c for m in chain for c in m.categories if c not in p.categories]
                 yield builder.build(p.identifier, p.family, categories, values,

@@ -15,7 +15,7 @@ import orjson
 from channels.framework import FieldMapper, catalog_for
 from channels.localize import ValueResolver
 from pim.catalog import Structure
-from pim.product import Product, split_key
+from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
 from pim.structure import AttributeType
@@ -124,11 +124,10 @@ class StorefrontRenderer:
                 fh.write(orjson.dumps(head)[:-1] + b',"products":[')
             trees: dict[str, str | None] = {}
             links = load(IMAGE_LINKS)(store, scope, lambda value: value)
-            images = {c for c, a in s.attributes.items() if a.type == AttributeType.image}
             it = iter(products)
             while chunk := [(p, resolver.values(p)) for p in islice(it, 500)]:
                 if links is not None:  # the chunk's image links in a few queries
-                    links.prefetch(v for _, values in chunk for k, v in values.items() if split_key(k)[0] in images)
+                    links.prefetch(resolver.image_values(values for _, values in chunk))
                 for product, values in chunk:
                     for locale, fh in handles.items():
                         doc = product_document(product, resolver, scope, locale, channel.currencies, mapper, kinds,

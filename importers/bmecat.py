@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -351,6 +352,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     tiers: list[dict[str, Any]] = []
     written = 0
     seen: dict[str, Any] = {"transaction": None, "lists": None}
+    cleanup = ExitStack()  # a complete tier list left unfinished (the import failed) removes nothing
 
     def watch(items: Iterator[SourceItem | Rejected]) -> Iterator[SourceItem | Rejected]:
         for item in items:
@@ -365,7 +367,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
         entries = [PriceListEntry(customer=m.tier_price_list, source=source, **t) for t in batch]
         if seen["transaction"] == "new_catalog":
             if seen["lists"] is None:
-                seen["lists"] = CompletePriceLists(store)
+                seen["lists"] = cleanup.enter_context(CompletePriceLists(store))
             written += seen["lists"].put(store, entries)
         else:
             written += put_price_list(store, entries)
@@ -376,24 +378,14 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     items = _finish(matched, store, m, path, tiers, put_tiers)
     merger = (Merger(precedence, create_missing=m.unmatched == "create") if precedence is not None
               else merger_for(m, map_dir))  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
-    try:
+    with cleanup:
         counts = run_import(store, source, items, structure=structure, label=str(path), merge=merger)
-    except BaseException:
+        if written:
+            counts.extra["tier_prices"] = written
         if seen["lists"] is not None:
-            seen["lists"].finish(remove=False)
-        raise
-    if written:
-        counts.extra["tier_prices"] = written
-    if seen["lists"] is not None:
-        counts.extra["tier_prices_removed"] = seen["lists"].finish(remove=not counts.rejected)
-        key = f"complete-price-list:{path.name}"
-        if counts.rejected:
-            store.quarantine(counts.job_id, [QuarantineEntry(
-                f"T_NEW_CATALOG: no tier price of '{m.tier_price_list}' was removed because {counts.rejected} "
-                "product(s) were rejected; fix them and import the file again", file=str(path), record_key=key,
-                source=source, severity="warning")])
-        else:
-            store.resolve_quarantine(source, [key])
+            counts.extra["tier_prices_removed"] = seen["lists"].close(
+                counts.job_id, counts.rejected, file=path, source=source,
+                nothing_removed=f"T_NEW_CATALOG: no tier price of '{m.tier_price_list}' was removed", rows="product(s)")
     return counts
 
 

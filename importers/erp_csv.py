@@ -24,7 +24,6 @@ from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import trusted_provenance
 from pim.sources import RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
 from pim.store import Store
-from pim.store.store import QuarantineEntry
 from pim.values import ValueProblem
 
 PRICE_FIELDS = {"customer", "sku", "currency", "price", "min_qty", "valid_from", "valid_to"}
@@ -224,26 +223,13 @@ def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | No
 
 
 def _import_complete_price_lists(path: Path, store: Store, m: ErpCsvMap, label: str) -> ImportCounts:
-    lists = CompletePriceLists(store)
-    finished = False
+    with CompletePriceLists(store) as lists:
+        def remove_the_rest(counts: ImportCounts) -> None:
+            counts.extra["removed"] = lists.close(counts.job_id, counts.rejected, file=path, source=m.source,
+                                                  nothing_removed="complete price list: nothing was removed",
+                                                  rows="row(s)")
 
-    def remove_the_rest(counts: ImportCounts) -> None:
-        nonlocal finished
-        finished = True
-        counts.extra["removed"] = lists.finish(remove=not counts.rejected)
-        key = f"complete-price-list:{path.name}"
-        if counts.rejected:
-            store.quarantine(counts.job_id, [QuarantineEntry(
-                f"complete price list: nothing was removed because {counts.rejected} row(s) were rejected; fix "
-                "them and import the file again", file=str(path), record_key=key, source=m.source, severity="warning")])
-        else:
-            store.resolve_quarantine(m.source, [key])
-
-    try:
         return run_rows_import(store, m.source, label, commerce_items(path, m), lists.put, after=remove_the_rest)
-    finally:
-        if not finished:
-            lists.finish(remove=False)
 
 
 class ErpCsvImporter:

@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 
 from pim.errors import InputError
 from pim.store.raw import raw_table
-from pim.store.store import Store, batched, now
+from pim.store.store import QuarantineEntry, Store, batched, now
 
 
 class PriceListEntry(BaseModel):
@@ -153,22 +153,25 @@ def _put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceLi
 PAIRS_SEQ = "price_list_pairs"
 
 
-def price_list_pairs_version(conn: Connection) -> int:
-    from pim.store.store import SEQUENCE
-
-    return conn.execute(select(SEQUENCE.c.value).where(SEQUENCE.c.name == PAIRS_SEQ)).scalar_one_or_none() or 0
-
-
 class CompletePriceLists:
-    """An import of complete price lists (an ERP map's `complete: true`): every entry written is also noted
-    under this run, and `finish` removes, in one transaction, the stored entries of the customers the run
-    named that it did not hold. Customers the run never named keep all of theirs."""
+    """An import of complete price lists (an ERP map's `complete: true`, a BMEcat T_NEW_CATALOG's tiers): every
+    entry written is also noted under this run, and `finish` removes, in one transaction, the stored entries of
+    the customers the run named that it did not hold. Customers the run never named keep all of theirs. Used as
+    a context manager, a run left without `finish` (the import failed) removes nothing and forgets its notes."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.run = uuid.uuid4().hex
+        self.finished = False
         with store.begin() as conn:  # notes a crashed run left behind
             conn.execute(delete(SEEN).where(SEEN.c.noted_at < now() - timedelta(days=1)))
+
+    def __enter__(self) -> "CompletePriceLists":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self.finished:
+            self.finish(remove=False)
 
     def put(self, store: Store, entries: list[PriceListEntry]) -> int:
         with store.begin() as conn:
@@ -182,16 +185,31 @@ class CompletePriceLists:
                 named = select(SEEN.c.customer).where(SEEN.c.run == self.run).distinct().scalar_subquery()
                 held = select(SEEN.c.run).where(
                     SEEN.c.run == self.run, *(SEEN.c[k] == PRICE.c[k] for k in _PRICE_KEY)).exists()
-                gone = select(PRICE.c.customer, PRICE.c.sku).where(PRICE.c.customer.in_(named), ~held)
-                lost = {(c, sku) for c, sku in conn.execute(gone)}
-                if lost:
-                    removed = conn.execute(delete(PRICE).where(PRICE.c.customer.in_(named), ~held)).rowcount
+                gone = conn.execute(delete(PRICE).where(PRICE.c.customer.in_(named), ~held)
+                                    .returning(PRICE.c.customer, PRICE.c.sku)).all()
+                if gone:
+                    removed = len(gone)
                     stamp = now()
                     self.store.upsert_rows(conn, REMOVED, [{"customer": c, "sku": sku, "removed_at": stamp}
-                                                           for c, sku in sorted(lost)], ["customer", "sku"])
+                                                           for c, sku in sorted(set(gone))], ["customer", "sku"])
                     self.store.next_seq(conn, 1, PAIRS_SEQ)
             conn.execute(delete(SEEN).where(SEEN.c.run == self.run))
+        self.finished = True
         return removed
+
+    def close(self, job_id: int | None, rejected: int, *, file: Path, source: str, nothing_removed: str,
+              rows: str) -> int:
+        """`finish` at the end of an import: remove the rest only when the import rejected nothing (a rejected
+        row may be a price that still holds); else the quarantine gets a warning starting `nothing_removed`,
+        which the next clean run of the file closes. Returns the entries removed."""
+        key = f"complete-price-list:{file.name}"
+        if rejected:
+            self.store.quarantine(job_id, [QuarantineEntry(
+                f"{nothing_removed} because {rejected} {rows} were rejected; fix them and import the file again",
+                file=str(file), record_key=key, source=source, severity="warning")])
+        else:
+            self.store.resolve_quarantine(source, [key])
+        return self.finish(remove=not rejected)
 
 
 def read_price_list_jsonl(path: Path) -> Iterator[PriceListEntry]:

@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pim import delivery_log as log
-from pim.portal import create_portal_app
 from tests.test_portal import portal  # noqa: F401  (the fixture: two customers, one delivered feed each)
 
 

@@ -73,11 +73,16 @@ StructureListener = Callable[[Connection, str, dict[str, Any], dict[str, Any]], 
 STRUCTURE_SEQ = "structure"
 
 
+def sequence_value(conn: Connection, name: str) -> int:
+    """A named sequence's current value as `conn` sees it (0 before its first use)."""
+    return conn.execute(select(SEQUENCE.c.value).where(SEQUENCE.c.name == name)).scalar_one_or_none() or 0
+
+
 def structure_version(conn: Connection) -> int:
     """A number that changes with every structure write (Store.put_structure / delete_structure), read in one
     key lookup. Caches of the structure compare it instead of scanning the structure table (count and newest
     update time), which grew with the catalog's structure and missed two writes in the same second."""
-    return conn.execute(select(SEQUENCE.c.value).where(SEQUENCE.c.name == STRUCTURE_SEQ)).scalar_one_or_none() or 0
+    return sequence_value(conn, STRUCTURE_SEQ)
 
 
 def _bump_structure_version(store: "Store", conn: Connection) -> None:
@@ -274,7 +279,7 @@ class Store:
 
     def current_seq(self, name: str = "catalog") -> int:
         with self.engine.connect() as conn:
-            return conn.execute(select(SEQUENCE.c.value).where(SEQUENCE.c.name == name)).scalar_one_or_none() or 0
+            return sequence_value(conn, name)
 
     # ---------------------------------------------------------------- structure
     def put_structure(self, kind: str, items: Iterable[BaseModel]) -> int:
