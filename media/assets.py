@@ -132,13 +132,13 @@ def asset_validity(conn: Any, refs: Iterable[str]) -> set[str]:
 
 
 def invalid_refs(store: Any, refs: Iterable[str], *, channel: str | None = None, media: Any = None,
-                 strict: bool = True) -> set[str]:
+                 strict: bool = True, resolved: dict[str, str | None] | None = None) -> set[str]:
     """The refs (image attribute values) that are NOT a usable asset: unreadable, rejected, or — with
     `channel` — below that channel's size/aspect rules. With `strict` (the default) a ref never ingested
     is invalid too: an image counts as filled only once it is a validated asset. `store` may be a Store or
-    an open Connection."""
+    an open Connection. `resolved`: `resolve(store, refs)` when the caller has it already."""
     refs = list(refs)
-    mapping = resolve(store, refs)
+    mapping = resolved if resolved is not None else resolve(store, refs)
     assets = get_assets(store, [s for s in mapping.values() if s])
     rules = None
     if channel is not None:

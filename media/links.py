@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from media.assets import RENDITION, _connect, invalid_refs, rendition_key, resolve
+from media.renditions import public_url
 from media.settings import RenditionSpec, load_media_file
 
 _NOT_SEEN = object()
@@ -41,21 +42,21 @@ class RenditionLinks:
         if len(self._known) > 100_000:  # a stream of products: keep memory flat
             self._known.clear()
         # unreadable, rejected, or below the channel's size rules: not linked at all
-        bad = invalid_refs(self.store, wanted, channel=self.channel, media=self.media, strict=False)
-        shas = resolve(self.store, [v for v in wanted if v not in bad])
-        found = sorted({s for s in shas.values() if s})
+        shas = resolve(self.store, wanted)
+        bad = invalid_refs(self.store, wanted, channel=self.channel, media=self.media, strict=False, resolved=shas)
+        found = sorted({s for v, s in shas.items() if s and v not in bad})
         built: set[str] = set()
         with _connect(self.store) as conn:
             for start in range(0, len(found), 1000):
                 built.update(conn.execute(select(RENDITION.c.sha256).where(
                     RENDITION.c.sha256.in_(found[start:start + 1000]), RENDITION.c.spec_hash == self.spec.spec_hash)).scalars())
         for value in wanted:
-            sha = shas.get(value)
+            sha = shas[value]
             if value in bad:
                 self._known[value] = None
             elif sha in built:
                 key = rendition_key(sha, self.spec.spec_hash, self.spec.extension)  # type: ignore[arg-type]
-                self._known[value] = f"{self.cdn}/{key}" if self.cdn else self.asset_store.url(key)
+                self._known[value] = public_url(self.asset_store, key, self.cdn)
             else:  # never ingested, or its rendition not built yet
                 self._known[value] = _NOT_SEEN
 

@@ -163,8 +163,12 @@ def rendition_url(store: Any, ref: str, rendition: str, channel: str, *, media: 
     asset_store = asset_store or open_asset_store(media=media)
     if ensure:
         build_renditions(store, [spec], asset_store=asset_store, shas=[sha])
-    cdn = get_settings().cdn_base_url
-    return f"{cdn.rstrip('/')}/{key}" if cdn else asset_store.url(key)
+    return public_url(asset_store, key, get_settings().cdn_base_url)
+
+
+def public_url(asset_store: Any, key: str, cdn_base_url: str | None) -> str:
+    """An object's URL for the public: behind the CDN base when one is set, else the asset store's own."""
+    return f"{cdn_base_url.rstrip('/')}/{key}" if cdn_base_url else asset_store.url(key)
 
 
 def value_url(store: Any, values: dict[str, Any], attribute: str, rendition: str, channel: str,
@@ -181,4 +185,4 @@ def value_url(store: Any, values: dict[str, Any], attribute: str, rendition: str
     return None
 
 
-__all__ = ["build_renditions", "pending", "plan", "render", "rendition_url", "value_url"]
+__all__ = ["build_renditions", "pending", "plan", "public_url", "render", "rendition_url", "value_url"]

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from pim import delivery_log as log
 from pim.contracts import get_contracts
+from pim.portal import StoreDep
 from pim.store import Store
 from pim.web.deps import check_csrf, csrf_token
 
@@ -39,15 +40,8 @@ def _page(request: Request, name: str, **ctx: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {"csrf": csrf_token(request), **ctx})
 
 
-def _store(request: Request) -> Store:
-    from pim.portal import _store as portal_store
-
-    return portal_store(request)
-
-
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> HTMLResponse:
-    store = _store(request)
+def home(request: Request, store: StoreDep) -> HTMLResponse:
     customer = session_customer(request, store)
     if customer is None:
         return _page(request, "portal_login.html", error=None)
@@ -57,10 +51,9 @@ def home(request: Request) -> HTMLResponse:
 
 
 @router.post("/login", dependencies=[Depends(check_csrf)])
-async def login(request: Request) -> Any:
+async def login(request: Request, store: StoreDep) -> Any:
     form = await request.form()
     token = str(form.get("token", "")).strip()
-    store = _store(request)
     customer = log.customer_for_token(store, token) if token else None
     if customer is None:
         return _page(request, "portal_login.html", error="That token is not valid (or was revoked). "
