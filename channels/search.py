@@ -25,6 +25,7 @@ from sqlmodel import SQLModel
 from channels.localize import ValueResolver
 from channels.search_documents import DocumentBuilder, raw_image_url
 from channels.search_settings import digest_of, index_settings, settings_fingerprint, shape_fingerprint
+from pim.gate import blocks_on_age
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
@@ -140,17 +141,6 @@ class Plan:
     visibility: str | None = None
 
 
-def _gate_ages(ctx: PublishContext) -> bool:
-    """Whether the channel's gate blocks on an age (a price or stock reading older than N days): a decision
-    that changes with the date alone, with no write to send incrementally."""
-    from pim.gate import blocking_kinds
-
-    gate = ctx.structure.channels[ctx.channel].gate
-    kinds = blocking_kinds(ctx.structure, ctx.channel)
-    return bool(("stale_price" in kinds and gate.max_price_age_days is not None)
-                or ("stale_stock" in kinds and gate.max_stock_age_days is not None))
-
-
 def _day(stamp: datetime) -> date:
     return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC).date()
 
@@ -189,7 +179,7 @@ class SearchRenderer:
             full, reason = True, "the structure or the images' renditions changed what documents contain"
         elif visibility is not None and state.get("visibility_hash") != visibility:
             full, reason = True, "contracts or price lists changed which customers may see which products"
-        elif _gate_ages(ctx) and _day(state["updated_at"]) < datetime.now(UTC).date():
+        elif blocks_on_age(ctx.structure, ctx.channel) and _day(state["updated_at"]) < datetime.now(UTC).date():
             full, reason = True, "a new day: the gate's age rules (stale prices, stale stock) may block unchanged products"
         else:
             full, reason = False, "changes since the last push"

@@ -142,6 +142,14 @@ def needs_records(structure: Structure, channel: str) -> bool:
     return "stale_price" in blocking_kinds(structure, channel) and structure.channels[channel].gate.max_price_age_days is not None
 
 
+def blocks_on_age(structure: Structure, channel: str) -> bool:
+    """Whether `channel` blocks a price or stock reading older than N days: a decision that changes with the
+    date alone, with no write to send incrementally."""
+    rules = structure.channels[channel].gate
+    return needs_records(structure, channel) or (
+        "stale_stock" in blocking_kinds(structure, channel) and rules.max_stock_age_days is not None)
+
+
 def evaluate(store: Any, structure: Structure, channel: str, products: Iterable[Product], *,
              locales: list[str] | None = None, now: datetime | None = None) -> Iterator[tuple[Product, list[str]]]:
     gate = _Gate(store, structure, channel, locales, now)
