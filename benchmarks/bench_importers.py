@@ -11,6 +11,7 @@ import orjson
 from lxml import etree
 
 from benchmarks.harness import catalog_for, measure
+from benchmarks.storage_floor import rewrite_floor
 
 
 def _parse_csv(path: Path, encoding: str = "utf-8") -> int:
@@ -50,13 +51,21 @@ def run(profile: str, workdir: Path) -> list[dict]:
     workdir.mkdir(parents=True, exist_ok=True)
     store, bare = catalog_stores(workdir, catalog, "importers")
     fanned = _copy_store(store, workdir / "importers-fanout.db")
+    loaded = Path(fanned.engine.url.database)  # still the loaded catalog: no import has run on it yet
     erp, erp_map = src / "erp_products.csv", load_profile(ErpCsvMap, src / "erp_products.map.yaml")
     xml, xml_map = src / "erp_matmas.xml", load_xml_map(None)
     content, profile_ = src / "content.jsonl", load_profile(ContentProfile, src / "content.profile.yaml")
     prec = src / "precedence.yaml"
     stock, stock_map = src / "erp_stock.csv", load_profile(ErpCsvMap, src / "erp_stock.map.yaml")
     no_listener = "same import, store without the completeness listener"
+    floor_note = ("no merge, validation or listeners: each product row read, 5 keys spliced in, written back "
+                  "(benchmarks/storage_floor.py) — the ceiling of any merge import on this storage")
     rows = [
+        measure("storage floor: product rows rewritten + 5 candidate rows each", lambda n: n,
+                lambda: rewrite_floor(loaded, erp, workdir), baseline=lambda: _parse_csv(erp, "cp1252"), note=floor_note),
+        measure("storage floor: product rows rewritten", lambda n: n,
+                lambda: rewrite_floor(loaded, erp, workdir, with_candidates=False),
+                baseline=lambda: _parse_csv(erp, "cp1252"), note=floor_note),
         measure("erp csv import (merge)", lambda c: c.read, lambda: import_erp_csv(erp, store, erp_map, map_dir=src),
                 baseline=lambda: _parse_csv(erp, "cp1252")),
         measure("erp csv import (merge, no listener)", lambda c: c.read,

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=2000, description="Rows per database write batch.")
     import_workers: int = Field(default=1, ge=1, description="Processes (through PIM_EXECUTOR) merging a merged "
                                 "source's batches while this one writes them; 1 merges in-process.")
+    job_heartbeat_seconds: float = Field(default=30.0, ge=0, description="How often a running job stamps its "
+                                         "heartbeat; a job silent for 4 intervals shows as interrupted on other "
+                                         "hosts. Set it alike everywhere; 0 turns it off.")
     secret_key: str = Field(default="dev-insecure-change-me", description="Signs web sessions and CSRF tokens.")
     cdn_base_url: str | None = Field(default=None, description="Public base URL for media renditions.")
     s3_bucket: str | None = None

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, 
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, Provenance
 from pim.store.database import make_engine, migrate
+from pim.store.heartbeat import Heartbeats, is_stale
 from pim.store.raw import RawTable, raw_table
 from pim.store.tables import (
     DeletedProductRow,
@@ -158,18 +159,30 @@ def json_text(value: Any) -> str:
 
 
 INTERRUPTED = "interrupted"
+HEARTBEATS = Heartbeats()  # this process's running jobs
 
 
-def _job_view(job: dict[str, Any]) -> dict[str, Any]:
-    """A job row as readers see it: a running job whose process on this host is gone (killed, crashed, the
-    machine restarted) is `interrupted`, with what to do next. Its committed batches are kept: imports and
-    publishes commit batch by batch, each batch whole or not at all."""
-    if job.get("status") == "running" and job.get("pid") and job.get("host") == socket.gethostname()[:255] \
-            and not _process_alive(job["pid"]):
+_RERUN = ("Every batch it committed is kept and nothing else; run the same command again (an import skips the "
+          "records it already merged)")
+
+
+def _job_view(job: dict[str, Any], heartbeat_seconds: float = 0.0) -> dict[str, Any]:
+    """A job row as readers see it: a running job whose process is gone (killed, crashed, its machine lost) is
+    `interrupted`, with what to do next. On the host that ran it the pid tells at once; elsewhere a heartbeat
+    older than a few intervals does. Its committed batches are kept: imports and publishes commit batch by
+    batch, each batch whole or not at all."""
+    if job.get("status") != "running":
+        return job
+    if job.get("pid") and job.get("host") == socket.gethostname()[:255]:
+        if not _process_alive(job["pid"]):
+            job["status"] = INTERRUPTED
+            job["error"] = (f"the process that ran this job (pid {job['pid']} on {job['host']}) ended without "
+                            f"finishing it. {_RERUN}")
+    elif is_stale(job.get("heartbeat_at"), heartbeat_seconds, now()):
         job["status"] = INTERRUPTED
-        job["error"] = (f"the process that ran this job (pid {job['pid']} on {job['host']}) ended without finishing "
-                        "it. Every batch it committed is kept and nothing else; run the same command again "
-                        "(an import skips the records it already merged)")
+        job["error"] = (f"the process that ran this job (on {job.get('host') or 'an unknown host'}) has not "
+                        f"reported since {job['heartbeat_at']:%Y-%m-%d %H:%M:%S} UTC: it was stopped or lost its "
+                        f"machine. {_RERUN}")
     return job
 
 
@@ -225,10 +238,13 @@ _MODEL_COLUMNS = ["code", "family_variant", "family", "parent", "categories", "v
 class Store:
     """One catalog database. Cheap to construct; `migrate()` once per process before use."""
 
-    def __init__(self, url: str, *, batch_size: int = 2000, engine: Engine | None = None) -> None:
+    def __init__(self, url: str, *, batch_size: int = 2000, engine: Engine | None = None,
+                 heartbeat_seconds: float = 30.0) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
         self.batch_size = batch_size
+        #: How often a running job stamps its heartbeat; readers judge other hosts' jobs by it (0: off).
+        self.heartbeat_seconds = heartbeat_seconds
         self.listeners: list[ProductListener] = []
         self.structure_listeners: list[StructureListener] = []
 
@@ -238,7 +254,7 @@ class Store:
         from pim.settings import get_settings
 
         s = settings or get_settings()
-        store = cls(s.db_url, batch_size=s.batch_size)
+        store = cls(s.db_url, batch_size=s.batch_size, heartbeat_seconds=s.job_heartbeat_seconds)
         if migrate_now:
             store.migrate()
         store.listeners.extend(product_listeners(store))
@@ -599,14 +615,18 @@ class Store:
 
     # ---------------------------------------------------------------- jobs and quarantine
     def start_job(self, kind: str, source: str = "") -> int:
+        stamp = now()
         with self.begin() as conn:
             res = conn.execute(
-                insert(JOB).values(kind=kind, source=source, status="running", counts={}, started_at=now(),
-                                   host=socket.gethostname()[:255], pid=os.getpid())
+                insert(JOB).values(kind=kind, source=source, status="running", counts={}, started_at=stamp,
+                                   host=socket.gethostname()[:255], pid=os.getpid(), heartbeat_at=stamp)
             )
-            return int(res.inserted_primary_key[0])
+            job_id = int(res.inserted_primary_key[0])
+        HEARTBEATS.start(self.engine, JOB, job_id, self.heartbeat_seconds)
+        return job_id
 
     def finish_job(self, job_id: int, counts: dict[str, Any], status: str = "succeeded", error: str | None = None) -> None:
+        HEARTBEATS.stop(job_id)
         with self.begin() as conn:
             conn.execute(
                 update(JOB).where(JOB.c.id == job_id)
@@ -616,14 +636,14 @@ class Store:
     def job(self, job_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(JOB).where(JOB.c.id == job_id)).first()
-        return _job_view(dict(row._mapping)) if row else None
+        return _job_view(dict(row._mapping), self.heartbeat_seconds) if row else None
 
     def jobs(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         q = select(JOB).order_by(JOB.c.id.desc()).limit(limit)
         if kind:
             q = q.where(JOB.c.kind == kind)
         with self.engine.connect() as conn:
-            return [_job_view(dict(r._mapping)) for r in conn.execute(q)]
+            return [_job_view(dict(r._mapping), self.heartbeat_seconds) for r in conn.execute(q)]
 
     def quarantine(self, job_id: int | None, entries: Iterable[QuarantineEntry], conn: Connection | None = None) -> int:
         stamp = now()

@@ -104,6 +104,7 @@ class JobRow(SQLModel, table=True):
     finished_at: datetime | None = utc_column(nullable=True)
     host: str | None = Field(default=None, max_length=255)  # where the job's process runs
     pid: int | None = Field(default=None)
+    heartbeat_at: datetime | None = utc_column(nullable=True)  # stamped while running (pim.store.heartbeat)
 
 
 class QuarantineRow(SQLModel, table=True):
