@@ -39,7 +39,7 @@ from pim.partial_values import PartialDecoder
 from pim.product import split_key, trusted_copy, value_key
 from pim.store.database import json_loads
 from pim.store.raw import Statements
-from pim.store.store import MODEL, PRODUCT, batched, structure_version
+from pim.store.store import MODEL, PRODUCT, batched
 
 TOKEN_LENGTH = 64
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -157,26 +157,19 @@ def grid_listener(store: Any) -> Any:
 class GridIndex:
     def __init__(self) -> None:
         self._scores_changed: set[str] | None = None  # products whose completeness rows this write changed
-        self._fingerprint: Any = None
-        self._structure: Structure | None = None
-        self._requirements: tuple[Structure, Any] | None = None
 
-    def structure(self, conn: Connection) -> Structure:
-        from pim.rescore import load_structure
+    @staticmethod
+    def structure(conn: Connection) -> Structure:
+        from pim.structure_cache import cached_structure
 
-        fingerprint = structure_version(conn)
-        if self._structure is None or fingerprint != self._fingerprint:
-            self._structure, self._fingerprint = load_structure(conn), fingerprint
-        return self._structure
+        return cached_structure(conn)
 
-    def requirements(self, conn: Connection) -> Any:
+    @staticmethod
+    def requirements(conn: Connection) -> Any:
         """The completeness requirements of the current structure (to tell which writes it rescored)."""
-        from pim.completeness import Requirements
+        from pim.structure_cache import cached_requirements
 
-        structure = self.structure(conn)
-        if self._requirements is None or self._requirements[0] is not structure:
-            self._requirements = (structure, Requirements(structure))
-        return self._requirements[1]
+        return cached_requirements(conn)
 
     def on_products(self, conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None,
                     before: dict[str, Any] | None = None, deltas: dict[str, Any] | None = None) -> None:
@@ -291,7 +284,6 @@ class GridIndex:
         return full
 
     def on_structure(self, conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-        self._structure = None
         if kind == "category":  # a moved category changes every ancestor list: cheap enough to redo
             if any((before.get(c) or {}).get("parent") != (after.get(c) or {}).get("parent") for c in after):
                 self.refresh_all(conn)

@@ -248,13 +248,14 @@ CANDIDATE: Table = ValueCandidateRow.__table__  # type: ignore[assignment]
 def candidates_for(store: Store, identifier: str) -> dict[str, Claims]:
     """value key → source → claim, for one product (the UI's 'other values')."""
     with store.engine.connect() as conn:
-        return _load_candidates(conn, [identifier]).get(identifier, {})
+        return load_candidates(conn, [identifier]).get(identifier, {})
 
 
 _CANDIDATE_COLUMNS = ("identifier", "value_key", "source", "value", "ref", "at")
 
 
-def _load_candidates(conn: Connection, ids: list[str], raw: RawTable | None = None) -> dict[str, dict[str, Claims]]:
+def load_candidates(conn: Connection, ids: list[str], raw: RawTable | None = None) -> dict[str, dict[str, Claims]]:
+    """identifier → value key → source → claim, for a batch of products (one query)."""
     out: dict[str, dict[str, Claims]] = {}
     for ident, key, source, value, ref, at in (raw or RawTable(conn, CANDIDATE)).select(conn, _CANDIDATE_COLUMNS, "identifier", ids):
         prov = Provenance.model_construct(source=source, ref=ref, at=at)
@@ -457,7 +458,7 @@ class Merger:
         ids = list(dict.fromkeys(p.identifier for p in products))
         with store.engine.connect() as conn:
             parts = read_parts(store, conn, ids, touched_keys(products))
-            old_cands = _load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
+            old_cands = load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
             old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
         cands = {i: dict(c) for i, c in old_cands.items()}
         conflict_state: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
@@ -593,7 +594,7 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
         if row is None:
             raise InputError(f"no product '{identifier}'", field="identifier")
         product = store.row_to_product(row)
-        old = _load_candidates(conn, [identifier]).get(identifier, {}).get(value_key, {})
+        old = load_candidates(conn, [identifier]).get(identifier, {}).get(value_key, {})
         old_conflict = _load_conflicts(conn, [identifier]).get(identifier, {}).get(value_key)
     claims = dict(old)
     if value_key in product.values:

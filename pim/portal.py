@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 
 from pim import delivery_log as log
 from pim.contracts import get_contracts
+from pim.web.throttle import client_key, refusal, throttle_of
 from pim.store import Store
 
 router = APIRouter(prefix="/portal", tags=["portal"])
@@ -36,7 +37,12 @@ def _customer(request: Request, store: Annotated[Store, Depends(_store)]) -> str
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else request.headers.get("x-api-key", "")
     if token:
+        throttle, key = throttle_of(request), client_key(request, "portal")
+        if wait := throttle.wait_seconds(key):
+            raise HTTPException(429, refusal(wait), headers={"Retry-After": str(wait)})
         customer = log.customer_for_token(store, token)
+        if customer is None:
+            throttle.failed(key)
     else:
         from pim.portal_pages import session_customer
 

@@ -25,8 +25,8 @@ from pim.catalog import Structure
 from pim.completeness import Requirements, Result
 from pim.partial_values import PartialDecoder
 from pim.store.raw import Statements
-from pim.store.store import MODEL, PRODUCT, STRUCTURE, batched, structure_version
-from pim.structure import STRUCTURE_KINDS
+from pim.store.store import MODEL, PRODUCT, batched
+from pim.structure_cache import cached_requirements
 
 _ATTRIBUTE_FLAGS = ("type", "localizable", "scopable", "available_locales")
 
@@ -48,30 +48,13 @@ def increment(conn: Connection, table: Table, keys: list[str], rows: list[dict[s
     conn.execute(ins.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + ins.excluded[c] for c in counts}), rows)
 
 
-def load_structure(conn: Connection) -> Structure:
-    """The structure as this transaction sees it (including a structure write not yet committed)."""
-    items: dict[str, list[Any]] = {kind: [] for kind in STRUCTURE_KINDS}
-    for kind, data in conn.execute(select(STRUCTURE.c.kind, STRUCTURE.c.data).order_by(STRUCTURE.c.code)):
-        if kind in STRUCTURE_KINDS:
-            items[kind].append(STRUCTURE_KINDS[kind].model_validate(data))
-    return Structure.from_items(items)
-
-
 class Rescorer:
-    def __init__(self) -> None:
-        self._fingerprint: Any = None
-        self._requirements: Requirements | None = None
-
     # ------------------------------------------------------------------ structure
-    def requirements(self, conn: Connection) -> Requirements:
-        fingerprint = structure_version(conn)
-        if self._requirements is None or fingerprint != self._fingerprint:
-            self._requirements = Requirements(load_structure(conn))
-            self._fingerprint = fingerprint
-        return self._requirements
+    @staticmethod
+    def requirements(conn: Connection) -> Requirements:
+        return cached_requirements(conn)
 
     def on_structure(self, conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-        self._requirements = None  # same-second writes would keep the fingerprint
         reqs = self.requirements(conn)
         for families, channels in affected(kind, before, after, reqs.structure):
             self.rescore_families(conn, families, channels)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from pim.importing import ImportCounts, Parsed, run_import
-from pim.merge import UNKNOWN, Merger, Precedence, _load_candidates
+from pim.merge import UNKNOWN, Merger, Precedence, load_candidates
 from pim.product import Product, Provenance
 from pim.store import Store
 from pim.store.store import batched
@@ -33,7 +33,7 @@ def _records(store: Store, source: str, identifiers: Iterable[str], stamp: datet
     line = 0
     for chunk in batched(dict.fromkeys(identifiers), store.batch_size):
         with store.engine.connect() as conn:
-            candidates = _load_candidates(conn, chunk)
+            candidates = load_candidates(conn, chunk)
         shown = {p.identifier: p for p in store.iter_products(identifiers=chunk)}
         for ident in chunk:
             line += 1

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from fastapi import HTTPException, Request
 
 from pim.catalog import Structure
-from pim.store.store import Store, structure_version
+from pim.store.store import Store
+from pim.structure_cache import cached_structure
 from pim.web.accounts import User, get_user, user_for_token
+from pim.web.throttle import client_key, refusal, throttle_of
 
 
 def store_of(request: Request) -> Store:
@@ -18,18 +19,12 @@ def store_of(request: Request) -> Store:
 
 
 class StructureCache:
-    """The structure, reloaded only when a structure write happened since (pim.store.store.structure_version)."""
-
-    def __init__(self) -> None:
-        self._key: Any = None
-        self._value: Structure | None = None
+    """The structure, reloaded only when a structure write happened since: the process-wide cache the
+    product listeners use too (pim.structure_cache)."""
 
     def get(self, store: Store) -> Structure:
         with store.engine.connect() as conn:
-            key = structure_version(conn)
-        if self._value is None or key != self._key:
-            self._value, self._key = store.structure(), key
-        return self._value
+            return cached_structure(conn)
 
 
 def structure_of(request: Request) -> Structure:
@@ -41,8 +36,12 @@ def api_user(request: Request) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    throttle, key = throttle_of(request), client_key(request, "api")
+    if wait := throttle.wait_seconds(key):
+        raise HTTPException(429, refusal(wait), headers={"Retry-After": str(wait)})
     user = user_for_token(store_of(request), token.strip())
     if user is None:
+        throttle.failed(key)
         raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
     return user
 

@@ -1,0 +1,67 @@
+"""Sign-in throttling: after too many failed sign-ins from one client address within a window, further attempts
+are refused (HTTP 429 with Retry-After) until the window has moved on. Guards the staff login, the portal
+sign-in page and the portal API's tokens against guessing. Counts live in the web process (one per app), so
+several server processes each count on their own."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from threading import Lock
+
+from fastapi import Request
+
+ATTEMPTS = 10  # failed sign-ins allowed per address and window
+WINDOW_SECONDS = 300.0
+
+
+class FailureThrottle:
+    def __init__(self, attempts: int = ATTEMPTS, window: float = WINDOW_SECONDS, clock=time.monotonic) -> None:
+        self.attempts, self.window, self.clock = attempts, window, clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = Lock()
+
+    def wait_seconds(self, key: str) -> int:
+        """Seconds until `key` may try again; 0 when it may now."""
+        with self._lock:
+            recent = self._recent(key)
+            if len(recent) < self.attempts:
+                return 0
+            return max(1, int(recent[0] + self.window - self.clock()) + 1)
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            self._recent(key).append(self.clock())
+            if len(self._failures) > 50_000:  # many addresses: forget those with nothing recent
+                for k in [k for k, q in self._failures.items() if not q or q[-1] < self.clock() - self.window]:
+                    del self._failures[k]
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+    def _recent(self, key: str) -> deque[float]:
+        q = self._failures.setdefault(key, deque())
+        cutoff = self.clock() - self.window
+        while q and q[0] < cutoff:
+            q.popleft()
+        return q
+
+
+def throttle_of(request: Request) -> FailureThrottle:
+    """The app's throttle (created on first use)."""
+    state = request.app.state
+    throttle = getattr(state, "signin_throttle", None)
+    if throttle is None:
+        throttle = state.signin_throttle = FailureThrottle()
+    return throttle
+
+
+def client_key(request: Request, scope: str) -> str:
+    return f"{scope}:{request.client.host if request.client else 'unknown'}"
+
+
+def refusal(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    return (f"Too many failed sign-ins from your address. Try again in about {minutes} minute"
+            f"{'s' if minutes != 1 else ''}, or ask an administrator if you have lost your credentials.")
