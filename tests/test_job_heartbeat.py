@@ -11,6 +11,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from pim.store import Store
@@ -95,3 +96,16 @@ def test_killed_process_on_another_host_is_seen_interrupted(store: Store, tmp_pa
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process start times are read from /proc (Linux)")
+def test_a_reused_pid_does_not_keep_a_dead_job_running(store: Store) -> None:
+    """The row names this host and a live pid (this test's own), but the job started before that process did:
+    its pid was given to a later process, so the job's own process is gone."""
+    store.heartbeat_seconds = 0
+    job_id = store.start_job("import", "reused.csv")
+    assert store.job(job_id)["status"] == "running"  # our pid, started before the job: alive
+    with store.begin() as conn:
+        conn.execute(update(JOB).where(JOB.c.id == job_id).values(started_at=now() - timedelta(days=30)))
+    job = store.job(job_id)
+    assert job["status"] == "interrupted" and f"pid {os.getpid()}" in job["error"]

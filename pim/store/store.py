@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -174,7 +175,7 @@ def _job_view(job: dict[str, Any], heartbeat_seconds: float = 0.0) -> dict[str, 
     if job.get("status") != "running":
         return job
     if job.get("pid") and job.get("host") == socket.gethostname()[:255]:
-        if not _process_alive(job["pid"]):
+        if not _process_alive(job["pid"]) or _started_after(job["pid"], job.get("started_at")):
             job["status"] = INTERRUPTED
             job["error"] = (f"the process that ran this job (pid {job['pid']} on {job['host']}) ended without "
                             f"finishing it. {_RERUN}")
@@ -184,6 +185,22 @@ def _job_view(job: dict[str, Any], heartbeat_seconds: float = 0.0) -> dict[str, 
                         f"reported since {job['heartbeat_at']:%Y-%m-%d %H:%M:%S} UTC: it was stopped or lost its "
                         f"machine. {_RERUN}")
     return job
+
+
+def _started_after(pid: int, stamp: datetime | None) -> bool:
+    """Whether process `pid` started after `stamp`: then it is not the job's process but a later one that was
+    given the same pid. Linux only (/proc); elsewhere False (the pid is trusted)."""
+    if stamp is None:
+        return False
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    at = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+    return started > at + 2  # btime and the tick count are coarse: allow a little
 
 
 def _process_alive(pid: int) -> bool:
