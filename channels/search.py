@@ -29,7 +29,7 @@ from pim.gate import blocks_on_age
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
-from pim.store.store import Store, now
+from pim.store.store import Store, as_utc, now
 
 #: Who may see a product (tenant tokens filter on the `customers` field): the customers whose contract
 #: assortment holds it (pim/contracts.py). Signature: (store, skus) → {sku: [customer]}.
@@ -142,7 +142,7 @@ class Plan:
 
 
 def _day(stamp: datetime) -> date:
-    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).astimezone(UTC).date()
+    return as_utc(stamp).astimezone(UTC).date()
 
 
 # ---------------------------------------------------------------- renderer

@@ -24,6 +24,7 @@ from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import trusted_provenance
 from pim.sources import RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
 from pim.store import Store
+from pim.store.store import as_utc
 from pim.values import ValueProblem
 
 PRICE_FIELDS = {"customer", "sku", "currency", "price", "min_qty", "valid_from", "valid_to"}
@@ -202,7 +203,7 @@ def _commerce_row(m: ErpCsvMap, data: dict[str, Any], parse: _CommerceParsers) -
         return PriceListEntry(**data)
     if "updated_at" in data:
         stamp = parse.moment(data["updated_at"])
-        data["updated_at"] = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+        data["updated_at"] = as_utc(stamp)
     else:
         data["updated_at"] = datetime.now(UTC)
     return StockLevel(**data)

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 
 from pim import delivery_log as log
 from pim.contracts import get_contracts
-from pim.web.throttle import client_key, refusal, throttle_of
+from pim.web.throttle import sign_in_attempt
 from pim.store import Store
 
 router = APIRouter(prefix="/portal", tags=["portal"])
@@ -37,12 +37,12 @@ def _customer(request: Request, store: Annotated[Store, Depends(_store)]) -> str
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else request.headers.get("x-api-key", "")
     if token:
-        throttle, key = throttle_of(request), client_key(request, "portal")
-        if wait := throttle.wait_seconds(key):
-            raise HTTPException(429, refusal(wait), headers={"Retry-After": str(wait)})
+        attempt = sign_in_attempt(request, "portal")
+        if attempt.wait:
+            raise attempt.refused()
         customer = log.customer_for_token(store, token)
         if customer is None:
-            throttle.failed(key)
+            attempt.failed()
     else:
         from pim.portal_pages import session_customer
 

@@ -19,7 +19,7 @@ from pim.contracts import get_contracts
 from pim.portal import StoreDep
 from pim.store import Store
 from pim.web.deps import check_csrf, csrf_token
-from pim.web.throttle import client_key, refusal, throttle_of
+from pim.web.throttle import sign_in_attempt
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "web" / "templates"))
@@ -55,17 +55,15 @@ def home(request: Request, store: StoreDep) -> HTMLResponse:
 async def login(request: Request, store: StoreDep) -> Any:
     form = await request.form()
     token = str(form.get("token", "")).strip()
-    throttle, key = throttle_of(request), client_key(request, "portal")
-    if wait := throttle.wait_seconds(key):
-        page = _page(request, "portal_login.html", error=refusal(wait))
-        page.status_code, page.headers["Retry-After"] = 429, str(wait)
-        return page
+    attempt = sign_in_attempt(request, "portal")
+    if attempt.wait:
+        return attempt.refused_page(_page(request, "portal_login.html", error=attempt.message))
     customer = log.customer_for_token(store, token) if token else None
     if customer is None:
-        throttle.failed(key)
+        attempt.failed()
         return _page(request, "portal_login.html", error="That token is not valid (or was revoked). "
                      "Ask your supplier for a new one.")
-    throttle.succeeded(key)
+    attempt.succeeded()
     request.session[SESSION_KEY] = log.hash_token(token)
     return RedirectResponse("/portal/", status_code=303)
 

@@ -17,6 +17,7 @@ from sqlalchemy import select, tuple_
 from pim.catalog import Structure
 from pim.completeness import Requirements
 from pim.product import Product, merged_values, split_key
+from pim.store.store import as_utc
 from pim.structure import Attribute, AttributeType, Channel
 from pim.values import ValueProblem, normalize
 
@@ -222,7 +223,7 @@ def product_findings(product: Product, values: Mapping[str, Any], ctx: Context,
                 prov = product.provenance_of(key)
                 if prov is None:
                     out.append(Finding(product.identifier, "stale_price", "price has no provenance time", attr.code))
-                elif ctx.now - _aware(prov.at) > timedelta(days=max_price_age):
+                elif ctx.now - as_utc(prov.at) > timedelta(days=max_price_age):
                     out.append(Finding(product.identifier, "stale_price",
                                        f"price from {prov.at:%Y-%m-%d} is older than {max_price_age} days", attr.code))
     if kinds is None or "inconsistent" in kinds or "missing_translation" in kinds:
@@ -253,10 +254,6 @@ def consistency_findings(identifier: str, values: Mapping[str, Any], structure: 
                     out.append(Finding(identifier, "missing_translation",
                                        f"filled in {', '.join(sorted(filled))} but not in {loc}", code, loc))
     return out
-
-
-def _aware(stamp: datetime) -> datetime:
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def inherited(store: Any, products: list[Product], cache: dict[str, list[Any]] | None = None) -> dict[str, dict[str, Any]]:
@@ -318,7 +315,7 @@ def _stock_findings(store: Any, batch: list[Product], channel: Channel, now: dat
         level = stock.get(p.identifier)
         if level is None or level.updated_at is None:
             out.append(Finding(p.identifier, "stale_stock", "no stock reading"))
-        elif now - _aware(level.updated_at) > timedelta(days=max_age):
+        elif now - as_utc(level.updated_at) > timedelta(days=max_age):
             out.append(Finding(p.identifier, "stale_stock",
                                f"stock from {level.updated_at:%Y-%m-%d} is older than {max_age} days"))
     return out

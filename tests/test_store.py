@@ -64,22 +64,25 @@ def test_structure_round_trips(store: Store) -> None:
 
 def test_every_structure_write_moves_the_version_the_caches_key_on(store: Store) -> None:
     from pim.store.store import structure_version
-    from pim.web.deps import StructureCache
+    from pim.structure_cache import cached_structure
 
     def version() -> int:
         with store.engine.connect() as conn:
             return structure_version(conn)
 
-    cache = StructureCache()
+    def cached():  # type: ignore[no-untyped-def]
+        with store.engine.connect() as conn:
+            return cached_structure(conn)
+
     start = version()
     store.put_structure("attribute", [Attribute(code="sku", type="identifier")])
     after_put = version()
-    assert after_put > start and set(cache.get(store).attributes) == {"sku"}
+    assert after_put > start and set(cached().attributes) == {"sku"}
     # the same count of rows, rewritten: a count + newest-time key could miss it, the version cannot
     store.put_structure("attribute", [Attribute(code="sku", type="identifier", group="erp")])
-    assert version() > after_put and cache.get(store).attributes["sku"].group == "erp"
+    assert version() > after_put and cached().attributes["sku"].group == "erp"
     assert store.delete_structure("attribute", "sku")
-    assert cache.get(store).attributes == {}
+    assert cached().attributes == {}
 
 
 def test_quarantine_keeps_location_and_raw_row(store: Store) -> None:

@@ -56,8 +56,8 @@ def _beat(engine: Engine, table: Table, job_id: int, seconds: float, stop: threa
 
 def is_stale(heartbeat_at: datetime | None, seconds: float, at: datetime) -> bool:
     """Whether a running job's last heartbeat is too old for its process to be alive."""
+    from pim.store.store import as_utc
+
     if heartbeat_at is None or seconds <= 0:
         return False
-    if heartbeat_at.tzinfo is None and at.tzinfo is not None:
-        at = at.replace(tzinfo=None)
-    return at - heartbeat_at > timedelta(seconds=seconds * STALE_BEATS)
+    return at - as_utc(heartbeat_at) > timedelta(seconds=seconds * STALE_BEATS)

@@ -97,6 +97,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(stamp: datetime) -> datetime:
+    """A stored time made aware: SQLite gives timestamps back naive, and they were written in UTC."""
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     it = iter(items)
     while chunk := list(islice(it, size)):
@@ -199,7 +204,7 @@ def _started_after(pid: int, stamp: datetime | None) -> bool:
         started = boot + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
         return False
-    at = (stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp()
+    at = as_utc(stamp).timestamp()
     return started > at + 2  # btime and the tick count are coarse: allow a little
 
 

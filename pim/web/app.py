@@ -18,7 +18,7 @@ from pim.errors import ConfigError
 from pim.registry import WEB_ROUTERS, load
 from pim.settings import get_settings
 from pim.store import Store
-from pim.web.deps import LoginRequired, StructureCache
+from pim.web.deps import LoginRequired
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -29,7 +29,6 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
     app = FastAPI(title="PIM", version="1", docs_url="/api/v1/docs", openapi_url="/api/v1/openapi.json",
                   redoc_url=None)
     app.state.store = store or Store.from_settings(s)
-    app.state.structure = StructureCache()
     app.add_middleware(SessionMiddleware, secret_key=s.secret_key, session_cookie="pim_session",
                        same_site="lax", https_only=False, max_age=12 * 3600)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

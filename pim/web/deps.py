@@ -11,24 +11,18 @@ from pim.catalog import Structure
 from pim.store.store import Store
 from pim.structure_cache import cached_structure
 from pim.web.accounts import User, get_user, user_for_token
-from pim.web.throttle import client_key, refusal, throttle_of
+from pim.web.throttle import sign_in_attempt
 
 
 def store_of(request: Request) -> Store:
     return request.app.state.store
 
 
-class StructureCache:
-    """The structure, reloaded only when a structure write happened since: the process-wide cache the
-    product listeners use too (pim.structure_cache)."""
-
-    def get(self, store: Store) -> Structure:
-        with store.engine.connect() as conn:
-            return cached_structure(conn)
-
-
 def structure_of(request: Request) -> Structure:
-    return request.app.state.structure.get(store_of(request))
+    """The structure, reloaded only when a structure write happened since: the process-wide cache the product
+    listeners use too (pim.structure_cache)."""
+    with store_of(request).engine.connect() as conn:
+        return cached_structure(conn)
 
 
 def api_user(request: Request) -> User:
@@ -36,12 +30,12 @@ def api_user(request: Request) -> User:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    throttle, key = throttle_of(request), client_key(request, "api")
-    if wait := throttle.wait_seconds(key):
-        raise HTTPException(429, refusal(wait), headers={"Retry-After": str(wait)})
+    attempt = sign_in_attempt(request, "api")
+    if attempt.wait:
+        raise attempt.refused()
     user = user_for_token(store_of(request), token.strip())
     if user is None:
-        throttle.failed(key)
+        attempt.failed()
         raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
     return user
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from dataclasses import dataclass
 from threading import Lock
 
-from fastapi import Request
+from fastapi import HTTPException, Request
+from fastapi.responses import Response
 
 ATTEMPTS = 10  # failed sign-ins allowed per address and window
 WINDOW_SECONDS = 300.0
@@ -48,7 +50,7 @@ class FailureThrottle:
         return q
 
 
-def throttle_of(request: Request) -> FailureThrottle:
+def _throttle_of(request: Request) -> FailureThrottle:
     """The app's throttle (created on first use)."""
     state = request.app.state
     throttle = getattr(state, "signin_throttle", None)
@@ -57,11 +59,36 @@ def throttle_of(request: Request) -> FailureThrottle:
     return throttle
 
 
-def client_key(request: Request, scope: str) -> str:
-    return f"{scope}:{request.client.host if request.client else 'unknown'}"
+@dataclass
+class SignInAttempt:
+    """One sign-in from one client address in one scope (staff, api, portal): `wait` > 0 means refuse it."""
+
+    throttle: FailureThrottle
+    key: str
+    wait: int
+
+    def failed(self) -> None:
+        self.throttle.failed(self.key)
+
+    def succeeded(self) -> None:
+        self.throttle.succeeded(self.key)
+
+    @property
+    def message(self) -> str:
+        minutes = max(1, round(self.wait / 60))
+        return (f"Too many failed sign-ins from your address. Try again in about {minutes} minute"
+                f"{'s' if minutes != 1 else ''}, or ask an administrator if you have lost your credentials.")
+
+    def refused_page(self, page: Response) -> Response:
+        """A sign-in page carrying `message`, answered as 429."""
+        page.status_code, page.headers["Retry-After"] = 429, str(self.wait)
+        return page
+
+    def refused(self) -> HTTPException:
+        return HTTPException(429, self.message, headers={"Retry-After": str(self.wait)})
 
 
-def refusal(seconds: int) -> str:
-    minutes = max(1, round(seconds / 60))
-    return (f"Too many failed sign-ins from your address. Try again in about {minutes} minute"
-            f"{'s' if minutes != 1 else ''}, or ask an administrator if you have lost your credentials.")
+def sign_in_attempt(request: Request, scope: str) -> SignInAttempt:
+    throttle = _throttle_of(request)
+    key = f"{scope}:{request.client.host if request.client else 'unknown'}"
+    return SignInAttempt(throttle, key, throttle.wait_seconds(key))

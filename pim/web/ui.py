@@ -15,7 +15,7 @@ from pim.structure import AttributeType
 from pim.web import panels
 from pim.web.accounts import ROLE_LABELS, User, authenticate
 from pim.web.deps import check_csrf, csrf_token, session_user, store_of, structure_of
-from pim.web.throttle import client_key, refusal, throttle_of
+from pim.web.throttle import sign_in_attempt
 from pim.web.editing import apply_values, history
 from pim.web.grid import GridFilter, page
 
@@ -37,16 +37,14 @@ def login_form(request: Request, next: str = "/products") -> HTMLResponse:
 async def login(request: Request) -> Any:
     form = await request.form()
     nxt = str(form.get("next") or "/products")
-    throttle, key = throttle_of(request), client_key(request, "staff")
-    if wait := throttle.wait_seconds(key):
-        page = render(request, "login.html", None, next=nxt, error=refusal(wait))
-        page.status_code, page.headers["Retry-After"] = 429, str(wait)
-        return page
+    attempt = sign_in_attempt(request, "staff")
+    if attempt.wait:
+        return attempt.refused_page(render(request, "login.html", None, next=nxt, error=attempt.message))
     user = authenticate(store_of(request), str(form.get("username", "")), str(form.get("password", "")))
     if user is None:
-        throttle.failed(key)
+        attempt.failed()
         return render(request, "login.html", None, next=nxt, error="Wrong user name or password.")
-    throttle.succeeded(key)
+    attempt.succeeded()
     request.session.clear()
     request.session["uid"] = user.id
     return RedirectResponse(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/products", status_code=303)
