@@ -1,7 +1,9 @@
 """Media: renditions/s for ~1-megapixel JPEG inputs into three renditions (the full pipeline: read the
 original from the asset store, normalise, resize, encode, write, record), side by side with a plain Pillow
 loop (open, thumbnail, save) over the same files on the same two worker processes. Then peak RSS over
-many assets (ingest + renditions), measured after the first 10% and at the end: it should stay flat.
+many assets (ingest + renditions), measured after the first 10% and at the end: it should stay flat. Last,
+on the generated catalog of the profile: the image index's first build, and "which products show these
+images?" through it against the catalog scan it replaced (the baseline).
 
 Profiles: small = 120 photos / 2,000 assets, medium = 400 / 10,000, large = 1,000 / 10,000;
 `small:N` sets the photo count."""
@@ -13,6 +15,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import select
 
 from benchmarks.harness import peak_rss_mb
 
@@ -133,4 +137,41 @@ def run(profile: str, workdir: Path) -> list[dict]:
     if override.isdigit():
         photos = int(override)
     workdir.mkdir(parents=True, exist_ok=True)
-    return [_throughput(workdir, photos), *_flat_memory(workdir, many)]
+    return [_throughput(workdir, photos), *_flat_memory(workdir, many), *_image_index(workdir, name)]
+
+
+def _image_index(workdir: Path, profile: str) -> list[dict[str, Any]]:
+    from benchmarks.harness import catalog_for, measure
+    from media.image_index import USE, refreshed
+    from media.ingest import products_using
+    from pim.jsonl import import_jsonl
+    from pim.structure_files import load_structure_files, save_structure
+
+    catalog, _ = catalog_for(profile)
+    store, _ = _store(workdir, "image-index")
+    save_structure(store, load_structure_files(Path(catalog.structure_dir)))
+    import_jsonl(Path(catalog.products_jsonl), store)
+    records = store.count_products() + sum(1 for _ in store.iter_models())
+    build = measure("image index: first build over the catalog", records, lambda: refreshed(store),
+                    note="every product and model read once (products/s); later refreshes read only what was written")
+    with store.engine.connect() as conn:
+        refs = [r for (r,) in conn.execute(select(USE.c.ref).distinct().order_by(USE.c.ref).limit(100))]
+    found: list[str] = []
+
+    def scan() -> None:  # what products_using did before the index: every model and product, every time
+        wanted, parents, showing = set(refs), {}, set()
+        for m in store.iter_models():
+            parents[m.code] = m.parent
+            if any(v in wanted for v in m.values.values() if isinstance(v, str)):
+                showing.add(m.code)
+        inherited = {code for code, parent in parents.items() if code in showing or parent in showing}
+        found.extend(p.identifier for p in store.iter_products()
+                     if p.parent in inherited or any(v in wanted for v in p.values.values() if isinstance(v, str)))
+
+    shown: list[str] = []
+    lookup = measure("products showing 100 images (indexed lookup)", records,
+                     lambda: shown.extend(products_using(store, set(refs))), baseline=scan,
+                     note=f"{len(refs)} refs; baseline: the catalog scan it replaced; items = catalog size")
+    lookup["note"] += f"; {len(shown)} products found, {len(set(found))} by the scan"
+    store.dispose()
+    return [build, lookup]

@@ -166,7 +166,7 @@ class SearchRenderer:
         state = load_state(store, target)
         shape, settings = shape_fingerprint(builder), settings_fingerprint(builder)
         links_state = getattr(builder.image_url, "state", None)
-        if links_state is not None:  # images that gained their rendition since: every document links anew
+        if links_state is not None:  # another listing rendition or CDN: every document links anew
             shape = digest_of([shape, links_state()])
         # a provider given for this run decides customers its own way: its changes need --full
         visibility = None if ctx.options.get("search_customers") else visibility_fingerprint(store)
@@ -176,7 +176,7 @@ class SearchRenderer:
         elif state is None:
             full, reason = True, "first push to this target"
         elif state["shape_hash"] != shape:
-            full, reason = True, "the structure or the images' renditions changed what documents contain"
+            full, reason = True, "the structure, the listing rendition or the CDN changed what documents contain"
         elif visibility is not None and state.get("visibility_hash") != visibility:
             full, reason = True, "contracts or price lists changed which customers may see which products"
         elif blocks_on_age(ctx.structure, ctx.channel) and _day(state["updated_at"]) < datetime.now(UTC).date():

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from media.assets import ASSET, ORIGIN, REJECTED, VALID, _chunks, original_key
 from media.errors import AssetRejected, FetchFailed
 from media.fetch import read_ref
+from media.image_index import catalog_images, products_showing, refresh_image_index
 from media.settings import CONTENT_TYPES, EXTENSIONS, MediaFile
 from media.validate import inspect
-from pim.store.store import now
+from pim.store.store import batched, now
 
 #: refs submitted to the executor at a time: bounds memory (bytes in flight) on large catalogs.
 WINDOW = 64
@@ -166,47 +167,29 @@ def _insert(store: Any, table: Any) -> Any:
 
 
 def catalog_refs(store: Any) -> Iterator[tuple[str, str]]:
-    """(ref, source) for every image value of every product and product model, streamed. The source is
-    the value's provenance (e.g. `supplier:acme`), 'catalog' when the record has none."""
-    from pim.product import split_key
-    from pim.structure import AttributeType
-
-    structure = store.structure()
-    images = {code for code, attr in structure.attributes.items() if attr.type == AttributeType.image}
-    if not images:
-        return
-    for record in _records(store):
-        for key, value in record.values.items():
-            if isinstance(value, str) and split_key(key)[0] in images:
-                prov = record.provenance_of(key)
-                yield value, (prov.source if prov else "catalog")
+    """(ref, source) for every image value of every product and product model, streamed from the image index
+    (media.image_index, refreshed first). The source is the value's provenance (e.g. `supplier:acme`),
+    'catalog' when the record has none."""
+    return catalog_images(store)
 
 
 def products_using(store: Any, refs: set[str]) -> list[str]:
     """Identifiers of products showing one of these image refs, their own or inherited from a model (a
-    variant's parent or grandparent). One pass over the models, one over the products."""
+    variant's parent or grandparent): indexed lookups, not a catalog scan."""
     if not refs:
         return []
-    parents: dict[str, str | None] = {}
-    showing: set[str] = set()
-    for m in store.iter_models():
-        parents[m.code] = m.parent
-        if any(v in refs for v in m.values.values() if isinstance(v, str)):
-            showing.add(m.code)
-    inherited = {code for code, parent in parents.items() if code in showing or parent in showing}
-    return [p.identifier for p in store.iter_products()
-            if p.parent in inherited or any(v in refs for v in p.values.values() if isinstance(v, str))]
+    with store.begin() as conn:
+        refresh_image_index(store, conn)
+        return products_showing(conn, refs)
 
 
 def rescore_products_using(store: Any, counts: IngestCounts) -> int:
-    """A rejected or unreadable image no longer fills its attribute: rescore the products that show it now,
-    rather than at their next write."""
+    """A rejected or unreadable image no longer fills its attribute, nor is it linked: rescore the products
+    that show it now, rather than at their next write, and give them a new seq so that incremental exports
+    (the search index, customer deltas) send them without it."""
     ids = products_using(store, {p["ref"] for p in counts.problems})
-    if ids and hasattr(store, "notify_products"):
-        store.notify_products(ids)
+    for chunk in batched(ids, getattr(store, "batch_size", 1000)):
+        with store.begin() as conn:
+            store.touch_products(conn, chunk)
+            store.notify(conn, chunk)
     return len(ids)
-
-
-def _records(store: Any) -> Iterator[Any]:
-    yield from store.iter_models()
-    yield from store.iter_products()

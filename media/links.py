@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from media.assets import RENDITION, _connect, invalid_refs, rendition_key, resolve
 from media.renditions import public_url
@@ -61,12 +61,10 @@ class RenditionLinks:
                 self._known[value] = _NOT_SEEN
 
     def state(self) -> list[Any]:
-        """What the links depend on besides the values: the spec, and how many of its renditions exist (a
-        rendition built since the last push changes the URL a document should carry)."""
-        with _connect(self.store) as conn:
-            built = conn.execute(select(func.count()).select_from(RENDITION)
-                                 .where(RENDITION.c.spec_hash == self.spec.spec_hash)).scalar_one()
-        return [self.spec.spec_hash, built, self.cdn]
+        """What the links depend on besides the values and their assets: the spec and the CDN base. A rendition
+        built later does not belong here: it gives the products showing it a new seq (media.renditions), so
+        incremental exports send them again."""
+        return [self.spec.spec_hash, self.cdn]
 
     def __call__(self, value: str) -> str | None:
         if value not in self._known:

@@ -13,10 +13,11 @@ from typing import Any
 from PIL import Image
 from sqlalchemy import select
 
-from media.assets import ASSET, RENDITION, VALID, rendition_key, resolve
+from media.assets import ASSET, ORIGIN, RENDITION, VALID, rendition_key, resolve
+from media.image_index import products_showing, refresh_image_index
 from media.normalize import flatten, normalize
 from media.settings import ChannelMedia, Fit, MediaFile, OutputFormat, RenditionSpec
-from pim.store.store import now
+from pim.store.store import batched, now
 
 PAGE = 256  # assets per planning query and per executor window (bounds memory on 10k+ catalogs)
 
@@ -123,12 +124,26 @@ def build_renditions(store: Any, specs: list[RenditionSpec], *, asset_store: Any
         stamp = now()
         with store.begin() as conn:
             store.upsert_rows(conn, RENDITION, [r | {"created_at": stamp} for r in rows], ["sha256", "spec_hash"])
+            _touch_showing(store, conn, {r["sha256"] for r in rows})
         counts["assets"] += len(window)
         counts["renditions"] += len(rows)
         counts["bytes"] += sum(r["bytes"] for r in rows)
         if on_progress:
             on_progress(len(window))
     return counts
+
+
+def _touch_showing(store: Any, conn: Any, shas: set[str]) -> None:
+    """The products showing these assets link their new rendition: a new seq sends them in the next
+    incremental export (search, customer deltas), in the transaction that records the renditions."""
+    if not shas or not hasattr(store, "touch_products"):
+        return
+    refs = {f"sha256:{sha}" for sha in shas}
+    for chunk in batched(sorted(shas), 1000):
+        refs.update(conn.execute(select(ORIGIN.c.ref).where(ORIGIN.c.sha256.in_(chunk))).scalars())
+    refresh_image_index(store, conn)
+    for chunk in batched(products_showing(conn, refs), 5000):
+        store.touch_products(conn, chunk)
 
 
 def pending(store: Any, specs: list[RenditionSpec], *, rules: ChannelMedia | None = None) -> int:

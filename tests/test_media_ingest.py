@@ -164,6 +164,8 @@ def test_products_using_finds_variants_that_inherit_the_image(store: Store) -> N
     from media.ingest import products_using
     from pim.product import ProductModel
 
+    store.put_structure("attribute", [Attribute(code="sku", type=AttributeType.identifier),
+                                      Attribute(code="image", type=AttributeType.image)])
     src = Provenance(source="test", at=datetime.now(UTC))
     store.upsert_models([ProductModel(code="root", family_variant="fv", values={"image": "bad.jpg"}, source=src),
                          ProductModel(code="other", family_variant="fv", values={"image": "good.jpg"}, source=src)])
@@ -172,3 +174,47 @@ def test_products_using_finds_variants_that_inherit_the_image(store: Store) -> N
         ("grandchild", "sub", {}), ("child", "root", {}), ("own", None, {"image": "bad.jpg"}),
         ("elsewhere", "other", {}), ("plain", None, {"image": "good.jpg"}))])
     assert sorted(products_using(store, {"bad.jpg"})) == ["child", "grandchild", "own"]
+
+
+def test_the_image_index_follows_writes_deletes_and_the_image_attributes(store: Store) -> None:
+    """products_using reads an index refreshed from the seqs: a rewritten product loses its old image, a deleted
+    one drops out, and turning another attribute into an image attribute rebuilds the index."""
+    from datetime import UTC, datetime
+
+    from media.image_index import USE
+    from media.ingest import products_using
+
+    attrs = [Attribute(code="sku", type=AttributeType.identifier), Attribute(code="image", type=AttributeType.image),
+             Attribute(code="swatch", type=AttributeType.text)]
+    store.put_structure("attribute", attrs)
+    src = Provenance(source="erp", at=datetime.now(UTC))
+    store.upsert_products([Product(identifier=i, values=v, source=src) for i, v in (
+        ("a", {"image": "one.jpg"}), ("b", {"image": "one.jpg", "swatch": "two.jpg"}), ("c", {"image": "two.jpg"}))])
+    assert products_using(store, {"one.jpg"}) == ["a", "b"]
+    assert products_using(store, {"two.jpg"}) == ["c"]  # a text attribute's value is not an image
+
+    store.upsert_products([Product(identifier="a", values={"image": "three.jpg"}, source=src)])
+    store.delete_products(["b"])
+    assert products_using(store, {"one.jpg"}) == []
+    assert products_using(store, {"three.jpg"}) == ["a"]
+
+    store.put_structure("attribute", [attrs[0], attrs[1], Attribute(code="swatch", type=AttributeType.image)])
+    store.upsert_products([Product(identifier="d", values={"swatch": "two.jpg"}, source=src)])
+    assert products_using(store, {"two.jpg"}) == ["c", "d"]
+    with store.engine.connect() as conn:
+        rows = sorted(tuple(r) for r in conn.execute(USE.select().where(USE.c.kind == "product")))
+    assert rows == [("product", "a", "three.jpg", "erp"), ("product", "c", "two.jpg", "erp"),
+                    ("product", "d", "two.jpg", "erp")]
+
+
+def test_catalog_refs_are_distinct_and_stream_in_pages(store: Store) -> None:
+    from datetime import UTC, datetime
+
+    from media.image_index import catalog_images
+
+    store.put_structure("attribute", [Attribute(code="sku", type=AttributeType.identifier),
+                                      Attribute(code="image", type=AttributeType.image)])
+    src = Provenance(source="erp", at=datetime.now(UTC))
+    store.upsert_products([Product(identifier=f"p{n}", values={"image": f"img{n % 7}.jpg"}, source=src)
+                           for n in range(30)])
+    assert list(catalog_images(store, page=3)) == [(f"img{n}.jpg", "erp") for n in range(7)]

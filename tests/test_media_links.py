@@ -66,8 +66,9 @@ def test_search_links_the_listing_rendition_once_it_is_built(media_catalog: Stor
 
     media = load_media_file()
     build_renditions(media_catalog, media.channel("ecommerce").renditions, asset_store=open_asset_store(media=media))
-    result = publish_search(media_catalog, tmp_path)  # new renditions: documents link anew
-    assert {a.meta["mode"] for a in result.artifacts} == {"full"}
+    result = publish_search(media_catalog, tmp_path)  # new renditions: their products are sent again, alone
+    docs = [a for a in result.artifacts if a.meta["kind"] == "documents"]
+    assert {a.meta["mode"] for a in docs} == {"incremental"} and {a.rows for a in docs} == {1}
     after = _images(meili_env)
     assert after["HP-100-RED"] == f"{CDN}/{_zoom_key(media_catalog)}" and _zoom_key(media_catalog).endswith(".jpg")
     assert after["HP-100-BLK"] is None
@@ -91,3 +92,46 @@ def test_a_listing_that_names_no_rendition_is_refused() -> None:
 
     with pytest.raises(ValidationError, match="listing names no declared rendition"):
         ChannelMedia(renditions=[{"name": "thumb", "max_width": 10, "max_height": 10}], listing="zoom")
+
+
+def test_a_rendition_resends_the_variants_that_inherit_its_image(media_catalog: Store, meili_env: ServedDouble,
+                                                                tmp_path: Path) -> None:
+    """An image shown through a product model reaches every variant below it; products showing other
+    images (or none) are not sent again."""
+    from pim.product import Product, ProductModel
+    from pim.structure import FamilyVariant, VariantLevel
+
+    media_catalog.put_structure("family_variant", [FamilyVariant(
+        code="hp_shared_image", family="headphones", levels=[VariantLevel(axes=["color"], attributes=["color", "sku"])])])
+    media_catalog.upsert_models([ProductModel(code="HP-300", family_variant="hp_shared_image", family="headphones",
+                                              values={"name:en_US": "Shared", "name:de_DE": "Geteilt",
+                                                      "image": "img/HP-100-RED.jpg"})])
+    media_catalog.upsert_products([Product(identifier=f"HP-300-{c}", family="headphones", parent="HP-300",
+                                           values={"color": c}) for c in ("red", "black")])
+    publish_search(media_catalog, tmp_path)
+    assert _images(meili_env)["HP-300-red"] == f"{CDN}/img/HP-100-RED.jpg"
+    media = load_media_file()
+    build_renditions(media_catalog, media.channel("ecommerce").renditions, asset_store=open_asset_store(media=media))
+    result = publish_search(media_catalog, tmp_path)
+    docs = [a for a in result.artifacts if a.meta["kind"] == "documents" and a.meta["locale"] == "en_US"]
+    assert [a.meta["mode"] for a in docs] == ["incremental"] and docs[0].rows == 3
+    after = _images(meili_env)
+    assert after["HP-300-red"] == after["HP-300-black"] == after["HP-100-RED"] == f"{CDN}/{_zoom_key(media_catalog)}"
+
+
+def test_an_image_found_broken_at_ingest_leaves_the_index_at_the_next_push(media_catalog: Store, meili_env: ServedDouble,
+                                                                          tmp_path: Path) -> None:
+    from media.ingest import rescore_products_using
+    from tests.search_data import variant
+
+    media_catalog.upsert_products([variant("HP-100-GRN", "red")])
+    publish_search(media_catalog, tmp_path)
+    assert _images(meili_env)["HP-100-GRN"] == f"{CDN}/img/HP-100-GRN.jpg"  # not ingested yet: linked as it is
+    folder = tmp_path / "photos"
+    (folder / "img" / "HP-100-GRN.jpg").write_bytes(images.truncated_jpeg())
+    counts = ingest(media_catalog, [("img/HP-100-GRN.jpg", "erp")], asset_store=open_asset_store(), base_dir=folder)
+    assert rescore_products_using(media_catalog, counts) == 1
+    result = publish_search(media_catalog, tmp_path)
+    docs = [a for a in result.artifacts if a.meta["kind"] == "documents" and a.meta["locale"] == "en_US"]
+    assert [(a.meta["mode"], a.rows) for a in docs] == [("incremental", 1)]
+    assert _images(meili_env)["HP-100-GRN"] is None

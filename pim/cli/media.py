@@ -30,6 +30,7 @@ def ingest(refs: list[str] = typer.Argument(None, help="Paths or URLs to ingest 
            refresh: bool = typer.Option(False, help="Read refs again even when already ingested."),
            config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Read, validate and store images; the same bytes from several places are stored once."""
+    from media.image_index import count_catalog_images
     from media.ingest import catalog_refs, ingest as run, rescore_products_using
     from media.settings import load_media_file
     from media.storage import open_asset_store
@@ -38,8 +39,11 @@ def ingest(refs: list[str] = typer.Argument(None, help="Paths or URLs to ingest 
     from pim.store import Store
 
     settings, media, store = get_settings(), load_media_file(config), Store.from_settings()
-    items = [(r, source) for r in refs] if refs else list(catalog_refs(store))
-    bar, task = _progress("ingesting images", len(items), as_json)
+    if refs:
+        items, total = [(r, source) for r in refs], len(refs)
+    else:  # streamed from the image index: a large catalog's refs are never held in a list
+        items, total = catalog_refs(store), count_catalog_images(store)
+    bar, task = _progress("ingesting images", total, as_json)
     with bar, make_executor("thread", max(4, settings.workers * 4)) as pool:  # fetching is I/O-bound
         counts = run(store, items, asset_store=open_asset_store(media=media), media=media, base_dir=base,
                      executor=pool, refresh=refresh, on_progress=lambda n: bar.advance(task, n))
