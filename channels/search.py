@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
@@ -25,11 +25,11 @@ from sqlmodel import SQLModel
 from channels.localize import ValueResolver
 from channels.search_documents import DocumentBuilder, raw_image_url
 from channels.search_settings import digest_of, index_settings, settings_fingerprint, shape_fingerprint
-from pim.gate import blocks_on_age
+from pim.gate import aged_between, blocks_on_age
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
-from pim.store.store import Store, as_utc, now
+from pim.store.store import Store, as_utc, batched, now
 
 #: Who may see a product (tenant tokens filter on the `customers` field): the customers whose contract
 #: assortment holds it (pim/contracts.py). Signature: (store, skus) → {sku: [customer]}.
@@ -108,11 +108,14 @@ def load_state(store: Store, target: str) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def save_state(store: Store, target: str, watermark: int, shape: str, settings: str, visibility: str | None = None) -> None:
+def save_state(store: Store, target: str, watermark: int, shape: str, settings: str, visibility: str | None = None,
+               decided_at: datetime | None = None) -> None:
+    """`updated_at` is the instant the push's gate decisions hold for (its plan's time): age rules measure
+    the next push's window from it."""
     with store.begin() as conn:
         store.upsert_rows(conn, SYNC, [{"target": target, "watermark": watermark, "shape_hash": shape,
                                         "settings_hash": settings, "visibility_hash": visibility,
-                                        "updated_at": now()}], ["target"])
+                                        "updated_at": decided_at or now()}], ["target"])
 
 
 def visibility_fingerprint(store: Store) -> str:
@@ -139,10 +142,18 @@ class Plan:
     settings: str
     reason: str
     visibility: str | None = None
+    decided_at: datetime | None = None
+    aged: set[str] = field(default_factory=set)  # unwritten products whose price or stock aged past the limit
 
 
-def _day(stamp: datetime) -> date:
-    return as_utc(stamp).astimezone(UTC).date()
+def _written_and(store: Store, since: int, aged: set[str]) -> Iterator[Product]:
+    """The products written since the watermark, then the aged ones not among them (each once)."""
+    rest = set(aged)
+    for product in store.iter_products(since_seq=since):
+        rest.discard(product.identifier)
+        yield product
+    for chunk in batched(sorted(rest), 1000):
+        yield from store.iter_products(identifiers=chunk)
 
 
 # ---------------------------------------------------------------- renderer
@@ -179,19 +190,25 @@ class SearchRenderer:
             full, reason = True, "the structure, the listing rendition or the CDN changed what documents contain"
         elif visibility is not None and state.get("visibility_hash") != visibility:
             full, reason = True, "contracts or price lists changed which customers may see which products"
-        elif blocks_on_age(ctx.structure, ctx.channel) and _day(state["updated_at"]) < datetime.now(UTC).date():
-            full, reason = True, "a new day: the gate's age rules (stale prices, stale stock) may block unchanged products"
         else:
             full, reason = False, "changes since the last push"
+        decided_at = ctx.options.get("as_of") or datetime.now(UTC)  # the gate's `now` for this run
+        aged: set[str] = set()
+        if not full and blocks_on_age(ctx.structure, ctx.channel):
+            aged = aged_between(store, ctx.structure, ctx.channel, as_utc(state["updated_at"]), decided_at)  # type: ignore[index]
+            if aged:
+                reason += f", and {len(aged)} products whose price or stock reading aged past the channel's limit"
         plan = Plan(full, 0 if full else int(state["watermark"]), start, target, shape, settings, reason,  # type: ignore[index]
-                    visibility)
+                    visibility, decided_at, aged)
         ctx.options["search_plan"] = plan
         return plan
 
     def select(self, store: Store, ctx: PublishContext) -> Iterable[Product]:
         """The products this run reads: every product for a full rebuild, else those written since the watermark."""
         plan = self.plan(store, ctx)
-        return store.iter_products() if plan.full else store.iter_products(since_seq=plan.since)
+        if plan.full:
+            return store.iter_products()
+        return _written_and(store, plan.since, plan.aged) if plan.aged else store.iter_products(since_seq=plan.since)
 
     def render(self, products: Iterable[Product], ctx: PublishContext, store: Any) -> list[Artifact]:
         plan: Plan = ctx.options.get("search_plan") or self.plan(store, ctx)
@@ -261,4 +278,4 @@ class SearchRenderer:
         """Called by the pipeline after the exporter succeeded: only now does the watermark move."""
         plan: Plan | None = ctx.options.get("search_plan")
         if plan is not None:
-            save_state(store, plan.target, plan.start_seq, plan.shape, plan.settings, plan.visibility)
+            save_state(store, plan.target, plan.start_seq, plan.shape, plan.settings, plan.visibility, plan.decided_at)

@@ -311,6 +311,13 @@ def stock_for(store: Store, skus: list[str]) -> dict[str, Availability]:
     return out
 
 
+def stock_read_between(store: Store, low: datetime, high: datetime) -> list[str]:
+    """SKUs with a stock reading (any warehouse) taken in [low, high]: whose age crossed a limit then."""
+    with store.engine.connect() as conn:
+        return list(conn.execute(select(STOCK.c.sku).where(STOCK.c.updated_at >= low, STOCK.c.updated_at <= high)
+                                 .distinct()).scalars())
+
+
 def stock_changed_since(store: Store, since: datetime) -> list[str]:
     with store.engine.connect() as conn:
         return list(conn.execute(select(STOCK.c.sku).where(STOCK.c.updated_at > since).distinct()).scalars())

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -30,7 +30,8 @@ from pim.product import Product
 from pim.protocols import PublishContext
 from pim.quality import DIMENSIONS, assess, inherited
 from pim.scoring_tables import COMPLETENESS, GATE_COUNT, GATE_DECISION
-from pim.store.store import batched
+from pim.store.store import as_utc, batched
+from pim.structure import AttributeType
 
 BATCH = 1000
 
@@ -148,6 +149,79 @@ def blocks_on_age(structure: Structure, channel: str) -> bool:
     rules = structure.channels[channel].gate
     return needs_records(structure, channel) or (
         "stale_stock" in blocking_kinds(structure, channel) and rules.max_stock_age_days is not None)
+
+
+def aged_between(store: Any, structure: Structure, channel: str, since: datetime, until: datetime) -> set[str]:
+    """The products whose decision on `channel` may have changed with the date alone between two instants: a
+    price or stock reading of theirs crossed the channel's age limit (`blocks_on_age`). It over-selects (any of
+    a product's readings that crossed, blocking or not) and never misses one, so an incremental export can
+    send exactly these besides its written products instead of rebuilding. Reads narrow columns: the stock
+    table's times, and the price keys' provenance times out of each product's JSON (no whole record)."""
+    rules = structure.channels[channel].gate
+    found: set[str] = set()
+    if until <= since:
+        return found
+    if "stale_stock" in blocking_kinds(structure, channel) and rules.max_stock_age_days is not None:
+        from pim.commerce import stock_read_between
+
+        age = timedelta(days=rules.max_stock_age_days)
+        found.update(stock_read_between(store, since - age, until - age))
+    if needs_records(structure, channel):
+        age = timedelta(days=rules.max_price_age_days)  # type: ignore[arg-type]
+        found.update(_priced_between(store, structure, channel, since - age, until - age))
+    return found
+
+
+def _price_keys(structure: Structure, channel: str) -> list[str]:
+    """Every value key a price of this channel can sit under (scoped, localized, or plain)."""
+    locales = structure.channels[channel].locales
+    keys: list[str] = []
+    for code, attr in structure.attributes.items():
+        if attr.type != AttributeType.price_collection:
+            continue
+        bases = [f"{code}:{l}" for l in locales] if attr.localizable else [code]
+        keys.extend(f"{b}@{channel}" if attr.scopable else b for b in bases)
+    return keys
+
+
+def _priced_between(store: Any, structure: Structure, channel: str, low: datetime, high: datetime,
+                    page: int = 5000) -> Iterator[str]:
+    """Products with a price provenance time in [low, high]: a price key's own time, and the record's time when
+    some price key has none (an inherited price, or one the record states without a time of its own). The times are compared here, not as SQL text: stored offsets may vary."""
+    from pim.store.store import PRODUCT
+
+    stamps = [PRODUCT.c.source[("at",)].as_string()]
+    stamps += [PRODUCT.c.provenance[(key, "at")].as_string() for key in _price_keys(structure, channel)]
+    parsed: dict[str, datetime | None] = {}
+    last = 0
+    while True:
+        with store.engine.connect() as conn:
+            rows = conn.execute(select(PRODUCT.c.id, PRODUCT.c.identifier, *stamps)
+                                .where(PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(page)).all()
+        if not rows:
+            return
+        for row in rows:
+            own = row[3:]
+            # the record's time stands in for a price key without its own (inherited, or stated whole)
+            for text in (*own, row[2]) if None in own else own:
+                if text is None:
+                    continue
+                if text not in parsed:
+                    if len(parsed) > 100_000:
+                        parsed.clear()
+                    parsed[text] = _instant(text)
+                at = parsed[text]
+                if at is not None and low <= at <= high:
+                    yield row[1]
+                    break
+        last = rows[-1][0]
+
+
+def _instant(text: str) -> datetime | None:
+    try:
+        return as_utc(datetime.fromisoformat(text))
+    except ValueError:
+        return None
 
 
 def evaluate(store: Any, structure: Structure, channel: str, products: Iterable[Product], *,

@@ -140,3 +140,30 @@ def test_open_conflict_is_an_accuracy_finding(store: Store) -> None:
     assert [(f.kind, f.attribute, f.dimension, f.reason) for f in found["a"]] == [
         ("conflict", "name", "accurate", "sources disagree on name:en_US: erp, supplier")]
     assert found["b"] == []
+
+
+def test_aged_between_finds_the_readings_that_crossed_the_limit_in_a_window(store: Store) -> None:
+    """pim.gate.aged_between: price provenance times (own, else the record's, any offset) and any warehouse's
+    stock reading that crossed the limit between two instants; nothing outside the window."""
+    from zoneinfo import ZoneInfo
+
+    from pim.gate import aged_between
+
+    s = save(store)
+    store.put_structure("channel", [gate_channel(block_on=["stale_price", "stale_stock"], max_price_age_days=5,
+                                                 max_stock_age_days=3)])
+    s = store.structure()
+    berlin = ZoneInfo("Europe/Berlin")
+    own = shoe("own")
+    own.provenance = {"price": Provenance(source="erp", at=datetime(2024, 1, 3, 14, 0, tzinfo=berlin))}  # T0 + 2d13h
+    later = shoe("later")
+    later.provenance = {"price": Provenance(source="erp", at=T0 + timedelta(days=4))}
+    store.upsert_products([own, later, shoe("record")])  # "record": no own price time, the record's (T0)
+    put_stock(store, [StockLevel(sku="later", quantity=Decimal(1), updated_at=T0 + timedelta(days=4)),
+                      StockLevel(sku="later", warehouse="b", quantity=Decimal(1), updated_at=T0 + timedelta(days=9))])
+    window = (T0 + timedelta(days=7, hours=12), T0 + timedelta(days=8))  # prices from day 2.5–3, stock from 4.5–5
+    assert aged_between(store, s, "ecommerce", *window) == {"own"}
+    assert aged_between(store, s, "ecommerce", T0 + timedelta(days=4), T0 + timedelta(days=5, hours=1)) == {"record"}
+    assert aged_between(store, s, "ecommerce", T0 + timedelta(days=7), T0 + timedelta(days=7, hours=1)) == {"later"}
+    assert aged_between(store, s, "ecommerce", T0 + timedelta(days=11, hours=23), T0 + timedelta(days=12, hours=1)) == {"later"}
+    assert aged_between(store, s, "ecommerce", T0 + timedelta(days=20), T0 + timedelta(days=10)) == set()

@@ -157,13 +157,12 @@ def test_incremental_push_to_a_missing_index_asks_for_a_full_rebuild(catalog: St
     assert "--full" in (err.value.hint or "")
 
 
-def test_with_an_age_rule_the_first_push_of_a_day_rebuilds_so_stale_prices_leave(catalog: Store, meili_env: ServedDouble,
-                                                                                  tmp_path: Path) -> None:
+def test_a_price_that_ages_past_the_limit_leaves_at_the_next_incremental_push(catalog: Store, meili_env: ServedDouble,
+                                                                              tmp_path: Path) -> None:
+    """Nothing is rewritten: the push finds the products whose price crossed the age limit since the last
+    push (pim.gate.aged_between) and sends them with the written ones, without a rebuild."""
     from datetime import UTC, datetime, timedelta
 
-    from sqlalchemy import update
-
-    from channels.search import SYNC
     from pim.product import Provenance
     from pim.structure import Channel, GateRules
     from tests.search_data import cable
@@ -175,12 +174,42 @@ def test_with_an_age_rule_the_first_push_of_a_day_rebuilds_so_stale_prices_leave
     catalog.upsert_products([cable().model_copy(update={"provenance": {"price": Provenance(source="erp", at=priced)}})])
     publish_search(catalog, tmp_path, as_of=priced + timedelta(days=29))
     assert CABLE in skus(meili_env, EN)
-    # the price turns 31 days old with nothing rewritten: a push the same day does not look at the cable
-    result = publish_search(catalog, tmp_path, as_of=priced + timedelta(days=31))
-    assert {a.meta["mode"] for a in result.artifacts} == {"incremental"} and CABLE in skus(meili_env, EN)
-    with catalog.begin() as conn:  # the last push was yesterday
-        conn.execute(update(SYNC).values(updated_at=datetime.now(UTC) - timedelta(days=1)))
-    result = publish_search(catalog, tmp_path, as_of=priced + timedelta(days=31))
-    assert {a.meta["reason"] for a in result.artifacts} == {
-        "a new day: the gate's age rules (stale prices, stale stock) may block unchanged products"}
-    assert CABLE not in skus(meili_env, EN)
+    result = publish_search(catalog, tmp_path, as_of=priced + timedelta(days=29, hours=12))  # not yet 30 days
+    assert {(a.meta["mode"], a.rows) for a in result.artifacts if a.meta["kind"] == "documents"} == {("incremental", 0)}
+    assert CABLE in skus(meili_env, EN)
+    result = publish_search(catalog, tmp_path, as_of=priced + timedelta(days=30, hours=1))
+    docs = [a for a in result.artifacts if a.meta["kind"] == "documents"]
+    assert {a.meta["mode"] for a in docs} == {"incremental"}
+    assert {a.meta["reason"] for a in docs} == {
+        "changes since the last push, and 1 products whose price or stock reading aged past the channel's limit"}
+    assert {a.rows for a in docs} == {0}  # the cable alone was read, and blocked
+    assert CABLE in result.blocked and CABLE not in skus(meili_env, EN)
+    result = publish_search(catalog, tmp_path, as_of=priced + timedelta(days=31))  # crossed before: not again
+    assert {a.meta["reason"] for a in result.artifacts} == {"changes since the last push"}
+
+
+def test_stock_that_ages_past_the_limit_leaves_and_a_fresh_reading_brings_it_back(catalog: Store, meili_env: ServedDouble,
+                                                                                  tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from pim.commerce import StockLevel, put_stock
+    from pim.structure import Channel, GateRules
+
+    catalog.put_structure("channel", [Channel(code="ecommerce", locales=["en_US", "de_DE"], currencies=["EUR", "USD"],
+                                              category_tree="master",
+                                              gate=GateRules(block_on=["stale_stock"], max_stock_age_days=2))])
+    read = datetime.now(UTC) - timedelta(days=10)
+    put_stock(catalog, [StockLevel(sku=s, quantity=Decimal(5), updated_at=read) for s in ("HP-100-RED", "HP-100-BLK", CABLE)])
+    put_stock(catalog, [StockLevel(sku="HP-100-BLK", warehouse="north", quantity=Decimal(1),
+                                   updated_at=read + timedelta(hours=6))])
+    publish_search(catalog, tmp_path, as_of=read + timedelta(days=1), full=True)
+    assert skus(meili_env, EN) >= {"HP-100-RED", "HP-100-BLK"}
+    result = publish_search(catalog, tmp_path, as_of=read + timedelta(days=2, hours=3))
+    assert {a.meta["reason"] for a in result.artifacts} == {  # every product's oldest reading crossed
+        "changes since the last push, and 3 products whose price or stock reading aged past the channel's limit"}
+    assert set(result.blocked) == {"HP-100-RED", "HP-100-BLK", CABLE}
+    assert not {"HP-100-RED", "HP-100-BLK", CABLE} & skus(meili_env, EN)
+    put_stock(catalog, [StockLevel(sku="HP-100-RED", quantity=Decimal(4), updated_at=read + timedelta(days=2, hours=4))])
+    publish_search(catalog, tmp_path, as_of=read + timedelta(days=2, hours=5))
+    assert "HP-100-RED" in skus(meili_env, EN) and "HP-100-BLK" not in skus(meili_env, EN)
