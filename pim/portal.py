@@ -37,7 +37,7 @@ def _customer(request: Request, store: Annotated[Store, Depends(_store)]) -> str
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else request.headers.get("x-api-key", "")
     if token:
-        attempt = sign_in_attempt(request, "portal")
+        attempt = sign_in_attempt(request, "portal", store)
         if attempt.wait:
             raise attempt.refused()
         customer = log.customer_for_token(store, token)

@@ -55,7 +55,7 @@ def home(request: Request, store: StoreDep) -> HTMLResponse:
 async def login(request: Request, store: StoreDep) -> Any:
     form = await request.form()
     token = str(form.get("token", "")).strip()
-    attempt = sign_in_attempt(request, "portal")
+    attempt = sign_in_attempt(request, "portal", store)
     if attempt.wait:
         return attempt.refused_page(_page(request, "portal_login.html", error=attempt.message))
     customer = log.customer_for_token(store, token) if token else None

@@ -4,12 +4,22 @@ the window has moved on, still get in."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
 from fastapi.testclient import TestClient
 
-from pim.web.throttle import ATTEMPTS, FailureThrottle
+from pim.store import Store
+from pim.web.app import create_app
+from pim.web.throttle import ATTEMPTS, WINDOW_SECONDS, FailureThrottle, StoredThrottle
 from tests.test_portal import auth, portal  # noqa: F401  (the fixture: two customers, one delivered feed each)
 from tests.test_portal_pages import sign_in
 from tests.test_web_ui import cheap_argon2, client, csrf  # noqa: F401  (fixtures)
+
+
+def later(store: Store) -> StoredThrottle:
+    """The app's throttle, read once the window has moved on."""
+    return StoredThrottle(store, clock=lambda: time.time() + WINDOW_SECONDS + 1)
 
 
 class Clock:
@@ -20,9 +30,17 @@ class Clock:
         return self.t
 
 
-def test_throttle_counts_failures_per_address_within_the_window() -> None:
+@pytest.fixture(params=["memory", "stored"])
+def throttles(request: pytest.FixtureRequest, store: Store):  # noqa: ANN201
+    """(make(clock) → throttle): in memory, or over the store's signin_failure table (either backend)."""
+    if request.param == "memory":
+        return lambda clock: FailureThrottle(attempts=3, window=60, clock=clock)
+    return lambda clock: StoredThrottle(store, attempts=3, window=60, clock=clock)
+
+
+def test_throttle_counts_failures_per_address_within_the_window(throttles) -> None:  # noqa: ANN001
     clock = Clock()
-    throttle = FailureThrottle(attempts=3, window=60, clock=clock)
+    throttle = throttles(clock)
     for _ in range(3):
         assert throttle.wait_seconds("a") == 0
         throttle.failed("a")
@@ -40,6 +58,24 @@ def test_throttle_counts_failures_per_address_within_the_window() -> None:
     assert throttle.wait_seconds("a") == 0
 
 
+def test_stored_counts_are_shared_by_every_process_and_old_rows_go(store: Store) -> None:
+    from sqlalchemy import func, select
+
+    from pim.web.tables import SIGNIN_FAILURE
+
+    clock = Clock()
+    one, other = (StoredThrottle(store, attempts=3, window=60, clock=clock) for _ in range(2))
+    one.failed("a")
+    other.failed("a")
+    assert one.wait_seconds("a") == 0
+    other.failed("a")
+    assert one.wait_seconds("a") > 0 and other.wait_seconds("a") > 0
+    clock.t += 61
+    one.failed("b")  # each failure clears rows the window has left
+    with store.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(SIGNIN_FAILURE)).scalar_one() == 1
+
+
 def _staff_attempt(web: TestClient, password: str):
     page = web.get("/login").text
     return web.post("/login", data={"username": "ed", "password": password, "csrf_token": csrf(page)})
@@ -52,7 +88,9 @@ def test_staff_login_is_refused_after_too_many_failures(client: TestClient) -> N
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
     assert "Too many failed sign-ins" in refused.text
     assert client.get("/products", follow_redirects=False).status_code == 303  # not signed in
-    client.app.state.signin_throttle = FailureThrottle()  # the window has moved on
+    other = TestClient(create_app(client.app.state.store))  # another web process of the same deployment
+    assert _staff_attempt(other, "correct horse").status_code == 429
+    client.app.state.signin_throttle = later(client.app.state.store)
     assert _staff_attempt(client, "correct horse").status_code == 200
     assert client.get("/products", follow_redirects=False).status_code == 200
 
@@ -67,7 +105,7 @@ def test_portal_sign_in_page_and_api_share_the_refusal(portal) -> None:  # noqa:
     assert int(refused.headers["retry-after"]) > 0
     page = sign_in(web, tokens["a"])
     assert page.status_code == 429 and "cust_a" not in page.text
-    web.app.state.signin_throttle = FailureThrottle()
+    web.app.state.signin_throttle = later(web.app.state.store)
     assert [f["contract"] for f in web.get("/portal/feeds", headers=auth(tokens["a"])).json()["feeds"]] == ["a-feed"]
 
 
@@ -86,5 +124,5 @@ def test_api_tokens_are_refused_after_too_many_wrong_ones(client: TestClient, st
         assert client.get("/api/v1/products", headers=auth("pim_guess")).status_code == 401
     refused = client.get("/api/v1/products", headers=auth(token))
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
-    client.app.state.signin_throttle = FailureThrottle()
+    client.app.state.signin_throttle = later(store)
     assert client.get("/api/v1/products", headers=auth(token)).status_code == 200

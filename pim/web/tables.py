@@ -1,12 +1,12 @@
 """Tables of the web area: users, API tokens, and the history of value changes (who or what changed each
-value, and when). Migration: 0007_web."""
+value, and when), and failed sign-ins. Migrations: 0007_web, 0018_signin_failure."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, String, Table
+from sqlalchemy import Column, DateTime, Float, Index, String, Table
 from sqlmodel import Field, SQLModel
 
 from pim.store.tables import JSONType
@@ -52,6 +52,19 @@ class ValueHistoryRow(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class SignInFailureRow(SQLModel, table=True):
+    """One failed sign-in (scope:address key, epoch seconds): the throttle's counts, shared by every web
+    process of a deployment and kept over restarts. Rows older than the throttle's window are deleted."""
+
+    __tablename__ = "signin_failure"
+    __table_args__ = (Index("ix_signin_failure_key_at", "key", "at"), Index("ix_signin_failure_at", "at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(sa_column=Column(String(300), nullable=False))
+    at: float = Field(sa_column=Column(Float, nullable=False))
+
+
 USER: Table = UserRow.__table__  # type: ignore[assignment]
 TOKEN: Table = ApiTokenRow.__table__  # type: ignore[assignment]
 HISTORY: Table = ValueHistoryRow.__table__  # type: ignore[assignment]
+SIGNIN_FAILURE: Table = SignInFailureRow.__table__  # type: ignore[assignment]

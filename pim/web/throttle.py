@@ -1,7 +1,8 @@
 """Sign-in throttling: after too many failed sign-ins from one client address within a window, further attempts
 are refused (HTTP 429 with Retry-After) until the window has moved on. Guards the staff login, the portal
-sign-in page and the portal API's tokens against guessing. Counts live in the web process (one per app), so
-several server processes each count on their own."""
+sign-in page and the portal API's tokens against guessing. The app counts in the database (`StoredThrottle`),
+so several server processes behind one address share one count and a restart does not clear it;
+`FailureThrottle` counts in memory (one process, or tests)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,25 @@ from collections import deque
 from dataclasses import dataclass
 from threading import Lock
 
+from typing import Any, Protocol
+
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
+from sqlalchemy import delete, insert, select
 
 ATTEMPTS = 10  # failed sign-ins allowed per address and window
 WINDOW_SECONDS = 300.0
 
 
+class Throttle(Protocol):
+    def wait_seconds(self, key: str) -> int: ...
+    def failed(self, key: str) -> None: ...
+    def succeeded(self, key: str) -> None: ...
+
+
 class FailureThrottle:
+    """In memory, per process."""
+
     def __init__(self, attempts: int = ATTEMPTS, window: float = WINDOW_SECONDS, clock=time.monotonic) -> None:
         self.attempts, self.window, self.clock = attempts, window, clock
         self._failures: dict[str, deque[float]] = {}
@@ -50,12 +62,51 @@ class FailureThrottle:
         return q
 
 
-def _throttle_of(request: Request) -> FailureThrottle:
-    """The app's throttle (created on first use)."""
+class StoredThrottle:
+    """The same rule over the `signin_failure` table: one row per failure, epoch seconds from `clock` (wall
+    time, comparable across hosts). A good sign-in reads before it deletes, so signed-in API traffic does
+    not write."""
+
+    def __init__(self, store: Any, attempts: int = ATTEMPTS, window: float = WINDOW_SECONDS,
+                 clock=time.time) -> None:
+        self.store, self.attempts, self.window, self.clock = store, attempts, window, clock
+
+    def wait_seconds(self, key: str) -> int:
+        from pim.web.tables import SIGNIN_FAILURE as F
+
+        now = self.clock()
+        with self.store.engine.connect() as conn:
+            recent = list(conn.execute(select(F.c.at).where(F.c.key == key, F.c.at > now - self.window)
+                                       .order_by(F.c.at.desc()).limit(self.attempts)).scalars())
+        if len(recent) < self.attempts:
+            return 0
+        return max(1, int(recent[-1] + self.window - now) + 1)
+
+    def failed(self, key: str) -> None:
+        from pim.web.tables import SIGNIN_FAILURE as F
+
+        now = self.clock()
+        with self.store.begin() as conn:
+            conn.execute(insert(F).values(key=key, at=now))
+            conn.execute(delete(F).where(F.c.at < now - self.window))
+
+    def succeeded(self, key: str) -> None:
+        from pim.web.tables import SIGNIN_FAILURE as F
+
+        with self.store.engine.connect() as conn:
+            if conn.execute(select(F.c.id).where(F.c.key == key).limit(1)).first() is None:
+                return
+        with self.store.begin() as conn:
+            conn.execute(delete(F).where(F.c.key == key))
+
+
+def _throttle_of(request: Request, store: Any = None) -> Throttle:
+    """The app's throttle (created on first use): counts in the app's database."""
     state = request.app.state
     throttle = getattr(state, "signin_throttle", None)
     if throttle is None:
-        throttle = state.signin_throttle = FailureThrottle()
+        store = store if store is not None else getattr(state, "store", None)
+        throttle = state.signin_throttle = StoredThrottle(store) if store is not None else FailureThrottle()
     return throttle
 
 
@@ -63,7 +114,7 @@ def _throttle_of(request: Request) -> FailureThrottle:
 class SignInAttempt:
     """One sign-in from one client address in one scope (staff, api, portal): `wait` > 0 means refuse it."""
 
-    throttle: FailureThrottle
+    throttle: Throttle
     key: str
     wait: int
 
@@ -88,7 +139,8 @@ class SignInAttempt:
         return HTTPException(429, self.message, headers={"Retry-After": str(self.wait)})
 
 
-def sign_in_attempt(request: Request, scope: str) -> SignInAttempt:
-    throttle = _throttle_of(request)
+def sign_in_attempt(request: Request, scope: str, store: Any = None) -> SignInAttempt:
+    """`store`: where the counts live when the app holds none of its own (the portal app on its own)."""
+    throttle = _throttle_of(request, store)
     key = f"{scope}:{request.client.host if request.client else 'unknown'}"
     return SignInAttempt(throttle, key, throttle.wait_seconds(key))
