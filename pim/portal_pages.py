@@ -1,9 +1,11 @@
-"""The customer portal's pages: a person at the customer signs in with the customer's portal token (as
-issued by `pim feeds token`) and sees their delivered feeds and contracts, with download links.
+"""The customer portal's pages: a person at the customer signs in with their own e-mail and password
+(`pim feeds person add`, pim.portal_people) or with the customer's portal token (as issued by `pim feeds
+token`) and sees their delivered feeds and contracts, with download links.
 
-The session keeps only the token's hash and is checked against the token table on every request, so a
-revoked token (`pim feeds revoke`) signs the browser out at once. The session never grants staff rights,
-and a staff session never grants portal access: the two use different keys."""
+The session keeps only the token's hash, or the person's id and password stamp, and is checked on every
+request, so a revoked token (`pim feeds revoke`), a disabled person or a changed password signs the browser
+out at once. The session never grants staff rights, and a staff session never grants portal access: the two
+use different keys."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 from pim import delivery_log as log
 from pim.contracts import get_contracts
 from pim.portal import StoreDep
+from pim.portal_people import authenticate_person, person_for_session
 from pim.store import Store
 from pim.web.deps import check_csrf, csrf_token
 from pim.web.throttle import sign_in_attempt
@@ -24,17 +27,34 @@ from pim.web.throttle import sign_in_attempt
 router = APIRouter(prefix="/portal", include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "web" / "templates"))
 SESSION_KEY = "portal_token"  # the signed session cookie holds the token's SHA-256, never the token
+PERSON_KEY = "portal_person"  # or [person id, password stamp]
 
 
 def session_customer(request: Request, store: Store) -> str | None:
-    """The customer whose still-active token this browser signed in with, else None."""
-    digest = request.session.get(SESSION_KEY) if "session" in request.scope else None
+    """The customer of this browser's still-valid portal sign-in (a person's or a token's), else None."""
+    who = session_signer(request, store)
+    return who[0] if who else None
+
+
+def session_signer(request: Request, store: Store) -> tuple[str, str | None] | None:
+    """(customer, the person's e-mail or None for a token) of this browser's portal sign-in, else None."""
+    if "session" not in request.scope:
+        return None
+    held = request.session.get(PERSON_KEY)
+    if isinstance(held, list) and len(held) == 2 and isinstance(held[0], int) and isinstance(held[1], str):
+        person = person_for_session(store, held[0], held[1])
+        if person is None:
+            request.session.pop(PERSON_KEY, None)  # disabled, or the password changed since: signed out
+            return None
+        return person.customer, person.email
+    digest = request.session.get(SESSION_KEY)
     if not isinstance(digest, str):
         return None
     customer = log.customer_for_token_hash(store, digest)
     if customer is None:
         request.session.pop(SESSION_KEY, None)  # revoked since: signed out
-    return customer
+        return None
+    return customer, None
 
 
 def _page(request: Request, name: str, **ctx: Any) -> HTMLResponse:
@@ -43,21 +63,36 @@ def _page(request: Request, name: str, **ctx: Any) -> HTMLResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, store: StoreDep) -> HTMLResponse:
-    customer = session_customer(request, store)
-    if customer is None:
+    who = session_signer(request, store)
+    if who is None:
         return _page(request, "portal_login.html", error=None)
+    customer, email = who
     feeds = log.feed_files(store, customer=customer, portal_only=True)
-    return _page(request, "portal_home.html", customer=customer, contracts=get_contracts(store, customer=customer),
+    return _page(request, "portal_home.html", customer=customer, email=email,
+                 contracts=get_contracts(store, customer=customer),
                  feeds=[f for f in feeds if f["status"] == "delivered"])
 
 
 @router.post("/login", dependencies=[Depends(check_csrf)])
 async def login(request: Request, store: StoreDep) -> Any:
     form = await request.form()
+    email, password = str(form.get("email", "")).strip(), str(form.get("password", ""))
     token = str(form.get("token", "")).strip()
     attempt = sign_in_attempt(request, "portal", store)
     if attempt.wait:
-        return attempt.refused_page(_page(request, "portal_login.html", error=attempt.message))
+        return attempt.refused_page(_page(request, "portal_login.html", error=attempt.message, email=email))
+    request.session.pop(SESSION_KEY, None)
+    request.session.pop(PERSON_KEY, None)
+    if email:
+        person = authenticate_person(store, email, password)
+        if person is None:
+            attempt.failed()
+            return _page(request, "portal_login.html", email=email,
+                         error="Wrong e-mail or password, or the account is disabled. "
+                               "Ask your supplier to reset it.")
+        attempt.succeeded()
+        request.session[PERSON_KEY] = [person.id, person.stamp]
+        return RedirectResponse("/portal/", status_code=303)
     customer = log.customer_for_token(store, token) if token else None
     if customer is None:
         attempt.failed()
@@ -71,4 +106,5 @@ async def login(request: Request, store: StoreDep) -> Any:
 @router.post("/logout", dependencies=[Depends(check_csrf)])
 def logout(request: Request) -> Any:
     request.session.pop(SESSION_KEY, None)
+    request.session.pop(PERSON_KEY, None)
     return RedirectResponse("/portal/", status_code=303)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 
@@ -119,3 +120,28 @@ def test_revoke_command_reports_and_fails_when_nothing_was_revoked(store, portal
     assert result.exit_code == 0 and "revoked 1 portal token of 'cust_b'" in result.output
     result = runner.invoke(app, ["feeds", "revoke", "--customer", "cust_b"])
     assert result.exit_code == 1 and "no active portal token" in result.output
+
+
+def test_person_commands_add_list_disable_and_reset(store, pim_env) -> None:
+    from typer.testing import CliRunner
+
+    from pim.cli import _mount, app
+    from pim.portal_people import authenticate_person
+
+    _mount()
+    runner = CliRunner()
+    result = runner.invoke(app, ["feeds", "person", "add", "cust_a", "Ana@cust-a.example"],
+                           input="a long passphrase\na long passphrase\n")
+    assert result.exit_code == 0 and "ana@cust-a.example can sign in to the portal for 'cust_a'" in result.output
+    listed = runner.invoke(app, ["feeds", "person", "list", "--json"])
+    assert [(r["customer"], r["email"], r["active"]) for r in orjson.loads(listed.output)] == [
+        ("cust_a", "ana@cust-a.example", True)]
+    assert authenticate_person(store, "ana@cust-a.example", "a long passphrase") is not None
+    assert runner.invoke(app, ["feeds", "person", "disable", "ana@cust-a.example"]).exit_code == 0
+    assert authenticate_person(store, "ana@cust-a.example", "a long passphrase") is None
+    assert runner.invoke(app, ["feeds", "person", "enable", "ana@cust-a.example"]).exit_code == 0
+    result = runner.invoke(app, ["feeds", "person", "password", "ana@cust-a.example", "--password", "a new passphrase"])
+    assert result.exit_code == 0
+    assert authenticate_person(store, "ana@cust-a.example", "a new passphrase") is not None
+    missing = runner.invoke(app, ["feeds", "person", "disable", "nobody@cust-a.example"])
+    assert missing.exit_code == 1 and "no portal account for 'nobody@cust-a.example'" in missing.output

@@ -19,6 +19,12 @@ def _csrf(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
 
+def person_sign_in(client: TestClient, email: str, password: str):
+    page = client.get("/portal/")
+    return client.post("/portal/login", data={"email": email, "password": password, "csrf_token": _csrf(page.text)},
+                       follow_redirects=True)
+
+
 def sign_in(client: TestClient, token: str):
     page = client.get("/portal/")
     assert page.status_code == 200 and "Sign in" in page.text
@@ -89,13 +95,18 @@ def test_a_customer_signs_in_and_downloads_their_feed_in_chromium(portal, live_a
                                                                   artifacts_dir: Path, backend: str, store) -> None:
     from pim.web.app import create_app
 
+    from pim.portal_people import add_person
+
     _, tokens, files, paths = portal
+    add_person(store, "cust_a", "ana@cust-a.example", "a long passphrase")
     base = live_app(create_app(store))
     page = browser_page
     page.goto(f"{base}/portal/")
-    page.fill('input[name="token"]', tokens["a"])
-    page.click('button[type="submit"]')
+    page.fill('input[name="email"]', "Ana@Cust-A.example")
+    page.fill('input[name="password"]', "a long passphrase")
+    page.click('button:has-text("Sign in")')
     page.wait_for_url(f"{base}/portal/")
+    assert "Signed in as ana@cust-a.example (cust_a)" in page.locator("p.who").inner_text()
     assert files["a-feed"]["name"] in page.locator("table").inner_text()
     assert files["b-feed"]["name"] not in page.content()
     page.screenshot(path=str(artifacts_dir / f"portal-feeds-{backend}.png"), full_page=True)
@@ -103,3 +114,47 @@ def test_a_customer_signs_in_and_downloads_their_feed_in_chromium(portal, live_a
         page.click(f'a:has-text("{files["a-feed"]["name"]}")')
     saved = Path(caught.value.path())
     assert saved.read_bytes() == paths["a"].read_bytes()
+
+
+def test_a_person_signs_in_with_their_own_password_and_sees_only_their_customer(portal, store) -> None:  # noqa: F811
+    from pim.portal_people import add_person
+
+    client, _, files, _ = portal
+    add_person(store, "cust_a", "ana@cust-a.example", "a long passphrase")
+    assert "Wrong e-mail or password" in person_sign_in(client, "ana@cust-a.example", "not the passphrase").text
+    home = person_sign_in(client, "ANA@cust-a.example ", "a long passphrase")
+    assert "Signed in as ana@cust-a.example (cust_a)" in home.text
+    assert files["a-feed"]["name"] in home.text and files["b-feed"]["name"] not in home.text
+    assert [f["contract"] for f in client.get("/portal/feeds").json()["feeds"]] == ["a-feed"]
+    assert client.get(f"/portal/feeds/{files['b-feed']['id']}/download").status_code == 404
+    assert client.get(f"/portal/feeds/{files['a-feed']['id']}/download").status_code == 200
+
+
+def test_disabling_a_person_or_changing_their_password_signs_them_out(portal, store) -> None:  # noqa: F811
+    from pim.portal_people import add_person, set_active, set_password
+
+    client, tokens, _, _ = portal
+    add_person(store, "cust_a", "ana@cust-a.example", "a long passphrase")
+    person_sign_in(client, "ana@cust-a.example", "a long passphrase")
+    assert client.get("/portal/feeds").status_code == 200
+    set_password(store, "ana@cust-a.example", "another passphrase")
+    assert client.get("/portal/feeds").status_code == 401  # the old session ends
+    assert "Signed in as" in person_sign_in(client, "ana@cust-a.example", "another passphrase").text
+    assert set_active(store, "ana@cust-a.example", False)
+    assert client.get("/portal/feeds").status_code == 401
+    assert "Wrong e-mail or password" in person_sign_in(client, "ana@cust-a.example", "another passphrase").text
+    assert client.get("/portal/feeds", headers={"Authorization": f"Bearer {tokens['a']}"}).status_code == 200
+
+
+def test_person_accounts_refuse_bad_input(store) -> None:
+    from pim.errors import InputError
+    from pim.portal_people import add_person
+
+    add_person(store, "cust_a", "ana@cust-a.example", "a long passphrase")
+    for args, field in ((("cust_a", "not-an-address", "a long passphrase"), "email"),
+                        (("cust_a", "bo@cust-a.example", "short"), "password"),
+                        (("cust_b", "ANA@cust-a.example", "a long passphrase"), "email"),
+                        (("", "cy@cust-a.example", "a long passphrase"), "customer")):
+        with pytest.raises(InputError) as err:
+            add_person(store, *args)
+        assert err.value.field == field

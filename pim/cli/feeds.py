@@ -123,3 +123,71 @@ def prices(path: Path = typer.Argument(..., help="JSON Lines of price-list entri
     from pim.commerce import put_price_list, read_price_list_jsonl
 
     console.print(f"loaded {put_price_list(_store(), read_price_list_jsonl(path))} price-list entries")
+
+
+person_app = typer.Typer(no_args_is_help=True, help="People at a customer who sign in to the portal with e-mail and password.")
+app.add_typer(person_app, name="person")
+PasswordOption = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                              help="At least 10 characters (prompted when not given).")
+
+
+def _no_such_person(email: str) -> None:
+    console.print(f"[red]no portal account for '{email}'[/]; `pim feeds person list` shows them, "
+                  "`pim feeds person add CUSTOMER EMAIL` makes one")
+    raise typer.Exit(1)
+
+
+@person_app.command("add")
+def person_add(customer: str = typer.Argument(..., help="Customer code, as in the contracts."),
+               email: str = typer.Argument(..., help="The person's e-mail address (their sign-in name)."),
+               password: str = PasswordOption) -> None:
+    """Give a person at a customer their own portal sign-in."""
+    from pim.portal_people import add_person
+
+    person = add_person(_store(), customer, email, password)
+    console.print(f"{person.email} can sign in to the portal for '{person.customer}'")
+
+
+@person_app.command("list")
+def person_list(customer: str | None = typer.Option(None, "--customer", help="Only this customer's people."),
+                as_json: bool = JsonOption) -> None:
+    """People with a portal sign-in, per customer."""
+    from pim.portal_people import people
+
+    rows = people(_store(), customer)
+    if as_json:
+        emit_json(rows)
+        return
+    table("portal people", ["customer", "e-mail", "active", "created", "last sign-in"],
+          [(r["customer"], r["email"], "yes" if r["active"] else "disabled", f"{r['created_at']:%Y-%m-%d}",
+            f"{r['last_sign_in_at']:%Y-%m-%d %H:%M}" if r["last_sign_in_at"] else "never") for r in rows])
+
+
+@person_app.command("password")
+def person_password(email: str = typer.Argument(...), password: str = PasswordOption) -> None:
+    """Set a new password; the person's open portal sessions end."""
+    from pim.portal_people import set_password
+
+    if not set_password(_store(), email, password):
+        _no_such_person(email)
+    console.print(f"new password set for {email}; their open sessions have ended")
+
+
+@person_app.command("disable")
+def person_disable(email: str = typer.Argument(...)) -> None:
+    """Stop a person signing in; their open portal sessions end at once. The customer's tokens still work."""
+    from pim.portal_people import set_active
+
+    if not set_active(_store(), email, False):
+        _no_such_person(email)
+    console.print(f"{email} can no longer sign in to the portal")
+
+
+@person_app.command("enable")
+def person_enable(email: str = typer.Argument(...)) -> None:
+    """Let a disabled person sign in again."""
+    from pim.portal_people import set_active
+
+    if not set_active(_store(), email, True):
+        _no_such_person(email)
+    console.print(f"{email} can sign in to the portal again")
