@@ -8,10 +8,10 @@ touches are decoded into a partial Product for `merge_product`, and the changed 
 into the raw maps and re-encoded. The product row is then rewritten with an UPDATE.
 
 The stored `content_hash` of a product rewritten this way is chained from its previous hash and the
-change, not computed from the whole record. That hash only serves the full-record write's "unchanged"
-skip (Store.write_products_in): a chained hash never equals a record's own hash, so the next full write of
-such a product is always written, which is the safe side. Merge imports skip unchanged records by their
-source fingerprint (pim.merge.SourceFingerprintRow), not by this hash."""
+change, not computed from the whole record, and marked as such (`CHAINED` prefix). That hash only serves
+the full-record write's "unchanged" skip (Store.write_products_in), which compares a record against a
+chained row by its stored content instead (and stores the real hash then). Merge imports skip unchanged
+records by their source fingerprint (pim.merge.SourceFingerprintRow), not by this hash."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from sqlalchemy import Connection
 from pim.product import Product, Provenance, trusted_association, trusted_product, trusted_provenance
 from pim.store import Store
 from pim.store.raw import raw_table
-from pim.store.store import PRODUCT, ProductDelta, ProductRowUpdate, json_text, provenance_json
+from pim.store.store import CHAINED, PRODUCT, ProductDelta, ProductRowUpdate, json_text, provenance_json
 
 
 class _SourceOnly(msgspec.Struct):
@@ -141,8 +141,8 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
                   json_text(provenance_json(after.source)),
                   json_text({k: v.model_dump(exclude_defaults=True) for k, v in after.associations.items()}))
     value_text = _ENCODE.encode(values).decode()
-    row = ProductRowUpdate(after.identifier, value_text, provenance_text, hashlib.blake2b(body, digest_size=16).hexdigest(),
-                           fields)
+    row = ProductRowUpdate(after.identifier, value_text, provenance_text,
+                           CHAINED + hashlib.blake2b(body, digest_size=16).hexdigest(), fields)
     sources_before = _sources(before.source, part.provenance_text)
     sources_after = _sources(after.source, provenance_text) if reprov or after.source != before.source else sources_before
     return row, ProductDelta(before=before, after=after, sources=(sources_before, sources_after),

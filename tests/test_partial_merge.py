@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
+from sqlalchemy import select
 from hypothesis import strategies as st
 
 from pim.catalog import Structure
 from pim.merge import Merger, Precedence, Ranker, candidates_for, merge_product
 from pim.product import Product, Provenance
 from pim.store import Store
+from pim.store.store import PRODUCT
 
 KEYS = ["name:en_US", "name:de_DE", "weight", "ean", "color", "description:en_US@ecommerce", "tags"]
 SOURCES = ["erp", "content", "supplier:acme", "supplier:bolt"]
@@ -102,3 +104,21 @@ def test_a_whole_write_after_a_partial_one_is_not_skipped(store: Store) -> None:
     assert store.get_product("H-1").values["ean"] == "2"  # type: ignore[union-attr]
     counts = store.upsert_products([original])
     assert counts.updated == 1 and store.get_product("H-1").values["ean"] == "1"  # type: ignore[union-attr]
+
+
+def test_a_whole_write_equal_to_what_a_merge_left_is_unchanged(store: Store) -> None:
+    """A merged row's hash is chained, so the whole-record write compares it by its stored content: the record
+    the merge produced, written whole, is unchanged (no new seq) and the row gets its real hash back."""
+    store.upsert_products([Product(identifier="M-1", values={"name:en_US": "Hex", "ean": "1"}, source=prov("content"))])
+    Merger(Precedence(default=["erp", "content"])).bind(store.structure()).write(store, [
+        Product(identifier="M-1", values={"ean": "2"}, source=prov("erp"))])
+    merged = store.get_product("M-1")
+    assert merged is not None and merged.values["ean"] == "2"
+    seq = store.current_seq()
+    counts = store.upsert_products([merged])
+    assert (counts.unchanged, counts.updated) == (1, 0) and store.current_seq() == seq
+    with store.engine.connect() as conn:
+        stored = conn.execute(select(PRODUCT.c.content_hash).where(PRODUCT.c.identifier == "M-1")).scalar_one()
+    assert stored == merged.content_hash()
+    changed = merged.model_copy(update={"values": {**merged.values, "ean": "3"}})
+    assert store.upsert_products([changed]).updated == 1
