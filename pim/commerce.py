@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 
 from pim.errors import InputError
 from pim.store.raw import raw_table
-from pim.store.store import QuarantineEntry, Store, batched, now
+from pim.store.store import QuarantineEntry, Store, as_utc, batched, now
 
 
 class PriceListEntry(BaseModel):
@@ -264,17 +264,28 @@ def price_list_changed_since(store: Store, customer: str, since: datetime) -> li
 
 
 def put_stock(store: Store, levels: Iterable[StockLevel]) -> int:
-    """Upsert stock readings. Products whose quantity or ATP actually changed get a new write sequence, so
-    the search index and customer deltas send their new availability without a full rebuild."""
+    """Upsert stock readings; returns how many were written. A reading older than the one stored for its SKU and
+    warehouse is skipped (files and IDocs arrive out of order; the newest reading wins, and of equal times the
+    later one). Products whose quantity or ATP actually changed get a new write sequence, so the search index
+    and customer deltas send their new availability without a full rebuild."""
     count = 0
     with store.begin() as conn:
         for chunk in batched(levels, store.batch_size):
-            rows = [l.model_dump() for l in chunk]
-            before = {(r.sku, r.warehouse): (Decimal(r.quantity), None if r.atp is None else Decimal(r.atp))
-                      for r in conn.execute(select(STOCK.c.sku, STOCK.c.warehouse, STOCK.c.quantity, STOCK.c.atp)
-                                            .where(STOCK.c.sku.in_({r["sku"] for r in rows})))}
-            changed = {r["sku"] for r in rows if before.get((r["sku"], r["warehouse"])) != (r["quantity"], r["atp"])}
-            store.upsert_rows(conn, STOCK, rows, ["sku", "warehouse"])
+            newest: dict[tuple[str, str], dict[str, Any]] = {}
+            for level in chunk:
+                row = level.model_dump()
+                key = (row["sku"], row["warehouse"])
+                if key not in newest or as_utc(row["updated_at"]) >= as_utc(newest[key]["updated_at"]):
+                    newest[key] = row
+            before = {(r.sku, r.warehouse): (Decimal(r.quantity), None if r.atp is None else Decimal(r.atp),
+                                             as_utc(r.updated_at))
+                      for r in conn.execute(select(STOCK.c.sku, STOCK.c.warehouse, STOCK.c.quantity, STOCK.c.atp,
+                                                   STOCK.c.updated_at)
+                                            .where(STOCK.c.sku.in_({sku for sku, _ in newest})))}
+            rows = [r for key, r in newest.items() if key not in before or as_utc(r["updated_at"]) >= before[key][2]]
+            changed = {r["sku"] for r in rows if before.get((r["sku"], r["warehouse"]), ())[:2] != (r["quantity"], r["atp"])}
+            if rows:
+                store.upsert_rows(conn, STOCK, rows, ["sku", "warehouse"])
             if changed:
                 store.touch_products(conn, sorted(changed))
             count += len(rows)

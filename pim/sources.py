@@ -299,7 +299,9 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
                 good = [i for i in chunk if isinstance(i, RowItem)]
                 rejects = [QuarantineEntry(r.reason, r.file, r.line, r.field, r.raw, r.record_key, source)
                            for r in chunk if isinstance(r, Rejected)]
-                counts.updated += put(store, [g.row for g in good]) if good else 0
+                written = put(store, [g.row for g in good]) if good else 0
+                counts.updated += written
+                counts.unchanged += len(good) - written  # e.g. stock readings older than the stored ones
                 counts.rejected += store.quarantine(counts.job_id, rejects)
                 store.resolve_quarantine(source, [g.key for g in good])
         if after is not None:

@@ -144,6 +144,21 @@ def test_stock_rows_carry_warehouse_and_timestamp(seeded: Store, tmp_path: Path)
     assert (a1.quantity, a1.atp, a1.updated_at.hour) == (Decimal(15), Decimal(13), 9)
 
 
+def test_an_older_stock_reading_never_overwrites_a_newer_one(seeded: Store, tmp_path: Path):
+    """Stock files arrive out of order: per SKU and warehouse the newest reading wins, across files and
+    within one; the skipped rows count as unchanged."""
+    m = ErpCsvMap(kind="stock", columns={"lager": "warehouse", "menge": "quantity", "stand": "updated_at"})
+    newer = write(tmp_path / "newer.csv", ["sku,lager,menge,stand", "A1,HH,10,2026-03-02T10:00:00",
+                                           "A1,M,5,2026-03-02T10:00:00"])
+    assert import_erp_csv(newer, seeded, m).updated == 2
+    older = write(tmp_path / "older.csv", ["sku,lager,menge,stand", "A1,HH,99,2026-03-01T10:00:00",
+                                           "A1,M,7,2026-03-03T08:00:00", "A1,M,6,2026-03-02T12:00:00"])
+    counts = import_erp_csv(older, seeded, m)
+    assert (counts.read, counts.updated, counts.unchanged) == (3, 1, 2)
+    a1 = stock_for(seeded, ["A1"])["A1"]
+    assert a1.quantity == Decimal(17)  # HH kept 10 (the 99 was older), M took the newest of its two rows: 7
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "the file is empty"),
     (b"\xff\xfeM\x00a\x00", "UTF-16 byte order mark"),

@@ -199,6 +199,12 @@ def test_stock_that_ages_past_the_limit_leaves_and_a_fresh_reading_brings_it_bac
     catalog.put_structure("channel", [Channel(code="ecommerce", locales=["en_US", "de_DE"], currencies=["EUR", "USD"],
                                               category_tree="master",
                                               gate=GateRules(block_on=["stale_stock"], max_stock_age_days=2))])
+    from sqlalchemy import delete
+
+    from pim.commerce import STOCK
+
+    with catalog.begin() as conn:  # the catalog's stock was read ten days ago (a newer reading would win)
+        conn.execute(delete(STOCK))
     read = datetime.now(UTC) - timedelta(days=10)
     put_stock(catalog, [StockLevel(sku=s, quantity=Decimal(5), updated_at=read) for s in ("HP-100-RED", "HP-100-BLK", CABLE)])
     put_stock(catalog, [StockLevel(sku="HP-100-BLK", warehouse="north", quantity=Decimal(1),
