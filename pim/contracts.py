@@ -141,7 +141,7 @@ class Contract(_Strict):
     bmecat: BmecatOptions = BmecatOptions()
     media_base_url: str | None = Field(default=None, description="Prefix for image refs; PIM_CDN_BASE_URL when unset.")
     delivery: Delivery
-    schedule: str | None = Field(default=None, description="Cron expression (5 fields) for an external scheduler.")
+    schedule: str | None = Field(default=None, description="Cron expression (5 fields or @daily, UTC): when `pim feeds deliver --due` sends this feed.")
 
     @field_validator("schedule")
     @classmethod

@@ -645,15 +645,17 @@ class RunSummary:
 
 
 def deliver_all(store: Store, *, contract: str | None = None, dry_run: bool = False, retries: int = 4,
-                backoff: float = 1.0, on_done: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
-    """One job per contract through the project's Executor; the summary lists the failures."""
+                backoff: float = 1.0, on_done: Callable[[dict[str, Any]], None] | None = None,
+                contracts: list[str] | None = None) -> RunSummary:
+    """One job per contract (`contract`, else `contracts`, else all of them) through the project's Executor;
+    the summary lists the failures."""
     import uuid
     from concurrent.futures import as_completed
 
     from pim.executor import make_executor
     from pim.settings import get_settings
 
-    codes = [contract] if contract else [c.code for c in get_contracts(store)]
+    codes = [contract] if contract else list(contracts) if contracts is not None else [c.code for c in get_contracts(store)]
     if contract:
         get_contract(store, contract)  # unknown code → clear ConfigError before any work
     s = get_settings()

@@ -54,6 +54,8 @@ def deliver(
     contract: str | None = typer.Option(None, "--contract", help="One contract; all of them by default."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Build the files, deliver nothing, keep the watermark."),
     retries: int = typer.Option(4, "--retries", help="SFTP attempts per file on a dropped connection."),
+    due: bool = typer.Option(False, "--due", help="Only the contracts whose schedule is due (run this from a "
+                                                  "system timer every few minutes; `pim feeds due` shows them)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Build and deliver feeds: one job per contract; failures are listed and set the exit code."""
@@ -63,12 +65,26 @@ def deliver(
     from pim.feeds import deliver_all
 
     store = _store()
-    total = 1 if contract else len(get_contracts(store))
+    codes: list[str] | None = None
+    if due:
+        from pim.feed_schedule import due_contracts
+
+        if contract:
+            console.print("[red]--due and --contract exclude each other[/]: --due picks the contracts itself")
+            raise typer.Exit(2)
+        codes = due_contracts(store)
+        if not codes:
+            if as_json:
+                emit_json({"contracts": 0, "by_status": {}, "rows": 0, "failures": [], "results": []})
+            else:
+                console.print("no contract is due; `pim feeds due` shows when each runs next")
+            return
+    total = 1 if contract else len(codes) if codes is not None else len(get_contracts(store))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console.__class__(stderr=True), transient=True, disable=as_json) as bar:
         task = bar.add_task("delivering feeds", total=total)
         summary = deliver_all(store, contract=contract, dry_run=dry_run, retries=retries,
-                              on_done=lambda r: bar.advance(task))
+                              on_done=lambda r: bar.advance(task), contracts=codes)
     data = summary.as_dict()
     if as_json:
         emit_json({**data, "results": summary.results})
@@ -79,6 +95,20 @@ def deliver(
             console.print(f"[red]failed[/] {f['contract']}: {f['error']}", highlight=False)
     if summary.failures:
         raise typer.Exit(5)
+
+
+@app.command("due")
+def due_list(as_json: bool = JsonOption) -> None:
+    """Scheduled contracts: last successful run, next run (UTC) and whether `deliver --due` would send it now."""
+    from pim.feed_schedule import schedules
+
+    rows = schedules(_store())
+    if as_json:
+        emit_json([d.as_dict() for d in rows])
+        return
+    table("feed schedules (UTC)", ["contract", "schedule", "last success", "next run", "due"],
+          [(d.contract, d.schedule, f"{d.last_success:%Y-%m-%d %H:%M}" if d.last_success else "never",
+            f"{d.next_run:%Y-%m-%d %H:%M}", "yes" if d.due else "") for d in rows])
 
 
 @app.command("token")
