@@ -111,6 +111,24 @@ def due_list(as_json: bool = JsonOption) -> None:
             f"{d.next_run:%Y-%m-%d %H:%M}", "yes" if d.due else "") for d in rows])
 
 
+@app.command("prune")
+def prune(keep: int = typer.Option(10, "--keep", min=1, help="Newest files kept per contract."),
+          contract: str | None = typer.Option(None, "--contract", help="One contract; all of them by default."),
+          dry_run: bool = typer.Option(False, "--dry-run", help="List what would go; delete nothing."),
+          as_json: bool = JsonOption) -> None:
+    """Delete old feed files: per contract the newest --keep stay, and every delivered file from the newest
+    delivered full feed on. Rows stay in the log, marked pruned; the portal stops listing them."""
+    from pim.feed_retention import prune_feeds
+
+    result = prune_feeds(_store(), keep=keep, contract=contract, dry_run=dry_run)
+    if as_json:
+        emit_json(result.as_dict() | {"dry_run": dry_run})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    console.print(f"{verb} {result.files} feed file{'s' if result.files != 1 else ''} "
+                  f"({result.bytes / 1e6:.1f} MB)")
+
+
 @app.command("token")
 def token(customer: str = typer.Option(..., "--customer", help="Customer code, as in the contracts.")) -> None:
     """Issue a portal API token for a customer. Only its hash is stored: copy it now."""
