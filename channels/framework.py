@@ -281,8 +281,19 @@ class FieldMapper:
                 paths.append(list(labels))
         return paths
 
-    def media_url(self, ref: str, rendition: str) -> str:
-        """Where a rendition of an asset is served. URLs in values pass through untouched."""
+    #: The media area's links for this publication (media/links.py, set by the renderer), else None.
+    links: Any = None
+
+    def media_url(self, ref: str, rendition: str) -> str | None:
+        """Where a rendition of an asset is served: the media area's built rendition when media.yaml declares
+        renditions for the channel (None for an image media found unusable), else the catalog's URL
+        convention, which is also the fallback for an image media has not seen yet. URLs in values pass
+        through untouched when media does not know them."""
+        if self.links is not None:
+            return self.links(ref)
+        return self.convention_url(ref, rendition)
+
+    def convention_url(self, ref: str, rendition: str) -> str:
         if ref.startswith(("http://", "https://")):
             return ref
         from pim.settings import get_settings

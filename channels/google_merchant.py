@@ -14,10 +14,13 @@ from lxml import etree
 
 from channels.framework import ChannelCatalog, FieldMapper, catalog_for
 from channels.localize import ValueResolver
+from channels.search import IMAGE_LINKS
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
+from pim.registry import load
 
 G = "http://base.google.com/ns/1.0"
+RENDITION = "gmc_main"  # the catalog's (and, when media.yaml names one so, the media area's) rendition for Google
 TITLE_MAX, DESCRIPTION_MAX, EXTRA_IMAGES_MAX = 150, 5000, 10
 
 
@@ -51,6 +54,8 @@ class GoogleMerchantRenderer:
         currency = catalog.currencies_for(scope, s)[0]
         tree = catalog.category_tree or s.channels[scope].category_tree
         mapper = FieldMapper(catalog, s, ValueResolver(store, s), scope)
+        # the media area's built renditions (a rendition named like the catalog's, else the listing one)
+        mapper.links = load(IMAGE_LINKS)(store, scope, lambda ref: mapper.convention_url(ref, RENDITION), RENDITION)
         staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}" / "google_merchant"
         staging.mkdir(parents=True, exist_ok=True)
         paths = {l: staging / f"feed.{scope}.{l}.xml" for l in locales}
@@ -67,8 +72,10 @@ class GoogleMerchantRenderer:
                 writers[locale] = xf
             for batch in _batches(products, 500):
                 stock = _stock(store, [p.identifier for p in batch])
-                for product in batch:
-                    values = mapper.resolver.values(product)
+                resolved = [(p, mapper.resolver.values(p)) for p in batch]
+                if mapper.links is not None:  # the batch's image links in a few queries
+                    mapper.links.prefetch(mapper.resolver.image_values(v for _, v in resolved))
+                for product, values in resolved:
                     for locale, xf in writers.items():
                         item, reasons = build_item(product, mapper, catalog, locale, currency, tree, stock, values)
                         if reasons:
@@ -131,8 +138,11 @@ def build_item(product: Product, mapper: FieldMapper, catalog: ChannelCatalog, l
         reasons.append(f"too_long:description:{len(description)}>{DESCRIPTION_MAX}")
     g["title"], g["description"], g["link"] = title, description, fields["link"]
     image = fields.get("image_link")
-    g["image_link"] = mapper.media_url(image, "gmc_main") if image else None
-    extras = [mapper.media_url(i, "gmc_main") for i in fields.get("additional_image_link") or [] if i != image]
+    g["image_link"] = mapper.media_url(image, RENDITION) if image else None
+    if image and g["image_link"] is None:
+        reasons.append(f"unusable_image:{image}")  # media rejected it or it breaks the channel's size rules
+    extras = [url for i in fields.get("additional_image_link") or [] if i != image
+              and (url := mapper.media_url(i, RENDITION)) is not None]
     g["availability"] = _availability(stock.get(product.identifier), catalog.options.get("missing_stock", "out_of_stock"))
     price, sale = _money(fields.get("price")), _money(fields.get("sale_price"))
     if price is None and "missing:price" not in reasons:

@@ -73,9 +73,11 @@ class RenditionLinks:
         return self.fallback(value) if hit is _NOT_SEEN else hit
 
 
-def links_for(store: Any, channel: str, fallback: Callable[[str], str | None]) -> RenditionLinks | None:
-    """Registry entry for channels (channels.search.IMAGE_LINKS): the channel's listing rendition links, or
-    None when media.yaml declares no renditions for the channel (values are then linked as they are)."""
+def links_for(store: Any, channel: str, fallback: Callable[[str], str | None],
+              rendition: str | None = None) -> RenditionLinks | None:
+    """Registry entry for channels (channels.search.IMAGE_LINKS): the channel's links to its rendition named
+    `rendition` when media.yaml declares one by that name, else to its listing rendition; None when media.yaml
+    declares no renditions for the channel (values are then linked as they are)."""
     from media.storage import open_asset_store
     from pim.settings import get_settings
 
@@ -83,6 +85,7 @@ def links_for(store: Any, channel: str, fallback: Callable[[str], str | None]) -
     rules = media.channels.get(channel)
     if rules is None or not rules.renditions:
         return None
-    spec = rules.rendition(rules.listing) if rules.listing else rules.renditions[0]
+    named = next((r for r in rules.renditions if rendition is not None and r.name == rendition), None)
+    spec = named or (rules.rendition(rules.listing) if rules.listing else rules.renditions[0])
     return RenditionLinks(store, channel, spec, open_asset_store(media=media), fallback, media=media,
                           cdn_base_url=get_settings().cdn_base_url)

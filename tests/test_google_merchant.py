@@ -113,3 +113,50 @@ def test_publish_job_records_blocked_count(feed, store: Store) -> None:
                                      ("40063813339", False), ("abcdefgh", False)])
 def test_gtin_check_digit(code: str, ok: bool) -> None:
     assert gtin_valid(code) is ok
+
+
+def test_images_link_the_media_areas_built_rendition_and_an_unusable_one_blocks(
+        store: Store, tmp_path: Path, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With renditions declared in media.yaml, image_link is the rendition media built (the one named like the
+    catalog's, gmc_main), not a URL guessed from a naming convention; an image media rejected blocks the
+    product (Google disapproves broken images) or drops out of additional_image_link; an image media has not
+    seen yet keeps the convention URL."""
+    import yaml
+
+    from media.assets import RENDITION
+    from media.ingest import ingest
+    from media.renditions import build_renditions
+    from media.settings import load_media_file
+    from media.storage import open_asset_store
+    from pim.settings import reset_settings
+    from tests import images
+
+    monkeypatch.setenv("PIM_CDN_BASE_URL", "https://cdn.example.com")
+    reset_settings()
+    pim_env.mkdir(parents=True, exist_ok=True)
+    (pim_env / "media.yaml").write_text(yaml.safe_dump({"channels": {"ecommerce": {
+        "renditions": [{"name": "thumb", "max_width": 100, "max_height": 100, "format": "WEBP"},
+                       {"name": "gmc_main", "max_width": 800, "max_height": 800, "format": "JPEG"}]}}}), encoding="utf-8")
+    seed_products(store)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "good.jpg").write_bytes(images.photo_jpeg(900, 900, 3))
+    (photos / "cut.jpg").write_bytes(images.truncated_jpeg())
+    for sku, image, picture in (("complete", "good.jpg", "cut.jpg"), ("bad-gtin", "cut.jpg", "good.jpg")):
+        product = store.get_product(sku)
+        assert product is not None
+        store.upsert_products([product.model_copy(update={"values": {**product.values, "image": image, "picture": picture}})])
+    ingest(store, [("good.jpg", "erp"), ("cut.jpg", "erp")], asset_store=open_asset_store(), base_dir=photos)
+    media = load_media_file()
+    build_renditions(store, media.channel("ecommerce").renditions, asset_store=open_asset_store(media=media))
+    with store.engine.connect() as conn:
+        key = conn.execute(RENDITION.select().with_only_columns(RENDITION.c.key)
+                           .where(RENDITION.c.name == "gmc_main")).scalar_one()
+
+    result = publish(store, tmp_path / "out", channel="google_merchant", scope="ecommerce")
+    root = etree.parse(next(l for l in result.locations if l.endswith(".en_US.xml"))).getroot()
+    items = {i.findtext("g:id", namespaces=NS): i for i in root.iterfind("channel/item")}
+    assert g(items["complete"], "image_link") == f"https://cdn.example.com/{key}"
+    assert items["complete"].find("g:additional_image_link", NS) is None  # the truncated picture is left out
+    assert "google_merchant:en_US:unusable_image:cut.jpg" in result.blocked["bad-gtin"]
+    assert g(items["runner-red"], "image_link") == "https://cdn.example.com/gmc_main/abc123.jpg"  # not seen yet
