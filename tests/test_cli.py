@@ -64,6 +64,33 @@ def test_export_then_import_jsonl_via_cli(pim_env: Path, tmp_path: Path) -> None
     assert json.loads(out.read_text().splitlines()[0])["identifier"] == "a"
 
 
+def test_publish_with_a_catalog_file(pim_env: Path, tmp_path: Path) -> None:
+    """--catalog replaces the channel's built-in declaration: here a storefront whose title template differs."""
+    from pim.settings import get_settings
+
+    assert runner.invoke(app, ["structure", "load", str(TEST_STRUCTURE)]).exit_code == 0
+    src = tmp_path / "in.jsonl"
+    values = {"sku": "a", "name:en_US": "Drill", "name:de_DE": "Bohrer", "description:en_US@ecommerce": "D",
+              "description:de_DE@ecommerce": "B", "price": {"EUR": "10.00", "USD": "11.00"},
+              "weight": {"amount": "1", "unit": "KILOGRAM"}}
+    src.write_text(json.dumps({"identifier": "a", "family": "drills", "values": values}) + "\n")
+    assert runner.invoke(app, ["import", "jsonl", str(src)]).exit_code == 0
+    catalog = tmp_path / "shop.yaml"
+    catalog.write_text("code: shop\nrenderer: storefront\nfields:\n"
+                       "  - {output: title, template: \"Buy {{ values.name or identifier }}\"}\n", encoding="utf-8")
+    result = runner.invoke(app, ["publish", "--channel", "storefront", "--catalog", str(catalog), "--json"])
+    assert result.exit_code == 0, result.output
+    titles = [p["fields"].get("title") for f in sorted(get_settings().output_dir.rglob("catalog.*.en_US.json"))
+              for p in json.loads(f.read_text())["products"]]
+    assert titles == ["Buy Drill"], result.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("code: shop\nfields: [{output: 3}]\n", encoding="utf-8")
+    refused = runner.invoke(app, ["publish", "--channel", "storefront", "--catalog", str(broken)])
+    from pim.errors import InputError
+
+    assert isinstance(refused.exception, InputError) and refused.exception.file == str(broken)  # main() prints it
+
+
 @pytest.mark.parametrize("cmd", [["import", "--help"], ["gate", "--help"], ["feeds", "--help"]])
 def test_subcommand_help(cmd: list[str]) -> None:
     assert runner.invoke(app, cmd).exit_code == 0

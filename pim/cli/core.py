@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import typer
 
@@ -30,6 +31,9 @@ def publish(
     scope: str = typer.Option(None, "--scope", help="Structure channel whose locales, currencies and gate apply."),
     exporter: str = typer.Option(None, "--to", help="Where to push: local, s3, meilisearch… (default: the channel's own)."),
     full: bool = typer.Option(False, "--full", help="Rebuild everything instead of sending changes."),
+    catalog: Path | None = typer.Option(None, "--catalog", exists=True, dir_okay=False,
+                                        help="A channel catalog YAML (fields, renditions, mapping; docs/channels.md) "
+                                             "instead of the channel's built-in one."),
     as_json: bool = JsonOption,
 ) -> None:
     """Publish the products that pass the gate to a channel."""
@@ -39,7 +43,9 @@ def publish(
 
     store = Store.from_settings()
     total = store.count_products()
+    options = {"catalog": str(catalog)} if catalog is not None else None
     result = run(store, get_settings().output_dir, channel=channel, scope=scope, exporter=exporter, full=full,
+                 options=options,
                  progress=None if as_json else (lambda it: progress(it, f"publishing {channel}", total)))
     if as_json:
         emit_json({**result.summary(), "blocked_products": result.blocked})
