@@ -63,3 +63,35 @@ def test_filling_a_missing_value_raises_completeness_and_clears_the_dashboard(
 
     assert incomplete_on_dashboard(page, base) == 0
     page.screenshot(path=str(artifacts_dir / f"web-dashboard-{backend}.png"), full_page=True)
+
+
+def test_an_admin_adds_a_user_who_then_signs_in(store: Store, live_app, chromium, browser_page, artifacts_dir: Path,
+                                                backend: str) -> None:
+    add_user(store, "ada", "admin pass 1", "admin")
+    base = live_app(create_app(store))
+    page = browser_page
+    page.goto(f"{base}/login")
+    page.fill('input[name="username"]', "ada")
+    page.fill('input[name="password"]', "admin pass 1")
+    page.click('button[type="submit"]')
+    page.click('nav a:has-text("Users")')
+    page.wait_for_url(f"{base}/admin/users")
+    form = page.locator("form.add-user")
+    form.locator('input[name="username"]').fill("cy")
+    form.locator('select[name="role"]').select_option("viewer")
+    form.locator('input[name="password"]').fill("cy password 1")
+    form.locator("button").click()
+    expect(page.locator("p.notice")).to_contain_text("cy can sign in as viewer")
+    expect(page.locator('tr[data-user="cy"]')).to_contain_text("active")
+    page.screenshot(path=str(artifacts_dir / f"web-admin-users-{backend}.png"), full_page=True)
+
+    context = chromium.new_context()  # another person's browser: no admin cookie
+    other = context.new_page()
+    other.goto(f"{base}/login")
+    other.fill('input[name="username"]', "cy")
+    other.fill('input[name="password"]', "cy password 1")
+    other.click('button[type="submit"]')
+    other.wait_for_url(f"{base}/products")
+    assert "cy (viewer)" in other.locator("span.who").inner_text()
+    assert other.locator('nav a:has-text("Users")').count() == 0
+    context.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pim.cli.output import console
+from pim.cli.output import JsonOption, console
 
 app = typer.Typer(no_args_is_help=True, help="Web UI users and API tokens.")
 
@@ -40,3 +40,59 @@ def token(username: str, label: str = "") -> None:
     if row is None:
         raise InputError(f"no user '{username}'", field="username", hint="create one with: pim users add NAME")
     print(create_token(store, User(row.id, row.username, row.role), label))
+
+
+@app.command("list")
+def list_accounts(as_json: bool = JsonOption) -> None:
+    """Every account: role, whether it may sign in, how many API tokens it holds."""
+    from pim.cli.output import emit_json, table
+    from pim.store import Store
+    from pim.web.accounts import ROLE_LABELS, list_users
+
+    rows = list_users(Store.from_settings())
+    if as_json:
+        emit_json(rows)
+        return
+    table("users", ["user", "role", "status", "API tokens"],
+          [(r["username"], ROLE_LABELS[str(r["role"])], "active" if r["active"] else "disabled", r["tokens"]) for r in rows])
+
+
+@app.command("password")
+def password(username: str,
+             new: str = typer.Option(..., "--password", prompt="New password", hide_input=True,
+                                     confirmation_prompt=True)) -> None:
+    """Set a new password; the user's open sessions end (API tokens stay)."""
+    from pim.store import Store
+    from pim.web.accounts import set_password
+
+    set_password(Store.from_settings(), username, new)
+    console.print(f"new password set for {username}; their open sessions have ended")
+
+
+@app.command("role")
+def role(username: str, new_role: str = typer.Argument(..., metavar="ROLE", help="viewer, editor or admin")) -> None:
+    """Change a user's role (the last active admin keeps theirs)."""
+    from pim.store import Store
+    from pim.web.accounts import set_role
+
+    set_role(Store.from_settings(), username, new_role)
+    console.print(f"{username} is now {new_role}")
+
+
+@app.command("disable")
+def disable(username: str) -> None:
+    """Stop a user signing in; their sessions and API tokens stop working at once."""
+    from pim.store import Store
+    from pim.web.accounts import set_active
+
+    set_active(Store.from_settings(), username, False)
+    console.print(f"{username} is disabled")
+
+
+@app.command("enable")
+def enable(username: str) -> None:
+    from pim.store import Store
+    from pim.web.accounts import set_active
+
+    set_active(Store.from_settings(), username, True)
+    console.print(f"{username} is enabled")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, select, update
 
@@ -23,6 +24,8 @@ class User:
     id: int
     username: str
     role: str
+    stamp: str = ""  # changes with the password: a session begun under another one is over
+
 
     def can(self, role: str) -> bool:
         return ROLES.index(self.role) >= ROLES.index(role)
@@ -63,13 +66,84 @@ def authenticate(store: Store, username: str, password: str) -> User | None:
         _hasher().verify(row.password_hash, password)
     except VerificationError:
         return None
-    return User(row.id, row.username, row.role)
+    return User(row.id, row.username, row.role, _stamp(row.password_hash))
+
+
+def _stamp(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 def get_user(store: Store, user_id: int) -> User | None:
     with store.engine.connect() as conn:
         row = conn.execute(select(USER).where(USER.c.id == user_id, USER.c.active.is_(True))).first()
-    return User(row.id, row.username, row.role) if row else None
+    return User(row.id, row.username, row.role, _stamp(row.password_hash)) if row else None
+
+
+def list_users(store: Store) -> list[dict[str, object]]:
+    """Every account with its role, whether it may sign in, and how many API tokens it holds."""
+    from sqlalchemy import func
+
+    with store.engine.connect() as conn:
+        tokens = dict(conn.execute(select(TOKEN.c.user_id, func.count()).group_by(TOKEN.c.user_id)).all())
+        rows = conn.execute(select(USER.c.id, USER.c.username, USER.c.role, USER.c.active, USER.c.created_at)
+                            .order_by(USER.c.username)).all()
+    return [{"username": r.username, "role": r.role, "active": r.active, "created_at": r.created_at,
+             "tokens": tokens.get(r.id, 0)} for r in rows]
+
+
+def _account(conn: Any, username: str) -> Any:
+    row = conn.execute(select(USER).where(USER.c.username == username)).first()
+    if row is None:
+        raise InputError(f"no user '{username}'", field="username", hint="`pim users list` shows the accounts")
+    return row
+
+
+def _keeps_an_admin(conn: Any, username: str) -> None:
+    """Refuse to leave the catalog without an active admin (no one could manage users any more)."""
+    from sqlalchemy import func
+
+    others = conn.execute(select(func.count()).select_from(USER).where(
+        USER.c.role == "admin", USER.c.active.is_(True), USER.c.username != username)).scalar_one()
+    if not others:
+        raise InputError(f"'{username}' is the last active admin", field="username",
+                         hint="make another user admin first")
+
+
+def set_password(store: Store, username: str, password: str) -> None:
+    """A new password: every session the user has open ends (their API tokens stay)."""
+    if len(password) < 8:
+        raise InputError("password too short", field="password", hint="use at least 8 characters")
+    with store.begin() as conn:
+        _account(conn, username)
+        conn.execute(update(USER).where(USER.c.username == username).values(password_hash=_hasher().hash(password)))
+
+
+def set_role(store: Store, username: str, role: str) -> None:
+    if role not in ROLES:
+        raise InputError(f"unknown role '{role}'", field="role", hint=f"use one of: {', '.join(ROLES)}")
+    with store.begin() as conn:
+        row = _account(conn, username)
+        if row.role == "admin" and role != "admin" and row.active:
+            _keeps_an_admin(conn, username)
+        conn.execute(update(USER).where(USER.c.username == username).values(role=role))
+
+
+def set_active(store: Store, username: str, active: bool) -> None:
+    """Disable (sessions and API tokens stop working at once) or enable an account."""
+    with store.begin() as conn:
+        row = _account(conn, username)
+        if not active and row.role == "admin" and row.active:
+            _keeps_an_admin(conn, username)
+        conn.execute(update(USER).where(USER.c.username == username).values(active=active))
+
+
+def revoke_tokens(store: Store, username: str) -> int:
+    """Delete every API token of the user; returns how many there were."""
+    from sqlalchemy import delete
+
+    with store.begin() as conn:
+        row = _account(conn, username)
+        return conn.execute(delete(TOKEN).where(TOKEN.c.user_id == row.id)).rowcount or 0
 
 
 def _digest(token: str) -> str:

@@ -33,10 +33,11 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
                        same_site="lax", https_only=False, max_age=12 * 3600)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from pim.web import api, ui
+    from pim.web import admin, api, ui
 
     app.include_router(api.router)
     app.include_router(ui.router)
+    app.include_router(admin.router)
     for ref in WEB_ROUTERS:
         try:
             app.include_router(load(ref))

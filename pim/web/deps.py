@@ -52,9 +52,11 @@ class LoginRequired(Exception):
 
 
 def session_user(request: Request) -> User:
+    """The signed-in, still active user whose password is the one the session began with."""
     uid = request.session.get("uid")
     user = get_user(store_of(request), uid) if uid else None
-    if user is None:
+    if user is None or request.session.get("stamp") != user.stamp:
+        request.session.pop("uid", None)
         raise LoginRequired()
     return user
 

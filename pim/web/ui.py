@@ -47,6 +47,7 @@ async def login(request: Request) -> Any:
     attempt.succeeded()
     request.session.clear()
     request.session["uid"] = user.id
+    request.session["stamp"] = user.stamp
     return RedirectResponse(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/products", status_code=303)
 
 
