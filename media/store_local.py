@@ -50,6 +50,12 @@ class LocalAssetStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot delete {self._path(key)}: {exc}", retryable=False) from exc
+
     def url(self, key: str) -> str:
         if self.base_url:
             return f"{self.base_url}/{key}"

@@ -87,6 +87,12 @@ class S3AssetStore:
                 return False
             raise self._classify(exc, key) from exc
 
+    def delete(self, key: str) -> None:
+        try:  # S3 answers 204 for a key that does not exist
+            self.client.delete_object(Bucket=self.bucket, Key=self.full_key(key))
+        except Exception as exc:  # noqa: BLE001
+            raise self._classify(exc, key) from exc
+
     def url(self, key: str) -> str:
         """CDN URL when a base URL is set; the object's public URL when the bucket is public; else presigned."""
         full = self.full_key(key)

@@ -84,4 +84,7 @@ class AssetStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def delete(self, key: str) -> None:
+        """Remove the object; a key that is already gone is not an error."""
+
     def url(self, key: str) -> str: ...

@@ -122,3 +122,12 @@ def test_store_survives_pickling_for_process_workers(s3: S3Endpoint, bucket: str
     store = make(s3, bucket)
     store.put("a.jpg", io.BytesIO(b"x"), content_type="image/jpeg")
     assert pickle.loads(pickle.dumps(store)).get("a.jpg") == b"x"
+
+
+def test_delete_removes_the_object_and_a_missing_key_is_fine(s3: S3Endpoint, bucket: str) -> None:
+    store = make(s3, bucket)
+    store.put("originals/ab/x.jpg", io.BytesIO(b"bytes"), content_type="image/jpeg")
+    assert store.exists("originals/ab/x.jpg")
+    store.delete("originals/ab/x.jpg")
+    assert not store.exists("originals/ab/x.jpg")
+    store.delete("originals/ab/x.jpg")  # already gone: no error

@@ -97,3 +97,26 @@ def problems(channel: str | None = typer.Option(None, "--channel", "-c",
         return
     table(f"{len(rows)} image problem(s)", ["ref", "source", "sha256", "reason"],
           [(r["ref"], r["source"], (r["sha256"] or "")[:12], r["reason"]) for r in rows])
+
+
+@app.command("gc")
+def gc(grace_days: float = typer.Option(7.0, "--grace-days", min=0,
+                                        help="Keep assets younger than this (uploads not yet assigned to a product)."),
+       dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
+       config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
+    """Delete images no product or product model shows any more: original, renditions and records."""
+    from datetime import timedelta
+
+    from media.gc import collect_garbage
+    from media.settings import load_media_file
+    from media.storage import open_asset_store
+    from pim.store import Store
+
+    media, store = load_media_file(config), Store.from_settings()
+    result = collect_garbage(store, open_asset_store(media=media), grace=timedelta(days=grace_days), dry_run=dry_run)
+    if as_json:
+        emit_json(result.as_dict() | {"dry_run": dry_run})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    console.print(f"{verb} {result.assets} unused image{'s' if result.assets != 1 else ''} "
+                  f"({result.objects} objects, {result.bytes / 1e6:.1f} MB)")
