@@ -29,7 +29,7 @@ from sqlmodel import SQLModel
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError
-from pim.product import Association, Product, Provenance, split_key, trusted_copy
+from pim.product import Association, Product, Provenance, blank_product, split_key, trusted_copy
 from pim.partial_merge import read_parts, row_update, touched_keys
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, raw_table
@@ -172,7 +172,9 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
                   pins: dict[str, str], ranker: Ranker) -> MergeOutcome:
     """Apply one source's partial record to the stored product. Pure: returns the new product, the new
     candidate set and the conflict state of every key the record touched."""
-    base = existing or Product(identifier=incoming.identifier, source=incoming.source)
+    if existing is None and not candidates and not pins:
+        return _new_product(incoming)
+    base = existing or blank_product(incoming.identifier, incoming.source)
     values = dict(base.values)
     provenance = dict(base.provenance)
     outcome = MergeOutcome(product=base)
@@ -209,6 +211,27 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
                 provenance.pop(key, None)
         outcome.candidates[key] = losers
         outcome.conflicts[key] = conflict
+    outcome.product = _with_fields(base, incoming, values, provenance)
+    return outcome
+
+
+def _new_product(incoming: Product) -> MergeOutcome:
+    """merge_product for a product nothing is stored for and no source claimed before: each value is a lone
+    claim, so it wins (an empty one claims nothing) and nothing loses or conflicts. The fast path of a
+    first import."""
+    base = blank_product(incoming.identifier, incoming.source)
+    values: dict[str, Any] = {}
+    provenance: dict[str, Provenance] = {}
+    in_provs, in_source = incoming.provenance, incoming.source
+    for key, value in incoming.values.items():
+        if value in EMPTY:
+            continue
+        values[key] = value
+        prov = in_provs.get(key)
+        if prov is not None and prov is not in_source and prov != in_source:
+            provenance[key] = prov
+    keys = incoming.values.keys()
+    outcome = MergeOutcome(product=base, candidates={k: {} for k in keys}, conflicts=dict.fromkeys(keys))
     outcome.product = _with_fields(base, incoming, values, provenance)
     return outcome
 

@@ -182,6 +182,14 @@ def trusted_product(identifier: str, *, family: str | None, parent: str | None, 
     return trusted_model(Product, {name: data[name] for name in _PRODUCT_FIELDS}, set(_PRODUCT_FIELDS))  # type: ignore[no-any-return]
 
 
+def blank_product(identifier: str, source: Provenance | None) -> Product:
+    """`Product(identifier=identifier, source=source)` (every other field its default, the same fields set)
+    without validation and its deep copies of the defaults: the base a merge builds a new product on."""
+    data = {"categories": [], "values": {}, "source": source, "provenance": {}, "kind": "product",
+            "identifier": identifier, "family": None, "parent": None, "enabled": True, "groups": [], "associations": {}}
+    return trusted_model(Product, {name: data[name] for name in _PRODUCT_FIELDS}, {"identifier", "source"})  # type: ignore[no-any-return]
+
+
 def trusted_association(data: dict[str, Any]) -> Association:
     """An Association from its stored dump (defaults left out), without validation or default deep-copies."""
     fields = {"products": data.get("products", []), "product_models": data.get("product_models", []),

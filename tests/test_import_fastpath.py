@@ -191,3 +191,15 @@ def test_trusted_construction_equals_validation() -> None:
         assert a == checked_a and a.model_dump(exclude_defaults=True) == dump and a.model_fields_set == checked_a.model_fields_set
         a.products.append("X")
         assert Association().products == []  # no shared mutable default
+
+
+def test_blank_product_equals_a_validated_one() -> None:
+    from pim.product import blank_product, trusted_provenance
+
+    prov = trusted_provenance("erp", None, datetime(2025, 6, 1, tzinfo=UTC))
+    blank, checked = blank_product("P-9", prov), Product(identifier="P-9", source=prov)
+    assert blank == checked and blank.model_dump() == checked.model_dump()
+    assert blank.model_fields_set == checked.model_fields_set and blank.content_hash() == checked.content_hash()
+    blank.values["x"] = 1
+    blank.categories.append("c")
+    assert blank_product("P-10", None).values == {} and blank_product("P-10", None).categories == []  # no sharing

@@ -4,6 +4,8 @@ are logged, absent keys change nothing and empty values withdraw a source's clai
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pim.catalog import Structure
 from pim.conflicts import OPEN, RESOLVED, SETTLED, conflicts_for, open_conflicts, resolve_conflict
@@ -200,3 +202,30 @@ def test_price_collections_conflict_only_on_a_currency_both_state():
     assert other_currency.conflicts["price"] is None
     cheaper = merge_product(existing, record("supplier:acme", "A1", {"price": {"EUR": "9", "GBP": "8"}}), {}, {}, ranker(p))
     assert cheaper.conflicts["price"] == ("erp", {"erp": {"EUR": "10", "USD": "11"}, "supplier:acme": {"EUR": "9", "GBP": "8"}})
+
+
+_VALUES = st.one_of(st.none(), st.just(""), st.just([]), st.just({}), st.text(max_size=5), st.integers(),
+                    st.builds(KG, st.sampled_from(["1", "2.5"])))
+
+
+@settings(max_examples=150, deadline=None)
+@given(values=st.dictionaries(st.sampled_from(["weight", "ean", "name:en_US", "material", "color"]), _VALUES,
+                              max_size=5),
+       own=st.sets(st.sampled_from(["weight", "ean", "name:en_US", "material", "color"])),
+       fields=st.fixed_dictionaries({}, optional={"family": st.just("drills"), "categories": st.just(["tools"]),
+                                                  "enabled": st.booleans()}))
+def test_the_new_product_fast_path_equals_the_general_merge(values, own, fields) -> None:  # noqa: ANN001
+    """A product nothing is stored for takes merge_product's fast path; the general path (forced here by an
+    unrelated pin) must give the same product, candidates and conflicts."""
+    from datetime import UTC, datetime
+
+    from pim.product import Product, Provenance
+
+    src = Provenance(source="erp", ref="erp.csv:1", at=datetime(2026, 1, 1, tzinfo=UTC))
+    other = Provenance(source="erp", ref="erp.csv:2", at=datetime(2026, 1, 2, tzinfo=UTC))
+    incoming = Product(identifier="N1", values=values, source=src,
+                       provenance={k: other for k in own if k in values}, **fields)
+    fast = merge_product(None, incoming, {}, {}, ranker())
+    general = merge_product(None, incoming, {}, {"unrelated@key": "erp"}, ranker())
+    assert fast.product == general.product and fast.product.model_fields_set == general.product.model_fields_set
+    assert fast.candidates == general.candidates and fast.conflicts == general.conflicts
