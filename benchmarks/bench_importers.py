@@ -51,6 +51,7 @@ def run(profile: str, workdir: Path) -> list[dict]:
     workdir.mkdir(parents=True, exist_ok=True)
     store, bare = catalog_stores(workdir, catalog, "importers")
     fanned = _copy_store(store, workdir / "importers-fanout.db")
+    empty = _empty_store(workdir / "importers-empty.db", catalog)
     loaded = Path(fanned.engine.url.database)  # still the loaded catalog: no import has run on it yet
     erp, erp_map = src / "erp_products.csv", load_profile(ErpCsvMap, src / "erp_products.map.yaml")
     xml, xml_map = src / "erp_matmas.xml", load_xml_map(None)
@@ -66,6 +67,9 @@ def run(profile: str, workdir: Path) -> list[dict]:
         measure("storage floor: product rows rewritten", lambda n: n,
                 lambda: rewrite_floor(loaded, erp, workdir, with_candidates=False),
                 baseline=lambda: _parse_csv(erp, "cp1252"), note=floor_note),
+        measure("erp csv import into an empty catalog (creates)", lambda c: c.read,
+                lambda: import_erp_csv(erp, empty, erp_map, map_dir=src), baseline=lambda: _parse_csv(erp, "cp1252"),
+                note="structure only, listeners on: every product created, nothing to merge against"),
         measure("erp csv import (merge)", lambda c: c.read, lambda: import_erp_csv(erp, store, erp_map, map_dir=src),
                 baseline=lambda: _parse_csv(erp, "cp1252")),
         measure("erp csv import (merge, no listener)", lambda c: c.read,
@@ -92,7 +96,22 @@ def run(profile: str, workdir: Path) -> list[dict]:
     store.dispose()
     bare.dispose()
     fanned.dispose()
+    empty.dispose()
     return rows
+
+
+def _empty_store(path: Path, catalog: Any) -> Any:
+    """The catalog's structure and nothing else, listeners registered: a first import creates every product."""
+    from pim.registry import product_listeners
+    from pim.store import Store
+    from pim.structure_files import load_structure_files, save_structure
+
+    path.unlink(missing_ok=True)
+    store = Store(f"sqlite:///{path}")
+    store.migrate()
+    store.listeners.extend(product_listeners(store))
+    save_structure(store, load_structure_files(Path(catalog.structure_dir)))
+    return store
 
 
 def _copy_store(store: Any, path: Path) -> Any:

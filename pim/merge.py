@@ -516,7 +516,9 @@ class Merger:
         side = SideWrites(fingerprints=[(self.source, i, d) for i, d in prints.items()] if self.source else [])
         stamp = now()
         for (ident, key), state in conflict_state.items():
-            _candidate_diff(ident, key, old_cands.get(ident, _NO_CLAIMS).get(key, _NO_CLAIMS), cands[ident].get(key, _NO_CLAIMS), side)
+            old_claims, new_claims = old_cands.get(ident, _NO_CLAIMS).get(key, _NO_CLAIMS), cands[ident].get(key, _NO_CLAIMS)
+            if old_claims or new_claims:  # most keys of a first import have neither
+                _candidate_diff(ident, key, old_claims, new_claims, side)
             old = old_conflicts[ident].get(key) if ident in old_conflicts else None
             if state is not None or old is not None:  # neither logged nor in conflict: nothing to write
                 _conflict_diff(ident, key, old, state, side, stamp)
