@@ -16,11 +16,11 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from importers.erp_values import partial_product
+from importers.erp_values import partial_model, partial_product
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.product import Association, Product, Provenance, trusted_provenance, value_key
+from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
 from pim.sources import SourceProfile, decode_guard, merger_for, open_text
 from pim.store import Store
 
@@ -34,6 +34,8 @@ class ContentProfile(SourceProfile):
     source: str = "content"
     unmatched: Literal["create", "quarantine"] = "quarantine"
     sku_field: str = "sku"
+    model_field: str = Field(default="model", description="A record naming a product model here (and no SKU) "
+                             "enriches that model: its variants show the values unless they hold their own.")
     fields: dict[str, str] = Field(
         default={"name": "name", "description": "description", "seo_title": "seo_title",
                  "seo_description": "seo_description"},
@@ -102,10 +104,16 @@ class ContentMapper:
                 else:
                     self.put(values, attribute, text)
 
-    def record(self, data: dict[str, Any], prov: Provenance) -> Product:
+    def record(self, data: dict[str, Any], prov: Provenance) -> Product | ProductModel:
         raw_sku = data.get(self.p.sku_field)
         sku = raw_sku.strip() if isinstance(raw_sku, str) else ""
-        if not sku:
+        raw_model = data.get(self.p.model_field)
+        model = raw_model.strip() if isinstance(raw_model, str) else ""
+        if sku and model:
+            raise ValueError(f"give '{self.p.sku_field}' or '{self.p.model_field}', not both")
+        if not sku and not model:
+            if raw_model not in (None, ""):
+                raise ValueError(f"'{self.p.model_field}' must be text")
             raise ValueError(f"no '{self.p.sku_field}'" if raw_sku in (None, "") else f"'{self.p.sku_field}' must be text")
         for name, kind in (("values", dict), ("images", list), ("associations", dict)):
             if data.get(name) is not None and not isinstance(data[name], kind):
@@ -123,7 +131,7 @@ class ContentMapper:
         extra: dict[str, Any] = {}
         if "associations" in data:
             extra["associations"] = {t: Association(products=list(skus or [])) for t, skus in (data["associations"] or {}).items()}
-        return partial_product(sku, values, prov, extra)
+        return partial_product(sku, values, prov, extra) if sku else partial_model(model, values, prov, extra)
 
 
 def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
@@ -164,7 +172,7 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
     try:
         return Parsed(mapper.record(raw, prov), name, number, raw)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        key = raw.get(mapper.p.sku_field)
+        key = raw.get(mapper.p.sku_field) or raw.get(mapper.p.model_field)
         if not isinstance(exc, ValueError):
             exc = ValueError(f"unexpected shape: {type(exc).__name__}: {exc}")
         return Rejected(str(exc).splitlines()[0][:500], name, number, None, raw, str(key) if key else None)
@@ -177,15 +185,17 @@ def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed 
         reader = csv.reader(handle, delimiter=p.delimiter)
         rows = decode_guard(reader, str(path), p.encoding)
         header = [h.strip() for h in next(rows, [])]
-        if p.sku_field not in header:
-            raise InputError(f"no '{p.sku_field}' column", file=name, line=1, field=p.sku_field)
+        if p.sku_field not in header and p.model_field not in header:
+            raise InputError(f"no '{p.sku_field}' column", file=name, line=1, field=p.sku_field,
+                             hint=f"name the products in a '{p.sku_field}' column (or models in '{p.model_field}')")
         try:
             for cells in rows:
                 if not any(c.strip() for c in cells):
                     continue
                 if len(cells) != len(header):
+                    key_at = header.index(p.sku_field) if p.sku_field in header else header.index(p.model_field)
                     yield Rejected(f"the row has {len(cells)} cells, the header has {len(header)}", name, reader.line_num,
-                                   None, {"cells": cells}, cells[header.index(p.sku_field)] if len(cells) > header.index(p.sku_field) else None)
+                                   None, {"cells": cells}, cells[key_at] if len(cells) > key_at else None)
                     continue
                 yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, reader.line_num, source, stamp)
         except csv.Error as exc:
@@ -195,7 +205,10 @@ def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed 
 def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:
     sep = p.list_separator
     split = lambda text: [x.strip() for x in text.split(sep) if x.strip()]  # noqa: E731
-    out: dict[str, Any] = {p.sku_field: row.pop(p.sku_field), "values": {}}
+    out: dict[str, Any] = {"values": {}}
+    for key_field in (p.sku_field, p.model_field):
+        if key_field in row:
+            out[key_field] = row.pop(key_field)
     for column, cell in row.items():
         text = cell.strip()
         if column.startswith(ASSOC_PREFIX):

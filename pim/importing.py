@@ -139,7 +139,12 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
             out.rejects.append(QuarantineEntry(item.reason, item.file, item.line, item.field, item.raw, item.record_key, source))
             continue
         rec = item.record
-        problems = v.check_product(rec) if isinstance(rec, Product) else v.check_model(rec)
+        if isinstance(rec, Product):
+            problems = v.check_product(rec)
+        elif merge is not None and not rec.family_variant:  # a partial model record: checked against the stored
+            problems = v.check_partial_model(rec)               # model's family by the merge
+        else:
+            problems = v.check_model(rec)
         if problems:
             reason = "; ".join(f"{p.field}: {p.reason}" for p in problems)
             out.rejects.append(QuarantineEntry(reason, item.file, item.line, problems[0].field,
@@ -148,9 +153,9 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         out.good_keys.append(_key(rec))
         out.notes.extend(item.problems)
         (out.products if isinstance(rec, Product) else out.models).append(rec)  # type: ignore[arg-type]
-    if merge is not None and out.products:
-        out.plan = merge.prepare(store, out.products)
-        out.merged_records = len(out.products) - len(out.plan.rejects)
+    if merge is not None and (out.products or out.models):
+        out.plan = merge.prepare(store, out.products, out.models)
+        out.merged_records = len(out.products) + len(out.models) - len(out.plan.rejects)
         out.relied.update(out.plan.relied)
         by_key = {_key(item.record): item for item in chunk if isinstance(item, Parsed)}
         for r in out.plan.rejects:
@@ -159,7 +164,7 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
                                                item.raw or item.record.model_dump(mode="json"), r.identifier, source))
         failed = {r.identifier for r in out.plan.rejects}
         out.good_keys = [k for k in out.good_keys if k not in failed]
-        out.products = []
+        out.products, out.models = [], []
     return out
 
 
@@ -213,6 +218,7 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
     from collections import deque
 
     from pim.executor import make_executor
+    from pim.merge import MODEL_KEY
 
     spec = (store.engine.url.render_as_string(hide_password=False), store.batch_size, source,
             merge.precedence, merge.create_missing)
@@ -234,7 +240,8 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
                 on_batch(len(chunk))
 
         for chunk in batched(items, store.batch_size):
-            ids = {item.record.identifier for item in chunk if isinstance(item, Parsed) and isinstance(item.record, Product)}
+            ids = {_key(item.record) if isinstance(item.record, Product) else MODEL_KEY + _key(item.record)
+                   for item in chunk if isinstance(item, Parsed)}
             pending.append((pool.submit(_prepare_job, spec, chunk), chunk, ids, len(applied)))
             if len(pending) > workers:
                 settle()

@@ -29,11 +29,12 @@ from sqlmodel import SQLModel
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError
-from pim.product import Association, Product, Provenance, blank_product, split_key, trusted_copy
+from pim.product import (Association, Product, ProductModel, Provenance, blank_product, split_key, trusted_copy,
+                         trusted_model)
 from pim.partial_merge import read_parts, row_update, touched_keys
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, raw_table
-from pim.store.store import PRODUCT, ProductDelta, ProductRowUpdate, now
+from pim.store.store import MODEL, PRODUCT, ProductDelta, ProductRowUpdate, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
 
@@ -234,6 +235,22 @@ def _new_product(incoming: Product) -> MergeOutcome:
     outcome = MergeOutcome(product=base, candidates={k: {} for k in keys}, conflicts=dict.fromkeys(keys))
     outcome.product = _with_fields(base, incoming, values, provenance)
     return outcome
+
+
+#: Candidates and conflicts of a product model are kept under this prefix and its code (the tables are keyed by
+#: identifier, and a model's code may equal a SKU).
+MODEL_KEY = "model:"
+
+
+def _model_as_product(m: ProductModel, ident: str, given: set[str] | None) -> Product:
+    """A model as the product-shaped record merge_product works on. `given`: the fields a partial record set
+    (structural fields it did not set stay as stored); None for a stored model."""
+    data = {"categories": m.categories, "values": m.values, "source": m.source, "provenance": m.provenance,
+            "kind": "product", "identifier": ident, "family": m.family, "parent": None, "enabled": True, "groups": [],
+            "associations": m.associations}
+    fields = set(Product.model_fields) if given is None else (
+        {"identifier", "values", "source", "provenance"} | (given & {"categories", "associations"}))
+    return trusted_model(Product, {name: data[name] for name in Product.model_fields}, fields)  # type: ignore[no-any-return]
 
 
 def _with_fields(base: Product, incoming: Product, values: dict[str, Any], provenance: dict[str, Provenance]) -> Product:
@@ -474,10 +491,15 @@ class Merger:
         plan = self.prepare(store, products)
         return apply_plan(store, plan), plan.rejects  # type: ignore[return-value]
 
-    def prepare(self, store: Store, products: list[Product]) -> MergePlan:
+    def prepare(self, store: Store, products: list[Product], models: list[ProductModel] | None = None) -> MergePlan:
         """Read the batch's stored products (the keys its records touch), candidates and conflicts (three
-        queries) and merge in memory; nothing is written. Safe to run in a worker process (pim.importing)."""
+        queries) and merge in memory; nothing is written. Safe to run in a worker process (pim.importing).
+        `models`: partial records of product models, merged onto the stored models the same way."""
         assert self.ranker is not None, "bind(structure) first"
+        if models:
+            plan = self.prepare(store, products)
+            self._merge_models(store, models, plan)
+            return plan
         ids = list(dict.fromkeys(p.identifier for p in products))
         with store.engine.connect() as conn:
             parts = read_parts(store, conn, ids, touched_keys(products))
@@ -534,6 +556,59 @@ class Merger:
                 plan.unchanged += 1
         return plan
 
+    def _merge_models(self, store: Store, models: list[ProductModel], plan: MergePlan) -> None:
+        """Merge model records onto the stored models by the same precedence, candidates and conflict log as
+        products (kept under `model:<code>`). A model is created only from a whole record (one that names its
+        family variant, as a catalog file does) and when the source may create; a partial record (a content
+        team's enrichment) for a model that is not stored is rejected."""
+        codes = list(dict.fromkeys(m.code for m in models))
+        with store.engine.connect() as conn:
+            stored = {r.code: (Store.row_to_model(r), r.seq) for r in conn.execute(select(MODEL).where(MODEL.c.code.in_(codes)))}
+            ids = [MODEL_KEY + c for c in codes]
+            old_cands = load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
+            old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
+        cands = {i: dict(c) for i, c in old_cands.items()}
+        merged: dict[str, ProductModel] = {}
+        states: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
+        for incoming in models:
+            code, ident = incoming.code, MODEL_KEY + incoming.code
+            plan.relied[ident] = stored[code][1] if code in stored else None
+            base = merged.get(code) or (stored[code][0] if code in stored else None)
+            whole = bool(incoming.family_variant)
+            if base is None and whole and self.create_missing:
+                base = incoming.model_copy(update={"values": {}, "provenance": {}})
+            elif base is None:
+                plan.rejects.append(MergeReject(code, "model", f"no product model '{code}' in the catalog; models come "
+                                                "from the catalog load (Akeneo export, JSONL) and are only enriched here"))
+                continue
+            logged = old_conflicts.get(ident)
+            pins = {k: c["pinned"] for k, c in logged.items() if c["pinned"]} if logged else _NO_PINS
+            record = _model_as_product(incoming, ident, incoming.model_fields_set)
+            out = merge_product(_model_as_product(base, ident, None), record, cands.get(ident, {}), pins, self.ranker)  # type: ignore[arg-type]
+            problem = self._family_problem(out.product, record)
+            if problem:
+                plan.rejects.append(MergeReject(code, problem[0], problem[1]))
+                continue
+            p = out.product
+            update = {"values": p.values, "provenance": p.provenance, "categories": p.categories,
+                      "associations": p.associations}
+            if whole:  # a whole record also states where the model sits
+                update |= {n: getattr(incoming, n) for n in ("family_variant", "family", "parent")
+                           if n in incoming.model_fields_set}
+            merged[code] = trusted_copy(base, update)
+            cands.setdefault(ident, {}).update(out.candidates)
+            states.update({(ident, key): state for key, state in out.conflicts.items()})
+        stamp = now()
+        for (ident, key), state in states.items():
+            old_claims, new_claims = old_cands.get(ident, _NO_CLAIMS).get(key, _NO_CLAIMS), cands[ident].get(key, _NO_CLAIMS)
+            if old_claims or new_claims:
+                _candidate_diff(ident, key, old_claims, new_claims, plan.side)
+            old = old_conflicts[ident].get(key) if ident in old_conflicts else None
+            if state is not None or old is not None:
+                _conflict_diff(ident, key, old, state, plan.side, stamp)
+        plan.models.extend(merged.values())
+        self.merged_records += len(merged)
+
     def _family_problem(self, product: Product, incoming: Product) -> tuple[str, str] | None:
         allowed = self.family_attrs.get(product.family) if product.family else None
         if allowed is None:
@@ -568,6 +643,7 @@ class MergePlan:
     rejects: list[MergeReject]
     relied: dict[str, int | None]
     created: list[Product] = field(default_factory=list)
+    models: list[ProductModel] = field(default_factory=list)  # whole models, merged
     updates: list[ProductRowUpdate] = field(default_factory=list)
     deltas: dict[str, ProductDelta] = field(default_factory=dict)
     unchanged: int = 0
@@ -579,13 +655,19 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
     seq the plan's inputs were read at, None = absent), nothing is written and None is returned when any of
     those products was written since: the caller merges that batch again."""
     counts = UpsertCounts(unchanged=plan.unchanged)
-    if not plan.created and not plan.updates and not plan.side:
+    if not plan.created and not plan.updates and not plan.side and not plan.models:
         return counts
     with store.begin() as conn:
         if relied:
-            now_at = dict(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "seq"), "identifier", list(relied)))
+            skus = [i for i in relied if not i.startswith(MODEL_KEY)]
+            now_at = dict(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "seq"), "identifier", skus))
+            codes = [i[len(MODEL_KEY):] for i in relied if i.startswith(MODEL_KEY)]
+            if codes:
+                now_at.update((MODEL_KEY + c, s) for c, s in raw_table(store, conn, MODEL).select(conn, ("code", "seq"), "code", codes))
             if any(now_at.get(ident) != seq for ident, seq in relied.items()):
                 return None
+        if plan.models:
+            counts.add(store.write_models_in(conn, plan.models))
         if plan.created:
             created, written = store.write_products_in(conn, plan.created)
             counts.add(created)

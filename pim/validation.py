@@ -181,6 +181,11 @@ class RecordValidator:
         m.family = fv.family
         return self._categories(m.categories) + self.check_values(m.values, self.family_attrs.get(fv.family), ("family", fv.family))
 
+    def check_partial_model(self, m: ProductModel) -> list[Problem]:
+        """A merged source's record for a model: its values and categories alone (the family comes from the
+        stored model when the merge finds it)."""
+        return self._categories(m.categories) + self.check_values(m.values, None, ("family", None))
+
     def _categories(self, codes: list[str]) -> list[Problem]:
         unknown = [c for c in codes if c not in self.s.categories]
         return [Problem("categories", f"unknown categories {unknown}")] if unknown else []

@@ -477,32 +477,37 @@ class Store:
     def upsert_models(self, records: Iterable[ProductModel], *, force: bool = False) -> UpsertCounts:
         total = UpsertCounts()
         for chunk in batched(records, self.batch_size):
-            counts = UpsertCounts()
-            latest = {m.code: m for m in chunk}
             with self.begin() as conn:
-                writer = raw_table(self, conn, MODEL)
-                existing = _existing(conn, writer, "code", list(latest))
-                changed = []
-                for code, m in latest.items():
-                    digest = m.content_hash()
-                    if code in existing and existing[code][1] == digest and not force:
-                        counts.unchanged += 1
-                        continue
-                    counts.updated += code in existing
-                    counts.created += code not in existing
-                    changed.append((code, m, digest))
-                if changed:
-                    first = self.next_seq(conn, len(changed))
-                    stamp = writer.bind("updated_at", now())
-                    writer.write_bound(conn, _MODEL_COLUMNS, ["code"], [(
-                        code, m.family_variant, m.family, m.parent, json_text(m.categories), json_text(m.values),
-                        json_text(provenance_json(m.source)), json_text({k: provenance_json(v) for k, v in m.provenance.items()}),
-                        json_text({k: v.model_dump(exclude_defaults=True) for k, v in m.associations.items()}),
-                        digest, stamp, first + n) for n, (code, m, digest) in enumerate(changed)])
-                    counts.changed_keys = [c[0] for c in changed]
-                    self._touch_variants(conn, counts.changed_keys)
-            total.add(counts)
+                total.add(self.write_models_in(conn, chunk, force=force))
         return total
+
+    def write_models_in(self, conn: Connection, chunk: list[ProductModel], *, force: bool = False) -> UpsertCounts:
+        """Write whole models inside the caller's transaction; their variants get a new seq and the listeners
+        hear of them. Unchanged content (same hash) is skipped."""
+        counts = UpsertCounts()
+        latest = {m.code: m for m in chunk}
+        writer = raw_table(self, conn, MODEL)
+        existing = _existing(conn, writer, "code", list(latest))
+        changed = []
+        for code, m in latest.items():
+            digest = m.content_hash()
+            if code in existing and existing[code][1] == digest and not force:
+                counts.unchanged += 1
+                continue
+            counts.updated += code in existing
+            counts.created += code not in existing
+            changed.append((code, m, digest))
+        if changed:
+            first = self.next_seq(conn, len(changed))
+            stamp = writer.bind("updated_at", now())
+            writer.write_bound(conn, _MODEL_COLUMNS, ["code"], [(
+                code, m.family_variant, m.family, m.parent, json_text(m.categories), json_text(m.values),
+                json_text(provenance_json(m.source)), json_text({k: provenance_json(v) for k, v in m.provenance.items()}),
+                json_text({k: v.model_dump(exclude_defaults=True) for k, v in m.associations.items()}),
+                digest, stamp, first + n) for n, (code, m, digest) in enumerate(changed)])
+            counts.changed_keys = [c[0] for c in changed]
+            self._touch_variants(conn, counts.changed_keys)
+        return counts
 
     def _touch_variants(self, conn: Connection, model_codes: list[str]) -> None:
         """A model's change is a change of every variant below it: bump their seq and tell the listeners."""
