@@ -78,6 +78,29 @@ def conflicts_for(store: Store, identifier: str) -> list[Conflict]:
         return [Conflict.from_row(r) for r in conn.execute(q)]
 
 
+def model_keys(store: Store, parents: list[str]) -> dict[str, list[str]]:
+    """parent model code → the conflict identifiers (`model:<code>`) of it and its own parent: where a
+    variant's inherited values are decided."""
+    from pim.merge import MODEL_KEY
+    from pim.store.store import MODEL
+
+    codes = sorted(set(parents))
+    if not codes:
+        return {}
+    with store.engine.connect() as conn:
+        grand = dict(conn.execute(select(MODEL.c.code, MODEL.c.parent).where(MODEL.c.code.in_(codes))).all())
+    return {c: [MODEL_KEY + c] + ([MODEL_KEY + grand[c]] if grand.get(c) else []) for c in codes}
+
+
+def conflicts_of_product(store: Store, identifier: str, parent: str | None) -> list[Conflict]:
+    """The product's own conflict rows, then those of the models it inherits from."""
+    keys = [identifier] + (model_keys(store, [parent]).get(parent, []) if parent else [])
+    q = select(CONFLICT).where(CONFLICT.c.identifier.in_(keys)).order_by(CONFLICT.c.identifier, CONFLICT.c.value_key)
+    with store.engine.connect() as conn:
+        rows = [Conflict.from_row(r) for r in conn.execute(q)]
+    return sorted(rows, key=lambda c: (c.identifier != identifier, c.identifier, c.value_key))
+
+
 def count_open_conflicts(store: Store, identifiers: list[str]) -> dict[str, int]:
     """identifier → number of open conflicts (for the quality scorer)."""
     out: dict[str, int] = {}

@@ -694,13 +694,18 @@ def write_with_side(store: Store, products: list[Product], side: SideWrites) -> 
     return counts
 
 
-def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui") -> Product:
-    """Make `source`'s claim the value of `value_key` and pin it (pim.conflicts.resolve_conflict calls this)."""
+def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui") -> Product | ProductModel:
+    """Make `source`'s claim the value of `value_key` and pin it (pim.conflicts.resolve_conflict calls this).
+    `identifier` is a SKU, or `model:<code>` for a product model."""
+    code = identifier[len(MODEL_KEY):] if identifier.startswith(MODEL_KEY) else None
     with store.engine.connect() as conn:
-        row = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier == identifier)).first()
+        if code is None:
+            row = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier == identifier)).first()
+        else:
+            row = conn.execute(select(MODEL).where(MODEL.c.code == code)).first()
         if row is None:
-            raise InputError(f"no product '{identifier}'", field="identifier")
-        product = store.row_to_product(row)
+            raise InputError(f"no {'product' if code is None else 'product model'} '{code or identifier}'", field="identifier")
+        product = store.row_to_product(row) if code is None else store.row_to_model(row)
         old = load_candidates(conn, [identifier]).get(identifier, {}).get(value_key, {})
         old_conflict = _load_conflicts(conn, [identifier]).get(identifier, {}).get(value_key)
     claims = dict(old)
@@ -718,5 +723,10 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
     _candidate_diff(identifier, value_key, old, losers, side)
     state = (source, {s: c.value for s, c in claims.items()})
     _conflict_diff(identifier, value_key, old_conflict, state, side, now(), pin_by=by)
-    write_with_side(store, [new], side)
+    if code is None:
+        write_with_side(store, [new], side)  # type: ignore[list-item]
+    else:
+        with store.begin() as conn:  # the model, its variants' new seq and the side rows together
+            store.write_models_in(conn, [new])  # type: ignore[list-item]
+            side.write(store, conn)
     return new

@@ -322,7 +322,19 @@ def _stock_findings(store: Any, batch: list[Product], channel: Channel, now: dat
 
 
 def _conflict_findings(store: Any, batch: list[Product]) -> list[Finding]:
-    from pim.conflicts import open_conflicts
+    """Open conflicts of the products, and of the models their variants inherit from (a finding of each
+    variant: what it shows is undecided)."""
+    from pim.conflicts import model_keys, open_conflicts
 
-    return [Finding(c.identifier, "conflict", f"sources disagree on {c.value_key}: {', '.join(sorted(c.claims))}", c.attribute)
-            for c in open_conflicts(store, [p.identifier for p in batch])]
+    chains = model_keys(store, [p.parent for p in batch if p.parent])
+    heirs: dict[str, list[str]] = {}
+    for p in batch:
+        for key in chains.get(p.parent, []) if p.parent else []:
+            heirs.setdefault(key, []).append(p.identifier)
+    out = []
+    for c in open_conflicts(store, [p.identifier for p in batch] + sorted(heirs)):
+        reason = f"sources disagree on {c.value_key}: {', '.join(sorted(c.claims))}"
+        for who in heirs.get(c.identifier, [c.identifier]):
+            out.append(Finding(who, "conflict", reason if who == c.identifier else f"{reason} (model "
+                               f"{c.identifier.partition(':')[2]})", c.attribute))
+    return out

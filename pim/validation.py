@@ -13,7 +13,7 @@ from typing import Any
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, split_key
 from pim.structure import AttributeType
-from pim.values import ValueProblem, normalize
+from pim.values import SURROGATE, ValueProblem, normalize
 
 
 @dataclass
@@ -96,8 +96,8 @@ class RecordValidator:
             limit = attr.max_characters or 0
             if kind == AttributeType.identifier:
                 return lambda d: (type(d) is str and "\n" not in d and "\x00" not in d and bool(d.strip())
-                                  and (not limit or len(d) <= limit))
-            return lambda d: type(d) is str and d != "" and "\x00" not in d and (not limit or len(d) <= limit)
+                                  and (not limit or len(d) <= limit) and _text_only(d))
+            return lambda d: type(d) is str and d != "" and "\x00" not in d and (not limit or len(d) <= limit) and _text_only(d)
         opts = self.option_sets.get(code, set())
         if kind == AttributeType.simple_select:
             return lambda d: type(d) is str and d in opts
@@ -122,7 +122,7 @@ class RecordValidator:
         if kind == AttributeType.date:
             return _is_iso_date
         if kind in (AttributeType.image, AttributeType.file):
-            return lambda d: type(d) is str and d != "" and d == d.strip() and "\x00" not in d
+            return lambda d: type(d) is str and d != "" and d == d.strip() and "\x00" not in d and _text_only(d)
         return None
 
     def check_values(self, values: dict[str, Any], allowed: set[str] | None, scope: Any = None) -> list[Problem]:
@@ -193,3 +193,9 @@ class RecordValidator:
     def _associations(self, p: Product) -> list[Problem]:
         unknown = [t for t in p.associations if t not in self.s.association_types]
         return [Problem("associations", f"unknown association types {unknown}")] if unknown else []
+
+
+
+def _text_only(d: str) -> bool:
+    """No lone surrogate (pim.values refuses them); ASCII text, the common case, is not searched."""
+    return d.isascii() or SURROGATE.search(d) is None

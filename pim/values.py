@@ -76,10 +76,17 @@ def normalize(attribute: Attribute, data: Any, options: set[str] | None = None) 
     raise ValueProblem(f"unknown attribute type {kind}")  # pragma: no cover
 
 
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _storable(text: str) -> str:
-    """PostgreSQL's JSONB (and text) cannot hold U+0000: refuse it here, for both backends alike."""
+    """PostgreSQL's JSONB (and text) cannot hold U+0000, and no store holds a lone surrogate (a JSON body can
+    carry one as an escape, `\\ud800`): refuse both here, for both backends alike."""
     if "\x00" in text:
         raise ValueProblem("contains a NUL character (U+0000), which cannot be stored; remove it from the source")
+    if not text.isascii() and SURROGATE.search(text):
+        raise ValueProblem("contains a lone surrogate (an unpaired \\ud800–\\udfff escape), which is not text; "
+                           "fix the encoding at the source")
     return text
 
 

@@ -75,6 +75,16 @@ def test_patch_with_an_invalid_value_changes_nothing_and_names_each_field(api, s
     assert store.get_product("complete") == before
 
 
+def test_a_lone_surrogate_in_a_json_body_is_refused_with_the_field_named(api, store: Store) -> None:
+    """JSON may escape half a UTF-16 pair (\\ud800); Python's parser lets it through, no store can hold it."""
+    client, tokens = api
+    before = store.get_product("complete")
+    resp = client.patch("/api/v1/products/complete", headers={**tokens["editor"], "Content-Type": "application/json"},
+                        content=b'{"values": {"name:en_US": "Dr\\ud800ill"}}')
+    assert resp.status_code == 422 and "lone surrogate" in resp.json()["errors"]["name:en_US"]
+    assert store.get_product("complete") == before
+
+
 def test_patch_writes_normalized_values_with_editor_provenance_and_history(api, store: Store) -> None:
     client, tokens = api
     resp = client.patch("/api/v1/products/no-description", headers=tokens["editor"],

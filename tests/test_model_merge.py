@@ -90,3 +90,53 @@ def test_models_merge_the_same_when_batches_fan_out(store: Store, tmp_path: Path
     model = store.get_model("runner_model")
     assert model is not None and (model.values["name:en_US"], model.values["name:de_DE"]) == ("One", "Zwei")
     assert {s: c.value for s, c in candidates_for(store, MODEL_KEY + "runner_model")["name:de_DE"].items()} == {"erp": "Runner DE"}
+
+
+def _model_conflict(store: Store) -> None:
+    """Both the ERP and the content team own `name`; they disagree on the model's English name."""
+    from datetime import UTC, datetime
+
+    from importers.erp_values import partial_model
+    from pim.importing import Parsed, run_import
+    from pim.merge import Merger, Precedence
+    from pim.product import Provenance
+
+    rec = partial_model("runner_model", {"name:en_US": "Trail Runner"}, Provenance(source="content", at=datetime.now(UTC)), {})
+    run_import(store, "content", [Parsed(rec, "c.jsonl", 1)], merge=Merger(Precedence(attributes={"name": ["erp", "content"]})))
+
+
+def test_a_models_conflict_is_logged_counted_for_its_variants_and_decided_from_a_variants_page(
+        store: Store, monkeypatch) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from pim.conflicts import open_conflicts
+    from pim.quality import assess
+    from pim.web.accounts import add_user
+    from pim.web.app import create_app
+    from tests.test_web_ui import login
+
+    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+    store = _seeded(store)
+    _model_conflict(store)
+    [c] = open_conflicts(store)
+    assert (c.identifier, c.value_key, c.winner) == (MODEL_KEY + "runner_model", "name:en_US", "erp")
+    assert store.get_model("runner_model").values["name:en_US"] == "Runner"  # type: ignore[union-attr]  # erp first
+    found = assess(store, store.structure(), "ecommerce", [store.get_product("runner-red")], kinds={"conflict"})  # type: ignore[list-item]
+    assert [f.reason for f in found["runner-red"]] == ["sources disagree on name:en_US: content, erp (model runner_model)"]
+
+    add_user(store, "ed", "correct horse", "editor")
+    web = TestClient(create_app(store))
+    token = login(web)
+    page = web.get("/products/runner-red").text
+    assert "on model runner_model" in page and 'name="target" value="model:runner_model"' in page
+    refused = web.post("/products/complete/conflicts", data={"csrf_token": token, "key": "name:en_US", "source": "content",
+                                                              "target": "model:runner_model"}, follow_redirects=False)
+    assert refused.status_code == 422  # "complete" inherits from no model
+    picked = web.post("/products/runner-red/conflicts", data={"csrf_token": token, "key": "name:en_US", "source": "content",
+                                                               "target": "model:runner_model"}, follow_redirects=False)
+    assert picked.status_code == 303
+    model = store.get_model("runner_model")
+    assert model is not None and model.values["name:en_US"] == "Trail Runner"
+    assert open_conflicts(store) == []
+    _model_conflict(store)  # the same disagreement again: the pin holds
+    assert store.get_model("runner_model").values["name:en_US"] == "Trail Runner"  # type: ignore[union-attr]

@@ -94,6 +94,16 @@ def test_a_nul_character_is_refused_because_no_backend_can_store_it(attribute: A
         normalize(attribute, "drill\x00bit.jpg")
 
 
+@pytest.mark.parametrize("attribute", [NAME, PICTURE])
+def test_a_lone_surrogate_is_refused_and_paired_text_is_not(attribute: Attribute) -> None:
+    from pim.validation import _text_only
+
+    with pytest.raises(ValueProblem, match="lone surrogate"):
+        normalize(attribute, "drill\ud800.jpg")
+    assert normalize(attribute, "Bohrer \U0001f527 größe.jpg") == "Bohrer \U0001f527 größe.jpg"  # astral + umlaut
+    assert not _text_only("x\udfff") and _text_only("größe") and _text_only("plain")
+
+
 def test_a_record_with_a_nul_character_is_quarantined_on_both_backends(store) -> None:  # type: ignore[no-untyped-def]
     from pim.importing import Parsed, run_import
     from pim.product import Product

@@ -46,11 +46,12 @@ def gate_decision(store: Any, identifier: str) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in conn.execute(select(t.GATE_DECISION).where(t.GATE_DECISION.c.product == identifier))]
 
 
-def conflicts(store: Any, identifier: str) -> list[Any] | None:
+def conflicts(store: Any, identifier: str, parent: str | None = None) -> list[Any] | None:
+    """Open conflicts of the product and of the models it inherits from (their identifier is `model:<code>`)."""
     mod = _module("pim.conflicts")
     if mod is None:
         return None
-    return [c for c in mod.conflicts_for(store, identifier) if c.status == "open"]
+    return [c for c in mod.conflicts_of_product(store, identifier, parent) if c.status == "open"]
 
 
 def resolve_conflict(store: Any, identifier: str, key: str, source: str, by: str) -> Any:

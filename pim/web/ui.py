@@ -125,7 +125,7 @@ def product_page(identifier: str, request: Request, user: User = Depends(session
                   groups=value_rows(product, store, s, channel, locale),
                   completeness=panels.completeness(store, identifier),
                   decisions=panels.gate_decision(store, identifier),
-                  conflicts=panels.conflicts(store, identifier), media=panels.media_available(),
+                  conflicts=panels.conflicts(store, identifier, product.parent), media=panels.media_available(),
                   history=history(store, identifier, 50), errors={}, saved=None)
 
 
@@ -164,7 +164,7 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
     return render(request, "product.html", user, p=result.product, s=s, channel=channel, locale=locale,
                   groups=value_rows(result.product, store, s, channel, locale),
                   completeness=panels.completeness(store, identifier), decisions=panels.gate_decision(store, identifier),
-                  conflicts=panels.conflicts(store, identifier), media=panels.media_available(),
+                  conflicts=panels.conflicts(store, identifier, result.product.parent), media=panels.media_available(),
                   history=history(store, identifier, 50), errors=result.errors, saved=None)
 
 
@@ -175,8 +175,15 @@ async def pick_winner(identifier: str, request: Request, user: User = Depends(se
     form = await request.form()
     from pim.errors import InputError
 
+    store = store_of(request)
+    target = str(form.get("target") or identifier)
+    if target != identifier:  # a conflict of a model this product inherits from, decided from its page
+        product = store.get_product(identifier)
+        allowed = {c.identifier for c in panels.conflicts(store, identifier, product.parent if product else None) or []}
+        if target not in allowed:
+            raise HTTPException(422, f"'{target}' is not a model {identifier} inherits from")
     try:
-        panels.resolve_conflict(store_of(request), identifier, str(form["key"]), str(form["source"]), user.username)
+        panels.resolve_conflict(store, target, str(form["key"]), str(form["source"]), user.username)
     except InputError as exc:
         raise HTTPException(422, exc.describe()) from None
     return RedirectResponse(f"/products/{identifier}", status_code=303)
