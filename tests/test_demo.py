@@ -51,3 +51,15 @@ def test_a_demo_step_whose_module_is_missing_is_listed_as_skipped(pim_env: Path,
     run = run_demo("tiny:20", 1, console=console)
     assert ("later step", "skipped (not available yet)") in [(t, s) for t, s, _, _ in run.results]
     assert "later step" in console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_the_demo_content_enriches_product_models(pim_env: Path) -> None:
+    """The generated content file holds `model` records: after the demo, some models carry content copy that
+    their variants inherit."""
+    run = run_demo("tiny", 3, console=_quiet())
+    store = Store.from_settings()
+    enriched = [m for m in store.iter_models()
+                if any((m.provenance_of(k).source if m.provenance_of(k) else None) == "content" for k in m.values)]
+    assert enriched, "no product model took the content team's copy"
+    lines = (run.catalog.out / "sources" / "content.jsonl").read_bytes().splitlines()
+    assert any(b'"model":' in line for line in lines)

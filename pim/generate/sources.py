@@ -10,7 +10,8 @@ Into `out/sources/`:
 - `erp_prices.csv` + map: three customers' contract prices with two quantity tiers and validity dates.
 - `erp_stock.csv` + map: stock and ATP per product × two warehouses, with timestamps.
 - `content.jsonl` (+ `content.profile.yaml`): the content team's copy for 30% of the products (names,
-  descriptions, SEO title, bullets); 1% name SKUs that do not exist (quarantined).
+  descriptions, SEO title, bullets); 1% name SKUs that do not exist (quarantined); then bullets for 30% of
+  the product models (`model` records: every variant below inherits them).
 - `precedence.yaml`: the precedence every source import uses.
 The ERP files name only attributes the generated structure has (ERP units, pack sizes and lifecycle
 status are not in it, so the generated map does not send them)."""
@@ -55,11 +56,11 @@ CONTENT_PROFILE = {"source": "content", "unmatched": "quarantine", "precedence":
                    "bullets": "description", "images": ["image"]}
 
 
-def _products(catalog: GeneratedCatalog) -> Iterator[dict[str, Any]]:
+def _products(catalog: GeneratedCatalog, kind: str = "product") -> Iterator[dict[str, Any]]:
     with catalog.products_jsonl.open("rb") as handle:
         for line in handle:
             record = orjson.loads(line)
-            if record.get("kind", "product") == "product":
+            if record.get("kind", "product") == kind:
                 yield record
 
 
@@ -163,4 +164,9 @@ def _content(folder: Path, catalog: GeneratedCatalog, spec: ProfileSpec, rng: ra
             handle.write(orjson.dumps(record) + b"\n")
             if rng.random() < 0.033:
                 handle.write(orjson.dumps({"sku": "X" + p["identifier"], "name": {"en_US": "unknown product"}}) + b"\n")
+        models = random.Random(f"{rng.random()}:models")  # its own stream: the product records stay as they were
+        for n, m in enumerate(_products(catalog, "product_model")):
+            if models.random() < 0.30 or n == 0:  # the first always: a tiny catalog has two models
+                bullets = {loc: [f"{m['code']} shared feature {i}" for i in range(1, 3)] for loc in spec.locales[:2]}
+                handle.write(orjson.dumps({"model": m["code"], "bullets": bullets}) + b"\n")
     return [path, _yaml(folder / "content.profile.yaml", CONTENT_PROFILE)]
