@@ -7,7 +7,6 @@ person, or one whose password was changed, is signed out at their next request."
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from sqlmodel import Field, SQLModel
 
 from pim.errors import InputError
 from pim.store.store import Store, now
+from pim.web.accounts import _hasher, password_matches, password_stamp
 
 MIN_PASSWORD = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -46,18 +46,8 @@ class Person:
     stamp: str  # changes with the password: a session holding an old stamp is signed out
 
 
-def _stamp(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
-
-
 def _person(row: Any) -> Person:
-    return Person(row.id, row.email, row.customer, _stamp(row.password_hash))
-
-
-def _hasher():  # type: ignore[no-untyped-def]
-    from pim.web.accounts import _hasher as staff_hasher
-
-    return staff_hasher()
+    return Person(row.id, row.email, row.customer, password_stamp(row.password_hash))
 
 
 def normal_email(email: str) -> str:
@@ -84,7 +74,7 @@ def add_person(store: Store, customer: str, email: str, password: str) -> Person
                              hint="`pim feeds person password EMAIL` sets a new password")
         res = conn.execute(insert(PERSON).values(email=email, customer=customer, password_hash=digest, active=True,
                                                  created_at=now()))
-        return Person(int(res.inserted_primary_key[0]), email, customer, _stamp(digest))
+        return Person(int(res.inserted_primary_key[0]), email, customer, password_stamp(digest))
 
 
 def set_password(store: Store, email: str, password: str) -> bool:
@@ -112,17 +102,10 @@ def people(store: Store, customer: str | None = None) -> list[dict[str, Any]]:
 
 def authenticate_person(store: Store, email: str, password: str) -> Person | None:
     """The active person with this e-mail and password, else None (the same hashing work either way)."""
-    from argon2.exceptions import VerificationError
-
     with store.engine.connect() as conn:
         row = conn.execute(select(PERSON).where(PERSON.c.email == email.strip().lower(),
                                                 PERSON.c.active.is_(True))).first()
-    if row is None:
-        _hasher().hash(password)
-        return None
-    try:
-        _hasher().verify(row.password_hash, password)
-    except VerificationError:
+    if not password_matches(row.password_hash if row else None, password):
         return None
     with store.begin() as conn:
         conn.execute(update(PERSON).where(PERSON.c.id == row.id).values(last_sign_in_at=now()))
@@ -133,6 +116,6 @@ def person_for_session(store: Store, person_id: int, stamp: str) -> Person | Non
     """The person a portal session names, while active and with the password the session began with."""
     with store.engine.connect() as conn:
         row = conn.execute(select(PERSON).where(PERSON.c.id == person_id, PERSON.c.active.is_(True))).first()
-    if row is None or _stamp(row.password_hash) != stamp:
+    if row is None or password_stamp(row.password_hash) != stamp:
         return None
     return _person(row)

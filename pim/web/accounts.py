@@ -54,29 +54,37 @@ def add_user(store: Store, username: str, password: str, role: str = "editor") -
         return User(int(res.inserted_primary_key[0]), username, role)
 
 
-def authenticate(store: Store, username: str, password: str) -> User | None:
+def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether `password` is the one `password_hash` was made from; None (no such account) costs the same
+    hashing work, so a sign-in does not tell which accounts exist. Staff and portal accounts share it."""
     from argon2.exceptions import VerificationError
 
+    if password_hash is None:
+        _hasher().hash(password)
+        return False
+    try:
+        return bool(_hasher().verify(password_hash, password))
+    except VerificationError:
+        return False
+
+
+def password_stamp(password_hash: str) -> str:
+    """Changes with the password: a session that began under another one is over."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
+def authenticate(store: Store, username: str, password: str) -> User | None:
     with store.engine.connect() as conn:
         row = conn.execute(select(USER).where(USER.c.username == username, USER.c.active.is_(True))).first()
-    if row is None:
-        _hasher().hash(password)  # same work whether or not the user exists
+    if not password_matches(row.password_hash if row else None, password):
         return None
-    try:
-        _hasher().verify(row.password_hash, password)
-    except VerificationError:
-        return None
-    return User(row.id, row.username, row.role, _stamp(row.password_hash))
-
-
-def _stamp(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+    return User(row.id, row.username, row.role, password_stamp(row.password_hash))
 
 
 def get_user(store: Store, user_id: int) -> User | None:
     with store.engine.connect() as conn:
         row = conn.execute(select(USER).where(USER.c.id == user_id, USER.c.active.is_(True))).first()
-    return User(row.id, row.username, row.role, _stamp(row.password_hash)) if row else None
+    return User(row.id, row.username, row.role, password_stamp(row.password_hash)) if row else None
 
 
 def list_users(store: Store) -> list[dict[str, object]]:
