@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, literal, select
 
 from media.assets import ASSET, ORIGIN, RENDITION
-from media.image_index import USE, refresh_image_index
+from media.image_index import USE, refreshed
 from pim.store.store import now
 
 PAGE = 500
@@ -42,8 +42,7 @@ def _unused(cutoff: Any) -> Any:
 
 def collect_garbage(store: Any, asset_store: Any, *, grace: timedelta = timedelta(days=7),
                     dry_run: bool = False) -> GcResult:
-    with store.begin() as conn:
-        refresh_image_index(store, conn)
+    refreshed(store)
     cutoff = now() - grace
     result = GcResult()
     after = ""

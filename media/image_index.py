@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
 from pim.product import split_key
-from pim.store.store import DELETED, MODEL, PRODUCT, batched, sequence_value
+from pim.store.store import DELETED, MODEL, PRODUCT, batched, sequence_value, variants_of
 
 PRODUCTS, MODELS = "product", "model"
 PAGE = 5000
@@ -121,12 +121,7 @@ def products_showing(conn: Connection, refs: Iterable[str]) -> list[str]:
     """Identifiers of products showing one of `refs`, their own or inherited from a model (a variant's parent
     or grandparent), sorted. Reads an index already refreshed (refresh_image_index)."""
     products, models = owners_of(conn, refs)
-    if models:
-        for chunk in batched(sorted(models), 1000):
-            models |= set(conn.execute(select(MODEL.c.code).where(MODEL.c.parent.in_(chunk))).scalars())
-        for chunk in batched(sorted(models), 1000):
-            products |= set(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.parent.in_(chunk))).scalars())
-    return sorted(products)
+    return sorted(products | set(variants_of(conn, models))) if models else sorted(products)
 
 
 def catalog_images(store: Any, page: int = PAGE) -> Iterator[tuple[str, str]]:

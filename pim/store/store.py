@@ -140,6 +140,17 @@ _AT_JSON: dict[datetime, str] = {}
 CHAINED = "merge:"
 
 
+def variants_of(conn: Connection, model_codes: Iterable[str]) -> list[str]:
+    """The products below these models: their own variants and those of their sub-models, sorted."""
+    codes = set(model_codes)
+    for chunk in batched(sorted(codes), 1000):
+        codes |= set(conn.execute(select(MODEL.c.code).where(MODEL.c.parent.in_(chunk))).scalars())
+    found: set[str] = set()
+    for chunk in batched(sorted(codes), 1000):
+        found |= set(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.parent.in_(chunk))).scalars())
+    return sorted(found)
+
+
 def provenance_json(p: Provenance | None) -> dict[str, Any] | None:
     """Provenance as pydantic's JSON dump gives it; the timestamp's text is cached (a file's records share one)."""
     if p is None:
@@ -511,16 +522,10 @@ class Store:
 
     def _touch_variants(self, conn: Connection, model_codes: list[str]) -> None:
         """A model's change is a change of every variant below it: bump their seq and tell the listeners."""
-        codes = set(model_codes)
-        codes |= set(conn.execute(select(MODEL.c.code).where(MODEL.c.parent.in_(list(codes)))).scalars())
-        variants = list(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.parent.in_(list(codes)))).scalars())
-        if not variants:
-            return
-        first = self.next_seq(conn, len(variants))
-        mark = "%s" if self.dialect == "postgresql" else "?"
-        conn.exec_driver_sql(f"UPDATE product SET seq = {mark} WHERE identifier = {mark}",
-                             [(first + offset, ident) for offset, ident in enumerate(variants)])
-        self.notify(conn, variants)
+        variants = variants_of(conn, model_codes)
+        if variants:
+            self.touch_products(conn, variants)
+            self.notify(conn, variants)
 
     def touch_products(self, conn: Connection, identifiers: list[str]) -> int:
         """Mark products changed for incremental exporters (a new seq) without rewriting them: their data
