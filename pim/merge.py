@@ -397,6 +397,24 @@ def _candidate_diff(ident: str, key: str, old: Claims, new: Claims, side: SideWr
             })
 
 
+def _pins(logged: dict[str, dict[str, Any]] | None) -> dict[str, str]:
+    """value key → the source a person picked, from one record's logged conflicts."""
+    return {k: c["pinned"] for k, c in logged.items() if c["pinned"]} if logged else _NO_PINS
+
+
+def _side_diffs(states: dict[tuple[str, str], tuple[str, dict[str, Any]] | None], old_cands: dict[str, Any],
+                cands: dict[str, Any], old_conflicts: dict[str, Any], side: SideWrites) -> None:
+    """The candidate and conflict rows a merged batch changes, for every (identifier, key) it settled."""
+    stamp = now()
+    for (ident, key), state in states.items():
+        old_claims, new_claims = old_cands.get(ident, _NO_CLAIMS).get(key, _NO_CLAIMS), cands[ident].get(key, _NO_CLAIMS)
+        if old_claims or new_claims:  # most keys of a first import have neither
+            _candidate_diff(ident, key, old_claims, new_claims, side)
+        old = old_conflicts[ident].get(key) if ident in old_conflicts else None
+        if state is not None or old is not None:  # neither logged nor in conflict: nothing to write
+            _conflict_diff(ident, key, old, state, side, stamp)
+
+
 def _conflict_diff(ident: str, key: str, old: dict[str, Any] | None, new: tuple[str, dict[str, Any]] | None,
                    side: SideWrites, stamp: datetime, *, pin_by: str | None = None) -> None:
     pinned = old["pinned"] if old else None
@@ -518,9 +536,7 @@ class Merger:
                 rejects.append(MergeReject(ident, "identifier", f"no product '{ident}' in the catalog; this source's "
                                            "profile says unmatched records are quarantined (unmatched: quarantine)"))
                 continue
-            logged = old_conflicts.get(ident)
-            pins = {k: c["pinned"] for k, c in logged.items() if c["pinned"]} if logged else _NO_PINS
-            out = merge_product(current, incoming, cands.get(ident, {}), pins, self.ranker)
+            out = merge_product(current, incoming, cands.get(ident, {}), _pins(old_conflicts.get(ident)), self.ranker)
             problem = self._family_problem(out.product, incoming)
             if problem:
                 rejects.append(MergeReject(ident, problem[0], problem[1]))
@@ -536,14 +552,7 @@ class Merger:
                 conflict_state[(ident, key)] = state
         self.merged_records += len(products) - len(rejects)
         side = SideWrites(fingerprints=[(self.source, i, d) for i, d in prints.items()] if self.source else [])
-        stamp = now()
-        for (ident, key), state in conflict_state.items():
-            old_claims, new_claims = old_cands.get(ident, _NO_CLAIMS).get(key, _NO_CLAIMS), cands[ident].get(key, _NO_CLAIMS)
-            if old_claims or new_claims:  # most keys of a first import have neither
-                _candidate_diff(ident, key, old_claims, new_claims, side)
-            old = old_conflicts[ident].get(key) if ident in old_conflicts else None
-            if state is not None or old is not None:  # neither logged nor in conflict: nothing to write
-                _conflict_diff(ident, key, old, state, side, stamp)
+        _side_diffs(conflict_state, old_cands, cands, old_conflicts, side)
         plan = MergePlan(side=side, rejects=rejects, relied={i: (parts[i].seq if i in parts else None) for i in ids})
         for ident, product in merged.items():
             part = parts.get(ident)
@@ -581,10 +590,9 @@ class Merger:
                 plan.rejects.append(MergeReject(code, "model", f"no product model '{code}' in the catalog; models come "
                                                 "from the catalog load (Akeneo export, JSONL) and are only enriched here"))
                 continue
-            logged = old_conflicts.get(ident)
-            pins = {k: c["pinned"] for k, c in logged.items() if c["pinned"]} if logged else _NO_PINS
             record = _model_as_product(incoming, ident, incoming.model_fields_set)
-            out = merge_product(_model_as_product(base, ident, None), record, cands.get(ident, {}), pins, self.ranker)  # type: ignore[arg-type]
+            out = merge_product(_model_as_product(base, ident, None), record, cands.get(ident, {}),
+                                _pins(old_conflicts.get(ident)), self.ranker)  # type: ignore[arg-type]
             problem = self._family_problem(out.product, record)
             if problem:
                 plan.rejects.append(MergeReject(code, problem[0], problem[1]))
@@ -598,14 +606,7 @@ class Merger:
             merged[code] = trusted_copy(base, update)
             cands.setdefault(ident, {}).update(out.candidates)
             states.update({(ident, key): state for key, state in out.conflicts.items()})
-        stamp = now()
-        for (ident, key), state in states.items():
-            old_claims, new_claims = old_cands.get(ident, _NO_CLAIMS).get(key, _NO_CLAIMS), cands[ident].get(key, _NO_CLAIMS)
-            if old_claims or new_claims:
-                _candidate_diff(ident, key, old_claims, new_claims, plan.side)
-            old = old_conflicts[ident].get(key) if ident in old_conflicts else None
-            if state is not None or old is not None:
-                _conflict_diff(ident, key, old, state, plan.side, stamp)
+        _side_diffs(states, old_cands, cands, old_conflicts, plan.side)
         plan.models.extend(merged.values())
         self.merged_records += len(merged)
 
