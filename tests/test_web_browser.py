@@ -19,6 +19,15 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
+def sign_in(page, base: str, user: str, password: str, start: str = "/login") -> None:  # noqa: ANN001
+    """Through the login form (reached from `start`); waits for the product grid."""
+    page.goto(f"{base}{start}")
+    page.fill('input[name="username"]', user)
+    page.fill('input[name="password"]', password)
+    page.click('button[type="submit"]')
+    page.wait_for_url(f"{base}/products")
+
+
 def incomplete_on_dashboard(page, base: str) -> int:
     page.goto(f"{base}/dashboard?channel=ecommerce")
     return int(page.locator('section[data-channel="ecommerce"] tr[data-locale="en_US"] td.incomplete').inner_text())
@@ -31,11 +40,7 @@ def test_filling_a_missing_value_raises_completeness_and_clears_the_dashboard(
     base = live_app(create_app(store))
     page = browser_page
 
-    page.goto(f"{base}/products")
-    page.fill('input[name="username"]', "editor")
-    page.fill('input[name="password"]', "correct horse")
-    page.click('button[type="submit"]')
-    page.wait_for_url(f"{base}/products")
+    sign_in(page, base, "editor", "correct horse", start="/products")
     assert incomplete_on_dashboard(page, base) == 1
 
     page.goto(f"{base}/products")
@@ -70,10 +75,7 @@ def test_an_admin_adds_a_user_who_then_signs_in(store: Store, live_app, chromium
     add_user(store, "ada", "admin pass 1", "admin")
     base = live_app(create_app(store))
     page = browser_page
-    page.goto(f"{base}/login")
-    page.fill('input[name="username"]', "ada")
-    page.fill('input[name="password"]', "admin pass 1")
-    page.click('button[type="submit"]')
+    sign_in(page, base, "ada", "admin pass 1")
     page.click('nav a:has-text("Users")')
     page.wait_for_url(f"{base}/admin/users")
     form = page.locator("form.add-user")
@@ -87,11 +89,7 @@ def test_an_admin_adds_a_user_who_then_signs_in(store: Store, live_app, chromium
 
     context = chromium.new_context()  # another person's browser: no admin cookie
     other = context.new_page()
-    other.goto(f"{base}/login")
-    other.fill('input[name="username"]', "cy")
-    other.fill('input[name="password"]', "cy password 1")
-    other.click('button[type="submit"]')
-    other.wait_for_url(f"{base}/products")
+    sign_in(other, base, "cy", "cy password 1")
     assert "cy (viewer)" in other.locator("span.who").inner_text()
     assert other.locator('nav a:has-text("Users")').count() == 0
     context.close()

@@ -17,6 +17,8 @@ from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import delete, insert, select
 
+from pim.web.tables import SIGNIN_FAILURE as F
+
 ATTEMPTS = 10  # failed sign-ins allowed per address and window
 WINDOW_SECONDS = 300.0
 
@@ -72,8 +74,6 @@ class StoredThrottle:
         self.store, self.attempts, self.window, self.clock = store, attempts, window, clock
 
     def wait_seconds(self, key: str) -> int:
-        from pim.web.tables import SIGNIN_FAILURE as F
-
         now = self.clock()
         with self.store.engine.connect() as conn:
             recent = list(conn.execute(select(F.c.at).where(F.c.key == key, F.c.at > now - self.window)
@@ -83,16 +83,12 @@ class StoredThrottle:
         return max(1, int(recent[-1] + self.window - now) + 1)
 
     def failed(self, key: str) -> None:
-        from pim.web.tables import SIGNIN_FAILURE as F
-
         now = self.clock()
         with self.store.begin() as conn:
             conn.execute(insert(F).values(key=key, at=now))
             conn.execute(delete(F).where(F.c.at < now - self.window))
 
     def succeeded(self, key: str) -> None:
-        from pim.web.tables import SIGNIN_FAILURE as F
-
         with self.store.engine.connect() as conn:
             if conn.execute(select(F.c.id).where(F.c.key == key).limit(1)).first() is None:
                 return
