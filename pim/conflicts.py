@@ -131,3 +131,53 @@ def resolve_conflict(store: Store, identifier: str, value_key: str, source: str,
         return Conflict.from_row(conn.execute(
             select(CONFLICT).where(CONFLICT.c.identifier == identifier, CONFLICT.c.value_key == value_key)
         ).one())
+
+
+@dataclass(frozen=True)
+class OtherValue:
+    """A losing claim on a value the product shows: `target` is the product or the model (`model:<code>`)
+    the value is decided on, so a variant page can offer the candidates of an inherited value too."""
+
+    target: str
+    value_key: str
+    source: str
+    value: Any
+    ref: str | None
+    at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "value_key": self.value_key, "source": self.source, "value": self.value,
+                "ref": self.ref, "at": self.at.isoformat() if self.at else None}
+
+
+def other_values(store: Store, identifier: str, parent: str | None) -> dict[str, dict[str, list[OtherValue]]]:
+    """target → value key → the losing claims kept for it, for the product and the models it inherits from
+    (one query). The UI picks the target a row's value comes from."""
+    from pim.merge import load_candidates
+
+    targets = [identifier] + (model_keys(store, [parent]).get(parent, []) if parent else [])
+    with store.engine.connect() as conn:
+        stored = load_candidates(conn, targets)
+    out: dict[str, dict[str, list[OtherValue]]] = {}
+    for target, keys in stored.items():
+        for key, claims in keys.items():
+            out.setdefault(target, {})[key] = sorted(
+                (OtherValue(target, key, source, c.value, c.prov.ref if c.prov else None, c.prov.at if c.prov else None)
+                 for source, c in claims.items()), key=lambda o: o.source)
+    return out
+
+
+def use_other_value(store: Store, identifier: str, parent: str | None, target: str, value_key: str, source: str,
+                    *, by: str) -> None:
+    """Make a kept candidate the shown value and pin it, as picking a conflict's winner does. `target` must be
+    the product or a model it inherits from, so a page cannot reach another product's values."""
+    from pim.merge import pick_winner
+
+    allowed = [identifier] + (model_keys(store, [parent]).get(parent, []) if parent else [])
+    if target not in allowed:
+        raise InputError(f"'{target}' is neither {identifier} nor a model it inherits from", field="target")
+    claims = other_values(store, identifier, parent).get(target, {}).get(value_key, [])
+    if not any(o.source == source for o in claims):
+        raise InputError(f"'{source}' has no other value for {value_key} on {target}", field=value_key,
+                         hint="reload the page: an import may have changed the candidates")
+    pick_winner(store, target, value_key, source, by=by)

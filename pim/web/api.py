@@ -101,6 +101,16 @@ def product_completeness(identifier: str, request: Request, user: User = Depends
     return [{k: r[k] for k in ("channel", "locale", "ratio", "required", "missing")} for r in rows]
 
 
+@router.get("/products/{identifier}/candidates")
+def product_candidates(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    """The losing claims kept for the product's values and for the models it inherits from."""
+    product = store_of(request).get_product(identifier)
+    if product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    others = panels.other_values(store_of(request), identifier, product.parent)
+    return [o.as_dict() for keys in others.values() for claims in keys.values() for o in claims]
+
+
 @router.get("/products/{identifier}/history")
 def product_history(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
     return [{**h, "at": h["at"].isoformat()} for h in history(store_of(request), identifier)]

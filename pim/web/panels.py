@@ -54,6 +54,21 @@ def conflicts(store: Any, identifier: str, parent: str | None = None) -> list[An
     return [c for c in mod.conflicts_of_product(store, identifier, parent) if c.status == "open"]
 
 
+def other_values(store: Any, identifier: str, parent: str | None = None) -> dict[str, Any]:
+    """target (the product or `model:<code>`) → value key → losing claims kept for it (pim.conflicts)."""
+    mod = _module("pim.conflicts")
+    if mod is None or not hasattr(mod, "other_values"):
+        return {}
+    return mod.other_values(store, identifier, parent)  # type: ignore[no-any-return]
+
+
+def use_other_value(store: Any, identifier: str, parent: str | None, target: str, key: str, source: str, by: str) -> None:
+    mod = _module("pim.conflicts")
+    if mod is None or not hasattr(mod, "use_other_value"):
+        raise NotImplementedError("candidates are not available in this installation")
+    mod.use_other_value(store, identifier, parent, target, key, source, by=by)
+
+
 def resolve_conflict(store: Any, identifier: str, key: str, source: str, by: str) -> Any:
     mod = _module("pim.conflicts")
     if mod is None:

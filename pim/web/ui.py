@@ -126,6 +126,7 @@ def product_page(identifier: str, request: Request, user: User = Depends(session
                   completeness=panels.completeness(store, identifier),
                   decisions=panels.gate_decision(store, identifier),
                   conflicts=panels.conflicts(store, identifier, product.parent), media=panels.media_available(),
+                  others=panels.other_values(store, identifier, product.parent),
                   history=history(store, identifier, 50), errors={}, saved=None)
 
 
@@ -165,6 +166,7 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
                   groups=value_rows(result.product, store, s, channel, locale),
                   completeness=panels.completeness(store, identifier), decisions=panels.gate_decision(store, identifier),
                   conflicts=panels.conflicts(store, identifier, result.product.parent), media=panels.media_available(),
+                  others=panels.other_values(store, identifier, result.product.parent),
                   history=history(store, identifier, 50), errors=result.errors, saved=None)
 
 
@@ -184,6 +186,26 @@ async def pick_winner(identifier: str, request: Request, user: User = Depends(se
             raise HTTPException(422, f"'{target}' is not a model {identifier} inherits from")
     try:
         panels.resolve_conflict(store, target, str(form["key"]), str(form["source"]), user.username)
+    except InputError as exc:
+        raise HTTPException(422, exc.describe()) from None
+    return RedirectResponse(f"/products/{identifier}", status_code=303)
+
+
+@router.post("/products/{identifier}/candidates", dependencies=[Depends(check_csrf)])
+async def use_candidate(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
+    """Show another source's kept value instead of the winner (pinned, like a conflict pick)."""
+    if not user.can("editor"):
+        raise HTTPException(403, f"role '{user.role}' may not choose between sources")
+    form = await request.form()
+    from pim.errors import InputError
+
+    store = store_of(request)
+    product = store.get_product(identifier)
+    if product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    try:
+        panels.use_other_value(store, identifier, product.parent, str(form.get("target") or identifier),
+                               str(form.get("key", "")), str(form.get("source", "")), user.username)
     except InputError as exc:
         raise HTTPException(422, exc.describe()) from None
     return RedirectResponse(f"/products/{identifier}", status_code=303)
