@@ -156,10 +156,13 @@ def aged_between(store: Any, structure: Structure, channel: str, since: datetime
     price or stock reading of theirs crossed the channel's age limit (`blocks_on_age`). It over-selects (any of
     a product's readings that crossed, blocking or not) and never misses one, so an incremental export can
     send exactly these besides its written products instead of rebuilding. Reads narrow columns: the stock
-    table's times, and the price keys' provenance times out of each product's JSON (no whole record)."""
+    table's times, and the price keys' provenance times out of each product's JSON (no whole record).
+    The window has no direction: after a push decided at a later instant (a dry run of the future, a clock
+    set back), the readings between the two instants are young again and their products are re-sent."""
     rules = structure.channels[channel].gate
     found: set[str] = set()
-    if until <= since:
+    since, until = min(since, until), max(since, until)
+    if until == since:
         return found
     if "stale_stock" in blocking_kinds(structure, channel) and rules.max_stock_age_days is not None:
         from pim.commerce import stock_read_between

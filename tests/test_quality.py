@@ -166,4 +166,5 @@ def test_aged_between_finds_the_readings_that_crossed_the_limit_in_a_window(stor
     assert aged_between(store, s, "ecommerce", T0 + timedelta(days=4), T0 + timedelta(days=5, hours=1)) == {"record"}
     assert aged_between(store, s, "ecommerce", T0 + timedelta(days=7), T0 + timedelta(days=7, hours=1)) == {"later"}
     assert aged_between(store, s, "ecommerce", T0 + timedelta(days=11, hours=23), T0 + timedelta(days=12, hours=1)) == {"later"}
-    assert aged_between(store, s, "ecommerce", T0 + timedelta(days=20), T0 + timedelta(days=10)) == set()
+    assert aged_between(store, s, "ecommerce", T0 + timedelta(days=20), T0 + timedelta(days=19)) == set()
+    assert aged_between(store, s, "ecommerce", window[1], window[0]) == {"own"}  # back in time: young again

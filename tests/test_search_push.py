@@ -186,6 +186,9 @@ def test_a_price_that_ages_past_the_limit_leaves_at_the_next_incremental_push(ca
     assert CABLE in result.blocked and CABLE not in skus(meili_env, EN)
     result = publish_search(catalog, tmp_path, as_of=priced + timedelta(days=31))  # crossed before: not again
     assert {a.meta["reason"] for a in result.artifacts} == {"changes since the last push"}
+    # a push decided back before the limit (the last one ran ahead of the clock): the price is young again
+    result = publish_search(catalog, tmp_path, as_of=priced + timedelta(days=29, hours=23))
+    assert CABLE not in result.blocked and CABLE in skus(meili_env, EN)
 
 
 def test_stock_that_ages_past_the_limit_leaves_and_a_fresh_reading_brings_it_back(catalog: Store, meili_env: ServedDouble,
