@@ -74,10 +74,21 @@ class PortalTokenRow(SQLModel, table=True):
     revoked: bool = Field(sa_column=Column(Boolean, nullable=False, default=False))
 
 
+class FeedClaimRow(SQLModel, table=True):
+    """Which `pim feeds deliver --due` run is sending a contract right now (pim.feed_schedule: claim, release)."""
+
+    __tablename__ = "feed_claim"
+
+    contract: str = Field(sa_column=Column(String(100), primary_key=True))
+    holder: str = Field(sa_column=Column(String(255), nullable=False))  # host:pid:random of the run
+    held_until: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 WATERMARK: Table = WatermarkRow.__table__  # type: ignore[assignment]
 FEED_FILE: Table = FeedFileRow.__table__  # type: ignore[assignment]
 DELIVERY: Table = DeliveryRow.__table__  # type: ignore[assignment]
 TOKEN: Table = PortalTokenRow.__table__  # type: ignore[assignment]
+CLAIM: Table = FeedClaimRow.__table__  # type: ignore[assignment]
 
 
 @dataclass

@@ -1,7 +1,9 @@
-"""Old feed files go: per contract, the newest `keep` files stay, and so does every delivered file from the
-newest delivered full feed on (a customer who missed some deltas can still rebuild from them). A pruned
-file's bytes and manifest are deleted and its row is kept, marked `pruned`, for the audit trail; the portal
-no longer lists or serves it. A file still being built (status `built`, younger than a day) is never touched."""
+"""Old feed files go. Two rules, by count (`keep`: the newest N per contract stay) and by age (`older_than`:
+files built more recently stay); given both, a file goes only when both let it go. Whatever the rules, every
+delivered file from the newest delivered full feed on stays (a customer who missed some deltas can still
+rebuild from them). A pruned file's bytes and manifest are deleted and its row is kept, marked `pruned`, for
+the audit trail; the portal no longer lists or serves it. A file still being built (status `built`, younger
+than a day) is never touched."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pim.store.store import Store, as_utc, now
 
 PRUNED = "pruned"
 IN_FLIGHT = timedelta(days=1)
+DEFAULT_KEEP = 10  # the rule when none is given
 
 
 @dataclass
@@ -29,13 +32,15 @@ class PruneResult:
         return {"files": self.files, "bytes": self.bytes, "pruned": self.pruned}
 
 
-def to_prune(rows: list[dict[str, Any]], keep: int) -> list[dict[str, Any]]:
-    """Of one contract's live files (newest first), the ones the policy lets go."""
+def to_prune(rows: list[dict[str, Any]], keep: int | None, older_than: timedelta | None = None) -> list[dict[str, Any]]:
+    """Of one contract's live files (newest first), the ones every given rule lets go."""
     newest_full = next((r["id"] for r in rows if r["status"] == "delivered" and r["kind"] == "full"), None)
     stamp = now()
     out = []
     for n, r in enumerate(rows):
-        if n < keep:
+        if keep is not None and n < keep:
+            continue
+        if older_than is not None and stamp - as_utc(r["generated_at"]) <= older_than:
             continue
         if newest_full is not None and r["status"] == "delivered" and r["id"] >= newest_full:
             continue  # the chain a customer rebuilds from: the newest full and the deltas after it
@@ -45,9 +50,15 @@ def to_prune(rows: list[dict[str, Any]], keep: int) -> list[dict[str, Any]]:
     return out
 
 
-def prune_feeds(store: Store, *, keep: int = 10, contract: str | None = None, dry_run: bool = False) -> PruneResult:
-    if keep < 1:
+def prune_feeds(store: Store, *, keep: int | None = None, older_than: timedelta | None = None,
+                contract: str | None = None, dry_run: bool = False) -> PruneResult:
+    """Apply the rules to every contract's live files (`keep=DEFAULT_KEEP` when neither rule is given)."""
+    if keep is None and older_than is None:
+        keep = DEFAULT_KEEP
+    if keep is not None and keep < 1:
         raise ValueError("keep at least one file per contract")
+    if older_than is not None and older_than <= timedelta(0):
+        raise ValueError("older_than must be a positive age")
     q = select(FEED_FILE).where(FEED_FILE.c.status != PRUNED).order_by(FEED_FILE.c.contract, FEED_FILE.c.id.desc())
     if contract is not None:
         q = q.where(FEED_FILE.c.contract == contract)
@@ -57,7 +68,7 @@ def prune_feeds(store: Store, *, keep: int = 10, contract: str | None = None, dr
             by_contract.setdefault(row.contract, []).append(dict(row._mapping))
     result = PruneResult()
     for rows in by_contract.values():
-        for r in to_prune(rows, keep):
+        for r in to_prune(rows, keep, older_than):
             path = Path(r["path"])
             size = path.stat().st_size if path.is_file() else 0
             result.files += 1

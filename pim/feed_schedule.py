@@ -5,22 +5,37 @@ next tick rather than waiting for the next scheduled time.
 
 "Successful" means a feed job that delivered a file or found nothing to send (a delta with no change);
 dry runs do not count. The time that counts is when that run started, so a run that took twenty minutes
-does not push the next one back."""
+does not push the next one back.
+
+Runs may overlap (a slow run and the next tick, or timers on two hosts), so a run sends a contract only while it
+holds the contract's claim: a `feed_claim` row taken by one conditional upsert (whoever's statement changes the
+row wins), dropped when that contract's job is over, and void after `CLAIM_LEASE` so a crashed run blocks
+nothing for long. The loser skips the contract; it is not an error."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
 from typing import Any
 
 from croniter import croniter
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from pim.contracts import Contract, get_contracts
+from pim.delivery_log import CLAIM
 from pim.errors import ConfigError
-from pim.store.store import JOB, Store, as_utc
+from pim.store.store import JOB, Store, as_utc, now
 
 SUCCESS = frozenset({"delivered", "nothing"})
+#: How long a claim stands without news from its run. Every contract the run finishes renews the rest, so this
+#: only has to outlast the longest stretch in which none finishes (about the slowest single contract's build
+#: and upload); a crashed run's contracts go out again at the first tick after it.
+CLAIM_LEASE = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -72,3 +87,85 @@ def schedules(store: Store, at: datetime | None = None) -> list[Due]:
 
 def due_contracts(store: Store, at: datetime | None = None) -> list[str]:
     return [d.contract for d in schedules(store, at) if d.due]
+
+
+# ---------------------------------------------------------------------------------------------- claims
+def new_holder() -> str:
+    """Names one run in the claim table: host and pid for whoever reads it, a random tail so it is unique."""
+    return f"{socket.gethostname()[:200]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def claim(store: Store, contract: str, holder: str, *, at: datetime | None = None,
+          lease: timedelta = CLAIM_LEASE) -> bool:
+    """Take the contract's claim when nobody holds it or the holder's lease ran out; True when this call won.
+    One statement, so two runs racing for it cannot both win: the database serialises the upserts."""
+    at = as_utc(at or now())
+    ins = (postgresql.insert if store.dialect == "postgresql" else sqlite.insert)(CLAIM)
+    stmt = ins.values(contract=contract, holder=holder, held_until=at + lease).on_conflict_do_update(
+        index_elements=[CLAIM.c.contract], set_={"holder": ins.excluded.holder, "held_until": ins.excluded.held_until},
+        where=CLAIM.c.held_until <= at).execution_options(preserve_rowcount=True)  # else -1 for an INSERT on psycopg
+    with store.begin() as conn:
+        return conn.execute(stmt).rowcount == 1
+
+
+def release(store: Store, holder: str, contract: str | None = None) -> None:
+    """Drop the holder's claim on `contract` (all of its claims when None); a claim taken over is left alone."""
+    q = delete(CLAIM).where(CLAIM.c.holder == holder)
+    with store.begin() as conn:
+        conn.execute(q if contract is None else q.where(CLAIM.c.contract == contract))
+
+
+def renew(store: Store, holder: str, *, at: datetime | None = None, lease: timedelta = CLAIM_LEASE) -> None:
+    """Push the holder's remaining claims out by a fresh lease: the run is alive and still owes them."""
+    with store.begin() as conn:
+        conn.execute(update(CLAIM).where(CLAIM.c.holder == holder).values(held_until=as_utc(at or now()) + lease))
+
+
+def claims(store: Store, at: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """The standing claims by contract: which run holds each, and until when."""
+    q = select(CLAIM.c.contract, CLAIM.c.holder, CLAIM.c.held_until).where(CLAIM.c.held_until > as_utc(at or now()))
+    with store.engine.connect() as conn:
+        return {r.contract: {"holder": r.holder, "held_until": as_utc(r.held_until).isoformat()} for r in conn.execute(q)}
+
+
+@dataclass
+class DueRun:
+    """One `deliver --due` run's claims: `take` claims every due contract it can, `done` lets one go as its job
+    ends, leaving the `with` block lets go of the rest (after a failure too)."""
+
+    store: Store
+    at: datetime | None = None
+    holder: str = field(default_factory=new_holder)
+    codes: list[str] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    def take(self) -> list[str]:
+        for d in schedules(self.store, self.at):
+            if not d.due:
+                continue
+            if not claim(self.store, d.contract, self.holder, at=self.at):
+                held = claims(self.store, self.at).get(d.contract, {})
+                self.skipped.append({"contract": d.contract, "reason": "another run is sending it", **held})
+            elif not _still_due(self.store, d, self.at):  # that other run finished just before we claimed
+                release(self.store, self.holder, d.contract)
+                self.skipped.append({"contract": d.contract, "reason": "another run has just sent it"})
+            else:
+                self.codes.append(d.contract)
+        return self.codes
+
+    def done(self, contract: str) -> None:
+        release(self.store, self.holder, contract)
+        renew(self.store, self.holder, at=self.at)
+
+    def __enter__(self) -> DueRun:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        release(self.store, self.holder)
+
+
+def _still_due(store: Store, d: Due, at: datetime | None) -> bool:
+    last = last_success(store, d.contract)
+    if last is None or last == d.last_success:
+        return True
+    return next_run(d.schedule, last) <= as_utc(at or datetime.now(UTC))

@@ -58,3 +58,28 @@ def test_dry_run_deletes_nothing_and_the_cli_reports(store, tmp_path: Path, pim_
     body = orjson.loads(out.output)
     assert (body["files"], body["dry_run"]) == (3, False)
     assert [s for _, s in _statuses(store, "a")] == [PRUNED, PRUNED, PRUNED, "delivered"]
+
+
+def test_older_than_alone_prunes_by_age_and_keeps_the_chain_from_the_newest_full(store, tmp_path: Path) -> None:
+    _file(store, tmp_path, "a", 0, "full", age=timedelta(days=90))
+    _file(store, tmp_path, "a", 1, "delta_products", age=timedelta(days=60))
+    _file(store, tmp_path, "a", 2, "full", age=timedelta(days=45))  # the newest full: old, but its chain stays
+    _file(store, tmp_path, "a", 3, "delta_products", age=timedelta(days=40))
+    _file(store, tmp_path, "a", 4, "delta_products", status="failed", age=timedelta(days=35))
+    _file(store, tmp_path, "a", 5, "delta_products", status="failed", age=timedelta(days=5))
+    result = prune_feeds(store, older_than=timedelta(days=30))
+    assert sorted(p["name"] for p in result.pruned) == ["a-0.csv", "a-1.csv", "a-4.csv"]
+    assert [s for _, s in _statuses(store, "a")] == [PRUNED, PRUNED, "delivered", "delivered", PRUNED, "failed"]
+
+
+def test_keep_and_older_than_together_prune_only_what_both_let_go(store, tmp_path: Path, pim_env: Path) -> None:
+    from pim.cli import _mount, app
+
+    for n, days in enumerate([90, 80, 70, 20, 40]):
+        _file(store, tmp_path, "a", n, "delta_products", status="failed", age=timedelta(days=days))
+    # --keep 1 alone: a-0..a-3 go; --older-than 30 alone: a-0, a-1, a-2 and the newest, a-4 (40 days old)
+    _mount()
+    out = CliRunner().invoke(app, ["feeds", "prune", "--keep", "1", "--older-than", "30", "--json"])
+    assert out.exit_code == 0, out.output
+    assert sorted(p["name"] for p in orjson.loads(out.output)["pruned"]) == ["a-0.csv", "a-1.csv", "a-2.csv"]
+    assert [s for _, s in _statuses(store, "a")] == [PRUNED, PRUNED, PRUNED, "failed", "failed"]

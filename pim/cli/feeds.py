@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from pim.cli.output import JsonOption, console, emit_json, table
+
+if TYPE_CHECKING:
+    from pim.feeds import RunSummary
+    from pim.store import Store
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -55,39 +61,70 @@ def deliver(
     dry_run: bool = typer.Option(False, "--dry-run", help="Build the files, deliver nothing, keep the watermark."),
     retries: int = typer.Option(4, "--retries", help="SFTP attempts per file on a dropped connection."),
     due: bool = typer.Option(False, "--due", help="Only the contracts whose schedule is due (run this from a "
-                                                  "system timer every few minutes; `pim feeds due` shows them)."),
+                                                  "system timer every few minutes; `pim feeds due` shows them). "
+                                                  "A contract another run is sending is skipped."),
     as_json: bool = JsonOption,
 ) -> None:
     """Build and deliver feeds: one job per contract; failures are listed and set the exit code."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from pim.contracts import get_contracts
-    from pim.feeds import deliver_all
 
     store = _store()
-    codes: list[str] | None = None
     if due:
-        from pim.feed_schedule import due_contracts
-
         if contract:
             console.print("[red]--due and --contract exclude each other[/]: --due picks the contracts itself")
             raise typer.Exit(2)
-        codes = due_contracts(store)
+        _deliver_due(store, dry_run, retries, as_json)
+        return
+    total = 1 if contract else len(get_contracts(store))
+    _report(_run(store, total, contract=contract, dry_run=dry_run, retries=retries, as_json=as_json), as_json)
+
+
+def _deliver_due(store: Store, dry_run: bool, retries: int, as_json: bool) -> None:
+    """The due contracts this run could claim; the ones another run holds are listed as skipped."""
+    from pim.feed_schedule import DueRun
+
+    with DueRun(store) as claims:
+        codes = claims.take()
+        if not as_json:
+            for s in claims.skipped:
+                console.print(f"[yellow]skipped[/] {s['contract']}: {s['reason']}"
+                              + (f" ({s['holder']}, until {s['held_until']})" if s.get("holder") else ""),
+                              highlight=False)
         if not codes:
             if as_json:
-                emit_json({"contracts": 0, "by_status": {}, "rows": 0, "failures": [], "results": []})
-            else:
+                emit_json({"contracts": 0, "by_status": {}, "rows": 0, "failures": [], "results": [],
+                           "skipped": claims.skipped})
+            elif not claims.skipped:
                 console.print("no contract is due; `pim feeds due` shows when each runs next")
             return
-    total = 1 if contract else len(codes) if codes is not None else len(get_contracts(store))
+        summary = _run(store, len(codes), codes=codes, dry_run=dry_run, retries=retries, as_json=as_json,
+                       on_done=lambda r: claims.done(r["contract"]))
+    _report(summary, as_json, {"skipped": claims.skipped})
+
+
+def _run(store: Store, total: int, *, contract: str | None = None, codes: list[str] | None = None, dry_run: bool,
+         retries: int, as_json: bool, on_done: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pim.feeds import deliver_all
+
+    def finished(r: dict[str, Any]) -> None:
+        if on_done:
+            on_done(r)
+        bar.advance(task)
+
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console.__class__(stderr=True), transient=True, disable=as_json) as bar:
         task = bar.add_task("delivering feeds", total=total)
-        summary = deliver_all(store, contract=contract, dry_run=dry_run, retries=retries,
-                              on_done=lambda r: bar.advance(task), contracts=codes)
+        return deliver_all(store, contract=contract, dry_run=dry_run, retries=retries, on_done=finished,
+                           contracts=codes)
+
+
+def _report(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    """The run's results (a table, or JSON with `extra` merged in); failures set exit code 5."""
     data = summary.as_dict()
     if as_json:
-        emit_json({**data, "results": summary.results})
+        emit_json({**data, "results": summary.results, **(extra or {})})
     else:
         table("feeds", ["contract", "status", "kind", "rows", "file"],
               [(r["contract"], r["status"], r["kind"], r["rows"], r["file"]) for r in summary.results])
@@ -99,28 +136,39 @@ def deliver(
 
 @app.command("due")
 def due_list(as_json: bool = JsonOption) -> None:
-    """Scheduled contracts: last successful run, next run (UTC) and whether `deliver --due` would send it now."""
-    from pim.feed_schedule import schedules
+    """Scheduled contracts: last successful run, next run (UTC), whether `deliver --due` would send it now, and
+    which run is sending it at the moment (its claim)."""
+    from pim.feed_schedule import claims, schedules
 
-    rows = schedules(_store())
+    store = _store()
+    rows, held = schedules(store), claims(store)
     if as_json:
-        emit_json([d.as_dict() for d in rows])
+        emit_json([d.as_dict() | {"sending": held.get(d.contract)} for d in rows])
         return
-    table("feed schedules (UTC)", ["contract", "schedule", "last success", "next run", "due"],
+    table("feed schedules (UTC)", ["contract", "schedule", "last success", "next run", "due", "sending"],
           [(d.contract, d.schedule, f"{d.last_success:%Y-%m-%d %H:%M}" if d.last_success else "never",
-            f"{d.next_run:%Y-%m-%d %H:%M}", "yes" if d.due else "") for d in rows])
+            f"{d.next_run:%Y-%m-%d %H:%M}", "yes" if d.due else "", held.get(d.contract, {}).get("holder"))
+           for d in rows])
 
 
 @app.command("prune")
-def prune(keep: int = typer.Option(10, "--keep", min=1, help="Newest files kept per contract."),
+def prune(keep: int | None = typer.Option(None, "--keep", min=1, show_default=False,
+                                          help="Newest files kept per contract (10 when --older-than is not "
+                                               "given either)."),
+          older_than: int | None = typer.Option(None, "--older-than", min=1, metavar="DAYS",
+                                                help="Only files built more than DAYS days ago go; with --keep, a "
+                                                     "file goes only when both rules let it go."),
           contract: str | None = typer.Option(None, "--contract", help="One contract; all of them by default."),
           dry_run: bool = typer.Option(False, "--dry-run", help="List what would go; delete nothing."),
           as_json: bool = JsonOption) -> None:
-    """Delete old feed files: per contract the newest --keep stay, and every delivered file from the newest
-    delivered full feed on. Rows stay in the log, marked pruned; the portal stops listing them."""
+    """Delete old feed files, by count (--keep) and/or age (--older-than); every delivered file from the newest
+    delivered full feed on always stays. Rows stay in the log, marked pruned; the portal stops listing them."""
+    from datetime import timedelta
+
     from pim.feed_retention import prune_feeds
 
-    result = prune_feeds(_store(), keep=keep, contract=contract, dry_run=dry_run)
+    age = timedelta(days=older_than) if older_than is not None else None
+    result = prune_feeds(_store(), keep=keep, older_than=age, contract=contract, dry_run=dry_run)
     if as_json:
         emit_json(result.as_dict() | {"dry_run": dry_run})
         return
