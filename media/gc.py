@@ -4,22 +4,33 @@
 its origin refs, or its own `sha256:<hex>` ref, is an image value somewhere in the catalog. Assets younger
 than the grace period are kept, so an upload that has not been assigned to a product yet survives.
 
-Rows go before objects, one transaction per page: a crash in between leaves objects nothing points to (space,
-fixed by the next run of an object-store lifecycle rule), never a row pointing to a deleted object."""
+Rows go before objects, one transaction per page: a crash in between leaves objects nothing points to, never a
+row pointing to a deleted object. Such objects, and those a crash left between writing an object and recording
+its row, are swept next (`orphans`): an object under the asset namespaces that no asset or rendition row names
+and that is older than the same grace (a younger one may be a write whose row is not committed yet)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, literal, select
 
 from media.assets import ASSET, ORIGIN, RENDITION
 from media.image_index import USE, refreshed
+from pim.protocols import StoredObject
 from pim.store.store import now
 
 PAGE = 500
+# What media.assets.original_key / rendition_key write. Only these are swept: the S3 exporter may publish feeds
+# under the same bucket and prefix (PIM_S3_PREFIX), and those have no row either.
+NAMESPACES = ("originals/", "renditions/")
+# Every key embeds its own asset's sha, so the rows that could name it are found by the sha256 primary key.
+SHA_IN_KEY = re.compile(r"^(?:originals|renditions)/[0-9a-f]{2}/([0-9a-f]{64})[./]")
 
 
 @dataclass
@@ -28,9 +39,12 @@ class GcResult:
     objects: int = 0
     bytes: int = 0
     shas: list[str] = field(default_factory=list)
+    orphans: int = 0
+    orphan_bytes: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"assets": self.assets, "objects": self.objects, "bytes": self.bytes}
+        return {"assets": self.assets, "objects": self.objects, "bytes": self.bytes, "orphans": self.orphans,
+                "orphan_bytes": self.orphan_bytes}
 
 
 def _unused(cutoff: Any) -> Any:
@@ -41,10 +55,18 @@ def _unused(cutoff: Any) -> Any:
 
 
 def collect_garbage(store: Any, asset_store: Any, *, grace: timedelta = timedelta(days=7),
-                    dry_run: bool = False) -> GcResult:
+                    dry_run: bool = False, orphans: bool = True) -> GcResult:
+    """Unused images first, then (with `orphans`) objects no row names. `dry_run` counts and deletes nothing."""
     refreshed(store)
     cutoff = now() - grace
     result = GcResult()
+    _unused_images(store, asset_store, cutoff, dry_run, result)
+    if orphans:
+        sweep_orphans(store, asset_store, cutoff=cutoff, dry_run=dry_run, result=result)
+    return result
+
+
+def _unused_images(store: Any, asset_store: Any, cutoff: datetime, dry_run: bool, result: GcResult) -> None:
     after = ""
     while True:
         with store.begin() as conn:
@@ -69,4 +91,37 @@ def collect_garbage(store: Any, asset_store: Any, *, grace: timedelta = timedelt
         if not dry_run:
             for key in keys:
                 asset_store.delete(key)
-    return result
+
+
+def sweep_orphans(store: Any, asset_store: Any, *, cutoff: datetime, dry_run: bool, result: GcResult) -> None:
+    """Delete objects under NAMESPACES last written before `cutoff` that no row names, a page at a time as the
+    store lists them: neither the listing nor the catalog's keys are ever held whole."""
+    for namespace in NAMESPACES:
+        old = (o for o in asset_store.objects(namespace) if o.modified < cutoff and o.key.startswith(namespace))
+        for page in _pages(old):
+            for orphan in _unnamed(store, page):
+                result.orphans += 1
+                result.orphan_bytes += orphan.size
+                if not dry_run:
+                    asset_store.delete(orphan.key)
+
+
+def _unnamed(store: Any, page: list[StoredObject]) -> list[StoredObject]:
+    """The objects of `page` no asset or rendition row names. A key in another shape (the temp file of a
+    crashed local write) is looked up by key itself."""
+    shas = sorted({m.group(1) for o in page if (m := SHA_IN_KEY.match(o.key))})
+    stray = [o.key for o in page if not SHA_IN_KEY.match(o.key)]
+    named: set[str] = set()
+    with store.engine.connect() as conn:
+        for table in (ASSET, RENDITION):
+            if shas:
+                named.update(conn.execute(select(table.c.key).where(table.c.sha256.in_(shas))).scalars())
+            if stray:
+                named.update(conn.execute(select(table.c.key).where(table.c.key.in_(stray))).scalars())
+    return [o for o in page if o.key not in named]
+
+
+def _pages(items: Iterable[StoredObject], size: int = PAGE) -> Iterator[list[StoredObject]]:
+    it = iter(items)
+    while page := list(islice(it, size)):
+        yield page

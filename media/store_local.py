@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from media.errors import StoreUnavailable
+from pim.protocols import StoredObject
 
 
 class LocalAssetStore:
@@ -60,3 +63,30 @@ class LocalAssetStore:
         if self.base_url:
             return f"{self.base_url}/{key}"
         return self._path(key).as_uri()
+
+    def objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Walk the folder under `prefix`. Regular files only: a symlink is nothing we wrote, and following one
+        could lead gc outside the media folder. Temp files of a crashed write (`.part-*`) are listed too."""
+        root = self.root.resolve()
+        for entry in _files(self._path(prefix.rpartition("/")[0])):
+            key = Path(entry.path).relative_to(root).as_posix()
+            if key.startswith(prefix):
+                info = entry.stat(follow_symlinks=False)
+                yield StoredObject(key, datetime.fromtimestamp(info.st_mtime, UTC), info.st_size)
+
+
+def _files(folder: Path) -> Iterator[os.DirEntry[str]]:
+    """Regular files under `folder`, depth first. Each directory is read whole before its files are yielded,
+    so a caller may delete what it was given while the walk goes on."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot list {folder}: {exc}", retryable=False) from exc
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from _files(Path(entry.path))
+        elif entry.is_file(follow_symlinks=False):
+            yield entry

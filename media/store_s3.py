@@ -7,9 +7,11 @@ aborted (s3transfer does this), so no partial object is ever visible under the k
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from media.errors import StoreUnavailable
+from pim.protocols import StoredObject
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -21,7 +23,8 @@ class S3AssetStore:
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
                  region: str | None = None, public: bool = False, base_url: str | None = None,
                  cache_control: str = "public, max-age=31536000, immutable", presign_seconds: int = 3600,
-                 multipart_threshold: int = 8 * MB, multipart_chunksize: int = 8 * MB, attempts: int = 3) -> None:
+                 multipart_threshold: int = 8 * MB, multipart_chunksize: int = 8 * MB, attempts: int = 3,
+                 list_page_size: int = 1000) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
@@ -33,6 +36,7 @@ class S3AssetStore:
         self.multipart_threshold = multipart_threshold
         self.multipart_chunksize = multipart_chunksize
         self.attempts = attempts
+        self.list_page_size = list_page_size
         self._client: Any = None
 
     def __getstate__(self) -> dict[str, Any]:  # process executors pickle the store; clients do not pickle
@@ -103,6 +107,19 @@ class S3AssetStore:
             return f"{endpoint}/{self.bucket}/{full}"
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": full},
                                                   ExpiresIn=self.presign_seconds)
+
+    def objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Page through list_objects_v2 under `<store prefix>/<prefix>`, `list_page_size` keys a request. The
+        store prefix is listed with its trailing slash, so `media` never reaches into a sibling `media-old/`."""
+        root = f"{self.prefix}/" if self.prefix else ""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=root + prefix, PaginationConfig={"PageSize": self.list_page_size})
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield StoredObject(item["Key"][len(root):], item["LastModified"], item["Size"])
+        except Exception as exc:  # noqa: BLE001
+            raise self._classify(exc, prefix) from exc
 
     def abort_incomplete_uploads(self) -> int:
         """Abort multipart uploads left behind by killed processes under our prefix (they cost storage)."""

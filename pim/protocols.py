@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
@@ -74,6 +75,16 @@ class Exporter(Protocol):
         """Return the locations written (paths or URLs)."""
 
 
+@dataclass(frozen=True)
+class StoredObject:
+    """One object an asset store holds, as its listing reports it: the key (relative to the store's root or
+    prefix), when it was last written (tz-aware) and its size. The orphan sweep of `pim media gc` reads these."""
+
+    key: str
+    modified: datetime
+    size: int
+
+
 @runtime_checkable
 class AssetStore(Protocol):
     """Content-addressed bytes: local disk or S3."""
@@ -88,3 +99,7 @@ class AssetStore(Protocol):
         """Remove the object; a key that is already gone is not an error."""
 
     def url(self, key: str) -> str: ...
+
+    def objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Stream the objects whose key starts with `prefix`, never anything outside the store's root or prefix,
+        so gc can find objects no row names. A generator: a large store is never listed into memory."""

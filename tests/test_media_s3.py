@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import os
+from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
+from media.assets import original_key, rendition_key
 from media.errors import StoreUnavailable
+from media.gc import GcResult, sweep_orphans
+from media.ingest import ingest
+from media.renditions import build_renditions
+from media.settings import RenditionSpec
 from media.store_s3 import MB, S3AssetStore
+from pim.store import Store
+from pim.store.store import now
 from tests import images
 from tests.services.s3 import S3Endpoint
 
@@ -131,3 +141,73 @@ def test_delete_removes_the_object_and_a_missing_key_is_fine(s3: S3Endpoint, buc
     store.delete("originals/ab/x.jpg")
     assert not store.exists("originals/ab/x.jpg")
     store.delete("originals/ab/x.jpg")  # already gone: no error
+
+
+def _count_listings(store: S3AssetStore) -> list[str]:
+    """One entry per ListObjectsV2 request the store sends."""
+    calls: list[str] = []
+    store.client.meta.events.register("before-call.s3.ListObjectsV2", lambda **kw: calls.append("page"))
+    return calls
+
+
+def test_listing_pages_through_the_prefix_and_gives_relative_keys(s3: S3Endpoint, bucket: str) -> None:
+    store = make(s3, bucket, list_page_size=2)
+    keys = [f"originals/0{n}/x{n}.jpg" for n in range(5)]
+    for key in keys:
+        store.put(key, io.BytesIO(b"12345"), content_type="image/jpeg")
+    for stranger in ("catalog/media-old/originals/00/y.jpg", "catalog/feed.json", "originals/00/z.jpg"):
+        s3.client().put_object(Bucket=bucket, Key=stranger, Body=b"not ours")
+    calls = _count_listings(store)
+    listed = list(store.objects())
+    assert [o.key for o in listed] == keys and len(calls) == 3
+    assert all(o.size == 5 and o.modified.tzinfo is not None for o in listed)
+    assert [o.key for o in store.objects("originals/03/")] == ["originals/03/x3.jpg"]
+
+
+CRASHED = hashlib.sha256(b"written to S3, then the process died").hexdigest()
+
+
+@pytest.fixture
+def named(store: Store, s3: S3Endpoint, bucket: str, tmp_path: Path) -> tuple[S3AssetStore, list[str]]:
+    """An S3 asset store (two keys a listing page) holding one ingested image and its rendition, both named."""
+    assets = make(s3, bucket, list_page_size=2)
+    (tmp_path / "a.jpg").write_bytes(images.photo_jpeg(80, 60, 1))
+    ingest(store, [("a.jpg", "erp")], asset_store=assets, base_dir=tmp_path)
+    build_renditions(store, [RenditionSpec(name="thumb", max_width=40, max_height=40, format="JPEG")],
+                     asset_store=assets)
+    kept = [o.key for o in assets.objects()]
+    assert len(kept) == 2  # the original and its rendition
+    return assets, kept
+
+
+def test_s3_orphans_older_than_the_grace_go_and_named_objects_stay(store: Store, s3: S3Endpoint, bucket: str,
+                                                                   named: tuple[S3AssetStore, list[str]]) -> None:
+    assets, kept = named
+    orphans = [original_key(CRASHED, "jpg"), original_key(CRASHED, "png"), rendition_key(CRASHED, "0" * 64, "webp")]
+    for key in orphans:
+        assets.put(key, io.BytesIO(b"orphan"), content_type="image/jpeg")
+    assets.put("storefront.json", io.BytesIO(b"{}"), content_type="application/json")  # the S3 exporter's, same prefix
+    s3.client().put_object(Bucket=bucket, Key="catalog/media-old/" + orphans[0], Body=b"outside the prefix")
+    calls = _count_listings(assets)
+    result = GcResult()
+    sweep_orphans(store, assets, cutoff=now(), dry_run=False, result=result)
+    assert result.orphans == 3 and not any(assets.exists(k) for k in orphans)
+    assert len(calls) == 3  # originals/ took two pages (three keys, two a page), renditions/ one
+    assert all(assets.exists(k) for k in kept) and assets.exists("storefront.json")
+    assert s3.client().head_object(Bucket=bucket, Key="catalog/media-old/" + orphans[0])
+
+
+def test_s3_orphan_younger_than_the_grace_stays(store: Store, named: tuple[S3AssetStore, list[str]]) -> None:
+    assets, _ = named
+    assets.put(original_key(CRASHED, "jpg"), io.BytesIO(b"orphan"), content_type="image/jpeg")
+    result = GcResult()
+    sweep_orphans(store, assets, cutoff=now() - timedelta(days=1), dry_run=False, result=result)
+    assert result.orphans == 0 and assets.exists(original_key(CRASHED, "jpg"))
+
+
+def test_s3_dry_run_counts_orphans_and_deletes_nothing(store: Store, named: tuple[S3AssetStore, list[str]]) -> None:
+    assets, _ = named
+    assets.put(original_key(CRASHED, "jpg"), io.BytesIO(b"orphan"), content_type="image/jpeg")
+    result = GcResult()
+    sweep_orphans(store, assets, cutoff=now(), dry_run=True, result=result)
+    assert (result.orphans, result.orphan_bytes) == (1, len(b"orphan")) and assets.exists(original_key(CRASHED, "jpg"))

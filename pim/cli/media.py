@@ -101,10 +101,14 @@ def problems(channel: str | None = typer.Option(None, "--channel", "-c",
 
 @app.command("gc")
 def gc(grace_days: float = typer.Option(7.0, "--grace-days", min=0,
-                                        help="Keep assets younger than this (uploads not yet assigned to a product)."),
+                                        help="Keep assets and objects younger than this (uploads not yet assigned "
+                                             "to a product, writes whose row is not recorded yet)."),
+       orphans: bool = typer.Option(True, "--orphans/--no-orphans",
+                                    help="Also sweep stored objects no asset or rendition row names (lists the store)."),
        dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
        config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
-    """Delete images no product or product model shows any more: original, renditions and records."""
+    """Delete images no product or product model shows any more (original, renditions and records), then
+    objects in the asset store that no record names."""
     from datetime import timedelta
 
     from media.gc import collect_garbage
@@ -113,10 +117,14 @@ def gc(grace_days: float = typer.Option(7.0, "--grace-days", min=0,
     from pim.store import Store
 
     media, store = load_media_file(config), Store.from_settings()
-    result = collect_garbage(store, open_asset_store(media=media), grace=timedelta(days=grace_days), dry_run=dry_run)
+    result = collect_garbage(store, open_asset_store(media=media), grace=timedelta(days=grace_days), dry_run=dry_run,
+                             orphans=orphans)
     if as_json:
-        emit_json(result.as_dict() | {"dry_run": dry_run})
+        emit_json(result.as_dict() | {"dry_run": dry_run, "orphans_swept": orphans})
         return
     verb = "would delete" if dry_run else "deleted"
     console.print(f"{verb} {result.assets} unused image{'s' if result.assets != 1 else ''} "
                   f"({result.objects} objects, {result.bytes / 1e6:.1f} MB)")
+    if orphans:
+        console.print(f"{verb} {result.orphans} orphan object{'s' if result.orphans != 1 else ''} "
+                      f"({result.orphan_bytes / 1e6:.1f} MB)")
