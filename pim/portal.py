@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 
 from pim import delivery_log as log
 from pim.contracts import get_contracts
+from pim.portal_downloads import record_download
 from pim.web.throttle import sign_in_attempt
 from pim.store import Store
 
@@ -31,9 +32,9 @@ def _store(request: Request) -> Store:
     return _default_store
 
 
-def _customer(request: Request, store: Annotated[Store, Depends(_store)]) -> str:
-    """The customer of the request's token (Bearer or X-API-Key header) or, without one, of the browser's
-    portal sign-in (pim.portal_pages)."""
+def _signer(request: Request, store: Annotated[Store, Depends(_store)]) -> tuple[str, str | None]:
+    """(customer, the person's e-mail or None for a token) of the request's token (Bearer or X-API-Key header)
+    or, without one, of the browser's portal sign-in (pim.portal_pages)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip() if scheme.lower() == "bearer" else request.headers.get("x-api-key", "")
     if token:
@@ -43,13 +44,21 @@ def _customer(request: Request, store: Annotated[Store, Depends(_store)]) -> str
         customer = log.customer_for_token(store, token)
         if customer is None:
             attempt.failed()
+        who = (customer, None) if customer else None
     else:
-        from pim.portal_pages import session_customer
+        from pim.portal_pages import session_signer
 
-        customer = session_customer(request, store)
-    if customer is None:
+        who = session_signer(request, store)
+    if who is None:
         raise HTTPException(401, "a valid customer API token is required", headers={"WWW-Authenticate": "Bearer"})
-    return customer
+    return who
+
+
+Signer = Annotated[tuple[str, str | None], Depends(_signer)]
+
+
+def _customer(who: Signer) -> str:
+    return who[0]
 
 
 Customer = Annotated[str, Depends(_customer)]
@@ -83,11 +92,13 @@ def feed_meta(file_id: int, customer: Customer, store: StoreDep) -> dict[str, An
 
 
 @router.get("/feeds/{file_id}/download")
-def download(file_id: int, customer: Customer, store: StoreDep) -> FileResponse:
+def download(file_id: int, who: Signer, store: StoreDep) -> FileResponse:
+    customer, person = who
     row = _own_file(store, customer, file_id)
     path = Path(row["path"])
     if not path.is_file():
         raise HTTPException(410, "the feed file is no longer kept; a new one comes with the next delivery")
+    record_download(store, file_id, customer, person)
     return FileResponse(path, filename=row["name"], headers={"X-Checksum-SHA256": row["sha256"]})
 
 

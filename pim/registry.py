@@ -46,7 +46,7 @@ STAGES: list[str] = [
 ]
 
 #: FastAPI routers mounted by the web app (pim.web), e.g. the customer portal.
-WEB_ROUTERS: list[str] = ["pim.portal:router", "pim.portal_pages:router"]
+WEB_ROUTERS: list[str] = ["pim.portal:router", "pim.portal_pages:router", "pim.portal_admin:router"]
 
 #: JSON Schemas written to schemas/: name → pydantic model. Every declarative file has one.
 SCHEMAS: dict[str, str] = {

@@ -287,3 +287,18 @@ def person_enable(email: str = typer.Argument(...)) -> None:
     if not set_active(_store(), email, True):
         _no_such_person(email)
     console.print(f"{email} can sign in to the portal again")
+
+
+@app.command("downloads")
+def downloads_list(customer: str | None = typer.Option(None, "--customer", help="Only this customer's downloads."),
+                   limit: int = typer.Option(50, "--limit", min=1, help="How many, newest first."),
+                   as_json: bool = JsonOption) -> None:
+    """Who fetched which feed file from the portal: a person (e-mail) or the customer's token, newest first."""
+    from pim.portal_downloads import downloads
+
+    rows = downloads(_store(), customer=customer, limit=limit)
+    if as_json:
+        emit_json([{**r, "at": r["at"].isoformat()} for r in rows])
+        return
+    table("portal downloads", ["at (UTC)", "customer", "by", "contract", "file"],
+          [(f"{r['at']:%Y-%m-%d %H:%M}", r["customer"], r["person"], r["contract"], r["name"]) for r in rows])
