@@ -13,6 +13,7 @@ from sqlalchemy import insert, select, update
 
 from pim.errors import InputError
 from pim.store.store import Store, now
+from pim.web import sessions
 from pim.web.tables import TOKEN, USER
 
 ROLES = ("viewer", "editor", "admin")
@@ -122,8 +123,9 @@ def set_password(store: Store, username: str, password: str) -> None:
     if len(password) < 8:
         raise InputError("password too short", field="password", hint="use at least 8 characters")
     with store.begin() as conn:
-        _account(conn, username)
+        row = _account(conn, username)
         conn.execute(update(USER).where(USER.c.username == username).values(password_hash=_hasher().hash(password)))
+        sessions.end_all(conn, row.id)
 
 
 def set_role(store: Store, username: str, role: str) -> None:
@@ -143,6 +145,14 @@ def set_active(store: Store, username: str, active: bool) -> None:
         if not active and row.role == "admin" and row.active:
             _keeps_an_admin(conn, username)
         conn.execute(update(USER).where(USER.c.username == username).values(active=active))
+        if not active:
+            sessions.end_all(conn, row.id)
+
+
+def end_sessions(store: Store, username: str) -> int:
+    """End every open browser session of the user (they sign in again; API tokens stay); returns how many."""
+    with store.begin() as conn:
+        return sessions.end_all(conn, _account(conn, username).id)
 
 
 def revoke_tokens(store: Store, username: str) -> int:

@@ -1,6 +1,7 @@
 """The catalog admin's page for staff accounts: add people, change their role, disable them, set a new
-password, withdraw their API tokens. Only admins reach it; every change is a CSRF-checked form post, and a
-change that would leave no active admin is refused with the reason on the page."""
+password, withdraw their API tokens, see how many browser sessions each has open and end them all. Only
+admins reach it; every change is a CSRF-checked form post, and a change that would leave no active admin is
+refused with the reason on the page."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from pim.errors import InputError
-from pim.web import accounts
+from pim.web import accounts, sessions
 from pim.web.accounts import ROLES, User
 from pim.web.deps import check_csrf, session_user, store_of
 from pim.web.ui import render
@@ -26,8 +27,10 @@ def admin_user(user: User = Depends(session_user)) -> User:
 
 def _page(request: Request, user: User, *, error: str | None = None, notice: str | None = None,
           status: int = 200) -> HTMLResponse:
-    page = render(request, "admin_users.html", user, users=accounts.list_users(store_of(request)), roles=ROLES,
-                  error=error, notice=notice)
+    store = store_of(request)
+    counts = sessions.open_counts(store)
+    users = [{**u, "sessions": counts.get(str(u["username"]), 0)} for u in accounts.list_users(store)]
+    page = render(request, "admin_users.html", user, users=users, roles=ROLES, error=error, notice=notice)
     page.status_code = status
     return page
 
@@ -50,7 +53,7 @@ async def add(request: Request, user: User = Depends(admin_user)) -> Any:
 
 @router.post("/users/{username}", dependencies=[Depends(check_csrf)])
 async def change(request: Request, username: str, user: User = Depends(admin_user)) -> Any:
-    """One change per post: `action` is role, disable, enable, password or revoke_tokens."""
+    """One change per post: `action` is role, disable, enable, password, revoke_tokens or end_sessions."""
     form = await request.form()
     store, action = store_of(request), str(form.get("action", ""))
     try:
@@ -66,10 +69,15 @@ async def change(request: Request, username: str, user: User = Depends(admin_use
         elif action == "revoke_tokens":
             count = accounts.revoke_tokens(store, username)
             notice = f"{count} API token{'s' if count != 1 else ''} of {username} withdrawn."
+        elif action == "end_sessions":
+            count = accounts.end_sessions(store, username)
+            notice = f"{count} session{'s' if count != 1 else ''} of {username} ended; they sign in again."
         else:
             raise HTTPException(400, f"unknown action '{action}'")
     except InputError as exc:
         return _page(request, user, error=exc.describe(), status=422)
-    if username == user.username and action in ("password", "disable", "role"):
+    if username == user.username and action in ("password", "disable", "role", "end_sessions"):
         return RedirectResponse("/login", status_code=303)  # their own session may have just ended
     return _page(request, user, notice=notice)
+
+

@@ -19,6 +19,7 @@ from pim.registry import WEB_ROUTERS, load
 from pim.settings import get_settings
 from pim.store import Store
 from pim.web.deps import LoginRequired
+from pim.web.sessions import MAX_AGE
 
 HERE = Path(__file__).parent
 log = logging.getLogger(__name__)
@@ -30,14 +31,15 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
                   redoc_url=None)
     app.state.store = store or Store.from_settings(s)
     app.add_middleware(SessionMiddleware, secret_key=s.secret_key, session_cookie="pim_session",
-                       same_site="lax", https_only=False, max_age=12 * 3600)
+                       same_site="lax", https_only=False, max_age=MAX_AGE)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from pim.web import admin, api, ui
+    from pim.web import admin, api, session_pages, ui
 
     app.include_router(api.router)
     app.include_router(ui.router)
     app.include_router(admin.router)
+    app.include_router(session_pages.router)
     for ref in WEB_ROUTERS:
         try:
             app.include_router(load(ref))

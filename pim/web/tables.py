@@ -1,5 +1,6 @@
 """Tables of the web area: users, API tokens, and the history of value changes (who or what changed each
-value, and when), and failed sign-ins. Migrations: 0007_web, 0018_signin_failure."""
+value, and when), failed sign-ins, and staff browser sessions. Migrations: 0007_web, 0018_signin_failure,
+0022_web_session."""
 
 from __future__ import annotations
 
@@ -64,7 +65,26 @@ class SignInFailureRow(SQLModel, table=True):
     at: float = Field(sa_column=Column(Float, nullable=False))
 
 
+class WebSessionRow(SQLModel, table=True):
+    """One staff browser session (pim.web.sessions): the cookie holds a random id, the row only its SHA-256.
+    A session is good while its row exists and is not ended; rows are pruned at sign-in."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_last_seen_at", "last_seen_at"),
+                      Index("ix_web_session_ended_at", "ended_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(index=True)
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    user_agent: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    address: str = Field(default="", sa_column=Column(String(64), nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
 USER: Table = UserRow.__table__  # type: ignore[assignment]
 TOKEN: Table = ApiTokenRow.__table__  # type: ignore[assignment]
 HISTORY: Table = ValueHistoryRow.__table__  # type: ignore[assignment]
 SIGNIN_FAILURE: Table = SignInFailureRow.__table__  # type: ignore[assignment]
+WEB_SESSION: Table = WebSessionRow.__table__  # type: ignore[assignment]

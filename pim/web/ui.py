@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from pim.product import value_key
 from pim.structure import AttributeType
-from pim.web import panels
+from pim.web import panels, sessions
 from pim.web.accounts import ROLE_LABELS, User, authenticate
 from pim.web.deps import check_csrf, csrf_token, session_user, store_of, structure_of
 from pim.web.throttle import sign_in_attempt
@@ -45,14 +45,19 @@ async def login(request: Request) -> Any:
         attempt.failed()
         return render(request, "login.html", None, next=nxt, error="Wrong user name or password.")
     attempt.succeeded()
+    store = store_of(request)
+    sessions.end_held(store, request.session.get("sid"))  # a new sign-in in this browser replaces its session
     request.session.clear()
     request.session["uid"] = user.id
     request.session["stamp"] = user.stamp
+    request.session["sid"] = sessions.start(store, user.id, request.headers.get("user-agent", ""),
+                                            request.client.host if request.client else "")
     return RedirectResponse(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/products", status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
 def logout(request: Request) -> Any:
+    sessions.end_held(store_of(request), request.session.get("sid"))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
