@@ -56,18 +56,38 @@ def examine(ref: str, *, asset_store: Any, media: MediaFile, base_dir: Path | No
         return {"ref": ref, "sha256": None, "problem": _reason(exc)}
     sha = hashlib.sha256(data).hexdigest()
     result: dict[str, Any] = {"ref": ref, "sha256": sha, "bytes": len(data), "problem": None}
-    try:
-        info = inspect(data, allowed_formats=media.allowed_formats, max_pixels=media.max_pixels)
-    except AssetRejected as exc:
-        return result | {"status": REJECTED, "problem": _reason(exc)}
-    key = original_key(sha, EXTENSIONS.get(info.format, info.format.lower()))
+    rules = (sha, tuple(media.allowed_formats), media.max_pixels)
+    verdict = _VERDICTS.get(rules)
+    if verdict is None:
+        try:
+            info = inspect(data, allowed_formats=media.allowed_formats, max_pixels=media.max_pixels)
+            verdict = {"status": VALID, "format": info.format, "width": info.width, "height": info.height}
+        except AssetRejected as exc:
+            verdict = {"status": REJECTED, "problem": _reason(exc)}
+        _remember(rules, verdict)
+    if verdict["status"] == REJECTED:
+        return result | verdict
+    fmt = verdict["format"]
+    key = original_key(sha, EXTENSIONS.get(fmt, fmt.lower()))
     stored = False
     if not asset_store.exists(key):
-        asset_store.put(key, io.BytesIO(data), content_type=CONTENT_TYPES.get(info.format, "application/octet-stream"),
+        asset_store.put(key, io.BytesIO(data), content_type=CONTENT_TYPES.get(fmt, "application/octet-stream"),
                         size=len(data))
         stored = True
-    return result | {"status": VALID, "format": info.format, "width": info.width, "height": info.height,
-                     "key": key, "stored": stored}
+    return result | verdict | {"key": key, "stored": stored}
+
+
+#: (sha256, accepted formats, pixel limit) → the verdict on those bytes, per process: the same picture under
+#: many refs (variants sharing a photo, one image at several URLs) is decoded once. Bounded; dict operations
+#: are atomic, so the thread pool may share it.
+_VERDICTS: dict[tuple[str, tuple[str, ...], int], dict[str, Any]] = {}
+_VERDICTS_MAX = 4096
+
+
+def _remember(rules: tuple[str, tuple[str, ...], int], verdict: dict[str, Any]) -> None:
+    if len(_VERDICTS) >= _VERDICTS_MAX:
+        _VERDICTS.clear()
+    _VERDICTS[rules] = verdict
 
 
 def ingest(store: Any, items: Iterable[tuple[str, str]], *, asset_store: Any, media: MediaFile | None = None,

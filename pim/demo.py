@@ -27,6 +27,7 @@ DEMO_STEPS: list[tuple[str, str]] = [
     ("load structure", "pim.demo:step_structure"),
     ("import products (JSONL)", "pim.demo:step_import"),
     ("import ERP, content and supplier sources", "pim.demo_sources:step_sources"),
+    ("ingest images, build renditions", "media.demo:step_media"),
     ("publish storefront", "pim.demo:step_publish"),
     ("publish Google Merchant", "pim.demo_sources:step_google_merchant"),
     ("publish search index", "pim.demo_sources:step_search"),

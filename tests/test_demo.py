@@ -63,3 +63,49 @@ def test_the_demo_content_enriches_product_models(pim_env: Path) -> None:
     assert enriched, "no product model took the content team's copy"
     lines = (run.catalog.out / "sources" / "content.jsonl").read_bytes().splitlines()
     assert any(b'"model":' in line for line in lines)
+
+
+def test_the_demo_ingests_images_and_the_channels_link_renditions(pim_env: Path) -> None:
+    """The demo writes an image file for every image value (a few too small or truncated on purpose), ingests
+    them with a media.yaml of its own, builds the ecommerce renditions, and the storefront and Google
+    Merchant link those renditions; a rerun writes and reads nothing again."""
+    from media.assets import ASSET, RENDITION
+    from sqlalchemy import func, select
+
+    run = run_demo("tiny", 3, console=_quiet())
+    media = _step(run, "ingest images, build renditions")
+    assert media["image files"] > 0 and media["valid"] > 0 and media["renditions built"] > 0
+    assert (pim_env / "media.yaml").is_file()
+    store = Store.from_settings()
+    with store.engine.connect() as conn:
+        assets = conn.execute(select(func.count()).select_from(ASSET)).scalar_one()
+        renditions = conn.execute(select(func.count()).select_from(RENDITION)).scalar_one()
+    assert 0 < assets <= 50 and renditions > 0  # a pool of pictures under many refs: stored once each
+    storefront = next(Path(p) for k, p in run.outputs.items() if k == "storefront en_US")
+    linked = orjson.loads(storefront.read_bytes())["products"]
+    rendition_urls = [img for p in linked for img in _images(p) if "/renditions/" in img]
+    assert rendition_urls and all(Path(u.removeprefix("file://")).is_file() for u in rendition_urls[:20])
+    gmc = next(Path(p) for k, p in run.outputs.items() if k.startswith("google_merchant") and "en_US" in k)
+    assert b"/renditions/" in gmc.read_bytes()
+
+    again = run_demo("tiny", 3, console=_quiet())
+    media = _step(again, "ingest images, build renditions")
+    assert "image files" not in media and media.get("already known", 0) > 0 and media["renditions built"] == 0
+
+
+def _images(product: dict) -> list[str]:
+    """Every string in a storefront product that looks like an image link."""
+    out: list[str] = []
+
+    def walk(v: object) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+        elif isinstance(v, str) and (v.endswith((".webp", ".jpg")) or "/renditions/" in v):
+            out.append(v)
+
+    walk(product)
+    return out

@@ -193,3 +193,26 @@ def test_generate_command_writes_the_catalog(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "200 products" in result.output
     assert (tmp_path / "products.jsonl").is_file() and (tmp_path / "structure" / "10_attributes.yaml").is_file()
+
+
+def test_image_files_for_a_catalogs_refs_are_deterministic_links_to_a_small_pool(tmp_path: Path) -> None:
+    """pim.generate.images: every safe relative ref gets a file (a hard link into a pool of pictures), the same
+    seed gives the same bytes, a few are too small or truncated on purpose, URLs and ../ are left alone."""
+    import hashlib
+
+    from PIL import Image
+
+    from pim.generate.images import POOL, SIZE, write_images
+
+    refs = [f"images/P{n:07d}/image.jpg" for n in range(600)] + ["https://cdn.example/x.jpg", "../escape.jpg", "/abs.jpg"]
+    done = write_images(tmp_path / "a", refs, seed=5)
+    assert done.refs == 600 and sorted(done.skipped) == ["../escape.jpg", "/abs.jpg", "https://cdn.example/x.jpg"]
+    assert done.small > 0 and done.broken > 0 and not (tmp_path / "escape.jpg").exists()
+    files = [tmp_path / "a" / r for r in refs[:600]]
+    digests = {hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+    assert len(digests) <= POOL + 2
+    with Image.open(files[1]) as img:
+        assert img.size in ((SIZE, SIZE), (240, 240))
+    again = write_images(tmp_path / "b", refs[:600], seed=5)
+    assert again.as_dict() == done.as_dict() | {"not a relative path": 0}
+    assert all((tmp_path / "b" / r).read_bytes() == (tmp_path / "a" / r).read_bytes() for r in refs[:50])

@@ -218,3 +218,23 @@ def test_catalog_refs_are_distinct_and_stream_in_pages(store: Store) -> None:
     store.upsert_products([Product(identifier=f"p{n}", values={"image": f"img{n % 7}.jpg"}, source=src)
                            for n in range(30)])
     assert list(catalog_images(store, page=3)) == [(f"img{n}.jpg", "erp") for n in range(7)]
+
+
+def test_the_same_bytes_under_many_refs_are_decoded_once_per_rule_set(store: Store, assets: LocalAssetStore,
+                                                                      folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Variants sharing a photo: the verdict on those bytes is remembered (per process), so the second ref is
+    hashed but not decoded again; other rules (a smaller pixel limit) decode again and may say otherwise."""
+    import media.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_VERDICTS", {})
+    decoded: list[int] = []
+    real = ingest_module.inspect
+    monkeypatch.setattr(ingest_module, "inspect", lambda data, **kw: decoded.append(len(data)) or real(data, **kw))
+    for n in range(5):
+        (folder / f"variant-{n}.jpg").write_bytes(images.jpeg(64, 48))
+    counts = ingest(store, [(f"variant-{n}.jpg", "erp") for n in range(5)] + [("cut.jpg", "erp"), ("cut.jpg", "x")],
+                    asset_store=assets, base_dir=folder)
+    assert (counts.valid, counts.rejected, counts.stored) == (5, 2, 1) and len(decoded) == 2
+    strict = ingest(store, [("red.jpg", "erp")], asset_store=assets, base_dir=folder, refresh=True,
+                    media=MediaFile(max_pixels=100))
+    assert strict.rejected == 1 and len(decoded) == 3  # new rules: decoded again, and refused this time
