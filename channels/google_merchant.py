@@ -1,5 +1,5 @@
-"""Google Merchant Center feed: RSS 2.0 with the g: namespace, one file per locale, written streaming with
-lxml's xmlfile. Google's rules are checked here; a product that breaks one is blocked with the reason in
+"""Google Merchant Center feed: RSS 2.0 with the g: namespace, one file per locale (or per target country,
+channels.google_merchant_targets), written streaming with lxml's xmlfile. Google's rules are checked here; a product that breaks one is blocked with the reason in
 ctx.blocked (prefixed `google_merchant:<locale>:`), never silently dropped."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from lxml import etree
 
 from channels.framework import ChannelCatalog, FieldMapper, catalog_for
+from channels.google_merchant_targets import feed_targets
 from channels.localize import ValueResolver
 from channels.search import IMAGE_LINKS
 from pim.product import Product
@@ -51,44 +52,52 @@ class GoogleMerchantRenderer:
         catalog = catalog_for(self.name, ctx.options)
         scope = catalog.scope_channel(ctx.channel, s)
         locales = catalog.locales_for(scope, s)
-        currency = catalog.currencies_for(scope, s)[0]
+        currencies = catalog.currencies_for(scope, s)
+        targets = feed_targets(catalog.options, scope, locales, currencies, s)
+        # one file per output: (label in file names and blocked reasons, locale, currency, extra g: elements);
+        # without targets, one per locale in the first currency
+        outputs: list[tuple[str, str, str, list[tuple[str, Any]]]] = (
+            [(t.label, t.locale, t.currency, t.extra_fields()) for t in targets] if targets is not None
+            else [(l, l, currencies[0], []) for l in locales])
         tree = catalog.category_tree or s.channels[scope].category_tree
         mapper = FieldMapper(catalog, s, ValueResolver(store, s), scope)
         # the media area's built renditions (a rendition named like the catalog's, else the listing one)
         mapper.links = load(IMAGE_LINKS)(store, scope, lambda ref: mapper.convention_url(ref, RENDITION), RENDITION)
         staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}" / "google_merchant"
         staging.mkdir(parents=True, exist_ok=True)
-        paths = {l: staging / f"feed.{scope}.{l}.xml" for l in locales}
-        counts = dict.fromkeys(locales, 0)
+        paths = {label: staging / f"feed.{scope}.{label}.xml" for label, *_ in outputs}
+        counts = dict.fromkeys(paths, 0)
         with ExitStack() as stack:
             writers = {}
-            for locale, path in paths.items():
-                xf = stack.enter_context(etree.xmlfile(str(path), encoding="utf-8"))
+            for label, locale, currency, extra in outputs:
+                xf = stack.enter_context(etree.xmlfile(str(paths[label]), encoding="utf-8"))
                 xf.write_declaration()
                 stack.enter_context(xf.element("rss", version="2.0", nsmap={"g": G}))
                 stack.enter_context(xf.element("channel"))
-                xf.write(_text("title", f"{catalog.code} {scope} {locale}"), _text("link", catalog.base_url),
-                         _text("description", f"Products of {scope} in {locale}"))
-                writers[locale] = xf
+                xf.write(_text("title", f"{catalog.code} {scope} {label}"), _text("link", catalog.base_url),
+                         _text("description", f"Products of {scope} in {locale} ({currency})"))
+                writers[label] = (xf, locale, currency, extra)
             for batch in _batches(products, 500):
                 stock = _stock(store, [p.identifier for p in batch])
                 resolved = [(p, mapper.resolver.values(p)) for p in batch]
                 if mapper.links is not None:  # the batch's image links in a few queries
                     mapper.links.prefetch(mapper.resolver.image_values(v for _, v in resolved))
                 for product, values in resolved:
-                    for locale, xf in writers.items():
+                    for label, (xf, locale, currency, extra) in writers.items():
                         item, reasons = build_item(product, mapper, catalog, locale, currency, tree, stock, values)
                         if reasons:
                             ctx.blocked.setdefault(product.identifier, []).extend(
-                                f"{self.name}:{locale}:{r}" for r in reasons)
+                                f"{self.name}:{label}:{r}" for r in reasons)
                             continue
-                        _write_item(xf, item)
-                        counts[locale] += 1
+                        _write_item(xf, item + extra)
+                        counts[label] += 1
                     # Each item is written as soon as it is built; nothing accumulates.
-                for xf in writers.values():
+                for xf, *_ in writers.values():
                     xf.flush()
-        return [Artifact(path=p, name=f"google_merchant/{p.name}", content_type="application/rss+xml",
-                         rows=counts[l], meta={"locale": l, "currency": currency}) for l, p in paths.items()]
+        return [Artifact(path=paths[label], name=f"google_merchant/{paths[label].name}", content_type="application/rss+xml",
+                         rows=counts[label], meta={"locale": locale, "currency": currency,
+                                                   **({"country": label.split("-")[0]} if targets is not None else {})})
+                for label, locale, currency, extra in outputs]
 
 
 def _batches(items: Iterable[Product], size: int) -> Iterator[list[Product]]:
@@ -103,12 +112,20 @@ def _stock(store: Any, skus: list[str]) -> dict[str, Any]:
     return stock_for(store, skus)
 
 
-def _write_item(xf: Any, fields: list[tuple[str, str]]) -> None:
+def _write_item(xf: Any, fields: list[tuple[str, Any]]) -> None:
     # Elements opened through xf.element reuse the rss element's g: prefix; xf.write(element) would not.
     with xf.element("item"):
-        for tag, text in fields:
-            with xf.element(f"{{{G}}}{tag}"):
-                xf.write(text)
+        _write_fields(xf, fields)
+
+
+def _write_fields(xf: Any, fields: list[tuple[str, Any]]) -> None:
+    """(tag, text), or (tag, [(tag, text), ...]) for a group such as g:shipping."""
+    for tag, value in fields:
+        with xf.element(f"{{{G}}}{tag}"):
+            if isinstance(value, list):
+                _write_fields(xf, value)
+            else:
+                xf.write(value)
 
 
 def item_element(fields: list[tuple[str, str]]) -> etree._Element:

@@ -160,3 +160,61 @@ def test_images_link_the_media_areas_built_rendition_and_an_unusable_one_blocks(
     assert items["complete"].find("g:additional_image_link", NS) is None  # the truncated picture is left out
     assert "google_merchant:en_US:unusable_image:cut.jpg" in result.blocked["bad-gtin"]
     assert g(items["runner-red"], "image_link") == "https://cdn.example.com/gmc_main/abc123.jpg"  # not seen yet
+
+
+def _targets_catalog(tmp_path: Path, targets: list[dict]) -> Path:
+    import yaml
+
+    from channels.framework import BUILTIN_DIR
+
+    spec = yaml.safe_load((BUILTIN_DIR / "google_merchant.yaml").read_text())
+    spec["options"]["targets"] = targets
+    path = tmp_path / "gmc.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_targets_give_one_feed_per_country_in_its_currency_with_shipping_and_tax(store: Store, tmp_path: Path) -> None:
+    """options.targets: one file per country × locale, priced in the target's currency, each item carrying the
+    target's g:shipping (and g:tax) groups; a product that breaks a rule is blocked per target."""
+    seed_products(store)
+    catalog = _targets_catalog(tmp_path, [
+        {"country": "DE", "locale": "de_DE", "currency": "EUR", "shipping": [{"service": "Standard", "price": "4.9"}]},
+        {"country": "US", "locale": "en_US", "currency": "USD",
+         "shipping": [{"service": "Ground", "price": "7", "region": "CA"}], "tax": [{"region": "CA", "rate": "7.25", "tax_ship": True}]},
+    ])
+    result = publish(store, tmp_path / "out", channel="google_merchant", scope="ecommerce", options={"catalog": str(catalog)})
+    assert {Path(l).name for l in result.locations} == {"feed.ecommerce.DE-de_DE.xml", "feed.ecommerce.US-en_US.xml"}
+    items = {}
+    for loc in result.locations:
+        root = etree.parse(loc).getroot()
+        items[Path(loc).name.split(".")[2]] = {i.findtext("g:id", namespaces=NS): i for i in root.iterfind("channel/item")}
+    de, us = items["DE-de_DE"]["complete"], items["US-en_US"]["complete"]
+    assert (g(de, "price"), g(us, "price")) == ("49.90 EUR", "54.00 USD")
+    assert g(us, "link") == "https://shop.example.com/en/p/complete" and g(de, "link").endswith("/de/p/complete")
+    [ship] = de.findall("g:shipping", NS)
+    assert [(c.tag.split("}")[1], c.text) for c in ship] == [("country", "DE"), ("service", "Standard"), ("price", "4.90 EUR")]
+    [ship] = us.findall("g:shipping", NS)
+    assert [(c.tag.split("}")[1], c.text) for c in ship] == [("country", "US"), ("region", "CA"), ("service", "Ground"),
+                                                           ("price", "7.00 USD")]
+    [tax] = us.findall("g:tax", NS)
+    assert [(c.tag.split("}")[1], c.text) for c in tax] == [("country", "US"), ("region", "CA"), ("rate", "7.25"), ("tax_ship", "yes")]
+    assert not de.findall("g:tax", NS)
+    assert any(r.startswith("google_merchant:DE-de_DE:") for r in result.blocked.get("bad-gtin", []))
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ({"country": "CH", "locale": "de_DE", "currency": "CHF"}, "currency 'CHF' is not one of channel 'ecommerce'"),
+    ({"country": "FR", "locale": "fr_FR", "currency": "EUR"}, "locale 'fr_FR' is not one of channel 'ecommerce'"),
+    ({"country": "germany", "locale": "de_DE", "currency": "EUR"}, "options.targets"),
+    ({"country": "DE", "locale": "de_DE", "currency": "EUR", "shiping": []}, "options.targets"),
+])
+def test_a_target_the_channel_cannot_serve_is_refused_before_anything_is_written(
+        store: Store, tmp_path: Path, target: dict, message: str) -> None:
+    from pim.errors import ConfigError
+
+    seed_products(store)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        publish(store, tmp_path / "out", channel="google_merchant", scope="ecommerce",
+                options={"catalog": str(_targets_catalog(tmp_path, [target]))})
+    assert not list((tmp_path / "out").rglob("*.xml"))
