@@ -63,6 +63,7 @@ SCHEMAS: dict[str, str] = {
     "erp_xml_map": "importers.erp_xml:ErpXmlMap",
     "content_profile": "importers.content:ContentProfile",
     "media": "media.settings:MediaFile",
+    "google_merchant_target": "channels.google_merchant_targets:Target",  # each of a Google catalog's options.targets
 }
 
 #: Called with the store; each returns a listener run inside product writes (e.g. completeness rescoring).
