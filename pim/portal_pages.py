@@ -61,11 +61,18 @@ def _page(request: Request, name: str, **ctx: Any) -> HTMLResponse:
     return templates.TemplateResponse(request, name, {"csrf": csrf_token(request), **ctx})
 
 
+def _login_page(request: Request, **ctx: Any) -> HTMLResponse:
+    from pim.mail import mail_configured
+    from pim.settings import get_settings
+
+    return _page(request, "portal_login.html", can_reset=mail_configured(get_settings()), **ctx)
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, store: StoreDep) -> HTMLResponse:
     who = session_signer(request, store)
     if who is None:
-        return _page(request, "portal_login.html", error=None)
+        return _login_page(request, error=None)
     customer, email = who
     feeds = log.feed_files(store, customer=customer, portal_only=True)
     return _page(request, "portal_home.html", customer=customer, email=email,
@@ -80,24 +87,21 @@ async def login(request: Request, store: StoreDep) -> Any:
     token = str(form.get("token", "")).strip()
     attempt = sign_in_attempt(request, "portal", store)
     if attempt.wait:
-        return attempt.refused_page(_page(request, "portal_login.html", error=attempt.message, email=email))
+        return attempt.refused_page(_login_page(request, error=attempt.message, email=email))
     request.session.pop(SESSION_KEY, None)
     request.session.pop(PERSON_KEY, None)
     if email:
         person = authenticate_person(store, email, password)
         if person is None:
             attempt.failed()
-            return _page(request, "portal_login.html", email=email,
-                         error="Wrong e-mail or password, or the account is disabled. "
-                               "Ask your supplier to reset it.")
+            return _login_page(request, email=email, error="Wrong e-mail or password, or the account is disabled.")
         attempt.succeeded()
         request.session[PERSON_KEY] = [person.id, person.stamp]
         return RedirectResponse("/portal/", status_code=303)
     customer = log.customer_for_token(store, token) if token else None
     if customer is None:
         attempt.failed()
-        return _page(request, "portal_login.html", error="That token is not valid (or was revoked). "
-                     "Ask your supplier for a new one.")
+        return _login_page(request, error="That token is not valid (or was revoked). Ask your supplier for a new one.")
     attempt.succeeded()
     request.session[SESSION_KEY] = log.hash_token(token)
     return RedirectResponse("/portal/", status_code=303)
@@ -108,3 +112,74 @@ def logout(request: Request) -> Any:
     request.session.pop(SESSION_KEY, None)
     request.session.pop(PERSON_KEY, None)
     return RedirectResponse("/portal/", status_code=303)
+
+
+# ---------------------------------------------------------------------------------------------- password reset
+_SENT = ("If that address has a portal account, a mail with a link to set a new password is on its way. "
+         "The link works once, for an hour.")
+
+
+@router.get("/forgot", response_class=HTMLResponse)
+def forgot_form(request: Request) -> HTMLResponse:
+    return _page(request, "portal_forgot.html", sent=None, error=None)
+
+
+@router.post("/forgot", dependencies=[Depends(check_csrf)])
+async def forgot(request: Request, store: StoreDep) -> Any:
+    """Mails a reset link to an active person; answers the same whether or not the address has an account.
+    Every request counts against the address's sign-in throttle, so this cannot be used to mail-bomb."""
+    from pim.errors import ConfigError
+    from pim.mail import mail_configured
+    from pim.portal_reset import request_reset
+    from pim.settings import get_settings
+
+    settings = get_settings()
+    form = await request.form()
+    email = str(form.get("email", "")).strip()
+    attempt = sign_in_attempt(request, "portal-reset", store)
+    if attempt.wait:
+        return attempt.refused_page(_page(request, "portal_forgot.html", sent=None, error=attempt.message))
+    attempt.failed()  # counted like a failed sign-in: a few per address and window
+    if not mail_configured(settings):
+        return _page(request, "portal_forgot.html", sent=None,
+                     error="This portal sends no mail; ask your supplier to set a new password.")
+    try:
+        request_reset(store, settings, email, settings.public_url or str(request.base_url))
+    except ConfigError:
+        return _page(request, "portal_forgot.html", sent=None,
+                     error="The mail could not be sent just now; try again later or ask your supplier.")
+    return _page(request, "portal_forgot.html", sent=_SENT, error=None)
+
+
+@router.get("/reset", response_class=HTMLResponse)
+def reset_form(request: Request, store: StoreDep, token: str = "") -> HTMLResponse:
+    from pim.portal_reset import check_token
+
+    email = check_token(store, token) if token else None
+    return _page(request, "portal_reset.html", token=token, email=email, error=None if email else _DEAD_LINK)
+
+
+_DEAD_LINK = "This link is not valid any more (it was used, it is over an hour old, or a newer one was sent)."
+
+
+@router.post("/reset", dependencies=[Depends(check_csrf)])
+async def reset(request: Request, store: StoreDep) -> Any:
+    from pim.errors import InputError
+    from pim.portal_reset import check_token, redeem
+
+    form = await request.form()
+    token, password = str(form.get("token", "")), str(form.get("password", ""))
+    email = check_token(store, token)
+    if email is None:
+        return _page(request, "portal_reset.html", token=token, email=None, error=_DEAD_LINK)
+    if password != str(form.get("again", "")):
+        return _page(request, "portal_reset.html", token=token, email=email, error="The two passwords differ.")
+    try:
+        done = redeem(store, token, password)
+    except InputError as exc:
+        return _page(request, "portal_reset.html", token=token, email=email, error=exc.describe())
+    if done is None:
+        return _page(request, "portal_reset.html", token=token, email=None, error=_DEAD_LINK)
+    request.session.pop(SESSION_KEY, None)
+    request.session.pop(PERSON_KEY, None)
+    return _login_page(request, email=done, error=None, notice="Your new password is set; sign in with it.")

@@ -79,10 +79,22 @@ def add_person(store: Store, customer: str, email: str, password: str) -> Person
 
 def set_password(store: Store, email: str, password: str) -> bool:
     """A new password; the person's open sessions end. False when there is no such person."""
-    digest = _hasher().hash(_checked_password(password))
+    digest = hash_password(password)
     with store.begin() as conn:
         return bool(conn.execute(update(PERSON).where(PERSON.c.email == normal_email(email))
                                  .values(password_hash=digest)).rowcount)
+
+
+def hash_password(password: str) -> str:
+    """The stored form of a new password, refused (InputError) when too short."""
+    return _hasher().hash(_checked_password(password))
+
+
+def active_person(store: Store, email: str) -> Person | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(PERSON).where(PERSON.c.email == email.strip().lower(),
+                                                PERSON.c.active.is_(True))).first()
+    return _person(row) if row else None
 
 
 def set_active(store: Store, email: str, active: bool) -> bool:

@@ -29,6 +29,15 @@ class Settings(BaseSettings):
                                          "hosts. Set it alike everywhere; 0 turns it off.")
     secret_key: str = Field(default="dev-insecure-change-me", description="Signs web sessions and CSRF tokens.")
     cdn_base_url: str | None = Field(default=None, description="Public base URL for media renditions.")
+    public_url: str | None = Field(default=None, description="Base URL people reach the web app at (links in "
+                                   "e-mails, e.g. https://pim.example.com); the request's own URL when unset.")
+    smtp_host: str | None = Field(default=None, description="Mail server for password-reset mails; unset: no mail "
+                                  "is sent and the portal offers no reset.")
+    smtp_port: int = 587
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS (port 587).")
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = Field(default="pim@localhost", description="Sender address of the mails sent from here.")
     s3_bucket: str | None = None
     s3_prefix: str = ""
     s3_endpoint_url: str | None = None
