@@ -1,0 +1,83 @@
+"""The catalog admins' family pages: which attributes a family has and what each channel requires of it — the
+part of the structure that changes most, edited here instead of through `pim structure load`. Saving a
+family rescores its products on the channels whose requirements changed (the completeness listener), in
+the same transaction, so the grid and the dashboard agree with the new rules at once.
+
+Attributes are added here, not removed: a removal can strand values, variant axes and channel mappings, and
+stays a structure-file change (`pim structure load`) where it is reviewed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+
+from pim.structure import AttributeType, Family
+from pim.web.accounts import User
+from pim.web.admin import admin_user
+from pim.web.deps import check_csrf, store_of, structure_of
+from pim.web.ui import render
+
+router = APIRouter(prefix="/admin/families", include_in_schema=False)
+
+
+@router.get("")
+def families_page(request: Request, user: User = Depends(admin_user)) -> HTMLResponse:
+    s = structure_of(request)
+    return render(request, "admin_families.html", user, families=[s.families[c] for c in sorted(s.families)],
+                  channels=sorted(s.channels))
+
+
+def _page(request: Request, user: User, code: str, *, error: str | None = None, notice: str | None = None,
+          status: int = 200) -> HTMLResponse:
+    s = structure_of(request)
+    family = s.families.get(code)
+    if family is None:
+        raise HTTPException(404, f"no family '{code}'")
+    addable = sorted(c for c in s.attributes if c not in family.attributes)
+    page = render(request, "admin_family.html", user, family=family, s=s, channels=sorted(s.channels),
+                  addable=addable, error=error, notice=notice)
+    page.status_code = status
+    return page
+
+
+@router.get("/{code}")
+def family_page(code: str, request: Request, user: User = Depends(admin_user)) -> HTMLResponse:
+    return _page(request, user, code)
+
+
+@router.post("/{code}", dependencies=[Depends(check_csrf)])
+async def save_family(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
+    """The whole requirement matrix (checkboxes named `req:<channel>:<attribute>`) and attributes to add."""
+    store, s = store_of(request), structure_of(request)
+    family = s.families.get(code)
+    if family is None:
+        raise HTTPException(404, f"no family '{code}'")
+    form = await request.form()
+    added = [str(a) for a in form.getlist("add") if str(a)]
+    unknown = [a for a in added if a not in s.attributes]
+    if unknown:
+        return _page(request, user, code, error=f"unknown attribute: {', '.join(unknown)}", status=422)
+    members = family.attributes + [a for a in dict.fromkeys(added) if a not in family.attributes]
+    identifiers = [a for a in members if s.attributes[a].type == AttributeType.identifier]
+    requirements: dict[str, list[str]] = {}
+    for ch in sorted(s.channels):
+        checked = [a for a in members if f"req:{ch}:{a}" in form]
+        if not checked and ch not in family.requirements:
+            continue  # a channel the family had no requirements on keeps none
+        required = list(dict.fromkeys(identifiers + checked))  # the identifier is always required: a product has one
+        before = family.requirements.get(ch, [])
+        requirements[ch] = before if set(before) == set(required) else required  # unchanged: the order stays too
+    changed = [ch for ch in sorted(s.channels)
+               if set(requirements.get(ch, [])) != set(family.requirements.get(ch, []))]
+    if not changed and members == family.attributes:
+        return _page(request, user, code, notice="Nothing changed.")
+    try:
+        updated = Family.model_validate(family.model_dump() | {"attributes": members, "requirements": requirements})
+    except ValidationError as exc:
+        return _page(request, user, code, error="; ".join(e["msg"] for e in exc.errors()), status=422)
+    store.put_structure("family", [updated])
+    notice = (f"Saved. Products of {code} were rescored on {', '.join(changed)}." if changed else "Saved.")
+    return _page(request, user, code, notice=notice + (f" Added: {', '.join(added)}." if added else ""))
