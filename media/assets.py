@@ -47,6 +47,8 @@ class AssetOriginRow(SQLModel, table=True):
     sha256: str | None = Field(default=None, max_length=64, index=True)
     problem: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     seen_at: datetime = utc_column()
+    etag: str | None = Field(default=None, max_length=400)  # HTTP validators the URL was served with, for
+    last_modified: str | None = Field(default=None, max_length=100)  # a refresh's conditional request
 
 
 class RenditionRow(SQLModel, table=True):

@@ -3,6 +3,7 @@ URLs are fetched with a timeout, a size cap and a redirect limit; any failure is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from media.errors import FetchFailed
@@ -37,19 +38,50 @@ def read_path(ref: str, *, base_dir: Path | None = None, max_bytes: int) -> byte
         raise FetchFailed("permission denied", file=ref) from exc
 
 
+@dataclass(frozen=True)
+class Validators:
+    """What an HTTP server said identifies the bytes it sent (ETag, Last-Modified), kept per origin so a
+    refresh can ask "changed since?" instead of downloading every image again."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+    def headers(self) -> dict[str, str]:
+        out = {}
+        if self.etag:
+            out["If-None-Match"] = self.etag
+        if self.last_modified:
+            out["If-Modified-Since"] = self.last_modified
+        return out
+
+
 def fetch_url(url: str, limits: FetchLimits) -> bytes:
+    data, _ = fetch_url_if_changed(url, limits)
+    assert data is not None  # without validators a server has nothing to answer 304 to
+    return data
+
+
+def fetch_url_if_changed(url: str, limits: FetchLimits, since: Validators = Validators()) -> tuple[bytes | None, Validators]:
+    """The body and the server's validators; (None, since) when the server says the bytes behind `since` did
+    not change (304 Not Modified)."""
     import httpx
 
     timeout = httpx.Timeout(limits.timeout_seconds)
     try:
         with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=limits.max_redirects) as client:
-            with client.stream("GET", url, headers={"Accept": "image/*"}) as response:
-                if response.status_code >= 400:
+            with client.stream("GET", url, headers={"Accept": "image/*", **since.headers()}) as response:
+                if response.status_code == 304 and since:
+                    return None, since
+                if response.status_code >= 400 or response.status_code == 304:
                     raise FetchFailed(f"HTTP {response.status_code}", file=url)
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > limits.max_bytes:
                     raise FetchFailed(f"Content-Length {declared} is over the {limits.max_bytes}-byte cap", file=url)
-                return _read_capped(response, url, limits.max_bytes)
+                body = _read_capped(response, url, limits.max_bytes)
+                return body, Validators(_header(response, "etag"), _header(response, "last-modified"))
     except httpx.TooManyRedirects as exc:
         raise FetchFailed(f"more than {limits.max_redirects} redirects", file=url) from exc
     except httpx.TimeoutException as exc:
@@ -67,3 +99,8 @@ def _read_capped(response: object, url: str, max_bytes: int) -> bytes:
             raise FetchFailed(f"body is over the {max_bytes}-byte cap", file=url)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _header(response: object, name: str) -> str | None:
+    value = response.headers.get(name)  # type: ignore[attr-defined]
+    return value[:400] if value else None

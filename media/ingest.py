@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from media.assets import ASSET, ORIGIN, REJECTED, VALID, _chunks, original_key
 from media.errors import AssetRejected, FetchFailed
-from media.fetch import read_ref
+from media.fetch import Validators, fetch_url_if_changed, is_url, read_ref
 from media.image_index import catalog_images, products_showing, refresh_image_index
 from media.settings import CONTENT_TYPES, EXTENSIONS, MediaFile
 from media.validate import inspect
@@ -34,11 +34,13 @@ class IngestCounts:
     unreadable: int = 0
     known: int = 0
     stored: int = 0  # originals written to the asset store (the rest were already there: dedupe)
+    not_modified: int = 0  # refreshed URLs the server said had not changed (304): not downloaded again
     problems: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, int]:
-        return {"valid": self.valid, "rejected": self.rejected, "unreadable": self.unreadable,
-                "already known": self.known, "originals stored": self.stored}
+        out = {"valid": self.valid, "rejected": self.rejected, "unreadable": self.unreadable,
+               "already known": self.known, "originals stored": self.stored}
+        return out | ({"not modified (HTTP 304)": self.not_modified} if self.not_modified else {})
 
 
 def _reason(exc: Exception) -> str:
@@ -47,15 +49,26 @@ def _reason(exc: Exception) -> str:
 
 
 def examine(ref: str, *, asset_store: Any, media: MediaFile, base_dir: Path | None = None,
-            data: bytes | None = None) -> dict[str, Any]:
-    """Read, hash, validate and store one image. Runs on a worker; returns a plain, picklable result."""
+            data: bytes | None = None, since: Known | None = None) -> dict[str, Any]:
+    """Read, hash, validate and store one image. Runs on a worker; returns a plain, picklable result. `since`:
+    what an earlier run stored for this URL ref; the server is asked whether it changed, and a 304 answers
+    `known` without reading the bytes again."""
+    seen = Validators()
     try:
-        if data is None:
+        if data is None and is_url(ref):
+            validators = Validators(since.etag, since.last_modified) if since else Validators()
+            data, seen = fetch_url_if_changed(ref, media.fetch, validators)
+            if data is None and since is not None:  # 304 Not Modified: the stored asset still stands
+                return {"ref": ref, "sha256": since.sha256, "problem": None, "known": True, "not_modified": True,
+                        "etag": since.etag, "last_modified": since.last_modified}
+        elif data is None:
             data = read_ref(ref, base_dir=base_dir, limits=media.fetch)
     except FetchFailed as exc:
         return {"ref": ref, "sha256": None, "problem": _reason(exc)}
+    assert data is not None
     sha = hashlib.sha256(data).hexdigest()
-    result: dict[str, Any] = {"ref": ref, "sha256": sha, "bytes": len(data), "problem": None}
+    result: dict[str, Any] = {"ref": ref, "sha256": sha, "bytes": len(data), "problem": None,
+                              "etag": seen.etag, "last_modified": seen.last_modified}
     rules = (sha, tuple(media.allowed_formats), media.max_pixels)
     verdict = _VERDICTS.get(rules)
     if verdict is None:
@@ -97,14 +110,17 @@ def ingest(store: Any, items: Iterable[tuple[str, str]], *, asset_store: Any, me
     it only gains the new origin. Unreadable refs are retried on every run."""
     media = media or MediaFile()
     counts = IngestCounts()
-    work = partial(examine, asset_store=asset_store, media=media, base_dir=base_dir)
+    work = partial(_examine_since, asset_store=asset_store, media=media, base_dir=base_dir)
     for window in _windows(_dedupe(items), WINDOW):
-        known = {} if refresh else _known(store, [ref for ref, _ in window])
-        todo = [(ref, src) for ref, src in window if ref not in known]
-        results = list(executor.map(work, [r for r, _ in todo])) if executor and todo else [work(r) for r, _ in todo]
-        records = [(res, src) for res, (_, src) in zip(results, todo)]
-        records += [({"ref": ref, "sha256": known[ref], "problem": None, "known": True}, src)
-                    for ref, src in window if ref in known]
+        stored = _known(store, [ref for ref, _ in window])
+        # a refresh reads every ref again, but asks HTTP servers first whether what is stored changed
+        known = {} if refresh else stored
+        todo = [(ref, stored.get(ref) if is_url(ref) else None) for ref, _ in window if ref not in known]
+        sources = [src for ref, src in window if ref not in known]
+        results = list(executor.map(work, todo)) if executor and todo else [work(t) for t in todo]
+        records = list(zip(results, sources))
+        records += [({"ref": ref, "sha256": k.sha256, "problem": None, "known": True, "etag": k.etag,
+                      "last_modified": k.last_modified}, src) for ref, src in window if (k := known.get(ref))]
         _record(store, records, counts)
         if on_progress:
             on_progress(len(window))
@@ -139,13 +155,26 @@ def _windows(items: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple
         yield window
 
 
-def _known(store: Any, refs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
+@dataclass(frozen=True)
+class Known:
+    """What an earlier run stored for a ref: its asset and the HTTP validators it was served with."""
+
+    sha256: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def _examine_since(job: tuple[str, Known | None], **kw: Any) -> dict[str, Any]:
+    return examine(job[0], since=job[1], **kw)
+
+
+def _known(store: Any, refs: list[str]) -> dict[str, Known]:
+    out: dict[str, Known] = {}
     with store.engine.connect() as conn:
         for chunk in _chunks(refs):
-            rows = conn.execute(select(ORIGIN.c.ref, ORIGIN.c.sha256)
+            rows = conn.execute(select(ORIGIN.c.ref, ORIGIN.c.sha256, ORIGIN.c.etag, ORIGIN.c.last_modified)
                                 .where(ORIGIN.c.ref.in_(chunk), ORIGIN.c.sha256.is_not(None)))
-            out.update({ref: sha for ref, sha in rows})
+            out.update({ref: Known(sha, etag, lm) for ref, sha, etag, lm in rows})
     return out
 
 
@@ -156,9 +185,11 @@ def _record(store: Any, records: list[tuple[dict[str, Any], str]], counts: Inges
     for res, source in records:
         origins[(res["ref"], source)] = {"ref": res["ref"], "source": source, "sha256": res["sha256"],
                                          "problem": res["problem"] if res["sha256"] is None else None,
-                                         "seen_at": stamp}
+                                         "seen_at": stamp, "etag": res.get("etag"),
+                                         "last_modified": res.get("last_modified")}
         if res.get("known"):
             counts.known += 1
+            counts.not_modified += bool(res.get("not_modified"))
             continue
         if res["sha256"] is None:
             counts.unreadable += 1
