@@ -34,13 +34,14 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
                        same_site="lax", https_only=False, max_age=MAX_AGE)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from pim.web import admin, api, families, session_pages, ui
+    from pim.web import admin, api, families, imports, session_pages, ui
 
     app.include_router(api.router)
     app.include_router(ui.router)
     app.include_router(admin.router)
     app.include_router(session_pages.router)
     app.include_router(families.router)
+    app.include_router(imports.router)
     for ref in WEB_ROUTERS:
         try:
             app.include_router(load(ref))
