@@ -93,3 +93,39 @@ def test_an_admin_adds_a_user_who_then_signs_in(store: Store, live_app, chromium
     assert "cy (viewer)" in other.locator("span.who").inner_text()
     assert other.locator('nav a:has-text("Users")').count() == 0
     context.close()
+
+
+def test_an_editor_uses_another_sources_value_and_imports_a_file(store: Store, live_app, browser_page, tmp_path: Path,
+                                                                 artifacts_dir: Path, backend: str) -> None:
+    """The other-values panel and the import page through real form posts: the losing content name is used
+    instead of the ERP's, then an uploaded CSV renames the product again."""
+    from datetime import UTC, datetime
+
+    from pim.merge import Merger, Precedence
+    from pim.product import Product, Provenance
+
+    seed_products(store)
+    Merger(Precedence(attributes={"name": ["erp"]})).bind(store.structure()).write(
+        store, [Product(identifier="complete", values={"name:en_US": "Trail Runner"}, source=Provenance(source="content", at=datetime.now(UTC)))])
+    add_user(store, "editor", "correct horse", "editor")
+    base = live_app(create_app(store))
+    page = browser_page
+    sign_in(page, base, "editor", "correct horse")
+
+    page.goto(f"{base}/products/complete?channel=ecommerce&locale=en_US")
+    row = page.locator('tr[id="attr-name"]')
+    row.locator("details.others summary").click()
+    row.locator('form.other[data-source="content"] button').click()
+    page.wait_for_url(f"{base}/products/complete")
+    assert store.get_product("complete").values["name:en_US"] == "Trail Runner"  # type: ignore[union-attr]
+
+    upload = tmp_path / "names.csv"
+    upload.write_text("sku,name:en_US\ncomplete,Summit Runner\n", encoding="utf-8")
+    page.click('nav a:has-text("Import")')
+    page.set_input_files('input[name="file"]', str(upload))
+    page.click("form.import button")
+    expect(page.locator("p.notice")).to_contain_text("names.csv")
+    page.reload()  # the import ran after the response
+    expect(page.locator("table.jobs tr[data-job]").first).to_contain_text("updated: 1")
+    assert store.get_product("complete").values["name:en_US"] == "Summit Runner"  # type: ignore[union-attr]
+    page.screenshot(path=str(artifacts_dir / f"web-imports-{backend}.png"), full_page=True)
