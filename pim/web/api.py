@@ -89,7 +89,7 @@ def patch_values(identifier: str, body: ValuesPatch, request: Request, user: Use
         raise HTTPException(404, f"no product '{identifier}'")
     if result.errors:
         return JSONResponse({"errors": result.errors}, status_code=422)
-    return {"changed": result.changed, "product": result.product.model_dump(mode="json")}
+    return {"changed": result.changed, "outranked": result.outranked, "product": result.product.model_dump(mode="json")}
 
 
 @router.get("/products/{identifier}/completeness")

@@ -1,6 +1,10 @@
 """Edits from people: every value is checked with pim.values.normalize against its attribute; if any value
-is wrong nothing is written and each wrong key gets its message. Accepted values carry the editor as their
-provenance, and every change lands in the value history."""
+is wrong nothing is written and each wrong key gets its message. Accepted values are the content team's claim
+(source `content`, the editor as the ref) and go through the same merge as a content file: the source
+precedence decides whether they show (`PIM_HOME/precedence.yaml` when there is one, else the content team
+first), the value they replace stays as a candidate, and an emptied value withdraws the content team's claim
+(the next claim, say the ERP's, shows again). Every change of a shown value lands in the value history; an
+edit that precedence keeps from showing is reported as `outranked`."""
 
 from __future__ import annotations
 
@@ -21,6 +25,16 @@ class EditResult:
     product: Product | None
     errors: dict[str, str] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
+    outranked: dict[str, str] = field(default_factory=dict)  # key → the source whose value still shows (or "")
+
+
+def site_precedence() -> Any:
+    """The precedence people's edits are merged by: PIM_HOME/precedence.yaml, else the default (content first)."""
+    from pim.merge import Precedence
+    from pim.settings import get_settings
+
+    path = get_settings().home / "precedence.yaml"
+    return Precedence.load(path) if path.is_file() else None
 
 
 def check_key(key: str, s: Structure) -> str | None:
@@ -72,29 +86,31 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     clean, errors = validate(changes, s)
     if errors:
         return EditResult(product, errors)
-    stamp = now()
-    prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
-    values, provenance = dict(product.values), dict(product.provenance)
-    history = []
-    for key, new in clean.items():
-        old = values.get(key)
-        if old == new:
-            continue
-        if new is None:
-            values.pop(key, None)
-            provenance.pop(key, None)
-        else:
-            values[key] = new
-            provenance[key] = prov
-        history.append({"product": identifier, "value_key": key, "old": old, "new": new, "actor": actor,
-                        "source": "content", "at": stamp})
-    if not history:
+    edits = {k: v for k, v in clean.items() if product.values.get(k) != v}  # saving what shows claims nothing
+    if not edits:
         return EditResult(product)
-    updated = product.model_copy(update={"values": values, "provenance": provenance})
-    store.upsert_products([updated])
-    with store.begin() as conn:
-        conn.execute(insert(HISTORY), history)
-    return EditResult(updated, changed=[h["value_key"] for h in history])
+    from pim.merge import Merger
+
+    stamp = now()
+    record = Product(identifier=identifier, values=edits, source=Provenance(source="content", ref=f"user:{actor}", at=stamp))
+    _, rejects = Merger(site_precedence(), create_missing=False).bind(s).write(store, [record])
+    if rejects:
+        return EditResult(product, {r.field: r.reason for r in rejects})
+    updated = store.get_product(identifier) or product
+    history = [{"product": identifier, "value_key": k, "old": product.values.get(k), "new": updated.values.get(k),
+                "actor": actor, "source": "content", "at": stamp}
+               for k in edits if updated.values.get(k) != product.values.get(k)]
+    if history:
+        with store.begin() as conn:
+            conn.execute(insert(HISTORY), history)
+    outranked = {k: (_source(updated, k) or "") for k, v in edits.items()
+                 if updated.values.get(k) != v or (v is not None and _source(updated, k) != "content")}
+    return EditResult(updated, changed=[h["value_key"] for h in history], outranked=outranked)
+
+
+def _source(product: Product, key: str) -> str | None:
+    prov = product.provenance_of(key) if key in product.values else None
+    return prov.source if prov else None
 
 
 def history(store: Store, identifier: str, limit: int = 200) -> list[dict[str, Any]]:

@@ -119,6 +119,9 @@ def value_rows(product: Any, store: Any, s: Any, channel: str | None, locale: st
     return [{"group": g, "rows": groups[g]} for g in sorted(groups, key=lambda g: (order[g], g))]
 
 
+OUTRANKED = "outranked"  # session flash: edits the precedence kept from showing, for the next product page
+
+
 @router.get("/products/{identifier}")
 def product_page(identifier: str, request: Request, user: User = Depends(session_user)) -> HTMLResponse:
     store, s = store_of(request), structure_of(request)
@@ -132,7 +135,8 @@ def product_page(identifier: str, request: Request, user: User = Depends(session
                   decisions=panels.gate_decision(store, identifier),
                   conflicts=panels.conflicts(store, identifier, product.parent), media=panels.media_available(),
                   others=panels.other_values(store, identifier, product.parent),
-                  history=history(store, identifier, 50), errors={}, saved=None)
+                  history=history(store, identifier, 50), errors={}, saved=None,
+                  outranked=request.session.pop(OUTRANKED, None) or [])
 
 
 def form_value(attr: Any, form: Any, currencies: list[str]) -> Any:
@@ -163,6 +167,8 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
     if result.product is None:
         raise HTTPException(404, f"no product '{identifier}'")
     url = f"/products/{identifier}?channel={channel}&locale={locale}"
+    if result.outranked:  # kept as a candidate: the next page says why it still shows another value
+        request.session[OUTRANKED] = list(result.outranked.items())
     if request.headers.get("hx-request") and not result.errors:
         return HTMLResponse("", headers={"HX-Redirect": url + "&saved=" + key})
     if not result.errors:
@@ -172,7 +178,7 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
                   completeness=panels.completeness(store, identifier), decisions=panels.gate_decision(store, identifier),
                   conflicts=panels.conflicts(store, identifier, result.product.parent), media=panels.media_available(),
                   others=panels.other_values(store, identifier, result.product.parent),
-                  history=history(store, identifier, 50), errors=result.errors, saved=None)
+                  history=history(store, identifier, 50), errors=result.errors, saved=None, outranked=[])
 
 
 @router.post("/products/{identifier}/conflicts", dependencies=[Depends(check_csrf)])

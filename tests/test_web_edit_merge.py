@@ -1,0 +1,69 @@
+"""Edits from the UI and the API are the content team's claims, merged like a content file: by default the
+edit shows and the value it replaced stays as another value; where the precedence ranks another source first
+the edit is kept as a candidate and the page says so; emptying a value withdraws only the content claim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pim.merge import candidates_for
+from pim.store import Store
+from pim.web.accounts import add_user
+from pim.web.app import create_app
+from pim.web.editing import apply_values
+from tests.channel_data import seed_products
+from tests.test_web_ui import login
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+
+
+def _claims(store: Store, sku: str, key: str) -> dict:
+    return {s: c.value for s, c in candidates_for(store, sku).get(key, {}).items()}
+
+
+def test_by_default_an_edit_shows_and_the_replaced_value_stays_a_candidate(store: Store) -> None:
+    seed_products(store)  # "complete": name:en_US "Runner" from the ERP
+    result = apply_values(store, "complete", {"name:en_US": "Trail Runner"}, "ed")
+    assert result.changed == ["name:en_US"] and result.outranked == {}
+    product = store.get_product("complete")
+    assert product.values["name:en_US"] == "Trail Runner" and product.provenance_of("name:en_US").ref == "user:ed"  # type: ignore[union-attr]
+    assert _claims(store, "complete", "name:en_US") == {"erp": "Runner"}
+
+    cleared = apply_values(store, "complete", {"name:en_US": ""}, "ed")  # withdraws the content claim
+    assert cleared.changed == ["name:en_US"] and cleared.outranked == {"name:en_US": "erp"}
+    assert store.get_product("complete").values["name:en_US"] == "Runner"  # type: ignore[union-attr]
+    assert apply_values(store, "complete", {"name:en_US": "Runner"}, "ed").changed == []  # saving what shows: nothing
+
+
+def test_where_precedence_ranks_the_erp_first_the_edit_is_kept_aside_and_the_page_says_so(
+        store: Store, pim_env: Path) -> None:
+    seed_products(store)
+    pim_env.mkdir(parents=True, exist_ok=True)
+    (pim_env / "precedence.yaml").write_text("attributes:\n  name: [erp, content]\ndefault: [content]\n")
+    add_user(store, "ed", "correct horse", "editor")
+    web = TestClient(create_app(store))
+    token = login(web)
+    saved = web.post("/products/complete/values", data={"csrf_token": token, "key": "name:en_US", "value": "Trail Runner",
+                                                         "channel": "ecommerce", "locale": "en_US"})
+    assert saved.status_code == 200
+    assert "the value from <strong>erp</strong> still shows" in saved.text
+    assert store.get_product("complete").values["name:en_US"] == "Runner"  # type: ignore[union-attr]
+    assert _claims(store, "complete", "name:en_US") == {"content": "Trail Runner"}
+    assert "still shows" not in web.get("/products/complete").text  # said once
+
+    api_token = _token(store)
+    patched = web.patch("/api/v1/products/complete", json={"values": {"description:en_US@ecommerce": "Grippy."}},
+                        headers={"Authorization": f"Bearer {api_token}"})
+    assert patched.status_code == 200 and patched.json()["outranked"] == {}  # content first by default
+
+
+def _token(store: Store) -> str:
+    from pim.web.accounts import authenticate, create_token
+
+    return create_token(store, authenticate(store, "ed", "correct horse"))  # type: ignore[arg-type]
