@@ -231,7 +231,9 @@ async def upload(identifier: str, request: Request, user: User = Depends(session
     result = panels.upload_media(store_of(request), await file.read(), file.filename or "upload")  # type: ignore[union-attr]
     if result.get("problem"):
         raise HTTPException(422, f"image rejected: {result['problem']}")
-    apply_values(store_of(request), identifier, {str(form["key"]): f"sha256:{result['sha256']}"}, user.username)
+    edit = apply_values(store_of(request), identifier, {str(form["key"]): f"sha256:{result['sha256']}"}, user.username)
+    if edit.outranked:
+        request.session[OUTRANKED] = list(edit.outranked.items())
     return RedirectResponse(f"/products/{identifier}", status_code=303)
 
 
