@@ -67,3 +67,34 @@ def _token(store: Store) -> str:
     from pim.web.accounts import authenticate, create_token
 
     return create_token(store, authenticate(store, "ed", "correct horse"))  # type: ignore[arg-type]
+
+
+def test_a_value_a_variant_inherits_is_edited_on_its_model_for_every_variant(store: Store) -> None:
+    from pim.web.tables import HISTORY
+    from sqlalchemy import select
+
+    seed_products(store)  # runner-red inherits name:en_US "Runner" from runner_model
+    add_user(store, "ed", "correct horse", "editor")
+    web = TestClient(create_app(store))
+    token = login(web)
+    page = web.get("/products/runner-red?channel=ecommerce&locale=en_US").text
+    assert 'name="target" value="model:runner_model"' in page
+    saved = web.post("/products/runner-red/values", follow_redirects=False, data={
+        "csrf_token": token, "key": "name:en_US", "value": "Trail Runner", "target": "model:runner_model",
+        "channel": "ecommerce", "locale": "en_US"})
+    assert saved.status_code == 303
+    model = store.get_model("runner_model")
+    assert model is not None and model.values["name:en_US"] == "Trail Runner"
+    assert model.provenance_of("name:en_US").ref == "user:ed"  # type: ignore[union-attr]
+    variant = store.get_product("runner-red")
+    assert variant is not None and "name:en_US" not in variant.values  # still inherited, not overridden
+    assert store.ancestors(variant)[0].values["name:en_US"] == "Trail Runner"
+    assert _claims(store, "model:runner_model", "name:en_US") == {"erp": "Runner"}
+    with store.engine.connect() as conn:
+        logged = conn.execute(select(HISTORY.c.product, HISTORY.c.old, HISTORY.c.new)).all()
+    assert [tuple(r) for r in logged] == [("model:runner_model", "Runner", "Trail Runner")]
+
+    foreign = web.post("/products/complete/values", data={
+        "csrf_token": token, "key": "name:en_US", "value": "X", "target": "model:runner_model"})
+    assert foreign.status_code == 422  # "complete" inherits from no model
+    assert store.get_model("runner_model").values["name:en_US"] == "Trail Runner"  # type: ignore[union-attr]

@@ -108,7 +108,46 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     return EditResult(updated, changed=[h["value_key"] for h in history], outranked=outranked)
 
 
-def _source(product: Product, key: str) -> str | None:
+def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: str, *,
+                       structure: Structure | None = None) -> EditResult:
+    """The same for a product model (a value its variants inherit, edited from a variant's page): one edit
+    reaches every variant below the model. The result's `product` is None; history is kept under
+    `model:<code>`."""
+    from pim.merge import MODEL_KEY, Merger, apply_plan
+    from pim.product import ProductModel
+
+    s = structure or store.structure()
+    model = store.get_model(code)
+    if model is None:
+        return EditResult(None, {"model": f"no product model '{code}'"})
+    clean, errors = validate(changes, s)
+    if errors:
+        return EditResult(None, errors)
+    edits = {k: v for k, v in clean.items() if model.values.get(k) != v}
+    if not edits:
+        return EditResult(None)
+    stamp = now()
+    prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
+    record = ProductModel.model_construct(_fields_set={"code", "values", "source"}, code=code, values=edits, source=prov,
+                                          provenance={}, family_variant="", family=None, parent=None, categories=[],
+                                          associations={}, kind="product_model")
+    plan = Merger(site_precedence(), create_missing=False).bind(s).prepare(store, [], [record])
+    if plan.rejects:
+        return EditResult(None, {r.field: r.reason for r in plan.rejects})
+    apply_plan(store, plan)
+    updated = store.get_model(code) or model
+    history = [{"product": MODEL_KEY + code, "value_key": k, "old": model.values.get(k), "new": updated.values.get(k),
+                "actor": actor, "source": "content", "at": stamp}
+               for k in edits if updated.values.get(k) != model.values.get(k)]
+    if history:
+        with store.begin() as conn:
+            conn.execute(insert(HISTORY), history)
+    outranked = {k: (_source(updated, k) or "") for k, v in edits.items()
+                 if updated.values.get(k) != v or (v is not None and _source(updated, k) != "content")}
+    return EditResult(None, changed=[h["value_key"] for h in history], outranked=outranked)
+
+
+def _source(product: Any, key: str) -> str | None:
     prov = product.provenance_of(key) if key in product.values else None
     return prov.source if prov else None
 

@@ -16,7 +16,7 @@ from pim.web import panels, sessions
 from pim.web.accounts import ROLE_LABELS, User, authenticate
 from pim.web.deps import check_csrf, csrf_token, session_user, store_of, structure_of
 from pim.web.throttle import sign_in_attempt
-from pim.web.editing import apply_values, history
+from pim.web.editing import apply_model_values, apply_values, history
 from pim.web.grid import GridFilter, page
 
 router = APIRouter(include_in_schema=False)
@@ -119,6 +119,7 @@ def value_rows(product: Any, store: Any, s: Any, channel: str | None, locale: st
     return [{"group": g, "rows": groups[g]} for g in sorted(groups, key=lambda g: (order[g], g))]
 
 
+MODEL_TARGET = "model:"  # an edit form's `target` for a value inherited from that model
 OUTRANKED = "outranked"  # session flash: edits the precedence kept from showing, for the next product page
 
 
@@ -163,7 +164,19 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
         raise HTTPException(422, f"unknown value key '{key}'")
     channel, locale = str(form.get("channel") or ""), str(form.get("locale") or "")
     currencies = s.channels[channel].currencies if channel in s.channels else sorted(s.currencies)
-    result = apply_values(store, identifier, {key: form_value(attr, form, currencies)}, user.username, structure=s)
+    change = {key: form_value(attr, form, currencies)}
+    target = str(form.get("target") or "")
+    if target.startswith(MODEL_TARGET):  # a value the variant inherits: edited on its model, for every variant
+        product = store.get_product(identifier)
+        if product is None:
+            raise HTTPException(404, f"no product '{identifier}'")
+        code = target[len(MODEL_TARGET):]
+        if code not in {m.code for m in store.ancestors(product)}:
+            raise HTTPException(422, f"'{code}' is not a model {identifier} inherits from")
+        result = apply_model_values(store, code, change, user.username, structure=s)
+        result.product = store.get_product(identifier)
+    else:
+        result = apply_values(store, identifier, change, user.username, structure=s)
     if result.product is None:
         raise HTTPException(404, f"no product '{identifier}'")
     url = f"/products/{identifier}?channel={channel}&locale={locale}"
