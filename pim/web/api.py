@@ -111,6 +111,82 @@ def product_candidates(identifier: str, request: Request, user: User = Depends(a
     return [o.as_dict() for keys in others.values() for claims in keys.values() for o in claims]
 
 
+class SourcePick(BaseModel):
+    source: str = Field(description="The source whose value should show, e.g. `erp` or `supplier:acme`.")
+    target: str | None = Field(default=None, description="`model:<code>` for a value the product inherits from "
+                               "that model; the product itself when unset.")
+
+
+def _conflict_json(c: Any) -> dict[str, Any]:
+    return {"identifier": c.identifier, "value_key": c.value_key, "attribute": c.attribute, "winner": c.winner,
+            "claims": c.claims, "status": c.status, "pinned": c.pinned, "detected_at": c.detected_at.isoformat(),
+            "updated_at": c.updated_at.isoformat()}
+
+
+@router.get("/conflicts")
+def conflicts(request: Request, identifier: str | None = None, limit: int = Query(100, ge=1, le=1000),
+              user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    """Open conflicts (two owning sources disagree on a value), oldest product first; of one product (and the
+    models it inherits from) with `identifier`."""
+    store = store_of(request)
+    if identifier is not None:
+        product = store.get_product(identifier)
+        if product is None:
+            raise HTTPException(404, f"no product '{identifier}'")
+        rows = panels.conflicts(store, identifier, product.parent) or []
+        return [_conflict_json(c) for c in rows[:limit]]
+    from pim.conflicts import open_conflicts
+
+    return [_conflict_json(c) for c in open_conflicts(store, limit=limit)]
+
+
+@router.post("/products/{identifier}/conflicts/{value_key}", responses={404: {}, 422: {}})
+def resolve(identifier: str, value_key: str, body: SourcePick, request: Request,
+            user: User = Depends(api_editor)) -> dict[str, Any]:
+    """Pick the winner of a conflict; the pick is pinned (later imports keep it until someone picks again)."""
+    from pim.errors import InputError
+
+    store = store_of(request)
+    target = _target(store, identifier, body.target)
+    try:
+        conflict = panels.resolve_conflict(store, target, value_key, body.source, user.username)
+    except InputError as exc:
+        raise HTTPException(422, exc.describe()) from None
+    return _conflict_json(conflict)
+
+
+@router.post("/products/{identifier}/candidates/{value_key}", responses={404: {}, 422: {}})
+def use_candidate(identifier: str, value_key: str, body: SourcePick, request: Request,
+                  user: User = Depends(api_editor)) -> dict[str, Any]:
+    """Show another source's kept value instead of the winner (pinned, like a conflict pick)."""
+    from pim.errors import InputError
+
+    store = store_of(request)
+    product = store.get_product(identifier)
+    if product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    try:
+        panels.use_other_value(store, identifier, product.parent, body.target or identifier, value_key, body.source,
+                               user.username)
+    except InputError as exc:
+        raise HTTPException(422, exc.describe()) from None
+    return _product_json(request, identifier)
+
+
+def _target(store: Any, identifier: str, target: str | None) -> str:
+    """The product, or a model it inherits from (never another product's)."""
+    product = store.get_product(identifier)
+    if product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    if not target or target == identifier:
+        return identifier
+    from pim.conflicts import model_keys
+
+    if product.parent is None or target not in model_keys(store, [product.parent]).get(product.parent, []):
+        raise HTTPException(422, f"'{target}' is not a model {identifier} inherits from")
+    return target
+
+
 @router.get("/products/{identifier}/history")
 def product_history(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
     return [{**h, "at": h["at"].isoformat()} for h in history(store_of(request), identifier)]
