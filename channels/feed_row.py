@@ -3,7 +3,6 @@ Tabular formats (CSV, XLSX) flatten it; JSON Lines keeps structure; BMEcat maps 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -12,18 +11,9 @@ from pim.catalog import Structure
 from pim.contracts import Contract
 from pim.feeds import FeedItem, FeedPlan
 from pim.product import value_key
+from pim.spreadsheet import escape_formula  # noqa: F401  (re-exported: the feed formats import it from here)
 from pim.structure import Attribute, AttributeType
 
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def escape_formula(cell: str) -> str:
-    """OWASP CSV injection: a cell a spreadsheet would run as a formula gets a leading quote. Plain numbers
-    (e.g. -5) are not formulas and stay as they are."""
-    if cell and cell.startswith(_FORMULA_START) and not _NUMBER.match(cell):
-        return "'" + cell
-    return cell
 
 
 def decimal_text(value: Decimal) -> str:

@@ -34,7 +34,7 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
                        same_site="lax", https_only=False, max_age=MAX_AGE)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from pim.web import admin, api, families, imports, session_pages, ui
+    from pim.web import admin, api, families, imports, session_pages, todo_export, ui
 
     app.include_router(api.router)
     app.include_router(ui.router)
@@ -42,6 +42,7 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
     app.include_router(session_pages.router)
     app.include_router(families.router)
     app.include_router(imports.router)
+    app.include_router(todo_export.router)
     for ref in WEB_ROUTERS:
         try:
             app.include_router(load(ref))
