@@ -93,6 +93,8 @@ def test_a_value_a_variant_inherits_is_edited_on_its_model_for_every_variant(sto
     with store.engine.connect() as conn:
         logged = conn.execute(select(HISTORY.c.product, HISTORY.c.old, HISTORY.c.new)).all()
     assert [tuple(r) for r in logged] == [("model:runner_model", "Runner", "Trail Runner")]
+    shown = web.get("/products/runner-red").text.split('<table class="history">')[1]
+    assert "(on model runner_model)" in shown and "Trail Runner" in shown  # the variant's page shows it
 
     foreign = web.post("/products/complete/values", data={
         "csrf_token": token, "key": "name:en_US", "value": "X", "target": "model:runner_model"})

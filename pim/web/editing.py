@@ -152,7 +152,10 @@ def _source(product: Any, key: str) -> str | None:
     return prov.source if prov else None
 
 
-def history(store: Store, identifier: str, limit: int = 200) -> list[dict[str, Any]]:
-    q = select(HISTORY).where(HISTORY.c.product == identifier).order_by(HISTORY.c.id.desc()).limit(limit)
+def history(store: Store, identifier: str, limit: int = 200, models: list[str] | None = None) -> list[dict[str, Any]]:
+    """Edits of the product, newest first; with `models` (codes of the models it inherits from) their edits
+    too (kept under `model:<code>`), since a variant shows those values."""
+    keys = [identifier] + [f"model:{c}" for c in models or []]
+    q = select(HISTORY).where(HISTORY.c.product.in_(keys)).order_by(HISTORY.c.id.desc()).limit(limit)
     with store.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(q)]

@@ -136,7 +136,8 @@ def product_page(identifier: str, request: Request, user: User = Depends(session
                   decisions=panels.gate_decision(store, identifier),
                   conflicts=panels.conflicts(store, identifier, product.parent), media=panels.media_available(),
                   others=panels.other_values(store, identifier, product.parent),
-                  history=history(store, identifier, 50), errors={}, saved=None,
+                  history=history(store, identifier, 50, [m.code for m in store.ancestors(product)] if product.parent else None),
+                  errors={}, saved=None,
                   outranked=request.session.pop(OUTRANKED, None) or [])
 
 
@@ -191,7 +192,8 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
                   completeness=panels.completeness(store, identifier), decisions=panels.gate_decision(store, identifier),
                   conflicts=panels.conflicts(store, identifier, result.product.parent), media=panels.media_available(),
                   others=panels.other_values(store, identifier, result.product.parent),
-                  history=history(store, identifier, 50), errors=result.errors, saved=None, outranked=[])
+                  history=history(store, identifier, 50, [m.code for m in store.ancestors(result.product)]
+                                  if result.product.parent else None), errors=result.errors, saved=None, outranked=[])
 
 
 @router.post("/products/{identifier}/conflicts", dependencies=[Depends(check_csrf)])
