@@ -153,6 +153,16 @@ class DueRun:
                 self.codes.append(d.contract)
         return self.codes
 
+    def take_named(self, codes: list[str]) -> list[str]:
+        """Claim the contracts named (an explicit `deliver`, due or not); those another run holds are skipped."""
+        for code in codes:
+            if claim(self.store, code, self.holder, at=self.at):
+                self.codes.append(code)
+            else:
+                held = claims(self.store, self.at).get(code, {})
+                self.skipped.append({"contract": code, "reason": "another run is sending it", **held})
+        return self.codes
+
     def done(self, contract: str) -> None:
         release(self.store, self.holder, contract)
         renew(self.store, self.holder, at=self.at)

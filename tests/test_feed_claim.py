@@ -107,3 +107,26 @@ def test_a_contract_sent_by_another_run_just_before_the_claim_is_not_sent_again(
         assert run.take() == []
         assert run.skipped == [{"contract": "nightly", "reason": "another run has just sent it"}]
     assert claims(store) == {}
+
+
+def test_an_explicit_deliver_claims_too_and_skips_what_another_run_is_sending(store: Store, pim_env: Path) -> None:
+    """`deliver` and `deliver --contract X` take the same claims as `--due`: a contract a timer run is sending is
+    skipped (for that one contract alone: exit 1, try again later), the others go, and no claim is left."""
+    from pim.cli import _mount, app
+
+    _mount()
+    runner = CliRunner()
+    seed_catalog(store)
+    put_contracts(store, [contract(code="weekly-a", format="jsonl"), contract(code="weekly-b", format="jsonl")])
+    assert claim(store, "weekly-b", "timer-host:99:run")
+    one = runner.invoke(app, ["feeds", "deliver", "--contract", "weekly-b"])
+    assert one.exit_code == 1 and "skipped weekly-b: another run is sending it" in one.output
+    every = runner.invoke(app, ["feeds", "deliver", "--json"])
+    assert every.exit_code == 0, every.output
+    body = orjson.loads(every.output)
+    assert [r["contract"] for r in body["results"]] == ["weekly-a"] and body["skipped"][0]["contract"] == "weekly-b"
+    assert list(claims(store)) == ["weekly-b"]
+    release(store, "timer-host:99:run")
+    assert runner.invoke(app, ["feeds", "deliver", "--contract", "weekly-b"]).exit_code == 0
+    assert runner.invoke(app, ["feeds", "deliver", "--contract", "nope"]).exit_code != 0  # unknown: the clear error
+    assert claims(store) == {}

@@ -69,22 +69,25 @@ def deliver(
     from pim.contracts import get_contracts
 
     store = _store()
-    if due:
-        if contract:
-            console.print("[red]--due and --contract exclude each other[/]: --due picks the contracts itself")
-            raise typer.Exit(2)
-        _deliver_due(store, dry_run, retries, as_json)
-        return
-    total = 1 if contract else len(get_contracts(store))
-    _report(_run(store, total, contract=contract, dry_run=dry_run, retries=retries, as_json=as_json), as_json)
+    if due and contract:
+        console.print("[red]--due and --contract exclude each other[/]: --due picks the contracts itself")
+        raise typer.Exit(2)
+    if contract:
+        from pim.contracts import get_contract
+
+        get_contract(store, contract)  # an unknown code: the clear error, before any claim
+    _deliver_claimed(store, dry_run, retries, as_json, due=due,
+                     named=None if due else [contract] if contract else [c.code for c in get_contracts(store)])
 
 
-def _deliver_due(store: Store, dry_run: bool, retries: int, as_json: bool) -> None:
-    """The due contracts this run could claim; the ones another run holds are listed as skipped."""
+def _deliver_claimed(store: Store, dry_run: bool, retries: int, as_json: bool, *, due: bool,
+                     named: list[str] | None) -> None:
+    """The contracts this run could claim (the due ones, or those named); a contract another run is sending is
+    listed as skipped, and asking for that one contract alone exits 1."""
     from pim.feed_schedule import DueRun
 
     with DueRun(store) as claims:
-        codes = claims.take()
+        codes = claims.take() if named is None else claims.take_named(named)
         if not as_json:
             for s in claims.skipped:
                 console.print(f"[yellow]skipped[/] {s['contract']}: {s['reason']}"
@@ -95,7 +98,10 @@ def _deliver_due(store: Store, dry_run: bool, retries: int, as_json: bool) -> No
                 emit_json({"contracts": 0, "by_status": {}, "rows": 0, "failures": [], "results": [],
                            "skipped": claims.skipped})
             elif not claims.skipped:
-                console.print("no contract is due; `pim feeds due` shows when each runs next")
+                console.print("no contract is due; `pim feeds due` shows when each runs next" if due
+                              else "no contracts: `pim feeds load CONTRACTS.yaml` adds them")
+            if named is not None and len(named) == 1 and claims.skipped:
+                raise typer.Exit(1)  # the one contract asked for is being sent by another run: try again later
             return
         summary = _run(store, len(codes), codes=codes, dry_run=dry_run, retries=retries, as_json=as_json,
                        on_done=lambda r: claims.done(r["contract"]))
