@@ -87,7 +87,57 @@ def grid(request: Request, after: int = 0, user: User = Depends(session_user)) -
         raise HTTPException(422, str(exc)) from None
     name = "_grid_rows.html" if request.headers.get("hx-request") and after else "grid.html"
     return render(request, name, user, rows=rows, next_cursor=nxt, f=f, s=s,
-                  has_completeness=panels.tables() is not None)
+                  has_completeness=panels.tables() is not None, bulk_max=BULK_MAX,
+                  bulk_notice=request.session.pop(BULK_NOTICE, None) if name == "grid.html" else None)
+
+
+BULK_MAX = 10_000  # products a filter-wide mass edit reaches from the web (more: an import)
+BULK_NOTICE = "bulk"  # session flash: the last mass edit's outcome, for the grid
+
+
+@router.post("/products/bulk", dependencies=[Depends(check_csrf)])
+async def bulk_edit(request: Request, user: User = Depends(session_user)) -> Any:
+    """One value on the ticked products, or on every product the grid's filter finds (up to BULK_MAX)."""
+    if not user.can("editor"):
+        raise HTTPException(403, f"role '{user.role}' may not edit values")
+    from urllib.parse import parse_qsl
+
+    from pim.web.editing import apply_bulk
+
+    store, s = store_of(request), structure_of(request)
+    form = await request.form()
+    key, raw = str(form.get("key", "")).strip(), str(form.get("value", ""))
+    attr = s.attributes.get(key.split(":")[0].split("@")[0])
+    back = "/products?" + str(form.get("filter", ""))
+    if attr is None or attr.type in (AttributeType.metric, AttributeType.price_collection):
+        request.session[BULK_NOTICE] = (f"Not applied: '{key}' is not an attribute." if attr is None else
+                                        f"Not applied: {attr.type.value} values are set on the product page or by an import.")
+        return RedirectResponse(back, status_code=303)
+    value: Any = [v.strip() for v in raw.replace("|", ",").split(",") if v.strip()] if attr.type == AttributeType.multi_select else raw
+    if form.get("scope") == "filter":
+        given = dict(parse_qsl(str(form.get("filter", ""))))
+        f = GridFilter(**{k: v for k, v in given.items() if k in GridFilter.__dataclass_fields__ and k != "enabled"},
+                       enabled={"1": True, "0": False}.get(given.get("enabled", "")))
+        identifiers: list[str] = []
+        after: int | None = 0
+        while after is not None and len(identifiers) < BULK_MAX:
+            rows, after = page(store, f, s, after=after, limit=1000)
+            identifiers += [r.identifier for r in rows]
+        identifiers = identifiers[:BULK_MAX]
+    else:
+        identifiers = [str(i) for i in form.getlist("sku")]
+    if not identifiers:
+        request.session[BULK_NOTICE] = "Not applied: tick some products first (or choose every product the filter finds)."
+        return RedirectResponse(back, status_code=303)
+    result = apply_bulk(store, identifiers, {key: value}, user.username, structure=s)
+    if result.errors:
+        request.session[BULK_NOTICE] = "Not applied: " + "; ".join(f"{k}: {m}" for k, m in result.errors.items())
+    else:
+        request.session[BULK_NOTICE] = (
+            f"{key} set on {result.changed} product{'s' if result.changed != 1 else ''}"
+            + (f"; {result.unchanged} already showed it" if result.unchanged else "")
+            + (f"; {result.outranked} kept aside (another source ranks first)" if result.outranked else "") + ".")
+    return RedirectResponse(back, status_code=303)
 
 
 # ---------------------------------------------------------------- product page
