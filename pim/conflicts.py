@@ -92,9 +92,15 @@ def model_keys(store: Store, parents: list[str]) -> dict[str, list[str]]:
     return {c: [MODEL_KEY + c] + ([MODEL_KEY + grand[c]] if grand.get(c) else []) for c in codes}
 
 
+def targets_of(store: Store, identifier: str, parent: str | None) -> list[str]:
+    """Where a product's shown values are decided: the product itself, then (`model:<code>`) the models it
+    inherits from. The only keys a page or API call about this product may touch."""
+    return [identifier] + (model_keys(store, [parent]).get(parent, []) if parent else [])
+
+
 def conflicts_of_product(store: Store, identifier: str, parent: str | None) -> list[Conflict]:
     """The product's own conflict rows, then those of the models it inherits from."""
-    keys = [identifier] + (model_keys(store, [parent]).get(parent, []) if parent else [])
+    keys = targets_of(store, identifier, parent)
     q = select(CONFLICT).where(CONFLICT.c.identifier.in_(keys)).order_by(CONFLICT.c.identifier, CONFLICT.c.value_key)
     with store.engine.connect() as conn:
         rows = [Conflict.from_row(r) for r in conn.execute(q)]
@@ -155,9 +161,8 @@ def other_values(store: Store, identifier: str, parent: str | None) -> dict[str,
     (one query). The UI picks the target a row's value comes from."""
     from pim.merge import load_candidates
 
-    targets = [identifier] + (model_keys(store, [parent]).get(parent, []) if parent else [])
     with store.engine.connect() as conn:
-        stored = load_candidates(conn, targets)
+        stored = load_candidates(conn, targets_of(store, identifier, parent))
     out: dict[str, dict[str, list[OtherValue]]] = {}
     for target, keys in stored.items():
         for key, claims in keys.items():
@@ -173,8 +178,7 @@ def use_other_value(store: Store, identifier: str, parent: str | None, target: s
     the product or a model it inherits from, so a page cannot reach another product's values."""
     from pim.merge import pick_winner
 
-    allowed = [identifier] + (model_keys(store, [parent]).get(parent, []) if parent else [])
-    if target not in allowed:
+    if target not in targets_of(store, identifier, parent):
         raise InputError(f"'{target}' is neither {identifier} nor a model it inherits from", field="target")
     claims = other_values(store, identifier, parent).get(target, {}).get(value_key, [])
     if not any(o.source == source for o in claims):

@@ -180,9 +180,9 @@ def _target(store: Any, identifier: str, target: str | None) -> str:
         raise HTTPException(404, f"no product '{identifier}'")
     if not target or target == identifier:
         return identifier
-    from pim.conflicts import model_keys
+    from pim.conflicts import targets_of
 
-    if product.parent is None or target not in model_keys(store, [product.parent]).get(product.parent, []):
+    if target not in targets_of(store, identifier, product.parent):
         raise HTTPException(422, f"'{target}' is not a model {identifier} inherits from")
     return target
 
