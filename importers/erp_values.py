@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from pim.catalog import Structure
-from pim.product import Product, ProductModel, Provenance, split_key, trusted_model
+from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
 from pim.structure import AttributeType
 from pim.values import ValueProblem
 
@@ -213,18 +213,6 @@ def _field_setter(rule: ValueRule) -> Callable[[str | None, dict[str, Any]], Non
 
 # ---------------------------------------------------------------- partial records without per-record validation
 _CODE = re.compile(r"[A-Za-z0-9_]{1,100}").fullmatch  # pim.structure.Code, as pydantic checks it
-
-
-def partial_model(code: str, values: dict[str, Any], source: Provenance, fields: dict[str, Any]) -> ProductModel:
-    """A merged source's record for a stored product model: only what the source states (values, and the
-    categories or associations it gives). Its family variant, family and parent are the stored model's; the
-    merge (pim.merge) takes them from there, so they are left blank here and never written from it."""
-    if not 0 < len(code) <= 255:
-        raise ValueError("a model code has 1 to 255 characters")
-    data = {"categories": fields.get("categories") or [], "values": values, "source": source, "provenance": {},
-            "kind": "product_model", "code": code, "family_variant": "", "family": None, "parent": None,
-            "associations": fields.get("associations") or {}}
-    return trusted_model(ProductModel, {n: data[n] for n in ProductModel.model_fields}, {"code", "values", "source", *fields})  # type: ignore[no-any-return]
 
 
 def partial_product(identifier: str, values: dict[str, Any], source: Provenance, fields: dict[str, Any]) -> Product:

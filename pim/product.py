@@ -195,3 +195,16 @@ def trusted_association(data: dict[str, Any]) -> Association:
     fields = {"products": data.get("products", []), "product_models": data.get("product_models", []),
               "groups": data.get("groups", []), "quantities": data.get("quantities", {})}
     return trusted_model(Association, fields, set(data) & _ASSOCIATION_FIELDS)  # type: ignore[no-any-return]
+
+
+def partial_model(code: str, values: dict[str, Any], source: Provenance, fields: dict[str, Any]) -> ProductModel:
+    """A merged source's record for a stored product model: only what the source states (values, and the
+    categories or associations it gives). Its family variant, family and parent are the stored model's; the
+    merge (pim.merge) takes them from there, so they are left blank here and never written from it. Built
+    without per-record validation: importers build thousands, and people's edits of a model use it too."""
+    if not 0 < len(code) <= 255:
+        raise ValueError("a model code has 1 to 255 characters")
+    data = {"categories": fields.get("categories") or [], "values": values, "source": source, "provenance": {},
+            "kind": "product_model", "code": code, "family_variant": "", "family": None, "parent": None,
+            "associations": fields.get("associations") or {}}
+    return trusted_model(ProductModel, {n: data[n] for n in ProductModel.model_fields}, {"code", "values", "source", *fields})  # type: ignore[no-any-return]
