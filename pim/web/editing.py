@@ -97,15 +97,8 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     if rejects:
         return EditResult(product, {r.field: r.reason for r in rejects})
     updated = store.get_product(identifier) or product
-    history = [{"product": identifier, "value_key": k, "old": product.values.get(k), "new": updated.values.get(k),
-                "actor": actor, "source": "content", "at": stamp}
-               for k in edits if updated.values.get(k) != product.values.get(k)]
-    if history:
-        with store.begin() as conn:
-            conn.execute(insert(HISTORY), history)
-    outranked = {k: (_source(updated, k) or "") for k, v in edits.items()
-                 if updated.values.get(k) != v or (v is not None and _source(updated, k) != "content")}
-    return EditResult(updated, changed=[h["value_key"] for h in history], outranked=outranked)
+    changed = _log(store, _history_rows(identifier, product, updated, edits, actor, stamp))
+    return EditResult(updated, changed=changed, outranked=_outranked(updated, edits))
 
 
 @dataclass
@@ -150,15 +143,12 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
         history = []
         for r in records:
             old, new = before[r.identifier], after.get(r.identifier, before[r.identifier])
-            keys = [k for k in r.values if new.values.get(k) != old.values.get(k)]
-            history += [{"product": r.identifier, "value_key": k, "old": old.values.get(k), "new": new.values.get(k),
-                         "actor": actor, "source": "content", "at": stamp} for k in keys]
+            rows = _history_rows(r.identifier, old, new, r.values, actor, stamp)
+            history += rows
             shown = all(new.values.get(k) == v for k, v in r.values.items())
-            out.changed += bool(keys) and shown
+            out.changed += bool(rows) and shown
             out.outranked += not shown
-        if history:
-            with store.begin() as conn:
-                conn.execute(insert(HISTORY), history)
+        _log(store, history)
     return out
 
 
@@ -168,7 +158,7 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     reaches every variant below the model. The result's `product` is None; history is kept under
     `model:<code>`."""
     from pim.merge import MODEL_KEY, Merger, apply_plan
-    from pim.product import ProductModel
+    from pim.product import partial_model
 
     s = structure or store.structure()
     model = store.get_model(code)
@@ -182,23 +172,34 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
         return EditResult(None)
     stamp = now()
     prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
-    record = ProductModel.model_construct(_fields_set={"code", "values", "source"}, code=code, values=edits, source=prov,
-                                          provenance={}, family_variant="", family=None, parent=None, categories=[],
-                                          associations={}, kind="product_model")
+    record = partial_model(code, edits, prov, {})
     plan = Merger(site_precedence(), create_missing=False).bind(s).prepare(store, [], [record])
     if plan.rejects:
         return EditResult(None, {r.field: r.reason for r in plan.rejects})
     apply_plan(store, plan)
     updated = store.get_model(code) or model
-    history = [{"product": MODEL_KEY + code, "value_key": k, "old": model.values.get(k), "new": updated.values.get(k),
-                "actor": actor, "source": "content", "at": stamp}
-               for k in edits if updated.values.get(k) != model.values.get(k)]
-    if history:
+    changed = _log(store, _history_rows(MODEL_KEY + code, model, updated, edits, actor, stamp))
+    return EditResult(None, changed=changed, outranked=_outranked(updated, edits))
+
+
+def _history_rows(key: str, before: Any, after: Any, edits: dict[str, Any], actor: str, stamp: Any) -> list[dict[str, Any]]:
+    """One history row per edited value whose shown value changed (`key`: the product, or `model:<code>`)."""
+    return [{"product": key, "value_key": k, "old": before.values.get(k), "new": after.values.get(k), "actor": actor,
+             "source": "content", "at": stamp} for k in edits if after.values.get(k) != before.values.get(k)]
+
+
+def _log(store: Store, rows: list[dict[str, Any]]) -> list[str]:
+    """Write history rows; returns the value keys they record."""
+    if rows:
         with store.begin() as conn:
-            conn.execute(insert(HISTORY), history)
-    outranked = {k: (_source(updated, k) or "") for k, v in edits.items()
-                 if updated.values.get(k) != v or (v is not None and _source(updated, k) != "content")}
-    return EditResult(None, changed=[h["value_key"] for h in history], outranked=outranked)
+            conn.execute(insert(HISTORY), rows)
+    return [r["value_key"] for r in rows]
+
+
+def _outranked(after: Any, edits: dict[str, Any]) -> dict[str, str]:
+    """Edited keys that do not show the content team's edit: key → the source that still shows (or "")."""
+    return {k: (_source(after, k) or "") for k, v in edits.items()
+            if after.values.get(k) != v or (v is not None and _source(after, k) != "content")}
 
 
 def _source(product: Any, key: str) -> str | None:
