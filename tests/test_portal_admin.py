@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -16,12 +15,7 @@ from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests.test_portal import auth, portal  # noqa: F401  (the fixture: two customers, one delivered feed each)
 from tests.test_portal_pages import person_sign_in
-from tests.test_web_ui import csrf, login
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+from tests.test_web_ui import cheap_argon2, csrf, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 
 def _admin(store: Store) -> tuple[TestClient, str]:

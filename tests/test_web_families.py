@@ -14,14 +14,9 @@ from pim.structure import Attribute
 from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests.channel_data import seed_products
-from tests.test_web_ui import login
+from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 REQUIRED = ["sku", "name", "description", "price", "image"]
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
 @pytest.fixture

@@ -11,12 +11,7 @@ from pim.web.accounts import add_user
 from pim.web.app import create_app
 from pim.web.editing import apply_values
 from tests.channel_data import seed_products
-from tests.test_web_ui import login
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
 from fastapi.testclient import TestClient
 
 from pim.product import Product
@@ -14,14 +13,9 @@ from pim.store import Store
 from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests.channel_data import ERP, complete_values, seed_products
-from tests.test_web_ui import login
+from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 TODO = "/dashboard/todo.csv?channel=ecommerce&locale=en_US&family=shoes&attribute=description"
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
 def test_the_todo_csv_lists_the_products_to_fill_and_goes_back_through_the_import_page(store: Store) -> None:
