@@ -147,12 +147,16 @@ def _scope(request: Request, s: Any) -> tuple[str | None, str | None]:
     return channel, locale
 
 
-def value_rows(product: Any, store: Any, s: Any, channel: str | None, locale: str | None) -> list[dict[str, Any]]:
-    """Attribute groups, each with its attributes' value, key, provenance and whether it is inherited."""
+def value_rows(product: Any, store: Any, s: Any, channel: str | None, locale: str | None,
+               ancestors: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Attribute groups, each with its attributes' value, key, provenance and whether it is inherited.
+    `ancestors`: the product's models, when the caller read them already."""
     family = s.families.get(product.family or "")
     codes = family.attributes if family else sorted({k.split(":")[0].split("@")[0] for k in product.values})
     inherited: dict[str, Any] = {}
-    for model in reversed(store.ancestors(product)) if product.parent else []:
+    if ancestors is None:
+        ancestors = store.ancestors(product) if product.parent else []
+    for model in reversed(ancestors):
         inherited.update({k: (v, model.provenance_of(k), model.code) for k, v in model.values.items()})
     groups: dict[str, list[dict[str, Any]]] = {}
     for code in codes:
@@ -180,15 +184,22 @@ def product_page(identifier: str, request: Request, user: User = Depends(session
     if product is None:
         raise HTTPException(404, f"no product '{identifier}'")
     channel, locale = _scope(request, s)
+    return _product_page(request, user, product, s, channel, locale, outranked=request.session.pop(OUTRANKED, None) or [])
+
+
+def _product_page(request: Request, user: User, product: Any, s: Any, channel: str | None, locale: str | None, *,
+                  errors: dict[str, str] | None = None, outranked: list[Any] | None = None) -> HTMLResponse:
+    """The product page: its values (with what it inherits), the area panels and its and its models' history."""
+    store, identifier = store_of(request), product.identifier
+    ancestors = store.ancestors(product) if product.parent else []
     return render(request, "product.html", user, p=product, s=s, channel=channel, locale=locale,
-                  groups=value_rows(product, store, s, channel, locale),
+                  groups=value_rows(product, store, s, channel, locale, ancestors),
                   completeness=panels.completeness(store, identifier),
                   decisions=panels.gate_decision(store, identifier),
                   conflicts=panels.conflicts(store, identifier, product.parent), media=panels.media_available(),
                   others=panels.other_values(store, identifier, product.parent),
-                  history=history(store, identifier, 50, [m.code for m in store.ancestors(product)] if product.parent else None),
-                  errors={}, saved=None,
-                  outranked=request.session.pop(OUTRANKED, None) or [])
+                  history=history(store, identifier, 50, [m.code for m in ancestors]),
+                  errors=errors or {}, saved=None, outranked=outranked or [])
 
 
 def form_value(attr: Any, form: Any, currencies: list[str]) -> Any:
@@ -237,13 +248,7 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
         return HTMLResponse("", headers={"HX-Redirect": url + "&saved=" + key})
     if not result.errors:
         return RedirectResponse(url, status_code=303)
-    return render(request, "product.html", user, p=result.product, s=s, channel=channel, locale=locale,
-                  groups=value_rows(result.product, store, s, channel, locale),
-                  completeness=panels.completeness(store, identifier), decisions=panels.gate_decision(store, identifier),
-                  conflicts=panels.conflicts(store, identifier, result.product.parent), media=panels.media_available(),
-                  others=panels.other_values(store, identifier, result.product.parent),
-                  history=history(store, identifier, 50, [m.code for m in store.ancestors(result.product)]
-                                  if result.product.parent else None), errors=result.errors, saved=None, outranked=[])
+    return _product_page(request, user, result.product, s, channel, locale, errors=result.errors)
 
 
 @router.post("/products/{identifier}/conflicts", dependencies=[Depends(check_csrf)])
