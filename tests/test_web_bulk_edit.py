@@ -68,9 +68,32 @@ def test_wrong_values_and_viewers_change_nothing(web: TestClient, store: Store) 
     web.cookies.clear()
     token = login(web)
     for data, said in (({"key": "color", "value": "purple"}, "Not applied: color: option 'purple' does not exist"),
-                       ({"key": "price", "value": "9"}, "Not applied: price_collection values"),
+                       ({"key": "price", "value": "9"}, "Not applied: price: '9' is not a list of prices"),
+                       ({"key": "price", "value": "EUR 9, USD"}, "Not applied: price: 'EUR 9, USD' is not a list"),
+                       ({"key": "weight", "value": "heavy"}, "Not applied: weight: 'heavy' is not an amount and a unit"),
                        ({"key": "nope", "value": "x"}, "Not applied: 'nope' is not an attribute"),
                        ({"key": "mpn", "value": "X", "sku": []}, "Not applied: tick some products first")):
         answer = web.post("/products/bulk", data={"csrf_token": token, "scope": "selected", "sku": ["complete"], **data})
         assert _notice(answer.text).startswith(said), _notice(answer.text)
     assert store.get_product("complete").values["mpn"] == "RN-1"  # type: ignore[union-attr]
+
+
+def test_metric_and_prices_in_one_field(web: TestClient, store: Store) -> None:
+    token = login(web)
+    before = store.get_product("complete").values["price"]  # type: ignore[union-attr]
+    assert before == {"EUR": "49.90", "USD": "54.00"}
+    done = web.post("/products/bulk", data={"csrf_token": token, "key": "price", "value": "39,50 EUR; gbp 35",
+                                            "scope": "selected", "sku": ["complete"]})
+    assert _notice(done.text) == "price set on 1 product."
+    # the named currencies change, the product's other currency stays
+    assert store.get_product("complete").values["price"] == {"EUR": "39.50", "USD": "54.00", "GBP": "35.00"}  # type: ignore[union-attr]
+    assert {s: c.value for s, c in candidates_for(store, "complete")["price"].items()} == {"erp": before}
+    done = web.post("/products/bulk", data={"csrf_token": token, "key": "weight", "value": "1.5 kilogram",
+                                            "scope": "selected", "sku": ["complete", "long-title"]})
+    assert _notice(done.text) == "weight set on 2 products."
+    assert store.get_product("long-title").values["weight"] == {"amount": "1.5", "unit": "KILOGRAM"}  # type: ignore[union-attr]
+    web.post("/products/bulk", data={"csrf_token": token, "key": "weight", "value": "750",
+                                     "scope": "selected", "sku": ["complete"]})
+    assert store.get_product("complete").values["weight"] == {"amount": "750", "unit": "GRAM"}  # type: ignore[union-attr]
+    history = web.get("/products/complete").text.split('<table class="history">')[1]
+    assert "weight" in history and "price" in history

@@ -8,6 +8,7 @@ edit that precedence keeps from showing is reported as `outranked`."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import insert, select
 
 from pim.catalog import Structure
 from pim.product import Product, Provenance, split_key, value_key
+from pim.structure import AttributeType
 from pim.store.store import Store, now
 from pim.values import ValueProblem, normalize
 from pim.web.tables import HISTORY
@@ -76,6 +78,36 @@ def validate(changes: dict[str, Any], s: Structure) -> tuple[dict[str, Any], dic
     return clean, errors
 
 
+_AMOUNT = r"[-+]?\d+(?:[.,]\d+)?"
+_METRIC_TEXT = re.compile(rf"\s*({_AMOUNT})\s*([A-Za-z_]+)?\s*")
+_PRICE_TEXT = re.compile(rf"([A-Za-z]{{3}})\s*({_AMOUNT})|({_AMOUNT})\s*([A-Za-z]{{3}})")
+
+
+def text_value(attr: Any, raw: str) -> Any:
+    """A one-field entry (the grid's mass edit) → the value pim.values.normalize takes: a metric as
+    `12.5 KILOGRAM` (or `12.5`, in the attribute's default unit), prices as `EUR 19.99, USD 21` (either order,
+    decimal point or comma), multi-select options comma- or bar-separated; empty is None (withdraw)."""
+    raw = raw.strip()
+    if attr.type == AttributeType.multi_select:
+        return [v.strip() for v in raw.replace("|", ",").split(",") if v.strip()]
+    if raw == "" and attr.type in (AttributeType.metric, AttributeType.price_collection):
+        return None
+    if attr.type == AttributeType.metric:
+        m = _METRIC_TEXT.fullmatch(raw)
+        if m is None:
+            raise ValueProblem(f"'{raw}' is not an amount and a unit, e.g. 12.5 {attr.default_unit or 'KILOGRAM'}")
+        return {"amount": m.group(1).replace(",", "."), "unit": m.group(2) or attr.default_unit}
+    if attr.type == AttributeType.price_collection:
+        prices: dict[str, str] = {}
+        for m in _PRICE_TEXT.finditer(raw):
+            currency, amount = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+            prices[currency.upper()] = amount.replace(",", ".")
+        if not prices or _PRICE_TEXT.sub("", raw).strip(" ,;|"):
+            raise ValueProblem(f"'{raw}' is not a list of prices, e.g. EUR 19.99, USD 21.00")
+        return prices
+    return raw
+
+
 def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: str, *,
                  structure: Structure | None = None) -> EditResult:
     """Validate all, then write all (or nothing). `actor` is the user name; the source is `content`."""
@@ -114,7 +146,7 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
                structure: Structure | None = None, batch: int = 500) -> BulkResult:
     """The same values on many products (a mass edit from the grid): validated once, merged a batch at a
     time as the content team's claims, every shown change in the history. Nothing is written when a value is
-    wrong."""
+    wrong. Prices set some currencies: a product's other currencies stay as they are."""
     from pim.merge import Merger
 
     s = structure or store.structure()
@@ -123,6 +155,7 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
     if errors or not clean:
         return out
     merger = Merger(site_precedence(), create_missing=False).bind(s)
+    prices = {k for k in clean if s.attributes[split_key(k)[0]].type == AttributeType.price_collection}
     for start in range(0, len(identifiers), batch):
         chunk = list(dict.fromkeys(identifiers[start:start + batch]))
         before = {p.identifier: p for p in store.iter_products(identifiers=chunk)}
@@ -131,7 +164,8 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
         prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
         records = []
         for ident, product in before.items():
-            edits = {k: v for k, v in clean.items() if product.values.get(k) != v}
+            wanted = {k: {**(product.values.get(k) or {}), **v} if k in prices and v else v for k, v in clean.items()}
+            edits = {k: v for k, v in wanted.items() if product.values.get(k) != v}
             if edits:
                 records.append(Product(identifier=ident, values=edits, source=prov))
             else:

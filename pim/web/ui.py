@@ -102,18 +102,22 @@ async def bulk_edit(request: Request, user: User = Depends(session_user)) -> Any
         raise HTTPException(403, f"role '{user.role}' may not edit values")
     from urllib.parse import parse_qsl
 
-    from pim.web.editing import apply_bulk
+    from pim.values import ValueProblem
+    from pim.web.editing import apply_bulk, text_value
 
     store, s = store_of(request), structure_of(request)
     form = await request.form()
     key, raw = str(form.get("key", "")).strip(), str(form.get("value", ""))
     attr = s.attributes.get(key.split(":")[0].split("@")[0])
     back = "/products?" + str(form.get("filter", ""))
-    if attr is None or attr.type in (AttributeType.metric, AttributeType.price_collection):
-        request.session[BULK_NOTICE] = (f"Not applied: '{key}' is not an attribute." if attr is None else
-                                        f"Not applied: {attr.type.value} values are set on the product page or by an import.")
+    if attr is None:
+        request.session[BULK_NOTICE] = f"Not applied: '{key}' is not an attribute."
         return RedirectResponse(back, status_code=303)
-    value: Any = [v.strip() for v in raw.replace("|", ",").split(",") if v.strip()] if attr.type == AttributeType.multi_select else raw
+    try:
+        value = text_value(attr, raw)
+    except ValueProblem as exc:
+        request.session[BULK_NOTICE] = f"Not applied: {key}: {exc}"
+        return RedirectResponse(back, status_code=303)
     if form.get("scope") == "filter":
         given = dict(parse_qsl(str(form.get("filter", ""))))
         f = GridFilter(**{k: v for k, v in given.items() if k in GridFilter.__dataclass_fields__ and k != "enabled"},
