@@ -22,6 +22,7 @@ from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
 from pim.sources import SourceProfile, decode_guard, merger_for, open_text
+from pim.spreadsheet import unescape_formula
 from pim.store import Store
 
 ASSOC_PREFIX = "associations:"
@@ -48,6 +49,8 @@ class ContentProfile(SourceProfile):
     list_separator: str = Field(default="|", description="CSV: separates bullets, images, associated SKUs.")
     encoding: str = "utf-8"
     delimiter: str = Field(default=",", min_length=1, max_length=1)
+    formula_escaped: bool = Field(default=True, description="CSV: a leading quote before = + - @ tab CR is a "
+                                  "formula escape (as our exports write them) and is dropped.")
 
 
 class ContentMapper:
@@ -204,6 +207,8 @@ def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed 
 
 def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:
     sep = p.list_separator
+    if p.formula_escaped:
+        row = {column: unescape_formula(cell) for column, cell in row.items()}
     split = lambda text: [x.strip() for x in text.split(sep) if x.strip()]  # noqa: E731
     out: dict[str, Any] = {"values": {}}
     for key_field in (p.sku_field, p.model_field):

@@ -14,3 +14,13 @@ def escape_formula(cell: str) -> str:
     if cell and cell.startswith(_FORMULA_START) and not _NUMBER.match(cell):
         return "'" + cell
     return cell
+
+
+_ESCAPED = tuple("'" + s for s in _FORMULA_START)
+
+
+def unescape_formula(cell: str) -> str:
+    """The cell escape_formula was given: a file we wrote (the to-do export), filled in and uploaded again,
+    names its products as they are. Spreadsheets do not save a typed leading quote, so one before a formula
+    character is ours."""
+    return cell[1:] if cell.startswith(_ESCAPED) else cell
