@@ -58,7 +58,8 @@ def list_contracts(as_json: bool = JsonOption) -> None:
 @app.command("deliver")
 def deliver(
     contract: str | None = typer.Option(None, "--contract", help="One contract; all of them by default."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Build the files, deliver nothing, keep the watermark."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Build the files, deliver nothing, keep the watermark. "
+                                                          "Takes no claims: it may overlap a real run."),
     retries: int = typer.Option(4, "--retries", help="SFTP attempts per file on a dropped connection."),
     due: bool = typer.Option(False, "--due", help="Only the contracts whose schedule is due (run this from a "
                                                   "system timer every few minutes; `pim feeds due` shows them). "
@@ -76,12 +77,14 @@ def deliver(
         from pim.contracts import get_contract
 
         get_contract(store, contract)  # an unknown code: the clear error, before any claim
-    _deliver_claimed(store, dry_run, retries, as_json, due=due,
-                     named=None if due else [contract] if contract else [c.code for c in get_contracts(store)])
+    named = None if due else [contract] if contract else [c.code for c in get_contracts(store)]
+    if dry_run:
+        _dry_run(store, retries, as_json, due=due, named=named)
+    else:
+        _deliver_claimed(store, retries, as_json, due=due, named=named)
 
 
-def _deliver_claimed(store: Store, dry_run: bool, retries: int, as_json: bool, *, due: bool,
-                     named: list[str] | None) -> None:
+def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, named: list[str] | None) -> None:
     """The contracts this run could claim (the due ones, or those named); a contract another run is sending is
     listed as skipped, and asking for that one contract alone exits 1."""
     from pim.feed_schedule import DueRun
@@ -94,18 +97,34 @@ def _deliver_claimed(store: Store, dry_run: bool, retries: int, as_json: bool, *
                               + (f" ({s['holder']}, until {s['held_until']})" if s.get("holder") else ""),
                               highlight=False)
         if not codes:
-            if as_json:
-                emit_json({"contracts": 0, "by_status": {}, "rows": 0, "failures": [], "results": [],
-                           "skipped": claims.skipped})
-            elif not claims.skipped:
-                console.print("no contract is due; `pim feeds due` shows when each runs next" if due
-                              else "no contracts: `pim feeds load CONTRACTS.yaml` adds them")
+            _nothing_to_deliver(as_json, due, claims.skipped)
             if named is not None and len(named) == 1 and claims.skipped:
                 raise typer.Exit(1)  # the one contract asked for is being sent by another run: try again later
             return
-        summary = _run(store, len(codes), codes=codes, dry_run=dry_run, retries=retries, as_json=as_json,
+        summary = _run(store, len(codes), codes=codes, dry_run=False, retries=retries, as_json=as_json,
                        on_done=lambda r: claims.done(r["contract"]))
     _report(summary, as_json, {"skipped": claims.skipped})
+
+
+def _dry_run(store: Store, retries: int, as_json: bool, *, due: bool, named: list[str] | None) -> None:
+    """Build the due or named contracts without claiming them: a dry run delivers nothing and keeps the
+    watermark, so it may overlap a real run, and a real run started meanwhile must not skip a contract for it."""
+    from pim.feed_schedule import due_contracts
+
+    codes = due_contracts(store) if named is None else named
+    if not codes:
+        _nothing_to_deliver(as_json, due, [])
+        return
+    _report(_run(store, len(codes), codes=codes, dry_run=True, retries=retries, as_json=as_json), as_json,
+            {"skipped": []})
+
+
+def _nothing_to_deliver(as_json: bool, due: bool, skipped: list[dict[str, Any]]) -> None:
+    if as_json:
+        emit_json({"contracts": 0, "by_status": {}, "rows": 0, "failures": [], "results": [], "skipped": skipped})
+    elif not skipped:
+        console.print("no contract is due; `pim feeds due` shows when each runs next" if due
+                      else "no contracts: `pim feeds load CONTRACTS.yaml` adds them")
 
 
 def _run(store: Store, total: int, *, contract: str | None = None, codes: list[str] | None = None, dry_run: bool,
@@ -298,8 +317,21 @@ def person_enable(email: str = typer.Argument(...)) -> None:
 @app.command("downloads")
 def downloads_list(customer: str | None = typer.Option(None, "--customer", help="Only this customer's downloads."),
                    limit: int = typer.Option(50, "--limit", min=1, help="How many, newest first."),
+                   prune_older_than: int | None = typer.Option(None, "--prune-older-than", metavar="DAYS",
+                                                               show_default=False,
+                                                               help="Instead of listing, delete the log rows older "
+                                                                    "than DAYS days (with --customer, only theirs)."),
+                   dry_run: bool = typer.Option(False, "--dry-run", help="With --prune-older-than: count what would "
+                                                                         "go; delete nothing."),
                    as_json: bool = JsonOption) -> None:
-    """Who fetched which feed file from the portal: a person (e-mail) or the customer's token, newest first."""
+    """Who fetched which feed file from the portal: a person (e-mail) or the customer's token, newest first.
+    With --prune-older-than, old rows of this log go instead (run it from a timer to keep the log bounded)."""
+    if prune_older_than is not None:
+        _prune_downloads(prune_older_than, customer, dry_run, as_json)
+        return
+    if dry_run:
+        console.print("[red]--dry-run goes with --prune-older-than DAYS[/]; listing never deletes anything")
+        raise typer.Exit(2)
     from pim.portal_downloads import downloads
 
     rows = downloads(_store(), customer=customer, limit=limit)
@@ -308,3 +340,22 @@ def downloads_list(customer: str | None = typer.Option(None, "--customer", help=
         return
     table("portal downloads", ["at (UTC)", "customer", "by", "contract", "file"],
           [(f"{r['at']:%Y-%m-%d %H:%M}", r["customer"], r["person"], r["contract"], r["name"]) for r in rows])
+
+
+def _prune_downloads(days: int, customer: str | None, dry_run: bool, as_json: bool) -> None:
+    from datetime import timedelta
+
+    from pim.portal_downloads import prune_downloads
+
+    if days < 1:
+        console.print(f"[red]--prune-older-than must be at least 1 day, not {days}[/]: "
+                      "e.g. `pim feeds downloads --prune-older-than 365 --dry-run` shows what a year's cut removes")
+        raise typer.Exit(2)
+    result = prune_downloads(_store(), timedelta(days=days), customer=customer, dry_run=dry_run)
+    if as_json:
+        emit_json(result.as_dict() | {"older_than_days": days, "customer": customer, "dry_run": dry_run})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    whose = f" of '{customer}'" if customer else ""
+    console.print(f"{verb} {result.rows} portal download{'s' if result.rows != 1 else ''}{whose} older than {days} "
+                  f"day{'s' if days != 1 else ''} (before {result.before:%Y-%m-%d %H:%M} UTC)", highlight=False)
