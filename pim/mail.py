@@ -1,16 +1,28 @@
 """Sending a plain-text mail through the SMTP server in the settings (PIM_SMTP_*). Only password-reset links
-go out this way; without PIM_SMTP_HOST nothing is sent and the features that need mail say so."""
+go out this way; without PIM_SMTP_HOST nothing is sent and the features that need mail say so. Also the one rule
+for the addresses accounts are reached at (`normal_email`)."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 from email.message import EmailMessage
 
-from pim.errors import ConfigError
+from pim.errors import ConfigError, InputError
 from pim.settings import Settings
 
 TIMEOUT = 20
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normal_email(email: str) -> str:
+    """The address as stored (trimmed, lower case: addresses are unique regardless of case); InputError when it
+    is not one. Portal people and staff accounts use the same rule."""
+    email = email.strip().lower()
+    if not _EMAIL.fullmatch(email) or len(email) > 254:
+        raise InputError(f"'{email}' is not an e-mail address", field="email", hint="write it as name@example.com")
+    return email
 
 
 def mail_configured(settings: Settings) -> bool:

@@ -7,7 +7,6 @@ person, or one whose password was changed, is signed out at their next request."
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,11 +15,11 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, insert
 from sqlmodel import Field, SQLModel
 
 from pim.errors import InputError
+from pim.mail import normal_email
 from pim.store.store import Store, now
 from pim.web.accounts import _hasher, password_matches, password_stamp
 
 MIN_PASSWORD = 10
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class PortalPersonRow(SQLModel, table=True):
@@ -48,13 +47,6 @@ class Person:
 
 def _person(row: Any) -> Person:
     return Person(row.id, row.email, row.customer, password_stamp(row.password_hash))
-
-
-def normal_email(email: str) -> str:
-    email = email.strip().lower()
-    if not _EMAIL.fullmatch(email) or len(email) > 254:
-        raise InputError(f"'{email}' is not an e-mail address", field="email", hint="write it as name@example.com")
-    return email
 
 
 def _checked_password(password: str) -> str:

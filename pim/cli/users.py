@@ -15,12 +15,13 @@ def register(root: typer.Typer) -> None:
 
 @app.command("add")
 def add(username: str, role: str = typer.Option("editor", help="viewer, editor (content editor) or admin (catalog admin)"),
-        password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True)) -> None:
+        password: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True),
+        email: str | None = typer.Option(None, "--email", help="Where a password-reset link goes (optional; unique).")) -> None:
     """Create a user who can log in to `pim serve`."""
     from pim.store import Store
     from pim.web.accounts import add_user
 
-    user = add_user(Store.from_settings(), username, password, role)
+    user = add_user(Store.from_settings(), username, password, role, email=email)
     console.print(f"user {user.username} ({user.role}) created")
 
 
@@ -44,7 +45,7 @@ def token(username: str, label: str = "") -> None:
 
 @app.command("list")
 def list_accounts(as_json: bool = JsonOption) -> None:
-    """Every account: role, whether it may sign in, how many API tokens it holds."""
+    """Every account: e-mail, role, whether it may sign in, how many API tokens it holds."""
     from pim.cli.output import emit_json, table
     from pim.store import Store
     from pim.web.accounts import ROLE_LABELS, list_users
@@ -53,8 +54,23 @@ def list_accounts(as_json: bool = JsonOption) -> None:
     if as_json:
         emit_json(rows)
         return
-    table("users", ["user", "role", "status", "API tokens"],
-          [(r["username"], ROLE_LABELS[str(r["role"])], "active" if r["active"] else "disabled", r["tokens"]) for r in rows])
+    table("users", ["user", "e-mail", "role", "status", "API tokens"],
+          [(r["username"], r["email"] or "", ROLE_LABELS[str(r["role"])], "active" if r["active"] else "disabled",
+            r["tokens"]) for r in rows])
+
+
+@app.command("email")
+def email(username: str,
+          address: str | None = typer.Argument(None, metavar="ADDRESS", help="The new address (leave it out with --remove)."),
+          remove: bool = typer.Option(False, "--remove", help="Take the address off the account.")) -> None:
+    """Set or change the address a password-reset link goes to (unique, any case); links sent before stop working."""
+    from pim.store import Store
+    from pim.web.accounts import set_email
+
+    if (address is None) == (not remove):
+        raise typer.BadParameter("give an ADDRESS, or --remove to take it off (not both)", param_hint="ADDRESS")
+    stored = set_email(Store.from_settings(), username, None if remove else address)
+    console.print(f"{username}'s e-mail is now {stored}" if stored else f"{username} has no e-mail now")
 
 
 @app.command("password")

@@ -1,6 +1,7 @@
 """Users, roles and API tokens. Passwords are hashed with argon2; API tokens are random and stored as their
 SHA-256 only. Roles, from least to most: viewer (reads), editor (edits values, picks conflict winners),
-admin (also structure and users)."""
+admin (also structure and users). An account may have an e-mail address (unique, any case): where a
+password-reset link goes (pim.web.staff_reset)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from pim.errors import InputError
+from pim.mail import normal_email
 from pim.store.store import Store, now
 from pim.web import sessions
-from pim.web.tables import TOKEN, USER
+from pim.web.tables import TOKEN, USER, WEB_RESET
 
 ROLES = ("viewer", "editor", "admin")
 ROLE_LABELS = {"viewer": "viewer", "editor": "content editor", "admin": "catalog admin"}
+MIN_PASSWORD = 8
 
 
 @dataclass(frozen=True)
@@ -42,17 +46,39 @@ def _hasher():  # type: ignore[no-untyped-def]
     return PasswordHasher(**HASH_PARAMS)
 
 
-def add_user(store: Store, username: str, password: str, role: str = "editor") -> User:
+def hash_password(password: str) -> str:
+    """The stored form of a new staff password, refused (InputError) when too short."""
+    if len(password) < MIN_PASSWORD:
+        raise InputError("password too short", field="password", hint=f"use at least {MIN_PASSWORD} characters")
+    return _hasher().hash(password)
+
+
+def _email_or_none(email: str | None) -> str | None:
+    return normal_email(email) if email and email.strip() else None
+
+
+def _email_is_free(conn: Any, email: str | None, username: str) -> None:
+    if email and conn.execute(select(USER.c.username).where(USER.c.email == email,
+                                                            USER.c.username != username)).first():
+        raise InputError(f"'{email}' is the e-mail of another user", field="email",
+                         hint="each address belongs to one account; `pim users list` shows whose it is")
+
+
+def add_user(store: Store, username: str, password: str, role: str = "editor", email: str | None = None) -> User:
     if role not in ROLES:
         raise InputError(f"unknown role '{role}'", field="role", hint=f"use one of: {', '.join(ROLES)}")
-    if len(password) < 8:
-        raise InputError("password too short", field="password", hint="use at least 8 characters")
-    with store.begin() as conn:
-        if conn.execute(select(USER.c.id).where(USER.c.username == username)).first():
-            raise InputError(f"user '{username}' exists", field="username")
-        res = conn.execute(insert(USER).values(username=username, password_hash=_hasher().hash(password), role=role,
-                                               active=True, created_at=now()))
-        return User(int(res.inserted_primary_key[0]), username, role)
+    address, digest = _email_or_none(email), hash_password(password)
+    try:
+        with store.begin() as conn:
+            if conn.execute(select(USER.c.id).where(USER.c.username == username)).first():
+                raise InputError(f"user '{username}' exists", field="username")
+            _email_is_free(conn, address, username)
+            res = conn.execute(insert(USER).values(username=username, password_hash=digest, role=role, active=True,
+                                                   created_at=now(), email=address))
+            return User(int(res.inserted_primary_key[0]), username, role)
+    except IntegrityError:  # the same name or address, added at the same moment elsewhere
+        taken = f"user '{username}' or the address '{address}'" if address else f"user '{username}'"
+        raise InputError(f"{taken} exists", field="username") from None
 
 
 def password_matches(password_hash: str | None, password: str) -> bool:
@@ -94,10 +120,18 @@ def list_users(store: Store) -> list[dict[str, object]]:
 
     with store.engine.connect() as conn:
         tokens = dict(conn.execute(select(TOKEN.c.user_id, func.count()).group_by(TOKEN.c.user_id)).all())
-        rows = conn.execute(select(USER.c.id, USER.c.username, USER.c.role, USER.c.active, USER.c.created_at)
-                            .order_by(USER.c.username)).all()
-    return [{"username": r.username, "role": r.role, "active": r.active, "created_at": r.created_at,
-             "tokens": tokens.get(r.id, 0)} for r in rows]
+        rows = conn.execute(select(USER.c.id, USER.c.username, USER.c.email, USER.c.role, USER.c.active,
+                                   USER.c.created_at).order_by(USER.c.username)).all()
+    return [{"username": r.username, "email": r.email, "role": r.role, "active": r.active,
+             "created_at": r.created_at, "tokens": tokens.get(r.id, 0)} for r in rows]
+
+
+def active_by_email(store: Store, email: str) -> tuple[int, str, str] | None:
+    """(id, user name, address) of the active account with this e-mail (any case), else None."""
+    with store.engine.connect() as conn:
+        row = conn.execute(select(USER.c.id, USER.c.username, USER.c.email).where(
+            USER.c.email == email.strip().lower(), USER.c.active.is_(True))).first()
+    return (row.id, row.username, row.email) if row else None
 
 
 def _account(conn: Any, username: str) -> Any:
@@ -120,12 +154,27 @@ def _keeps_an_admin(conn: Any, username: str) -> None:
 
 def set_password(store: Store, username: str, password: str) -> None:
     """A new password: every session the user has open ends (their API tokens stay)."""
-    if len(password) < 8:
-        raise InputError("password too short", field="password", hint="use at least 8 characters")
+    digest = hash_password(password)
     with store.begin() as conn:
         row = _account(conn, username)
-        conn.execute(update(USER).where(USER.c.username == username).values(password_hash=_hasher().hash(password)))
+        conn.execute(update(USER).where(USER.c.username == username).values(password_hash=digest))
         sessions.end_all(conn, row.id)
+
+
+def set_email(store: Store, username: str, email: str | None) -> str | None:
+    """Set, change or (None, empty) remove the user's address; returns it as stored. Reset links already sent,
+    to the old address, stop working."""
+    address = _email_or_none(email)
+    try:
+        with store.begin() as conn:
+            row = _account(conn, username)
+            _email_is_free(conn, address, username)
+            conn.execute(update(USER).where(USER.c.id == row.id).values(email=address))
+            if address != row.email:
+                conn.execute(delete(WEB_RESET).where(WEB_RESET.c.user_id == row.id))
+    except IntegrityError:  # taken at the same moment elsewhere
+        raise InputError(f"'{address}' is the e-mail of another user", field="email") from None
+    return address
 
 
 def set_role(store: Store, username: str, role: str) -> None:
@@ -147,6 +196,7 @@ def set_active(store: Store, username: str, active: bool) -> None:
         conn.execute(update(USER).where(USER.c.username == username).values(active=active))
         if not active:
             sessions.end_all(conn, row.id)
+            conn.execute(delete(WEB_RESET).where(WEB_RESET.c.user_id == row.id))  # no link revives on enabling
 
 
 def end_sessions(store: Store, username: str) -> int:
@@ -157,8 +207,6 @@ def end_sessions(store: Store, username: str) -> int:
 
 def revoke_tokens(store: Store, username: str) -> int:
     """Delete every API token of the user; returns how many there were."""
-    from sqlalchemy import delete
-
     with store.begin() as conn:
         row = _account(conn, username)
         return conn.execute(delete(TOKEN).where(TOKEN.c.user_id == row.id)).rowcount or 0

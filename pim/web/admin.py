@@ -1,5 +1,5 @@
-"""The catalog admin's page for staff accounts: add people, change their role, disable them, set a new
-password, withdraw their API tokens, see how many browser sessions each has open and end them all. Only
+"""The catalog admin's page for staff accounts: add people, change their role and e-mail address (where a
+password-reset link goes), disable them, set a new password, withdraw their API tokens, see how many browser sessions each has open and end them all. Only
 admins reach it; every change is a CSRF-checked form post, and a change that would leave no active admin is
 refused with the reason on the page."""
 
@@ -45,7 +45,7 @@ async def add(request: Request, user: User = Depends(admin_user)) -> Any:
     form = await request.form()
     try:
         made = accounts.add_user(store_of(request), str(form.get("username", "")).strip(), str(form.get("password", "")),
-                                 str(form.get("role", "editor")))
+                                 str(form.get("role", "editor")), email=str(form.get("email", "")))
     except InputError as exc:
         return _page(request, user, error=exc.describe(), status=422)
     return _page(request, user, notice=f"{made.username} can sign in as {accounts.ROLE_LABELS[made.role]}.")
@@ -53,13 +53,16 @@ async def add(request: Request, user: User = Depends(admin_user)) -> Any:
 
 @router.post("/users/{username}", dependencies=[Depends(check_csrf)])
 async def change(request: Request, username: str, user: User = Depends(admin_user)) -> Any:
-    """One change per post: `action` is role, disable, enable, password, revoke_tokens or end_sessions."""
+    """One change per post: `action` is role, email, disable, enable, password, revoke_tokens or end_sessions."""
     form = await request.form()
     store, action = store_of(request), str(form.get("action", ""))
     try:
         if action == "role":
             accounts.set_role(store, username, str(form.get("role", "")))
             notice = f"{username} is now {accounts.ROLE_LABELS.get(str(form.get('role')), form.get('role'))}."
+        elif action == "email":
+            address = accounts.set_email(store, username, str(form.get("email", "")))
+            notice = f"{username}'s e-mail is now {address}." if address else f"{username} has no e-mail now."
         elif action in ("disable", "enable"):
             accounts.set_active(store, username, action == "enable")
             notice = f"{username} is {action}d" + (": their sessions and API tokens stop working now." if action == "disable" else ".")

@@ -34,12 +34,13 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
                        same_site="lax", https_only=False, max_age=MAX_AGE)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from pim.web import admin, api, families, imports, options, session_pages, todo_export, ui
+    from pim.web import admin, api, families, imports, options, session_pages, staff_reset, todo_export, ui
 
     app.include_router(api.router)
     app.include_router(ui.router)
     app.include_router(admin.router)
     app.include_router(session_pages.router)
+    app.include_router(staff_reset.router)  # "Forgot your password?" of the staff sign-in page
     app.include_router(families.router)
     app.include_router(imports.router)
     app.include_router(todo_export.router)

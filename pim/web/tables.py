@@ -1,13 +1,13 @@
 """Tables of the web area: users, API tokens, and the history of value changes (who or what changed each
-value, and when), failed sign-ins, and staff browser sessions. Migrations: 0007_web, 0018_signin_failure,
-0022_web_session."""
+value, and when), failed sign-ins, staff browser sessions and staff password-reset links. Migrations:
+0007_web, 0018_signin_failure, 0022_web_session, 0025_staff_email."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Float, Index, String, Table
+from sqlalchemy import Column, DateTime, Float, Index, Integer, String, Table
 from sqlmodel import Field, SQLModel
 
 from pim.store.tables import JSONType
@@ -22,6 +22,8 @@ class UserRow(SQLModel, table=True):
     role: str = Field(max_length=20)  # viewer | editor | admin
     active: bool = True
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    #: optional, stored in lower case and unique: where a password-reset link goes (pim.web.staff_reset)
+    email: str | None = Field(default=None, sa_column=Column(String(254), nullable=True, unique=True, index=True))
 
 
 class ApiTokenRow(SQLModel, table=True):
@@ -83,8 +85,21 @@ class WebSessionRow(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
+class WebResetRow(SQLModel, table=True):
+    """One mailed password-reset link of a staff user (pim.reset_links): only its SHA-256 is stored."""
+
+    __tablename__ = "web_reset"
+
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    user_id: int = Field(sa_column=Column(Integer, nullable=False, index=True))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+
+
 USER: Table = UserRow.__table__  # type: ignore[assignment]
 TOKEN: Table = ApiTokenRow.__table__  # type: ignore[assignment]
 HISTORY: Table = ValueHistoryRow.__table__  # type: ignore[assignment]
 SIGNIN_FAILURE: Table = SignInFailureRow.__table__  # type: ignore[assignment]
 WEB_SESSION: Table = WebSessionRow.__table__  # type: ignore[assignment]
+WEB_RESET: Table = WebResetRow.__table__  # type: ignore[assignment]

@@ -1,0 +1,83 @@
+"""The shared core of mailed password resets, for portal people (pim.portal_reset) and staff
+(pim.web.staff_reset): a one-time link, valid for an hour, of which only the SHA-256 is stored; a newer link
+voids the older ones of the same account; taking a link uses it up inside the caller's transaction, so the new
+password and the used link are written together. Each area keeps its own table with the same columns
+(token_hash, the account's id, created_at, expires_at, used_at) and says which column names the account."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from pim.settings import Settings
+from pim.store.store import as_utc, now
+
+VALID_FOR = timedelta(hours=1)
+
+#: pim.mail.send_mail's shape, so tests and callers can swap the sender
+Send = Callable[[Settings, str, str, str], None]
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ResetLinks:
+    """The reset links of one kind of account: `table` holds them, `owner` is its column with the account's id,
+    `prefix` starts every token (so a token pasted somewhere says what it is for)."""
+
+    table: Table
+    owner: str
+    prefix: str
+
+    def issue(self, conn: Connection, owner_id: int) -> str:
+        """A new link's token for the account; the account's older links stop working."""
+        t, token, at = self.table, self.prefix + secrets.token_urlsafe(32), now()
+        conn.execute(delete(t).where(t.c[self.owner] == owner_id))
+        conn.execute(insert(t).values({"token_hash": _digest(token), self.owner: owner_id, "created_at": at,
+                                       "expires_at": at + VALID_FOR}))
+        return token
+
+    def holder(self, conn: Connection, token: str) -> int | None:
+        """The account id of an unused, unexpired link, else None (whether the account may still sign in is the
+        caller's question)."""
+        t = self.table
+        row = conn.execute(select(t.c[self.owner].label("owner"), t.c.expires_at)
+                           .where(t.c.token_hash == _digest(token), t.c.used_at.is_(None))).first()
+        if row is None or as_utc(row.expires_at) <= now():
+            return None
+        return int(row.owner)
+
+    def take(self, conn: Connection, token: str) -> int | None:
+        """Use the link up and return its account id; None when it is unknown, used or expired (also when a
+        concurrent request took it first). The account's other links go as well."""
+        owner = self.holder(conn, token)
+        if owner is None:
+            return None
+        t = self.table
+        taken = conn.execute(update(t).where(t.c.token_hash == _digest(token), t.c.used_at.is_(None))
+                             .values(used_at=now()).execution_options(preserve_rowcount=True)).rowcount
+        if taken != 1:
+            return None
+        conn.execute(delete(t).where(t.c[self.owner] == owner, t.c.token_hash != _digest(token)))
+        return owner
+
+
+def mail_link(send: Send, settings: Settings, to: str, subject: str, what: str, link: str) -> None:
+    """The reset mail: `what` names the account and the place ("ana@x.example on the feed portal of ACME").
+    Raises ConfigError when the mail cannot be sent."""
+    send(settings, to, subject,
+         f"Someone (hopefully you) asked to set a new password for {what}.\n\n"
+         f"Open this link within an hour to choose one:\n{link}\n\n"
+         "If you did not ask for it, ignore this mail: your password stays as it is.\n")
+
+
+def link_to(base_url: str, path: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}{path}?token={token}"
