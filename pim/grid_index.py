@@ -284,9 +284,14 @@ class GridIndex:
         return full
 
     def on_structure(self, conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-        if kind == "category":  # a moved category changes every ancestor list: cheap enough to redo
-            if any((before.get(c) or {}).get("parent") != (after.get(c) or {}).get("parent") for c in after):
-                self.refresh_all(conn)
+        if kind == "category":
+            # A category that moved, appeared or went changes the ancestor lists of exactly the products indexed
+            # under it (its sub-categories' products have a row for it too); a new category has none, so adding
+            # one from the admin page does not rewrite the whole index.
+            moved = sorted(c for c in after if (before.get(c) or {}).get("parent") != (after.get(c) or {}).get("parent"))
+            for chunk in batched(moved, 1000):
+                under = select(GRID_CATEGORY.c.product_id).where(GRID_CATEGORY.c.category.in_(chunk))
+                self.refresh_where(conn, PRODUCT.c.id.in_(under))
             return
         if kind == "family":  # attribute_as_label may change the label tokens
             families = {c for c in after if (before.get(c) or {}).get("attribute_as_label") != (after.get(c) or {}).get("attribute_as_label")}

@@ -3,8 +3,10 @@ part of the structure that changes most, edited here instead of through `pim str
 family rescores its products on the channels whose requirements changed (the completeness listener), in
 the same transaction, so the grid and the dashboard agree with the new rules at once.
 
-Attributes are added here, not removed: a removal can strand values, variant axes and channel mappings, and
-stays a structure-file change (`pim structure load`) where it is reviewed."""
+Attributes are added and removed here. A removal drops the attribute's requirements with it (the page says
+so) and is refused for what would break the structure: the identifier, the family's label or image
+attribute, a variant axis or variant-level attribute of one of its family variants. Products keep the values
+they hold; an import row of this family that still sends the attribute is quarantined (pim.validation)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
+from pim.catalog import Structure
 from pim.structure import AttributeType, Family
 from pim.web.accounts import User
 from pim.web.admin import admin_user
@@ -37,8 +40,9 @@ def _page(request: Request, user: User, code: str, *, error: str | None = None, 
     if family is None:
         raise HTTPException(404, f"no family '{code}'")
     addable = sorted(c for c in s.attributes if c not in family.attributes)
+    kept = {a: p[0] for a in family.attributes if (p := removal_problems(s, family, [a]))}  # why it cannot go
     page = render(request, "admin_family.html", user, family=family, s=s, channels=sorted(s.channels),
-                  addable=addable, error=error, notice=notice)
+                  addable=addable, kept=kept, error=error, notice=notice)
     page.status_code = status
     return page
 
@@ -48,19 +52,52 @@ def family_page(code: str, request: Request, user: User = Depends(admin_user)) -
     return _page(request, user, code)
 
 
+def removal_problems(s: Structure, family: Family, removed: list[str]) -> list[str]:
+    """Why each of `removed` cannot leave `family` (empty: all can)."""
+    problems: list[str] = []
+    variants = [fv for fv in s.family_variants.values() if fv.family == family.code]
+    for a in removed:
+        if a not in family.attributes:
+            problems.append(f"{a} is not an attribute of {family.code}")
+        elif (attr := s.attributes.get(a)) is not None and attr.type == AttributeType.identifier:
+            problems.append(f"{a} is the identifier: every product has one")
+        elif a in (family.attribute_as_label, family.attribute_as_image):
+            role = "label" if a == family.attribute_as_label else "image"
+            problems.append(f"{a} is the family's {role} attribute (change attribute_as_{role} in the structure file first)")
+        elif holders := sorted(fv.code for fv in variants for level in fv.levels if a in level.axes + level.attributes):
+            problems.append(f"{a} is a variant axis or variant-level attribute of {', '.join(holders)}")
+    return problems
+
+
+def _changes(before: dict[str, list[str]], after: dict[str, list[str]], removed: list[str]) -> str:
+    """The requirement changes in words, so dropping one (directly or with its attribute) is never silent."""
+    dropped = [f"{a} on {ch}" for ch in sorted(before) for a in before[ch] if a not in after.get(ch, [])]
+    added = [f"{a} on {ch}" for ch in sorted(after) for a in after[ch] if a not in before.get(ch, [])]
+    return "".join([f" Removed: {', '.join(removed)}." if removed else "",
+                    f" Dropped requirements: {', '.join(dropped)}." if dropped else "",
+                    f" New requirements: {', '.join(added)}." if added else ""])
+
+
 @router.post("/{code}", dependencies=[Depends(check_csrf)])
 async def save_family(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
-    """The whole requirement matrix (checkboxes named `req:<channel>:<attribute>`) and attributes to add."""
+    """The whole requirement matrix (checkboxes named `req:<channel>:<attribute>`), attributes to add (`add`)
+    and to remove (`remove`: their requirements go with them)."""
     store, s = store_of(request), structure_of(request)
     family = s.families.get(code)
     if family is None:
         raise HTTPException(404, f"no family '{code}'")
     form = await request.form()
     added = [str(a) for a in form.getlist("add") if str(a)]
+    removed = list(dict.fromkeys(str(a) for a in form.getlist("remove") if str(a)))
     unknown = [a for a in added if a not in s.attributes]
     if unknown:
         return _page(request, user, code, error=f"unknown attribute: {', '.join(unknown)}", status=422)
-    members = family.attributes + [a for a in dict.fromkeys(added) if a not in family.attributes]
+    refused = removal_problems(s, family, [a for a in removed if a not in added])
+    if refused or set(added) & set(removed):
+        both = [f"{a} is both added and removed" for a in added if a in removed]
+        return _page(request, user, code, error="Nothing was saved: " + "; ".join(both + refused) + ".", status=422)
+    members = [a for a in family.attributes if a not in removed] + \
+        [a for a in dict.fromkeys(added) if a not in family.attributes]
     identifiers = [a for a in members if s.attributes[a].type == AttributeType.identifier]
     requirements: dict[str, list[str]] = {}
     for ch in sorted(s.channels):
@@ -80,4 +117,5 @@ async def save_family(code: str, request: Request, user: User = Depends(admin_us
         return _page(request, user, code, error="; ".join(e["msg"] for e in exc.errors()), status=422)
     store.put_structure("family", [updated])
     notice = (f"Saved. Products of {code} were rescored on {', '.join(changed)}." if changed else "Saved.")
-    return _page(request, user, code, notice=notice + (f" Added: {', '.join(added)}." if added else ""))
+    return _page(request, user, code, notice=notice + (f" Added: {', '.join(added)}." if added else "")
+                 + _changes(family.requirements, requirements, removed))

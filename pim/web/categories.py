@@ -1,0 +1,231 @@
+"""The catalog admins' category pages: the category trees, each category's labels and how many products and
+product models are classified directly in it; adding a category (under a parent, or as the root of a new
+tree), relabelling it per locale, deleting an unused leaf. New codes and parents go through the structure
+files' own checks (pim.structure_files), and every change through Store.put_structure / delete_structure,
+so the structure cache, completeness and the grid index follow exactly as after `pim structure load`.
+
+A category is deleted only when nothing needs it — no sub-category, no product or product model in it, no
+channel using it as its tree, no contract's assortment naming it — since a product's category must exist
+(pim.validation) and a contract rule naming a gone category would quietly match nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
+from sqlalchemy import Connection, text
+
+from pim.catalog import Structure
+from pim.store import Store
+from pim.structure import Category
+from pim.structure_files import StructureFile, check_references
+from pim.web.accounts import User
+from pim.web.admin import admin_user
+from pim.web.deps import check_csrf, store_of, structure_of
+from pim.web.ui import render
+
+router = APIRouter(prefix="/admin/categories", include_in_schema=False)
+_FORM = Path("the form")  # where the structure files' checks say a problem is
+_CLASSIFIED = {"product": "identifier", "product_model": "code"}  # table → the key shown in a refusal
+EXAMPLES = 5
+
+
+@dataclass
+class Node:
+    """One category in the tree, with what is classified directly in it."""
+
+    category: Category
+    products: int = 0
+    models: int = 0
+    children: list[Node] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------- queries
+def _elements(conn: Connection, table: str) -> str:
+    """FROM clause pairing each row of `table` with each category code it lists (`c.value`)."""
+    if conn.dialect.name == "postgresql":
+        return (f"{table} t CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(t.categories) "
+                f"= 'array' THEN t.categories ELSE '[]'::jsonb END) AS c(value)")
+    return f"{table} t, json_each(t.categories) c"
+
+
+def direct_counts(conn: Connection, table: str) -> dict[str, int]:
+    """category → rows of `table` (product, product_model) listing it themselves (not through a sub-category
+    or, for a variant, its model). One pass over the table: there is no index on the JSON list."""
+    sql = f"SELECT c.value, count(DISTINCT t.id) FROM {_elements(conn, table)} GROUP BY c.value"
+    return {str(code): int(n) for code, n in conn.execute(text(sql))}
+
+
+def classified_in(conn: Connection, table: str, code: str) -> tuple[int, list[str]]:
+    """How many rows of `table` list `code` directly, and the keys of the first few."""
+    key = _CLASSIFIED[table]
+    if conn.dialect.name == "postgresql":
+        where = "t.categories @> jsonb_build_array(CAST(:code AS text))"
+    else:
+        where = "EXISTS (SELECT 1 FROM json_each(t.categories) c WHERE c.value = :code)"
+    count = conn.execute(text(f"SELECT count(*) FROM {table} t WHERE {where}"), {"code": code}).scalar_one()
+    examples = conn.execute(text(f"SELECT t.{key} FROM {table} t WHERE {where} ORDER BY t.{key} LIMIT {EXAMPLES}"),
+                            {"code": code}).scalars().all()
+    return int(count), [str(e) for e in examples]
+
+
+# ---------------------------------------------------------------------------------------------- rules
+def tree(s: Structure, products: dict[str, int], models: dict[str, int]) -> list[Node]:
+    """The roots (categories without a declared parent), each with its sub-categories, sorted by code. A
+    category only reachable through a cycle is listed as a root rather than lost."""
+    nodes = {c: Node(cat, products.get(c, 0), models.get(c, 0)) for c, cat in s.categories.items()}
+    children = s.children()
+    placed: set[str] = set()
+
+    def attach(code: str) -> Node:
+        placed.add(code)
+        node = nodes[code]
+        node.children = [attach(c) for c in sorted(children.get(code, [])) if c not in placed]
+        return node
+
+    roots = [attach(c) for c, cat in sorted(s.categories.items())
+             if (cat.parent is None or cat.parent not in s.categories) and c not in placed]
+    return roots + [attach(c) for c in sorted(s.categories) if c not in placed]
+
+
+def new_category(s: Structure, code: str, parent: str | None, labels: dict[str, str]) -> tuple[Category | None, list[str]]:
+    """A category checked as a structure file's `categories:` entry would be (code pattern, declared
+    parent), and new: an existing code is refused rather than overwritten."""
+    try:
+        file = StructureFile.model_validate({"categories": [{"code": code, "parent": parent, "labels": labels}]})
+    except ValidationError as exc:
+        return None, [f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors()]
+    problems = [f"{p.field.rsplit('.', 1)[-1]}: {p.reason}" for p in check_references([(_FORM, file, None)], s)]
+    if parent == code:
+        problems.append("parent: a category cannot be its own parent")
+    if code in s.categories:
+        where = s.categories[code].parent
+        problems.append(f"'{code}' is already a category" + (f" (under {where})" if where else " (a root)"))
+    return (file.categories[0] if not problems else None), problems
+
+
+def blockers(store: Store, s: Structure, code: str) -> list[str]:
+    """What keeps `code` from being deleted, said so an admin knows what to move first (empty: nothing)."""
+    from pim.contracts import get_contracts
+
+    found: list[str] = []
+    kids = sorted(s.children().get(code, []))
+    if kids:
+        found.append(f"it has {len(kids)} sub-categor{'ies' if len(kids) != 1 else 'y'}: {', '.join(kids)}")
+    with store.engine.connect() as conn:
+        for table, what in (("product", "product"), ("product_model", "product model")):
+            count, examples = classified_in(conn, table, code)
+            if count:
+                more = ", …" if count > len(examples) else ""
+                found.append(f"{count} {what}{'s are' if count != 1 else ' is'} in it ({', '.join(examples)}{more})")
+    channels = sorted(c for c, ch in s.channels.items() if ch.category_tree == code)
+    if channels:
+        found.append(f"it is the category tree of channel {', '.join(channels)}")
+    contracts = sorted(c.code for c in get_contracts(store)
+                       if any(code in r.categories for r in [*c.assortment.rules, *c.assortment.exclude]))
+    if contracts:
+        found.append(f"the assortment of contract {', '.join(contracts)} names it")
+    return found
+
+
+def _labels(form: Any, prefix: str, locales: list[str]) -> dict[str, str]:
+    return {loc: v for loc in locales if (v := str(form.get(f"{prefix}{loc}", "")).strip())}
+
+
+# ---------------------------------------------------------------------------------------------- pages
+def _tree_page(request: Request, user: User, *, error: str | None = None, notice: str | None = None,
+               status: int = 200, form: dict[str, Any] | None = None) -> HTMLResponse:
+    s = structure_of(request)
+    with store_of(request).engine.connect() as conn:
+        roots = tree(s, direct_counts(conn, "product"), direct_counts(conn, "product_model"))
+    paths = sorted((" / ".join(s.category_path(c)) or c, c) for c in s.categories)
+    page = render(request, "admin_categories.html", user, roots=roots, locales=s.enabled_locales(), paths=paths,
+                  category=None, error=error, notice=notice, form=form or {})
+    page.status_code = status
+    return page
+
+
+def _category_page(request: Request, user: User, code: str, *, error: str | None = None,
+                   notice: str | None = None, status: int = 200, form: dict[str, Any] | None = None) -> HTMLResponse:
+    s = structure_of(request)
+    cat = s.categories.get(code)
+    if cat is None:
+        raise HTTPException(404, f"no category '{code}'")
+    store = store_of(request)
+    with store.engine.connect() as conn:
+        products, models = classified_in(conn, "product", code), classified_in(conn, "product_model", code)
+    page = render(request, "admin_categories.html", user, category=cat, path=s.category_path(code),
+                  children=sorted(s.children().get(code, [])), products=products, models=models,
+                  blocked=blockers(store, s, code), locales=s.enabled_locales(), error=error, notice=notice,
+                  form=form or {})
+    page.status_code = status
+    return page
+
+
+@router.get("")
+def categories_page(request: Request, user: User = Depends(admin_user)) -> HTMLResponse:
+    return _tree_page(request, user)
+
+
+@router.post("", dependencies=[Depends(check_csrf)])
+async def add_category(request: Request, user: User = Depends(admin_user)) -> Any:
+    """`code`, `parent` (empty: a new root) and `label:<locale>`; `back` = the category page it came from."""
+    s = structure_of(request)
+    form = await request.form()
+    code, parent = str(form.get("code", "")).strip(), str(form.get("parent", "")).strip() or None
+    back = str(form.get("back", "")) or None
+    cat, problems = new_category(s, code, parent, _labels(form, "label:", s.enabled_locales()))
+    if cat is None:
+        kept = {"code": code, "parent": parent or "", **{k: str(v) for k, v in form.items() if k.startswith("label:")}}
+        if back in s.categories:
+            return _category_page(request, user, back, error="; ".join(problems), status=422, form=kept)
+        return _tree_page(request, user, error="; ".join(problems), status=422, form=kept)
+    store_of(request).put_structure("category", [cat])
+    where = f"under {parent}" if parent else "as a new root"
+    if back in s.categories:
+        return _category_page(request, user, back, notice=f"Added {code} {where}.")
+    return _tree_page(request, user, notice=f"Added {code} {where}.")
+
+
+@router.get("/{code}")
+def category_page(code: str, request: Request, user: User = Depends(admin_user)) -> HTMLResponse:
+    return _category_page(request, user, code)
+
+
+@router.post("/{code}", dependencies=[Depends(check_csrf)])
+async def relabel_category(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
+    """`label:<locale>` for the enabled locales; an emptied field drops that label, other locales' stay."""
+    s = structure_of(request)
+    cat = s.categories.get(code)
+    if cat is None:
+        raise HTTPException(404, f"no category '{code}'")
+    form = await request.form()
+    shown = [loc for loc in s.enabled_locales() if f"label:{loc}" in form]
+    labels = {**{k: v for k, v in cat.labels.items() if k not in shown}, **_labels(form, "label:", shown)}
+    if labels == cat.labels:
+        return _category_page(request, user, code, notice="Nothing changed.")
+    store_of(request).put_structure("category", [cat.model_copy(update={"labels": labels})])
+    return _category_page(request, user, code, notice="Labels saved.")
+
+
+@router.post("/{code}/delete", dependencies=[Depends(check_csrf)])
+def delete_category(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
+    store, s = store_of(request), structure_of(request)
+    cat = s.categories.get(code)
+    if cat is None:
+        raise HTTPException(404, f"no category '{code}'")
+    blocked = blockers(store, s, code)
+    if blocked:
+        return _category_page(request, user, code, error=f"{code} was not deleted: {'; '.join(blocked)}.", status=409)
+    store.delete_structure("category", code)
+    with store.engine.connect() as conn:  # an import may have classified something in it meanwhile: put it back
+        raced = sum(classified_in(conn, table, code)[0] for table in _CLASSIFIED)
+    if raced:
+        store.put_structure("category", [cat])
+        return _category_page(request, user, code, status=409,
+                              error=f"{code} was not deleted: products were classified in it while it was being deleted.")
+    return _tree_page(request, user, notice=f"Deleted {code}.")
