@@ -71,3 +71,57 @@ def _rewrite(conn: sqlite3.Connection, ids: list[str], decode, encode, ours: msg
         conn.executemany("INSERT OR REPLACE INTO value_candidate (identifier, value_key, source, value, ref, at) "
                          "VALUES (?, ?, ?, ?, ?, ?)", candidates)
     conn.execute("COMMIT")
+
+
+# ---------------------------------------------------------------------------------------------- narrow rows
+def narrow_floor(store_file: Path, csv_file: Path, workdir: Path) -> tuple[int, float]:
+    """The same floor on the storage redesign the budget question asked about: every claim (shown or losing)
+    one row of a `claim` table (product, key, source → value, ref, at, shown), WITHOUT ROWID, filled from
+    `store_file`'s value maps. Per batch of the ERP file's identifiers: read the shown claims of KEYS, demote
+    the ones another source held, upsert the ERP's claims. Returns (rows read, seconds) for that part only:
+    building the table from the JSON rows is not timed."""
+    import time
+
+    db = workdir / "narrow-floor.db"
+    db.unlink(missing_ok=True)
+    src = sqlite3.connect(store_file)
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE claim (product_id INTEGER NOT NULL, key TEXT NOT NULL, source TEXT NOT NULL, value TEXT, "
+                 "ref TEXT, at TEXT, shown INTEGER NOT NULL, PRIMARY KEY (product_id, key, source)) WITHOUT ROWID")
+    conn.execute("CREATE TABLE ident (identifier TEXT PRIMARY KEY, id INTEGER NOT NULL) WITHOUT ROWID")
+    conn.execute("BEGIN")
+    for pid, ident, value_map, provenance in src.execute("SELECT id, identifier, value_map, provenance FROM product"):
+        provs = orjson.loads(provenance or "{}")
+        conn.execute("INSERT INTO ident VALUES (?, ?)", (ident, pid))
+        conn.executemany("INSERT INTO claim VALUES (?, ?, ?, ?, ?, ?, 1)", [
+            (pid, k, (provs.get(k) or {}).get("source", "catalog"), orjson.dumps(v).decode(),
+             (provs.get(k) or {}).get("ref"), (provs.get(k) or {}).get("at")) for k, v in orjson.loads(value_map).items()])
+    conn.execute("COMMIT")
+    src.close()
+    with csv_file.open(encoding="cp1252", newline="") as fh:
+        reader = csv.reader(fh, delimiter=";")
+        next(reader, None)
+        ids = [row[0] for row in reader if row]
+    keys = orjson.dumps(KEYS).decode()
+    start = time.perf_counter()
+    for i in range(0, len(ids), BATCH):
+        batch = orjson.dumps(ids[i:i + BATCH]).decode()
+        pid = dict(conn.execute("SELECT identifier, id FROM ident WHERE identifier IN (SELECT value FROM json_each(?))",
+                                (batch,)).fetchall())
+        shown = conn.execute("SELECT c.product_id, c.key, c.source FROM ident i JOIN claim c ON c.product_id = i.id "
+                             "AND c.shown = 1 AND c.key IN (SELECT value FROM json_each(?)) "
+                             "WHERE i.identifier IN (SELECT value FROM json_each(?))", (keys, batch)).fetchall()
+        claims = [(p, k, "erp", orjson.dumps(ident).decode(), "floor", "2026-01-01T00:00:00")
+                  for ident, p in pid.items() for k in KEYS]
+        conn.execute("BEGIN")
+        conn.executemany("UPDATE claim SET shown = 0 WHERE product_id = ? AND key = ? AND source = ?",
+                         [row for row in shown if row[2] != "erp"])
+        conn.executemany("INSERT OR REPLACE INTO claim VALUES (?, ?, ?, ?, ?, ?, 1)", claims)
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - start
+    conn.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return len(ids), seconds
