@@ -3,6 +3,9 @@ URLs are fetched with a timeout, a size cap and a redirect limit; any failure is
 
 from __future__ import annotations
 
+import os
+import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +24,27 @@ def read_ref(ref: str, *, base_dir: Path | None = None, limits: FetchLimits = Fe
 
 
 def read_path(ref: str, *, base_dir: Path | None = None, max_bytes: int) -> bytes:
-    path = Path(ref.removeprefix("file://"))
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
+    return read_file(ref, base_dir=base_dir, max_bytes=max_bytes)[0]
+
+
+#: A file modified this recently may change again within the filesystem's timestamp granularity (2 s on FAT)
+#: without its validator changing: it gets none, so the next refresh reads it again (git's "racy clean" rule).
+SETTLE_NS = 2_000_000_000
+
+
+def read_file(ref: str, *, base_dir: Path | None = None, max_bytes: int) -> tuple[bytes, str | None]:
+    """The file's bytes and its validator (see `file_validator`), None when the file changed while it was read
+    or was modified too recently to be trusted."""
+    path = local_path(ref, base_dir)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise FetchFailed(f"{size} bytes, more than the {max_bytes}-byte cap", file=ref)
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            before = os.fstat(handle.fileno())
+            if before.st_size > max_bytes:
+                raise FetchFailed(f"{before.st_size} bytes, more than the {max_bytes}-byte cap", file=ref)
+            data = handle.read(max_bytes + 1)
+            if len(data) > max_bytes:
+                raise FetchFailed(f"more than the {max_bytes}-byte cap (the file grew while read)", file=ref)
+            after = os.fstat(handle.fileno())
     except FileNotFoundError as exc:
         raise FetchFailed("file not found", file=ref,
                           hint="relative paths are read from --base (the folder the import came from)") from exc
@@ -36,6 +52,29 @@ def read_path(ref: str, *, base_dir: Path | None = None, max_bytes: int) -> byte
         raise FetchFailed("is a folder, not an image file", file=ref) from exc
     except PermissionError as exc:
         raise FetchFailed("permission denied", file=ref) from exc
+    validator = _validator(before)
+    settled = time.time_ns() - before.st_mtime_ns >= SETTLE_NS
+    return data, validator if settled and validator == _validator(after) else None
+
+
+def file_validator(ref: str, *, base_dir: Path | None = None) -> str | None:
+    """What identifies a local file's bytes without reading them: size, modification time (ns) and inode (a
+    file replaced by another, or a relative path read from another --base, is another inode). Kept in
+    `asset_origin.etag` like an HTTP ETag; None when the path is not a readable regular file."""
+    try:
+        info = os.stat(local_path(ref, base_dir))
+    except (OSError, ValueError):
+        return None
+    return _validator(info) if stat.S_ISREG(info.st_mode) else None
+
+
+def _validator(info: os.stat_result) -> str:
+    return f"file:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
+
+
+def local_path(ref: str, base_dir: Path | None = None) -> Path:
+    path = Path(ref.removeprefix("file://"))
+    return base_dir / path if not path.is_absolute() and base_dir is not None else path
 
 
 @dataclass(frozen=True)

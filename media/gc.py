@@ -7,7 +7,11 @@ than the grace period are kept, so an upload that has not been assigned to a pro
 Rows go before objects, one transaction per page: a crash in between leaves objects nothing points to, never a
 row pointing to a deleted object. Such objects, and those a crash left between writing an object and recording
 its row, are swept next (`orphans`): an object under the asset namespaces that no asset or rendition row names
-and that is older than the same grace (a younger one may be a write whose row is not committed yet)."""
+and that is older than the same grace (a younger one may be a write whose row is not committed yet).
+
+Every deletion goes through media.fence, which re-checks the rows under a lock that ingest and renditions also
+take to record theirs: an ingest re-using the same bytes, or a rendition rewriting the same key, while gc runs
+keeps its object (or stores it again)."""
 
 from __future__ import annotations
 
@@ -16,16 +20,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, exists, literal, select
 
 from media.assets import ASSET, ORIGIN, RENDITION
+from media.fence import Deleter
 from media.image_index import USE, refreshed
-from pim.protocols import StoredObject
 from pim.store.store import now
 
 PAGE = 500
+#: Objects deleted per locked turn (media.fence): bounds how long a turn holds writers off (S3 deletes one a request).
+TURN = 100
 # What media.assets.original_key / rendition_key write. Only these are swept: the S3 exporter may publish feeds
 # under the same bucket and prefix (PIM_S3_PREFIX), and those have no row either.
 NAMESPACES = ("originals/", "renditions/")
@@ -60,13 +66,14 @@ def collect_garbage(store: Any, asset_store: Any, *, grace: timedelta = timedelt
     refreshed(store)
     cutoff = now() - grace
     result = GcResult()
-    _unused_images(store, asset_store, cutoff, dry_run, result)
+    deleter = Deleter(store, asset_store)
+    _unused_images(store, deleter, cutoff, dry_run, result)
     if orphans:
-        sweep_orphans(store, asset_store, cutoff=cutoff, dry_run=dry_run, result=result)
+        sweep_orphans(store, asset_store, cutoff=cutoff, dry_run=dry_run, result=result, deleter=deleter)
     return result
 
 
-def _unused_images(store: Any, asset_store: Any, cutoff: datetime, dry_run: bool, result: GcResult) -> None:
+def _unused_images(store: Any, deleter: Deleter, cutoff: datetime, dry_run: bool, result: GcResult) -> None:
     after = ""
     while True:
         with store.begin() as conn:
@@ -88,40 +95,49 @@ def _unused_images(store: Any, asset_store: Any, cutoff: datetime, dry_run: bool
                 conn.execute(delete(RENDITION).where(RENDITION.c.sha256.in_(shas)))
                 conn.execute(delete(ORIGIN).where(ORIGIN.c.sha256.in_(shas)))
                 conn.execute(delete(ASSET).where(ASSET.c.sha256.in_(shas)))
-        if not dry_run:
-            for key in keys:
-                asset_store.delete(key)
+        if not dry_run:  # an ingest may have recorded the same bytes again since: those objects stay
+            for turn in _pages(keys, TURN):
+                deleter.delete_unnamed(turn, _named)
 
 
-def sweep_orphans(store: Any, asset_store: Any, *, cutoff: datetime, dry_run: bool, result: GcResult) -> None:
+def sweep_orphans(store: Any, asset_store: Any, *, cutoff: datetime, dry_run: bool, result: GcResult,
+                  deleter: Deleter | None = None) -> None:
     """Delete objects under NAMESPACES last written before `cutoff` that no row names, a page at a time as the
-    store lists them: neither the listing nor the catalog's keys are ever held whole."""
+    store lists them: neither the listing nor the catalog's keys are ever held whole. The listing and the first
+    check may be stale by the time of the delete; the fence re-checks each key under its lock."""
+    deleter = deleter or Deleter(store, asset_store)
     for namespace in NAMESPACES:
         old = (o for o in asset_store.objects(namespace) if o.modified < cutoff and o.key.startswith(namespace))
         for page in _pages(old):
-            for orphan in _unnamed(store, page):
-                result.orphans += 1
-                result.orphan_bytes += orphan.size
-                if not dry_run:
-                    asset_store.delete(orphan.key)
+            with store.engine.connect() as conn:
+                names = _named(conn, [o.key for o in page])
+            orphans = {o.key: o for o in page if o.key not in names}
+            if dry_run:
+                gone = list(orphans)
+            else:
+                gone = [key for turn in _pages(list(orphans), TURN) for key in deleter.delete_unnamed(turn, _named)]
+            result.orphans += len(gone)
+            result.orphan_bytes += sum(orphans[key].size for key in gone)
 
 
-def _unnamed(store: Any, page: list[StoredObject]) -> list[StoredObject]:
-    """The objects of `page` no asset or rendition row names. A key in another shape (the temp file of a
-    crashed local write) is looked up by key itself."""
-    shas = sorted({m.group(1) for o in page if (m := SHA_IN_KEY.match(o.key))})
-    stray = [o.key for o in page if not SHA_IN_KEY.match(o.key)]
+def _named(conn: Any, keys: list[str]) -> set[str]:
+    """Those of `keys` an asset or rendition row names. A key in another shape (the temp file of a crashed
+    local write) is looked up by key itself."""
+    shas = sorted({m.group(1) for key in keys if (m := SHA_IN_KEY.match(key))})
+    stray = [key for key in keys if not SHA_IN_KEY.match(key)]
     named: set[str] = set()
-    with store.engine.connect() as conn:
-        for table in (ASSET, RENDITION):
-            if shas:
-                named.update(conn.execute(select(table.c.key).where(table.c.sha256.in_(shas))).scalars())
-            if stray:
-                named.update(conn.execute(select(table.c.key).where(table.c.key.in_(stray))).scalars())
-    return [o for o in page if o.key not in named]
+    for table in (ASSET, RENDITION):
+        if shas:
+            named.update(conn.execute(select(table.c.key).where(table.c.sha256.in_(shas))).scalars())
+        if stray:
+            named.update(conn.execute(select(table.c.key).where(table.c.key.in_(stray))).scalars())
+    return named
 
 
-def _pages(items: Iterable[StoredObject], size: int = PAGE) -> Iterator[list[StoredObject]]:
+T = TypeVar("T")
+
+
+def _pages(items: Iterable[T], size: int = PAGE) -> Iterator[list[T]]:
     it = iter(items)
     while page := list(islice(it, size)):
         yield page

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from media.assets import ASSET, ORIGIN, REJECTED, VALID, _chunks, original_key
 from media.errors import AssetRejected, FetchFailed
-from media.fetch import Validators, fetch_url_if_changed, is_url, read_ref
+from media.fence import begin_writes, vanished
+from media.fetch import Validators, fetch_url_if_changed, file_validator, is_url, read_file
 from media.image_index import catalog_images, products_showing, refresh_image_index
 from media.settings import CONTENT_TYPES, EXTENSIONS, MediaFile
 from media.validate import inspect
@@ -25,6 +26,9 @@ from pim.store.store import batched, now
 
 #: refs submitted to the executor at a time: bounds memory (bytes in flight) on large catalogs.
 WINDOW = 64
+#: times a ref is stored again when a concurrent gc deleted its object before its row went in (media.fence)
+ATTEMPTS = 3
+LOST = "the asset store lost the image while it was being recorded (a gc ran at the same time); ingest it again"
 
 
 @dataclass
@@ -34,13 +38,18 @@ class IngestCounts:
     unreadable: int = 0
     known: int = 0
     stored: int = 0  # originals written to the asset store (the rest were already there: dedupe)
-    not_modified: int = 0  # refreshed URLs the server said had not changed (304): not downloaded again
+    not_modified: int = 0  # refreshed refs known unchanged without reading them: HTTP 304, or same local file
+    unchanged_files: int = 0  # of which local files whose size, mtime and inode had not changed
     problems: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, int]:
         out = {"valid": self.valid, "rejected": self.rejected, "unreadable": self.unreadable,
                "already known": self.known, "originals stored": self.stored}
-        return out | ({"not modified (HTTP 304)": self.not_modified} if self.not_modified else {})
+        if http := self.not_modified - self.unchanged_files:
+            out["not modified (HTTP 304)"] = http
+        if self.unchanged_files:
+            out["not modified (file unchanged)"] = self.unchanged_files
+        return out
 
 
 def _reason(exc: Exception) -> str:
@@ -51,18 +60,20 @@ def _reason(exc: Exception) -> str:
 def examine(ref: str, *, asset_store: Any, media: MediaFile, base_dir: Path | None = None,
             data: bytes | None = None, since: Known | None = None) -> dict[str, Any]:
     """Read, hash, validate and store one image. Runs on a worker; returns a plain, picklable result. `since`:
-    what an earlier run stored for this URL ref; the server is asked whether it changed, and a 304 answers
-    `known` without reading the bytes again."""
+    what an earlier run stored for this ref. A URL's server is asked whether it changed, and a 304 answers
+    `known` without reading the bytes again; a local file whose size, mtime and inode match is not opened."""
     seen = Validators()
     try:
         if data is None and is_url(ref):
             validators = Validators(since.etag, since.last_modified) if since else Validators()
             data, seen = fetch_url_if_changed(ref, media.fetch, validators)
             if data is None and since is not None:  # 304 Not Modified: the stored asset still stands
-                return {"ref": ref, "sha256": since.sha256, "problem": None, "known": True, "not_modified": True,
-                        "etag": since.etag, "last_modified": since.last_modified}
+                return _unchanged(ref, since)
         elif data is None:
-            data = read_ref(ref, base_dir=base_dir, limits=media.fetch)
+            if since is not None and since.etag and since.etag == file_validator(ref, base_dir=base_dir):
+                return _unchanged(ref, since) | {"unchanged_file": True}
+            data, validator = read_file(ref, base_dir=base_dir, max_bytes=media.fetch.max_bytes)
+            seen = Validators(etag=validator)
     except FetchFailed as exc:
         return {"ref": ref, "sha256": None, "problem": _reason(exc)}
     assert data is not None
@@ -90,6 +101,11 @@ def examine(ref: str, *, asset_store: Any, media: MediaFile, base_dir: Path | No
     return result | verdict | {"key": key, "stored": stored}
 
 
+def _unchanged(ref: str, since: Known) -> dict[str, Any]:
+    return {"ref": ref, "sha256": since.sha256, "problem": None, "known": True, "not_modified": True,
+            "etag": since.etag, "last_modified": since.last_modified}
+
+
 #: (sha256, accepted formats, pixel limit) → the verdict on those bytes, per process: the same picture under
 #: many refs (variants sharing a photo, one image at several URLs) is decoded once. Bounded; dict operations
 #: are atomic, so the thread pool may share it.
@@ -113,15 +129,17 @@ def ingest(store: Any, items: Iterable[tuple[str, str]], *, asset_store: Any, me
     work = partial(_examine_since, asset_store=asset_store, media=media, base_dir=base_dir)
     for window in _windows(_dedupe(items), WINDOW):
         stored = _known(store, [ref for ref, _ in window])
-        # a refresh reads every ref again, but asks HTTP servers first whether what is stored changed
+        # a refresh reads every ref again, but asks first (HTTP validators, local size and mtime) what changed
         known = {} if refresh else stored
-        todo = [(ref, stored.get(ref) if is_url(ref) else None) for ref, _ in window if ref not in known]
-        sources = [src for ref, src in window if ref not in known]
+        jobs = [((ref, stored.get(ref)), src) for ref, src in window if ref not in known]
+        records = [({"ref": ref, "sha256": k.sha256, "problem": None, "known": True, "etag": k.etag,
+                     "last_modified": k.last_modified}, src) for ref, src in window if (k := known.get(ref))]
+        epoch = begin_writes(store) if jobs else 0
+        todo = [job for job, _ in jobs]
         results = list(executor.map(work, todo)) if executor and todo else [work(t) for t in todo]
-        records = list(zip(results, sources))
-        records += [({"ref": ref, "sha256": k.sha256, "problem": None, "known": True, "etag": k.etag,
-                      "last_modified": k.last_modified}, src) for ref, src in window if (k := known.get(ref))]
-        _record(store, records, counts)
+        records += list(zip(results, [src for _, src in jobs]))
+        _record_all(store, records, counts, asset_store=asset_store, epoch=epoch,
+                    again=lambda ref: work((ref, None)))
         if on_progress:
             on_progress(len(window))
     return counts
@@ -130,9 +148,32 @@ def ingest(store: Any, items: Iterable[tuple[str, str]], *, asset_store: Any, me
 def ingest_bytes(store: Any, data: bytes, name: str, *, asset_store: Any, media: MediaFile | None = None,
                  source: str = "upload") -> dict[str, Any]:
     """A content-team upload: the bytes are already here. Returns the result row (sha256, status, problem)."""
-    result = examine(name, asset_store=asset_store, media=media or MediaFile(), data=data)
-    _record(store, [(result, source)], IngestCounts())
-    return result
+    media = media or MediaFile()
+    epoch = begin_writes(store)
+    again = partial(examine, asset_store=asset_store, media=media, data=data)
+    recorded = _record_all(store, [(again(name), source)], IngestCounts(), asset_store=asset_store, epoch=epoch,
+                           again=again)
+    return recorded[0][0]
+
+
+def _record_all(store: Any, records: list[tuple[dict[str, Any], str]], counts: IngestCounts, *, asset_store: Any,
+                epoch: int, again: Callable[[str], dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+    """Record the results; those whose object a concurrent gc deleted before their row went in are examined
+    `again` (read and stored anew, in this process) and recorded, up to ATTEMPTS times, then recorded as
+    unreadable (retried by the next run). Returns what was recorded last for each record."""
+    out: list[tuple[dict[str, Any], str]] = []
+    for attempt in range(1, ATTEMPTS + 1):
+        lost = _record(store, records, counts, asset_store=asset_store, epoch=epoch)
+        out += [r for r in records if all(r is not x for x in lost)]
+        if not lost:
+            return out
+        epoch = begin_writes(store)
+        if attempt == ATTEMPTS:
+            records = [({"ref": res["ref"], "sha256": None, "problem": LOST}, src) for res, src in lost]
+            _record(store, records, counts, asset_store=asset_store, epoch=epoch)
+            return out + records
+        records = [(again(res["ref"]), src) for res, src in lost]
+    return out
 
 
 def _dedupe(items: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
@@ -178,8 +219,26 @@ def _known(store: Any, refs: list[str]) -> dict[str, Known]:
     return out
 
 
-def _record(store: Any, records: list[tuple[dict[str, Any], str]], counts: IngestCounts) -> None:
+def _record(store: Any, records: list[tuple[dict[str, Any], str]], counts: IngestCounts, *, asset_store: Any,
+            epoch: int) -> list[tuple[dict[str, Any], str]]:
+    """Write the asset and origin rows of `records` in one transaction. Returns the records left out because
+    their stored object vanished since `epoch` (media.fence: a gc ran meanwhile); the caller stores them again."""
     stamp = now()
+    keys = {res["key"] for res, _ in records if res.get("key") and not res.get("known")}
+    with store.begin() as conn:
+        gone = vanished(store, conn, epoch, asset_store, keys)  # first: on SQLite it takes the write lock
+        lost = [(res, src) for res, src in records if res.get("key") in gone]
+        assets, origins = _rows([r for r in records if r[0].get("key") not in gone], counts, stamp)
+        if assets:
+            # Same bytes, same verdict: an asset row, once written, is never rewritten (keeps created_at).
+            conn.execute(_insert(store, ASSET).on_conflict_do_nothing(index_elements=["sha256"]), list(assets.values()))
+        store.upsert_rows(conn, ORIGIN, list(origins.values()), ["ref", "source"])
+    return lost
+
+
+def _rows(records: list[tuple[dict[str, Any], str]], counts: IngestCounts,
+          stamp: Any) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:
+    """Asset rows by sha256 and origin rows by (ref, source), counting each record."""
     assets: dict[str, dict[str, Any]] = {}
     origins: dict[tuple[str, str], dict[str, Any]] = {}
     for res, source in records:
@@ -190,6 +249,7 @@ def _record(store: Any, records: list[tuple[dict[str, Any], str]], counts: Inges
         if res.get("known"):
             counts.known += 1
             counts.not_modified += bool(res.get("not_modified"))
+            counts.unchanged_files += bool(res.get("unchanged_file"))
             continue
         if res["sha256"] is None:
             counts.unreadable += 1
@@ -204,11 +264,7 @@ def _record(store: Any, records: list[tuple[dict[str, Any], str]], counts: Inges
         assets[res["sha256"]] = {"sha256": res["sha256"], "format": res.get("format"), "width": res.get("width"),
                                  "height": res.get("height"), "bytes": res["bytes"], "status": status,
                                  "problem": res["problem"], "key": res.get("key"), "created_at": stamp}
-    with store.begin() as conn:
-        if assets:
-            # Same bytes, same verdict: an asset row, once written, is never rewritten (keeps created_at).
-            conn.execute(_insert(store, ASSET).on_conflict_do_nothing(index_elements=["sha256"]), list(assets.values()))
-        store.upsert_rows(conn, ORIGIN, list(origins.values()), ["ref", "source"])
+    return assets, origins
 
 
 def _insert(store: Any, table: Any) -> Any:

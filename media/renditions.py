@@ -14,12 +14,14 @@ from PIL import Image
 from sqlalchemy import select
 
 from media.assets import ASSET, ORIGIN, RENDITION, VALID, rendition_key, resolve
+from media.fence import begin_writes, vanished
 from media.image_index import products_showing, refresh_image_index
 from media.normalize import flatten, normalize
 from media.settings import ChannelMedia, Fit, MediaFile, OutputFormat, RenditionSpec
 from pim.store.store import batched, now
 
 PAGE = 256  # assets per planning query and per executor window (bounds memory on 10k+ catalogs)
+ATTEMPTS = 3  # times a rendition is rendered again when a concurrent gc deleted it before its row went in
 
 
 # ---------------------------------------------------------------------------------------------- pixels
@@ -119,18 +121,45 @@ def build_renditions(store: Any, specs: list[RenditionSpec], *, asset_store: Any
     work = partial(render_asset, asset_store=asset_store)
     jobs = plan(store, specs, rules=rules, shas=shas, force=force)
     while window := [job for _, job in zip(range(PAGE), jobs)]:
+        epoch = begin_writes(store)
         results = executor.map(work, window) if executor else map(work, window)
-        rows = [row for result in results for row in result]
-        stamp = now()
-        with store.begin() as conn:
-            store.upsert_rows(conn, RENDITION, [r | {"created_at": stamp} for r in rows], ["sha256", "spec_hash"])
-            _touch_showing(store, conn, {r["sha256"] for r in rows})
+        rows = _record(store, [row for result in results for row in result], window, asset_store, epoch, work)
         counts["assets"] += len(window)
         counts["renditions"] += len(rows)
         counts["bytes"] += sum(r["bytes"] for r in rows)
         if on_progress:
             on_progress(len(window))
     return counts
+
+
+def _record(store: Any, rows: list[dict[str, Any]], window: list[tuple[str, str, list[RenditionSpec]]],
+            asset_store: Any, epoch: int, work: Callable[..., list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Record the rendition rows; those whose object a concurrent gc deleted before the row went in
+    (media.fence) are rendered again here, up to ATTEMPTS times (then left for the next run). Returns the rows
+    recorded."""
+    originals = {sha: key for sha, key, _ in window}
+    recorded: list[dict[str, Any]] = []
+    for attempt in range(1, ATTEMPTS + 1):
+        stamp = now()
+        with store.begin() as conn:
+            gone = vanished(store, conn, epoch, asset_store, [r["key"] for r in rows])  # first: SQLite's lock
+            kept = [r for r in rows if r["key"] not in gone]
+            store.upsert_rows(conn, RENDITION, [r | {"created_at": stamp} for r in kept], ["sha256", "spec_hash"])
+            _touch_showing(store, conn, {r["sha256"] for r in kept})
+        recorded += kept
+        lost = [r for r in rows if r["key"] in gone]
+        if not lost or attempt == ATTEMPTS:
+            return recorded
+        epoch = begin_writes(store)
+        redo: dict[str, list[RenditionSpec]] = {}
+        for r in lost:
+            redo.setdefault(r["sha256"], []).append(_spec(window, r))
+        rows = [row for sha, specs in redo.items() for row in work((sha, originals[sha], specs))]
+    return recorded
+
+
+def _spec(window: list[tuple[str, str, list[RenditionSpec]]], row: dict[str, Any]) -> RenditionSpec:
+    return next(s for sha, _, specs in window if sha == row["sha256"] for s in specs if s.spec_hash == row["spec_hash"])
 
 
 def _touch_showing(store: Any, conn: Any, shas: set[str]) -> None:
