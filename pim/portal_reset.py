@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, select, update
+from sqlalchemy import Column, DateTime, Integer, String, Table
 from sqlmodel import Field, SQLModel
 
 from pim.mail import send_mail
@@ -31,7 +31,7 @@ class PortalResetRow(SQLModel, table=True):
 
 
 RESET: Table = PortalResetRow.__table__  # type: ignore[assignment]
-LINKS = ResetLinks(RESET, "person_id", "prs_")
+LINKS = ResetLinks(RESET, "person_id", "prs_", PERSON, "email")
 
 
 def request_reset(store: Store, settings: Settings, email: str, base_url: str, *, send: Send = send_mail) -> bool:
@@ -50,11 +50,7 @@ def request_reset(store: Store, settings: Settings, email: str, base_url: str, *
 def check_token(store: Store, token: str) -> str | None:
     """The e-mail of the active person an unused, unexpired link belongs to, else None."""
     with store.engine.connect() as conn:
-        person_id = LINKS.holder(conn, token)
-        if person_id is None:
-            return None
-        email = conn.execute(select(PERSON.c.email).where(PERSON.c.id == person_id, PERSON.c.active.is_(True))).scalar()
-    return str(email) if email else None
+        return LINKS.active_name(conn, token)
 
 
 def redeem(store: Store, token: str, password: str) -> str | None:
@@ -62,9 +58,5 @@ def redeem(store: Store, token: str, password: str) -> str | None:
     meanwhile changes nothing). Returns their e-mail, or None. InputError when the password is too short."""
     digest = hash_password(password)  # refuses a short one before anything is written
     with store.begin() as conn:
-        person_id = LINKS.take(conn, token)
-        if person_id is None:
-            return None
-        email = conn.execute(update(PERSON).where(PERSON.c.id == person_id, PERSON.c.active.is_(True))
-                             .values(password_hash=digest).returning(PERSON.c.email)).scalar()
-        return str(email) if email else None
+        done = LINKS.set_password(conn, token, digest)
+    return done[1] if done else None

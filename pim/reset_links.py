@@ -36,6 +36,28 @@ class ResetLinks:
     table: Table
     owner: str
     prefix: str
+    accounts: Table  #: whose links they are: `id`, `active` and `password_hash` columns
+    name: str  #: the accounts' column a page names the account by (an e-mail, a user name)
+
+    def active_name(self, conn: Connection, token: str) -> str | None:
+        """The name of the active account an unused, unexpired link belongs to, else None."""
+        owner = self.holder(conn, token)
+        if owner is None:
+            return None
+        a = self.accounts
+        name = conn.execute(select(a.c[self.name]).where(a.c.id == owner, a.c.active.is_(True))).scalar()
+        return str(name) if name else None
+
+    def set_password(self, conn: Connection, token: str, digest: str) -> tuple[int, str] | None:
+        """Use the link up and give its active account the new password hash, in the caller's transaction;
+        (account id, name), or None when the link or the account does not serve."""
+        owner = self.take(conn, token)
+        if owner is None:
+            return None
+        a = self.accounts
+        name = conn.execute(update(a).where(a.c.id == owner, a.c.active.is_(True))
+                            .values(password_hash=digest).returning(a.c[self.name])).scalar()
+        return (owner, str(name)) if name else None
 
     def issue(self, conn: Connection, owner_id: int) -> str:
         """A new link's token for the account; the account's older links stop working."""

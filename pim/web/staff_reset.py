@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select, update
 
 from pim.errors import ConfigError, InputError
 from pim.mail import mail_configured, send_mail
@@ -23,7 +22,7 @@ from pim.web.tables import USER, WEB_RESET
 from pim.web.throttle import sign_in_attempt
 from pim.web.ui import render, templates
 
-LINKS = ResetLinks(WEB_RESET, "user_id", "srs_")
+LINKS = ResetLinks(WEB_RESET, "user_id", "srs_", USER, "username")
 RESET_PATH = "/login/reset"
 
 router = APIRouter(prefix="/login", include_in_schema=False)
@@ -46,11 +45,7 @@ def request_reset(store: Store, settings: Settings, email: str, base_url: str, *
 def check_token(store: Store, token: str) -> str | None:
     """The user name of the active user an unused, unexpired link belongs to, else None."""
     with store.engine.connect() as conn:
-        user_id = LINKS.holder(conn, token)
-        if user_id is None:
-            return None
-        name = conn.execute(select(USER.c.username).where(USER.c.id == user_id, USER.c.active.is_(True))).scalar()
-    return str(name) if name else None
+        return LINKS.active_name(conn, token)
 
 
 def redeem(store: Store, token: str, password: str) -> str | None:
@@ -59,14 +54,10 @@ def redeem(store: Store, token: str, password: str) -> str | None:
     InputError when the password breaks the staff rule."""
     digest = accounts.hash_password(password)  # refuses a short one before anything is written
     with store.begin() as conn:
-        user_id = LINKS.take(conn, token)
-        if user_id is None:
-            return None
-        name = conn.execute(update(USER).where(USER.c.id == user_id, USER.c.active.is_(True))
-                            .values(password_hash=digest).returning(USER.c.username)).scalar()
-        if name:
-            sessions.end_all(conn, user_id)
-        return str(name) if name else None
+        done = LINKS.set_password(conn, token, digest)
+        if done:
+            sessions.end_all(conn, done[0])
+    return done[1] if done else None
 
 
 # --------------------------------------------------------------------------------------------------- pages
