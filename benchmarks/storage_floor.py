@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 import msgspec
@@ -32,24 +34,27 @@ def rewrite_floor(store_file: Path, csv_file: Path, workdir: Path, *, with_candi
     ours = msgspec.Raw(b'{"source":"erp","ref":"floor"}')
     n = 0
     try:
-        with csv_file.open(encoding="cp1252", newline="") as fh:
-            reader = csv.reader(fh, delimiter=";")
-            next(reader, None)
-            batch: list[str] = []
-            for row in reader:
-                if row:
-                    batch.append(row[0])
-                    n += 1
-                if len(batch) == BATCH:
-                    _rewrite(conn, batch, decode, encode, ours, with_candidates)
-                    batch = []
-            if batch:
-                _rewrite(conn, batch, decode, encode, ours, with_candidates)
+        for batch in _batches(_identifiers(csv_file)):
+            _rewrite(conn, batch, decode, encode, ours, with_candidates)
+            n += len(batch)
     finally:
         conn.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{copy}{suffix}").unlink(missing_ok=True)
     return n
+
+
+def _identifiers(csv_file: Path) -> Iterator[str]:
+    """The first column of the ERP file (its identifiers), header skipped."""
+    with csv_file.open(encoding="cp1252", newline="") as fh:
+        reader = csv.reader(fh, delimiter=";")
+        next(reader, None)
+        yield from (row[0] for row in reader if row)
+
+
+def _batches(ids: Iterator[str]) -> Iterator[list[str]]:
+    while batch := list(islice(ids, BATCH)):
+        yield batch
 
 
 def _rewrite(conn: sqlite3.Connection, ids: list[str], decode, encode, ours: msgspec.Raw, with_candidates: bool) -> None:
@@ -100,14 +105,11 @@ def narrow_floor(store_file: Path, csv_file: Path, workdir: Path) -> tuple[int, 
              (provs.get(k) or {}).get("ref"), (provs.get(k) or {}).get("at")) for k, v in orjson.loads(value_map).items()])
     conn.execute("COMMIT")
     src.close()
-    with csv_file.open(encoding="cp1252", newline="") as fh:
-        reader = csv.reader(fh, delimiter=";")
-        next(reader, None)
-        ids = [row[0] for row in reader if row]
+    batches = list(_batches(_identifiers(csv_file)))  # read before the clock starts
     keys = orjson.dumps(KEYS).decode()
     start = time.perf_counter()
-    for i in range(0, len(ids), BATCH):
-        batch = orjson.dumps(ids[i:i + BATCH]).decode()
+    for ids in batches:
+        batch = orjson.dumps(ids).decode()
         pid = dict(conn.execute("SELECT identifier, id FROM ident WHERE identifier IN (SELECT value FROM json_each(?))",
                                 (batch,)).fetchall())
         shown = conn.execute("SELECT c.product_id, c.key, c.source FROM ident i JOIN claim c ON c.product_id = i.id "
@@ -124,4 +126,4 @@ def narrow_floor(store_file: Path, csv_file: Path, workdir: Path) -> tuple[int, 
     conn.close()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    return len(ids), seconds
+    return sum(map(len, batches)), seconds
