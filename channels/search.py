@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-from sqlalchemy import BigInteger, Column, DateTime, String, Table, select
+from sqlalchemy import BigInteger, Column, DateTime, String, Table, Text, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from channels.localize import ValueResolver
 from channels.search_documents import DocumentBuilder, raw_image_url
 from channels.search_settings import digest_of, index_settings, settings_fingerprint, shape_fingerprint
+from channels.search_visibility import decode, encode, products_to_revisit, visibility_fingerprint, visibility_snapshot
 from pim.gate import aged_between, blocks_on_age
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
@@ -52,6 +53,7 @@ class SearchSyncRow(SQLModel, table=True):
     shape_hash: str = SQLField(sa_column=Column(String(64), nullable=False))
     settings_hash: str = SQLField(sa_column=Column(String(64), nullable=False))
     visibility_hash: str | None = SQLField(default=None, sa_column=Column(String(64), nullable=True))
+    visibility_state: str | None = SQLField(default=None, sa_column=Column(Text, nullable=True))
     updated_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -109,27 +111,14 @@ def load_state(store: Store, target: str) -> dict[str, Any] | None:
 
 
 def save_state(store: Store, target: str, watermark: int, shape: str, settings: str, visibility: str | None = None,
-               decided_at: datetime | None = None) -> None:
+               decided_at: datetime | None = None, contracts: str | None = None) -> None:
     """`updated_at` is the instant the push's gate decisions hold for (its plan's time): age rules measure
-    the next push's window from it."""
+    the next push's window from it. `contracts` is the visibility snapshot the push was planned with."""
     with store.begin() as conn:
         store.upsert_rows(conn, SYNC, [{"target": target, "watermark": watermark, "shape_hash": shape,
                                         "settings_hash": settings, "visibility_hash": visibility,
-                                        "updated_at": decided_at or now()}], ["target"])
-
-
-def visibility_fingerprint(store: Store) -> str:
-    """Who may see which products, where that does not ride on a product's own write: every contract's customer
-    and assortment (the default customers provider matches them), or without contracts the price lists'
-    customer/SKU pairs (the sequence pim.commerce.PAIRS_SEQ). A change makes the next push a full rebuild,
-    so no customer keeps finding products it may no longer see."""
-    from pim.commerce import PAIRS_SEQ
-    from pim.contracts import get_contracts
-
-    contracts = sorted([c.code, c.customer, c.assortment.model_dump(mode="json")] for c in get_contracts(store))
-    if contracts:
-        return digest_of(contracts)
-    return digest_of(["price lists", store.current_seq(PAIRS_SEQ)])
+                                        "visibility_state": contracts, "updated_at": decided_at or now()}],
+                          ["target"])
 
 
 @dataclass
@@ -143,7 +132,8 @@ class Plan:
     reason: str
     visibility: str | None = None
     decided_at: datetime | None = None
-    aged: set[str] = field(default_factory=set)  # unwritten products whose price or stock aged past the limit
+    aged: set[str] = field(default_factory=set)  # unwritten products to send as well: aged readings, new customers
+    contracts: str | None = None  # the visibility snapshot (channels.search_visibility), kept for the next push
 
 
 def _written_and(store: Store, since: int, aged: set[str]) -> Iterator[Product]:
@@ -180,7 +170,8 @@ class SearchRenderer:
         if links_state is not None:  # another listing rendition or CDN: every document links anew
             shape = digest_of([shape, links_state()])
         # a provider given for this run decides customers its own way: its changes need --full
-        visibility = None if ctx.options.get("search_customers") else visibility_fingerprint(store)
+        snapshot = None if ctx.options.get("search_customers") else visibility_snapshot(store)
+        visibility = None if snapshot is None else visibility_fingerprint(store, snapshot)
         start = store.current_seq()  # read before the products: later writes are sent next time, never lost
         if ctx.full:
             full, reason = True, "--full"
@@ -188,10 +179,16 @@ class SearchRenderer:
             full, reason = True, "first push to this target"
         elif state["shape_hash"] != shape:
             full, reason = True, "the structure, the listing rendition or the CDN changed what documents contain"
-        elif visibility is not None and state.get("visibility_hash") != visibility:
-            full, reason = True, "contracts or price lists changed which customers may see which products"
         else:
             full, reason = False, "changes since the last push"
+        revisit: set[str] = set()
+        if not full and visibility is not None and state.get("visibility_hash") != visibility:  # type: ignore[union-attr]
+            found = products_to_revisit(store, decode(state.get("visibility_state")), snapshot or [])  # type: ignore[union-attr]
+            if found is None:
+                full, reason = True, "contracts or price lists changed which customers may see which products"
+            else:
+                revisit = found
+                reason += f", and {len(found)} products whose customers may have changed with the contracts"
         decided_at = ctx.options.get("as_of") or datetime.now(UTC)  # the gate's `now` for this run
         aged: set[str] = set()
         if not full and blocks_on_age(ctx.structure, ctx.channel):
@@ -199,7 +196,7 @@ class SearchRenderer:
             if aged:
                 reason += f", and {len(aged)} products whose price or stock reading aged past the channel's limit"
         plan = Plan(full, 0 if full else int(state["watermark"]), start, target, shape, settings, reason,  # type: ignore[index]
-                    visibility, decided_at, aged)
+                    visibility, decided_at, aged | revisit, encode(snapshot or []))
         ctx.options["search_plan"] = plan
         return plan
 
@@ -278,4 +275,5 @@ class SearchRenderer:
         """Called by the pipeline after the exporter succeeded: only now does the watermark move."""
         plan: Plan | None = ctx.options.get("search_plan")
         if plan is not None:
-            save_state(store, plan.target, plan.start_seq, plan.shape, plan.settings, plan.visibility, plan.decided_at)
+            save_state(store, plan.target, plan.start_seq, plan.shape, plan.settings, plan.visibility, plan.decided_at,
+                       plan.contracts)

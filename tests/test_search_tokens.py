@@ -121,3 +121,80 @@ def test_a_contract_change_rebuilds_the_index_so_visibility_follows_the_contract
     delete_contract(store, "globex-cables")
     assert _modes(publish_search(store, tmp_path)) == {"full"}
     assert {h["sku"] for h in search(indexed, token_for(indexed, "globex")).json()["hits"]} == {"HP-100-BLK"}
+
+
+@pytest.fixture
+def sent(indexed: ServedDouble, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SKUs of the English documents the double receives (in place or into a swap index)."""
+    received: list[str] = []
+    add = indexed.double.add_documents
+
+    def recording(uid: str, docs: list[dict], primary_key: str | None, replace: bool) -> None:
+        if uid.removesuffix("_build").endswith("en_US"):
+            received.extend(d["sku"] for d in docs)
+        add(uid, docs, primary_key, replace)
+
+    monkeypatch.setattr(indexed.double, "add_documents", recording)
+    return received
+
+
+def _sent_by(publishing, sent: list[str]) -> set[str]:
+    sent.clear()
+    publishing()
+    return set(sent)
+
+
+def test_a_contract_change_between_contracts_resends_only_the_products_it_touches(
+        indexed: ServedDouble, store: Store, tmp_path: Path, sent: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from pim.contracts import Assortment, Contract, Delivery, Rule, delete_contract, put_contracts
+
+    monkeypatch.setattr("channels.search_visibility.REBUILD_SHARE", 1.0)  # three products: never "most of them"
+
+    def contract(code: str, customer: str, assortment: Assortment) -> Contract:
+        return Contract(code=code, customer=customer, assortment=assortment, locale="de_DE", currency="EUR",
+                        channel="ecommerce", delivery=Delivery(portal=True))
+
+    def push() -> object:
+        result = publish_search(store, tmp_path)
+        modes.append(_modes(result))
+        reasons.append({a.meta["reason"] for a in result.artifacts})
+        return result
+
+    modes: list[set[str]] = []
+    reasons: list[set[str]] = []
+    put_contracts(store, [contract("globex-cables", "globex", Assortment(rules=[Rule(categories=["cables"])])),
+                          contract("acme-red", "acme-gmbh", Assortment(skus=["HP-100-RED"]))])
+    assert _sent_by(push, sent) == {"HP-100-RED", "HP-100-BLK", CABLE} and modes[-1] == {"full"}  # price lists → contracts
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "acme-gmbh")).json()["hits"]} == {"HP-100-RED"}
+
+    # acme's assortment moves from the red headphones to the black ones: those two are re-sent, not the cable
+    put_contracts(store, [contract("acme-red", "acme-gmbh", Assortment(skus=["HP-100-BLK"]))])
+    assert _sent_by(push, sent) == {"HP-100-RED", "HP-100-BLK"} and modes[-1] == {"incremental"}
+    assert reasons[-1] == {"changes since the last push, and 2 products whose customers may have changed with the contracts"}
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "acme-gmbh")).json()["hits"]} == {"HP-100-BLK"}
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "globex")).json()["hits"]} == {CABLE}
+
+    # a new contract for a new customer re-sends its products only; a removed one only what it held
+    put_contracts(store, [contract("initech-cables", "initech", Assortment(rules=[Rule(categories=["cables"])]))])
+    assert _sent_by(push, sent) == {CABLE} and modes[-1] == {"incremental"}
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "initech")).json()["hits"]} == {CABLE}
+    delete_contract(store, "globex-cables")
+    assert _sent_by(push, sent) == {CABLE} and modes[-1] == {"incremental"}
+    assert search(indexed, token_for(indexed, "globex")).json()["hits"] == []
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "initech")).json()["hits"]} == {CABLE}
+    assert _sent_by(push, sent) == set() and modes[-1] == {"incremental"}  # nothing changed since
+
+
+def test_a_contract_change_that_touches_most_of_the_catalog_rebuilds(indexed: ServedDouble, store: Store,
+                                                                     tmp_path: Path) -> None:
+    from pim.contracts import Assortment, Contract, Delivery, Rule, put_contracts
+
+    base = {"locale": "de_DE", "currency": "EUR", "channel": "ecommerce", "delivery": Delivery(portal=True)}
+    put_contracts(store, [Contract(code="acme", customer="acme-gmbh", assortment=Assortment(skus=[CABLE]), **base)])
+    assert _modes(publish_search(store, tmp_path)) == {"full"}
+    put_contracts(store, [Contract(code="acme", customer="acme-gmbh",
+                                   assortment=Assortment(rules=[Rule(families=["headphones", "cables"])]), **base)])
+    result = publish_search(store, tmp_path)
+    assert _modes(result) == {"full"}
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "acme-gmbh")).json()["hits"]} == {
+        "HP-100-RED", "HP-100-BLK", CABLE}
