@@ -145,7 +145,10 @@ def _record(store: Any, rows: list[dict[str, Any]], window: list[tuple[str, str,
             gone = vanished(store, conn, epoch, asset_store, [r["key"] for r in rows])  # first: SQLite's lock
             kept = [r for r in rows if r["key"] not in gone]
             store.upsert_rows(conn, RENDITION, [r | {"created_at": stamp} for r in kept], ["sha256", "spec_hash"])
-            _touch_showing(store, conn, {r["sha256"] for r in kept})
+            touched = _touch_showing(store, conn, {r["sha256"] for r in kept})
+        if getattr(store, "dialect", "sqlite") == "postgresql":
+            with store.begin() as conn:
+                _touch_showing(store, conn, {r["sha256"] for r in kept}, skip=touched)
         recorded += kept
         lost = [r for r in rows if r["key"] in gone]
         if not lost or attempt == ATTEMPTS:
@@ -162,17 +165,25 @@ def _spec(window: list[tuple[str, str, list[RenditionSpec]]], row: dict[str, Any
     return next(s for sha, _, specs in window if sha == row["sha256"] for s in specs if s.spec_hash == row["spec_hash"])
 
 
-def _touch_showing(store: Any, conn: Any, shas: set[str]) -> None:
+def _touch_showing(store: Any, conn: Any, shas: set[str], skip: set[str] | frozenset[str] = frozenset()) -> set[str]:
     """The products showing these assets link their new rendition: a new seq sends them in the next
-    incremental export (search, customer deltas), in the transaction that records the renditions."""
+    incremental export (search, customer deltas), in the transaction that records the renditions. Returns
+    the products touched.
+
+    On PostgreSQL a product write can commit between this transaction's read of the image index and its
+    commit, and a push in that gap sends the product with its plain link. So after the commit the caller
+    touches again the products showing the assets that this first pass did not (`skip`): a write that
+    commits later than that second read is pushed only after the renditions are visible."""
     if not shas or not hasattr(store, "touch_products"):
-        return
+        return set()
     refs = {f"sha256:{sha}" for sha in shas}
     for chunk in batched(sorted(shas), 1000):
         refs.update(conn.execute(select(ORIGIN.c.ref).where(ORIGIN.c.sha256.in_(chunk))).scalars())
     refresh_image_index(store, conn)
-    for chunk in batched(products_showing(conn, refs), 5000):
+    showing = [p for p in products_showing(conn, refs) if p not in skip]
+    for chunk in batched(showing, 5000):
         store.touch_products(conn, chunk)
+    return set(showing)
 
 
 def pending(store: Any, specs: list[RenditionSpec], *, rules: ChannelMedia | None = None) -> int:

@@ -135,3 +135,34 @@ def test_an_image_found_broken_at_ingest_leaves_the_index_at_the_next_push(media
     docs = [a for a in result.artifacts if a.meta["kind"] == "documents" and a.meta["locale"] == "en_US"]
     assert [(a.meta["mode"], a.rows) for a in docs] == [("incremental", 1)]
     assert _images(meili_env)["HP-100-GRN"] is None
+
+
+def test_a_product_that_starts_showing_an_image_while_its_rendition_is_recorded_gets_the_link(
+        media_catalog: Store, meili_env: ServedDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL runs writers side by side: the cable starts showing the red photo, and a push runs, after
+    the rendition transaction read the image index but before it committed. The push sends the cable with the
+    plain link; the renditions' second pass after their commit re-sends it, so the next push links the rendition."""
+    if media_catalog.dialect != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the rendition transaction excludes the write")
+    import media.renditions as renditions
+    from tests.search_data import cable
+
+    publish_search(media_catalog, tmp_path)
+    showing = renditions.products_showing
+    interleaved: list[str | None] = []
+
+    def write_and_push_in_between(conn, refs):  # noqa: ANN001, ANN202
+        found = showing(conn, refs)
+        if not interleaved:
+            media_catalog.upsert_products([cable(image="img/HP-100-RED.jpg")])  # another connection, committed
+            publish_search(media_catalog, tmp_path)
+            interleaved.append(_images(meili_env)[CABLE])
+        return found
+
+    monkeypatch.setattr(renditions, "products_showing", write_and_push_in_between)
+    media = load_media_file()
+    build_renditions(media_catalog, media.channel("ecommerce").renditions, asset_store=open_asset_store(media=media))
+    assert interleaved == [f"{CDN}/img/HP-100-RED.jpg"]  # the push in between: no rendition visible yet
+    publish_search(media_catalog, tmp_path)
+    zoom = f"{CDN}/{_zoom_key(media_catalog)}"
+    assert _images(meili_env)[CABLE] == zoom and _images(meili_env)["HP-100-RED"] == zoom
