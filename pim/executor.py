@@ -4,12 +4,22 @@ machine is not enough (PIM_EXECUTOR=dask:tcp://scheduler:8786).
 A dask Client is not itself a concurrent.futures Executor: its `map` returns futures instead of results, its
 futures do not work with `concurrent.futures.as_completed`, and its `shutdown` stops the scheduler and its
 workers. So the fan-out gets the Client's own Executor view (`Client.get_executor`), and at the end only this
-process's connection closes: the cluster is someone else's and stays up."""
+process's connection closes: the cluster is someone else's and stays up.
+
+Dask workers are long-lived processes started elsewhere, usually without this process's configuration. So
+every task sent to them carries the submitting process's `PIM_*` environment (with `PIM_HOME` made absolute)
+and runs under it: the workers open the same database and write under the same paths, which must therefore
+be reachable from the workers (a shared file system, or S3 for media). One pim deployment per cluster: two
+deployments with different settings on the same workers would take turns at one process environment."""
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
 from typing import Any, Iterator
 
 from pim.errors import ConfigError
@@ -46,10 +56,50 @@ def _dask_executor(address: str) -> Iterator[Executor]:
         raise ConfigError(f"cannot reach the dask scheduler at {address}: {exc}",
                           hint="start it (dask scheduler) or fix PIM_EXECUTOR=dask:tcp://host:8786") from exc
     try:
-        pool = client.get_executor(pure=False)  # pure=False: equal arguments are still separate tasks
+        # pure=False: equal arguments are still separate tasks
+        pool = ShippedSettings(client.get_executor(pure=False), shipped_environment())
         try:
             yield pool
         finally:
             pool.shutdown()
     finally:
         client.close()
+
+
+def shipped_environment() -> dict[str, str]:
+    """This process's PIM_* variables, with PIM_HOME absolute (a worker's working directory is its own)."""
+    from pim.settings import get_settings
+
+    env = {k: v for k, v in os.environ.items() if k.startswith("PIM_")}
+    env["PIM_HOME"] = str(Path(get_settings().home).resolve())
+    return env
+
+
+def run_with_environment(env: dict[str, str], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run `fn` under `env` as the process's PIM_* configuration (a worker's own PIM_* are replaced)."""
+    current = {k: v for k, v in os.environ.items() if k.startswith("PIM_")}
+    if current != env:
+        from pim.settings import reset_settings
+
+        for key in current.keys() - env.keys():
+            del os.environ[key]
+        os.environ.update(env)
+        reset_settings()
+    return fn(*args, **kwargs)
+
+
+class ShippedSettings(Executor):
+    """An Executor whose tasks run under the submitting process's PIM_* configuration."""
+
+    def __init__(self, pool: Executor, env: dict[str, str]) -> None:
+        self.pool, self.env = pool, env
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return self.pool.submit(partial(run_with_environment, self.env, fn), *args, **kwargs)
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
+            chunksize: int = 1) -> Iterator[Any]:
+        return self.pool.map(partial(run_with_environment, self.env, fn), *iterables, timeout=timeout)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.pool.shutdown(wait=wait)

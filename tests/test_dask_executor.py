@@ -17,15 +17,48 @@ from pim.store import Store
 
 
 @pytest.fixture
-def dask_address(pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A cluster whose workers start after PIM_HOME / PIM_DATABASE_URL are set: dask workers read the same
-    PIM_* environment as the process that submits (docs: README, "Configuration")."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0") as cluster:
-        monkeypatch.setenv("PIM_EXECUTOR", f"dask:{cluster.scheduler_address}")
+def dask_address(pim_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A cluster whose workers started under another pim configuration (another PIM_HOME and database): each
+    task must run under the PIM_* environment of the process that submits it (pim.executor.ShippedSettings)."""
+    import os
+
+    ours = {k: v for k, v in os.environ.items() if k.startswith("PIM_")}
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("PIM_HOME", str(elsewhere))
+    monkeypatch.setenv("PIM_DATABASE_URL", f"sqlite:///{elsewhere / 'other.db'}")
+    monkeypatch.setenv("PIM_WORKER_ONLY", "left over")
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=":0") as cluster:
+            monkeypatch.delenv("PIM_WORKER_ONLY")
+            for key, value in ours.items():
+                monkeypatch.setenv(key, value)
+            monkeypatch.setenv("PIM_EXECUTOR", f"dask:{cluster.scheduler_address}")
+            reset_settings()
+            yield cluster.scheduler_address
+    finally:
         reset_settings()
-        yield cluster.scheduler_address
-    reset_settings()
+
+
+def _configuration(_: object = None) -> tuple[str, str, str | None]:
+    import os
+
+    from pim.settings import get_settings
+
+    s = get_settings()
+    return str(s.home), str(s.database_url), os.environ.get("PIM_WORKER_ONLY")
+
+
+def test_tasks_run_under_the_submitting_process_configuration(dask_address: str) -> None:
+    from pim.settings import get_settings
+
+    with Client(dask_address, set_as_default=False) as client:  # as the workers were started
+        home, _, leftover = client.submit(_configuration, pure=False).result()
+        assert home.endswith("elsewhere") and leftover == "left over"
+    with make_executor(f"dask:{dask_address}") as pool:
+        seen = set(pool.map(_configuration, range(4))) | {pool.submit(_configuration).result()}
+    s = get_settings()
+    assert seen == {(str(Path(s.home).resolve()), str(s.database_url), None)}
 
 
 def _square(n: int) -> int:
