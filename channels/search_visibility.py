@@ -9,19 +9,23 @@ or a switch between the two, still rebuilds everything."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
+from sqlalchemy import select
 
 from channels.search_settings import digest_of
 from pim.contracts import Assortment, AssortmentMatcher, get_contracts
 from pim.product import merged_values
-from pim.store.store import Store
+from pim.store.store import PRODUCT, Store
 
 #: Above this share of the catalog a changed contract re-sends, the push rebuilds the index instead (a swap
 #: is cleaner than re-sending most documents in place, and deletes nothing by mistake).
 REBUILD_SHARE = 0.5
 
+PAGE = 5000
 Snapshot = list[list[Any]]  # [[code, customer, assortment as JSON], …], sorted
 
 
@@ -69,9 +73,34 @@ def products_to_revisit(store: Store, before: Snapshot, after: Snapshot) -> set[
     matchers = [AssortmentMatcher(assortment, structure) for _, assortment in changes]
     found: set[str] = set()
     total = 0
-    for product in store.iter_products():
+    for product, values in _catalog(store, needs_values=any(map(_reads_values, (a for _, a in changes)))):
         total += 1
-        values = merged_values(product, store.ancestors(product)) if product.parent else product.values
         if any(m.matches(product, values) for m in matchers):
             found.add(product.identifier)
     return None if total and len(found) > REBUILD_SHARE * total else found
+
+
+def _reads_values(assortment: Assortment) -> bool:
+    """Whether membership depends on values (brands, attribute rules), not only SKU, family and categories."""
+    return any(rule.brands or rule.attributes for rule in [*assortment.rules, *assortment.exclude])
+
+
+def _catalog(store: Store, *, needs_values: bool) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Every product with the values an assortment sees (a variant's merged with its models'). When no rule
+    reads values, only the identifier, family, categories and enabled columns are read (~10× faster)."""
+    if needs_values:
+        for product in store.iter_products():
+            yield product, merged_values(product, store.ancestors(product)) if product.parent else product.values
+        return
+    c = PRODUCT.c
+    last = 0
+    while True:
+        with store.engine.connect() as conn:
+            rows = conn.execute(select(c.id, c.identifier, c.family, c.categories, c.enabled)
+                                .where(c.id > last).order_by(c.id).limit(PAGE)).all()
+        if not rows:
+            return
+        for _, identifier, family, categories, enabled in rows:
+            yield SimpleNamespace(identifier=identifier, family=family, categories=categories or [],
+                                  enabled=enabled), {}
+        last = rows[-1][0]

@@ -184,6 +184,12 @@ def test_a_contract_change_between_contracts_resends_only_the_products_it_touche
     assert {h["sku"] for h in search(indexed, token_for(indexed, "initech")).json()["hits"]} == {CABLE}
     assert _sent_by(push, sent) == set() and modes[-1] == {"incremental"}  # nothing changed since
 
+    # a rule on values: the variants inherit the model's brand, so both are re-sent, and found
+    put_contracts(store, [contract("initech-acme", "initech", Assortment(rules=[Rule(brands=["acme"])]))])
+    assert _sent_by(push, sent) == {"HP-100-RED", "HP-100-BLK"} and modes[-1] == {"incremental"}
+    assert {h["sku"] for h in search(indexed, token_for(indexed, "initech")).json()["hits"]} == {
+        "HP-100-RED", "HP-100-BLK", CABLE}
+
 
 def test_a_contract_change_that_touches_most_of_the_catalog_rebuilds(indexed: ServedDouble, store: Store,
                                                                      tmp_path: Path) -> None:
