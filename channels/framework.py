@@ -7,7 +7,7 @@ is new, one renderer module."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pim.catalog import Structure
 from pim.errors import ConfigError, InputError
+from pim.measures import Measures, UnitError, builtin
 from pim.product import Product
 from pim.structure import AttributeType, Code
 
@@ -43,7 +44,8 @@ class FieldMap(_Strict):
     attribute: str | None = Field(default=None, description="Attribute code the value comes from.")
     attributes: list[str] = Field(default=[], description="Several attributes → a list (e.g. extra images).")
     template: str | None = Field(default=None, description="Jinja2 (sandboxed): {{ values.name }}, {{ identifier }}.")
-    unit: str | None = Field(default=None, description="Convert metric values to this unit (e.g. KILOGRAM).")
+    unit: str | None = Field(default=None, description="Convert metric values to this unit of the attribute's "
+                             "measurement family (KILOGRAM, or a symbol or alias such as kg; °F converts with offsets).")
     locale: str | None = Field(default=None, description="Always read this locale instead of the output's.")
     currency: str | None = Field(default=None, description="Price collections: pick this currency.")
     option_labels: bool = Field(default=True, description="Select options as their label instead of the code.")
@@ -134,30 +136,21 @@ def catalog_for(renderer: str, options: dict[str, Any]) -> ChannelCatalog:
 
 
 # ---------------------------------------------------------------- unit conversion
-#: Factor to the family's base unit (Akeneo unit codes).
-UNITS: dict[str, Decimal] = {
-    "MILLIGRAM": Decimal("0.000001"), "GRAM": Decimal("0.001"), "KILOGRAM": Decimal(1), "TON": Decimal(1000),
-    "OUNCE": Decimal("0.028349523125"), "POUND": Decimal("0.45359237"),
-    "MILLIMETER": Decimal("0.001"), "CENTIMETER": Decimal("0.01"), "DECIMETER": Decimal("0.1"), "METER": Decimal(1),
-    "KILOMETER": Decimal(1000), "INCH": Decimal("0.0254"), "FOOT": Decimal("0.3048"),
-    "MILLILITER": Decimal("0.001"), "CENTILITER": Decimal("0.01"), "LITER": Decimal(1), "CUBIC_METER": Decimal(1000),
-    "MILLIWATT": Decimal("0.001"), "WATT": Decimal(1), "KILOWATT": Decimal(1000),
-}
-_FAMILY = {**dict.fromkeys(["MILLIGRAM", "GRAM", "KILOGRAM", "TON", "OUNCE", "POUND"], "Weight"),
-           **dict.fromkeys(["MILLIMETER", "CENTIMETER", "DECIMETER", "METER", "KILOMETER", "INCH", "FOOT"], "Length"),
-           **dict.fromkeys(["MILLILITER", "CENTILITER", "LITER", "CUBIC_METER"], "Volume"),
-           **dict.fromkeys(["MILLIWATT", "WATT", "KILOWATT"], "Power")}
+#: Decimal places a converted amount is published with.
+PLACES = Decimal("0.001")
 
 
-def convert(amount: str | Decimal, unit: str, to: str) -> Decimal:
-    """Convert between units of one family; ConfigError for unknown or incompatible units."""
-    unit, to = unit.upper(), to.upper()
-    if unit == to:
-        return Decimal(str(amount))
-    if unit not in UNITS or to not in UNITS or _FAMILY[unit] != _FAMILY[to]:
-        raise ConfigError(f"cannot convert {unit} to {to}")
-    value = Decimal(str(amount)) * UNITS[unit] / UNITS[to]
-    return value.quantize(Decimal("0.001")).normalize()
+def convert(amount: str | Decimal, unit: str, to: str, family: str | None = None,
+            measures: Measures | None = None) -> Decimal:
+    """`amount` in `unit` as `to` (codes, aliases or symbols of one measurement family, temperatures with their
+    offsets), rounded to PLACES; ConfigError for an unknown unit or units of different families."""
+    try:
+        value = (measures or builtin()).convert(amount, unit, to, family)
+    except UnitError as exc:
+        raise ConfigError(str(exc), hint="a field's unit: must be a unit of its attribute's metric_family") from None
+    with localcontext() as ctx:
+        ctx.prec = 60  # quantize needs every integer digit
+        return value.quantize(PLACES).normalize()
 
 
 # ---------------------------------------------------------------- field mapping
@@ -171,6 +164,7 @@ class FieldMapper:
     def __init__(self, catalog: ChannelCatalog, structure: Structure, resolver: Any, scope: str) -> None:
         self.catalog, self.s, self.resolver, self.scope = catalog, structure, resolver, scope
         self._paths: dict[tuple[str, str, str], list[str] | None] = {}
+        self._units: dict[tuple[str, str | None], str | None] = {}  # (field unit, family) → unit code
 
     @cached_property
     def _env(self) -> Any:
@@ -223,9 +217,18 @@ class FieldMapper:
             if raw.get("amount") in (None, ""):
                 return None
             if f.unit:
-                return {"amount": str(convert(raw["amount"], raw["unit"], f.unit)), "unit": f.unit}
+                return self._converted(f.unit, code, raw)
             return raw
         return self.display(code, raw, f.locale or locale, f.option_labels)
+
+    def _converted(self, unit: str, code: str, raw: dict[str, Any]) -> dict[str, str]:
+        """A metric value in the field's unit; the field's unit is written as its code (kg → KILOGRAM)."""
+        measures, family = self.s.measures, self.s.attributes[code].metric_family
+        target = self._units.get((unit, family))
+        if target is None:
+            target = self._units[(unit, family)] = measures.resolve(family, unit) if family else None
+        amount = convert(raw["amount"], raw["unit"], unit, family if target else None, measures)
+        return {"amount": format(amount, "f"), "unit": target or unit.upper()}
 
     def context(self, product: Product, values: dict[str, Any], locale: str) -> dict[str, Any]:
         shown: dict[str, Any] = {}

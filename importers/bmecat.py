@@ -36,7 +36,9 @@ class FeatureTarget(BaseModel):
 
     attribute: str
     unit: str | None = Field(default=None, description="Unit when the feature has no FUNIT (metric attributes).")
-    units: dict[str, str] = Field(default={}, description="FUNIT code (e.g. MMT, KGM) → our unit (MILLIMETER).")
+    units: dict[str, str] = Field(default={}, description="FUNIT code → our unit, for codes the measurement "
+                                  "catalogue reads otherwise (e.g. GR: GRAM; the catalogue's gr is GRAIN). A FUNIT not "
+                                  "named here resolves through the catalogue (MMT → MILLIMETER, KGM → KILOGRAM).")
     options: dict[str, str] = Field(default={}, description="FVALUE or VALUE_IDREF → option code.")
 
 
@@ -208,7 +210,12 @@ class BmecatMapper:
             if raw is None:
                 continue
             if attr.type == AttributeType.metric:
-                unit = target.units.get(feat.unit or "", None) or target.unit or attr.default_unit
+                unit = self._unit(target, attr, feat.unit)
+                if unit is None:
+                    family = self.s.measures.family(attr.metric_family)
+                    problems.append((feat.code, self.s.measures.unit_problem(family, feat.unit, "FUNIT")  # type: ignore[arg-type]
+                                     + f"; or map it under features.{feat.code}.units (the value is skipped)"))
+                    continue
                 self._put(values, problems, target.attribute, {"amount": raw.replace(",", "."), "unit": unit}, where=feat.code)
             elif attr.type in (AttributeType.simple_select, AttributeType.multi_select):
                 keys = [feat.value_ref, *feat.values] if feat.value_ref else feat.values
@@ -221,6 +228,18 @@ class BmecatMapper:
                 self._put(values, problems, target.attribute, raw.lower() in ("true", "1", "yes", "ja"), where=feat.code)
             else:
                 self._put(values, problems, target.attribute, raw, where=feat.code)
+
+    def _unit(self, target: FeatureTarget, attr: Any, funit: str | None) -> str | None:
+        """The unit of a feature's value: the map's name for its FUNIT, else the catalogue's (a UN/ECE code such
+        as KGM is an alias of KILOGRAM); the map's `unit` or the attribute's default when there is no FUNIT.
+        None: a FUNIT that is no unit of the attribute's family."""
+        if not funit:
+            return target.unit or attr.default_unit
+        mapped = target.units.get(funit)
+        if mapped:
+            return mapped
+        family = self.s.measures.family(attr.metric_family)
+        return family.resolve(funit) if family is not None else funit
 
     def _bound(self, text: str) -> Decimal:
         """Decimal(LOWER_BOUND), once per distinct text (a catalog has a handful: 1, 10, 100)."""

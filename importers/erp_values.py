@@ -40,7 +40,8 @@ class ValueRule(BaseModel):
     currency: str | None = Field(default=None, description="Currency of a price_collection amount (e.g. EUR).")
     map: dict[str, str] = Field(default={}, description="Source code → our value (e.g. lifecycle status codes); "
                                 "the key '' maps an empty field.")
-    unit_map: dict[str, str] = Field(default={}, description="Source unit code → our unit (KGM → KILOGRAM).")
+    unit_map: dict[str, str] = Field(default={}, description="Source unit code → our unit (e.g. GR → GRAM). Codes not "
+                                     "named here resolve through the measurement catalogue (KGM, kg → KILOGRAM).")
     split: str | None = Field(default=None, description="List separator for multi_select and categories.")
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from pim.measures import Measures, builtin
 from pim.structure import (
     AssociationType,
     Attribute,
@@ -19,6 +21,7 @@ from pim.structure import (
     Family,
     FamilyVariant,
     Locale,
+    MeasurementFamily,
 )
 
 
@@ -34,6 +37,7 @@ class Structure:
     currencies: dict[str, Currency] = field(default_factory=dict)
     categories: dict[str, Category] = field(default_factory=dict)
     association_types: dict[str, AssociationType] = field(default_factory=dict)
+    measurement_families: dict[str, MeasurementFamily] = field(default_factory=dict)
 
     @classmethod
     def from_items(cls, items: dict[str, list[Any]]) -> "Structure":
@@ -49,6 +53,13 @@ class Structure:
         return s
 
     # ---------------------------------------------------------------- lookups
+    @cached_property
+    def measures(self) -> Measures:
+        """The measurement catalogue metric values are checked against: the built-in families, extended by the
+        declared ones. Built on first use and kept (structures are read-only once loaded)."""
+        declared = list(self.measurement_families.values())
+        return builtin().extended(declared) if declared else builtin()
+
     @property
     def identifier_attribute(self) -> str:
         for code, attr in self.attributes.items():
@@ -99,4 +110,5 @@ _PLURAL = {
     "currency": "currencies",
     "category": "categories",
     "association_type": "association_types",
+    "measurement_family": "measurement_families",
 }

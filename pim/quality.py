@@ -163,6 +163,9 @@ def value_problem(attr: Attribute, data: Any, structure: Structure, channel: Cha
             return f"option(s) {', '.join(map(str, unknown))} do not exist for {attr.code}"
         return None
     if attr.type == AttributeType.metric and isinstance(data, dict) and data.get("unit"):
+        family = structure.measures.family(attr.metric_family)
+        if family is not None and str(data["unit"]) not in family.units:  # stored values hold unit codes, not kg
+            return structure.measures.unit_problem(family, data["unit"])
         if not _UNIT.match(str(data["unit"])):
             return f"unit '{data['unit']}' is not a unit code (e.g. KILOGRAM)"
     if attr.type == AttributeType.price_collection and isinstance(data, dict):
@@ -172,7 +175,7 @@ def value_problem(attr: Attribute, data: Any, structure: Structure, channel: Cha
             if structure.currencies and currency not in structure.currencies:
                 return f"currency {currency} is not declared in the structure"
     try:
-        normalize(attr, data, structure.option_codes(attr.code))
+        normalize(attr, data, structure.option_codes(attr.code), structure.measures)
     except ValueProblem as exc:
         return str(exc)
     return None

@@ -4,9 +4,10 @@ association types. These are the declarative files' models (YAML in, JSON Schema
 from __future__ import annotations
 
 from enum import StrEnum
+from fractions import Fraction
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", min_length=1, max_length=100)]
 Labels = dict[str, str]
@@ -51,8 +52,9 @@ class Attribute(_Strict):
     number_max: float | None = None
     decimals_allowed: bool = True
     negative_allowed: bool = True
-    metric_family: str | None = None
-    default_unit: str | None = None
+    metric_family: str | None = Field(default=None, description="Measurement family (Weight, Length, …: "
+                                      "pim/measures.yaml, or declared under measurement_families).")
+    default_unit: str | None = Field(default=None, description="Unit code of the family for amounts given without one.")
     allowed_extensions: list[str] = []
     validation_regexp: str | None = None
 
@@ -62,6 +64,71 @@ class Attribute(_Strict):
             raise ValueError("a metric attribute needs metric_family (e.g. Weight) and default_unit")
         if self.type == AttributeType.identifier and (self.localizable or self.scopable):
             raise ValueError("the identifier attribute can be neither localizable nor scopable")
+        return self
+
+
+def rational(text: str) -> Fraction:
+    """A conversion number as written in a measurement family: a decimal ("0.001", "1e-9") or a quotient of two
+    ("5/9", "0.45359237/16"), kept exact."""
+    top, _, bottom = text.partition("/")
+    value = Fraction(top.strip())
+    return value / Fraction(bottom.strip()) if bottom else value
+
+
+def _rational_text(value: object, positive: bool) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError("a number such as 0.001 or a quotient such as 5/9")
+    text = repr(value) if isinstance(value, float) else str(value).strip()  # repr: the shortest exact spelling
+    try:
+        number = rational(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"'{text}' is not a number such as 0.001 or a quotient such as 5/9") from None
+    if positive and number <= 0:
+        raise ValueError(f"'{text}' must be greater than 0")
+    return text
+
+
+class MeasurementUnit(_Strict):
+    """One unit of a measurement family. Its amount in the family's standard unit is (amount + offset) × factor:
+    GRAM has factor 0.001; CELSIUS offset 273.15 (to KELVIN); FAHRENHEIT offset 459.67 and factor 5/9."""
+
+    code: Code
+    factor: str | int | float = Field(description="Multiplier to the standard unit: a decimal (\"0.001\") or a quotient "
+                                "(\"5/9\"); quote it to keep every digit.")
+    offset: str | int | float = Field(default="0", description="Added before the factor applies (temperatures).")
+    symbol: str = Field(default="", max_length=20, description="Shown after amounts, e.g. kg; resolves to this unit, case first (mW is not MW).")
+    aliases: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
+        default=[], description="Other spellings that resolve to this unit: UN/ECE Rec 20 codes (KGM), symbols (kg).")
+    labels: Labels = {}
+
+    @field_validator("factor", mode="after")
+    @classmethod
+    def _factor_is_positive(cls, value: object) -> str:
+        return _rational_text(value, positive=True)
+
+    @field_validator("offset", mode="after")
+    @classmethod
+    def _offset_is_a_number(cls, value: object) -> str:
+        return _rational_text(value, positive=False)
+
+
+class MeasurementFamily(_Strict):
+    """Akeneo's measurement family: the units a metric attribute's amounts may come in, and how they convert.
+    Declaring a family whose code is built in (pim/measures.yaml) extends that family (see pim.measures)."""
+
+    code: Code
+    standard_unit: Code = Field(description="The unit every other converts through (factor 1, offset 0).")
+    labels: Labels = {}
+    units: list[MeasurementUnit] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _standard_is_a_plain_unit(self) -> "MeasurementFamily":
+        codes = [u.code for u in self.units]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"unit codes repeat: {sorted({c for c in codes if codes.count(c) > 1})}")
+        standard = next((u for u in self.units if u.code == self.standard_unit), None)
+        if standard is not None and (rational(str(standard.factor)) != 1 or rational(str(standard.offset)) != 0):
+            raise ValueError(f"the standard unit {self.standard_unit} must have factor 1 and offset 0")
         return self
 
 
@@ -172,6 +239,7 @@ class AssociationType(_Strict):
 
 
 StructureKind = Literal[
+    "measurement_family",
     "attribute_group",
     "attribute",
     "attribute_option",
@@ -188,6 +256,7 @@ StructureKind = Literal[
 STRUCTURE_KINDS: dict[str, type[BaseModel]] = {
     "locale": Locale,
     "currency": Currency,
+    "measurement_family": MeasurementFamily,
     "attribute_group": AttributeGroup,
     "attribute": Attribute,
     "attribute_option": AttributeOption,

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pim.catalog import Structure
 from pim.errors import InputError
+from pim.measures import builtin
 from pim.structure import (
     STRUCTURE_KINDS,
     AssociationType,
@@ -25,6 +26,7 @@ from pim.structure import (
     Family,
     FamilyVariant,
     Locale,
+    MeasurementFamily,
 )
 
 
@@ -35,6 +37,7 @@ class StructureFile(BaseModel):
 
     locales: list[Locale] = []
     currencies: list[Currency] = []
+    measurement_families: list[MeasurementFamily] = []
     attribute_groups: list[AttributeGroup] = []
     attributes: list[Attribute] = []
     attribute_options: list[AttributeOption] = []
@@ -46,7 +49,8 @@ class StructureFile(BaseModel):
 
 
 SECTION_KIND = {
-    "locales": "locale", "currencies": "currency", "attribute_groups": "attribute_group",
+    "locales": "locale", "currencies": "currency", "measurement_families": "measurement_family",
+    "attribute_groups": "attribute_group",
     "attributes": "attribute", "attribute_options": "attribute_option", "categories": "category",
     "channels": "channel", "families": "family", "family_variants": "family_variant",
     "association_types": "association_type",
@@ -180,12 +184,46 @@ def check_references(files: list[tuple[Path, StructureFile, yaml.Node | None]], 
                 axes = [a for level in fv.levels for a in level.axes]
                 outside = [a for a in axes if a not in fam.attributes]
                 need(not outside, path, node, "family_variants", i, "levels", f"axes not in family '{fv.family}': {outside}")
+    problems += _measure_problems(files, merged["measurement_families"])
+    return problems
+
+
+def _measure_problems(files: list[tuple[Path, StructureFile, yaml.Node | None]],
+                      declared: dict[str, MeasurementFamily]) -> list[StructureProblem]:
+    """Declared measurement families must not clash with the built-in ones; a metric attribute's family must be
+    in the catalogue and its default unit one of that family's unit codes."""
+    measures = builtin().extended(declared.values())
+    problems: list[StructureProblem] = []
+    for path, f, node in files:
+        for i, mf in enumerate(f.measurement_families):
+            family = measures.family(mf.code)
+            for reason in family.conflicts if family is not None else []:
+                field = "standard_unit" if "standard unit" in reason else "units"
+                problems.append(StructureProblem(str(path), _item_line(node, "measurement_families", i, field),
+                                                 f"measurement_families.{i}.{field}", reason))
+        for i, a in enumerate(f.attributes):
+            if a.type != AttributeType.metric:
+                continue
+            family = measures.family(a.metric_family)
+            if family is None:
+                problems.append(StructureProblem(
+                    str(path), _item_line(node, "attributes", i, "metric_family"), f"attributes.{i}.metric_family",
+                    f"'{a.metric_family}' is not a measurement family; known: {', '.join(sorted(measures.families))} "
+                    "(or declare it under measurement_families:)"))
+                continue
+            unit = a.default_unit
+            code = family.resolve(unit) if unit else unit
+            if code != unit:
+                reason = (f"default_unit '{unit}' is not a unit of {family.code}; use one of {', '.join(family.units)}"
+                          if code is None else f"default_unit '{unit}' means {code}; write the unit code {code}")
+                problems.append(StructureProblem(str(path), _item_line(node, "attributes", i, "default_unit"),
+                                                 f"attributes.{i}.default_unit", reason))
     return problems
 
 
 _SECTION_ATTR = {
     "attributes": "attributes", "categories": "categories", "channels": "channels", "families": "families",
-    "locales": "locales", "currencies": "currencies",
+    "locales": "locales", "currencies": "currencies", "measurement_families": "measurement_families",
 }
 
 

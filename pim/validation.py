@@ -50,6 +50,7 @@ class RecordValidator:
         self.locales = set(structure.enabled_locales()) or set(structure.locales)
         self.option_sets = {code: set(opts) for code, opts in structure.options.items()}
         self.family_attrs = {code: set(f.attributes) for code, f in structure.families.items()}
+        self.measures = structure.measures
         self._resolved: dict[str, tuple[Any, str, Problem | None, Callable[[Any], bool] | None]] = {}
         #: scope (family) → value key → canonical predicate, for keys known valid in that scope
         self._fast: dict[Any, dict[str, Callable[[Any], bool]]] = {}
@@ -113,9 +114,15 @@ class RecordValidator:
             return lambda d: type(d) is int or (decimals and type(d) is float and math.isfinite(d) and not d.is_integer())
         if kind == AttributeType.metric:
             amount = _AMOUNT if attr.negative_allowed else _POSITIVE_AMOUNT
+            family = self.measures.family(attr.metric_family)
+            if family is None:  # a family the catalogue does not know: any upper-case unit, as pim.values keeps it
+                return lambda d: (type(d) is dict and len(d) == 2 and type(d.get("amount")) is str
+                                  and amount.fullmatch(d["amount"]) is not None and d["amount"] != "-0"
+                                  and type(d.get("unit")) is str and d["unit"] != "" and d["unit"].isupper())
+            units = family.codes
             return lambda d: (type(d) is dict and len(d) == 2 and type(d.get("amount")) is str
                               and amount.fullmatch(d["amount"]) is not None and d["amount"] != "-0"
-                              and type(d.get("unit")) is str and d["unit"] != "" and d["unit"].isupper())
+                              and type(d.get("unit")) is str and d["unit"] in units)
         if kind == AttributeType.price_collection:
             return lambda d: (type(d) is dict and all(type(c) is str and _CURRENCY.fullmatch(c) and type(a) is str
                                                       and _PRICE.fullmatch(a) for c, a in d.items()))
@@ -157,7 +164,7 @@ class RecordValidator:
             if canonical is not None and canonical(data):
                 continue
             try:
-                values[key] = normalize(attr, data, self.option_sets.get(attr_code))
+                values[key] = normalize(attr, data, self.option_sets.get(attr_code), self.measures)
             except ValueProblem as exc:
                 problems.append(Problem(key, str(exc)))
         return problems

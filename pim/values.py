@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pim.measures import Measures, builtin
 from pim.structure import Attribute, AttributeType
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -47,8 +48,10 @@ def _decimal_text(value: Decimal) -> str:
     return text if text != "-0" else "0"
 
 
-def normalize(attribute: Attribute, data: Any, options: set[str] | None = None) -> Any:
-    """Return the canonical form of `data` for `attribute`, or raise ValueProblem. None/"" mean 'clear'."""
+def normalize(attribute: Attribute, data: Any, options: set[str] | None = None,
+              measures: Measures | None = None) -> Any:
+    """Return the canonical form of `data` for `attribute`, or raise ValueProblem. None/"" mean 'clear'.
+    `measures`: the catalogue metric units are checked against (the structure's; the built-in one if None)."""
     if data is None or data == "":
         return None
     kind = attribute.type
@@ -57,7 +60,7 @@ def normalize(attribute: Attribute, data: Any, options: set[str] | None = None) 
     if kind == AttributeType.number:
         return _number(attribute, data)
     if kind == AttributeType.metric:
-        return _metric(attribute, data)
+        return _metric(attribute, data, measures)
     if kind == AttributeType.price_collection:
         return _prices(data)
     if kind == AttributeType.simple_select:
@@ -119,19 +122,33 @@ def _number(attribute: Attribute, data: Any) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _metric(attribute: Attribute, data: Any) -> dict[str, str]:
+def _metric(attribute: Attribute, data: Any, measures: Measures | None) -> dict[str, str]:
     if not isinstance(data, dict) or "amount" not in data:
         raise ValueProblem("a metric is {amount, unit}")
     unit = data.get("unit") or attribute.default_unit
     if not unit or not isinstance(unit, str):
         raise ValueProblem("a metric needs a unit")
+    unit = _unit(attribute, unit, measures)
     amount = data["amount"]
     if amount is None or amount == "":
-        return {"amount": None, "unit": unit.upper()}  # type: ignore[dict-item]
+        return {"amount": None, "unit": unit}  # type: ignore[dict-item]
     value = _decimal(amount, "amount")
     if not attribute.negative_allowed and value < 0:
         raise ValueProblem(f"{amount} is negative, which this attribute does not allow")
-    return {"amount": _decimal_text(value), "unit": unit.upper()}
+    return {"amount": _decimal_text(value), "unit": unit}
+
+
+def _unit(attribute: Attribute, text: str, measures: Measures | None) -> str:
+    """The unit code `text` names in the attribute's measurement family (a code, alias or symbol: kg, KGM).
+    A family the catalogue does not know (the structure checks report it) keeps the old rule: the text upper-cased."""
+    measures = measures or builtin()
+    family = measures.family(attribute.metric_family)
+    if family is None:
+        return text.upper()
+    code = family.resolve(text)
+    if code is None:
+        raise ValueProblem(measures.unit_problem(family, text))
+    return code
 
 
 def _prices(data: Any) -> dict[str, str]:

@@ -71,6 +71,7 @@ def test_wrong_values_and_viewers_change_nothing(web: TestClient, store: Store) 
                        ({"key": "price", "value": "9"}, "Not applied: price: '9' is not a list of prices"),
                        ({"key": "price", "value": "EUR 9, USD"}, "Not applied: price: 'EUR 9, USD' is not a list"),
                        ({"key": "weight", "value": "heavy"}, "Not applied: weight: 'heavy' is not an amount and a unit"),
+                       ({"key": "weight", "value": "3 parsec"}, "Not applied: weight: unit 'parsec' is not a unit of Weight"),
                        ({"key": "nope", "value": "x"}, "Not applied: 'nope' is not an attribute"),
                        ({"key": "mpn", "value": "X", "sku": []}, "Not applied: tick some products first")):
         answer = web.post("/products/bulk", data={"csrf_token": token, "scope": "selected", "sku": ["complete"], **data})
@@ -97,3 +98,11 @@ def test_metric_and_prices_in_one_field(web: TestClient, store: Store) -> None:
     assert store.get_product("complete").values["weight"] == {"amount": "750", "unit": "GRAM"}  # type: ignore[union-attr]
     history = web.get("/products/complete").text.split('<table class="history">')[1]
     assert "weight" in history and "price" in history
+
+
+def test_a_metric_takes_a_symbol_or_un_ece_code(web: TestClient, store: Store) -> None:
+    token = login(web)
+    for typed, stored in (("0,5 kg", {"amount": "0.5", "unit": "KILOGRAM"}), ("12 LBR", {"amount": "12", "unit": "POUND"})):
+        web.post("/products/bulk", data={"csrf_token": token, "key": "weight", "value": typed, "scope": "selected",
+                                         "sku": ["complete"]})
+        assert store.get_product("complete").values["weight"] == stored  # type: ignore[union-attr]

@@ -35,7 +35,8 @@ def show(as_json: bool = JsonOption) -> None:
     s = Store.from_settings().structure()
     counts = {"attributes": len(s.attributes), "options": sum(len(o) for o in s.options.values()),
               "families": len(s.families), "family_variants": len(s.family_variants), "channels": len(s.channels),
-              "categories": len(s.categories), "association_types": len(s.association_types)}
+              "categories": len(s.categories), "association_types": len(s.association_types),
+              "measurement_families": len(s.measurement_families)}
     if as_json:
         emit_json(counts)
     else:

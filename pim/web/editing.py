@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from pim.catalog import Structure
+from pim.measures import Measures, builtin
 from pim.product import Product, Provenance, split_key, value_key
 from pim.structure import AttributeType
 from pim.store.store import Store, now
@@ -72,31 +73,29 @@ def validate(changes: dict[str, Any], s: Structure) -> tuple[dict[str, Any], dic
             continue
         attr = s.attributes[split_key(key)[0]]
         try:
-            clean[key] = normalize(attr, data, s.option_codes(attr.code) if attr.code in s.options else None)
+            clean[key] = normalize(attr, data, s.option_codes(attr.code) if attr.code in s.options else None, s.measures)
         except ValueProblem as exc:
             errors[key] = str(exc)
     return clean, errors
 
 
 _AMOUNT = r"[-+]?\d+(?:[.,]\d+)?"
-_METRIC_TEXT = re.compile(rf"\s*({_AMOUNT})\s*([A-Za-z_]+)?\s*")
+_METRIC_TEXT = re.compile(rf"\s*({_AMOUNT})\s*(\S.*?)?\s*")
 _PRICE_TEXT = re.compile(rf"([A-Za-z]{{3}})\s*({_AMOUNT})|({_AMOUNT})\s*([A-Za-z]{{3}})")
 
 
-def text_value(attr: Any, raw: str) -> Any:
+def text_value(attr: Any, raw: str, measures: Measures | None = None) -> Any:
     """A one-field entry (the grid's mass edit) → the value pim.values.normalize takes: a metric as
-    `12.5 KILOGRAM` (or `12.5`, in the attribute's default unit), prices as `EUR 19.99, USD 21` (either order,
-    decimal point or comma), multi-select options comma- or bar-separated; empty is None (withdraw)."""
+    `12.5 KILOGRAM`, `12.5 kg` or `12.5 KGM` (any spelling of a unit of the attribute's measurement family in
+    `measures`, the structure's catalogue; or `12.5`, in the default unit), prices as `EUR 19.99, USD 21`
+    (either order, decimal point or comma), multi-select options comma- or bar-separated; empty is None."""
     raw = raw.strip()
     if attr.type == AttributeType.multi_select:
         return [v.strip() for v in raw.replace("|", ",").split(",") if v.strip()]
     if raw == "" and attr.type in (AttributeType.metric, AttributeType.price_collection):
         return None
     if attr.type == AttributeType.metric:
-        m = _METRIC_TEXT.fullmatch(raw)
-        if m is None:
-            raise ValueProblem(f"'{raw}' is not an amount and a unit, e.g. 12.5 {attr.default_unit or 'KILOGRAM'}")
-        return {"amount": m.group(1).replace(",", "."), "unit": m.group(2) or attr.default_unit}
+        return _metric_text(attr, raw, measures or builtin())
     if attr.type == AttributeType.price_collection:
         prices: dict[str, str] = {}
         for m in _PRICE_TEXT.finditer(raw):
@@ -106,6 +105,22 @@ def text_value(attr: Any, raw: str) -> Any:
             raise ValueProblem(f"'{raw}' is not a list of prices, e.g. EUR 19.99, USD 21.00")
         return prices
     return raw
+
+
+def _metric_text(attr: Any, raw: str, measures: Measures) -> dict[str, str]:
+    family = measures.family(attr.metric_family)
+    m = _METRIC_TEXT.fullmatch(raw)
+    if m is None:
+        example = f"{family.units[attr.default_unit].symbol or attr.default_unit}" if (
+            family is not None and attr.default_unit in family.units) else attr.default_unit or "KILOGRAM"
+        raise ValueProblem(f"'{raw}' is not an amount and a unit, e.g. 12.5 {example}")
+    unit = m.group(2) or attr.default_unit
+    if family is not None and unit:
+        code = family.resolve(unit)
+        if code is None:
+            raise ValueProblem(measures.unit_problem(family, unit))
+        unit = code
+    return {"amount": m.group(1).replace(",", "."), "unit": unit}
 
 
 def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: str, *,

@@ -114,7 +114,7 @@ async def bulk_edit(request: Request, user: User = Depends(session_user)) -> Any
         request.session[BULK_NOTICE] = f"Not applied: '{key}' is not an attribute."
         return RedirectResponse(back, status_code=303)
     try:
-        value = text_value(attr, raw)
+        value = text_value(attr, raw, s.measures)
     except ValueProblem as exc:
         request.session[BULK_NOTICE] = f"Not applied: {key}: {exc}"
         return RedirectResponse(back, status_code=303)
