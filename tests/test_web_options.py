@@ -25,7 +25,7 @@ def admin(store: Store) -> tuple[TestClient, str]:
 def test_a_new_option_can_be_used_at_once_and_labels_change_in_place(admin, store: Store) -> None:
     web, token = admin
     listing = web.get("/admin/attributes").text
-    assert 'data-attribute="color"' in listing and 'data-attribute="name"' not in listing
+    assert 'href="/admin/attributes/color/options"' in listing and 'href="/admin/attributes/name/options"' not in listing
     assert "does not exist" in apply_values(store, "complete", {"color": "green"}, "ada").errors["color"]
     saved = web.post("/admin/attributes/color/options", data={
         "csrf_token": token, "label:blue:de_DE": "Dunkelblau", "label:blue:en_US": "Blue", "label:red:en_US": "Red",

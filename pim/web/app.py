@@ -34,7 +34,8 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
                        same_site="lax", https_only=False, max_age=MAX_AGE)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from pim.web import admin, api, categories, families, imports, options, session_pages, staff_reset, todo_export, ui
+    from pim.web import (admin, api, attributes, categories, families, imports, options, session_pages, staff_reset,
+                         todo_export, ui)
 
     app.include_router(api.router)
     app.include_router(ui.router)
@@ -46,6 +47,7 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
     app.include_router(imports.router)
     app.include_router(todo_export.router)
     app.include_router(options.router)
+    app.include_router(attributes.router)  # after options: both under /admin/attributes
     for ref in WEB_ROUTERS:
         try:
             app.include_router(load(ref))

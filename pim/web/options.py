@@ -1,6 +1,8 @@
 """The admins' option lists: the choices of a simple or multi select attribute (a new colour, a new brand) and
 their labels per locale — the structure change people ask for most, made here instead of through
-`pim structure load`. Options are added and relabelled, not removed: products may hold a removed code."""
+`pim structure load`. Options are added, relabelled and removed; a removal is refused while a product or
+product model holds the code (pim.attribute_usage), since its value would then name an option that is gone.
+The attribute list itself is pim.web.attributes."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from pim.structure import AttributeOption, AttributeType
+from pim import attribute_usage
+from pim.structure import AttributeOption, AttributeType, structure_key
 from pim.web.accounts import User
 from pim.web.admin import admin_user
 from pim.web.deps import check_csrf, store_of, structure_of
@@ -36,14 +39,6 @@ def _page(request: Request, user: User, code: str, *, error: str | None = None, 
                   error=error, notice=notice)
     page.status_code = status
     return page
-
-
-@router.get("")
-def selects_page(request: Request, user: User = Depends(admin_user)) -> HTMLResponse:
-    s = structure_of(request)
-    selects = [a for c, a in sorted(s.attributes.items()) if a.type in SELECTS]
-    return render(request, "admin_selects.html", user, attributes=selects, counts={a.code: len(s.options.get(a.code, {}))
-                                                                                  for a in selects})
 
 
 @router.get("/{code}/options")
@@ -83,3 +78,23 @@ async def save_options(code: str, request: Request, user: User = Depends(admin_u
     store_of(request).put_structure("attribute_option", changed)
     return _page(request, user, code, notice=f"Saved {len(changed)} option{'s' if len(changed) != 1 else ''}."
                  + (f" Added: {new_code}." if new_code else ""))
+
+
+@router.post("/{code}/options/{option}/delete", dependencies=[Depends(check_csrf)])
+def remove_option(code: str, option: str, request: Request, user: User = Depends(admin_user)) -> Any:
+    """Remove one option nothing holds; otherwise 409 saying who holds it."""
+    store, s = store_of(request), structure_of(request)
+    _attribute(request, code)
+    opt = s.options.get(code, {}).get(option)
+    if opt is None:
+        raise HTTPException(404, f"no option '{option}' of {code}")
+    blocked = attribute_usage.option_blockers(store, code, option)
+    if blocked:
+        return _page(request, user, code, status=409, error=f"{option} was not removed: {'; '.join(blocked)}. "
+                     f"Change their {code} first, e.g. with mass edit on the product grid.")
+    store.delete_structure("attribute_option", structure_key("attribute_option", opt))
+    if attribute_usage.option_blockers(store, code, option):  # an import wrote it meanwhile: put it back
+        store.put_structure("attribute_option", [opt])
+        return _page(request, user, code, status=409,
+                     error=f"{option} was not removed: products got it while it was being removed.")
+    return _page(request, user, code, notice=f"Removed {option}.")

@@ -1,0 +1,163 @@
+"""What still uses an attribute or one of its select options: the structure (families, their requirements,
+variant axes, channel text limits), contracts, and the values products and product models hold. The admin
+pages refuse a deletion while any of it remains, naming each blocker with a count and a few examples, since
+a value or a reference left naming a gone code is quarantined, rejected on the next load or silently empty.
+
+Values live in each row's JSON `value_map` keyed `attribute[:locale][@channel]`; no index covers the keys,
+so each question is one pass over the table in SQL (no row is decoded in Python): a LIKE on the JSON text
+first keeps only rows containing the quoted code, and only those are expanded (`json_each`, `jsonb_each`)
+to match keys exactly. Count and examples come from the same pass. Measured on 20k products of ~1 KB values
+with no holder: SQLite ~30 ms, PostgreSQL ~130 ms (the JSONB → text cast dominates), linear in the table.
+The attribute page therefore counts values only once nothing in the structure names the attribute."""
+
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from pim.catalog import Structure
+from pim.store import Store
+from pim.structure import AttributeType
+
+EXAMPLES = 5
+HOLDERS = {"product": "identifier", "product_model": "code"}  # table → the key shown in a refusal
+_WHAT = {"product": ("product", "products"), "product_model": ("product model", "product models")}
+
+
+# ---------------------------------------------------------------------------------------------- values
+def _of_attribute(conn: Connection) -> tuple[str, str]:
+    """FROM item and condition matching a row's non-null values of attribute `:a` (`v.value`: the value)."""
+    key = "(v.key = :a OR substr(v.key, 1, :n) IN (:a_loc, :a_ch))"
+    if conn.dialect.name == "postgresql":
+        return "jsonb_each(t.value_map) v", f"{key} AND jsonb_typeof(v.value) <> 'null'"
+    return "json_each(t.value_map) v", f"{key} AND v.type <> 'null'"
+
+
+def _holding(conn: Connection, table: str, condition: str, params: dict[str, Any]) -> tuple[int, list[str]]:
+    """How many rows of `table` meet `condition` (over their values), and the keys of the first few."""
+    key = HOLDERS[table]
+    source, base = _of_attribute(conn)
+    where = f"EXISTS (SELECT 1 FROM {source} WHERE {base}{condition})"
+    as_text = "CAST(t.value_map AS text)" if conn.dialect.name == "postgresql" else "t.value_map"
+    where = f"{as_text} LIKE :quoted ESCAPE '!' AND {where}"  # most rows never reach the expansion
+    sql = f"SELECT t.{key}, count(*) OVER () FROM {table} t WHERE {where} ORDER BY t.{key} LIMIT {EXAMPLES}"
+    rows = conn.execute(text(sql), params).all()
+    return (int(rows[0][1]) if rows else 0), [str(r[0]) for r in rows]
+
+
+def _attribute_params(attribute: str) -> dict[str, Any]:
+    return {"a": attribute, "n": len(attribute) + 1, "a_loc": attribute + ":", "a_ch": attribute + "@",
+            "quoted": _containing(f'"{attribute}')}
+
+
+def _containing(fragment: str) -> str:
+    """A LIKE pattern for text containing `fragment` (codes hold letters, digits and _, which LIKE would read as
+    any character). SQLite's LIKE ignores ASCII case: the pattern only narrows, the key match decides."""
+    return "%" + fragment.replace("!", "!!").replace("_", "!_").replace("%", "!%") + "%"
+
+
+def value_holders(conn: Connection, table: str, attribute: str) -> tuple[int, list[str]]:
+    """Rows of `table` (product, product_model) holding a value of `attribute` in any locale or channel."""
+    return _holding(conn, table, "", _attribute_params(attribute))
+
+
+def option_holders(conn: Connection, table: str, attribute: str, option: str) -> tuple[int, list[str]]:
+    """Rows of `table` whose `attribute` value is `option` (simple select) or a list containing it (multi)."""
+    if conn.dialect.name == "postgresql":
+        held = (" AND (v.value = to_jsonb(CAST(:o AS text)) OR (jsonb_typeof(v.value) = 'array'"
+                " AND v.value @> jsonb_build_array(CAST(:o AS text))))")
+    else:
+        held = (" AND ((v.type = 'text' AND v.value = :o) OR (v.type = 'array'"
+                " AND EXISTS (SELECT 1 FROM json_each(v.value) o WHERE o.value = :o)))")
+    params = _attribute_params(attribute) | {"quoted": _containing(f'"{option}"')}  # rarer than the attribute's
+    return _holding(conn, table, held, params | {"o": option})
+
+
+def _said(table: str, count: int, examples: list[str], verb: tuple[str, str]) -> str:
+    one, many = _WHAT[table]
+    more = ", …" if count > len(examples) else ""
+    return f"{count} {one if count == 1 else many} {verb[count != 1]} it ({', '.join(examples)}{more})"
+
+
+# ---------------------------------------------------------------------------------------------- references
+def structure_references(s: Structure, code: str) -> list[str]:
+    """Where the structure names `code`: families (members, requirements, label/image), family variants (axes,
+    variant-level attributes), channel gates (text limits)."""
+    found: list[str] = []
+    families = sorted(f for f, fam in s.families.items()
+                      if code in fam.attributes or code in (fam.attribute_as_label, fam.attribute_as_image)
+                      or any(code in req for req in fam.requirements.values()))
+    if families:
+        found.append(f"famil{'ies' if len(families) != 1 else 'y'} {', '.join(families)} "
+                     f"list{'s' if len(families) == 1 else ''} it (remove it on the family page first)")
+    axes = sorted(fv.code for fv in s.family_variants.values() if any(code in lv.axes for lv in fv.levels))
+    if axes:
+        found.append(f"it is a variant axis of {', '.join(axes)}")
+    levels = sorted(fv.code for fv in s.family_variants.values()
+                    if fv.code not in axes and any(code in lv.attributes for lv in fv.levels))
+    if levels:
+        found.append(f"it is a variant-level attribute of {', '.join(levels)}")
+    limits = sorted(c for c, ch in s.channels.items() if code in ch.gate.text_limits)
+    if limits:
+        found.append(f"the gate of channel {', '.join(limits)} limits its text length")
+    return found
+
+
+def contract_roles(contract: Any, code: str) -> list[str]:
+    """What `code` does in `contract` (a pim.contracts.Contract): only the roles that contract actually uses,
+    so a default such as `brand_attribute: brand` counts only when a rule asks for brands."""
+    a = contract.assortment
+    rules = [*a.rules, *a.exclude]
+    roles = []
+    if code in contract.fields:
+        roles.append("fields")
+    if any(code in r.attributes for r in rules):
+        roles.append("assortment rules")
+    if a.brand_attribute == code and any(r.brands for r in rules):
+        roles.append("brand attribute")
+    if contract.pricing.list_price_attribute == code and contract.pricing.fallback != "exclude":
+        roles.append("list price")
+    if contract.format == "bmecat":
+        b = contract.bmecat
+        names = {"class_attribute": b.class_attribute, "gtin_attribute": b.gtin_attribute,
+                 "manufacturer_attribute": b.manufacturer_attribute, "order_unit_attribute": b.order_unit_attribute,
+                 "pack_attribute": b.pack_attribute, "moq_attribute": b.moq_attribute}
+        roles += [f"bmecat.{name}" for name, value in names.items() if value == code]
+    return roles
+
+
+def contract_references(store: Store, code: str) -> list[str]:
+    from pim.contracts import get_contracts
+
+    named = [(c.code, roles) for c in get_contracts(store) if (roles := contract_roles(c, code))]
+    return [f"contract {c} names it ({', '.join(roles)})" for c, roles in named]
+
+
+# ---------------------------------------------------------------------------------------------- blockers
+def blockers(store: Store, s: Structure, code: str, *, values: bool = True) -> list[str]:
+    """What keeps attribute `code` from being deleted, said so an admin knows what to change first. With
+    `values=False` the products' values are counted only when nothing else blocks (they cost a table pass)."""
+    attr = s.attributes.get(code)
+    found = ["it is the identifier: every product has one"] if attr and attr.type == AttributeType.identifier else []
+    found += structure_references(s, code) + contract_references(store, code)
+    if found and not values:
+        return found
+    with store.engine.connect() as conn:
+        for table in HOLDERS:
+            count, examples = value_holders(conn, table, code)
+            if count:
+                found.append(_said(table, count, examples, ("holds a value of", "hold a value of")))
+    return found
+
+
+def option_blockers(store: Store, attribute: str, option: str) -> list[str]:
+    """What keeps option `option` of `attribute` from being removed: the products and models holding it."""
+    found = []
+    with store.engine.connect() as conn:
+        for table in HOLDERS:
+            count, examples = option_holders(conn, table, attribute, option)
+            if count:
+                found.append(_said(table, count, examples, ("holds", "hold")))
+    return found
