@@ -65,8 +65,9 @@ def blocking_kinds(structure: Structure, channel: str) -> frozenset[str]:
 
 class _Gate:
     """Decides batches of one stream: completeness is read from the stored rows (kept current by the write
-    listener) and recomputed only for a product without them; only the quality kinds the channel blocks on
-    are assessed; product models are looked up once per stream."""
+    listener) and recomputed only for a product without them, or whose family's rows wait for a rescore job
+    that has not succeeded (pim.rescore_jobs: stale, never trusted); only the quality kinds the channel
+    blocks on are assessed; product models are looked up once per stream."""
 
     def __init__(self, store: Any, structure: Structure, channel: str, locales: list[str] | None,
                  now: datetime | None) -> None:
@@ -77,6 +78,11 @@ class _Gate:
         self.kinds = blocking_kinds(structure, channel)
         self.requirements = Requirements(structure)
         self.models: dict[str, list[Any]] = {}
+        self.stale: frozenset[str] = frozenset()
+        if store is not None and self.rules.min_completeness > 0:
+            from pim.rescore_jobs import stale_families
+
+            self.stale = stale_families(store, channel)
 
     def decide(self, batch: list[Product]) -> list[list[str]]:
         if len(self.models) > 20_000:
@@ -86,28 +92,53 @@ class _Gate:
         found = (assess(self.store, self.s, self.channel, batch, now=self.now, requirements=self.requirements,
                         values=values, kinds=self.kinds) if self.kinds else {})
         stored = self._stored(batch) if self.rules.min_completeness > 0 and self.store is not None else {}
+        scored = self.rules.min_completeness > 0
+        here = [p for p in batch if self._scored_here(p, stored.get(p.identifier))] if scored else []
+        if here and values is None:
+            values = inherited(self.store, here, self.models)
+        invalid = self._invalid_assets(here, values) if here else frozenset()
         out = []
         for p in batch:
-            reasons = self._completeness(p, stored.get(p.identifier), values) if self.rules.min_completeness > 0 else []
+            reasons = self._completeness(p, stored.get(p.identifier), values, invalid) if scored else []
             for f in found.get(p.identifier, ()):
                 if f.locale is None or f.locale in self.wanted:
                     reasons.append(f.code)
             out.append(list(dict.fromkeys(reasons)))
         return out
 
+    def _scored_here(self, p: Product, rows: dict[str, tuple[str, int, Any]] | None) -> bool:
+        """Whether `p` is scored here rather than read: not stored (a product the caller built), stored under
+        another family, or its family's rescore is still pending (its rows may be stale)."""
+        return (rows is None or p.family in self.stale
+                or any(l not in rows or rows[l][0] != p.family for l in self.scope_locales))
+
+    def _invalid_assets(self, products: list[Product], values: dict[str, dict[str, Any]] | None) -> frozenset[str]:
+        """The required image/file refs of `products` the asset-validity hooks reject, one call per batch, so
+        a product scored here counts a broken image as missing, as its stored rows would."""
+        from pim.rescore import _ask_validity
+
+        refs: set[str] = set()
+        for p in products:
+            plan = self.requirements.plan(p.family)
+            vals = (values or {}).get(p.identifier, p.values)
+            refs.update(r for r in map(vals.get, plan.assets if plan is not None else ()) if r and isinstance(r, str))
+        if not refs or self.store is None:
+            return frozenset()
+        with self.store.engine.connect() as conn:
+            return frozenset(_ask_validity(conn, refs))
+
     def _completeness(self, p: Product, rows: dict[str, tuple[str, int, Any]] | None,
-                      values: dict[str, dict[str, Any]] | None) -> list[str]:
+                      values: dict[str, dict[str, Any]] | None, invalid: frozenset[str] = frozenset()) -> list[str]:
         reasons: list[str] = []
         plan = self.requirements.plan(p.family)
         if plan is None:
             return ["no_family"]
         least = self.rules.min_completeness
-        if rows is None or any(l not in rows or rows[l][0] != p.family for l in self.scope_locales):
-            # Not stored (a product the caller built) or stored under another family: score it here.
+        if self._scored_here(p, rows):
             vals = values[p.identifier] if values is not None else inherited(self.store, [p], self.models)[p.identifier]
-            scores = [(r.locale, r.ratio, r.missing) for r in plan.results(vals, p.identifier, (), {self.channel})]
+            scores = [(r.locale, r.ratio, r.missing) for r in plan.results(vals, p.identifier, invalid, {self.channel})]
         else:
-            scores = [(l, rows[l][1], rows[l][2]) for l in self.scope_locales]
+            scores = [(l, rows[l][1], rows[l][2]) for l in self.scope_locales]  # type: ignore[index]
         for locale, ratio, missing in scores:
             if locale in self.wanted and ratio < least:
                 reasons.append(f"completeness:{locale}:{ratio}<{least}")

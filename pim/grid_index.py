@@ -12,7 +12,8 @@ it returns, however rare the match. A second filter probes its table's primary k
   Search is *word prefix*: every query word must start a token ("red sh" finds "Red Shoe"); an infix
   such as "hoe" does not match. That is what is indexed.
 - grid_missing: (channel, locale, attribute) a product misses, copied from its completeness rows after
-  the completeness listener rescored it (this listener is registered after it).
+  the completeness listener rescored it (this listener is registered after it), or after a family's
+  rescore job did (pim.rescore_jobs, `refresh_scores`).
 - grid_completeness: (channel, locale, complete, product_id) with the ratio, from the same rows.
 - grid_product: identifier → product_id, so a deleted product's rows can be found and removed.
 
@@ -274,14 +275,17 @@ class GridIndex:
             sql.many(_delete_sql(sql, table), gone[table])
             sql.many(_insert_sql(sql, table), sorted(added[table]))
         if rescored:
-            pids = sorted(rescored.values())
-            new_rows = dict(zip((GRID_MISSING, GRID_COMPLETENESS), _score_rows(sql, rescored)))
-            for table in (GRID_MISSING, GRID_COMPLETENESS):
-                stored = set(sql.all_in(f"SELECT {', '.join(_COLUMNS[table])} FROM {table.name} WHERE product_id "
-                                     + sql.any_of, [pids]))
-                sql.many(_delete_sql(sql, table), [_pk(table, r) for r in stored - new_rows[table]])
-                sql.many(_insert_sql(sql, table), sorted(new_rows[table] - stored))
+            _copy_scores(sql, rescored)
         return full
+
+    def refresh_scores(self, conn: Connection, identifiers: list[str]) -> None:
+        """Copy the completeness rows of `identifiers` (just rescored) into grid_missing and grid_completeness,
+        writing only the difference; their other index rows are left alone (pim.rescore_jobs)."""
+        if not identifiers:
+            return
+        sql = Statements(conn)
+        _copy_scores(sql, dict(sql.all_in("SELECT product, product_id FROM grid_product WHERE product " + sql.any_of,
+                                          [identifiers])))
 
     def on_structure(self, conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
         if kind == "category":
@@ -298,8 +302,11 @@ class GridIndex:
             if families:
                 self.refresh_where(conn, PRODUCT.c.family.in_(sorted(families)) | PRODUCT.c.parent.is_not(None))
         from pim.rescore import affected
+        from pim.rescore_jobs import left_to_job
 
         for families, _channels in affected(kind, before, after, self.structure(conn)):
+            if left_to_job(families):
+                continue  # its rescore is a recorded job, which refreshes the score copies page by page
             if families is None:
                 self.refresh_all(conn)
                 return
@@ -373,6 +380,20 @@ _COLUMNS: dict[Table, tuple[str, ...]] = {
     GRID_MISSING: ("channel", "locale", "attribute", "product_id"),
     GRID_COMPLETENESS: ("channel", "locale", "complete", "product_id", "ratio"),
 }
+
+
+def _copy_scores(sql: Statements, rescored: dict[str, int]) -> None:
+    """Bring the grid_missing and grid_completeness rows of `rescored` (identifier → product_id, indexed
+    products) to their completeness rows, writing only the difference."""
+    if not rescored:
+        return
+    pids = sorted(rescored.values())
+    new_rows = dict(zip((GRID_MISSING, GRID_COMPLETENESS), _score_rows(sql, rescored)))
+    for table in (GRID_MISSING, GRID_COMPLETENESS):
+        stored = set(sql.all_in(f"SELECT {', '.join(_COLUMNS[table])} FROM {table.name} WHERE product_id "
+                                + sql.any_of, [pids]))
+        sql.many(_delete_sql(sql, table), [_pk(table, r) for r in stored - new_rows[table]])
+        sql.many(_insert_sql(sql, table), sorted(new_rows[table] - stored))
 
 
 def _pk(table: Table, row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -4,7 +4,8 @@
   the same transaction: `completeness_listener` is registered in pim.registry.PRODUCT_LISTENERS.
 - A structure write is diffed against what was stored: a family's requirements, a channel's locales or
   currencies, an attribute's scope/localizable/locale/type flags. Only the affected families, and only the
-  affected channels' rows, are rescored — never a full rebuild.
+  affected channels' rows, are rescored — never a full rebuild. The web family page defers a large family's
+  rescore to a recorded job (pim.rescore_jobs); until it succeeds the gate does not trust those rows.
 - The report's counters (per channel × locale × family, and per missing attribute) move by the difference
   between the old and new rows, so they never need a scan.
 
@@ -55,9 +56,14 @@ class Rescorer:
         return cached_requirements(conn)
 
     def on_structure(self, conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+        """Rescore what the write affects, in its transaction; inside pim.rescore_jobs.deferred a large family's
+        rescore is recorded as a job in this transaction instead (the stale scores then say so)."""
+        from pim.rescore_jobs import defer
+
         reqs = self.requirements(conn)
         for families, channels in affected(kind, before, after, reqs.structure):
-            self.rescore_families(conn, families, channels)
+            if not defer(conn, families, channels):
+                self.rescore_families(conn, families, channels)
 
     def rescore_families(self, conn: Connection, families: set[str] | None, channels: set[str] | None) -> int:
         """Rescore the products of `families` (None: all) on `channels` (None: all), paging by id. Everything

@@ -58,15 +58,23 @@ def rescore(
     as_json: bool = JsonOption,
 ) -> None:
     """Recompute every product's completeness (after restoring a backup, an import run without the
-    listeners, or to check the counters). One transaction: readers see the old scores until it commits."""
+    listeners, or to check the counters). One transaction: readers see the old scores until it commits.
+    Recorded as a job (kind rescore, source *): it settles family rescores that failed or were interrupted."""
     from pim.grid_index import rebuild as rebuild_grid
     from pim.completeness_rebuild import rebuild
+    from pim.rescore_jobs import ALL, KIND
     from pim.store import Store
 
     store = Store.from_settings()
-    done = rebuild(store, workers=workers)
-    # The bulk rebuild runs no product listeners: refresh the grid's missing / completeness filters too.
-    rebuild_grid(store)
+    job = store.start_job(KIND, ALL)  # succeeded, it settles every family rescore left failed or interrupted
+    try:
+        done = rebuild(store, workers=workers)
+        # The bulk rebuild runs no product listeners: refresh the grid's missing / completeness filters too.
+        rebuild_grid(store)
+    except BaseException as exc:
+        store.finish_job(job, {}, status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    store.finish_job(job, {"rescored": done})
     emit_json({"rescored": done}) if as_json else console.print(f"rescored {done} products")
 
 

@@ -1,8 +1,9 @@
 """The catalog admins' category pages: the category trees, each category's labels and how many products and
 product models are classified directly in it; adding a category (under a parent, or as the root of a new
-tree), relabelling it per locale, deleting an unused leaf. New codes and parents go through the structure
-files' own checks (pim.structure_files), and every change through Store.put_structure / delete_structure,
-so the structure cache, completeness and the grid index follow exactly as after `pim structure load`.
+tree), relabelling it per locale, moving it under another parent (pim.category_moves says which), deleting
+an unused leaf. New codes and parents go through the structure files' own checks (pim.structure_files), and
+every change through Store.put_structure / delete_structure, so the structure cache, completeness and the
+grid index follow exactly as after `pim structure load`.
 
 A category is deleted only when nothing needs it — no sub-category, no product or product model in it, no
 channel using it as its tree, no contract's assortment naming it — since a product's category must exist
@@ -19,6 +20,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlalchemy import Connection, text
 
+from pim import category_moves
 from pim.catalog import Structure
 from pim.store import Store
 from pim.structure import Category
@@ -161,7 +163,8 @@ def _category_page(request: Request, user: User, code: str, *, error: str | None
     page = render(request, "admin_categories.html", user, category=cat, path=s.category_path(code),
                   children=sorted(s.children().get(code, [])), products=products, models=models,
                   blocked=blockers(store, s, code), locales=s.enabled_locales(), error=error, notice=notice,
-                  form=form or {})
+                  form=form or {}, parents=category_moves.parent_choices(s, code),
+                  tree_of=category_moves.tree_channels(s, code))
     page.status_code = status
     return page
 
@@ -210,6 +213,32 @@ async def relabel_category(code: str, request: Request, user: User = Depends(adm
         return _category_page(request, user, code, notice="Nothing changed.")
     store_of(request).put_structure("category", [cat.model_copy(update={"labels": labels})])
     return _category_page(request, user, code, notice="Labels saved.")
+
+
+@router.post("/{code}/move", dependencies=[Depends(check_csrf)])
+async def move_category(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
+    """`parent`: the new parent's code (empty: make it a root). Its products are re-indexed under the new
+    ancestors (the grid listener) and re-sent by incremental exports (category_moves.touch_under)."""
+    from pim.contracts import get_contracts
+
+    store, s = store_of(request), structure_of(request)
+    cat = s.categories.get(code)
+    if cat is None:
+        raise HTTPException(404, f"no category '{code}'")
+    form = await request.form()
+    parent = str(form.get("parent", "")).strip() or None
+    if parent == cat.parent:
+        return _category_page(request, user, code, notice="Nothing changed.")
+    problems = category_moves.move_problems(s, code, parent)
+    if problems:
+        return _category_page(request, user, code, error=f"{code} was not moved: {'; '.join(problems)}.", status=422)
+    said = category_moves.effects(s, code, parent, get_contracts(store)).sentence()
+    store.put_structure("category", [cat.model_copy(update={"parent": parent})])
+    touched = category_moves.touch_under(store, code)
+    where = f"under {parent}" if parent else "to the top (a new root)"
+    resent = f" {touched} product{'s' if touched != 1 else ''} under it will be sent again by incremental exports." \
+        if touched else ""
+    return _category_page(request, user, code, notice=f"Moved {code} {where}. {said}".strip() + resent)
 
 
 @router.post("/{code}/delete", dependencies=[Depends(check_csrf)])

@@ -1,0 +1,116 @@
+"""Moving a category under another parent, or making it a root: what `pim structure load` allows (any
+declared parent, in any tree), minus what would corrupt the tree or break a channel. Refused: an unknown
+parent, the category itself or one of its descendants (a cycle: its products would belong to no root), and
+moving a channel's category tree under anything (a channel's tree is a root: its feeds and storefront keep
+only the categories whose root it is, so it would publish no category at all).
+
+The move itself is a structure write (Store.put_structure), so the grid index re-indexes the products under
+the category with their new ancestors and the contracts and channel trees read the new parent the next time
+they resolve. Those products also get a new seq (`touch_under`): nothing in their records changed, but their
+category paths did, and incremental exports and contract deltas only re-send what has a newer seq."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from pim.catalog import Structure
+from pim.store.store import PRODUCT, batched
+
+
+@dataclass
+class MoveEffects:
+    """What a move changes beyond the category row, said on the page so nothing moves silently."""
+
+    old_tree: str | None
+    new_tree: str | None
+    channels_left: list[str] = field(default_factory=list)
+    channels_joined: list[str] = field(default_factory=list)
+    contracts: list[str] = field(default_factory=list)
+
+    def sentence(self) -> str:
+        parts = []
+        if self.old_tree != self.new_tree:
+            parts.append(f"It is now in the {self.new_tree} tree instead of {self.old_tree}.")
+            for channels, verb in ((self.channels_left, "no longer show"), (self.channels_joined, "now show")):
+                if channels:
+                    many = len(channels) > 1
+                    parts.append(f"Channel{'s' if many else ''} {', '.join(channels)} {verb}{'' if many else 's'} it.")
+        if self.contracts:
+            parts.append(f"The assortment of contract {', '.join(self.contracts)} changes with it.")
+        return " ".join(parts)
+
+
+def subtree(s: Structure, code: str) -> set[str]:
+    """`code` and every category below it."""
+    children = s.children()
+    out: set[str] = set()
+    todo = [code]
+    while todo:
+        current = todo.pop()
+        if current not in out:
+            out.add(current)
+            todo.extend(children.get(current, []))
+    return out
+
+
+def tree_channels(s: Structure, code: str) -> list[str]:
+    """The channels whose category tree `code` is."""
+    return sorted(c for c, ch in s.channels.items() if ch.category_tree == code)
+
+
+def parent_choices(s: Structure, code: str) -> list[tuple[str, str]]:
+    """(path shown, code) of every category `code` may move under: all but itself and its descendants."""
+    below = subtree(s, code)
+    return sorted((" / ".join(s.category_path(c)) or c, c) for c in s.categories if c not in below)
+
+
+def move_problems(s: Structure, code: str, parent: str | None) -> list[str]:
+    """Why `code` cannot move under `parent` (None: become a root); empty when it can."""
+    if parent is None:
+        return []
+    if parent not in s.categories:
+        return [f"parent category '{parent}' is not declared"]
+    if parent == code:
+        return [f"{code} cannot be its own parent"]
+    if parent in subtree(s, code):
+        return [f"{parent} is below {code} ({' / '.join(s.category_path(parent))}): moving {code} under it "
+                "would make a cycle"]
+    channels = tree_channels(s, code)
+    if channels:
+        return [f"{code} is the category tree of channel {', '.join(channels)}; a channel's tree must stay a root "
+                f"(point the channel at another tree first, with `pim structure load`)"]
+    return []
+
+
+def effects(s: Structure, code: str, parent: str | None, contracts: list[Any]) -> MoveEffects:
+    """Trees, channels and contract assortments the move changes. A contract changes when its assortment
+    names an ancestor the category leaves or joins (one naming the category itself keeps the same products)."""
+    old_above = set(s.category_path(code)[:-1])
+    new_above = set(s.category_path(parent)) if parent else set()
+    old_tree = s.tree_of(code)
+    new_tree = (s.tree_of(parent) if parent else code)
+    shifted = old_above ^ new_above
+    named = sorted(c.code for c in contracts
+                   if any(shifted & set(r.categories) for r in [*c.assortment.rules, *c.assortment.exclude]))
+    out = MoveEffects(old_tree, new_tree, contracts=named)
+    if old_tree != new_tree:
+        out.channels_left = tree_channels(s, old_tree) if old_tree else []
+        out.channels_joined = tree_channels(s, new_tree) if new_tree else []
+    return out
+
+
+def touch_under(store: Any, code: str) -> int:
+    """Give every product indexed under `code` (its own, its sub-categories', its models') a new seq, so
+    incremental exports and contract deltas send them again with their new category paths."""
+    from pim.grid_index import GRID_CATEGORY
+
+    done = 0
+    with store.begin() as conn:
+        ids = conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.id.in_(
+            select(GRID_CATEGORY.c.product_id).where(GRID_CATEGORY.c.category == code)))).scalars().all()
+        for chunk in batched(sorted(ids), 2000):
+            done += store.touch_products(conn, chunk)
+    return done

@@ -1,0 +1,180 @@
+"""A family's rescore as a recorded job, for structure writes too large to rescore inside a web request.
+
+Inside `deferred(min_products)`, a structure write that would rescore a family of at least
+`min_products` products does not: the completeness listener records a job (kind "rescore", source = the
+family, counts = its channels and size) in the write's own transaction, and the grid index leaves the
+family's score copies for that job. The structure change and the record of the work it left are committed
+together, so no crash can lose the rescore silently. `run(store, job_id)` then rescores the family's
+products on those channels page by page (each page one transaction, with its progress on the job) and
+refreshes their grid filters.
+
+Until a family's job has succeeded — while it runs, after it failed, or after its process died (the job
+reads `interrupted`) — its stored scores on those channels may be stale, and `unsettled` says so: the gate
+then scores that family's products itself (pim.gate), as it does for a product without stored rows. A later
+job of the family covering the channels that succeeds (a re-save, the family page's "Rescore now"), or
+`pim gate rescore` (which records a succeeded job of source "*"), settles them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from pim.store.store import HEARTBEATS, JOB, PRODUCT, now
+
+log = logging.getLogger(__name__)
+KIND = "rescore"
+ALL = "*"  # the source of a full rebuild's job: settles every family
+PAGE = 2000
+
+
+@dataclass
+class Deferral:
+    """The deferral in force: which families are big enough to leave, and the jobs recorded for them."""
+
+    min_products: int
+    jobs: list[int] = field(default_factory=list)
+    families: set[str] = field(default_factory=set)
+
+
+_ACTIVE: ContextVar[Deferral | None] = ContextVar("pim_rescore_deferral", default=None)
+
+
+@contextmanager
+def deferred(min_products: int = 0) -> Iterator[Deferral]:
+    """Structure writes inside record a job for each family rescore of at least `min_products` products
+    instead of running it; the caller runs `deferral.jobs` (after its response)."""
+    deferral = Deferral(min_products)
+    token = _ACTIVE.set(deferral)
+    try:
+        yield deferral
+    finally:
+        _ACTIVE.reset(token)
+
+
+def defer(conn: Connection, families: set[str] | None, channels: set[str] | None) -> bool:
+    """Called by the completeness listener for one (families, channels) rescore of a structure write: record
+    a job per family and return True when a deferral is in force and the families are large enough;
+    False (rescore now, as always) otherwise. A rescore of every family (None) is never deferred."""
+    deferral = _ACTIVE.get()
+    if deferral is None or families is None:
+        return False
+    sizes = dict(conn.execute(select(PRODUCT.c.family, func.count()).where(PRODUCT.c.family.in_(sorted(families)))
+                              .group_by(PRODUCT.c.family)).all())
+    if sum(sizes.values()) < deferral.min_products:
+        return False
+    if channels is None:  # a family that appeared or went: all channels
+        from pim.structure_cache import cached_structure
+
+        channels = set(cached_structure(conn).channels)
+    for family in sorted(families):
+        deferral.jobs.append(record(conn, family, channels, sizes.get(family, 0)))
+    deferral.families |= families
+    return True
+
+
+def left_to_job(families: set[str] | None) -> bool:
+    """Whether the rescore of `families` was deferred to a job in the structure write under way (the grid
+    index then leaves their score copies to that job too)."""
+    deferral = _ACTIVE.get()
+    return deferral is not None and families is not None and bool(families) and families <= deferral.families
+
+
+def record(conn: Connection, family: str, channels: Iterable[str], products: int) -> int:
+    """Insert a running rescore job of `family` on `channels` inside the caller's transaction."""
+    stamp = now()
+    counts = {"family": family, "channels": sorted(channels), "products": products, "rescored": 0, "changed": 0}
+    res = conn.execute(insert(JOB).values(kind=KIND, source=family, status="running", counts=counts, started_at=stamp,
+                                          host=socket.gethostname()[:255], pid=os.getpid(), heartbeat_at=stamp))
+    return int(res.inserted_primary_key[0])
+
+
+def start(store: Any, family: str, channels: Iterable[str]) -> int:
+    """Record a rescore job of `family` now (the family page's "Rescore now"); run it with `run`."""
+    with store.begin() as conn:
+        size = conn.execute(select(func.count()).select_from(PRODUCT).where(PRODUCT.c.family == family)).scalar_one()
+        return record(conn, family, channels, int(size))
+
+
+def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
+    """Rescore the job's family on its channels, one page of products per transaction (the job's counts
+    move with each page), then mark the job succeeded, or failed with the reason. Scores the structure as
+    it is when each page is written, so a save made meanwhile is never undone."""
+    from pim.grid_index import GridIndex
+    from pim.rescore import Rescorer
+
+    job = store.job(job_id)
+    if job is None or job["kind"] != KIND:
+        raise ValueError(f"no rescore job {job_id}")
+    counts = dict(job["counts"])
+    family, channels = counts["family"], set(counts["channels"])
+    HEARTBEATS.start(store.engine, JOB, job_id, store.heartbeat_seconds)
+    rescorer, grid = Rescorer(), GridIndex()
+    page = page or PAGE
+    last = 0
+    try:
+        while True:
+            with store.begin() as conn:
+                rows = conn.execute(select(PRODUCT.c.id, PRODUCT.c.identifier).where(
+                    PRODUCT.c.family == family, PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(page)).all()
+                if not rows:
+                    break
+                changed = rescorer.rescore(conn, [r[1] for r in rows], channels)
+                grid.refresh_scores(conn, changed)
+                counts["rescored"] += len(rows)
+                counts["changed"] += len(changed)
+                conn.execute(update(JOB).where(JOB.c.id == job_id).values(counts=counts, heartbeat_at=now()))
+            last = rows[-1][0]
+    except Exception as exc:  # recorded on the job, which keeps the family unsettled (the gate scores it itself)
+        log.exception("rescore job %s of family %s failed", job_id, family)
+        store.finish_job(job_id, counts, status="failed",
+                         error=f"{type(exc).__name__}: {exc}. Pages already rescored are kept; until a rescore of "
+                               f"{family} succeeds the gate scores its products itself. Rescore again from the family "
+                               "page, or run `pim gate rescore`.")
+        return counts
+    store.finish_job(job_id, counts)
+    return counts
+
+
+def unsettled(conn: Connection) -> dict[str, set[str]]:
+    """family → channels whose stored scores wait for a rescore that has not succeeded: a family job still
+    running, failed or interrupted, with no later succeeded job of that family (or full rebuild) covering
+    the channel. Reads only the jobs since the oldest unsettled one (none: one indexed query)."""
+    c = JOB.c
+    pending = conn.execute(select(c.id, c.source, c.counts).where(c.kind == KIND, c.status != "succeeded",
+                                                                  c.source != ALL).order_by(c.id)).all()
+    if not pending:
+        return {}
+    done = conn.execute(select(c.id, c.source, c.counts).where(c.kind == KIND, c.status == "succeeded",
+                                                               c.id > pending[0].id)).all()
+    out: dict[str, set[str]] = {}
+    for job in pending:
+        left = set((job.counts or {}).get("channels") or ())
+        for later in done:
+            if later.id > job.id and later.source in (job.source, ALL):
+                covered = (later.counts or {}).get("channels")
+                left = set() if later.source == ALL or covered is None else left - set(covered)
+        if left:
+            out.setdefault(job.source, set()).update(left)
+    return out
+
+
+def stale_families(store: Any, channel: str) -> frozenset[str]:
+    """The families whose stored scores on `channel` may be stale (see `unsettled`)."""
+    with store.engine.connect() as conn:
+        return frozenset(f for f, channels in unsettled(conn).items() if channel in channels)
+
+
+def family_jobs(store: Any, family: str, limit: int = 3) -> list[dict[str, Any]]:
+    """The family's latest rescore jobs, newest first, as Store.job shows them (a dead one: interrupted)."""
+    with store.engine.connect() as conn:
+        ids = conn.execute(select(JOB.c.id).where(JOB.c.kind == KIND, JOB.c.source == family)
+                           .order_by(JOB.c.id.desc()).limit(limit)).scalars().all()
+    return [j for i in ids if (j := store.job(i)) is not None]
