@@ -130,6 +130,9 @@ def test_the_list_shows_every_attribute_with_its_type_group_scope_and_families(a
     assert 'data-families="1">shoes' in rows["weight"]
     assert 'href="/admin/attributes/color/options" class="options">2 options' in rows["color"]
     assert "/options" not in rows["name"]
+    # the metric settings offer the measurement catalogue's families and their unit codes
+    assert 'list="measure-families"' in html and '<option value="Weight">' in html
+    assert '<option value="KILOGRAM" label="Weight">' in html and '<option value="CELSIUS" label="Temperature">' in html
 
 
 # ---------------------------------------------------------------------------------------------- adding

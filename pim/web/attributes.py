@@ -71,7 +71,8 @@ def _list_page(request: Request, user: User, *, error: str | None = None, notice
     page = render(request, "admin_attributes.html", user, attributes=[s.attributes[c] for c in sorted(s.attributes)],
                   families=families_using(s), options={c: len(o) for c, o in s.options.items()}, selects=SELECTS,
                   types=TYPES, groups=groups(s), fields=setting_fields(), locales=s.enabled_locales(),
-                  form=form if form is not None else DEFAULTS, error=error, notice=notice)
+                  form=form if form is not None else DEFAULTS, error=error, notice=notice,
+                  measures={f: s.measures.units(f) for f in sorted(s.measures.families)})
     page.status_code = status
     return page
 
