@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -108,3 +109,14 @@ def tiny_store(store: Store) -> Store:
 
     save_structure(store, load_structure_files(TEST_STRUCTURE))
     return store
+
+
+@pytest.fixture
+def admin(store: Store) -> tuple[Any, str]:
+    """A web client signed in as the admin 'ada' on the seeded catalog (tests.channel_data.seed_products), and
+    its CSRF token. Modules that need another catalog define their own `admin` with tests.test_web_ui.admin_client."""
+    from tests.channel_data import seed_products
+    from tests.test_web_ui import admin_client
+
+    seed_products(store)
+    return admin_client(store)

@@ -24,14 +24,6 @@ from tests.test_web_browser import sign_in
 from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 
-@pytest.fixture
-def admin(store: Store) -> tuple[TestClient, str]:
-    seed_products(store)
-    add_user(store, "ada", "admin pass 1", "admin")
-    web = TestClient(create_app(store))
-    return web, login(web, "ada", "admin pass 1")
-
-
 def _message(html: str) -> str:
     found = re.search(r'<p class="(?:error|notice)"[^>]*>([^<]*)</p>', html)
     return found.group(1).replace("&#39;", "'") if found else ""

@@ -18,20 +18,14 @@ from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests.channel_data import seed_products
 from tests.feeds_data import contract, out_dir, put_prices, seed_catalog, store_contract
-from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
-
-
-def _admin(store: Store) -> tuple[TestClient, str]:
-    add_user(store, "ada", "admin pass 1", "admin")
-    web = TestClient(create_app(store))
-    return web, login(web, "ada", "admin pass 1")
+from tests.test_web_ui import admin_client, cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 
 @pytest.fixture
 def admin(store: Store) -> tuple[TestClient, str]:
     seed_products(store)  # master / shoes / sneakers; channel ecommerce's tree is master
     store.put_structure("category", [Category(code="outlet", labels={"en_US": "Outlet"})])
-    return _admin(store)
+    return admin_client(store)
 
 
 def _message(html: str) -> str:
@@ -120,7 +114,7 @@ def test_contract_assortments_follow_a_moved_category(store: Store, tmp_path: Pa
     first = deliver_contract(store, "acme-tools", out_dir=out_dir(tmp_path))
     assert first.kind == "full" and first.status == "delivered"
     put_contracts(store, [contract(code="gardening", assortment={"rules": [{"categories": ["garden"]}]})])
-    web, token = _admin(store)
+    web, token = admin_client(store)
 
     moved = _message(_move(web, token, "garden", "tools").text)
     assert "Moved garden under tools." in moved and "The assortment of contract acme-tools changes with it." in moved

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from fastapi.testclient import TestClient
 
 from pim.completeness import stored_completeness
@@ -16,18 +15,9 @@ from pim.structure import Channel
 from pim.validation import RecordValidator
 from pim.web.accounts import add_user
 from pim.web.app import create_app
-from tests.channel_data import seed_products
 from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 REQUIRED = ["sku", "name", "description", "price", "image"]
-
-
-@pytest.fixture
-def admin(store: Store) -> tuple[TestClient, str]:
-    seed_products(store)
-    add_user(store, "ada", "admin pass 1", "admin")
-    web = TestClient(create_app(store))
-    return web, login(web, "ada", "admin pass 1")
 
 
 def _save(web: TestClient, token: str | None, required: dict[str, list[str]], remove: list[str]):  # noqa: ANN202

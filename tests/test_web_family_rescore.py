@@ -27,7 +27,7 @@ from pim.web import families
 from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests.channel_data import ERP, complete_values, seed_products
-from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
+from tests.test_web_ui import admin_client, cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 REQUIRED = ["sku", "name", "description", "price", "image"]
 RUN = rescore_jobs.run  # the real job, kept before `held` replaces it
@@ -43,9 +43,7 @@ def admin(store: Store, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, st
                            for n in range(7)])
     monkeypatch.setattr(families, "RESCORE_IN_REQUEST", 1)
     monkeypatch.setattr(rescore_jobs, "PAGE", 5)  # several pages, each its own transaction
-    add_user(store, "ada", "admin pass 1", "admin")
-    web = TestClient(create_app(store))
-    return web, login(web, "ada", "admin pass 1")
+    return admin_client(store)
 
 
 @pytest.fixture

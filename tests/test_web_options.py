@@ -3,23 +3,13 @@ are edited in place, bad codes and duplicates are refused, only admins reach the
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
 
 from pim.store import Store
 from pim.web.accounts import add_user
 from pim.web.app import create_app
 from pim.web.editing import apply_values
-from tests.channel_data import seed_products
 from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
-
-
-@pytest.fixture
-def admin(store: Store) -> tuple[TestClient, str]:
-    seed_products(store)
-    add_user(store, "ada", "admin pass 1", "admin")
-    web = TestClient(create_app(store))
-    return web, login(web, "ada", "admin pass 1")
 
 
 def test_a_new_option_can_be_used_at_once_and_labels_change_in_place(admin, store: Store) -> None:

@@ -18,6 +18,13 @@ def csrf(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
+def admin_client(store: Store) -> tuple[TestClient, str]:
+    """A web client signed in as the admin 'ada', and its CSRF token."""
+    add_user(store, "ada", "admin pass 1", "admin")
+    web = TestClient(create_app(store))
+    return web, login(web, "ada", "admin pass 1")
+
+
 def login(client: TestClient, user: str = "ed", password: str = "correct horse") -> str:
     page = client.get("/login").text
     resp = client.post("/login", data={"username": user, "password": password, "csrf_token": csrf(page), "next": "/products"})
