@@ -33,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("backend") or os.environ.get("PIM_TEST_BACKENDS", "sqlite,postgresql").split(",")
+        only = metafunc.definition.get_closest_marker("backends")
+        if only is not None:  # a behaviour only some databases have: not run (nor skipped) on the others
+            chosen = [b for b in chosen if b in only.args]
         metafunc.parametrize("backend", chosen, scope="session")
 
 

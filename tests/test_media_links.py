@@ -137,13 +137,12 @@ def test_an_image_found_broken_at_ingest_leaves_the_index_at_the_next_push(media
     assert _images(meili_env)["HP-100-GRN"] is None
 
 
+@pytest.mark.backends("postgresql")  # SQLite runs one writer at a time: the rendition transaction excludes the write
 def test_a_product_that_starts_showing_an_image_while_its_rendition_is_recorded_gets_the_link(
         media_catalog: Store, meili_env: ServedDouble, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL runs writers side by side: the cable starts showing the red photo, and a push runs, after
     the rendition transaction read the image index but before it committed. The push sends the cable with the
     plain link; the renditions' second pass after their commit re-sends it, so the next push links the rendition."""
-    if media_catalog.dialect != "postgresql":
-        pytest.skip("SQLite runs one writer at a time: the rendition transaction excludes the write")
     import media.renditions as renditions
     from tests.search_data import cable
 
