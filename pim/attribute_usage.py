@@ -75,7 +75,8 @@ def option_holders(conn: Connection, table: str, attribute: str, option: str) ->
     return _holding(conn, table, held, params | {"o": option})
 
 
-def _said(table: str, count: int, examples: list[str], verb: tuple[str, str]) -> str:
+def rows_said(table: str, count: int, examples: list[str], verb: tuple[str, str]) -> str:
+    """"3 products hold it (a, b, c)": `count` rows of `table` (a HOLDERS key), `verb` singular and plural."""
     one, many = _WHAT[table]
     more = ", …" if count > len(examples) else ""
     return f"{count} {one if count == 1 else many} {verb[count != 1]} it ({', '.join(examples)}{more})"
@@ -148,7 +149,7 @@ def blockers(store: Store, s: Structure, code: str, *, values: bool = True) -> l
         for table in HOLDERS:
             count, examples = value_holders(conn, table, code)
             if count:
-                found.append(_said(table, count, examples, ("holds a value of", "hold a value of")))
+                found.append(rows_said(table, count, examples, ("holds a value of", "hold a value of")))
     return found
 
 
@@ -159,5 +160,5 @@ def option_blockers(store: Store, attribute: str, option: str) -> list[str]:
         for table in HOLDERS:
             count, examples = option_holders(conn, table, attribute, option)
             if count:
-                found.append(_said(table, count, examples, ("holds", "hold")))
+                found.append(rows_said(table, count, examples, ("holds", "hold")))
     return found

@@ -80,6 +80,18 @@ class Structure:
             tree[cat.parent].append(code)
         return tree
 
+    def subtree(self, code: str) -> set[str]:
+        """`code` and every category below it (a cycle ends the walk rather than looping)."""
+        children = self.children()
+        out: set[str] = set()
+        todo = [code]
+        while todo:
+            current = todo.pop()
+            if current not in out:
+                out.add(current)
+                todo.extend(children.get(current, []))
+        return out
+
     def category_path(self, code: str) -> list[str]:
         """Root first. Stops on a cycle rather than looping."""
         path: list[str] = []

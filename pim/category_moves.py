@@ -43,19 +43,6 @@ class MoveEffects:
         return " ".join(parts)
 
 
-def subtree(s: Structure, code: str) -> set[str]:
-    """`code` and every category below it."""
-    children = s.children()
-    out: set[str] = set()
-    todo = [code]
-    while todo:
-        current = todo.pop()
-        if current not in out:
-            out.add(current)
-            todo.extend(children.get(current, []))
-    return out
-
-
 def tree_channels(s: Structure, code: str) -> list[str]:
     """The channels whose category tree `code` is."""
     return sorted(c for c, ch in s.channels.items() if ch.category_tree == code)
@@ -63,7 +50,7 @@ def tree_channels(s: Structure, code: str) -> list[str]:
 
 def parent_choices(s: Structure, code: str) -> list[tuple[str, str]]:
     """(path shown, code) of every category `code` may move under: all but itself and its descendants."""
-    below = subtree(s, code)
+    below = s.subtree(code)
     return sorted((" / ".join(s.category_path(c)) or c, c) for c in s.categories if c not in below)
 
 
@@ -75,7 +62,7 @@ def move_problems(s: Structure, code: str, parent: str | None) -> list[str]:
         return [f"parent category '{parent}' is not declared"]
     if parent == code:
         return [f"{code} cannot be its own parent"]
-    if parent in subtree(s, code):
+    if parent in s.subtree(code):
         return [f"{parent} is below {code} ({' / '.join(s.category_path(parent))}): moving {code} under it "
                 "would make a cycle"]
     channels = tree_channels(s, code)

@@ -291,18 +291,9 @@ class AssortmentMatcher:
     def __post_init__(self) -> None:
         self.skus = set(self.assortment.skus)
         self.excluded = set(self.assortment.exclude_skus)
-        self._subtree = {code: self._below(code) for r in [*self.assortment.rules, *self.assortment.exclude] for code in r.categories}
+        self._subtree = {code: self.structure.subtree(code)
+                         for r in [*self.assortment.rules, *self.assortment.exclude] for code in r.categories}
         self._sets: dict[int, frozenset[str]] = {}  # id of a rule's accepted list (the assortment keeps it alive) → set
-
-    def _below(self, root: str) -> set[str]:
-        children = self.structure.children()
-        out, todo = set(), [root]
-        while todo:
-            code = todo.pop()
-            if code not in out:
-                out.add(code)
-                todo.extend(children.get(code, []))
-        return out
 
     def _hits(self, values: dict[str, Any], attribute: str, listed: list[str]) -> bool:
         """Whether a value of `attribute`, in any locale or channel (list items one by one), is accepted. The

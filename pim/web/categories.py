@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, text
 
 from pim import category_moves
+from pim.attribute_usage import EXAMPLES, HOLDERS, rows_said
 from pim.catalog import Structure
 from pim.store import Store
 from pim.structure import Category
@@ -32,8 +33,6 @@ from pim.web.ui import render
 
 router = APIRouter(prefix="/admin/categories", include_in_schema=False)
 _FORM = Path("the form")  # where the structure files' checks say a problem is
-_CLASSIFIED = {"product": "identifier", "product_model": "code"}  # table → the key shown in a refusal
-EXAMPLES = 5
 
 
 @dataclass
@@ -64,7 +63,7 @@ def direct_counts(conn: Connection, table: str) -> dict[str, int]:
 
 def classified_in(conn: Connection, table: str, code: str) -> tuple[int, list[str]]:
     """How many rows of `table` list `code` directly, and the keys of the first few."""
-    key = _CLASSIFIED[table]
+    key = HOLDERS[table]
     if conn.dialect.name == "postgresql":
         where = "t.categories @> jsonb_build_array(CAST(:code AS text))"
     else:
@@ -119,12 +118,11 @@ def blockers(store: Store, s: Structure, code: str) -> list[str]:
     if kids:
         found.append(f"it has {len(kids)} sub-categor{'ies' if len(kids) != 1 else 'y'}: {', '.join(kids)}")
     with store.engine.connect() as conn:
-        for table, what in (("product", "product"), ("product_model", "product model")):
+        for table in HOLDERS:
             count, examples = classified_in(conn, table, code)
             if count:
-                more = ", …" if count > len(examples) else ""
-                found.append(f"{count} {what}{'s are' if count != 1 else ' is'} in it ({', '.join(examples)}{more})")
-    channels = sorted(c for c, ch in s.channels.items() if ch.category_tree == code)
+                found.append(rows_said(table, count, examples, ("is in", "are in")))
+    channels = category_moves.tree_channels(s, code)
     if channels:
         found.append(f"it is the category tree of channel {', '.join(channels)}")
     contracts = sorted(c.code for c in get_contracts(store)
@@ -252,7 +250,7 @@ def delete_category(code: str, request: Request, user: User = Depends(admin_user
         return _category_page(request, user, code, error=f"{code} was not deleted: {'; '.join(blocked)}.", status=409)
     store.delete_structure("category", code)
     with store.engine.connect() as conn:  # an import may have classified something in it meanwhile: put it back
-        raced = sum(classified_in(conn, table, code)[0] for table in _CLASSIFIED)
+        raced = sum(classified_in(conn, table, code)[0] for table in HOLDERS)
     if raced:
         store.put_structure("category", [cat])
         return _category_page(request, user, code, status=409,
