@@ -17,8 +17,7 @@ import orjson
 from sqlalchemy import select
 
 from channels.search_settings import digest_of
-from pim.contracts import Assortment, AssortmentMatcher, get_contracts
-from pim.product import merged_values
+from pim.contracts import Assortment, AssortmentMatcher, get_contracts, with_assortment_values
 from pim.store.store import PRODUCT, Store
 
 #: Above this share of the catalog a changed contract re-sends, the push rebuilds the index instead (a swap
@@ -53,11 +52,12 @@ def decode(text: str | None) -> Snapshot:
     return orjson.loads(text) if text else []
 
 
-def changed_contracts(before: Snapshot, after: Snapshot) -> list[tuple[str, Assortment]]:
-    """The (customer, assortment) of each contract entry added, removed or changed, old and new versions both."""
+def changed_assortments(before: Snapshot, after: Snapshot) -> list[Assortment]:
+    """The assortment of each contract entry added, removed or changed (a new customer counts), old and new
+    versions both."""
     old = {orjson.dumps(entry) for entry in before}
     new = {orjson.dumps(entry) for entry in after}
-    return [(entry[1], Assortment.model_validate(entry[2])) for entry in map(orjson.loads, sorted(old ^ new))]
+    return [Assortment.model_validate(orjson.loads(entry)[2]) for entry in sorted(old ^ new)]
 
 
 def products_to_revisit(store: Store, before: Snapshot, after: Snapshot) -> set[str] | None:
@@ -66,14 +66,14 @@ def products_to_revisit(store: Store, before: Snapshot, after: Snapshot) -> set[
     decide there: rebuild) or when most of the catalog would be re-sent (rebuild)."""
     if not before or not after:
         return None
-    changes = changed_contracts(before, after)
+    changes = changed_assortments(before, after)
     if not changes:
         return set()
     structure = store.structure()
-    matchers = [AssortmentMatcher(assortment, structure) for _, assortment in changes]
+    matchers = [AssortmentMatcher(assortment, structure) for assortment in changes]
     found: set[str] = set()
     total = 0
-    for product, values in _catalog(store, needs_values=any(map(_reads_values, (a for _, a in changes)))):
+    for product, values in _catalog(store, needs_values=any(map(_reads_values, changes))):
         total += 1
         if any(m.matches(product, values) for m in matchers):
             found.add(product.identifier)
@@ -89,8 +89,7 @@ def _catalog(store: Store, *, needs_values: bool) -> Iterator[tuple[Any, dict[st
     """Every product with the values an assortment sees (a variant's merged with its models'). When no rule
     reads values, only the identifier, family, categories and enabled columns are read (~10× faster)."""
     if needs_values:
-        for product in store.iter_products():
-            yield product, merged_values(product, store.ancestors(product)) if product.parent else product.values
+        yield from with_assortment_values(store, store.iter_products())
         return
     c = PRODUCT.c
     last = 0

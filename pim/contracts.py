@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -464,6 +464,12 @@ class AssortmentIndex:
 
 
 # ---------------------------------------------------------------------------------------------- tenants
+def with_assortment_values(store: Store, products: Iterable[Product]) -> Iterator[tuple[Product, dict[str, Any]]]:
+    """Each product with the values an assortment rule sees: a variant's own merged over its models'."""
+    for product in products:
+        yield product, merged_values(product, store.ancestors(product)) if product.parent else product.values
+
+
 def contract_customers(store: Store, skus: list[str]) -> dict[str, list[str]]:
     """SKU → customers whose contracted assortment holds it (the search index's tenant field).
     Without any contract, falls back to customers holding a contract price for the SKU."""
@@ -479,8 +485,7 @@ def contract_customers(store: Store, skus: list[str]) -> dict[str, list[str]]:
     structure = store.structure()
     matchers = [(c.customer, AssortmentMatcher(c.assortment, structure)) for c in contracts]
     found: dict[str, set[str]] = {}
-    for product in store.iter_products(identifiers=skus):
-        values = merged_values(product, store.ancestors(product)) if product.parent else product.values
+    for product, values in with_assortment_values(store, store.iter_products(identifiers=skus)):
         for customer, matcher in matchers:
             if matcher.matches(product, values):
                 found.setdefault(product.identifier, set()).add(customer)
