@@ -224,9 +224,9 @@ class FieldMapper:
     def _converted(self, unit: str, code: str, raw: dict[str, Any]) -> dict[str, str]:
         """A metric value in the field's unit; the field's unit is written as its code (kg → KILOGRAM)."""
         measures, family = self.s.measures, self.s.attributes[code].metric_family
-        target = self._units.get((unit, family))
-        if target is None:
-            target = self._units[(unit, family)] = measures.resolve(family, unit) if family else None
+        if (unit, family) not in self._units:  # None (no family, or a unit the family lacks) is kept as well
+            self._units[(unit, family)] = measures.resolve(family, unit) if family else None
+        target = self._units[(unit, family)]
         amount = convert(raw["amount"], raw["unit"], unit, family if target else None, measures)
         return {"amount": format(amount, "f"), "unit": target or unit.upper()}
 
