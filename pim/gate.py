@@ -115,17 +115,13 @@ class _Gate:
     def _invalid_assets(self, products: list[Product], values: dict[str, dict[str, Any]] | None) -> frozenset[str]:
         """The required image/file refs of `products` the asset-validity hooks reject, one call per batch, so
         a product scored here counts a broken image as missing, as its stored rows would."""
-        from pim.rescore import _ask_validity
+        from pim.rescore import invalid_assets
 
-        refs: set[str] = set()
-        for p in products:
-            plan = self.requirements.plan(p.family)
-            vals = (values or {}).get(p.identifier, p.values)
-            refs.update(r for r in map(vals.get, plan.assets if plan is not None else ()) if r and isinstance(r, str))
-        if not refs or self.store is None:
+        if self.store is None:
             return frozenset()
+        records = {p.identifier: (p.family, (values or {}).get(p.identifier, p.values)) for p in products}
         with self.store.engine.connect() as conn:
-            return frozenset(_ask_validity(conn, refs))
+            return frozenset(invalid_assets(conn, records, self.requirements))
 
     def _completeness(self, p: Product, rows: dict[str, tuple[str, int, Any]] | None,
                       values: dict[str, dict[str, Any]] | None, invalid: frozenset[str] = frozenset()) -> list[str]:

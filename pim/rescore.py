@@ -118,7 +118,7 @@ class Rescorer:
             rows = sql.all(f"SELECT identifier, family, parent, value_map FROM product WHERE identifier IN "
                            f"({sql.marks(identifiers)})", identifiers)
         scored = _records(conn, rows, reqs.structure)
-        new = dict(_scores(reqs, scored, _invalid_assets(conn, scored, reqs), channels))
+        new = dict(_scores(reqs, scored, invalid_assets(conn, scored, reqs), channels))
         changed = _replace(conn, sql, identifiers, new, channels)
         _unique_values(conn, sql, identifiers, scored, reqs)
         gone = [i for i in identifiers if i not in scored]
@@ -259,8 +259,9 @@ def _records(conn: Connection, rows: list[Any], structure: Structure,
     return out
 
 
-def _invalid_assets(conn: Connection, records: dict[str, Any], reqs: Requirements) -> set[str]:
-    """The invalid refs among the records' *required* image/file values: one hook call per batch."""
+def invalid_assets(conn: Connection, records: dict[str, Any], reqs: Requirements) -> set[str]:
+    """The invalid refs among the records' (identifier → (family, values)) *required* image/file values: one
+    hook call per batch."""
     refs: set[str] = set()
     for family, values in records.values():
         plan = reqs.plan(family)
