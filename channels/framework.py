@@ -148,12 +148,25 @@ def convert(amount: str | Decimal, unit: str, to: str, family: str | None = None
         value = (measures or builtin()).convert(amount, unit, to, family)
     except UnitError as exc:
         raise ConfigError(str(exc), hint="a field's unit: must be a unit of its attribute's metric_family") from None
+    return _rounded(value)
+
+
+def _rounded(value: Decimal) -> Decimal:
     with localcontext() as ctx:
         ctx.prec = 60  # quantize needs every integer digit
         return value.quantize(PLACES).normalize()
 
 
 # ---------------------------------------------------------------- field mapping
+class _BadValue(Exception):
+    """A stored value the field cannot publish (a metric unit outside its attribute's family): the product
+    is blocked with `reason`, the rest of the catalog publishes."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 class FieldMapper:
     """Turns a product into the catalog's output fields for one locale and currency. Problems (a required
     field missing, a text too long) come back as reasons, so the renderer can block the product.
@@ -227,7 +240,14 @@ class FieldMapper:
         if (unit, family) not in self._units:  # None (no family, or a unit the family lacks) is kept as well
             self._units[(unit, family)] = measures.resolve(family, unit) if family else None
         target = self._units[(unit, family)]
-        amount = convert(raw["amount"], raw["unit"], unit, family if target else None, measures)
+        if target is not None:  # the field's unit is right, so a failure is this product's stored value
+            try:
+                amount = measures.convert(raw["amount"], raw["unit"], unit, family)
+            except UnitError as exc:
+                raise _BadValue(f"unit:{code}:{raw.get('unit')}", str(exc)) from None
+            amount = _rounded(amount)
+        else:
+            amount = convert(raw["amount"], raw["unit"], unit, None, measures)
         return {"amount": format(amount, "f"), "unit": target or unit.upper()}
 
     def context(self, product: Product, values: dict[str, Any], locale: str) -> dict[str, Any]:
@@ -251,11 +271,13 @@ class FieldMapper:
             if f.template:
                 ctx = ctx or self.context(product, values, locale)
                 value: Any = " ".join(self._templates[f.output].render(ctx).split()) or None
-            elif f.attributes:
-                value = [v for a in f.attributes if (v := self._one(f, product, values, locale, currency, a))]
-                value = value or None
             else:
-                value = self._one(f, product, values, locale, currency)
+                try:
+                    value = ([v for a in f.attributes if (v := self._one(f, product, values, locale, currency, a))]
+                             or None) if f.attributes else self._one(f, product, values, locale, currency)
+                except _BadValue as bad:  # one product's stored value, not the catalog: block this product
+                    reasons.append(bad.reason)
+                    continue
             if value is None:
                 if f.required:
                     reasons.append(f"missing:{f.output}")

@@ -388,3 +388,17 @@ def test_a_channel_field_in_another_family_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="cannot convert KILOGRAM to METER: KILOGRAM is a unit of Weight"):
         mapper.map(Product(identifier="x"), "en_US", "EUR", {"weight": {"amount": "1", "unit": "KILOGRAM"}})
     assert channel_convert("1", "TON", "GRAM") == Decimal("1000000")
+
+
+def test_a_stored_unit_outside_its_family_blocks_that_product_only() -> None:
+    """The field's unit is right (POUND is a Weight): a product storing METER for its weight is blocked with
+    a reason naming the attribute and the unit, and the next product still publishes."""
+    mapper = _mapper(FieldMap(output="lb", attribute="weight", unit="POUND"), FieldMap(output="f", attribute="max_temp"))
+    out, reasons = mapper.map(Product(identifier="bad"), "en_US", "EUR", {"weight": {"amount": "1", "unit": "METER"},
+                                                                          "max_temp": {"amount": "3", "unit": "CELSIUS"}})
+    assert reasons == ["unit:weight:METER"] and "lb" not in out and out["f"] == {"amount": "3", "unit": "CELSIUS"}
+    out, reasons = mapper.map(Product(identifier="good"), "en_US", "EUR", {"weight": {"amount": "1", "unit": "KILOGRAM"}})
+    assert reasons == [] and out["lb"] == {"amount": "2.205", "unit": "POUND"}
+    many = _mapper(FieldMap(output="w", attributes=["weight"], unit="POUND"))  # a list field is blocked the same way
+    assert many.map(Product(identifier="bad"), "en_US", "EUR", {"weight": {"amount": "1", "unit": "METER"}})[1] == [
+        "unit:weight:METER"]
