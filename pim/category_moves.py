@@ -6,15 +6,16 @@ only the categories whose root it is, so it would publish no category at all).
 
 The move itself is a structure write (Store.put_structure), so the grid index re-indexes the products under
 the category with their new ancestors and the contracts and channel trees read the new parent the next time
-they resolve. Those products also get a new seq (`touch_under`): nothing in their records changed, but their
-category paths did, and incremental exports and contract deltas only re-send what has a newer seq."""
+they resolve. Those products also get a new seq in the same transaction (`resequence_listener`, whichever way
+the move was made): nothing in their records changed, but their category paths did, and incremental exports
+and contract deltas only re-send what has a newer seq."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, func, select
 
 from pim.catalog import Structure
 from pim.store.store import PRODUCT, batched
@@ -89,15 +90,44 @@ def effects(s: Structure, code: str, parent: str | None, contracts: list[Any]) -
     return out
 
 
-def touch_under(store: Any, code: str) -> int:
-    """Give every product indexed under `code` (its own, its sub-categories', its models') a new seq, so
-    incremental exports and contract deltas send them again with their new category paths."""
+def moved(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The categories of a structure write whose parent changed (a new category counts: it has no products)."""
+    return sorted(c for c in after if (before.get(c) or {}).get("parent") != (after.get(c) or {}).get("parent"))
+
+
+def resequence_listener(store: Any) -> Any:
+    """A structure listener (registered with the grid index, whose category rows it reads, after it): a
+    category write that moves categories gives every product under them a new seq in the same transaction,
+    however the move was made (the admin page or `pim structure load`)."""
+
+    def on_structure(conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+        if kind == "category":
+            touch_under(store, conn, [c for c in moved(before, after) if before.get(c)])
+
+    return on_structure
+
+
+def touch_under(store: Any, conn: Connection, codes: list[str]) -> int:
+    """Give every product indexed under `codes` (their own, their sub-categories', their models') a new seq,
+    so incremental exports and contract deltas send them again with their new category paths."""
+    done = 0
+    for chunk in batched(codes, 1000):
+        for ids in batched(_under(conn, chunk), 2000):
+            done += store.touch_products(conn, ids)
+    return done
+
+
+def products_under(store: Any, code: str) -> int:
+    """How many products the grid index files under `code` (sub-categories and models included)."""
     from pim.grid_index import GRID_CATEGORY
 
-    done = 0
-    with store.begin() as conn:
-        ids = conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.id.in_(
-            select(GRID_CATEGORY.c.product_id).where(GRID_CATEGORY.c.category == code)))).scalars().all()
-        for chunk in batched(sorted(ids), 2000):
-            done += store.touch_products(conn, chunk)
-    return done
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count(func.distinct(GRID_CATEGORY.c.product_id)))
+                                .where(GRID_CATEGORY.c.category == code)).scalar_one())
+
+
+def _under(conn: Connection, codes: list[str]) -> list[str]:
+    from pim.grid_index import GRID_CATEGORY
+
+    return sorted(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.id.in_(
+        select(GRID_CATEGORY.c.product_id).where(GRID_CATEGORY.c.category.in_(codes))))).scalars())

@@ -148,10 +148,14 @@ def prefix_range(word: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------- listener
 def grid_listener(store: Any) -> Any:
     """Registry entry (after the completeness listener): the product listener, plus a structure listener
-    that re-copies the missing attributes the completeness rescoring changed."""
+    that re-copies the missing attributes the completeness rescoring changed, and the one that gives products
+    under a moved category a new seq (pim.category_moves)."""
+    from pim.category_moves import resequence_listener
+
     index = GridIndex()
     if hasattr(store, "structure_listeners"):
         store.structure_listeners.append(index.on_structure)
+        store.structure_listeners.append(resequence_listener(store))  # reads the category rows just refreshed
     return index.on_products
 
 
@@ -292,8 +296,9 @@ class GridIndex:
             # A category that moved, appeared or went changes the ancestor lists of exactly the products indexed
             # under it (its sub-categories' products have a row for it too); a new category has none, so adding
             # one from the admin page does not rewrite the whole index.
-            moved = sorted(c for c in after if (before.get(c) or {}).get("parent") != (after.get(c) or {}).get("parent"))
-            for chunk in batched(moved, 1000):
+            from pim.category_moves import moved
+
+            for chunk in batched(moved(before, after), 1000):
                 under = select(GRID_CATEGORY.c.product_id).where(GRID_CATEGORY.c.category.in_(chunk))
                 self.refresh_where(conn, PRODUCT.c.id.in_(under))
             return

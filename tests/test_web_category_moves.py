@@ -130,3 +130,24 @@ def test_contract_assortments_follow_a_moved_category(store: Store, tmp_path: Pa
     assert "T1" in sent and set(sent.values()) == {"delete"} and not {"G1", "G2", "T6"} & set(sent)
     members = AssortmentIndex(list(store.iter_products()), store.structure()).members(get_contract(store, "acme-tools").assortment)
     assert sorted(members) == ["G1", "G2", "T6"]
+
+
+def test_a_move_loaded_from_a_structure_file_resequences_the_products_under_it(store: Store, tmp_path: Path) -> None:
+    """`pim structure load` (save_structure) moving garden under tools: in the same write the plants get a new
+    seq and nothing else does, so the delta feed sends exactly them."""
+    from pim.structure_files import StructureFile, save_structure
+
+    seed_catalog(store)
+    put_prices(store, "cust_a", [("T1", "1", "8.00")])
+    store_contract(store, mode="delta", format="jsonl")
+    assert deliver_contract(store, "acme-tools", out_dir=out_dir(tmp_path)).kind == "full"
+    before = _seqs(store)
+    garden = store.structure().categories["garden"]
+    save_structure(store, StructureFile(categories=[garden.model_copy(update={"parent": "tools"})]))
+    after = _seqs(store)
+    assert {i for i in after if after[i] != before[i]} == {"G1", "G2"}
+    delta = deliver_contract(store, "acme-tools", out_dir=out_dir(tmp_path))
+    sent = {d["sku"]: d["action"] for d in map(json.loads, Path(delta.file).read_text().splitlines())}
+    assert sent == {"G1": "upsert", "G2": "upsert"}
+    save_structure(store, StructureFile(categories=[store.structure().categories["garden"]]))  # same parent
+    assert _seqs(store) == after

@@ -216,7 +216,7 @@ async def relabel_category(code: str, request: Request, user: User = Depends(adm
 @router.post("/{code}/move", dependencies=[Depends(check_csrf)])
 async def move_category(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
     """`parent`: the new parent's code (empty: make it a root). Its products are re-indexed under the new
-    ancestors (the grid listener) and re-sent by incremental exports (category_moves.touch_under)."""
+    ancestors (the grid listener) and re-sent by incremental exports (category_moves.resequence_listener)."""
     from pim.contracts import get_contracts
 
     store, s = store_of(request), structure_of(request)
@@ -231,8 +231,8 @@ async def move_category(code: str, request: Request, user: User = Depends(admin_
     if problems:
         return _category_page(request, user, code, error=f"{code} was not moved: {'; '.join(problems)}.", status=422)
     said = category_moves.effects(s, code, parent, get_contracts(store)).sentence()
-    store.put_structure("category", [cat.model_copy(update={"parent": parent})])
-    touched = category_moves.touch_under(store, code)
+    store.put_structure("category", [cat.model_copy(update={"parent": parent})])  # re-sequences its products
+    touched = category_moves.products_under(store, code)
     where = f"under {parent}" if parent else "to the top (a new root)"
     resent = f" {touched} product{'s' if touched != 1 else ''} under it will be sent again by incremental exports." \
         if touched else ""
