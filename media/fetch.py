@@ -58,9 +58,10 @@ def read_file(ref: str, *, base_dir: Path | None = None, max_bytes: int) -> tupl
 
 
 def file_validator(ref: str, *, base_dir: Path | None = None) -> str | None:
-    """What identifies a local file's bytes without reading them: size, modification time (ns) and inode (a
-    file replaced by another, or a relative path read from another --base, is another inode). Kept in
-    `asset_origin.etag` like an HTTP ETag; None when the path is not a readable regular file."""
+    """What identifies a local file's bytes without reading them: size, modification time (ns), inode (a
+    file replaced by another, or a relative path read from another --base, is another inode) and change time
+    (ns: no program can set it, so an edit that puts the old modification time back, `touch -r`, still
+    shows). Kept in `asset_origin.etag` like an HTTP ETag; None when the path is not a readable regular file."""
     try:
         info = os.stat(local_path(ref, base_dir))
     except (OSError, ValueError):
@@ -69,7 +70,7 @@ def file_validator(ref: str, *, base_dir: Path | None = None) -> str | None:
 
 
 def _validator(info: os.stat_result) -> str:
-    return f"file:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
+    return f"file:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_ctime_ns}"
 
 
 def local_path(ref: str, base_dir: Path | None = None) -> Path:

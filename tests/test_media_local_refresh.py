@@ -1,5 +1,6 @@
 """`pim media ingest --refresh` on local files: the size, modification time (ns) and inode a file was read with
-are kept with its origin (`asset_origin.etag`, `file:<size>:<mtime_ns>:<inode>`), and an unchanged file is not
+and change time (ns) are kept with its origin (`asset_origin.etag`, `file:<size>:<mtime_ns>:<inode>:<ctime_ns>`),
+and an unchanged file is not
 opened again (counted as not modified, like an HTTP 304). A changed file is read and stored anew; a file modified
 in the last two seconds gets no validator (it could change again unseen within the timestamp granularity)."""
 
@@ -67,7 +68,7 @@ def test_an_unchanged_local_file_is_not_opened_on_refresh(store: Store, photo: P
     assert first.valid == 1 and opened == ["red.jpg"]
     info = photo.stat()
     stored = _origin(store, "red.jpg")
-    assert stored["etag"] == f"file:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
+    assert stored["etag"] == f"file:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_ctime_ns}"
 
     again = ingest(store, [("red.jpg", "erp")], asset_store=assets, base_dir=photo.parent, refresh=True)
     assert opened == ["red.jpg"]  # not opened a second time
@@ -99,6 +100,26 @@ def test_a_new_mtime_alone_makes_the_file_read_again(store: Store, photo: Path, 
     _settle(photo, photo.stat().st_mtime_ns + 1)  # same size, one nanosecond later
     again = ingest(store, [("red.jpg", "erp")], asset_store=assets, base_dir=photo.parent, refresh=True)
     assert opened == ["red.jpg", "red.jpg"] and (again.not_modified, again.valid) == (0, 1)
+
+
+def test_an_edit_in_place_that_puts_the_old_mtime_back_is_read_again(store: Store, photo: Path, tmp_path: Path,
+                                                                      opened: list[str]) -> None:
+    """Same size, same inode, the modification time restored (`touch -r`): only the change time moved."""
+    assets = LocalAssetStore(tmp_path / "media")
+    ingest(store, [("red.jpg", "erp")], asset_store=assets, base_dir=photo.parent)
+    first = _origin(store, "red.jpg")["sha256"]
+    old = photo.stat()
+    data = bytearray(RED)
+    data[-3] ^= 0xFF  # one byte of the last scan segment: another picture, same length
+    with open(photo, "r+b") as fh:
+        fh.write(data)
+    _settle(photo, old.st_mtime_ns)
+    new = photo.stat()
+    assert (new.st_size, new.st_mtime_ns, new.st_ino) == (old.st_size, old.st_mtime_ns, old.st_ino)
+    assert new.st_ctime_ns != old.st_ctime_ns
+    again = ingest(store, [("red.jpg", "erp")], asset_store=assets, base_dir=photo.parent, refresh=True)
+    assert opened == ["red.jpg", "red.jpg"] and again.not_modified == 0
+    assert _origin(store, "red.jpg")["sha256"] != first
 
 
 def test_a_file_replaced_by_another_with_the_same_size_and_mtime_is_read_again(
