@@ -86,9 +86,20 @@ def grid(request: Request, after: int = 0, user: User = Depends(session_user)) -
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     name = "_grid_rows.html" if request.headers.get("hx-request") and after else "grid.html"
+    full = name == "grid.html"
     return render(request, name, user, rows=rows, next_cursor=nxt, f=f, s=s,
                   has_completeness=panels.tables() is not None, bulk_max=BULK_MAX,
-                  bulk_notice=request.session.pop(BULK_NOTICE, None) if name == "grid.html" else None)
+                  bulk_notice=request.session.pop(BULK_NOTICE, None) if full else None,
+                  stale_scores=_stale_scores(request) if full else {})
+
+
+def _stale_scores(request: Request) -> dict[str, list[str]]:
+    """family → channels whose stored scores wait for a rescore job (pim.rescore_jobs.unsettled): the grid's
+    and dashboard's completeness figures are the earlier ones there until it succeeds, so the pages say so."""
+    from pim.rescore_jobs import unsettled
+
+    with store_of(request).engine.connect() as conn:
+        return {family: sorted(channels) for family, channels in sorted(unsettled(conn).items())}
 
 
 BULK_MAX = 10_000  # products a filter-wide mass edit reaches from the web (more: an import)
@@ -319,7 +330,7 @@ def dashboard(request: Request, user: User = Depends(session_user)) -> HTMLRespo
     channels = [channel] if channel else sorted(s.channels)
     reports = [r for c in channels if (r := panels.gate_report(store_of(request), c, locale)) is not None]
     return render(request, "dashboard.html", user, reports=reports, s=s, available=panels.tables() is not None,
-                  channel=channel, locale=locale)
+                  channel=channel, locale=locale, stale_scores=_stale_scores(request))
 
 
 @router.get("/jobs")
