@@ -12,10 +12,11 @@ from typing import Any
 
 from lxml import etree
 
-from channels.framework import ChannelCatalog, FieldMapper, catalog_for
-from channels.google_merchant_targets import feed_targets
+from channels.framework import ChannelCatalog, FieldMapper, catalog_for, convert
+from channels.google_merchant_targets import Target, feed_targets, shipping_weight_family
 from channels.localize import ValueResolver
 from channels.search import IMAGE_LINKS
+from pim.errors import ConfigError
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
@@ -53,12 +54,13 @@ class GoogleMerchantRenderer:
         scope = catalog.scope_channel(ctx.channel, s)
         locales = catalog.locales_for(scope, s)
         currencies = catalog.currencies_for(scope, s)
-        targets = feed_targets(catalog.options, scope, locales, currencies, s)
-        # one file per output: (label in file names and blocked reasons, locale, currency, extra g: elements);
-        # without targets, one per locale in the first currency
-        outputs: list[tuple[str, str, str, list[tuple[str, Any]]]] = (
-            [(t.label, t.locale, t.currency, t.extra_fields()) for t in targets] if targets is not None
-            else [(l, l, currencies[0], []) for l in locales])
+        targets = feed_targets(catalog.options, scope, locales, currencies, s,
+                               weight_family=shipping_weight_family(catalog.field("shipping_weight"), s))
+        # one file per output: (label in file names and blocked reasons, locale, currency, target whose shipping
+        # and tax each item carries); without targets, one per locale in the first currency
+        outputs: list[tuple[str, str, str, Target | None]] = (
+            [(t.label, t.locale, t.currency, t) for t in targets] if targets is not None
+            else [(l, l, currencies[0], None) for l in locales])
         tree = catalog.category_tree or s.channels[scope].category_tree
         mapper = FieldMapper(catalog, s, ValueResolver(store, s), scope)
         # the media area's built renditions (a rendition named like the catalog's, else the listing one)
@@ -69,27 +71,28 @@ class GoogleMerchantRenderer:
         counts = dict.fromkeys(paths, 0)
         with ExitStack() as stack:
             writers = {}
-            for label, locale, currency, extra in outputs:
+            for label, locale, currency, target in outputs:
                 xf = stack.enter_context(etree.xmlfile(str(paths[label]), encoding="utf-8"))
                 xf.write_declaration()
                 stack.enter_context(xf.element("rss", version="2.0", nsmap={"g": G}))
                 stack.enter_context(xf.element("channel"))
                 xf.write(_text("title", f"{catalog.code} {scope} {label}"), _text("link", catalog.base_url),
                          _text("description", f"Products of {scope} in {locale} ({currency})"))
-                writers[label] = (xf, locale, currency, extra)
+                writers[label] = (xf, locale, currency, target)
             for batch in _batches(products, 500):
                 stock = _stock(store, [p.identifier for p in batch])
                 resolved = [(p, mapper.resolver.values(p)) for p in batch]
                 if mapper.links is not None:  # the batch's image links in a few queries
                     mapper.links.prefetch(mapper.resolver.image_values(v for _, v in resolved))
                 for product, values in resolved:
-                    for label, (xf, locale, currency, extra) in writers.items():
-                        item, reasons = build_item(product, mapper, catalog, locale, currency, tree, stock, values)
+                    for label, (xf, locale, currency, target) in writers.items():
+                        item, reasons = build_item(product, mapper, catalog, locale, currency, tree, stock, values,
+                                                   target)
                         if reasons:
                             ctx.blocked.setdefault(product.identifier, []).extend(
                                 f"{self.name}:{label}:{r}" for r in reasons)
                             continue
-                        _write_item(xf, item + extra)
+                        _write_item(xf, item)
                         counts[label] += 1
                     # Each item is written as soon as it is built; nothing accumulates.
                 for xf, *_ in writers.values():
@@ -97,7 +100,7 @@ class GoogleMerchantRenderer:
         return [Artifact(path=paths[label], name=f"google_merchant/{paths[label].name}", content_type="application/rss+xml",
                          rows=counts[label], meta={"locale": locale, "currency": currency,
                                                    **({"country": label.split("-")[0]} if targets is not None else {})})
-                for label, locale, currency, extra in outputs]
+                for label, locale, currency, _ in outputs]
 
 
 def _batches(items: Iterable[Product], size: int) -> Iterator[list[Product]]:
@@ -128,12 +131,20 @@ def _write_fields(xf: Any, fields: list[tuple[str, Any]]) -> None:
                 xf.write(value)
 
 
-def item_element(fields: list[tuple[str, str]]) -> etree._Element:
-    """The same item as a tree, for callers that want one (tests, previews)."""
+def item_element(fields: list[tuple[str, Any]]) -> etree._Element:
+    """The same item as a tree, for callers that want one (tests, previews); groups as nested elements."""
     item = etree.Element("item", nsmap={"g": G})
-    for tag, text in fields:
-        etree.SubElement(item, f"{{{G}}}{tag}").text = text
+    _sub_elements(item, fields)
     return item
+
+
+def _sub_elements(parent: etree._Element, fields: list[tuple[str, Any]]) -> None:
+    for tag, value in fields:
+        el = etree.SubElement(parent, f"{{{G}}}{tag}")
+        if isinstance(value, list):
+            _sub_elements(el, value)
+        else:
+            el.text = value
 
 
 def _text(tag: str, value: Any) -> etree._Element:
@@ -143,9 +154,11 @@ def _text(tag: str, value: Any) -> etree._Element:
 
 
 def build_item(product: Product, mapper: FieldMapper, catalog: ChannelCatalog, locale: str, currency: str,
-               tree: str, stock: dict[str, Any], values: dict[str, Any] | None = None) -> tuple[list[tuple[str, str]], list[str]]:
-    """One item's (g: tag, text) pairs, or the reasons it breaks Google's rules. `values`: the product's
-    inherited values, resolved once for all locales."""
+               tree: str, stock: dict[str, Any], values: dict[str, Any] | None = None,
+               target: Target | None = None) -> tuple[list[tuple[str, Any]], list[str]]:
+    """One item's (g: tag, text) pairs (a group such as g:shipping as (tag, pairs)), or the reasons it breaks
+    Google's rules. `values`: the product's inherited values, resolved once for all locales; `target`: the
+    country whose shipping (priced for this item) and tax the item carries."""
     fields, reasons = mapper.map(product, locale, currency, values)
     g: dict[str, Any] = {"id": product.identifier}
     title, description = fields.get("title"), fields.get("description")
@@ -186,12 +199,36 @@ def build_item(product: Product, mapper: FieldMapper, catalog: ChannelCatalog, l
         if not (g["color"] or g["size"]):
             reasons.append("variant_without_color_or_size")
     weight = fields.get("shipping_weight")
-    g["shipping_weight"] = f"{weight['amount']} kg" if weight else None
+    g["shipping_weight"] = _google_weight(weight, mapper.s.measures) if weight else None
+    if weight and g["shipping_weight"] is None:
+        reasons.append(f"unit:shipping_weight:{weight.get('unit')}")
+    shipping: list[tuple[str, Any]] = []
+    if target is not None:  # priced at what the item sells for: its sale price when it has one
+        paid = sale[0] if sale is not None else price[0] if price is not None else None
+        shipping, why = target.item_fields(weight, paid, mapper.s.measures,
+                                           shipping_weight_family(catalog.field("shipping_weight"), mapper.s))
+        reasons += why
     if reasons:
         return [], reasons
     item = [(key, str(value)) for key, value in g.items() if value not in (None, "")]
     item += [("additional_image_link", url) for url in extras[:EXTRA_IMAGES_MAX]]
-    return item, []
+    return item + shipping, []
+
+
+#: The weight units Google's shipping_weight takes, by our unit code; any other weight is sent in kg.
+GOOGLE_WEIGHT_UNITS = {"KILOGRAM": "kg", "GRAM": "g", "POUND": "lb", "OUNCE": "oz"}
+
+
+def _google_weight(weight: dict[str, str], measures: Any) -> str | None:
+    """`<amount> <unit>` in a unit Google reads: the field's own when Google has it (a catalog mapping the weight
+    without `unit:` keeps the stored one), else converted to kg; None when the stored unit is no weight."""
+    unit = str(weight.get("unit") or "").upper()
+    if unit in GOOGLE_WEIGHT_UNITS:
+        return f"{weight['amount']} {GOOGLE_WEIGHT_UNITS[unit]}"
+    try:
+        return f"{format(convert(weight['amount'], unit, 'KILOGRAM', 'Weight', measures), 'f')} kg"
+    except ConfigError:
+        return None
 
 
 def _flat(value: Any) -> str | None:
