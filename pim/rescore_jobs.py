@@ -4,30 +4,30 @@ Inside `deferred(min_products)`, a structure write that would rescore a family o
 `min_products` products does not: the completeness listener records a job (kind "rescore", source = the
 family, counts = its channels and size) in the write's own transaction, and the grid index leaves the
 family's score copies for that job. The structure change and the record of the work it left are committed
-together, so no crash can lose the rescore silently. `run(store, job_id)` then rescores the family's
-products on those channels page by page (each page one transaction, with its progress on the job) and
-refreshes their grid filters.
+together, so no crash can lose the rescore silently. The job is recorded "queued" (pim.job_queue): a
+`pim worker` claims it and `run(store, job_id)` rescores the family's products on those channels page by page
+(each page one transaction, with its progress on the job) and refreshes their grid filters.
 
-Until a family's job has succeeded — while it runs, after it failed, or after its process died (the job
-reads `interrupted`) — its stored scores on those channels may be stale, and `unsettled` says so: the gate
-then scores that family's products itself (pim.gate), as it does for a product without stored rows. A later
-job of the family covering the channels that succeeds (a re-save, the family page's "Rescore now"), or
-`pim gate rescore` (which records a succeeded job of source "*"), settles them."""
+Until a family's job has succeeded — while it waits for a worker, while it runs, after it failed, or after
+its process died (the job reads `interrupted`) — its stored scores on those channels may be stale, and
+`unsettled` says so: the gate then scores that family's products itself (pim.gate), as it does for a
+product without stored rows. The job itself succeeding (queued again by `pim jobs retry` or its job page),
+a later job of the family covering the channels that succeeds (a re-save, the family page's "Rescore now"),
+or `pim gate rescore` (which records a succeeded job of source "*") settles them."""
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
-from pim.store.store import HEARTBEATS, JOB, PRODUCT, now
+from pim import job_queue
+from pim.store.store import JOB, PRODUCT, now
 
 log = logging.getLogger(__name__)
 KIND = "rescore"
@@ -49,8 +49,8 @@ _ACTIVE: ContextVar[Deferral | None] = ContextVar("pim_rescore_deferral", defaul
 
 @contextmanager
 def deferred(min_products: int = 0) -> Iterator[Deferral]:
-    """Structure writes inside record a job for each family rescore of at least `min_products` products
-    instead of running it; the caller runs `deferral.jobs` (after its response)."""
+    """Structure writes inside record a queued job for each family rescore of at least `min_products` products
+    instead of running it (`deferral.jobs`: a worker runs them)."""
     deferral = Deferral(min_products)
     token = _ACTIVE.set(deferral)
     try:
@@ -88,16 +88,14 @@ def left_to_job(families: set[str] | None) -> bool:
 
 
 def record(conn: Connection, family: str, channels: Iterable[str], products: int) -> int:
-    """Insert a running rescore job of `family` on `channels` inside the caller's transaction."""
-    stamp = now()
+    """Queue a rescore job of `family` on `channels` inside the caller's transaction (its counts say what to
+    rescore, so a retry of the job needs nothing else)."""
     counts = {"family": family, "channels": sorted(channels), "products": products, "rescored": 0, "changed": 0}
-    res = conn.execute(insert(JOB).values(kind=KIND, source=family, status="running", counts=counts, started_at=stamp,
-                                          host=socket.gethostname()[:255], pid=os.getpid(), heartbeat_at=stamp))
-    return int(res.inserted_primary_key[0])
+    return job_queue.enqueue(conn, KIND, family, {}, counts)
 
 
 def start(store: Any, family: str, channels: Iterable[str]) -> int:
-    """Record a rescore job of `family` now (the family page's "Rescore now"); run it with `run`."""
+    """Queue a rescore job of `family` now (the family page's "Rescore now"); a worker runs it."""
     with store.begin() as conn:
         size = conn.execute(select(func.count()).select_from(PRODUCT).where(PRODUCT.c.family == family)).scalar_one()
         return record(conn, family, channels, int(size))
@@ -105,17 +103,17 @@ def start(store: Any, family: str, channels: Iterable[str]) -> int:
 
 def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
     """Rescore the job's family on its channels, one page of products per transaction (the job's counts
-    move with each page), then mark the job succeeded, or failed with the reason. Scores the structure as
-    it is when each page is written, so a save made meanwhile is never undone."""
+    move with each page, from 0 again on a retry), then mark the job succeeded, or failed with the reason.
+    Scores the structure as it is when each page is written, so a save made meanwhile is never undone. Its
+    heartbeat is the worker's (pim.job_queue.run_claimed)."""
     from pim.grid_index import GridIndex
     from pim.rescore import Rescorer
 
     job = store.job(job_id)
     if job is None or job["kind"] != KIND:
         raise ValueError(f"no rescore job {job_id}")
-    counts = dict(job["counts"])
+    counts = {**job["counts"], "rescored": 0, "changed": 0}
     family, channels = counts["family"], set(counts["channels"])
-    HEARTBEATS.start(store.engine, JOB, job_id, store.heartbeat_seconds)
     rescorer, grid = Rescorer(), GridIndex()
     page = page or PAGE
     last = 0
@@ -143,10 +141,15 @@ def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
     return counts
 
 
+def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:
+    """The queue's runner of rescore jobs (pim.job_queue.RUNNERS)."""
+    return run(store, job["id"])
+
+
 def unsettled(conn: Connection) -> dict[str, set[str]]:
     """family → channels whose stored scores wait for a rescore that has not succeeded: a family job still
-    running, failed or interrupted, with no later succeeded job of that family (or full rebuild) covering
-    the channel. Reads only the jobs since the oldest unsettled one (none: one indexed query)."""
+    queued or running, failed or interrupted, with no later succeeded job of that family (or full rebuild)
+    covering the channel. Reads only the jobs since the oldest unsettled one (none: one indexed query)."""
     c = JOB.c
     pending = conn.execute(select(c.id, c.source, c.counts).where(c.kind == KIND, c.status != "succeeded",
                                                                   c.source != ALL).order_by(c.id)).all()

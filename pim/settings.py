@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     job_heartbeat_seconds: float = Field(default=30.0, ge=0, description="How often a running job stamps its "
                                          "heartbeat; a job silent for 4 intervals shows as interrupted on other "
                                          "hosts. Set it alike everywhere; 0 turns it off.")
+    web_workers: int = Field(default=1, ge=0, description="Queue workers (`pim worker`) `pim serve` starts beside "
+                             "the web server and stops with it; 0: none (run `pim worker` elsewhere).")
     secret_key: str = Field(default="dev-insecure-change-me", description="Signs web sessions and CSRF tokens.")
     cdn_base_url: str | None = Field(default=None, description="Public base URL for media renditions.")
     public_url: str | None = Field(default=None, description="Base URL people reach the web app at (links in "

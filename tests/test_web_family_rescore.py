@@ -1,7 +1,8 @@
-"""A family save too large to rescore inside the request: the structure write records a rescore job in the
-same transaction and the job runs after the response. Meanwhile the gate does not trust the family's stored
-scores; once the job succeeds they equal a full rebuild; a failed or interrupted job says so on the family
-page and is healed by "Rescore now", a re-save, or `pim gate rescore`."""
+"""A family save too large to rescore inside the request: the structure write queues a rescore job in the
+same transaction and a worker runs it (pim.job_queue). Meanwhile — queued or running — the gate does not
+trust the family's stored scores; once the job succeeds they equal a full rebuild; a failed or interrupted
+job says so on the family page and is healed by "Rescore now", a re-save, the job queued again, or
+`pim gate rescore`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 from typer.testing import CliRunner
 
-from pim import rescore_jobs
+from pim import job_queue, rescore_jobs
 from pim.cli import _mount, app as cli
 from pim.completeness import stored_completeness
 from pim.completeness_rebuild import rebuild
@@ -30,7 +31,6 @@ from tests.channel_data import ERP, complete_values, seed_products
 from tests.test_web_ui import admin_client, cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 REQUIRED = ["sku", "name", "description", "price", "image"]
-RUN = rescore_jobs.run  # the real job, kept before `held` replaces it
 _mount()
 
 
@@ -44,14 +44,6 @@ def admin(store: Store, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, st
     monkeypatch.setattr(families, "RESCORE_IN_REQUEST", 1)
     monkeypatch.setattr(rescore_jobs, "PAGE", 5)  # several pages, each its own transaction
     return admin_client(store)
-
-
-@pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Jobs the web scheduled, held instead of run: the state between the response and the background task."""
-    jobs: list[int] = []
-    monkeypatch.setattr(rescore_jobs, "run", lambda store, job, page=None: jobs.append(job))
-    return jobs
 
 
 def _save(web: TestClient, token: str, required: list[str]):  # noqa: ANN202
@@ -85,18 +77,18 @@ def _equals_a_rebuild(store: Store) -> None:
     assert incremental == _state(store)
 
 
-def test_a_large_family_save_records_a_job_and_the_gate_does_not_trust_stale_scores(admin, held, store: Store) -> None:
+def test_a_large_family_save_queues_a_job_and_the_gate_does_not_trust_stale_scores(admin, store: Store) -> None:
     web, token = admin
     assert "complete" not in _blocked(store)
     saved = _save(web, token, REQUIRED + ["size"])  # 'size': only the odd shoes have one
     assert saved.status_code == 200
-    [job_id] = held
+    [job] = store.jobs(kind="rescore")
+    job_id = job["id"]
     assert f"The products of shoes are being rescored on ecommerce (job {job_id})" in saved.text
-    job = store.job(job_id)
-    assert job["kind"] == "rescore" and job["source"] == "shoes" and job["status"] == "running"
+    assert job["kind"] == "rescore" and job["source"] == "shoes" and job["status"] == "queued"
     assert job["counts"] == {"family": "shoes", "channels": ["ecommerce"], "products": 12, "rescored": 0, "changed": 0}
     assert set(store.structure().families["shoes"].requirements["ecommerce"]) == set(REQUIRED) | {"size"}
-    # Between the response and the job: the stored rows still say complete, the gate scores the family itself
+    # While the job waits for a worker: the stored rows still say complete, the gate scores the family itself
     assert not any("size" in m for r in stored_completeness(store, "complete") for m in r["missing"])
     with store.engine.connect() as conn:
         assert rescore_jobs.unsettled(conn) == {"shoes": {"ecommerce"}}
@@ -104,8 +96,10 @@ def test_a_large_family_save_records_a_job_and_the_gate_does_not_trust_stale_sco
     assert "missing:size:en_US" in blocked["complete"] and "shoe-0" in blocked and "shoe-1" not in blocked
     page = web.get("/admin/families/shoes").text
     assert "Rescoring 12 products of shoes on ecommerce: 0 done" in page and 'hx-trigger="every 2s"' in page
+    assert "no worker is running; start `pim worker`" in page
 
-    assert RUN(store, job_id)["rescored"] == 12  # the background task, now
+    [ran] = job_queue.work(store, once=True).jobs  # a worker's turn
+    assert ran["id"] == job_id and ran["counts"]["rescored"] == 12
     job = store.job(job_id)
     assert job["status"] == "succeeded" and job["counts"]["rescored"] == 12 and job["finished_at"] is not None
     with store.engine.connect() as conn:
@@ -117,10 +111,11 @@ def test_a_large_family_save_records_a_job_and_the_gate_does_not_trust_stale_sco
     _equals_a_rebuild(store)
 
 
-def test_after_the_response_the_background_job_leaves_the_scores_of_a_rebuild(admin, store: Store) -> None:
+def test_the_workers_run_leaves_the_scores_of_a_rebuild(admin, store: Store) -> None:
     web, token = admin
-    saved = _save(web, token, [a for a in REQUIRED if a != "description"])  # TestClient runs the background task
+    saved = _save(web, token, [a for a in REQUIRED if a != "description"])
     assert "are being rescored on ecommerce" in saved.text
+    job_queue.work(store, once=True)
     [job] = store.jobs(kind="rescore")
     assert job["status"] == "succeeded" and job["counts"]["rescored"] == 12 and job["counts"]["changed"] > 0
     assert not any(m.startswith("description") for r in stored_completeness(store, "no-description") for m in r["missing"])
@@ -151,6 +146,7 @@ def test_a_failed_rescore_is_recorded_and_rescore_now_heals_it(admin, store: Sto
 
     monkeypatch.setattr(Rescorer, "rescore", second_page_fails)
     _save(web, token, REQUIRED + ["size"])
+    assert job_queue.work(store, once=True).failed
     [job] = store.jobs(kind="rescore")
     assert job["status"] == "failed" and job["counts"]["rescored"] == 5  # the first page was kept
     assert "RuntimeError: database went away" in job["error"] and "pim gate rescore" in job["error"]
@@ -165,6 +161,8 @@ def test_a_failed_rescore_is_recorded_and_rescore_now_heals_it(admin, store: Sto
     monkeypatch.setattr(Rescorer, "rescore", real)
     again = web.post("/admin/families/shoes/rescore", data={"csrf_token": token})
     assert "Rescoring again: the products of shoes on ecommerce" in again.text
+    assert store.jobs(kind="rescore")[0]["status"] == "queued"
+    job_queue.work(store, once=True)
     assert store.jobs(kind="rescore")[0]["status"] == "succeeded"
     with store.engine.connect() as conn:
         assert rescore_jobs.unsettled(conn) == {}
@@ -173,11 +171,11 @@ def test_a_failed_rescore_is_recorded_and_rescore_now_heals_it(admin, store: Sto
     _equals_a_rebuild(store)
 
 
-def test_an_interrupted_rescore_shows_and_a_resave_or_pim_gate_rescore_heals_it(admin, held, store: Store) -> None:
+def test_an_interrupted_rescore_shows_and_a_resave_or_pim_gate_rescore_heals_it(admin, store: Store) -> None:
     web, token = admin
     _save(web, token, REQUIRED + ["size"])
-    [job_id] = held
-    with store.begin() as conn:  # its process died: a pid no process has
+    job_id = job_queue.claim(store)["id"]  # a worker took it ...
+    with store.begin() as conn:  # ... and died: a pid no process has
         conn.execute(update(JOB).where(JOB.c.id == job_id).values(pid=2**22 + 17))
     assert store.job(job_id)["status"] == "interrupted"
     page = web.get("/admin/families/shoes").text
@@ -185,7 +183,9 @@ def test_an_interrupted_rescore_shows_and_a_resave_or_pim_gate_rescore_heals_it(
 
     resave = _save(web, token, REQUIRED + ["size"])  # nothing changed: runs the rescore again
     assert "Nothing changed. Rescoring again what a failed rescore left: the products of shoes on ecommerce" in resave.text
-    assert len(held) == 2
+    assert [j["status"] for j in store.jobs(kind="rescore")] == ["queued", "interrupted"]
+    resave = _save(web, token, REQUIRED + ["size"])  # again, while that one waits: no second job
+    assert "Nothing changed." in resave.text and len(store.jobs(kind="rescore")) == 2
 
     result = CliRunner().invoke(cli, ["gate", "rescore", "--json"])
     assert result.exit_code == 0 and json.loads(result.output) == {"rescored": 12}
@@ -203,3 +203,31 @@ def test_only_admins_rescore(admin, store: Store) -> None:
     assert editor.post("/admin/families/shoes/rescore", data={"csrf_token": token}).status_code == 403
     assert editor.get("/admin/families/shoes/rescoring").status_code == 403
     assert store.jobs(kind="rescore") == []
+
+
+def test_a_failed_rescore_job_queued_again_settles_its_family(admin, store: Store, monkeypatch) -> None:
+    """Run again in place (its job page, `pim jobs retry`): progress starts over and its success settles."""
+    web, token = admin
+    real = Rescorer.rescore
+
+    def fails(self, conn, identifiers, channels=None, records=None):  # noqa: ANN001, ANN202
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Rescorer, "rescore", fails)
+    _save(web, token, REQUIRED + ["size"])
+    [failed] = job_queue.work(store, once=True).jobs
+    assert failed["status"] == "failed" and "disk full" in failed["error"]
+    page = web.get(f"/jobs/{failed['id']}").text
+    assert f'action="/jobs/{failed["id"]}/retry"' in page
+
+    monkeypatch.setattr(Rescorer, "rescore", real)
+    web.post(f"/jobs/{failed['id']}/retry", data={"csrf_token": token})
+    assert store.job(failed["id"])["status"] == "queued"
+    with store.engine.connect() as conn:
+        assert rescore_jobs.unsettled(conn) == {"shoes": {"ecommerce"}}  # queued again: still not trusted
+    [done] = job_queue.work(store, once=True).jobs
+    assert done["id"] == failed["id"] and done["status"] == "succeeded" and done["counts"]["rescored"] == 12
+    assert [a["status"] for a in done["payload"]["attempts"]] == ["failed"]
+    with store.engine.connect() as conn:
+        assert rescore_jobs.unsettled(conn) == {}
+    _equals_a_rebuild(store)

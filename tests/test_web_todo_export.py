@@ -8,6 +8,7 @@ import io
 
 from fastapi.testclient import TestClient
 
+from pim import job_queue
 from pim.product import Product
 from pim.store import Store
 from pim.web.accounts import add_user
@@ -39,6 +40,7 @@ def test_the_todo_csv_lists_the_products_to_fill_and_goes_back_through_the_impor
     done = web.post("/imports", data={"csrf_token": token},
                     files={"file": ("todo.csv", f"{','.join(rows[0])}\n{filled}".encode(), "text/csv")})
     assert done.status_code == 200
+    job_queue.work(store, once=True)  # the worker imports the queued upload
     assert store.get_product("no-description").values["description:en_US@ecommerce"] == "A shoe for long runs."  # type: ignore[union-attr]
     again = list(csv.reader(io.StringIO(web.get(TODO).text)))
     assert [r[0] for r in again[1:]] == ["'=HYPERLINK(1)"]  # filled: gone from the to-do
@@ -46,6 +48,7 @@ def test_the_todo_csv_lists_the_products_to_fill_and_goes_back_through_the_impor
     # the escaped identifier comes back as the product it names, not as an unknown '=HYPERLINK(1)
     web.post("/imports", data={"csrf_token": token},
              files={"file": ("todo.csv", f"{','.join(rows[0])}\n'=HYPERLINK(1),Formula-proof.\n".encode(), "text/csv")})
+    job_queue.work(store, once=True)
     assert store.get_product("=HYPERLINK(1)").values["description:en_US@ecommerce"] == "Formula-proof."  # type: ignore[union-attr]
     assert list(csv.reader(io.StringIO(web.get(TODO).text)))[1:] == []
     assert not [e for e in store.quarantined() if "HYPERLINK" in str(e)]

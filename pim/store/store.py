@@ -9,6 +9,7 @@ import secrets
 import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -185,6 +186,13 @@ HEARTBEATS = Heartbeats()  # this process's running jobs
 
 _RERUN = ("Every batch it committed is kept and nothing else; run the same command again (an import skips the "
           "records it already merged)")
+_REQUEUE = ("Every batch it committed is kept and nothing else; queue it again (its job page, or `pim jobs retry "
+            "{id}`): a worker runs it, an import skipping the records it already merged")
+
+
+def _rerun(job: dict[str, Any]) -> str:
+    """What to do about an interrupted job: its command again, or (a queued job, pim.job_queue) a retry."""
+    return _REQUEUE.format(id=job.get("id")) if job.get("payload") is not None else _RERUN
 
 
 def _job_view(job: dict[str, Any], heartbeat_seconds: float = 0.0) -> dict[str, Any]:
@@ -198,13 +206,39 @@ def _job_view(job: dict[str, Any], heartbeat_seconds: float = 0.0) -> dict[str, 
         if not _process_alive(job["pid"]) or _started_after(job["pid"], job.get("started_at")):
             job["status"] = INTERRUPTED
             job["error"] = (f"the process that ran this job (pid {job['pid']} on {job['host']}) ended without "
-                            f"finishing it. {_RERUN}")
+                            f"finishing it. {_rerun(job)}")
     elif is_stale(job.get("heartbeat_at"), heartbeat_seconds, now()):
         job["status"] = INTERRUPTED
         job["error"] = (f"the process that ran this job (on {job.get('host') or 'an unknown host'}) has not "
                         f"reported since {job['heartbeat_at']:%Y-%m-%d %H:%M:%S} UTC: it was stopped or lost its "
-                        f"machine. {_RERUN}")
+                        f"machine. {_rerun(job)}")
     return job
+
+
+def process_alive(row: Mapping[str, Any], heartbeat_seconds: float = 0.0) -> bool:
+    """Whether the process a row names (host, pid, started_at, heartbeat_at: a job's or a queue worker's) is still
+    alive, judged as `_job_view` judges a running job."""
+    return _job_view({**row, "status": "running"}, heartbeat_seconds)["status"] == "running"
+
+
+@dataclass
+class _Adoption:
+    kind: str
+    job_id: int | None
+
+
+_ADOPTION: ContextVar[_Adoption | None] = ContextVar("pim_job_adoption", default=None)
+
+
+@contextmanager
+def adopting(kind: str, job_id: int) -> Iterator[None]:
+    """Inside, the first `Store.start_job(kind)` returns `job_id` (a queued job a worker claimed) instead of
+    recording a new job, so a run's counts, status and quarantine land on the job people are watching."""
+    token = _ADOPTION.set(_Adoption(kind, job_id))
+    try:
+        yield
+    finally:
+        _ADOPTION.reset(token)
 
 
 def _started_after(pid: int, stamp: datetime | None) -> bool:
@@ -671,6 +705,10 @@ class Store:
 
     # ---------------------------------------------------------------- jobs and quarantine
     def start_job(self, kind: str, source: str = "") -> int:
+        adoption = _ADOPTION.get()
+        if adoption is not None and adoption.kind == kind and adoption.job_id is not None:
+            job_id, adoption.job_id = adoption.job_id, None
+            return job_id  # claimed by a queue worker, which stamped host and pid and beats for it
         stamp = now()
         with self.begin() as conn:
             res = conn.execute(

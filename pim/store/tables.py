@@ -90,7 +90,7 @@ class SequenceRow(SQLModel, table=True):
 
 
 class JobRow(SQLModel, table=True):
-    """One import, publish or delivery run, with its counts."""
+    """One import, publish or delivery run, with its counts; or a queued one waiting for a worker (pim.job_queue)."""
 
     __tablename__ = "job"
 
@@ -105,6 +105,7 @@ class JobRow(SQLModel, table=True):
     host: str | None = Field(default=None, max_length=255)  # where the job's process runs
     pid: int | None = Field(default=None)
     heartbeat_at: datetime | None = utc_column(nullable=True)  # stamped while running (pim.store.heartbeat)
+    payload: dict[str, Any] | None = json_column(nullable=True)  # what a queued job's runner needs (pim.job_queue)
 
 
 class QuarantineRow(SQLModel, table=True):

@@ -3,10 +3,10 @@ part of the structure that changes most, edited here instead of through `pim str
 family rescores its products on the channels whose requirements changed (the completeness listener). A
 family of fewer than RESCORE_IN_REQUEST products is rescored in the same transaction, so the grid and the
 dashboard agree with the new rules at once; a larger one would hold the request for seconds to minutes, so
-its save records a rescore job in the same transaction and runs it after the response (pim.rescore_jobs).
-The page shows that job — running with its progress, done, failed or interrupted — and until it succeeds
-the gate scores the family's products itself instead of trusting their stored rows. A failed or
-interrupted rescore is run again by "Rescore now" (or by saving again, or `pim gate rescore`).
+its save records a queued rescore job in the same transaction, which a `pim worker` runs (pim.rescore_jobs,
+pim.job_queue). The page shows that job — queued, running with its progress, done, failed or interrupted —
+and until it succeeds the gate scores the family's products itself instead of trusting their stored rows. A
+failed or interrupted rescore is run again by "Rescore now" (or by saving again, or `pim gate rescore`).
 
 Attributes are added and removed here. A removal drops the attribute's requirements with it (the page says
 so) and is refused for what would break the structure: the identifier, the family's label or image
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
@@ -30,7 +30,7 @@ from pim.web.deps import check_csrf, store_of, structure_of
 from pim.web.ui import render
 
 router = APIRouter(prefix="/admin/families", include_in_schema=False)
-#: A save rescoring at least this many products leaves it to a job after the response: below it, rescoring in
+#: A save rescoring at least this many products leaves it to a queued job: below it, rescoring in
 #: the request takes up to about a quarter second (SQLite; 2.6 s at 20,000 products).
 RESCORE_IN_REQUEST = 2000
 
@@ -79,20 +79,17 @@ def rescoring(code: str, request: Request, user: User = Depends(admin_user)) -> 
 
 
 @router.post("/{code}/rescore", dependencies=[Depends(check_csrf)])
-def rescore_again(code: str, request: Request, background: BackgroundTasks,
-                  user: User = Depends(admin_user)) -> Any:
+def rescore_again(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
     """Run the family's rescore again after it failed or was interrupted (all channels when none waits)."""
     s = structure_of(request)
     if code not in s.families:
         raise HTTPException(404, f"no family '{code}'")
     channels = _rescoring(request, code)["stale"] or sorted(s.channels)
-    return _page(request, user, code, notice=_start(request, background, code, channels, "Rescoring again"))
+    return _page(request, user, code, notice=_start(request, code, channels, "Rescoring again"))
 
 
-def _start(request: Request, background: BackgroundTasks, code: str, channels: list[str], what: str) -> str:
-    store = store_of(request)
-    job = rescore_jobs.start(store, code, channels)
-    background.add_task(rescore_jobs.run, store, job)
+def _start(request: Request, code: str, channels: list[str], what: str) -> str:
+    job = rescore_jobs.start(store_of(request), code, channels)  # queued: a worker runs it
     return f"{what}: the products of {code} on {', '.join(channels)} (job {job})."
 
 
@@ -123,8 +120,7 @@ def _changes(before: dict[str, list[str]], after: dict[str, list[str]], removed:
 
 
 @router.post("/{code}", dependencies=[Depends(check_csrf)])
-async def save_family(code: str, request: Request, background: BackgroundTasks,
-                      user: User = Depends(admin_user)) -> Any:
+async def save_family(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
     """The whole requirement matrix (checkboxes named `req:<channel>:<attribute>`), attributes to add (`add`)
     and to remove (`remove`: their requirements go with them). Saving without a change runs a rescore again
     that failed or was interrupted."""
@@ -157,18 +153,16 @@ async def save_family(code: str, request: Request, background: BackgroundTasks,
                if set(requirements.get(ch, [])) != set(family.requirements.get(ch, []))]
     if not changed and members == family.attributes:
         stale = _rescoring(request, code)
-        if stale["stale"] and (stale["rescore"] or {}).get("status") != "running":
+        if stale["stale"] and (stale["rescore"] or {}).get("status") not in ("queued", "running"):
             return _page(request, user, code, notice="Nothing changed. " + _start(
-                request, background, code, stale["stale"], "Rescoring again what a failed rescore left"))
+                request, code, stale["stale"], "Rescoring again what a failed rescore left"))
         return _page(request, user, code, notice="Nothing changed.")
     try:
         updated = Family.model_validate(family.model_dump() | {"attributes": members, "requirements": requirements})
     except ValidationError as exc:
         return _page(request, user, code, error="; ".join(e["msg"] for e in exc.errors()), status=422)
-    with rescore_jobs.deferred(RESCORE_IN_REQUEST) as deferral:
+    with rescore_jobs.deferred(RESCORE_IN_REQUEST) as deferral:  # large: jobs queued with the write
         store.put_structure("family", [updated])
-    for job in deferral.jobs:
-        background.add_task(rescore_jobs.run, store, job)
     if deferral.jobs:
         notice = (f"Saved. The products of {code} are being rescored on {', '.join(changed)} "
                   f"(job {', '.join(map(str, deferral.jobs))}); this page shows when that is done.")

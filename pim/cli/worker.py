@@ -1,0 +1,152 @@
+"""`pim worker` runs the jobs the web app queues (uploaded content imports, large family rescores) outside the
+web process; `pim jobs retry ID` queues a failed or interrupted one again and `pim jobs status` says what
+waits and which workers are alive (pim.job_queue, pim.job_workers).
+
+Exit codes: 0 done (or stopped by SIGTERM/Ctrl-C, after the job under way), 1 a job it ran failed (`--once`
+and `--idle-exit` only: a long-running worker keeps going), 2 a job that cannot be retried, 4 the database."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from pim.cli.output import JsonOption, console, emit_json, table
+
+jobs_app = typer.Typer(no_args_is_help=True)
+err = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(worker)
+    app.add_typer(jobs_app, name="jobs", help="The job queue: what waits, which workers are alive, run a job again.")
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run what is queued now, then exit."),
+    idle_exit: float | None = typer.Option(None, "--idle-exit", min=0,
+                                           help="Exit after this many seconds with nothing to do."),
+    poll: float = typer.Option(1.0, "--poll", min=0.05, help="Seconds between looks at an empty queue."),
+    parent: int | None = typer.Option(None, "--parent", hidden=True,
+                                      help="Stop once this process is gone (how `pim serve` starts its workers)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run queued jobs (web uploads, family rescores) until stopped.
+
+    SIGTERM or Ctrl-C finishes the job under way first; a second Ctrl-C abandons it (it then shows as
+    interrupted, and `pim jobs retry` runs it again)."""
+    from pim.job_queue import work
+    from pim.store import Store
+
+    store = Store.from_settings()
+    stop = threading.Event()
+    if parent is not None:
+        threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True, name="pim-worker-parent").start()
+    with _logging(), _stopping(stop):
+        err.print(f"worker {os.getpid()}: waiting for jobs" + (" (until the queue is empty)" if once else ""))
+        result = work(store, once=once, idle_exit=idle_exit, poll=poll, stop=stop, on_job=_report)
+    if as_json:
+        emit_json({"ran": len(result.jobs), "failed": [j["id"] for j in result.failed],
+                   "jobs": [{k: j.get(k) for k in ("id", "kind", "source", "status", "counts", "error")}
+                            for j in result.jobs]})
+    else:
+        console.print(f"ran {len(result.jobs)} job(s), {len(result.failed)} failed")
+    if result.failed and (once or idle_exit is not None):
+        raise typer.Exit(1)
+
+
+def _report(event: str, job: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    if event == "started":
+        err.print(f"job {job['id']}: {job['kind']} {escape(str(job['source']))} …", highlight=False)
+        return
+    counts = " ".join(f"{k} {v}" for k, v in (job.get("counts") or {}).items() if isinstance(v, int))
+    colour = "green" if job["status"] in ("succeeded", "partial") else "red"
+    err.print(f"job {job['id']}: [{colour}]{job['status']}[/] {counts}"
+              + (f" — {escape(job['error'])}" if job.get("error") else ""), highlight=False)
+
+
+@contextmanager
+def _stopping(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and the first SIGINT ask the loop to stop after the job under way; a second SIGINT interrupts."""
+    def ask(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGINT and stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.signal(s, ask) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+@contextmanager
+def _logging() -> Iterator[None]:
+    """The queue's and the runners' log lines (a failed job's traceback) on stderr, through rich."""
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=err, show_path=False)
+    logger = logging.getLogger("pim")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _watch_parent(parent: int, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            stop.set()
+
+
+@jobs_app.command("retry")
+def retry(job_id: int = typer.Argument(..., help="The job's id (`pim import jobs`, the web UI's jobs page)."),
+          as_json: bool = JsonOption) -> None:
+    """Queue a failed or interrupted job again; a worker runs it (safe: imports skip what they merged)."""
+    from pim import job_queue
+    from pim.store import Store
+
+    store = Store.from_settings()
+    job = job_queue.retry(store, job_id)
+    running = job_queue.worker_running(store)
+    if as_json:
+        emit_json({"id": job["id"], "kind": job["kind"], "source": job["source"], "status": job["status"],
+                   "worker_running": running})
+        return
+    console.print(f"job {job_id} ({job['kind']} {job['source']}) queued again", highlight=False, markup=False)
+    if not running:
+        err.print(f"[yellow]{job_queue.NO_WORKER}[/]", highlight=False)
+
+
+@jobs_app.command("status")
+def status(as_json: bool = JsonOption) -> None:
+    """How many jobs wait, and which workers are alive to run them."""
+    from pim import job_queue, job_workers
+    from pim.store import Store
+
+    store = Store.from_settings()
+    waiting, workers = job_queue.queued(store), job_workers.live(store)
+    if as_json:
+        emit_json({"queued": waiting, "workers": workers})
+        return
+    table(f"{waiting} queued job(s), {len(workers)} worker(s)", ["worker", "host", "pid", "since", "jobs run"],
+          [(w["id"], w["host"], w["pid"], f"{w['started_at']:%Y-%m-%d %H:%M:%S}", w["jobs"]) for w in workers])
+    if waiting and not workers:
+        err.print(f"[yellow]{job_queue.NO_WORKER}[/]", highlight=False)

@@ -1,0 +1,234 @@
+"""The durable job queue: work the web app must not do inside its own process (an uploaded content file's
+import, a large family's rescore) is recorded as a `job` row with status "queued", its kind, its source and a
+JSON payload saying what the runner needs; any `pim worker`, on any host, takes it from there.
+
+- `enqueue` records a job in the caller's transaction (a Connection: the job commits with the write that
+  needs it, or not at all) or its own (a Store).
+- `claim` takes the oldest queued job a worker can run, atomically: on PostgreSQL the row is locked with
+  `FOR UPDATE SKIP LOCKED`, so concurrent workers pass over each other's claims; on SQLite the conditional
+  `UPDATE … WHERE status = 'queued'` decides (a lost race reads rowcount 0 and tries the next one). The claim
+  stamps host, pid and heartbeat like any running job, so a worker that dies leaves it `interrupted`.
+- `work` loops claim → run → finish. A runner may record the outcome itself (the import loop adopts the
+  claimed job through pim.store.store.adopting; a rescore finishes its job); otherwise the worker marks it
+  succeeded, or failed with the reason. Nothing is lost: a failed job keeps its reason and payload.
+- `retry` puts a failed or interrupted job back in the queue, keeping what each earlier attempt ended with.
+  Re-runs are safe: content imports skip what they already merged (content hashes), rescores start over.
+
+Runners are named per kind in RUNNERS ('module:attr', loaded on first use, like pim.registry)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from pim import job_workers
+from pim.errors import InputError, PimError
+from pim.registry import IMPORTERS, load, lookup
+from pim.store.store import HEARTBEATS, INTERRUPTED, JOB, QUARANTINE, adopting, now
+
+log = logging.getLogger(__name__)
+QUEUED = "queued"
+#: How often an idle worker looks for work (seconds).
+POLL = 1.0
+#: What the pages say about queued work while no worker is alive.
+NO_WORKER = "queued — no worker is running; start `pim worker`"
+
+Runner = Callable[[Any, dict[str, Any]], "dict[str, Any] | None"]
+#: kind → the runner of that kind's queued jobs: called with the store and the claimed job (its payload in
+#: job["payload"]); returns the job's counts, or finishes the job itself.
+RUNNERS: dict[str, str | Runner] = {
+    "import": "pim.job_queue:run_import",
+    "rescore": "pim.rescore_jobs:run_queued",
+}
+
+
+def runner_for(kind: str) -> Runner:
+    ref = RUNNERS.get(kind)
+    if ref is None:
+        raise InputError(f"no runner for '{kind}' jobs", hint=f"known: {', '.join(sorted(RUNNERS))}")
+    return load(ref) if isinstance(ref, str) else ref
+
+
+# ---------------------------------------------------------------------------------------------- the queue
+def enqueue(target: Any, kind: str, source: str = "", payload: dict[str, Any] | None = None,
+            counts: dict[str, Any] | None = None) -> int:
+    """Record a queued job; `target` is a Connection (the caller's transaction) or a Store (its own)."""
+    if not isinstance(target, Connection):
+        with target.begin() as conn:
+            return enqueue(conn, kind, source, payload, counts)
+    res = target.execute(insert(JOB).values(kind=kind, source=source[:1000], status=QUEUED, counts=counts or {},
+                                            payload=payload or {}, started_at=now()))
+    return int(res.inserted_primary_key[0])
+
+
+def claim(store: Any, kinds: Iterable[str] | None = None) -> dict[str, Any] | None:
+    """Take the oldest queued job of `kinds` (default: every kind with a runner) and mark it running by this
+    process; None when there is none."""
+    oldest = (select(JOB.c.id).where(JOB.c.status == QUEUED, JOB.c.kind.in_(sorted(kinds or RUNNERS)))
+              .order_by(JOB.c.id).limit(1))
+    if store.dialect == "postgresql":
+        oldest = oldest.with_for_update(skip_locked=True)
+    while True:
+        with store.begin() as conn:
+            job_id = conn.execute(oldest).scalar()
+            if job_id is None:
+                return None
+            stamp = now()
+            won = conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == QUEUED).values(
+                status="running", started_at=stamp, heartbeat_at=stamp, host=socket.gethostname()[:255],
+                pid=os.getpid(), finished_at=None, error=None)).rowcount
+            if won == 1:
+                return dict(conn.execute(select(JOB).where(JOB.c.id == job_id)).one()._mapping)
+        # SQLite: another worker took it between our read and our update; look again
+
+
+def retry(store: Any, job_id: int) -> dict[str, Any]:
+    """Queue a failed or interrupted job again, in place (its page stays the one to watch). The attempt it
+    ended with goes to payload["attempts"]; the quarantine entries of that attempt are closed, not deleted
+    (the re-run records again the rows still rejected)."""
+    job = store.job(job_id)
+    if job is None:
+        raise InputError(f"no job {job_id}")
+    if job["status"] not in (INTERRUPTED, "failed"):
+        raise InputError(f"job {job_id} is {job['status']}: only a failed or interrupted job is queued again")
+    if job["kind"] not in RUNNERS or job.get("payload") is None:
+        raise InputError(f"job {job_id} ({job['kind']} {job['source']}) did not come from the queue",
+                         hint="run its command again")
+    payload = dict(job["payload"])
+    payload["attempts"] = [*payload.get("attempts", []), {
+        "status": job["status"], "error": job.get("error"), "host": job.get("host"), "pid": job.get("pid"),
+        "started_at": _iso(job.get("started_at")), "ended_at": _iso(job.get("finished_at") or job.get("heartbeat_at"))}]
+    # Only the row as we judged it: a job claimed or retried meanwhile is left alone.
+    same = [JOB.c.id == job_id, JOB.c.status == ("running" if job["status"] == INTERRUPTED else "failed"),
+            JOB.c.pid.is_(None) if job.get("pid") is None else JOB.c.pid == job["pid"]]
+    with store.begin() as conn:
+        won = conn.execute(update(JOB).where(and_(*same)).values(
+            status=QUEUED, payload=payload, host=None, pid=None, heartbeat_at=None, finished_at=None, error=None,
+            started_at=now())).rowcount
+        if won != 1:
+            raise InputError(f"job {job_id} changed meanwhile; look at it again")
+        conn.execute(update(QUARANTINE).where(QUARANTINE.c.job_id == job_id, QUARANTINE.c.resolved_at.is_(None))
+                     .values(resolved_at=now()))
+    log.info("job %s (%s %s) queued again", job_id, job["kind"], job["source"])
+    return store.job(job_id)  # type: ignore[return-value]
+
+
+def retryable(job: dict[str, Any]) -> bool:
+    """Whether `retry` would queue this job (as Store.job shows it) again: the job pages offer it then."""
+    return job.get("status") in (INTERRUPTED, "failed") and job.get("kind") in RUNNERS \
+        and job.get("payload") is not None
+
+
+def queued(store: Any, kind: str | None = None) -> int:
+    """How many jobs wait for a worker."""
+    q = select(func.count()).select_from(JOB).where(JOB.c.status == QUEUED)
+    if kind is not None:
+        q = q.where(JOB.c.kind == kind)
+    with store.engine.connect() as conn:
+        return int(conn.execute(q).scalar_one())
+
+
+def worker_running(store: Any) -> bool:
+    """Whether some `pim worker` is alive to take queued jobs (pim.job_workers)."""
+    return bool(job_workers.live(store))
+
+
+def _iso(stamp: Any) -> str | None:
+    return stamp.isoformat() if stamp is not None else None
+
+
+# ---------------------------------------------------------------------------------------------- the worker
+@dataclass
+class WorkResult:
+    """What one `work` call ran: each job as it ended."""
+
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [j for j in self.jobs if j["status"] not in ("succeeded", "partial")]
+
+
+def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll: float = POLL,
+         stop: threading.Event | None = None, kinds: Iterable[str] | None = None,
+         on_job: Callable[[str, dict[str, Any]], None] | None = None) -> WorkResult:
+    """Run queued jobs until `stop` is set; with `once`, until the queue is empty; with `idle_exit`, until
+    nothing came for that many seconds. `on_job("started"|"finished", job)` reports progress. The worker is
+    recorded while it works (pim.job_workers), so the web pages know someone takes their jobs."""
+    stop = stop or threading.Event()
+    result = WorkResult()
+    with job_workers.present(store) as worker:
+        idle_since = time.monotonic()
+        while not stop.is_set():
+            try:
+                job = claim(store, kinds)
+            except SQLAlchemyError as exc:
+                if once:
+                    raise
+                log.warning("could not look for queued jobs (trying again in %s s): %s", poll, exc)
+                stop.wait(poll)
+                continue
+            if job is None:
+                if once or (idle_exit is not None and time.monotonic() - idle_since >= idle_exit):
+                    break
+                stop.wait(poll)
+                continue
+            if on_job:
+                on_job("started", job)
+            ended = run_claimed(store, job)
+            job_workers.ran_one(store, worker)
+            result.jobs.append(ended)
+            if on_job:
+                on_job("finished", ended)
+            idle_since = time.monotonic()
+    return result
+
+
+def run_claimed(store: Any, job: dict[str, Any]) -> dict[str, Any]:
+    """Run one claimed job with its heartbeat beating; record the outcome unless the runner did."""
+    job_id, kind = job["id"], job["kind"]
+    log.debug("job %s: %s %s", job_id, kind, job["source"])
+    HEARTBEATS.start(store.engine, JOB, job_id, store.heartbeat_seconds)
+    try:
+        with adopting(kind, job_id):
+            counts = runner_for(kind)(store, job)
+    except PimError as exc:  # a bad file or setting: its reason, no traceback
+        log.warning("job %s (%s %s) failed: %s", job_id, kind, job["source"], exc.describe())
+        _end(store, job_id, "failed", None, exc.describe())
+    except Exception as exc:  # recorded on the job (unless the runner did); the worker goes on with the next
+        log.exception("job %s (%s %s) failed", job_id, kind, job["source"])
+        _end(store, job_id, "failed", None, f"{type(exc).__name__}: {exc}")
+    else:
+        _end(store, job_id, "succeeded", counts if isinstance(counts, dict) else None, None)
+    finally:
+        HEARTBEATS.stop(job_id)
+    return store.job(job_id) or job
+
+
+def _end(store: Any, job_id: int, status: str, counts: dict[str, Any] | None, error: str | None) -> None:
+    """Finish the job as this worker ran it, unless its runner already did (its own status and reason stand)."""
+    values: dict[str, Any] = {"status": status, "error": error, "finished_at": now()}
+    if counts is not None:
+        values["counts"] = counts
+    with store.begin() as conn:
+        conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == "running", JOB.c.pid == os.getpid())
+                     .values(**values))
+
+
+# ---------------------------------------------------------------------------------------------- runners
+def run_import(store: Any, job: dict[str, Any]) -> dict[str, Any] | None:
+    """payload: `importer` (a pim.registry.IMPORTERS name), `path`, `options` (e.g. profile). The import loop
+    records its counts, quarantine and status on this job (it adopts it)."""
+    payload = job.get("payload") or {}
+    importer = lookup(IMPORTERS, payload.get("importer", ""), "importer")()
+    return importer.run(Path(payload["path"]), store, **(payload.get("options") or {}))
