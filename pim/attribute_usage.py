@@ -1,7 +1,11 @@
 """What still uses an attribute or one of its select options: the structure (families, their requirements,
-variant axes, channel text limits), contracts, and the values products and product models hold. The admin
-pages refuse a deletion while any of it remains, naming each blocker with a count and a few examples, since
-a value or a reference left naming a gone code is quarantined, rejected on the next load or silently empty.
+variant axes, channel text limits), the channel catalogs' field mappings, contracts, and the values products
+and product models hold. The admin pages refuse a deletion while any of it remains, naming each blocker with a
+count and a few examples, since a value or a reference left naming a gone code is quarantined, rejected on the
+next load or silently empty.
+
+The channel catalogs belong to the channels area, which the core never imports: the declaration each renderer
+publishes with is asked of pim.registry.CHANNEL_CATALOG, and an area that is not installed maps nothing.
 
 Values live in each row's JSON `value_map` keyed `attribute[:locale][@channel]`; no index covers the keys,
 so each question is one pass over the table in SQL (no row is decoded in Python): a LIKE on the JSON text
@@ -13,11 +17,15 @@ The attribute page therefore counts values only once nothing in the structure na
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from pim.catalog import Structure
+from pim.errors import ConfigError
 from pim.store import Store
 from pim.structure import AttributeType
 
@@ -75,11 +83,37 @@ def option_holders(conn: Connection, table: str, attribute: str, option: str) ->
     return _holding(conn, table, held, params | {"o": option})
 
 
+def held_values(conn: Connection, table: str, attribute: str) -> Iterator[tuple[str, str, Any]]:
+    """Every non-null value of `attribute` in `table` as (row key, value key, value), ordered by row key: one
+    streamed pass, filtered like value_holders, that decodes only the matching values (for a settings check)."""
+    key = HOLDERS[table]
+    source, base = _of_attribute(conn)
+    pg = conn.dialect.name == "postgresql"
+    as_text, kind = ("CAST(t.value_map AS text)", "jsonb_typeof(v.value)") if pg else ("t.value_map", "v.type")
+    sql = (f"SELECT t.{key}, v.key, v.value, {kind} FROM {table} t, {source} "
+           f"WHERE {as_text} LIKE :quoted ESCAPE '!' AND {base} ORDER BY t.{key}, v.key")
+    rows = conn.execution_options(stream_results=True).execute(text(sql), _attribute_params(attribute))
+    for row_key, value_key, value, json_type in rows:
+        yield str(row_key), str(value_key), value if pg else _sqlite_value(value, json_type)
+
+
+def _sqlite_value(value: Any, json_type: str) -> Any:
+    """json_each's SQL value as the JSON value it is (booleans come as 1/0, objects and arrays as JSON text)."""
+    if json_type in ("true", "false"):
+        return json_type == "true"
+    return json.loads(value) if json_type in ("object", "array") else value
+
+
+def counted(table: str, count: int) -> str:
+    """"3 products", "1 product model": `count` rows of `table` (a HOLDERS key)."""
+    one, many = _WHAT[table]
+    return f"{count} {one if count == 1 else many}"
+
+
 def rows_said(table: str, count: int, examples: list[str], verb: tuple[str, str]) -> str:
     """"3 products hold it (a, b, c)": `count` rows of `table` (a HOLDERS key), `verb` singular and plural."""
-    one, many = _WHAT[table]
     more = ", …" if count > len(examples) else ""
-    return f"{count} {one if count == 1 else many} {verb[count != 1]} it ({', '.join(examples)}{more})"
+    return f"{counted(table, count)} {verb[count != 1]} it ({', '.join(examples)}{more})"
 
 
 # ---------------------------------------------------------------------------------------------- references
@@ -103,6 +137,51 @@ def structure_references(s: Structure, code: str) -> list[str]:
     limits = sorted(c for c, ch in s.channels.items() if code in ch.gate.text_limits)
     if limits:
         found.append(f"the gate of channel {', '.join(limits)} limits its text length")
+    return found
+
+
+def channel_catalogs() -> list[Any]:
+    """The declaration each renderer (pim.registry.RENDERERS) publishes with when a run names none, those that
+    map fields (a channels.framework.ChannelCatalog each); none when the channels area is not installed."""
+    from pim.registry import CHANNEL_CATALOG, RENDERERS, load
+
+    try:
+        catalog_for = load(CHANNEL_CATALOG)
+    except ConfigError:
+        return []
+    return [catalog for name in sorted(RENDERERS) if (catalog := catalog_for(name, {})).fields]
+
+
+def reading_fields(catalog: Any, code: str) -> list[Any]:
+    """The fields of `catalog` that read attribute `code`: by name, in a list, or in a template as `values.code`
+    or `values['code']` (a template reading `values` by a computed key is not seen)."""
+    name = re.escape(code)
+    read = re.compile(rf"\bvalues\s*(?:\.\s*{name}\b|\[\s*['\"]{name}['\"]\s*\]|\.get\(\s*['\"]{name}['\"])")
+    return [f for f in catalog.fields
+            if f.attribute == code or code in f.attributes or (f.template and read.search(f.template))]
+
+
+def catalog_channels(s: Structure, catalog: Any) -> list[str]:
+    """The structure channels a catalog publishes for: its scope, or any channel when it names none."""
+    return [c for c in ([catalog.scope] if catalog.scope else sorted(s.channels)) if c in s.channels]
+
+
+def catalog_mappings(code: str) -> list[tuple[Any, list[Any]]]:
+    """(catalog, its fields reading `code`) for each built-in channel catalog that maps the attribute."""
+    return [(catalog, fields) for catalog in channel_catalogs() if (fields := reading_fields(catalog, code))]
+
+
+def catalog_references(s: Structure, code: str) -> list[str]:
+    """The built-in channel catalogs whose *required* fields are `code` alone, on a channel of the structure:
+    without the attribute every product would be blocked there. A field that is optional, or that reads it
+    among others or in a template, publishes without it, so it is said on the page but does not block."""
+    found = []
+    for catalog, reading in catalog_mappings(code):
+        fields = [f for f in reading if f.required and (f.attribute == code or f.attributes == [code])]
+        if fields and (channels := catalog_channels(s, catalog)):
+            outputs = ", ".join(f.output for f in fields)
+            found.append(f"the built-in {catalog.code} catalog reads it for channel {', '.join(channels)} "
+                         f"(field{'s' if len(fields) != 1 else ''} {outputs})")
     return found
 
 
@@ -142,7 +221,7 @@ def blockers(store: Store, s: Structure, code: str, *, values: bool = True) -> l
     `values=False` the products' values are counted only when nothing else blocks (they cost a table pass)."""
     attr = s.attributes.get(code)
     found = ["it is the identifier: every product has one"] if attr and attr.type == AttributeType.identifier else []
-    found += structure_references(s, code) + contract_references(store, code)
+    found += structure_references(s, code) + catalog_references(s, code) + contract_references(store, code)
     if found and not values:
         return found
     with store.engine.connect() as conn:

@@ -31,6 +31,10 @@ RENDERERS: dict[str, str] = {
     "google_merchant": "channels.google_merchant:GoogleMerchantRenderer",
 }
 
+#: The channel catalog declaration a renderer publishes with when a run names none: (renderer, options) → a
+#: catalog whose `fields` map attributes. The attribute pages read it to say which fields read an attribute.
+CHANNEL_CATALOG = "channels.framework:catalog_for"
+
 #: Exporters: where artifacts go.
 EXPORTERS: dict[str, str] = {
     "local": "exporters.local:LocalExporter",

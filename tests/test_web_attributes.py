@@ -5,6 +5,7 @@ token. The usage queries (pim.attribute_usage) run on both store backends."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -12,7 +13,19 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 
-from pim.attribute_usage import blockers, contract_roles, option_blockers, option_holders, value_holders
+from channels.framework import ChannelCatalog, FieldMap
+from pim.attribute_usage import (
+    blockers,
+    catalog_channels,
+    catalog_references,
+    channel_catalogs,
+    contract_roles,
+    option_blockers,
+    option_holders,
+    reading_fields,
+    value_holders,
+)
+from pim.catalog import Structure
 from pim.completeness import stored_completeness
 from pim.contracts import put_contracts
 from pim.errors import InputError
@@ -27,6 +40,8 @@ from tests.channel_data import ERP, seed_products
 from tests.feeds_data import contract
 from tests.test_web_browser import sign_in
 from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _message(html: str) -> str:
@@ -82,7 +97,7 @@ def test_blockers_name_the_structure_the_contracts_and_the_values(store: Store) 
     assert blockers(store, s, "sku")[0] == "it is the identifier: every product has one"
     color = blockers(store, s, "color")
     assert color == ["family shoes lists it (remove it on the family page first)", "it is a variant axis of shoes_color",
-                     "1 product holds a value of it (runner-red)"]
+                     "1 product holds a value of it (runner-red)"]  # google_merchant's color field is optional
     assert "it is a variant-level attribute of shoes_color" in blockers(store, s, "ean")
     assert "4 products hold a value of it (bad-gtin, complete, long-title, no-description)" in blockers(store, s, "brand")
     store.put_structure("attribute", [Attribute(code="voltage", type="text", group="general")])
@@ -243,6 +258,65 @@ def test_the_page_says_which_built_in_catalogs_map_an_attribute(admin) -> None:
     web, _ = admin
     assert re.search(r'data-field="catalogs">[^<]*google_merchant \(color\)', web.get("/admin/attributes/color").text)
     assert 'data-field="catalogs"' not in web.get("/admin/attributes/sku").text
+
+
+def test_a_built_in_catalog_requiring_an_attribute_keeps_it(admin, store: Store) -> None:
+    """google_merchant requires description on every item: deleting it would block the whole feed. An optional
+    field (additional_image_link) publishes without its attribute, so it is said on the page but does not block."""
+    web, token = admin
+    said = "the built-in google_merchant catalog reads it for channel ecommerce (field description)"
+    assert said in " ".join(attribute_blockers(store, "description"))
+    refused = web.post("/admin/attributes/description/delete", data={"csrf_token": token})
+    assert refused.status_code == 409 and said in _message(refused.text)
+    store.put_structure("attribute", [Attribute(code="variation_image", type="image", group="media")])  # nothing else uses it
+    page = web.get("/admin/attributes/variation_image").text
+    assert re.search(r'data-field="catalogs">[^<]*google_merchant \(additional_image_link\)', page)
+    assert "cannot be deleted" not in page
+    assert web.post("/admin/attributes/variation_image/delete", data={"csrf_token": token}).status_code == 200
+    assert "variation_image" not in store.structure().attributes
+
+
+def attribute_blockers(store: Store, code: str) -> list[str]:
+    from pim.attribute_usage import blockers
+
+    return blockers(store, store.structure(), code, values=False)
+
+
+def test_a_catalog_field_reads_an_attribute_by_name_list_or_template() -> None:
+    catalog = ChannelCatalog(code="shop", renderer="storefront", fields=[
+        FieldMap(output="title", template="{{ values.brand ~ ' ' if values.brand }}{{ values['name'] or identifier }}"),
+        FieldMap(output="extra", attributes=["picture", "variation_image"]), FieldMap(output="gtin", attribute="ean"),
+        FieldMap(output="note", template="{{ values.get('mpn') }} {{ values.brandname }} {{ identifier }}")])
+    def outputs(code: str) -> list[str]:
+        return [f.output for f in reading_fields(catalog, code)]
+    assert outputs("brand") == ["title"] and outputs("name") == ["title"] and outputs("picture") == ["extra"]
+    assert outputs("ean") == ["gtin"] and outputs("mpn") == ["note"] and outputs("brandname") == ["note"]
+    assert outputs("identifier") == [] and outputs("values") == [] and outputs("bran") == []
+
+
+def test_a_catalog_blocks_only_where_a_structure_channel_publishes_it(store: Store) -> None:
+    seed_products(store)
+    s = store.structure()
+    assert catalog_channels(s, ChannelCatalog(code="x", renderer="storefront")) == ["ecommerce"]  # no scope: any channel
+    assert catalog_channels(s, ChannelCatalog(code="x", renderer="storefront", scope="mobile")) == []
+    assert catalog_references(Structure(), "color") == []  # no channel publishes anything
+
+
+def test_without_the_channels_area_no_catalog_maps_anything(admin, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    web, token = admin
+    monkeypatch.setattr("pim.registry.CHANNEL_CATALOG", "channels.not_installed:catalog_for")
+    assert channel_catalogs() == []
+    store.put_structure("attribute", [Attribute(code="variation_image", type="image", group="media")])
+    assert web.post("/admin/attributes/variation_image/delete", data={"csrf_token": token}).status_code == 200
+
+
+def test_the_attribute_pages_reach_channel_catalogs_only_through_the_registry() -> None:
+    adapters = {"channels", "importers", "exporters", "media"}
+    for module in ("pim/attribute_usage.py", "pim/attribute_changes.py", "pim/web/attributes.py", "pim/web/attribute_form.py"):
+        tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | \
+            {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert not {m for m in imported if m.split(".")[0] in adapters}, module
 
 
 # ---------------------------------------------------------------------------------------------- options

@@ -1,29 +1,46 @@
 """The catalog admins' attribute pages: every attribute with its type, group, scope and the families using
-it; adding an attribute (any type but the identifier, with the settings its type has), relabelling one, and
-deleting one nothing uses. New attributes go through the structure files' own checks (pim.web.attribute_form)
-and every change through Store.put_structure / delete_structure, so the structure cache, completeness and the
-grid index follow exactly as after `pim structure load`. A new attribute belongs to no family: the family
-page adds it, and only then is it required anywhere.
+it; adding an attribute (any type but the identifier, with the settings its type has), relabelling one,
+changing its group, settings or type in place, and deleting one nothing uses. New and changed attributes go
+through the structure files' own checks (pim.web.attribute_form) and every change through
+Store.put_structure / delete_structure, so the structure cache, completeness and the grid index follow exactly
+as after `pim structure load`. A new attribute belongs to no family: the family page adds it, and only then is
+it required anywhere.
 
-Deletion is refused, naming each blocker (pim.attribute_usage), while a family, variant axis, channel gate or
-contract names the attribute or a product or product model holds a value of it; the select options of a
-deleted attribute go with it. The option pages (pim.web.options) share the `/admin/attributes` prefix."""
+A settings change (pim.attribute_changes) never rewrites values: it is refused when it would change how
+values are keyed, change the type to an incompatible one, or refuse values products or product models
+already hold. A change that rescores a large family (a type change) leaves that to a recorded rescore job,
+exactly as the family page does (pim.rescore_jobs.deferred), and its notice names the job.
+
+Deletion is refused, naming each blocker (pim.attribute_usage), while a family, variant axis, channel gate,
+built-in channel catalog or contract names the attribute or a product or product model holds a value of it;
+the select options of a deleted attribute go with it. The option pages (pim.web.options) share the
+`/admin/attributes` prefix."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from pim import attribute_usage
+from pim import attribute_changes, attribute_usage, rescore_jobs
 from pim.catalog import Structure
-from pim.structure import Attribute, structure_key
+from pim.structure import Attribute, AttributeType, structure_key
 from pim.web.accounts import User
 from pim.web.admin import admin_user
-from pim.web.attribute_form import DEFAULTS, TYPES, attribute_data, groups, new_attribute, setting_fields
+from pim.web.attribute_form import (
+    DEFAULTS,
+    EDITABLE,
+    TYPES,
+    attribute_data,
+    edited_attribute,
+    groups,
+    new_attribute,
+    setting_fields,
+    settings_form,
+)
 from pim.web.deps import check_csrf, store_of, structure_of
+from pim.web.families import RESCORE_IN_REQUEST
 from pim.web.options import SELECTS
 from pim.web.ui import render
 
@@ -40,20 +57,15 @@ def families_using(s: Structure) -> dict[str, list[str]]:
 
 
 def catalog_mappings(code: str) -> list[str]:
-    """The built-in channel catalogs (channels/catalogs) whose field mapping reads `code`. Said on the page,
-    not a blocker: a catalog reads an attribute that is gone as an empty value — what it reads already, since
-    only an attribute no product holds can be deleted — and an admin cannot change a built-in mapping."""
-    from channels.framework import BUILTIN_DIR, load_catalog
+    """"google_merchant (color)": each built-in channel catalog mapping `code`, with its fields (said on the
+    page; pim.attribute_usage makes them blockers when a structure channel publishes that catalog)."""
+    return [f"{catalog.code} ({', '.join(f.output for f in fields)})"
+            for catalog, fields in attribute_usage.catalog_mappings(code)]
 
-    word = re.compile(rf"\b{re.escape(code)}\b")
-    found = []
-    for path in sorted(BUILTIN_DIR.glob("*.yaml")):
-        catalog = load_catalog(path)
-        outputs = [f.output for f in catalog.fields
-                   if f.attribute == code or code in f.attributes or (f.template and word.search(f.template))]
-        if outputs:
-            found.append(f"{catalog.code} ({', '.join(outputs)})")
-    return found
+
+def _measures(s: Structure) -> dict[str, list[str]]:
+    """Measurement family → its unit codes, offered to the metric settings' fields."""
+    return {f: s.measures.units(f) for f in sorted(s.measures.families)}
 
 
 def settings_of(attr: Attribute) -> dict[str, Any]:
@@ -72,22 +84,26 @@ def _list_page(request: Request, user: User, *, error: str | None = None, notice
                   families=families_using(s), options={c: len(o) for c, o in s.options.items()}, selects=SELECTS,
                   types=TYPES, groups=groups(s), fields=setting_fields(), locales=s.enabled_locales(),
                   form=form if form is not None else DEFAULTS, error=error, notice=notice,
-                  measures={f: s.measures.units(f) for f in sorted(s.measures.families)})
+                  measures=_measures(s))
     page.status_code = status
     return page
 
 
 def _attribute_page(request: Request, user: User, code: str, *, error: str | None = None,
-                    notice: str | None = None, status: int = 200) -> HTMLResponse:
+                    notice: str | None = None, status: int = 200, form: dict[str, Any] | None = None) -> HTMLResponse:
     s = structure_of(request)
     attr = s.attributes.get(code)
     if attr is None:
         raise HTTPException(404, f"no attribute '{code}'")
     store = store_of(request)
+    kinds = [attr.type, *sorted(attribute_changes.COMPATIBLE.get(attr.type, ()))]
     page = render(request, "admin_attributes.html", user, attr=attr, settings=settings_of(attr),
                   families=families_using(s).get(code, []), options=len(s.options.get(code, {})), selects=SELECTS,
                   catalogs=catalog_mappings(code), blocked=attribute_usage.blockers(store, s, code, values=False),
-                  locales=s.enabled_locales(), error=error, notice=notice)
+                  locales=s.enabled_locales(), error=error, notice=notice,
+                  edit=form if form is not None else settings_form(attr), edit_types=[k.value for k in kinds],
+                  edit_fields=setting_fields(EDITABLE, kinds), groups=list(dict.fromkeys([*groups(s), attr.group])),
+                  measures=_measures(s) if attr.type == AttributeType.metric else {})
     page.status_code = status
     return page
 
@@ -131,6 +147,46 @@ async def relabel_attribute(code: str, request: Request, user: User = Depends(ad
         return _attribute_page(request, user, code, notice="Nothing changed.")
     store_of(request).put_structure("attribute", [attr.model_copy(update={"labels": labels})])
     return _attribute_page(request, user, code, notice="Labels saved.")
+
+
+@router.post("/{code}/settings", dependencies=[Depends(check_csrf)])
+async def change_settings(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
+    """The whole settings form: `group`, `type` (the attribute's or a compatible one) and that type's settings
+    (attribute_form.EDITABLE; an unticked checkbox is absent). Refused with 422 for what the page never
+    changes, 409 for what the catalog holds that the change would break; nothing is saved then."""
+    store, s = store_of(request), structure_of(request)
+    attr = s.attributes.get(code)
+    if attr is None:
+        raise HTTPException(404, f"no attribute '{code}'")
+    form = await request.form()
+    kept = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    new, problems = edited_attribute(s, attr, form)
+    if new is not None:
+        problems = attribute_changes.rule_problems(s, attr, new)
+    if problems or new is None:
+        return _attribute_page(request, user, code, error=f"Nothing was saved: {'; '.join(problems)}.", status=422, form=kept)
+    said = attribute_changes.changes(attr, new)
+    if not said:
+        return _attribute_page(request, user, code, notice="Nothing changed.")
+    if conflict := _conflict(store, s, attr, new, said):
+        return _attribute_page(request, user, code, error=conflict, status=409, form=kept)
+    with rescore_jobs.deferred(RESCORE_IN_REQUEST) as deferral:  # large: jobs recorded with the write, as the family page
+        store.put_structure("attribute", [new])
+    later = (f" The products of {', '.join(sorted(deferral.families))} are being rescored "
+             f"(job {', '.join(map(str, deferral.jobs))}); the family page shows when that is done.") if deferral.jobs else ""
+    return _attribute_page(request, user, code, notice=f"Saved: {'; '.join(said)}.{later}")
+
+
+def _conflict(store: Any, s: Structure, attr: Attribute, new: Attribute, said: list[str]) -> str | None:
+    """Why saving `new` would break what the catalog holds (None: nothing). Stored values are read only when
+    the change narrows what is valid: a loosened setting reads nothing."""
+    change = "; ".join(said)
+    if units := attribute_changes.catalog_problems(attr, new, s):
+        return f"Nothing was saved: {change} would break the channel catalogs: {'; '.join(units)}."
+    if attribute_changes.tightened(attr, new) and (held := attribute_changes.stored_problems(store, s, attr, new)):
+        return (f"Nothing was saved: {change} would refuse values already stored: {'; '.join(held)}. "
+                "Change those values first (mass edit on the product grid), or choose a looser setting.")
+    return None
 
 
 @router.post("/{code}/delete", dependencies=[Depends(check_csrf)])
