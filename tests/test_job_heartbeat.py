@@ -35,7 +35,8 @@ def _heartbeat(store: Store, job_id: int):
         return conn.execute(select(JOB.c.heartbeat_at).where(JOB.c.id == job_id)).scalar_one()
 
 
-def _wait(predicate, seconds: float = 10.0) -> bool:
+def _wait(predicate, seconds: float = 15.0) -> bool:
+    """Poll a condition another thread or process brings about: there is no event to wait on."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from pim.store import Store
 from pim.store.store import JOB
 from pim.web.accounts import add_user
 from tests.channel_data import seed_products
+from tests.test_job_heartbeat import _wait
 from tests.test_web_ui import cheap_argon2, csrf  # noqa: F401  (cheap_argon2: autouse fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -296,14 +296,14 @@ def test_pim_serve_runs_a_worker_beside_the_web_server_and_stops_it(store: Store
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=5) as web:
-            assert _until(lambda: _answers(web)), (tmp_path / "serve.log").read_text()
+            assert _wait(lambda: _answers(web)), (tmp_path / "serve.log").read_text()
             page = web.post("/login", data={"username": "ed", "password": "correct horse", "next": "/imports",
                                             "csrf_token": csrf(web.get("/login").text)}, follow_redirects=True)
             upload = web.post("/imports", data={"csrf_token": csrf(page.text)}, follow_redirects=True,
                               files={"file": ("c.csv", b"sku,name:en_US\ncomplete,Served\n", "text/csv")})
             assert upload.status_code == 200 and "Import queued as job" in upload.text
             [job] = store.jobs(kind="import", limit=1)
-            assert _until(lambda: store.job(job["id"])["status"] == "succeeded"), store.job(job["id"])
+            assert _wait(lambda: store.job(job["id"])["status"] == "succeeded"), store.job(job["id"])
         assert store.get_product("complete").values["name:en_US"] == "Served"  # type: ignore[union-attr]
         [worker] = job_workers.live(store)
         assert worker["jobs"] == 1 and _parent_of(worker["pid"]) == server.pid
@@ -325,16 +325,6 @@ def _answers(web: httpx.Client) -> bool:
         return web.get("/login").status_code == 200
     except httpx.TransportError:
         return False
-
-
-def _until(predicate: Any, seconds: float = 15.0) -> bool:
-    """Poll a condition another process brings about (readiness, a job's end): there is no event to wait on."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _parent_of(pid: int) -> int:
