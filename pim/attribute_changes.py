@@ -8,7 +8,7 @@ only in ways that leave every stored value valid as it is stored. Values are nev
 - a setting that narrows what is valid (tightened) is saved only when no value stored in a product or product
   model — valid under the old settings — is refused by the new ones; the refusal gives the count and a few
   examples with their values. One streamed pass per table (pim.attribute_usage.held_values) decodes just the
-  attribute's values, which pim.values.normalize checks against both attributes. A loosened setting just saves.
+  attribute's values, which pim.values.normalize checks against both attributes (the extensions too). A loosened setting just saves.
 
 The web page (pim.web.attributes) saves through Store.put_structure, so completeness, the grid index and the
 structure cache follow as after a structure load."""
@@ -16,7 +16,6 @@ structure cache follow as after a structure load."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pim.attribute_usage import (
@@ -128,20 +127,7 @@ def refusal(attr: Attribute, data: Any, s: Structure) -> str | None:
         return str(exc)
     if canonical != data:
         return f"a {attr.type.value} value would be stored as {_shown(canonical)}: it would need rewriting"
-    return _extension_problem(attr, data)
-
-
-def _extension_problem(attr: Attribute, data: Any) -> str | None:
-    """The file extension of a path or URL value outside `allowed_extensions`. A stored asset reference
-    (sha256:…) or a name without an extension says nothing about its type and passes."""
-    if attr.type not in (T.image, T.file) or not attr.allowed_extensions or not isinstance(data, str) \
-            or data.startswith("sha256:"):
-        return None
-    name = re.split(r"[/\\]", re.split(r"[?#]", data, maxsplit=1)[0])[-1]
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if not extension or extension in attr.allowed_extensions:
-        return None
-    return f"extension .{extension} is not one of {', '.join(attr.allowed_extensions)}"
+    return None
 
 
 def _shown(data: Any) -> str:

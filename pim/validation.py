@@ -13,7 +13,7 @@ from typing import Any
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, split_key
 from pim.structure import AttributeType
-from pim.values import SURROGATE, ValueProblem, normalize
+from pim.values import SURROGATE, ValueProblem, extension_problem, normalize
 
 
 @dataclass
@@ -129,6 +129,9 @@ class RecordValidator:
         if kind == AttributeType.date:
             return _is_iso_date
         if kind in (AttributeType.image, AttributeType.file):
+            if attr.allowed_extensions:
+                return lambda d: (type(d) is str and d != "" and d == d.strip() and "\x00" not in d and _text_only(d)
+                                  and extension_problem(attr, d) is None)
             return lambda d: type(d) is str and d != "" and d == d.strip() and "\x00" not in d and _text_only(d)
         return None
 

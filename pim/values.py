@@ -75,8 +75,23 @@ def normalize(attribute: Attribute, data: Any, options: set[str] | None = None,
     if kind in (AttributeType.image, AttributeType.file):
         if not isinstance(data, str):
             raise ValueProblem("an asset value is a path, URL or sha256:<hash> reference")
+        wrong = extension_problem(attribute, data)
+        if wrong:
+            raise ValueProblem(wrong)
         return _storable(data).strip()
     raise ValueProblem(f"unknown attribute type {kind}")  # pragma: no cover
+
+
+def extension_problem(attr: Attribute, data: Any) -> str | None:
+    """The file extension of an image or file value's path or URL outside the attribute's `allowed_extensions`.
+    A stored asset reference (sha256:…) or a name without an extension says nothing about its type and passes."""
+    if not attr.allowed_extensions or not isinstance(data, str) or data.startswith("sha256:"):
+        return None
+    name = re.split(r"[/\\]", re.split(r"[?#]", data, maxsplit=1)[0])[-1]
+    extension = name.rsplit(".", 1)[-1].strip().lower() if "." in name else ""
+    if not extension or extension in attr.allowed_extensions:
+        return None
+    return f"extension .{extension} is not one of {', '.join(attr.allowed_extensions)}"
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")

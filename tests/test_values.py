@@ -119,3 +119,26 @@ def test_a_record_with_a_nul_character_is_quarantined_on_both_backends(store) ->
     [entry] = store.quarantined(counts.job_id)
     assert (entry["line"], entry["field"]) == (2, "name:en_US") and "NUL" in entry["reason"]
     assert entry["raw"]["values"]["name:en_US"] == "Dr\\u0000ill"  # kept, with the NUL shown as text
+
+
+@pytest.mark.parametrize(("value", "refused"), [
+    ("images/a.JPG", None), ("https://cdn.example/a.png?w=200#x", None), ("sha256:" + "0" * 64, None),
+    ("images/no-extension", None), ("images/a.gif", "extension .gif is not one of jpg, png"),
+    ("https://cdn.example/a.tiff?v=.png", "extension .tiff is not one of jpg, png"),
+])
+def test_an_image_path_must_have_an_allowed_extension(value: str, refused: str | None) -> None:
+    """Both ways in: normalize, and the validator's fast path for keys it has seen valid before."""
+    from pim.catalog import Structure
+    from pim.product import Product
+    from pim.validation import RecordValidator
+
+    image = Attribute(code="image", type="image", allowed_extensions=["jpg", "png"])
+    if refused:
+        with pytest.raises(ValueProblem, match=refused.replace(".", r"\.")):
+            normalize(image, value)
+    else:
+        assert normalize(image, value) == value
+    v = RecordValidator(Structure(attributes={"sku": Attribute(code="sku", type="identifier"), "image": image}))
+    assert v.check_product(Product(identifier="ok", values={"image": "a.png"})) == []  # the key is now seen valid
+    problems = v.check_product(Product(identifier="x", values={"image": value}))
+    assert [p.reason for p in problems] == ([refused] if refused else [])
