@@ -1,6 +1,7 @@
-"""The durable job queue: work the web app must not do inside its own process (an uploaded content file's
-import, a large family's rescore) is recorded as a `job` row with status "queued", its kind, its source and a
-JSON payload saying what the runner needs; any `pim worker`, on any host, takes it from there.
+"""The durable job queue: work the web app must not do inside its own process (an uploaded file's import, a
+large family's rescore, a publication the API asked for) is recorded as a `job` row with status "queued",
+its kind, its source and a JSON payload saying what the runner needs; any `pim worker`, on any host, takes it
+from there.
 
 - `enqueue` records a job in the caller's transaction (a Connection: the job commits with the write that
   needs it, or not at all) or its own (a Store).
@@ -49,6 +50,7 @@ Runner = Callable[[Any, dict[str, Any]], "dict[str, Any] | None"]
 RUNNERS: dict[str, str | Runner] = {
     "import": "pim.job_queue:run_import",
     "rescore": "pim.rescore_jobs:run_queued",
+    "publish": "pim.publish_jobs:run_queued",
 }
 
 
@@ -231,4 +233,6 @@ def run_import(store: Any, job: dict[str, Any]) -> dict[str, Any] | None:
     records its counts, quarantine and status on this job (it adopts it)."""
     payload = job.get("payload") or {}
     importer = lookup(IMPORTERS, payload.get("importer", ""), "importer")()
-    return importer.run(Path(payload["path"]), store, **(payload.get("options") or {}))
+    # JSON holds text; the BMEcat and supplier importers take their map as a Path (`map_path.parent`)
+    options = {k: Path(v) if k == "map_path" else v for k, v in (payload.get("options") or {}).items()}
+    return importer.run(Path(payload["path"]), store, **options)

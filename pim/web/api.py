@@ -1,17 +1,21 @@
 """REST API under /api/v1 (OpenAPI at /api/v1/openapi.json via the app). Bearer-token auth: every route
-needs a token; editing values needs the editor role."""
+needs a token; editing values and creating products need the editor role, deleting a product the admin role.
+The pipeline's routes (uploads, publish, a job's rejected rows, retry) live in pim.web.api_pipeline and are
+included here."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from pim.structure import STRUCTURE_KINDS
-from pim.web import panels
+from pim.web import api_pipeline, panels
 from pim.web.accounts import User
+from pim.web.api_models import FieldErrors, api_role, job_json
 from pim.web.deps import api_editor, api_user, store_of, structure_of
 from pim.web.editing import apply_values, history
 from pim.web.grid import GridFilter, page
@@ -36,10 +40,6 @@ class ProductPage(BaseModel):
 
 class ValuesPatch(BaseModel):
     values: dict[str, Any] = Field(description="value key (attr[:locale][@channel]) → data; null clears a value.")
-
-
-class FieldErrors(BaseModel):
-    errors: dict[str, str]
 
 
 def grid_filter(
@@ -90,6 +90,45 @@ def patch_values(identifier: str, body: ValuesPatch, request: Request, user: Use
     if result.errors:
         return JSONResponse({"errors": result.errors}, status_code=422)
     return {"changed": result.changed, "outranked": result.outranked, "product": result.product.model_dump(mode="json")}
+
+
+class ProductCreate(BaseModel):
+    identifier: str = Field(min_length=1, max_length=255)
+    family: str = Field(description="A family code; the values must be its attributes.")
+    categories: list[str] = Field(default_factory=list, description="Category codes.")
+    values: dict[str, Any] = Field(default_factory=dict, description="value key (attr[:locale][@channel]) → data, "
+                                   "as PATCH takes them; the identifier attribute is set from `identifier`.")
+    enabled: bool = True
+
+
+@router.post("/products", status_code=201, responses={
+    201: {"description": "the product as GET returns it; `Location` is its URL"},
+    403: {"description": "viewers may not create products"}, 409: {"description": "the identifier exists"},
+    422: {"model": FieldErrors, "description": "each wrong field or value key with its message; nothing written"}})
+def create_product(body: ProductCreate, request: Request, response: Response,
+                   user: User = Depends(api_editor)) -> Any:
+    """Create one product, validated like an imported record; its values are the content team's claim."""
+    from pim.web.product_create import create_product as create
+
+    result = create(store_of(request), structure_of(request), user.username, identifier=body.identifier,
+                    family=body.family, categories=body.categories, values=body.values, enabled=body.enabled)
+    if result.exists:
+        raise HTTPException(409, f"product '{body.identifier}' exists; change it with PATCH")
+    if result.errors or result.product is None:
+        return JSONResponse({"errors": result.errors}, status_code=422)
+    response.headers["Location"] = f"/api/v1/products/{quote(body.identifier, safe='')}"
+    return result.product.model_dump(mode="json")
+
+
+@router.delete("/products/{identifier}", status_code=204, responses={
+    403: {"description": "only admins delete products"}, 404: {}})
+def delete_product(identifier: str, request: Request,
+                   user: User = Depends(api_role("admin", "delete products"))) -> Response:
+    """Delete a product through the store's delete, which leaves a tombstone: incremental publications and
+    contract delta feeds send the deletion."""
+    if not store_of(request).delete_products([identifier]):
+        raise HTTPException(404, f"no product '{identifier}'")
+    return Response(status_code=204)
 
 
 @router.get("/products/{identifier}/completeness")
@@ -214,7 +253,7 @@ def structure(kind: StructureKind, request: Request, user: User = Depends(api_us
 @router.get("/jobs")
 def jobs(request: Request, kind: str | None = None, limit: int = Query(50, ge=1, le=500),
          user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    return [_job_json(j) for j in store_of(request).jobs(kind, limit)]
+    return [job_json(j) for j in store_of(request).jobs(kind, limit)]
 
 
 @router.get("/jobs/{job_id}")
@@ -224,10 +263,8 @@ def job(job_id: int, request: Request, user: User = Depends(api_user)) -> dict[s
     if found is None:
         raise HTTPException(404, f"no job {job_id}")
     quarantined = store.quarantined(job_id, open_only=False, limit=500)
-    return {**_job_json(found), "quarantined": [
+    return {**job_json(found), "quarantined": [
         {k: q[k] for k in ("file", "line", "field", "reason", "record_key", "severity")} for q in quarantined]}
 
 
-def _job_json(j: dict[str, Any]) -> dict[str, Any]:
-    return {**j, "started_at": j["started_at"].isoformat() if j.get("started_at") else None,
-            "finished_at": j["finished_at"].isoformat() if j.get("finished_at") else None}
+router.include_router(api_pipeline.router)

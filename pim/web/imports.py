@@ -25,6 +25,7 @@ from pim.settings import get_settings
 from pim.store.store import now
 from pim.web.accounts import User
 from pim.web.deps import check_csrf, session_user, store_of
+from pim.web.job_roles import role_for
 from pim.web.ui import render, templates
 
 router = APIRouter(include_in_schema=False)
@@ -77,7 +78,7 @@ async def upload(request: Request, user: User = Depends(_editor)) -> Any:
     if len(data) > MAX_UPLOAD:
         return _page(request, user, error=f"'{name}' is over {MAX_UPLOAD // (1024 * 1024)} MB: import it with "
                      "`pim import content FILE` instead.", status=413)
-    path = _keep(data, name, user.username)
+    path = keep_upload(data, name, user.username)
     profile = profile_path()
     job = job_queue.enqueue(store_of(request), "import", f"content:{path}", {
         "importer": "content", "path": str(path), "options": {"profile": str(profile)} if profile else {}})
@@ -86,12 +87,13 @@ async def upload(request: Request, user: User = Depends(_editor)) -> Any:
 
 @router.post("/jobs/{job_id}/retry", dependencies=[Depends(check_csrf)])
 def retry(job_id: int, request: Request, user: User = Depends(session_user)) -> Any:
-    """Queue a failed or interrupted job again (an import: editors; a rescore: admins)."""
+    """Queue a failed or interrupted job again (an import: editors; a rescore or a publication: admins;
+    pim.web.job_roles)."""
     store = store_of(request)
     job = store.job(job_id)
     if job is None:
         raise HTTPException(404, f"no job {job_id}")
-    if not user.can("admin" if job["kind"] == "rescore" else "editor"):
+    if not user.can(role_for(job)):
         raise HTTPException(403, f"role '{user.role}' may not run {job['kind']} jobs again")
     try:
         job_queue.retry(store, job_id)
@@ -103,8 +105,9 @@ def retry(job_id: int, request: Request, user: User = Depends(session_user)) -> 
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
-def _keep(data: bytes, name: str, who: str) -> Path:
-    """The upload under PIM_HOME/uploads, named by time, user and a safe form of its own name."""
+def keep_upload(data: bytes, name: str, who: str) -> Path:
+    """The upload under PIM_HOME/uploads, named by time, user and a safe form of its own name (the API's
+    uploads, pim.web.api_pipeline, are kept the same way)."""
     folder = (get_settings().home / "uploads").resolve()  # absolute: a worker may run from elsewhere
     folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip(".")[:100] or "upload"

@@ -1,0 +1,67 @@
+"""What the /api/v1 routers share (pim.web.api, pim.web.api_pipeline): the error and job models OpenAPI
+documents, the job's JSON, and role checks for bearer tokens. Kept apart so the routers need not import each
+other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException, Request
+from pydantic import BaseModel, Field
+
+from pim.web.accounts import User
+from pim.web.deps import api_user
+
+
+class FieldErrors(BaseModel):
+    """A refused request: each wrong field (a form field, a body field or a value key) with its message."""
+
+    errors: dict[str, str]
+
+
+class JobOut(BaseModel):
+    """A job as the queue holds it; watch it at the `Location` the answer gives (GET /api/v1/jobs/{id})."""
+
+    id: int
+    kind: str
+    source: str
+    status: str = Field(description="queued, running, succeeded, partial, failed or interrupted.")
+    counts: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    payload: dict[str, Any] | None = Field(default=None, description="What the worker runs (e.g. the kept "
+                                           "upload's path and the importer), and earlier attempts.")
+
+
+def job_json(j: dict[str, Any]) -> dict[str, Any]:
+    """A job row (Store.job) as JSON: timestamps as ISO text; a kept upload named by its file name alone (where
+    the server keeps files is not the API's to say)."""
+    payload = j.get("payload")
+    if isinstance(payload, dict) and isinstance(payload.get("path"), str):
+        payload = {**payload, "path": Path(payload["path"]).name}
+    return {**j, "payload": payload, "started_at": j["started_at"].isoformat() if j.get("started_at") else None,
+            "finished_at": j["finished_at"].isoformat() if j.get("finished_at") else None}
+
+
+def job_location(job_id: int) -> dict[str, str]:
+    return {"Location": f"/api/v1/jobs/{job_id}"}
+
+
+def api_role(role: str, what: str) -> Callable[[Request], User]:
+    """A dependency: the token's user, refused with 403 unless their role reaches `role`."""
+    def check(request: Request) -> User:
+        user = api_user(request)
+        require(user, role, what)
+        return user
+
+    return check
+
+
+def require(user: User, role: str, what: str) -> None:
+    """The same check where the role depends on what the request names (a job's kind, an importer)."""
+    if not user.can(role):
+        raise HTTPException(403, f"role '{user.role}' may not {what}")

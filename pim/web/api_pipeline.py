@@ -1,0 +1,238 @@
+"""The pipeline through the REST API (/api/v1, included by pim.web.api's router): upload a source file to be
+imported, read a job's rejected rows page by page, queue a publication, and queue a failed job again. Nothing
+runs in the web process: each request records a queued job (pim.job_queue) that a `pim worker` runs, and
+answers 202 with the job and `Location: /api/v1/jobs/{id}` to watch.
+
+Uploads follow the import page (pim.web.imports): the file is kept under PIM_HOME/uploads, so the
+quarantine's file and line point at something that exists, with the same size cap. Only importers that read
+one file can be named (not akeneo, which reads a folder of exports and loads structure). A profile or map is
+named, never given as a path: a .yaml file under PIM_HOME, outside PIM_HOME/uploads, so a request can neither
+read a file elsewhere on the server nor bring the mapping its own upload is read with."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from pim import job_queue, publish_jobs
+from pim.errors import InputError
+from pim.settings import get_settings
+from pim.store.store import QUARANTINE
+from pim.web import imports
+from pim.web.accounts import User
+from pim.web.api_models import FieldErrors, JobOut, api_role, job_location, require
+from pim.web.deps import api_editor, api_user, store_of
+from pim.web.job_roles import importer_role, role_for
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class Uploadable:
+    """How an importer takes an uploaded file: its suffixes and the keyword its profile or map goes in."""
+
+    suffixes: tuple[str, ...]
+    option: str | None
+    needs_profile: bool = False
+
+
+#: pim.registry.IMPORTERS names that read one file. akeneo is left out: a folder of exports, with structure.
+UPLOADABLE: dict[str, Uploadable] = {
+    "content": Uploadable(imports.SUFFIXES, "profile"),  # default: PIM_HOME/content.profile.yaml, as on the page
+    "erp_csv": Uploadable((".csv", ".tsv", ".txt"), "map", needs_profile=True),
+    "erp_xml": Uploadable((".xml",), "map"),  # default: the shipped SAP MATMAS map
+    "bmecat": Uploadable((".xml",), "map_path", needs_profile=True),
+    "supplier": Uploadable((".csv", ".tsv", ".txt", ".xlsx", ".xlsm"), "map_path", needs_profile=True),
+    "jsonl": Uploadable((".jsonl",), None),  # replaces whole records: admins (pim.web.job_roles)
+}
+PROFILE_SUFFIXES = (".yaml", ".yml")
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # no "..", no dot files, no separators of any kind
+
+
+def _refused(field: str, message: str) -> JSONResponse:
+    return JSONResponse(FieldErrors(errors={field: message}).model_dump(), status_code=422)
+
+
+def _message(exc: InputError) -> str:
+    return f"{exc}; {exc.hint}" if exc.hint else str(exc)
+
+
+def _accepted(response: Response, store: Any, job_id: int) -> JobOut:
+    response.headers.update(job_location(job_id))
+    return JobOut.model_validate(store.job(job_id))
+
+
+# ---------------------------------------------------------------------------------------------- uploads
+def profile_file(name: str) -> Path:
+    """The profile or map file `name` names under PIM_HOME (e.g. `maps/acme.map.yaml`); InputError when the
+    name is not one (a path, `..`, a dot file, an upload, a symlink leading out) or no such file exists."""
+    hint = "name a .yaml file under PIM_HOME, e.g. maps/acme.map.yaml (no '..', no leading '/')"
+    parts = name.split("/")
+    if not all(_SEGMENT.fullmatch(p) for p in parts) or not name.lower().endswith(PROFILE_SUFFIXES) \
+            or parts[0] == "uploads":
+        raise InputError(f"'{name}' is not a profile name", field="profile", hint=hint)
+    home = get_settings().home.resolve()
+    path = (home / name).resolve()
+    if not path.is_relative_to(home) or path.relative_to(home).parts[0] == "uploads":
+        raise InputError(f"'{name}' is not a profile name", field="profile", hint=hint)
+    if not path.is_file():
+        raise InputError(f"no profile '{name}' in PIM_HOME", field="profile",
+                         hint="an admin puts profiles and maps there")
+    return path
+
+
+def _options(importer: str, spec: Uploadable, profile: str | None) -> dict[str, str]:
+    """The importer's options for this upload (its profile or map); InputError names what is wrong."""
+    if profile and spec.option is None:
+        raise InputError(f"'{importer}' takes no profile", field="profile")
+    if profile:
+        return {spec.option: str(profile_file(profile))}  # type: ignore[dict-item]
+    if spec.needs_profile:
+        raise InputError(f"'{importer}' needs its map", field="profile",
+                         hint="name it in `profile`: a .yaml file under PIM_HOME")
+    default = imports.profile_path() if importer == "content" else None
+    return {spec.option: str(default)} if default and spec.option else {}
+
+
+@router.post("/imports", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
+    403: {"description": "the role may not import (viewers; jsonl: admins only)"},
+    413: {"description": "the file is over the upload cap (50 MB): import it with `pim import` instead"},
+    422: {"model": FieldErrors, "description": "the importer, the file's type or the profile is refused"}})
+async def upload_import(
+    request: Request, response: Response,
+    file: UploadFile = File(..., description="The source file, kept under PIM_HOME/uploads."),
+    importer: str = Form(..., description=f"One of: {', '.join(sorted(UPLOADABLE))}."),
+    profile: str | None = Form(None, description="A profile or map file under PIM_HOME, by name (e.g. "
+                               "`maps/acme.map.yaml`); erp_csv, bmecat and supplier need one."),
+    user: User = Depends(api_editor),
+) -> Any:
+    """Queue the import of an uploaded file; 202 with the job (watch `Location`)."""
+    spec = UPLOADABLE.get(importer)
+    if spec is None:
+        extra = " (it reads a folder of exports: `pim import akeneo`)" if importer == "akeneo" else ""
+        return _refused("importer", f"'{importer}' cannot import an upload{extra}; allowed: "
+                        f"{', '.join(sorted(UPLOADABLE))}")
+    require(user, importer_role(importer), f"import with '{importer}'")
+    name = file.filename or ""
+    errors: dict[str, str] = {}
+    if not name.lower().endswith(spec.suffixes):
+        errors["file"] = f"'{name}' is not a file '{importer}' reads: use {', '.join(spec.suffixes)}"
+    try:
+        options = _options(importer, spec, profile or None)
+    except InputError as exc:
+        errors["profile"] = _message(exc)
+    if errors:
+        return JSONResponse(FieldErrors(errors=errors).model_dump(), status_code=422)
+    data = await file.read(imports.MAX_UPLOAD + 1)
+    if len(data) > imports.MAX_UPLOAD:
+        raise HTTPException(413, f"'{name}' is over {imports.MAX_UPLOAD // (1024 * 1024)} MB: import it with "
+                            f"`pim import` instead")
+    path = imports.keep_upload(data, name, user.username)
+    store = store_of(request)
+    job_id = job_queue.enqueue(store, "import", f"{importer}:{path}", {
+        "importer": importer, "path": str(path), "options": options, "by": user.username})
+    return _accepted(response, store, job_id)
+
+
+# ---------------------------------------------------------------------------------------------- rejected rows
+class QuarantinedRow(BaseModel):
+    """A row the import rejected (or kept with a problem): where it was, why, and the row as read."""
+
+    id: int
+    file: str
+    line: int | None
+    field: str | None
+    reason: str
+    raw: Any = Field(description="The row as the importer read it.")
+    record_key: str | None = Field(description="The product or model the row was for, when known.")
+    severity: str = Field(description="`rejected` (not written) or `problem` (written, with a note).")
+    resolved: bool = Field(description="True once the record imported cleanly, or a retry started over.")
+    resolved_at: datetime | None
+    created_at: datetime
+
+
+class QuarantinePage(BaseModel):
+    items: list[QuarantinedRow]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
+
+
+@router.get("/jobs/{job_id}/errors", response_model=QuarantinePage, tags=["pipeline"], responses={404: {}})
+def job_errors(job_id: int, request: Request, cursor: str | None = None, limit: int = Query(100, ge=1, le=1000),
+               open_only: bool = Query(False, alias="open", description="Only rows not resolved yet."),
+               user: User = Depends(api_user)) -> QuarantinePage:
+    """The job's quarantined rows in the order they were recorded, a keyset page at a time."""
+    store = store_of(request)
+    if store.job(job_id) is None:
+        raise HTTPException(404, f"no job {job_id}")
+    if cursor and not cursor.isdigit():
+        raise HTTPException(422, "cursor must be a next_cursor value from a previous page")
+    q = (select(QUARANTINE).where(QUARANTINE.c.job_id == job_id, QUARANTINE.c.id > int(cursor or 0))
+         .order_by(QUARANTINE.c.id).limit(limit + 1))
+    if open_only:
+        q = q.where(QUARANTINE.c.resolved_at.is_(None))
+    with store.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    items = [QuarantinedRow(**{k: r[k] for k in QuarantinedRow.model_fields if k != "resolved"},
+                            resolved=r["resolved_at"] is not None) for r in rows[:limit]]
+    return QuarantinePage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+
+# ---------------------------------------------------------------------------------------------- publish, retry
+class PublishRequest(BaseModel):
+    channel: str = Field(description="What to publish: a channel renderer, e.g. storefront, search, "
+                         "google_merchant (customer feed formats go out with `pim feeds deliver`).")
+    scope: str | None = Field(default=None, description="The structure channel whose locales, currencies and gate "
+                              "apply (default: ecommerce, else the first).")
+    full: bool = Field(default=False, description="Rebuild everything instead of sending changes.")
+    to: str | None = Field(default=None, description="An exporter (local, s3, meilisearch…) instead of the "
+                           "channel's own, like `pim publish --to`.")
+
+
+@router.post("/publish", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
+    403: {"description": "only admins publish"}, 422: {"model": FieldErrors}})
+def queue_publish(body: PublishRequest, request: Request, response: Response,
+                  user: User = Depends(api_role("admin", "publish"))) -> Any:
+    """Queue a publication to PIM_OUTPUT (or the named exporter), as `pim publish` runs it; 202 with the job."""
+    store = store_of(request)
+    try:
+        job_id = publish_jobs.enqueue(store, body.channel, scope=body.scope, full=body.full, exporter=body.to,
+                                      by=user.username)
+    except InputError as exc:
+        return _refused(exc.field or "channel", _message(exc))
+    return _accepted(response, store, job_id)
+
+
+@router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
+    403: {"description": "the job's kind needs another role"}, 404: {},
+    409: {"description": "the job is not failed or interrupted, or did not come from the queue"}})
+def retry_job(job_id: int, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
+    """Queue a failed or interrupted job again, in place (its id and Location stay)."""
+    store = store_of(request)
+    job = store.job(job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id}")
+    require(user, role_for(job), f"run {job['kind']} jobs again")
+    try:
+        job_queue.retry(store, job_id)
+    except InputError as exc:
+        raise HTTPException(409, _message(exc)) from None
+    return _accepted(response, store, job_id)
+

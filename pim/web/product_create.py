@@ -1,0 +1,60 @@
+"""A product a person creates (POST /api/v1/products). It is checked by the import path's validator
+(pim.validation.RecordValidator), so a created product obeys the rules every source does — a known family
+whose attributes its values belong to, known categories, activated locales and channels, each value against
+its attribute — and written by the store's product write with its listeners (completeness, grid index), in
+one transaction that also refuses an identifier already taken. Its values are the content team's claim
+(source `content`, ref `user:<name>`), like edits (pim.web.editing), and each lands in the value history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+
+from pim.catalog import Structure
+from pim.product import Product, Provenance
+from pim.store.store import PRODUCT, Store, now
+from pim.validation import RecordValidator
+from pim.web.tables import HISTORY
+
+
+@dataclass
+class Created:
+    product: Product | None
+    errors: dict[str, str] = field(default_factory=dict)  # field or value key → why
+    exists: bool = False
+
+
+def create_product(store: Store, structure: Structure, actor: str, *, identifier: str, family: str,
+                   categories: list[str], values: dict[str, Any], enabled: bool = True) -> Created:
+    """Validate everything, then write the product or nothing. The identifier attribute's value is the
+    identifier (given or not); a null value claims nothing."""
+    stamp = now()
+    ident_attr = structure.identifier_attribute
+    wanted = {k: v for k, v in values.items() if v is not None}
+    errors: dict[str, str] = {}
+    if wanted.setdefault(ident_attr, identifier) != identifier:
+        errors[ident_attr] = f"must be the identifier '{identifier}' (or left out)"
+    try:
+        product = Product(identifier=identifier, family=family, categories=categories, enabled=enabled,
+                          values=wanted, source=Provenance(source="content", ref=f"user:{actor}", at=stamp))
+    except ValidationError as exc:
+        return Created(None, {".".join(str(p) for p in e["loc"]) or "product": e["msg"] for e in exc.errors()})
+    validator = RecordValidator(structure)
+    problems = validator.check_product(product)
+    if family not in structure.families:  # the validator stops at an unknown family: name the other fields too
+        problems += validator.check_product(product.model_copy(update={"family": None}))
+    for p in problems:
+        errors.setdefault(p.field, p.reason)
+    if errors:
+        return Created(None, errors)
+    with store.begin() as conn:
+        if conn.execute(select(PRODUCT.c.id).where(PRODUCT.c.identifier == identifier)).first() is not None:
+            return Created(None, exists=True)
+        counts, written = store.write_products_in(conn, [product])
+        store.notify(conn, counts.changed_keys, written)
+        conn.execute(insert(HISTORY), [{"product": identifier, "value_key": k, "old": None, "new": v, "actor": actor,
+                                        "source": "content", "at": stamp} for k, v in product.values.items()])
+    return Created(store.get_product(identifier))
