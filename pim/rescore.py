@@ -75,8 +75,8 @@ class Rescorer:
         last, done = 0, 0
         while True:
             q = select(PRODUCT.c.id, PRODUCT.c.identifier).where(PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(2000)
-            if families is not None:
-                q = q.where(PRODUCT.c.family.in_(sorted(families)))
+            if families is not None:  # a variant without a family of its own may belong to any of them
+                q = q.where(PRODUCT.c.family.in_(sorted(families)) | (PRODUCT.c.family.is_(None) & PRODUCT.c.parent.is_not(None)))
             page = conn.execute(q).all()
             if not page:
                 return done
@@ -380,7 +380,10 @@ def affected(kind: str, before: dict[str, Any], after: dict[str, Any], structure
         for code in changed:
             old, new = before.get(code) or {}, after.get(code) or {}
             if not old or not new or old.get("locales") != new.get("locales"):
-                yield None, {code}
+                # Every family is scored on every channel (its identifier is always required): name them all,
+                # so a web save's deferral (pim.rescore_jobs) can leave a large catalog to jobs; with no family
+                # declared yet, everything (a variant may take its family from its model)
+                yield set(structure.families) or None, {code}
             elif old.get("currencies") != new.get("currencies"):
                 prices = {a for a, attr in structure.attributes.items() if attr.type == "price_collection"}
                 fams = {f for f, fam in structure.families.items() if prices & set(fam.requirements.get(code, []))}

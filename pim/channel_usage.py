@@ -1,0 +1,221 @@
+"""What relies on a structure channel, for the admins' channel page (pim.web.channels_admin): the families
+requiring attributes on it, the contracts whose customer feeds it scopes, the built-in channel catalogs
+declared for it, and the search targets its indexes were pushed to. A locale or currency leaves a channel only
+when none of them relies on it, and a channel is deleted only when nothing names it at all, so neither a
+contract's next feed nor a live search index is left pointing at something that is gone.
+
+Also what a channel change does beyond its own row: which products leave or join its category tree, and which
+families' completeness a locale or currency change rescores (pim.rescore.affected decides that; this says it
+in words and counts before the save). The core never imports `channels`: catalogs come through
+pim.registry.CHANNEL_CATALOG (pim.attribute_usage), the search targets from the `search_sync` table by SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, inspect, select, text
+
+from pim import attribute_usage
+from pim.attribute_usage import EXAMPLES
+from pim.catalog import Structure
+from pim.store import Store
+from pim.store.store import JOB, PRODUCT
+from pim.structure import AttributeType, Channel
+
+
+def listed(nouns: tuple[str, str], names: list[str], verbs: tuple[str, str], rest: str) -> str:
+    """"2 contracts deliver in de_DE (a, b)": a count, what it counts and up to EXAMPLES of them, in the
+    phrasing of pim.attribute_usage.rows_said."""
+    many = len(names) != 1
+    shown = ", ".join(names[:EXAMPLES]) + (", …" if len(names) > EXAMPLES else "")
+    return f"{len(names)} {nouns[many]} {verbs[many]} {rest} ({shown})"
+
+
+# ---------------------------------------------------------------------------------------------- who uses it
+def families_requiring(s: Structure, code: str) -> list[str]:
+    """The families with requirements on channel `code` (the family page sets them)."""
+    return sorted(f for f, fam in s.families.items() if code in fam.requirements)
+
+
+def contracts_on(store: Store, code: str) -> list[Any]:
+    """The contracts (pim.contracts.Contract) whose feeds take their gate, scope and tree from `code`."""
+    from pim.contracts import get_contracts
+
+    return [c for c in get_contracts(store) if c.channel == code]
+
+
+@dataclass(frozen=True)
+class SearchTarget:
+    """A search server or output folder that channel `scope` was pushed to (a `search_sync` row)."""
+
+    where: str
+    prefix: str
+    scope: str
+
+    def index(self, locale: str) -> str:
+        return f"{self.prefix}_{self.scope}_{locale}"
+
+    def __str__(self) -> str:
+        return f"{self.where}, index prefix {self.prefix}"
+
+
+def search_targets(conn: Connection, code: str) -> list[SearchTarget]:
+    """The search targets pushed for channel `code`: their indexes (one per locale) live there until someone
+    deletes them, whatever the structure says. Read by SQL: the table belongs to the channels area."""
+    if not inspect(conn).has_table("search_sync"):
+        return []
+    found = []
+    for (target,) in conn.execute(text("SELECT target FROM search_sync ORDER BY target")):
+        where, _, rest = str(target).partition("|")
+        prefix, _, scope = rest.rpartition("|")
+        if scope == code:
+            found.append(SearchTarget(where, prefix, scope))
+    return found
+
+
+def catalogs_declared_for(code: str) -> list[str]:
+    """"the built-in google_merchant catalog names it as its scope": each built-in channel catalog naming
+    channel `code` as its scope or as the channel whose gate applies."""
+    found = []
+    for catalog in attribute_usage.channel_catalogs():
+        roles = [role for role in ("scope", "gate") if getattr(catalog, role, None) == code]
+        if roles:
+            found.append(f"the built-in {catalog.code} catalog names it as its {' and '.join(roles)}")
+    return found
+
+
+def catalog_needs(s: Structure, code: str, what: str, value: str) -> list[str]:
+    """Where a built-in catalog publishing for `code` names locale or currency (`what`) `value`: its subset,
+    a field's fixed locale or currency, a Google Merchant target."""
+    found = []
+    for catalog in attribute_usage.channel_catalogs():
+        if code not in attribute_usage.catalog_channels(s, catalog):
+            continue
+        where = [f"its {what}s"] if value in getattr(catalog, f"{what}s", []) else []
+        where += [f"field {f.output}" for f in catalog.fields if getattr(f, what, None) == value]
+        targets = (catalog.options or {}).get("targets") or []
+        where += [f"target {t.get('country', '?')}-{t.get('locale', '?')}" for t in targets
+                  if isinstance(t, dict) and t.get(what) == value]
+        if where:
+            found.append(f"the built-in {catalog.code} catalog names {value} ({', '.join(where)})")
+    return found
+
+
+def publish_runs(store: Store, code: str) -> dict[str, int]:
+    """renderer → how many publish runs scoped `code` (jobs "publish", source "<renderer>/<scope>"): said when
+    it is deleted, since what they wrote stays where it went."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(JOB.c.source, func.count()).where(JOB.c.kind == "publish",
+                                                                     JOB.c.source.like(f"%/{code}"))
+                            .group_by(JOB.c.source)).all()
+    return {str(source).rsplit("/", 1)[0]: int(n) for source, n in rows if str(source).rsplit("/", 1)[-1] == code}
+
+
+# ---------------------------------------------------------------------------------------------- blockers
+def removal_blockers(store: Store, s: Structure, old: Channel, new: Channel) -> list[str]:
+    """Why the locales and currencies `new` drops from `old` cannot go (empty: they can): a contract on the
+    channel delivering in one, a search target holding its index, a built-in catalog naming one."""
+    gone_locales = [loc for loc in old.locales if loc not in new.locales]
+    gone_currencies = [cur for cur in old.currencies if cur not in new.currencies]
+    if not gone_locales and not gone_currencies:
+        return []
+    contracts = contracts_on(store, old.code)
+    found: list[str] = []
+    for loc in gone_locales:
+        if users := sorted(c.code for c in contracts if c.locale == loc):
+            found.append(listed(("contract", "contracts"), users, ("delivers", "deliver"), f"in {loc}"))
+        found += catalog_needs(s, old.code, "locale", loc)
+    for cur in gone_currencies:
+        if users := sorted(c.code for c in contracts if c.currency == cur):
+            found.append(listed(("contract", "contracts"), users, ("prices", "price"), f"in {cur}"))
+        found += catalog_needs(s, old.code, "currency", cur)
+    if gone_locales:
+        with store.engine.connect() as conn:
+            targets = search_targets(conn, old.code)
+        for loc in gone_locales if targets else ():
+            found.append(listed(("search target", "search targets"), [f"{t.index(loc)} at {t.where}" for t in targets],
+                                ("holds", "hold"), f"its {loc} index, which no push would update or remove"))
+    return found
+
+
+def delete_blockers(store: Store, s: Structure, code: str) -> list[str]:
+    """What keeps channel `code` from being deleted, said so an admin knows what to change first."""
+    found: list[str] = []
+    if families := families_requiring(s, code):
+        found.append(listed(("family", "families"), families, ("has", "have"), "requirements on it"))
+    if contracts := sorted(c.code for c in contracts_on(store, code)):
+        found.append(listed(("contract", "contracts"), contracts, ("builds its feed", "build their feeds"), "on it"))
+    found += catalogs_declared_for(code)
+    with store.engine.connect() as conn:
+        targets = search_targets(conn, code)
+    if targets:
+        found.append(listed(("search target", "search targets"), [f"{t.prefix}_{code}_* at {t.where}" for t in targets],
+                            ("holds", "hold"), "its indexes"))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- effects
+@dataclass
+class TreeChange:
+    """Products under the old tree only (they leave the channel's tree) and under the new one only (they join)."""
+
+    old: str
+    new: str
+    leaving: int
+    joining: int
+
+    def sentence(self, channel: str) -> str:
+        if self.old == self.new:
+            return ""
+        counted = [f"{n} product{'s' if n != 1 else ''} {verb}" for n, verb in
+                   ((self.leaving, f"leave{'s' if self.leaving == 1 else ''} its tree"),
+                    (self.joining, f"join{'s' if self.joining == 1 else ''} it")) if n]
+        said = " and ".join(counted) or "no product leaves or joins it"
+        return (f"{channel} now shows the {self.new} tree instead of {self.old}: {said} (their categories on "
+                "this channel's catalogs and search documents).")
+
+
+def tree_change(store: Store, old: str, new: str) -> TreeChange:
+    """How many products (through their own categories or their models', as the grid index files them) are
+    under `old` but not `new`, and the other way round."""
+    from pim.grid_index import GRID_CATEGORY
+
+    g = GRID_CATEGORY.c
+
+    def only(conn: Connection, here: str, there: str) -> int:
+        others = select(g.product_id).where(g.category == there)
+        return int(conn.execute(select(func.count(func.distinct(g.product_id)))
+                                .where(g.category == here, g.product_id.not_in(others))).scalar_one())
+
+    if old == new:
+        return TreeChange(old, new, 0, 0)
+    with store.engine.connect() as conn:
+        return TreeChange(old, new, only(conn, old, new), only(conn, new, old))
+
+
+def roots(s: Structure) -> list[str]:
+    """The categories a channel's tree may be: the roots (no declared parent)."""
+    return sorted(c for c, cat in s.categories.items() if cat.parent is None or cat.parent not in s.categories)
+
+
+def family_sizes(store: Store) -> dict[str, int]:
+    """family → its products (one grouped count on the indexed family column)."""
+    with store.engine.connect() as conn:
+        return {str(f): int(n) for f, n in conn.execute(select(PRODUCT.c.family, func.count())
+                                                        .where(PRODUCT.c.family.is_not(None)).group_by(PRODUCT.c.family))}
+
+
+def price_families(s: Structure, code: str) -> list[str]:
+    """The families requiring a price on `code`: what a currency change rescores (pim.rescore.affected)."""
+    prices = {a for a, attr in s.attributes.items() if attr.type == AttributeType.price_collection}
+    return sorted(f for f, fam in s.families.items() if prices & set(fam.requirements.get(code, [])))
+
+
+def rescored_by(s: Structure, old: Channel | None, new: Channel | None) -> list[str]:
+    """The families whose completeness on the channel a write from `old` to `new` rescores (None: absent)."""
+    if old is None or new is None or old.locales != new.locales:
+        return sorted(s.families)  # every family is scored on every channel: its identifier is required
+    if old.currencies != new.currencies:
+        return price_families(s, old.code)
+    return []
