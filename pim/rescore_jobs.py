@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from pim import job_queue
-from pim.store.store import JOB, PRODUCT, now
+from pim.store.store import JOB, MODEL, PRODUCT, now
 
 log = logging.getLogger(__name__)
 KIND = "rescore"
@@ -68,6 +68,10 @@ def defer(conn: Connection, families: set[str] | None, channels: set[str] | None
         return False
     sizes = dict(conn.execute(select(PRODUCT.c.family, func.count()).where(PRODUCT.c.family.in_(sorted(families)))
                               .group_by(PRODUCT.c.family)).all())
+    if conn.execute(select(PRODUCT.c.id).where(PRODUCT.c.family.is_(None), PRODUCT.c.parent.is_not(None))
+                    .limit(1)).first() is not None:  # variants taking their family from a model: count per family
+        sizes = {f: conn.execute(select(func.count()).select_from(PRODUCT).where(of_family(f))).scalar_one()
+                 for f in families}
     if sum(sizes.values()) < deferral.min_products:
         return False
     if channels is None:  # a family that appeared or went: all channels
@@ -94,10 +98,18 @@ def record(conn: Connection, family: str, channels: Iterable[str], products: int
     return job_queue.enqueue(conn, KIND, family, {}, counts)
 
 
+def of_family(family: str) -> Any:
+    """The products scored as `family`: its own, and variants without a family of their own under a model (or
+    a sub-model of a model) of that family, which take it from there."""
+    models = select(MODEL.c.code).where(MODEL.c.family == family)
+    under = models.union(select(MODEL.c.code).where(MODEL.c.family.is_(None), MODEL.c.parent.in_(models)))
+    return (PRODUCT.c.family == family) | (PRODUCT.c.family.is_(None) & PRODUCT.c.parent.in_(under))
+
+
 def start(store: Any, family: str, channels: Iterable[str]) -> int:
     """Queue a rescore job of `family` now (the family page's "Rescore now"); a worker runs it."""
     with store.begin() as conn:
-        size = conn.execute(select(func.count()).select_from(PRODUCT).where(PRODUCT.c.family == family)).scalar_one()
+        size = conn.execute(select(func.count()).select_from(PRODUCT).where(of_family(family))).scalar_one()
         return record(conn, family, channels, int(size))
 
 
@@ -121,7 +133,7 @@ def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
         while True:
             with store.begin() as conn:
                 rows = conn.execute(select(PRODUCT.c.id, PRODUCT.c.identifier).where(
-                    PRODUCT.c.family == family, PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(page)).all()
+                    of_family(family), PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(page)).all()
                 if not rows:
                     break
                 changed = rescorer.rescore(conn, [r[1] for r in rows], channels)

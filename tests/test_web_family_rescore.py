@@ -123,6 +123,20 @@ def test_the_workers_run_leaves_the_scores_of_a_rebuild(admin, store: Store) -> 
     _equals_a_rebuild(store)
 
 
+def test_the_job_also_rescores_variants_that_take_their_family_from_their_model(admin, store: Store) -> None:
+    """A variant stored without a family of its own is scored as its model's family: the job counts and
+    rescores it like the family's own products, and the scores equal a rebuild."""
+    web, token = admin
+    store.upsert_products([Product(identifier="runner-blue", parent="runner_model", source=ERP,
+                                   values=complete_values(sku="runner-blue", color="blue"))])
+    assert store.get_product("runner-blue").family is None  # type: ignore[union-attr]
+    _save(web, token, [a for a in REQUIRED if a != "description"])
+    job_queue.work(store, once=True)
+    [job] = store.jobs(kind="rescore")
+    assert job["status"] == "succeeded" and job["counts"]["products"] == 13 and job["counts"]["rescored"] == 13
+    _equals_a_rebuild(store)
+
+
 def test_a_small_family_is_still_rescored_inside_the_request(admin, store: Store, monkeypatch) -> None:
     monkeypatch.setattr(families, "RESCORE_IN_REQUEST", 13)
     web, token = admin
