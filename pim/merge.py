@@ -731,3 +731,23 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
             store.write_models_in(conn, [new])  # type: ignore[list-item]
             side.write(store, conn)
     return new
+
+
+# ---------------------------------------------------------------------------------------------- deletes
+def forget_deleted_listener(store: Store) -> Any:
+    """Registry entry: a product listener that drops what the merge kept about products that were deleted —
+    their losing claims, conflicts and source fingerprints — in the delete's own transaction. Left behind, a
+    re-created product would take the old claims back into its merges (an old supplier value could win again)
+    and the conflict log would list a product that is gone."""
+
+    def on_products(conn: Connection, identifiers: list[str], records: dict[str, Any] | None = None,
+                    deltas: dict[str, Any] | None = None) -> None:
+        if records is not None or deltas is not None:  # a write: every identifier exists
+            return
+        present = set(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(identifiers))).scalars())
+        gone = [i for i in identifiers if i not in present]
+        if gone:
+            for table in (CANDIDATE, CONFLICT, FINGERPRINT):
+                conn.execute(table.delete().where(table.c.identifier.in_(gone)))
+
+    return on_products

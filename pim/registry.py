@@ -71,7 +71,8 @@ SCHEMAS: dict[str, str] = {
 }
 
 #: Called with the store; each returns a listener run inside product writes (e.g. completeness rescoring).
-PRODUCT_LISTENERS: list[str] = ["pim.rescore:completeness_listener", "pim.grid_index:grid_listener"]  # grid after completeness
+PRODUCT_LISTENERS: list[str] = ["pim.rescore:completeness_listener", "pim.grid_index:grid_listener",  # grid after completeness
+                                 "pim.merge:forget_deleted_listener"]
 
 #: Asset validity for completeness: callables (conn, refs: set[str]) -> set of refs that are NOT valid assets.
 #: An image/file value pointing at one does not count as filled (the media area provides one).

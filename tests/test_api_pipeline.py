@@ -309,3 +309,43 @@ def test_openapi_documents_the_pipeline_routes_and_their_models(api) -> None:
     upload = schemas[paths["/api/v1/imports"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
                      ["$ref"].rsplit("/", 1)[1]]
     assert {"file", "importer", "profile"} <= set(upload["properties"])
+
+
+@pytest.mark.backends("postgresql")
+def test_two_simultaneous_creates_of_one_identifier_leave_the_first(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first create holds its transaction open between its check and its write; the second, started then,
+    must answer 'exists' once the first commits, not overwrite it (PostgreSQL's READ COMMITTED lets both
+    checks see nothing without the lock)."""
+    import threading
+
+    from pim.web import product_create
+
+    seed_products(store)
+    structure = store.structure()
+    entered, release = threading.Event(), threading.Event()
+    real = type(store).write_products_in
+
+    def paused(self: Store, conn: Any, products: list[Any]) -> Any:
+        if products[0].values.get("name:en_US") == "First":
+            entered.set()
+            release.wait(10)
+        return real(self, conn, products)
+
+    monkeypatch.setattr(type(store), "write_products_in", paused)
+    results: dict[str, Any] = {}
+
+    def create(name: str) -> None:
+        results[name] = product_create.create_product(store, structure, "ed", identifier="race-1", family="shoes",
+                                                      categories=["shoes"], values={"name:en_US": name})
+
+    first = threading.Thread(target=create, args=("First",))
+    first.start()
+    assert entered.wait(10)
+    second = threading.Thread(target=create, args=("Second",))
+    second.start()
+    second.join(0.5)  # it waits on the first's lock
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert results["First"].product is not None and results["Second"].exists
+    assert store.get_product("race-1").values["name:en_US"] == "First"  # type: ignore[union-attr]

@@ -229,3 +229,23 @@ def test_the_new_product_fast_path_equals_the_general_merge(values, own, fields)
     general = merge_product(None, incoming, {}, {"unrelated@key": "erp"}, ranker())
     assert fast.product == general.product and fast.product.model_fields_set == general.product.model_fields_set
     assert fast.candidates == general.candidates and fast.conflicts == general.conflicts
+
+
+def test_a_deleted_product_leaves_no_claims_conflicts_or_fingerprints_behind(store: Store):
+    """Deleted and created again by the supplier alone, the product shows the supplier's new weight: the ERP's
+    old claim (which outranks it) is gone with the product, and so is the conflict."""
+    seed_structure(store)
+    merge(store, "supplier:acme", record("supplier:acme", "A1", {"weight": KG("1.3")}))
+    merge(store, "erp", record("erp", "A1", {"weight": KG("1.2")}))
+    assert set(candidates_for(store, "A1")["weight"]) == {"supplier:acme"} and conflicts_for(store, "A1")
+    merge(store, "supplier:acme", record("supplier:acme", "A1", {"weight": KG("1.4")}))
+    assert store.get_product("A1").values["weight"] == KG("1.2")  # the ERP still wins
+
+    assert store.delete_products(["A1"]) == 1
+    assert candidates_for(store, "A1") == {} and conflicts_for(store, "A1") == []
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM source_fingerprint WHERE identifier = 'A1'").scalar() == 0
+    merge(store, "supplier:acme", record("supplier:acme", "A1", {"weight": KG("1.4")}))
+    again = store.get_product("A1")
+    assert again.values["weight"] == KG("1.4") and again.provenance_of("weight").source == "supplier:acme"
+    assert candidates_for(store, "A1") == {} and conflicts_for(store, "A1") == []

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from pim.catalog import Structure
 from pim.product import Product, Provenance
@@ -51,6 +51,8 @@ def create_product(store: Store, structure: Structure, actor: str, *, identifier
     if errors:
         return Created(None, errors)
     with store.begin() as conn:
+        if conn.dialect.name == "postgresql":  # two creates of one identifier: the second waits, then sees it
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:i))"), {"i": identifier})
         if conn.execute(select(PRODUCT.c.id).where(PRODUCT.c.identifier == identifier)).first() is not None:
             return Created(None, exists=True)
         counts, written = store.write_products_in(conn, [product])
