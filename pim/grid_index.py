@@ -155,7 +155,7 @@ def grid_listener(store: Any) -> Any:
     index = GridIndex()
     if hasattr(store, "structure_listeners"):
         store.structure_listeners.append(index.on_structure)
-        store.structure_listeners.append(resequence_listener(store))  # reads the category rows just refreshed
+        store.structure_listeners.append(resequence_listener(store))  # reads the moved categories' own rows
     return index.on_products
 
 
@@ -295,10 +295,15 @@ class GridIndex:
         if kind == "category":
             # A category that moved, appeared or went changes the ancestor lists of exactly the products indexed
             # under it (its sub-categories' products have a row for it too); a new category has none, so adding
-            # one from the admin page does not rewrite the whole index.
+            # one from the admin page does not rewrite the whole index. Inside a web move's deferral a large
+            # subtree is left to a queued job recorded in this transaction (pim.grid_jobs).
             from pim.category_moves import moved
+            from pim.grid_jobs import defer
 
-            for chunk in batched(moved(before, after), 1000):
+            categories = moved(before, after)
+            if defer(conn, categories) is not None:
+                return
+            for chunk in batched(categories, 1000):
                 under = select(GRID_CATEGORY.c.product_id).where(GRID_CATEGORY.c.category.in_(chunk))
                 self.refresh_where(conn, PRODUCT.c.id.in_(under))
             return

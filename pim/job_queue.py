@@ -51,6 +51,7 @@ RUNNERS: dict[str, str | Runner] = {
     "import": "pim.job_queue:run_import",
     "rescore": "pim.rescore_jobs:run_queued",
     "publish": "pim.publish_jobs:run_queued",
+    "grid_reindex": "pim.grid_jobs:run_queued",
 }
 
 

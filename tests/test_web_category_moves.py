@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from pim import job_queue
 from pim.contracts import AssortmentIndex, get_contract, put_contracts
 from pim.feeds import deliver_contract
+from pim.grid_index import GridIndex
 from pim.store import Store
 from pim.structure import Category
 from pim.web.accounts import add_user
+from pim.web import categories
 from pim.web.app import create_app
 from tests.channel_data import seed_products
 from tests.feeds_data import contract, out_dir, put_prices, seed_catalog, store_contract
@@ -63,6 +66,7 @@ def test_a_moved_category_takes_its_products_to_the_new_parent_in_the_grid(admin
     assert "complete" not in _grid(web, "master")
     after = _seqs(store)
     assert {p for p in after if after[p] != before[p]} == {"complete", "runner-red"}  # re-sent, nothing else
+    assert store.jobs(kind="grid_reindex") == []  # below the threshold: re-indexed in the request
     tree = web.get("/admin/categories").text
     assert re.search(r'data-category="outlet">.*?<ul class="category-tree">\s*<li data-category="sneakers">', tree, re.S)
     again = _move(web, token, "sneakers", "outlet")
@@ -151,3 +155,69 @@ def test_a_move_loaded_from_a_structure_file_resequences_the_products_under_it(s
     assert sent == {"G1": "upsert", "G2": "upsert"}
     save_structure(store, StructureFile(categories=[store.structure().categories["garden"]]))  # same parent
     assert _seqs(store) == after
+
+
+def _notice(html: str) -> str:
+    found = re.search(r'<p class="grid-reindex[^"]*"[^>]*>(.*?)</p>', html, re.S)
+    return re.sub(r"<[^>]+>", "", found.group(1)) if found else ""
+
+
+def test_a_large_move_is_re_filed_by_a_queued_job_and_the_pages_say_so(admin, store: Store,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(categories, "REINDEX_IN_REQUEST", 2)
+    web, token = admin
+    before = _seqs(store)
+    moved = _move(web, token, "sneakers", "outlet")
+    [job] = store.jobs(kind="grid_reindex")
+    assert job["status"] == "queued" and job["payload"] == {"categories": ["sneakers"]}
+    assert _message(moved.text).endswith(
+        f"2 products under it will be sent again by incremental exports. Products under sneakers are being re-filed "
+        f"in the grid (job {job['id']}): until that finishes, the grid's category filter may still show them under "
+        "their old parent categories.")
+    after = _seqs(store)
+    assert {p for p in after if after[p] != before[p]} == {"complete", "runner-red"}  # in the move's transaction
+    assert _grid(web, "outlet") == [] and "complete" in _grid(web, "shoes")  # the old membership meanwhile
+    said = f"Products under sneakers are being re-filed in the grid (job {job['id']}), "
+    for page in ("/products", "/admin/categories", "/admin/categories/sneakers", "/admin/categories/outlet"):
+        assert _notice(web.get(page).text).startswith(said), page
+    assert "queued — no worker is running; start `pim worker`" in _notice(web.get("/products").text)
+
+    claimed = job_queue.claim(store)
+    assert claimed is not None and claimed["id"] == job["id"]
+    assert _notice(web.get("/products").text) == (f"Products under sneakers are being re-filed in the grid (job "
+                                                  f"{job['id']}). Until it finishes, the category filter may still "
+                                                  "show them under their old parent categories.")
+    assert job_queue.run_claimed(store, claimed)["status"] == "succeeded"
+    assert _grid(web, "outlet") == ["complete", "runner-red"]
+    assert _grid(web, "shoes") == ["bad-gtin", "long-title", "no-description"]
+    assert _notice(web.get("/products").text) == "" and _notice(web.get("/admin/categories").text) == ""
+
+
+def test_a_failed_re_filing_stays_on_the_pages_and_runs_again_from_its_job_page(
+        admin, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(categories, "REINDEX_IN_REQUEST", 1)
+    web, token = admin
+    _move(web, token, "sneakers", "outlet")
+    refresh = GridIndex.refresh
+
+    def broken(self: GridIndex, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(GridIndex, "refresh", broken)
+    [failed] = job_queue.work(store, once=True).jobs
+    assert failed["status"] == "failed"
+    notice = _notice(web.get("/products").text)
+    assert notice == (f"Re-filing the products under sneakers in the grid failed (job {failed['id']}): the category "
+                      "filter may still show some of them under their old parent categories. Open the job to run it "
+                      "again.")
+    assert _notice(web.get("/admin/categories/sneakers").text) == notice
+    page = web.get(f"/jobs/{failed['id']}").text
+    assert "disk full" in page and 'action="/jobs/%d/retry"' % failed["id"] in page and "Run again" in page
+
+    monkeypatch.setattr(GridIndex, "refresh", refresh)
+    again = web.post(f"/jobs/{failed['id']}/retry", data={"csrf_token": token}, follow_redirects=False)
+    assert again.status_code == 303 and store.job(failed["id"])["status"] == "queued"
+    assert _notice(web.get("/products").text).startswith(
+        f"Products under sneakers are being re-filed in the grid (job {failed['id']})")
+    assert [j["status"] for j in job_queue.work(store, once=True).jobs] == ["succeeded"]
+    assert _grid(web, "outlet") == ["complete", "runner-red"] and _notice(web.get("/products").text) == ""

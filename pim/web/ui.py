@@ -90,7 +90,8 @@ def grid(request: Request, after: int = 0, user: User = Depends(session_user)) -
     return render(request, name, user, rows=rows, next_cursor=nxt, f=f, s=s,
                   has_completeness=panels.tables() is not None, bulk_max=BULK_MAX,
                   bulk_notice=request.session.pop(BULK_NOTICE, None) if full else None,
-                  stale_scores=_stale_scores(request) if full else {})
+                  stale_scores=_stale_scores(request) if full else {},
+                  grid_reindex=_grid_reindex(request) if full else [])
 
 
 def _stale_scores(request: Request) -> dict[str, list[str]]:
@@ -100,6 +101,14 @@ def _stale_scores(request: Request) -> dict[str, list[str]]:
 
     with store_of(request).engine.connect() as conn:
         return {family: sorted(channels) for family, channels in sorted(unsettled(conn).items())}
+
+
+def _grid_reindex(request: Request) -> list[dict[str, Any]]:
+    """Category moves whose grid re-index is a queued job not yet succeeded (pim.grid_jobs.unsettled): the
+    category filter may file those products under their old parents until it does, so the grid says so."""
+    from pim.grid_jobs import unsettled
+
+    return unsettled(store_of(request))
 
 
 BULK_MAX = 10_000  # products a filter-wide mass edit reaches from the web (more: an import)

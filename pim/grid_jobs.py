@@ -1,0 +1,161 @@
+"""Re-filing the grid's category rows of a moved category's products as a queued job, for moves too large to
+re-index inside a web request.
+
+A category move changes the ancestor rows (grid_category) of every product under the moved category. Inside
+`deferred(min_products)`, a structure write whose moved categories hold at least `min_products` products does
+not refresh them: the grid index's structure listener records a job (kind "grid_reindex", payload
+{"categories": [...]}) in the write's own transaction instead, so the move and the record of the work it left
+commit together or not at all. A `pim worker` claims it and `run` re-indexes those products page by page, each
+page its own transaction, with the job's counts and heartbeat moving. Until it succeeds, the grid's category
+filter may still file some of them under their old ancestors; `unsettled` lists such jobs so the grid and the
+categories pages say so. Without a deferral (`pim structure load`) the refresh stays in the write.
+
+This is a sibling of pim.rescore_jobs' deferral, not the same one: that deferral's `jobs` are read by its
+callers as *rescore* jobs of `families`, its threshold counts a family's products rather than a subtree's,
+and the pages wrapping a family or channel save have no category move to defer. A separate ContextVar keeps
+each page deciding for itself what it lets go to the queue.
+
+Re-runs are safe: a page's refresh computes the products' rows from the structure as it is then and writes
+only the difference (pim.grid_index.GridIndex.refresh), so a retry, a second move or a product written
+meanwhile never leaves a wrong row behind."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select, update
+
+from pim import job_queue
+from pim.grid_index import GRID_CATEGORY, GRID_PRODUCT, GridIndex
+from pim.store.store import JOB, batched, now
+
+log = logging.getLogger(__name__)
+KIND = "grid_reindex"
+PAGE = 2000
+
+
+@dataclass
+class Deferral:
+    """The deferral in force: how many products under a move are too many for the write, and the jobs it queued."""
+
+    min_products: int
+    jobs: list[int] = field(default_factory=list)
+
+
+_ACTIVE: ContextVar[Deferral | None] = ContextVar("pim_grid_reindex_deferral", default=None)
+
+
+@contextmanager
+def deferred(min_products: int) -> Iterator[Deferral]:
+    """Category moves written inside queue a grid_reindex job when the products under the moved categories
+    number at least `min_products`, instead of re-indexing them in the write (`deferral.jobs`)."""
+    deferral = Deferral(min_products)
+    token = _ACTIVE.set(deferral)
+    try:
+        yield deferral
+    finally:
+        _ACTIVE.reset(token)
+
+
+def defer(conn: Connection, categories: list[str]) -> int | None:
+    """Called by the grid index for the moved categories of a structure write: queue a re-index job in the
+    write's transaction and return its id when a deferral is in force and enough products are under them;
+    None (re-index now, as always) otherwise. Counts at most the threshold, so a huge subtree costs no more."""
+    deferral = _ACTIVE.get()
+    if deferral is None or not categories:
+        return None
+    needed = max(deferral.min_products, 1)  # nothing under them: nothing to leave to a job
+    under = select(GRID_CATEGORY.c.product_id).where(_any_of(categories)).distinct().limit(needed)
+    if conn.execute(select(func.count()).select_from(under.subquery())).scalar_one() < needed:
+        return None
+    job = record(conn, categories)
+    deferral.jobs.append(job)
+    return job
+
+
+def record(conn: Connection, categories: list[str]) -> int:
+    """Queue a grid_reindex job of `categories` inside the caller's transaction (the payload is all a run or a
+    retry needs)."""
+    cats = sorted(set(categories))
+    return job_queue.enqueue(conn, KIND, ", ".join(cats), {"categories": cats},
+                             {"categories": cats, "products": None, "reindexed": 0})
+
+
+def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
+    """Re-index the products under the job's categories, one page per transaction in product_id order (the
+    job's counts and heartbeat move with each page, from 0 again on a retry); finish the job succeeded, or
+    failed with the reason. Pages already done stay done: a retry redoes them at the cost of a read."""
+    job = store.job(job_id)
+    if job is None or job["kind"] != KIND:
+        raise ValueError(f"no grid_reindex job {job_id}")
+    categories = list((job.get("payload") or {}).get("categories") or [])
+    counts: dict[str, Any] = {"categories": categories, "products": None, "reindexed": 0}
+    grid, size, last = GridIndex(), page or PAGE, 0
+    try:
+        with store.engine.connect() as conn:
+            counts["products"] = conn.execute(select(func.count(func.distinct(GRID_CATEGORY.c.product_id)))
+                                              .where(_any_of(categories))).scalar_one() if categories else 0
+        while categories:
+            with store.begin() as conn:
+                ids = conn.execute(select(GRID_CATEGORY.c.product_id).where(
+                    _any_of(categories), GRID_CATEGORY.c.product_id > last).distinct()
+                    .order_by(GRID_CATEGORY.c.product_id).limit(size)).scalars().all()
+                if not ids:
+                    break
+                identifiers = conn.execute(select(GRID_PRODUCT.c.product).where(GRID_PRODUCT.c.product_id.in_(ids))
+                                           .order_by(GRID_PRODUCT.c.product_id)).scalars().all()
+                grid.refresh(conn, list(identifiers))
+                counts["reindexed"] += len(ids)
+                conn.execute(update(JOB).where(JOB.c.id == job_id).values(counts=counts, heartbeat_at=now()))
+            last = ids[-1]
+    except Exception as exc:  # recorded on the job, which keeps the grid's notice up until a run succeeds
+        log.exception("grid_reindex job %s of %s failed", job_id, ", ".join(categories))
+        store.finish_job(job_id, counts, status="failed",
+                         error=f"{type(exc).__name__}: {exc}. Products already re-filed are kept; until this job "
+                               "succeeds the grid's category filter may show the others under their old parent "
+                               "categories. Run it again from this page (or `pim jobs retry`).")
+        return counts
+    store.finish_job(job_id, counts)
+    return counts
+
+
+def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:
+    """The queue's runner of grid_reindex jobs (pim.job_queue.RUNNERS)."""
+    return run(store, job["id"])
+
+
+def unsettled(store: Any) -> list[dict[str, Any]]:
+    """The grid_reindex jobs whose products may still be filed under old ancestors, oldest first, as Store.job
+    shows them (a dead one: interrupted): queued, running, failed or interrupted, unless a later job covering
+    all of their categories succeeded. One indexed query when there are none."""
+    c = JOB.c
+    with store.engine.connect() as conn:
+        pending = conn.execute(select(c.id, c.payload).where(c.kind == KIND, c.status != "succeeded")
+                               .order_by(c.id)).all()
+        if not pending:
+            return []
+        done = conn.execute(select(c.id, c.payload).where(c.kind == KIND, c.status == "succeeded",
+                                                          c.id > pending[0].id)).all()
+    out = []
+    for job in pending:
+        cats = set(_categories(job.payload))
+        if any(later.id > job.id and cats <= set(_categories(later.payload)) for later in done):
+            continue
+        if (view := store.job(job.id)) is not None:
+            out.append(view)
+    return out
+
+
+def _categories(payload: Any) -> list[str]:
+    return list((payload or {}).get("categories") or []) if isinstance(payload, dict) else []
+
+
+def _any_of(categories: list[str]) -> Any:
+    """grid_category rows of any of `categories` (in chunks: a structure file may move thousands at once)."""
+    column = GRID_CATEGORY.c.category
+    return or_(*[column.in_(chunk) for chunk in batched(sorted(set(categories)), 1000)])
