@@ -4,17 +4,14 @@ runs in the web process: each request records a queued job (pim.job_queue) that 
 answers 202 with the job and `Location: /api/v1/jobs/{id}` to watch.
 
 Uploads follow the import page (pim.web.imports): the file is kept under PIM_HOME/uploads, so the
-quarantine's file and line point at something that exists, with the same size cap. Only importers that read
-one file can be named (not akeneo, which reads a folder of exports and loads structure). A profile or map is
-named, never given as a path: a .yaml file under PIM_HOME, outside PIM_HOME/uploads, so a request can neither
-read a file elsewhere on the server nor bring the mapping its own upload is read with."""
+quarantine's file and line point at something that exists, with the same size cap, and the importer, the
+file's ending and the profile or map are checked by the same rules (pim.upload_imports): only importers that
+read one file (not akeneo, which reads a folder of exports and loads structure), and a profile or map named
+under PIM_HOME, never given as a path."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import (
@@ -32,39 +29,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from pim import job_queue, publish_jobs
+from pim import job_queue, publish_jobs, upload_imports
 from pim.errors import InputError
-from pim.settings import get_settings
 from pim.store.store import QUARANTINE
+from pim.upload_imports import UPLOADABLE
 from pim.web import imports
 from pim.web.accounts import User
 from pim.web.api_models import FieldErrors, JobOut, api_role, job_location, require
 from pim.web.deps import api_editor, api_user, store_of
-from pim.web.job_roles import importer_role, role_for
+from pim.web.job_roles import role_for
 
 router = APIRouter()
-
-
-@dataclass(frozen=True)
-class Uploadable:
-    """How an importer takes an uploaded file: its suffixes and the keyword its profile or map goes in."""
-
-    suffixes: tuple[str, ...]
-    option: str | None
-    needs_profile: bool = False
-
-
-#: pim.registry.IMPORTERS names that read one file. akeneo is left out: a folder of exports, with structure.
-UPLOADABLE: dict[str, Uploadable] = {
-    "content": Uploadable(imports.SUFFIXES, "profile"),  # default: PIM_HOME/content.profile.yaml, as on the page
-    "erp_csv": Uploadable((".csv", ".tsv", ".txt"), "map", needs_profile=True),
-    "erp_xml": Uploadable((".xml",), "map"),  # default: the shipped SAP MATMAS map
-    "bmecat": Uploadable((".xml",), "map_path", needs_profile=True),
-    "supplier": Uploadable((".csv", ".tsv", ".txt", ".xlsx", ".xlsm"), "map_path", needs_profile=True),
-    "jsonl": Uploadable((".jsonl",), None),  # replaces whole records: admins (pim.web.job_roles)
-}
-PROFILE_SUFFIXES = (".yaml", ".yml")
-_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # no "..", no dot files, no separators of any kind
 
 
 def _refused(field: str, message: str) -> JSONResponse:
@@ -81,37 +56,6 @@ def _accepted(response: Response, store: Any, job_id: int) -> JobOut:
 
 
 # ---------------------------------------------------------------------------------------------- uploads
-def profile_file(name: str) -> Path:
-    """The profile or map file `name` names under PIM_HOME (e.g. `maps/acme.map.yaml`); InputError when the
-    name is not one (a path, `..`, a dot file, an upload, a symlink leading out) or no such file exists."""
-    hint = "name a .yaml file under PIM_HOME, e.g. maps/acme.map.yaml (no '..', no leading '/')"
-    parts = name.split("/")
-    if not all(_SEGMENT.fullmatch(p) for p in parts) or not name.lower().endswith(PROFILE_SUFFIXES) \
-            or parts[0] == "uploads":
-        raise InputError(f"'{name}' is not a profile name", field="profile", hint=hint)
-    home = get_settings().home.resolve()
-    path = (home / name).resolve()
-    if not path.is_relative_to(home) or path.relative_to(home).parts[0] == "uploads":
-        raise InputError(f"'{name}' is not a profile name", field="profile", hint=hint)
-    if not path.is_file():
-        raise InputError(f"no profile '{name}' in PIM_HOME", field="profile",
-                         hint="an admin puts profiles and maps there")
-    return path
-
-
-def _options(importer: str, spec: Uploadable, profile: str | None) -> dict[str, str]:
-    """The importer's options for this upload (its profile or map); InputError names what is wrong."""
-    if profile and spec.option is None:
-        raise InputError(f"'{importer}' takes no profile", field="profile")
-    if profile:
-        return {spec.option: str(profile_file(profile))}  # type: ignore[dict-item]
-    if spec.needs_profile:
-        raise InputError(f"'{importer}' needs its map", field="profile",
-                         hint="name it in `profile`: a .yaml file under PIM_HOME")
-    default = imports.profile_path() if importer == "content" else None
-    return {spec.option: str(default)} if default and spec.option else {}
-
-
 @router.post("/imports", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
     403: {"description": "the role may not import (viewers; jsonl: admins only)"},
     413: {"description": "the file is over the upload cap (50 MB): import it with `pim import` instead"},
@@ -124,32 +68,22 @@ async def upload_import(
                                "`maps/acme.map.yaml`); erp_csv, bmecat and supplier need one."),
     user: User = Depends(api_editor),
 ) -> Any:
-    """Queue the import of an uploaded file; 202 with the job (watch `Location`)."""
-    spec = UPLOADABLE.get(importer)
-    if spec is None:
-        extra = " (it reads a folder of exports: `pim import akeneo`)" if importer == "akeneo" else ""
-        return _refused("importer", f"'{importer}' cannot import an upload{extra}; allowed: "
-                        f"{', '.join(sorted(UPLOADABLE))}")
-    require(user, importer_role(importer), f"import with '{importer}'")
+    """Queue the import of an uploaded file; 202 with the job (watch `Location`). The checks are the import
+    page's (pim.upload_imports)."""
     name = file.filename or ""
-    errors: dict[str, str] = {}
-    if not name.lower().endswith(spec.suffixes):
-        errors["file"] = f"'{name}' is not a file '{importer}' reads: use {', '.join(spec.suffixes)}"
     try:
-        options = _options(importer, spec, profile or None)
-    except InputError as exc:
-        errors["profile"] = _message(exc)
-    if errors:
-        return JSONResponse(FieldErrors(errors=errors).model_dump(), status_code=422)
+        upload = upload_imports.plan(importer, name, profile or None, user)
+    except upload_imports.UploadRefused as exc:
+        if exc.forbidden:
+            raise HTTPException(403, str(exc)) from None
+        return JSONResponse(FieldErrors(errors=exc.errors).model_dump(), status_code=422)
     data = await file.read(imports.MAX_UPLOAD + 1)
     if len(data) > imports.MAX_UPLOAD:
         raise HTTPException(413, f"'{name}' is over {imports.MAX_UPLOAD // (1024 * 1024)} MB: import it with "
                             f"`pim import` instead")
     path = imports.keep_upload(data, name, user.username)
     store = store_of(request)
-    job_id = job_queue.enqueue(store, "import", f"{importer}:{path}", {
-        "importer": importer, "path": str(path), "options": options, "by": user.username})
-    return _accepted(response, store, job_id)
+    return _accepted(response, store, upload_imports.enqueue(store, upload, path, user.username))
 
 
 # ---------------------------------------------------------------------------------------------- rejected rows

@@ -1,14 +1,18 @@
-"""The content team's import page: upload an enrichment file (CSV, JSON, JSON Lines) and it is merged like
-`pim import content` — by the source precedence, with rejected rows in the quarantine. The upload is kept
-under PIM_HOME/uploads, so the quarantine's file and line point at something that exists, and a fixed file is
-simply uploaded again. The upload is queued as an "import" job (pim.job_queue) and a `pim worker` runs it,
-outside the web process (the job shows queued, running, then its counts); a bad file fails the job with the
-reason, like on the CLI. While no worker is alive the page says so instead of leaving the job to wait
-unexplained. A failed or interrupted queued job is queued again from its job page (POST /jobs/{id}/retry,
-here because the queue's only web jobs are this page's imports and the family rescores).
+"""The import page: upload a source file — the content team's (CSV, JSON, JSON Lines), the ERP's (CSV with a
+column map, SAP MATMAS XML), a supplier's (BMEcat, CSV/XLSX with a profile), or for admins the native JSON
+Lines — and it is imported like `pim import …`, merged by the source precedence, with rejected rows in the
+quarantine. Which sources a role may choose, the file endings each reads and the profile or map it is read
+with are the REST API's rules too (pim.upload_imports): a profile is chosen from the .yaml files under
+PIM_HOME, never given as a path. A plain upload that chooses nothing is a content file, read with
+PIM_HOME/content.profile.yaml when there is one.
 
-The importer is the registry's `content` one (pim.registry.IMPORTERS), with PIM_HOME/content.profile.yaml
-when there is one."""
+The upload is kept under PIM_HOME/uploads, so the quarantine's file and line point at something that exists,
+and a fixed file is simply uploaded again. The upload is queued as an "import" job (pim.job_queue) and a
+`pim worker` runs it, outside the web process (the job shows queued, running, then its counts and a link to
+its rejected rows); a bad file fails the job with the reason, like on the CLI. While no worker is alive the
+page says so instead of leaving the job to wait unexplained. A failed or interrupted queued job is queued
+again from its job page (POST /jobs/{id}/retry, here because the queue's only web jobs are this page's imports
+and the family rescores)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from pim import job_queue
+from pim import job_queue, upload_imports
 from pim.errors import InputError
 from pim.settings import get_settings
 from pim.store.store import now
@@ -30,18 +34,12 @@ from pim.web.ui import render, templates
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD = 50 * 1024 * 1024
-SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl")
 
 
 def _editor(user: User = Depends(session_user)) -> User:
     if not user.can("editor"):
         raise HTTPException(403, f"role '{user.role}' may not import files")
     return user
-
-
-def profile_path() -> Path | None:
-    path = (get_settings().home / "content.profile.yaml").resolve()
-    return path if path.is_file() else None
 
 
 def no_worker(request: Request) -> str:
@@ -53,35 +51,63 @@ templates.env.globals["no_worker"] = no_worker  # the import, job and family pag
 templates.env.globals["retryable"] = job_queue.retryable  # the job page offers "Run again" then
 
 
-def _page(request: Request, user: User, *, error: str | None = None, status: int = 200) -> HTMLResponse:
-    page = render(request, "imports.html", user, error=error, profile=profile_path(), suffixes=SUFFIXES,
-                  max_mb=MAX_UPLOAD // (1024 * 1024), jobs=store_of(request).jobs(kind="import", limit=20))
+def job_row(job: dict[str, Any]) -> dict[str, Any]:
+    """An import job as the page lists it: its source by name, the kept file by its name (as the quarantine
+    names it; where the server keeps it is not the page's to say) and the profile by its name under PIM_HOME.
+    Jobs the CLI ran have no payload and keep their own source."""
+    payload = job.get("payload") or {}
+    spec = upload_imports.UPLOADABLE.get(str(payload.get("importer", "")))
+    profile = next(iter((payload.get("options") or {}).values()), None)
+    return {**job, "label": spec.label if spec else job["source"],
+            "file": Path(payload["path"]).name if payload.get("path") else "",
+            "profile_name": upload_imports.profile_name(profile) if profile else ""}
+
+
+def _page(request: Request, user: User, *, chosen: dict[str, str] | None = None,
+          errors: dict[str, str] | None = None, status: int = 200) -> HTMLResponse:
+    allowed = upload_imports.importers_for(user)
+    chosen = chosen or {}
+    importer = chosen.get("importer") if chosen.get("importer") in allowed else upload_imports.DEFAULT_IMPORTER
+    default = upload_imports.default_content_profile()
+    page = render(request, "imports.html", user, errors=errors or {},
+                  sources={name: upload_imports.UPLOADABLE[name] for name in allowed},
+                  chosen={"importer": importer, "profile": chosen.get("profile", "")},
+                  profiles=upload_imports.profile_names(),
+                  default_profile=upload_imports.profile_name(default) if default else None,
+                  max_mb=MAX_UPLOAD // (1024 * 1024),
+                  jobs=[job_row(j) for j in store_of(request).jobs(kind="import", limit=20)])
     page.status_code = status
     return page
 
 
 @router.get("/imports")
-def imports_page(request: Request, user: User = Depends(_editor)) -> HTMLResponse:
-    return _page(request, user)
+def imports_page(request: Request, user: User = Depends(_editor), importer: str = "",
+                 profile: str = "") -> HTMLResponse:
+    """The page, with `?importer=…&profile=…` chosen (what the user may not choose falls back to content)."""
+    return _page(request, user, chosen={"importer": importer, "profile": profile})
 
 
 @router.post("/imports", dependencies=[Depends(check_csrf)])
 async def upload(request: Request, user: User = Depends(_editor)) -> Any:
+    """Check the choice before reading the file (pim.upload_imports), keep it, queue it. A refusal shows on the
+    page with what was chosen: 403 for a source the role may not use, 422 for the rest, 413 over the cap."""
     form = await request.form()
     file = form.get("file")
     name = getattr(file, "filename", None) or ""
-    if not name:
-        return _page(request, user, error="Choose a file to import.", status=422)
-    if not name.lower().endswith(SUFFIXES):
-        return _page(request, user, error=f"'{name}' is not a content file: use {', '.join(SUFFIXES)}.", status=422)
+    chosen = {"importer": str(form.get("importer") or upload_imports.DEFAULT_IMPORTER),
+              "profile": str(form.get("profile") or "")}
+    try:
+        plan = upload_imports.plan(chosen["importer"], name, chosen["profile"] or None, user)
+    except upload_imports.UploadRefused as exc:
+        return _page(request, user, chosen=chosen, errors=exc.errors, status=403 if exc.forbidden else 422)
     data = await file.read(MAX_UPLOAD + 1)  # type: ignore[union-attr]
     if len(data) > MAX_UPLOAD:
-        return _page(request, user, error=f"'{name}' is over {MAX_UPLOAD // (1024 * 1024)} MB: import it with "
-                     "`pim import content FILE` instead.", status=413)
+        command = upload_imports.UPLOADABLE[plan.importer].command
+        return _page(request, user, chosen=chosen, status=413, errors={
+            "file": f"'{name}' is over {MAX_UPLOAD // (1024 * 1024)} MB: import it with `pim import {command} "
+                    "FILE` instead."})
     path = keep_upload(data, name, user.username)
-    profile = profile_path()
-    job = job_queue.enqueue(store_of(request), "import", f"content:{path}", {
-        "importer": "content", "path": str(path), "options": {"profile": str(profile)} if profile else {}})
+    job = upload_imports.enqueue(store_of(request), plan, path, user.username)
     return RedirectResponse(f"/imports?queued={job}", status_code=303)
 
 

@@ -1,0 +1,190 @@
+"""Uploaded source files for import, one set of rules for the web import page (pim.web.imports) and the REST
+API (pim.web.api_pipeline): which importers take an upload and who may name them, which file endings each
+reads, and the profile or map it is read with. Both callers get the same answers and the same refusals, and
+queue the same job for `pim worker` (pim.job_queue).
+
+A profile or map is named, never given as a path: a .yaml file under PIM_HOME, outside PIM_HOME/uploads and
+dot folders, so a request can neither read a file elsewhere on the server nor bring the mapping its own upload
+is read with. What the page offers (`profile_names`) is what `profile_file` accepts."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pim import job_queue
+from pim.errors import InputError
+from pim.settings import get_settings
+from pim.web.job_roles import importer_role
+
+
+@dataclass(frozen=True)
+class Uploadable:
+    """How an importer takes an uploaded file: what people call the source, the `pim import` command for files
+    over the upload cap, its file endings, and the keyword its profile or map goes in (None: it takes none)."""
+
+    label: str
+    noun: str  # "is not a … file"
+    command: str
+    suffixes: tuple[str, ...]
+    option: str | None
+    needs_profile: bool = False
+
+
+CONTENT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl")
+#: pim.registry.IMPORTERS names that read one file, in the order the page offers them. akeneo is left out: it
+#: reads a folder of exports and loads structure.
+UPLOADABLE: dict[str, Uploadable] = {
+    # default: PIM_HOME/content.profile.yaml when there is one
+    "content": Uploadable("Content team", "content", "content", CONTENT_SUFFIXES, "profile"),
+    "erp_csv": Uploadable("ERP CSV", "ERP CSV", "erp", (".csv", ".tsv", ".txt"), "map", needs_profile=True),
+    "erp_xml": Uploadable("ERP XML (SAP MATMAS)", "ERP XML", "erp-xml", (".xml",), "map"),  # default: shipped map
+    "bmecat": Uploadable("Supplier BMEcat", "BMEcat", "bmecat", (".xml",), "map_path", needs_profile=True),
+    "supplier": Uploadable("Supplier CSV/XLSX", "supplier CSV/XLSX", "supplier",
+                           (".csv", ".tsv", ".txt", ".xlsx", ".xlsm"), "map_path", needs_profile=True),
+    # replaces whole records: admins only (pim.web.job_roles)
+    "jsonl": Uploadable("Native JSON Lines (replaces whole records)", "JSON Lines", "jsonl", (".jsonl",), None),
+}
+DEFAULT_IMPORTER = "content"
+PROFILE_SUFFIXES = (".yaml", ".yml")
+MAPS_HINT = "put your map or profile under PIM_HOME/maps/ (e.g. maps/acme.map.yaml)"
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # no "..", no dot files, no separators of any kind
+_MAX_LISTED = 500
+
+
+class Importing(Protocol):
+    """Who uploads: pim.web.accounts.User, or anything with a role and its check."""
+
+    role: str
+
+    def can(self, role: str) -> bool: ...
+
+
+class UploadRefused(InputError):
+    """What is wrong with an upload, per form field (importer, file, profile). `forbidden`: the user's role is
+    what refuses it (403), not the request (422)."""
+
+    def __init__(self, errors: dict[str, str], *, forbidden: bool = False) -> None:
+        super().__init__("; ".join(errors.values()), field=next(iter(errors), None))
+        self.errors = errors
+        self.forbidden = forbidden
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    """An accepted upload: the importer and its options (the profile or map as an absolute path)."""
+
+    importer: str
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def importers_for(user: Importing) -> list[str]:
+    """The importers this user may name, in the page's order (jsonl only for admins)."""
+    return [name for name in UPLOADABLE if user.can(importer_role(name))]
+
+
+def default_content_profile() -> Path | None:
+    """PIM_HOME/content.profile.yaml when there is one: a content upload that names no profile uses it."""
+    path = (get_settings().home / "content.profile.yaml").resolve()
+    return path if path.is_file() else None
+
+
+def profile_file(name: str) -> Path:
+    """The profile or map file `name` names under PIM_HOME (e.g. `maps/acme.map.yaml`); InputError when the
+    name is not one (a path, `..`, a dot file, an upload, a symlink leading out) or no such file exists."""
+    hint = "name a .yaml file under PIM_HOME, e.g. maps/acme.map.yaml (no '..', no leading '/')"
+    parts = name.split("/")
+    if not all(_SEGMENT.fullmatch(p) for p in parts) or not name.lower().endswith(PROFILE_SUFFIXES) \
+            or parts[0] == "uploads":
+        raise InputError(f"'{name}' is not a profile name", field="profile", hint=hint)
+    home = get_settings().home.resolve()
+    path = (home / name).resolve()
+    if not path.is_relative_to(home) or path.relative_to(home).parts[0] == "uploads":
+        raise InputError(f"'{name}' is not a profile name", field="profile", hint=hint)
+    if not path.is_file():
+        raise InputError(f"no profile '{name}' in PIM_HOME", field="profile",
+                         hint="an admin puts profiles and maps there")
+    return path
+
+
+def profile_names() -> list[str]:
+    """The profile and map names under PIM_HOME a user may choose, sorted: every name `profile_file` accepts,
+    except under the media and output folders (thousands of files, never a map), capped at 500."""
+    settings = get_settings()
+    home = settings.home.resolve()
+    if not home.is_dir():
+        return []
+    skip = {home / "uploads", settings.media_root.resolve(), settings.output_dir.resolve()}
+    found: list[str] = []
+    for folder, dirs, files in os.walk(home):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and here / d not in skip)
+        for name in files:
+            if name.lower().endswith(PROFILE_SUFFIXES):
+                relative = (here / name).relative_to(home).as_posix()
+                try:
+                    profile_file(relative)
+                except InputError:
+                    continue
+                found.append(relative)
+        if len(found) >= _MAX_LISTED:
+            break
+    return sorted(found)[:_MAX_LISTED]
+
+
+def profile_name(path: str | Path) -> str:
+    """A profile's name under PIM_HOME, as the page lists it (the path itself when it is elsewhere)."""
+    home = get_settings().home.resolve()
+    given = Path(path)
+    return given.relative_to(home).as_posix() if given.is_relative_to(home) else str(path)
+
+
+def _options(importer: str, spec: Uploadable, profile: str | None) -> dict[str, str]:
+    """The importer's options for this upload (its profile or map); InputError names what is wrong."""
+    if profile and spec.option is None:
+        raise InputError(f"'{importer}' takes no profile", field="profile", hint="leave the profile empty")
+    if profile:
+        return {spec.option: str(profile_file(profile))}  # type: ignore[dict-item]
+    if spec.needs_profile:
+        raise InputError(f"'{importer}' needs its map", field="profile",
+                         hint=f"choose one, or name it in `profile`: a .yaml file under PIM_HOME; {MAPS_HINT}")
+    default = default_content_profile() if importer == "content" else None
+    return {spec.option: str(default)} if default and spec.option else {}
+
+
+def _message(exc: InputError) -> str:
+    return f"{exc}; {exc.hint}" if exc.hint else str(exc)
+
+
+def plan(importer: str, filename: str, profile: str | None, user: Importing) -> UploadPlan:
+    """Check an upload before its bytes are read: the importer (unknown: refused alone), the user's role for
+    it (forbidden), then the file's ending and the profile together. Raises UploadRefused."""
+    spec = UPLOADABLE.get(importer)
+    if spec is None:
+        extra = " (it reads a folder of exports: `pim import akeneo`)" if importer == "akeneo" else ""
+        raise UploadRefused({"importer": f"'{importer}' cannot import an upload{extra}; allowed: "
+                             f"{', '.join(sorted(UPLOADABLE))}"})
+    if not user.can(importer_role(importer)):
+        raise UploadRefused({"importer": f"role '{user.role}' may not import with '{importer}'"}, forbidden=True)
+    errors: dict[str, str] = {}
+    if not filename:
+        errors["file"] = f"choose a file to import: {', '.join(spec.suffixes)}"
+    elif not filename.lower().endswith(spec.suffixes):
+        article = "an" if spec.noun[0] in "AEIOU" else "a"  # "an ERP CSV file", "a content file"
+        errors["file"] = f"'{filename}' is not {article} {spec.noun} file: use {', '.join(spec.suffixes)}"
+    try:
+        options = _options(importer, spec, profile or None)
+    except InputError as exc:
+        errors["profile"] = _message(exc)
+    if errors:
+        raise UploadRefused(errors)
+    return UploadPlan(importer, options)
+
+
+def enqueue(store: Any, upload: UploadPlan, path: Path, by: str) -> int:
+    """Queue the import of the kept upload at `path` for `pim worker`; the job's id."""
+    return job_queue.enqueue(store, "import", f"{upload.importer}:{path}", {
+        "importer": upload.importer, "path": str(path), "options": upload.options, "by": by})
