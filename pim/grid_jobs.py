@@ -21,20 +21,18 @@ meanwhile never leaves a wrong row behind."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, func, or_, select
 
 from pim import job_queue
 from pim.grid_index import GRID_CATEGORY, GRID_PRODUCT, GridIndex
-from pim.store.store import JOB, batched, now
+from pim.store.store import JOB, batched
 
-log = logging.getLogger(__name__)
 KIND = "grid_reindex"
 PAGE = 2000
 
@@ -96,32 +94,27 @@ def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
     categories = list((job.get("payload") or {}).get("categories") or [])
     counts: dict[str, Any] = {"categories": categories, "products": None, "reindexed": 0}
     grid, size, last = GridIndex(), page or PAGE, 0
-    try:
-        with store.engine.connect() as conn:
+
+    def one_page(conn: Connection) -> bool:
+        nonlocal last
+        if counts["products"] is None:
             counts["products"] = conn.execute(select(func.count(func.distinct(GRID_CATEGORY.c.product_id)))
                                               .where(_any_of(categories))).scalar_one() if categories else 0
-        while categories:
-            with store.begin() as conn:
-                ids = conn.execute(select(GRID_CATEGORY.c.product_id).where(
-                    _any_of(categories), GRID_CATEGORY.c.product_id > last).distinct()
-                    .order_by(GRID_CATEGORY.c.product_id).limit(size)).scalars().all()
-                if not ids:
-                    break
-                identifiers = conn.execute(select(GRID_PRODUCT.c.product).where(GRID_PRODUCT.c.product_id.in_(ids))
-                                           .order_by(GRID_PRODUCT.c.product_id)).scalars().all()
-                grid.refresh(conn, list(identifiers))
-                counts["reindexed"] += len(ids)
-                conn.execute(update(JOB).where(JOB.c.id == job_id).values(counts=counts, heartbeat_at=now()))
-            last = ids[-1]
-    except Exception as exc:  # recorded on the job, which keeps the grid's notice up until a run succeeds
-        log.exception("grid_reindex job %s of %s failed", job_id, ", ".join(categories))
-        store.finish_job(job_id, counts, status="failed",
-                         error=f"{type(exc).__name__}: {exc}. Products already re-filed are kept; until this job "
-                               "succeeds the grid's category filter may show the others under their old parent "
-                               "categories. Run it again from this page (or `pim jobs retry`).")
-        return counts
-    store.finish_job(job_id, counts)
-    return counts
+        ids = conn.execute(select(GRID_CATEGORY.c.product_id).where(
+            _any_of(categories), GRID_CATEGORY.c.product_id > last).distinct()
+            .order_by(GRID_CATEGORY.c.product_id).limit(size)).scalars().all() if categories else []
+        if not ids:
+            return False
+        identifiers = conn.execute(select(GRID_PRODUCT.c.product).where(GRID_PRODUCT.c.product_id.in_(ids))
+                                   .order_by(GRID_PRODUCT.c.product_id)).scalars().all()
+        grid.refresh(conn, list(identifiers))
+        counts["reindexed"] += len(ids)
+        last = ids[-1]
+        return True
+
+    return job_queue.run_in_pages(store, job_id, counts, one_page, (
+        "Products already re-filed are kept; until this job succeeds the grid's category filter may show the "
+        "others under their old parent categories. Run it again from this page (or `pim jobs retry`)."))
 
 
 def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:

@@ -228,6 +228,26 @@ def _end(store: Any, job_id: int, status: str, counts: dict[str, Any] | None, er
                      .values(**values))
 
 
+def run_in_pages(store: Any, job_id: int, counts: dict[str, Any], page: Callable[[Connection], bool],
+                 failed: str) -> dict[str, Any]:
+    """A long job as pages: `page(conn)` does one page inside its own transaction (updating `counts`) and says
+    whether there was one; the job's counts and heartbeat are written with each page, so progress shows and
+    what is done stays done. Ends the job succeeded, or failed with the exception and `failed` (what was kept
+    and what to do next)."""
+    try:
+        while True:
+            with store.begin() as conn:
+                if not page(conn):
+                    break
+                conn.execute(update(JOB).where(JOB.c.id == job_id).values(counts=counts, heartbeat_at=now()))
+    except Exception as exc:  # recorded on the job; the worker goes on with the next
+        log.exception("job %s failed", job_id)
+        store.finish_job(job_id, counts, status="failed", error=f"{type(exc).__name__}: {exc}. {failed}")
+        return counts
+    store.finish_job(job_id, counts)
+    return counts
+
+
 # ---------------------------------------------------------------------------------------------- runners
 def run_import(store: Any, job: dict[str, Any]) -> dict[str, Any] | None:
     """payload: `importer` (a pim.registry.IMPORTERS name), `path`, `options` (e.g. profile). The import loop

@@ -17,19 +17,17 @@ or `pim gate rescore` (which records a succeeded job of source "*") settles them
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select
 
 from pim import job_queue
-from pim.store.store import JOB, MODEL, PRODUCT, now
+from pim.store.store import JOB, MODEL, PRODUCT
 
-log = logging.getLogger(__name__)
 KIND = "rescore"
 ALL = "*"  # the source of a full rebuild's job: settles every family
 PAGE = 2000
@@ -127,30 +125,24 @@ def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
     counts = {**job["counts"], "rescored": 0, "changed": 0}
     family, channels = counts["family"], set(counts["channels"])
     rescorer, grid = Rescorer(), GridIndex()
-    page = page or PAGE
-    last = 0
-    try:
-        while True:
-            with store.begin() as conn:
-                rows = conn.execute(select(PRODUCT.c.id, PRODUCT.c.identifier).where(
-                    of_family(family), PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(page)).all()
-                if not rows:
-                    break
-                changed = rescorer.rescore(conn, [r[1] for r in rows], channels)
-                grid.refresh_scores(conn, changed)
-                counts["rescored"] += len(rows)
-                counts["changed"] += len(changed)
-                conn.execute(update(JOB).where(JOB.c.id == job_id).values(counts=counts, heartbeat_at=now()))
-            last = rows[-1][0]
-    except Exception as exc:  # recorded on the job, which keeps the family unsettled (the gate scores it itself)
-        log.exception("rescore job %s of family %s failed", job_id, family)
-        store.finish_job(job_id, counts, status="failed",
-                         error=f"{type(exc).__name__}: {exc}. Pages already rescored are kept; until a rescore of "
-                               f"{family} succeeds the gate scores its products itself. Rescore again from the family "
-                               "page, or run `pim gate rescore`.")
-        return counts
-    store.finish_job(job_id, counts)
-    return counts
+    size, last = page or PAGE, 0
+
+    def one_page(conn: Connection) -> bool:
+        nonlocal last
+        rows = conn.execute(select(PRODUCT.c.id, PRODUCT.c.identifier).where(
+            of_family(family), PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(size)).all()
+        if not rows:
+            return False
+        changed = rescorer.rescore(conn, [r[1] for r in rows], channels)
+        grid.refresh_scores(conn, changed)
+        counts["rescored"] += len(rows)
+        counts["changed"] += len(changed)
+        last = rows[-1][0]
+        return True
+
+    return job_queue.run_in_pages(store, job_id, counts, one_page, (
+        f"Pages already rescored are kept; until a rescore of {family} succeeds the gate scores its products "
+        "itself. Rescore again from the family page, or run `pim gate rescore`."))
 
 
 def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:

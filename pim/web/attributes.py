@@ -40,7 +40,7 @@ from pim.web.attribute_form import (
     settings_form,
 )
 from pim.web.deps import check_csrf, store_of, structure_of
-from pim.web.families import RESCORE_IN_REQUEST
+from pim.web import families as family_pages
 from pim.web.options import SELECTS
 from pim.web.ui import render
 
@@ -170,7 +170,7 @@ async def change_settings(code: str, request: Request, user: User = Depends(admi
         return _attribute_page(request, user, code, notice="Nothing changed.")
     if conflict := _conflict(store, s, attr, new, said):
         return _attribute_page(request, user, code, error=conflict, status=409, form=kept)
-    with rescore_jobs.deferred(RESCORE_IN_REQUEST) as deferral:  # large: jobs recorded with the write, as the family page
+    with rescore_jobs.deferred(family_pages.RESCORE_IN_REQUEST) as deferral:  # read per request, as the family page
         store.put_structure("attribute", [new])
     later = (f" The products of {', '.join(sorted(deferral.families))} are being rescored "
              f"(job {', '.join(map(str, deferral.jobs))}); the family page shows when that is done.") if deferral.jobs else ""
