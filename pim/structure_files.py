@@ -3,6 +3,7 @@ name the file, line and field, and say what to do. Nothing is written unless eve
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,15 +122,22 @@ def parse_file(path: Path) -> tuple[StructureFile | None, list[StructureProblem]
     try:
         return StructureFile.model_validate(data), [], node
     except ValidationError as exc:
-        problems = []
-        for e in exc.errors():
-            loc = e["loc"]
-            field = ".".join(str(p) for p in loc)
-            hint = e["msg"]
-            if e["type"] == "extra_forbidden":
-                hint = f"unknown field; allowed: {', '.join(_allowed(loc))}" if len(loc) >= 3 else f"unknown section; allowed: {', '.join(SECTION_KIND)}"
-            problems.append(StructureProblem(name, _line_of(node, loc), field, hint))
-        return None, problems, node
+        return None, validation_problems(exc.errors(), name, node), node
+
+
+def validation_problems(errors: Iterable[Mapping[str, Any]], name: str,
+                        node: yaml.Node | None = None) -> list[StructureProblem]:
+    """pydantic's errors for a StructureFile as problems, an unknown field or section naming the allowed ones:
+    shared by the files and the REST API's body (pim.web.api_structure), so both say the same."""
+    problems = []
+    for e in errors:
+        loc = tuple(e["loc"])
+        field = ".".join(str(p) for p in loc)
+        hint = e["msg"]
+        if e["type"] == "extra_forbidden":
+            hint = f"unknown field; allowed: {', '.join(_allowed(loc))}" if len(loc) >= 3 else f"unknown section; allowed: {', '.join(SECTION_KIND)}"
+        problems.append(StructureProblem(name, _line_of(node, loc), field, hint))
+    return problems
 
 
 def _allowed(loc: tuple[Any, ...]) -> list[str]:

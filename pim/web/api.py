@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from pim.structure import STRUCTURE_KINDS
-from pim.web import api_pipeline, panels
+from pim.web import api_pipeline, api_structure, panels
 from pim.web.accounts import User
 from pim.web.api_models import FieldErrors, api_role, job_json
 from pim.web.deps import api_editor, api_user, store_of, structure_of
@@ -268,3 +268,4 @@ def job(job_id: int, request: Request, user: User = Depends(api_user)) -> dict[s
 
 
 router.include_router(api_pipeline.router)
+router.include_router(api_structure.router)

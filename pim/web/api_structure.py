@@ -1,0 +1,170 @@
+"""Changing the catalog structure through the REST API (/api/v1, included by pim.web.api's router): what
+`pim structure load` does with a file, done with a JSON body shaped like one (pim.structure_files.StructureFile,
+any subset of the sections). Admins only, since a structure change rescores products and reshapes every feed.
+
+The body is checked by the CLI's own functions — the same model, the same problems
+(`validation_problems`), the same cross-checks against the stored structure (`check_references`) — and saved
+through `save_structure`, so the structure listeners run as for a file. Unlike the CLI, the save runs inside
+the web pages' rescore deferral: a family rescore of at least pim.web.families.RESCORE_IN_REQUEST products
+becomes a queued job (pim.rescore_jobs), whose id and URL the answer lists. A refused body answers 422 with
+`{"errors": [{section, code?, field?, message}]}`, one entry per problem, and writes nothing; `?dry_run=true`
+checks and counts what would change, writing nothing either way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from pim import rescore_jobs
+from pim.structure import structure_key
+from pim.structure_files import (
+    SECTION_KIND,
+    StructureFile,
+    StructureProblem,
+    check_references,
+    save_structure,
+    validation_problems,
+)
+from pim.web import families as family_pages
+from pim.web.accounts import User
+from pim.web.api_models import api_role, job_location
+from pim.web.deps import store_of, structure_of
+
+BODY = "body"  # the name a problem's file gets: the request body
+
+
+class StructureError(BaseModel):
+    """One problem with the body, as `pim structure load` reports it for a file line."""
+
+    section: str = Field(description="The body's section (e.g. `families`), or `body` / `query` for the request.")
+    code: str | None = Field(default=None, description="The item's code (`attribute.code` for an option).")
+    field: str | None = Field(default=None, description="The item's field, e.g. `attributes` or `requirements.x`.")
+    message: str
+
+
+class StructureRefused(BaseModel):
+    """A refused structure change: every problem found; nothing was written."""
+
+    errors: list[StructureError]
+
+
+class SectionChanges(BaseModel):
+    new: int = Field(description="Items whose code the structure does not hold yet.")
+    changed: int = Field(description="Stored items the body changes (an item sent unchanged counts in neither).")
+
+
+class QueuedJob(BaseModel):
+    id: int
+    location: str = Field(description="Watch it here: `/api/v1/jobs/{id}`.")
+
+
+class StructureLoaded(BaseModel):
+    dry_run: bool
+    changes: dict[str, SectionChanges] = Field(description="Per section sent: new and changed items.")
+    loaded: dict[str, int] = Field(description="Per section: items saved (all sent, unchanged ones too); "
+                                   "empty on a dry run.")
+    jobs: list[QueuedJob] = Field(description="Rescores queued for a worker: families of at least the "
+                                  "in-request threshold (2,000 products) whose completeness the change moves.")
+
+
+def _item_code(raw: Any, section: str, index: int) -> str | None:
+    """The code of the body's `section`[`index`], read from the JSON as sent (the item may not be valid)."""
+    items = raw.get(section) if isinstance(raw, dict) else None
+    item = items[index] if isinstance(items, list) and 0 <= index < len(items) else None
+    if not isinstance(item, dict) or not isinstance(item.get("code"), str):
+        return None
+    return f"{item.get('attribute')}.{item['code']}" if section == "attribute_options" else item["code"]
+
+
+def _error(problem: StructureProblem, raw: Any) -> StructureError:
+    """A problem's dotted field (`families.0.attributes`) as section, item code and the item's field."""
+    section, _, rest = problem.field.partition(".")
+    index, _, field = rest.partition(".")
+    if not index.isdigit():  # the section itself (an unknown one, or not a list)
+        return StructureError(section=section or BODY, field=rest or None, message=problem.reason)
+    return StructureError(section=section, code=_item_code(raw, section, int(index)), field=field or None,
+                          message=problem.reason)
+
+
+def _refused(errors: list[StructureError]) -> JSONResponse:
+    return JSONResponse(StructureRefused(errors=errors).model_dump(exclude_none=True), status_code=422)
+
+
+def _request_errors(exc: RequestValidationError) -> list[StructureError]:
+    """FastAPI's validation errors as the same problems a structure file gets (loc without its `body`)."""
+    errors: list[StructureError] = []
+    body: list[dict[str, Any]] = []
+    for e in exc.errors():
+        loc = tuple(e["loc"])
+        if loc[:1] != (BODY,):  # a query parameter
+            errors.append(StructureError(section=str(loc[0]), field=".".join(map(str, loc[1:])) or None,
+                                         message=e["msg"]))
+        elif e["type"] == "json_invalid":
+            errors.append(StructureError(section=BODY, message=f"not valid JSON: {(e.get('ctx') or {}).get('error')}"))
+        else:
+            body.append({**e, "loc": loc[1:]})
+    return errors + [_error(p, exc.body) for p in validation_problems(body, BODY)]
+
+
+class StructureRoute(APIRoute):
+    """Answers a body that is not a StructureFile with the route's own 422 (`{"errors": [...]}`), not FastAPI's
+    `{"detail": ...}`, so a client reads one shape whichever check refused it."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError as exc:
+                return _refused(_request_errors(exc))
+
+        return route
+
+
+router = APIRouter(route_class=StructureRoute)
+
+
+def _changes(store: Any, body: StructureFile) -> dict[str, SectionChanges]:
+    """Per section sent, how many items are new and how many differ from what is stored (the last of a code
+    sent twice counts, as it is the one saved)."""
+    out: dict[str, SectionChanges] = {}
+    for section, kind in SECTION_KIND.items():
+        sent = {structure_key(kind, item): item.model_dump(mode="json") for item in getattr(body, section)}
+        if not sent:
+            continue
+        stored = {structure_key(kind, item): item.model_dump(mode="json") for item in store.get_structure(kind)}
+        out[section] = SectionChanges(new=sum(code not in stored for code in sent),
+                                      changed=sum(code in stored and stored[code] != data
+                                                  for code, data in sent.items()))
+    return out
+
+
+@router.post("/structure", response_model=StructureLoaded, tags=["structure"], responses={
+    401: {"description": "no or an invalid bearer token"}, 403: {"description": "only admins change the structure"},
+    422: {"model": StructureRefused, "description": "every problem `pim structure load` would report; nothing "
+          "was written"}})
+def load_structure(body: StructureFile, request: Request, dry_run: bool = Query(
+        False, description="Check and count what would change; write nothing."),
+        user: User = Depends(api_role("admin", "change the structure"))) -> Any:
+    """Check the body against the stored structure as `pim structure load` checks a file, then save it (each
+    item replaces the stored one of its code; nothing is deleted). Large family rescores are queued jobs."""
+    store = store_of(request)
+    problems = check_references([(Path(BODY), body, None)], structure_of(request))
+    if problems:
+        raw = body.model_dump(mode="json")
+        return _refused([_error(p, raw) for p in problems])
+    changes = _changes(store, body)
+    if dry_run:
+        return StructureLoaded(dry_run=True, changes=changes, loaded={}, jobs=[])
+    with rescore_jobs.deferred(family_pages.RESCORE_IN_REQUEST) as deferral:  # read per request: tests lower it
+        loaded = save_structure(store, body)
+    jobs = [QueuedJob(id=j, location=job_location(j)["Location"]) for j in deferral.jobs]
+    return StructureLoaded(dry_run=False, changes=changes, loaded=loaded, jobs=jobs)
