@@ -123,3 +123,21 @@ def admin(store: Store) -> tuple[Any, str]:
 
     seed_products(store)
     return admin_client(store)
+
+
+@pytest.fixture
+def role_tokens(store: Store) -> tuple[Any, dict[str, dict[str, str]]]:
+    """A web client on the seeded catalog (tests.channel_data.seed_products) and an API bearer header per role
+    (admin, editor, viewer), for the REST API's write routes."""
+    from fastapi.testclient import TestClient
+
+    from pim.web.accounts import add_user, create_token
+    from pim.web.app import create_app
+    from tests.channel_data import seed_products
+
+    seed_products(store)
+    tokens = {}
+    for name, role in (("ad", "admin"), ("ed", "editor"), ("vi", "viewer")):
+        user = add_user(store, name, "correct horse", role)
+        tokens[role] = {"Authorization": f"Bearer {create_token(store, user)}"}
+    return TestClient(create_app(store)), tokens

@@ -16,24 +16,12 @@ from fastapi.testclient import TestClient
 from pim import job_queue
 from pim.registry import IMPORTERS
 from pim.store import Store
-from pim.web.accounts import add_user, create_token
 from pim.web.api_pipeline import UPLOADABLE
-from pim.web.app import create_app
 from tests.channel_data import seed_products
 from tests.test_api import cheap_argon2  # noqa: F401  (autouse fixture)
 from tests.test_web_ui import login
 
 Headers = dict[str, str]
-
-
-@pytest.fixture
-def api(store: Store) -> tuple[TestClient, dict[str, Headers]]:
-    seed_products(store)
-    tokens = {}
-    for name, role in (("ad", "admin"), ("ed", "editor"), ("vi", "viewer")):
-        user = add_user(store, name, "correct horse", role)
-        tokens[role] = {"Authorization": f"Bearer {create_token(store, user)}"}
-    return TestClient(create_app(store)), tokens
 
 
 def _upload(client: TestClient, headers: Headers, name: str, body: bytes, importer: str = "content",
@@ -48,9 +36,9 @@ def _kept(home: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------- uploads
-def test_an_upload_is_queued_then_a_worker_imports_it_and_the_job_shows_its_counts(api, store: Store,
+def test_an_upload_is_queued_then_a_worker_imports_it_and_the_job_shows_its_counts(role_tokens, store: Store,
                                                                                   pim_env: Path) -> None:
-    client, tokens = api
+    client, tokens = role_tokens
     resp = _upload(client, tokens["editor"], "spring.csv", b"sku,name:en_US\ncomplete,Trail Runner\n")
     assert resp.status_code == 202, resp.text
     job_id = resp.json()["id"]
@@ -70,9 +58,9 @@ def test_an_upload_is_queued_then_a_worker_imports_it_and_the_job_shows_its_coun
     assert kept.name.endswith("-ed-spring.csv") and job["payload"]["path"] == kept.name  # not where the server keeps it
 
 
-def test_rejected_rows_are_listed_with_file_line_and_reason_a_page_at_a_time(api, store: Store,
+def test_rejected_rows_are_listed_with_file_line_and_reason_a_page_at_a_time(role_tokens, store: Store,
                                                                              pim_env: Path) -> None:
-    client, tokens = api
+    client, tokens = role_tokens
     body = b"sku,name:en_US,color\ncomplete,Fine,red\nnope,Ghost,red\nbad-gtin,Odd,purple\n"
     job_id = _upload(client, tokens["editor"], "fix-me.csv", body).json()["id"]
     job_queue.work(store, once=True)
@@ -92,9 +80,9 @@ def test_rejected_rows_are_listed_with_file_line_and_reason_a_page_at_a_time(api
 
 @pytest.mark.parametrize("name", ["../secret.yaml", "/etc/secret.yaml", "maps/../../secret.yaml", ".hidden.yaml",
                                   "uploads/mine.yaml", "maps\\..\\..\\secret.yaml", "link.yaml"])
-def test_a_profile_is_a_name_under_pim_home_never_a_way_out(api, store: Store, pim_env: Path, tmp_path: Path,
+def test_a_profile_is_a_name_under_pim_home_never_a_way_out(role_tokens, store: Store, pim_env: Path, tmp_path: Path,
                                                              name: str) -> None:
-    client, tokens = api
+    client, tokens = role_tokens
     (tmp_path / "secret.yaml").write_text("source: supplier:evil\npid_column: x\n")
     pim_env.mkdir(parents=True, exist_ok=True)
     (pim_env / "link.yaml").symlink_to(tmp_path / "secret.yaml")  # inside by name, outside in fact
@@ -105,8 +93,8 @@ def test_a_profile_is_a_name_under_pim_home_never_a_way_out(api, store: Store, p
     assert store.jobs(kind="import") == [] and _kept(pim_env) == []
 
 
-def test_a_map_named_under_pim_home_is_the_one_the_import_reads(api, store: Store, pim_env: Path) -> None:
-    client, tokens = api
+def test_a_map_named_under_pim_home_is_the_one_the_import_reads(role_tokens, store: Store, pim_env: Path) -> None:
+    client, tokens = role_tokens
     (pim_env / "maps").mkdir(parents=True)
     (pim_env / "maps" / "acme.map.yaml").write_text(
         "source: supplier:acme\npid_column: Art-Nr\nfamily: shoes\ncolumns:\n  Name: name:en_US\n  MPN: mpn\n")
@@ -124,9 +112,9 @@ def test_every_uploadable_importer_is_a_registered_one() -> None:
     assert set(UPLOADABLE) <= set(IMPORTERS) and "akeneo" not in UPLOADABLE
 
 
-def test_importers_that_cannot_take_an_upload_are_refused_naming_the_allowed_ones(api, store: Store,
+def test_importers_that_cannot_take_an_upload_are_refused_naming_the_allowed_ones(role_tokens, store: Store,
                                                                                   pim_env: Path) -> None:
-    client, tokens = api
+    client, tokens = role_tokens
     for importer in ("akeneo", "nope"):
         resp = _upload(client, tokens["editor"], "x.csv", b"sku\nx\n", importer=importer)
         assert resp.status_code == 422
@@ -138,8 +126,8 @@ def test_importers_that_cannot_take_an_upload_are_refused_naming_the_allowed_one
     assert store.jobs(kind="import") == [] and _kept(pim_env) == []
 
 
-def test_viewers_may_not_upload_and_only_admins_replace_whole_records(api, store: Store) -> None:
-    client, tokens = api
+def test_viewers_may_not_upload_and_only_admins_replace_whole_records(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     line = b'{"kind": "product", "identifier": "j-1", "family": "shoes", "values": {"sku": "j-1"}}\n'
     assert _upload(client, tokens["viewer"], "c.csv", b"sku,name:en_US\ncomplete,X\n").status_code == 403
     assert _upload(client, tokens["editor"], "p.jsonl", line, importer="jsonl").status_code == 403
@@ -148,9 +136,9 @@ def test_viewers_may_not_upload_and_only_admins_replace_whole_records(api, store
     assert job["status"] == "succeeded" and store.get_product("j-1") is not None
 
 
-def test_an_upload_over_the_cap_is_refused_with_413_and_not_kept(api, store: Store, pim_env: Path,
+def test_an_upload_over_the_cap_is_refused_with_413_and_not_kept(role_tokens, store: Store, pim_env: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    client, tokens = api
+    client, tokens = role_tokens
     monkeypatch.setattr("pim.web.imports.MAX_UPLOAD", 16)
     resp = _upload(client, tokens["editor"], "big.csv", b"sku,name:en_US\ncomplete,Much too long\n")
     assert resp.status_code == 413 and "pim import" in resp.json()["detail"]
@@ -158,8 +146,8 @@ def test_an_upload_over_the_cap_is_refused_with_413_and_not_kept(api, store: Sto
 
 
 # ---------------------------------------------------------------------------------------------- publish
-def test_a_queued_publication_is_written_to_the_output_by_a_worker(api, store: Store, pim_env: Path) -> None:
-    client, tokens = api
+def test_a_queued_publication_is_written_to_the_output_by_a_worker(role_tokens, store: Store, pim_env: Path) -> None:
+    client, tokens = role_tokens
     resp = client.post("/api/v1/publish", headers=tokens["admin"], json={"channel": "storefront", "scope": "ecommerce"})
     assert resp.status_code == 202, resp.text
     job_id = resp.json()["id"]
@@ -179,8 +167,8 @@ def test_a_queued_publication_is_written_to_the_output_by_a_worker(api, store: S
     assert [j["id"] for j in store.jobs(kind="publish")] == [job_id]  # the run landed on the queued job
 
 
-def test_publish_refuses_unknown_channels_scopes_and_exporters_naming_the_known_ones(api, store: Store) -> None:
-    client, tokens = api
+def test_publish_refuses_unknown_channels_scopes_and_exporters_naming_the_known_ones(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     h = tokens["admin"]
     for channel in ("nope", "feed_csv"):
         resp = client.post("/api/v1/publish", headers=h, json={"channel": channel})
@@ -193,16 +181,16 @@ def test_publish_refuses_unknown_channels_scopes_and_exporters_naming_the_known_
     assert store.jobs(kind="publish") == []
 
 
-def test_only_admins_publish(api, store: Store) -> None:
-    client, tokens = api
+def test_only_admins_publish(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     for role in ("viewer", "editor"):
         assert client.post("/api/v1/publish", headers=tokens[role], json={"channel": "storefront"}).status_code == 403
     assert store.jobs(kind="publish") == []
 
 
 # ---------------------------------------------------------------------------------------------- retry
-def test_a_failed_import_is_queued_again_and_runs_the_fixed_file(api, store: Store, pim_env: Path) -> None:
-    client, tokens = api
+def test_a_failed_import_is_queued_again_and_runs_the_fixed_file(role_tokens, store: Store, pim_env: Path) -> None:
+    client, tokens = role_tokens
     job_id = _upload(client, tokens["editor"], "empty.csv", b"").json()["id"]
     job_queue.work(store, once=True)
     assert store.job(job_id)["status"] == "failed"  # type: ignore[index]
@@ -221,8 +209,8 @@ def test_a_failed_import_is_queued_again_and_runs_the_fixed_file(api, store: Sto
     assert client.post("/api/v1/jobs/999999/retry", headers=tokens["editor"]).status_code == 404
 
 
-def test_a_failed_publication_is_queued_again_by_admins_only(api, store: Store) -> None:
-    client, tokens = api
+def test_a_failed_publication_is_queued_again_by_admins_only(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     job_id = job_queue.enqueue(store, "publish", "storefront/gone", {"channel": "storefront", "scope": "gone"})
     [ran] = job_queue.work(store, once=True).jobs
     assert ran["status"] == "failed" and "unknown channel scope 'gone'" in ran["error"]
@@ -231,8 +219,8 @@ def test_a_failed_publication_is_queued_again_by_admins_only(api, store: Store) 
     assert store.job(job_id)["status"] == "queued"  # type: ignore[index]
 
 
-def test_the_job_page_asks_the_same_role_to_run_a_publication_again(api, store: Store) -> None:
-    client, _ = api
+def test_the_job_page_asks_the_same_role_to_run_a_publication_again(role_tokens, store: Store) -> None:
+    client, _ = role_tokens
     job_id = job_queue.enqueue(store, "publish", "storefront/gone", {"channel": "storefront", "scope": "gone"})
     job_queue.work(store, once=True)
     token = login(client, "ed")  # the web UI's session, an editor
@@ -241,8 +229,8 @@ def test_the_job_page_asks_the_same_role_to_run_a_publication_again(api, store: 
 
 
 # ---------------------------------------------------------------------------------------------- products
-def test_an_editor_creates_a_product_validated_and_normalized_like_an_import(api, store: Store) -> None:
-    client, tokens = api
+def test_an_editor_creates_a_product_validated_and_normalized_like_an_import(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     resp = client.post("/api/v1/products", headers=tokens["editor"], json={
         "identifier": "new-1", "family": "shoes", "categories": ["shoes"],
         "values": {"name:en_US": "New Shoe", "price": {"EUR": "12,5"}, "weight": {"amount": "0.5", "unit": "KILOGRAM"}}})
@@ -259,8 +247,8 @@ def test_an_editor_creates_a_product_validated_and_normalized_like_an_import(api
     assert {h["value_key"] for h in history} == {"sku", "name:en_US", "price", "weight"}
 
 
-def test_creating_names_each_wrong_field_and_writes_nothing(api, store: Store) -> None:
-    client, tokens = api
+def test_creating_names_each_wrong_field_and_writes_nothing(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     resp = client.post("/api/v1/products", headers=tokens["editor"], json={
         "identifier": "new-2", "family": "boots", "categories": ["nowhere"],
         "values": {"sku": "other", "color": "purple", "name": "no locale", "fabric": "wool"}})
@@ -272,8 +260,8 @@ def test_creating_names_each_wrong_field_and_writes_nothing(api, store: Store) -
     assert store.get_product("new-2") is None
 
 
-def test_viewers_may_not_create_and_an_existing_identifier_is_a_conflict(api, store: Store) -> None:
-    client, tokens = api
+def test_viewers_may_not_create_and_an_existing_identifier_is_a_conflict(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     body = {"identifier": "complete", "family": "shoes", "values": {"name:en_US": "Replaced"}}
     assert client.post("/api/v1/products", headers=tokens["viewer"], json={**body, "identifier": "v-1"}).status_code == 403
     before = store.get_product("complete")
@@ -282,8 +270,8 @@ def test_viewers_may_not_create_and_an_existing_identifier_is_a_conflict(api, st
     assert store.get_product("complete") == before
 
 
-def test_only_admins_delete_and_a_deletion_leaves_a_tombstone(api, store: Store) -> None:
-    client, tokens = api
+def test_only_admins_delete_and_a_deletion_leaves_a_tombstone(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     for role in ("viewer", "editor"):
         assert client.delete("/api/v1/products/long-title", headers=tokens[role]).status_code == 403
     assert store.get_product("long-title") is not None
@@ -295,8 +283,8 @@ def test_only_admins_delete_and_a_deletion_leaves_a_tombstone(api, store: Store)
 
 
 # ---------------------------------------------------------------------------------------------- OpenAPI
-def test_openapi_documents_the_pipeline_routes_and_their_models(api) -> None:
-    client, _ = api
+def test_openapi_documents_the_pipeline_routes_and_their_models(role_tokens) -> None:
+    client, _ = role_tokens
     doc = client.get("/api/v1/openapi.json").json()
     paths = doc["paths"]
     assert "post" in paths["/api/v1/imports"] and "post" in paths["/api/v1/publish"]

@@ -12,23 +12,11 @@ from fastapi.testclient import TestClient
 
 from pim import job_queue, rescore_jobs
 from pim.store import Store
-from pim.web.accounts import add_user, create_token
-from pim.web.app import create_app
-from tests.channel_data import FAMILY_ATTRS, seed_products
+from tests.channel_data import FAMILY_ATTRS
 from tests.test_api import cheap_argon2  # noqa: F401  (autouse fixture)
 
 Headers = dict[str, str]
 MATERIAL = {"code": "material", "type": "text", "group": "general"}
-
-
-@pytest.fixture
-def api(store: Store) -> tuple[TestClient, dict[str, Headers]]:
-    seed_products(store)
-    tokens = {}
-    for name, role in (("ad", "admin"), ("ed", "editor"), ("vi", "viewer")):
-        user = add_user(store, name, "correct horse", role)
-        tokens[role] = {"Authorization": f"Bearer {create_token(store, user)}"}
-    return TestClient(create_app(store)), tokens
 
 
 def _shoes(extra: list[str], required: list[str]) -> dict[str, Any]:
@@ -47,8 +35,8 @@ def _missing(client: TestClient, headers: Headers, identifier: str) -> set[str]:
     return {a for r in rows if r["channel"] == "ecommerce" for a in r["missing"]}
 
 
-def test_a_valid_body_adds_an_attribute_and_a_requirement_and_products_are_rescored(api, store: Store) -> None:
-    client, tokens = api
+def test_a_valid_body_adds_an_attribute_and_a_requirement_and_products_are_rescored(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     assert "material" not in _missing(client, tokens["admin"], "complete")
     resp = _post(client, tokens["admin"], {"attributes": [MATERIAL], "families": [_shoes(["material"], ["material"])]})
     assert resp.status_code == 200, resp.text
@@ -60,8 +48,8 @@ def test_a_valid_body_adds_an_attribute_and_a_requirement_and_products_are_resco
     assert "material" in _missing(client, tokens["admin"], "complete")  # the completeness listener ran in the request
 
 
-def test_unknown_references_are_each_listed_and_nothing_is_written(api, store: Store) -> None:
-    client, tokens = api
+def test_unknown_references_are_each_listed_and_nothing_is_written(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     before = store.structure()
     body = {"attributes": [MATERIAL],
             "families": [{"code": "boots", "attributes": ["sku", "shaft_height"]}],
@@ -77,8 +65,8 @@ def test_unknown_references_are_each_listed_and_nothing_is_written(api, store: S
     assert after.families["shoes"] == before.families["shoes"]
 
 
-def test_a_body_that_is_no_structure_file_gets_the_same_error_shape(api, store: Store) -> None:
-    client, tokens = api
+def test_a_body_that_is_no_structure_file_gets_the_same_error_shape(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     body = {"colours": [], "attributes": [MATERIAL, {"code": "fabric", "type": "cloth"}],
             "families": [{"code": "boots", "attributes": ["sku"], "attribute_as_label": "name"}]}
     resp = _post(client, tokens["admin"], body)
@@ -94,8 +82,8 @@ def test_a_body_that_is_no_structure_file_gets_the_same_error_shape(api, store: 
     assert broken.status_code == 422 and broken.json()["errors"][0]["section"] == "body"
 
 
-def test_a_dry_run_counts_what_would_change_and_writes_nothing(api, store: Store) -> None:
-    client, tokens = api
+def test_a_dry_run_counts_what_would_change_and_writes_nothing(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
     before = store.structure()
     body = {"attributes": [MATERIAL, {"code": "mpn", "type": "text", "group": "general"}],  # mpn as stored
             "families": [_shoes(["material"], [])]}
@@ -109,9 +97,9 @@ def test_a_dry_run_counts_what_would_change_and_writes_nothing(api, store: Store
     assert refused.status_code == 422 and refused.json()["errors"][0]["code"] == "boots"
 
 
-def test_a_large_rescore_is_queued_and_a_worker_completes_it(api, store: Store,
+def test_a_large_rescore_is_queued_and_a_worker_completes_it(role_tokens, store: Store,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    client, tokens = api
+    client, tokens = role_tokens
     monkeypatch.setattr("pim.web.families.RESCORE_IN_REQUEST", 1)  # any rescore is "large"
     resp = _post(client, tokens["admin"], {"families": [_shoes([], ["mpn"])]})
     assert resp.status_code == 200, resp.text
@@ -128,23 +116,23 @@ def test_a_large_rescore_is_queued_and_a_worker_completes_it(api, store: Store,
 
 
 @pytest.mark.parametrize("role", ["editor", "viewer"])
-def test_only_admins_change_the_structure(api, store: Store, role: str) -> None:
-    client, tokens = api
+def test_only_admins_change_the_structure(role_tokens, store: Store, role: str) -> None:
+    client, tokens = role_tokens
     resp = _post(client, tokens[role], {"attributes": [MATERIAL]})
     assert resp.status_code == 403
     assert _post(client, tokens[role], {"colours": []}).status_code == 403  # the role is checked before the body
     assert "material" not in store.structure().attributes
 
 
-def test_without_a_token_the_answer_is_401(api, store: Store) -> None:
-    client, _ = api
+def test_without_a_token_the_answer_is_401(role_tokens, store: Store) -> None:
+    client, _ = role_tokens
     assert _post(client, {}, {"attributes": [MATERIAL]}).status_code == 401
     assert _post(client, {"Authorization": "Bearer nope"}, {"attributes": [MATERIAL]}).status_code == 401
     assert "material" not in store.structure().attributes
 
 
-def test_openapi_documents_the_body_and_the_answers(api) -> None:
-    client, _ = api
+def test_openapi_documents_the_body_and_the_answers(role_tokens) -> None:
+    client, _ = role_tokens
     doc = client.get("/api/v1/openapi.json").json()
     post = doc["paths"]["/api/v1/structure"]["post"]
     body = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
