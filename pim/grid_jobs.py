@@ -31,6 +31,7 @@ from sqlalchemy import Connection, func, or_, select
 
 from pim import job_queue
 from pim.grid_index import GRID_CATEGORY, GRID_PRODUCT, GridIndex
+from pim.scoped import scoped
 from pim.store.store import JOB, batched
 
 KIND = "grid_reindex"
@@ -52,12 +53,8 @@ _ACTIVE: ContextVar[Deferral | None] = ContextVar("pim_grid_reindex_deferral", d
 def deferred(min_products: int) -> Iterator[Deferral]:
     """Category moves written inside queue a grid_reindex job when the products under the moved categories
     number at least `min_products`, instead of re-indexing them in the write (`deferral.jobs`)."""
-    deferral = Deferral(min_products)
-    token = _ACTIVE.set(deferral)
-    try:
+    with scoped(_ACTIVE, Deferral(min_products)) as deferral:
         yield deferral
-    finally:
-        _ACTIVE.reset(token)
 
 
 def defer(conn: Connection, categories: list[str]) -> int | None:

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from pim import job_queue
+from pim.scoped import scoped
 from pim.store.store import JOB, MODEL, PRODUCT
 
 KIND = "rescore"
@@ -49,12 +50,8 @@ _ACTIVE: ContextVar[Deferral | None] = ContextVar("pim_rescore_deferral", defaul
 def deferred(min_products: int = 0) -> Iterator[Deferral]:
     """Structure writes inside record a queued job for each family rescore of at least `min_products` products
     instead of running it (`deferral.jobs`: a worker runs them)."""
-    deferral = Deferral(min_products)
-    token = _ACTIVE.set(deferral)
-    try:
+    with scoped(_ACTIVE, Deferral(min_products)) as deferral:
         yield deferral
-    finally:
-        _ACTIVE.reset(token)
 
 
 def defer(conn: Connection, families: set[str] | None, channels: set[str] | None) -> bool:

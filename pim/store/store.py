@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, inser
 
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, Provenance
+from pim.scoped import scoped
 from pim.store.database import make_engine, migrate
 from pim.store.heartbeat import Heartbeats, is_stale
 from pim.store.raw import RawTable, raw_table
@@ -234,11 +235,8 @@ _ADOPTION: ContextVar[_Adoption | None] = ContextVar("pim_job_adoption", default
 def adopting(kind: str, job_id: int) -> Iterator[None]:
     """Inside, the first `Store.start_job(kind)` returns `job_id` (a queued job a worker claimed) instead of
     recording a new job, so a run's counts, status and quarantine land on the job people are watching."""
-    token = _ADOPTION.set(_Adoption(kind, job_id))
-    try:
+    with scoped(_ADOPTION, _Adoption(kind, job_id)):
         yield
-    finally:
-        _ADOPTION.reset(token)
 
 
 def _started_after(pid: int, stamp: datetime | None) -> bool:
