@@ -18,6 +18,10 @@ class PimError(Exception):
         text = str(self)
         return f"{text}\n  → {self.hint}" if self.hint else text
 
+    def in_one_line(self) -> str:
+        """The message and its hint as one line, for a form field's error or a JSON answer."""
+        return f"{self}; {self.hint}" if self.hint else str(self)
+
 
 class InputError(PimError):
     """A bad file, row or value. Carries where it was found so that it can be fixed and re-imported."""

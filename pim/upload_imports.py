@@ -155,10 +155,6 @@ def _options(importer: str, spec: Uploadable, profile: str | None) -> dict[str, 
     return {spec.option: str(default)} if default and spec.option else {}
 
 
-def _message(exc: InputError) -> str:
-    return f"{exc}; {exc.hint}" if exc.hint else str(exc)
-
-
 def plan(importer: str, filename: str, profile: str | None, user: Importing) -> UploadPlan:
     """Check an upload before its bytes are read: the importer (unknown: refused alone), the user's role for
     it (forbidden), then the file's ending and the profile together. Raises UploadRefused."""
@@ -178,7 +174,7 @@ def plan(importer: str, filename: str, profile: str | None, user: Importing) -> 
     try:
         options = _options(importer, spec, profile or None)
     except InputError as exc:
-        errors["profile"] = _message(exc)
+        errors["profile"] = exc.in_one_line()
     if errors:
         raise UploadRefused(errors)
     return UploadPlan(importer, options)
@@ -186,5 +182,5 @@ def plan(importer: str, filename: str, profile: str | None, user: Importing) -> 
 
 def enqueue(store: Any, upload: UploadPlan, path: Path, by: str) -> int:
     """Queue the import of the kept upload at `path` for `pim worker`; the job's id."""
-    return job_queue.enqueue(store, "import", f"{upload.importer}:{path}", {
+    return job_queue.enqueue(store, "import", f"{upload.importer}:{path.name}", {  # the name, as the quarantine says
         "importer": upload.importer, "path": str(path), "options": upload.options, "by": by})

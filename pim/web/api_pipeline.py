@@ -35,7 +35,7 @@ from pim.store.store import QUARANTINE
 from pim.upload_imports import UPLOADABLE
 from pim.web import imports
 from pim.web.accounts import User
-from pim.web.api_models import FieldErrors, JobOut, api_role, job_location, require
+from pim.web.api_models import FieldErrors, JobOut, api_role, job_json, job_location, require
 from pim.web.deps import api_editor, api_user, store_of
 from pim.web.job_roles import role_for
 
@@ -46,13 +46,9 @@ def _refused(field: str, message: str) -> JSONResponse:
     return JSONResponse(FieldErrors(errors={field: message}).model_dump(), status_code=422)
 
 
-def _message(exc: InputError) -> str:
-    return f"{exc}; {exc.hint}" if exc.hint else str(exc)
-
-
 def _accepted(response: Response, store: Any, job_id: int) -> JobOut:
     response.headers.update(job_location(job_id))
-    return JobOut.model_validate(store.job(job_id))
+    return JobOut.model_validate(job_json(store.job(job_id)))  # as GET /jobs/{id} shows it
 
 
 # ---------------------------------------------------------------------------------------------- uploads
@@ -150,7 +146,7 @@ def queue_publish(body: PublishRequest, request: Request, response: Response,
         job_id = publish_jobs.enqueue(store, body.channel, scope=body.scope, full=body.full, exporter=body.to,
                                       by=user.username)
     except InputError as exc:
-        return _refused(exc.field or "channel", _message(exc))
+        return _refused(exc.field or "channel", exc.in_one_line())
     return _accepted(response, store, job_id)
 
 
@@ -167,6 +163,6 @@ def retry_job(job_id: int, request: Request, response: Response, user: User = De
     try:
         job_queue.retry(store, job_id)
     except InputError as exc:
-        raise HTTPException(409, _message(exc)) from None
+        raise HTTPException(409, exc.in_one_line()) from None
     return _accepted(response, store, job_id)
 
