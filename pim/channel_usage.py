@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, inspect, select, text
 
-from pim import attribute_usage
+from pim import attribute_usage, rescore
 from pim.attribute_usage import EXAMPLES
 from pim.catalog import Structure
 from pim.store import Store
 from pim.store.store import JOB, PRODUCT
-from pim.structure import AttributeType, Channel
+from pim.structure import Channel
 
 
 def listed(nouns: tuple[str, str], names: list[str], verbs: tuple[str, str], rest: str) -> str:
@@ -208,14 +208,15 @@ def family_sizes(store: Store) -> dict[str, int]:
 
 def price_families(s: Structure, code: str) -> list[str]:
     """The families requiring a price on `code`: what a currency change rescores (pim.rescore.affected)."""
-    prices = {a for a, attr in s.attributes.items() if attr.type == AttributeType.price_collection}
-    return sorted(f for f, fam in s.families.items() if prices & set(fam.requirements.get(code, [])))
+    return sorted(rescore.price_families(s, code))
 
 
 def rescored_by(s: Structure, old: Channel | None, new: Channel | None) -> list[str]:
-    """The families whose completeness on the channel a write from `old` to `new` rescores (None: absent)."""
-    if old is None or new is None or old.locales != new.locales:
-        return sorted(s.families)  # every family is scored on every channel: its identifier is required
-    if old.currencies != new.currencies:
-        return price_families(s, old.code)
-    return []
+    """The families whose completeness on the channel a write from `old` to `new` rescores (None: absent),
+    as the completeness listener will decide it (pim.rescore.affected)."""
+    code = (new or old).code  # type: ignore[union-attr]
+    before = {code: old.model_dump(mode="json")} if old is not None else {}
+    found: set[str] = set()
+    for families, _channels in rescore.affected("channel", before, {code: new.model_dump(mode="json") if new else None}, s):
+        found |= families if families is not None else set(s.families)
+    return sorted(found)

@@ -364,6 +364,12 @@ def _unique_values(conn: Connection, sql: Statements, identifiers: list[str], re
 
 
 # ---------------------------------------------------------------------------------------------- structure diff
+def price_families(structure: Structure, channel: str) -> set[str]:
+    """The families requiring a price on `channel`: what a change of its currencies rescores."""
+    prices = {a for a, attr in structure.attributes.items() if attr.type == "price_collection"}
+    return {f for f, fam in structure.families.items() if prices & set(fam.requirements.get(channel, []))}
+
+
 def affected(kind: str, before: dict[str, Any], after: dict[str, Any], structure: Structure) -> Iterable[tuple[set[str] | None, set[str] | None]]:
     """(families, channels) to rescore after a structure write; None means all."""
     changed = [code for code in after if (before.get(code) or None) != (after.get(code) or None)]
@@ -385,8 +391,7 @@ def affected(kind: str, before: dict[str, Any], after: dict[str, Any], structure
                 # declared yet, everything (a variant may take its family from its model)
                 yield set(structure.families) or None, {code}
             elif old.get("currencies") != new.get("currencies"):
-                prices = {a for a, attr in structure.attributes.items() if attr.type == "price_collection"}
-                fams = {f for f, fam in structure.families.items() if prices & set(fam.requirements.get(code, []))}
+                fams = price_families(structure, code)
                 if fams:
                     yield fams, {code}
     elif kind == "attribute":
