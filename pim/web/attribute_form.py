@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from pim.catalog import Structure
 from pim.structure import Attribute, AttributeType
 from pim.structure_files import StructureFile, check_references
+from pim.web.label_form import typed_labels
 
 _FORM = Path("the form")  # where the structure files' checks say a problem is
 TYPES = [t for t in AttributeType if t != AttributeType.identifier]  # there is exactly one identifier
@@ -78,7 +79,7 @@ def attribute_data(form: Any, locales: list[str]) -> dict[str, Any]:
     kind = str(form.get("type", "")).strip()
     data: dict[str, Any] = {"code": str(form.get("code", "")).strip(), "type": kind,
                             "group": str(form.get("group", "")).strip(),
-                            "labels": {loc: v for loc in locales if (v := str(form.get(f"label:{loc}", "")).strip())}}
+                            "labels": typed_labels(form, locales)}
     data |= {flag: flag in form for flag in FLAGS}
     return data | _settings(form, SETTINGS.get(AttributeType(kind), ()) if kind in _KINDS else ())
 

@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse
 from pim import attribute_changes, attribute_usage, rescore_jobs
 from pim.catalog import Structure
 from pim.structure import Attribute, AttributeType, structure_key
+from pim.web import families as family_pages
 from pim.web.accounts import User
 from pim.web.admin import admin_user
 from pim.web.attribute_form import (
@@ -40,7 +41,7 @@ from pim.web.attribute_form import (
     settings_form,
 )
 from pim.web.deps import check_csrf, store_of, structure_of
-from pim.web import families as family_pages
+from pim.web.label_form import relabelled
 from pim.web.options import SELECTS
 from pim.web.ui import render
 
@@ -140,9 +141,7 @@ async def relabel_attribute(code: str, request: Request, user: User = Depends(ad
     if attr is None:
         raise HTTPException(404, f"no attribute '{code}'")
     form = await request.form()
-    shown = [loc for loc in s.enabled_locales() if f"label:{loc}" in form]
-    given = {loc: v for loc in shown if (v := str(form.get(f"label:{loc}", "")).strip())}
-    labels = {**{k: v for k, v in attr.labels.items() if k not in shown}, **given}
+    labels = relabelled(attr.labels, form, s.enabled_locales())
     if labels == attr.labels:
         return _attribute_page(request, user, code, notice="Nothing changed.")
     store_of(request).put_structure("attribute", [attr.model_copy(update={"labels": labels})])

@@ -34,6 +34,7 @@ from pim.structure_files import StructureFile, check_references
 from pim.web.accounts import User
 from pim.web.admin import admin_user
 from pim.web.deps import check_csrf, store_of, structure_of
+from pim.web.label_form import relabelled, typed_labels
 from pim.web.ui import render
 
 router = APIRouter(prefix="/admin/categories", include_in_schema=False)
@@ -140,10 +141,6 @@ def blockers(store: Store, s: Structure, code: str) -> list[str]:
     return found
 
 
-def _labels(form: Any, prefix: str, locales: list[str]) -> dict[str, str]:
-    return {loc: v for loc in locales if (v := str(form.get(f"{prefix}{loc}", "")).strip())}
-
-
 # ---------------------------------------------------------------------------------------------- pages
 def _tree_page(request: Request, user: User, *, error: str | None = None, notice: str | None = None,
                status: int = 200, form: dict[str, Any] | None = None) -> HTMLResponse:
@@ -189,7 +186,7 @@ async def add_category(request: Request, user: User = Depends(admin_user)) -> An
     form = await request.form()
     code, parent = str(form.get("code", "")).strip(), str(form.get("parent", "")).strip() or None
     back = str(form.get("back", "")) or None
-    cat, problems = new_category(s, code, parent, _labels(form, "label:", s.enabled_locales()))
+    cat, problems = new_category(s, code, parent, typed_labels(form, s.enabled_locales()))
     if cat is None:
         kept = {"code": code, "parent": parent or "", **{k: str(v) for k, v in form.items() if k.startswith("label:")}}
         if back in s.categories:
@@ -215,8 +212,7 @@ async def relabel_category(code: str, request: Request, user: User = Depends(adm
     if cat is None:
         raise HTTPException(404, f"no category '{code}'")
     form = await request.form()
-    shown = [loc for loc in s.enabled_locales() if f"label:{loc}" in form]
-    labels = {**{k: v for k, v in cat.labels.items() if k not in shown}, **_labels(form, "label:", shown)}
+    labels = relabelled(cat.labels, form, s.enabled_locales())
     if labels == cat.labels:
         return _category_page(request, user, code, notice="Nothing changed.")
     store_of(request).put_structure("category", [cat.model_copy(update={"labels": labels})])

@@ -33,6 +33,7 @@ from pim.web import families as family_pages
 from pim.web.accounts import User
 from pim.web.admin import admin_user
 from pim.web.deps import check_csrf, store_of, structure_of
+from pim.web.label_form import relabelled, typed_labels
 from pim.web.ui import render
 
 router = APIRouter(prefix="/admin/channels", include_in_schema=False)
@@ -138,10 +139,6 @@ def parse_limits(raw: str) -> tuple[dict[str, Any], list[str]]:
     return limits, bad
 
 
-def _labels(form: Any, locales: list[str]) -> dict[str, str]:
-    return {loc: v for loc in locales if (v := str(form.get(f"label:{loc}", "")).strip())}
-
-
 def _chosen(form: Any, name: str, keep: list[str], offered: list[str]) -> list[str]:
     """The ticked values, in the channel's order first (its first currency prices Google's feed), then new ones."""
     ticked = [str(v) for v in form.getlist(name) if str(v)]
@@ -213,7 +210,7 @@ async def add_channel(request: Request, user: User = Depends(admin_user)) -> Any
     """`code`, `label:<locale>`, `locale` and `currency` (ticked, several), `category_tree` (a root)."""
     s = structure_of(request)
     form = await request.form()
-    data = {"code": str(form.get("code", "")).strip(), "labels": _labels(form, s.enabled_locales()),
+    data = {"code": str(form.get("code", "")).strip(), "labels": typed_labels(form, s.enabled_locales()),
             "locales": _chosen(form, "locale", [], offered_locales(s)),
             "currencies": _chosen(form, "currency", [], offered_currencies(s)),
             "category_tree": str(form.get("category_tree", "")).strip()}
@@ -241,8 +238,7 @@ async def relabel_channel(code: str, request: Request, user: User = Depends(admi
     if ch is None:
         raise HTTPException(404, f"no channel '{code}'")
     form = await request.form()
-    shown = [loc for loc in s.enabled_locales() if f"label:{loc}" in form]
-    labels = {**{k: v for k, v in ch.labels.items() if k not in shown}, **_labels(form, shown)}
+    labels = relabelled(ch.labels, form, s.enabled_locales())
     if labels == ch.labels:
         return _channel_page(request, user, code, notice="Nothing changed.")
     store_of(request).put_structure("channel", [ch.model_copy(update={"labels": labels})])
