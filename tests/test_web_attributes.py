@@ -38,7 +38,7 @@ from pim.web.app import create_app
 from pim.web.attribute_form import LABELS, SETTINGS
 from tests.channel_data import ERP, seed_products
 from tests.feeds_data import contract
-from tests.test_web_browser import sign_in
+from tests.test_web_browser import admin_on
 from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -388,12 +388,8 @@ def test_relabelling_changes_only_the_locales_on_the_page(admin, store: Store) -
 def test_an_admin_adds_an_attribute_and_opens_its_page(store: Store, live_app, browser_page, artifacts_dir: Path,
                                                        backend: str) -> None:
     seed_products(store)
-    add_user(store, "ada", "admin pass 1", "admin")
-    base = live_app(create_app(store))
     page = browser_page
-    sign_in(page, base, "ada", "admin pass 1")
-    page.click('nav a:has-text("Attributes")')
-    page.wait_for_url(f"{base}/admin/attributes")
+    admin_on(page, store, live_app, "Attributes", "/admin/attributes")
     form = page.locator("form.add-attribute")
     form.locator('input[name="code"]').fill("depth")
     form.locator('select[name="type"]').select_option("metric")

@@ -29,6 +29,17 @@ def sign_in(page, base: str, user: str, password: str, start: str = "/login") ->
     page.wait_for_url(f"{base}/products")
 
 
+def admin_on(page, store: Store, live_app, nav: str, path: str) -> str:  # noqa: ANN001
+    """The admin 'ada' (added here) signed in to a live app and on the admin page the header's `nav` link opens;
+    the app's base URL."""
+    add_user(store, "ada", "admin pass 1", "admin")
+    base = live_app(create_app(store))
+    sign_in(page, base, "ada", "admin pass 1")
+    page.click(f'nav a:has-text("{nav}")')
+    page.wait_for_url(f"{base}{path}")
+    return base
+
+
 def incomplete_on_dashboard(page, base: str) -> int:
     page.goto(f"{base}/dashboard?channel=ecommerce")
     return int(page.locator('section[data-channel="ecommerce"] tr[data-locale="en_US"] td.incomplete').inner_text())
@@ -73,12 +84,8 @@ def test_filling_a_missing_value_raises_completeness_and_clears_the_dashboard(
 
 def test_an_admin_adds_a_user_who_then_signs_in(store: Store, live_app, chromium, browser_page, artifacts_dir: Path,
                                                 backend: str) -> None:
-    add_user(store, "ada", "admin pass 1", "admin")
-    base = live_app(create_app(store))
     page = browser_page
-    sign_in(page, base, "ada", "admin pass 1")
-    page.click('nav a:has-text("Users")')
-    page.wait_for_url(f"{base}/admin/users")
+    base = admin_on(page, store, live_app, "Users", "/admin/users")
     form = page.locator("form.add-user")
     form.locator('input[name="username"]').fill("cy")
     form.locator('select[name="role"]').select_option("viewer")

@@ -20,7 +20,7 @@ from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests.channel_data import ERP, complete_values, seed_products
 from tests.feeds_data import contract
-from tests.test_web_browser import sign_in
+from tests.test_web_browser import admin_on
 from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 
@@ -153,12 +153,8 @@ def test_category_forms_need_the_csrf_token(admin, store: Store) -> None:
 def test_an_admin_adds_a_category_and_sees_it_in_the_tree(store: Store, live_app, browser_page, artifacts_dir: Path,
                                                           backend: str) -> None:
     seed_products(store)
-    add_user(store, "ada", "admin pass 1", "admin")
-    base = live_app(create_app(store))
     page = browser_page
-    sign_in(page, base, "ada", "admin pass 1")
-    page.click('nav a:has-text("Categories")')
-    page.wait_for_url(f"{base}/admin/categories")
+    admin_on(page, store, live_app, "Categories", "/admin/categories")
     form = page.locator("form.add-category")
     form.locator('input[name="code"]').fill("boots")
     form.locator('select[name="parent"]').select_option("shoes")
