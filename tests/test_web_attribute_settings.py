@@ -76,6 +76,41 @@ def test_each_setting_saves_and_checks_the_next_value(admin, store: Store, code:
     assert _edit(web, token, code, **value(accepted)).status_code == 303
 
 
+def test_filterable_and_searchable_change_what_the_next_search_push_indexes(admin, store: Store) -> None:
+    from channels.search_documents import DocumentBuilder
+    from channels.search_settings import shape_fingerprint
+
+    web, token = admin
+    def indexed() -> tuple[list[str], list[str], str]:
+        b = DocumentBuilder(store.structure(), "ecommerce")
+        return [a.code for a in b.facet_attrs], [a.code for a in b.text_attrs], shape_fingerprint(b)
+
+    facets, texts, shape = indexed()
+    assert "mpn" not in facets and "mpn" not in texts
+    page = web.get("/admin/attributes/mpn").text
+    assert 'name="index_flags"' in page and 'name="filterable"' in page and 'name="searchable"' in page
+    saved = _save(web, token, store, "mpn", index_flags="shown", filterable="on", searchable="on")
+    assert _message(saved.text).startswith("Saved: filterable False → True; searchable False → True."), _message(saved.text)
+    assert "next search push" in _message(saved.text)
+    mpn = store.structure().attributes["mpn"]
+    assert (mpn.filterable, mpn.searchable) == (True, True)
+    facets2, texts2, shape2 = indexed()
+    assert "mpn" in facets2 and "mpn" in texts2 and shape2 != shape
+    # the page shows them ticked; a post of the form as shown, both unticked, turns them off again
+    assert re.search(r'<input type="checkbox" name="filterable" checked>', web.get("/admin/attributes/mpn").text)
+    off = _save(web, token, store, "mpn", index_flags="shown", filterable=None, searchable=None)
+    assert _message(off.text).startswith("Saved: filterable True → False; searchable True → False."), _message(off.text)
+    assert indexed() == (facets, texts, shape)
+
+
+def test_a_settings_post_without_the_index_flags_leaves_them(admin, store: Store) -> None:
+    web, token = admin
+    _save(web, token, store, "mpn", index_flags="shown", filterable="on")
+    kept = _save(web, token, store, "mpn", max_characters="40", filterable=None)  # an older form: no index_flags
+    assert _message(kept.text) == "Saved: max_characters none → 40.", _message(kept.text)
+    assert store.structure().attributes["mpn"].filterable is True
+
+
 def test_a_new_default_unit_is_what_an_amount_without_unit_gets(admin, store: Store) -> None:
     web, token = admin
     assert _message(_save(web, token, store, "weight", default_unit="KILOGRAM").text) == \

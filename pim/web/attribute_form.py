@@ -21,6 +21,12 @@ from pim.web.label_form import typed_labels
 _FORM = Path("the form")  # where the structure files' checks say a problem is
 TYPES = [t for t in AttributeType if t != AttributeType.identifier]  # there is exactly one identifier
 FLAGS = ("localizable", "scopable", "filterable", "searchable")
+#: The flags an existing attribute's settings form changes: they decide what the search documents carry, not how
+#: values are keyed, so the next search push takes them (channels.search_settings fingerprints them).
+INDEX_FLAGS = ("filterable", "searchable")
+#: Sent by a settings form that offers INDEX_FLAGS, so that an unticked box (absent) reads as False there and
+#: as "unchanged" in a post that never showed them.
+INDEX_FLAGS_SHOWN = "index_flags"
 
 #: The type-specific settings the form offers, per type (the model's fields; values.normalize enforces them).
 SETTINGS: dict[AttributeType, tuple[str, ...]] = {
@@ -57,6 +63,7 @@ def setting_fields(table: dict[AttributeType, tuple[str, ...]] = SETTINGS,
 def settings_form(attr: Attribute) -> dict[str, str]:
     """The settings form filled in with `attr` as it is (the same names the form posts)."""
     form = {"group": attr.group, "type": attr.type.value}
+    form |= {flag: "on" for flag in INDEX_FLAGS if getattr(attr, flag)}
     for name in _SETTING_NAMES:
         value = getattr(attr, name)
         if name in CHECKBOXES:
@@ -105,13 +112,16 @@ def _number_text(value: Any) -> str:
 def edited_data(attr: Attribute, form: Any) -> dict[str, Any]:
     """`attr` as its settings form leaves it: group and type from the form, the (new) type's settings from the
     form as on the add form (an empty field: none), the old type's settings the new one lacks back to the
-    model's defaults; everything else as it was. `localizable`, `scopable` and `unique` are not offered; sent
+    model's defaults; `filterable` and `searchable` as ticked when the form showed them (INDEX_FLAGS_SHOWN);
+    everything else as it was. `localizable`, `scopable` and `unique` are not offered; sent
     anyway, they are taken, so that pim.attribute_changes refuses the change instead of ignoring it."""
     data = attr.model_dump(mode="json")
     kind = str(form.get("type", "")).strip() or attr.type.value
     data |= {"type": kind, "group": str(form.get("group", "")).strip() or attr.group}
     data |= {flag: str(form.get(flag)).lower() not in ("", "0", "off", "false")
              for flag in ("localizable", "scopable", "unique") if flag in form}
+    if INDEX_FLAGS_SHOWN in form:
+        data |= {flag: flag in form for flag in INDEX_FLAGS}
     names = EDITABLE.get(AttributeType(kind), ()) if kind in _KINDS else ()
     cleared = {*names, *EDITABLE.get(attr.type, ())}  # an emptied field clears its setting
     defaults = {n: Attribute.model_fields[n].get_default(call_default_factory=True) for n in cleared}

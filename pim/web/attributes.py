@@ -32,6 +32,7 @@ from pim.web.admin import admin_user
 from pim.web.attribute_form import (
     DEFAULTS,
     EDITABLE,
+    INDEX_FLAGS,
     TYPES,
     attribute_data,
     edited_attribute,
@@ -173,6 +174,9 @@ async def change_settings(code: str, request: Request, user: User = Depends(admi
         store.put_structure("attribute", [new])
     later = (f" The products of {', '.join(sorted(deferral.families))} are being rescored "
              f"(job {', '.join(map(str, deferral.jobs))}); the family page shows when that is done.") if deferral.jobs else ""
+    if any(getattr(attr, flag) != getattr(new, flag) for flag in INDEX_FLAGS):
+        later += (" The channels' search documents take it at their next search push "
+                  "(`pim publish --channel search`), which rebuilds their indexes.")
     return _attribute_page(request, user, code, notice=f"Saved: {'; '.join(said)}.{later}")
 
 
