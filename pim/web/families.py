@@ -11,7 +11,10 @@ failed or interrupted rescore is run again by "Rescore now" (or by saving again,
 Attributes are added and removed here. A removal drops the attribute's requirements with it (the page says
 so) and is refused for what would break the structure: the identifier, the family's label or image
 attribute, a variant axis or variant-level attribute of one of its family variants. Products keep the values
-they hold; an import row of this family that still sends the attribute is quarantined (pim.validation)."""
+they hold; an import row of this family that still sends the attribute is quarantined (pim.validation).
+
+New families are added on the list page, and a family's labels and label and image attributes change on its
+page (pim.web.family_form checks both as `pim structure load` would)."""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from pim.catalog import Structure
 from pim.structure import AttributeType, Family
 from pim.web.accounts import User
 from pim.web.admin import admin_user
+from pim.web import family_form
 from pim.web.deps import check_csrf, store_of, structure_of
 from pim.web.ui import render
 
@@ -35,11 +39,36 @@ router = APIRouter(prefix="/admin/families", include_in_schema=False)
 RESCORE_IN_REQUEST = 2000
 
 
+def _list_page(request: Request, user: User, *, error: str | None = None, form: dict[str, str] | None = None,
+               status: int = 200) -> HTMLResponse:
+    s = structure_of(request)
+    page = render(request, "admin_families.html", user, families=[s.families[c] for c in sorted(s.families)],
+                  channels=sorted(s.channels), locales=s.enabled_locales(), error=error, form=form or {},
+                  label_choices=family_form.candidates(s, "attribute_as_label"),
+                  image_choices=family_form.candidates(s, "attribute_as_image"))
+    page.status_code = status
+    return page
+
+
 @router.get("")
 def families_page(request: Request, user: User = Depends(admin_user)) -> HTMLResponse:
+    return _list_page(request, user)
+
+
+@router.post("", dependencies=[Depends(check_csrf)])
+async def add_family(request: Request, user: User = Depends(admin_user)) -> Any:
+    """`code`, `label:<locale>`, `attribute_as_label`, `attribute_as_image`: a family of the identifier and
+    those two, with no requirements yet (its page sets them). Refused with 422 and the input kept."""
     s = structure_of(request)
-    return render(request, "admin_families.html", user, families=[s.families[c] for c in sorted(s.families)],
-                  channels=sorted(s.channels))
+    form = await request.form()
+    family, problems = family_form.new_family(s, form)
+    if family is None:
+        kept = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+        return _list_page(request, user, error=f"Nothing was added: {'; '.join(problems)}.", form=kept, status=422)
+    store_of(request).put_structure("family", [family])
+    return _page(request, user, family.code, notice=(
+        f"Added family {family.code} with {', '.join(family.attributes)}. Add its other attributes and tick what "
+        "each channel requires below; products join it through imports or their page."))
 
 
 def _page(request: Request, user: User, code: str, *, error: str | None = None, notice: str | None = None,
@@ -51,9 +80,34 @@ def _page(request: Request, user: User, code: str, *, error: str | None = None, 
     addable = sorted(c for c in s.attributes if c not in family.attributes)
     kept = {a: p[0] for a in family.attributes if (p := removal_problems(s, family, [a]))}  # why it cannot go
     page = render(request, "admin_family.html", user, family=family, s=s, channels=sorted(s.channels),
-                  addable=addable, kept=kept, error=error, notice=notice, **_rescoring(request, code))
+                  addable=addable, kept=kept, error=error, notice=notice, locales=s.enabled_locales(),
+                  label_choices=family_form.candidates(s, "attribute_as_label", family.attributes),
+                  image_choices=family_form.candidates(s, "attribute_as_image", family.attributes),
+                  **_rescoring(request, code))
     page.status_code = status
     return page
+
+
+@router.post("/{code}/settings", dependencies=[Depends(check_csrf)])
+async def change_settings(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
+    """`label:<locale>` (an emptied field drops that label), `attribute_as_label` and `attribute_as_image` (one
+    of the family's attributes of the right type, or empty: none). A new label attribute re-files the family's
+    products in the grid in this save (their names); search documents take it at their next push."""
+    store, s = store_of(request), structure_of(request)
+    family = s.families.get(code)
+    if family is None:
+        raise HTTPException(404, f"no family '{code}'")
+    form = await request.form()
+    updated, problems = family_form.edited_family(s, family, form)
+    if updated is None:
+        return _page(request, user, code, error=f"Nothing was saved: {'; '.join(problems)}.", status=422)
+    said = family_form.changes(family, updated)
+    if not said:
+        return _page(request, user, code, notice="Nothing changed.")
+    store.put_structure("family", [updated])
+    later = (" Its products' names in the grid follow at once; search documents, channel catalogs and feeds take "
+             "them at their next publish.") if family.attribute_as_label != updated.attribute_as_label else ""
+    return _page(request, user, code, notice=f"Saved: {'; '.join(said)}.{later}")
 
 
 def _rescoring(request: Request, code: str) -> dict[str, Any]:
@@ -104,7 +158,7 @@ def removal_problems(s: Structure, family: Family, removed: list[str]) -> list[s
             problems.append(f"{a} is the identifier: every product has one")
         elif a in (family.attribute_as_label, family.attribute_as_image):
             role = "label" if a == family.attribute_as_label else "image"
-            problems.append(f"{a} is the family's {role} attribute (change attribute_as_{role} in the structure file first)")
+            problems.append(f"{a} is the family's {role} attribute (choose another {role} attribute above first)")
         elif holders := sorted(fv.code for fv in variants for level in fv.levels if a in level.axes + level.attributes):
             problems.append(f"{a} is a variant axis or variant-level attribute of {', '.join(holders)}")
     return problems
