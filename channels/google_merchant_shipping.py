@@ -1,11 +1,14 @@
 """Per-item shipping of a Google Merchant target's services: what a feed manager offers beyond one flat price.
 A service costs a flat `price` (the default), or a price looked up in a table by the item's shipping weight
 (`by_weight`) or by its price in the target's currency (`by_price`); from a `free_shipping_threshold` the item
-ships free. Tiers read "up to X → price": listed from the lowest bound up, inclusive, the last one may leave
-`up_to` out to take everything above. Handling and transit days are Google's shipping speed, in business days.
+ships free, and carries it as Google's g:free_shipping_threshold (channels.google_merchant_free_shipping: the
+country's only service then). Tiers read "up to X → price": listed from the lowest bound up, inclusive, the last
+one may leave `up_to` out to take everything above. Handling and transit days are Google's shipping speed, in
+business days.
 
-    shipping:
+    shipping:                       # DE: one service, free from 50
       - {service: Standard, price: "4.90", free_shipping_threshold: "50"}
+    shipping:                       # CH: several services, no threshold
       - service: Parcel
         by_weight: {unit: kg, tiers: [{up_to: 2, price: "4.90"}, {up_to: 31.5, price: "9.90"}]}
         handling_days: {max: 1}
@@ -96,7 +99,9 @@ class Shipping(_Strict):
     by_price: list[Tier] | None = Field(default=None, min_length=1, description="Price by the item's price (its sale "
                                         "price when it has one) in the target's currency.")
     free_shipping_threshold: Decimal | None = Field(default=None, gt=0, description="An item whose price (its sale "
-                                                    "price when it has one) reaches this ships free.")
+                                                    "price when it has one) reaches this ships free; items also carry "
+                                                    "it as g:free_shipping_threshold, so it must be the country's only "
+                                                    "service (one threshold for all its regions).")
     handling_days: Days | None = Field(default=None, description="Order to hand-over, inside g:shipping; needs "
                                        "transit_days. Or declare it once on the target.")
     transit_days: Days | None = Field(default=None, description="Hand-over to delivery, inside g:shipping.")

@@ -2,7 +2,8 @@
 language it accepts, with the shipping (and, for the US, tax) that applies there. A catalog lists them under
 `options.targets`; without them the feed is one file per locale in the catalog's first currency, as before.
 Each item gets its own shipping price per service (flat, by weight, by price, free from a threshold:
-channels.google_merchant_shipping).
+channels.google_merchant_shipping), and a target with a threshold gives its items Google's
+g:free_shipping_threshold (channels.google_merchant_free_shipping).
 
     options:
       targets:
@@ -19,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from channels import google_merchant_free_shipping as free_shipping
 from channels.google_merchant_shipping import Days, Shipping, speed
 from pim.catalog import Structure
 from pim.errors import ConfigError
@@ -99,10 +101,11 @@ class Target(_Strict):
 
     def item_fields(self, weight: dict[str, Any] | None, price: Decimal | None, measures: Measures,
                     family: str | None) -> tuple[list[tuple[str, Any]], list[str]]:
-        """One item's g:shipping groups (priced for it), g:tax groups and handling times, or the reasons it cannot
-        have them. `weight`: the catalog's mapped shipping_weight ({amount, unit}); `price`: what the item sells
-        for in this target's currency. A service whose table ends below the item is left out (it does not carry
-        it); a weight that a service needs but the item lacks blocks the item, as does no service left at all."""
+        """One item's g:shipping groups (priced for it), its g:free_shipping_threshold, g:tax groups and handling
+        times, or the reasons it cannot have them. `weight`: the catalog's mapped shipping_weight ({amount,
+        unit}); `price`: what the item sells for in this target's currency. A service whose table ends below the
+        item is left out (it does not carry it); a weight that a service needs but the item lacks blocks the item,
+        as does no service left at all."""
         groups: list[tuple[str, Any]] = []
         left_out: list[str] = []
         reasons: list[str] = []
@@ -127,6 +130,7 @@ class Target(_Strict):
             reasons.append(f"no_shipping_rate:{','.join(left_out)}")
         if reasons:
             return [], reasons
+        groups += free_shipping.item_fields(self)
         for t in self.tax:
             groups.append(("tax", [("country", self.country), *([("region", t.region)] if t.region else []),
                                    ("rate", f"{t.rate}"), ("tax_ship", "yes" if t.tax_ship else "no")]))
@@ -163,6 +167,7 @@ def feed_targets(options: dict[str, Any], scope: str, locales: list[str], curren
             raise ConfigError(f"google_merchant target {t.country}: currency '{t.currency}' is not one of channel "
                               f"'{scope}'", hint=f"add it to the channel's currencies or use one of: {', '.join(currencies)}")
         t.shipping = [_weight_unit(t, s, structure.measures, weight_family) for s in t.shipping]
+    free_shipping.check(targets)
     return targets
 
 

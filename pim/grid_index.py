@@ -312,11 +312,12 @@ class GridIndex:
             if families:
                 self.refresh_where(conn, PRODUCT.c.family.in_(sorted(families)) | PRODUCT.c.parent.is_not(None))
         from pim.rescore import affected
-        from pim.rescore_jobs import left_to_job
+        from pim.rescore_jobs import kept_in_write
 
         for families, _channels in affected(kind, before, after, self.structure(conn)):
-            if left_to_job(families):
-                continue  # its rescore is a recorded job, which refreshes the score copies page by page
+            families = kept_in_write(families)  # a recorded job's families: it refreshes their copies page by page
+            if families is not None and not families:
+                continue
             if families is None:
                 self.refresh_all(conn)
                 return
@@ -565,11 +566,17 @@ def _score_rows(sql: Statements, ids: dict[str, int]) -> tuple[set[tuple[Any, ..
 
 # ---------------------------------------------------------------------------------------------- backfill
 def rebuild(store: Any) -> int:
-    """Fill the grid index from scratch for every product (one transaction); returns the product count."""
+    """Fill the grid index from scratch for every product (one transaction); returns the product count. It
+    re-files every product, so it settles the grid_reindex jobs left unsettled when it started (pim.grid_jobs)."""
+    from pim.grid_jobs import record_rebuild, unsettled_ids  # lazily: pim.grid_jobs imports this module
+
     with store.begin() as conn:
+        settles = unsettled_ids(conn)  # first: the moves of these jobs are in what the rebuild reads next
         for table in _BY_PRODUCT:
             conn.execute(delete(table))
-        return GridIndex().refresh_all(conn)
+        count = GridIndex().refresh_all(conn)
+        record_rebuild(conn, settles, count)
+        return count
 
 
 def is_empty(conn: Connection) -> bool:

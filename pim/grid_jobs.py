@@ -10,6 +10,15 @@ page its own transaction, with the job's counts and heartbeat moving. Until it s
 filter may still file some of them under their old ancestors; `unsettled` lists such jobs so the grid and the
 categories pages say so. Without a deferral (`pim structure load`) the refresh stays in the write.
 
+A full rebuild of the index (pim.grid_index.rebuild, run by `pim gate rescore`) re-files every product from the
+structure as it is, so it settles every such job whose move it saw: it reads the unsettled ones first thing in
+its transaction (`unsettled_ids`) and records them in a succeeded job of its own kind ("grid_rebuild", payload
+{"settles": [...]}) in the same transaction (`record_rebuild`). Explicit ids rather than "older than the
+rebuild": a job id is taken when its move inserts it, not when the move commits, so an older id may belong to
+a move the rebuild did not see. A job queued after the rebuild started is not settled by it; a settled job that
+runs (or is retried) later and fails stays settled: its products were filed by the rebuild, and a failed re-filing
+leaves rows as they were.
+
 This is a sibling of pim.rescore_jobs' deferral, not the same one: that deferral's `jobs` are read by its
 callers as *rescore* jobs of `families`, its threshold counts a family's products rather than a subtree's,
 and the pages wrapping a family or channel save have no category move to defer. A separate ContextVar keeps
@@ -27,14 +36,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, func, insert, or_, select
 
 from pim import job_queue
 from pim.grid_index import GRID_CATEGORY, GRID_PRODUCT, GridIndex
 from pim.scoped import scoped
-from pim.store.store import JOB, batched
+from pim.store.store import JOB, batched, now
 
 KIND = "grid_reindex"
+REBUILD = "grid_rebuild"  # a full rebuild that settled grid_reindex jobs (payload {"settles": [ids]})
 PAGE = 2000
 
 
@@ -122,23 +132,43 @@ def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:
 def unsettled(store: Any) -> list[dict[str, Any]]:
     """The grid_reindex jobs whose products may still be filed under old ancestors, oldest first, as Store.job
     shows them (a dead one: interrupted): queued, running, failed or interrupted, unless a later job covering
-    all of their categories succeeded. One indexed query when there are none."""
-    c = JOB.c
+    all of their categories succeeded or a full rebuild settled them. One indexed query when there are none."""
     with store.engine.connect() as conn:
-        pending = conn.execute(select(c.id, c.payload).where(c.kind == KIND, c.status != "succeeded")
-                               .order_by(c.id)).all()
-        if not pending:
-            return []
-        done = conn.execute(select(c.id, c.payload).where(c.kind == KIND, c.status == "succeeded",
-                                                          c.id > pending[0].id)).all()
-    out = []
-    for job in pending:
-        cats = set(_categories(job.payload))
-        if any(later.id > job.id and cats <= set(_categories(later.payload)) for later in done):
-            continue
-        if (view := store.job(job.id)) is not None:
-            out.append(view)
-    return out
+        ids = unsettled_ids(conn)
+    return [view for job_id in ids if (view := store.job(job_id)) is not None]
+
+
+def unsettled_ids(conn: Connection) -> list[int]:
+    """The ids `unsettled` shows, read on the caller's connection (a full rebuild reads them in its own
+    transaction, before anything else, so every move of these jobs is one it sees)."""
+    c = JOB.c
+    pending = conn.execute(select(c.id, c.payload).where(c.kind == KIND, c.status != "succeeded")
+                           .order_by(c.id)).all()
+    if not pending:
+        return []
+    later = conn.execute(select(c.id, c.kind, c.payload).where(c.kind.in_([KIND, REBUILD]), c.status == "succeeded",
+                                                               c.id > pending[0].id)).all()
+    done = [job for job in later if job.kind == KIND]
+    settled = {i for job in later if job.kind == REBUILD for i in _settles(job.payload)}
+    return [job.id for job in pending if job.id not in settled and not any(
+        other.id > job.id and set(_categories(job.payload)) <= set(_categories(other.payload)) for other in done)]
+
+
+def record_rebuild(conn: Connection, settles: list[int], products: int) -> int | None:
+    """Inside a full rebuild's transaction: record the grid_reindex jobs it settles (`unsettled_ids` read at its
+    start) as a succeeded grid_rebuild job, so the pages stop saying their products may be misfiled. Nothing to
+    settle, no row: a rebuild with no notice to clear leaves the job list as it was."""
+    if not settles:
+        return None
+    stamp = now()
+    res = conn.execute(insert(JOB).values(
+        kind=REBUILD, source="*", status="succeeded", started_at=stamp, finished_at=stamp,
+        payload={"settles": sorted(settles)}, counts={"products": products, "settled": len(settles)}))
+    return int(res.inserted_primary_key[0])
+
+
+def _settles(payload: Any) -> list[int]:
+    return [int(i) for i in (payload or {}).get("settles") or []] if isinstance(payload, dict) else []
 
 
 def _categories(payload: Any) -> list[str]:

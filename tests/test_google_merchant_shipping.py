@@ -107,11 +107,13 @@ def test_price_tiers_read_the_items_price_in_the_targets_currency(store: Store, 
 def test_price_tiers_and_threshold_read_the_sale_price_when_there_is_one(store: Store, tmp_path: Path) -> None:
     seed_products(store)
     _add(store, "on-sale", sale_price={"EUR": "39.00", "USD": "45.00"})
-    _, feeds = _publish(store, tmp_path, [{**US, "shipping": [
-        {"service": "Ground", "by_price": [{"up_to": 50, "price": "9"}, {"price": "5"}]},
-        {"service": "Post", "price": "7", "free_shipping_threshold": "50"}]}])
-    assert _prices(feeds["US-en_US"]["on-sale"]) == {"Ground": "9.00 USD", "Post": "7.00 USD"}
-    assert _prices(feeds["US-en_US"]["complete"]) == {"Ground": "5.00 USD", "Post": "0.00 USD"}
+    _, feeds = _publish(store, tmp_path, [  # a threshold makes its service the country's only one: CA
+        {**US, "shipping": [{"service": "Ground", "by_price": [{"up_to": 50, "price": "9"}, {"price": "5"}]}]},
+        {**US, "country": "CA", "shipping": [{"service": "Post", "price": "7", "free_shipping_threshold": "50"}]}])
+    assert _prices(feeds["US-en_US"]["on-sale"]) == {"Ground": "9.00 USD"}
+    assert _prices(feeds["CA-en_US"]["on-sale"]) == {"Post": "7.00 USD"}
+    assert _prices(feeds["US-en_US"]["complete"]) == {"Ground": "5.00 USD"}
+    assert _prices(feeds["CA-en_US"]["complete"]) == {"Post": "0.00 USD"}
 
 
 def test_free_shipping_threshold_makes_an_item_at_or_above_it_ship_free(store: Store, tmp_path: Path) -> None:

@@ -59,7 +59,8 @@ def rescore(
 ) -> None:
     """Recompute every product's completeness (after restoring a backup, an import run without the
     listeners, or to check the counters). One transaction: readers see the old scores until it commits.
-    Recorded as a job (kind rescore, source *): it settles family rescores that failed or were interrupted."""
+    Recorded as a job (kind rescore, source *): it settles family rescores that failed or were interrupted.
+    The grid index is rebuilt too, which settles grid re-index jobs left failed (the grid's notice goes)."""
     from pim.grid_index import rebuild as rebuild_grid
     from pim.completeness_rebuild import rebuild
     from pim.rescore_jobs import ALL, KIND
