@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pim import job_cancel
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.gc_policy import bulk_allocation
@@ -76,7 +77,8 @@ def run_import(
     With `merge` (a pim.merge.Merger) products are partial source records merged into the stored ones by
     precedence instead of replacing them. `workers` > 1 (default PIM_IMPORT_WORKERS) validates and merges
     batches in that many processes through the executor (PIM_EXECUTOR) while this process writes them in
-    order; the result is the same as in-process (see `_run_fanned_out`)."""
+    order; the result is the same as in-process (see `_run_fanned_out`). A cancel request on the job
+    (pim.job_cancel) is honoured between batches: the job ends cancelled, committed batches kept."""
     structure = structure or store.structure()
     validator = RecordValidator(structure)
     if merge is not None:
@@ -88,15 +90,22 @@ def run_import(
         workers = settings.import_workers if workers is None else workers
         executor = settings.executor if executor is None else executor
     counts = ImportCounts(job_id=store.start_job("import", label or source))
+
+    def batch_done(size: int) -> None:
+        if on_batch:
+            on_batch(size)
+        stop_if_cancelled(store, counts)
+
     try:
         with bulk_allocation():
             if workers > 1 and _can_fan_out(store, merge):
-                _run_fanned_out(store, source, items, validator, merge, counts, on_batch, workers, executor)
+                _run_fanned_out(store, source, items, validator, merge, counts, batch_done, workers, executor)
             else:
                 for chunk in batched(items, store.batch_size):
                     _write_batch(store, source, validator, chunk, counts, merge)
-                    if on_batch:
-                        on_batch(len(chunk))
+                    batch_done(len(chunk))
+    except job_cancel.Cancelled:  # the job is ended already, as cancelled
+        raise
     except InputError as exc:
         store.finish_job(counts.job_id, counts.as_dict(), status="failed", error=exc.describe())  # type: ignore[arg-type]
         raise
@@ -106,6 +115,16 @@ def run_import(
     status = "succeeded" if counts.rejected == 0 else "partial"
     store.finish_job(counts.job_id, counts.as_dict(), status=status)  # type: ignore[arg-type]
     return counts
+
+
+def stop_if_cancelled(store: Store, counts: ImportCounts) -> None:
+    """After a committed batch: if the import's job was asked to stop (pim.job_cancel), end it cancelled with
+    its counts so far and raise job_cancel.Cancelled. A re-run skips what is already in (content hashes)."""
+    if job_cancel.requested(store, counts.job_id):
+        raise job_cancel.stop(store, counts.job_id, counts.as_dict(), (  # type: ignore[arg-type]
+            f"Every batch it committed is kept ({counts.read} records read, {counts.created} created, "
+            f"{counts.updated} updated) and nothing else. {job_cancel.again(store, counts.job_id)}: "  # type: ignore[arg-type]
+            "records already in are skipped."))
 
 
 @dataclass

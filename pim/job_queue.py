@@ -9,16 +9,22 @@ from there.
   `FOR UPDATE SKIP LOCKED`, so concurrent workers pass over each other's claims; on SQLite the conditional
   `UPDATE … WHERE status = 'queued'` decides (a lost race reads rowcount 0 and tries the next one). The claim
   stamps host, pid and heartbeat like any running job, so a worker that dies leaves it `interrupted`.
+  Jobs of an EXCLUSIVE kind (publications) with the same source (renderer/scope) never run at once: a claim
+  passes over one while another is running (a NOT EXISTS in the same conditional UPDATE; on PostgreSQL the
+  claim first takes a transaction advisory lock keyed on the source, so two claims in separate transactions
+  cannot both see none running). It stays queued and is claimed once the first has ended.
 - `work` loops claim → run → finish. A runner may record the outcome itself (the import loop adopts the
   claimed job through pim.store.store.adopting; a rescore finishes its job); otherwise the worker marks it
   succeeded, or failed with the reason. Nothing is lost: a failed job keeps its reason and payload.
-- `retry` puts a failed or interrupted job back in the queue, keeping what each earlier attempt ended with.
-  Re-runs are safe: content imports skip what they already merged (content hashes), rescores start over.
+- `retry` puts a failed, interrupted or cancelled job back in the queue, keeping what each earlier attempt
+  ended with. Re-runs are safe: content imports skip what they already merged (content hashes), rescores start
+  over. Cancelling (a queued job at once, a running one at its runner's next safe point) is pim.job_cancel's.
 
 Runners are named per kind in RUNNERS ('module:attr', loaded on first use, like pim.registry)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -29,16 +35,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from pim import job_workers
+from pim import job_cancel, job_workers
 from pim.errors import InputError, PimError
 from pim.registry import IMPORTERS, load, lookup
-from pim.store.store import HEARTBEATS, INTERRUPTED, JOB, QUARANTINE, adopting, now
+from pim.store.store import HEARTBEATS, INTERRUPTED, JOB, QUARANTINE, adopting, now, process_alive
 
 log = logging.getLogger(__name__)
 QUEUED = "queued"
+CANCELLED = job_cancel.CANCELLED
+#: Kinds whose jobs with the same source never run at once (two publications of one renderer and scope would
+#: write the same files and watermarks).
+EXCLUSIVE: frozenset[str] = frozenset({"publish"})
 #: How often an idle worker looks for work (seconds).
 POLL = 1.0
 #: What the pages say about queued work while no worker is alive.
@@ -75,35 +85,61 @@ def enqueue(target: Any, kind: str, source: str = "", payload: dict[str, Any] | 
 
 
 def claim(store: Any, kinds: Iterable[str] | None = None) -> dict[str, Any] | None:
-    """Take the oldest queued job of `kinds` (default: every kind with a runner) and mark it running by this
-    process; None when there is none."""
-    oldest = (select(JOB.c.id).where(JOB.c.status == QUEUED, JOB.c.kind.in_(sorted(kinds or RUNNERS)))
-              .order_by(JOB.c.id).limit(1))
-    if store.dialect == "postgresql":
-        oldest = oldest.with_for_update(skip_locked=True)
+    """Take the oldest queued job of `kinds` (default: every kind with a runner) that may run now (not an
+    EXCLUSIVE kind's job while one of the same source runs) and mark it running by this process; None when
+    there is none."""
+    wanted = sorted(kinds or RUNNERS)
+    pg = store.dialect == "postgresql"
     while True:
         with store.begin() as conn:
-            job_id = conn.execute(oldest).scalar()
-            if job_id is None:
+            free = _free(conn, store) if EXCLUSIVE & set(wanted) else None
+            oldest = select(JOB.c.id, JOB.c.kind, JOB.c.source).where(JOB.c.status == QUEUED, JOB.c.kind.in_(wanted))
+            if free is not None:
+                oldest = oldest.where(free)
+            oldest = oldest.order_by(JOB.c.id).limit(1)
+            row = conn.execute(oldest.with_for_update(skip_locked=True) if pg else oldest).first()
+            if row is None:
                 return None
+            if pg and row.kind in EXCLUSIVE:  # held to commit: a rival claim of the same source waits, then sees ours
+                conn.execute(select(func.pg_advisory_xact_lock(_lock_key(row.kind, row.source))))
             stamp = now()
-            won = conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == QUEUED).values(
+            won = conn.execute(update(JOB).where(JOB.c.id == row.id, JOB.c.status == QUEUED,
+                                                 *([free] if free is not None else [])).values(
                 status="running", started_at=stamp, heartbeat_at=stamp, host=socket.gethostname()[:255],
-                pid=os.getpid(), finished_at=None, error=None)).rowcount
+                pid=os.getpid(), finished_at=None, error=None, cancel_requested_at=None)).rowcount
             if won == 1:
-                return dict(conn.execute(select(JOB).where(JOB.c.id == job_id)).one()._mapping)
-        # SQLite: another worker took it between our read and our update; look again
+                return dict(conn.execute(select(JOB).where(JOB.c.id == row.id)).one()._mapping)
+        # another worker took it (SQLite), or one of its source started meanwhile; look again
+
+
+def _free(conn: Connection, store: Any) -> Any:
+    """The condition on a queued job that it may run now: not an EXCLUSIVE kind's while a job of its kind and
+    source runs. A running row whose process is gone (it reads `interrupted`) does not count: it never ends."""
+    rows = conn.execute(select(JOB.c.id, JOB.c.host, JOB.c.pid, JOB.c.started_at, JOB.c.heartbeat_at)
+                        .where(JOB.c.status == "running", JOB.c.kind.in_(sorted(EXCLUSIVE)))).all()
+    dead = [r.id for r in rows if not process_alive(r._mapping, store.heartbeat_seconds)]
+    other = JOB.alias("running_job")
+    busy = exists().where(other.c.kind == JOB.c.kind, other.c.source == JOB.c.source,
+                          other.c.status == "running", other.c.id.not_in(dead))
+    return or_(JOB.c.kind.not_in(sorted(EXCLUSIVE)), ~busy)
+
+
+def _lock_key(kind: str, source: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks, from the kind and source."""
+    digest = hashlib.blake2b(f"pim.job:{kind}:{source}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def retry(store: Any, job_id: int) -> dict[str, Any]:
-    """Queue a failed or interrupted job again, in place (its page stays the one to watch). The attempt it
-    ended with goes to payload["attempts"]; the quarantine entries of that attempt are closed, not deleted
-    (the re-run records again the rows still rejected)."""
+    """Queue a failed, interrupted or cancelled job again, in place (its page stays the one to watch). The
+    attempt it ended with goes to payload["attempts"]; the quarantine entries of that attempt are closed, not
+    deleted (the re-run records again the rows still rejected)."""
     job = store.job(job_id)
     if job is None:
         raise InputError(f"no job {job_id}")
-    if job["status"] not in (INTERRUPTED, "failed"):
-        raise InputError(f"job {job_id} is {job['status']}: only a failed or interrupted job is queued again")
+    if job["status"] not in job_cancel.RETRYABLE:
+        raise InputError(f"job {job_id} is {job['status']}: only a failed or interrupted job is queued again, or a "
+                         "cancelled one")
     if job["kind"] not in RUNNERS or job.get("payload") is None:
         raise InputError(f"job {job_id} ({job['kind']} {job['source']}) did not come from the queue",
                          hint="run its command again")
@@ -112,12 +148,12 @@ def retry(store: Any, job_id: int) -> dict[str, Any]:
         "status": job["status"], "error": job.get("error"), "host": job.get("host"), "pid": job.get("pid"),
         "started_at": _iso(job.get("started_at")), "ended_at": _iso(job.get("finished_at") or job.get("heartbeat_at"))}]
     # Only the row as we judged it: a job claimed or retried meanwhile is left alone.
-    same = [JOB.c.id == job_id, JOB.c.status == ("running" if job["status"] == INTERRUPTED else "failed"),
+    same = [JOB.c.id == job_id, JOB.c.status == ("running" if job["status"] == INTERRUPTED else job["status"]),
             JOB.c.pid.is_(None) if job.get("pid") is None else JOB.c.pid == job["pid"]]
     with store.begin() as conn:
         won = conn.execute(update(JOB).where(and_(*same)).values(
             status=QUEUED, payload=payload, host=None, pid=None, heartbeat_at=None, finished_at=None, error=None,
-            started_at=now())).rowcount
+            cancel_requested_at=None, started_at=now())).rowcount
         if won != 1:
             raise InputError(f"job {job_id} changed meanwhile; look at it again")
         conn.execute(update(QUARANTINE).where(QUARANTINE.c.job_id == job_id, QUARANTINE.c.resolved_at.is_(None))
@@ -128,7 +164,7 @@ def retry(store: Any, job_id: int) -> dict[str, Any]:
 
 def retryable(job: dict[str, Any]) -> bool:
     """Whether `retry` would queue this job (as Store.job shows it) again: the job pages offer it then."""
-    return job.get("status") in (INTERRUPTED, "failed") and job.get("kind") in RUNNERS \
+    return job.get("status") in job_cancel.RETRYABLE and job.get("kind") in RUNNERS \
         and job.get("payload") is not None
 
 
@@ -139,6 +175,21 @@ def queued(store: Any, kind: str | None = None) -> int:
         q = q.where(JOB.c.kind == kind)
     with store.engine.connect() as conn:
         return int(conn.execute(q).scalar_one())
+
+
+def cancelling(store: Any) -> list[dict[str, Any]]:
+    """The running jobs asked to stop that have not reached their next safe point yet (as Store.job shows them:
+    one whose process is gone reads interrupted, and is left out)."""
+    with store.engine.connect() as conn:
+        ids = conn.execute(select(JOB.c.id).where(JOB.c.status == "running", JOB.c.cancel_requested_at.is_not(None))
+                           .order_by(JOB.c.id)).scalars().all()
+    return [j for i in ids if (j := store.job(i)) is not None and j["status"] == "running"]
+
+
+def cancelled(store: Any) -> int:
+    """How many cancelled jobs there are (until a retry queues one again)."""
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(JOB).where(JOB.c.status == CANCELLED)).scalar_one())
 
 
 def worker_running(store: Any) -> bool:
@@ -159,7 +210,8 @@ class WorkResult:
 
     @property
     def failed(self) -> list[dict[str, Any]]:
-        return [j for j in self.jobs if j["status"] not in ("succeeded", "partial")]
+        """The jobs that did not end well; a job cancelled on request did what was asked, and is not one."""
+        return [j for j in self.jobs if j["status"] not in ("succeeded", "partial", CANCELLED)]
 
 
 def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll: float = POLL,
@@ -205,6 +257,8 @@ def run_claimed(store: Any, job: dict[str, Any]) -> dict[str, Any]:
     try:
         with adopting(kind, job_id):
             counts = runner_for(kind)(store, job)
+    except job_cancel.Cancelled:  # the runner ended the job at a safe point, as asked
+        pass
     except PimError as exc:  # a bad file or setting: its reason, no traceback
         log.warning("job %s (%s %s) failed: %s", job_id, kind, job["source"], exc.describe())
         _end(store, job_id, "failed", None, exc.describe())
@@ -233,9 +287,13 @@ def run_in_pages(store: Any, job_id: int, counts: dict[str, Any], page: Callable
     """A long job as pages: `page(conn)` does one page inside its own transaction (updating `counts`) and says
     whether there was one; the job's counts and heartbeat are written with each page, so progress shows and
     what is done stays done. Ends the job succeeded, or failed with the exception and `failed` (what was kept
-    and what to do next)."""
+    and what to do next), or — asked to stop (pim.job_cancel), looked at before each page — cancelled with
+    `failed` as what was kept."""
     try:
         while True:
+            if job_cancel.requested(store, job_id):
+                job_cancel.stop(store, job_id, counts, failed)
+                return counts
             with store.begin() as conn:
                 if not page(conn):
                     break

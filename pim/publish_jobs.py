@@ -1,16 +1,26 @@
 """`pim publish` as a queued job (kind "publish", pim.job_queue), so the REST API can start a publication
 without running it inside the web process: `enqueue` checks the request and records the job, a `pim worker`
 runs `run_queued`, which publishes exactly as the command does — the configured output folder
-(PIM_OUTPUT), the channel's own exporter unless one is named — and leaves the counts, the files and where
-they went on the job."""
+(PIM_OUTPUT), the channel's own exporter unless one is named, a channel catalog file when one is named (by its
+name under PIM_HOME, like an upload's profile: `catalog_file`) — and leaves the counts, the files and where
+they went on the job.
+
+The job's source is "<channel>/<scope>" with the scope resolved when it is queued, so two publications of one
+channel and scope have the same source and never run at once (pim.job_queue.EXCLUSIVE). A cancel request
+(pim.job_cancel) is looked at while the products are read and once more after the last: the job then ends
+cancelled before any file replaces the old ones, which stay."""
 
 from __future__ import annotations
 
+import re
+import shutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
 
-from pim import job_queue
+from pim import job_cancel, job_queue
 from pim.errors import InputError
 from pim.registry import EXPORTERS, RENDERERS
 from pim.store.store import JOB
@@ -18,6 +28,10 @@ from pim.store.store import JOB
 KIND = "publish"
 #: Renderers that are customer feed formats: they need a contract and go out with `pim feeds deliver`.
 FEED_PREFIX = "feed_"
+#: A queued publication looks for a cancel request every this many products it reads (and after the last).
+CANCEL_CHECK_EVERY = 1000
+CATALOG_SUFFIXES = (".yaml", ".yml")
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # as pim.upload_imports: no "..", dot files or separators
 
 
 def channels() -> list[str]:
@@ -25,9 +39,43 @@ def channels() -> list[str]:
     return sorted(name for name in RENDERERS if not name.startswith(FEED_PREFIX))
 
 
+def catalog_file(name: str, channel: str | None = None) -> Path:
+    """The channel catalog file `name` names under PIM_HOME (e.g. `catalogs/storefront.yaml`), read and checked
+    (for `channel`'s renderer when given). InputError (field "catalog") when the name is not one — absolute,
+    `..`, a dot file, an upload, a symlink leading out of PIM_HOME —, when no such file exists, or when it is
+    not a valid catalog."""
+    from channels.framework import load_catalog
+    from pim.settings import get_settings
+
+    hint = "name a .yaml file under PIM_HOME, e.g. catalogs/storefront.yaml (no '..', no leading '/')"
+    parts = name.split("/")
+    if not all(_SEGMENT.fullmatch(p) for p in parts) or not name.lower().endswith(CATALOG_SUFFIXES) \
+            or parts[0] == "uploads":
+        raise InputError(f"'{name}' is not a catalog name", field="catalog", hint=hint)
+    home = get_settings().home.resolve()
+    path = (home / name).resolve()
+    if not path.is_relative_to(home) or path.relative_to(home).parts[0] == "uploads":
+        raise InputError(f"'{name}' is not a catalog name", field="catalog", hint=hint)
+    if not path.is_file():
+        raise InputError(f"no catalog '{name}' in PIM_HOME", field="catalog",
+                         hint="an admin puts channel catalogs there (docs/channels.md)")
+    try:
+        catalog = load_catalog(path)
+    except InputError as exc:  # its line and field, not where the server keeps it
+        where = ", ".join(p for p in (f"line {exc.line}" if exc.line else "", exc.field or "") if p)
+        text = " ".join(str(exc).split())  # one line: YAML's own message spans several
+        raise InputError(f"catalog '{name}'{f' ({where})' if where else ''}: {text}", field="catalog",
+                         hint=exc.hint) from None
+    if channel is not None and catalog.renderer != channel:
+        raise InputError(f"catalog '{name}' is for the {catalog.renderer} channel, not {channel}", field="catalog",
+                         hint=f"name a catalog whose renderer is {channel}")
+    return path
+
+
 def enqueue(store: Any, channel: str, *, scope: str | None = None, full: bool = False, exporter: str | None = None,
-            by: str = "") -> int:
-    """Check the request against the registry and the structure, then queue it; InputError names the field."""
+            catalog: str | None = None, by: str = "") -> int:
+    """Check the request against the registry, the structure and PIM_HOME (a catalog), then queue it with its
+    scope resolved (the default: ecommerce, else the first, as `pim publish`); InputError names the field."""
     if channel not in channels():
         raise InputError(f"unknown channel '{channel}'", field="channel", hint=f"known: {', '.join(channels())}")
     if exporter is not None and exporter not in EXPORTERS:
@@ -37,20 +85,56 @@ def enqueue(store: Any, channel: str, *, scope: str | None = None, full: bool = 
         raise InputError("no channels in the structure", field="scope", hint="load the structure first")
     if scope is not None and scope not in scopes:
         raise InputError(f"unknown channel scope '{scope}'", field="scope", hint=f"known: {', '.join(scopes)}")
+    if catalog is not None:
+        catalog_file(catalog, channel)
+    scope = scope or ("ecommerce" if "ecommerce" in scopes else scopes[0])
     payload = {"channel": channel, "scope": scope, "full": full, "exporter": exporter, "by": by}
-    return job_queue.enqueue(store, KIND, f"{channel}/{scope or '(default)'}", payload)
+    if catalog is not None:
+        payload["catalog"] = catalog  # by name: the worker finds it under its own PIM_HOME
+    return job_queue.enqueue(store, KIND, f"{channel}/{scope}", payload)
+
+
+class _Stop(Exception):
+    """A cancel request seen while the products were read: `read` of them were."""
+
+    def __init__(self, read: int) -> None:
+        super().__init__(f"cancelled after {read} products read")
+        self.read = read
 
 
 def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:
     """Publish as the payload says. pim.pipeline.publish adopts the claimed job (its counts, status and error
-    land there); the summary — scope, files, locations — is added to the job's counts afterwards."""
+    land there); the summary — scope, files, locations — is added to the job's counts afterwards. Asked to
+    stop before the files go out, the job ends cancelled (job_cancel.Cancelled) and the old output stays."""
     from pim.pipeline import publish
     from pim.settings import get_settings
 
     payload = job.get("payload") or {}
-    result = publish(store, get_settings().output_dir, channel=payload["channel"], scope=payload.get("scope"),
-                     exporter=payload.get("exporter"), full=bool(payload.get("full")))
+    output = get_settings().output_dir
+    options = {"catalog": str(catalog_file(payload["catalog"]))} if payload.get("catalog") else None
+    try:
+        result = publish(store, output, channel=payload["channel"], scope=payload.get("scope"),
+                         exporter=payload.get("exporter"), full=bool(payload.get("full")), options=options,
+                         progress=lambda products: _watched(store, job["id"], products))
+    except _Stop as stop:
+        shutil.rmtree(output / ".staging" / f"job-{job['id']}", ignore_errors=True)  # what it had rendered
+        raise job_cancel.stop(store, job["id"], {"read": stop.read, "published": 0}, (
+            "Nothing was published: the channel's previous output stays. "
+            f"{job_cancel.again(store, job['id'], 'to publish')}.")) from None
     counts = {k: v for k, v in result.summary().items() if k != "job_id"}
     with store.begin() as conn:
         conn.execute(update(JOB).where(JOB.c.id == job["id"]).values(counts=counts))
     return counts
+
+
+def _watched(store: Any, job_id: int, products: Iterable[Any]) -> Iterator[Any]:
+    """The products as read, with a look for a cancel request every CANCEL_CHECK_EVERY of them and after the
+    last (the renderer has then read everything, and nothing has gone out yet)."""
+    every, read = max(1, CANCEL_CHECK_EVERY), 0
+    for product in products:
+        if read % every == 0 and job_cancel.requested(store, job_id):
+            raise _Stop(read)
+        read += 1
+        yield product
+    if job_cancel.requested(store, job_id):
+        raise _Stop(read)

@@ -19,7 +19,8 @@ from sqlmodel import SQLModel
 
 from pim.errors import InputError, PimError
 from pim.gc_policy import bulk_allocation
-from pim.importing import ImportCounts, Parsed, Rejected
+from pim.importing import ImportCounts, Parsed, Rejected, stop_if_cancelled
+from pim.job_cancel import Cancelled
 from pim.merge import Merger, Precedence
 from pim.product import Product, Provenance
 from pim.store import Store
@@ -304,8 +305,11 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
                 counts.unchanged += len(good) - written  # e.g. stock readings older than the stored ones
                 counts.rejected += store.quarantine(counts.job_id, rejects)
                 store.resolve_quarantine(source, [g.key for g in good])
+                stop_if_cancelled(store, counts)  # the job ended cancelled: `after` does not run
         if after is not None:
             after(counts)
+    except Cancelled:
+        raise
     except PimError as exc:
         store.finish_job(counts.job_id, counts.as_dict(), status="failed", error=exc.describe())  # type: ignore[arg-type]
         raise

@@ -273,7 +273,8 @@ def test_pim_worker_once_runs_the_queue_and_exits_1_when_a_job_failed(store: Sto
 def test_pim_jobs_retry_and_status(store: Store, echo) -> None:
     job_id = job_queue.enqueue(store, "echo", "x", {"fail": "value"})
     status = CliRunner().invoke(cli, ["jobs", "status", "--json"])
-    assert status.exit_code == 0 and json.loads(status.stdout) == {"queued": 1, "workers": []}
+    assert status.exit_code == 0 and json.loads(status.stdout) == {"queued": 1, "workers": [], "cancel_requested": [],
+                                                                   "cancelled": 0}
     job_queue.work(store, once=True)
     retried = CliRunner().invoke(cli, ["jobs", "retry", str(job_id), "--json"])
     assert retried.exit_code == 0, retried.output

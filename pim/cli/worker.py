@@ -1,9 +1,11 @@
 """`pim worker` runs the jobs the web app queues (uploaded content imports, large family rescores) outside the
-web process; `pim jobs retry ID` queues a failed or interrupted one again and `pim jobs status` says what
-waits and which workers are alive (pim.job_queue, pim.job_workers).
+web process; `pim jobs retry ID` queues a failed, interrupted or cancelled one again, `pim jobs cancel ID`
+cancels a queued one or asks a running one to stop (pim.job_cancel), and `pim jobs status` says what waits,
+what is stopping and which workers are alive (pim.job_queue, pim.job_workers).
 
-Exit codes: 0 done (or stopped by SIGTERM/Ctrl-C, after the job under way), 1 a job it ran failed (`--once`
-and `--idle-exit` only: a long-running worker keeps going), 2 a job that cannot be retried, 4 the database."""
+Exit codes: 0 done (or stopped by SIGTERM/Ctrl-C, after the job under way; a job cancelled on request is not a
+failure), 1 a job it ran failed (`--once` and `--idle-exit` only: a long-running worker keeps going), 2 a job
+that cannot be retried or cancelled, 4 the database."""
 
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ err = Console(stderr=True)
 
 def register(app: typer.Typer) -> None:
     app.command()(worker)
-    app.add_typer(jobs_app, name="jobs", help="The job queue: what waits, which workers are alive, run a job again.")
+    app.add_typer(jobs_app, name="jobs", help="The job queue: what waits, which workers are alive, run a job again, "
+                                              "cancel one.")
 
 
 def worker(
@@ -69,7 +72,7 @@ def _report(event: str, job: dict[str, Any]) -> None:
         err.print(f"job {job['id']}: {job['kind']} {escape(str(job['source']))} …", highlight=False)
         return
     counts = " ".join(f"{k} {v}" for k, v in (job.get("counts") or {}).items() if isinstance(v, int))
-    colour = "green" if job["status"] in ("succeeded", "partial") else "red"
+    colour = {"succeeded": "green", "partial": "green", "cancelled": "yellow"}.get(job["status"], "red")
     err.print(f"job {job['id']}: [{colour}]{job['status']}[/] {counts}"
               + (f" — {escape(job['error'])}" if job.get("error") else ""), highlight=False)
 
@@ -119,7 +122,7 @@ def _watch_parent(parent: int, stop: threading.Event) -> None:
 @jobs_app.command("retry")
 def retry(job_id: int = typer.Argument(..., help="The job's id (`pim import jobs`, the web UI's jobs page)."),
           as_json: bool = JsonOption) -> None:
-    """Queue a failed or interrupted job again; a worker runs it (safe: imports skip what they merged)."""
+    """Queue a failed, interrupted or cancelled job again; a worker runs it (safe: imports skip what they merged)."""
     from pim import job_queue
     from pim.store import Store
 
@@ -135,18 +138,49 @@ def retry(job_id: int = typer.Argument(..., help="The job's id (`pim import jobs
         err.print(f"[yellow]{job_queue.NO_WORKER}[/]", highlight=False)
 
 
+@jobs_app.command("cancel")
+def cancel(job_id: int = typer.Argument(..., help="The job's id (`pim jobs status`, the web UI's jobs page)."),
+           as_json: bool = JsonOption) -> None:
+    """Cancel a queued job, or ask a running one to stop at its next safe point (between pages or batches; what
+    it committed is kept). `pim jobs retry ID` runs a cancelled job again."""
+    from pim import job_cancel
+    from pim.store import Store
+
+    store = Store.from_settings()
+    job = job_cancel.cancel(store, job_id)
+    if as_json:
+        emit_json({"id": job["id"], "kind": job["kind"], "source": job["source"], "status": job["status"],
+                   "cancel_requested_at": job["cancel_requested_at"].isoformat()
+                   if job.get("cancel_requested_at") else None})
+        return
+    what = f"job {job_id} ({job['kind']} {job['source']})"
+    if job["status"] == "running":
+        console.print(f"{what}: cancel requested; it stops at its next safe point (what it committed is kept)",
+                      highlight=False, markup=False)
+    else:
+        console.print(f"{what} {job['status']}", highlight=False, markup=False)
+
+
 @jobs_app.command("status")
 def status(as_json: bool = JsonOption) -> None:
-    """How many jobs wait, and which workers are alive to run them."""
+    """How many jobs wait, which running jobs were asked to stop, and which workers are alive to run them."""
     from pim import job_queue, job_workers
     from pim.store import Store
 
     store = Store.from_settings()
     waiting, workers = job_queue.queued(store), job_workers.live(store)
+    stopping, cancelled = job_queue.cancelling(store), job_queue.cancelled(store)
     if as_json:
-        emit_json({"queued": waiting, "workers": workers})
+        emit_json({"queued": waiting, "workers": workers, "cancel_requested": [j["id"] for j in stopping],
+                   "cancelled": cancelled})
         return
     table(f"{waiting} queued job(s), {len(workers)} worker(s)", ["worker", "host", "pid", "since", "jobs run"],
           [(w["id"], w["host"], w["pid"], f"{w['started_at']:%Y-%m-%d %H:%M:%S}", w["jobs"]) for w in workers])
+    for job in stopping:
+        console.print(f"job {job['id']} ({job['kind']} {job['source']}): cancel requested, stops at its next safe "
+                      "point", highlight=False, markup=False)
+    if cancelled:
+        console.print(f"{cancelled} cancelled job(s): `pim jobs retry ID` queues one again", highlight=False,
+                      markup=False)
     if waiting and not workers:
         err.print(f"[yellow]{job_queue.NO_WORKER}[/]", highlight=False)

@@ -106,6 +106,7 @@ class JobRow(SQLModel, table=True):
     pid: int | None = Field(default=None)
     heartbeat_at: datetime | None = utc_column(nullable=True)  # stamped while running (pim.store.heartbeat)
     payload: dict[str, Any] | None = json_column(nullable=True)  # what a queued job's runner needs (pim.job_queue)
+    cancel_requested_at: datetime | None = utc_column(nullable=True)  # asked to stop (pim.job_cancel)
 
 
 class QuarantineRow(SQLModel, table=True):

@@ -28,13 +28,16 @@ class JobOut(BaseModel):
     id: int
     kind: str
     source: str
-    status: str = Field(description="queued, running, succeeded, partial, failed or interrupted.")
+    status: str = Field(description="queued, running, succeeded, partial, failed, interrupted or cancelled.")
     counts: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
     payload: dict[str, Any] | None = Field(default=None, description="What the worker runs (e.g. the kept "
                                            "upload's path and the importer), and earlier attempts.")
+    cancel_requested_at: datetime | None = Field(default=None, description="When it was cancelled or asked to stop: "
+                                                 "a running job stops at its next safe point, then reads cancelled "
+                                                 "(one that ended first keeps its own status).")
 
 
 def job_json(j: dict[str, Any]) -> dict[str, Any]:
@@ -43,8 +46,8 @@ def job_json(j: dict[str, Any]) -> dict[str, Any]:
     payload = j.get("payload")
     if isinstance(payload, dict) and isinstance(payload.get("path"), str):
         payload = {**payload, "path": Path(payload["path"]).name}
-    return {**j, "payload": payload, "started_at": j["started_at"].isoformat() if j.get("started_at") else None,
-            "finished_at": j["finished_at"].isoformat() if j.get("finished_at") else None}
+    stamps = {k: j[k].isoformat() if j.get(k) else None for k in ("started_at", "finished_at", "cancel_requested_at")}
+    return {**j, "payload": payload, **stamps}
 
 
 def job_location(job_id: int) -> dict[str, str]:

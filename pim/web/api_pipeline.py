@@ -1,5 +1,6 @@
 """The pipeline through the REST API (/api/v1, included by pim.web.api's router): upload a source file to be
-imported, read a job's rejected rows page by page, queue a publication, and queue a failed job again. Nothing
+imported, read a job's rejected rows page by page, queue a publication (with a channel catalog file named under
+PIM_HOME, like `pim publish --catalog`), queue a failed or cancelled job again, and cancel one. Nothing
 runs in the web process: each request records a queued job (pim.job_queue) that a `pim worker` runs, and
 answers 202 with the job and `Location: /api/v1/jobs/{id}` to watch.
 
@@ -29,7 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from pim import job_queue, publish_jobs, upload_imports
+from pim import job_cancel, job_queue, publish_jobs, upload_imports
 from pim.errors import InputError
 from pim.store.store import QUARANTINE
 from pim.upload_imports import UPLOADABLE
@@ -134,17 +135,24 @@ class PublishRequest(BaseModel):
     full: bool = Field(default=False, description="Rebuild everything instead of sending changes.")
     to: str | None = Field(default=None, description="An exporter (local, s3, meilisearch…) instead of the "
                            "channel's own, like `pim publish --to`.")
+    catalog: str | None = Field(default=None, description="A channel catalog YAML under PIM_HOME, by name (e.g. "
+                                "`catalogs/storefront.yaml`), instead of the channel's built-in one, like "
+                                "`pim publish --catalog`. Never a path: absolute names and `..` are refused.")
 
 
 @router.post("/publish", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
-    403: {"description": "only admins publish"}, 422: {"model": FieldErrors}})
+    403: {"description": "only admins publish"},
+    422: {"model": FieldErrors, "description": "an unknown channel, scope or exporter, or a catalog that is not a "
+          "catalog file's name under PIM_HOME"}})
 def queue_publish(body: PublishRequest, request: Request, response: Response,
                   user: User = Depends(api_role("admin", "publish"))) -> Any:
-    """Queue a publication to PIM_OUTPUT (or the named exporter), as `pim publish` runs it; 202 with the job."""
+    """Queue a publication to PIM_OUTPUT (or the named exporter), as `pim publish` runs it — with the channel
+    catalog named in `catalog`, like `--catalog`; 202 with the job. It waits while a publication of the same
+    channel and scope runs."""
     store = store_of(request)
     try:
         job_id = publish_jobs.enqueue(store, body.channel, scope=body.scope, full=body.full, exporter=body.to,
-                                      by=user.username)
+                                      catalog=body.catalog, by=user.username)
     except InputError as exc:
         return _refused(exc.field or "channel", exc.in_one_line())
     return _accepted(response, store, job_id)
@@ -152,9 +160,9 @@ def queue_publish(body: PublishRequest, request: Request, response: Response,
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
     403: {"description": "the job's kind needs another role"}, 404: {},
-    409: {"description": "the job is not failed or interrupted, or did not come from the queue"}})
+    409: {"description": "the job is not failed, interrupted or cancelled, or did not come from the queue"}})
 def retry_job(job_id: int, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
-    """Queue a failed or interrupted job again, in place (its id and Location stay)."""
+    """Queue a failed, interrupted or cancelled job again, in place (its id and Location stay)."""
     store = store_of(request)
     job = store.job(job_id)
     if job is None:
@@ -166,3 +174,21 @@ def retry_job(job_id: int, request: Request, response: Response, user: User = De
         raise HTTPException(409, exc.in_one_line()) from None
     return _accepted(response, store, job_id)
 
+
+
+@router.post("/jobs/{job_id}/cancel", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
+    403: {"description": "the job's kind needs another role"}, 404: {},
+    409: {"description": "the job already ended, or its runner cannot be asked to stop (a command runs it)"}})
+def cancel_job(job_id: int, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
+    """Cancel a queued job (it reads cancelled at once), or ask a running one to stop at its next safe point
+    (`cancel_requested_at` is set; it then ends cancelled, keeping what it committed). Watch `Location`."""
+    store = store_of(request)
+    job = store.job(job_id)
+    if job is None:
+        raise HTTPException(404, f"no job {job_id}")
+    require(user, role_for(job), f"cancel {job['kind']} jobs")
+    try:
+        job_cancel.cancel(store, job_id)
+    except InputError as exc:
+        raise HTTPException(409, exc.in_one_line()) from None
+    return _accepted(response, store, job_id)

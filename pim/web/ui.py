@@ -354,4 +354,36 @@ def job(job_id: int, request: Request, user: User = Depends(session_user)) -> HT
     found = store.job(job_id)
     if found is None:
         raise HTTPException(404, f"no job {job_id}")
-    return render(request, "job.html", user, job=found, quarantined=store.quarantined(job_id, open_only=False, limit=1000))
+    return _job_page(request, user, found)
+
+
+def _job_page(request: Request, user: User, found: dict[str, Any], error: str | None = None) -> HTMLResponse:
+    """The job page; a Cancel button while the job can be cancelled by this user (pim.job_cancel)."""
+    from pim.job_cancel import cancellable
+    from pim.web.job_roles import role_for
+
+    return render(request, "job.html", user, job=found, error=error,
+                  cancellable=cancellable(found) and user.can(role_for(found)),
+                  quarantined=store_of(request).quarantined(found["id"], open_only=False, limit=1000))
+
+
+@router.post("/jobs/{job_id}/cancel", dependencies=[Depends(check_csrf)])
+def cancel_job(job_id: int, request: Request, user: User = Depends(session_user)) -> Any:
+    """Cancel a queued job, or ask a running one to stop (the role that may run it again; pim.web.job_roles)."""
+    from pim.errors import InputError
+    from pim.job_cancel import cancel
+    from pim.web.job_roles import role_for
+
+    store = store_of(request)
+    found = store.job(job_id)
+    if found is None:
+        raise HTTPException(404, f"no job {job_id}")
+    if not user.can(role_for(found)):
+        raise HTTPException(403, f"role '{user.role}' may not cancel {found['kind']} jobs")
+    try:
+        cancel(store, job_id)
+    except InputError as exc:  # ended meanwhile: the page says so
+        page = _job_page(request, user, store.job(job_id) or found, str(exc))
+        page.status_code = 409
+        return page
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
