@@ -6,6 +6,8 @@
 - A full rebuild fills fresh `<uid>_build` indexes, swaps every locale's pair in one atomic `swap-indexes`
   and deletes the old copies: a search sees the old index or the new one, never one half built.
 - Tenant tokens are HS256 JWTs signed with a search API key (Meilisearch's documented payload).
+- `pim search drop` deletes a channel's indexes on a server (drop_indexes) or in an output folder
+  (drop_embedded), so its push state can be forgotten and the channel's locale or the channel can go.
 """
 
 from __future__ import annotations
@@ -273,14 +275,18 @@ class Pusher:
             self.note(index=uid, action="deletes", count=len(chunk))
         return len(ids)
 
-    def drop(self, uid: str) -> None:
+    def drop(self, uid: str) -> bool:
+        """Delete index `uid` and await the task; False when it was not there (gone already is no error)."""
         if self.client.index(uid) is None:
-            return
+            return False
         try:
             self.client.run("DELETE", f"/indexes/{uid}")
         except MeiliError as exc:
             if exc.code != "index_not_found":
                 raise
+            return False
+        self.note(index=uid, action="dropped")
+        return True
 
     def full(self, indexes: list[IndexFiles]) -> None:
         """Build every locale's fresh copy, swap all pairs at once, drop the old copies."""
@@ -355,6 +361,50 @@ def write_embedded(artifacts: list[Artifact], ctx: PublishContext) -> list[str]:
     path = ctx.output_dir / "search" / "manifest.json"
     path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return [*written, str(path)]
+
+
+# ---------------------------------------------------------------- dropping a channel's indexes
+#: The files write_embedded leaves per index in the output folder's search/<uid>/.
+EMBEDDED_FILES = ("settings.json", "documents.ndjson", "deletes.json")
+
+
+def drop_indexes(cfg: MeiliConfig, uids: list[str]) -> list[str]:
+    """Delete `uids` on the server (with the `<uid>_build` copy a crashed full rebuild may have left), each
+    task awaited; returns the indexes that were there. One already gone is no error, so a drop that failed
+    half-way is simply run again (`pim search drop`)."""
+    client = MeiliClient(cfg)
+    pusher = Pusher(client, cfg)
+    try:
+        return [name for uid in uids for name in (uid, f"{uid}_build") if pusher.drop(name)]
+    finally:
+        client.close()
+
+
+def drop_embedded(folder: Path, uids: list[str]) -> list[str]:
+    """Remove what write_embedded (or the local exporter) wrote for `uids` in output folder `folder`: each
+    index's files under search/<uid>/ (the folder too, once empty) and its entry in search/manifest.json,
+    which goes when no entry is left. Returns the indexes that had files there; other files stay."""
+    search = folder / "search"
+    dropped = []
+    for uid in uids:
+        found = [f for f in (search / uid / name for name in EMBEDDED_FILES) if f.is_file()]
+        for f in found:
+            f.unlink()
+        if (search / uid).is_dir() and not any((search / uid).iterdir()):
+            (search / uid).rmdir()
+        if found:
+            dropped.append(uid)
+    manifest = search / "manifest.json"
+    if manifest.is_file():
+        data = orjson.loads(manifest.read_bytes())
+        listed = data.get("indexes", [])
+        kept = [i for i in listed if i.get("uid") not in uids]
+        if len(kept) != len(listed):
+            if kept:
+                manifest.write_bytes(orjson.dumps({**data, "indexes": kept}, option=orjson.OPT_INDENT_2))
+            else:
+                manifest.unlink()
+    return dropped
 
 
 # ---------------------------------------------------------------- tenant tokens

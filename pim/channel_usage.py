@@ -112,6 +112,12 @@ def publish_runs(store: Store, code: str) -> dict[str, int]:
     return {str(source).rsplit("/", 1)[0]: int(n) for source, n in rows if str(source).rsplit("/", 1)[-1] == code}
 
 
+def drop_command(code: str, locale: str | None = None) -> str:
+    """The command that deletes channel `code`'s indexes (or one locale's) at its search targets and forgets
+    them (pim.cli.search `drop`): what a search-target blocker tells the admin to run."""
+    return f"pim search drop --channel {code}" + (f" --locale {locale}" if locale else "")
+
+
 # ---------------------------------------------------------------------------------------------- blockers
 def removal_blockers(store: Store, s: Structure, old: Channel, new: Channel) -> list[str]:
     """Why the locales and currencies `new` drops from `old` cannot go (empty: they can): a contract on the
@@ -135,7 +141,8 @@ def removal_blockers(store: Store, s: Structure, old: Channel, new: Channel) -> 
             targets = search_targets(conn, old.code)
         for loc in gone_locales if targets else ():
             found.append(listed(("search target", "search targets"), [f"{t.index(loc)} at {t.where}" for t in targets],
-                                ("holds", "hold"), f"its {loc} index, which no push would update or remove"))
+                                ("holds", "hold"), f"its {loc} index, which no push would update or remove")
+                         + f"; delete it with `{drop_command(old.code, loc)}`")
     return found
 
 
@@ -151,14 +158,15 @@ def delete_blockers(store: Store, s: Structure, code: str) -> list[str]:
         targets = search_targets(conn, code)
     if targets:
         found.append(listed(("search target", "search targets"), [f"{t.prefix}_{code}_* at {t.where}" for t in targets],
-                            ("holds", "hold"), "its indexes"))
+                            ("holds", "hold"), "its indexes") + f"; delete them with `{drop_command(code)}`")
     return found
 
 
 # ---------------------------------------------------------------------------------------------- effects
 @dataclass
 class TreeChange:
-    """Products under the old tree only (they leave the channel's tree) and under the new one only (they join)."""
+    """Products under the old tree only (they leave the channel's tree) and under the new one only (they join).
+    The write gives them a new seq (pim.channel_tree_moves), so the sentence says they are sent again."""
 
     old: str
     new: str
@@ -172,8 +180,9 @@ class TreeChange:
                    ((self.leaving, f"leave{'s' if self.leaving == 1 else ''} its tree"),
                     (self.joining, f"join{'s' if self.joining == 1 else ''} it")) if n]
         said = " and ".join(counted) or "no product leaves or joins it"
+        resent = "; incremental exports and contract deltas send them again" if counted else ""
         return (f"{channel} now shows the {self.new} tree instead of {self.old}: {said} (their categories on "
-                "this channel's catalogs and search documents).")
+                f"this channel's catalogs and search documents){resent}.")
 
 
 def tree_change(store: Store, old: str, new: str) -> TreeChange:

@@ -148,14 +148,17 @@ def prefix_range(word: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------- listener
 def grid_listener(store: Any) -> Any:
     """Registry entry (after the completeness listener): the product listener, plus a structure listener
-    that re-copies the missing attributes the completeness rescoring changed, and the one that gives products
-    under a moved category a new seq (pim.category_moves)."""
+    that re-copies the missing attributes the completeness rescoring changed, and the ones that give products
+    under a moved category, or leaving or joining a channel's tree, a new seq (pim.category_moves,
+    pim.channel_tree_moves)."""
     from pim.category_moves import resequence_listener
+    from pim.channel_tree_moves import tree_resequence_listener
 
     index = GridIndex()
     if hasattr(store, "structure_listeners"):
         store.structure_listeners.append(index.on_structure)
         store.structure_listeners.append(resequence_listener(store))  # reads the moved categories' own rows
+        store.structure_listeners.append(tree_resequence_listener(store))  # a channel's tree: its roots' rows
     return index.on_products
 
 
@@ -315,9 +318,10 @@ class GridIndex:
         from pim.rescore_jobs import kept_in_write
 
         for families, _channels in affected(kind, before, after, self.structure(conn)):
-            families = kept_in_write(families)  # a recorded job's families: it refreshes their copies page by page
-            if families is not None and not families:
-                continue
+            kept = kept_in_write(families)
+            if families and not kept:
+                continue  # their rescore is a recorded job, which refreshes the score copies page by page
+            families = kept
             if families is None:
                 self.refresh_all(conn)
                 return

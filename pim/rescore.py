@@ -62,8 +62,9 @@ class Rescorer:
 
         reqs = self.requirements(conn)
         for families, channels in affected(kind, before, after, reqs.structure):
-            if not defer(conn, families, channels):
-                self.rescore_families(conn, families, channels)
+            kept = defer(conn, families, channels)  # the large families become jobs, the rest is rescored here
+            if kept is None or kept or not families:
+                self.rescore_families(conn, kept, channels)
 
     def rescore_families(self, conn: Connection, families: set[str] | None, channels: set[str] | None) -> int:
         """Rescore the products of `families` (None: all) on `channels` (None: all), paging by id. Everything

@@ -1,7 +1,8 @@
 """A family's rescore as a recorded job, for structure writes too large to rescore inside a web request.
 
 Inside `deferred(min_products)`, a structure write that would rescore a family of at least
-`min_products` products does not: the completeness listener records a job (kind "rescore", source = the
+`min_products` products does not (its smaller families are rescored in the write, each family judged by its
+own size): the completeness listener records a job (kind "rescore", source = the
 family, counts = its channels and size) in the write's own transaction, and the grid index leaves the
 family's score copies for that job. The structure change and the record of the work it left are committed
 together, so no crash can lose the rescore silently. The job is recorded "queued" (pim.job_queue): a
@@ -54,36 +55,48 @@ def deferred(min_products: int = 0) -> Iterator[Deferral]:
         yield deferral
 
 
-def defer(conn: Connection, families: set[str] | None, channels: set[str] | None) -> bool:
+def defer(conn: Connection, families: set[str] | None, channels: set[str] | None) -> set[str] | None:
     """Called by the completeness listener for one (families, channels) rescore of a structure write: record
-    a job per family and return True when a deferral is in force and the families are large enough;
-    False (rescore now, as always) otherwise. A rescore of every family (None) is never deferred."""
+    a job for each family of at least the deferral's `min_products` products and return the families left to
+    rescore in the write (None: every family). Without a deferral, all of them stay; a rescore of every family
+    (None) is never deferred. Each family is judged by its own size, as on the family page, so a channel save
+    rescores its small families at once and queues only the large ones."""
     deferral = _ACTIVE.get()
     if deferral is None or families is None:
-        return False
+        return families
+    sizes = family_sizes(conn, families)
+    large = {f for f in families if sizes.get(f, 0) >= deferral.min_products}
+    if not large:
+        return families
+    if channels is None:  # a family that appeared or went: all channels
+        from pim.structure_cache import cached_structure
+
+        channels = set(cached_structure(conn).channels)
+    for family in sorted(large):
+        deferral.jobs.append(record(conn, family, channels, sizes.get(family, 0)))
+    deferral.families |= large
+    return families - large
+
+
+def family_sizes(conn: Connection, families: set[str]) -> dict[str, int]:
+    """family → the products scored as it (one grouped count; one count per family when some variant takes
+    its family from a model)."""
     sizes = dict(conn.execute(select(PRODUCT.c.family, func.count()).where(PRODUCT.c.family.in_(sorted(families)))
                               .group_by(PRODUCT.c.family)).all())
     if conn.execute(select(PRODUCT.c.id).where(PRODUCT.c.family.is_(None), PRODUCT.c.parent.is_not(None))
                     .limit(1)).first() is not None:  # variants taking their family from a model: count per family
         sizes = {f: conn.execute(select(func.count()).select_from(PRODUCT).where(of_family(f))).scalar_one()
                  for f in families}
-    if sum(sizes.values()) < deferral.min_products:
-        return False
-    if channels is None:  # a family that appeared or went: all channels
-        from pim.structure_cache import cached_structure
-
-        channels = set(cached_structure(conn).channels)
-    for family in sorted(families):
-        deferral.jobs.append(record(conn, family, channels, sizes.get(family, 0)))
-    deferral.families |= families
-    return True
+    return {str(f): int(n) for f, n in sizes.items()}
 
 
-def left_to_job(families: set[str] | None) -> bool:
-    """Whether the rescore of `families` was deferred to a job in the structure write under way (the grid
-    index then leaves their score copies to that job too)."""
+def kept_in_write(families: set[str] | None) -> set[str] | None:
+    """The part of `families` (None: every family) rescored in the structure write under way: all but those
+    deferred to jobs (the grid index refreshes only their score copies; the jobs refresh the others')."""
     deferral = _ACTIVE.get()
-    return deferral is not None and families is not None and bool(families) and families <= deferral.families
+    if deferral is None or families is None:
+        return families
+    return families - deferral.families
 
 
 def record(conn: Connection, family: str, channels: Iterable[str], products: int) -> int:

@@ -153,7 +153,8 @@ def test_a_new_category_tree_says_which_products_leave_and_join_it(admin, store:
     assert moved.status_code == 200
     assert _message(moved.text) == ("Saved: category tree master → outlet. ecommerce now shows the outlet tree instead "
                                     "of master: 5 products leave its tree and 1 product joins it (their categories on "
-                                    "this channel's catalogs and search documents).")
+                                    "this channel's catalogs and search documents); incremental exports and "
+                                    "contract deltas send them again.")
     assert store.structure().channels["ecommerce"].category_tree == "outlet"
     refused = _scope(web, token, category_tree="sneakers")
     assert refused.status_code == 422 and "'sneakers' is under shoes; a channel's tree is the root of a tree" in _message(refused.text)
@@ -246,7 +247,8 @@ def test_a_locale_a_search_index_or_a_catalog_relies_on_stays(admin, store: Stor
     assert refused.status_code == 409
     assert _message(refused.text) == ("Nothing was saved: de_DE cannot leave ecommerce while 1 search target holds its "
                                       "de_DE index, which no push would update or remove (products_ecommerce_de_DE at "
-                                      "files:/srv/out).")
+                                      "files:/srv/out); delete it with `pim search drop --channel ecommerce "
+                                      "--locale de_DE`.")
     gm = ChannelCatalog(code="gm", renderer="google_merchant",
                         options={"targets": [{"country": "DE", "locale": "de_DE", "currency": "USD"}]})
     monkeypatch.setattr(attribute_usage, "channel_catalogs", lambda: [gm])
@@ -269,7 +271,8 @@ def test_a_channel_in_use_is_kept_and_the_refusal_names_every_user(admin, store:
     assert b2b.status_code == 409
     assert _message(b2b.text) == ("b2b was not deleted: 2 contracts build their feeds on it (acme-tools, beta); the "
                                   "built-in gm catalog names it as its scope; 1 search target holds its indexes "
-                                  "(products_b2b_* at meili:http://search:7700).")
+                                  "(products_b2b_* at meili:http://search:7700); delete them with "
+                                  "`pim search drop --channel b2b`.")
     assert {"ecommerce", "b2b"} <= set(store.structure().channels)
     assert "b2b cannot be deleted while 2 contracts" in web.get("/admin/channels/b2b").text  # said before anyone tries
 

@@ -1,12 +1,21 @@
-"""`pim search`: tenant tokens for the storefront's per-customer search."""
+"""`pim search`: tenant tokens for the storefront's per-customer search, and dropping a channel's indexes.
+
+A channel's pushes are remembered per target (a Meilisearch server or an output folder: the `search_sync`
+rows, pim.channel_usage.search_targets), and while one is, the channels page will not let the channel or one
+of its locales go: its index would stay live with nothing to update or remove it. `drop` is the way out: it
+deletes the indexes at the target, then forgets the push. The exporter does the deleting (the core never
+imports exporters/; this command reaches it the way `token` does)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import typer
 
 from pim.cli.output import JsonOption, console, emit_json
+from pim.errors import InputError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -37,3 +46,121 @@ def token(
                    "expiresAt": expires.isoformat() if expires else None})
         return
     console.print(jwt, highlight=False, soft_wrap=True)
+
+
+@app.command("drop")
+def drop(
+    channel: str = typer.Option(..., "--channel", help="The structure channel whose indexes go."),
+    locale: str = typer.Option(None, "--locale", help="Only this locale's index (default: every locale's)."),
+    target: str = typer.Option(None, "--target", help="Only this target: a Meilisearch URL or an output folder "
+                                                      "(default: every target the channel was pushed to)."),
+    yes: bool = typer.Option(False, "--yes", help="Drop without asking first."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Delete a channel's search indexes (<prefix>_<channel>_<locale>) where its pushes went, then forget
+    those pushes, so the channel or one of its locales can leave (the channels page names this command).
+
+    At a Meilisearch target each index is deleted and its task awaited (MEILI_MASTER_KEY); at an output
+    folder the files the push wrote there are removed. An index already gone is no error. A target's push
+    state is one for all locales, so after --locale the next push to it rebuilds the other indexes in full;
+    --target also reaches a target no push state names any more (its prefix: MEILI_INDEX_PREFIX)."""
+    from pim.store import Store
+
+    store = Store.from_settings()
+    chosen = _targets(store, channel, target)
+    if not chosen:
+        if as_json:
+            emit_json({"channel": channel, "locale": locale, "targets": []})
+        else:
+            console.print(f"No search target holds {channel}'s indexes: nothing to drop.", highlight=False)
+        return
+    locales = [locale] if locale else _locales(store.structure(), channel)
+    if not yes:
+        if as_json:
+            raise InputError("pim search drop --json does not ask before deleting", hint="add --yes to drop the indexes")
+        for t in chosen:
+            console.print(f"{t.where}: {', '.join(t.index(loc) for loc in locales)}", highlight=False)
+        typer.confirm(f"Delete {channel}'s indexes there and forget those pushes?", abort=True)
+    done = []
+    for t in chosen:
+        dropped = _drop_at(t.where, [t.index(loc) for loc in locales])
+        _forget(store, f"{t.where}|{t.prefix}|{t.scope}")  # after the indexes: a failed drop is run again
+        done.append({"target": t.where, "prefix": t.prefix, "dropped": dropped})
+    if as_json:
+        emit_json({"channel": channel, "locale": locale, "targets": done})
+        return
+    for d in done:
+        said = ", ".join(d["dropped"]) or "no index was there any more"
+        console.print(f"{d['target']}: deleted {said}; its push state is forgotten.", highlight=False)
+    console.print(_after(store, channel, locale, [t.where for t in chosen]), highlight=False)
+
+
+def _targets(store: Any, channel: str, target: str | None) -> list[Any]:
+    """The targets to drop at: those the channel's pushes recorded (pim.channel_usage.search_targets), or
+    the one --target names, recorded or not (a drop of one locale forgot it, a restored database never had it)."""
+    from channels.search import index_prefix
+    from pim.channel_usage import SearchTarget, search_targets
+
+    with store.engine.connect() as conn:
+        known = search_targets(conn, channel)
+    if target is None:
+        return known
+    where = _where(target)
+    return [t for t in known if t.where == where] or [SearchTarget(where, index_prefix(), channel)]
+
+
+def _where(given: str) -> str:
+    """A --target as the push records it: "meili:<url>" or "files:<absolute folder>"."""
+    if given.startswith(("meili:", "files:")):
+        kind, _, rest = given.partition(":")
+        return f"meili:{rest.rstrip('/')}" if kind == "meili" else f"files:{Path(rest).resolve()}"
+    if given.startswith(("http://", "https://")):
+        return "meili:" + given.rstrip("/")
+    return f"files:{Path(given).resolve()}"
+
+
+def _locales(s: Any, channel: str) -> list[str]:
+    """Every locale `channel` may have an index for: its own, then any other declared or used one (an index
+    of a locale removed some other way is still this channel's: `<prefix>_<channel>_<locale>`)."""
+    own = list(s.channels[channel].locales) if channel in s.channels else []
+    others = {*s.locales, *(loc for ch in s.channels.values() for loc in ch.locales)} - set(own)
+    return own + sorted(others)
+
+
+def _drop_at(where: str, uids: list[str]) -> list[str]:
+    """Delete `uids` at one target; the indexes (or index folders) that were there."""
+    from exporters.meilisearch import MeiliConfig, drop_embedded, drop_indexes
+
+    kind, _, rest = where.partition(":")
+    if kind == "meili":
+        cfg = MeiliConfig.from_env()
+        cfg.url = rest
+        return drop_indexes(cfg, uids)
+    if kind == "files":
+        return drop_embedded(Path(rest), uids)
+    raise InputError(f"unknown search target {where}", hint="a target is meili:<url> or files:<folder>")
+
+
+def _forget(store: Any, key: str) -> None:
+    """Delete the target's `search_sync` row: its next push is a first one (a full rebuild)."""
+    from sqlalchemy import delete
+
+    from channels.search import SYNC
+
+    with store.begin() as conn:
+        conn.execute(delete(SYNC).where(SYNC.c.target == key))
+
+
+def _after(store: Any, channel: str, locale: str | None, dropped_at: list[str]) -> str:
+    """What the drop made possible, or which targets still hold the channel's indexes."""
+    from pim.channel_usage import search_targets
+
+    with store.engine.connect() as conn:
+        left = [t.where for t in search_targets(conn, channel)]
+    if left:
+        return f"{', '.join(left)} still hold{'s' if len(left) == 1 else ''} {channel}'s indexes (not named by --target)."
+    if locale:
+        return (f"{locale} can leave {channel} now. The next push to {', '.join(dropped_at)} rebuilds {channel}'s "
+                f"other indexes in full; until then nothing records them (`pim search drop --channel {channel} "
+                "--target WHERE` still reaches them).")
+    return f"No search target holds {channel}'s indexes now: the channel can be deleted."

@@ -1,8 +1,10 @@
-"""`pim structure`: load the catalog structure from YAML files, and show it."""
+"""`pim structure`: load the catalog structure from YAML files, show it, and delete an attribute, category or
+channel nothing uses (the admin pages' rules, pim.structure_deletes)."""
 
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from pim.cli.output import JsonOption, console, emit_json, table
 
@@ -42,3 +44,44 @@ def show(as_json: bool = JsonOption) -> None:
     else:
         table("structure", ["kind", "count"], counts.items())
         console.print(f"channels: {', '.join(sorted(s.channels)) or '(none)'}")
+
+
+#: What the CLI calls the option lifting a blocker, said with the blocker when a delete is refused.
+_OPTION_WORDS = {"drop_requirements": "pass --drop-requirements to remove those requirements with the channel"}
+
+
+@app.command()
+def delete(section: str = typer.Argument(..., help="attributes, categories or channels."),
+           code: str = typer.Argument(..., help="The code to delete."),
+           dry_run: bool = typer.Option(False, "--dry-run", help="Say what blocks it or what would go; delete nothing."),
+           drop_requirements: bool = typer.Option(False, "--drop-requirements", help="Channels: remove the "
+                                                  "families' requirements on it with it (otherwise they block)."),
+           as_json: bool = JsonOption) -> None:
+    """Delete one attribute (with its select options), category or channel, refused with exit code 2 while
+    anything uses it (each blocker is listed). Rescores run here, as after `pim structure load`."""
+    from pim.store import Store
+    from pim.structure_deletes import DeleteRefused, delete
+
+    store = Store.from_settings()
+    try:
+        done = delete(store, section, code, dry_run=dry_run, drop_requirements=drop_requirements,
+                      defer_rescores=False, structure=store.structure())
+    except DeleteRefused as exc:
+        lines = exc.lines(_OPTION_WORDS)
+        if as_json:
+            emit_json({"deleted": False, "dry_run": dry_run, "section": section, "code": code, "blockers": lines,
+                       "hint": exc.hint})
+        else:
+            err = Console(stderr=True)
+            err.print(f"[bold red]{code} was not deleted[/]; it is still used:", highlight=False)
+            for line in lines:
+                err.print(f"  - {line}", highlight=False, markup=False)
+            err.print(f"  → {exc.hint} (`pim structure delete {section} {code} --dry-run` checks again)",
+                      highlight=False, markup=False)
+        raise typer.Exit(2) from None
+    if as_json:
+        emit_json({"deleted": not done.dry_run, "dry_run": done.dry_run, "items": done.items(),
+                   "requirements_dropped": done.requirements_dropped, "gate_decisions": done.gate_decisions,
+                   "jobs": done.jobs, "notice": done.notice})
+    else:
+        console.print(done.notice, highlight=False, markup=False)

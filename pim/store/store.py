@@ -391,13 +391,16 @@ class Store:
             found.update({code: data for code, data in conn.execute(q)})
         return found
 
-    def delete_structure(self, kind: str, code: str) -> bool:
+    def delete_structure(self, kind: str, code: str, *, also: Callable[[Connection], Any] | None = None) -> bool:
+        """`also` removes what goes with the item (a channel's gate decisions) in the same transaction."""
         with self.begin() as conn:
             before = self._structure_data(conn, kind, [code])
             res = conn.execute(delete(STRUCTURE).where(STRUCTURE.c.kind == kind, STRUCTURE.c.code == code))
             _bump_structure_version(self, conn)
             for listener in self.structure_listeners:
                 listener(conn, kind, before, {code: None})
+            if also is not None:
+                also(conn)
         return bool(res.rowcount)
 
     def get_structure(self, kind: str) -> list[Any]:

@@ -8,21 +8,27 @@ through `save_structure`, so the structure listeners run as for a file. Unlike t
 the web pages' rescore deferral: a family rescore of at least pim.web.families.RESCORE_IN_REQUEST products
 becomes a queued job (pim.rescore_jobs), whose id and URL the answer lists. A refused body answers 422 with
 `{"errors": [{section, code?, field?, message}]}`, one entry per problem, and writes nothing; `?dry_run=true`
-checks and counts what would change, writing nothing either way."""
+checks and counts what would change, writing nothing either way.
+
+`DELETE /structure/{section}/{code}` deletes one attribute, category or channel by the admin pages' own rules
+(pim.structure_deletes): 404 for an unknown code, 409 with every blocker in the same `{"errors": [...]}` shape,
+200 with what went and any queued rescore job. A channel's families' requirements block it unless
+`?drop_requirements=true` removes them with it; `?dry_run=true` answers the same without deleting."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
-from pim import rescore_jobs
+from pim import rescore_jobs, structure_deletes
+from pim.errors import InputError
 from pim.structure import structure_key
 from pim.structure_files import (
     SECTION_KIND,
@@ -168,3 +174,51 @@ def load_structure(body: StructureFile, request: Request, dry_run: bool = Query(
         loaded = save_structure(store, body)
     jobs = [QueuedJob(id=j, location=job_location(j)["Location"]) for j in deferral.jobs]
     return StructureLoaded(dry_run=False, changes=changes, loaded=loaded, jobs=jobs)
+
+
+class StructureDeleted(BaseModel):
+    dry_run: bool
+    deleted: dict[str, list[str]] = Field(description="Per section: the codes deleted (on a dry run: that would "
+                                          "be); an attribute's select options under `attribute_options`.")
+    requirements_dropped: list[str] = Field(description="Families whose requirements on the deleted channel were "
+                                            "removed with it (`drop_requirements`).")
+    gate_decisions: int = Field(description="A deleted channel's stored gate decisions, removed with it.")
+    jobs: list[QueuedJob] = Field(description="Rescores queued for a worker: a deleted channel's completeness rows "
+                                  "of families of at least the in-request threshold (2,000 products).")
+    notice: str = Field(description="What happened, in the admin pages' words.")
+
+
+#: What the API calls the option lifting a blocker, said with the blocker in a 409.
+_OPTION_WORDS = {structure_deletes.DROP_REQUIREMENTS: "add ?drop_requirements=true to remove those requirements "
+                 "with the channel"}
+
+
+@router.delete("/structure/{section}/{code}", response_model=StructureDeleted, tags=["structure"], responses={
+    401: {"description": "no or an invalid bearer token"}, 403: {"description": "only admins change the structure"},
+    404: {"description": "the section holds no such code"},
+    409: {"model": StructureRefused, "description": "every blocker, one error each, as the admin page says it; "
+          "nothing was deleted"},
+    422: {"model": StructureRefused, "description": "an unknown section, or drop_requirements on a section "
+          "other than channels"}})
+def delete_structure_item(section: Literal["attributes", "categories", "channels"], code: str, request: Request,
+                          dry_run: bool = Query(False, description="Answer the blockers and what would go; "
+                                                "delete nothing."),
+                          drop_requirements: bool = Query(False, description="Channels: remove the families' "
+                                                          "requirements on it with it (otherwise they block)."),
+                          user: User = Depends(api_role("admin", "change the structure"))) -> Any:
+    """Delete one attribute (with its select options), category or channel nothing uses, by the admin pages'
+    rules. Families are not deleted. A deleted channel's large rescores are queued jobs."""
+    try:
+        done = structure_deletes.delete(store_of(request), section, code, dry_run=dry_run,
+                                        drop_requirements=drop_requirements, structure=structure_of(request))
+    except structure_deletes.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except structure_deletes.DeleteRefused as exc:
+        errors = [StructureError(section=section, code=code, field="requirements" if b.option else None, message=line)
+                  for b, line in zip(exc.blockers, exc.lines(_OPTION_WORDS), strict=True)]
+        return JSONResponse(StructureRefused(errors=errors).model_dump(exclude_none=True), status_code=409)
+    except InputError as exc:
+        return _refused([StructureError(section="query", field=exc.field, message=exc.in_one_line())])
+    jobs = [QueuedJob(id=j, location=job_location(j)["Location"]) for j in done.jobs]
+    return StructureDeleted(dry_run=done.dry_run, deleted=done.items(), requirements_dropped=done.requirements_dropped,
+                            gate_decisions=done.gate_decisions, jobs=jobs, notice=done.notice)

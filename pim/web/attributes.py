@@ -23,9 +23,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from pim import attribute_changes, attribute_usage, rescore_jobs
+from pim import attribute_changes, attribute_usage, rescore_jobs, structure_deletes
 from pim.catalog import Structure
-from pim.structure import Attribute, AttributeType, structure_key
+from pim.structure import Attribute, AttributeType
 from pim.web import families as family_pages
 from pim.web.accounts import User
 from pim.web.admin import admin_user
@@ -194,23 +194,11 @@ def _conflict(store: Any, s: Structure, attr: Attribute, new: Attribute, said: l
 
 @router.post("/{code}/delete", dependencies=[Depends(check_csrf)])
 def delete_attribute(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
-    store, s = store_of(request), structure_of(request)
-    attr = s.attributes.get(code)
-    if attr is None:
-        raise HTTPException(404, f"no attribute '{code}'")
-    blocked = attribute_usage.blockers(store, s, code)
-    if blocked:
-        return _attribute_page(request, user, code, error=f"{code} was not deleted: {'; '.join(blocked)}.", status=409)
-    options = list(s.options.get(code, {}).values())
-    store.delete_structure("attribute", code)
-    with store.engine.connect() as conn:  # an import may have written a value meanwhile: put it back
-        raced = sum(attribute_usage.value_holders(conn, table, code)[0] for table in attribute_usage.HOLDERS)
-    if raced:
-        store.put_structure("attribute", [attr])
-        return _attribute_page(request, user, code, status=409,
-                               error=f"{code} was not deleted: products got a value of it while it was being deleted.")
-    for opt in options:
-        store.delete_structure("attribute_option", structure_key("attribute_option", opt))
-    gone = f" and its {len(options)} option{'s' if len(options) != 1 else ''}" if options else ""
-    return _list_page(request, user, notice=f"Deleted {code}{gone}.")
-
+    """The rules are pim.structure_deletes' (the API and `pim structure delete` share them)."""
+    try:
+        done = structure_deletes.delete_attribute(store_of(request), code, structure=structure_of(request))
+    except structure_deletes.NotFound:
+        raise HTTPException(404, f"no attribute '{code}'") from None
+    except structure_deletes.DeleteRefused as exc:
+        return _attribute_page(request, user, code, error=str(exc), status=409)
+    return _list_page(request, user, notice=done.notice)

@@ -25,11 +25,11 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlalchemy import Connection, text
 
-from pim import category_moves, grid_jobs
-from pim.attribute_usage import EXAMPLES, HOLDERS, rows_said
+from pim import category_moves, grid_jobs, structure_deletes
 from pim.catalog import Structure
-from pim.store import Store
 from pim.structure import Category
+from pim.structure_deletes import category_blockers as blockers
+from pim.structure_deletes import classified_in
 from pim.structure_files import StructureFile, check_references
 from pim.web.accounts import User
 from pim.web.admin import admin_user
@@ -70,19 +70,6 @@ def direct_counts(conn: Connection, table: str) -> dict[str, int]:
     return {str(code): int(n) for code, n in conn.execute(text(sql))}
 
 
-def classified_in(conn: Connection, table: str, code: str) -> tuple[int, list[str]]:
-    """How many rows of `table` list `code` directly, and the keys of the first few."""
-    key = HOLDERS[table]
-    if conn.dialect.name == "postgresql":
-        where = "t.categories @> jsonb_build_array(CAST(:code AS text))"
-    else:
-        where = "EXISTS (SELECT 1 FROM json_each(t.categories) c WHERE c.value = :code)"
-    count = conn.execute(text(f"SELECT count(*) FROM {table} t WHERE {where}"), {"code": code}).scalar_one()
-    examples = conn.execute(text(f"SELECT t.{key} FROM {table} t WHERE {where} ORDER BY t.{key} LIMIT {EXAMPLES}"),
-                            {"code": code}).scalars().all()
-    return int(count), [str(e) for e in examples]
-
-
 # ---------------------------------------------------------------------------------------------- rules
 def tree(s: Structure, products: dict[str, int], models: dict[str, int]) -> list[Node]:
     """The roots (categories without a declared parent), each with its sub-categories, sorted by code. A
@@ -116,29 +103,6 @@ def new_category(s: Structure, code: str, parent: str | None, labels: dict[str, 
         where = s.categories[code].parent
         problems.append(f"'{code}' is already a category" + (f" (under {where})" if where else " (a root)"))
     return (file.categories[0] if not problems else None), problems
-
-
-def blockers(store: Store, s: Structure, code: str) -> list[str]:
-    """What keeps `code` from being deleted, said so an admin knows what to move first (empty: nothing)."""
-    from pim.contracts import get_contracts
-
-    found: list[str] = []
-    kids = sorted(s.children().get(code, []))
-    if kids:
-        found.append(f"it has {len(kids)} sub-categor{'ies' if len(kids) != 1 else 'y'}: {', '.join(kids)}")
-    with store.engine.connect() as conn:
-        for table in HOLDERS:
-            count, examples = classified_in(conn, table, code)
-            if count:
-                found.append(rows_said(table, count, examples, ("is in", "are in")))
-    channels = category_moves.tree_channels(s, code)
-    if channels:
-        found.append(f"it is the category tree of channel {', '.join(channels)}")
-    contracts = sorted(c.code for c in get_contracts(store)
-                       if any(code in r.categories for r in [*c.assortment.rules, *c.assortment.exclude]))
-    if contracts:
-        found.append(f"the assortment of contract {', '.join(contracts)} names it")
-    return found
 
 
 # ---------------------------------------------------------------------------------------------- pages
@@ -251,18 +215,11 @@ async def move_category(code: str, request: Request, user: User = Depends(admin_
 
 @router.post("/{code}/delete", dependencies=[Depends(check_csrf)])
 def delete_category(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
-    store, s = store_of(request), structure_of(request)
-    cat = s.categories.get(code)
-    if cat is None:
-        raise HTTPException(404, f"no category '{code}'")
-    blocked = blockers(store, s, code)
-    if blocked:
-        return _category_page(request, user, code, error=f"{code} was not deleted: {'; '.join(blocked)}.", status=409)
-    store.delete_structure("category", code)
-    with store.engine.connect() as conn:  # an import may have classified something in it meanwhile: put it back
-        raced = sum(classified_in(conn, table, code)[0] for table in HOLDERS)
-    if raced:
-        store.put_structure("category", [cat])
-        return _category_page(request, user, code, status=409,
-                              error=f"{code} was not deleted: products were classified in it while it was being deleted.")
-    return _tree_page(request, user, notice=f"Deleted {code}.")
+    """The rules are pim.structure_deletes' (the API and `pim structure delete` share them)."""
+    try:
+        done = structure_deletes.delete_category(store_of(request), code, structure=structure_of(request))
+    except structure_deletes.NotFound:
+        raise HTTPException(404, f"no category '{code}'") from None
+    except structure_deletes.DeleteRefused as exc:
+        return _category_page(request, user, code, error=str(exc), status=409)
+    return _tree_page(request, user, notice=done.notice)

@@ -7,8 +7,10 @@ what the loader does not check: the locales and currencies must be declared and 
 Every change is a structure write (Store.put_structure / delete_structure), so the structure cache,
 completeness and the grid index follow as after `pim structure load`. A locale change, a new channel and a
 deleted one rescore every family on the channel, a currency change the families requiring a price there
-(pim.rescore.affected); those writes run inside pim.rescore_jobs.deferred like the family page, so a large
-catalog becomes queued rescore jobs and the gate scores those families itself until they succeed.
+(pim.rescore.affected); those writes run inside pim.rescore_jobs.deferred like the family page, so each family
+of fewer than RESCORE_IN_REQUEST products is rescored in the request and each larger one becomes a queued
+rescore job, whose family the gate scores itself until it succeeds. A tree change re-sends the products
+leaving or joining the tree (pim.channel_tree_moves).
 
 A locale or currency leaves only when no contract on the channel delivers or prices in it, no search target
 holds its index and no built-in catalog names it; a channel is deleted only when no family, contract,
@@ -192,12 +194,15 @@ def _channel_page(request: Request, user: User, code: str, *, error: str | None 
 
 
 def _rescored(deferral: rescore_jobs.Deferral, families: list[str], code: str) -> str:
-    """The notice's part about completeness: queued jobs (the family page shows them) or done in the request."""
+    """The notice's part about completeness: the families rescored in the request (those below the family
+    page's RESCORE_IN_REQUEST products), then the queued jobs of the larger ones (the family page shows them)."""
+    now = [f for f in families if f not in deferral.families]
+    said = f" Products of {', '.join(now)} were rescored on {code}." if now else ""
     if deferral.jobs:
-        return (f" The products of {', '.join(sorted(deferral.families))} are being rescored on {code} "
-                f"(job {', '.join(map(str, deferral.jobs))}); each family's page shows when that is done, and "
-                "until then the gate scores them itself.")
-    return f" Products of {', '.join(families)} were rescored on {code}." if families else ""
+        said += (f" The products of {', '.join(sorted(deferral.families))} are being rescored on {code} "
+                 f"(job {', '.join(map(str, deferral.jobs))}); each family's page shows when that is done, and "
+                 "until then the gate scores them itself.")
+    return said
 
 
 @router.get("")
@@ -269,7 +274,8 @@ async def change_scope(code: str, request: Request, user: User = Depends(admin_u
         return _channel_page(request, user, code, status=409, form=_kept(form), error=(
             f"Nothing was saved: {' and '.join(gone)} cannot leave {code} while {'; '.join(blocked)}."))
     tree = channel_usage.tree_change(store, old.category_tree, new.category_tree).sentence(code)
-    with rescore_jobs.deferred(family_pages.RESCORE_IN_REQUEST) as deferral:  # large: jobs queued with the write
+    # read per request (tests lower it): families below it are rescored in the write, larger ones queued with it
+    with rescore_jobs.deferred(family_pages.RESCORE_IN_REQUEST) as deferral:
         store.put_structure("channel", [new])
     notice = f"Saved: {'; '.join(said)}. {tree}".rstrip() + _rescored(deferral, channel_usage.rescored_by(s, old, new), code)
     return _channel_page(request, user, code, notice=notice)
@@ -305,14 +311,18 @@ async def change_gate(code: str, request: Request, user: User = Depends(admin_us
 
 
 @router.post("/{code}/delete", dependencies=[Depends(check_csrf)])
-def delete_channel(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
-    store, s = store_of(request), structure_of(request)
-    if code not in s.channels:
-        raise HTTPException(404, f"no channel '{code}'")
-    if blocked := channel_usage.delete_blockers(store, s, code):
-        return _channel_page(request, user, code, error=f"{code} was not deleted: {'; '.join(blocked)}.", status=409)
-    with rescore_jobs.deferred(family_pages.RESCORE_IN_REQUEST) as deferral:  # its completeness rows go
-        store.delete_structure("channel", code)
-    later = (f" Its completeness rows are being removed (job {', '.join(map(str, deferral.jobs))})."
-             if deferral.jobs else "")
-    return _list_page(request, user, notice=f"Deleted {code}.{later}")
+async def delete_channel(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
+    """`drop_requirements` (ticked): the families' requirements on the channel go with it. The rules, the
+    gate decisions going along and the rescore deferral are pim.structure_deletes' (shared with the API
+    and `pim structure delete`)."""
+    from pim import structure_deletes
+
+    drop = str((await request.form()).get(structure_deletes.DROP_REQUIREMENTS, "")).lower() in ("true", "on", "1")
+    try:
+        done = structure_deletes.delete_channel(store_of(request), code, drop_requirements=drop,
+                                                structure=structure_of(request))
+    except structure_deletes.NotFound:
+        raise HTTPException(404, f"no channel '{code}'") from None
+    except structure_deletes.DeleteRefused as exc:
+        return _channel_page(request, user, code, error=str(exc), status=409)
+    return _list_page(request, user, notice=done.notice)
