@@ -1,6 +1,6 @@
 """Deleting an attribute, a category or a channel: the rules the admin pages, the REST API
 (`DELETE /api/v1/structure/{section}/{code}`) and `pim structure delete` share, so a code is refused for the
-same reasons whichever way it is asked. Families are not deleted anywhere (no page does it), so not here.
+same reasons whichever way it is asked.
 
 Each delete checks its blockers first and raises DeleteRefused naming every one (what to change first);
 `dry_run` answers the same question and what would go, writing nothing. Then it deletes through
@@ -14,12 +14,15 @@ structure write, and the answer (Deleted) says what went, the jobs it queued and
 - A category is kept while it has sub-categories, products or product models classified in it, is a
   channel's tree or is named by a contract's assortment; the same look-again-and-put-back covers an import
   classifying something in it meanwhile.
+- A family is kept while products or product models are of it, a family variant splits it or a contract's
+  assortment names it; an import may create a product of it meanwhile: the same look-again-and-put-back.
+  Its completeness rows, grid copies and rescore jobs have nothing to hold (it has no products).
 - A channel is kept while pim.channel_usage.delete_blockers names anything. Families' requirements on it are
   the one blocker the delete can lift itself: with `drop_requirements` those requirements are removed first
   (a family write each, rescoring the family on the channel), then the channel. Its stored gate decisions and
   blocked counts (pim.gate) go in the channel's own delete transaction. A deleted channel rescores every
-  family on it (its completeness rows go): inside pim.rescore_jobs.deferred with the family page's
-  RESCORE_IN_REQUEST (read at each call, tests lower it), a large catalog becomes queued rescore jobs."""
+  family on it (its completeness rows go): inside pim.rescore_jobs.deferred with the threshold
+  pim.rescore_jobs.IN_REQUEST (read at each call, tests lower it), a large catalog becomes queued rescore jobs."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ from pim.store import Store
 from pim.structure import Family, structure_key
 
 #: The sections a delete names (as `pim structure load` files and POST /api/v1/structure do) → structure kind.
-SECTIONS = {"attributes": "attribute", "categories": "category", "channels": "channel"}
+SECTIONS = {"attributes": "attribute", "categories": "category", "channels": "channel", "families": "family"}
 DROP_REQUIREMENTS = "drop_requirements"  # the option lifting a channel's family blocker
 
 
@@ -98,8 +101,7 @@ def delete(store: Store, section: str, code: str, *, dry_run: bool = False, drop
            defer_rescores: bool = True, structure: Structure | None = None) -> Deleted:
     """Delete `code` of `section` (a SECTIONS key) by that section's rules; see the module docstring."""
     if section not in SECTIONS:
-        raise InputError(f"cannot delete from section '{section}'", field="section",
-                         hint=f"use {', '.join(SECTIONS)} (families are not deleted)")
+        raise InputError(f"cannot delete from section '{section}'", field="section", hint=f"use {', '.join(SECTIONS)}")
     if drop_requirements and section != "channels":
         raise InputError(f"{DROP_REQUIREMENTS} applies to channels only, not {section}", field=DROP_REQUIREMENTS,
                          hint="leave it out")
@@ -107,6 +109,8 @@ def delete(store: Store, section: str, code: str, *, dry_run: bool = False, drop
         return delete_attribute(store, code, dry_run=dry_run, structure=structure)
     if section == "categories":
         return delete_category(store, code, dry_run=dry_run, structure=structure)
+    if section == "families":
+        return delete_family(store, code, dry_run=dry_run, structure=structure)
     return delete_channel(store, code, dry_run=dry_run, drop_requirements=drop_requirements,
                           defer_rescores=defer_rescores, structure=structure)
 
@@ -213,6 +217,57 @@ def delete_category(store: Store, code: str, *, dry_run: bool = False, structure
     return Deleted("categories", code, notice=f"Deleted {code}.")
 
 
+# ---------------------------------------------------------------------------------------------- families
+def family_members(conn: Connection, code: str) -> list[tuple[str, int, list[str]]]:
+    """(HOLDERS table, how many rows are of family `code`, the keys of the first few) for each table holding any."""
+    from pim.store.store import MODEL, PRODUCT
+
+    found = []
+    for name, table in (("product", PRODUCT), ("product_model", MODEL)):
+        key = table.c[HOLDERS[name]]
+        count = int(conn.execute(select(func.count()).select_from(table).where(table.c.family == code)).scalar_one())
+        if count:
+            examples = conn.execute(select(key).where(table.c.family == code).order_by(key).limit(EXAMPLES)).scalars()
+            found.append((name, count, [str(e) for e in examples]))
+    return found
+
+
+def family_blockers(store: Store, s: Structure, code: str) -> list[str]:
+    """What keeps family `code` from being deleted: its products and product models (a product's family must
+    exist, pim.validation), the family variants splitting it, and contracts whose assortment names it (the
+    rule would quietly match nothing)."""
+    from pim.contracts import get_contracts
+
+    with store.engine.connect() as conn:
+        found = [rows_said(table, n, examples, ("is of", "are of")) for table, n, examples in family_members(conn, code)]
+    if variants := sorted(fv.code for fv in s.family_variants.values() if fv.family == code):
+        found.append(f"the family variant{'s' if len(variants) != 1 else ''} {', '.join(variants)} split{'s' if len(variants) == 1 else ''} it")
+    contracts = sorted(c.code for c in get_contracts(store)
+                       if any(code in r.families for r in [*c.assortment.rules, *c.assortment.exclude]))
+    if contracts:
+        found.append(f"the assortment of contract {', '.join(contracts)} names it")
+    return found
+
+
+def delete_family(store: Store, code: str, *, dry_run: bool = False, structure: Structure | None = None) -> Deleted:
+    """Delete a family no product, product model, family variant or contract uses."""
+    s = _structure(store, structure)
+    family = s.families.get(code)
+    if family is None:
+        raise _missing("family", code, "families")
+    if blocked := family_blockers(store, s, code):
+        raise _refused("families", code, blocked)
+    if dry_run:
+        return Deleted("families", code, True, notice=f"Would delete {code}.")
+    store.delete_structure("family", code)
+    with store.engine.connect() as conn:  # an import may have created a product of it meanwhile: put it back
+        raced = family_members(conn, code)
+    if raced:
+        store.put_structure("family", [family])
+        raise _refused("families", code, ["products were created in it while it was being deleted"])
+    return Deleted("families", code, notice=f"Deleted {code}.")
+
+
 # ---------------------------------------------------------------------------------------------- channels
 def channel_blockers(store: Store, s: Structure, code: str, *, drop_requirements: bool = False) -> list[Blocker]:
     """pim.channel_usage.delete_blockers, with what the families' requirements add marked as lifted by
@@ -234,13 +289,6 @@ def without_requirements(s: Structure, code: str) -> Structure:
 
 def _without(family: Family, code: str) -> Family:
     return family.model_copy(update={"requirements": {ch: r for ch, r in family.requirements.items() if ch != code}})
-
-
-def _rescore_in_request() -> int:
-    """The family page's threshold, read at each call (a test or an operator may change it)."""
-    from pim.web import families as family_pages
-
-    return int(family_pages.RESCORE_IN_REQUEST)
 
 
 def gate_decisions(conn: Connection, code: str) -> int:
@@ -280,7 +328,7 @@ def delete_channel(store: Store, code: str, *, dry_run: bool = False, drop_requi
         done.notice = _channel_notice(done)
         return done
     removed: list[int] = []
-    deferring = rescore_jobs.deferred(_rescore_in_request()) if defer_rescores else nullcontext(rescore_jobs.Deferral(0))
+    deferring = rescore_jobs.deferred() if defer_rescores else nullcontext(rescore_jobs.Deferral(0))
     with deferring as deferral:
         if drop_requirements:  # read again: a family saved since the check keeps its other changes
             fresh = [f for f in store.get_structure("family") if code in f.requirements]

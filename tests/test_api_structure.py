@@ -100,7 +100,7 @@ def test_a_dry_run_counts_what_would_change_and_writes_nothing(role_tokens, stor
 def test_a_large_rescore_is_queued_and_a_worker_completes_it(role_tokens, store: Store,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     client, tokens = role_tokens
-    monkeypatch.setattr("pim.web.families.RESCORE_IN_REQUEST", 1)  # any rescore is "large"
+    monkeypatch.setattr("pim.rescore_jobs.IN_REQUEST", 1)  # any rescore is "large"
     resp = _post(client, tokens["admin"], {"families": [_shoes([], ["mpn"])]})
     assert resp.status_code == 200, resp.text
     [job] = resp.json()["jobs"]

@@ -1,4 +1,4 @@
-"""A channels-page save that rescores families: each family below the family page's RESCORE_IN_REQUEST
+"""A channels-page save that rescores families: each family below pim.rescore_jobs.IN_REQUEST
 products is rescored in the request (stored rows, grid copies and the notice at once), and only the larger
 ones become queued rescore jobs, as on the family page. The threshold is read at each request."""
 
@@ -14,7 +14,6 @@ from pim.completeness import stored_completeness
 from pim.product import Product
 from pim.store import Store
 from pim.structure import Family, Locale
-from pim.web import families
 from tests.channel_data import ERP, FAMILY_ATTRS, complete_values
 from tests.test_web_ui import cheap_argon2  # noqa: F401  (cheap_argon2: autouse fixture)
 
@@ -56,7 +55,7 @@ def _grid_french(store: Store) -> set[str]:
 
 def test_small_families_are_rescored_in_the_request_and_only_large_ones_queued(
         web, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(families, "RESCORE_IN_REQUEST", 3)  # socks (2) below it, shoes (5) above
+    monkeypatch.setattr(rescore_jobs, "IN_REQUEST", 3)  # socks (2) below it, shoes (5) above
     notice = _add_french(web)
     [job] = store.jobs(kind="rescore")
     assert job["source"] == "shoes" and job["status"] == "queued" and job["counts"]["channels"] == ["ecommerce"]
@@ -74,12 +73,12 @@ def test_small_families_are_rescored_in_the_request_and_only_large_ones_queued(
 
 
 def test_the_threshold_is_read_at_each_save(web, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(families, "RESCORE_IN_REQUEST", 1000)  # every family is small
+    monkeypatch.setattr(rescore_jobs, "IN_REQUEST", 1000)  # every family is small
     notice = _add_french(web)
     assert store.jobs(kind="rescore") == []
     assert notice.endswith("Products of shoes, socks were rescored on ecommerce.")
     assert _french(store, "complete") is not None and _french(store, "sock-1") == 50
-    monkeypatch.setattr(families, "RESCORE_IN_REQUEST", 1)  # every family is large
+    monkeypatch.setattr(rescore_jobs, "IN_REQUEST", 1)  # every family is large
     client, token = web
     client.post("/admin/channels/ecommerce/scope", data={
         "csrf_token": token, "locale": ["en_US", "de_DE"], "currency": ["EUR", "USD"], "category_tree": "master"})

@@ -22,7 +22,7 @@ from pim.gate import record_decisions
 from pim.product import Product
 from pim.scoring_tables import GATE_COUNT, GATE_DECISION
 from pim.store import Store
-from pim.structure import Attribute, AttributeOption, Category, Channel
+from pim.structure import Attribute, AttributeOption, Category, Channel, Family
 from pim.structure_deletes import DeleteRefused, NotFound
 from tests.channel_data import ERP, seed_products
 from tests.feeds_data import contract
@@ -123,12 +123,71 @@ def test_a_category_is_refused_while_used_and_put_back_when_an_import_classified
 def test_unknown_codes_sections_and_misplaced_options_are_input_errors(seeded: Store) -> None:
     with pytest.raises(NotFound, match="no channel 'nope'"):
         structure_deletes.delete(seeded, "channels", "nope")
-    with pytest.raises(InputError, match="cannot delete from section 'families'") as section:
-        structure_deletes.delete(seeded, "families", "shoes")
-    assert "use attributes, categories, channels" in (section.value.hint or "")
+    with pytest.raises(InputError, match="cannot delete from section 'locales'") as section:
+        structure_deletes.delete(seeded, "locales", "en_US")
+    assert "use attributes, categories, channels, families" in (section.value.hint or "")
     with pytest.raises(InputError, match="drop_requirements applies to channels only"):
         structure_deletes.delete(seeded, "attributes", "mpn", drop_requirements=True)
     assert "mpn" in seeded.structure().attributes and "shoes" in seeded.structure().families
+
+
+# ---------------------------------------------------------------------------------------------- families
+def _boots(store: Store) -> None:
+    store.put_structure("family", [Family(code="boots", attributes=["sku", "name"], attribute_as_label="name")])
+
+
+def test_a_family_in_use_is_refused_with_every_blocker(seeded: Store) -> None:
+    put_contracts(seeded, [contract(code="acme", channel="ecommerce", assortment={"rules": [{"families": ["shoes"]}]})])
+    with pytest.raises(DeleteRefused) as refused:
+        structure_deletes.delete(seeded, "families", "shoes", dry_run=True)
+    said = [str(b) for b in refused.value.blockers]
+    assert any(re.fullmatch(r"\d+ products are of it \(.*\)", b) for b in said), said
+    assert "the family variant shoes_color splits it" in said
+    assert "the assortment of contract acme names it" in said
+    assert "shoes" in seeded.structure().families
+
+
+def test_an_unused_family_is_deleted_and_a_dry_run_writes_nothing(seeded: Store) -> None:
+    _boots(seeded)
+    assert structure_deletes.delete(seeded, "families", "boots", dry_run=True).notice == "Would delete boots."
+    assert "boots" in seeded.structure().families
+    assert structure_deletes.delete(seeded, "families", "boots").notice == "Deleted boots."
+    assert "boots" not in seeded.structure().families
+    with pytest.raises(NotFound, match="no family 'boots'"):
+        structure_deletes.delete(seeded, "families", "boots")
+
+
+def test_a_family_an_import_created_a_product_of_meanwhile_is_put_back(seeded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _boots(seeded)
+    _racing(seeded, monkeypatch, "family", Product(identifier="late-boot", family="boots", source=ERP,
+                                                   values={"sku": "late-boot"}))
+    with pytest.raises(DeleteRefused, match="products were created in it while it was being deleted"):
+        structure_deletes.delete_family(seeded, "boots")
+    assert seeded.structure().families["boots"].attribute_as_label == "name"
+
+
+def test_the_api_and_the_family_page_delete_an_unused_family(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
+    _boots(store)
+    refused = _delete(client, tokens["admin"], "families/shoes")
+    assert refused.status_code == 409 and any("products are of it" in e["message"] for e in refused.json()["errors"])
+    done = _delete(client, tokens["admin"], "families/boots")
+    assert done.status_code == 200 and done.json()["deleted"] == {"families": ["boots"]}
+    assert "boots" not in store.structure().families
+
+
+def test_the_family_page_offers_delete_only_when_nothing_uses_it(admin, store: Store) -> None:
+    web, token = admin
+    _boots(store)
+    shoes = web.get("/admin/families/shoes").text
+    assert 'action="/admin/families/shoes/delete"' not in shoes and "cannot be deleted while" in shoes
+    assert 'action="/admin/families/boots/delete"' in web.get("/admin/families/boots").text
+    kept = web.post("/admin/families/shoes/delete", data={"csrf_token": token})
+    assert kept.status_code == 409 and "shoes was not deleted" in _message(kept.text)
+    gone = web.post("/admin/families/boots/delete", data={"csrf_token": token})
+    assert gone.status_code == 200 and _message(gone.text) == "Deleted boots."
+    assert "boots" not in store.structure().families
+    assert web.post("/admin/families/nope/delete", data={"csrf_token": token}).status_code == 404
 
 
 # ---------------------------------------------------------------------------------------------- channels
@@ -195,7 +254,7 @@ def test_the_gate_decisions_go_in_the_channels_own_transaction(seeded: Store, mo
 
 def test_a_large_channel_delete_leaves_its_rescore_to_a_job_unless_asked_to_run_it(
         seeded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.families.RESCORE_IN_REQUEST", 1)  # read at the call: any rescore is "large"
+    monkeypatch.setattr("pim.rescore_jobs.IN_REQUEST", 1)  # read at the call: any rescore is "large"
     _b2b(seeded)
     done = structure_deletes.delete_channel(seeded, "b2b")
     [job] = done.jobs
@@ -275,7 +334,7 @@ def test_the_api_answers_409_with_every_blocker_in_the_structure_error_shape(rol
 def test_the_api_drops_the_requirements_when_asked_and_queues_large_rescores(
         role_tokens, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     client, tokens = role_tokens
-    monkeypatch.setattr("pim.web.families.RESCORE_IN_REQUEST", 1)
+    monkeypatch.setattr("pim.rescore_jobs.IN_REQUEST", 1)
     resp = _delete(client, tokens["admin"], "channels/ecommerce", drop_requirements="true")
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -289,8 +348,8 @@ def test_the_api_drops_the_requirements_when_asked_and_queues_large_rescores(
 
 def test_the_api_refuses_bad_requests_and_non_admins(role_tokens, store: Store) -> None:
     client, tokens = role_tokens
-    families = _delete(client, tokens["admin"], "families/shoes")
-    assert families.status_code == 422 and families.json()["errors"][0]["section"] == "path"
+    locales = _delete(client, tokens["admin"], "locales/en_US")
+    assert locales.status_code == 422 and locales.json()["errors"][0]["section"] == "path"
     misplaced = _delete(client, tokens["admin"], "attributes/mpn", drop_requirements="true")
     assert misplaced.status_code == 422
     assert misplaced.json()["errors"] == [{"section": "query", "field": "drop_requirements",

@@ -276,7 +276,7 @@ def test_an_incompatible_type_change_is_refused(admin, store: Store, code: str, 
 def test_a_type_change_of_a_large_family_rescores_in_a_recorded_job(admin, store: Store,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     web, token = admin
-    monkeypatch.setattr("pim.web.families.RESCORE_IN_REQUEST", 1)  # the threshold every structure page reads
+    monkeypatch.setattr("pim.rescore_jobs.IN_REQUEST", 1)  # the threshold every structure page reads
     saved = _message(_save(web, token, store, "description", type="text").text)
     [job] = rescore_jobs.family_jobs(store, "shoes", 5)
     assert saved == (f"Saved: type textarea → text. The products of shoes are being rescored (job {job['id']}); "

@@ -20,7 +20,6 @@ from pim.gate import evaluate
 from pim.product import Product
 from pim.store import Store
 from pim.structure import Category, Channel, GateRules, Locale
-from pim.web import families
 from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests.channel_data import ERP, complete_values
@@ -201,7 +200,7 @@ def test_gate_rules_that_make_no_sense_are_refused(admin, store: Store) -> None:
 def test_a_locale_change_on_a_large_family_is_queued_and_the_gate_scores_it_meanwhile(
         admin, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     web, token = admin
-    monkeypatch.setattr(families, "RESCORE_IN_REQUEST", 1)  # any rescore is "large"
+    monkeypatch.setattr(rescore_jobs, "IN_REQUEST", 1)  # any rescore is "large"
     store.put_structure("locale", [Locale(code="fr_FR")])
     page = web.get("/admin/channels/ecommerce").text
     assert "Changing the locales rescores the completeness of every product (5) on ecommerce" in page

@@ -24,7 +24,6 @@ from pim.product import Product
 from pim.rescore import Rescorer
 from pim.store import Store
 from pim.store.store import JOB
-from pim.web import families
 from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests.channel_data import ERP, complete_values, seed_products
@@ -41,7 +40,7 @@ def admin(store: Store, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, st
     store.upsert_products([Product(identifier=f"shoe-{n}", family="shoes", categories=["shoes"], source=ERP,
                                    values=complete_values(sku=f"shoe-{n}", **({"size": "42"} if n % 2 else {})))
                            for n in range(7)])
-    monkeypatch.setattr(families, "RESCORE_IN_REQUEST", 1)
+    monkeypatch.setattr(rescore_jobs, "IN_REQUEST", 1)
     monkeypatch.setattr(rescore_jobs, "PAGE", 5)  # several pages, each its own transaction
     return admin_client(store)
 
@@ -138,7 +137,7 @@ def test_the_job_also_rescores_variants_that_take_their_family_from_their_model(
 
 
 def test_a_small_family_is_still_rescored_inside_the_request(admin, store: Store, monkeypatch) -> None:
-    monkeypatch.setattr(families, "RESCORE_IN_REQUEST", 13)
+    monkeypatch.setattr(rescore_jobs, "IN_REQUEST", 13)
     web, token = admin
     saved = _save(web, token, [a for a in REQUIRED if a != "description"])
     assert "Products of shoes were rescored on ecommerce." in saved.text

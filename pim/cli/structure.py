@@ -51,7 +51,7 @@ _OPTION_WORDS = {"drop_requirements": "pass --drop-requirements to remove those 
 
 
 @app.command()
-def delete(section: str = typer.Argument(..., help="attributes, categories or channels."),
+def delete(section: str = typer.Argument(..., help="attributes, categories, channels or families."),
            code: str = typer.Argument(..., help="The code to delete."),
            dry_run: bool = typer.Option(False, "--dry-run", help="Say what blocks it or what would go; delete nothing."),
            drop_requirements: bool = typer.Option(False, "--drop-requirements", help="Channels: remove the "

@@ -5,12 +5,12 @@ any subset of the sections). Admins only, since a structure change rescores prod
 The body is checked by the CLI's own functions — the same model, the same problems
 (`validation_problems`), the same cross-checks against the stored structure (`check_references`) — and saved
 through `save_structure`, so the structure listeners run as for a file. Unlike the CLI, the save runs inside
-the web pages' rescore deferral: a family rescore of at least pim.web.families.RESCORE_IN_REQUEST products
+the web pages' rescore deferral: a family rescore of at least pim.rescore_jobs.IN_REQUEST products
 becomes a queued job (pim.rescore_jobs), whose id and URL the answer lists. A refused body answers 422 with
 `{"errors": [{section, code?, field?, message}]}`, one entry per problem, and writes nothing; `?dry_run=true`
 checks and counts what would change, writing nothing either way.
 
-`DELETE /structure/{section}/{code}` deletes one attribute, category or channel by the admin pages' own rules
+`DELETE /structure/{section}/{code}` deletes one attribute, category, channel or family by the admin pages' own rules
 (pim.structure_deletes): 404 for an unknown code, 409 with every blocker in the same `{"errors": [...]}` shape,
 200 with what went and any queued rescore job. A channel's families' requirements block it unless
 `?drop_requirements=true` removes them with it; `?dry_run=true` answers the same without deleting."""
@@ -38,7 +38,6 @@ from pim.structure_files import (
     save_structure,
     validation_problems,
 )
-from pim.web import families as family_pages
 from pim.web.accounts import User
 from pim.web.api_models import api_role, job_location
 from pim.web.deps import store_of, structure_of
@@ -170,7 +169,7 @@ def load_structure(body: StructureFile, request: Request, dry_run: bool = Query(
     changes = _changes(store, body)
     if dry_run:
         return StructureLoaded(dry_run=True, changes=changes, loaded={}, jobs=[])
-    with rescore_jobs.deferred(family_pages.RESCORE_IN_REQUEST) as deferral:  # read per request: tests lower it
+    with rescore_jobs.deferred() as deferral:  # read per request: tests lower it
         loaded = save_structure(store, body)
     jobs = [QueuedJob(id=j, location=job_location(j)["Location"]) for j in deferral.jobs]
     return StructureLoaded(dry_run=False, changes=changes, loaded=loaded, jobs=jobs)
@@ -200,14 +199,15 @@ _OPTION_WORDS = {structure_deletes.DROP_REQUIREMENTS: "add ?drop_requirements=tr
           "nothing was deleted"},
     422: {"model": StructureRefused, "description": "an unknown section, or drop_requirements on a section "
           "other than channels"}})
-def delete_structure_item(section: Literal["attributes", "categories", "channels"], code: str, request: Request,
+def delete_structure_item(section: Literal["attributes", "categories", "channels", "families"], code: str, request: Request,
                           dry_run: bool = Query(False, description="Answer the blockers and what would go; "
                                                 "delete nothing."),
                           drop_requirements: bool = Query(False, description="Channels: remove the families' "
                                                           "requirements on it with it (otherwise they block)."),
                           user: User = Depends(api_role("admin", "change the structure"))) -> Any:
     """Delete one attribute (with its select options), category or channel nothing uses, by the admin pages'
-    rules. Families are not deleted. A deleted channel's large rescores are queued jobs."""
+    rules, or a family no product, model, family variant or contract uses. A deleted channel's large rescores
+    are queued jobs."""
     try:
         done = structure_deletes.delete(store_of(request), section, code, dry_run=dry_run,
                                         drop_requirements=drop_requirements, structure=structure_of(request))

@@ -26,7 +26,6 @@ from fastapi.responses import HTMLResponse
 from pim import attribute_changes, attribute_usage, rescore_jobs, structure_deletes
 from pim.catalog import Structure
 from pim.structure import Attribute, AttributeType
-from pim.web import families as family_pages
 from pim.web.accounts import User
 from pim.web.admin import admin_user
 from pim.web.attribute_form import (
@@ -170,7 +169,7 @@ async def change_settings(code: str, request: Request, user: User = Depends(admi
         return _attribute_page(request, user, code, notice="Nothing changed.")
     if conflict := _conflict(store, s, attr, new, said):
         return _attribute_page(request, user, code, error=conflict, status=409, form=kept)
-    with rescore_jobs.deferred(family_pages.RESCORE_IN_REQUEST) as deferral:  # read per request, as the family page
+    with rescore_jobs.deferred() as deferral:  # read per request, as the family page
         store.put_structure("attribute", [new])
     later = (f" The products of {', '.join(sorted(deferral.families))} are being rescored "
              f"(job {', '.join(map(str, deferral.jobs))}); the family page shows when that is done.") if deferral.jobs else ""

@@ -8,7 +8,7 @@ Every change is a structure write (Store.put_structure / delete_structure), so t
 completeness and the grid index follow as after `pim structure load`. A locale change, a new channel and a
 deleted one rescore every family on the channel, a currency change the families requiring a price there
 (pim.rescore.affected); those writes run inside pim.rescore_jobs.deferred like the family page, so each family
-of fewer than RESCORE_IN_REQUEST products is rescored in the request and each larger one becomes a queued
+of fewer than pim.rescore_jobs.IN_REQUEST products is rescored in the request and each larger one becomes a queued
 rescore job, whose family the gate scores itself until it succeeds. A tree change re-sends the products
 leaving or joining the tree (pim.channel_tree_moves).
 
@@ -31,7 +31,6 @@ from pim.category_moves import products_under
 from pim.quality import DIMENSIONS
 from pim.structure import Channel
 from pim.structure_files import StructureFile, check_references
-from pim.web import families as family_pages
 from pim.web.accounts import User
 from pim.web.admin import admin_user
 from pim.web.deps import check_csrf, store_of, structure_of
@@ -164,7 +163,7 @@ def _list_page(request: Request, user: User, *, error: str | None = None, notice
                   requiring={c: channel_usage.families_requiring(s, c) for c in s.channels},
                   locales=s.enabled_locales(), offered_locales=offered_locales(s),
                   offered_currencies=offered_currencies(s), roots=channel_usage.roots(s),
-                  threshold=family_pages.RESCORE_IN_REQUEST, form=form or {}, error=error, notice=notice)
+                  threshold=rescore_jobs.IN_REQUEST, form=form or {}, error=error, notice=notice)
     page.status_code = status
     return page
 
@@ -186,7 +185,7 @@ def _channel_page(request: Request, user: User, code: str, *, error: str | None 
                   requiring=channel_usage.families_requiring(s, code),
                   contracts=channel_usage.contracts_on(store, code), targets=targets,
                   products=sum(sizes.values()), price_families={f: sizes.get(f, 0) for f in channel_usage.price_families(s, code)},
-                  threshold=family_pages.RESCORE_IN_REQUEST, stale=stale, blockable=BLOCKABLE,
+                  threshold=rescore_jobs.IN_REQUEST, stale=stale, blockable=BLOCKABLE,
                   blocked=channel_usage.delete_blockers(store, s, code), runs=channel_usage.publish_runs(store, code),
                   limits=limits_text(ch.gate.text_limits), form=form, error=error, notice=notice)
     page.status_code = status
@@ -195,7 +194,7 @@ def _channel_page(request: Request, user: User, code: str, *, error: str | None 
 
 def _rescored(deferral: rescore_jobs.Deferral, families: list[str], code: str) -> str:
     """The notice's part about completeness: the families rescored in the request (those below the family
-    page's RESCORE_IN_REQUEST products), then the queued jobs of the larger ones (the family page shows them)."""
+    page's threshold (pim.rescore_jobs.IN_REQUEST)), then the queued jobs of the larger ones (the family page shows them)."""
     now = [f for f in families if f not in deferral.families]
     said = f" Products of {', '.join(now)} were rescored on {code}." if now else ""
     if deferral.jobs:
@@ -222,7 +221,7 @@ async def add_channel(request: Request, user: User = Depends(admin_user)) -> Any
     ch, problems = checked_channel(s, data)
     if ch is None:
         return _list_page(request, user, error="; ".join(problems), status=422, form=_kept(form))
-    with rescore_jobs.deferred(family_pages.RESCORE_IN_REQUEST) as deferral:  # its rows: every product, identifier only
+    with rescore_jobs.deferred() as deferral:  # its rows: every product, identifier only
         store_of(request).put_structure("channel", [ch])
     return _list_page(request, user, notice=(
         f"Added {ch.code} ({', '.join(ch.locales)}; {', '.join(ch.currencies)}; tree {ch.category_tree}). "
@@ -275,7 +274,7 @@ async def change_scope(code: str, request: Request, user: User = Depends(admin_u
             f"Nothing was saved: {' and '.join(gone)} cannot leave {code} while {'; '.join(blocked)}."))
     tree = channel_usage.tree_change(store, old.category_tree, new.category_tree).sentence(code)
     # read per request (tests lower it): families below it are rescored in the write, larger ones queued with it
-    with rescore_jobs.deferred(family_pages.RESCORE_IN_REQUEST) as deferral:
+    with rescore_jobs.deferred() as deferral:
         store.put_structure("channel", [new])
     notice = f"Saved: {'; '.join(said)}. {tree}".rstrip() + _rescored(deferral, channel_usage.rescored_by(s, old, new), code)
     return _channel_page(request, user, code, notice=notice)
