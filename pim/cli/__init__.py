@@ -28,7 +28,7 @@ SUBAPPS: list[tuple[str, str, str]] = [
     ("schemas", "pim.cli.schemas", "Generate or check the JSON Schemas in schemas/."),
     ("gate", "pim.cli.gate", "Completeness, quality and the publishing gate."),
     ("media", "pim.cli.media", "Ingest images, build renditions, list asset problems."),
-    ("search", "pim.cli.search", "Search index helpers (tenant tokens)."),
+    ("search", "pim.cli.search", "Search index helpers: tenant tokens, dropping a channel's indexes."),
     ("feeds", "pim.cli.feeds", "Customer-contracted feeds: build and deliver."),
 ]
 #: Modules that add top-level commands (generate, publish, demo, serve, init, worker and the `jobs` queue commands).
