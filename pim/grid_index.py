@@ -149,16 +149,18 @@ def prefix_range(word: str) -> tuple[str, str]:
 def grid_listener(store: Any) -> Any:
     """Registry entry (after the completeness listener): the product listener, plus a structure listener
     that re-copies the missing attributes the completeness rescoring changed, and the ones that give products
-    under a moved category, or leaving or joining a channel's tree, a new seq (pim.category_moves,
-    pim.channel_tree_moves)."""
+    under a moved category, leaving or joining a channel's tree, or of a family whose label or image attribute
+    changed, a new seq (pim.category_moves, pim.channel_tree_moves, pim.family_role_moves)."""
     from pim.category_moves import resequence_listener
     from pim.channel_tree_moves import tree_resequence_listener
+    from pim.family_role_moves import family_role_listener
 
     index = GridIndex()
     if hasattr(store, "structure_listeners"):
         store.structure_listeners.append(index.on_structure)
         store.structure_listeners.append(resequence_listener(store))  # reads the moved categories' own rows
         store.structure_listeners.append(tree_resequence_listener(store))  # a channel's tree: its roots' rows
+        store.structure_listeners.append(family_role_listener(store))  # a family's label or image attribute
     return index.on_products
 
 

@@ -112,3 +112,28 @@ def test_only_admins_with_the_token_add_or_change_families(admin, store: Store) 
     assert web.post("/admin/families/shoes/settings", data={"attribute_as_label": "mpn"}).status_code in (400, 403)
     assert "boots" not in store.structure().families
     assert store.structure().families["shoes"].attribute_as_label == "name"
+
+
+def _seqs(store: Store) -> dict[str, int]:
+    with store.engine.connect() as conn:
+        return dict(conn.exec_driver_sql("SELECT identifier, seq FROM product").all())
+
+
+def test_a_new_label_or_image_attribute_resends_the_familys_products_and_a_relabel_does_not(admin, store: Store) -> None:
+    from pim.product import Product
+    from pim.structure import Family
+    from tests.channel_data import ERP
+
+    web, token = admin
+    store.put_structure("family", [Family(code="bags", attributes=["sku", "name"], attribute_as_label="name")])
+    store.upsert_products([Product(identifier="bag-1", family="bags", source=ERP, values={"sku": "bag-1"})])
+    before = _seqs(store)
+    shoes = {i for i, in store.engine.connect().exec_driver_sql(
+        "SELECT identifier FROM product WHERE family = 'shoes' OR (family IS NULL AND parent IS NOT NULL)").all()}
+    assert shoes and any(i not in ("bag-1",) for i in shoes)
+    _settings(web, token, **{"label:en_US": "Footwear"})  # labels only: what channels show of products stays
+    assert _seqs(store) == before
+    _settings(web, token, attribute_as_label="mpn")
+    after = _seqs(store)
+    assert {i for i in shoes if after[i] > before[i]} == shoes  # variants taking the family from a model too
+    assert after["bag-1"] == before["bag-1"]

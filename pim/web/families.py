@@ -116,8 +116,9 @@ async def change_settings(code: str, request: Request, user: User = Depends(admi
     if not said:
         return _page(request, user, code, notice="Nothing changed.")
     store.put_structure("family", [updated])
-    later = (" Its products' names in the grid follow at once; search documents, channel catalogs and feeds take "
-             "them at their next publish.") if family.attribute_as_label != updated.attribute_as_label else ""
+    roles = [r for r in family_form.ROLES if getattr(family, r) != getattr(updated, r)]
+    later = (" Its products' names in the grid follow at once;" if "attribute_as_label" in roles else "") + (
+        " incremental exports and contract deltas send its products again." if roles else "")
     return _page(request, user, code, notice=f"Saved: {'; '.join(said)}.{later}")
 
 
