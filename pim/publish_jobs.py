@@ -12,7 +12,6 @@ cancelled before any file replaces the old ones, which stay."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,7 +21,8 @@ from sqlalchemy import update
 
 from pim import job_cancel, job_queue
 from pim.errors import InputError
-from pim.registry import EXPORTERS, RENDERERS
+from pim.home_names import home_file
+from pim.registry import CATALOG_LOADER, EXPORTERS, RENDERERS, load
 from pim.store.store import JOB
 
 KIND = "publish"
@@ -30,8 +30,6 @@ KIND = "publish"
 FEED_PREFIX = "feed_"
 #: A queued publication looks for a cancel request every this many products it reads (and after the last).
 CANCEL_CHECK_EVERY = 1000
-CATALOG_SUFFIXES = (".yaml", ".yml")
-_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # as pim.upload_imports: no "..", dot files or separators
 
 
 def channels() -> list[str]:
@@ -44,21 +42,9 @@ def catalog_file(name: str, channel: str | None = None) -> Path:
     (for `channel`'s renderer when given). InputError (field "catalog") when the name is not one — absolute,
     `..`, a dot file, an upload, a symlink leading out of PIM_HOME —, when no such file exists, or when it is
     not a valid catalog."""
-    from channels.framework import load_catalog
-    from pim.settings import get_settings
-
-    hint = "name a .yaml file under PIM_HOME, e.g. catalogs/storefront.yaml (no '..', no leading '/')"
-    parts = name.split("/")
-    if not all(_SEGMENT.fullmatch(p) for p in parts) or not name.lower().endswith(CATALOG_SUFFIXES) \
-            or parts[0] == "uploads":
-        raise InputError(f"'{name}' is not a catalog name", field="catalog", hint=hint)
-    home = get_settings().home.resolve()
-    path = (home / name).resolve()
-    if not path.is_relative_to(home) or path.relative_to(home).parts[0] == "uploads":
-        raise InputError(f"'{name}' is not a catalog name", field="catalog", hint=hint)
-    if not path.is_file():
-        raise InputError(f"no catalog '{name}' in PIM_HOME", field="catalog",
-                         hint="an admin puts channel catalogs there (docs/channels.md)")
+    load_catalog = load(CATALOG_LOADER)
+    path = home_file(name, noun="catalog", field="catalog", example="catalogs/storefront.yaml",
+                     missing_hint="an admin puts channel catalogs there (docs/channels.md)")
     try:
         catalog = load_catalog(path)
     except InputError as exc:  # its line and field, not where the server keeps it

@@ -34,6 +34,8 @@ RENDERERS: dict[str, str] = {
 #: The channel catalog declaration a renderer publishes with when a run names none: (renderer, options) → a
 #: catalog whose `fields` map attributes. The attribute pages read it to say which fields read an attribute.
 CHANNEL_CATALOG = "channels.framework:catalog_for"
+#: Reads and checks a channel catalog file (API publishes name one under PIM_HOME: pim.publish_jobs).
+CATALOG_LOADER = "channels.framework:load_catalog"
 
 #: Exporters: where artifacts go.
 EXPORTERS: dict[str, str] = {

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy import delete as delete_rows
@@ -132,6 +133,18 @@ def _refused(section: str, code: str, blockers: list[str]) -> DeleteRefused:
     return DeleteRefused(section, code, [Blocker(b) for b in blockers])
 
 
+def _delete_unless_raced(store: Store, section: str, item: Any, used: Callable[[Connection], bool], why: str) -> None:
+    """Delete `item`, then look again: an import may have used it between the check and the delete (it names
+    the code in a row, which no transaction here can hold back). If so, put it back and refuse with `why`."""
+    kind = SECTIONS[section]
+    store.delete_structure(kind, item.code)
+    with store.engine.connect() as conn:
+        raced = used(conn)
+    if raced:
+        store.put_structure(kind, [item])
+        raise _refused(section, item.code, [why])
+
+
 # ---------------------------------------------------------------------------------------------- attributes
 def delete_attribute(store: Store, code: str, *, dry_run: bool = False, structure: Structure | None = None) -> Deleted:
     """Delete an attribute nothing uses, and its select options."""
@@ -147,12 +160,9 @@ def delete_attribute(store: Store, code: str, *, dry_run: bool = False, structur
     if dry_run:
         done.notice = f"Would delete {code}{gone}."
         return done
-    store.delete_structure("attribute", code)
-    with store.engine.connect() as conn:  # an import may have written a value meanwhile: put it back
-        raced = sum(attribute_usage.value_holders(conn, table, code)[0] for table in HOLDERS)
-    if raced:
-        store.put_structure("attribute", [attr])
-        raise _refused("attributes", code, ["products got a value of it while it was being deleted"])
+    _delete_unless_raced(store, "attributes", attr, lambda conn: any(
+        attribute_usage.value_holders(conn, table, code)[0] for table in HOLDERS),
+        "products got a value of it while it was being deleted")
     for opt in options:
         store.delete_structure("attribute_option", structure_key("attribute_option", opt))
     done.notice = f"Deleted {code}{gone}."
@@ -208,12 +218,9 @@ def delete_category(store: Store, code: str, *, dry_run: bool = False, structure
         raise _refused("categories", code, blocked)
     if dry_run:
         return Deleted("categories", code, True, notice=f"Would delete {code}.")
-    store.delete_structure("category", code)
-    with store.engine.connect() as conn:  # an import may have classified something in it meanwhile: put it back
-        raced = sum(classified_in(conn, table, code)[0] for table in HOLDERS)
-    if raced:
-        store.put_structure("category", [cat])
-        raise _refused("categories", code, ["products were classified in it while it was being deleted"])
+    _delete_unless_raced(store, "categories", cat, lambda conn: any(
+        classified_in(conn, table, code)[0] for table in HOLDERS),
+        "products were classified in it while it was being deleted")
     return Deleted("categories", code, notice=f"Deleted {code}.")
 
 
@@ -259,12 +266,8 @@ def delete_family(store: Store, code: str, *, dry_run: bool = False, structure: 
         raise _refused("families", code, blocked)
     if dry_run:
         return Deleted("families", code, True, notice=f"Would delete {code}.")
-    store.delete_structure("family", code)
-    with store.engine.connect() as conn:  # an import may have created a product of it meanwhile: put it back
-        raced = family_members(conn, code)
-    if raced:
-        store.put_structure("family", [family])
-        raise _refused("families", code, ["products were created in it while it was being deleted"])
+    _delete_unless_raced(store, "families", family, lambda conn: bool(family_members(conn, code)),
+                         "products were created in it while it was being deleted")
     return Deleted("families", code, notice=f"Deleted {code}.")
 
 

@@ -10,13 +10,13 @@ is read with. What the page offers (`profile_names`) is what `profile_file` acce
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from pim import job_queue
 from pim.errors import InputError
+from pim.home_names import YAML_SUFFIXES, home_file
 from pim.settings import get_settings
 from pim.web.job_roles import importer_role
 
@@ -49,9 +49,7 @@ UPLOADABLE: dict[str, Uploadable] = {
     "jsonl": Uploadable("Native JSON Lines (replaces whole records)", "JSON Lines", "jsonl", (".jsonl",), None),
 }
 DEFAULT_IMPORTER = "content"
-PROFILE_SUFFIXES = (".yaml", ".yml")
 MAPS_HINT = "put your map or profile under PIM_HOME/maps/ (e.g. maps/acme.map.yaml)"
-_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")  # no "..", no dot files, no separators of any kind
 _MAX_LISTED = 500
 
 
@@ -95,19 +93,8 @@ def default_content_profile() -> Path | None:
 def profile_file(name: str) -> Path:
     """The profile or map file `name` names under PIM_HOME (e.g. `maps/acme.map.yaml`); InputError when the
     name is not one (a path, `..`, a dot file, an upload, a symlink leading out) or no such file exists."""
-    hint = "name a .yaml file under PIM_HOME, e.g. maps/acme.map.yaml (no '..', no leading '/')"
-    parts = name.split("/")
-    if not all(_SEGMENT.fullmatch(p) for p in parts) or not name.lower().endswith(PROFILE_SUFFIXES) \
-            or parts[0] == "uploads":
-        raise InputError(f"'{name}' is not a profile name", field="profile", hint=hint)
-    home = get_settings().home.resolve()
-    path = (home / name).resolve()
-    if not path.is_relative_to(home) or path.relative_to(home).parts[0] == "uploads":
-        raise InputError(f"'{name}' is not a profile name", field="profile", hint=hint)
-    if not path.is_file():
-        raise InputError(f"no profile '{name}' in PIM_HOME", field="profile",
-                         hint="an admin puts profiles and maps there")
-    return path
+    return home_file(name, noun="profile", field="profile", example="maps/acme.map.yaml",
+                     missing_hint="an admin puts profiles and maps there")
 
 
 def profile_names() -> list[str]:
@@ -123,7 +110,7 @@ def profile_names() -> list[str]:
         here = Path(folder)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and here / d not in skip)
         for name in files:
-            if name.lower().endswith(PROFILE_SUFFIXES):
+            if name.lower().endswith(YAML_SUFFIXES):
                 relative = (here / name).relative_to(home).as_posix()
                 try:
                     profile_file(relative)
