@@ -181,8 +181,7 @@ def _touch_showing(store: Any, conn: Any, shas: set[str], skip: set[str] | froze
         refs.update(conn.execute(select(ORIGIN.c.ref).where(ORIGIN.c.sha256.in_(chunk))).scalars())
     refresh_image_index(store, conn)
     showing = [p for p in products_showing(conn, refs) if p not in skip]
-    for chunk in batched(showing, 5000):
-        store.touch_products(conn, chunk)
+    store.touch_products(conn, showing)
     return set(showing)
 
 

@@ -112,8 +112,7 @@ def touch_under(store: Any, conn: Connection, codes: list[str]) -> int:
     so incremental exports and contract deltas send them again with their new category paths."""
     done = 0
     for chunk in batched(codes, 1000):
-        for ids in batched(_under(conn, chunk), 2000):
-            done += store.touch_products(conn, ids)
+        done += store.touch_products(conn, _under(conn, chunk))
     return done
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from pim.store.store import PRODUCT, batched
+from pim.store.store import PRODUCT
 
 
 def tree_moves(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str]]:
@@ -48,7 +48,6 @@ def tree_resequence_listener(store: Any) -> Any:
         moved: set[str] = set()
         for old, new in tree_moves(before, after):
             moved.update(leaving_or_joining(conn, old, new))
-        for ids in batched(sorted(moved), 2000):
-            store.touch_products(conn, ids)
+        store.touch_products(conn, sorted(moved))
 
     return on_structure

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from pim.store.store import PRODUCT, batched
+from pim.store.store import PRODUCT
 
 ROLES = ("attribute_as_label", "attribute_as_image")
 
@@ -30,8 +30,7 @@ def family_role_listener(store: Any) -> Any:
         if kind != "family":
             return
         for family in changed_roles(before, after):
-            ids = list(conn.execute(select(PRODUCT.c.identifier).where(of_family(family))).scalars())
-            for chunk in batched(ids, 2000):
-                store.touch_products(conn, chunk)
+            members = conn.execute(select(PRODUCT.c.identifier).where(of_family(family))).scalars()
+            store.touch_products(conn, list(members))
 
     return on_structure

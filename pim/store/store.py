@@ -564,15 +564,19 @@ class Store:
 
     def touch_products(self, conn: Connection, identifiers: list[str]) -> int:
         """Mark products changed for incremental exporters (a new seq) without rewriting them: their data
-        outside the record changed, e.g. stock. Listeners are not called (completeness does not move)."""
-        found = sorted(set(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(identifiers))).scalars()))
-        if not found:
-            return 0
-        first = self.next_seq(conn, len(found))
+        outside the record changed, e.g. stock. Listeners are not called (completeness does not move). Any
+        number of identifiers: they are looked up and stamped 2,000 at a time (bound-parameter limits)."""
         mark = "%s" if self.dialect == "postgresql" else "?"
-        conn.exec_driver_sql(f"UPDATE product SET seq = {mark} WHERE identifier = {mark}",
-                             [(first + offset, ident) for offset, ident in enumerate(found)])
-        return len(found)
+        done = 0
+        for chunk in batched(sorted(set(identifiers)), 2000):
+            found = sorted(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(chunk))).scalars())
+            if not found:
+                continue
+            first = self.next_seq(conn, len(found))
+            conn.exec_driver_sql(f"UPDATE product SET seq = {mark} WHERE identifier = {mark}",
+                                 [(first + offset, ident) for offset, ident in enumerate(found)])
+            done += len(found)
+        return done
 
     def notify_products(self, identifiers: list[str]) -> None:
         """Run the write listeners (e.g. completeness rescoring) for products whose inputs changed outside
