@@ -133,6 +133,28 @@ def _refused(section: str, code: str, blockers: list[str]) -> DeleteRefused:
     return DeleteRefused(section, code, [Blocker(b) for b in blockers])
 
 
+def _assortments_naming(store: Store, field: str, code: str) -> list[str]:
+    """"the assortment of contract a, b names it" when a contract's assortment rule or exclusion lists `code`
+    in its `field` (categories, families): the rule would quietly match nothing once it is gone."""
+    from pim.contracts import get_contracts
+
+    contracts = sorted(c.code for c in get_contracts(store)
+                       if any(code in getattr(r, field) for r in [*c.assortment.rules, *c.assortment.exclude]))
+    return [f"the assortment of contract {', '.join(contracts)} names it"] if contracts else []
+
+
+def _delete_unused(store: Store, section: str, item: Any, blocked: list[str], dry_run: bool,
+                   used: Callable[[Connection], bool], why: str) -> Deleted:
+    """Refuse with `blocked` if anything is; otherwise answer a dry run, or delete `item` unless an import
+    used it meanwhile (`_delete_unless_raced`)."""
+    if blocked:
+        raise _refused(section, item.code, blocked)
+    if dry_run:
+        return Deleted(section, item.code, True, notice=f"Would delete {item.code}.")
+    _delete_unless_raced(store, section, item, used, why)
+    return Deleted(section, item.code, notice=f"Deleted {item.code}.")
+
+
 def _delete_unless_raced(store: Store, section: str, item: Any, used: Callable[[Connection], bool], why: str) -> None:
     """Delete `item`, then look again: an import may have used it between the check and the delete (it names
     the code in a row, which no transaction here can hold back). If so, put it back and refuse with `why`."""
@@ -187,8 +209,6 @@ def category_blockers(store: Store, s: Structure, code: str) -> list[str]:
     """What keeps category `code` from being deleted, said so an admin knows what to move first (empty:
     nothing). A product's category must exist (pim.validation), and a contract rule naming a gone category
     would quietly match nothing."""
-    from pim.contracts import get_contracts
-
     found: list[str] = []
     kids = sorted(s.children().get(code, []))
     if kids:
@@ -201,11 +221,7 @@ def category_blockers(store: Store, s: Structure, code: str) -> list[str]:
     channels = category_moves.tree_channels(s, code)
     if channels:
         found.append(f"it is the category tree of channel {', '.join(channels)}")
-    contracts = sorted(c.code for c in get_contracts(store)
-                       if any(code in r.categories for r in [*c.assortment.rules, *c.assortment.exclude]))
-    if contracts:
-        found.append(f"the assortment of contract {', '.join(contracts)} names it")
-    return found
+    return found + _assortments_naming(store, "categories", code)
 
 
 def delete_category(store: Store, code: str, *, dry_run: bool = False, structure: Structure | None = None) -> Deleted:
@@ -214,14 +230,9 @@ def delete_category(store: Store, code: str, *, dry_run: bool = False, structure
     cat = s.categories.get(code)
     if cat is None:
         raise _missing("category", code, "categories")
-    if blocked := category_blockers(store, s, code):
-        raise _refused("categories", code, blocked)
-    if dry_run:
-        return Deleted("categories", code, True, notice=f"Would delete {code}.")
-    _delete_unless_raced(store, "categories", cat, lambda conn: any(
+    return _delete_unused(store, "categories", cat, category_blockers(store, s, code), dry_run, lambda conn: any(
         classified_in(conn, table, code)[0] for table in HOLDERS),
         "products were classified in it while it was being deleted")
-    return Deleted("categories", code, notice=f"Deleted {code}.")
 
 
 # ---------------------------------------------------------------------------------------------- families
@@ -243,17 +254,11 @@ def family_blockers(store: Store, s: Structure, code: str) -> list[str]:
     """What keeps family `code` from being deleted: its products and product models (a product's family must
     exist, pim.validation), the family variants splitting it, and contracts whose assortment names it (the
     rule would quietly match nothing)."""
-    from pim.contracts import get_contracts
-
     with store.engine.connect() as conn:
         found = [rows_said(table, n, examples, ("is of", "are of")) for table, n, examples in family_members(conn, code)]
     if variants := sorted(fv.code for fv in s.family_variants.values() if fv.family == code):
         found.append(f"the family variant{'s' if len(variants) != 1 else ''} {', '.join(variants)} split{'s' if len(variants) == 1 else ''} it")
-    contracts = sorted(c.code for c in get_contracts(store)
-                       if any(code in r.families for r in [*c.assortment.rules, *c.assortment.exclude]))
-    if contracts:
-        found.append(f"the assortment of contract {', '.join(contracts)} names it")
-    return found
+    return found + _assortments_naming(store, "families", code)
 
 
 def delete_family(store: Store, code: str, *, dry_run: bool = False, structure: Structure | None = None) -> Deleted:
@@ -262,13 +267,9 @@ def delete_family(store: Store, code: str, *, dry_run: bool = False, structure: 
     family = s.families.get(code)
     if family is None:
         raise _missing("family", code, "families")
-    if blocked := family_blockers(store, s, code):
-        raise _refused("families", code, blocked)
-    if dry_run:
-        return Deleted("families", code, True, notice=f"Would delete {code}.")
-    _delete_unless_raced(store, "families", family, lambda conn: bool(family_members(conn, code)),
-                         "products were created in it while it was being deleted")
-    return Deleted("families", code, notice=f"Deleted {code}.")
+    return _delete_unused(store, "families", family, family_blockers(store, s, code), dry_run,
+                          lambda conn: bool(family_members(conn, code)),
+                          "products were created in it while it was being deleted")
 
 
 # ---------------------------------------------------------------------------------------------- channels

@@ -12,6 +12,7 @@ under PIM_HOME, never given as a path."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -163,17 +164,7 @@ def queue_publish(body: PublishRequest, request: Request, response: Response,
     409: {"description": "the job is not failed, interrupted or cancelled, or did not come from the queue"}})
 def retry_job(job_id: int, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
     """Queue a failed, interrupted or cancelled job again, in place (its id and Location stay)."""
-    store = store_of(request)
-    job = store.job(job_id)
-    if job is None:
-        raise HTTPException(404, f"no job {job_id}")
-    require(user, role_for(job), f"run {job['kind']} jobs again")
-    try:
-        job_queue.retry(store, job_id)
-    except InputError as exc:
-        raise HTTPException(409, exc.in_one_line()) from None
-    return _accepted(response, store, job_id)
-
+    return _on_job(request, response, user, job_id, "run {kind} jobs again", job_queue.retry)
 
 
 @router.post("/jobs/{job_id}/cancel", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
@@ -182,13 +173,20 @@ def retry_job(job_id: int, request: Request, response: Response, user: User = De
 def cancel_job(job_id: int, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
     """Cancel a queued job (it reads cancelled at once), or ask a running one to stop at its next safe point
     (`cancel_requested_at` is set; it then ends cancelled, keeping what it committed). Watch `Location`."""
+    return _on_job(request, response, user, job_id, "cancel {kind} jobs", job_cancel.cancel)
+
+
+def _on_job(request: Request, response: Response, user: User, job_id: int, verb: str,
+            act: Callable[[Any, int], Any]) -> Any:
+    """`act(store, job_id)` for a user whose role may run the job's kind (`verb` says what was refused): 404
+    for no such job, 409 with the reason when the job is not in a state for it, else 202 and its Location."""
     store = store_of(request)
     job = store.job(job_id)
     if job is None:
         raise HTTPException(404, f"no job {job_id}")
-    require(user, role_for(job), f"cancel {job['kind']} jobs")
+    require(user, role_for(job), verb.format(kind=job["kind"]))
     try:
-        job_cancel.cancel(store, job_id)
+        act(store, job_id)
     except InputError as exc:
         raise HTTPException(409, exc.in_one_line()) from None
     return _accepted(response, store, job_id)

@@ -10,9 +10,8 @@ The upload is kept under PIM_HOME/uploads, so the quarantine's file and line poi
 and a fixed file is simply uploaded again. The upload is queued as an "import" job (pim.job_queue) and a
 `pim worker` runs it, outside the web process (the job shows queued, running, then its counts and a link to
 its rejected rows); a bad file fails the job with the reason, like on the CLI. While no worker is alive the
-page says so instead of leaving the job to wait unexplained. A failed or interrupted queued job is queued
-again from its job page (POST /jobs/{id}/retry, here because the queue's only web jobs are this page's imports
-and the family rescores)."""
+page says so instead of leaving the job to wait unexplained. A failed, interrupted or cancelled queued job is queued
+again from its job page (pim.web.ui: POST /jobs/{id}/retry)."""
 
 from __future__ import annotations
 
@@ -24,12 +23,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from pim import job_queue, upload_imports
-from pim.errors import InputError
 from pim.settings import get_settings
 from pim.store.store import now
 from pim.web.accounts import User
 from pim.web.deps import check_csrf, session_user, store_of
-from pim.web.job_roles import role_for
 from pim.web.ui import render, templates
 
 router = APIRouter(include_in_schema=False)
@@ -109,26 +106,6 @@ async def upload(request: Request, user: User = Depends(_editor)) -> Any:
     path = keep_upload(data, name, user.username)
     job = upload_imports.enqueue(store_of(request), plan, path, user.username)
     return RedirectResponse(f"/imports?queued={job}", status_code=303)
-
-
-@router.post("/jobs/{job_id}/retry", dependencies=[Depends(check_csrf)])
-def retry(job_id: int, request: Request, user: User = Depends(session_user)) -> Any:
-    """Queue a failed or interrupted job again (an import: editors; a rescore or a publication: admins;
-    pim.web.job_roles)."""
-    store = store_of(request)
-    job = store.job(job_id)
-    if job is None:
-        raise HTTPException(404, f"no job {job_id}")
-    if not user.can(role_for(job)):
-        raise HTTPException(403, f"role '{user.role}' may not run {job['kind']} jobs again")
-    try:
-        job_queue.retry(store, job_id)
-    except InputError as exc:  # not retryable (any more): the job page says why
-        page = render(request, "job.html", user, job=job, error=str(exc),
-                      quarantined=store.quarantined(job_id, open_only=False, limit=1000))
-        page.status_code = 409
-        return page
-    return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 
 def keep_upload(data: bytes, name: str, who: str) -> Path:

@@ -3,6 +3,7 @@ completeness, media, history), the "what blocks publishing" dashboard, and jobs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -367,11 +368,27 @@ def _job_page(request: Request, user: User, found: dict[str, Any], error: str | 
                   quarantined=store_of(request).quarantined(found["id"], open_only=False, limit=1000))
 
 
+@router.post("/jobs/{job_id}/retry", dependencies=[Depends(check_csrf)])
+def retry_job(job_id: int, request: Request, user: User = Depends(session_user)) -> Any:
+    """Queue a failed, interrupted or cancelled job again (an import: editors; a rescore or a publication:
+    admins; pim.web.job_roles)."""
+    from pim.job_queue import retry
+
+    return _on_job(request, user, job_id, "run {kind} jobs again", retry)
+
+
 @router.post("/jobs/{job_id}/cancel", dependencies=[Depends(check_csrf)])
 def cancel_job(job_id: int, request: Request, user: User = Depends(session_user)) -> Any:
     """Cancel a queued job, or ask a running one to stop (the role that may run it again; pim.web.job_roles)."""
-    from pim.errors import InputError
     from pim.job_cancel import cancel
+
+    return _on_job(request, user, job_id, "cancel {kind} jobs", cancel)
+
+
+def _on_job(request: Request, user: User, job_id: int, verb: str, act: Callable[[Any, int], Any]) -> Any:
+    """`act(store, job_id)` for a user whose role may run the job's kind (`verb` says what was refused); back
+    to the job page, which says why with 409 when the job is not (or no longer) in a state for it."""
+    from pim.errors import InputError
     from pim.web.job_roles import role_for
 
     store = store_of(request)
@@ -379,10 +396,10 @@ def cancel_job(job_id: int, request: Request, user: User = Depends(session_user)
     if found is None:
         raise HTTPException(404, f"no job {job_id}")
     if not user.can(role_for(found)):
-        raise HTTPException(403, f"role '{user.role}' may not cancel {found['kind']} jobs")
+        raise HTTPException(403, f"role '{user.role}' may not {verb.format(kind=found['kind'])}")
     try:
-        cancel(store, job_id)
-    except InputError as exc:  # ended meanwhile: the page says so
+        act(store, job_id)
+    except InputError as exc:  # ended, claimed or queued meanwhile: the page says so
         page = _job_page(request, user, store.job(job_id) or found, str(exc))
         page.status_code = 409
         return page
