@@ -8,17 +8,13 @@ regular expression that does not compile, min above max. Whether an existing att
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from pim.catalog import Structure
 from pim.structure import Attribute, AttributeType
-from pim.structure_files import StructureFile, check_references
 from pim.web.label_form import typed_labels
+from pim.web.structure_entry import checked_entry
 
-_FORM = Path("the form")  # where the structure files' checks say a problem is
 TYPES = [t for t in AttributeType if t != AttributeType.identifier]  # there is exactly one identifier
 FLAGS = ("localizable", "scopable", "filterable", "searchable")
 #: The flags an existing attribute's settings form changes: they decide what the search documents carry, not how
@@ -150,12 +146,9 @@ def _extra_problems(s: Structure, attr: Attribute, was: Attribute | None = None)
 
 def _checked(s: Structure, data: dict[str, Any], was: Attribute | None = None) -> tuple[Attribute | None, list[str]]:
     """`data` as a structure file's attribute entry, checked as `pim structure load` would, plus the checks above."""
-    try:
-        file = StructureFile.model_validate({"attributes": [data]})
-    except ValidationError as exc:
-        return None, [_said(e) for e in exc.errors()]
-    problems = [f"{p.field.rsplit('.', 1)[-1]}: {p.reason}" for p in check_references([(_FORM, file, None)], s)]
-    attr = file.attributes[0]
+    attr, problems = checked_entry(s, "attributes", data)
+    if attr is None:
+        return None, problems
     problems += _extra_problems(s, attr, was)
     return (None, problems) if problems else (attr, [])
 
@@ -180,7 +173,3 @@ def edited_attribute(s: Structure, attr: Attribute, form: Any) -> tuple[Attribut
     return edited.model_copy(update={"sort_order": last + 1}), []
 
 
-def _said(error: Any) -> str:
-    """`field: message`, or the message alone for a rule about the whole attribute (the model's validators)."""
-    field = error["loc"][-1] if error["loc"] else None
-    return f"{field}: {error['msg']}" if isinstance(field, str) else str(error["msg"])

@@ -17,12 +17,10 @@ channel using it as its tree, no contract's assortment naming it — since a pro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
 from sqlalchemy import Connection, text
 
 from pim import category_moves, grid_jobs, structure_deletes
@@ -30,18 +28,17 @@ from pim.catalog import Structure
 from pim.structure import Category
 from pim.structure_deletes import category_blockers as blockers
 from pim.structure_deletes import classified_in
-from pim.structure_files import StructureFile, check_references
 from pim.web.accounts import User
 from pim.web.admin import admin_user
 from pim.web.deps import check_csrf, store_of, structure_of
 from pim.web.label_form import relabelled, typed_labels
+from pim.web.structure_entry import checked_entry
 from pim.web.ui import render
 
 router = APIRouter(prefix="/admin/categories", include_in_schema=False)
 #: A move re-filing at least this many products in the grid leaves it to a queued job: below it, the
 #: re-index in the request takes up to about half a second (SQLite, ~3-5k products/s).
 REINDEX_IN_REQUEST = 2000
-_FORM = Path("the form")  # where the structure files' checks say a problem is
 
 
 @dataclass
@@ -92,17 +89,16 @@ def tree(s: Structure, products: dict[str, int], models: dict[str, int]) -> list
 def new_category(s: Structure, code: str, parent: str | None, labels: dict[str, str]) -> tuple[Category | None, list[str]]:
     """A category checked as a structure file's `categories:` entry would be (code pattern, declared
     parent), and new: an existing code is refused rather than overwritten."""
-    try:
-        file = StructureFile.model_validate({"categories": [{"code": code, "parent": parent, "labels": labels}]})
-    except ValidationError as exc:
-        return None, [f"{e['loc'][-1]}: {e['msg']}" for e in exc.errors()]
-    problems = [f"{p.field.rsplit('.', 1)[-1]}: {p.reason}" for p in check_references([(_FORM, file, None)], s)]
+    category, problems = checked_entry(s, "categories", {"code": code, "parent": parent, "labels": labels},
+                                       said=lambda e: f"{e['loc'][-1]}: {e['msg']}")
+    if category is None:
+        return None, problems
     if parent == code:
         problems.append("parent: a category cannot be its own parent")
     if code in s.categories:
         where = s.categories[code].parent
         problems.append(f"'{code}' is already a category" + (f" (under {where})" if where else " (a root)"))
-    return (file.categories[0] if not problems else None), problems
+    return (category if not problems else None), problems
 
 
 # ---------------------------------------------------------------------------------------------- pages

@@ -18,27 +18,24 @@ built-in catalog or search target names it (pim.channel_usage says who, with cou
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
 
 from pim import channel_usage, rescore_jobs
 from pim.catalog import Structure
 from pim.category_moves import products_under
 from pim.quality import DIMENSIONS
 from pim.structure import Channel
-from pim.structure_files import StructureFile, check_references
 from pim.web.accounts import User
 from pim.web.admin import admin_user
 from pim.web.deps import check_csrf, store_of, structure_of
 from pim.web.label_form import relabelled, typed_labels
+from pim.web.structure_entry import checked_entry
 from pim.web.ui import render
 
 router = APIRouter(prefix="/admin/channels", include_in_schema=False)
-_FORM = Path("the form")  # where the structure files' checks say a problem is
 #: What a gate may block on: finding kinds, or whole quality dimensions (pim.quality.DIMENSIONS).
 BLOCKABLE = sorted(DIMENSIONS) + sorted(set(DIMENSIONS.values()))
 
@@ -60,12 +57,10 @@ def offered_currencies(s: Structure, channel: Channel | None = None) -> list[str
 def checked_channel(s: Structure, data: dict[str, Any], old: Channel | None = None) -> tuple[Channel | None, list[str]]:
     """`data` as a channel, checked like a structure file's `channels:` entry and against what the loader
     leaves unchecked; `old` is the channel it replaces (None: a new one, whose code must be free)."""
-    try:
-        file = StructureFile.model_validate({"channels": [data]})
-    except ValidationError as exc:
-        return None, [f"{e['loc'][-1] if len(e['loc']) > 2 else 'channel'}: {e['msg']}" for e in exc.errors()]
-    ch = file.channels[0]
-    problems = [f"{p.field.rsplit('.', 1)[-1]}: {p.reason}" for p in check_references([(_FORM, file, None)], s)]
+    ch, problems = checked_entry(s, "channels", data,
+                                 said=lambda e: f"{e['loc'][-1] if len(e['loc']) > 2 else 'channel'}: {e['msg']}")
+    if ch is None:
+        return None, problems
     kept = set(old.locales if old else ())
     if off := [loc for loc in ch.locales if loc in s.locales and not s.locales[loc].enabled and loc not in kept]:
         problems.append(f"locales: locales not enabled: {off}")

@@ -9,17 +9,13 @@ chosen; its other attributes and its requirements are set on its page."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from pim.catalog import Structure
 from pim.structure import AttributeType, Family
-from pim.structure_files import StructureFile, check_references
 from pim.web.label_form import relabelled, typed_labels
+from pim.web.structure_entry import checked_entry
 
-_FORM = Path("the form")
 #: The types a family's label attribute may have: its value is the product's name on every page and channel.
 LABEL_TYPES = (AttributeType.identifier, AttributeType.text, AttributeType.textarea)
 IMAGE_TYPES = (AttributeType.image,)
@@ -54,13 +50,9 @@ def _role_problems(s: Structure, family: Family) -> list[str]:
 
 
 def _checked(s: Structure, data: dict[str, Any]) -> tuple[Family | None, list[str]]:
-    try:
-        file = StructureFile.model_validate({"families": [data]})
-    except ValidationError as exc:
-        return None, [str(e["msg"]) if not e["loc"] or not isinstance(e["loc"][-1], str) else f"{e['loc'][-1]}: {e['msg']}"
-                      for e in exc.errors()]
-    family = file.families[0]
-    problems = [f"{p.field.rsplit('.', 1)[-1]}: {p.reason}" for p in check_references([(_FORM, file, None)], s)]
+    family, problems = checked_entry(s, "families", data)
+    if family is None:
+        return None, problems
     problems += _role_problems(s, family)
     return (None, problems) if problems else (family, [])
 
