@@ -28,13 +28,19 @@ def tree_moves(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str,
     return found
 
 
-def leaving_or_joining(conn: Connection, old: str, new: str) -> list[str]:
-    """The products filed under exactly one of the two roots (one grouped read on the grid index)."""
+def under_one(old: str, new: str) -> Any:
+    """(product_id, root) of each product filed under exactly one of the two roots: a grouped read on the grid
+    index. The channels page counts it per root (pim.channel_usage.tree_change); this module re-sequences it."""
     from pim.grid_index import GRID_CATEGORY
 
     g = GRID_CATEGORY.c
-    either = (select(g.product_id).where(g.category.in_([old, new])).group_by(g.product_id)
-              .having(func.count(func.distinct(g.category)) == 1))
+    return (select(g.product_id, func.min(g.category).label("root")).where(g.category.in_([old, new]))
+            .group_by(g.product_id).having(func.count(func.distinct(g.category)) == 1).subquery())
+
+
+def leaving_or_joining(conn: Connection, old: str, new: str) -> list[str]:
+    """The identifiers of the products filed under exactly one of the two roots."""
+    either = select(under_one(old, new).c.product_id)
     return list(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.id.in_(either))).scalars())
 
 

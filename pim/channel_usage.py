@@ -188,19 +188,14 @@ class TreeChange:
 def tree_change(store: Store, old: str, new: str) -> TreeChange:
     """How many products (through their own categories or their models', as the grid index files them) are
     under `old` but not `new`, and the other way round."""
-    from pim.grid_index import GRID_CATEGORY
-
-    g = GRID_CATEGORY.c
-
-    def only(conn: Connection, here: str, there: str) -> int:
-        others = select(g.product_id).where(g.category == there)
-        return int(conn.execute(select(func.count(func.distinct(g.product_id)))
-                                .where(g.category == here, g.product_id.not_in(others))).scalar_one())
+    from pim.channel_tree_moves import under_one
 
     if old == new:
         return TreeChange(old, new, 0, 0)
+    sub = under_one(old, new)
     with store.engine.connect() as conn:
-        return TreeChange(old, new, only(conn, old, new), only(conn, new, old))
+        counts = dict(conn.execute(select(sub.c.root, func.count()).group_by(sub.c.root)).all())
+    return TreeChange(old, new, int(counts.get(old, 0)), int(counts.get(new, 0)))
 
 
 def roots(s: Structure) -> list[str]:
