@@ -16,6 +16,7 @@ structure cache follow as after a structure load."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pim.attribute_usage import (
@@ -126,28 +127,34 @@ def refusal(attr: Attribute, data: Any, s: Structure) -> str | None:
     except ValueProblem as exc:
         return str(exc)
     if canonical != data:
-        return f"a {attr.type.value} value would be stored as {_shown(canonical)}: it would need rewriting"
+        return f"a {attr.type.value} value would be stored as {shown_value(canonical)}: it would need rewriting"
     return None
 
 
-def _shown(data: Any) -> str:
+def shown_value(data: Any) -> str:
+    """A stored value as a refusal quotes it: JSON, cut at a readable length."""
     text = json.dumps(data, ensure_ascii=False)
     return text if len(text) <= _SHOWN else text[:_SHOWN - 1] + "…"
 
 
-def stored_problems(store: Store, s: Structure, old: Attribute, new: Attribute) -> list[str]:
+def stored_problems(store: Store, s: Structure, old: Attribute, new: Attribute,
+                    why: Callable[[str, Any], str | None] | None = None) -> list[str]:
     """The products and product models holding a value the old attribute keeps and the new one refuses: per
-    table a count of rows and the first few (row key, value key, value, why)."""
+    table a count of rows and the first few (row key, value key, value, why). `why(key, value)` replaces that
+    test (pim.structure_value_checks also checks the stored keys)."""
+    def refused(key: str, data: Any) -> str | None:
+        return None if refusal(old, data, s) is not None else refusal(new, data, s)
+
     found = []
     with store.engine.connect() as conn:
         for table in HOLDERS:
             count, examples, last = 0, [], None
             for row, key, data in held_values(conn, table, old.code):
-                if row == last or (why := refusal(new, data, s)) is None or refusal(old, data, s) is not None:
+                if row == last or (reason := (why or refused)(key, data)) is None:
                     continue
                 count, last = count + 1, row
                 if len(examples) < EXAMPLES:
-                    examples.append(f"{row}: {key} = {_shown(data)}, {why}")
+                    examples.append(f"{row}: {key} = {shown_value(data)}, {reason}")
             if count:
                 more = "; …" if count > len(examples) else ""
                 found.append(f"{counted(table, count)} {'holds' if count == 1 else 'hold'} a value it would refuse "

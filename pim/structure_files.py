@@ -145,7 +145,7 @@ def _allowed(loc: tuple[Any, ...]) -> list[str]:
     return sorted(model.model_fields) if model else []
 
 
-def _item_line(node: yaml.Node | None, section: str, index: int, field: str | None = None) -> int | None:
+def item_line(node: yaml.Node | None, section: str, index: int, field: str | None = None) -> int | None:
     path: tuple[Any, ...] = (section, index) + ((field,) if field else ())
     return _line_of(node, path)
 
@@ -164,7 +164,7 @@ def check_references(files: list[tuple[Path, StructureFile, yaml.Node | None]], 
 
     def need(cond: bool, path: Path, node: Any, section: str, i: int, field: str, reason: str) -> None:
         if not cond:
-            problems.append(StructureProblem(str(path), _item_line(node, section, i, field), f"{section}.{i}.{field}", reason))
+            problems.append(StructureProblem(str(path), item_line(node, section, i, field), f"{section}.{i}.{field}", reason))
 
     attrs, cats = merged["attributes"], merged["categories"]
     for path, f, node in files:
@@ -207,7 +207,7 @@ def _measure_problems(files: list[tuple[Path, StructureFile, yaml.Node | None]],
             family = measures.family(mf.code)
             for reason in family.conflicts if family is not None else []:
                 field = "standard_unit" if "standard unit" in reason else "units"
-                problems.append(StructureProblem(str(path), _item_line(node, "measurement_families", i, field),
+                problems.append(StructureProblem(str(path), item_line(node, "measurement_families", i, field),
                                                  f"measurement_families.{i}.{field}", reason))
         for i, a in enumerate(f.attributes):
             if a.type != AttributeType.metric:
@@ -215,7 +215,7 @@ def _measure_problems(files: list[tuple[Path, StructureFile, yaml.Node | None]],
             family = measures.family(a.metric_family)
             if family is None:
                 problems.append(StructureProblem(
-                    str(path), _item_line(node, "attributes", i, "metric_family"), f"attributes.{i}.metric_family",
+                    str(path), item_line(node, "attributes", i, "metric_family"), f"attributes.{i}.metric_family",
                     f"'{a.metric_family}' is not a measurement family; known: {', '.join(sorted(measures.families))} "
                     "(or declare it under measurement_families:)"))
                 continue
@@ -224,7 +224,7 @@ def _measure_problems(files: list[tuple[Path, StructureFile, yaml.Node | None]],
             if code != unit:
                 reason = (f"default_unit '{unit}' is not a unit of {family.code}; use one of {', '.join(family.units)}"
                           if code is None else f"default_unit '{unit}' means {code}; write the unit code {code}")
-                problems.append(StructureProblem(str(path), _item_line(node, "attributes", i, "default_unit"),
+                problems.append(StructureProblem(str(path), item_line(node, "attributes", i, "default_unit"),
                                                  f"attributes.{i}.default_unit", reason))
     return problems
 
@@ -246,8 +246,10 @@ def structure_paths(target: Path) -> list[Path]:
     return files
 
 
-def load_structure_files(target: Path, existing: Structure | None = None) -> StructureFile:
-    """Parse and check every file; return one merged StructureFile, or raise StructureErrors with all problems."""
+def load_structure_files(target: Path, existing: Structure | None = None, store: Any = None) -> StructureFile:
+    """Parse and check every file; return one merged StructureFile, or raise StructureErrors with all problems.
+    With the `store` the `existing` structure came from, changed attributes are checked against the values
+    stored (pim.structure_value_checks)."""
     parsed: list[tuple[Path, StructureFile, yaml.Node | None]] = []
     problems: list[StructureProblem] = []
     for path in structure_paths(target):
@@ -257,6 +259,10 @@ def load_structure_files(target: Path, existing: Structure | None = None) -> Str
             parsed.append((path, f, node))
     if not problems:
         problems = check_references(parsed, existing)
+    if not problems and store is not None and existing is not None:
+        from pim.structure_value_checks import stored_value_problems
+
+        problems = stored_value_problems(store, existing, parsed)
     if problems:
         raise StructureErrors(problems)
     merged = StructureFile()
@@ -267,12 +273,12 @@ def load_structure_files(target: Path, existing: Structure | None = None) -> Str
 
 
 def save_structure(store: Any, merged: StructureFile) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for section, kind in SECTION_KIND.items():
-        items = getattr(merged, section)
-        if items:
-            counts[section] = store.put_structure(kind, items)
-    return counts
+    """Every section in one transaction (a failure half-way leaves the old structure), in SECTION_KIND's order."""
+    sections = [(section, kind) for section, kind in SECTION_KIND.items() if getattr(merged, section)]
+    if not sections:
+        return {}
+    counts = store.put_structures([(kind, getattr(merged, section)) for section, kind in sections])
+    return {section: counts[kind] for section, kind in sections}
 
 
 def dump_structure_file(merged: StructureFile, path: Path) -> None:

@@ -20,7 +20,7 @@ def load(path: Path = typer.Argument(..., help="A structure .yaml file or a fold
     from pim.structure_files import load_structure_files, save_structure
 
     store = Store.from_settings()
-    merged = load_structure_files(path, store.structure())
+    merged = load_structure_files(path, store.structure(), store)
     counts = {} if dry_run else save_structure(store, merged)
     if as_json:
         emit_json({"loaded": counts, "dry_run": dry_run})

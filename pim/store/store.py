@@ -368,19 +368,25 @@ class Store:
 
     # ---------------------------------------------------------------- structure
     def put_structure(self, kind: str, items: Iterable[BaseModel]) -> int:
-        stamp = now()
-        rows = [
-            {"kind": kind, "code": structure_key(kind, item), "data": item.model_dump(mode="json"), "updated_at": stamp}
-            for item in items
-        ]
+        return self.put_structures([(kind, items)])[kind]
+
+    def put_structures(self, sections: Iterable[tuple[str, Iterable[BaseModel]]]) -> dict[str, int]:
+        """Several kinds in one transaction, in the order given (attributes before the families naming them):
+        a structure load is saved whole or not at all. Each kind's listeners run after its rows are written."""
+        counts: dict[str, int] = {}
         with self.begin() as conn:
-            before = self._structure_data(conn, kind, [r["code"] for r in rows])
-            for chunk in batched(rows, self.batch_size):
-                self.upsert_rows(conn, STRUCTURE, chunk, ["kind", "code"])
-            _bump_structure_version(self, conn)
-            for listener in self.structure_listeners:
-                listener(conn, kind, before, {r["code"]: r["data"] for r in rows})
-        return len(rows)
+            for kind, items in sections:
+                stamp = now()
+                rows = [{"kind": kind, "code": structure_key(kind, item), "data": item.model_dump(mode="json"),
+                         "updated_at": stamp} for item in items]
+                before = self._structure_data(conn, kind, [r["code"] for r in rows])
+                for chunk in batched(rows, self.batch_size):
+                    self.upsert_rows(conn, STRUCTURE, chunk, ["kind", "code"])
+                _bump_structure_version(self, conn)
+                for listener in self.structure_listeners:
+                    listener(conn, kind, before, {r["code"]: r["data"] for r in rows})
+                counts[kind] = counts.get(kind, 0) + len(rows)
+        return counts
 
     def _structure_data(self, conn: Connection, kind: str, codes: list[str]) -> dict[str, Any]:
         if not self.structure_listeners:

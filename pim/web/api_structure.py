@@ -38,6 +38,7 @@ from pim.structure_files import (
     save_structure,
     validation_problems,
 )
+from pim.structure_value_checks import stored_value_problems
 from pim.web.accounts import User
 from pim.web.api_models import api_role, job_location
 from pim.web.deps import store_of, structure_of
@@ -162,7 +163,8 @@ def load_structure(body: StructureFile, request: Request, dry_run: bool = Query(
     """Check the body against the stored structure as `pim structure load` checks a file, then save it (each
     item replaces the stored one of its code; nothing is deleted). Large family rescores are queued jobs."""
     store = store_of(request)
-    problems = check_references([(Path(BODY), body, None)], structure_of(request))
+    files, existing = [(Path(BODY), body, None)], structure_of(request)
+    problems = check_references(files, existing) or stored_value_problems(store, existing, files)
     if problems:
         raw = body.model_dump(mode="json")
         return _refused([_error(p, raw) for p in problems])

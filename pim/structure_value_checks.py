@@ -1,0 +1,88 @@
+"""`pim structure load` and `POST /api/v1/structure` replace attributes in place, and values are never rewritten
+by a structure change. So a loaded attribute that would leave a stored value unreadable is refused, with the
+count and a few examples, like the attribute page refuses it (pim.attribute_changes):
+
+- a new key shape — localizable, scopable or available locales changed while values are stored under the old
+  keys (`name` would have to become `name:en_US`): the stored keys are checked as an import checks a record's;
+- a new type or a narrower setting that refuses a stored value the old attribute accepted, or would store it in
+  another form (pim.attribute_changes.refusal).
+
+An attribute holding no value may change in any way, and only attributes whose change can matter are read
+(one streamed pass over each holding table per attribute, pim.attribute_usage.held_values)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pim.attribute_changes import refusal, stored_problems, tightened
+from pim.catalog import Structure
+from pim.structure import Attribute
+from pim.structure_files import StructureFile, StructureProblem, item_line
+from pim.validation import RecordValidator
+
+#: The settings that decide how a value is keyed: a change leaves every stored key of the attribute to check.
+KEYING = ("localizable", "scopable", "available_locales")
+MOVE = ("declare a new attribute with the new settings, move the values to it (`pim export sheet --columns …`, "
+        "rename the columns, `pim import content`), then delete this one (`pim structure delete attributes CODE`); "
+        "or keep the old setting")
+
+Files = list[tuple[Path, StructureFile, yaml.Node | None]]
+
+
+def stored_value_problems(store: Any, existing: Structure, files: Files) -> list[StructureProblem]:
+    """One problem per loaded attribute whose change some stored value cannot follow."""
+    after = after_load(existing, files)
+    validators = RecordValidator(existing), RecordValidator(after)
+    problems = []
+    for path, f, node in files:
+        for i, new in enumerate(f.attributes):
+            old = existing.attributes.get(new.code)
+            if old is None or old == new:
+                continue
+            keyed = [name for name in KEYING if getattr(old, name) != getattr(new, name)]
+            narrower = tightened(old, new)
+            if not keyed and not narrower:
+                continue
+            field = keyed[0] if keyed else narrower[0]
+            why = _why(existing, after, validators, old, new, narrowed=bool(narrower))
+            for line in stored_problems(store, after, old, new, why=why):
+                problems.append(StructureProblem(str(path), item_line(node, "attributes", i, field), f"attributes.{i}.{field}",
+                                                 f"{new.code} changes, but {line}; {MOVE.replace('CODE', new.code)}"))
+    return problems
+
+
+def after_load(existing: Structure, files: Files) -> Structure:
+    """The structure as it will be once the files are saved, for what a stored value is checked against."""
+    attributes, channels = dict(existing.attributes), dict(existing.channels)
+    locales, measures = dict(existing.locales), dict(existing.measurement_families)
+    options = {code: dict(opts) for code, opts in existing.options.items()}
+    for _, f, _ in files:
+        attributes.update((a.code, a) for a in f.attributes)
+        channels.update((c.code, c) for c in f.channels)
+        locales.update((loc.code, loc) for loc in f.locales)
+        measures.update((m.code, m) for m in f.measurement_families)
+        for o in f.attribute_options:
+            options.setdefault(o.attribute, {})[o.code] = o
+    return replace(existing, attributes=attributes, channels=channels, locales=locales,
+                   measurement_families=measures, options=options)
+
+
+def _why(existing: Structure, after: Structure, validators: tuple[RecordValidator, RecordValidator],
+         old: Attribute, new: Attribute, narrowed: bool) -> Callable[[str, Any], str | None]:
+    """Why a stored `key` = value cannot stay as it is under `new` (None: it can, or it was invalid before)."""
+    before, now = validators
+
+    def why(key: str, data: Any) -> str | None:
+        if before.check_key(key) is not None:
+            return None  # keyed wrong already (a locale no channel has any more): not this change's doing
+        if (problem := now.check_key(key)) is not None:
+            return f"keyed wrong now: {problem.reason}"
+        if narrowed and refusal(old, data, existing) is None:
+            return refusal(new, data, after)
+        return None
+    return why
