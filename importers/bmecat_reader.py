@@ -3,7 +3,11 @@ namespace URI (2005, 2005.1, 2005+onto, none). Mapping to our attributes is bmec
 
 Real supplier files differ from the spec: the "2005+onto" dialect names features by ECLASS IRDI in
 FTEMPLATE/FT_ID instead of FNAME, nests them in FEATURE_GROUP, and may send PRODUCT_PRICE with a
-LOWER_BOUND but no PRICE_AMOUNT. BMEcat 1.2 (ARTICLE elements) is refused with a clear message."""
+LOWER_BOUND but no PRICE_AMOUNT.
+
+BMEcat 1.2 is read too: its ARTICLE elements carry the same content under older names (SUPPLIER_AID,
+ARTICLE_DETAILS, ARTICLE_PRICE, ART_ID_TO…), which `_local` reads as their 2005 names (BMECAT_12), so one
+parser serves both. Its files name their DTD in a DOCTYPE, accepted bare and never loaded (importers.xml_safety)."""
 
 from __future__ import annotations
 
@@ -83,20 +87,29 @@ class BmecatHeader:
 
 
 _LOCAL: dict[str, str] = {}
+#: BMEcat 1.2 element → its BMEcat 2005 name (no 1.2 name means anything else in 2005).
+BMECAT_12 = {
+    "ARTICLE": "PRODUCT", "SUPPLIER_AID": "SUPPLIER_PID", "ARTICLE_DETAILS": "PRODUCT_DETAILS",
+    "MANUFACTURER_AID": "MANUFACTURER_PID", "BUYER_AID": "BUYER_PID", "ARTICLE_FEATURES": "PRODUCT_FEATURES",
+    "ARTICLE_ORDER_DETAILS": "PRODUCT_ORDER_DETAILS", "ARTICLE_PRICE_DETAILS": "PRODUCT_PRICE_DETAILS",
+    "ARTICLE_PRICE": "PRODUCT_PRICE", "ARTICLE_REFERENCE": "PRODUCT_REFERENCE", "ART_ID_TO": "PROD_ID_TO",
+}
 _UNSEEN: Any = object()
 
 
 def _local(tag: object) -> str:
-    """Local name whatever the namespace ('{uri}NAME' → 'NAME'); comments and PIs have no str tag.
+    """Local name whatever the namespace ('{uri}NAME' → 'NAME'), BMEcat 1.2 names read as 2005's; comments and PIs have no str tag.
     Memoised: a catalog has a few dozen distinct tags and this runs for every element."""
     try:
         return _LOCAL[tag]  # type: ignore[index]
     except (KeyError, TypeError):
         if not isinstance(tag, str):
             return ""
+        local = tag[tag.rfind("}") + 1:]
+        local = BMECAT_12.get(local, local)
         if len(_LOCAL) < 10000:
-            _LOCAL[tag] = tag[tag.rfind("}") + 1:]
-        return tag[tag.rfind("}") + 1:]
+            _LOCAL[tag] = local
+        return local
 
 
 def _text(el: etree._Element | None) -> str | None:
@@ -317,11 +330,11 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None) -> Iterator[
     header = header_out if header_out is not None else BmecatHeader()
     handle = open_for_xml(path)
     with handle:
-        guard_prologue(handle, str(path))
+        guard_prologue(handle, str(path), external_dtd=True)  # BMEcat 1.2 files name their DTD
         root = _root(handle)
         if root is not None:
             _check_root(root, path, header)
-        context = safe_iterparse(handle, str(path), events=("start", "end"), tag=_EVENT_TAGS)
+        context = safe_iterparse(handle, str(path), external_dtd=True, events=("start", "end"), tag=_EVENT_TAGS)
         transaction: str | None = None
         depth_in_product = 0
         saw_root = root is not None
@@ -333,10 +346,6 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None) -> Iterator[
                     _check_root(el.getroottree().getroot(), path, header)
                 if name in TRANSACTIONS:
                     transaction = TRANSACTIONS[name]
-                elif name == "ARTICLE":
-                    raise UnsupportedInput(
-                        "BMEcat 1.2 ARTICLE elements are not supported", file=str(path), line=el.sourceline, field="ARTICLE",
-                        hint="ask the supplier for BMEcat 2005 (PRODUCT elements), or convert the file")
                 elif name == "PRODUCT":
                     depth_in_product += 1
                 continue
@@ -362,4 +371,4 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None) -> Iterator[
             raise InputError("the file is empty", file=str(path), hint="export the catalog again")
         if transaction is None:
             raise UnsupportedInput("no T_NEW_CATALOG, T_UPDATE_PRODUCTS or T_UPDATE_PRICES transaction found",
-                                   file=str(path), hint="only BMEcat 2005 product transactions are supported")
+                                   file=str(path), hint="only BMEcat 2005 and 1.2 product transactions are supported")

@@ -1,6 +1,11 @@
-"""Safe XML input for every XML importer (BMEcat, ERP XML). Supplier files are untrusted: any DOCTYPE (entity
-declarations, "billion laughs" bombs, external DTD references) is refused before the parser sees it — catalog
-and IDoc files never need one — and the parser runs with entity resolution, DTD loading and network off."""
+"""Safe XML input for every XML importer (BMEcat, ERP XML). Supplier files are untrusted: a DOCTYPE (entity
+declarations, "billion laughs" bombs, external DTD references) is refused before the parser sees it, and the
+parser runs with entity resolution, DTD loading and network off.
+
+One exception, for BMEcat 1.2, whose files name their DTD (`<!DOCTYPE BMECAT SYSTEM "bmecat_new_catalog.dtd">`):
+a reader may accept a bare external DTD reference — no internal subset, no entity declaration. The DTD is
+never loaded or fetched; an entity the document uses beyond XML's five would come from that DTD and would be
+read as nothing, so such a document is refused, naming the entity, instead of losing its text."""
 
 from __future__ import annotations
 
@@ -17,6 +22,11 @@ from pim.errors import InputError
 PROLOGUE_BYTES = 64 * 1024
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+#: A DOCTYPE naming an external DTD and nothing else: no internal subset ([...]) can declare anything.
+_BARE_DOCTYPE = re.compile(rb"""<!DOCTYPE\s+[\w.:-]+\s+(SYSTEM\s+("[^"]*"|'[^']*')|PUBLIC\s+("[^"]*"|'[^']*')\s+("[^"]*"|'[^']*'))\s*>""")
+#: A reference to a named entity other than XML's own five (character references &#…; are fine).
+_NAMED_REF = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z_][\w.-]*);")
+_SCAN = 1024 * 1024
 
 
 def open_for_xml(path: Path) -> IO[bytes]:
@@ -27,8 +37,9 @@ def open_for_xml(path: Path) -> IO[bytes]:
     return handle
 
 
-def guard_prologue(handle: IO[bytes], name: str) -> None:
-    """Refuse empty files, DOCTYPEs that declare entities, and undecodable prologues; rewinds the handle."""
+def guard_prologue(handle: IO[bytes], name: str, external_dtd: bool = False) -> None:
+    """Refuse empty files, DOCTYPEs (with `external_dtd`, all but a bare external DTD reference in a document that
+    uses no entity of it), and undecodable prologues; rewinds the handle."""
     head = handle.read(PROLOGUE_BYTES)
     handle.seek(0)
     if not head.strip(b" \t\r\n\xef\xbb\xbf\x00"):
@@ -37,6 +48,9 @@ def guard_prologue(handle: IO[bytes], name: str) -> None:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         probe = head.decode("utf-16", errors="ignore").encode("utf-8")
     found = _DOCTYPE.search(probe) or _ENTITY.search(probe)
+    if found and external_dtd and probe is head and not _ENTITY.search(probe) and _BARE_DOCTYPE.match(probe, found.start()):
+        _refuse_dtd_entities(handle, name)
+        return
     if found:
         line = probe[: found.start()].count(b"\n") + 1
         what = "declares entities (external entities or an entity bomb)" if _ENTITY.search(probe) else "has a DOCTYPE (an external DTD)"
@@ -47,9 +61,29 @@ def guard_prologue(handle: IO[bytes], name: str) -> None:
         )
 
 
-def safe_iterparse(handle: IO[bytes], name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
-    """lxml iterparse with every dangerous feature off; XML errors become InputError with the line."""
-    guard_prologue(handle, name)
+def _refuse_dtd_entities(handle: IO[bytes], name: str) -> None:
+    """Refuse a document using a named entity its (never loaded) DTD would declare; reads it once, rewinds."""
+    line, tail = 1, b""
+    try:
+        while chunk := handle.read(_SCAN):
+            text = tail + chunk
+            if found := _NAMED_REF.search(text):
+                entity = found.group(1).decode("ascii", "replace")
+                raise InputError(
+                    f"the document uses the entity &{entity}; from its DTD, which is never loaded for safety",
+                    file=name, line=line + text[:found.start()].count(b"\n"), field="DOCTYPE",
+                    hint="ask for the file with the characters written out (UTF-8) instead of DTD entities")
+            keep = max(text.rfind(b"&"), len(text) - 64, 0)  # a reference cut by the chunk's end is read whole next
+            line += text[:keep].count(b"\n")
+            tail = text[keep:]
+    finally:
+        handle.seek(0)
+
+
+def safe_iterparse(handle: IO[bytes], name: str, external_dtd: bool = False, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+    """lxml iterparse with every dangerous feature off; XML errors become InputError with the line.
+    `external_dtd`: see guard_prologue."""
+    guard_prologue(handle, name, external_dtd)
     options = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
     options.update(kwargs)
     try:

@@ -146,13 +146,16 @@ class SourceItem:
 def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected], *, gtin_attribute: str = "ean",
                unmatched: Literal["create", "quarantine"] = "quarantine") -> Iterator[Parsed | Rejected]:
     """Resolve SKUs batch by batch: the cross-reference first, then the GTIN (one query each per batch).
-    A GTIN match is remembered in the cross-reference. Unmatched: create under the PID, or quarantine."""
+    A GTIN match is remembered in the cross-reference. Unmatched: create under the PID, or quarantine. A product
+    created under its PID is remembered too, so the next import of the file finds it by PID, not by a GTIN
+    that may since have become ambiguous (two supplier products sharing an EAN)."""
     for chunk in batched(items, store.batch_size):
         wanted = [i for i in chunk if isinstance(i, SourceItem) and not i.record.identifier.strip() and i.pid]
         by_pid = _xref(store, source, [i.pid for i in wanted if i.pid])
         gtins = [i.gtin for i in wanted if i.pid not in by_pid and i.gtin]
         by_gtin = _gtin_lookup(store, gtin_attribute, gtins) if gtins else {}
         learned: list[tuple[str, str]] = []
+        created: list[tuple[str, str]] = []
         owners_of = _owners(store, gtin_attribute, [g for g, sku in by_gtin.items() if sku == AMBIGUOUS])
         for item in chunk:
             if isinstance(item, Rejected):
@@ -173,6 +176,7 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
                     learned.append((item.pid, sku))
             if not sku and unmatched == "create" and item.pid:
                 sku = item.pid
+                created.append((item.pid, sku))
             if not sku:
                 yield Rejected(
                     f"no SKU for {source} product '{item.pid}' (GTIN {item.gtin or 'none'}): not in the cross-reference "
@@ -183,6 +187,8 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
             yield Parsed(item.record, item.file, item.line, item.raw)
         if learned:
             put_cross_references(store, source, learned, matched_by="gtin")
+        if created:
+            put_cross_references(store, source, created, matched_by="created")
 
 
 def _xref(store: Store, source: str, pids: list[str]) -> dict[str, str]:

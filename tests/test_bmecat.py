@@ -6,7 +6,7 @@ import pytest
 
 from importers.bmecat import BmecatMap, import_bmecat, load_map
 from importers.bmecat_reader import BmecatHeader, read_bmecat
-from pim.errors import InputError, UnsupportedInput
+from pim.errors import InputError
 from pim.product import Product
 from pim.store import Store
 from pim.structure_files import load_structure_files, save_structure
@@ -114,13 +114,6 @@ def test_classic_features_units_tiers_images_and_references(supplier_store: Stor
     assert counts.extra["tier_prices"] == 2
 
 
-def test_bmecat_12_articles_are_refused_clearly(tmp_path: Path) -> None:
-    path = _xml(tmp_path, "<T_NEW_CATALOG><ARTICLE><SUPPLIER_AID>1</SUPPLIER_AID></ARTICLE></T_NEW_CATALOG>", "")
-    with pytest.raises(UnsupportedInput, match="BMEcat 1.2 ARTICLE") as exc:
-        list(read_bmecat(path))
-    assert exc.value.line == 4 and "2005" in exc.value.hint
-
-
 def test_product_without_pid_is_quarantined_and_the_rest_imports(supplier_store: Store, tmp_path: Path) -> None:
     body = "<T_NEW_CATALOG><PRODUCT><PRODUCT_DETAILS/></PRODUCT>" + PRODUCT.format(pid="ok") + "</T_NEW_CATALOG>"
     counts = import_bmecat(_xml(tmp_path, body), supplier_store, load_map(MAP))
@@ -212,14 +205,6 @@ def test_unmatched_products_are_quarantined_when_the_map_says_so(supplier_store:
     assert row["record_key"] == "r1" and "cross-reference" in row["reason"] and row["line"] == 4
     [warning] = supplier_store.quarantined(counts.job_id, severity="warning")  # a whole catalog, one product out
     assert "no tier price of 'purchase_weidmueller' was removed" in warning["reason"]
-
-
-def test_an_external_dtd_reference_is_refused_too(tmp_path: Path) -> None:
-    path = tmp_path / "dtd.xml"
-    path.write_text('<?xml version="1.0"?>\n<!DOCTYPE BMECAT SYSTEM "http://example.invalid/bmecat.dtd">\n<BMECAT version="2005"/>\n')
-    with pytest.raises(InputError, match="DOCTYPE") as exc:
-        list(read_bmecat(path))
-    assert exc.value.line == 2
 
 
 def test_tier_prices_follow_their_products_sku_batch_by_batch(supplier_store: Store, tmp_path: Path) -> None:
