@@ -403,6 +403,11 @@ def affected(kind: str, before: dict[str, Any], after: dict[str, Any], structure
                     channels = {ch for ch, req in fam.requirements.items() if code in req}
                     if channels:
                         yield {fam_code}, channels
-    elif kind == "family_variant" and changed:
-        fams = {(after.get(c) or before.get(c) or {}).get("family") for c in changed}
-        yield {f for f in fams if f}, None
+    elif kind == "family_variant":
+        # Scoring reads only a variant's family (a model's variants without a family of their own take it):
+        # labels and levels change no score, and a variant is new or deleted only while no model uses it.
+        moved = [c for c in changed if before.get(c) and after.get(c)
+                 and before[c].get("family") != after[c].get("family")]
+        fams = {before[c].get("family") for c in moved} | {after[c].get("family") for c in moved}
+        if fams - {None}:
+            yield fams - {None}, None

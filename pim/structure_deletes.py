@@ -1,6 +1,6 @@
-"""Deleting an attribute, a category or a channel: the rules the admin pages, the REST API
-(`DELETE /api/v1/structure/{section}/{code}`) and `pim structure delete` share, so a code is refused for the
-same reasons whichever way it is asked.
+"""Deleting an attribute, a category, a channel, a family or a family variant: the rules the admin pages, the
+REST API (`DELETE /api/v1/structure/{section}/{code}`) and `pim structure delete` share, so a code is refused
+for the same reasons whichever way it is asked.
 
 Each delete checks its blockers first and raises DeleteRefused naming every one (what to change first);
 `dry_run` answers the same question and what would go, writing nothing. Then it deletes through
@@ -17,6 +17,8 @@ structure write, and the answer (Deleted) says what went, the jobs it queued and
 - A family is kept while products or product models are of it, a family variant splits it or a contract's
   assortment names it; an import may create a product of it meanwhile: the same look-again-and-put-back.
   Its completeness rows, grid copies and rescore jobs have nothing to hold (it has no products).
+- A family variant is kept while product models use it (their variants hang from them); an import may create
+  a model of it meanwhile: the same look-again-and-put-back. No product is of it, so nothing is rescored.
 - A channel is kept while pim.channel_usage.delete_blockers names anything. Families' requirements on it are
   the one blocker the delete can lift itself: with `drop_requirements` those requirements are removed first
   (a family write each, rescoring the family on the channel), then the channel. Its stored gate decisions and
@@ -42,7 +44,8 @@ from pim.store import Store
 from pim.structure import Family, structure_key
 
 #: The sections a delete names (as `pim structure load` files and POST /api/v1/structure do) → structure kind.
-SECTIONS = {"attributes": "attribute", "categories": "category", "channels": "channel", "families": "family"}
+SECTIONS = {"attributes": "attribute", "categories": "category", "channels": "channel", "families": "family",
+            "family_variants": "family_variant"}
 DROP_REQUIREMENTS = "drop_requirements"  # the option lifting a channel's family blocker
 
 
@@ -112,6 +115,8 @@ def delete(store: Store, section: str, code: str, *, dry_run: bool = False, drop
         return delete_category(store, code, dry_run=dry_run, structure=structure)
     if section == "families":
         return delete_family(store, code, dry_run=dry_run, structure=structure)
+    if section == "family_variants":
+        return delete_family_variant(store, code, dry_run=dry_run, structure=structure)
     return delete_channel(store, code, dry_run=dry_run, drop_requirements=drop_requirements,
                           defer_rescores=defer_rescores, structure=structure)
 
@@ -270,6 +275,49 @@ def delete_family(store: Store, code: str, *, dry_run: bool = False, structure: 
     return _delete_unused(store, "families", family, family_blockers(store, s, code), dry_run,
                           lambda conn: bool(family_members(conn, code)),
                           "products were created in it while it was being deleted")
+
+
+# ---------------------------------------------------------------------------------------------- family variants
+def variant_models(conn: Connection, code: str) -> tuple[int, list[str]]:
+    """How many product models are of family variant `code`, and the codes of the first few."""
+    from pim.store.store import MODEL
+
+    of_it = MODEL.c.family_variant == code
+    count = int(conn.execute(select(func.count()).select_from(MODEL).where(of_it)).scalar_one())
+    examples = conn.execute(select(MODEL.c.code).where(of_it).order_by(MODEL.c.code).limit(EXAMPLES)).scalars() \
+        if count else []
+    return count, [str(e) for e in examples]
+
+
+def models_per_variant(conn: Connection, codes: list[str]) -> dict[str, int]:
+    """family variant → how many product models use it, for each of `codes` used by any (one grouped query)."""
+    from pim.store.store import MODEL
+
+    if not codes:
+        return {}
+    q = select(MODEL.c.family_variant, func.count()).where(MODEL.c.family_variant.in_(codes)) \
+        .group_by(MODEL.c.family_variant)
+    return {str(code): int(n) for code, n in conn.execute(q)}
+
+
+def family_variant_blockers(store: Store, code: str) -> list[str]:
+    """What keeps family variant `code` from being deleted: the product models of it (a model's variant must
+    exist, pim.validation; its product variants hang from it)."""
+    with store.engine.connect() as conn:
+        count, examples = variant_models(conn, code)
+    return [rows_said("product_model", count, examples, ("uses", "use"))] if count else []
+
+
+def delete_family_variant(store: Store, code: str, *, dry_run: bool = False,
+                          structure: Structure | None = None) -> Deleted:
+    """Delete a family variant no product model uses. Nothing is rescored: no product can be of it."""
+    s = _structure(store, structure)
+    variant = s.family_variants.get(code)
+    if variant is None:
+        raise _missing("family variant", code, "family_variants")
+    return _delete_unused(store, "family_variants", variant, family_variant_blockers(store, code), dry_run,
+                          lambda conn: variant_models(conn, code)[0] > 0,
+                          "a product model of it was imported while it was being deleted")
 
 
 # ---------------------------------------------------------------------------------------------- channels

@@ -192,8 +192,23 @@ def check_references(files: list[tuple[Path, StructureFile, yaml.Node | None]], 
                 axes = [a for level in fv.levels for a in level.axes]
                 outside = [a for a in axes if a not in fam.attributes]
                 need(not outside, path, node, "family_variants", i, "levels", f"axes not in family '{fv.family}': {outside}")
+                unfit = [a for a in axes if a in attrs and not axis_fit(attrs[a])]
+                need(not unfit, path, node, "family_variants", i, "levels",
+                     f"axes must be simple select, boolean or metric attributes, neither localizable nor scopable "
+                     f"(one value per variant): {unfit}")
+                strays = [a for level in fv.levels for a in level.attributes if a not in fam.attributes]
+                need(not strays, path, node, "family_variants", i, "levels",
+                     f"level attributes not in family '{fv.family}': {strays}; add them to the family first")
     problems += _measure_problems(files, merged["measurement_families"])
     return problems
+
+
+#: What a variant axis may be (as in Akeneo): one value per variant, the same in every locale and channel.
+AXIS_TYPES = frozenset({AttributeType.simple_select, AttributeType.boolean, AttributeType.metric})
+
+
+def axis_fit(attr: Attribute) -> bool:
+    return attr.type in AXIS_TYPES and not attr.localizable and not attr.scopable
 
 
 def _measure_problems(files: list[tuple[Path, StructureFile, yaml.Node | None]],

@@ -1,4 +1,4 @@
-"""Deleting an attribute, a category or a channel through one set of rules (pim.structure_deletes), shared by
+"""Deleting an attribute, a category, a channel, a family or a family variant through one set of rules (pim.structure_deletes), shared by
 the admin pages, `DELETE /api/v1/structure/{section}/{code}` and `pim structure delete`: every blocker named,
 a dry run that writes nothing, an import racing the delete undone, a channel's families' requirements dropped
 only when asked, its gate decisions gone in the delete's own transaction, large rescores left to jobs."""
@@ -19,10 +19,10 @@ from pim.completeness import stored_completeness
 from pim.contracts import put_contracts
 from pim.errors import InputError
 from pim.gate import record_decisions
-from pim.product import Product
+from pim.product import Product, ProductModel
 from pim.scoring_tables import GATE_COUNT, GATE_DECISION
 from pim.store import Store
-from pim.structure import Attribute, AttributeOption, Category, Channel, Family
+from pim.structure import Attribute, AttributeOption, Category, Channel, Family, FamilyVariant, VariantLevel
 from pim.structure_deletes import DeleteRefused, NotFound
 from tests.channel_data import ERP, seed_products
 from tests.feeds_data import contract
@@ -392,3 +392,86 @@ def test_the_cli_refuses_with_exit_2_and_deletes_when_asked(pim_env, seeded: Sto
     gone = runner.invoke(structure_cli, ["delete", "attributes", "material", "--json"])
     assert gone.exit_code == 0 and json.loads(gone.stdout)["items"]["attribute_options"] == [
         "material.canvas", "material.leather"]
+
+
+# ---------------------------------------------------------------------------------------------- family variants
+def _by_size(store: Store) -> None:
+    """An unused family variant of shoes."""
+    store.put_structure("family_variant", [FamilyVariant(code="shoes_size", family="shoes",
+                                                         levels=[VariantLevel(axes=["size"], attributes=["size"])])])
+
+
+def test_a_family_variant_a_model_uses_is_refused_and_an_unused_one_deleted(seeded: Store) -> None:
+    with pytest.raises(DeleteRefused) as refused:
+        structure_deletes.delete(seeded, "family_variants", "shoes_color", dry_run=True)
+    assert [str(b) for b in refused.value.blockers] == ["1 product model uses it (runner_model)"]
+    _by_size(seeded)
+    dry = structure_deletes.delete(seeded, "family_variants", "shoes_size", dry_run=True)
+    assert (dry.dry_run, dry.notice, dry.items()) == (True, "Would delete shoes_size.", {"family_variants": ["shoes_size"]})
+    assert "shoes_size" in seeded.structure().family_variants
+    done = structure_deletes.delete(seeded, "family_variants", "shoes_size")
+    assert (done.dry_run, done.notice, done.jobs) == (False, "Deleted shoes_size.", [])
+    assert set(seeded.structure().family_variants) == {"shoes_color"}
+    with pytest.raises(NotFound, match="no family variant 'shoes_size'"):
+        structure_deletes.delete(seeded, "family_variants", "shoes_size")
+
+
+def test_a_family_variant_an_import_created_a_model_of_meanwhile_is_put_back(
+        seeded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _by_size(seeded)
+    real = seeded.delete_structure
+
+    def delete_then_import(kind: str, code: str, **kw: Any) -> bool:
+        gone = real(kind, code, **kw)
+        if kind == "family_variant":
+            seeded.upsert_models([ProductModel(code="late_model", family_variant="shoes_size", family="shoes",
+                                               source=ERP, values={"name:en_US": "Late"})])
+        return gone
+
+    monkeypatch.setattr(seeded, "delete_structure", delete_then_import)
+    with pytest.raises(DeleteRefused, match="a product model of it was imported while it was being deleted"):
+        structure_deletes.delete_family_variant(seeded, "shoes_size")
+    assert seeded.structure().family_variants["shoes_size"].levels[0].axes == ["size"]
+
+
+def test_a_variant_delete_rescores_nothing(seeded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pim.rescore_jobs.IN_REQUEST", 1)
+    _by_size(seeded)
+    done = structure_deletes.delete_family_variant(seeded, "shoes_size")
+    assert done.jobs == [] and done.notice == "Deleted shoes_size."
+    assert seeded.jobs(kind=rescore_jobs.KIND) == []
+
+
+def test_the_api_deletes_an_unused_family_variant_and_lists_what_keeps_a_used_one(role_tokens, store: Store) -> None:
+    client, tokens = role_tokens
+    _by_size(store)
+    refused = _delete(client, tokens["admin"], "family_variants/shoes_color")
+    assert refused.status_code == 409, refused.text
+    assert refused.json() == {"errors": [{"section": "family_variants", "code": "shoes_color",
+                                          "message": "1 product model uses it (runner_model)"}]}
+    dry = _delete(client, tokens["admin"], "family_variants/shoes_size", dry_run="true")
+    assert dry.status_code == 200 and dry.json()["dry_run"] is True
+    assert "shoes_size" in store.structure().family_variants
+    assert _delete(client, tokens["editor"], "family_variants/shoes_size").status_code == 403
+    done = _delete(client, tokens["admin"], "family_variants/shoes_size")
+    assert done.status_code == 200, done.text
+    assert done.json()["deleted"] == {"family_variants": ["shoes_size"]} and done.json()["notice"] == "Deleted shoes_size."
+    assert set(store.structure().family_variants) == {"shoes_color"}
+    assert _delete(client, tokens["admin"], "family_variants/shoes_size").status_code == 404
+
+
+def test_the_cli_refuses_a_used_family_variant_with_exit_2_and_deletes_an_unused_one(pim_env, seeded: Store) -> None:
+    runner = CliRunner()
+    refused = runner.invoke(structure_cli, ["delete", "family_variants", "shoes_color", "--json"])
+    assert refused.exit_code == 2, refused.output
+    assert json.loads(refused.stdout)["blockers"] == ["1 product model uses it (runner_model)"]
+    said = runner.invoke(structure_cli, ["delete", "family_variants", "shoes_color"])
+    assert said.exit_code == 2 and "1 product model uses it (runner_model)" in said.stderr
+    _by_size(seeded)
+    dry = runner.invoke(structure_cli, ["delete", "family_variants", "shoes_size", "--dry-run"])
+    assert dry.exit_code == 0 and "Would delete shoes_size." in dry.stdout
+    assert "shoes_size" in seeded.structure().family_variants
+    done = runner.invoke(structure_cli, ["delete", "family_variants", "shoes_size", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["items"] == {"family_variants": ["shoes_size"]}
+    assert set(seeded.structure().family_variants) == {"shoes_color"}

@@ -1,5 +1,5 @@
-"""`pim structure`: load the catalog structure from YAML files, show it, and delete an attribute, category or
-channel nothing uses (the admin pages' rules, pim.structure_deletes)."""
+"""`pim structure`: load the catalog structure from YAML files, show it, and delete an attribute, category,
+channel, family or family variant nothing uses (the admin pages' rules, pim.structure_deletes)."""
 
 from pathlib import Path
 
@@ -51,14 +51,14 @@ _OPTION_WORDS = {"drop_requirements": "pass --drop-requirements to remove those 
 
 
 @app.command()
-def delete(section: str = typer.Argument(..., help="attributes, categories, channels or families."),
+def delete(section: str = typer.Argument(..., help="attributes, categories, channels, families or family_variants."),
            code: str = typer.Argument(..., help="The code to delete."),
            dry_run: bool = typer.Option(False, "--dry-run", help="Say what blocks it or what would go; delete nothing."),
            drop_requirements: bool = typer.Option(False, "--drop-requirements", help="Channels: remove the "
                                                   "families' requirements on it with it (otherwise they block)."),
            as_json: bool = JsonOption) -> None:
-    """Delete one attribute (with its select options), category or channel, refused with exit code 2 while
-    anything uses it (each blocker is listed). Rescores run here, as after `pim structure load`."""
+    """Delete one attribute (with its select options), category, channel, family or family variant, refused
+    with exit code 2 while anything uses it (each blocker is listed). Rescores run here, as after `pim structure load`."""
     from pim.store import Store
     from pim.structure_deletes import DeleteRefused, delete
 

@@ -201,15 +201,16 @@ _OPTION_WORDS = {structure_deletes.DROP_REQUIREMENTS: "add ?drop_requirements=tr
           "nothing was deleted"},
     422: {"model": StructureRefused, "description": "an unknown section, or drop_requirements on a section "
           "other than channels"}})
-def delete_structure_item(section: Literal["attributes", "categories", "channels", "families"], code: str, request: Request,
+def delete_structure_item(section: Literal["attributes", "categories", "channels", "families", "family_variants"],
+                          code: str, request: Request,
                           dry_run: bool = Query(False, description="Answer the blockers and what would go; "
                                                 "delete nothing."),
                           drop_requirements: bool = Query(False, description="Channels: remove the families' "
                                                           "requirements on it with it (otherwise they block)."),
                           user: User = Depends(api_role("admin", "change the structure"))) -> Any:
     """Delete one attribute (with its select options), category or channel nothing uses, by the admin pages'
-    rules, or a family no product, model, family variant or contract uses. A deleted channel's large rescores
-    are queued jobs."""
+    rules, a family no product, model, family variant or contract uses, or a family variant no product model
+    uses. A deleted channel's or variant's large rescores are queued jobs."""
     try:
         done = structure_deletes.delete(store_of(request), section, code, dry_run=dry_run,
                                         drop_requirements=drop_requirements, structure=structure_of(request))

@@ -34,8 +34,8 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
                        same_site="lax", https_only=False, max_age=MAX_AGE)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from pim.web import (admin, api, attributes, categories, channels_admin, families, imports, options, session_pages,
-                         staff_reset, todo_export, ui)
+    from pim.web import (admin, api, attributes, categories, channels_admin, families, family_variants, imports, options,
+                         session_pages, staff_reset, todo_export, ui)
 
     app.include_router(api.router)
     app.include_router(ui.router)
@@ -43,6 +43,7 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
     app.include_router(session_pages.router)
     app.include_router(staff_reset.router)  # "Forgot your password?" of the staff sign-in page
     app.include_router(families.router)
+    app.include_router(family_variants.router)  # a family's variants, under /admin/families
     app.include_router(categories.router)
     app.include_router(channels_admin.router)
     app.include_router(imports.router)

@@ -14,7 +14,8 @@ attribute, a variant axis or variant-level attribute of one of its family varian
 they hold; an import row of this family that still sends the attribute is quarantined (pim.validation).
 
 New families are added on the list page, and a family's labels and label and image attributes change on its
-page (pim.web.family_form checks both as `pim structure load` would)."""
+page (pim.web.family_form checks both as `pim structure load` would). Its page lists its family variants and
+adds new ones; each variant has its own page (pim.web.family_variants)."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ async def add_family(request: Request, user: User = Depends(admin_user)) -> Any:
 
 
 def _page(request: Request, user: User, code: str, *, error: str | None = None, notice: str | None = None,
-          status: int = 200) -> HTMLResponse:
+          status: int = 200, variant_typed: dict[str, Any] | None = None) -> HTMLResponse:
     s = structure_of(request)
     family = s.families.get(code)
     if family is None:
@@ -77,13 +78,25 @@ def _page(request: Request, user: User, code: str, *, error: str | None = None, 
     addable = sorted(c for c in s.attributes if c not in family.attributes)
     kept = {a: p[0] for a in family.attributes if (p := removal_problems(s, family, [a]))}  # why it cannot go
     blocked = structure_deletes.family_blockers(store_of(request), s, code)
+    variants = sorted((fv for fv in s.family_variants.values() if fv.family == code), key=lambda fv: fv.code)
+    with store_of(request).engine.connect() as conn:
+        variant_models = structure_deletes.models_per_variant(conn, [fv.code for fv in variants])
     page = render(request, "admin_family.html", user, family=family, s=s, channels=sorted(s.channels),
                   addable=addable, kept=kept, error=error, notice=notice, locales=s.enabled_locales(), blocked=blocked,
                   label_choices=family_form.candidates(s, "attribute_as_label", family.attributes),
                   image_choices=family_form.candidates(s, "attribute_as_image", family.attributes),
+                  variants=variants, variant_models=variant_models, variant_typed=variant_typed or {},
                   **_rescoring(request, code))
     page.status_code = status
     return page
+
+
+def family_page_with(request: Request, user: User, code: str, *, error: str | None = None,
+                     notice: str | None = None, status: int = 200,
+                     variant_typed: dict[str, Any] | None = None) -> HTMLResponse:
+    """The family page with a message (the variant pages answer an add or a delete with it); `variant_typed`
+    refills a refused add-variant form."""
+    return _page(request, user, code, error=error, notice=notice, status=status, variant_typed=variant_typed)
 
 
 @router.post("/{code}/delete", dependencies=[Depends(check_csrf)])
