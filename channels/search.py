@@ -3,7 +3,9 @@
 A publish run is planned in `select` (which products to read: all of them, or those written since the
 watermark of the last successful push to the same target), rendered in `render` to exactly the files the
 exporter sends (settings.json, documents.ndjson, deletes.json per index), and `committed` advances the
-watermark once the exporter has succeeded. See docs/search.md.
+watermark once the exporter has succeeded. The push state records which locales' indexes it describes: a
+locale whose index was dropped (`pim search drop --locale`) is rebuilt by the next push while the others stay
+incremental. See docs/search.md.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from channels.localize import ValueResolver
+from channels.search_customers import decode_state, provider_revisit, provider_view
 from channels.search_documents import DocumentBuilder, raw_image_url
 from channels.search_settings import digest_of, index_settings, settings_fingerprint, shape_fingerprint
 from channels.search_visibility import decode, encode, products_to_revisit, visibility_fingerprint, visibility_snapshot
@@ -30,11 +33,15 @@ from pim.gate import aged_between, blocks_on_age
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
-from pim.store.store import Store, as_utc, batched, now
+from pim.store.store import PRODUCT, Store, as_utc, batched, now
 
+#: The contracts' provider: the contracts themselves fingerprint it (channels.search_visibility).
+CONTRACTS_PROVIDER = "pim.contracts:contract_customers"
 #: Who may see a product (tenant tokens filter on the `customers` field): the customers whose contract
-#: assortment holds it (pim/contracts.py). Signature: (store, skus) → {sku: [customer]}.
-CUSTOMERS_PROVIDER = "pim.contracts:contract_customers"
+#: assortment holds it (pim/contracts.py). Signature: (store, skus) → {sku: [customer]}. Another provider
+#: (here or per run, publish option `search_customers`) is fingerprinted by its answers
+#: (channels.search_customers).
+CUSTOMERS_PROVIDER = CONTRACTS_PROVIDER
 #: The main image's public URL when media has no rendition for it. Signature: (value) → url.
 IMAGE_URL = "channels.search:image_url"
 #: Rendition links for a channel (media/links.py): (store, channel, fallback) → callable (value) → url with a
@@ -54,6 +61,9 @@ class SearchSyncRow(SQLModel, table=True):
     settings_hash: str = SQLField(sa_column=Column(String(64), nullable=False))
     visibility_hash: str | None = SQLField(default=None, sa_column=Column(String(64), nullable=True))
     visibility_state: str | None = SQLField(default=None, sa_column=Column(Text, nullable=True))
+    #: JSON list of the locales whose index this state describes; NULL: unknown (pushed before migration 0031
+    #: and its channel gone), so the next push rebuilds every index.
+    locales: str | None = SQLField(default=None, sa_column=Column(Text, nullable=True))
     updated_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -111,14 +121,54 @@ def load_state(store: Store, target: str) -> dict[str, Any] | None:
 
 
 def save_state(store: Store, target: str, watermark: int, shape: str, settings: str, visibility: str | None = None,
-               decided_at: datetime | None = None, contracts: str | None = None) -> None:
+               decided_at: datetime | None = None, contracts: str | None = None,
+               locales: list[str] | None = None) -> None:
     """`updated_at` is the instant the push's gate decisions hold for (its plan's time): age rules measure
-    the next push's window from it. `contracts` is the visibility snapshot the push was planned with."""
+    the next push's window from it. `contracts` is the visibility state the push was planned with (a
+    contract snapshot or a customers provider's answers); `locales` the locales whose index it pushed."""
     with store.begin() as conn:
         store.upsert_rows(conn, SYNC, [{"target": target, "watermark": watermark, "shape_hash": shape,
                                         "settings_hash": settings, "visibility_hash": visibility,
-                                        "visibility_state": contracts, "updated_at": decided_at or now()}],
+                                        "visibility_state": contracts, "updated_at": decided_at or now(),
+                                        "locales": None if locales is None else orjson.dumps(locales).decode()}],
                           ["target"])
+
+
+def state_locales(state: dict[str, Any]) -> list[str] | None:
+    """The locales whose index a push state describes; None when unknown (see SearchSyncRow.locales)."""
+    return orjson.loads(state["locales"]) if state.get("locales") else None
+
+
+def forget(store: Store, target: str, locale: str | None = None) -> None:
+    """Forget the push state of `locale`'s index at `target` (every locale's without one), after the index
+    was deleted there: its next push rebuilds that index and stays incremental for the others. A state
+    whose locales are unknown, or left with none, is forgotten whole."""
+    from sqlalchemy import delete, update
+
+    with store.begin() as conn:
+        row = conn.execute(select(SYNC.c.locales).where(SYNC.c.target == target)).first()
+        if row is None:
+            return
+        held = state_locales({"locales": row[0]}) if locale is not None else None
+        rest = [loc for loc in held or [] if loc != locale]
+        if rest:
+            conn.execute(update(SYNC).where(SYNC.c.target == target).values(locales=orjson.dumps(rest).decode()))
+        else:
+            conn.execute(delete(SYNC).where(SYNC.c.target == target))
+
+
+def customers_provider(ctx: PublishContext) -> Callable[[Any, list[str]], dict[str, list[str]]] | None:
+    """The provider deciding customers when it is not the contracts' own: the run's, or another hook."""
+    given = ctx.options.get("search_customers")
+    if given is not None:
+        return given  # type: ignore[no-any-return]
+    return None if CUSTOMERS_PROVIDER == CONTRACTS_PROVIDER else load(CUSTOMERS_PROVIDER)
+
+
+def written_since(store: Store, since: int) -> set[str]:
+    """The identifiers of the products written after `since` (the narrow column only)."""
+    with store.engine.connect() as conn:
+        return set(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.seq > since)).scalars())
 
 
 @dataclass
@@ -133,7 +183,13 @@ class Plan:
     visibility: str | None = None
     decided_at: datetime | None = None
     aged: set[str] = field(default_factory=set)  # unwritten products to send as well: aged readings, new customers
-    contracts: str | None = None  # the visibility snapshot (channels.search_visibility), kept for the next push
+    contracts: str | None = None  # the visibility state (contract snapshot or provider answers), kept for the next push
+    locales: list[str] = field(default_factory=list)  # every locale's index this push leaves current
+    rebuild: dict[str, str] = field(default_factory=dict)  # locale → why its index alone is rebuilt in an incremental run
+    fresh: set[str] | None = None  # when some locales are rebuilt: the products the incremental ones are sent
+
+    def mode(self, locale: str) -> str:
+        return "full" if self.full or locale in self.rebuild else "incremental"
 
 
 def _written_and(store: Store, since: int, aged: set[str]) -> Iterator[Product]:
@@ -169,26 +225,46 @@ class SearchRenderer:
         links_state = getattr(builder.image_url, "state", None)
         if links_state is not None:  # another listing rendition or CDN: every document links anew
             shape = digest_of([shape, links_state()])
-        # a provider given for this run decides customers its own way: its changes need --full
-        snapshot = None if ctx.options.get("search_customers") else visibility_snapshot(store)
-        visibility = None if snapshot is None else visibility_fingerprint(store, snapshot)
+        provider = customers_provider(ctx)
+        if provider is None:  # the contracts (or, without any, the price lists) decide who sees what
+            snapshot = visibility_snapshot(store)
+            visibility, kept = visibility_fingerprint(store, snapshot), encode(snapshot)
+        else:  # another provider: what it answers now (channels.search_customers)
+            view = provider_view(store, provider)
+            visibility, kept = view.fingerprint(), view.encoded()
         start = store.current_seq()  # read before the products: later writes are sent next time, never lost
+        locales = [p.locale for p in builder.plans]
+        held = state_locales(state) if state is not None else None
         if ctx.full:
             full, reason = True, "--full"
         elif state is None:
             full, reason = True, "first push to this target"
+        elif held is None:
+            full, reason = True, "the target's push state does not say which locales' indexes it holds"
         elif state["shape_hash"] != shape:
             full, reason = True, "the structure, the listing rendition or the CDN changed what documents contain"
+        elif not set(locales) & set(held):
+            full, reason = True, "no index of this channel is recorded at this target"
         else:
             full, reason = False, "changes since the last push"
+        rebuild = {} if full else {loc: "its index was dropped since the last push to this target (pim search drop)"
+                                   for loc in locales if loc not in (held or [])}
         revisit: set[str] = set()
-        if not full and visibility is not None and state.get("visibility_hash") != visibility:  # type: ignore[union-attr]
-            found = products_to_revisit(store, decode(state.get("visibility_state")), snapshot or [])  # type: ignore[union-attr]
-            if found is None:
-                full, reason = True, "contracts or price lists changed which customers may see which products"
+        if not full and state.get("visibility_hash") != visibility:  # type: ignore[union-attr]
+            if provider is None:
+                found = products_to_revisit(store, decode(state.get("visibility_state")), snapshot)  # type: ignore[union-attr]
+                why = "contracts or price lists changed which customers may see which products"
+                what = "products whose customers may have changed with the contracts"
             else:
+                found = provider_revisit(decode_state(state.get("visibility_state")), view,  # type: ignore[union-attr]
+                                         lambda: written_since(store, int(state["watermark"])))  # type: ignore[index]
+                why = "the customers provider changed which customers may see which products"
+                what = "products whose customers the customers provider changed"
+            if found is None:
+                full, reason, rebuild = True, why, {}
+            elif found:
                 revisit = found
-                reason += f", and {len(found)} products whose customers may have changed with the contracts"
+                reason += f", and {len(found)} {what}"
         decided_at = ctx.options.get("as_of") or datetime.now(UTC)  # the gate's `now` for this run
         aged: set[str] = set()
         if not full and blocks_on_age(ctx.structure, ctx.channel):
@@ -196,14 +272,18 @@ class SearchRenderer:
             if aged:
                 reason += f", and {len(aged)} products whose price or stock reading aged past the channel's limit"
         plan = Plan(full, 0 if full else int(state["watermark"]), start, target, shape, settings, reason,  # type: ignore[index]
-                    visibility, decided_at, aged | revisit, encode(snapshot or []))
+                    visibility, decided_at, aged | revisit, kept, locales, rebuild)
         ctx.options["search_plan"] = plan
         return plan
 
     def select(self, store: Store, ctx: PublishContext) -> Iterable[Product]:
-        """The products this run reads: every product for a full rebuild, else those written since the watermark."""
+        """The products this run reads: every product for a full rebuild, else those written since the watermark.
+        When only some locales are rebuilt, every product, and the others are sent the fresh ones alone."""
         plan = self.plan(store, ctx)
         if plan.full:
+            return store.iter_products()
+        if plan.rebuild:
+            plan.fresh = written_since(store, plan.since) | plan.aged
             return store.iter_products()
         return _written_and(store, plan.since, plan.aged) if plan.aged else store.iter_products(since_seq=plan.since)
 
@@ -217,14 +297,17 @@ class SearchRenderer:
         uids = [index_uid(ctx.channel, p.locale) for p in builder.plans]
         handles: list[IO[bytes]] = []
         counts = [0] * len(uids)
+        fresh = plan.fresh  # None: every product read goes to every index
+        every = [fresh is None or plan.mode(p.locale) == "full" for p in builder.plans]
         try:
             for uid in uids:
                 (staging / uid).mkdir(parents=True, exist_ok=True)
                 handles.append((staging / uid / "documents.ndjson").open("wb"))
-            for docs in self._documents(products, builder, store, customers_of):
+            for sku, docs in self._documents(products, builder, store, customers_of):
                 for n, doc in enumerate(docs):
-                    handles[n].write(orjson.dumps(doc) + b"\n")
-                    counts[n] += 1
+                    if every[n] or sku in fresh:  # type: ignore[operator]
+                        handles[n].write(orjson.dumps(doc) + b"\n")
+                        counts[n] += 1
         finally:
             for fh in handles:
                 fh.close()
@@ -232,19 +315,21 @@ class SearchRenderer:
         if not plan.full:
             from channels.search_documents import document_id
 
-            gone = set(ctx.blocked) | set(store.deleted_since(plan.since))
+            blocked = set(ctx.blocked) if fresh is None else set(ctx.blocked) & fresh  # the others were blocked before
+            gone = blocked | set(store.deleted_since(plan.since))
             deletes = sorted({document_id(sku) for sku in gone})
         artifacts: list[Artifact] = []
-        mode = "full" if plan.full else "incremental"
         for locale_plan, uid, count in zip(builder.plans, uids, counts):
-            meta = {"index": uid, "locale": locale_plan.locale, "mode": mode, "reason": plan.reason}
+            mode = plan.mode(locale_plan.locale)
+            meta = {"index": uid, "locale": locale_plan.locale, "mode": mode,
+                    "reason": plan.rebuild.get(locale_plan.locale, plan.reason)}
             settings_path = staging / uid / "settings.json"
             settings_path.write_bytes(orjson.dumps(index_settings(builder, locale_plan.locale), option=orjson.OPT_INDENT_2))
             artifacts.append(Artifact(settings_path, f"search/{uid}/settings.json", "application/json", 0,
                                       {**meta, "kind": "settings"}))
             artifacts.append(Artifact(staging / uid / "documents.ndjson", f"search/{uid}/documents.ndjson",
                                       "application/x-ndjson", count, {**meta, "kind": "documents"}))
-            if not plan.full:
+            if mode == "incremental":
                 path = staging / uid / "deletes.json"
                 path.write_bytes(orjson.dumps(deletes))
                 artifacts.append(Artifact(path, f"search/{uid}/deletes.json", "application/json", len(deletes),
@@ -252,7 +337,7 @@ class SearchRenderer:
         return artifacts
 
     def _documents(self, products: Iterable[Product], builder: DocumentBuilder, store: Store,
-                   customers_of: Callable[[Any, list[str]], dict[str, list[str]]]) -> Iterator[list[dict[str, Any]]]:
+                   customers_of: Callable[[Any, list[str]], dict[str, list[str]]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         from pim.commerce import stock_for
 
         resolver = ValueResolver(store, builder.structure)
@@ -267,13 +352,14 @@ class SearchRenderer:
                 prefetch(resolver.image_values(values for _, _, values in resolved))
             for p, chain, values in resolved:
                 categories = p.categories + [c for m in chain for c in m.categories if c not in p.categories]
-                yield builder.build(p.identifier, p.family, categories, values,
-                                    model=chain[-1].code if chain else None,
-                                    availability=stock.get(p.identifier), customers=customers.get(p.identifier))
+                yield p.identifier, builder.build(p.identifier, p.family, categories, values,
+                                                  model=chain[-1].code if chain else None,
+                                                  availability=stock.get(p.identifier),
+                                                  customers=customers.get(p.identifier))
 
     def committed(self, ctx: PublishContext, store: Store) -> None:
         """Called by the pipeline after the exporter succeeded: only now does the watermark move."""
         plan: Plan | None = ctx.options.get("search_plan")
         if plan is not None:
             save_state(store, plan.target, plan.start_seq, plan.shape, plan.settings, plan.visibility, plan.decided_at,
-                       plan.contracts)
+                       plan.contracts, plan.locales)

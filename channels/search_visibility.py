@@ -49,7 +49,10 @@ def encode(snapshot: Snapshot) -> str | None:
 
 
 def decode(text: str | None) -> Snapshot:
-    return orjson.loads(text) if text else []
+    """The contract snapshot a push kept; empty when there was none, or a customers provider decided
+    (channels.search_customers keeps a JSON object there)."""
+    data = orjson.loads(text) if text else []
+    return data if isinstance(data, list) else []
 
 
 def changed_assortments(before: Snapshot, after: Snapshot) -> list[Assortment]:

@@ -4,7 +4,9 @@
 - Documents go in batches sized by payload bytes (NDJSON lines, never split); every task is awaited. A failed
   task is reported with Meilisearch's own error (code, message) and its batch is retried; a 413 splits it.
 - A full rebuild fills fresh `<uid>_build` indexes, swaps every locale's pair in one atomic `swap-indexes`
-  and deletes the old copies: a search sees the old index or the new one, never one half built.
+  and deletes the old copies: a search sees the old index or the new one, never one half built. Each index
+  has its own mode: after `pim search drop --locale` one locale is rebuilt that way while the others are
+  updated in place.
 - Tenant tokens are HS256 JWTs signed with a search API key (Meilisearch's documented payload).
 - `pim search drop` deletes a channel's indexes on a server (drop_indexes) or in an output folder
   (drop_embedded), so its push state can be forgotten and the channel's locale or the channel can go.
@@ -349,6 +351,9 @@ def write_embedded(artifacts: list[Artifact], ctx: PublishContext) -> list[str]:
 
     indexes = group_artifacts(artifacts)
     written = LocalExporter().push(artifacts, ctx)
+    for f in indexes:  # a rebuilt index has no deletes: an earlier incremental run's file would mislead a loader
+        if f.mode == "full":
+            (ctx.output_dir / "search" / f.uid / "deletes.json").unlink(missing_ok=True)
     manifest = {
         "written_at": datetime.now(UTC).isoformat(),
         "indexes": [{"uid": f.uid, "mode": f.mode, "documents": f.rows} for f in indexes],

@@ -11,6 +11,7 @@ pim.registry.CHANNEL_CATALOG (pim.attribute_usage), the search targets from the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,9 +53,13 @@ class SearchTarget:
     where: str
     prefix: str
     scope: str
+    locales: tuple[str, ...] | None = None  # whose index its push state records; None: unknown, any of them
 
     def index(self, locale: str) -> str:
         return f"{self.prefix}_{self.scope}_{locale}"
+
+    def holds(self, locale: str) -> bool:
+        return self.locales is None or locale in self.locales
 
     def __str__(self) -> str:
         return f"{self.where}, index prefix {self.prefix}"
@@ -66,11 +71,11 @@ def search_targets(conn: Connection, code: str) -> list[SearchTarget]:
     if not inspect(conn).has_table("search_sync"):
         return []
     found = []
-    for (target,) in conn.execute(text("SELECT target FROM search_sync ORDER BY target")):
+    for target, locales in conn.execute(text("SELECT target, locales FROM search_sync ORDER BY target")):
         where, _, rest = str(target).partition("|")
         prefix, _, scope = rest.rpartition("|")
         if scope == code:
-            found.append(SearchTarget(where, prefix, scope))
+            found.append(SearchTarget(where, prefix, scope, tuple(json.loads(locales)) if locales else None))
     return found
 
 
@@ -139,10 +144,11 @@ def removal_blockers(store: Store, s: Structure, old: Channel, new: Channel) -> 
     if gone_locales:
         with store.engine.connect() as conn:
             targets = search_targets(conn, old.code)
-        for loc in gone_locales if targets else ():
-            found.append(listed(("search target", "search targets"), [f"{t.index(loc)} at {t.where}" for t in targets],
-                                ("holds", "hold"), f"its {loc} index, which no push would update or remove")
-                         + f"; delete it with `{drop_command(old.code, loc)}`")
+        for loc in gone_locales:
+            if holding := [t for t in targets if t.holds(loc)]:
+                found.append(listed(("search target", "search targets"), [f"{t.index(loc)} at {t.where}" for t in holding],
+                                    ("holds", "hold"), f"its {loc} index, which no push would update or remove")
+                             + f"; delete it with `{drop_command(old.code, loc)}`")
     return found
 
 

@@ -3,8 +3,9 @@
 A channel's pushes are remembered per target (a Meilisearch server or an output folder: the `search_sync`
 rows, pim.channel_usage.search_targets), and while one is, the channels page will not let the channel or one
 of its locales go: its index would stay live with nothing to update or remove it. `drop` is the way out: it
-deletes the indexes at the target, then forgets the push. The exporter does the deleting (the core never
-imports exporters/; this command reaches it the way `token` does)."""
+deletes the indexes at the target, then forgets the push (that locale's alone with --locale: the push state
+records its locales, so the channel's other indexes there stay recorded and incremental). The exporter does
+the deleting (the core never imports exporters/; this command reaches it the way `token` does)."""
 
 from __future__ import annotations
 
@@ -61,9 +62,11 @@ def drop(
     those pushes, so the channel or one of its locales can leave (the channels page names this command).
 
     At a Meilisearch target each index is deleted and its task awaited (MEILI_MASTER_KEY); at an output
-    folder the files the push wrote there are removed. An index already gone is no error. A target's push
-    state is one for all locales, so after --locale the next push to it rebuilds the other indexes in full;
-    --target also reaches a target no push state names any more (its prefix: MEILI_INDEX_PREFIX)."""
+    folder the files the push wrote there are removed. An index already gone is no error. With --locale only
+    that locale's push state is forgotten: the next push rebuilds its index (while the channel has the locale)
+    and stays incremental for the others. --target also reaches a target no push state names any more (its
+    prefix: MEILI_INDEX_PREFIX)."""
+    from channels.search import forget
     from pim.store import Store
 
     store = Store.from_settings()
@@ -84,20 +87,21 @@ def drop(
     done = []
     for t in chosen:
         dropped = _drop_at(t.where, [t.index(loc) for loc in locales])
-        _forget(store, f"{t.where}|{t.prefix}|{t.scope}")  # after the indexes: a failed drop is run again
+        forget(store, f"{t.where}|{t.prefix}|{t.scope}", locale)  # after the indexes: a failed drop is run again
         done.append({"target": t.where, "prefix": t.prefix, "dropped": dropped})
     if as_json:
         emit_json({"channel": channel, "locale": locale, "targets": done})
         return
     for d in done:
         said = ", ".join(d["dropped"]) or "no index was there any more"
-        console.print(f"{d['target']}: deleted {said}; its push state is forgotten.", highlight=False)
+        whose = f"the push state of its {locale} index is" if locale else "its push state is"
+        console.print(f"{d['target']}: deleted {said}; {whose} forgotten.", highlight=False)
     console.print(_after(store, channel, locale, [t.where for t in chosen]), highlight=False)
 
 
 def _targets(store: Any, channel: str, target: str | None) -> list[Any]:
     """The targets to drop at: those the channel's pushes recorded (pim.channel_usage.search_targets), or
-    the one --target names, recorded or not (a drop of one locale forgot it, a restored database never had it)."""
+    the one --target names, recorded or not (a drop forgot it, a restored database never had it)."""
     from channels.search import index_prefix
     from pim.channel_usage import SearchTarget, search_targets
 
@@ -141,26 +145,16 @@ def _drop_at(where: str, uids: list[str]) -> list[str]:
     raise InputError(f"unknown search target {where}", hint="a target is meili:<url> or files:<folder>")
 
 
-def _forget(store: Any, key: str) -> None:
-    """Delete the target's `search_sync` row: its next push is a first one (a full rebuild)."""
-    from sqlalchemy import delete
-
-    from channels.search import SYNC
-
-    with store.begin() as conn:
-        conn.execute(delete(SYNC).where(SYNC.c.target == key))
-
-
 def _after(store: Any, channel: str, locale: str | None, dropped_at: list[str]) -> str:
     """What the drop made possible, or which targets still hold the channel's indexes."""
     from pim.channel_usage import search_targets
 
     with store.engine.connect() as conn:
-        left = [t.where for t in search_targets(conn, channel)]
+        left = [t.where for t in search_targets(conn, channel) if locale is None or t.holds(locale)]
+    what = f"{channel}'s {locale} index" if locale else f"{channel}'s indexes"
     if left:
-        return f"{', '.join(left)} still hold{'s' if len(left) == 1 else ''} {channel}'s indexes (not named by --target)."
+        return f"{', '.join(left)} still hold{'s' if len(left) == 1 else ''} {what} (not named by --target)."
     if locale:
-        return (f"{locale} can leave {channel} now. The next push to {', '.join(dropped_at)} rebuilds {channel}'s "
-                f"other indexes in full; until then nothing records them (`pim search drop --channel {channel} "
-                "--target WHERE` still reaches them).")
+        return (f"{locale} can leave {channel} now. The next push to {', '.join(dropped_at)} rebuilds a {locale} "
+                f"index only while {channel} has {locale}, and stays incremental for the other indexes recorded there.")
     return f"No search target holds {channel}'s indexes now: the channel can be deleted."
