@@ -5,7 +5,8 @@ count and a few examples, like the attribute page refuses it (pim.attribute_chan
 - a new key shape — localizable, scopable or available locales changed while values are stored under the old
   keys (`name` would have to become `name:en_US`): the stored keys are checked as an import checks a record's;
 - a new type or a narrower setting that refuses a stored value the old attribute accepted, or would store it in
-  another form (pim.attribute_changes.refusal).
+  another form (pim.attribute_changes.refusal);
+- a family variant's new levels or family while product models use it (as its page refuses them).
 
 An attribute holding no value may change in any way, and only attributes whose change can matter are read
 (one streamed pass over each holding table per attribute, pim.attribute_usage.held_values)."""
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 
 from pim.attribute_changes import refusal, stored_problems, tightened
+from pim.attribute_usage import rows_said
 from pim.catalog import Structure
 from pim.structure import Attribute
 from pim.structure_files import StructureFile, StructureProblem, item_line
@@ -51,8 +53,32 @@ def stored_value_problems(store: Any, existing: Structure, files: Files) -> list
             field = keyed[0] if keyed else narrower[0]
             why = _why(existing, after, validators, old, new, narrowed=bool(narrower))
             for line in stored_problems(store, after, old, new, why=why):
-                problems.append(StructureProblem(str(path), item_line(node, "attributes", i, field), f"attributes.{i}.{field}",
-                                                 f"{new.code} changes, but {line}; {MOVE.replace('CODE', new.code)}"))
+                problems.append(StructureProblem(
+                    str(path), item_line(node, "attributes", i, field), f"attributes.{i}.{field}",
+                    f"{new.code} changes, but {line}; {MOVE.replace('CODE', new.code)}"))
+    return problems + _variant_problems(store, existing, files)
+
+
+def _variant_problems(store: Any, existing: Structure, files: Files) -> list[StructureProblem]:
+    """A family variant's levels or family stay while product models use it, as on its page: the models were
+    imported split by those axes, and their product variants hold the level attributes."""
+    from pim.structure_deletes import variant_models
+
+    problems = []
+    for path, f, node in files:
+        for i, new in enumerate(f.family_variants):
+            old = existing.family_variants.get(new.code)
+            if old is None or (old.levels == new.levels and old.family == new.family):
+                continue
+            with store.engine.connect() as conn:
+                count, examples = variant_models(conn, new.code)
+            if count:
+                field = "family" if old.family != new.family else "levels"
+                used = rows_said("product_model", count, examples, ("uses", "use"))
+                problems.append(StructureProblem(
+                    str(path), item_line(node, "family_variants", i, field), f"family_variants.{i}.{field}",
+                    f"{new.code}'s {field} stay while product models use it: {used}; declare a new variant with "
+                    "the new split and re-import the models into it, or keep this one"))
     return problems
 
 

@@ -138,3 +138,24 @@ def test_a_structure_load_is_saved_whole_or_not_at_all(store, monkeypatch: pytes
     after = store.structure()
     assert after.attributes["mpn"].labels == s.attributes["mpn"].labels
     assert after.families["shoes"].labels == s.families["shoes"].labels
+
+
+def test_a_used_variant_keeps_its_levels_and_an_unused_one_changes(store, tmp_path: Path) -> None:
+    seed_products(store)  # shoes_color: runner_model uses it
+    resplit = _file(tmp_path, "family_variants:\n  - code: shoes_color\n    family: shoes\n    levels:\n"
+                              "      - {axes: [size], attributes: [size]}\n")
+    with pytest.raises(StructureErrors) as err:
+        _load(store, resplit)
+    [problem] = err.value.problems
+    assert (problem.field, problem.line) == ("family_variants.0.levels", 4)
+    assert "shoes_color's levels stay while product models use it: 1 product model uses it (runner_model)" in problem.reason
+    relabel = _file(tmp_path, "family_variants:\n  - code: shoes_color\n    family: shoes\n    labels: {en_US: By colour}\n"
+                              "    levels:\n      - {axes: [color], attributes: [color, ean]}\n")
+    save_structure(store, _load(store, relabel))
+    unused = _file(tmp_path, "family_variants:\n  - code: shoes_size\n    family: shoes\n    levels:\n"
+                             "      - {axes: [size], attributes: [size]}\n")
+    save_structure(store, _load(store, unused))
+    save_structure(store, _load(store, _file(tmp_path, "family_variants:\n  - code: shoes_size\n    family: shoes\n"
+                                                       "    levels:\n      - {axes: [color], attributes: [color]}\n")))
+    variants = store.structure().family_variants
+    assert variants["shoes_color"].labels == {"en_US": "By colour"} and variants["shoes_size"].levels[0].axes == ["color"]
