@@ -5,11 +5,12 @@
 - A running job gets a cancel *request* on its row (`cancel_requested_at`): stopping a process on another host
   is not ours to do, and stopping one mid-transaction would leave nothing clean. Its runner looks at the request
   at its next safe point — between pages (pim.job_queue.run_in_pages: rescores, grid re-indexes), between
-  batches (the import loops: each batch is its own transaction), before a queued publication's files replace
-  the old ones (pim.publish_jobs) — and ends the job `cancelled`, keeping its counts so far, with a message
-  saying what was kept and how to do the rest (`stop`).
-- A job that already ended cannot be cancelled, nor a running job whose runner never looks (a publication or a
-  delivery a command runs: stop that command): InputError says so.
+  batches (the import loops: each batch is its own transaction), before a publication's files replace the old
+  ones (pim.publish_jobs: queued, or run by `pim publish` through pim.job_command) — and ends the job
+  `cancelled`, keeping its counts so far, with a message saying what was kept and how to do the rest (`stop`).
+- A job that already ended cannot be cancelled, nor a running job whose runner never looks (a delivery a command
+  runs, a publication the demo runs: stop that command): InputError says so. A job a command holds while it
+  waits for its turn (pim.job_command) is queued: cancelled at once, and the command stops.
 
 A cancelled job is queued again like a failed one (pim.job_queue.retry): re-runs are safe, an import skipping
 what it already merged, a rescore or a publication starting over."""
@@ -109,6 +110,9 @@ def again(store: Any, job_id: int, purpose: str = "to do the rest") -> str:
 
 
 def _again(job: dict[str, Any], purpose: str) -> str:
+    command = (job.get("payload") or {}).get("command")
+    if command:  # a command ran it (pim.job_command): at the terminal, the command is what one runs again
+        return f"Run `{command}` again {purpose}, or queue it for a worker (`pim jobs retry {job['id']}`)"
     if job.get("payload") is not None:
         return f"Queue it again {purpose} (its job page, or `pim jobs retry {job['id']}`)"
     return f"Run the same command again {purpose}"

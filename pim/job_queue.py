@@ -5,14 +5,20 @@ from there.
 
 - `enqueue` records a job in the caller's transaction (a Connection: the job commits with the write that
   needs it, or not at all) or its own (a Store).
-- `claim` takes the oldest queued job a worker can run, atomically: on PostgreSQL the row is locked with
-  `FOR UPDATE SKIP LOCKED`, so concurrent workers pass over each other's claims; on SQLite the conditional
-  `UPDATE … WHERE status = 'queued'` decides (a lost race reads rowcount 0 and tries the next one). The claim
-  stamps host, pid and heartbeat like any running job, so a worker that dies leaves it `interrupted`.
-  Jobs of an EXCLUSIVE kind (publications) with the same source (renderer/scope) never run at once: a claim
-  passes over one while another is running (a NOT EXISTS in the same conditional UPDATE; on PostgreSQL the
-  claim first takes a transaction advisory lock keyed on the source, so two claims in separate transactions
-  cannot both see none running). It stays queued and is claimed once the first has ended.
+- `claim` takes the queued job a worker can run with the highest priority, the oldest first among equals
+  (each kind has a default, KIND_PRIORITY; `set_priority` changes a queued job's), atomically: on PostgreSQL
+  the row is locked with `FOR UPDATE SKIP LOCKED`, so concurrent workers pass over each other's claims; on
+  SQLite the conditional `UPDATE … WHERE status = 'queued'` decides (a lost race reads rowcount 0 and tries the
+  next one). The claim stamps host, pid and heartbeat like any running job, so a worker that dies leaves it
+  `interrupted`. Jobs of an EXCLUSIVE kind (publications) with the same source (renderer/scope) never run at
+  once: a claim passes over one while another is running (a NOT EXISTS in the same conditional UPDATE; on
+  PostgreSQL the claim first takes a transaction advisory lock keyed on the source, so two claims in separate
+  transactions cannot both see none running). It stays queued and is claimed once the first has ended.
+- A job a command runs itself (`pim publish`: `enqueue(..., held=True)`, then pim.job_command) is queued with
+  the command's host and pid: no worker claims it, only that command, by its id, under the same exclusion.
+  One whose command died before it ran is ended `cancelled` by the next claim (`_drop_orphans`).
+- On PostgreSQL `enqueue` and `retry` notify in their transaction and `work` listens (pim.job_wakeup): an
+  idle worker wakes when a job is committed, the poll staying as the fallback; SQLite polls.
 - `work` loops claim → run → finish. A runner may record the outcome itself (the import loop adopts the
   claimed job through pim.store.store.adopting; a rescore finishes its job); otherwise the worker marks it
   succeeded, or failed with the reason. Nothing is lost: a failed job keeps its reason and payload.
@@ -31,6 +37,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +45,18 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from pim import job_cancel, job_workers
+from pim import job_cancel, job_wakeup, job_workers
 from pim.errors import InputError, PimError
 from pim.registry import IMPORTERS, load, lookup
-from pim.store.store import HEARTBEATS, INTERRUPTED, JOB, QUARANTINE, adopting, now, process_alive
+from pim.store.store import (
+    HEARTBEATS,
+    INTERRUPTED,
+    JOB,
+    QUARANTINE,
+    adopting,
+    now,
+    process_alive,
+)
 
 log = logging.getLogger(__name__)
 QUEUED = "queued"
@@ -51,6 +66,14 @@ CANCELLED = job_cancel.CANCELLED
 EXCLUSIVE: frozenset[str] = frozenset({"publish"})
 #: How often an idle worker looks for work (seconds).
 POLL = 1.0
+#: A kind's default priority (`enqueue` without one); higher is claimed first, unknown kinds get 0. A person
+#: watching an upload's page waits for the import, and a publication queued after an upload should publish
+#: its rows, so imports come first; a requested publication (someone or some system waits for the files) next.
+#: Rescores and grid re-indexes are background repairs after a structure change: the gate scores an unsettled
+#: family itself meanwhile (only slower), and only the grid's category filter lags, the lowest.
+KIND_PRIORITY: dict[str, int] = {"import": 30, "publish": 20, "rescore": 10, "grid_reindex": 0}
+#: The priorities a job may be given (`set_priority`, `pim jobs priority`, the API).
+PRIORITY_MIN, PRIORITY_MAX = -100, 100
 #: What the pages say about queued work while no worker is alive.
 NO_WORKER = "queued — no worker is running; start `pim worker`"
 
@@ -74,29 +97,73 @@ def runner_for(kind: str) -> Runner:
 
 # ---------------------------------------------------------------------------------------------- the queue
 def enqueue(target: Any, kind: str, source: str = "", payload: dict[str, Any] | None = None,
-            counts: dict[str, Any] | None = None) -> int:
-    """Record a queued job; `target` is a Connection (the caller's transaction) or a Store (its own)."""
+            counts: dict[str, Any] | None = None, *, priority: int | None = None, held: bool = False) -> int:
+    """Record a queued job; `target` is a Connection (the caller's transaction) or a Store (its own). Without
+    `priority`, the kind's default (KIND_PRIORITY). `held`: this process runs it itself (pim.job_command), so
+    no worker takes it and none is woken."""
     if not isinstance(target, Connection):
         with target.begin() as conn:
-            return enqueue(conn, kind, source, payload, counts)
+            return enqueue(conn, kind, source, payload, counts, priority=priority, held=held)
+    stamp = now()
+    mine = {"host": socket.gethostname()[:255], "pid": os.getpid(), "heartbeat_at": stamp} if held else {}
     res = target.execute(insert(JOB).values(kind=kind, source=source[:1000], status=QUEUED, counts=counts or {},
-                                            payload=payload or {}, started_at=now()))
+                                            payload=payload or {}, started_at=stamp, **mine,
+                                            priority=default_priority(kind) if priority is None else priority))
+    if not held:
+        job_wakeup.notify(target, kind)
     return int(res.inserted_primary_key[0])
 
 
-def claim(store: Any, kinds: Iterable[str] | None = None) -> dict[str, Any] | None:
-    """Take the oldest queued job of `kinds` (default: every kind with a runner) that may run now (not an
-    EXCLUSIVE kind's job while one of the same source runs) and mark it running by this process; None when
-    there is none."""
+def default_priority(kind: str) -> int:
+    """The priority a job of `kind` is queued with unless told otherwise (read at call time)."""
+    return KIND_PRIORITY.get(kind, 0)
+
+
+def set_priority(store: Any, job_id: int, priority: int) -> dict[str, Any]:
+    """Give a queued job another priority; a job already claimed (or ended) is refused with why: the order only
+    matters while it waits. InputError with field "priority" for a value out of range."""
+    check_priority(priority)
+    job = store.job(job_id)
+    if job is None:
+        raise InputError(f"no job {job_id}", hint="`pim jobs list` lists them")
+    if job["status"] == QUEUED:
+        with store.begin() as conn:
+            won = conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == QUEUED)
+                               .values(priority=priority)).rowcount
+        if won == 1:
+            log.info("job %s (%s %s): priority %s", job_id, job["kind"], job["source"], priority)
+            return store.job(job_id)  # type: ignore[return-value]
+        job = store.job(job_id) or job  # claimed or cancelled meanwhile
+    again = f"`pim jobs retry {job_id}` queues it again; then give it a priority" \
+        if job["status"] in job_cancel.RETRYABLE and job.get("payload") is not None else None
+    raise InputError(f"job {job_id} ({job['kind']} {job['source']}) is {job['status']}: a priority only orders "
+                     "the jobs still waiting in the queue", hint=again)
+
+
+def check_priority(priority: int) -> None:
+    """InputError (field "priority") unless `priority` is one a job may be given."""
+    if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
+        raise InputError(f"priority {priority} is out of range", field="priority",
+                         hint=f"give a whole number from {PRIORITY_MIN} to {PRIORITY_MAX} (higher runs first)")
+
+
+def claim(store: Any, kinds: Iterable[str] | None = None, *, job_id: int | None = None) -> dict[str, Any] | None:
+    """Take the queued job of `kinds` (default: every kind with a runner) with the highest priority, the oldest
+    among equals, that may run now (not an EXCLUSIVE kind's job while one of the same source runs) and mark it
+    running by this process; None when there is none. With `job_id`, that job only (a command's own held job,
+    pim.job_command); without, held jobs are passed over."""
     wanted = sorted(kinds or RUNNERS)
     pg = store.dialect == "postgresql"
+    if job_id is None:
+        _drop_orphans(store)
     while True:
         with store.begin() as conn:
             free = _free(conn, store) if EXCLUSIVE & set(wanted) else None
             oldest = select(JOB.c.id, JOB.c.kind, JOB.c.source).where(JOB.c.status == QUEUED, JOB.c.kind.in_(wanted))
+            oldest = oldest.where(JOB.c.id == job_id) if job_id is not None else oldest.where(JOB.c.pid.is_(None))
             if free is not None:
                 oldest = oldest.where(free)
-            oldest = oldest.order_by(JOB.c.id).limit(1)
+            oldest = oldest.order_by(JOB.c.priority.desc(), JOB.c.id).limit(1)
             row = conn.execute(oldest.with_for_update(skip_locked=True) if pg else oldest).first()
             if row is None:
                 return None
@@ -122,6 +189,34 @@ def _free(conn: Connection, store: Any) -> Any:
     busy = exists().where(other.c.kind == JOB.c.kind, other.c.source == JOB.c.source,
                           other.c.status == "running", other.c.id.not_in(dead))
     return or_(JOB.c.kind.not_in(sorted(EXCLUSIVE)), ~busy)
+
+
+def holder(store: Any, job: dict[str, Any]) -> dict[str, Any] | None:
+    """The running job (alive) that keeps `job` waiting — one of its EXCLUSIVE kind and source —, or None."""
+    if job["kind"] not in EXCLUSIVE:
+        return None
+    with store.engine.connect() as conn:
+        ids = conn.execute(select(JOB.c.id).where(JOB.c.kind == job["kind"], JOB.c.source == job["source"],
+                                                  JOB.c.status == "running", JOB.c.id != job["id"])
+                           .order_by(JOB.c.id)).scalars().all()
+    return next((j for i in ids if (j := store.job(i)) is not None and j["status"] == "running"), None)
+
+
+def _drop_orphans(store: Any) -> None:
+    """End `cancelled` the held jobs (a command's own, still queued) whose command is gone: no worker would ever
+    run them, and they would wait forever."""
+    with store.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(
+            select(JOB.c.id, JOB.c.host, JOB.c.pid, JOB.c.started_at, JOB.c.heartbeat_at)
+            .where(JOB.c.status == QUEUED, JOB.c.pid.is_not(None)))]
+    for row in rows:
+        if process_alive(row, store.heartbeat_seconds):
+            continue
+        with store.begin() as conn:
+            conn.execute(update(JOB).where(JOB.c.id == row["id"], JOB.c.status == QUEUED, JOB.c.pid == row["pid"])
+                         .values(status=CANCELLED, finished_at=now(), error=(
+                             f"the command that queued it (pid {row['pid']} on {row['host']}) ended before it ran: "
+                             "nothing was done. Run the same command again.")))
 
 
 def _lock_key(kind: str, source: str) -> int:
@@ -156,6 +251,7 @@ def retry(store: Any, job_id: int) -> dict[str, Any]:
             cancel_requested_at=None, started_at=now())).rowcount
         if won != 1:
             raise InputError(f"job {job_id} changed meanwhile; look at it again")
+        job_wakeup.notify(conn, job["kind"])
         conn.execute(update(QUARANTINE).where(QUARANTINE.c.job_id == job_id, QUARANTINE.c.resolved_at.is_(None))
                      .values(resolved_at=now()))
     log.info("job %s (%s %s) queued again", job_id, job["kind"], job["source"])
@@ -169,8 +265,8 @@ def retryable(job: dict[str, Any]) -> bool:
 
 
 def queued(store: Any, kind: str | None = None) -> int:
-    """How many jobs wait for a worker."""
-    q = select(func.count()).select_from(JOB).where(JOB.c.status == QUEUED)
+    """How many jobs wait for a worker (a command's held jobs wait for that command, not for one)."""
+    q = select(func.count()).select_from(JOB).where(JOB.c.status == QUEUED, JOB.c.pid.is_(None))
     if kind is not None:
         q = q.where(JOB.c.kind == kind)
     with store.engine.connect() as conn:
@@ -219,10 +315,14 @@ def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll
          on_job: Callable[[str, dict[str, Any]], None] | None = None) -> WorkResult:
     """Run queued jobs until `stop` is set; with `once`, until the queue is empty; with `idle_exit`, until
     nothing came for that many seconds. `on_job("started"|"finished", job)` reports progress. The worker is
-    recorded while it works (pim.job_workers), so the web pages know someone takes their jobs."""
+    recorded while it works (pim.job_workers), so the web pages know someone takes their jobs. Idle, it waits
+    `poll` seconds — on PostgreSQL less: a queued job's notification wakes it (pim.job_wakeup)."""
     stop = stop or threading.Event()
     result = WorkResult()
-    with job_workers.present(store) as worker:
+    wakeup = job_wakeup.Listener(store)
+    with job_workers.present(store) as worker, closing(wakeup):
+        if not once:
+            wakeup.listen()  # before the first look: a job committed after it wakes us
         idle_since = time.monotonic()
         while not stop.is_set():
             try:
@@ -236,7 +336,8 @@ def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll
             if job is None:
                 if once or (idle_exit is not None and time.monotonic() - idle_since >= idle_exit):
                     break
-                stop.wait(poll)
+                idle = poll if idle_exit is None else max(0.0, min(poll, idle_since + idle_exit - time.monotonic()))
+                wakeup.wait(stop, idle)
                 continue
             if on_job:
                 on_job("started", job)
@@ -249,22 +350,32 @@ def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll
     return result
 
 
-def run_claimed(store: Any, job: dict[str, Any]) -> dict[str, Any]:
-    """Run one claimed job with its heartbeat beating; record the outcome unless the runner did."""
+def run_claimed(store: Any, job: dict[str, Any], *, runner: Runner | None = None,
+                reraise: bool = False) -> dict[str, Any]:
+    """Run one claimed job with its heartbeat beating (with `runner`, instead of its kind's: the same one given
+    more arguments); record the outcome unless the runner did. `reraise`: a command running its own job gets
+    the runner's exception (and Cancelled) back after it is recorded, to show and exit with."""
     job_id, kind = job["id"], job["kind"]
     log.debug("job %s: %s %s", job_id, kind, job["source"])
     HEARTBEATS.start(store.engine, JOB, job_id, store.heartbeat_seconds)
     try:
         with adopting(kind, job_id):
-            counts = runner_for(kind)(store, job)
+            counts = (runner or runner_for(kind))(store, job)
     except job_cancel.Cancelled:  # the runner ended the job at a safe point, as asked
-        pass
+        if reraise:
+            raise
     except PimError as exc:  # a bad file or setting: its reason, no traceback
-        log.warning("job %s (%s %s) failed: %s", job_id, kind, job["source"], exc.describe())
+        if not reraise:
+            log.warning("job %s (%s %s) failed: %s", job_id, kind, job["source"], exc.describe())
         _end(store, job_id, "failed", None, exc.describe())
+        if reraise:
+            raise
     except Exception as exc:  # recorded on the job (unless the runner did); the worker goes on with the next
-        log.exception("job %s (%s %s) failed", job_id, kind, job["source"])
+        if not reraise:
+            log.exception("job %s (%s %s) failed", job_id, kind, job["source"])
         _end(store, job_id, "failed", None, f"{type(exc).__name__}: {exc}")
+        if reraise:
+            raise
     else:
         _end(store, job_id, "succeeded", counts if isinstance(counts, dict) else None, None)
     finally:

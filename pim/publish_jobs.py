@@ -8,22 +8,32 @@ they went on the job.
 The job's source is "<channel>/<scope>" with the scope resolved when it is queued, so two publications of one
 channel and scope have the same source and never run at once (pim.job_queue.EXCLUSIVE). A cancel request
 (pim.job_cancel) is looked at while the products are read and once more after the last: the job then ends
-cancelled before any file replaces the old ones, which stay."""
+cancelled before any file replaces the old ones, which stay.
+
+`pim publish` runs its publication through the same path (`publish_here`): it records a held job with the same
+source and payload (the catalog as the path it was given, `catalog_path`: the command may name any file, the API
+only names under PIM_HOME) and runs it in its own process (pim.job_command), so it waits for — or, told not to,
+refuses to run beside — a queued or running publication of the same channel and scope, shows in `pim jobs`, and
+is cancelled like a queued one."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
-from pim import job_cancel, job_queue
-from pim.errors import InputError
+from pim import job_cancel, job_command, job_queue
+from pim.errors import ConfigError, InputError
 from pim.home_names import home_file
-from pim.registry import CATALOG_LOADER, EXPORTERS, RENDERERS, load
+from pim.registry import CATALOG_LOADER, EXPORTERS, RENDERERS, load, lookup
 from pim.store.store import JOB
+
+if TYPE_CHECKING:
+    from pim.pipeline import PublishResult
 
 KIND = "publish"
 #: Renderers that are customer feed formats: they need a contract and go out with `pim feeds deliver`.
@@ -52,10 +62,14 @@ def catalog_file(name: str, channel: str | None = None) -> Path:
         text = " ".join(str(exc).split())  # one line: YAML's own message spans several
         raise InputError(f"catalog '{name}'{f' ({where})' if where else ''}: {text}", field="catalog",
                          hint=exc.hint) from None
-    if channel is not None and catalog.renderer != channel:
-        raise InputError(f"catalog '{name}' is for the {catalog.renderer} channel, not {channel}", field="catalog",
-                         hint=f"name a catalog whose renderer is {channel}")
+    _for_channel(catalog, f"catalog '{name}'", channel, "name a catalog")
     return path
+
+
+def _for_channel(catalog: Any, what: str, channel: str | None, fix: str) -> None:
+    if channel is not None and catalog.renderer != channel:
+        raise InputError(f"{what} is for the {catalog.renderer} channel, not {channel}", field="catalog",
+                         hint=f"{fix} whose renderer is {channel}")
 
 
 def enqueue(store: Any, channel: str, *, scope: str | None = None, full: bool = False, exporter: str | None = None,
@@ -88,20 +102,55 @@ class _Stop(Exception):
         self.read = read
 
 
-def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:
+def publish_here(store: Any, channel: str, *, scope: str | None = None, full: bool = False,
+                 exporter: str | None = None, catalog: Path | None = None, by: str = "", wait: bool = True,
+                 on_wait: Callable[[dict[str, Any] | None], None] | None = None,
+                 progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+                 ) -> tuple[dict[str, Any], PublishResult]:
+    """`pim publish`: check the request as pim.pipeline.publish does (the same errors), record it as a held
+    publish job and run it here under the queue's exclusion (pim.job_command: waiting, or job_command.Busy with
+    `wait=False`); the job as it ended and the publication. A failure or a cancel comes back as its exception."""
+    from pim.pipeline import default_scope
+
+    lookup(RENDERERS, channel, "channel")
+    if exporter is not None:
+        lookup(EXPORTERS, exporter, "exporter")
+    structure = store.structure()
+    scope = scope or default_scope(structure)
+    if scope not in structure.channels:
+        raise ConfigError(f"unknown channel scope '{scope}'", hint=f"known: {', '.join(sorted(structure.channels))}")
+    payload: dict[str, Any] = {"channel": channel, "scope": scope, "full": full, "exporter": exporter, "by": by,
+                               "command": "pim publish"}
+    if catalog is not None:
+        path = catalog.resolve()
+        _for_channel(load(CATALOG_LOADER)(path), f"catalog {catalog}", channel, "give a catalog")
+        payload["catalog_path"] = str(path)
+    job_id = job_queue.enqueue(store, KIND, f"{channel}/{scope}", payload, held=True)
+    results: list[PublishResult] = []
+    job = job_command.run_here(store, job_id, wait=wait, on_wait=on_wait,
+                               runner=partial(run_queued, progress=progress, done=results.append))
+    return job, results[0]
+
+
+def run_queued(store: Any, job: dict[str, Any], *,
+               progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+               done: Callable[[PublishResult], None] | None = None) -> dict[str, Any]:
     """Publish as the payload says. pim.pipeline.publish adopts the claimed job (its counts, status and error
     land there); the summary — scope, files, locations — is added to the job's counts afterwards. Asked to
-    stop before the files go out, the job ends cancelled (job_cancel.Cancelled) and the old output stays."""
+    stop before the files go out, the job ends cancelled (job_cancel.Cancelled) and the old output stays.
+    `progress` wraps the products as read (a command's progress bar); `done` is given the publication."""
     from pim.pipeline import publish
     from pim.settings import get_settings
 
     payload = job.get("payload") or {}
     output = get_settings().output_dir
-    options = {"catalog": str(catalog_file(payload["catalog"]))} if payload.get("catalog") else None
+    options = {"catalog": str(catalog_file(payload["catalog"]))} if payload.get("catalog") else \
+        {"catalog": payload["catalog_path"]} if payload.get("catalog_path") else None
     try:
         result = publish(store, output, channel=payload["channel"], scope=payload.get("scope"),
                          exporter=payload.get("exporter"), full=bool(payload.get("full")), options=options,
-                         progress=lambda products: _watched(store, job["id"], products))
+                         progress=lambda products: _watched(store, job["id"],
+                                                            progress(products) if progress else products))
     except _Stop as stop:
         shutil.rmtree(output / ".staging" / f"job-{job['id']}", ignore_errors=True)  # what it had rendered
         raise job_cancel.stop(store, job["id"], {"read": stop.read, "published": 0}, (
@@ -110,6 +159,8 @@ def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:
     counts = {k: v for k, v in result.summary().items() if k != "job_id"}
     with store.begin() as conn:
         conn.execute(update(JOB).where(JOB.c.id == job["id"]).values(counts=counts))
+    if done is not None:
+        done(result)
     return counts
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -34,25 +36,50 @@ def publish(
     catalog: Path | None = typer.Option(None, "--catalog", exists=True, dir_okay=False,
                                         help="A channel catalog YAML (fields, renditions, mapping; docs/channels.md) "
                                              "instead of the channel's built-in one."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Exit 1 instead of waiting while a publication of the "
+                                                           "same channel and scope runs."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Publish the products that pass the gate to a channel."""
-    from pim.pipeline import publish as run
-    from pim.settings import get_settings
+    """Publish the products that pass the gate to a channel.
+
+    It runs here, recorded as a publish job (`pim jobs list`): it waits while a publication of the same channel
+    and scope runs (a queued one, or another command's), and `pim jobs cancel ID` stops it before its files
+    replace the old ones."""
+    from rich.console import Console
+
+    from pim.publish_jobs import publish_here
     from pim.store import Store
 
     store = Store.from_settings()
     total = store.count_products()
-    options = {"catalog": str(catalog)} if catalog is not None else None
-    result = run(store, get_settings().output_dir, channel=channel, scope=scope, exporter=exporter, full=full,
-                 options=options,
-                 progress=None if as_json else (lambda it: progress(it, f"publishing {channel}", total)))
+    err = Console(stderr=True)
+
+    def waiting(holder: dict[str, Any] | None) -> None:
+        if holder is not None:
+            err.print(f"waiting for job {holder['id']} ({holder['kind']} {holder['source']}, pid {holder['pid']} "
+                      f"on {holder['host']}) to end …", highlight=False, markup=False)
+
+    job, result = publish_here(store, channel, scope=scope, exporter=exporter, full=full, catalog=catalog,
+                               by=_who(), wait=not no_wait, on_wait=waiting,
+                               progress=None if as_json else (lambda it: progress(it, f"publishing {channel}", total)))
     if as_json:
         emit_json({**result.summary(), "blocked_products": result.blocked})
         return
     table(f"published {channel} ({result.scope})", ["", ""],
-          [("products published", result.published), ("products blocked", len(result.blocked))] +
-          [("file", loc) for loc in result.locations])
+          [("job", job["id"]), ("products published", result.published), ("products blocked", len(result.blocked))]
+          + [("file", loc) for loc in result.locations])
+
+
+def _who() -> str:
+    """Who ran the command, as a publish job's `by` says it (the API says the user's name)."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in this environment (a container's uid)
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
 
 
 def demo(

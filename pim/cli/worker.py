@@ -1,11 +1,12 @@
 """`pim worker` runs the jobs the web app queues (uploaded content imports, large family rescores) outside the
 web process; `pim jobs retry ID` queues a failed, interrupted or cancelled one again, `pim jobs cancel ID`
-cancels a queued one or asks a running one to stop (pim.job_cancel), and `pim jobs status` says what waits,
-what is stopping and which workers are alive (pim.job_queue, pim.job_workers).
+cancels a queued one or asks a running one to stop (pim.job_cancel), `pim jobs priority ID N` reorders a queued
+one, `pim jobs list` lists jobs with their priority and counts, and `pim jobs status` says what waits, what is
+stopping and which workers are alive (pim.job_queue, pim.job_workers).
 
 Exit codes: 0 done (or stopped by SIGTERM/Ctrl-C, after the job under way; a job cancelled on request is not a
 failure), 1 a job it ran failed (`--once` and `--idle-exit` only: a long-running worker keeps going), 2 a job
-that cannot be retried or cancelled, 4 the database."""
+that cannot be retried, cancelled or reordered (or a priority out of range), 4 the database."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ err = Console(stderr=True)
 def register(app: typer.Typer) -> None:
     app.command()(worker)
     app.add_typer(jobs_app, name="jobs", help="The job queue: what waits, which workers are alive, run a job again, "
-                                              "cancel one.")
+                                              "cancel one, reorder one.")
 
 
 def worker(
@@ -159,6 +160,40 @@ def cancel(job_id: int = typer.Argument(..., help="The job's id (`pim jobs statu
                       highlight=False, markup=False)
     else:
         console.print(f"{what} {job['status']}", highlight=False, markup=False)
+
+
+@jobs_app.command("priority")
+def priority(job_id: int = typer.Argument(..., help="The job's id (`pim jobs list`, the web UI's jobs page)."),
+             value: int = typer.Argument(..., help="The new priority: higher is claimed first.", metavar="N"),
+             as_json: bool = JsonOption) -> None:
+    """Give a queued job another priority (workers take the highest first, the oldest among equals); a running
+    or finished job is refused. A negative one goes after `--`: `pim jobs priority 7 -- -5`."""
+    from pim import job_queue
+    from pim.store import Store
+
+    job = job_queue.set_priority(Store.from_settings(), job_id, value)
+    if as_json:
+        emit_json({k: job[k] for k in ("id", "kind", "source", "status", "priority")})
+        return
+    console.print(f"job {job_id} ({job['kind']} {job['source']}): priority {job['priority']}", highlight=False,
+                  markup=False)
+
+
+@jobs_app.command("list")
+def list_jobs(limit: int = typer.Option(20, help="At most this many jobs, newest first."),
+              kind: str | None = typer.Option(None, help="Only this kind of job (import, publish, rescore, ...)."),
+              as_json: bool = JsonOption) -> None:
+    """List jobs, newest first: kind, status, priority, source and counts (a `pim publish` too)."""
+    from pim.store import Store
+
+    rows = Store.from_settings().jobs(kind, limit)
+    if as_json:
+        emit_json(rows)
+        return
+    table(f"{len(rows)} job(s)", ["id", "kind", "status", "priority", "source", "counts", "started"],
+          [(r["id"], r["kind"], r["status"], r["priority"], str(r["source"])[-40:],
+            " ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if isinstance(v, int)),
+            f"{r['started_at']:%Y-%m-%d %H:%M}") for r in rows])
 
 
 @jobs_app.command("status")

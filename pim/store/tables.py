@@ -107,6 +107,7 @@ class JobRow(SQLModel, table=True):
     heartbeat_at: datetime | None = utc_column(nullable=True)  # stamped while running (pim.store.heartbeat)
     payload: dict[str, Any] | None = json_column(nullable=True)  # what a queued job's runner needs (pim.job_queue)
     cancel_requested_at: datetime | None = utc_column(nullable=True)  # asked to stop (pim.job_cancel)
+    priority: int = Field(default=0)  # a queued job's: higher is claimed first (pim.job_queue.KIND_PRIORITY)
 
 
 class QuarantineRow(SQLModel, table=True):

@@ -35,6 +35,7 @@ class JobOut(BaseModel):
     finished_at: datetime | None = None
     payload: dict[str, Any] | None = Field(default=None, description="What the worker runs (e.g. the kept "
                                            "upload's path and the importer), and earlier attempts.")
+    priority: int = Field(default=0, description="Queued jobs are claimed highest first, the oldest among equals.")
     cancel_requested_at: datetime | None = Field(default=None, description="When it was cancelled or asked to stop: "
                                                  "a running job stops at its next safe point, then reads cancelled "
                                                  "(one that ended first keeps its own status).")
@@ -44,8 +45,9 @@ def job_json(j: dict[str, Any]) -> dict[str, Any]:
     """A job row (Store.job) as JSON: timestamps as ISO text; a kept upload named by its file name alone (where
     the server keeps files is not the API's to say)."""
     payload = j.get("payload")
-    if isinstance(payload, dict) and isinstance(payload.get("path"), str):
-        payload = {**payload, "path": Path(payload["path"]).name}
+    for key in ("path", "catalog_path"):  # catalog_path: a `pim publish --catalog` file (pim.publish_jobs)
+        if isinstance(payload, dict) and isinstance(payload.get(key), str):
+            payload = {**payload, key: Path(payload[key]).name}
     stamps = {k: j[k].isoformat() if j.get(k) else None for k in ("started_at", "finished_at", "cancel_requested_at")}
     return {**j, "payload": payload, **stamps}
 

@@ -1,8 +1,8 @@
 """The pipeline through the REST API (/api/v1, included by pim.web.api's router): upload a source file to be
 imported, read a job's rejected rows page by page, queue a publication (with a channel catalog file named under
-PIM_HOME, like `pim publish --catalog`), queue a failed or cancelled job again, and cancel one. Nothing
-runs in the web process: each request records a queued job (pim.job_queue) that a `pim worker` runs, and
-answers 202 with the job and `Location: /api/v1/jobs/{id}` to watch.
+PIM_HOME, like `pim publish --catalog`), queue a failed or cancelled job again, cancel one, and reorder a
+queued one (its priority). Nothing runs in the web process: each request records a queued job (pim.job_queue)
+that a `pim worker` runs, and answers 202 with the job and `Location: /api/v1/jobs/{id}` to watch.
 
 Uploads follow the import page (pim.web.imports): the file is kept under PIM_HOME/uploads, so the
 quarantine's file and line point at something that exists, with the same size cap, and the importer, the
@@ -174,6 +174,28 @@ def cancel_job(job_id: int, request: Request, response: Response, user: User = D
     """Cancel a queued job (it reads cancelled at once), or ask a running one to stop at its next safe point
     (`cancel_requested_at` is set; it then ends cancelled, keeping what it committed). Watch `Location`."""
     return _on_job(request, response, user, job_id, "cancel {kind} jobs", job_cancel.cancel)
+
+
+class PriorityRequest(BaseModel):
+    """A queued job's new priority."""
+
+    priority: int = Field(description="Higher is claimed first (the oldest first among equals); each kind is "
+                                      "queued with its own default. From -100 to 100.")
+
+
+@router.post("/jobs/{job_id}/priority", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
+    403: {"description": "the job's kind needs another role"}, 404: {},
+    409: {"description": "the job is not queued (it runs or ended: the order no longer matters)"},
+    422: {"model": FieldErrors, "description": "a priority out of range"}})
+def prioritise_job(job_id: int, body: PriorityRequest, request: Request, response: Response,
+                   user: User = Depends(api_user)) -> Any:
+    """Give a queued job another priority (the roles of retry and cancel); 409 once a worker took it."""
+    try:
+        job_queue.check_priority(body.priority)
+    except InputError as exc:
+        return _refused("priority", exc.in_one_line())
+    return _on_job(request, response, user, job_id, "reorder {kind} jobs",
+                   lambda store, i: job_queue.set_priority(store, i, body.priority))
 
 
 def _on_job(request: Request, response: Response, user: User, job_id: int, verb: str,
