@@ -1,14 +1,19 @@
-"""Content-team bulk enrichment: JSON (an array, or one object per line) and CSV with localized names and
-descriptions, bullet points, SEO fields, image paths and associations. Merged as source `content`, which
+"""Content-team bulk enrichment: JSON (an array, or one object per line), CSV and XLSX with localized names
+and descriptions, bullet points, SEO fields, image paths and associations. Merged as source `content`, which
 wins by default (pim.merge.Precedence). A field that is absent changes nothing; null or an empty cell
 clears the content team's value (see docs/importers.md). Unknown SKUs are quarantined unless the profile
-says `unmatched: create`."""
+says `unmatched: create`.
+
+A spreadsheet (CSV, XLSX) is often a sheet `pim export sheet` wrote, edited and brought back: a cell that
+still says what the product shows is no claim (pim.content_sheet.unchanged), so only the edited cells take
+over and values other sources hold stay theirs."""
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +22,7 @@ import orjson
 from pydantic import Field
 
 from importers.erp_values import partial_model, partial_product
+from pim import content_sheet
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
@@ -24,6 +30,7 @@ from pim.product import Association, Product, ProductModel, Provenance, trusted_
 from pim.sources import SourceProfile, decode_guard, merger_for, open_text
 from pim.spreadsheet import unescape_formula
 from pim.store import Store
+from pim.store.store import batched
 
 ASSOC_PREFIX = "associations:"
 
@@ -49,8 +56,11 @@ class ContentProfile(SourceProfile):
     list_separator: str = Field(default="|", description="CSV: separates bullets, images, associated SKUs.")
     encoding: str = "utf-8"
     delimiter: str = Field(default=",", min_length=1, max_length=1)
-    formula_escaped: bool = Field(default=True, description="CSV: a leading quote before = + - @ tab CR is a "
-                                  "formula escape (as our exports write them) and is dropped.")
+    formula_escaped: bool = Field(default=True, description="CSV/XLSX: a leading quote before = + - @ tab CR is "
+                                  "a formula escape (as our exports write them) and is dropped.")
+    claim_unchanged: bool = Field(default=False, description="CSV/XLSX: a cell saying what the product shows now "
+                                  "(from any source) is a content claim too. Off: it changes nothing, so a sheet "
+                                  "from `pim export sheet` brought back takes over only the cells edited.")
 
 
 class ContentMapper:
@@ -232,13 +242,99 @@ def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:
     return out
 
 
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def read_xlsx(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
+    """The first sheet of a workbook, with the CSV's columns and cells (openpyxl's read-only mode streams
+    it); line numbers are sheet rows. Formula cells give the value the spreadsheet last computed."""
+    from zipfile import BadZipFile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    p, name, stamp = mapper.p, path.name, datetime.now(UTC)
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except (BadZipFile, InvalidFileException, OSError, KeyError, ValueError) as exc:
+        raise InputError(f"not a readable XLSX workbook: {exc}", file=name,
+                         hint="save it as .xlsx (Excel 2007 or later), or as CSV (UTF-8)") from None
+    try:
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        header = [_xlsx_text(c).strip() for c in next(rows, ())]
+        while header and not header[-1]:
+            header.pop()
+        if p.sku_field not in header and p.model_field not in header:
+            raise InputError(f"no '{p.sku_field}' column in the first row of the first sheet", file=name, line=1,
+                             field=p.sku_field, hint=f"name the products in a '{p.sku_field}' column "
+                             f"(or models in '{p.model_field}')")
+        width = len(header)
+        for number, row in enumerate(rows, start=2):
+            cells = [_xlsx_text(c) for c in row]
+            if not any(c.strip() for c in cells):
+                continue
+            if any(c.strip() for c in cells[width:]):
+                key_at = header.index(p.sku_field) if p.sku_field in header else header.index(p.model_field)
+                yield Rejected(f"the row has cells beyond the header's {width} columns", name, number, None,
+                               {"cells": cells}, cells[key_at] if len(cells) > key_at else None)
+                continue
+            cells = (cells + [""] * width)[:width]
+            yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, number, source, stamp)
+    finally:
+        wb.close()
+
+
+def _xlsx_text(value: Any) -> str:
+    """A cell as the text a CSV would hold: numbers without exponents, dates as YYYY-MM-DD."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else format(Decimal(repr(value)), "f")
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return str(value)
+
+
+def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Structure,
+               batch: int = 500) -> Iterator[Parsed | Rejected]:
+    """Drop the cells of product records that still say what the product shows (pim.content_sheet.unchanged):
+    a sheet exported, edited and imported claims its edited cells only. One read of the shown values per
+    `batch` records."""
+    options = {code: set(opts) for code, opts in structure.options.items()}
+    for chunk in batched(items, batch):
+        records = [item.record for item in chunk if isinstance(item, Parsed) and isinstance(item.record, Product)]
+        shown = content_sheet.shown_values(store, [r.identifier for r in records]) if records else {}
+        for record in records:
+            values = shown.get(record.identifier)
+            if values is None:
+                continue
+            for key, cell in list(record.values.items()):
+                attr = structure.attributes.get(key.split(":")[0].split("@")[0])
+                if attr is not None and content_sheet.unchanged(attr, cell, values.get(key), options.get(attr.code),
+                                                                structure.measures):
+                    del record.values[key]
+                    record.provenance.pop(key, None)
+        yield from chunk
+
+
 def import_content(path: Path, store: Store, profile: ContentProfile | None = None, *,
                    profile_dir: Path | None = None, precedence: Path | None = None) -> ImportCounts:
     p = profile or ContentProfile()
     structure = store.structure()
     mapper = ContentMapper(p, structure)
-    reader = read_csv if path.suffix.lower() in (".csv", ".tsv", ".txt") else read_json
-    return run_import(store, p.source, reader(path, mapper, p.source), structure=structure,
+    suffix = path.suffix.lower()
+    reader = read_xlsx if suffix in SPREADSHEET_SUFFIXES else read_csv if suffix in CSV_SUFFIXES else read_json
+    items = reader(path, mapper, p.source)
+    if reader is not read_json and not p.claim_unchanged:
+        items = keep_edits(items, store, structure)
+    return run_import(store, p.source, items, structure=structure,
                       label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
 
 

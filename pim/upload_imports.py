@@ -34,7 +34,7 @@ class Uploadable:
     needs_profile: bool = False
 
 
-CONTENT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl")
+CONTENT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".xlsx", ".xlsm")
 #: pim.registry.IMPORTERS names that read one file, in the order the page offers them. akeneo is left out: it
 #: reads a folder of exports and loads structure.
 UPLOADABLE: dict[str, Uploadable] = {

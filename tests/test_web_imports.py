@@ -114,7 +114,7 @@ def test_viewers_wrong_files_and_missing_tokens_are_refused(web: TestClient, sto
     assert 'href="/imports"' not in web.get("/products").text
     web.cookies.clear()
     token = login(web)
-    wrong = _upload(web, token, "catalog.xlsx", b"PK\x03\x04")
+    wrong = _upload(web, token, "catalog.ods", b"PK\x03\x04")
     assert wrong.status_code == 422 and "is not a content file" in wrong.text
     assert web.post("/imports", files={"file": ("c.csv", b"sku\n", "text/csv")}).status_code == 403  # no CSRF
     assert store.jobs(kind="import", limit=5) == [] and not (pim_env / "uploads").exists()

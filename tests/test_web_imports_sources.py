@@ -218,6 +218,6 @@ def test_choosing_a_source_in_the_browser_narrows_the_file_picker_to_its_endings
     sign_in(browser_page, base, "editor", "correct horse")
     browser_page.goto(f"{base}/imports")
     picker = browser_page.locator('input[name="file"]')
-    assert picker.get_attribute("accept") == ".csv,.tsv,.txt,.json,.jsonl"
+    assert picker.get_attribute("accept") == ".csv,.tsv,.txt,.json,.jsonl,.xlsx,.xlsm"
     browser_page.select_option('select[name="importer"]', "erp_xml")
     assert picker.get_attribute("accept") == ".xml"

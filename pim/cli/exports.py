@@ -1,11 +1,11 @@
-"""`pim export`: canonical records out."""
+"""`pim export`: canonical records out (`jsonl`), and the content team's spreadsheet (`sheet`)."""
 
 import sys
 from pathlib import Path
 
 import typer
 
-from pim.cli.output import console
+from pim.cli.output import JsonOption, console, emit_json, progress
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -26,3 +26,37 @@ def jsonl(out: Path = typer.Argument(None, help="File to write; standard output 
         n = export_jsonl(store, fh, enabled_only=enabled_only)
     tmp.replace(out)
     console.print(f"wrote {n} records to {out}", highlight=False)
+
+
+@app.command("sheet")
+def sheet(out: Path = typer.Option(..., "--out", help="products.xlsx or products.csv"),
+          family: str | None = typer.Option(None, "--family", help="Only this family's products (and its columns)."),
+          category: str | None = typer.Option(None, "--category", help="Only products in this category or below it."),
+          channel: str | None = typer.Option(None, "--channel", help="Scope of scopable values (default: the first channel)."),
+          locale: list[str] = typer.Option([], "--locale", help="Locale of localizable values; repeat or comma-separate "
+                                            "(default: the channel's locales)."),
+          columns: str | None = typer.Option(None, "--columns", help="Value keys to write, comma-separated (default: "
+                                             "the text and textarea attributes), e.g. name:en_US,description:de_DE@ecommerce."),
+          as_json: bool = JsonOption) -> None:
+    """Write products as the content team's spreadsheet: edit it and bring it back with `pim import content`
+    (or the import page); only the cells you edit change."""
+    from pim import content_sheet
+    from pim.store import Store
+    from pim.web.grid import GridFilter
+    from pim.web.grid_export import grid_pages
+
+    content_sheet.check_out(out)
+    store = Store.from_settings()
+    s = store.structure()
+    chosen = content_sheet.scope(s, family=family, category=category, channel=channel, locales=locale,
+                                 columns=[columns] if columns else [],
+                                 catalog_families=None if family else content_sheet.catalog_families(store))
+    f = GridFilter(family=family, category=category, channel=chosen.channel)
+    rows = content_sheet.sheet_rows(store, s, grid_pages(store, f, s), chosen.keys)
+    n = content_sheet.write_sheet(out, chosen.header, progress(rows, "products", quiet=as_json))
+    if as_json:
+        emit_json({"out": str(out), "products": n, "columns": chosen.keys, "channel": chosen.channel,
+                   "locales": chosen.locales})
+        return
+    console.print(f"wrote {n} products × {len(chosen.keys)} value columns to {out}; edit it, then "
+                  f"`pim import content {out}`", highlight=False)

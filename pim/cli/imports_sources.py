@@ -39,7 +39,7 @@ def erp_xml(path: Path, map_file: Path | None = typer.Option(None, "--map", help
 @app.command("content")
 def content(path: Path, profile: Path | None = typer.Option(None, "--profile", help="Content profile YAML."),
             precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption) -> None:
-    """Import content-team enrichment (JSON array, JSON Lines or CSV)."""
+    """Import content-team enrichment (JSON array, JSON Lines, CSV or XLSX)."""
     from importers.content import ContentProfile, import_content
     from pim.sources import load_profile
     from pim.store import Store

@@ -48,6 +48,7 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
     app.include_router(channels_admin.router)
     app.include_router(imports.router)
     app.include_router(todo_export.router)
+    app.include_router(load("pim.web.grid_export:router"))  # the grid's "Download as spreadsheet"
     app.include_router(options.router)
     app.include_router(attributes.router)  # after options: both under /admin/attributes
     for ref in WEB_ROUTERS:

@@ -1,0 +1,333 @@
+"""Products out as the content team's spreadsheet (CSV or XLSX) and back in through the content import
+(importers.content): the `sku` column, then one column per value key, each cell the text the importer reads
+back as that value. Export, edit a cell, import: that value changes and nothing else does, because the
+importer drops a cell that still reads as what the product shows (`unchanged`) instead of letting the
+content team take over every value the sheet merely repeated.
+
+Streamed: the caller hands over product ids a page at a time (the grid's filter and keyset paging, see
+pim.web.grid_export and `pim export sheet`); each page's values are read in one query, the models its
+variants inherit from through a bounded cache. Cells are formula-escaped (pim.spreadsheet) on the way out
+and unescaped by the importer on the way in."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Connection, select
+
+from pim.catalog import Structure
+from pim.errors import InputError
+from pim.product import value_key
+from pim.spreadsheet import escape_formula, unescape_formula
+from pim.store import Store
+from pim.store.store import MODEL, PRODUCT, batched
+from pim.structure import Attribute, AttributeType
+from pim.validation import RecordValidator
+from pim.values import ValueProblem, normalize
+
+SKU_COLUMN = "sku"  # importers.content.ContentProfile.sku_field's default
+SUFFIXES = (".csv", ".xlsx")
+#: Attribute types a cell holds as the importer reads it back. Metrics and prices are {amount, unit} and
+#: {currency: amount}: the content import reads neither from a cell.
+SHEET_TYPES = frozenset({AttributeType.text, AttributeType.textarea, AttributeType.simple_select,
+                         AttributeType.multi_select, AttributeType.boolean, AttributeType.number, AttributeType.date,
+                         AttributeType.image, AttributeType.file})
+#: What a sheet holds when nobody names its columns: the copy the content team writes.
+DEFAULT_TYPES = frozenset({AttributeType.text, AttributeType.textarea})
+_TEXTUAL = frozenset({AttributeType.text, AttributeType.textarea, AttributeType.identifier})
+_VALUES_PER_QUERY = 500
+_MODEL_CACHE = 4096
+
+
+def _illegal_xlsx() -> Any:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE
+
+
+# ---------------------------------------------------------------- columns
+def value_column(column: str) -> bool:
+    """Whether the content importer reads this column as the value key it names: `sku`, `model`, `images`,
+    `bullets[:locale]` and `associations:<type>` are its convenience columns (importers.content.read_csv)."""
+    return not (column in (SKU_COLUMN, "model", "images") or column.split(":")[0] == "bullets"
+                or column.startswith("associations:"))
+
+
+@dataclass
+class SheetScope:
+    """The channel and locales a sheet's value keys are for, and the family and category it is filtered by."""
+
+    channel: str | None
+    locales: list[str]
+    family: str | None = None
+    category: str | None = None
+    keys: list[str] = field(default_factory=list)
+
+    @property
+    def header(self) -> list[str]:
+        return [SKU_COLUMN, *self.keys]
+
+
+def scope(s: Structure, *, family: str | None = None, category: str | None = None, channel: str | None = None,
+          locales: Sequence[str] = (), columns: Sequence[str] = (), catalog_families: Iterable[str] | None = None) -> SheetScope:
+    """Check the filter and choose the columns: `columns` as given, else the text and textarea attributes of
+    `family` (or of `catalog_families`, the families products are in) for the channel and locales. The
+    channel defaults to the first one (as in the grid), the locales to the channel's."""
+    if family and family not in s.families:
+        raise InputError(f"no family '{family}'", field="family", hint=f"families: {_some(s.families)}")
+    if category and category not in s.categories:
+        raise InputError(f"no category '{category}'", field="category", hint=f"categories: {_some(s.categories)}")
+    if channel and channel not in s.channels:
+        raise InputError(f"no channel '{channel}'", field="channel", hint=f"channels: {_some(s.channels)}")
+    channel = channel or next(iter(sorted(s.channels)), None)
+    allowed = s.channels[channel].locales if channel else s.enabled_locales()
+    wanted = [code for given in locales for code in given.split(",") if code.strip()]
+    unknown = [code.strip() for code in wanted if code.strip() not in allowed]
+    if unknown:
+        raise InputError(f"locale '{unknown[0]}' is not one of {'channel ' + channel if channel else 'the catalog'}'s",
+                         field="locale", hint=f"locales: {', '.join(allowed)}")
+    out = SheetScope(channel, list(dict.fromkeys(c.strip() for c in wanted)) or list(allowed), family, category)
+    keys = [k for given in columns for k in given.split(",") if k.strip()]
+    if keys:
+        out.keys = _checked_keys(s, [k.strip() for k in keys])
+    else:
+        families = [family] if family else [f for f in (catalog_families or s.families) if f in s.families]
+        out.keys = default_keys(s, families, out.channel, out.locales)
+    return out
+
+
+def default_keys(s: Structure, families: Iterable[str], channel: str | None, locales: Sequence[str]) -> list[str]:
+    """The families' text and textarea attributes, in attribute group and sort order (then the family's own
+    order), one key per locale."""
+    listed = {c: n for n, c in enumerate(dict.fromkeys(c for f in families for c in s.families[f].attributes))}
+    groups = {g: a.sort_order for g, a in s.attribute_groups.items()}
+    attrs = sorted((s.attributes[c] for c in listed if c in s.attributes and s.attributes[c].type in DEFAULT_TYPES),
+                   key=lambda a: (groups.get(a.group, 999), a.sort_order, listed[a.code]))
+    keys: list[str] = []
+    for attr in attrs:
+        if attr.scopable and not channel:
+            continue
+        for locale in (locales if attr.localizable else [None]):
+            if locale and attr.available_locales and locale not in attr.available_locales:
+                continue
+            key = value_key(attr.code, locale, channel if attr.scopable else None)
+            if value_column(key):
+                keys.append(key)
+    return keys
+
+
+def _checked_keys(s: Structure, keys: list[str]) -> list[str]:
+    check = RecordValidator(s).check_key
+    for key in keys:
+        problem = check(key)
+        if problem:
+            raise InputError(f"column '{key}': {problem.reason}", field="columns",
+                             hint="name value keys as the import reads them: name:en_US, description:de_DE@ecommerce")
+        attr = s.attributes[key.split(":")[0].split("@")[0]]
+        if attr.type == AttributeType.identifier:
+            raise InputError(f"column '{key}': the '{SKU_COLUMN}' column names the product already", field="columns",
+                             hint="leave the identifier out of --columns")
+        if attr.type not in SHEET_TYPES:
+            raise InputError(f"column '{key}': a {attr.type.value} value does not fit in one cell the content import "
+                             "reads back", field="columns", hint="leave it out; edit it on the product page or import it "
+                             "from its source")
+        if not value_column(key):
+            raise InputError(f"column '{key}': the content import reads a '{key}' column as its own field, not as "
+                             "this value", field="columns", hint="leave it out; edit it on the product page")
+    return list(dict.fromkeys(keys))
+
+
+def _some(codes: Iterable[str]) -> str:
+    names = sorted(codes)
+    return ", ".join(names[:20]) + (f" … ({len(names)})" if len(names) > 20 else "")
+
+
+def catalog_families(store: Store) -> list[str]:
+    """The families products are in (an index read), for the default columns of an unfiltered sheet."""
+    with store.engine.connect() as conn:
+        return sorted(f for f in conn.execute(select(PRODUCT.c.family).distinct()).scalars() if f)
+
+
+# ---------------------------------------------------------------- cells
+def cell_text(attr: Attribute, value: Any) -> str:
+    """A value as the text the content import reads back to it: select codes, several options joined by
+    commas (pim.values.normalize splits them there), booleans 1/0, numbers without exponents."""
+    if value is None:
+        return ""
+    kind = attr.type
+    if kind == AttributeType.multi_select and isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if kind == AttributeType.boolean and isinstance(value, bool):
+        return "1" if value else "0"
+    if kind == AttributeType.number and isinstance(value, float):
+        return _plain_number(value)
+    return str(value)
+
+
+def _plain_number(value: float) -> str:
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def sheet_cell(text: str, *, xlsx: bool = False) -> str:
+    """What the file holds for `text`: formula-escaped; in XLSX without the control characters the format
+    cannot hold (removed before escaping, so what they hid cannot turn into a formula)."""
+    if xlsx and text:
+        text = _illegal_xlsx().sub("", text)
+    return escape_formula(text)
+
+
+def unchanged(attr: Attribute, cell: Any, shown: Any, options: set[str] | None = None, measures: Any = None) -> bool:
+    """Whether an imported cell (unescaped and stripped, None when empty) still says what the product shows:
+    the text the export wrote for it read back (CSV or XLSX), or, for a non-text attribute, the same value."""
+    text = "" if cell is None else cell
+    if not isinstance(text, str):
+        return False
+    wrote = cell_text(attr, shown)
+    if text in {unescape_formula(sheet_cell(wrote, xlsx=x)).strip() for x in (False, True)}:
+        return True
+    if not text or shown is None or attr.type in _TEXTUAL:
+        return False
+    try:
+        return bool(normalize(attr, text, options, measures) == shown)
+    except ValueProblem:
+        return False
+
+
+# ---------------------------------------------------------------- values
+class _Models:
+    """code → (parent, values) of the models variants inherit from, read a page at a time and kept (bounded)."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, tuple[str | None, dict[str, Any]]] = {}
+
+    def load(self, conn: Connection, codes: Iterable[str]) -> None:
+        if len(self.known) > _MODEL_CACHE:  # before, never between, a page's parents and grandparents
+            self.known.clear()
+        for _ in range(2):  # parents, then grandparents
+            missing = sorted({c for c in codes if c and c not in self.known})
+            if not missing:
+                return
+            for code, parent, values in conn.execute(select(MODEL.c.code, MODEL.c.parent, MODEL.c.value_map)
+                                                     .where(MODEL.c.code.in_(missing))):
+                self.known[code] = (parent, values or {})
+            for code in missing:
+                self.known.setdefault(code, (None, {}))
+            codes = [self.known[c][0] for c in missing if self.known[c][0]]
+
+    def shown(self, values: dict[str, Any], parent: str | None) -> dict[str, Any]:
+        """The values a variant shows: its own over its parent's over its grandparent's (pim.product.merged_values)."""
+        if not parent:
+            return values
+        chain: list[dict[str, Any]] = []
+        while parent and len(chain) < 2 and parent in self.known:
+            parent, inherited = self.known[parent]
+            chain.append(inherited)
+        merged: dict[str, Any] = {}
+        for inherited in reversed(chain):
+            merged.update(inherited)
+        merged.update(values)
+        return merged
+
+
+def _read(store: Store, models: _Models, where: Any) -> list[tuple[int, str, dict[str, Any]]]:
+    """(id, identifier, shown values) of the products `where` selects, in id order."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(PRODUCT.c.id, PRODUCT.c.identifier, PRODUCT.c.parent, PRODUCT.c.value_map)
+                            .where(where).order_by(PRODUCT.c.id)).all()
+        models.load(conn, [r.parent for r in rows if r.parent])
+    return [(r.id, r.identifier, models.shown(r.value_map or {}, r.parent)) for r in rows]
+
+
+def shown_values(store: Store, identifiers: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """identifier → the values each product shows (inherited ones included), for the import's comparison."""
+    models = _Models()
+    out: dict[str, dict[str, Any]] = {}
+    for chunk in batched(list(dict.fromkeys(identifiers)), _VALUES_PER_QUERY):
+        out.update((ident, values) for _, ident, values in _read(store, models, PRODUCT.c.identifier.in_(chunk)))
+    return out
+
+
+def sheet_rows(store: Store, s: Structure, pages: Iterable[Sequence[int]], keys: Sequence[str]) -> Iterator[list[str]]:
+    """One row of plain cell texts (not yet escaped) per product id, in the order the pages give them."""
+    attrs = [s.attributes[k.split(":")[0].split("@")[0]] for k in keys]
+    models = _Models()
+    for ids in pages:
+        for chunk in batched(list(ids), _VALUES_PER_QUERY):
+            found = {pid: (ident, values) for pid, ident, values in _read(store, models, PRODUCT.c.id.in_(chunk))}
+            for pid in chunk:
+                if pid in found:
+                    ident, values = found[pid]
+                    yield [ident, *(cell_text(a, values.get(k)) for a, k in zip(attrs, keys))]
+
+
+# ---------------------------------------------------------------- files
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[str]], every: int = 500) -> Iterator[str]:
+    """CSV text in pieces, for a streamed download: a UTF-8 byte order mark first (so spreadsheets read the
+    accents right; the importer skips it), escaped cells."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    out.write("\ufeff")
+    writer.writerow(header)
+    for n, row in enumerate(rows, start=1):
+        writer.writerow([sheet_cell(c) for c in row])
+        if n % every == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[Sequence[str]]) -> int:
+    """An XLSX workbook of one sheet, written with openpyxl's write-only mode (rows go to a temporary file as
+    they come); every cell is text. Returns the rows written."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title="products")
+    ws.append(list(header))
+    n = 0
+    for row in rows:
+        ws.append([sheet_cell(c, xlsx=True) for c in row])
+        n += 1
+    wb.save(target)
+    return n
+
+
+def check_out(out: Path) -> str:
+    """The file's kind (.csv or .xlsx) from its name; InputError for another name (checked before any reading)."""
+    kind = out.suffix.lower()
+    if kind not in SUFFIXES:
+        raise InputError(f"'{out.name}' is neither .csv nor .xlsx", field="out",
+                         hint="name the file products.xlsx (Excel) or products.csv")
+    return kind
+
+
+def write_sheet(out: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> int:
+    """The sheet to `out` (.csv or .xlsx), through `out.part` so a stopped export leaves no half file.
+    Returns the rows written."""
+    kind = check_out(out)
+    tmp = out.with_name(out.name + ".part")
+    written = [0]
+
+    def counted() -> Iterator[Sequence[str]]:
+        for row in rows:
+            written[0] += 1
+            yield row
+
+    try:
+        if kind == ".xlsx":
+            write_xlsx(tmp, header, counted())
+        else:
+            with tmp.open("w", encoding="utf-8", newline="") as fh:
+                fh.writelines(csv_chunks(header, counted()))
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return written[0]

@@ -1,0 +1,95 @@
+"""The grid's "Download as spreadsheet": the products the grid's current filter finds, as the content team's
+CSV or XLSX (pim.content_sheet), to edit offline and upload again on the import page. Any signed-in role may
+download. Capped like the grid's mass edit (ui.BULK_MAX): above it the grid says so and names the
+`pim export sheet` command that writes any number of products on the server."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
+from pim import content_sheet
+from pim.catalog import Structure
+from pim.errors import InputError
+from pim.store import Store
+from pim.web.accounts import User
+from pim.web.deps import session_user, store_of, structure_of
+from pim.web.grid import GridFilter, page
+
+router = APIRouter(include_in_schema=False)
+PAGE = 1000  # grid rows read per query while collecting the selection
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def grid_pages(store: Store, f: GridFilter, s: Structure, *, limit: int = PAGE) -> Iterator[list[int]]:
+    """The product ids the grid's filter finds, a keyset page at a time (pim.web.grid.page)."""
+    after: int | None = 0
+    while after is not None:
+        rows, after = page(store, f, s, after=after, limit=limit)
+        if rows:
+            yield [r.id for r in rows]
+
+
+@router.get("/products.{kind}")
+def download(kind: str, request: Request, columns: str = "", user: User = Depends(session_user)) -> object:
+    """`/products.xlsx?<the grid's filter>` (or `.csv`); `columns=k1,k2` chooses the value keys."""
+    if kind not in ("csv", "xlsx"):
+        raise HTTPException(404, "download the grid as products.xlsx or products.csv")
+    from pim.web import ui  # here: `pim export sheet` imports grid_pages without the HTML pages
+
+    store, s = store_of(request), structure_of(request)
+    f = ui._filter(request)  # the grid's own reading of its query string
+    if f.completeness == "below:":
+        f.completeness = None
+    try:
+        sheet = content_sheet.scope(s, family=f.family, category=f.category, channel=f.channel,
+                                    locales=[f.locale] if f.locale else [], columns=[columns] if columns else [],
+                                    catalog_families=None if f.family else content_sheet.catalog_families(store))
+        cap = ui.BULK_MAX
+        ids: list[int] = []
+        for chunk in grid_pages(store, f, s):
+            ids += chunk
+            if len(ids) > cap:
+                break
+    except InputError as exc:
+        raise HTTPException(422, exc.in_one_line()) from None
+    except ValueError as exc:  # a filter the grid refuses (completeness)
+        raise HTTPException(422, str(exc)) from None
+    if len(ids) > cap:
+        request.session[ui.BULK_NOTICE] = (
+            f"Not downloaded: this filter finds more than {cap} products, the most a download from the grid holds. "
+            f"Narrow the filter, or export them on the server: {_command(f, kind, columns)}")
+        return RedirectResponse("/products?" + f.query_string(), status_code=303)
+    pages = [ids[i:i + PAGE] for i in range(0, len(ids), PAGE)]
+    rows = content_sheet.sheet_rows(store, s, pages, sheet.keys)
+    name = "-".join(["products", f.family or f.category or "all", *([sheet.channel] if sheet.channel else []),
+                     *([f.locale] if f.locale else [])]) + "." + kind
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if kind == "csv":
+        return StreamingResponse(content_sheet.csv_chunks(sheet.header, rows), media_type="text/csv; charset=utf-8",
+                                 headers=headers)
+    handle, path = tempfile.mkstemp(suffix=".xlsx", prefix="pim-sheet-")
+    os.close(handle)
+    try:
+        content_sheet.write_xlsx(Path(path), sheet.header, rows)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return FileResponse(path, media_type=XLSX, headers=headers, background=BackgroundTask(os.unlink, path))
+
+
+def _command(f: GridFilter, kind: str, columns: str) -> str:
+    """The `pim export sheet` line for this filter's family, category, channel and locale (the CLI's filters)."""
+    parts = ["pim export sheet", f"--out products.{kind}"]
+    for option, value in (("--family", f.family), ("--category", f.category), ("--channel", f.channel),
+                          ("--locale", f.locale), ("--columns", columns)):
+        if value:
+            parts.append(f"{option} {value}")
+    others = [name for name in ("q", "enabled", "completeness", "missing", "quality", "source") if getattr(f, name) not in (None, "")]
+    return " ".join(parts) + (f" (it does not filter by {', '.join(others)})" if others else "")
