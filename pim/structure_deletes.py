@@ -130,8 +130,13 @@ def _structure(store: Store, given: Structure | None) -> Structure:
         return cached_structure(conn)
 
 
-def _missing(kind: str, code: str, section: str) -> NotFound:
-    return NotFound(f"no {kind} '{code}'", hint=f"`pim structure show` lists the {section}")
+def _item(s: Structure, section: str, code: str) -> Any:
+    """The item `code` of `section` (the Structure field of that name), or NotFound."""
+    item = getattr(s, section).get(code)
+    if item is None:
+        raise NotFound(f"no {SECTIONS[section].replace('_', ' ')} '{code}'",
+                       hint=f"`pim structure show` lists the {section}")
+    return item
 
 
 def _refused(section: str, code: str, blockers: list[str]) -> DeleteRefused:
@@ -176,9 +181,7 @@ def _delete_unless_raced(store: Store, section: str, item: Any, used: Callable[[
 def delete_attribute(store: Store, code: str, *, dry_run: bool = False, structure: Structure | None = None) -> Deleted:
     """Delete an attribute nothing uses, and its select options."""
     s = _structure(store, structure)
-    attr = s.attributes.get(code)
-    if attr is None:
-        raise _missing("attribute", code, "attributes")
+    attr = _item(s, "attributes", code)
     if blocked := attribute_usage.blockers(store, s, code):
         raise _refused("attributes", code, blocked)
     options = list(s.options.get(code, {}).values())
@@ -232,9 +235,7 @@ def category_blockers(store: Store, s: Structure, code: str) -> list[str]:
 def delete_category(store: Store, code: str, *, dry_run: bool = False, structure: Structure | None = None) -> Deleted:
     """Delete a category nothing needs (a leaf nothing is classified in)."""
     s = _structure(store, structure)
-    cat = s.categories.get(code)
-    if cat is None:
-        raise _missing("category", code, "categories")
+    cat = _item(s, "categories", code)
     return _delete_unused(store, "categories", cat, category_blockers(store, s, code), dry_run, lambda conn: any(
         classified_in(conn, table, code)[0] for table in HOLDERS),
         "products were classified in it while it was being deleted")
@@ -269,9 +270,7 @@ def family_blockers(store: Store, s: Structure, code: str) -> list[str]:
 def delete_family(store: Store, code: str, *, dry_run: bool = False, structure: Structure | None = None) -> Deleted:
     """Delete a family no product, product model, family variant or contract uses."""
     s = _structure(store, structure)
-    family = s.families.get(code)
-    if family is None:
-        raise _missing("family", code, "families")
+    family = _item(s, "families", code)
     return _delete_unused(store, "families", family, family_blockers(store, s, code), dry_run,
                           lambda conn: bool(family_members(conn, code)),
                           "products were created in it while it was being deleted")
@@ -312,9 +311,7 @@ def delete_family_variant(store: Store, code: str, *, dry_run: bool = False,
                           structure: Structure | None = None) -> Deleted:
     """Delete a family variant no product model uses. Nothing is rescored: no product can be of it."""
     s = _structure(store, structure)
-    variant = s.family_variants.get(code)
-    if variant is None:
-        raise _missing("family variant", code, "family_variants")
+    variant = _item(s, "family_variants", code)
     return _delete_unused(store, "family_variants", variant, family_variant_blockers(store, code), dry_run,
                           lambda conn: variant_models(conn, code)[0] > 0,
                           "a product model of it was imported while it was being deleted")
@@ -368,8 +365,7 @@ def delete_channel(store: Store, code: str, *, dry_run: bool = False, drop_requi
     """Delete a channel nothing names; with `drop_requirements`, the families' requirements on it first.
     `defer_rescores`: large rescores become queued jobs (web and API); off, they run here (the CLI)."""
     s = _structure(store, structure)
-    if code not in s.channels:
-        raise _missing("channel", code, "channels")
+    _item(s, "channels", code)
     if blocked := channel_blockers(store, s, code, drop_requirements=drop_requirements):
         raise DeleteRefused("channels", code, blocked)
     done = Deleted("channels", code, dry_run,
