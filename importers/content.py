@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +21,7 @@ import orjson
 from pydantic import Field
 
 from importers.erp_values import partial_model, partial_product
+from importers.workbook import text_rows
 from pim import content_sheet
 from pim.catalog import Structure
 from pim.errors import InputError
@@ -247,42 +247,32 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def read_xlsx(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
-    """The first sheet of a workbook, with the CSV's columns and cells (openpyxl's read-only mode streams
-    it); line numbers are sheet rows. Formula cells give the value the spreadsheet last computed."""
-    from zipfile import BadZipFile
-
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-
+    """The first sheet of a workbook, with the CSV's columns and cells (importers.workbook streams it); line
+    numbers are sheet rows. Formula cells give the value the spreadsheet last computed."""
     p, name, stamp = mapper.p, path.name, datetime.now(UTC)
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, InvalidFileException, OSError, KeyError, ValueError) as exc:
-        raise InputError(f"not a readable XLSX workbook: {exc}", file=name,
-                         hint="save it as .xlsx (Excel 2007 or later), or as CSV (UTF-8)") from None
-    try:
-        rows = wb.worksheets[0].iter_rows(values_only=True)
-        header = [_xlsx_text(c).strip() for c in next(rows, ())]
+
+    def check_header(header: list[str], number: int) -> list[str]:
         while header and not header[-1]:
             header.pop()
         if p.sku_field not in header and p.model_field not in header:
             raise InputError(f"no '{p.sku_field}' column in the first row of the first sheet", file=name, line=1,
                              field=p.sku_field, hint=f"name the products in a '{p.sku_field}' column "
                              f"(or models in '{p.model_field}')")
-        width = len(header)
-        for number, row in enumerate(rows, start=2):
-            cells = [_xlsx_text(c) for c in row]
-            if not any(c.strip() for c in cells):
-                continue
-            if any(c.strip() for c in cells[width:]):
-                key_at = header.index(p.sku_field) if p.sku_field in header else header.index(p.model_field)
-                yield Rejected(f"the row has cells beyond the header's {width} columns", name, number, None,
-                               {"cells": cells}, cells[key_at] if len(cells) > key_at else None)
-                continue
-            cells = (cells + [""] * width)[:width]
-            yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, number, source, stamp)
-    finally:
-        wb.close()
+        return header
+
+    seen = False
+    for header, number, cells in text_rows(path, _xlsx_text, check_header,
+                                           hint="save it as .xlsx (Excel 2007 or later), or as CSV (UTF-8)"):
+        seen, width = True, len(header)
+        if any(c.strip() for c in cells[width:]):
+            key_at = header.index(p.sku_field) if p.sku_field in header else header.index(p.model_field)
+            yield Rejected(f"the row has cells beyond the header's {width} columns", name, number, None,
+                           {"cells": cells}, cells[key_at] if len(cells) > key_at else None)
+            continue
+        cells = (cells + [""] * width)[:width]
+        yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, number, source, stamp)
+    if not seen:
+        check_header([], 1)  # an empty sheet has no header either
 
 
 def _xlsx_text(value: Any) -> str:
@@ -294,7 +284,7 @@ def _xlsx_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else format(Decimal(repr(value)), "f")
+        return content_sheet.plain_number(value)
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time() else value.isoformat()
     if isinstance(value, (date, time)):

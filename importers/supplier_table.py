@@ -20,6 +20,7 @@ from importers.erp_values import (
     ValueRule,
     partial_product,
 )
+from importers.workbook import text_rows
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Rejected, run_import
@@ -70,36 +71,17 @@ def _cell_text(value: Any, m: SupplierTableMap) -> str:
 
 
 def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, list[str]]]:
-    """(header, line, cells) for each data row, streaming with openpyxl's read-only mode."""
-    from zipfile import BadZipFile
+    """(header, line, cells) for each data row, streaming the profile's sheet (importers.workbook)."""
+    def check_header(header: list[str], number: int) -> list[str]:
+        if m.pid_column not in header:
+            raise InputError(f"no '{m.pid_column}' column in row {m.header_row} (found: {', '.join(h for h in header if h)[:200]})",
+                             file=path.name, line=number, field=m.pid_column, hint="check header_row and pid_column in the profile")
+        return header
 
-    from openpyxl import load_workbook
-
-    try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise InputError(f"not a readable XLSX workbook: {exc}", file=path.name,
-                         hint="save it as .xlsx (Excel 2007+), or export CSV and set format: csv") from None
-    try:
-        if m.sheet and m.sheet not in wb.sheetnames:
-            raise InputError(f"no sheet '{m.sheet}' (sheets: {', '.join(wb.sheetnames)})", file=path.name, field="sheet")
-        ws = wb[m.sheet] if m.sheet else wb.worksheets[0]
-        header: list[str] | None = None
-        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            if number < m.header_row:
-                continue
-            cells = [v if v.__class__ is str else _cell_text(v, m) for v in row]  # most cells are text already
-            if header is None:
-                header = [c.strip() for c in cells]
-                if m.pid_column not in header:
-                    raise InputError(f"no '{m.pid_column}' column in row {m.header_row} (found: {', '.join(h for h in header if h)[:200]})",
-                                     file=path.name, line=number, field=m.pid_column, hint="check header_row and pid_column in the profile")
-                continue
-            if not "".join(cells).strip():  # no cell with more than whitespace
-                continue
-            yield header, number, cells + [""] * (len(header) - len(cells))
-    finally:
-        wb.close()
+    for header, number, cells in text_rows(path, lambda v: _cell_text(v, m), check_header, sheet=m.sheet,
+                                           header_row=m.header_row,
+                                           hint="save it as .xlsx (Excel 2007+), or export CSV and set format: csv"):
+        yield header, number, cells + [""] * (len(header) - len(cells))
 
 
 def csv_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, list[str]] | Rejected]:

@@ -166,11 +166,12 @@ def cell_text(attr: Attribute, value: Any) -> str:
     if kind == AttributeType.boolean and isinstance(value, bool):
         return "1" if value else "0"
     if kind == AttributeType.number and isinstance(value, float):
-        return _plain_number(value)
+        return plain_number(value)
     return str(value)
 
 
-def _plain_number(value: float) -> str:
+def plain_number(value: float) -> str:
+    """A float as plain decimal text: no exponent, no trailing zeros (100.0 → 100, 1e-05 → 0.00001)."""
     text = format(Decimal(repr(value)), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
 

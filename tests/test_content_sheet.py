@@ -236,6 +236,9 @@ def test_xlsx_rejections_name_the_sheet_row(tiny_store: Store, tmp_path: Path) -
     with pytest.raises(InputError, match="no 'sku' column") as exc:
         import_content(tmp_path / "nosku.xlsx", tiny_store)
     assert exc.value.line == 1
+    Workbook().save(tmp_path / "empty.xlsx")  # no header row at all: the same refusal, not an empty import
+    with pytest.raises(InputError, match="no 'sku' column"):
+        import_content(tmp_path / "empty.xlsx", tiny_store)
 
 
 def test_variants_show_and_keep_their_inherited_values(store: Store, tmp_path: Path) -> None:
