@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, String, and_, cast, exists, false, func, select, true
@@ -43,6 +44,17 @@ class GridFilter:
 
         data = {k: v for k, v in {**asdict(self), **override}.items() if v not in (None, "")}
         return urlencode({k: ("1" if v is True else "0" if v is False else v) for k, v in data.items()})
+
+
+def filter_from(params: Mapping[str, str]) -> GridFilter:
+    """The grid's filter from its query string (the grid page, its download, a filter-wide mass edit): empty
+    fields are no filter, and so is the completeness select's `below:` without a number."""
+    f = GridFilter(**{k: (params.get(k) or None) for k in ("q", "family", "category", "channel", "locale",
+                                                         "completeness", "missing", "quality", "source")},
+                   enabled={"1": True, "0": False}.get(params.get("enabled", "")))
+    if f.completeness == "below:":
+        f.completeness = None
+    return f
 
 
 @dataclass
@@ -211,3 +223,12 @@ def label_of(values: dict[str, Any], family: str | None, s: Structure, locale: s
     if attr.localizable:
         return values.get(f"{code}:{locale}") or next((v for k, v in values.items() if k.startswith(code + ":")), None)
     return values.get(code)
+
+
+def pages(store: Store, f: GridFilter, s: Structure, *, limit: int = 1000) -> Iterator[list[GridRow]]:
+    """Every product the filter finds, a keyset page at a time (a download or a filter-wide mass edit)."""
+    after: int | None = 0
+    while after is not None:
+        rows, after = page(store, f, s, after=after, limit=limit)
+        if rows:
+            yield rows

@@ -20,7 +20,7 @@ from pim.errors import InputError
 from pim.store import Store
 from pim.web.accounts import User
 from pim.web.deps import session_user, store_of, structure_of
-from pim.web.grid import GridFilter, page
+from pim.web.grid import GridFilter, filter_from, pages
 
 router = APIRouter(include_in_schema=False)
 PAGE = 1000  # grid rows read per query while collecting the selection
@@ -28,12 +28,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def grid_pages(store: Store, f: GridFilter, s: Structure, *, limit: int = PAGE) -> Iterator[list[int]]:
-    """The product ids the grid's filter finds, a keyset page at a time (pim.web.grid.page)."""
-    after: int | None = 0
-    while after is not None:
-        rows, after = page(store, f, s, after=after, limit=limit)
-        if rows:
-            yield [r.id for r in rows]
+    """The product ids the grid's filter finds, a keyset page at a time (pim.web.grid.pages)."""
+    return ([r.id for r in rows] for rows in pages(store, f, s, limit=limit))
 
 
 @router.get("/products.{kind}")
@@ -44,9 +40,7 @@ def download(kind: str, request: Request, columns: str = "", user: User = Depend
     from pim.web import ui  # here: `pim export sheet` imports grid_pages without the HTML pages
 
     store, s = store_of(request), structure_of(request)
-    f = ui._filter(request)  # the grid's own reading of its query string
-    if f.completeness == "below:":
-        f.completeness = None
+    f = filter_from(request.query_params)  # the grid's own reading of its query string
     try:
         sheet = content_sheet.scope(s, family=f.family, category=f.category, channel=f.channel,
                                     locales=[f.locale] if f.locale else [], columns=[columns] if columns else [],

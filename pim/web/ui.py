@@ -18,7 +18,7 @@ from pim.web.accounts import ROLE_LABELS, User, authenticate
 from pim.web.deps import check_csrf, csrf_token, session_user, store_of, structure_of
 from pim.web.throttle import sign_in_attempt
 from pim.web.editing import apply_model_values, apply_values, history
-from pim.web.grid import GridFilter, page
+from pim.web.grid import filter_from, page, pages
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -68,20 +68,10 @@ def home() -> Any:
     return RedirectResponse("/products", status_code=303)
 
 
-def _filter(request: Request) -> GridFilter:
-    p = request.query_params
-    enabled = {"1": True, "0": False}.get(p.get("enabled", ""))
-    return GridFilter(**{k: (p.get(k) or None) for k in ("q", "family", "category", "channel", "locale",
-                                                         "completeness", "missing", "quality", "source")},
-                      enabled=enabled)
-
-
 @router.get("/products")
 def grid(request: Request, after: int = 0, user: User = Depends(session_user)) -> HTMLResponse:
     s = structure_of(request)
-    f = _filter(request)
-    if f.completeness == "below:":
-        f.completeness = None
+    f = filter_from(request.query_params)
     try:
         rows, nxt = page(store_of(request), f, s, after=after, limit=50)
     except ValueError as exc:
@@ -140,14 +130,12 @@ async def bulk_edit(request: Request, user: User = Depends(session_user)) -> Any
         request.session[BULK_NOTICE] = f"Not applied: {key}: {exc}"
         return RedirectResponse(back, status_code=303)
     if form.get("scope") == "filter":
-        given = dict(parse_qsl(str(form.get("filter", ""))))
-        f = GridFilter(**{k: v for k, v in given.items() if k in GridFilter.__dataclass_fields__ and k != "enabled"},
-                       enabled={"1": True, "0": False}.get(given.get("enabled", "")))
+        f = filter_from(dict(parse_qsl(str(form.get("filter", "")))))
         identifiers: list[str] = []
-        after: int | None = 0
-        while after is not None and len(identifiers) < BULK_MAX:
-            rows, after = page(store, f, s, after=after, limit=1000)
+        for rows in pages(store, f, s):
             identifiers += [r.identifier for r in rows]
+            if len(identifiers) >= BULK_MAX:
+                break
         identifiers = identifiers[:BULK_MAX]
     else:
         identifiers = [str(i) for i in form.getlist("sku")]
