@@ -51,6 +51,14 @@ def default_scope(structure: Structure) -> str:
     return "ecommerce" if "ecommerce" in structure.channels else sorted(structure.channels)[0]
 
 
+def resolved_scope(structure: Structure, scope: str | None) -> str:
+    """`scope`, or the default one; ConfigError when the structure has no such channel."""
+    scope = scope or default_scope(structure)
+    if scope not in structure.channels:
+        raise ConfigError(f"unknown channel scope '{scope}'", hint=f"known: {', '.join(sorted(structure.channels))}")
+    return scope
+
+
 def publish(
     store: Store,
     output_dir: Path,
@@ -66,9 +74,7 @@ def publish(
     channel whose locales, currencies and gate apply; `channel` names the renderer. Without `exporter`, the
     renderer's `default_exporter` (e.g. meilisearch for search) or local files."""
     structure = store.structure()
-    scope = scope or default_scope(structure)
-    if scope not in structure.channels:
-        raise ConfigError(f"unknown channel scope '{scope}'", hint=f"known: {', '.join(sorted(structure.channels))}")
+    scope = resolved_scope(structure, scope)
     renderer = lookup(RENDERERS, channel, "channel")()
     exporter = exporter or getattr(renderer, "default_exporter", "local")
     job_id = store.start_job("publish", f"{channel}/{scope}")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 
 from pim import job_cancel, job_command, job_queue
-from pim.errors import ConfigError, InputError
+from pim.errors import InputError
 from pim.home_names import home_file
 from pim.registry import CATALOG_LOADER, EXPORTERS, RENDERERS, load, lookup
 from pim.store.store import JOB
@@ -110,15 +110,12 @@ def publish_here(store: Any, channel: str, *, scope: str | None = None, full: bo
     """`pim publish`: check the request as pim.pipeline.publish does (the same errors), record it as a held
     publish job and run it here under the queue's exclusion (pim.job_command: waiting, or job_command.Busy with
     `wait=False`); the job as it ended and the publication. A failure or a cancel comes back as its exception."""
-    from pim.pipeline import default_scope
+    from pim.pipeline import resolved_scope
 
     lookup(RENDERERS, channel, "channel")
     if exporter is not None:
         lookup(EXPORTERS, exporter, "exporter")
-    structure = store.structure()
-    scope = scope or default_scope(structure)
-    if scope not in structure.channels:
-        raise ConfigError(f"unknown channel scope '{scope}'", hint=f"known: {', '.join(sorted(structure.channels))}")
+    scope = resolved_scope(store.structure(), scope)
     payload: dict[str, Any] = {"channel": channel, "scope": scope, "full": full, "exporter": exporter, "by": by,
                                "command": "pim publish"}
     if catalog is not None:
