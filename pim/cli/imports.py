@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from pim.cli.output import JsonOption, console, emit_json, table
+from pim.cli.output import JsonOption, console, emit_json, job_table, table
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -50,10 +50,7 @@ def jobs(limit: int = typer.Option(20, help="At most this many runs, newest firs
     if as_json:
         emit_json(rows)
         return
-    table(f"{len(rows)} job(s)", ["id", "kind", "status", "source", "counts", "started"],
-          [(r["id"], r["kind"], r["status"], str(r["source"]).rsplit("/", 1)[-1][-40:],
-            " ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if isinstance(v, int) and v),
-            f"{r['started_at']:%Y-%m-%d %H:%M}") for r in rows])
+    job_table(rows)
     for r in rows:
         if r["status"] in ("failed", "interrupted") and r.get("error"):
             console.print(f"[yellow]job {r['id']} {r['status']}:[/] {r['error']}")

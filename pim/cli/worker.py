@@ -21,7 +21,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from pim.cli.output import JsonOption, console, emit_json, table
+from pim.cli.output import JsonOption, console, emit_json, job_table, table
 
 jobs_app = typer.Typer(no_args_is_help=True)
 err = Console(stderr=True)
@@ -190,10 +190,7 @@ def list_jobs(limit: int = typer.Option(20, help="At most this many jobs, newest
     if as_json:
         emit_json(rows)
         return
-    table(f"{len(rows)} job(s)", ["id", "kind", "status", "priority", "source", "counts", "started"],
-          [(r["id"], r["kind"], r["status"], r["priority"], str(r["source"])[-40:],
-            " ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if isinstance(v, int)),
-            f"{r['started_at']:%Y-%m-%d %H:%M}") for r in rows])
+    job_table(rows, priority=True)
 
 
 @jobs_app.command("status")
