@@ -22,6 +22,7 @@ from importers.akeneo_structure import (
     read_structure,
 )
 from pim.errors import InputError
+from pim.structure_files import SECTION_KIND, StructureErrors, StructureFile
 from pim.importing import Parsed, Rejected, run_import
 from pim.store import Store
 
@@ -55,6 +56,7 @@ def import_akeneo(folder: Path, store: Store, *, on_batch: Any = None) -> dict[s
     stored = {kind: store.get_structure(kind) for kind in _KIND_COUNTS}
     dangling_options(read, {a.code for a in chain(read.items["attribute"], stored["attribute"])})  # type: ignore[attr-defined]
     _check_headers(folder, read, stored)
+    _check_stored_values(store, folder, read)
     changed = _put_structure(store, read, stored)
     reader = RowReader(folder, store.structure(), store, stamp)
     items: Iterator[Parsed | Rejected] = chain(read.rejects, reader.model_items(), reader.product_items())
@@ -94,11 +96,24 @@ def _check_headers(folder: Path, read: StructureRead, stored: dict[str, list[Any
                              hint="the first column of an Akeneo export is the product identifier or model code")
 
 
+def _check_stored_values(store: Store, folder: Path, read: StructureRead) -> None:
+    """An attribute or family variant whose change stored values cannot follow stops the import before anything
+    is written, as `pim structure load` does (pim.structure_value_checks): values are never rewritten by a
+    structure change, so the product import would leave them keyed or shaped wrong."""
+    from pim.structure_value_checks import stored_value_problems
+
+    section_of = {kind: section for section, kind in SECTION_KIND.items()}
+    files = {kind: name for name, kind, _ in STRUCTURE_FILES} | {"locale": "locales.csv", "currency": "currencies.csv"}
+    located = [(folder / files[kind], StructureFile.model_construct(**{section_of[kind]: read.items[kind]}),
+                {section_of[kind]: read.lines.get(kind, [])}) for kind in _KIND_COUNTS if read.items[kind]]
+    problems = stored_value_problems(store, store.structure(), located)
+    if problems:
+        raise StructureErrors(problems, hint="nothing was imported; move the values as said (or change the export "
+                                             "back) and run `pim import akeneo` again")
+
+
 def _put_structure(store: Store, read: StructureRead, stored: dict[str, list[Any]]) -> int:
-    """Write only what changed, kind by kind in load order; return how many items changed."""
-    changed = 0
-    for kind in _KIND_COUNTS:
-        fresh = changed_items(kind, stored[kind], read.items[kind])
-        if fresh:
-            changed += store.put_structure(kind, fresh)
-    return changed
+    """Write only what changed, every kind in load order in one transaction (a failure leaves the old
+    structure); return how many items changed."""
+    fresh = [(kind, items) for kind in _KIND_COUNTS if (items := changed_items(kind, stored[kind], read.items[kind]))]
+    return sum(store.put_structures(fresh).values()) if fresh else 0

@@ -71,13 +71,13 @@ class StructureProblem:
 
 
 class StructureErrors(InputError):
-    def __init__(self, problems: list[StructureProblem]) -> None:
+    def __init__(self, problems: list[StructureProblem],
+                 hint: str = "fix the lines above and run `pim structure load` again") -> None:
         lines = "\n".join(f"  {p}" for p in problems[:50])
         more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
         super().__init__(
             f"{len(problems)} problem(s) in the structure files; nothing was loaded:\n{lines}{more}",
-            file=problems[0].file, line=problems[0].line, field=problems[0].field,
-            hint="fix the lines above and run `pim structure load` again",
+            file=problems[0].file, line=problems[0].line, field=problems[0].field, hint=hint,
         )
         self.problems = problems
 
@@ -145,7 +145,13 @@ def _allowed(loc: tuple[Any, ...]) -> list[str]:
     return sorted(model.model_fields) if model else []
 
 
-def item_line(node: yaml.Node | None, section: str, index: int, field: str | None = None) -> int | None:
+def item_line(node: yaml.Node | Mapping[str, list[int]] | None, section: str, index: int,
+              field: str | None = None) -> int | None:
+    """The line of a section's item (or its field): through the YAML node tree, or, for items read from CSV
+    rows (an Akeneo export), from each section's row lines."""
+    if isinstance(node, Mapping):
+        lines = node.get(section) or []
+        return lines[index] if index < len(lines) else None
     path: tuple[Any, ...] = (section, index) + ((field,) if field else ())
     return _line_of(node, path)
 

@@ -13,7 +13,7 @@ An attribute holding no value may change in any way, and only attributes whose c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ MOVE = ("declare a new attribute with the new settings, move the values to it (`
         "rename the columns, `pim import content`), then delete this one (`pim structure delete attributes CODE`); "
         "or keep the old setting")
 
-Files = list[tuple[Path, StructureFile, yaml.Node | None]]
+#: Each file with where its items came from: its YAML node tree, or each section's CSV row lines (Akeneo).
+Files = list[tuple[Path, StructureFile, yaml.Node | Mapping[str, list[int]] | None]]
 
 
 def stored_value_problems(store: Any, existing: Structure, files: Files) -> list[StructureProblem]:

@@ -16,6 +16,7 @@ from importers.akeneo import AkeneoImporter, import_akeneo
 from pim.errors import InputError
 from pim.registry import IMPORTERS, lookup
 from pim.store import Store
+from pim.structure_files import StructureErrors
 from tests.conftest import ICECAT, SHARED
 
 MINIMAL = SHARED / "akeneo_fixtures" / "minimal"
@@ -327,3 +328,40 @@ def test_fixed_structure_row_closes_its_quarantine_entry(store: Store, tmp_path:
     fixed = STRUCTURE["attributes.csv"] + "ref;pim_catalog_text;other;0;0;;;Ref;0\n"
     import_akeneo(_export(tmp_path, "", **{"attributes.csv": fixed}), store)
     assert store.quarantined(severity="rejected") == []
+
+
+# ---------------------------------------------------------------- structure changes against stored values
+def test_keying_change_with_stored_values_stops_the_import_naming_the_row(store: Store, tmp_path: Path) -> None:
+    folder = _export(tmp_path, "A1;;1;shirts;;;One;red;2;;;;\n")
+    import_akeneo(folder, store)
+    attributes = STRUCTURE["attributes.csv"].replace("color;pim_catalog_simpleselect;other;0;0", "color;pim_catalog_simpleselect;other;1;0")
+    changed = _export(tmp_path, "A2;;1;shirts;;;Two;;;;;;\n", **{"attributes.csv": attributes})
+    with pytest.raises(StructureErrors) as caught:
+        import_akeneo(changed, store)
+    product, model = caught.value.problems  # the product and the product model both hold a color
+    assert (Path(product.file).name, product.line, product.field) == ("attributes.csv", 4, "attributes.2.localizable")
+    assert "color changes" in product.reason and "A1: color" in product.reason and "shirt: color" in model.reason
+    assert "pim import akeneo" in (caught.value.hint or "")
+    assert store.structure().attributes["color"].localizable is False  # nothing was saved
+    assert store.get_product("A2") is None and store.get_product("A1").values["color"] == "red"
+
+
+def test_keying_change_of_an_attribute_without_values_imports(store: Store, tmp_path: Path) -> None:
+    models = "code;family_variant;parent;categories;color;name-en_US\nshirt;shirt_size;;shirts;;Shirt\n"
+    import_akeneo(_export(tmp_path, "A1;;1;shirts;;;One;;2;;;;\n", **{"product_models.csv": models}), store)  # no color stored
+    attributes = STRUCTURE["attributes.csv"].replace("color;pim_catalog_simpleselect;other;0;0", "color;pim_catalog_simpleselect;other;1;0")
+    counts = import_akeneo(_export(tmp_path, "A2;;1;shirts;;;Two;;;;;;\n", **{"attributes.csv": attributes,
+                                                                             "product_models.csv": models}), store)
+    assert counts["structure_changed"] >= 1 and store.structure().attributes["color"].localizable is True
+    assert store.get_product("A2") is not None
+
+
+def test_family_variant_resplit_while_models_use_it_stops_the_import(store: Store, tmp_path: Path) -> None:
+    import_akeneo(_export(tmp_path, "A1;;1;shirts;shirt;;One;;;;;m;\n"), store)
+    variants = "code;family;variant-axes_1;variant-attributes_1\nshirt_size;shirts;color;sku,color\n"
+    with pytest.raises(StructureErrors) as caught:
+        import_akeneo(_export(tmp_path, "", **{"family_variants.csv": variants}), store)
+    print(caught.value.problems)
+    [problem] = caught.value.problems
+    assert (Path(problem.file).name, problem.line, problem.field) == ("family_variants.csv", 2, "family_variants.0.levels")
+    assert store.structure().family_variants["shirt_size"].levels[0].axes == ["size"]
