@@ -100,8 +100,6 @@ def _catalog_merger(run: DemoRun) -> Any:
 
 
 def step_publish(run: DemoRun) -> dict[str, Any]:
-    from pim.pipeline import publish
-
     total = run.store.count_products()
     with progress_bar("publishing storefront", total) as advance:
         def stream(items: Any) -> Any:
@@ -109,10 +107,24 @@ def step_publish(run: DemoRun) -> dict[str, Any]:
                 yield item
                 advance(1)
 
-        result = publish(run.store, run.settings.output_dir, channel="storefront", progress=stream)
+        result = publish_as_job(run, "storefront", progress=stream)
     for location in result.locations:
         run.outputs[f"storefront {Path(location).stem.rsplit('.', 1)[-1]}"] = location
     return {"scope": result.scope, "published": result.published, "blocked": len(result.blocked)}
+
+
+def publish_as_job(run: DemoRun, channel: str, progress: Any = None) -> Any:
+    """Publish as `pim publish` does: a held job under the queue's one-publication-per-channel rule, so the demo
+    waits for a worker's publication of the same channel instead of racing it, and shows in `pim jobs`."""
+    from pim.publish_jobs import publish_here
+
+    def waiting(holder: dict[str, Any] | None) -> None:
+        if holder:
+            run.console.print(f"  waiting for job {holder['id']} ({holder['kind']} {holder['source']}) to end …")
+
+    _, result = publish_here(run.store, channel, by="pim demo", command="pim demo", on_wait=waiting,
+                             progress=progress)
+    return result
 
 
 def run_demo(profile: str = "small", seed: int = 42, console: Console | None = None) -> DemoRun:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pim.demo import DemoRun
+from pim.demo import DemoRun, publish_as_job
 
 
 def _src(run: DemoRun) -> Path:
@@ -53,9 +53,7 @@ def step_sources(run: DemoRun) -> dict[str, Any]:
 
 
 def _publish(run: DemoRun, channel: str) -> dict[str, Any]:
-    from pim.pipeline import publish
-
-    result = publish(run.store, run.settings.output_dir, channel=channel)
+    result = publish_as_job(run, channel)
     for location in result.locations[:4]:
         run.outputs[f"{channel} {Path(location).name}"] = location
     return {"published": result.published, "blocked": len(result.blocked)}

@@ -106,7 +106,7 @@ def publish_here(store: Any, channel: str, *, scope: str | None = None, full: bo
                  exporter: str | None = None, catalog: Path | None = None, by: str = "", wait: bool = True,
                  on_wait: Callable[[dict[str, Any] | None], None] | None = None,
                  progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
-                 ) -> tuple[dict[str, Any], PublishResult]:
+                 command: str = "pim publish") -> tuple[dict[str, Any], PublishResult]:
     """`pim publish`: check the request as pim.pipeline.publish does (the same errors), record it as a held
     publish job and run it here under the queue's exclusion (pim.job_command: waiting, or job_command.Busy with
     `wait=False`); the job as it ended and the publication. A failure or a cancel comes back as its exception."""
@@ -117,7 +117,7 @@ def publish_here(store: Any, channel: str, *, scope: str | None = None, full: bo
         lookup(EXPORTERS, exporter, "exporter")
     scope = resolved_scope(store.structure(), scope)
     payload: dict[str, Any] = {"channel": channel, "scope": scope, "full": full, "exporter": exporter, "by": by,
-                               "command": "pim publish"}
+                               "command": command}
     if catalog is not None:
         path = catalog.resolve()
         _for_channel(load(CATALOG_LOADER)(path), f"catalog {catalog}", channel, "give a catalog")

@@ -35,6 +35,9 @@ def test_demo_generates_loads_imports_and_publishes(pim_env: Path) -> None:
     assert doc["products"] and len(doc["products"]) == _step(run, "publish storefront")["published"]
     printed = console.file.getvalue()  # type: ignore[attr-defined]
     assert str(storefront[0]) in printed and "database" in printed
+    publications = Store.from_settings().jobs("publish")  # each publication ran as a job, under the queue's rules
+    assert {(j["source"].split("/")[0], j["status"], j["payload"]["command"]) for j in publications} == {
+        (channel, "succeeded", "pim demo") for channel in ("storefront", "google_merchant", "search")}
 
 
 def test_second_demo_run_reuses_the_catalog_and_imports_nothing_new(pim_env: Path) -> None:
