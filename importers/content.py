@@ -4,9 +4,10 @@ wins by default (pim.merge.Precedence). A field that is absent changes nothing; 
 clears the content team's value (see docs/importers.md). Unknown SKUs are quarantined unless the profile
 says `unmatched: create`.
 
-A spreadsheet (CSV, XLSX) is often a sheet `pim export sheet` wrote, edited and brought back: a cell that
-still says what the product shows is no claim (pim.content_sheet.unchanged), so only the edited cells take
-over and values other sources hold stay theirs."""
+A spreadsheet (CSV, XLSX) is often a sheet `pim export sheet` wrote, edited and brought back: a cell its
+`_sheet` column says is untouched since the export, or that still says what the product shows, is no claim
+(pim.content_sheet.untouched, unchanged), so only the edited cells take over, values other sources hold
+stay theirs, and values they changed after the export are not overwritten with the sheet's older text."""
 
 from __future__ import annotations
 
@@ -60,7 +61,9 @@ class ContentProfile(SourceProfile):
                                   "a formula escape (as our exports write them) and is dropped.")
     claim_unchanged: bool = Field(default=False, description="CSV/XLSX: a cell saying what the product shows now "
                                   "(from any source) is a content claim too. Off: it changes nothing, so a sheet "
-                                  "from `pim export sheet` brought back takes over only the cells edited.")
+                                  "from `pim export sheet` brought back takes over only the cells edited. Either "
+                                  "way a cell the sheet's `_sheet` column shows untouched since the export claims "
+                                  "nothing once the product shows something else (newer data is not overwritten).")
 
 
 class ContentMapper:
@@ -221,7 +224,7 @@ def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:
         row = {column: unescape_formula(cell) for column, cell in row.items()}
     split = lambda text: [x.strip() for x in text.split(sep) if x.strip()]  # noqa: E731
     out: dict[str, Any] = {"values": {}}
-    for key_field in (p.sku_field, p.model_field):
+    for key_field in (p.sku_field, p.model_field, content_sheet.VERSION_COLUMN):
         if key_field in row:
             out[key_field] = row.pop(key_field)
     for column, cell in row.items():
@@ -292,23 +295,36 @@ def _xlsx_text(value: Any) -> str:
     return str(value)
 
 
-def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Structure,
-               batch: int = 500) -> Iterator[Parsed | Rejected]:
-    """Drop the cells of product records that still say what the product shows (pim.content_sheet.unchanged):
-    a sheet exported, edited and imported claims its edited cells only. One read of the shown values per
-    `batch` records."""
+def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Structure, batch: int = 500, *,
+               claim_unchanged: bool = False) -> Iterator[Parsed | Rejected]:
+    """Drop the cells of product records that are no edit: untouched since the export by the row's version
+    (pim.content_sheet.untouched), or, without one, still saying what the product shows
+    (pim.content_sheet.unchanged). A sheet exported, edited and imported claims its edited cells only, and
+    an untouched cell never claims its export-time text over a value another source has changed since.
+    `claim_unchanged` keeps the cells that say what the product shows now (untouched or not) as claims; it
+    still drops untouched ones that no longer do. One read of the shown values per `batch` records."""
     options = {code: set(opts) for code, opts in structure.options.items()}
     for chunk in batched(items, batch):
-        records = [item.record for item in chunk if isinstance(item, Parsed) and isinstance(item.record, Product)]
-        shown = content_sheet.shown_values(store, [r.identifier for r in records]) if records else {}
-        for record in records:
+        records = [(item.record, content_sheet.read_version((item.raw or {}).get(content_sheet.VERSION_COLUMN)))
+                   for item in chunk if isinstance(item, Parsed) and isinstance(item.record, Product)]
+        if claim_unchanged:
+            records = [(record, version) for record, version in records if version]
+        shown = content_sheet.shown_values(store, [r.identifier for r, _ in records]) if records else {}
+        for record, version in records:
             values = shown.get(record.identifier)
             if values is None:
                 continue
             for key, cell in list(record.values.items()):
                 attr = structure.attributes.get(key.split(":")[0].split("@")[0])
-                if attr is not None and content_sheet.unchanged(attr, cell, values.get(key), options.get(attr.code),
-                                                                structure.measures):
+                if attr is None:
+                    continue
+                if content_sheet.untouched(version, record.identifier, key, cell):
+                    drop = not claim_unchanged or not content_sheet.unchanged(
+                        attr, cell, values.get(key), options.get(attr.code), structure.measures)
+                else:
+                    drop = not claim_unchanged and content_sheet.unchanged(
+                        attr, cell, values.get(key), options.get(attr.code), structure.measures)
+                if drop:
                     del record.values[key]
                     record.provenance.pop(key, None)
         yield from chunk
@@ -322,8 +338,8 @@ def import_content(path: Path, store: Store, profile: ContentProfile | None = No
     suffix = path.suffix.lower()
     reader = read_xlsx if suffix in SPREADSHEET_SUFFIXES else read_csv if suffix in CSV_SUFFIXES else read_json
     items = reader(path, mapper, p.source)
-    if reader is not read_json and not p.claim_unchanged:
-        items = keep_edits(items, store, structure)
+    if reader is not read_json:
+        items = keep_edits(items, store, structure, claim_unchanged=p.claim_unchanged)
     return run_import(store, p.source, items, structure=structure,
                       label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
 

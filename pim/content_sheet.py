@@ -4,15 +4,25 @@ back as that value. Export, edit a cell, import: that value changes and nothing 
 importer drops a cell that still reads as what the product shows (`unchanged`) instead of letting the
 content team take over every value the sheet merely repeated.
 
+The sheet carries its version: a last column, `_sheet` (hidden in XLSX), holds per row a 64-bit digest of
+each exported cell's text (with the product and column), as `v1.` and base64url text. A cell that still
+matches its digest is untouched, so the import drops it even when another source has changed the value
+since the export (`unchanged` alone would read that old text as an edit and claim it back). A row without
+the column, or a column that was not exported, falls back to comparing with what the product shows now.
+
 Streamed: the caller hands over product ids a page at a time (the grid's filter and keyset paging, see
-pim.web.grid_export and `pim export sheet`); each page's values are read in one query, the models its
-variants inherit from through a bounded cache. Cells are formula-escaped (pim.spreadsheet) on the way out
-and unescaped by the importer on the way in."""
+pim.grid_query and `pim export sheet`); each page's values are read in one query, the models its variants
+inherit from through a bounded cache. Cells are formula-escaped (pim.spreadsheet) on the way out and
+unescaped by the importer on the way in; an XLSX cell longer than Excel holds is refused, not cut."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
+import hashlib
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,6 +42,12 @@ from pim.validation import RecordValidator
 from pim.values import ValueProblem, normalize
 
 SKU_COLUMN = "sku"  # importers.content.ContentProfile.sku_field's default
+#: The last column: each exported cell's digest, so the import tells an untouched cell from an edited one.
+VERSION_COLUMN = "_sheet"
+VERSION_TAG = "v1."
+DIGEST_BYTES = 8  # 64 bits per cell: an edited cell passes for untouched with a chance of 1 in 2^64 per digest
+#: The most characters (UTF-16 code units) an Excel cell holds; a longer XLSX cell is refused.
+XLSX_CELL_MAX = 32_767
 SUFFIXES = (".csv", ".xlsx")
 #: Attribute types a cell holds as the importer reads it back. Metrics and prices are {amount, unit} and
 #: {currency: amount}: the content import reads neither from a cell.
@@ -55,7 +71,7 @@ def _illegal_xlsx() -> Any:
 def value_column(column: str) -> bool:
     """Whether the content importer reads this column as the value key it names: `sku`, `model`, `images`,
     `bullets[:locale]` and `associations:<type>` are its convenience columns (importers.content.read_csv)."""
-    return not (column in (SKU_COLUMN, "model", "images") or column.split(":")[0] == "bullets"
+    return not (column in (SKU_COLUMN, "model", "images", VERSION_COLUMN) or column.split(":")[0] == "bullets"
                 or column.startswith("associations:"))
 
 
@@ -71,7 +87,8 @@ class SheetScope:
 
     @property
     def header(self) -> list[str]:
-        return [SKU_COLUMN, *self.keys]
+        """sku, the value keys, and the version column (the rows sheet_rows gives)."""
+        return [SKU_COLUMN, *self.keys, VERSION_COLUMN]
 
 
 def scope(s: Structure, *, family: str | None = None, category: str | None = None, channel: str | None = None,
@@ -201,6 +218,55 @@ def unchanged(attr: Attribute, cell: Any, shown: Any, options: set[str] | None =
         return False
 
 
+# ---------------------------------------------------------------- version
+_LINE_ENDS = re.compile(r"\r\n?")
+
+
+def _canonical(text: str | None) -> str:
+    """A cell's text as the import reads it from either format: without the control characters XLSX cannot
+    hold, line ends as \n (a spreadsheet may save \r\n), no surrounding space (the importer strips cells)."""
+    if not text:
+        return ""
+    return _LINE_ENDS.sub("\n", _illegal_xlsx().sub("", text)).strip()
+
+
+def cell_digest(sku: str, column: str, text: str | None) -> bytes:
+    """64 bits naming the text of one product's cell in one column: a digest copied to another row or
+    column does not match there."""
+    h = hashlib.blake2b(digest_size=DIGEST_BYTES, person=b"pim-sheet")
+    for part in (sku, column, _canonical(text)):
+        data = part.encode("utf-8", "surrogatepass")
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.digest()
+
+
+def version_cell(sku: str, keys: Sequence[str], texts: Sequence[str]) -> str:
+    """The version column's text for a row: `v1.` and the digests of its cells, base64url (plain text, no
+    formula, no character a spreadsheet converts)."""
+    digests = b"".join(cell_digest(sku, k, t) for k, t in zip(keys, texts))
+    return VERSION_TAG + base64.urlsafe_b64encode(digests).decode("ascii").rstrip("=")
+
+
+def read_version(cell: Any) -> frozenset[bytes] | None:
+    """The digests a version cell holds; None for an empty or unreadable one (a hand-made row, an edited
+    cell), which leaves the row to the comparison with what the product shows."""
+    if not isinstance(cell, str) or not cell.strip().startswith(VERSION_TAG):
+        return None
+    text = cell.strip()[len(VERSION_TAG):]
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    if not raw or len(raw) % DIGEST_BYTES:
+        return None
+    return frozenset(raw[i:i + DIGEST_BYTES] for i in range(0, len(raw), DIGEST_BYTES))
+
+
+def untouched(version: frozenset[bytes] | None, sku: str, column: str, cell: str | None) -> bool:
+    """Whether an imported cell (unescaped, None when empty) says what the sheet said when it was exported."""
+    return version is not None and cell_digest(sku, column, cell) in version
+
+
 # ---------------------------------------------------------------- values
 class _Models:
     """code → (parent, values) of the models variants inherit from, read a page at a time and kept (bounded)."""
@@ -256,7 +322,8 @@ def shown_values(store: Store, identifiers: Sequence[str]) -> dict[str, dict[str
 
 
 def sheet_rows(store: Store, s: Structure, pages: Iterable[Sequence[int]], keys: Sequence[str]) -> Iterator[list[str]]:
-    """One row of plain cell texts (not yet escaped) per product id, in the order the pages give them."""
+    """One row of plain cell texts (not yet escaped) per product id, in the order the pages give them: the
+    identifier, one text per key, the version cell (SheetScope.header's columns)."""
     attrs = [s.attributes[k.split(":")[0].split("@")[0]] for k in keys]
     models = _Models()
     for ids in pages:
@@ -265,7 +332,8 @@ def sheet_rows(store: Store, s: Structure, pages: Iterable[Sequence[int]], keys:
             for pid in chunk:
                 if pid in found:
                     ident, values = found[pid]
-                    yield [ident, *(cell_text(a, values.get(k)) for a, k in zip(attrs, keys))]
+                    texts = [cell_text(a, values.get(k)) for a, k in zip(attrs, keys)]
+                    yield [ident, *texts, version_cell(ident, keys, texts)]
 
 
 # ---------------------------------------------------------------- files
@@ -287,18 +355,54 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[str]], every: int 
 
 def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[Sequence[str]]) -> int:
     """An XLSX workbook of one sheet, written with openpyxl's write-only mode (rows go to a temporary file as
-    they come); every cell is text. Returns the rows written."""
+    they come); every cell is text, the version column hidden. Returns the rows written. InputError for a
+    cell longer than Excel holds: Excel would cut it (and the import would then claim the cut text), so the
+    caller drops the half-written file."""
     from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title="products")
-    ws.append(list(header))
+    if VERSION_COLUMN in header:
+        ws.column_dimensions[get_column_letter(list(header).index(VERSION_COLUMN) + 1)].hidden = True
     n = 0
-    for row in rows:
-        ws.append([sheet_cell(c, xlsx=True) for c in row])
-        n += 1
+    try:
+        ws.append(list(header))
+        for row in rows:
+            cells = [sheet_cell(c, xlsx=True) for c in row]
+            for column, cell in zip(header, cells):
+                _check_length(cell, row[0], column)
+            ws.append(cells)
+            n += 1
+    except BaseException:
+        _discard(ws)
+        raise
     wb.save(target)
     return n
+
+
+def _discard(ws: Any) -> None:
+    """Close a write-only sheet given up on and remove its temporary file (openpyxl would keep it until the
+    process ends: a long-running server would collect one per refused download)."""
+    writer = getattr(ws, "_writer", None)
+    if writer is None:
+        return
+    try:
+        ws.close()
+        writer.cleanup()
+    except Exception:  # noqa: BLE001  (best effort: the error being raised is the one to report)
+        pass
+
+
+def _check_length(cell: str, sku: str, column: str) -> None:
+    if len(cell) * 2 <= XLSX_CELL_MAX:  # no text this short can exceed it in UTF-16
+        return
+    units = len(cell.encode("utf-16-le")) // 2
+    if units > XLSX_CELL_MAX:
+        raise InputError(f"product '{sku}': column '{column}' holds {units} characters, more than the {XLSX_CELL_MAX} "
+                         "an Excel cell can hold", field=column,
+                         hint="write the sheet as .csv (no cell limit), or leave that column out (--columns, or "
+                              "columns= in the download link)")
 
 
 def check_out(out: Path) -> str:

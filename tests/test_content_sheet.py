@@ -21,8 +21,7 @@ from pim.cli import _mount, app
 from pim.errors import InputError
 from pim.product import Product
 from pim.store import Store
-from pim.web.grid import GridFilter
-from pim.web.grid_export import grid_pages
+from pim.grid_query import GridFilter, grid_pages
 from tests.channel_data import ERP
 from tests.conftest import ICECAT
 
@@ -98,7 +97,7 @@ def test_the_icecat_round_trip_changes_exactly_the_edited_cells(icecat: Store, t
     assert chosen.channel == "ecommerce"
     assert chosen.keys[:3] == ["name", "description:en_US@ecommerce", "description:de_DE@ecommerce"]
     rows = read_sheet(out)
-    assert rows[0] == ["sku", *chosen.keys]
+    assert rows[0] == ["sku", *chosen.keys, "_sheet"] == chosen.header
     skus = [r[0] for r in rows[1:]]
     assert len(skus) == len(set(skus)) > 5 and "1111111171" in skus
     bag = next(r for r in rows if r[0] == "1111111171")
@@ -122,7 +121,8 @@ def test_the_icecat_round_trip_changes_exactly_the_edited_cells(icecat: Store, t
     assert {k: v for k, v in after.items() if k != sku} == {k: v for k, v in before.items() if k != sku}
     assert store.get_product("1111111171").values["name"] == "=SUM(1)"  # type: ignore[union-attr]
 
-    edit(out, sku, "description:de_DE@ecommerce", "")  # the content team's value withdrawn
+    export(store, out, family="accessories", locales=["en_US", "de_DE"])  # a fresh sheet: the old one's version says
+    edit(out, sku, "description:de_DE@ecommerce", "")  # "" was this cell's exported text; now the value is withdrawn
     cleared = import_content(out, store)
     assert (cleared.updated, cleared.rejected) == (1, 0)
     assert snapshot(store, skus) == before  # nobody else claimed it: gone again, as before the edit
@@ -163,8 +163,9 @@ def test_every_cell_type_reads_back_as_its_value(tiny_store: Store, tmp_path: Pa
         out = tmp_path / f"d.{kind}"
         export(store, out, columns=columns)
         row = read_sheet(out)[1]
-        assert row == ["d1", "  Drill =x ", "'=quoted", "red", "plastic,steel", "0", "2026-03-01", "1200", "media/d1.jpg",
-                       "Line one\nLine two, \"quoted\"\t+tab", "-5"]
+        assert row[:-1] == ["d1", "  Drill =x ", "''=quoted", "red", "plastic,steel", "0", "2026-03-01", "1200",
+                            "media/d1.jpg", "Line one\nLine two, \"quoted\"\t+tab", "-5"]  # a text's own quote kept
+        assert row[-1].startswith("v1.")
         assert import_content(out, store).unchanged == 1
     before = store.get_product("d1")
     edit(out, "d1", "material", "steel")
@@ -274,8 +275,8 @@ def test_a_variant_shows_what_its_parent_and_grandparent_give(tiny_store: Store,
     chosen = content_sheet.scope(s, family="shirts", columns=["name:en_US,name:de_DE,color,size"])
     pages = grid_pages(tiny_store, GridFilter(family="shirts"), s, limit=1)
     content_sheet.write_sheet(out, chosen.header, content_sheet.sheet_rows(tiny_store, s, pages, chosen.keys))
-    assert read_sheet(out)[1:] == [["shirt-red-s", "Shirt", "Rotes Hemd", "red", "s"],
-                                   ["shirt-red-m", "Shirt", "Rotes Hemd", "red", "m"]]
+    assert [r[:-1] for r in read_sheet(out)[1:]] == [["shirt-red-s", "Shirt", "Rotes Hemd", "red", "s"],
+                                                     ["shirt-red-m", "Shirt", "Rotes Hemd", "red", "m"]]
     assert import_content(out, tiny_store).unchanged == 2
     assert tiny_store.get_product("shirt-red-m").values == {"sku": "shirt-red-m", "size": "m"}  # type: ignore[union-attr]
 
@@ -288,7 +289,7 @@ def test_the_cli_writes_the_sheet_with_its_filters(icecat: Store, tmp_path: Path
     told = json.loads(result.output)
     assert (told["channel"], told["locales"], told["columns"]) == ("print", ["de_DE", "en_US"], ["name", "description:de_DE@print"])
     rows = read_sheet(out)
-    assert rows[0] == ["sku", "name", "description:de_DE@print"] and len(rows) - 1 == told["products"] > 0
+    assert rows[0] == ["sku", "name", "description:de_DE@print", "_sheet"] and len(rows) - 1 == told["products"] > 0
     webcams = {p.identifier for p in icecat.iter_products(families=["webcams"])}
     assert {r[0] for r in rows[1:]} == webcams
     assert not out.with_name(out.name + ".part").exists()

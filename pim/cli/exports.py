@@ -41,9 +41,8 @@ def sheet(out: Path = typer.Option(..., "--out", help="products.xlsx or products
     """Write products as the content team's spreadsheet: edit it and bring it back with `pim import content`
     (or the import page); only the cells you edit change."""
     from pim import content_sheet
+    from pim.grid_query import GridFilter, grid_pages
     from pim.store import Store
-    from pim.web.grid import GridFilter
-    from pim.web.grid_export import grid_pages
 
     content_sheet.check_out(out)
     store = Store.from_settings()

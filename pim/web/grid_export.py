@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -15,21 +14,14 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from pim import content_sheet
-from pim.catalog import Structure
 from pim.errors import InputError
-from pim.store import Store
+from pim.grid_query import PAGE, GridFilter, grid_pages
 from pim.web.accounts import User
 from pim.web.deps import session_user, store_of, structure_of
-from pim.web.grid import GridFilter, filter_from, pages
+from pim.web.grid import filter_from
 
 router = APIRouter(include_in_schema=False)
-PAGE = 1000  # grid rows read per query while collecting the selection
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def grid_pages(store: Store, f: GridFilter, s: Structure, *, limit: int = PAGE) -> Iterator[list[int]]:
-    """The product ids the grid's filter finds, a keyset page at a time (pim.web.grid.pages)."""
-    return ([r.id for r in rows] for rows in pages(store, f, s, limit=limit))
 
 
 @router.get("/products.{kind}")
@@ -37,7 +29,7 @@ def download(kind: str, request: Request, columns: str = "", user: User = Depend
     """`/products.xlsx?<the grid's filter>` (or `.csv`); `columns=k1,k2` chooses the value keys."""
     if kind not in ("csv", "xlsx"):
         raise HTTPException(404, "download the grid as products.xlsx or products.csv")
-    from pim.web import ui  # here: `pim export sheet` imports grid_pages without the HTML pages
+    from pim.web import ui  # here: importing this module stays free of the HTML pages
 
     store, s = store_of(request), structure_of(request)
     f = filter_from(request.query_params)  # the grid's own reading of its query string
@@ -72,6 +64,10 @@ def download(kind: str, request: Request, columns: str = "", user: User = Depend
     os.close(handle)
     try:
         content_sheet.write_xlsx(Path(path), sheet.header, rows)
+    except InputError as exc:  # a cell longer than Excel holds: the grid says which, and that CSV has no limit
+        os.unlink(path)
+        request.session[ui.BULK_NOTICE] = f"Not downloaded: {exc.in_one_line()}"
+        return RedirectResponse("/products?" + f.query_string(), status_code=303)
     except BaseException:
         os.unlink(path)
         raise
