@@ -24,12 +24,13 @@ def changed_roles(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 def family_role_listener(store: Any) -> Any:
     """A structure listener: a family write that changes its label or image attribute gives the family's products
     (variants taking it from their model included) a new seq in the same transaction."""
+    from pim.grid_jobs import left_in_write
     from pim.rescore_jobs import of_family
 
     def on_structure(conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
         if kind != "family":
             return
-        for family in changed_roles(before, after):
+        for family in left_in_write(changed_roles(before, after)):  # a large family's: its queued job (pim.grid_jobs)
             members = conn.execute(select(PRODUCT.c.identifier).where(of_family(family))).scalars()
             store.touch_products(conn, list(members))
 

@@ -313,7 +313,14 @@ class GridIndex:
                 self.refresh_where(conn, PRODUCT.c.id.in_(under))
             return
         if kind == "family":  # attribute_as_label may change the label tokens
-            families = {c for c in after if (before.get(c) or {}).get("attribute_as_label") != (after.get(c) or {}).get("attribute_as_label")}
+            # Inside a web save's deferral, a large family's re-filing (and its re-sequencing, pim.family_role_moves)
+            # is left to a queued job recorded in this transaction (pim.grid_jobs)
+            from pim.family_role_moves import changed_roles
+            from pim.grid_jobs import defer_families
+
+            queued = defer_families(conn, changed_roles(before, after))
+            families = {c for c in after if c not in queued and (before.get(c) or {}).get("attribute_as_label")
+                        != (after.get(c) or {}).get("attribute_as_label")}
             if families:
                 self.refresh_where(conn, PRODUCT.c.family.in_(sorted(families)) | PRODUCT.c.parent.is_not(None))
         from pim.rescore import affected
@@ -573,11 +580,12 @@ def _score_rows(sql: Statements, ids: dict[str, int]) -> tuple[set[tuple[Any, ..
 # ---------------------------------------------------------------------------------------------- backfill
 def rebuild(store: Any) -> int:
     """Fill the grid index from scratch for every product (one transaction); returns the product count. It
-    re-files every product, so it settles the grid_reindex jobs left unsettled when it started (pim.grid_jobs)."""
+    re-files every product, so it settles the category moves' grid_reindex jobs left unsettled when it started
+    (pim.grid_jobs; not a family's, which re-sequences its products too)."""
     from pim.grid_jobs import record_rebuild, unsettled_ids  # lazily: pim.grid_jobs imports this module
 
     with store.begin() as conn:
-        settles = unsettled_ids(conn)  # first: the moves of these jobs are in what the rebuild reads next
+        settles = unsettled_ids(conn, moves_only=True)  # first: the moves of these jobs are in what it reads next
         for table in _BY_PRODUCT:
             conn.execute(delete(table))
         count = GridIndex().refresh_all(conn)

@@ -19,6 +19,14 @@ a move the rebuild did not see. A job queued after the rebuild started is not se
 runs (or is retried) later and fails stays settled: its products were filed by the rebuild, and a failed re-filing
 leaves rows as they were.
 
+A family whose label or image attribute changed (pim.family_role_moves) is the other case: its products' search
+words in the grid (grid_text) follow the label attribute, and all of them get a new seq so incremental exports
+and contract deltas send them again. Inside the same deferral, a family of at least `min_products` products is
+left to a job of the same kind (payload {"families": [...]}, recorded by `defer_families` in the write's
+transaction): `run` re-files and re-sequences its products page by page. Until it succeeds the grid's search may
+still find some of them by their old names and exports may not have re-sent them; `unsettled` lists it too. A
+full rebuild of the index does not settle such a job: it re-files but gives no product a new seq.
+
 This is a sibling of pim.rescore_jobs' deferral, not the same one: that deferral's `jobs` are read by its
 callers as *rescore* jobs of `families`, its threshold counts a family's products rather than a subtree's,
 and the pages wrapping a family or channel save have no category move to defer. A separate ContextVar keeps
@@ -41,7 +49,7 @@ from sqlalchemy import Connection, func, insert, or_, select
 from pim import job_queue
 from pim.grid_index import GRID_CATEGORY, GRID_PRODUCT, GridIndex
 from pim.scoped import scoped
-from pim.store.store import JOB, batched, now
+from pim.store.store import JOB, PRODUCT, batched, now
 
 KIND = "grid_reindex"
 REBUILD = "grid_rebuild"  # a full rebuild that settled grid_reindex jobs (payload {"settles": [ids]})
@@ -50,10 +58,12 @@ PAGE = 2000
 
 @dataclass
 class Deferral:
-    """The deferral in force: how many products under a move are too many for the write, and the jobs it queued."""
+    """The deferral in force: how many products under a move (or of a family with a new label or image
+    attribute) are too many for the write, the jobs it queued, and the families left to them."""
 
     min_products: int
     jobs: list[int] = field(default_factory=list)
+    families: set[str] = field(default_factory=set)
 
 
 _ACTIVE: ContextVar[Deferral | None] = ContextVar("pim_grid_reindex_deferral", default=None)
@@ -83,6 +93,41 @@ def defer(conn: Connection, categories: list[str]) -> int | None:
     return job
 
 
+def defer_families(conn: Connection, families: list[str]) -> set[str]:
+    """Called by the grid index for the families of a structure write whose label or image attribute changed
+    (pim.family_role_moves.changed_roles): inside a deferral, queue one job in the write's transaction that
+    re-files and re-sequences the products of those of at least `min_products` products, and return them (the
+    write leaves them alone: `left_in_write`). Without a deferral, nothing: all of it stays in the write. Counts
+    at most the threshold per family."""
+    from pim.rescore_jobs import of_family
+
+    deferral = _ACTIVE.get()
+    if deferral is None or not families:
+        return set()
+    needed = max(deferral.min_products, 1)  # no products: nothing to leave to a job
+    large = sorted(f for f in families if conn.execute(select(func.count()).select_from(
+        select(PRODUCT.c.id).where(of_family(f)).limit(needed).subquery())).scalar_one() >= needed)
+    if large:
+        deferral.jobs.append(record_families(conn, large))
+        deferral.families.update(large)
+    return set(large)
+
+
+def left_in_write(families: list[str]) -> list[str]:
+    """The part of `families` whose re-filing and re-sequencing the structure write under way does itself: all
+    but those `defer_families` left to a job."""
+    deferral = _ACTIVE.get()
+    return [f for f in families if deferral is None or f not in deferral.families]
+
+
+def record_families(conn: Connection, families: list[str]) -> int:
+    """Queue a grid_reindex job re-filing and re-sequencing the products of `families` inside the caller's
+    transaction."""
+    fams = sorted(set(families))
+    return job_queue.enqueue(conn, KIND, "families " + ", ".join(fams), {"families": fams},
+                             {"families": fams, "products": None, "reindexed": 0})
+
+
 def record(conn: Connection, categories: list[str]) -> int:
     """Queue a grid_reindex job of `categories` inside the caller's transaction (the payload is all a run or a
     retry needs)."""
@@ -92,12 +137,15 @@ def record(conn: Connection, categories: list[str]) -> int:
 
 
 def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
-    """Re-index the products under the job's categories, one page per transaction in product_id order (the
-    job's counts and heartbeat move with each page, from 0 again on a retry); finish the job succeeded, or
-    failed with the reason. Pages already done stay done: a retry redoes them at the cost of a read."""
+    """Re-index the products under the job's categories (or re-file and re-sequence its families' products),
+    one page per transaction in product_id order (the job's counts and heartbeat move with each page, from 0
+    again on a retry); finish the job succeeded, or failed with the reason. Pages already done stay done: a
+    retry redoes them at the cost of a read (and another seq)."""
     job = store.job(job_id)
     if job is None or job["kind"] != KIND:
         raise ValueError(f"no grid_reindex job {job_id}")
+    if _families(job.get("payload")):
+        return _run_families(store, job_id, _families(job.get("payload")), page or PAGE)
     categories = list((job.get("payload") or {}).get("categories") or [])
     counts: dict[str, Any] = {"categories": categories, "products": None, "reindexed": 0}
     grid, size, last = GridIndex(), page or PAGE, 0
@@ -124,6 +172,36 @@ def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
         "others under their old parent categories. Run it again from this page (or `pim jobs retry`)."))
 
 
+def _run_families(store: Any, job_id: int, families: list[str], size: int) -> dict[str, Any]:
+    """Re-file the grid rows (their label words) of the families' products and give them a new seq, a page per
+    transaction: the structure as it is when each page is written, so a later save is never undone."""
+    from pim.rescore_jobs import of_family
+
+    counts: dict[str, Any] = {"families": families, "products": None, "reindexed": 0}
+    grid, last = GridIndex(), 0
+    members = or_(*[of_family(f) for f in families])
+
+    def one_page(conn: Connection) -> bool:
+        nonlocal last
+        if counts["products"] is None:
+            counts["products"] = conn.execute(select(func.count()).select_from(PRODUCT).where(members)).scalar_one()
+        rows = conn.execute(select(PRODUCT.c.id, PRODUCT.c.identifier).where(members, PRODUCT.c.id > last)
+                            .order_by(PRODUCT.c.id).limit(size)).all()
+        if not rows:
+            return False
+        identifiers = [r[1] for r in rows]
+        grid.refresh(conn, identifiers)
+        store.touch_products(conn, identifiers)
+        counts["reindexed"] += len(rows)
+        last = rows[-1][0]
+        return True
+
+    return job_queue.run_in_pages(store, job_id, counts, one_page, (
+        f"Products already done are kept; until this job succeeds the grid's search may find the others of "
+        f"{', '.join(families)} by their old names, and incremental exports may not send them again. Run it again "
+        "from this page (or `pim jobs retry`)."))
+
+
 def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:
     """The queue's runner of grid_reindex jobs (pim.job_queue.RUNNERS)."""
     return run(store, job["id"])
@@ -138,9 +216,10 @@ def unsettled(store: Any) -> list[dict[str, Any]]:
     return [view for job_id in ids if (view := store.job(job_id)) is not None]
 
 
-def unsettled_ids(conn: Connection) -> list[int]:
+def unsettled_ids(conn: Connection, moves_only: bool = False) -> list[int]:
     """The ids `unsettled` shows, read on the caller's connection (a full rebuild reads them in its own
-    transaction, before anything else, so every move of these jobs is one it sees)."""
+    transaction, before anything else, so every move of these jobs is one it sees). `moves_only`: just the
+    category moves' jobs, which are all a rebuild settles (a family's job also gives its products a new seq)."""
     c = JOB.c
     pending = conn.execute(select(c.id, c.payload).where(c.kind == KIND, c.status != "succeeded")
                            .order_by(c.id)).all()
@@ -150,8 +229,8 @@ def unsettled_ids(conn: Connection) -> list[int]:
                                                                c.id > pending[0].id)).all()
     done = [job for job in later if job.kind == KIND]
     settled = {i for job in later if job.kind == REBUILD for i in _settles(job.payload)}
-    return [job.id for job in pending if job.id not in settled and not any(
-        other.id > job.id and set(_categories(job.payload)) <= set(_categories(other.payload)) for other in done)]
+    return [job.id for job in pending if job.id not in settled and not (moves_only and _families(job.payload))
+            and not any(other.id > job.id and _covers(other.payload, job.payload) for other in done)]
 
 
 def record_rebuild(conn: Connection, settles: list[int], products: int) -> int | None:
@@ -169,6 +248,15 @@ def record_rebuild(conn: Connection, settles: list[int], products: int) -> int |
 
 def _settles(payload: Any) -> list[int]:
     return [int(i) for i in (payload or {}).get("settles") or []] if isinstance(payload, dict) else []
+
+
+def _covers(later: Any, earlier: Any) -> bool:
+    """Whether a job of payload `later` re-files everything one of payload `earlier` does."""
+    return (set(_categories(earlier)) <= set(_categories(later)) and set(_families(earlier)) <= set(_families(later)))
+
+
+def _families(payload: Any) -> list[str]:
+    return list((payload or {}).get("families") or []) if isinstance(payload, dict) else []
 
 
 def _categories(payload: Any) -> list[str]:

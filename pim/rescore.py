@@ -4,8 +4,9 @@
   the same transaction: `completeness_listener` is registered in pim.registry.PRODUCT_LISTENERS.
 - A structure write is diffed against what was stored: a family's requirements, a channel's locales or
   currencies, an attribute's scope/localizable/locale/type flags. Only the affected families, and only the
-  affected channels' rows, are rescored — never a full rebuild. The web family page defers a large family's
-  rescore to a recorded job (pim.rescore_jobs); until it succeeds the gate does not trust those rows.
+  affected channels' rows, are rescored — never a full rebuild. The web and API saves rescore fewer than
+  pim.rescore_jobs.IN_REQUEST products in the request, counted over the whole save, and leave the largest
+  families beyond that to recorded jobs (pim.rescore_jobs); until one succeeds the gate does not trust those rows.
 - The report's counters (per channel × locale × family, and per missing attribute) move by the difference
   between the old and new rows, so they never need a scan.
 
@@ -56,13 +57,16 @@ class Rescorer:
         return cached_requirements(conn)
 
     def on_structure(self, conn: Connection, kind: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-        """Rescore what the write affects, in its transaction; inside pim.rescore_jobs.deferred a large family's
-        rescore is recorded as a job in this transaction instead (the stale scores then say so)."""
-        from pim.rescore_jobs import defer
+        """Rescore what the write affects, in its transaction; inside pim.rescore_jobs.deferred the families
+        beyond the save's in-request total are recorded as jobs in this transaction instead (the stale scores
+        then say so)."""
+        from pim.rescore_jobs import choose, defer
 
         reqs = self.requirements(conn)
-        for families, channels in affected(kind, before, after, reqs.structure):
-            kept = defer(conn, families, channels)  # the large families become jobs, the rest is rescored here
+        plan = list(affected(kind, before, after, reqs.structure))
+        choose(conn, {f for families, _ in plan for f in families or ()})  # the whole write, before rescoring any
+        for families, channels in plan:
+            kept = defer(conn, families, channels)  # the families left to jobs are recorded, the rest rescored here
             if kept is None or kept or not families:
                 self.rescore_families(conn, kept, channels)
 

@@ -1,13 +1,17 @@
 """A family's rescore as a recorded job, for structure writes too large to rescore inside a web request.
 
-Inside `deferred(min_products)`, a structure write that would rescore a family of at least
-`min_products` products does not (its smaller families are rescored in the write, each family judged by its
-own size): the completeness listener records a job (kind "rescore", source = the
-family, counts = its channels and size) in the write's own transaction, and the grid index leaves the
-family's score copies for that job. The structure change and the record of the work it left are committed
-together, so no crash can lose the rescore silently. The job is recorded "queued" (pim.job_queue): a
-`pim worker` claims it and `run(store, job_id)` rescores the family's products on those channels page by page
-(each page one transaction, with its progress on the job) and refreshes their grid filters.
+Inside `deferred(min_products)`, the structure writes of one save (a page's or an API request's, however many
+families it touches and however many writes it makes) rescore fewer than `min_products` products in the
+request, counted over the whole save: when the families it would rescore hold that many or more together, the
+largest go to jobs until the rest fits (`choose`), so one large family is queued as before and so is a save
+touching many small ones whose sum crosses the threshold. For each family left out, the completeness
+listener records a job (kind "rescore", source = the family, counts = its channels and size) in the write's
+own transaction, and the grid index leaves the family's score copies for that job. A family is decided once
+per save: a later write of the same save rescores it where the first did. The structure change and the record
+of the work it left are committed together, so no crash can lose the rescore silently. The job is recorded
+"queued" (pim.job_queue): a `pim worker` claims it and `run(store, job_id)` rescores the family's products on
+those channels page by page (each page one transaction, with its progress on the job) and refreshes their
+grid filters.
 
 Until a family's job has succeeded — while it waits for a worker, while it runs, after it failed, or after
 its process died (the job reads `interrupted`) — its stored scores on those channels may be stale, and
@@ -37,41 +41,69 @@ PAGE = 2000
 
 @dataclass
 class Deferral:
-    """The deferral in force: which families are big enough to leave, and the jobs recorded for them."""
+    """The deferral in force: the products a save may rescore in the request (fewer than `min_products`), the
+    families left to jobs and the jobs recorded for them, and the size of every family decided so far."""
 
     min_products: int
     jobs: list[int] = field(default_factory=list)
     families: set[str] = field(default_factory=set)
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def in_request(self) -> int:
+        """The products this save rescores in the request so far: what counts against the threshold."""
+        return sum(n for f, n in self.sizes.items() if f not in self.families)
 
 
 _ACTIVE: ContextVar[Deferral | None] = ContextVar("pim_rescore_deferral", default=None)
 
 
-#: A family of at least this many products is rescored by a queued job when a web or API structure write
-#: rescores it; a smaller one in the request, which takes up to about a quarter second (SQLite; 2.6 s at 20,000
-#: products). Read at each `deferred()` call: an operator or a test may change it.
+#: A web or API structure save rescores fewer than this many products in the request, counted over all the
+#: families it touches (about a quarter second on SQLite; 2.6 s at 20,000 products); the rest are queued jobs,
+#: the largest families first. Read at each `deferred()` call: an operator or a test may change it.
 IN_REQUEST = 2000
 
 
 @contextmanager
 def deferred(min_products: int | None = None) -> Iterator[Deferral]:
-    """Structure writes inside record a queued job for each family rescore of at least `min_products` products
-    (default: IN_REQUEST as it is now) instead of running it (`deferral.jobs`: a worker runs them)."""
+    """Structure writes inside rescore fewer than `min_products` products in the request all together (default:
+    IN_REQUEST as it is now) and record a queued job for each family beyond that (`deferral.jobs`: a worker
+    runs them)."""
     with scoped(_ACTIVE, Deferral(IN_REQUEST if min_products is None else min_products)) as deferral:
         yield deferral
 
 
+def choose(conn: Connection, families: set[str] | None) -> None:
+    """Decide, for the families of `families` this save has not decided yet, which are rescored in the request
+    and which go to jobs: all stay while the save's total (those already kept plus these) is below the
+    threshold; otherwise the largest go first until it is. The structure listener calls it with every family a
+    write would rescore before rescoring any, so the whole write is weighed at once. Nothing without a
+    deferral, or for a rescore of every family (None, never deferred)."""
+    deferral = _ACTIVE.get()
+    if deferral is None or families is None:
+        return
+    new = set(families) - set(deferral.sizes)
+    if not new:
+        return
+    sizes = family_sizes(conn, new)
+    deferral.sizes.update({f: sizes.get(f, 0) for f in new})
+    total = deferral.in_request()
+    for family in sorted(new, key=lambda f: (-deferral.sizes[f], f)):
+        if total < deferral.min_products:
+            break
+        deferral.families.add(family)
+        total -= deferral.sizes[family]
+
+
 def defer(conn: Connection, families: set[str] | None, channels: set[str] | None) -> set[str] | None:
-    """Called by the completeness listener for one (families, channels) rescore of a structure write: record
-    a job for each family of at least the deferral's `min_products` products and return the families left to
-    rescore in the write (None: every family). Without a deferral, all of them stay; a rescore of every family
-    (None) is never deferred. Each family is judged by its own size, as on the family page, so a channel save
-    rescores its small families at once and queues only the large ones."""
+    """Called by the completeness listener for one (families, channels) rescore of a structure write: record a
+    job for each of the families `choose` left to jobs and return the families left to rescore in the write
+    (None: every family). Without a deferral, all of them stay; a rescore of every family (None) is never
+    deferred."""
     deferral = _ACTIVE.get()
     if deferral is None or families is None:
         return families
-    sizes = family_sizes(conn, families)
-    large = {f for f in families if sizes.get(f, 0) >= deferral.min_products}
+    choose(conn, families)
+    large = families & deferral.families
     if not large:
         return families
     if channels is None:  # a family that appeared or went: all channels
@@ -79,8 +111,7 @@ def defer(conn: Connection, families: set[str] | None, channels: set[str] | None
 
         channels = set(cached_structure(conn).channels)
     for family in sorted(large):
-        deferral.jobs.append(record(conn, family, channels, sizes.get(family, 0)))
-    deferral.families |= large
+        deferral.jobs.append(record(conn, family, channels, deferral.sizes[family]))
     return families - large
 
 

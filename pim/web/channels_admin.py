@@ -7,9 +7,9 @@ what the loader does not check: the locales and currencies must be declared and 
 Every change is a structure write (Store.put_structure / delete_structure), so the structure cache,
 completeness and the grid index follow as after `pim structure load`. A locale change, a new channel and a
 deleted one rescore every family on the channel, a currency change the families requiring a price there
-(pim.rescore.affected); those writes run inside pim.rescore_jobs.deferred like the family page, so each family
-of fewer than pim.rescore_jobs.IN_REQUEST products is rescored in the request and each larger one becomes a queued
-rescore job, whose family the gate scores itself until it succeeds. A tree change re-sends the products
+(pim.rescore.affected); those writes run inside pim.rescore_jobs.deferred like the family page, so the request
+rescores fewer than pim.rescore_jobs.IN_REQUEST products all together and the largest families beyond that become
+queued rescore jobs, whose families the gate scores itself until they succeed. A tree change re-sends the products
 leaving or joining the tree (pim.channel_tree_moves).
 
 A locale or currency leaves only when no contract on the channel delivers or prices in it, no search target
@@ -188,8 +188,8 @@ def _channel_page(request: Request, user: User, code: str, *, error: str | None 
 
 
 def _rescored(deferral: rescore_jobs.Deferral, families: list[str], code: str) -> str:
-    """The notice's part about completeness: the families rescored in the request (those below the family
-    page's threshold (pim.rescore_jobs.IN_REQUEST)), then the queued jobs of the larger ones (the family page shows them)."""
+    """The notice's part about completeness: the families rescored in the request (fewer than
+    pim.rescore_jobs.IN_REQUEST products together), then the queued jobs of the others (the family page shows them)."""
     now = [f for f in families if f not in deferral.families]
     said = f" Products of {', '.join(now)} were rescored on {code}." if now else ""
     if deferral.jobs:

@@ -14,7 +14,10 @@ attribute, a variant axis or variant-level attribute of one of its family varian
 they hold; an import row of this family that still sends the attribute is quarantined (pim.validation).
 
 New families are added on the list page, and a family's labels and label and image attributes change on its
-page (pim.web.family_form checks both as `pim structure load` would). Its page lists its family variants and
+page (pim.web.family_form checks both as `pim structure load` would). A new label or image attribute re-files
+the family's products in the grid (their search words) and gives them a new seq (incremental exports send them
+again): in the save for a family of fewer than REINDEX_IN_REQUEST products, else as a queued grid_reindex job
+recorded with the save (pim.grid_jobs), which this page and the grid show until it succeeds. Its page lists its family variants and
 adds new ones; each variant has its own page (pim.web.family_variants)."""
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from pim import rescore_jobs, structure_deletes
+from pim import grid_jobs, rescore_jobs, structure_deletes
 from pim.catalog import Structure
 from pim.structure import AttributeType, Family
 from pim.web.accounts import User
@@ -35,6 +38,10 @@ from pim.web.deps import check_csrf, store_of, structure_of
 from pim.web.ui import render
 
 router = APIRouter(prefix="/admin/families", include_in_schema=False)
+
+#: A family of at least this many products has a new label or image attribute's re-filing and re-sequencing of its
+#: products done by a queued job, as a category move's (pim.web.categories.REINDEX_IN_REQUEST); read at each save.
+REINDEX_IN_REQUEST = 2000
 
 
 def _list_page(request: Request, user: User, *, error: str | None = None, notice: str | None = None,
@@ -86,6 +93,8 @@ def _page(request: Request, user: User, code: str, *, error: str | None = None, 
                   label_choices=family_form.candidates(s, "attribute_as_label", family.attributes),
                   image_choices=family_form.candidates(s, "attribute_as_image", family.attributes),
                   variants=variants, variant_models=variant_models, variant_typed=variant_typed or {},
+                  grid_reindex=[j for j in grid_jobs.unsettled(store_of(request))
+                                if code in ((j.get("payload") or {}).get("families") or [])],
                   **_rescoring(request, code))
     page.status_code = status
     return page
@@ -116,7 +125,8 @@ def delete_family(code: str, request: Request, user: User = Depends(admin_user))
 async def change_settings(code: str, request: Request, user: User = Depends(admin_user)) -> Any:
     """`label:<locale>` (an emptied field drops that label), `attribute_as_label` and `attribute_as_image` (one
     of the family's attributes of the right type, or empty: none). A new label attribute re-files the family's
-    products in the grid in this save (their names); search documents take it at their next push."""
+    products in the grid (their names) and a new label or image attribute re-sequences them: in this save, or by
+    a queued job for a family of at least REINDEX_IN_REQUEST products; search documents take it at their next push."""
     store, s = store_of(request), structure_of(request)
     family = s.families.get(code)
     if family is None:
@@ -128,10 +138,18 @@ async def change_settings(code: str, request: Request, user: User = Depends(admi
     said = family_form.changes(family, updated)
     if not said:
         return _page(request, user, code, notice="Nothing changed.")
-    store.put_structure("family", [updated])
+    with grid_jobs.deferred(REINDEX_IN_REQUEST) as deferral:  # read per save: tests lower it
+        store.put_structure("family", [updated])
     roles = [r for r in family_form.ROLES if getattr(family, r) != getattr(updated, r)]
-    later = (" Its products' names in the grid follow at once;" if "attribute_as_label" in roles else "") + (
-        " incremental exports and contract deltas send its products again." if roles else "")
+    if deferral.jobs:
+        jobs, relabel = ", ".join(map(str, deferral.jobs)), "attribute_as_label" in roles
+        later = (" Its products are being re-filed in the grid under their new names and marked for incremental "
+                 f"exports and contract deltas to send again (job {jobs}); until that is done the grid's search may "
+                 "still find them by their old names." if relabel else " Its products are being marked for "
+                 f"incremental exports and contract deltas to send again (job {jobs}).")
+    else:
+        later = (" Its products' names in the grid follow at once;" if "attribute_as_label" in roles else "") + (
+            " incremental exports and contract deltas send its products again." if roles else "")
     return _page(request, user, code, notice=f"Saved: {'; '.join(said)}.{later}")
 
 

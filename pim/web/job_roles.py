@@ -1,7 +1,7 @@
-"""Who may start (and so run again, or cancel) each kind of queued job, in one place for the web pages and the
-API: an import is an editor's, unless its importer replaces whole records (the native JSON Lines: admins); a
-family rescore follows a structure change and a publication pushes to the outside world, so both are
-admins'. A kind not named here is an admin's."""
+"""Who may start (and so run again, cancel, or give another priority) each kind of queued job, in one place for
+the web pages and the API: an import is an editor's, unless its importer replaces whole records (the native JSON
+Lines: admins); a family rescore follows a structure change and a publication pushes to the outside world, so
+both are admins'. A kind not named here (a grid re-index) is an admin's."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def importer_role(importer: str) -> str:
 
 
 def role_for(job: dict[str, Any]) -> str:
-    """The role a job (as Store.job shows it) needs to be queued again or cancelled."""
+    """The role a job (as Store.job shows it) needs to be queued again, cancelled or reordered."""
     if job.get("kind") == "import":
         return importer_role(str((job.get("payload") or {}).get("importer", "")))
     return KIND_ROLES.get(str(job.get("kind")), "admin")

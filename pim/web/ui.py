@@ -347,12 +347,17 @@ def job(job_id: int, request: Request, user: User = Depends(session_user)) -> HT
 
 
 def _job_page(request: Request, user: User, found: dict[str, Any], error: str | None = None) -> HTMLResponse:
-    """The job page; a Cancel button while the job can be cancelled by this user (pim.job_cancel)."""
+    """The job page; a Cancel button while the job can be cancelled by this user (pim.job_cancel), and a
+    priority form while it waits in the queue for a worker (not held by the command that runs it)."""
     from pim.job_cancel import cancellable
+    from pim.job_queue import PRIORITY_MAX, PRIORITY_MIN, QUEUED
     from pim.web.job_roles import role_for
 
+    allowed = user.can(role_for(found))
     return render(request, "job.html", user, job=found, error=error,
-                  cancellable=cancellable(found) and user.can(role_for(found)),
+                  cancellable=cancellable(found) and allowed,
+                  prioritisable=allowed and found["status"] == QUEUED and not found.get("pid"),
+                  priority_range=(PRIORITY_MIN, PRIORITY_MAX),
                   quarantined=store_of(request).quarantined(found["id"], open_only=False, limit=1000))
 
 
@@ -373,9 +378,33 @@ def cancel_job(job_id: int, request: Request, user: User = Depends(session_user)
     return _on_job(request, user, job_id, "cancel {kind} jobs", cancel)
 
 
+@router.post("/jobs/{job_id}/priority", dependencies=[Depends(check_csrf)])
+async def prioritise_job(job_id: int, request: Request, user: User = Depends(session_user)) -> Any:
+    """Give a queued job another priority (`priority`, a whole number in pim.job_queue's range), with the roles
+    of retry and cancel, as `POST /api/v1/jobs/{id}/priority`: a bad number is said on the page with 422, a job
+    a worker took meanwhile (or that ended) with 409."""
+    from pim.job_queue import set_priority
+
+    raw = str((await request.form()).get("priority", "")).strip()
+    return _on_job(request, user, job_id, "reorder {kind} jobs", lambda store, i: set_priority(store, i, _whole(raw)))
+
+
+def _whole(raw: str) -> int:
+    """The priority typed, as a number (InputError with field "priority" when it is none)."""
+    from pim.errors import InputError
+    from pim.job_queue import PRIORITY_MAX, PRIORITY_MIN
+
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"priority '{raw}' is not a whole number", field="priority",
+                         hint=f"give one from {PRIORITY_MIN} to {PRIORITY_MAX} (higher runs first)") from None
+
+
 def _on_job(request: Request, user: User, job_id: int, verb: str, act: Callable[[Any, int], Any]) -> Any:
     """`act(store, job_id)` for a user whose role may run the job's kind (`verb` says what was refused); back
-    to the job page, which says why with 409 when the job is not (or no longer) in a state for it."""
+    to the job page, which says why with 409 when the job is not (or no longer) in a state for it, or with 422
+    and the hint when a value given was wrong (an InputError naming a field)."""
     from pim.errors import InputError
     from pim.web.job_roles import role_for
 
@@ -387,8 +416,8 @@ def _on_job(request: Request, user: User, job_id: int, verb: str, act: Callable[
         raise HTTPException(403, f"role '{user.role}' may not {verb.format(kind=found['kind'])}")
     try:
         act(store, job_id)
-    except InputError as exc:  # ended, claimed or queued meanwhile: the page says so
-        page = _job_page(request, user, store.job(job_id) or found, str(exc))
-        page.status_code = 409
+    except InputError as exc:  # ended, claimed or queued meanwhile, or a bad value: the page says so
+        page = _job_page(request, user, store.job(job_id) or found, exc.in_one_line() if exc.field else str(exc))
+        page.status_code = 422 if exc.field else 409
         return page
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
