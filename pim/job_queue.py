@@ -126,9 +126,14 @@ def set_priority(store: Any, job_id: int, priority: int) -> dict[str, Any]:
     job = store.job(job_id)
     if job is None:
         raise InputError(f"no job {job_id}", hint="`pim jobs list` lists them")
+    if job["status"] == QUEUED and job.get("pid") is not None:  # held: its command claims it, no worker
+        raise InputError(f"job {job_id} ({job['kind']} {job['source']}) is held by the command that queued it (on "
+                         f"{job.get('host') or 'its host'}, pid {job['pid']}): it runs as soon as nothing blocks it, "
+                         "so a priority would change nothing",
+                         hint=f"`pim jobs cancel {job_id}` stops it, if that is what you want")
     if job["status"] == QUEUED:
         with store.begin() as conn:
-            won = conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == QUEUED)
+            won = conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == QUEUED, JOB.c.pid.is_(None))
                                .values(priority=priority)).rowcount
         if won == 1:
             log.info("job %s (%s %s): priority %s", job_id, job["kind"], job["source"], priority)

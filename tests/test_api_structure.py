@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pim import job_queue, rescore_jobs
+from pim import grid_jobs, job_queue, rescore_jobs
 from pim.store import Store
 from tests.channel_data import FAMILY_ATTRS
 from tests.test_api import cheap_argon2  # noqa: F401  (autouse fixture)
@@ -142,3 +142,17 @@ def test_openapi_documents_the_body_and_the_answers(role_tokens) -> None:
     schemas = doc["components"]["schemas"]
     assert {"families", "channels", "attributes"} <= set(schemas["StructureFile"]["properties"])
     assert {"changes", "loaded", "jobs"} <= set(schemas["StructureLoaded"]["properties"])
+
+
+def test_a_large_familys_new_label_is_a_queued_grid_reindex(role_tokens, store: Store,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    client, tokens = role_tokens
+    monkeypatch.setattr("pim.web.families.REINDEX_IN_REQUEST", 1)  # any family is "large"
+    family = {**_shoes([], []), "attribute_as_label": "mpn"}
+    resp = _post(client, tokens["admin"], {"families": [family]})
+    assert resp.status_code == 200, resp.text
+    [job] = resp.json()["jobs"]
+    queued = client.get(job["location"], headers=tokens["viewer"]).json()
+    assert (queued["kind"], queued["status"]) == (grid_jobs.KIND, "queued") and queued["payload"] == {"families": ["shoes"]}
+    [ran] = job_queue.work(store, once=True).jobs
+    assert ran["id"] == job["id"] and ran["status"] == "succeeded" and ran["counts"]["reindexed"] == 5

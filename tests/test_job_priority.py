@@ -71,6 +71,14 @@ def test_a_queued_jobs_priority_changes_a_running_or_finished_ones_is_refused(st
 
 
 @pytest.mark.usefixtures("echo")
+def test_a_commands_held_job_takes_no_priority(store: Store) -> None:
+    held = job_queue.enqueue(store, "echo", "mine", held=True)  # `pim publish` runs it itself: no worker claims it
+    with pytest.raises(InputError, match=f"job {held} .* is held by the command that queued it") as refused:
+        job_queue.set_priority(store, held, 9)
+    assert f"pim jobs cancel {held}" in refused.value.hint and store.job(held)["priority"] == 0
+
+
+@pytest.mark.usefixtures("echo")
 def test_pim_jobs_priority_and_list(store: Store) -> None:
     job_id = job_queue.enqueue(store, "echo", "waiting")
     changed = CliRunner().invoke(cli, ["jobs", "priority", str(job_id), "42", "--json"])

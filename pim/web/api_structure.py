@@ -5,8 +5,10 @@ any subset of the sections). Admins only, since a structure change rescores prod
 The body is checked by the CLI's own functions — the same model, the same problems
 (`validation_problems`), the same cross-checks against the stored structure (`check_references`) — and saved
 through `save_structure`, so the structure listeners run as for a file. Unlike the CLI, the save runs inside
-the web pages' rescore deferral: a family rescore of at least pim.rescore_jobs.IN_REQUEST products
-becomes a queued job (pim.rescore_jobs), whose id and URL the answer lists. A refused body answers 422 with
+the web pages' deferrals: the save rescores fewer than pim.rescore_jobs.IN_REQUEST products in the request,
+counted over every family it touches, and the largest families beyond that become queued rescore jobs
+(pim.rescore_jobs); a large category move or a large family's new label or image attribute becomes a queued
+grid re-index (pim.grid_jobs). The answer lists each job's id and URL. A refused body answers 422 with
 `{"errors": [{section, code?, field?, message}]}`, one entry per problem, and writes nothing; `?dry_run=true`
 checks and counts what would change, writing nothing either way.
 
@@ -27,7 +29,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
-from pim import rescore_jobs, structure_deletes
+from pim import grid_jobs, rescore_jobs, structure_deletes
 from pim.errors import InputError
 from pim.structure import structure_key
 from pim.structure_files import (
@@ -76,8 +78,10 @@ class StructureLoaded(BaseModel):
     changes: dict[str, SectionChanges] = Field(description="Per section sent: new and changed items.")
     loaded: dict[str, int] = Field(description="Per section: items saved (all sent, unchanged ones too); "
                                    "empty on a dry run.")
-    jobs: list[QueuedJob] = Field(description="Rescores queued for a worker: families of at least the "
-                                  "in-request threshold (2,000 products) whose completeness the change moves.")
+    jobs: list[QueuedJob] = Field(description="Work queued for a worker: rescores of the largest families whose "
+                                  "completeness the change moves once the save would rescore 2,000 products or "
+                                  "more in the request, and grid re-indexes of large category moves and of large "
+                                  "families' new label or image attribute.")
 
 
 def _item_code(raw: Any, section: str, index: int) -> str | None:
@@ -171,9 +175,11 @@ def load_structure(body: StructureFile, request: Request, dry_run: bool = Query(
     changes = _changes(store, body)
     if dry_run:
         return StructureLoaded(dry_run=True, changes=changes, loaded={}, jobs=[])
-    with rescore_jobs.deferred() as deferral:  # read per request: tests lower it
-        loaded = save_structure(store, body)
-    jobs = [QueuedJob(id=j, location=job_location(j)["Location"]) for j in deferral.jobs]
+    from pim.web import families
+
+    with rescore_jobs.deferred() as deferral, grid_jobs.deferred(families.REINDEX_IN_REQUEST) as reindex:
+        loaded = save_structure(store, body)  # thresholds read per request: tests lower them
+    jobs = [QueuedJob(id=j, location=job_location(j)["Location"]) for j in deferral.jobs + reindex.jobs]
     return StructureLoaded(dry_run=False, changes=changes, loaded=loaded, jobs=jobs)
 
 
@@ -185,7 +191,8 @@ class StructureDeleted(BaseModel):
                                             "removed with it (`drop_requirements`).")
     gate_decisions: int = Field(description="A deleted channel's stored gate decisions, removed with it.")
     jobs: list[QueuedJob] = Field(description="Rescores queued for a worker: a deleted channel's completeness rows "
-                                  "of families of at least the in-request threshold (2,000 products).")
+                                  "of the largest families, once the delete would rescore 2,000 products or more "
+                                  "in the request.")
     notice: str = Field(description="What happened, in the admin pages' words.")
 
 
