@@ -14,17 +14,20 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import delete
 
+from importers.bmecat_groups import GroupPlacer, check_groups_map
+from importers.bmecat_links import Followups, References, refinish
 from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
 from importers.erp_values import partial_product
 from pim.catalog import Structure
 from pim.errors import ConfigError, InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.merge import Merger, Precedence
+from pim.merge import Merger, Precedence, load_candidates
 from pim.product import Association, Product, trusted_provenance, value_key
-from pim.sources import SourceItem, match_skus, merger_for
+from pim.sources import SourceItem, cross_referenced, match_skus, merger_for
 from pim.store import Store
-from pim.store.store import QuarantineEntry, batched
+from pim.store.store import QuarantineEntry, batched, now
 from pim.structure import AttributeType
 
 ISO639_2 = {"deu": "de_DE", "ger": "de_DE", "eng": "en_US", "fra": "fr_FR", "fre": "fr_FR", "ita": "it_IT",
@@ -40,6 +43,47 @@ class FeatureTarget(BaseModel):
                                   "catalogue reads otherwise (e.g. GR: GRAM; the catalogue's gr is GRAIN). A FUNIT not "
                                   "named here resolves through the catalogue (MMT → MILLIMETER, KGM → KILOGRAM).")
     options: dict[str, str] = Field(default={}, description="FVALUE or VALUE_IDREF → option code.")
+
+
+#: The units BMEcat 2005 implies for PRODUCT_DIMENSIONS, which carry a bare number (the XSD types them dtNUMBER;
+#: the specification's element descriptions give cubic metres, kilograms and metres).
+SPEC_UNITS = {"VOLUME": "CUBIC_METER", "WEIGHT": "KILOGRAM", "LENGTH": "METER", "WIDTH": "METER", "DEPTH": "METER"}
+
+
+class LogisticTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attribute: str
+    unit: str | None = Field(default=None, description="Unit of the file's numbers, for a supplier that does not send "
+                             "the BMEcat units (VOLUME m³ = CUBIC_METER, WEIGHT kg = KILOGRAM, LENGTH/WIDTH/DEPTH m = "
+                             "METER, the default). The value is stored in this unit; convert in the channel if needed.")
+
+
+class Logistics(BaseModel):
+    """PRODUCT_LOGISTIC_DETAILS → attributes. Unmapped details are read past."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    volume: LogisticTarget | None = None
+    weight: LogisticTarget | None = None
+    length: LogisticTarget | None = None
+    width: LogisticTarget | None = None
+    depth: LogisticTarget | None = None
+    customs_number: str | None = Field(default=None, description="Attribute for the first CUSTOMS_TARIFF_NUMBER/CUSTOMS_NUMBER.")
+    country_of_origin: str | None = Field(default=None, description="Attribute for the first COUNTRY_OF_ORIGIN (ISO 3166).")
+
+
+class CatalogGroups(BaseModel):
+    """CATALOG_GROUP_SYSTEM and PRODUCT_TO_CATALOGGROUP_MAP → categories (importers/bmecat_groups.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    categories: dict[str, str] = Field(default={}, description="GROUP_ID → an existing category code.")
+    create_under: str | None = Field(default=None, description="Create the file's other groups as categories under this "
+                                     "existing one (labels from GROUP_NAME, parents from PARENT_ID). Without it, an "
+                                     "assignment to an unmapped group is a problem and is skipped.")
+    code_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$",
+                             description="Prefix of created category codes: code_prefix + GROUP_ID.")
 
 
 class BmecatMap(BaseModel):
@@ -65,8 +109,17 @@ class BmecatMap(BaseModel):
     tier_price_list: str | None = Field(default=None, description="Store every tier (LOWER_BOUND) as this price list.")
     image_attribute: str | None = None
     image_purposes: list[str] = ["normal"]
-    references: dict[str, str] = Field(default={}, description="PRODUCT_REFERENCE@type → association type code.")
+    references: dict[str, str] = Field(default={}, description="PRODUCT_REFERENCE@type → association type code. "
+                                       "Targets (supplier PIDs) are translated to our SKUs; one that is no product of "
+                                       "ours is left out with a problem note.")
+    logistics: Logistics | None = None
+    catalog_groups: CatalogGroups | None = Field(default=None, description="Catalog groups → categories; without it "
+                                                 "the group system and the assignments are read past.")
     unmatched: Literal["create", "quarantine"] = "create"
+    deletes: Literal["withdraw", "review"] = Field(default="withdraw", description="`PRODUCT mode=\"delete\"` in a "
+                                                   "T_UPDATE_PRODUCTS: withdraw the supplier's values, tier prices and "
+                                                   "categories from the product (which stays), or quarantine it for review "
+                                                   "(`pim import withdraw` applies one).")
     precedence: str | None = Field(default=None, description="Precedence YAML file (relative to this map).")
 
 
@@ -105,6 +158,10 @@ class BmecatMapper:
             "ean", "manufacturer_pid", "manufacturer_name", "manufacturer_type", "order_unit", "content_unit",
             "pack_size", "min_quantity") if name in f]
         self._image_key = (self._key(m.image_attribute) or m.image_attribute) if m.image_attribute else None
+        lg = m.logistics
+        self._dimensions = [(name, t) for name in SPEC_UNITS if lg and (t := getattr(lg, name.lower())) is not None]
+        self._logistic_texts = [(f, a) for f, a in (("customs_number", lg.customs_number),
+                                                     ("country_of_origin", lg.country_of_origin)) if a] if lg else []
 
     def _key(self, attribute: str, locale: str | None = None) -> str | None:
         attr = self.s.attributes.get(attribute)
@@ -136,8 +193,12 @@ class BmecatMapper:
         elif key:
             values[key] = data
 
+    def sku(self, p: BmecatProduct) -> str:
+        """The SKU a product is keyed by before matching (replaced by the match under `sku_from: xref`)."""
+        return self.m.sku_prefix + (p.manufacturer_pid if self.m.sku_from == "manufacturer_pid" and p.manufacturer_pid else p.supplier_pid)
+
     def map(self, p: BmecatProduct, header: BmecatHeader) -> Mapped:
-        sku = self.m.sku_prefix + (p.manufacturer_pid if self.m.sku_from == "manufacturer_pid" and p.manufacturer_pid else p.supplier_pid)
+        sku = self.sku(p)
         values: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
         languages = self.m.languages
@@ -159,7 +220,9 @@ class BmecatMapper:
             self._put(values, problems, self.m.fields["feature_class"], p.feature_class, where="REFERENCE_FEATURE_GROUP_ID")
         if p.features:
             self._features(p, values, problems)
-        tiers = self._prices(p, header, sku, values, problems) if p.prices else []
+        if self._dimensions or self._logistic_texts:
+            self._logistics(p, values, problems)
+        tiers = self._prices(p, header, p.supplier_pid, values, problems) if p.prices else []  # keyed by PID until matched
         if self._image_key and p.mime:
             self._images(p, values)
         family = self.m.class_families.get(p.feature_class or "", self.m.family)
@@ -173,19 +236,71 @@ class BmecatMapper:
         return Mapped(product, problems, tiers)
 
     def _associations(self, p: BmecatProduct, problems: list[tuple[str, str]]) -> dict[str, Association]:
+        """Association type → targets as the supplier's PIDs (importers.bmecat_links translates them to SKUs
+        once the SKUs are known)."""
         associations: dict[str, Association] = {}
         for ref_type, target, qty in p.references:
             code = self.m.references.get(ref_type)
             if code:
                 a = associations.setdefault(code, Association())
-                target_sku = self.m.sku_prefix + target
-                a.products.append(target_sku)
+                if target not in a.products:
+                    a.products.append(target)
                 if qty:
                     try:
-                        a.quantities[target_sku] = int(Decimal(qty))
+                        a.quantities[target] = int(Decimal(qty))
                     except InvalidOperation:
                         problems.append(("PRODUCT_REFERENCE@quantity", f"'{qty}' is not a quantity"))
         return associations
+
+    def _logistics(self, p: BmecatProduct, values: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+        """PRODUCT_LOGISTIC_DETAILS: dimensions in the BMEcat units (or the map's), customs number, origin."""
+        for name, target in self._dimensions:
+            raw = p.dimensions.get(name)
+            if raw is None:
+                continue
+            attr = self.s.attributes.get(target.attribute)
+            if attr is None:
+                problems.append((name, f"map targets unknown attribute '{target.attribute}'"))
+                continue
+            amount = raw.replace(",", ".")
+            try:
+                Decimal(amount)
+            except InvalidOperation:
+                problems.append((name, f"'{raw}' is not a number; the value is skipped"))
+                continue
+            unit = target.unit or SPEC_UNITS[name]
+            if attr.type == AttributeType.metric:
+                family = self.s.measures.family(attr.metric_family)
+                code = family.resolve(unit) if family is not None else unit
+                if code is None:
+                    problems.append((name, self.s.measures.unit_problem(family, unit, "unit")  # type: ignore[arg-type]
+                                     + f"; set logistics.{name.lower()}.unit in the map (the value is skipped)"))
+                    continue
+                self._put(values, problems, target.attribute, {"amount": amount, "unit": code}, where=name)
+            elif attr.type == AttributeType.number:
+                self._put(values, problems, target.attribute, Decimal(amount), where=name)
+            else:
+                self._put(values, problems, target.attribute, raw, where=name)
+        for field_name, attribute in self._logistic_texts:
+            raw = getattr(p, field_name)
+            if raw is not None:
+                where = "CUSTOMS_NUMBER" if field_name == "customs_number" else "COUNTRY_OF_ORIGIN"
+                attr = self.s.attributes.get(attribute)
+                if attr is not None and attr.type == AttributeType.simple_select:
+                    option = self._option(attribute, raw)
+                    if option is None:
+                        problems.append((where, f"'{raw}' is no option of '{attribute}'; the value is skipped"))
+                        continue
+                    raw = option
+                self._put(values, problems, attribute, raw, where=where)
+
+    def _option(self, attribute: str, raw: str) -> str | None:
+        """The option code for a select value: the code itself, or the one that differs only in case."""
+        options = self.s.options.get(attribute, {})
+        if raw in options:
+            return raw
+        folded = raw.casefold()
+        return next((code for code in options if code.casefold() == folded), None)
 
     def _accepts(self, system: str) -> bool:
         try:
@@ -299,19 +414,30 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[dict[str, Any]]) -> Iterator[SourceItem | Rejected]:
+def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[dict[str, Any]],
+                header: BmecatHeader | None = None) -> Iterator[SourceItem | Rejected]:
     """Products as SourceItems keyed by supplier PID and GTIN (the SKU is found later); unreadable ones Rejected.
-    Per-value problems travel in `raw["_problems"]` until the SKU is known."""
-    header = BmecatHeader()
+    Per-value problems travel in `raw["_problems"]` until the SKU is known. A `PRODUCT mode="delete"` is an
+    empty record marked `raw["mode"] = "delete"` (`_finish` turns it into the supplier's withdrawal)."""
+    header = header if header is not None else BmecatHeader()
     mapper = BmecatMapper(m, structure, str(path))
-    for bp in read_bmecat(path, header):
+    for bp in read_bmecat(path, header, groups=m.catalog_groups is not None):
         if isinstance(bp, InputError):
             yield Rejected(str(bp), str(path), bp.line, bp.field, None, None)
             continue
-        if bp.mode == "delete":
-            yield Rejected("PRODUCT mode=delete: deletions from supplier catalogs are reviewed, not applied; to apply "
-                           f"one: pim import withdraw supplier:{m.supplier} <SKU of supplier PID {bp.supplier_pid}>",
+        if bp.mode == "delete" and m.deletes == "review":
+            yield Rejected("PRODUCT mode=delete: this map has deletes reviewed, not applied; to apply one: pim import "
+                           f"withdraw supplier:{m.supplier} <SKU of supplier PID {bp.supplier_pid}> (or set "
+                           "`deletes: withdraw` in the map)",
                            str(path), bp.line, "PRODUCT@mode", {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
+            continue
+        if bp.mode == "delete":
+            record = partial_product(mapper.sku(bp), {}, trusted_provenance(mapper._source, f"{mapper._file_name}:{bp.line}",
+                                                                            mapper.stamp), {})
+            if m.sku_from == "xref":
+                record.identifier = ""
+            yield SourceItem(record, str(path), bp.line, {"supplier_pid": bp.supplier_pid, "transaction": bp.transaction,
+                                                          "mode": "delete", "_problems": []}, pid=bp.supplier_pid)
             continue
         mapped = mapper.map(bp, header)
         record = mapped.product
@@ -322,16 +448,89 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[
         yield SourceItem(record, str(path), bp.line, raw, pid=bp.supplier_pid, gtin=bp.ean)
 
 
+def _is_delete(item: object) -> bool:
+    return isinstance(item, (SourceItem, Parsed)) and bool(item.raw) and item.raw.get("mode") == "delete"  # type: ignore[union-attr]
+
+
+class Deletes:
+    """What the file's `PRODUCT mode="delete"`s did: the SKUs withdrawn and the deletes naming no product of ours."""
+
+    def __init__(self) -> None:
+        self.skus: list[str] = []
+        self.unknown = 0
+
+
+def _known_deletes(store: Store, source: str, items: Iterator[SourceItem | Rejected],
+                   deletes: Deletes) -> Iterator[SourceItem | Rejected]:
+    """Give each delete the SKU its PID has in the cross-reference before SKU matching, which would create a
+    product for an unknown PID. A delete of a PID the cross-reference does not know is dropped and counted:
+    there is nothing of that supplier to withdraw (users re-running an update file expect no error)."""
+    for chunk in batched(items, store.batch_size):
+        wanted = [i.pid for i in chunk if _is_delete(i) and not i.record.identifier and i.pid]  # type: ignore[union-attr]
+        found = cross_referenced(store, source, wanted) if wanted else {}
+        for item in chunk:
+            if _is_delete(item) and not item.record.identifier:  # type: ignore[union-attr]
+                sku = found.get(item.pid or "")  # type: ignore[union-attr]
+                if sku is None:
+                    deletes.unknown += 1
+                    continue
+                item.record.identifier = sku  # type: ignore[union-attr]
+            yield item
+
+
+def _withdrawal(store: Store, source: str, chunk: list[Parsed]) -> None:
+    """Turn delete records into the supplier's withdrawal: every key it claims on the product, shown or as a
+    candidate, merged as its empty value (docs/importers.md: the next claim takes over), as pim.withdraw does."""
+    skus = [i.record.identifier for i in chunk]
+    with store.engine.connect() as conn:
+        candidates = load_candidates(conn, skus)
+    shown = {p.identifier: p for p in store.iter_products(identifiers=skus)}
+    for item in chunk:
+        sku = item.record.identifier
+        keys = {k for k, claims in candidates.get(sku, {}).items() if source in claims}
+        product = shown.get(sku)
+        if product is not None:
+            keys.update(k for k in product.values if (prov := product.provenance_of(k)) is not None and prov.source == source)
+        item.record = partial_product(sku, dict.fromkeys(sorted(keys)), item.record.source, {})  # type: ignore[arg-type]
+
+
+def _drop_tiers(store: Store, customer: str, source: str, skus: list[str]) -> int:
+    """Remove the supplier's tier prices of withdrawn products (its own price list only), noted for the delta
+    feeds as a complete price list's removals are (pim.commerce.CompletePriceLists.finish)."""
+    from pim.commerce import PAIRS_SEQ, PRICE, REMOVED
+
+    with store.begin() as conn:
+        gone = conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
+                                                PRICE.c.sku.in_(skus)).returning(PRICE.c.sku)).scalars().all()
+        if gone:
+            stamp = now()
+            store.upsert_rows(conn, REMOVED, [{"customer": customer, "sku": sku, "removed_at": stamp}
+                                              for sku in sorted(set(gone))], ["customer", "sku"])
+            store.next_seq(conn, 1, PAIRS_SEQ)
+    return len(gone)
+
+
 def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path: Path,
-            tiers: list[dict[str, Any]], put_tiers: Callable[[list[dict[str, Any]]], None]) -> Iterator[Parsed | Rejected]:
+            tiers: list[dict[str, Any]], put_tiers: Callable[[list[dict[str, Any]]], None],
+            refs: References | None = None, deletes: Deletes | None = None) -> Iterator[Parsed | Rejected]:
     """After SKU matching: give new products the map's family (existing ones keep theirs), turn the collected
-    value problems into quarantine notes under the SKU, and hand each batch's tier prices to `put_tiers`
-    under their SKUs (so memory stays flat in the file's size)."""
+    value problems into quarantine notes under the SKU, translate reference targets to SKUs (`refs`), turn
+    deletes into withdrawals (`deletes`), and hand each batch's tier prices to `put_tiers` under their SKUs
+    (so memory stays flat in the file's size)."""
     source = f"supplier:{m.supplier}"
+    refs = refs or References(store, source, m.sku_from, m.sku_prefix)
+    deletes = deletes or Deletes()
     for chunk in batched(items, store.batch_size):
         ids = [i.record.identifier for i in chunk if isinstance(i, Parsed)]
         known = store.existing_identifiers(ids) if ids else set()
         pid_to_sku: dict[str, str] = {}
+        withdrawn = [i for i in chunk if isinstance(i, Parsed) and _is_delete(i) and i.record.identifier in known]
+        if withdrawn:
+            _withdrawal(store, source, withdrawn)  # type: ignore[arg-type]
+            deletes.skus.extend(i.record.identifier for i in withdrawn)
+            if m.tier_price_list:
+                _drop_tiers(store, m.tier_price_list, source, [i.record.identifier for i in withdrawn])
+        done: list[Parsed] = []
         for item in chunk:
             if isinstance(item, Rejected):
                 yield item
@@ -339,7 +538,15 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             rec = item.record
             raw = dict(item.raw or {})
             problems = raw.pop("_problems", [])
+            if raw.get("mode") == "delete":
+                if rec.identifier not in known:  # the cross-reference names a product deleted since
+                    deletes.unknown += 1
+                    continue
+                item.raw = raw
+                yield item
+                continue
             pid_to_sku[raw.get("supplier_pid", "")] = rec.identifier
+            refs.note(raw.get("supplier_pid", ""), rec.identifier)
             if rec.identifier not in known and rec.family is None:
                 rec.family = m.family
             elif rec.identifier in known and "family" in rec.model_fields_set and rec.family == m.family:
@@ -347,7 +554,9 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             item.raw = raw
             item.problems = [QuarantineEntry(reason, str(path), item.line, field, None, rec.identifier, source,
                                              severity="problem") for field, reason in problems]
-            yield item
+            done.append(item)  # type: ignore[arg-type]
+        refs.translate(done)
+        yield from done
         # a product's tiers were collected when it was parsed, so this chunk's are all in `tiers` by now; the
         # rest belong to products parsed ahead (next chunk) or rejected ones (written under their PID at the end)
         ready = [t for t in tiers if t["sku"] in pid_to_sku]
@@ -364,48 +573,80 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     """Import one BMEcat file, merged by precedence into what other sources said; tier prices into a price list
     (written batch by batch, each batch after its products). A T_NEW_CATALOG is the supplier's whole catalog:
     its tier prices are then a complete price list, and stored tiers it no longer holds are removed once every
-    product is in (nothing is removed while any product of the file was rejected)."""
+    product is in (nothing is removed while any product of the file was rejected). Once every product is in,
+    the follow-ups run: reference targets that resolved only then, and the catalog group assignments
+    (importers/bmecat_links.py, importers/bmecat_groups.py)."""
     from pim.commerce import CompletePriceLists, PriceListEntry, put_price_list
 
     source = f"supplier:{m.supplier}"
     tiers: list[dict[str, Any]] = []
     written = 0
-    seen: dict[str, Any] = {"transaction": None, "lists": None}
+    header = BmecatHeader()
+    lists: dict[str, Any] = {"open": None}
     cleanup = ExitStack()  # a complete tier list left unfinished (the import failed) removes nothing
-
-    def watch(items: Iterator[SourceItem | Rejected]) -> Iterator[SourceItem | Rejected]:
-        for item in items:
-            if seen["transaction"] is None and isinstance(item, SourceItem) and item.raw:
-                seen["transaction"] = item.raw.get("transaction")
-            yield item
 
     def put_tiers(batch: list[dict[str, Any]]) -> None:
         nonlocal written
         if not (m.tier_price_list and batch):
             return
         entries = [PriceListEntry(customer=m.tier_price_list, source=source, **t) for t in batch]
-        if seen["transaction"] == "new_catalog":
-            if seen["lists"] is None:
-                seen["lists"] = cleanup.enter_context(CompletePriceLists(store))
-            written += seen["lists"].put(store, entries)
+        if header.transaction == "new_catalog":
+            if lists["open"] is None:
+                lists["open"] = cleanup.enter_context(CompletePriceLists(store))
+            written += lists["open"].put(store, entries)
         else:
             written += put_price_list(store, entries)
 
     structure = store.structure()
-    matched = match_skus(store, source, watch(parse_items(path, m, structure, tiers)),
-                         gtin_attribute=m.fields.get("ean", "ean"), unmatched=m.unmatched)
-    items = _finish(matched, store, m, path, tiers, put_tiers)
+    if m.catalog_groups is not None:
+        check_groups_map(m.catalog_groups, structure)
+    refs = References(store, source, m.sku_from, m.sku_prefix)
+    deletes = Deletes()
+    parsed = _known_deletes(store, source, parse_items(path, m, structure, tiers, header), deletes)
+    matched = match_skus(store, source, parsed, gtin_attribute=m.fields.get("ean", "ean"), unmatched=m.unmatched)
+    items = _finish(matched, store, m, path, tiers, put_tiers, refs, deletes)
     merger = (Merger(precedence, create_missing=m.unmatched == "create") if precedence is not None
               else merger_for(m, map_dir))  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
     with cleanup:
         counts = run_import(store, source, items, structure=structure, label=str(path), merge=merger)
         if written:
             counts.extra["tier_prices"] = written
-        if seen["lists"] is not None:
-            counts.extra["tier_prices_removed"] = seen["lists"].close(
+        if lists["open"] is not None:
+            counts.extra["tier_prices_removed"] = lists["open"].close(
                 counts.job_id, counts.rejected, file=path, source=source,
                 nothing_removed=f"T_NEW_CATALOG: no tier price of '{m.tier_price_list}' was removed", rows="product(s)")
+    _followups(store, m, path, header, refs, deletes, merger.precedence, counts)
     return counts
+
+
+def _followups(store: Store, m: BmecatMap, path: Path, header: BmecatHeader, refs: References, deletes: Deletes,
+               precedence: Precedence, counts: ImportCounts) -> None:
+    """After the product pass: late reference targets, the group tree and assignments, the deletes' counts;
+    their problems go to the import's job, whose counts are recorded again."""
+    source = f"supplier:{m.supplier}"
+    links, problems = refs.resolve_pending(str(path))
+    follow = Followups(store, source, path.name, datetime.now(UTC), associations=links)
+    if m.catalog_groups is not None:
+        placer = GroupPlacer(store, m.catalog_groups, m.languages, source, str(path))
+        created = placer.create_categories(header.groups)
+        follow.categories = placer.claims(header, refs.in_file, set(deletes.skus), refs.lookup)
+        problems += placer.problems
+        if created:
+            counts.extra["categories_created"] = created
+    changed, refused = follow.write(precedence)
+    problems += refused
+    before = counts.as_dict()
+    if changed:
+        counts.extra["updated_after_file"] = changed
+    if deletes.skus:
+        counts.extra["withdrawn"] = len(deletes.skus)
+    if deletes.unknown:
+        counts.read += deletes.unknown
+        counts.unchanged += deletes.unknown
+        counts.extra["deletes_unknown"] = deletes.unknown
+    counts.problems += store.quarantine(counts.job_id, problems)
+    if counts.as_dict() != before:
+        refinish(store, counts)
 
 
 class BmecatImporter:

@@ -75,6 +75,31 @@ class BmecatProduct:
     min_quantity: str | None = None
     mime: list[Mime] = field(default_factory=list)
     references: list[tuple[str, str, str | None]] = field(default_factory=list)  # (type, PROD_ID_TO, quantity)
+    customs_number: str | None = None  # the first CUSTOMS_TARIFF_NUMBER/CUSTOMS_NUMBER
+    country_of_origin: str | None = None  # the first COUNTRY_OF_ORIGIN
+    dimensions: dict[str, str] = field(default_factory=dict)  # PRODUCT_DIMENSIONS: VOLUME, WEIGHT, LENGTH… → text
+
+
+@dataclass(slots=True)
+class CatalogGroup:
+    """One CATALOG_STRUCTURE of the CATALOG_GROUP_SYSTEM: the supplier's own group tree."""
+
+    group_id: str
+    parent_id: str | None
+    type: str  # root | node | leaf
+    names: dict[str, str] = field(default_factory=dict)  # lang (ISO 639-2) → GROUP_NAME
+    order: int | None = None
+    line: int = 0
+
+
+@dataclass(slots=True)
+class GroupAssignment:
+    """One PRODUCT_TO_CATALOGGROUP_MAP: a supplier PID in a group (mode delete: out of it, in an update)."""
+
+    pid: str
+    group_id: str
+    mode: str
+    line: int
 
 
 @dataclass
@@ -84,6 +109,10 @@ class BmecatHeader:
     currency: str | None = None
     supplier: str | None = None
     catalog_id: str | None = None
+    transaction: str | None = None  # new_catalog | update_products | update_prices, once its element starts
+    #: Filled only when read_bmecat is asked for groups: GROUP_ID → group, and the assignments in file order.
+    groups: dict[str, CatalogGroup] = field(default_factory=dict)
+    assignments: list[GroupAssignment] = field(default_factory=list)
 
 
 _LOCAL: dict[str, str] = {}
@@ -93,6 +122,8 @@ BMECAT_12 = {
     "MANUFACTURER_AID": "MANUFACTURER_PID", "BUYER_AID": "BUYER_PID", "ARTICLE_FEATURES": "PRODUCT_FEATURES",
     "ARTICLE_ORDER_DETAILS": "PRODUCT_ORDER_DETAILS", "ARTICLE_PRICE_DETAILS": "PRODUCT_PRICE_DETAILS",
     "ARTICLE_PRICE": "PRODUCT_PRICE", "ARTICLE_REFERENCE": "PRODUCT_REFERENCE", "ART_ID_TO": "PROD_ID_TO",
+    "ARTICLE_LOGISTIC_DETAILS": "PRODUCT_LOGISTIC_DETAILS", "ARTICLE_TO_CATALOGGROUP_MAP": "PRODUCT_TO_CATALOGGROUP_MAP",
+    "ART_ID": "PROD_ID", "ARTICLE_TO_CATALOGGROUP_MAP_ORDER": "PRODUCT_TO_CATALOGGROUP_MAP_ORDER",
 }
 _UNSEEN: Any = object()
 
@@ -190,7 +221,57 @@ def parse_product(el: etree._Element, transaction: str, default_lang: str) -> Bm
         to = _text(_child(ref, "PROD_ID_TO"))
         if to:
             p.references.append((ref.get("type", "others"), to, ref.get("quantity")))
+    logistic = first.get("PRODUCT_LOGISTIC_DETAILS")
+    if logistic is not None:
+        _logistics(p, logistic)
     return p
+
+
+#: PRODUCT_DIMENSIONS children, in the XSD's order.
+DIMENSIONS = ("VOLUME", "WEIGHT", "LENGTH", "WIDTH", "DEPTH")
+
+
+def _logistics(p: BmecatProduct, block: etree._Element) -> None:
+    """The first customs number and country of origin (both may repeat per territory) and the dimensions."""
+    for c in block:
+        name = _LOCAL.get(c.tag) or _local(c.tag)
+        if name == "CUSTOMS_TARIFF_NUMBER" and p.customs_number is None:
+            p.customs_number = _text(_child(c, "CUSTOMS_NUMBER"))
+        elif name == "COUNTRY_OF_ORIGIN" and p.country_of_origin is None:
+            p.country_of_origin = _text(c)
+        elif name == "PRODUCT_DIMENSIONS":
+            found = _firsts(c)
+            p.dimensions = {d: t for d in DIMENSIONS if (t := _text(found.get(d))) is not None}
+
+
+def parse_group(el: etree._Element, default_lang: str = "eng") -> CatalogGroup | None:
+    """A CATALOG_STRUCTURE; None without a GROUP_ID (nothing can name it)."""
+    first: dict[str, etree._Element] = {}
+    names: dict[str, str] = {}
+    for c in el:
+        name = _LOCAL.get(c.tag) or _local(c.tag)
+        if name == "GROUP_NAME":
+            text = _text(c)
+            if text is not None:
+                names.setdefault(_lang(c, default_lang), text)
+        elif name not in first:
+            first[name] = c
+    group_id = _text(first.get("GROUP_ID"))
+    if group_id is None:
+        return None
+    order = _text(first.get("GROUP_ORDER"))
+    return CatalogGroup(group_id, _text(first.get("PARENT_ID")), el.get("type", "node"), names,
+                        int(order) if order and order.lstrip("-").isdigit() else None, el.sourceline or 0)
+
+
+def parse_assignment(el: etree._Element) -> GroupAssignment | None:
+    """A PRODUCT_TO_CATALOGGROUP_MAP (1.2: ARTICLE_TO_CATALOGGROUP_MAP, ART_ID); None without PID or group.
+    Its mode is `new` unless an update says `delete` (a T_NEW_CATALOG allows only new)."""
+    found = _firsts(el)
+    pid, group_id = _text(found.get("PROD_ID")), _text(found.get("CATALOG_GROUP_ID"))
+    if pid is None or group_id is None:
+        return None
+    return GroupAssignment(pid, group_id, el.get("mode", "new"), el.sourceline or 0)
 
 
 def _details(p: BmecatProduct, details: etree._Element, default_lang: str) -> None:
@@ -287,7 +368,8 @@ def _prices(p: BmecatProduct, block: etree._Element) -> None:
 
 # Only these elements raise iterparse events (the filter runs in C): the rest of a PRODUCT is read from its
 # subtree when the PRODUCT ends, so Python never sees the other ~95% of the events.
-_EVENT_TAGS = ["{*}" + name for name in ("BMECAT", *TRANSACTIONS, "ARTICLE", "PRODUCT", "CATALOG", "SUPPLIER")]
+_EVENT_TAGS = ["{*}" + name for name in ("BMECAT", *TRANSACTIONS, "ARTICLE", "PRODUCT", "CATALOG", "SUPPLIER",
+                                        "CATALOG_STRUCTURE", "PRODUCT_TO_CATALOGGROUP_MAP", "ARTICLE_TO_CATALOGGROUP_MAP")]
 _PARSER_OPTIONS: dict[str, Any] = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
                                    "remove_comments": True}
 
@@ -324,9 +406,29 @@ def _check_root(root: etree._Element, path: Path, header: BmecatHeader) -> None:
     header.version = root.get("version")
 
 
-def read_bmecat(path: Path, header_out: BmecatHeader | None = None) -> Iterator[BmecatProduct | InputError]:
+def _group_part(el: etree._Element, name: str, header: BmecatHeader) -> InputError | None:
+    """Note a group or an assignment in the header; an InputError for one that names no group or product."""
+    if name == "CATALOG_STRUCTURE":
+        group = parse_group(el, header.languages[0] if header.languages else "eng")
+        if group is None:
+            return InputError("CATALOG_STRUCTURE without GROUP_ID", line=el.sourceline, field="GROUP_ID",
+                              hint="every catalog group needs a GROUP_ID; products assigned to it cannot be placed")
+        header.groups[group.group_id] = group
+        return None
+    assignment = parse_assignment(el)
+    if assignment is None:
+        return InputError("PRODUCT_TO_CATALOGGROUP_MAP without PROD_ID or CATALOG_GROUP_ID", line=el.sourceline,
+                          field="PRODUCT_TO_CATALOGGROUP_MAP", hint="each assignment names a supplier PID and a group")
+    header.assignments.append(assignment)
+    return None
+
+
+def read_bmecat(path: Path, header_out: BmecatHeader | None = None, *,
+                groups: bool = False) -> Iterator[BmecatProduct | InputError]:
     """Yield products one at a time (memory stays flat whatever the catalog size). A PRODUCT that cannot be
-    read is yielded as an InputError so the caller can quarantine it and go on; a broken file raises."""
+    read is yielded as an InputError so the caller can quarantine it and go on; a broken file raises.
+    `groups`: also collect the catalog group tree and the product → group assignments into the header (small:
+    a few strings each); otherwise they are read past. Either way their elements are cleared as they end."""
     header = header_out if header_out is not None else BmecatHeader()
     handle = open_for_xml(path)
     with handle:
@@ -345,7 +447,7 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None) -> Iterator[
                     saw_root = True
                     _check_root(el.getroottree().getroot(), path, header)
                 if name in TRANSACTIONS:
-                    transaction = TRANSACTIONS[name]
+                    transaction = header.transaction = TRANSACTIONS[name]
                 elif name == "PRODUCT":
                     depth_in_product += 1
                 continue
@@ -357,6 +459,16 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None) -> Iterator[
                 except InputError as exc:
                     exc.file = str(path)
                     yield exc
+                el.clear(keep_tail=False)
+                parent = el.getparent()
+                while parent is not None and el.getprevious() is not None:
+                    del parent[0]
+            elif name in ("CATALOG_STRUCTURE", "PRODUCT_TO_CATALOGGROUP_MAP") and depth_in_product == 0:
+                if groups:
+                    problem = _group_part(el, name, header)
+                    if problem is not None:
+                        problem.file = str(path)
+                        yield problem
                 el.clear(keep_tail=False)
                 parent = el.getparent()
                 while parent is not None and el.getprevious() is not None:

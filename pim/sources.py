@@ -191,6 +191,16 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
             put_cross_references(store, source, created, matched_by="created")
 
 
+def cross_referenced(store: Store, source: str, pids: Iterable[str]) -> dict[str, str]:
+    """supplier PID → SKU for the PIDs the cross-reference knows (nothing is matched or learned here): what
+    an importer needs to translate the PIDs a source names besides its own records' (reference targets,
+    deletes). One query per 1000 PIDs."""
+    found: dict[str, str] = {}
+    for chunk in batched(dict.fromkeys(pids), 1000):
+        found.update(_xref(store, source, chunk))
+    return found
+
+
 def _xref(store: Store, source: str, pids: list[str]) -> dict[str, str]:
     if not pids:
         return {}

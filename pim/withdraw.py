@@ -1,7 +1,7 @@
 """Withdrawing everything one source claims on some products, as if it had sent an empty value for each key.
 
-A supplier's `PRODUCT mode="delete"` is quarantined for review rather than applied (importers/bmecat.py);
-this is what applying it means: the product stays (other sources still describe it), the supplier's values
+A supplier's `PRODUCT mode="delete"` is applied by the BMEcat import the same way (importers/bmecat.py), or,
+with a map's `deletes: review`, quarantined for review and applied here: the product stays (other sources still describe it), the supplier's values
 leave it, and for each key the next-ranked claim takes over or, with no other claim, the value goes. The
 withdrawal runs through the ordinary merge (`run_import` with a `Merger`), so candidates, the conflict log,
 completeness and the grid index move exactly as for an import."""

@@ -12,7 +12,7 @@ from importers.bmecat import import_bmecat, load_map
 from importers.bmecat_reader import BmecatHeader, read_bmecat
 from pim.errors import InputError
 from pim.store import Store
-from tests.test_bmecat import MAP, PRODUCT, _xml, supplier_store  # noqa: F401  (fixture)
+from tests.test_bmecat import MAP, PRODUCT, _our_accessory, _xml, supplier_store  # noqa: F401  (fixture)
 
 NS_12 = "http://www.bmecat.org/XMLSchema/1.2/bmecat_new_catalog"
 #: tests.test_bmecat.PRODUCT written in BMEcat 1.2 (no lang attributes: a 1.2 catalog has one language).
@@ -63,11 +63,12 @@ def test_a_12_catalog_imports_its_values_tiers_and_references(supplier_store: St
     m = load_map(MAP).model_copy(update={"image_attribute": "picture"})
     m.features["0173-1#02-BAA020#007"].units["MMT"] = "MILLIMETER"
     body = "<T_NEW_CATALOG>" + ARTICLE.format(pid="r1") + ARTICLE.format(pid="r2") + "</T_NEW_CATALOG>"
+    _our_accessory(supplier_store)
     counts = import_bmecat(_catalog_12(tmp_path, body), supplier_store, m)
     assert (counts.created, counts.rejected) == (2, 0)
     p = supplier_store.get_product("r1")
     assert p.values["height"] == {"amount": "27.5", "unit": "MILLIMETER"} and p.values["price"] == {"EUR": "10.50"}
-    assert p.values["picture"] == "img/r1.jpg" and p.associations["ACCESSORY"].quantities == {"acc-1": 2}
+    assert p.values["picture"] == "img/r1.jpg" and p.associations["ACCESSORY"].quantities == {"ACC-OURS": 2}
     assert p.provenance_of("height").source == "supplier:weidmueller"
     again = import_bmecat(_catalog_12(tmp_path, body), supplier_store, m)
     # r1 and r2 share an EAN: found again by their PIDs (remembered when created), not by the ambiguous GTIN
