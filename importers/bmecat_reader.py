@@ -423,6 +423,14 @@ def _group_part(el: etree._Element, name: str, header: BmecatHeader) -> InputErr
     return None
 
 
+def _release(el: etree._Element) -> None:
+    """Free a read element and the siblings before it, so memory stays flat in the file's size."""
+    el.clear(keep_tail=False)
+    parent = el.getparent()
+    while parent is not None and el.getprevious() is not None:
+        del parent[0]
+
+
 def read_bmecat(path: Path, header_out: BmecatHeader | None = None, *,
                 groups: bool = False) -> Iterator[BmecatProduct | InputError]:
     """Yield products one at a time (memory stays flat whatever the catalog size). A PRODUCT that cannot be
@@ -459,20 +467,14 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None, *,
                 except InputError as exc:
                     exc.file = str(path)
                     yield exc
-                el.clear(keep_tail=False)
-                parent = el.getparent()
-                while parent is not None and el.getprevious() is not None:
-                    del parent[0]
+                _release(el)
             elif name in ("CATALOG_STRUCTURE", "PRODUCT_TO_CATALOGGROUP_MAP") and depth_in_product == 0:
                 if groups:
                     problem = _group_part(el, name, header)
                     if problem is not None:
                         problem.file = str(path)
                         yield problem
-                el.clear(keep_tail=False)
-                parent = el.getparent()
-                while parent is not None and el.getprevious() is not None:
-                    del parent[0]
+                _release(el)
             elif name == "CATALOG" and depth_in_product == 0:
                 header.languages = [t.lower() for t in (_text(c) for c in _children(el, "LANGUAGE")) if t]
                 header.currency = _text(_child(el, "CURRENCY"))
