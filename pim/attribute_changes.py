@@ -7,8 +7,9 @@ only in ways that leave every stored value valid as it is stored. Values are nev
   the new type's canonical form (a simple select's "red" would have to become ["red"]: refused);
 - a setting that narrows what is valid (tightened) is saved only when no value stored in a product or product
   model — valid under the old settings — is refused by the new ones; the refusal gives the count and a few
-  examples with their values. One streamed pass per table (pim.attribute_usage.held_values) decodes just the
-  attribute's values, which pim.values.normalize checks against both attributes (the extensions too). A loosened setting just saves.
+  examples with their values. One streamed pass per table (pim.attribute_usage.held_values_of) decodes just
+  the attribute's values, which pim.values.normalize checks against both attributes (the extensions too); a
+  structure load checks all its changed attributes in that same one pass. A loosened setting just saves.
 
 The web page (pim.web.attributes) saves through Store.put_structure, so completeness, the grid index and the
 structure cache follow as after a structure load."""
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pim.attribute_usage import (
@@ -24,7 +26,7 @@ from pim.attribute_usage import (
     HOLDERS,
     catalog_mappings,
     counted,
-    held_values,
+    held_values_of,
 )
 from pim.catalog import Structure
 from pim.store import Store
@@ -137,29 +139,62 @@ def shown_value(data: Any) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN - 1] + "…"
 
 
-def stored_problems(store: Store, s: Structure, old: Attribute, new: Attribute,
-                    why: Callable[[str, Any], str | None] | None = None) -> list[str]:
+#: Why a stored `key` = value cannot stay as it is (None: it can).
+Why = Callable[[str, Any], str | None]
+
+
+def stored_problems(store: Store, s: Structure, old: Attribute, new: Attribute, why: Why | None = None) -> list[str]:
     """The products and product models holding a value the old attribute keeps and the new one refuses: per
     table a count of rows and the first few (row key, value key, value, why). `why(key, value)` replaces that
     test (pim.structure_value_checks also checks the stored keys)."""
     def refused(key: str, data: Any) -> str | None:
         return None if refusal(old, data, s) is not None else refusal(new, data, s)
 
-    found = []
+    return stored_problems_of(store, [(old.code, why or refused)])[0]
+
+
+def stored_problems_of(store: Store, checks: list[tuple[str, Why]]) -> list[list[str]]:
+    """stored_problems for many (attribute code, why) checks at once, in one streamed pass over each holding
+    table for all their attributes (pim.attribute_usage.held_values_of): each check's lines, in order. A check
+    sees its attribute's values in the same order and keeps its own count and examples, so its lines are those
+    a pass of its own would give."""
+    found: list[list[str]] = [[] for _ in checks]
+    if not checks:
+        return found
+    by_code: dict[str, list[int]] = {}  # a code two files change has two checks
+    for i, (code, _) in enumerate(checks):
+        by_code.setdefault(code, []).append(i)
     with store.engine.connect() as conn:
         for table in HOLDERS:
-            count, examples, last = 0, [], None
-            for row, key, data in held_values(conn, table, old.code):
-                if row == last or (reason := (why or refused)(key, data)) is None:
-                    continue
-                count, last = count + 1, row
-                if len(examples) < EXAMPLES:
-                    examples.append(f"{row}: {key} = {shown_value(data)}, {reason}")
-            if count:
-                more = "; …" if count > len(examples) else ""
-                found.append(f"{counted(table, count)} {'holds' if count == 1 else 'hold'} a value it would refuse "
-                             f"({'; '.join(examples)}{more})")
+            tallies = [_Tally() for _ in checks]
+            for row, attribute, key, data in held_values_of(conn, table, list(by_code)):
+                for i in by_code.get(attribute, ()):
+                    tallies[i].see(row, key, data, checks[i][1])
+            for lines, tally in zip(found, tallies, strict=True):
+                if tally.count:
+                    lines.append(tally.said(table))
     return found
+
+
+@dataclass
+class _Tally:
+    """One check's refused rows in one table: how many, and the first EXAMPLES (one value per row)."""
+
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+    last: str | None = None
+
+    def see(self, row: str, key: str, data: Any, why: Why) -> None:
+        if row == self.last or (reason := why(key, data)) is None:
+            return
+        self.count, self.last = self.count + 1, row
+        if len(self.examples) < EXAMPLES:
+            self.examples.append(f"{row}: {key} = {shown_value(data)}, {reason}")
+
+    def said(self, table: str) -> str:
+        more = "; …" if self.count > len(self.examples) else ""
+        return (f"{counted(table, self.count)} {'holds' if self.count == 1 else 'hold'} a value it would refuse "
+                f"({'; '.join(self.examples)}{more})")
 
 
 def rule_problems(s: Structure, old: Attribute, new: Attribute) -> list[str]:
