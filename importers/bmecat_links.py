@@ -162,7 +162,7 @@ class Followups:
 def refinish(store: Store, counts: ImportCounts) -> None:
     """Record the counts again after work done once `run_import` finished the job (same status rule)."""
     if counts.job_id is not None:
-        store.finish_job(counts.job_id, counts.as_dict(), status="succeeded" if counts.rejected == 0 else "partial")
+        store.finish_job(counts.job_id, counts.as_dict(), status=counts.status)
 
 
 def _stored_associations(store: Store, skus: list[str]) -> dict[str, set[str]]:

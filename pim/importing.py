@@ -50,6 +50,11 @@ class ImportCounts:
     job_id: int | None = None
     extra: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def status(self) -> str:
+        """The status a finished import's job ends with: succeeded, or partial when a row was rejected."""
+        return "succeeded" if self.rejected == 0 else "partial"
+
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in ("read", "created", "updated", "unchanged", "rejected", "problems")}
         d.update(self.extra)
@@ -112,8 +117,7 @@ def run_import(
     except Exception as exc:
         store.finish_job(counts.job_id, counts.as_dict(), status="failed", error=repr(exc))  # type: ignore[arg-type]
         raise
-    status = "succeeded" if counts.rejected == 0 else "partial"
-    store.finish_job(counts.job_id, counts.as_dict(), status=status)  # type: ignore[arg-type]
+    store.finish_job(counts.job_id, counts.as_dict(), status=counts.status)  # type: ignore[arg-type]
     return counts
 
 

@@ -332,5 +332,5 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
     except Exception as exc:
         store.finish_job(counts.job_id, counts.as_dict(), status="failed", error=repr(exc))  # type: ignore[arg-type]
         raise
-    store.finish_job(counts.job_id, counts.as_dict(), status="succeeded" if not counts.rejected else "partial")  # type: ignore[arg-type]
+    store.finish_job(counts.job_id, counts.as_dict(), status=counts.status)  # type: ignore[arg-type]
     return counts
