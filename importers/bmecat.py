@@ -14,21 +14,22 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import delete
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References, refinish
 from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
 from importers.erp_values import partial_product
 from pim.catalog import Structure
+from pim.commerce import remove_price_list_entries
 from pim.errors import ConfigError, InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.merge import Merger, Precedence, load_candidates
+from pim.merge import Merger, Precedence
 from pim.product import Association, Product, trusted_provenance, value_key
 from pim.sources import SourceItem, cross_referenced, match_skus, merger_for
 from pim.store import Store
-from pim.store.store import QuarantineEntry, batched, now
+from pim.store.store import QuarantineEntry, batched
 from pim.structure import AttributeType
+from pim.withdraw import claimed_keys
 
 ISO639_2 = {"deu": "de_DE", "ger": "de_DE", "eng": "en_US", "fra": "fr_FR", "fre": "fr_FR", "ita": "it_IT",
             "spa": "es_ES", "nld": "nl_NL", "dut": "nl_NL", "pol": "pl_PL", "ces": "cs_CZ", "cze": "cs_CZ"}
@@ -481,33 +482,10 @@ def _known_deletes(store: Store, source: str, items: Iterator[SourceItem | Rejec
 def _withdrawal(store: Store, source: str, chunk: list[Parsed]) -> None:
     """Turn delete records into the supplier's withdrawal: every key it claims on the product, shown or as a
     candidate, merged as its empty value (docs/importers.md: the next claim takes over), as pim.withdraw does."""
-    skus = [i.record.identifier for i in chunk]
-    with store.engine.connect() as conn:
-        candidates = load_candidates(conn, skus)
-    shown = {p.identifier: p for p in store.iter_products(identifiers=skus)}
+    claimed = claimed_keys(store, source, [i.record.identifier for i in chunk])
     for item in chunk:
         sku = item.record.identifier
-        keys = {k for k, claims in candidates.get(sku, {}).items() if source in claims}
-        product = shown.get(sku)
-        if product is not None:
-            keys.update(k for k in product.values if (prov := product.provenance_of(k)) is not None and prov.source == source)
-        item.record = partial_product(sku, dict.fromkeys(sorted(keys)), item.record.source, {})  # type: ignore[arg-type]
-
-
-def _drop_tiers(store: Store, customer: str, source: str, skus: list[str]) -> int:
-    """Remove the supplier's tier prices of withdrawn products (its own price list only), noted for the delta
-    feeds as a complete price list's removals are (pim.commerce.CompletePriceLists.finish)."""
-    from pim.commerce import PAIRS_SEQ, PRICE, REMOVED
-
-    with store.begin() as conn:
-        gone = conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
-                                                PRICE.c.sku.in_(skus)).returning(PRICE.c.sku)).scalars().all()
-        if gone:
-            stamp = now()
-            store.upsert_rows(conn, REMOVED, [{"customer": customer, "sku": sku, "removed_at": stamp}
-                                              for sku in sorted(set(gone))], ["customer", "sku"])
-            store.next_seq(conn, 1, PAIRS_SEQ)
-    return len(gone)
+        item.record = partial_product(sku, dict.fromkeys(sorted(claimed[sku])), item.record.source, {})  # type: ignore[arg-type]
 
 
 def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path: Path,
@@ -529,7 +507,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             _withdrawal(store, source, withdrawn)  # type: ignore[arg-type]
             deletes.skus.extend(i.record.identifier for i in withdrawn)
             if m.tier_price_list:
-                _drop_tiers(store, m.tier_price_list, source, [i.record.identifier for i in withdrawn])
+                remove_price_list_entries(store, m.tier_price_list, source, [i.record.identifier for i in withdrawn])
         done: list[Parsed] = []
         for item in chunk:
             if isinstance(item, Rejected):

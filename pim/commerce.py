@@ -187,12 +187,8 @@ class CompletePriceLists:
                     SEEN.c.run == self.run, *(SEEN.c[k] == PRICE.c[k] for k in _PRICE_KEY)).exists()
                 gone = conn.execute(delete(PRICE).where(PRICE.c.customer.in_(named), ~held)
                                     .returning(PRICE.c.customer, PRICE.c.sku)).all()
-                if gone:
-                    removed = len(gone)
-                    stamp = now()
-                    self.store.upsert_rows(conn, REMOVED, [{"customer": c, "sku": sku, "removed_at": stamp}
-                                                           for c, sku in sorted(set(gone))], ["customer", "sku"])
-                    self.store.next_seq(conn, 1, PAIRS_SEQ)
+                removed = len(gone)
+                _note_removed(self.store, conn, gone)
             conn.execute(delete(SEEN).where(SEEN.c.run == self.run))
         self.finished = True
         return removed
@@ -210,6 +206,27 @@ class CompletePriceLists:
         else:
             self.store.resolve_quarantine(source, [key])
         return self.finish(remove=not rejected)
+
+
+def remove_price_list_entries(store: Store, customer: str, source: str, skus: list[str]) -> int:
+    """Remove `source`'s entries of `customer`'s price list for `skus` (a supplier withdrawing products),
+    noted for the delta feeds as a complete list's removals are; returns the entries removed."""
+    with store.begin() as conn:
+        gone = conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
+                                                PRICE.c.sku.in_(skus)).returning(PRICE.c.customer, PRICE.c.sku)).all()
+        _note_removed(store, conn, gone)
+    return len(gone)
+
+
+def _note_removed(store: Store, conn: Connection, gone: Iterable[tuple[str, str]]) -> None:
+    """Record removed (customer, SKU) pairs for the delta feeds (price_list_changed_since) and move PAIRS_SEQ:
+    who may see what changed."""
+    pairs = sorted({(c, sku) for c, sku in gone})
+    if pairs:
+        stamp = now()
+        store.upsert_rows(conn, REMOVED, [{"customer": c, "sku": sku, "removed_at": stamp} for c, sku in pairs],
+                          ["customer", "sku"])
+        store.next_seq(conn, 1, PAIRS_SEQ)
 
 
 def read_price_list_jsonl(path: Path) -> Iterator[PriceListEntry]:

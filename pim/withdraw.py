@@ -29,18 +29,29 @@ def withdraw_claims(store: Store, source: str, identifiers: Iterable[str],
                       merge=Merger(precedence, create_missing=False))
 
 
+def claimed_keys(store: Store, source: str, identifiers: list[str]) -> dict[str, set[str]]:
+    """identifier → every value key `source` claims on that product, shown or as a losing candidate (one
+    batch of products: one read of each). What withdrawing the source merges as empty."""
+    with store.engine.connect() as conn:
+        candidates = load_candidates(conn, identifiers)
+    shown = {p.identifier: p for p in store.iter_products(identifiers=identifiers)}
+    out: dict[str, set[str]] = {}
+    for ident in identifiers:
+        keys = {k for k, claims in candidates.get(ident, {}).items() if source in claims}
+        product = shown.get(ident)
+        if product is not None:
+            keys.update(k for k in product.values if _source_of(product, k) == source)
+        out[ident] = keys
+    return out
+
+
 def _records(store: Store, source: str, identifiers: Iterable[str], stamp: datetime, label: str) -> Iterator[Parsed]:
     line = 0
     for chunk in batched(dict.fromkeys(identifiers), store.batch_size):
-        with store.engine.connect() as conn:
-            candidates = load_candidates(conn, chunk)
-        shown = {p.identifier: p for p in store.iter_products(identifiers=chunk)}
+        claimed = claimed_keys(store, source, chunk)
         for ident in chunk:
             line += 1
-            keys = {k for k, claims in candidates.get(ident, {}).items() if source in claims}
-            product = shown.get(ident)
-            if product is not None:
-                keys.update(k for k in product.values if _source_of(product, k) == source)
+            keys = claimed[ident]
             if keys:
                 record = Product(identifier=ident, values=dict.fromkeys(sorted(keys)),
                                  source=Provenance(source=source, ref=label, at=stamp))
