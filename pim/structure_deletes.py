@@ -22,7 +22,9 @@ structure write, and the answer (Deleted) says what went, the jobs it queued and
 - A channel is kept while pim.channel_usage.delete_blockers names anything. Families' requirements on it are
   the one blocker the delete can lift itself: with `drop_requirements` those requirements are removed first
   (a family write each, rescoring the family on the channel), then the channel. Its stored gate decisions and
-  blocked counts (pim.gate) go in the channel's own delete transaction. A deleted channel rescores every
+  blocked counts (pim.gate) go in the channel's own delete transaction. A family, contract or search push
+  naming it, or a publication deciding for it, while it is deleted puts it back and refuses (`channel_raced`:
+  the same look-again as for imports above). A deleted channel rescores every
   family on it (its completeness rows go): inside pim.rescore_jobs.deferred with the threshold
   pim.rescore_jobs.IN_REQUEST (read at each call, tests lower it), a large catalog becomes queued rescore jobs."""
 
@@ -384,9 +386,36 @@ def delete_channel(store: Store, code: str, *, dry_run: bool = False, drop_requi
             if fresh:
                 store.put_structure("family", [_without(f, code) for f in fresh])
         store.delete_structure("channel", code, also=forget_channel_decisions(code, removed))  # its completeness rows go
+        if raced := channel_raced(store, code):
+            store.put_structure("channel", [s.channels[code]])
+            raise _refused("channels", code, raced + _dropped_anyway(done.requirements_dropped, code))
     done.gate_decisions, done.jobs = sum(removed), list(deferral.jobs)
     done.notice = _channel_notice(done)
     return done
+
+
+def channel_raced(store: Store, code: str) -> list[str]:
+    """What named channel `code` while it was being deleted: a family saved with requirements on it, a contract
+    or a search push made for it (pim.channel_usage.delete_blockers, read again), or a publication recording
+    gate decisions for it. None of those writers can be held back by the delete's transaction, so the delete
+    looks again afterwards, as the other sections do for imports (`_delete_unless_raced`)."""
+    from pim.structure_cache import cached_structure
+
+    with store.engine.connect() as conn:
+        fresh = cached_structure(conn)
+        decided = gate_decisions(conn, code)
+    found = [f"{b} (saved while it was being deleted)" for b in channel_usage.delete_blockers(store, fresh, code)]
+    if decided:
+        found.append(f"a publication recorded {decided} gate decision{'s' if decided != 1 else ''} for it while it "
+                     "was being deleted; delete it again once that publication has finished")
+    return found
+
+
+def _dropped_anyway(families: list[str], code: str) -> list[str]:
+    """The requirements a raced delete had already removed stay removed: say so, so nobody looks for them."""
+    if not families:
+        return []
+    return [f"the requirements of {', '.join(families)} on {code} were removed before that and stay removed"]
 
 
 def _channel_notice(done: Deleted) -> str:

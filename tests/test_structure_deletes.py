@@ -475,3 +475,55 @@ def test_the_cli_refuses_a_used_family_variant_with_exit_2_and_deletes_an_unused
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["items"] == {"family_variants": ["shoes_size"]}
     assert set(seeded.structure().family_variants) == {"shoes_color"}
+
+
+def _racing_delete(store: Store, monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> None:
+    """The channel delete's own write runs, then `meanwhile(store)` writes what a concurrent admin or publication
+    would have written between the check and the delete."""
+    real = store.delete_structure
+
+    def delete_then_race(kind: str, code: str, **kw: Any) -> Any:
+        out = real(kind, code, **kw)
+        if kind == "channel":
+            meanwhile(store)
+        return out
+
+    monkeypatch.setattr(store, "delete_structure", delete_then_race)
+
+
+@pytest.mark.parametrize("race, said", [
+    (lambda st: record_decisions(st, "b2b", [("complete", [])]), "a publication recorded 1 gate decision for it"),
+    (lambda st: st.put_structure("family", [st.structure().families["shoes"].model_copy(
+        update={"requirements": {**st.structure().families["shoes"].requirements, "b2b": ["sku"]}})]),
+     "1 family has requirements on it (shoes) (saved while it was being deleted)"),
+    (lambda st: put_contracts(st, [contract(code="late", channel="b2b", assortment={"rules": [{"families": ["shoes"]}]})]),
+     "1 contract builds its feed on it (late) (saved while it was being deleted)"),
+])
+def test_a_channel_named_while_it_is_deleted_is_put_back(seeded: Store, monkeypatch: pytest.MonkeyPatch,
+                                                          race: Any, said: str) -> None:
+    _b2b(seeded)
+    before = _locales(seeded, "complete", "b2b")
+    assert before  # scored on b2b (the identifier)
+    _racing_delete(seeded, monkeypatch, race)
+    with pytest.raises(DeleteRefused) as refused:
+        structure_deletes.delete(seeded, "channels", "b2b", defer_rescores=False)
+    assert said in str(refused.value)
+    assert "b2b" in seeded.structure().channels
+    assert _locales(seeded, "complete", "b2b") == before  # put back: scored there again
+
+
+def test_a_raced_delete_with_dropped_requirements_says_they_stay_dropped(seeded: Store,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _racing_delete(seeded, monkeypatch, lambda st: record_decisions(st, "ecommerce", [("complete", [])]))
+    with pytest.raises(DeleteRefused) as refused:
+        structure_deletes.delete(seeded, "channels", "ecommerce", drop_requirements=True, defer_rescores=False)
+    assert "the requirements of shoes on ecommerce were removed before that and stay removed" in str(refused.value)
+    s = seeded.structure()
+    assert "ecommerce" in s.channels and "ecommerce" not in s.families["shoes"].requirements
+
+
+def test_an_unraced_channel_delete_still_deletes(seeded: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _b2b(seeded)
+    _racing_delete(seeded, monkeypatch, lambda st: record_decisions(st, "ecommerce", [("complete", [])]))  # another channel
+    done = structure_deletes.delete(seeded, "channels", "b2b", defer_rescores=False)
+    assert done.notice == "Deleted b2b." and "b2b" not in seeded.structure().channels
