@@ -5,7 +5,10 @@ queue the same job for `pim worker` (pim.job_queue).
 
 A profile or map is named, never given as a path: a .yaml file under PIM_HOME, outside PIM_HOME/uploads and
 dot folders, so a request can neither read a file elsewhere on the server nor bring the mapping its own upload
-is read with. What the page offers (`profile_names`) is what `profile_file` accepts."""
+is read with. What the page offers (`profile_names`) is what `profile_file` accepts. A chosen file must also be
+the chosen source's kind of profile or map (`profile_problem`: its pim.registry.SCHEMAS model, which forbids
+unknown keys, so the kinds tell apart), so a wrong kind is refused at upload rather than failing the job in the
+worker; the page marks each file with the sources it fits (`profile_fits`)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pim import job_queue
+from pim import job_queue, registry
 from pim.errors import InputError
 from pim.home_names import YAML_SUFFIXES, home_file
 from pim.settings import get_settings
@@ -32,6 +35,7 @@ class Uploadable:
     suffixes: tuple[str, ...]
     option: str | None
     needs_profile: bool = False
+    schema: str | None = None  # the pim.registry.SCHEMAS model its profile or map must fit
 
 
 CONTENT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".xlsx", ".xlsm")
@@ -39,18 +43,23 @@ CONTENT_SUFFIXES = (".csv", ".tsv", ".txt", ".json", ".jsonl", ".xlsx", ".xlsm")
 #: reads a folder of exports and loads structure.
 UPLOADABLE: dict[str, Uploadable] = {
     # default: PIM_HOME/content.profile.yaml when there is one
-    "content": Uploadable("Content team", "content", "content", CONTENT_SUFFIXES, "profile"),
-    "erp_csv": Uploadable("ERP CSV", "ERP CSV", "erp", (".csv", ".tsv", ".txt"), "map", needs_profile=True),
-    "erp_xml": Uploadable("ERP XML (SAP MATMAS)", "ERP XML", "erp-xml", (".xml",), "map"),  # default: shipped map
-    "bmecat": Uploadable("Supplier BMEcat", "BMEcat", "bmecat", (".xml",), "map_path", needs_profile=True),
+    "content": Uploadable("Content team", "content", "content", CONTENT_SUFFIXES, "profile", schema="content_profile"),
+    "erp_csv": Uploadable("ERP CSV", "ERP CSV", "erp", (".csv", ".tsv", ".txt"), "map", needs_profile=True,
+                          schema="erp_csv_map"),
+    "erp_xml": Uploadable("ERP XML (SAP MATMAS)", "ERP XML", "erp-xml", (".xml",), "map",  # default: shipped map
+                          schema="erp_xml_map"),
+    "bmecat": Uploadable("Supplier BMEcat", "BMEcat", "bmecat", (".xml",), "map_path", needs_profile=True,
+                         schema="bmecat_map"),
     "supplier": Uploadable("Supplier CSV/XLSX", "supplier CSV/XLSX", "supplier",
-                           (".csv", ".tsv", ".txt", ".xlsx", ".xlsm"), "map_path", needs_profile=True),
+                           (".csv", ".tsv", ".txt", ".xlsx", ".xlsm"), "map_path", needs_profile=True,
+                           schema="supplier_table_map"),
     # replaces whole records: admins only (pim.web.job_roles)
     "jsonl": Uploadable("Native JSON Lines (replaces whole records)", "JSON Lines", "jsonl", (".jsonl",), None),
 }
 DEFAULT_IMPORTER = "content"
 MAPS_HINT = "put your map or profile under PIM_HOME/maps/ (e.g. maps/acme.map.yaml)"
 _MAX_LISTED = 500
+_checked: dict[tuple[str, str, int, int], str | None] = {}  # (schema, path, mtime_ns, size) → problem
 
 
 class Importing(Protocol):
@@ -129,12 +138,51 @@ def profile_name(path: str | Path) -> str:
     return given.relative_to(home).as_posix() if given.is_relative_to(home) else str(path)
 
 
+def profile_problem(importer: str, path: Path) -> str | None:
+    """Why the file at `path` is not a profile or map `importer` reads, in one line (None: it is one). Kept per
+    file version, since the page asks it of every listed file for every source."""
+    schema = UPLOADABLE[importer].schema
+    if schema is None:
+        return None
+    from pim.sources import load_profile
+
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror}"
+    key = (schema, str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _checked:
+        if len(_checked) > 4 * _MAX_LISTED:
+            _checked.clear()
+        try:
+            load_profile(registry.load(registry.SCHEMAS[schema]), path)
+            _checked[key] = None
+        except InputError as exc:
+            _checked[key] = f"{exc}" + (f" (at {exc.field})" if exc.field else "")
+    return _checked[key]
+
+
+def profile_fits(name: str, importers: list[str]) -> list[str]:
+    """Which of `importers` read the profile or map `name` (a `profile_names` entry)."""
+    path = profile_file(name)
+    return [i for i in importers if UPLOADABLE[i].option and profile_problem(i, path) is None]
+
+
 def _options(importer: str, spec: Uploadable, profile: str | None) -> dict[str, str]:
     """The importer's options for this upload (its profile or map); InputError names what is wrong."""
     if profile and spec.option is None:
         raise InputError(f"'{importer}' takes no profile", field="profile", hint="leave the profile empty")
     if profile:
-        return {spec.option: str(profile_file(profile))}  # type: ignore[dict-item]
+        path = profile_file(profile)
+        if problem := profile_problem(importer, path):
+            others = [UPLOADABLE[i].label for i in UPLOADABLE if i != importer and UPLOADABLE[i].option
+                      and profile_problem(i, path) is None]
+            article = "an" if spec.noun[0] in "AEIOU" else "a"
+            raise InputError(f"{profile} is not {article} {spec.noun} {spec.option.replace('_path', '')}: {problem}",
+                             field="profile", hint=f"it fits {' and '.join(others)}: choose that source, or "
+                             "another map" if others else f"fix it (see schemas/{spec.schema}.schema.json) or "
+                             "choose another")
+        return {spec.option: str(path)}  # type: ignore[dict-item]
     if spec.needs_profile:
         raise InputError(f"'{importer}' needs its map", field="profile",
                          hint=f"choose one, or name it in `profile`: a .yaml file under PIM_HOME; {MAPS_HINT}")

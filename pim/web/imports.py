@@ -69,7 +69,7 @@ def _page(request: Request, user: User, *, chosen: dict[str, str] | None = None,
     page = render(request, "imports.html", user, errors=errors or {},
                   sources={name: upload_imports.UPLOADABLE[name] for name in allowed},
                   chosen={"importer": importer, "profile": chosen.get("profile", "")},
-                  profiles=upload_imports.profile_names(),
+                  profiles={n: upload_imports.profile_fits(n, allowed) for n in upload_imports.profile_names()},
                   default_profile=upload_imports.profile_name(default) if default else None,
                   max_mb=MAX_UPLOAD // (1024 * 1024),
                   jobs=[job_row(j) for j in store_of(request).jobs(kind="import", limit=20)])
