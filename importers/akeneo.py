@@ -1,4 +1,4 @@
-"""Import an Akeneo CSV export folder: structure first (locales … association types), then product models
+"""Import an Akeneo CSV or XLSX export folder: structure first (locales … association types), then product models
 (roots before sub-models) and products through the shared import loop, so validation and quarantine are
 the same as for every other source. See docs/akeneo.md."""
 
@@ -18,6 +18,7 @@ from importers.akeneo_structure import (
     changed_items,
     check_utf8,
     dangling_options,
+    flat_file,
     read_header,
     read_structure,
 )
@@ -72,27 +73,30 @@ def _check_folder(folder: Path) -> None:
     if not folder.is_dir():
         raise InputError("not a folder", file=str(folder),
                          hint="give the folder that holds the export's attributes.csv, products.csv …")
-    if not (folder / "products.csv").is_file():
-        raise InputError("products.csv is missing: this is not an Akeneo CSV export folder",
+    if not flat_file(folder, "products.csv").is_file():
+        raise InputError("products.csv is missing (products.xlsx for an XLSX export): this is not an Akeneo export folder",
                          file=str(folder / "products.csv"),
-                         hint="export products (and product models) from Akeneo as CSV into this folder")
-    for name in _DATA_FILES:  # every file is UTF-8 or nothing is written
-        if (folder / name).is_file():
-            check_utf8(folder / name)
+                         hint="export products (and product models) from Akeneo as CSV or XLSX into this folder")
+    for name in _DATA_FILES:  # every CSV file is UTF-8 or nothing is written (XLSX is always Unicode)
+        path = flat_file(folder, name)
+        if path.is_file() and path.suffix == ".csv":
+            check_utf8(path)
 
 
 def _check_headers(folder: Path, read: StructureRead, stored: dict[str, list[Any]]) -> None:
     """Header mistakes stop the import before anything is written: a repeated column, no identifier column."""
     identifiers = [a.code for a in chain(read.items["attribute"], stored["attribute"]) if a.type == "identifier"]  # type: ignore[attr-defined]
     for name, required in (("product_models.csv", "code"), ("products.csv", identifiers[0] if identifiers else "sku")):
-        header = read_header(folder / name)
+        path = flat_file(folder, name)
+        header = read_header(path)
         if not header:
             continue
         repeated = sorted({c for c in header if header.count(c) > 1})
         if repeated:
-            raise InputError(f"column '{repeated[0]}' appears twice in the header", file=name, line=1, field=repeated[0])
+            raise InputError(f"column '{repeated[0]}' appears twice in the header", file=path.name, line=1,
+                             field=repeated[0])
         if required not in header:
-            raise InputError(f"{name} has no '{required}' column", file=name, line=1, field=required,
+            raise InputError(f"{path.name} has no '{required}' column", file=path.name, line=1, field=required,
                              hint="the first column of an Akeneo export is the product identifier or model code")
 
 
@@ -104,7 +108,7 @@ def _check_stored_values(store: Store, folder: Path, read: StructureRead) -> Non
 
     section_of = {kind: section for section, kind in SECTION_KIND.items()}
     files = {kind: name for name, kind, _ in STRUCTURE_FILES} | {"locale": "locales.csv", "currency": "currencies.csv"}
-    located = [(folder / files[kind], StructureFile.model_construct(**{section_of[kind]: read.items[kind]}),
+    located = [(flat_file(folder, files[kind]), StructureFile.model_construct(**{section_of[kind]: read.items[kind]}),
                 {section_of[kind]: read.lines.get(kind, [])}) for kind in _KIND_COUNTS if read.items[kind]]
     problems = stored_value_problems(store, store.structure(), located)
     if problems:

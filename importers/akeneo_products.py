@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from importers.akeneo_structure import CsvFile, CsvRow, codes
+from importers.akeneo_structure import CsvFile, CsvRow, codes, flat_file
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import Parsed, Rejected
@@ -153,7 +153,7 @@ class RowReader:
     # ------------------------------------------------------------ models
     def model_items(self) -> Iterator[Parsed | Rejected]:
         """Root models first, then sub-models, so each sub-model finds its parent (two streaming passes)."""
-        path = self.folder / "product_models.csv"
+        path = flat_file(self.folder, "product_models.csv")
         csv_file = CsvFile(path)
         header_checked = False
         for second_pass in (False, True):
@@ -165,7 +165,7 @@ class RowReader:
                     continue
                 if plan is None:
                     if not header_checked and "code" not in csv_file.header:
-                        raise InputError("product_models.csv has no 'code' column", file=path.name, line=1)
+                        raise InputError(f"{path.name} has no 'code' column", file=path.name, line=1)
                     header_checked = True
                     plan = plan_columns(csv_file.header, self.structure, MODEL_META)
                 if bool(row.cells.get("parent")) == second_pass:
@@ -201,7 +201,7 @@ class RowReader:
 
     # ------------------------------------------------------------ products
     def product_items(self) -> Iterator[Parsed | Rejected]:
-        path = self.folder / "products.csv"
+        path = flat_file(self.folder, "products.csv")
         csv_file = CsvFile(path)
         identifier = self.structure.identifier_attribute
         plan: ColumnPlan | None = None
@@ -211,7 +211,7 @@ class RowReader:
                 continue
             if plan is None:
                 if identifier not in csv_file.header:
-                    raise InputError(f"products.csv has no '{identifier}' column (the identifier attribute)",
+                    raise InputError(f"{path.name} has no '{identifier}' column (the identifier attribute)",
                                      file=path.name, line=1, field=identifier,
                                      hint="the first column of an Akeneo product export is the identifier")
                 plan = plan_columns(csv_file.header, self.structure, PRODUCT_META | {identifier})

@@ -1,5 +1,7 @@
-"""Akeneo's flat CSV files (`;`, `"`, UTF-8, header row) and the structure files: locales, currencies,
-attribute groups, attributes, options, categories, channels, families, family variants, association types.
+"""Akeneo's flat files — CSV (`;`, `"`, UTF-8, header row) or XLSX (the first sheet, header row; Akeneo's XLSX
+exports carry the same columns and texts) — and the structure files: locales, currencies, attribute groups,
+attributes, options, categories, channels, families, family variants, association types. A file is named by its
+CSV name throughout (`flat_file` finds the .xlsx beside it when the export was made as XLSX).
 
 Reading is strict: a file that is not UTF-8 fails before anything is written, a malformed row is reported
 with its file and line, and a structure row that does not fit our model is quarantined, never dropped."""
@@ -10,7 +12,9 @@ import codecs
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -61,6 +65,19 @@ Row = dict[str, str]
 
 
 # ---------------------------------------------------------------- reading
+def flat_file(folder: Path, name: str) -> Path:
+    """The export's file `name` (a CSV name, e.g. products.csv), or its .xlsx sibling when only that exists.
+    Both present is refused: which one is the export would be a guess."""
+    given = folder / name
+    xlsx = given.with_suffix(".xlsx")
+    if not xlsx.exists():
+        return given
+    if given.exists():
+        raise InputError(f"both {given.name} and {xlsx.name} are in the folder", file=str(folder),
+                         hint="keep the export you mean to import (CSV or XLSX) and move the other away")
+    return xlsx
+
+
 def check_utf8(path: Path) -> None:
     """Fail before any write if `path` is not UTF-8, naming the first bad line (streaming, C speed)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -99,6 +116,9 @@ class CsvFile:
     def rows(self) -> Iterator[CsvRow | Rejected]:
         if not self.path.exists() or self.path.stat().st_size == 0:
             return  # Akeneo writes empty files for empty exports (see the "minimal" catalog)
+        if self.path.suffix.lower() == ".xlsx":
+            yield from self._sheet_rows()
+            return
         name = self.path.name
         with self.path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=";", quotechar='"', strict=True)
@@ -125,6 +145,21 @@ class CsvFile:
                     continue
                 yield CsvRow(start, dict(zip(header, cells)))
 
+    def _sheet_rows(self) -> Iterator[CsvRow | Rejected]:
+        """The first sheet's rows, each cell as the CSV export writes it (`sheet_text`); the line is the sheet
+        row. A row with more filled cells than the header has columns is rejected, as a CSV row would be."""
+        from importers.workbook import text_rows
+
+        for header, number, cells in text_rows(self.path, sheet_text, lambda h, _: self._header(_trimmed(h)),
+                                               hint=XLSX_HINT):
+            extra = [c for c in cells[len(header):] if c.strip()]
+            if extra:
+                yield Rejected(f"row has {len(header) + len(extra)} filled cells but the header has {len(header)} "
+                               "(a value right of the last column?)", self.path.name, number,
+                               raw=dict(zip(header, cells)) | {"_cells": len(cells)})  # type: ignore[operator]
+                continue
+            yield CsvRow(number, dict(zip(header, [*cells, *[""] * (len(header) - len(cells))])))
+
     def _header(self, cells: list[str]) -> list[str]:
         header = [c.strip() for c in cells]
         seen: set[str] = set()
@@ -137,10 +172,45 @@ class CsvFile:
         return header
 
 
+XLSX_HINT = "export it from Akeneo again (XLSX or CSV); the first sheet is read, its first row is the header"
+
+
+def _trimmed(header: list[str]) -> list[str]:
+    """A sheet's header without the empty cells right of its last column (sheets report their used width)."""
+    end = len(header)
+    while end and not header[end - 1]:
+        end -= 1
+    return header[:end]
+
+
+def sheet_text(value: Any) -> str:
+    """A typed XLSX cell as Akeneo's CSV export writes it: whole numbers without a decimal point (an EAN stays
+    its digits), booleans 1/0, dates ISO 8601."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def read_header(path: Path) -> list[str]:
     """The header alone (empty for an empty file)."""
     if not path.exists() or path.stat().st_size == 0:
         return []
+    if path.suffix.lower() == ".xlsx":
+        from importers.workbook import text_rows
+
+        found: list[str] = []
+        rows = text_rows(path, sheet_text, lambda h, _: found.extend(_trimmed(h)) or found, hint=XLSX_HINT)
+        next(rows, None)  # stops at the first row below the header
+        rows.close()
+        return found
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return [c.strip() for c in next(csv.reader(handle, delimiter=";", quotechar='"'), [])]
 
@@ -254,12 +324,12 @@ def read_structure(folder: Path) -> StructureRead:
     only what Akeneo activates: a locale is active when a channel uses it, a currency when activated=1."""
     out = StructureRead()
     for file, kind, build in STRUCTURE_FILES:
-        out.items[kind], out.lines[kind] = _build_all(folder / file, build, out.rejects)
+        out.items[kind], out.lines[kind] = _build_all(flat_file(folder, file), build, out.rejects)
     used = {loc for ch in out.items["channel"] for loc in ch.locales}  # type: ignore[attr-defined]
-    out.items["locale"] = [Locale(code=c, enabled=True) for c in _codes_in(folder / "locales.csv", out.rejects)
+    out.items["locale"] = [Locale(code=c, enabled=True) for c in _codes_in(flat_file(folder, "locales.csv"), out.rejects)
                            if c in used]
     out.items["currency"] = [Currency(code=r.cells["code"], enabled=True)
-                             for r in _rows(folder / "currencies.csv", out.rejects)
+                             for r in _rows(flat_file(folder, "currencies.csv"), out.rejects)
                              if flag(r.cells.get("activated"))]
     return out
 
