@@ -67,9 +67,28 @@ class RenditionRow(SQLModel, table=True):
     created_at: datetime = utc_column()
 
 
+class RejectedAssetRow(SQLModel, table=True):
+    """The quarantine (media.rejected): the last bytes a ref was rejected for, kept under `key` so the team can
+    see what was refused after the source changed or vanished. One row per ref; `key` is None when the bytes
+    were over the ingest's size cap (then `note` says so). Goes when the ref passes, or by gc."""
+
+    __tablename__ = "rejected_asset"
+
+    ref: str = Field(sa_column=Column(Text, primary_key=True))
+    source: str = Field(max_length=100)
+    sha256: str = Field(max_length=64, index=True)
+    bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    key: str | None = Field(default=None, max_length=300)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    first_seen: datetime = utc_column()  # first rejected with these bytes
+    last_seen: datetime = utc_column(index=True)  # last recorded by an ingest (read again or known)
+
+
 ASSET: Table = AssetRow.__table__  # type: ignore[assignment]
 ORIGIN: Table = AssetOriginRow.__table__  # type: ignore[assignment]
 RENDITION: Table = RenditionRow.__table__  # type: ignore[assignment]
+REJECTED_ASSET: Table = RejectedAssetRow.__table__  # type: ignore[assignment]
 
 
 def original_key(sha: str, extension: str) -> str:

@@ -1,6 +1,7 @@
 """Bring images in: read each ref (local path, URL or uploaded bytes), hash it, validate it, store the
 original once per distinct content, and record every origin. Problems are recorded, never raised: one bad
-image must not stop a run. Reading and validating fan out through the project's Executor."""
+image must not stop a run; a rejected image's bytes are kept in the quarantine (media.rejected). Reading and
+validating fan out through the project's Executor."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from media import rejected as quarantine
 from media.assets import ASSET, ORIGIN, REJECTED, VALID, _chunks, original_key
 from media.errors import AssetRejected, FetchFailed
 from media.fence import begin_writes, vanished
@@ -38,6 +40,7 @@ class IngestCounts:
     unreadable: int = 0
     known: int = 0
     stored: int = 0  # originals written to the asset store (the rest were already there: dedupe)
+    kept: int = 0  # rejected bytes written to the quarantine (media.rejected)
     not_modified: int = 0  # refreshed refs known unchanged without reading them: HTTP 304, or same local file
     unchanged_files: int = 0  # of which local files whose size, mtime and inode had not changed
     problems: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -49,6 +52,8 @@ class IngestCounts:
             out["not modified (HTTP 304)"] = http
         if self.unchanged_files:
             out["not modified (file unchanged)"] = self.unchanged_files
+        if self.kept:
+            out["rejected files kept"] = self.kept
         return out
 
 
@@ -89,8 +94,8 @@ def examine(ref: str, *, asset_store: Any, media: MediaFile, base_dir: Path | No
         except AssetRejected as exc:
             verdict = {"status": REJECTED, "problem": _reason(exc)}
         _remember(rules, verdict)
-    if verdict["status"] == REJECTED:
-        return result | verdict
+    if verdict["status"] == REJECTED:  # kept for inspection, never decoded again
+        return result | verdict | quarantine.keep(asset_store, sha, data, cap=media.fetch.max_bytes)
     fmt = verdict["format"]
     key = original_key(sha, EXTENSIONS.get(fmt, fmt.lower()))
     stored = False
@@ -224,16 +229,25 @@ def _record(store: Any, records: list[tuple[dict[str, Any], str]], counts: Inges
     """Write the asset and origin rows of `records` in one transaction. Returns the records left out because
     their stored object vanished since `epoch` (media.fence: a gc ran meanwhile); the caller stores them again."""
     stamp = now()
-    keys = {res["key"] for res, _ in records if res.get("key") and not res.get("known")}
+    keys = {key for res, _ in records if not res.get("known") for key in _objects(res)}
     with store.begin() as conn:
         gone = vanished(store, conn, epoch, asset_store, keys)  # first: on SQLite it takes the write lock
-        lost = [(res, src) for res, src in records if res.get("key") in gone]
-        assets, origins = _rows([r for r in records if r[0].get("key") not in gone], counts, stamp)
+        lost = [(res, src) for res, src in records if gone & _objects(res)]
+        kept = [r for r in records if not gone & _objects(r[0])]
+        assets, origins = _rows(kept, counts, stamp)
         if assets:
             # Same bytes, same verdict: an asset row, once written, is never rewritten (keeps created_at).
             conn.execute(_insert(store, ASSET).on_conflict_do_nothing(index_elements=["sha256"]), list(assets.values()))
         store.upsert_rows(conn, ORIGIN, list(origins.values()), ["ref", "source"])
+        freed = quarantine.record(store, conn, kept, stamp)
+    if freed:  # after the commit, through the fence: bytes another ref was rejected for stay
+        quarantine.release(store, asset_store, freed)
     return lost
+
+
+def _objects(res: dict[str, Any]) -> set[str]:
+    """The asset-store keys a result's rows will name: its original, or its quarantined bytes."""
+    return {key for key in (res.get("key"), res.get("quarantine")) if key}
 
 
 def _rows(records: list[tuple[dict[str, Any], str]], counts: IngestCounts,
@@ -259,6 +273,7 @@ def _rows(records: list[tuple[dict[str, Any], str]], counts: IngestCounts,
         counts.valid += status == VALID
         counts.rejected += status == REJECTED
         counts.stored += bool(res.get("stored"))
+        counts.kept += bool(res.get("kept"))
         if status == REJECTED:
             counts.problems.append({"ref": res["ref"], "source": source, "reason": res["problem"]})
         assets[res["sha256"]] = {"sha256": res["sha256"], "format": res.get("format"), "width": res.get("width"),

@@ -95,7 +95,8 @@ def test_the_command_reports_and_respects_dry_run(catalog, pim_env: Path, monkey
     dry = runner.invoke(app, ["media", "gc", "--grace-days", "0", "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.output) == {"assets": 1, "objects": 2, "bytes": json.loads(dry.output)["bytes"], "orphans": 0,
-                                      "orphan_bytes": 0, "dry_run": True, "orphans_swept": True}
+                                      "orphan_bytes": 0, "rejected": 0, "rejected_objects": 0, "rejected_bytes": 0,
+                                      "dry_run": True, "orphans_swept": True}
     assert _count(store, ASSET) == 4
     done = runner.invoke(app, ["media", "gc", "--grace-days", "0"])
     assert done.exit_code == 0 and "deleted 1 unused image (2 objects" in done.output

@@ -58,7 +58,7 @@ def test_rejected_and_unreadable_images_become_problems_not_crashes(store: Store
     assert reasons["cut.jpg"].startswith("corrupt image: image file is truncated")
     assert reasons["notes.jpg"].startswith("not an image")
     assert reasons["gone.jpg"].startswith("file not found")
-    assert not assets.root.exists()  # nothing rejected is stored
+    assert not (assets.root / "originals").exists()  # nothing rejected is stored as an asset (only quarantined)
 
 
 def test_invalid_refs_lists_what_does_not_count_as_a_filled_image(store: Store, assets: LocalAssetStore,

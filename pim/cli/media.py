@@ -1,4 +1,4 @@
-"""`pim media`: ingest images, build channel renditions, list asset problems."""
+"""`pim media`: ingest images, build channel renditions, list asset problems and the rejected files kept."""
 
 from __future__ import annotations
 
@@ -54,6 +54,8 @@ def ingest(refs: list[str] = typer.Argument(None, help="Paths or URLs to ingest 
     table("media ingest", ["", "count"], [*counts.as_dict().items(), ("products rescored", rescored)])
     if counts.problems:
         console.print(f"[yellow]{len(counts.problems)} image problem(s):[/] pim media problems")
+    if counts.rejected:
+        console.print("rejected files are kept for inspection: pim media rejected")
 
 
 @app.command("renditions")
@@ -99,18 +101,60 @@ def problems(channel: str | None = typer.Option(None, "--channel", "-c",
           [(r["ref"], r["source"], (r["sha256"] or "")[:12], r["reason"]) for r in rows])
 
 
+@app.command("rejected")
+def rejected(get: str | None = typer.Option(None, "--get", metavar="SHA",
+                                            help="Write the kept bytes of this rejected image (sha256, or its "
+                                                 "first 6+ characters) to --out."),
+             out: Path | None = typer.Option(None, "--out", help="File --get writes the bytes to."),
+             limit: int = typer.Option(500, help="At most this many rows."),
+             as_json: bool = JsonOption) -> None:
+    """Images ingest rejected, with the bytes it kept (the source may have changed or vanished since); --get
+    writes one back for inspection. A row goes when its ref is ingested again and passes, or by `pim media gc`."""
+    from media import rejected as quarantine
+    from pim.errors import InputError
+    from pim.store import Store
+
+    store = Store.from_settings()
+    if get is None:
+        rows = quarantine.listing(store, limit=limit)
+        if as_json:
+            emit_json(rows)
+            return
+        table(f"{len(rows)} rejected image(s)", ["ref", "source", "reason", "size", "last seen", "sha256"],
+              [(r["ref"], r["source"], "; ".join(filter(None, (r["reason"], r["note"]))),
+                quarantine.size_text(r["bytes"]), f"{r['last_seen']:%Y-%m-%d %H:%M}", r["sha256"][:12]) for r in rows])
+        return
+    if out is None:
+        raise InputError("--get needs --out", field="--out",
+                         hint="e.g. --out rejected.bin (the bytes are written as they came)")
+    from media.storage import open_asset_store
+
+    row, data = quarantine.read_back(store, open_asset_store(), get)
+    out.write_bytes(data)
+    if as_json:
+        emit_json(row | {"out": str(out)})
+        return
+    console.print(f"wrote {len(data)} bytes of {row['ref']} ({row['sha256'][:12]}) to {out}: {row['reason']}")
+
+
 @app.command("gc")
 def gc(grace_days: float = typer.Option(7.0, "--grace-days", min=0,
                                         help="Keep assets and objects younger than this (uploads not yet assigned "
                                              "to a product, writes whose row is not recorded yet)."),
        orphans: bool = typer.Option(True, "--orphans/--no-orphans",
-                                    help="Also sweep stored objects no asset or rendition row names (lists the store)."),
+                                    help="Also sweep stored objects no asset, rendition or rejected-file row names "
+                                         "(lists the store)."),
        dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
+       rejected_older_than: float | None = typer.Option(
+           None, "--rejected-older-than", min=0, metavar="DAYS",
+           help="Drop kept rejected files last seen by an ingest longer ago than this (default: 30)."),
        config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
-    """Delete images no product or product model shows any more (original, renditions and records), then
-    objects in the asset store that no record names."""
+    """Delete images no product or product model shows any more (original, renditions and records), kept
+    rejected files no product shows or older than the retention, then objects in the asset store that no
+    record names."""
     from datetime import timedelta
 
+    from media import rejected as quarantine
     from media.gc import collect_garbage
     from media.settings import load_media_file
     from media.storage import open_asset_store
@@ -118,13 +162,15 @@ def gc(grace_days: float = typer.Option(7.0, "--grace-days", min=0,
 
     media, store = load_media_file(config), Store.from_settings()
     result = collect_garbage(store, open_asset_store(media=media), grace=timedelta(days=grace_days), dry_run=dry_run,
-                             orphans=orphans)
+                             orphans=orphans, rejected_retention=quarantine.retention(rejected_older_than))
     if as_json:
         emit_json(result.as_dict() | {"dry_run": dry_run, "orphans_swept": orphans})
         return
     verb = "would delete" if dry_run else "deleted"
     console.print(f"{verb} {result.assets} unused image{'s' if result.assets != 1 else ''} "
                   f"({result.objects} objects, {result.bytes / 1e6:.1f} MB)")
+    console.print(f"{verb} {result.rejected} kept rejected file record{'s' if result.rejected != 1 else ''} "
+                  f"({result.rejected_objects} objects, {result.rejected_bytes / 1e6:.1f} MB)")
     if orphans:
         console.print(f"{verb} {result.orphans} orphan object{'s' if result.orphans != 1 else ''} "
                       f"({result.orphan_bytes / 1e6:.1f} MB)")
