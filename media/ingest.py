@@ -127,15 +127,17 @@ def _remember(rules: tuple[str, tuple[str, ...], int], verdict: dict[str, Any]) 
 def ingest(store: Any, items: Iterable[tuple[str, str]], *, asset_store: Any, media: MediaFile | None = None,
            base_dir: Path | None = None, executor: Executor | None = None, refresh: bool = False,
            on_progress: Callable[[int], None] | None = None) -> IngestCounts:
-    """Ingest (ref, source) pairs. A ref already resolved to an asset is not read again unless `refresh`;
-    it only gains the new origin. Unreadable refs are retried on every run."""
+    """Ingest (ref, source) pairs. A ref already resolved to a valid asset is not read again unless `refresh`;
+    it only gains the new origin. Unreadable refs are retried on every run, and so are rejected ones, asked
+    first as a refresh asks (a local file's size and times, a URL's validators), so a file fixed in place is
+    taken in by the next run without `--refresh`, and an unchanged one costs a stat or a conditional request."""
     media = media or MediaFile()
     counts = IngestCounts()
     work = partial(_examine_since, asset_store=asset_store, media=media, base_dir=base_dir)
     for window in _windows(_dedupe(items), WINDOW):
         stored = _known(store, [ref for ref, _ in window])
         # a refresh reads every ref again, but asks first (HTTP validators, local size and mtime) what changed
-        known = {} if refresh else stored
+        known = {} if refresh else {ref: k for ref, k in stored.items() if not k.rejected}
         jobs = [((ref, stored.get(ref)), src) for ref, src in window if ref not in known]
         records = [({"ref": ref, "sha256": k.sha256, "problem": None, "known": True, "etag": k.etag,
                      "last_modified": k.last_modified}, src) for ref, src in window if (k := known.get(ref))]
@@ -208,6 +210,7 @@ class Known:
     sha256: str
     etag: str | None = None
     last_modified: str | None = None
+    rejected: bool = False  # its asset was refused: asked again every run (media.rejected keeps the bytes)
 
 
 def _examine_since(job: tuple[str, Known | None], **kw: Any) -> dict[str, Any]:
@@ -218,9 +221,11 @@ def _known(store: Any, refs: list[str]) -> dict[str, Known]:
     out: dict[str, Known] = {}
     with store.engine.connect() as conn:
         for chunk in _chunks(refs):
-            rows = conn.execute(select(ORIGIN.c.ref, ORIGIN.c.sha256, ORIGIN.c.etag, ORIGIN.c.last_modified)
+            rows = conn.execute(select(ORIGIN.c.ref, ORIGIN.c.sha256, ORIGIN.c.etag, ORIGIN.c.last_modified,
+                                       ASSET.c.status)
+                                .join(ASSET, ASSET.c.sha256 == ORIGIN.c.sha256, isouter=True)
                                 .where(ORIGIN.c.ref.in_(chunk), ORIGIN.c.sha256.is_not(None)))
-            out.update({ref: Known(sha, etag, lm) for ref, sha, etag, lm in rows})
+            out.update({ref: Known(sha, etag, lm, status == REJECTED) for ref, sha, etag, lm, status in rows})
     return out
 
 

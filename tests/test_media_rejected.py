@@ -115,16 +115,15 @@ def test_fixing_the_file_and_ingesting_again_clears_the_row_and_then_the_bytes(s
     assert set(rows(store)) == {"bomb.png", "cut.jpg", "copy-of-cut.jpg"}
     (photos / "bomb.png").write_bytes(GOOD)
     (photos / "cut.jpg").write_bytes(images.jpeg(50, 40))
-    counts = ingest(store, [("bomb.png", "erp"), ("cut.jpg", "erp")], asset_store=assets, base_dir=photos,
-                    refresh=True)
-    assert (counts.valid, counts.rejected) == (2, 0)
+    counts = ingest(store, [("bomb.png", "erp"), ("cut.jpg", "erp")], asset_store=assets, base_dir=photos)
+    assert (counts.valid, counts.rejected) == (2, 0)  # rejected refs are asked again every run: no --refresh
     assert set(rows(store)) == {"copy-of-cut.jpg"}
     # the bomb's bytes went with their only row; the cut JPEG's stay while copy-of-cut.jpg still names them
     assert stored(assets) == [quarantine_key(sha(CUT))]
     assert invalid_refs(store, ["bomb.png", "cut.jpg"]) == set()
     assert resolve(store, ["bomb.png"])["bomb.png"] == sha(GOOD)
     (photos / "copy-of-cut.jpg").write_bytes(images.jpeg(50, 40))
-    ingest(store, [("copy-of-cut.jpg", "erp")], asset_store=assets, base_dir=photos, refresh=True)
+    ingest(store, [("copy-of-cut.jpg", "erp")], asset_store=assets, base_dir=photos)
     assert rows(store) == {} and stored(assets) == []
     with pytest.raises(InputError, match="no rejected image"):
         read_back(store, assets, sha(CUT))
@@ -144,12 +143,14 @@ def test_rejected_again_with_other_bytes_replaces_the_row_and_frees_the_old_byte
     assert stored(local) == [quarantine_key(sha(BOMB))]
 
 
-def test_a_known_rejected_ref_recorded_again_counts_as_seen(store: Store, local: LocalAssetStore, photos: Path) -> None:
+def test_a_rejected_ref_seen_again_moves_its_last_seen(store: Store, local: LocalAssetStore, photos: Path) -> None:
     ingest(store, [("cut.jpg", "erp")], asset_store=local, base_dir=photos)
     age(store, "cut.jpg", 40)
-    counts = ingest(store, [("cut.jpg", "erp")], asset_store=local, base_dir=photos)  # not read again
-    assert counts.known == 1
+    first_seen = rows(store)["cut.jpg"]["first_seen"]
+    counts = ingest(store, [("cut.jpg", "erp")], asset_store=local, base_dir=photos)  # asked again: same bytes
+    assert (counts.rejected, counts.kept) == (1, 0)  # the same verdict; the bytes were kept already
     assert rows(store)["cut.jpg"]["last_seen"] > now() - timedelta(minutes=5)
+    assert rows(store)["cut.jpg"]["first_seen"] == first_seen
 
 
 def test_bytes_over_the_ingests_size_cap_are_not_kept_and_the_listing_says_so(store: Store,
@@ -269,3 +270,19 @@ def test_the_asset_rows_are_unchanged_by_the_quarantine(store: Store, local: Loc
         asset = conn.execute(select(ASSET).where(ASSET.c.sha256 == sha(BOMB))).one()
         total = conn.execute(select(func.count()).select_from(REJECTED_ASSET)).scalar_one()
     assert (asset.status, asset.key, total) == ("rejected", None, 1)  # the asset row names no object
+
+
+def test_a_rejected_file_left_as_it_was_is_only_statted_and_a_valid_one_not_even_that(store: Store, assets: Any,
+                                                                                     photos: Path) -> None:
+    import os
+    import time
+
+    (photos / "good.png").write_bytes(GOOD)
+    hour_ago = time.time() - 3600  # files modified just before reading keep no validator: make them older
+    for name in ("bomb.png", "good.png"):
+        os.utime(photos / name, (hour_ago, hour_ago))
+    first = ingest(store, [("bomb.png", "erp"), ("good.png", "erp")], asset_store=assets, base_dir=photos)
+    assert (first.valid, first.rejected) == (1, 1)
+    again = ingest(store, [("bomb.png", "erp"), ("good.png", "erp")], asset_store=assets, base_dir=photos)
+    assert (again.known, again.unchanged_files, again.rejected, again.kept) == (2, 1, 0, 0)
+    assert set(rows(store)) == {"bomb.png"}  # still refused, still kept
