@@ -7,7 +7,10 @@ says `unmatched: create`.
 A spreadsheet (CSV, XLSX) is often a sheet `pim export sheet` wrote, edited and brought back: a cell its
 `_sheet` column says is untouched since the export, or that still says what the product shows, is no claim
 (pim.content_sheet.untouched, unchanged), so only the edited cells take over, values other sources hold
-stay theirs, and values they changed after the export are not overwritten with the sheet's older text."""
+stay theirs, and values they changed after the export are not overwritten with the sheet's older text.
+A number Excel retyped (4.00638E+12, leading zeros gone, a trailing .0) counts as the text it stands for when
+that is the exported (or shown) text; otherwise its row is quarantined with what Excel did and how to avoid
+it, so Excel's rendering is never stored (pim.content_sheet.excel_meant, excel_mangled)."""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from pim.sources import SourceProfile, decode_guard, merger_for, open_text
 from pim.spreadsheet import unescape_formula
 from pim.store import Store
 from pim.store.store import batched
+from pim.structure import Attribute
 
 ASSOC_PREFIX = "associations:"
 
@@ -302,32 +306,79 @@ def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Stru
     (pim.content_sheet.unchanged). A sheet exported, edited and imported claims its edited cells only, and
     an untouched cell never claims its export-time text over a value another source has changed since.
     `claim_unchanged` keeps the cells that say what the product shows now (untouched or not) as claims; it
-    still drops untouched ones that no longer do. One read of the shown values per `batch` records."""
+    still drops untouched ones that no longer do. A cell Excel turned into another number is read as the
+    text it stands for, or its record rejected when it stands for none (_excel). One read of the shown values
+    per `batch` records."""
     options = {code: set(opts) for code, opts in structure.options.items()}
     for chunk in batched(items, batch):
-        records = [(item.record, content_sheet.read_version((item.raw or {}).get(content_sheet.VERSION_COLUMN)))
-                   for item in chunk if isinstance(item, Parsed) and isinstance(item.record, Product)]
-        if claim_unchanged:
-            records = [(record, version) for record, version in records if version]
-        shown = content_sheet.shown_values(store, [r.identifier for r, _ in records]) if records else {}
-        for record, version in records:
+        records = [(n, item.record, content_sheet.read_version((item.raw or {}).get(content_sheet.VERSION_COLUMN)))
+                   for n, item in enumerate(chunk) if isinstance(item, Parsed) and isinstance(item.record, Product)]
+        if claim_unchanged:  # a record without version keeps every cell: read it only for Excel's numbers
+            records = [(n, record, version) for n, record, version in records
+                       if version or _any_excel_suspect(record, structure)]
+        shown = content_sheet.shown_values(store, [r.identifier for _, r, _ in records]) if records else {}
+        for n, record, version in records:
             values = shown.get(record.identifier)
-            if values is None:
+            known = values is not None  # an unknown SKU (created, or quarantined later) is still checked for Excel
+            if not known and not _any_excel_suspect(record, structure):
                 continue
+            values = values or {}
+            problems: list[tuple[str, str]] = []
             for key, cell in list(record.values.items()):
                 attr = structure.attributes.get(key.split(":")[0].split("@")[0])
                 if attr is None:
                     continue
-                if content_sheet.untouched(version, record.identifier, key, cell):
-                    drop = not claim_unchanged or not content_sheet.unchanged(
-                        attr, cell, values.get(key), options.get(attr.code), structure.measures)
-                else:
-                    drop = not claim_unchanged and content_sheet.unchanged(
-                        attr, cell, values.get(key), options.get(attr.code), structure.measures)
+                measures, opts = structure.measures, options.get(attr.code)
+                shown_value = values.get(key)
+                drop = known and _no_claim(attr, record.identifier, key, cell, shown_value, version, opts, measures,
+                                           claim_unchanged)
+                if not drop and content_sheet.excel_suspect(attr, cell):
+                    meant, problem = _excel(attr, record.identifier, key, cell, shown_value, version)
+                    if problem:
+                        problems.append((key, problem))
+                        continue
+                    if meant is not None:
+                        record.values[key] = cell = meant
+                        drop = known and _no_claim(attr, record.identifier, key, cell, shown_value, version, opts,
+                                                   measures, claim_unchanged)
                 if drop:
                     del record.values[key]
                     record.provenance.pop(key, None)
+            if problems:
+                item = chunk[n]
+                chunk[n] = Rejected("; ".join(f"{key}: {reason}" for key, reason in problems), item.file, item.line,
+                                    problems[0][0], item.raw, record.identifier)
         yield from chunk
+
+
+def _no_claim(attr: Attribute, sku: str, key: str, cell: Any, shown: Any, version: frozenset[bytes] | None,
+              options: set[str] | None, measures: Any, claim_unchanged: bool) -> bool:
+    """Whether a cell is no claim: untouched since the export (and, with claim_unchanged, no longer what the
+    product shows), or, without claim_unchanged, still what the product shows."""
+    if content_sheet.untouched(version, sku, key, cell):
+        return not claim_unchanged or not content_sheet.unchanged(attr, cell, shown, options, measures)
+    return not claim_unchanged and content_sheet.unchanged(attr, cell, shown, options, measures)
+
+
+def _excel(attr: Attribute, sku: str, key: str, cell: str, shown: Any, version: frozenset[bytes] | None
+           ) -> tuple[str | None, str | None]:
+    """(the text a cell Excel retyped stands for, None) or (None, the quarantine's reason when it stands for no
+    text we know and reads as Excel's doing); (None, None) for a number the team typed."""
+    shown_text = content_sheet.cell_text(attr, shown).strip()
+    meant = content_sheet.excel_meant(attr, cell, shown_text, version, sku, key)
+    if meant is not None:
+        return meant, None
+    if content_sheet.excel_mangled(attr, cell, shown_text):
+        return None, content_sheet.excel_reason(cell)
+    return None, None
+
+
+def _any_excel_suspect(record: Product, structure: Structure) -> bool:
+    for key, cell in record.values.items():
+        attr = structure.attributes.get(key.split(":")[0].split("@")[0])
+        if attr is not None and content_sheet.excel_suspect(attr, cell):
+            return True
+    return False
 
 
 def import_content(path: Path, store: Store, profile: ContentProfile | None = None, *,

@@ -13,19 +13,26 @@ the column, or a column that was not exported, falls back to comparing with what
 Streamed: the caller hands over product ids a page at a time (the grid's filter and keyset paging, see
 pim.grid_query and `pim export sheet`); each page's values are read in one query, the models its variants
 inherit from through a bounded cache. Cells are formula-escaped (pim.spreadsheet) on the way out and
-unescaped by the importer on the way in; an XLSX cell longer than Excel holds is refused, not cut."""
+unescaped by the importer on the way in; an XLSX cell longer than Excel holds is refused, not cut.
+
+Written in the format the team's content profile reads (SheetFormat): its identifier column, CSV delimiter
+and encoding; a cell the encoding cannot carry is refused (naming product and column), never replaced. A
+number Excel retyped on the way back (4.00638E+12, lost leading zeros, a trailing .0) is recognised as the
+text the sheet said when it still stands for it (`excel_meant`), and otherwise refused (`excel_mangled`),
+so Excel's rendering is never stored as the team's edit."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import csv
 import hashlib
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,6 +49,7 @@ from pim.validation import RecordValidator
 from pim.values import ValueProblem, normalize
 
 SKU_COLUMN = "sku"  # importers.content.ContentProfile.sku_field's default
+MODEL_COLUMN = "model"  # … and its model_field's
 #: The last column: each exported cell's digest, so the import tells an untouched cell from an edited one.
 VERSION_COLUMN = "_sheet"
 VERSION_TAG = "v1."
@@ -67,12 +75,62 @@ def _illegal_xlsx() -> Any:
     return ILLEGAL_CHARACTERS_RE
 
 
+# ---------------------------------------------------------------- format
+_UTF = ("utf-8", "utf-16", "utf-32")
+
+
+@dataclass(frozen=True)
+class SheetFormat:
+    """How the content profile the sheet goes back through reads it (importers.content.ContentProfile), so the
+    export writes it that way: the identifier and model columns' names, the CSV's delimiter and encoding, and
+    whether a leading quote is a formula escape. The defaults are the default profile's. The profile's
+    `fields` map JSON fields only (a CSV or XLSX column is a value key as is) and its `list_separator` splits
+    only bullets, images and associations columns, which the sheet does not write: neither changes it."""
+
+    sku_column: str = SKU_COLUMN
+    model_column: str = MODEL_COLUMN
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    formula_escaped: bool = True
+
+    @classmethod
+    def of(cls, profile: Any) -> SheetFormat:
+        """The format a content profile reads; InputError for an encoding or delimiter no CSV can be written in."""
+        try:
+            codecs.lookup(profile.encoding)
+        except LookupError:
+            raise InputError(f"the profile's encoding '{profile.encoding}' is not one Python knows", field="encoding",
+                             hint="use utf-8, utf-8-sig, cp1252, latin-1 or utf-16") from None
+        if profile.delimiter in ('"', "\r", "\n"):
+            raise InputError(f"the profile's delimiter {profile.delimiter!r} cannot separate CSV cells", field="delimiter",
+                             hint="use , or ; (or a tab)")
+        return cls(profile.sku_field, profile.model_field, profile.delimiter, profile.encoding, profile.formula_escaped)
+
+    @property
+    def codec(self) -> str:
+        return codecs.lookup(self.encoding).name
+
+    @property
+    def any_text(self) -> bool:
+        """Whether the encoding carries every text (a UTF one): then no cell needs checking."""
+        return self.codec.startswith(_UTF)
+
+    @property
+    def charset(self) -> str:
+        """The charset a download names: the codec, a UTF-8 one without its BOM variant's suffix."""
+        return "utf-8" if self.codec.startswith("utf-8") else self.codec
+
+
+DEFAULT_FORMAT = SheetFormat()
+
+
 # ---------------------------------------------------------------- columns
-def value_column(column: str) -> bool:
-    """Whether the content importer reads this column as the value key it names: `sku`, `model`, `images`,
-    `bullets[:locale]` and `associations:<type>` are its convenience columns (importers.content.read_csv)."""
-    return not (column in (SKU_COLUMN, "model", "images", VERSION_COLUMN) or column.split(":")[0] == "bullets"
-                or column.startswith("associations:"))
+def value_column(column: str, fmt: SheetFormat = DEFAULT_FORMAT) -> bool:
+    """Whether the content importer reads this column as the value key it names: the profile's identifier and
+    model columns, `images`, `bullets[:locale]` and `associations:<type>` are its convenience columns
+    (importers.content.read_csv)."""
+    return not (column in (fmt.sku_column, fmt.model_column, "images", VERSION_COLUMN)
+                or column.split(":")[0] == "bullets" or column.startswith("associations:"))
 
 
 @dataclass
@@ -84,18 +142,22 @@ class SheetScope:
     family: str | None = None
     category: str | None = None
     keys: list[str] = field(default_factory=list)
+    fmt: SheetFormat = DEFAULT_FORMAT
 
     @property
     def header(self) -> list[str]:
-        """sku, the value keys, and the version column (the rows sheet_rows gives)."""
-        return [SKU_COLUMN, *self.keys, VERSION_COLUMN]
+        """The identifier column (the profile's name for it), the value keys, and the version column (the rows
+        sheet_rows gives)."""
+        return [self.fmt.sku_column, *self.keys, VERSION_COLUMN]
 
 
 def scope(s: Structure, *, family: str | None = None, category: str | None = None, channel: str | None = None,
-          locales: Sequence[str] = (), columns: Sequence[str] = (), catalog_families: Iterable[str] | None = None) -> SheetScope:
+          locales: Sequence[str] = (), columns: Sequence[str] = (), catalog_families: Iterable[str] | None = None,
+          fmt: SheetFormat = DEFAULT_FORMAT) -> SheetScope:
     """Check the filter and choose the columns: `columns` as given, else the text and textarea attributes of
     `family` (or of `catalog_families`, the families products are in) for the channel and locales. The
-    channel defaults to the first one (as in the grid), the locales to the channel's."""
+    channel defaults to the first one (as in the grid), the locales to the channel's. `fmt`: the profile's
+    format, whose identifier and model columns no value key may take."""
     if family and family not in s.families:
         raise InputError(f"no family '{family}'", field="family", hint=f"families: {_some(s.families)}")
     if category and category not in s.categories:
@@ -109,13 +171,13 @@ def scope(s: Structure, *, family: str | None = None, category: str | None = Non
     if unknown:
         raise InputError(f"locale '{unknown[0]}' is not one of {'channel ' + channel if channel else 'the catalog'}'s",
                          field="locale", hint=f"locales: {', '.join(allowed)}")
-    out = SheetScope(channel, list(dict.fromkeys(c.strip() for c in wanted)) or list(allowed), family, category)
+    out = SheetScope(channel, list(dict.fromkeys(c.strip() for c in wanted)) or list(allowed), family, category, fmt=fmt)
     keys = [k for given in columns for k in given.split(",") if k.strip()]
     if keys:
-        out.keys = _checked_keys(s, [k.strip() for k in keys])
+        out.keys = _checked_keys(s, [k.strip() for k in keys], fmt)
     else:
         families = [family] if family else [f for f in (catalog_families or s.families) if f in s.families]
-        out.keys = default_keys(s, families, out.channel, out.locales)
+        out.keys = [k for k in default_keys(s, families, out.channel, out.locales) if value_column(k, fmt)]
     return out
 
 
@@ -139,7 +201,7 @@ def default_keys(s: Structure, families: Iterable[str], channel: str | None, loc
     return keys
 
 
-def _checked_keys(s: Structure, keys: list[str]) -> list[str]:
+def _checked_keys(s: Structure, keys: list[str], fmt: SheetFormat = DEFAULT_FORMAT) -> list[str]:
     check = RecordValidator(s).check_key
     for key in keys:
         problem = check(key)
@@ -148,13 +210,13 @@ def _checked_keys(s: Structure, keys: list[str]) -> list[str]:
                              hint="name value keys as the import reads them: name:en_US, description:de_DE@ecommerce")
         attr = s.attributes[key.split(":")[0].split("@")[0]]
         if attr.type == AttributeType.identifier:
-            raise InputError(f"column '{key}': the '{SKU_COLUMN}' column names the product already", field="columns",
+            raise InputError(f"column '{key}': the '{fmt.sku_column}' column names the product already", field="columns",
                              hint="leave the identifier out of --columns")
         if attr.type not in SHEET_TYPES:
             raise InputError(f"column '{key}': a {attr.type.value} value does not fit in one cell the content import "
                              "reads back", field="columns", hint="leave it out; edit it on the product page or import it "
                              "from its source")
-        if not value_column(key):
+        if not value_column(key, fmt):
             raise InputError(f"column '{key}': the content import reads a '{key}' column as its own field, not as "
                              "this value", field="columns", hint="leave it out; edit it on the product page")
     return list(dict.fromkeys(keys))
@@ -267,6 +329,97 @@ def untouched(version: frozenset[bytes] | None, sku: str, column: str, cell: str
     return version is not None and cell_digest(sku, column, cell) in version
 
 
+# ---------------------------------------------------------------- Excel's numbers
+#: A cell Excel may have read as a number and saved as it shows it: digits, a decimal part, an exponent.
+_NUMERIC = re.compile(r"-?[0-9][0-9.,]*(?:[eE][+-]?[0-9]+)?")
+#: How Excel saves a number it shows in scientific notation: one digit, its decimals, a signed exponent
+#: (4.00638E+12; 4,00638E+12 where the decimal mark is a comma).
+_SCIENTIFIC = re.compile(r"(-?)([0-9])(?:[.,]([0-9]+))?[eE]([+-][0-9]{1,3})")
+_PLAIN = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
+_EXPORTED_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_DIGITS = re.compile(r"[0-9]+")
+_POINT_ZERO = re.compile(r"([0-9]+)[.,]0+")
+#: The significant digits Excel keeps of a number: a longer digit string comes back with zeros after them.
+EXCEL_DIGITS = 15
+#: Attribute types whose cells are checked for Excel's number conversion (a boolean's 1/0, a date, a list of
+#: options are not digit strings Excel could have shortened).
+_EXCEL_TYPES = frozenset({AttributeType.text, AttributeType.textarea, AttributeType.identifier,
+                          AttributeType.simple_select, AttributeType.number})
+
+
+def excel_suspect(attr: Attribute, cell: Any) -> bool:
+    """Whether an imported cell may be Excel's rendering of a number: the cheap test that keeps every other
+    cell off the checks below."""
+    return (isinstance(cell, str) and attr.type in _EXCEL_TYPES and cell[:1] in "-0123456789"
+            and _NUMERIC.fullmatch(cell) is not None)
+
+
+def excel_rendering(cell: str, wrote: str) -> bool:
+    """Whether `cell` is what Excel saves for the exported text `wrote` (plain digits, maybe with decimals)
+    after reading it as a number: scientific notation whose value is `wrote`'s to the digits it shows; the
+    same value without the leading zeros, or with a trailing .0 (or ,0); the first 15 significant digits of a
+    longer one followed by zeros."""
+    if cell == wrote or not _EXPORTED_NUMBER.fullmatch(wrote):
+        return False
+    exported = Decimal(wrote)
+    sci = _SCIENTIFIC.fullmatch(cell)
+    if sci:
+        sign, digit, decimals, exponent = sci.groups()
+        decimals = decimals or ""
+        shown = Decimal(f"{sign}{digit}.{decimals or '0'}E{exponent}")
+        last_digit = Decimal(1).scaleb(int(exponent) - len(decimals))
+        return abs(shown - exported) * 2 <= last_digit
+    if not _PLAIN.fullmatch(cell):
+        return False
+    try:
+        value = Decimal(cell.replace(",", "."))
+    except InvalidOperation:
+        return False
+    if value == exported:
+        return True
+    if len(exported.as_tuple().digits) <= EXCEL_DIGITS or exported != exported.to_integral_value():
+        return False
+    return abs(value - exported) < Decimal(1).scaleb(exported.adjusted() + 1 - EXCEL_DIGITS)
+
+
+def excel_meant(attr: Attribute, cell: str, shown_text: str, version: frozenset[bytes] | None, sku: str,
+                column: str) -> str | None:
+    """The text a cell Excel retyped stands for: the exported text the row's version names (the cell with its
+    leading zeros back, without a trailing .0), else what the product shows now when the cell is Excel's
+    rendering of it (a sheet without version: what it showed at the export). None: no text we know."""
+    if version is not None and attr.type != AttributeType.number:
+        point_zero = _POINT_ZERO.fullmatch(cell)
+        bare = point_zero.group(1) if point_zero else cell if _DIGITS.fullmatch(cell) else None
+        if bare:
+            for zeros in range(max(2, EXCEL_DIGITS - len(bare))):
+                candidate = "0" * zeros + bare
+                if candidate != cell and untouched(version, sku, column, candidate):
+                    return candidate
+    if shown_text and excel_rendering(cell, shown_text):
+        return shown_text
+    return None
+
+
+def excel_mangled(attr: Attribute, cell: str, shown_text: str) -> bool:
+    """Whether a cell excel_meant found no text for still reads as Excel's doing rather than the team's edit:
+    scientific notation (Excel shows six digits: the number is lost), or, where the product shows a digit
+    string, a trailing .0, or fewer digits with the leading zeros gone."""
+    if _SCIENTIFIC.fullmatch(cell):
+        return True
+    if attr.type == AttributeType.number or not _DIGITS.fullmatch(shown_text):
+        return False
+    if _POINT_ZERO.fullmatch(cell):
+        return True
+    return (shown_text.startswith("0") and _DIGITS.fullmatch(cell) is not None and not cell.startswith("0")
+            and len(cell) < len(shown_text))
+
+
+def excel_reason(cell: str) -> str:
+    """The quarantine's reason for a cell Excel mangled: what it shows, and how to keep Excel from it."""
+    return (f"Excel turned this number into {cell} — format the column as Text before saving, or use the .xlsx "
+            "download")
+
+
 # ---------------------------------------------------------------- values
 class _Models:
     """code → (parent, values) of the models variants inherit from, read a page at a time and kept (bounded)."""
@@ -337,15 +490,66 @@ def sheet_rows(store: Store, s: Structure, pages: Iterable[Sequence[int]], keys:
 
 
 # ---------------------------------------------------------------- files
-def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[str]], every: int = 500) -> Iterator[str]:
-    """CSV text in pieces, for a streamed download: a UTF-8 byte order mark first (so spreadsheets read the
-    accents right; the importer skips it), escaped cells."""
+def can_fail(fmt: SheetFormat) -> bool:
+    """Whether writing a sheet in `fmt` may refuse a cell (an encoding that does not carry every text, or no
+    formula escaping), so a download is written whole before it is sent."""
+    return not fmt.any_text or not fmt.formula_escaped
+
+
+def _check_cells(header: Sequence[str], row: Sequence[str], cells: Sequence[str], fmt: SheetFormat, *,
+                 csv_text: bool) -> None:
+    """Refuse what the profile would not read back as the exported text: a cell its encoding cannot carry
+    (CSV), a formula-looking cell when the profile does not drop our escape quote. The fast path (the default
+    profile) checks nothing."""
+    if not fmt.formula_escaped:
+        for column, text in zip(header, row):
+            if escape_formula(text) != text:
+                raise InputError(f"product '{row[0]}': column '{column}' starts like a formula ({text[:20]!r}) and "
+                                 "the profile reads cells without formula escapes (formula_escaped: false)",
+                                 field=column, hint="set formula_escaped: true in the content profile (the default), "
+                                 "or leave that column out")
+    if csv_text and not fmt.any_text:
+        try:
+            "".join(cells).encode(fmt.encoding)
+        except UnicodeEncodeError:
+            for column, cell in zip(header, cells):
+                try:
+                    cell.encode(fmt.encoding)
+                except UnicodeEncodeError as exc:
+                    char = cell[exc.start]
+                    raise InputError(f"product '{row[0]}': column '{column}' holds {char!r} (U+{ord(char):04X}), "
+                                     f"which {fmt.encoding} cannot carry", field=column,
+                                     hint="set encoding: utf-8-sig in the content profile (Excel reads it), or "
+                                          "change that text") from None
+
+
+def _check_header(header: Sequence[str], fmt: SheetFormat) -> None:
+    if not fmt.any_text:
+        for column in header:
+            try:
+                column.encode(fmt.encoding)
+            except UnicodeEncodeError:
+                raise InputError(f"the column name '{column}' cannot be written in {fmt.encoding}", field=column,
+                                 hint="set encoding: utf-8-sig in the content profile, or leave that column out") from None
+
+
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[str]], every: int = 500,
+               fmt: SheetFormat = DEFAULT_FORMAT) -> Iterator[str]:
+    """CSV text in pieces, for a streamed download, with the profile's delimiter: for UTF-8 a byte order mark
+    first (so spreadsheets read the accents right; the importer skips it; utf-8-sig and utf-16 encoders write
+    their own), escaped cells. InputError for a cell the profile would not read back (_check_cells)."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=fmt.delimiter)
+    if fmt.codec == "utf-8":
+        out.write("\ufeff")
+    _check_header(header, fmt)
     writer.writerow(header)
+    check = can_fail(fmt)
     for n, row in enumerate(rows, start=1):
-        writer.writerow([sheet_cell(c) for c in row])
+        cells = [sheet_cell(c) for c in row]
+        if check:
+            _check_cells(header, row, cells, fmt, csv_text=True)
+        writer.writerow(cells)
         if n % every == 0:
             yield out.getvalue()
             out.seek(0)
@@ -353,11 +557,20 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[str]], every: int 
     yield out.getvalue()
 
 
-def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[Sequence[str]]) -> int:
+def encoded(chunks: Iterable[str], fmt: SheetFormat = DEFAULT_FORMAT) -> Iterator[bytes]:
+    """csv_chunks as bytes in the profile's encoding (one encoder: a BOM it writes comes once)."""
+    encoder = codecs.getincrementalencoder(fmt.encoding)(errors="strict")
+    for chunk in chunks:
+        yield encoder.encode(chunk)
+    yield encoder.encode("", final=True)
+
+
+def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[Sequence[str]],
+               fmt: SheetFormat = DEFAULT_FORMAT) -> int:
     """An XLSX workbook of one sheet, written with openpyxl's write-only mode (rows go to a temporary file as
     they come); every cell is text, the version column hidden. Returns the rows written. InputError for a
     cell longer than Excel holds: Excel would cut it (and the import would then claim the cut text), so the
-    caller drops the half-written file."""
+    caller drops the half-written file; also for a formula-looking cell when the profile reads no escapes."""
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
@@ -370,6 +583,8 @@ def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[S
         ws.append(list(header))
         for row in rows:
             cells = [sheet_cell(c, xlsx=True) for c in row]
+            if not fmt.formula_escaped:
+                _check_cells(header, row, cells, fmt, csv_text=False)
             for column, cell in zip(header, cells):
                 _check_length(cell, row[0], column)
             ws.append(cells)
@@ -414,9 +629,10 @@ def check_out(out: Path) -> str:
     return kind
 
 
-def write_sheet(out: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> int:
-    """The sheet to `out` (.csv or .xlsx), through `out.part` so a stopped export leaves no half file.
-    Returns the rows written."""
+def write_sheet(out: Path, header: Sequence[str], rows: Iterable[Sequence[str]],
+                fmt: SheetFormat = DEFAULT_FORMAT) -> int:
+    """The sheet to `out` (.csv or .xlsx) in the profile's format, through `out.part` so a stopped or refused
+    export leaves no half file. Returns the rows written."""
     kind = check_out(out)
     tmp = out.with_name(out.name + ".part")
     written = [0]
@@ -428,10 +644,10 @@ def write_sheet(out: Path, header: Sequence[str], rows: Iterable[Sequence[str]])
 
     try:
         if kind == ".xlsx":
-            write_xlsx(tmp, header, counted())
+            write_xlsx(tmp, header, counted(), fmt)
         else:
-            with tmp.open("w", encoding="utf-8", newline="") as fh:
-                fh.writelines(csv_chunks(header, counted()))
+            with tmp.open("wb") as fh:
+                fh.writelines(encoded(csv_chunks(header, counted(), fmt=fmt), fmt))
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)

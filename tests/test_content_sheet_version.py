@@ -233,7 +233,7 @@ def test_the_cli_sheet_export_does_not_import_the_web_package(drills: Store, tmp
     out = tmp_path / "cli.csv"
     code = ("import sys\nfrom pathlib import Path\nfrom pim.cli import exports\n"
             f"exports.sheet(out=Path({str(out)!r}), family='drills', category=None, channel=None, locale=[], "
-            "columns=None, as_json=True)\n"
+            "columns=None, profile=None, as_json=True)\n"
             "print(sorted(m for m in sys.modules if m == 'pim.web' or m.startswith('pim.web.')))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
                           cwd=Path(__file__).resolve().parent.parent, timeout=120)

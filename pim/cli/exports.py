@@ -2,10 +2,14 @@
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from pim.cli.output import JsonOption, console, emit_json, progress
+
+if TYPE_CHECKING:
+    from pim.content_sheet import SheetFormat
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -37,25 +41,46 @@ def sheet(out: Path = typer.Option(..., "--out", help="products.xlsx or products
                                             "(default: the channel's locales)."),
           columns: str | None = typer.Option(None, "--columns", help="Value keys to write, comma-separated (default: "
                                              "the text and textarea attributes), e.g. name:en_US,description:de_DE@ecommerce."),
+          profile: Path | None = typer.Option(None, "--profile", help="Content profile YAML the sheet goes back "
+                                              "through: its sku_field, CSV delimiter and encoding."),
           as_json: bool = JsonOption) -> None:
     """Write products as the content team's spreadsheet: edit it and bring it back with `pim import content`
-    (or the import page); only the cells you edit change."""
+    (or the import page), with the same --profile; only the cells you edit change."""
     from pim import content_sheet
     from pim.grid_query import GridFilter, grid_pages
     from pim.store import Store
 
     content_sheet.check_out(out)
+    fmt = _sheet_format(profile)
     store = Store.from_settings()
     s = store.structure()
     chosen = content_sheet.scope(s, family=family, category=category, channel=channel, locales=locale,
-                                 columns=[columns] if columns else [],
+                                 columns=[columns] if columns else [], fmt=fmt,
                                  catalog_families=None if family else content_sheet.catalog_families(store))
     f = GridFilter(family=family, category=category, channel=chosen.channel)
     rows = content_sheet.sheet_rows(store, s, grid_pages(store, f, s), chosen.keys)
-    n = content_sheet.write_sheet(out, chosen.header, progress(rows, "products", quiet=as_json))
+    n = content_sheet.write_sheet(out, chosen.header, progress(rows, "products", quiet=as_json), fmt)
     if as_json:
         emit_json({"out": str(out), "products": n, "columns": chosen.keys, "channel": chosen.channel,
-                   "locales": chosen.locales})
+                   "locales": chosen.locales, "profile": str(profile) if profile else None})
         return
+    again = f" --profile {profile}" if profile else ""
     console.print(f"wrote {n} products × {len(chosen.keys)} value columns to {out}; edit it, then "
-                  f"`pim import content {out}`", highlight=False)
+                  f"`pim import content {out}{again}`", highlight=False)
+
+
+def _sheet_format(profile: Path | None) -> "SheetFormat":
+    """The format the content profile reads (the default profile's without one)."""
+    from pim import content_sheet
+
+    if profile is None:
+        return content_sheet.DEFAULT_FORMAT
+    from importers.content import ContentProfile
+    from pim.errors import InputError
+    from pim.sources import load_profile
+
+    try:
+        return content_sheet.SheetFormat.of(load_profile(ContentProfile, profile))
+    except InputError as exc:
+        exc.file = exc.file or str(profile)
+        raise
