@@ -5,6 +5,7 @@ from pim.store import Store
 from pim.web.accounts import add_user, create_token
 from pim.web.app import create_app
 from tests.channel_data import seed_products
+from tests.test_api_errors import by_field
 
 
 @pytest.fixture(autouse=True)
@@ -67,11 +68,11 @@ def test_patch_with_an_invalid_value_changes_nothing_and_names_each_field(api, s
                         json={"values": {"name:en_US": "Renamed", "weight": {"amount": "heavy", "unit": "GRAM"},
                                          "color": "purple", "name": "no locale"}})
     assert resp.status_code == 422
-    errors = resp.json()["errors"]
-    assert set(errors) == {"weight", "color", "name"}
-    assert "not a number" in errors["weight"]
-    assert "option 'purple' does not exist" in errors["color"]
-    assert "localizable" in errors["name"]
+    errors = by_field(resp)
+    assert set(errors) == {"body.values.weight", "body.values.color", "body.values.name"}
+    assert "not a number" in errors["body.values.weight"]
+    assert "option 'purple' does not exist" in errors["body.values.color"]
+    assert "localizable" in errors["body.values.name"]
     assert store.get_product("complete") == before
 
 
@@ -81,7 +82,7 @@ def test_a_lone_surrogate_in_a_json_body_is_refused_with_the_field_named(api, st
     before = store.get_product("complete")
     resp = client.patch("/api/v1/products/complete", headers={**tokens["editor"], "Content-Type": "application/json"},
                         content=b'{"values": {"name:en_US": "Dr\\ud800ill"}}')
-    assert resp.status_code == 422 and "lone surrogate" in resp.json()["errors"]["name:en_US"]
+    assert resp.status_code == 422 and "lone surrogate" in by_field(resp)["body.values.name:en_US"]
     assert store.get_product("complete") == before
 
 

@@ -19,6 +19,7 @@ from pim.store import Store
 from pim.web.api_pipeline import UPLOADABLE
 from tests.channel_data import seed_products
 from tests.test_api import cheap_argon2  # noqa: F401  (autouse fixture)
+from tests.test_api_errors import by_field
 from tests.test_web_ui import login
 
 Headers = dict[str, str]
@@ -90,7 +91,7 @@ def test_a_profile_is_a_name_under_pim_home_never_a_way_out(role_tokens, store: 
     (pim_env / ".hidden.yaml").write_text("source: supplier:evil\npid_column: x\n")
     resp = _upload(client, tokens["editor"], "acme.csv", b"Art-Nr;Name\nS-1;X\n", importer="supplier", profile=name)
     assert resp.status_code == 422
-    assert "not a profile name" in resp.json()["errors"]["profile"]
+    assert "not a profile name" in by_field(resp)["body.profile"]
     assert store.jobs(kind="import") == [] and _kept(pim_env) == []
 
 
@@ -119,11 +120,11 @@ def test_importers_that_cannot_take_an_upload_are_refused_naming_the_allowed_one
     for importer in ("akeneo", "nope"):
         resp = _upload(client, tokens["editor"], "x.csv", b"sku\nx\n", importer=importer)
         assert resp.status_code == 422
-        assert "allowed: bmecat, content, erp_csv, erp_xml, jsonl, supplier" in resp.json()["errors"]["importer"]
+        assert "allowed: bmecat, content, erp_csv, erp_xml, jsonl, supplier" in by_field(resp)["body.importer"]
     wrong_type = _upload(client, tokens["editor"], "x.xml", b"<x/>", importer="content")
-    assert wrong_type.status_code == 422 and ".csv" in wrong_type.json()["errors"]["file"]
+    assert wrong_type.status_code == 422 and ".csv" in by_field(wrong_type)["body.file"]
     no_map = _upload(client, tokens["editor"], "acme.csv", b"Art-Nr\nS-1\n", importer="supplier")
-    assert no_map.status_code == 422 and "needs its map" in no_map.json()["errors"]["profile"]
+    assert no_map.status_code == 422 and "needs its map" in by_field(no_map)["body.profile"]
     assert store.jobs(kind="import") == [] and _kept(pim_env) == []
 
 
@@ -142,7 +143,7 @@ def test_an_upload_over_the_cap_is_refused_with_413_and_not_kept(role_tokens, st
     client, tokens = role_tokens
     monkeypatch.setattr("pim.web.imports.MAX_UPLOAD", 16)
     resp = _upload(client, tokens["editor"], "big.csv", b"sku,name:en_US\ncomplete,Much too long\n")
-    assert resp.status_code == 413 and "pim import" in resp.json()["detail"]
+    assert resp.status_code == 413 and "pim import" in by_field(resp)[None]
     assert store.jobs(kind="import") == [] and _kept(pim_env) == []
 
 
@@ -174,11 +175,11 @@ def test_publish_refuses_unknown_channels_scopes_and_exporters_naming_the_known_
     for channel in ("nope", "feed_csv"):
         resp = client.post("/api/v1/publish", headers=h, json={"channel": channel})
         assert resp.status_code == 422
-        assert "known: google_merchant, search, storefront" in resp.json()["errors"]["channel"]
+        assert "known: google_merchant, search, storefront" in by_field(resp)["body.channel"]
     scope = client.post("/api/v1/publish", headers=h, json={"channel": "storefront", "scope": "print"})
-    assert scope.status_code == 422 and "known: ecommerce" in scope.json()["errors"]["scope"]
+    assert scope.status_code == 422 and "known: ecommerce" in by_field(scope)["body.scope"]
     to = client.post("/api/v1/publish", headers=h, json={"channel": "storefront", "to": "ftp"})
-    assert to.status_code == 422 and "local" in to.json()["errors"]["to"]
+    assert to.status_code == 422 and "local" in by_field(to)["body.to"]
     assert store.jobs(kind="publish") == []
 
 
@@ -206,7 +207,7 @@ def test_a_failed_import_is_queued_again_and_runs_the_fixed_file(role_tokens, st
     [ran] = job_queue.work(store, once=True).jobs
     assert ran["status"] == "succeeded" and store.get_product("complete").values["name:en_US"] == "Fixed"  # type: ignore[union-attr]
     again = client.post(f"/api/v1/jobs/{job_id}/retry", headers=tokens["editor"])
-    assert again.status_code == 409 and "succeeded" in again.json()["detail"]
+    assert again.status_code == 409 and "succeeded" in by_field(again)[None]
     assert client.post("/api/v1/jobs/999999/retry", headers=tokens["editor"]).status_code == 404
 
 
@@ -254,10 +255,12 @@ def test_creating_names_each_wrong_field_and_writes_nothing(role_tokens, store: 
         "identifier": "new-2", "family": "boots", "categories": ["nowhere"],
         "values": {"sku": "other", "color": "purple", "name": "no locale", "fabric": "wool"}})
     assert resp.status_code == 422
-    errors = resp.json()["errors"]
-    assert set(errors) == {"family", "categories", "sku", "color", "name", "fabric"}
-    assert "boots" in errors["family"] and "nowhere" in errors["categories"]
-    assert "purple" in errors["color"] and "localizable" in errors["name"] and "fabric" in errors["fabric"]
+    errors = by_field(resp)
+    assert set(errors) == {"body.family", "body.categories"} | {f"body.values.{k}" for k in ("sku", "color", "name",
+                                                                                              "fabric")}
+    assert "boots" in errors["body.family"] and "nowhere" in errors["body.categories"]
+    assert "purple" in errors["body.values.color"] and "localizable" in errors["body.values.name"]
+    assert "fabric" in errors["body.values.fabric"] and "identifier 'new-2'" in errors["body.values.sku"]
     assert store.get_product("new-2") is None
 
 
@@ -267,7 +270,7 @@ def test_viewers_may_not_create_and_an_existing_identifier_is_a_conflict(role_to
     assert client.post("/api/v1/products", headers=tokens["viewer"], json={**body, "identifier": "v-1"}).status_code == 403
     before = store.get_product("complete")
     resp = client.post("/api/v1/products", headers=tokens["editor"], json=body)
-    assert resp.status_code == 409 and "exists" in resp.json()["detail"]
+    assert resp.status_code == 409 and "exists" in by_field(resp)[None]
     assert store.get_product("complete") == before
 
 
@@ -294,7 +297,7 @@ def test_openapi_documents_the_pipeline_routes_and_their_models(role_tokens) -> 
     assert "multipart/form-data" in paths["/api/v1/imports"]["post"]["requestBody"]["content"]
     assert {"202", "413", "422"} <= set(paths["/api/v1/imports"]["post"]["responses"])
     schemas = doc["components"]["schemas"]
-    assert {"PublishRequest", "ProductCreate", "QuarantinePage", "JobOut", "FieldErrors"} <= set(schemas)
+    assert {"PublishRequest", "ProductCreate", "QuarantinePage", "JobOut", "ApiErrors"} <= set(schemas)
     upload = schemas[paths["/api/v1/imports"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
                      ["$ref"].rsplit("/", 1)[1]]
     assert {"file", "importer", "profile"} <= set(upload["properties"])

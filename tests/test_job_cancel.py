@@ -267,7 +267,7 @@ def test_the_api_cancels_with_the_retry_roles(role_tokens, store: Store) -> None
     assert resp.status_code == 202 and resp.headers["location"] == f"/api/v1/jobs/{imported}"
     assert resp.json()["status"] == "cancelled" and resp.json()["cancel_requested_at"] is not None
     ended = client.post(f"/api/v1/jobs/{imported}/cancel", headers=tokens["editor"])
-    assert ended.status_code == 409 and "already ended" in ended.json()["detail"]
+    assert ended.status_code == 409 and "already ended" in ended.json()["errors"][0]["message"]
     assert client.post("/api/v1/jobs/999999/cancel", headers=tokens["editor"]).status_code == 404
 
     published = job_queue.enqueue(store, "publish", "storefront/ecommerce", {"channel": "storefront"})

@@ -107,12 +107,13 @@ def test_the_api_changes_a_queued_jobs_priority_with_the_roles_of_retry(role_tok
     assert resp.headers["Location"] == f"/api/v1/jobs/{publish}"
     assert client.get(f"/api/v1/jobs/{publish}", headers=tokens["viewer"]).json()["priority"] == 5
     wrong = client.post(url, headers=tokens["admin"], json={"priority": 1000})
-    assert wrong.status_code == 422 and "out of range" in wrong.json()["errors"]["priority"]
+    assert wrong.status_code == 422 and "out of range" in wrong.json()["errors"][0]["message"]
+    assert wrong.json()["errors"][0]["field"] == "body.priority"
     assert client.post("/api/v1/jobs/999999/priority", headers=tokens["admin"], json={"priority": 1}).status_code == 404
 
     job_queue.claim(store, ["publish"])
     running = client.post(url, headers=tokens["admin"], json={"priority": 9})
-    assert running.status_code == 409 and "is running" in running.json()["detail"]
+    assert running.status_code == 409 and "is running" in running.json()["errors"][0]["message"]
     assert store.job(publish)["priority"] == 5
 
 

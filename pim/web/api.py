@@ -1,7 +1,8 @@
 """REST API under /api/v1 (OpenAPI at /api/v1/openapi.json via the app). Bearer-token auth: every route
-needs a token; editing values and creating products need the editor role, deleting a product the admin role.
-The pipeline's routes (uploads, publish, a job's rejected rows, retry) live in pim.web.api_pipeline and are
-included here."""
+needs a token, checked before the body is read (pim.web.api_route); editing values and creating products need
+the editor role, deleting a product the admin role. Every refusal answers `{"errors": [{field?, message}]}`
+(pim.web.api_errors). The pipeline's routes (uploads, publish, a job's rejected rows, retry) live in
+pim.web.api_pipeline and are included here."""
 
 from __future__ import annotations
 
@@ -9,18 +10,26 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from pim.errors import InputError
 from pim.structure import STRUCTURE_KINDS
 from pim.web import api_pipeline, api_structure, panels
 from pim.web.accounts import User
-from pim.web.api_models import FieldErrors, api_role, job_json
+from pim.web.api_errors import documented, field_errors, refuse, refused
+from pim.web.api_models import api_role, job_json
+from pim.web.api_route import ApiRoute
 from pim.web.deps import api_editor, api_user, store_of, structure_of
 from pim.web.editing import apply_values, history
 from pim.web.grid import GridFilter, page
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+#: Every API route's refusals; a route's own `responses` add its 403, 404 and 409 (and may say more for these).
+REFUSALS = documented({
+    401: "no bearer token, or an unknown or revoked one (checked before the body is read)",
+    422: "a body, query or path parameter that is not what the route takes: each with its field and message",
+    429: "too many failed sign-ins from this address: wait the Retry-After seconds"})
+
+router = APIRouter(prefix="/api/v1", tags=["api"], route_class=ApiRoute, responses=REFUSALS)
 
 
 class GridItem(BaseModel):
@@ -65,7 +74,7 @@ def _cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
     if not cursor.isdigit():
-        raise HTTPException(422, "cursor must be a next_cursor value from a previous page")
+        raise refuse(422, "cursor must be a next_cursor value from a previous page", "query.cursor")
     return int(cursor)
 
 
@@ -76,19 +85,21 @@ def _product_json(request: Request, identifier: str) -> dict[str, Any]:
     return product.model_dump(mode="json")
 
 
-@router.get("/products/{identifier}")
+@router.get("/products/{identifier}", responses=documented({404: "no such product"}))
 def get_product(identifier: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
     return _product_json(request, identifier)
 
 
-@router.patch("/products/{identifier}", responses={422: {"model": FieldErrors}, 404: {}})
+@router.patch("/products/{identifier}", responses=documented({
+    403: "viewers may not edit values", 404: "no such product",
+    422: "each wrong value as `body.values.<key>` with its message (or the body's own problem); nothing changed"}))
 def patch_values(identifier: str, body: ValuesPatch, request: Request, user: User = Depends(api_editor)) -> Any:
     """Validate every value; on any error nothing changes and each wrong key gets its message."""
     result = apply_values(store_of(request), identifier, body.values, user.username, structure=structure_of(request))
     if result.product is None:
         raise HTTPException(404, f"no product '{identifier}'")
     if result.errors:
-        return JSONResponse({"errors": result.errors}, status_code=422)
+        return refused(field_errors({f"values.{key}": message for key, message in result.errors.items()}))
     return {"changed": result.changed, "outranked": result.outranked, "product": result.product.model_dump(mode="json")}
 
 
@@ -103,8 +114,9 @@ class ProductCreate(BaseModel):
 
 @router.post("/products", status_code=201, responses={
     201: {"description": "the product as GET returns it; `Location` is its URL"},
-    403: {"description": "viewers may not create products"}, 409: {"description": "the identifier exists"},
-    422: {"model": FieldErrors, "description": "each wrong field or value key with its message; nothing written"}})
+    **documented({403: "viewers may not create products", 409: "the identifier exists",
+                  422: "each wrong field (`body.family`, a value as `body.values.<key>`…) with its message; "
+                       "nothing written"})})
 def create_product(body: ProductCreate, request: Request, response: Response,
                    user: User = Depends(api_editor)) -> Any:
     """Create one product, validated like an imported record; its values are the content team's claim."""
@@ -115,13 +127,13 @@ def create_product(body: ProductCreate, request: Request, response: Response,
     if result.exists:
         raise HTTPException(409, f"product '{body.identifier}' exists; change it with PATCH")
     if result.errors or result.product is None:
-        return JSONResponse({"errors": result.errors}, status_code=422)
+        return refused(field_errors(result.errors))
     response.headers["Location"] = f"/api/v1/products/{quote(body.identifier, safe='')}"
     return result.product.model_dump(mode="json")
 
 
-@router.delete("/products/{identifier}", status_code=204, responses={
-    403: {"description": "only admins delete products"}, 404: {}})
+@router.delete("/products/{identifier}", status_code=204, responses=documented({
+    403: "only admins delete products", 404: "no such product"}))
 def delete_product(identifier: str, request: Request,
                    user: User = Depends(api_role("admin", "delete products"))) -> Response:
     """Delete a product through the store's delete, which leaves a tombstone: incremental publications and
@@ -131,7 +143,8 @@ def delete_product(identifier: str, request: Request,
     return Response(status_code=204)
 
 
-@router.get("/products/{identifier}/completeness")
+@router.get("/products/{identifier}/completeness", responses=documented({
+    404: "no such product", 501: "completeness is not installed"}))
 def product_completeness(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
     _product_json(request, identifier)
     rows = panels.completeness(store_of(request), identifier)
@@ -140,7 +153,7 @@ def product_completeness(identifier: str, request: Request, user: User = Depends
     return [{k: r[k] for k in ("channel", "locale", "ratio", "required", "missing")} for r in rows]
 
 
-@router.get("/products/{identifier}/candidates")
+@router.get("/products/{identifier}/candidates", responses=documented({404: "no such product"}))
 def product_candidates(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
     """The losing claims kept for the product's values and for the models it inherits from."""
     product = store_of(request).get_product(identifier)
@@ -162,7 +175,7 @@ def _conflict_json(c: Any) -> dict[str, Any]:
             "updated_at": c.updated_at.isoformat()}
 
 
-@router.get("/conflicts")
+@router.get("/conflicts", responses=documented({404: "no product `identifier`"}))
 def conflicts(request: Request, identifier: str | None = None, limit: int = Query(100, ge=1, le=1000),
               user: User = Depends(api_user)) -> list[dict[str, Any]]:
     """Open conflicts (two owning sources disagree on a value), oldest product first; of one product (and the
@@ -179,27 +192,28 @@ def conflicts(request: Request, identifier: str | None = None, limit: int = Quer
     return [_conflict_json(c) for c in open_conflicts(store, limit=limit)]
 
 
-@router.post("/products/{identifier}/conflicts/{value_key}", responses={404: {}, 422: {}})
+@router.post("/products/{identifier}/conflicts/{value_key}", responses=documented({
+    403: "viewers may not pick", 404: "no such product",
+    422: "no conflict on that value key, a source without a value in it, or a target the product does not "
+         "inherit from"}))
 def resolve(identifier: str, value_key: str, body: SourcePick, request: Request,
             user: User = Depends(api_editor)) -> dict[str, Any]:
     """Pick the winner of a conflict; the pick is pinned (later imports keep it until someone picks again)."""
-    from pim.errors import InputError
-
     store = store_of(request)
     target = _target(store, identifier, body.target)
     try:
         conflict = panels.resolve_conflict(store, target, value_key, body.source, user.username)
     except InputError as exc:
-        raise HTTPException(422, exc.describe()) from None
+        raise _pick_refused(exc) from None
     return _conflict_json(conflict)
 
 
-@router.post("/products/{identifier}/candidates/{value_key}", responses={404: {}, 422: {}})
+@router.post("/products/{identifier}/candidates/{value_key}", responses=documented({
+    403: "viewers may not pick", 404: "no such product",
+    422: "a source with no other value kept for that key, or a target the product does not inherit from"}))
 def use_candidate(identifier: str, value_key: str, body: SourcePick, request: Request,
                   user: User = Depends(api_editor)) -> dict[str, Any]:
     """Show another source's kept value instead of the winner (pinned, like a conflict pick)."""
-    from pim.errors import InputError
-
     store = store_of(request)
     product = store.get_product(identifier)
     if product is None:
@@ -208,8 +222,13 @@ def use_candidate(identifier: str, value_key: str, body: SourcePick, request: Re
         panels.use_other_value(store, identifier, product.parent, body.target or identifier, value_key, body.source,
                                user.username)
     except InputError as exc:
-        raise HTTPException(422, exc.describe()) from None
+        raise _pick_refused(exc) from None
     return _product_json(request, identifier)
+
+
+def _pick_refused(exc: InputError) -> HTTPException:
+    """A refused pick: the target named when it is the target that is wrong (the message names the rest)."""
+    return refuse(422, exc.in_one_line(), "body.target" if exc.field == "target" else None)
 
 
 def _target(store: Any, identifier: str, target: str | None) -> str:
@@ -222,7 +241,8 @@ def _target(store: Any, identifier: str, target: str | None) -> str:
     from pim.conflicts import targets_of
 
     if target not in targets_of(store, identifier, product.parent):
-        raise HTTPException(422, f"'{target}' is not a model {identifier} inherits from")
+        raise refuse(422, f"'{target}' is not a model {identifier} inherits from; leave `target` out for the "
+                     "product itself", "body.target")
     return target
 
 
@@ -231,7 +251,8 @@ def product_history(identifier: str, request: Request, user: User = Depends(api_
     return [{**h, "at": h["at"].isoformat()} for h in history(store_of(request), identifier)]
 
 
-@router.get("/completeness/{channel}")
+@router.get("/completeness/{channel}", responses=documented({
+    404: "no such channel", 501: "completeness is not installed"}))
 def completeness_report(channel: str, request: Request, locale: str | None = None,
                         user: User = Depends(api_user)) -> dict[str, Any]:
     if channel not in structure_of(request).channels:
@@ -256,7 +277,7 @@ def jobs(request: Request, kind: str | None = None, limit: int = Query(50, ge=1,
     return [job_json(j) for j in store_of(request).jobs(kind, limit)]
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=documented({404: "no such job"}))
 def job(job_id: int, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
     store = store_of(request)
     found = store.job(job_id)

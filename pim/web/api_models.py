@@ -1,6 +1,6 @@
-"""What the /api/v1 routers share (pim.web.api, pim.web.api_pipeline): the error and job models OpenAPI
-documents, the job's JSON, and role checks for bearer tokens. Kept apart so the routers need not import each
-other."""
+"""What the /api/v1 routers share (pim.web.api, pim.web.api_pipeline): the job model OpenAPI documents, the
+job's JSON, and role checks for bearer tokens (the error envelope is pim.web.api_errors'). Kept apart so the
+routers need not import each other."""
 
 from __future__ import annotations
 
@@ -13,13 +13,7 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel, Field
 
 from pim.web.accounts import User
-from pim.web.deps import api_user
-
-
-class FieldErrors(BaseModel):
-    """A refused request: each wrong field (a form field, a body field or a value key) with its message."""
-
-    errors: dict[str, str]
+from pim.web.deps import api_user, token_check
 
 
 class JobOut(BaseModel):
@@ -63,7 +57,7 @@ def api_role(role: str, what: str) -> Callable[[Request], User]:
         require(user, role, what)
         return user
 
-    return check
+    return token_check(check)
 
 
 def require(user: User, role: str, what: str) -> None:

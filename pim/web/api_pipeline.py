@@ -27,7 +27,6 @@ from fastapi import (
     Response,
     UploadFile,
 )
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -37,15 +36,13 @@ from pim.store.store import QUARANTINE
 from pim.upload_imports import UPLOADABLE
 from pim.web import imports
 from pim.web.accounts import User
-from pim.web.api_models import FieldErrors, JobOut, api_role, job_json, job_location, require
+from pim.web.api_errors import documented, field_errors, refuse, refused
+from pim.web.api_models import JobOut, api_role, job_json, job_location, require
+from pim.web.api_route import ApiRoute
 from pim.web.deps import api_editor, api_user, store_of
 from pim.web.job_roles import role_for
 
-router = APIRouter()
-
-
-def _refused(field: str, message: str) -> JSONResponse:
-    return JSONResponse(FieldErrors(errors={field: message}).model_dump(), status_code=422)
+router = APIRouter(route_class=ApiRoute)
 
 
 def _accepted(response: Response, store: Any, job_id: int) -> JobOut:
@@ -54,10 +51,12 @@ def _accepted(response: Response, store: Any, job_id: int) -> JobOut:
 
 
 # ---------------------------------------------------------------------------------------------- uploads
-@router.post("/imports", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
-    403: {"description": "the role may not import (viewers; jsonl: admins only)"},
-    413: {"description": "the file is over the upload cap (50 MB): import it with `pim import` instead"},
-    422: {"model": FieldErrors, "description": "the importer, the file's type or the profile is refused"}})
+@router.post("/imports", status_code=202, response_model=JobOut, tags=["pipeline"], responses=documented({
+    400: "the multipart body could not be parsed",
+    403: "the role may not import (viewers; jsonl: admins only)",
+    413: "the file is over the upload cap (50 MB): import it with `pim import` instead",
+    422: "the importer (`body.importer`), the file's type (`body.file`) or the profile (`body.profile`) is "
+         "refused"}))
 async def upload_import(
     request: Request, response: Response,
     file: UploadFile = File(..., description="The source file, kept under PIM_HOME/uploads."),
@@ -74,7 +73,7 @@ async def upload_import(
     except upload_imports.UploadRefused as exc:
         if exc.forbidden:
             raise HTTPException(403, str(exc)) from None
-        return JSONResponse(FieldErrors(errors=exc.errors).model_dump(), status_code=422)
+        return refused(field_errors(exc.errors))
     data = await file.read(imports.MAX_UPLOAD + 1)
     if len(data) > imports.MAX_UPLOAD:
         raise HTTPException(413, f"'{name}' is over {imports.MAX_UPLOAD // (1024 * 1024)} MB: import it with "
@@ -106,7 +105,8 @@ class QuarantinePage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
 
 
-@router.get("/jobs/{job_id}/errors", response_model=QuarantinePage, tags=["pipeline"], responses={404: {}})
+@router.get("/jobs/{job_id}/errors", response_model=QuarantinePage, tags=["pipeline"],
+            responses=documented({404: "no such job"}))
 def job_errors(job_id: int, request: Request, cursor: str | None = None, limit: int = Query(100, ge=1, le=1000),
                open_only: bool = Query(False, alias="open", description="Only rows not resolved yet."),
                user: User = Depends(api_user)) -> QuarantinePage:
@@ -115,7 +115,7 @@ def job_errors(job_id: int, request: Request, cursor: str | None = None, limit: 
     if store.job(job_id) is None:
         raise HTTPException(404, f"no job {job_id}")
     if cursor and not cursor.isdigit():
-        raise HTTPException(422, "cursor must be a next_cursor value from a previous page")
+        raise refuse(422, "cursor must be a next_cursor value from a previous page", "query.cursor")
     q = (select(QUARANTINE).where(QUARANTINE.c.job_id == job_id, QUARANTINE.c.id > int(cursor or 0))
          .order_by(QUARANTINE.c.id).limit(limit + 1))
     if open_only:
@@ -141,10 +141,10 @@ class PublishRequest(BaseModel):
                                 "`pim publish --catalog`. Never a path: absolute names and `..` are refused.")
 
 
-@router.post("/publish", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
-    403: {"description": "only admins publish"},
-    422: {"model": FieldErrors, "description": "an unknown channel, scope or exporter, or a catalog that is not a "
-          "catalog file's name under PIM_HOME"}})
+@router.post("/publish", status_code=202, response_model=JobOut, tags=["pipeline"], responses=documented({
+    403: "only admins publish",
+    422: "an unknown channel, scope or exporter (`body.to`), or a catalog that is not a catalog file's name under "
+         "PIM_HOME"}))
 def queue_publish(body: PublishRequest, request: Request, response: Response,
                   user: User = Depends(api_role("admin", "publish"))) -> Any:
     """Queue a publication to PIM_OUTPUT (or the named exporter), as `pim publish` runs it — with the channel
@@ -155,21 +155,21 @@ def queue_publish(body: PublishRequest, request: Request, response: Response,
         job_id = publish_jobs.enqueue(store, body.channel, scope=body.scope, full=body.full, exporter=body.to,
                                       catalog=body.catalog, by=user.username)
     except InputError as exc:
-        return _refused(exc.field or "channel", exc.in_one_line())
+        return refused(field_errors({exc.field or "channel": exc.in_one_line()}))
     return _accepted(response, store, job_id)
 
 
-@router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
-    403: {"description": "the job's kind needs another role"}, 404: {},
-    409: {"description": "the job is not failed, interrupted or cancelled, or did not come from the queue"}})
+@router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut, tags=["pipeline"], responses=documented({
+    403: "the job's kind needs another role", 404: "no such job",
+    409: "the job is not failed, interrupted or cancelled, or did not come from the queue"}))
 def retry_job(job_id: int, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
     """Queue a failed, interrupted or cancelled job again, in place (its id and Location stay)."""
     return _on_job(request, response, user, job_id, "run {kind} jobs again", job_queue.retry)
 
 
-@router.post("/jobs/{job_id}/cancel", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
-    403: {"description": "the job's kind needs another role"}, 404: {},
-    409: {"description": "the job already ended, or its runner cannot be asked to stop (a command runs it)"}})
+@router.post("/jobs/{job_id}/cancel", status_code=202, response_model=JobOut, tags=["pipeline"], responses=documented({
+    403: "the job's kind needs another role", 404: "no such job",
+    409: "the job already ended, or its runner cannot be asked to stop (a command runs it)"}))
 def cancel_job(job_id: int, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
     """Cancel a queued job (it reads cancelled at once), or ask a running one to stop at its next safe point
     (`cancel_requested_at` is set; it then ends cancelled, keeping what it committed). Watch `Location`."""
@@ -183,17 +183,18 @@ class PriorityRequest(BaseModel):
                                       "queued with its own default. From -100 to 100.")
 
 
-@router.post("/jobs/{job_id}/priority", status_code=202, response_model=JobOut, tags=["pipeline"], responses={
-    403: {"description": "the job's kind needs another role"}, 404: {},
-    409: {"description": "the job is not queued (it runs or ended: the order no longer matters)"},
-    422: {"model": FieldErrors, "description": "a priority out of range"}})
+@router.post("/jobs/{job_id}/priority", status_code=202, response_model=JobOut, tags=["pipeline"],
+             responses=documented({
+                 403: "the job's kind needs another role", 404: "no such job",
+                 409: "the job is not queued (it runs or ended: the order no longer matters)",
+                 422: "a priority out of range (`body.priority`)"}))
 def prioritise_job(job_id: int, body: PriorityRequest, request: Request, response: Response,
                    user: User = Depends(api_user)) -> Any:
     """Give a queued job another priority (the roles of retry and cancel); 409 once a worker took it."""
     try:
         job_queue.check_priority(body.priority)
     except InputError as exc:
-        return _refused("priority", exc.in_one_line())
+        return refused(field_errors({"priority": exc.in_one_line()}))
     return _on_job(request, response, user, job_id, "reorder {kind} jobs",
                    lambda store, i: job_queue.set_priority(store, i, body.priority))
 

@@ -26,7 +26,6 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from pim import grid_jobs, rescore_jobs, structure_deletes
@@ -42,7 +41,9 @@ from pim.structure_files import (
 )
 from pim.structure_value_checks import stored_value_problems
 from pim.web.accounts import User
+from pim.web.api_errors import documented, request_problems
 from pim.web.api_models import api_role, job_location
+from pim.web.api_route import ApiRoute
 from pim.web.deps import store_of, structure_of
 
 BODY = "body"  # the name a problem's file gets: the request body
@@ -108,24 +109,25 @@ def _refused(errors: list[StructureError]) -> JSONResponse:
 
 
 def _request_errors(exc: RequestValidationError) -> list[StructureError]:
-    """FastAPI's validation errors as the same problems a structure file gets (loc without its `body`)."""
+    """FastAPI's validation errors (pim.web.api_errors.request_problems) as the same problems a structure file
+    gets: a parameter's with pydantic's message, the body's with `pim structure load`'s."""
     errors: list[StructureError] = []
     body: list[dict[str, Any]] = []
-    for e in exc.errors():
-        loc = tuple(e["loc"])
-        if loc[:1] != (BODY,):  # a query parameter
-            errors.append(StructureError(section=str(loc[0]), field=".".join(map(str, loc[1:])) or None,
-                                         message=e["msg"]))
-        elif e["type"] == "json_invalid":
-            errors.append(StructureError(section=BODY, message=f"not valid JSON: {(e.get('ctx') or {}).get('error')}"))
+    for p in request_problems(exc):
+        if p.part != BODY:  # a query or path parameter
+            errors.append(StructureError(section=p.part, field=".".join(map(str, p.loc)) or None,
+                                         message=p.error["msg"]))
+        elif p.error["type"] == "json_invalid":
+            errors.append(StructureError(section=BODY, message=p.message))
         else:
-            body.append({**e, "loc": loc[1:]})
+            body.append({**p.error, "loc": p.loc})
     return errors + [_error(p, exc.body) for p in validation_problems(body, BODY)]
 
 
-class StructureRoute(APIRoute):
-    """Answers a body that is not a StructureFile with the route's own 422 (`{"errors": [...]}`), not FastAPI's
-    `{"detail": ...}`, so a client reads one shape whichever check refused it."""
+class StructureRoute(ApiRoute):
+    """Answers a body that is not a StructureFile with the route's own 422 (`{"errors": [...]}` whose items
+    name the section and item, as for a file) rather than the API's generic items (pim.web.api_errors); the
+    token is checked first, as on every API route."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
@@ -158,7 +160,7 @@ def _changes(store: Any, body: StructureFile) -> dict[str, SectionChanges]:
 
 
 @router.post("/structure", response_model=StructureLoaded, tags=["structure"], responses={
-    401: {"description": "no or an invalid bearer token"}, 403: {"description": "only admins change the structure"},
+    **documented({403: "only admins change the structure"}),
     422: {"model": StructureRefused, "description": "every problem `pim structure load` would report; nothing "
           "was written"}})
 def load_structure(body: StructureFile, request: Request, dry_run: bool = Query(
@@ -202,8 +204,7 @@ _OPTION_WORDS = {structure_deletes.DROP_REQUIREMENTS: "add ?drop_requirements=tr
 
 
 @router.delete("/structure/{section}/{code}", response_model=StructureDeleted, tags=["structure"], responses={
-    401: {"description": "no or an invalid bearer token"}, 403: {"description": "only admins change the structure"},
-    404: {"description": "the section holds no such code"},
+    **documented({403: "only admins change the structure", 404: "the section holds no such code"}),
     409: {"model": StructureRefused, "description": "every blocker, one error each, as the admin page says it; "
           "nothing was deleted"},
     422: {"model": StructureRefused, "description": "an unknown section, or drop_requirements on a section "

@@ -18,6 +18,7 @@ from pim.errors import ConfigError
 from pim.registry import WEB_ROUTERS, load
 from pim.settings import get_settings
 from pim.store import Store
+from pim.web import api_errors
 from pim.web.deps import LoginRequired
 from pim.web.sessions import MAX_AGE
 
@@ -56,6 +57,8 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
             app.include_router(load(ref))
         except ConfigError as exc:  # an area not installed (yet): the rest of the app still serves
             log.warning("web router not mounted: %s", exc)
+
+    api_errors.install(app)  # refusals under /api/ answer {"errors": [...]}; the pages keep FastAPI's own
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Any:

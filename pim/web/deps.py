@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from typing import TypeVar
 
 from fastapi import HTTPException, Request
 
@@ -26,21 +28,42 @@ def structure_of(request: Request) -> Structure:
         return cached_structure(conn)
 
 
+Check = TypeVar("Check", bound=Callable[[Request], User])
+
+
+def token_check(check: Check) -> Check:
+    """Marks a dependency that checks the bearer token (and maybe the role) from the request alone:
+    pim.web.api_route runs it before the body is read, so a caller without a valid token (or role) hears 401
+    (or 403) before anything about the body."""
+    check.token_check = True  # type: ignore[attr-defined]
+    return check
+
+
+@token_check
 def api_user(request: Request) -> User:
+    """The token's user; remembered on the request, since the route runs the check before its body is read
+    and the dependency runs it again (one lookup, one throttle count)."""
+    known = getattr(request.state, "api_user", None)
+    if isinstance(known, User):
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, "missing bearer token: send `Authorization: Bearer <token>` (an admin creates one "
+                            "with `pim users token <username>`)", headers={"WWW-Authenticate": "Bearer"})
     attempt = sign_in_attempt(request, "api")
     if attempt.wait:
         raise attempt.refused()
     user = user_for_token(store_of(request), token.strip())
     if user is None:
         attempt.failed()
-        raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, "invalid token: it is unknown or was revoked; ask an admin for a new one "
+                            "(`pim users token <username>`)", headers={"WWW-Authenticate": "Bearer"})
+    request.state.api_user = user
     return user
 
 
+@token_check
 def api_editor(request: Request) -> User:
     user = api_user(request)
     if not user.can("editor"):

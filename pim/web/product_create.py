@@ -19,11 +19,13 @@ from pim.store.store import PRODUCT, Store, now
 from pim.validation import RecordValidator
 from pim.web.tables import HISTORY
 
+_PRODUCT_FIELDS = ("family", "categories", "associations")  # the validator's problems not about one value
+
 
 @dataclass
 class Created:
     product: Product | None
-    errors: dict[str, str] = field(default_factory=dict)  # field or value key → why
+    errors: dict[str, str] = field(default_factory=dict)  # where in the request body (`family`, `values.<key>`) → why
     exists: bool = False
 
 
@@ -36,18 +38,19 @@ def create_product(store: Store, structure: Structure, actor: str, *, identifier
     wanted = {k: v for k, v in values.items() if v is not None}
     errors: dict[str, str] = {}
     if wanted.setdefault(ident_attr, identifier) != identifier:
-        errors[ident_attr] = f"must be the identifier '{identifier}' (or left out)"
+        errors[f"values.{ident_attr}"] = f"must be the identifier '{identifier}' (or left out)"
     try:
         product = Product(identifier=identifier, family=family, categories=categories, enabled=enabled,
                           values=wanted, source=Provenance(source="content", ref=f"user:{actor}", at=stamp))
     except ValidationError as exc:
-        return Created(None, {".".join(str(p) for p in e["loc"]) or "product": e["msg"] for e in exc.errors()})
+        return Created(None, {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()})
     validator = RecordValidator(structure)
     problems = validator.check_product(product)
     if family not in structure.families:  # the validator stops at an unknown family: name the other fields too
         problems += validator.check_product(product.model_copy(update={"family": None}))
     for p in problems:
-        errors.setdefault(p.field, p.reason)
+        errors.setdefault(p.field if p.field in _PRODUCT_FIELDS and p.field not in wanted else f"values.{p.field}",
+                          p.reason)
     if errors:
         return Created(None, errors)
     with store.begin() as conn:

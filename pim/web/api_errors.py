@@ -1,0 +1,173 @@
+"""The REST API's one error shape: every refusal under /api/ — a body or parameter FastAPI's validation refuses,
+a value or field the API's own checks refuse, and every HTTPException (401, 403, 404, 409, 413, 429…) — answers
+`{"errors": [{"field"?, "message"}]}` with its own status code, so a client reads one shape whatever refused it.
+`field` says where in the request: `body.<field>` (a value under `body.values.<key>`), `query.<name>` or
+`path.<name>`; it is left out when the problem is not one field's. POST/DELETE /structure keep their own items
+(`{section, code?, field?, message}`, pim.web.api_structure) in the same envelope.
+
+The handlers are installed on the app (`install`) and answer only for paths under /api/: the HTML pages keep
+FastAPI's behaviour (and their LoginRequired redirect)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+API_PREFIX = "/api/"  # the handlers answer for these paths only
+BODY = "body"
+
+
+class ApiError(BaseModel):
+    """One problem with a request."""
+
+    field: str | None = Field(default=None, description="Where: `body.<field>` (a value key under "
+                              "`body.values.`), `query.<name>` or `path.<name>`; absent when no one field is wrong.")
+    message: str = Field(description="What is wrong and, where it can say, what to send instead.")
+
+
+class ApiErrors(BaseModel):
+    """A refused request: every problem found. Nothing was written."""
+
+    errors: list[ApiError]
+
+
+class ApiRefused(HTTPException):
+    """An HTTPException naming the request's fields (the app's handler answers it as `{"errors": [...]}`), for
+    helpers that refuse by raising."""
+
+    def __init__(self, status_code: int, errors: list[ApiError], headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code, "; ".join(e.message for e in errors), headers=headers)
+        self.errors = errors
+
+
+def refuse(status_code: int, message: str, field: str | None = None) -> ApiRefused:
+    """One problem, to raise: `raise refuse(422, "…", "query.cursor")`."""
+    return ApiRefused(status_code, [ApiError(field=field, message=message)])
+
+
+def refused(errors: list[ApiError], status_code: int = 422, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The envelope as a response, for routes that return their refusal."""
+    return JSONResponse(ApiErrors(errors=errors).model_dump(exclude_none=True), status_code=status_code,
+                        headers=dict(headers) if headers else None)
+
+
+def field_errors(errors: Mapping[str, str], prefix: str = BODY) -> list[ApiError]:
+    """The API's own checks' `{field: message}` (a form field, a body field or `values.<key>`) as errors whose
+    field says where in the request: `prefix.field`."""
+    return [ApiError(field=f"{prefix}.{name}" if name else prefix, message=message) for name, message in errors.items()]
+
+
+# ---------------------------------------------------------------------------------------------- the converter
+@dataclass(frozen=True)
+class RequestProblem:
+    """One of FastAPI's validation errors: the request part it is in, where inside it, and what to say."""
+
+    part: str  # body, query, path, header, cookie
+    loc: tuple[str | int, ...]  # inside the part (a body's field path; empty for the body itself)
+    message: str
+    error: Mapping[str, Any]  # pydantic's own error (type, msg, input, ctx)
+
+    @property
+    def field(self) -> str:
+        return ".".join(str(p) for p in (self.part, *self.loc))
+
+
+def request_problems(exc: RequestValidationError) -> list[RequestProblem]:
+    """FastAPI's validation errors (a body or parameter the route's signature refuses) split by request part,
+    each with a message that says what to send. Shared by the generic handler and POST /structure, which says
+    a body's problems its own way (pim.structure_files.validation_problems)."""
+    out = []
+    for e in exc.errors():
+        part, *rest = tuple(e["loc"]) or (BODY,)
+        if e["type"] == "json_invalid":
+            rest = []  # FastAPI puts the character position here; the message says what the parser said
+        out.append(RequestProblem(str(part), tuple(rest), _message(e, str(part), tuple(rest)), e))
+    return out
+
+
+def validation_errors(exc: RequestValidationError) -> list[ApiError]:
+    return [ApiError(field=p.field, message=p.message) for p in request_problems(exc)]
+
+
+_EXPECTED = {"dict_type": "a JSON object", "model_type": "a JSON object", "model_attributes_type": "a JSON object",
+             "list_type": "a JSON array", "string_type": "a string", "bool_type": "true or false",
+             "bool_parsing": "true or false", "int_type": "a whole number", "int_parsing": "a whole number",
+             "float_type": "a number", "float_parsing": "a number"}
+
+
+def _message(e: Mapping[str, Any], part: str, loc: tuple[Any, ...]) -> str:
+    kind = e["type"]
+    if kind == "json_invalid":
+        return f"not valid JSON: {(e.get('ctx') or {}).get('error')}"
+    if kind == "missing":
+        if part == BODY and not loc:
+            return "a JSON body is required; send one with Content-Type: application/json"
+        return "field required" if part == BODY else f"required {part} parameter"
+    if kind == "extra_forbidden":
+        return "unknown field; leave it out"
+    if kind in _EXPECTED:
+        said = f"expected {_EXPECTED[kind]}"
+        if part == BODY and not loc and isinstance(e.get("input"), bytes):
+            return f"{said}; send it with Content-Type: application/json"
+        return said
+    msg = str(e.get("msg") or kind)
+    return msg[:1].lower() + msg[1:] if msg[1:2].islower() else msg
+
+
+# ---------------------------------------------------------------------------------------------- the handlers
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+#: What the router's own refusals (no route, a method the route does not take) say instead of the bare phrase.
+_ROUTER_SAYS = {404: "no such API route: the routes are listed at /api/v1/docs",
+                405: "the route does not take this method (see the Allow header, and /api/v1/docs)"}
+
+
+def http_errors(exc: StarletteHTTPException) -> list[ApiError]:
+    if isinstance(exc, ApiRefused):
+        return exc.errors
+    detail = exc.detail
+    if exc.status_code in _ROUTER_SAYS and detail == HTTPStatus(exc.status_code).phrase:
+        detail = _ROUTER_SAYS[exc.status_code]
+    return [ApiError(message=detail if isinstance(detail, str) else str(detail))]
+
+
+async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
+    if not _is_api(request):
+        return await http_exception_handler(request, exc)
+    headers = getattr(exc, "headers", None)
+    if not is_body_allowed_for_status_code(exc.status_code):
+        return Response(status_code=exc.status_code, headers=headers)
+    return refused(http_errors(exc), exc.status_code, headers)
+
+
+async def _on_validation(request: Request, exc: RequestValidationError) -> Response:
+    if not _is_api(request):
+        return await request_validation_exception_handler(request, exc)
+    return refused(validation_errors(exc))
+
+
+def install(app: FastAPI) -> None:
+    """Answer the API's refusals in its envelope; everything else as FastAPI does."""
+    app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
+
+
+def documented(described: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries with the envelope as each status's model: `documented({404: "no such job"})`.
+    A route's own entry replaces its router's for that status, so a route describing a refusal uses this too."""
+    return {code: {"model": ApiErrors, "description": text} for code, text in described.items()}
