@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
-from importers.bmecat_links import Followups, References, refinish
+from importers.bmecat_links import Followups, References
 from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
 from importers.erp_values import partial_product
 from pim.catalog import Structure
@@ -27,7 +28,7 @@ from pim.merge import Merger, Precedence
 from pim.product import Association, Product, trusted_provenance, value_key
 from pim.sources import SourceItem, cross_referenced, match_skus, merger_for
 from pim.store import Store
-from pim.store.store import QuarantineEntry, batched
+from pim.store.store import PRODUCT, QuarantineEntry, batched
 from pim.structure import AttributeType
 from pim.withdraw import claimed_keys
 
@@ -488,6 +489,12 @@ def _withdrawal(store: Store, source: str, chunk: list[Parsed]) -> None:
         item.record = partial_product(sku, dict.fromkeys(sorted(claimed[sku])), item.record.source, {})  # type: ignore[arg-type]
 
 
+def _families(store: Store, skus: list[str]) -> dict[str, str | None]:
+    """SKU → family of the stored products among `skus` (one query, no value decoding)."""
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.family).where(PRODUCT.c.identifier.in_(skus))).all())
+
+
 def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path: Path,
             tiers: list[dict[str, Any]], put_tiers: Callable[[list[dict[str, Any]]], None],
             refs: References | None = None, deletes: Deletes | None = None) -> Iterator[Parsed | Rejected]:
@@ -500,7 +507,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
     deletes = deletes or Deletes()
     for chunk in batched(items, store.batch_size):
         ids = [i.record.identifier for i in chunk if isinstance(i, Parsed)]
-        known = store.existing_identifiers(ids) if ids else set()
+        known = _families(store, ids) if ids else {}
         pid_to_sku: dict[str, str] = {}
         withdrawn = [i for i in chunk if isinstance(i, Parsed) and _is_delete(i) and i.record.identifier in known]
         if withdrawn:
@@ -527,8 +534,10 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             refs.note(raw.get("supplier_pid", ""), rec.identifier)
             if rec.identifier not in known and rec.family is None:
                 rec.family = m.family
-            elif rec.identifier in known and "family" in rec.model_fields_set and rec.family == m.family:
+            elif (rec.identifier in known and "family" in rec.model_fields_set and rec.family == m.family
+                  and known[rec.identifier] != m.family):
                 rec.model_fields_set.discard("family")  # the supplier's default family never overrides ours
+                # (stated where it is the product's family anyway: the record hashes as when it created it)
             item.raw = raw
             item.problems = [QuarantineEntry(reason, str(path), item.line, field, None, rec.identifier, source,
                                              severity="problem") for field, reason in problems]
@@ -553,7 +562,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     its tier prices are then a complete price list, and stored tiers it no longer holds are removed once every
     product is in (nothing is removed while any product of the file was rejected). Once every product is in,
     the follow-ups run: reference targets that resolved only then, and the catalog group assignments
-    (importers/bmecat_links.py, importers/bmecat_groups.py)."""
+    (importers/bmecat_links.py, importers/bmecat_groups.py). The job is finished once, after them, with
+    every count."""
     from pim.commerce import CompletePriceLists, PriceListEntry, put_price_list
 
     source = f"supplier:{m.supplier}"
@@ -575,45 +585,74 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
         else:
             written += put_price_list(store, entries)
 
-    structure = store.structure()
+    placer = early = None
     if m.catalog_groups is not None:
-        check_groups_map(m.catalog_groups, structure)
-    refs = References(store, source, m.sku_from, m.sku_prefix)
+        check_groups_map(m.catalog_groups, store.structure())
+        placer = GroupPlacer(store, m.catalog_groups, m.languages, source, str(path))
+        early = _group_system(path) if m.catalog_groups.create_under else BmecatHeader()
+        placer.create_categories(early.groups)
+    # read after the group tree is in: the records' fingerprints depend on the structure (pim.merge), so the
+    # next import of the file, reading the same structure, finds them
+    structure = store.structure()
+    merger = (Merger(precedence, create_missing=m.unmatched == "create") if precedence is not None
+              else merger_for(m, map_dir)).bind(structure)  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
+    refs = References(store, source, m.sku_from, m.sku_prefix, salt=merger.salt)
     deletes = Deletes()
     parsed = _known_deletes(store, source, parse_items(path, m, structure, tiers, header), deletes)
     matched = match_skus(store, source, parsed, gtin_attribute=m.fields.get("ean", "ean"), unmatched=m.unmatched)
     items = _finish(matched, store, m, path, tiers, put_tiers, refs, deletes)
-    merger = (Merger(precedence, create_missing=m.unmatched == "create") if precedence is not None
-              else merger_for(m, map_dir))  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
-    with cleanup:
-        counts = run_import(store, source, items, structure=structure, label=str(path), merge=merger)
+
+    def after_pass(counts: ImportCounts) -> None:
         if written:
             counts.extra["tier_prices"] = written
         if lists["open"] is not None:
             counts.extra["tier_prices_removed"] = lists["open"].close(
                 counts.job_id, counts.rejected, file=path, source=source,
                 nothing_removed=f"T_NEW_CATALOG: no tier price of '{m.tier_price_list}' was removed", rows="product(s)")
-    _followups(store, m, path, header, refs, deletes, merger.precedence, counts)
-    return counts
+        _followups(store, m, path, header, refs, deletes, merger.precedence, counts, placer,
+                   set(early.groups) if early is not None else set())
+
+    with cleanup:
+        return run_import(store, source, items, structure=structure, label=str(path), merge=merger,
+                          before_finish=after_pass)
+
+
+def _group_system(path: Path) -> BmecatHeader:
+    """The file's catalog group system, read ahead of its products (the group system precedes them in BMEcat
+    2005 and 1.2): the reader stops at the first product. A file that breaks here is left to the import
+    itself, which reports it under its job."""
+    header = BmecatHeader()
+    try:
+        for item in read_bmecat(path, header, groups=True):
+            if isinstance(item, BmecatProduct):
+                break
+    except Exception:  # noqa: BLE001
+        return BmecatHeader()  # the import's own read raises it again, under its job
+    return header
 
 
 def _followups(store: Store, m: BmecatMap, path: Path, header: BmecatHeader, refs: References, deletes: Deletes,
-               precedence: Precedence, counts: ImportCounts) -> None:
-    """After the product pass: late reference targets, the group tree and assignments, the deletes' counts;
-    their problems go to the import's job, whose counts are recorded again."""
+               precedence: Precedence, counts: ImportCounts, placer: GroupPlacer | None = None,
+               early: set[str] | None = None) -> None:
+    """After the product pass, before the job is finished: late reference targets, the group tree (groups
+    the read ahead did not see) and the assignments, the deletes' counts; their problems go to the job."""
     source = f"supplier:{m.supplier}"
     links, problems = refs.resolve_pending(str(path))
     follow = Followups(store, source, path.name, datetime.now(UTC), associations=links)
-    if m.catalog_groups is not None:
-        placer = GroupPlacer(store, m.catalog_groups, m.languages, source, str(path))
-        created = placer.create_categories(header.groups)
+    if placer is not None:
+        placer.create_categories(header.groups, done=early or ())
+        created = placer.created
         follow.categories = placer.claims(header, refs.in_file, set(deletes.skus), refs.lookup)
         problems += placer.problems
         if created:
             counts.extra["categories_created"] = created
+    wanted = follow.associations.keys() | follow.categories.keys()
+    if wanted:
+        rejected = {e["record_key"] for e in store.quarantined(counts.job_id, open_only=False, severity="rejected")} \
+            if counts.rejected else set()
+        follow.own = {sku for sku in refs.in_file.values() if sku in wanted and sku not in rejected}
     changed, refused = follow.write(precedence)
     problems += refused
-    before = counts.as_dict()
     if changed:
         counts.extra["updated_after_file"] = changed
     if deletes.skus:
@@ -623,8 +662,6 @@ def _followups(store: Store, m: BmecatMap, path: Path, header: BmecatHeader, ref
         counts.unchanged += deletes.unknown
         counts.extra["deletes_unknown"] = deletes.unknown
     counts.problems += store.quarantine(counts.job_id, problems)
-    if counts.as_dict() != before:
-        refinish(store, counts)
 
 
 class BmecatImporter:

@@ -13,22 +13,26 @@ names and every category below `create_under`. A product's categories outside th
 become what the file says — a T_NEW_CATALOG states every product's groups (a product of the file with no
 assignment leaves the range), a T_UPDATE_PRODUCTS adds (`mode="new"`) or removes (`mode="delete"`) one
 assignment at a time, and a deleted product leaves the range. A T_NEW_CATALOG without any group or assignment
-changes no product's categories (that export leaves groups out)."""
+changes no product's categories (that export leaves groups out).
+
+The claim is worked out from the file alone (`CategoryClaim`: what leaves the range, what is added, what is
+removed) and applied to the product's categories as read inside the follow-up's write transaction, with the
+rows locked (importers.bmecat_links.Followups), so a category another writer files meanwhile is kept."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 
 from importers.bmecat_reader import BmecatHeader, CatalogGroup
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.store import Store
-from pim.store.store import PRODUCT, QuarantineEntry, batched
+from pim.store.store import QuarantineEntry
 from pim.structure import Category
 
 _CODE = re.compile(r"^[A-Za-z0-9_]{1,100}$")
@@ -42,21 +46,40 @@ def check_groups_map(cfg: Any, structure: Structure) -> None:
                          hint="create that category first (admin → categories, or a structure file), or fix the map")
 
 
+@dataclass(frozen=True, slots=True)
+class CategoryClaim:
+    """The supplier's claim on one product's categories: `clear` takes the product out of the supplier's
+    range (`span`) first — a whole catalog restating it, or a delete —, then `remove` and `add` apply. Pure, so
+    it is applied to what is stored at the moment of the write, not at the moment it was worked out."""
+
+    span: frozenset[str]
+    clear: bool = False
+    add: tuple[str, ...] = ()
+    remove: frozenset[str] = frozenset()
+
+    def apply(self, current: list[str]) -> list[str]:
+        gone = self.span if self.clear else self.remove
+        return list(dict.fromkeys([c for c in current if c not in gone] + list(self.add)))
+
+
 class GroupPlacer:
     """Works out, once the file is read, which categories the supplier's groups are and which products go in."""
 
     def __init__(self, store: Store, cfg: Any, languages: dict[str, str], source: str, file: str) -> None:
         self.store, self.cfg, self.languages, self.source, self.file = store, cfg, languages, source, file
         self.problems: list[QuarantineEntry] = []
+        self.created = 0  # categories saved by create_categories, over its calls
 
     def _problem(self, reason: str, line: int | None, field: str, key: str, raw: dict[str, Any] | None = None) -> None:
         self.problems.append(QuarantineEntry(reason, self.file, line, field, raw, key, self.source, severity="problem"))
 
     # ------------------------------------------------------------------ the group tree
-    def create_categories(self, groups: dict[str, CatalogGroup]) -> int:
-        """Save the file's unmapped groups as categories under `create_under` (missing ones only)."""
+    def create_categories(self, groups: dict[str, CatalogGroup], *, done: Iterable[str] = ()) -> int:
+        """Save the file's unmapped groups as categories under `create_under` (missing ones only). `done`:
+        groups an earlier call saw (the group system read ahead of the products), only used as parents now."""
         cfg = self.cfg
-        if not cfg.create_under or not groups:
+        seen = set(done)
+        if not cfg.create_under or not groups or seen >= groups.keys():
             return 0
         structure = self.store.structure()
         codes: dict[str, str] = {}
@@ -66,14 +89,14 @@ class GroupPlacer:
             code = cfg.code_prefix + gid
             if _CODE.match(code):
                 codes[gid] = code
-            else:
+            elif gid not in seen:
                 self._problem(f"catalog group '{gid}' cannot become category '{code}' (codes are letters, digits and _, "
                               "at most 100): map it under catalog_groups.categories", group.line, "GROUP_ID",
                               f"catalog-group:{gid}")
         new: list[tuple[int, Category]] = []
         locales = set(structure.locales)
         for gid, code in codes.items():
-            if code in structure.categories:
+            if code in structure.categories or gid in seen:
                 continue
             group = groups[gid]
             labels = {self.languages[lang]: name for lang, name in group.names.items()
@@ -84,6 +107,7 @@ class GroupPlacer:
                 self._problem(f"catalog group '{gid}': {exc.errors()[0]['msg']}", group.line, "GROUP_NAME", f"catalog-group:{gid}")
         if new:
             self.store.put_structure("category", [c for _, c in sorted(new, key=lambda x: x[0])])
+        self.created += len(new)
         return len(new)
 
     def _parent(self, group: CatalogGroup, groups: dict[str, CatalogGroup], codes: dict[str, str]) -> str:
@@ -96,12 +120,13 @@ class GroupPlacer:
 
     # ------------------------------------------------------------------ assignments
     def claims(self, header: BmecatHeader, file_skus: dict[str, str], deleted: Iterable[str],
-               lookup: Callable[[Iterable[str]], dict[str, str]]) -> dict[str, list[str]]:
-        """SKU → the categories it has once the supplier's claim applies, for the products whose categories
-        change. `file_skus`: supplier PID → SKU of the file's products; `deleted`: SKUs the file withdrew;
-        `lookup`: PID → SKU of stored products, for assignments naming a product outside the file."""
+               lookup: Callable[[Iterable[str]], dict[str, str]]) -> dict[str, CategoryClaim]:
+        """SKU → the supplier's claim on its categories, for every product the file's groups may move (nothing
+        is read from the products here: the follow-up applies each claim to what is stored when it writes).
+        `file_skus`: supplier PID → SKU of the file's products; `deleted`: SKUs the file withdrew; `lookup`: PID
+        → SKU of stored products, for assignments naming a product outside the file."""
         structure = self.store.structure()
-        span = self._range(structure)
+        span = frozenset(self._range(structure))
         category_of = self._resolver(structure)
         pids = {a.pid for a in header.assignments}
         outside = lookup(pids - file_skus.keys()) if pids - file_skus.keys() else {}
@@ -123,17 +148,17 @@ class GroupPlacer:
         # a new catalog states every product's groups — when it carries groups at all: a file without any is
         # an export that leaves them out, not one that takes every product out of the supplier's categories
         whole = header.transaction == "new_catalog" and bool(header.groups or header.assignments)
-        touched = set(added) | set(removed) | set(deleted) | (set(file_skus.values()) if whole else set())
-        out: dict[str, list[str]] = {}
-        for chunk in batched(sorted(touched), self.store.batch_size):
-            for sku, current in _categories_of(self.store, chunk).items():
-                if whole or sku in deleted:
-                    kept = [c for c in current if c not in span]
-                else:
-                    kept = [c for c in current if c not in removed.get(sku, ())]
-                new = list(dict.fromkeys(kept + ([] if sku in deleted else added.get(sku, []))))
-                if new != current:
-                    out[sku] = new
+        deleted = set(deleted)
+        out: dict[str, CategoryClaim] = {}
+        if whole:
+            leave = CategoryClaim(span, clear=True)  # shared: most products of a catalog are in no group of it
+            out.update(dict.fromkeys(file_skus.values(), leave))
+        for sku in deleted:
+            out[sku] = CategoryClaim(span, clear=True)
+        for sku in added.keys() | removed.keys():
+            if sku not in deleted:
+                out[sku] = CategoryClaim(span, clear=whole, add=tuple(dict.fromkeys(added.get(sku, ()))),
+                                         remove=frozenset(removed.get(sku, ())))
         return out
 
     def _range(self, structure: Structure) -> set[str]:
@@ -173,10 +198,3 @@ def _depth(gid: str, groups: dict[str, CatalogGroup]) -> int:
         seen.add(current)
         depth, current = depth + 1, groups[current].parent_id
     return depth
-
-
-def _categories_of(store: Store, skus: list[str]) -> dict[str, list[str]]:
-    """SKU → its stored categories, for the stored ones among `skus` (one query, no value decoding)."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.categories).where(PRODUCT.c.identifier.in_(skus)))
-        return {ident: list(cats or []) for ident, cats in rows}

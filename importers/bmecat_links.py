@@ -8,24 +8,39 @@ product that is stored, so an association never points at a SKU that does not ex
 a target that does not resolve yet (the target comes later in the file, or in this batch, not written yet) is
 left out of the product's record and kept as a few short strings; `Followups` writes it once the whole file is
 in, with the targets that resolve by then. A target that still resolves to nothing is a per-value problem
-naming its PID, and is left out."""
+naming its PID, and is left out.
+
+Re-importing an unchanged file changes nothing, follow-ups included. The source fingerprint (pim.merge) of a
+record says "merging this again changes nothing while the product keeps this seq"; the follow-up writes only
+what the record does not set (the late association types, the supplier's categories), so it carries the
+fingerprint over to the seq it writes. And a type that was late last time stays late while the record is
+otherwise the same (`References.translate`): the record hashes as fingerprinted, takes the fast path, and the
+follow-up finds the association as it left it. A changed target SKU or group assignment is still written: the
+follow-up compares what it would write with what is stored, whatever the fast path did."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import combinations
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, and_, bindparam, select, update
 
-from pim.importing import ImportCounts, Parsed
-from pim.merge import Merger, Precedence, apply_plan
-from pim.product import Association, Product, trusted_provenance
+from importers.bmecat_groups import CategoryClaim
+from pim.importing import Parsed
+from pim.merge import FINGERPRINT, Merger, Precedence, merge_product, record_digest
+from pim.partial_merge import read_parts, row_update
+from pim.product import Association, Product, trusted_association, trusted_provenance
 from pim.sources import cross_referenced
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched
 from pim.validation import RecordValidator
+
+#: A record with more resolved association types than this tries only "all of them" and "none of them" late
+#: when matching last time's fingerprint (every split of a map's handful of reference types otherwise).
+SPLIT_TYPES = 4
 
 
 @dataclass(slots=True)
@@ -42,9 +57,10 @@ class Pending:
 class References:
     """Translates the PID-keyed associations the mapper builds (importers.bmecat.BmecatMapper) into SKUs."""
 
-    def __init__(self, store: Store, source: str, sku_from: str, sku_prefix: str) -> None:
+    def __init__(self, store: Store, source: str, sku_from: str, sku_prefix: str, salt: bytes | None = None) -> None:
         self.store, self.source = store, source
         self.sku_from, self.sku_prefix = sku_from, sku_prefix
+        self.salt = salt  # the import's merger salt (Merger.bind): with it, late types stay late as last time
         self.in_file: dict[str, str] = {}  # supplier PID → SKU of every product of this file matched so far
         self.pending: list[Pending] = []
 
@@ -65,20 +81,25 @@ class References:
 
     def translate(self, items: list[Parsed]) -> None:
         """Rewrite the associations of a batch's records from PIDs to SKUs; a type with a target not resolved
-        yet leaves the record and waits for `resolve_pending`."""
+        yet leaves the record and waits for `resolve_pending`. So does a resolved type that was late when the
+        product's fingerprint was taken, while the record is otherwise the same (with `salt`)."""
         having = [i for i in items if isinstance(i.record, Product) and i.record.associations]
         if not having:
             return
         found = self.lookup(pid for i in having for a in i.record.associations.values() for pid in a.products)
+        prints = _fingerprints(self.store, self.source, [i.record.identifier for i in having]) if self.salt is not None else {}
         for item in having:
             rec = item.record
-            kept: dict[str, Association] = {}
-            for code, a in rec.associations.items():
-                if all(pid in found for pid in a.products):
-                    kept[code] = _translated(a.products, a.quantities, found)
-                else:
+            given = dict(rec.associations)
+            ready = {code: _translated(a.products, a.quantities, found) for code, a in given.items()
+                     if all(pid in found for pid in a.products)}
+            rec.associations = ready
+            digest = prints.get(rec.identifier)
+            if digest is not None and ready:
+                rec.associations = ready = _as_fingerprinted(rec, ready, digest, self.salt or b"")
+            for code, a in given.items():
+                if code not in ready:
                     self.pending.append(Pending(rec.identifier, item.line, code, list(a.products), dict(a.quantities)))
-            rec.associations = kept
 
     def resolve_pending(self, file: str) -> tuple[dict[str, dict[str, Association]], list[QuarantineEntry]]:
         """SKU → the association types to write, and a problem for each target that resolves to nothing."""
@@ -97,6 +118,29 @@ class References:
         return links, problems
 
 
+def _as_fingerprinted(rec: Product, ready: dict[str, Association], digest: str, salt: bytes) -> dict[str, Association]:
+    """The resolved types the record keeps: all of them, unless the fingerprint was taken with some of them
+    late (resolved after the file) and the record is otherwise the same — then those stay late, so the record
+    hashes as then. Tries the largest split first."""
+    codes = sorted(ready)
+    sizes = range(len(codes), -1, -1) if len(codes) <= SPLIT_TYPES else (len(codes), 0)
+    for size in sizes:
+        for kept in combinations(codes, size):
+            rec.associations = {c: ready[c] for c in kept}
+            if record_digest(rec, salt) == digest:
+                return rec.associations
+    return ready
+
+
+def _fingerprints(store: Store, source: str, skus: list[str]) -> dict[str, str]:
+    """SKU → digest of `source`'s fingerprint, where the product was not written since it was taken."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(FINGERPRINT.c.identifier, FINGERPRINT.c.digest).join(
+            PRODUCT, and_(PRODUCT.c.identifier == FINGERPRINT.c.identifier, PRODUCT.c.seq == FINGERPRINT.c.product_seq))
+            .where(FINGERPRINT.c.source == source, FINGERPRINT.c.identifier.in_(sorted(set(skus)))))
+        return {ident: digest for ident, digest in rows}
+
+
 def _translated(pids: list[str], quantities: dict[str, int], found: dict[str, str]) -> Association:
     """The association with each resolved PID as its SKU, in file order, once each; unresolved ones left out."""
     skus = list(dict.fromkeys(found[pid] for pid in pids if pid in found))
@@ -107,66 +151,104 @@ def _translated(pids: list[str], quantities: dict[str, int], found: dict[str, st
 @dataclass
 class Followups:
     """What a BMEcat import writes once every product of the file is in: associations resolved late and the
-    supplier's category claims. Each product gets one partial record (only those structural fields set),
-    merged by the import's precedence onto the stored product; products that are not stored are skipped."""
+    supplier's category claims. The products of a batch that change are read, merged and written in one
+    transaction with their rows locked (PostgreSQL: SELECT … FOR UPDATE; SQLite: BEGIN IMMEDIATE), so a
+    category or association another writer stores meanwhile is applied to, not overwritten; a batch where
+    nothing changes (a re-import) takes no lock. Products that are not stored are skipped.
+    `own`: the products whose record this import merged (or skipped as already merged): their fingerprint is
+    carried over to the seq the follow-up writes."""
 
     store: Store
     source: str
     file: str
     stamp: datetime
     associations: dict[str, dict[str, Association]] = field(default_factory=dict)
-    categories: dict[str, list[str]] = field(default_factory=dict)
+    categories: dict[str, CategoryClaim] = field(default_factory=dict)
+    own: set[str] = field(default_factory=set)
 
     def write(self, precedence: Precedence | None) -> tuple[int, list[QuarantineEntry]]:
         """Merge the records; returns how many products changed and a problem per record validation refused
-        (e.g. a category deleted meanwhile). Not fingerprinted: the file's own records keep the fast path of
-        the next import once these settle."""
+        (e.g. a category deleted meanwhile)."""
         skus = sorted(self.associations.keys() | self.categories.keys())
         if not skus:
             return 0, []
         structure = self.store.structure()
-        merger = Merger(precedence, create_missing=False).bind(structure)
+        ranker = Merger(precedence, create_missing=False).bind(structure).ranker
         validator = RecordValidator(structure)
         prov = trusted_provenance(self.source, self.file, self.stamp)
         changed, refused = 0, []
         for chunk in batched(skus, self.store.batch_size):
-            stored = _stored_associations(self.store, chunk)
-            records = []
-            for record in (self._record(sku, prov, stored[sku]) for sku in chunk if sku in stored):
-                if not record.model_fields_set & {"associations", "categories"}:
-                    continue
-                problems = validator.check_product(record)
-                if problems:
-                    refused.append(QuarantineEntry("; ".join(f"{p.field}: {p.reason}" for p in problems), self.file,
-                                                   None, problems[0].field, None, record.identifier, self.source,
-                                                   severity="problem"))
-                else:
-                    records.append(record)
-            if records:
-                result = apply_plan(self.store, merger.prepare(self.store, records))
-                changed += (result.updated + result.created) if result else 0
+            with self.store.engine.connect() as conn:  # a look first: a re-import mostly changes nothing
+                moving = [sku for sku, row in _stored(self.store, conn, chunk).items() if self._record(sku, prov, row[1], row[2])]
+            if not moving:
+                continue
+            with self.store.begin() as conn:
+                stored = _stored(self.store, conn, moving, lock=True)
+                records = []
+                for sku in moving:
+                    record = self._record(sku, prov, stored[sku][1], stored[sku][2]) if sku in stored else None
+                    if record is None:
+                        continue
+                    problems = validator.check_product(record)
+                    if problems:
+                        refused.append(QuarantineEntry("; ".join(f"{p.field}: {p.reason}" for p in problems), self.file,
+                                                       None, problems[0].field, None, record.identifier, self.source,
+                                                       severity="problem"))
+                    else:
+                        records.append(record)
+                changed += self._apply(conn, records, {sku: row[0] for sku, row in stored.items()}, ranker)
         return changed, refused
 
-    def _record(self, sku: str, prov: Any, types: set[str]) -> Product:
-        """The follow-up record of one product; an association type left empty is set only where the product
-        has that type (to clear targets that no longer resolve), never added empty."""
+    def _record(self, sku: str, prov: Any, categories: list[str], links: dict[str, Association]) -> Product | None:
+        """The follow-up record of one product, with only what changes; None when nothing does. An association
+        type left empty is set only where the product has that type (to clear targets that no longer
+        resolve), never added empty."""
         fields: dict[str, Any] = {}
-        links = {code: a for code, a in self.associations.get(sku, {}).items() if a.products or code in types}
-        if links:
-            fields["associations"] = links
-        if sku in self.categories:
-            fields["categories"] = self.categories[sku]
-        return Product(identifier=sku, source=prov, **fields)
+        late = {code: a for code, a in self.associations.get(sku, {}).items()
+                if (a.products or code in links) and links.get(code) != a}
+        if late:
+            fields["associations"] = late
+        claim = self.categories.get(sku)
+        if claim is not None and (claimed := claim.apply(categories)) != categories:
+            fields["categories"] = claimed
+        return Product(identifier=sku, source=prov, **fields) if fields else None
+
+    def _apply(self, conn: Connection, records: list[Product], seqs: dict[str, int], ranker: Any) -> int:
+        """Merge the records onto the locked rows and write them in the caller's transaction, the listeners
+        told as for a merge import's write; carry this source's fingerprints over. Returns the rows changed."""
+        if not records:
+            return 0
+        parts = read_parts(self.store, conn, [r.identifier for r in records], ())
+        updates, deltas = [], {}
+        for record in records:
+            part = parts[record.identifier]
+            change = row_update(part, merge_product(part.product, record, {}, {}, ranker).product)
+            if change is not None:
+                updates.append(change[0])
+                deltas[record.identifier] = change[1]
+        written = self.store.update_product_rows(conn, updates)
+        carried = [{"s": self.source, "i": sku, "was": seqs[sku], "now": seq} for sku, seq in written.items() if sku in self.own]
+        if carried:
+            conn.execute(update(FINGERPRINT).where(FINGERPRINT.c.source == bindparam("s"), FINGERPRINT.c.identifier == bindparam("i"),
+                                                   FINGERPRINT.c.product_seq == bindparam("was"))
+                         .values(product_seq=bindparam("now")), carried)
+        if written:
+            self.store.notify(conn, list(written), None, None, deltas)
+        return len(written)
 
 
-def refinish(store: Store, counts: ImportCounts) -> None:
-    """Record the counts again after work done once `run_import` finished the job (same status rule)."""
-    if counts.job_id is not None:
-        store.finish_job(counts.job_id, counts.as_dict(), status=counts.status)
-
-
-def _stored_associations(store: Store, skus: list[str]) -> dict[str, set[str]]:
-    """SKU → its stored association types, for the stored ones among `skus` (one query)."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.associations).where(PRODUCT.c.identifier.in_(skus)))
-        return {ident: set(links or {}) for ident, links in rows}
+def _stored(store: Store, conn: Connection, skus: list[str], *,
+            lock: bool = False) -> dict[str, tuple[int, list[str], dict[str, Association]]]:
+    """SKU → (seq, categories, associations) of the stored ones among `skus`. With `lock`, read with their rows
+    locked until the caller's transaction ends: PostgreSQL locks the rows (in SKU order, so two follow-ups
+    never deadlock); SQLite takes the database's write lock before reading (it has no row locks, and a plain
+    read would run before the driver starts the write transaction, at the first write). Without, a product
+    the look finds unchanged is left alone: as if the follow-up had run before any writer that came after."""
+    query = (select(PRODUCT.c.identifier, PRODUCT.c.seq, PRODUCT.c.categories, PRODUCT.c.associations)
+             .where(PRODUCT.c.identifier.in_(skus)).order_by(PRODUCT.c.identifier))
+    if lock and store.dialect == "postgresql":
+        query = query.with_for_update()
+    elif lock:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    return {ident: (seq, list(cats or []), {k: trusted_association(v) for k, v in (links or {}).items()})
+            for ident, seq, cats, links in conn.execute(query)}

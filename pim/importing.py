@@ -76,6 +76,7 @@ def run_import(
     merge: Any = None,
     workers: int | None = None,
     executor: str | None = None,
+    before_finish: Callable[[ImportCounts], None] | None = None,
 ) -> ImportCounts:
     """Validate and write `items` batch by batch (one transaction each); rejects go to the quarantine.
     Re-running the same input changes nothing (content hashes) and closes quarantine entries that now pass.
@@ -83,7 +84,9 @@ def run_import(
     precedence instead of replacing them. `workers` > 1 (default PIM_IMPORT_WORKERS) validates and merges
     batches in that many processes through the executor (PIM_EXECUTOR) while this process writes them in
     order; the result is the same as in-process (see `_run_fanned_out`). A cancel request on the job
-    (pim.job_cancel) is honoured between batches: the job ends cancelled, committed batches kept."""
+    (pim.job_cancel) is honoured between batches: the job ends cancelled, committed batches kept.
+    `before_finish` runs once every batch is written, before the job is finished (so it is finished once,
+    with what that work adds to the counts; an error there fails the job)."""
     structure = structure or store.structure()
     validator = RecordValidator(structure)
     if merge is not None:
@@ -109,6 +112,8 @@ def run_import(
                 for chunk in batched(items, store.batch_size):
                     _write_batch(store, source, validator, chunk, counts, merge)
                     batch_done(len(chunk))
+            if before_finish is not None:
+                before_finish(counts)
     except job_cancel.Cancelled:  # the job is ended already, as cancelled
         raise
     except InputError as exc:
@@ -153,7 +158,11 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
     out = PreparedBatch()
     if merge is not None and hasattr(merge, "drop_unchanged"):
         # records this source already merged, on products not written since: skip validation and merge
-        chunk, skipped = merge.drop_unchanged(store, source, chunk)
+        kept, skipped = merge.drop_unchanged(store, source, chunk)
+        # their per-value problems still stand: noted again, as a merged record's are
+        out.notes.extend(n for item in chunk if isinstance(item, Parsed) and isinstance(item.record, Product)
+                         and item.record.identifier in skipped for n in item.problems)
+        chunk = kept
         out.skipped, out.good_keys = len(skipped), list(skipped)
         out.relied.update(skipped)
     for item in chunk:
