@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
-import os
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -30,13 +28,11 @@ from media.gc import GcResult, collect_garbage, sweep_orphans
 from media.ingest import ingest
 from media.renditions import build_renditions
 from media.settings import RenditionSpec
-from media.store_local import LocalAssetStore
-from media.store_s3 import S3AssetStore
 from pim.store import Store
 from pim.store.store import now
 from tests import images
+from tests.services.s3 import asset_store_of
 
-_names = itertools.count()
 SPEC = RenditionSpec(name="thumb", max_width=40, max_height=40, format="JPEG")
 PHOTO = images.photo_jpeg(80, 60, 7)
 KEY = original_key(hashlib.sha256(PHOTO).hexdigest(), "jpg")
@@ -44,12 +40,7 @@ KEY = original_key(hashlib.sha256(PHOTO).hexdigest(), "jpg")
 
 @pytest.fixture(params=["local", "s3"])
 def assets(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "local":
-        return LocalAssetStore(tmp_path / "media")
-    s3 = request.getfixturevalue("s3")
-    bucket = f"race-{os.getpid()}-{next(_names)}"
-    s3.client().create_bucket(Bucket=bucket)
-    return S3AssetStore(bucket, "media", endpoint_url=s3.url, region=s3.region)
+    return asset_store_of(request.param, request, tmp_path)
 
 
 @pytest.fixture

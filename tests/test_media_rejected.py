@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,15 +23,14 @@ from media.ingest import ingest, ingest_bytes
 from media.rejected import PREFIX, listing, quarantine_key, read_back
 from media.settings import FetchLimits, MediaFile
 from media.store_local import LocalAssetStore
-from media.store_s3 import S3AssetStore
 from pim.errors import InputError
 from pim.product import Product, Provenance
 from pim.store import Store
 from pim.store.store import now
 from pim.structure import Attribute, AttributeType
 from tests import images
+from tests.services.s3 import asset_store_of
 
-_names = itertools.count()
 BOMB = images.bomb_png()
 CUT = images.truncated_jpeg()
 GOOD = images.png(40, 30)
@@ -45,12 +42,7 @@ def sha(data: bytes) -> str:
 
 @pytest.fixture(params=["local", "s3"])
 def assets(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    if request.param == "local":
-        return LocalAssetStore(tmp_path / "media")
-    s3 = request.getfixturevalue("s3")
-    bucket = f"rejected-{os.getpid()}-{next(_names)}"
-    s3.client().create_bucket(Bucket=bucket)
-    return S3AssetStore(bucket, "media", endpoint_url=s3.url, region=s3.region)
+    return asset_store_of(request.param, request, tmp_path)
 
 
 @pytest.fixture

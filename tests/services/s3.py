@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+_buckets = itertools.count()
 
 
 @dataclass
@@ -42,3 +48,17 @@ def s3(s3_server: S3Endpoint, monkeypatch: pytest.MonkeyPatch) -> S3Endpoint:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
     monkeypatch.setenv("AWS_DEFAULT_REGION", s3_server.region)
     return s3_server
+
+
+def asset_store_of(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A media asset store for tests parametrized over both: "local" (a temp folder) or "s3" (a fresh bucket on
+    the moto endpoint)."""
+    from media.store_local import LocalAssetStore
+    from media.store_s3 import S3AssetStore
+
+    if kind == "local":
+        return LocalAssetStore(tmp_path / "media")
+    endpoint = request.getfixturevalue("s3")
+    bucket = f"assets-{os.getpid()}-{next(_buckets)}"
+    endpoint.client().create_bucket(Bucket=bucket)
+    return S3AssetStore(bucket, "media", endpoint_url=endpoint.url, region=endpoint.region)
