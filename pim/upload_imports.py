@@ -164,8 +164,16 @@ def profile_problem(importer: str, path: Path) -> str | None:
 
 def profile_fits(name: str, importers: list[str]) -> list[str]:
     """Which of `importers` read the profile or map `name` (a `profile_names` entry)."""
-    path = profile_file(name)
+    return _fitting(profile_file(name), importers)
+
+
+def _fitting(path: Path, importers: list[str]) -> list[str]:
     return [i for i in importers if UPLOADABLE[i].option and profile_problem(i, path) is None]
+
+
+def _a(noun: str) -> str:
+    """"an ERP CSV …", "a content …"."""
+    return f"{'an' if noun[0] in 'AEIOU' else 'a'} {noun}"
 
 
 def _options(importer: str, spec: Uploadable, profile: str | None) -> dict[str, str]:
@@ -175,10 +183,8 @@ def _options(importer: str, spec: Uploadable, profile: str | None) -> dict[str, 
     if profile:
         path = profile_file(profile)
         if problem := profile_problem(importer, path):
-            others = [UPLOADABLE[i].label for i in UPLOADABLE if i != importer and UPLOADABLE[i].option
-                      and profile_problem(i, path) is None]
-            article = "an" if spec.noun[0] in "AEIOU" else "a"
-            raise InputError(f"{profile} is not {article} {spec.noun} {spec.option.replace('_path', '')}: {problem}",
+            others = [UPLOADABLE[i].label for i in _fitting(path, [i for i in UPLOADABLE if i != importer])]
+            raise InputError(f"{profile} is not {_a(spec.noun)} {spec.option.replace('_path', '')}: {problem}",
                              field="profile", hint=f"it fits {' and '.join(others)}: choose that source, or "
                              "another map" if others else f"fix it (see schemas/{spec.schema}.schema.json) or "
                              "choose another")
@@ -204,8 +210,7 @@ def plan(importer: str, filename: str, profile: str | None, user: Importing) -> 
     if not filename:
         errors["file"] = f"choose a file to import: {', '.join(spec.suffixes)}"
     elif not filename.lower().endswith(spec.suffixes):
-        article = "an" if spec.noun[0] in "AEIOU" else "a"  # "an ERP CSV file", "a content file"
-        errors["file"] = f"'{filename}' is not {article} {spec.noun} file: use {', '.join(spec.suffixes)}"
+        errors["file"] = f"'{filename}' is not {_a(spec.noun)} file: use {', '.join(spec.suffixes)}"
     try:
         options = _options(importer, spec, profile or None)
     except InputError as exc:
