@@ -325,7 +325,7 @@ def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Stru
             values = values or {}
             problems: list[tuple[str, str]] = []
             for key, cell in list(record.values.items()):
-                attr = structure.attributes.get(key.split(":")[0].split("@")[0])
+                attr = _attribute(structure, key)
                 if attr is None:
                     continue
                 measures, opts = structure.measures, options.get(attr.code)
@@ -373,12 +373,14 @@ def _excel(attr: Attribute, sku: str, key: str, cell: str, shown: Any, version: 
     return None, None
 
 
+def _attribute(structure: Structure, key: str) -> Attribute | None:
+    """The attribute a value key (`name:de_DE@print`) belongs to."""
+    return structure.attributes.get(key.split(":")[0].split("@")[0])
+
+
 def _any_excel_suspect(record: Product, structure: Structure) -> bool:
-    for key, cell in record.values.items():
-        attr = structure.attributes.get(key.split(":")[0].split("@")[0])
-        if attr is not None and content_sheet.excel_suspect(attr, cell):
-            return True
-    return False
+    return any((attr := _attribute(structure, key)) is not None and content_sheet.excel_suspect(attr, cell)
+               for key, cell in record.values.items())
 
 
 def import_content(path: Path, store: Store, profile: ContentProfile | None = None, *,
