@@ -52,7 +52,8 @@ STAGES: list[str] = [
 ]
 
 #: FastAPI routers mounted by the web app (pim.web), e.g. the customer portal.
-WEB_ROUTERS: list[str] = ["pim.portal:router", "pim.portal_pages:router", "pim.portal_admin:router"]
+WEB_ROUTERS: list[str] = ["pim.portal:router", "pim.portal_pages:router", "pim.portal_admin:router",
+                          "media.web_rejected:router"]  # the media quarantine's page
 
 #: JSON Schemas written to schemas/: name → pydantic model. Every declarative file has one.
 SCHEMAS: dict[str, str] = {
