@@ -30,7 +30,7 @@ from pim.sources import SourceItem, cross_referenced, match_skus, merger_for
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched
 from pim.structure import AttributeType
-from pim.withdraw import claimed_keys
+from pim.withdraw import claimed, withdrawn_links
 
 ISO639_2 = {"deu": "de_DE", "ger": "de_DE", "eng": "en_US", "fra": "fr_FR", "fre": "fr_FR", "ita": "it_IT",
             "spa": "es_ES", "nld": "nl_NL", "dut": "nl_NL", "pol": "pl_PL", "ces": "cs_CZ", "cze": "cs_CZ"}
@@ -481,12 +481,13 @@ def _known_deletes(store: Store, source: str, items: Iterator[SourceItem | Rejec
 
 
 def _withdrawal(store: Store, source: str, chunk: list[Parsed]) -> None:
-    """Turn delete records into the supplier's withdrawal: every key it claims on the product, shown or as a
-    candidate, merged as its empty value (docs/importers.md: the next claim takes over), as pim.withdraw does."""
-    claimed = claimed_keys(store, source, [i.record.identifier for i in chunk])
+    """Turn delete records into the supplier's withdrawal: every key and association type it claims on the
+    product, shown or as a candidate, merged as its empty value (docs/importers.md: the next claim takes over), as pim.withdraw does."""
+    claims = claimed(store, source, [i.record.identifier for i in chunk])
     for item in chunk:
         sku = item.record.identifier
-        item.record = partial_product(sku, dict.fromkeys(sorted(claimed[sku])), item.record.source, {})  # type: ignore[arg-type]
+        keys, kinds = claims[sku]
+        item.record = partial_product(sku, dict.fromkeys(sorted(keys)), item.record.source, withdrawn_links(kinds))  # type: ignore[arg-type]
 
 
 def _families(store: Store, skus: list[str]) -> dict[str, str | None]:

@@ -29,10 +29,11 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, select, update
 
 from importers.bmecat_groups import CategoryClaim
+from pim import association_claims
 from pim.importing import Parsed
 from pim.merge import FINGERPRINT, Merger, Precedence, merge_product, record_digest
 from pim.partial_merge import read_parts, row_update
-from pim.product import Association, Product, trusted_association, trusted_provenance
+from pim.product import Association, Product, Provenance, trusted_association, trusted_provenance
 from pim.sources import cross_referenced
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched
@@ -179,11 +180,11 @@ class Followups:
         changed, refused = 0, []
         for chunk in batched(skus, self.store.batch_size):
             with self.store.engine.connect() as conn:  # a look first: a re-import mostly changes nothing
-                moving = [sku for sku, row in _stored(self.store, conn, chunk).items() if self._record(sku, prov, row[1], row[2])]
+                moving = [sku for sku, row in self._stored(conn, chunk).items() if self._record(sku, prov, row[1], row[2])]
             if not moving:
                 continue
             with self.store.begin() as conn:
-                stored = _stored(self.store, conn, moving, lock=True)
+                stored = self._stored(conn, moving, lock=True)
                 records = []
                 for sku in moving:
                     record = self._record(sku, prov, stored[sku][1], stored[sku][2]) if sku in stored else None
@@ -199,13 +200,21 @@ class Followups:
                 changed += self._apply(conn, records, {sku: row[0] for sku, row in stored.items()}, ranker)
         return changed, refused
 
-    def _record(self, sku: str, prov: Any, categories: list[str], links: dict[str, Association]) -> Product | None:
-        """The follow-up record of one product, with only what changes; None when nothing does. An association
-        type left empty is set only where the product has that type (to clear targets that no longer
-        resolve), never added empty."""
+    def _stored(self, conn: Connection, skus: list[str], *, lock: bool = False
+                ) -> dict[str, tuple[int, list[str], dict[str, dict[str, Any]]]]:
+        """SKU → (seq, categories, what this source claims per association type) of the stored ones."""
+        stored = _stored(self.store, conn, skus, lock=lock)
+        claims = association_claims.load(conn, [s for s in stored if s in self.associations])
+        return {sku: (seq, cats, association_claims.claimed_types(claims.get(sku, {}), links, default, self.source))
+                for sku, (seq, cats, links, default) in stored.items()}
+
+    def _record(self, sku: str, prov: Any, categories: list[str], mine: dict[str, dict[str, Any]]) -> Product | None:
+        """The follow-up record of one product, with only what changes; None when nothing does. `mine`: what
+        this source claims per association type. An association type left empty is sent only where this source
+        claims the type (to withdraw targets that no longer resolve), never added empty."""
         fields: dict[str, Any] = {}
         late = {code: a for code, a in self.associations.get(sku, {}).items()
-                if (a.products or code in links) and links.get(code) != a}
+                if (a.products or code in mine) and mine.get(code) != association_claims.dump(a)}
         if late:
             fields["associations"] = late
         claim = self.categories.get(sku)
@@ -219,13 +228,20 @@ class Followups:
         if not records:
             return 0
         parts = read_parts(self.store, conn, [r.identifier for r in records], ())
+        stored_claims = association_claims.load(conn, [r.identifier for r in records if association_claims.given(r)])
+        claim_writes = association_claims.ClaimWrites()
         updates, deltas = [], {}
         for record in records:
             part = parts[record.identifier]
-            change = row_update(part, merge_product(part.product, record, {}, {}, ranker).product)
+            old = stored_claims.get(record.identifier, {})
+            out = merge_product(part.product, record, {}, {}, ranker, old)
+            for kind, claims in out.associations.items():
+                claim_writes.add(record.identifier, kind, old.get(kind), claims, self.stamp)
+            change = row_update(part, out.product)
             if change is not None:
                 updates.append(change[0])
                 deltas[record.identifier] = change[1]
+        claim_writes.write(self.store, conn)
         written = self.store.update_product_rows(conn, updates)
         carried = [{"s": self.source, "i": sku, "was": seqs[sku], "now": seq} for sku, seq in written.items() if sku in self.own]
         if carried:
@@ -238,17 +254,18 @@ class Followups:
 
 
 def _stored(store: Store, conn: Connection, skus: list[str], *,
-            lock: bool = False) -> dict[str, tuple[int, list[str], dict[str, Association]]]:
-    """SKU → (seq, categories, associations) of the stored ones among `skus`. With `lock`, read with their rows
+            lock: bool = False) -> dict[str, tuple[int, list[str], dict[str, Association], Provenance | None]]:
+    """SKU → (seq, categories, associations, default provenance) of the stored ones among `skus`. With `lock`, read with their rows
     locked until the caller's transaction ends: PostgreSQL locks the rows (in SKU order, so two follow-ups
     never deadlock); SQLite takes the database's write lock before reading (it has no row locks, and a plain
     read would run before the driver starts the write transaction, at the first write). Without, a product
     the look finds unchanged is left alone: as if the follow-up had run before any writer that came after."""
-    query = (select(PRODUCT.c.identifier, PRODUCT.c.seq, PRODUCT.c.categories, PRODUCT.c.associations)
+    query = (select(PRODUCT.c.identifier, PRODUCT.c.seq, PRODUCT.c.categories, PRODUCT.c.associations, PRODUCT.c.source)
              .where(PRODUCT.c.identifier.in_(skus)).order_by(PRODUCT.c.identifier))
     if lock and store.dialect == "postgresql":
         query = query.with_for_update()
     elif lock:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-    return {ident: (seq, list(cats or []), {k: trusted_association(v) for k, v in (links or {}).items()})
-            for ident, seq, cats, links in conn.execute(query)}
+    return {ident: (seq, list(cats or []), {k: trusted_association(v) for k, v in (links or {}).items()},
+                    Provenance.model_validate(source) if source else None)
+            for ident, seq, cats, links, source in conn.execute(query)}

@@ -26,6 +26,8 @@ from sqlalchemy import Connection
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from pim import association_claims as links
+from pim.association_claims import RANK_PREFIX, SourceClaim, TypeClaims
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError
@@ -57,6 +59,8 @@ class Precedence(BaseModel):
     )
     groups: dict[str, list[str]] = Field(default={}, description="attribute group code → sources, best first")
     attributes: dict[str, list[str]] = Field(default={}, description="attribute code → sources, best first")
+    associations: dict[str, list[str]] = Field(
+        default={}, description="association type code → sources, best first (others follow `default`)")
 
     @classmethod
     def load(cls, path: Path) -> "Precedence":
@@ -92,6 +96,8 @@ class Ranker:
         return hit
 
     def order(self, attribute: str) -> list[str]:
+        if attribute.startswith(RANK_PREFIX):
+            return self.p.associations.get(attribute[len(RANK_PREFIX):], self.p.default)
         if attribute in self.p.attributes:
             return self.p.attributes[attribute]
         group = self.groups.get(attribute)
@@ -137,6 +143,7 @@ class MergeOutcome:
     product: Product
     candidates: dict[str, Claims] = field(default_factory=dict)  # touched key → losing claims
     conflicts: dict[str, tuple[str, dict[str, Any]] | None] = field(default_factory=dict)  # key → (winner, claims)
+    associations: dict[str, TypeClaims] = field(default_factory=dict)  # association type the record states → claims
 
 
 def _choose(claims: Claims, attribute: str, ranker: Ranker, newest: str, current: str | None, pin: str | None) -> str:
@@ -170,11 +177,13 @@ def settle(claims: Claims, attribute: str, ranker: Ranker, *, newest: str, curre
 
 
 def merge_product(existing: Product | None, incoming: Product, candidates: dict[str, Claims],
-                  pins: dict[str, str], ranker: Ranker) -> MergeOutcome:
+                  pins: dict[str, str], ranker: Ranker, association_claims: dict[str, TypeClaims] | None = None
+                  ) -> MergeOutcome:
     """Apply one source's partial record to the stored product. Pure: returns the new product, the new
-    candidate set and the conflict state of every key the record touched."""
+    candidate set and the conflict state of every key the record touched. `association_claims`: the stored
+    claims on the association types the record states (pim.association_claims), none when omitted."""
     if existing is None and not candidates and not pins:
-        return _new_product(incoming)
+        return _new_product(incoming, ranker, association_claims)
     base = existing or blank_product(incoming.identifier, incoming.source)
     values = dict(base.values)
     provenance = dict(base.provenance)
@@ -212,11 +221,11 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
                 provenance.pop(key, None)
         outcome.candidates[key] = losers
         outcome.conflicts[key] = conflict
-    outcome.product = _with_fields(base, incoming, values, provenance)
+    outcome.product = _with_fields(base, incoming, values, provenance, outcome, ranker, association_claims)
     return outcome
 
 
-def _new_product(incoming: Product) -> MergeOutcome:
+def _new_product(incoming: Product, ranker: Ranker, association_claims: dict[str, TypeClaims] | None) -> MergeOutcome:
     """merge_product for a product nothing is stored for and no source claimed before: each value is a lone
     claim, so it wins (an empty one claims nothing) and nothing loses or conflicts. The fast path of a
     first import."""
@@ -233,7 +242,7 @@ def _new_product(incoming: Product) -> MergeOutcome:
             provenance[key] = prov
     keys = incoming.values.keys()
     outcome = MergeOutcome(product=base, candidates={k: {} for k in keys}, conflicts=dict.fromkeys(keys))
-    outcome.product = _with_fields(base, incoming, values, provenance)
+    outcome.product = _with_fields(base, incoming, values, provenance, outcome, ranker, association_claims)
     return outcome
 
 
@@ -253,17 +262,44 @@ def _model_as_product(m: ProductModel, ident: str, given: set[str] | None) -> Pr
     return trusted_model(Product, {name: data[name] for name in Product.model_fields}, fields)  # type: ignore[no-any-return]
 
 
-def _with_fields(base: Product, incoming: Product, values: dict[str, Any], provenance: dict[str, Provenance]) -> Product:
-    """Structural fields the source set replace the stored ones (associations per type); others stay."""
+def _with_fields(base: Product, incoming: Product, values: dict[str, Any], provenance: dict[str, Provenance],
+                 outcome: MergeOutcome, ranker: Ranker, stored: dict[str, TypeClaims] | None) -> Product:
+    """Structural fields the source set replace the stored ones; associations are settled per type."""
     data = {name: getattr(base, name) for name in _STRUCTURAL}
     given = incoming.model_fields_set
     for name in _STRUCTURAL:
         if name in given:
             data[name] = getattr(incoming, name)
-    associations: dict[str, Association] = dict(base.associations)
-    if "associations" in given:
-        associations.update(incoming.associations)
+    associations = base.associations
+    if "associations" in given and incoming.associations:
+        associations = _settle_associations(base, incoming, stored or {}, ranker, outcome)
     return trusted_copy(base, {"values": values, "provenance": provenance, "associations": associations, **data})
+
+
+def _settle_associations(base: Product, incoming: Product, stored: dict[str, TypeClaims], ranker: Ranker,
+                         outcome: MergeOutcome) -> dict[str, Association]:
+    """Each association type the record states: its source's claim set (or withdrawn, when empty), and the
+    best-ranked claim shown; the claims go to `outcome.associations`."""
+    associations = dict(base.associations)
+    prov = incoming.source
+    source = links.source_name(prov)
+    for kind, association in incoming.associations.items():
+        claims = links.stated(stored.get(kind), associations.get(kind), base.source)
+        current = claims.shown
+        if links.is_empty(association):
+            claims.claims.pop(source, None)
+        else:
+            claims.claims[source] = SourceClaim(links.dump(association), prov)
+        winner = _choose(claims.claims, RANK_PREFIX + kind, ranker, source, current, None) if claims.claims else None  # type: ignore[arg-type]
+        claims.shown = winner
+        if winner is None:
+            associations.pop(kind, None)
+        elif winner == source:
+            associations[kind] = association
+        elif winner != current:
+            associations[kind] = links.shown_association(claims)  # type: ignore[assignment]
+        outcome.associations[kind] = claims
+    return associations
 
 
 # ---------------------------------------------------------------- storage of candidates
@@ -363,9 +399,10 @@ class SideWrites:
     conflict_rows: list[dict[str, Any]] = field(default_factory=list)
     #: (source, identifier, digest) of the records merged; the product seq comes from the writer or is read back
     fingerprints: list[tuple[str, str, str]] = field(default_factory=list)
+    association_claims: links.ClaimWrites = field(default_factory=links.ClaimWrites)
 
     def __bool__(self) -> bool:
-        return bool(self.cand_upserts or self.cand_deletes or self.conflict_rows or self.fingerprints)
+        return bool(self.cand_upserts or self.cand_deletes or self.conflict_rows or self.fingerprints or self.association_claims)
 
     def write(self, store: Store, conn: Connection, seqs: dict[str, int] | None = None) -> None:
         """`seqs`: identifier → product seq after the write, where the caller knows it (the rest are read)."""
@@ -374,6 +411,7 @@ class SideWrites:
                           [(d["i"], d["k"], d["s"]) for d in self.cand_deletes])
         candidates.upsert(conn, self.cand_upserts, ("identifier", "value_key", "source"))
         raw_table(store, conn, CONFLICT).upsert(conn, self.conflict_rows, ("identifier", "value_key"))
+        self.association_claims.write(store, conn)
         if self.fingerprints:
             seqs = dict(seqs or {})
             unknown = [ident for _, ident, _ in self.fingerprints if ident not in seqs]
@@ -523,7 +561,9 @@ class Merger:
             parts = read_parts(store, conn, ids, touched_keys(products))
             old_cands = load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
             old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
+            old_links = _load_links(store, conn, products, lambda r: r.identifier)
         cands = {i: dict(c) for i, c in old_cands.items()}
+        link_state = {i: dict(c) for i, c in old_links.items()}
         conflict_state: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
         rejects: list[MergeReject] = []
         merged: dict[str, Product] = {}
@@ -536,7 +576,8 @@ class Merger:
                 rejects.append(MergeReject(ident, "identifier", f"no product '{ident}' in the catalog; this source's "
                                            "profile says unmatched records are quarantined (unmatched: quarantine)"))
                 continue
-            out = merge_product(current, incoming, cands.get(ident, {}), _pins(old_conflicts.get(ident)), self.ranker)
+            out = merge_product(current, incoming, cands.get(ident, {}), _pins(old_conflicts.get(ident)), self.ranker,
+                                link_state.get(ident))
             problem = self._family_problem(out.product, incoming)
             if problem:
                 rejects.append(MergeReject(ident, problem[0], problem[1]))
@@ -548,11 +589,14 @@ class Merger:
             else:
                 prints.pop(ident, None)
             cands.setdefault(ident, {}).update(out.candidates)
+            if out.associations:
+                link_state.setdefault(ident, {}).update(out.associations)
             for key, state in out.conflicts.items():
                 conflict_state[(ident, key)] = state
         self.merged_records += len(products) - len(rejects)
         side = SideWrites(fingerprints=[(self.source, i, d) for i, d in prints.items()] if self.source else [])
         _side_diffs(conflict_state, old_cands, cands, old_conflicts, side)
+        _link_diffs(old_links, link_state, side)
         plan = MergePlan(side=side, rejects=rejects, relied={i: (parts[i].seq if i in parts else None) for i in ids})
         for ident, product in merged.items():
             part = parts.get(ident)
@@ -576,7 +620,9 @@ class Merger:
             ids = [MODEL_KEY + c for c in codes]
             old_cands = load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
             old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
+            old_links = _load_links(store, conn, models, lambda m: MODEL_KEY + m.code)
         cands = {i: dict(c) for i, c in old_cands.items()}
+        link_state = {i: dict(c) for i, c in old_links.items()}
         merged: dict[str, ProductModel] = {}
         states: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
         for incoming in models:
@@ -592,7 +638,7 @@ class Merger:
                 continue
             record = _model_as_product(incoming, ident, incoming.model_fields_set)
             out = merge_product(_model_as_product(base, ident, None), record, cands.get(ident, {}),
-                                _pins(old_conflicts.get(ident)), self.ranker)  # type: ignore[arg-type]
+                                _pins(old_conflicts.get(ident)), self.ranker, link_state.get(ident))  # type: ignore[arg-type]
             problem = self._family_problem(out.product, record)
             if problem:
                 plan.rejects.append(MergeReject(code, problem[0], problem[1]))
@@ -605,8 +651,11 @@ class Merger:
                            if n in incoming.model_fields_set}
             merged[code] = trusted_copy(base, update)
             cands.setdefault(ident, {}).update(out.candidates)
+            if out.associations:
+                link_state.setdefault(ident, {}).update(out.associations)
             states.update({(ident, key): state for key, state in out.conflicts.items()})
         _side_diffs(states, old_cands, cands, old_conflicts, plan.side)
+        _link_diffs(old_links, link_state, plan.side)
         plan.models.extend(merged.values())
         self.merged_records += len(merged)
 
@@ -619,6 +668,22 @@ class Merger:
             if attr not in allowed and attr not in self.identifier_attrs:
                 return key, f"'{attr}' is not an attribute of family '{product.family}'"
         return None
+
+
+def _load_links(store: Store, conn: Connection, records: list[Any], key: Any) -> dict[str, dict[str, TypeClaims]]:
+    """The stored association claims of the records that state associations (most records state none: no
+    query then)."""
+    ids = list(dict.fromkeys(key(r) for r in records if links.given(r)))
+    return links.load(conn, ids, raw_table(store, conn, links.ASSOCIATION_CLAIM)) if ids else {}
+
+
+def _link_diffs(old: dict[str, dict[str, TypeClaims]], new: dict[str, dict[str, TypeClaims]], side: SideWrites) -> None:
+    stamp = now()
+    for ident, kinds in new.items():
+        before = old.get(ident, {})
+        for kind, claims in kinds.items():
+            if before.get(kind) is not claims:
+                side.association_claims.add(ident, kind, before.get(kind), claims, stamp)
 
 
 def _salt(precedence: Precedence, create_missing: bool, structure: Structure) -> bytes:
@@ -749,5 +814,6 @@ def forget_deleted_listener(store: Store) -> Any:
         if gone:
             for table in (CANDIDATE, CONFLICT, FINGERPRINT):
                 conn.execute(table.delete().where(table.c.identifier.in_(gone)))
+            links.forget(conn, gone)
 
     return on_products

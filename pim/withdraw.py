@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
+from pim import association_claims
 from pim.importing import ImportCounts, Parsed, run_import
 from pim.merge import UNKNOWN, Merger, Precedence, load_candidates
-from pim.product import Product, Provenance
+from pim.product import Association, Product, Provenance
 from pim.store import Store
 from pim.store.store import batched
 
@@ -29,33 +31,42 @@ def withdraw_claims(store: Store, source: str, identifiers: Iterable[str],
                       merge=Merger(precedence, create_missing=False))
 
 
-def claimed_keys(store: Store, source: str, identifiers: list[str]) -> dict[str, set[str]]:
-    """identifier → every value key `source` claims on that product, shown or as a losing candidate (one
+def claimed(store: Store, source: str, identifiers: list[str]) -> dict[str, tuple[set[str], set[str]]]:
+    """identifier → (value keys, association types) `source` claims on that product, shown or waiting (one
     batch of products: one read of each). What withdrawing the source merges as empty."""
     with store.engine.connect() as conn:
         candidates = load_candidates(conn, identifiers)
+        links = association_claims.load(conn, identifiers)
     shown = {p.identifier: p for p in store.iter_products(identifiers=identifiers)}
-    out: dict[str, set[str]] = {}
+    out: dict[str, tuple[set[str], set[str]]] = {}
     for ident in identifiers:
         keys = {k for k, claims in candidates.get(ident, {}).items() if source in claims}
         product = shown.get(ident)
+        kinds: set[str] = set()
         if product is not None:
             keys.update(k for k in product.values if _source_of(product, k) == source)
-        out[ident] = keys
+            kinds = set(association_claims.claimed_types(links.get(ident, {}), product.associations, product.source, source))
+        out[ident] = (keys, kinds)
     return out
 
 
 def _records(store: Store, source: str, identifiers: Iterable[str], stamp: datetime, label: str) -> Iterator[Parsed]:
     line = 0
     for chunk in batched(dict.fromkeys(identifiers), store.batch_size):
-        claimed = claimed_keys(store, source, chunk)
+        claims = claimed(store, source, chunk)
         for ident in chunk:
             line += 1
-            keys = claimed[ident]
-            if keys:
+            keys, kinds = claims[ident]
+            if keys or kinds:
                 record = Product(identifier=ident, values=dict.fromkeys(sorted(keys)),
-                                 source=Provenance(source=source, ref=label, at=stamp))
+                                 source=Provenance(source=source, ref=label, at=stamp), **withdrawn_links(kinds))
                 yield Parsed(record, label, line)
+
+
+def withdrawn_links(kinds: set[str]) -> dict[str, Any]:
+    """The record fields that withdraw a source's claims on these association types (an empty association
+    each), none when there are none: a record that states no associations leaves them alone."""
+    return {"associations": {k: Association() for k in sorted(kinds)}} if kinds else {}
 
 
 def _source_of(product: Product, key: str) -> str:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
+from pim import association_claims
 from pim.product import value_key
 from pim.structure import AttributeType
 from pim.web import panels, sessions
@@ -211,6 +212,7 @@ def _product_page(request: Request, user: User, product: Any, s: Any, channel: s
                   decisions=panels.gate_decision(store, identifier),
                   conflicts=panels.conflicts(store, identifier, product.parent), media=panels.media_available(),
                   others=panels.other_values(store, identifier, product.parent),
+                  associations=association_claims.overview(store, product),
                   history=history(store, identifier, 50, [m.code for m in ancestors]),
                   errors=errors or {}, saved=None, outranked=outranked or [])
 

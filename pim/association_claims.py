@@ -1,0 +1,191 @@
+"""Which source claims which association type of a product, settled by precedence like a value.
+
+A product shows one association per type (`accessories`, `spare_parts`, …). Several sources may state one: the
+content team links accessories, a supplier's BMEcat lists `PRODUCT_REFERENCE`s of the same type. Each source's
+statement is a *claim*, kept in `association_claim` (one row per product, type and source, the shown one
+flagged); the best-ranked claim shows (precedence's `associations`, else its `default`), and when its source
+withdraws (an empty association, a BMEcat delete) the next claim takes over. A type the product shows with no
+row flagged as shown (stored before claims were kept, or written whole by a catalog load) counts as claimed by
+the product's default source.
+
+Associations are not in the conflict log: two sources linking different accessories is not an error to
+decide, so the best-ranked claim shows and the others wait as candidates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Column, DateTime, String, Table
+from sqlalchemy.engine import Connection
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from pim.product import Association, Product, Provenance, trusted_association, trusted_provenance
+from pim.store.raw import RawTable, raw_table
+from pim.store.tables import JSONType
+
+#: The precedence key of an association type (pim.merge.Ranker): kept apart from attribute codes.
+RANK_PREFIX = "\x00association:"
+
+
+class AssociationClaimRow(SQLModel, table=True):
+    """One source's association of one type on one product (or `model:<code>`), and whether it shows."""
+
+    __tablename__ = "association_claim"
+
+    identifier: str = SQLField(sa_column=Column(String(255), primary_key=True))
+    assoc_type: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    source: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    association: Any = SQLField(sa_column=Column(JSONType, nullable=False))
+    ref: str | None = SQLField(default=None, sa_column=Column(String(1000), nullable=True))
+    at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
+    shown: bool = SQLField(sa_column=Column(Boolean, nullable=False))
+
+
+ASSOCIATION_CLAIM: Table = AssociationClaimRow.__table__  # type: ignore[assignment]
+_COLUMNS = ("identifier", "assoc_type", "source", "association", "ref", "at", "shown")
+_KEYS = ("identifier", "assoc_type", "source")
+
+
+@dataclass(slots=True)
+class SourceClaim:
+    association: dict[str, Any]  # the association's dump (defaults left out): compared, stored and shown
+    prov: Provenance | None
+
+
+@dataclass
+class TypeClaims:
+    """The claims on one association type of one product: source → claim, and the source that shows."""
+
+    claims: dict[str, SourceClaim] = field(default_factory=dict)
+    shown: str | None = None
+
+
+def dump(association: Association) -> dict[str, Any]:
+    return association.model_dump(exclude_defaults=True)
+
+
+def is_empty(association: Association) -> bool:
+    """An association with no target: a source sending it withdraws its claim on the type."""
+    return not (association.products or association.product_models or association.groups)
+
+
+def load(conn: Connection, ids: list[str], raw: RawTable | None = None) -> dict[str, dict[str, TypeClaims]]:
+    """identifier → association type → its claims, for a batch of products (one query)."""
+    out: dict[str, dict[str, TypeClaims]] = {}
+    if not ids:
+        return out
+    for ident, kind, source, association, ref, at, shown in (raw or RawTable(conn, ASSOCIATION_CLAIM)).select(
+            conn, _COLUMNS, "identifier", ids):
+        claims = out.setdefault(ident, {}).setdefault(kind, TypeClaims())
+        claims.claims[source] = SourceClaim(association, trusted_provenance(source, ref, at))
+        if shown:
+            claims.shown = source
+    return out
+
+
+def source_name(prov: Provenance | None) -> str:
+    return prov.source if prov is not None else "unknown"
+
+
+def stated(stored: TypeClaims | None, showing: Association | None, default: Provenance | None) -> TypeClaims:
+    """The claims on a type as the merge starts from them: the stored rows, reconciled with what the product
+    shows. A shown row whose association the product no longer shows was replaced outside the merge (a whole
+    record written): what the product shows counts as its default source's claim then, as it does for a
+    type with no rows."""
+    claims = TypeClaims(dict(stored.claims) if stored else {}, stored.shown if stored else None)
+    if showing is None:
+        if claims.shown is not None:
+            claims.claims.pop(claims.shown, None)
+            claims.shown = None
+        return claims
+    shown_dump = dump(showing)
+    if claims.shown is not None and claims.claims[claims.shown].association == shown_dump:
+        return claims
+    owner = source_name(default)
+    claims.claims[owner] = SourceClaim(shown_dump, default)
+    claims.shown = owner
+    return claims
+
+
+def claimed_types(stored: dict[str, TypeClaims], showing: dict[str, Association], default: Provenance | None,
+                  source: str) -> dict[str, dict[str, Any]]:
+    """association type → what `source` claims on it (shown or waiting), for one product."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in stored.keys() | showing.keys():
+        claims = stated(stored.get(kind), showing.get(kind), default)
+        if source in claims.claims:
+            out[kind] = claims.claims[source].association
+    return out
+
+
+@dataclass
+class ClaimWrites:
+    """association_claim rows a batch changes, written in the product batch's transaction."""
+
+    upserts: list[dict[str, Any]] = field(default_factory=list)
+    deletes: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.deletes)
+
+    def add(self, ident: str, kind: str, old: TypeClaims | None, new: TypeClaims, stamp: datetime) -> None:
+        before = old.claims if old else {}
+        was = old.shown if old else None
+        for source in before.keys() - new.claims.keys():
+            self.deletes.append((ident, kind, source))
+        for source, claim in new.claims.items():
+            prior = before.get(source)
+            shows = source == new.shown
+            if prior is None or prior.association != claim.association or (source == was) != shows:
+                prov = claim.prov
+                self.upserts.append({"identifier": ident, "assoc_type": kind, "source": source,
+                                     "association": claim.association, "ref": prov.ref if prov else None,
+                                     "at": prov.at if prov else stamp, "shown": shows})
+
+    def write(self, owner: Any, conn: Connection) -> None:
+        if not self:
+            return
+        table = raw_table(owner, conn, ASSOCIATION_CLAIM)
+        table.delete(conn, _KEYS, self.deletes)
+        table.upsert(conn, self.upserts, _KEYS)
+
+
+def forget(conn: Connection, identifiers: list[str]) -> None:
+    """Drop the claims of products that were deleted (pim.merge.forget_deleted_listener)."""
+    conn.execute(ASSOCIATION_CLAIM.delete().where(ASSOCIATION_CLAIM.c.identifier.in_(identifiers)))
+
+
+def shown_association(claims: TypeClaims) -> Association | None:
+    if claims.shown is None:
+        return None
+    return trusted_association(claims.claims[claims.shown].association)
+
+
+def given(record: Product) -> bool:
+    """Whether a partial record states associations (only those records' claims are read)."""
+    return "associations" in record.model_fields_set and bool(record.associations)
+
+
+def overview(store: Any, product: Product) -> list[dict[str, Any]]:
+    """Per association type the product shows or a source claims: what shows, from which source, and the
+    claims waiting behind it (the product page's "Associations")."""
+    with store.engine.connect() as conn:
+        stored = load(conn, [product.identifier]).get(product.identifier, {})
+    rows = []
+    for kind in sorted(stored.keys() | product.associations.keys()):
+        claims = stated(stored.get(kind), product.associations.get(kind), product.source)
+        shown = claims.claims.get(claims.shown) if claims.shown else None
+        rows.append({"type": kind, "source": claims.shown, "targets": _targets(shown.association) if shown else [],
+                     "waiting": [{"source": s, "targets": _targets(c.association)}
+                                 for s, c in sorted(claims.claims.items()) if s != claims.shown]})
+    return rows
+
+
+def _targets(association: dict[str, Any]) -> list[dict[str, Any]]:
+    qty = association.get("quantities", {})
+    return ([{"kind": "product", "code": c, "qty": qty.get(c)} for c in association.get("products", [])]
+            + [{"kind": "model", "code": c, "qty": qty.get(c)} for c in association.get("product_models", [])]
+            + [{"kind": "group", "code": c, "qty": None} for c in association.get("groups", [])])
