@@ -153,7 +153,7 @@ def _translated(pids: list[str], quantities: dict[str, int], found: dict[str, st
 class Followups:
     """What a BMEcat import writes once every product of the file is in: associations resolved late and the
     supplier's category claims. The products of a batch that change are read, merged and written in one
-    transaction with their rows locked (PostgreSQL: SELECT … FOR UPDATE; SQLite: BEGIN IMMEDIATE), so a
+    transaction under the catalog's write lock (Store.lock_writes), so a
     category or association another writer stores meanwhile is applied to, not overwritten; a batch where
     nothing changes (a re-import) takes no lock. Products that are not stored are skipped.
     `own`: the products whose record this import merged (or skipped as already merged): their fingerprint is
@@ -255,17 +255,15 @@ class Followups:
 
 def _stored(store: Store, conn: Connection, skus: list[str], *,
             lock: bool = False) -> dict[str, tuple[int, list[str], dict[str, Association], Provenance | None]]:
-    """SKU → (seq, categories, associations, default provenance) of the stored ones among `skus`. With `lock`, read with their rows
-    locked until the caller's transaction ends: PostgreSQL locks the rows (in SKU order, so two follow-ups
-    never deadlock); SQLite takes the database's write lock before reading (it has no row locks, and a plain
-    read would run before the driver starts the write transaction, at the first write). Without, a product
-    the look finds unchanged is left alone: as if the follow-up had run before any writer that came after."""
+    """SKU → (seq, categories, associations, default provenance) of the stored ones among `skus`. With `lock`,
+    read under the catalog's write lock (Store.lock_writes), held until the caller's transaction ends, so no
+    other writer changes them before the follow-up writes; every merge writer takes that one lock first, so
+    they never deadlock. Without, a product the look finds unchanged is left alone: as if the follow-up had
+    run before any writer that came after."""
     query = (select(PRODUCT.c.identifier, PRODUCT.c.seq, PRODUCT.c.categories, PRODUCT.c.associations, PRODUCT.c.source)
              .where(PRODUCT.c.identifier.in_(skus)).order_by(PRODUCT.c.identifier))
-    if lock and store.dialect == "postgresql":
-        query = query.with_for_update()
-    elif lock:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if lock:
+        store.lock_writes(conn)
     return {ident: (seq, list(cats or []), {k: trusted_association(v) for k, v in (links or {}).items()},
                     Provenance.model_validate(source) if source else None)
             for ident, seq, cats, links, source in conn.execute(query)}

@@ -227,7 +227,17 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
 
 def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], counts: ImportCounts,
                  merge: Any = None) -> None:
-    _apply(store, source, _prepare(store, source, v, chunk, merge), counts)
+    """Prepare and write one batch; merged again when a product it read was written in between (another
+    import, a person's edit in the web UI), so that write is merged with rather than overwritten."""
+    from pim.merge import RETRIES, kept_changing
+
+    tally = (merge.merged_records, merge.skipped_records) if hasattr(merge, "skipped_records") else None
+    for _ in range(RETRIES):
+        if _apply(store, source, _prepare(store, source, v, chunk, merge), counts, check=True):
+            return
+        if tally is not None:  # the retry counts its records again
+            merge.merged_records, merge.skipped_records = tally
+    raise kept_changing()
 
 
 # ---------------------------------------------------------------------------------------------- fan-out

@@ -30,7 +30,7 @@ from pim import association_claims as links
 from pim.association_claims import RANK_PREFIX, SourceClaim, TypeClaims
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
-from pim.errors import InputError
+from pim.errors import InputError, StoreError
 from pim.product import (Association, Product, ProductModel, Provenance, blank_product, split_key, trusted_copy,
                          trusted_model)
 from pim.partial_merge import read_parts, row_update, touched_keys
@@ -543,9 +543,10 @@ class Merger:
         return keep, skipped
 
     def write(self, store: Store, products: list[Product]) -> tuple[UpsertCounts, list[MergeReject]]:
-        """Merge a batch of partial records and write it: `prepare`, then `apply`."""
-        plan = self.prepare(store, products)
-        return apply_plan(store, plan), plan.rejects  # type: ignore[return-value]
+        """Merge a batch of partial records and write it: `prepare`, then `apply` (again while a product it
+        read was written meanwhile: write_merged)."""
+        counts, plan = write_merged(store, lambda: self.prepare(store, products))
+        return counts, plan.rejects
 
     def prepare(self, store: Store, products: list[Product], models: list[ProductModel] | None = None) -> MergePlan:
         """Read the batch's stored products (the keys its records touch), candidates and conflicts (three
@@ -725,6 +726,7 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
         return counts
     with store.begin() as conn:
         if relied:
+            store.lock_writes(conn)  # nobody writes between the check and the write
             skus = [i for i in relied if not i.startswith(MODEL_KEY)]
             now_at = dict(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "seq"), "identifier", skus))
             codes = [i[len(MODEL_KEY):] for i in relied if i.startswith(MODEL_KEY)]
@@ -748,6 +750,27 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
                          plan.deltas or None)
     counts.updated += len(plan.updates)
     return counts
+
+
+#: Times a batch is merged again because a product it read was written meanwhile, before giving up.
+RETRIES = 10
+
+
+def write_merged(store: Store, prepare: Any) -> tuple[UpsertCounts, MergePlan]:
+    """Prepare a plan and write it, checking that no product it read was written in between (another import,
+    a person's edit): if one was, merge again on what is stored now. Without the check, the batch's rows,
+    merged from what it read, would overwrite that write."""
+    for _ in range(RETRIES):
+        plan = prepare()
+        counts = apply_plan(store, plan, relied=plan.relied)
+        if counts is not None:
+            return counts, plan
+    raise kept_changing()
+
+
+def kept_changing() -> StoreError:
+    return StoreError(f"the products of a batch kept changing while it was merged ({RETRIES} tries)",
+                      hint="another writer is rewriting them in a loop; run this again once it has finished")
 
 
 def write_with_side(store: Store, products: list[Product], side: SideWrites) -> UpsertCounts:

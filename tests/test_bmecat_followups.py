@@ -126,12 +126,12 @@ def _other_writer(store: Store) -> Any:
 
 
 def _file_erp_cat(conn: Any, store: Store) -> None:
-    """Another writer's category on p1, read and written in its own transaction (not committed here)."""
-    if store.dialect == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    """Another writer's category on p1, read and written in its own transaction (not committed here), as every
+    product writer does: under the catalog's write lock, with the next seq."""
+    store.lock_writes(conn)
     cats = conn.execute(select(PRODUCT.c.categories).where(PRODUCT.c.identifier == "p1")).scalar_one()
     conn.execute(update(PRODUCT).where(PRODUCT.c.identifier == "p1").values(categories=[*cats, "erp_cat"],
-                                                                            seq=PRODUCT.c.seq + 1000))
+                                                                            seq=store.next_seq(conn)))
 
 
 def test_the_category_claim_is_applied_while_the_rows_are_locked(grouped: Store, tmp_path: Path,  # noqa: F811

@@ -351,6 +351,19 @@ class Store:
         if rows:
             raw_table(self, conn, table).upsert(conn, rows, keys)
 
+    def lock_writes(self, conn: Connection) -> None:
+        """Take the catalog's write lock as the first statement of a transaction, so what it reads stays as read
+        until it commits. Every product or model write reserves its seq from the `catalog` counter under that
+        row's lock (next_seq), so on PostgreSQL holding it first keeps every other writer out, always in the
+        same order (no deadlock); SQLite takes its database write lock (BEGIN IMMEDIATE)."""
+        if self.dialect != "postgresql":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        query = select(SEQUENCE.c.value).where(SEQUENCE.c.name == "catalog").with_for_update()
+        if conn.execute(query).first() is None:  # an empty catalog: the counter row is made once
+            conn.exec_driver_sql("INSERT INTO sequence (name, value) VALUES ('catalog', 0) ON CONFLICT DO NOTHING")
+            conn.execute(query)
+
     def next_seq(self, conn: Connection, count: int = 1, name: str = "catalog") -> int:
         """Reserve `count` sequence numbers and return the first. Row-locks the counter inside the transaction."""
         current = conn.execute(

@@ -206,7 +206,7 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     """The same for a product model (a value its variants inherit, edited from a variant's page): one edit
     reaches every variant below the model. The result's `product` is None; history is kept under
     `model:<code>`."""
-    from pim.merge import MODEL_KEY, Merger, apply_plan
+    from pim.merge import MODEL_KEY, Merger, write_merged
     from pim.product import partial_model
 
     s = structure or store.structure()
@@ -222,10 +222,10 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     stamp = now()
     prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
     record = partial_model(code, edits, prov, {})
-    plan = Merger(site_precedence(), create_missing=False).bind(s).prepare(store, [], [record])
+    merger = Merger(site_precedence(), create_missing=False).bind(s)
+    _, plan = write_merged(store, lambda: merger.prepare(store, [], [record]))
     if plan.rejects:
         return EditResult(None, {r.field: r.reason for r in plan.rejects})
-    apply_plan(store, plan)
     updated = store.get_model(code) or model
     changed = _log(store, _history_rows(MODEL_KEY + code, model, updated, edits, actor, stamp))
     return EditResult(None, changed=changed, outranked=_outranked(updated, edits))
