@@ -773,21 +773,13 @@ def kept_changing() -> StoreError:
                       hint="another writer is rewriting them in a loop; run this again once it has finished")
 
 
-def write_with_side(store: Store, products: list[Product], side: SideWrites) -> UpsertCounts:
-    """Write whole products and the side rows in one transaction (a winner picked in the UI)."""
-    with store.begin() as conn:
-        counts, written = store.write_products_in(conn, products)
-        side.write(store, conn)
-        if written:
-            store.notify(conn, counts.changed_keys, written)
-    return counts
-
-
 def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui") -> Product | ProductModel:
     """Make `source`'s claim the value of `value_key` and pin it (pim.conflicts.resolve_conflict calls this).
-    `identifier` is a SKU, or `model:<code>` for a product model."""
+    `identifier` is a SKU, or `model:<code>` for a product model. Read and written in one transaction under
+    the catalog's write lock, so an import landing meanwhile is not overwritten."""
     code = identifier[len(MODEL_KEY):] if identifier.startswith(MODEL_KEY) else None
-    with store.engine.connect() as conn:
+    with store.begin() as conn:
+        store.lock_writes(conn)
         if code is None:
             row = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier == identifier)).first()
         else:
@@ -797,25 +789,27 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
         product = store.row_to_product(row) if code is None else store.row_to_model(row)
         old = load_candidates(conn, [identifier]).get(identifier, {}).get(value_key, {})
         old_conflict = _load_conflicts(conn, [identifier]).get(identifier, {}).get(value_key)
-    claims = dict(old)
-    if value_key in product.values:
-        prov = product.provenance_of(value_key)
-        claims[prov.source if prov else UNKNOWN] = Claim(product.values[value_key], prov)
-    if source not in claims:
-        raise InputError(f"'{source}' has no value for {identifier} {value_key}", field=value_key)
-    values, provenance = dict(product.values), dict(product.provenance)
-    values[value_key] = claims[source].value
-    provenance[value_key] = claims[source].prov  # type: ignore[assignment]
-    new = product.model_copy(update={"values": values, "provenance": provenance})
-    side = SideWrites()
-    losers = {s: c for s, c in claims.items() if s != source}
-    _candidate_diff(identifier, value_key, old, losers, side)
-    state = (source, {s: c.value for s, c in claims.items()})
-    _conflict_diff(identifier, value_key, old_conflict, state, side, now(), pin_by=by)
-    if code is None:
-        write_with_side(store, [new], side)  # type: ignore[list-item]
-    else:
-        with store.begin() as conn:  # the model, its variants' new seq and the side rows together
+        claims = dict(old)
+        if value_key in product.values:
+            prov = product.provenance_of(value_key)
+            claims[prov.source if prov else UNKNOWN] = Claim(product.values[value_key], prov)
+        if source not in claims:
+            raise InputError(f"'{source}' has no value for {identifier} {value_key}", field=value_key)
+        values, provenance = dict(product.values), dict(product.provenance)
+        values[value_key] = claims[source].value
+        provenance[value_key] = claims[source].prov  # type: ignore[assignment]
+        new = product.model_copy(update={"values": values, "provenance": provenance})
+        side = SideWrites()
+        losers = {s: c for s, c in claims.items() if s != source}
+        _candidate_diff(identifier, value_key, old, losers, side)
+        state = (source, {s: c.value for s, c in claims.items()})
+        _conflict_diff(identifier, value_key, old_conflict, state, side, now(), pin_by=by)
+        if code is None:
+            counts, written = store.write_products_in(conn, [new])  # type: ignore[list-item]
+            side.write(store, conn)
+            if written:
+                store.notify(conn, counts.changed_keys, written)
+        else:  # the model, its variants' new seq and the side rows together
             store.write_models_in(conn, [new])  # type: ignore[list-item]
             side.write(store, conn)
     return new
