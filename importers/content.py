@@ -10,7 +10,10 @@ A spreadsheet (CSV, XLSX) is often a sheet `pim export sheet` wrote, edited and 
 stay theirs, and values they changed after the export are not overwritten with the sheet's older text.
 A number Excel retyped (4.00638E+12, leading zeros gone, a trailing .0) counts as the text it stands for when
 that is the exported (or shown) text; otherwise its row is quarantined with what Excel did and how to avoid
-it, so Excel's rendering is never stored (pim.content_sheet.excel_meant, excel_mangled)."""
+it, so Excel's rendering is never stored (pim.content_sheet.excel_meant, excel_mangled). So with Excel's
+dates (01.03.2024, 3/1/2024, 2024-03-01 00:00:00: pim.excel_dates), and with a SKU Excel retyped (00123 as
+123, an EAN as 4.00638E+12: pim.excel_skus): its row goes to the product the `_sheet` version proves, or is
+rejected when Excel's doing is plain and nothing proves the product (never a product named 4.00638E+12)."""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from pydantic import Field
 
 from importers.erp_values import partial_model, partial_product
 from importers.workbook import text_rows
-from pim import content_sheet
+from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
@@ -300,23 +303,25 @@ def _xlsx_text(value: Any) -> str:
 
 
 def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Structure, batch: int = 500, *,
-               claim_unchanged: bool = False) -> Iterator[Parsed | Rejected]:
+               claim_unchanged: bool = False, sku_field: str = content_sheet.SKU_COLUMN) -> Iterator[Parsed | Rejected]:
     """Drop the cells of product records that are no edit: untouched since the export by the row's version
     (pim.content_sheet.untouched), or, without one, still saying what the product shows
     (pim.content_sheet.unchanged). A sheet exported, edited and imported claims its edited cells only, and
     an untouched cell never claims its export-time text over a value another source has changed since.
     `claim_unchanged` keeps the cells that say what the product shows now (untouched or not) as claims; it
-    still drops untouched ones that no longer do. A cell Excel turned into another number is read as the
-    text it stands for, or its record rejected when it stands for none (_excel). One read of the shown values
-    per `batch` records."""
+    still drops untouched ones that no longer do. A cell Excel turned into another number or into a date is
+    read as the text it stands for, or its record rejected when it stands for none (_excel, _excel_date); a
+    SKU Excel retyped is put back when the version proves it, else its record rejected rather than creating
+    or updating the wrong product (_fix_skus). One read of the shown values per `batch` records."""
     options = {code: set(opts) for code, opts in structure.options.items()}
     for chunk in batched(items, batch):
         records = [(n, item.record, content_sheet.read_version((item.raw or {}).get(content_sheet.VERSION_COLUMN)))
                    for n, item in enumerate(chunk) if isinstance(item, Parsed) and isinstance(item.record, Product)]
-        if claim_unchanged:  # a record without version keeps every cell: read it only for Excel's numbers
+        if claim_unchanged:  # a record without version keeps every cell: read it only for Excel's doing
             records = [(n, record, version) for n, record, version in records
-                       if version or _any_excel_suspect(record, structure)]
+                       if version or _any_excel_suspect(record, structure) or excel_skus.suspect(record.identifier)]
         shown = content_sheet.shown_values(store, [r.identifier for _, r, _ in records]) if records else {}
+        records = _fix_skus(store, chunk, records, shown, sku_field)
         for n, record, version in records:
             values = shown.get(record.identifier)
             known = values is not None  # an unknown SKU (created, or quarantined later) is still checked for Excel
@@ -332,7 +337,7 @@ def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Stru
                 shown_value = values.get(key)
                 drop = known and _no_claim(attr, record.identifier, key, cell, shown_value, version, opts, measures,
                                            claim_unchanged)
-                if not drop and content_sheet.excel_suspect(attr, cell):
+                if not drop:
                     meant, problem = _excel(attr, record.identifier, key, cell, shown_value, version)
                     if problem:
                         problems.append((key, problem))
@@ -351,6 +356,35 @@ def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Stru
         yield from chunk
 
 
+_Checked = list[tuple[int, Product, "frozenset[bytes] | None"]]
+
+
+def _fix_skus(store: Store, chunk: list[Parsed | Rejected], records: _Checked, shown: dict[str, dict[str, Any]],
+              column: str) -> _Checked:
+    """Put back the SKUs Excel retyped that the rows' versions prove (pim.excel_skus), reading what those
+    products show into `shown`; reject the rows whose SKU is Excel's rendering of one nothing proves. Returns
+    the records left to check."""
+    rows = [excel_skus.SkuRow(n, record.identifier, record.values, version, record.identifier in shown)
+            for n, record, version in records if excel_skus.suspect(record.identifier)]
+    fixes = excel_skus.resolve(store, rows, column=column) if rows else {}
+    if not fixes:
+        return records
+    kept: _Checked = []
+    for n, record, version in records:
+        fix = fixes.get(n)
+        if fix is not None and fix.sku is None:
+            item = chunk[n]
+            chunk[n] = Rejected(fix.reason or "", item.file, item.line, column, item.raw, record.identifier)
+            continue
+        if fix is not None and fix.sku:
+            record.identifier = fix.sku
+        kept.append((n, record, version))
+    proven = [fix.sku for fix in fixes.values() if fix.sku and fix.sku not in shown]
+    if proven:
+        shown.update(content_sheet.shown_values(store, proven))
+    return kept
+
+
 def _no_claim(attr: Attribute, sku: str, key: str, cell: Any, shown: Any, version: frozenset[bytes] | None,
               options: set[str] | None, measures: Any, claim_unchanged: bool) -> bool:
     """Whether a cell is no claim: untouched since the export (and, with claim_unchanged, no longer what the
@@ -360,16 +394,28 @@ def _no_claim(attr: Attribute, sku: str, key: str, cell: Any, shown: Any, versio
     return not claim_unchanged and content_sheet.unchanged(attr, cell, shown, options, measures)
 
 
-def _excel(attr: Attribute, sku: str, key: str, cell: str, shown: Any, version: frozenset[bytes] | None
+def _excel(attr: Attribute, sku: str, key: str, cell: Any, shown: Any, version: frozenset[bytes] | None
            ) -> tuple[str | None, str | None]:
     """(the text a cell Excel retyped stands for, None) or (None, the quarantine's reason when it stands for no
-    text we know and reads as Excel's doing); (None, None) for a number the team typed."""
-    shown_text = content_sheet.cell_text(attr, shown).strip()
-    meant = content_sheet.excel_meant(attr, cell, shown_text, version, sku, key)
-    if meant is not None:
-        return meant, None
-    if content_sheet.excel_mangled(attr, cell, shown_text):
-        return None, content_sheet.excel_reason(cell)
+    text we know and reads as Excel's doing); (None, None) for a cell the team typed (or no suspect at all)."""
+    if content_sheet.excel_suspect(attr, cell):
+        shown_text = content_sheet.cell_text(attr, shown).strip()
+        meant = content_sheet.excel_meant(attr, cell, shown_text, version, sku, key)
+        if meant is not None:
+            return meant, None
+        if content_sheet.excel_mangled(attr, cell, shown_text):
+            return None, content_sheet.excel_reason(cell)
+    return _excel_date(attr, sku, key, cell, shown, version)
+
+
+def _excel_date(attr: Attribute, sku: str, key: str, cell: Any, shown: Any, version: frozenset[bytes] | None
+                ) -> tuple[str | None, str | None]:
+    """A date column's cell Excel rewrote as its locale shows dates (pim.excel_dates.date_meant), or a text
+    column's text Excel read as a date, put back when the version (or the shown text) proves which."""
+    if excel_dates.date_suspect(attr, cell):
+        return excel_dates.date_meant(cell, content_sheet.cell_text(attr, shown).strip(), version, sku, key)
+    if excel_dates.text_suspect(attr, cell):
+        return excel_dates.text_meant(cell, content_sheet.cell_text(attr, shown).strip(), version, sku, key), None
     return None, None
 
 
@@ -379,7 +425,9 @@ def _attribute(structure: Structure, key: str) -> Attribute | None:
 
 
 def _any_excel_suspect(record: Product, structure: Structure) -> bool:
-    return any((attr := _attribute(structure, key)) is not None and content_sheet.excel_suspect(attr, cell)
+    return any((attr := _attribute(structure, key)) is not None
+               and (content_sheet.excel_suspect(attr, cell) or excel_dates.date_suspect(attr, cell)
+                    or excel_dates.text_suspect(attr, cell))
                for key, cell in record.values.items())
 
 
@@ -392,7 +440,7 @@ def import_content(path: Path, store: Store, profile: ContentProfile | None = No
     reader = read_xlsx if suffix in SPREADSHEET_SUFFIXES else read_csv if suffix in CSV_SUFFIXES else read_json
     items = reader(path, mapper, p.source)
     if reader is not read_json:
-        items = keep_edits(items, store, structure, claim_unchanged=p.claim_unchanged)
+        items = keep_edits(items, store, structure, claim_unchanged=p.claim_unchanged, sku_field=p.sku_field)
     return run_import(store, p.source, items, structure=structure,
                       label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
 

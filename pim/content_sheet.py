@@ -19,7 +19,8 @@ Written in the format the team's content profile reads (SheetFormat): its identi
 and encoding; a cell the encoding cannot carry is refused (naming product and column), never replaced. A
 number Excel retyped on the way back (4.00638E+12, lost leading zeros, a trailing .0) is recognised as the
 text the sheet said when it still stands for it (`excel_meant`), and otherwise refused (`excel_mangled`),
-so Excel's rendering is never stored as the team's edit."""
+so Excel's rendering is never stored as the team's edit. Its dates (pim.excel_dates) and a SKU column it
+retyped (pim.excel_skus) are recognised the same way, through the version's digests."""
 
 from __future__ import annotations
 
