@@ -38,6 +38,15 @@ def export(store: Store, out: Path, **filters: Any) -> content_sheet.SheetScope:
     return chosen
 
 
+def export_in(store: Store, out: Path, columns: list[str], fmt: content_sheet.SheetFormat) -> list[list[str]]:
+    """The whole catalog's sheet written as CSV in a profile's format (`fmt`), and its rows read back."""
+    s = store.structure()
+    chosen = content_sheet.scope(s, columns=columns, fmt=fmt)
+    content_sheet.write_sheet(out, chosen.header, content_sheet.sheet_rows(
+        store, s, grid_pages(store, GridFilter(), s), chosen.keys), fmt)
+    return list(csv.reader(io.StringIO(out.read_bytes().decode(fmt.codec), newline=""), delimiter=fmt.delimiter))
+
+
 def read_sheet(path: Path) -> list[list[str]]:
     """The cells as they are in the file (still escaped)."""
     if path.suffix == ".csv":

@@ -19,7 +19,7 @@ from pim import content_sheet, excel_dates
 from pim.product import Product
 from pim.store import Store
 from tests.channel_data import ERP
-from tests.test_content_sheet import export
+from tests.test_content_sheet import export_in, export
 from tests.test_content_sheet_excel import drop_version, excel_saves, shows
 
 DATE = "release_date@ecommerce"
@@ -181,14 +181,8 @@ def test_a_german_excel_csv_with_its_dates(dated: Store, tmp_path: Path) -> None
     """`;` and cp1252 as German Excel saves them: dd.mm.yyyy dates, 1-2 as 02.01.yyyy, an accented edit."""
     profile = ContentProfile(delimiter=";", encoding="cp1252")
     fmt = content_sheet.SheetFormat.of(profile)
-    from pim.grid_query import GridFilter, grid_pages
-
-    s = dated.structure()
-    chosen = content_sheet.scope(s, columns=COLUMNS, fmt=fmt)
     out = tmp_path / "drills.csv"
-    content_sheet.write_sheet(out, chosen.header, content_sheet.sheet_rows(
-        dated, s, grid_pages(dated, GridFilter(), s), chosen.keys), fmt)
-    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("cp1252"), newline=""), delimiter=";"))
+    rows = export_in(dated, out, COLUMNS, fmt)
     german = {"d1": ("02.01.2025", "01.03.2024"), "d2": ("04. Mrz", "04.03.2024"), "d3": ("Bohrer für Holz", "31.12.2024")}
     for row in rows[1:]:
         row[1], row[2] = german[row[0]]

@@ -16,7 +16,7 @@ from pim import content_sheet, excel_skus
 from pim.product import Product
 from pim.store import Store
 from tests.channel_data import ERP
-from tests.test_content_sheet import edit, export, read_sheet, write_back
+from tests.test_content_sheet import export_in, edit, export, read_sheet, write_back
 from tests.test_content_sheet_excel import drop_version, shows
 
 COLUMNS = ["name:en_US,ean"]
@@ -167,14 +167,8 @@ def test_a_german_excel_csv_with_its_skus_retyped(zeros: Store, tmp_path: Path) 
                                    values={"sku": "00777", "name:en_US": "Bohrer"})])
     profile = ContentProfile(delimiter=";", encoding="cp1252", unmatched="create")
     fmt = content_sheet.SheetFormat.of(profile)
-    from pim.grid_query import GridFilter, grid_pages
-
-    s = zeros.structure()
-    chosen = content_sheet.scope(s, columns=COLUMNS, fmt=fmt)
     out = tmp_path / "drills.csv"
-    content_sheet.write_sheet(out, chosen.header, content_sheet.sheet_rows(
-        zeros, s, grid_pages(zeros, GridFilter(), s), chosen.keys), fmt)
-    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("cp1252"), newline=""), delimiter=";"))
+    rows = export_in(zeros, out, COLUMNS, fmt)
     for row in rows[1:]:
         if row[0] == "4006381333948":
             row[0], row[1] = "4,00638E+12", "Größerer Bohrer"
