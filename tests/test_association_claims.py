@@ -196,3 +196,21 @@ def test_the_product_page_shows_each_types_source_and_the_waiting_claims(supplie
     assert shown.split('<div class="waiting"', 1)[0].count("/products/") == 2  # c and d show
     waiting = shown.split(f'data-source="{SUPPLIER}">', 1)[1]
     assert f"{SUPPLIER} (waiting)" in waiting and '<a href="/products/b">b</a>' in waiting
+
+
+def test_the_api_lists_each_types_source_and_waiting_claims(supplier_store: Store, tmp_path: Path) -> None:  # noqa: F811
+    from fastapi.testclient import TestClient
+
+    from pim.web.accounts import add_user, create_token
+    from pim.web.app import create_app
+
+    bmecat(supplier_store, tmp_path, {"a": ["b"]})
+    content(supplier_store, tmp_path, {"a": ["c"]})
+    token = {"Authorization": f"Bearer {create_token(supplier_store, add_user(supplier_store, 'vi', 'correct horse', 'viewer'))}"}
+    client = TestClient(create_app(supplier_store))
+    [accessory] = client.get("/api/v1/products/a/associations", headers=token).json()
+    assert accessory == {"type": "ACCESSORY", "source": "content", "targets": [{"kind": "product", "code": "c", "qty": None}],
+                         "waiting": [{"source": SUPPLIER, "targets": [{"kind": "product", "code": "b", "qty": None}]}]}
+    assert client.get("/api/v1/products/b/associations", headers=token).json() == []
+    assert client.get("/api/v1/products/nope/associations", headers=token).status_code == 404
+    assert client.get("/api/v1/products/a/associations").status_code == 401

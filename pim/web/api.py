@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from pim.errors import InputError
 from pim.structure import STRUCTURE_KINDS
+from pim import association_claims
 from pim.web import api_pipeline, api_structure, panels
 from pim.web.accounts import User
 from pim.web.api_errors import documented, field_errors, refuse, refused
@@ -161,6 +162,16 @@ def product_candidates(identifier: str, request: Request, user: User = Depends(a
         raise HTTPException(404, f"no product '{identifier}'")
     others = panels.other_values(store_of(request), identifier, product.parent)
     return [o.as_dict() for keys in others.values() for claims in keys.values() for o in claims]
+
+
+@router.get("/products/{identifier}/associations", responses=documented({404: "no such product"}))
+def product_associations(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    """Per association type: the targets that show, the source they come from, and the other sources' claims
+    waiting behind them (settled by the precedence's `associations`)."""
+    product = store_of(request).get_product(identifier)
+    if product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    return association_claims.overview(store_of(request), product)
 
 
 class SourcePick(BaseModel):
