@@ -202,10 +202,12 @@ class Followups:
 
     def _stored(self, conn: Connection, skus: list[str], *, lock: bool = False
                 ) -> dict[str, tuple[int, list[str], dict[str, dict[str, Any]]]]:
-        """SKU → (seq, categories, what this source claims per association type) of the stored ones."""
+        """SKU → (seq, categories, what this source claims per association type) of the stored ones; the claims
+        are read and settled only for the products with late associations (most follow-ups are category claims)."""
         stored = _stored(self.store, conn, skus, lock=lock)
         claims = association_claims.load(conn, [s for s in stored if s in self.associations])
-        return {sku: (seq, cats, association_claims.claimed_types(claims.get(sku, {}), links, default, self.source))
+        return {sku: (seq, cats, association_claims.claimed_types(claims.get(sku, {}), links, default, self.source)
+                      if sku in self.associations else {})
                 for sku, (seq, cats, links, default) in stored.items()}
 
     def _record(self, sku: str, prov: Any, categories: list[str], mine: dict[str, dict[str, Any]]) -> Product | None:

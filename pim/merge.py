@@ -271,7 +271,7 @@ def _with_fields(base: Product, incoming: Product, values: dict[str, Any], prove
         if name in given:
             data[name] = getattr(incoming, name)
     associations = base.associations
-    if "associations" in given and incoming.associations:
+    if links.given(incoming):
         associations = _settle_associations(base, incoming, stored or {}, ranker, outcome)
     return trusted_copy(base, {"values": values, "provenance": provenance, "associations": associations, **data})
 
