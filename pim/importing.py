@@ -229,15 +229,18 @@ def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Pars
                  merge: Any = None) -> None:
     """Prepare and write one batch; merged again when a product it read was written in between (another
     import, a person's edit in the web UI), so that write is merged with rather than overwritten."""
-    from pim.merge import RETRIES, kept_changing
+    from pim.merge import until_written
 
     tally = (merge.merged_records, merge.skipped_records) if hasattr(merge, "skipped_records") else None
-    for _ in range(RETRIES):
+
+    def attempt() -> bool | None:
         if _apply(store, source, _prepare(store, source, v, chunk, merge), counts, check=True):
-            return
+            return True
         if tally is not None:  # the retry counts its records again
             merge.merged_records, merge.skipped_records = tally
-    raise kept_changing()
+        return None
+
+    until_written(attempt)
 
 
 # ---------------------------------------------------------------------------------------------- fan-out

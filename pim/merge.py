@@ -10,11 +10,12 @@ empty cell) withdraws that source's claim. `merge_product` is pure; `Merger` loa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import hashlib
 
@@ -40,6 +41,7 @@ from pim.store.store import MODEL, PRODUCT, ProductDelta, ProductRowUpdate, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
 
+T = TypeVar("T")
 UNKNOWN = "unknown"  # the source of a value stored without provenance
 EMPTY = (None, "", [], {})
 _STRUCTURAL = ("family", "parent", "enabled", "categories", "groups")
@@ -756,21 +758,27 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
 RETRIES = 10
 
 
-def write_merged(store: Store, prepare: Any) -> tuple[UpsertCounts, MergePlan]:
+def write_merged(store: Store, prepare: Callable[[], MergePlan]) -> tuple[UpsertCounts, MergePlan]:
     """Prepare a plan and write it, checking that no product it read was written in between (another import,
     a person's edit): if one was, merge again on what is stored now. Without the check, the batch's rows,
     merged from what it read, would overwrite that write."""
-    for _ in range(RETRIES):
+    def attempt() -> tuple[UpsertCounts, MergePlan] | None:
         plan = prepare()
         counts = apply_plan(store, plan, relied=plan.relied)
-        if counts is not None:
-            return counts, plan
-    raise kept_changing()
+        return None if counts is None else (counts, plan)
+
+    return until_written(attempt)
 
 
-def kept_changing() -> StoreError:
-    return StoreError(f"the products of a batch kept changing while it was merged ({RETRIES} tries)",
-                      hint="another writer is rewriting them in a loop; run this again once it has finished")
+def until_written(attempt: Callable[[], T | None]) -> T:
+    """Run `attempt` (a prepare-and-checked-write that answers None when overtaken) until it writes, at most
+    RETRIES times; then refuse with what to do."""
+    for _ in range(RETRIES):
+        result = attempt()
+        if result is not None:
+            return result
+    raise StoreError(f"the products of a batch kept changing while it was merged ({RETRIES} tries)",
+                     hint="another writer is rewriting them in a loop; run this again once it has finished")
 
 
 def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui") -> Product | ProductModel:
