@@ -383,19 +383,26 @@ def excel_rendering(cell: str, wrote: str) -> bool:
     return abs(value - exported) < Decimal(1).scaleb(exported.adjusted() + 1 - EXCEL_DIGITS)
 
 
+def zero_padded(cell: str) -> list[str]:
+    """The texts a plain number Excel saved may have been: the number with a trailing .0 taken off and with
+    leading zeros put back, up to Excel's 15 digits (the cell itself left out); none for a cell that is not
+    digits, or digits and .0."""
+    point_zero = _POINT_ZERO.fullmatch(cell)
+    bare = point_zero.group(1) if point_zero else cell if _DIGITS.fullmatch(cell) else None
+    if bare is None:
+        return []
+    return ([bare] if point_zero else []) + ["0" * zeros + bare for zeros in range(1, max(2, EXCEL_DIGITS - len(bare)))]
+
+
 def excel_meant(attr: Attribute, cell: str, shown_text: str, version: frozenset[bytes] | None, sku: str,
                 column: str) -> str | None:
     """The text a cell Excel retyped stands for: the exported text the row's version names (the cell with its
     leading zeros back, without a trailing .0), else what the product shows now when the cell is Excel's
     rendering of it (a sheet without version: what it showed at the export). None: no text we know."""
     if version is not None and attr.type != AttributeType.number:
-        point_zero = _POINT_ZERO.fullmatch(cell)
-        bare = point_zero.group(1) if point_zero else cell if _DIGITS.fullmatch(cell) else None
-        if bare:
-            for zeros in range(max(2, EXCEL_DIGITS - len(bare))):
-                candidate = "0" * zeros + bare
-                if candidate != cell and untouched(version, sku, column, candidate):
-                    return candidate
+        for candidate in zero_padded(cell):
+            if untouched(version, sku, column, candidate):
+                return candidate
     if shown_text and excel_rendering(cell, shown_text):
         return shown_text
     return None

@@ -32,7 +32,6 @@ SKU_RANGE_MAX = 200
 _DIGITS = re.compile(r"[0-9]+")
 _POINT_ZERO = re.compile(r"([0-9]+)[.,]0+")
 _SCIENTIFIC = re.compile(r"([0-9])(?:[.,]([0-9]+))?[eE]\+?([0-9]{1,2})")
-_IN_QUERY = 500
 _RANGES_PER_QUERY = 50
 
 
@@ -75,16 +74,6 @@ def verifies(row: SkuRow, sku: str) -> bool:
     return any(content_sheet.untouched(row.version, sku, column, cell) for column, cell in row.cells.items())
 
 
-def padded(sku: str) -> list[str]:
-    """The SKUs a plain number (or one with .0) may have been before Excel: the number with the .0 taken off
-    and with leading zeros put back, up to Excel's 15 digits (the SKU cell itself left out)."""
-    point_zero = _POINT_ZERO.fullmatch(sku)
-    bare = point_zero.group(1) if point_zero else sku
-    out = [bare] if point_zero else []
-    out += ["0" * zeros + bare for zeros in range(1, max(2, content_sheet.EXCEL_DIGITS - len(bare)))]
-    return out
-
-
 def scientific_range(sku: str) -> tuple[int, int] | None:
     """The whole numbers Excel shows as `sku` (4.00638E+12: 4006375000000 to 4006385000000), None for a cell
     that is not scientific notation."""
@@ -101,7 +90,7 @@ def scientific_range(sku: str) -> tuple[int, int] | None:
 def resolve(store: Store, rows: Sequence[SkuRow], *, column: str = content_sheet.SKU_COLUMN) -> dict[int, SkuFix]:
     """row.at → what its SKU becomes, for the rows that need a change: a SKU the version proves, or the
     reason to reject a row whose SKU is Excel's rendering of one it cannot prove. Rows not listed stay as
-    they are. Reads the known products among the candidates (one query per 500) and the products in each
+    they are. Reads the known products among the candidates (Store.existing_identifiers) and the products in each
     scientific-notation SKU's range (one query per 50 rows)."""
     rows = [r for r in rows if worth_checking(r)]
     fixes: dict[int, SkuFix] = {}
@@ -109,7 +98,7 @@ def resolve(store: Store, rows: Sequence[SkuRow], *, column: str = content_sheet
     unproven: list[SkuRow] = []
     for row in rows:
         scientific = _SCIENTIFIC.fullmatch(row.sku) is not None
-        tried = in_range.get(row.sku, []) if scientific else padded(row.sku)
+        tried = in_range.get(row.sku, []) if scientific else content_sheet.zero_padded(row.sku)
         proven = [sku for sku in tried if row.version is not None and sku != row.sku and verifies(row, sku)]
         if len(proven) == 1:
             fixes[row.at] = SkuFix(sku=proven[0])
@@ -117,9 +106,9 @@ def resolve(store: Store, rows: Sequence[SkuRow], *, column: str = content_sheet
             fixes[row.at] = SkuFix(reason=excel_reason(row.sku, column))
         elif not row.known:
             unproven.append(row)
-    known = _known(store, {sku for row in unproven for sku in padded(row.sku)})
+    known = store.existing_identifiers(sorted({sku for row in unproven for sku in content_sheet.zero_padded(row.sku)}))
     for row in unproven:
-        meant = [sku for sku in padded(row.sku) if sku in known]
+        meant = [sku for sku in content_sheet.zero_padded(row.sku) if sku in known]
         if meant:
             fixes[row.at] = SkuFix(reason=zeros_reason(row.sku, meant, column))
         elif _POINT_ZERO.fullmatch(row.sku):
@@ -138,15 +127,6 @@ def zeros_reason(sku: str, meant: Sequence[str], column: str) -> str:
     names = " or ".join(f"'{s}'" for s in meant[:5]) + (" …" if len(meant) > 5 else "")
     return (f"no product '{sku}'; Excel may have dropped the leading zeros of {names} — type the {column} with its "
             f"zeros and format the {column} column as Text before saving, or use the .xlsx download")
-
-
-def _known(store: Store, identifiers: Iterable[str]) -> set[str]:
-    """The identifiers that are products."""
-    found: set[str] = set()
-    with store.engine.connect() as conn:
-        for chunk in batched(sorted(identifiers), _IN_QUERY):
-            found.update(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(chunk))).scalars())
-    return found
 
 
 def _in_ranges(store: Store, skus: Iterable[str]) -> dict[str, list[str]]:

@@ -193,7 +193,7 @@ def test_the_numbers_a_scientific_sku_stands_for(cell: str, expected: tuple[int,
 
 
 def test_the_padded_forms_and_what_counts_as_a_suspect() -> None:
-    assert excel_skus.padded("123")[:3] == ["0123", "00123", "000123"] and len(excel_skus.padded("123")) == 11
-    assert excel_skus.padded("456.0")[:2] == ["456", "0456"]
+    assert content_sheet.zero_padded("123")[:3] == ["0123", "00123", "000123"] and len(content_sheet.zero_padded("123")) == 11
+    assert content_sheet.zero_padded("456.0")[:2] == ["456", "0456"]
     assert [excel_skus.suspect(s) for s in ("123", "0123", "12.0", "4,00638E+12", "A-123", "12.5", "-12", "")] == \
         [True, True, True, True, False, False, False, False]
