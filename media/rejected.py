@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, literal, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
 from media.assets import REJECTED, REJECTED_ASSET as ROWS, VALID, _chunks
@@ -149,9 +149,20 @@ def expire(store: Any, asset_store: Any, *, grace_cutoff: datetime, retention_cu
     return rows, objects, size
 
 
-def listing(store: Any, *, limit: int | None = None) -> list[dict[str, Any]]:
-    """The quarantine, most recently seen first: ref, source, sha256, bytes, reason, kept, note, first/last seen."""
+def listing(store: Any, *, limit: int | None = None, text: str = "",
+            after: tuple[datetime, str] | None = None) -> list[dict[str, Any]]:
+    """The quarantine, most recently seen first (ties by ref): ref, source, sha256, bytes, reason, kept, note,
+    first/last seen. `text` keeps the rows whose ref or reason contains it (any case), or whose sha256 starts
+    with it; `after` (last seen, ref) starts after that row (a page's cursor)."""
     q = select(ROWS).order_by(ROWS.c.last_seen.desc(), ROWS.c.ref)
+    if text:
+        needle = text.lower()
+        q = q.where(or_(func.lower(ROWS.c.ref).contains(needle, autoescape=True),
+                        func.lower(ROWS.c.reason).contains(needle, autoescape=True),
+                        ROWS.c.sha256.startswith(needle.removeprefix("sha256:"), autoescape=True)))
+    if after is not None:
+        seen, ref = after
+        q = q.where(or_(ROWS.c.last_seen < seen, and_(ROWS.c.last_seen == seen, ROWS.c.ref > ref)))
     with store.engine.connect() as conn:
         rows = conn.execute(q.limit(limit) if limit else q).all()
     return [{"ref": r.ref, "source": r.source, "sha256": r.sha256, "bytes": r.bytes, "reason": r.reason,

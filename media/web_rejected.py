@@ -18,14 +18,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from media import rejected as quarantine
-from media.assets import REJECTED_ASSET as ROWS
 from media.errors import StoreUnavailable
 from pim.errors import InputError
-from pim.store.store import as_utc, variants_of
+from pim.store.store import variants_of
 from pim.web.accounts import User
 from pim.web.deps import session_user, store_of
 from pim.web.ui import render, templates
@@ -64,30 +63,18 @@ def _cursor(after: str, after_ref: str) -> tuple[datetime, str] | None:
 
 def page(store: Any, *, text: str = "", after: tuple[datetime, str] | None = None,
          limit: int | None = None) -> tuple[list[dict[str, Any]], tuple[datetime, str] | None]:
-    """One page of the quarantine, most recently seen first (ties by ref), and the cursor of the next page
-    (None on the last). `text` keeps the rows whose ref or reason contains it (any case), or whose sha256
-    starts with it."""
+    """One page of the quarantine (media.rejected.listing: most recently seen first, `text` filtering) with
+    the products showing each ref, and the cursor of the next page (None on the last)."""
     limit = limit or PAGE
-    q = select(ROWS).order_by(ROWS.c.last_seen.desc(), ROWS.c.ref)
-    if text:
-        needle = text.lower()
-        q = q.where(or_(func.lower(ROWS.c.ref).contains(needle, autoescape=True),
-                        func.lower(ROWS.c.reason).contains(needle, autoescape=True),
-                        ROWS.c.sha256.startswith(needle.removeprefix("sha256:"), autoescape=True)))
-    if after is not None:
-        seen, ref = after
-        q = q.where(or_(ROWS.c.last_seen < seen, and_(ROWS.c.last_seen == seen, ROWS.c.ref > ref)))
+    rows = quarantine.listing(store, limit=limit + 1, text=text, after=after)
     with store.begin() as conn:  # begin: the image index is brought up to date before it is read
-        rows = conn.execute(q.limit(limit + 1)).all()
         shown = shown_by(store, conn, rows[:limit])
-    out = [{"ref": r.ref, "source": r.source, "sha256": r.sha256, "size": quarantine.size_text(r.bytes),
-            "reason": r.reason, "kept": r.key is not None, "note": r.note, "first_seen": as_utc(r.first_seen),
-            "last_seen": as_utc(r.last_seen), **shown[r.ref]} for r in rows[:limit]]
+    out = [{**r, "size": quarantine.size_text(r["bytes"]), **shown[r["ref"]]} for r in rows[:limit]]
     more = (out[-1]["last_seen"], out[-1]["ref"]) if len(rows) > limit else None
     return out, more
 
 
-def shown_by(store: Any, conn: Connection, rows: list[Any]) -> dict[str, dict[str, Any]]:
+def shown_by(store: Any, conn: Connection, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per quarantined ref: up to SHOWN products showing it (by the ref itself or as `sha256:<sha>`, their own
     or inherited from a model), how many more products, and how many more models (their variants not read).
     One windowed query on the image index for the page, so a placeholder shown by 50,000 products costs no
@@ -97,9 +84,9 @@ def shown_by(store: Any, conn: Connection, rows: list[Any]) -> dict[str, dict[st
     refresh_image_index(store, conn)
     names: dict[str, set[str]] = {}  # a ref as the index holds it → the quarantined refs it stands for
     for r in rows:
-        names.setdefault(r.ref, set()).add(r.ref)
-        names.setdefault(f"sha256:{r.sha256}", set()).add(r.ref)
-    found: dict[str, dict[str, Any]] = {r.ref: {"own": set(), "models": set(), "hidden": 0, "unread": 0}
+        names.setdefault(r["ref"], set()).add(r["ref"])
+        names.setdefault(f"sha256:{r['sha256']}", set()).add(r["ref"])
+    found: dict[str, dict[str, Any]] = {r["ref"]: {"own": set(), "models": set(), "hidden": 0, "unread": 0}
                                         for r in rows}
     if names:
         owners = select(USE.c.ref, USE.c.kind, USE.c.owner).distinct().where(USE.c.ref.in_(list(names))).subquery()
