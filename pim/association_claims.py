@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from pim.product import Association, Product, Provenance, trusted_association, trusted_provenance
+from pim.product import Association, Product, Provenance, source_of, trusted_association, trusted_provenance
 from pim.store.raw import RawTable, raw_table
 from pim.store.tables import JSONType
 
@@ -86,10 +86,6 @@ def load(conn: Connection, ids: list[str], raw: RawTable | None = None) -> dict[
     return out
 
 
-def source_name(prov: Provenance | None) -> str:
-    return prov.source if prov is not None else "unknown"
-
-
 def stated(stored: TypeClaims | None, showing: Association | None, default: Provenance | None) -> TypeClaims:
     """The claims on a type as the merge starts from them: the stored rows, reconciled with what the product
     shows. A shown row whose association the product no longer shows was replaced outside the merge (a whole
@@ -104,7 +100,7 @@ def stated(stored: TypeClaims | None, showing: Association | None, default: Prov
     shown_dump = dump(showing)
     if claims.shown is not None and claims.claims[claims.shown].association == shown_dump:
         return claims
-    owner = source_name(default)
+    owner = source_of(default)
     claims.claims[owner] = SourceClaim(shown_dump, default)
     claims.shown = owner
     return claims

@@ -32,8 +32,8 @@ from pim.association_claims import RANK_PREFIX, SourceClaim, TypeClaims
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError, StoreError
-from pim.product import (Association, Product, ProductModel, Provenance, blank_product, split_key, trusted_copy,
-                         trusted_model)
+from pim.product import (UNKNOWN, Association, Product, ProductModel, Provenance, blank_product, source_of, split_key,
+                         trusted_copy, trusted_model)
 from pim.partial_merge import read_parts, row_update, touched_keys
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, raw_table
@@ -42,7 +42,6 @@ from pim.store.tables import JSONType
 from pim.structure import AttributeType
 
 T = TypeVar("T")
-UNKNOWN = "unknown"  # the source of a value stored without provenance
 EMPTY = (None, "", [], {})
 _STRUCTURAL = ("family", "parent", "enabled", "categories", "groups")
 
@@ -134,7 +133,7 @@ class Claim:
 
     @property
     def source(self) -> str:
-        return self.prov.source if self.prov else UNKNOWN
+        return source_of(self.prov)
 
 
 Claims = dict[str, Claim]  # source → claim
@@ -284,7 +283,7 @@ def _settle_associations(base: Product, incoming: Product, stored: dict[str, Typ
     best-ranked claim shown; the claims go to `outcome.associations`."""
     associations = dict(base.associations)
     prov = incoming.source
-    source = links.source_name(prov)
+    source = source_of(prov)
     for kind, association in incoming.associations.items():
         claims = links.stated(stored.get(kind), associations.get(kind), base.source)
         current = claims.shown
@@ -800,7 +799,7 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
         claims = dict(old)
         if value_key in product.values:
             prov = product.provenance_of(value_key)
-            claims[prov.source if prov else UNKNOWN] = Claim(product.values[value_key], prov)
+            claims[source_of(prov)] = Claim(product.values[value_key], prov)
         if source not in claims:
             raise InputError(f"'{source}' has no value for {identifier} {value_key}", field=value_key)
         values, provenance = dict(product.values), dict(product.provenance)

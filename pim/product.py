@@ -131,6 +131,15 @@ class ProductModel(_Valued):
     associations: dict[str, Association] = {}
 
 
+#: The source of a value stored without provenance.
+UNKNOWN = "unknown"
+
+
+def source_of(prov: Provenance | None) -> str:
+    """The source a provenance names; UNKNOWN for a value stored without one."""
+    return prov.source if prov is not None else UNKNOWN
+
+
 def merged_values(product: _Valued, ancestors: list[_Valued]) -> dict[str, Any]:
     """The values a variant shows: its own over its parent's over its grandparent's."""
     values: dict[str, Any] = {}

@@ -14,8 +14,8 @@ from typing import Any
 
 from pim import association_claims
 from pim.importing import ImportCounts, Parsed, run_import
-from pim.merge import UNKNOWN, Merger, Precedence, load_candidates
-from pim.product import Association, Product, Provenance
+from pim.merge import Merger, Precedence, load_candidates
+from pim.product import Association, Product, Provenance, source_of
 from pim.store import Store
 from pim.store.store import batched
 
@@ -44,7 +44,7 @@ def claimed(store: Store, source: str, identifiers: list[str]) -> dict[str, tupl
         product = shown.get(ident)
         kinds: set[str] = set()
         if product is not None:
-            keys.update(k for k in product.values if _source_of(product, k) == source)
+            keys.update(k for k in product.values if source_of(product.provenance_of(k)) == source)
             kinds = set(association_claims.claimed_types(links.get(ident, {}), product.associations, product.source, source))
         out[ident] = (keys, kinds)
     return out
@@ -67,8 +67,3 @@ def withdrawn_links(kinds: set[str]) -> dict[str, Any]:
     """The record fields that withdraw a source's claims on these association types (an empty association
     each), none when there are none: a record that states no associations leaves them alone."""
     return {"associations": {k: Association() for k in sorted(kinds)}} if kinds else {}
-
-
-def _source_of(product: Product, key: str) -> str:
-    prov = product.provenance_of(key)
-    return prov.source if prov is not None else UNKNOWN
