@@ -161,16 +161,17 @@ def _with_import_workers(workers: int, fn: Any) -> Any:
         reset_settings()
 
 
-def catalog_stores(workdir: Path, catalog: Any, name: str) -> tuple[Any, Any]:
+def catalog_stores(workdir: Path, catalog: Any, name: str, *, bare: bool = True) -> tuple[Any, Any]:
     """Two copies of the generated catalog in SQLite: one with the registered product listeners (the
-    completeness listener, as `pim` runs), one without, so the listener's share of an import can be read off."""
+    completeness listener, as `pim` runs), one without, so the listener's share of an import can be read off
+    (`bare=False`: the first only, the second is None)."""
     from pim.jsonl import import_jsonl
     from pim.registry import product_listeners
     from pim.store import Store
     from pim.structure_files import load_structure_files, save_structure
 
     stores = []
-    for suffix, listen in (("", True), ("-bare", False)):
+    for suffix, listen in (("", True), ("-bare", False))[:2 if bare else 1]:
         db = workdir / f"{name}{suffix}.db"
         db.unlink(missing_ok=True)
         store = Store(f"sqlite:///{db}")
@@ -180,4 +181,4 @@ def catalog_stores(workdir: Path, catalog: Any, name: str) -> tuple[Any, Any]:
         save_structure(store, load_structure_files(Path(catalog.structure_dir)))
         import_jsonl(Path(catalog.products_jsonl), store)
         stores.append(store)
-    return stores[0], stores[1]
+    return stores[0], (stores[1] if bare else None)
