@@ -8,6 +8,12 @@ withdraws (an empty association, a BMEcat delete) the next claim takes over. A t
 row flagged as shown (stored before claims were kept, or written whole by a catalog load) counts as claimed by
 the product's default source.
 
+A person may pick a waiting claim (`pick`: the product page's "Show this", the API's association pick): it
+shows and is *pinned* (the shown row keeps who picked it), so later imports of any source update their own
+claims but leave the pick showing; the pinned source's own new claim replaces the shown one. The pin ends when
+that source withdraws its claim (or the association is replaced outside the merge), and precedence decides
+again; picking again moves it.
+
 Associations are not in the conflict log: two sources linking different accessories is not an error to
 decide, so the best-ranked claim shows and the others wait as candidates."""
 
@@ -17,13 +23,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, String, Table
+from sqlalchemy import Boolean, Column, DateTime, String, Table, select
 from sqlalchemy.engine import Connection
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from pim.product import Association, Product, Provenance, source_of, trusted_association, trusted_provenance
+from pim.errors import InputError
+from pim.product import (Association, Product, ProductModel, Provenance, source_of, trusted_association,
+                         trusted_provenance)
 from pim.store.raw import RawTable, raw_table
+from pim.store.store import MODEL, PRODUCT, now
 from pim.store.tables import JSONType
 
 #: The precedence key of an association type (pim.merge.Ranker): kept apart from attribute codes.
@@ -42,10 +51,11 @@ class AssociationClaimRow(SQLModel, table=True):
     ref: str | None = SQLField(default=None, sa_column=Column(String(1000), nullable=True))
     at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
     shown: bool = SQLField(sa_column=Column(Boolean, nullable=False))
+    pinned_by: str | None = SQLField(default=None, sa_column=Column(String(255), nullable=True))  # who picked it
 
 
 ASSOCIATION_CLAIM: Table = AssociationClaimRow.__table__  # type: ignore[assignment]
-_COLUMNS = ("identifier", "assoc_type", "source", "association", "ref", "at", "shown")
+_COLUMNS = ("identifier", "assoc_type", "source", "association", "ref", "at", "shown", "pinned_by")
 _KEYS = ("identifier", "assoc_type", "source")
 
 
@@ -57,10 +67,12 @@ class SourceClaim:
 
 @dataclass
 class TypeClaims:
-    """The claims on one association type of one product: source → claim, and the source that shows."""
+    """The claims on one association type of one product: source → claim, the source that shows, and who
+    pinned it there (a person's pick; None when precedence decides)."""
 
     claims: dict[str, SourceClaim] = field(default_factory=dict)
     shown: str | None = None
+    pinned_by: str | None = None
 
 
 def dump(association: Association) -> dict[str, Any]:
@@ -77,12 +89,12 @@ def load(conn: Connection, ids: list[str], raw: RawTable | None = None) -> dict[
     out: dict[str, dict[str, TypeClaims]] = {}
     if not ids:
         return out
-    for ident, kind, source, association, ref, at, shown in (raw or RawTable(conn, ASSOCIATION_CLAIM)).select(
+    for ident, kind, source, association, ref, at, shown, pinned_by in (raw or RawTable(conn, ASSOCIATION_CLAIM)).select(
             conn, _COLUMNS, "identifier", ids):
         claims = out.setdefault(ident, {}).setdefault(kind, TypeClaims())
         claims.claims[source] = SourceClaim(association, trusted_provenance(source, ref, at))
         if shown:
-            claims.shown = source
+            claims.shown, claims.pinned_by = source, pinned_by
     return out
 
 
@@ -90,19 +102,19 @@ def stated(stored: TypeClaims | None, showing: Association | None, default: Prov
     """The claims on a type as the merge starts from them: the stored rows, reconciled with what the product
     shows. A shown row whose association the product no longer shows was replaced outside the merge (a whole
     record written): what the product shows counts as its default source's claim then, as it does for a
-    type with no rows."""
-    claims = TypeClaims(dict(stored.claims) if stored else {}, stored.shown if stored else None)
+    type with no rows, and a pin on the replaced claim ends."""
+    claims = TypeClaims(dict(stored.claims), stored.shown, stored.pinned_by) if stored else TypeClaims()
     if showing is None:
         if claims.shown is not None:
             claims.claims.pop(claims.shown, None)
-            claims.shown = None
+            claims.shown = claims.pinned_by = None
         return claims
     shown_dump = dump(showing)
     if claims.shown is not None and claims.claims[claims.shown].association == shown_dump:
         return claims
     owner = source_of(default)
     claims.claims[owner] = SourceClaim(shown_dump, default)
-    claims.shown = owner
+    claims.shown, claims.pinned_by = owner, None
     return claims
 
 
@@ -129,17 +141,19 @@ class ClaimWrites:
 
     def add(self, ident: str, kind: str, old: TypeClaims | None, new: TypeClaims, stamp: datetime) -> None:
         before = old.claims if old else {}
-        was = old.shown if old else None
+        was, was_pinned = (old.shown, old.pinned_by) if old else (None, None)
         for source in before.keys() - new.claims.keys():
             self.deletes.append((ident, kind, source))
         for source, claim in new.claims.items():
             prior = before.get(source)
             shows = source == new.shown
-            if prior is None or prior.association != claim.association or (source == was) != shows:
+            pin = new.pinned_by if shows else None
+            if (prior is None or prior.association != claim.association or (source == was) != shows
+                    or (was_pinned if source == was else None) != pin):
                 prov = claim.prov
                 self.upserts.append({"identifier": ident, "assoc_type": kind, "source": source,
                                      "association": claim.association, "ref": prov.ref if prov else None,
-                                     "at": prov.at if prov else stamp, "shown": shows})
+                                     "at": prov.at if prov else stamp, "shown": shows, "pinned_by": pin})
 
     def write(self, owner: Any, conn: Connection) -> None:
         if not self:
@@ -165,6 +179,52 @@ def given(record: Product) -> bool:
     return "associations" in record.model_fields_set and bool(record.associations)
 
 
+def pick(store: Any, identifier: str, assoc_type: str, source: str, *, by: str) -> Product | ProductModel:
+    """Show `source`'s claim on `assoc_type` and pin it there (a person's pick, `by` names them): later
+    imports keep it showing until `source` withdraws the claim. `identifier` is a SKU, or `model:<code>` for a
+    product model. Read and written in one transaction under the catalog's write lock (as
+    pim.merge.pick_winner is), so an import landing meanwhile is neither lost nor overwritten."""
+    from pim.merge import MODEL_KEY  # pim.merge settles the claims this module keeps: it imports this one
+
+    code = identifier[len(MODEL_KEY):] if identifier.startswith(MODEL_KEY) else None
+    with store.begin() as conn:
+        store.lock_writes(conn)
+        if code is None:
+            row = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier == identifier)).first()
+        else:
+            row = conn.execute(select(MODEL).where(MODEL.c.code == code)).first()
+        if row is None:
+            what = f"product '{identifier}'" if code is None else f"product model '{code}'"
+            raise InputError(f"no {what}", field="identifier", hint="check the identifier (a SKU, or model:<code>)")
+        product = store.row_to_product(row) if code is None else store.row_to_model(row)
+        stored = load(conn, [identifier]).get(identifier, {})
+        if assoc_type not in stored and assoc_type not in product.associations:
+            kinds = sorted(stored.keys() | product.associations.keys())
+            raise InputError(f"no source claims a '{assoc_type}' association on {identifier}", field="type",
+                             hint=f"its association types: {', '.join(kinds)}" if kinds else
+                             "it has no associations; an import or an edit must state one first")
+        before = stored.get(assoc_type)
+        claims = stated(before, product.associations.get(assoc_type), product.source)
+        if source not in claims.claims:
+            raise InputError(f"'{source}' claims no '{assoc_type}' association on {identifier}", field="source",
+                             hint=f"pick one of the sources that do: {', '.join(sorted(claims.claims))}")
+        claims.shown, claims.pinned_by = source, by or "unknown"
+        associations = dict(product.associations)
+        associations[assoc_type] = trusted_association(claims.claims[source].association)
+        new = product.model_copy(update={"associations": associations})
+        writes = ClaimWrites()
+        writes.add(identifier, assoc_type, before, claims, now())
+        if code is None:
+            counts, written = store.write_products_in(conn, [new])
+            writes.write(store, conn)
+            if written:
+                store.notify(conn, counts.changed_keys, written)
+        else:  # the model, its variants' new seq and the claim rows together
+            store.write_models_in(conn, [new])
+            writes.write(store, conn)
+    return new
+
+
 def overview(store: Any, product: Product) -> list[dict[str, Any]]:
     """Per association type the product shows or a source claims: what shows, from which source, and the
     claims waiting behind it (the product page's "Associations")."""
@@ -175,6 +235,7 @@ def overview(store: Any, product: Product) -> list[dict[str, Any]]:
         claims = stated(stored.get(kind), product.associations.get(kind), product.source)
         shown = claims.claims.get(claims.shown) if claims.shown else None
         rows.append({"type": kind, "source": claims.shown, "targets": _targets(shown.association) if shown else [],
+                     "pinned": claims.pinned_by is not None, "pinned_by": claims.pinned_by,
                      "waiting": [{"source": s, "targets": _targets(c.association)}
                                  for s, c in sorted(claims.claims.items()) if s != claims.shown]})
     return rows

@@ -280,7 +280,8 @@ def _with_fields(base: Product, incoming: Product, values: dict[str, Any], prove
 def _settle_associations(base: Product, incoming: Product, stored: dict[str, TypeClaims], ranker: Ranker,
                          outcome: MergeOutcome) -> dict[str, Association]:
     """Each association type the record states: its source's claim set (or withdrawn, when empty), and the
-    best-ranked claim shown; the claims go to `outcome.associations`."""
+    best-ranked claim shown — or the pinned one (a person's pick), until its source withdraws it; the claims go
+    to `outcome.associations`."""
     associations = dict(base.associations)
     prov = incoming.source
     source = source_of(prov)
@@ -291,8 +292,11 @@ def _settle_associations(base: Product, incoming: Product, stored: dict[str, Typ
             claims.claims.pop(source, None)
         else:
             claims.claims[source] = SourceClaim(links.dump(association), prov)
-        winner = _choose(claims.claims, RANK_PREFIX + kind, ranker, source, current, None) if claims.claims else None  # type: ignore[arg-type]
+        pin = current if claims.pinned_by else None
+        winner = _choose(claims.claims, RANK_PREFIX + kind, ranker, source, current, pin) if claims.claims else None  # type: ignore[arg-type]
         claims.shown = winner
+        if winner != pin:
+            claims.pinned_by = None  # the pinned source withdrew: precedence decides again
         if winner is None:
             associations.pop(kind, None)
         elif winner == source:

@@ -210,6 +210,7 @@ def test_the_api_lists_each_types_source_and_waiting_claims(supplier_store: Stor
     client = TestClient(create_app(supplier_store))
     [accessory] = client.get("/api/v1/products/a/associations", headers=token).json()
     assert accessory == {"type": "ACCESSORY", "source": "content", "targets": [{"kind": "product", "code": "c", "qty": None}],
+                         "pinned": False, "pinned_by": None,
                          "waiting": [{"source": SUPPLIER, "targets": [{"kind": "product", "code": "b", "qty": None}]}]}
     assert client.get("/api/v1/products/b/associations", headers=token).json() == []
     assert client.get("/api/v1/products/nope/associations", headers=token).status_code == 404

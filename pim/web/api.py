@@ -174,6 +174,28 @@ def product_associations(identifier: str, request: Request, user: User = Depends
     return association_claims.overview(store_of(request), product)
 
 
+class AssociationPick(BaseModel):
+    source: str = Field(description="The source whose waiting claim should show, e.g. `supplier:acme`.")
+
+
+@router.post("/products/{identifier}/associations/{assoc_type}", responses=documented({
+    403: "viewers may not pick", 404: "no such product",
+    422: "no source claims that association type on the product, or the source claims none of it"}))
+def pick_association(identifier: str, assoc_type: str, body: AssociationPick, request: Request,
+                     user: User = Depends(api_editor)) -> dict[str, Any]:
+    """Show a source's claim on an association type instead of the one precedence shows. The pick is pinned
+    (later imports keep it until that source withdraws its claim, or someone picks again); answers the type
+    as the associations list shows it."""
+    store = store_of(request)
+    if store.get_product(identifier) is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    try:
+        product = association_claims.pick(store, identifier, assoc_type, body.source, by=user.username)
+    except InputError as exc:
+        raise refuse(422, exc.in_one_line(), "body.source" if exc.field == "source" else "path.assoc_type") from None
+    return next(row for row in association_claims.overview(store, product) if row["type"] == assoc_type)  # type: ignore[arg-type]
+
+
 class SourcePick(BaseModel):
     source: str = Field(description="The source whose value should show, e.g. `erp` or `supplier:acme`.")
     target: str | None = Field(default=None, description="`model:<code>` for a value the product inherits from "

@@ -307,6 +307,25 @@ async def use_candidate(identifier: str, request: Request, user: User = Depends(
     return RedirectResponse(f"/products/{identifier}", status_code=303)
 
 
+@router.post("/products/{identifier}/associations", dependencies=[Depends(check_csrf)])
+async def pick_association(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
+    """Show a waiting association claim instead of the one precedence shows (pinned, like a conflict pick)."""
+    if not user.can("editor"):
+        raise HTTPException(403, f"role '{user.role}' may not choose between sources")
+    form = await request.form()
+    from pim.errors import InputError
+
+    store = store_of(request)
+    if store.get_product(identifier) is None:  # the page is a product's: a model's claims are not picked here
+        raise HTTPException(404, f"no product '{identifier}'")
+    try:
+        association_claims.pick(store, identifier, str(form.get("type", "")), str(form.get("source", "")),
+                                by=user.username)
+    except InputError as exc:
+        raise HTTPException(422, exc.describe()) from None
+    return RedirectResponse(f"/products/{identifier}", status_code=303)
+
+
 @router.post("/products/{identifier}/media", dependencies=[Depends(check_csrf)])
 async def upload(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
     if not user.can("editor") or not panels.media_available():
