@@ -11,6 +11,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from pim.errors import StoreError
+from pim.store import wal_checkpoints
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -43,6 +44,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        if path and path != ":memory:" and not path.startswith("file:"):
+            wal_checkpoints.attach(engine, path)
         return engine
     return create_engine(url, json_serializer=_dumps, json_deserializer=json_loads, pool_pre_ping=True)
 
