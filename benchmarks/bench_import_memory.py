@@ -84,15 +84,24 @@ def _import(stage: str, db: Path, src: Path) -> dict[str, Any]:
         "supplier csv import (merge)": lambda: import_supplier_table(
             src / "supplier_bolt.csv", store, load_supplier_map(src / "supplier_bolt.profile.yaml")),
     }
-    before = peak_rss_mb()
+    before = own_peak_mb()
     started, cpu = time.perf_counter(), time.process_time()
     counts = runs[stage]()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     store.dispose()
     return {"stage": stage, "items": counts.read, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
-            "items_per_s": round(counts.read / seconds) if seconds else None, "peak_rss_mb": peak_rss_mb(),
+            "items_per_s": round(counts.read / seconds) if seconds else None, "peak_rss_mb": own_peak_mb(),
             "note": f"own process (RSS {before} MB before the import); "
                     f"{counts.created} created, {counts.updated} updated, {counts.unchanged} unchanged"}
+
+
+def own_peak_mb() -> float:
+    """This process's peak RSS since it started (VmHWM). ru_maxrss is no use in a child: Linux carries the
+    parent's high-water mark through fork and exec, so every child would report at least the parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return peak_rss_mb()  # not Linux: the best there is
 
 
 if __name__ == "__main__":
