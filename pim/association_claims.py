@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, String, Table, select
+from sqlalchemy import Boolean, Column, DateTime, String, Table
 from sqlalchemy.engine import Connection
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -32,7 +32,7 @@ from pim.errors import InputError
 from pim.product import (Association, Product, ProductModel, Provenance, source_of, trusted_association,
                          trusted_provenance)
 from pim.store.raw import RawTable, raw_table
-from pim.store.store import MODEL, PRODUCT, now
+from pim.store.store import now
 from pim.store.tables import JSONType
 
 #: The precedence key of an association type (pim.merge.Ranker): kept apart from attribute codes.
@@ -184,19 +184,10 @@ def pick(store: Any, identifier: str, assoc_type: str, source: str, *, by: str) 
     imports keep it showing until `source` withdraws the claim. `identifier` is a SKU, or `model:<code>` for a
     product model. Read and written in one transaction under the catalog's write lock (as
     pim.merge.pick_winner is), so an import landing meanwhile is neither lost nor overwritten."""
-    from pim.merge import MODEL_KEY  # pim.merge settles the claims this module keeps: it imports this one
+    from pim.merge import locked_record, write_record  # pim.merge settles the claims this module keeps
 
-    code = identifier[len(MODEL_KEY):] if identifier.startswith(MODEL_KEY) else None
     with store.begin() as conn:
-        store.lock_writes(conn)
-        if code is None:
-            row = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier == identifier)).first()
-        else:
-            row = conn.execute(select(MODEL).where(MODEL.c.code == code)).first()
-        if row is None:
-            what = f"product '{identifier}'" if code is None else f"product model '{code}'"
-            raise InputError(f"no {what}", field="identifier", hint="check the identifier (a SKU, or model:<code>)")
-        product = store.row_to_product(row) if code is None else store.row_to_model(row)
+        product = locked_record(store, conn, identifier, hint="check the identifier (a SKU, or model:<code>)")
         stored = load(conn, [identifier]).get(identifier, {})
         if assoc_type not in stored and assoc_type not in product.associations:
             kinds = sorted(stored.keys() | product.associations.keys())
@@ -214,14 +205,7 @@ def pick(store: Any, identifier: str, assoc_type: str, source: str, *, by: str) 
         new = product.model_copy(update={"associations": associations})
         writes = ClaimWrites()
         writes.add(identifier, assoc_type, before, claims, now())
-        if code is None:
-            counts, written = store.write_products_in(conn, [new])
-            writes.write(store, conn)
-            if written:
-                store.notify(conn, counts.changed_keys, written)
-        else:  # the model, its variants' new seq and the claim rows together
-            store.write_models_in(conn, [new])
-            writes.write(store, conn)
+        write_record(store, conn, new, writes)
     return new
 
 

@@ -788,16 +788,8 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
     """Make `source`'s claim the value of `value_key` and pin it (pim.conflicts.resolve_conflict calls this).
     `identifier` is a SKU, or `model:<code>` for a product model. Read and written in one transaction under
     the catalog's write lock, so an import landing meanwhile is not overwritten."""
-    code = identifier[len(MODEL_KEY):] if identifier.startswith(MODEL_KEY) else None
     with store.begin() as conn:
-        store.lock_writes(conn)
-        if code is None:
-            row = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier == identifier)).first()
-        else:
-            row = conn.execute(select(MODEL).where(MODEL.c.code == code)).first()
-        if row is None:
-            raise InputError(f"no {'product' if code is None else 'product model'} '{code or identifier}'", field="identifier")
-        product = store.row_to_product(row) if code is None else store.row_to_model(row)
+        product = locked_record(store, conn, identifier)
         old = load_candidates(conn, [identifier]).get(identifier, {}).get(value_key, {})
         old_conflict = _load_conflicts(conn, [identifier]).get(identifier, {}).get(value_key)
         claims = dict(old)
@@ -815,15 +807,38 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
         _candidate_diff(identifier, value_key, old, losers, side)
         state = (source, {s: c.value for s, c in claims.items()})
         _conflict_diff(identifier, value_key, old_conflict, state, side, now(), pin_by=by)
-        if code is None:
-            counts, written = store.write_products_in(conn, [new])  # type: ignore[list-item]
-            side.write(store, conn)
-            if written:
-                store.notify(conn, counts.changed_keys, written)
-        else:  # the model, its variants' new seq and the side rows together
-            store.write_models_in(conn, [new])  # type: ignore[list-item]
-            side.write(store, conn)
+        write_record(store, conn, new, side)
     return new
+
+
+def locked_record(store: Store, conn: Connection, identifier: str, *, hint: str | None = None) -> Product | ProductModel:
+    """The product (a SKU) or product model (`model:<code>`) a person's pick rewrites, read after taking the
+    catalog's write lock in `conn`'s transaction, so an import landing meanwhile is not overwritten. A missing
+    one is an InputError (with `hint`)."""
+    store.lock_writes(conn)
+    if identifier.startswith(MODEL_KEY):
+        code = identifier[len(MODEL_KEY):]
+        row = conn.execute(select(MODEL).where(MODEL.c.code == code)).first()
+        if row is None:
+            raise InputError(f"no product model '{code}'", field="identifier", hint=hint)
+        return store.row_to_model(row)
+    row = conn.execute(select(PRODUCT).where(PRODUCT.c.identifier == identifier)).first()
+    if row is None:
+        raise InputError(f"no product '{identifier}'", field="identifier", hint=hint)
+    return store.row_to_product(row)
+
+
+def write_record(store: Store, conn: Connection, record: Product | ProductModel, side: Any) -> None:
+    """Write a picked record and the rows kept beside it (`side`: anything with `write(store, conn)`) in
+    `conn`'s transaction; a product's listeners hear of it, a model's variants get a new seq."""
+    if isinstance(record, Product):
+        counts, written = store.write_products_in(conn, [record])
+        side.write(store, conn)
+        if written:
+            store.notify(conn, counts.changed_keys, written)
+    else:
+        store.write_models_in(conn, [record])
+        side.write(store, conn)
 
 
 # ---------------------------------------------------------------------------------------------- deletes
