@@ -266,64 +266,60 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
     return _product_page(request, user, result.product, s, channel, locale, errors=result.errors)
 
 
-@router.post("/products/{identifier}/conflicts", dependencies=[Depends(check_csrf)])
-async def pick_winner(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
-    if not user.can("editor"):
-        raise HTTPException(403, f"role '{user.role}' may not resolve conflicts")
-    form = await request.form()
+async def _source_choice(request: Request, user: User, identifier: str, refused: str,
+                         choose: Callable[[Any, Any], None]) -> Any:
+    """A person's choice between sources on a product's page (a conflict's winner, a kept value, an
+    association claim): editors only; `choose(store, form)` makes it, a choice it refuses (InputError) is a
+    422 saying why; then back to the product's page."""
     from pim.errors import InputError
 
-    store = store_of(request)
-    target = str(form.get("target") or identifier)
-    if target != identifier:  # a conflict of a model this product inherits from, decided from its page
-        product = store.get_product(identifier)
-        allowed = {c.identifier for c in panels.conflicts(store, identifier, product.parent if product else None) or []}
-        if target not in allowed:
-            raise HTTPException(422, f"'{target}' is not a model {identifier} inherits from")
+    if not user.can("editor"):
+        raise HTTPException(403, f"role '{user.role}' may not {refused}")
+    form = await request.form()
     try:
-        panels.resolve_conflict(store, target, str(form["key"]), str(form["source"]), user.username)
+        choose(store_of(request), form)
     except InputError as exc:
         raise HTTPException(422, exc.describe()) from None
     return RedirectResponse(f"/products/{identifier}", status_code=303)
+
+
+@router.post("/products/{identifier}/conflicts", dependencies=[Depends(check_csrf)])
+async def pick_winner(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
+    def choose(store: Any, form: Any) -> None:
+        target = str(form.get("target") or identifier)
+        if target != identifier:  # a conflict of a model this product inherits from, decided from its page
+            product = store.get_product(identifier)
+            allowed = {c.identifier for c in panels.conflicts(store, identifier, product.parent if product else None) or []}
+            if target not in allowed:
+                raise HTTPException(422, f"'{target}' is not a model {identifier} inherits from")
+        panels.resolve_conflict(store, target, str(form["key"]), str(form["source"]), user.username)
+
+    return await _source_choice(request, user, identifier, "resolve conflicts", choose)
 
 
 @router.post("/products/{identifier}/candidates", dependencies=[Depends(check_csrf)])
 async def use_candidate(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
     """Show another source's kept value instead of the winner (pinned, like a conflict pick)."""
-    if not user.can("editor"):
-        raise HTTPException(403, f"role '{user.role}' may not choose between sources")
-    form = await request.form()
-    from pim.errors import InputError
-
-    store = store_of(request)
-    product = store.get_product(identifier)
-    if product is None:
-        raise HTTPException(404, f"no product '{identifier}'")
-    try:
+    def choose(store: Any, form: Any) -> None:
+        product = store.get_product(identifier)
+        if product is None:
+            raise HTTPException(404, f"no product '{identifier}'")
         panels.use_other_value(store, identifier, product.parent, str(form.get("target") or identifier),
                                str(form.get("key", "")), str(form.get("source", "")), user.username)
-    except InputError as exc:
-        raise HTTPException(422, exc.describe()) from None
-    return RedirectResponse(f"/products/{identifier}", status_code=303)
+
+    return await _source_choice(request, user, identifier, "choose between sources", choose)
 
 
 @router.post("/products/{identifier}/associations", dependencies=[Depends(check_csrf)])
 async def pick_association(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
     """Show a waiting association claim instead of the one precedence shows (pinned, like a conflict pick)."""
-    if not user.can("editor"):
-        raise HTTPException(403, f"role '{user.role}' may not choose between sources")
-    form = await request.form()
-    from pim.errors import InputError
-
-    store = store_of(request)
-    if store.get_product(identifier) is None:  # the page is a product's: a model's claims are not picked here
-        raise HTTPException(404, f"no product '{identifier}'")
-    try:
+    def choose(store: Any, form: Any) -> None:
+        if store.get_product(identifier) is None:  # the page is a product's: a model's claims are not picked here
+            raise HTTPException(404, f"no product '{identifier}'")
         association_claims.pick(store, identifier, str(form.get("type", "")), str(form.get("source", "")),
                                 by=user.username)
-    except InputError as exc:
-        raise HTTPException(422, exc.describe()) from None
-    return RedirectResponse(f"/products/{identifier}", status_code=303)
+
+    return await _source_choice(request, user, identifier, "choose between sources", choose)
 
 
 @router.post("/products/{identifier}/media", dependencies=[Depends(check_csrf)])
