@@ -14,13 +14,9 @@ from pim.web.app import create_app
 from tests.test_association_claims import SUPPLIER, accessories, bmecat, content
 from tests.test_bmecat import supplier_store  # noqa: F401  (fixture)
 from tests.test_web_browser import sign_in
+from tests.test_web_ui import cheap_argon2  # noqa: F401  (autouse fixture)
 
 pytestmark = pytest.mark.chromium
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
 def test_an_editor_shows_the_suppliers_waiting_accessories(supplier_store: Store, tmp_path: Path, live_app: Any,  # noqa: F811

@@ -31,7 +31,8 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
-        if path and path != ":memory:":
+        on_disk = bool(path) and path != ":memory:"
+        if on_disk:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, json_serializer=_dumps, json_deserializer=json_loads)
 
@@ -44,7 +45,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        if path and path != ":memory:" and not path.startswith("file:"):
+        if on_disk and not path.startswith("file:"):
             wal_checkpoints.attach(engine, path)
         return engine
     return create_engine(url, json_serializer=_dumps, json_deserializer=json_loads, pool_pre_ping=True)

@@ -72,14 +72,13 @@ class _Checkpointer:
 _CHECKPOINTER = _Checkpointer()
 
 
-def checkpoint(path: str) -> tuple[int, int, int]:
-    """One PASSIVE checkpoint of a WAL-mode SQLite file: (busy, WAL frames, frames copied back)."""
+def checkpoint(path: str) -> None:
+    """One PASSIVE checkpoint of a WAL-mode SQLite file (what it could not copy yet, the next one does)."""
     conn = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
-        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     finally:
         conn.close()
-    return tuple(row) if row else (0, 0, 0)  # type: ignore[return-value]
 
 
 def attach(engine: Engine, path: str) -> None:
