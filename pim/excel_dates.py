@@ -8,7 +8,12 @@ exported text (by the row's `_sheet` digest, else of what the product shows) is 
 any other unambiguous rendering is the date it shows; a slash date that reads as two different dates (day or
 month first) rejects its row naming both, never guessing. In a text column, a date rendering is put back to
 the exported text only when a digest (or the shown text) proves which text Excel read; otherwise it stays
-what the team's file says."""
+what the team's file says.
+
+A short-date locale writes two-digit years (01.03.24, 3/1/24): Excel's window reads 00–29 as 2000–2029 and
+30–99 as 1930–1999. Some formats leave part of the date out (Mar-24, March 2024: no day; 4-Mar, 04. Mrz: no
+year). Such a cell is no edit when the row's version (or the shown date) proves it is Excel's rendering of
+that date; otherwise its row is rejected saying what Excel dropped, since no date can be read from it."""
 
 from __future__ import annotations
 
@@ -25,15 +30,22 @@ _ISO_MIDNIGHT = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})[ T]0?0:00(?::0
 _ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")  # what the sheet writes (pim.values reads)
 _YEAR_DASHED = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")  # also Excel's yyyy-m-d
 _YEAR_FIRST = re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})")  # Japanese, Chinese, Swedish locales
-_DOTTED = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})")  # German, Swiss, Russian… day first
+_DOTTED = re.compile(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4}|[0-9]{2})")  # German, Swiss, Russian… day first
 #: Day or month first (3/1/2024 in the US, 01/03/2024 in the UK, 01-03-2024 in the Netherlands).
-_SLASHED = re.compile(r"([0-9]{1,2})([/-])([0-9]{1,2})\2([0-9]{4})")
+_SLASHED = re.compile(r"([0-9]{1,2})([/-])([0-9]{1,2})\2([0-9]{4}|[0-9]{2})")
+#: A month and year without the day (Excel's mmm-yy, mmmm yyyy: Mar-24, March 2024, Mrz. 24).
+_MONTH_YEAR = re.compile(r"([A-Za-zä]{3,9})\.?[- ]([0-9]{4}|[0-9]{2})")
 #: The day and month Excel shows for a text it read as a date of this year (4-Mar, 04. Mrz, 4 Mar).
 _DAY_MONTH = re.compile(r"([0-9]{1,2})(?:-|\.? ?)([A-Za-zä]{3})\.?")
 _MONTHS = {name: n for names in ("jan feb mar apr may jun jul aug sep oct nov dec",  # English
                                  "jan feb mrz apr mai jun jul aug sep okt nov dez",  # German
-                                 "jan feb mär apr mai jun jul aug sep okt nov dez")
+                                 "jan feb mär apr mai jun jul aug sep okt nov dez",
+                                 "january february march april may june july august september october november "
+                                 "december",
+                                 "januar februar märz april mai juni juli august september oktober november dezember")
            for n, name in enumerate(names.split(), start=1)}
+#: Years tried for a rendering without one (4-Mar) against the row's version: Excel's two-digit window.
+_YEARS = range(1930, 2030)
 _DATE_TYPES = frozenset({AttributeType.date})
 #: Columns whose text Excel may have read as a date: free text and option codes.
 _TEXT_TYPES = frozenset({AttributeType.text, AttributeType.textarea, AttributeType.simple_select})
@@ -43,8 +55,8 @@ _TEXT_TYPES = frozenset({AttributeType.text, AttributeType.textarea, AttributeTy
 def date_suspect(attr: Attribute, cell: Any) -> bool:
     """Whether a date column's cell may be Excel's rendering of a date rather than our ISO text: the cheap
     test that keeps every ISO cell (and every other column) off the checks below."""
-    return (attr.type in _DATE_TYPES and isinstance(cell, str) and cell[:1].isdigit()
-            and not _ISO.fullmatch(cell) and bool(readings(cell)))
+    return (attr.type in _DATE_TYPES and isinstance(cell, str) and cell[:1].isalnum()
+            and not _ISO.fullmatch(cell) and bool(readings(cell) or _partial(cell)))
 
 
 def readings(cell: str) -> tuple[str, ...]:
@@ -55,12 +67,37 @@ def readings(cell: str) -> tuple[str, ...]:
         m = pattern.fullmatch(cell)
         if m:
             parts = dict(zip(order, map(int, m.groups())))
-            return tuple(_iso(parts["y"], parts["m"], parts["d"]))
+            return tuple(_iso(_century(m.group(order.index("y") + 1), parts["y"]), parts["m"], parts["d"]))
     m = _SLASHED.fullmatch(cell)
     if not m:
         return ()
-    first, second, year = int(m.group(1)), int(m.group(3)), int(m.group(4))
+    first, second, year = int(m.group(1)), int(m.group(3)), _century(m.group(4), int(m.group(4)))
     return tuple(dict.fromkeys([*_iso(year, first, second), *_iso(year, second, first)]))
+
+
+def _century(text: str, year: int) -> int:
+    """A year as Excel reads it: two digits are 2000–2029 or 1930–1999."""
+    if len(text) != 2:
+        return year
+    return 2000 + year if year < 30 else 1900 + year
+
+
+def _partial(cell: str) -> tuple[str, tuple[str, ...]] | None:
+    """A rendering that leaves part of the date out: (what it leaves out, the ISO dates it may stand for);
+    None for any other cell. Month and year (Mar-24): every day of that month. Day and month (4-Mar): that day
+    in each year of Excel's window (tried against the row's version only)."""
+    m = _MONTH_YEAR.fullmatch(cell)
+    if m:
+        month = _MONTHS.get(m.group(1).lower())
+        if month is None:
+            return None
+        year = _century(m.group(2), int(m.group(2)))
+        return "day", tuple(d for day in range(1, 32) for d in _iso(year, month, day))
+    day_month = _day_month(cell)
+    if day_month is None:
+        return None
+    month, day = day_month
+    return "year", tuple(d for year in _YEARS for d in _iso(year, month, day))
 
 
 def _iso(year: int, month: int, day: int) -> Iterator[str]:
@@ -78,7 +115,7 @@ def date_meant(cell: str, shown_text: str, version: frozenset[bytes] | None, sku
     back; else the one date an unambiguous rendering shows: the team's edit."""
     found = readings(cell)
     if not found:
-        return None, None
+        return _partial_meant(cell, shown_text, version, sku, column)
     for text in found:
         if content_sheet.untouched(version, sku, column, text):
             return text, None
@@ -87,6 +124,23 @@ def date_meant(cell: str, shown_text: str, version: frozenset[bytes] | None, sku
     if len(found) == 1:
         return found[0], None
     return None, ambiguous_reason(cell, found[0], found[1])
+
+
+def _partial_meant(cell: str, shown_text: str, version: frozenset[bytes] | None, sku: str, column: str
+                   ) -> tuple[str | None, str | None]:
+    """date_meant for a rendering without its day or year: the exported (or shown) date it stands for, no
+    edit; otherwise a rejection, since the date the team meant cannot be read from it."""
+    partial = _partial(cell)
+    if partial is None:
+        return None, None
+    missing, dates = partial
+    proven = [text for text in dates if content_sheet.untouched(version, sku, column, text)]
+    if len(proven) == 1:
+        return proven[0], None
+    if shown_text in dates:
+        return shown_text, None
+    return None, (f"Excel wrote this date as {cell}, which leaves out the {missing} — format the column as Text and "
+                  "type the date as YYYY-MM-DD before saving, or use the .xlsx download")
 
 
 def ambiguous_reason(cell: str, month_first: str, day_first: str) -> str:

@@ -45,7 +45,11 @@ RENDERINGS = {"german": {"d1": "01.03.2024", "d2": "04.03.2024", "d3": "24.12.20
               "us": {"d1": "3/1/2024", "d2": "3/4/2024", "d3": "12/24/2024"},
               "uk": {"d1": "01/03/2024", "d2": "04/03/2024", "d3": "24/12/2024"},
               "time": {"d1": "2024-03-01 00:00:00", "d2": "2024-03-04 00:00", "d3": "2024-12-24T00:00:00"},
-              "year first": {"d1": "2024/03/01", "d2": "2024/03/04", "d3": "2024/12/24"}}
+              "year first": {"d1": "2024/03/01", "d2": "2024/03/04", "d3": "2024/12/24"},
+              "german short": {"d1": "01.03.24", "d2": "04.03.24", "d3": "24.12.24"},
+              "us short": {"d1": "3/1/24", "d2": "3/4/24", "d3": "12/24/24"},
+              "month and year": {"d1": "Mar-24", "d2": "March 2024", "d3": "Dez. 24"},
+              "day and month": {"d1": "1-Mar", "d2": "04. Mrz", "d3": "24 Dec"}}
 
 
 @pytest.mark.parametrize("locale", sorted(RENDERINGS))
@@ -202,7 +206,55 @@ def test_a_german_excel_csv_with_its_dates(dated: Store, tmp_path: Path) -> None
     ("01-03-2024", ("2024-01-03", "2024-03-01")), ("2024/03/01", ("2024-03-01",)),
     ("2024-03-01 00:00:00", ("2024-03-01",)), ("2024-03-01 12:00:00", ()), ("31.02.2024", ()), ("2024-03-01", ("2024-03-01",)),
     ("2024-3-1", ("2024-03-01",)),
-    ("1/2", ()), ("01.03.24", ()), ("13/13/2024", ()),
+    ("1/2", ()), ("13/13/2024", ()),
+    # two-digit years, as Excel's window reads them: 00–29 this century, 30–99 the last
+    ("01.03.24", ("2024-03-01",)), ("1.3.99", ("1999-03-01",)), ("3/1/24", ("2024-03-01", "2024-01-03")),
+    ("12/24/29", ("2029-12-24",)), ("12/24/30", ("1930-12-24",)), ("31.02.24", ()),
 ])
 def test_the_dates_a_rendering_stands_for(cell: str, expected: tuple[str, ...]) -> None:
     assert excel_dates.readings(cell) == expected
+
+
+@pytest.mark.parametrize("cell, missing, first, count", [
+    ("Mar-24", "day", "2024-03-01", 31), ("Feb-24", "day", "2024-02-01", 29), ("march 1999", "day", "1999-03-01", 31),
+    ("Mrz. 24", "day", "2024-03-01", 31), ("4-Mar", "year", "1930-03-04", 100), ("29. Feb", "year", "1932-02-29", 25),
+])
+def test_the_dates_a_partial_rendering_may_stand_for(cell: str, missing: str, first: str, count: int) -> None:
+    """Every day of the month (Mar-24), or the day in each year of Excel's window (4-Mar, leap years only for
+    29 February); not read as one date."""
+    assert excel_dates.readings(cell) == ()
+    found = excel_dates._partial(cell)
+    assert found is not None and found[0] == missing and found[1][0] == first and len(found[1]) == count
+    assert excel_dates._partial("Foo-24") is None and excel_dates._partial("4-Foo") is None
+
+
+@pytest.mark.parametrize("cell, missing", [("Feb-25", "day"), ("30-Jan", "year")])
+def test_a_partial_rendering_nothing_proves_rejects_its_row(dated: Store, tmp_path: Path, cell: str, missing: str) -> None:
+    """The ERP moved d1's date after the export and the sheet carries no version: neither the exported nor the
+    shown date proves which date Excel's partial rendering stood for, so the row is refused (kept in the
+    quarantine with the raw row) rather than a wrong date stored."""
+    out = tmp_path / "drills.csv"
+    export(dated, out, columns=COLUMNS)
+    drop_version(out)
+    excel_saves(out, {("d1", DATE): cell, ("d1", "name:en_US"): "Drill one"})
+    erp_changes(dated, tmp_path, [{"sku": "d1", "values": {DATE: "2025-01-31"}}])
+    counts = import_content(out, dated)
+    assert (counts.updated, counts.unchanged, counts.rejected) == (0, 2, 1)
+    entry = dated.quarantined(counts.job_id, open_only=False)[0]
+    assert (entry["record_key"], entry["field"]) == ("d1", DATE)
+    assert entry["reason"] == (
+        f"{DATE}: Excel wrote this date as {cell}, which leaves out the {missing} — format the column as Text and "
+        "type the date as YYYY-MM-DD before saving, or use the .xlsx download")
+    assert shows(dated, "d1", DATE) == ("2025-01-31", "erp") and shows(dated, "d1", "name:en_US") == ("1-2", "erp")
+
+
+def test_a_partial_rendering_of_the_shown_date_is_no_edit_beside_a_real_edit(dated: Store, tmp_path: Path) -> None:
+    """Both drills' dates are in March 2024: each row's version proves which day its Mar-24 stood for, so
+    neither date changes, while the team's new name for d1 goes in."""
+    out = tmp_path / "drills.csv"
+    export(dated, out, columns=COLUMNS)
+    excel_saves(out, {("d1", DATE): "Mar-24", ("d1", "name:en_US"): "Drill one", ("d2", DATE): "Mar-24"})
+    counts = import_content(out, dated)
+    assert (counts.updated, counts.unchanged, counts.rejected) == (1, 2, 0)
+    assert shows(dated, "d1", "name:en_US") == ("Drill one", "content")
+    assert shows(dated, "d1", DATE) == ("2024-03-01", "erp") and shows(dated, "d2", DATE) == ("2024-03-04", "erp")
