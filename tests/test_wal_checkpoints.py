@@ -67,6 +67,39 @@ def test_dispose_still_folds_the_wal_into_one_file(tmp_path: Path) -> None:
     assert _rows_in_main_file(db, tmp_path) == 20
 
 
+@pytest.mark.parametrize("limit", [256 * 1024, -1])
+def test_a_grown_wal_is_cut_back_once_a_writer_starts_it_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              limit: int) -> None:
+    """A reader holding its snapshot keeps the checkpoint from finishing while a large write grows the WAL;
+    once the reader is gone and a checkpoint completes, the next write starts the WAL over and truncates it to
+    the limit (-1: SQLite's default, no limit, shows the file would have kept its size)."""
+    monkeypatch.setattr(wal_checkpoints, "WAL_SIZE_LIMIT", limit)
+    store, db = _file_store(tmp_path)
+    wal = Path(str(db) + "-wal")
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM product").fetchone()  # a snapshot the checkpoint must not pass
+    text = "x" * 2000
+    for n in range(4):
+        store.upsert_products([record("erp", f"SKU-{n}-{i}", {"name:en_US": f"{text}{i}"}) for i in range(200)])
+    _idle()
+    grown = wal.stat().st_size
+    assert grown > 1024 * 1024  # ~1.6 MB of records, none of it copied back past the reader
+    reader.execute("COMMIT")
+    reader.close()
+    wal_checkpoints.checkpoint(str(db))  # now complete: every frame is in the database file
+    store.upsert_products([record("erp", "SKU-after", {})])  # the writer starts the WAL over
+    _idle()
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_size_limit").scalar() == limit
+    if limit > 0:
+        assert wal.stat().st_size <= limit
+    else:
+        assert wal.stat().st_size == grown
+    assert store.get_product("SKU-3-199") is not None
+    store.dispose()
+
+
 def test_a_checkpoint_of_a_missing_file_is_skipped_quietly(tmp_path: Path) -> None:
     wal_checkpoints._CHECKPOINTER.poke(str(tmp_path / "gone" / "pim.db"))
     _idle()  # the thread survives and settles: the next poke still works

@@ -5,7 +5,10 @@ fsyncs included: on a batch import that is most commits, and 10–12 % of a merg
 The sqlite3 module releases the GIL while SQLite works, so a checkpoint on another thread runs on the
 other core while the import prepares its next batch. Each connection's own automatic checkpoint is kept as
 a safety net at `SAFETY_PAGES` (the WAL cannot grow without bound if this thread falls behind), and a
-checkpoint here is PASSIVE: it never waits for, or blocks, a reader or writer.
+checkpoint here is PASSIVE: it never waits for, or blocks, a reader or writer. A WAL that a long reader let
+grow (an export holding its snapshot through a large import) is cut back to `WAL_SIZE_LIMIT` when the next
+writer starts it over; without the limit SQLite keeps the file at its high-water size until the last
+connection closes, which for a web server is never.
 
 One thread per process serves every engine: a connection that committed pokes it when it goes back to the
 pool, and it checkpoints that file (its own short-lived connection, so an idle process holds nothing open
@@ -23,6 +26,8 @@ from sqlalchemy import Engine, event
 
 #: Pages (4 KiB) a connection lets the WAL reach before it checkpoints in its own commit, as a fallback.
 SAFETY_PAGES = 25_000
+#: Bytes the WAL file is truncated to when a writer starts it over after a complete checkpoint.
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
 _COMMITTED = "pim_wal_committed"
 
 log = logging.getLogger(__name__)
@@ -87,6 +92,7 @@ def attach(engine: Engine, path: str) -> None:
     @event.listens_for(engine, "connect")
     def _fallback(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={SAFETY_PAGES}")
+        dbapi_conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
 
     @event.listens_for(engine, "commit")
     def _committed(conn: Any) -> None:
