@@ -12,6 +12,15 @@ from tests.test_other_values import _losing_name
 from tests.test_web_ui import _conflict_on_name
 
 
+def choices(store: Store, identifier: str) -> list[tuple[str, str, object, object, str, str]]:
+    """The history rows of `identifier` (and `model:` keys), oldest first."""
+    from pim.web.editing import history
+
+    models = [identifier[len(MODEL_KEY):]] if identifier.startswith(MODEL_KEY) else None
+    return [(h["product"], h["value_key"], h["old"], h["new"], h["actor"], h["source"])
+            for h in reversed(history(store, identifier, models=models))]
+
+
 def test_open_conflicts_are_listed_and_an_editor_picks_the_winner(api, store: Store) -> None:  # noqa: F811
     client, tokens = api
     _conflict_on_name(store)  # "complete": the ERP and the content team disagree on name:en_US
@@ -30,6 +39,11 @@ def test_open_conflicts_are_listed_and_an_editor_picks_the_winner(api, store: St
     unknown = client.post("/api/v1/products/complete/conflicts/name:en_US", json={"source": "supplier:x"},
                           headers=tokens["editor"])
     assert unknown.status_code == 422
+    # the pick changed what shows: in the product's history, once (the refused picks wrote nothing)
+    assert choices(store, "complete") == [("complete", "name:en_US", "Runner", "Trail Runner", "ed", "content")]
+    again = client.post("/api/v1/products/complete/conflicts/name:en_US", json={"source": "content"},
+                        headers=tokens["editor"])
+    assert again.status_code == 200 and len(choices(store, "complete")) == 1  # nothing shown changed
 
 
 def test_a_models_conflict_is_decided_through_its_variant(api, store: Store) -> None:  # noqa: F811
@@ -44,6 +58,8 @@ def test_a_models_conflict_is_decided_through_its_variant(api, store: Store) -> 
                          json={"source": "content", "target": MODEL_KEY + "runner_model"}, headers=tokens["editor"])
     assert picked.status_code == 200 and open_conflicts(store) == []
     assert store.get_model("runner_model").values["name:en_US"] == "Trail Runner"  # type: ignore[union-attr]
+    assert choices(store, MODEL_KEY + "runner_model") == [
+        (MODEL_KEY + "runner_model", "name:en_US", "Runner", "Trail Runner", "ed", "content")]
 
 
 def test_an_editor_uses_a_kept_value(api, store: Store) -> None:  # noqa: F811
@@ -54,5 +70,6 @@ def test_an_editor_uses_a_kept_value(api, store: Store) -> None:  # noqa: F811
     used = client.post("/api/v1/products/complete/candidates/name:en_US", json={"source": "content"},
                        headers=tokens["editor"])
     assert used.status_code == 200 and used.json()["values"]["name:en_US"] == "Trail Runner"
+    assert choices(store, "complete") == [("complete", "name:en_US", "Runner", "Trail Runner", "ed", "content")]
     assert client.post("/api/v1/products/nope/candidates/name:en_US", json={"source": "content"},
                        headers=tokens["editor"]).status_code == 404

@@ -191,6 +191,12 @@ def web(store: Store, role: str) -> tuple[TestClient, str]:
     return client, login(client)
 
 
+def picks_logged(store: Store, identifier: str) -> list[tuple[str, object, object, str, str]]:
+    from pim.web.editing import history
+
+    return [(h["value_key"], h["old"], h["new"], h["actor"], h["source"]) for h in reversed(history(store, identifier))]
+
+
 def test_an_editor_picks_a_waiting_claim_on_the_product_page(supplier_store: Store, tmp_path: Path) -> None:  # noqa: F811
     bmecat(supplier_store, tmp_path, {"a": ["b"]})
     content(supplier_store, tmp_path, {"a": ["c"]})
@@ -204,6 +210,8 @@ def test_an_editor_picks_a_waiting_claim_on_the_product_page(supplier_store: Sto
     assert accessories(supplier_store, "a") == ["b"] and pins(supplier_store, "a")[SUPPLIER] == "ed"
     page = client.get("/products/a").text
     assert f"(from {SUPPLIER}, picked by ed)" in page
+    history = page.split('<table class="history">', 1)[1].split("</table>", 1)[0]
+    assert f"ed ({SUPPLIER})" in history and "<code>association ACCESSORY</code>" in history and "c → b" in history
     assert '<div class="waiting" data-source="content">' in page  # the content team's claim now waits
     # no CSRF token: refused, nothing changes
     resp = client.post("/products/a/associations", data={"type": "ACCESSORY", "source": "content"}, follow_redirects=False)
@@ -212,6 +220,7 @@ def test_an_editor_picks_a_waiting_claim_on_the_product_page(supplier_store: Sto
     assert resp.status_code == 422 and "'erp' claims no 'ACCESSORY' association on a" in resp.text
     resp = client.post("/products/nope/associations", data={"type": "ACCESSORY", "source": "content", "csrf_token": token})
     assert resp.status_code == 404
+    assert picks_logged(supplier_store, "a") == [("association ACCESSORY", "c", "b", "ed", SUPPLIER)]  # refusals: none
 
 
 def test_a_viewer_may_not_pick(supplier_store: Store, tmp_path: Path) -> None:  # noqa: F811
@@ -244,6 +253,9 @@ def test_the_api_picks_a_claim_and_lists_it_pinned(supplier_store: Store, tmp_pa
                            "waiting": [{"source": "content", "targets": [{"kind": "product", "code": "c", "qty": None}]}]}
     [listed] = client.get("/api/v1/products/a/associations", headers=headers["viewer"]).json()
     assert (listed["source"], listed["pinned"], listed["pinned_by"]) == (SUPPLIER, True, "ed")
+    assert picks_logged(supplier_store, "a") == [("association ACCESSORY", "c", "b", "ed", SUPPLIER)]
+    assert client.post(url, json={"source": SUPPLIER}, headers=headers["editor"]).status_code == 200
+    assert len(picks_logged(supplier_store, "a")) == 1  # picked again, nothing shown changed: no new row
     refused = client.post(url, json={"source": "erp"}, headers=headers["editor"])
     assert refused.status_code == 422
     [error] = refused.json()["errors"]

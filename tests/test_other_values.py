@@ -68,6 +68,8 @@ def test_a_products_other_values_are_listed_and_an_editor_can_use_one(web: TestC
     assert product is not None and product.values["name:en_US"] == "Trail Runner"
     assert product.provenance_of("name:en_US").source == "content"  # type: ignore[union-attr]
     assert {s: c.value for s, c in candidates_for(store, "complete")["name:en_US"].items()} == {"erp": "Runner"}
+    page = web.get("/products/complete").text.split('<table class="history">', 1)[1].split("</table>", 1)[0]
+    assert "ed (content)" in page and "<code>name:en_US</code>" in page and "Runner → Trail Runner" in page
 
     _losing_name(store, "complete", "Trail Runner")  # the same record again: the pick holds
     assert store.get_product("complete").values["name:en_US"] == "Trail Runner"  # type: ignore[union-attr]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from pim.errors import InputError
 from pim.structure import STRUCTURE_KINDS
 from pim import association_claims
-from pim.web import api_pipeline, api_structure, panels
+from pim.web import api_pipeline, api_structure, editing, panels
 from pim.web.accounts import User
 from pim.web.api_errors import documented, field_errors, refuse, refused
 from pim.web.api_models import api_role, job_json
@@ -189,10 +189,13 @@ def pick_association(identifier: str, assoc_type: str, body: AssociationPick, re
     store = store_of(request)
     if store.get_product(identifier) is None:
         raise HTTPException(404, f"no product '{identifier}'")
+    key = editing.ASSOCIATION_KEY + assoc_type
+    before = editing.shown(store, identifier, key)
     try:
         product = association_claims.pick(store, identifier, assoc_type, body.source, by=user.username)
     except InputError as exc:
         raise refuse(422, exc.in_one_line(), "body.source" if exc.field == "source" else "path.assoc_type") from None
+    editing.log_choice(store, identifier, key, before, user.username, body.source)
     return next(row for row in association_claims.overview(store, product) if row["type"] == assoc_type)  # type: ignore[arg-type]
 
 
@@ -234,10 +237,12 @@ def resolve(identifier: str, value_key: str, body: SourcePick, request: Request,
     """Pick the winner of a conflict; the pick is pinned (later imports keep it until someone picks again)."""
     store = store_of(request)
     target = _target(store, identifier, body.target)
+    before = editing.shown(store, target, value_key)
     try:
         conflict = panels.resolve_conflict(store, target, value_key, body.source, user.username)
     except InputError as exc:
         raise _pick_refused(exc) from None
+    editing.log_choice(store, target, value_key, before, user.username, body.source)
     return _conflict_json(conflict)
 
 
@@ -251,11 +256,13 @@ def use_candidate(identifier: str, value_key: str, body: SourcePick, request: Re
     product = store.get_product(identifier)
     if product is None:
         raise HTTPException(404, f"no product '{identifier}'")
+    target = body.target or identifier
+    before = editing.shown(store, target, value_key)
     try:
-        panels.use_other_value(store, identifier, product.parent, body.target or identifier, value_key, body.source,
-                               user.username)
+        panels.use_other_value(store, identifier, product.parent, target, value_key, body.source, user.username)
     except InputError as exc:
         raise _pick_refused(exc) from None
+    editing.log_choice(store, target, value_key, before, user.username, body.source)
     return _product_json(request, identifier)
 
 

@@ -245,6 +245,36 @@ def _log(store: Store, rows: list[dict[str, Any]]) -> list[str]:
     return [r["value_key"] for r in rows]
 
 
+#: History's value key of an association type a person picked a claim for (`association UPSELL`).
+ASSOCIATION_KEY = "association "
+
+
+def shown(store: Store, target: str, value_key: str) -> Any:
+    """What a product (or `model:<code>`) shows for a value key, or for `association <TYPE>` the targets of
+    that association as one line of text; None when it shows nothing."""
+    record: Any = (store.get_model(target[len("model:"):]) if target.startswith("model:")
+                   else store.get_product(target))
+    if record is None:
+        return None
+    if not value_key.startswith(ASSOCIATION_KEY):
+        return record.values.get(value_key)
+    assoc = record.associations.get(value_key[len(ASSOCIATION_KEY):])
+    if assoc is None:
+        return None
+    return ", ".join([*assoc.products, *(f"model {m}" for m in assoc.product_models),
+                      *(f"group {g}" for g in assoc.groups)]) or None
+
+
+def log_choice(store: Store, target: str, value_key: str, before: Any, actor: str, source: str) -> None:
+    """A person's choice between sources (a conflict's winner, a kept value, an association claim) in the
+    history, when it changed what shows: `before` is `shown(...)` read ahead of the choice, `source` the one
+    chosen. Written after the choice's own transaction, like every edit's history."""
+    after = shown(store, target, value_key)
+    if after != before:
+        _log(store, [{"product": target, "value_key": value_key, "old": before, "new": after, "actor": actor,
+                      "source": source, "at": now()}])
+
+
 def _outranked(after: Any, edits: dict[str, Any]) -> dict[str, str]:
     """Edited keys that do not show the content team's edit: key → the source that still shows (or "")."""
     return {k: (_source(after, k) or "") for k, v in edits.items()

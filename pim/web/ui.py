@@ -18,6 +18,7 @@ from pim.web import panels, sessions
 from pim.web.accounts import ROLE_LABELS, User, authenticate
 from pim.web.deps import check_csrf, csrf_token, session_user, store_of, structure_of
 from pim.web.throttle import sign_in_attempt
+from pim.web import editing
 from pim.web.editing import apply_model_values, apply_values, history
 from pim.web.grid import filter_from, page, pages
 
@@ -292,7 +293,10 @@ async def pick_winner(identifier: str, request: Request, user: User = Depends(se
             allowed = {c.identifier for c in panels.conflicts(store, identifier, product.parent if product else None) or []}
             if target not in allowed:
                 raise HTTPException(422, f"'{target}' is not a model {identifier} inherits from")
-        panels.resolve_conflict(store, target, str(form["key"]), str(form["source"]), user.username)
+        key, source = str(form["key"]), str(form["source"])
+        before = editing.shown(store, target, key)
+        panels.resolve_conflict(store, target, key, source, user.username)
+        editing.log_choice(store, target, key, before, user.username, source)
 
     return await _source_choice(request, user, identifier, "resolve conflicts", choose)
 
@@ -304,8 +308,10 @@ async def use_candidate(identifier: str, request: Request, user: User = Depends(
         product = store.get_product(identifier)
         if product is None:
             raise HTTPException(404, f"no product '{identifier}'")
-        panels.use_other_value(store, identifier, product.parent, str(form.get("target") or identifier),
-                               str(form.get("key", "")), str(form.get("source", "")), user.username)
+        target, key, source = str(form.get("target") or identifier), str(form.get("key", "")), str(form.get("source", ""))
+        before = editing.shown(store, target, key)
+        panels.use_other_value(store, identifier, product.parent, target, key, source, user.username)
+        editing.log_choice(store, target, key, before, user.username, source)
 
     return await _source_choice(request, user, identifier, "choose between sources", choose)
 
@@ -316,8 +322,11 @@ async def pick_association(identifier: str, request: Request, user: User = Depen
     def choose(store: Any, form: Any) -> None:
         if store.get_product(identifier) is None:  # the page is a product's: a model's claims are not picked here
             raise HTTPException(404, f"no product '{identifier}'")
-        association_claims.pick(store, identifier, str(form.get("type", "")), str(form.get("source", "")),
-                                by=user.username)
+        kind, source = str(form.get("type", "")), str(form.get("source", ""))
+        key = editing.ASSOCIATION_KEY + kind
+        before = editing.shown(store, identifier, key)
+        association_claims.pick(store, identifier, kind, source, by=user.username)
+        editing.log_choice(store, identifier, key, before, user.username, source)
 
     return await _source_choice(request, user, identifier, "choose between sources", choose)
 
