@@ -252,7 +252,9 @@ ASSOCIATION_KEY = "association "
 def shown(store: Store, target: str, value_key: str) -> Any:
     """What a product (or `model:<code>`) shows for a value key, or for `association <TYPE>` the targets of
     that association as one line of text; None when it shows nothing."""
-    record: Any = (store.get_model(target[len("model:"):]) if target.startswith("model:")
+    from pim.merge import MODEL_KEY
+
+    record: Any = (store.get_model(target[len(MODEL_KEY):]) if target.startswith(MODEL_KEY)
                    else store.get_product(target))
     if record is None:
         return None
