@@ -94,3 +94,25 @@ def test_publish_with_a_catalog_file(pim_env: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("cmd", [["import", "--help"], ["gate", "--help"], ["feeds", "--help"]])
 def test_subcommand_help(cmd: list[str]) -> None:
     assert runner.invoke(app, cmd).exit_code == 0
+
+
+def test_a_conflict_is_listed_and_resolved_from_the_command_line_into_the_history(store) -> None:  # noqa: ANN001
+    """`pim import conflicts` lists it, `pim import resolve` pins the pick, which lands in the product's history
+    under --by (as a pick on the product page does)."""
+    from tests.channel_data import seed_products
+    from tests.test_web_ui import _conflict_on_name
+    from pim.web.editing import history
+
+    seed_products(store)
+    _conflict_on_name(store)
+    listed = runner.invoke(app, ["import", "conflicts", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert [(c["identifier"], c["value_key"], c["winner"]) for c in json.loads(listed.output)] == [
+        ("complete", "name:en_US", "erp")]
+    result = runner.invoke(app, ["import", "resolve", "complete", "name:en_US", "content", "--by", "ana"])
+    assert result.exit_code == 0, result.output
+    assert "content wins (Trail Runner), pinned" in result.output
+    assert store.get_product("complete").values["name:en_US"] == "Trail Runner"
+    assert [(h["value_key"], h["old"], h["new"], h["actor"], h["source"]) for h in history(store, "complete")] == [
+        ("name:en_US", "Runner", "Trail Runner", "ana", "content")]
+    assert json.loads(runner.invoke(app, ["import", "conflicts", "--json"]).output) == []

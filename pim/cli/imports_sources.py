@@ -67,11 +67,16 @@ def conflicts(sku: list[str] = typer.Argument(None, help="Only these SKUs."), li
 
 @app.command("resolve")
 def resolve(sku: str, value_key: str, source: str, by: str = typer.Option("cli", "--by")) -> None:
-    """Pick SOURCE's value for SKU's VALUE_KEY and pin it (later imports keep it)."""
+    """Pick SOURCE's value for SKU's VALUE_KEY and pin it (later imports keep it). A pick that changes what
+    shows is in the product's history, under --by."""
     from pim.conflicts import resolve_conflict
     from pim.store import Store
+    from pim.web.editing import log_choice, shown
 
-    c = resolve_conflict(Store.from_settings(), sku, value_key, source, by=by)
+    store = Store.from_settings()
+    before = shown(store, sku, value_key)
+    c = resolve_conflict(store, sku, value_key, source, by=by)
+    log_choice(store, sku, value_key, before, by, source)
     console.print(f"{sku} {value_key}: {source} wins ({c.claims[source]}), pinned")
 
 
