@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Table, update
 
+from pim.store.fork_guard import inside_sqlite
+
 log = logging.getLogger(__name__)
 
 #: A running job is judged gone once its heartbeat is this many intervals old (a busy database may delay a beat).
@@ -45,7 +47,7 @@ def _beat(engine: Engine, table: Table, job_id: int, seconds: float, stop: threa
 
     while not stop.wait(seconds):
         try:
-            with engine.begin() as conn:
+            with inside_sqlite(), engine.begin() as conn:  # no fork while in SQLite (pim.store.fork_guard)
                 res = conn.execute(update(table).where(table.c.id == job_id, table.c.status == "running")
                                    .values(heartbeat_at=now()))
             if not res.rowcount:

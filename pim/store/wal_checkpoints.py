@@ -24,6 +24,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from pim.store.fork_guard import inside_sqlite
+
 #: Pages (4 KiB) a connection lets the WAL reach before it checkpoints in its own commit, as a fallback.
 SAFETY_PAGES = 25_000
 #: Bytes the WAL file is truncated to when a writer starts it over after a complete checkpoint.
@@ -79,11 +81,12 @@ _CHECKPOINTER = _Checkpointer()
 
 def checkpoint(path: str) -> None:
     """One PASSIVE checkpoint of a WAL-mode SQLite file (what it could not copy yet, the next one does)."""
-    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-    finally:
-        conn.close()
+    with inside_sqlite():  # a fork meanwhile would leave its child an SQLite mutex taken (pim.store.fork_guard)
+        conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
 
 
 def attach(engine: Engine, path: str) -> None:
