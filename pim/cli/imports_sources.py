@@ -71,12 +71,11 @@ def resolve(sku: str, value_key: str, source: str, by: str = typer.Option("cli",
     shows is in the product's history, under --by."""
     from pim.conflicts import resolve_conflict
     from pim.store import Store
-    from pim.web.editing import log_choice, shown
+    from pim.web.editing import choice_logged
 
     store = Store.from_settings()
-    before = shown(store, sku, value_key)
-    c = resolve_conflict(store, sku, value_key, source, by=by)
-    log_choice(store, sku, value_key, before, by, source)
+    with choice_logged(store, sku, value_key, by, source):
+        c = resolve_conflict(store, sku, value_key, source, by=by)
     console.print(f"{sku} {value_key}: {source} wins ({c.claims[source]}), pinned")
 
 

@@ -189,13 +189,11 @@ def pick_association(identifier: str, assoc_type: str, body: AssociationPick, re
     store = store_of(request)
     if store.get_product(identifier) is None:
         raise HTTPException(404, f"no product '{identifier}'")
-    key = editing.ASSOCIATION_KEY + assoc_type
-    before = editing.shown(store, identifier, key)
     try:
-        product = association_claims.pick(store, identifier, assoc_type, body.source, by=user.username)
+        with editing.choice_logged(store, identifier, editing.ASSOCIATION_KEY + assoc_type, user.username, body.source):
+            product = association_claims.pick(store, identifier, assoc_type, body.source, by=user.username)
     except InputError as exc:
         raise refuse(422, exc.in_one_line(), "body.source" if exc.field == "source" else "path.assoc_type") from None
-    editing.log_choice(store, identifier, key, before, user.username, body.source)
     return next(row for row in association_claims.overview(store, product) if row["type"] == assoc_type)  # type: ignore[arg-type]
 
 
@@ -237,12 +235,11 @@ def resolve(identifier: str, value_key: str, body: SourcePick, request: Request,
     """Pick the winner of a conflict; the pick is pinned (later imports keep it until someone picks again)."""
     store = store_of(request)
     target = _target(store, identifier, body.target)
-    before = editing.shown(store, target, value_key)
     try:
-        conflict = panels.resolve_conflict(store, target, value_key, body.source, user.username)
+        with editing.choice_logged(store, target, value_key, user.username, body.source):
+            conflict = panels.resolve_conflict(store, target, value_key, body.source, user.username)
     except InputError as exc:
         raise _pick_refused(exc) from None
-    editing.log_choice(store, target, value_key, before, user.username, body.source)
     return _conflict_json(conflict)
 
 
@@ -257,12 +254,11 @@ def use_candidate(identifier: str, value_key: str, body: SourcePick, request: Re
     if product is None:
         raise HTTPException(404, f"no product '{identifier}'")
     target = body.target or identifier
-    before = editing.shown(store, target, value_key)
     try:
-        panels.use_other_value(store, identifier, product.parent, target, value_key, body.source, user.username)
+        with editing.choice_logged(store, target, value_key, user.username, body.source):
+            panels.use_other_value(store, identifier, product.parent, target, value_key, body.source, user.username)
     except InputError as exc:
         raise _pick_refused(exc) from None
-    editing.log_choice(store, target, value_key, before, user.username, body.source)
     return _product_json(request, identifier)
 
 

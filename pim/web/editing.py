@@ -9,6 +9,8 @@ edit that precedence keeps from showing is reported as `outranked`."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -267,10 +269,13 @@ def shown(store: Store, target: str, value_key: str) -> Any:
                       *(f"group {g}" for g in assoc.groups)]) or None
 
 
-def log_choice(store: Store, target: str, value_key: str, before: Any, actor: str, source: str) -> None:
-    """A person's choice between sources (a conflict's winner, a kept value, an association claim) in the
-    history, when it changed what shows: `before` is `shown(...)` read ahead of the choice, `source` the one
-    chosen. Written after the choice's own transaction, like every edit's history."""
+@contextmanager
+def choice_logged(store: Store, target: str, value_key: str, actor: str, source: str) -> Iterator[None]:
+    """Around a person's choice between sources (a conflict's winner, a kept value, an association claim):
+    when it changed what `target` shows, a history row (`source`: the one chosen). A refused choice (it
+    raises) writes none. Written after the choice's own transaction, like every edit's history."""
+    before = shown(store, target, value_key)
+    yield
     after = shown(store, target, value_key)
     if after != before:
         _log(store, [{"product": target, "value_key": value_key, "old": before, "new": after, "actor": actor,
