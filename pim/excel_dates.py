@@ -66,17 +66,18 @@ def readings(cell: str) -> tuple[str, ...]:
     for pattern, order in ((_YEAR_DASHED, "ymd"), (_ISO_MIDNIGHT, "ymd"), (_YEAR_FIRST, "ymd"), (_DOTTED, "dmy")):
         m = pattern.fullmatch(cell)
         if m:
-            parts = dict(zip(order, map(int, m.groups())))
-            return tuple(_iso(_century(m.group(order.index("y") + 1), parts["y"]), parts["m"], parts["d"]))
+            parts = dict(zip(order, m.groups()))
+            return tuple(_iso(_century(parts["y"]), int(parts["m"]), int(parts["d"])))
     m = _SLASHED.fullmatch(cell)
     if not m:
         return ()
-    first, second, year = int(m.group(1)), int(m.group(3)), _century(m.group(4), int(m.group(4)))
+    first, second, year = int(m.group(1)), int(m.group(3)), _century(m.group(4))
     return tuple(dict.fromkeys([*_iso(year, first, second), *_iso(year, second, first)]))
 
 
-def _century(text: str, year: int) -> int:
+def _century(text: str) -> int:
     """A year as Excel reads it: two digits are 2000–2029 or 1930–1999."""
+    year = int(text)
     if len(text) != 2:
         return year
     return 2000 + year if year < 30 else 1900 + year
@@ -91,7 +92,7 @@ def _partial(cell: str) -> tuple[str, tuple[str, ...]] | None:
         month = _MONTHS.get(m.group(1).lower())
         if month is None:
             return None
-        year = _century(m.group(2), int(m.group(2)))
+        year = _century(m.group(2))
         return "day", tuple(d for day in range(1, 32) for d in _iso(year, month, day))
     day_month = _day_month(cell)
     if day_month is None:
