@@ -7,9 +7,7 @@ mostly take turns, so their sum is near the wall time and the database's share c
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,24 +30,6 @@ def _server_cpu(data: Path) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def _server() -> Any:
-    """A started private server, or a clear error naming the package to install."""
-    import glob
-
-    from tests.services.binaries import free_port
-    from tests.services.postgres import PostgresServer
-
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not found:
-        raise SystemExit("importers_pg needs Debian's PostgreSQL server: apt-get install -y postgresql")
-    root = Path(tempfile.mkdtemp(prefix="pim-bench-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    server = PostgresServer(str(Path(found[-1]).parent), root, free_port())
-    server.start()
-    return server
-
-
 def run(profile: str, workdir: Path) -> list[dict[str, Any]]:
     import psycopg
 
@@ -62,11 +42,14 @@ def run(profile: str, workdir: Path) -> list[dict[str, Any]]:
     from pim.sources import load_profile, refresh_gtin_index
     from pim.store import Store
     from pim.structure_files import load_structure_files, save_structure
+    from tests.services.postgres import find_bindir, running_server
 
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("importers_pg needs Debian's PostgreSQL server: apt-get install -y postgresql")
     catalog, _ = catalog_for(profile)
     src = Path(catalog.out) / "sources"
-    server = _server()
-    try:
+    with running_server(bindir, prefix="pim-bench-pg-") as server:
         with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as conn:
             conn.execute("CREATE DATABASE bench")
         store = Store(server.url("bench"))
@@ -99,6 +82,3 @@ def run(profile: str, workdir: Path) -> list[dict[str, Any]]:
                           lambda: import_supplier_table(src / "supplier_bolt.csv", store, tmap)))
         store.dispose()
         return rows
-    finally:
-        server.stop()
-        shutil.rmtree(server.root, ignore_errors=True)

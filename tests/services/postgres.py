@@ -7,8 +7,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -16,9 +16,14 @@ import pytest
 from tests.services.binaries import free_port, require
 
 
-def _bindir() -> str:
+def find_bindir() -> str | None:
+    """The newest Debian PostgreSQL server's bin folder, or None when none is installed."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    path = found[-1] if found else "/usr/lib/postgresql/15/bin/pg_ctl"
+    return str(Path(found[-1]).parent) if found else None
+
+
+def _bindir() -> str:
+    path = f"{find_bindir() or '/usr/lib/postgresql/15/bin'}/pg_ctl"
     require(path, "apt-get install -y postgresql")
     return str(Path(path).parent)
 
@@ -49,10 +54,10 @@ class PostgresServer:
                        capture_output=True)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    bindir = _bindir()
-    root = Path(tempfile.mkdtemp(prefix="pim-pg-"))
+@contextmanager
+def running_server(bindir: str, prefix: str = "pim-pg-") -> Iterator[PostgresServer]:
+    """A private server in a temp folder (owned by `postgres` when run as root), stopped and removed after."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     server = PostgresServer(bindir, root, free_port())
@@ -62,4 +67,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
-        time.sleep(0)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_server(_bindir()) as server:
+        yield server
