@@ -20,7 +20,7 @@ from pim.product import Product
 from pim.store import Store
 from tests.channel_data import ERP
 from tests.test_content_sheet import export_in, export
-from tests.test_content_sheet_excel import drop_version, excel_saves, shows
+from tests.test_content_sheet_excel import drop_version, excel_saves, shows, xlsx_saves
 
 DATE = "release_date@ecommerce"
 COLUMNS = [f"name:en_US,{DATE}"]
@@ -162,19 +162,15 @@ def test_an_xlsx_round_trip_with_date_cells(dated: Store, tmp_path: Path) -> Non
     one an edit, a text it read as a date put back."""
     from datetime import datetime
 
-    from openpyxl import load_workbook
-
     out = tmp_path / "drills.xlsx"
     export(dated, out, columns=COLUMNS)
     erp_changes(dated, tmp_path, [{"sku": "d1", "values": {DATE: "2025-01-31", "name:en_US": "One-Two"}}])
-    wb = load_workbook(out)
-    ws = wb.worksheets[0]
-    for row in ws.iter_rows(min_row=2):
-        if row[0].value == "d1":
-            row[1].value, row[2].value = datetime(2025, 1, 2), datetime(2024, 3, 1)  # the exported name and date
-        elif row[0].value == "d2":
-            row[2].value = datetime(2024, 5, 6)
-    wb.save(out)
+    with xlsx_saves(out) as ws:
+        for row in ws.iter_rows(min_row=2):
+            if row[0].value == "d1":
+                row[1].value, row[2].value = datetime(2025, 1, 2), datetime(2024, 3, 1)  # the exported name and date
+            elif row[0].value == "d2":
+                row[2].value = datetime(2024, 5, 6)
     counts = import_content(out, dated)
     assert (counts.updated, counts.unchanged, counts.rejected) == (1, 2, 0)
     assert shows(dated, "d1", DATE) == ("2025-01-31", "erp") and shows(dated, "d1", "name:en_US") == ("One-Two", "erp")

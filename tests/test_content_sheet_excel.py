@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,16 @@ def excel_saves(path: Path, cells: dict[tuple[str, str], str]) -> None:
     for (sku, column), text in cells.items():
         next(r for r in rows if r[0] == sku)[rows[0].index(column)] = text
     write_back(path, rows)
+
+
+@contextmanager
+def xlsx_saves(path: Path) -> Iterator[Any]:
+    """The exported workbook's sheet, saved back after the block: cells Excel kept as numbers or dates."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path)
+    yield wb.worksheets[0]
+    wb.save(path)
 
 
 def shows(store: Store, sku: str, key: str) -> tuple[Any, str | None]:
@@ -178,13 +190,9 @@ def test_claim_unchanged_claims_the_text_excel_stood_for(drills: Store, tmp_path
 def test_an_xlsx_number_cell_without_its_leading_zeros_is_untouched(drills: Store, tmp_path: Path) -> None:
     out = tmp_path / "drills.xlsx"
     export(drills, out, columns=COLUMNS)
-    from openpyxl import load_workbook
-
-    wb = load_workbook(out)
-    ws = wb.worksheets[0]
-    row = next(r for r in ws.iter_rows(min_row=2) if r[0].value == "d2")
-    row[1].value = 401234567890  # retyped as a number
-    wb.save(out)
+    with xlsx_saves(out) as ws:
+        row = next(r for r in ws.iter_rows(min_row=2) if r[0].value == "d2")
+        row[1].value = 401234567890  # retyped as a number
     counts = import_content(out, drills)
     assert (counts.updated, counts.rejected) == (0, 0)
     assert shows(drills, "d2", "ean") == ("0401234567890", "erp")

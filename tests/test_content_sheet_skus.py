@@ -17,7 +17,7 @@ from pim.product import Product
 from pim.store import Store
 from tests.channel_data import ERP
 from tests.test_content_sheet import export_in, edit, export, read_sheet, write_back
-from tests.test_content_sheet_excel import drop_version, shows
+from tests.test_content_sheet_excel import drop_version, shows, xlsx_saves
 
 COLUMNS = ["name:en_US,ean"]
 SKUS = ["00123", "0456", "4006381333931", "4006381333948", "0401234567890"]
@@ -146,15 +146,11 @@ def test_a_known_numeric_sku_is_read_as_itself(zeros: Store, tmp_path: Path) -> 
 def test_an_xlsx_sku_cell_excel_retyped_as_a_number(zeros: Store, tmp_path: Path) -> None:
     out = tmp_path / "drills.xlsx"
     export(zeros, out, columns=COLUMNS)
-    from openpyxl import load_workbook
-
-    wb = load_workbook(out)
-    ws = wb.worksheets[0]
-    for row in ws.iter_rows(min_row=2):
-        if row[0].value in ("00123", "0401234567890"):
-            row[0].value = int(row[0].value)  # Excel keeps the number: the zeros are gone, the digits exact
-            row[1].value = f"{row[1].value} (edited)"
-    wb.save(out)
+    with xlsx_saves(out) as ws:
+        for row in ws.iter_rows(min_row=2):
+            if row[0].value in ("00123", "0401234567890"):
+                row[0].value = int(row[0].value)  # Excel keeps the number: the zeros are gone, the digits exact
+                row[1].value = f"{row[1].value} (edited)"
     counts = import_content(out, zeros, ContentProfile(unmatched="create"))
     assert (counts.created, counts.updated, counts.rejected) == (0, 2, 0)
     assert shows(zeros, "00123", "name:en_US") == ("Drill 00123 (edited)", "content")
