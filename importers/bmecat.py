@@ -21,7 +21,7 @@ from importers.bmecat_links import Followups, References
 from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
 from importers.erp_values import partial_product
 from pim.catalog import Structure
-from pim.commerce import remove_price_list_entries
+from pim.commerce import PriceListEntry, remove_price_list_entries
 from pim.errors import ConfigError, InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
@@ -387,10 +387,16 @@ class BmecatMapper:
             if not currency:
                 problems.append(("PRICE_CURRENCY", "no PRICE_CURRENCY and no catalog CURRENCY; price ignored"))
                 continue
+            tier = {"sku": sku, "currency": currency, "price": amount, "min_qty": bound,
+                    "valid_from": _day(price.valid_from), "valid_to": _day(price.valid_to)}
+            wrong = _tier_problem(tier, price.valid_from, price.valid_to)
+            if wrong:
+                problems.append(("PRODUCT_PRICE", f"{price.price_type} price {price.amount} {currency} from "
+                                                  f"{price.lower_bound or 1}: {wrong}; ignored"))
+                continue
             if currency not in list_prices or bound < list_prices[currency][0]:
                 list_prices[currency] = (bound, str(amount))
-            tiers.append({"sku": sku, "currency": currency, "price": amount, "min_qty": bound,
-                          "valid_from": _day(price.valid_from), "valid_to": _day(price.valid_to)})
+            tiers.append(tier)
         if self.m.price_attribute and list_prices:
             self._put(values, problems, self.m.price_attribute, {c: a for c, (_, a) in list_prices.items()}, where="PRODUCT_PRICE")
         return tiers
@@ -407,6 +413,21 @@ def _number(raw: str) -> Any:
         return Decimal(raw.replace(",", "."))
     except InvalidOperation:
         return raw
+
+
+def _tier_problem(tier: dict[str, Any], valid_from: str | None, valid_to: str | None) -> str | None:
+    """Why a price cannot be a tier of a price list (a negative amount, a zero bound, a currency that is not an
+    ISO code, a validity date that is no date), or None. Checked while parsing so that the product imports
+    with the price listed as a problem, rather than the tier failing the import when it is written."""
+    for name, text in (("DATETIME valid_start_date", valid_from), ("DATETIME valid_end_date", valid_to)):
+        if text and _day(text) is None:
+            return f"{name} '{text}' is not a date (YYYY-MM-DD)"
+    try:
+        PriceListEntry(customer="-", **tier)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return f"{'.'.join(str(x) for x in first['loc'])} '{first['input']}': {first['msg'][0].lower()}{first['msg'][1:]}"
+    return None
 
 
 def _day(text: str | None) -> date | None:
@@ -565,7 +586,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     the follow-ups run: reference targets that resolved only then, and the catalog group assignments
     (importers/bmecat_links.py, importers/bmecat_groups.py). The job is finished once, after them, with
     every count."""
-    from pim.commerce import CompletePriceLists, PriceListEntry, put_price_list
+    from pim.commerce import CompletePriceLists, put_price_list
 
     source = f"supplier:{m.supplier}"
     tiers: list[dict[str, Any]] = []

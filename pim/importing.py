@@ -4,7 +4,7 @@ Every importer yields `Parsed` or `Rejected` items and calls `run_import`; they 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from pim.errors import InputError
 from pim.gc_policy import bulk_allocation
 from pim.product import Product, ProductModel
 from pim.store import Store
-from pim.store.store import QuarantineEntry, batched
+from pim.store.store import QuarantineEntry
 from pim.validation import RecordValidator
 
 
@@ -65,6 +65,35 @@ def _key(record: Product | ProductModel) -> str:
     return record.identifier if isinstance(record, Product) else record.code
 
 
+def _identity(record: Product | ProductModel) -> str:
+    """A record's key among a batch's products and models (a model may share a product's code)."""
+    from pim.merge import MODEL_KEY
+
+    return record.identifier if isinstance(record, Product) else MODEL_KEY + record.code
+
+
+def import_batches(items: Iterable[Parsed | Rejected], size: int) -> Iterator[list[Parsed | Rejected]]:
+    """Batches of at most `size` items in which no record names a product (or model) that an earlier record
+    of the batch named: a repeat starts the next batch. So a file naming a product twice merges the second
+    record onto what the first wrote and counts each record on its own (read = created + updated +
+    unchanged + rejected), whatever the batch size."""
+    chunk: list[Parsed | Rejected] = []
+    seen: set[str] = set()
+    for item in items:
+        if isinstance(item, Parsed):
+            key = _identity(item.record)
+            if key in seen:
+                yield chunk
+                chunk, seen = [], set()
+            seen.add(key)
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk, seen = [], set()
+    if chunk:
+        yield chunk
+
+
 def run_import(
     store: Store,
     source: str,
@@ -109,7 +138,7 @@ def run_import(
             if workers > 1 and _can_fan_out(store, merge):
                 _run_fanned_out(store, source, items, validator, merge, counts, batch_done, workers, executor)
             else:
-                for chunk in batched(items, store.batch_size):
+                for chunk in import_batches(items, store.batch_size):
                     _write_batch(store, source, validator, chunk, counts, merge)
                     batch_done(len(chunk))
             if before_finish is not None:
@@ -263,7 +292,6 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
     from collections import deque
 
     from pim.executor import make_executor
-    from pim.merge import MODEL_KEY
 
     spec = (store.engine.url.render_as_string(hide_password=False), store.batch_size, source,
             merge.precedence, merge.create_missing)
@@ -284,9 +312,8 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
             if on_batch:
                 on_batch(len(chunk))
 
-        for chunk in batched(items, store.batch_size):
-            ids = {_key(item.record) if isinstance(item.record, Product) else MODEL_KEY + _key(item.record)
-                   for item in chunk if isinstance(item, Parsed)}
+        for chunk in import_batches(items, store.batch_size):
+            ids = {_identity(item.record) for item in chunk if isinstance(item, Parsed)}
             pending.append((pool.submit(_prepare_job, spec, chunk), chunk, ids, len(applied)))
             if len(pending) > workers:
                 settle()

@@ -312,3 +312,39 @@ def test_a_new_catalog_replaces_the_suppliers_tier_prices_and_an_update_does_not
                                 name="n.xml"), supplier_store, m)
     assert counts.extra["tier_prices_removed"] == 3
     assert tiers() == {"p1": ["1.0000"]}
+
+
+@pytest.mark.parametrize(("amount", "currency", "bound", "wrong"), [
+    ("-1.00", "EUR", "100", "price '-1.00': input should be greater than or equal to 0"),
+    ("9.00", "eur", "100", "currency 'eur'"),
+    ("9.00", "EUR", "0", "min_qty '0': input should be greater than 0"),
+])
+def test_a_tier_the_price_list_cannot_hold_is_a_value_problem(supplier_store: Store, tmp_path: Path, amount: str,
+                                                               currency: str, bound: str, wrong: str) -> None:
+    """A tier price a price list refuses (found by the import fuzzing: a negative amount failed the whole import
+    with a traceback once the tier was written) is listed as a problem of its product, which imports with its
+    other tiers."""
+    from pim.commerce import contract_tiers
+
+    bad = (f"<PRODUCT_PRICE price_type='net_customer'><PRICE_AMOUNT>{amount}</PRICE_AMOUNT>"
+           f"<PRICE_CURRENCY>{currency}</PRICE_CURRENCY><LOWER_BOUND>{bound}</LOWER_BOUND></PRODUCT_PRICE>")
+    body = PRODUCT.format(pid="r1").replace("</PRODUCT_PRICE_DETAILS>", bad + "</PRODUCT_PRICE_DETAILS>")
+    counts = import_bmecat(_xml(tmp_path, "<T_NEW_CATALOG>" + body + "</T_NEW_CATALOG>"), supplier_store, load_map(MAP))
+    assert (counts.created, counts.rejected, counts.extra["tier_prices"]) == (1, 0, 2)
+    [problem] = [p for p in supplier_store.quarantined(counts.job_id, severity="problem") if p["field"] != "PROD_ID_TO"]
+    assert problem["field"] == "PRODUCT_PRICE" and problem["record_key"] == "r1"
+    assert wrong in problem["reason"] and problem["reason"].endswith("; ignored")
+    tiers = contract_tiers(supplier_store, "purchase_weidmueller", ["r1"], "EUR")["r1"]
+    assert [str(t.price) for t in tiers] == ["10.5000", "9.0000"]
+    assert supplier_store.get_product("r1").values["price"] == {"EUR": "10.50"}
+
+
+def test_prices_with_an_unreadable_validity_date_are_ignored_not_valid_forever(supplier_store: Store, tmp_path: Path) -> None:
+    """A DATETIME valid_start_date that is no date was read as no date at all: the tiers became valid forever."""
+    dated = "<PRODUCT_PRICE_DETAILS><DATETIME type='valid_start_date'><DATE>2024-13-45</DATE></DATETIME>"
+    body = PRODUCT.format(pid="r1").replace("<PRODUCT_PRICE_DETAILS>", dated)
+    counts = import_bmecat(_xml(tmp_path, "<T_NEW_CATALOG>" + body + "</T_NEW_CATALOG>"), supplier_store, load_map(MAP))
+    assert (counts.created, counts.rejected, counts.extra.get("tier_prices", 0)) == (1, 0, 0)
+    problems = [p for p in supplier_store.quarantined(counts.job_id, severity="problem") if p["field"] != "PROD_ID_TO"]
+    assert len(problems) == 2 and all("DATETIME valid_start_date '2024-13-45' is not a date" in p["reason"] for p in problems)
+    assert "price" not in supplier_store.get_product("r1").values

@@ -275,3 +275,19 @@ def test_a_complete_price_list_with_a_rejected_row_removes_nothing_until_it_is_f
     fixed = write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2026;"])
     assert import_erp_csv(fixed, seeded, m).as_dict()["removed"] == 1
     assert [q for q in seeded.quarantined() if q["severity"] == "warning"] == []
+
+
+@pytest.mark.parametrize("batch_size", [2, 1000])
+def test_a_sku_named_twice_counts_both_rows_whatever_the_batch(seeded: Store, tmp_path: Path, batch_size: int):
+    """Found by the import fuzzing: a file naming a SKU twice in one batch counted one of its rows, so read was
+    more than created + updated + unchanged + rejected. Each row is merged onto what the one before it wrote
+    and counted on its own, the same whether the rows share a batch or not."""
+    seeded.batch_size = batch_size
+    again = ROWS[0].replace("1.299,00", "1.199,00")
+    path = write(tmp_path / "e.csv", [HEADER, ROWS[0], ROWS[1], again, ROWS[0], ROWS[0]])
+    first = run(seeded, path)  # A1 and A2 created, A1 changed twice, then restated as it is
+    assert (first.read, first.created, first.updated, first.unchanged, first.rejected) == (5, 2, 2, 1, 0)
+    assert seeded.get_product("A1").values["price"]["EUR"] == "1299.00"  # the last row wins
+    second = run(seeded, path)  # row 4 sets 1,199.00 again, row 5 puts 1,299.00 back
+    assert (second.read, second.created, second.updated, second.unchanged) == (5, 0, 2, 3)
+    assert seeded.get_product("A1").values["price"]["EUR"] == "1299.00"

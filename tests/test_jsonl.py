@@ -140,6 +140,17 @@ def test_reimporting_the_same_file_changes_nothing(loaded: Store, tmp_path: Path
     assert loaded.current_seq() == seq  # nothing was rewritten, so no consumer sees a change
 
 
+def test_a_record_named_twice_counts_both_lines(loaded: Store, tmp_path: Path) -> None:
+    """Whole records: the later line of an identifier wins and each line is counted (created, then updated or
+    unchanged against the line before it)."""
+    renamed = {**GOOD, "values": {**GOOD["values"], "name:en_US": "Mallet"}}
+    path = tmp_path / "twice.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in (GOOD, GOOD, renamed)) + b"\n")
+    counts = import_jsonl(path, loaded)
+    assert (counts.read, counts.created, counts.updated, counts.unchanged, counts.rejected) == (3, 1, 1, 1, 0)
+    assert loaded.get_product(GOOD["identifier"]).values["name:en_US"] == "Mallet"
+
+
 def test_fixing_a_quarantined_line_closes_its_entry(loaded: Store, tmp_path: Path) -> None:
     path = tmp_path / "one.jsonl"
     path.write_bytes(orjson.dumps({**GOOD, "values": {**GOOD["values"], "brand": "globex"}}) + b"\n")
