@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pim.catalog import Structure
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
 from pim.structure import AttributeType
-from pim.values import ValueProblem
+from pim.values import ValueProblem, check_magnitude
 
 #: Targets that are product fields rather than attribute values.
 FIELDS = ("family", "categories", "enabled")
@@ -69,7 +69,7 @@ def number_parser(decimal: str, thousands: str | None) -> Callable[[str], str]:
             raise ValueProblem(f"'{raw}' is not a number (decimal separator '{decimal}')") from None
         if not value.is_finite():
             raise ValueProblem(f"'{raw}' is not a finite number")
-        return format(value, "f")
+        return format(check_magnitude(value, raw, "number"), "f")
 
     return number
 

@@ -22,6 +22,11 @@ from pim.store.raw import raw_table
 from pim.store.store import QuarantineEntry, Store, as_utc, batched, now
 
 
+#: Prices and quantities are stored as NUMERIC(18, 4): fourteen digits before the point (PostgreSQL refuses
+#: more with an overflow that would fail the whole batch).
+NUMERIC_LIMIT = Decimal("1e14")
+
+
 class PriceListEntry(BaseModel):
     """One contract price: customer × SKU × currency × minimum quantity, valid in a date range."""
 
@@ -30,8 +35,8 @@ class PriceListEntry(BaseModel):
     customer: str = Field(min_length=1)
     sku: str = Field(min_length=1)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    price: Decimal = Field(ge=0)
-    min_qty: Decimal = Field(default=Decimal(1), gt=0)
+    price: Decimal = Field(ge=0, lt=NUMERIC_LIMIT)
+    min_qty: Decimal = Field(default=Decimal(1), gt=0, lt=NUMERIC_LIMIT)
     valid_from: date | None = None
     valid_to: date | None = None
     source: str = "erp"
@@ -42,8 +47,9 @@ class StockLevel(BaseModel):
 
     sku: str = Field(min_length=1)
     warehouse: str = "main"
-    quantity: Decimal
-    atp: Decimal | None = Field(default=None, description="Available to promise; quantity when unknown.")
+    quantity: Decimal = Field(gt=-NUMERIC_LIMIT, lt=NUMERIC_LIMIT)
+    atp: Decimal | None = Field(default=None, gt=-NUMERIC_LIMIT, lt=NUMERIC_LIMIT,
+                                description="Available to promise; quantity when unknown.")
     updated_at: datetime
     source: str = "erp"
 

@@ -3,7 +3,6 @@ is accepted or rejected, so every source is held to the same rules."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import Any
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, split_key
 from pim.structure import AttributeType
-from pim.values import SURROGATE, ValueProblem, extension_problem, normalize
+from pim.values import MAX_DIGITS, SURROGATE, ValueProblem, extension_problem, normalize
 
 
 @dataclass
@@ -24,9 +23,11 @@ class Problem:
 
 _TEXTUAL = (AttributeType.text, AttributeType.textarea, AttributeType.identifier)
 # Canonical forms pim.values writes: decimals without trailing zeros, prices with at least two decimals.
-_AMOUNT = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
-_POSITIVE_AMOUNT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
-_PRICE = re.compile(r"(0|[1-9][0-9]*)\.[0-9]{2,}")
+# within pim.values' MAX_DIGITS (15) before the point and MAX_PLACES (30) after it; anything else takes the full path
+_AMOUNT = re.compile(r"-?(0|[1-9][0-9]{0,14})(\.[0-9]{0,29}[1-9])?")
+_POSITIVE_AMOUNT = re.compile(r"(0|[1-9][0-9]{0,14})(\.[0-9]{0,29}[1-9])?")
+_PRICE = re.compile(r"(0|[1-9][0-9]{0,14})\.[0-9]{2,30}")
+_NUMBER_LIMIT = 10 ** MAX_DIGITS
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -111,7 +112,8 @@ class RecordValidator:
             if attr.number_min is not None or attr.number_max is not None or not attr.negative_allowed:
                 return None
             decimals = attr.decimals_allowed
-            return lambda d: type(d) is int or (decimals and type(d) is float and math.isfinite(d) and not d.is_integer())
+            return lambda d: ((type(d) is int and -_NUMBER_LIMIT < d < _NUMBER_LIMIT)
+                              or (decimals and type(d) is float and 1e-13 <= abs(d) < 1e14 and not d.is_integer()))
         if kind == AttributeType.metric:
             amount = _AMOUNT if attr.negative_allowed else _POSITIVE_AMOUNT
             family = self.measures.family(attr.metric_family)

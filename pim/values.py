@@ -33,6 +33,25 @@ def is_filled(attribute_type: AttributeType | str, data: Any, currencies: list[s
     return True
 
 
+#: A number, metric amount or price has at most this many digits before the decimal point and after it.
+#: Far beyond product data, and it keeps every stored number a 64-bit integer or a short text: an exponent
+#: such as 1e999999 would be written out as a million digits, a 1e309 price fails Decimal's rounding and a
+#: 1e30 number fails JSON's integers.
+MAX_DIGITS = 15
+MAX_PLACES = 30
+
+
+def check_magnitude(value: Decimal, raw: Any, what: str) -> Decimal:
+    """`value` (finite), or ValueProblem when it has more digits before or after the point than are kept."""
+    if value:
+        if value.adjusted() >= MAX_DIGITS:
+            raise ValueProblem(f"{what} '{raw}' is too large: at most {MAX_DIGITS} digits before the decimal point")
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > MAX_PLACES:
+            raise ValueProblem(f"{what} '{raw}' has more than {MAX_PLACES} decimal places")
+    return value
+
+
 def _decimal(raw: Any, what: str) -> Decimal:
     try:
         value = Decimal(str(raw).strip().replace(",", ".")) if not isinstance(raw, Decimal) else raw
@@ -40,7 +59,7 @@ def _decimal(raw: Any, what: str) -> Decimal:
         raise ValueProblem(f"{what} '{raw}' is not a number") from None
     if not value.is_finite():
         raise ValueProblem(f"{what} '{raw}' is not a finite number")
-    return value
+    return check_magnitude(value, raw, what)
 
 
 def _decimal_text(value: Decimal) -> str:

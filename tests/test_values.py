@@ -73,6 +73,25 @@ def test_filled_follows_akeneo_rules() -> None:
     assert is_filled(AttributeType.price_collection, {"EUR": "1.00", "USD": "2.00"}, ["EUR", "USD"])
 
 
+@pytest.mark.parametrize(("attribute", "data", "wrong"), [
+    (Attribute(code="n", type="number"), "1e30", "too large"),  # a 31-digit int no JSON writer takes
+    (Attribute(code="n", type="number"), 1e20, "too large"),
+    (Attribute(code="n", type="number", decimals_allowed=True), "1e-400", "more than 30 decimal places"),  # was 0.0
+    (WEIGHT, {"amount": "1e999999", "unit": "KILOGRAM"}, "too large"),  # was a million-digit text
+    (PRICE, {"EUR": "1e309"}, "too large"),  # failed Decimal.quantize with a traceback
+])
+def test_numbers_beyond_fifteen_digits_or_thirty_places_are_refused(attribute: Attribute, data: object, wrong: str) -> None:
+    """Found by fuzzing the importers: exponents in a cell ("1e309") crashed the import or stored absurd text."""
+    with pytest.raises(ValueProblem, match=wrong):
+        normalize(attribute, data)
+
+
+def test_the_largest_and_finest_kept_numbers_still_pass() -> None:
+    assert normalize(Attribute(code="n", type="number"), "999999999999999") == 999_999_999_999_999
+    assert normalize(WEIGHT, {"amount": "1e-30", "unit": "KILOGRAM"})["amount"] == "0." + "0" * 29 + "1"
+    assert normalize(PRICE, {"EUR": "999999999999999.5"}) == {"EUR": "999999999999999.50"}
+
+
 @given(st.one_of(st.none(), st.text(), st.integers(), st.floats(allow_nan=True), st.booleans(),
                  st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3), st.lists(st.text(), max_size=3)))
 def test_normalize_never_fails_with_anything_but_a_value_problem(data: object) -> None:
