@@ -248,10 +248,12 @@ class BmecatMapper:
                 if target not in a.products:
                     a.products.append(target)
                 if qty:
-                    try:
-                        a.quantities[target] = int(Decimal(qty))
-                    except InvalidOperation:
-                        problems.append(("PRODUCT_REFERENCE@quantity", f"'{qty}' is not a quantity"))
+                    whole = _whole_quantity(qty)
+                    if whole is None:
+                        problems.append(("PRODUCT_REFERENCE@quantity", f"'{qty}' is not a whole quantity from 1 to "
+                                         f"{_MAX_QUANTITY:,}; the reference to {target} is kept without it"))
+                    else:
+                        a.quantities[target] = whole
         return associations
 
     def _logistics(self, p: BmecatProduct, values: dict[str, Any], problems: list[tuple[str, str]]) -> None:
@@ -413,6 +415,20 @@ def _number(raw: str) -> Any:
         return Decimal(raw.replace(",", "."))
     except InvalidOperation:
         return raw
+
+
+_MAX_QUANTITY = 10**9
+
+
+def _whole_quantity(text: str) -> int | None:
+    """A reference's quantity as a whole number ≥ 1, or None ('1.5', '0', 'NaN' and '1e309' are not one)."""
+    try:
+        value = Decimal(text.strip().replace(",", "."))
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value != value.to_integral_value() or not 1 <= value <= _MAX_QUANTITY:
+        return None
+    return int(value)
 
 
 def _tier_problem(tier: dict[str, Any], valid_from: str | None, valid_to: str | None) -> str | None:

@@ -348,3 +348,17 @@ def test_prices_with_an_unreadable_validity_date_are_ignored_not_valid_forever(s
     problems = [p for p in supplier_store.quarantined(counts.job_id, severity="problem") if p["field"] != "PROD_ID_TO"]
     assert len(problems) == 2 and all("DATETIME valid_start_date '2024-13-45' is not a date" in p["reason"] for p in problems)
     assert "price" not in supplier_store.get_product("r1").values
+
+
+@pytest.mark.parametrize("quantity", ["NaN", "Infinity", "1e309", "1.5", "0", "-2"])
+def test_a_reference_quantity_that_is_no_whole_number_is_a_value_problem(supplier_store: Store, tmp_path: Path,
+                                                                         quantity: str) -> None:
+    """Found by fuzzing: quantity="NaN" failed the import with a traceback, and "1.5" was cut to 1."""
+    _our_accessory(supplier_store)
+    body = PRODUCT.format(pid="r1").replace('quantity="2"', f'quantity="{quantity}"')
+    counts = import_bmecat(_xml(tmp_path, "<T_NEW_CATALOG>" + body + "</T_NEW_CATALOG>"), supplier_store, load_map(MAP))
+    assert (counts.created, counts.rejected) == (1, 0)
+    [problem] = supplier_store.quarantined(counts.job_id, severity="problem")
+    assert problem["field"] == "PRODUCT_REFERENCE@quantity" and f"'{quantity}' is not a whole quantity" in problem["reason"]
+    accessory = supplier_store.get_product("r1").associations["ACCESSORY"]
+    assert accessory.products == ["ACC-OURS"] and accessory.quantities == {}

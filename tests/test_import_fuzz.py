@@ -40,7 +40,8 @@ def seeded(sqlite_template: Path, tmp_path: Path):
 def _check(store: Store, counts) -> None:
     assert counts.read == counts.created + counts.updated + counts.unchanged + counts.rejected
     entries = store.quarantined(counts.job_id, open_only=False)
-    assert len(entries) == counts.rejected
+    assert sum(e["severity"] == "rejected" for e in entries) == counts.rejected
+    assert sum(e["severity"] == "problem" for e in entries) == counts.problems
     assert all(e["reason"] for e in entries)
 
 
@@ -88,5 +89,104 @@ def test_broken_content_records_never_crash(seeded: Store, tmp_path_factory, rec
         counts = import_content(path, seeded)
     except InputError as exc:
         assert str(exc)
+        return
+    _check(seeded, counts)
+
+
+# ---------------------------------------------------------------------------------------------- XML files
+#: Structural mutations of a valid document: an element dropped, doubled, moved under another, renamed to
+#: another element the readers know, or its text or an attribute replaced by an awkward value.
+NASTY = st.one_of(st.sampled_from(["", " ", "-1", "0", "1e309", "1e-400", "NaN", "inf", "9" * 40, "1,5", "1.5.5",
+                                   "2024-13-45", "x" * 300, "eng", "deu", "EUR", "eur", "KGM", "C62", "10", "&<>"]),
+                  st.text(max_size=12))
+TAGS = ["PRODUCT", "ARTICLE", "FEATURE", "FVALUE", "EAN", "SUPPLIER_PID", "PRODUCT_PRICE", "LOWER_BOUND",
+        "T_UPDATE_PRODUCTS", "T_UPDATE_PRICES", "PRODUCT_REFERENCE", "MATNR", "E1MARAM", "E1MARDM", "Z1PRICE", "IDOC"]
+EDITS = st.lists(st.tuples(st.sampled_from(["drop", "double", "move", "rename", "text", "attribute"]),
+                           st.integers(0, 10**6), st.integers(0, 10**6), NASTY), max_size=6)
+
+
+def mutated(document: bytes, edits: list[tuple[str, int, int, str]], cut: int | None) -> bytes:
+    from lxml import etree
+
+    root = etree.fromstring(document)
+    for kind, i, j, text in edits:
+        elements = list(root.iter())[1:]  # never the root: a wrong root is one clear error, tested elsewhere
+        if not elements:
+            break
+        e = elements[i % len(elements)]
+        parent = e.getparent()
+        if kind == "drop":
+            parent.remove(e)
+        elif kind == "double":
+            parent.insert(parent.index(e), etree.fromstring(etree.tostring(e)))
+        elif kind == "move":
+            other = elements[j % len(elements)]
+            if other is not e and e not in other.iterancestors():
+                other.append(e)
+        elif kind == "rename":
+            namespace = e.tag.rpartition("}")[0] + "}" if "}" in e.tag else ""
+            e.tag = namespace + TAGS[j % len(TAGS)]
+        elif kind == "text" and all(c.isprintable() or c in "\t\n" for c in text):
+            e.text = text
+        elif kind == "attribute" and all(c.isprintable() for c in text):
+            e.set(["lang", "price_type", "type", "quantity", "mode", "prev_version"][j % 6], text)
+    out = etree.tostring(root, xml_declaration=True, encoding="utf-8")
+    return out if cut is None else out[: cut % (len(out) + 1)]  # a truncated file, anywhere
+
+
+@pytest.fixture
+def bmecat_store(sqlite_template: Path, tmp_path: Path):
+    from pim.structure_files import load_structure_files, save_structure
+    from tests.test_bmecat import STRUCTURE
+
+    path = tmp_path / "fuzz.db"
+    shutil.copyfile(sqlite_template, path)
+    store = Store(f"sqlite:///{path}")
+    save_structure(store, load_structure_files(STRUCTURE))
+    yield store
+    store.dispose()
+
+
+@FUZZ
+@given(edits=EDITS, cut=st.one_of(st.none(), st.integers(0, 10**6)),
+       transaction=st.sampled_from(["T_NEW_CATALOG", "T_UPDATE_PRODUCTS", "T_UPDATE_PRICES"]),
+       unmatched=st.sampled_from(["create", "quarantine"]))
+def test_mutated_bmecat_files_never_crash_and_counts_add_up(bmecat_store: Store, tmp_path_factory, edits, cut,
+                                                             transaction: str, unmatched: str):
+    from importers.bmecat import import_bmecat, load_map
+    from tests.test_bmecat import MAP, PRODUCT
+
+    products = "".join(PRODUCT.format(pid=f"r{n}").replace("4032248855865", f"400638133393{n}") for n in range(1, 4))
+    mode = ' mode="update"' if transaction != "T_NEW_CATALOG" else ""
+    body = (f'<T_NEW_CATALOG>{products}</T_NEW_CATALOG>'.replace("T_NEW_CATALOG", transaction)
+            .replace("<PRODUCT>", f"<PRODUCT{mode}>"))
+    document = ('<?xml version="1.0" encoding="UTF-8"?><BMECAT version="2005" xmlns="http://www.bmecat.org/bmecat/2005">'
+                "<HEADER><CATALOG><LANGUAGE>eng</LANGUAGE><CURRENCY>EUR</CURRENCY></CATALOG></HEADER>"
+                f"{body}</BMECAT>").encode()
+    path = tmp_path_factory.mktemp("fuzz") / "catalog.xml"
+    path.write_bytes(mutated(document, edits, cut))
+    m = load_map(MAP).model_copy(update={"unmatched": unmatched})
+    try:
+        counts = import_bmecat(path, bmecat_store, m)
+    except InputError as exc:
+        assert exc.describe()
+        return
+    _check(bmecat_store, counts)
+
+
+@FUZZ
+@given(edits=EDITS, cut=st.one_of(st.none(), st.integers(0, 10**5)))
+def test_mutated_matmas_files_never_crash_and_counts_add_up(seeded: Store, tmp_path_factory, edits, cut):
+    from importers.erp_xml import import_erp_xml, load_xml_map
+    from tests.test_erp_xml import A1, idoc
+
+    document = ('<?xml version="1.0" encoding="UTF-8"?><MATMAS05>' + idoc("000000000000012345", A1)
+                + idoc("4711", A1.replace("4006381333931", "4006381333948")) + "</MATMAS05>").encode()
+    path = tmp_path_factory.mktemp("fuzz") / "matmas.xml"
+    path.write_bytes(mutated(document, edits, cut))
+    try:
+        counts = import_erp_xml(path, seeded, load_xml_map(None).model_copy(update={"family": "tool"}))
+    except InputError as exc:
+        assert exc.describe()
         return
     _check(seeded, counts)
