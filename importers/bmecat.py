@@ -19,14 +19,14 @@ from sqlalchemy import select
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
 from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
-from importers.erp_values import partial_product
+from importers.erp_values import partial_product, refusal
 from pim.catalog import Structure
 from pim.commerce import PriceListEntry, remove_price_list_entries
 from pim.errors import ConfigError, InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
 from pim.product import Association, Product, trusted_provenance, value_key
-from pim.sources import SourceItem, cross_referenced, match_skus, merger_for
+from pim.sources import MAX_PID, SourceItem, cross_referenced, match_skus, merger_for
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched
 from pim.structure import AttributeType
@@ -470,16 +470,28 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[
                            "`deletes: withdraw` in the map)",
                            str(path), bp.line, "PRODUCT@mode", {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
             continue
+        if len(bp.supplier_pid) > MAX_PID:
+            yield Rejected(f"SUPPLIER_PID: {len(bp.supplier_pid)} characters; a supplier product id has at most "
+                           f"{MAX_PID}", str(path), bp.line, "SUPPLIER_PID", {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
+            continue
+        try:
+            if bp.mode == "delete":
+                record = partial_product(mapper.sku(bp), {}, trusted_provenance(
+                    mapper._source, f"{mapper._file_name}:{bp.line}", mapper.stamp), {})
+            else:
+                mapped = mapper.map(bp, header)
+                record = mapped.product
+        except ValidationError as exc:  # the SKU (prefix + PID) over 255 characters
+            field, reason = refusal(exc)
+            yield Rejected(reason, str(path), bp.line, "SUPPLIER_PID" if field == "identifier" else field,
+                           {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
+            continue
         if bp.mode == "delete":
-            record = partial_product(mapper.sku(bp), {}, trusted_provenance(mapper._source, f"{mapper._file_name}:{bp.line}",
-                                                                            mapper.stamp), {})
             if m.sku_from == "xref":
                 record.identifier = ""
             yield SourceItem(record, str(path), bp.line, {"supplier_pid": bp.supplier_pid, "transaction": bp.transaction,
                                                           "mode": "delete", "_problems": []}, pid=bp.supplier_pid)
             continue
-        mapped = mapper.map(bp, header)
-        record = mapped.product
         if m.sku_from == "xref":
             record.identifier = ""
         tiers_out.extend(mapped.tiers)

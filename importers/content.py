@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from importers.erp_values import partial_model, partial_product
+from importers.erp_values import partial_model, partial_product, refusal
 from importers.workbook import text_rows
 from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
@@ -196,6 +196,10 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
         return Parsed(mapper.record(raw, prov), name, number, raw)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         key = raw.get(mapper.p.sku_field) or raw.get(mapper.p.model_field)
+        if isinstance(exc, ValidationError):  # an identifier over 255 characters, a family that is no code
+            field, reason = refusal(exc)
+            return Rejected(reason, name, number, mapper.p.sku_field if field == "identifier" else field, raw,
+                            str(key) if key else None)
         if not isinstance(exc, ValueError):
             exc = ValueError(f"unexpected shape: {type(exc).__name__}: {exc}")
         return Rejected(str(exc).splitlines()[0][:500], name, number, None, raw, str(key) if key else None)

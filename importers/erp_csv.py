@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from importers.erp_values import (NumberFormat, Setter, ValueBuilder, ValueRule, number_parser, partial_product,
+from importers.erp_values import (NumberFormat, Setter, ValueBuilder, ValueRule, number_parser, partial_product, refusal,
                                   remembered)
 from pim.catalog import Structure
 from pim.commerce import CompletePriceLists, PriceListEntry, StockLevel, put_price_list, put_stock
@@ -134,7 +134,12 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure) -> Iterator[Pa
             yield Rejected(str(exc), name, line, current, dict(zip(rows.header, cells)), sku)
             continue
         prov = trusted_provenance(source, f"{name}:{line}", stamp)
-        yield Parsed(partial_product(sku, values, prov, fields), name, line)
+        try:
+            yield Parsed(partial_product(sku, values, prov, fields), name, line)
+        except ValidationError as exc:  # an identifier over 255 characters, a family that is no code
+            field, reason = refusal(exc)
+            yield Rejected(reason, name, line, m.sku_column if field == "identifier" else field,
+                           dict(zip(rows.header, cells)), sku)
 
 
 def _plan(header: list[str], m: ErpCsvMap, builder: ValueBuilder) -> list[tuple[int, str, Setter, int | None]]:

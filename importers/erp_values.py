@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pim.catalog import Structure
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
@@ -214,6 +214,16 @@ def _field_setter(rule: ValueRule) -> Callable[[str | None, dict[str, Any]], Non
 
 # ---------------------------------------------------------------- partial records without per-record validation
 _CODE = re.compile(r"[A-Za-z0-9_]{1,100}").fullmatch  # pim.structure.Code, as pydantic checks it
+
+
+def refusal(exc: ValidationError) -> tuple[str, str]:
+    """(field, reason) of a record the model refused (`partial_product` falls back to pydantic for an
+    identifier over 255 characters or a family that is no code): its first error, in one line."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "record"
+    given = first.get("input")
+    shown = f" (it has {len(given)})" if isinstance(given, str) and len(given) > 60 else ""
+    return field, f"{field}: {first['msg']}{shown}"
 
 
 def partial_product(identifier: str, values: dict[str, Any], source: Provenance, fields: dict[str, Any]) -> Product:

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from importers.erp_values import NumberFormat, ValueBuilder, ValueRule, partial_product
+from importers.erp_values import NumberFormat, ValueBuilder, ValueRule, partial_product, refusal
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.catalog import Structure
-from pim.commerce import StockLevel, put_stock
+from pim.commerce import NUMERIC_LIMIT, StockLevel, put_stock
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import trusted_model, trusted_provenance
@@ -253,13 +253,18 @@ def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, s
                 put(text, values, fields, unit(elem, kids) if unit is not None else None)
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, rule.path, _raw(elem), sku)
-    if c.stock:
+    prov = trusted_provenance(m.source, f"{name}:{line}", stamp)
+    try:
+        record = partial_product(sku, values, prov, fields)
+    except ValidationError as exc:  # an identifier over 255 characters, a family that is no code
+        field, reason = refusal(exc)
+        return Rejected(reason, name, line, m.sku if field == "identifier" else field, _raw(elem), sku)
+    if c.stock:  # after the record: a refused record adds no stock
         try:
             stock.extend(_stock(elem, kids, sku, c, m, stamp))
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, m.stock.path if m.stock else None, _raw(elem), sku)
-    prov = trusted_provenance(m.source, f"{name}:{line}", stamp)
-    return Parsed(partial_product(sku, values, prov, fields), name, line)
+    return Parsed(record, name, line)
 
 
 def _stock(elem: Any, kids: Children, sku: str, c: _Compiled, m: ErpXmlMap, stamp: datetime) -> list[StockLevel]:
@@ -281,8 +286,13 @@ _STOCK_FIELDS = frozenset(StockLevel.model_fields)
 
 
 def _stock_level(sku: str, warehouse: str, quantity: Decimal, atp: Decimal | None, at: datetime, source: str) -> StockLevel:
-    """StockLevel(...) without validation, which could not fail here: the SKU is non-empty text (the record
-    was rejected otherwise), the quantities are finite Decimals from the number parser, `at` a datetime."""
+    """StockLevel(...) without pydantic: the SKU is the record's (valid, or the record was rejected), the
+    quantities are finite Decimals from the number parser, `at` a datetime; the rest is checked here."""
+    if not 0 < len(warehouse) <= 100:
+        raise ValueProblem(f"warehouse '{warehouse[:40]}…' has {len(warehouse)} characters; at most 100")
+    for amount in (quantity, atp):
+        if amount is not None and not -NUMERIC_LIMIT < amount < NUMERIC_LIMIT:
+            raise ValueProblem(f"stock {amount} is beyond what is kept (less than {NUMERIC_LIMIT:,.0f} either way)")
     data = {"sku": sku, "warehouse": warehouse, "quantity": quantity, "atp": atp, "updated_at": at, "source": source}
     return trusted_model(StockLevel, data, set(_STOCK_FIELDS))  # type: ignore[no-any-return]
 

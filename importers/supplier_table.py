@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from importers.erp_csv import CsvRows
 from importers.erp_values import (
@@ -19,6 +19,7 @@ from importers.erp_values import (
     ValueBuilder,
     ValueRule,
     partial_product,
+    refusal,
 )
 from importers.workbook import text_rows
 from pim.catalog import Structure
@@ -120,7 +121,12 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure) -> Itera
         except ValueProblem as exc:
             yield Rejected(str(exc), name, line, current, raw, pid)
             continue
-        record = partial_product(pid, values, trusted_provenance(source, f"{name}:{line}", stamp), fields)
+        try:
+            record = partial_product(pid, values, trusted_provenance(source, f"{name}:{line}", stamp), fields)
+        except ValidationError as exc:  # a supplier id over 255 characters, a family that is no code
+            field, reason = refusal(exc)
+            yield Rejected(reason, name, line, m.pid_column if field == "identifier" else field, raw, pid)
+            continue
         record.identifier = ""  # unknown until match_skus looks the pid and GTIN up
         gtin = raw.get(m.gtin_column or "", "").strip() or None
         yield SourceItem(record, name, line, raw, pid=pid, gtin=gtin)

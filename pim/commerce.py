@@ -32,8 +32,8 @@ class PriceListEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer: str = Field(min_length=1)
-    sku: str = Field(min_length=1)
+    customer: str = Field(min_length=1, max_length=100)  # within the columns' lengths (PostgreSQL refuses longer)
+    sku: str = Field(min_length=1, max_length=255)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     price: Decimal = Field(ge=0, lt=NUMERIC_LIMIT)
     min_qty: Decimal = Field(default=Decimal(1), gt=0, lt=NUMERIC_LIMIT)
@@ -45,8 +45,8 @@ class PriceListEntry(BaseModel):
 class StockLevel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sku: str = Field(min_length=1)
-    warehouse: str = "main"
+    sku: str = Field(min_length=1, max_length=255)
+    warehouse: str = Field(default="main", min_length=1, max_length=100)
     quantity: Decimal = Field(gt=-NUMERIC_LIMIT, lt=NUMERIC_LIMIT)
     atp: Decimal | None = Field(default=None, gt=-NUMERIC_LIMIT, lt=NUMERIC_LIMIT,
                                 description="Available to promise; quantity when unknown.")

@@ -104,13 +104,17 @@ def decode_guard(lines: Iterator[Any], name: str, encoding: str) -> Iterator[Any
 # ---------------------------------------------------------------- supplier cross-reference
 
 
+#: The longest supplier product id the cross-reference keeps (its column's length).
+MAX_PID = 255
+
+
 class CrossReferenceRow(SQLModel, table=True):
     """supplier + supplier product id → our SKU. Filled by hand, by a profile, or by a GTIN match."""
 
     __tablename__ = "source_xref"
 
     source: str = SQLField(sa_column=Column(String(100), primary_key=True))
-    source_pid: str = SQLField(sa_column=Column(String(255), primary_key=True))
+    source_pid: str = SQLField(sa_column=Column(String(MAX_PID), primary_key=True))
     sku: str = SQLField(sa_column=Column(String(255), nullable=False, index=True))
     matched_by: str = SQLField(default="manual", sa_column=Column(String(20), nullable=False))
     updated_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))

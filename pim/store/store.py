@@ -177,6 +177,12 @@ def _storable(value: Any) -> Any:
     return value
 
 
+def _clipped(text: str | None, length: int) -> str | None:
+    """A quarantine column's text within its length (PostgreSQL refuses longer): a 300-character SKU is the
+    reason its row was rejected, and the raw row keeps it whole."""
+    return text if text is None or len(text) <= length else text[: length - 1] + "…"
+
+
 def json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
@@ -766,9 +772,9 @@ class Store:
     def quarantine(self, job_id: int | None, entries: Iterable[QuarantineEntry], conn: Connection | None = None) -> int:
         stamp = now()
         rows = [
-            {"job_id": job_id, "source": e.source, "file": _storable(e.file), "line": e.line, "field": _storable(e.field),
-             "reason": _storable(e.reason), "raw": _storable(e.raw), "record_key": _storable(e.record_key),
-             "severity": e.severity, "created_at": stamp}
+            {"job_id": job_id, "source": _clipped(e.source, 100), "file": _clipped(_storable(e.file), 1000), "line": e.line,
+             "field": _clipped(_storable(e.field), 255), "reason": _storable(e.reason), "raw": _storable(e.raw),
+             "record_key": _clipped(_storable(e.record_key), 255), "severity": e.severity, "created_at": stamp}
             for e in entries
         ]
         if not rows:
