@@ -190,3 +190,52 @@ def test_mutated_matmas_files_never_crash_and_counts_add_up(seeded: Store, tmp_p
         assert exc.describe()
         return
     _check(seeded, counts)
+
+
+# ------------------------------------------------------------------------------------- supplier tables
+SUPPLIER_CELL = st.one_of(NASTY, st.sampled_from(["r1", "4006381333931", "0,25", "12,50", "ACME"]))
+TYPED_CELL = st.one_of(SUPPLIER_CELL, st.none(), st.booleans(), st.integers(-10**16, 10**16),
+                       st.floats(allow_nan=True, allow_infinity=True),
+                       st.dates(min_value=__import__("datetime").date(1900, 3, 1)), st.sampled_from(["=1+1", "#N/A"]))
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(SUPPLIER_CELL, max_size=7), max_size=8),
+       header=st.permutations(["Art-Nr", "EAN", "Bezeichnung", "Gewicht", "Hersteller", "Preis"]), drop=st.integers(0, 9))
+def test_broken_supplier_csv_rows_never_crash_and_counts_add_up(bmecat_store: Store, tmp_path_factory, rows, header, drop):
+    from importers.supplier_table import import_supplier_table
+    from tests.test_supplier_table import MAP
+
+    columns = [c for n, c in enumerate(header) if n != drop or c == "Art-Nr"]  # a column missing, at times
+    lines = [";".join(columns)] + [";".join(c.replace(";", "").replace("\n", " ").replace("\r", " ") for c in r) for r in rows]
+    path = tmp_path_factory.mktemp("fuzz") / "acme.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogatepass")
+    try:
+        counts = import_supplier_table(path, bmecat_store, MAP)
+    except InputError as exc:
+        assert exc.describe()
+        return
+    _check(bmecat_store, counts)
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(TYPED_CELL, max_size=7), max_size=6))
+def test_broken_supplier_xlsx_cells_never_crash_and_counts_add_up(bmecat_store: Store, tmp_path_factory, rows):
+    from openpyxl import Workbook
+
+    from importers.supplier_table import import_supplier_table
+    from tests.test_supplier_table import MAP
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Art-Nr", "EAN", "Bezeichnung", "Gewicht", "Hersteller", "Preis"])
+    for r in rows:
+        ws.append([c if not isinstance(c, str) else "".join(ch for ch in c if ch.isprintable()) for c in r])
+    path = tmp_path_factory.mktemp("fuzz") / "acme.xlsx"
+    wb.save(path)
+    try:
+        counts = import_supplier_table(path, bmecat_store, MAP.model_copy(update={"header_row": 1}))
+    except InputError as exc:
+        assert exc.describe()
+        return
+    _check(bmecat_store, counts)
