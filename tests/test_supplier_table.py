@@ -1,6 +1,7 @@
 """Supplier CSV and XLSX through a mapping profile: matching, merging, typed cells and bad files."""
 
 from datetime import UTC, date, datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,57 @@ def test_profile_is_loaded_from_yaml_with_field_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         load_supplier_map(bad)
     assert exc.value.field == "source"
+
+
+def _repacked(path: Path, part: str, change: Callable[[str], str]) -> Path:
+    """The workbook at `path` with one XML part rewritten by `change`."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    parts[part] = change(parts[part].decode() if part in parts else "").encode()
+    out = path.with_name("changed.xlsx")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    return out
+
+
+@pytest.mark.parametrize("doctype", [
+    '<!DOCTYPE worksheet [<!ENTITY x SYSTEM "file:///etc/hostname">]>',  # an external entity
+    '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>',  # a bomb's start
+])
+def test_a_workbook_whose_xml_declares_entities_is_refused(sstore: Store, tmp_path: Path, doctype: str) -> None:
+    """Excel never writes a DOCTYPE; one in any part of an XLSX is refused as in the XML importers (before, an
+    entity in a sheet failed the import with the XML parser's traceback)."""
+    path = _repacked(_xlsx(tmp_path, [["r1", None, "Relais"]]), "xl/worksheets/sheet1.xml",
+                     lambda xml: xml.replace("<worksheet", doctype + "<worksheet", 1).replace("Relais", "&x;" if "x" in doctype else "&b;"))
+    with pytest.raises(InputError, match="declares entities") as caught:
+        import_supplier_table(path, sstore, MAP.model_copy(update={"header_row": 2}))
+    assert caught.value.file == "changed.xlsx:xl/worksheets/sheet1.xml"
+    assert sstore.get_product("r1") is None
+
+
+def test_a_zip_bomb_and_oversized_shared_strings_are_refused(sstore: Store, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import importers.workbook as workbook
+
+    monkeypatch.setattr(workbook, "_BOMB_BYTES", 1024 * 1024)  # the real limits are 100 MiB at 500:1 and 256 MiB
+    padded = _repacked(_xlsx(tmp_path, [["r1", None, "Relais"]]), "docProps/app.xml",
+                       lambda xml: xml.replace("</Properties>", "<!--" + " " * 2_000_000 + "--></Properties>"))
+    with pytest.raises(InputError, match="zip bomb"):
+        import_supplier_table(padded, sstore, MAP.model_copy(update={"header_row": 2}))
+    monkeypatch.setattr(workbook, "_MAX_SHARED_STRINGS", 100)
+    shared = _repacked(_xlsx(tmp_path, [["r1", None, "Relais"]]), "xl/sharedStrings.xml",
+                       lambda _: '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                                 + "<si><t>Relais</t></si>" * 10 + "</sst>")
+    with pytest.raises(InputError, match="shared strings"):
+        import_supplier_table(shared, sstore, MAP)
+
+
+def test_a_sheet_cut_off_mid_way_says_which_row_it_reached(sstore: Store, tmp_path: Path) -> None:
+    rows = [[f"r{n}", None, "Relais"] for n in range(1, 6)]
+    path = _repacked(_xlsx(tmp_path, rows), "xl/worksheets/sheet1.xml", lambda xml: xml[: xml.index('<row r="5"') + 12])
+    with pytest.raises(InputError, match="broken after row 4") as caught:
+        import_supplier_table(path, sstore, MAP.model_copy(update={"header_row": 2}))
+    assert caught.value.line == 5
