@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import string
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from importers.content import import_content
 from importers.erp_csv import ErpCsvMap, import_erp_csv
 from pim.errors import InputError
+from pim.importing import ImportCounts
 from pim.store import Store
 from tests.source_data import seed_structure
 
@@ -37,6 +40,16 @@ def seeded(sqlite_template: Path, tmp_path: Path):
     store.dispose()
 
 
+def imports_or_refuses(store: Store, run: Callable[[], ImportCounts]) -> None:
+    """Run an import: it refuses the whole input with a clear InputError, or its counts add up (`_check`)."""
+    try:
+        counts = run()
+    except InputError as exc:
+        assert exc.describe()
+        return
+    _check(store, counts)
+
+
 def _check(store: Store, counts) -> None:
     assert counts.read == counts.created + counts.updated + counts.unchanged + counts.rejected
     entries = store.quarantined(counts.job_id, open_only=False)
@@ -51,12 +64,7 @@ def test_broken_erp_rows_never_crash_and_counts_add_up(seeded: Store, tmp_path_f
     path = tmp_path_factory.mktemp("fuzz") / "erp.csv"
     lines = ["sku;ean;w;p;moq;name"] + [";".join(r) for r in rows]
     path.write_text("\n".join(lines), encoding="utf-8")
-    try:
-        counts = import_erp_csv(path, seeded, MAP)
-    except InputError as exc:
-        assert exc.describe()
-        return
-    _check(seeded, counts)
+    imports_or_refuses(seeded, lambda: import_erp_csv(path, seeded, MAP))
 
 
 @FUZZ
@@ -64,12 +72,7 @@ def test_broken_erp_rows_never_crash_and_counts_add_up(seeded: Store, tmp_path_f
 def test_random_bytes_as_erp_csv_give_input_errors_only(seeded: Store, tmp_path_factory, data: bytes):
     path = tmp_path_factory.mktemp("fuzz") / "erp.csv"
     path.write_bytes(b"sku;ean;w\n" + data)
-    try:
-        counts = import_erp_csv(path, seeded, MAP)
-    except InputError as exc:
-        assert str(exc)
-        return
-    _check(seeded, counts)
+    imports_or_refuses(seeded, lambda: import_erp_csv(path, seeded, MAP))
 
 
 JSONISH = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.text(max_size=8)),
@@ -85,12 +88,7 @@ def test_broken_content_records_never_crash(seeded: Store, tmp_path_factory, rec
 
     path = tmp_path_factory.mktemp("fuzz") / "content.jsonl"
     path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n{broken\n")
-    try:
-        counts = import_content(path, seeded)
-    except InputError as exc:
-        assert str(exc)
-        return
-    _check(seeded, counts)
+    imports_or_refuses(seeded, lambda: import_content(path, seeded))
 
 
 # ---------------------------------------------------------------------------------------------- XML files
@@ -166,12 +164,7 @@ def test_mutated_bmecat_files_never_crash_and_counts_add_up(bmecat_store: Store,
     path = tmp_path_factory.mktemp("fuzz") / "catalog.xml"
     path.write_bytes(mutated(document, edits, cut))
     m = load_map(MAP).model_copy(update={"unmatched": unmatched})
-    try:
-        counts = import_bmecat(path, bmecat_store, m)
-    except InputError as exc:
-        assert exc.describe()
-        return
-    _check(bmecat_store, counts)
+    imports_or_refuses(bmecat_store, lambda: import_bmecat(path, bmecat_store, m))
 
 
 @FUZZ
@@ -184,19 +177,15 @@ def test_mutated_matmas_files_never_crash_and_counts_add_up(seeded: Store, tmp_p
                 + idoc("4711", A1.replace("4006381333931", "4006381333948")) + "</MATMAS05>").encode()
     path = tmp_path_factory.mktemp("fuzz") / "matmas.xml"
     path.write_bytes(mutated(document, edits, cut))
-    try:
-        counts = import_erp_xml(path, seeded, load_xml_map(None).model_copy(update={"family": "tool"}))
-    except InputError as exc:
-        assert exc.describe()
-        return
-    _check(seeded, counts)
+    m = load_xml_map(None).model_copy(update={"family": "tool"})
+    imports_or_refuses(seeded, lambda: import_erp_xml(path, seeded, m))
 
 
 # ------------------------------------------------------------------------------------- supplier tables
 SUPPLIER_CELL = st.one_of(NASTY, st.sampled_from(["r1", "4006381333931", "0,25", "12,50", "ACME"]))
 TYPED_CELL = st.one_of(SUPPLIER_CELL, st.none(), st.booleans(), st.integers(-10**16, 10**16),
                        st.floats(allow_nan=True, allow_infinity=True),
-                       st.dates(min_value=__import__("datetime").date(1900, 3, 1)), st.sampled_from(["=1+1", "#N/A"]))
+                       st.dates(min_value=date(1900, 3, 1)), st.sampled_from(["=1+1", "#N/A"]))
 
 
 @FUZZ
@@ -210,12 +199,7 @@ def test_broken_supplier_csv_rows_never_crash_and_counts_add_up(bmecat_store: St
     lines = [";".join(columns)] + [";".join(c.replace(";", "").replace("\n", " ").replace("\r", " ") for c in r) for r in rows]
     path = tmp_path_factory.mktemp("fuzz") / "acme.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogatepass")
-    try:
-        counts = import_supplier_table(path, bmecat_store, MAP)
-    except InputError as exc:
-        assert exc.describe()
-        return
-    _check(bmecat_store, counts)
+    imports_or_refuses(bmecat_store, lambda: import_supplier_table(path, bmecat_store, MAP))
 
 
 @FUZZ
@@ -233,9 +217,5 @@ def test_broken_supplier_xlsx_cells_never_crash_and_counts_add_up(bmecat_store: 
         ws.append([c if not isinstance(c, str) else "".join(ch for ch in c if ch.isprintable()) for c in r])
     path = tmp_path_factory.mktemp("fuzz") / "acme.xlsx"
     wb.save(path)
-    try:
-        counts = import_supplier_table(path, bmecat_store, MAP.model_copy(update={"header_row": 1}))
-    except InputError as exc:
-        assert exc.describe()
-        return
-    _check(bmecat_store, counts)
+    m = MAP.model_copy(update={"header_row": 1})
+    imports_or_refuses(bmecat_store, lambda: import_supplier_table(path, bmecat_store, m))
