@@ -34,7 +34,7 @@ from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
-from pim.sources import SourceProfile, decode_guard, merger_for, open_text
+from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text
 from pim.spreadsheet import unescape_formula
 from pim.store import Store
 from pim.store.store import batched
@@ -61,8 +61,8 @@ class ContentProfile(SourceProfile):
     images: list[str] = Field(default=["image"], description="Attributes receiving the image paths, in order.")
     channels: list[str] = Field(default=[], description="Channels a scopable attribute's value is written to "
                                 "(default: every channel).")
-    list_separator: str = Field(default="|", description="CSV: separates bullets, images, associated SKUs.")
-    encoding: str = "utf-8"
+    list_separator: str = Field(default="|", min_length=1, description="CSV: separates bullets, images, associated SKUs.")
+    encoding: Encoding = "utf-8"
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     formula_escaped: bool = Field(default=True, description="CSV/XLSX: a leading quote before = + - @ tab CR is "
                                   "a formula escape (as our exports write them) and is dropped.")

@@ -22,7 +22,7 @@ from pim.commerce import CompletePriceLists, PriceListEntry, StockLevel, put_pri
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import trusted_provenance
-from pim.sources import RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
+from pim.sources import Encoding, RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
 from pim.store import Store
 from pim.store.store import as_utc
 from pim.values import ValueProblem
@@ -38,7 +38,7 @@ class ErpCsvMap(SourceProfile, NumberFormat):
     kind: Literal["products", "price_list", "stock"] = "products"
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     quotechar: str = Field(default='"', min_length=1, max_length=1)
-    encoding: str = Field(default="utf-8", description="Python codec name: utf-8, cp1252, latin-1, utf-16…")
+    encoding: Encoding = Field(default="utf-8", description="Python codec name: utf-8, cp1252, latin-1, utf-16…")
     sku_column: str = Field(default="sku", description="The column holding our SKU.")
     family: str | None = Field(default=None, description="Family given to every product record (products only).")
     columns: dict[str, str | ValueRule] = Field(

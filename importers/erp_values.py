@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pim.catalog import Structure
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
@@ -42,7 +42,7 @@ class ValueRule(BaseModel):
                                 "the key '' maps an empty field.")
     unit_map: dict[str, str] = Field(default={}, description="Source unit code → our unit (e.g. GR → GRAM). Codes not "
                                      "named here resolve through the measurement catalogue (KGM, kg → KILOGRAM).")
-    split: str | None = Field(default=None, description="List separator for multi_select and categories.")
+    split: str | None = Field(default=None, min_length=1, description="List separator for multi_select and categories.")
 
 
 # A canonical decimal: Decimal(text) formatted with "f" gives the text back, so parsing it is skipped.
@@ -97,6 +97,13 @@ class NumberFormat(BaseModel):
     thousands: str | None = Field(default=None, description="Thousands separator to drop, e.g. '.' or ' '.")
     date_format: str = Field(default="%Y-%m-%d", description="strptime format of dates, e.g. %d.%m.%Y.")
     datetime_format: str = Field(default="%Y-%m-%dT%H:%M:%S", description="strptime format of timestamps.")
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> "NumberFormat":
+        if self.thousands is not None and (self.thousands == "" or self.thousands == self.decimal):
+            raise ValueError(f"thousands separator '{self.thousands}' must be a character other than the decimal "
+                             f"separator '{self.decimal}' (or left out)")
+        return self
 
     def number(self, raw: str) -> str:
         return number_parser(self.decimal, self.thousands)(raw)

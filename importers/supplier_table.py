@@ -27,7 +27,7 @@ from pim.errors import InputError
 from pim.importing import ImportCounts, Rejected, run_import
 from pim.merge import Precedence
 from pim.product import trusted_provenance
-from pim.sources import SourceItem, SourceProfile, load_profile, match_skus, merger_for
+from pim.sources import Encoding, SourceItem, SourceProfile, load_profile, match_skus, merger_for
 from pim.store import Store
 from pim.values import ValueProblem
 
@@ -39,7 +39,7 @@ class SupplierTableMap(SourceProfile, NumberFormat):
     format: Literal["csv", "xlsx", "auto"] = Field(default="auto", description="auto: by file extension.")
     delimiter: str = Field(default=";", min_length=1, max_length=1)
     quotechar: str = Field(default='"', min_length=1, max_length=1)
-    encoding: str = "utf-8"
+    encoding: Encoding = "utf-8"
     sheet: str | None = Field(default=None, description="XLSX sheet name; the first sheet when unset.")
     header_row: int = Field(default=1, ge=1, description="XLSX row holding the column names.")
     pid_column: str = Field(description="The supplier's own product id.")

@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import BigInteger, Column, DateTime, Index, String, Table, delete, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -52,7 +52,8 @@ def load_profile(model: type[P], path: Path) -> P:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        # the deepest error: of a value that may be text or a rule, the rule's own field says what is wrong
+        first = max(exc.errors(), key=lambda e: len(e["loc"]))
         where = ".".join(str(p) for p in first["loc"])
         raise InputError(f"invalid profile: {first['msg']}", file=str(path), field=where,
                          hint=f"see schemas/ for the {model.__name__} schema") from exc
@@ -69,6 +70,17 @@ def provenance(source: str, path: Path, line: int | None, at: datetime | None = 
 
 
 # ---------------------------------------------------------------- text files
+def _known_codec(name: str) -> str:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        raise ValueError(f"unknown encoding '{name}'; a Python codec name: utf-8, cp1252, latin-1, utf-16…") from None
+    return name
+
+
+#: A profile's file encoding, checked when the profile loads (not when the first file is opened).
+Encoding = Annotated[str, AfterValidator(_known_codec)]
+
 
 
 def open_text(path: Path, encoding: str) -> IO[str]:

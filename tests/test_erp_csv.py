@@ -186,6 +186,28 @@ def test_map_file_errors_name_the_field(tmp_path: Path):
     assert err.value.field == "kind"
 
 
+@pytest.mark.parametrize(("model", "yaml_text", "field", "words"), [
+    (ErpCsvMap, "encoding: utf-99\n", "encoding", "unknown encoding 'utf-99'"),  # was a LookupError on the first file
+    (ErpCsvMap, "encoding: ''\n", "encoding", "unknown encoding"),
+    (ErpCsvMap, "decimal: ','\nthousands: ','\n", "", "thousands separator ','"),  # read 1.299,00 as 129900
+    (ErpCsvMap, "columns: {Farbe: {to: colour, split: ''}}\n", "columns.Farbe.ValueRule.split", "at least 1 character"),
+    ("content", "list_separator: ''\n", "list_separator", "at least 1 character"),  # was str.split('')'s ValueError
+    ("supplier", "source: supplier:x\npid_column: id\nencoding: nope\n", "encoding", "unknown encoding"),
+])
+def test_a_profile_a_file_could_not_be_read_with_is_refused_when_it_loads(tmp_path: Path, model, yaml_text: str,
+                                                                          field: str, words: str):
+    """Found by fuzzing the profiles: these passed validation and failed (or misread) the first file."""
+    from importers.content import ContentProfile
+    from importers.supplier_table import SupplierTableMap
+
+    model = {"content": ContentProfile, "supplier": SupplierTableMap}.get(model, model)
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(InputError) as err:
+        load_profile(model, path)
+    assert err.value.field == field and words in str(err.value)
+
+
 @pytest.mark.parametrize("text", ["0", "-0", "12", "-0.00", "1.250", "007", "1.", ".5", "+3", "1e3", "1E-2", " 4 ",
                                   "٣", "1_000", "0.0000000000000000000000000000001", "12345678901234567890123456789.5"])
 def test_number_shortcut_reads_like_decimal(text: str):
