@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from lxml import etree
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from importers.erp_values import NumberFormat, ValueBuilder, ValueRule, partial_product, refusal
 from importers.xml_safety import open_for_xml, safe_iterparse
@@ -32,34 +32,68 @@ from pim.values import ValueProblem
 MAPS = Path(__file__).parent / "maps"
 
 
+def _xpath(text: str) -> str:
+    """An XPath lxml compiles and can evaluate (its namespace prefixes are checked with the map's namespaces)."""
+    if not text.strip():
+        raise ValueError("an empty path selects nothing; give the XPath or leave the field out")
+    try:
+        etree.XPath(text)
+    except (etree.XPathError, ValueError) as exc:
+        raise ValueError(f"'{text}' is not an XPath: {exc}") from None
+    return text
+
+
+XPath = Annotated[str, AfterValidator(_xpath)]
+#: An element's local name (the record and control elements are found by it, in any namespace).
+LocalName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
+
+
 class XPathRule(ValueRule):
-    path: str = Field(description="XPath relative to the record element; the first match's text is the value.")
-    amount_path: str | None = Field(default=None, description="Price collections: `path` selects one element per "
-                                    "price, this path (relative to it) its amount…")
-    currency_path: str | None = Field(default=None, description="…and this one its currency.")
+    path: XPath = Field(description="XPath relative to the record element; the first match's text is the value.")
+    amount_path: XPath | None = Field(default=None, description="Price collections: `path` selects one element per "
+                                      "price, this path (relative to it) its amount…")
+    currency_path: XPath | None = Field(default=None, description="…and this one its currency.")
+    unit_from: XPath | None = Field(default=None, description="XPath of the unit's code, relative to the record.")
 
 
 class StockRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(description="Elements holding one warehouse's stock, relative to the record.")
-    warehouse: str
-    quantity: str
-    atp: str | None = None
+    path: XPath = Field(description="Elements holding one warehouse's stock, relative to the record.")
+    warehouse: XPath
+    quantity: XPath
+    atp: XPath | None = None
 
 
 class ErpXmlMap(SourceProfile, NumberFormat):
     """Where one product is (`record`) and where each of its values sits inside it."""
 
     source: str = "erp"
-    record: str = Field(description="Local name of the element that holds one product, e.g. E1MARAM.")
-    sku: str = Field(description="XPath of the SKU inside the record, e.g. MATNR.")
+    record: LocalName = Field(description="Local name of the element that holds one product, e.g. E1MARAM.")
+    sku: XPath = Field(description="XPath of the SKU inside the record, e.g. MATNR.")
     strip_leading_zeros: bool = Field(default=False, description="SAP pads numeric material numbers to 18 digits.")
-    control: str | None = Field(default=None, description="Local name of a header element with CREDAT/CRETIM.")
+    control: LocalName | None = Field(default=None, description="Local name of a header element with CREDAT/CRETIM.")
     family: str | None = None
-    namespaces: dict[str, str] = {}
+    namespaces: dict[LocalName, str] = {}
     values: list[XPathRule] = []
     stock: StockRule | None = None
+
+    @model_validator(mode="after")
+    def _prefixes_declared(self) -> "ErpXmlMap":
+        """Each path evaluates with the map's namespaces (an undeclared prefix fails only on evaluation)."""
+        probe = etree.Element("probe")
+        paths = [("sku", self.sku)] + [(f"values.{n}.{f}", getattr(r, f)) for n, r in enumerate(self.values)
+                                       for f in ("path", "amount_path", "currency_path", "unit_from")]
+        if self.stock:
+            paths += [(f"stock.{f}", getattr(self.stock, f)) for f in ("path", "warehouse", "quantity", "atp")]
+        for where, path in paths:
+            if path:
+                try:
+                    etree.XPath(path, namespaces=self.namespaces or None)(probe)
+                except (etree.XPathError, ValueError, TypeError) as exc:
+                    raise ValueError(f"{where} '{path}' does not evaluate: {exc} (namespaces: "
+                                     f"{self.namespaces or 'none'})") from None
+        return self
 
 
 def load_xml_map(path: Path | None) -> ErpXmlMap:

@@ -67,7 +67,7 @@ class Precedence(BaseModel):
     def load(cls, path: Path) -> "Precedence":
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: undecodable, or a NUL in the path
             raise InputError(f"cannot read the precedence file: {exc}", file=str(path)) from exc
         try:
             return cls.model_validate(data)

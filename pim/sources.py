@@ -49,6 +49,8 @@ def load_profile(model: type[P], path: Path) -> P:
         raise InputError(f"cannot read the profile: {exc.strerror}", file=str(path)) from exc
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InputError(f"the profile is not valid YAML: {exc}", file=str(path)) from exc
+    except ValueError as exc:  # a NUL in the path
+        raise InputError(f"cannot read the profile: {exc}", file=repr(str(path))) from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -104,3 +104,24 @@ def test_broken_xml_gets_a_clear_message(seeded: Store, tmp_path: Path, content:
     with pytest.raises(InputError, match=message):
         import_erp_xml(path, seeded, matmas())
     assert seeded.jobs()[0]["status"] == "failed"
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    ({"sku": ""}, "sku", "an empty path selects nothing"),  # was 'NoneType' object is not callable mid-import
+    ({"values": [{"path": "E1MAKTM[", "to": "name:en_US"}]}, "values.0.path", "is not an XPath"),
+    ({"values": [{"path": "x:MAKTX", "to": "name:en_US"}]}, "", "values.0.path 'x:MAKTX' does not evaluate"),
+    ({"record": ""}, "record", "should match pattern"),  # was lxml's 'Empty tag name'
+    ({"control": "EDI DC40"}, "control", "should match pattern"),
+    ({"stock": {"path": "E1MARDM", "warehouse": "LGORT", "quantity": ""}}, "stock.quantity", "empty path"),
+])
+def test_an_xml_map_whose_paths_cannot_work_is_refused_when_it_loads(tmp_path: Path, change: dict, field: str,
+                                                                     words: str) -> None:
+    """Found by fuzzing the maps: these loaded, then failed the first file with a traceback."""
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).parents[1] / "importers" / "maps" / "sap_matmas.yaml").read_text())
+    path = tmp_path / "map.yaml"
+    path.write_text(yaml.safe_dump({**data, **change}))
+    with pytest.raises(InputError) as err:
+        load_xml_map(path)
+    assert err.value.field == field and words in str(err.value)
