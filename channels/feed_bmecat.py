@@ -9,7 +9,6 @@ dropped); the fixed parts of a product (feature names, currency, units) are esca
 from __future__ import annotations
 
 import mimetypes
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from lxml import etree
 
 from channels.feed_row import Projector, decimal_text
+from channels.xml_chars import xml_chars
 from pim.feeds import FeedItem, FeedPlan
 from pim.structure import AttributeType
 
@@ -31,9 +31,6 @@ _AS_IS = frozenset({AttributeType.identifier, AttributeType.text, AttributeType.
 _TRANSACTION = {"full": "T_NEW_CATALOG", "delta_products": "T_UPDATE_PRODUCTS", "delta_prices": "T_UPDATE_PRICES"}
 
 
-_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
 def xml_text(text: str) -> str:
     """Text content as XML: & < > escaped, CR kept as a reference (a parser would turn a raw one into LF),
     and characters XML 1.0 cannot carry dropped (lxml refused them; a feed must not fail on one bad value)."""
@@ -45,9 +42,7 @@ def xml_text(text: str) -> str:
         text = text.replace(">", "&gt;")
     if "\r" in text:
         text = text.replace("\r", "&#13;")
-    if not text.isprintable() and _INVALID_XML.search(text):
-        text = _INVALID_XML.sub("", text)
-    return text
+    return xml_chars(text)
 
 
 def xml_attr(text: str) -> str:

@@ -110,7 +110,7 @@ class Projector:
         seq = getattr(item.product, "seq", None)
         if seq is None:
             return self.tail(item, escape)
-        cache = self.plan.shared.setdefault(self.view_key("cells", escape is not None), {})
+        cache = self.plan.shared.setdefault(self.view_key("cells", escape), {})  # rows escaped alike only
         hit = cache.get(item.product.identifier)
         if hit is not None and hit[0] == seq:
             return hit[1]
@@ -137,7 +137,7 @@ class Projector:
 
     def _memo(self, render: Callable[[Any], list[str]], value: Any, escape: Callable[[str], str] | None) -> list[str]:
         memo = self.__dict__.setdefault("_cells_memo", {})
-        key = (render.__name__, value, escape is not None)
+        key = (render.__name__, value, escape)
         found = memo.get(key)
         if found is None:
             found = render(value)

@@ -7,7 +7,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from channels.feed_row import Projector, escape_formula
+from channels.xml_chars import xml_chars
 from pim.feeds import FeedItem, FeedPlan
+
+
+def _cell(text: str) -> str:
+    """A cell's text escaped like CSV, without the characters XLSX (XML) cannot carry: openpyxl refused them,
+    failing the customer's feed on one value."""
+    return xml_chars(escape_formula(text))
 
 
 class XlsxFeedRenderer:
@@ -24,7 +31,7 @@ class XlsxFeedRenderer:
         ws.append(proj.header())
         rows = 0
         for item in items:
-            ws.append(proj.cells(item, escape_formula))
+            ws.append(proj.cells(item, _cell))
             rows += 1
         wb.save(path)
         return rows

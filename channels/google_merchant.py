@@ -16,6 +16,7 @@ from channels.framework import ChannelCatalog, FieldMapper, catalog_for, convert
 from channels.google_merchant_targets import Target, feed_targets, shipping_weight_family
 from channels.localize import ValueResolver
 from channels.search import IMAGE_LINKS
+from channels.xml_chars import xml_chars
 from pim.errors import ConfigError
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
@@ -128,7 +129,7 @@ def _write_fields(xf: Any, fields: list[tuple[str, Any]]) -> None:
             if isinstance(value, list):
                 _write_fields(xf, value)
             else:
-                xf.write(value)
+                xf.write(xml_chars(value))
 
 
 def item_element(fields: list[tuple[str, Any]]) -> etree._Element:
@@ -144,12 +145,12 @@ def _sub_elements(parent: etree._Element, fields: list[tuple[str, Any]]) -> None
         if isinstance(value, list):
             _sub_elements(el, value)
         else:
-            el.text = value
+            el.text = xml_chars(value)
 
 
 def _text(tag: str, value: Any) -> etree._Element:
     el = etree.Element(tag)
-    el.text = str(value)
+    el.text = xml_chars(str(value))
     return el
 
 

@@ -113,3 +113,19 @@ def test_fields_and_locale_shape_the_columns(catalog, tmp_path: Path) -> None:
 def test_unknown_format_is_refused_by_the_schema() -> None:
     with pytest.raises(Exception, match="format"):
         contract(format="pdf")
+
+
+def test_control_characters_in_a_value_are_dropped_from_the_xlsx_feed_not_fatal(catalog, tmp_path: Path) -> None:
+    """A vertical tab or backspace in product text (kept by validation: it is the source's text) made openpyxl
+    refuse the cell, failing the customer's whole XLSX feed; the CSV feed keeps the text as it is."""
+    from openpyxl import load_workbook
+
+    t4 = catalog.get_product("T4")
+    catalog.upsert_products([t4.model_copy(update={"values": {**t4.values, "note": "line\x0bbreak\x08 here"}})])
+    b = build(catalog, tmp_path, format="xlsx")
+    rows = list(load_workbook(b.path, read_only=True).active.iter_rows(values_only=True))
+    note = dict(zip(rows[0], next(r for r in rows if r[0] == "T4")))["note"]
+    assert note == "linebreak here"
+    (tmp_path / "csv").mkdir()
+    csv_feed = build(catalog, tmp_path / "csv", csv={"delimiter": ";"})
+    assert "line\x0bbreak\x08 here" in csv_feed.path.read_text(encoding="utf-8")
