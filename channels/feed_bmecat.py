@@ -49,6 +49,17 @@ def xml_attr(text: str) -> str:
     return xml_text(text).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
 
 
+def _shown(text: str) -> bool:
+    """Whether `text` says anything once written: the schema's texts need a character, and one of only
+    whitespace or of characters XML cannot carry (dropped by xml_text) has none."""
+    return bool(text) and not text.isspace() and (text.isprintable() or bool(xml_chars(text).strip()))
+
+
+def _or_dash(text: str) -> str:
+    """A feature value, or "-" where it would be empty (FVALUE needs one)."""
+    return text if _shown(text) else "-"
+
+
 def _el(tag: str, text: str) -> str:
     return f"<{tag}>{xml_text(text)}</{tag}>"
 
@@ -160,10 +171,12 @@ class _ProductWriter:
         if v is None or v == "":
             return ""
         if slot[2] and type(v) is str:
-            return v
-        if isinstance(v, dict) and "amount" in v:
-            return str(v["amount"])
-        return self.proj.text(slot[1], v)
+            text = v
+        elif isinstance(v, dict) and "amount" in v:
+            text = str(v["amount"])
+        else:
+            text = self.proj.text(slot[1], v)
+        return text if _shown(text) else ""
 
     def product(self, item: FeedItem, mode: str | None) -> str:
         sku = item.product.identifier
@@ -175,7 +188,8 @@ class _ProductWriter:
                     '<PRODUCT_PRICE_DETAILS><PRODUCT_PRICE price_type="net_customer"/></PRODUCT_PRICE_DETAILS></PRODUCT>']
             return "".join(out)
         opts, values = self.opts, item.values
-        out += ["<PRODUCT_DETAILS>", _el("DESCRIPTION_SHORT", self.proj.label(item)[:150] or sku)]
+        label = self.proj.label(item)[:150]
+        out += ["<PRODUCT_DETAILS>", _el("DESCRIPTION_SHORT", label if _shown(label) else sku)]
         if long := self.value(values, "description"):
             out.append(_el("DESCRIPTION_LONG", long[:64000]))
         if gtin := self.value(values, opts.gtin_attribute):
@@ -225,13 +239,13 @@ class _ProductWriter:
     def _feature(self, attr: Any, opening: str, v: Any) -> str:
         proj = self.proj
         if attr.type == AttributeType.multi_select and isinstance(v, list):
-            inner = "".join(_el("FVALUE", proj.option_label(attr.code, str(o))[:60] or "-") for o in v)
+            inner = "".join(_el("FVALUE", _or_dash(proj.option_label(attr.code, str(o))[:60])) for o in v)
         elif attr.type == AttributeType.metric and isinstance(v, dict):
-            inner = _el("FVALUE", str(v.get("amount", ""))[:60] or "-")
+            inner = _el("FVALUE", _or_dash(str(v.get("amount", ""))[:60]))
             if v.get("unit"):
                 inner += _el("FUNIT", str(v["unit"])[:20])
         else:
-            inner = _el("FVALUE", proj.text(attr, v)[:60] or "-")
+            inner = _el("FVALUE", _or_dash(proj.text(attr, v)[:60]))
         return opening + inner + "</FEATURE>"
 
     def prices(self, item: FeedItem) -> str:

@@ -129,3 +129,18 @@ def test_control_characters_in_a_value_are_dropped_from_the_xlsx_feed_not_fatal(
     (tmp_path / "csv").mkdir()
     csv_feed = build(catalog, tmp_path / "csv", csv={"delimiter": ";"})
     assert "line\x0bbreak\x08 here" in csv_feed.path.read_text(encoding="utf-8")
+
+
+def test_bmecat_values_of_only_whitespace_or_control_characters_count_as_absent(catalog, tmp_path: Path) -> None:
+    """Found by fuzzing the feeds against the XSD: a class of '  ' wrote an empty REFERENCE_FEATURE_GROUP_ID and
+    a name of control characters an empty DESCRIPTION_SHORT, so the customer's BMEcat failed validation."""
+    t1 = catalog.get_product("T1")
+    catalog.upsert_products([t1.model_copy(update={"values": {
+        **t1.values, "eclass_class": "  ", "name:en_US": "\x0b\x08", "note": "\t", "description:en_US": " \x01 "}})])
+    b = build(catalog, tmp_path, format="bmecat")
+    doc = etree.parse(str(b.path))
+    xsd = etree.XMLSchema(etree.parse(str(BMECAT_DIR / "bmecat_2005_1.xsd")))
+    assert xsd.validate(doc), xsd.error_log
+    t1_el = next(p for p in doc.findall(".//b:PRODUCT", NS) if p.findtext("b:SUPPLIER_PID", namespaces=NS) == "T1")
+    assert t1_el.findtext(".//b:DESCRIPTION_SHORT", namespaces=NS) == "T1"  # the SKU stands in for no name
+    assert t1_el.find(".//b:REFERENCE_FEATURE_GROUP_ID", NS) is None and t1_el.find(".//b:DESCRIPTION_LONG", NS) is None
