@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+from functools import cache
 from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from channels.feed_row import escape_formula
@@ -144,3 +147,34 @@ def test_bmecat_values_of_only_whitespace_or_control_characters_count_as_absent(
     t1_el = next(p for p in doc.findall(".//b:PRODUCT", NS) if p.findtext("b:SUPPLIER_PID", namespaces=NS) == "T1")
     assert t1_el.findtext(".//b:DESCRIPTION_SHORT", namespaces=NS) == "T1"  # the SKU stands in for no name
     assert t1_el.find(".//b:REFERENCE_FEATURE_GROUP_ID", NS) is None and t1_el.find(".//b:DESCRIPTION_LONG", NS) is None
+
+
+AWKWARD = st.one_of(st.text(max_size=80), st.sampled_from(["", " ", "\t\r\n", "\x0b\x08", "]]>", "<b>&amp;</b>",
+                                                           "=HYPERLINK(\"x\")", "x" * 300, "\u202e\u200b"]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.fixed_dictionaries({}, optional={k: AWKWARD for k in ("name:en_US", "description:en_US", "note",
+                                                                        "eclass_class", "ean")}))
+def test_bmecat_feed_stays_valid_whatever_the_texts(catalog, tmp_path_factory, texts: dict) -> None:
+    """Any text a product may hold (validation keeps it as the source's text) gives a feed the XSD accepts."""
+    from pim.values import ValueProblem, normalize
+
+    structure = catalog.structure()
+    t1 = catalog.get_product("T1")
+    values = dict(t1.values)
+    for key, text in texts.items():
+        try:
+            kept = normalize(structure.attributes[key.split(":")[0]], text)
+        except ValueProblem:
+            continue
+        values.pop(key, None) if kept is None else values.__setitem__(key, kept)
+    catalog.upsert_products([t1.model_copy(update={"values": values})])
+    out = tmp_path_factory.mktemp("feed")
+    b = build_feed(catalog, store_contract(catalog, format="bmecat"), out_dir(out))
+    assert bmecat_xsd().validate(etree.parse(str(b.path))), bmecat_xsd().error_log
+
+
+@cache
+def bmecat_xsd() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(BMECAT_DIR / "bmecat_2005_1.xsd")))
