@@ -264,3 +264,21 @@ def test_the_api_picks_a_claim_and_lists_it_pinned(supplier_store: Store, tmp_pa
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "path.assoc_type"
     assert client.post("/api/v1/products/nope/associations/ACCESSORY", json={"source": SUPPLIER},
                        headers=headers["editor"]).status_code == 404
+
+
+def test_a_choice_that_changes_only_the_quantities_is_in_the_history(supplier_store: Store) -> None:  # noqa: F811
+    """The history compared association targets as text without their quantities: a pick that changed only
+    how many of a target (the content team's 1 against the supplier's 2) wrote no row."""
+    from pim.product import Product
+    from pim.web.editing import choice_logged, history
+
+    def packed(qty: int) -> Product:
+        return Product(identifier="a", family="electrical",
+                       associations={"ACCESSORY": Association(products=["b", "c"], quantities={"b": qty})})
+
+    supplier_store.upsert_products([packed(1)])
+    with choice_logged(supplier_store, "a", "association ACCESSORY", "ed", SUPPLIER):
+        supplier_store.upsert_products([packed(2)])
+    with choice_logged(supplier_store, "a", "association ACCESSORY", "ed", SUPPLIER):
+        supplier_store.upsert_products([packed(2)])  # the same again: no row
+    assert [(h["old"], h["new"]) for h in history(supplier_store, "a")] == [("b ×1, c", "b ×2, c")]

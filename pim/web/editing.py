@@ -253,7 +253,7 @@ ASSOCIATION_KEY = "association "
 
 def shown(store: Store, target: str, value_key: str) -> Any:
     """What a product (or `model:<code>`) shows for a value key, or for `association <TYPE>` the targets of
-    that association as one line of text; None when it shows nothing."""
+    that association (with their quantities: `b ×2`) as one line of text; None when it shows nothing."""
     from pim.merge import MODEL_KEY
 
     record: Any = (store.get_model(target[len(MODEL_KEY):]) if target.startswith(MODEL_KEY)
@@ -265,7 +265,9 @@ def shown(store: Store, target: str, value_key: str) -> Any:
     assoc = record.associations.get(value_key[len(ASSOCIATION_KEY):])
     if assoc is None:
         return None
-    return ", ".join([*assoc.products, *(f"model {m}" for m in assoc.product_models),
+    counted = assoc.quantities
+    return ", ".join([*(f"{p} ×{counted[p]}" if p in counted else p for p in assoc.products),
+                      *(f"model {m}" + (f" ×{counted[m]}" if m in counted else "") for m in assoc.product_models),
                       *(f"group {g}" for g in assoc.groups)]) or None
 
 
