@@ -32,7 +32,7 @@ from importers.workbook import text_rows
 from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
 from pim.errors import InputError
-from pim.importing import ImportCounts, Parsed, Rejected, run_import
+from pim.importing import ImportCounts, Parsed, Rejected, nul_at, run_import
 from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
 from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text
 from pim.spreadsheet import unescape_formula
@@ -191,6 +191,10 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
             return Rejected(f"not valid JSON: {exc}", name, number, None, {"line": raw[:2000]})
     if not isinstance(raw, dict):
         return Rejected("a record must be a JSON object", name, number, None, {"value": raw})
+    if (where := nul_at(raw)) is not None:
+        key = raw.get(mapper.p.sku_field) or raw.get(mapper.p.model_field)
+        return Rejected(f"'{where}' holds a NUL character (U+0000), which no database stores; remove it and re-import",
+                        name, number, where, raw, str(key).replace("\x00", "") if key else None)
     prov = trusted_provenance(source, f"{name}:{number}", stamp)
     try:
         return Parsed(mapper.record(raw, prov), name, number, raw)

@@ -91,10 +91,21 @@ class CsvRows:
                         yield Rejected(f"the row has {len(cells)} cells, the header has {width} (truncated "
                                        "row or wrong delimiter)", self.name, line, None, raw, _key(cells, self))
                         continue
+                    if "\x00" in "".join(cells):
+                        yield nul_row(self.name, line, self.header, cells, _key(cells, self))
+                        continue
                     yield line, cells
             except csv.Error as exc:
                 raise InputError(f"broken CSV: {exc}", file=self.name, line=reader.line_num,
                                  hint="an unterminated quote or a NUL byte; fix the file and re-run") from None
+
+
+def nul_row(name: str, line: int, header: list[str], cells: list[str], key: str | None) -> Rejected:
+    """A row holding U+0000, rejected as read: no database stores the character, and PostgreSQL refuses even
+    a lookup with it (a SKU, a supplier id, a customer code)."""
+    column = next(h for h, c in zip(header, cells) if "\x00" in c)
+    return Rejected(f"column '{column}' holds a NUL character (U+0000), which no database stores; remove it and "
+                    "re-import", name, line, column, dict(zip(header, cells)), key and key.replace("\x00", ""))
 
 
 def _key(cells: list[str], rows: CsvRows) -> str | None:

@@ -94,6 +94,26 @@ def import_batches(items: Iterable[Parsed | Rejected], size: int) -> Iterator[li
         yield chunk
 
 
+def nul_at(data: Any, path: str = "") -> str | None:
+    """Where a parsed JSON record holds U+0000 (a key or text at any depth), or None. No database stores the
+    character and PostgreSQL refuses even a lookup with it, so importers reject such a record as they read it
+    (a CSV row holding one too: importers.erp_csv.nul_row)."""
+    if isinstance(data, str):
+        return path or "record" if "\x00" in data else None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return here
+            if (found := nul_at(value, here)) is not None:
+                return found
+    elif isinstance(data, list):
+        for n, value in enumerate(data):
+            if (found := nul_at(value, f"{path}[{n}]")) is not None:
+                return found
+    return None
+
+
 def run_import(
     store: Store,
     source: str,

@@ -1,6 +1,7 @@
-"""A SKU or supplier id longer than the catalog keeps (255 characters) rejects its row with the reason, on both
-backends. Found by fuzzing the importers: four of them failed the whole import with pydantic's traceback, and
-on PostgreSQL the quarantine could not hold the rejected row's key."""
+"""A SKU or supplier id longer than the catalog keeps (255 characters), or a row holding U+0000, rejects its
+row with the reason, on both backends. Found by fuzzing the importers: four of them failed the whole import
+with pydantic's traceback, and on PostgreSQL the quarantine could not hold the rejected row's key, nor a
+lookup a NUL character."""
 
 from __future__ import annotations
 
@@ -104,3 +105,30 @@ def test_a_matmas_stock_segment_beyond_its_columns_rejects_its_idoc(store: Store
     reasons = [e["reason"] for e in store.quarantined(counts.job_id)]
     assert "150 characters; at most 100" in reasons[0] and "beyond what is kept" in reasons[1] and "255" in reasons[2]
     assert sorted(stock_for(store, ["1", "2", "3"])) == ["1"]  # a rejected IDoc adds no stock
+
+
+def _nul_rows(store: Store, tmp_path: Path) -> list[ImportCounts]:
+    from pim.jsonl import import_jsonl
+    from tests.test_content_import import DRILL, seeded, write_json
+    from tests.test_erp_csv import HEADER, MAP, ROWS, write
+
+    seeded.__wrapped__(store)  # type: ignore[attr-defined]  # the content tests' catalog: A1 and A2 from the ERP
+    erp = import_erp_csv(write(tmp_path / "erp.csv", [HEADER, ROWS[0], ROWS[1].replace("A2", "A\x002")]), store,
+                         ErpCsvMap(**MAP))
+    stock = import_erp_csv(write(tmp_path / "stock.csv", ["sku;lager;menge;stand", "A1;HH;1;2026-03-01T06:00:00",
+                                                          "A1;H\x00H;2;2026-03-01T06:00:00"]), store,
+                           ErpCsvMap(kind="stock", delimiter=";",
+                                     columns={"lager": "warehouse", "menge": "quantity", "stand": "updated_at"}))
+    content = import_content(write_json(tmp_path / "c.json", [DRILL, {**DRILL, "sku": "A\x002"}]), store, precedence=None)
+    native = tmp_path / "p.jsonl"
+    native.write_bytes(b'{"identifier": "B1", "values": {"sku": "B1"}}\n{"identifier": "B\\u00002", "values": {"sku": "B2"}}\n')
+    return [erp, stock, content, import_jsonl(native, store)]
+
+
+def test_a_row_holding_a_nul_character_is_rejected_as_read(store: Store, tmp_path: Path) -> None:
+    """Found by fuzzing on PostgreSQL: a SKU, supplier id or warehouse holding U+0000 failed the whole import there
+    (PostgreSQL refuses the character even in a lookup, before validation could reject the row)."""
+    for counts in _nul_rows(store, tmp_path):
+        assert (counts.read, counts.rejected) == (2, 1), counts
+        [entry] = store.quarantined(counts.job_id, severity="rejected")
+        assert "NUL character (U+0000)" in entry["reason"] and "\\u0000" in str(entry["raw"])  # kept, escaped
