@@ -15,7 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from importers.akeneo_structure import CsvFile, CsvRow, codes, flat_file
+from importers.erp_values import refusal
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import Parsed, Rejected
@@ -188,9 +191,13 @@ class RowReader:
         if bad:
             return self._reject(bad[1], file, row, bad[0], code)
         values, notes = self._values(plan, row, file, code)
-        record = ProductModel(code=code, family_variant=cells["family_variant"], parent=parent or None,
-                              categories=codes(cells.get("categories")), values=values,
-                              source=Provenance(source=SOURCE, ref=f"{file}:{row.line}", at=self.stamp))
+        try:
+            record = ProductModel(code=code, family_variant=cells["family_variant"], parent=parent or None,
+                                  categories=codes(cells.get("categories")), values=values,
+                                  source=Provenance(source=SOURCE, ref=f"{file}:{row.line}", at=self.stamp))
+        except ValidationError as exc:  # a code over its length, a family variant or category that is no code
+            where, reason = refusal(exc)
+            return self._reject(reason, file, row, where, code)
         problems = self.validator.check_model(record)
         if problems:
             return self._problems(plan, problems, file, row, code)
@@ -242,10 +249,14 @@ class RowReader:
             associations = self._associations(plan, cells)
         except ValueError as exc:
             return self._reject(exc.args[0], file, row, exc.args[1], identifier)
-        record = Product(identifier=identifier, family=cells.get("family") or self._family_of(parent),
-                         parent=parent or None, enabled=enabled != "0", categories=codes(cells.get("categories")),
-                         groups=codes(cells.get("groups")), values=values, associations=associations,
-                         source=Provenance(source=SOURCE, ref=f"{file}:{row.line}", at=self.stamp))
+        try:
+            record = Product(identifier=identifier, family=cells.get("family") or self._family_of(parent),
+                             parent=parent or None, enabled=enabled != "0", categories=codes(cells.get("categories")),
+                             groups=codes(cells.get("groups")), values=values, associations=associations,
+                             source=Provenance(source=SOURCE, ref=f"{file}:{row.line}", at=self.stamp))
+        except ValidationError as exc:  # an identifier over 255 characters, a family or category that is no code
+            where, reason = refusal(exc)
+            return self._reject(reason, file, row, identifier_attr if where == "identifier" else where, identifier)
         problems = self.validator.check_product(record)
         if problems:
             return self._problems(plan, problems, file, row, identifier)
@@ -296,7 +307,10 @@ class RowReader:
 
     def _media_exists(self, ref: str) -> bool:
         if ref not in self._media:
-            self._media[ref] = "://" in ref or (self.folder / ref).is_file()
+            try:
+                self._media[ref] = "://" in ref or (self.folder / ref).is_file()
+            except (OSError, ValueError):  # a name too long for the file system, a NUL: no such file
+                self._media[ref] = False
         return self._media[ref]
 
     def _associations(self, plan: ColumnPlan, cells: dict[str, str]) -> dict[str, Association]:

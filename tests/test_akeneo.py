@@ -365,3 +365,14 @@ def test_family_variant_resplit_while_models_use_it_stops_the_import(store: Stor
     [problem] = caught.value.problems
     assert (Path(problem.file).name, problem.line, problem.field) == ("family_variants.csv", 2, "family_variants.0.levels")
     assert store.structure().family_variants["shirt_size"].levels[0].axes == ["size"]
+
+
+def test_a_family_that_is_no_code_and_a_media_name_too_long_for_a_file_are_handled(store: Store, tmp_path: Path) -> None:
+    """Found by fuzzing the Akeneo import: a family cell of ' ' failed the whole import with pydantic's
+    traceback, and an image path longer than the file system's names (is_file's OSError) too."""
+    long_name = "files/" + "x" * 300 + ".jpg"
+    counts = import_akeneo(_export(tmp_path, f"A1;;1;b ad;;;One;;;;;;\nA2;;1;shirts;;;Two;;;;{long_name};;\n"), store)
+    [(file, line, column, reason)] = _rejects(store, counts["job_id"])
+    assert (file, line, column) == ("products.csv", 2, "family") and "should match pattern" in reason
+    [problem] = store.quarantined(counts["job_id"], severity="problem")
+    assert problem["record_key"] == "A2" and problem["reason"] == f"media file not found: {long_name}"
