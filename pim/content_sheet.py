@@ -96,12 +96,8 @@ class SheetFormat:
 
     @classmethod
     def of(cls, profile: Any) -> SheetFormat:
-        """The format a content profile reads; InputError for an encoding or delimiter no CSV can be written in."""
-        try:
-            codecs.lookup(profile.encoding)
-        except LookupError:
-            raise InputError(f"the profile's encoding '{profile.encoding}' is not one Python knows", field="encoding",
-                             hint="use utf-8, utf-8-sig, cp1252, latin-1 or utf-16") from None
+        """The format a content profile reads; InputError for a delimiter no CSV can be written in (its encoding
+        is a known codec: ContentProfile checks that when it loads, pim.sources.Encoding)."""
         if profile.delimiter in ('"', "\r", "\n"):
             raise InputError(f"the profile's delimiter {profile.delimiter!r} cannot separate CSV cells", field="delimiter",
                              hint="use , or ; (or a tab)")
