@@ -255,8 +255,8 @@ class RowReader:
                              groups=codes(cells.get("groups")), values=values, associations=associations,
                              source=Provenance(source=SOURCE, ref=f"{file}:{row.line}", at=self.stamp))
         except ValidationError as exc:  # an identifier over 255 characters, a family or category that is no code
-            where, reason = refusal(exc)
-            return self._reject(reason, file, row, identifier_attr if where == "identifier" else where, identifier)
+            where, reason = refusal(exc, identifier_attr)
+            return self._reject(reason, file, row, where, identifier)
         problems = self.validator.check_product(record)
         if problems:
             return self._problems(plan, problems, file, row, identifier)

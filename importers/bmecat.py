@@ -482,9 +482,8 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[
                 mapped = mapper.map(bp, header)
                 record = mapped.product
         except ValidationError as exc:  # the SKU (prefix + PID) over 255 characters
-            field, reason = refusal(exc)
-            yield Rejected(reason, str(path), bp.line, "SUPPLIER_PID" if field == "identifier" else field,
-                           {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
+            field, reason = refusal(exc, "SUPPLIER_PID")
+            yield Rejected(reason, str(path), bp.line, field, {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
             continue
         if bp.mode == "delete":
             if m.sku_from == "xref":

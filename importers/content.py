@@ -32,7 +32,7 @@ from importers.workbook import text_rows
 from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
 from pim.errors import InputError
-from pim.importing import ImportCounts, Parsed, Rejected, nul_at, run_import
+from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
 from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
 from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text
 from pim.spreadsheet import unescape_formula
@@ -192,18 +192,16 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
     if not isinstance(raw, dict):
         return Rejected("a record must be a JSON object", name, number, None, {"value": raw})
     if (where := nul_at(raw)) is not None:
-        key = raw.get(mapper.p.sku_field) or raw.get(mapper.p.model_field)
-        return Rejected(f"'{where}' holds a NUL character (U+0000), which no database stores; remove it and re-import",
-                        name, number, where, raw, str(key).replace("\x00", "") if key else None)
+        return nul_rejected(f"'{where}'", name, number, where, raw,
+                            raw.get(mapper.p.sku_field) or raw.get(mapper.p.model_field))
     prov = trusted_provenance(source, f"{name}:{number}", stamp)
     try:
         return Parsed(mapper.record(raw, prov), name, number, raw)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         key = raw.get(mapper.p.sku_field) or raw.get(mapper.p.model_field)
         if isinstance(exc, ValidationError):  # an identifier over 255 characters, a family that is no code
-            field, reason = refusal(exc)
-            return Rejected(reason, name, number, mapper.p.sku_field if field == "identifier" else field, raw,
-                            str(key) if key else None)
+            field, reason = refusal(exc, mapper.p.sku_field)
+            return Rejected(reason, name, number, field, raw, str(key) if key else None)
         if not isinstance(exc, ValueError):
             exc = ValueError(f"unexpected shape: {type(exc).__name__}: {exc}")
         return Rejected(str(exc).splitlines()[0][:500], name, number, None, raw, str(key) if key else None)

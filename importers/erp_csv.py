@@ -20,7 +20,7 @@ from importers.erp_values import (NumberFormat, Setter, ValueBuilder, ValueRule,
 from pim.catalog import Structure
 from pim.commerce import CompletePriceLists, PriceListEntry, StockLevel, put_price_list, put_stock
 from pim.errors import InputError
-from pim.importing import ImportCounts, Parsed, Rejected, run_import
+from pim.importing import ImportCounts, Parsed, Rejected, nul_rejected, run_import
 from pim.product import trusted_provenance
 from pim.sources import Encoding, RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
 from pim.store import Store
@@ -92,7 +92,7 @@ class CsvRows:
                                        "row or wrong delimiter)", self.name, line, None, raw, _key(cells, self))
                         continue
                     if "\x00" in "".join(cells):
-                        yield nul_row(self.name, line, self.header, cells, _key(cells, self))
+                        yield _nul_row(self.name, line, self.header, cells, _key(cells, self))
                         continue
                     yield line, cells
             except csv.Error as exc:
@@ -100,12 +100,11 @@ class CsvRows:
                                  hint="an unterminated quote or a NUL byte; fix the file and re-run") from None
 
 
-def nul_row(name: str, line: int, header: list[str], cells: list[str], key: str | None) -> Rejected:
+def _nul_row(name: str, line: int, header: list[str], cells: list[str], key: str | None) -> Rejected:
     """A row holding U+0000, rejected as read: no database stores the character, and PostgreSQL refuses even
     a lookup with it (a SKU, a supplier id, a customer code)."""
     column = next(h for h, c in zip(header, cells) if "\x00" in c)
-    return Rejected(f"column '{column}' holds a NUL character (U+0000), which no database stores; remove it and "
-                    "re-import", name, line, column, dict(zip(header, cells)), key and key.replace("\x00", ""))
+    return nul_rejected(f"column '{column}'", name, line, column, dict(zip(header, cells)), key)
 
 
 def _key(cells: list[str], rows: CsvRows) -> str | None:
@@ -148,9 +147,8 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure) -> Iterator[Pa
         try:
             yield Parsed(partial_product(sku, values, prov, fields), name, line)
         except ValidationError as exc:  # an identifier over 255 characters, a family that is no code
-            field, reason = refusal(exc)
-            yield Rejected(reason, name, line, m.sku_column if field == "identifier" else field,
-                           dict(zip(rows.header, cells)), sku)
+            field, reason = refusal(exc, m.sku_column)
+            yield Rejected(reason, name, line, field, dict(zip(rows.header, cells)), sku)
 
 
 def _plan(header: list[str], m: ErpCsvMap, builder: ValueBuilder) -> list[tuple[int, str, Setter, int | None]]:

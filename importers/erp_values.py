@@ -223,14 +223,16 @@ def _field_setter(rule: ValueRule) -> Callable[[str | None, dict[str, Any]], Non
 _CODE = re.compile(r"[A-Za-z0-9_]{1,100}").fullmatch  # pim.structure.Code, as pydantic checks it
 
 
-def refusal(exc: ValidationError) -> tuple[str, str]:
+def refusal(exc: ValidationError, identifier_column: str | None = None) -> tuple[str, str]:
     """(field, reason) of a record the model refused (`partial_product` falls back to pydantic for an
-    identifier over 255 characters or a family that is no code): its first error, in one line."""
+    identifier over 255 characters or a family that is no code): its first error, in one line. The field is
+    the file's `identifier_column` where the identifier was refused (the reason still says `identifier`)."""
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first["loc"]) or "record"
     given = first.get("input")
     shown = f" (it has {len(given)})" if isinstance(given, str) and len(given) > 60 else ""
-    return field, f"{field}: {first['msg']}{shown}"
+    reason = f"{field}: {first['msg']}{shown}"
+    return (identifier_column if identifier_column and field == "identifier" else field), reason
 
 
 def partial_product(identifier: str, values: dict[str, Any], source: Provenance, fields: dict[str, Any]) -> Product:

@@ -291,8 +291,8 @@ def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, s
     try:
         record = partial_product(sku, values, prov, fields)
     except ValidationError as exc:  # an identifier over 255 characters, a family that is no code
-        field, reason = refusal(exc)
-        return Rejected(reason, name, line, m.sku if field == "identifier" else field, _raw(elem), sku)
+        field, reason = refusal(exc, m.sku)
+        return Rejected(reason, name, line, field, _raw(elem), sku)
     if c.stock:  # after the record: a refused record adds no stock
         try:
             stock.extend(_stock(elem, kids, sku, c, m, stamp))

@@ -124,8 +124,8 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure) -> Itera
         try:
             record = partial_product(pid, values, trusted_provenance(source, f"{name}:{line}", stamp), fields)
         except ValidationError as exc:  # a supplier id over 255 characters, a family that is no code
-            field, reason = refusal(exc)
-            yield Rejected(reason, name, line, m.pid_column if field == "identifier" else field, raw, pid)
+            field, reason = refusal(exc, m.pid_column)
+            yield Rejected(reason, name, line, field, raw, pid)
             continue
         record.identifier = ""  # unknown until match_skus looks the pid and GTIN up
         gtin = raw.get(m.gtin_column or "", "").strip() or None

@@ -97,7 +97,7 @@ def import_batches(items: Iterable[Parsed | Rejected], size: int) -> Iterator[li
 def nul_at(data: Any, path: str = "") -> str | None:
     """Where a parsed JSON record holds U+0000 (a key or text at any depth), or None. No database stores the
     character and PostgreSQL refuses even a lookup with it, so importers reject such a record as they read it
-    (a CSV row holding one too: importers.erp_csv.nul_row)."""
+    (`nul_rejected`; a CSV row holding one too)."""
     if isinstance(data, str):
         return path or "record" if "\x00" in data else None
     if isinstance(data, dict):
@@ -112,6 +112,13 @@ def nul_at(data: Any, path: str = "") -> str | None:
             if (found := nul_at(value, f"{path}[{n}]")) is not None:
                 return found
     return None
+
+
+def nul_rejected(what: str, file: str, line: int | None, field: str, raw: dict[str, Any], key: Any) -> Rejected:
+    """The rejection of a row or record holding U+0000 (`what`: where, as the reason names it); its key is
+    kept without the character, so the quarantine can hold it."""
+    return Rejected(f"{what} holds a NUL character (U+0000), which no database stores; remove it and re-import",
+                    file, line, field, raw, str(key).replace("\x00", "") if key else None)
 
 
 def run_import(

@@ -13,7 +13,7 @@ import orjson
 from pydantic import ValidationError
 
 from pim.errors import InputError
-from pim.importing import ImportCounts, Parsed, Rejected, nul_at, run_import
+from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
 from pim.product import Association, Product, ProductModel, Provenance
 from pim.store import Store
 
@@ -43,9 +43,7 @@ def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes |
                 yield Rejected("a line must be a JSON object", name, number, None, {"line": data})
                 continue
             if b"\\u0000" in line and (where := nul_at(data)) is not None:  # JSON writes U+0000 escaped
-                key = data.get("identifier") or data.get("code")
-                yield Rejected(f"'{where}' holds a NUL character (U+0000), which no database stores; remove it "
-                               "and re-import", name, number, where, data, str(key).replace("\x00", "") if key else None)
+                yield nul_rejected(f"'{where}'", name, number, where, data, data.get("identifier") or data.get("code"))
                 continue
             kind = data.get("kind", "product")
             try:
