@@ -5,7 +5,7 @@ values, languages, price type and reference types."""
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
@@ -453,10 +453,11 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[dict[str, Any]],
+def parse_items(path: Path, m: BmecatMap, structure: Structure,
                 header: BmecatHeader | None = None) -> Iterator[SourceItem | Rejected]:
     """Products as SourceItems keyed by supplier PID and GTIN (the SKU is found later); unreadable ones Rejected.
-    Per-value problems travel in `raw["_problems"]` until the SKU is known. A `PRODUCT mode="delete"` is an
+    Per-value problems travel in `raw["_problems"]` until the SKU is known, tier prices as the item's `extras`
+    (given the SKU by `_finish`; written only when the product is taken in). A `PRODUCT mode="delete"` is an
     empty record marked `raw["mode"] = "delete"` (`_finish` turns it into the supplier's withdrawal)."""
     header = header if header is not None else BmecatHeader()
     mapper = BmecatMapper(m, structure, str(path))
@@ -493,9 +494,8 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, tiers_out: list[
             continue
         if m.sku_from == "xref":
             record.identifier = ""
-        tiers_out.extend(mapped.tiers)
         raw = {"supplier_pid": bp.supplier_pid, "transaction": bp.transaction, "_problems": mapped.problems}
-        yield SourceItem(record, str(path), bp.line, raw, pid=bp.supplier_pid, gtin=bp.ean)
+        yield SourceItem(record, str(path), bp.line, raw, pid=bp.supplier_pid, gtin=bp.ean, extras=mapped.tiers)
 
 
 def _is_delete(item: object) -> bool:
@@ -545,19 +545,16 @@ def _families(store: Store, skus: list[str]) -> dict[str, str | None]:
 
 
 def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path: Path,
-            tiers: list[dict[str, Any]], put_tiers: Callable[[list[dict[str, Any]]], None],
             refs: References | None = None, deletes: Deletes | None = None) -> Iterator[Parsed | Rejected]:
     """After SKU matching: give new products the map's family (existing ones keep theirs), turn the collected
-    value problems into quarantine notes under the SKU, translate reference targets to SKUs (`refs`), turn
-    deletes into withdrawals (`deletes`), and hand each batch's tier prices to `put_tiers` under their SKUs
-    (so memory stays flat in the file's size)."""
+    value problems into quarantine notes under the SKU, give each product's tier prices its SKU, translate
+    reference targets to SKUs (`refs`) and turn deletes into withdrawals (`deletes`)."""
     source = f"supplier:{m.supplier}"
     refs = refs or References(store, source, m.sku_from, m.sku_prefix)
     deletes = deletes or Deletes()
     for chunk in batched(items, store.batch_size):
         ids = [i.record.identifier for i in chunk if isinstance(i, Parsed)]
         known = _families(store, ids) if ids else {}
-        pid_to_sku: dict[str, str] = {}
         withdrawn = [i for i in chunk if isinstance(i, Parsed) and _is_delete(i) and i.record.identifier in known]
         if withdrawn:
             _withdrawal(store, source, withdrawn)  # type: ignore[arg-type]
@@ -579,7 +576,8 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
                 item.raw = raw
                 yield item
                 continue
-            pid_to_sku[raw.get("supplier_pid", "")] = rec.identifier
+            for tier in item.extras:
+                tier["sku"] = rec.identifier
             refs.note(raw.get("supplier_pid", ""), rec.identifier)
             if rec.identifier not in known and rec.family is None:
                 rec.family = m.family
@@ -593,15 +591,6 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             done.append(item)  # type: ignore[arg-type]
         refs.translate(done)
         yield from done
-        # a product's tiers were collected when it was parsed, so this chunk's are all in `tiers` by now; the
-        # rest belong to products parsed ahead (next chunk) or rejected ones (written under their PID at the end)
-        ready = [t for t in tiers if t["sku"] in pid_to_sku]
-        tiers[:] = [t for t in tiers if t["sku"] not in pid_to_sku]
-        for tier in ready:
-            tier["sku"] = pid_to_sku[tier["sku"]]
-        put_tiers(ready)
-    put_tiers(tiers[:])
-    tiers.clear()
 
 
 def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precedence | None = None,
@@ -613,26 +602,26 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     the follow-ups run: reference targets that resolved only then, and the catalog group assignments
     (importers/bmecat_links.py, importers/bmecat_groups.py). The job is finished once, after them, with
     every count."""
-    from pim.commerce import CompletePriceLists, put_price_list
+    from pim.commerce import CompletePriceLists, put_price_list_in
 
     source = f"supplier:{m.supplier}"
-    tiers: list[dict[str, Any]] = []
     written = 0
     header = BmecatHeader()
     lists: dict[str, Any] = {"open": None}
     cleanup = ExitStack()  # a complete tier list left unfinished (the import failed) removes nothing
 
-    def put_tiers(batch: list[dict[str, Any]]) -> None:
+    def put_tiers(conn: Connection, batch: list[dict[str, Any]]) -> None:
+        """The tier prices of a batch's products taken in, in the batch's transaction."""
         nonlocal written
-        if not (m.tier_price_list and batch):
+        if not m.tier_price_list:
             return
         entries = [PriceListEntry(customer=m.tier_price_list, source=source, **t) for t in batch]
         if header.transaction == "new_catalog":
             if lists["open"] is None:
-                lists["open"] = cleanup.enter_context(CompletePriceLists(store))
-            written += lists["open"].put(store, entries)
+                lists["open"] = cleanup.enter_context(CompletePriceLists(store, conn))
+            written += lists["open"].put_in(conn, entries)
         else:
-            written += put_price_list(store, entries)
+            written += put_price_list_in(store, conn, entries)
 
     placer = early = None
     if m.catalog_groups is not None:
@@ -647,23 +636,27 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
               else merger_for(m, map_dir)).bind(structure)  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
     refs = References(store, source, m.sku_from, m.sku_prefix, salt=merger.salt)
     deletes = Deletes()
-    parsed = _known_deletes(store, source, parse_items(path, m, structure, tiers, header), deletes)
+    parsed = _known_deletes(store, source, parse_items(path, m, structure, header), deletes)
     matched = match_skus(store, source, parsed, gtin_attribute=m.fields.get("ean", "ean"), unmatched=m.unmatched)
-    items = _finish(matched, store, m, path, tiers, put_tiers, refs, deletes)
+    items = _finish(matched, store, m, path, refs, deletes)
 
     def after_pass(counts: ImportCounts) -> None:
         if written:
             counts.extra["tier_prices"] = written
+        if lists["open"] is None and m.tier_price_list and header.transaction == "new_catalog":
+            lists["open"] = cleanup.enter_context(CompletePriceLists(store))  # no tier taken in: none to keep
         if lists["open"] is not None:
-            counts.extra["tier_prices_removed"] = lists["open"].close(
+            removed = lists["open"].close(
                 counts.job_id, counts.rejected, file=path, source=source,
                 nothing_removed=f"T_NEW_CATALOG: no tier price of '{m.tier_price_list}' was removed", rows="product(s)")
+            if written or removed:
+                counts.extra["tier_prices_removed"] = removed
         _followups(store, m, path, header, refs, deletes, merger.precedence, counts, placer,
                    set(early.groups) if early is not None else set())
 
     with cleanup:
         return run_import(store, source, items, structure=structure, label=str(path), merge=merger,
-                          before_finish=after_pass)
+                          before_finish=after_pass, extras=put_tiers)
 
 
 def _group_system(path: Path) -> BmecatHeader:

@@ -17,11 +17,12 @@ from typing import Annotated, Any
 
 from lxml import etree
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import Connection
 
 from importers.erp_values import NumberFormat, ValueBuilder, ValueRule, partial_product, refusal
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.catalog import Structure
-from pim.commerce import NUMERIC_LIMIT, StockLevel, put_stock
+from pim.commerce import NUMERIC_LIMIT, StockLevel, put_stock_in
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import trusted_model, trusted_provenance
@@ -195,8 +196,8 @@ def _text(found: Any) -> str | None:
     return str(found)
 
 
-def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure, stock: list[StockLevel]) -> Iterator[Parsed | Rejected]:
-    """Partial product records; stock levels are appended to `stock` for the caller to write."""
+def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure) -> Iterator[Parsed | Rejected]:
+    """Partial product records, each with its stock levels as `extras` (written only when it is taken in)."""
     name = path.name
     compiled = _Compiled(m, ValueBuilder(structure, m))
     ident_attr = structure.identifier_attribute
@@ -209,7 +210,7 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure, stock: list[Sto
             if tag[tag.rfind("}") + 1:] == m.control:
                 stamp = _control_stamp(elem, seen) or stamp
                 continue
-            yield _record(elem, m, compiled, ident_attr, name, stamp, stock)
+            yield _record(elem, m, compiled, ident_attr, name, stamp)
             _release(elem)
 
 
@@ -264,8 +265,7 @@ def _parse_stamp(text: str) -> datetime | bool:
         return False
 
 
-def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, stamp: datetime,
-            stock: list[StockLevel]) -> Parsed | Rejected:
+def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, stamp: datetime) -> Parsed | Rejected:
     line = elem.sourceline
     kids = _children(elem)
     sku = (c.sku(elem, kids) or "").strip()
@@ -293,12 +293,13 @@ def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, s
     except ValidationError as exc:  # an identifier over 255 characters, a family that is no code
         field, reason = refusal(exc, m.sku)
         return Rejected(reason, name, line, field, _raw(elem), sku)
-    if c.stock:  # after the record: a refused record adds no stock
+    levels: list[StockLevel] = []
+    if c.stock:
         try:
-            stock.extend(_stock(elem, kids, sku, c, m, stamp))
+            levels = _stock(elem, kids, sku, c, m, stamp)
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, m.stock.path if m.stock else None, _raw(elem), sku)
-    return Parsed(record, name, line)
+    return Parsed(record, name, line, extras=levels)
 
 
 def _stock(elem: Any, kids: Children, sku: str, c: _Compiled, m: ErpXmlMap, stamp: datetime) -> list[StockLevel]:
@@ -338,21 +339,14 @@ def _raw(elem: Any) -> dict[str, Any]:
 def import_erp_xml(path: Path, store: Store, m: ErpXmlMap, *, map_dir: Path | None = None,
                    precedence: Path | None = None) -> ImportCounts:
     structure = store.structure()
-    stock: list[StockLevel] = []
     written = 0
 
-    def items() -> Iterator[Parsed | Rejected]:
+    def put(conn: Connection, levels: list[StockLevel]) -> None:
         nonlocal written
-        for item in read_erp_xml(path, m, structure, stock):
-            yield item
-            if len(stock) >= store.batch_size:
-                written += put_stock(store, stock)
-                stock.clear()
+        written += put_stock_in(store, conn, levels)
 
-    counts = run_import(store, m.source, items(), structure=structure, label=f"erp-xml:{path}",
-                        merge=merger_for(m, map_dir, precedence))
-    if stock:
-        written += put_stock(store, stock)
+    counts = run_import(store, m.source, read_erp_xml(path, m, structure), structure=structure,
+                        label=f"erp-xml:{path}", merge=merger_for(m, map_dir, precedence), extras=put)
     counts.extra["stock_levels"] = written
     return counts
 

@@ -120,11 +120,11 @@ def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> int:
     already stored is left alone, so `updated_at` says when a price last changed: delta feeds send only
     changed prices, and re-importing an unchanged file writes nothing."""
     with store.begin() as conn:
-        return _put_price_list_in(store, conn, entries)
+        return put_price_list_in(store, conn, entries)
 
 
-def _put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceListEntry],
-                       seen: str | None = None) -> int:
+def put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceListEntry],
+                      seen: str | None = None) -> int:
     """put_price_list inside the caller's transaction; with `seen` (a run), each entry's key is also noted.
     A customer/SKU pair seen for the first time moves the `price_list_pairs` sequence: where no contract
     exists, the search index takes a product's customers from the price lists (channels.search)."""
@@ -165,12 +165,17 @@ class CompletePriceLists:
     the customers the run named that it did not hold. Customers the run never named keep all of theirs. Used as
     a context manager, a run left without `finish` (the import failed) removes nothing and forgets its notes."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, conn: Connection | None = None) -> None:
+        """`conn`: started inside the caller's transaction (an import's first batch)."""
         self.store = store
         self.run = uuid.uuid4().hex
         self.finished = False
-        with store.begin() as conn:  # notes a crashed run left behind
-            conn.execute(delete(SEEN).where(SEEN.c.noted_at < now() - timedelta(days=1)))
+        stale = delete(SEEN).where(SEEN.c.noted_at < now() - timedelta(days=1))  # notes a crashed run left behind
+        if conn is not None:
+            conn.execute(stale)
+        else:
+            with store.begin() as own:
+                own.execute(stale)
 
     def __enter__(self) -> "CompletePriceLists":
         return self
@@ -181,7 +186,11 @@ class CompletePriceLists:
 
     def put(self, store: Store, entries: list[PriceListEntry]) -> int:
         with store.begin() as conn:
-            return _put_price_list_in(store, conn, entries, seen=self.run)
+            return self.put_in(conn, entries)
+
+    def put_in(self, conn: Connection, entries: list[PriceListEntry]) -> int:
+        """`put` inside the caller's transaction."""
+        return put_price_list_in(self.store, conn, entries, seen=self.run)
 
     def finish(self, *, remove: bool) -> int:
         """Remove what the run did not hold (when `remove`) and forget the notes; returns the entries removed."""
@@ -291,27 +300,32 @@ def put_stock(store: Store, levels: Iterable[StockLevel]) -> int:
     warehouse is skipped (files and IDocs arrive out of order; the newest reading wins, and of equal times the
     later one). Products whose quantity or ATP actually changed get a new write sequence, so the search index
     and customer deltas send their new availability without a full rebuild."""
-    count = 0
     with store.begin() as conn:
-        for chunk in batched(levels, store.batch_size):
-            newest: dict[tuple[str, str], dict[str, Any]] = {}
-            for level in chunk:
-                row = level.model_dump()
-                key = (row["sku"], row["warehouse"])
-                if key not in newest or as_utc(row["updated_at"]) >= as_utc(newest[key]["updated_at"]):
-                    newest[key] = row
-            before = {(r.sku, r.warehouse): (Decimal(r.quantity), None if r.atp is None else Decimal(r.atp),
-                                             as_utc(r.updated_at))
-                      for r in conn.execute(select(STOCK.c.sku, STOCK.c.warehouse, STOCK.c.quantity, STOCK.c.atp,
-                                                   STOCK.c.updated_at)
-                                            .where(STOCK.c.sku.in_({sku for sku, _ in newest})))}
-            rows = [r for key, r in newest.items() if key not in before or as_utc(r["updated_at"]) >= before[key][2]]
-            changed = {r["sku"] for r in rows if before.get((r["sku"], r["warehouse"]), ())[:2] != (r["quantity"], r["atp"])}
-            if rows:
-                store.upsert_rows(conn, STOCK, rows, ["sku", "warehouse"])
-            if changed:
-                store.touch_products(conn, sorted(changed))
-            count += len(rows)
+        return put_stock_in(store, conn, levels)
+
+
+def put_stock_in(store: Store, conn: Connection, levels: Iterable[StockLevel]) -> int:
+    """put_stock inside the caller's transaction (an import writes a record's stock with the record)."""
+    count = 0
+    for chunk in batched(levels, store.batch_size):
+        newest: dict[tuple[str, str], dict[str, Any]] = {}
+        for level in chunk:
+            row = level.model_dump()
+            key = (row["sku"], row["warehouse"])
+            if key not in newest or as_utc(row["updated_at"]) >= as_utc(newest[key]["updated_at"]):
+                newest[key] = row
+        before = {(r.sku, r.warehouse): (Decimal(r.quantity), None if r.atp is None else Decimal(r.atp),
+                                         as_utc(r.updated_at))
+                  for r in conn.execute(select(STOCK.c.sku, STOCK.c.warehouse, STOCK.c.quantity, STOCK.c.atp,
+                                               STOCK.c.updated_at)
+                                        .where(STOCK.c.sku.in_({sku for sku, _ in newest})))}
+        rows = [r for key, r in newest.items() if key not in before or as_utc(r["updated_at"]) >= before[key][2]]
+        changed = {r["sku"] for r in rows if before.get((r["sku"], r["warehouse"]), ())[:2] != (r["quantity"], r["atp"])}
+        if rows:
+            store.upsert_rows(conn, STOCK, rows, ["sku", "warehouse"])
+        if changed:
+            store.touch_products(conn, sorted(changed))
+        count += len(rows)
     return count
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from pim import job_cancel
 from pim.catalog import Structure
 from pim.errors import InputError
@@ -27,6 +29,14 @@ class Parsed:
     #: Per-value issues that do not reject the record (severity "problem", e.g. a missing media file);
     #: quarantined only if the record is written, after older entries for it are closed.
     problems: list[QuarantineEntry] = field(default_factory=list)
+    #: Rows that stand beside a product record (an IDoc's stock levels, a BMEcat product's tier prices):
+    #: written by the import's `extras` writer in the transaction of the record's batch, and only when the
+    #: record is taken in (merged, or skipped as already merged), never for a rejected one.
+    extras: list[Any] = field(default_factory=list)
+
+
+#: Writes the `extras` of a batch's accepted records inside the batch's write transaction.
+ExtrasWriter = Callable[[Connection, list[Any]], None]
 
 
 @dataclass
@@ -133,6 +143,7 @@ def run_import(
     workers: int | None = None,
     executor: str | None = None,
     before_finish: Callable[[ImportCounts], None] | None = None,
+    extras: ExtrasWriter | None = None,
 ) -> ImportCounts:
     """Validate and write `items` batch by batch (one transaction each); rejects go to the quarantine.
     Re-running the same input changes nothing (content hashes) and closes quarantine entries that now pass.
@@ -142,7 +153,8 @@ def run_import(
     order; the result is the same as in-process (see `_run_fanned_out`). A cancel request on the job
     (pim.job_cancel) is honoured between batches: the job ends cancelled, committed batches kept.
     `before_finish` runs once every batch is written, before the job is finished (so it is finished once,
-    with what that work adds to the counts; an error there fails the job)."""
+    with what that work adds to the counts; an error there fails the job). `extras` writes the records'
+    `Parsed.extras` (see there)."""
     structure = structure or store.structure()
     validator = RecordValidator(structure)
     if merge is not None:
@@ -163,10 +175,10 @@ def run_import(
     try:
         with bulk_allocation():
             if workers > 1 and _can_fan_out(store, merge):
-                _run_fanned_out(store, source, items, validator, merge, counts, batch_done, workers, executor)
+                _run_fanned_out(store, source, items, validator, merge, counts, batch_done, workers, executor, extras)
             else:
                 for chunk in import_batches(items, store.batch_size):
-                    _write_batch(store, source, validator, chunk, counts, merge)
+                    _write_batch(store, source, validator, chunk, counts, merge, extras)
                     batch_done(len(chunk))
             if before_finish is not None:
                 before_finish(counts)
@@ -208,10 +220,13 @@ class PreparedBatch:
     #: identifier → the product seq this batch's merge relied on (None: absent), for a writer elsewhere
     relied: dict[str, int | None] = field(default_factory=dict)
     merged_records: int = 0  # records the merge took in (not rejected by it)
+    #: positions in the chunk of the product records taken in that carry `Parsed.extras`
+    accepted: list[int] = field(default_factory=list)
 
 
 def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], merge: Any = None) -> PreparedBatch:
     out = PreparedBatch()
+    whole = chunk
     if merge is not None and hasattr(merge, "drop_unchanged"):
         # records this source already merged, on products not written since: skip validation and merge
         kept, skipped = merge.drop_unchanged(store, source, chunk)
@@ -253,17 +268,31 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         failed = {r.identifier for r in out.plan.rejects}
         out.good_keys = [k for k in out.good_keys if k not in failed]
         out.products, out.models = [], []
+    if any(isinstance(item, Parsed) and item.extras for item in whole):
+        taken = set(out.good_keys)
+        out.accepted = [n for n, item in enumerate(whole) if isinstance(item, Parsed) and item.extras
+                        and isinstance(item.record, Product) and item.record.identifier in taken]
     return out
 
 
-def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts, *, check: bool = False) -> bool:
-    """Write a prepared batch. With `check`, a merged batch whose inputs were written since it was prepared
-    (elsewhere) is not written and False is returned: the caller prepares it again."""
+def _extras_of(chunk: list[Parsed | Rejected], batch: PreparedBatch, writer: ExtrasWriter | None) -> Callable[[Connection], None] | None:
+    """The batch's extras write (its accepted records' `Parsed.extras`), or None when there is none."""
+    if writer is None or not batch.accepted:
+        return None
+    rows = [row for n in batch.accepted for row in chunk[n].extras]  # type: ignore[union-attr]
+    return lambda conn: writer(conn, rows)
+
+
+def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts, *, check: bool = False,
+           also: Callable[[Connection], None] | None = None) -> bool:
+    """Write a prepared batch (`also`: its extras, in the same transaction). With `check`, a merged batch whose
+    inputs were written since it was prepared (elsewhere) is not written and False is returned: the caller
+    prepares it again."""
     merged = None
     if batch.plan is not None:
         from pim.merge import apply_plan
 
-        merged = apply_plan(store, batch.plan, relied=batch.relied if check else None)
+        merged = apply_plan(store, batch.plan, relied=batch.relied if check else None, also=also)
         if merged is None:
             return False
     counts.read += batch.read + batch.skipped
@@ -274,6 +303,9 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
             counts.created += result.created
             counts.updated += result.updated
             counts.unchanged += result.unchanged
+    if batch.plan is None and also is not None:  # whole records, or a batch skipped whole: extras on their own
+        with store.begin() as conn:
+            also(conn)
     counts.rejected += len(batch.rejects)
     store.quarantine(counts.job_id, batch.rejects)
     store.resolve_quarantine(source, batch.good_keys)
@@ -282,7 +314,7 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
 
 
 def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], counts: ImportCounts,
-                 merge: Any = None) -> None:
+                 merge: Any = None, extras: ExtrasWriter | None = None) -> None:
     """Prepare and write one batch; merged again when a product it read was written in between (another
     import, a person's edit in the web UI), so that write is merged with rather than overwritten."""
     from pim.merge import until_written
@@ -290,7 +322,8 @@ def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Pars
     tally = (merge.merged_records, merge.skipped_records) if hasattr(merge, "skipped_records") else None
 
     def attempt() -> bool | None:
-        if _apply(store, source, _prepare(store, source, v, chunk, merge), counts, check=True):
+        batch = _prepare(store, source, v, chunk, merge)
+        if _apply(store, source, batch, counts, check=True, also=_extras_of(chunk, batch, extras)):
             return True
         if tally is not None:  # the retry counts its records again
             merge.merged_records, merge.skipped_records = tally
@@ -310,7 +343,8 @@ def _can_fan_out(store: Store, merge: Any) -> bool:
 
 
 def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected], validator: RecordValidator, merge: Any,
-                    counts: ImportCounts, on_batch: Callable[[int], None] | None, workers: int, executor: str) -> None:
+                    counts: ImportCounts, on_batch: Callable[[int], None] | None, workers: int, executor: str,
+                    extras: ExtrasWriter | None = None) -> None:
     """Batches are validated and merged in worker processes (`_prepare_job`, each reading committed state)
     while this process writes them in file order. A batch is merged again here, on what is stored now, when
     what it was merged from changed after it was sent: a product it read was written since (another batch
@@ -330,8 +364,8 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
             future, chunk, ids, mark = pending.popleft()
             batch = future.result()
             overlap = any(ids & earlier for earlier in applied[mark:])
-            if overlap or not _apply(store, source, batch, counts, check=True):
-                _write_batch(store, source, validator, chunk, counts, merge)  # counts its own records
+            if overlap or not _apply(store, source, batch, counts, check=True, also=_extras_of(chunk, batch, extras)):
+                _write_batch(store, source, validator, chunk, counts, merge, extras)  # counts its own records
             else:
                 merge.merged_records += batch.merged_records
                 merge.skipped_records += batch.skipped

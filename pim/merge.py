@@ -721,13 +721,18 @@ class MergePlan:
     unchanged: int = 0
 
 
-def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] | None = None) -> UpsertCounts | None:
+def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] | None = None,
+               also: Callable[[Connection], None] | None = None) -> UpsertCounts | None:
     """Write a plan in one transaction: new products whole, stored ones from their changed keys, the side rows,
-    then the listeners (new products as `records`, rewritten ones as `deltas`). With `relied` (identifier →
-    seq the plan's inputs were read at, None = absent), nothing is written and None is returned when any of
-    those products was written since: the caller merges that batch again."""
+    then the listeners (new products as `records`, rewritten ones as `deltas`), then `also` (an import's rows
+    beside its records: stock, tier prices). With `relied` (identifier → seq the plan's inputs were read at,
+    None = absent), nothing is written and None is returned when any of those products was written since:
+    the caller merges that batch again."""
     counts = UpsertCounts(unchanged=plan.unchanged)
     if not plan.created and not plan.updates and not plan.side and not plan.models:
+        if also is not None:
+            with store.begin() as conn:
+                also(conn)
         return counts
     with store.begin() as conn:
         if relied:
@@ -753,6 +758,8 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
         if changed:
             store.notify(conn, changed, written or None, {i: None for i in written} if written else None,
                          plan.deltas or None)
+        if also is not None:
+            also(conn)
     counts.updated += len(plan.updates)
     return counts
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal, TypeVar
@@ -159,6 +159,7 @@ class SourceItem:
     raw: dict[str, Any] | None = None
     pid: str | None = None
     gtin: str | None = None
+    extras: list[Any] = field(default_factory=list)  # carried to the Parsed record (pim.importing.Parsed.extras)
 
 
 def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected], *, gtin_attribute: str = "ean",
@@ -202,7 +203,7 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
                 )
                 continue
             item.record.identifier = sku
-            yield Parsed(item.record, item.file, item.line, item.raw)
+            yield Parsed(item.record, item.file, item.line, item.raw, extras=item.extras)
         if learned:
             put_cross_references(store, source, learned, matched_by="gtin")
         if created:

@@ -222,6 +222,9 @@ def test_unmatched_products_are_quarantined_when_the_map_says_so(supplier_store:
     assert row["record_key"] == "r1" and "cross-reference" in row["reason"] and row["line"] == 4
     [warning] = supplier_store.quarantined(counts.job_id, severity="warning")  # a whole catalog, one product out
     assert "no tier price of 'purchase_weidmueller' was removed" in warning["reason"]
+    from pim.commerce import contract_tiers  # the quarantined product's tiers are not written (under its PID)
+
+    assert contract_tiers(supplier_store, "purchase_weidmueller", ["r1"], "EUR") == {}
 
 
 def test_tier_prices_follow_their_products_sku_batch_by_batch(supplier_store: Store, tmp_path: Path) -> None:
@@ -240,6 +243,24 @@ def test_tier_prices_follow_their_products_sku_batch_by_batch(supplier_store: St
     found = contract_tiers(supplier_store, "purchase_weidmueller", ["SKU-9", "r1", "p1", "p4"], "EUR")
     assert sorted(found) == ["SKU-9", "p1", "p4"]  # r1's tiers went to the product it matched by GTIN
     assert [str(t.min_qty) for t in found["SKU-9"]] == ["1.0000", "100.0000"]
+
+
+def test_tier_prices_of_a_product_the_merge_refuses_are_not_written(supplier_store: Store, tmp_path: Path) -> None:
+    """The merge refuses a matched product whose family does not carry a feature's attribute: its tier prices go
+    with it, while those of the next product in the same batch are written."""
+    from pim.commerce import contract_tiers
+
+    s = supplier_store.structure()
+    supplier_store.put_structures([("family", [s.families["electrical"].model_copy(
+        update={"code": "plain", "attributes": ["sku", "name", "ean"], "requirements": {}})])])
+    supplier_store.upsert_products([Product(identifier="SKU-9", family="plain", values={"sku": "SKU-9", "ean": "4032248855865"})])
+    other = PRODUCT.format(pid="p2").replace("4032248855865", "4006381333931")
+    counts = import_bmecat(_xml(tmp_path, "<T_UPDATE_PRODUCTS>" + PRODUCT.format(pid="r1") + other + "</T_UPDATE_PRODUCTS>"),
+                           supplier_store, load_map(MAP))
+    assert (counts.created, counts.rejected, counts.extra["tier_prices"]) == (1, 1, 2)
+    [row] = supplier_store.quarantined(counts.job_id, severity="rejected")
+    assert row["record_key"] == "SKU-9" and "not an attribute of family 'plain'" in row["reason"]
+    assert sorted(contract_tiers(supplier_store, "purchase_weidmueller", ["SKU-9", "p2"], "EUR")) == ["p2"]
 
 
 def test_a_wrong_root_is_named_even_when_the_file_breaks_later(tmp_path: Path) -> None:

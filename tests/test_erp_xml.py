@@ -125,3 +125,24 @@ def test_an_xml_map_whose_paths_cannot_work_is_refused_when_it_loads(tmp_path: P
     with pytest.raises(InputError) as err:
         load_xml_map(path)
     assert err.value.field == field and words in str(err.value)
+
+
+def test_stock_is_written_only_for_idocs_taken_in(seeded: Store, tmp_path: Path):
+    """A record's stock levels travel with it: an IDoc that validation refuses after parsing (an unknown
+    lifecycle code) adds no stock, in the same batch as one that is taken in."""
+    bad = A1.replace("<MSTAE></MSTAE>", "<MSTAE>99</MSTAE>")
+    counts = import_erp_xml(write(tmp_path / "m.xml", idoc("111", A1), idoc("222", bad)), seeded, matmas())
+    assert (counts.read, counts.created, counts.rejected) == (2, 1, 1)
+    assert counts.extra["stock_levels"] == 2
+    assert set(stock_for(seeded, ["111", "222"])) == {"111"}
+    assert seeded.quarantined(counts.job_id)[0]["record_key"] == "222"
+
+
+def test_stock_of_an_unchanged_idoc_is_still_written(seeded: Store, tmp_path: Path):
+    """Re-sending an IDoc whose material data is already merged skips the merge, not its newer stock."""
+    import_erp_xml(write(tmp_path / "a.xml", idoc("111", A1)), seeded, matmas())
+    later = A1.replace("<LABST>40</LABST>", "<LABST>7</LABST>")
+    counts = import_erp_xml(write(tmp_path / "b.xml", idoc("111", later, cretim="120000")), seeded, matmas())
+    assert (counts.read, counts.unchanged) == (1, 1)
+    assert counts.extra["stock_levels"] == 2
+    assert stock_for(seeded, ["111"])["111"].quantity == Decimal(9)

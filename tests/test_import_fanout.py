@@ -92,3 +92,34 @@ def test_a_batch_whose_product_was_written_meanwhile_is_not_written(store: Store
     assert _apply(store, "erp", _prepare(store, "erp", validator, erp_rows()[:3], merger), counts, check=True)
     assert store.get_product("T-1").values["name:en_US"] == "Edited meanwhile"  # type: ignore[union-attr]
     assert store.get_product("T-0").values["ean"] == "4100000"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("workers,executor", [(1, "process"), (2, "process"), (2, "thread")])
+def test_extras_are_written_for_the_records_taken_in_only(store: Store, workers: int, executor: str) -> None:
+    """`Parsed.extras` (stock, tier prices) reach the import's writer, inside the batch's transaction, for the
+    records merged or skipped as already merged; never for a record validation or the merge refuses."""
+    store.batch_size = 3
+    catalog(store)
+
+    def rows() -> list[Parsed]:
+        items = erp_rows()
+        items.insert(4, Parsed(record("erp", "T-3", {"weight": "heavy"}), "erp.csv", 99))  # refused by validation
+        items.append(Parsed(record("erp", "T-NONE", {"sku": "T-NONE", "mpn": "x"}), "erp.csv", 100))  # refused by the merge
+        for item in items:
+            item.extras = [(item.record.identifier, item.line)]
+        return items
+
+    written: list[tuple[str, int]] = []
+
+    def writer(conn: Any, extras: list[Any]) -> None:
+        assert conn.in_transaction()
+        written.extend(extras)
+
+    taken = sorted((i.record.identifier, i.line) for i in rows() if i.line not in (99, 100))
+    counts = run_import(store, "erp", rows(), merge=Merger(PRECEDENCE, create_missing=False), workers=workers,
+                        executor=executor, extras=writer)
+    assert counts.rejected == 3 and sorted(written) == [t for t in taken if t[0] != "T-NEW"]
+    written.clear()
+    again = run_import(store, "erp", rows(), merge=Merger(PRECEDENCE, create_missing=False), workers=workers,
+                       executor=executor, extras=writer)
+    assert again.unchanged == 11 and sorted(written) == [t for t in taken if t[0] != "T-NEW"]
