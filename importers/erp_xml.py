@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from importers.erp_values import NumberFormat, ValueBuilder, ValueRule, partial_product, refusal
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.catalog import Structure
-from pim.commerce import NUMERIC_LIMIT, StockLevel, put_stock_in
+from pim.commerce import NUMERIC_LIMIT, StockLevel, put_stock_in, within_places
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import trusted_model, trusted_provenance
@@ -328,6 +328,11 @@ def _stock_level(sku: str, warehouse: str, quantity: Decimal, atp: Decimal | Non
     for amount in (quantity, atp):
         if amount is not None and not -NUMERIC_LIMIT < amount < NUMERIC_LIMIT:
             raise ValueProblem(f"stock {amount} is beyond what is kept (less than {NUMERIC_LIMIT:,.0f} either way)")
+        try:
+            if amount is not None:
+                within_places(amount)
+        except ValueError as exc:
+            raise ValueProblem(f"stock {exc}") from None
     data = {"sku": sku, "warehouse": warehouse, "quantity": quantity, "atp": atp, "updated_at": at, "source": source}
     return trusted_model(StockLevel, data, set(_STOCK_FIELDS))  # type: ignore[no-any-return]
 

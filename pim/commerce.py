@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Column, Connection, Date, DateTime, Numeric, String, Table, delete, or_, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -23,8 +24,23 @@ from pim.store.store import QuarantineEntry, Store, as_utc, batched, now
 
 
 #: Prices and quantities are stored as NUMERIC(18, 4): fourteen digits before the point (PostgreSQL refuses
-#: more with an overflow that would fail the whole batch).
+#: more with an overflow that would fail the whole batch) and four after it.
 NUMERIC_LIMIT = Decimal("1e14")
+NUMERIC_PLACES = 4
+_QUANTUM = Decimal(1).scaleb(-NUMERIC_PLACES)
+
+
+def within_places(amount: Decimal) -> Decimal:
+    """Refuse an amount with more than NUMERIC_PLACES decimals rather than let the column round it: tiers from
+    1.00001 and 1.00002 would become one key (PostgreSQL then fails the whole upsert, SQLite keeps two rows
+    showing the same tier) and a price would change unseen. Trailing zeros are no places (9.50000 is 9.5)."""
+    if amount.as_tuple().exponent < -NUMERIC_PLACES and amount != amount.quantize(_QUANTUM):  # type: ignore[operator]
+        raise PydanticCustomError("decimal_places", "{amount} has more than {places} decimal places, which is more "
+                                  "than is kept; round it in the source", {"amount": str(amount), "places": NUMERIC_PLACES})
+    return amount
+
+
+Amount = Annotated[Decimal, AfterValidator(within_places)]
 
 
 class PriceListEntry(BaseModel):
@@ -35,8 +51,8 @@ class PriceListEntry(BaseModel):
     customer: str = Field(min_length=1, max_length=100)  # within the columns' lengths (PostgreSQL refuses longer)
     sku: str = Field(min_length=1, max_length=255)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    price: Decimal = Field(ge=0, lt=NUMERIC_LIMIT)
-    min_qty: Decimal = Field(default=Decimal(1), gt=0, lt=NUMERIC_LIMIT)
+    price: Amount = Field(ge=0, lt=NUMERIC_LIMIT)
+    min_qty: Amount = Field(default=Decimal(1), gt=0, lt=NUMERIC_LIMIT)
     valid_from: date | None = None
     valid_to: date | None = None
     source: str = "erp"
@@ -47,8 +63,8 @@ class StockLevel(BaseModel):
 
     sku: str = Field(min_length=1, max_length=255)
     warehouse: str = Field(default="main", min_length=1, max_length=100)
-    quantity: Decimal = Field(gt=-NUMERIC_LIMIT, lt=NUMERIC_LIMIT)
-    atp: Decimal | None = Field(default=None, gt=-NUMERIC_LIMIT, lt=NUMERIC_LIMIT,
+    quantity: Amount = Field(gt=-NUMERIC_LIMIT, lt=NUMERIC_LIMIT)
+    atp: Amount | None = Field(default=None, gt=-NUMERIC_LIMIT, lt=NUMERIC_LIMIT,
                                 description="Available to promise; quantity when unknown.")
     updated_at: datetime
     source: str = "erp"

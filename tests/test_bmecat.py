@@ -339,6 +339,7 @@ def test_a_new_catalog_replaces_the_suppliers_tier_prices_and_an_update_does_not
     ("-1.00", "EUR", "100", "price '-1.00': input should be greater than or equal to 0"),
     ("9.00", "eur", "100", "currency 'eur'"),
     ("9.00", "EUR", "0", "min_qty '0': input should be greater than 0"),
+    ("8.99999", "EUR", "100", "price '8.99999': 8.99999 has more than 4 decimal places"),
 ])
 def test_a_tier_the_price_list_cannot_hold_is_a_value_problem(supplier_store: Store, tmp_path: Path, amount: str,
                                                                currency: str, bound: str, wrong: str) -> None:

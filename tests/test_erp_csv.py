@@ -313,3 +313,21 @@ def test_a_sku_named_twice_counts_both_rows_whatever_the_batch(seeded: Store, tm
     second = run(seeded, path)  # row 4 sets 1,199.00 again, row 5 puts 1,299.00 back
     assert (second.read, second.created, second.updated, second.unchanged) == (5, 0, 2, 3)
     assert seeded.get_product("A1").values["price"]["EUR"] == "1299.00"
+
+
+def test_amounts_with_more_places_than_are_kept_are_refused_not_rounded(seeded: Store, tmp_path: Path):
+    """NUMERIC(18, 4) would round 1,00001 and 1,00002 to one tier: PostgreSQL then failed the whole upsert and
+    SQLite kept two rows for one tier. Such a row is refused, naming the field; trailing zeros are no places."""
+    path = write(tmp_path / "prices.csv", ["Kunde;Material;Menge;Preis;Ab;Bis", "C1;A1;1,00001;10;01.01.2026;",
+                                           "C1;A1;1,00002;9;01.01.2026;", "C1;A1;10;8,123400;01.01.2026;",
+                                           "C1;A1;20;7,12345;01.01.2026;"])
+    counts = import_erp_csv(path, seeded, ErpCsvMap(**PRICE_MAP))
+    assert (counts.read, counts.updated, counts.rejected) == (4, 1, 3)
+    rows = sorted(seeded.quarantined(counts.job_id), key=lambda r: r["line"])
+    assert [(r["line"], r["field"]) for r in rows] == [(2, "min_qty"), (3, "min_qty"), (5, "price")]
+    assert rows[2]["reason"] == "price: 7.12345 has more than 4 decimal places, which is more than is kept; round it in the source"
+    assert _tiers(seeded, "C1", ["A1"]) == {"A1": [(Decimal(10), Decimal("8.1234"))]}
+    stock = write(tmp_path / "stock.csv", ["sku,qty", "A1,0.33333", "A1,0.3333"])
+    m = ErpCsvMap(kind="stock", sku_column="sku", columns={"qty": "quantity"})
+    assert import_erp_csv(stock, seeded, m).rejected == 1
+    assert stock_for(seeded, ["A1"])["A1"].quantity == Decimal("0.3333")

@@ -146,3 +146,11 @@ def test_stock_of_an_unchanged_idoc_is_still_written(seeded: Store, tmp_path: Pa
     assert (counts.read, counts.unchanged) == (1, 1)
     assert counts.extra["stock_levels"] == 2
     assert stock_for(seeded, ["111"])["111"].quantity == Decimal(9)
+
+
+def test_stock_with_more_places_than_are_kept_rejects_the_idoc(seeded: Store, tmp_path: Path):
+    body = A1.replace("<LABST>2</LABST>", "<LABST>2.00005</LABST>")
+    counts = import_erp_xml(write(tmp_path / "m.xml", idoc("111", body)), seeded, matmas())
+    assert counts.rejected == 1 and stock_for(seeded, ["111"]) == {}
+    [row] = seeded.quarantined(counts.job_id)
+    assert row["field"] == "E1MARDM" and "2.00005 has more than 4 decimal places" in row["reason"]
