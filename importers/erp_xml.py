@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from importers.erp_values import NumberFormat, ValueBuilder, ValueRule, partial_product, refusal
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.catalog import Structure
-from pim.commerce import NUMERIC_LIMIT, StockLevel, put_stock_in, within_places
+from pim.commerce import NUMERIC_LIMIT, NUMERIC_PLACES, StockLevel, put_stock_in
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import trusted_model, trusted_provenance
@@ -321,20 +321,20 @@ _STOCK_FIELDS = frozenset(StockLevel.model_fields)
 
 
 def _stock_level(sku: str, warehouse: str, quantity: Decimal, atp: Decimal | None, at: datetime, source: str) -> StockLevel:
-    """StockLevel(...) without pydantic: the SKU is the record's (valid, or the record was rejected), the
-    quantities are finite Decimals from the number parser, `at` a datetime; the rest is checked here."""
-    if not 0 < len(warehouse) <= 100:
-        raise ValueProblem(f"warehouse '{warehouse[:40]}…' has {len(warehouse)} characters; at most 100")
-    for amount in (quantity, atp):
-        if amount is not None and not -NUMERIC_LIMIT < amount < NUMERIC_LIMIT:
-            raise ValueProblem(f"stock {amount} is beyond what is kept (less than {NUMERIC_LIMIT:,.0f} either way)")
-        try:
-            if amount is not None:
-                within_places(amount)
-        except ValueError as exc:
-            raise ValueProblem(f"stock {exc}") from None
+    """StockLevel(...), without pydantic when the reading is plainly within StockLevel's bounds (the SKU is the
+    record's, valid or the record was rejected; the quantities are finite Decimals from the number parser);
+    otherwise through it, so its bounds and messages stay the model's."""
     data = {"sku": sku, "warehouse": warehouse, "quantity": quantity, "atp": atp, "updated_at": at, "source": source}
-    return trusted_model(StockLevel, data, set(_STOCK_FIELDS))  # type: ignore[no-any-return]
+    if 0 < len(warehouse) <= 100 and all(a is None or (-NUMERIC_LIMIT < a < NUMERIC_LIMIT and a.as_tuple().exponent >= -NUMERIC_PLACES)  # type: ignore[operator]
+                                         for a in (quantity, atp)):
+        return trusted_model(StockLevel, data, set(_STOCK_FIELDS))  # type: ignore[no-any-return]
+    try:
+        return StockLevel(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        shown = str(first["input"])
+        raise ValueProblem(f"stock {first['loc'][0]} '{shown[:40]}{'…' if len(shown) > 40 else ''}': "
+                           f"{first['msg'][0].lower()}{first['msg'][1:]}") from None
 
 
 def _raw(elem: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from pim.store.store import QuarantineEntry, Store, as_utc, batched, now
 
 #: Prices and quantities are stored as NUMERIC(18, 4): fourteen digits before the point (PostgreSQL refuses
 #: more with an overflow that would fail the whole batch) and four after it.
-NUMERIC_LIMIT = Decimal("1e14")
+NUMERIC_LIMIT = Decimal(10**14)
 NUMERIC_PLACES = 4
 _QUANTUM = Decimal(1).scaleb(-NUMERIC_PLACES)
 
