@@ -547,10 +547,11 @@ class Merger:
         self.skipped_records += len(skipped)
         return keep, skipped
 
-    def write(self, store: Store, products: list[Product]) -> tuple[UpsertCounts, list[MergeReject]]:
+    def write(self, store: Store, products: list[Product], *, also: PlanHook | None = None
+              ) -> tuple[UpsertCounts, list[MergeReject]]:
         """Merge a batch of partial records and write it: `prepare`, then `apply` (again while a product it
-        read was written meanwhile: write_merged)."""
-        counts, plan = write_merged(store, lambda: self.prepare(store, products))
+        read was written meanwhile: write_merged). `also`: see write_merged."""
+        counts, plan = write_merged(store, lambda: self.prepare(store, products), also=also)
         return counts, plan.rejects
 
     def prepare(self, store: Store, products: list[Product], models: list[ProductModel] | None = None) -> MergePlan:
@@ -656,6 +657,8 @@ class Merger:
                 update |= {n: getattr(incoming, n) for n in ("family_variant", "family", "parent")
                            if n in incoming.model_fields_set}
             merged[code] = trusted_copy(base, update)
+            if code in stored:
+                plan.models_before[code] = stored[code][0]
             cands.setdefault(ident, {}).update(out.candidates)
             if out.associations:
                 link_state.setdefault(ident, {}).update(out.associations)
@@ -716,6 +719,7 @@ class MergePlan:
     relied: dict[str, int | None]
     created: list[Product] = field(default_factory=list)
     models: list[ProductModel] = field(default_factory=list)  # whole models, merged
+    models_before: dict[str, ProductModel] = field(default_factory=dict)  # code → as stored, of those merged
     updates: list[ProductRowUpdate] = field(default_factory=list)
     deltas: dict[str, ProductDelta] = field(default_factory=dict)
     unchanged: int = 0
@@ -768,13 +772,20 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
 RETRIES = 10
 
 
-def write_merged(store: Store, prepare: Callable[[], MergePlan]) -> tuple[UpsertCounts, MergePlan]:
+#: Called inside a plan's write transaction with the plan (a person's edit writes its history rows there).
+PlanHook = Callable[[Connection, "MergePlan"], None]
+
+
+def write_merged(store: Store, prepare: Callable[[], MergePlan], *,
+                 also: PlanHook | None = None) -> tuple[UpsertCounts, MergePlan]:
     """Prepare a plan and write it, checking that no product it read was written in between (another import,
     a person's edit): if one was, merge again on what is stored now. Without the check, the batch's rows,
-    merged from what it read, would overwrite that write."""
+    merged from what it read, would overwrite that write. `also(conn, plan)` runs in the write's transaction
+    with the plan written (its deltas' `before` is what was stored: the check saw it still there)."""
     def attempt() -> tuple[UpsertCounts, MergePlan] | None:
         plan = prepare()
-        counts = apply_plan(store, plan, relied=plan.relied)
+        hook = (lambda conn: also(conn, plan)) if also is not None else None
+        counts = apply_plan(store, plan, relied=plan.relied, also=hook)
         return None if counts is None else (counts, plan)
 
     return until_written(attempt)

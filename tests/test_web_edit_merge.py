@@ -94,3 +94,38 @@ def test_a_value_a_variant_inherits_is_edited_on_its_model_for_every_variant(sto
         "csrf_token": token, "key": "name:en_US", "value": "X", "target": "model:runner_model"})
     assert foreign.status_code == 422  # "complete" inherits from no model
     assert store.get_model("runner_model").values["name:en_US"] == "Trail Runner"  # type: ignore[union-attr]
+
+
+def test_an_edit_and_its_history_are_stored_together_or_not_at_all(store: Store, monkeypatch) -> None:
+    """The history rows are written inside the edit's own transaction: when they cannot be written, the edit is
+    not stored either (before, the value changed with no history row saying who changed it)."""
+    import pytest
+
+    from pim.web import editing
+
+    seed_products(store)
+
+    def broken(_table):  # noqa: ANN001, ANN202
+        raise RuntimeError("history table unavailable")
+
+    monkeypatch.setattr(editing, "insert", broken)
+    with pytest.raises(RuntimeError):
+        apply_values(store, "complete", {"name:en_US": "Trail Runner"}, "ed")
+    assert store.get_product("complete").values["name:en_US"] == "Runner"  # type: ignore[union-attr]
+    monkeypatch.undo()
+    assert apply_values(store, "complete", {"name:en_US": "Trail Runner"}, "ed").changed == ["name:en_US"]
+    [row] = editing.history(store, "complete")
+    assert (row["old"], row["new"], row["actor"]) == ("Runner", "Trail Runner", "ed")
+
+
+def test_a_bulk_and_a_model_edit_write_their_history_with_them(store: Store) -> None:
+    from pim.web import editing
+
+    seed_products(store)  # runner_model: name:en_US "Runner" from the ERP
+    result = editing.apply_bulk(store, ["complete", "complete"], {"name:en_US": "Bulk"}, "ed")
+    assert result.changed == 1
+    assert [(r["product"], r["new"]) for r in editing.history(store, "complete")] == [("complete", "Bulk")]
+    model = editing.apply_model_values(store, "runner_model", {"name:en_US": "New"}, "ed")
+    assert model.changed == ["name:en_US"]
+    [row] = editing.history(store, "x", models=["runner_model"])
+    assert (row["product"], row["old"], row["new"]) == ("model:runner_model", "Runner", "New")

@@ -142,12 +142,12 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
 
     stamp = now()
     record = Product(identifier=identifier, values=edits, source=Provenance(source="content", ref=f"user:{actor}", at=stamp))
-    _, rejects = Merger(site_precedence(), create_missing=False).bind(s).write(store, [record])
+    logged = _Logged({identifier: edits}, actor, stamp)
+    _, rejects = Merger(site_precedence(), create_missing=False).bind(s).write(store, [record], also=logged)
     if rejects:
         return EditResult(product, {r.field: r.reason for r in rejects})
     updated = store.get_product(identifier) or product
-    changed = _log(store, _history_rows(identifier, product, updated, edits, actor, stamp))
-    return EditResult(updated, changed=changed, outranked=_outranked(updated, edits))
+    return EditResult(updated, changed=logged.keys(identifier), outranked=_outranked(updated, edits))
 
 
 @dataclass
@@ -189,17 +189,14 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
                 out.unchanged += 1
         if not records:
             continue
-        merger.write(store, records)
+        logged = _Logged({r.identifier: r.values for r in records}, actor, stamp)
+        merger.write(store, records, also=logged)
         after = {p.identifier: p for p in store.iter_products(identifiers=[r.identifier for r in records])}
-        history = []
         for r in records:
-            old, new = before[r.identifier], after.get(r.identifier, before[r.identifier])
-            rows = _history_rows(r.identifier, old, new, r.values, actor, stamp)
-            history += rows
+            new = after.get(r.identifier, before[r.identifier])
             shown = all(new.values.get(k) == v for k, v in r.values.items())
-            out.changed += bool(rows) and shown
+            out.changed += bool(logged.keys(r.identifier)) and shown
             out.outranked += not shown
-        _log(store, history)
     return out
 
 
@@ -225,18 +222,50 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
     record = partial_model(code, edits, prov, {})
     merger = Merger(site_precedence(), create_missing=False).bind(s)
-    _, plan = write_merged(store, lambda: merger.prepare(store, [], [record]))
+    logged = _Logged({MODEL_KEY + code: edits}, actor, stamp)
+    _, plan = write_merged(store, lambda: merger.prepare(store, [], [record]), also=logged)
     if plan.rejects:
         return EditResult(None, {r.field: r.reason for r in plan.rejects})
     updated = store.get_model(code) or model
-    changed = _log(store, _history_rows(MODEL_KEY + code, model, updated, edits, actor, stamp))
-    return EditResult(None, changed=changed, outranked=_outranked(updated, edits))
+    return EditResult(None, changed=logged.keys(MODEL_KEY + code), outranked=_outranked(updated, edits))
 
 
 def _history_rows(key: str, before: Any, after: Any, edits: dict[str, Any], actor: str, stamp: Any) -> list[dict[str, Any]]:
     """One history row per edited value whose shown value changed (`key`: the product, or `model:<code>`)."""
     return [{"product": key, "value_key": k, "old": before.values.get(k), "new": after.values.get(k), "actor": actor,
              "source": "content", "at": stamp} for k in edits if after.values.get(k) != before.values.get(k)]
+
+
+class _Logged:
+    """The history of a person's edit, written inside the edit's own transaction (`write_merged`'s hook), so an
+    edit and its history rows are stored together or not at all. `edits`: target (a product, or
+    `model:<code>`) → its edited values. Before and after are the plan's: what the merge read (still stored:
+    the write checks it) and what it wrote."""
+
+    def __init__(self, edits: dict[str, dict[str, Any]], actor: str, stamp: Any) -> None:
+        self.edits, self.actor, self.stamp = edits, actor, stamp
+        self.logged: dict[str, list[str]] = {}
+
+    def __call__(self, conn: Any, plan: Any) -> None:
+        from pim.merge import MODEL_KEY
+
+        rows: list[dict[str, Any]] = []
+        for ident, delta in plan.deltas.items():
+            rows += _history_rows(ident, delta.before, delta.after, self.edits[ident], self.actor, self.stamp)
+        for after in plan.models:
+            key = MODEL_KEY + after.code
+            before = plan.models_before.get(after.code)
+            if key in self.edits and before is not None:
+                rows += _history_rows(key, before, after, self.edits[key], self.actor, self.stamp)
+        self.logged = {}
+        for row in rows:
+            self.logged.setdefault(row["product"], []).append(row["value_key"])
+        if rows:
+            conn.execute(insert(HISTORY), rows)
+
+    def keys(self, target: str) -> list[str]:
+        """The value keys whose history rows were written for `target` (a product, or `model:<code>`)."""
+        return self.logged.get(target, [])
 
 
 def _log(store: Store, rows: list[dict[str, Any]]) -> list[str]:
@@ -275,7 +304,8 @@ def shown(store: Store, target: str, value_key: str) -> Any:
 def choice_logged(store: Store, target: str, value_key: str, actor: str, source: str) -> Iterator[None]:
     """Around a person's choice between sources (a conflict's winner, a kept value, an association claim):
     when it changed what `target` shows, a history row (`source`: the one chosen). A refused choice (it
-    raises) writes none. Written after the choice's own transaction, like every edit's history."""
+    raises) writes none. Written after the choice's own transaction (an edit's history is written inside the
+    edit's: `_Logged`)."""
     before = shown(store, target, value_key)
     yield
     after = shown(store, target, value_key)
