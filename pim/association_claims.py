@@ -179,11 +179,12 @@ def given(record: Product) -> bool:
     return "associations" in record.model_fields_set and bool(record.associations)
 
 
-def pick(store: Any, identifier: str, assoc_type: str, source: str, *, by: str) -> Product | ProductModel:
+def pick(store: Any, identifier: str, assoc_type: str, source: str, *, by: str, log: Any = None) -> Product | ProductModel:
     """Show `source`'s claim on `assoc_type` and pin it there (a person's pick, `by` names them): later
     imports keep it showing until `source` withdraws the claim. `identifier` is a SKU, or `model:<code>` for a
     product model. Read and written in one transaction under the catalog's write lock (as
-    pim.merge.pick_winner is), so an import landing meanwhile is neither lost nor overwritten."""
+    pim.merge.pick_winner is), so an import landing meanwhile is neither lost nor overwritten. `log` (a
+    pim.merge.RecordHook: the history row) runs in that transaction."""
     from pim.merge import locked_record, write_record  # pim.merge settles the claims this module keeps
 
     with store.begin() as conn:
@@ -206,6 +207,8 @@ def pick(store: Any, identifier: str, assoc_type: str, source: str, *, by: str) 
         writes = ClaimWrites()
         writes.add(identifier, assoc_type, before, claims, now())
         write_record(store, conn, new, writes)
+        if log is not None:
+            log(conn, product, new)
     return new
 
 

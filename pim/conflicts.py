@@ -115,9 +115,11 @@ def count_open_conflicts(store: Store, identifiers: list[str]) -> dict[str, int]
     return out
 
 
-def resolve_conflict(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui") -> Conflict:
+def resolve_conflict(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui",
+                     log: Any = None) -> Conflict:
     """Pick `source`'s value as the winner of a conflict and pin it. The product is rewritten in one
-    transaction with the candidates and the log, so what the UI shows and what publishes agree."""
+    transaction with the candidates and the log (and `log`, a pim.merge.RecordHook: the history row), so
+    what the UI shows and what publishes agree."""
     from pim.merge import pick_winner
 
     with store.engine.connect() as conn:
@@ -132,7 +134,7 @@ def resolve_conflict(store: Store, identifier: str, value_key: str, source: str,
             f"'{source}' has no value for {identifier} {value_key}", field=value_key,
             hint=f"pick one of: {', '.join(sorted(conflict.claims))}",
         )
-    pick_winner(store, identifier, value_key, source, by=by)
+    pick_winner(store, identifier, value_key, source, by=by, log=log)
     with store.engine.connect() as conn:
         return Conflict.from_row(conn.execute(
             select(CONFLICT).where(CONFLICT.c.identifier == identifier, CONFLICT.c.value_key == value_key)
@@ -173,7 +175,7 @@ def other_values(store: Store, identifier: str, parent: str | None) -> dict[str,
 
 
 def use_other_value(store: Store, identifier: str, parent: str | None, target: str, value_key: str, source: str,
-                    *, by: str) -> None:
+                    *, by: str, log: Any = None) -> None:
     """Make a kept candidate the shown value and pin it, as picking a conflict's winner does. `target` must be
     the product or a model it inherits from, so a page cannot reach another product's values."""
     from pim.merge import pick_winner
@@ -184,4 +186,4 @@ def use_other_value(store: Store, identifier: str, parent: str | None, target: s
     if not any(o.source == source for o in claims):
         raise InputError(f"'{source}' has no other value for {value_key} on {target}", field=value_key,
                          hint="reload the page: an import may have changed the candidates")
-    pick_winner(store, target, value_key, source, by=by)
+    pick_winner(store, target, value_key, source, by=by, log=log)

@@ -802,10 +802,15 @@ def until_written(attempt: Callable[[], T | None]) -> T:
                      hint="another writer is rewriting them in a loop; run this again once it has finished")
 
 
-def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui") -> Product | ProductModel:
+#: Called inside a person's pick's transaction with the record before and after (its history row).
+RecordHook = Callable[[Connection, Any, Any], None]
+
+
+def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui",
+                log: RecordHook | None = None) -> Product | ProductModel:
     """Make `source`'s claim the value of `value_key` and pin it (pim.conflicts.resolve_conflict calls this).
     `identifier` is a SKU, or `model:<code>` for a product model. Read and written in one transaction under
-    the catalog's write lock, so an import landing meanwhile is not overwritten."""
+    the catalog's write lock, so an import landing meanwhile is not overwritten; `log` runs in it."""
     with store.begin() as conn:
         product = locked_record(store, conn, identifier)
         old = load_candidates(conn, [identifier]).get(identifier, {}).get(value_key, {})
@@ -826,6 +831,8 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
         state = (source, {s: c.value for s, c in claims.items()})
         _conflict_diff(identifier, value_key, old_conflict, state, side, now(), pin_by=by)
         write_record(store, conn, new, side)
+        if log is not None:
+            log(conn, product, new)
     return new
 
 

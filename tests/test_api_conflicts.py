@@ -73,3 +73,29 @@ def test_an_editor_uses_a_kept_value(api, store: Store) -> None:  # noqa: F811
     assert choices(store, "complete") == [("complete", "name:en_US", "Runner", "Trail Runner", "ed", "content")]
     assert client.post("/api/v1/products/nope/candidates/name:en_US", json={"source": "content"},
                        headers=tokens["editor"]).status_code == 404
+
+
+def test_a_pick_and_its_history_row_are_stored_together_or_not_at_all(store: Store, monkeypatch) -> None:
+    """The row is written inside the pick's transaction: when it cannot be, the pick is not stored either."""
+    import pytest
+
+    from pim.conflicts import resolve_conflict
+    from pim.web import editing
+
+    from tests.channel_data import seed_products
+
+    seed_products(store)
+    _conflict_on_name(store)
+    log = editing.ChoiceLog("complete", "name:en_US", "ed", "content")
+
+    def broken(_table):  # noqa: ANN001, ANN202
+        raise RuntimeError("history table unavailable")
+
+    monkeypatch.setattr(editing, "insert", broken)
+    with pytest.raises(RuntimeError):
+        resolve_conflict(store, "complete", "name:en_US", "content", by="ed", log=log)
+    assert store.get_product("complete").values["name:en_US"] == "Runner"  # type: ignore[union-attr]
+    assert [c.winner for c in open_conflicts(store)] == ["erp"]  # not pinned either
+    monkeypatch.undo()
+    resolve_conflict(store, "complete", "name:en_US", "content", by="ed", log=log)
+    assert choices(store, "complete") == [("complete", "name:en_US", "Runner", "Trail Runner", "ed", "content")]

@@ -270,15 +270,14 @@ def test_a_choice_that_changes_only_the_quantities_is_in_the_history(supplier_st
     """The history compared association targets as text without their quantities: a pick that changed only
     how many of a target (the content team's 1 against the supplier's 2) wrote no row."""
     from pim.product import Product
-    from pim.web.editing import choice_logged, history
+    from pim.web.editing import ChoiceLog, history
 
     def packed(qty: int) -> Product:
         return Product(identifier="a", family="electrical",
                        associations={"ACCESSORY": Association(products=["b", "c"], quantities={"b": qty})})
 
-    supplier_store.upsert_products([packed(1)])
-    with choice_logged(supplier_store, "a", "association ACCESSORY", "ed", SUPPLIER):
-        supplier_store.upsert_products([packed(2)])
-    with choice_logged(supplier_store, "a", "association ACCESSORY", "ed", SUPPLIER):
-        supplier_store.upsert_products([packed(2)])  # the same again: no row
+    log = ChoiceLog("a", "association ACCESSORY", "ed", SUPPLIER)
+    with supplier_store.begin() as conn:
+        log(conn, packed(1), packed(2))
+        log(conn, packed(2), packed(2))  # the same again: no row
     assert [(h["old"], h["new"]) for h in history(supplier_store, "a")] == [("b ×1, c", "b ×2, c")]

@@ -71,11 +71,10 @@ def resolve(sku: str, value_key: str, source: str, by: str = typer.Option("cli",
     shows is in the product's history, under --by."""
     from pim.conflicts import resolve_conflict
     from pim.store import Store
-    from pim.web.editing import choice_logged
+    from pim.web.editing import ChoiceLog
 
     store = Store.from_settings()
-    with choice_logged(store, sku, value_key, by, source):
-        c = resolve_conflict(store, sku, value_key, source, by=by)
+    c = resolve_conflict(store, sku, value_key, source, by=by, log=ChoiceLog(sku, value_key, by, source))
     console.print(f"{sku} {value_key}: {source} wins ({c.claims[source]}), pinned")
 
 

@@ -190,8 +190,8 @@ def pick_association(identifier: str, assoc_type: str, body: AssociationPick, re
     if store.get_product(identifier) is None:
         raise HTTPException(404, f"no product '{identifier}'")
     try:
-        with editing.choice_logged(store, identifier, editing.ASSOCIATION_KEY + assoc_type, user.username, body.source):
-            product = association_claims.pick(store, identifier, assoc_type, body.source, by=user.username)
+        log = editing.ChoiceLog(identifier, editing.ASSOCIATION_KEY + assoc_type, user.username, body.source)
+        product = association_claims.pick(store, identifier, assoc_type, body.source, by=user.username, log=log)
     except InputError as exc:
         raise refuse(422, exc.in_one_line(), "body.source" if exc.field == "source" else "path.assoc_type") from None
     return next(row for row in association_claims.overview(store, product) if row["type"] == assoc_type)  # type: ignore[arg-type]
@@ -236,8 +236,8 @@ def resolve(identifier: str, value_key: str, body: SourcePick, request: Request,
     store = store_of(request)
     target = _target(store, identifier, body.target)
     try:
-        with editing.choice_logged(store, target, value_key, user.username, body.source):
-            conflict = panels.resolve_conflict(store, target, value_key, body.source, user.username)
+        conflict = panels.resolve_conflict(store, target, value_key, body.source, user.username,
+                                           log=editing.ChoiceLog(target, value_key, user.username, body.source))
     except InputError as exc:
         raise _pick_refused(exc) from None
     return _conflict_json(conflict)
@@ -255,8 +255,8 @@ def use_candidate(identifier: str, value_key: str, body: SourcePick, request: Re
         raise HTTPException(404, f"no product '{identifier}'")
     target = body.target or identifier
     try:
-        with editing.choice_logged(store, target, value_key, user.username, body.source):
-            panels.use_other_value(store, identifier, product.parent, target, value_key, body.source, user.username)
+        panels.use_other_value(store, identifier, product.parent, target, value_key, body.source, user.username,
+                               log=editing.ChoiceLog(target, value_key, user.username, body.source))
     except InputError as exc:
         raise _pick_refused(exc) from None
     return _product_json(request, identifier)

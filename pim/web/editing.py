@@ -9,8 +9,6 @@ edit that precedence keeps from showing is reported as `outranked`."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -268,27 +266,22 @@ class _Logged:
         return self.logged.get(target, [])
 
 
-def _log(store: Store, rows: list[dict[str, Any]]) -> list[str]:
-    """Write history rows; returns the value keys they record."""
-    if rows:
-        with store.begin() as conn:
-            conn.execute(insert(HISTORY), rows)
-    return [r["value_key"] for r in rows]
-
-
 #: History's value key of an association type a person picked a claim for (`association UPSELL`).
 ASSOCIATION_KEY = "association "
 
 
 def shown(store: Store, target: str, value_key: str) -> Any:
-    """What a product (or `model:<code>`) shows for a value key, or for `association <TYPE>` the targets of
-    that association (with their quantities: `b ×2`) as one line of text; None when it shows nothing."""
+    """What a product (or `model:<code>`) shows for a value key (`shown_of`)."""
     from pim.merge import MODEL_KEY
 
     record: Any = (store.get_model(target[len(MODEL_KEY):]) if target.startswith(MODEL_KEY)
                    else store.get_product(target))
-    if record is None:
-        return None
+    return None if record is None else shown_of(record, value_key)
+
+
+def shown_of(record: Any, value_key: str) -> Any:
+    """What a product or model shows for a value key, or for `association <TYPE>` the targets of that
+    association (with their quantities: `b ×2`) as one line of text; None when it shows nothing."""
     if not value_key.startswith(ASSOCIATION_KEY):
         return record.values.get(value_key)
     assoc = record.associations.get(value_key[len(ASSOCIATION_KEY):])
@@ -300,18 +293,20 @@ def shown(store: Store, target: str, value_key: str) -> Any:
                       *(f"group {g}" for g in assoc.groups)]) or None
 
 
-@contextmanager
-def choice_logged(store: Store, target: str, value_key: str, actor: str, source: str) -> Iterator[None]:
-    """Around a person's choice between sources (a conflict's winner, a kept value, an association claim):
-    when it changed what `target` shows, a history row (`source`: the one chosen). A refused choice (it
-    raises) writes none. Written after the choice's own transaction (an edit's history is written inside the
-    edit's: `_Logged`)."""
-    before = shown(store, target, value_key)
-    yield
-    after = shown(store, target, value_key)
-    if after != before:
-        _log(store, [{"product": target, "value_key": value_key, "old": before, "new": after, "actor": actor,
-                      "source": source, "at": now()}])
+class ChoiceLog:
+    """A person's choice between sources (a conflict's winner, a kept value, an association claim) on
+    `target`, for the history: handed to the pick as its `log` (pim.merge.RecordHook), it writes a row inside
+    the pick's own transaction when the choice changed what `target` shows (`source`: the one chosen). A
+    refused choice (it raises) writes none."""
+
+    def __init__(self, target: str, value_key: str, actor: str, source: str) -> None:
+        self.target, self.value_key, self.actor, self.source = target, value_key, actor, source
+
+    def __call__(self, conn: Any, before: Any, after: Any) -> None:
+        old, new = shown_of(before, self.value_key), shown_of(after, self.value_key)
+        if old != new:
+            conn.execute(insert(HISTORY), [{"product": self.target, "value_key": self.value_key, "old": old,
+                                            "new": new, "actor": self.actor, "source": self.source, "at": now()}])
 
 
 def _outranked(after: Any, edits: dict[str, Any]) -> dict[str, str]:

@@ -62,18 +62,19 @@ def other_values(store: Any, identifier: str, parent: str | None = None) -> dict
     return mod.other_values(store, identifier, parent)  # type: ignore[no-any-return]
 
 
-def use_other_value(store: Any, identifier: str, parent: str | None, target: str, key: str, source: str, by: str) -> None:
+def use_other_value(store: Any, identifier: str, parent: str | None, target: str, key: str, source: str, by: str,
+                    log: Any = None) -> None:
     mod = _module("pim.conflicts")
     if mod is None or not hasattr(mod, "use_other_value"):
         raise NotImplementedError("candidates are not available in this installation")
-    mod.use_other_value(store, identifier, parent, target, key, source, by=by)
+    mod.use_other_value(store, identifier, parent, target, key, source, by=by, log=log)
 
 
-def resolve_conflict(store: Any, identifier: str, key: str, source: str, by: str) -> Any:
+def resolve_conflict(store: Any, identifier: str, key: str, source: str, by: str, log: Any = None) -> Any:
     mod = _module("pim.conflicts")
     if mod is None:
         return None
-    return mod.resolve_conflict(store, identifier, key, source, by=by)
+    return mod.resolve_conflict(store, identifier, key, source, by=by, log=log)
 
 
 def media_available() -> bool:

@@ -294,8 +294,8 @@ async def pick_winner(identifier: str, request: Request, user: User = Depends(se
             if target not in allowed:
                 raise HTTPException(422, f"'{target}' is not a model {identifier} inherits from")
         key, source = str(form["key"]), str(form["source"])
-        with editing.choice_logged(store, target, key, user.username, source):
-            panels.resolve_conflict(store, target, key, source, user.username)
+        panels.resolve_conflict(store, target, key, source, user.username,
+                                log=editing.ChoiceLog(target, key, user.username, source))
 
     return await _source_choice(request, user, identifier, "resolve conflicts", choose)
 
@@ -308,8 +308,8 @@ async def use_candidate(identifier: str, request: Request, user: User = Depends(
         if product is None:
             raise HTTPException(404, f"no product '{identifier}'")
         target, key, source = str(form.get("target") or identifier), str(form.get("key", "")), str(form.get("source", ""))
-        with editing.choice_logged(store, target, key, user.username, source):
-            panels.use_other_value(store, identifier, product.parent, target, key, source, user.username)
+        panels.use_other_value(store, identifier, product.parent, target, key, source, user.username,
+                               log=editing.ChoiceLog(target, key, user.username, source))
 
     return await _source_choice(request, user, identifier, "choose between sources", choose)
 
@@ -321,8 +321,8 @@ async def pick_association(identifier: str, request: Request, user: User = Depen
         if store.get_product(identifier) is None:  # the page is a product's: a model's claims are not picked here
             raise HTTPException(404, f"no product '{identifier}'")
         kind, source = str(form.get("type", "")), str(form.get("source", ""))
-        with editing.choice_logged(store, identifier, editing.ASSOCIATION_KEY + kind, user.username, source):
-            association_claims.pick(store, identifier, kind, source, by=user.username)
+        association_claims.pick(store, identifier, kind, source, by=user.username,
+                                log=editing.ChoiceLog(identifier, editing.ASSOCIATION_KEY + kind, user.username, source))
 
     return await _source_choice(request, user, identifier, "choose between sources", choose)
 
