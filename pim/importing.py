@@ -77,9 +77,11 @@ def _key(record: Product | ProductModel) -> str:
 
 def _identity(record: Product | ProductModel) -> str:
     """A record's key among a batch's products and models (a model may share a product's code)."""
+    if isinstance(record, Product):  # per record: no import statement on this path
+        return record.identifier
     from pim.merge import MODEL_KEY
 
-    return record.identifier if isinstance(record, Product) else MODEL_KEY + record.code
+    return MODEL_KEY + record.code
 
 
 def import_batches(items: Iterable[Parsed | Rejected], size: int) -> Iterator[list[Parsed | Rejected]]:
