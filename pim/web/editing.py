@@ -270,15 +270,6 @@ class _Logged:
 ASSOCIATION_KEY = "association "
 
 
-def shown(store: Store, target: str, value_key: str) -> Any:
-    """What a product (or `model:<code>`) shows for a value key (`shown_of`)."""
-    from pim.merge import MODEL_KEY
-
-    record: Any = (store.get_model(target[len(MODEL_KEY):]) if target.startswith(MODEL_KEY)
-                   else store.get_product(target))
-    return None if record is None else shown_of(record, value_key)
-
-
 def shown_of(record: Any, value_key: str) -> Any:
     """What a product or model shows for a value key, or for `association <TYPE>` the targets of that
     association (with their quantities: `b ×2`) as one line of text; None when it shows nothing."""
