@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
 from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
-from importers.erp_values import partial_product, refusal
+from importers.erp_values import partial_product, refusal, value_refusal
 from pim.catalog import Structure
 from pim.commerce import PriceListEntry, remove_price_list_entries
 from pim.errors import ConfigError, InputError
@@ -441,8 +441,7 @@ def _tier_problem(tier: dict[str, Any], valid_from: str | None, valid_to: str | 
     try:
         PriceListEntry(customer="-", **tier)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        return f"{'.'.join(str(x) for x in first['loc'])} '{first['input']}': {first['msg'][0].lower()}{first['msg'][1:]}"
+        return value_refusal(exc)
     return None
 
 

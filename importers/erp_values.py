@@ -235,6 +235,16 @@ def refusal(exc: ValidationError, identifier_column: str | None = None) -> tuple
     return (identifier_column if identifier_column and field == "identifier" else field), reason
 
 
+def value_refusal(exc: ValidationError, clip: int | None = None) -> str:
+    """A model's refusal of one value in one line, `field 'input': message` (its first error; the input cut to
+    `clip` characters): a tier price or stock reading that becomes a value problem instead of failing a write."""
+    first = exc.errors()[0]
+    given = str(first["input"])
+    if clip is not None and len(given) > clip:
+        given = given[:clip] + "…"
+    return f"{'.'.join(str(x) for x in first['loc'])} '{given}': {first['msg'][0].lower()}{first['msg'][1:]}"
+
+
 def partial_product(identifier: str, values: dict[str, Any], source: Provenance, fields: dict[str, Any]) -> Product:
     """`Product(identifier=…, values=…, source=…, **fields)` at a fifth of the cost, for importers.
 

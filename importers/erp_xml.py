@@ -19,7 +19,7 @@ from lxml import etree
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Connection
 
-from importers.erp_values import NumberFormat, ValueBuilder, ValueRule, partial_product, refusal
+from importers.erp_values import NumberFormat, ValueBuilder, ValueRule, partial_product, refusal, value_refusal
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.catalog import Structure
 from pim.commerce import NUMERIC_LIMIT, NUMERIC_PLACES, StockLevel, put_stock_in
@@ -331,10 +331,7 @@ def _stock_level(sku: str, warehouse: str, quantity: Decimal, atp: Decimal | Non
     try:
         return StockLevel(**data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        shown = str(first["input"])
-        raise ValueProblem(f"stock {first['loc'][0]} '{shown[:40]}{'…' if len(shown) > 40 else ''}': "
-                           f"{first['msg'][0].lower()}{first['msg'][1:]}") from None
+        raise ValueProblem(f"stock {value_refusal(exc, clip=40)}") from None
 
 
 def _raw(elem: Any) -> dict[str, Any]:
