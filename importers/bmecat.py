@@ -612,8 +612,6 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     def put_tiers(conn: Connection, batch: list[dict[str, Any]]) -> None:
         """The tier prices of a batch's products taken in, in the batch's transaction."""
         nonlocal written
-        if not m.tier_price_list:
-            return
         entries = [PriceListEntry(customer=m.tier_price_list, source=source, **t) for t in batch]
         if header.transaction == "new_catalog":
             if lists["open"] is None:
@@ -655,7 +653,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
 
     with cleanup:
         return run_import(store, source, items, structure=structure, label=str(path), merge=merger,
-                          before_finish=after_pass, extras=put_tiers)
+                          before_finish=after_pass, extras=put_tiers if m.tier_price_list else None)
 
 
 def _group_system(path: Path) -> BmecatHeader:
