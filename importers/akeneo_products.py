@@ -22,6 +22,7 @@ from importers.erp_values import refusal
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import Parsed, Rejected
+from pim.merge import MODEL_KEY
 from pim.product import Association, Product, ProductModel, Provenance, value_key
 from pim.store import Store
 from pim.store.store import QuarantineEntry
@@ -179,28 +180,29 @@ class RowReader:
         code = cells["code"].strip()
         if not code:
             return self._reject("empty code", file, row, "code", None)
+        key = MODEL_KEY + code  # its quarantine entries' key (pim.importing._identity)
         parent = self._parent(cells.get("parent", ""))
         if parent is False:
-            return self._reject(f"parent product model '{cells['parent']}' does not exist", file, row, "parent", code)
+            return self._reject(f"parent product model '{cells['parent']}' does not exist", file, row, "parent", key)
         if not cells.get("family_variant"):
-            return self._reject("empty family_variant", file, row, "family_variant", code)
+            return self._reject("empty family_variant", file, row, "family_variant", key)
         seen = self._first_seen(code, row.line, "model")
         if seen:
-            return self._reject(f"product model '{code}' already appears on line {seen}", file, row, "code", code)
+            return self._reject(f"product model '{code}' already appears on line {seen}", file, row, "code", key)
         bad = self._bad_cell(plan, cells)
         if bad:
-            return self._reject(bad[1], file, row, bad[0], code)
-        values, notes = self._values(plan, row, file, code)
+            return self._reject(bad[1], file, row, bad[0], key)
+        values, notes = self._values(plan, row, file, key)
         try:
             record = ProductModel(code=code, family_variant=cells["family_variant"], parent=parent or None,
                                   categories=codes(cells.get("categories")), values=values,
                                   source=Provenance(source=SOURCE, ref=f"{file}:{row.line}", at=self.stamp))
         except ValidationError as exc:  # a code over its length, a family variant or category that is no code
             where, reason = refusal(exc)
-            return self._reject(reason, file, row, where, code)
+            return self._reject(reason, file, row, where, key)
         problems = self.validator.check_model(record)
         if problems:
-            return self._problems(plan, problems, file, row, code)
+            return self._problems(plan, problems, file, row, key)
         self.models[code.lower()] = code
         self.model_variants[code] = record.family_variant
         self.counts["product_models"] += 1

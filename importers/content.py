@@ -33,6 +33,7 @@ from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
+from pim.merge import MODEL_KEY
 from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
 from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text
 from pim.spreadsheet import unescape_formula
@@ -192,19 +193,26 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
     if not isinstance(raw, dict):
         return Rejected("a record must be a JSON object", name, number, None, {"value": raw})
     if (where := nul_at(raw)) is not None:
-        return nul_rejected(f"'{where}'", name, number, where, raw,
-                            raw.get(mapper.p.sku_field) or raw.get(mapper.p.model_field))
+        return nul_rejected(f"'{where}'", name, number, where, raw, _record_key(mapper, raw))
     prov = trusted_provenance(source, f"{name}:{number}", stamp)
     try:
         return Parsed(mapper.record(raw, prov), name, number, raw)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        key = raw.get(mapper.p.sku_field) or raw.get(mapper.p.model_field)
+        key = _record_key(mapper, raw)
         if isinstance(exc, ValidationError):  # an identifier over 255 characters, a family that is no code
             field, reason = refusal(exc, mapper.p.sku_field)
             return Rejected(reason, name, number, field, raw, str(key) if key else None)
         if not isinstance(exc, ValueError):
             exc = ValueError(f"unexpected shape: {type(exc).__name__}: {exc}")
         return Rejected(str(exc).splitlines()[0][:500], name, number, None, raw, str(key) if key else None)
+
+
+def _record_key(mapper: ContentMapper, raw: dict[str, Any]) -> Any:
+    """A refused record's quarantine key: its SKU, or `model:<code>` (pim.importing._identity)."""
+    if sku := raw.get(mapper.p.sku_field):
+        return sku
+    model = raw.get(mapper.p.model_field)
+    return MODEL_KEY + str(model) if model else model
 
 
 def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:

@@ -119,22 +119,10 @@ def resolve_conflict(store: Store, identifier: str, value_key: str, source: str,
                      log: Any = None) -> Conflict:
     """Pick `source`'s value as the winner of a conflict and pin it. The product is rewritten in one
     transaction with the candidates and the log (and `log`, a pim.merge.RecordHook: the history row), so
-    what the UI shows and what publishes agree."""
+    what the UI shows and what publishes agree; the conflict and its claims are checked in it too."""
     from pim.merge import pick_winner
 
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            select(CONFLICT).where(CONFLICT.c.identifier == identifier, CONFLICT.c.value_key == value_key)
-        ).first()
-    if row is None:
-        raise InputError(f"no conflict recorded for {identifier} {value_key}", field=value_key)
-    conflict = Conflict.from_row(row)
-    if source not in conflict.claims:
-        raise InputError(
-            f"'{source}' has no value for {identifier} {value_key}", field=value_key,
-            hint=f"pick one of: {', '.join(sorted(conflict.claims))}",
-        )
-    pick_winner(store, identifier, value_key, source, by=by, log=log)
+    pick_winner(store, identifier, value_key, source, by=by, log=log, recorded=True)
     with store.engine.connect() as conn:
         return Conflict.from_row(conn.execute(
             select(CONFLICT).where(CONFLICT.c.identifier == identifier, CONFLICT.c.value_key == value_key)

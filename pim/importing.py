@@ -71,17 +71,21 @@ class ImportCounts:
         return d
 
 
-def _key(record: Product | ProductModel) -> str:
-    return record.identifier if isinstance(record, Product) else record.code
-
-
 def _identity(record: Product | ProductModel) -> str:
-    """A record's key among a batch's products and models (a model may share a product's code)."""
+    """A record's key among a batch's products and models, and its quarantine entries' `record_key`: a SKU, or
+    `model:<code>` (a model may share a product's code)."""
     if isinstance(record, Product):  # per record: no import statement on this path
         return record.identifier
     from pim.merge import MODEL_KEY
 
     return MODEL_KEY + record.code
+
+
+def _reject_identity(reject: Any) -> str:
+    """A merge reject's `_identity` (pim.merge.MergeReject names a model by its code)."""
+    from pim.merge import MODEL_KEY
+
+    return MODEL_KEY + reject.identifier if reject.model else reject.identifier
 
 
 def import_batches(items: Iterable[Parsed | Rejected], size: int) -> Iterator[list[Parsed | Rejected]]:
@@ -215,7 +219,7 @@ class PreparedBatch:
     skipped: int = 0  # records the source's fingerprints say are already merged
     rejects: list[QuarantineEntry] = field(default_factory=list)
     notes: list[QuarantineEntry] = field(default_factory=list)
-    good_keys: list[str] = field(default_factory=list)
+    good_keys: list[str] = field(default_factory=list)  # records taken in, by `_identity`: their quarantine keys
     models: list[ProductModel] = field(default_factory=list)
     products: list[Product] = field(default_factory=list)  # whole records (no merge)
     plan: Any = None  # pim.merge.MergePlan
@@ -253,21 +257,22 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         if problems:
             reason = "; ".join(f"{p.field}: {p.reason}" for p in problems)
             out.rejects.append(QuarantineEntry(reason, item.file, item.line, problems[0].field,
-                                               item.raw or rec.model_dump(mode="json"), _key(rec), source))
+                                               item.raw or rec.model_dump(mode="json"), _identity(rec), source))
             continue
-        out.good_keys.append(_key(rec))
+        out.good_keys.append(_identity(rec))
         out.notes.extend(item.problems)
         (out.products if isinstance(rec, Product) else out.models).append(rec)  # type: ignore[arg-type]
     if merge is not None and (out.products or out.models):
         out.plan = merge.prepare(store, out.products, out.models)
         out.merged_records = len(out.products) + len(out.models) - len(out.plan.rejects)
         out.relied.update(out.plan.relied)
-        by_key = {_key(item.record): item for item in chunk if isinstance(item, Parsed)}
+        by_identity = {_identity(item.record): item for item in chunk if isinstance(item, Parsed)}
+        failed = {_reject_identity(r) for r in out.plan.rejects}
         for r in out.plan.rejects:
-            item = by_key[r.identifier]
+            key = _reject_identity(r)
+            item = by_identity[key]
             out.rejects.append(QuarantineEntry(r.reason, item.file, item.line, r.field,
-                                               item.raw or item.record.model_dump(mode="json"), r.identifier, source))
-        failed = {r.identifier for r in out.plan.rejects}
+                                               item.raw or item.record.model_dump(mode="json"), key, source))
         out.good_keys = [k for k in out.good_keys if k not in failed]
         out.products, out.models = [], []
     if any(isinstance(item, Parsed) and item.extras for item in whole):

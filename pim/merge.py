@@ -486,9 +486,10 @@ def _conflict_diff(ident: str, key: str, old: dict[str, Any] | None, new: tuple[
 
 @dataclass
 class MergeReject:
-    identifier: str
+    identifier: str  # a SKU, or a model's code when `model`
     field: str
     reason: str
+    model: bool = False
 
 
 _NO_PINS: dict[str, str] = {}
@@ -641,14 +642,15 @@ class Merger:
                 base = incoming.model_copy(update={"values": {}, "provenance": {}})
             elif base is None:
                 plan.rejects.append(MergeReject(code, "model", f"no product model '{code}' in the catalog; models come "
-                                                "from the catalog load (Akeneo export, JSONL) and are only enriched here"))
+                                                "from the catalog load (Akeneo export, JSONL) and are only enriched here",
+                                                model=True))
                 continue
             record = _model_as_product(incoming, ident, incoming.model_fields_set)
             out = merge_product(_model_as_product(base, ident, None), record, cands.get(ident, {}),
                                 _pins(old_conflicts.get(ident)), self.ranker, link_state.get(ident))  # type: ignore[arg-type]
             problem = self._family_problem(out.product, record)
             if problem:
-                plan.rejects.append(MergeReject(code, problem[0], problem[1]))
+                plan.rejects.append(MergeReject(code, problem[0], problem[1], model=True))
                 continue
             p = out.product
             update = {"values": p.values, "provenance": p.provenance, "categories": p.categories,
@@ -807,20 +809,25 @@ RecordHook = Callable[[Connection, Any, Any], None]
 
 
 def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, by: str = "ui",
-                log: RecordHook | None = None) -> Product | ProductModel:
+                log: RecordHook | None = None, recorded: bool = False) -> Product | ProductModel:
     """Make `source`'s claim the value of `value_key` and pin it (pim.conflicts.resolve_conflict calls this).
     `identifier` is a SKU, or `model:<code>` for a product model. Read and written in one transaction under
-    the catalog's write lock, so an import landing meanwhile is not overwritten; `log` runs in it."""
+    the catalog's write lock, so an import landing meanwhile is not overwritten; `log` runs in it. With
+    `recorded`, only a claim of a conflict the log holds is picked, as read in that transaction."""
     with store.begin() as conn:
         product = locked_record(store, conn, identifier)
         old = load_candidates(conn, [identifier]).get(identifier, {}).get(value_key, {})
         old_conflict = _load_conflicts(conn, [identifier]).get(identifier, {}).get(value_key)
+        if recorded and old_conflict is None:
+            raise InputError(f"no conflict recorded for {identifier} {value_key}", field=value_key)
         claims = dict(old)
         if value_key in product.values:
             prov = product.provenance_of(value_key)
             claims[source_of(prov)] = Claim(product.values[value_key], prov)
-        if source not in claims:
-            raise InputError(f"'{source}' has no value for {identifier} {value_key}", field=value_key)
+        offered = old_conflict["claims"] if recorded and old_conflict is not None else claims
+        if source not in claims or source not in offered:
+            raise InputError(f"'{source}' has no value for {identifier} {value_key}", field=value_key,
+                             hint=f"pick one of: {', '.join(sorted(s for s in offered if s in claims))}")
         values, provenance = dict(product.values), dict(product.provenance)
         values[value_key] = claims[source].value
         provenance[value_key] = claims[source].prov  # type: ignore[assignment]

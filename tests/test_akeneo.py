@@ -214,6 +214,7 @@ def test_sub_model_with_unknown_parent_is_quarantined(store: Store, tmp_path: Pa
     counts = import_akeneo(_export(tmp_path, "", **{"product_models.csv": models}), store)
     assert _rejects(store, counts["job_id"]) == [
         ("product_models.csv", 3, "parent", "parent product model 'ghost' does not exist")]
+    assert store.quarantined(counts["job_id"])[0]["record_key"] == "model:shirt-red"  # never a product's SKU
 
 
 def test_missing_media_file_keeps_the_value_and_records_a_problem(store: Store, tmp_path: Path) -> None:

@@ -123,3 +123,29 @@ def test_extras_are_written_for_the_records_taken_in_only(store: Store, workers:
     again = run_import(store, "erp", rows(), merge=Merger(PRECEDENCE, create_missing=False), workers=workers,
                        executor=executor, extras=writer)
     assert again.unchanged == 11 and sorted(written) == [t for t in taken if t[0] != "T-NEW"]
+
+
+def test_a_model_sharing_a_sku_is_refused_on_its_own(store: Store) -> None:
+    """The merge refuses a partial record of a model that is not stored; a product whose SKU is that model's
+    code, in the same batch, is still taken in with its extras, and the quarantine entry names the model
+    record's line."""
+    from pim.product import partial_model
+
+    store.batch_size = 10
+    catalog(store)
+    product = Parsed(record("erp", "T-1", {"ean": "4299999"}), "erp.csv", 2)
+    product.extras = [("T-1", 2)]
+    model = Parsed(partial_model("T-1", {"name:en_US": "A model"}, product.record.provenance_of("ean"), {}),  # type: ignore[arg-type]
+                   "erp.csv", 3)
+    written: list[Any] = []
+    counts = run_import(store, "erp", [product, model], merge=Merger(PRECEDENCE),
+                        extras=lambda conn, rows: written.extend(rows))
+    assert (counts.updated, counts.rejected) == (1, 1)
+    assert written == [("T-1", 2)]
+    assert store.get_product("T-1").values["ean"] == "4299999"  # type: ignore[union-attr]
+    [entry] = store.quarantined(counts.job_id)
+    assert (entry["line"], entry["field"], entry["record_key"]) == (3, "model", "model:T-1")
+    assert "no product model 'T-1'" in entry["reason"]
+    again = run_import(store, "erp", [Parsed(record("erp", "T-1", {"ean": "4299998"}), "erp.csv", 2)],
+                       merge=Merger(PRECEDENCE))
+    assert again.updated == 1 and store.quarantined(counts.job_id) == [entry]  # the product closes none of the model's

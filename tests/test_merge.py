@@ -166,8 +166,18 @@ def test_picked_winner_is_pinned_across_reimports(seeded: Store):
 def test_picking_a_source_without_a_value_is_refused(seeded: Store):
     merge(seeded, "erp", record("erp", "A1", {"weight": KG("1.2")}, family="tool"))
     merge(seeded, "supplier:acme", record("supplier:acme", "A1", {"weight": KG("1.3")}))
-    with pytest.raises(InputError, match="has no value"):
+    with pytest.raises(InputError, match="has no value") as refused:
         resolve_conflict(seeded, "A1", "weight", "content")
+    assert refused.value.hint == "pick one of: erp, supplier:acme"
+
+
+def test_picking_where_no_conflict_is_recorded_is_refused_and_writes_nothing(seeded: Store):
+    """The conflict is read in the pick's own transaction: with none recorded, nothing is pinned."""
+    merge(seeded, "erp", record("erp", "A1", {"weight": KG("1.2")}, family="tool"))
+    before = seeded.get_product("A1")
+    with pytest.raises(InputError, match="no conflict recorded for A1 weight"):
+        resolve_conflict(seeded, "A1", "weight", "erp")
+    assert seeded.get_product("A1") == before and conflicts_for(seeded, "A1") == []
 
 
 def test_unmatched_record_is_quarantined_when_the_profile_says_so(seeded: Store):

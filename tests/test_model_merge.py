@@ -68,6 +68,9 @@ def test_unknown_models_and_values_outside_the_family_are_quarantined(store: Sto
     assert errors[1][0] == "model" and "no product model 'no_such_model'" in errors[1][1]
     assert errors[2] == ("voltage", "'voltage' is not an attribute of family 'shoes'")
     assert "not both" in errors[3][1]
+    # a model's entries are keyed `model:<code>`, so a product with that SKU never closes them
+    keyed = sorted((e["line"], e["record_key"]) for e in store.quarantined(counts.job_id))
+    assert keyed == [(1, "model:no_such_model"), (2, "model:runner_model"), (3, "complete")]
     assert "voltage" not in store.get_model("runner_model").values  # type: ignore[union-attr]
     assert store.get_model("no_such_model") is None
 

@@ -802,13 +802,15 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def resolve_quarantine(self, source: str, record_keys: list[str]) -> int:
-        """Entries for records that have now imported cleanly are closed, not deleted: history stays."""
+        """Entries for records that have now imported cleanly are closed, not deleted: history stays.
+        `record_keys` as entries name them: a SKU, or `model:<code>` (pim.importing)."""
         if not record_keys:
             return 0
+        keys = [_clipped(k, 255) for k in record_keys]
         with self.begin() as conn:
             res = conn.execute(
                 update(QUARANTINE)
-                .where(QUARANTINE.c.source == source, QUARANTINE.c.record_key.in_(record_keys),
+                .where(QUARANTINE.c.source == source, QUARANTINE.c.record_key.in_(keys),
                        QUARANTINE.c.resolved_at.is_(None))
                 .values(resolved_at=now())
             )

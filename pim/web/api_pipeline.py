@@ -93,7 +93,7 @@ class QuarantinedRow(BaseModel):
     field: str | None
     reason: str
     raw: Any = Field(description="The row as the importer read it.")
-    record_key: str | None = Field(description="The product or model the row was for, when known.")
+    record_key: str | None = Field(description="The product (its SKU) or model (`model:<code>`) the row was for, when known.")
     severity: str = Field(description="`rejected` (not written) or `problem` (written, with a note).")
     resolved: bool = Field(description="True once the record imported cleanly, or a retry started over.")
     resolved_at: datetime | None
