@@ -19,6 +19,7 @@ decide, so the best-ranked claim shows and the others wait as candidates."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -212,19 +213,28 @@ def pick(store: Any, identifier: str, assoc_type: str, source: str, *, by: str, 
     return new
 
 
-def overview(store: Any, product: Product) -> list[dict[str, Any]]:
+def overview(store: Any, product: Product, ancestors: Sequence[ProductModel] = ()) -> list[dict[str, Any]]:
     """Per association type the product shows or a source claims: what shows, from which source, and the
-    claims waiting behind it (the product page's "Associations")."""
+    claims waiting behind it (the product page's "Associations"). `ancestors` (pim.store's, parent first):
+    the models the product inherits from, whose types follow; each row's `target` is where it is decided and
+    picked, the product's SKU or `model:<code>`."""
+    from pim.merge import MODEL_KEY  # pim.merge settles the claims this module keeps
+
+    owners: list[tuple[str, Product | ProductModel]] = [(product.identifier, product)]
+    owners += [(MODEL_KEY + m.code, m) for m in ancestors]
     with store.engine.connect() as conn:
-        stored = load(conn, [product.identifier]).get(product.identifier, {})
+        stored = load(conn, [key for key, _ in owners])
     rows = []
-    for kind in sorted(stored.keys() | product.associations.keys()):
-        claims = stated(stored.get(kind), product.associations.get(kind), product.source)
-        shown = claims.claims.get(claims.shown) if claims.shown else None
-        rows.append({"type": kind, "source": claims.shown, "targets": _targets(shown.association) if shown else [],
-                     "pinned": claims.pinned_by is not None, "pinned_by": claims.pinned_by,
-                     "waiting": [{"source": s, "targets": _targets(c.association)}
-                                 for s, c in sorted(claims.claims.items()) if s != claims.shown]})
+    for key, record in owners:
+        mine = stored.get(key, {})
+        for kind in sorted(mine.keys() | record.associations.keys()):
+            claims = stated(mine.get(kind), record.associations.get(kind), record.source)
+            shown = claims.claims.get(claims.shown) if claims.shown else None
+            rows.append({"target": key, "type": kind, "source": claims.shown,
+                         "targets": _targets(shown.association) if shown else [],
+                         "pinned": claims.pinned_by is not None, "pinned_by": claims.pinned_by,
+                         "waiting": [{"source": s, "targets": _targets(c.association)}
+                                     for s, c in sorted(claims.claims.items()) if s != claims.shown]})
     return rows
 
 

@@ -98,6 +98,12 @@ def targets_of(store: Store, identifier: str, parent: str | None) -> list[str]:
     return [identifier] + (model_keys(store, [parent]).get(parent, []) if parent else [])
 
 
+def check_target(store: Store, identifier: str, parent: str | None, target: str) -> None:
+    """Refuse (InputError) a pick on anything but the product or a model it inherits from."""
+    if target not in targets_of(store, identifier, parent):
+        raise InputError(f"'{target}' is neither {identifier} nor a model it inherits from", field="target")
+
+
 def conflicts_of_product(store: Store, identifier: str, parent: str | None) -> list[Conflict]:
     """The product's own conflict rows, then those of the models it inherits from."""
     keys = targets_of(store, identifier, parent)
@@ -168,8 +174,7 @@ def use_other_value(store: Store, identifier: str, parent: str | None, target: s
     the product or a model it inherits from, so a page cannot reach another product's values."""
     from pim.merge import pick_winner
 
-    if target not in targets_of(store, identifier, parent):
-        raise InputError(f"'{target}' is neither {identifier} nor a model it inherits from", field="target")
+    check_target(store, identifier, parent, target)
     claims = other_values(store, identifier, parent).get(target, {}).get(value_key, [])
     if not any(o.source == source for o in claims):
         raise InputError(f"'{source}' has no other value for {value_key} on {target}", field=value_key,

@@ -191,7 +191,7 @@ def test_the_product_page_shows_each_types_source_and_the_waiting_claims(supplie
     login(client)
     page = client.get("/products/a").text
     section = page.split("<h2>Associations</h2>", 1)[1].split("</dl>", 1)[0]
-    shown = section.split('<dd data-type="ACCESSORY">', 1)[1].split("</dd>", 1)[0]
+    shown = section.split('<dd data-type="ACCESSORY" data-target="a">', 1)[1].split("</dd>", 1)[0]
     assert "(from content)" in section
     assert shown.split('<div class="waiting"', 1)[0].count("/products/") == 2  # c and d show
     waiting = shown.split(f'data-source="{SUPPLIER}">', 1)[1]
@@ -209,7 +209,7 @@ def test_the_api_lists_each_types_source_and_waiting_claims(supplier_store: Stor
     token = {"Authorization": f"Bearer {create_token(supplier_store, add_user(supplier_store, 'vi', 'correct horse', 'viewer'))}"}
     client = TestClient(create_app(supplier_store))
     [accessory] = client.get("/api/v1/products/a/associations", headers=token).json()
-    assert accessory == {"type": "ACCESSORY", "source": "content", "targets": [{"kind": "product", "code": "c", "qty": None}],
+    assert accessory == {"target": "a", "type": "ACCESSORY", "source": "content", "targets": [{"kind": "product", "code": "c", "qty": None}],
                          "pinned": False, "pinned_by": None,
                          "waiting": [{"source": SUPPLIER, "targets": [{"kind": "product", "code": "b", "qty": None}]}]}
     assert client.get("/api/v1/products/b/associations", headers=token).json() == []

@@ -248,7 +248,7 @@ def test_the_api_picks_a_claim_and_lists_it_pinned(supplier_store: Store, tmp_pa
     assert accessories(supplier_store, "a") == ["c"]
     resp = client.post(url, json={"source": SUPPLIER}, headers=headers["editor"])
     assert resp.status_code == 200
-    assert resp.json() == {"type": "ACCESSORY", "source": SUPPLIER, "pinned": True, "pinned_by": "ed",
+    assert resp.json() == {"target": "a", "type": "ACCESSORY", "source": SUPPLIER, "pinned": True, "pinned_by": "ed",
                            "targets": [{"kind": "product", "code": "b", "qty": None}],
                            "waiting": [{"source": "content", "targets": [{"kind": "product", "code": "c", "qty": None}]}]}
     [listed] = client.get("/api/v1/products/a/associations", headers=headers["viewer"]).json()
@@ -281,3 +281,71 @@ def test_a_choice_that_changes_only_the_quantities_is_in_the_history(supplier_st
         log(conn, packed(1), packed(2))
         log(conn, packed(2), packed(2))  # the same again: no row
     assert [(h["old"], h["new"]) for h in history(supplier_store, "a")] == [("b ×1, c", "b ×2, c")]
+
+
+def variant_of_claimed_models(store: Store) -> None:
+    """A two-level model tree whose root's ACCESSORY type the ERP and the content team both claim (content
+    shows), and a variant under it."""
+    at = datetime.now(UTC)
+    store.upsert_models([
+        ProductModel(code="shirt", family_variant="shirts_color_size", family="shirts",
+                     source=Provenance(source="erp", at=at), associations={"ACCESSORY": Association(groups=["erp_group"])}),
+        ProductModel(code="shirt-red", family_variant="shirts_color_size", family="shirts", parent="shirt",
+                     values={"color": "red"})])
+    from pim.product import Product
+
+    store.upsert_products([Product(identifier="shirt-red-s", family="shirts", parent="shirt-red",
+                                   values={"sku": "shirt-red-s", "size": "s"})])
+    record = partial_model("shirt", {}, Provenance(source="content", at=at),
+                           {"associations": {"ACCESSORY": Association(groups=["content_group"])}})
+    run_import(store, "content", [Parsed(record, "c", 1)], merge=Merger())
+
+
+def test_the_api_picks_a_claim_of_a_model_the_product_inherits_from(tiny_store: Store) -> None:
+    from pim.web.accounts import add_user, create_token
+    from pim.web.app import create_app
+
+    variant_of_claimed_models(tiny_store)
+    editor = {"Authorization": f"Bearer {create_token(tiny_store, add_user(tiny_store, 'ed', 'correct horse', 'editor'))}"}
+    client = TestClient(create_app(tiny_store))
+    [listed] = client.get("/api/v1/products/shirt-red-s/associations", headers=editor).json()
+    assert (listed["target"], listed["source"], listed["pinned"]) == ("model:shirt", "content", False)
+    url = "/api/v1/products/shirt-red-s/associations/ACCESSORY"
+    resp = client.post(url, json={"source": "erp", "target": "model:shirt"}, headers=editor)
+    assert resp.status_code == 200
+    assert resp.json() == {"target": "model:shirt", "type": "ACCESSORY", "source": "erp", "pinned": True,
+                           "pinned_by": "ed", "targets": [{"kind": "group", "code": "erp_group", "qty": None}],
+                           "waiting": [{"source": "content", "targets": [{"kind": "group", "code": "content_group",
+                                                                           "qty": None}]}]}
+    assert tiny_store.get_model("shirt").associations["ACCESSORY"].groups == ["erp_group"]  # type: ignore[union-attr]
+    assert pins(tiny_store, "model:shirt") == {"erp": "ed", "content": None}
+    assert picks_logged(tiny_store, "model:shirt") == [("association ACCESSORY", "group content_group", "group erp_group", "ed", "erp")]
+    # the product itself has no such type; a model it does not inherit from is refused
+    refused = client.post(url, json={"source": "content"}, headers=editor)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "path.assoc_type"
+    tiny_store.upsert_models([ProductModel(code="other", family_variant="shirts_color_size", family="shirts")])
+    refused = client.post(url, json={"source": "content", "target": "model:other"}, headers=editor)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body.target"
+    assert pins(tiny_store, "model:shirt") == {"erp": "ed", "content": None}
+
+
+def test_a_variants_page_picks_a_claim_of_its_model(tiny_store: Store) -> None:
+    variant_of_claimed_models(tiny_store)
+    client, token = web(tiny_store, "editor")
+    page = client.get("/products/shirt-red-s").text
+    assert '<dt data-type="ACCESSORY" data-target="model:shirt">' in page and "(inherited from shirt)" in page
+    waiting = page.split('<div class="waiting" data-source="erp">', 1)[1].split("</div>", 1)[0]
+    assert '<input type="hidden" name="target" value="model:shirt">' in waiting
+    resp = client.post("/products/shirt-red-s/associations", follow_redirects=False,
+                       data={"type": "ACCESSORY", "source": "erp", "target": "model:shirt", "csrf_token": token})
+    assert resp.status_code == 303 and resp.headers["location"] == "/products/shirt-red-s"
+    assert pins(tiny_store, "model:shirt") == {"erp": "ed", "content": None}
+    page = client.get("/products/shirt-red-s").text
+    assert "(from erp, picked by ed)" in page and '<div class="waiting" data-source="content">' in page
+    history = page.split('<table class="history">', 1)[1].split("</table>", 1)[0]
+    assert "<code>association ACCESSORY</code>" in history and "group content_group → group erp_group" in history
+    tiny_store.upsert_models([ProductModel(code="other", family_variant="shirts_color_size", family="shirts")])
+    resp = client.post("/products/shirt-red-s/associations",
+                       data={"type": "ACCESSORY", "source": "content", "target": "model:other", "csrf_token": token})
+    assert resp.status_code == 422 and "is neither shirt-red-s nor a model it inherits from" in resp.text
+    assert pins(tiny_store, "model:shirt") == {"erp": "ed", "content": None}

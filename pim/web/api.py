@@ -167,34 +167,40 @@ def product_candidates(identifier: str, request: Request, user: User = Depends(a
 @router.get("/products/{identifier}/associations", responses=documented({404: "no such product"}))
 def product_associations(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
     """Per association type: the targets that show, the source they come from, and the other sources' claims
-    waiting behind them (settled by the precedence's `associations`)."""
-    product = store_of(request).get_product(identifier)
+    waiting behind them (settled by the precedence's `associations`); the product's types, then those of the
+    models it inherits from (`target`: where each is decided, the SKU or `model:<code>`)."""
+    store = store_of(request)
+    product = store.get_product(identifier)
     if product is None:
         raise HTTPException(404, f"no product '{identifier}'")
-    return association_claims.overview(store_of(request), product)
+    return association_claims.overview(store, product, store.ancestors(product))
 
 
 class AssociationPick(BaseModel):
     source: str = Field(description="The source whose waiting claim should show, e.g. `supplier:acme`.")
+    target: str | None = Field(default=None, description="`model:<code>` for an association type of a model the "
+                               "product inherits from; the product itself when unset.")
 
 
 @router.post("/products/{identifier}/associations/{assoc_type}", responses=documented({
     403: "viewers may not pick", 404: "no such product",
-    422: "no source claims that association type on the product, or the source claims none of it"}))
+    422: "no source claims that association type on the target, the source claims none of it, or a target the "
+         "product does not inherit from"}))
 def pick_association(identifier: str, assoc_type: str, body: AssociationPick, request: Request,
                      user: User = Depends(api_editor)) -> dict[str, Any]:
-    """Show a source's claim on an association type instead of the one precedence shows. The pick is pinned
-    (later imports keep it until that source withdraws its claim, or someone picks again); answers the type
-    as the associations list shows it."""
+    """Show a source's claim on an association type instead of the one precedence shows, on the product or
+    (`target`) a model it inherits from. The pick is pinned (later imports keep it until that source
+    withdraws its claim, or someone picks again); answers the type as the associations list shows it."""
     store = store_of(request)
-    if store.get_product(identifier) is None:
-        raise HTTPException(404, f"no product '{identifier}'")
+    target = _target(store, identifier, body.target)
     try:
-        log = editing.ChoiceLog(identifier, editing.ASSOCIATION_KEY + assoc_type, user.username, body.source)
-        product = association_claims.pick(store, identifier, assoc_type, body.source, by=user.username, log=log)
+        log = editing.ChoiceLog(target, editing.ASSOCIATION_KEY + assoc_type, user.username, body.source)
+        association_claims.pick(store, target, assoc_type, body.source, by=user.username, log=log)
     except InputError as exc:
         raise refuse(422, exc.in_one_line(), "body.source" if exc.field == "source" else "path.assoc_type") from None
-    return next(row for row in association_claims.overview(store, product) if row["type"] == assoc_type)  # type: ignore[arg-type]
+    product = store.get_product(identifier)
+    rows = association_claims.overview(store, product, store.ancestors(product))  # type: ignore[arg-type]
+    return next(row for row in rows if row["target"] == target and row["type"] == assoc_type)
 
 
 class SourcePick(BaseModel):

@@ -213,7 +213,7 @@ def _product_page(request: Request, user: User, product: Any, s: Any, channel: s
                   decisions=panels.gate_decision(store, identifier),
                   conflicts=panels.conflicts(store, identifier, product.parent), media=panels.media_available(),
                   others=panels.other_values(store, identifier, product.parent),
-                  associations=association_claims.overview(store, product),
+                  associations=association_claims.overview(store, product, ancestors),
                   history=history(store, identifier, 50, [m.code for m in ancestors]),
                   errors=errors or {}, saved=None, outranked=outranked or [])
 
@@ -316,13 +316,18 @@ async def use_candidate(identifier: str, request: Request, user: User = Depends(
 
 @router.post("/products/{identifier}/associations", dependencies=[Depends(check_csrf)])
 async def pick_association(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
-    """Show a waiting association claim instead of the one precedence shows (pinned, like a conflict pick)."""
+    """Show a waiting association claim instead of the one precedence shows (pinned, like a conflict pick), on
+    the product or (`target`) a model it inherits from."""
+    from pim.conflicts import check_target
+
     def choose(store: Any, form: Any) -> None:
-        if store.get_product(identifier) is None:  # the page is a product's: a model's claims are not picked here
+        product = store.get_product(identifier)
+        if product is None:
             raise HTTPException(404, f"no product '{identifier}'")
-        kind, source = str(form.get("type", "")), str(form.get("source", ""))
-        association_claims.pick(store, identifier, kind, source, by=user.username,
-                                log=editing.ChoiceLog(identifier, editing.ASSOCIATION_KEY + kind, user.username, source))
+        target, kind, source = str(form.get("target") or identifier), str(form.get("type", "")), str(form.get("source", ""))
+        check_target(store, identifier, product.parent, target)
+        association_claims.pick(store, target, kind, source, by=user.username,
+                                log=editing.ChoiceLog(target, editing.ASSOCIATION_KEY + kind, user.username, source))
 
     return await _source_choice(request, user, identifier, "choose between sources", choose)
 
