@@ -1,8 +1,12 @@
 """Hypothesis-generated broken rows and files: the importers never crash with anything but a clear
-InputError, every rejected row is in the quarantine with a reason, and the counts add up."""
+InputError, every rejected row is in the quarantine with a reason, and the counts add up.
+
+A longer campaign: `PIM_FUZZ_EXAMPLES=2000 pytest tests/test_import_fuzz.py` (40 examples per property by
+default, so the suite stays quick)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import string
 from collections.abc import Callable
@@ -26,7 +30,7 @@ ROW = st.lists(CELL, min_size=0, max_size=7)
 MAP = ErpCsvMap(delimiter=";", decimal=",", sku_column="sku", family="tool",
                 columns={"ean": "ean", "w": {"to": "weight", "unit": "KILOGRAM"}, "p": {"to": "price", "currency": "EUR"},
                          "moq": "min_order_qty", "name": "name:en_US"})
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=int(os.environ.get("PIM_FUZZ_EXAMPLES", "40")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture
