@@ -212,7 +212,12 @@ def _record_key(mapper: ContentMapper, raw: dict[str, Any]) -> Any:
     if sku := raw.get(mapper.p.sku_field):
         return sku
     model = raw.get(mapper.p.model_field)
-    return MODEL_KEY + str(model) if model else model
+    return MODEL_KEY + str(model) if model else None
+
+
+def _cells_by_name(header: list[str], cells: list[str]) -> dict[str, str]:
+    """A ragged row's cells under the header's names, as far as both go."""
+    return {name: cell.strip() for name, cell in zip(header, cells)}
 
 
 def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
@@ -230,9 +235,8 @@ def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed 
                 if not any(c.strip() for c in cells):
                     continue
                 if len(cells) != len(header):
-                    key_at = header.index(p.sku_field) if p.sku_field in header else header.index(p.model_field)
                     yield Rejected(f"the row has {len(cells)} cells, the header has {len(header)}", name, reader.line_num,
-                                   None, {"cells": cells}, cells[key_at] if len(cells) > key_at else None)
+                                   None, {"cells": cells}, _record_key(mapper, _cells_by_name(header, cells)))
                     continue
                 yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, reader.line_num, source, stamp)
         except csv.Error as exc:
@@ -289,9 +293,8 @@ def read_xlsx(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
                                            hint="save it as .xlsx (Excel 2007 or later), or as CSV (UTF-8)"):
         seen, width = True, len(header)
         if any(c.strip() for c in cells[width:]):
-            key_at = header.index(p.sku_field) if p.sku_field in header else header.index(p.model_field)
             yield Rejected(f"the row has cells beyond the header's {width} columns", name, number, None,
-                           {"cells": cells}, cells[key_at] if len(cells) > key_at else None)
+                           {"cells": cells}, _record_key(mapper, _cells_by_name(header, cells)))
             continue
         cells = (cells + [""] * width)[:width]
         yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, number, source, stamp)

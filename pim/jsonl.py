@@ -18,6 +18,17 @@ from pim.product import Association, Product, ProductModel, Provenance
 from pim.store import Store
 
 
+def _record_key(data: dict[str, Any]) -> str | None:
+    """A refused line's quarantine key: its SKU, or `model:<code>` (pim.importing._identity)."""
+    from pim.merge import MODEL_KEY
+
+    if data.get("kind") == "product_model":
+        code = data.get("code")
+        return MODEL_KEY + str(code) if code else None
+    key = data.get("identifier") or data.get("code")
+    return str(key) if key else None
+
+
 def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes | None = None) -> Iterator[Parsed | Rejected]:
     """Parse lines lazily. A record without provenance gets the file's (source `jsonl`, ref file:line).
     `only_if`: skip, unparsed, every line that does not contain these bytes (a cheap pre-filter)."""
@@ -43,7 +54,7 @@ def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes |
                 yield Rejected("a line must be a JSON object", name, number, None, {"line": data})
                 continue
             if b"\\u0000" in line and (where := nul_at(data)) is not None:  # JSON writes U+0000 escaped
-                yield nul_rejected(f"'{where}'", name, number, where, data, data.get("identifier") or data.get("code"))
+                yield nul_rejected(f"'{where}'", name, number, where, data, _record_key(data))
                 continue
             kind = data.get("kind", "product")
             try:
@@ -54,8 +65,7 @@ def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes |
                 first = exc.errors()[0]
                 field = ".".join(str(p) for p in first["loc"])
                 reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
-                key = data.get("identifier") or data.get("code")
-                yield Rejected(reason, name, number, field, data, str(key) if key else None)
+                yield Rejected(reason, name, number, field, data, _record_key(data))
                 continue
             if record.source is None:
                 record.source = source or Provenance(source="jsonl", ref=f"{path.name}:{number}", at=stamp)

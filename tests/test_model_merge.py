@@ -75,6 +75,16 @@ def test_unknown_models_and_values_outside_the_family_are_quarantined(store: Sto
     assert store.get_model("no_such_model") is None
 
 
+def test_a_ragged_csv_row_is_keyed_by_its_sku_or_model(store: Store, tmp_path: Path) -> None:
+    store = _seeded(store)
+    sheet = tmp_path / "c.csv"
+    sheet.write_text("sku,model,name:en_US\n,runner_model,Trail,stray\ncomplete,,Runner,stray\n,,x,y\n")
+    counts = import_content(sheet, store)
+    assert (counts.read, counts.rejected) == (3, 3)
+    keyed = sorted((e["line"], e["record_key"]) for e in store.quarantined(counts.job_id))
+    assert keyed == [(2, "model:runner_model"), (3, "complete"), (4, None)]
+
+
 def test_models_merge_the_same_when_batches_fan_out(store: Store, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """With import workers, a batch holding model records is merged in a worker and written here after the
     writer checked the model's seq; a later batch naming the same model is merged on what the first wrote."""
