@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from lxml import etree
 
-from benchmarks.harness import catalog_for, measure, peak_rss_mb
+from benchmarks.harness import CSV_JSON, XML, catalog_for, measure, peak_rss_mb
 from benchmarks.storage_floor import narrow_floor, rewrite_floor
 
 
@@ -68,26 +68,29 @@ def run(profile: str, workdir: Path) -> list[dict]:
         _narrow_row(loaded, erp, workdir),
         measure("erp csv import into an empty catalog (creates)", lambda c: c.read,
                 lambda: import_erp_csv(erp, empty, erp_map, map_dir=src), baseline=lambda: _parse_csv(erp, "cp1252"),
-                note="structure only, listeners on: every product created, nothing to merge against"),
+                budget=CSV_JSON, note="structure only, listeners on: every product created, nothing to merge against"),
         measure("erp csv import (merge)", lambda c: c.read, lambda: import_erp_csv(erp, store, erp_map, map_dir=src),
-                baseline=lambda: _parse_csv(erp, "cp1252")),
+                baseline=lambda: _parse_csv(erp, "cp1252"), budget=CSV_JSON),
         measure("erp csv import (merge, no listener)", lambda c: c.read,
                 lambda: import_erp_csv(erp, bare, erp_map, map_dir=src), baseline=lambda: _parse_csv(erp, "cp1252"),
                 note=no_listener),
         measure("erp csv re-import (unchanged)", lambda c: c.read, lambda: import_erp_csv(erp, store, erp_map, map_dir=src),
-                baseline=lambda: _parse_csv(erp, "cp1252")),
+                baseline=lambda: _parse_csv(erp, "cp1252"), budget=CSV_JSON),
         measure("erp csv import (merge, 2 import workers)", lambda c: c.read,
                 lambda: _with_import_workers(2, lambda: import_erp_csv(erp, fanned, erp_map, map_dir=src)),
-                baseline=lambda: _parse_csv(erp, "cp1252"),
+                baseline=lambda: _parse_csv(erp, "cp1252"), budget=CSV_JSON,
                 note="PIM_IMPORT_WORKERS=2: batches merged in 2 processes, written here; wall time is the point"),
         measure("erp xml (MATMAS) import (merge)", lambda c: c.read,
-                lambda: import_erp_xml(xml, store, xml_map, precedence=prec), baseline=lambda: _parse_xml(xml)),
+                lambda: import_erp_xml(xml, store, xml_map, precedence=prec), baseline=lambda: _parse_xml(xml),
+                budget=XML),
         measure("erp stock csv import", lambda c: c.read, lambda: import_erp_csv(stock, store, stock_map),
-                baseline=lambda: _parse_csv(stock)),
+                baseline=lambda: _parse_csv(stock), budget=CSV_JSON),
         measure("content jsonl import (merge)", lambda c: c.read,
-                lambda: import_content(content, store, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content)),
+                lambda: import_content(content, store, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content),
+                budget=CSV_JSON),
         measure("content jsonl re-import (unchanged)", lambda c: c.read,
-                lambda: import_content(content, store, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content)),
+                lambda: import_content(content, store, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content),
+                budget=CSV_JSON),
         measure("content jsonl import (merge, no listener)", lambda c: c.read,
                 lambda: import_content(content, bare, profile_, profile_dir=src), baseline=lambda: _parse_jsonl(content),
                 note=no_listener),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from benchmarks.harness import catalog_for, measure
+from benchmarks.harness import BMECAT, CSV_JSON, catalog_for, measure
 
 
 def _parse_bmecat(path: Path) -> int:
@@ -43,17 +43,17 @@ def run(profile: str, workdir: Path) -> list[dict]:
         measure("gtin index (first use: reads the catalog once)", lambda n: n,
                 lambda: refresh_gtin_index(store, "ean")),
         measure("bmecat import (merge)", lambda c: c.read, lambda: import_bmecat(bmecat, store, bmap),
-                baseline=lambda: _parse_bmecat(bmecat)),
+                baseline=lambda: _parse_bmecat(bmecat), budget=BMECAT),
         measure("bmecat import (merge, no listener)", lambda c: c.read, lambda: import_bmecat(bmecat, bare, bmap),
                 baseline=lambda: _parse_bmecat(bmecat), note="store without the completeness listener; includes the first GTIN index fill"),
         measure("bmecat re-import (unchanged)", lambda c: c.read, lambda: import_bmecat(bmecat, store, bmap),
-                baseline=lambda: _parse_bmecat(bmecat)),
+                baseline=lambda: _parse_bmecat(bmecat), budget=BMECAT),
         measure("supplier csv import (merge)", lambda c: c.read, lambda: import_supplier_table(table, store, tmap),
-                baseline=lambda: _parse_csv(table)),
+                baseline=lambda: _parse_csv(table), budget=CSV_JSON),
         measure("supplier csv import (merge, no listener)", lambda c: c.read, lambda: import_supplier_table(table, bare, tmap),
                 baseline=lambda: _parse_csv(table), note="store without the completeness listener"),
         measure("supplier csv re-import (unchanged)", lambda c: c.read, lambda: import_supplier_table(table, store, tmap),
-                baseline=lambda: _parse_csv(table)),
+                baseline=lambda: _parse_csv(table), budget=CSV_JSON),
     ]
     store.dispose()
     bare.dispose()

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,9 @@ def peak_rss_mb() -> float:
 
 
 def measure(stage: str, items: int | Callable[[Any], int], fn: Callable[[], Any], *,
-            baseline: Callable[[], Any] | None = None, note: str = "") -> dict[str, Any]:
-    """Run `fn` once and time it; `items` is a count or a function of fn's result. The baseline runs after."""
+            baseline: Callable[[], Any] | None = None, note: str = "", budget: Budget | None = None) -> dict[str, Any]:
+    """Run `fn` once and time it; `items` is a count or a function of fn's result. The baseline runs after.
+    With a `budget`, the row's note says whether this run met it."""
     started, cpu = time.perf_counter(), time.process_time()
     result = fn()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -50,9 +52,32 @@ def measure(stage: str, items: int | Callable[[Any], int], fn: Callable[[], Any]
         started = time.perf_counter()
         baseline()
         row["baseline_seconds"] = round(time.perf_counter() - started, 3)
-    if note:
-        row["note"] = note
+    verdict = budget.verdict(row) if budget is not None else ""
+    if note or verdict:
+        row["note"] = "; ".join(n for n in (verdict, note) if n)
     return row
+
+
+@dataclass(frozen=True)
+class Budget:
+    """An issue's speed budget for a stage: at least `per_s` items/s, at most `x_baseline` × its baseline."""
+
+    per_s: int | None = None
+    x_baseline: float | None = None
+
+    def verdict(self, row: dict[str, Any]) -> str:
+        parts = []
+        if self.per_s is not None:
+            rate = row.get("items_per_s") or 0
+            parts.append(f"budget ≥ {self.per_s:,}/s {'met' if rate >= self.per_s else 'NOT met'}")
+        times = ratio(row)
+        if self.x_baseline is not None and times is not None:
+            parts.append(f"≤ {self.x_baseline:g}× baseline {'met' if times <= self.x_baseline else 'NOT met'}")
+        return ", ".join(parts)
+
+
+#: The importers' budgets (issue 3): CSV and JSON ≥ 20k products/s, BMEcat ≥ 10k/s, each within 3× its parse.
+CSV_JSON, BMECAT, XML = Budget(20_000, 3.0), Budget(10_000, 3.0), Budget(None, 3.0)
 
 
 def parse_jsonl(path: Path) -> int:
