@@ -826,8 +826,9 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
             claims[source_of(prov)] = Claim(product.values[value_key], prov)
         offered = old_conflict["claims"] if recorded and old_conflict is not None else claims
         if source not in claims or source not in offered:
+            choices = sorted(s for s in offered if s in claims)
             raise InputError(f"'{source}' has no value for {identifier} {value_key}", field=value_key,
-                             hint=f"pick one of: {', '.join(sorted(s for s in offered if s in claims))}")
+                             hint=f"pick one of: {', '.join(choices)}" if choices else None)
         values, provenance = dict(product.values), dict(product.provenance)
         values[value_key] = claims[source].value
         provenance[value_key] = claims[source].prov  # type: ignore[assignment]
