@@ -56,6 +56,7 @@ def test_an_uploaded_file_is_merged_kept_and_shown_as_a_job(web: TestClient, sto
     [entry] = store.quarantined(job["id"])
     assert (entry["file"], entry["line"], entry["field"]) == (kept.name, 3, "identifier")  # the kept file, by name
     assert f'data-job="{job["id"]}"' in web.get("/imports").text
+    assert '<td class="record">nope</td>' in web.get(f"/jobs/{job['id']}").text  # the record each row was for
 
 
 def test_a_bad_file_fails_its_job_with_the_reason(web: TestClient, store: Store) -> None:
