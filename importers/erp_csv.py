@@ -228,10 +228,11 @@ def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | No
     label = f"erp-csv:{m.kind}:{path}"
     if m.kind == "price_list":
         if not m.complete:
-            return run_rows_import(store, m.source, label, commerce_items(path, m), put_price_list)
+            return run_rows_import(store, m.source, label, commerce_items(path, m), put_price_list,
+                                   files=[path.name])
         return _import_complete_price_lists(path, store, m, label)
     if m.kind == "stock":
-        return run_rows_import(store, m.source, label, commerce_items(path, m), put_stock)
+        return run_rows_import(store, m.source, label, commerce_items(path, m), put_stock, files=[path.name])
     structure = store.structure()
     return run_import(store, m.source, product_items(path, m, structure), structure=structure, label=label,
                       merge=merger_for(m, map_dir, precedence))
@@ -244,7 +245,8 @@ def _import_complete_price_lists(path: Path, store: Store, m: ErpCsvMap, label: 
                                                   nothing_removed="complete price list: nothing was removed",
                                                   rows="row(s)")
 
-        return run_rows_import(store, m.source, label, commerce_items(path, m), lists.put, after=remove_the_rest)
+        return run_rows_import(store, m.source, label, commerce_items(path, m), lists.put, after=remove_the_rest,
+                               files=[path.name])
 
 
 class ErpCsvImporter:

@@ -233,7 +233,7 @@ class CompletePriceLists:
         if rejected:
             self.store.quarantine(job_id, [QuarantineEntry(
                 f"{nothing_removed} because {rejected} {rows} were rejected; fix them and import the file again",
-                file=str(file), record_key=key, source=source, severity="warning")])
+                file=file.name, record_key=key, source=source, severity="warning")])
         else:
             self.store.resolve_quarantine(source, [key])
         return self.finish(remove=not rejected)

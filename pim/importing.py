@@ -172,6 +172,8 @@ def run_import(
         workers = settings.import_workers if workers is None else workers
         executor = settings.executor if executor is None else executor
     counts = ImportCounts(job_id=store.start_job("import", label or source))
+    files: set[str] = set()
+    items = _noting_files(items, files)
 
     def batch_done(size: int) -> None:
         if on_batch:
@@ -188,6 +190,7 @@ def run_import(
                     batch_done(len(chunk))
             if before_finish is not None:
                 before_finish(counts)
+            store.supersede_quarantine(counts.job_id, source, files)  # type: ignore[arg-type]  # read through
     except job_cancel.Cancelled:  # the job is ended already, as cancelled
         raise
     except InputError as exc:
@@ -198,6 +201,17 @@ def run_import(
         raise
     store.finish_job(counts.job_id, counts.as_dict(), status=counts.status)  # type: ignore[arg-type]
     return counts
+
+
+def _noting_files(items: Iterable[Parsed | Rejected], files: set[str]) -> Iterator[Parsed | Rejected]:
+    """`items`, noting the files they come from: once all are in, those files' older rejections are
+    superseded (pim.store.supersede)."""
+    last = None
+    for item in items:
+        if item.file is not last:
+            last = item.file
+            files.add(last)
+        yield item
 
 
 def stop_if_cancelled(store: Store, counts: ImportCounts) -> None:

@@ -323,10 +323,11 @@ class RowItem:
 
 def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowItem | Rejected],
                     put: Callable[[Store, list[Any]], int],
-                    after: Callable[[ImportCounts], None] | None = None) -> ImportCounts:
+                    after: Callable[[ImportCounts], None] | None = None, files: Iterable[str] = ()) -> ImportCounts:
     """The job/quarantine loop for rows that are not products: `put` writes one batch in one transaction
     (upserts, so re-running is safe). Counts: read, updated (rows written), rejected. `after` runs once every
-    row is in, before the job is recorded (it may add counts)."""
+    row is in, before the job is recorded (it may add counts). `files`: the names of the files the rows come
+    from (as their entries give them), whose older rejections a run that gets through supersedes."""
     counts = ImportCounts(job_id=store.start_job("import", label))
     try:
         with bulk_allocation():
@@ -343,6 +344,7 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
                 stop_if_cancelled(store, counts)  # the job ended cancelled: `after` does not run
         if after is not None:
             after(counts)
+        store.supersede_quarantine(counts.job_id, source, files)  # type: ignore[arg-type]
     except Cancelled:
         raise
     except PimError as exc:

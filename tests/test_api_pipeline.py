@@ -77,7 +77,16 @@ def test_rejected_rows_are_listed_with_file_line_and_reason_a_page_at_a_time(rol
     assert (ghost["file"], ghost["line"], ghost["field"], ghost["resolved"]) == (kept.name, 3, "identifier", False)
     assert "nope" in ghost["reason"] and ghost["raw"]["sku"] == "nope"
     assert (odd["file"], odd["line"], odd["field"]) == (kept.name, 4, "color") and "purple" in odd["reason"]
+    assert ghost["superseded_by"] is None
     assert client.get("/api/v1/jobs/999999/errors", headers=tokens["viewer"]).status_code == 404
+
+    # the same rows uploaded again: the newer rejections replace these (kept, closed, pointing at the new job)
+    again = _upload(client, tokens["editor"], "fix-me.csv", body).json()["id"]
+    job_queue.work(store, once=True)
+    rows = client.get(f"/api/v1/jobs/{job_id}/errors", headers=tokens["viewer"]).json()["items"]
+    assert sorted((r["line"], r["resolved"], r["superseded_by"]) for r in rows) == [(3, True, again), (4, True, again)]
+    assert client.get(f"/api/v1/jobs/{job_id}/errors?open=true", headers=tokens["viewer"]).json()["items"] == []
+    assert len(client.get(f"/api/v1/jobs/{again}/errors?open=true", headers=tokens["viewer"]).json()["items"]) == 2
 
 
 @pytest.mark.parametrize("name", ["../secret.yaml", "/etc/secret.yaml", "maps/../../secret.yaml", ".hidden.yaml",

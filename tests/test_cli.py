@@ -47,7 +47,7 @@ def test_publish_without_structure_says_what_to_do(pim_env: Path) -> None:
 def test_export_then_import_jsonl_via_cli(pim_env: Path, tmp_path: Path) -> None:
     assert runner.invoke(app, ["structure", "load", str(TEST_STRUCTURE)]).exit_code == 0
     src = tmp_path / "in.jsonl"
-    src.write_text('{"identifier":"a","family":"drills","values":{"sku":"a","name:en_US":"A"}}\n{"identifier":"b","family":"nope"}\n')
+    src.write_text('{"identifier":"a","family":"drills","values":{"sku":"a","name:en_US":"A"}}\n{"identifier":"zz9","family":"nope"}\n')
     result = runner.invoke(app, ["import", "jsonl", str(src), "--json"])
     counts = json.loads(result.output)
     assert (counts["created"], counts["rejected"]) == (1, 1)
@@ -57,6 +57,13 @@ def test_export_then_import_jsonl_via_cli(pim_env: Path, tmp_path: Path) -> None
     assert (job["id"], job["status"], job["counts"]["created"], job["counts"]["rejected"]) == (counts["job_id"], "partial", 1, 1)
     shown = runner.invoke(app, ["import", "errors"])
     assert shown.exit_code == 0 and "rejected" in shown.output and "family" in shown.output
+    assert "zz9" in shown.output  # the record the row was for
+    again = json.loads(runner.invoke(app, ["import", "jsonl", str(src), "--json"]).output)["job_id"]
+    assert runner.invoke(app, ["import", "errors", str(counts["job_id"])]).output.startswith(
+        f"Nothing open in the quarantine for job {counts['job_id']}.")  # the newer run's entry replaced it
+    closed = json.loads(runner.invoke(app, ["import", "errors", str(counts["job_id"]), "--all", "--json"]).output)
+    assert [(e["line"], e["superseded_by"]) for e in closed] == [(2, again)]
+    assert "superseded" in runner.invoke(app, ["import", "errors", "--all"]).output
     listed = runner.invoke(app, ["import", "jobs"])
     assert listed.exit_code == 0 and "partial" in listed.output and "in.jsonl" in listed.output
     out = tmp_path / "out.jsonl"

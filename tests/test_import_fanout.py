@@ -146,6 +146,7 @@ def test_a_model_sharing_a_sku_is_refused_on_its_own(store: Store) -> None:
     [entry] = store.quarantined(counts.job_id)
     assert (entry["line"], entry["field"], entry["record_key"]) == (3, "model", "model:T-1")
     assert "no product model 'T-1'" in entry["reason"]
-    again = run_import(store, "erp", [Parsed(record("erp", "T-1", {"ean": "4299998"}), "erp.csv", 2)],
+    # another file (a run of erp.csv without the model's row would supersede its entry: pim.store.supersede)
+    again = run_import(store, "erp", [Parsed(record("erp", "T-1", {"ean": "4299998"}), "erp-today.csv", 2)],
                        merge=Merger(PRECEDENCE))
     assert again.updated == 1 and store.quarantined(counts.job_id) == [entry]  # the product closes none of the model's

@@ -58,6 +58,11 @@ def test_an_uploaded_file_is_merged_kept_and_shown_as_a_job(web: TestClient, sto
     assert f'data-job="{job["id"]}"' in web.get("/imports").text
     assert '<td class="record">nope</td>' in web.get(f"/jobs/{job['id']}").text  # the record each row was for
 
+    _upload(web, token, "spring copy.csv", b"sku,name:en_US\nnope,Ghost\n")  # rejected again: listed once
+    [again] = job_queue.work(store, once=True).jobs
+    assert f'superseded by <a href="/jobs/{again["id"]}">job {again["id"]}</a>' in web.get(f"/jobs/{job['id']}").text
+    assert [q["job_id"] for q in store.quarantined()] == [again["id"]]
+
 
 def test_a_bad_file_fails_its_job_with_the_reason(web: TestClient, store: Store) -> None:
     token = login(web)

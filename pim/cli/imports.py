@@ -59,15 +59,28 @@ def jobs(limit: int = typer.Option(20, help="At most this many runs, newest firs
 @app.command("errors")
 def errors(job: int | None = typer.Argument(None, help="Job id (default: every open entry)."),
            limit: int = typer.Option(200, help="At most this many rows."),
+           closed: bool = typer.Option(False, "--all", help="Closed entries too: fixed (resolved), or superseded "
+                                                            "by a newer run of the file or rejection of the record."),
            as_json: bool = JsonOption) -> None:
-    """List quarantined rows: file, line, field, reason. Severity `rejected`: the row was not imported;
-    `problem`: imported, one value has an issue; `warning`: about the whole file. Fix the file and import it
-    again."""
+    """List quarantined rows: file, line, the record (SKU, or model:<code>), field, reason. Severity
+    `rejected`: the row was not imported; `problem`: imported, one value has an issue; `warning`: about the
+    whole file. Fix the file and import it again: each problem is listed once, from the latest run."""
     from pim.store import Store
 
-    rows = Store.from_settings().quarantined(job, limit=limit)
+    rows = Store.from_settings().quarantined(job, open_only=not closed, limit=limit)
     if as_json:
         emit_json(rows)
         return
-    table(f"{len(rows)} quarantined row(s)", ["job", "severity", "file", "line", "field", "reason"],
-          [(r["job_id"], r["severity"], r["file"], r["line"], r["field"], r["reason"][:200]) for r in rows])
+    if not rows:
+        console.print(f"Nothing {'' if closed else 'open '}in the quarantine{f' for job {job}' if job is not None else ''}.")
+        return
+    columns = ["job", "severity", "file", "line", "record", "field", "reason", *(["closed"] if closed else [])]
+    table(f"{len(rows)} quarantined row(s)", columns,
+          [(r["job_id"], r["severity"], r["file"], r["line"], r["record_key"], r["field"], r["reason"][:200],
+            *([_closed(r)] if closed else [])) for r in rows])
+
+
+def _closed(entry: dict) -> str:
+    if entry["superseded_by"] is not None:
+        return f"superseded by job {entry['superseded_by']}"
+    return "resolved" if entry["resolved_at"] is not None else ""

@@ -26,6 +26,7 @@ from pim.scoped import scoped
 from pim.store.database import make_engine, migrate
 from pim.store.heartbeat import Heartbeats, is_stale
 from pim.store.raw import RawTable, raw_table
+from pim.store.supersede import supersede_files, supersede_records
 from pim.store.tables import (
     DeletedProductRow,
     JobRow,
@@ -779,12 +780,18 @@ class Store:
         ]
         if not rows:
             return 0
+
+        def write(c: Connection) -> None:
+            for chunk in batched(rows, self.batch_size):
+                c.execute(insert(QUARANTINE), chunk)
+            if job_id is not None:
+                supersede_records(c, job_id, rows, stamp)
+
         if conn is not None:
-            conn.execute(insert(QUARANTINE), rows)
+            write(conn)
         else:
             with self.begin() as c:
-                for chunk in batched(rows, self.batch_size):
-                    c.execute(insert(QUARANTINE), chunk)
+                write(c)
         return len(rows)
 
     def quarantined(self, job_id: int | None = None, *, open_only: bool = True, limit: int | None = None,
@@ -800,6 +807,13 @@ class Store:
             q = q.limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+    def supersede_quarantine(self, job_id: int, source: str, files: Iterable[str]) -> int:
+        """After job `job_id` of `source` read `files` through (entries' file names): close their rejections
+        recorded before it started, as superseded by it (pim.store.supersede). Returns the entries closed."""
+        with self.begin() as conn:
+            return supersede_files(conn, job_id, _clipped(source, 100) or "",
+                                   [_clipped(_storable(f), 1000) or "" for f in files], now())
 
     def resolve_quarantine(self, source: str, record_keys: list[str]) -> int:
         """Entries for records that have now imported cleanly are closed, not deleted: history stays.

@@ -114,6 +114,8 @@ class QuarantineRow(SQLModel, table=True):
     """A rejected row or file: where it was, why, and the raw input, so it can be fixed and re-imported."""
 
     __tablename__ = "quarantine"
+    #: a source's open entries, found without walking its closed history (pim.store.supersede)
+    __table_args__ = (Index("ix_quarantine_source_open", "source", "resolved_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int | None = Field(default=None, index=True)
@@ -127,3 +129,6 @@ class QuarantineRow(SQLModel, table=True):
     severity: str = Field(default="rejected", max_length=20, index=True)  # rejected | problem (value kept)
     created_at: datetime = utc_column()
     resolved_at: datetime | None = utc_column(nullable=True)
+    #: The job that closed this entry without it being fixed: a newer run of the same file, or a newer
+    #: rejection of the same record, which says what is wrong now (migration 0036).
+    superseded_by: int | None = None

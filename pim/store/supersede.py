@@ -1,0 +1,67 @@
+"""Closing quarantine entries that a newer judgement replaced.
+
+A rejected row is judged again on every run of its file: rows never get a source fingerprint while they are
+rejected, so nothing skips them. So once a run of a file is through, every row of it that is still wrong has a
+new entry, and an older open entry is either repeated by a new one, about a row that was fixed, or about a row
+that is gone. Those older entries are closed and marked `superseded_by` the run, so `pim import errors` lists
+each problem once and an entry that names no record (an empty SKU, a row too broken to key) does not stay open
+for ever. Entries of severity `problem` are left alone: an unchanged record is skipped, so its problems are not
+reported again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, or_, select, update
+
+from pim.store.tables import JobRow, QuarantineRow
+
+JOB: Table = JobRow.__table__  # type: ignore[assignment]
+QUARANTINE: Table = QuarantineRow.__table__  # type: ignore[assignment]
+
+#: Severities a run reports again whenever they still hold: a newer entry replaces an older one.
+REPEATED = ("rejected", "warning")
+
+
+def _open_elsewhere(job_id: int) -> Any:
+    return (QUARANTINE.c.resolved_at.is_(None), or_(QUARANTINE.c.job_id.is_(None), QUARANTINE.c.job_id != job_id))
+
+
+def supersede_records(conn: Connection, job_id: int, rows: list[dict[str, Any]], stamp: datetime) -> int:
+    """Close the older open entries of the records `rows` (quarantine rows job `job_id` just wrote) name again,
+    by source, record key and severity: the newest judgement of a record by a source is the one that stands,
+    as a clean import of it closes its entries from every file."""
+    groups: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        if r["record_key"] and r["severity"] in REPEATED:
+            groups.setdefault((r["source"], r["severity"]), set()).add(r["record_key"])
+    closed = 0
+    for (source, severity), keys in groups.items():
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 1000):
+            closed += conn.execute(
+                update(QUARANTINE)
+                .where(QUARANTINE.c.source == source, QUARANTINE.c.severity == severity,
+                       QUARANTINE.c.record_key.in_(ordered[start:start + 1000]), *_open_elsewhere(job_id))
+                .values(resolved_at=stamp, superseded_by=job_id)).rowcount or 0
+    return closed
+
+
+def supersede_files(conn: Connection, job_id: int, source: str, files: Iterable[str], stamp: datetime) -> int:
+    """After job `job_id` of `source` read `files` (by the names entries give them) through: close the open
+    rejections of those files recorded before the job started."""
+    names = sorted({f for f in files if f})
+    started = conn.execute(select(JOB.c.started_at).where(JOB.c.id == job_id)).scalar()
+    if not names or started is None:
+        return 0
+    closed = 0
+    for start in range(0, len(names), 1000):
+        closed += conn.execute(
+            update(QUARANTINE)
+            .where(QUARANTINE.c.source == source, QUARANTINE.c.severity == "rejected",
+                   QUARANTINE.c.file.in_(names[start:start + 1000]), QUARANTINE.c.created_at < started,
+                   *_open_elsewhere(job_id))
+            .values(resolved_at=stamp, superseded_by=job_id)).rowcount or 0
+    return closed
