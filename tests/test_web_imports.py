@@ -64,6 +64,22 @@ def test_an_uploaded_file_is_merged_kept_and_shown_as_a_job(web: TestClient, sto
     assert [q["job_id"] for q in store.quarantined()] == [again["id"]]
 
 
+def test_uploading_the_fixed_file_closes_what_its_earlier_upload_could_not_key(web: TestClient, store: Store) -> None:
+    """Each upload is kept under a name of its own: the earlier uploads of a file are found by the name it was
+    uploaded under, the importer and profile (pim.upload_imports.earlier_uploads)."""
+    token = login(web)
+    _upload(web, token, "fix.csv", b"sku,name:en_US\n,Nameless\ncomplete,Fine\n")
+    _upload(web, token, "other.csv", b"sku,name:en_US\n,Nameless\n")
+    first, other = job_queue.work(store, once=True).jobs + job_queue.work(store, once=True).jobs
+    assert sorted((q["job_id"], q["record_key"]) for q in store.quarantined()) == [(first["id"], None), (other["id"], None)]
+    _upload(web, token, "fix.csv", b"sku,name:en_US\ncomplete,Fine\n")  # the row without a SKU removed
+    [fixed] = job_queue.work(store, once=True).jobs
+    assert fixed["status"] == "succeeded"
+    assert [q["job_id"] for q in store.quarantined()] == [other["id"]]  # another file's entry stays open
+    [closed] = store.quarantined(first["id"], open_only=False)
+    assert closed["superseded_by"] == fixed["id"]
+
+
 def test_a_bad_file_fails_its_job_with_the_reason(web: TestClient, store: Store) -> None:
     token = login(web)
     _upload(web, token, "empty.csv", b"")

@@ -65,3 +65,19 @@ def supersede_files(conn: Connection, job_id: int, source: str, files: Iterable[
                    *_open_elsewhere(job_id))
             .values(resolved_at=stamp, superseded_by=job_id)).rowcount or 0
     return closed
+
+
+def supersede_jobs(conn: Connection, job_id: int, earlier: list[int], stamp: datetime) -> int:
+    """The same for runs of one file kept under other names (web uploads, pim.upload_imports.earlier_uploads):
+    close the open rejections the `earlier` jobs recorded before job `job_id` started."""
+    started = conn.execute(select(JOB.c.started_at).where(JOB.c.id == job_id)).scalar()
+    if not earlier or started is None:
+        return 0
+    closed = 0
+    for start in range(0, len(earlier), 1000):
+        closed += conn.execute(
+            update(QUARANTINE)
+            .where(QUARANTINE.c.job_id.in_(earlier[start:start + 1000]), QUARANTINE.c.severity == "rejected",
+                   QUARANTINE.c.created_at < started, *_open_elsewhere(job_id))
+            .values(resolved_at=stamp, superseded_by=job_id)).rowcount or 0
+    return closed

@@ -80,7 +80,7 @@ async def upload_import(
                             f"`pim import` instead")
     path = imports.keep_upload(data, name, user.username)
     store = store_of(request)
-    return _accepted(response, store, upload_imports.enqueue(store, upload, path, user.username))
+    return _accepted(response, store, upload_imports.enqueue(store, upload, path, user.username, name=name))
 
 
 # ---------------------------------------------------------------------------------------------- rejected rows

@@ -104,7 +104,7 @@ async def upload(request: Request, user: User = Depends(_editor)) -> Any:
             "file": f"'{name}' is over {MAX_UPLOAD // (1024 * 1024)} MB: import it with `pim import {command} "
                     "FILE` instead."})
     path = keep_upload(data, name, user.username)
-    job = upload_imports.enqueue(store_of(request), plan, path, user.username)
+    job = upload_imports.enqueue(store_of(request), plan, path, user.username, name=name)
     return RedirectResponse(f"/imports?queued={job}", status_code=303)
 
 
