@@ -25,8 +25,21 @@ QUARANTINE: Table = QuarantineRow.__table__  # type: ignore[assignment]
 REPEATED = ("rejected", "warning")
 
 
-def _open_elsewhere(job_id: int) -> Any:
-    return (QUARANTINE.c.resolved_at.is_(None), or_(QUARANTINE.c.job_id.is_(None), QUARANTINE.c.job_id != job_id))
+def _close(conn: Connection, job_id: int, stamp: datetime, column: Any, values: list[Any], *where: Any) -> int:
+    """Close, as superseded by job `job_id`, the open entries of other jobs matching `where` whose `column` is
+    one of `values` (1,000 at a time); returns how many."""
+    closed = 0
+    for start in range(0, len(values), 1000):
+        closed += conn.execute(
+            update(QUARANTINE)
+            .where(column.in_(values[start:start + 1000]), *where, QUARANTINE.c.resolved_at.is_(None),
+                   or_(QUARANTINE.c.job_id.is_(None), QUARANTINE.c.job_id != job_id))
+            .values(resolved_at=stamp, superseded_by=job_id)).rowcount or 0
+    return closed
+
+
+def _started(conn: Connection, job_id: int) -> datetime | None:
+    return conn.execute(select(JOB.c.started_at).where(JOB.c.id == job_id)).scalar()
 
 
 def supersede_records(conn: Connection, job_id: int, rows: list[dict[str, Any]], stamp: datetime) -> int:
@@ -37,47 +50,26 @@ def supersede_records(conn: Connection, job_id: int, rows: list[dict[str, Any]],
     for r in rows:
         if r["record_key"] and r["severity"] in REPEATED:
             groups.setdefault((r["source"], r["severity"]), set()).add(r["record_key"])
-    closed = 0
-    for (source, severity), keys in groups.items():
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), 1000):
-            closed += conn.execute(
-                update(QUARANTINE)
-                .where(QUARANTINE.c.source == source, QUARANTINE.c.severity == severity,
-                       QUARANTINE.c.record_key.in_(ordered[start:start + 1000]), *_open_elsewhere(job_id))
-                .values(resolved_at=stamp, superseded_by=job_id)).rowcount or 0
-    return closed
+    return sum(_close(conn, job_id, stamp, QUARANTINE.c.record_key, sorted(keys), QUARANTINE.c.source == source,
+                      QUARANTINE.c.severity == severity) for (source, severity), keys in groups.items())
 
 
 def supersede_files(conn: Connection, job_id: int, source: str, files: Iterable[str], stamp: datetime) -> int:
     """After job `job_id` of `source` read `files` (by the names entries give them) through: close the open
     rejections of those files recorded before the job started."""
     names = sorted({f for f in files if f})
-    started = conn.execute(select(JOB.c.started_at).where(JOB.c.id == job_id)).scalar()
+    started = _started(conn, job_id)
     if not names or started is None:
         return 0
-    closed = 0
-    for start in range(0, len(names), 1000):
-        closed += conn.execute(
-            update(QUARANTINE)
-            .where(QUARANTINE.c.source == source, QUARANTINE.c.severity == "rejected",
-                   QUARANTINE.c.file.in_(names[start:start + 1000]), QUARANTINE.c.created_at < started,
-                   *_open_elsewhere(job_id))
-            .values(resolved_at=stamp, superseded_by=job_id)).rowcount or 0
-    return closed
+    return _close(conn, job_id, stamp, QUARANTINE.c.file, names, QUARANTINE.c.source == source,
+                  QUARANTINE.c.severity == "rejected", QUARANTINE.c.created_at < started)
 
 
 def supersede_jobs(conn: Connection, job_id: int, earlier: list[int], stamp: datetime) -> int:
     """The same for runs of one file kept under other names (web uploads, pim.upload_imports.earlier_uploads):
     close the open rejections the `earlier` jobs recorded before job `job_id` started."""
-    started = conn.execute(select(JOB.c.started_at).where(JOB.c.id == job_id)).scalar()
+    started = _started(conn, job_id)
     if not earlier or started is None:
         return 0
-    closed = 0
-    for start in range(0, len(earlier), 1000):
-        closed += conn.execute(
-            update(QUARANTINE)
-            .where(QUARANTINE.c.job_id.in_(earlier[start:start + 1000]), QUARANTINE.c.severity == "rejected",
-                   QUARANTINE.c.created_at < started, *_open_elsewhere(job_id))
-            .values(resolved_at=stamp, superseded_by=job_id)).rowcount or 0
-    return closed
+    return _close(conn, job_id, stamp, QUARANTINE.c.job_id, earlier, QUARANTINE.c.severity == "rejected",
+                  QUARANTINE.c.created_at < started)
