@@ -430,9 +430,4 @@ def run_import(store: Any, job: dict[str, Any]) -> dict[str, Any] | None:
     importer = lookup(IMPORTERS, payload.get("importer", ""), "importer")()
     # JSON holds text; the BMEcat and supplier importers take their map as a Path (`map_path.parent`)
     options = {k: Path(v) if k == "map_path" else v for k, v in (payload.get("options") or {}).items()}
-    counts = importer.run(Path(payload["path"]), store, **options)
-    if (store.job(job["id"]) or {}).get("status") in ("succeeded", "partial"):  # read through
-        from pim.upload_imports import earlier_uploads
-
-        store.supersede_uploads(job["id"], earlier_uploads(store, job))
-    return counts
+    return importer.run(Path(payload["path"]), store, **options)

@@ -222,25 +222,8 @@ def plan(importer: str, filename: str, profile: str | None, user: Importing) -> 
 
 def enqueue(store: Any, upload: UploadPlan, path: Path, by: str, name: str | None = None) -> int:
     """Queue the import of the kept upload at `path` for `pim worker`; the job's id. `name`: the file's own
-    name as uploaded, which tells the later uploads of the same file (`earlier_uploads`)."""
+    name as uploaded, which tells the later uploads of the same file (pim.store.supersede.UPLOAD_IDENTITY)."""
     return job_queue.enqueue(store, "import", f"{upload.importer}:{path.name}", {  # the name, as the quarantine says
         "importer": upload.importer, "path": str(path), "options": upload.options, "by": by,
         **({"name": Path(name).name} if name else {})})
 
-
-def earlier_uploads(store: Any, job: dict[str, Any]) -> list[int]:
-    """The import jobs of earlier uploads of the same file as `job` (a queued upload's job): the same name as
-    uploaded, importer and profile. Each upload is kept under a name of its own, so this is how a run of the
-    fixed file supersedes what the earlier runs quarantined (pim.store.supersede)."""
-    from sqlalchemy import select
-
-    from pim.store.store import JOB
-
-    mine = job.get("payload") or {}
-    if not mine.get("name"):
-        return []
-    same = ("name", "importer", "options")
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(JOB.c.id, JOB.c.payload).where(
-            JOB.c.kind == "import", JOB.c.id != job["id"], JOB.c.source.startswith(f"{mine['importer']}:", autoescape=True)))
-        return sorted(i for i, payload in rows if all((payload or {}).get(k) == mine.get(k) for k in same))

@@ -66,7 +66,7 @@ def test_an_uploaded_file_is_merged_kept_and_shown_as_a_job(web: TestClient, sto
 
 def test_uploading_the_fixed_file_closes_what_its_earlier_upload_could_not_key(web: TestClient, store: Store) -> None:
     """Each upload is kept under a name of its own: the earlier uploads of a file are found by the name it was
-    uploaded under, the importer and profile (pim.upload_imports.earlier_uploads)."""
+    uploaded under, the importer and profile (pim.store.supersede.earlier_uploads)."""
     token = login(web)
     _upload(web, token, "fix.csv", b"sku,name:en_US\n,Nameless\ncomplete,Fine\n")
     _upload(web, token, "other.csv", b"sku,name:en_US\n,Nameless\n")

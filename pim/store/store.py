@@ -26,7 +26,7 @@ from pim.scoped import scoped
 from pim.store.database import make_engine, migrate
 from pim.store.heartbeat import Heartbeats, is_stale
 from pim.store.raw import RawTable, raw_table
-from pim.store.supersede import supersede_files, supersede_jobs, supersede_records
+from pim.store.supersede import supersede_files, supersede_records
 from pim.store.tables import (
     DeletedProductRow,
     JobRow,
@@ -810,16 +810,11 @@ class Store:
 
     def supersede_quarantine(self, job_id: int, source: str, files: Iterable[str]) -> int:
         """After job `job_id` of `source` read `files` through (entries' file names): close their rejections
-        recorded before it started, as superseded by it (pim.store.supersede). Returns the entries closed."""
+        recorded before it started (for an upload, those of the earlier uploads of the same file too), as
+        superseded by it (pim.store.supersede). Returns the entries closed."""
         with self.begin() as conn:
             return supersede_files(conn, job_id, _clipped(source, 100) or "",
                                    [_clipped(_storable(f), 1000) or "" for f in files], now())
-
-    def supersede_uploads(self, job_id: int, earlier: list[int]) -> int:
-        """After job `job_id` read an upload through: close the rejections the `earlier` uploads of the same
-        file recorded (pim.store.supersede.supersede_jobs). Returns the entries closed."""
-        with self.begin() as conn:
-            return supersede_jobs(conn, job_id, earlier, now())
 
     def resolve_quarantine(self, source: str, record_keys: list[str]) -> int:
         """Entries for records that have now imported cleanly are closed, not deleted: history stays.

@@ -56,20 +56,29 @@ def supersede_records(conn: Connection, job_id: int, rows: list[dict[str, Any]],
 
 def supersede_files(conn: Connection, job_id: int, source: str, files: Iterable[str], stamp: datetime) -> int:
     """After job `job_id` of `source` read `files` (by the names entries give them) through: close the open
-    rejections of those files recorded before the job started."""
+    rejections of those files recorded before the job started, and, for an upload, those of the earlier
+    uploads of the same file (`earlier_uploads`)."""
     names = sorted({f for f in files if f})
     started = _started(conn, job_id)
-    if not names or started is None:
+    if started is None:
         return 0
-    return _close(conn, job_id, stamp, QUARANTINE.c.file, names, QUARANTINE.c.source == source,
-                  QUARANTINE.c.severity == "rejected", QUARANTINE.c.created_at < started)
+    closed = _close(conn, job_id, stamp, QUARANTINE.c.file, names, QUARANTINE.c.source == source,
+                    QUARANTINE.c.severity == "rejected", QUARANTINE.c.created_at < started)
+    return closed + _close(conn, job_id, stamp, QUARANTINE.c.job_id, earlier_uploads(conn, job_id),
+                           QUARANTINE.c.severity == "rejected", QUARANTINE.c.created_at < started)
 
 
-def supersede_jobs(conn: Connection, job_id: int, earlier: list[int], stamp: datetime) -> int:
-    """The same for runs of one file kept under other names (web uploads, pim.upload_imports.earlier_uploads):
-    close the open rejections the `earlier` jobs recorded before job `job_id` started."""
-    started = _started(conn, job_id)
-    if not earlier or started is None:
-        return 0
-    return _close(conn, job_id, stamp, QUARANTINE.c.job_id, earlier, QUARANTINE.c.severity == "rejected",
-                  QUARANTINE.c.created_at < started)
+#: What makes two uploads the same file: the name it was uploaded under, the importer and its profile (the
+#: keys pim.upload_imports.enqueue puts in the job's payload).
+UPLOAD_IDENTITY = ("name", "importer", "options")
+
+
+def earlier_uploads(conn: Connection, job_id: int) -> list[int]:
+    """The import jobs of earlier uploads of the same file as job `job_id`, when it is an upload's. Each
+    upload is kept under a name of its own, so a file's runs are told by UPLOAD_IDENTITY instead."""
+    mine = conn.execute(select(JOB.c.payload).where(JOB.c.id == job_id)).scalar() or {}
+    if not mine.get("name") or not mine.get("importer"):
+        return []
+    rows = conn.execute(select(JOB.c.id, JOB.c.payload).where(
+        JOB.c.kind == "import", JOB.c.id != job_id, JOB.c.source.startswith(f"{mine['importer']}:", autoescape=True)))
+    return sorted(i for i, payload in rows if all((payload or {}).get(k) == mine.get(k) for k in UPLOAD_IDENTITY))
