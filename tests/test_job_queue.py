@@ -306,6 +306,8 @@ def test_pim_serve_runs_a_worker_beside_the_web_server_and_stops_it(store: Store
             [job] = store.jobs(kind="import", limit=1)
             assert _wait(lambda: store.job(job["id"])["status"] == "succeeded"), store.job(job["id"])
         assert store.get_product("complete").values["name:en_US"] == "Served"  # type: ignore[union-attr]
+        # the worker counts the job once its runner returns, a moment after the job shows succeeded
+        assert _wait(lambda: [w["jobs"] for w in job_workers.live(store)] == [1]), job_workers.live(store)
         [worker] = job_workers.live(store)
         assert worker["jobs"] == 1 and _parent_of(worker["pid"]) == server.pid
         server.send_signal(signal.SIGTERM)
