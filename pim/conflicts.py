@@ -101,7 +101,8 @@ def targets_of(store: Store, identifier: str, parent: str | None) -> list[str]:
 def check_target(store: Store, identifier: str, parent: str | None, target: str) -> None:
     """Refuse (InputError) a pick on anything but the product or a model it inherits from."""
     if target not in targets_of(store, identifier, parent):
-        raise InputError(f"'{target}' is neither {identifier} nor a model it inherits from", field="target")
+        raise InputError(f"'{target}' is neither {identifier} nor a model it inherits from", field="target",
+                         hint="leave the target out for the product itself")
 
 
 def conflicts_of_product(store: Store, identifier: str, parent: str | None) -> list[Conflict]:

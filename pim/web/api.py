@@ -275,16 +275,16 @@ def _pick_refused(exc: InputError) -> HTTPException:
 
 def _target(store: Any, identifier: str, target: str | None) -> str:
     """The product, or a model it inherits from (never another product's)."""
+    from pim.conflicts import check_target
+
     product = store.get_product(identifier)
     if product is None:
         raise HTTPException(404, f"no product '{identifier}'")
-    if not target or target == identifier:
-        return identifier
-    from pim.conflicts import targets_of
-
-    if target not in targets_of(store, identifier, product.parent):
-        raise refuse(422, f"'{target}' is not a model {identifier} inherits from; leave `target` out for the "
-                     "product itself", "body.target")
+    target = target or identifier
+    try:
+        check_target(store, identifier, product.parent, target)
+    except InputError as exc:
+        raise _pick_refused(exc) from None
     return target
 
 
