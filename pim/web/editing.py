@@ -228,10 +228,16 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     return EditResult(None, changed=logged.keys(MODEL_KEY + code), outranked=_outranked(updated, edits))
 
 
+def history_row(target: str, value_key: str, old: Any, new: Any, actor: str, source: str, at: Any) -> dict[str, Any]:
+    """One row of the history table: what `target` (a product, or `model:<code>`) showed before and after."""
+    return {"product": target, "value_key": value_key, "old": old, "new": new, "actor": actor, "source": source,
+            "at": at}
+
+
 def _history_rows(key: str, before: Any, after: Any, edits: dict[str, Any], actor: str, stamp: Any) -> list[dict[str, Any]]:
     """One history row per edited value whose shown value changed (`key`: the product, or `model:<code>`)."""
-    return [{"product": key, "value_key": k, "old": before.values.get(k), "new": after.values.get(k), "actor": actor,
-             "source": "content", "at": stamp} for k in edits if after.values.get(k) != before.values.get(k)]
+    return [history_row(key, k, before.values.get(k), after.values.get(k), actor, "content", stamp)
+            for k in edits if after.values.get(k) != before.values.get(k)]
 
 
 class _Logged:
@@ -296,8 +302,8 @@ class ChoiceLog:
     def __call__(self, conn: Any, before: Any, after: Any) -> None:
         old, new = shown_of(before, self.value_key), shown_of(after, self.value_key)
         if old != new:
-            conn.execute(insert(HISTORY), [{"product": self.target, "value_key": self.value_key, "old": old,
-                                            "new": new, "actor": self.actor, "source": self.source, "at": now()}])
+            conn.execute(insert(HISTORY), [history_row(self.target, self.value_key, old, new, self.actor,
+                                                       self.source, now())])
 
 
 def _outranked(after: Any, edits: dict[str, Any]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from pim.catalog import Structure
 from pim.product import Product, Provenance
 from pim.store.store import PRODUCT, Store, now
 from pim.validation import RecordValidator
+from pim.web.editing import history_row
 from pim.web.tables import HISTORY
 
 _PRODUCT_FIELDS = ("family", "categories", "associations")  # the validator's problems not about one value
@@ -60,6 +61,6 @@ def create_product(store: Store, structure: Structure, actor: str, *, identifier
             return Created(None, exists=True)
         counts, written = store.write_products_in(conn, [product])
         store.notify(conn, counts.changed_keys, written)
-        conn.execute(insert(HISTORY), [{"product": identifier, "value_key": k, "old": None, "new": v, "actor": actor,
-                                        "source": "content", "at": stamp} for k, v in product.values.items()])
+        conn.execute(insert(HISTORY), [history_row(identifier, k, None, v, actor, "content", stamp)
+                                       for k, v in product.values.items()])
     return Created(store.get_product(identifier))
