@@ -84,8 +84,8 @@ class CsvRows:
             try:
                 for cells in rows:
                     line = reader.line_num
-                    if not cells or (len(cells) == 1 and not cells[0].strip()):
-                        continue
+                    if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
+                        continue  # a blank line, or one of the `;;;;` rows exports end with
                     if len(cells) != width:
                         raw = {"cells": cells}
                         yield Rejected(f"the row has {len(cells)} cells, the header has {width} (truncated "

@@ -60,6 +60,9 @@ def number_parser(decimal: str, thousands: str | None) -> Callable[[str], str]:
         if thousands:
             text = text.replace(thousands, "")
         if comma:
+            if "." in text:  # with a decimal comma a dot can only be a thousands separator the map did not declare
+                raise ValueProblem(f"'{raw}' has a '.' but the map's decimal separator is ','; if '.' groups "
+                                   "thousands here, set `thousands: '.'` in the map")
             text = text.replace(",", ".")
         if _CANONICAL(text):
             return text

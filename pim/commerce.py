@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Column, Connection, Date, DateTime, Numeric, String, Table, delete, or_, select
 from sqlmodel import Field as SQLField
@@ -56,6 +56,16 @@ class PriceListEntry(BaseModel):
     valid_from: date | None = None
     valid_to: date | None = None
     source: str = "erp"
+
+    @field_validator("valid_to")
+    @classmethod
+    def _not_before_valid_from(cls, valid_to: date | None, info: ValidationInfo) -> date | None:
+        """A range ending before it starts never applies; since valid_from keys the row, fixing the dates
+        later would add a second row beside it rather than replace it."""
+        valid_from = info.data.get("valid_from")
+        if valid_to and valid_from and valid_to < valid_from:
+            raise ValueError(f"{valid_to} is before valid_from {valid_from}: the price would never apply")
+        return valid_to
 
 
 class StockLevel(BaseModel):

@@ -113,6 +113,9 @@ def decode_guard(lines: Iterator[Any], name: str, encoding: str) -> Iterator[Any
             f"the file is not {encoding}: byte {exc.object[exc.start:exc.start + 1]!r} cannot be decoded",
             file=name, hint="set `encoding:` in the profile (e.g. cp1252, latin-1, utf-8)",
         ) from None
+    except UnicodeError as exc:  # a codec refusing the stream as a whole: UTF-16 without its byte order mark
+        raise InputError(f"the file is not {encoding}: {exc}", file=name,
+                         hint="set `encoding:` in the profile to what the file is written in (e.g. utf-8)") from None
 
 
 # ---------------------------------------------------------------- supplier cross-reference

@@ -172,6 +172,15 @@ def test_broken_files_get_a_clear_message(seeded: Store, tmp_path: Path, content
         run(seeded, path, encoding="utf-8")
 
 
+def test_a_utf16_map_on_a_file_without_a_byte_order_mark_is_refused_clearly(seeded: Store, tmp_path: Path):
+    """UTF-16's codec refuses such a stream with a bare UnicodeError (not a decode error): it was a traceback."""
+    path = tmp_path / "erp.csv"
+    path.write_bytes("\n".join([HEADER, ROWS[0]]).encode("utf-8"))
+    with pytest.raises(InputError, match="the file is not utf-16") as err:
+        run(seeded, path, encoding="utf-16")
+    assert "encoding:" in (err.value.hint or "")
+
+
 def test_utf8_bom_is_skipped(seeded: Store, tmp_path: Path):
     path = tmp_path / "erp.csv"
     path.write_bytes(b"\xef\xbb\xbf" + "\n".join([HEADER, ROWS[0]]).encode())
@@ -220,6 +229,15 @@ def test_number_shortcut_reads_like_decimal(text: str):
             number_parser(".", None)(text)
     else:
         assert number_parser(".", None)(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1.234", "2.500", "1.234,50", "0.5"])
+def test_a_dot_under_a_decimal_comma_is_refused_unless_the_map_groups_thousands_with_it(text: str):
+    """German exports group thousands with a dot: read as a decimal point, 1.234 would silently become 1.234."""
+    with pytest.raises(ValueProblem, match="thousands: '.'"):
+        number_parser(",", None)(text)
+    assert number_parser(",", ".")(text) == format(Decimal(text.replace(".", "").replace(",", ".")), "f")
+    assert number_parser(",", None)("1234,5") == "1234.5"
 
 
 @pytest.mark.parametrize("fields", [{}, {"family": "tool"}, {"family": None, "categories": ["a"], "enabled": False},
@@ -297,6 +315,28 @@ def test_a_complete_price_list_with_a_rejected_row_removes_nothing_until_it_is_f
     fixed = write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2026;"])
     assert import_erp_csv(fixed, seeded, m).as_dict()["removed"] == 1
     assert [q for q in seeded.quarantined() if q["severity"] == "warning"] == []
+
+
+def test_rows_of_bare_delimiters_are_skipped_like_blank_lines(seeded: Store, tmp_path: Path):
+    """ERP and Excel exports often end with `;;;;;` rows: rejected, they made every complete price list
+    remove nothing, night after night."""
+    head = "Kunde;Material;Menge;Preis;Ab;Bis"
+    m = ErpCsvMap(**PRICE_MAP, complete=True)
+    import_erp_csv(write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2026;", "C1;A2;1;5,00;01.01.2026;"]), seeded, m)
+    counts = import_erp_csv(write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2026;", ";;;;;", " ; ;;;;"]), seeded, m)
+    assert (counts.read, counts.rejected, counts.as_dict()["removed"]) == (1, 0, 1)
+    assert seeded.quarantined() == []
+    products = run(seeded, write(tmp_path / "erp.csv", [HEADER, ROWS[0], ";" * HEADER.count(";")]))
+    assert (products.read, products.rejected) == (1, 0)
+
+
+def test_a_price_valid_to_before_it_is_valid_from_is_rejected(seeded: Store, tmp_path: Path):
+    head = "Kunde;Material;Menge;Preis;Ab;Bis"
+    path = write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2027;01.01.2026", "C1;A2;1;5,00;01.01.2026;01.01.2026"])
+    counts = import_erp_csv(path, seeded, ErpCsvMap(**PRICE_MAP))
+    assert (counts.read, counts.rejected) == (2, 1)
+    [entry] = seeded.quarantined()
+    assert (entry["line"], entry["field"]) == (2, "valid_to") and "never apply" in entry["reason"]
 
 
 @pytest.mark.parametrize("batch_size", [2, 1000])
