@@ -37,6 +37,25 @@ def test_bad_structure_exits_2_with_location(pim_env: Path, tmp_path: Path) -> N
     assert main  # imported for the subprocess path above
 
 
+def test_an_error_keeps_the_field_it_names_in_brackets(pim_env: Path, tmp_path: Path) -> None:
+    """Rich read `[columnz]` as markup and dropped it: the message no longer said which key was wrong."""
+    import subprocess, sys
+
+    (tmp_path / "erp.csv").write_text("sku;ean\nA1;1\n")
+    (tmp_path / "map.yaml").write_text("delimiter: ';'\ncolumnz: {ean: ean}\n")
+    proc = subprocess.run([sys.executable, "-c", "from pim.cli import main; main()", "import", "erp",
+                           str(tmp_path / "erp.csv"), "--map", str(tmp_path / "map.yaml")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "[columnz]" in proc.stderr, proc.stderr
+
+
+def test_tables_show_brackets_in_their_data(pim_env: Path, tmp_path: Path) -> None:
+    from pim.cli.output import console, table
+
+    with console.capture() as seen:
+        table("t", ["reason"], [["[sku] is empty"], ["[bold]not bold[/]"]])
+    assert "[sku] is empty" in seen.get() and "[bold]not bold[/]" in seen.get()
+
+
 def test_publish_without_structure_says_what_to_do(pim_env: Path) -> None:
     import subprocess, sys
 

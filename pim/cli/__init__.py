@@ -8,6 +8,7 @@ from importlib import import_module
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pim.errors import PimError
 
@@ -62,7 +63,7 @@ def main() -> None:
     try:
         app()
     except PimError as exc:
-        err.print(f"[bold red]error:[/] {exc.describe()}", highlight=False)
+        err.print(f"[bold red]error:[/] {escape(exc.describe())}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from pim.cli.output import JsonOption, console, emit_json, table
 
@@ -93,8 +94,8 @@ def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, na
         codes = claims.take() if named is None else claims.take_named(named)
         if not as_json:
             for s in claims.skipped:
-                console.print(f"[yellow]skipped[/] {s['contract']}: {s['reason']}"
-                              + (f" ({s['holder']}, until {s['held_until']})" if s.get("holder") else ""),
+                console.print(f"[yellow]skipped[/] {escape(s['contract'])}: {escape(s['reason'])}"
+                              + escape(f" ({s['holder']}, until {s['held_until']})" if s.get("holder") else ""),
                               highlight=False)
         if not codes:
             _nothing_to_deliver(as_json, due, claims.skipped)
@@ -154,7 +155,7 @@ def _report(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = N
         table("feeds", ["contract", "status", "kind", "rows", "file"],
               [(r["contract"], r["status"], r["kind"], r["rows"], r["file"]) for r in summary.results])
         for f in data["failures"]:
-            console.print(f"[red]failed[/] {f['contract']}: {f['error']}", highlight=False)
+            console.print(f"[red]failed[/] {escape(f['contract'])}: {escape(str(f['error']))}", highlight=False)
     if summary.failures:
         raise typer.Exit(5)
 
@@ -219,7 +220,7 @@ def revoke(customer: str = typer.Option(..., "--customer", help="Customer code, 
 
     count = revoke_tokens(_store(), customer, token_text)
     if not count:
-        console.print(f"[yellow]no active portal token{' like that' if token_text else ''} for '{customer}'[/]; "
+        console.print(f"[yellow]no active portal token{' like that' if token_text else ''} for '{escape(customer)}'[/]; "
                       "`pim feeds token --customer …` issues one")
         raise typer.Exit(1)
     console.print(f"revoked {count} portal token{'s' if count != 1 else ''} of '{customer}'")
@@ -253,7 +254,7 @@ PasswordOption = typer.Option(..., prompt=True, hide_input=True, confirmation_pr
 
 
 def _no_such_person(email: str) -> None:
-    console.print(f"[red]no portal account for '{email}'[/]; `pim feeds person list` shows them, "
+    console.print(f"[red]no portal account for '{escape(email)}'[/]; `pim feeds person list` shows them, "
                   "`pim feeds person add CUSTOMER EMAIL` makes one")
     raise typer.Exit(1)
 

@@ -48,7 +48,7 @@ def report(channel: str = typer.Option(..., "--channel", "-c", help="Structure c
     if not r.todo:
         console.print("nothing to do")
     for t in r.todo:
-        console.print(f"• {t.sentence()}", highlight=False)
+        console.print(f"• {t.sentence()}", highlight=False, markup=False)
 
 
 @app.command()
@@ -104,4 +104,4 @@ def check(channel: str = typer.Option(..., "--channel", "-c"),
         return
     table(f"gate on {channel}", ["", ""], [("passed", passed), ("blocked", len(blocked))])
     for ident, reasons in list(blocked.items())[:50]:
-        console.print(f"{ident}: {', '.join(reasons)}", highlight=False)
+        console.print(f"{ident}: {', '.join(reasons)}", highlight=False, markup=False)

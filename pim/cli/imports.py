@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from pim.cli.output import JsonOption, console, emit_json, job_table, table
 
@@ -53,7 +54,7 @@ def jobs(limit: int = typer.Option(20, help="At most this many runs, newest firs
     job_table(rows)
     for r in rows:
         if r["status"] in ("failed", "interrupted") and r.get("error"):
-            console.print(f"[yellow]job {r['id']} {r['status']}:[/] {r['error']}")
+            console.print(f"[yellow]job {r['id']} {r['status']}:[/] {escape(str(r['error']))}")
 
 
 @app.command("errors")

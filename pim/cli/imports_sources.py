@@ -75,7 +75,7 @@ def resolve(sku: str, value_key: str, source: str, by: str = typer.Option("cli",
 
     store = Store.from_settings()
     c = resolve_conflict(store, sku, value_key, source, by=by, log=ChoiceLog(sku, value_key, by, source))
-    console.print(f"{sku} {value_key}: {source} wins ({c.claims[source]}), pinned")
+    console.print(f"{sku} {value_key}: {source} wins ({c.claims[source]}), pinned", markup=False)
 
 
 @app.command("withdraw")

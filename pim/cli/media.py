@@ -134,7 +134,7 @@ def rejected(get: str | None = typer.Option(None, "--get", metavar="SHA",
     if as_json:
         emit_json(row | {"out": str(out)})
         return
-    console.print(f"wrote {len(data)} bytes of {row['ref']} ({row['sha256'][:12]}) to {out}: {row['reason']}")
+    console.print(f"wrote {len(data)} bytes of {row['ref']} ({row['sha256'][:12]}) to {out}: {row['reason']}", markup=False)
 
 
 @app.command("gc")

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 T = TypeVar("T")
@@ -26,7 +27,7 @@ def table(title: str, columns: list[str], rows: Iterable[Iterable[Any]]) -> None
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*[("" if v is None else str(v)) for v in r])
+        t.add_row(*[Text("" if v is None else str(v)) for v in r])  # data, never markup: "[sku]" stays
     console.print(t)
 
 
