@@ -17,7 +17,6 @@ rejected when Excel's doing is plain and nothing proves the product (never a pro
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from itertools import chain
@@ -27,6 +26,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field, ValidationError
 
+from importers.csv_records import csv_records
 from importers.erp_values import partial_model, partial_product, refusal
 from importers.workbook import text_rows
 from pim import content_sheet, excel_dates, excel_skus
@@ -224,23 +224,23 @@ def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed 
     """Columns: sku, value keys, bullets[:locale], images, associations:<type>. Lists use `list_separator`."""
     p, name, stamp = mapper.p, path.name, datetime.now(UTC)
     with open_text(path, p.encoding) as handle:
-        reader = csv.reader(handle, delimiter=p.delimiter)
-        rows = decode_guard(reader, str(path), p.encoding)
-        header = [h.strip() for h in next(rows, [])]
+        rows = decode_guard(csv_records(handle, name, delimiter=p.delimiter), str(path), p.encoding)
+        header = [h.strip() for h in next(rows, (0, []))[1]]
         if p.sku_field not in header and p.model_field not in header:
             raise InputError(f"no '{p.sku_field}' column", file=name, line=1, field=p.sku_field,
                              hint=f"name the products in a '{p.sku_field}' column (or models in '{p.model_field}')")
-        try:
-            for cells in rows:
-                if not any(c.strip() for c in cells):
-                    continue
-                if len(cells) != len(header):
-                    yield Rejected(f"the row has {len(cells)} cells, the header has {len(header)}", name, reader.line_num,
-                                   None, {"cells": cells}, _record_key(mapper, _cells_by_name(header, cells)))
-                    continue
-                yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, reader.line_num, source, stamp)
-        except csv.Error as exc:
-            raise InputError(f"broken CSV: {exc}", file=name, line=reader.line_num) from None
+        twice = sorted({h for h in header if h and header.count(h) > 1})
+        if twice:
+            raise InputError(f"column '{twice[0]}' appears twice in the header: which one holds the value?",
+                             file=name, line=1, field=twice[0], hint="rename or remove one of them, then re-run")
+        for line, cells in rows:
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                yield Rejected(f"the row has {len(cells)} cells, the header has {len(header)}", name, line,
+                               None, {"cells": cells}, _record_key(mapper, _cells_by_name(header, cells)))
+                continue
+            yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, line, source, stamp)
 
 
 def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:

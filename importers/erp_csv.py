@@ -6,7 +6,6 @@ source). Rows that do not fit go to the quarantine with file, line, column and t
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from importers.csv_records import csv_records
 from importers.erp_values import (NumberFormat, Setter, ValueBuilder, ValueRule, number_parser, partial_product, refusal,
                                   remembered)
 from pim.catalog import Structure
@@ -66,38 +66,37 @@ class CsvRows:
 
     def __iter__(self) -> Iterator[tuple[int, list[str]] | Rejected]:
         with open_text(self.path, self.m.encoding) as handle:
-            reader = csv.reader(handle, delimiter=self.m.delimiter, quotechar=self.m.quotechar)
-            rows = decode_guard(reader, str(self.path), self.m.encoding)
+            records = csv_records(handle, self.name, delimiter=self.m.delimiter, quotechar=self.m.quotechar)
+            rows = decode_guard(records, str(self.path), self.m.encoding)
             try:
-                self.header = [h.strip() for h in next(rows)]
+                self.header = [h.strip() for h in next(rows)[1]]
             except StopIteration:
                 raise InputError("the file is empty", file=self.name) from None
-            except csv.Error as exc:
-                raise InputError(f"unreadable CSV header: {exc}", file=self.name, line=1) from None
             if self.m.sku_column not in self.header:
                 raise InputError(
                     f"no '{self.m.sku_column}' column (header: {', '.join(self.header[:12])})", file=self.name,
                     line=1, field=self.m.sku_column,
                     hint=f"check `delimiter: '{self.m.delimiter}'` and `sku_column` in the map",
                 )
+            used = {self.m.sku_column, *self.m.columns}
+            twice = sorted({h for h in self.header if h in used and self.header.count(h) > 1})
+            if twice:
+                raise InputError(f"column '{twice[0]}' appears twice in the header: which one holds the value?",
+                                 file=self.name, line=1, field=twice[0],
+                                 hint="rename or remove one of them, then re-run")
             width = len(self.header)
-            try:
-                for cells in rows:
-                    line = reader.line_num
-                    if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
-                        continue  # a blank line, or one of the `;;;;` rows exports end with
-                    if len(cells) != width:
-                        raw = {"cells": cells}
-                        yield Rejected(f"the row has {len(cells)} cells, the header has {width} (truncated "
-                                       "row or wrong delimiter)", self.name, line, None, raw, _key(cells, self))
-                        continue
-                    if "\x00" in "".join(cells):
-                        yield _nul_row(self.name, line, self.header, cells, _key(cells, self))
-                        continue
-                    yield line, cells
-            except csv.Error as exc:
-                raise InputError(f"broken CSV: {exc}", file=self.name, line=reader.line_num,
-                                 hint="an unterminated quote or a NUL byte; fix the file and re-run") from None
+            for line, cells in rows:
+                if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
+                    continue  # a blank line, or one of the `;;;;` rows exports end with
+                if len(cells) != width:
+                    raw = {"cells": cells}
+                    yield Rejected(f"the row has {len(cells)} cells, the header has {width} (truncated "
+                                   "row or wrong delimiter)", self.name, line, None, raw, _key(cells, self))
+                    continue
+                if "\x00" in "".join(cells):
+                    yield _nul_row(self.name, line, self.header, cells, _key(cells, self))
+                    continue
+                yield line, cells
 
 
 def _nul_row(name: str, line: int, header: list[str], cells: list[str], key: str | None) -> Rejected:
