@@ -97,10 +97,11 @@ class ContentMapper:
         attr = self.s.attributes.get(attribute)
         if attr is None:
             return None
-        loc = locale if attr.localizable else None
+        if locale and not attr.localizable:  # one text per locale would leave the last one standing
+            raise ValueError(f"'{attribute}' is not localizable: give one value, not one per locale ({locale})")
         if attr.scopable:
-            return [value_key(attribute, loc, ch) for ch in self.channels]
-        return [value_key(attribute, loc)]
+            return [value_key(attribute, locale, ch) for ch in self.channels]
+        return [value_key(attribute, locale)]
 
     def put(self, values: dict[str, Any], attribute: str, payload: Any) -> None:
         if isinstance(payload, dict):
@@ -121,6 +122,9 @@ class ContentMapper:
             if isinstance(target, str):
                 self.put_at(values, target, locale or None, "\n".join(items) or None)
                 continue
+            if len(items) > len(target):
+                raise ValueError(f"{len(items)} bullets, but the profile places {len(target)} "
+                                 f"({', '.join(target)}): the rest would be lost")
             for n, attribute in enumerate(target):
                 text = items[n] if n < len(items) else None
                 if locale:
@@ -150,12 +154,25 @@ class ContentMapper:
             self.bullets(values, data["bullets"])
         if "images" in data:
             images = data["images"] or []
+            if len(images) > len(self.p.images):
+                raise ValueError(f"{len(images)} images, but the profile places {len(self.p.images)} "
+                                 f"({', '.join(self.p.images)}): the rest would be lost; add image attributes to "
+                                 "`images:` in the profile")
             for n, attribute in enumerate(self.p.images):
                 self.put(values, attribute, images[n] if n < len(images) else None)
         extra: dict[str, Any] = {}
         if "associations" in data:
-            extra["associations"] = {t: Association(products=list(skus or [])) for t, skus in (data["associations"] or {}).items()}
+            extra["associations"] = {t: Association(products=_skus(t, skus)) for t, skus in (data["associations"] or {}).items()}
         return partial_product(sku, values, prov, extra) if sku else partial_model(model, values, prov, extra)
+
+
+def _skus(kind: str, skus: Any) -> list[str]:
+    """An association's targets: a list of SKUs (a lone string was read as its characters, one SKU each)."""
+    if skus is None:
+        return []
+    if not isinstance(skus, list) or not all(isinstance(s, str) for s in skus):
+        raise ValueError(f"association '{kind}' must be a JSON array of SKUs, e.g. [\"A1\", \"A2\"]")
+    return skus
 
 
 def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:

@@ -105,6 +105,31 @@ def test_bullets_can_spread_over_one_attribute_each(seeded: Store, tmp_path: Pat
     assert (p.values["seo_title:en_US"], p.values["seo_description:en_US"]) == ("one", "two")
 
 
+@pytest.mark.parametrize("record, words", [
+    ({"associations": {"accessories": "A2"}}, "must be a JSON array of SKUs"),  # was read as ["A", "2"]
+    ({"associations": {"accessories": [2]}}, "must be a JSON array of SKUs"),
+    ({"images": ["a.jpg", "b.jpg"]}, "2 images, but the profile places 1 (image)"),  # b.jpg was dropped
+    ({"bullets": {"en_US": ["one", "two", "three"]}}, "3 bullets, but the profile places 2"),
+    ({"material": {"en_US": "Steel", "de_DE": "Stahl"}}, "'material' is not localizable"),  # only Stahl was kept
+])
+def test_content_that_would_be_misread_or_partly_dropped_is_rejected(seeded: Store, tmp_path: Path, record: dict,
+                                                                     words: str):
+    profile = ContentProfile(bullets=["seo_title", "seo_description"], fields={"material": "material"})
+    before = seeded.get_product("A1")
+    counts = import_content(write_json(tmp_path / "c.json", [{"sku": "A1", **record}]), seeded, profile)
+    assert (counts.read, counts.rejected) == (1, 1)
+    [entry] = seeded.quarantined()
+    assert words in entry["reason"] and entry["record_key"] == "A1"
+    assert seeded.get_product("A1") == before
+
+
+def test_a_non_localizable_field_takes_one_value(seeded: Store, tmp_path: Path):
+    profile = ContentProfile(fields={"material": "material"})
+    counts = import_content(write_json(tmp_path / "c.json", [{"sku": "A1", "material": "Steel"}]), seeded, profile)
+    assert (counts.updated, counts.rejected) == (1, 0)
+    assert seeded.get_product("A1").values["material"] == "Steel"
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "the file is empty"), (b'[{"sku": "A1", "name"', "not valid JSON"), (b'[{"sku": "\xe4"}]', "not UTF-8"),
 ])
