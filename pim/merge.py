@@ -195,18 +195,20 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
         source = prov.source if prov else UNKNOWN
         current = None
         cur_prov = None
+        known = candidates.get(key)
+        repeats = False
         if key in values:
             cur_prov = provenance.get(key, base_source)
             current = cur_prov.source if cur_prov else UNKNOWN
-            if current == source and values[key] == value and key not in pins:
-                continue  # the winner repeats its value: nothing to settle (the re-import fast path)
-        known = candidates.get(key)
+            repeats = current == source and values[key] == value and key not in pins
+            if repeats and not known:
+                continue  # the winner repeats its value, alone: nothing to settle (the re-import fast path)
         claims = dict(known) if known else {}
         if current is not None:
             claims[current] = Claim(values[key], cur_prov)
         if value in EMPTY:
             claims.pop(source, None)
-        else:
+        elif not repeats:  # a repeated winner is settled again (the precedence may have changed) as it stands
             claims[source] = Claim(value, prov)
         attribute = ranker.attribute(key)
         winner, losers, conflict = settle(claims, attribute, ranker, newest=source, current=current, pin=pins.get(key))

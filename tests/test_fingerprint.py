@@ -96,6 +96,25 @@ def test_changed_precedence_merges_every_row_again(seeded: Store):
     assert seeded.get_product("A1").values["weight"] == KG("9")
 
 
+def test_changed_precedence_applies_when_the_old_winner_imports_again(seeded: Store):
+    """Found exploring: the winner restating its value skipped settling, so the new precedence waited for the
+    other source's next import."""
+    merge(seeded, "erp", erp_rows())
+    merge(seeded, "supplier:acme", [record("supplier:acme", "A1", {"weight": KG("9")})])
+    assert seeded.get_product("A1").values["weight"] == KG("1.1")
+    suppliers_first = PRECEDENCE.model_copy(update={"attributes": {"weight": ["supplier:*", "erp"]}})
+    counts, _ = merge(seeded, "erp", erp_rows(), suppliers_first)
+    product = seeded.get_product("A1")
+    assert product.values["weight"] == KG("9") and product.provenance_of("weight").source == "supplier:acme"
+    assert candidates_for(seeded, "A1")["weight"]["erp"].value == KG("1.1")
+    assert (counts.updated, counts.unchanged) == (1, 2)  # A2 and A3 have no other claims: nothing to settle
+    seq = seeded.current_seq()
+    again, _ = merge(seeded, "erp", erp_rows(A1={"ean": "4009"}), suppliers_first)  # A1 merged, weight as it is
+    assert (again.updated, again.unchanged) == (1, 2)
+    assert seeded.get_product("A1").values["weight"] == KG("9") and seeded.get_product("A1").values["ean"] == "4009"
+    assert seeded.current_seq() > seq
+
+
 def test_same_sku_twice_in_a_batch_is_never_skipped(seeded: Store):
     rows = [record("erp", "A1", {"ean": "1"}, family="tool"), record("erp", "A1", {"ean": "2"})]
     merge(seeded, "erp", rows)
