@@ -502,9 +502,12 @@ class Merger:
     """The merge step of `run_import(..., merge=Merger(...))`: read the batch's stored products, candidates
     and conflicts (three queries), merge in memory, write products + candidates + log in one transaction."""
 
-    def __init__(self, precedence: Precedence | None = None, *, create_missing: bool = True) -> None:
+    def __init__(self, precedence: Precedence | None = None, *, create_missing: bool = True,
+                 precedence_file: str | None = None) -> None:
         self.precedence = precedence or Precedence()
         self.create_missing = create_missing
+        #: An import's precedence file: checked against the structure when bound (pim.precedence_check).
+        self.precedence_file = precedence_file
         self.ranker: Ranker | None = None
         self.family_attrs: dict[str, set[str]] = {}
         self.identifier_attrs: set[str] = set()
@@ -516,6 +519,10 @@ class Merger:
         self.skipped_records = 0
 
     def bind(self, structure: Structure) -> "Merger":
+        if self.precedence_file is not None:
+            from pim.precedence_check import check_precedence
+
+            check_precedence(self.precedence, structure, self.precedence_file)
         self.ranker = Ranker(self.precedence, structure)
         self.family_attrs = {code: set(f.attributes) for code, f in structure.families.items()}
         self.identifier_attrs = {c for c, a in structure.attributes.items() if a.type == AttributeType.identifier}

@@ -64,7 +64,8 @@ def load_profile(model: type[P], path: Path) -> P:
 def merger_for(profile: SourceProfile, base: Path | None, precedence: Path | None = None) -> Merger:
     """The Merger a profile asks for: its precedence file (or the one given on the command line)."""
     chosen = precedence or (base / profile.precedence if base and profile.precedence else None)
-    return Merger(Precedence.load(chosen) if chosen else None, create_missing=profile.unmatched == "create")
+    return Merger(Precedence.load(chosen) if chosen else None, create_missing=profile.unmatched == "create",
+                  precedence_file=str(chosen) if chosen else None)
 
 
 def provenance(source: str, path: Path, line: int | None, at: datetime | None = None) -> Provenance:
