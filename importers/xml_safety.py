@@ -37,9 +37,10 @@ def open_for_xml(path: Path) -> IO[bytes]:
     return handle
 
 
-def guard_prologue(handle: IO[bytes], name: str, external_dtd: bool = False) -> None:
+def guard_prologue(handle: IO[bytes], name: str, external_dtd: bool = False) -> bool:
     """Refuse empty files, DOCTYPEs (with `external_dtd`, all but a bare external DTD reference in a document that
-    uses no entity of it), and undecodable prologues; rewinds the handle."""
+    uses no entity of it), and undecodable prologues; rewinds the handle. True when a bare DOCTYPE was let
+    through. Only the first PROLOGUE_BYTES are scanned: safe_iterparse checks what the parser found beyond."""
     head = handle.read(PROLOGUE_BYTES)
     handle.seek(0)
     if not head.strip(b" \t\r\n\xef\xbb\xbf\x00"):
@@ -50,15 +51,17 @@ def guard_prologue(handle: IO[bytes], name: str, external_dtd: bool = False) -> 
     found = _DOCTYPE.search(probe) or _ENTITY.search(probe)
     if found and external_dtd and probe is head and not _ENTITY.search(probe) and _BARE_DOCTYPE.match(probe, found.start()):
         _refuse_dtd_entities(handle, name)
-        return
+        return True
     if found:
         line = probe[: found.start()].count(b"\n") + 1
         what = "declares entities (external entities or an entity bomb)" if _ENTITY.search(probe) else "has a DOCTYPE (an external DTD)"
-        raise InputError(
-            f"the document {what}; refused for safety",
-            file=name, line=line, field="DOCTYPE",
-            hint="remove the DOCTYPE/ENTITY declarations; supplier catalogs and IDocs do not need them",
-        )
+        raise _refused(name, line, what)
+    return False
+
+
+def _refused(name: str, line: int | None, what: str) -> InputError:
+    return InputError(f"the document {what}; refused for safety", file=name, line=line, field="DOCTYPE",
+                      hint="remove the DOCTYPE/ENTITY declarations; supplier catalogs and IDocs do not need them")
 
 
 def _refuse_dtd_entities(handle: IO[bytes], name: str) -> None:
@@ -83,11 +86,21 @@ def _refuse_dtd_entities(handle: IO[bytes], name: str) -> None:
 def safe_iterparse(handle: IO[bytes], name: str, external_dtd: bool = False, **kwargs: Any) -> Iterator[tuple[str, Any]]:
     """lxml iterparse with every dangerous feature off; XML errors become InputError with the line.
     `external_dtd`: see guard_prologue."""
-    guard_prologue(handle, name, external_dtd)
+    bare_doctype = guard_prologue(handle, name, external_dtd)
     options = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
     options.update(kwargs)
     try:
-        yield from etree.iterparse(handle, **options)
+        events = etree.iterparse(handle, **options)
+        for event in events:  # the prologue is parsed by the first element's event: a DOCTYPE the scan missed shows
+            if hasattr(event[1], "getroottree"):
+                info = event[1].getroottree().docinfo
+                if info.doctype and not bare_doctype:
+                    raise _refused(name, None, f"has a DOCTYPE past its first {PROLOGUE_BYTES // 1024} KiB "
+                                   "(entity declarations or an external DTD)")
+                yield event
+                break
+            yield event
+        yield from events
     except etree.XMLSyntaxError as exc:
         raise InputError(f"not well-formed XML: {exc.msg}", file=name, line=exc.lineno,
                          hint="the file may be truncated, not XML, or in another encoding than it declares") from None

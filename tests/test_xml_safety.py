@@ -39,6 +39,26 @@ def test_entity_declarations_are_refused(store: Store, tmp_path: Path, document:
     assert store.count_products() == 0
 
 
+def _padded(document: str) -> str:
+    """The document with a comment longer than the prologue scan before its DOCTYPE."""
+    head, _, rest = document.partition("\n")
+    return f"{head}\n<!--{'x' * 70_000}-->\n{rest}"
+
+
+@pytest.mark.parametrize("document", [XXE, BOMB, NETWORK_DTD.format(port=9)],
+                         ids=["external-entity", "entity-bomb", "external-dtd"])
+def test_a_doctype_behind_a_long_prologue_is_refused_too(store: Store, tmp_path: Path, document: str):
+    """Found exploring: the scan reads the first 64 KiB; a DOCTYPE after a long comment passed it, and its
+    entities were read as nothing (clearing the values they stood in)."""
+    seed_structure(store)
+    path = tmp_path / "padded.xml"
+    path.write_text(_padded(document))
+    with pytest.raises(InputError, match="has a DOCTYPE past its first 64 KiB") as err:
+        import_erp_xml(path, store, load_xml_map(None))
+    assert err.value.field == "DOCTYPE"
+    assert store.count_products() == 0
+
+
 def test_external_dtd_is_never_fetched(store: Store, tmp_path: Path):
     seed_structure(store)
     with socket.socket() as server:
