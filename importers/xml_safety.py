@@ -89,6 +89,7 @@ def safe_iterparse(handle: IO[bytes], name: str, external_dtd: bool = False, **k
     bare_doctype = guard_prologue(handle, name, external_dtd)
     options = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
     options.update(kwargs)
+    etree.clear_error_log()  # the thread's log: keep an earlier document's errors out of this one's message
     try:
         events = etree.iterparse(handle, **options)
         for event in events:  # the prologue is parsed by the first element's event: a DOCTYPE the scan missed shows
@@ -102,5 +103,12 @@ def safe_iterparse(handle: IO[bytes], name: str, external_dtd: bool = False, **k
             yield event
         yield from events
     except etree.XMLSyntaxError as exc:
-        raise InputError(f"not well-formed XML: {exc.msg}", file=name, line=exc.lineno,
-                         hint="the file may be truncated, not XML, or in another encoding than it declares") from None
+        # the parser's first error says what is wrong; the exception can carry a later one ("no element found",
+        # line 0, after an undefined entity such as &nbsp;)
+        first = next((e for e in exc.error_log.filter_from_errors() if e.line), None)
+        message, line = (first.message, first.line) if first else (exc.msg, exc.lineno)
+        undefined = first is not None and first.type_name == "ERR_UNDECLARED_ENTITY"
+        raise InputError(f"not well-formed XML: {message}", file=name, line=line,
+                         hint="write the character itself (UTF-8) or as &#160;: XML defines only &amp; &lt; &gt; "
+                         "&quot; &apos;" if undefined else
+                         "the file may be truncated, not XML, or in another encoding than it declares") from None

@@ -72,3 +72,14 @@ def test_external_dtd_is_never_fetched(store: Store, tmp_path: Path):
         with pytest.raises(BlockingIOError):
             server.accept()  # nobody connected: the DTD was not loaded
     assert store.count_products() == 0
+
+
+def test_an_undefined_entity_is_named_with_its_line(store: Store, tmp_path: Path):
+    """lxml's exception said "no element found", line 0; its error log has the first error."""
+    seed_structure(store)
+    path = tmp_path / "nbsp.xml"
+    path.write_text('<?xml version="1.0"?>\n<MATMAS05>\n<IDOC><E1MARAM><MATNR>P1</MATNR></E1MARAM></IDOC>\n'
+                    "<IDOC><E1MARAM><MATNR>P2</MATNR><MAKTX>Widget&nbsp;X</MAKTX></E1MARAM></IDOC>\n</MATMAS05>\n")
+    with pytest.raises(InputError, match="Entity 'nbsp' not defined") as err:
+        import_erp_xml(path, store, load_xml_map(None))
+    assert err.value.line == 4 and "&#160;" in (err.value.hint or "")
