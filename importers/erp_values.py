@@ -196,7 +196,7 @@ class ValueBuilder:
             sep = rule.split or ","
             return lambda text, unit: [p.strip() for p in text.split(sep) if p.strip()]
         if kind == AttributeType.boolean:
-            return lambda text, unit: text.lower() in ("1", "true", "yes", "y", "x", "ja", "j")
+            return lambda text, unit: yes_or_no(text)
         return None
 
 
@@ -213,13 +213,27 @@ def _refuse(message: str) -> Setter:
     return refuse
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "y", "x", "ja", "j", "wahr"})
+FALSE_WORDS = frozenset({"0", "false", "no", "n", "nein", "falsch", "-"})
+
+
+def yes_or_no(text: str) -> bool:
+    """A yes/no cell; a word that is neither is refused (`nein` read as yes enabled what it meant to disable)."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueProblem(f"'{text}' is neither yes nor no: write 1/0, true/false, yes/no or ja/nein")
+
+
 def _field_setter(rule: ValueRule) -> Callable[[str | None, dict[str, Any]], None]:
     sep = rule.split or ","
     if rule.to == "family":
         return lambda text, fields: fields.__setitem__("family", text or None)
     if rule.to == "categories":
         return lambda text, fields: fields.__setitem__("categories", [c.strip() for c in (text or "").split(sep) if c.strip()])
-    return lambda text, fields: fields.__setitem__("enabled", (text or "true").lower() not in ("0", "false", "no", "n"))
+    return lambda text, fields: fields.__setitem__("enabled", yes_or_no(text) if text else True)  # empty: the default
 
 
 # ---------------------------------------------------------------- partial records without per-record validation

@@ -330,6 +330,17 @@ def test_rows_of_bare_delimiters_are_skipped_like_blank_lines(seeded: Store, tmp
     assert (products.read, products.rejected) == (1, 0)
 
 
+def test_enabled_reads_yes_and_no_words_and_refuses_the_rest(seeded: Store, tmp_path: Path):
+    """Found exploring: `nein` left the product enabled (anything but 0/false/no/n was yes)."""
+    head = "Material;Aktiv"
+    path = write(tmp_path / "erp.csv", [head, "A1;nein", "A2;ja", "A3;vielleicht", "A4;"])
+    counts = run(seeded, path, columns={"Aktiv": "enabled"})
+    assert (counts.created, counts.rejected) == (3, 1)
+    assert [seeded.get_product(s).enabled for s in ("A1", "A2", "A4")] == [False, True, True]  # empty: the default
+    [entry] = seeded.quarantined()
+    assert (entry["line"], entry["record_key"]) == (4, "A3") and "neither yes nor no" in entry["reason"]
+
+
 def test_a_price_valid_to_before_it_is_valid_from_is_rejected(seeded: Store, tmp_path: Path):
     head = "Kunde;Material;Menge;Preis;Ab;Bis"
     path = write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2027;01.01.2026", "C1;A2;1;5,00;01.01.2026;01.01.2026"])
