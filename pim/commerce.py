@@ -142,9 +142,9 @@ _PRICE_KEY = ("customer", "sku", "currency", "min_qty", "valid_from")
 
 
 def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> int:
-    """Upsert price-list entries; returns how many were given. An entry whose price, end date and source are
+    """Upsert price-list entries; returns how many were written. An entry whose price, end date and source are
     already stored is left alone, so `updated_at` says when a price last changed: delta feeds send only
-    changed prices, and re-importing an unchanged file writes nothing."""
+    changed prices, and re-importing an unchanged file writes nothing (and counts its rows unchanged)."""
     with store.begin() as conn:
         return put_price_list_in(store, conn, entries)
 
@@ -175,7 +175,7 @@ def put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceLis
         if not gained:
             known = {(k[0], k[1]) for k in stored}
             gained = any((k[0], k[1]) not in known for k in latest)
-        count += len(chunk)
+        count += len(changed)
     if gained:
         store.next_seq(conn, 1, PAIRS_SEQ)
     return count
@@ -323,7 +323,7 @@ def price_list_changed_since(store: Store, customer: str, since: datetime) -> li
 
 def put_stock(store: Store, levels: Iterable[StockLevel]) -> int:
     """Upsert stock readings; returns how many were written. A reading older than the one stored for its SKU and
-    warehouse is skipped (files and IDocs arrive out of order; the newest reading wins, and of equal times the
+    warehouse, or the stored reading restated, is skipped (files and IDocs arrive out of order; the newest reading wins, and of equal times the
     later one). Products whose quantity or ATP actually changed get a new write sequence, so the search index
     and customer deltas send their new availability without a full rebuild."""
     with store.begin() as conn:
@@ -345,7 +345,8 @@ def put_stock_in(store: Store, conn: Connection, levels: Iterable[StockLevel]) -
                   for r in conn.execute(select(STOCK.c.sku, STOCK.c.warehouse, STOCK.c.quantity, STOCK.c.atp,
                                                STOCK.c.updated_at)
                                         .where(STOCK.c.sku.in_({sku for sku, _ in newest})))}
-        rows = [r for key, r in newest.items() if key not in before or as_utc(r["updated_at"]) >= before[key][2]]
+        rows = [r for key, r in newest.items() if key not in before or as_utc(r["updated_at"]) >= before[key][2]
+                and before[key] != (r["quantity"], r["atp"], as_utc(r["updated_at"]))]  # a reading restated: unchanged
         changed = {r["sku"] for r in rows if before.get((r["sku"], r["warehouse"]), ())[:2] != (r["quantity"], r["atp"])}
         if rows:
             store.upsert_rows(conn, STOCK, rows, ["sku", "warehouse"])

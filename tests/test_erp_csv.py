@@ -330,6 +330,26 @@ def test_rows_of_bare_delimiters_are_skipped_like_blank_lines(seeded: Store, tmp
     assert (products.read, products.rejected) == (1, 0)
 
 
+def test_an_unchanged_price_list_or_stock_file_counts_its_rows_unchanged(seeded: Store, tmp_path: Path):
+    """Found exploring: every row of a re-imported price list or stock file counted as updated."""
+    prices = write(tmp_path / "p.csv", ["Kunde;Material;Menge;Preis;Ab;Bis", "C1;A1;1;10,00;01.01.2026;",
+                                        "C1;A2;1;5,00;01.01.2026;"])
+    assert (import_erp_csv(prices, seeded, ErpCsvMap(**PRICE_MAP)).updated) == 2
+    again = import_erp_csv(prices, seeded, ErpCsvMap(**PRICE_MAP))
+    assert (again.updated, again.unchanged) == (0, 2)
+    stock_map = ErpCsvMap(kind="stock", delimiter=";", columns={"warehouse": "warehouse", "quantity": "quantity",
+                                                                "updated_at": "updated_at"})
+    stock = write(tmp_path / "s.csv", ["sku;warehouse;quantity;updated_at", "A1;HH;1;2026-03-01T06:00:00",
+                                       "A2;HH;2;2026-03-01T06:00:00"])
+    assert import_erp_csv(stock, seeded, stock_map).updated == 2
+    again = import_erp_csv(stock, seeded, stock_map)
+    assert (again.updated, again.unchanged) == (0, 2)
+    restated = write(tmp_path / "s.csv", ["sku;warehouse;quantity;updated_at", "A1;HH;1;2026-03-01T06:00:00",
+                                          "A2;HH;3;2026-03-01T06:00:00"])  # of equal times the later reading wins
+    again = import_erp_csv(restated, seeded, stock_map)
+    assert (again.updated, again.unchanged) == (1, 1)
+
+
 def test_enabled_reads_yes_and_no_words_and_refuses_the_rest(seeded: Store, tmp_path: Path):
     """Found exploring: `nein` left the product enabled (anything but 0/false/no/n was yes)."""
     head = "Material;Aktiv"

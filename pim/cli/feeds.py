@@ -244,7 +244,8 @@ def prices(path: Path = typer.Argument(..., help="JSON Lines of price-list entri
     """Load contract prices directly (e.g. the generator's contract_prices.jsonl); the ERP importer is the usual way."""
     from pim.commerce import put_price_list, read_price_list_jsonl
 
-    console.print(f"loaded {put_price_list(_store(), read_price_list_jsonl(path))} price-list entries")
+    written = put_price_list(_store(), read_price_list_jsonl(path))
+    console.print(f"wrote {written} new or changed price-list entries (the others were stored as they are)")
 
 
 person_app = typer.Typer(no_args_is_help=True, help="People at a customer who sign in to the portal with e-mail and password.")
