@@ -67,3 +67,13 @@ def test_withdraw_from_the_cli(merged: Store, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["updated"] == 2
     assert "material" not in merged.get_product("A2").values
+
+
+def test_the_cli_names_the_products_that_hold_nothing_from_the_source(merged: Store) -> None:
+    """Found exploring: `withdraw content NOSUCHSKU` said it withdrew content from 1 product."""
+    result = CliRunner().invoke(app, ["import", "withdraw", "supplier:acme", "A1", "NOPE"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "from 1 of 2 product(s)" in said and "hold nothing from supplier:acme" in said and "NOPE" in said
+    nothing = CliRunner().invoke(app, ["import", "withdraw", "nosuch", "A1", "--json"])
+    assert nothing.exit_code == 1 and json.loads(nothing.output)["nothing_to_withdraw"] == ["A1"]

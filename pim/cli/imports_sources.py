@@ -90,5 +90,16 @@ def withdraw(source: str = typer.Argument(..., help="The source whose values lea
     from pim.store import Store
     from pim.withdraw import withdraw_claims
 
-    counts = withdraw_claims(Store.from_settings(), source, sku, Precedence.load(precedence) if precedence else None)
-    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"withdrew {source} from {len(sku)} product(s)")
+    from pim.withdraw import claimed
+
+    store = Store.from_settings()
+    wanted = list(dict.fromkeys(sku))
+    nothing = [s for s, (keys, kinds) in claimed(store, source, wanted).items() if not keys and not kinds]
+    counts = withdraw_claims(store, source, wanted, Precedence.load(precedence) if precedence else None)
+    report({**counts.as_dict(), "job_id": counts.job_id, "nothing_to_withdraw": nothing}, as_json,
+           f"withdrew {source} from {len(wanted) - len(nothing)} of {len(wanted)} product(s)")
+    if nothing and not as_json:
+        console.print(f"{len(nothing)} product(s) hold nothing from {source} (an unknown SKU, or no value of that "
+                      f"source): {', '.join(nothing[:20])}{' …' if len(nothing) > 20 else ''}", markup=False)
+    if len(nothing) == len(wanted):
+        raise typer.Exit(1)
