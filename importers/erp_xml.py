@@ -201,14 +201,16 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure) -> Iterator[Par
     name = path.name
     compiled = _Compiled(m, ValueBuilder(structure, m))
     ident_attr = structure.identifier_attribute
-    stamp = datetime.now(UTC)
+    stamp = started = datetime.now(UTC)
     tags = [m.record] + ([m.control] if m.control else [])
     seen: dict[str, datetime | bool] = {}
     with open_for_xml(path) as handle:
         for _, elem in safe_iterparse(handle, str(path), events=("end",), tag=_any_ns(tags)):
             tag = elem.tag
             if tag[tag.rfind("}") + 1:] == m.control:
-                stamp = _control_stamp(elem, seen) or stamp
+                # a control record without a readable moment: the file's reading time, never the IDoc before's
+                # (an older stamp could make this IDoc's stock lose to a reading it replaces)
+                stamp = _control_stamp(elem, seen) or started
                 continue
             yield _record(elem, m, compiled, ident_attr, name, stamp)
             _release(elem)
