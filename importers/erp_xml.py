@@ -175,8 +175,8 @@ class _Compiled:
         self._prices: dict[tuple[int, str], Any] = {}
 
     def price_setter(self, rule: XPathRule, currency: str | None) -> Any:
-        """A price element's setter: its own currency, else the rule's, else EUR."""
-        key = (id(rule), currency or rule.currency or "EUR")
+        """A price element's setter: its own currency (trimmed, as a CSV cell is), else the rule's, else EUR."""
+        key = (id(rule), (currency.strip() if currency else None) or rule.currency or "EUR")
         put = self._prices.get(key)
         if put is None:
             if len(self._prices) >= 256:  # currency codes come from the file: keep the cache bounded

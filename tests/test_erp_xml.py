@@ -168,3 +168,9 @@ def test_stock_with_more_places_than_are_kept_rejects_the_idoc(seeded: Store, tm
     assert counts.rejected == 1 and stock_for(seeded, ["111"]) == {}
     [row] = seeded.quarantined(counts.job_id)
     assert row["field"] == "E1MARDM" and "2.00005 has more than 4 decimal places" in row["reason"]
+
+
+def test_a_price_currency_is_trimmed_like_a_csv_cell(seeded: Store, tmp_path: Path):
+    body = "<Z1PRICE><KONWA> USD </KONWA><KBETR>12.5</KBETR></Z1PRICE>"
+    counts = import_erp_xml(write(tmp_path / "m.xml", idoc("1", body)), seeded, matmas())
+    assert counts.rejected == 0 and seeded.get_product("1").values["price"] == {"USD": "12.50"}
