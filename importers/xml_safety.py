@@ -26,6 +26,8 @@ _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _BARE_DOCTYPE = re.compile(rb"""<!DOCTYPE\s+[\w.:-]+\s+(SYSTEM\s+("[^"]*"|'[^']*')|PUBLIC\s+("[^"]*"|'[^']*')\s+("[^"]*"|'[^']*'))\s*>""")
 #: A reference to a named entity other than XML's own five (character references &#…; are fine).
 _NAMED_REF = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z_][\w.-]*);")
+#: What the entity scan skips (a CDATA section, a comment) or refuses (a named reference).
+_SKIPPED_OR_REF = re.compile(rb"<!\[CDATA\[|<!--|&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z_][\w.-]*);")
 _SCAN = 1024 * 1024
 
 
@@ -65,20 +67,40 @@ def _refused(name: str, line: int | None, what: str) -> InputError:
 
 
 def _refuse_dtd_entities(handle: IO[bytes], name: str) -> None:
-    """Refuse a document using a named entity its (never loaded) DTD would declare; reads it once, rewinds."""
-    line, tail = 1, b""
+    """Refuse a document using a named entity its (never loaded) DTD would declare; reads it once, rewinds.
+    CDATA sections and comments are skipped: `&nbsp;` in a CDATA description is text, not a reference."""
+    line, tail, closing = 1, b"", None
     try:
-        while chunk := handle.read(_SCAN):
+        while True:
+            chunk = handle.read(_SCAN)
             text = tail + chunk
-            if found := _NAMED_REF.search(text):
-                entity = found.group(1).decode("ascii", "replace")
-                raise InputError(
-                    f"the document uses the entity &{entity}; from its DTD, which is never loaded for safety",
-                    file=name, line=line + text[:found.start()].count(b"\n"), field="DOCTYPE",
-                    hint="ask for the file with the characters written out (UTF-8) instead of DTD entities")
-            keep = max(text.rfind(b"&"), len(text) - 64, 0)  # a reference cut by the chunk's end is read whole next
-            line += text[:keep].count(b"\n")
-            tail = text[keep:]
+            # a token starting before `safe` lies whole in `text`; the rest is read again with the next chunk
+            safe = len(text) if not chunk else max(len(text) - 64, 0)
+            at = 0
+            while at < safe:
+                if closing is not None:  # inside a CDATA section or a comment
+                    end = text.find(closing, at)
+                    if end < 0:
+                        at = safe
+                        break
+                    at, closing = end + len(closing), None
+                    continue
+                found = _SKIPPED_OR_REF.search(text, at)
+                if found is None or found.start() >= safe:
+                    at = safe
+                    break
+                if found.group(1) is not None:
+                    entity = found.group(1).decode("ascii", "replace")
+                    raise InputError(
+                        f"the document uses the entity &{entity}; from its DTD, which is never loaded for safety",
+                        file=name, line=line + text[:found.start()].count(b"\n"), field="DOCTYPE",
+                        hint="ask for the file with the characters written out (UTF-8) instead of DTD entities")
+                closing = b"]]>" if found.group(0) == b"<![CDATA[" else b"-->"
+                at = found.end()
+            line += text[:at].count(b"\n")
+            tail = text[at:]
+            if not chunk:
+                return
     finally:
         handle.seek(0)
 

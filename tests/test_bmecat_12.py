@@ -102,6 +102,17 @@ def test_an_entity_of_the_dtd_is_refused_rather_than_read_as_nothing(tmp_path: P
     assert err.value.field == "DOCTYPE" and err.value.line == 6 and "UTF-8" in err.value.hint
 
 
+def test_entity_look_alikes_in_cdata_and_comments_are_text(tmp_path: Path) -> None:
+    """Found exploring: HTML in a CDATA description (`&nbsp;`) refused the whole 1.2 catalog."""
+    body = ("<T_NEW_CATALOG><!-- Preis &euro; -->" + ARTICLE.format(pid="r1").replace(
+        "Relay r1", "<![CDATA[Relais&nbsp;<b>gut</b>]]>") + "</T_NEW_CATALOG>")
+    [p] = list(read_bmecat(_catalog_12(tmp_path, body)))
+    assert p.short == {"eng": "Relais&nbsp;<b>gut</b>"}
+    after = body.replace("</T_NEW_CATALOG>", "<!-- ok --></T_NEW_CATALOG>").replace("Weidmüller", "Weidm&uuml;ller")
+    with pytest.raises(InputError, match="&uuml;"):  # outside them a DTD entity is still refused
+        list(read_bmecat(_catalog_12(tmp_path, after)))
+
+
 def test_xml_s_own_entities_and_character_references_are_fine(tmp_path: Path) -> None:
     body = "<T_NEW_CATALOG>" + ARTICLE.format(pid="r1").replace("Relay r1", "Relay &amp; socket &#8211; &lt;r1&gt;") + "</T_NEW_CATALOG>"
     [p] = list(read_bmecat(_catalog_12(tmp_path, body)))
