@@ -476,7 +476,9 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None, *,
                         yield problem
                 _release(el)
             elif name == "CATALOG" and depth_in_product == 0:
-                header.languages = [t.lower() for t in (_text(c) for c in _children(el, "LANGUAGE")) if t]
+                # the language a text without `lang` is in: the one marked default="true", else the first
+                languages = sorted(_children(el, "LANGUAGE"), key=lambda c: c.get("default", "").lower() != "true")
+                header.languages = [t.lower() for t in (_text(c) for c in languages) if t]
                 header.currency = _text(_child(el, "CURRENCY"))
                 header.catalog_id = _text(_child(el, "CATALOG_ID"))
             elif name == "SUPPLIER" and depth_in_product == 0:

@@ -128,3 +128,13 @@ def test_a_doctype_with_an_internal_subset_is_still_refused(tmp_path: Path, doct
         list(read_bmecat(_catalog_12(tmp_path, "<T_NEW_CATALOG/>", doctype)))
     assert err.value.line == 2
 
+
+
+def test_the_language_marked_default_reads_texts_without_lang(tmp_path: Path) -> None:
+    """Found exploring: the first LANGUAGE was taken whatever `default="true"` said."""
+    path = _catalog_12(tmp_path, "<T_NEW_CATALOG>" + ARTICLE.format(pid="r1") + "</T_NEW_CATALOG>")
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "<LANGUAGE>eng</LANGUAGE>", '<LANGUAGE>deu</LANGUAGE><LANGUAGE default="true">eng</LANGUAGE>'), encoding="utf-8")
+    header = BmecatHeader()
+    [p] = list(read_bmecat(path, header))
+    assert p.short == {"eng": "Relay r1"} and header.languages == ["eng", "deu"]
