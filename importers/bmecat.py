@@ -143,6 +143,13 @@ class Mapped:
         self.product, self.problems, self.tiers = product, problems, tiers
 
 
+def _is_number(text: str) -> bool:
+    try:
+        return Decimal(text.strip()).is_finite()
+    except InvalidOperation:
+        return False
+
+
 class BmecatMapper:
     """Maps one file's products. What depends only on the map and the structure (value keys, attribute types,
     the image key, accepted feature systems) is worked out once per distinct input, not once per product."""
@@ -327,6 +334,10 @@ class BmecatMapper:
                 continue
             raw = feat.values[0] if feat.values else (feat.value_ref or feat.value_details)
             if raw is None:
+                continue
+            if attr.type in (AttributeType.metric, AttributeType.number) and not _is_number(raw.replace(",", ".")):
+                # one value skipped, not the whole product refused (as a logistics number is)
+                problems.append((feat.code, f"'{raw}' is not a number; the value is skipped"))
                 continue
             if attr.type == AttributeType.metric:
                 unit = self._unit(target, attr, feat.unit)

@@ -131,6 +131,21 @@ def test_classic_features_units_tiers_images_and_references(supplier_store: Stor
     assert counts.extra["tier_prices"] == 2
 
 
+def test_a_feature_value_that_is_no_number_is_skipped_not_the_product(supplier_store: Store, tmp_path: Path) -> None:
+    """Found exploring: `ca. 12` for a metric feature refused the whole product, names and prices too."""
+    m = load_map(MAP)
+    m.features["0173-1#02-BAA020#007"].units["MMT"] = "MILLIMETER"
+    product = PRODUCT.format(pid="r1").replace("<FVALUE>27,5</FVALUE>", "<FVALUE>ca. 12</FVALUE>")
+    assert "ca. 12" in product
+    counts = import_bmecat(_xml(tmp_path, "<T_NEW_CATALOG>" + product + "</T_NEW_CATALOG>"), supplier_store, m)
+    assert (counts.created, counts.rejected) == (1, 0)
+    p = supplier_store.get_product("r1")
+    assert "height" not in p.values and p.values["price"] == {"EUR": "10.50"}
+    [problem] = [q for q in supplier_store.quarantined(counts.job_id, severity="problem")
+                 if q["field"] == "0173-1#02-BAA020#007"]
+    assert "'ca. 12' is not a number" in problem["reason"]
+
+
 def test_product_without_pid_is_quarantined_and_the_rest_imports(supplier_store: Store, tmp_path: Path) -> None:
     body = "<T_NEW_CATALOG><PRODUCT><PRODUCT_DETAILS/></PRODUCT>" + PRODUCT.format(pid="ok") + "</T_NEW_CATALOG>"
     counts = import_bmecat(_xml(tmp_path, body), supplier_store, load_map(MAP))
