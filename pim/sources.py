@@ -289,28 +289,40 @@ def refresh_gtin_index(store: Store, attribute: str, page: int = 10000) -> int:
     return seen
 
 
+def _gtin_forms(gtins: Iterable[str]) -> dict[str, set[str]]:
+    """Each way a stored GTIN may write the GTINs given → the GTINs given it stands for. A GTIN-13 written as
+    GTIN-14 (`04006381333948`), or a UPC-A as EAN-13, is the same number padded with zeros."""
+    forms: dict[str, set[str]] = {}
+    for gtin in gtins:
+        forms.setdefault(gtin, set()).add(gtin)
+        core = gtin.lstrip("0")
+        if gtin.isdigit() and gtin.isascii() and core:
+            for width in (8, 12, 13, 14):
+                if len(core) <= width:
+                    forms.setdefault(core.zfill(width), set()).add(gtin)
+    return forms
+
+
 def _gtin_lookup(store: Store, attribute: str, gtins: list[str]) -> dict[str, str]:
-    """GTIN → SKU through the GTIN index (refreshed first). A GTIN that several products carry maps to
-    AMBIGUOUS: it must never silently pick one of them."""
+    """GTIN → SKU through the GTIN index (refreshed first), whatever zero padding either side writes. A GTIN
+    that several products carry maps to AMBIGUOUS: it must never silently pick one of them."""
     refresh_gtin_index(store, attribute)
-    found: dict[str, str] = {}
-    with store.engine.connect() as conn:
-        q = select(GTIN.c.gtin, GTIN.c.identifier).where(GTIN.c.attribute == attribute, GTIN.c.gtin.in_(set(gtins)))
-        for gtin, sku in conn.execute(q):
-            found[gtin] = AMBIGUOUS if gtin in found and found[gtin] != sku else sku
-    return found
+    return {g: AMBIGUOUS if len(skus) > 1 else skus[0] for g, skus in _owners(store, attribute, gtins).items()}
 
 
 def _owners(store: Store, attribute: str, gtins: list[str]) -> dict[str, list[str]]:
-    """GTIN → the products carrying it, sorted, for a batch's ambiguous GTINs (one query on the GTIN index;
-    sorted here: an ORDER BY identifier made SQLite walk the primary key instead of the GTIN index)."""
-    out: dict[str, list[str]] = {}
+    """GTIN given → the products carrying it, sorted (one query on the GTIN index; sorted here: an ORDER BY
+    identifier made SQLite walk the primary key instead of the GTIN index)."""
+    out: dict[str, set[str]] = {}
     if not gtins:
-        return out
+        return {}
+    forms = _gtin_forms(gtins)
     with store.engine.connect() as conn:
-        q = select(GTIN.c.gtin, GTIN.c.identifier).where(GTIN.c.attribute == attribute, GTIN.c.gtin.in_(gtins))
-        for gtin, ident in conn.execute(q):
-            out.setdefault(gtin, []).append(ident)
+        for part in batched(sorted(forms), 5000):
+            q = select(GTIN.c.gtin, GTIN.c.identifier).where(GTIN.c.attribute == attribute, GTIN.c.gtin.in_(part))
+            for stored, ident in conn.execute(q):
+                for given in forms[stored]:
+                    out.setdefault(given, set()).add(ident)
     return {g: sorted(ids) for g, ids in out.items()}
 
 

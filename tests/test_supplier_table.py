@@ -56,6 +56,19 @@ def test_gtin_match_keeps_the_existing_family_and_erp_values(sstore: Store, tmp_
     assert counts.updated == 1 and p.values["mpn"] == "X" and p.values["name:de_DE"] == "Relais"
 
 
+@pytest.mark.parametrize("stored, given", [("4006381333931", "04006381333931"), ("04006381333931", "4006381333931"),
+                                            ("036000291452", "0036000291452")])
+def test_a_gtin_matches_whatever_zero_padding_either_side_writes(sstore: Store, tmp_path: Path, stored: str,
+                                                                 given: str) -> None:
+    """Found exploring: a GTIN-13 sent as GTIN-14 (a leading zero) was "no product has that GTIN"."""
+    sstore.upsert_products([Product(identifier="SKU-7", family="electrical", values={"sku": "SKU-7", "ean": stored},
+                                    source=Provenance(source="erp", at=datetime.now(UTC)))])
+    counts = import_supplier_table(_csv(tmp_path, [f"A1;{given};Relais;0,25;ACME;12,5"]), sstore,
+                                   MAP.model_copy(update={"unmatched": "quarantine"}))
+    assert (counts.updated, counts.rejected) == (1, 0)
+    assert sstore.get_product("SKU-7").values["name:de_DE"] == "Relais"
+
+
 def test_a_gtin_two_products_carry_is_quarantined_not_matched_or_created(sstore: Store, tmp_path: Path) -> None:
     erp = Provenance(source="erp", at=datetime.now(UTC))
     sstore.upsert_products([Product(identifier=sku, family="electrical", values={"sku": sku, "ean": "4006381333931"}, source=erp)
