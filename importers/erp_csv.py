@@ -73,17 +73,13 @@ class CsvRows:
             except StopIteration:
                 raise InputError("the file is empty", file=self.name) from None
             if self.m.sku_column not in self.header:
+                named = "pid_column" if hasattr(self.m, "pid_column") else "sku_column"  # a supplier profile's name
                 raise InputError(
                     f"no '{self.m.sku_column}' column (header: {', '.join(self.header[:12])})", file=self.name,
                     line=1, field=self.m.sku_column,
-                    hint=f"check `delimiter: '{self.m.delimiter}'` and `sku_column` in the map",
+                    hint=f"check `delimiter: '{self.m.delimiter}'` and `{named}` in the map",
                 )
-            used = {self.m.sku_column, *self.m.columns}
-            twice = sorted({h for h in self.header if h in used and self.header.count(h) > 1})
-            if twice:
-                raise InputError(f"column '{twice[0]}' appears twice in the header: which one holds the value?",
-                                 file=self.name, line=1, field=twice[0],
-                                 hint="rename or remove one of them, then re-run")
+            refuse_repeated(self.header, {self.m.sku_column, *self.m.columns}, self.name, 1)
             width = len(self.header)
             for line, cells in rows:
                 if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
@@ -97,6 +93,14 @@ class CsvRows:
                     yield _nul_row(self.name, line, self.header, cells, _key(cells, self))
                     continue
                 yield line, cells
+
+
+def refuse_repeated(header: list[str], used: set[str], file: str, line: int) -> None:
+    """A column the map reads, named twice in the header: refused (the last one silently won)."""
+    twice = sorted({h for h in header if h in used and header.count(h) > 1})
+    if twice:
+        raise InputError(f"column '{twice[0]}' appears twice in the header: which one holds the value?",
+                         file=file, line=line, field=twice[0], hint="rename or remove one of them, then re-run")
 
 
 def _nul_row(name: str, line: int, header: list[str], cells: list[str], key: str | None) -> Rejected:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from importers.erp_csv import CsvRows
+from importers.erp_csv import CsvRows, refuse_repeated
 from importers.erp_values import (
     NumberFormat,
     Setter,
@@ -73,16 +73,24 @@ def _cell_text(value: Any, m: SupplierTableMap) -> str:
 
 def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, list[str]]]:
     """(header, line, cells) for each data row, streaming the profile's sheet (importers.workbook)."""
+    seen = False
+
     def check_header(header: list[str], number: int) -> list[str]:
+        nonlocal seen
+        seen = True
         if m.pid_column not in header:
             raise InputError(f"no '{m.pid_column}' column in row {m.header_row} (found: {', '.join(h for h in header if h)[:200]})",
                              file=path.name, line=number, field=m.pid_column, hint="check header_row and pid_column in the profile")
+        refuse_repeated(header, {m.pid_column, *m.columns}, path.name, number)
         return header
 
     for header, number, cells in text_rows(path, lambda v: _cell_text(v, m), check_header, sheet=m.sheet,
                                            header_row=m.header_row,
                                            hint="save it as .xlsx (Excel 2007+), or export CSV and set format: csv"):
         yield header, number, cells + [""] * (len(header) - len(cells))
+    if not seen:
+        raise InputError(f"the sheet has no row {m.header_row}, where the profile's `header_row` puts the column names",
+                         file=path.name, field="header_row", hint="set header_row to the row holding the column names")
 
 
 def csv_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, list[str]] | Rejected]:

@@ -218,3 +218,28 @@ def test_a_sheet_cut_off_mid_way_says_which_row_it_reached(sstore: Store, tmp_pa
     with pytest.raises(InputError, match="broken after row 4") as caught:
         import_supplier_table(path, sstore, MAP.model_copy(update={"header_row": 2}))
     assert caught.value.line == 5
+
+
+def test_xlsx_header_mistakes_are_refused_like_csv_ones(sstore: Store, tmp_path: Path) -> None:
+    """Found exploring: a repeated column in a workbook let the last one win, and a header_row past the sheet's
+    end imported nothing and succeeded."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["Art-Nr", "Bezeichnung", "Bezeichnung"])
+    wb.active.append(["A1", "Right", "Wrong"])
+    wb.save(tmp_path / "twice.xlsx")
+    with pytest.raises(InputError, match="'Bezeichnung' appears twice"):
+        import_supplier_table(tmp_path / "twice.xlsx", sstore, MAP)
+    path = _xlsx(tmp_path, [["1001", "4006381333931", "Relais", 0.25, "ACME", 12.5, None]])
+    with pytest.raises(InputError, match="no row 10") as err:
+        import_supplier_table(path, sstore, MAP.model_copy(update={"header_row": 10}))
+    assert err.value.field == "header_row"
+    assert sstore.get_product("A1") is None and sstore.get_product("1001") is None
+
+
+def test_a_csv_without_the_pid_column_names_the_profile_field(sstore: Store, tmp_path: Path) -> None:
+    (tmp_path / "c.csv").write_text("Art-Nr,EAN\nA1,1\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        import_supplier_table(tmp_path / "c.csv", sstore, MAP)
+    assert "`pid_column`" in (err.value.hint or "")
