@@ -152,6 +152,13 @@ def put_cross_references(store: Store, source: str, pairs: Iterable[tuple[str, s
     return len(rows)
 
 
+def cross_references(store: Store, source: str, limit: int = 1000) -> list[dict[str, Any]]:
+    """A source's cross-reference rows (supplier PID → SKU, how each was matched), by PID."""
+    q = select(XREF).where(XREF.c.source == source).order_by(XREF.c.source_pid).limit(limit)
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
 @dataclass
 class SourceItem:
     """A parsed source record keyed by the source's own id. `record.identifier` is the SKU when the source
@@ -180,6 +187,8 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
         learned: list[tuple[str, str]] = []
         created: list[tuple[str, str]] = []
         owners_of = _owners(store, gtin_attribute, [g for g, sku in by_gtin.items() if sku == AMBIGUOUS])
+        taken = _existing(store, [i.pid for i in wanted if unmatched == "create" and i.pid not in by_pid
+                                  and not (i.gtin and i.gtin in by_gtin)]) if unmatched == "create" else set()
         for item in chunk:
             if isinstance(item, Rejected):
                 yield item
@@ -197,6 +206,14 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
                 sku = by_gtin[item.gtin]
                 if item.pid:
                     learned.append((item.pid, sku))
+            if not sku and unmatched == "create" and item.pid in taken:
+                # creating it would merge this supplier's product into ours of the same code, unasked
+                yield Rejected(
+                    f"{source} product '{item.pid}' is not in the cross-reference and no product has its GTIN, but our "
+                    f"product '{item.pid}' has its code: not merged into it; if it is that product, run `pim import "
+                    f"xref {source} {item.pid} {item.pid}` and import again", item.file, item.line, "pid", item.raw,
+                    item.pid)
+                continue
             if not sku and unmatched == "create" and item.pid:
                 sku = item.pid
                 created.append((item.pid, sku))
@@ -212,6 +229,15 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
             put_cross_references(store, source, learned, matched_by="gtin")
         if created:
             put_cross_references(store, source, created, matched_by="created")
+
+
+def _existing(store: Store, identifiers: list[str]) -> set[str]:
+    """The identifiers that are stored products (one query per 1000)."""
+    found: set[str] = set()
+    with store.engine.connect() as conn:
+        for part in batched(sorted(set(identifiers)), 1000):
+            found.update(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(part))).scalars())
+    return found
 
 
 def cross_referenced(store: Store, source: str, pids: Iterable[str]) -> dict[str, str]:

@@ -243,3 +243,33 @@ def test_a_csv_without_the_pid_column_names_the_profile_field(sstore: Store, tmp
     with pytest.raises(InputError) as err:
         import_supplier_table(tmp_path / "c.csv", sstore, MAP)
     assert "`pid_column`" in (err.value.hint or "")
+
+
+def test_creating_never_merges_into_our_product_of_the_same_code(sstore: Store, tmp_path: Path, pim_env: Path) -> None:
+    """Found exploring: with `unmatched: create`, a supplier id equal to one of our SKUs (no cross-reference, no
+    GTIN match) was merged into that product. Now it is rejected until `pim import xref` says it is the same."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from pim.cli import _mount, app
+
+    sstore.upsert_products([Product(identifier="P2", family="electrical", values={"sku": "P2", "mpn": "ours"},
+                                    source=Provenance(source="erp", at=datetime.now(UTC)))])
+    create = MAP.model_copy(update={"unmatched": "create"})
+    path = _csv(tmp_path, ["P2;9999999999994;Fremdes Ding;1;ZZ Corp;1", "NEW1;;Neu;1;ZZ Corp;1"])
+    counts = import_supplier_table(path, sstore, create)
+    assert (counts.created, counts.updated, counts.rejected) == (1, 0, 1)
+    assert "manufacturer" not in sstore.get_product("P2").values and sstore.get_product("NEW1") is not None
+    [entry] = sstore.quarantined(counts.job_id)
+    assert entry["record_key"] == "P2" and "pim import xref supplier:acme P2 P2" in entry["reason"]
+    _mount()
+    runner = CliRunner()
+    assert runner.invoke(app, ["import", "xref", "supplier:acme", "P2", "NOPE"]).exit_code == 2
+    done = runner.invoke(app, ["import", "xref", "supplier:acme", "P2", "P2"])
+    assert done.exit_code == 0, done.output
+    listed = json.loads(runner.invoke(app, ["import", "xref", "supplier:acme", "--json"]).output)
+    assert [(r["source_pid"], r["sku"], r["matched_by"]) for r in listed] == [("NEW1", "NEW1", "created"), ("P2", "P2", "manual")]
+    again = import_supplier_table(path, sstore, create)
+    assert again.rejected == 0 and sstore.get_product("P2").values["manufacturer"] == "ZZ Corp"
+    assert sstore.quarantined() == []  # the fixed row's rejection is closed

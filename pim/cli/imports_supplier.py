@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 
 from pim.cli.imports import app, report
-from pim.cli.output import JsonOption
+from pim.cli.output import JsonOption, console, emit_json, table
 
 
 @app.command("bmecat")
@@ -41,3 +41,36 @@ def supplier(
     for path in files:
         counts = import_supplier_table(path, store, m, map_dir=map_path.parent, precedence=precedence)
         report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+
+
+@app.command("xref")
+def xref(
+    source: str = typer.Argument(..., help="The supplier source, e.g. supplier:acme."),
+    pid: str | None = typer.Argument(None, help="The supplier's product id."),
+    sku: str | None = typer.Argument(None, help="Our SKU the product id stands for."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The supplier cross-reference: with PID and SKU, map that supplier product id to our SKU (replacing an
+    earlier match, e.g. a wrong GTIN match); with the source alone, list its mappings."""
+    from pim.sources import MAX_PID, cross_references, put_cross_references
+    from pim.store import Store
+
+    store = Store.from_settings()
+    if pid is None:
+        rows = cross_references(store, source)
+        if as_json:
+            emit_json(rows)
+        else:
+            table(f"cross-reference of {source}", ["supplier pid", "sku", "matched by", "updated"],
+                  [(r["source_pid"], r["sku"], r["matched_by"], r["updated_at"]) for r in rows])
+        return
+    if sku is None or not pid.strip() or not sku.strip() or len(pid) > MAX_PID:
+        console.print(f"give SOURCE PID SKU (a product id of 1–{MAX_PID} characters and our SKU), or SOURCE alone "
+                      "to list the mappings", markup=False)
+        raise typer.Exit(2)
+    if store.get_product(sku) is None:
+        console.print(f"no product '{sku}': map the supplier product id to a SKU the catalog has", markup=False)
+        raise typer.Exit(2)
+    put_cross_references(store, source, [(pid, sku)])
+    emit_json({"source": source, "pid": pid, "sku": sku}) if as_json else console.print(
+        f"{source} product '{pid}' is our {sku}; the next import of the source merges it there", markup=False)
