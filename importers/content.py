@@ -27,6 +27,7 @@ import orjson
 from pydantic import Field, ValidationError
 
 from importers.csv_records import csv_records
+from importers.erp_csv import refuse_repeated
 from importers.erp_values import partial_model, partial_product, refusal
 from importers.workbook import text_rows
 from pim import content_sheet, excel_dates, excel_skus
@@ -246,10 +247,7 @@ def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed 
         if p.sku_field not in header and p.model_field not in header:
             raise InputError(f"no '{p.sku_field}' column", file=name, line=1, field=p.sku_field,
                              hint=f"name the products in a '{p.sku_field}' column (or models in '{p.model_field}')")
-        twice = sorted({h for h in header if h and header.count(h) > 1})
-        if twice:
-            raise InputError(f"column '{twice[0]}' appears twice in the header: which one holds the value?",
-                             file=name, line=1, field=twice[0], hint="rename or remove one of them, then re-run")
+        refuse_repeated(header, {h for h in header if h}, name, 1)  # every named column is read
         for line, cells in rows:
             if not any(c.strip() for c in cells):
                 continue

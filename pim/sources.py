@@ -183,12 +183,13 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
         wanted = [i for i in chunk if isinstance(i, SourceItem) and not i.record.identifier.strip() and i.pid]
         by_pid = _xref(store, source, [i.pid for i in wanted if i.pid])
         gtins = [i.gtin for i in wanted if i.pid not in by_pid and i.gtin]
-        by_gtin = _gtin_lookup(store, gtin_attribute, gtins) if gtins else {}
+        owners_of = _gtin_owners(store, gtin_attribute, gtins) if gtins else {}
+        # a GTIN several products carry is AMBIGUOUS: it must never silently pick one of them
+        by_gtin = {g: AMBIGUOUS if len(skus) > 1 else skus[0] for g, skus in owners_of.items()}
         learned: list[tuple[str, str]] = []
         created: list[tuple[str, str]] = []
-        owners_of = _owners(store, gtin_attribute, [g for g, sku in by_gtin.items() if sku == AMBIGUOUS])
-        taken = _existing(store, [i.pid for i in wanted if unmatched == "create" and i.pid not in by_pid
-                                  and not (i.gtin and i.gtin in by_gtin)]) if unmatched == "create" else set()
+        taken = store.existing_identifiers([i.pid for i in wanted if i.pid not in by_pid and not (i.gtin and i.gtin in by_gtin)]
+                                           ) if unmatched == "create" else set()
         for item in chunk:
             if isinstance(item, Rejected):
                 yield item
@@ -229,15 +230,6 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
             put_cross_references(store, source, learned, matched_by="gtin")
         if created:
             put_cross_references(store, source, created, matched_by="created")
-
-
-def _existing(store: Store, identifiers: list[str]) -> set[str]:
-    """The identifiers that are stored products (one query per 1000)."""
-    found: set[str] = set()
-    with store.engine.connect() as conn:
-        for part in batched(sorted(set(identifiers)), 1000):
-            found.update(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(part))).scalars())
-    return found
 
 
 def cross_referenced(store: Store, source: str, pids: Iterable[str]) -> dict[str, str]:
@@ -329,19 +321,12 @@ def _gtin_forms(gtins: Iterable[str]) -> dict[str, set[str]]:
     return forms
 
 
-def _gtin_lookup(store: Store, attribute: str, gtins: list[str]) -> dict[str, str]:
-    """GTIN → SKU through the GTIN index (refreshed first), whatever zero padding either side writes. A GTIN
-    that several products carry maps to AMBIGUOUS: it must never silently pick one of them."""
+def _gtin_owners(store: Store, attribute: str, gtins: list[str]) -> dict[str, list[str]]:
+    """GTIN given → the products carrying it, sorted, through the GTIN index (refreshed first), whatever zero
+    padding either side writes (one query per 5000 forms; sorted here: an ORDER BY identifier made SQLite walk
+    the primary key instead of the GTIN index)."""
     refresh_gtin_index(store, attribute)
-    return {g: AMBIGUOUS if len(skus) > 1 else skus[0] for g, skus in _owners(store, attribute, gtins).items()}
-
-
-def _owners(store: Store, attribute: str, gtins: list[str]) -> dict[str, list[str]]:
-    """GTIN given → the products carrying it, sorted (one query on the GTIN index; sorted here: an ORDER BY
-    identifier made SQLite walk the primary key instead of the GTIN index)."""
     out: dict[str, set[str]] = {}
-    if not gtins:
-        return {}
     forms = _gtin_forms(gtins)
     with store.engine.connect() as conn:
         for part in batched(sorted(forms), 5000):
