@@ -204,6 +204,7 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure) -> Iterator[Par
     stamp = started = datetime.now(UTC)
     tags = [m.record] + ([m.control] if m.control else [])
     seen: dict[str, datetime | bool] = {}
+    records = 0
     with open_for_xml(path) as handle:
         for _, elem in safe_iterparse(handle, str(path), events=("end",), tag=_any_ns(tags)):
             tag = elem.tag
@@ -212,8 +213,28 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure) -> Iterator[Par
                 # (an older stamp could make this IDoc's stock lose to a reading it replaces)
                 stamp = _control_stamp(elem, seen) or started
                 continue
+            records += 1
             yield _record(elem, m, compiled, ident_attr, name, stamp)
             _release(elem)
+    if not records:
+        raise _no_records(path, m)
+
+
+def _no_records(path: Path, m: ErpXmlMap) -> InputError:
+    """A map whose `record` names no element of the file would import nothing and report success: say so,
+    naming the elements the file does start with (read again, the first few only: this is the error path)."""
+    names: list[str] = []
+    with open_for_xml(path) as handle:
+        for _, elem in safe_iterparse(handle, str(path), events=("start",)):
+            local = etree.QName(elem).localname
+            if local not in names:
+                names.append(local)
+            if len(names) >= 8:
+                break
+    return InputError(f"no <{m.record}> element in the file, so no product was read (it starts with "
+                      f"{', '.join(f'<{n}>' for n in names)})", file=path.name, field="record",
+                      hint="set the map's `record` to the local name of the element that holds one product "
+                           "(E1MARAM in a MATMAS IDoc)")
 
 
 def _release(elem: Any) -> None:

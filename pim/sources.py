@@ -356,6 +356,7 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
     row is in, before the job is recorded (it may add counts). `files`: the names of the files the rows come
     from (as their entries give them), whose older rejections a run that gets through supersedes."""
     counts = ImportCounts(job_id=store.start_job("import", label))
+    unknown = UnknownSkus(store)
     try:
         with bulk_allocation():
             for chunk in batched(items, store.batch_size):
@@ -368,9 +369,11 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
                 counts.unchanged += len(good) - written  # e.g. stock readings older than the stored ones
                 counts.rejected += store.quarantine(counts.job_id, rejects)
                 store.resolve_quarantine(source, [g.key for g in good])
+                unknown.note([g.row for g in good])
                 stop_if_cancelled(store, counts)  # the job ended cancelled: `after` does not run
         if after is not None:
             after(counts)
+        unknown.report(counts, source, files)
         store.supersede_quarantine(counts.job_id, source, files)  # type: ignore[arg-type]
     except Cancelled:
         raise
@@ -382,3 +385,42 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
         raise
     store.finish_job(counts.job_id, counts.as_dict(), status=counts.status)  # type: ignore[arg-type]
     return counts
+
+
+class UnknownSkus:
+    """Price-list and stock rows naming a SKU no product has. They are kept — an ERP holds articles the PIM
+    does not manage, and a product imported later finds its prices and stock waiting — but counted, and one
+    warning per file names the first few, so a mistyped SKU does not go unseen."""
+
+    SHOWN = 10
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.rows = 0
+        self.first: list[str] = []
+        self.more = False
+
+    def note(self, rows: list[Any]) -> None:
+        skus = sorted({r.sku for r in rows})
+        if not skus:
+            return
+        missing = set(skus) - self.store.existing_identifiers(skus)
+        if missing:
+            self.rows += sum(1 for r in rows if r.sku in missing)
+            new, room = sorted(missing - set(self.first)), self.SHOWN - len(self.first)
+            self.more = self.more or len(new) > room
+            self.first.extend(new[:room])
+
+    def report(self, counts: ImportCounts, source: str, files: Iterable[str]) -> None:
+        """The count, and a warning that the file's next run replaces (or closes, when every SKU is known)."""
+        names = list(files)
+        key = f"unknown-skus:{names[0] if names else ''}"
+        if not self.rows:
+            self.store.resolve_quarantine(source, [key])
+            return
+        counts.extra["unknown_skus"] = self.rows
+        more = ", ..." if self.more else ""
+        self.store.quarantine(counts.job_id, [QuarantineEntry(
+            f"{self.rows} row(s) name SKUs no product has (first: {', '.join(self.first)}{more}); they are kept and "
+            "apply once those products are imported: check the SKUs if the products should exist already",
+            file=names[0] if names else "", record_key=key, source=source, severity="warning")])

@@ -21,7 +21,7 @@ from pim.product import Product, trusted_provenance
 from pim.sources import load_profile
 from pim.store import Store
 from pim.values import ValueProblem
-from tests.source_data import PRECEDENCE, record, seed_structure
+from tests.source_data import PRECEDENCE, record, seed_structure, without_unknown_skus
 
 HEADER = "Material;EAN;Bezeichnung;Gewicht;GewEinheit;Preis EUR;Preis USD;ME;VPE;MOQ;Status"
 ROWS = [
@@ -310,11 +310,11 @@ def test_a_complete_price_list_with_a_rejected_row_removes_nothing_until_it_is_f
     counts = import_erp_csv(broken, seeded, m)
     assert (counts.rejected, counts.as_dict()["removed"]) == (1, 0)
     assert set(_tiers(seeded, "C1", ["A1", "A2"])) == {"A1", "A2"}  # A2's stored price is kept
-    warning = [q for q in seeded.quarantined() if q["severity"] == "warning"]
+    warning = [q for q in without_unknown_skus(seeded.quarantined()) if q["severity"] == "warning"]
     assert len(warning) == 1 and "nothing was removed" in warning[0]["reason"]
     fixed = write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2026;"])
     assert import_erp_csv(fixed, seeded, m).as_dict()["removed"] == 1
-    assert [q for q in seeded.quarantined() if q["severity"] == "warning"] == []
+    assert [q for q in without_unknown_skus(seeded.quarantined()) if q["severity"] == "warning"] == []
 
 
 def test_rows_of_bare_delimiters_are_skipped_like_blank_lines(seeded: Store, tmp_path: Path):
@@ -325,7 +325,7 @@ def test_rows_of_bare_delimiters_are_skipped_like_blank_lines(seeded: Store, tmp
     import_erp_csv(write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2026;", "C1;A2;1;5,00;01.01.2026;"]), seeded, m)
     counts = import_erp_csv(write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2026;", ";;;;;", " ; ;;;;"]), seeded, m)
     assert (counts.read, counts.rejected, counts.as_dict()["removed"]) == (1, 0, 1)
-    assert seeded.quarantined() == []
+    assert without_unknown_skus(seeded.quarantined()) == []
     products = run(seeded, write(tmp_path / "erp.csv", [HEADER, ROWS[0], ";" * HEADER.count(";")]))
     assert (products.read, products.rejected) == (1, 0)
 
@@ -366,7 +366,7 @@ def test_a_price_valid_to_before_it_is_valid_from_is_rejected(seeded: Store, tmp
     path = write(tmp_path / "p.csv", [head, "C1;A1;1;10,00;01.01.2027;01.01.2026", "C1;A2;1;5,00;01.01.2026;01.01.2026"])
     counts = import_erp_csv(path, seeded, ErpCsvMap(**PRICE_MAP))
     assert (counts.read, counts.rejected) == (2, 1)
-    [entry] = seeded.quarantined()
+    [entry] = without_unknown_skus(seeded.quarantined())
     assert (entry["line"], entry["field"]) == (2, "valid_to") and "never apply" in entry["reason"]
 
 
@@ -394,7 +394,7 @@ def test_amounts_with_more_places_than_are_kept_are_refused_not_rounded(seeded: 
                                            "C1;A1;20;7,12345;01.01.2026;"])
     counts = import_erp_csv(path, seeded, ErpCsvMap(**PRICE_MAP))
     assert (counts.read, counts.updated, counts.rejected) == (4, 1, 3)
-    rows = sorted(seeded.quarantined(counts.job_id), key=lambda r: r["line"])
+    rows = sorted(without_unknown_skus(seeded.quarantined(counts.job_id)), key=lambda r: r["line"])
     assert [(r["line"], r["field"]) for r in rows] == [(2, "min_qty"), (3, "min_qty"), (5, "price")]
     assert rows[2]["reason"] == "price: 7.12345 has more than 4 decimal places, which is more than is kept; round it in the source"
     assert _tiers(seeded, "C1", ["A1"]) == {"A1": [(Decimal(10), Decimal("8.1234"))]}
@@ -402,3 +402,22 @@ def test_amounts_with_more_places_than_are_kept_are_refused_not_rounded(seeded: 
     m = ErpCsvMap(kind="stock", sku_column="sku", columns={"qty": "quantity"})
     assert import_erp_csv(stock, seeded, m).rejected == 1
     assert stock_for(seeded, ["A1"])["A1"].quantity == Decimal("0.3333")
+
+
+def test_stock_and_price_rows_for_skus_no_product_has_are_kept_and_reported(seeded: Store, tmp_path: Path):
+    """Found exploring: rows naming unknown SKUs (a typo, an article the PIM does not manage) were taken in
+    silently. They are still kept (a product imported later finds them) but counted, with a warning per file
+    that names them and that a clean run closes."""
+    run(seeded, write(tmp_path / "erp.csv", ["Material;Bezeichnung", "A1;Bohrer"]))
+    stock_map = ErpCsvMap(kind="stock", delimiter=";", columns={"warehouse": "warehouse", "quantity": "quantity"})
+    stock = write(tmp_path / "s.csv", ["sku;warehouse;quantity", "A1;HH;1", "A9;HH;2", "A9;MU;3", "B7;HH;4"])
+    counts = import_erp_csv(stock, seeded, stock_map)
+    assert (counts.updated, counts.extra["unknown_skus"]) == (4, 3)
+    assert stock_for(seeded, ["A9"])["A9"].quantity == Decimal(5)  # kept
+    [warning] = [e for e in seeded.quarantined() if e["file"] == "s.csv"]
+    assert warning["severity"] == "warning" and "3 row(s) name SKUs no product has (first: A9, B7)" in warning["reason"]
+    prices = write(tmp_path / "p.csv", ["Kunde;Material;Menge;Preis;Ab;Bis", "C1;A1;1;10,00;01.01.2026;"])
+    assert "unknown_skus" not in import_erp_csv(prices, seeded, ErpCsvMap(**PRICE_MAP)).extra
+    fixed = write(tmp_path / "s.csv", ["sku;warehouse;quantity", "A1;HH;1"])
+    assert "unknown_skus" not in import_erp_csv(fixed, seeded, stock_map).extra
+    assert not [e for e in seeded.quarantined() if e["file"] == "s.csv"]  # the clean run closed the warning

@@ -174,3 +174,16 @@ def test_a_price_currency_is_trimmed_like_a_csv_cell(seeded: Store, tmp_path: Pa
     body = "<Z1PRICE><KONWA> USD </KONWA><KBETR>12.5</KBETR></Z1PRICE>"
     counts = import_erp_xml(write(tmp_path / "m.xml", idoc("1", body)), seeded, matmas())
     assert counts.rejected == 0 and seeded.get_product("1").values["price"] == {"USD": "12.50"}
+
+
+def test_a_record_element_the_file_lacks_is_an_error_naming_what_it_holds(seeded: Store, tmp_path: Path):
+    """A map whose `record` matches nothing would import 0 products and report success."""
+    path = write(tmp_path / "matmas.xml", idoc("12345", A1))
+    with pytest.raises(InputError, match=r"no <E1MARAX> element.*<MATMAS05>, <IDOC>, <EDI_DC40>") as err:
+        import_erp_xml(path, seeded, matmas(record="E1MARAX"))
+    assert err.value.field == "record" and "E1MARAM" in (err.value.hint or "")
+    assert seeded.get_product("12345") is None
+    empty = tmp_path / "empty.xml"
+    empty.write_text("<MATMAS05/>", encoding="utf-8")
+    with pytest.raises(InputError, match=r"no <E1MARAM> element.*<MATMAS05>"):
+        import_erp_xml(empty, seeded, matmas())
