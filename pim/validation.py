@@ -12,7 +12,7 @@ from typing import Any
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, split_key
 from pim.structure import AttributeType
-from pim.values import MAX_DIGITS, SURROGATE, ValueProblem, extension_problem, normalize
+from pim.values import MAX_DIGITS, SURROGATE, ValueProblem, extension_problem, is_clean_text, normalize
 
 
 @dataclass
@@ -99,7 +99,8 @@ class RecordValidator:
             if kind == AttributeType.identifier:
                 return lambda d: (type(d) is str and "\n" not in d and "\x00" not in d and bool(d.strip())
                                   and (not limit or len(d) <= limit) and _text_only(d))
-            return lambda d: type(d) is str and d != "" and "\x00" not in d and (not limit or len(d) <= limit) and _text_only(d)
+            return lambda d: (type(d) is str and d != "" and "\x00" not in d and (not limit or len(d) <= limit)
+                              and _text_only(d) and is_clean_text(d))
         opts = self.option_sets.get(code, set())
         if kind == AttributeType.simple_select:
             return lambda d: type(d) is str and d in opts

@@ -4,6 +4,7 @@ edit and the quality scorer all call them, so a value means the same wherever it
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -127,13 +128,32 @@ def _storable(text: str) -> str:
     return text
 
 
+def clean_text(text: str) -> str:
+    """Text and textarea values are stored trimmed and in Unicode NFC, whatever the source: a CSV cell was
+    trimmed and a JSON string was not, and `Müller` typed on a Mac (NFD: u + combining diaeresis) differed
+    from the ERP's `Müller`, so two sources saying the same thing conflicted and searches missed it."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFC", text)
+    return text.strip()
+
+
+def is_clean_text(text: str) -> bool:
+    """clean_text would return `text` unchanged (ASCII text without edge blanks, the common case, at once)."""
+    return (text.isascii() or unicodedata.is_normalized("NFC", text)) and text == text.strip()
+
+
 def _text(attribute: Attribute, data: Any) -> str:
     if not isinstance(data, (str, int, float)) or isinstance(data, bool):
         raise ValueProblem("expected text")
     text = str(data)
     _storable(text)
-    if attribute.type == AttributeType.identifier and ("\n" in text or not text.strip()):
-        raise ValueProblem("an identifier is one non-blank line")
+    if attribute.type == AttributeType.identifier:
+        if "\n" in text or not text.strip():
+            raise ValueProblem("an identifier is one non-blank line")
+    else:
+        text = clean_text(text)
+        if not text:
+            return None  # type: ignore[return-value]  # only blanks: cleared, as an empty CSV cell clears
     if attribute.max_characters and len(text) > attribute.max_characters:
         raise ValueProblem(f"{len(text)} characters, at most {attribute.max_characters} allowed")
     if attribute.validation_regexp and not re.fullmatch(attribute.validation_regexp, text):

@@ -138,3 +138,19 @@ def test_broken_json_files_get_a_clear_message(seeded: Store, tmp_path: Path, co
     path.write_bytes(content)
     with pytest.raises(InputError, match=message):
         import_content(path, seeded)
+
+
+def test_text_is_stored_trimmed_and_in_nfc_whatever_the_source_wrote(seeded: Store, tmp_path: Path):
+    """Found exploring: JSON text kept its edge blanks (CSV cells were trimmed) and a decomposed `Müller` (NFD, as
+    macOS writes it) was stored as given, so it differed from the ERP's composed spelling and conflicted."""
+    decomposed = "  Mu\u0308ller Akku-Bohrer\n"
+    image = "media/mu\u0308ller.jpg"  # a file name: the bytes on disk, left as written
+    import_content(write_json(tmp_path / "c.json", [{**DRILL, "name": {"de_DE": decomposed}, "images": [image]}]),
+                   seeded)
+    p = seeded.get_product("A1")
+    assert p.values["name:de_DE"] == "M\u00fcller Akku-Bohrer" and p.values["image"] == image
+    again = import_content(write_json(tmp_path / "d.json", [{"sku": "A1", "name": {"de_DE": "M\u00fcller Akku-Bohrer"}}]),
+                           seeded)
+    assert (again.updated, again.unchanged) == (0, 1)  # the same text, spelt the other way: no change
+    blank = import_content(write_json(tmp_path / "e.json", [{"sku": "A1", "seo_title": {"en_US": " \t "}}]), seeded)
+    assert blank.updated == 1 and "seo_title:en_US" not in seeded.get_product("A1").values  # blanks clear
