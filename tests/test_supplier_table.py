@@ -273,3 +273,34 @@ def test_creating_never_merges_into_our_product_of_the_same_code(sstore: Store, 
     again = import_supplier_table(path, sstore, create)
     assert again.rejected == 0 and sstore.get_product("P2").values["manufacturer"] == "ZZ Corp"
     assert sstore.quarantined() == []  # the fixed row's rejection is closed
+
+
+def test_several_files_on_the_command_line_give_one_json_document_and_a_failure_stops_none(
+        sstore: Store, tmp_path: Path) -> None:
+    """Found exploring: --json printed one document per file (no JSON reader takes that), and a file that
+    failed ended the command, so the files after it were silently not imported."""
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from pim.cli import _mount, app
+
+    _mount()
+    profile = tmp_path / "acme.yaml"
+    profile.write_text(yaml.safe_dump(MAP.model_dump(mode="json", exclude_defaults=True)), encoding="utf-8")
+    good = _csv(tmp_path, ["A1;4006381333931;Relais;0,25;ACME;12,5"])
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    later = _csv(tmp_path, ["A2;;Schütz;1,5;ACME;30"], name="later.csv")
+    args = ["import", "supplier", str(good), str(empty), str(later), "--map", str(profile)]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 2, result.output
+    first, failed, last = json.loads(result.stdout)
+    assert (first["file"], first["created"], last["file"], last["created"]) == (str(good), 1, str(later), 1)
+    assert failed["file"] == str(empty) and failed["exit_code"] == 2 and "empty" in failed["error"]
+    assert sstore.get_product("A2").values["name:de_DE"] == "Schütz"  # the file after the failure was imported
+    table = CliRunner().invoke(app, args)
+    assert table.exit_code == 2 and "1 of 3 file(s) not imported: empty.csv" in table.output
+    single = CliRunner().invoke(app, ["import", "supplier", str(good), "--map", str(profile), "--json"])
+    assert single.exit_code == 0 and json.loads(single.stdout)["unchanged"] == 1  # one file: its counts, as before

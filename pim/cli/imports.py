@@ -1,6 +1,8 @@
 """`pim import`: bring products in. Importers for other sources register onto this app from their own module."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -17,6 +19,40 @@ def report(counts: dict, as_json: bool, title: str) -> None:
     table(title, ["", "count"], [(k, v) for k, v in counts.items() if k != "job_id"])
     if counts.get("rejected"):
         console.print(f"[yellow]{counts['rejected']} rejected row(s) are in the quarantine:[/] pim import errors {counts.get('job_id', '')}")
+
+
+def import_each(files: list[Path], run_one: Callable[[Path], Any], as_json: bool) -> None:
+    """Import several files in turn. A file that fails (a PimError: unreadable, refused) is reported and the
+    next one still runs; the command then exits with the failure's code. With --json: one document, the
+    file's counts for one file (as before), else a list of {file, counts…} or {file, error, exit_code}."""
+    from pim.cli import err
+    from pim.errors import PimError
+
+    results: list[dict[str, Any]] = []
+    code = 0
+    for path in files:
+        if len(files) == 1:
+            counts = run_one(path)  # a failure exits through pim.cli.main, as every single import does
+            report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+            return
+        try:
+            counts = run_one(path)
+        except PimError as exc:
+            code = max(code, exc.exit_code)
+            results.append({"file": str(path), "error": exc.in_one_line(), "exit_code": exc.exit_code})
+            if not as_json:
+                err.print(f"[bold red]error:[/] {escape(path.name)}: {escape(exc.describe())}", highlight=False)
+            continue
+        results.append({"file": str(path), **counts.as_dict(), "job_id": counts.job_id})
+        if not as_json:
+            report({**counts.as_dict(), "job_id": counts.job_id}, False, f"imported {path.name}")
+    if as_json:
+        emit_json(results)
+    elif code:
+        failed = [Path(r["file"]).name for r in results if "error" in r]
+        err.print(f"{len(failed)} of {len(files)} file(s) not imported: {', '.join(failed)}", markup=False)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("jsonl")

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from pim.cli.imports import app, report
+from pim.cli.imports import app, import_each
 from pim.cli.output import JsonOption, console, emit_json, table
 
 
@@ -20,9 +20,7 @@ def bmecat(
 
     store = Store.from_settings()
     m = load_map(map_path)
-    for path in files:
-        counts = import_bmecat(path, store, m, map_dir=map_path.parent)
-        report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+    import_each(files, lambda path: import_bmecat(path, store, m, map_dir=map_path.parent), as_json)
 
 
 @app.command("supplier")
@@ -38,9 +36,8 @@ def supplier(
 
     store = Store.from_settings()
     m = load_supplier_map(map_path)
-    for path in files:
-        counts = import_supplier_table(path, store, m, map_dir=map_path.parent, precedence=precedence)
-        report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+    import_each(files, lambda path: import_supplier_table(path, store, m, map_dir=map_path.parent,
+                                                          precedence=precedence), as_json)
 
 
 @app.command("xref")
