@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -143,11 +144,14 @@ class Mapped:
         self.product, self.problems, self.tiers = product, problems, tiers
 
 
-def _is_number(text: str) -> bool:
+def _finite(text: str) -> Decimal | None:
+    """A feature's or a logistic detail's number (a decimal comma read as a point), or None for no number.
+    NaN and Infinity are none: Decimal reads them, but no attribute can hold them."""
     try:
-        return Decimal(text.strip()).is_finite()
+        value = Decimal(text.strip().replace(",", "."))
     except InvalidOperation:
-        return False
+        return None
+    return value if value.is_finite() else None
 
 
 class BmecatMapper:
@@ -273,12 +277,11 @@ class BmecatMapper:
             if attr is None:
                 problems.append((name, f"map targets unknown attribute '{target.attribute}'"))
                 continue
-            amount = raw.replace(",", ".")
-            try:
-                Decimal(amount)
-            except InvalidOperation:
+            number = _finite(raw)
+            if number is None:
                 problems.append((name, f"'{raw}' is not a number; the value is skipped"))
                 continue
+            amount = raw.replace(",", ".")
             unit = target.unit or SPEC_UNITS[name]
             if attr.type == AttributeType.metric:
                 family = self.s.measures.family(attr.metric_family)
@@ -289,7 +292,7 @@ class BmecatMapper:
                     continue
                 self._put(values, problems, target.attribute, {"amount": amount, "unit": code}, where=name)
             elif attr.type == AttributeType.number:
-                self._put(values, problems, target.attribute, Decimal(amount), where=name)
+                self._put(values, problems, target.attribute, number, where=name)
             else:
                 self._put(values, problems, target.attribute, raw, where=name)
         for field_name, attribute in self._logistic_texts:
@@ -335,7 +338,7 @@ class BmecatMapper:
             raw = feat.values[0] if feat.values else (feat.value_ref or feat.value_details)
             if raw is None:
                 continue
-            if attr.type in (AttributeType.metric, AttributeType.number) and not _is_number(raw.replace(",", ".")):
+            if attr.type in (AttributeType.metric, AttributeType.number) and _finite(raw) is None:
                 # one value skipped, not the whole product refused (as a logistics number is)
                 problems.append((feat.code, f"'{raw}' is not a number; the value is skipped"))
                 continue
@@ -554,11 +557,40 @@ def _families(store: Store, skus: list[str]) -> dict[str, str | None]:
         return dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.family).where(PRODUCT.c.identifier.in_(skus))).all())
 
 
+def _matched(store: Store, m: BmecatMap, items: Iterator[SourceItem | Rejected],
+             header: BmecatHeader) -> Iterator[Parsed | Rejected]:
+    """SKU matching (pim.sources.match_skus) under the map's `unmatched`, except in a T_UPDATE_PRICES: a price
+    update carries only prices, so a product it cannot place is refused whatever `unmatched` says — neither
+    created nor remembered in the cross-reference as created. The transaction element precedes the products,
+    so it is known once the first is read; matching starts then."""
+    source = f"supplier:{m.supplier}"
+    first = next(items, None)
+    if first is None:
+        return
+    prices_only = header.transaction == "update_prices"
+    matched = match_skus(store, source, chain([first], items), gtin_attribute=m.fields.get("ean", "ean"),
+                         unmatched="quarantine" if prices_only else m.unmatched)
+    for item in matched:
+        if prices_only and isinstance(item, Rejected) and item.field == "pid":  # no SKU found: match_skus' field
+            pid = item.record_key or ""
+            item = Rejected(_unplaced_price(source, pid, item.reason), item.file, item.line, "SUPPLIER_PID",
+                            item.raw, item.record_key)
+        yield item
+
+
+def _unplaced_price(source: str, pid: str, why: str) -> str:
+    """The reason a T_UPDATE_PRICES product with no product of ours is refused, and the two ways to place it."""
+    return (f"T_UPDATE_PRICES never creates products (a price update carries only prices): {why}; import the product "
+            f"in a T_NEW_CATALOG or T_UPDATE_PRODUCTS first, or add a cross-reference with `pim import xref {source} "
+            f"{pid} SKU`, then import the prices again")
+
+
 def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path: Path,
             refs: References | None = None, deletes: Deletes | None = None) -> Iterator[Parsed | Rejected]:
     """After SKU matching: give new products the map's family (existing ones keep theirs), turn the collected
     value problems into quarantine notes under the SKU, give each product's tier prices its SKU, translate
-    reference targets to SKUs (`refs`) and turn deletes into withdrawals (`deletes`)."""
+    reference targets to SKUs (`refs`) and turn deletes into withdrawals (`deletes`). A T_UPDATE_PRICES product
+    whose SKU is no stored product is refused here: the merge would create it."""
     source = f"supplier:{m.supplier}"
     refs = refs or References(store, source, m.sku_from, m.sku_prefix)
     deletes = deletes or Deletes()
@@ -586,6 +618,12 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
                 item.raw = raw
                 yield item
                 continue
+            if raw.get("transaction") == "update_prices" and rec.identifier not in known:
+                # a SKU set before matching (sku_from: supplier_pid…) or a cross-reference to a deleted product
+                pid = raw.get("supplier_pid", "")
+                yield Rejected(_unplaced_price(source, pid, f"no product '{rec.identifier}' for {source} product '{pid}'"),
+                               item.file, item.line, "SUPPLIER_PID", raw, rec.identifier)
+                continue
             for tier in item.extras:
                 tier["sku"] = rec.identifier
             refs.note(raw.get("supplier_pid", ""), rec.identifier)
@@ -611,7 +649,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     product is in (nothing is removed while any product of the file was rejected). Once every product is in,
     the follow-ups run: reference targets that resolved only then, and the catalog group assignments
     (importers/bmecat_links.py, importers/bmecat_groups.py). The job is finished once, after them, with
-    every count."""
+    every count. A T_UPDATE_PRICES never creates a product, whatever the map's `unmatched` says (`_matched`)."""
     from pim.commerce import CompletePriceLists, put_price_list_in
 
     source = f"supplier:{m.supplier}"
@@ -645,7 +683,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     refs = References(store, source, m.sku_from, m.sku_prefix, salt=merger.salt)
     deletes = Deletes()
     parsed = _known_deletes(store, source, parse_items(path, m, structure, header), deletes)
-    matched = match_skus(store, source, parsed, gtin_attribute=m.fields.get("ean", "ean"), unmatched=m.unmatched)
+    matched = _matched(store, m, parsed, header)
     items = _finish(matched, store, m, path, refs, deletes)
 
     def after_pass(counts: ImportCounts) -> None:

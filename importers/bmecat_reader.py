@@ -274,9 +274,57 @@ def parse_assignment(el: etree._Element) -> GroupAssignment | None:
     return GroupAssignment(pid, group_id, el.get("mode", "new"), el.sourceline or 0)
 
 
+#: The PRODUCT_DETAILS texts whose inline elements are kept as HTML (`_markup`); the others keep their text.
+_DESCRIPTIONS = frozenset({"DESCRIPTION_SHORT", "DESCRIPTION_LONG"})
+#: HTML elements that never have content: written `<br/>`, which HTML and XHTML read alike. Any other empty
+#: element gets its end tag (`<p></p>`): HTML reads `<p/>` as a paragraph left open.
+_VOID = frozenset({"area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+
+
+def _whole_text(el: etree._Element, name: str) -> str | None:
+    """The whole content of a PRODUCT_DETAILS text that holds elements, where `_text` would stop at the
+    first one: HTML for a description (`_markup`), the text alone for the others (a KEYWORD, a name)."""
+    if name in _DESCRIPTIONS:
+        return _markup(el)
+    return "".join(el.itertext()).strip() or None
+
+
+def _markup(el: etree._Element) -> str | None:
+    """A description with inline elements (`Robust <b>steel</b> housing<br/>IP65`) as HTML text, because our
+    description is a textarea that already holds HTML: the XSD gives DESCRIPTION_LONG simple content, so valid
+    files escape their markup or wrap it in CDATA and we store it as sent. Inline elements break the XSD but
+    are sent anyway; their text is kept as parsed (not escaped again), so all three forms store the same
+    string, unescaped alike by the mapper. Names lose their namespace (the BMEcat one the elements inherit,
+    an XHTML prefix), no declaration is written; processing instructions are dropped, their tail kept."""
+    parts = [el.text or ""]
+    for child in el:
+        _write_markup(child, parts)
+    return "".join(parts).strip() or None
+
+
+def _write_markup(el: etree._Element, parts: list[str]) -> None:
+    if isinstance(el.tag, str):
+        name = etree.QName(el).localname
+        attrs = "".join(f" {etree.QName(k).localname}={_quoted(v)}" for k, v in el.items())
+        if el.text is None and not len(el) and name.lower() in _VOID:
+            parts.append(f"<{name}{attrs}/>")
+        else:
+            parts.append(f"<{name}{attrs}>{el.text or ''}")
+            for child in el:
+                _write_markup(child, parts)
+            parts.append(f"</{name}>")
+    parts.append(el.tail or "")
+
+
+def _quoted(value: str) -> str:
+    """An attribute value in the quotes it does not contain (it is kept as parsed, like the text)."""
+    return f"'{value}'" if '"' in value else f'"{value}"'
+
+
 def _details(p: BmecatProduct, details: etree._Element, default_lang: str) -> None:
     for c in details:
-        name, text = _LOCAL.get(c.tag) or _local(c.tag), _text(c)
+        name = _LOCAL.get(c.tag) or _local(c.tag)
+        text = _text(c) if not len(c) else _whole_text(c, name)  # elements inside: rare, and slower to read
         if text is None:
             continue
         if name == "DESCRIPTION_SHORT":
