@@ -13,7 +13,6 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, select
 
@@ -23,11 +22,11 @@ from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
 from importers.erp_values import partial_product, refusal, value_refusal
 from pim.catalog import Structure
 from pim.commerce import PriceListEntry, remove_price_list_entries
-from pim.errors import ConfigError, InputError
+from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
 from pim.product import Association, Product, trusted_provenance, value_key
-from pim.sources import MAX_PID, SourceItem, cross_referenced, match_skus, merger_for
+from pim.sources import MAX_PID, SourceItem, cross_referenced, load_profile, match_skus, merger_for
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched
 from pim.structure import AttributeType
@@ -127,14 +126,9 @@ class BmecatMap(BaseModel):
 
 
 def load_map(path: Path) -> BmecatMap:
-    try:
-        return BmecatMap.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read BMEcat map {path}: {exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(f"invalid BMEcat map: {first['msg']}", file=str(path), field=".".join(map(str, first["loc"])),
-                         hint="see schemas/bmecat_map.schema.json") from None
+    """The supplier's BMEcat map; a file that cannot be read or is no valid map is an InputError naming the
+    field (exit 2), as every other source profile (pim.sources.load_profile)."""
+    return load_profile(BmecatMap, path)
 
 
 class Mapped:

@@ -399,3 +399,17 @@ def test_a_reference_quantity_that_is_no_whole_number_is_a_value_problem(supplie
     assert problem["field"] == "PRODUCT_REFERENCE@quantity" and f"'{quantity}' is not a whole quantity" in problem["reason"]
     accessory = supplier_store.get_product("r1").associations["ACCESSORY"]
     assert accessory.products == ["ACC-OURS"] and accessory.quantities == {}
+
+
+@pytest.mark.parametrize("text, words", [("supplier: [acme\n", "not valid YAML"), ("supplier: acme\nunmatched: maybe\n", "invalid profile")])
+def test_a_broken_bmecat_map_is_an_input_error_like_every_source_profile(tmp_path: Path, text: str, words: str):
+    """Found exploring: a broken BMEcat map exited 3 (configuration) where a broken supplier profile exits 2."""
+    from importers.supplier_table import load_supplier_map
+
+    path = tmp_path / "acme.map.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=words) as bmecat:
+        load_map(path)
+    with pytest.raises(InputError) as supplier:
+        load_supplier_map(path)
+    assert bmecat.value.exit_code == supplier.value.exit_code == 2 and bmecat.value.file == str(path)
