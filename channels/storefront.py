@@ -1,7 +1,8 @@
 """Storefront catalog JSON: the channel's category tree and its products, one file per locale.
 Written streaming (one product at a time into every locale file). Locales, currencies, the tree, mapped
 `fields` and which association kinds count as `related` come from the channel catalog declaration
-(channels/catalogs/storefront.yaml, see channels.framework)."""
+(channels/catalogs/storefront.yaml, see channels.framework). `associations` and `related` name only products
+the same publish writes (pim.pipeline.PublishedTargets): a shopper never follows a link to a missing page."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import orjson
 from channels.framework import FieldMapper, catalog_for
 from channels.localize import ValueResolver
 from pim.catalog import Structure
+from pim.pipeline import TARGETS
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
@@ -24,6 +26,9 @@ from pim.structure import AttributeType
 #: else the image value as it is.
 IMAGE_LINKS = "media.links:links_for"
 
+
+#: Products resolved, linked and written together (their image links and association targets looked up at once).
+CHUNK = 500
 
 _PRICE, _SIMPLE, _MULTI = AttributeType.price_collection, AttributeType.simple_select, AttributeType.multi_select
 
@@ -125,7 +130,10 @@ class StorefrontRenderer:
             trees: dict[str, str | None] = {}
             links = load(IMAGE_LINKS)(store, scope, lambda value: value)
             it = iter(products)
-            while chunk := [(p, resolver.values(p)) for p in islice(it, 500)]:
+            targets = ctx.options.get(TARGETS)  # set by pim.pipeline.publish
+            while chunk := [(p, resolver.values(p)) for p in islice(it, CHUNK)]:
+                if targets is not None:  # links only to products this run publishes
+                    chunk = list(zip(targets.trimmed([p for p, _ in chunk]), (values for _, values in chunk)))
                 if links is not None:  # the chunk's image links in a few queries
                     links.prefetch(resolver.image_values(values for _, values in chunk))
                 for product, values in chunk:

@@ -4,16 +4,20 @@ them into files and exporters push those. Each piece is found through pim.regist
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pim.catalog import Structure
 from pim.errors import ConfigError
-from pim.product import Product
+from pim.product import Association, Product, trusted_copy
 from pim.protocols import Artifact, PublishContext
 from pim.registry import EXPORTERS, RENDERERS, STAGES, load, lookup
 from pim.store import Store
+from pim.store.store import batched
+
+#: Where a publish puts its PublishedTargets in `ctx.options`, for renderers that write association links.
+TARGETS = "association_targets"
 
 
 def enabled_only(products: Iterable[Product], ctx: PublishContext) -> Iterator[Product]:
@@ -37,12 +41,22 @@ class PublishResult:
     artifacts: list[Artifact]
     locations: list[str] = field(default_factory=list)
     job_id: int | None = None
+    dropped_links: int = 0
+    dropped_link_examples: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
             "channel": self.channel, "scope": self.scope, "published": self.published, "blocked": len(self.blocked),
             "files": [str(a.path) for a in self.artifacts], "locations": self.locations, "job_id": self.job_id,
+            **self.links(),
         }
+
+    def links(self) -> dict[str, Any]:
+        """The association links left out because their target is not published: the count, and a few examples
+        (`product → target (type)`) for the job page; nothing when none were."""
+        if not self.dropped_links:
+            return {}
+        return {"dropped_links": self.dropped_links, "dropped_link_examples": self.dropped_link_examples}
 
 
 def default_scope(structure: Structure) -> str:
@@ -80,6 +94,7 @@ def publish(
     job_id = store.start_job("publish", f"{channel}/{scope}")
     ctx = PublishContext(structure=structure, output_dir=output_dir, channel=scope, job_id=job_id, full=full,
                          options={"renderer": channel, "exporter": exporter, "store": store, **(options or {})})
+    targets = ctx.options[TARGETS] = PublishedTargets(store, ctx)
     # A renderer may choose its input (e.g. only products changed since its last push) and be told when the
     # exporter succeeded (e.g. to advance that watermark).
     select = getattr(renderer, "select", None)
@@ -97,9 +112,10 @@ def publish(
     except Exception as exc:
         store.finish_job(job_id, {"published": counter.count, "blocked": len(ctx.blocked)}, status="failed", error=repr(exc))
         raise
-    result = PublishResult(channel, scope, counter.count, ctx.blocked, artifacts, locations, job_id)
+    result = PublishResult(channel, scope, counter.count, ctx.blocked, artifacts, locations, job_id,
+                           targets.dropped, targets.examples)
     store.finish_job(job_id, {"published": counter.count, "blocked": len(ctx.blocked),
-                              "files": [str(a.path) for a in artifacts]})
+                              "files": [str(a.path) for a in artifacts], **result.links()})
     return result
 
 
@@ -111,3 +127,75 @@ class _Counter:
         for item in self.items:
             self.count += 1
             yield item
+
+
+class PublishedTargets:
+    """Which association targets are part of this publish, for a renderer that writes links: stored products
+    that pass this run's stages (enabled, the gate) as the products linking to them did, so a link never
+    points at a product the channel does not have. Asked per chunk of products: the targets a chunk names are
+    read in one query (per 1,000) and decided in one pass through the stages. Answers are remembered across
+    chunks up to `keep` (a few accessories are linked from many products), then forgotten: the catalog is
+    never held. It knows nothing of a renderer's own `select` (an incremental one publishes only changes),
+    so it suits renderers that write the whole catalog, as the storefront does."""
+
+    EXAMPLES = 10
+
+    def __init__(self, store: Any, ctx: PublishContext, stages: list[str] | None = None, keep: int = 100_000) -> None:
+        self.store, self.ctx, self.keep = store, ctx, keep
+        self.stages = STAGES if stages is None else stages
+        self.known: dict[str, bool] = {}
+        self.dropped = 0
+        self.examples: list[str] = []
+
+    def trimmed(self, chunk: list[Product]) -> list[Product]:
+        """The chunk's products (all of them passed this run's stages) with only the association targets this
+        run publishes; each product target left out is counted once."""
+        verdicts = self._decide(chunk)
+        return [self._trim(p, verdicts) for p in chunk]
+
+    def _decide(self, chunk: list[Product]) -> dict[str, bool]:
+        verdicts = {p.identifier: True for p in chunk}  # they reached the renderer: published
+        todo: list[str] = []
+        for p in chunk:
+            for a in p.associations.values():
+                for t in a.products:
+                    if t in verdicts:
+                        continue
+                    if t in self.known or t in self.ctx.blocked:  # blocked: decided earlier in this run
+                        verdicts[t] = t not in self.ctx.blocked and self.known[t]
+                    else:
+                        verdicts[t] = False
+                        todo.append(t)
+        for ids in batched(todo, 1000):
+            for passed in self._passing(ids):
+                verdicts[passed] = True
+        if len(self.known) + len(verdicts) > self.keep:
+            self.known.clear()
+        if len(verdicts) <= self.keep:
+            self.known.update(verdicts)
+        return verdicts
+
+    def _passing(self, identifiers: list[str]) -> Iterator[str]:
+        """The stored products among `identifiers` that this run's stages let through; what they block is not
+        this run's to report (the products are judged again, and counted, where the stream reaches them)."""
+        side = replace(self.ctx, blocked={})
+        stream: Iterable[Product] = self.store.iter_products(identifiers=identifiers)
+        for ref in self.stages:
+            stream = load(ref)(stream, side)
+        for p in stream:
+            yield p.identifier
+
+    def _trim(self, p: Product, verdicts: dict[str, bool]) -> Product:
+        kept: dict[str, Association] = {}
+        for code, a in p.associations.items():
+            gone = [t for t in a.products if not verdicts.get(t, False)]
+            if not gone:
+                kept[code] = a
+                continue
+            self.dropped += len(gone)
+            room = max(0, self.EXAMPLES - len(self.examples))
+            self.examples.extend(f"{p.identifier} → {t} ({code})" for t in gone[:room])
+            left = set(gone)
+            kept[code] = trusted_copy(a, {"products": [t for t in a.products if t not in left],
+                                          "quantities": {t: q for t, q in a.quantities.items() if t not in left}})
+        return p if all(kept[c] is a for c, a in p.associations.items()) else trusted_copy(p, {"associations": kept})

@@ -1,8 +1,9 @@
 """Quality on six dimensions — complete, unique, valid, timely, accurate, consistent — as findings that name
 the product, the attribute and the reason. The gate blocks on finding kinds a channel lists in `block_on`.
 
-Kinds: incomplete (complete); duplicate_gtin, duplicate_identifier, duplicate_value (unique); invalid (valid);
-stale_price, stale_stock (timely); conflict (accurate); inconsistent, missing_translation (consistent)."""
+Kinds: incomplete (complete); duplicate_gtin, duplicate_identifier, duplicate_value (unique); invalid,
+unknown_association (valid); stale_price, stale_stock (timely); conflict (accurate); inconsistent,
+missing_translation (consistent)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from pim.values import ValueProblem, normalize
 
 DIMENSIONS = {
     "incomplete": "complete", "duplicate_gtin": "unique", "duplicate_identifier": "unique",
-    "duplicate_value": "unique", "invalid": "valid", "stale_price": "timely", "stale_stock": "timely",
-    "conflict": "accurate", "inconsistent": "consistent", "missing_translation": "consistent",
+    "duplicate_value": "unique", "invalid": "valid", "unknown_association": "valid", "stale_price": "timely",
+    "stale_stock": "timely", "conflict": "accurate", "inconsistent": "consistent", "missing_translation": "consistent",
 }
 _GTIN_CODES = {"ean", "ean8", "ean13", "gtin", "gtin8", "gtin12", "gtin13", "gtin14", "upc"}
 _UNIT = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -40,8 +41,9 @@ class Finding:
     product: str
     kind: str
     reason: str
-    attribute: str | None = None
+    attribute: str | None = None  # the association type, for unknown_association
     locale: str | None = None
+    detail: str | None = None  # what the code names besides: the unknown target of an unknown_association
 
     @property
     def dimension(self) -> str:
@@ -49,8 +51,10 @@ class Finding:
 
     @property
     def code(self) -> str:
-        """Machine-readable: `kind[:attribute[:locale]]`, e.g. `invalid:ean`, `missing_translation:name:de_DE`."""
-        return ":".join(p for p in (self.kind, self.attribute, self.locale) if p)
+        """Machine-readable: `kind[:attribute[:locale]][:detail]`, e.g. `invalid:ean`,
+        `missing_translation:name:de_DE`, `unknown_association:X_SELL:NOPE-1` (the gate stores codes only, so
+        what the team must fix is named here)."""
+        return ":".join(p for p in (self.kind, self.attribute, self.locale, self.detail) if p)
 
 
 # ---------------------------------------------------------------------------------------------- GTIN and unique
@@ -275,6 +279,8 @@ def inherited(store: Any, products: list[Product], cache: dict[str, list[Any]] |
 
 
 UNIQUE_KINDS = frozenset({"duplicate_gtin", "duplicate_identifier", "duplicate_value"})
+#: Kinds found from the store alone: asked only for these, a batch's inherited values are not built.
+STORE_KINDS = frozenset({"stale_stock", "conflict", "unknown_association"})
 
 
 def assess(store: Any, structure: Structure, channel: str, products: Iterable[Product], *,
@@ -288,7 +294,7 @@ def assess(store: Any, structure: Structure, channel: str, products: Iterable[Pr
     kinds = None if kinds is None else frozenset(kinds)
     ch = structure.channels[channel]
     ctx = Context(structure, ch, now or datetime.now(UTC), requirements or Requirements(structure))
-    if values is None and (kinds is None or kinds - {"stale_stock", "conflict"}):
+    if values is None and (kinds is None or kinds - STORE_KINDS):
         values = inherited(store, batch)
     found: dict[str, list[Finding]] = {p.identifier: product_findings(p, values[p.identifier], ctx, kinds)
                                        if values is not None else [] for p in batch}
@@ -302,6 +308,9 @@ def assess(store: Any, structure: Structure, channel: str, products: Iterable[Pr
                 found[f.product].append(f)
         if kinds is None or "conflict" in kinds:
             for f in _conflict_findings(store, batch):
+                found[f.product].append(f)
+        if kinds is None or "unknown_association" in kinds:
+            for f in association_findings(store, batch):
                 found[f.product].append(f)
     return found
 
@@ -341,3 +350,46 @@ def _conflict_findings(store: Any, batch: list[Product]) -> list[Finding]:
             out.append(Finding(who, "conflict", reason if who == c.identifier else f"{reason} (model "
                                f"{c.identifier.partition(':')[2]})", c.attribute))
     return out
+
+
+#: Unknown targets named one by one per product and association type; past this, one finding counts the rest.
+NAMED_TARGETS = 10
+
+
+def association_findings(store: Any, batch: list[Product]) -> list[Finding]:
+    """Association targets that no stored product (or product model, named `model:<code>`) has: a typo, or a
+    target a later import has yet to bring. Not rejected on import for that reason; flagged here, one finding
+    per unknown target. One query for the batch's product targets and one for its model targets."""
+    products: set[str] = set()
+    models: set[str] = set()
+    for p in batch:
+        for a in p.associations.values():
+            products.update(a.products, a.quantities)
+            models.update(a.product_models)
+    products -= {p.identifier for p in batch}  # a product the caller built is in the catalog it is checked with
+    known = store.existing_identifiers(sorted(products)) if products else set()
+    known |= {p.identifier for p in batch}
+    known_models = _existing_models(store, sorted(models)) if models else set()
+    out: list[Finding] = []
+    for p in batch:
+        for code, a in p.associations.items():
+            unknown = [t for t in dict.fromkeys([*a.products, *a.quantities]) if t not in known]
+            unknown += [f"model:{m}" for m in dict.fromkeys(a.product_models) if m not in known_models]
+            out.extend(Finding(p.identifier, "unknown_association", f"{code} links to {t}, which is not in the catalog",
+                               code, detail=t) for t in unknown[:NAMED_TARGETS])
+            if len(unknown) > NAMED_TARGETS:
+                rest = len(unknown) - NAMED_TARGETS
+                out.append(Finding(p.identifier, "unknown_association",
+                                   f"{code} links to {rest} more targets that are not in the catalog", code,
+                                   detail=f"+{rest} more"))
+    return out
+
+
+def _existing_models(store: Any, codes: list[str]) -> set[str]:
+    from pim.store.store import MODEL, batched
+
+    found: set[str] = set()
+    with store.engine.connect() as conn:
+        for chunk in batched(codes, 5000):
+            found.update(conn.execute(select(MODEL.c.code).where(MODEL.c.code.in_(chunk))).scalars())
+    return found

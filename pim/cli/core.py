@@ -67,7 +67,11 @@ def publish(
         return
     table(f"published {channel} ({result.scope})", ["", ""],
           [("job", job["id"]), ("products published", result.published), ("products blocked", len(result.blocked))]
+          + ([("association links left out", result.dropped_links)] if result.dropped_links else [])
           + [("file", loc) for loc in result.locations])
+    if result.dropped_links:
+        console.print("links to products this publish does not write (unknown, disabled or blocked), e.g. "
+                      + "; ".join(result.dropped_link_examples[:3]), highlight=False, markup=False)
 
 
 def _who() -> str:
