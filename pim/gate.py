@@ -28,7 +28,7 @@ from pim.catalog import Structure
 from pim.completeness import Requirements
 from pim.product import Product
 from pim.protocols import PublishContext
-from pim.quality import DIMENSIONS, assess, inherited
+from pim.quality import DIMENSIONS, STORE_KINDS, assess, inherited
 from pim.scoring_tables import COMPLETENESS, GATE_COUNT, GATE_DECISION
 from pim.store.store import as_utc, batched
 from pim.structure import AttributeType
@@ -87,7 +87,7 @@ class _Gate:
     def decide(self, batch: list[Product]) -> list[list[str]]:
         if len(self.models) > 20_000:
             self.models.clear()
-        need_values = bool(self.kinds - {"stale_stock", "conflict"})
+        need_values = bool(self.kinds - STORE_KINDS)
         values = inherited(self.store, batch, self.models) if need_values else None
         found = (assess(self.store, self.s, self.channel, batch, now=self.now, requirements=self.requirements,
                         values=values, kinds=self.kinds) if self.kinds else {})
