@@ -18,6 +18,7 @@ rejected when Excel's doing is plain and nothing proves the product (never a pro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from itertools import chain
 from pathlib import Path
@@ -291,7 +292,8 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 def read_xlsx(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
     """The first sheet of a workbook, with the CSV's columns and cells (importers.workbook streams it); line
-    numbers are sheet rows. Formula cells give the value the spreadsheet last computed."""
+    numbers are sheet rows. Formula cells give the value the spreadsheet last computed; a row with a formula
+    cell the workbook holds no value for is rejected, never read as clearing that cell's value."""
     p, name, stamp = mapper.p, path.name, datetime.now(UTC)
 
     def check_header(header: list[str], number: int) -> list[str]:
@@ -304,8 +306,13 @@ def read_xlsx(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
         return header
 
     seen = False
-    for header, number, cells in text_rows(path, _xlsx_text, check_header,
-                                           hint="save it as .xlsx (Excel 2007 or later), or as CSV (UTF-8)"):
+    for item in text_rows(path, _xlsx_text, check_header, reject_unsaved=True,
+                          hint="save it as .xlsx (Excel 2007 or later), or as CSV (UTF-8)"):
+        if isinstance(item, Rejected):  # a formula cell the workbook holds no value for
+            seen = True
+            yield replace(item, record_key=_record_key(mapper, {k: v.strip() for k, v in (item.raw or {}).items()}))
+            continue
+        header, number, cells = item
         seen, width = True, len(header)
         if any(c.strip() for c in cells[width:]):
             yield Rejected(f"the row has cells beyond the header's {width} columns", name, number, None,

@@ -5,6 +5,7 @@ then the profile's `unmatched` rule. Values merge by precedence like every other
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -71,9 +72,13 @@ def _cell_text(value: Any, m: SupplierTableMap) -> str:
     return str(value)
 
 
-def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, list[str]]]:
-    """(header, line, cells) for each data row, streaming the profile's sheet (importers.workbook)."""
+def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, list[str]] | Rejected]:
+    """(header, line, cells) for each data row, streaming the profile's sheet (importers.workbook); a row with a
+    formula cell the workbook holds no value for, in a column the profile reads, is rejected."""
     seen = False
+    read = {m.pid_column, *m.columns, *(r.unit_from for r in m.rules().values() if r.unit_from)}
+    if m.gtin_column:  # matched on, even when not mapped to a value
+        read.add(m.gtin_column)
 
     def check_header(header: list[str], number: int) -> list[str]:
         nonlocal seen
@@ -84,9 +89,13 @@ def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int,
         refuse_repeated(header, {m.pid_column, *m.columns}, path.name, number)
         return header
 
-    for header, number, cells in text_rows(path, lambda v: _cell_text(v, m), check_header, sheet=m.sheet,
-                                           header_row=m.header_row,
-                                           hint="save it as .xlsx (Excel 2007+), or export CSV and set format: csv"):
+    for item in text_rows(path, lambda v: _cell_text(v, m), check_header, sheet=m.sheet, header_row=m.header_row,
+                          columns=read, reject_unsaved=True,
+                          hint="save it as .xlsx (Excel 2007+), or export CSV and set format: csv"):
+        if isinstance(item, Rejected):
+            yield replace(item, record_key=(item.raw or {}).get(m.pid_column, "").strip() or None)
+            continue
+        header, number, cells = item
         yield header, number, cells + [""] * (len(header) - len(cells))
     if not seen:
         raise InputError(f"the sheet has no row {m.header_row}, where the profile's `header_row` puts the column names",

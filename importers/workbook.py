@@ -1,22 +1,68 @@
 """An XLSX sheet read as rows of text, streamed (openpyxl's read-only mode, formula cells as last computed):
 shared by the supplier table and content importers, which differ only in how a typed cell reads as text and
-which header they need."""
+which header they need.
+
+Two kinds of cell read as empty in that mode, and an empty cell clears a value: a formula the writing program
+never calculated (openpyxl and many export libraries store none), and the cells of a merged range but its
+top-left one. A pre-scan of the sheet's XML (`sheet_layout`) finds both first, since merged ranges are listed
+after the cells: a row with such a formula in a column the caller reads is rejected, and every cell of a
+merged range reads the top-left cell's value, as Excel shows it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from xml.etree.ElementTree import ParseError
+import posixpath
+import re
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from xml.etree.ElementTree import ParseError
+from zipfile import ZipFile
 
 from pim.errors import InputError
+from pim.importing import Rejected
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_ROW, _CELL, _FORMULA, _VALUE, _INLINE = (f"{_MAIN}{tag}" for tag in ("row", "c", "f", "v", "is"))
+_MERGE, _LINK = f"{_MAIN}mergeCell", f"{_MAIN}hyperlink"
+_UNSAVED_HINT = ("open and save the workbook in Excel or LibreOffice so its values are calculated, "
+                 "or export CSV")
+
+
+@dataclass(frozen=True, slots=True)
+class _Unsaved:
+    """A formula cell with no saved value: read as nothing, never as an empty cell. `ref`: where it is (C5)."""
+
+    ref: str
+
+
+Cell = str | _Unsaved
+Row = tuple[list[str], int, list[str]]
 
 
 def text_rows(path: Path, cell_text: Callable[[Any], str], check_header: Callable[[list[str], int], list[str]], *,
-              hint: str, sheet: str | None = None, header_row: int = 1) -> Iterator[tuple[list[str], int, list[str]]]:
+              hint: str, sheet: str | None = None, header_row: int = 1, columns: Collection[str] | None = None,
+              reject_unsaved: bool = False) -> Iterator[Row | Rejected]:
     """(header, sheet row, cells) for each row below the header with more than whitespace; cells are as many as
     the sheet gives (not padded). The header row's stripped texts go through `check_header`, which raises or
-    returns the header to use. `sheet`: by name (default the first)."""
+    returns the header to use. `sheet`: by name (default the first).
+
+    A formula cell with no saved value, under a column named in `columns` (default: every named column), is
+    never read as empty: its row comes as a Rejected naming the column (`reject_unsaved`; the caller adds the
+    record key), or the file is refused with an InputError. Elsewhere such a cell reads as empty."""
+    wb = _open(path, hint)
+    try:
+        if sheet and sheet not in wb.sheetnames:
+            raise InputError(f"no sheet '{sheet}' (sheets: {', '.join(wb.sheetnames)})", file=path.name, field="sheet")
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+        reading = _Reading(path.name, cell_text, check_header, header_row, columns, reject_unsaved)
+        yield from reading.rows(ws, sheet_layout(path, ws.title, hint))
+    finally:
+        wb.close()
+
+
+def _open(path: Path, hint: str) -> Any:
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
@@ -24,38 +70,274 @@ def text_rows(path: Path, cell_text: Callable[[Any], str], check_header: Callabl
 
     try:
         guard_workbook(path)
-        wb = load_workbook(path, read_only=True, data_only=True)
+        return load_workbook(path, read_only=True, data_only=True)
     except (BadZipFile, InvalidFileException, OSError, KeyError, ValueError, ParseError) as exc:
         raise InputError(f"not a readable XLSX workbook: {exc}", file=path.name, hint=hint) from None
-    try:
-        if sheet and sheet not in wb.sheetnames:
-            raise InputError(f"no sheet '{sheet}' (sheets: {', '.join(wb.sheetnames)})", file=path.name, field="sheet")
-        ws = wb[sheet] if sheet else wb.worksheets[0]
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """How one caller reads a sheet (text_rows' arguments)."""
+
+    name: str
+    cell_text: Callable[[Any], str]
+    check_header: Callable[[list[str], int], list[str]]
+    header_row: int
+    columns: Collection[str] | None
+    reject_unsaved: bool
+
+    def rows(self, ws: Any, layout: SheetLayout) -> Iterator[Row | Rejected]:
+        merged = _MergedRanges(layout.merged)
         header: list[str] | None = None
-        for number, row in _rows(ws, path.name):
-            if number < header_row:
+        for number, row in _rows(ws, self.name):
+            unsaved_at = layout.unsaved.get(number)
+            cells: list[Cell] = [v if v.__class__ is str else self.cell_text(v) for v in row]  # mostly text already
+            if unsaved_at:
+                _mark_unsaved(cells, number, unsaved_at)
+            own = [c for c in cells if c.__class__ is str] if unsaved_at else cells
+            blank = not "".join(own).strip()  # type: ignore[arg-type]  # merged copies are not the row's own
+            suspect = merged.fill(number, cells) or bool(unsaved_at)
+            if number < self.header_row:
                 continue
-            cells = [v if v.__class__ is str else cell_text(v) for v in row]  # most cells are text already
             if header is None:
-                header = check_header([c.strip() for c in cells], number)
+                header = self.check_header(_header_texts(cells, number, self.name), number)
                 continue
-            if not "".join(cells).strip():  # no cell with more than whitespace
-                continue
-            yield header, number, cells
-    finally:
-        wb.close()
+            texts = [c if c.__class__ is str else "" for c in cells] if suspect else cells
+            if suspect and (unread := self._unread(header, cells)):
+                yield self._unsaved(unread, header, texts, number)  # type: ignore[arg-type]
+            elif not blank:
+                yield header, number, texts  # type: ignore[misc]
+
+    def _unread(self, header: list[str], cells: list[Cell]) -> list[tuple[str, _Unsaved]]:
+        """(column, cell) of the unsaved formula cells under the columns the caller reads."""
+        return [(column, cell) for column, cell in zip(header, cells) if isinstance(cell, _Unsaved)
+                and column and (self.columns is None or column in self.columns)]
+
+    def _unsaved(self, unread: list[tuple[str, _Unsaved]], header: list[str], texts: list[str],
+                 number: int) -> Rejected:
+        refs = list(dict.fromkeys(cell.ref for _, cell in unread))  # a merged range's cells name its top-left once
+        what = f"cell {refs[0]} holds a formula" if len(refs) == 1 else f"cells {', '.join(refs)} hold formulas"
+        if not self.reject_unsaved:
+            raise InputError(f"{what} with no saved value", file=self.name, line=number, field=unread[0][0],
+                             hint=_UNSAVED_HINT)
+        return Rejected(f"{what} with no saved value: {_UNSAVED_HINT}", self.name, number, unread[0][0],
+                        dict(zip(header, texts)))
+
+
+def _mark_unsaved(cells: list[Cell], number: int, columns: list[int]) -> None:
+    from openpyxl.utils.cell import get_column_letter
+
+    for column in columns:
+        cells.extend([""] * (column - len(cells)))
+        cells[column - 1] = _Unsaved(f"{get_column_letter(column)}{number}")
+
+
+def _header_texts(cells: list[Cell], number: int, name: str) -> list[str]:
+    """The header's names; a header formula with no saved value would hide a column the profile names."""
+    if unsaved := [c.ref for c in cells if isinstance(c, _Unsaved)]:
+        raise InputError(f"header cell {', '.join(unsaved)} holds a formula with no saved value", file=name,
+                         line=number, hint=_UNSAVED_HINT)
+    return [c.strip() for c in cells]  # type: ignore[union-attr]
+
+
+class _MergedRanges:
+    """Merged ranges applied as the rows stream: each cell of a range takes its top-left cell's value."""
+
+    def __init__(self, ranges: list[tuple[int, int, int, int]]) -> None:
+        self._waiting = sorted(ranges, key=lambda r: r[1], reverse=True)  # (min_col, min_row, max_col, max_row)
+        self._open: list[tuple[int, int, int, Cell]] = []  # (min_col, max_col, max_row, top-left value)
+
+    def fill(self, number: int, cells: list[Cell]) -> bool:
+        """Fill row `number`'s merged cells; True when one took a formula cell with no saved value."""
+        if not self._open and not (self._waiting and self._waiting[-1][1] <= number):
+            return False
+        while self._waiting and self._waiting[-1][1] <= number:
+            min_col, min_row, max_col, max_row = self._waiting.pop()
+            value = cells[min_col - 1] if min_row == number and min_col <= len(cells) else ""
+            self._open.append((min_col, max_col, max_row, value))
+        self._open = [r for r in self._open if r[2] >= number]
+        took = False
+        for min_col, max_col, _, value in self._open:
+            cells.extend([""] * (max_col - len(cells)))
+            cells[min_col - 1:max_col] = [value] * (max_col - min_col + 1)
+            took = took or value.__class__ is _Unsaved
+        return took
 
 
 def _rows(ws: Any, name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """The sheet's rows, numbered; a sheet whose XML breaks mid-way (cut off, or an entity the parser refuses)
-    ends the import with an InputError naming the row it reached, rows before it kept as imported."""
+    """The sheet's rows, numbered. A sheet whose XML breaks mid-way ends the import with an InputError naming
+    the row it reached. `sheet_layout` refuses it before any row is read when it is cut off or holds formulas
+    or merged ranges; otherwise the rows before the break, read in full, stay imported."""
     number = 0
     try:
         for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
             yield number, row
     except ParseError as exc:
-        raise InputError(f"the sheet's XML is broken after row {number}: {exc}", file=name, line=number + 1,
-                         hint="save the workbook again from Excel (or export CSV) and re-run") from None
+        raise _broken(name, number, exc) from None
+
+
+def _broken(name: str, number: int, exc: Exception) -> InputError:
+    return InputError(f"the sheet's XML is broken after row {number}: {exc}", file=name, line=number + 1,
+                      hint="save the workbook again from Excel (or export CSV) and re-run")
+
+
+@dataclass
+class SheetLayout:
+    """What a sheet's rows alone do not say, in memory as large as the merged ranges and unsaved formulas."""
+
+    #: (min_col, min_row, max_col, max_row) of each merged range
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
+    #: sheet row → columns (1-based) of its formula cells with no saved value
+    unsaved: dict[int, list[int]] = field(default_factory=dict)
+
+
+def sheet_layout(path: Path, title: str, hint: str) -> SheetLayout:
+    """The merged ranges and unsaved formula cells of the sheet named `title` (its XML part located through the
+    package's relationships, as Excel does): a byte scan first, then, only where it finds a formula or a
+    merged range, one streaming parse."""
+    from zipfile import BadZipFile
+
+    try:
+        with ZipFile(path) as archive:
+            part = _sheet_part(archive, title, path.name)
+            with archive.open(part) as handle:
+                if _plain(handle):
+                    return SheetLayout()
+            with archive.open(part) as handle:
+                return _scan(handle, path.name, part)
+    except (BadZipFile, KeyError, OSError) as exc:
+        raise InputError(f"not a readable XLSX workbook: {exc}", file=path.name, hint=hint) from None
+
+
+#: The start of an element named f or mergeCell, with or without a prefix (text holds no bare "<").
+_MARKUP = re.compile(rb"[<:](?:f|mergeCell)[\s/>]")
+#: The worksheet's end tag closing the part: a part cut off before it may have lost its merged ranges.
+_CLOSED = re.compile(rb"</(?:[\w.-]+:)?worksheet>\s*\Z")
+_CHUNK = 1024 * 1024
+
+
+def _plain(handle: IO[bytes]) -> bool:
+    """True when the part is whole and has no formula and no merged range, as most supplier sheets: the parse
+    is skipped (a fifth of its cost). A match in text or another element only costs that parse."""
+    tail = b""
+    while chunk := handle.read(_CHUNK):
+        if _MARKUP.search(tail + chunk):
+            return False
+        tail = (tail + chunk)[-64:]
+    return _CLOSED.search(tail) is not None
+
+
+def _sheet_part(archive: ZipFile, title: str, name: str) -> str:
+    """The zip member of sheet `title`: _rels/.rels names the workbook, whose <sheet r:id> its rels resolve."""
+    book = _target(archive, "", "_rels/.rels", lambda rel: rel.get("Type", "").endswith("/officeDocument"), name)
+    rid = next((_rel_id(s) for s in _elements(archive, book, f"{_MAIN}sheet", name) if s.get("name") == title), None)
+    folder, file = posixpath.split(book)
+    rels = posixpath.join(folder, "_rels", f"{file}.rels")
+    return _target(archive, book, rels, lambda rel: rel.get("Id") == rid, name)
+
+
+def _rel_id(sheet: Any) -> str | None:
+    return next((value for key, value in sheet.attrib.items() if key.endswith("}id")), None)
+
+
+def _target(archive: ZipFile, source: str, rels: str, wanted: Callable[[Any], bool], name: str) -> str:
+    """The part the first relationship in `rels` that is `wanted` points at, resolved against `source`."""
+    for rel in _elements(archive, rels, _RELATIONSHIP, name):
+        if wanted(rel) and (target := rel.get("Target")):
+            if target.startswith("/"):
+                return target[1:]
+            return posixpath.normpath(posixpath.join(posixpath.dirname(source), target))
+    raise KeyError(f"{rels} names no part for the sheet")
+
+
+def _elements(archive: ZipFile, part: str, tag: str, name: str) -> Iterator[Any]:
+    from importers.xml_safety import safe_iterparse
+
+    with archive.open(part) as handle:
+        for _, element in safe_iterparse(handle, f"{name}:{part}", events=("end",), tag=tag):
+            yield element
+
+
+def _scan(handle: IO[bytes], name: str, part: str) -> SheetLayout:
+    """One pass with events only for rows, formulas, merged ranges and hyperlinks (the tag filter runs in C),
+    each row freed once read, so memory follows what is kept, not the sheet's size. Rows without `r` are
+    counted as openpyxl counts them."""
+    from importers.xml_safety import safe_iterparse
+
+    layout, number, formulas = SheetLayout(), 0, []
+    try:
+        for _, element in safe_iterparse(handle, f"{name}:{part}", events=("end",),
+                                         tag=(_ROW, _FORMULA, _MERGE, _LINK)):
+            if element.tag == _FORMULA:  # its cell's <v> is still to come: judged at the row's end
+                if (cell := element.getparent()) is not None and cell.tag == _CELL:
+                    formulas.append(cell)
+                continue
+            if element.tag == _ROW:
+                number = _row_number(element.get("r"), number)
+                if formulas and (columns := _unsaved_columns(element, formulas)):
+                    layout.unsaved[number] = columns
+                formulas = []
+            elif element.tag == _MERGE:
+                layout.merged.append(_merged_range(element.get("ref", "")))
+            element.clear()
+            while element.getprevious() is not None:  # only elements already read: events queue ahead
+                del element.getparent()[0]
+    except InputError as exc:
+        if exc.field:  # a DOCTYPE refused, not XML broken
+            raise
+        raise _broken(name, number, exc) from None
+    except (ValueError, TypeError) as exc:  # a row number or merged range that is no cell reference
+        raise _broken(name, number, exc) from None
+    return layout
+
+
+def _merged_range(ref: str) -> tuple[int, int, int, int]:
+    from openpyxl.utils.cell import range_boundaries
+
+    bounds = range_boundaries(ref)
+    if None in bounds:  # a whole row or column: Excel merges cells, not those
+        raise ValueError(f"merged range {ref} is no block of cells")
+    return bounds  # type: ignore[return-value]
+
+
+def _row_number(r: str | None, previous: int) -> int:
+    if r is None:
+        return previous + 1
+    try:
+        return int(r)
+    except ValueError:
+        number = float(r)
+        if not number.is_integer():
+            raise
+        return int(number)
+
+
+def _unsaved_columns(row: Any, formulas: list[Any]) -> list[int]:
+    return [_column(row, cell) for cell in formulas if not _saved(cell)]
+
+
+def _saved(cell: Any) -> bool:
+    """A formula cell holds what it last computed: a <v> (or inline text), empty only for a text result
+    (t="str"); openpyxl writes <v></v> for a formula it never calculated, other writers leave <v> out."""
+    value = cell.find(_VALUE)
+    if value is None:
+        return cell.find(_INLINE) is not None
+    return bool(value.text) or cell.get("t") == "str"
+
+
+def _column(row: Any, cell: Any) -> int:
+    """The cell's column; one without `r` counted on from the cell before it, as openpyxl does."""
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    if ref := cell.get("r"):
+        return coordinate_to_tuple(ref)[1]
+    column = 0
+    for other in row.iterchildren(_CELL):
+        ref = other.get("r")
+        column = coordinate_to_tuple(ref)[1] if ref else column + 1
+        if other is cell:
+            break
+    return column
 
 
 #: A workbook part larger than this, unpacked, that packs more than `_MAX_RATIO` times smaller is a zip bomb.
