@@ -369,7 +369,7 @@ def association_findings(store: Any, batch: list[Product]) -> list[Finding]:
     products -= {p.identifier for p in batch}  # a product the caller built is in the catalog it is checked with
     known = store.existing_identifiers(sorted(products)) if products else set()
     known |= {p.identifier for p in batch}
-    known_models = _existing_models(store, sorted(models)) if models else set()
+    known_models = store.existing_model_codes(sorted(models)) if models else set()
     out: list[Finding] = []
     for p in batch:
         for code, a in p.associations.items():
@@ -384,12 +384,3 @@ def association_findings(store: Any, batch: list[Product]) -> list[Finding]:
                                    detail=f"+{rest} more"))
     return out
 
-
-def _existing_models(store: Any, codes: list[str]) -> set[str]:
-    from pim.store.store import MODEL, batched
-
-    found: set[str] = set()
-    with store.engine.connect() as conn:
-        for chunk in batched(codes, 5000):
-            found.update(conn.execute(select(MODEL.c.code).where(MODEL.c.code.in_(chunk))).scalars())
-    return found

@@ -142,7 +142,7 @@ def is_clean_text(text: str) -> bool:
     return (text.isascii() or unicodedata.is_normalized("NFC", text)) and text == text.strip()
 
 
-def _text(attribute: Attribute, data: Any) -> str:
+def _text(attribute: Attribute, data: Any) -> str | None:
     if not isinstance(data, (str, int, float)) or isinstance(data, bool):
         raise ValueProblem("expected text")
     text = str(data)
@@ -153,7 +153,7 @@ def _text(attribute: Attribute, data: Any) -> str:
     else:
         text = clean_text(text)
         if not text:
-            return None  # type: ignore[return-value]  # only blanks: cleared, as an empty CSV cell clears
+            return None  # only blanks: cleared, as an empty CSV cell clears
     if attribute.max_characters and len(text) > attribute.max_characters:
         raise ValueProblem(f"{len(text)} characters, at most {attribute.max_characters} allowed")
     if attribute.validation_regexp and not re.fullmatch(attribute.validation_regexp, text):

@@ -28,13 +28,13 @@ def import_each(files: list[Path], run_one: Callable[[Path], Any], as_json: bool
     from pim.cli import err
     from pim.errors import PimError
 
+    if len(files) == 1:  # a failure exits through pim.cli.main, as every single import does
+        counts = run_one(files[0])
+        report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {files[0].name}")
+        return
     results: list[dict[str, Any]] = []
     code = 0
     for path in files:
-        if len(files) == 1:
-            counts = run_one(path)  # a failure exits through pim.cli.main, as every single import does
-            report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
-            return
         try:
             counts = run_one(path)
         except PimError as exc:
@@ -43,9 +43,10 @@ def import_each(files: list[Path], run_one: Callable[[Path], Any], as_json: bool
             if not as_json:
                 err.print(f"[bold red]error:[/] {escape(path.name)}: {escape(exc.describe())}", highlight=False)
             continue
-        results.append({"file": str(path), **counts.as_dict(), "job_id": counts.job_id})
+        row = {**counts.as_dict(), "job_id": counts.job_id}
+        results.append({"file": str(path), **row})
         if not as_json:
-            report({**counts.as_dict(), "job_id": counts.job_id}, False, f"imported {path.name}")
+            report(row, False, f"imported {path.name}")
     if as_json:
         emit_json(results)
     elif code:

@@ -672,10 +672,17 @@ class Store:
 
     def existing_identifiers(self, identifiers: list[str]) -> set[str]:
         """Which of these products exist (one indexed query, no value decoding)."""
+        return self._existing(PRODUCT.c.identifier, identifiers)
+
+    def existing_model_codes(self, codes: list[str]) -> set[str]:
+        """Which of these product models exist (one indexed query, no value decoding)."""
+        return self._existing(MODEL.c.code, codes)
+
+    def _existing(self, key: Any, wanted: list[str]) -> set[str]:
         found: set[str] = set()
         with self.engine.connect() as conn:
-            for chunk in batched(identifiers, 5000):
-                found.update(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(chunk))).scalars())
+            for chunk in batched(wanted, 5000):
+                found.update(conn.execute(select(key).where(key.in_(chunk))).scalars())
         return found
 
     def iter_products(
