@@ -247,6 +247,7 @@ class PreparedBatch:
 def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], merge: Any = None) -> PreparedBatch:
     out = PreparedBatch()
     whole = chunk
+    v.levels.check(store, chunk, source, v, merged=merge is not None)  # before the fingerprints: they hash what is kept
     if merge is not None and hasattr(merge, "drop_unchanged"):
         # records this source already merged, on products not written since: skip validation and merge
         kept, skipped = merge.drop_unchanged(store, source, chunk)

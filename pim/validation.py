@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from pim.catalog import Structure
@@ -55,6 +56,13 @@ class RecordValidator:
         self._resolved: dict[str, tuple[Any, str, Problem | None, Callable[[Any], bool] | None]] = {}
         #: scope (family) → value key → canonical predicate, for keys known valid in that scope
         self._fast: dict[Any, dict[str, Callable[[Any], bool]]] = {}
+
+    @cached_property
+    def levels(self) -> Any:
+        """The import's pim.variant_levels.LevelGuard (built when an import first needs it)."""
+        from pim.variant_levels import LevelGuard
+
+        return LevelGuard(self.s)
 
     def check_key(self, key: str) -> Problem | None:
         attr_code, locale, channel = split_key(key)

@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 
 from importers.akeneo import AkeneoImporter, import_akeneo
 from pim.errors import InputError
+from pim.product import merged_values
 from pim.registry import IMPORTERS, lookup
 from pim.store import Store
 from pim.structure_files import StructureErrors
@@ -85,9 +86,16 @@ def test_icecat_structure_keeps_only_activated_locales_and_currencies(icecat: di
 def test_icecat_values_read_as_akeneo_means_them(icecat: dict[str, Any]) -> None:
     store = icecat["store"]
     tshirt = store.get_product("Tshirt-divided-blue-s")
-    assert tshirt.values["price"] == {"EUR": "19.00", "USD": "19.00"}
+    # Akeneo's export repeats the models' values on each variant row: the variant keeps its level's own
+    # (clothing_color_size: sku, weight, size, ean) and shows its models' (pim.variant_levels)
+    assert set(tshirt.values) == {"sku", "weight", "size", "ean"}
     assert tshirt.values["weight"] == {"amount": "700", "unit": "GRAM"}
-    assert tshirt.values["variation_name:fr_FR"] == "T-shirt en coton avec un col rond Divided bleu"
+    shown = merged_values(tshirt, store.ancestors(tshirt))
+    assert shown["price"] == {"EUR": "19.00", "USD": "19.00"}
+    assert shown["variation_name:fr_FR"] == "T-shirt en coton avec un col rond Divided bleu"
+    sub = store.get_model("model-tshirt-divided-blue")  # level 1: variation_name, variation_image, composition, color, material
+    assert "variation_name:fr_FR" in sub.values and "price" not in sub.values and "name" not in sub.values
+    assert store.get_model("model-tshirt-divided").values["price"] == {"EUR": "19.00", "USD": "19.00"}
     # the file says 'Model-tshirt-divided-blue'; Akeneo codes ignore case, the model is 'model-tshirt-divided-blue'
     assert tshirt.parent == "model-tshirt-divided-blue"
     assert tshirt.source.ref == "products.csv:1523" and tshirt.source.source == "akeneo"
@@ -97,8 +105,10 @@ def test_icecat_values_read_as_akeneo_means_them(icecat: dict[str, Any]) -> None
     assert printer.values["color_scanning"] is True
     assert printer.values["description:en_US@print"].startswith("- Up to 30 pages per minute")
     assert printer.categories == ["kyocera", "multifunctionals", "print_scan_sales"]
-    dress = store.get_product("1111111149")  # a quoted value over several physical lines
-    assert dress.values["description:en_US@ecommerce"].startswith("Length: Short\nLining: 100% polyester")
+    dress = store.get_product("1111111149")  # a quoted value over several physical lines (its model's, shown)
+    shown = merged_values(dress, store.ancestors(dress))
+    assert shown["description:en_US@ecommerce"].startswith("Length: Short\nLining: 100% polyester")
+    assert "description:en_US@ecommerce" not in dress.values  # the export's repetition of athena's
     assert dress.parent == "athena" and dress.family == "clothing"
 
 
@@ -113,10 +123,31 @@ def test_icecat_sub_models_hang_under_root_models(icecat: dict[str, Any]) -> Non
 def test_icecat_missing_media_files_are_problems_not_rejections(icecat: dict[str, Any]) -> None:
     first, store = icecat["first"], icecat["store"]
     problems = store.quarantined(first["job_id"], severity="problem", open_only=False)
-    assert first["problems"] == len(problems) == 270
-    tshirt = next(p for p in problems if p["record_key"] == "Tshirt-divided-blue-s")
-    assert (tshirt["field"], tshirt["reason"]) == ("image", "media file not found: files/tshirt-divided-blue-s/image/red.png")
-    assert store.get_product("Tshirt-divided-blue-s").values["image"] == "files/tshirt-divided-blue-s/image/red.png"
+    media = [p for p in problems if p["reason"].startswith("media file not found")]
+    assert first["problems"] == len(problems) == 270 + 128 and len(media) == 270
+    printer = next(p for p in media if p["record_key"] == "10817854")
+    assert (printer["field"], printer["reason"]) == ("picture", "media file not found: files/10817854/picture/10817854-5160.jpg")
+    assert store.get_product("10817854").values["picture"] == "files/10817854/picture/10817854-5160.jpg"
+
+
+def test_icecat_values_of_a_models_level_stay_the_models(icecat: dict[str, Any]) -> None:
+    """The demo export repeats each model's values on its variants' rows, and a few variants give an image of
+    their own where the family variant keeps `image` on the root model: Akeneo ignores those, and so do we,
+    naming each one that differs from what the model shows (128 of them)."""
+    first, store = icecat["first"], icecat["store"]
+    problems = store.quarantined(first["job_id"], severity="problem", open_only=False)
+    levels = [p for p in problems if "the value was not stored" in p["reason"]]
+    assert len(levels) == 128
+    assert {p["field"] for p in levels} == {"image", "variation_image"}
+    tshirt = next(p for p in levels if p["record_key"] == "Tshirt-divided-blue-s")
+    assert tshirt["reason"] == ("'image' is held by the root product model in family variant 'clothing_color_size' "
+                                "('model-tshirt-divided-blue' is this product's model): set it on the model, or move "
+                                "the attribute to this level in the family variant; the value was not stored")
+    assert (tshirt["file"], tshirt["line"]) == ("products.csv", 1523)
+    variant = store.get_product("Tshirt-divided-blue-s")
+    assert "image" not in variant.values
+    shown = merged_values(variant, store.ancestors(variant))
+    assert shown["image"] == store.get_model("model-tshirt-divided").values["image"]
 
 
 def test_icecat_reimport_changes_nothing(icecat: dict[str, Any]) -> None:
@@ -126,7 +157,7 @@ def test_icecat_reimport_changes_nothing(icecat: dict[str, Any]) -> None:
     assert store.structure() == icecat["structure"]
     # the first run's media problems are closed; only the latest run's stay open
     open_problems = store.quarantined(severity="problem")
-    assert len(open_problems) == 270 and {p["job_id"] for p in open_problems} == {second["job_id"]}
+    assert len(open_problems) == 270 + 128 and {p["job_id"] for p in open_problems} == {second["job_id"]}
 
 
 # ---------------------------------------------------------------- small hand-made exports
@@ -170,7 +201,10 @@ def test_small_export_reads_every_column_kind(store: Store, tmp_path: Path) -> N
     (tmp_path / "export" / "files").mkdir(parents=True)
     (tmp_path / "export" / "files" / "a.jpg").write_bytes(b"jpg")
     folder = _export(tmp_path, 'A1;shirts;0;shirts;SHIRT;;"Shirt ""A""";;1,5;GRAM;files/a.jpg;m;A2\n'
-                               "A2;;1;shirts;;;Plain;blue;2;;;;\n")
+                               "A2;;1;shirts;;;Plain;blue;2;;;;\n",
+                     **{"family_variants.csv": "code;family;variant-axes_1;variant-attributes_1\n"
+                                               "shirt_size;shirts;size;sku,size,name,weight,photo\n",
+                        "product_models.csv": "code;family_variant;parent;categories;color\nshirt;shirt_size;;shirts;red\n"})
     counts = import_akeneo(folder, store)
     assert (counts["created"], counts["rejected"], counts["problems"]) == (3, 0, 0)
     a1, a2 = store.get_product("A1"), store.get_product("A2")

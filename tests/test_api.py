@@ -147,3 +147,21 @@ def test_registered_web_routers_are_mounted_under_their_own_auth(api) -> None:
     client, tokens = api
     resp = client.get("/portal/feeds", headers=tokens["editor"])  # a PIM token is not a portal credential
     assert resp.status_code in (401, 403)
+
+
+def test_patch_of_a_variant_refuses_values_its_model_holds(api, store: Store) -> None:
+    """runner-red's family variant keeps color and ean on the variant, everything else on runner_model: a name
+    on the variant would hide the model's for good (pim.variant_levels)."""
+    client, tokens = api
+    before = store.get_product("runner-red")
+    resp = client.patch("/api/v1/products/runner-red", headers=tokens["editor"],
+                        json={"values": {"name:en_US": "Red runner", "ean": "4006381333931"}})
+    assert resp.status_code == 422
+    errors = by_field(resp)
+    assert set(errors) == {"body.values.name:en_US"}
+    assert errors["body.values.name:en_US"] == (
+        "'name' is held by the root product model in family variant 'shoes_color' ('runner_model' is this "
+        "product's model): set it on the model, or move the attribute to this level in the family variant")
+    assert store.get_product("runner-red") == before  # nothing written, not even the ean
+    ok = client.patch("/api/v1/products/runner-red", headers=tokens["editor"], json={"values": {"ean": "4006381333931"}})
+    assert ok.status_code == 200 and store.get_product("runner-red").values["ean"] == "4006381333931"

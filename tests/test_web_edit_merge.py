@@ -129,3 +129,24 @@ def test_a_bulk_and_a_model_edit_write_their_history_with_them(store: Store) -> 
     assert model.changed == ["name:en_US"]
     [row] = editing.history(store, "x", models=["runner_model"])
     assert (row["product"], row["old"], row["new"]) == ("model:runner_model", "Runner", "New")
+
+
+def test_edits_keep_each_value_on_its_level(store: Store) -> None:
+    """A variant's own value of its model's attribute would hide the model's for good (pim.variant_levels):
+    a person's edit is refused, a mass edit leaves the variant out, a model edit refuses a variant's attribute."""
+    from pim.web import editing
+
+    seed_products(store)  # shoes_color: color and ean on the variant runner-red, the rest on runner_model
+    refused = apply_values(store, "runner-red", {"name:en_US": "Red runner"}, "ed")
+    assert set(refused.errors) == {"name:en_US"} and "'runner_model' is this product's model" in refused.errors["name:en_US"]
+    assert "name:en_US" not in store.get_product("runner-red").values  # type: ignore[union-attr]
+
+    bulk = editing.apply_bulk(store, ["complete", "runner-red"], {"name:en_US": "Bulk"}, "ed")
+    assert (bulk.changed, bulk.on_models) == (1, 1)
+    assert "name:en_US" not in store.get_product("runner-red").values  # type: ignore[union-attr]
+    assert store.get_product("complete").values["name:en_US"] == "Bulk"  # type: ignore[union-attr]
+
+    model = editing.apply_model_values(store, "runner_model", {"ean": "4006381333931"}, "ed")
+    assert model.errors == {"ean": "'ean' belongs to level 1 of family variant 'shoes_color', below this model: "
+                                   "set it on its variants"}
+    assert "ean" not in store.get_model("runner_model").values  # type: ignore[union-attr]

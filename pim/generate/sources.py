@@ -9,8 +9,8 @@ Into `out/sources/`:
   some) with two storage-location stock segments each; imported with the shipped map.
 - `erp_prices.csv` + map: three customers' contract prices with two quantity tiers and validity dates.
 - `erp_stock.csv` + map: stock and ATP per product × two warehouses, with timestamps.
-- `content.jsonl` (+ `content.profile.yaml`): the content team's copy for 30% of the products (names,
-  descriptions, SEO title, bullets); 1% name SKUs that do not exist (quarantined); then bullets for 30% of
+- `content.jsonl` (+ `content.profile.yaml`): the content team's copy for 30% of the products that are no
+  variants (names, descriptions, SEO title, bullets: a variant shows its model's); 1% name SKUs that do not exist (quarantined); then bullets for 30% of
   the product models (`model` records: every variant below inherits them).
 - `precedence.yaml`: the precedence every source import uses.
 The ERP files name only attributes the generated structure has (ERP units, pack sizes and lifecycle
@@ -161,7 +161,8 @@ def _content(folder: Path, catalog: GeneratedCatalog, spec: ProfileSpec, rng: ra
             name = {loc: f"{v.get(f'name:{loc}') or p['identifier']} – {loc[:2]} edition" for loc in spec.locales[:2]}
             record: dict[str, Any] = {"sku": p["identifier"], "name": name,
                                       "bullets": {loc: [f"{name[loc]} feature {i}" for i in range(1, 4)] for loc in name}}
-            handle.write(orjson.dumps(record) + b"\n")
+            if not p.get("parent"):  # a variant's name and copy are its model's (pim.variant_levels)
+                handle.write(orjson.dumps(record) + b"\n")
             if rng.random() < 0.033:
                 handle.write(orjson.dumps({"sku": "X" + p["identifier"], "name": {"en_US": "unknown product"}}) + b"\n")
         models = random.Random(f"{rng.random()}:models")  # its own stream: the product records stay as they were

@@ -20,6 +20,7 @@ from pim.product import Product, Provenance, split_key, value_key
 from pim.structure import AttributeType
 from pim.store.store import Store, now
 from pim.values import ValueProblem, normalize
+from pim.variant_levels import ROOT, Placement, VariantLevels
 from pim.web.tables import HISTORY
 
 
@@ -131,6 +132,9 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     if product is None:
         return EditResult(None, {"identifier": f"no product '{identifier}'"})
     clean, errors = validate(changes, s)
+    if not errors and product.parent:  # a variant holds its own level's values only (pim.variant_levels)
+        levels = VariantLevels(s)
+        errors = levels.edit_errors(levels.of_product(store, product), clean, product.parent, product=True)
     if errors:
         return EditResult(product, errors)
     edits = {k: v for k, v in clean.items() if product.values.get(k) != v}  # saving what shows claims nothing
@@ -155,6 +159,7 @@ class BulkResult:
     unchanged: int = 0  # already showing it
     outranked: int = 0  # kept aside: another source ranks first
     missing: list[str] = field(default_factory=list)  # identifiers not in the catalog
+    on_models: int = 0  # variants left as they are: their models hold the attribute (edit those)
 
 
 def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], actor: str, *,
@@ -170,6 +175,7 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
     if errors or not clean:
         return out
     merger = Merger(site_precedence(), create_missing=False).bind(s)
+    levels = VariantLevels(s)
     prices = {k for k in clean if s.attributes[split_key(k)[0]].type == AttributeType.price_collection}
     for start in range(0, len(identifiers), batch):
         chunk = list(dict.fromkeys(identifiers[start:start + batch]))
@@ -179,6 +185,9 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
         prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
         records = []
         for ident, product in before.items():
+            if product.parent and levels.edit_errors(levels.of_product(store, product), clean, None, product=True):
+                out.on_models += 1  # the value would hide its model's (pim.variant_levels)
+                continue
             wanted = {k: {**(product.values.get(k) or {}), **v} if k in prices and v else v for k, v in clean.items()}
             edits = {k: v for k, v in wanted.items() if product.values.get(k) != v}
             if edits:
@@ -211,6 +220,9 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     if model is None:
         return EditResult(None, {"model": f"no product model '{code}'"})
     clean, errors = validate(changes, s)
+    if not errors:
+        errors = VariantLevels(s).edit_errors(Placement(model.family_variant, ROOT if not model.parent else 1), clean,
+                                              model.parent, product=False)
     if errors:
         return EditResult(None, errors)
     edits = {k: v for k, v in clean.items() if model.values.get(k) != v}

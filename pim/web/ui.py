@@ -151,7 +151,9 @@ async def bulk_edit(request: Request, user: User = Depends(session_user)) -> Any
         request.session[BULK_NOTICE] = (
             f"{key} set on {result.changed} product{'s' if result.changed != 1 else ''}"
             + (f"; {result.unchanged} already showed it" if result.unchanged else "")
-            + (f"; {result.outranked} kept aside (another source ranks first)" if result.outranked else "") + ".")
+            + (f"; {result.outranked} kept aside (another source ranks first)" if result.outranked else "")
+            + (f"; {result.on_models} variant{'s' if result.on_models != 1 else ''} left as they are: their models "
+               "hold it (edit the models)" if result.on_models else "") + ".")
     return RedirectResponse(back, status_code=303)
 
 
