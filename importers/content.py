@@ -17,6 +17,7 @@ rejected when Excel's doing is plain and nothing proves the product (never a pro
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
@@ -102,8 +103,25 @@ class ContentMapper:
         if locale and not attr.localizable:  # one text per locale would leave the last one standing
             raise ValueError(f"'{attribute}' is not localizable: give one value, not one per locale ({locale})")
         if attr.scopable:
-            return [value_key(attribute, locale, ch) for ch in self.channels]
+            return [value_key(attribute, locale, ch) for ch in self._channels_for(attribute, locale)]
         return [value_key(attribute, locale)]
+
+    def _channels_for(self, attribute: str, locale: str | None) -> list[str]:
+        """The channels a scopable value goes to: every channel (or the profile's `channels`), and for a locale
+        only those publishing it (description:de_DE@mobile is no value when mobile is English only)."""
+        known = self.s.channels
+        if unknown := [ch for ch in self.channels if ch not in known]:
+            raise ValueError(f"the profile's `channels` name {', '.join(unknown)}, not a channel; fix the content "
+                             f"profile (channels: {', '.join(sorted(known)) or 'none'})")
+        chosen = [ch for ch in self.channels if not locale or locale in known[ch].locales]
+        if not chosen:
+            where = "the profile's `channels`" if self.p.channels else "the channels"
+            if not locale:
+                raise ValueError(f"'{attribute}' is per channel and there is no channel to write it to")
+            shown = "; ".join(f"{ch}: {', '.join(known[ch].locales)}" for ch in self.channels)
+            raise ValueError(f"'{attribute}' is per channel and no channel takes {locale}: {where} publish "
+                             f"other locales ({shown}); give it in one of those, or add {locale} to a channel")
+        return chosen
 
     def put(self, values: dict[str, Any], attribute: str, payload: Any) -> None:
         if isinstance(payload, dict):
@@ -179,12 +197,14 @@ def _skus(kind: str, skus: Any) -> list[str]:
 
 def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
     """A JSON array (loaded whole) or JSON Lines (streamed); a broken line is quarantined, a broken array
-    is an InputError naming the position."""
+    is an InputError naming the position. JSON Lines are numbered as the file's lines, blank ones included;
+    an array's records by their place in it. A byte that is no UTF-8 is named by its offset in the file."""
     name, stamp = path.name, datetime.now(UTC)
     with open_text(path, "utf-8") as handle:
         try:
-            first = handle.read(1)
+            first, skipped = handle.read(1), []
             while first and first.isspace():
+                skipped.append(first)
                 first = handle.read(1)
             if first == "[":
                 try:
@@ -192,15 +212,38 @@ def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
                 except orjson.JSONDecodeError as exc:
                     raise InputError(f"not valid JSON: {exc}", file=name, hint="a truncated file? export it again") from None
                 lines: Iterator[tuple[int, Any]] = enumerate(records, start=1)
-            else:
-                lines = enumerate(decode_guard(chain([first + handle.readline()], handle), str(path), "utf-8"), start=1)
+            else:  # the blank lines skipped before the first record count (universal newlines: \n, \r\n, \r)
+                lead = "".join(skipped)
+                lines = enumerate(chain([first + handle.readline()], handle),
+                                  start=1 + lead.count("\n") + lead.count("\r") - lead.count("\r\n"))
             for number, raw in lines:
                 if isinstance(raw, str) and not raw.strip():
                     continue
                 yield _one(mapper, raw, name, number, source, stamp)
         except UnicodeDecodeError as exc:
-            raise InputError(f"the file is not UTF-8: {exc.reason} at byte {exc.start}", file=name,
+            at = _undecodable_at(path)
+            where = f" at byte {at[0]} (line {at[1]})" if at else ""
+            raise InputError(f"the file is not UTF-8: {exc.reason}{where}", file=name, line=at[1] if at else None,
                              hint="save the file as UTF-8 and re-run") from None
+
+
+def _undecodable_at(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int] | None:
+    """(offset in the file, line) of the first byte that is no UTF-8: a decoder reports it within the chunk it
+    was given, not the file. Read again in chunks, only when decoding failed."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, newlines = 0, 0
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(chunk_size)
+            pending = decoder.getstate()[0]  # the start of a character the previous chunk ended in
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:  # exc.object is pending + chunk; pending holds no newline
+                return offset - len(pending) + exc.start, newlines + exc.object.count(b"\n", 0, exc.start) + 1
+            if not chunk:
+                return None
+            offset += len(chunk)
+            newlines += chunk.count(b"\n")
 
 
 def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, stamp: datetime) -> Parsed | Rejected:

@@ -176,6 +176,7 @@ def run_import(
     items = _noting_files(items, files)
 
     def batch_done(size: int) -> None:
+        store.job_progress(counts.job_id, counts.as_dict())  # type: ignore[arg-type]
         if on_batch:
             on_batch(size)
         stop_if_cancelled(store, counts)
@@ -319,8 +320,7 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
             return False
     counts.read += batch.read + batch.skipped
     counts.unchanged += batch.skipped
-    for result in (store.upsert_models(batch.models) if batch.models else None,
-                   store.upsert_products(batch.products) if batch.products else merged):
+    for result in (_write_whole(store, batch.models, batch.products) if batch.plan is None else [merged]):
         if result is not None:
             counts.created += result.created
             counts.updated += result.updated
@@ -333,6 +333,24 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
     store.resolve_quarantine(source, batch.good_keys)
     counts.problems += store.quarantine(counts.job_id, batch.notes)
     return True
+
+
+def _write_whole(store: Store, models: list[ProductModel], products: list[Product]) -> list[Any]:
+    """Whole records (a catalog file, no merge) in one transaction: they replace their products and models, and
+    what merges kept about those (pim.merge.forget_merge_state) goes with what they replaced."""
+    from pim.merge import MODEL_KEY, forget_merge_state
+
+    if not models and not products:
+        return []
+    with store.begin() as conn:
+        model_counts = store.write_models_in(conn, models) if models else None
+        product_counts, written = store.write_products_in(conn, products) if products else (None, {})
+        replaced = [MODEL_KEY + c for c in (model_counts.changed_keys if model_counts else [])] + list(written)
+        if replaced:
+            forget_merge_state(conn, replaced)
+        if written:
+            store.notify(conn, product_counts.changed_keys, written)  # type: ignore[union-attr]
+    return [model_counts, product_counts]
 
 
 def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], counts: ImportCounts,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,6 +87,8 @@ class Ranker:
         self.p = precedence
         self.groups = {code: a.group for code, a in structure.attributes.items()}
         self.prices = frozenset(c for c, a in structure.attributes.items() if a.type == AttributeType.price_collection)
+        self.metrics = {c: a.metric_family for c, a in structure.attributes.items() if a.type == AttributeType.metric}
+        self._measures = structure.measures if self.metrics else None
         self._cache: dict[tuple[str, str], tuple[int, bool]] = {}
         self._attribute: dict[str, str] = {}
 
@@ -109,12 +112,21 @@ class Ranker:
     def disagree(self, attribute: str, a: Any, b: Any) -> bool:
         """Two claims disagree when they differ, except that price collections are compared per currency
         both state: an ERP EUR+USD price and a supplier's equal EUR price agree (the winner's whole collection
-        still shows; the other stays a candidate)."""
+        still shows; the other stays a candidate), and measurements in their quantity: 1.5 KILOGRAM and 1500
+        GRAM agree."""
         if a == b:
             return False
         if attribute in self.prices and isinstance(a, dict) and isinstance(b, dict):
             return any(a[c] != b[c] for c in a.keys() & b.keys())
+        if attribute in self.metrics and isinstance(a, dict) and isinstance(b, dict) and a.get("unit") != b.get("unit"):
+            return not self._same_quantity(self.metrics[attribute], a, b)
         return True
+
+    def _same_quantity(self, family: str | None, a: dict[str, Any], b: dict[str, Any]) -> bool:
+        try:
+            return self._measures.convert(a["amount"], a["unit"], b["unit"], family) == Decimal(b["amount"])  # type: ignore[union-attr]
+        except (KeyError, TypeError, ArithmeticError, ValueError):  # no amount, no conversion: they differ
+            return False
 
     def rank(self, source: str, attribute: str) -> tuple[int, bool]:
         hit = self._cache.get((source, attribute))
@@ -897,8 +909,17 @@ def forget_deleted_listener(store: Store) -> Any:
         present = set(conn.execute(select(PRODUCT.c.identifier).where(PRODUCT.c.identifier.in_(identifiers))).scalars())
         gone = [i for i in identifiers if i not in present]
         if gone:
-            for table in (CANDIDATE, CONFLICT, FINGERPRINT):
-                conn.execute(table.delete().where(table.c.identifier.in_(gone)))
-            links.forget(conn, gone)
+            forget_merge_state(conn, gone)
 
     return on_products
+
+
+def forget_merge_state(conn: Connection, keys: list[str]) -> None:
+    """Drop the losing claims, conflicts, source fingerprints and association claims kept for these products
+    (or `model:<code>` keys): their record was deleted, or replaced whole (pim.importing without a merge), so
+    what merges kept no longer describes what shows. Each source claims again at its next import."""
+    for n in range(0, len(keys), 1000):
+        chunk = keys[n:n + 1000]
+        for table in (CANDIDATE, CONFLICT, FINGERPRINT):
+            conn.execute(table.delete().where(table.c.identifier.in_(chunk)))
+        links.forget(conn, chunk)

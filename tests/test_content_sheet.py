@@ -262,11 +262,13 @@ def test_variants_show_and_keep_their_inherited_values(store: Store, tmp_path: P
     assert red["name:en_US"] == "Runner" and red["ean"] == "96385074"  # the name from runner_model, the EAN its own
     assert import_content(out, store).updated == 0
     assert "name:en_US" not in store.get_product("runner-red").values  # type: ignore[union-attr]  still inherited
-    edit(out, "runner-red", "name:en_US", "Red runner")
-    import_content(out, store)
-    red_product = store.get_product("runner-red")
-    assert red_product.values["name:en_US"] == "Red runner"  # type: ignore[union-attr]
+    edit(out, "runner-red", "name:en_US", "Red runner")  # the model's attribute (pim.variant_levels)
+    counts = import_content(out, store)
+    assert "name:en_US" not in store.get_product("runner-red").values  # type: ignore[union-attr]  still inherited
     assert store.get_model("runner_model").values["name:en_US"] == "Runner"  # type: ignore[union-attr]
+    [problem] = store.quarantined(counts.job_id, severity="problem")
+    assert (problem["record_key"], problem["field"]) == ("runner-red", "name:en_US")
+    assert "'runner_model' is this product's model" in problem["reason"]
 
 
 def test_a_variant_shows_what_its_parent_and_grandparent_give(tiny_store: Store, tmp_path: Path,

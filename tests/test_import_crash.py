@@ -138,6 +138,7 @@ def test_an_import_killed_inside_a_batch_leaves_whole_batches_and_reruns_to_the_
     listed = CliRunner().invoke(app, ["import", "jobs", "--json"])
     [job] = [j for j in json.loads(listed.output) if j["kind"] == "import" and "erp.csv" in j["source"]]
     assert job["status"] == "interrupted" and job["pid"] == child.pid
+    assert (job["counts"]["read"], job["counts"]["updated"]) == (2 * BATCH, 2 * BATCH)  # what it committed
     assert "run the same command again" in job["error"]
 
     # The same file again: the store comes out as a clean run's

@@ -214,6 +214,44 @@ def test_price_collections_conflict_only_on_a_currency_both_state():
     assert cheaper.conflicts["price"] == ("erp", {"erp": {"EUR": "10", "USD": "11"}, "supplier:acme": {"EUR": "9", "GBP": "8"}})
 
 
+def test_measurements_of_one_quantity_in_other_units_agree(seeded: Store):
+    """An ERP's 1.5 KILOGRAM and a supplier's 1500 GRAM are one weight: no conflict for anyone to resolve. The
+    winner's value shows as it is; the other stays a candidate."""
+    G = lambda x: {"amount": x, "unit": "GRAM"}  # noqa: E731
+    assert not ranker().disagree("weight", KG("1.5"), G("1500"))
+    assert ranker().disagree("weight", KG("1.5"), G("1499.9"))
+    assert ranker().disagree("weight", KG("1.5"), {"amount": "1500", "unit": "LITER"})  # no conversion: they differ
+    merge(seeded, "erp", record("erp", "A1", {"weight": KG("1.5")}, family="tool"))
+    merge(seeded, "supplier:acme", record("supplier:acme", "A1", {"weight": G("1500")}))
+    assert open_conflicts(seeded) == []
+    product = seeded.get_product("A1")
+    assert product.values["weight"] == KG("1.5") and product.provenance_of("weight").source == "erp"
+    assert candidates_for(seeded, "A1")["weight"]["supplier:acme"].value == G("1500")
+    merge(seeded, "supplier:acme", record("supplier:acme", "A1", {"weight": G("1600")}))  # now they differ
+    [conflict] = open_conflicts(seeded)
+    assert conflict.claims == {"erp": KG("1.5"), "supplier:acme": G("1600")}
+
+
+def test_a_whole_record_replaces_what_merges_kept_about_its_product(seeded: Store):
+    """A catalog file's whole record (no merge) replaces the product: the conflict log no longer lists winners
+    whose values are gone, no stale claim waits as a candidate, and each source claims again at its next import."""
+    merge(seeded, "erp", record("erp", "A1", {"weight": KG("1.2")}, family="tool"))
+    merge(seeded, "supplier:acme", record("supplier:acme", "A1", {"weight": KG("1.3"), "material": "alu"}))
+    merge(seeded, "erp", record("erp", "A2", {"weight": KG("2")}, family="tool"))
+    merge(seeded, "supplier:acme", record("supplier:acme", "A2", {"weight": KG("2.1")}))
+    assert len(open_conflicts(seeded)) == 2
+    whole = record("jsonl", "A1", {"weight": KG("9"), "material": "steel"}, family="tool")
+    counts = run_import(seeded, "jsonl", [Parsed(whole, "catalog.jsonl", 1)])
+    assert counts.updated == 1
+    assert [c.identifier for c in open_conflicts(seeded)] == ["A2"]  # A2 was not replaced
+    assert candidates_for(seeded, "A1") == {} and candidates_for(seeded, "A2")["weight"]
+    assert seeded.get_product("A1").values["weight"] == KG("9")
+    merge(seeded, "erp", record("erp", "A1", {"weight": KG("1.2")}))  # the ERP's next run claims again
+    product = seeded.get_product("A1")
+    assert product.values["weight"] == KG("1.2") and product.provenance_of("weight").source == "erp"
+    assert candidates_for(seeded, "A1")["weight"]["jsonl"].value == KG("9")
+
+
 _VALUES = st.one_of(st.none(), st.just(""), st.just([]), st.just({}), st.text(max_size=5), st.integers(),
                     st.builds(KG, st.sampled_from(["1", "2.5"])))
 

@@ -757,6 +757,12 @@ class Store:
         HEARTBEATS.start(self.engine, JOB, job_id, self.heartbeat_seconds)
         return job_id
 
+    def job_progress(self, job_id: int, counts: dict[str, Any]) -> None:
+        """The counts of what a running job has committed so far: a job killed mid-run still says what it
+        took in (its batches stay; a re-run skips them)."""
+        with self.begin() as conn:
+            conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == "running").values(counts=counts))
+
     def finish_job(self, job_id: int, counts: dict[str, Any], status: str = "succeeded", error: str | None = None) -> None:
         HEARTBEATS.stop(job_id)
         with self.begin() as conn:
