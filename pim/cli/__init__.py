@@ -58,12 +58,28 @@ def _mount() -> None:
         app.add_typer(sub, name=name, help=help_text)
 
 
+#: Sub-apps whose commands print one JSON document on a failure too, with --json (pim.cli.imports.json_failure
+#: adds the file where a command knows it; this catches the rest, e.g. a map that does not load).
+JSON_FAILURES = {"import"}
+
+
+def print_error(exc: PimError) -> None:
+    """A PimError as the command line shows it: on stderr, its message and hint."""
+    err.print(f"[bold red]error:[/] {escape(exc.describe())}", highlight=False)
+
+
 def main() -> None:
     _mount()
     try:
         app()
     except PimError as exc:
-        err.print(f"[bold red]error:[/] {escape(exc.describe())}", highlight=False)
+        args = sys.argv[1:]
+        if args and args[0] in JSON_FAILURES and "--json" in args:
+            from pim.cli.imports import failure
+            from pim.cli.output import emit_json
+
+            emit_json(failure(exc))
+        print_error(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -1,6 +1,7 @@
 """`pim import`: bring products in. Importers for other sources register onto this app from their own module."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,42 @@ def report(counts: dict, as_json: bool, title: str) -> None:
         console.print(f"[yellow]{counts['rejected']} rejected row(s) are in the quarantine:[/] pim import errors {counts.get('job_id', '')}")
 
 
+def failure(exc: Any, file: Path | str | None = None) -> dict[str, Any]:
+    """A failed command as --json prints it (exc: a PimError): the file it was importing when there is one, the
+    error in one line, the exit code. The failed items of a multi-file import's list look the same."""
+    return {**({"file": str(file)} if file is not None else {}), "error": exc.in_one_line(), "exit_code": exc.exit_code}
+
+
+@contextmanager
+def json_failure(as_json: bool, file: Path | str | None = None) -> Iterator[None]:
+    """Around a command with --json: a PimError still prints one JSON document on stdout (`failure`), the
+    message on stderr as without --json, and exits with the error's code. Without --json the error goes on to
+    pim.cli.main, which prints it and exits the same way."""
+    from pim.errors import PimError
+
+    try:
+        yield
+    except PimError as exc:
+        if not as_json:
+            raise
+        from pim.cli import print_error
+
+        emit_json(failure(exc, file))
+        print_error(exc)
+        raise typer.Exit(exc.exit_code) from None
+
+
 def import_each(files: list[Path], run_one: Callable[[Path], Any], as_json: bool) -> None:
     """Import several files in turn. A file that fails (a PimError: unreadable, refused) is reported and the
     next one still runs; the command then exits with the failure's code. With --json: one document, the
-    file's counts for one file (as before), else a list of {file, counts…} or {file, error, exit_code}."""
+    file's counts for one file (as before; or its {file, error, exit_code}), else a list of {file, counts…} or
+    {file, error, exit_code}."""
     from pim.cli import err
     from pim.errors import PimError
 
     if len(files) == 1:  # a failure exits through pim.cli.main, as every single import does
-        counts = run_one(files[0])
+        with json_failure(as_json, files[0]):
+            counts = run_one(files[0])
         report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {files[0].name}")
         return
     results: list[dict[str, Any]] = []
@@ -39,7 +67,7 @@ def import_each(files: list[Path], run_one: Callable[[Path], Any], as_json: bool
             counts = run_one(path)
         except PimError as exc:
             code = max(code, exc.exit_code)
-            results.append({"file": str(path), "error": exc.in_one_line(), "exit_code": exc.exit_code})
+            results.append(failure(exc, path))
             if not as_json:
                 err.print(f"[bold red]error:[/] {escape(path.name)}: {escape(exc.describe())}", highlight=False)
             continue
@@ -62,7 +90,8 @@ def jsonl(path: Path, as_json: bool = JsonOption) -> None:
     from pim.jsonl import import_jsonl
     from pim.store import Store
 
-    counts = import_jsonl(path, Store.from_settings())
+    with json_failure(as_json, path):
+        counts = import_jsonl(path, Store.from_settings())
     report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
 
 
@@ -73,7 +102,8 @@ def akeneo(folder: Path = typer.Argument(..., help="A folder of Akeneo CSV expor
     from importers.akeneo import import_akeneo
     from pim.store import Store
 
-    counts = import_akeneo(folder, Store.from_settings())
+    with json_failure(as_json, folder):
+        counts = import_akeneo(folder, Store.from_settings())
     report(counts, as_json, f"imported {folder}")
 
 
@@ -84,7 +114,8 @@ def jobs(limit: int = typer.Option(20, help="At most this many runs, newest firs
     """List recorded runs with their counts. A run whose process died shows as interrupted: run it again."""
     from pim.store import Store
 
-    rows = Store.from_settings().jobs(kind, limit)
+    with json_failure(as_json):
+        rows = Store.from_settings().jobs(kind, limit)
     if as_json:
         emit_json(rows)
         return
@@ -103,9 +134,14 @@ def errors(job: int | None = typer.Argument(None, help="Job id (default: every o
     """List quarantined rows: file, line, the record (SKU, or model:<code>), field, reason. Severity
     `rejected`: the row was not imported; `problem`: imported, one value has an issue; `warning`: about the
     whole file. Fix the file and import it again: each problem is listed once, from the latest run."""
+    from pim.errors import InputError
     from pim.store import Store
 
-    rows = Store.from_settings().quarantined(job, open_only=not closed, limit=limit)
+    with json_failure(as_json):
+        store = Store.from_settings()
+        if job is not None and store.job(job) is None:  # else it would look like a job with nothing to fix
+            raise InputError(f"no job {job}", hint="`pim import jobs` lists the recorded runs")
+        rows = store.quarantined(job, open_only=not closed, limit=limit)
     if as_json:
         emit_json(rows)
         return

@@ -2,10 +2,11 @@
 conflict log. Supplier commands live in pim.cli.imports_supplier."""
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from pim.cli.imports import app, report
+from pim.cli.imports import app, json_failure, report
 from pim.cli.output import JsonOption, console, emit_json, table
 
 PrecedenceOption = typer.Option(None, "--precedence", help="Precedence YAML (default: the profile's, else content first).")
@@ -19,8 +20,9 @@ def erp(path: Path, map_file: Path = typer.Option(..., "--map", help="Column map
     from pim.sources import load_profile
     from pim.store import Store
 
-    counts = import_erp_csv(path, Store.from_settings(), load_profile(ErpCsvMap, map_file), map_dir=map_file.parent,
-                            precedence=precedence)
+    with json_failure(as_json, path):
+        counts = import_erp_csv(path, Store.from_settings(), load_profile(ErpCsvMap, map_file), map_dir=map_file.parent,
+                                precedence=precedence)
     report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
 
 
@@ -31,8 +33,9 @@ def erp_xml(path: Path, map_file: Path | None = typer.Option(None, "--map", help
     from importers.erp_xml import MAPS, import_erp_xml, load_xml_map
     from pim.store import Store
 
-    counts = import_erp_xml(path, Store.from_settings(), load_xml_map(map_file),
-                            map_dir=(map_file or MAPS / "x").parent, precedence=precedence)
+    with json_failure(as_json, path):
+        counts = import_erp_xml(path, Store.from_settings(), load_xml_map(map_file),
+                                map_dir=(map_file or MAPS / "x").parent, precedence=precedence)
     report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
 
 
@@ -44,25 +47,56 @@ def content(path: Path, profile: Path | None = typer.Option(None, "--profile", h
     from pim.sources import load_profile
     from pim.store import Store
 
-    prof = load_profile(ContentProfile, profile) if profile else None
-    counts = import_content(path, Store.from_settings(), prof, profile_dir=profile.parent if profile else None,
-                            precedence=precedence)
+    with json_failure(as_json, path):
+        prof = load_profile(ContentProfile, profile) if profile else None
+        counts = import_content(path, Store.from_settings(), prof, profile_dir=profile.parent if profile else None,
+                                precedence=precedence)
     report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
 
 
 @app.command("conflicts")
-def conflicts(sku: list[str] = typer.Argument(None, help="Only these SKUs."), limit: int = typer.Option(200),
-              as_json: bool = JsonOption) -> None:
-    """List open conflicts: two sources that own an attribute disagree on a value."""
-    from pim.conflicts import open_conflicts
+def conflicts(sku: list[str] = typer.Argument(None, help="Only these SKUs (and the models they inherit from), or "
+                                                         "models as model:<code>."),
+              limit: int = typer.Option(200), as_json: bool = JsonOption) -> None:
+    """List open conflicts: two sources that own an attribute disagree on a value. A variant's list has the
+    conflicts of the models it inherits from too (identifier `model:<code>`), as its page and the API show."""
     from pim.store import Store
 
-    rows = open_conflicts(Store.from_settings(), sku or None, limit=limit)
+    with json_failure(as_json):
+        rows = _open_conflicts(Store.from_settings(), sku or None, limit)
     if as_json:
         emit_json([r.__dict__ for r in rows])
         return
     table(f"{len(rows)} open conflict(s)", ["sku", "value", "winner", "claims"],
           [(c.identifier, c.value_key, c.winner, "; ".join(f"{s}={v}" for s, v in c.claims.items())[:200]) for c in rows])
+
+
+def _open_conflicts(store: Any, named: list[str] | None, limit: int) -> list[Any]:
+    """The open conflicts of the products named and of the models they inherit from (pim.conflicts.targets_of,
+    as the product page and GET /conflicts?identifier= list them); of a model named `model:<code>`, and of
+    its parent model. All open conflicts when none is named."""
+    from sqlalchemy import select
+
+    from pim.conflicts import model_keys, open_conflicts
+    from pim.merge import MODEL_KEY
+    from pim.store.store import PRODUCT
+
+    if not named:
+        return open_conflicts(store, None, limit=limit)
+    skus = [n for n in dict.fromkeys(named) if not n.startswith(MODEL_KEY)]
+    parents: dict[str, str | None] = {}
+    if skus:
+        with store.engine.connect() as conn:
+            parents = dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.parent)
+                                        .where(PRODUCT.c.identifier.in_(skus))).all())
+    models = [n[len(MODEL_KEY):] for n in named if n.startswith(MODEL_KEY)] + [p for p in parents.values() if p]
+    above = model_keys(store, models)
+    keys: list[str] = []
+    for n in named:
+        keys.append(n)
+        code = n[len(MODEL_KEY):] if n.startswith(MODEL_KEY) else parents.get(n)
+        keys.extend(above.get(code, []) if code else [])
+    return open_conflicts(store, list(dict.fromkeys(keys)), limit=limit)
 
 
 @app.command("resolve")
@@ -80,26 +114,27 @@ def resolve(sku: str, value_key: str, source: str, by: str = typer.Option("cli",
 
 @app.command("withdraw")
 def withdraw(source: str = typer.Argument(..., help="The source whose values leave, e.g. supplier:acme."),
-             sku: list[str] = typer.Argument(..., help="The products (SKUs)."),
+             sku: list[str] = typer.Argument(..., help="The products (SKUs), and product models as model:<code>."),
              precedence: Path | None = typer.Option(None, "--precedence", help=(
                  "The precedence YAML the imports use: it decides which claim takes over (default: content first).")),
              as_json: bool = JsonOption) -> None:
-    """Withdraw every value SOURCE claims on these products, as if it had sent them empty: the next-ranked
-    claim takes over, or the value goes. Applies a supplier's PRODUCT mode="delete" after review."""
-    from pim.merge import Precedence
+    """Withdraw every value SOURCE claims on these products (or models, named model:<code>), as if it had sent
+    them empty: the next-ranked claim takes over, or the value goes. Applies a supplier's PRODUCT mode="delete"
+    after review."""
+    from pim.merge import MODEL_KEY, Precedence
     from pim.store import Store
-    from pim.withdraw import withdraw_claims
+    from pim.withdraw import claimed, withdraw_claims
 
-    from pim.withdraw import claimed
-
-    store = Store.from_settings()
     wanted = list(dict.fromkeys(sku))
-    nothing = [s for s, (keys, kinds) in claimed(store, source, wanted).items() if not keys and not kinds]
-    counts = withdraw_claims(store, source, wanted, Precedence.load(precedence) if precedence else None)
+    with json_failure(as_json):
+        store = Store.from_settings()
+        nothing = [s for s, (keys, kinds) in claimed(store, source, wanted).items() if not keys and not kinds]
+        counts = withdraw_claims(store, source, wanted, Precedence.load(precedence) if precedence else None)
+    what = "product(s)" if not any(w.startswith(MODEL_KEY) for w in wanted) else "product(s) and model(s)"
     report({**counts.as_dict(), "job_id": counts.job_id, "nothing_to_withdraw": nothing}, as_json,
-           f"withdrew {source} from {len(wanted) - len(nothing)} of {len(wanted)} product(s)")
+           f"withdrew {source} from {len(wanted) - len(nothing) - counts.rejected} of {len(wanted)} {what}")
     if nothing and not as_json:
-        console.print(f"{len(nothing)} product(s) hold nothing from {source} (an unknown SKU, or no value of that "
-                      f"source): {', '.join(nothing[:20])}{' …' if len(nothing) > 20 else ''}", markup=False)
+        console.print(f"{len(nothing)} of them hold nothing from {source} (an unknown SKU or model, or no value of "
+                      f"that source): {', '.join(nothing[:20])}{' …' if len(nothing) > 20 else ''}", markup=False)
     if len(nothing) == len(wanted):
         raise typer.Exit(1)
