@@ -61,7 +61,7 @@ class Conflict:
 
 
 def open_conflicts(store: Store, identifiers: list[str] | None = None, *, limit: int | None = None) -> list[Conflict]:
-    """Conflicts that need a person: status open, oldest first (optionally for some products only)."""
+    """Conflicts that need a person: status open, by product and value key (optionally for some products only)."""
     q = select(CONFLICT).where(CONFLICT.c.status == OPEN).order_by(CONFLICT.c.identifier, CONFLICT.c.value_key)
     if identifiers is not None:
         q = q.where(CONFLICT.c.identifier.in_(identifiers))

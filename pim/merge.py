@@ -914,6 +914,15 @@ def forget_deleted_listener(store: Store) -> Any:
     return on_products
 
 
+def home_precedence() -> Precedence | None:
+    """PIM_HOME/precedence.yaml, which people's edits and withdrawals are merged by (None: the default, content
+    first). Imports take theirs from their profile or `--precedence`."""
+    from pim.settings import get_settings
+
+    path = get_settings().home / "precedence.yaml"
+    return Precedence.load(path) if path.is_file() else None
+
+
 def forget_merge_state(conn: Connection, keys: list[str]) -> None:
     """Drop the losing claims, conflicts, source fingerprints and association claims kept for these products
     (or `model:<code>` keys): their record was deleted, or replaced whole (pim.importing without a merge), so

@@ -77,3 +77,16 @@ def test_the_cli_names_the_products_that_hold_nothing_from_the_source(merged: St
     assert "from 1 of 2 product(s)" in said and "hold nothing from supplier:acme" in said and "NOPE" in said
     nothing = CliRunner().invoke(app, ["import", "withdraw", "nosuch", "A1", "--json"])
     assert nothing.exit_code == 1 and json.loads(nothing.output)["nothing_to_withdraw"] == ["A1"]
+
+
+def test_the_cli_withdraws_by_the_home_precedence_when_none_is_given(merged: Store, pim_env: Path) -> None:
+    """Found exploring: without --precedence the withdrawal settled by the default (content first), so two
+    suppliers both owning the weight by the catalog's precedence no longer conflicted. It takes
+    PIM_HOME/precedence.yaml, as people's edits do."""
+    merge(merged, "supplier:bolt", record("supplier:bolt", "A1", {"weight": KG("1.4")}))
+    pim_env.mkdir(parents=True, exist_ok=True)
+    (pim_env / "precedence.yaml").write_text(yaml.safe_dump(PRECEDENCE.model_dump()), encoding="utf-8")
+    result = CliRunner().invoke(app, ["import", "withdraw", "erp", "A1", "--json"])
+    assert result.exit_code == 0, result.output
+    [conflict] = open_conflicts(merged)  # both suppliers own the weight once the ERP is gone
+    assert set(conflict.claims) == {"supplier:acme", "supplier:bolt"}

@@ -116,12 +116,13 @@ def resolve(sku: str, value_key: str, source: str, by: str = typer.Option("cli",
 def withdraw(source: str = typer.Argument(..., help="The source whose values leave, e.g. supplier:acme."),
              sku: list[str] = typer.Argument(..., help="The products (SKUs), and product models as model:<code>."),
              precedence: Path | None = typer.Option(None, "--precedence", help=(
-                 "The precedence YAML the imports use: it decides which claim takes over (default: content first).")),
+                 "The precedence YAML the imports use: it decides which claim takes over (default: "
+                 "PIM_HOME/precedence.yaml, as people's edits; else content first).")),
              as_json: bool = JsonOption) -> None:
     """Withdraw every value SOURCE claims on these products (or models, named model:<code>), as if it had sent
     them empty: the next-ranked claim takes over, or the value goes. Applies a supplier's PRODUCT mode="delete"
     after review."""
-    from pim.merge import MODEL_KEY, Precedence
+    from pim.merge import MODEL_KEY, Precedence, home_precedence
     from pim.store import Store
     from pim.withdraw import claimed, withdraw_claims
 
@@ -129,7 +130,7 @@ def withdraw(source: str = typer.Argument(..., help="The source whose values lea
     with json_failure(as_json):
         store = Store.from_settings()
         nothing = [s for s, (keys, kinds) in claimed(store, source, wanted).items() if not keys and not kinds]
-        counts = withdraw_claims(store, source, wanted, Precedence.load(precedence) if precedence else None)
+        counts = withdraw_claims(store, source, wanted, Precedence.load(precedence) if precedence else home_precedence())
     what = "product(s)" if not any(w.startswith(MODEL_KEY) for w in wanted) else "product(s) and model(s)"
     report({**counts.as_dict(), "job_id": counts.job_id, "nothing_to_withdraw": nothing}, as_json,
            f"withdrew {source} from {len(wanted) - len(nothing) - counts.rejected} of {len(wanted)} {what}")

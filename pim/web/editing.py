@@ -33,12 +33,10 @@ class EditResult:
 
 
 def site_precedence() -> Any:
-    """The precedence people's edits are merged by: PIM_HOME/precedence.yaml, else the default (content first)."""
-    from pim.merge import Precedence
-    from pim.settings import get_settings
+    """The precedence people's edits are merged by (pim.merge.home_precedence)."""
+    from pim.merge import home_precedence
 
-    path = get_settings().home / "precedence.yaml"
-    return Precedence.load(path) if path.is_file() else None
+    return home_precedence()
 
 
 def check_key(key: str, s: Structure) -> str | None:
