@@ -3,12 +3,12 @@ exports carry the same columns and texts) — and the structure files: locales, 
 attributes, options, categories, channels, families, family variants, association types. A file is named by its
 CSV name throughout (`flat_file` finds the .xlsx beside it when the export was made as XLSX).
 
-Reading is strict: a file that is not UTF-8 fails before anything is written, a malformed row is reported
-with its file and line, and a structure row that does not fit our model is quarantined, never dropped."""
+Reading is strict: a file that is not UTF-8, or whose quoting is broken (importers.csv_records), fails before
+anything is written, a malformed row is reported with its file and line, and a structure row that does not fit
+our model is quarantined, never dropped."""
 
 from __future__ import annotations
 
-import codecs
 import csv
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,8 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from importers.csv_records import csv_records
 from pim.errors import InputError
 from pim.importing import Rejected
+from pim.sources import undecodable_at
 from pim.structure import (
     AssociationKind,
     AssociationType,
@@ -60,7 +62,6 @@ ASSOCIATION_KINDS: dict[str, AssociationKind] = {
     "PACK": AssociationKind.pack,
 }
 
-_CHUNK = 1 << 20
 Row = dict[str, str]
 
 
@@ -79,25 +80,21 @@ def flat_file(folder: Path, name: str) -> Path:
 
 
 def check_utf8(path: Path) -> None:
-    """Fail before any write if `path` is not UTF-8, naming the first bad line (streaming, C speed)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    newlines = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                line = newlines + chunk.count(b"\n", 0, max(exc.start, 0)) + 1
-                raise InputError(
-                    f"not UTF-8 (byte 0x{chunk[exc.start]:02x} cannot be decoded)", file=path.name, line=line,
-                    hint="Akeneo exports are UTF-8: re-export the file, or convert it (iconv -f latin1 -t utf-8)",
-                ) from None
-            newlines += chunk.count(b"\n")
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise InputError("not UTF-8 (the file ends inside a character)", file=path.name, line=newlines + 1,
-                             hint="the file looks truncated: export it again") from None
+    """Fail before any write if `path` is not UTF-8, naming the first bad line (streaming, C speed), or if its
+    quoting is broken (a quote that runs over line breaks and never closes properly: importers.csv_records),
+    naming the line the quote opened on: from there on, where rows begin would be a guess."""
+    found = undecodable_at(path, "utf-8")
+    if found and found[2]:
+        raise InputError(
+            f"not UTF-8 (byte 0x{found[2][0]:02x} cannot be decoded)", file=path.name, line=found[0],
+            hint="Akeneo exports are UTF-8: re-export the file, or convert it (iconv -f latin1 -t utf-8)",
+        )
+    if found:
+        raise InputError("not UTF-8 (the file ends inside a character)", file=path.name, line=found[0],
+                         hint="the file looks truncated: export it again")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for _ in csv_records(handle, path.name, delimiter=";"):
+            pass
 
 
 @dataclass
@@ -108,7 +105,8 @@ class CsvRow:
 
 @dataclass
 class CsvFile:
-    """One flat file: its header and a streaming iterator of rows or rejections (bad rows, bad quoting)."""
+    """One flat file: its header and a streaming iterator of rows or rejections (ragged rows); broken quoting
+    is an InputError (importers.csv_records)."""
 
     path: Path
     header: list[str] = field(default_factory=list)
@@ -121,18 +119,10 @@ class CsvFile:
             return
         name = self.path.name
         with self.path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, delimiter=";", quotechar='"', strict=True)
             header: list[str] | None = None
-            while True:
-                start = reader.line_num + 1
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as exc:
-                    yield Rejected(f"malformed CSV: {exc} (check for an unbalanced '\"')", name, start,
-                                   raw={"line": start})
-                    continue
+            ended = 0  # a record starts on the line after the one the record before ended on
+            for end, cells in csv_records(handle, name, delimiter=";"):
+                start, ended = ended + 1, end
                 if header is None:
                     header = self._header(cells)
                     continue

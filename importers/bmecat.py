@@ -5,6 +5,7 @@ values, languages, price type and reference types."""
 from __future__ import annotations
 
 import html
+import mmap
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
@@ -14,14 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
-from importers.bmecat_reader import BmecatHeader, BmecatProduct, read_bmecat
+from importers.bmecat_reader import BmecatHeader, BmecatProduct, product_modes, read_bmecat
 from importers.erp_values import partial_product, refusal, value_refusal
 from pim.catalog import Structure
-from pim.commerce import PriceListEntry, remove_price_list_entries
+from pim.commerce import EARLIEST, PRICE, PriceListEntry, _note_removed
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
@@ -460,28 +461,55 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-def parse_items(path: Path, m: BmecatMap, structure: Structure,
-                header: BmecatHeader | None = None) -> Iterator[SourceItem | Rejected]:
+def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHeader | None = None,
+                deletes: Deletes | None = None) -> Iterator[SourceItem | Rejected]:
     """Products as SourceItems keyed by supplier PID and GTIN (the SKU is found later); unreadable ones Rejected.
     Per-value problems travel in `raw["_problems"]` until the SKU is known, tier prices as the item's `extras`
     (given the SKU by `_finish`; written only when the product is taken in). A `PRODUCT mode="delete"` is an
-    empty record marked `raw["mode"] = "delete"` (`_finish` turns it into the supplier's withdrawal)."""
+    empty record marked `raw["mode"] = "delete"` (`_finish` turns it into the supplier's withdrawal).
+
+    The file's last word on a product wins (`_last_words`, with `deletes: withdraw`): a PRODUCT of a supplier PID
+    that the file deletes later is overridden — read, counted unchanged (`superseded_in_file`), not applied — so
+    an update then a delete leaves nothing of the supplier, and the same file imported again changes nothing.
+    A delete followed by later PRODUCTs of its PID is applied with the last of them (`raw["_fold"]`, see
+    `_fold`): what they restate stands, the rest of the supplier's claims is withdrawn. Quarantine entries name
+    the file by its name, as every other importer's, so a run from another directory supersedes them."""
     header = header if header is not None else BmecatHeader()
+    deletes = deletes if deletes is not None else Deletes()
+    name = path.name
     mapper = BmecatMapper(m, structure, str(path))
+    plan = _last_words(path) if m.deletes == "withdraw" else {}
+    position = -1
     for bp in read_bmecat(path, header, groups=m.catalog_groups is not None):
         if isinstance(bp, InputError):
-            yield Rejected(str(bp), str(path), bp.line, bp.field, None, None)
+            yield Rejected(str(bp), name, bp.line, bp.field, None, None)
             continue
+        position += 1
         if bp.mode == "delete" and m.deletes == "review":
             yield Rejected("PRODUCT mode=delete: this map has deletes reviewed, not applied; to apply one: pim import "
                            f"withdraw supplier:{m.supplier} <SKU of supplier PID {bp.supplier_pid}> (or set "
                            "`deletes: withdraw` in the map)",
-                           str(path), bp.line, "PRODUCT@mode", {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
+                           name, bp.line, "PRODUCT@mode", {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
             continue
         if len(bp.supplier_pid) > MAX_PID:
             yield Rejected(f"SUPPLIER_PID: {len(bp.supplier_pid)} characters; a supplier product id has at most "
-                           f"{MAX_PID}", str(path), bp.line, "SUPPLIER_PID", {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
+                           f"{MAX_PID}", name, bp.line, "SUPPLIER_PID", {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
             continue
+        word = plan.get(bp.supplier_pid)
+        said: Restated | None = None
+        if word is not None:
+            last_delete, last = word
+            if position == last_delete and bp.mode != "delete":  # the first pass read the file otherwise: apply
+                plan, word = {}, None                             # the rest in file order, as without one
+            elif position < last_delete:
+                deletes.superseded += 1  # the later delete withdraws whatever this would add
+                continue
+            elif position == last_delete and last > last_delete:
+                deletes.folded += 1  # applied with the last PRODUCT of the PID after it
+                deletes.folds[bp.supplier_pid] = Restated()
+                continue
+            elif position > last_delete:
+                said = deletes.folds.get(bp.supplier_pid)
         try:
             if bp.mode == "delete":
                 record = partial_product(mapper.sku(bp), {}, trusted_provenance(
@@ -491,30 +519,86 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure,
                 record = mapped.product
         except ValidationError as exc:  # the SKU (prefix + PID) over 255 characters
             field, reason = refusal(exc, "SUPPLIER_PID")
-            yield Rejected(reason, str(path), bp.line, field, {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
+            yield Rejected(reason, name, bp.line, field, {"supplier_pid": bp.supplier_pid}, bp.supplier_pid)
             continue
         if bp.mode == "delete":
             if m.sku_from == "xref":
                 record.identifier = ""
-            yield SourceItem(record, str(path), bp.line, {"supplier_pid": bp.supplier_pid, "transaction": bp.transaction,
-                                                          "mode": "delete", "_problems": []}, pid=bp.supplier_pid)
+            yield SourceItem(record, name, bp.line, {"supplier_pid": bp.supplier_pid, "transaction": bp.transaction,
+                                                     "mode": "delete", "_problems": []}, pid=bp.supplier_pid)
             continue
         if m.sku_from == "xref":
             record.identifier = ""
         raw = {"supplier_pid": bp.supplier_pid, "transaction": bp.transaction, "_problems": mapped.problems}
-        yield SourceItem(record, str(path), bp.line, raw, pid=bp.supplier_pid, gtin=bp.ean, extras=mapped.tiers)
+        if said is not None and word is not None:
+            said.note(record, mapped.tiers)
+            if position == word[1]:
+                raw["_fold"] = True
+        yield SourceItem(record, name, bp.line, raw, pid=bp.supplier_pid, gtin=bp.ean, extras=mapped.tiers)
+
+
+def _may_delete(path: Path) -> bool:
+    """Whether the file's bytes hold `delete` at all, as a `PRODUCT mode="delete"` must: most files have none and
+    are read once. A file in a wide encoding (UTF-16: NUL bytes at its head) or that cannot be mapped may."""
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            return b"\x00" in mm[:512] or mm.find(b"delete") != -1
+    except (OSError, ValueError):  # an empty or unreadable file: the import's read reports it
+        return True
+
+
+def _last_words(path: Path) -> dict[str, tuple[int, int]]:
+    """Supplier PID → (position of its last delete among the file's products, position of its last product),
+    for the PIDs the file deletes (a first pass, `product_modes`; none for a file without deletes). A file that
+    breaks is left to the import's own read, which reports it under its job: what was read before stands."""
+    if not _may_delete(path):
+        return {}
+    plan: dict[str, tuple[int, int]] = {}
+    try:
+        for position, (pid, mode) in enumerate(product_modes(path)):
+            if mode == "delete":
+                plan[pid] = (position, position)
+            elif pid in plan:
+                plan[pid] = (plan[pid][0], position)
+    except Exception:  # noqa: BLE001
+        pass
+    return plan
 
 
 def _is_delete(item: object) -> bool:
     return isinstance(item, (SourceItem, Parsed)) and bool(item.raw) and item.raw.get("mode") == "delete"  # type: ignore[union-attr]
 
 
-class Deletes:
-    """What the file's `PRODUCT mode="delete"`s did: the SKUs withdrawn and the deletes naming no product of ours."""
+class Restated:
+    """What the PRODUCTs after a supplier PID's last delete say: value keys, association types and tier keys
+    (currency, min_qty, valid_from) — what the delete, applied with the last of them, leaves standing."""
+
+    __slots__ = ("keys", "kinds", "tiers")
 
     def __init__(self) -> None:
-        self.skus: list[str] = []
+        self.keys: set[str] = set()
+        self.kinds: set[str] = set()
+        self.tiers: set[tuple[Any, ...]] = set()
+
+    def note(self, record: Product, tiers: list[dict[str, Any]]) -> None:
+        self.keys.update(record.values)
+        self.kinds.update(record.associations)
+        self.tiers.update((t["currency"], t["min_qty"], t["valid_from"] or EARLIEST) for t in tiers)
+
+
+class Deletes:
+    """What the file's `PRODUCT mode="delete"`s did: the SKUs they were applied to, those they withdrew something
+    from in this run, the deletes naming no product of ours, and the file's products a later PRODUCT of the same
+    supplier PID overrides (`parse_items`)."""
+
+    def __init__(self) -> None:
+        self.skus: list[str] = []  # a delete is the file's last word on them
+        self.withdrew: set[str] = set()  # a value, association, tier price (or, `_followups`, category) went
         self.unknown = 0
+        self.superseded = 0  # products a later delete of their PID overrides, and deletes a later one repeats
+        self.folded = 0  # deletes applied with the later products of their PID (`_fold`)
+        self.folds: dict[str, Restated] = {}  # supplier PID → what the products after its delete restate
+        self.cleared: list[str] = []  # SKUs of folded deletes: the supplier's categories start from the file
 
 
 def _known_deletes(store: Store, source: str, items: Iterator[SourceItem | Rejected],
@@ -535,14 +619,68 @@ def _known_deletes(store: Store, source: str, items: Iterator[SourceItem | Rejec
             yield item
 
 
-def _withdrawal(store: Store, source: str, chunk: list[Parsed]) -> None:
+def _withdrawal(store: Store, source: str, chunk: list[Parsed], deletes: Deletes) -> None:
     """Turn delete records into the supplier's withdrawal: every key and association type it claims on the
-    product, shown or as a candidate, merged as its empty value (docs/importers.md: the next claim takes over), as pim.withdraw does."""
+    product, shown or as a candidate, merged as its empty value (docs/importers.md: the next claim takes over), as pim.withdraw does.
+    No earlier PRODUCT of the same supplier PID is left in the file to merge first (`parse_items`)."""
     claims = claimed(store, source, [i.record.identifier for i in chunk])
     for item in chunk:
         sku = item.record.identifier
         keys, kinds = claims[sku]
+        if keys or kinds:
+            deletes.withdrew.add(sku)
         item.record = partial_product(sku, dict.fromkeys(sorted(keys)), item.record.source, withdrawn_links(kinds))  # type: ignore[arg-type]
+
+
+def _fold(store: Store, source: str, m: BmecatMap, items: list[tuple[Parsed, Restated]], deletes: Deletes) -> None:
+    """A delete followed by later PRODUCTs of its supplier PID, applied with the last of them: that record also
+    withdraws what the supplier claims on the product that none of them restates (its empty value, an empty
+    association), and the supplier's tier prices they do not restate leave the price list. What they restate
+    is theirs to say, so the same file imported again withdraws nothing and the record is skipped as merged."""
+    claims = claimed(store, source, [i.record.identifier for i, _ in items])
+    keep: dict[str, set[tuple[Any, ...]]] = {}
+    for item, said in items:
+        rec = item.record
+        sku = rec.identifier  # type: ignore[union-attr]
+        keys, kinds = claims[sku]
+        gone = keys - said.keys - rec.values.keys()
+        lost = kinds - said.kinds - rec.associations.keys()  # type: ignore[union-attr]
+        for key in sorted(gone):
+            rec.values[key] = None
+        if lost:
+            rec.associations = {**rec.associations, **withdrawn_links(lost)["associations"]}  # type: ignore[union-attr]
+        if gone or lost:
+            deletes.withdrew.add(sku)
+        keep[sku] = said.tiers
+        deletes.cleared.append(sku)
+    if m.tier_price_list:
+        deletes.withdrew |= _remove_tiers(store, m.tier_price_list, source, keep)
+
+
+def _remove_tiers(store: Store, customer: str, source: str, keep: dict[str, set[tuple[Any, ...]]]) -> set[str]:
+    """Remove `source`'s entries of `customer`'s price list for the SKUs of `keep`, except those keyed there
+    (currency, min_qty, valid_from), in one transaction, noted for the delta feeds as
+    pim.commerce.remove_price_list_entries notes them. Returns the SKUs that lost an entry."""
+    everything = sorted(sku for sku, kept in keep.items() if not kept)
+    some = sorted(sku for sku, kept in keep.items() if kept)
+    gone: list[tuple[str, str]] = []
+    with store.begin() as conn:
+        if everything:
+            gone += conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
+                                                     PRICE.c.sku.in_(everything)).returning(PRICE.c.customer, PRICE.c.sku)).all()
+        if some:
+            rows = conn.execute(select(PRICE.c.sku, PRICE.c.currency, PRICE.c.min_qty, PRICE.c.valid_from).where(
+                PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku.in_(some))).all()
+            stale = [{"s": sku, "c": cur, "q": qty, "f": since} for sku, cur, qty, since in rows
+                     if (cur, qty, since) not in keep[sku]]
+            if stale:
+                conn.execute(delete(PRICE).where(
+                    PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku == bindparam("s"),
+                    PRICE.c.currency == bindparam("c"), PRICE.c.min_qty == bindparam("q"),
+                    PRICE.c.valid_from == bindparam("f")), stale)
+                gone += [(customer, r["s"]) for r in stale]
+        _note_removed(store, conn, gone)
+    return {sku for _, sku in gone}
 
 
 def _families(store: Store, skus: list[str]) -> dict[str, str | None]:
@@ -593,11 +731,13 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
         known = _families(store, ids) if ids else {}
         withdrawn = [i for i in chunk if isinstance(i, Parsed) and _is_delete(i) and i.record.identifier in known]
         if withdrawn:
-            _withdrawal(store, source, withdrawn)  # type: ignore[arg-type]
+            _withdrawal(store, source, withdrawn, deletes)  # type: ignore[arg-type]
             deletes.skus.extend(i.record.identifier for i in withdrawn)
             if m.tier_price_list:
-                remove_price_list_entries(store, m.tier_price_list, source, [i.record.identifier for i in withdrawn])
+                deletes.withdrew |= _remove_tiers(store, m.tier_price_list, source,
+                                                  {i.record.identifier: set() for i in withdrawn})
         done: list[Parsed] = []
+        folds: list[tuple[Parsed, Restated]] = []
         for item in chunk:
             if isinstance(item, Rejected):
                 yield item
@@ -605,6 +745,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             rec = item.record
             raw = dict(item.raw or {})
             problems = raw.pop("_problems", [])
+            fold = raw.pop("_fold", False)
             if raw.get("mode") == "delete":
                 if rec.identifier not in known:  # the cross-reference names a product deleted since
                     deletes.unknown += 1
@@ -628,10 +769,14 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
                 rec.model_fields_set.discard("family")  # the supplier's default family never overrides ours
                 # (stated where it is the product's family anyway: the record hashes as when it created it)
             item.raw = raw
-            item.problems = [QuarantineEntry(reason, str(path), item.line, field, None, rec.identifier, source,
+            item.problems = [QuarantineEntry(reason, path.name, item.line, field, None, rec.identifier, source,
                                              severity="problem") for field, reason in problems]
             done.append(item)  # type: ignore[arg-type]
+            if fold:
+                folds.append((item, deletes.folds.pop(raw.get("supplier_pid", ""), Restated())))  # type: ignore[arg-type]
         refs.translate(done)
+        if folds:
+            _fold(store, source, m, folds, deletes)
         yield from done
 
 
@@ -643,7 +788,9 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     product is in (nothing is removed while any product of the file was rejected). Once every product is in,
     the follow-ups run: reference targets that resolved only then, and the catalog group assignments
     (importers/bmecat_links.py, importers/bmecat_groups.py). The job is finished once, after them, with
-    every count. A T_UPDATE_PRICES never creates a product, whatever the map's `unmatched` says (`_matched`)."""
+    every count. A T_UPDATE_PRICES never creates a product, whatever the map's `unmatched` says (`_matched`).
+    Within the file the last word on a product wins: a PRODUCT a later delete of its supplier PID overrides is
+    not applied, and a delete followed by PRODUCTs of its PID leaves what they say (`parse_items`)."""
     from pim.commerce import CompletePriceLists, put_price_list_in
 
     source = f"supplier:{m.supplier}"
@@ -666,7 +813,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     placer = early = None
     if m.catalog_groups is not None:
         check_groups_map(m.catalog_groups, store.structure())
-        placer = GroupPlacer(store, m.catalog_groups, m.languages, source, str(path))
+        placer = GroupPlacer(store, m.catalog_groups, m.languages, source, path.name)
         early = _group_system(path) if m.catalog_groups.create_under else BmecatHeader()
         placer.create_categories(early.groups)
     # read after the group tree is in: the records' fingerprints depend on the structure (pim.merge), so the
@@ -676,7 +823,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
               else merger_for(m, map_dir)).bind(structure)  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
     refs = References(store, source, m.sku_from, m.sku_prefix, salt=merger.salt)
     deletes = Deletes()
-    parsed = _known_deletes(store, source, parse_items(path, m, structure, header), deletes)
+    parsed = _known_deletes(store, source, parse_items(path, m, structure, header, deletes), deletes)
     matched = _matched(store, m, parsed, header)
     items = _finish(matched, store, m, path, refs, deletes)
 
@@ -719,12 +866,12 @@ def _followups(store: Store, m: BmecatMap, path: Path, header: BmecatHeader, ref
     """After the product pass, before the job is finished: late reference targets, the group tree (groups
     the read ahead did not see) and the assignments, the deletes' counts; their problems go to the job."""
     source = f"supplier:{m.supplier}"
-    links, problems = refs.resolve_pending(str(path))
+    links, problems = refs.resolve_pending(path.name)
     follow = Followups(store, source, path.name, datetime.now(UTC), associations=links)
     if placer is not None:
         placer.create_categories(header.groups, done=early or ())
         created = placer.created
-        follow.categories = placer.claims(header, refs.in_file, set(deletes.skus), refs.lookup)
+        follow.categories = placer.claims(header, refs.in_file, set(deletes.skus), refs.lookup, cleared=deletes.cleared)
         problems += placer.problems
         if created:
             counts.extra["categories_created"] = created
@@ -737,12 +884,17 @@ def _followups(store: Store, m: BmecatMap, path: Path, header: BmecatHeader, ref
     problems += refused
     if changed:
         counts.extra["updated_after_file"] = changed
-    if deletes.skus:
-        counts.extra["withdrawn"] = len(deletes.skus)
+    # the products the deletes took something from in this run (an unchanged re-run withdraws nothing)
+    withdrew = deletes.withdrew | (follow.changed & set(deletes.skus))
+    if withdrew:
+        counts.extra["withdrawn"] = len(withdrew)
+    aside = deletes.unknown + deletes.superseded + deletes.folded  # read, and no record of their own merged
+    counts.read += aside
+    counts.unchanged += aside
     if deletes.unknown:
-        counts.read += deletes.unknown
-        counts.unchanged += deletes.unknown
         counts.extra["deletes_unknown"] = deletes.unknown
+    if deletes.superseded:
+        counts.extra["superseded_in_file"] = deletes.superseded
     counts.problems += store.quarantine(counts.job_id, problems)
 
 

@@ -120,11 +120,12 @@ class GroupPlacer:
 
     # ------------------------------------------------------------------ assignments
     def claims(self, header: BmecatHeader, file_skus: dict[str, str], deleted: Iterable[str],
-               lookup: Callable[[Iterable[str]], dict[str, str]]) -> dict[str, CategoryClaim]:
+               lookup: Callable[[Iterable[str]], dict[str, str]], cleared: Iterable[str] = ()) -> dict[str, CategoryClaim]:
         """SKU → the supplier's claim on its categories, for every product the file's groups may move (nothing
         is read from the products here: the follow-up applies each claim to what is stored when it writes).
         `file_skus`: supplier PID → SKU of the file's products; `deleted`: SKUs the file withdrew; `lookup`: PID
-        → SKU of stored products, for assignments naming a product outside the file."""
+        → SKU of stored products, for assignments naming a product outside the file; `cleared`: SKUs the file
+        deleted and then sent again — their groups start from the file's assignments, as a new catalog's do."""
         structure = self.store.structure()
         span = frozenset(self._range(structure))
         category_of = self._resolver(structure)
@@ -155,10 +156,13 @@ class GroupPlacer:
             out.update(dict.fromkeys(file_skus.values(), leave))
         for sku in deleted:
             out[sku] = CategoryClaim(span, clear=True)
+        again = set(cleared) - deleted
         for sku in added.keys() | removed.keys():
             if sku not in deleted:
-                out[sku] = CategoryClaim(span, clear=whole, add=tuple(dict.fromkeys(added.get(sku, ()))),
+                out[sku] = CategoryClaim(span, clear=whole or sku in again, add=tuple(dict.fromkeys(added.get(sku, ()))),
                                          remove=frozenset(removed.get(sku, ())))
+        for sku in again - added.keys() - removed.keys():
+            out[sku] = CategoryClaim(span, clear=True)
         return out
 
     def _range(self, structure: Structure) -> set[str]:

@@ -166,6 +166,8 @@ class Followups:
     associations: dict[str, dict[str, Association]] = field(default_factory=dict)
     categories: dict[str, CategoryClaim] = field(default_factory=dict)
     own: set[str] = field(default_factory=set)
+    #: the products the follow-up wrote (a delete's SKU among them: its category claim took something out)
+    changed: set[str] = field(default_factory=set)
 
     def write(self, precedence: Precedence | None) -> tuple[int, list[QuarantineEntry]]:
         """Merge the records; returns how many products changed and a problem per record validation refused
@@ -245,6 +247,7 @@ class Followups:
                 deltas[record.identifier] = change[1]
         claim_writes.write(self.store, conn)
         written = self.store.update_product_rows(conn, updates)
+        self.changed.update(written)
         carried = [{"s": self.source, "i": sku, "was": seqs[sku], "now": seq} for sku, seq in written.items() if sku in self.own]
         if carried:
             conn.execute(update(FINGERPRINT).where(FINGERPRINT.c.source == bindparam("s"), FINGERPRINT.c.identifier == bindparam("i"),

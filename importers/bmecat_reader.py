@@ -536,3 +536,31 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None, *,
         if transaction is None:
             raise UnsupportedInput("no T_NEW_CATALOG, T_UPDATE_PRODUCTS or T_UPDATE_PRICES transaction found",
                                    file=str(path), hint="only BMEcat 2005 and 1.2 product transactions are supported")
+
+
+def product_modes(path: Path) -> Iterator[tuple[str, str]]:
+    """(SUPPLIER_PID, PRODUCT@mode) of every product `read_bmecat` would yield as one, in file order, and
+    nothing else: a cheap first pass (no product is mapped) that tells a product a later PRODUCT of the same
+    supplier PID overrides (importers.bmecat: a file's last word on a product wins). Products without a
+    SUPPLIER_PID are left out, as read_bmecat yields them as errors. A broken file raises as read_bmecat does."""
+    handle = open_for_xml(path)
+    with handle:
+        context = safe_iterparse(handle, str(path), external_dtd=True, events=("start", "end"), tag=_EVENT_TAGS)
+        transaction = False
+        depth_in_product = 0
+        for event, el in context:
+            name = _LOCAL.get(el.tag) or _local(el.tag)
+            if event == "start":
+                if name in TRANSACTIONS:
+                    transaction = True
+                elif name == "PRODUCT":
+                    depth_in_product += 1
+                continue
+            if name == "PRODUCT" and transaction:
+                depth_in_product -= 1
+                pid = _text(_child(el, "SUPPLIER_PID"))
+                if pid:
+                    yield pid, el.get("mode", "new")
+                _release(el)
+            elif name in ("CATALOG_STRUCTURE", "PRODUCT_TO_CATALOGGROUP_MAP") and depth_in_product == 0:
+                _release(el)

@@ -32,12 +32,12 @@ def _record_key(data: dict[str, Any]) -> str | None:
 def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes | None = None) -> Iterator[Parsed | Rejected]:
     """Parse lines lazily. A record without provenance gets the file's (source `jsonl`, ref file:line).
     `only_if`: skip, unparsed, every line that does not contain these bytes (a cheap pre-filter)."""
-    name = str(path)
+    name = path.name  # quarantine entries name the file as every importer's do, whatever directory it is read from
     stamp = datetime.now(UTC)
     try:
         handle: IO[bytes] = path.open("rb")
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", file=name) from exc
+        raise InputError(f"cannot read {path}: {exc.strerror}", file=str(path)) from exc
     with handle:
         head = handle.read(3)
         if head != b"\xef\xbb\xbf":

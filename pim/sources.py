@@ -106,17 +106,55 @@ def open_text(path: Path, encoding: str) -> IO[str]:
 
 
 def decode_guard(lines: Iterator[Any], name: str, encoding: str) -> Iterator[Any]:
-    """Turn a decoding failure in the middle of a file into an InputError naming the encoding."""
+    """Turn a decoding failure in the middle of a file into an InputError naming the encoding and the line of
+    the first byte that does not decode (`name` is the file's path: it is read again to find it, so reading a
+    good file costs nothing more)."""
     try:
         yield from lines
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"the file is not {encoding}: byte {exc.object[exc.start:exc.start + 1]!r} cannot be decoded",
-            file=name, hint="set `encoding:` in the profile (e.g. cp1252, latin-1, utf-8)",
-        ) from None
+        raise undecodable_error(name, encoding, exc) from None
     except UnicodeError as exc:  # a codec refusing the stream as a whole: UTF-16 without its byte order mark
         raise InputError(f"the file is not {encoding}: {exc}", file=name,
                          hint="set `encoding:` in the profile to what the file is written in (e.g. utf-8)") from None
+
+
+_CHUNK = 1 << 20
+
+
+def undecodable_at(path: Path, encoding: str) -> tuple[int, int, bytes] | None:
+    """The first bytes of `path` that do not decode as `encoding`: (line, byte offset, the bytes; empty when
+    the file ends inside a character), or None. Streams the file at the codec's speed."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    newlines = consumed = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            kept = len(getattr(decoder, "buffer", b""))  # bytes of a character the last chunk ended inside
+            try:
+                newlines += decoder.decode(chunk).count("\n")
+            except UnicodeDecodeError as exc:
+                good = decoder.decode(exc.object[kept:exc.start]) if exc.start > kept else ""
+                return newlines + good.count("\n") + 1, consumed - kept + exc.start, exc.object[exc.start:exc.end]
+            consumed += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            return newlines + 1, consumed - len(exc.object) + exc.start, b""
+    return None
+
+
+def undecodable_error(name: str, encoding: str, exc: UnicodeDecodeError) -> InputError:
+    """The InputError for a file of `encoding` that `exc` found not to decode, naming the line and byte offset
+    of the first bad byte (the file is read again for them: a decoder reports the offset within its chunk)."""
+    bad, where, line = exc.object[exc.start:exc.start + 1], "", None
+    try:
+        found = undecodable_at(Path(name), encoding)
+    except (OSError, ValueError, LookupError):  # unreadable since, or a codec refusing the stream as a whole
+        found = None
+    if found:
+        line, offset, text = found
+        bad, where = text[:1] or bad, f" on line {line} (byte offset {offset})"
+    return InputError(f"the file is not {encoding}: byte {bad!r}{where} cannot be decoded", file=name, line=line,
+                      hint="set `encoding:` in the profile (e.g. cp1252, latin-1, utf-8)")
 
 
 # ---------------------------------------------------------------- supplier cross-reference
