@@ -17,7 +17,6 @@ rejected when Excel's doing is plain and nothing proves the product (never a pro
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
@@ -38,7 +37,7 @@ from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
 from pim.merge import MODEL_KEY
 from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
-from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text
+from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text, undecodable_at
 from pim.spreadsheet import unescape_formula
 from pim.store import Store
 from pim.store.store import batched
@@ -221,29 +220,10 @@ def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
                     continue
                 yield _one(mapper, raw, name, number, source, stamp)
         except UnicodeDecodeError as exc:
-            at = _undecodable_at(path)
-            where = f" at byte {at[0]} (line {at[1]})" if at else ""
-            raise InputError(f"the file is not UTF-8: {exc.reason}{where}", file=name, line=at[1] if at else None,
+            at = undecodable_at(path, "utf-8")
+            where = f" at byte {at[1]} (line {at[0]})" if at else ""
+            raise InputError(f"the file is not UTF-8: {exc.reason}{where}", file=name, line=at[0] if at else None,
                              hint="save the file as UTF-8 and re-run") from None
-
-
-def _undecodable_at(path: Path, chunk_size: int = 1 << 20) -> tuple[int, int] | None:
-    """(offset in the file, line) of the first byte that is no UTF-8: a decoder reports it within the chunk it
-    was given, not the file. Read again in chunks, only when decoding failed."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    offset, newlines = 0, 0
-    with path.open("rb") as handle:
-        while True:
-            chunk = handle.read(chunk_size)
-            pending = decoder.getstate()[0]  # the start of a character the previous chunk ended in
-            try:
-                decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:  # exc.object is pending + chunk; pending holds no newline
-                return offset - len(pending) + exc.start, newlines + exc.object.count(b"\n", 0, exc.start) + 1
-            if not chunk:
-                return None
-            offset += len(chunk)
-            newlines += chunk.count(b"\n")
 
 
 def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, stamp: datetime) -> Parsed | Rejected:

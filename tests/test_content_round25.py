@@ -77,17 +77,20 @@ def test_a_byte_that_is_no_utf8_is_named_by_its_offset_in_the_file(seeded: Store
     assert err.value.line == line and f"(line {line})" in str(err.value)
 
 
-def test_the_offset_counts_a_byte_order_mark_and_a_character_split_between_chunks(tmp_path: Path):
-    from importers.content import _undecodable_at
+def test_the_offset_counts_a_byte_order_mark_and_a_character_split_between_chunks(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch):
+    from pim import sources
 
     path = tmp_path / "c.json"
     path.write_bytes(b"\xef\xbb\xbf[\n\"\xc3\xa4\xc3\xa4\xe4x\"]")  # BOM, two good ä, then a Latin-1 ä
     for size in (1, 2, 3, 4, 5, 1 << 20):
-        assert _undecodable_at(path, size) == (10, 2)
+        monkeypatch.setattr(sources, "_CHUNK", size)
+        assert sources.undecodable_at(path, "utf-8") == (2, 10, b"\xe4")
     path.write_bytes(b'["ok", "\xc3')  # cut in the middle of a character
-    assert _undecodable_at(path, 3) == (8, 1)
+    monkeypatch.setattr(sources, "_CHUNK", 3)
+    assert sources.undecodable_at(path, "utf-8") == (1, 8, b"")
     path.write_bytes('["fine ä"]'.encode())
-    assert _undecodable_at(path) is None
+    assert sources.undecodable_at(path, "utf-8") is None
 
 
 # ---------------------------------------------------------------- 3. per-channel text and a channel's locales
