@@ -139,7 +139,10 @@ def test_a_running_import_keeps_its_committed_batches_and_a_retry_imports_the_re
     job_queue.retry(store, job_id)
     [again] = job_queue.work(store, once=True).jobs
     assert again["status"] == "succeeded" and again["counts"]["read"] == 5, again["error"]
-    assert all(store.get_product(n).values["name:en_US"] == f"Renamed {n}" for n in names)  # type: ignore[union-attr]
+    assert all(store.get_product(n).values["name:en_US"] == f"Renamed {n}" for n in names[:4])  # type: ignore[union-attr]
+    # runner-red is a variant: its name is runner_model's (pim.variant_levels), a problem of the row, not a value
+    assert "name:en_US" not in store.get_product("runner-red").values  # type: ignore[union-attr]
+    assert [p["record_key"] for p in store.quarantined(again["id"], severity="problem")] == ["runner-red"]
 
 
 def test_an_import_run_by_a_command_is_stopped_too_and_says_to_run_it_again(store: Store, tmp_path: Path,
