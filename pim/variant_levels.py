@@ -14,7 +14,8 @@ from sqlalchemy import select
 from pim.catalog import Structure
 from pim.merge import MODEL_KEY
 from pim.product import Product, ProductModel, split_key
-from pim.store.store import MODEL, PRODUCT, QuarantineEntry
+from pim.store.raw import Statements
+from pim.store.store import MODEL, QuarantineEntry
 from pim.structure import AttributeType
 
 #: The depth of a root product model; a sub-model is 1, a variant product one below its model.
@@ -127,11 +128,12 @@ class LevelGuard:
                 in_chunk[rec.code] = rec.values
         parents: dict[str, str] = {}
         with store.engine.connect() as conn:
+            sql = Statements(conn)
             if merged:
                 unplaced = [i.record.identifier for i in products if "parent" not in i.record.model_fields_set]
-                for n in range(0, len(unplaced), 1000):
-                    parents.update(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.parent).where(
-                        PRODUCT.c.identifier.in_(unplaced[n:n + 1000]), PRODUCT.c.parent.is_not(None))).all())
+                if unplaced:  # one bound list (a DB-API statement: this runs per batch of every merged import)
+                    parents.update(sql.all_in("SELECT identifier, parent FROM product WHERE parent IS NOT NULL "
+                                              f"AND identifier {sql.any_of}", [unplaced]))
             wanted = {self._parent_of(i.record, parents) for i in products} | {
                 i.record.parent for i in models if i.record.parent}
             if merged:
