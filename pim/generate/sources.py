@@ -11,7 +11,7 @@ Into `out/sources/`:
 - `erp_stock.csv` + map: stock and ATP per product × two warehouses, with timestamps.
 - `content.jsonl` (+ `content.profile.yaml`): the content team's copy for 30% of the products that are no
   variants (names, descriptions, SEO title, bullets: a variant shows its model's); 1% name SKUs that do not exist (quarantined); then bullets for 30% of
-  the product models (`model` records: every variant below inherits them).
+  the root product models (`model` records: every variant below inherits them).
 - `precedence.yaml`: the precedence every source import uses.
 The ERP files name only attributes the generated structure has (ERP units, pack sizes and lifecycle
 status are not in it, so the generated map does not send them)."""
@@ -167,7 +167,8 @@ def _content(folder: Path, catalog: GeneratedCatalog, spec: ProfileSpec, rng: ra
                 handle.write(orjson.dumps({"sku": "X" + p["identifier"], "name": {"en_US": "unknown product"}}) + b"\n")
         models = random.Random(f"{rng.random()}:models")  # its own stream: the product records stay as they were
         for n, m in enumerate(_products(catalog, "product_model")):
-            if models.random() < 0.30 or n == 0:  # the first always: a tiny catalog has two models
+            picked = models.random() < 0.30 or n == 0  # the first always: a tiny catalog has two models
+            if picked and not m.get("parent"):  # bullets are the root model's (a sub-model holds its level only)
                 bullets = {loc: [f"{m['code']} shared feature {i}" for i in range(1, 3)] for loc in spec.locales[:2]}
                 handle.write(orjson.dumps({"model": m["code"], "bullets": bullets}) + b"\n")
     return [path, _yaml(folder / "content.profile.yaml", CONTENT_PROFILE)]
