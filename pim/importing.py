@@ -345,7 +345,9 @@ def _write_whole(store: Store, models: list[ProductModel], products: list[Produc
     with store.begin() as conn:
         model_counts = store.write_models_in(conn, models) if models else None
         product_counts, written = store.write_products_in(conn, products) if products else (None, {})
-        replaced = [MODEL_KEY + c for c in (model_counts.changed_keys if model_counts else [])] + list(written)
+        # only a replaced record has merge state: a created one had none (a delete forgets it)
+        replaced = ([MODEL_KEY + c for c in model_counts.updated_keys] if model_counts else []) + (
+            product_counts.updated_keys if product_counts else [])
         if replaced:
             forget_merge_state(conn, replaced)
         if written:

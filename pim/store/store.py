@@ -117,6 +117,8 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
     changed_keys: list[str] = field(default_factory=list, repr=False)
+    #: of the changed, those that replaced a stored record (the rest were created)
+    updated_keys: list[str] = field(default_factory=list, repr=False)
 
     def add(self, other: "UpsertCounts") -> None:
         self.created += other.created
@@ -471,6 +473,7 @@ class Store:
                 continue
             if known is not None:
                 counts.updated += 1
+                counts.updated_keys.append(ident)
             else:
                 counts.created += 1
             changed.append((ident, product, digest))
@@ -568,6 +571,8 @@ class Store:
                 continue
             counts.updated += code in existing
             counts.created += code not in existing
+            if code in existing:
+                counts.updated_keys.append(code)
             changed.append((code, m, digest))
         if changed:
             first = self.next_seq(conn, len(changed))
