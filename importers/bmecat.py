@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, select
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
 from importers.bmecat_reader import BmecatHeader, BmecatProduct, product_modes, read_bmecat
 from importers.erp_values import partial_product, refusal, value_refusal
 from pim.catalog import Structure
-from pim.commerce import EARLIEST, PRICE, PriceListEntry, _note_removed
+from pim.commerce import EARLIEST, PriceListEntry, remove_price_list_entries
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
@@ -654,33 +654,7 @@ def _fold(store: Store, source: str, m: BmecatMap, items: list[tuple[Parsed, Res
         keep[sku] = said.tiers
         deletes.cleared.append(sku)
     if m.tier_price_list:
-        deletes.withdrew |= _remove_tiers(store, m.tier_price_list, source, keep)
-
-
-def _remove_tiers(store: Store, customer: str, source: str, keep: dict[str, set[tuple[Any, ...]]]) -> set[str]:
-    """Remove `source`'s entries of `customer`'s price list for the SKUs of `keep`, except those keyed there
-    (currency, min_qty, valid_from), in one transaction, noted for the delta feeds as
-    pim.commerce.remove_price_list_entries notes them. Returns the SKUs that lost an entry."""
-    everything = sorted(sku for sku, kept in keep.items() if not kept)
-    some = sorted(sku for sku, kept in keep.items() if kept)
-    gone: list[tuple[str, str]] = []
-    with store.begin() as conn:
-        if everything:
-            gone += conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
-                                                     PRICE.c.sku.in_(everything)).returning(PRICE.c.customer, PRICE.c.sku)).all()
-        if some:
-            rows = conn.execute(select(PRICE.c.sku, PRICE.c.currency, PRICE.c.min_qty, PRICE.c.valid_from).where(
-                PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku.in_(some))).all()
-            stale = [{"s": sku, "c": cur, "q": qty, "f": since} for sku, cur, qty, since in rows
-                     if (cur, qty, since) not in keep[sku]]
-            if stale:
-                conn.execute(delete(PRICE).where(
-                    PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku == bindparam("s"),
-                    PRICE.c.currency == bindparam("c"), PRICE.c.min_qty == bindparam("q"),
-                    PRICE.c.valid_from == bindparam("f")), stale)
-                gone += [(customer, r["s"]) for r in stale]
-        _note_removed(store, conn, gone)
-    return {sku for _, sku in gone}
+        deletes.withdrew |= remove_price_list_entries(store, m.tier_price_list, source, keep)
 
 
 def _families(store: Store, skus: list[str]) -> dict[str, str | None]:
@@ -734,8 +708,8 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             _withdrawal(store, source, withdrawn, deletes)  # type: ignore[arg-type]
             deletes.skus.extend(i.record.identifier for i in withdrawn)
             if m.tier_price_list:
-                deletes.withdrew |= _remove_tiers(store, m.tier_price_list, source,
-                                                  {i.record.identifier: set() for i in withdrawn})
+                deletes.withdrew |= remove_price_list_entries(store, m.tier_price_list, source,
+                                                              {i.record.identifier: set() for i in withdrawn})
         done: list[Parsed] = []
         folds: list[tuple[Parsed, Restated]] = []
         for item in chunk:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Column, Connection, Date, DateTime, Numeric, String, Table, delete, or_, select
+from sqlalchemy import Column, Connection, Date, DateTime, Numeric, String, Table, bindparam, delete, or_, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
@@ -249,14 +249,30 @@ class CompletePriceLists:
         return self.finish(remove=not rejected)
 
 
-def remove_price_list_entries(store: Store, customer: str, source: str, skus: list[str]) -> int:
-    """Remove `source`'s entries of `customer`'s price list for `skus` (a supplier withdrawing products),
-    noted for the delta feeds as a complete list's removals are; returns the entries removed."""
+def remove_price_list_entries(store: Store, customer: str, source: str, keep: dict[str, set[tuple[Any, ...]]]) -> set[str]:
+    """Remove `source`'s entries of `customer`'s price list for the SKUs of `keep` (a supplier withdrawing
+    products), except those keyed there by (currency, min_qty, valid_from), in one transaction, noted for the
+    delta feeds as a complete list's removals are. Returns the SKUs that lost an entry."""
+    everything = sorted(sku for sku, kept in keep.items() if not kept)
+    some = sorted(sku for sku, kept in keep.items() if kept)
+    gone: list[tuple[str, str]] = []
     with store.begin() as conn:
-        gone = conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
-                                                PRICE.c.sku.in_(skus)).returning(PRICE.c.customer, PRICE.c.sku)).all()
+        if everything:
+            gone += conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
+                                                     PRICE.c.sku.in_(everything)).returning(PRICE.c.customer, PRICE.c.sku)).all()
+        if some:
+            rows = conn.execute(select(PRICE.c.sku, PRICE.c.currency, PRICE.c.min_qty, PRICE.c.valid_from).where(
+                PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku.in_(some))).all()
+            stale = [{"s": sku, "c": cur, "q": qty, "f": since} for sku, cur, qty, since in rows
+                     if (cur, qty, since) not in keep[sku]]
+            if stale:
+                conn.execute(delete(PRICE).where(
+                    PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku == bindparam("s"),
+                    PRICE.c.currency == bindparam("c"), PRICE.c.min_qty == bindparam("q"),
+                    PRICE.c.valid_from == bindparam("f")), stale)
+                gone += [(customer, r["s"]) for r in stale]
         _note_removed(store, conn, gone)
-    return len(gone)
+    return {sku for _, sku in gone}
 
 
 def _note_removed(store: Store, conn: Connection, gone: Iterable[tuple[str, str]]) -> None:
