@@ -180,7 +180,7 @@ class RowReader:
         code = cells["code"].strip()
         if not code:
             return self._reject("empty code", file, row, "code", None)
-        key = MODEL_KEY + code  # its quarantine entries' key (pim.importing._identity)
+        key = MODEL_KEY + code  # its quarantine entries' key (pim.importing.record_identity)
         parent = self._parent(cells.get("parent", ""))
         if parent is False:
             return self._reject(f"parent product model '{cells['parent']}' does not exist", file, row, "parent", key)

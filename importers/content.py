@@ -250,7 +250,7 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
 
 
 def _record_key(mapper: ContentMapper, raw: dict[str, Any]) -> Any:
-    """A refused record's quarantine key: its SKU, or `model:<code>` (pim.importing._identity)."""
+    """A refused record's quarantine key: its SKU, or `model:<code>` (pim.importing.record_identity)."""
     if sku := raw.get(mapper.p.sku_field):
         return sku
     model = raw.get(mapper.p.model_field)

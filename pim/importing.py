@@ -71,7 +71,7 @@ class ImportCounts:
         return d
 
 
-def _identity(record: Product | ProductModel) -> str:
+def record_identity(record: Product | ProductModel) -> str:
     """A record's key among a batch's products and models, and its quarantine entries' `record_key`: a SKU, or
     `model:<code>` (a model may share a product's code)."""
     if isinstance(record, Product):  # per record: no import statement on this path
@@ -82,7 +82,7 @@ def _identity(record: Product | ProductModel) -> str:
 
 
 def _reject_identity(reject: Any) -> str:
-    """A merge reject's `_identity` (pim.merge.MergeReject names a model by its code)."""
+    """A merge reject's `record_identity` (pim.merge.MergeReject names a model by its code)."""
     from pim.merge import MODEL_KEY
 
     return MODEL_KEY + reject.identifier if reject.model else reject.identifier
@@ -97,7 +97,7 @@ def import_batches(items: Iterable[Parsed | Rejected], size: int) -> Iterator[li
     seen: set[str] = set()
     for item in items:
         if isinstance(item, Parsed):
-            key = _identity(item.record)
+            key = record_identity(item.record)
             if key in seen:
                 yield chunk
                 chunk, seen = [], set()
@@ -234,7 +234,7 @@ class PreparedBatch:
     skipped: int = 0  # records the source's fingerprints say are already merged
     rejects: list[QuarantineEntry] = field(default_factory=list)
     notes: list[QuarantineEntry] = field(default_factory=list)
-    good_keys: list[str] = field(default_factory=list)  # records taken in, by `_identity`: their quarantine keys
+    good_keys: list[str] = field(default_factory=list)  # records taken in, by `record_identity`: their quarantine keys
     models: list[ProductModel] = field(default_factory=list)
     products: list[Product] = field(default_factory=list)  # whole records (no merge)
     plan: Any = None  # pim.merge.MergePlan
@@ -273,16 +273,16 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         if problems:
             reason = "; ".join(f"{p.field}: {p.reason}" for p in problems)
             out.rejects.append(QuarantineEntry(reason, item.file, item.line, problems[0].field,
-                                               item.raw or rec.model_dump(mode="json"), _identity(rec), source))
+                                               item.raw or rec.model_dump(mode="json"), record_identity(rec), source))
             continue
-        out.good_keys.append(_identity(rec))
+        out.good_keys.append(record_identity(rec))
         out.notes.extend(item.problems)
         (out.products if isinstance(rec, Product) else out.models).append(rec)  # type: ignore[arg-type]
     if merge is not None and (out.products or out.models):
         out.plan = merge.prepare(store, out.products, out.models)
         out.merged_records = len(out.products) + len(out.models) - len(out.plan.rejects)
         out.relied.update(out.plan.relied)
-        by_identity = {_identity(item.record): item for item in chunk if isinstance(item, Parsed)}
+        by_identity = {record_identity(item.record): item for item in chunk if isinstance(item, Parsed)}
         failed = {_reject_identity(r) for r in out.plan.rejects}
         for r in out.plan.rejects:
             key = _reject_identity(r)
@@ -416,7 +416,7 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
                 on_batch(len(chunk))
 
         for chunk in import_batches(items, store.batch_size):
-            ids = {_identity(item.record) for item in chunk if isinstance(item, Parsed)}
+            ids = {record_identity(item.record) for item in chunk if isinstance(item, Parsed)}
             pending.append((pool.submit(_prepare_job, spec, chunk), chunk, ids, len(applied)))
             if len(pending) > workers:
                 settle()

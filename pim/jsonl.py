@@ -19,7 +19,7 @@ from pim.store import Store
 
 
 def _record_key(data: dict[str, Any]) -> str | None:
-    """A refused line's quarantine key: its SKU, or `model:<code>` (pim.importing._identity)."""
+    """A refused line's quarantine key: its SKU, or `model:<code>` (pim.importing.record_identity)."""
     from pim.merge import MODEL_KEY
 
     if data.get("kind") == "product_model":

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from pim.catalog import Structure
-from pim.merge import MODEL_KEY
+from pim.importing import record_identity
 from pim.product import Product, ProductModel, split_key
 from pim.store.raw import Statements
 from pim.store.store import MODEL, QuarantineEntry
@@ -29,6 +29,11 @@ class Placement:
 
     family_variant: str
     depth: int
+
+
+def model_placement(family_variant: str, parent: str | None) -> Placement:
+    """Where a product model sits: a root model, or (with a parent) a sub-model."""
+    return Placement(family_variant, ROOT if not parent else 1)
 
 
 class VariantLevels:
@@ -77,19 +82,15 @@ class VariantLevels:
     def of_product(self, store: Any, product: Product) -> Placement | None:
         """Where a stored product sits (None: no variant, or its model is gone)."""
         model = store.get_model(product.parent) if product.parent else None
-        return Placement(model.family_variant, (ROOT if not model.parent else 1) + 1) if model else None
+        if model is None:
+            return None
+        above = model_placement(model.family_variant, model.parent)
+        return Placement(above.family_variant, above.depth + 1)
 
     def edit_errors(self, at: Placement | None, values: dict[str, Any], holder: str | None, *,
                     product: bool) -> dict[str, str]:
         """A person's edit of a record at `at`: each value of another level with why (nothing is written)."""
         return {k: self.reason(at, k, holder, product=product) for k in self.misplaced(at, values)} if at else {}
-
-    def drop(self, at: Placement, values: dict[str, Any]) -> list[str]:
-        """Remove in place the values of another level; returns their keys."""
-        keys = self.misplaced(at, values)
-        for k in keys:
-            del values[k]
-        return keys
 
 
 class LevelGuard:
@@ -123,7 +124,7 @@ class LevelGuard:
         for item in models:
             rec = item.record
             if rec.family_variant:
-                self._placements[rec.code] = Placement(rec.family_variant, ROOT if not rec.parent else 1)
+                self._placements[rec.code] = model_placement(rec.family_variant, rec.parent)
                 self._parents[rec.code] = rec.parent
                 in_chunk[rec.code] = rec.values
         parents: dict[str, str] = {}
@@ -149,18 +150,22 @@ class LevelGuard:
                         found.append((item, at, keys, parent))
             for item in models:
                 rec = item.record
-                at = (Placement(rec.family_variant, ROOT if not rec.parent else 1) if rec.family_variant
+                at = (model_placement(rec.family_variant, rec.parent) if rec.family_variant
                       else self._placements.get(rec.code))
                 if at is not None and (keys := self.levels.misplaced(at, rec.values)):
                     found.append((item, at, keys, rec.parent if rec.family_variant else self._parents.get(rec.code)))
             if not found:
                 return
-            chain = {c for _, _, _, p in found for c in (p, self._parents.get(p or "")) if c}
+            chain = {c for _, _, _, p in found for c in self._lineage(p)}
             stored = self._values(conn, chain - set(in_chunk))
         shown = {**stored, **in_chunk}
         for item, at, keys, parent in found:
-            self._strip(item, at, keys, source, validator, [shown.get(c) for c in (parent, self._parents.get(parent or ""))
-                                                               if c], parent)
+            self._strip(item, at, keys, source, validator, [shown.get(c) for c in self._lineage(parent)], parent)
+
+    def _lineage(self, parent: str | None) -> list[str]:
+        """The models a record below `parent` shows values of, nearest first."""
+        grand = self._parents.get(parent) if parent else None
+        return [c for c in (parent, grand) if c]
 
     @staticmethod
     def _parent_of(record: Product, stored: dict[str, str]) -> str | None:
@@ -171,7 +176,7 @@ class LevelGuard:
         for n in range(0, len(todo), 1000):
             for code, fv, parent in conn.execute(select(MODEL.c.code, MODEL.c.family_variant, MODEL.c.parent)
                                                  .where(MODEL.c.code.in_(todo[n:n + 1000]))):
-                self._placements[code] = Placement(fv, ROOT if not parent else 1)
+                self._placements[code] = model_placement(fv, parent)
                 self._parents[code] = parent
         missing = {self._parents.get(c) for c in todo} - set(self._placements) - {None}
         if missing:  # a sub-model's root, for the values it shows
@@ -188,7 +193,7 @@ class LevelGuard:
     def _strip(self, item: Any, at: Placement, keys: list[str], source: str, validator: Any,
                ancestors: list[dict[str, Any] | None], holder: str | None) -> None:
         rec = item.record
-        record_key = rec.identifier if isinstance(rec, Product) else MODEL_KEY + rec.code
+        record_key = record_identity(rec)
         raw = item.raw or rec.model_dump(mode="json")
         for key in keys:
             value = rec.values.pop(key)

@@ -20,7 +20,7 @@ from pim.product import Product, Provenance, split_key, value_key
 from pim.structure import AttributeType
 from pim.store.store import Store, now
 from pim.values import ValueProblem, normalize
-from pim.variant_levels import ROOT, Placement, VariantLevels
+from pim.variant_levels import VariantLevels, model_placement
 from pim.web.tables import HISTORY
 
 
@@ -30,13 +30,6 @@ class EditResult:
     errors: dict[str, str] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
     outranked: dict[str, str] = field(default_factory=dict)  # key → the source whose value still shows (or "")
-
-
-def site_precedence() -> Any:
-    """The precedence people's edits are merged by (pim.merge.home_precedence)."""
-    from pim.merge import home_precedence
-
-    return home_precedence()
 
 
 def check_key(key: str, s: Structure) -> str | None:
@@ -138,12 +131,12 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     edits = {k: v for k, v in clean.items() if product.values.get(k) != v}  # saving what shows claims nothing
     if not edits:
         return EditResult(product)
-    from pim.merge import Merger
+    from pim.merge import Merger, home_precedence
 
     stamp = now()
     record = Product(identifier=identifier, values=edits, source=Provenance(source="content", ref=f"user:{actor}", at=stamp))
     logged = _Logged({identifier: edits}, actor, stamp)
-    _, rejects = Merger(site_precedence(), create_missing=False).bind(s).write(store, [record], also=logged)
+    _, rejects = Merger(home_precedence(), create_missing=False).bind(s).write(store, [record], also=logged)
     if rejects:
         return EditResult(product, {r.field: r.reason for r in rejects})
     updated = store.get_product(identifier) or product
@@ -165,15 +158,16 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
     """The same values on many products (a mass edit from the grid): validated once, merged a batch at a
     time as the content team's claims, every shown change in the history. Nothing is written when a value is
     wrong. Prices set some currencies: a product's other currencies stay as they are."""
-    from pim.merge import Merger
+    from pim.merge import Merger, home_precedence
 
     s = structure or store.structure()
     clean, errors = validate(changes, s)
     out = BulkResult(errors=errors)
     if errors or not clean:
         return out
-    merger = Merger(site_precedence(), create_missing=False).bind(s)
+    merger = Merger(home_precedence(), create_missing=False).bind(s)
     levels = VariantLevels(s)
+    refused: dict[str, bool] = {}  # parent model → whether the edit names values its variants may not hold
     prices = {k for k in clean if s.attributes[split_key(k)[0]].type == AttributeType.price_collection}
     for start in range(0, len(identifiers), batch):
         chunk = list(dict.fromkeys(identifiers[start:start + batch]))
@@ -183,7 +177,10 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
         prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
         records = []
         for ident, product in before.items():
-            if product.parent and levels.edit_errors(levels.of_product(store, product), clean, None, product=True):
+            if product.parent and product.parent not in refused:  # one model read per parent, not per variant
+                refused[product.parent] = bool(levels.edit_errors(levels.of_product(store, product), clean, None,
+                                                                  product=True))
+            if product.parent and refused[product.parent]:
                 out.on_models += 1  # the value would hide its model's (pim.variant_levels)
                 continue
             wanted = {k: {**(product.values.get(k) or {}), **v} if k in prices and v else v for k, v in clean.items()}
@@ -210,7 +207,7 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     """The same for a product model (a value its variants inherit, edited from a variant's page): one edit
     reaches every variant below the model. The result's `product` is None; history is kept under
     `model:<code>`."""
-    from pim.merge import MODEL_KEY, Merger, write_merged
+    from pim.merge import MODEL_KEY, Merger, home_precedence, write_merged
     from pim.product import partial_model
 
     s = structure or store.structure()
@@ -219,7 +216,7 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
         return EditResult(None, {"model": f"no product model '{code}'"})
     clean, errors = validate(changes, s)
     if not errors:
-        errors = VariantLevels(s).edit_errors(Placement(model.family_variant, ROOT if not model.parent else 1), clean,
+        errors = VariantLevels(s).edit_errors(model_placement(model.family_variant, model.parent), clean,
                                               model.parent, product=False)
     if errors:
         return EditResult(None, errors)
@@ -229,7 +226,7 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     stamp = now()
     prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
     record = partial_model(code, edits, prov, {})
-    merger = Merger(site_precedence(), create_missing=False).bind(s)
+    merger = Merger(home_precedence(), create_missing=False).bind(s)
     logged = _Logged({MODEL_KEY + code: edits}, actor, stamp)
     _, plan = write_merged(store, lambda: merger.prepare(store, [], [record]), also=logged)
     if plan.rejects:

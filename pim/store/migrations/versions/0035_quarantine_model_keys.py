@@ -1,4 +1,4 @@
-"""quarantine: an entry for a product model is keyed `model:<code>` (pim.importing._identity), so a product
+"""quarantine: an entry for a product model is keyed `model:<code>` (pim.importing.record_identity), so a product
 whose SKU is the model's code never closes it. Open entries written before, whose key is a stored model's
 code and no product's SKU, are re-keyed; a key that names both stays as it was."""
 
