@@ -98,6 +98,28 @@ def targets_of(store: Store, identifier: str, parent: str | None) -> list[str]:
     return [identifier] + (model_keys(store, [parent]).get(parent, []) if parent else [])
 
 
+def targets_of_named(store: Store, named: list[str]) -> list[str]:
+    """`targets_of` for many at once: each product named, then the models it inherits from; a model named
+    `model:<code>`, then its parent model (one read of the products' parents, one of the models')."""
+    from pim.merge import MODEL_KEY
+    from pim.store.store import PRODUCT
+
+    skus = [n for n in dict.fromkeys(named) if not n.startswith(MODEL_KEY)]
+    parents: dict[str, str | None] = {}
+    if skus:
+        with store.engine.connect() as conn:
+            parents = dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.parent)  # type: ignore[arg-type]
+                                        .where(PRODUCT.c.identifier.in_(skus))).all())
+    models = [n[len(MODEL_KEY):] for n in named if n.startswith(MODEL_KEY)] + [p for p in parents.values() if p]
+    above = model_keys(store, models)
+    keys: list[str] = []
+    for n in named:
+        keys.append(n)
+        code = n[len(MODEL_KEY):] if n.startswith(MODEL_KEY) else parents.get(n)
+        keys.extend(above.get(code, []) if code else [])
+    return list(dict.fromkeys(keys))
+
+
 def check_target(store: Store, identifier: str, parent: str | None, target: str) -> None:
     """Refuse (InputError) a pick on anything but the product or a model it inherits from."""
     if target not in targets_of(store, identifier, parent):

@@ -2,7 +2,6 @@
 conflict log. Supplier commands live in pim.cli.imports_supplier."""
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -60,43 +59,17 @@ def conflicts(sku: list[str] = typer.Argument(None, help="Only these SKUs (and t
               limit: int = typer.Option(200), as_json: bool = JsonOption) -> None:
     """List open conflicts: two sources that own an attribute disagree on a value. A variant's list has the
     conflicts of the models it inherits from too (identifier `model:<code>`), as its page and the API show."""
+    from pim.conflicts import open_conflicts, targets_of_named
     from pim.store import Store
 
     with json_failure(as_json):
-        rows = _open_conflicts(Store.from_settings(), sku or None, limit)
+        store = Store.from_settings()
+        rows = open_conflicts(store, targets_of_named(store, sku) if sku else None, limit=limit)
     if as_json:
         emit_json([r.__dict__ for r in rows])
         return
     table(f"{len(rows)} open conflict(s)", ["sku", "value", "winner", "claims"],
           [(c.identifier, c.value_key, c.winner, "; ".join(f"{s}={v}" for s, v in c.claims.items())[:200]) for c in rows])
-
-
-def _open_conflicts(store: Any, named: list[str] | None, limit: int) -> list[Any]:
-    """The open conflicts of the products named and of the models they inherit from (pim.conflicts.targets_of,
-    as the product page and GET /conflicts?identifier= list them); of a model named `model:<code>`, and of
-    its parent model. All open conflicts when none is named."""
-    from sqlalchemy import select
-
-    from pim.conflicts import model_keys, open_conflicts
-    from pim.merge import MODEL_KEY
-    from pim.store.store import PRODUCT
-
-    if not named:
-        return open_conflicts(store, None, limit=limit)
-    skus = [n for n in dict.fromkeys(named) if not n.startswith(MODEL_KEY)]
-    parents: dict[str, str | None] = {}
-    if skus:
-        with store.engine.connect() as conn:
-            parents = dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.parent)
-                                        .where(PRODUCT.c.identifier.in_(skus))).all())
-    models = [n[len(MODEL_KEY):] for n in named if n.startswith(MODEL_KEY)] + [p for p in parents.values() if p]
-    above = model_keys(store, models)
-    keys: list[str] = []
-    for n in named:
-        keys.append(n)
-        code = n[len(MODEL_KEY):] if n.startswith(MODEL_KEY) else parents.get(n)
-        keys.extend(above.get(code, []) if code else [])
-    return open_conflicts(store, list(dict.fromkeys(keys)), limit=limit)
 
 
 @app.command("resolve")
