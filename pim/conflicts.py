@@ -108,7 +108,7 @@ def targets_of_named(store: Store, named: list[str]) -> list[str]:
     parents: dict[str, str | None] = {}
     if skus:
         with store.engine.connect() as conn:
-            parents = dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.parent)  # type: ignore[arg-type]
+            parents = dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.parent)
                                         .where(PRODUCT.c.identifier.in_(skus))).all())
     models = [n[len(MODEL_KEY):] for n in named if n.startswith(MODEL_KEY)] + [p for p in parents.values() if p]
     above = model_keys(store, models)
