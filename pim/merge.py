@@ -423,6 +423,15 @@ class SideWrites:
     def __bool__(self) -> bool:
         return bool(self.cand_upserts or self.cand_deletes or self.conflict_rows or self.fingerprints or self.association_claims)
 
+    def changed_identifiers(self) -> set[str]:
+        """The records whose candidates, conflict log or association claims this batch changes: a record whose
+        shown values stay as they were but whose losing claims changed was still updated (a fingerprint alone
+        is bookkeeping, not a change)."""
+        claims = self.association_claims
+        return ({r["identifier"] for r in self.cand_upserts} | {d["i"] for d in self.cand_deletes}
+                | {r["identifier"] for r in self.conflict_rows} | {r["identifier"] for r in claims.upserts}
+                | {ident for ident, _, _ in claims.deletes})
+
     def write(self, store: Store, conn: Connection, seqs: dict[str, int] | None = None) -> None:
         """`seqs`: identifier → product seq after the write, where the caller knows it (the rest are read)."""
         candidates = raw_table(store, conn, CANDIDATE)
@@ -627,6 +636,7 @@ class Merger:
         _side_diffs(conflict_state, old_cands, cands, old_conflicts, side)
         _link_diffs(old_links, link_state, side)
         plan = MergePlan(side=side, rejects=rejects, relied={i: (parts[i].seq if i in parts else None) for i in ids})
+        claims_changed = side.changed_identifiers()
         for ident, product in merged.items():
             part = parts.get(ident)
             if part is None:
@@ -634,6 +644,8 @@ class Merger:
             elif (change := row_update(part, product)) is not None:
                 plan.updates.append(change[0])
                 plan.deltas[ident] = change[1]
+            elif ident in claims_changed:
+                plan.claims_only += 1
             else:
                 plan.unchanged += 1
         return plan
@@ -746,6 +758,7 @@ class MergePlan:
     updates: list[ProductRowUpdate] = field(default_factory=list)
     deltas: dict[str, ProductDelta] = field(default_factory=dict)
     unchanged: int = 0
+    claims_only: int = 0  # stored products whose row stays but whose candidates or conflict log changed: updated
 
 
 def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] | None = None,
@@ -772,7 +785,7 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
             if any(now_at.get(ident) != seq for ident, seq in relied.items()):
                 return None
         if plan.models:
-            counts.add(store.write_models_in(conn, plan.models))
+            counts.add(_claims_counted(store.write_models_in(conn, plan.models), plan))
         if plan.created:
             created, written = store.write_products_in(conn, plan.created)
             counts.add(created)
@@ -787,7 +800,17 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
                          plan.deltas or None)
         if also is not None:
             also(conn)
-    counts.updated += len(plan.updates)
+    counts.updated += len(plan.updates) + plan.claims_only
+    return counts
+
+
+def _claims_counted(counts: UpsertCounts, plan: MergePlan) -> UpsertCounts:
+    """Model counts with the models whose row stayed but whose candidates or conflict log changed moved from
+    unchanged to updated, as for products."""
+    written, changed = set(counts.changed_keys), plan.side.changed_identifiers()
+    moved = sum(1 for code in {m.code for m in plan.models} - written if MODEL_KEY + code in changed)
+    counts.unchanged -= moved
+    counts.updated += moved
     return counts
 
 

@@ -140,6 +140,19 @@ def test_reimporting_the_same_source_changes_nothing(seeded: Store):
     assert conflicts_for(seeded, "A1") == before
 
 
+def test_a_losing_claim_that_changed_counts_as_updated_not_unchanged(seeded: Store):
+    merge(seeded, "erp", record("erp", "A1", {"weight": KG("1.2")}, family="tool"))
+    merge(seeded, "supplier:acme", record("supplier:acme", "A1", {"weight": KG("1.3")}))
+    seq = seeded.current_seq()
+    counts = merge(seeded, "supplier:acme", record("supplier:acme", "A1", {"weight": KG("1.4")}))
+    assert (counts.updated, counts.unchanged) == (1, 0)  # the shown weight stays the ERP's…
+    assert seeded.get_product("A1").values["weight"] == KG("1.2") and seeded.current_seq() == seq
+    assert candidates_for(seeded, "A1")["weight"]["supplier:acme"].value == KG("1.4")  # …the claim moved
+    assert conflicts_for(seeded, "A1")[0].claims["supplier:acme"] == KG("1.4")
+    counts = merge(seeded, "supplier:acme", record("supplier:acme", "A1", {"weight": KG("1.4")}))
+    assert (counts.updated, counts.unchanged) == (0, 1)
+
+
 def test_agreement_settles_the_conflict(seeded: Store):
     merge(seeded, "erp", record("erp", "A1", {"weight": KG("1.2")}, family="tool"))
     merge(seeded, "supplier:acme", record("supplier:acme", "A1", {"weight": KG("1.3")}))

@@ -4,6 +4,7 @@ never creates a model; a value outside the model's family, or an unknown model, 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -51,6 +52,28 @@ def test_a_model_record_merges_onto_the_model_and_reaches_its_variants(store: St
     assert cleared.updated == 1
     back = store.get_model("runner_model")
     assert back is not None and back.values["name:en_US"] == "Runner" and back.provenance_of("name:en_US").source == "erp"  # type: ignore[union-attr]
+
+
+def test_a_model_whose_losing_claim_changed_counts_as_updated(store: Store, tmp_path: Path) -> None:
+    from pim.importing import Parsed, run_import
+    from pim.merge import Merger, Precedence
+    from pim.product import Provenance, partial_model
+
+    store = _seeded(store)
+    import_content(_jsonl(tmp_path / "c.jsonl", [{"model": "runner_model", "name": {"en_US": "Trail Runner"}}]), store)
+
+    def erp(name: str):  # noqa: ANN202
+        record = partial_model("runner_model", {"name:en_US": name}, Provenance(source="erp", ref="erp.csv", at=datetime.now(UTC)), {})
+        return run_import(store, "erp", [Parsed(record, "erp.csv", 1)], merge=Merger(Precedence(), create_missing=False))
+
+    seq = store.current_seq()
+    counts = erp("Runner Two")  # the content team's name still shows; the ERP's losing claim changed
+    assert (counts.updated, counts.unchanged, counts.rejected) == (1, 0, 0)
+    assert store.get_model("runner_model").values["name:en_US"] == "Trail Runner"  # type: ignore[union-attr]
+    assert store.current_seq() == seq  # no row was rewritten
+    assert candidates_for(store, MODEL_KEY + "runner_model")["name:en_US"]["erp"].value == "Runner Two"
+    again = erp("Runner Two")
+    assert (again.updated, again.unchanged) == (0, 1)
 
 
 def test_unknown_models_and_values_outside_the_family_are_quarantined(store: Store, tmp_path: Path) -> None:
