@@ -35,7 +35,7 @@ from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
-from pim.merge import MODEL_KEY
+from pim.merge import EMPTY, MODEL_KEY
 from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
 from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text, undecodable_at
 from pim.spreadsheet import unescape_formula
@@ -74,6 +74,10 @@ class ContentProfile(SourceProfile):
                                   "from `pim export sheet` brought back takes over only the cells edited. Either "
                                   "way a cell the sheet's `_sheet` column shows untouched since the export claims "
                                   "nothing once the product shows something else (newer data is not overwritten).")
+
+
+class NoChannelTakes(ValueError):
+    """A per-channel value in a locale no channel (of the profile) publishes: nowhere to write it."""
 
 
 class ContentMapper:
@@ -118,7 +122,7 @@ class ContentMapper:
             if not locale:
                 raise ValueError(f"'{attribute}' is per channel and there is no channel to write it to")
             shown = "; ".join(f"{ch}: {', '.join(known[ch].locales)}" for ch in self.channels)
-            raise ValueError(f"'{attribute}' is per channel and no channel takes {locale}: {where} publish "
+            raise NoChannelTakes(f"'{attribute}' is per channel and no channel takes {locale}: {where} publish "
                              f"other locales ({shown}); give it in one of those, or add {locale} to a channel")
         return chosen
 
@@ -130,8 +134,23 @@ class ContentMapper:
             self.put_at(values, attribute, None, payload)
 
     def put_at(self, values: dict[str, Any], attribute: str, locale: str | None, text: Any) -> None:
-        for key in self._keys.get((attribute, locale)) or self.keys(attribute, locale):
+        if locale and text in EMPTY:
+            keys = self._cleared_keys(attribute, locale)
+        else:
+            keys = self._keys.get((attribute, locale)) or self.keys(attribute, locale)
+        for key in keys:
             values[key] = text
+
+    def _cleared_keys(self, attribute: str, locale: str) -> list[str]:
+        """A clear of a per-channel text reaches that locale on every channel (of the profile), publishing it or
+        not: a value stored while a channel published the locale would otherwise stay for good."""
+        try:
+            keys = self.keys(attribute, locale)
+        except NoChannelTakes:
+            keys = []
+        if keys and not self.s.attributes[attribute].scopable:
+            return keys
+        return [value_key(attribute, locale, ch) for ch in self.channels]
 
     def bullets(self, values: dict[str, Any], payload: Any) -> None:
         per_locale = payload if isinstance(payload, dict) else {None: payload}

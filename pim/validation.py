@@ -20,6 +20,9 @@ from pim.values import MAX_DIGITS, SURROGATE, ValueProblem, extension_problem, i
 class Problem:
     field: str
     reason: str
+    #: the key names a locale or channel the catalog no longer offers: clearing it is still allowed (it removes
+    #: a value stored before the structure changed)
+    placement: bool = False
 
 
 _TEXTUAL = (AttributeType.text, AttributeType.textarea, AttributeType.identifier)
@@ -78,11 +81,11 @@ class RecordValidator:
         if not attr.scopable and channel:
             return Problem(key, f"'{attr_code}' is not scopable: drop the channel")
         if locale and self.locales and locale not in self.locales:
-            return Problem(key, f"locale '{locale}' is not activated on any channel")
+            return Problem(key, f"locale '{locale}' is not activated on any channel", placement=True)
         if locale and attr.available_locales and locale not in attr.available_locales:
-            return Problem(key, f"'{attr_code}' only applies to {attr.available_locales}")
+            return Problem(key, f"'{attr_code}' only applies to {attr.available_locales}", placement=True)
         if channel and channel not in self.channels:
-            return Problem(key, f"unknown channel '{channel}'")
+            return Problem(key, f"unknown channel '{channel}'", placement=True)
         return None
 
     def _resolve(self, key: str) -> tuple[Any, str, Problem | None, Callable[[Any], bool] | None]:
@@ -167,7 +170,8 @@ class RecordValidator:
         for key in list(values) if keys is None else keys:
             attr, attr_code, problem, canonical = resolved.get(key) or self._resolve(key)
             if problem:
-                problems.append(problem)
+                if not (problem.placement and values[key] in (None, "")):
+                    problems.append(problem)
                 continue
             if allowed is not None and attr_code not in allowed and attr.type != AttributeType.identifier:
                 problems.append(Problem(key, f"'{attr_code}' is not an attribute of this family"))

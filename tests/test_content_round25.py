@@ -143,3 +143,25 @@ def test_a_profile_channel_that_is_no_channel_is_named(seeded: Store, tmp_path: 
     counts = import_content(path, seeded, ContentProfile(channels=["ecommerce", "print"]))
     [entry] = seeded.quarantined(counts.job_id)
     assert "the profile's `channels` name print, not a channel" in entry["reason"]
+
+
+def test_a_clear_reaches_the_locale_on_every_channel_even_one_not_publishing_it(seeded: Store, tmp_path: Path):
+    """Round 26: clearing a per-channel text in a locale no channel of the profile publishes was rejected, and
+    a clear in a published locale left the value a non-publishing channel kept from before."""
+    stale = {"description:de_DE@mobile": "Alt", "description:de_DE@ecommerce": "DE", "description:fr_FR@mobile": "FR"}
+    mobile = Channel(code="mobile", locales=["en_US", "fr_FR"], currencies=["EUR"], category_tree="master")
+    seeded.put_structure("channel", [mobile])
+    run_import(seeded, "content", [Parsed(record("content", "A1", stale), "old.jsonl", 1)], merge=Merger(PRECEDENCE))
+    seeded.put_structure("channel", [mobile.model_copy(update={"locales": ["en_US"]})])  # French dropped since
+    assert {k for k in seeded.get_product("A1").values if k.startswith("description")} == set(stale)
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"sku": "A1", "description": {"fr_FR": null}}\n')
+    counts = import_content(path, seeded, ContentProfile(channels=["mobile"]))
+    assert (counts.updated, counts.rejected) == (1, 0)
+    assert "description:fr_FR@mobile" not in seeded.get_product("A1").values
+    path.write_text('{"sku": "A1", "description": {"de_DE": ""}}\n')
+    counts = import_content(path, seeded)
+    assert (counts.updated, counts.rejected) == (1, 0)
+    assert not {k for k in seeded.get_product("A1").values if k.startswith("description")}
+    path.write_text('{"sku": "A2", "description": {"fr_FR": "Texte"}}\n')  # a text still needs a channel
+    assert import_content(path, seeded, ContentProfile(channels=["mobile"])).rejected == 1
