@@ -39,6 +39,23 @@ def open_for_xml(path: Path) -> IO[bytes]:
     return handle
 
 
+#: A UTF-16 document without a byte order mark starts with `<` (or blanks) as two bytes, one of them zero.
+_UTF16_LE = re.compile(rb"(?:[ \t\r\n]\x00)*<\x00")
+_UTF16_BE = re.compile(rb"(?:\x00[ \t\r\n])*\x00<")
+
+
+def _utf16(head: bytes) -> str | None:
+    """The UTF-16 codec the document is written in, with or without a byte order mark (the parser detects both,
+    so the prologue scan must read both), else None."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if _UTF16_LE.match(head):
+        return "utf-16-le"
+    if _UTF16_BE.match(head):
+        return "utf-16-be"
+    return None
+
+
 def guard_prologue(handle: IO[bytes], name: str, external_dtd: bool = False) -> bool:
     """Refuse empty files, DOCTYPEs (with `external_dtd`, all but a bare external DTD reference in a document that
     uses no entity of it), and undecodable prologues; rewinds the handle. True when a bare DOCTYPE was let
@@ -48,8 +65,8 @@ def guard_prologue(handle: IO[bytes], name: str, external_dtd: bool = False) -> 
     if not head.strip(b" \t\r\n\xef\xbb\xbf\x00"):
         raise InputError("the file is empty", file=name, hint="export it again; an XML file starts with <?xml or its root element")
     probe = head
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        probe = head.decode("utf-16", errors="ignore").encode("utf-8")
+    if wide := _utf16(head):
+        probe = head.decode(wide, errors="ignore").encode("utf-8")
     found = _DOCTYPE.search(probe) or _ENTITY.search(probe)
     if found and external_dtd and probe is head and not _ENTITY.search(probe) and _BARE_DOCTYPE.match(probe, found.start()):
         _refuse_dtd_entities(handle, name)

@@ -83,3 +83,17 @@ def test_an_undefined_entity_is_named_with_its_line(store: Store, tmp_path: Path
     with pytest.raises(InputError, match="Entity 'nbsp' not defined") as err:
         import_erp_xml(path, store, load_xml_map(None))
     assert err.value.line == 4 and "&#160;" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_document_without_a_byte_order_mark_is_refused_at_its_doctype_line(
+        store: Store, tmp_path: Path, codec: str):
+    """Found exploring (round 25): the prologue scan read such a file as bytes and missed its DOCTYPE; the parser
+    then found it, and the refusal said "past its first 64 KiB" of a DOCTYPE on line 2."""
+    seed_structure(store)
+    path = tmp_path / "wide.xml"
+    path.write_bytes(XXE.replace('<?xml version="1.0"?>', f'<?xml version="1.0" encoding="{codec.upper()}"?>').encode(codec))
+    with pytest.raises(InputError, match="declares entities") as err:
+        import_erp_xml(path, store, load_xml_map(None))
+    assert (err.value.field, err.value.line) == ("DOCTYPE", 2)
+    assert store.count_products() == 0
