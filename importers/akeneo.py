@@ -16,7 +16,7 @@ from importers.akeneo_structure import (
     StructureRead,
     accepted_keys,
     changed_items,
-    check_utf8,
+    check_readable_csv,
     dangling_options,
     flat_file,
     read_header,
@@ -77,10 +77,10 @@ def _check_folder(folder: Path) -> None:
         raise InputError("products.csv is missing (products.xlsx for an XLSX export): this is not an Akeneo export folder",
                          file=str(folder / "products.csv"),
                          hint="export products (and product models) from Akeneo as CSV or XLSX into this folder")
-    for name in _DATA_FILES:  # every CSV file is UTF-8 or nothing is written (XLSX is always Unicode)
+    for name in _DATA_FILES:  # every CSV file is UTF-8 and quoted soundly, or nothing is written (XLSX is always Unicode)
         path = flat_file(folder, name)
         if path.is_file() and path.suffix == ".csv":
-            check_utf8(path)
+            check_readable_csv(path)
 
 
 def _check_headers(folder: Path, read: StructureRead, stored: dict[str, list[Any]]) -> None:

@@ -79,7 +79,7 @@ def flat_file(folder: Path, name: str) -> Path:
     return xlsx
 
 
-def check_utf8(path: Path) -> None:
+def check_readable_csv(path: Path) -> None:
     """Fail before any write if `path` is not UTF-8, naming the first bad line (streaming, C speed), or if its
     quoting is broken (a quote that runs over line breaks and never closes properly: importers.csv_records),
     naming the line the quote opened on: from there on, where rows begin would be a guess."""
