@@ -37,7 +37,7 @@ from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
 from pim.merge import EMPTY, MODEL_KEY
 from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
-from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text, undecodable_at
+from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text, undecodable_error
 from pim.spreadsheet import unescape_formula
 from pim.store import Store
 from pim.store.store import batched
@@ -238,11 +238,8 @@ def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
                 if isinstance(raw, str) and not raw.strip():
                     continue
                 yield _one(mapper, raw, name, number, source, stamp)
-        except UnicodeDecodeError as exc:
-            at = undecodable_at(path, "utf-8")
-            where = f" at byte {at[1]} (line {at[0]})" if at else ""
-            raise InputError(f"the file is not UTF-8: {exc.reason}{where}", file=name, line=at[0] if at else None,
-                             hint="save the file as UTF-8 and re-run") from None
+        except UnicodeDecodeError as exc:  # content JSON is UTF-8 by definition: no profile setting to change
+            raise undecodable_error(name, "UTF-8", exc, path=path, hint="save the file as UTF-8 and re-run") from None
 
 
 def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, stamp: datetime) -> Parsed | Rejected:

@@ -142,19 +142,21 @@ def undecodable_at(path: Path, encoding: str) -> tuple[int, int, bytes] | None:
     return None
 
 
-def undecodable_error(name: str, encoding: str, exc: UnicodeDecodeError) -> InputError:
+def undecodable_error(name: str, encoding: str, exc: UnicodeDecodeError, *, path: Path | None = None,
+                      hint: str = "set `encoding:` in the profile (e.g. cp1252, latin-1, utf-8)") -> InputError:
     """The InputError for a file of `encoding` that `exc` found not to decode, naming the line and byte offset
-    of the first bad byte (the file is read again for them: a decoder reports the offset within its chunk)."""
+    of the first bad byte (the file, `path` or else `name`, is read again for them: a decoder reports the
+    offset within its chunk). `hint`: what to do, for a format whose encoding is not the profile's to say."""
     bad, where, line = exc.object[exc.start:exc.start + 1], "", None
     try:
-        found = undecodable_at(Path(name), encoding)
+        found = undecodable_at(path or Path(name), encoding)
     except (OSError, ValueError, LookupError):  # unreadable since, or a codec refusing the stream as a whole
         found = None
     if found:
         line, offset, text = found
         bad, where = text[:1] or bad, f" on line {line} (byte offset {offset})"
     return InputError(f"the file is not {encoding}: byte {bad!r}{where} cannot be decoded", file=name, line=line,
-                      hint="set `encoding:` in the profile (e.g. cp1252, latin-1, utf-8)")
+                      hint=hint)
 
 
 # ---------------------------------------------------------------- supplier cross-reference
