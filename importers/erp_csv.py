@@ -2,7 +2,8 @@
 by precedence, customer price lists (one row per quantity tier) and stock per warehouse.
 
 A mapped column missing from the header changes nothing; an empty cell clears that value (for this
-source). Rows that do not fit go to the quarantine with file, line, column and the raw row."""
+source). Rows that do not fit go to the quarantine with file, line, column and the raw row. A GTIN that is
+none (length, check digit) is left out and the rest of the row taken in, with a `problem` entry naming it."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from importers.csv_records import csv_records
-from importers.erp_values import (NumberFormat, Setter, ValueBuilder, ValueRule, number_parser, partial_product, refusal,
-                                  remembered)
+from importers.erp_values import (GtinFields, NumberFormat, Setter, ValueBuilder, ValueRule, bad_gtins, gtin_fields,
+                                  number_parser, partial_product, problem_notes, refusal, remembered)
 from pim.catalog import Structure
 from pim.commerce import CompletePriceLists, PriceListEntry, StockLevel, put_price_list, put_stock
 from pim.errors import InputError
@@ -118,19 +119,22 @@ def _key(cells: list[str], rows: CsvRows) -> str | None:
 
 
 def product_items(path: Path, m: ErpCsvMap, structure: Structure) -> Iterator[Parsed | Rejected]:
-    """Partial product records, one per row. Mapped columns absent from the header are skipped."""
+    """Partial product records, one per row. Mapped columns absent from the header are skipped. A GTIN that is
+    none is left out of its record, which carries a `problem` entry for it instead (`bad_gtins`)."""
     builder = ValueBuilder(structure, m)
     ident_attr = structure.identifier_attribute
     stamp = datetime.now(UTC)
     rows = CsvRows(path, m)
     name, source, family = rows.name, m.source, m.family
     plan: list[tuple[int, str, Setter, int | None]] | None = None
+    gtins: GtinFields = {}
     for item in rows:
         if isinstance(item, Rejected):
             yield item
             continue
         if plan is None:
             plan = _plan(rows.header, m, builder)
+            gtins = gtin_fields((column, rule) for column, rule in m.rules().items() if column in rows.header)
             sku_at = rows.header.index(m.sku_column)
         line, cells = item
         sku = cells[sku_at].strip()
@@ -146,9 +150,11 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure) -> Iterator[Pa
         except ValueProblem as exc:
             yield Rejected(str(exc), name, line, current, dict(zip(rows.header, cells)), sku)
             continue
+        bad = bad_gtins(values, gtins) if gtins else None
         prov = trusted_provenance(source, f"{name}:{line}", stamp)
         try:
-            yield Parsed(partial_product(sku, values, prov, fields), name, line)
+            yield Parsed(partial_product(sku, values, prov, fields), name, line, problems=problem_notes(
+                bad, name, line, dict(zip(rows.header, cells)), sku, source) if bad else [])
         except ValidationError as exc:  # an identifier over 255 characters, a family that is no code
             field, reason = refusal(exc, m.sku_column)
             yield Rejected(reason, name, line, field, dict(zip(rows.header, cells)), sku)

@@ -4,7 +4,8 @@ IDoc MATMAS-style material master files (importers/maps/sap_matmas.yaml).
 Streaming: lxml iterparse on the record element only, each record cleared after use, through
 importers.xml_safety (no DTDs, no entities, no network). A path that matches nothing leaves the value
 alone; an element that is present but empty clears it. Stock segments (E1MARDM-style) go to pim.commerce,
-timestamped from the IDoc control record (EDI_DC40 CREDAT/CRETIM) when the map names one."""
+timestamped from the IDoc control record (EDI_DC40 CREDAT/CRETIM) when the map names one. A GTIN that is none
+is left out and the rest of the record taken in, with a `problem` entry naming it (erp_values.bad_gtins)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from lxml import etree
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Connection
 
-from importers.erp_values import NumberFormat, ValueBuilder, ValueRule, partial_product, refusal, value_refusal
+from importers.erp_values import (NumberFormat, ValueBuilder, ValueRule, bad_gtins, gtin_fields, partial_product,
+                                  problem_notes, refusal, value_refusal)
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.catalog import Structure
 from pim.commerce import NUMERIC_LIMIT, NUMERIC_PLACES, StockLevel, put_stock_in
@@ -171,6 +173,7 @@ class _Compiled:
         self.values = [(r, builder.setter(r), _finder(r.path, ns) if r.amount_path else x(r.path), x(r.amount_path),
                         x(r.currency_path), x(r.unit_from)) for r in m.values]
         self.stock = (_finder(m.stock.path, ns), x(m.stock.warehouse), x(m.stock.quantity), x(m.stock.atp)) if m.stock else None
+        self.gtins = gtin_fields((r.path, r) for r in m.values)
         self.builder = builder
         self._prices: dict[tuple[int, str], Any] = {}
 
@@ -310,6 +313,7 @@ def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, s
                 put(text, values, fields, unit(elem, kids) if unit is not None else None)
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, rule.path, _raw(elem), sku)
+    bad = bad_gtins(values, c.gtins) if c.gtins else None  # left out, the record taken in with a problem entry
     prov = trusted_provenance(m.source, f"{name}:{line}", stamp)
     try:
         record = partial_product(sku, values, prov, fields)
@@ -322,7 +326,8 @@ def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, s
             levels = _stock(elem, kids, sku, c, m, stamp)
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, m.stock.path if m.stock else None, _raw(elem), sku)
-    return Parsed(record, name, line, extras=levels)
+    notes = problem_notes(bad, name, line, _raw(elem), sku, m.source) if bad else []
+    return Parsed(record, name, line, problems=notes, extras=levels)
 
 
 def _stock(elem: Any, kids: Children, sku: str, c: _Compiled, m: ErpXmlMap, stamp: datetime) -> list[StockLevel]:

@@ -95,8 +95,8 @@ def test_bad_rows_are_quarantined_and_a_fixed_file_takes_them_in(seeded: Store, 
     entries = {e["line"]: e for e in seeded.quarantined(counts.job_id)}
     assert entries[3]["field"] == "Gewicht" and "not a number" in entries[3]["reason"]
     assert "the header has 11" in entries[4]["reason"] and entries[4]["record_key"] == "A4"
-    fixed = write(tmp_path / "erp.csv", [HEADER, ROWS[0], "A3;1;x;2;KGM;1;1;ST;1;1;A",
-                                         "A4;1;x;2;KGM;1;1;ST;1;1;A"])
+    fixed = write(tmp_path / "erp.csv", [HEADER, ROWS[0], "A3;4006381333948;x;2;KGM;1;1;ST;1;1;A",
+                                         "A4;4006381333955;x;2;KGM;1;1;ST;1;1;A"])
     again = run(seeded, fixed)
     assert (again.created, again.unchanged, again.rejected) == (2, 1, 0)
     assert seeded.quarantined() == []
