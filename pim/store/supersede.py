@@ -5,8 +5,9 @@ rejected, so nothing skips them. So once a run of a file is through, every row o
 new entry, and an older open entry is either repeated by a new one, about a row that was fixed, or about a row
 that is gone. Those older entries are closed and marked `superseded_by` the run, so `pim import errors` lists
 each problem once and an entry that names no record (an empty SKU, a row too broken to key) does not stay open
-for ever. Entries of severity `problem` are left alone: an unchanged record is skipped, so its problems are not
-reported again."""
+for ever. Entries of severity `problem` are left alone here: the records taken in (or skipped as unchanged) have all
+their open entries of the source closed by `Store.resolve_quarantine`, and the run notes the problems that
+still hold again (pim.importing)."""
 
 from __future__ import annotations
 
