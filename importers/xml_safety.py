@@ -126,7 +126,8 @@ def safe_iterparse(handle: IO[bytes], name: str, external_dtd: bool = False, **k
     """lxml iterparse with every dangerous feature off; XML errors become InputError with the line.
     `external_dtd`: see guard_prologue."""
     bare_doctype = guard_prologue(handle, name, external_dtd)
-    options = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True)
+    options = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
+                   remove_pis=True)  # a processing instruction inside a value would cut its text at it
     options.update(kwargs)
     etree.clear_error_log()  # the thread's log: keep an earlier document's errors out of this one's message
     try:

@@ -187,3 +187,12 @@ def test_a_record_element_the_file_lacks_is_an_error_naming_what_it_holds(seeded
     empty.write_text("<MATMAS05/>", encoding="utf-8")
     with pytest.raises(InputError, match=r"no <E1MARAM> element.*<MATMAS05>"):
         import_erp_xml(empty, seeded, matmas())
+
+
+def test_a_processing_instruction_inside_a_value_does_not_cut_its_text(seeded: Store, tmp_path: Path):
+    """Found exploring (round 25): `<MATNR>000<?sap x?>12345</MATNR>` read as "000" (the text before the
+    instruction), and a description with one lost its end."""
+    body = A1.replace("<MAKTX>Drill X100</MAKTX>", "<MAKTX>Drill <?format bold?>X100</MAKTX>")
+    counts = import_erp_xml(write(tmp_path / "pi.xml", idoc("000000000000<?sap x?>012345", body)), seeded, matmas())
+    assert (counts.created, counts.rejected) == (1, 0)
+    assert seeded.get_product("12345").values["name:en_US"] == "Drill X100"
