@@ -15,11 +15,12 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import select
 
 from pim import association_claims
 from pim.importing import ImportCounts, Parsed, run_import
-from pim.merge import MODEL_KEY, Merger, Precedence, load_candidates
+from pim.merge import CANDIDATE, MODEL_KEY, Merger, Precedence, load_candidates
 from pim.product import (
     Association,
     Product,
@@ -27,9 +28,12 @@ from pim.product import (
     Provenance,
     partial_model,
     source_of,
+    trusted_association,
+    trusted_provenance,
 )
 from pim.store import Store
-from pim.store.store import MODEL, batched
+from pim.store.raw import raw_table
+from pim.store.store import MODEL, PRODUCT, batched
 
 
 def withdraw_claims(store: Store, source: str, identifiers: Iterable[str],
@@ -47,25 +51,72 @@ def withdraw_claims(store: Store, source: str, identifiers: Iterable[str],
 def claimed(store: Store, source: str, identifiers: list[str]) -> dict[str, tuple[set[str], set[str]]]:
     """identifier → (value keys, association types) `source` claims on that product, or model when the
     identifier is `model:<code>`, shown or waiting (one batch: one read of each). What withdrawing the source
-    merges as empty."""
+    merges as empty. Products are read in part (`product_claims`)."""
     codes = [i[len(MODEL_KEY):] for i in identifiers if i.startswith(MODEL_KEY)]
-    skus = [i for i in identifiers if not i.startswith(MODEL_KEY)]
+    out = product_claims(store, source, [i for i in identifiers if not i.startswith(MODEL_KEY)])
+    if codes:
+        out.update(_model_claims(store, source, codes))
+    return {ident: out.get(ident) or (set(), set()) for ident in identifiers}
+
+
+def _model_claims(store: Store, source: str, codes: list[str]) -> dict[str, tuple[set[str], set[str]]]:
+    """`claimed` for product models (`model:<code>` → claims), from the whole stored models."""
+    idents = [MODEL_KEY + c for c in codes]
     with store.engine.connect() as conn:
-        candidates = load_candidates(conn, identifiers)
-        links = association_claims.load(conn, identifiers)
-        shown: dict[str, Product | ProductModel] = {MODEL_KEY + r.code: store.row_to_model(r) for r in conn.execute(
-            select(MODEL).where(MODEL.c.code.in_(codes)))} if codes else {}
-    if skus:
-        shown.update((p.identifier, p) for p in store.iter_products(identifiers=skus))
+        candidates = load_candidates(conn, idents)
+        links = association_claims.load(conn, idents)
+        shown = {MODEL_KEY + r.code: store.row_to_model(r) for r in conn.execute(select(MODEL).where(MODEL.c.code.in_(codes)))}
     out: dict[str, tuple[set[str], set[str]]] = {}
-    for ident in identifiers:
+    for ident in idents:
         keys = {k for k, claims in candidates.get(ident, {}).items() if source in claims}
-        product = shown.get(ident)
+        model = shown.get(ident)
         kinds: set[str] = set()
-        if product is not None:
-            keys.update(k for k in product.values if source_of(product.provenance_of(k)) == source)
-            kinds = set(association_claims.claimed_types(links.get(ident, {}), product.associations, product.source, source))
+        if model is not None:
+            keys.update(k for k in model.values if source_of(model.provenance_of(k)) == source)
+            kinds = set(association_claims.claimed_types(links.get(ident, {}), model.associations, model.source, source))
         out[ident] = (keys, kinds)
+    return out
+
+
+class _SourceOnly(msgspec.Struct):
+    source: str
+
+
+_SOURCES = msgspec.json.Decoder(dict[str, _SourceOnly])
+_KEYS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+def product_claims(store: Store, source: str, skus: list[str]) -> dict[str, tuple[set[str], set[str]]]:
+    """SKU → (value keys, association types) `source` claims on that product, shown or waiting: `claimed`
+    without reading whole products, since a BMEcat T_NEW_CATALOG asks it of every product it sends. Read: the
+    source's candidate rows, each product's record-level source, provenance map (decoded to its sources only),
+    associations and association claims, and — only where the source is the record-level one, whose values
+    have no provenance entry — the value map's keys (no value decoded). A provenance entry always names a
+    stored value (the merge drops both together). Four indexed queries at most per call."""
+    out: dict[str, tuple[set[str], set[str]]] = {sku: (set(), set()) for sku in skus}
+    if not skus:
+        return out
+    with store.engine.connect() as conn:
+        for sku, key in raw_table(store, conn, CANDIDATE).select(conn, ("identifier", "value_key"), "identifier", skus,
+                                                                 also={"source": [source]}):
+            out[sku][0].add(key)
+        rows = raw_table(store, conn, PRODUCT).select(conn, ("identifier", "source", "provenance", "associations"),
+                                                      "identifier", skus, as_text=("provenance",))
+        owned = [sku for sku, default, _, _ in rows if default and default.get("source") == source]
+        value_keys = dict(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "value_map"), "identifier", owned,
+                                                                 as_text=("value_map",))) if owned else {}
+        links = association_claims.load(conn, [sku for sku, *_ in rows],
+                                        raw_table(store, conn, association_claims.ASSOCIATION_CLAIM))
+    for sku, default, prov_text, associations in rows:
+        keys, kinds = out[sku]
+        overrides = _SOURCES.decode(prov_text) if prov_text and prov_text != "{}" else {}
+        keys.update(k for k, p in overrides.items() if p.source == source)
+        if sku in value_keys:
+            keys.update(k for k in _KEYS.decode(value_keys[sku] or "{}") if k not in overrides)
+        if associations or sku in links:
+            showing = {k: trusted_association(v) for k, v in (associations or {}).items()}
+            prov = trusted_provenance(default["source"], default.get("ref"), default.get("at")) if default else None
+            kinds.update(association_claims.claimed_types(links.get(sku, {}), showing, prov, source))
     return out
 
 
