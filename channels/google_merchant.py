@@ -1,10 +1,12 @@
 """Google Merchant Center feed: RSS 2.0 with the g: namespace, one file per locale (or per target country,
 channels.google_merchant_targets), written streaming with lxml's xmlfile. Google's rules are checked here; a product that breaks one is blocked with the reason in
-ctx.blocked (prefixed `google_merchant:<locale>:`), never silently dropped."""
+ctx.blocked (prefixed `google_merchant:<locale>:`), never silently dropped. The description is Google's "plain
+HTML" (channels.html, profile google: a short tag list, no attributes), the title plain text; both are cleaned
+before their length is checked, so a limit counts what Google gets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from decimal import Decimal, InvalidOperation
 from itertools import islice
@@ -14,6 +16,7 @@ from lxml import etree
 
 from channels.framework import ChannelCatalog, FieldMapper, catalog_for, convert
 from channels.google_merchant_targets import Target, feed_targets, shipping_weight_family
+from channels.html import CleanFieldMapper, plain_text, safe_html
 from channels.localize import ValueResolver
 from channels.search import IMAGE_LINKS
 from channels.xml_chars import xml_chars
@@ -63,7 +66,7 @@ class GoogleMerchantRenderer:
             [(t.label, t.locale, t.currency, t) for t in targets] if targets is not None
             else [(l, l, currencies[0], None) for l in locales])
         tree = catalog.category_tree or s.channels[scope].category_tree
-        mapper = FieldMapper(catalog, s, ValueResolver(store, s), scope)
+        mapper = CleanFieldMapper(catalog, s, ValueResolver(store, s), scope, profile="google")
         # the media area's built renditions (a rendition named like the catalog's, else the listing one)
         mapper.links = load(IMAGE_LINKS)(store, scope, lambda ref: mapper.convention_url(ref, RENDITION), RENDITION)
         staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}" / "google_merchant"
@@ -162,7 +165,9 @@ def build_item(product: Product, mapper: FieldMapper, catalog: ChannelCatalog, l
     country whose shipping (priced for this item) and tax the item carries."""
     fields, reasons = mapper.map(product, locale, currency, values)
     g: dict[str, Any] = {"id": product.identifier}
-    title, description = fields.get("title"), fields.get("description")
+    title, description = _cleaned(fields.get("title"), plain_text), _cleaned(fields.get("description"), _google_html)
+    reasons += [f"missing:{name}:markup_only" for name, value in (("title", title), ("description", description))
+                if value == "" and name in fields]
     if title and len(title) > TITLE_MAX:
         reasons.append(f"too_long:title:{len(title)}>{TITLE_MAX}")
     if description and len(description) > DESCRIPTION_MAX:
@@ -230,6 +235,16 @@ def _google_weight(weight: dict[str, str], measures: Any) -> str | None:
         return f"{format(convert(weight['amount'], unit, 'KILOGRAM', 'Weight', measures), 'f')} kg"
     except ConfigError:
         return None
+
+
+def _google_html(text: str) -> str:
+    return safe_html(text, "google")
+
+
+def _cleaned(value: Any, clean: Callable[[str], str]) -> Any:
+    """A title or description as Google gets it, whatever mapper built it (cleaning again what a
+    CleanFieldMapper cleaned keeps every word), with markup a `truncate` overflow cut in two repaired."""
+    return clean(value) if isinstance(value, str) else value
 
 
 def _flat(value: Any) -> str | None:

@@ -9,7 +9,8 @@ Shape (all keys always present, so the storefront never guards against a missing
   sku           the product identifier, unchanged
   group         the root product model's code (variants group under it with `distinctAttribute`), else the SKU
   model         the root product model's code or null
-  family, family_label, name, description, brand
+  family, family_label, name, description, brand  (name, description, brand and `text` are plain text:
+                channels.html.plain_text, so markup neither shows in results nor is searched)
   categories    category codes in the channel's tree
   category_paths  {"lvl0": ["Audio"], "lvl1": ["Audio > Headphones"], …}: hierarchical facets, localized labels
   facets        {attribute: value} for attributes flagged `filterable` (option labels, numbers, booleans)
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.html import plain_text
 from pim.catalog import Structure
 from pim.product import value_key
 from pim.structure import Attribute, AttributeType
@@ -68,6 +70,15 @@ def first_present(s: Structure, candidates: tuple[str, ...], types: tuple[Attrib
 
 _TEXTS = (AttributeType.text, AttributeType.textarea, AttributeType.identifier)
 _SELECTS = (AttributeType.simple_select, AttributeType.multi_select)
+
+
+def _plain(v: Any) -> Any:
+    """A text value (or list of them) as plain text; other values as they are."""
+    if isinstance(v, str):
+        return plain_text(v)
+    if isinstance(v, list):
+        return [plain_text(x) if isinstance(x, str) else x for x in v]
+    return v
 
 
 def _number(v: Any) -> float | None:
@@ -201,9 +212,9 @@ class DocumentBuilder:
                     continue
                 if opts is not None:
                     v = [opts.get(o, o) for o in v] if isinstance(v, list) else opts.get(v, v)
-                text[code] = v
+                text[code] = _plain(v)
             image = values.get(keys[image_attr]) if image_attr else None
-            name = values.get(keys[label_attr]) if label_attr else None
+            name = _plain(values.get(keys[label_attr])) if label_attr else None
             out.append({
                 "id": doc_id,
                 "sku": sku,
@@ -212,8 +223,8 @@ class DocumentBuilder:
                 "family": family,
                 "family_label": plan.family_labels.get(family or "", family),
                 "name": name if name not in (None, "") else sku,
-                "description": values.get(keys[self.description_attr]) if self.description_attr else None,
-                "brand": self._label(plan, self.brand_attr, values.get(keys[self.brand_attr])) if self.brand_attr else None,
+                "description": _plain(values.get(keys[self.description_attr])) if self.description_attr else None,
+                "brand": _plain(self._label(plan, self.brand_attr, values.get(keys[self.brand_attr]))) if self.brand_attr else None,
                 "categories": cats,
                 "category_paths": levels,
                 "facets": facets,

@@ -2,7 +2,9 @@
 Written streaming (one product at a time into every locale file). Locales, currencies, the tree, mapped
 `fields` and which association kinds count as `related` come from the channel catalog declaration
 (channels/catalogs/storefront.yaml, see channels.framework). `associations` and `related` name only products
-the same publish writes (pim.pipeline.PublishedTargets): a shopper never follows a link to a missing page."""
+the same publish writes (pim.pipeline.PublishedTargets): a shopper never follows a link to a missing page.
+Textarea values are HTML, cleaned to the storefront's formatting tags (channels.html); text values are plain
+strings the storefront escapes itself."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import IO, Any
 import orjson
 
 from channels.framework import FieldMapper, catalog_for
+from channels.html import CleanFieldMapper, safe_html
 from channels.localize import ValueResolver
 from pim.catalog import Structure
 from pim.pipeline import TARGETS
@@ -31,6 +34,7 @@ IMAGE_LINKS = "media.links:links_for"
 CHUNK = 500
 
 _PRICE, _SIMPLE, _MULTI = AttributeType.price_collection, AttributeType.simple_select, AttributeType.multi_select
+_HTML = AttributeType.textarea
 
 
 def category_tree(s: Structure, root: str, locale: str) -> dict[str, Any]:
@@ -79,6 +83,8 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
             v = {"code": v, "label": r.option_label(code, v, locale)}
         elif kind == _MULTI:
             v = [{"code": o, "label": r.option_label(code, o, locale)} for o in v]
+        elif kind == _HTML and isinstance(v, str):
+            v = safe_html(v, "storefront")
         attributes[code] = v
     tree = s.channels[channel].category_tree
     trees = {} if trees is None else trees
@@ -115,7 +121,7 @@ class StorefrontRenderer:
         staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}" / "storefront"
         staging.mkdir(parents=True, exist_ok=True)
         resolver = ValueResolver(store, s)
-        mapper = FieldMapper(catalog, s, resolver, scope) if catalog.fields else None
+        mapper = CleanFieldMapper(catalog, s, resolver, scope, profile="storefront") if catalog.fields else None
         kinds = list(catalog.options.get("related_kinds", []))
         handles: dict[str, IO[bytes]] = {}
         paths: dict[str, Path] = {}

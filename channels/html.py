@@ -1,0 +1,170 @@
+"""Untrusted markup made safe where it is published. Stored values keep what was sent (provenance and
+re-import idempotency depend on it), so every channel cleans its output here, and a rule changed here applies
+to the whole catalog on its next publish.
+
+Textarea values are HTML (BMEcat descriptions keep their inline elements, people paste formatted copy); text
+values are plain strings a consumer must escape itself. The cleaning is nh3 (the Rust ammonia sanitiser):
+`safe_html` keeps a profile's formatting tags and drops everything else (scripts and styles with their
+content, event handlers, `javascript:` and other URL schemes, comments), `plain_text` keeps only the words.
+Most values hold neither `<` nor `&`: they are returned as they are, without calling nh3."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import nh3
+
+from channels.framework import FieldMapper
+from pim.structure import AttributeType
+
+Profile = Literal["storefront", "google"]
+
+#: Dropped with their content: what they hold is code or a foreign document, never product copy.
+DROPPED = frozenset({"script", "style", "template", "noscript", "iframe", "object", "embed", "svg", "math"})
+
+#: Elements that separate words: plain text puts a space where one was, so `a<br>b` reads `a b`, not `ab`.
+BLOCKS = frozenset({"p", "br", "hr", "div", "ul", "ol", "li", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5",
+                    "h6", "blockquote", "pre", "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td"})
+
+#: The storefront renders a description as HTML inside its own page: formatting, lists, small headings
+#: (h1/h2 belong to the page: they become h3), tables and http(s)/mailto links that open without an opener.
+STOREFRONT_TAGS = frozenset({"p", "br", "hr", "b", "strong", "i", "em", "u", "s", "small", "ul", "ol", "li",
+                             "sub", "sup", "span", "div", "dl", "dt", "dd", "h3", "h4", "h5", "h6", "blockquote",
+                             "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "a"})
+STOREFRONT_ATTRIBUTES = {"*": set(), "a": {"href", "title"}, "td": {"colspan", "rowspan"},
+                         "th": {"colspan", "rowspan"}}
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+
+#: Google Merchant's description takes "some plain HTML": these tags, no attribute on any of them.
+GOOGLE_TAGS = frozenset({"strong", "em", "ul", "ol", "li", "br", "sub", "sup", "div", "span", "dl", "dt", "dd"})
+
+#: A tag as ammonia writes it without attributes (its output escapes every other `<`): plain text's spaces.
+_TAG = re.compile(r"</?[a-z][a-z0-9]*>")
+
+_DIV, _STRONG_DIV = ("<div>", "</div>"), ("<div><strong>", "</strong></div>")
+#: Google's list has no p, b, i, headings or tables: they map onto it rather than gluing words together.
+GOOGLE_RENAMES = {"b": ("<strong>", "</strong>"), "i": ("<em>", "</em>"), "hr": ("<br>", ""),
+                  **dict.fromkeys(("p", "blockquote", "pre", "table", "caption", "tr"), _DIV),
+                  **dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6"), _STRONG_DIV),
+                  **dict.fromkeys(("th", "td"), ("<span>", "</span> "))}
+#: h1 and h2 belong to the storefront's page, not to a description in it.
+STOREFRONT_RENAMES = {"h1": ("<h3>", "</h3>"), "h2": ("<h3>", "</h3>")}
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """One profile: the nh3 cleaner and the exact tag tokens renamed in its output."""
+
+    cleaner: nh3.Cleaner
+    renames: dict[str, str]
+
+    def __call__(self, text: str) -> str:
+        out = self.cleaner.clean(text)
+        if "<" in out:  # exact tokens: `<b>` is no part of `<br>`, and no replacement holds a renamed tag
+            for token, replacement in self.renames.items():
+                if token in out:
+                    out = out.replace(token, replacement)
+        return out
+
+
+def _rules(tags: frozenset[str], renames: dict[str, tuple[str, str]] | None = None,
+           attributes: dict[str, set[str]] | None = None, **options: Any) -> _Rules:
+    """A profile that keeps `tags` and turns each of `renames` (kept attribute-less, so ammonia writes it as a
+    bare `<tag>`) into its (opening, closing) replacement."""
+    renames = renames or {}
+    tokens: dict[str, str] = {}
+    for tag, (opening, closing) in renames.items():
+        tokens[f"<{tag}>"], tokens[f"</{tag}>"] = opening, closing
+    options.setdefault("link_rel", None)  # nh3 adds rel="noopener noreferrer" to links unless told not to
+    # "*": set() is what drops ammonia's default generic attributes (lang, title) too
+    cleaner = nh3.Cleaner(tags=set(tags | renames.keys()), clean_content_tags=set(DROPPED),
+                          attributes=attributes or {"*": set()}, **options)
+    return _Rules(cleaner, tokens)
+
+
+#: Texts a cleaning remembers: a variant repeats its model's description, a target feed a locale's, and the
+#: Google feed cleans a mapped description again.
+MEMO = 2048
+
+
+@dataclass(frozen=True)
+class _Memo:
+    """`clean` remembering the last MEMO texts it cleaned; with `keeps_output`, its own output too, as needing
+    no second pass (true of HTML, which is safe as cleaned; not of plain text, which decodes entities)."""
+
+    clean: Callable[[str], str]
+    keeps_output: bool
+    seen: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, text: str) -> str:
+        out = self.seen.get(text)
+        if out is None:
+            out = self.clean(text)
+            if len(self.seen) >= MEMO:
+                self.seen.clear()
+            self.seen[text] = out
+            if self.keeps_output:
+                self.seen[out] = out
+        return out
+
+
+_PROFILES: dict[str, _Memo] = {
+    "storefront": _Memo(_rules(STOREFRONT_TAGS, STOREFRONT_RENAMES, STOREFRONT_ATTRIBUTES,
+                               link_rel="noopener noreferrer", url_schemes=set(LINK_SCHEMES), url_relative="deny"),
+                        keeps_output=True),
+    "google": _Memo(_rules(GOOGLE_TAGS, GOOGLE_RENAMES), keeps_output=True),
+}
+
+
+def _marked_up(text: str) -> bool:
+    """Whether nh3 has anything to do: without `<` or `&` the text is the same as plain text and as HTML."""
+    return "<" in text or "&" in text
+
+
+def safe_html(text: str, profile: Profile = "storefront") -> str:
+    """`text` as HTML that is safe to show: the profile's formatting kept, everything else dropped. Text
+    without markup is returned as it is (the same object)."""
+    return _PROFILES[profile](text) if _marked_up(text) else text
+
+
+_WORDS = _rules(BLOCKS)  # plain text: only the tags that separate words survive, to become spaces
+#: A `<` that would open a tag: in plain text it only comes from a decoded entity (`&lt;b&gt;`) or from text
+#: a dropped tag split (`<<b></b>img …>`), since a `<` the input opened a tag with was parsed as a tag.
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _words(text: str) -> str:
+    """Blocks and breaks as spaces, the rest of the tags gone, entities decoded, whitespace collapsed."""
+    words = " ".join(html.unescape(_TAG.sub(" ", _WORDS(text))).split())
+    return _TAG_OPEN.sub("< ", words) if "<" in words else words
+
+
+_PLAIN = _Memo(_words, keeps_output=False)
+
+
+def plain_text(text: str) -> str:
+    """The words of `text`: tags stripped (scripts with their content), entities decoded, whitespace collapsed,
+    a space where a block or line break was. Text without markup is returned as it is (the same object).
+    The result is a string its consumer escapes, not HTML; still, a `<` decoding would put before a letter
+    gets a space after it (`&lt;b&gt;` → `< b>`), so text rendered unescaped (a search highlight) opens no tag."""
+    return _PLAIN(text) if _marked_up(text) else text
+
+
+class CleanFieldMapper(FieldMapper):
+    """A FieldMapper whose textarea values come out cleaned for one profile, in mapped fields and templates
+    alike, before a field's max_length is checked: a limit counts what is published, not markup dropped."""
+
+    def __init__(self, *args: Any, profile: Profile, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.profile = profile
+
+    def display(self, code: str, value: Any, locale: str, labels: bool = True) -> Any:
+        value = super().display(code, value, locale, labels)
+        attr = self.s.attributes.get(code)
+        if isinstance(value, str) and attr is not None and attr.type == AttributeType.textarea:
+            return safe_html(value, self.profile)
+        return value
