@@ -258,6 +258,7 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         chunk = kept
         out.skipped, out.good_keys = len(skipped), list(skipped)
         out.relied.update(skipped)
+    valid: list[Parsed] = []
     for item in chunk:
         out.read += 1
         if isinstance(item, Rejected):
@@ -275,6 +276,11 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
             out.rejects.append(QuarantineEntry(reason, item.file, item.line, problems[0].field,
                                                item.raw or rec.model_dump(mode="json"), record_identity(rec), source))
             continue
+        valid.append(item)
+    if merge is None:  # a merged record's axis values are known once merged: Merger.prepare checks them
+        valid = _distinct_axes(store, source, v, valid, out)
+    for item in valid:
+        rec = item.record
         out.good_keys.append(record_identity(rec))
         out.notes.extend(item.problems)
         (out.products if isinstance(rec, Product) else out.models).append(rec)  # type: ignore[arg-type]
@@ -296,6 +302,24 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         out.accepted = [n for n, item in enumerate(whole) if isinstance(item, Parsed) and item.extras
                         and isinstance(item.record, Product) and item.record.identifier in taken]
     return out
+
+
+def _distinct_axes(store: Store, source: str, v: RecordValidator, items: list[Parsed], out: PreparedBatch) -> list[Parsed]:
+    """The valid whole records that keep every model's children apart by their axis values
+    (pim.variant_levels.SiblingAxes); the others are rejected whole, naming the sibling they collide with."""
+    refused = v.levels.shared_axes(store, [item.record for item in items])
+    if not refused:
+        return items
+    kept = []
+    for item in items:
+        key = record_identity(item.record)
+        if key in refused:
+            field, reason = refused[key]
+            out.rejects.append(QuarantineEntry(reason, item.file, item.line, field,
+                                               item.raw or item.record.model_dump(mode="json"), key, source))
+        else:
+            kept.append(item)
+    return kept
 
 
 def _extras_of(chunk: list[Parsed | Rejected], batch: PreparedBatch, writer: ExtrasWriter | None) -> Callable[[Connection], None] | None:
@@ -356,22 +380,22 @@ def _write_whole(store: Store, models: list[ProductModel], products: list[Produc
 
 
 def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], counts: ImportCounts,
-                 merge: Any = None, extras: ExtrasWriter | None = None) -> None:
-    """Prepare and write one batch; merged again when a product it read was written in between (another
-    import, a person's edit in the web UI), so that write is merged with rather than overwritten."""
+                 merge: Any = None, extras: ExtrasWriter | None = None) -> PreparedBatch:
+    """Prepare and write one batch (returned); merged again when a product it read was written in between
+    (another import, a person's edit in the web UI), so that write is merged with rather than overwritten."""
     from pim.merge import until_written
 
     tally = (merge.merged_records, merge.skipped_records) if hasattr(merge, "skipped_records") else None
 
-    def attempt() -> bool | None:
+    def attempt() -> PreparedBatch | None:
         batch = _prepare(store, source, v, chunk, merge)
         if _apply(store, source, batch, counts, check=True, also=_extras_of(chunk, batch, extras)):
-            return True
+            return batch
         if tally is not None:  # the retry counts its records again
             merge.merged_records, merge.skipped_records = tally
         return None
 
-    until_written(attempt)
+    return until_written(attempt)
 
 
 # ---------------------------------------------------------------------------------------------- fan-out
@@ -391,27 +415,28 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
     while this process writes them in file order. A batch is merged again here, on what is stored now, when
     what it was merged from changed after it was sent: a product it read was written since (another batch
     of this import naming the same identifier, or another writer; `apply_plan` checks the seqs inside the
-    write transaction), so the outcome is the in-process one."""
+    write transaction), or a batch written since placed records under a model whose children's axis values
+    it checked (pim.variant_levels), so the outcome is the in-process one."""
     from collections import deque
 
     from pim.executor import make_executor
 
     spec = (store.engine.url.render_as_string(hide_password=False), store.batch_size, source,
             merge.precedence, merge.create_missing)
-    applied: list[set[str]] = []  # identifiers of each batch written, in order
+    applied: list[tuple[set[str], set[str]]] = []  # identifiers and axis-checked models of each batch written, in order
     with make_executor(executor, workers) as pool:
         pending: deque[tuple[Any, list[Parsed | Rejected], set[str], int]] = deque()
 
         def settle() -> None:
             future, chunk, ids, mark = pending.popleft()
             batch = future.result()
-            overlap = any(ids & earlier for earlier in applied[mark:])
+            overlap = any(ids & done or _axis_parents(batch) & models for done, models in applied[mark:])
             if overlap or not _apply(store, source, batch, counts, check=True, also=_extras_of(chunk, batch, extras)):
-                _write_batch(store, source, validator, chunk, counts, merge, extras)  # counts its own records
+                batch = _write_batch(store, source, validator, chunk, counts, merge, extras)  # counts its own records
             else:
                 merge.merged_records += batch.merged_records
                 merge.skipped_records += batch.skipped
-            applied.append(ids)
+            applied.append((ids, _axis_parents(batch)))
             if on_batch:
                 on_batch(len(chunk))
 
@@ -422,6 +447,11 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
                 settle()
         while pending:
             settle()
+
+
+def _axis_parents(batch: PreparedBatch) -> set[str]:
+    """The models whose children's axis values a merged batch checked (pim.merge.MergePlan.parents)."""
+    return batch.plan.parents if batch.plan is not None else set()
 
 
 _WORKER = threading.local()  # per worker process (or thread, with PIM_EXECUTOR=thread)

@@ -535,6 +535,7 @@ class Merger:
         self.salt = b""
         self.source = ""
         self._digests: dict[int, str] = {}  # id(record) → digest, for the batch being merged
+        self.axes: Any = None  # pim.variant_levels.SiblingAxes, when the catalog has family variants
         #: Records merged and records skipped by their fingerprint, over this Merger's life.
         self.merged_records = 0
         self.skipped_records = 0
@@ -548,6 +549,9 @@ class Merger:
         self.family_attrs = {code: set(f.attributes) for code, f in structure.families.items()}
         self.identifier_attrs = {c for c, a in structure.attributes.items() if a.type == AttributeType.identifier}
         self.salt = _salt(self.precedence, self.create_missing, structure)
+        from pim.variant_levels import SiblingAxes
+
+        self.axes = SiblingAxes.of(structure)
         return self
 
     def drop_unchanged(self, store: Store, source: str, chunk: list[Any]) -> tuple[list[Any], dict[str, int]]:
@@ -600,6 +604,7 @@ class Merger:
             old_cands = load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
             old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
             old_links = _load_links(store, conn, products, lambda r: r.identifier)
+            axes = self.axes.merged(conn, products, {i: p.product for i, p in parts.items()}) if self.axes else None
         cands = {i: dict(c) for i, c in old_cands.items()}
         link_state = {i: dict(c) for i, c in old_links.items()}
         conflict_state: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
@@ -616,7 +621,7 @@ class Merger:
                 continue
             out = merge_product(current, incoming, cands.get(ident, {}), _pins(old_conflicts.get(ident)), self.ranker,
                                 link_state.get(ident))
-            problem = self._family_problem(out.product, incoming)
+            problem = self._family_problem(out.product, incoming) or (axes.refuse_key(ident, out.product.values) if axes else None)
             if problem:
                 rejects.append(MergeReject(ident, problem[0], problem[1]))
                 continue
@@ -635,7 +640,8 @@ class Merger:
         side = SideWrites(fingerprints=[(self.source, i, d) for i, d in prints.items()] if self.source else [])
         _side_diffs(conflict_state, old_cands, cands, old_conflicts, side)
         _link_diffs(old_links, link_state, side)
-        plan = MergePlan(side=side, rejects=rejects, relied={i: (parts[i].seq if i in parts else None) for i in ids})
+        plan = MergePlan(side=side, rejects=rejects, relied={i: (parts[i].seq if i in parts else None) for i in ids},
+                         parents=axes.parents if axes else set())
         claims_changed = side.changed_identifiers()
         for ident, product in merged.items():
             part = parts.get(ident)
@@ -662,6 +668,7 @@ class Merger:
             old_cands = load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
             old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
             old_links = _load_links(store, conn, models, lambda m: MODEL_KEY + m.code)
+            axes = self.axes.merged(conn, models, {c: m for c, (m, _) in stored.items()}) if self.axes else None
         cands = {i: dict(c) for i, c in old_cands.items()}
         link_state = {i: dict(c) for i, c in old_links.items()}
         merged: dict[str, ProductModel] = {}
@@ -681,7 +688,7 @@ class Merger:
             record = _model_as_product(incoming, ident, incoming.model_fields_set)
             out = merge_product(_model_as_product(base, ident, None), record, cands.get(ident, {}),
                                 _pins(old_conflicts.get(ident)), self.ranker, link_state.get(ident))  # type: ignore[arg-type]
-            problem = self._family_problem(out.product, record)
+            problem = self._family_problem(out.product, record) or (axes.refuse_key(code, out.product.values) if axes else None)
             if problem:
                 plan.rejects.append(MergeReject(code, problem[0], problem[1], model=True))
                 continue
@@ -701,6 +708,7 @@ class Merger:
         _side_diffs(states, old_cands, cands, old_conflicts, plan.side)
         _link_diffs(old_links, link_state, plan.side)
         plan.models.extend(merged.values())
+        plan.parents |= axes.parents if axes else set()
         self.merged_records += len(merged)
 
     def _family_problem(self, product: Product, incoming: Product) -> tuple[str, str] | None:
@@ -759,6 +767,9 @@ class MergePlan:
     deltas: dict[str, ProductDelta] = field(default_factory=dict)
     unchanged: int = 0
     claims_only: int = 0  # stored products whose row stays but whose candidates or conflict log changed: updated
+    #: models whose children's axis values the merge checked (pim.variant_levels): a batch merged elsewhere
+    #: at the same time as one placing records under them is merged again (pim.importing)
+    parents: set[str] = field(default_factory=set)
 
 
 def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] | None = None,

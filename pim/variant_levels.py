@@ -1,14 +1,16 @@
 """Which attributes each level of a family variant holds. A variant shows its own values over its model's, so a
 value of a model-level attribute stored on a variant would silently hide the model's value (and a variant-level
 value on a model would show on variants lacking their own). Every import holds records to their level, as
-Akeneo does: a misplaced value is not stored, and is quarantined as a problem of its record."""
+Akeneo does: a misplaced value is not stored, and is quarantined as a problem of its record. And, as in Akeneo,
+no two children of one model share their level's axis values (`SiblingAxes`): such a record is rejected."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 
 from pim.catalog import Structure
@@ -44,6 +46,7 @@ class VariantLevels:
         self._sets: dict[str, list[frozenset[str]]] = {}
         self._owner: dict[str, dict[str, int]] = {}
         self._identifiers = frozenset(c for c, a in structure.attributes.items() if a.type == AttributeType.identifier)
+        self._axes = {code: [tuple(level.axes) for level in fv.levels] for code, fv in structure.family_variants.items()}
         for code, fv in structure.family_variants.items():
             family = structure.families.get(fv.family)
             lower = [frozenset(level.axes) | frozenset(level.attributes) for level in fv.levels]
@@ -53,6 +56,11 @@ class VariantLevels:
 
     def __bool__(self) -> bool:
         return bool(self._sets)
+
+    def axes(self, at: Placement) -> tuple[str, ...]:
+        """The axes of the level a record at `at` sits on (none for a root model or an unknown variant)."""
+        levels = self._axes.get(at.family_variant)
+        return levels[min(at.depth, len(levels)) - 1] if levels and at.depth > ROOT else ()
 
     def misplaced(self, at: Placement, values: dict[str, Any]) -> list[str]:
         """The value keys a record at `at` gives for attributes of another level. Clears are allowed (a source
@@ -106,6 +114,7 @@ class LevelGuard:
         self.levels = VariantLevels(structure)
         self._placements: dict[str, Placement] = {}  # model code → its placement
         self._parents: dict[str, str | None] = {}  # model code → its parent's code
+        self.axes = SiblingAxes(structure, self.levels, self._placements)  # the placements `check` found, shared
 
     def check(self, store: Any, chunk: Iterable[Any], source: str, validator: Any, *, merged: bool) -> None:
         """Strip misplaced values from the chunk's parsed records; note those no model shows as they are."""
@@ -162,6 +171,24 @@ class LevelGuard:
         for item, at, keys, parent in found:
             self._strip(item, at, keys, source, validator, [shown.get(c) for c in self._lineage(parent)], parent)
 
+    def shared_axes(self, store: Any, records: list[Product | ProductModel]) -> dict[str, tuple[str, str]]:
+        """Whole records (a catalog file) that would give a model two children with the same axis values, by
+        `record_identity`: (the axis attribute, why). Checked in batch order, against what is stored."""
+        children = [whole_child(r) for r in records]
+        if not self.axes or not any(c.parent for c in children):
+            return {}
+        for r in records:  # the batch's models are written before its products (a model without values too)
+            if isinstance(r, ProductModel):
+                self._placements[r.code] = model_placement(r.family_variant, r.parent)
+                self._parents[r.code] = r.parent
+        with store.engine.connect() as conn:
+            siblings = self.axes.read(conn, children)
+        refused: dict[str, tuple[str, str]] = {}
+        for record, child in zip(records, children):
+            if (problem := siblings.refuse(child, record.values)) is not None:
+                refused[record_identity(record)] = problem
+        return refused
+
     def _lineage(self, parent: str | None) -> list[str]:
         """The models a record below `parent` shows values of, nearest first."""
         grand = self._parents.get(parent) if parent else None
@@ -210,3 +237,217 @@ def _canonical(validator: Any, key: str, value: Any) -> Any:
     """A value as it would be stored (pim.validation normalises in place), or a marker no value equals."""
     probe = {key: value}
     return probe[key] if not validator.check_values(probe, None, ("family", None)) else object()
+
+
+# ---------------------------------------------------------------------------------------------- axes
+@dataclass(frozen=True, slots=True)
+class Child:
+    """Where a write puts a record, for the axis check: its parent (None: it hangs under no model) and, for a
+    model, its family variant. `stated`: the axes the values it is checked with decide (a merged stored
+    product's: those its record touched), the others keep their stored value; None: all of them (a whole
+    record, a new product, a model as merged)."""
+
+    key: str  # a SKU, or a model's code
+    model: bool
+    parent: str | None
+    stated: frozenset[str] | None = None
+    family_variant: str | None = None
+
+
+def _key(record: Product | ProductModel) -> str:
+    return record.identifier if isinstance(record, Product) else record.code
+
+
+def whole_child(record: Product | ProductModel) -> Child:
+    """A whole record's place (a catalog file's: it states its parent)."""
+    if isinstance(record, Product):
+        return Child(record.identifier, False, record.parent or None)
+    return Child(record.code, True, record.parent or None, family_variant=record.family_variant)
+
+
+#: What a sibling holds: (model?, parent, its axis values as compared) → the children holding them.
+_Held = dict[tuple[bool, str, tuple[Any, ...]], set[str]]
+
+
+class SiblingAxes:
+    """Akeneo's rule that no two children of one product model (its sub-models, or the variant products of a
+    sub-model) have the same values of their level's axes. Without it two `size=M` variants of one red shirt
+    would both publish, and nothing could tell them apart. `read` loads, in one query per batch, the stored
+    children of the models a batch places records under (only their axis values, by JSON path), and the
+    models not placed yet; `Siblings.refuse` then judges the records in batch order."""
+
+    def __init__(self, structure: Structure, levels: VariantLevels,
+                 placements: dict[str, Placement] | None = None) -> None:
+        self.levels = levels
+        self.keys = tuple(sorted({a for fv in structure.family_variants.values() for lv in fv.levels for a in lv.axes}))
+        self._metrics = {a: structure.attributes[a].metric_family for a in self.keys
+                         if a in structure.attributes and structure.attributes[a].type == AttributeType.metric}
+        self._measures = structure.measures
+        self.placements = placements if placements is not None else {}
+
+    def __bool__(self) -> bool:
+        return bool(self.keys)
+
+    @classmethod
+    def of(cls, structure: Structure) -> SiblingAxes | None:
+        """The check for a merge (pim.merge.Merger), or None when no family variant has axes."""
+        axes = cls(structure, VariantLevels(structure))
+        return axes if axes else None
+
+    def merged(self, conn: Any, records: list[Any], stored: Mapping[str, Product | ProductModel]) -> Siblings | None:
+        """A merge batch's records that may change a model's children's axis values (`merged_child`; `stored`:
+        key → the stored record merged onto) with those children: one query, none when no record may."""
+        wanted = [c for r in records if (c := self.merged_child(r, stored.get(_key(r)))) is not None]
+        return self.read(conn, wanted) if wanted else None
+
+    def merged_child(self, record: Product | ProductModel, stored: Product | ProductModel | None) -> Child | None:
+        """The place a merged record (onto `stored`, None when new) asks for, when it may change which axis
+        values a model's children hold: it names another parent, or gives an axis value. None otherwise: a
+        record that changes neither is never checked (so a collision stored before this check stands)."""
+        model = isinstance(record, ProductModel)
+        names = "parent" in record.model_fields_set and (not model or bool(record.family_variant))
+        before = stored.parent if stored is not None else None
+        parent = (record.parent or None) if names else before
+        if parent == before and (parent is None or not any(k in record.values for k in self.keys)):
+            return None
+        key = _key(record)
+        fv = (record.family_variant or (stored.family_variant if stored else None)) if model else None  # type: ignore[union-attr]
+        stated = None if model or stored is None else frozenset(k for k in self.keys if k in record.values)
+        return Child(key, model, parent, stated, fv)
+
+    def read(self, conn: Any, children: Iterable[Child]) -> Siblings:
+        """The stored children of the models `children` go under (and the stored rows of those merged in part),
+        with the placements of models not seen yet: one statement."""
+        sql = Statements(conn)
+        children = list(children)
+        if len(self.placements) > _CACHE_LIMIT:
+            self.placements.clear()
+        parents = {m: sorted({c.parent for c in children if c.model == m and c.parent}) for m in (False, True)}
+        keys = {m: sorted({c.key for c in children if c.model == m and c.stated is not None}) for m in (False, True)}
+        unplaced = sorted(set(parents[False]) - set(self.placements))
+        axes = ", ".join(self._extract(sql.pg, a) for a in self.keys)
+        nulls = ", ".join("NULL" for _ in self.keys)
+        parts: list[str] = []
+        lists: list[list[str]] = []
+        if unplaced:
+            parts.append(f"SELECT 0, code, family_variant, parent, {nulls} FROM product_model WHERE code {sql.any_of}")
+            lists.append(unplaced)
+        for model in (False, True):
+            table, key, fv = ("product_model", "code", "family_variant") if model else ("product", "identifier", "NULL")
+            for column, wanted in (("parent", parents[model]), (key, keys[model])):
+                if wanted:
+                    parts.append(f"SELECT {1 + model}, {key}, {fv}, parent, {axes} FROM {table} "
+                                 f"WHERE {column} {sql.any_of}")
+                    lists.append(wanted)
+        rows = sql.all_in(" UNION ALL ".join(parts), lists) if parts else []
+        for kind, code, fv, parent, *_ in rows:
+            if kind == 0:
+                self.placements[code] = model_placement(fv, parent)
+        return Siblings(self, [r for r in rows if r[0]], {p for ps in parents.values() for p in ps}, children)
+
+    @staticmethod
+    def _extract(pg: bool, attribute: str) -> str:
+        """An axis value of the row's value map as JSON text (absent: NULL), on either database."""
+        key = attribute if pg else f'$."{attribute}"'  # SQLite: a JSON path, PostgreSQL: the key
+        literal = "'" + key.replace("'", "''") + "'"
+        return f"(value_map -> {literal})::text" if pg else f"value_map -> {literal}"
+
+    def axes_of(self, model: bool, parent: str, family_variant: str | None) -> tuple[str, ...]:
+        """The axes a child of `parent` is told apart by: a sub-model by its variant's first level, a product by
+        the level below its model."""
+        if model:
+            return self.levels.axes(Placement(family_variant, 1)) if family_variant else ()
+        above = self.placements.get(parent)
+        return self.levels.axes(Placement(above.family_variant, above.depth + 1)) if above else ()
+
+    def token(self, attribute: str, value: Any) -> Any:
+        """An axis value as siblings are compared by (None: no value): a metric by its quantity (1 KILOGRAM is
+        1000 GRAM), an option code or a boolean as it is."""
+        if value is None:
+            return None
+        family = self._metrics.get(attribute)
+        if family is not None:
+            if not isinstance(value, dict) or value.get("amount") in (None, ""):
+                return None
+            found = self._measures.family(family)
+            try:
+                standard = found.standard  # type: ignore[union-attr]
+                return str(self._measures.convert(value["amount"], value["unit"], standard, family).normalize())
+            except (AttributeError, KeyError, TypeError, ArithmeticError, ValueError):  # no conversion: as stated
+                pass
+        return value if isinstance(value, (str, bool)) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+class Siblings:
+    """One batch's view of the children of the models it places records under: as stored, then as the records
+    it took in so far (in batch order) leave them."""
+
+    def __init__(self, axes: SiblingAxes, rows: list[tuple[Any, ...]], parents: set[str],
+                 children: list[Child]) -> None:
+        self.axes = axes
+        self.parents = parents
+        self._children = {c.key: c for c in children}  # of one kind (a merge's products, or its models)
+        self._held: _Held = {}
+        self._at: dict[tuple[bool, str], tuple[str, tuple[Any, ...]]] = {}  # child → (parent, axis tokens) held
+        self._stored: dict[tuple[bool, str], dict[str, Any]] = {}  # child → its stored axis values
+        for kind, key, fv, parent, *texts in rows:
+            model = kind == 2
+            stored = self._stored[(model, key)] = {a: orjson.loads(t) for a, t in zip(axes.keys, texts) if t is not None}
+            if parent in parents:
+                self._hold(model, key, parent, self._tokens(axes.axes_of(model, parent, fv), stored))
+
+    def refuse(self, child: Child, values: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(axis attribute, why) when `child` with `values` would share its axis values with a sibling; else
+        None, and the child holds them from now on (for the batch's later records)."""
+        if child.parent is None:
+            self._release(child.model, child.key)
+            return None
+        axes = self.axes.axes_of(child.model, child.parent, child.family_variant)
+        if not axes:
+            return None
+        stored = self._stored.get((child.model, child.key), {})
+        shown = {a: values.get(a) if child.stated is None or a in child.stated else stored.get(a) for a in axes}
+        tokens = self._tokens(axes, shown)
+        if None not in tokens and self._at.get((child.model, child.key)) != (child.parent, tokens):
+            holders = sorted(self._held.get((child.model, child.parent, tokens), set()) - {child.key})
+            if holders:
+                return axes[0], _collision(child, axes, shown, holders[0])
+        self._release(child.model, child.key)
+        self._hold(child.model, child.key, child.parent, tokens)
+        return None
+
+    def refuse_key(self, key: str, values: Mapping[str, Any]) -> tuple[str, str] | None:
+        """`refuse` for the merged record `key`, with its values after the merge (unchecked: not one `read`)."""
+        child = self._children.get(key)
+        return self.refuse(child, values) if child is not None else None
+
+    def _tokens(self, axes: tuple[str, ...], values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(self.axes.token(a, values.get(a)) for a in axes)
+
+    def _hold(self, model: bool, key: str, parent: str, tokens: tuple[Any, ...]) -> None:
+        self._held.setdefault((model, parent, tokens), set()).add(key)
+        self._at[(model, key)] = (parent, tokens)
+
+    def _release(self, model: bool, key: str) -> None:
+        if (at := self._at.pop((model, key), None)) is not None:
+            self._held[(model, *at)].discard(key)
+
+
+def _collision(child: Child, axes: tuple[str, ...], shown: Mapping[str, Any], holder: str) -> str:
+    """Why `child` is refused, naming its parent, the axis values and the sibling holding them, and what to do."""
+    values = ", ".join(f"{a}={_shown(shown[a])}" for a in axes)
+    names = ", ".join(axes)
+    if child.model:
+        return (f"product model '{child.parent}' already has a sub-model with {values}: '{holder}'; the sub-models "
+                f"of one model need distinct values of {names}: change {names} of this model, or attach it to "
+                "another parent")
+    return (f"product model '{child.parent}' already has a variant with {values}: '{holder}'; the variants of one "
+            f"model need distinct values of {names}: change {names} of this product, or attach it to another model")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict) and "amount" in value:
+        return f"{value['amount']} {value.get('unit') or ''}".strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
