@@ -66,7 +66,7 @@ def is_gtin_attribute(code: str) -> bool:
 def gtin_problem(value: Any) -> str | None:
     """None when `value` is a GTIN-8/12/13/14 with a correct check digit, else what is wrong."""
     text = str(value).strip()
-    if not text.isdigit() or len(text) not in (8, 12, 13, 14):
+    if not (text.isascii() and text.isdigit()) or len(text) not in (8, 12, 13, 14):  # not ４ or ², which isdigit() takes
         return f"'{text}' is not a GTIN (8, 12, 13 or 14 digits)"
     digits = [int(d) for d in reversed(text[:-1])]
     check = (10 - sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits)) % 10) % 10

@@ -209,3 +209,10 @@ def test_gtin_fields_names_the_field_that_fills_the_key():
     [(field, reason)] = bad_gtins(values, gtin_fields(rules))
     assert field == "GTIN-Alt" and values == {"sku": "A", "upc@ecommerce": GOOD}
     assert len(reason) < 200 and reason.endswith(GTIN_HINT)  # a huge cell does not push the hint out of view
+
+
+@pytest.mark.parametrize("text", ["４００６３８１３３３９３１", "400638133393\u00b2", "4006381333\u0663\u0663\u0661"])
+def test_digits_outside_ascii_are_no_gtin_and_never_crash(text: str) -> None:
+    """str.isdigit() takes full-width, Arabic-Indic and superscript digits; int() refuses the superscript one, so
+    a cell ending in ² crashed the check (found reviewing round 26)."""
+    assert gtin_problem(text) == f"'{text}' is not a GTIN (8, 12, 13 or 14 digits)"
