@@ -16,8 +16,9 @@ venv: $(BIN)/pim
 demo: venv
 	$(BIN)/pim demo
 
+# One pytest-xdist worker per core (at most 4): each starts its own PostgreSQL, sshd, moto and Chromium.
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=4
 
 bench: venv
 	$(BIN)/python -m benchmarks all --profile small

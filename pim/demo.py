@@ -128,7 +128,7 @@ def publish_as_job(run: DemoRun, channel: str, progress: Any = None) -> Any:
 
 
 def run_demo(profile: str = "small", seed: int = 42, console: Console | None = None) -> DemoRun:
-    console = console or Console()
+    console = console or Console(soft_wrap=True)
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)

@@ -19,7 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 #: (command name, module with a typer `app`, help). One line per area.
 SUBAPPS: list[tuple[str, str, str]] = [

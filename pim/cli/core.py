@@ -52,7 +52,7 @@ def publish(
 
     store = Store.from_settings()
     total = store.count_products()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
 
     def waiting(holder: dict[str, Any] | None) -> None:
         if holder is not None:

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-console = Console()
+console = Console(soft_wrap=True)
 T = TypeVar("T")
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")

@@ -72,7 +72,7 @@ def delete(section: str = typer.Argument(..., help="attributes, categories, chan
             emit_json({"deleted": False, "dry_run": dry_run, "section": section, "code": code, "blockers": lines,
                        "hint": exc.hint})
         else:
-            err = Console(stderr=True)
+            err = Console(stderr=True, soft_wrap=True)
             err.print(f"[bold red]{code} was not deleted[/]; it is still used:", highlight=False)
             for line in lines:
                 err.print(f"  - {line}", highlight=False, markup=False)

@@ -24,7 +24,7 @@ from rich.console import Console
 from pim.cli.output import JsonOption, console, emit_json, job_table, table
 
 jobs_app = typer.Typer(no_args_is_help=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

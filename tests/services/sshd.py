@@ -87,7 +87,9 @@ def _ensure_user(name: str) -> None:
     try:
         pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+        made = subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name])
+        if made.returncode not in (0, 9):  # 9: another pytest-xdist worker added it a moment ago
+            raise RuntimeError(f"useradd {name} failed with exit code {made.returncode}")
     # "!" (useradd's default) reads as a locked account to sshd without PAM; "*" means "no password login".
     subprocess.run(["usermod", "-p", "*", name], check=True)
 
