@@ -204,7 +204,13 @@ class FieldMapper:
                 codes |= read
         return [c for c in self.s.attributes if c in codes]
 
-    def display(self, code: str, value: Any, locale: str, labels: bool = True) -> Any:
+    def plain(self, f: FieldMap) -> bool:
+        """Whether `f` is published as plain text, so the values it reads are their words (a subclass that
+        cleans markup says which fields, channels.html); here none is."""
+        return False
+
+    def display(self, code: str, value: Any, locale: str, labels: bool = True, plain: bool = False) -> Any:
+        """`value` as a field shows it: option labels for selects. `plain`: for a plain-text field."""
         attr = self.s.attributes.get(code)
         if attr is None or not labels:
             return value
@@ -232,7 +238,7 @@ class FieldMapper:
             if f.unit:
                 return self._converted(f.unit, code, raw)
             return raw
-        return self.display(code, raw, f.locale or locale, f.option_labels)
+        return self.display(code, raw, f.locale or locale, f.option_labels, self.plain(f))
 
     def _converted(self, unit: str, code: str, raw: dict[str, Any]) -> dict[str, str]:
         """A metric value in the field's unit; the field's unit is written as its code (kg → KILOGRAM)."""
@@ -250,13 +256,15 @@ class FieldMapper:
             amount = convert(raw["amount"], raw["unit"], unit, None, measures)
         return {"amount": format(amount, "f"), "unit": target or unit.upper()}
 
-    def context(self, product: Product, values: dict[str, Any], locale: str) -> dict[str, Any]:
+    def context(self, product: Product, values: dict[str, Any], locale: str, plain: bool = False) -> dict[str, Any]:
+        """What templates read; `plain`: for a plain-text field. A value displayed as nothing (markup only, once
+        cleaned) is left out like an empty one, so `values.name or identifier` falls back."""
         shown: dict[str, Any] = {}
         get = self.resolver.get
         for code in self._template_attributes:
             v = get(values, code, self.scope, locale)
-            if v not in (None, "", [], {}):
-                shown[code] = self.display(code, v, locale)
+            if v not in (None, "", [], {}) and (v := self.display(code, v, locale, plain=plain)) not in ("", []):
+                shown[code] = v
         return {"values": shown, "identifier": product.identifier, "family": product.family,
                 "parent": product.parent, "base_url": self.catalog.base_url, "locale": locale}
 
@@ -264,13 +272,15 @@ class FieldMapper:
             values: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
         """(fields, reasons). `values`: the product's inherited values when the caller has them already."""
         values = self.resolver.values(product) if values is None else values
-        ctx: dict[str, Any] | None = None
+        contexts: dict[bool, dict[str, Any]] = {}  # plain → the templates' context, built once per map
         out: dict[str, Any] = {}
         reasons: list[str] = []
         for f in self.catalog.fields:
             if f.template:
-                ctx = ctx or self.context(product, values, locale)
-                value: Any = " ".join(self._templates[f.output].render(ctx).split()) or None
+                plain = self.plain(f)
+                if plain not in contexts:
+                    contexts[plain] = self.context(product, values, locale, plain)
+                value: Any = " ".join(self._templates[f.output].render(contexts[plain]).split()) or None
             else:
                 try:
                     value = ([v for a in f.attributes if (v := self._one(f, product, values, locale, currency, a))]
@@ -282,17 +292,33 @@ class FieldMapper:
                 if f.required:
                     reasons.append(f"missing:{f.output}")
                 continue
+            value = self.published(f, value)
+            if value in ("", []):  # cleaning left nothing (markup only): missing, and said why
+                if f.required:
+                    reasons.append(f"missing:{f.output}:markup_only")
+                continue
             if f.max_length and isinstance(value, str) and len(value) > f.max_length:
                 if f.on_overflow == "block":
                     reasons.append(f"too_long:{f.output}:{len(value)}>{f.max_length}")
                     continue
-                value = value[: f.max_length].rsplit(" ", 1)[0] if " " in value[: f.max_length] else value[: f.max_length]
+                value = self.truncated(f, value)
             out[f.output] = value
         if "link" not in out:
-            ctx = ctx or {"identifier": product.identifier, "base_url": self.catalog.base_url, "locale": locale,
-                          "family": product.family, "parent": product.parent, "values": {}}
+            ctx = contexts.get(False) or contexts.get(True) or {
+                "identifier": product.identifier, "base_url": self.catalog.base_url, "locale": locale,
+                "family": product.family, "parent": product.parent, "values": {}}
             out["link"] = self._templates["__link__"].render(ctx)
         return out, reasons
+
+    def published(self, f: FieldMap, value: Any) -> Any:
+        """`value` as field `f` publishes it, before its length is checked: as it is here; a subclass cleans
+        it (channels.html). "" or [] for a value nothing is left of."""
+        return value
+
+    def truncated(self, f: FieldMap, value: str) -> str:
+        """`value` cut to f.max_length at a word boundary (`on_overflow: truncate`)."""
+        head = value[: f.max_length]
+        return head.rsplit(" ", 1)[0] if " " in head else head
 
     def category_path_labels(self, product: Product, locale: str, tree: str) -> list[list[str]]:
         paths = []

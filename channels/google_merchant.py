@@ -1,12 +1,14 @@
 """Google Merchant Center feed: RSS 2.0 with the g: namespace, one file per locale (or per target country,
 channels.google_merchant_targets), written streaming with lxml's xmlfile. Google's rules are checked here; a product that breaks one is blocked with the reason in
 ctx.blocked (prefixed `google_merchant:<locale>:`), never silently dropped. The description is Google's "plain
-HTML" (channels.html, profile google: a short tag list, no attributes), the title plain text; both are cleaned
-before their length is checked, so a limit counts what Google gets."""
+HTML" (channels.html, profile google: a short tag list, no attributes); the title, brand, mpn, color, size and
+product_type are plain text (tags dropped, entities decoded: lxml escapes the text once as it writes it). The
+mapper (CleanFieldMapper) cleans each field before its length is checked or cut, so a limit counts what Google
+gets; build_item does not clean again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from decimal import Decimal, InvalidOperation
 from itertools import islice
@@ -16,7 +18,7 @@ from lxml import etree
 
 from channels.framework import ChannelCatalog, FieldMapper, catalog_for, convert
 from channels.google_merchant_targets import Target, feed_targets, shipping_weight_family
-from channels.html import CleanFieldMapper, plain_text, safe_html
+from channels.html import CleanFieldMapper, plain_text
 from channels.localize import ValueResolver
 from channels.search import IMAGE_LINKS
 from channels.xml_chars import xml_chars
@@ -157,17 +159,16 @@ def _text(tag: str, value: Any) -> etree._Element:
     return el
 
 
-def build_item(product: Product, mapper: FieldMapper, catalog: ChannelCatalog, locale: str, currency: str,
+def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatalog, locale: str, currency: str,
                tree: str, stock: dict[str, Any], values: dict[str, Any] | None = None,
                target: Target | None = None) -> tuple[list[tuple[str, Any]], list[str]]:
     """One item's (g: tag, text) pairs (a group such as g:shipping as (tag, pairs)), or the reasons it breaks
     Google's rules. `values`: the product's inherited values, resolved once for all locales; `target`: the
-    country whose shipping (priced for this item) and tax the item carries."""
-    fields, reasons = mapper.map(product, locale, currency, values)
+    country whose shipping (priced for this item) and tax the item carries. `mapper` cleans for Google: the
+    fields come cleaned, a required one that was markup only reported as `missing:<field>:markup_only`."""
+    fields, reasons = mapper.map(product, locale, currency, values)  # cleaned: see the module's docstring
     g: dict[str, Any] = {"id": product.identifier}
-    title, description = _cleaned(fields.get("title"), plain_text), _cleaned(fields.get("description"), _google_html)
-    reasons += [f"missing:{name}:markup_only" for name, value in (("title", title), ("description", description))
-                if value == "" and name in fields]
+    title, description = fields.get("title"), fields.get("description")
     if title and len(title) > TITLE_MAX:
         reasons.append(f"too_long:title:{len(title)}>{TITLE_MAX}")
     if description and len(description) > DESCRIPTION_MAX:
@@ -198,7 +199,7 @@ def build_item(product: Product, mapper: FieldMapper, catalog: ChannelCatalog, l
     taxonomy = next((catalog.category_map[c] for c in product.categories if c in catalog.category_map), None)
     g["google_product_category"] = taxonomy
     paths = mapper.category_path_labels(product, locale, tree)
-    g["product_type"] = " > ".join(paths[0]) if paths else None
+    g["product_type"] = " > ".join(w for label in paths[0] if (w := plain_text(label))) if paths else None
     if product.parent:
         g["item_group_id"] = _root_model(mapper, product)
         g["color"], g["size"] = _flat(fields.get("color")), _flat(fields.get("size"))
@@ -235,16 +236,6 @@ def _google_weight(weight: dict[str, str], measures: Any) -> str | None:
         return f"{format(convert(weight['amount'], unit, 'KILOGRAM', 'Weight', measures), 'f')} kg"
     except ConfigError:
         return None
-
-
-def _google_html(text: str) -> str:
-    return safe_html(text, "google")
-
-
-def _cleaned(value: Any, clean: Callable[[str], str]) -> Any:
-    """A title or description as Google gets it, whatever mapper built it (cleaning again what a
-    CleanFieldMapper cleaned keeps every word), with markup a `truncate` overflow cut in two repaired."""
-    return clean(value) if isinstance(value, str) else value
 
 
 def _flat(value: Any) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import nh3
 
-from channels.framework import FieldMapper
+from channels.framework import FieldMap, FieldMapper
 from pim.structure import AttributeType
 
 Profile = Literal["storefront", "google"]
@@ -86,8 +86,8 @@ def _rules(tags: frozenset[str], renames: dict[str, tuple[str, str]] | None = No
     return _Rules(cleaner, tokens)
 
 
-#: Texts a cleaning remembers: a variant repeats its model's description, a target feed a locale's, and the
-#: Google feed cleans a mapped description again.
+#: Texts a cleaning remembers: a variant repeats its model's description, a target feed a locale's, and an HTML
+#: field cleans a textarea's HTML again (CleanFieldMapper.published).
 MEMO = 2048
 
 
@@ -154,17 +154,94 @@ def plain_text(text: str) -> str:
     return _PLAIN(text) if _marked_up(text) else text
 
 
+#: The last word and the whitespace before it; an opening tag at the end of a cut (an element left empty).
+_LAST_WORD, _OPENED = re.compile(r"\s+\S*$"), re.compile(r"(?:<[a-z][^<>]*>)+$")
+
+
+def truncate_html(text: str, limit: int, profile: Profile = "storefront") -> str:
+    """Cleaned HTML cut to at most `limit` characters, and still well formed: a cut in a word goes back to the
+    space before it (the whole cut when there is none, as FieldMapper.truncated does), never ends inside a tag
+    or an entity nor leaves an element empty, and the elements it leaves open are closed. Those closing tags
+    count: when they push the text past `limit`, the cut moves back by as much and is made again."""
+    cut = limit
+    while True:
+        head = text[:cut] if cut > 0 else ""
+        if cut < len(text) and not text[cut].isspace():
+            head = _LAST_WORD.sub("", head)
+        if (lt := head.rfind("<")) > head.rfind(">"):  # inside a tag: `<strong` or `<a href="x`
+            head = head[:lt]
+        if (amp := head.rfind("&")) > head.rfind(";"):  # inside an entity: `&am`
+            head = head[:amp]
+        head = _OPENED.sub("", head).rstrip()
+        out = safe_html(head, profile)  # closes what the cut left open
+        if len(out) <= limit:
+            return out
+        cut -= len(out) - limit  # by at least 1: down to an empty head at worst, which fits
+
+
+#: Fields published as plain text, by profile: Google's short text attributes (it takes HTML only in the
+#: description), the storefront's label fields (a label is a name, shown as text, not copy).
+PLAIN_FIELDS: dict[str, frozenset[str]] = {"google": frozenset({"title", "brand", "mpn", "color", "size"}),
+                                           "storefront": frozenset({"title", "name", "label"})}
+#: Fields published as HTML whatever fed them (a template or a text attribute); a field mapped from
+#: textareas only is HTML too.
+HTML_FIELDS: dict[str, frozenset[str]] = {"google": frozenset({"description"}), "storefront": frozenset()}
+
+
 class CleanFieldMapper(FieldMapper):
-    """A FieldMapper whose textarea values come out cleaned for one profile, in mapped fields and templates
-    alike, before a field's max_length is checked: a limit counts what is published, not markup dropped."""
+    """A FieldMapper whose output comes out cleaned for one profile, in mapped fields and templates alike,
+    before a field's max_length is checked: a limit counts what is published, not markup dropped.
+
+    An HTML field (HTML_FIELDS, or mapped from textareas) is `safe_html`, and cut by `truncate_html`. A plain
+    field (PLAIN_FIELDS) reads each value as its words (`plain_text`): textareas on every profile, and on
+    Google, which takes no markup outside the description, text values and option labels too (the storefront
+    escapes those itself). Values are cleaned, not the rendered template, so no entity is decoded twice. A
+    value cleaned to nothing is left out like an empty one (a required field: `missing:<field>:markup_only`).
+    Other fields read textareas as the profile's HTML."""
 
     def __init__(self, *args: Any, profile: Profile, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.profile = profile
+        self.plain_fields = PLAIN_FIELDS[profile]
+        self.text_is_markup = profile == "google"
+        types = self.s.attributes
 
-    def display(self, code: str, value: Any, locale: str, labels: bool = True) -> Any:
+        def from_textareas(f: FieldMap) -> bool:
+            codes = f.attributes or ([f.attribute] if f.attribute else [])
+            return bool(codes) and all(c in types and types[c].type == AttributeType.textarea for c in codes)
+
+        self.html_fields = HTML_FIELDS[profile] | {f.output for f in self.catalog.fields
+                                                   if f.output not in self.plain_fields and from_textareas(f)}
+
+    def plain(self, f: FieldMap) -> bool:
+        return f.output in self.plain_fields
+
+    def display(self, code: str, value: Any, locale: str, labels: bool = True, plain: bool = False) -> Any:
         value = super().display(code, value, locale, labels)
         attr = self.s.attributes.get(code)
-        if isinstance(value, str) and attr is not None and attr.type == AttributeType.textarea:
+        html = attr is not None and attr.type == AttributeType.textarea
+        if plain:
+            return _words_of(value) if html or self.text_is_markup else value
+        if html and isinstance(value, str):
             return safe_html(value, self.profile)
         return value
+
+    def published(self, f: FieldMap, value: Any) -> Any:
+        if f.output in self.html_fields and isinstance(value, str):
+            return safe_html(value, self.profile)  # a textarea's: remembered as clean, so a lookup
+        return value
+
+    def truncated(self, f: FieldMap, value: str) -> str:
+        if f.output in self.html_fields and f.max_length:
+            return truncate_html(value, f.max_length, self.profile)
+        return super().truncated(f, value)
+
+
+def _words_of(value: Any) -> Any:
+    """A string, or the strings of a list (a multi-select's labels), as plain text; a list loses those
+    nothing is left of."""
+    if isinstance(value, str):
+        return plain_text(value)
+    if isinstance(value, list):
+        return [w for v in value if (w := plain_text(v) if isinstance(v, str) else v) not in ("", None)]
+    return value

@@ -4,7 +4,8 @@ Written streaming (one product at a time into every locale file). Locales, curre
 (channels/catalogs/storefront.yaml, see channels.framework). `associations` and `related` name only products
 the same publish writes (pim.pipeline.PublishedTargets): a shopper never follows a link to a missing page.
 Textarea values are HTML, cleaned to the storefront's formatting tags (channels.html); text values are plain
-strings the storefront escapes itself."""
+strings the storefront escapes itself. The label and the mapped title (a textarea label attribute included)
+are plain text."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import IO, Any
 import orjson
 
 from channels.framework import FieldMapper, catalog_for
-from channels.html import CleanFieldMapper, safe_html
+from channels.html import CleanFieldMapper, plain_text, safe_html
 from channels.localize import ValueResolver
 from pim.catalog import Structure
 from pim.pipeline import TARGETS
@@ -97,7 +98,7 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
         "identifier": p.identifier,
         "family": p.family,
         "parent": p.parent,
-        "label": r.label(p, channel, locale, values),
+        "label": _label(p, r, channel, locale, values),
         "categories": cats,
         "image": image_link(image) if image_link is not None and isinstance(image, str) and image else image,
         "prices": prices,
@@ -106,6 +107,18 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
         "related": related(p, s, related_kinds or []),
         "fields": fields,
     }
+
+
+def _label(p: Product, r: ValueResolver, channel: str, locale: str, values: dict[str, Any]) -> str:
+    """The product's label as plain text: a textarea label attribute holds HTML, and a label is a name shown as
+    text (the mapped title reads it the same way, channels.html.PLAIN_FIELDS); one that is markup only falls
+    back to the identifier like an empty one. A text label is a string the storefront escapes: as it is."""
+    label = r.label(p, channel, locale, values)
+    family = r.s.families.get(p.family or "")
+    attr = r.s.attributes.get(family.attribute_as_label or "") if family else None
+    if attr is not None and attr.type == _HTML and label != p.identifier:
+        return plain_text(label) or p.identifier
+    return label
 
 
 class StorefrontRenderer:

@@ -145,8 +145,8 @@ def test_cleaned_html_never_holds_a_script_a_handler_or_a_script_url(profile: st
         assert not any(a.startswith("on") for a in attributes)
         if profile == "google":
             assert attributes == ()
-    # build_item cleans what the mapper cleaned (remembered as clean, but not once the memo starts over): that
-    # keeps every word (nesting only a parser builds, such as <li><h1><li>, may come back flatter)
+    # an HTML field cleans a textarea's cleaned HTML again (remembered as clean, but not once the memo starts
+    # over): that keeps every word (nesting only a parser builds, such as <li><h1><li>, may come back flatter)
     assert out is text or _words(_PROFILES[profile].clean(out)) == _words(out)
 
 
