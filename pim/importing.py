@@ -255,6 +255,11 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         # their per-value problems still stand: noted again, as a merged record's are
         out.notes.extend(n for item in chunk if isinstance(item, Parsed) and isinstance(item.record, Product)
                          and item.record.identifier in skipped for n in item.problems)
+        if skipped and hasattr(merge, "stored_gaps"):  # and so does a missing axis value: as stored, unchanged
+            gaps = merge.stored_gaps(store, list(skipped))
+            out.notes.extend(_gap_note(item, source, item.record.identifier, axis, reason) for item in chunk
+                             if isinstance(item, Parsed) and isinstance(item.record, Product)
+                             for axis, reason in gaps.get(item.record.identifier, ()))
         chunk = kept
         out.skipped, out.good_keys = len(skipped), list(skipped)
         out.relied.update(skipped)
@@ -296,6 +301,9 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
             out.rejects.append(QuarantineEntry(r.reason, item.file, item.line, r.field,
                                                item.raw or item.record.model_dump(mode="json"), key, source))
         out.good_keys = [k for k in out.good_keys if k not in failed]
+        for r in out.plan.problems:  # taken in without a value of an axis of its level, once merged
+            key = _reject_identity(r)
+            out.notes.append(_gap_note(by_identity[key], source, key, r.field, r.reason))
         out.products, out.models = [], []
     if any(isinstance(item, Parsed) and item.extras for item in whole):
         taken = set(out.good_keys)
@@ -306,10 +314,9 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
 
 def _distinct_axes(store: Store, source: str, v: RecordValidator, items: list[Parsed], out: PreparedBatch) -> list[Parsed]:
     """The valid whole records that keep every model's children apart by their axis values
-    (pim.variant_levels.SiblingAxes); the others are rejected whole, naming the sibling they collide with."""
+    (pim.variant_levels.SiblingAxes); the others are rejected whole, naming the sibling they collide with. A
+    record taken in without a value of one of its axes is noted as a problem of it (another source may send it)."""
     refused = v.levels.shared_axes(store, [item.record for item in items])
-    if not refused:
-        return items
     kept = []
     for item in items:
         key = record_identity(item.record)
@@ -319,7 +326,17 @@ def _distinct_axes(store: Store, source: str, v: RecordValidator, items: list[Pa
                                                item.raw or item.record.model_dump(mode="json"), key, source))
         else:
             kept.append(item)
+    gaps = v.levels.missing_axes(store, [item.record for item in kept])
+    for item in kept:
+        key = record_identity(item.record)
+        out.notes.extend(_gap_note(item, source, key, axis, reason) for axis, reason in gaps.get(key, ()))
     return kept
+
+
+def _gap_note(item: Parsed, source: str, key: str, axis: str, reason: str) -> QuarantineEntry:
+    """The problem entry of a record taken in without a value of its level's axis `axis`."""
+    return QuarantineEntry(reason + "; the record was taken in without it", item.file, item.line, axis,
+                           item.raw or item.record.model_dump(mode="json"), key, source, severity="problem")
 
 
 def _extras_of(chunk: list[Parsed | Rejected], batch: PreparedBatch, writer: ExtrasWriter | None) -> Callable[[Connection], None] | None:

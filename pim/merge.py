@@ -10,7 +10,7 @@ empty cell) withdraws that source's claim. `merge_product` is pure; `Merger` loa
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +41,7 @@ from pim.store.raw import RawTable, raw_table
 from pim.store.store import MODEL, PRODUCT, ProductDelta, ProductRowUpdate, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
+from pim.variant_levels import Child, SiblingAxes, cleared_reason, gap_reason
 
 T = TypeVar("T")
 EMPTY = (None, "", [], {})
@@ -524,9 +525,12 @@ class Merger:
     and conflicts (three queries), merge in memory, write products + candidates + log in one transaction."""
 
     def __init__(self, precedence: Precedence | None = None, *, create_missing: bool = True,
-                 precedence_file: str | None = None) -> None:
+                 precedence_file: str | None = None, keep_axes: bool = False) -> None:
         self.precedence = precedence or Precedence()
         self.create_missing = create_missing
+        #: A person's edit: a record that leaves a variant (or sub-model) without a value of an axis it states
+        #: is rejected. Off for imports: that record is taken in and noted (MergePlan.problems).
+        self.keep_axes = keep_axes
         #: An import's precedence file: checked against the structure when bound (pim.precedence_check).
         self.precedence_file = precedence_file
         self.ranker: Ranker | None = None
@@ -549,8 +553,6 @@ class Merger:
         self.family_attrs = {code: set(f.attributes) for code, f in structure.families.items()}
         self.identifier_attrs = {c for c, a in structure.attributes.items() if a.type == AttributeType.identifier}
         self.salt = _salt(self.precedence, self.create_missing, structure)
-        from pim.variant_levels import SiblingAxes
-
         self.axes = SiblingAxes.of(structure)
         return self
 
@@ -599,18 +601,24 @@ class Merger:
             self._merge_models(store, models, plan)
             return plan
         ids = list(dict.fromkeys(p.identifier for p in products))
+        touched = touched_keys(products)
         with store.engine.connect() as conn:
-            parts = read_parts(store, conn, ids, touched_keys(products))
+            parts = read_parts(store, conn, ids, touched)
             old_cands = load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
             old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
             old_links = _load_links(store, conn, products, lambda r: r.identifier)
+            if self.axes:  # where each merged product sits, for its level's axes
+                self.axes.place(conn, [p.parent for p in products if "parent" in p.model_fields_set]
+                                + [p.product.parent for p in parts.values()])
             axes = self.axes.merged(conn, products, {i: p.product for i, p in parts.items()}) if self.axes else None
         cands = {i: dict(c) for i, c in old_cands.items()}
         link_state = {i: dict(c) for i, c in old_links.items()}
         conflict_state: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
         rejects: list[MergeReject] = []
+        problems: list[MergeReject] = []
         merged: dict[str, Product] = {}
         prints: dict[str, str] = {}
+        shown_keys = set(touched)
         for incoming in products:
             ident = incoming.identifier
             stored = parts.get(ident)
@@ -622,9 +630,12 @@ class Merger:
             out = merge_product(current, incoming, cands.get(ident, {}), _pins(old_conflicts.get(ident)), self.ranker,
                                 link_state.get(ident))
             problem = self._family_problem(out.product, incoming) or (axes.refuse_key(ident, out.product.values) if axes else None)
+            child, gaps = self._axis_gaps(ident, out.product, stored.values if stored else None, shown_keys)
+            problem = problem or self._cleared(child, gaps, incoming)
             if problem:
                 rejects.append(MergeReject(ident, problem[0], problem[1]))
                 continue
+            problems.extend(MergeReject(ident, a, gap_reason(child, a)) for a in gaps)
             merged[ident] = out.product
             digest = self._digests.get(id(incoming))
             if digest is not None:
@@ -641,7 +652,7 @@ class Merger:
         _side_diffs(conflict_state, old_cands, cands, old_conflicts, side)
         _link_diffs(old_links, link_state, side)
         plan = MergePlan(side=side, rejects=rejects, relied={i: (parts[i].seq if i in parts else None) for i in ids},
-                         parents=axes.parents if axes else set())
+                         parents=axes.parents if axes else set(), problems=problems)
         claims_changed = side.changed_identifiers()
         for ident, product in merged.items():
             part = parts.get(ident)
@@ -689,9 +700,12 @@ class Merger:
             out = merge_product(_model_as_product(base, ident, None), record, cands.get(ident, {}),
                                 _pins(old_conflicts.get(ident)), self.ranker, link_state.get(ident))  # type: ignore[arg-type]
             problem = self._family_problem(out.product, record) or (axes.refuse_key(code, out.product.values) if axes else None)
+            child, gaps = self._model_gaps(incoming, base, out.product.values)
+            problem = problem or self._cleared(child, gaps, incoming)
             if problem:
                 plan.rejects.append(MergeReject(code, problem[0], problem[1], model=True))
                 continue
+            plan.problems.extend(MergeReject(code, a, gap_reason(child, a), model=True) for a in gaps)
             p = out.product
             update = {"values": p.values, "provenance": p.provenance, "categories": p.categories,
                       "associations": p.associations}
@@ -710,6 +724,38 @@ class Merger:
         plan.models.extend(merged.values())
         plan.parents |= axes.parents if axes else set()
         self.merged_records += len(merged)
+
+    def _axis_gaps(self, ident: str, product: Product, stored: Mapping[str, Any] | None,
+                   shown_keys: set[str]) -> tuple[Child, list[str]]:
+        """Where a merged product sits, and the axes of its level (under a placed model) it has no value for once
+        merged. `product` holds the keys the batch touched (`shown_keys`); the others are as `stored` (raw JSON)."""
+        child = Child(ident, False, product.parent or None)
+        if self.axes is None or child.parent is None:
+            return child, []
+        axes = self.axes.axes_of(False, child.parent, None)
+        values = {a: product.values.get(a) if stored is None or a in shown_keys
+                  else (orjson.loads(bytes(stored[a])) if a in stored else None) for a in axes}
+        return child, self.axes.missing(child, values)
+
+    def _model_gaps(self, incoming: ProductModel, base: ProductModel, values: dict[str, Any]) -> tuple[Child, list[str]]:
+        """`_axis_gaps` for a merged model (`values`: all of them, once merged): a sub-model's first-level axes."""
+        whole = bool(incoming.family_variant)
+        parent = incoming.parent if whole and "parent" in incoming.model_fields_set else base.parent
+        child = Child(incoming.code, True, parent or None, family_variant=incoming.family_variant or base.family_variant)
+        return child, self.axes.missing(child, values) if self.axes is not None else []
+
+    def _cleared(self, child: Child, gaps: list[str], record: Product | ProductModel) -> tuple[str, str] | None:
+        """With `keep_axes` (a person's edit): the first axis the record empties, refused with why."""
+        axis = next((a for a in gaps if a in record.values), None) if self.keep_axes else None
+        return (axis, cleared_reason(child, axis)) if axis is not None else None
+
+    def stored_gaps(self, store: Store, skus: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """The products among `skus` (skipped as already merged: pim.importing) that lack a value of their
+        level's axes as stored, each (axis, why); one query, none without family variant axes."""
+        if self.axes is None or not skus:
+            return {}
+        with store.engine.connect() as conn:
+            return self.axes.stored_gaps(conn, skus)  # type: ignore[no-any-return]
 
     def _family_problem(self, product: Product, incoming: Product) -> tuple[str, str] | None:
         allowed = self.family_attrs.get(product.family) if product.family else None
@@ -770,6 +816,8 @@ class MergePlan:
     #: models whose children's axis values the merge checked (pim.variant_levels): a batch merged elsewhere
     #: at the same time as one placing records under them is merged again (pim.importing)
     parents: set[str] = field(default_factory=set)
+    #: records taken in without a value of one of their level's axes (field: the axis): problems, not rejects
+    problems: list[MergeReject] = field(default_factory=list)
 
 
 def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] | None = None,
@@ -868,7 +916,10 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
     """Make `source`'s claim the value of `value_key` and pin it (pim.conflicts.resolve_conflict calls this).
     `identifier` is a SKU, or `model:<code>` for a product model. Read and written in one transaction under
     the catalog's write lock, so an import landing meanwhile is not overwritten; `log` runs in it. With
-    `recorded`, only a claim of a conflict the log holds is picked, as read in that transaction."""
+    `recorded`, only a claim of a conflict the log holds is picked, as read in that transaction. A claim that
+    would give a variant (or sub-model) an axis value a sibling holds is refused, as an import's would be."""
+    from pim.structure_cache import cached_structure
+
     with store.begin() as conn:
         product = locked_record(store, conn, identifier)
         old = load_candidates(conn, [identifier]).get(identifier, {}).get(value_key, {})
@@ -888,6 +939,10 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
         values[value_key] = claims[source].value
         provenance[value_key] = claims[source].prov  # type: ignore[assignment]
         new = product.model_copy(update={"values": values, "provenance": provenance})
+        axes = SiblingAxes.of(cached_structure(conn))
+        if axes is not None and split_key(value_key)[0] in axes.keys and (
+                taken := axes.refuse_record(conn, new)) is not None:
+            raise InputError(taken[1], field=value_key, hint="pick a claim no sibling holds, or change the sibling first")
         side = SideWrites()
         losers = {s: c for s, c in claims.items() if s != source}
         _candidate_diff(identifier, value_key, old, losers, side)

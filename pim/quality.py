@@ -3,7 +3,7 @@ the product, the attribute and the reason. The gate blocks on finding kinds a ch
 
 Kinds: incomplete (complete); duplicate_gtin, duplicate_identifier, duplicate_value (unique); invalid,
 unknown_association (valid); stale_price, stale_stock (timely); conflict (accurate); inconsistent,
-missing_translation (consistent)."""
+missing_translation, missing_axis (consistent)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ DIMENSIONS = {
     "incomplete": "complete", "duplicate_gtin": "unique", "duplicate_identifier": "unique",
     "duplicate_value": "unique", "invalid": "valid", "unknown_association": "valid", "stale_price": "timely",
     "stale_stock": "timely", "conflict": "accurate", "inconsistent": "consistent", "missing_translation": "consistent",
+    "missing_axis": "consistent",
 }
 _GTIN_CODES = {"ean", "ean8", "ean13", "gtin", "gtin8", "gtin12", "gtin13", "gtin14", "upc"}
 _UNIT = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -280,7 +281,7 @@ def inherited(store: Any, products: list[Product], cache: dict[str, list[Any]] |
 
 UNIQUE_KINDS = frozenset({"duplicate_gtin", "duplicate_identifier", "duplicate_value"})
 #: Kinds found from the store alone: asked only for these, a batch's inherited values are not built.
-STORE_KINDS = frozenset({"stale_stock", "conflict", "unknown_association"})
+STORE_KINDS = frozenset({"stale_stock", "conflict", "unknown_association", "missing_axis"})
 
 
 def assess(store: Any, structure: Structure, channel: str, products: Iterable[Product], *,
@@ -312,7 +313,34 @@ def assess(store: Any, structure: Structure, channel: str, products: Iterable[Pr
         if kinds is None or "unknown_association" in kinds:
             for f in association_findings(store, batch):
                 found[f.product].append(f)
+        if kinds is None or "missing_axis" in kinds:
+            for f in axis_findings(store, structure, batch):
+                found[f.product].append(f)
     return found
+
+
+def axis_findings(store: Any, structure: Structure, batch: list[Product]) -> list[Finding]:
+    """Variant products without their own value of an axis of their level (axes live at the variant's level,
+    never inherited): nothing tells such a variant apart from its siblings. An import takes it in (another
+    source may send the value later) and notes it; this lists it until it is set. One query for the models."""
+    from pim.store.store import MODEL
+    from pim.variant_levels import Placement, VariantLevels, blank, model_placement
+
+    parents = sorted({p.parent for p in batch if p.parent})
+    levels = VariantLevels(structure)
+    if not parents or not levels:
+        return []
+    with store.engine.connect() as conn:
+        above = {code: model_placement(fv, parent) for code, fv, parent in conn.execute(
+            select(MODEL.c.code, MODEL.c.family_variant, MODEL.c.parent).where(MODEL.c.code.in_(parents)))}
+    out = []
+    for p in batch:
+        at = above.get(p.parent) if p.parent else None
+        for axis in levels.axes(Placement(at.family_variant, at.depth + 1)) if at else ():
+            if blank(p.values.get(axis)):
+                out.append(Finding(p.identifier, "missing_axis", f"variant of product model '{p.parent}' has no "
+                                   f"value for its axis '{axis}': set {axis}, or detach it from the model", axis))
+    return out
 
 
 def _stock_findings(store: Any, batch: list[Product], channel: Channel, now: datetime) -> list[Finding]:

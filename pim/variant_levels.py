@@ -2,7 +2,9 @@
 value of a model-level attribute stored on a variant would silently hide the model's value (and a variant-level
 value on a model would show on variants lacking their own). Every import holds records to their level, as
 Akeneo does: a misplaced value is not stored, and is quarantined as a problem of its record. And, as in Akeneo,
-no two children of one model share their level's axis values (`SiblingAxes`): such a record is rejected."""
+no two children of one model share their level's axis values (`SiblingAxes`): such a record is rejected. A child
+without a value for one of its axes is taken in (another source may still send it) but noted as a problem of its
+record (`SiblingAxes.missing`), and the quality check reports it (pim.quality, `missing_axis`)."""
 
 from __future__ import annotations
 
@@ -177,10 +179,7 @@ class LevelGuard:
         children = [whole_child(r) for r in records]
         if not self.axes or not any(c.parent for c in children):
             return {}
-        for r in records:  # the batch's models are written before its products (a model without values too)
-            if isinstance(r, ProductModel):
-                self._placements[r.code] = model_placement(r.family_variant, r.parent)
-                self._parents[r.code] = r.parent
+        self._place_models(records)
         with store.engine.connect() as conn:
             siblings = self.axes.read(conn, children)
         refused: dict[str, tuple[str, str]] = {}
@@ -188,6 +187,29 @@ class LevelGuard:
             if (problem := siblings.refuse(child, record.values)) is not None:
                 refused[record_identity(record)] = problem
         return refused
+
+    def missing_axes(self, store: Any, records: list[Product | ProductModel]) -> dict[str, list[tuple[str, str]]]:
+        """Whole records taken in (a catalog file) that lack a value of one of their level's axes, by
+        `record_identity`: each (axis attribute, why). No query when `shared_axes` placed their parents."""
+        children = [whole_child(r) for r in records]
+        if not self.axes or not any(c.parent for c in children):
+            return {}
+        self._place_models(records)
+        if unplaced := {c.parent for c in children if not c.model and c.parent} - set(self._placements):
+            with store.engine.connect() as conn:
+                self.axes.place(conn, unplaced)
+        gaps: dict[str, list[tuple[str, str]]] = {}
+        for record, child in zip(records, children):
+            if missing := self.axes.missing(child, record.values):
+                gaps[record_identity(record)] = [(a, gap_reason(child, a)) for a in missing]
+        return gaps
+
+    def _place_models(self, records: list[Product | ProductModel]) -> None:
+        """The batch's models are written before its products (a model without values too): place them."""
+        for r in records:
+            if isinstance(r, ProductModel):
+                self._placements[r.code] = model_placement(r.family_variant, r.parent)
+                self._parents[r.code] = r.parent
 
     def _lineage(self, parent: str | None) -> list[str]:
         """The models a record below `parent` shows values of, nearest first."""
@@ -360,6 +382,52 @@ class SiblingAxes:
         above = self.placements.get(parent)
         return self.levels.axes(Placement(above.family_variant, above.depth + 1)) if above else ()
 
+    def place(self, conn: Any, parents: Iterable[str | None]) -> None:
+        """Load the placements of the models among `parents` not placed yet (one query, none when all are)."""
+        if len(self.placements) > _CACHE_LIMIT:
+            self.placements.clear()
+        todo = sorted({p for p in parents if p} - set(self.placements))
+        if not todo:
+            return
+        sql = Statements(conn)
+        for code, fv, parent in sql.all_in(
+                f"SELECT code, family_variant, parent FROM product_model WHERE code {sql.any_of}", [todo]):
+            self.placements[code] = model_placement(fv, parent)
+
+    def missing(self, child: Child, values: Mapping[str, Any]) -> list[str]:
+        """The axes of `child`'s level it has no value for in `values` (its own: axes live at its level). A
+        product's parent must be placed (`place`, `read`); none for a child under no model."""
+        if child.parent is None:
+            return []
+        axes = self.axes_of(child.model, child.parent, child.family_variant)
+        return [a for a in axes if blank(values.get(a)) or self.token(a, values.get(a)) is None]
+
+    def stored_gaps(self, conn: Any, skus: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """The stored variant products among `skus` lacking a value of their level's axes, as stored: sku →
+        [(axis attribute, why)]. For records a merge skips as already merged (their notes still stand)."""
+        if not skus:
+            return {}
+        sql = Statements(conn)
+        axes = ", ".join(self._extract(sql.pg, a) for a in self.keys)
+        rows = sql.all_in(f"SELECT identifier, parent, {axes} FROM product WHERE parent IS NOT NULL "
+                          f"AND identifier {sql.any_of}", [skus])
+        self.place(conn, {r[1] for r in rows})
+        out: dict[str, list[tuple[str, str]]] = {}
+        for ident, parent, *texts in rows:
+            child = Child(ident, False, parent)
+            values = {a: orjson.loads(t) for a, t in zip(self.keys, texts) if t is not None}
+            if missing := self.missing(child, values):
+                out[ident] = [(a, gap_reason(child, a)) for a in missing]
+        return out
+
+    def refuse_record(self, conn: Any, record: Product | ProductModel) -> tuple[str, str] | None:
+        """(axis attribute, why) when the whole `record` (as it would be written: a person's pick) shares its
+        axis values with a sibling stored; one query."""
+        child = whole_child(record)
+        if child.parent is None:
+            return None
+        return self.read(conn, [child]).refuse(child, record.values)
+
     def token(self, attribute: str, value: Any) -> Any:
         """An axis value as siblings are compared by (None: no value): a metric by its quantity (1 KILOGRAM is
         1000 GRAM), an option code or a boolean as it is."""
@@ -443,6 +511,30 @@ def _collision(child: Child, axes: tuple[str, ...], shown: Mapping[str, Any], ho
                 "another parent")
     return (f"product model '{child.parent}' already has a variant with {values}: '{holder}'; the variants of one "
             f"model need distinct values of {names}: change {names} of this product, or attach it to another model")
+
+
+def gap_reason(child: Child, axis: str) -> str:
+    """Why a child without a value of its level's axis `axis` is noted, and what to do."""
+    if child.model:
+        return (f"sub-model of product model '{child.parent}' has no value for its axis '{axis}': set {axis}, or "
+                "make it a root model (no parent)")
+    return (f"variant of product model '{child.parent}' has no value for its axis '{axis}': set {axis}, or detach "
+            "it from the model")
+
+
+def cleared_reason(child: Child, axis: str) -> str:
+    """Why a person's edit emptying `axis` of a child is refused (nothing is written), and what to do."""
+    what = "sub-model" if child.model else "variant"
+    return (f"'{axis}' is the axis this {what} of product model '{child.parent}' is told apart from its siblings "
+            f"by: it cannot be emptied; set another {axis}, or "
+            + ("make it a root model (no parent)" if child.model else "detach the product from the model"))
+
+
+def blank(value: Any) -> bool:
+    """No value at all: absent, null, empty text or list, a metric without an amount."""
+    if isinstance(value, dict) and "amount" in value:
+        return value.get("amount") in (None, "")
+    return value is None or value == "" or value == [] or value == {}
 
 
 def _shown(value: Any) -> str:

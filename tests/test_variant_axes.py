@@ -213,7 +213,7 @@ def test_metric_axes_compare_quantities(tiny_store: Store, tmp_path: Path) -> No
 
 
 def test_children_without_an_axis_value_do_not_collide(shirts: Store, tmp_path: Path) -> None:
-    """A missing axis value is not this check's business (Akeneo requires one; nothing here does yet)."""
+    """Two children without an axis value do not collide: both are taken in (each noted as missing its axis)."""
     counts = _jsonl(shirts, tmp_path / "c.jsonl", [_variant("SHIRT-RED-X", "SHIRT-RED", "s") | {"values": {"sku": "X"}},
                                                    _variant("SHIRT-RED-Y", "SHIRT-RED", "s") | {"values": {"sku": "Y"}}])
     assert (counts.created, counts.rejected) == (2, 0)

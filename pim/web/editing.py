@@ -4,7 +4,8 @@ is wrong nothing is written and each wrong key gets its message. Accepted values
 precedence decides whether they show (`PIM_HOME/precedence.yaml` when there is one, else the content team
 first), the value they replace stays as a candidate, and an emptied value withdraws the content team's claim
 (the next claim, say the ERP's, shows again). Every change of a shown value lands in the value history; an
-edit that precedence keeps from showing is reported as `outranked`."""
+edit that precedence keeps from showing is reported as `outranked`. An edit that would give a variant (or
+sub-model) a sibling's axis values, or leave it without one, is refused (pim.variant_levels)."""
 
 from __future__ import annotations
 
@@ -136,7 +137,7 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     stamp = now()
     record = Product(identifier=identifier, values=edits, source=Provenance(source="content", ref=f"user:{actor}", at=stamp))
     logged = _Logged({identifier: edits}, actor, stamp)
-    _, rejects = Merger(home_precedence(), create_missing=False).bind(s).write(store, [record], also=logged)
+    _, rejects = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s).write(store, [record], also=logged)
     if rejects:
         return EditResult(product, {r.field: r.reason for r in rejects})
     updated = store.get_product(identifier) or product
@@ -151,13 +152,16 @@ class BulkResult:
     outranked: int = 0  # kept aside: another source ranks first
     missing: list[str] = field(default_factory=list)  # identifiers not in the catalog
     on_models: int = 0  # variants left as they are: their models hold the attribute (edit those)
+    #: identifier → why its edit was refused, nothing of it written (a sibling's axis values, an emptied axis)
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], actor: str, *,
                structure: Structure | None = None, batch: int = 500) -> BulkResult:
     """The same values on many products (a mass edit from the grid): validated once, merged a batch at a
     time as the content team's claims, every shown change in the history. Nothing is written when a value is
-    wrong. Prices set some currencies: a product's other currencies stay as they are."""
+    wrong. Prices set some currencies: a product's other currencies stay as they are. A product whose edit the
+    merge refuses (it would share a sibling's axis values, or empty an axis) is `refused`, with why."""
     from pim.merge import Merger, home_precedence
 
     s = structure or store.structure()
@@ -165,9 +169,9 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
     out = BulkResult(errors=errors)
     if errors or not clean:
         return out
-    merger = Merger(home_precedence(), create_missing=False).bind(s)
+    merger = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s)
     levels = VariantLevels(s)
-    refused: dict[str, bool] = {}  # parent model → whether the edit names values its variants may not hold
+    misplaced: dict[str, bool] = {}  # parent model → whether the edit names values its variants may not hold
     prices = {k for k in clean if s.attributes[split_key(k)[0]].type == AttributeType.price_collection}
     for start in range(0, len(identifiers), batch):
         chunk = list(dict.fromkeys(identifiers[start:start + batch]))
@@ -177,10 +181,10 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
         prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
         records = []
         for ident, product in before.items():
-            if product.parent and product.parent not in refused:  # one model read per parent, not per variant
-                refused[product.parent] = bool(levels.edit_errors(levels.of_product(store, product), clean, None,
-                                                                  product=True))
-            if product.parent and refused[product.parent]:
+            if product.parent and product.parent not in misplaced:  # one model read per parent, not per variant
+                misplaced[product.parent] = bool(levels.edit_errors(levels.of_product(store, product), clean, None,
+                                                                    product=True))
+            if product.parent and misplaced[product.parent]:
                 out.on_models += 1  # the value would hide its model's (pim.variant_levels)
                 continue
             wanted = {k: {**(product.values.get(k) or {}), **v} if k in prices and v else v for k, v in clean.items()}
@@ -192,9 +196,12 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
         if not records:
             continue
         logged = _Logged({r.identifier: r.values for r in records}, actor, stamp)
-        merger.write(store, records, also=logged)
-        after = {p.identifier: p for p in store.iter_products(identifiers=[r.identifier for r in records])}
-        for r in records:
+        _, rejects = merger.write(store, records, also=logged)
+        said = {r.identifier: r.reason for r in rejects}  # refused siblings: not kept aside by precedence
+        out.refused.update(said)
+        taken = [r for r in records if r.identifier not in said]
+        after = {p.identifier: p for p in store.iter_products(identifiers=[r.identifier for r in taken])}
+        for r in taken:
             new = after.get(r.identifier, before[r.identifier])
             shown = all(new.values.get(k) == v for k, v in r.values.items())
             out.changed += bool(logged.keys(r.identifier)) and shown
@@ -226,7 +233,7 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     stamp = now()
     prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
     record = partial_model(code, edits, prov, {})
-    merger = Merger(home_precedence(), create_missing=False).bind(s)
+    merger = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s)
     logged = _Logged({MODEL_KEY + code: edits}, actor, stamp)
     _, plan = write_merged(store, lambda: merger.prepare(store, [], [record]), also=logged)
     if plan.rejects:

@@ -153,8 +153,20 @@ async def bulk_edit(request: Request, user: User = Depends(session_user)) -> Any
             + (f"; {result.unchanged} already showed it" if result.unchanged else "")
             + (f"; {result.outranked} kept aside (another source ranks first)" if result.outranked else "")
             + (f"; {result.on_models} variant{'s' if result.on_models != 1 else ''} left as they are: their models "
-               "hold it (edit the models)" if result.on_models else "") + ".")
+               "hold it (edit the models)" if result.on_models else "") + _refused_notice(result.refused) + ".")
     return RedirectResponse(back, status_code=303)
+
+
+REFUSED_NAMED = 3  # refused products a mass edit's notice names with why; the others are counted
+
+
+def _refused_notice(refused: dict[str, str]) -> str:
+    """The mass edit's refused products (nothing of their edit written), the first few with why."""
+    if not refused:
+        return ""
+    named = "; ".join(f"{ident} ({why})" for ident, why in list(refused.items())[:REFUSED_NAMED])
+    rest = len(refused) - REFUSED_NAMED
+    return (f"; {len(refused)} refused, left as they are: {named}" + (f"; and {rest} more" if rest > 0 else ""))
 
 
 # ---------------------------------------------------------------- product page
