@@ -21,12 +21,14 @@ from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
 from importers.bmecat_reader import BmecatHeader, BmecatProduct, product_modes, read_bmecat
 from importers.erp_values import partial_product, refusal, value_refusal
+from importers.gtin_check import gtin_reason, match_gtin, supplier_hint, unmatched_reason
 from pim.catalog import Structure
 from pim.commerce import EARLIEST, PriceListEntry, remove_price_list_entries
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
 from pim.product import Association, Product, trusted_provenance, value_key
+from pim.quality import gtin_problem, is_gtin_attribute
 from pim.sources import MAX_PID, SourceItem, cross_referenced, load_profile, match_skus, merger_for
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched
@@ -135,12 +137,15 @@ def load_map(path: Path) -> BmecatMap:
 class Mapped:
     """One mapped product: the record, per-value problems (imported anyway), commercial side data and `held`:
     the value keys the product gives a value for that was skipped with a problem (a T_NEW_CATALOG keeps the
-    supplier's old value of those: `_restate`)."""
+    supplier's old value of those: `_restate`). `gtin`: the EAN to match the product on, None when it has none
+    or a bad one (`bad_gtin`: (element, what is wrong), said again if matching then refuses the product)."""
 
     def __init__(self, product: Product, problems: list[tuple[str, str]], tiers: list[dict[str, Any]],
-                 held: set[str] | None = None) -> None:
+                 held: set[str] | None = None, gtin: str | None = None,
+                 bad_gtin: tuple[str, str] | None = None) -> None:
         self.product, self.problems, self.tiers = product, problems, tiers
         self.held = held or set()
+        self.gtin, self.bad_gtin = gtin, bad_gtin
 
 
 def _finite(text: str) -> Decimal | None:
@@ -174,6 +179,15 @@ class BmecatMapper:
         self._dimensions = [(name, t) for name in SPEC_UNITS if lg and (t := getattr(lg, name.lower())) is not None]
         self._logistic_texts = [(f, a) for f, a in (("customs_number", lg.customs_number),
                                                      ("country_of_origin", lg.country_of_origin)) if a] if lg else []
+        # GTINs (importers.gtin_check): the EAN element is one by the BMEcat specification, whatever attribute it
+        # is mapped to, and under `sku_from: xref` what matching falls back on; a value bound for an attribute
+        # that holds GTINs (pim.quality.is_gtin_attribute) is checked whatever element it comes from
+        self._gtin_attrs = frozenset(code for code in structure.attributes if is_gtin_attribute(code))
+        self._match_gtin = m.sku_from == "xref"
+        self._check_ean = self._match_gtin or "ean" in f
+        self._ean_hints = {"create": supplier_hint(stored="ean" in f, matched=self._match_gtin, unmatched="create"),
+                           "quarantine": supplier_hint(stored="ean" in f, matched=self._match_gtin, unmatched="quarantine")}
+        self._value_hint = supplier_hint(stored=True, matched=False, unmatched=m.unmatched)
 
     def _key(self, attribute: str, locale: str | None = None) -> str | None:
         attr = self.s.attributes.get(attribute)
@@ -233,10 +247,17 @@ class BmecatMapper:
                 locale = languages.get(lang)
                 if locale:
                     self._put(values, problems, self.m.fields["keywords"], ", ".join(w.strip() for w in words), locale, "KEYWORD")
+        gtin, bad_gtin = self._ean(p, problems, held) if p.ean is not None and self._check_ean else (p.ean, None)
         for name, attribute, where, number in self._scalars:
             raw = getattr(p, name)
-            if raw is not None:
-                self._put(values, problems, attribute, _number(raw) if number else raw, where=where)
+            if raw is None or (bad_gtin and name == "ean"):
+                continue
+            if name == "ean":
+                where = p.ean_from
+            elif attribute in self._gtin_attrs and (problem := gtin_problem(raw)):
+                self._skip(problems, held, attribute, where, gtin_reason(problem, self._value_hint))
+                continue
+            self._put(values, problems, attribute, _number(raw) if number else raw, where=where)
         if "feature_class" in self.m.fields and p.feature_class:
             self._put(values, problems, self.m.fields["feature_class"], p.feature_class, where="REFERENCE_FEATURE_GROUP_ID")
         if p.features:
@@ -254,7 +275,23 @@ class BmecatMapper:
             product.family = family
         if associations:
             product.associations = associations
-        return Mapped(product, problems, tiers, held)
+        return Mapped(product, problems, tiers, held, gtin if self._match_gtin else None, bad_gtin)
+
+    def _ean(self, p: BmecatProduct, problems: list[tuple[str, str]], held: set[str]) -> tuple[str | None, tuple[str, str] | None]:
+        """(the EAN to match on, None for a bad one; (element, what is wrong) for a bad one). A bad EAN is
+        noted once, as left out of the mapped attribute (its key held: the stored GTIN stays) and/or not
+        matched on, where the product then goes by `unmatched` as one without a GTIN (a price update's
+        never creates one)."""
+        gtin, problem = match_gtin(p.ean)
+        if problem is None:
+            return gtin, None
+        hint = self._ean_hints["quarantine" if p.transaction == "update_prices" else self.m.unmatched]
+        reason = gtin_reason(problem, hint)
+        if "ean" in self.m.fields:
+            self._skip(problems, held, self.m.fields["ean"], p.ean_from, reason)
+        else:
+            problems.append((p.ean_from, reason))
+        return None, (p.ean_from, problem)
 
     def _associations(self, p: BmecatProduct, problems: list[tuple[str, str]]) -> dict[str, Association]:
         """Association type → targets as the supplier's PIDs (importers.bmecat_links translates them to SKUs
@@ -368,6 +405,8 @@ class BmecatMapper:
                 self._put(values, problems, target.attribute, codes[0] if attr.type == AttributeType.simple_select else codes, where=feat.code)
             elif attr.type == AttributeType.boolean:
                 self._put(values, problems, target.attribute, raw.lower() in ("true", "1", "yes", "ja"), where=feat.code)
+            elif target.attribute in self._gtin_attrs and (problem := gtin_problem(raw)):
+                self._skip(problems, held, target.attribute, feat.code, gtin_reason(problem, self._value_hint))
             else:
                 self._put(values, problems, target.attribute, raw, where=feat.code)
 
@@ -552,11 +591,13 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
         raw = {"supplier_pid": bp.supplier_pid, "transaction": bp.transaction, "_problems": mapped.problems}
         if mapped.held:
             raw["_held"] = sorted(mapped.held)
+        if mapped.bad_gtin and m.sku_from == "xref":
+            raw["_gtin"] = mapped.bad_gtin  # said again if matching refuses the product (`_matched`)
         if said is not None and word is not None:
             said.note(record, mapped.tiers)
             if position == word[1]:
                 raw["_fold"] = True
-        yield SourceItem(record, name, bp.line, raw, pid=bp.supplier_pid, gtin=bp.ean, extras=mapped.tiers)
+        yield SourceItem(record, name, bp.line, raw, pid=bp.supplier_pid, gtin=mapped.gtin, extras=mapped.tiers)
 
 
 def _may_delete(path: Path) -> bool:
@@ -726,7 +767,8 @@ def _matched(store: Store, m: BmecatMap, items: Iterator[SourceItem | Rejected],
     """SKU matching (pim.sources.match_skus) under the map's `unmatched`, except in a T_UPDATE_PRICES: a price
     update carries only prices, so a product it cannot place is refused whatever `unmatched` says — neither
     created nor remembered in the cross-reference as created. The transaction element precedes the products,
-    so it is known once the first is read; matching starts then."""
+    so it is known once the first is read; matching starts then. A product refused for want of a match whose
+    EAN was bad (not matched on, `BmecatMapper._ean`) says so, and is refused under the EAN element."""
     source = f"supplier:{m.supplier}"
     first = next(items, None)
     if first is None:
@@ -735,10 +777,16 @@ def _matched(store: Store, m: BmecatMap, items: Iterator[SourceItem | Rejected],
     matched = match_skus(store, source, chain([first], items), gtin_attribute=m.fields.get("ean", "ean"),
                          unmatched="quarantine" if prices_only else m.unmatched)
     for item in matched:
-        if prices_only and isinstance(item, Rejected) and item.field == "pid":  # no SKU found: match_skus' field
+        if isinstance(item, Rejected) and item.field == "pid":  # no SKU found: match_skus' field
             pid = item.record_key or ""
-            item = Rejected(_unplaced_price(source, pid, item.reason), item.file, item.line, "SUPPLIER_PID",
-                            item.raw, item.record_key)
+            bad = item.raw.pop("_gtin", None) if item.raw else None
+            if prices_only:
+                why = unmatched_reason(item.reason, bad[1], source, pid, "quarantine", hint=False) if bad else item.reason
+                item = Rejected(_unplaced_price(source, pid, why), item.file, item.line, "SUPPLIER_PID",
+                                item.raw, item.record_key)
+            elif bad:
+                item = Rejected(unmatched_reason(item.reason, bad[1], source, pid, m.unmatched), item.file, item.line,
+                                bad[0] if m.unmatched == "quarantine" else item.field, item.raw, item.record_key)
         yield item
 
 
@@ -780,6 +828,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             problems = raw.pop("_problems", [])
             held = raw.pop("_held", ())
             fold = raw.pop("_fold", False)
+            raw.pop("_gtin", None)
             if raw.get("mode") == "delete":
                 if rec.identifier not in known:  # the cross-reference names a product deleted since
                     deletes.unknown += 1

@@ -62,6 +62,7 @@ class BmecatProduct:
     long: dict[str, str] = field(default_factory=dict)
     keywords: dict[str, list[str]] = field(default_factory=dict)
     ean: str | None = None
+    ean_from: str = "EAN"  # the element `ean` was read from: EAN, or INTERNATIONAL_PID of type gtin/ean
     manufacturer_pid: str | None = None
     manufacturer_name: str | None = None
     manufacturer_type: str | None = None
@@ -335,7 +336,7 @@ def _details(p: BmecatProduct, details: etree._Element, default_lang: str) -> No
             p.keywords.setdefault(_lang(c, default_lang), []).append(text)
         elif name in ("EAN", "INTERNATIONAL_PID") and p.ean is None:
             if name == "EAN" or c.get("type", "gtin").lower() in ("gtin", "ean"):
-                p.ean = text
+                p.ean, p.ean_from = text, name
         elif name == "MANUFACTURER_PID":
             p.manufacturer_pid = text
         elif name == "MANUFACTURER_NAME":

@@ -15,10 +15,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from importers.gtin_check import GtinFields, gtin_keys, gtin_reason, problem_notes, take_bad  # noqa: F401  (problem_notes: ERP importers take it from here)
 from pim.catalog import Structure
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
-from pim.quality import gtin_problem, is_gtin_attribute
-from pim.store.store import QuarantineEntry
 from pim.structure import AttributeType
 from pim.values import ValueProblem, check_magnitude
 
@@ -239,43 +238,21 @@ def _field_setter(rule: ValueRule) -> Callable[[str | None, dict[str, Any]], Non
 
 
 # ---------------------------------------------------------------- GTINs: a bad one is left out, the row taken in
+# The check itself is importers.gtin_check's, shared with the supplier importers; the ERP's hint is here.
 #: What a bad GTIN's problem entry adds to pim.quality.gtin_problem's text: what became of it, what to do.
 GTIN_HINT = "not imported (a GTIN stored before stays): fix it in the ERP and import the file again"
-#: Longest gtin_problem text kept in an entry (it quotes the cell: `pim import errors` shows 200 characters).
-_SHOWN = 90
-
-#: value key → the field (CSV column, XML path) as the map names it, for each rule sending a GTIN attribute.
-GtinFields = dict[str, str]
 
 
 def gtin_fields(rules: Iterable[tuple[str, ValueRule]]) -> GtinFields:
     """The GTIN targets (`pim.quality.is_gtin_attribute`) among (field, rule) in the order the rules are
     applied: where two fields fill one key the last one's value is what would be stored, so it is named."""
-    return {rule.to: field for field, rule in rules if rule.to not in FIELDS and is_gtin_attribute(split_key(rule.to)[0])}
+    return gtin_keys((field, rule.to) for field, rule in rules if rule.to not in FIELDS)
 
 
 def bad_gtins(values: dict[str, Any], fields: GtinFields) -> list[tuple[str, str]]:
-    """Take each GTIN in `values` that `pim.quality.gtin_problem` refuses out of it, and say (field, reason).
-
-    Checked as it would be stored (the setter trimmed it; a number that lost a leading zero is read as it
-    stands: twelve digits are a valid GTIN-12). Left out rather than cleared, so the key is absent and the
-    product keeps the GTIN it has: a wrong one would go out in feeds and the search index. An empty value
-    (None) clears, as any empty cell does, and is no problem."""
-    found: list[tuple[str, str]] = []
-    for key, field in fields.items():
-        value = values.get(key)
-        if value is not None and (problem := gtin_problem(value)):
-            del values[key]
-            shown = problem if len(problem) <= _SHOWN else problem[:_SHOWN] + "…"
-            found.append((field, f"{shown}; {GTIN_HINT}"))
-    return found
-
-
-def problem_notes(found: list[tuple[str, str]], file: str, line: int | None, raw: dict[str, Any] | None, key: str,
-                  source: str) -> list[QuarantineEntry]:
-    """(field, reason) pairs as the record's `Parsed.problems`: quarantined as `problem` once it is taken in,
-    closed when a later import takes the record in without them (pim.importing)."""
-    return [QuarantineEntry(reason, file, line, field, raw, key, source, severity="problem") for field, reason in found]
+    """Take each GTIN in `values` that `pim.quality.gtin_problem` refuses out of it, and say (field, reason)
+    with the ERP's hint (importers.gtin_check.take_bad: left out, so the product keeps the GTIN it has)."""
+    return [(field, gtin_reason(problem, GTIN_HINT)) for field, problem in take_bad(values, fields)]
 
 
 # ---------------------------------------------------------------- partial records without per-record validation

@@ -1,6 +1,7 @@
 """Supplier CSV and XLSX files through a per-supplier mapping profile (schemas/supplier_table_map.schema.json).
 Rows are keyed by the supplier's product id and GTIN; SKUs come from the cross-reference, then the GTIN,
-then the profile's `unmatched` rule. Values merge by precedence like every other source."""
+then the profile's `unmatched` rule. Values merge by precedence like every other source. A GTIN that is none
+(importers.gtin_check) is left out of the values and not matched on; the row is taken in with a `problem`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic import Field, ValidationError
 
 from importers.erp_csv import CsvRows, refuse_repeated
 from importers.erp_values import (
+    FIELDS,
     NumberFormat,
     Setter,
     ValueBuilder,
@@ -22,10 +24,20 @@ from importers.erp_values import (
     partial_product,
     refusal,
 )
+from importers.gtin_check import (
+    GtinFields,
+    gtin_keys,
+    gtin_reason,
+    match_gtin,
+    problem_notes,
+    supplier_hint,
+    take_bad,
+    unmatched_reason,
+)
 from importers.workbook import text_rows
 from pim.catalog import Structure
 from pim.errors import InputError
-from pim.importing import ImportCounts, Rejected, run_import
+from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Precedence
 from pim.product import trusted_provenance
 from pim.sources import Encoding, SourceItem, SourceProfile, load_profile, match_skus, merger_for
@@ -108,7 +120,21 @@ def csv_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, 
         yield item if isinstance(item, Rejected) else (rows.header, item[0], item[1])
 
 
-def source_items(path: Path, m: SupplierTableMap, structure: Structure) -> Iterator[SourceItem | Rejected]:
+class GtinNote:
+    """A row's bad GTINs between reading and matching: (field, reason) for its problem entries, and what is
+    wrong with the GTIN it was not matched on (said again if matching then refuses the row)."""
+
+    __slots__ = ("found", "unmatched")
+
+    def __init__(self, found: list[tuple[str, str]], unmatched: str | None) -> None:
+        self.found, self.unmatched = found, unmatched
+
+
+def source_items(path: Path, m: SupplierTableMap, structure: Structure,
+                 notes: dict[int, GtinNote] | None = None) -> Iterator[SourceItem | Rejected]:
+    """The rows as SourceItems keyed by supplier id and GTIN (the SKU is found later), unreadable ones Rejected.
+    A row with a bad GTIN is taken in without it: its note goes into `notes` under the row's line
+    (`_gtin_notes` turns it into problem entries once the SKU is known)."""
     kind = m.format if m.format != "auto" else ("xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv")
     rows = xlsx_rows(path, m) if kind == "xlsx" else csv_rows(path, m)
     builder = ValueBuilder(structure, m)
@@ -117,6 +143,10 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure) -> Itera
     name, source = path.name, m.source
     plan: list[tuple[str, Setter, str]] = []
     planned_for: list[str] | None = None
+    gtins: GtinFields = {}
+    matched_hint = supplier_hint(stored=True, matched=True, unmatched=m.unmatched)
+    stored_hint = supplier_hint(stored=True, matched=False, unmatched=m.unmatched)
+    match_hint = supplier_hint(stored=False, matched=True, unmatched=m.unmatched)
     for item in rows:
         if isinstance(item, Rejected):
             yield item
@@ -124,6 +154,8 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure) -> Itera
         header, line, cells = item
         if header is not planned_for:  # one header per file: the rules are compiled against it once
             plan, planned_for = _plan(header, rules, builder), header
+            present = set(header)
+            gtins = gtin_keys((column, rule.to) for column, rule in rules.items() if column in present and rule.to not in FIELDS)
         raw = dict(zip(header, cells))
         pid = raw.get(m.pid_column, "").strip()
         if not pid:
@@ -145,7 +177,14 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure) -> Itera
             yield Rejected(reason, name, line, field, raw, pid)
             continue
         record.identifier = ""  # unknown until match_skus looks the pid and GTIN up
-        gtin = raw.get(m.gtin_column or "", "").strip() or None
+        gtin, wrong = match_gtin(raw.get(m.gtin_column or "", "").strip() or None)
+        left_out = take_bad(values, gtins, gtin) if gtins else None
+        if (wrong or left_out) and notes is not None:
+            found = [(f, gtin_reason(problem, matched_hint if f == m.gtin_column and wrong else stored_hint))
+                     for f, problem in left_out or ()]
+            if wrong and not any(f == m.gtin_column for f, _ in found):
+                found.append((m.gtin_column or "", gtin_reason(wrong, match_hint)))
+            notes[line] = GtinNote(found, wrong)
         yield SourceItem(record, name, line, raw, pid=pid, gtin=gtin)
 
 
@@ -160,10 +199,31 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
                           precedence: Path | None = None) -> ImportCounts:
     structure = store.structure()
     gtin_attr = next((r.to for c, r in m.rules().items() if c == m.gtin_column), "ean")
-    matched = match_skus(store, m.source, source_items(path, m, structure), gtin_attribute=gtin_attr, unmatched=m.unmatched)
-    items = _with_family(matched, store, m)
+    notes: dict[int, GtinNote] = {}
+    matched = match_skus(store, m.source, source_items(path, m, structure, notes), gtin_attribute=gtin_attr,
+                         unmatched=m.unmatched)
+    items = _with_family(_gtin_notes(matched, notes, m), store, m)
     return run_import(store, m.source, items, structure=structure, label=str(path),
                       merge=merger_for(m, map_dir, precedence))
+
+
+def _gtin_notes(items: Iterator[Parsed | Rejected], notes: dict[int, GtinNote],
+                m: SupplierTableMap) -> Iterator[Parsed | Rejected]:
+    """After matching: a row taken in gets its bad GTINs as problem entries under its SKU; a row refused for
+    want of a match whose GTIN was bad (not matched on) says so, under the GTIN column. Each note is the
+    row's whose line it names (one file: lines are unique) and is dropped once used."""
+    for item in items:
+        note = notes.pop(item.line, None) if notes and item.line is not None else None
+        if note is not None:
+            if isinstance(item, Parsed):
+                item.problems = [*item.problems, *problem_notes(note.found, item.file, item.line, item.raw,
+                                                                item.record.identifier, m.source)]
+            elif note.unmatched and item.field == "pid":  # no SKU found: match_skus' field
+                pid = item.record_key or ""
+                item = Rejected(unmatched_reason(item.reason, note.unmatched, m.source, pid, m.unmatched), item.file,
+                                item.line, m.gtin_column if m.unmatched == "quarantine" else item.field, item.raw,
+                                item.record_key)
+        yield item
 
 
 def _with_family(items: Iterator[Any], store: Store, m: SupplierTableMap) -> Iterator[Any]:
