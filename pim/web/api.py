@@ -21,7 +21,7 @@ from pim.web.api_errors import documented, field_errors, refuse, refused
 from pim.web.api_models import api_role, job_json
 from pim.web.api_route import ApiRoute
 from pim.web.deps import api_editor, api_user, store_of, structure_of
-from pim.web.editing import apply_values, history
+from pim.web.editing import BULK_MAX, apply_bulk, apply_values, history
 from pim.web.grid import GridFilter, page
 
 #: Every API route's refusals; a route's own `responses` add its 403, 404 and 409 (and may say more for these).
@@ -102,6 +102,37 @@ def patch_values(identifier: str, body: ValuesPatch, request: Request, user: Use
     if result.errors:
         return refused(field_errors({f"values.{key}": message for key, message in result.errors.items()}))
     return {"changed": result.changed, "outranked": result.outranked, "product": result.product.model_dump(mode="json")}
+
+
+class MassEdit(BaseModel):
+    identifiers: list[str] = Field(min_length=1, max_length=BULK_MAX,
+                                   description=f"The products to set the values on (at most {BULK_MAX:,}).")
+    values: dict[str, Any] = Field(min_length=1, description="value key (attr[:locale][@channel]) → data, as PATCH "
+                                   "takes them; null clears (withdraws the content team's claim).")
+
+
+class MassEditResult(BaseModel):
+    changed: int = Field(description="Products whose shown value changed.")
+    unchanged: int = Field(description="Products already showing it.")
+    outranked: int = Field(description="Products where another source ranks first: the edit is kept as a claim.")
+    on_models: int = Field(description="Variants left as they are: their product models hold the attribute.")
+    missing: list[str] = Field(description="Identifiers not in the catalog.")
+    refused: dict[str, str] = Field(description="Identifier → why its edit was refused (a sibling's axis values, "
+                                    "an emptied axis); nothing of it was written.")
+
+
+@router.post("/products/mass-edit", response_model=MassEditResult, responses=documented({
+    403: "viewers may not edit values",
+    422: "each wrong value as `body.values.<key>` with its message (or the body's own problem); nothing changed"}))
+def mass_edit(body: MassEdit, request: Request, user: User = Depends(api_editor)) -> Any:
+    """The same values on many products, as the grid's mass edit: validated once (a wrong value changes
+    nothing), merged as the content team's claims a batch at a time, each product's outcome counted."""
+    result = apply_bulk(store_of(request), body.identifiers, body.values, user.username,
+                        structure=structure_of(request))
+    if result.errors:
+        return refused(field_errors({f"values.{key}": message for key, message in result.errors.items()}))
+    return MassEditResult(changed=result.changed, unchanged=result.unchanged, outranked=result.outranked,
+                          on_models=result.on_models, missing=result.missing, refused=result.refused)
 
 
 class ProductCreate(BaseModel):

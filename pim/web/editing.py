@@ -144,6 +144,10 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     return EditResult(updated, changed=logged.keys(identifier), outranked=_outranked(updated, edits))
 
 
+#: Products one mass edit reaches (the grid's filter-wide edit, the API's list); more: an import.
+BULK_MAX = 10_000
+
+
 @dataclass
 class BulkResult:
     errors: dict[str, str] = field(default_factory=dict)

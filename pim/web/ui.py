@@ -19,7 +19,7 @@ from pim.web.accounts import ROLE_LABELS, User, authenticate
 from pim.web.deps import check_csrf, csrf_token, session_user, store_of, structure_of
 from pim.web.throttle import sign_in_attempt
 from pim.web import editing
-from pim.web.editing import apply_model_values, apply_values, history
+from pim.web.editing import BULK_MAX, apply_model_values, apply_values, history
 from pim.web.grid import filter_from, page, pages
 
 router = APIRouter(include_in_schema=False)
@@ -104,7 +104,6 @@ def _grid_reindex(request: Request) -> list[dict[str, Any]]:
     return unsettled(store_of(request))
 
 
-BULK_MAX = 10_000  # products a filter-wide mass edit reaches from the web (more: an import)
 BULK_NOTICE = "bulk"  # session flash: the last mass edit's outcome, for the grid
 
 
