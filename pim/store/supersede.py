@@ -5,9 +5,10 @@ rejected, so nothing skips them. So once a run of a file is through, every row o
 new entry, and an older open entry is either repeated by a new one, about a row that was fixed, or about a row
 that is gone. Those older entries are closed and marked `superseded_by` the run, so `pim import errors` lists
 each problem once and an entry that names no record (an empty SKU, a row too broken to key) does not stay open
-for ever. Entries of severity `problem` are left alone here: the records taken in (or skipped as unchanged) have all
-their open entries of the source closed by `Store.resolve_quarantine`, and the run notes the problems that
-still hold again (pim.importing)."""
+for ever. Entries of severity `problem` (a value left out of a record taken in) go the same way by file: the
+records taken in (or skipped as unchanged) have all their open entries of the source closed by
+`Store.resolve_quarantine`, and the run notes the problems that still hold again (pim.importing), so an older
+problem of the file still open after a run is about a record that left the file, and is closed with it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ QUARANTINE: Table = QuarantineRow.__table__  # type: ignore[assignment]
 
 #: Severities a run reports again whenever they still hold: a newer entry replaces an older one.
 REPEATED = ("rejected", "warning")
+#: Severities every run of a file judges again for each of its rows: what an earlier run of it left open is
+#: about a row that is gone once this one is through (warnings may be about the whole file: they stay).
+JUDGED_AGAIN = ("rejected", "problem")
 
 
 def _close(conn: Connection, job_id: int, stamp: datetime, column: Any, values: list[Any], *where: Any) -> int:
@@ -57,16 +61,17 @@ def supersede_records(conn: Connection, job_id: int, rows: list[dict[str, Any]],
 
 def supersede_files(conn: Connection, job_id: int, source: str, files: Iterable[str], stamp: datetime) -> int:
     """After job `job_id` of `source` read `files` (by the names entries give them) through: close the open
-    rejections of those files recorded before the job started, and, for an upload, those of the earlier
-    uploads of the same file (`earlier_uploads`)."""
+    rejections and problems of those files recorded before the job started, and, for an upload, those of the
+    earlier uploads of the same file (`earlier_uploads`)."""
     names = sorted({f for f in files if f})
     started = _started(conn, job_id)
     if started is None:
         return 0
-    closed = _close(conn, job_id, stamp, QUARANTINE.c.file, names, QUARANTINE.c.source == source,
-                    QUARANTINE.c.severity == "rejected", QUARANTINE.c.created_at < started)
-    return closed + _close(conn, job_id, stamp, QUARANTINE.c.job_id, earlier_uploads(conn, job_id),
-                           QUARANTINE.c.severity == "rejected", QUARANTINE.c.created_at < started)
+    judged = QUARANTINE.c.severity.in_(JUDGED_AGAIN)
+    closed = _close(conn, job_id, stamp, QUARANTINE.c.file, names, QUARANTINE.c.source == source, judged,
+                    QUARANTINE.c.created_at < started)
+    return closed + _close(conn, job_id, stamp, QUARANTINE.c.job_id, earlier_uploads(conn, job_id), judged,
+                           QUARANTINE.c.created_at < started)
 
 
 #: What makes two uploads the same file: the name it was uploaded under, the importer and its profile (the
