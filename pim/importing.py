@@ -243,6 +243,9 @@ class PreparedBatch:
     merged_records: int = 0  # records the merge took in (not rejected by it)
     #: positions in the chunk of the product records taken in that carry `Parsed.extras`
     accepted: list[int] = field(default_factory=list)
+    #: whole records: what their axis check read of the siblings (pim.variant_levels.SiblingsRead), which the
+    #: write checks again under the lock: another writer may have placed a twin since
+    siblings_read: Any = None
 
 
 def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], merge: Any = None) -> PreparedBatch:
@@ -316,7 +319,7 @@ def _distinct_axes(store: Store, source: str, v: RecordValidator, items: list[Pa
     """The valid whole records that keep every model's children apart by their axis values
     (pim.variant_levels.SiblingAxes); the others are rejected whole, naming the sibling they collide with. A
     record taken in without a value of one of its axes is noted as a problem of it (another source may send it)."""
-    refused = v.levels.shared_axes(store, [item.record for item in items])
+    refused, out.siblings_read = v.levels.shared_axes(store, [item.record for item in items])
     kept = []
     for item in items:
         key = record_identity(item.record)
@@ -350,18 +353,21 @@ def _extras_of(chunk: list[Parsed | Rejected], batch: PreparedBatch, writer: Ext
 def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts, *, check: bool = False,
            also: Callable[[Connection], None] | None = None) -> bool:
     """Write a prepared batch (`also`: its extras, in the same transaction). With `check`, a merged batch whose
-    inputs were written since it was prepared (elsewhere) is not written and False is returned: the caller
-    prepares it again."""
-    merged = None
+    inputs were written since it was prepared (elsewhere), or any batch whose axis check another writer's child
+    has overtaken (pim.variant_levels.SiblingsRead), is not written and False is returned: the caller prepares
+    it again."""
     if batch.plan is not None:
         from pim.merge import apply_plan
 
         merged = apply_plan(store, batch.plan, relied=batch.relied if check else None, also=also)
-        if merged is None:
-            return False
+        results = None if merged is None else [merged]
+    else:  # whole records: checked again under the lock only when their axis check read a model's children
+        results = _write_whole(store, batch.models, batch.products, batch.siblings_read if check else None)
+    if results is None:
+        return False
     counts.read += batch.read + batch.skipped
     counts.unchanged += batch.skipped
-    for result in (_write_whole(store, batch.models, batch.products) if batch.plan is None else [merged]):
+    for result in results:
         if result is not None:
             counts.created += result.created
             counts.updated += result.updated
@@ -376,14 +382,22 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
     return True
 
 
-def _write_whole(store: Store, models: list[ProductModel], products: list[Product]) -> list[Any]:
+def _write_whole(store: Store, models: list[ProductModel], products: list[Product],
+                 siblings_read: Any = None) -> list[Any] | None:
     """Whole records (a catalog file, no merge) in one transaction: they replace their products and models, and
-    what merges kept about those (pim.merge.forget_merge_state) goes with what they replaced."""
+    what merges kept about those (pim.merge.forget_merge_state) goes with what they replaced. `siblings_read`:
+    what the batch's axis check read (pim.variant_levels.SiblingsRead); when another writer has placed a child
+    under one of those models since (a twin the check could not see), nothing is written and None is returned:
+    the caller checks the batch again."""
     from pim.merge import MODEL_KEY, forget_merge_state
 
     if not models and not products:
         return []
     with store.begin() as conn:
+        if siblings_read is not None:  # only a batch placing records under models takes the lock first and asks
+            store.lock_writes(conn)
+            if siblings_read.overtaken(conn):
+                return None
         model_counts = store.write_models_in(conn, models) if models else None
         product_counts, written = store.write_products_in(conn, products) if products else (None, {})
         # only a replaced record has merge state: a created one had none (a delete forgets it)
@@ -399,7 +413,9 @@ def _write_whole(store: Store, models: list[ProductModel], products: list[Produc
 def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], counts: ImportCounts,
                  merge: Any = None, extras: ExtrasWriter | None = None) -> PreparedBatch:
     """Prepare and write one batch (returned); merged again when a product it read was written in between
-    (another import, a person's edit in the web UI), so that write is merged with rather than overwritten."""
+    (another import, a person's edit in the web UI), so that write is merged with rather than overwritten, and
+    checked again (merged or whole) when another writer placed a child under a model whose children its axis
+    check read, so two writers cannot both place twins."""
     from pim.merge import until_written
 
     tally = (merge.merged_records, merge.skipped_records) if hasattr(merge, "skipped_records") else None

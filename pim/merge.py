@@ -41,7 +41,7 @@ from pim.store.raw import RawTable, raw_table
 from pim.store.store import MODEL, PRODUCT, ProductDelta, ProductRowUpdate, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
-from pim.variant_levels import Child, SiblingAxes, cleared_reason, gap_reason
+from pim.variant_levels import Child, SiblingAxes, SiblingsRead, cleared_reason, gap_reason
 
 T = TypeVar("T")
 EMPTY = (None, "", [], {})
@@ -653,6 +653,7 @@ class Merger:
         _link_diffs(old_links, link_state, side)
         plan = MergePlan(side=side, rejects=rejects, relied={i: (parts[i].seq if i in parts else None) for i in ids},
                          parents=axes.parents if axes else set(), problems=problems)
+        plan.siblings_read = axes.seen if axes else None
         claims_changed = side.changed_identifiers()
         for ident, product in merged.items():
             part = parts.get(ident)
@@ -722,7 +723,9 @@ class Merger:
         _side_diffs(states, old_cands, cands, old_conflicts, plan.side)
         _link_diffs(old_links, link_state, plan.side)
         plan.models.extend(merged.values())
-        plan.parents |= axes.parents if axes else set()
+        if axes is not None and axes.seen is not None:
+            plan.parents |= axes.parents
+            plan.siblings_read = axes.seen | plan.siblings_read
         self.merged_records += len(merged)
 
     def _axis_gaps(self, ident: str, product: Product, stored: Mapping[str, Any] | None,
@@ -816,6 +819,9 @@ class MergePlan:
     #: models whose children's axis values the merge checked (pim.variant_levels): a batch merged elsewhere
     #: at the same time as one placing records under them is merged again (pim.importing)
     parents: set[str] = field(default_factory=set)
+    #: what the axis check read of those models' children, and when: a child placed under them (or given
+    #: other axis values there) since may be a twin the check could not see, so `apply_plan` merges again
+    siblings_read: SiblingsRead | None = None
     #: records taken in without a value of one of their level's axes (field: the axis): problems, not rejects
     problems: list[MergeReject] = field(default_factory=list)
 
@@ -825,8 +831,10 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
     """Write a plan in one transaction: new products whole, stored ones from their changed keys, the side rows,
     then the listeners (new products as `records`, rewritten ones as `deltas`), then `also` (an import's rows
     beside its records: stock, tier prices). With `relied` (identifier → seq the plan's inputs were read at,
-    None = absent), nothing is written and None is returned when any of those products was written since:
-    the caller merges that batch again."""
+    None = absent), nothing is written and None is returned when any of those products was written since, or
+    when a child was placed under a model whose children the plan's axis check read, or given other axis values
+    there (`plan.siblings_read`: another writer's twin; one more query, only then): the caller merges that
+    batch again."""
     counts = UpsertCounts(unchanged=plan.unchanged)
     if not plan.created and not plan.updates and not plan.side and not plan.models:
         if also is not None:
@@ -843,6 +851,8 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
                 now_at.update((MODEL_KEY + c, s) for c, s in raw_table(store, conn, MODEL).select(conn, ("code", "seq"), "code", codes))
             if any(now_at.get(ident) != seq for ident, seq in relied.items()):
                 return None
+            if plan.siblings_read is not None and plan.siblings_read.overtaken(conn):
+                return None  # another writer placed a child under a model the axis check read: check again
         if plan.models:
             counts.add(_claims_counted(store.write_models_in(conn, plan.models), plan))
         if plan.created:

@@ -173,12 +173,14 @@ class LevelGuard:
         for item, at, keys, parent in found:
             self._strip(item, at, keys, source, validator, [shown.get(c) for c in self._lineage(parent)], parent)
 
-    def shared_axes(self, store: Any, records: list[Product | ProductModel]) -> dict[str, tuple[str, str]]:
+    def shared_axes(self, store: Any, records: list[Product | ProductModel]
+                    ) -> tuple[dict[str, tuple[str, str]], SiblingsRead | None]:
         """Whole records (a catalog file) that would give a model two children with the same axis values, by
-        `record_identity`: (the axis attribute, why). Checked in batch order, against what is stored."""
+        `record_identity`: (the axis attribute, why). Checked in batch order, against what is stored. Also what
+        was read of the siblings (None: none), which the batch's write checks again under its lock."""
         children = [whole_child(r) for r in records]
         if not self.axes or not any(c.parent for c in children):
-            return {}
+            return {}, None
         self._place_models(records)
         with store.engine.connect() as conn:
             siblings = self.axes.read(conn, children)
@@ -186,7 +188,7 @@ class LevelGuard:
         for record, child in zip(records, children):
             if (problem := siblings.refuse(child, record.values)) is not None:
                 refused[record_identity(record)] = problem
-        return refused
+        return refused, siblings.seen
 
     def missing_axes(self, store: Any, records: list[Product | ProductModel]) -> dict[str, list[tuple[str, str]]]:
         """Whole records taken in (a catalog file) that lack a value of one of their level's axes, by
@@ -289,6 +291,49 @@ def whole_child(record: Product | ProductModel) -> Child:
 
 #: What a sibling holds: (model?, parent, its axis values as compared) → the children holding them.
 _Held = dict[tuple[bool, str, tuple[Any, ...]], set[str]]
+#: The row kind of `SiblingAxes.read` carrying the catalog's seq counter.
+_SEQ = 3
+#: A child as an axis check read it: (model?, its key) → (its parent, its axis values as JSON text, in
+#: `SiblingAxes.keys` order).
+_Seen = dict[tuple[bool, str], tuple[str, tuple[str | None, ...]]]
+
+
+@dataclass(frozen=True)
+class SiblingsRead:
+    """What an axis check read of the children of the models it places records under, kept so the batch's write
+    can tell, under the catalog's write lock, whether another writer placed a twin there meanwhile
+    (`overtaken`): neither writer's check could see the other's new child. `parents`: those models, by the kind
+    of child read (False: variant products, True: sub-models); `seq`: the catalog seq the read saw (read in the
+    same statement, so every child written after it has a higher seq); `seen`: each child as read."""
+
+    parents: dict[bool, frozenset[str]]
+    seq: int
+    keys: tuple[str, ...]
+    seen: _Seen
+
+    def __or__(self, other: SiblingsRead | None) -> SiblingsRead:
+        """Two reads of one batch (a merge reads its products' siblings and its models' apart), as one."""
+        if other is None:
+            return self
+        parents = {m: self.parents.get(m, frozenset()) | other.parents.get(m, frozenset()) for m in (False, True)}
+        return SiblingsRead(parents, min(self.seq, other.seq), self.keys, {**other.seen, **self.seen})
+
+    def overtaken(self, conn: Any) -> bool:
+        """Whether a child was placed under one of the models, or changed its axis values there, after the read;
+        run under the write lock. One statement on the children's parent and seq indexes, which returns only the
+        children written since: one rewritten otherwise (other values, its model's edit bumping its seq) is
+        left alone, so it does not make the batch merge again."""
+        sql = Statements(conn)
+        axes = ", ".join(SiblingAxes._extract(sql.pg, a) for a in self.keys)
+        parts: list[str] = []
+        params: list[Any] = []
+        for model, table, key in ((False, "product", "identifier"), (True, "product_model", "code")):
+            if wanted := sorted(self.parents.get(model, ())):
+                parts.append(f"SELECT {1 + model}, {key}, parent, {axes} FROM {table} "
+                             f"WHERE parent {sql.any_of} AND seq > {sql.p}")
+                params += [wanted if sql.pg else orjson.dumps(wanted).decode(), self.seq]  # a bound list, as all_in
+        rows = sql.all(" UNION ALL ".join(parts), params) if parts else []
+        return any(self.seen.get((kind == 2, key)) != (parent, tuple(texts)) for kind, key, parent, *texts in rows)
 
 
 class SiblingAxes:
@@ -339,7 +384,8 @@ class SiblingAxes:
 
     def read(self, conn: Any, children: Iterable[Child]) -> Siblings:
         """The stored children of the models `children` go under (and the stored rows of those merged in part),
-        with the placements of models not seen yet: one statement."""
+        with the placements of models not seen yet: one statement. It also reads the catalog's seq counter, in
+        the same snapshot, for the write's check under its lock (`Siblings.seen`, `SiblingsRead.overtaken`)."""
         sql = Statements(conn)
         children = list(children)
         if len(self.placements) > _CACHE_LIMIT:
@@ -361,11 +407,22 @@ class SiblingAxes:
                     parts.append(f"SELECT {1 + model}, {key}, {fv}, parent, {axes} FROM {table} "
                                  f"WHERE {column} {sql.any_of}")
                     lists.append(wanted)
+        if seq_read := bool(parents[False] or parents[True]):  # the high-water mark, in the statement's snapshot
+            parts.append(f"SELECT {_SEQ}, CAST(value AS VARCHAR(40)), NULL, NULL, {nulls} FROM sequence "
+                         "WHERE name = 'catalog'")
         rows = sql.all_in(" UNION ALL ".join(parts), lists) if parts else []
+        seq = 0  # no counter yet: nothing was ever written
         for kind, code, fv, parent, *_ in rows:
             if kind == 0:
                 self.placements[code] = model_placement(fv, parent)
-        return Siblings(self, [r for r in rows if r[0]], {p for ps in parents.values() for p in ps}, children)
+            elif kind == _SEQ:
+                seq = int(code)
+        under = {m: frozenset(ps) for m, ps in parents.items()}
+        rows = [r for r in rows if r[0] in (1, 2)]
+        seen = SiblingsRead(under, seq, self.keys, {(kind == 2, code): (parent, tuple(texts))
+                                                    for kind, code, _, parent, *texts in rows
+                                                    if parent in under[kind == 2]}) if seq_read else None
+        return Siblings(self, rows, {p for ps in parents.values() for p in ps}, children, seen)
 
     @staticmethod
     def _extract(pg: bool, attribute: str) -> str:
@@ -451,9 +508,11 @@ class Siblings:
     it took in so far (in batch order) leave them."""
 
     def __init__(self, axes: SiblingAxes, rows: list[tuple[Any, ...]], parents: set[str],
-                 children: list[Child]) -> None:
+                 children: list[Child], seen: SiblingsRead | None = None) -> None:
         self.axes = axes
         self.parents = parents
+        #: the children of `parents` as read, with the catalog seq the read saw (None: no parent's were read)
+        self.seen = seen
         self._children = {c.key: c for c in children}  # of one kind (a merge's products, or its models)
         self._held: _Held = {}
         self._at: dict[tuple[bool, str], tuple[str, tuple[Any, ...]]] = {}  # child → (parent, axis tokens) held
