@@ -2,15 +2,24 @@
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.markup import escape
 
-from pim.cli.output import JsonOption, console, emit_json, job_table, table
+from pim.cli.output import JsonOption, console, emit_json, err_console, job_table, table
 
 app = typer.Typer(no_args_is_help=True)
+
+
+class Severity(str, Enum):
+    """A quarantine entry's severity, as `pim import errors --severity` takes it."""
+
+    rejected = "rejected"
+    problem = "problem"
+    warning = "warning"
 
 
 def report(counts: dict, as_json: bool, title: str) -> None:
@@ -127,9 +136,15 @@ def jobs(limit: int = typer.Option(20, help="At most this many runs, newest firs
 
 @app.command("errors")
 def errors(job: int | None = typer.Argument(None, help="Job id (default: every open entry)."),
-           limit: int = typer.Option(200, help="At most this many rows."),
+           limit: int = typer.Option(200, help="At most this many rows (0: all of them)."),
            closed: bool = typer.Option(False, "--all", help="Closed entries too: fixed (resolved), or superseded "
                                                             "by a newer run of the file or rejection of the record."),
+           severity: Severity | None = typer.Option(None, help="Only this severity."),
+           source: str | None = typer.Option(None, help="Only this source (erp, content, supplier:acme…)."),
+           file: str | None = typer.Option(None, help="Only entries of this file (its name, or its path as "
+                                                      "imported)."),
+           summary: bool = typer.Option(False, "--summary", help="Count the entries by source, severity, file and "
+                                                                 "field instead of listing them, with an example."),
            as_json: bool = JsonOption) -> None:
     """List quarantined rows: file, line, the record (SKU, or model:<code>), field, reason. Severity
     `rejected`: the row was not imported; `problem`: imported, one value has an issue; `warning`: about the
@@ -137,21 +152,49 @@ def errors(job: int | None = typer.Argument(None, help="Job id (default: every o
     from pim.errors import InputError
     from pim.store import Store
 
+    chosen = {"open_only": not closed, "severity": severity.value if severity else None, "source": source,
+              "file": file}
     with json_failure(as_json):
         store = Store.from_settings()
         if job is not None and store.job(job) is None:  # else it would look like a job with nothing to fix
             raise InputError(f"no job {job}", hint="`pim import jobs` lists the recorded runs")
-        rows = store.quarantined(job, open_only=not closed, limit=limit)
+        if summary:
+            groups = store.quarantine_summary(job, **chosen)  # type: ignore[arg-type]
+        else:
+            rows = store.quarantined(job, limit=limit, **chosen)  # type: ignore[arg-type]
+            total = (sum(g["entries"] for g in store.quarantine_summary(job, **chosen))  # type: ignore[arg-type]
+                     if limit and len(rows) == limit else len(rows))
+    if summary:
+        _summary(groups, as_json)
+        return
+    more = f"{len(rows)} of {total} entries shown: `--limit 0` lists them all, `--summary` counts them" \
+        if total > len(rows) else None
     if as_json:
         emit_json(rows)
+        if more:
+            err_console.print(more, highlight=False, markup=False)
         return
     if not rows:
-        console.print(f"Nothing {'' if closed else 'open '}in the quarantine{f' for job {job}' if job is not None else ''}.")
+        console.print(f"Nothing {'' if closed else 'open '}in the quarantine{f' for job {job}' if job is not None else ''}"
+                      + (" matching the filters" if severity or source or file else "") + ".")
         return
     columns = ["job", "severity", "file", "line", "record", "field", "reason", *(["closed"] if closed else [])]
-    table(f"{len(rows)} quarantined row(s)", columns,
+    table(f"{len(rows)} of {total} quarantined row(s)" if more else f"{len(rows)} quarantined row(s)", columns,
           [(r["job_id"], r["severity"], r["file"], r["line"], r["record_key"], r["field"], r["reason"][:200],
             *([_closed(r)] if closed else [])) for r in rows])
+    if more:
+        err_console.print(more, highlight=False, markup=False)
+
+
+def _summary(groups: list[dict], as_json: bool) -> None:
+    """`pim import errors --summary`: the groups, most entries first."""
+    if as_json:
+        emit_json(groups)
+        return
+    table(f"{sum(g['entries'] for g in groups)} entries in {len(groups)} group(s)",
+          ["entries", "source", "severity", "file", "field", "example"],
+          [(g["entries"], g["source"], g["severity"], g["file"], g["field"], (g["example"] or "")[:160])
+           for g in groups])
 
 
 def _closed(entry: dict) -> str:

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)  # notes beside output (--json stays clean on stdout)
 T = TypeVar("T")
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, insert, or_, select, update
 
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, Provenance
@@ -813,18 +813,28 @@ class Store:
         return len(rows)
 
     def quarantined(self, job_id: int | None = None, *, open_only: bool = True, limit: int | None = None,
-                    severity: str | None = None) -> list[dict[str, Any]]:
-        q = select(QUARANTINE).order_by(QUARANTINE.c.id)
-        if severity is not None:
-            q = q.where(QUARANTINE.c.severity == severity)
-        if job_id is not None:
-            q = q.where(QUARANTINE.c.job_id == job_id)
-        if open_only:
-            q = q.where(QUARANTINE.c.resolved_at.is_(None))
+                    severity: str | None = None, source: str | None = None,
+                    file: str | None = None) -> list[dict[str, Any]]:
+        """Quarantine entries, oldest first: of one job, open only, of one severity, source or file name."""
+        q = select(QUARANTINE).where(*_entries(job_id, open_only, severity, source, file)).order_by(QUARANTINE.c.id)
         if limit:
             q = q.limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+    def quarantine_summary(self, job_id: int | None = None, *, open_only: bool = True, severity: str | None = None,
+                           source: str | None = None, file: str | None = None) -> list[dict[str, Any]]:
+        """The entries `quarantined` would list, counted by source, severity, file and field (most first), each
+        group with its newest reason: what a long list is mostly about, and how many it holds in all."""
+        where = _entries(job_id, open_only, severity, source, file)
+        keys = (QUARANTINE.c.source, QUARANTINE.c.severity, QUARANTINE.c.file, QUARANTINE.c.field)
+        groups = (select(*keys, func.count().label("entries"), func.max(QUARANTINE.c.id).label("newest"))
+                  .where(*where).group_by(*keys).order_by(func.count().desc(), *keys))
+        with self.engine.connect() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(groups)]
+            reasons = dict(conn.execute(select(QUARANTINE.c.id, QUARANTINE.c.reason)
+                                        .where(QUARANTINE.c.id.in_([r["newest"] for r in rows[:1000]]))).all())
+        return [{**{k: v for k, v in r.items() if k != "newest"}, "example": reasons.get(r["newest"])} for r in rows]
 
     def supersede_quarantine(self, job_id: int, source: str, files: Iterable[str]) -> int:
         """After job `job_id` of `source` read `files` through (entries' file names): close their rejections
@@ -849,3 +859,20 @@ class Store:
             )
         return res.rowcount or 0
 
+
+def _entries(job_id: int | None, open_only: bool, severity: str | None, source: str | None,
+             file: str | None) -> list[Any]:
+    """The WHERE clauses of a quarantine listing. `file` matches the name an entry gives its file, or its last
+    path part (entries of a file read by path name it whole)."""
+    where: list[Any] = []
+    if severity is not None:
+        where.append(QUARANTINE.c.severity == severity)
+    if job_id is not None:
+        where.append(QUARANTINE.c.job_id == job_id)
+    if open_only:
+        where.append(QUARANTINE.c.resolved_at.is_(None))
+    if source is not None:
+        where.append(QUARANTINE.c.source == source)
+    if file is not None:
+        where.append(or_(QUARANTINE.c.file == file, QUARANTINE.c.file.endswith("/" + file, autoescape=True)))
+    return where
