@@ -24,14 +24,18 @@ AT = "2026-01-01T00:00:00Z"
 FV = "shirts_color_size"
 
 
+def seed_shirts(store: Store) -> Store:
+    """SHIRT with sub-models SHIRT-RED and SHIRT-BLUE; SHIRT-RED-S (size s) under SHIRT-RED."""
+    store.upsert_models([ProductModel(code="SHIRT", family_variant=FV, values={"name:en_US": "Shirt"})])
+    store.upsert_models([ProductModel(code=f"SHIRT-{c.upper()}", family_variant=FV, parent="SHIRT",
+                                      values={"color": c}) for c in ("red", "blue")])
+    store.upsert_products([_whole("SHIRT-RED-S", "SHIRT-RED", "s")])
+    return store
+
+
 @pytest.fixture
 def shirts(tiny_store: Store) -> Store:
-    """SHIRT with sub-models SHIRT-RED and SHIRT-BLUE; SHIRT-RED-S (size s) under SHIRT-RED."""
-    tiny_store.upsert_models([ProductModel(code="SHIRT", family_variant=FV, values={"name:en_US": "Shirt"})])
-    tiny_store.upsert_models([ProductModel(code=f"SHIRT-{c.upper()}", family_variant=FV, parent="SHIRT",
-                                           values={"color": c}) for c in ("red", "blue")])
-    tiny_store.upsert_products([_whole("SHIRT-RED-S", "SHIRT-RED", "s")])
-    return tiny_store
+    return seed_shirts(tiny_store)
 
 
 def _whole(sku: str, parent: str, size: str | None) -> Product:

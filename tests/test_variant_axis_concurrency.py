@@ -26,6 +26,7 @@ from pim.store import Store
 from pim.store.store import PRODUCT
 from pim.variant_levels import LevelGuard
 from pim.web.editing import apply_model_values, apply_values
+from tests.test_variant_axes import seed_shirts
 
 AT = "2026-01-01T00:00:00Z"
 FV = "shirts_color_size"
@@ -33,13 +34,7 @@ FV = "shirts_color_size"
 
 @pytest.fixture
 def shirts(tiny_store: Store) -> Store:
-    """SHIRT with sub-models SHIRT-RED and SHIRT-BLUE; SHIRT-RED-S (size s) under SHIRT-RED."""
-    tiny_store.upsert_models([ProductModel(code="SHIRT", family_variant=FV, values={"name:en_US": "Shirt"})])
-    tiny_store.upsert_models([ProductModel(code=f"SHIRT-{c.upper()}", family_variant=FV, parent="SHIRT",
-                                           values={"color": c}) for c in ("red", "blue")])
-    tiny_store.upsert_products([Product(identifier="SHIRT-RED-S", family="shirts", parent="SHIRT-RED",
-                                        values={"sku": "SHIRT-RED-S", "size": "s"})])
-    return tiny_store
+    return seed_shirts(tiny_store)
 
 
 def _variant(sku: str, size: str, source: str, parent: str = "SHIRT-RED") -> Product:
