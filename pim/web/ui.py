@@ -398,7 +398,20 @@ def _job_page(request: Request, user: User, found: dict[str, Any], error: str | 
                   cancellable=cancellable(found) and allowed,
                   prioritisable=allowed and found["status"] == QUEUED and not found.get("pid"),
                   priority_range=(PRIORITY_MIN, PRIORITY_MAX),
-                  quarantined=store_of(request).quarantined(found["id"], open_only=False, limit=1000))
+                  **_job_quarantine(store_of(request), found["id"]))
+
+
+#: Quarantine rows a job page lists; the groups above the list count them all.
+JOB_ROWS = 1000
+
+
+def _job_quarantine(store: Any, job_id: int) -> dict[str, Any]:
+    """A job's quarantine for its page: the first JOB_ROWS entries, and (when there are more kinds or rows than
+    one glance takes) the entries counted by severity, file and field with an example, and their total."""
+    rows = store.quarantined(job_id, open_only=False, limit=JOB_ROWS)
+    groups = store.quarantine_summary(job_id, open_only=False) if rows else []
+    return {"quarantined": rows, "quarantine_groups": groups if len(groups) > 1 or len(rows) >= JOB_ROWS else [],
+            "quarantine_total": sum(g["entries"] for g in groups)}
 
 
 @router.post("/jobs/{job_id}/retry", dependencies=[Depends(check_csrf)])
