@@ -30,6 +30,7 @@ from pydantic import Field, ValidationError
 from importers.csv_records import csv_records
 from importers.erp_csv import refuse_repeated
 from importers.erp_values import partial_model, partial_product, refusal
+from importers.gtin_check import gtin_keys, gtin_reason, problem_notes, take_bad
 from importers.workbook import text_rows
 from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
@@ -519,8 +520,28 @@ def import_content(path: Path, store: Store, profile: ContentProfile | None = No
     items = reader(path, mapper, p.source)
     if reader is not read_json:
         items = keep_edits(items, store, structure, claim_unchanged=p.claim_unchanged, sku_field=p.sku_field)
-    return run_import(store, p.source, items, structure=structure,
+    return run_import(store, p.source, gtins_checked(items, p.source), structure=structure,
                       label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
+
+
+#: What became of a bad GTIN in a content file, and what to do (the value is the team's own).
+CONTENT_GTIN_HINT = "left out (a stored GTIN stays); correct it in the file and import it again"
+
+
+def gtins_checked(items: Iterator[Parsed | Rejected], source: str) -> Iterator[Parsed | Rejected]:
+    """Product records' GTINs checked as the ERP's and suppliers' are (importers.gtin_check), after the
+    spreadsheet's Excel repairs: a bad one (a typo in the sheet, a number Excel cut) is left out of the record
+    and noted as a problem of it, the rest of the record taken in."""
+    for item in items:
+        if isinstance(item, Parsed) and isinstance(item.record, Product) and item.record.values:
+            keys = gtin_keys((key, key) for key in item.record.values)
+            if keys and (bad := take_bad(item.record.values, keys)):
+                for key, _ in bad:
+                    item.record.provenance.pop(key, None)
+                item.problems = [*item.problems, *problem_notes(
+                    [(key, gtin_reason(problem, CONTENT_GTIN_HINT)) for key, problem in bad], item.file, item.line,
+                    item.raw, item.record.identifier, source)]
+        yield item
 
 
 class ContentImporter:
