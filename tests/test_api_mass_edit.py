@@ -69,3 +69,15 @@ def test_a_sibling_holding_the_axis_value_is_refused_and_a_model_value_left_to_t
     on_model = client.post(URL, headers=tokens["editor"],
                            json={"identifiers": ["runner-red"], "values": {"name:en_US": "Runner"}}).json()
     assert on_model["on_models"] == 1 and on_model["changed"] == 0
+
+
+def test_a_person_cannot_type_a_bad_gtin(api: Any, store: Store) -> None:  # noqa: F811
+    """Imports leave a bad GTIN out; a person typing one (PATCH, the grid's mass edit) is told what is wrong."""
+    client, tokens = api
+    one = client.patch("/api/v1/products/complete", headers=tokens["editor"], json={"values": {"ean": "4006381333932"}})
+    assert one.status_code == 422 and "expected 1" in by_field(one)["body.values.ean"]
+    many = client.post(URL, headers=tokens["editor"], json={"identifiers": ["complete"], "values": {"ean": "123"}})
+    assert many.status_code == 422 and "body.values.ean" in by_field(many)
+    assert store.get_product("complete").values["ean"] == "4006381333931"  # type: ignore[union-attr]
+    good = client.patch("/api/v1/products/complete", headers=tokens["editor"], json={"values": {"ean": "4006381333948"}})
+    assert good.status_code == 200 and store.get_product("complete").values["ean"] == "4006381333948"  # type: ignore[union-attr]

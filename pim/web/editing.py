@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from pim.catalog import Structure
 from pim.measures import Measures, builtin
 from pim.product import Product, Provenance, split_key, value_key
+from pim.quality import gtin_problem, is_gtin_attribute
 from pim.structure import AttributeType
 from pim.store.store import Store, now
 from pim.values import ValueProblem, normalize
@@ -57,6 +58,8 @@ def _example(attr: Any, s: Structure) -> str:
 
 
 def validate(changes: dict[str, Any], s: Structure) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each change as it would be stored, or why it cannot be. A GTIN attribute's value must be a GTIN with its
+    check digit (pim.quality.gtin_problem), as imports hold it: a typo is refused, not stored."""
     clean: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for key, data in changes.items():
@@ -69,6 +72,10 @@ def validate(changes: dict[str, Any], s: Structure) -> tuple[dict[str, Any], dic
             clean[key] = normalize(attr, data, s.option_codes(attr.code) if attr.code in s.options else None, s.measures)
         except ValueProblem as exc:
             errors[key] = str(exc)
+            continue
+        if isinstance(clean[key], str) and is_gtin_attribute(attr.code) and (wrong := gtin_problem(clean[key])):
+            del clean[key]
+            errors[key] = f"{wrong}: check the number (a GTIN-8, -12, -13 or -14 ends in its check digit)"
     return clean, errors
 
 
