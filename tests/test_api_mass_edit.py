@@ -81,3 +81,13 @@ def test_a_person_cannot_type_a_bad_gtin(api: Any, store: Store) -> None:  # noq
     assert store.get_product("complete").values["ean"] == "4006381333931"  # type: ignore[union-attr]
     good = client.patch("/api/v1/products/complete", headers=tokens["editor"], json={"values": {"ean": "4006381333948"}})
     assert good.status_code == 200 and store.get_product("complete").values["ean"] == "4006381333948"  # type: ignore[union-attr]
+
+
+def test_a_product_created_with_a_bad_gtin_is_refused(api: Any, store: Store) -> None:  # noqa: F811
+    client, tokens = api
+    body = {"identifier": "new-1", "family": "shoes", "values": {"ean": "4006381333932", "mpn": "N-1"}}
+    refused = client.post("/api/v1/products", headers=tokens["editor"], json=body)
+    assert refused.status_code == 422 and "expected 1" in by_field(refused)["body.values.ean"]
+    assert store.get_product("new-1") is None
+    body["values"]["ean"] = "4006381333931"
+    assert client.post("/api/v1/products", headers=tokens["editor"], json=body).status_code == 201

@@ -73,10 +73,18 @@ def validate(changes: dict[str, Any], s: Structure) -> tuple[dict[str, Any], dic
         except ValueProblem as exc:
             errors[key] = str(exc)
             continue
-        if isinstance(clean[key], str) and is_gtin_attribute(attr.code) and (wrong := gtin_problem(clean[key])):
+        if (wrong := gtin_error(attr.code, clean[key])) is not None:
             del clean[key]
-            errors[key] = f"{wrong}: check the number (a GTIN-8, -12, -13 or -14 ends in its check digit)"
+            errors[key] = wrong
     return clean, errors
+
+
+def gtin_error(attribute: str, value: Any) -> str | None:
+    """Why a person's `value` of `attribute` cannot be stored: a GTIN attribute's text that is no GTIN with its
+    check digit (imports leave such a value out; a person is told at once). None: it can."""
+    if isinstance(value, str) and is_gtin_attribute(attribute) and (wrong := gtin_problem(value)):
+        return f"{wrong}: check the number (a GTIN-8, -12, -13 or -14 ends in its check digit)"
+    return None
 
 
 _AMOUNT = r"[-+]?\d+(?:[.,]\d+)?"

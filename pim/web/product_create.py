@@ -14,10 +14,10 @@ from pydantic import ValidationError
 from sqlalchemy import insert, select, text
 
 from pim.catalog import Structure
-from pim.product import Product, Provenance
+from pim.product import Product, Provenance, split_key
 from pim.store.store import PRODUCT, Store, now
 from pim.validation import RecordValidator
-from pim.web.editing import history_row
+from pim.web.editing import gtin_error, history_row
 from pim.web.tables import HISTORY
 
 _PRODUCT_FIELDS = ("family", "categories", "associations")  # the validator's problems not about one value
@@ -52,6 +52,9 @@ def create_product(store: Store, structure: Structure, actor: str, *, identifier
     for p in problems:
         errors.setdefault(p.field if p.field in _PRODUCT_FIELDS and p.field not in wanted else f"values.{p.field}",
                           p.reason)
+    for key, value in product.values.items():  # as every edit holds a GTIN (pim.web.editing.validate)
+        if (wrong := gtin_error(split_key(key)[0], value)) is not None:
+            errors.setdefault(f"values.{key}", wrong)
     if errors:
         return Created(None, errors)
     with store.begin() as conn:
