@@ -2,7 +2,6 @@
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +9,9 @@ import typer
 from rich.markup import escape
 
 from pim.cli.output import JsonOption, console, emit_json, err_console, job_table, table
+from pim.severity import Severity
 
 app = typer.Typer(no_args_is_help=True)
-
-
-class Severity(str, Enum):
-    """A quarantine entry's severity, as `pim import errors --severity` takes it."""
-
-    rejected = "rejected"
-    problem = "problem"
-    warning = "warning"
 
 
 def report(counts: dict, as_json: bool, title: str) -> None:

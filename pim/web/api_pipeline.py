@@ -32,6 +32,7 @@ from sqlalchemy import select
 
 from pim import job_cancel, job_queue, publish_jobs, upload_imports
 from pim.errors import InputError
+from pim.severity import Severity
 from pim.store.store import QUARANTINE
 from pim.upload_imports import UPLOADABLE
 from pim.web import imports
@@ -112,6 +113,7 @@ class QuarantinePage(BaseModel):
             responses=documented({404: "no such job"}))
 def job_errors(job_id: int, request: Request, cursor: str | None = None, limit: int = Query(100, ge=1, le=1000),
                open_only: bool = Query(False, alias="open", description="Only rows not resolved yet."),
+               severity: Severity | None = Query(None, description="Only rows of this severity."),
                user: User = Depends(api_user)) -> QuarantinePage:
     """The job's quarantined rows in the order they were recorded, a keyset page at a time."""
     store = store_of(request)
@@ -123,11 +125,39 @@ def job_errors(job_id: int, request: Request, cursor: str | None = None, limit: 
          .order_by(QUARANTINE.c.id).limit(limit + 1))
     if open_only:
         q = q.where(QUARANTINE.c.resolved_at.is_(None))
+    if severity is not None:
+        q = q.where(QUARANTINE.c.severity == severity.value)
     with store.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
     items = [QuarantinedRow(**{k: r[k] for k in QuarantinedRow.model_fields if k != "resolved"},
                             resolved=r["resolved_at"] is not None) for r in rows[:limit]]
     return QuarantinePage(items=items, next_cursor=str(items[-1].id) if len(rows) > limit else None)
+
+
+class QuarantineGroup(BaseModel):
+    """Entries of one source, severity, file and field: how many, and the newest one's reason."""
+
+    source: str
+    severity: str
+    file: str
+    field: str | None
+    entries: int
+    example: str | None = Field(description="The reason of the group's newest entry.")
+
+
+@router.get("/jobs/{job_id}/errors/summary", response_model=list[QuarantineGroup], tags=["pipeline"],
+            responses=documented({404: "no such job"}))
+def job_error_summary(job_id: int, request: Request,
+                      open_only: bool = Query(False, alias="open", description="Only rows not resolved yet."),
+                      severity: Severity | None = Query(None, description="Only rows of this severity."),
+                      user: User = Depends(api_user)) -> list[QuarantineGroup]:
+    """The job's quarantined rows counted by source, severity, file and field, most first (`pim import errors
+    JOB --summary`): what thousands of rows are mostly about, before paging through them."""
+    store = store_of(request)
+    if store.job(job_id) is None:
+        raise HTTPException(404, f"no job {job_id}")
+    groups = store.quarantine_summary(job_id, open_only=open_only, severity=severity.value if severity else None)
+    return [QuarantineGroup(**g) for g in groups]
 
 
 # ---------------------------------------------------------------------------------------------- publish, retry
