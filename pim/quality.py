@@ -334,25 +334,19 @@ def assess(store: Any, structure: Structure, channel: str, products: Iterable[Pr
 def axis_findings(store: Any, structure: Structure, batch: list[Product]) -> list[Finding]:
     """Variant products without their own value of an axis of their level (axes live at the variant's level,
     never inherited): nothing tells such a variant apart from its siblings. An import takes it in (another
-    source may send the value later) and notes it; this lists it until it is set. One query for the models."""
-    from pim.store.store import MODEL
-    from pim.variant_levels import Placement, VariantLevels, blank, model_placement
+    source may send the value later) and notes it with the same reason (pim.variant_levels); this lists it until
+    it is set. One query for the models."""
+    from pim.variant_levels import Child, SiblingAxes, gap_reason
 
-    parents = sorted({p.parent for p in batch if p.parent})
-    levels = VariantLevels(structure)
-    if not parents or not levels:
+    axes = SiblingAxes.of(structure)
+    children = [Child(p.identifier, False, p.parent) for p in batch if p.parent]
+    if axes is None or not children:
         return []
     with store.engine.connect() as conn:
-        above = {code: model_placement(fv, parent) for code, fv, parent in conn.execute(
-            select(MODEL.c.code, MODEL.c.family_variant, MODEL.c.parent).where(MODEL.c.code.in_(parents)))}
-    out = []
-    for p in batch:
-        at = above.get(p.parent) if p.parent else None
-        for axis in levels.axes(Placement(at.family_variant, at.depth + 1)) if at else ():
-            if blank(p.values.get(axis)):
-                out.append(Finding(p.identifier, "missing_axis", f"variant of product model '{p.parent}' has no "
-                                   f"value for its axis '{axis}': set {axis}, or detach it from the model", axis))
-    return out
+        axes.place(conn, {c.parent for c in children})
+    values = {p.identifier: p.values for p in batch}
+    return [Finding(c.key, "missing_axis", gap_reason(c, axis), axis)
+            for c in children for axis in axes.missing(c, values[c.key])]
 
 
 def _stock_findings(store: Any, batch: list[Product], channel: Channel, now: datetime) -> list[Finding]:

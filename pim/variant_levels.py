@@ -331,7 +331,7 @@ class SiblingsRead:
             if wanted := sorted(self.parents.get(model, ())):
                 parts.append(f"SELECT {1 + model}, {key}, parent, {axes} FROM {table} "
                              f"WHERE parent {sql.any_of} AND seq > {sql.p}")
-                params += [wanted if sql.pg else orjson.dumps(wanted).decode(), self.seq]  # a bound list, as all_in
+                params += [sql.bound(wanted), self.seq]
         rows = sql.all(" UNION ALL ".join(parts), params) if parts else []
         return any(self.seen.get((kind == 2, key)) != (parent, tuple(texts)) for kind, key, parent, *texts in rows)
 

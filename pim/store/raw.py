@@ -51,9 +51,13 @@ class Statements:
         finally:
             cursor.close()
 
+    def bound(self, values: Sequence[Any]) -> Any:
+        """A list as the one parameter `any_of` tests against (an array on PostgreSQL, JSON text on SQLite)."""
+        return list(values) if self.pg else _dumps(list(values))
+
     def all_in(self, statement: str, lists: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         """`all` for a statement whose parameters are lists, each tested with `any_of`."""
-        return self.all(statement, [list(v) if self.pg else _dumps(list(v)) for v in lists])
+        return self.all(statement, [self.bound(v) for v in lists])
 
     def run(self, statement: str, params: Sequence[Any] = ()) -> None:
         self.conn.exec_driver_sql(statement, tuple(params))
