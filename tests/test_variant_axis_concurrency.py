@@ -65,39 +65,34 @@ def _children(store: Store, parent: str) -> dict[str, Any]:
     return {p.identifier: p.values.get("size") for p in store.iter_products() if p.parent == parent}
 
 
-def _after_merge_read(monkeypatch: pytest.MonkeyPatch, raced: Callable[[Merger], bool],
-                      between: Callable[[], Any]) -> list[int]:
-    """Run `between` (writer B, whole) right after writer A's first merge read its batch (the `raced` Merger's
-    first `prepare`), before A writes. Returns A's prepares, one entry each (two: A merged again)."""
-    prepare = Merger.prepare
+def _after_read(monkeypatch: pytest.MonkeyPatch, owner: type, method: str, between: Callable[[], Any],
+                raced: Callable[[Any], bool] = lambda _: True) -> list[int]:
+    """Run `between` (writer B, whole) right after writer A's first read of its batch's siblings (`owner.method`
+    on the `raced` instance), before A writes. Returns A's reads, one entry each (two: A checked again)."""
+    read = getattr(owner, method)
     reads: list[int] = []
 
-    def racing(self: Merger, st: Store, products: list[Any], models: Any = None) -> Any:
-        plan = prepare(self, st, products, models)
+    def racing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = read(self, *args, **kwargs)
         if raced(self):
             reads.append(1)
             if len(reads) == 1:
                 between()
-        return plan
+        return out
 
-    monkeypatch.setattr(Merger, "prepare", racing)
+    monkeypatch.setattr(owner, method, racing)
     return reads
+
+
+def _after_merge_read(monkeypatch: pytest.MonkeyPatch, raced: Callable[[Merger], bool],
+                      between: Callable[[], Any]) -> list[int]:
+    """`_after_read` of a merge: after the `raced` Merger's first `prepare`."""
+    return _after_read(monkeypatch, Merger, "prepare", between, raced)
 
 
 def _after_whole_read(monkeypatch: pytest.MonkeyPatch, between: Callable[[], Any]) -> list[int]:
-    """The same for a whole-record import: `between` runs after its first batch's axis check read the siblings."""
-    shared = LevelGuard.shared_axes
-    reads: list[int] = []
-
-    def racing(self: LevelGuard, st: Store, records: list[Any]) -> Any:
-        out = shared(self, st, records)
-        reads.append(1)
-        if len(reads) == 1:
-            between()
-        return out
-
-    monkeypatch.setattr(LevelGuard, "shared_axes", racing)
-    return reads
+    """`_after_read` of a whole-record import: after its first batch's axis check read the siblings."""
+    return _after_read(monkeypatch, LevelGuard, "shared_axes", between)
 
 
 # ---------------------------------------------------------------------------------------------- merged vs merged
