@@ -406,8 +406,7 @@ def _stored_fingerprints(conn: Connection, source: str, ids: list[str]) -> dict[
     raw = RawTable(conn, FINGERPRINT)
     sql = ("SELECT f.identifier, f.digest, p.seq FROM source_fingerprint f JOIN product p ON p.identifier = f.identifier "
            f"AND p.seq = f.product_seq WHERE f.source = {raw.p} AND f.identifier {raw.any_of}")
-    param = ids if raw.pg else orjson.dumps(ids).decode()
-    return {ident: (digest, seq) for ident, digest, seq in conn.exec_driver_sql(sql, (source, param))}
+    return {ident: (digest, seq) for ident, digest, seq in conn.exec_driver_sql(sql, (source, raw.bound(ids)))}
 
 
 @dataclass

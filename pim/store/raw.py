@@ -52,8 +52,7 @@ class Statements:
             cursor.close()
 
     def bound(self, values: Sequence[Any]) -> Any:
-        """A list as the one parameter `any_of` tests against (an array on PostgreSQL, JSON text on SQLite)."""
-        return list(values) if self.pg else _dumps(list(values))
+        return bound_list(self.pg, values)
 
     def all_in(self, statement: str, lists: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         """`all` for a statement whose parameters are lists, each tested with `any_of`."""
@@ -64,6 +63,11 @@ class Statements:
 
     def many(self, statement: str, rows: list[tuple[Any, ...]]) -> None:
         execute_many(self.conn, statement, rows)
+
+
+def bound_list(pg: bool, values: Sequence[Any]) -> Any:
+    """A list as the one parameter `any_of` tests against (an array on PostgreSQL, JSON text on SQLite)."""
+    return list(values) if pg else _dumps(list(values))
 
 
 class RawTable:
@@ -88,6 +92,9 @@ class RawTable:
                 self._result[c.name] = None if self.pg else impl.result_processor(dialect, None)
         self._sql: dict[Any, str] = {}
 
+    def bound(self, values: Sequence[Any]) -> Any:
+        return bound_list(self.pg, values)
+
     # ------------------------------------------------------------------ reads
     def select(self, conn: Connection, columns: Sequence[str], key: str, values: Sequence[Any],
                *, as_text: Sequence[str] = (), also: Mapping[str, Sequence[Any]] | None = None) -> list[tuple[Any, ...]]:
@@ -104,7 +111,7 @@ class RawTable:
             sql = self._sql[sig] = (
                 f"SELECT {cols} FROM {self.quote(self.table.name)} WHERE "
                 + " AND ".join(f"{self.quote(k)} {self.any_of}" for k in (key, *extra)))
-        params = tuple(list(v) if self.pg else _dumps(list(v)) for v in (values, *(also or {}).values()))
+        params = tuple(self.bound(v) for v in (values, *(also or {}).values()))
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql, params)
