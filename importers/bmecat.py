@@ -19,9 +19,9 @@ from sqlalchemy import Connection, select
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
-from importers.bmecat_reader import BmecatHeader, BmecatProduct, product_modes, read_bmecat
+from importers.bmecat_reader import BmecatHeader, BmecatProduct, GtinId, product_modes, read_bmecat
 from importers.erp_values import partial_product, refusal, value_refusal
-from importers.gtin_check import gtin_reason, match_gtin, supplier_hint, unmatched_reason
+from importers.gtin_check import gtin_reason, instead_hint, match_gtin, refuse_unlinked, supplier_hint, unmatched_reason
 from pim.catalog import Structure
 from pim.commerce import EARLIEST, PriceListEntry, remove_price_list_entries
 from pim.errors import InputError
@@ -34,6 +34,10 @@ from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched
 from pim.structure import AttributeType
 from pim.withdraw import claimed, product_claims, withdrawn_links
+
+#: A value problem: (element or feature, reason), at its PRODUCT's line unless a third item names its own
+#: (a GTIN element's: `BmecatMapper._gtin`).
+Problem = tuple[str, str] | tuple[str, str, int]
 
 ISO639_2 = {"deu": "de_DE", "ger": "de_DE", "eng": "en_US", "fra": "fr_FR", "fre": "fr_FR", "ita": "it_IT",
             "spa": "es_ES", "nld": "nl_NL", "dut": "nl_NL", "pol": "pl_PL", "ces": "cs_CZ", "cze": "cs_CZ"}
@@ -137,10 +141,11 @@ def load_map(path: Path) -> BmecatMap:
 class Mapped:
     """One mapped product: the record, per-value problems (imported anyway), commercial side data and `held`:
     the value keys the product gives a value for that was skipped with a problem (a T_NEW_CATALOG keeps the
-    supplier's old value of those: `_restate`). `gtin`: the EAN to match the product on, None when it has none
-    or a bad one (`bad_gtin`: (element, what is wrong), said again if matching then refuses the product)."""
+    supplier's old value of those: `_restate`). `gtin`: the GTIN to match the product on, None when it has no
+    valid one (`bad_gtin`: then (element, what is wrong) of its first bad one, said again if matching refuses
+    the product)."""
 
-    def __init__(self, product: Product, problems: list[tuple[str, str]], tiers: list[dict[str, Any]],
+    def __init__(self, product: Product, problems: list[Problem], tiers: list[dict[str, Any]],
                  held: set[str] | None = None, gtin: str | None = None,
                  bad_gtin: tuple[str, str] | None = None) -> None:
         self.product, self.problems, self.tiers = product, problems, tiers
@@ -185,9 +190,8 @@ class BmecatMapper:
         self._gtin_attrs = frozenset(code for code in structure.attributes if is_gtin_attribute(code))
         self._match_gtin = m.sku_from == "xref"
         self._check_ean = self._match_gtin or "ean" in f
-        self._ean_hints = {"create": supplier_hint(stored="ean" in f, matched=self._match_gtin, unmatched="create"),
-                           "quarantine": supplier_hint(stored="ean" in f, matched=self._match_gtin, unmatched="quarantine")}
-        self._value_hint = supplier_hint(stored=True, matched=False, unmatched=m.unmatched)
+        self._ean_hint = supplier_hint(stored="ean" in f, matched=self._match_gtin)
+        self._value_hint = supplier_hint(stored=True, matched=False)
 
     def _key(self, attribute: str, locale: str | None = None) -> str | None:
         attr = self.s.attributes.get(attribute)
@@ -211,15 +215,17 @@ class BmecatMapper:
         self._slots[attribute, locale] = key
         return key
 
-    def _skip(self, problems: list[tuple[str, str]], held: set[str], attribute: str, where: str, reason: str) -> None:
-        """A value of `attribute` the product gives is skipped with a problem: noted, and its key held (the
-        supplier said something there, so its old value is not withdrawn for being unsent)."""
-        problems.append((where, reason))
+    def _skip(self, problems: list[Problem], held: set[str], attribute: str, where: str, reason: str,
+              line: int | None = None) -> None:
+        """A value of `attribute` the product gives is skipped with a problem: noted (at `line`, else the
+        PRODUCT's), and its key held (the supplier said something there, so its old value is not withdrawn for
+        being unsent)."""
+        problems.append((where, reason, line) if line else (where, reason))
         key = self._slot(attribute, None)
         if key:
             held.add(key)
 
-    def _put(self, values: dict[str, Any], problems: list[tuple[str, str]], attribute: str, data: Any,
+    def _put(self, values: dict[str, Any], problems: list[Problem], attribute: str, data: Any,
              locale: str | None = None, where: str = "") -> None:
         key = self._slot(attribute, locale)
         if key is None:
@@ -234,7 +240,7 @@ class BmecatMapper:
     def map(self, p: BmecatProduct, header: BmecatHeader) -> Mapped:
         sku = self.sku(p)
         values: dict[str, Any] = {}
-        problems: list[tuple[str, str]] = []
+        problems: list[Problem] = []
         held: set[str] = set()
         languages = self.m.languages
         for field_name, attribute, where in self._texts:
@@ -247,14 +253,15 @@ class BmecatMapper:
                 locale = languages.get(lang)
                 if locale:
                     self._put(values, problems, self.m.fields["keywords"], ", ".join(w.strip() for w in words), locale, "KEYWORD")
-        gtin, bad_gtin = self._ean(p, problems, held) if p.ean is not None and self._check_ean else (p.ean, None)
+        gtin, bad_gtin = self._gtin(p, problems, held) if p.gtins and self._check_ean else (None, None)
         for name, attribute, where, number in self._scalars:
-            raw = getattr(p, name)
-            if raw is None or (bad_gtin and name == "ean"):
+            if name == "ean":  # the GTIN `_gtin` picked, under its own element
+                raw, where = (gtin.text, gtin.element) if gtin is not None else (None, where)
+            else:
+                raw = getattr(p, name)
+            if raw is None:
                 continue
-            if name == "ean":
-                where = p.ean_from
-            elif attribute in self._gtin_attrs and (problem := gtin_problem(raw)):
+            if name != "ean" and attribute in self._gtin_attrs and (problem := gtin_problem(raw)):
                 self._skip(problems, held, attribute, where, gtin_reason(problem, self._value_hint))
                 continue
             self._put(values, problems, attribute, _number(raw) if number else raw, where=where)
@@ -275,25 +282,38 @@ class BmecatMapper:
             product.family = family
         if associations:
             product.associations = associations
-        return Mapped(product, problems, tiers, held, gtin if self._match_gtin else None, bad_gtin)
+        return Mapped(product, problems, tiers, held, gtin.text if gtin is not None and self._match_gtin else None,
+                      bad_gtin)
 
-    def _ean(self, p: BmecatProduct, problems: list[tuple[str, str]], held: set[str]) -> tuple[str | None, tuple[str, str] | None]:
-        """(the EAN to match on, None for a bad one; (element, what is wrong) for a bad one). A bad EAN is
-        noted once, as left out of the mapped attribute (its key held: the stored GTIN stays) and/or not
-        matched on, where the product then goes by `unmatched` as one without a GTIN (a price update's
-        never creates one)."""
-        gtin, problem = match_gtin(p.ean)
-        if problem is None:
-            return gtin, None
-        hint = self._ean_hints["quarantine" if p.transaction == "update_prices" else self.m.unmatched]
-        reason = gtin_reason(problem, hint)
-        if "ean" in self.m.fields:
-            self._skip(problems, held, self.m.fields["ean"], p.ean_from, reason)
-        else:
-            problems.append((p.ean_from, reason))
-        return None, (p.ean_from, problem)
+    def _gtin(self, p: BmecatProduct, problems: list[Problem], held: set[str]) -> tuple[GtinId | None, tuple[str, str] | None]:
+        """(the GTIN to match on and store: the first valid one of the product's EANs and INTERNATIONAL_PIDs;
+        when none is valid, (element, what is wrong) of the first). Each bad one is noted at its own line: with
+        a valid one, as not used for it; else as left out of the mapped attribute (its key held: the stored GTIN
+        stays) and/or not matched on, and without a cross-reference the product is refused (`_matched`). A
+        second valid GTIN is legal (INTERNATIONAL_PID repeats: a GTIN-13 and the GTIN-14 of its pack) and no
+        problem; only the first is matched on and stored."""
+        good: GtinId | None = None
+        bad: list[tuple[GtinId, str]] = []
+        for g in p.gtins:
+            problem = match_gtin(g.text)[1]
+            if problem is not None:
+                bad.append((g, problem))
+            elif good is None:
+                good = g
+        if good is not None:
+            hint = instead_hint(good.text, f"{good.element}, line {good.line}")
+            problems.extend((g.element, gtin_reason(problem, hint), g.line) for g, problem in bad)
+            return good, None
+        for g, problem in bad:
+            reason = gtin_reason(problem, self._ean_hint)
+            if "ean" in self.m.fields:
+                self._skip(problems, held, self.m.fields["ean"], g.element, reason, g.line)
+            else:
+                problems.append((g.element, reason, g.line))
+        first, problem = bad[0]
+        return None, (first.element, problem)
 
-    def _associations(self, p: BmecatProduct, problems: list[tuple[str, str]]) -> dict[str, Association]:
+    def _associations(self, p: BmecatProduct, problems: list[Problem]) -> dict[str, Association]:
         """Association type → targets as the supplier's PIDs (importers.bmecat_links translates them to SKUs
         once the SKUs are known)."""
         associations: dict[str, Association] = {}
@@ -312,7 +332,7 @@ class BmecatMapper:
                         a.quantities[target] = whole
         return associations
 
-    def _logistics(self, p: BmecatProduct, values: dict[str, Any], problems: list[tuple[str, str]], held: set[str]) -> None:
+    def _logistics(self, p: BmecatProduct, values: dict[str, Any], problems: list[Problem], held: set[str]) -> None:
         """PRODUCT_LOGISTIC_DETAILS: dimensions in the BMEcat units (or the map's), customs number, origin."""
         for name, target in self._dimensions:
             raw = p.dimensions.get(name)
@@ -368,7 +388,7 @@ class BmecatMapper:
             ok = self._systems[system] = any(system.upper().startswith(s.upper()) for s in self.m.feature_systems)
             return ok
 
-    def _features(self, p: BmecatProduct, values: dict[str, Any], problems: list[tuple[str, str]], held: set[str]) -> None:
+    def _features(self, p: BmecatProduct, values: dict[str, Any], problems: list[Problem], held: set[str]) -> None:
         if p.features and p.feature_system and not self._accepts(p.feature_system):
             problems.append(("REFERENCE_FEATURE_SYSTEM_NAME", f"feature system '{p.feature_system}' is not in the map's feature_systems; features skipped"))
             held.update(key for f in p.features if (t := self.m.features.get(f.code)) and (key := self._slot(t.attribute, None)))
@@ -431,7 +451,7 @@ class BmecatMapper:
             return bound
 
     def _prices(self, p: BmecatProduct, header: BmecatHeader, sku: str, values: dict[str, Any],
-                problems: list[tuple[str, str]], held: set[str]) -> list[dict[str, Any]]:
+                problems: list[Problem], held: set[str]) -> list[dict[str, Any]]:
         """The tiers of the map's price type; the lowest bound's amount per currency is the list price. A price
         of that type skipped with a problem holds the list price's key (`Mapped.held`)."""
         tiers: list[dict[str, Any]] = []
@@ -767,26 +787,29 @@ def _matched(store: Store, m: BmecatMap, items: Iterator[SourceItem | Rejected],
     """SKU matching (pim.sources.match_skus) under the map's `unmatched`, except in a T_UPDATE_PRICES: a price
     update carries only prices, so a product it cannot place is refused whatever `unmatched` says — neither
     created nor remembered in the cross-reference as created. The transaction element precedes the products,
-    so it is known once the first is read; matching starts then. A product refused for want of a match whose
-    EAN was bad (not matched on, `BmecatMapper._ean`) says so, and is refused under the EAN element."""
+    so it is known once the first is read; matching starts then. A product with no cross-reference whose
+    GTIN was given but bad (not matched on, `BmecatMapper._gtin`) is refused under its GTIN element saying so,
+    whatever `unmatched` says: created, it could duplicate one of ours (`refuse_unlinked`)."""
     source = f"supplier:{m.supplier}"
     first = next(items, None)
     if first is None:
         return
     prices_only = header.transaction == "update_prices"
-    matched = match_skus(store, source, chain([first], items), gtin_attribute=m.fields.get("ean", "ean"),
-                         unmatched="quarantine" if prices_only else m.unmatched)
-    for item in matched:
+    unmatched = "quarantine" if prices_only else m.unmatched
+    found: Iterable[SourceItem | Rejected] = chain([first], items)
+    if unmatched == "create" and m.sku_from == "xref":
+        found = refuse_unlinked(store, source, found, lambda i: i.raw.get("_gtin") if i.raw else None)
+    for item in match_skus(store, source, found, gtin_attribute=m.fields.get("ean", "ean"), unmatched=unmatched):
+        bad = item.raw.pop("_gtin", None) if isinstance(item, Rejected) and item.raw else None
         if isinstance(item, Rejected) and item.field == "pid":  # no SKU found: match_skus' field
             pid = item.record_key or ""
-            bad = item.raw.pop("_gtin", None) if item.raw else None
             if prices_only:
-                why = unmatched_reason(item.reason, bad[1], source, pid, "quarantine", hint=False) if bad else item.reason
+                why = unmatched_reason(bad[1], source, pid, "quarantine", hint=False) if bad else item.reason
                 item = Rejected(_unplaced_price(source, pid, why), item.file, item.line, "SUPPLIER_PID",
                                 item.raw, item.record_key)
             elif bad:
-                item = Rejected(unmatched_reason(item.reason, bad[1], source, pid, m.unmatched), item.file, item.line,
-                                bad[0] if m.unmatched == "quarantine" else item.field, item.raw, item.record_key)
+                item = Rejected(unmatched_reason(bad[1], source, pid, unmatched), item.file, item.line, bad[0],
+                                item.raw, item.record_key)
         yield item
 
 
@@ -852,8 +875,8 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
                 rec.model_fields_set.discard("family")  # the supplier's default family never overrides ours
                 # (stated where it is the product's family anyway: the record hashes as when it created it)
             item.raw = raw
-            item.problems = [QuarantineEntry(reason, path.name, item.line, field, None, rec.identifier, source,
-                                             severity="problem") for field, reason in problems]
+            item.problems = [QuarantineEntry(reason, path.name, at[0] if at else item.line, field, None, rec.identifier,
+                                             source, severity="problem") for field, reason, *at in problems]
             done.append(item)  # type: ignore[arg-type]
             if fold:
                 folds.append((item, deletes.folds.pop(raw.get("supplier_pid", ""), Restated())))  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from lxml import etree
 
@@ -52,6 +52,20 @@ class Mime:
     descr: str | None = None
 
 
+#: INTERNATIONAL_PID types that are GTINs (the XSD names ean, gtin and upc, and allows any other word, such as
+#: a supplier's own scheme, which is no GTIN). One without a type is read as a GTIN, as the EAN element it replaces.
+GTIN_TYPES = frozenset({"gtin", "ean", "upc"})
+
+
+class GtinId(NamedTuple):
+    """One GTIN a product's details carry: an EAN (1.2, or 2005 in place of INTERNATIONAL_PID), or an
+    INTERNATIONAL_PID of a GTIN type; `line` is its element's, for problems that name it."""
+
+    text: str
+    element: str
+    line: int
+
+
 @dataclass
 class BmecatProduct:
     supplier_pid: str
@@ -61,8 +75,7 @@ class BmecatProduct:
     short: dict[str, str] = field(default_factory=dict)  # lang (ISO 639-2, e.g. deu) → text
     long: dict[str, str] = field(default_factory=dict)
     keywords: dict[str, list[str]] = field(default_factory=dict)
-    ean: str | None = None
-    ean_from: str = "EAN"  # the element `ean` was read from: EAN, or INTERNATIONAL_PID of type gtin/ean
+    gtins: list[GtinId] = field(default_factory=list)  # every one, in file order (importers.bmecat picks one)
     manufacturer_pid: str | None = None
     manufacturer_name: str | None = None
     manufacturer_type: str | None = None
@@ -79,6 +92,11 @@ class BmecatProduct:
     customs_number: str | None = None  # the first CUSTOMS_TARIFF_NUMBER/CUSTOMS_NUMBER
     country_of_origin: str | None = None  # the first COUNTRY_OF_ORIGIN
     dimensions: dict[str, str] = field(default_factory=dict)  # PRODUCT_DIMENSIONS: VOLUME, WEIGHT, LENGTH… → text
+
+    @property
+    def ean(self) -> str | None:
+        """The first GTIN the details carry, valid or not."""
+        return self.gtins[0].text if self.gtins else None
 
 
 @dataclass(slots=True)
@@ -125,6 +143,7 @@ BMECAT_12 = {
     "ARTICLE_PRICE": "PRODUCT_PRICE", "ARTICLE_REFERENCE": "PRODUCT_REFERENCE", "ART_ID_TO": "PROD_ID_TO",
     "ARTICLE_LOGISTIC_DETAILS": "PRODUCT_LOGISTIC_DETAILS", "ARTICLE_TO_CATALOGGROUP_MAP": "PRODUCT_TO_CATALOGGROUP_MAP",
     "ART_ID": "PROD_ID", "ARTICLE_TO_CATALOGGROUP_MAP_ORDER": "PRODUCT_TO_CATALOGGROUP_MAP_ORDER",
+    "INTERNATIONAL_AID": "INTERNATIONAL_PID",  # in the 2005 XSD's ARTICLE_DETAILS, with the same types
 }
 _UNSEEN: Any = object()
 
@@ -334,9 +353,8 @@ def _details(p: BmecatProduct, details: etree._Element, default_lang: str) -> No
             p.long.setdefault(_lang(c, default_lang), text)
         elif name == "KEYWORD":
             p.keywords.setdefault(_lang(c, default_lang), []).append(text)
-        elif name in ("EAN", "INTERNATIONAL_PID") and p.ean is None:
-            if name == "EAN" or c.get("type", "gtin").lower() in ("gtin", "ean"):
-                p.ean, p.ean_from = text, name
+        elif name == "EAN" or (name == "INTERNATIONAL_PID" and c.get("type", "gtin").lower() in GTIN_TYPES):
+            p.gtins.append(GtinId(text, name, c.sourceline or p.line))
         elif name == "MANUFACTURER_PID":
             p.manufacturer_pid = text
         elif name == "MANUFACTURER_NAME":

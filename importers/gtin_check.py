@@ -1,16 +1,20 @@
 """GTIN checks every importer shares, so ERP and supplier imports treat a bad GTIN alike: it is left out of
 the record (a GTIN stored before stays; nothing wrong reaches feeds or the search index), a supplier's is not
-used to match its product to our SKU (a wrong check digit could pick someone else's product), and the record
-carries a `problem` entry saying what became of it and what to do."""
+used to match its product to our SKU (a wrong check digit could pick someone else's product) and, without a
+cross-reference, the product is refused rather than created apart from ours (`refuse_unlinked`); a record
+taken in carries a `problem` entry saying what became of the GTIN and what to do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
+from pim.importing import Rejected
 from pim.product import split_key
 from pim.quality import gtin_ok, gtin_problem, is_gtin_attribute
-from pim.store.store import QuarantineEntry
+from pim.sources import SourceItem, cross_referenced
+from pim.store import Store
+from pim.store.store import QuarantineEntry, batched
 
 #: `pim import errors` shows this many characters of a reason: the hint after the problem must fit in them.
 REASON_SHOWN = 200
@@ -61,29 +65,59 @@ def match_gtin(text: str | None) -> tuple[str | None, str | None]:
     return (None, problem) if problem else (text, None)
 
 
-def supplier_hint(*, stored: bool, matched: bool, unmatched: Literal["create", "quarantine"]) -> str:
+def supplier_hint(*, stored: bool, matched: bool) -> str:
     """What became of a supplier's bad GTIN: left out of the values (`stored`: a GTIN attribute was to get it)
-    and/or not used for matching (`matched`); without a cross-reference the product then goes the way of one
-    without a GTIN, by the profile's `unmatched` rule."""
+    and/or not used for matching (`matched`); without a cross-reference the product is then refused, whatever
+    the profile's `unmatched` rule (`refuse_unlinked`: created, it could duplicate one of ours)."""
     parts = []
     if stored:
         parts.append("left out (a stored GTIN stays)")
     if matched:
-        fate = "created under the supplier id" if unmatched == "create" else "quarantined"
-        parts.append(f"not used for matching (no cross-reference: {fate})")
+        parts.append("not used for matching (no cross-reference: quarantined)")
     return ", ".join(parts) + "; ask the supplier to fix it"
 
 
-def unmatched_reason(reason: str, problem: str, source: str, pid: str, unmatched: Literal["create", "quarantine"],
+def instead_hint(gtin: str, where: str) -> str:
+    """What became of a bad GTIN of a product that also carries a valid one (`where`: its element and line):
+    the valid one is matched on and stored, the bad one only noted."""
+    return f"the valid GTIN {gtin} ({where}) is used instead; ask the supplier to fix it"
+
+
+def unmatched_reason(problem: str, source: str, pid: str, unmatched: Literal["create", "quarantine"],
                      hint: bool = True) -> str:
-    """Why matching (pim.sources.match_skus) refused a product whose bad GTIN was not matched on. Under
-    `unmatched: quarantine` it found no SKU: said anew, the GTIN's problem first (match_skus' own text says
-    `GTIN none`), then what to do (`hint`). Under `create` it refused to create the product under a code one of
-    ours has: its reason stands, and says what to do; the GTIN is added."""
-    if unmatched == "create":
-        return f"{reason} (its GTIN was not matched on: {problem})"
+    """Why a product whose GTIN was given but bad, and that the cross-reference does not know, is refused:
+    the GTIN's problem first (match_skus' own text would say `GTIN none`), then why, then what to do (`hint`).
+    Under `unmatched: create` it says why it was not created: with no cross-reference and no GTIN to match on,
+    it may be one of ours (a mistyped GTIN is no proof that it is new)."""
+    if unmatched == "create":  # kept within what `pim import errors` shows, for a short source name and PID
+        said = f"{problem}; not created: it may be one of ours"
+        return (f"{said}. Correct the GTIN in the file or run `pim import xref {source} {pid} SKU`, then import "
+                "again") if hint else said
     said = f"{problem}; a bad GTIN is not matched on, and {source} product '{pid}' is not in the cross-reference"
     return f"{said}: ask the supplier to fix it, or add it with `pim import xref {source} {pid} SKU`" if hint else said
+
+
+def refuse_unlinked(store: Store, source: str, items: Iterable[SourceItem | Rejected],
+                    bad_of: Callable[[SourceItem], tuple[str, str] | None]) -> Iterator[SourceItem | Rejected]:
+    """Under `unmatched: create`, ahead of pim.sources.match_skus: a product with no valid GTIN whose given one
+    is bad (`bad_of`: its (field, problem)) and that the cross-reference does not know is refused under that
+    field, not created under the supplier's id: it may be one of ours with a mistyped GTIN, and created apart
+    it would be a duplicate. One the cross-reference knows gets its SKU here (match_skus keeps a SKU it is
+    given). One cross-reference query per batch that holds such products; order and streaming are kept."""
+    for chunk in batched(items, store.batch_size):
+        bad = {n: b for n, i in enumerate(chunk) if isinstance(i, SourceItem) and i.pid and not i.gtin
+               and not i.record.identifier.strip() and (b := bad_of(i)) is not None}
+        known = cross_referenced(store, source, [chunk[n].pid or "" for n in bad]) if bad else {}
+        for n, item in enumerate(chunk):
+            if n in bad and isinstance(item, SourceItem):
+                pid = item.pid or ""
+                if pid in known:
+                    item.record.identifier = known[pid]
+                else:
+                    field, problem = bad[n]
+                    item = Rejected(unmatched_reason(problem, source, pid, "create"), item.file, item.line, field,
+                                    item.raw, pid)
+            yield item
 
 
 def problem_notes(found: list[tuple[str, str]], file: str, line: int | None, raw: dict[str, Any] | None, key: str,

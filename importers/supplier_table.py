@@ -1,7 +1,8 @@
 """Supplier CSV and XLSX files through a per-supplier mapping profile (schemas/supplier_table_map.schema.json).
 Rows are keyed by the supplier's product id and GTIN; SKUs come from the cross-reference, then the GTIN,
 then the profile's `unmatched` rule. Values merge by precedence like every other source. A GTIN that is none
-(importers.gtin_check) is left out of the values and not matched on; the row is taken in with a `problem`."""
+(importers.gtin_check) is left out of the values and not matched on; the row is taken in with a `problem`, or,
+when the cross-reference does not know it either, refused (never created apart from ours)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from importers.gtin_check import (
     gtin_reason,
     match_gtin,
     problem_notes,
+    refuse_unlinked,
     supplier_hint,
     take_bad,
     unmatched_reason,
@@ -144,9 +146,9 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure,
     plan: list[tuple[str, Setter, str]] = []
     planned_for: list[str] | None = None
     gtins: GtinFields = {}
-    matched_hint = supplier_hint(stored=True, matched=True, unmatched=m.unmatched)
-    stored_hint = supplier_hint(stored=True, matched=False, unmatched=m.unmatched)
-    match_hint = supplier_hint(stored=False, matched=True, unmatched=m.unmatched)
+    matched_hint = supplier_hint(stored=True, matched=True)
+    stored_hint = supplier_hint(stored=True, matched=False)
+    match_hint = supplier_hint(stored=False, matched=True)
     for item in rows:
         if isinstance(item, Rejected):
             yield item
@@ -200,18 +202,27 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
     structure = store.structure()
     gtin_attr = next((r.to for c, r in m.rules().items() if c == m.gtin_column), "ean")
     notes: dict[int, GtinNote] = {}
-    matched = match_skus(store, m.source, source_items(path, m, structure, notes), gtin_attribute=gtin_attr,
-                         unmatched=m.unmatched)
+    rows: Iterator[SourceItem | Rejected] = source_items(path, m, structure, notes)
+    if m.unmatched == "create" and m.gtin_column:
+        rows = refuse_unlinked(store, m.source, rows, lambda i: _bad_link(i, notes, m.gtin_column or ""))
+    matched = match_skus(store, m.source, rows, gtin_attribute=gtin_attr, unmatched=m.unmatched)
     items = _with_family(_gtin_notes(matched, notes, m), store, m)
     return run_import(store, m.source, items, structure=structure, label=str(path),
                       merge=merger_for(m, map_dir, precedence))
 
 
+def _bad_link(item: SourceItem, notes: dict[int, GtinNote], column: str) -> tuple[str, str] | None:
+    """(GTIN column, what is wrong) of a row whose GTIN was given but bad (`refuse_unlinked`), else None."""
+    note = notes.get(item.line) if item.line is not None else None
+    return (column, note.unmatched) if note is not None and note.unmatched else None
+
+
 def _gtin_notes(items: Iterator[Parsed | Rejected], notes: dict[int, GtinNote],
                 m: SupplierTableMap) -> Iterator[Parsed | Rejected]:
     """After matching: a row taken in gets its bad GTINs as problem entries under its SKU; a row refused for
-    want of a match whose GTIN was bad (not matched on) says so, under the GTIN column. Each note is the
-    row's whose line it names (one file: lines are unique) and is dropped once used."""
+    want of a match whose GTIN was bad (not matched on, `unmatched: quarantine`) says so, under the GTIN column
+    (under `create` such a row was refused before matching: `refuse_unlinked`). Each note is the row's whose
+    line it names (one file: lines are unique) and is dropped once used."""
     for item in items:
         note = notes.pop(item.line, None) if notes and item.line is not None else None
         if note is not None:
@@ -220,9 +231,8 @@ def _gtin_notes(items: Iterator[Parsed | Rejected], notes: dict[int, GtinNote],
                                                                 item.record.identifier, m.source)]
             elif note.unmatched and item.field == "pid":  # no SKU found: match_skus' field
                 pid = item.record_key or ""
-                item = Rejected(unmatched_reason(item.reason, note.unmatched, m.source, pid, m.unmatched), item.file,
-                                item.line, m.gtin_column if m.unmatched == "quarantine" else item.field, item.raw,
-                                item.record_key)
+                item = Rejected(unmatched_reason(note.unmatched, m.source, pid, m.unmatched), item.file, item.line,
+                                m.gtin_column, item.raw, item.record_key)
         yield item
 
 

@@ -249,7 +249,8 @@ def test_tier_prices_follow_their_products_sku_batch_by_batch(supplier_store: St
 
     _erp_product(supplier_store)  # SKU-9 carries the GTIN of the PRODUCT template
     gtin = supplier_store.get_product("SKU-9").values["ean"]
-    others = "".join(PRODUCT.format(pid=f"p{n}").replace(gtin, f"400638133393{n}") for n in range(1, 5))
+    valid = ("4006381333917", "4006381333924", "4006381333931", "4006381333948")  # a bad GTIN would refuse them
+    others = "".join(PRODUCT.format(pid=f"p{n}").replace(gtin, valid[n - 1]) for n in range(1, 5))
     supplier_store.batch_size = 2
     path = _xml(tmp_path, "<T_NEW_CATALOG>" + others[: len(others) // 2] + PRODUCT.format(pid="r1")
                 + others[len(others) // 2:] + "</T_NEW_CATALOG>")

@@ -1,8 +1,9 @@
 """Supplier imports (BMEcat, CSV/XLSX) check GTINs as the ERP importers do (tests/test_erp_gtin.py): a GTIN
 with a wrong check digit or length is left out of the record (a stored GTIN stays) and noted as a `problem`
 entry with file, line, field and the expected digit, while the rest of the product is taken in. Also, a bad
-GTIN is never the fallback for matching a supplier product to our SKU: the product goes by the profile's
-`unmatched` rule as one without a GTIN, and the problem (or the refusal) says so."""
+GTIN is never the fallback for matching a supplier product to our SKU: without a cross-reference the product is
+refused (under `unmatched: create` too, as created it could duplicate one of ours), and the problem (or the
+refusal) says so. Products with several GTIN ids: tests/test_supplier_gtin_ids.py."""
 
 from __future__ import annotations
 
@@ -91,25 +92,24 @@ def test_bmecat_bad_ean_is_left_out_and_the_rest_taken_in(sstore: Store, tmp_pat
     assert sstore.get_product("r2").values["ean"] == OTHER_GOOD
     [entry] = sstore.quarantined(counts.job_id)
     assert (entry["severity"], entry["file"], entry["line"], entry["field"], entry["record_key"]) == (
-        "problem", "c.xml", 5, "EAN", "SKU-9")  # the PRODUCT element's line
+        "problem", "c.xml", 7, "EAN", "SKU-9")  # the EAN element's line (its PRODUCT starts on line 5)
     assert entry["reason"] == (f"GTIN {BAD} has check digit 2, expected 1; left out (a stored GTIN stays), not used for "
-                               "matching (no cross-reference: created under the supplier id); ask the supplier to fix it")
+                               "matching (no cross-reference: quarantined); ask the supplier to fix it")
     assert len(entry["reason"]) <= REASON_SHOWN
 
 
-def test_bmecat_bad_ean_is_not_matched_on_and_the_product_is_created_under_its_pid(sstore: Store, tmp_path: Path) -> None:
-    """Before, a supplier EAN equal to a bad one stored on our product merged the supplier's data into it and
-    remembered the match in the cross-reference; now the product is one without a GTIN (`unmatched: create`)."""
+def test_bmecat_bad_ean_is_not_matched_on_and_the_product_is_not_created_either(sstore: Store, tmp_path: Path) -> None:
+    """Before round 27, a supplier EAN equal to a bad one stored on our product merged the supplier's data into
+    it and remembered the match in the cross-reference; round 27 created the product apart under its PID. Now,
+    with no cross-reference, it is refused under `unmatched: create` too: it may be ours (SKU-9 is)."""
     ours(sstore, "SKU-9", BAD)
     counts = import_bmecat(catalog(tmp_path / "c.xml", product("r1", BAD)), sstore, bmecat_map())
-    assert (counts.created, counts.updated, counts.rejected, counts.problems) == (1, 0, 0, 1) and adds_up(counts)
-    assert "height" not in sstore.get_product("SKU-9").values
-    created = sstore.get_product("r1")
-    assert "ean" not in created.values and created.values["height"]["amount"] == "27.5"
-    assert [(x["source_pid"], x["sku"], x["matched_by"]) for x in cross_references(sstore, WEID)] == [("r1", "r1", "created")]
-    [entry] = open_problems(sstore)
-    assert (entry["field"], entry["record_key"]) == ("EAN", "r1") and "expected 1" in entry["reason"]
-    assert "not used for matching (no cross-reference: created under the supplier id)" in entry["reason"]
+    assert (counts.created, counts.updated, counts.rejected, counts.problems) == (0, 0, 1, 0) and adds_up(counts)
+    assert "height" not in sstore.get_product("SKU-9").values and sstore.get_product("r1") is None
+    assert cross_references(sstore, WEID) == []
+    [row] = sstore.quarantined(counts.job_id, severity="rejected")
+    assert (row["field"], row["record_key"], row["line"]) == ("EAN", "r1", 5)
+    assert row["reason"].startswith(f"{gtin_problem(BAD)}; not created: it may be one of ours")
 
 
 def test_bmecat_bad_ean_under_unmatched_quarantine_refuses_the_product_saying_why(sstore: Store, tmp_path: Path) -> None:
@@ -141,13 +141,14 @@ def test_bmecat_international_pid_is_named_and_ean_only_used_for_matching_still_
     """A map that does not store the EAN still matches on it (`sku_from: xref`): a bad one is noted as not
     matched on, under the element it came from."""
     m = bmecat_map(fields={"short": "name"})
-    ours(sstore, "SKU-9", BAD)
+    ours(sstore, "SKU-9", GOOD)
+    put_cross_references(sstore, WEID, [("r1", "SKU-9")])
     counts = import_bmecat(catalog(tmp_path / "c.xml", product("r1", BAD, gtin_element="INTERNATIONAL_PID")), sstore, m)
-    assert (counts.created, counts.problems) == (1, 1) and sstore.get_product("r1") is not None
+    assert (counts.updated, counts.problems) == (1, 1) and sstore.get_product("SKU-9").values["ean"] == GOOD
     [entry] = open_problems(sstore)
-    assert entry["field"] == "INTERNATIONAL_PID"
-    assert entry["reason"] == (f"{gtin_problem(BAD)}; not used for matching (no cross-reference: created under the "
-                               "supplier id); ask the supplier to fix it")
+    assert (entry["field"], entry["line"]) == ("INTERNATIONAL_PID", 7)
+    assert entry["reason"] == (f"{gtin_problem(BAD)}; not used for matching (no cross-reference: quarantined); ask the "
+                               "supplier to fix it")
 
 
 def test_bmecat_new_catalog_keeps_the_suppliers_good_ean_and_a_fixed_file_closes_the_problem(sstore: Store,
@@ -237,18 +238,18 @@ def test_table_bad_gtin_is_left_out_and_the_rest_of_the_row_taken_in(sstore: Sto
     assert (entry["severity"], entry["file"], entry["line"], entry["field"], entry["record_key"]) == (
         "problem", "acme.csv", 2, "EAN", "SKU-7")
     assert entry["reason"] == (f"GTIN {BAD} has check digit 2, expected 1; left out (a stored GTIN stays), not used for "
-                               "matching (no cross-reference: created under the supplier id); ask the supplier to fix it")
+                               "matching (no cross-reference: quarantined); ask the supplier to fix it")
     assert entry["raw"]["EAN"] == BAD  # the row as read, as an ERP problem entry has it
 
 
 def test_table_bad_gtin_is_not_matched_on(sstore: Store, tmp_path: Path) -> None:
+    """Nor, without a cross-reference, created apart under `unmatched: create`: refused (SKU-7 may be it)."""
     ours(sstore, "SKU-7", BAD)
     path = table(tmp_path / "acme.csv", f"A1;{BAD};Relais;ACME;")
-    created = import_supplier_table(path, sstore, TABLE)
-    assert (created.created, created.updated, created.problems) == (1, 0, 1)
-    assert "manufacturer" not in sstore.get_product("SKU-7").values
-    assert "ean" not in sstore.get_product("A1").values and sstore.get_product("A1").values["manufacturer"] == "ACME"
-    assert [(x["sku"], x["matched_by"]) for x in cross_references(sstore, ACME)] == [("A1", "created")]
+    refused = import_supplier_table(path, sstore, TABLE)
+    assert (refused.created, refused.updated, refused.rejected, refused.problems) == (0, 0, 1, 0)
+    assert "manufacturer" not in sstore.get_product("SKU-7").values and sstore.get_product("A1") is None
+    assert cross_references(sstore, ACME) == []
 
 
 def test_table_bad_gtin_under_unmatched_quarantine_is_refused_under_the_gtin_column(sstore: Store, tmp_path: Path) -> None:
@@ -264,30 +265,31 @@ def test_table_bad_gtin_under_unmatched_quarantine_is_refused_under_the_gtin_col
     assert "bad GTIN" not in rows[2]["reason"]  # a row without a GTIN is refused as before
 
 
-def test_table_bad_gtin_of_a_product_whose_code_is_ours_is_refused_as_before_and_says_why(sstore: Store,
-                                                                                           tmp_path: Path) -> None:
-    """Under `unmatched: create` a product is not created under a code one of ours has. Before, the bad GTIN
-    (stored on ours too) matched it; now the refusal stands and names the GTIN that was not matched on."""
+def test_table_bad_gtin_of_a_product_whose_code_is_ours_is_refused_and_says_why(sstore: Store, tmp_path: Path) -> None:
+    """Before round 27, the bad GTIN (stored on ours too) matched it; then it was refused for having our code.
+    Now it is refused for its bad GTIN, under the GTIN column, naming the cross-reference that would link it."""
     ours(sstore, "A1", BAD)
     counts = import_supplier_table(table(tmp_path / "acme.csv", f"A1;{BAD};Relais;ACME;"), sstore, TABLE)
     assert (counts.updated, counts.rejected) == (0, 1) and "manufacturer" not in sstore.get_product("A1").values
     [row] = sstore.quarantined(counts.job_id)
-    assert row["field"] == "pid" and f"run `pim import xref {ACME} A1 A1`" in row["reason"]
-    assert row["reason"].endswith(f"(its GTIN was not matched on: {gtin_problem(BAD)})")
+    assert row["field"] == "EAN" and f"`pim import xref {ACME} A1 SKU`" in row["reason"]
+    assert row["reason"].startswith(f"{gtin_problem(BAD)}; not created: it may be one of ours")
 
 
 def test_table_gtin_column_only_matched_on_and_another_gtin_column(sstore: Store, tmp_path: Path) -> None:
     """The GTIN column need not be stored: a bad one is then only not matched on. Any other column bound for an
     attribute holding GTINs is checked too, and only left out."""
     m = TABLE.model_copy(update={"columns": {"Bezeichnung": "name:de_DE", "Pack-GTIN": "pack_gtin"}})
+    ours(sstore, "A1", OTHER_GOOD)
+    put_cross_references(sstore, ACME, [("A1", "A1")])
     counts = import_supplier_table(table(tmp_path / "acme.csv", f"A1;{BAD};Relais;ACME;{GOOD}", f"A2;{GOOD};Zwei;ACME;{BAD}"),
                                    sstore, m)
-    assert (counts.created, counts.problems) == (2, 2)
+    assert (counts.updated, counts.created, counts.problems) == (1, 1, 2)
     assert sstore.get_product("A1").values["pack_gtin"] == GOOD and "pack_gtin" not in sstore.get_product("A2").values
     by_key = {e["record_key"]: e for e in open_problems(sstore)}
     assert (by_key["A1"]["field"], by_key["A2"]["field"]) == ("EAN", "Pack-GTIN")
-    assert by_key["A1"]["reason"] == (f"{gtin_problem(BAD)}; not used for matching (no cross-reference: created under "
-                                      "the supplier id); ask the supplier to fix it")
+    assert by_key["A1"]["reason"] == (f"{gtin_problem(BAD)}; not used for matching (no cross-reference: quarantined); "
+                                      "ask the supplier to fix it")
     assert by_key["A2"]["reason"] == f"{gtin_problem(BAD)}; left out (a stored GTIN stays); ask the supplier to fix it"
 
 
@@ -314,6 +316,7 @@ def test_xlsx_bad_gtin_names_its_row(sstore: Store, tmp_path: Path) -> None:
     ws.append(["X2", "4006381333932", "Zwei", "ACME", None])
     path = tmp_path / "acme.xlsx"
     wb.save(path)
+    put_cross_references(sstore, ACME, [("X2", "X2")])  # known, so taken in with the problem
     counts = import_supplier_table(path, sstore, TABLE)
     assert (counts.created, counts.problems) == (2, 1)
     assert sstore.get_product("X1").values["ean"] == GOOD and "ean" not in sstore.get_product("X2").values
@@ -323,7 +326,7 @@ def test_xlsx_bad_gtin_names_its_row(sstore: Store, tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- the shared helpers
 def test_a_huge_cell_never_pushes_the_hint_out_of_view_and_erp_reasons_are_unchanged() -> None:
-    hint = supplier_hint(stored=True, matched=True, unmatched="create")
+    hint = supplier_hint(stored=True, matched=True)
     reason = gtin_reason(gtin_problem("7" * 500) or "", hint)
     assert len(reason) <= REASON_SHOWN and reason.endswith(hint) and "…" in reason
     values = {"ean": BAD}
