@@ -161,6 +161,8 @@ def run_import(
     `before_finish` runs once every batch is written, before the job is finished (so it is finished once,
     with what that work adds to the counts; an error there fails the job). `extras` writes the records'
     `Parsed.extras` (see there)."""
+    from pim.variant_levels import axes_known  # that module builds on this one
+
     structure = structure or store.structure()
     validator = RecordValidator(structure)
     if merge is not None:
@@ -182,7 +184,7 @@ def run_import(
         stop_if_cancelled(store, counts)
 
     try:
-        with bulk_allocation():
+        with bulk_allocation(), axes_known(store.engine, structure):  # its writes close filled axis notes cheaply
             if workers > 1 and _can_fan_out(store, merge):
                 _run_fanned_out(store, source, items, validator, merge, counts, batch_done, workers, executor, extras)
             else:
@@ -352,17 +354,31 @@ def _extras_of(chunk: list[Parsed | Rejected], batch: PreparedBatch, writer: Ext
 
 def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts, *, check: bool = False,
            also: Callable[[Connection], None] | None = None) -> bool:
-    """Write a prepared batch (`also`: its extras, in the same transaction). With `check`, a merged batch whose
-    inputs were written since it was prepared (elsewhere), or any batch whose axis check another writer's child
-    has overtaken (pim.variant_levels.SiblingsRead), is not written and False is returned: the caller prepares
-    it again."""
+    """Write a prepared batch (`also`: its extras) and its quarantine entries in one transaction. With `check`, a
+    merged batch whose inputs were written since it was prepared (elsewhere), or any batch whose axis check
+    another writer's child has overtaken (pim.variant_levels.SiblingsRead), is not written and False is
+    returned: the caller prepares it again.
+
+    The entries go in the records' own transaction so no other writer comes between a record and its notes: a
+    missing axis value another source fills at that moment closes the note (pim.variant_levels.close_filled_gaps)
+    only if the note is already there, or the value is already there when the note would be judged."""
+    noted: list[int] = []
+
+    def bookkeeping(conn: Connection) -> None:
+        if also is not None:
+            also(conn)
+        store.quarantine(counts.job_id, batch.rejects, conn)
+        store.resolve_quarantine(source, batch.good_keys, conn)
+        noted.append(store.quarantine(counts.job_id, batch.notes, conn))
+
     if batch.plan is not None:
         from pim.merge import apply_plan
 
-        merged = apply_plan(store, batch.plan, relied=batch.relied if check else None, also=also)
+        merged = apply_plan(store, batch.plan, relied=batch.relied if check else None, also=bookkeeping)
         results = None if merged is None else [merged]
     else:  # whole records: checked again under the lock only when their axis check read a model's children
-        results = _write_whole(store, batch.models, batch.products, batch.siblings_read if check else None)
+        results = _write_whole(store, batch.models, batch.products, batch.siblings_read if check else None,
+                               also=bookkeeping)
     if results is None:
         return False
     counts.read += batch.read + batch.skipped
@@ -372,26 +388,25 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
             counts.created += result.created
             counts.updated += result.updated
             counts.unchanged += result.unchanged
-    if batch.plan is None and also is not None:  # whole records, or a batch skipped whole: extras on their own
-        with store.begin() as conn:
-            also(conn)
     counts.rejected += len(batch.rejects)
-    store.quarantine(counts.job_id, batch.rejects)
-    store.resolve_quarantine(source, batch.good_keys)
-    counts.problems += store.quarantine(counts.job_id, batch.notes)
+    counts.problems += sum(noted)
     return True
 
 
 def _write_whole(store: Store, models: list[ProductModel], products: list[Product],
-                 siblings_read: Any = None) -> list[Any] | None:
+                 siblings_read: Any = None, also: Callable[[Connection], None] | None = None) -> list[Any] | None:
     """Whole records (a catalog file, no merge) in one transaction: they replace their products and models, and
     what merges kept about those (pim.merge.forget_merge_state) goes with what they replaced. `siblings_read`:
     what the batch's axis check read (pim.variant_levels.SiblingsRead); when another writer has placed a child
     under one of those models since (a twin the check could not see), nothing is written and None is returned:
-    the caller checks the batch again."""
+    the caller checks the batch again. `also` runs in the transaction once the records are written (in one of
+    its own when there are none)."""
     from pim.merge import MODEL_KEY, forget_merge_state
 
     if not models and not products:
+        if also is not None:
+            with store.begin() as conn:
+                also(conn)
         return []
     with store.begin() as conn:
         if siblings_read is not None:  # only a batch placing records under models takes the lock first and asks
@@ -407,6 +422,8 @@ def _write_whole(store: Store, models: list[ProductModel], products: list[Produc
             forget_merge_state(conn, replaced)
         if written:
             store.notify(conn, product_counts.changed_keys, written)  # type: ignore[union-attr]
+        if also is not None:
+            also(conn)
     return [model_counts, product_counts]
 
 

@@ -335,7 +335,9 @@ def axis_findings(store: Any, structure: Structure, batch: list[Product]) -> lis
     """Variant products without their own value of an axis of their level (axes live at the variant's level,
     never inherited): nothing tells such a variant apart from its siblings. An import takes it in (another
     source may send the value later) and notes it with the same reason (pim.variant_levels); this lists it until
-    it is set. One query for the models."""
+    it is set. A sub-model without its own axis value is reported on each variant below it, naming it (the
+    scorer scores products, as a model's conflicts are): those variants cannot be told apart from its siblings'.
+    One query for the models."""
     from pim.variant_levels import Child, SiblingAxes, gap_reason
 
     axes = SiblingAxes.of(structure)
@@ -343,10 +345,13 @@ def axis_findings(store: Any, structure: Structure, batch: list[Product]) -> lis
     if axes is None or not children:
         return []
     with store.engine.connect() as conn:
-        axes.place(conn, {c.parent for c in children})
+        above = axes.model_gaps(conn, {c.parent for c in children if c.parent})
     values = {p.identifier: p.values for p in batch}
-    return [Finding(c.key, "missing_axis", gap_reason(c, axis), axis)
-            for c in children for axis in axes.missing(c, values[c.key])]
+    out: list[Finding] = []
+    for c in children:
+        out += [Finding(c.key, "missing_axis", gap_reason(c, axis), axis) for axis in axes.missing(c, values[c.key])]
+        out += [Finding(c.key, "missing_axis", reason, axis) for axis, reason in above.get(c.parent or "", ())]
+    return out
 
 
 def _stock_findings(store: Any, batch: list[Product], channel: Channel, now: datetime) -> list[Finding]:

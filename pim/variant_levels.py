@@ -4,11 +4,14 @@ value on a model would show on variants lacking their own). Every import holds r
 Akeneo does: a misplaced value is not stored, and is quarantined as a problem of its record. And, as in Akeneo,
 no two children of one model share their level's axis values (`SiblingAxes`): such a record is rejected. A child
 without a value for one of its axes is taken in (another source may still send it) but noted as a problem of its
-record (`SiblingAxes.missing`), and the quality check reports it (pim.quality, `missing_axis`)."""
+record (`SiblingAxes.missing`), and the quality check reports it (pim.quality, `missing_axis`). Any later write
+that fills the axis closes that note, whatever its source (`close_filled_gaps`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +21,10 @@ from sqlalchemy import select
 from pim.catalog import Structure
 from pim.importing import record_identity
 from pim.product import Product, ProductModel, split_key
+from pim.scoped import scoped
 from pim.store.raw import Statements
-from pim.store.store import MODEL, QuarantineEntry
+from pim.store.store import MODEL, QuarantineEntry, now
+from pim.store.supersede import GAP_MARK, close_gaps
 from pim.structure import AttributeType
 
 #: The depth of a root product model; a sub-model is 1, a variant product one below its model.
@@ -477,6 +482,27 @@ class SiblingAxes:
                 out[ident] = [(a, gap_reason(child, a)) for a in missing]
         return out
 
+    def model_gaps(self, conn: Any, codes: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """The sub-models among the models `codes` lacking a value of their level's axes, as stored: code →
+        [(axis attribute, why, naming the sub-model)]. Every model read is placed too (for `missing`): one
+        query, as `place`, for the quality check of their variants (pim.quality.axis_findings)."""
+        wanted = sorted({c for c in codes if c})
+        if not wanted:
+            return {}
+        if len(self.placements) > _CACHE_LIMIT:
+            self.placements.clear()
+        sql = Statements(conn)
+        axes = ", ".join(self._extract(sql.pg, a) for a in self.keys)
+        out: dict[str, list[tuple[str, str]]] = {}
+        for code, fv, parent, *texts in sql.all_in(
+                f"SELECT code, family_variant, parent, {axes} FROM product_model WHERE code {sql.any_of}", [wanted]):
+            self.placements[code] = model_placement(fv, parent)
+            child = Child(code, True, parent or None, family_variant=fv)
+            values = {a: orjson.loads(t) for a, t in zip(self.keys, texts) if t is not None}
+            if missing := self.missing(child, values):
+                out[code] = [(a, gap_reason(child, a, named=True)) for a in missing]
+        return out
+
     def refuse_record(self, conn: Any, record: Product | ProductModel) -> tuple[str, str] | None:
         """(axis attribute, why) when the whole `record` (as it would be written: a person's pick) shares its
         axis values with a sibling stored; one query."""
@@ -572,13 +598,80 @@ def _collision(child: Child, axes: tuple[str, ...], shown: Mapping[str, Any], ho
             f"model need distinct values of {names}: change {names} of this product, or attach it to another model")
 
 
-def gap_reason(child: Child, axis: str) -> str:
-    """Why a child without a value of its level's axis `axis` is noted, and what to do."""
+def gap_reason(child: Child, axis: str, *, named: bool = False) -> str:
+    """Why a child without a value of its level's axis `axis` is noted, and what to do. `named`: the child's
+    code is said too (a sub-model's gap reported on its variants)."""
     if child.model:
-        return (f"sub-model of product model '{child.parent}' has no value for its axis '{axis}': set {axis}, or "
-                "make it a root model (no parent)")
-    return (f"variant of product model '{child.parent}' has no value for its axis '{axis}': set {axis}, or detach "
-            "it from the model")
+        who = f"sub-model '{child.key}'" if named else "sub-model"
+        return (f"{who} of product model '{child.parent}' {GAP_MARK} '{axis}': set {axis}, or make it a root model "
+                "(no parent)")
+    return (f"variant of product model '{child.parent}' {GAP_MARK} '{axis}': set {axis}, or detach it from the "
+            "model")
+
+
+# ---------------------------------------------------------------------------------------------- notes a write closes
+#: A running import's catalog (its engine) and the axis attributes of the structure it validates against: its
+#: writes take them from here instead of reading the stored structure's version batch by batch (`axes_known`).
+_KNOWN: ContextVar[tuple[Any, frozenset[str]] | None] = ContextVar("pim_known_axes", default=None)
+
+
+def axis_attributes(structure: Structure) -> frozenset[str]:
+    """Every attribute that is an axis of some family variant's level."""
+    return frozenset(a for fv in structure.family_variants.values() for level in fv.levels for a in level.axes)
+
+
+@contextmanager
+def axes_known(engine: Any, structure: Structure) -> Iterator[None]:
+    """Inside, writes to `engine`'s catalog know its axis attributes from `structure` (an import's), so closing
+    filled gaps (`close_filled_gaps`) adds no statement to a batch that stores no axis value."""
+    with scoped(_KNOWN, (engine, axis_attributes(structure))):
+        yield
+
+
+def _axes_of(conn: Any) -> frozenset[str]:
+    known = _KNOWN.get()
+    if known is not None and known[0] is conn.engine:
+        return known[1]
+    from pim.structure_cache import cached_structure  # a person's edit: one key lookup when the cache is warm
+
+    return axis_attributes(cached_structure(conn))
+
+
+def close_filled_gaps(conn: Any, *, records: Mapping[str, Product] | None = None,
+                      deltas: Mapping[str, Any] | None = None, models: Iterable[ProductModel] = ()) -> int:
+    """Close the open missing-axis notes, of every source (pim.store.supersede.close_gaps), of the children a
+    write gives a value of an axis, or takes from under their model: `records`, stored products written whole
+    (what they held before is not known: any value of an axis counts); `deltas`, products a merge rewrote in part
+    (pim.store.store.ProductDelta: an axis value it changed counts); `models`, models written whole. A note is
+    about a value missing now: whoever fills it (another source, a person's edit, a mass edit) fixes it.
+    pim.store.store calls this on every write: nothing is looked at unless the write holds a child of a model,
+    and no statement is run unless it stores an axis value of one."""
+    records, deltas, models = records or {}, deltas or {}, list(models)
+    if not (any(p.parent for p in records.values()) or any(m.parent for m in models)
+            or any(d.after.parent or d.before.parent for d in deltas.values())):
+        return 0
+    axes = _axes_of(conn)
+    if not axes:
+        return 0
+    filled: dict[str, set[str]] = {}
+    detached: set[str] = set()
+    for ident, delta in deltas.items():
+        if delta.before.parent and not delta.after.parent:
+            detached.add(ident)
+        elif delta.after.parent:
+            for a in axes:
+                value = delta.after.values.get(a)
+                if not blank(value) and value != delta.before.values.get(a):
+                    filled.setdefault(a, set()).add(ident)
+    whole: list[tuple[str, Product | ProductModel]] = [(ident, p) for ident, p in records.items() if p.parent]
+    whole += [(record_identity(m), m) for m in models if m.parent]
+    for key, record in whole:
+        for a in axes:
+            if not blank(record.values.get(a)):
+                filled.setdefault(a, set()).add(key)
+    if not filled and not detached:
+        return 0
+    return close_gaps(conn, filled, detached, axes, now())
 
 
 def cleared_reason(child: Child, axis: str) -> str:

@@ -488,6 +488,8 @@ class Store:
         keys = [c[0] for c in changed]
         conn.execute(delete(DELETED).where(DELETED.c.identifier.in_(keys)))
         counts.changed_keys = keys
+        if counts.updated_keys:  # a replaced variant may fill an axis a note says is missing (a new one has none)
+            _close_filled_gaps(conn, records={ident: p for ident, p, _ in changed if ident in existing})
         return counts, {ident: p for ident, p, _ in changed}
 
     def _same_as_merged(self, conn: Connection, existing: dict[str, tuple[int, str]], digests: dict[str, str]) -> set[str]:
@@ -530,7 +532,11 @@ class Store:
 
     def notify(self, conn: Connection, identifiers: list[str], records: dict[str, Product] | None = None,
                before: dict[str, Product | None] | None = None, deltas: dict[str, Any] | None = None) -> None:
-        """Tell the product listeners what a write changed (see ProductListener for the keywords)."""
+        """Tell the product listeners what a write changed (see ProductListener for the keywords). First the
+        missing-axis notes a merge's partial rewrites (`deltas`) fixed are closed, whoever wrote them
+        (pim.variant_levels.close_filled_gaps; whole writes close theirs in `write_products_in`)."""
+        if deltas:
+            _close_filled_gaps(conn, deltas=deltas)
         given = {"records": records, "before": before, "deltas": deltas}
         for listener in self.listeners:
             listener(conn, identifiers, **{k: given[k] for k in _keywords(listener) if given[k] is not None})
@@ -583,6 +589,8 @@ class Store:
                 json_text({k: v.model_dump(exclude_defaults=True) for k, v in m.associations.items()}),
                 digest, stamp, first + n) for n, (code, m, digest) in enumerate(changed)])
             counts.changed_keys = [c[0] for c in changed]
+            if counts.updated_keys:  # a replaced sub-model may fill its axis (a new one has no notes)
+                _close_filled_gaps(conn, models=[m for code, m, _ in changed if code in existing])
             self._touch_variants(conn, counts.changed_keys)
         return counts
 
@@ -844,20 +852,28 @@ class Store:
             return supersede_files(conn, job_id, _clipped(source, 100) or "",
                                    [_clipped(_storable(f), 1000) or "" for f in files], now())
 
-    def resolve_quarantine(self, source: str, record_keys: list[str]) -> int:
+    def resolve_quarantine(self, source: str, record_keys: list[str], conn: Connection | None = None) -> int:
         """Entries for records that have now imported cleanly are closed, not deleted: history stays.
-        `record_keys` as entries name them: a SKU, or `model:<code>` (pim.importing)."""
+        `record_keys` as entries name them: a SKU, or `model:<code>` (pim.importing). In `conn`'s transaction
+        when given (an import batch's write), else in one of its own."""
         if not record_keys:
             return 0
         keys = [_clipped(k, 255) for k in record_keys]
-        with self.begin() as conn:
-            res = conn.execute(
-                update(QUARANTINE)
-                .where(QUARANTINE.c.source == source, QUARANTINE.c.record_key.in_(keys),
-                       QUARANTINE.c.resolved_at.is_(None))
-                .values(resolved_at=now())
-            )
-        return res.rowcount or 0
+        query = (update(QUARANTINE)
+                 .where(QUARANTINE.c.source == source, QUARANTINE.c.record_key.in_(keys),
+                        QUARANTINE.c.resolved_at.is_(None))
+                 .values(resolved_at=now()))
+        if conn is not None:
+            return conn.execute(query).rowcount or 0
+        with self.begin() as c:
+            return c.execute(query).rowcount or 0
+
+
+def _close_filled_gaps(conn: Connection, **written: Any) -> int:
+    """pim.variant_levels.close_filled_gaps, imported when first used: that module builds on this one."""
+    from pim.variant_levels import close_filled_gaps
+
+    return close_filled_gaps(conn, **written)
 
 
 def _entries(job_id: int | None, open_only: bool, severity: str | None, source: str | None,

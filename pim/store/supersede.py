@@ -8,15 +8,19 @@ each problem once and an entry that names no record (an empty SKU, a row too bro
 for ever. Entries of severity `problem` (a value left out of a record taken in) go the same way by file: the
 records taken in (or skipped as unchanged) have all their open entries of the source closed by
 `Store.resolve_quarantine`, and the run notes the problems that still hold again (pim.importing), so an older
-problem of the file still open after a run is about a record that left the file, and is closed with it."""
+problem of the file still open after a run is about a record that left the file, and is closed with it.
+
+A missing-axis problem (pim.variant_levels) is also closed by any write that fills the axis, whatever its
+source (`close_gaps`): the record no longer lacks the value. It was fixed, not replaced, so it is closed as
+resolved, like a clean import's entries, and names no job."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, or_, select, update
+from sqlalchemy import Connection, Table, and_, or_, select, update
 
 from pim.store.tables import JobRow, QuarantineRow
 
@@ -28,6 +32,37 @@ REPEATED = ("rejected", "warning")
 #: Severities every run of a file judges again for each of its rows: what an earlier run of it left open is
 #: about a row that is gone once this one is through (warnings may be about the whole file: they stay).
 JUDGED_AGAIN = ("rejected", "problem")
+
+
+#: The phrase the reason of every missing-axis problem holds (pim.variant_levels.gap_reason): other problems
+#: of a record may name the same field (a BMEcat feature left out), and a value filling the axis fixes none.
+GAP_MARK = "has no value for its axis"
+#: The longest record key an entry keeps (Store.quarantine clips longer ones so, with an ellipsis).
+_KEY_LENGTH = 255
+
+
+def close_gaps(conn: Connection, filled: Mapping[str, Collection[str]], detached: Collection[str],
+               axes: Collection[str], stamp: datetime) -> int:
+    """Close the open missing-axis problems of `filled` (axis → the record keys a write gave a value of it) and
+    of `detached` (record keys a write took from under their model: no axis is missing any more), from every
+    source, as resolved at `stamp`. One statement on the record key index; returns how many. Only missing-axis
+    problems carry GAP_MARK, so the severity is not asked: SQLite, which keeps no statistics here, would
+    otherwise walk every problem by the severity index."""
+    groups = [and_(QUARANTINE.c.field == axis, QUARANTINE.c.record_key.in_(_clip(keys)))
+              for axis, keys in sorted(filled.items()) if keys]
+    if detached and axes:
+        groups.append(and_(QUARANTINE.c.field.in_(sorted(axes)), QUARANTINE.c.record_key.in_(_clip(detached))))
+    if not groups:
+        return 0
+    return conn.execute(
+        update(QUARANTINE)
+        .where(or_(*groups), QUARANTINE.c.resolved_at.is_(None), QUARANTINE.c.reason.contains(GAP_MARK, autoescape=True))
+        .values(resolved_at=stamp)).rowcount or 0
+
+
+def _clip(keys: Collection[str]) -> list[str]:
+    """Record keys as entries hold them (a model's `model:<code>` may pass the column's length)."""
+    return sorted({k if len(k) <= _KEY_LENGTH else k[:_KEY_LENGTH - 1] + "…" for k in keys})
 
 
 def _close(conn: Connection, job_id: int, stamp: datetime, column: Any, values: list[Any], *where: Any) -> int:
