@@ -96,8 +96,8 @@ class QuarantinedRow(BaseModel):
     raw: Any = Field(description="The row as the importer read it.")
     record_key: str | None = Field(description="The product (its SKU) or model (`model:<code>`) the row was for, when known.")
     severity: str = Field(description="`rejected` (not written) or `problem` (written, with a note).")
-    resolved: bool = Field(description="True once the record imported cleanly, a retry started over, or a newer "
-                                       "entry superseded this one.")
+    resolved: bool = Field(description="True once the record imported cleanly, a write filled the missing value "
+                                       "(a missing axis), a retry started over, or a newer entry superseded this one.")
     resolved_at: datetime | None
     superseded_by: int | None = Field(description="The job whose newer run of the same file, or newer rejection of "
                                                   "the same record, closed this entry (it was not fixed).")
