@@ -24,6 +24,7 @@ from importers.akeneo_structure import (
 )
 from pim.errors import InputError
 from pim.structure_files import SECTION_KIND, StructureErrors, StructureFile
+from pim.catalog_gtins import keep_stored_gtins
 from pim.importing import Parsed, Rejected, run_import
 from pim.store import Store
 
@@ -61,6 +62,7 @@ def import_akeneo(folder: Path, store: Store, *, on_batch: Any = None) -> dict[s
     changed = _put_structure(store, read, stored)
     reader = RowReader(folder, store.structure(), store, stamp)
     items: Iterator[Parsed | Rejected] = chain(read.rejects, reader.model_items(), reader.product_items())
+    items = keep_stored_gtins(items, store)  # a bad GTIN left out does not clear the stored one
     counts = run_import(store, SOURCE, items, structure=reader.structure, label=str(folder), on_batch=on_batch)
     store.resolve_quarantine(SOURCE, accepted_keys(read))
     result: dict[str, Any] = {**counts.as_dict(), "job_id": counts.job_id}

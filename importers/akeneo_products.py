@@ -4,7 +4,9 @@ A value column is `attr`, `attr-<locale>`, `attr-<channel>` or `attr-<locale>-<c
 prices (`price-EUR`) and metric units (`weight-unit`). Codes never contain '-', so the attribute's own
 localizable/scopable flags say how to read the parts. The header is planned once; each row is then a loop
 over the plan. Records are checked here with the shared RecordValidator so that a rejection names the CSV
-column (run_import checks them again; normalised values pass straight through)."""
+column (run_import checks them again; normalised values pass straight through). A bad GTIN is left out of its
+row, which is taken in with a `problem` naming the column; the record keeps the GTIN it had (`_gtins`, then
+pim.catalog_gtins.keep_stored_gtins over the items, as import_akeneo runs them)."""
 
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ from pydantic import ValidationError
 
 from importers.akeneo_structure import CsvFile, CsvRow, codes, flat_file
 from importers.erp_values import refusal
+from importers.gtin_check import gtin_reason, problem_notes, take_bad
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import Parsed, Rejected
 from pim.merge import MODEL_KEY
 from pim.product import Association, Product, ProductModel, Provenance, value_key
+from pim.quality import is_gtin_attribute
 from pim.store import Store
 from pim.store.store import QuarantineEntry
 from pim.structure import Attribute, AttributeType
@@ -35,6 +39,8 @@ MODEL_META = {"code", "family_variant", "parent", "categories"}
 _ASSOCIATED = ("products", "product_models", "groups")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _MEDIA = (AttributeType.image, AttributeType.file)
+#: What became of a bad GTIN in an Akeneo export, and what to do.
+GTIN_HINT = "left out (a stored GTIN stays); correct it in Akeneo and export again"
 
 
 @dataclass
@@ -69,6 +75,7 @@ class ColumnPlan:
     values: list[ValueSpec] = field(default_factory=list)
     associations: dict[str, dict[str, str]] = field(default_factory=dict)  # type → part → column
     bad: dict[str, str] = field(default_factory=dict)  # column → why it cannot be read
+    gtins: dict[str, str] = field(default_factory=dict)  # value key → its column, for GTIN attributes
 
     def column_of(self, key: str) -> str:
         if key == "associations" and self.associations:
@@ -110,6 +117,7 @@ def plan_columns(header: list[str], structure: Structure, meta: set[str]) -> Col
         else:
             spec.column = column
     plan.values = list(specs.values())
+    plan.gtins = {s.key: s.column for s in plan.values if s.column and is_gtin_attribute(s.attribute.code)}
     return plan
 
 
@@ -193,6 +201,7 @@ class RowReader:
         if bad:
             return self._reject(bad[1], file, row, bad[0], key)
         values, notes = self._values(plan, row, file, key)
+        gtins = self._gtins(plan, row, file, key, values, notes)
         try:
             record = ProductModel(code=code, family_variant=cells["family_variant"], parent=parent or None,
                                   categories=codes(cells.get("categories")), values=values,
@@ -206,7 +215,7 @@ class RowReader:
         self.models[code.lower()] = code
         self.model_variants[code] = record.family_variant
         self.counts["product_models"] += 1
-        return Parsed(record, file, row.line, problems=notes)
+        return Parsed(record, file, row.line, problems=notes, kept=gtins)
 
     # ------------------------------------------------------------ products
     def product_items(self) -> Iterator[Parsed | Rejected]:
@@ -247,6 +256,7 @@ class RowReader:
             return self._reject(bad[1], file, row, bad[0], identifier)
         values, notes = self._values(plan, row, file, identifier)
         values[identifier_attr] = identifier
+        gtins = self._gtins(plan, row, file, identifier, values, notes)
         try:
             associations = self._associations(plan, cells)
         except ValueError as exc:
@@ -262,8 +272,8 @@ class RowReader:
         problems = self.validator.check_product(record)
         if problems:
             return self._problems(plan, problems, file, row, identifier)
-        self.counts["products"] += 1
-        return Parsed(record, file, row.line, problems=notes)
+        self.counts["products"] += 1  # `kept`: a whole record would clear what it leaves out: the GTIN is put back
+        return Parsed(record, file, row.line, problems=notes, kept=gtins)
 
     # ------------------------------------------------------------ shared
     def _first_seen(self, key: str, line: int, kind: str) -> int | None:
@@ -306,6 +316,22 @@ class RowReader:
                 notes.append(QuarantineEntry(f"media file not found: {data}", file, row.line, spec.column, None, key,
                                              SOURCE, severity="problem"))
         return values, notes
+
+    @staticmethod
+    def _gtins(plan: ColumnPlan, row: CsvRow, file: str, key: str, values: dict[str, Any],
+               notes: list[QuarantineEntry]) -> tuple[str, ...]:
+        """Take the row's bad GTINs out of `values` (importers.gtin_check.take_bad), note a problem naming the
+        column of each, and return their keys (`Parsed.kept`, once the record is taken in)."""
+        if not plan.gtins:
+            return ()
+        fields = {k: column for k, column in plan.gtins.items() if k in values}
+        bad = take_bad(values, fields) if fields else []
+        if not bad:
+            return ()
+        raw = {k: v for k, v in row.cells.items() if v != ""}
+        notes.extend(problem_notes([(column, gtin_reason(problem, GTIN_HINT)) for column, problem in bad], file,
+                                   row.line, raw, key, SOURCE))
+        return tuple(k for k in fields if k not in values)
 
     def _media_exists(self, ref: str) -> bool:
         if ref not in self._media:

@@ -33,6 +33,9 @@ class Parsed:
     #: written by the import's `extras` writer in the transaction of the record's batch, and only when the
     #: record is taken in (merged, or skipped as already merged), never for a rejected one.
     extras: list[Any] = field(default_factory=list)
+    #: Value keys a whole record left out (a bad GTIN) that keep what the record it replaces has there, put
+    #: back before it is written (pim.catalog_gtins.keep_stored_gtins).
+    kept: tuple[str, ...] = ()
 
 
 #: Writes the `extras` of a batch's accepted records inside the batch's write transaction.

@@ -1,5 +1,7 @@
 """The native bulk format: one canonical record per line (schemas/product.schema.json,
-schemas/product_model.schema.json). Export then import is exact."""
+schemas/product_model.schema.json). Export then import is exact, except that a bad GTIN is not taken in: a
+record's value that is no GTIN is left out with a `problem` entry and the product keeps the GTIN it had
+(`gtins_checked`), as every other importer does (importers.gtin_check)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import IO, Any
 import orjson
 from pydantic import ValidationError
 
+from pim.catalog_gtins import gtins_checked
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
 from pim.product import Association, Product, ProductModel, Provenance
@@ -146,9 +149,11 @@ class JsonlImporter:
 def import_jsonl(path: Path, store: Store, *, source_name: str = "jsonl", on_batch: Any = None,
                  merge: Any = None) -> ImportCounts:
     """Replace each record with the file's (the exact round trip of `pim export jsonl`), or, with `merge`
-    (a pim.merge.Merger), treat the file as one more source merged by precedence."""
-    items = _models_first(path)
-    return run_import(store, source_name, items, label=str(path), on_batch=on_batch, merge=merge)
+    (a pim.merge.Merger), treat the file as one more source merged by precedence. Either way a bad GTIN is
+    left out and noted (`gtins_checked`)."""
+    structure = store.structure()
+    items = gtins_checked(_models_first(path), store, structure, source_name, whole=merge is None)
+    return run_import(store, source_name, items, structure=structure, label=str(path), on_batch=on_batch, merge=merge)
 
 
 def _models_first(path: Path) -> Iterator[Parsed | Rejected]:
