@@ -29,6 +29,9 @@ class Settings(BaseSettings):
                                          "hosts. Set it alike everywhere; 0 turns it off.")
     web_workers: int = Field(default=1, ge=0, description="Queue workers (`pim worker`) `pim serve` starts beside "
                              "the web server and stops with it; 0: none (run `pim worker` elsewhere).")
+    quarantine_retention_days: int | None = Field(default=None, description="Default of `pim import prune "
+                                                  "--closed-older-than DAYS`: quarantine entries closed more than "
+                                                  "this many days ago go (at least 1; checked by the command).")
     secret_key: str = Field(default="dev-insecure-change-me", description="Signs web sessions and CSRF tokens.")
     cdn_base_url: str | None = Field(default=None, description="Public base URL for media renditions.")
     public_url: str | None = Field(default=None, description="Base URL people reach the web app at (links in "

@@ -193,3 +193,51 @@ def _closed(entry: dict) -> str:
     if entry["superseded_by"] is not None:
         return f"superseded by job {entry['superseded_by']}"
     return "resolved" if entry["resolved_at"] is not None else ""
+
+
+@app.command("prune")
+def prune(days: int | None = typer.Option(None, "--closed-older-than", min=1, metavar="DAYS", show_default=False,
+                                          help="Delete the entries closed (fixed or superseded) more than DAYS "
+                                               "days ago; default PIM_QUARANTINE_RETENTION_DAYS."),
+          dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
+          as_json: bool = JsonOption) -> None:
+    """Delete old closed quarantine entries, in batches, so daily runs of a file with lasting errors do not grow
+    the quarantine for ever (run it from a timer). Open entries stay whatever their age; job counts stay."""
+    from datetime import timedelta
+
+    from pim.store import Store
+    from pim.store.store import now
+
+    with json_failure(as_json):
+        days = _retention_days(days)
+        before = now() - timedelta(days=days)
+        gone = Store.from_settings().prune_quarantine(before, dry_run=dry_run)
+    total = sum(gone.values())
+    if as_json:
+        emit_json({"entries": total, "by_source": gone, "before": before.isoformat(), "closed_older_than_days": days,
+                   "dry_run": dry_run})
+        return
+    console.print(f"{'would delete' if dry_run else 'deleted'} {total} quarantine entr{'y' if total == 1 else 'ies'} "
+                  f"closed more than {days} day{'s' if days != 1 else ''} ago (before {before:%Y-%m-%d %H:%M} UTC)",
+                  highlight=False)
+    if gone:
+        table("by source", ["source", "entries"], list(gone.items()))
+
+
+def _retention_days(days: int | None) -> int:
+    """--closed-older-than, else PIM_QUARANTINE_RETENTION_DAYS; neither, or a setting under a day, is an error
+    (deleting history is never a default)."""
+    from pim.errors import ConfigError, InputError
+    from pim.settings import get_settings
+
+    if days is not None:
+        return days
+    setting = get_settings().quarantine_retention_days
+    if setting is None:
+        raise InputError("no age given: pass --closed-older-than DAYS (entries closed more than DAYS days ago "
+                         "go) or set PIM_QUARANTINE_RETENTION_DAYS",
+                         hint="`pim import prune --closed-older-than 90 --dry-run` counts what a 90-day cut deletes")
+    if setting < 1:
+        raise ConfigError(f"PIM_QUARANTINE_RETENTION_DAYS must be at least 1 day, not {setting}",
+                          hint="unset it, or pass --closed-older-than DAYS")
+    return setting

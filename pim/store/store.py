@@ -25,6 +25,7 @@ from pim.product import Product, ProductModel, Provenance
 from pim.scoped import scoped
 from pim.store.database import make_engine, migrate
 from pim.store.heartbeat import Heartbeats, is_stale
+from pim.store.quarantine_prune import prune_closed
 from pim.store.raw import RawTable, raw_table
 from pim.store.supersede import supersede_files, supersede_records
 from pim.store.tables import (
@@ -867,6 +868,11 @@ class Store:
             return conn.execute(query).rowcount or 0
         with self.begin() as c:
             return c.execute(query).rowcount or 0
+
+    def prune_quarantine(self, before: datetime, *, dry_run: bool = False) -> dict[str, int]:
+        """Delete the entries closed before `before` (open ones always stay), in batches; how many went (or would,
+        with `dry_run`) per source. The quarantine's retention (pim.store.quarantine_prune)."""
+        return prune_closed(self, before, dry_run=dry_run)
 
 
 def _close_filled_gaps(conn: Connection, **written: Any) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -110,12 +110,20 @@ class JobRow(SQLModel, table=True):
     priority: int = Field(default=0)  # a queued job's: higher is claimed first (pim.job_queue.KIND_PRIORITY)
 
 
+#: The rows of the quarantine's retention index (a partial index on both backends).
+CLOSED = text("resolved_at IS NOT NULL")
+
+
 class QuarantineRow(SQLModel, table=True):
     """A rejected row or file: where it was, why, and the raw input, so it can be fixed and re-imported."""
 
     __tablename__ = "quarantine"
-    #: a source's open entries, found without walking its closed history (pim.store.supersede)
-    __table_args__ = (Index("ix_quarantine_source_open", "source", "resolved_at"),)
+    #: a source's open entries, found without walking its closed history (pim.store.supersede); entries closed
+    #: before a cut-off, whatever their source, for retention (pim.store.quarantine_prune, migration 0037). The
+    #: latter holds closed entries only: whole, a query for open ones (`resolved_at IS NULL`) would take it
+    #: over the record key's index and walk every open entry.
+    __table_args__ = (Index("ix_quarantine_source_open", "source", "resolved_at"),
+                      Index("ix_quarantine_resolved_at", "resolved_at", sqlite_where=CLOSED, postgresql_where=CLOSED))
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int | None = Field(default=None, index=True)
