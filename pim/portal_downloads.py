@@ -81,12 +81,15 @@ def prune_downloads(store: Store, older_than: timedelta, *, customer: str | None
         with store.engine.connect() as conn:
             return DownloadPrune(conn.execute(select(func.count()).select_from(DOWNLOAD).where(*old)).scalar_one(), before)
     # The oldest ids first: old rows sit at the start of the primary key, so a batch is found there, never sorted.
+    # They are read, then deleted by primary key: as a subquery of the delete, PostgreSQL may hash it against a
+    # scan of the whole log, every batch (as pim.store.quarantine_prune found).
     oldest = select(DOWNLOAD.c.id).where(*old).order_by(DOWNLOAD.c.id).limit(batch)
-    stmt = delete(DOWNLOAD).where(DOWNLOAD.c.id.in_(oldest)).execution_options(preserve_rowcount=True)
     total = 0
     while True:
         with store.begin() as conn:
-            gone = conn.execute(stmt).rowcount
-        total += gone
-        if gone < batch:
+            ids = conn.execute(oldest).scalars().all()
+            if ids:
+                conn.execute(delete(DOWNLOAD).where(DOWNLOAD.c.id.in_(ids)))
+        total += len(ids)
+        if len(ids) < batch:
             return DownloadPrune(total, before)
