@@ -1,32 +1,49 @@
 """ERP CSV through a declarative column map (schemas/erp_csv_map.schema.json): product master data merged
 by precedence, customer price lists (one row per quantity tier) and stock per warehouse.
 
-A mapped column missing from the header changes nothing; an empty cell clears that value (for this
-source). Rows that do not fit go to the quarantine with file, line, column and the raw row. A GTIN that is
-none (length, check digit) is left out and the rest of the row taken in, with a `problem` entry naming it."""
+A mapped column missing from the header changes nothing (a warning names it when the header has columns the
+map does not read); an empty cell clears that value (for this source). Rows that do not fit go to the
+quarantine with file, line, column and the raw row. A GTIN that is none (length, check digit) is left out and
+the rest of the row taken in, with a `problem` entry naming it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import codecs
+import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 
 from importers.csv_records import csv_records
 from importers.erp_values import (GtinFields, NumberFormat, Setter, ValueBuilder, ValueRule, bad_gtins, gtin_fields,
-                                  number_parser, partial_product, problem_notes, refusal, remembered)
+                                  moment_parser, nearest, number_parser, partial_product, problem_notes, refusal,
+                                  remembered, report_unread)
 from pim.catalog import Structure
 from pim.commerce import CompletePriceLists, PriceListEntry, StockLevel, put_price_list, put_stock
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_rejected, run_import
-from pim.product import trusted_provenance
+from pim.product import split_key, trusted_provenance
 from pim.sources import Encoding, RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
 from pim.store import Store
-from pim.store.store import as_utc
+from pim.structure import AttributeType
 from pim.values import ValueProblem
+
+
+def _zone(name: str) -> str:
+    """A time zone name zoneinfo knows (Europe/Berlin, UTC), checked when the map loads."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{name}'; an IANA name such as Europe/Berlin, or UTC") from None
+    return name
+
+
+Zone = Annotated[str, AfterValidator(_zone)]
 
 PRICE_FIELDS = {"customer", "sku", "currency", "price", "min_qty", "valid_from", "valid_to"}
 STOCK_FIELDS = {"sku", "warehouse", "quantity", "atp", "updated_at"}
@@ -49,6 +66,9 @@ class ErpCsvMap(SourceProfile, NumberFormat):
         "stock: warehouse, quantity, atp, updated_at.",
     )
     defaults: dict[str, str] = Field(default={}, description="Constant fields for price_list/stock rows, e.g. currency: EUR.")
+    timezone: Zone = Field(default="UTC", description=(
+        "stock only: the time zone of `updated_at` times written without an offset, e.g. Europe/Berlin (an "
+        "offset in the cell, +01:00 or Z, is read whatever the format says)."))
     complete: bool = Field(default=False, description=(
         "price_list only: the file holds the complete price list of every customer it names. Once every row is "
         "in, their stored entries the file does not hold are removed (one transaction); customers the file "
@@ -64,23 +84,26 @@ class CsvRows:
     def __init__(self, path: Path, m: ErpCsvMap) -> None:
         self.path, self.name, self.m = path, path.name, m
         self.header: list[str] = []
+        self.header_line = 1
 
     def __iter__(self) -> Iterator[tuple[int, list[str]] | Rejected]:
-        with open_text(self.path, self.m.encoding) as handle:
+        encoding = bom_encoding(self.path, self.m.encoding)
+        with open_text(self.path, encoding) as handle:
             records = csv_records(handle, self.name, delimiter=self.m.delimiter, quotechar=self.m.quotechar)
-            rows = decode_guard(records, str(self.path), self.m.encoding)
+            rows = decode_guard(records, str(self.path), encoding)
             try:
-                self.header = [h.strip() for h in next(rows)[1]]
+                self.header_line, cells = _after_sep_line(rows, self.m.delimiter, self.name)
             except StopIteration:
                 raise InputError("the file is empty", file=self.name) from None
+            self.header = [h.strip() for h in cells]
             if self.m.sku_column not in self.header:
                 named = "pid_column" if hasattr(self.m, "pid_column") else "sku_column"  # a supplier profile's name
                 raise InputError(
                     f"no '{self.m.sku_column}' column (header: {', '.join(self.header[:12])})", file=self.name,
-                    line=1, field=self.m.sku_column,
+                    line=self.header_line, field=self.m.sku_column,
                     hint=f"check `delimiter: '{self.m.delimiter}'` and `{named}` in the map",
                 )
-            refuse_repeated(self.header, {self.m.sku_column, *self.m.columns}, self.name, 1)
+            refuse_repeated(self.header, {self.m.sku_column, *self.m.columns}, self.name, self.header_line)
             width = len(self.header)
             for line, cells in rows:
                 if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
@@ -94,6 +117,34 @@ class CsvRows:
                     yield _nul_row(self.name, line, self.header, cells, _key(cells, self))
                     continue
                 yield line, cells
+
+
+def _after_sep_line(rows: Iterator[tuple[int, list[str]]], delimiter: str, name: str) -> tuple[int, list[str]]:
+    """The header record (line, cells), past the `sep=;` line Excel writes and reads to know the delimiter (it
+    was taken for the header: "no 'sku' column (header: sep=, )"). One naming another delimiter is refused."""
+    line, cells = next(rows)
+    said = re.fullmatch(r"sep=(.)", delimiter.join(cells).strip(), re.IGNORECASE)
+    if said is None:
+        return line, cells
+    if said.group(1) != delimiter:
+        raise InputError(f"the file's first line says its delimiter is '{said.group(1)}' (sep=), the map says "
+                         f"'{delimiter}'", file=name, line=line, field="delimiter",
+                         hint=f"set `delimiter: '{said.group(1)}'` in the map")
+    return next(rows)
+
+
+def bom_encoding(path: Path, encoding: str) -> str:
+    """The encoding to read `path` in: UTF-8 when it starts with a UTF-8 byte order mark, whatever the map says.
+    Excel saves "CSV UTF-8" with one, and read as cp1252 every umlaut came in as mojibake (`SÃ¤ge`) and columns
+    named with one (`Größe`) were silently not found."""
+    if codecs.lookup(encoding).name.startswith(("utf-8", "utf-16", "utf-32")):
+        return encoding
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(codecs.BOM_UTF8))
+    except OSError:
+        return encoding  # open_text names the problem
+    return "utf-8" if head == codecs.BOM_UTF8 else encoding
 
 
 def refuse_repeated(header: list[str], used: set[str], file: str, line: int) -> None:
@@ -118,13 +169,14 @@ def _key(cells: list[str], rows: CsvRows) -> str | None:
         return None
 
 
-def product_items(path: Path, m: ErpCsvMap, structure: Structure) -> Iterator[Parsed | Rejected]:
-    """Partial product records, one per row. Mapped columns absent from the header are skipped. A GTIN that is
-    none is left out of its record, which carries a `problem` entry for it instead (`bad_gtins`)."""
+def product_items(path: Path, m: ErpCsvMap, structure: Structure, rows: CsvRows | None = None) -> Iterator[Parsed | Rejected]:
+    """Partial product records, one per row. Mapped columns absent from the header are skipped (`unread_columns`
+    names them). A GTIN that is none is left out of its record, which carries a `problem` entry for it instead
+    (`bad_gtins`). `rows`: the file's reader, to ask for its header afterwards."""
     builder = ValueBuilder(structure, m)
     ident_attr = structure.identifier_attribute
     stamp = datetime.now(UTC)
-    rows = CsvRows(path, m)
+    rows = rows or CsvRows(path, m)
     name, source, family = rows.name, m.source, m.family
     plan: list[tuple[int, str, Setter, int | None]] | None = None
     gtins: GtinFields = {}
@@ -133,7 +185,7 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure) -> Iterator[Pa
             yield item
             continue
         if plan is None:
-            plan = _plan(rows.header, m, builder)
+            plan = _plan(rows.header, m, builder, rows.name, rows.header_line)
             gtins = gtin_fields((column, rule) for column, rule in m.rules().items() if column in rows.header)
             sku_at = rows.header.index(m.sku_column)
         line, cells = item
@@ -160,18 +212,51 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure) -> Iterator[Pa
             yield Rejected(reason, name, line, field, dict(zip(rows.header, cells)), sku)
 
 
-def _plan(header: list[str], m: ErpCsvMap, builder: ValueBuilder) -> list[tuple[int, str, Setter, int | None]]:
-    """(cell index, column, compiled rule, unit cell index) for each mapped column present in the header."""
+def _plan(header: list[str], m: ErpCsvMap, builder: ValueBuilder, name: str,
+          line: int) -> list[tuple[int, str, Setter, int | None]]:
+    """(cell index, column, compiled rule, unit cell index) for each mapped column present in the header. A
+    column sent to no attribute, or two columns filling one value, refuse the file: every row would be
+    rejected, or the second column's cell (even an empty one) would silently replace the first's."""
     plan = []
+    filled: dict[tuple[str, str | None], str] = {}
     for column, rule in m.rules().items():
         if column in header:
+            wrong = builder.unknown_target(rule.to)
+            if wrong:
+                raise InputError(wrong, file=name, line=line, field=column, hint="a column goes to an attribute code "
+                                 "of the catalog's structure (or family/categories/enabled); nothing was imported")
+            price = builder.types.get(split_key(rule.to)[0]) == AttributeType.price_collection
+            target = (rule.to, (rule.currency or "EUR") if price else None)
+            if target in filled:
+                raise InputError(f"columns '{filled[target]}' and '{column}' both fill '{rule.to}'"
+                                 f"{f' in {target[1]}' if price else ''}: the last one would win, an empty cell "
+                                 "clearing what the first one gave", file=name, line=line, field=column,
+                                 hint="map only one of them (or give each price column its own `currency`)")
+            filled[target] = column
             unit_at = header.index(rule.unit_from) if rule.unit_from and rule.unit_from in header else None
             plan.append((header.index(column), column, builder.setter(rule), unit_at))
     return plan
 
 
-def commerce_items(path: Path, m: ErpCsvMap) -> Iterator[RowItem | Rejected]:
-    """PriceListEntry or StockLevel rows; the quarantine key is customer|sku|… as written in the file."""
+def unread_columns(header: list[str], m: ErpCsvMap) -> list[tuple[str, str]]:
+    """(column, note) for each column the map reads that the header lacks, with the header's nearest name, when
+    the header has columns the map does not read: a renamed or misspelled column. A file that simply has fewer
+    columns (a delta of some fields) is no mistake and gets no warning."""
+    wanted = [*m.columns, *(r.unit_from for r in m.rules().values() if r.unit_from)]
+    spare = [h for h in header if h and h not in wanted and h != m.sku_column]
+    if not spare:
+        return []
+    out = []
+    for column in dict.fromkeys(wanted):
+        if column not in header:
+            near = nearest(column, spare)
+            out.append((column, f"column '{column}'" + (f" (the header has '{near}')" if near else "")))
+    return out
+
+
+def commerce_items(path: Path, m: ErpCsvMap, rows: CsvRows | None = None) -> Iterator[RowItem | Rejected]:
+    """PriceListEntry or StockLevel rows; the quarantine key is customer|sku|… as written in the file. A cell
+    that does not read is rejected naming its column."""
     allowed = PRICE_FIELDS if m.kind == "price_list" else STOCK_FIELDS
     targets = {col: (r.to if isinstance(r, ValueRule) else r) for col, r in m.columns.items()}
     bad = sorted(set(targets.values()) - allowed)
@@ -179,7 +264,8 @@ def commerce_items(path: Path, m: ErpCsvMap) -> Iterator[RowItem | Rejected]:
         raise InputError(f"{m.kind} maps cannot target {bad}", field="columns", hint=f"allowed: {sorted(allowed)}")
     key_fields = ("customer", "sku", "currency", "min_qty", "valid_from") if m.kind == "price_list" else ("sku", "warehouse")
     parse = _CommerceParsers(m)
-    rows = CsvRows(path, m)
+    rows = rows or CsvRows(path, m)
+    column_of = {target: column for column, target in targets.items()}
     plan: list[tuple[int, str]] | None = None
     for item in rows:
         if isinstance(item, Rejected):
@@ -199,7 +285,8 @@ def commerce_items(path: Path, m: ErpCsvMap) -> Iterator[RowItem | Rejected]:
         try:
             yield RowItem(_commerce_row(m, data, parse), key)
         except ValueProblem as exc:
-            yield Rejected(str(exc), rows.name, line, None, dict(zip(rows.header, cells)), key)
+            column = column_of.get(exc.target, exc.target) if isinstance(exc, _CellProblem) else None
+            yield Rejected(str(exc), rows.name, line, column, dict(zip(rows.header, cells)), key)
         except ValidationError as exc:
             first = exc.errors()[0]
             yield Rejected(f"{first['loc'][0] if first['loc'] else ''}: {first['msg']}", rows.name, line,
@@ -212,21 +299,33 @@ class _CommerceParsers:
     def __init__(self, m: ErpCsvMap) -> None:
         self.number = number_parser(m.decimal, m.thousands)
         self.day = remembered(m.day)
-        self.moment = remembered(m.moment)
+        self.moment = remembered(moment_parser(m.datetime_format, ZoneInfo(m.timezone)))
+
+
+class _CellProblem(ValueProblem):
+    """A price or stock cell that does not read, with the field it was for (the quarantine names its column)."""
+
+    def __init__(self, target: str, problem: ValueProblem) -> None:
+        super().__init__(str(problem))
+        self.target = target
+
+
+def _read(data: dict[str, Any], fields: tuple[str, ...], parse: Callable[[str], Any]) -> None:
+    for field in fields:
+        if field in data:
+            try:
+                data[field] = parse(data[field])
+            except ValueProblem as exc:
+                raise _CellProblem(field, exc) from None
 
 
 def _commerce_row(m: ErpCsvMap, data: dict[str, Any], parse: _CommerceParsers) -> PriceListEntry | StockLevel:
-    for field in ("price", "min_qty", "quantity", "atp"):
-        if field in data:
-            data[field] = Decimal(parse.number(data[field]))
+    _read(data, ("price", "min_qty", "quantity", "atp"), lambda text: Decimal(parse.number(text)))
     if m.kind == "price_list":
-        for field in ("valid_from", "valid_to"):
-            if field in data:
-                data[field] = parse.day(data[field])
+        _read(data, ("valid_from", "valid_to"), parse.day)
         return PriceListEntry(**data)
     if "updated_at" in data:
-        stamp = parse.moment(data["updated_at"])
-        data["updated_at"] = as_utc(stamp)
+        _read(data, ("updated_at",), parse.moment)
     else:
         data["updated_at"] = datetime.now(UTC)
     return StockLevel(**data)
@@ -235,27 +334,35 @@ def _commerce_row(m: ErpCsvMap, data: dict[str, Any], parse: _CommerceParsers) -
 def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | None = None,
                    precedence: Path | None = None) -> ImportCounts:
     label = f"erp-csv:{m.kind}:{path}"
+    rows = CsvRows(path, m)
+
+    def warn(counts: ImportCounts) -> None:
+        report_unread(store, counts, m.source, rows.name, unread_columns(rows.header, m))
+
     if m.kind == "price_list":
         if not m.complete:
-            return run_rows_import(store, m.source, label, commerce_items(path, m), put_price_list,
-                                   files=[path.name])
-        return _import_complete_price_lists(path, store, m, label)
+            return run_rows_import(store, m.source, label, commerce_items(path, m, rows), put_price_list,
+                                   after=warn, files=[path.name])
+        return _import_complete_price_lists(path, store, m, label, rows, warn)
     if m.kind == "stock":
-        return run_rows_import(store, m.source, label, commerce_items(path, m), put_stock, files=[path.name])
+        return run_rows_import(store, m.source, label, commerce_items(path, m, rows), put_stock, after=warn,
+                               files=[path.name])
     structure = store.structure()
-    return run_import(store, m.source, product_items(path, m, structure), structure=structure, label=label,
-                      merge=merger_for(m, map_dir, precedence))
+    return run_import(store, m.source, product_items(path, m, structure, rows), structure=structure, label=label,
+                      merge=merger_for(m, map_dir, precedence), before_finish=warn)
 
 
-def _import_complete_price_lists(path: Path, store: Store, m: ErpCsvMap, label: str) -> ImportCounts:
+def _import_complete_price_lists(path: Path, store: Store, m: ErpCsvMap, label: str, rows: CsvRows,
+                                 warn: Callable[[ImportCounts], None]) -> ImportCounts:
     with CompletePriceLists(store) as lists:
         def remove_the_rest(counts: ImportCounts) -> None:
             counts.extra["removed"] = lists.close(counts.job_id, counts.rejected, file=path, source=m.source,
                                                   nothing_removed="complete price list: nothing was removed",
                                                   rows="row(s)")
+            warn(counts)
 
-        return run_rows_import(store, m.source, label, commerce_items(path, m), lists.put, after=remove_the_rest,
-                               files=[path.name])
+        return run_rows_import(store, m.source, label, commerce_items(path, m, rows), lists.put,
+                               after=remove_the_rest, files=[path.name])
 
 
 class ErpCsvImporter:

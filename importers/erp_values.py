@@ -6,20 +6,26 @@ map, the number and date parsers are looked up when the map is read, not once pe
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from importers.gtin_check import GtinFields, gtin_keys, gtin_reason, problem_notes, take_bad  # noqa: F401  (problem_notes: ERP importers take it from here)
 from pim.catalog import Structure
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
+from pim.store.store import QuarantineEntry
 from pim.structure import AttributeType
 from pim.values import ValueProblem, check_magnitude
+
+if TYPE_CHECKING:
+    from pim.importing import ImportCounts
+    from pim.store import Store
 
 #: Targets that are product fields rather than attribute values.
 FIELDS = ("family", "categories", "enabled")
@@ -53,17 +59,26 @@ _CANONICAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?").fullmatch
 
 @lru_cache(maxsize=32)
 def number_parser(decimal: str, thousands: str | None) -> Callable[[str], str]:
-    """raw text → canonical decimal text, for one separator setup; ValueProblem when it is not a finite number."""
+    """raw text → canonical decimal text, for one separator setup; ValueProblem when it is not a finite number.
+    A thousands separator must group the digits before the decimal separator in threes: `12,50` under
+    `thousands: ','` is a decimal comma the map did not declare, and dropping the comma would read 1250."""
     comma = decimal == ","
+    grouped = _grouping(decimal, thousands) if thousands else None
+    advice = (f": if '{thousands}' is this file's decimal separator, set `decimal: '{thousands}'` in the map"
+              if thousands in (".", ",") else ": check `thousands` in the map")
 
     def number(raw: str) -> str:
         text = raw.strip().replace("\u00a0", "")
-        if thousands:
+        if thousands and thousands in text:
+            if not grouped(text):  # type: ignore[misc]
+                raise ValueProblem(f"'{raw}' does not group thousands with '{thousands}' (groups of three digits "
+                                   f"before the decimal separator '{decimal}'){advice}")
             text = text.replace(thousands, "")
         if comma:
             if "." in text:  # with a decimal comma a dot can only be a thousands separator the map did not declare
-                raise ValueProblem(f"'{raw}' has a '.' but the map's decimal separator is ','; if '.' groups "
-                                   "thousands here, set `thousands: '.'` in the map")
+                raise ValueProblem(f"'{raw}' has a '.' but the map's decimal separator is ',': if '.' groups "
+                                   "thousands here, set `thousands: '.'` in the map; if it is the decimal point, "
+                                   "`decimal: '.'`")
             text = text.replace(",", ".")
         if _CANONICAL(text):
             return text
@@ -76,6 +91,13 @@ def number_parser(decimal: str, thousands: str | None) -> Callable[[str], str]:
         return format(check_magnitude(value, raw, "number"), "f")
 
     return number
+
+
+def _grouping(decimal: str, thousands: str) -> Callable[[str], Any]:
+    """fullmatch of a number whose integer part groups thousands with `thousands` (1.234.567,89; not 0.125,
+    which is an English 0.125 under a German map)."""
+    sep, point = re.escape(thousands), re.escape(decimal)
+    return re.compile(rf"[+-]?[1-9][0-9]{{0,2}}(?:{sep}[0-9]{{3}})+(?:{point}[0-9]*)?").fullmatch
 
 
 def remembered(parse: Callable[[str], T], size: int = 4096) -> Callable[[str], T]:
@@ -92,6 +114,36 @@ def remembered(parse: Callable[[str], T], size: int = 4096) -> Callable[[str], T
         return value  # type: ignore[return-value]
 
     return parse_once
+
+
+#: A UTC offset ending a timestamp: Z, +01:00, +0100, -05.
+_OFFSET = re.compile(r"\s*(Z|[+-][0-9]{2}(?::?[0-9]{2})?)$")
+
+
+def moment_parser(fmt: str, zone: tzinfo) -> Callable[[str], datetime]:
+    """text → aware datetime in UTC. ERP exports write local times, some with an offset and some without: a
+    trailing offset (Z, +01:00) is read even when `fmt` has no %z, and a time without one is in `zone` (the
+    map's `timezone`), not silently UTC an hour or two off."""
+    bare = fmt.replace("%z", "").rstrip()  # the format without its offset, for times written without one
+
+    def moment(raw: str) -> datetime:
+        text = raw.strip()
+        try:
+            stamp = datetime.strptime(text, fmt)
+        except ValueError:
+            found = _OFFSET.search(text) if bare == fmt else None
+            try:
+                if found is None:
+                    stamp = datetime.strptime(text, bare)
+                else:
+                    offset = found.group(1) + ("00" if len(found.group(1)) == 3 else "")
+                    stamp = datetime.strptime(text[:found.start()], fmt).replace(
+                        tzinfo=datetime.strptime(offset, "%z").tzinfo)
+            except ValueError:
+                raise ValueProblem(f"'{raw}' is not a timestamp in the format {fmt}") from None
+        return (stamp if stamp.tzinfo else stamp.replace(tzinfo=zone)).astimezone(UTC)
+
+    return moment
 
 
 class NumberFormat(BaseModel):
@@ -149,6 +201,16 @@ class ValueBuilder:
             known = self._setters[id(rule)] = (rule, self._compile(rule, rule.currency or "EUR"))
         return known[1]
 
+    def unknown_target(self, to: str) -> str | None:
+        """Why a rule's target is none of the catalog's attributes (nor a product field), naming the nearest
+        attribute code; None when it is one."""
+        code = split_key(to)[0]
+        if to in FIELDS or code in self.types:
+            return None
+        near = difflib.get_close_matches(code, list(self.types), n=1)
+        return (f"the map sends this to '{to}', which is not an attribute"
+                f"{f' (did you mean {near[0]!r}?)' if near else ''}; fix the map")
+
     def price_setter(self, rule: ValueRule, currency: str) -> Setter:
         """The setter of a price_collection rule for one currency (XML maps read it per price element)."""
         return self._compile(rule, currency)
@@ -160,7 +222,7 @@ class ValueBuilder:
             return lambda raw, values, fields, unit=None: field(_mapped(raw, mapping), fields)
         kind = self.types.get(split_key(to)[0])
         if kind is None:
-            return _refuse(f"the map sends this to '{to}', which is not an attribute; fix the map")
+            return _refuse(self.unknown_target(to) or "")
         if kind == AttributeType.price_collection:
             number = self.number
 
@@ -189,7 +251,11 @@ class ValueBuilder:
             return lambda text, unit: number(text)
         if kind == AttributeType.metric:
             unit_map, fixed = rule.unit_map, rule.unit
-            return lambda text, unit: {"amount": number(text), "unit": unit_map.get(unit, unit) if unit else fixed}
+
+            def metric(text: str, unit: str | None) -> dict[str, Any]:
+                code = unit.strip() if unit else None  # ` GR ` must meet `unit_map: {GR: GRAM}`, not become grain
+                return {"amount": number(text), "unit": unit_map.get(code, code) if code else fixed}
+            return metric
         if kind == AttributeType.date:
             day = self._day
             return lambda text, unit: day(text)
@@ -235,6 +301,42 @@ def _field_setter(rule: ValueRule) -> Callable[[str | None, dict[str, Any]], Non
     if rule.to == "categories":
         return lambda text, fields: fields.__setitem__("categories", [c.strip() for c in (text or "").split(sep) if c.strip()])
     return lambda text, fields: fields.__setitem__("enabled", yes_or_no(text) if text else True)  # empty: the default
+
+
+# ---------------------------------------------------------------- map fields that read nothing in a file
+def report_unread(store: Store, counts: ImportCounts, source: str, file: str, unread: list[tuple[str, str]]) -> None:
+    """One `warning` per file naming the map's fields that read nothing in it: (field, what it is and the
+    nearest thing the file has). Absent leaves values alone, so a typo in a column name or a path that misses
+    imported nothing for that field without a word. The file's next run replaces the warning, or closes it."""
+    key = f"map-unread:{file}"
+    if not unread:
+        store.resolve_quarantine(source, [key])
+        return
+    counts.extra["unread_map_fields"] = len(unread)
+    store.quarantine(counts.job_id, [QuarantineEntry(
+        f"the map reads {len(unread)} field(s) this file does not have, so their values were left as they are: "
+        f"{'; '.join(note for _, note in unread)}. Fix the map if they should be read (a file that leaves them "
+        "out on purpose can ignore this)", file=file, field=unread[0][0], record_key=key, source=source,
+        severity="warning")])
+
+
+_SPELLED_OUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def _folded(name: str) -> str:
+    return " ".join(name.split()).casefold().translate(_SPELLED_OUT)
+
+
+def nearest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate `name` most likely meant: equal but for case, blanks and umlauts written out (`Oeko` for
+    `Öko`), else the closest by spelling."""
+    pool = list(candidates)
+    folded = _folded(name)
+    same = [c for c in pool if _folded(c) == folded]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(folded, {_folded(c): c for c in pool}, n=1, cutoff=0.7)
+    return next(c for c in pool if _folded(c) == close[0]) if close else None
 
 
 # ---------------------------------------------------------------- GTINs: a bad one is left out, the row taken in

@@ -3,7 +3,8 @@ IDoc MATMAS-style material master files (importers/maps/sap_matmas.yaml).
 
 Streaming: lxml iterparse on the record element only, each record cleared after use, through
 importers.xml_safety (no DTDs, no entities, no network). A path that matches nothing leaves the value
-alone; an element that is present but empty clears it. Stock segments (E1MARDM-style) go to pim.commerce,
+alone (a warning names it when the records hold a near-named element, or the same one in another namespace;
+unprefixed paths into a default namespace are refused); an element that is present but empty clears it. Stock segments (E1MARDM-style) go to pim.commerce,
 timestamped from the IDoc control record (EDI_DC40 CREDAT/CRETIM) when the map names one. A GTIN that is none
 is left out and the rest of the record taken in, with a `problem` entry naming it (erp_values.bad_gtins)."""
 
@@ -21,7 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from sqlalchemy import Connection
 
 from importers.erp_values import (NumberFormat, ValueBuilder, ValueRule, bad_gtins, gtin_fields, partial_product,
-                                  problem_notes, refusal, value_refusal)
+                                  nearest, problem_notes, refusal, report_unread, value_refusal)
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.catalog import Structure
 from pim.commerce import NUMERIC_LIMIT, NUMERIC_PLACES, StockLevel, put_stock_in
@@ -159,7 +160,10 @@ def _text_finder(path: str, ns: dict[str, str] | None) -> TextFinder:
 
     def child_text(elem: Any, kids: Children) -> str | None:
         found = kids.get(path)
-        return None if found is None else found[0].text or ""
+        if found is None:
+            return None
+        first = found[0]
+        return (first.text or "") if not len(first) else _element_text(first)
     return child_text
 
 
@@ -176,16 +180,24 @@ class _Compiled:
         self.gtins = gtin_fields((r.path, r) for r in m.values)
         self.builder = builder
         self._prices: dict[tuple[int, str], Any] = {}
+        self.hit = [False] * len(m.values)  # which rules matched in some record (the rest: `_unread_paths`)
+        self.stock_hit = False
+        self.names: set[Any] = set()  # the tags of the records' children, to name what a missed path meant
 
-    def price_setter(self, rule: XPathRule, currency: str | None) -> Any:
-        """A price element's setter: its own currency (trimmed, as a CSV cell is), else the rule's, else EUR."""
-        key = (id(rule), (currency.strip() if currency else None) or rule.currency or "EUR")
+    def price_setter(self, rule: XPathRule, currency: str) -> Any:
+        """A price element's setter for its currency (`_currency_of`)."""
+        key = (id(rule), currency)
         put = self._prices.get(key)
         if put is None:
             if len(self._prices) >= 256:  # currency codes come from the file: keep the cache bounded
                 self._prices.clear()
-            put = self._prices[key] = self.builder.price_setter(rule, key[1])
+            put = self._prices[key] = self.builder.price_setter(rule, currency)
         return put
+
+
+def _currency_of(rule: XPathRule, currency: str | None) -> str:
+    """A price element's currency: its own (trimmed, as a CSV cell is), else the rule's, else EUR."""
+    return (currency.strip() if currency else None) or rule.currency or "EUR"
 
 
 def _text(found: Any) -> str | None:
@@ -195,12 +207,25 @@ def _text(found: Any) -> str | None:
             return None
         found = found[0]
     if isinstance(found, etree._Element):
-        return found.text or ""
+        return (found.text or "") if not len(found) else _element_text(found)
     return str(found)
 
 
-def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure) -> Iterator[Parsed | Rejected]:
-    """Partial product records, each with its stock levels as `extras` (written only when it is taken in)."""
+def _element_text(elem: Any) -> str:
+    """The text of an element holding elements. Mixed content (`Drill <b>bit</b> set`) is read whole: its
+    `.text` alone cut the value at the first child. One holding only elements is a container, not a value
+    (`<Weight><Value>1,5</Value>…`): its blank text cleared the value, so it is refused instead."""
+    if (elem.text or "").strip() or any((child.tail or "").strip() for child in elem):
+        return "".join(elem.itertext())
+    names = ", ".join(dict.fromkeys(f"<{etree.QName(c).localname}>" for c in elem if isinstance(c.tag, str)))
+    raise ValueProblem(f"<{etree.QName(elem).localname}> holds elements ({names}), not a value: point the map's "
+                       "path at the element that holds the value")
+
+
+def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure,
+                 unread: list[tuple[str, str]] | None = None) -> Iterator[Parsed | Rejected]:
+    """Partial product records, each with its stock levels as `extras` (written only when it is taken in).
+    Once the file is read, `unread` gets the map's value and stock paths that matched in no record."""
     name = path.name
     compiled = _Compiled(m, ValueBuilder(structure, m))
     ident_attr = structure.identifier_attribute
@@ -216,11 +241,82 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure) -> Iterator[Par
                 # (an older stamp could make this IDoc's stock lose to a reading it replaces)
                 stamp = _control_stamp(elem, seen) or started
                 continue
+            if not records:
+                _refuse_unprefixed(elem, m, name)
             records += 1
             yield _record(elem, m, compiled, ident_attr, name, stamp)
             _release(elem)
     if not records:
         raise _no_records(path, m)
+    if unread is not None:
+        unread.extend(_unread_paths(m, compiled))
+
+
+def _relative_paths(m: ErpXmlMap) -> list[tuple[str, str]]:
+    """(map field, path) of the paths evaluated on the record element itself."""
+    paths = [("sku", m.sku)] + [(f"values.{n}.{f}", getattr(r, f)) for n, r in enumerate(m.values)
+                                for f in ("path", "unit_from") if getattr(r, f)]
+    return paths + ([("stock.path", m.stock.path)] if m.stock else [])
+
+
+def _refuse_unprefixed(elem: Any, m: ErpXmlMap, name: str) -> None:
+    """A file with a default namespace (xmlns="…") and a map writing its paths without a prefix: XPath names
+    without a prefix match only elements in no namespace, so every such path read nothing and the import
+    reported success. Refused at the first record whose child the path names in a namespace."""
+    spaced = {}  # local name → namespace of the record's namespaced children
+    for child in elem:
+        tag = child.tag
+        if isinstance(tag, str) and tag.startswith("{"):
+            spaced.setdefault(tag[tag.rfind("}") + 1:], tag[1:tag.rfind("}")])
+    if not spaced:
+        return
+    plain = {child.tag for child in elem if isinstance(child.tag, str)}
+    for where, path in _relative_paths(m):
+        steps = _PREDICATE_PATH(path)
+        first = steps.group(1) if steps else None
+        if first is not None and first not in plain and first in spaced:
+            uri = spaced[first]
+            prefix = next((p for p, u in m.namespaces.items() if u == uri), None)
+            hint = (f"write it with the prefix the map declares for that namespace: {prefix}:{first}" if prefix else
+                    f"declare the namespace in the map (namespaces: {{x: '{uri}'}}) and write each name in the path "
+                    f"with its prefix: x:{first}")
+            raise InputError(f"{where} '{path}' names <{first}> in no namespace, but the file's <{first}> is in the "
+                             f"namespace '{uri}': a name without a prefix in an XPath matches only elements in no "
+                             "namespace, so this path would read nothing", file=name, line=elem.sourceline,
+                             field=where, hint=hint)
+
+
+#: The first step of a path: an optional prefix and a name (not a function call or an axis).
+_FIRST_STEP = re.compile(r"(?:([A-Za-z_][A-Za-z0-9_.-]*):)?([A-Za-z_][A-Za-z0-9_.-]*)(?![:(A-Za-z0-9_.-])")
+
+
+def _unread_paths(m: ErpXmlMap, c: _Compiled) -> list[tuple[str, str]]:
+    """(map field, note) of the value and stock paths that matched in no record of the file while the records
+    hold what the path likely meant: its element in another namespace, or an element no path reads whose name
+    is spelled nearly alike (a typo). An element the file simply lacks is no mistake: MATMAS segments are
+    optional, and a map reads the superset."""
+    seen = [(tag[1:tag.rfind("}")] if tag.startswith("{") else "", tag[tag.rfind("}") + 1:]) for tag in c.names
+            if isinstance(tag, str)]
+    firsts = {step.group(2) for _, path in _relative_paths(m) if (step := _FIRST_STEP.match(path))}
+    spare = sorted({local for _, local in seen} - firsts)
+    missed = [(f"values.{n}.path", f"values[{n}] path '{r.path}' (to {r.to})", r.path)
+              for n, (r, hit) in enumerate(zip(m.values, c.hit)) if not hit]
+    if m.stock and not c.stock_hit:
+        missed.append(("stock.path", f"stock path '{m.stock.path}'", m.stock.path))
+    out = []
+    for field, what, path in missed:
+        step = _FIRST_STEP.match(path)
+        if step is None:
+            continue
+        prefix, local = step.groups()
+        meant = m.namespaces.get(prefix, "") if prefix else ""
+        elsewhere = sorted(ns for ns, name in seen if name == local and ns != meant)
+        if elsewhere:
+            where = f"the namespace '{elsewhere[0]}'" if elsewhere[0] else "no namespace"
+            out.append((field, f"{what} matched in no record, but the records' <{local}> is in {where}"))
+        elif near := nearest(local, spare):
+            out.append((field, f"{what} matched in no record (the records have <{near}>, which no path reads)"))
+    return out
 
 
 def _no_records(path: Path, m: ErpXmlMap) -> InputError:
@@ -294,22 +390,36 @@ def _parse_stamp(text: str) -> datetime | bool:
 def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, stamp: datetime) -> Parsed | Rejected:
     line = elem.sourceline
     kids = _children(elem)
-    sku = (c.sku(elem, kids) or "").strip()
+    if len(c.names) < 4096:  # bounded: the names come from the file
+        c.names.update(kids)
+    try:
+        sku = (c.sku(elem, kids) or "").strip()
+    except ValueProblem as exc:  # the path names a container element
+        return Rejected(f"no SKU at {m.sku}: {exc}", name, line, m.sku, _raw(elem))
     if m.strip_leading_zeros and sku.isdigit():
         sku = sku.lstrip("0") or "0"
     if not sku:
         return Rejected(f"no SKU at {m.sku}", name, line, m.sku, _raw(elem))
     values: dict[str, Any] = {ident_attr: sku}
     fields: dict[str, Any] = {"family": m.family} if m.family else {}
-    for rule, put, find, amount, currency, unit in c.values:
+    for n, (rule, put, find, amount, currency, unit) in enumerate(c.values):
         try:
             if amount is not None:
+                given: dict[str, str | None] = {}
                 for el in find(elem, kids):
                     own = _children(el)
-                    c.price_setter(rule, currency(el, own) if currency is not None else None)(amount(el, own), values, fields, None)
+                    code = _currency_of(rule, currency(el, own) if currency is not None else None)
+                    text = amount(el, own)
+                    if code in given:
+                        raise ValueProblem(_two_prices(rule, code, given[code], text))
+                    given[code] = text
+                    c.price_setter(rule, code)(text, values, fields, None)
+                if given:
+                    c.hit[n] = True
                 continue
             text = find(elem, kids)
             if text is not None:
+                c.hit[n] = True
                 put(text, values, fields, unit(elem, kids) if unit is not None else None)
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, rule.path, _raw(elem), sku)
@@ -330,11 +440,20 @@ def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, s
     return Parsed(record, name, line, problems=notes, extras=levels)
 
 
+def _two_prices(rule: XPathRule, currency: str, first: str | None, second: str | None) -> str:
+    """Why a record giving two prices in one currency is rejected: one would silently replace the other."""
+    shown = " and ".join(repr((t or "").strip()) for t in (first, second))
+    return (f"two {currency} prices at {rule.path} ({shown}) for the one {currency} value of '{rule.to}': one "
+            "would silently replace the other. Narrow the map's path with a predicate that selects one price per "
+            f"currency, as the file marks it (e.g. {rule.path}[@minQty='1']); tier prices belong in a price list")
+
+
 def _stock(elem: Any, kids: Children, sku: str, c: _Compiled, m: ErpXmlMap, stamp: datetime) -> list[StockLevel]:
     path, warehouse, quantity, atp = c.stock  # type: ignore[misc]
     number = c.builder.number
     out = []
     for seg in path(elem, kids):
+        c.stock_hit = True
         own = _children(seg)
         qty = quantity(seg, own)
         if not qty:
@@ -375,8 +494,10 @@ def import_erp_xml(path: Path, store: Store, m: ErpXmlMap, *, map_dir: Path | No
         nonlocal written
         written += put_stock_in(store, conn, levels)
 
-    counts = run_import(store, m.source, read_erp_xml(path, m, structure), structure=structure,
-                        label=f"erp-xml:{path}", merge=merger_for(m, map_dir, precedence), extras=put)
+    unread: list[tuple[str, str]] = []
+    counts = run_import(store, m.source, read_erp_xml(path, m, structure, unread), structure=structure,
+                        label=f"erp-xml:{path}", merge=merger_for(m, map_dir, precedence), extras=put,
+                        before_finish=lambda counts: report_unread(store, counts, m.source, path.name, unread))
     counts.extra["stock_levels"] = written
     return counts
 

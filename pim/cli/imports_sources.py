@@ -23,6 +23,7 @@ def erp(path: Path, map_file: Path = typer.Option(..., "--map", help="Column map
         counts = import_erp_csv(path, Store.from_settings(), load_profile(ErpCsvMap, map_file), map_dir=map_file.parent,
                                 precedence=precedence)
     report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+    _unread_note(counts.extra.get("unread_map_fields", 0), counts.job_id, as_json)
 
 
 @app.command("erp-xml")
@@ -36,6 +37,14 @@ def erp_xml(path: Path, map_file: Path | None = typer.Option(None, "--map", help
         counts = import_erp_xml(path, Store.from_settings(), load_xml_map(map_file),
                                 map_dir=(map_file or MAPS / "x").parent, precedence=precedence)
     report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+    _unread_note(counts.extra.get("unread_map_fields", 0), counts.job_id, as_json)
+
+
+def _unread_note(unread: int, job_id: int | None, as_json: bool) -> None:
+    """Point at the warning naming map fields the file lacks (a typo in a column name imports nothing for it)."""
+    if unread and not as_json:
+        console.print(f"[yellow]{unread} map field(s) read nothing in this file (a typo in the map?):[/] "
+                      f"pim import errors {job_id} --severity warning")
 
 
 @app.command("content")
