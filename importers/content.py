@@ -17,6 +17,11 @@ rejected when Excel's doing is plain and nothing proves the product (never a pro
 
 from __future__ import annotations
 
+import codecs
+import difflib
+import io
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
@@ -28,10 +33,9 @@ import orjson
 from pydantic import Field, ValidationError
 
 from importers.csv_records import csv_records
-from importers.erp_csv import refuse_repeated
 from importers.erp_values import partial_model, partial_product, refusal
 from importers.gtin_check import gtin_keys, gtin_reason, problem_notes, take_bad
-from importers.workbook import text_rows
+from importers.workbook import sheet_headers, text_rows
 from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
 from pim.errors import InputError
@@ -65,11 +69,16 @@ class ContentProfile(SourceProfile):
     images: list[str] = Field(default=["image"], description="Attributes receiving the image paths, in order.")
     channels: list[str] = Field(default=[], description="Channels a scopable attribute's value is written to "
                                 "(default: every channel).")
-    list_separator: str = Field(default="|", min_length=1, description="CSV: separates bullets, images, associated SKUs.")
+    list_separator: str = Field(default="|", min_length=1, description="CSV/XLSX: separates bullets, images, "
+                                "associated SKUs (so do line breaks in the cell).")
     encoding: Encoding = "utf-8"
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     formula_escaped: bool = Field(default=True, description="CSV/XLSX: a leading quote before = + - @ tab CR is "
                                   "a formula escape (as our exports write them) and is dropped.")
+    sheet: str | None = Field(default=None, pattern=r"^[^\[\]:*?/\\]{1,31}$", description="XLSX: the sheet to read, "
+                              "by name; the first sheet when unset. `pim export sheet` names its sheet so.")
+    header_row: int = Field(default=1, ge=1, le=1000, description="XLSX: the row holding the column names (rows "
+                            "above it, a title or notes, are not read). `pim export sheet` writes them there.")
     claim_unchanged: bool = Field(default=False, description="CSV/XLSX: a cell saying what the product shows now "
                                   "(from any source) is a content claim too. Off: it changes nothing, so a sheet "
                                   "from `pim export sheet` brought back takes over only the cells edited. Either "
@@ -89,6 +98,9 @@ class ContentMapper:
         self.s = structure
         self.channels = profile.channels or sorted(structure.channels)
         self._keys: dict[tuple[str, str | None], list[str] | None] = {}  # (attribute, locale) → value keys
+        #: the fields a record may have: any other would be dropped without a word
+        self.known = {profile.sku_field, profile.model_field, content_sheet.VERSION_COLUMN, "values", "bullets",
+                      "images", "associations", *profile.fields}
 
     def keys(self, attribute: str, locale: str | None) -> list[str]:
         keys = self._keys.get((attribute, locale), False)
@@ -179,9 +191,13 @@ class ContentMapper:
         if sku and model:
             raise ValueError(f"give '{self.p.sku_field}' or '{self.p.model_field}', not both")
         if not sku and not model:
+            if (unknown := data.keys() - self.known) and raw_sku is None and raw_model is None:
+                raise ValueError(f"no '{self.p.sku_field}'; {self._unknown(data, sorted(unknown))}")
             if raw_model not in (None, ""):
                 raise ValueError(f"'{self.p.model_field}' must be text")
             raise ValueError(f"no '{self.p.sku_field}'" if raw_sku in (None, "") else f"'{self.p.sku_field}' must be text")
+        if unknown := data.keys() - self.known:
+            raise ValueError(self._unknown(data, sorted(unknown)))
         for name, kind in (("values", dict), ("images", list), ("associations", dict)):
             if data.get(name) is not None and not isinstance(data[name], kind):
                 raise ValueError(f"'{name}' must be a JSON {'object' if kind is dict else 'array'}")
@@ -203,6 +219,17 @@ class ContentMapper:
         if "associations" in data:
             extra["associations"] = {t: Association(products=_skus(t, skus)) for t, skus in (data["associations"] or {}).items()}
         return partial_product(sku, values, prov, extra) if sku else partial_model(model, values, prov, extra)
+
+    def _unknown(self, data: dict[str, Any], fields: list[str]) -> str:
+        """Why a record with fields the import does not read is refused (they would be dropped silently)."""
+        held = [f for f in fields if isinstance(data[f], list) and data[f] and isinstance(data[f][0], dict)]
+        if held:
+            return (f"'{held[0]}' holds records: give the file as a JSON array of records ([{{\"{self.p.sku_field}\": "
+                    "…}, …]) or one record per line")
+        named = ", ".join(f"'{f}'" for f in fields[:5])
+        return (f"unknown field{'s' if len(fields) > 1 else ''} {named}: a value goes under \"values\" by its value "
+                f"key ({{\"values\": {{\"{fields[0]}\": …}}}}), or map the field to an attribute in the profile's "
+                "`fields`")
 
 
 def _skus(kind: str, skus: Any) -> list[str]:
@@ -232,15 +259,65 @@ def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
                     raise InputError(f"not valid JSON: {exc}", file=name, hint="a truncated file? export it again") from None
                 lines: Iterator[tuple[int, Any]] = enumerate(records, start=1)
             else:  # the blank lines skipped before the first record count (universal newlines: \n, \r\n, \r)
-                lead = "".join(skipped)
-                lines = enumerate(chain([first + handle.readline()], handle),
-                                  start=1 + lead.count("\n") + lead.count("\r") - lead.count("\r\n"))
+                start, head = 1 + _breaks("".join(skipped)), first + handle.readline()
+                lines = enumerate(chain([head], handle), start=start)
+                if first == "{" and not _whole(head):  # an object over several lines: pretty-printed JSON?
+                    text = head + handle.read()
+                    lines = _documents(text, start, name) or enumerate(io.StringIO(text, newline=""), start=start)
             for number, raw in lines:
                 if isinstance(raw, str) and not raw.strip():
                     continue
                 yield _one(mapper, raw, name, number, source, stamp)
         except UnicodeDecodeError as exc:  # content JSON is UTF-8 by definition: no profile setting to change
             raise undecodable_error(name, "UTF-8", exc, path=path, hint="save the file as UTF-8 and re-run") from None
+
+
+def _cells(line: str) -> set[str]:
+    """A line's cells split at any usual CSV delimiter, unquoted."""
+    return {cell.strip().strip('"').strip() for cell in re.split(r"[;,\t|]", line)}
+
+
+def _breaks(text: str) -> int:
+    """Line breaks in `text` (\n, \r\n and \r, as a text file's lines end)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _whole(line: str) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is no JSON value")
+
+
+_JSON_SPACE = re.compile(r"[ \t\r\n]*")
+
+
+def _documents(text: str, start: int, name: str) -> Iterator[tuple[int, Any]] | None:
+    """The records of pretty-printed JSON: one object over several lines, or several one after another (as `jq`
+    writes them), each numbered by the line it starts on. None when the first is no such object, so the file
+    is read as JSON Lines (a broken line is rejected there); a later broken one refuses the file, as in an
+    array: where the next record starts is a guess."""
+    decoder, found, pos, line = json.JSONDecoder(parse_constant=_no_constant), [], 0, start
+    while (at := _JSON_SPACE.match(text, pos).end()) < len(text):  # type: ignore[union-attr]
+        line += _breaks(text[pos:at])
+        try:
+            record, pos = decoder.raw_decode(text, at)
+        except ValueError as exc:
+            if not found:
+                return None
+            where = start + exc.lineno - 1 if isinstance(exc, json.JSONDecodeError) else line
+            raise InputError(f"not valid JSON at line {where}: {getattr(exc, 'msg', exc)}", file=name, line=where,
+                             hint="a truncated file? export it again") from None
+        if not found and not _breaks(text[at:pos]):
+            return None  # one object on one line, then something else: JSON Lines with a broken line
+        found.append((line, record))
+        line += _breaks(text[at:pos])
+    return iter(found)
 
 
 def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, stamp: datetime) -> Parsed | Rejected:
@@ -279,16 +356,85 @@ def _cells_by_name(header: list[str], cells: list[str]) -> dict[str, str]:
     return {name: cell.strip() for name, cell in zip(header, cells)}
 
 
+#: The hint of a column the import cannot read: what a column may be.
+_COLUMNS_HINT = ("a column is a value key as the import reads it (name:de_DE, description:de_DE@<channel>), or sku, "
+                 "images, bullets[:locale], associations:<type>: rename it, or delete a column that is not for import")
+#: A column naming an attribute and a locale another way: `name-de_DE`, `Name DE`, `name (de-DE)`.
+_LOCALE_SUFFIX = re.compile(r"^(?P<code>.+?)[\s_\-./(\[]+(?P<language>[A-Za-z]{2})"
+                            r"(?:[_\-](?P<country>[A-Za-z]{2}))?[)\]]?$")
+
+
+def check_columns(header: list[str], mapper: ContentMapper, name: str, line: int, *, xlsx: bool) -> None:
+    """Refuse a header naming a column twice (the last one silently won; in XLSX merged header cells name
+    every column they span) or a column that is no attribute's value key (each row would be rejected with
+    advice to change the structure, when the column's name is what is wrong)."""
+    p = mapper.p
+    if twice := sorted({h for h in header if h and header.count(h) > 1}):
+        merged = "unmerge merged header cells (each column needs its own name), or " if xlsx else ""
+        raise InputError(f"column '{twice[0]}' appears twice in the header: which one holds the value?", file=name,
+                         line=line, field=twice[0], hint=f"{merged}rename or remove one of them, then re-run")
+    fmt = content_sheet.SheetFormat(sku_column=p.sku_field, model_column=p.model_field)
+    unknown = [h for h in header if h and content_sheet.value_column(h, fmt) and _attribute(mapper.s, h) is None]
+    if unknown:
+        named = ", ".join(f"'{h}'" + (f" (did you mean '{s}'?)" if (s := _suggest(h, mapper.s)) else "")
+                          for h in unknown[:5])
+        raise InputError(f"{'column' if len(unknown) == 1 else 'columns'} {named}{' …' if len(unknown) > 5 else ''} "
+                         f"{'names' if len(unknown) == 1 else 'name'} no attribute", file=name, line=line,
+                         field=unknown[0], hint=_COLUMNS_HINT)
+
+
+def _suggest(column: str, s: Structure) -> str | None:
+    """The value key a column that names no attribute probably means: `name-de_DE` → name:de_DE, `nmae:en_US`
+    → name:en_US (scopable ones for a channel publishing the locale)."""
+    codes = {code.casefold(): code for code in s.attributes}
+    if m := _LOCALE_SUFFIX.match(column):
+        code = codes.get(m["code"].strip().casefold())
+        language = m["language"].casefold()
+        wanted = f"{language}_{m['country'].casefold()}" if m["country"] else None
+        locales = [loc for loc in s.enabled_locales()
+                   if (loc.casefold() == wanted if wanted else loc.casefold().startswith(language + "_"))]
+        if code and len(locales) == 1:
+            channel = next((c for c in sorted(s.channels) if locales[0] in s.channels[c].locales), None)
+            scope = f"@{channel}" if s.attributes[code].scopable and channel else ""
+            return f"{code}:{locales[0]}{scope}" if s.attributes[code].localizable else f"{code}{scope}"
+    head, tail = re.match(r"([^:@]*)(.*)", column).groups()  # type: ignore[union-attr]
+    close = difflib.get_close_matches(head.casefold(), list(codes), n=1, cutoff=0.75)
+    return codes[close[0]] + tail if close else None
+
+
+def _unnamed(header: list[str], cells: list[str], *, xlsx: bool, line: int) -> str | None:
+    """Why a row is rejected when it holds text under a column the header gives no name (None when it does
+    not): which value would that be? An unnamed column that is empty (Excel's trailing `;;`) is no problem."""
+    for n, (column, cell) in enumerate(zip(header, cells)):
+        if not column and cell.strip():
+            from openpyxl.utils.cell import get_column_letter
+
+            where = f"cell {get_column_letter(n + 1)}{line}" if xlsx else f"column {n + 1}"
+            return (f"{where} holds '{cell.strip()[:40]}' but the header gives that column no name: name it (a value "
+                    "key such as name:de_DE) or clear it")
+    return None
+
+
+def _named(header: list[str], cells: list[str]) -> dict[str, str]:
+    return {column: cell for column, cell in zip(header, cells) if column}
+
+
 def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
     """Columns: sku, value keys, bullets[:locale], images, associations:<type>. Lists use `list_separator`."""
     p, name, stamp = mapper.p, path.name, datetime.now(UTC)
     with open_text(path, p.encoding) as handle:
         rows = decode_guard(csv_records(handle, name, delimiter=p.delimiter), str(path), p.encoding)
         header = [h.strip() for h in next(rows, (0, []))[1]]
+        bom = not codecs.lookup(p.encoding).name.startswith("utf") and _has_utf8_bom(path)
         if p.sku_field not in header and p.model_field not in header:
-            raise InputError(f"no '{p.sku_field}' column", file=name, line=1, field=p.sku_field,
-                             hint=f"name the products in a '{p.sku_field}' column (or models in '{p.model_field}')")
-        refuse_repeated(header, {h for h in header if h}, name, 1)  # every named column is read
+            raise InputError(f"no '{p.sku_field}' column{_misread(header, p, bom)}", file=name, line=1,
+                             field=p.sku_field, hint="set encoding: utf-8 in the content profile" if bom else
+                             f"name the products in a '{p.sku_field}' column (or models in '{p.model_field}')")
+        if bom:  # the SKU column is not the first: every text would read garbled, the first column's name too
+            raise InputError(f"the file starts with a UTF-8 byte order mark{_BOM}", file=name, line=1,
+                             hint="set encoding: utf-8 in the content profile")
+        check_columns(header, mapper, name, 1, xlsx=False)
+        unnamed = "" in header
         for line, cells in rows:
             if not any(c.strip() for c in cells):
                 continue
@@ -296,14 +442,50 @@ def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed 
                 yield Rejected(f"the row has {len(cells)} cells, the header has {len(header)}", name, line,
                                None, {"cells": cells}, _record_key(mapper, _cells_by_name(header, cells)))
                 continue
-            yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, line, source, stamp)
+            if unnamed and (reason := _unnamed(header, cells, xlsx=False, line=line)):
+                yield Rejected(reason, name, line, None, {"cells": cells}, _record_key(mapper, _named(header, cells)))
+                continue
+            yield _one(mapper, _csv_record(_named(header, cells) if unnamed else dict(zip(header, cells)), p), name,
+                       line, source, stamp)
+
+
+def _has_utf8_bom(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(3) == codecs.BOM_UTF8
+
+
+_BOM = " (as Excel's \"CSV UTF-8\" writes it) but the profile reads another encoding: its text would read garbled"
+
+
+def _misread(header: list[str], p: ContentProfile, bom: bool) -> str:
+    """What a header without the SKU column says about the file: a UTF-8 file read in another encoding, another
+    delimiter, or JSON in a CSV's name."""
+    if bom:
+        return f": the file starts with a UTF-8 byte order mark{_BOM}"
+    first = header[0] if header else ""
+    if first.startswith(("[", "{")):
+        return " (the file holds JSON: name it .json or .jsonl)"
+    for delimiter in (";", ",", "\t", "|"):
+        if delimiter != p.delimiter and any(p.sku_field in c.split(delimiter) or p.model_field in c.split(delimiter)
+                                            for c in header):
+            return (f" (the header reads as {len(header)} column(s): the file is separated by {delimiter!r}, "
+                    f"the profile says {p.delimiter!r}; set delimiter: {delimiter!r} in the content profile)")
+    return ""
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _split(text: str, sep: str) -> list[str]:
+    """A list cell's items, split on the profile's separator and on line breaks: a cell may hold one bullet
+    per line (Alt+Enter in Excel); no bullet, image path or SKU holds a line break."""
+    return [x.strip() for part in _LINE_BREAK.split(text) for x in part.split(sep) if x.strip()]
 
 
 def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:
     sep = p.list_separator
     if p.formula_escaped:
         row = {column: unescape_formula(cell) for column, cell in row.items()}
-    split = lambda text: [x.strip() for x in text.split(sep) if x.strip()]  # noqa: E731
     out: dict[str, Any] = {"values": {}}
     for key_field in (p.sku_field, p.model_field, content_sheet.VERSION_COLUMN):
         if key_field in row:
@@ -311,16 +493,16 @@ def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:
     for column, cell in row.items():
         text = cell.strip()
         if column.startswith(ASSOC_PREFIX):
-            out.setdefault("associations", {})[column[len(ASSOC_PREFIX):]] = split(text)
+            out.setdefault("associations", {})[column[len(ASSOC_PREFIX):]] = _split(text, sep)
         elif column == "images":
-            out["images"] = split(text)
+            out["images"] = _split(text, sep)
         elif column.split(":")[0] == "bullets":
             locale = column.partition(":")[2] or None
             bullets = out.setdefault("bullets", {}) if locale else None
             if locale:
-                bullets[locale] = split(text)  # type: ignore[index]
+                bullets[locale] = _split(text, sep)  # type: ignore[index]
             else:
-                out["bullets"] = split(text)
+                out["bullets"] = _split(text, sep)
         else:
             out["values"][column] = text or None
     return out
@@ -328,40 +510,66 @@ def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm")
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+_XLSX_HINT = "save it as .xlsx (Excel 2007 or later), or as CSV (UTF-8)"
 
 
 def read_xlsx(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
-    """The first sheet of a workbook, with the CSV's columns and cells (importers.workbook streams it); line
-    numbers are sheet rows. Formula cells give the value the spreadsheet last computed; a row with a formula
-    cell the workbook holds no value for is rejected, never read as clearing that cell's value."""
+    """One sheet of a workbook (the profile's `sheet`, else the first) from the profile's `header_row`, with the
+    CSV's columns and cells (importers.workbook streams it); line numbers are sheet rows. Formula cells give
+    the value the spreadsheet last computed; a row with a formula cell the workbook holds no value for is
+    rejected, never read as clearing that cell's value. A workbook without `sheet` whose other sheets have
+    the SKU column too is refused: only one would be read, the others silently not."""
     p, name, stamp = mapper.p, path.name, datetime.now(UTC)
+    wanted = {p.sku_field, p.model_field}
+    headed = False
 
     def check_header(header: list[str], number: int) -> list[str]:
+        nonlocal headed
         while header and not header[-1]:
             header.pop()
-        if p.sku_field not in header and p.model_field not in header:
-            raise InputError(f"no '{p.sku_field}' column in the first row of the first sheet", file=name, line=1,
-                             field=p.sku_field, hint=f"name the products in a '{p.sku_field}' column "
-                             f"(or models in '{p.model_field}')")
+        if not wanted & set(header):
+            _no_header(path, p, wanted)
+        check_columns(header, mapper, name, number, xlsx=True)
+        if p.sheet is None and len(sheets := sheet_headers(path, wanted, max(p.header_row, 10))) > 1:
+            if others := [repr(t) for t, row in sheets[1:] if row]:
+                raise InputError(f"{'sheets' if len(others) > 1 else 'sheet'} {', '.join(others)} "
+                                 f"{'have' if len(others) > 1 else 'has'} a '{p.sku_field}' column too, but only one "
+                                 f"sheet is read (the first, {sheets[0][0]!r})", file=name, field="sheet",
+                                 hint="set `sheet:` in the content profile and import the file once per sheet, or "
+                                      "move the rows onto one sheet")
+        headed = True
         return header
 
-    seen = False
-    for item in text_rows(path, _xlsx_text, check_header, reject_unsaved=True,
-                          hint="save it as .xlsx (Excel 2007 or later), or as CSV (UTF-8)"):
+    for item in text_rows(path, _xlsx_text, check_header, reject_unsaved=True, hint=_XLSX_HINT, sheet=p.sheet,
+                          header_row=p.header_row):
         if isinstance(item, Rejected):  # a formula cell the workbook holds no value for
-            seen = True
             yield replace(item, record_key=_record_key(mapper, {k: v.strip() for k, v in (item.raw or {}).items()}))
             continue
         header, number, cells = item
-        seen, width = True, len(header)
+        width = len(header)
         if any(c.strip() for c in cells[width:]):
             yield Rejected(f"the row has cells beyond the header's {width} columns", name, number, None,
                            {"cells": cells}, _record_key(mapper, _cells_by_name(header, cells)))
             continue
         cells = (cells + [""] * width)[:width]
-        yield _one(mapper, _csv_record(dict(zip(header, cells)), p), name, number, source, stamp)
-    if not seen:
-        check_header([], 1)  # an empty sheet has no header either
+        if "" in header and (reason := _unnamed(header, cells, xlsx=True, line=number)):
+            yield Rejected(reason, name, number, None, {"cells": cells}, _record_key(mapper, _named(header, cells)))
+            continue
+        yield _one(mapper, _csv_record(_named(header, cells), p), name, number, source, stamp)
+    if not headed:  # the sheet ends before its header row
+        _no_header(path, p, wanted)
+
+
+def _no_header(path: Path, p: ContentProfile, wanted: set[str]) -> None:
+    """Refuse a sheet whose header row lacks the SKU (and model) column, saying where the workbook has one."""
+    where = f"sheet '{p.sheet}'" if p.sheet else "the first sheet"
+    found = [(t, row) for t, row in sheet_headers(path, wanted, max(p.header_row, 10), every=True) if row]
+    settings = "; ".join(f"sheet: {t!r}, header_row: {row}" for t, row in found[:3])
+    raise InputError(f"no '{p.sku_field}' column in row {p.header_row} of {where}"
+                     + (f"; the workbook has it at {settings}" if found else ""), file=path.name, line=p.header_row,
+                     field=p.sku_field, hint=("set those in the content profile" if found else
+                                              f"name the products in a '{p.sku_field}' column (or models in "
+                                              f"'{p.model_field}')"))
 
 
 def _xlsx_text(value: Any) -> str:
@@ -517,11 +725,65 @@ def import_content(path: Path, store: Store, profile: ContentProfile | None = No
     mapper = ContentMapper(p, structure)
     suffix = path.suffix.lower()
     reader = read_xlsx if suffix in SPREADSHEET_SUFFIXES else read_csv if suffix in CSV_SUFFIXES else read_json
+    _check_kind(path, reader is read_xlsx, {p.sku_field, p.model_field})
     items = reader(path, mapper, p.source)
     if reader is not read_json:
         items = keep_edits(items, store, structure, claim_unchanged=p.claim_unchanged, sku_field=p.sku_field)
-    return run_import(store, p.source, gtins_checked(items, p.source), structure=structure,
-                      label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
+    return run_import(store, p.source, models_named(gtins_checked(items, p.source), store, p.model_field),
+                      structure=structure, label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
+
+
+_ZIP, _OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: Spreadsheets the import does not read, by name: each would otherwise be read as JSON.
+_OTHER_SHEETS = {".xls": "an Excel 97-2003 workbook", ".xlsb": "a binary Excel workbook",
+                 ".ods": "an OpenDocument spreadsheet", ".numbers": "a Numbers spreadsheet"}
+
+
+def _check_kind(path: Path, xlsx: bool, columns: set[str]) -> None:
+    """Refuse a file whose bytes say it is another kind than its name has it read as: a workbook named .json or
+    .csv (read as text it gives undecodable bytes), an .xls or .ods, a CSV named .json (each line would be
+    rejected as broken JSON). `columns`: the SKU and model columns a CSV header names."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return  # the reader names the problem
+    fix, suffix = "save it as .xlsx (Excel Workbook) or as CSV UTF-8 and import that", path.suffix.lower()
+    if head.startswith(_OLE2):
+        raise InputError("the file is an Excel 97-2003 workbook (.xls), which the content import does not read",
+                         file=path.name, hint=fix)
+    if head.startswith(_ZIP) and not xlsx:
+        if suffix in _OTHER_SHEETS and suffix != ".xls":
+            raise InputError(f"the file is {_OTHER_SHEETS[suffix]}, which the content import does not read",
+                             file=path.name, hint=fix)
+        raise InputError(f"the file is an XLSX workbook (a ZIP archive) named {path.suffix or 'without .xlsx'}, "
+                         f"which is read as {'CSV' if suffix in CSV_SUFFIXES else 'JSON'}", file=path.name,
+                         hint="name it .xlsx and import it again")
+    if suffix in _OTHER_SHEETS:
+        raise InputError(f"'{path.suffix}' is {_OTHER_SHEETS[suffix]}, which the content import does not read",
+                         file=path.name, hint=fix)
+    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].decode("latin-1")
+    if not xlsx and suffix not in CSV_SUFFIXES and not first.startswith(("{", "[")) and columns & _cells(first):
+        raise InputError("the first line reads as a CSV header, but the file's name has it read as JSON",
+                         file=path.name, line=1, hint="name a CSV file .csv and import it again")
+
+
+def models_named(items: Iterator[Parsed | Rejected], store: Store, model_field: str, batch: int = 500
+                 ) -> Iterator[Parsed | Rejected]:
+    """Reject a product record whose SKU is a product model's code and no product's: it would be quarantined as
+    an unknown product (or created as a product beside the model), when the team meant the model. One query
+    per `batch` records."""
+    for chunk in batched(items, batch):
+        ids = [i.record.identifier for i in chunk if isinstance(i, Parsed) and isinstance(i.record, Product)]
+        models = store.existing_model_codes(ids) if ids else set()
+        if models and (models := models - store.existing_identifiers(sorted(models))):
+            for n, item in enumerate(chunk):
+                if isinstance(item, Parsed) and isinstance(item.record, Product) and item.record.identifier in models:
+                    code = item.record.identifier
+                    chunk[n] = Rejected(f"'{code}' is a product model, not a product: name it in the '{model_field}' "
+                                        f"field (column) instead, so its variants show what it holds", item.file,
+                                        item.line, model_field, item.raw, code)
+        yield from chunk
 
 
 #: What became of a bad GTIN in a content file, and what to do (the value is the team's own).

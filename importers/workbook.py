@@ -62,6 +62,39 @@ def text_rows(path: Path, cell_text: Callable[[Any], str], check_header: Callabl
         wb.close()
 
 
+def sheet_headers(path: Path, wanted: Collection[str], rows: int, *, every: bool = False
+                  ) -> list[tuple[str, int | None]]:
+    """(title, the first of its first `rows` rows holding a cell that says one of `wanted`, or None) for each
+    sheet, in the workbook's order: where a workbook has the columns a reader looks for. A workbook of one
+    sheet is not opened again unless `every` (there is no other sheet to point at)."""
+    titles = _sheet_titles(path)
+    if len(titles) < 2 and not every:
+        return [(title, None) for title in titles]
+    wb = _open(path, "save it as .xlsx")
+    try:
+        found: list[tuple[str, int | None]] = []
+        for ws in wb.worksheets:
+            cells = (n for n, row in enumerate(ws.iter_rows(max_row=rows, values_only=True), start=1)
+                     if any(isinstance(v, str) and v.strip() in wanted for v in row))
+            found.append((ws.title, next(cells, None)))
+        return found
+    finally:
+        wb.close()
+
+
+def _sheet_titles(path: Path) -> list[str]:
+    """The sheets' names from the workbook part alone (no cell is read); [] when that part cannot be read."""
+    from zipfile import BadZipFile
+
+    try:
+        with ZipFile(path) as archive:
+            book = _target(archive, "", "_rels/.rels", lambda rel: rel.get("Type", "").endswith("/officeDocument"),
+                           path.name)
+            return [sheet.get("name", "") for sheet in _elements(archive, book, f"{_MAIN}sheet", path.name)]
+    except (BadZipFile, KeyError, OSError, ValueError, ParseError, InputError):
+        return []
+
+
 def _open(path: Path, hint: str) -> Any:
     from zipfile import BadZipFile
 

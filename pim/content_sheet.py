@@ -93,6 +93,9 @@ class SheetFormat:
     delimiter: str = ","
     encoding: str = "utf-8"
     formula_escaped: bool = True
+    #: XLSX: the sheet's name and the row of its column names (the profile's `sheet`, `header_row`)
+    sheet: str | None = None
+    header_row: int = 1
 
     @classmethod
     def of(cls, profile: Any) -> SheetFormat:
@@ -101,7 +104,8 @@ class SheetFormat:
         if profile.delimiter in ('"', "\r", "\n"):
             raise InputError(f"the profile's delimiter {profile.delimiter!r} cannot separate CSV cells", field="delimiter",
                              hint="use , or ; (or a tab)")
-        return cls(profile.sku_field, profile.model_field, profile.delimiter, profile.encoding, profile.formula_escaped)
+        return cls(profile.sku_field, profile.model_field, profile.delimiter, profile.encoding, profile.formula_escaped,
+                   getattr(profile, "sheet", None), getattr(profile, "header_row", 1))
 
     @property
     def codec(self) -> str:
@@ -571,7 +575,8 @@ def encoded(chunks: Iterable[str], fmt: SheetFormat = DEFAULT_FORMAT) -> Iterato
 
 def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[Sequence[str]],
                fmt: SheetFormat = DEFAULT_FORMAT) -> int:
-    """An XLSX workbook of one sheet, written with openpyxl's write-only mode (rows go to a temporary file as
+    """An XLSX workbook of one sheet (named, and its header on the row, as the profile reads it), written with
+    openpyxl's write-only mode (rows go to a temporary file as
     they come); every cell is text, the version column hidden. Returns the rows written. InputError for a
     cell longer than Excel holds: Excel would cut it (and the import would then claim the cut text), so the
     caller drops the half-written file; also for a formula-looking cell when the profile reads no escapes."""
@@ -579,11 +584,13 @@ def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[S
     from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title="products")
+    ws = wb.create_sheet(title=fmt.sheet or "products")
     if VERSION_COLUMN in header:
         ws.column_dimensions[get_column_letter(list(header).index(VERSION_COLUMN) + 1)].hidden = True
     n = 0
     try:
+        for _ in range(fmt.header_row - 1):  # where the profile reads the column names
+            ws.append([])
         ws.append(list(header))
         for row in rows:
             cells = [sheet_cell(c, xlsx=True) for c in row]
