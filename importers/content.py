@@ -18,7 +18,6 @@ rejected when Excel's doing is plain and nothing proves the product (never a pro
 from __future__ import annotations
 
 import codecs
-import difflib
 import io
 import json
 import re
@@ -32,6 +31,17 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field, ValidationError
 
+from importers.content_checks import (
+    BOM_NOTE,
+    CSV_SUFFIXES,
+    SPREADSHEET_SUFFIXES,
+    attribute_of,
+    check_columns,
+    check_kind,
+    has_utf8_bom,
+    misread,
+    unnamed_text,
+)
 from importers.csv_records import csv_records
 from importers.erp_values import partial_model, partial_product, refusal
 from importers.gtin_check import gtin_keys, gtin_reason, problem_notes, take_bad
@@ -272,11 +282,6 @@ def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
             raise undecodable_error(name, "UTF-8", exc, path=path, hint="save the file as UTF-8 and re-run") from None
 
 
-def _cells(line: str) -> set[str]:
-    """A line's cells split at any usual CSV delimiter, unquoted."""
-    return {cell.strip().strip('"').strip() for cell in re.split(r"[;,\t|]", line)}
-
-
 def _breaks(text: str) -> int:
     """Line breaks in `text` (\n, \r\n and \r, as a text file's lines end)."""
     return text.count("\n") + text.count("\r") - text.count("\r\n")
@@ -356,65 +361,6 @@ def _cells_by_name(header: list[str], cells: list[str]) -> dict[str, str]:
     return {name: cell.strip() for name, cell in zip(header, cells)}
 
 
-#: The hint of a column the import cannot read: what a column may be.
-_COLUMNS_HINT = ("a column is a value key as the import reads it (name:de_DE, description:de_DE@<channel>), or sku, "
-                 "images, bullets[:locale], associations:<type>: rename it, or delete a column that is not for import")
-#: A column naming an attribute and a locale another way: `name-de_DE`, `Name DE`, `name (de-DE)`.
-_LOCALE_SUFFIX = re.compile(r"^(?P<code>.+?)[\s_\-./(\[]+(?P<language>[A-Za-z]{2})"
-                            r"(?:[_\-](?P<country>[A-Za-z]{2}))?[)\]]?$")
-
-
-def check_columns(header: list[str], mapper: ContentMapper, name: str, line: int, *, xlsx: bool) -> None:
-    """Refuse a header naming a column twice (the last one silently won; in XLSX merged header cells name
-    every column they span) or a column that is no attribute's value key (each row would be rejected with
-    advice to change the structure, when the column's name is what is wrong)."""
-    p = mapper.p
-    if twice := sorted({h for h in header if h and header.count(h) > 1}):
-        merged = "unmerge merged header cells (each column needs its own name), or " if xlsx else ""
-        raise InputError(f"column '{twice[0]}' appears twice in the header: which one holds the value?", file=name,
-                         line=line, field=twice[0], hint=f"{merged}rename or remove one of them, then re-run")
-    fmt = content_sheet.SheetFormat(sku_column=p.sku_field, model_column=p.model_field)
-    unknown = [h for h in header if h and content_sheet.value_column(h, fmt) and _attribute(mapper.s, h) is None]
-    if unknown:
-        named = ", ".join(f"'{h}'" + (f" (did you mean '{s}'?)" if (s := _suggest(h, mapper.s)) else "")
-                          for h in unknown[:5])
-        raise InputError(f"{'column' if len(unknown) == 1 else 'columns'} {named}{' …' if len(unknown) > 5 else ''} "
-                         f"{'names' if len(unknown) == 1 else 'name'} no attribute", file=name, line=line,
-                         field=unknown[0], hint=_COLUMNS_HINT)
-
-
-def _suggest(column: str, s: Structure) -> str | None:
-    """The value key a column that names no attribute probably means: `name-de_DE` → name:de_DE, `nmae:en_US`
-    → name:en_US (scopable ones for a channel publishing the locale)."""
-    codes = {code.casefold(): code for code in s.attributes}
-    if m := _LOCALE_SUFFIX.match(column):
-        code = codes.get(m["code"].strip().casefold())
-        language = m["language"].casefold()
-        wanted = f"{language}_{m['country'].casefold()}" if m["country"] else None
-        locales = [loc for loc in s.enabled_locales()
-                   if (loc.casefold() == wanted if wanted else loc.casefold().startswith(language + "_"))]
-        if code and len(locales) == 1:
-            channel = next((c for c in sorted(s.channels) if locales[0] in s.channels[c].locales), None)
-            scope = f"@{channel}" if s.attributes[code].scopable and channel else ""
-            return f"{code}:{locales[0]}{scope}" if s.attributes[code].localizable else f"{code}{scope}"
-    head, tail = re.match(r"([^:@]*)(.*)", column).groups()  # type: ignore[union-attr]
-    close = difflib.get_close_matches(head.casefold(), list(codes), n=1, cutoff=0.75)
-    return codes[close[0]] + tail if close else None
-
-
-def _unnamed(header: list[str], cells: list[str], *, xlsx: bool, line: int) -> str | None:
-    """Why a row is rejected when it holds text under a column the header gives no name (None when it does
-    not): which value would that be? An unnamed column that is empty (Excel's trailing `;;`) is no problem."""
-    for n, (column, cell) in enumerate(zip(header, cells)):
-        if not column and cell.strip():
-            from openpyxl.utils.cell import get_column_letter
-
-            where = f"cell {get_column_letter(n + 1)}{line}" if xlsx else f"column {n + 1}"
-            return (f"{where} holds '{cell.strip()[:40]}' but the header gives that column no name: name it (a value "
-                    "key such as name:de_DE) or clear it")
-    return None
-
-
 def _named(header: list[str], cells: list[str]) -> dict[str, str]:
     return {column: cell for column, cell in zip(header, cells) if column}
 
@@ -425,13 +371,13 @@ def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed 
     with open_text(path, p.encoding) as handle:
         rows = decode_guard(csv_records(handle, name, delimiter=p.delimiter), str(path), p.encoding)
         header = [h.strip() for h in next(rows, (0, []))[1]]
-        bom = not codecs.lookup(p.encoding).name.startswith("utf") and _has_utf8_bom(path)
+        bom = not codecs.lookup(p.encoding).name.startswith("utf") and has_utf8_bom(path)
         if p.sku_field not in header and p.model_field not in header:
-            raise InputError(f"no '{p.sku_field}' column{_misread(header, p, bom)}", file=name, line=1,
+            raise InputError(f"no '{p.sku_field}' column{misread(header, p, bom)}", file=name, line=1,
                              field=p.sku_field, hint="set encoding: utf-8 in the content profile" if bom else
                              f"name the products in a '{p.sku_field}' column (or models in '{p.model_field}')")
         if bom:  # the SKU column is not the first: every text would read garbled, the first column's name too
-            raise InputError(f"the file starts with a UTF-8 byte order mark{_BOM}", file=name, line=1,
+            raise InputError(f"the file starts with a UTF-8 byte order mark{BOM_NOTE}", file=name, line=1,
                              hint="set encoding: utf-8 in the content profile")
         check_columns(header, mapper, name, 1, xlsx=False)
         unnamed = "" in header
@@ -442,35 +388,11 @@ def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed 
                 yield Rejected(f"the row has {len(cells)} cells, the header has {len(header)}", name, line,
                                None, {"cells": cells}, _record_key(mapper, _cells_by_name(header, cells)))
                 continue
-            if unnamed and (reason := _unnamed(header, cells, xlsx=False, line=line)):
+            if unnamed and (reason := unnamed_text(header, cells, xlsx=False, line=line)):
                 yield Rejected(reason, name, line, None, {"cells": cells}, _record_key(mapper, _named(header, cells)))
                 continue
             yield _one(mapper, _csv_record(_named(header, cells) if unnamed else dict(zip(header, cells)), p), name,
                        line, source, stamp)
-
-
-def _has_utf8_bom(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(3) == codecs.BOM_UTF8
-
-
-_BOM = " (as Excel's \"CSV UTF-8\" writes it) but the profile reads another encoding: its text would read garbled"
-
-
-def _misread(header: list[str], p: ContentProfile, bom: bool) -> str:
-    """What a header without the SKU column says about the file: a UTF-8 file read in another encoding, another
-    delimiter, or JSON in a CSV's name."""
-    if bom:
-        return f": the file starts with a UTF-8 byte order mark{_BOM}"
-    first = header[0] if header else ""
-    if first.startswith(("[", "{")):
-        return " (the file holds JSON: name it .json or .jsonl)"
-    for delimiter in (";", ",", "\t", "|"):
-        if delimiter != p.delimiter and any(p.sku_field in c.split(delimiter) or p.model_field in c.split(delimiter)
-                                            for c in header):
-            return (f" (the header reads as {len(header)} column(s): the file is separated by {delimiter!r}, "
-                    f"the profile says {p.delimiter!r}; set delimiter: {delimiter!r} in the content profile)")
-    return ""
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -508,8 +430,6 @@ def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:
     return out
 
 
-SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm")
-CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 _XLSX_HINT = "save it as .xlsx (Excel 2007 or later), or as CSV (UTF-8)"
 
 
@@ -552,7 +472,7 @@ def read_xlsx(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
                            {"cells": cells}, _record_key(mapper, _cells_by_name(header, cells)))
             continue
         cells = (cells + [""] * width)[:width]
-        if "" in header and (reason := _unnamed(header, cells, xlsx=True, line=number)):
+        if "" in header and (reason := unnamed_text(header, cells, xlsx=True, line=number)):
             yield Rejected(reason, name, number, None, {"cells": cells}, _record_key(mapper, _named(header, cells)))
             continue
         yield _one(mapper, _csv_record(_named(header, cells), p), name, number, source, stamp)
@@ -617,7 +537,7 @@ def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Stru
             values = values or {}
             problems: list[tuple[str, str]] = []
             for key, cell in list(record.values.items()):
-                attr = _attribute(structure, key)
+                attr = attribute_of(structure, key)
                 if attr is None:
                     continue
                 measures, opts = structure.measures, options.get(attr.code)
@@ -706,13 +626,8 @@ def _excel_date(attr: Attribute, sku: str, key: str, cell: Any, shown: Any, vers
     return None, None
 
 
-def _attribute(structure: Structure, key: str) -> Attribute | None:
-    """The attribute a value key (`name:de_DE@print`) belongs to."""
-    return structure.attributes.get(key.split(":")[0].split("@")[0])
-
-
 def _any_excel_suspect(record: Product, structure: Structure) -> bool:
-    return any((attr := _attribute(structure, key)) is not None
+    return any((attr := attribute_of(structure, key)) is not None
                and (content_sheet.excel_suspect(attr, cell) or excel_dates.date_suspect(attr, cell)
                     or excel_dates.text_suspect(attr, cell))
                for key, cell in record.values.items())
@@ -725,47 +640,12 @@ def import_content(path: Path, store: Store, profile: ContentProfile | None = No
     mapper = ContentMapper(p, structure)
     suffix = path.suffix.lower()
     reader = read_xlsx if suffix in SPREADSHEET_SUFFIXES else read_csv if suffix in CSV_SUFFIXES else read_json
-    _check_kind(path, reader is read_xlsx, {p.sku_field, p.model_field})
+    check_kind(path, reader is read_xlsx, {p.sku_field, p.model_field})
     items = reader(path, mapper, p.source)
     if reader is not read_json:
         items = keep_edits(items, store, structure, claim_unchanged=p.claim_unchanged, sku_field=p.sku_field)
     return run_import(store, p.source, models_named(gtins_checked(items, p.source), store, p.model_field),
                       structure=structure, label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
-
-
-_ZIP, _OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-#: Spreadsheets the import does not read, by name: each would otherwise be read as JSON.
-_OTHER_SHEETS = {".xls": "an Excel 97-2003 workbook", ".xlsb": "a binary Excel workbook",
-                 ".ods": "an OpenDocument spreadsheet", ".numbers": "a Numbers spreadsheet"}
-
-
-def _check_kind(path: Path, xlsx: bool, columns: set[str]) -> None:
-    """Refuse a file whose bytes say it is another kind than its name has it read as: a workbook named .json or
-    .csv (read as text it gives undecodable bytes), an .xls or .ods, a CSV named .json (each line would be
-    rejected as broken JSON). `columns`: the SKU and model columns a CSV header names."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return  # the reader names the problem
-    fix, suffix = "save it as .xlsx (Excel Workbook) or as CSV UTF-8 and import that", path.suffix.lower()
-    if head.startswith(_OLE2):
-        raise InputError("the file is an Excel 97-2003 workbook (.xls), which the content import does not read",
-                         file=path.name, hint=fix)
-    if head.startswith(_ZIP) and not xlsx:
-        if suffix in _OTHER_SHEETS and suffix != ".xls":
-            raise InputError(f"the file is {_OTHER_SHEETS[suffix]}, which the content import does not read",
-                             file=path.name, hint=fix)
-        raise InputError(f"the file is an XLSX workbook (a ZIP archive) named {path.suffix or 'without .xlsx'}, "
-                         f"which is read as {'CSV' if suffix in CSV_SUFFIXES else 'JSON'}", file=path.name,
-                         hint="name it .xlsx and import it again")
-    if suffix in _OTHER_SHEETS:
-        raise InputError(f"'{path.suffix}' is {_OTHER_SHEETS[suffix]}, which the content import does not read",
-                         file=path.name, hint=fix)
-    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].decode("latin-1")
-    if not xlsx and suffix not in CSV_SUFFIXES and not first.startswith(("{", "[")) and columns & _cells(first):
-        raise InputError("the first line reads as a CSV header, but the file's name has it read as JSON",
-                         file=path.name, line=1, hint="name a CSV file .csv and import it again")
 
 
 def models_named(items: Iterator[Parsed | Rejected], store: Store, model_field: str, batch: int = 500

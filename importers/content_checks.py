@@ -1,0 +1,150 @@
+"""The content import's checks of a file before its records are read: that it is the kind its name says, and
+that its header names what the import can read (no column twice, none unnamed with text under it, each an
+attribute's value key), each refusal naming the fix. Split from importers.content, whose readers call these."""
+
+from __future__ import annotations
+
+import codecs
+import difflib
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pim import content_sheet
+from pim.catalog import Structure
+from pim.errors import InputError
+from pim.structure import Attribute
+
+if TYPE_CHECKING:
+    from importers.content import ContentMapper, ContentProfile
+
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+def header_cells(line: str) -> set[str]:
+    """A line's cells split at any usual CSV delimiter, unquoted."""
+    return {cell.strip().strip('"').strip() for cell in re.split(r"[;,\t|]", line)}
+
+
+def attribute_of(structure: Structure, key: str) -> Attribute | None:
+    """The attribute a value key (`name:de_DE@print`) belongs to."""
+    return structure.attributes.get(key.split(":")[0].split("@")[0])
+
+
+#: The hint of a column the import cannot read: what a column may be.
+_COLUMNS_HINT = ("a column is a value key as the import reads it (name:de_DE, description:de_DE@<channel>), or sku, "
+                 "images, bullets[:locale], associations:<type>: rename it, or delete a column that is not for import")
+#: A column naming an attribute and a locale another way: `name-de_DE`, `Name DE`, `name (de-DE)`.
+_LOCALE_SUFFIX = re.compile(r"^(?P<code>.+?)[\s_\-./(\[]+(?P<language>[A-Za-z]{2})"
+                            r"(?:[_\-](?P<country>[A-Za-z]{2}))?[)\]]?$")
+
+
+def check_columns(header: list[str], mapper: ContentMapper, name: str, line: int, *, xlsx: bool) -> None:
+    """Refuse a header naming a column twice (the last one silently won; in XLSX merged header cells name
+    every column they span) or a column that is no attribute's value key (each row would be rejected with
+    advice to change the structure, when the column's name is what is wrong)."""
+    p = mapper.p
+    if twice := sorted({h for h in header if h and header.count(h) > 1}):
+        merged = "unmerge merged header cells (each column needs its own name), or " if xlsx else ""
+        raise InputError(f"column '{twice[0]}' appears twice in the header: which one holds the value?", file=name,
+                         line=line, field=twice[0], hint=f"{merged}rename or remove one of them, then re-run")
+    fmt = content_sheet.SheetFormat(sku_column=p.sku_field, model_column=p.model_field)
+    unknown = [h for h in header if h and content_sheet.value_column(h, fmt) and attribute_of(mapper.s, h) is None]
+    if unknown:
+        named = ", ".join(f"'{h}'" + (f" (did you mean '{s}'?)" if (s := suggest(h, mapper.s)) else "")
+                          for h in unknown[:5])
+        raise InputError(f"{'column' if len(unknown) == 1 else 'columns'} {named}{' …' if len(unknown) > 5 else ''} "
+                         f"{'names' if len(unknown) == 1 else 'name'} no attribute", file=name, line=line,
+                         field=unknown[0], hint=_COLUMNS_HINT)
+
+
+def suggest(column: str, s: Structure) -> str | None:
+    """The value key a column that names no attribute probably means: `name-de_DE` → name:de_DE, `nmae:en_US`
+    → name:en_US (scopable ones for a channel publishing the locale)."""
+    codes = {code.casefold(): code for code in s.attributes}
+    if m := _LOCALE_SUFFIX.match(column):
+        code = codes.get(m["code"].strip().casefold())
+        language = m["language"].casefold()
+        wanted = f"{language}_{m['country'].casefold()}" if m["country"] else None
+        locales = [loc for loc in s.enabled_locales()
+                   if (loc.casefold() == wanted if wanted else loc.casefold().startswith(language + "_"))]
+        if code and len(locales) == 1:
+            channel = next((c for c in sorted(s.channels) if locales[0] in s.channels[c].locales), None)
+            scope = f"@{channel}" if s.attributes[code].scopable and channel else ""
+            return f"{code}:{locales[0]}{scope}" if s.attributes[code].localizable else f"{code}{scope}"
+    head, tail = re.match(r"([^:@]*)(.*)", column).groups()  # type: ignore[union-attr]
+    close = difflib.get_close_matches(head.casefold(), list(codes), n=1, cutoff=0.75)
+    return codes[close[0]] + tail if close else None
+
+
+def unnamed_text(header: list[str], cells: list[str], *, xlsx: bool, line: int) -> str | None:
+    """Why a row is rejected when it holds text under a column the header gives no name (None when it does
+    not): which value would that be? An unnamed column that is empty (Excel's trailing `;;`) is no problem."""
+    for n, (column, cell) in enumerate(zip(header, cells)):
+        if not column and cell.strip():
+            from openpyxl.utils.cell import get_column_letter
+
+            where = f"cell {get_column_letter(n + 1)}{line}" if xlsx else f"column {n + 1}"
+            return (f"{where} holds '{cell.strip()[:40]}' but the header gives that column no name: name it (a value "
+                    "key such as name:de_DE) or clear it")
+    return None
+
+
+def has_utf8_bom(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(3) == codecs.BOM_UTF8
+
+
+BOM_NOTE = " (as Excel's \"CSV UTF-8\" writes it) but the profile reads another encoding: its text would read garbled"
+
+
+def misread(header: list[str], p: ContentProfile, bom: bool) -> str:
+    """What a header without the SKU column says about the file: a UTF-8 file read in another encoding, another
+    delimiter, or JSON in a CSV's name."""
+    if bom:
+        return f": the file starts with a UTF-8 byte order mark{BOM_NOTE}"
+    first = header[0] if header else ""
+    if first.startswith(("[", "{")):
+        return " (the file holds JSON: name it .json or .jsonl)"
+    for delimiter in (";", ",", "\t", "|"):
+        if delimiter != p.delimiter and any(p.sku_field in c.split(delimiter) or p.model_field in c.split(delimiter)
+                                            for c in header):
+            return (f" (the header reads as {len(header)} column(s): the file is separated by {delimiter!r}, "
+                    f"the profile says {p.delimiter!r}; set delimiter: {delimiter!r} in the content profile)")
+    return ""
+
+
+_ZIP, _OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: Spreadsheets the import does not read, by name: each would otherwise be read as JSON.
+_OTHER_SHEETS = {".xls": "an Excel 97-2003 workbook", ".xlsb": "a binary Excel workbook",
+                 ".ods": "an OpenDocument spreadsheet", ".numbers": "a Numbers spreadsheet"}
+
+
+def check_kind(path: Path, xlsx: bool, columns: set[str]) -> None:
+    """Refuse a file whose bytes say it is another kind than its name has it read as: a workbook named .json or
+    .csv (read as text it gives undecodable bytes), an .xls or .ods, a CSV named .json (each line would be
+    rejected as broken JSON). `columns`: the SKU and model columns a CSV header names."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return  # the reader names the problem
+    fix, suffix = "save it as .xlsx (Excel Workbook) or as CSV UTF-8 and import that", path.suffix.lower()
+    if head.startswith(_OLE2):
+        raise InputError("the file is an Excel 97-2003 workbook (.xls), which the content import does not read",
+                         file=path.name, hint=fix)
+    if head.startswith(_ZIP) and not xlsx:
+        if suffix in _OTHER_SHEETS and suffix != ".xls":
+            raise InputError(f"the file is {_OTHER_SHEETS[suffix]}, which the content import does not read",
+                             file=path.name, hint=fix)
+        raise InputError(f"the file is an XLSX workbook (a ZIP archive) named {path.suffix or 'without .xlsx'}, "
+                         f"which is read as {'CSV' if suffix in CSV_SUFFIXES else 'JSON'}", file=path.name,
+                         hint="name it .xlsx and import it again")
+    if suffix in _OTHER_SHEETS:
+        raise InputError(f"'{path.suffix}' is {_OTHER_SHEETS[suffix]}, which the content import does not read",
+                         file=path.name, hint=fix)
+    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].decode("latin-1")
+    if not xlsx and suffix not in CSV_SUFFIXES and not first.startswith(("{", "[")) and columns & header_cells(first):
+        raise InputError("the first line reads as a CSV header, but the file's name has it read as JSON",
+                         file=path.name, line=1, hint="name a CSV file .csv and import it again")
