@@ -23,7 +23,9 @@ that runs no product listeners) calls it to refresh grid_missing and grid_comple
 
 The listener writes only differences: it computes a batch's rows in memory (from the written records the
 store passes, or read back for model writes, deletes and structure changes), loads the stored rows in one
-query per table and deletes / inserts what changed with one executemany per table.
+query per table and deletes / inserts what changed with one executemany per table. A merge's partial rewrites
+(pim.store.store.ProductDelta) are diffed from the change itself: the text rows of only the locales whose
+label changed, read against that locale's other label keys (and the identifier's tokens for locale "").
 """
 
 from __future__ import annotations
@@ -36,14 +38,15 @@ from sqlalchemy import Boolean, Column, Connection, Index, Integer, String, Tabl
 from sqlmodel import Field, SQLModel
 
 from pim.catalog import Structure
-from pim.partial_values import PartialDecoder
-from pim.product import split_key, trusted_copy, value_key
+from pim.product import split_key, value_key
 from pim.store.database import json_loads
 from pim.store.raw import Statements
 from pim.store.store import MODEL, PRODUCT, batched
 
 TOKEN_LENGTH = 64
 _WORD = re.compile(r"\w+", re.UNICODE)
+#: A product's text rows a write removed and added, as (locale, token) pairs (`_label_change`).
+TextDiff = tuple[set[tuple[str, str]], set[tuple[str, str]]]
 
 
 def _text(length: int) -> Any:
@@ -130,8 +133,12 @@ def tokens(text: Any) -> set[str]:
     ("runner-red") and each run of word characters in it ("runner", "red")."""
     if not isinstance(text, str) or not text:
         return set()
-    pieces = text.casefold().split()
-    return {w[:TOKEN_LENGTH] for w in [*pieces, *_WORD.findall(" ".join(pieces))]}
+    folded = text.casefold()
+    out = set(folded.split())
+    out.update(_WORD.findall(folded))  # whitespace is never a word character: the same runs as in the pieces
+    if len(folded) > TOKEN_LENGTH and any(len(w) > TOKEN_LENGTH for w in out):
+        return {w[:TOKEN_LENGTH] for w in out}
+    return out
 
 
 def query_words(q: str | None) -> list[str]:
@@ -206,43 +213,46 @@ class GridIndex:
             self._scores_changed = None
 
     def _refresh_deltas(self, conn: Connection, identifiers: list[str], deltas: dict[str, Any]) -> list[str]:
-        """refresh_changes for partial before/after products. Where the label changed in some locales, the label
-        keys of those locales the write did not touch (the same before and after) are taken from the delta's
-        whole value map, so those locales' text rows are diffed over all their label keys (a locale whose label
-        did not change diffs to nothing). Returns the products that need the full refresh."""
+        """refresh_changes for partial before/after products. Their text rows are diffed over just the locales
+        whose label changed (`_label_change`) instead of tokenising the whole label and the identifier on both
+        sides: a content import changing names in two locales spent most of this listener's time there.
+        Returns the products that need the full refresh."""
         structure = self.structure(conn)
         old: dict[str, Any] = {}
         new: dict[str, Any] = {}
         sources: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-        relabel: dict[str, Any] = {}
+        reframed: set[str] = set()
+        texts: dict[str, TextDiff] = {}
         for ident in identifiers:
             d = deltas[ident]
-            old[ident], new[ident], sources[ident] = d.before, d.after, d.sources
-            if not _same_frame(d.before, d.after, structure):
-                relabel[ident] = d
-        for ident, d in relabel.items():
-            before, after = d.before.values, d.after.values
-            labels = _label_set(structure, d.after.family)
-            # only the locales whose label changed: the text rows of the others stay as they are
-            locales = frozenset(_label_locale(k) for k in {*before, *after}
-                                if k in labels and before.get(k, _ABSENT) != after.get(k, _ABSENT))
-            label = _label_decoder(structure, d.after.family, locales).decode(d.values) if locales else {}
-            untouched = {k: v for k, v in label.items() if k not in after and k not in before}
-            old[ident] = trusted_copy(d.before, {"values": {**untouched, **d.before.values}})
-            new[ident] = trusted_copy(d.after, {"values": {**untouched, **d.after.values}})
-        return self.refresh_changes(conn, identifiers, new, old, sources=sources, reframed=set(relabel))
+            b, a = d.before, d.after
+            old[ident], new[ident], sources[ident] = b, a, d.sources
+            if b.family != a.family or b.parent != a.parent:
+                continue  # refresh_changes sends it to the full refresh
+            if a.parent:  # a variant's rows depend on its models: refresh_changes sends a reframed one to the full refresh
+                if b.categories != a.categories or _label_moved(d, _label_codes(structure, a.family)):
+                    reframed.add(ident)
+                continue
+            text = _label_change(ident, d, structure)
+            if text is not None:
+                texts[ident] = text
+            if text is not None or b.categories != a.categories:
+                reframed.add(ident)
+        return self.refresh_changes(conn, identifiers, new, old, sources=sources, reframed=reframed, texts=texts)
 
     def refresh_changes(self, conn: Connection, identifiers: list[str], records: dict[str, Any],
                         before: dict[str, Any],
                         sources: dict[str, tuple[frozenset[str], frozenset[str]]] | None = None,
-                        reframed: set[str] | None = None) -> list[str]:
+                        reframed: set[str] | None = None,
+                        texts: dict[str, TextDiff] | None = None) -> list[str]:
         """Update the rows of products whose old state is known, from the difference alone: category, text
         and source rows are diffed in memory, and completeness copies are re-read only for the products the
         completeness listener rescored (pim.rescore.inputs_changed). Returns the products this cannot handle
         (new, not yet indexed, another family or parent, or a variant whose categories or label changed:
         its rows depend on its models), which get the full refresh. `sources` (identifier → sources before and
         after) and `reframed` (the identifiers whose frame changed, see `_same_frame`) are given when the
-        caller worked them out already."""
+        caller worked them out already; `texts` (identifier → (locale, token) pairs gone and added, see
+        `_label_change`) too, for the reframed products whose label changed (the others' text rows stay)."""
         from pim.rescore import inputs_changed
 
         sql = Statements(conn)
@@ -271,10 +281,16 @@ class GridIndex:
                 if old.categories != new.categories:
                     diff(GRID_CATEGORY, {(c, pid) for c in _with_ancestors(old.categories, structure)},
                          {(c, pid) for c in _with_ancestors(new.categories, structure)})
-                diff(GRID_TEXT, {(t, pid, loc) for loc, t in _text_tokens(ident, old.family, old.values, [], structure)},
-                     {(t, pid, loc) for loc, t in _text_tokens(ident, new.family, new.values, [], structure)})
+                if texts is None:
+                    diff(GRID_TEXT, {(t, pid, loc) for loc, t in _text_tokens(ident, old.family, old.values, [], structure)},
+                         {(t, pid, loc) for loc, t in _text_tokens(ident, new.family, new.values, [], structure)})
+                elif ident in texts:
+                    lost, found = texts[ident]
+                    gone[GRID_TEXT].extend((t, pid, loc) for loc, t in lost)
+                    added[GRID_TEXT].extend((t, pid, loc) for loc, t in found)
             was, now = sources[ident] if sources and ident in sources else (_record_sources(old), _record_sources(new))
-            diff(GRID_SOURCE, {(s[:100], pid) for s in was}, {(s[:100], pid) for s in now})
+            if was != now:
+                diff(GRID_SOURCE, {(s[:100], pid) for s in was}, {(s[:100], pid) for s in now})
             if known is not None:
                 if ident in known:
                     rescored[ident] = pid  # its completeness rows changed: copy them again
@@ -477,13 +493,60 @@ def _label_locale(key: str) -> str:
     return split_key(key)[1] or ""
 
 
-def _label_decoder(structure: Structure, family: str | None, locales: frozenset[str]) -> PartialDecoder:
-    """Decodes just a family's label keys in `locales` from a stored value map (cached per structure)."""
-    cache = structure.__dict__.setdefault("_grid_label_decoders", {})
-    hit = cache.get((family, locales))
+def _label_change(identifier: str, delta: Any, structure: Structure) -> TextDiff | None:
+    """The (locale, token) text rows a merge's partial rewrite (pim.store.store.ProductDelta) of a product
+    without a model removed and added; None when its label did not change. Only the row locales of the label
+    keys that changed are looked at: their keys the write left alone (from the delta's whole value map, still
+    raw JSON: only those are decoded) and, for locale "", the identifier give the tokens both sides keep, so a
+    token another key still gives is not deleted. A label key is any key _text_tokens reads (also of a locale
+    or channel the structure no longer declares, which the rebuild indexes too)."""
+    fam = structure.families.get(delta.after.family or "")
+    code = fam.attribute_as_label if fam else None
+    if not code:
+        return None
+    before, after = delta.before.values, delta.after.values
+    n = len(code)
+    changed = [k for k in before.keys() | after.keys() if k.startswith(code) and (len(k) == n or k[n] in ":@")
+               and before.get(k, _ABSENT) != after.get(k, _ABSENT)]
+    if not changed:
+        return None
+    groups: dict[str, tuple[set[str], set[str], set[str]]] = {}  # row locale → tokens before, after, kept by both
+    for k in changed:
+        locale = _label_locale(k)[:20]  # truncated as _text_tokens files it
+        was, now, _ = groups.get(locale) or groups.setdefault(locale, (set(), set(), set()))
+        if k in before:
+            was |= tokens(before[k])
+        if k in after:
+            now |= tokens(after[k])
+    if "" in groups:
+        groups[""][2].update(tokens(identifier))
+    whole, moved = delta.values, set(changed)
+    for k in [k for k in whole if k.startswith(code)]:  # the other keys of those locales: the same both sides
+        if (len(k) == n or k[n] in ":@") and k not in moved:
+            group = groups.get(_label_locale(k)[:20])
+            if group is not None:
+                group[2].update(tokens(whole[k]))
+    lost = {(locale, t) for locale, (was, now, kept) in groups.items() for t in was - now - kept}
+    found = {(locale, t) for locale, (was, now, kept) in groups.items() for t in now - was - kept}
+    return lost, found
+
+
+def _label_moved(delta: Any, codes: Iterable[str]) -> bool:
+    """Whether a partial rewrite changed a value of any of the label attributes `codes` (any key _text_tokens
+    reads of them)."""
+    before, after = delta.before.values, delta.after.values
+    return any(before.get(k, _ABSENT) != after.get(k, _ABSENT) for k in before.keys() | after.keys()
+               if any(k.startswith(c) and (len(k) == len(c) or k[len(c)] in ":@") for c in codes))
+
+
+def _label_codes(structure: Structure, family: str | None) -> frozenset[str]:
+    """The label attribute a product of `family` can take its text from: its family's, or for a variant without
+    a family of its own every family's (it takes its model's). Cached per structure."""
+    cache = structure.__dict__.setdefault("_grid_label_codes", {})
+    hit = cache.get(family)
     if hit is None:
-        hit = cache[(family, locales)] = PartialDecoder(
-            [k for k in _label_keys(structure, family) if _label_locale(k) in locales])
+        fams = [structure.families.get(family)] if family else list(structure.families.values())
+        hit = cache[family] = frozenset(f.attribute_as_label for f in fams if f is not None and f.attribute_as_label)
     return hit
 
 

@@ -179,7 +179,8 @@ def inputs_changed(reqs: Requirements, old: Any, new: Any) -> bool:
         return True
     if new.parent and any((k in before) != (k in after) for k in changed):
         return True
-    return plan.unfilled(before, new.identifier) != plan.unfilled(after, new.identifier)
+    checks = plan.checks_at(changed)  # the other checks read the same values on both sides
+    return plan.unfilled(before, new.identifier, checks=checks) != plan.unfilled(after, new.identifier, checks=checks)
 
 
 def _watched(reqs: Requirements, family: str | None) -> tuple[tuple[str, ...], Any, frozenset[str]]:
@@ -364,8 +365,22 @@ def _unique_rows(identifiers: Iterable[str], records: dict[str, Any], reqs: Requ
 
 
 def _unique_values(conn: Connection, sql: Statements, identifiers: list[str], records: dict[str, Any], reqs: Requirements) -> None:
-    sql.run(f"DELETE FROM unique_value WHERE product IN ({sql.marks(identifiers)})", identifiers)
-    _insert_unique(sql, _unique_rows(identifiers, records, reqs))
+    """Rewrite the unique_value rows of just the products whose rows changed: a write seldom changes an
+    identifier or GTIN, and deleting and re-inserting every rescored product's rows (two indexes) cost more
+    than reading them."""
+    rows = _unique_rows(identifiers, records, reqs)
+    fresh: dict[str, set[tuple[str, str, str]]] = {}
+    for row in rows:
+        fresh.setdefault(row[0], set()).add(row)
+    stored: dict[str, set[tuple[str, str, str]]] = {}
+    for row in sql.all(f"SELECT product, attribute, value FROM unique_value WHERE product IN ({sql.marks(identifiers)})",
+                       identifiers):
+        stored.setdefault(row[0], set()).add(tuple(row))
+    changed = [i for i in identifiers if fresh.get(i) != stored.get(i)]
+    if changed:
+        sql.run(f"DELETE FROM unique_value WHERE product IN ({sql.marks(changed)})", changed)
+        keep = set(changed)
+        _insert_unique(sql, [r for r in rows if r[0] in keep])
 
 
 # ---------------------------------------------------------------------------------------------- structure diff
