@@ -36,6 +36,10 @@ WEID = "supplier:weidmueller"
 
 @pytest.fixture
 def sstore(store: Store) -> Store:
+    return with_pack_gtin(store)
+
+
+def with_pack_gtin(store: Store) -> Store:
     """The supplier test structure plus `pack_gtin`, a second attribute holding GTINs."""
     files = load_structure_files(STRUCTURE)
     files.attributes.append(Attribute(code="pack_gtin", type=AttributeType.text))

@@ -18,15 +18,12 @@ from pim.cli import _mount, app
 from pim.quality import gtin_problem
 from pim.sources import cross_references, put_cross_references
 from pim.store import Store
-from pim.structure import Attribute, AttributeType
-from pim.structure_files import load_structure_files, save_structure
 from tests.test_supplier_gtin import (
     ACME,
     BAD,
     BMECAT_MAP,
     GOOD,
     OTHER_GOOD,
-    STRUCTURE,
     TABLE,
     WEID,
     adds_up,
@@ -35,6 +32,7 @@ from tests.test_supplier_gtin import (
     open_problems,
     ours,
     table,
+    with_pack_gtin,
 )
 
 UPC = "036000291452"  # a UPC-A, the GTIN-12 0036000291452
@@ -43,12 +41,7 @@ UPC = "036000291452"  # a UPC-A, the GTIN-12 0036000291452
 @pytest.fixture
 def sstore(store: Store) -> Store:
     """The supplier test structure, with the `pack_gtin` column TABLE maps (as tests/test_supplier_gtin.py's)."""
-    files = load_structure_files(STRUCTURE)
-    files.attributes.append(Attribute(code="pack_gtin", type=AttributeType.text))
-    [electrical] = [f for f in files.families if f.code == "electrical"]
-    electrical.attributes.append("pack_gtin")
-    save_structure(store, files)
-    return store
+    return with_pack_gtin(store)
 
 
 def product(pid: str, *ids: str) -> str:
