@@ -371,7 +371,7 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
         if also is not None:
             also(conn)
         store.quarantine(counts.job_id, batch.rejects, conn)
-        store.resolve_quarantine(source, batch.good_keys, conn)
+        store.resolve_quarantine(source, batch.good_keys, conn, job_id=counts.job_id)
         noted.append(store.quarantine(counts.job_id, batch.notes, conn))
 
     if batch.plan is not None:

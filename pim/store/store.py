@@ -853,16 +853,20 @@ class Store:
             return supersede_files(conn, job_id, _clipped(source, 100) or "",
                                    [_clipped(_storable(f), 1000) or "" for f in files], now())
 
-    def resolve_quarantine(self, source: str, record_keys: list[str], conn: Connection | None = None) -> int:
+    def resolve_quarantine(self, source: str, record_keys: list[str], conn: Connection | None = None, *,
+                           job_id: int | None = None) -> int:
         """Entries for records that have now imported cleanly are closed, not deleted: history stays.
         `record_keys` as entries name them: a SKU, or `model:<code>` (pim.importing). In `conn`'s transaction
-        when given (an import batch's write), else in one of its own."""
+        when given (an import batch's write), else in one of its own. `job_id`: the run taking the records in,
+        whose own entries stay open: a row of the file that was rejected is still wrong when a later row of the
+        same record comes in clean (its next run judges it again)."""
         if not record_keys:
             return 0
         keys = [_clipped(k, 255) for k in record_keys]
+        others = [] if job_id is None else [or_(QUARANTINE.c.job_id.is_(None), QUARANTINE.c.job_id != job_id)]
         query = (update(QUARANTINE)
                  .where(QUARANTINE.c.source == source, QUARANTINE.c.record_key.in_(keys),
-                        QUARANTINE.c.resolved_at.is_(None))
+                        QUARANTINE.c.resolved_at.is_(None), *others)
                  .values(resolved_at=now()))
         if conn is not None:
             return conn.execute(query).rowcount or 0
