@@ -38,11 +38,11 @@ from importers.content_checks import (
     attribute_of,
     check_columns,
     check_kind,
-    has_utf8_bom,
     misread,
     unnamed_text,
 )
 from importers.csv_records import csv_records
+from importers.erp_csv import has_utf8_bom
 from importers.erp_values import partial_model, partial_product, refusal
 from importers.gtin_check import gtin_keys, gtin_reason, problem_notes, take_bad
 from importers.workbook import sheet_headers, text_rows

@@ -4,12 +4,12 @@ attribute's value key), each refusal naming the fix. Split from importers.conten
 
 from __future__ import annotations
 
-import codecs
 import difflib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from importers.erp_csv import refuse_repeated
 from pim import content_sheet
 from pim.catalog import Structure
 from pim.errors import InputError
@@ -45,10 +45,8 @@ def check_columns(header: list[str], mapper: ContentMapper, name: str, line: int
     every column they span) or a column that is no attribute's value key (each row would be rejected with
     advice to change the structure, when the column's name is what is wrong)."""
     p = mapper.p
-    if twice := sorted({h for h in header if h and header.count(h) > 1}):
-        merged = "unmerge merged header cells (each column needs its own name), or " if xlsx else ""
-        raise InputError(f"column '{twice[0]}' appears twice in the header: which one holds the value?", file=name,
-                         line=line, field=twice[0], hint=f"{merged}rename or remove one of them, then re-run")
+    merged = "unmerge merged header cells (each column needs its own name), or " if xlsx else ""
+    refuse_repeated(header, {h for h in header if h}, name, line, hint=f"{merged}rename or remove one of them, then re-run")
     fmt = content_sheet.SheetFormat(sku_column=p.sku_field, model_column=p.model_field)
     unknown = [h for h in header if h and content_sheet.value_column(h, fmt) and attribute_of(mapper.s, h) is None]
     if unknown:
@@ -89,11 +87,6 @@ def unnamed_text(header: list[str], cells: list[str], *, xlsx: bool, line: int) 
             return (f"{where} holds '{cell.strip()[:40]}' but the header gives that column no name: name it (a value "
                     "key such as name:de_DE) or clear it")
     return None
-
-
-def has_utf8_bom(path: Path) -> bool:
-    with path.open("rb") as handle:
-        return handle.read(3) == codecs.BOM_UTF8
 
 
 BOM_NOTE = " (as Excel's \"CSV UTF-8\" writes it) but the profile reads another encoding: its text would read garbled"

@@ -139,20 +139,25 @@ def bom_encoding(path: Path, encoding: str) -> str:
     named with one (`Größe`) were silently not found."""
     if codecs.lookup(encoding).name.startswith(("utf-8", "utf-16", "utf-32")):
         return encoding
+    return "utf-8" if has_utf8_bom(path) else encoding
+
+
+def has_utf8_bom(path: Path) -> bool:
+    """Whether the file starts with a UTF-8 byte order mark (False when it cannot be read: its reader names that)."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(len(codecs.BOM_UTF8))
+            return handle.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
     except OSError:
-        return encoding  # open_text names the problem
-    return "utf-8" if head == codecs.BOM_UTF8 else encoding
+        return False
 
 
-def refuse_repeated(header: list[str], used: set[str], file: str, line: int) -> None:
+def refuse_repeated(header: list[str], used: set[str], file: str, line: int,
+                    hint: str = "rename or remove one of them, then re-run") -> None:
     """A column the map reads, named twice in the header: refused (the last one silently won)."""
     twice = sorted({h for h in header if h in used and header.count(h) > 1})
     if twice:
         raise InputError(f"column '{twice[0]}' appears twice in the header: which one holds the value?",
-                         file=file, line=line, field=twice[0], hint="rename or remove one of them, then re-run")
+                         file=file, line=line, field=twice[0], hint=hint)
 
 
 def _nul_row(name: str, line: int, header: list[str], cells: list[str], key: str | None) -> Rejected:
