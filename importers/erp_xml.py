@@ -160,10 +160,7 @@ def _text_finder(path: str, ns: dict[str, str] | None) -> TextFinder:
 
     def child_text(elem: Any, kids: Children) -> str | None:
         found = kids.get(path)
-        if found is None:
-            return None
-        first = found[0]
-        return (first.text or "") if not len(first) else _element_text(first)
+        return None if found is None else _value_text(found[0])
     return child_text
 
 
@@ -207,8 +204,13 @@ def _text(found: Any) -> str | None:
             return None
         found = found[0]
     if isinstance(found, etree._Element):
-        return (found.text or "") if not len(found) else _element_text(found)
+        return _value_text(found)
     return str(found)
+
+
+def _value_text(elem: Any) -> str:
+    """An element's value: its text, "" when empty; one holding elements as `_element_text` reads it."""
+    return (elem.text or "") if not len(elem) else _element_text(elem)
 
 
 def _element_text(elem: Any) -> str:
