@@ -493,6 +493,12 @@ def _label_locale(key: str) -> str:
     return split_key(key)[1] or ""
 
 
+def _keys_of(code: str, keys: Iterable[str]) -> list[str]:
+    """The value keys among `keys` of attribute `code` (itself, `code:…`, `code@…`; not `code_other`)."""
+    n = len(code)
+    return [k for k in keys if k.startswith(code) and (len(k) == n or k[n] in ":@")]
+
+
 def _label_change(identifier: str, delta: Any, structure: Structure) -> TextDiff | None:
     """The (locale, token) text rows a merge's partial rewrite (pim.store.store.ProductDelta) of a product
     without a model removed and added; None when its label did not change. Only the row locales of the label
@@ -505,9 +511,7 @@ def _label_change(identifier: str, delta: Any, structure: Structure) -> TextDiff
     if not code:
         return None
     before, after = delta.before.values, delta.after.values
-    n = len(code)
-    changed = [k for k in before.keys() | after.keys() if k.startswith(code) and (len(k) == n or k[n] in ":@")
-               and before.get(k, _ABSENT) != after.get(k, _ABSENT)]
+    changed = [k for k in _keys_of(code, before.keys() | after.keys()) if before.get(k, _ABSENT) != after.get(k, _ABSENT)]
     if not changed:
         return None
     groups: dict[str, tuple[set[str], set[str], set[str]]] = {}  # row locale → tokens before, after, kept by both
@@ -521,8 +525,8 @@ def _label_change(identifier: str, delta: Any, structure: Structure) -> TextDiff
     if "" in groups:
         groups[""][2].update(tokens(identifier))
     whole, moved = delta.values, set(changed)
-    for k in [k for k in whole if k.startswith(code)]:  # the other keys of those locales: the same both sides
-        if (len(k) == n or k[n] in ":@") and k not in moved:
+    for k in _keys_of(code, whole):  # the other keys of those locales: the same both sides
+        if k not in moved:
             group = groups.get(_label_locale(k)[:20])
             if group is not None:
                 group[2].update(tokens(whole[k]))
@@ -535,8 +539,8 @@ def _label_moved(delta: Any, codes: Iterable[str]) -> bool:
     """Whether a partial rewrite changed a value of any of the label attributes `codes` (any key _text_tokens
     reads of them)."""
     before, after = delta.before.values, delta.after.values
-    return any(before.get(k, _ABSENT) != after.get(k, _ABSENT) for k in before.keys() | after.keys()
-               if any(k.startswith(c) and (len(k) == len(c) or k[len(c)] in ":@") for c in codes))
+    keys = before.keys() | after.keys()
+    return any(before.get(k, _ABSENT) != after.get(k, _ABSENT) for c in codes for k in _keys_of(c, keys))
 
 
 def _label_codes(structure: Structure, family: str | None) -> frozenset[str]:
@@ -618,8 +622,7 @@ def _text_tokens(identifier: str, family: str | None, values: dict[str, Any], ch
         return out
     label: dict[str, Any] = {}  # the label's keys only, a variant's own over its models'
     for source in [*(m["values"] for m in reversed(chain)), values]:
-        label.update((k, source[k]) for k in [k for k in source if k.startswith(code)]
-                     if len(k) == len(code) or k[len(code)] in ":@")
+        label.update((k, source[k]) for k in _keys_of(code, source))
     for key, value in label.items():
         locale = _label_locale(key)
         out.update((locale[:20], t) for t in tokens(value))
