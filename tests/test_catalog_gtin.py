@@ -20,6 +20,7 @@ from pim.store import Store
 from pim.structure_files import load_structure_files, save_structure
 from tests.conftest import ICECAT
 from tests.test_akeneo import STRUCTURE as AKENEO_STRUCTURE
+from tests.test_jsonl import with_structure
 
 GOOD, OTHER_GOOD, BAD = "4006381333931", "4000000000006", "4006381333932"  # BAD: check digit 2, expected 1
 
@@ -41,10 +42,7 @@ families:
 
 @pytest.fixture
 def loaded(store: Store, tmp_path: Path) -> Store:
-    path = tmp_path / "structure.yaml"
-    path.write_text(STRUCTURE)
-    save_structure(store, load_structure_files(path))
-    return store
+    return with_structure(store, tmp_path, STRUCTURE)
 
 
 def _tool(sku: str, **values: Any) -> dict[str, Any]:

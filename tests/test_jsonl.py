@@ -60,8 +60,13 @@ def _invoke(*args: str) -> str:
 
 @pytest.fixture
 def loaded(store: Store, tmp_path: Path) -> Store:
+    return with_structure(store, tmp_path, STRUCTURE)
+
+
+def with_structure(store: Store, tmp_path: Path, text: str) -> Store:
+    """`store` with the structure YAML `text` saved (written to a file, as `pim structure load` reads it)."""
     path = tmp_path / "structure.yaml"
-    path.write_text(STRUCTURE)
+    path.write_text(text)
     save_structure(store, load_structure_files(path))
     return store
 
