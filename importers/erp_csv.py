@@ -14,15 +14,15 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from importers.csv_records import csv_records
 from importers.erp_values import (GtinFields, NumberFormat, Setter, ValueBuilder, ValueRule, bad_gtins, gtin_fields,
-                                  moment_parser, nearest, number_parser, partial_product, problem_notes, refusal,
-                                  remembered, report_unread)
+                                  Zone, moment_parser, nearest, number_parser, partial_product, problem_notes,
+                                  refusal, remembered, report_unread)
 from pim.catalog import Structure
 from pim.commerce import CompletePriceLists, PriceListEntry, StockLevel, put_price_list, put_stock
 from pim.errors import InputError
@@ -32,18 +32,6 @@ from pim.sources import Encoding, RowItem, SourceProfile, decode_guard, load_pro
 from pim.store import Store
 from pim.structure import AttributeType
 from pim.values import ValueProblem
-
-
-def _zone(name: str) -> str:
-    """A time zone name zoneinfo knows (Europe/Berlin, UTC), checked when the map loads."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone '{name}'; an IANA name such as Europe/Berlin, or UTC") from None
-    return name
-
-
-Zone = Annotated[str, AfterValidator(_zone)]
 
 PRICE_FIELDS = {"customer", "sku", "currency", "price", "min_qty", "valid_from", "valid_to"}
 STOCK_FIELDS = {"sku", "warehouse", "quantity", "atp", "updated_at"}
@@ -190,7 +178,7 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure, rows: CsvRows 
             yield item
             continue
         if plan is None:
-            plan = _plan(rows.header, m, builder, rows.name, rows.header_line)
+            plan = column_plan(rows.header, m, builder, rows.name, rows.header_line)
             gtins = gtin_fields((column, rule) for column, rule in m.rules().items() if column in rows.header)
             sku_at = rows.header.index(m.sku_column)
         line, cells = item
@@ -217,8 +205,8 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure, rows: CsvRows 
             yield Rejected(reason, name, line, field, dict(zip(rows.header, cells)), sku)
 
 
-def _plan(header: list[str], m: ErpCsvMap, builder: ValueBuilder, name: str,
-          line: int) -> list[tuple[int, str, Setter, int | None]]:
+def column_plan(header: list[str], m: ErpCsvMap, builder: ValueBuilder, name: str,
+                line: int) -> list[tuple[int, str, Setter, int | None]]:
     """(cell index, column, compiled rule, unit cell index) for each mapped column present in the header. A
     column sent to no attribute, or two columns filling one value, refuse the file: every row would be
     rejected, or the second column's cell (even an empty one) would silently replace the first's."""

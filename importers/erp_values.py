@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from importers.gtin_check import GtinFields, gtin_keys, gtin_reason, problem_notes, take_bad  # noqa: F401  (problem_notes: ERP importers take it from here)
 from pim.catalog import Structure
@@ -118,6 +119,19 @@ def remembered(parse: Callable[[str], T], size: int = 4096) -> Callable[[str], T
 
 #: A UTC offset ending a timestamp: Z, +01:00, +0100, -05.
 _OFFSET = re.compile(r"\s*(Z|[+-][0-9]{2}(?::?[0-9]{2})?)$")
+
+
+def _zone(name: str) -> str:
+    """A time zone name zoneinfo knows (Europe/Berlin, UTC), checked when the map loads."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{name}'; an IANA name such as Europe/Berlin, or UTC") from None
+    return name
+
+
+#: A map's `timezone`: the zone of its times written without an offset (`moment_parser`).
+Zone = Annotated[str, AfterValidator(_zone)]
 
 
 def moment_parser(fmt: str, zone: tzinfo) -> Callable[[str], datetime]:

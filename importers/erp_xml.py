@@ -4,31 +4,36 @@ IDoc MATMAS-style material master files (importers/maps/sap_matmas.yaml).
 Streaming: lxml iterparse on the record element only, each record cleared after use, through
 importers.xml_safety (no DTDs, no entities, no network). A path that matches nothing leaves the value
 alone (a warning names it when the records hold a near-named element, or the same one in another namespace;
-unprefixed paths into a default namespace are refused); an element that is present but empty clears it. Stock segments (E1MARDM-style) go to pim.commerce,
-timestamped from the IDoc control record (EDI_DC40 CREDAT/CRETIM) when the map names one. A GTIN that is none
-is left out and the rest of the record taken in, with a `problem` entry naming it (erp_values.bad_gtins)."""
+unprefixed paths into a default namespace are refused); an element that is present but empty clears it. Two
+rules filling one value refuse the map, records nested in records of their name refuse the file. Stock
+segments (E1MARDM-style) go to pim.commerce, timestamped by their own time (`stock.updated_at`), else by the
+control record's (EDI_DC40 CREDAT/CRETIM, or `control_time`) when the map names one, else by the import's. A
+GTIN that is none is left out and the rest of the record taken in, with a `problem` entry naming it
+(erp_values.bad_gtins)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from lxml import etree
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Connection
 
-from importers.erp_values import (NumberFormat, ValueBuilder, ValueRule, bad_gtins, gtin_fields, partial_product,
-                                  nearest, problem_notes, refusal, report_unread, value_refusal)
+from importers.erp_values import (NumberFormat, ValueBuilder, ValueRule, Zone, bad_gtins, gtin_fields, moment_parser,
+                                  nearest, partial_product, problem_notes, refusal, remembered, report_unread,
+                                  value_refusal)
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.catalog import Structure
 from pim.commerce import NUMERIC_LIMIT, NUMERIC_PLACES, StockLevel, put_stock_in
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.product import trusted_model, trusted_provenance
+from pim.product import split_key, trusted_model, trusted_provenance
 from pim.sources import SourceProfile, merger_for
 from pim.store import Store
 from pim.values import ValueProblem
@@ -50,6 +55,8 @@ def _xpath(text: str) -> str:
 XPath = Annotated[str, AfterValidator(_xpath)]
 #: An element's local name (the record and control elements are found by it, in any namespace).
 LocalName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")]
+#: The record element: its local name, or its parent's and its own (Items/ITEM) where elements of its name nest.
+RecordName = Annotated[str, Field(pattern=r"^(?:[A-Za-z_][A-Za-z0-9_.-]*/)?[A-Za-z_][A-Za-z0-9_.-]*$")]
 
 
 class XPathRule(ValueRule):
@@ -67,29 +74,65 @@ class StockRule(BaseModel):
     warehouse: XPath
     quantity: XPath
     atp: XPath | None = None
+    updated_at: XPath | None = Field(default=None, description=(
+        "XPath of the reading's time, relative to the stock element (e.g. @asOf, or ../@changed for its record's), "
+        "read with `datetime_format` and `timezone`; one that does not read rejects the record. Without it, or "
+        "where it matches nothing, the reading takes the control record's time, else the import's. The file is "
+        "read as it streams: beyond the record a path sees only what precedes it inside its enclosing elements "
+        "since the record before (an IDoc's own header), never what follows it nor a document header, which is "
+        "freed with the first record: for a header's time use `control` with `control_time`."))
 
 
 class ErpXmlMap(SourceProfile, NumberFormat):
     """Where one product is (`record`) and where each of its values sits inside it."""
 
     source: str = "erp"
-    record: LocalName = Field(description="Local name of the element that holds one product, e.g. E1MARAM.")
+    record: RecordName = Field(description=(
+        "Local name of the element that holds one product, e.g. E1MARAM. Where elements of that name hold "
+        "elements of that name (a kit's parts), its parent's local name first says which are the products: "
+        "Items/ITEM (a file with nested records is refused otherwise)."))
     sku: XPath = Field(description="XPath of the SKU inside the record, e.g. MATNR.")
     strip_leading_zeros: bool = Field(default=False, description="SAP pads numeric material numbers to 18 digits.")
-    control: LocalName | None = Field(default=None, description="Local name of a header element with CREDAT/CRETIM.")
+    control: LocalName | None = Field(default=None, description=(
+        "Local name of a header element whose time stamps the stock of the records after it, e.g. EDI_DC40 "
+        "(its CREDAT and CRETIM) or a document's Header (with `control_time`)."))
+    control_time: XPath | None = Field(default=None, description=(
+        "XPath of the control element's time, relative to it (e.g. Created), read with `datetime_format` and "
+        "`timezone`; one that does not read refuses the file. Without it: CREDAT+CRETIM (yyyymmdd, hhmmss)."))
+    timezone: Zone = Field(default="UTC", description=(
+        "The time zone of stock and control times written without an offset (CREDAT/CRETIM too), e.g. "
+        "Europe/Berlin; an offset at the end of a time (+01:00, Z) is read whatever `datetime_format` says."))
     family: str | None = None
     namespaces: dict[LocalName, str] = {}
     values: list[XPathRule] = []
     stock: StockRule | None = None
 
+    @field_validator("values")
+    @classmethod
+    def _one_rule_per_value(cls, rules: list[XPathRule]) -> list[XPathRule]:
+        """Two rules filling one value (key, or price currency): in a record holding both, the later one silently
+        replaced the first, an empty element clearing it. A price rule reading its currencies from the file
+        (`currency_path`) may fill any currency of its key."""
+        filled: dict[tuple[str, str | None, str | None], list[tuple[int, str | None]]] = {}
+        for n, rule in enumerate(rules):
+            currency = None if rule.amount_path and rule.currency_path else rule.currency or "EUR"
+            key = split_key(rule.to)
+            for first, other in filled.get(key, ()):
+                if currency is None or other is None or currency == other:
+                    raise ValueError(_two_rules(rules[first], first, rule, n, currency and other))
+            filled.setdefault(key, []).append((n, currency))
+        return rules
+
     @model_validator(mode="after")
     def _prefixes_declared(self) -> "ErpXmlMap":
         """Each path evaluates with the map's namespaces (an undeclared prefix fails only on evaluation)."""
         probe = etree.Element("probe")
-        paths = [("sku", self.sku)] + [(f"values.{n}.{f}", getattr(r, f)) for n, r in enumerate(self.values)
-                                       for f in ("path", "amount_path", "currency_path", "unit_from")]
+        paths = [("sku", self.sku), ("control_time", self.control_time)] + [
+            (f"values.{n}.{f}", getattr(r, f)) for n, r in enumerate(self.values)
+            for f in ("path", "amount_path", "currency_path", "unit_from")]
         if self.stock:
-            paths += [(f"stock.{f}", getattr(self.stock, f)) for f in ("path", "warehouse", "quantity", "atp")]
+            paths += [(f"stock.{f}", getattr(self.stock, f)) for f in ("path", "warehouse", "quantity", "atp",
+                                                                      "updated_at")]
         for where, path in paths:
             if path:
                 try:
@@ -98,6 +141,17 @@ class ErpXmlMap(SourceProfile, NumberFormat):
                     raise ValueError(f"{where} '{path}' does not evaluate: {exc} (namespaces: "
                                      f"{self.namespaces or 'none'})") from None
         return self
+
+
+def _two_rules(first: XPathRule, at: int, second: XPathRule, then: int, currency: str | None) -> str:
+    """Why a map with two rules for one value is refused, and the one rule to write instead."""
+    priced = any(r.currency or r.amount_path for r in (first, second))
+    or_currency = "; or give each price rule its own `currency`" if priced else ""
+    return (f"values[{at}] (path {first.path}) and values[{then}] (path {second.path}) both fill '{second.to}'"
+            f"{f' in {currency}' if currency and priced else ''}: in a record holding both, the later one would "
+            "silently replace the first (an empty element clearing it). Make them one rule whose path is an XPath "
+            f"union, `path: \"{first.path} | {second.path}\"`: the first match in the record is read (narrow a path "
+            f"with a predicate where the other must win){or_currency}")
 
 
 def load_xml_map(path: Path | None) -> ErpXmlMap:
@@ -140,18 +194,33 @@ def _finder(path: str, ns: dict[str, str] | None) -> Finder:
     return lambda elem, kids: [found for child in kids.get(head, ()) for found in inner(child, _children(child))]
 
 
-# Steps of plain names with simple predicates (E1MAKTM[SPRAS_ISO='EN']/MAKTX) select nothing when the record
-# has no child of the first step's name: XPath is evaluated only when it has.
-_PREDICATE_PATH = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?:\[[^\[\]|]*\])?(?:/[A-Za-z_][A-Za-z0-9_]*(?:\[[^\[\]|]*\])?)*").fullmatch
+_NAME = r"[A-Za-z_][A-Za-z0-9_.-]*"
+_PREDICATE = r"(?:\[[^\[\]|]*\])?"
+#: A path's first step when it names an element: its prefix (or None) and local name, not a function call or an
+#: axis. Group 3 is set when the whole path is such steps with simple predicates (E1MAKTM[SPRAS_ISO='EN']/MAKTX,
+#: i:Prices/i:Price): that path selects nothing below an element without a child of the first step's name.
+_FIRST_STEP = re.compile(rf"(?:({_NAME}):)?({_NAME})(?![:(A-Za-z0-9_.-])"
+                         rf"({_PREDICATE}(?:/(?:{_NAME}:)?{_NAME}{_PREDICATE})*\Z)?")
+
+
+def _first_tag(path: str, ns: dict[str, str] | None) -> str | None:
+    """The tag (Clark notation) of the child that `path` selects nothing without (`_FIRST_STEP`), else None."""
+    step = _FIRST_STEP.match(path)
+    if step is None or step.group(3) is None:
+        return None
+    prefix, local = step.group(1, 2)
+    if not prefix:
+        return local
+    uri = (ns or {}).get(prefix)
+    return None if uri is None else f"{{{uri}}}{local}"
 
 
 def _text_finder(path: str, ns: dict[str, str] | None) -> TextFinder:
     """The first match's text: None when nothing matched (absent), "" when the element is empty."""
     if not _CHILD_PATH(path):
         xpath = etree.XPath(path, namespaces=ns)
-        steps = _PREDICATE_PATH(path)
-        if steps:
-            first = steps.group(1)
+        first = _first_tag(path, ns)
+        if first is not None:  # XPath is evaluated only where the element has that child
             return lambda elem, kids: _text(xpath(elem)) if first in kids else None
         return lambda elem, kids: _text(xpath(elem))
     if "/" in path:
@@ -173,12 +242,17 @@ class _Compiled:
         self.sku = _text_finder(m.sku, ns)
         self.values = [(r, builder.setter(r), _finder(r.path, ns) if r.amount_path else x(r.path), x(r.amount_path),
                         x(r.currency_path), x(r.unit_from)) for r in m.values]
-        self.stock = (_finder(m.stock.path, ns), x(m.stock.warehouse), x(m.stock.quantity), x(m.stock.atp)) if m.stock else None
+        self.stock = (_finder(m.stock.path, ns), x(m.stock.warehouse), x(m.stock.quantity), x(m.stock.atp),
+                      x(m.stock.updated_at)) if m.stock else None
+        self.zone = UTC if m.timezone == "UTC" else ZoneInfo(m.timezone)  # UTC: CREDAT read without a conversion
+        self.moment = remembered(moment_parser(m.datetime_format, self.zone))  # stock and control times
+        self.control_time = x(m.control_time)
         self.gtins = gtin_fields((r.path, r) for r in m.values)
         self.builder = builder
         self._prices: dict[tuple[int, str], Any] = {}
         self.hit = [False] * len(m.values)  # which rules matched in some record (the rest: `_unread_paths`)
         self.stock_hit = False
+        self.timed = [0, 0]  # records whose stock read its own time (`updated_at`); records after those that read none
         self.names: set[Any] = set()  # the tags of the records' children, to name what a missed path meant
 
     def price_setter(self, rule: XPathRule, currency: str) -> Any:
@@ -232,8 +306,10 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure,
     compiled = _Compiled(m, ValueBuilder(structure, m))
     ident_attr = structure.identifier_attribute
     stamp = started = datetime.now(UTC)
-    tags = [m.record] + ([m.control] if m.control else [])
+    parent, _, local = m.record.rpartition("/")
+    tags = [local] + ([m.control] if m.control else [])
     seen: dict[str, datetime | bool] = {}
+    zone = compiled.zone
     records = 0
     with open_for_xml(path) as handle:
         for _, elem in safe_iterparse(handle, str(path), events=("end",), tag=_any_ns(tags)):
@@ -241,13 +317,19 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure,
             if tag[tag.rfind("}") + 1:] == m.control:
                 # a control record without a readable moment: the file's reading time, never the IDoc before's
                 # (an older stamp could make this IDoc's stock lose to a reading it replaces)
-                stamp = _control_stamp(elem, seen) or started
+                stamp = (_control_stamp(elem, seen, zone) if compiled.control_time is None else
+                         _control_moment(elem, m, compiled, name)) or started
                 continue
+            if parent and _local(elem.getparent()) != parent:
+                continue  # an element of the record's name elsewhere: part of a record (freed with it), or of none
+            ancestors = list(elem.iterancestors())  # walked once, for the check and `_release`
+            if (outer := _outer_record(ancestors, local, parent)) is not None:
+                raise _nested(elem, outer, m, name)
             if not records:
                 _refuse_unprefixed(elem, m, name)
             records += 1
             yield _record(elem, m, compiled, ident_attr, name, stamp)
-            _release(elem)
+            _release(elem, ancestors)
     if not records:
         raise _no_records(path, m)
     if unread is not None:
@@ -274,8 +356,7 @@ def _refuse_unprefixed(elem: Any, m: ErpXmlMap, name: str) -> None:
         return
     plain = {child.tag for child in elem if isinstance(child.tag, str)}
     for where, path in _relative_paths(m):
-        steps = _PREDICATE_PATH(path)
-        first = steps.group(1) if steps else None
+        first = _first_tag(path, None)  # None for a prefixed path
         if first is not None and first not in plain and first in spaced:
             uri = spaced[first]
             prefix = next((p for p, u in m.namespaces.items() if u == uri), None)
@@ -286,10 +367,6 @@ def _refuse_unprefixed(elem: Any, m: ErpXmlMap, name: str) -> None:
                              f"namespace '{uri}': a name without a prefix in an XPath matches only elements in no "
                              "namespace, so this path would read nothing", file=name, line=elem.sourceline,
                              field=where, hint=hint)
-
-
-#: The first step of a path: an optional prefix and a name (not a function call or an axis).
-_FIRST_STEP = re.compile(r"(?:([A-Za-z_][A-Za-z0-9_.-]*):)?([A-Za-z_][A-Za-z0-9_.-]*)(?![:(A-Za-z0-9_.-])")
 
 
 def _unread_paths(m: ErpXmlMap, c: _Compiled) -> list[tuple[str, str]]:
@@ -310,7 +387,7 @@ def _unread_paths(m: ErpXmlMap, c: _Compiled) -> list[tuple[str, str]]:
         step = _FIRST_STEP.match(path)
         if step is None:
             continue
-        prefix, local = step.groups()
+        prefix, local = step.group(1, 2)
         meant = m.namespaces.get(prefix, "") if prefix else ""
         elsewhere = sorted(ns for ns, name in seen if name == local and ns != meant)
         if elsewhere:
@@ -318,7 +395,22 @@ def _unread_paths(m: ErpXmlMap, c: _Compiled) -> list[tuple[str, str]]:
             out.append((field, f"{what} matched in no record, but the records' <{local}> is in {where}"))
         elif near := nearest(local, spare):
             out.append((field, f"{what} matched in no record (the records have <{near}>, which no path reads)"))
+    timed, after = c.timed
+    if m.stock and m.stock.updated_at and ((timed == 0 and c.stock_hit) or (timed == 1 and after)):
+        out.append(("stock.updated_at", _untimed(m.stock.updated_at, after)))
     return out
+
+
+def _untimed(path: str, after: int) -> str:
+    """Stock times read in no record, or in a file's first record only (most likely a path up to a document
+    header, which the streaming read frees with the first record): the readings took the import's time."""
+    if not after:
+        return (f"stock updated_at '{path}' matched in no record, so the readings took the control record's time or "
+                "the import's (the path is relative to the stock element)")
+    return (f"stock updated_at '{path}' read a time in the first record only, and none in the {after} after it, "
+            "whose readings took the control record's time or the import's: a path out of the record sees a "
+            "document header only until the first record is freed (the file is read as it streams); for a "
+            "header's time use `control` with `control_time`")
 
 
 def _no_records(path: Path, m: ErpXmlMap) -> InputError:
@@ -327,21 +419,21 @@ def _no_records(path: Path, m: ErpXmlMap) -> InputError:
     names: list[str] = []
     with open_for_xml(path) as handle:
         for _, elem in safe_iterparse(handle, str(path), events=("start",)):
-            local = etree.QName(elem).localname
-            if local not in names:
-                names.append(local)
+            if (name := etree.QName(elem).localname) not in names:
+                names.append(name)
             if len(names) >= 8:
                 break
-    return InputError(f"no <{m.record}> element in the file, so no product was read (it starts with "
-                      f"{', '.join(f'<{n}>' for n in names)})", file=path.name, field="record",
+    parent, _, local = m.record.rpartition("/")
+    return InputError(f"no <{local}> element {f'inside a <{parent}> ' if parent else ''}in the file, so no product "
+                      f"was read (it starts with {', '.join(f'<{n}>' for n in names)})", file=path.name, field="record",
                       hint="set the map's `record` to the local name of the element that holds one product "
                            "(E1MARAM in a MATMAS IDoc)")
 
 
-def _release(elem: Any) -> None:
+def _release(elem: Any, ancestors: list[Any]) -> None:
     """Free the record and every finished sibling on the way up (IDOC shells would pile up otherwise)."""
     elem.clear(keep_tail=False)
-    for node in (elem, *elem.iterancestors()):
+    for node in (elem, *ancestors):
         parent = node.getparent()
         while parent is not None and node.getprevious() is not None:
             del parent[0]
@@ -351,7 +443,61 @@ def _any_ns(tags: list[str]) -> list[str]:
     return [t for tag in tags for t in (tag, "{*}" + tag)]
 
 
-def _control_stamp(elem: Any, seen: dict[str, datetime | bool]) -> datetime | None:
+def _local(elem: Any) -> str | None:
+    """An element's local name; None for no element (the root's parent)."""
+    return None if elem is None else etree.QName(elem).localname
+
+
+def _outer_record(ancestors: list[Any], local: str, parent: str) -> Any | None:
+    """The record an element is inside of, if any: one of its `ancestors` with the record's local name, and the
+    record's parent when `record` names one."""
+    for node in ancestors:
+        tag = node.tag
+        if tag.endswith(local) and tag[tag.rfind("}") + 1:] == local and (
+                not parent or _local(node.getparent()) == parent):
+            return node
+    return None
+
+
+def _nested(inner: Any, outer: Any, m: ErpXmlMap, name: str) -> InputError:
+    """A record inside a record: read first and freed, the inner one would take the outer one's elements before
+    it along, so the outer product would be rejected for want of a SKU or imported without them. Which of them
+    are the products the file cannot say: the map names their parent element."""
+    local = etree.QName(inner).localname
+    steps = [local]  # the inner record's path from the outer one
+    for node in inner.iterancestors():
+        if node is outer:
+            break
+        steps.insert(0, etree.QName(node).localname)
+    around_outer, around_inner = _local(outer.getparent()), steps[-2] if len(steps) > 1 else local
+    ways = []
+    if around_outer and around_outer != around_inner:
+        ways.append(f"`record: {around_outer}/{local}` reads the outer ones as products (the inner ones are then "
+                    f"part of them, for paths such as {'/'.join(steps)}/…)")
+    if around_inner != around_outer:
+        ways.append(f"`record: {around_inner}/{local}` reads the inner ones")
+    hint = ("say which are the products by their parent element: " + "; ".join(ways) if ways else
+            f"both sit in <{around_inner}> elements, so `record` cannot tell them apart: export them under different "
+            "names")
+    return InputError(f"<{local}> at line {inner.sourceline} is inside the <{local}> of line {outer.sourceline}: "
+                      f"`record: {m.record}` takes both for products, and the inner one is read first: freeing it "
+                      "frees the outer one's elements before it, so the outer product would be read without them "
+                      "(or rejected for want of its SKU)",
+                      file=name, line=inner.sourceline, field="record", hint=hint)
+
+
+def _control_moment(elem: Any, m: ErpXmlMap, c: _Compiled, name: str) -> datetime | None:
+    """The control element's time at the map's `control_time`; None when it has none."""
+    try:
+        text = c.control_time(elem, _children(elem))  # type: ignore[misc]
+        return c.moment(text) if text and text.strip() else None
+    except ValueProblem as exc:  # the map's format, not this header's data, is likely wrong: every record has it
+        raise InputError(f"control_time {m.control_time}: {exc}", file=name, line=elem.sourceline,
+                         field="control_time", hint="set the map's `datetime_format` to how the file writes the "
+                         "time (an offset at its end, +01:00 or Z, is read whatever the format)") from None
+
+
+def _control_stamp(elem: Any, seen: dict[str, datetime | bool], zone: tzinfo = UTC) -> datetime | None:
     """The IDoc's creation moment; `seen` keeps the ones already read in this file (they repeat)."""
     day = time = None  # the first CREDAT / CRETIM child in any namespace, as *[local-name()='…'] finds them
     for child in elem:
@@ -367,24 +513,25 @@ def _control_stamp(elem: Any, seen: dict[str, datetime | bool]) -> datetime | No
     text = f"{day}{time or '000000'}"
     stamp = seen.get(text)
     if stamp is None:
-        stamp = _parse_stamp(text)
+        stamp = _parse_stamp(text, zone)
         if len(seen) >= 4096:
             seen.clear()
         seen[text] = stamp
     return stamp or None
 
 
-def _parse_stamp(text: str) -> datetime | bool:
-    """CREDAT+CRETIM as an aware UTC datetime; False when it is not one."""
+def _parse_stamp(text: str, zone: tzinfo = UTC) -> datetime | bool:
+    """CREDAT+CRETIM, local time in `zone`, as an aware UTC datetime; False when it is not one."""
     if len(text) == 14 and text.isdigit() and text.isascii():
         # fourteen digits of a valid moment read the same as strptime("%Y%m%d%H%M%S") reads them
         try:
-            return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
-                            int(text[12:]), tzinfo=UTC)
+            stamp = datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
+                             int(text[12:]), tzinfo=zone)
+            return stamp if zone is UTC else stamp.astimezone(UTC)
         except ValueError:
             pass
     try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=zone).astimezone(UTC)
     except ValueError:
         return False
 
@@ -436,6 +583,8 @@ def _record(elem: Any, m: ErpXmlMap, c: _Compiled, ident_attr: str, name: str, s
     if c.stock:
         try:
             levels = _stock(elem, kids, sku, c, m, stamp)
+        except _StockTime as exc:
+            return Rejected(str(exc), name, line, exc.path, _raw(elem), sku)
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, m.stock.path if m.stock else None, _raw(elem), sku)
     notes = problem_notes(bad, name, line, _raw(elem), sku, m.source) if bad else []
@@ -450,10 +599,21 @@ def _two_prices(rule: XPathRule, currency: str, first: str | None, second: str |
             f"currency, as the file marks it (e.g. {rule.path}[@minQty='1']); tier prices belong in a price list")
 
 
+class _StockTime(ValueProblem):
+    """A stock reading's time that does not read (the quarantine names the map's `stock.updated_at`)."""
+
+    def __init__(self, path: str, problem: ValueProblem) -> None:
+        super().__init__(f"stock time: {problem}: set the map's `datetime_format` to how the file writes it (an "
+                         "offset at its end, +01:00 or Z, is read whatever the format)")
+        self.path = path
+
+
 def _stock(elem: Any, kids: Children, sku: str, c: _Compiled, m: ErpXmlMap, stamp: datetime) -> list[StockLevel]:
-    path, warehouse, quantity, atp = c.stock  # type: ignore[misc]
+    """The record's stock readings, each at its own time (`updated_at`) where it has one, else at `stamp`."""
+    path, warehouse, quantity, atp, when = c.stock  # type: ignore[misc]
     number = c.builder.number
     out = []
+    timed = False
     for seg in path(elem, kids):
         c.stock_hit = True
         own = _children(seg)
@@ -461,8 +621,21 @@ def _stock(elem: Any, kids: Children, sku: str, c: _Compiled, m: ErpXmlMap, stam
         if not qty:
             continue
         free = atp(seg, own) if atp is not None else None
+        at = stamp
+        if when is not None:
+            try:
+                text = when(seg, own)
+                if text and not text.isspace():
+                    at, timed = c.moment(text), True
+            except ValueProblem as exc:
+                raise _StockTime(m.stock.updated_at, exc) from None  # type: ignore[union-attr, arg-type]
         out.append(_stock_level(sku, (warehouse(seg, own) or "main").strip(), Decimal(number(qty)),
-                                Decimal(number(free)) if free else None, stamp, m.source))
+                                Decimal(number(free)) if free else None, at, m.source))
+    if when is not None and out:
+        if timed:
+            c.timed[0] += 1
+        elif c.timed[0]:
+            c.timed[1] += 1
     return out
 
 
