@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import chain
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, select
@@ -29,7 +29,7 @@ from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Merger, Precedence
 from pim.product import Association, Product, trusted_provenance, value_key
 from pim.quality import gtin_problem, is_gtin_attribute
-from pim.sources import MAX_PID, SourceItem, cross_referenced, load_profile, match_skus, merger_for
+from pim.sources import MAX_PID, NoSku, SourceItem, cross_referenced, load_profile, match_skus, merger_for
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched
 from pim.structure import AttributeType
@@ -138,19 +138,33 @@ def load_map(path: Path) -> BmecatMap:
     return load_profile(BmecatMap, path)
 
 
+class GtinIds(NamedTuple):
+    """A product's GTIN ids as SKU matching needs them (`raw["_gtin"]` until it is matched: `_matched`): the
+    valid ones, in file order, each tried; when none is valid, the first bad one, said again if matching
+    refuses the product. Refusals about a GTIN name its element and line (`at`)."""
+
+    valid: tuple[GtinId, ...] = ()
+    bad: tuple[str, str, int] | None = None  # (element, what is wrong, line): importers.gtin_check.BadLink
+
+    def at(self, gtin: str) -> tuple[str, int] | None:
+        """(element, line) of the valid GTIN id `gtin` (pim.sources.match_skus' `gtin_at`)."""
+        return next(((g.element, g.line) for g in self.valid if g.text == gtin), None)
+
+
+_NO_IDS = GtinIds()
+
+
 class Mapped:
     """One mapped product: the record, per-value problems (imported anyway), commercial side data and `held`:
     the value keys the product gives a value for that was skipped with a problem (a T_NEW_CATALOG keeps the
-    supplier's old value of those: `_restate`). `gtin`: the GTIN to match the product on, None when it has no
-    valid one (`bad_gtin`: then (element, what is wrong) of its first bad one, said again if matching refuses
-    the product)."""
+    supplier's old value of those: `_restate`). `gtin`: its GTIN ids when it is matched by GTIN (`sku_from:
+    xref`) and has any."""
 
     def __init__(self, product: Product, problems: list[Problem], tiers: list[dict[str, Any]],
-                 held: set[str] | None = None, gtin: str | None = None,
-                 bad_gtin: tuple[str, str] | None = None) -> None:
+                 held: set[str] | None = None, gtin: GtinIds | None = None) -> None:
         self.product, self.problems, self.tiers = product, problems, tiers
         self.held = held or set()
-        self.gtin, self.bad_gtin = gtin, bad_gtin
+        self.gtin = gtin
 
 
 def _finite(text: str) -> Decimal | None:
@@ -253,10 +267,10 @@ class BmecatMapper:
                 locale = languages.get(lang)
                 if locale:
                     self._put(values, problems, self.m.fields["keywords"], ", ".join(w.strip() for w in words), locale, "KEYWORD")
-        gtin, bad_gtin = self._gtin(p, problems, held) if p.gtins and self._check_ean else (None, None)
+        ids = self._gtin(p, problems, held) if p.gtins and self._check_ean else None
         for name, attribute, where, number in self._scalars:
-            if name == "ean":  # the GTIN `_gtin` picked, under its own element
-                raw, where = (gtin.text, gtin.element) if gtin is not None else (None, where)
+            if name == "ean":  # the first valid GTIN, under its own element
+                raw, where = (ids.valid[0].text, ids.valid[0].element) if ids and ids.valid else (None, where)
             else:
                 raw = getattr(p, name)
             if raw is None:
@@ -282,28 +296,29 @@ class BmecatMapper:
             product.family = family
         if associations:
             product.associations = associations
-        return Mapped(product, problems, tiers, held, gtin.text if gtin is not None and self._match_gtin else None,
-                      bad_gtin)
+        return Mapped(product, problems, tiers, held, ids if self._match_gtin else None)
 
-    def _gtin(self, p: BmecatProduct, problems: list[Problem], held: set[str]) -> tuple[GtinId | None, tuple[str, str] | None]:
-        """(the GTIN to match on and store: the first valid one of the product's EANs and INTERNATIONAL_PIDs;
-        when none is valid, (element, what is wrong) of the first). Each bad one is noted at its own line: with
-        a valid one, as not used for it; else as left out of the mapped attribute (its key held: the stored GTIN
-        stays) and/or not matched on, and without a cross-reference the product is refused (`_matched`). A
-        second valid GTIN is legal (INTERNATIONAL_PID repeats: a GTIN-13 and the GTIN-14 of its pack) and no
-        problem; only the first is matched on and stored."""
-        good: GtinId | None = None
+    def _gtin(self, p: BmecatProduct, problems: list[Problem], held: set[str]) -> GtinIds:
+        """The product's EANs and INTERNATIONAL_PIDs sorted into valid and bad. Every valid one is matched on,
+        in file order (pim.sources.match_skus: a supplier may list its pack's GTIN-14 before the unit's GTIN-13
+        we carry); the first is stored, whichever matched, so what the supplier claims does not depend on how
+        its product was found (by GTIN the first time, by the cross-reference after). Each bad one is noted at
+        its own line: with a valid one, as not used for it; else as left out of the mapped attribute (its key
+        held: the stored GTIN stays) and/or not matched on, and without a cross-reference the product is
+        refused (`_matched`). A second valid GTIN is legal (INTERNATIONAL_PID repeats) and no problem."""
+        valid: list[GtinId] = []
         bad: list[tuple[GtinId, str]] = []
         for g in p.gtins:
             problem = match_gtin(g.text)[1]
             if problem is not None:
                 bad.append((g, problem))
-            elif good is None:
-                good = g
-        if good is not None:
+            else:
+                valid.append(g)
+        if valid:
+            good = valid[0]
             hint = instead_hint(good.text, f"{good.element}, line {good.line}")
             problems.extend((g.element, gtin_reason(problem, hint), g.line) for g, problem in bad)
-            return good, None
+            return GtinIds(tuple(valid))
         for g, problem in bad:
             reason = gtin_reason(problem, self._ean_hint)
             if "ean" in self.m.fields:
@@ -311,7 +326,7 @@ class BmecatMapper:
             else:
                 problems.append((g.element, reason, g.line))
         first, problem = bad[0]
-        return None, (first.element, problem)
+        return GtinIds(bad=(first.element, problem, first.line))
 
     def _associations(self, p: BmecatProduct, problems: list[Problem]) -> dict[str, Association]:
         """Association type → targets as the supplier's PIDs (importers.bmecat_links translates them to SKUs
@@ -611,13 +626,14 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
         raw = {"supplier_pid": bp.supplier_pid, "transaction": bp.transaction, "_problems": mapped.problems}
         if mapped.held:
             raw["_held"] = sorted(mapped.held)
-        if mapped.bad_gtin and m.sku_from == "xref":
-            raw["_gtin"] = mapped.bad_gtin  # said again if matching refuses the product (`_matched`)
+        if mapped.gtin is not None:
+            raw["_gtin"] = mapped.gtin  # what a refusal about a GTIN names (`_matched`)
         if said is not None and word is not None:
             said.note(record, mapped.tiers)
             if position == word[1]:
                 raw["_fold"] = True
-        yield SourceItem(record, name, bp.line, raw, pid=bp.supplier_pid, gtin=mapped.gtin, extras=mapped.tiers)
+        gtins = tuple(dict.fromkeys(g.text for g in mapped.gtin.valid)) if mapped.gtin is not None else ()
+        yield SourceItem(record, name, bp.line, raw, pid=bp.supplier_pid, gtins=gtins, extras=mapped.tiers)
 
 
 def _may_delete(path: Path) -> bool:
@@ -789,7 +805,8 @@ def _matched(store: Store, m: BmecatMap, items: Iterator[SourceItem | Rejected],
     created nor remembered in the cross-reference as created. The transaction element precedes the products,
     so it is known once the first is read; matching starts then. A product with no cross-reference whose
     GTIN was given but bad (not matched on, `BmecatMapper._gtin`) is refused under its GTIN element saying so,
-    whatever `unmatched` says: created, it could duplicate one of ours (`refuse_unlinked`)."""
+    whatever `unmatched` says: created, it could duplicate one of ours (`refuse_unlinked`). A refusal about a
+    GTIN names its element and line (`GtinIds`, carried in `raw["_gtin"]`), not the PRODUCT's."""
     source = f"supplier:{m.supplier}"
     first = next(items, None)
     if first is None:
@@ -798,19 +815,27 @@ def _matched(store: Store, m: BmecatMap, items: Iterator[SourceItem | Rejected],
     unmatched = "quarantine" if prices_only else m.unmatched
     found: Iterable[SourceItem | Rejected] = chain([first], items)
     if unmatched == "create" and m.sku_from == "xref":
-        found = refuse_unlinked(store, source, found, lambda i: i.raw.get("_gtin") if i.raw else None)
-    for item in match_skus(store, source, found, gtin_attribute=m.fields.get("ean", "ean"), unmatched=unmatched):
-        bad = item.raw.pop("_gtin", None) if isinstance(item, Rejected) and item.raw else None
-        if isinstance(item, Rejected) and item.field == "pid":  # no SKU found: match_skus' field
+        found = refuse_unlinked(store, source, found, lambda i: _ids(i).bad)
+    for item in match_skus(store, source, found, gtin_attribute=m.fields.get("ean", "ean"), unmatched=unmatched,
+                           gtin_at=lambda i, gtin: _ids(i).at(gtin)):
+        ids = item.raw.pop("_gtin", None) if isinstance(item, Rejected) and item.raw else None
+        bad = ids.bad if ids is not None else None
+        if isinstance(item, NoSku):  # no SKU found: named at the GTIN element tried, if any
             pid = item.record_key or ""
             if prices_only:
                 why = unmatched_reason(bad[1], source, pid, "quarantine", hint=False) if bad else item.reason
-                item = Rejected(_unplaced_price(source, pid, why), item.file, item.line, "SUPPLIER_PID",
-                                item.raw, item.record_key)
+                field, line = (bad[0], bad[2]) if bad else (
+                    "SUPPLIER_PID" if item.field == "pid" else item.field, item.line)
+                item = Rejected(_unplaced_price(source, pid, why), item.file, line, field, item.raw, item.record_key)
             elif bad:
-                item = Rejected(unmatched_reason(bad[1], source, pid, unmatched), item.file, item.line, bad[0],
+                item = Rejected(unmatched_reason(bad[1], source, pid, unmatched), item.file, bad[2], bad[0],
                                 item.raw, item.record_key)
         yield item
+
+
+def _ids(item: SourceItem) -> GtinIds:
+    """The GTIN ids `parse_items` carries in the item's raw record until it is matched (none: empty)."""
+    return (item.raw.get("_gtin") if item.raw else None) or _NO_IDS
 
 
 def _unplaced_price(source: str, pid: str, why: str) -> str:

@@ -23,6 +23,9 @@ _SHOWN = 90
 
 #: value key → the field (CSV column, XML path or element) that fills it, for keys of GTIN attributes.
 GtinFields = dict[str, str]
+#: (field, what is wrong) of a bad GTIN a product was to be matched on, and its own line when it has one (a
+#: BMEcat GTIN element's; a table row's GTIN is on the row's line).
+BadLink = tuple[str, str] | tuple[str, str, int]
 
 
 def gtin_keys(targets: Iterable[tuple[str, str]]) -> GtinFields:
@@ -98,14 +101,15 @@ def unmatched_reason(problem: str, source: str, pid: str, unmatched: Literal["cr
 
 
 def refuse_unlinked(store: Store, source: str, items: Iterable[SourceItem | Rejected],
-                    bad_of: Callable[[SourceItem], tuple[str, str] | None]) -> Iterator[SourceItem | Rejected]:
+                    bad_of: Callable[[SourceItem], BadLink | None]) -> Iterator[SourceItem | Rejected]:
     """Under `unmatched: create`, ahead of pim.sources.match_skus: a product with no valid GTIN whose given one
-    is bad (`bad_of`: its (field, problem)) and that the cross-reference does not know is refused under that
-    field, not created under the supplier's id: it may be one of ours with a mistyped GTIN, and created apart
-    it would be a duplicate. One the cross-reference knows gets its SKU here (match_skus keeps a SKU it is
-    given). One cross-reference query per batch that holds such products; order and streaming are kept."""
+    is bad (`bad_of`: its (field, problem), and the line of that field when it is not the product's) and that
+    the cross-reference does not know is refused under that field, not created under the supplier's id: it may
+    be one of ours with a mistyped GTIN, and created apart it would be a duplicate. One the cross-reference
+    knows gets its SKU here (match_skus keeps a SKU it is given). One cross-reference query per batch that
+    holds such products; order and streaming are kept."""
     for chunk in batched(items, store.batch_size):
-        bad = {n: b for n, i in enumerate(chunk) if isinstance(i, SourceItem) and i.pid and not i.gtin
+        bad = {n: b for n, i in enumerate(chunk) if isinstance(i, SourceItem) and i.pid and not i.tried_gtins
                and not i.record.identifier.strip() and (b := bad_of(i)) is not None}
         known = cross_referenced(store, source, [chunk[n].pid or "" for n in bad]) if bad else {}
         for n, item in enumerate(chunk):
@@ -114,9 +118,9 @@ def refuse_unlinked(store: Store, source: str, items: Iterable[SourceItem | Reje
                 if pid in known:
                     item.record.identifier = known[pid]
                 else:
-                    field, problem = bad[n]
-                    item = Rejected(unmatched_reason(problem, source, pid, "create"), item.file, item.line, field,
-                                    item.raw, pid)
+                    field, problem, *at = bad[n]
+                    item = Rejected(unmatched_reason(problem, source, pid, "create"), item.file,
+                                    at[0] if at else item.line, field, item.raw, pid)
             yield item
 
 

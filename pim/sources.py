@@ -202,7 +202,8 @@ def cross_references(store: Store, source: str, limit: int = 1000) -> list[dict[
 @dataclass
 class SourceItem:
     """A parsed source record keyed by the source's own id. `record.identifier` is the SKU when the source
-    knows it (then no lookup happens); otherwise `pid` and/or `gtin` are used to find it."""
+    knows it (then no lookup happens); otherwise `pid` and the GTINs are used to find it: `gtins`, the record's
+    valid GTINs in the source's order, or `gtin` alone when `gtins` is empty."""
 
     record: Product
     file: str
@@ -210,41 +211,55 @@ class SourceItem:
     raw: dict[str, Any] | None = None
     pid: str | None = None
     gtin: str | None = None
+    gtins: tuple[str, ...] = ()
     extras: list[Any] = field(default_factory=list)  # carried to the Parsed record (pim.importing.Parsed.extras)
+
+    @property
+    def tried_gtins(self) -> tuple[str, ...]:
+        """The GTINs SKU matching tries, in order."""
+        return self.gtins or ((self.gtin,) if self.gtin else ())
+
+
+class NoSku(Rejected):
+    """match_skus' refusal of a record it found no SKU for (`unmatched: quarantine`): its caller may say more
+    (why a bad GTIN was not matched on, that a price update never creates), whatever field the refusal names."""
+
+
+#: (field, line) a refusal about one of an item's GTINs names (its own element's), or None for the default.
+GtinAt = Callable[[SourceItem, str], tuple[str, int] | None]
 
 
 def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected], *, gtin_attribute: str = "ean",
-               unmatched: Literal["create", "quarantine"] = "quarantine") -> Iterator[Parsed | Rejected]:
-    """Resolve SKUs batch by batch: the cross-reference first, then the GTIN (one query each per batch).
-    A GTIN match is remembered in the cross-reference. Unmatched: create under the PID, or quarantine. A product
-    created under its PID is remembered too, so the next import of the file finds it by PID, not by a GTIN
-    that may since have become ambiguous (two supplier products sharing an EAN)."""
+               unmatched: Literal["create", "quarantine"] = "quarantine",
+               gtin_at: GtinAt | None = None) -> Iterator[Parsed | Rejected]:
+    """Resolve SKUs batch by batch: the cross-reference first, then every GTIN of the record in its order (one
+    query each per batch). The product its GTINs name is the match, remembered in the cross-reference; a GTIN
+    several products carry, or GTINs naming different products, refuse the record: it must never silently
+    pick one (`_gtin_refusal`). Unmatched: create under the PID, or quarantine (`NoSku`). A product created
+    under its PID is remembered too, so the next import of the file finds it by PID, not by a GTIN that may
+    since have become ambiguous (two supplier products sharing an EAN). A refusal about a GTIN names the field
+    and line `gtin_at` gives for it (else `gtin`, or `pid` for NoSku, at the record's line)."""
     for chunk in batched(items, store.batch_size):
         wanted = [i for i in chunk if isinstance(i, SourceItem) and not i.record.identifier.strip() and i.pid]
         by_pid = _xref(store, source, [i.pid for i in wanted if i.pid])
-        gtins = [i.gtin for i in wanted if i.pid not in by_pid and i.gtin]
+        gtins = [g for i in wanted if i.pid not in by_pid for g in i.tried_gtins]
         owners_of = _gtin_owners(store, gtin_attribute, gtins) if gtins else {}
-        # a GTIN several products carry is AMBIGUOUS: it must never silently pick one of them
-        by_gtin = {g: AMBIGUOUS if len(skus) > 1 else skus[0] for g, skus in owners_of.items()}
         learned: list[tuple[str, str]] = []
         created: list[tuple[str, str]] = []
-        taken = store.existing_identifiers([i.pid for i in wanted if i.pid not in by_pid and not (i.gtin and i.gtin in by_gtin)]
-                                           ) if unmatched == "create" else set()
+        taken = store.existing_identifiers([i.pid for i in wanted if i.pid not in by_pid and not any(
+            g in owners_of for g in i.tried_gtins)]) if unmatched == "create" else set()
         for item in chunk:
             if isinstance(item, Rejected):
                 yield item
                 continue
             sku = item.record.identifier.strip() or by_pid.get(item.pid or "")
-            if not sku and item.gtin and by_gtin.get(item.gtin) == AMBIGUOUS:
-                owners = owners_of[item.gtin]
-                yield Rejected(
-                    f"GTIN {item.gtin} of {source} product '{item.pid}' belongs to {len(owners)} products "
-                    f"({', '.join(owners[:5])}): not matched; fix the duplicate GTIN or add a cross-reference for this "
-                    "supplier product id", item.file, item.line, "gtin", item.raw, item.pid,
-                )
-                continue
-            if not sku and item.gtin and item.gtin in by_gtin:
-                sku = by_gtin[item.gtin]
+            found = [(g, owners_of[g]) for g in item.tried_gtins if g in owners_of] if not sku and owners_of else []
+            if found:
+                refusal = _gtin_refusal(source, item, found, gtin_at)
+                if refusal is not None:
+                    yield refusal
+                    continue
+                sku = found[0][1][0]
                 if item.pid:
                     learned.append((item.pid, sku))
             if not sku and unmatched == "create" and item.pid in taken:
@@ -259,9 +274,13 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
                 sku = item.pid
                 created.append((item.pid, sku))
             if not sku:
-                yield Rejected(
-                    f"no SKU for {source} product '{item.pid}' (GTIN {item.gtin or 'none'}): not in the cross-reference "
-                    "and no product has that GTIN", item.file, item.line, "pid", item.raw, item.pid,
+                tried = item.tried_gtins
+                field_name, line = _where(item, tried[0], "pid", gtin_at) if tried else ("pid", item.line)
+                said = f"GTINs {', '.join(tried)}" if len(tried) > 1 else f"GTIN {tried[0] if tried else 'none'}"
+                yield NoSku(
+                    f"no SKU for {source} product '{item.pid}' ({said}): not in the cross-reference "
+                    f"and no product has {'any of them' if len(tried) > 1 else 'that GTIN'}", item.file, line,
+                    field_name, item.raw, item.pid,
                 )
                 continue
             item.record.identifier = sku
@@ -270,6 +289,37 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
             put_cross_references(store, source, learned, matched_by="gtin")
         if created:
             put_cross_references(store, source, created, matched_by="created")
+
+
+def _where(item: SourceItem, gtin: str, default: str, gtin_at: GtinAt | None) -> tuple[str, int | None]:
+    """The field and line a refusal about `gtin` of `item` names."""
+    return (gtin_at(item, gtin) if gtin_at is not None else None) or (default, item.line)
+
+
+def _gtin_refusal(source: str, item: SourceItem, found: list[tuple[str, list[str]]],
+                  gtin_at: GtinAt | None) -> Rejected | None:
+    """Why a record whose GTINs name products of ours (`found`: (GTIN, its products), in the record's order) is
+    not matched to one: a GTIN several products carry (the first such), or GTINs naming different products
+    (named at the first GTIN that names one). None when they all name one product: a pack GTIN we do not
+    carry beside the unit's GTIN that we do is no conflict."""
+    for gtin, owners in found:
+        if len(owners) > 1:
+            field_name, line = _where(item, gtin, "gtin", gtin_at)
+            return Rejected(
+                f"GTIN {gtin} of {source} product '{item.pid}' belongs to {len(owners)} products "
+                f"({', '.join(owners[:5])}): not matched; fix the duplicate GTIN or add a cross-reference for this "
+                "supplier product id", item.file, line, field_name, item.raw, item.pid)
+    first: dict[str, str] = {}  # SKU → the first GTIN naming it
+    for gtin, (sku,) in found:
+        first.setdefault(sku, gtin)
+    if len(first) == 1:
+        return None
+    field_name, line = _where(item, found[0][0], "gtin", gtin_at)
+    named = ", ".join(f"{gtin} is {sku}'s" for sku, gtin in list(first.items())[:5])
+    return Rejected(
+        f"the GTINs of {source} product '{item.pid}' name different products ({named}): not matched; if it is one "
+        f"of them, run `pim import xref {source} {item.pid} SKU`, else correct the wrong GTIN, then import again",
+        item.file, line, field_name, item.raw, item.pid)
 
 
 def cross_referenced(store: Store, source: str, pids: Iterable[str]) -> dict[str, str]:
@@ -313,7 +363,6 @@ class GtinMarkRow(SQLModel, table=True):
 
 GTIN: Table = GtinIndexRow.__table__  # type: ignore[assignment]
 GTIN_MARK: Table = GtinMarkRow.__table__  # type: ignore[assignment]
-AMBIGUOUS = "\0ambiguous"  # marker in a lookup result: the GTIN belongs to more than one product
 
 
 def refresh_gtin_index(store: Store, attribute: str, page: int = 10000) -> int:

@@ -112,7 +112,7 @@ def test_bmecat_bad_ean_is_not_matched_on_and_the_product_is_not_created_either(
     assert "height" not in sstore.get_product("SKU-9").values and sstore.get_product("r1") is None
     assert cross_references(sstore, WEID) == []
     [row] = sstore.quarantined(counts.job_id, severity="rejected")
-    assert (row["field"], row["record_key"], row["line"]) == ("EAN", "r1", 5)
+    assert (row["field"], row["record_key"], row["line"]) == ("EAN", "r1", 7)  # the EAN's line (round 29)
     assert row["reason"].startswith(f"{gtin_problem(BAD)}; not created: it may be one of ours")
 
 
@@ -124,7 +124,7 @@ def test_bmecat_bad_ean_under_unmatched_quarantine_refuses_the_product_saying_wh
     assert sstore.get_product("r1") is None and "height" not in sstore.get_product("SKU-9").values
     rows = sorted(sstore.quarantined(counts.job_id), key=lambda e: e["line"])
     assert [(r["severity"], r["field"], r["record_key"], r["line"]) for r in rows] == [
-        ("rejected", "EAN", "r1", 5), ("rejected", "EAN", "r2", 9)]
+        ("rejected", "EAN", "r1", 7), ("rejected", "EAN", "r2", 11)]  # the EANs' lines (round 29)
     assert rows[0]["reason"] == (f"{gtin_problem(BAD)}; a bad GTIN is not matched on, and {WEID} product 'r1' is not in "
                                  f"the cross-reference: ask the supplier to fix it, or add it with `pim import xref {WEID} r1 SKU`")
     assert rows[1]["reason"].startswith("'12345' is not a GTIN (8, 12, 13 or 14 digits); a bad GTIN is not matched on")
@@ -182,7 +182,7 @@ def test_bmecat_price_update_with_a_bad_ean_is_refused_saying_why(sstore: Store,
     counts = import_bmecat(catalog(tmp_path / "u.xml", price, transaction="T_UPDATE_PRICES"), sstore, bmecat_map())
     assert (counts.updated, counts.rejected) == (0, 1) and "price" not in sstore.get_product("SKU-9").values
     [row] = sstore.quarantined(counts.job_id, severity="rejected")
-    assert row["field"] == "SUPPLIER_PID" and row["reason"].startswith("T_UPDATE_PRICES never creates products")
+    assert row["field"] == "EAN" and row["reason"].startswith("T_UPDATE_PRICES never creates products")
     assert f"{gtin_problem(BAD)}; a bad GTIN is not matched on, and {WEID} product 'r1' is not in the cross-reference" \
         in row["reason"] and row["reason"].endswith("then import the prices again")
 

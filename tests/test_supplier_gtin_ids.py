@@ -1,7 +1,8 @@
 """Supplier GTINs, after round 27 (tests/test_supplier_gtin.py): every GTIN id of a BMEcat product is read
-(each EAN, each INTERNATIONAL_PID of a GTIN type), the first valid one is matched on and stored, and each bad
-one is a `problem` at its own element's line. A product with no cross-reference whose only GTIN is bad is
-refused under `unmatched: create` too, never created apart from ours: it may be one of them."""
+(each EAN, each INTERNATIONAL_PID of a GTIN type), the first valid one is stored (since round 29 every valid
+one is matched on: tests/test_supplier_gtin_round29.py), and each bad one is a `problem` at its own element's
+line. A product with no cross-reference whose only GTIN is bad is refused under `unmatched: create` too,
+never created apart from ours: it may be one of them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from importers.bmecat import import_bmecat
 from importers.bmecat_reader import BmecatHeader, read_bmecat
 from importers.supplier_table import import_supplier_table
 from pim.cli import _mount, app
+from pim.merge import candidates_for
 from pim.quality import gtin_problem
 from pim.sources import cross_references, put_cross_references
 from pim.store import Store
@@ -87,14 +89,17 @@ def test_a_bad_gtin_after_the_good_one_is_noted_too_and_the_good_one_stored(ssto
     assert f"the valid GTIN {OTHER_GOOD} (INTERNATIONAL_PID, line 7) is used instead" in entry["reason"]
 
 
-def test_the_first_valid_gtin_counts_and_a_second_valid_one_is_no_problem(sstore: Store, tmp_path: Path) -> None:
+def test_a_second_valid_gtin_is_no_problem_and_is_matched_on_too(sstore: Store, tmp_path: Path) -> None:
     """INTERNATIONAL_PID repeats in BMEcat 2005 (a GTIN-13 and the GTIN-14 of its pack): a second valid one is
-    no error of the file, and only the first valid one is matched on and stored."""
+    no error of the file. Before round 29 only the first valid one was matched on, and r1 was created apart
+    from SKU-9, which carries its second; now every valid one is tried, and the first is still the one stored."""
     ours(sstore, "SKU-9", OTHER_GOOD)
     counts = import_bmecat(catalog(tmp_path / "c.xml", product("r1", intl(BAD), intl(GOOD), intl(OTHER_GOOD))), sstore,
                            bmecat_map())
-    assert (counts.created, counts.updated, counts.problems) == (1, 0, 1)
-    assert sstore.get_product("r1").values["ean"] == GOOD and "name:en_US" not in sstore.get_product("SKU-9").values
+    assert (counts.created, counts.updated, counts.problems) == (0, 1, 1)
+    assert sstore.get_product("r1") is None and sstore.get_product("SKU-9").values["name:en_US"] == "Relay r1"
+    assert sstore.get_product("SKU-9").values["ean"] == OTHER_GOOD  # ours stays shown; the supplier claims its first
+    assert candidates_for(sstore, "SKU-9")["ean"][WEID].value == GOOD
     [entry] = open_problems(sstore)
     assert (entry["field"], entry["line"]) == ("INTERNATIONAL_PID", 7)
 
@@ -139,7 +144,7 @@ def test_create_refuses_a_product_whose_only_link_is_a_bad_gtin_until_the_file_i
     assert sstore.get_product("r1") is None and sstore.get_product("r2") is not None  # no GTIN at all: created
     assert [x["source_pid"] for x in cross_references(sstore, WEID)] == ["r2"]
     [row] = rejections(sstore)
-    assert (row["field"], row["line"], row["record_key"], row["raw"]["supplier_pid"]) == ("EAN", 5, "r1", "r1")
+    assert (row["field"], row["line"], row["record_key"], row["raw"]["supplier_pid"]) == ("EAN", 7, "r1", "r1")
     assert row["reason"] == (f"GTIN {BAD} has check digit 2, expected 1; not created: it may be one of ours. Correct the "
                              f"GTIN in the file or run `pim import xref {WEID} r1 SKU`, then import again")
     fixed = import_bmecat(catalog(path, product("r1", ean(GOOD)), product("r2")), sstore, bmecat_map())
