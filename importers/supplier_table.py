@@ -2,20 +2,27 @@
 Rows are keyed by the supplier's product id and GTIN; SKUs come from the cross-reference, then the GTIN,
 then the profile's `unmatched` rule. Values merge by precedence like every other source. A GTIN that is none
 (importers.gtin_check) is left out of the values and not matched on; the row is taken in with a `problem`, or,
-when the cross-reference does not know it either, refused (never created apart from ours)."""
+when the cross-reference does not know it either, refused (never created apart from ours).
+
+A file is read as what its bytes are (an XLSX named .csv is a workbook). A row of a supplier id read before,
+with other values, is refused (the last row won); a row with nothing in the columns the profile reads (a
+formula filled down past the data) is skipped. The header is checked as the ERP map's is: a column sent to no
+attribute, or two columns to one value, refuse the file; profile columns the file lacks are one warning."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from importers.erp_csv import CsvRows, refuse_repeated
+from importers.csv_records import csv_records
+from importers.erp_csv import CsvRows, bom_encoding, column_plan, refuse_repeated, unread_columns
 from importers.erp_values import (
     FIELDS,
     NumberFormat,
@@ -24,6 +31,7 @@ from importers.erp_values import (
     ValueRule,
     partial_product,
     refusal,
+    report_unread,
 )
 from importers.gtin_check import (
     GtinFields,
@@ -36,13 +44,14 @@ from importers.gtin_check import (
     take_bad,
     unmatched_reason,
 )
-from importers.workbook import text_rows
+from importers.workbook import header_places, other_sheets_refused, text_rows, workbook_kind
 from pim.catalog import Structure
+from pim.content_sheet import plain_number
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Precedence
 from pim.product import trusted_provenance
-from pim.sources import Encoding, SourceItem, SourceProfile, load_profile, match_skus, merger_for
+from pim.sources import Encoding, NoSku, SourceItem, SourceProfile, load_profile, match_skus, merger_for, open_text
 from pim.store import Store
 from pim.values import ValueProblem
 
@@ -80,46 +89,99 @@ def _cell_text(value: Any, m: SupplierTableMap) -> str:
         return value.strftime(m.date_format)
     if isinstance(value, date):
         return value.strftime(m.date_format)
-    if isinstance(value, float):
-        text = format(Decimal(repr(value)), "f")
+    if isinstance(value, float):  # as Excel shows it: 15 digits (0.1+0.2 is 0.3), no exponent or .0 (Java, pandas)
+        text = plain_number(float(f"{value:.15g}"))
         return text.replace(".", m.decimal) if m.decimal == "," else text
     return str(value)
 
 
-def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, list[str]] | Rejected]:
-    """(header, line, cells) for each data row, streaming the profile's sheet (importers.workbook); a row with a
-    formula cell the workbook holds no value for, in a column the profile reads, is rejected."""
-    seen = False
+#: (header, the header's line or sheet row, the row's line or sheet row, its cells: as many as the header names)
+Row = tuple[list[str], int, int, list[str]]
+_XLSX_HINT = "save it as .xlsx (Excel 2007+), or export CSV and set format: csv"
+
+
+def file_kind(path: Path, m: SupplierTableMap) -> Literal["csv", "xlsx"]:
+    """How the file is read: the profile's `format`, or under `auto` what its bytes are (a workbook named .csv
+    gave "the file is not utf-8: set `encoding:`"), else its extension. An .xls, or a workbook saved with a
+    password (both OLE2 files), is refused saying which."""
+    found = workbook_kind(path)
+    if found == "ole2":
+        what = ("encrypted (saved with a password) or an Excel 97-2003 workbook under an .xlsx name"
+                if path.suffix.lower() in (".xlsx", ".xlsm") else "an Excel 97-2003 workbook (.xls)")
+        raise InputError(f"the file is {what}, which is not read", file=path.name,
+                         hint="save it as .xlsx (Excel Workbook) without a password, or export CSV, and import that")
+    if m.format == "csv" and found == "xlsx":
+        raise InputError("the file is an XLSX workbook, but the profile says `format: csv`", file=path.name,
+                         field="format", hint="set `format: auto` (or xlsx) in the profile, or export the sheet as CSV")
+    if m.format != "auto":
+        return m.format
+    return "xlsx" if found == "xlsx" or path.suffix.lower() in (".xlsx", ".xlsm") else "csv"
+
+
+def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[Row | Rejected]:
+    """Each data row of the profile's sheet, streamed (importers.workbook); a row with a formula cell the
+    workbook holds no value for, in a column the profile reads, is rejected. Without `sheet`, a workbook whose
+    other sheets have the pid column too is refused (only the first would be read)."""
+    header_line = 0
     read = {m.pid_column, *m.columns, *(r.unit_from for r in m.rules().values() if r.unit_from)}
     if m.gtin_column:  # matched on, even when not mapped to a value
         read.add(m.gtin_column)
+    first_rows = max(m.header_row, 10)
 
     def check_header(header: list[str], number: int) -> list[str]:
-        nonlocal seen
-        seen = True
+        nonlocal header_line
+        header_line = number
         if m.pid_column not in header:
-            raise InputError(f"no '{m.pid_column}' column in row {m.header_row} (found: {', '.join(h for h in header if h)[:200]})",
-                             file=path.name, line=number, field=m.pid_column, hint="check header_row and pid_column in the profile")
+            found = ", ".join(h for h in header if h)[:200]
+            raise InputError(f"no '{m.pid_column}' column in row {m.header_row} of "
+                             f"{f'sheet {m.sheet!r}' if m.sheet else 'the first sheet'} (found: {found})"
+                             f"{header_places(path, {m.pid_column}, first_rows)}", file=path.name, line=number,
+                             field=m.pid_column, hint="set `sheet:`, `header_row:` and `pid_column:` in the profile")
         refuse_repeated(header, {m.pid_column, *m.columns}, path.name, number)
+        if m.sheet is None:
+            other_sheets_refused(path, {m.pid_column}, first_rows, m.pid_column, "supplier profile")
         return header
 
     for item in text_rows(path, lambda v: _cell_text(v, m), check_header, sheet=m.sheet, header_row=m.header_row,
-                          columns=read, reject_unsaved=True,
-                          hint="save it as .xlsx (Excel 2007+), or export CSV and set format: csv"):
+                          columns=read, reject_unsaved=True, hint=_XLSX_HINT):
         if isinstance(item, Rejected):
             yield replace(item, record_key=(item.raw or {}).get(m.pid_column, "").strip() or None)
             continue
         header, number, cells = item
-        yield header, number, cells + [""] * (len(header) - len(cells))
-    if not seen:
+        yield header, header_line, number, cells + [""] * (len(header) - len(cells))
+    if not header_line:
         raise InputError(f"the sheet has no row {m.header_row}, where the profile's `header_row` puts the column names",
                          file=path.name, field="header_row", hint="set header_row to the row holding the column names")
 
 
-def csv_rows(path: Path, m: SupplierTableMap) -> Iterator[tuple[list[str], int, list[str]] | Rejected]:
+def csv_rows(path: Path, m: SupplierTableMap) -> Iterator[Row | Rejected]:
+    """Each data row of the CSV (importers.erp_csv.CsvRows). A first line without the pid column whose column
+    names come on a later line (a title exported above the header) is refused saying so: the refusal sent the
+    user to check the delimiter, and the profile's `header_row` (XLSX only) changed nothing."""
     rows = CsvRows(path, m)  # type: ignore[arg-type]
-    for item in rows:
-        yield item if isinstance(item, Rejected) else (rows.header, item[0], item[1])
+    try:
+        for item in rows:
+            yield item if isinstance(item, Rejected) else (rows.header, rows.header_line, item[0], item[1])
+    except InputError:
+        if rows.header and m.pid_column not in rows.header and (below := _names_line(path, m)):
+            raise InputError(f"no '{m.pid_column}' column on line {rows.header_line}, where a CSV's column names "
+                             f"are read: they are on line {below}" + (" (the profile's `header_row` is for XLSX)"
+                                                                      if m.header_row > 1 else ""),
+                             file=path.name, line=rows.header_line, field=m.pid_column,
+                             hint="delete the lines above the column names (a title, a date) and import again") from None
+        raise
+
+
+def _names_line(path: Path, m: SupplierTableMap) -> int | None:
+    """The line among the CSV's first ten records holding the pid column's name, else None."""
+    try:
+        with open_text(path, bom_encoding(path, m.encoding)) as handle:
+            for line, cells in islice(csv_records(handle, path.name, delimiter=m.delimiter, quotechar=m.quotechar), 10):
+                if m.pid_column in (cell.strip() for cell in cells):
+                    return line
+    except (InputError, UnicodeError):
+        return None
+    return None
 
 
 class GtinNote:
@@ -132,20 +194,59 @@ class GtinNote:
         self.found, self.unmatched = found, unmatched
 
 
-def source_items(path: Path, m: SupplierTableMap, structure: Structure,
-                 notes: dict[int, GtinNote] | None = None) -> Iterator[SourceItem | Rejected]:
+class _Columns:
+    """What one header means under the profile, worked out once per file: the compiled rules by cell index
+    (erp_csv's plan: a column sent to no attribute, or two columns to one value, refuse the file), the pid
+    column, every column the profile reads (a row with none of them filled is no product row) and the GTIN
+    value keys."""
+
+    def __init__(self, header: list[str], line: int, m: SupplierTableMap, builder: ValueBuilder, name: str) -> None:
+        rules = m.rules()
+        plan = column_plan(header, m, builder, name, line)  # type: ignore[arg-type]  # reads only m.rules()
+        self.plan: list[tuple[int, str, Setter, int | None]] = plan
+        self.pid_at = header.index(m.pid_column)
+        wanted = {m.pid_column, m.gtin_column, *rules, *(r.unit_from for r in rules.values() if r.unit_from)}
+        self.read_at = [n for n, column in enumerate(header) if column in wanted]
+        self.read = itemgetter(*self.read_at, self.pid_at)  # a tuple, however few columns are read
+        present = set(header)
+        self.gtins: GtinFields = gtin_keys((column, rule.to) for column, rule in rules.items()
+                                           if column in present and rule.to not in FIELDS)
+
+
+class _Repeats:
+    """The supplier ids read so far, each with its line and a digest of the cells the profile reads, as
+    written: a later row of an id with other cells is refused (the last row silently won, its empty cells
+    clearing what the first said); an identical repeat is read again, which changes nothing. About 0.1 KB an
+    id; the cells themselves are not kept."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, int]] = {}
+
+    def earlier(self, pid: str, line: int, read: tuple[str, ...]) -> int | None:
+        """The line of an earlier row of `pid` whose cells the profile reads were other than `read`, else None
+        (the first row of an id is remembered)."""
+        digest = hash(read)
+        first = self._seen.get(pid)
+        if first is None:
+            self._seen[pid] = (line, digest)
+            return None
+        return first[0] if first[1] != digest else None
+
+
+def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: dict[int, GtinNote] | None = None,
+                 header: list[str] | None = None) -> Iterator[SourceItem | Rejected]:
     """The rows as SourceItems keyed by supplier id and GTIN (the SKU is found later), unreadable ones Rejected.
     A row with a bad GTIN is taken in without it: its note goes into `notes` under the row's line
-    (`_gtin_notes` turns it into problem entries once the SKU is known)."""
-    kind = m.format if m.format != "auto" else ("xlsx" if path.suffix.lower() in (".xlsx", ".xlsm") else "csv")
-    rows = xlsx_rows(path, m) if kind == "xlsx" else csv_rows(path, m)
+    (`_gtin_notes` turns it into problem entries once the SKU is known). `header` is filled with the file's
+    header once it is read. Rows whose columns the profile reads are all empty (a formula filled down past the
+    last product, a total line) are skipped."""
+    rows = xlsx_rows(path, m) if file_kind(path, m) == "xlsx" else csv_rows(path, m)
     builder = ValueBuilder(structure, m)
-    rules = m.rules()
     stamp = datetime.now(UTC)
     name, source = path.name, m.source
-    plan: list[tuple[str, Setter, str]] = []
+    columns: _Columns | None = None
     planned_for: list[str] | None = None
-    gtins: GtinFields = {}
+    repeats = _Repeats()
     matched_hint = supplier_hint(stored=True, matched=True)
     stored_hint = supplier_hint(stored=True, matched=False)
     match_hint = supplier_hint(stored=False, matched=True)
@@ -153,22 +254,24 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure,
         if isinstance(item, Rejected):
             yield item
             continue
-        header, line, cells = item
-        if header is not planned_for:  # one header per file: the rules are compiled against it once
-            plan, planned_for = _plan(header, rules, builder), header
-            present = set(header)
-            gtins = gtin_keys((column, rule.to) for column, rule in rules.items() if column in present and rule.to not in FIELDS)
-        raw = dict(zip(header, cells))
-        pid = raw.get(m.pid_column, "").strip()
+        names, header_line, line, cells = item
+        if columns is None or names is not planned_for:  # one header per file: the rules are compiled once
+            columns, planned_for = _Columns(names, header_line, m, builder, name), names
+            if header is not None:
+                header[:] = names
+        raw = dict(zip(names, cells))
+        pid = cells[columns.pid_at].strip()
         if not pid:
-            yield Rejected("empty supplier product id", name, line, m.pid_column, raw)
+            if any(cells[n].strip() for n in columns.read_at):
+                yield Rejected(f"empty supplier product id: fill in '{m.pid_column}', or delete the row", name, line,
+                               m.pid_column, raw)
             continue
         values: dict[str, Any] = {}
         fields: dict[str, Any] = {}
         current = None
         try:
-            for current, put, unit_from in plan:
-                put(raw[current], values, fields, raw.get(unit_from) or None)
+            for at, current, put, unit_at in columns.plan:
+                put(cells[at], values, fields, None if unit_at is None else cells[unit_at])
         except ValueProblem as exc:
             yield Rejected(str(exc), name, line, current, raw, pid)
             continue
@@ -178,9 +281,14 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure,
             field, reason = refusal(exc, m.pid_column)
             yield Rejected(reason, name, line, field, raw, pid)
             continue
+        if (first := repeats.earlier(pid, line, columns.read(cells))) is not None:
+            yield Rejected(f"supplier product id '{pid}' is on line {first} too, with other values: this later row "
+                           "was not imported; delete or correct one of the two rows, then import again", name, line,
+                           m.pid_column, raw, pid)
+            continue
         record.identifier = ""  # unknown until match_skus looks the pid and GTIN up
         gtin, wrong = match_gtin(raw.get(m.gtin_column or "", "").strip() or None)
-        left_out = take_bad(values, gtins, gtin) if gtins else None
+        left_out = take_bad(values, columns.gtins, gtin) if columns.gtins else None
         if (wrong or left_out) and notes is not None:
             found = [(f, gtin_reason(problem, matched_hint if f == m.gtin_column and wrong else stored_hint))
                      for f, problem in left_out or ()]
@@ -190,25 +298,23 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure,
         yield SourceItem(record, name, line, raw, pid=pid, gtin=gtin)
 
 
-def _plan(header: list[str], rules: dict[str, ValueRule], builder: ValueBuilder) -> list[tuple[str, Setter, str]]:
-    """(column, compiled rule, unit column) for each rule whose column is in the header, in the profile's order;
-    a column absent from the file changes nothing."""
-    present = set(header)
-    return [(column, builder.setter(rule), rule.unit_from or "") for column, rule in rules.items() if column in present]
-
-
 def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_dir: Path | None = None,
                           precedence: Path | None = None) -> ImportCounts:
     structure = store.structure()
     gtin_attr = next((r.to for c, r in m.rules().items() if c == m.gtin_column), "ean")
     notes: dict[int, GtinNote] = {}
-    rows: Iterator[SourceItem | Rejected] = source_items(path, m, structure, notes)
+    header: list[str] = []
+    rows: Iterator[SourceItem | Rejected] = source_items(path, m, structure, notes, header)
     if m.unmatched == "create" and m.gtin_column:
         rows = refuse_unlinked(store, m.source, rows, lambda i: _bad_link(i, notes, m.gtin_column or ""))
     matched = match_skus(store, m.source, rows, gtin_attribute=gtin_attr, unmatched=m.unmatched)
     items = _with_family(_gtin_notes(matched, notes, m), store, m)
+
+    def warn(counts: ImportCounts) -> None:  # a profile column the file lacks (renamed, typo) read nothing
+        report_unread(store, counts, m.source, path.name, unread_columns(header, m))  # type: ignore[arg-type]
+
     return run_import(store, m.source, items, structure=structure, label=str(path),
-                      merge=merger_for(m, map_dir, precedence))
+                      merge=merger_for(m, map_dir, precedence), before_finish=warn)
 
 
 def _bad_link(item: SourceItem, notes: dict[int, GtinNote], column: str) -> tuple[str, str] | None:
@@ -229,7 +335,7 @@ def _gtin_notes(items: Iterator[Parsed | Rejected], notes: dict[int, GtinNote],
             if isinstance(item, Parsed):
                 item.problems = [*item.problems, *problem_notes(note.found, item.file, item.line, item.raw,
                                                                 item.record.identifier, m.source)]
-            elif note.unmatched and item.field == "pid":  # no SKU found: match_skus' field
+            elif note.unmatched and isinstance(item, NoSku):  # match_skus found no SKU
                 pid = item.record_key or ""
                 item = Rejected(unmatched_reason(note.unmatched, m.source, pid, m.unmatched), item.file, item.line,
                                 m.gtin_column, item.raw, item.record_key)

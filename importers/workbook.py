@@ -13,6 +13,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -51,15 +52,12 @@ def text_rows(path: Path, cell_text: Callable[[Any], str], check_header: Callabl
     A formula cell with no saved value, under a column named in `columns` (default: every named column), is
     never read as empty: its row comes as a Rejected naming the column (`reject_unsaved`; the caller adds the
     record key), or the file is refused with an InputError. Elsewhere such a cell reads as empty."""
-    wb = _open(path, hint)
-    try:
+    with _opened(path, hint) as wb:
         if sheet and sheet not in wb.sheetnames:
             raise InputError(f"no sheet '{sheet}' (sheets: {', '.join(wb.sheetnames)})", file=path.name, field="sheet")
         ws = wb[sheet] if sheet else wb.worksheets[0]
         reading = _Reading(path.name, cell_text, check_header, header_row, columns, reject_unsaved)
         yield from reading.rows(ws, sheet_layout(path, ws.title, hint))
-    finally:
-        wb.close()
 
 
 def sheet_headers(path: Path, wanted: Collection[str], rows: int, *, every: bool = False
@@ -70,16 +68,50 @@ def sheet_headers(path: Path, wanted: Collection[str], rows: int, *, every: bool
     titles = _sheet_titles(path)
     if len(titles) < 2 and not every:
         return [(title, None) for title in titles]
-    wb = _open(path, "save it as .xlsx")
-    try:
+    with _opened(path, "save it as .xlsx") as wb:
         found: list[tuple[str, int | None]] = []
         for ws in wb.worksheets:
             cells = (n for n, row in enumerate(ws.iter_rows(max_row=rows, values_only=True), start=1)
                      if any(isinstance(v, str) and v.strip() in wanted for v in row))
             found.append((ws.title, next(cells, None)))
         return found
-    finally:
-        wb.close()
+
+
+def other_sheets_refused(path: Path, wanted: Collection[str], rows: int, column: str, profile: str) -> None:
+    """Refuse a workbook read without a `sheet` whose later sheets have one of the `wanted` columns in their
+    first `rows` rows too: only the first sheet is read, and the others' rows were silently not imported.
+    `column`: the column's name in the message; `profile`: what holds the `sheet` setting."""
+    sheets = sheet_headers(path, wanted, rows)
+    others = [repr(title) for title, row in sheets[1:] if row]
+    if others:
+        raise InputError(f"{'sheets' if len(others) > 1 else 'sheet'} {', '.join(others)} "
+                         f"{'have' if len(others) > 1 else 'has'} a '{column}' column too, but only one sheet is "
+                         f"read (the first, {sheets[0][0]!r})", file=path.name, field="sheet",
+                         hint=f"set `sheet:` in the {profile} and import the file once per sheet, or move the rows "
+                              "onto one sheet")
+
+
+def header_places(path: Path, wanted: Collection[str], rows: int) -> str:
+    """`; the workbook has it at sheet: 'Artikel', header_row: 2` (up to three places) for a refusal of a
+    header that lacks the `wanted` column, or "" when no sheet has it in its first `rows` rows."""
+    found = [(title, row) for title, row in sheet_headers(path, wanted, rows, every=True) if row]
+    return ("; the workbook has it at " + "; ".join(f"sheet: {t!r}, header_row: {row}" for t, row in found[:3])
+            if found else "")
+
+
+#: The first bytes of a ZIP archive (an XLSX) and of an OLE2 compound file (an .xls, or an encrypted workbook).
+_ZIP, _OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def workbook_kind(path: Path) -> str | None:
+    """What the file's first bytes say it is, whatever its name: "xlsx" (a ZIP archive), "ole2" (an Excel
+    97-2003 workbook, or one Excel saved with a password), or None (text, or unreadable: its reader says)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_OLE2))
+    except OSError:
+        return None
+    return "xlsx" if head.startswith(_ZIP) else "ole2" if head == _OLE2 else None
 
 
 def _sheet_titles(path: Path) -> list[str]:
@@ -95,7 +127,10 @@ def _sheet_titles(path: Path) -> list[str]:
         return []
 
 
-def _open(path: Path, hint: str) -> Any:
+@contextmanager
+def _opened(path: Path, hint: str) -> Iterator[Any]:
+    """The workbook in openpyxl's read-only mode, closed on leaving. Opened from a handle, not its name:
+    openpyxl refuses a name other than .xlsx/.xlsm, and a workbook a mail program saved as .csv is one."""
     from zipfile import BadZipFile
 
     from openpyxl import load_workbook
@@ -103,9 +138,18 @@ def _open(path: Path, hint: str) -> Any:
 
     try:
         guard_workbook(path)
-        return load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, InvalidFileException, OSError, KeyError, ValueError, ParseError) as exc:
+        handle = path.open("rb")
+    except (BadZipFile, OSError, ValueError, ParseError) as exc:
         raise InputError(f"not a readable XLSX workbook: {exc}", file=path.name, hint=hint) from None
+    with handle:
+        try:
+            wb = load_workbook(handle, read_only=True, data_only=True)
+        except (BadZipFile, InvalidFileException, OSError, KeyError, ValueError, ParseError) as exc:
+            raise InputError(f"not a readable XLSX workbook: {exc}", file=path.name, hint=hint) from None
+        try:
+            yield wb
+        finally:
+            wb.close()
 
 
 @dataclass(frozen=True)
