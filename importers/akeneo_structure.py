@@ -120,9 +120,7 @@ class CsvFile:
         name = self.path.name
         with self.path.open(encoding="utf-8-sig", newline="") as handle:
             header: list[str] | None = None
-            ended = 0  # a record starts on the line after the one the record before ended on
-            for end, cells in csv_records(handle, name, delimiter=";"):
-                start, ended = ended + 1, end
+            for start, cells in csv_records(handle, name, delimiter=";"):
                 if header is None:
                     header = self._header(cells)
                     continue

@@ -38,6 +38,7 @@ from importers.content_checks import (
     attribute_of,
     check_columns,
     check_kind,
+    check_profile,
     misread,
     unnamed_text,
 )
@@ -45,7 +46,7 @@ from importers.csv_records import csv_records
 from importers.erp_csv import has_utf8_bom
 from importers.erp_values import partial_model, partial_product, refusal
 from importers.gtin_check import gtin_keys, gtin_reason, problem_notes, take_bad
-from importers.workbook import sheet_headers, text_rows
+from importers.workbook import header_places, other_sheets_refused, text_rows
 from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
 from pim.errors import InputError
@@ -104,6 +105,7 @@ class ContentMapper:
     """One JSON object (or CSV row turned into one) → a partial Product."""
 
     def __init__(self, profile: ContentProfile, structure: Structure) -> None:
+        check_profile(profile, structure)  # a typo refuses the file here, not each record that uses it
         self.p = profile
         self.s = structure
         self.channels = profile.channels or sorted(structure.channels)
@@ -135,10 +137,7 @@ class ContentMapper:
     def _channels_for(self, attribute: str, locale: str | None) -> list[str]:
         """The channels a scopable value goes to: every channel (or the profile's `channels`), and for a locale
         only those publishing it (description:de_DE@mobile is no value when mobile is English only)."""
-        known = self.s.channels
-        if unknown := [ch for ch in self.channels if ch not in known]:
-            raise ValueError(f"the profile's `channels` name {', '.join(unknown)}, not a channel; fix the content "
-                             f"profile (channels: {', '.join(sorted(known)) or 'none'})")
+        known = self.s.channels  # the profile's `channels` are among them (check_profile)
         chosen = [ch for ch in self.channels if not locale or locale in known[ch].locales]
         if not chosen:
             where = "the profile's `channels`" if self.p.channels else "the channels"
@@ -450,13 +449,8 @@ def read_xlsx(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
         if not wanted & set(header):
             _no_header(path, p, wanted)
         check_columns(header, mapper, name, number, xlsx=True)
-        if p.sheet is None and len(sheets := sheet_headers(path, wanted, max(p.header_row, 10))) > 1:
-            if others := [repr(t) for t, row in sheets[1:] if row]:
-                raise InputError(f"{'sheets' if len(others) > 1 else 'sheet'} {', '.join(others)} "
-                                 f"{'have' if len(others) > 1 else 'has'} a '{p.sku_field}' column too, but only one "
-                                 f"sheet is read (the first, {sheets[0][0]!r})", file=name, field="sheet",
-                                 hint="set `sheet:` in the content profile and import the file once per sheet, or "
-                                      "move the rows onto one sheet")
+        if p.sheet is None:
+            other_sheets_refused(path, wanted, max(p.header_row, 10), p.sku_field, "content profile")
         headed = True
         return header
 
@@ -483,10 +477,8 @@ def read_xlsx(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
 def _no_header(path: Path, p: ContentProfile, wanted: set[str]) -> None:
     """Refuse a sheet whose header row lacks the SKU (and model) column, saying where the workbook has one."""
     where = f"sheet '{p.sheet}'" if p.sheet else "the first sheet"
-    found = [(t, row) for t, row in sheet_headers(path, wanted, max(p.header_row, 10), every=True) if row]
-    settings = "; ".join(f"sheet: {t!r}, header_row: {row}" for t, row in found[:3])
-    raise InputError(f"no '{p.sku_field}' column in row {p.header_row} of {where}"
-                     + (f"; the workbook has it at {settings}" if found else ""), file=path.name, line=p.header_row,
+    found = header_places(path, wanted, max(p.header_row, 10))
+    raise InputError(f"no '{p.sku_field}' column in row {p.header_row} of {where}{found}", file=path.name, line=p.header_row,
                      field=p.sku_field, hint=("set those in the content profile" if found else
                                               f"name the products in a '{p.sku_field}' column (or models in "
                                               f"'{p.model_field}')"))

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from importers.erp_csv import refuse_repeated
+from importers.erp_values import nearest
+from importers.workbook import workbook_kind
 from pim import content_sheet
 from pim.catalog import Structure
 from pim.errors import InputError
@@ -55,6 +57,43 @@ def check_columns(header: list[str], mapper: ContentMapper, name: str, line: int
         raise InputError(f"{'column' if len(unknown) == 1 else 'columns'} {named}{' …' if len(unknown) > 5 else ''} "
                          f"{'names' if len(unknown) == 1 else 'name'} no attribute", file=name, line=line,
                          field=unknown[0], hint=_COLUMNS_HINT)
+
+
+def check_profile(p: ContentProfile, s: Structure) -> None:
+    """Refuse a profile whose `fields`, `bullets` or `images` name no attribute, or whose `channels` name no
+    channel, before any record is read: each record using it was rejected with the same reason, when the
+    profile is what is wrong. Only the keys the profile sets are checked: the default profile's attributes
+    (name, bullets, image…) need not all be in the structure, a record using one is rejected as before."""
+    given = p.model_fields_set
+    named: list[tuple[str, str, str]] = []  # (the profile key, how it names the attribute, the code)
+    if "fields" in given:
+        named += [(f"fields.{field}", f"`fields` sends '{field}' to", code) for field, code in p.fields.items()]
+    if "bullets" in given:
+        bullets = [p.bullets] if isinstance(p.bullets, str) else p.bullets
+        named += [("bullets", "`bullets` names", code) for code in bullets]
+    if "images" in given:
+        named += [("images", "`images` names", code) for code in p.images]
+    wrong = [(key, f"{how} '{code}', {_no_attribute(code, s)}") for key, how, code in named if code not in s.attributes]
+    if "channels" in given:
+        wrong += [("channels", f"`channels` names '{code}', which is not a channel{_meant(nearest(code, s.channels))}")
+                  for code in p.channels if code not in s.channels]
+    if wrong:
+        raise InputError(f"the content profile's {'; its '.join(reason for _, reason in wrong)}", field=wrong[0][0],
+                         hint="fix the content profile and import again (nothing was imported): `fields`, `bullets` "
+                              "and `images` name attribute codes of the catalog's structure, `channels` its channels "
+                              f"({', '.join(sorted(s.channels)) or 'none'}; leave it out for every channel)")
+
+
+def _no_attribute(code: str, s: Structure) -> str:
+    """Why a code the profile names is no attribute: a value key in its place, or a typo (the nearest code)."""
+    attr = attribute_of(s, code)
+    if attr is not None:
+        return f"a value key where the profile names an attribute: write '{attr.code}' (a record gives its locales)"
+    return f"which is not an attribute{_meant(nearest(code, s.attributes))}"
+
+
+def _meant(near: str | None) -> str:
+    return f" (did you mean '{near}'?)" if near else ""
 
 
 def suggest(column: str, s: Structure) -> str | None:
@@ -108,7 +147,6 @@ def misread(header: list[str], p: ContentProfile, bom: bool) -> str:
     return ""
 
 
-_ZIP, _OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 #: Spreadsheets the import does not read, by name: each would otherwise be read as JSON.
 _OTHER_SHEETS = {".xls": "an Excel 97-2003 workbook", ".xlsb": "a binary Excel workbook",
                  ".ods": "an OpenDocument spreadsheet", ".numbers": "a Numbers spreadsheet"}
@@ -124,10 +162,11 @@ def check_kind(path: Path, xlsx: bool, columns: set[str]) -> None:
     except OSError:
         return  # the reader names the problem
     fix, suffix = "save it as .xlsx (Excel Workbook) or as CSV UTF-8 and import that", path.suffix.lower()
-    if head.startswith(_OLE2):
+    kind = workbook_kind(path)
+    if kind == "ole2":
         raise InputError("the file is an Excel 97-2003 workbook (.xls), which the content import does not read",
                          file=path.name, hint=fix)
-    if head.startswith(_ZIP) and not xlsx:
+    if kind == "xlsx" and not xlsx:
         if suffix in _OTHER_SHEETS and suffix != ".xls":
             raise InputError(f"the file is {_OTHER_SHEETS[suffix]}, which the content import does not read",
                              file=path.name, hint=fix)

@@ -37,8 +37,9 @@ _QUOTE_HINT = ('a cell that starts with a quote must end with one, and a quote i
 
 
 def csv_records(handle: IO[str], name: str, *, delimiter: str, quotechar: str = '"') -> Iterator[tuple[int, list[str]]]:
-    """(line the record ends on, its cells) for each record of an open text file, header included. A record
-    starts on the line after the one the record before it ended on (blank lines are records: [])."""
+    """(line the record starts on, its cells) for each record of an open text file, header included: the line
+    of its first cell, where a user looks for a record whose quoted cell runs over several lines (blank lines
+    are records: [], so later records keep their file's line numbers)."""
     lines: list[str] = []
 
     def remembered() -> Iterator[str]:
@@ -51,16 +52,17 @@ def csv_records(handle: IO[str], name: str, *, delimiter: str, quotechar: str = 
     header: list[str] | None = None  # the first record, to name the column of a broken quote
     while True:
         del lines[:]
+        start = ended + 1
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            cells = _refused(str(exc), lines, ended + 1, reader.line_num, name, delimiter, quotechar, header)
+            cells = _refused(str(exc), lines, start, reader.line_num, name, delimiter, quotechar, header)
         ended = reader.line_num
         if header is None:
             header = [c.strip() for c in cells]
-        yield ended, cells
+        yield start, cells
 
 
 def _refused(error: str, lines: list[str], start: int, at: int, name: str, delimiter: str, quotechar: str,

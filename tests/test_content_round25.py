@@ -138,11 +138,12 @@ def test_a_per_channel_text_without_locales_still_goes_to_every_channel(seeded: 
 
 
 def test_a_profile_channel_that_is_no_channel_is_named(seeded: Store, tmp_path: Path):
+    """Round 29: the file is refused before any record is read (each record was quarantined for it)."""
     path = tmp_path / "c.jsonl"
     path.write_text('{"sku": "A1", "description": {"en_US": "EN desc"}}\n')
-    counts = import_content(path, seeded, ContentProfile(channels=["ecommerce", "print"]))
-    [entry] = seeded.quarantined(counts.job_id)
-    assert "the profile's `channels` name print, not a channel" in entry["reason"]
+    with pytest.raises(InputError, match="`channels` names 'print', which is not a channel") as err:
+        import_content(path, seeded, ContentProfile(channels=["ecommerce", "print"]))
+    assert err.value.field == "channels" and "ecommerce, mobile" in (err.value.hint or "")
 
 
 def test_a_clear_reaches_the_locale_on_every_channel_even_one_not_publishing_it(seeded: Store, tmp_path: Path):

@@ -53,10 +53,10 @@ def test_an_unclosed_quote_after_a_multi_line_cell_names_its_own_line():
 
 def test_multi_line_cells_that_close_keep_the_lines_of_later_rows_and_a_slip_after_them_is_read_as_before():
     assert records('a;b;c\r\nA;"l1\r\nl2";"x\r\ny"\r\nB;1;2\r\n') == [
-        (1, ["a", "b", "c"]), (4, ["A", "l1\r\nl2", "x\r\ny"]), (5, ["B", "1", "2"])]
+        (1, ["a", "b", "c"]), (2, ["A", "l1\r\nl2", "x\r\ny"]), (5, ["B", "1", "2"])]
     # the multi-line cell closes properly: the space after the next, one-line, cell is a slip
     assert records('a;b;c\nA;"l1\nl2";"x" ;y\nB;1;2\n') == [
-        (1, ["a", "b", "c"]), (3, ["A", "l1\nl2", "x ", "y"]), (4, ["B", "1", "2"])]
+        (1, ["a", "b", "c"]), (2, ["A", "l1\nl2", "x ", "y"]), (4, ["B", "1", "2"])]
 
 
 def test_a_multi_line_cell_closed_with_text_after_its_quote_is_refused_not_guessed():

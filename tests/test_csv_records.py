@@ -30,7 +30,7 @@ def test_an_unterminated_quote_names_the_line_it_opened_on():
 
 def test_quoted_cells_may_hold_lines_delimiters_and_quotes():
     assert records('sku,name\nA1,"two\nlines, and ""quoted"""\nA2,b\n') == [
-        (1, ["sku", "name"]), (3, ["A1", 'two\nlines, and "quoted"']), (4, ["A2", "b"])]
+        (1, ["sku", "name"]), (2, ["A1", 'two\nlines, and "quoted"']), (4, ["A2", "b"])]
 
 
 def test_a_slip_the_lenient_reader_takes_is_read_as_before_and_the_next_rows_too():
