@@ -17,6 +17,7 @@ from pim.gc_policy import bulk_allocation
 from pim.product import Product, ProductModel
 from pim.store import Store
 from pim.store.store import QuarantineEntry
+from pim.store.supersede import MISSING_AXIS
 from pim.validation import RecordValidator
 
 
@@ -344,7 +345,8 @@ def _distinct_axes(store: Store, source: str, v: RecordValidator, items: list[Pa
 def _gap_note(item: Parsed, source: str, key: str, axis: str, reason: str) -> QuarantineEntry:
     """The problem entry of a record taken in without a value of its level's axis `axis`."""
     return QuarantineEntry(reason + "; the record was taken in without it", item.file, item.line, axis,
-                           item.raw or item.record.model_dump(mode="json"), key, source, severity="problem")
+                           item.raw or item.record.model_dump(mode="json"), key, source, severity="problem",
+                           kind=MISSING_AXIS)
 
 
 def _extras_of(chunk: list[Parsed | Rejected], batch: PreparedBatch, writer: ExtrasWriter | None) -> Callable[[Connection], None] | None:

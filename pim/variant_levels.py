@@ -22,9 +22,9 @@ from pim.catalog import Structure
 from pim.importing import record_identity
 from pim.product import Product, ProductModel, split_key
 from pim.scoped import scoped
-from pim.store.raw import Statements
+from pim.store.raw import RawTable, Statements
 from pim.store.store import MODEL, QuarantineEntry, now
-from pim.store.supersede import GAP_MARK, close_gaps
+from pim.store.supersede import close_gaps
 from pim.structure import AttributeType
 
 #: The depth of a root product model; a sub-model is 1, a variant product one below its model.
@@ -598,6 +598,11 @@ def _collision(child: Child, axes: tuple[str, ...], shown: Mapping[str, Any], ho
             f"model need distinct values of {names}: change {names} of this product, or attach it to another model")
 
 
+#: The wording of every missing-axis reason, for people. Code tells such a note by its kind
+#: (pim.store.supersede.MISSING_AXIS); migration 0038 gave that kind to the entries written before by it.
+GAP_MARK = "has no value for its axis"
+
+
 def gap_reason(child: Child, axis: str, *, named: bool = False) -> str:
     """Why a child without a value of its level's axis `axis` is noted, and what to do. `named`: the child's
     code is said too (a sub-model's gap reported on its variants)."""
@@ -637,20 +642,65 @@ def _axes_of(conn: Any) -> frozenset[str]:
     return axis_attributes(cached_structure(conn))
 
 
-def close_filled_gaps(conn: Any, *, records: Mapping[str, Product] | None = None,
+@dataclass(frozen=True, slots=True)
+class StoredVariants:
+    """What a whole write of products read of those stored under a model (`stored_variants`): `rows`, each one's
+    parent and, for one the write changes, its values of the axes `held` as JSON text (None: no value, or the row
+    is not changed); `axes`, every axis attribute, when the write looked them up (it holds a variant)."""
+
+    held: tuple[str, ...]
+    axes: frozenset[str] | None
+    rows: dict[str, tuple[str, tuple[str | None, ...]]]
+
+    def had(self, ident: str, axis: str) -> bool:
+        """Whether the stored `ident` held a value of `axis` under a model: then no note of it is open (the write
+        that stored the value closed it)."""
+        row = self.rows.get(ident)
+        if row is None or axis not in self.held:
+            return False
+        text = row[1][self.held.index(axis)]
+        return text is not None and not blank(orjson.loads(text))
+
+
+def stored_variants(conn: Any, writer: RawTable, records: Mapping[str, Product],
+                    digests: Mapping[str, str]) -> tuple[dict[str, tuple[int, str]], StoredVariants]:
+    """The read of a whole write of products (Store.write_products_in, `records` by identifier, `digests` the
+    hashes they are written with): identifier → (id, content hash) of those stored. In the same statement, what
+    closing their notes needs (`close_filled_gaps`): each stored one's parent, and, of those the write changes (a
+    stored hash none of `digests` is), the stored values of the axes its variants give a value of. So a variant
+    rewritten with the axis value it had runs no closing statement, and an unchanged row is not parsed."""
+    axes = _axes_of(conn) if any(p.parent for p in records.values()) else None
+    order = tuple(sorted({a for p in records.values() if p.parent for a in axes or () if not blank(p.values.get(a))}))
+    if order:
+        sql = Statements(conn)
+        changed = "content_hash <> ALL(%s)" if sql.pg else "content_hash NOT IN (SELECT value FROM json_each(?))"
+        texts = ", ".join(f"CASE WHEN parent IS NOT NULL AND {changed} THEN {SiblingAxes._extract(sql.pg, a)} END"
+                          for a in order)
+        rows = sql.all_in(f"SELECT identifier, id, content_hash, parent, {texts} FROM product "
+                          f"WHERE identifier {sql.any_of}", [*[list(digests.values())] * len(order), list(records)])
+    else:
+        rows = writer.select(conn, ("identifier", "id", "content_hash", "parent"), "identifier", list(records))
+    existing = {ident: (row_id, digest) for ident, row_id, digest, *_ in rows}
+    return existing, StoredVariants(order, axes, {ident: (parent, tuple(texts)) for ident, _, _, parent, *texts in rows
+                                                  if parent})
+
+
+def close_filled_gaps(conn: Any, *, records: Mapping[str, Product] | None = None, stored: StoredVariants | None = None,
                       deltas: Mapping[str, Any] | None = None, models: Iterable[ProductModel] = ()) -> int:
     """Close the open missing-axis notes, of every source (pim.store.supersede.close_gaps), of the children a
     write gives a value of an axis, or takes from under their model: `records`, stored products written whole
-    (what they held before is not known: any value of an axis counts); `deltas`, products a merge rewrote in part
+    (with `stored`, what the write read of them: a value of an axis counts unless they held one already, and one
+    no longer under a model is detached; without it any value counts); `deltas`, products a merge rewrote in part
     (pim.store.store.ProductDelta: an axis value it changed counts); `models`, models written whole. A note is
     about a value missing now: whoever fills it (another source, a person's edit, a mass edit) fixes it.
-    pim.store.store calls this on every write: nothing is looked at unless the write holds a child of a model,
-    and no statement is run unless it stores an axis value of one."""
+    pim.store.store calls this on every write: nothing is looked at unless the write holds a child of a model
+    (or takes one from under it), and no statement is run unless it stores a new axis value of one."""
     records, deltas, models = records or {}, deltas or {}, list(models)
-    if not (any(p.parent for p in records.values()) or any(m.parent for m in models)
+    was_placed = stored.rows if stored is not None else {}
+    if not (any(p.parent or ident in was_placed for ident, p in records.items()) or any(m.parent for m in models)
             or any(d.after.parent or d.before.parent for d in deltas.values())):
         return 0
-    axes = _axes_of(conn)
+    axes = stored.axes if stored is not None and stored.axes is not None else _axes_of(conn)
     if not axes:
         return 0
     filled: dict[str, set[str]] = {}
@@ -663,12 +713,17 @@ def close_filled_gaps(conn: Any, *, records: Mapping[str, Product] | None = None
                 value = delta.after.values.get(a)
                 if not blank(value) and value != delta.before.values.get(a):
                     filled.setdefault(a, set()).add(ident)
-    whole: list[tuple[str, Product | ProductModel]] = [(ident, p) for ident, p in records.items() if p.parent]
-    whole += [(record_identity(m), m) for m in models if m.parent]
-    for key, record in whole:
-        for a in axes:
-            if not blank(record.values.get(a)):
-                filled.setdefault(a, set()).add(key)
+    detached.update(ident for ident, p in records.items() if not p.parent and ident in was_placed)
+    for ident, p in records.items():
+        if p.parent:
+            for a in axes:
+                if not blank(p.values.get(a)) and not (stored is not None and stored.had(ident, a)):
+                    filled.setdefault(a, set()).add(ident)
+    for m in models:
+        if m.parent:
+            for a in axes:
+                if not blank(m.values.get(a)):
+                    filled.setdefault(a, set()).add(record_identity(m))
     if not filled and not detached:
         return 0
     return close_gaps(conn, filled, detached, axes, now())

@@ -9,8 +9,13 @@ from alembic import command
 from pim.product import ProductModel
 from pim.store import Store
 from pim.store.database import alembic_config
-from pim.store.store import QuarantineEntry
+from pim.store.store import now
 from tests.source_data import record, seed_structure
+
+#: The quarantine's columns an importer wrote before 0036 (later migrations add more).
+THEN = sa.table("quarantine", *(sa.column(c) for c in ("source", "file", "line", "field", "reason", "record_key",
+                                                       "severity")),
+                sa.column("created_at", sa.DateTime(timezone=True)))
 
 
 def keys(store: Store) -> dict[str, str | None]:
@@ -28,16 +33,17 @@ def test_open_model_entries_written_before_are_re_keyed(store: Store) -> None:
     with store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0034_association_pin")  # before 0035 (and 0036)
-    job = None  # entries as an importer wrote them before 0036 (no superseding: pim.store.supersede)
 
-    def entry(reason: str, key: str | None) -> QuarantineEntry:
-        return QuarantineEntry(reason=reason, file="c.jsonl", line=1, field="x", raw={}, record_key=key,
-                               source="content")
+    def write(*entries: tuple[str, str | None]) -> None:
+        """Entries as an importer wrote them before 0036, in the columns of then (no job: no superseding)."""
+        with store.begin() as conn:
+            conn.execute(sa.insert(THEN), [{"source": "content", "file": "c.jsonl", "line": 1, "field": "x",
+                                            "reason": reason, "record_key": key, "severity": "rejected",
+                                            "created_at": now()} for reason, key in entries])
 
-    store.quarantine(job, [entry("closed", "M-1")])
+    write(("closed", "M-1"))
     assert store.resolve_quarantine("content", ["M-1"]) == 1
-    store.quarantine(job, [entry("model", "M-1"), entry("ambiguous", "BOTH"), entry("product", "P-9"),
-                           entry("unknown", None)])
+    write(("model", "M-1"), ("ambiguous", "BOTH"), ("product", "P-9"), ("unknown", None))
     store.migrate()
     assert keys(store) == {"model": "model:M-1", "ambiguous": "BOTH", "product": "P-9", "unknown": None}
     with store.engine.connect() as conn:  # a closed entry is history: left as written

@@ -137,6 +137,7 @@ class QuarantineEntry:
     record_key: str | None = None
     source: str = ""
     severity: str = "rejected"  # "problem": the record was imported, one value has an issue (e.g. missing media)
+    kind: str | None = None  # for code acting on one kind of note (pim.store.supersede.MISSING_AXIS)
 
 
 _AT_JSON: dict[datetime, str] = {}
@@ -462,9 +463,9 @@ class Store:
         counts = UpsertCounts()
         latest: dict[str, Product] = {p.identifier: p for p in chunk}  # last one wins within a batch
         writer = raw_table(self, conn, PRODUCT)
-        existing = _existing(conn, writer, "identifier", list(latest))
-        changed: list[tuple[str, Product, str]] = []
         digests = {ident: product.content_hash() for ident, product in latest.items()}
+        existing, variants = _stored_products(conn, writer, latest, digests)
+        changed: list[tuple[str, Product, str]] = []
         same = set() if force else self._same_as_merged(conn, existing, digests)
         for ident, product in latest.items():
             digest = digests[ident]
@@ -489,8 +490,9 @@ class Store:
         keys = [c[0] for c in changed]
         conn.execute(delete(DELETED).where(DELETED.c.identifier.in_(keys)))
         counts.changed_keys = keys
-        if counts.updated_keys:  # a replaced variant may fill an axis a note says is missing (a new one has none)
-            _close_filled_gaps(conn, records={ident: p for ident, p, _ in changed if ident in existing})
+        if counts.updated_keys:  # a replaced variant may fill an axis a note says is missing, or leave its model
+            _close_filled_gaps(conn, records={ident: p for ident, p, _ in changed if ident in existing},
+                               stored=variants)  # (a new one has no notes)
         return counts, {ident: p for ident, p, _ in changed}
 
     def _same_as_merged(self, conn: Connection, existing: dict[str, tuple[int, str]], digests: dict[str, str]) -> set[str]:
@@ -802,7 +804,8 @@ class Store:
         rows = [
             {"job_id": job_id, "source": _clipped(e.source, 100), "file": _clipped(_storable(e.file), 1000), "line": e.line,
              "field": _clipped(_storable(e.field), 255), "reason": _storable(e.reason), "raw": _storable(e.raw),
-             "record_key": _clipped(_storable(e.record_key), 255), "severity": e.severity, "created_at": stamp}
+             "record_key": _clipped(_storable(e.record_key), 255), "severity": e.severity, "kind": e.kind,
+             "created_at": stamp}
             for e in entries
         ]
         if not rows:
@@ -877,6 +880,15 @@ class Store:
         """Delete the entries closed before `before` (open ones always stay), in batches; how many went (or would,
         with `dry_run`) per source. The quarantine's retention (pim.store.quarantine_prune)."""
         return prune_closed(self, before, dry_run=dry_run)
+
+
+def _stored_products(conn: Connection, writer: RawTable, records: dict[str, Product],
+                     digests: dict[str, str]) -> tuple[dict[str, tuple[int, str]], Any]:
+    """`_existing` for a whole product write, with what its missing-axis notes need of the stored variants, read
+    in the same statement (pim.variant_levels.stored_variants)."""
+    from pim.variant_levels import stored_variants
+
+    return stored_variants(conn, writer, records, digests)
 
 
 def _close_filled_gaps(conn: Connection, **written: Any) -> int:

@@ -34,9 +34,9 @@ REPEATED = ("rejected", "warning")
 JUDGED_AGAIN = ("rejected", "problem")
 
 
-#: The phrase the reason of every missing-axis problem holds (pim.variant_levels.gap_reason): other problems
-#: of a record may name the same field (a BMEcat feature left out), and a value filling the axis fixes none.
-GAP_MARK = "has no value for its axis"
+#: The kind of a missing-axis problem (pim.importing notes it, QuarantineRow.kind): other problems of a record
+#: may name the same field (a BMEcat feature left out), and a value filling the axis fixes none of them.
+MISSING_AXIS = "missing_axis"
 #: The longest record key an entry keeps (Store.quarantine clips longer ones so, with an ellipsis).
 _KEY_LENGTH = 255
 
@@ -46,8 +46,8 @@ def close_gaps(conn: Connection, filled: Mapping[str, Collection[str]], detached
     """Close the open missing-axis problems of `filled` (axis → the record keys a write gave a value of it) and
     of `detached` (record keys a write took from under their model: no axis is missing any more), from every
     source, as resolved at `stamp`. One statement on the record key index; returns how many. Only missing-axis
-    problems carry GAP_MARK, so the severity is not asked: SQLite, which keeps no statistics here, would
-    otherwise walk every problem by the severity index."""
+    problems are of kind MISSING_AXIS, so the severity is not asked: SQLite, which keeps no statistics here,
+    would otherwise walk every problem by the severity index."""
     groups = [and_(QUARANTINE.c.field == axis, QUARANTINE.c.record_key.in_(_clip(keys)))
               for axis, keys in sorted(filled.items()) if keys]
     if detached and axes:
@@ -56,7 +56,7 @@ def close_gaps(conn: Connection, filled: Mapping[str, Collection[str]], detached
         return 0
     return conn.execute(
         update(QUARANTINE)
-        .where(or_(*groups), QUARANTINE.c.resolved_at.is_(None), QUARANTINE.c.reason.contains(GAP_MARK, autoescape=True))
+        .where(or_(*groups), QUARANTINE.c.resolved_at.is_(None), QUARANTINE.c.kind == MISSING_AXIS)
         .values(resolved_at=stamp)).rowcount or 0
 
 

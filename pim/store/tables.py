@@ -140,3 +140,7 @@ class QuarantineRow(SQLModel, table=True):
     #: The job that closed this entry without it being fixed: a newer run of the same file, or a newer
     #: rejection of the same record, which says what is wrong now (migration 0036).
     superseded_by: int | None = None
+    #: What kind of problem a note is, for code that acts on one kind (pim.store.supersede.MISSING_AXIS), so no
+    #: code matches the reason people read (migration 0038); None: no code needs to tell it apart. Not indexed:
+    #: SQLite, which keeps no statistics here, would take an index on it over the record key's.
+    kind: str | None = Field(default=None, max_length=40)
