@@ -321,10 +321,14 @@ def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll
     """Run queued jobs until `stop` is set; with `once`, until the queue is empty; with `idle_exit`, until
     nothing came for that many seconds. `on_job("started"|"finished", job)` reports progress. The worker is
     recorded while it works (pim.job_workers), so the web pages know someone takes their jobs. Idle, it waits
-    `poll` seconds — on PostgreSQL less: a queued job's notification wakes it (pim.job_wakeup)."""
+    `poll` seconds — on PostgreSQL less: a queued job's notification wakes it (pim.job_wakeup); and, when its
+    turn comes, runs the maintenance pass (pim.maintenance.Timer: one worker per interval)."""
+    from pim.maintenance import Timer  # here: it loads the feeds' and portal's modules
+
     stop = stop or threading.Event()
     result = WorkResult()
     wakeup = job_wakeup.Listener(store)
+    maintenance = Timer(store)
     with job_workers.present(store) as worker, closing(wakeup):
         if not once:
             wakeup.listen()  # before the first look: a job committed after it wakes us
@@ -339,6 +343,7 @@ def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll
                 stop.wait(poll)
                 continue
             if job is None:
+                maintenance.tick()  # between jobs, idle; it never raises
                 if once or (idle_exit is not None and time.monotonic() - idle_since >= idle_exit):
                     break
                 idle = poll if idle_exit is None else max(0.0, min(poll, idle_since + idle_exit - time.monotonic()))

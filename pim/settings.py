@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     quarantine_retention_days: int | None = Field(default=None, description="Default of `pim import prune "
                                                   "--closed-older-than DAYS`: quarantine entries closed more than "
                                                   "this many days ago go (at least 1; checked by the command).")
+    download_log_retention_days: int | None = Field(default=None, description="Portal download-log rows older than "
+                                                    "this many days go at each maintenance pass (`pim maintain`); "
+                                                    "unset: kept (at least 1; checked by the pass).")
+    upload_retention_days: int | None = Field(default=None, description="Files under PIM_HOME/uploads go at each "
+                                              "maintenance pass once their import job ended this many days ago "
+                                              "(never while it is queued or running, or has open quarantine "
+                                              "entries); unset: kept (at least 1; checked by the pass).")
+    maintenance_interval_hours: float = Field(default=24.0, ge=0, description="How often one of the `pim worker` "
+                                              "processes runs the maintenance pass (`pim maintain`) while idle; "
+                                              "0 turns it off (run `pim maintain` from a timer instead).")
     secret_key: str = Field(default="dev-insecure-change-me", description="Signs web sessions and CSRF tokens.")
     cdn_base_url: str | None = Field(default=None, description="Public base URL for media renditions.")
     public_url: str | None = Field(default=None, description="Base URL people reach the web app at (links in "

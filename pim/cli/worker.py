@@ -2,11 +2,13 @@
 web process; `pim jobs retry ID` queues a failed, interrupted or cancelled one again, `pim jobs cancel ID`
 cancels a queued one or asks a running one to stop (pim.job_cancel), `pim jobs priority ID N` reorders a queued
 one, `pim jobs list` lists jobs with their priority and counts, and `pim jobs status` says what waits, what is
-stopping and which workers are alive (pim.job_queue, pim.job_workers).
+stopping and which workers are alive (pim.job_queue, pim.job_workers). `pim maintain` runs the configured
+retentions once (pim.maintenance), as each worker does by itself every PIM_MAINTENANCE_INTERVAL_HOURS.
 
 Exit codes: 0 done (or stopped by SIGTERM/Ctrl-C, after the job under way; a job cancelled on request is not a
 failure), 1 a job it ran failed (`--once` and `--idle-exit` only: a long-running worker keeps going), 2 a job
-that cannot be retried, cancelled or reordered (or a priority out of range), 4 the database."""
+that cannot be retried, cancelled or reordered (or a priority out of range), 4 the database. `pim maintain`: 1 a
+retention failed, 3 a retention's setting is wrong (the other retentions still ran)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 def register(app: typer.Typer) -> None:
     app.command()(worker)
+    app.command()(maintain)
     app.add_typer(jobs_app, name="jobs", help="The job queue: what waits, which workers are alive, run a job again, "
                                               "cancel one, reorder one.")
 
@@ -64,6 +67,48 @@ def worker(
         console.print(f"ran {len(result.jobs)} job(s), {len(result.failed)} failed")
     if result.failed and (once or idle_exit is not None):
         raise typer.Exit(1)
+
+
+def maintain(dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go (--json lists the upload "
+                                                                   "files); delete nothing."),
+             as_json: bool = JsonOption) -> None:
+    """Run each configured retention once: closed quarantine entries (PIM_QUARANTINE_RETENTION_DAYS), the
+    portal's download log (PIM_DOWNLOAD_LOG_RETENTION_DAYS), uploaded files whose import job ended
+    (PIM_UPLOAD_RETENTION_DAYS). Each `pim worker` runs this by itself every PIM_MAINTENANCE_INTERVAL_HOURS; where
+    no worker runs, run it from cron or a systemd timer."""
+    from rich.markup import escape
+
+    from pim.maintenance import run_pass
+    from pim.store import Store
+
+    result = run_pass(Store.from_settings(), dry_run=dry_run)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        table(f"maintenance{' (dry run: nothing deleted)' if dry_run else ''}",
+              ["retention", "days", "status", verb, "notes"],
+              [(name, r["days"], r["status"], r.get("deleted"), _notes(r))
+               for name, r in result.retentions.items()])
+        for name in result.failed:
+            err.print(f"[red]{name} failed[/]: {escape(result.retentions[name]['error'])}", highlight=False)
+        if not result.configured:
+            err.print("[yellow]nothing is configured[/]: set the retentions you want (days); an unset one keeps "
+                      "everything", highlight=False)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _notes(retention: dict[str, Any]) -> str:
+    """The setting to set (a retention that is off), the cut-off, and for uploads the bytes freed and what was
+    kept and why."""
+    if retention["days"] is None:
+        return f"set {retention['setting']} (days) to run it"
+    notes = [f"before {retention['before'][:16].replace('T', ' ')} UTC"] if retention.get("before") else []
+    if retention.get("bytes"):
+        notes.append(f"{retention['bytes']:,} bytes")
+    notes += [f"kept {n}: {why}" for why, n in (retention.get("kept") or {}).items()]
+    return "; ".join(notes)
 
 
 def _report(event: str, job: dict[str, Any]) -> None:

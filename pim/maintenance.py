@@ -1,0 +1,241 @@
+"""One maintenance pass: each retention that is configured, in turn — closed quarantine entries
+(PIM_QUARANTINE_RETENTION_DAYS, pim.store.quarantine_prune), the portal's download log
+(PIM_DOWNLOAD_LOG_RETENTION_DAYS, pim.portal_downloads) and uploaded files (PIM_UPLOAD_RETENTION_DAYS, here). An
+unset setting keeps everything: deleting history is never a default. `pim maintain` runs the pass once; every
+`pim worker` runs it while idle each PIM_MAINTENANCE_INTERVAL_HOURS (`Timer`), and only the worker that takes
+the interval's lease — a `feed_claim` row (pim.feed_schedule.claim) held for the interval — runs it, on any
+host. A retention that fails is reported and the others still run; nothing here stops a worker. Feed files have
+no setting: `pim feeds prune` keeps its own rules.
+
+Uploads: a web or API upload is the file its import job reads (payload["path"]); a re-run (`pim jobs retry`, the
+job page) reads it again, and the job's open quarantine entries name it as their file. So a file goes only when
+it is older than the cut, every import job naming it ended before the cut (succeeded, partial, failed,
+cancelled, or interrupted: its process gone, judged as the job pages judge it), and none of those jobs has an
+open quarantine entry. A queued or running job's file never goes. A file no job names (its job was never
+queued) goes by its age. The job row, its counts and its closed entries' raw rows stay; only a re-run after
+the cut fails ("cannot read …"): upload the file again."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from pim.errors import ConfigError, PimError
+from pim.feed_schedule import claim, claims, new_holder
+from pim.job_cancel import ENDED
+from pim.portal_downloads import prune_downloads
+from pim.settings import get_settings
+from pim.store.store import JOB, QUARANTINE, Store, as_utc, batched, now, process_alive
+
+log = logging.getLogger(__name__)
+#: The pass's key in `feed_claim`: no contract code can be it (they are [A-Za-z0-9_-]+).
+LEASE = "pim:maintenance"
+#: When the lease could not be looked at (the database was away), the worker looks again this much later.
+RETRY_AFTER = timedelta(minutes=5)
+OFF, DONE, FAILED = "off", "done", "failed"
+
+Prune = Callable[[Store, int, datetime, bool], dict[str, Any]]
+
+
+@dataclass
+class PassResult:
+    """What one pass did, per retention: `status` off (its setting unset), done (`deleted`: what went, or would
+    with `dry_run`), or failed (`error`: what is wrong and what to do). `exit_code`: the highest failure's."""
+
+    dry_run: bool
+    at: datetime
+    retentions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exit_code: int = 0
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, r in self.retentions.items() if r["status"] == FAILED]
+
+    @property
+    def configured(self) -> bool:
+        return any(r["status"] != OFF for r in self.retentions.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run, "at": self.at.isoformat(), "retentions": self.retentions,
+                "failed": self.failed}
+
+    def line(self) -> str:
+        """One log line: each retention's count, or its status."""
+        return ", ".join(f"{name} {r['deleted'] if r['status'] == DONE else r['status']}"
+                         for name, r in self.retentions.items())
+
+
+def _quarantine(store: Store, days: int, at: datetime, dry_run: bool) -> dict[str, Any]:
+    before = at - timedelta(days=days)
+    gone = store.prune_quarantine(before, dry_run=dry_run)
+    return {"deleted": sum(gone.values()), "by_source": gone, "before": before.isoformat()}
+
+
+def _downloads(store: Store, days: int, at: datetime, dry_run: bool) -> dict[str, Any]:
+    result = prune_downloads(store, timedelta(days=days), dry_run=dry_run, at=at)
+    return {"deleted": result.rows, "before": result.before.isoformat()}
+
+
+def prune_uploads(store: Store, days: int, at: datetime, dry_run: bool) -> dict[str, Any]:
+    """Delete the files under PIM_HOME/uploads whose time is over (the module's rule); what went (or would),
+    and how many old files were kept, by why."""
+    folder = get_settings().home / "uploads"
+    cut = at - timedelta(days=days)
+    old = sorted(p for p in folder.iterdir() if p.is_file() and p.stat().st_mtime < cut.timestamp()) \
+        if folder.is_dir() else []
+    needed = _needed(store, {p.name for p in old}, cut) if old else {}
+    kept: Counter[str] = Counter()
+    files: list[str] = []
+    size = 0
+    for path in old:
+        if path.name in needed:
+            kept[needed[path.name]] += 1
+            continue
+        size += path.stat().st_size
+        files.append(path.name)
+        if not dry_run:
+            path.unlink(missing_ok=True)
+    return {"deleted": len(files), "bytes": size, "before": cut.isoformat(), "files": files, "kept": dict(kept)}
+
+
+def _needed(store: Store, names: set[str], cut: datetime) -> dict[str, str]:
+    """Of these upload file names, those an import job still needs, each with why. Matched by name (each upload
+    has a name of its own): a moved PIM_HOME keeps more, never less."""
+    q = select(JOB.c.id, JOB.c.status, JOB.c.host, JOB.c.pid, JOB.c.started_at, JOB.c.heartbeat_at,
+               JOB.c.finished_at, JOB.c.payload).where(JOB.c.kind == "import", JOB.c.payload.is_not(None))
+    jobs: dict[str, list[dict[str, Any]]] = {}
+    with store.engine.connect() as conn:
+        for row in conn.execute(q):
+            name = Path(str((row.payload or {}).get("path") or "")).name
+            if name in names:
+                jobs.setdefault(name, []).append(dict(row._mapping))
+    needed: dict[str, str] = {}
+    for name, rows in jobs.items():
+        ends = [_ended_at(r, store.heartbeat_seconds) for r in rows]
+        if any(e is None for e in ends):
+            needed[name] = "its job is queued or running"
+        elif max(ends) >= cut:  # type: ignore[type-var]
+            needed[name] = "its job ended after the cut"
+    open_jobs = _with_open_entries(store, [r["id"] for n, rows in jobs.items() if n not in needed for r in rows])
+    for name, rows in jobs.items():
+        if name not in needed and any(r["id"] in open_jobs for r in rows):
+            needed[name] = "its job has open quarantine entries"
+    return needed
+
+
+def _ended_at(job: dict[str, Any], heartbeat_seconds: float) -> datetime | None:
+    """When the job ended; None while it is queued or running (an unknown status counts as running)."""
+    if job["status"] in ENDED:
+        return as_utc(job["finished_at"] or job["heartbeat_at"] or job["started_at"])
+    if job["status"] == "running" and not process_alive(job, heartbeat_seconds):  # interrupted: its last sign
+        return as_utc(job["heartbeat_at"] or job["started_at"])
+    return None
+
+
+def _with_open_entries(store: Store, job_ids: Iterable[int]) -> set[int]:
+    """Which of these jobs have an open quarantine entry: one read per 5,000 jobs."""
+    found: set[int] = set()
+    with store.engine.connect() as conn:
+        for chunk in batched(sorted(set(job_ids)), 5000):
+            found.update(conn.execute(select(QUARANTINE.c.job_id).distinct().where(
+                QUARANTINE.c.job_id.in_(chunk), QUARANTINE.c.resolved_at.is_(None))).scalars())
+    return found
+
+
+#: name → (its setting in pim.settings, the prune), in the order a pass runs them.
+RETENTIONS: dict[str, tuple[str, Prune]] = {
+    "quarantine": ("quarantine_retention_days", _quarantine),
+    "downloads": ("download_log_retention_days", _downloads),
+    "uploads": ("upload_retention_days", prune_uploads),
+}
+
+
+def setting_name(attr: str) -> str:
+    return f"PIM_{attr.upper()}"
+
+
+def configured() -> list[str]:
+    """The retentions whose setting is set (a pass runs those)."""
+    settings = get_settings()
+    return [name for name, (attr, _) in RETENTIONS.items() if getattr(settings, attr) is not None]
+
+
+def run_pass(store: Store, *, dry_run: bool = False, at: datetime | None = None) -> PassResult:
+    """Run each configured retention with cut-offs from `at` (now); a failure is recorded and the next runs."""
+    settings = get_settings()
+    result = PassResult(dry_run, as_utc(at or now()))
+    for name, (attr, prune) in RETENTIONS.items():
+        days, env = getattr(settings, attr), setting_name(attr)
+        entry: dict[str, Any] = {"setting": env, "days": days, "status": OFF}
+        if days is not None:
+            try:
+                if days < 1:
+                    raise ConfigError(f"{env} must be at least 1 day, not {days}",
+                                      hint="unset it to keep everything, or give a number of days (e.g. 90)")
+                entry.update(prune(store, days, result.at, dry_run), status=DONE)
+            except Exception as exc:  # recorded; the other retentions still run
+                if not isinstance(exc, PimError):
+                    log.exception("maintenance: the %s retention failed", name)
+                error = exc.in_one_line() if isinstance(exc, PimError) else f"{type(exc).__name__}: {exc}"
+                entry.update(status=FAILED, error=error)
+                result.exit_code = max(result.exit_code, exc.exit_code if isinstance(exc, PimError) else 1)
+        result.retentions[name] = entry
+    return result
+
+
+class Timer:
+    """A worker's turn at the pass: `tick`, called while idle, runs it when the interval's lease is this
+    worker's to take, and returns at once otherwise. Between looks at the lease it touches no database, so an
+    idle worker's poll stays as cheap as before. `clock` is for tests."""
+
+    def __init__(self, store: Store, *, interval: timedelta | None = None,
+                 clock: Callable[[], datetime] = now) -> None:
+        hours = get_settings().maintenance_interval_hours
+        self.interval = interval if interval is not None else timedelta(hours=hours)
+        self.store, self.clock, self.holder = store, clock, new_holder()
+        self.next_look: datetime | None = None
+
+    def tick(self) -> PassResult | None:
+        """The pass, when this call ran it; None otherwise (off, not due, another worker's turn, or failed)."""
+        if self.interval <= timedelta(0) or not configured():
+            return None
+        at = as_utc(self.clock())
+        if self.next_look is not None and at < self.next_look:
+            return None
+        try:
+            if not self._my_turn(at):
+                return None
+        except SQLAlchemyError as exc:  # the database is away: the worker's own loop says so too
+            log.warning("maintenance: could not take its turn (looking again in %s): %s", RETRY_AFTER, exc)
+            self.next_look = at + RETRY_AFTER
+            return None
+        except Exception:
+            log.exception("maintenance: could not take its turn (looking again in %s)", RETRY_AFTER)
+            self.next_look = at + RETRY_AFTER
+            return None
+        try:
+            result = run_pass(self.store, at=at)
+        except Exception:
+            log.exception("maintenance pass failed; the next is due in %s", self.interval)
+            return None
+        log.log(logging.WARNING if result.failed else logging.INFO, "maintenance pass: %s", result.line())
+        for name in result.failed:
+            log.warning("maintenance: %s: %s", name, result.retentions[name]["error"])
+        return result
+
+    def _my_turn(self, at: datetime) -> bool:
+        """Take the interval's lease; lost, look again when the winner's runs out."""
+        if claim(self.store, LEASE, self.holder, at=at, lease=self.interval):
+            self.next_look = at + self.interval
+            return True
+        held = claims(self.store, at).get(LEASE)
+        self.next_look = datetime.fromisoformat(held["held_until"]) if held else at
+        return False

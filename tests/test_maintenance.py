@@ -1,0 +1,254 @@
+"""The maintenance pass: each retention whose setting is set runs (closed quarantine entries, the portal's
+download log, uploaded files), the others keep everything; an upload stays while its import job is queued or
+running, ended recently or has open quarantine entries; a dry run deletes nothing. `pim worker` runs the pass
+while idle, one worker per interval (a lease in `feed_claim`), and a failing pass never stops it;
+`pim maintain` runs it once."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import func, insert, select, update
+from typer.testing import CliRunner
+
+from pim import job_queue, maintenance
+from pim.delivery_log import CLAIM
+from pim.portal_downloads import DOWNLOAD, TOKEN
+from pim.settings import reset_settings
+from pim.store import Store
+from pim.store.store import JOB, QUARANTINE, now
+
+DEAD_PID = 2**22 + 17  # no process has it
+runner = CliRunner()
+
+
+def _cli() -> Any:
+    from pim.cli import _mount, app
+
+    _mount()
+    return app
+
+
+def _set(monkeypatch: pytest.MonkeyPatch, **days: int) -> None:
+    """Set PIM_<NAME> for each keyword (e.g. upload_retention_days=30)."""
+    for name, value in days.items():
+        monkeypatch.setenv(f"PIM_{name.upper()}", str(value))
+    reset_settings()
+
+
+def _upload(home: Path, name: str, days_old: float) -> Path:
+    """A file under PIM_HOME/uploads written `days_old` days ago."""
+    path = home / "uploads" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"sku;name\nA-1;one\n")
+    stamp = (now() - timedelta(days=days_old)).timestamp()
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+def _import_job(store: Store, path: Path, status: str = "succeeded", ended_days_ago: float = 40, **row: Any) -> int:
+    """The upload's import job, as a worker leaves it: queued, running, or ended `ended_days_ago` days ago."""
+    job_id = job_queue.enqueue(store, "import", f"content:{path.name}", {"importer": "content", "path": str(path)})
+    if status != "queued":
+        ended = now() - timedelta(days=ended_days_ago)
+        values = {"status": status, "started_at": ended, "heartbeat_at": ended, "host": socket.gethostname()[:255],
+                  "pid": os.getpid(), "finished_at": None if status == "running" else ended, **row}
+        with store.begin() as conn:
+            conn.execute(update(JOB).where(JOB.c.id == job_id).values(**values))
+    return job_id
+
+
+def _entry(store: Store, key: str, *, job_id: int | None = None, closed_days_ago: float | None = 400) -> None:
+    """A quarantine entry, closed that many days ago or open (None)."""
+    stamp = now()
+    with store.begin() as conn:
+        conn.execute(insert(QUARANTINE).values(
+            job_id=job_id, source="content", file="c.csv", line=2, field="gtin", reason="bad GTIN", raw={"sku": key},
+            record_key=key, severity="rejected", created_at=stamp - timedelta(days=500),
+            resolved_at=None if closed_days_ago is None else stamp - timedelta(days=closed_days_ago)))
+
+
+def _download(store: Store, days_old: float) -> None:
+    with store.begin() as conn:
+        conn.execute(insert(DOWNLOAD).values(file_id=1, customer="acme", person=TOKEN,
+                                             at=now() - timedelta(days=days_old)))
+
+
+def _counts(store: Store) -> tuple[int, int]:
+    """(quarantine entries, download-log rows) left."""
+    with store.engine.connect() as conn:
+        return (conn.execute(select(func.count()).select_from(QUARANTINE)).scalar_one(),
+                conn.execute(select(func.count()).select_from(DOWNLOAD)).scalar_one())
+
+
+def _uploads(home: Path) -> list[str]:
+    return sorted(p.name for p in (home / "uploads").iterdir())
+
+
+def _old_everything(store: Store, home: Path) -> None:
+    """One of each retention's prey: a closed entry, a download row and an upload, all 400 days old."""
+    _entry(store, "closed-long-ago")
+    _download(store, 400)
+    _import_job(store, _upload(home, "old.csv", 400), ended_days_ago=400)
+
+
+def test_a_pass_runs_the_retentions_that_are_set_and_keeps_everything_else(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _old_everything(store, pim_env)
+    _set(monkeypatch, upload_retention_days=30)
+    result = maintenance.run_pass(store)
+    assert {n: r["status"] for n, r in result.retentions.items()} == {
+        "quarantine": "off", "downloads": "off", "uploads": "done"}
+    assert result.retentions["uploads"]["deleted"] == 1 and result.retentions["uploads"]["files"] == ["old.csv"]
+    assert _uploads(pim_env) == [] and _counts(store) == (1, 1)  # the unset retentions kept theirs
+    _set(monkeypatch, quarantine_retention_days=90, download_log_retention_days=90)
+    result = maintenance.run_pass(store)
+    assert {n: r["deleted"] for n, r in result.retentions.items()} == {"quarantine": 1, "downloads": 1, "uploads": 0}
+    assert _counts(store) == (0, 0) and not result.failed and result.exit_code == 0
+
+
+def test_an_upload_stays_while_its_job_is_queued_running_recent_or_has_open_entries(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _set(monkeypatch, upload_retention_days=30)
+    _import_job(store, _upload(pim_env, "queued.csv", 60), status="queued")
+    _import_job(store, _upload(pim_env, "running.csv", 60), status="running", ended_days_ago=0)  # this process
+    _import_job(store, _upload(pim_env, "recent.csv", 60), ended_days_ago=5)  # re-run five days ago
+    _entry(store, "to-fix", job_id=_import_job(store, _upload(pim_env, "open.csv", 60)), closed_days_ago=None)
+    _entry(store, "fixed", job_id=_import_job(store, _upload(pim_env, "fixed.csv", 60)))
+    _import_job(store, _upload(pim_env, "failed.csv", 60), status="failed")
+    _import_job(store, _upload(pim_env, "interrupted.csv", 60), status="running", pid=DEAD_PID)
+    twice = _upload(pim_env, "twice.csv", 60)  # two jobs read it: one ended long ago, one waits
+    _import_job(store, twice)
+    _import_job(store, twice, status="queued")
+    _upload(pim_env, "no-job.csv", 60)
+    _upload(pim_env, "young.csv", 10)
+    uploads = maintenance.run_pass(store).retentions["uploads"]
+    assert sorted(uploads["files"]) == ["failed.csv", "fixed.csv", "interrupted.csv", "no-job.csv"]
+    assert _uploads(pim_env) == ["open.csv", "queued.csv", "recent.csv", "running.csv", "twice.csv", "young.csv"]
+    assert uploads["kept"] == {"its job is queued or running": 3, "its job ended after the cut": 1,
+                               "its job has open quarantine entries": 1}
+
+
+def test_a_dry_run_counts_what_would_go_and_deletes_nothing(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _old_everything(store, pim_env)
+    _set(monkeypatch, upload_retention_days=30, quarantine_retention_days=90, download_log_retention_days=90)
+    dry = maintenance.run_pass(store, dry_run=True)
+    assert {n: r["deleted"] for n, r in dry.retentions.items()} == {"quarantine": 1, "downloads": 1, "uploads": 1}
+    assert _counts(store) == (1, 1) and _uploads(pim_env) == ["old.csv"]
+    wet = maintenance.run_pass(store)
+    assert {n: r["deleted"] for n, r in wet.retentions.items()} == {"quarantine": 1, "downloads": 1, "uploads": 1}
+    assert _counts(store) == (0, 0) and _uploads(pim_env) == []
+
+
+def test_a_setting_under_a_day_fails_its_retention_alone_and_says_what_to_do(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _old_everything(store, pim_env)
+    _set(monkeypatch, upload_retention_days=0, quarantine_retention_days=90)
+    result = maintenance.run_pass(store)
+    assert result.failed == ["uploads"] and result.exit_code == 3
+    assert "PIM_UPLOAD_RETENTION_DAYS must be at least 1 day, not 0" in result.retentions["uploads"]["error"]
+    assert "unset it" in result.retentions["uploads"]["error"]
+    assert _uploads(pim_env) == ["old.csv"] and _counts(store) == (0, 1)  # the quarantine's still ran
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.at = now()
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def test_of_two_workers_one_runs_the_pass_each_interval(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _set(monkeypatch, upload_retention_days=30)
+    clock = _Clock()
+    first, second = (maintenance.Timer(store, interval=timedelta(hours=24), clock=clock) for _ in range(2))
+    assert first.tick() is not None and second.tick() is None
+    clock.at += timedelta(hours=23)
+    assert first.tick() is None and second.tick() is None
+    clock.at += timedelta(hours=1, seconds=1)  # the lease ran out: whoever is idle first takes the next
+    assert second.tick() is not None and first.tick() is None
+    clock.at += timedelta(hours=12)
+    assert first.tick() is None and second.tick() is None
+
+
+def test_a_worker_runs_the_pass_while_idle_and_the_next_worker_waits_for_the_interval(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _set(monkeypatch, upload_retention_days=30)
+    _import_job(store, _upload(pim_env, "first.csv", 60))
+    job_queue.work(store, once=True)
+    assert _uploads(pim_env) == []
+    _import_job(store, _upload(pim_env, "second.csv", 60))
+    job_queue.work(store, once=True)  # another worker: the interval's pass has run
+    assert _uploads(pim_env) == ["second.csv"]
+
+
+def test_an_interval_of_zero_turns_the_workers_pass_off(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _set(monkeypatch, upload_retention_days=30, maintenance_interval_hours=0)
+    _import_job(store, _upload(pim_env, "old.csv", 60))
+    job_queue.work(store, once=True)
+    assert _uploads(pim_env) == ["old.csv"]
+
+
+def test_a_failing_pass_is_logged_and_the_worker_goes_on(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    _set(monkeypatch, upload_retention_days=30)
+
+    def broken(*_: Any) -> dict[str, Any]:
+        raise OSError("disk on fire")
+
+    def boom(*_: Any, **__: Any) -> None:
+        raise RuntimeError("the pass itself broke")
+
+    monkeypatch.setitem(maintenance.RETENTIONS, "uploads", ("upload_retention_days", broken))
+    monkeypatch.setitem(job_queue.RUNNERS, "echo", lambda _store, job: {"ran": 1})
+    first = job_queue.enqueue(store, "echo", "before")
+    job_queue.work(store, once=True)  # the retention fails inside the pass
+    assert store.job(first)["status"] == "succeeded"
+    assert "uploads: OSError: disk on fire" in caplog.text
+    with store.begin() as conn:  # the next interval
+        conn.execute(update(CLAIM).values(held_until=now() - timedelta(seconds=1)))
+    monkeypatch.setattr(maintenance, "run_pass", boom)
+    second = job_queue.enqueue(store, "echo", "after")
+    result = job_queue.work(store, once=True)  # the whole pass raises
+    assert [j["id"] for j in result.jobs] == [second] and store.job(second)["status"] == "succeeded"
+    assert "maintenance pass failed" in caplog.text and "the pass itself broke" in caplog.text
+
+
+def test_pim_maintain_json_says_what_each_retention_did(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _old_everything(store, pim_env)
+    _set(monkeypatch, upload_retention_days=30, quarantine_retention_days=90)
+    dry = runner.invoke(_cli(), ["maintain", "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    data = orjson.loads(dry.stdout)
+    assert data["dry_run"] is True and data["failed"] == []
+    assert data["retentions"]["downloads"] == {"setting": "PIM_DOWNLOAD_LOG_RETENTION_DAYS", "days": None,
+                                               "status": "off"}
+    assert data["retentions"]["quarantine"]["deleted"] == 1 and data["retentions"]["quarantine"]["days"] == 90
+    uploads = data["retentions"]["uploads"]
+    assert (uploads["status"], uploads["deleted"], uploads["files"], uploads["kept"]) == ("done", 1, ["old.csv"], {})
+    assert _uploads(pim_env) == ["old.csv"]
+    done = runner.invoke(_cli(), ["maintain", "--json"])
+    assert done.exit_code == 0 and orjson.loads(done.stdout)["retentions"]["uploads"]["deleted"] == 1
+    assert _uploads(pim_env) == [] and _counts(store) == (0, 1)
+
+
+def test_pim_maintain_exits_3_on_a_wrong_setting_after_running_the_others(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _old_everything(store, pim_env)
+    _set(monkeypatch, download_log_retention_days=-5, quarantine_retention_days=90)
+    result = runner.invoke(_cli(), ["maintain"])
+    assert result.exit_code == 3
+    assert "downloads failed" in result.output and "PIM_DOWNLOAD_LOG_RETENTION_DAYS must be at least 1 day" \
+        in result.output
+    assert _counts(store) == (0, 1)
