@@ -91,7 +91,8 @@ def open_text(path: Path, encoding: str) -> IO[str]:
     wrong encoding each get a clear InputError before any row is read; a UTF-8 BOM is skipped."""
     name = str(path)
     try:
-        head = path.open("rb").read(4096)
+        with path.open("rb") as handle:
+            head = handle.read(4096)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}", file=name) from exc
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
