@@ -22,7 +22,7 @@ from pim.catalog import Structure
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
 from pim.store.store import QuarantineEntry
 from pim.structure import AttributeType
-from pim.values import ValueProblem, check_magnitude
+from pim.values import ValueProblem, amount_and_unit, check_magnitude
 
 if TYPE_CHECKING:
     from pim.importing import ImportCounts
@@ -196,6 +196,7 @@ class ValueBuilder:
 
     def __init__(self, structure: Structure, fmt: NumberFormat) -> None:
         self.types = {code: a.type for code, a in structure.attributes.items()}
+        self.structure = structure
         self.fmt = fmt
         self.number = number_parser(fmt.decimal, fmt.thousands)
         self._day = remembered(lambda text: fmt.day(text).isoformat())
@@ -265,10 +266,18 @@ class ValueBuilder:
             return lambda text, unit: number(text)
         if kind == AttributeType.metric:
             unit_map, fixed = rule.unit_map, rule.unit
+            with_unit = self._amount_with_unit(rule)
 
             def metric(text: str, unit: str | None) -> dict[str, Any]:
                 code = unit.strip() if unit else None  # ` GR ` must meet `unit_map: {GR: GRAM}`, not become grain
-                return {"amount": number(text), "unit": unit_map.get(code, code) if code else fixed}
+                given = unit_map.get(code, code) if code else fixed
+                try:
+                    return {"amount": number(text), "unit": given}
+                except ValueProblem:  # not a plain number: perhaps `12 mm` (only such cells reach the regex)
+                    value = with_unit(text, given, code) if with_unit else None
+                    if value is None:
+                        raise
+                    return value
             return metric
         if kind == AttributeType.date:
             day = self._day
@@ -279,6 +288,41 @@ class ValueBuilder:
         if kind == AttributeType.boolean:
             return lambda text, unit: yes_or_no(text)
         return None
+
+    def _amount_with_unit(self, rule: ValueRule) -> Callable[[str, str | None, str | None], dict[str, Any] | None] | None:
+        """For a metric rule: a cell that is no plain number → its amount and unit (`12 mm`, `1,5 kg`, `12mm`,
+        the amount read with the map's number format, the unit resolved in the attribute's family), or None
+        when it is not one. A unit the family lacks, or one other than the rule's own (`given`: the map's `unit`,
+        or the `unit_from` field's `field_unit`), refuses the row naming both: neither is picked silently. None
+        when the attribute's family is not in the catalogue (the cell is then refused as no number)."""
+        attribute = self.structure.attributes[split_key(rule.to)[0]]
+        measures = self.structure.measures
+        family = measures.family(attribute.metric_family)
+        if family is None:
+            return None
+        number, unit_map, thousands = self.number, rule.unit_map, self.fmt.thousands
+        amount = rf"[-+]?[0-9](?:[0-9.,\u00a0{re.escape(thousands) if thousands else ''}]*[0-9])?"
+
+        def read(text: str, given: str | None, field_unit: str | None) -> dict[str, Any] | None:
+            parts = amount_and_unit(text, amount)
+            if parts is None or parts[1] is None:
+                return None
+            written = parts[1]
+            code = family.resolve(unit_map.get(written, written))
+            if code is None:
+                raise ValueProblem(f"'{text}': {measures.unit_problem(family, written)}, or write the amount "
+                                   "alone and give the unit in the map")
+            if given is not None and (ours := family.resolve(given)) != code:
+                where = f"the `unit_from` field '{rule.unit_from}'" if field_unit else "the map's `unit`"
+                raise ValueProblem(f"'{text}' is in {_spelled(written, code)} but {where} says "
+                                   f"{_spelled(field_unit or given, ours)}: write the amount alone, or make the two "
+                                   "units agree")
+            return {"amount": number(parts[0]), "unit": code}
+        return read
+
+
+def _spelled(text: str, code: str | None) -> str:
+    return text if code is None or code == text else f"{text} ({code})"
 
 
 def _mapped(raw: str | None, mapping: dict[str, str]) -> str | None:

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from pim.measures import Measures, builtin
@@ -203,6 +204,42 @@ def _unit(attribute: Attribute, text: str, measures: Measures | None) -> str:
     if code is None:
         raise ValueProblem(measures.unit_problem(family, text))
     return code
+
+
+#: An amount as a person types it: digits with one decimal point or comma.
+AMOUNT = r"[-+]?\d+(?:[.,]\d+)?"
+
+
+@lru_cache(maxsize=16)
+def _amount_then_unit(amount: str) -> re.Pattern[str]:
+    return re.compile(rf"\s*({amount})\s*(\S.*?)?\s*")
+
+
+def amount_and_unit(raw: str, amount: str = AMOUNT) -> tuple[str, str | None] | None:
+    """A metric written in one text (`12.5 kg`, `12,5kg`, `12.5`) split into its amount and its unit as written
+    (None without one); None when `raw` is not an amount, then perhaps a unit. `amount` is the amount's regex:
+    an importer passes a wider one (thousands separators) and reads the amount with its file's number format."""
+    m = _amount_then_unit(amount).fullmatch(raw)
+    return (m.group(1), m.group(2)) if m is not None else None
+
+
+def metric_text(attribute: Attribute, raw: str, measures: Measures) -> dict[str, str]:
+    """A metric typed as one text (`12.5 kg`, `12,5 KGM`, or `12.5` in the default unit) → {amount, unit}, the
+    unit resolved in the attribute's family of `measures`; the amount is checked later by normalize."""
+    family = measures.family(attribute.metric_family)
+    parts = amount_and_unit(raw)
+    if parts is None:
+        example = f"{family.units[attribute.default_unit].symbol or attribute.default_unit}" if (
+            family is not None and attribute.default_unit in family.units) else attribute.default_unit or "KILOGRAM"
+        raise ValueProblem(f"'{raw}' is not an amount and a unit, e.g. 12.5 {example}")
+    amount, unit = parts
+    unit = unit or attribute.default_unit
+    if family is not None and unit:
+        code = family.resolve(unit)
+        if code is None:
+            raise ValueProblem(measures.unit_problem(family, unit))
+        unit = code
+    return {"amount": amount.replace(",", "."), "unit": unit}  # type: ignore[dict-item]
 
 
 def _prices(data: Any) -> dict[str, str]:

@@ -21,7 +21,7 @@ from pim.product import Product, Provenance, split_key, value_key
 from pim.quality import gtin_problem, is_gtin_attribute
 from pim.structure import AttributeType
 from pim.store.store import Store, now
-from pim.values import ValueProblem, normalize
+from pim.values import AMOUNT, ValueProblem, metric_text, normalize
 from pim.variant_levels import VariantLevels, model_placement
 from pim.web.tables import HISTORY
 
@@ -87,9 +87,7 @@ def gtin_error(attribute: str, value: Any) -> str | None:
     return None
 
 
-_AMOUNT = r"[-+]?\d+(?:[.,]\d+)?"
-_METRIC_TEXT = re.compile(rf"\s*({_AMOUNT})\s*(\S.*?)?\s*")
-_PRICE_TEXT = re.compile(rf"([A-Za-z]{{3}})\s*({_AMOUNT})|({_AMOUNT})\s*([A-Za-z]{{3}})")
+_PRICE_TEXT = re.compile(rf"([A-Za-z]{{3}})\s*({AMOUNT})|({AMOUNT})\s*([A-Za-z]{{3}})")
 
 
 def text_value(attr: Any, raw: str, measures: Measures | None = None) -> Any:
@@ -103,7 +101,7 @@ def text_value(attr: Any, raw: str, measures: Measures | None = None) -> Any:
     if raw == "" and attr.type in (AttributeType.metric, AttributeType.price_collection):
         return None
     if attr.type == AttributeType.metric:
-        return _metric_text(attr, raw, measures or builtin())
+        return metric_text(attr, raw, measures or builtin())
     if attr.type == AttributeType.price_collection:
         prices: dict[str, str] = {}
         for m in _PRICE_TEXT.finditer(raw):
@@ -113,22 +111,6 @@ def text_value(attr: Any, raw: str, measures: Measures | None = None) -> Any:
             raise ValueProblem(f"'{raw}' is not a list of prices, e.g. EUR 19.99, USD 21.00")
         return prices
     return raw
-
-
-def _metric_text(attr: Any, raw: str, measures: Measures) -> dict[str, str]:
-    family = measures.family(attr.metric_family)
-    m = _METRIC_TEXT.fullmatch(raw)
-    if m is None:
-        example = f"{family.units[attr.default_unit].symbol or attr.default_unit}" if (
-            family is not None and attr.default_unit in family.units) else attr.default_unit or "KILOGRAM"
-        raise ValueProblem(f"'{raw}' is not an amount and a unit, e.g. 12.5 {example}")
-    unit = m.group(2) or attr.default_unit
-    if family is not None and unit:
-        code = family.resolve(unit)
-        if code is None:
-            raise ValueProblem(measures.unit_problem(family, unit))
-        unit = code
-    return {"amount": m.group(1).replace(",", "."), "unit": unit}
 
 
 def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: str, *,
