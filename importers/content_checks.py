@@ -4,7 +4,6 @@ attribute's value key), each refusal naming the fix. Split from importers.conten
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,8 +110,8 @@ def suggest(column: str, s: Structure) -> str | None:
             scope = f"@{channel}" if s.attributes[code].scopable and channel else ""
             return f"{code}:{locales[0]}{scope}" if s.attributes[code].localizable else f"{code}{scope}"
     head, tail = re.match(r"([^:@]*)(.*)", column).groups()  # type: ignore[union-attr]
-    close = difflib.get_close_matches(head.casefold(), list(codes), n=1, cutoff=0.75)
-    return codes[close[0]] + tail if close else None
+    close = nearest(head, s.attributes)
+    return close + tail if close else None
 
 
 def unnamed_text(header: list[str], cells: list[str], *, xlsx: bool, line: int) -> str | None:

@@ -222,9 +222,9 @@ class ValueBuilder:
         code = split_key(to)[0]
         if to in FIELDS or code in self.types:
             return None
-        near = difflib.get_close_matches(code, list(self.types), n=1)
+        near = nearest(code, self.types)
         return (f"the map sends this to '{to}', which is not an attribute"
-                f"{f' (did you mean {near[0]!r}?)' if near else ''}; fix the map")
+                f"{f' (did you mean {near!r}?)' if near else ''}; fix the map")
 
     def price_setter(self, rule: ValueRule, currency: str) -> Setter:
         """The setter of a price_collection rule for one currency (XML maps read it per price element)."""
