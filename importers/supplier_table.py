@@ -307,7 +307,9 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
     rows: Iterator[SourceItem | Rejected] = source_items(path, m, structure, notes, header)
     if m.unmatched == "create" and m.gtin_column:
         rows = refuse_unlinked(store, m.source, rows, lambda i: _bad_link(i, notes, m.gtin_column or ""))
-    matched = match_skus(store, m.source, rows, gtin_attribute=gtin_attr, unmatched=m.unmatched)
+    column = m.gtin_column
+    matched = match_skus(store, m.source, rows, gtin_attribute=gtin_attr, unmatched=m.unmatched,  # GTIN refusals
+                         gtin_at=(lambda item, gtin: (column, item.line or 0)) if column else None)  # name its column
     items = _with_family(_gtin_notes(matched, notes, m), store, m)
 
     def warn(counts: ImportCounts) -> None:  # a profile column the file lacks (renamed, typo) read nothing

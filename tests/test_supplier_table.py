@@ -76,7 +76,7 @@ def test_a_gtin_two_products_carry_is_quarantined_not_matched_or_created(sstore:
     counts = import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;0,25;ACME;12,5"]), sstore, MAP)
     assert (counts.created, counts.updated, counts.rejected) == (0, 0, 1) and sstore.get_product("A1") is None
     [row] = sstore.quarantined(counts.job_id)
-    assert row["field"] == "gtin" and "belongs to 2 products (SKU-7, SKU-8)" in row["reason"]
+    assert row["field"] == MAP.gtin_column and "belongs to 2 products (SKU-7, SKU-8)" in row["reason"]
     assert "manufacturer" not in sstore.get_product("SKU-7").values
 
 
