@@ -435,4 +435,22 @@ def run_import(store: Any, job: dict[str, Any]) -> dict[str, Any] | None:
     importer = lookup(IMPORTERS, payload.get("importer", ""), "importer")()
     # JSON holds text; the BMEcat and supplier importers take their map as a Path (`map_path.parent`)
     options = {k: Path(v) if k == "map_path" else v for k, v in (payload.get("options") or {}).items()}
+    _check_upload(Path(payload["path"]), payload.get("name"))
     return importer.run(Path(payload["path"]), store, **options)
+
+
+def _check_upload(path: Path, name: str | None) -> None:
+    """A re-run of an upload whose kept file is gone (the upload retention, pim.maintenance, deletes it some
+    days after its job ended) says so and what to do, not the importer's "cannot read …: No such file"; a
+    missing file outside PIM_HOME/uploads is the importer's to report."""
+    from pim.settings import get_settings
+
+    settings = get_settings()
+    if path.exists() or path.parent.resolve() != (settings.home / "uploads").resolve():
+        return
+    days = settings.upload_retention_days
+    why = f"the upload retention deleted it after its job ended (PIM_UPLOAD_RETENTION_DAYS={days})" \
+        if days is not None else "it was deleted (the upload retention, PIM_UPLOAD_RETENTION_DAYS, is off)"
+    raise InputError(f"the uploaded file '{name or path.name}' is no longer kept: {why}", file=str(path),
+                     hint="upload the file again (the import page, or POST /api/v1/imports): that queues a new "
+                          "job; this one cannot run without it")

@@ -1,11 +1,12 @@
 """One maintenance pass: each retention that is configured, in turn — closed quarantine entries
 (PIM_QUARANTINE_RETENTION_DAYS, pim.store.quarantine_prune), the portal's download log
-(PIM_DOWNLOAD_LOG_RETENTION_DAYS, pim.portal_downloads) and uploaded files (PIM_UPLOAD_RETENTION_DAYS, here). An
-unset setting keeps everything: deleting history is never a default. `pim maintain` runs the pass once; every
+(PIM_DOWNLOAD_LOG_RETENTION_DAYS, pim.portal_downloads), uploaded files (PIM_UPLOAD_RETENTION_DAYS, here) and
+feed files (PIM_FEED_RETENTION_DAYS, pim.feed_retention: `pim feeds prune --older-than DAYS`, whose rules keep
+every delivered file from a contract's newest delivered full feed on). An unset setting keeps everything:
+deleting history is never a default. `pim maintain` runs the pass once; every
 `pim worker` runs it while idle each PIM_MAINTENANCE_INTERVAL_HOURS (`Timer`), and only the worker that takes
 the interval's lease — a `feed_claim` row (pim.feed_schedule.claim) held for the interval — runs it, on any
-host. A retention that fails is reported and the others still run; nothing here stops a worker. Feed files have
-no setting: `pim feeds prune` keeps its own rules.
+host. A retention that fails is reported and the others still run; nothing here stops a worker.
 
 Uploads: a web or API upload is the file its import job reads (payload["path"]); a re-run (`pim jobs retry`, the
 job page) reads it again, and the job's open quarantine entries name it as their file. So a file goes only when
@@ -13,7 +14,7 @@ it is older than the cut, every import job naming it ended before the cut (succe
 cancelled, or interrupted: its process gone, judged as the job pages judge it), and none of those jobs has an
 open quarantine entry. A queued or running job's file never goes. A file no job names (its job was never
 queued) goes by its age. The job row, its counts and its closed entries' raw rows stay; only a re-run after
-the cut fails ("cannot read …"): upload the file again."""
+the cut fails, saying the upload was deleted (pim.job_queue.run_import): upload the file again."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from pim.errors import ConfigError, PimError
+from pim.errors import ConfigError, InputError, PimError
+from pim.feed_retention import prune_feeds
 from pim.feed_schedule import claim, claims, new_holder
 from pim.job_cancel import ENDED
 from pim.portal_downloads import prune_downloads
@@ -82,6 +84,14 @@ def _quarantine(store: Store, days: int, at: datetime, dry_run: bool) -> dict[st
 def _downloads(store: Store, days: int, at: datetime, dry_run: bool) -> dict[str, Any]:
     result = prune_downloads(store, timedelta(days=days), dry_run=dry_run, at=at)
     return {"deleted": result.rows, "before": result.before.isoformat()}
+
+
+def _feeds(store: Store, days: int, at: datetime, dry_run: bool) -> dict[str, Any]:
+    # prune_feeds measures age from its own clock: the age that puts its cut where this pass's is
+    before = at - timedelta(days=days)
+    result = prune_feeds(store, older_than=now() - before, dry_run=dry_run)
+    return {"deleted": result.files, "bytes": result.bytes, "before": before.isoformat(),
+            "files": [f"{p['contract']}/{p['name']}" for p in result.pruned]}
 
 
 def prune_uploads(store: Store, days: int, at: datetime, dry_run: bool) -> dict[str, Any]:
@@ -155,11 +165,30 @@ RETENTIONS: dict[str, tuple[str, Prune]] = {
     "quarantine": ("quarantine_retention_days", _quarantine),
     "downloads": ("download_log_retention_days", _downloads),
     "uploads": ("upload_retention_days", prune_uploads),
+    "feeds": ("feed_retention_days", _feeds),
 }
 
 
 def setting_name(attr: str) -> str:
     return f"PIM_{attr.upper()}"
+
+
+def check_days(attr: str, days: int, hint: str) -> None:
+    """ConfigError when the retention setting `attr` is under a day (`hint`: what to do instead)."""
+    if days < 1:
+        raise ConfigError(f"{setting_name(attr)} must be at least 1 day, not {days}", hint=hint)
+
+
+def command_days(attr: str, given: int | None, option: str, example: str) -> int:
+    """A prune command's age: its `option` when `given`, else the retention's setting. Neither, or a setting
+    under a day, is an error (deleting history is never a default); `example` is a dry run to try."""
+    if given is not None:
+        return given
+    days, env = getattr(get_settings(), attr), setting_name(attr)
+    if days is None:
+        raise InputError(f"no age given: pass {option} DAYS or set {env}", hint=f"`{example}` counts what it deletes")
+    check_days(attr, days, f"unset it, or pass {option} DAYS")
+    return days
 
 
 def configured() -> list[str]:
@@ -177,9 +206,7 @@ def run_pass(store: Store, *, dry_run: bool = False, at: datetime | None = None)
         entry: dict[str, Any] = {"setting": env, "days": days, "status": OFF}
         if days is not None:
             try:
-                if days < 1:
-                    raise ConfigError(f"{env} must be at least 1 day, not {days}",
-                                      hint="unset it to keep everything, or give a number of days (e.g. 90)")
+                check_days(attr, days, "unset it to keep everything, or give a number of days (e.g. 90)")
                 entry.update(prune(store, days, result.at, dry_run), status=DONE)
             except Exception as exc:  # recorded; the other retentions still run
                 if not isinstance(exc, PimError):

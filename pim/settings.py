@@ -29,16 +29,25 @@ class Settings(BaseSettings):
                                          "hosts. Set it alike everywhere; 0 turns it off.")
     web_workers: int = Field(default=1, ge=0, description="Queue workers (`pim worker`) `pim serve` starts beside "
                              "the web server and stops with it; 0: none (run `pim worker` elsewhere).")
-    quarantine_retention_days: int | None = Field(default=None, description="Default of `pim import prune "
-                                                  "--closed-older-than DAYS`: quarantine entries closed more than "
-                                                  "this many days ago go (at least 1; checked by the command).")
+    quarantine_retention_days: int | None = Field(default=None, description="Quarantine entries closed more "
+                                                  "than this many days ago go at each maintenance pass (`pim "
+                                                  "maintain`); also the default of `pim import prune "
+                                                  "--closed-older-than DAYS`. Unset: kept (at least 1; checked by "
+                                                  "the pass and the command).")
     download_log_retention_days: int | None = Field(default=None, description="Portal download-log rows older than "
                                                     "this many days go at each maintenance pass (`pim maintain`); "
-                                                    "unset: kept (at least 1; checked by the pass).")
+                                                    "also the age `pim feeds downloads --prune` cuts at when "
+                                                    "--prune-older-than is not given. Unset: kept (at least 1; "
+                                                    "checked by the pass and the command).")
     upload_retention_days: int | None = Field(default=None, description="Files under PIM_HOME/uploads go at each "
                                               "maintenance pass once their import job ended this many days ago "
                                               "(never while it is queued or running, or has open quarantine "
                                               "entries); unset: kept (at least 1; checked by the pass).")
+    feed_retention_days: int | None = Field(default=None, description="Feed files built more than this many days "
+                                            "ago go at each maintenance pass, by the rules of `pim feeds prune "
+                                            "--older-than DAYS` (every delivered file from a contract's newest "
+                                            "delivered full feed on stays; the log keeps their rows); unset: kept "
+                                            "(at least 1; checked by the pass).")
     maintenance_interval_hours: float = Field(default=24.0, ge=0, description="How often one of the `pim worker` "
                                               "processes runs the maintenance pass (`pim maintain`) while idle; "
                                               "0 turns it off (run `pim maintain` from a timer instead).")

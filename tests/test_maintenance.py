@@ -1,6 +1,7 @@
 """The maintenance pass: each retention whose setting is set runs (closed quarantine entries, the portal's
-download log, uploaded files), the others keep everything; an upload stays while its import job is queued or
-running, ended recently or has open quarantine entries; a dry run deletes nothing. `pim worker` runs the pass
+download log, uploaded files, feed files), the others keep everything; an upload stays while its import job is
+queued or running, ended recently or has open quarantine entries; a feed file by `pim feeds prune --older-than`'s
+rules; a dry run deletes nothing; a re-run of an upload whose file went says so. `pim worker` runs the pass
 while idle, one worker per interval (a lease in `feed_claim`), and a failing pass never stops it;
 `pim maintain` runs it once."""
 
@@ -18,7 +19,8 @@ from sqlalchemy import func, insert, select, update
 from typer.testing import CliRunner
 
 from pim import job_queue, maintenance
-from pim.delivery_log import CLAIM
+from pim.delivery_log import CLAIM, FEED_FILE, record_file
+from pim.feed_retention import PRUNED
 from pim.portal_downloads import DOWNLOAD, TOKEN
 from pim.settings import reset_settings
 from pim.store import Store
@@ -87,15 +89,35 @@ def _counts(store: Store) -> tuple[int, int]:
                 conn.execute(select(func.count()).select_from(DOWNLOAD)).scalar_one())
 
 
+def _feed_file(store: Store, home: Path, name: str, days_old: float, kind: str = "full",
+               status: str = "delivered") -> Path:
+    """A feed file of contract `a` (and its manifest) built `days_old` days ago, as the delivery log records it."""
+    path = home / "out" / "feeds" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("sku\nA-1\n")
+    path.with_name(name + ".manifest.json").write_text("{}")
+    record_file(store, contract="a", customer="acme", name=name, path=str(path), format="csv", kind=kind,
+                sha256="0" * 64, bytes=8, rows=1, generated_at=now() - timedelta(days=days_old), status=status,
+                portal=True)
+    return path
+
+
+def _feed_statuses(store: Store) -> dict[str, str]:
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(FEED_FILE.c.name, FEED_FILE.c.status)).all())
+
+
 def _uploads(home: Path) -> list[str]:
     return sorted(p.name for p in (home / "uploads").iterdir())
 
 
 def _old_everything(store: Store, home: Path) -> None:
-    """One of each retention's prey: a closed entry, a download row and an upload, all 400 days old."""
+    """One of each retention's prey: a closed entry, a download row, an upload and a failed feed file, all 400
+    days old."""
     _entry(store, "closed-long-ago")
     _download(store, 400)
     _import_job(store, _upload(home, "old.csv", 400), ended_days_ago=400)
+    _feed_file(store, home, "a-old.csv", 400, status="failed")
 
 
 def test_a_pass_runs_the_retentions_that_are_set_and_keeps_everything_else(
@@ -104,13 +126,16 @@ def test_a_pass_runs_the_retentions_that_are_set_and_keeps_everything_else(
     _set(monkeypatch, upload_retention_days=30)
     result = maintenance.run_pass(store)
     assert {n: r["status"] for n, r in result.retentions.items()} == {
-        "quarantine": "off", "downloads": "off", "uploads": "done"}
+        "quarantine": "off", "downloads": "off", "uploads": "done", "feeds": "off"}
     assert result.retentions["uploads"]["deleted"] == 1 and result.retentions["uploads"]["files"] == ["old.csv"]
     assert _uploads(pim_env) == [] and _counts(store) == (1, 1)  # the unset retentions kept theirs
-    _set(monkeypatch, quarantine_retention_days=90, download_log_retention_days=90)
+    assert _feed_statuses(store) == {"a-old.csv": "failed"}
+    _set(monkeypatch, quarantine_retention_days=90, download_log_retention_days=90, feed_retention_days=90)
     result = maintenance.run_pass(store)
-    assert {n: r["deleted"] for n, r in result.retentions.items()} == {"quarantine": 1, "downloads": 1, "uploads": 0}
+    assert {n: r["deleted"] for n, r in result.retentions.items()} == {"quarantine": 1, "downloads": 1, "uploads": 0,
+                                                                       "feeds": 1}
     assert _counts(store) == (0, 0) and not result.failed and result.exit_code == 0
+    assert _feed_statuses(store) == {"a-old.csv": PRUNED}
 
 
 def test_an_upload_stays_while_its_job_is_queued_running_recent_or_has_open_entries(
@@ -138,13 +163,62 @@ def test_an_upload_stays_while_its_job_is_queued_running_recent_or_has_open_entr
 def test_a_dry_run_counts_what_would_go_and_deletes_nothing(
         store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _old_everything(store, pim_env)
-    _set(monkeypatch, upload_retention_days=30, quarantine_retention_days=90, download_log_retention_days=90)
+    _set(monkeypatch, upload_retention_days=30, quarantine_retention_days=90, download_log_retention_days=90,
+         feed_retention_days=30)
+    feed = pim_env / "out" / "feeds" / "a-old.csv"
     dry = maintenance.run_pass(store, dry_run=True)
-    assert {n: r["deleted"] for n, r in dry.retentions.items()} == {"quarantine": 1, "downloads": 1, "uploads": 1}
+    every = {"quarantine": 1, "downloads": 1, "uploads": 1, "feeds": 1}
+    assert {n: r["deleted"] for n, r in dry.retentions.items()} == every
+    assert dry.retentions["feeds"]["files"] == ["a/a-old.csv"]
     assert _counts(store) == (1, 1) and _uploads(pim_env) == ["old.csv"]
+    assert _feed_statuses(store) == {"a-old.csv": "failed"} and feed.exists()
     wet = maintenance.run_pass(store)
-    assert {n: r["deleted"] for n, r in wet.retentions.items()} == {"quarantine": 1, "downloads": 1, "uploads": 1}
+    assert {n: r["deleted"] for n, r in wet.retentions.items()} == every
     assert _counts(store) == (0, 0) and _uploads(pim_env) == []
+    assert _feed_statuses(store) == {"a-old.csv": PRUNED} and not feed.exists()
+
+
+def test_feed_files_go_by_age_and_the_chain_from_the_newest_delivered_full_stays(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _set(monkeypatch, feed_retention_days=30)
+    gone = [_feed_file(store, pim_env, "a-0.csv", 90),
+            _feed_file(store, pim_env, "a-1.csv", 60, kind="delta_products")]
+    _feed_file(store, pim_env, "a-2.csv", 45)  # the newest delivered full: old, but it and its deltas stay
+    _feed_file(store, pim_env, "a-3.csv", 40, kind="delta_products")
+    gone.append(_feed_file(store, pim_env, "a-4.csv", 35, kind="delta_products", status="failed"))
+    young = _feed_file(store, pim_env, "a-5.csv", 5, kind="delta_products", status="failed")
+    feeds = maintenance.run_pass(store).retentions["feeds"]
+    assert (feeds["status"], feeds["deleted"], feeds["bytes"]) == ("done", 3, 24)
+    assert sorted(feeds["files"]) == ["a/a-0.csv", "a/a-1.csv", "a/a-4.csv"]
+    assert _feed_statuses(store) == {"a-0.csv": PRUNED, "a-1.csv": PRUNED, "a-2.csv": "delivered",
+                                     "a-3.csv": "delivered", "a-4.csv": PRUNED, "a-5.csv": "failed"}
+    assert not any(p.exists() or p.with_name(p.name + ".manifest.json").exists() for p in gone)
+    assert young.exists() and (pim_env / "out" / "feeds" / "a-2.csv").exists()
+
+
+def test_a_retry_of_an_upload_whose_file_went_says_to_upload_it_again(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _set(monkeypatch, upload_retention_days=30)
+    job_id = _import_job(store, _upload(pim_env, "old.csv", 60), status="failed")
+    assert maintenance.run_pass(store).retentions["uploads"]["files"] == ["old.csv"]
+    job_queue.retry(store, job_id)
+    job_queue.work(store, once=True)
+    job = store.job(job_id)
+    assert job["status"] == "failed"
+    assert "the uploaded file 'old.csv' is no longer kept: the upload retention deleted it after its job ended " \
+           "(PIM_UPLOAD_RETENTION_DAYS=30)" in job["error"]
+    assert "upload the file again" in job["error"] and "No such file" not in job["error"]
+
+
+def test_a_missing_file_outside_the_uploads_is_still_the_importers_to_report(
+        store: Store, pim_env: Path, tmp_path: Path) -> None:
+    """A guard: passes before and after the change (non-upload imports keep their message)."""
+    job_id = job_queue.enqueue(store, "import", "content:gone.csv",
+                               {"importer": "content", "path": str(tmp_path / "gone.csv")})
+    job_queue.work(store, once=True)
+    job = store.job(job_id)
+    assert job["status"] == "failed" and "cannot read" in job["error"] and "No such file" in job["error"]
+    assert "upload" not in job["error"]
 
 
 def test_a_setting_under_a_day_fails_its_retention_alone_and_says_what_to_do(

@@ -1,5 +1,7 @@
 """Retention for the portal download log: `pim feeds downloads --prune-older-than DAYS` deletes the rows older than
-DAYS in batches and says how many went; young rows and every other table stay, a dry run only counts."""
+DAYS in batches and says how many went; young rows and every other table stay, a dry run only counts. `--prune`
+takes its age from PIM_DOWNLOAD_LOG_RETENTION_DAYS (the option wins); the setting alone never makes listing
+delete."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
 from pim.delivery_log import FEED_FILE, record_file
+from pim.errors import ConfigError
 from pim.portal_downloads import DOWNLOAD, TOKEN, prune_downloads
+from pim.settings import reset_settings
 from pim.store import Store
 from pim.store.store import now
 
@@ -124,3 +128,50 @@ def test_the_cli_refuses_an_age_under_a_day(store: Store, days: str) -> None:
 def test_dry_run_without_a_prune_age_is_a_usage_error(store: Store) -> None:
     out = CliRunner().invoke(_cli(), ["feeds", "downloads", "--dry-run"])
     assert out.exit_code == 2 and "--dry-run goes with --prune-older-than" in out.output
+
+
+def _retention(monkeypatch: pytest.MonkeyPatch, days: str) -> None:
+    monkeypatch.setenv("PIM_DOWNLOAD_LOG_RETENTION_DAYS", days)
+    reset_settings()
+
+
+def test_prune_takes_its_age_from_the_setting_and_the_option_wins(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _log(store, [400, 200, 100, 10])
+    _retention(monkeypatch, "90")
+    dry = CliRunner().invoke(_cli(), ["feeds", "downloads", "--prune", "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert (orjson.loads(dry.stdout)["downloads"], orjson.loads(dry.stdout)["older_than_days"]) == (3, 90)
+    given = CliRunner().invoke(_cli(), ["feeds", "downloads", "--prune", "--prune-older-than", "300", "--dry-run",
+                                        "--json"])
+    assert orjson.loads(given.stdout)["downloads"] == 1 and len(_ages(store)) == 4
+    out = CliRunner().invoke(_cli(), ["feeds", "downloads", "--prune"])
+    assert out.exit_code == 0 and "deleted 3 portal downloads older than 90 days" in out.output
+    assert _ages(store) == [("acme", 10)]
+
+
+def test_the_setting_alone_never_makes_listing_delete(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guard: passes before and after `--prune` came."""
+    _log(store, [400, 10])
+    _retention(monkeypatch, "90")
+    out = CliRunner().invoke(_cli(), ["feeds", "downloads", "--json"])
+    assert out.exit_code == 0 and len(orjson.loads(out.stdout)) == 2 and len(_ages(store)) == 2
+
+
+def test_prune_without_an_age_says_what_to_pass(store: Store) -> None:
+    _log(store, [400])
+    out = CliRunner().invoke(_cli(), ["feeds", "downloads", "--prune", "--json"])
+    assert out.exit_code == 2
+    assert "no age given: pass --prune-older-than DAYS or set PIM_DOWNLOAD_LOG_RETENTION_DAYS" \
+        in orjson.loads(out.stdout)["error"]
+    assert "--dry-run" in out.stderr and len(_ages(store)) == 1
+
+
+def test_prune_with_a_setting_under_a_day_is_a_configuration_error(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    _log(store, [400])
+    _retention(monkeypatch, "0")
+    out = CliRunner().invoke(_cli(), ["feeds", "downloads", "--prune"])
+    assert isinstance(out.exception, ConfigError) and out.exception.exit_code == 3, out.output
+    assert "PIM_DOWNLOAD_LOG_RETENTION_DAYS must be at least 1 day, not 0" in out.exception.describe()
+    assert "--prune-older-than DAYS" in out.exception.describe() and len(_ages(store)) == 1

@@ -323,16 +323,22 @@ def downloads_list(customer: str | None = typer.Option(None, "--customer", help=
                                                                show_default=False,
                                                                help="Instead of listing, delete the log rows older "
                                                                     "than DAYS days (with --customer, only theirs)."),
-                   dry_run: bool = typer.Option(False, "--dry-run", help="With --prune-older-than: count what would "
-                                                                         "go; delete nothing."),
+                   prune: bool = typer.Option(False, "--prune", help="Instead of listing, delete the log rows "
+                                                                     "older than PIM_DOWNLOAD_LOG_RETENTION_DAYS "
+                                                                     "days (--prune-older-than overrides it)."),
+                   dry_run: bool = typer.Option(False, "--dry-run", help="With --prune or --prune-older-than: count "
+                                                                         "what would go; delete nothing."),
                    as_json: bool = JsonOption) -> None:
     """Who fetched which feed file from the portal: a person (e-mail) or the customer's token, newest first.
-    With --prune-older-than, old rows of this log go instead (run it from a timer to keep the log bounded)."""
-    if prune_older_than is not None:
+    With --prune or --prune-older-than, old rows of this log go instead (the maintenance pass, `pim maintain`,
+    does the same with PIM_DOWNLOAD_LOG_RETENTION_DAYS). Listing never deletes: the setting alone prunes nothing
+    here."""
+    if prune or prune_older_than is not None:
         _prune_downloads(prune_older_than, customer, dry_run, as_json)
         return
     if dry_run:
-        console.print("[red]--dry-run goes with --prune-older-than DAYS[/]; listing never deletes anything")
+        console.print("[red]--dry-run goes with --prune-older-than DAYS or --prune[/]; listing never deletes "
+                      "anything")
         raise typer.Exit(2)
     from pim.portal_downloads import downloads
 
@@ -344,11 +350,17 @@ def downloads_list(customer: str | None = typer.Option(None, "--customer", help=
           [(f"{r['at']:%Y-%m-%d %H:%M}", r["customer"], r["person"], r["contract"], r["name"]) for r in rows])
 
 
-def _prune_downloads(days: int, customer: str | None, dry_run: bool, as_json: bool) -> None:
+def _prune_downloads(given: int | None, customer: str | None, dry_run: bool, as_json: bool) -> None:
+    """--prune-older-than, else PIM_DOWNLOAD_LOG_RETENTION_DAYS, as `pim import prune` takes its age."""
     from datetime import timedelta
 
+    from pim.cli.imports import json_failure
+    from pim.maintenance import command_days
     from pim.portal_downloads import prune_downloads
 
+    with json_failure(as_json):
+        days = command_days("download_log_retention_days", given, "--prune-older-than",
+                            "pim feeds downloads --prune-older-than 365 --dry-run")
     if days < 1:
         console.print(f"[red]--prune-older-than must be at least 1 day, not {days}[/]: "
                       "e.g. `pim feeds downloads --prune-older-than 365 --dry-run` shows what a year's cut removes")

@@ -202,14 +202,17 @@ def prune(days: int | None = typer.Option(None, "--closed-older-than", min=1, me
           dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go; delete nothing."),
           as_json: bool = JsonOption) -> None:
     """Delete old closed quarantine entries, in batches, so daily runs of a file with lasting errors do not grow
-    the quarantine for ever (run it from a timer). Open entries stay whatever their age; job counts stay."""
+    the quarantine for ever (`pim maintain` and idle workers run it when PIM_QUARANTINE_RETENTION_DAYS is set).
+    Open entries stay whatever their age; job counts stay."""
     from datetime import timedelta
 
+    from pim.maintenance import command_days
     from pim.store import Store
     from pim.store.store import now
 
     with json_failure(as_json):
-        days = _retention_days(days)
+        days = command_days("quarantine_retention_days", days, "--closed-older-than",
+                            "pim import prune --closed-older-than 90 --dry-run")
         before = now() - timedelta(days=days)
         gone = Store.from_settings().prune_quarantine(before, dry_run=dry_run)
     total = sum(gone.values())
@@ -222,22 +225,3 @@ def prune(days: int | None = typer.Option(None, "--closed-older-than", min=1, me
                   highlight=False)
     if gone:
         table("by source", ["source", "entries"], list(gone.items()))
-
-
-def _retention_days(days: int | None) -> int:
-    """--closed-older-than, else PIM_QUARANTINE_RETENTION_DAYS; neither, or a setting under a day, is an error
-    (deleting history is never a default)."""
-    from pim.errors import ConfigError, InputError
-    from pim.settings import get_settings
-
-    if days is not None:
-        return days
-    setting = get_settings().quarantine_retention_days
-    if setting is None:
-        raise InputError("no age given: pass --closed-older-than DAYS (entries closed more than DAYS days ago "
-                         "go) or set PIM_QUARANTINE_RETENTION_DAYS",
-                         hint="`pim import prune --closed-older-than 90 --dry-run` counts what a 90-day cut deletes")
-    if setting < 1:
-        raise ConfigError(f"PIM_QUARANTINE_RETENTION_DAYS must be at least 1 day, not {setting}",
-                          hint="unset it, or pass --closed-older-than DAYS")
-    return setting

@@ -70,11 +70,12 @@ def worker(
 
 
 def maintain(dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go (--json lists the upload "
-                                                                   "files); delete nothing."),
+                                                                   "and feed files); delete nothing."),
              as_json: bool = JsonOption) -> None:
     """Run each configured retention once: closed quarantine entries (PIM_QUARANTINE_RETENTION_DAYS), the
     portal's download log (PIM_DOWNLOAD_LOG_RETENTION_DAYS), uploaded files whose import job ended
-    (PIM_UPLOAD_RETENTION_DAYS). Each `pim worker` runs this by itself every PIM_MAINTENANCE_INTERVAL_HOURS; where
+    (PIM_UPLOAD_RETENTION_DAYS), feed files as `pim feeds prune --older-than` prunes them
+    (PIM_FEED_RETENTION_DAYS). Each `pim worker` runs this by itself every PIM_MAINTENANCE_INTERVAL_HOURS; where
     no worker runs, run it from cron or a systemd timer."""
     from rich.markup import escape
 
