@@ -643,64 +643,70 @@ def _axes_of(conn: Any) -> frozenset[str]:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredVariants:
-    """What a whole write of products read of those stored under a model (`stored_variants`): `rows`, each one's
-    parent and, for one the write changes, its values of the axes `held` as JSON text (None: no value, or the row
-    is not changed); `axes`, every axis attribute, when the write looked them up (it holds a variant)."""
+class StoredChildren:
+    """What a whole write of products or models read of those stored under a model (`stored_children`): `rows`,
+    by key (SKU or model code), each one's parent and, for one the write changes, its values of the axes `held`
+    as JSON text (None: no value, or the row is not changed); `axes`, every axis attribute, when the write looked
+    them up (it holds a child of a model)."""
 
     held: tuple[str, ...]
     axes: frozenset[str] | None
     rows: dict[str, tuple[str, tuple[str | None, ...]]]
 
-    def had(self, ident: str, axis: str) -> bool:
-        """Whether the stored `ident` held a value of `axis` under a model: then no note of it is open (the write
+    def had(self, key: str, axis: str) -> bool:
+        """Whether the stored `key` held a value of `axis` under a model: then no note of it is open (the write
         that stored the value closed it)."""
-        row = self.rows.get(ident)
+        row = self.rows.get(key)
         if row is None or axis not in self.held:
             return False
         text = row[1][self.held.index(axis)]
         return text is not None and not blank(orjson.loads(text))
 
 
-def stored_variants(conn: Any, writer: RawTable, records: Mapping[str, Product],
-                    digests: Mapping[str, str]) -> tuple[dict[str, tuple[int, str]], StoredVariants]:
-    """The read of a whole write of products (Store.write_products_in, `records` by identifier, `digests` the
-    hashes they are written with): identifier → (id, content hash) of those stored. In the same statement, what
-    closing their notes needs (`close_filled_gaps`): each stored one's parent, and, of those the write changes (a
-    stored hash none of `digests` is), the stored values of the axes its variants give a value of. So a variant
-    rewritten with the axis value it had runs no closing statement, and an unchanged row is not parsed."""
-    axes = _axes_of(conn) if any(p.parent for p in records.values()) else None
-    order = tuple(sorted({a for p in records.values() if p.parent for a in axes or () if not blank(p.values.get(a))}))
+def stored_children(conn: Any, writer: RawTable, records: Mapping[str, Product] | Mapping[str, ProductModel],
+                    digests: Mapping[str, str]) -> tuple[dict[str, tuple[int, str]], StoredChildren]:
+    """The read of a whole write of products or models (Store.write_products_in, write_models_in; `writer` their
+    table, `records` by SKU or code, `digests` the hashes they are written with): key → (id, content hash) of
+    those stored. In the same statement, what closing their notes needs (`close_filled_gaps`): each stored one's
+    parent, and, of those the write changes (a stored hash none of `digests` is), the stored values of the axes
+    its children give a value of. So a child rewritten with the axis value it had runs no closing statement, and
+    an unchanged row is not parsed."""
+    key = "code" if writer.table is MODEL else "identifier"
+    axes = _axes_of(conn) if any(r.parent for r in records.values()) else None
+    order = tuple(sorted({a for r in records.values() if r.parent for a in axes or () if not blank(r.values.get(a))}))
     if order:
         sql = Statements(conn)
         changed = "content_hash <> ALL(%s)" if sql.pg else "content_hash NOT IN (SELECT value FROM json_each(?))"
         texts = ", ".join(f"CASE WHEN parent IS NOT NULL AND {changed} THEN {SiblingAxes._extract(sql.pg, a)} END"
                           for a in order)
-        rows = sql.all_in(f"SELECT identifier, id, content_hash, parent, {texts} FROM product "
-                          f"WHERE identifier {sql.any_of}", [*[list(digests.values())] * len(order), list(records)])
+        rows = sql.all_in(f"SELECT {key}, id, content_hash, parent, {texts} FROM {writer.table.name} "
+                          f"WHERE {key} {sql.any_of}", [*[list(digests.values())] * len(order), list(records)])
     else:
-        rows = writer.select(conn, ("identifier", "id", "content_hash", "parent"), "identifier", list(records))
-    existing = {ident: (row_id, digest) for ident, row_id, digest, *_ in rows}
-    return existing, StoredVariants(order, axes, {ident: (parent, tuple(texts)) for ident, _, _, parent, *texts in rows
+        rows = writer.select(conn, (key, "id", "content_hash", "parent"), key, list(records))
+    existing = {k: (row_id, digest) for k, row_id, digest, *_ in rows}
+    return existing, StoredChildren(order, axes, {k: (parent, tuple(texts)) for k, _, _, parent, *texts in rows
                                                   if parent})
 
 
-def close_filled_gaps(conn: Any, *, records: Mapping[str, Product] | None = None, stored: StoredVariants | None = None,
-                      deltas: Mapping[str, Any] | None = None, models: Iterable[ProductModel] = ()) -> int:
+def close_filled_gaps(conn: Any, *, records: Mapping[str, Product] | None = None, stored: StoredChildren | None = None,
+                      deltas: Mapping[str, Any] | None = None, models: Mapping[str, ProductModel] | None = None,
+                      stored_models: StoredChildren | None = None) -> int:
     """Close the open missing-axis notes, of every source (pim.store.supersede.close_gaps), of the children a
     write gives a value of an axis, or takes from under their model: `records`, stored products written whole
     (with `stored`, what the write read of them: a value of an axis counts unless they held one already, and one
-    no longer under a model is detached; without it any value counts); `deltas`, products a merge rewrote in part
-    (pim.store.store.ProductDelta: an axis value it changed counts); `models`, models written whole. A note is
-    about a value missing now: whoever fills it (another source, a person's edit, a mass edit) fixes it.
-    pim.store.store calls this on every write: nothing is looked at unless the write holds a child of a model
-    (or takes one from under it), and no statement is run unless it stores a new axis value of one."""
-    records, deltas, models = records or {}, deltas or {}, list(models)
-    was_placed = stored.rows if stored is not None else {}
-    if not (any(p.parent or ident in was_placed for ident, p in records.items()) or any(m.parent for m in models)
+    no longer under a model is detached; without it any value counts); `models`, stored models written whole, by
+    code (with `stored_models`, likewise: a sub-model made a root model is detached); `deltas`, products a merge
+    rewrote in part (pim.store.store.ProductDelta: an axis value it changed counts). A note is about a value
+    missing now: whoever fills it (another source, a person's edit, a mass edit) fixes it. pim.store.store calls
+    this on every write: nothing is looked at unless the write holds a child of a model (or takes one from under
+    it), and no statement is run unless it stores a new axis value of one."""
+    whole = ((records or {}, stored), (models or {}, stored_models))
+    deltas = deltas or {}
+    if not (any(r.parent or k in (read.rows if read else ()) for written, read in whole for k, r in written.items())
             or any(d.after.parent or d.before.parent for d in deltas.values())):
         return 0
-    axes = stored.axes if stored is not None and stored.axes is not None else _axes_of(conn)
+    looked_up = [read.axes for _, read in whole if read is not None and read.axes is not None]
+    axes = looked_up[0] if looked_up else _axes_of(conn)
     if not axes:
         return 0
     filled: dict[str, set[str]] = {}
@@ -713,20 +719,25 @@ def close_filled_gaps(conn: Any, *, records: Mapping[str, Product] | None = None
                 value = delta.after.values.get(a)
                 if not blank(value) and value != delta.before.values.get(a):
                     filled.setdefault(a, set()).add(ident)
-    detached.update(ident for ident, p in records.items() if not p.parent and ident in was_placed)
-    for ident, p in records.items():
-        if p.parent:
-            for a in axes:
-                if not blank(p.values.get(a)) and not (stored is not None and stored.had(ident, a)):
-                    filled.setdefault(a, set()).add(ident)
-    for m in models:
-        if m.parent:
-            for a in axes:
-                if not blank(m.values.get(a)):
-                    filled.setdefault(a, set()).add(record_identity(m))
+    for written, read in whole:
+        _whole_gaps(written, read, axes, filled, detached)
     if not filled and not detached:
         return 0
     return close_gaps(conn, filled, detached, axes, now())
+
+
+def _whole_gaps(written: Mapping[str, Product | ProductModel], stored: StoredChildren | None, axes: frozenset[str],
+                filled: dict[str, set[str]], detached: set[str]) -> None:
+    """Add the notes whole records (by key; `stored`: what their write read) fix to `filled` and `detached`, by
+    the key notes give them (`record_identity`: a model's is `model:<code>`)."""
+    for key, r in written.items():
+        if not r.parent:
+            if stored is not None and key in stored.rows:
+                detached.add(record_identity(r))
+            continue
+        for a in axes:
+            if not blank(r.values.get(a)) and not (stored is not None and stored.had(key, a)):
+                filled.setdefault(a, set()).add(record_identity(r))
 
 
 def cleared_reason(child: Child, axis: str) -> str:

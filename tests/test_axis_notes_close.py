@@ -285,6 +285,48 @@ def test_a_whole_record_file_keeping_the_stored_axis_values_runs_no_closing_stat
     assert _gaps(shirts) == {} and _resolved(_entry(shirts, noted.job_id, "SHIRT-BLUE-N"))
 
 
+def _model_line(code: str, parent: str | None, color: str | None, categories: list[str]) -> dict[str, Any]:
+    return {"kind": "product_model", "code": code, "family_variant": FV, "categories": categories,
+            **({"parent": parent} if parent else {}), "values": {"color": color} if color else {}}
+
+
+def test_a_whole_record_file_making_a_sub_model_a_root_closes_its_note(
+        shirts: Store, tmp_path: Path) -> None:  # noqa: F811
+    """The sub-model's other fix, from a catalog file: its line names no parent any more. Its variants' finding
+    naming it (pim.quality, computed when asked) goes with it."""
+    noted = _bare_tee_red(shirts)
+    shirts.upsert_products([_whole("TEE-RED-S", "TEE-RED", "s")])
+    named = "sub-model 'TEE-RED' of product model 'TEE'"
+    found = assess(shirts, shirts.structure(), "ecommerce", shirts.iter_products(), kinds=["missing_axis"])
+    assert any(named in f.reason for f in found["TEE-RED-S"])
+    counts = _jsonl(shirts, tmp_path / "catalog.jsonl", [_model_line("TEE-RED", None, None, [])])
+    assert (counts.updated, counts.problems) == (1, 0)
+    assert shirts.get_model("TEE-RED").parent is None
+    assert _gaps(shirts) == {} and _resolved(_entry(shirts, noted.job_id, "model:TEE-RED"))
+    found = assess(shirts, shirts.structure(), "ecommerce", shirts.iter_products(), kinds=["missing_axis"])
+    assert not any(named in f.reason for f in found["TEE-RED-S"])
+
+
+def test_a_whole_record_file_keeping_a_sub_models_axis_value_runs_no_closing_statement(
+        shirts: Store, tmp_path: Path) -> None:  # noqa: F811
+    """As for variants: a sub-model rewritten whole with the axis value it had (its categories changed) runs no
+    closing statement; a batch filling one's runs one, with the unchanged ones."""
+    noted = _bare_tee_red(shirts)
+    path = tmp_path / "catalog.jsonl"
+    with _statements(shirts) as kept:
+        counts = _jsonl(shirts, path, [_model_line("SHIRT-BLUE", "SHIRT", "blue", ["tools"]),
+                                       _model_line("SHIRT-RED", "SHIRT", "red", ["tools"])])
+    assert (counts.updated, counts.problems) == (2, 0)
+    assert _closing(kept) == []
+    assert set(_gaps(shirts)) == {("model:TEE-RED", "color")}
+    with _statements(shirts) as filling:
+        counts = _jsonl(shirts, path, [_model_line("SHIRT-BLUE", "SHIRT", "blue", ["drills"]),
+                                       _model_line("TEE-RED", "TEE", "blue", [])])
+    assert (counts.updated, counts.problems) == (2, 0)
+    assert len(_closing(filling)) == 1
+    assert _gaps(shirts) == {} and _resolved(_entry(shirts, noted.job_id, "model:TEE-RED"))
+
+
 # ---------------------------------------------------------------------------------------------- quality
 def _tee(store: Store, color: str | None) -> None:
     """Root TEE, sub-model TEE-RED (with `color`, or without), its variants TEE-RED-S (size s) and TEE-RED-X

@@ -287,11 +287,6 @@ def _keywords(listener: Any) -> frozenset[str]:
     return frozenset(k for k in ("records", "before", "deltas") if k in params)
 
 
-def _existing(conn: Connection, table: RawTable, key: str, keys: list[str]) -> dict[str, tuple[int, str]]:
-    """key → (id, content_hash) of the rows already stored: what a batch write compares against."""
-    return {k: (row_id, digest) for k, row_id, digest in table.select(conn, (key, "id", "content_hash"), key, keys)}
-
-
 _PRODUCT_COLUMNS = ["identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source",
                     "provenance", "associations", "content_hash", "created_at", "updated_at", "seq"]
 _UPDATE_VALUES = ["value_map", "provenance", "content_hash", "updated_at", "seq"]
@@ -464,7 +459,7 @@ class Store:
         latest: dict[str, Product] = {p.identifier: p for p in chunk}  # last one wins within a batch
         writer = raw_table(self, conn, PRODUCT)
         digests = {ident: product.content_hash() for ident, product in latest.items()}
-        existing, variants = _stored_products(conn, writer, latest, digests)
+        existing, variants = _stored_children(conn, writer, latest, digests)
         changed: list[tuple[str, Product, str]] = []
         same = set() if force else self._same_as_merged(conn, existing, digests)
         for ident, product in latest.items():
@@ -571,10 +566,11 @@ class Store:
         counts = UpsertCounts()
         latest = {m.code: m for m in chunk}
         writer = raw_table(self, conn, MODEL)
-        existing = _existing(conn, writer, "code", list(latest))
+        digests = {code: m.content_hash() for code, m in latest.items()}
+        existing, submodels = _stored_children(conn, writer, latest, digests)
         changed = []
         for code, m in latest.items():
-            digest = m.content_hash()
+            digest = digests[code]
             if code in existing and existing[code][1] == digest and not force:
                 counts.unchanged += 1
                 continue
@@ -592,8 +588,9 @@ class Store:
                 json_text({k: v.model_dump(exclude_defaults=True) for k, v in m.associations.items()}),
                 digest, stamp, first + n) for n, (code, m, digest) in enumerate(changed)])
             counts.changed_keys = [c[0] for c in changed]
-            if counts.updated_keys:  # a replaced sub-model may fill its axis (a new one has no notes)
-                _close_filled_gaps(conn, models=[m for code, m, _ in changed if code in existing])
+            if counts.updated_keys:  # a replaced sub-model may fill its axis, or become a root (a new one has no notes)
+                _close_filled_gaps(conn, models={code: m for code, m, _ in changed if code in existing},
+                                   stored_models=submodels)
             self._touch_variants(conn, counts.changed_keys)
         return counts
 
@@ -882,13 +879,14 @@ class Store:
         return prune_closed(self, before, dry_run=dry_run)
 
 
-def _stored_products(conn: Connection, writer: RawTable, records: dict[str, Product],
+def _stored_children(conn: Connection, writer: RawTable, records: dict[str, Product] | dict[str, ProductModel],
                      digests: dict[str, str]) -> tuple[dict[str, tuple[int, str]], Any]:
-    """`_existing` for a whole product write, with what its missing-axis notes need of the stored variants, read
-    in the same statement (pim.variant_levels.stored_variants)."""
-    from pim.variant_levels import stored_variants
+    """key → (id, content_hash) of the rows a whole write of products or models (`writer` their table) finds
+    stored, with what its missing-axis notes need of them, read in the same statement
+    (pim.variant_levels.stored_children)."""
+    from pim.variant_levels import stored_children
 
-    return stored_variants(conn, writer, records, digests)
+    return stored_children(conn, writer, records, digests)
 
 
 def _close_filled_gaps(conn: Connection, **written: Any) -> int:
