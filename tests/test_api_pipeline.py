@@ -77,7 +77,7 @@ def test_rejected_rows_are_listed_with_file_line_and_reason_a_page_at_a_time(rol
     assert (ghost["file"], ghost["line"], ghost["field"], ghost["resolved"]) == (kept.name, 3, "identifier", False)
     assert "nope" in ghost["reason"] and ghost["raw"]["sku"] == "nope"
     assert (odd["file"], odd["line"], odd["field"]) == (kept.name, 4, "color") and "purple" in odd["reason"]
-    assert ghost["superseded_by"] is None
+    assert ghost["superseded_by"] is None and ghost["kind"] is None
     assert client.get("/api/v1/jobs/999999/errors", headers=tokens["viewer"]).status_code == 404
 
     # the same rows uploaded again: the newer rejections replace these (kept, closed, pointing at the new job)
@@ -350,3 +350,17 @@ def test_two_simultaneous_creates_of_one_identifier_leave_the_first(store: Store
     second.join(10)
     assert results["First"].product is not None and results["Second"].exists
     assert store.get_product("race-1").values["name:en_US"] == "First"  # type: ignore[union-attr]
+
+
+def test_a_rows_kind_is_listed(role_tokens, store: Store, pim_env: Path) -> None:
+    """A missing-axis note says its kind over the API as `pim import errors --json` does (round 29)."""
+    from pim.store.store import QuarantineEntry
+    from pim.store.supersede import MISSING_AXIS
+
+    client, tokens = role_tokens
+    job_id = store.start_job("import", "jsonl:catalog.jsonl")
+    store.quarantine(job_id, [QuarantineEntry("variant of product model 'TEE' has no value for its axis 'size'",
+                                              "catalog.jsonl", 7, "size", {"sku": "TEE-1"}, "TEE-1", "jsonl",
+                                              severity="problem", kind=MISSING_AXIS)])
+    [row] = client.get(f"/api/v1/jobs/{job_id}/errors", headers=tokens["viewer"]).json()["items"]
+    assert (row["kind"], row["field"], row["severity"]) == (MISSING_AXIS, "size", "problem")

@@ -96,6 +96,8 @@ class QuarantinedRow(BaseModel):
     raw: Any = Field(description="The row as the importer read it.")
     record_key: str | None = Field(description="The product (its SKU) or model (`model:<code>`) the row was for, when known.")
     severity: str = Field(description="`rejected` (not written) or `problem` (written, with a note).")
+    kind: str | None = Field(description="What kind of note it is where code acts on one kind (`missing_axis`: "
+                                         "closed by any write that fills the axis); null otherwise.")
     resolved: bool = Field(description="True once the record imported cleanly, a write filled the missing value "
                                        "(a missing axis), a retry started over, or a newer entry superseded this one.")
     resolved_at: datetime | None
