@@ -184,12 +184,6 @@ class NumberFormat(BaseModel):
         except ValueError:
             raise ValueProblem(f"'{raw}' is not a date in the format {self.date_format}") from None
 
-    def moment(self, raw: str) -> datetime:
-        try:
-            return datetime.strptime(raw.strip(), self.datetime_format)
-        except ValueError:
-            raise ValueProblem(f"'{raw}' is not a timestamp in the format {self.datetime_format}") from None
-
 
 class ValueBuilder:
     """Applies rules to raw strings and accumulates one record's values (price currencies add up)."""
