@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from importers.erp_csv import refuse_repeated
 from importers.erp_values import nearest
-from importers.workbook import workbook_kind
+from importers.workbook import head_kind
 from pim import content_sheet
 from pim.catalog import Structure
 from pim.errors import InputError
@@ -161,7 +161,7 @@ def check_kind(path: Path, xlsx: bool, columns: set[str]) -> None:
     except OSError:
         return  # the reader names the problem
     fix, suffix = "save it as .xlsx (Excel Workbook) or as CSV UTF-8 and import that", path.suffix.lower()
-    kind = workbook_kind(path)
+    kind = head_kind(head)  # the bytes read above: the file is not opened again
     if kind == "ole2":
         raise InputError("the file is an Excel 97-2003 workbook (.xls), which the content import does not read",
                          file=path.name, hint=fix)

@@ -104,14 +104,19 @@ _ZIP, _OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
 def workbook_kind(path: Path) -> str | None:
-    """What the file's first bytes say it is, whatever its name: "xlsx" (a ZIP archive), "ole2" (an Excel
-    97-2003 workbook, or one Excel saved with a password), or None (text, or unreadable: its reader says)."""
+    """What the file's first bytes say it is, whatever its name (`head_kind`); None when it cannot be read (its
+    reader says why)."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(len(_OLE2))
+            return head_kind(handle.read(len(_OLE2)))
     except OSError:
         return None
-    return "xlsx" if head.startswith(_ZIP) else "ole2" if head == _OLE2 else None
+
+
+def head_kind(head: bytes) -> str | None:
+    """What a file's first bytes say it is: "xlsx" (a ZIP archive), "ole2" (an Excel 97-2003 workbook, or one
+    Excel saved with a password), or None (text)."""
+    return "xlsx" if head.startswith(_ZIP) else "ole2" if head.startswith(_OLE2) else None
 
 
 def _sheet_titles(path: Path) -> list[str]:
