@@ -26,6 +26,14 @@ def test_generated_bmecat_is_valid_against_the_bmecat_2005_xsd(generated: Path) 
     assert schema.validate(etree.parse(str(generated / "sources" / "supplier_acme.bmecat.xml"))), schema.error_log.last_error
 
 
+def test_generated_bmecat_puts_each_product_on_lines_of_its_own(generated: Path) -> None:
+    """Quarantine entries name the line a PRODUCT starts on: a one-line file would name line 2 for every one."""
+    tree = etree.parse(str(generated / "sources" / "supplier_acme.bmecat.xml"))
+    lines = [p.sourceline for p in tree.iter("{*}PRODUCT")]
+    assert len(lines) > 1 and len(set(lines)) == len(lines)
+    assert all(b - a > 5 for a, b in zip(lines, lines[1:]))
+
+
 def test_same_seed_gives_the_same_supplier_files(generated: Path, tmp_path: Path) -> None:
     generate_catalog("tiny", 7, tmp_path)
     for name in ("supplier_acme.bmecat.xml", "supplier_bolt.csv", "supplier_bolt.xlsx", "supplier_acme.map.yaml"):

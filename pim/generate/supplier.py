@@ -81,12 +81,14 @@ def _bmecat(spec: ProfileSpec, seed: int, target: Path, catalog: GeneratedCatalo
             etree.SubElement(cat, "CATALOG_VERSION").text = "1.0"
             etree.SubElement(cat, "CURRENCY").text = "EUR"
             etree.SubElement(etree.SubElement(header, "SUPPLIER"), "SUPPLIER_NAME").text = "ACME Components"
-            xf.write(header)
+            xf.write("\n")
+            xf.write(header, pretty_print=True)  # one element a line, as most suppliers' files: entries name real lines
             with xf.element("T_NEW_CATALOG"):
+                xf.write("\n")
                 for n, record in enumerate(_products(catalog)):
                     if rng.random() > 0.30:
                         continue
-                    xf.write(_bmecat_product(record, n, rng, spec))
+                    xf.write(_bmecat_product(record, n, rng, spec), pretty_print=True)
     return path
 
 
