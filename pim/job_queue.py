@@ -233,7 +233,8 @@ def _lock_key(kind: str, source: str) -> int:
 def retry(store: Any, job_id: int) -> dict[str, Any]:
     """Queue a failed, interrupted or cancelled job again, in place (its page stays the one to watch). The
     attempt it ended with goes to payload["attempts"]; the quarantine entries of that attempt are closed, not
-    deleted (the re-run records again the rows still rejected)."""
+    deleted (the re-run records again the rows still rejected). An import whose uploaded file is no longer kept
+    is refused (UploadGone)."""
     job = store.job(job_id)
     if job is None:
         raise InputError(f"no job {job_id}")
@@ -243,6 +244,8 @@ def retry(store: Any, job_id: int) -> dict[str, Any]:
     if job["kind"] not in RUNNERS or job.get("payload") is None:
         raise InputError(f"job {job_id} ({job['kind']} {job['source']}) did not come from the queue",
                          hint="run its command again")
+    if job["kind"] == "import":
+        check_upload(job["payload"])  # refused now, not queued to fail when a worker runs it
     payload = dict(job["payload"])
     payload["attempts"] = [*payload.get("attempts", []), {
         "status": job["status"], "error": job.get("error"), "host": job.get("host"), "pid": job.get("pid"),
@@ -322,13 +325,14 @@ def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll
     nothing came for that many seconds. `on_job("started"|"finished", job)` reports progress. The worker is
     recorded while it works (pim.job_workers), so the web pages know someone takes their jobs. Idle, it waits
     `poll` seconds — on PostgreSQL less: a queued job's notification wakes it (pim.job_wakeup); and, when its
-    turn comes, runs the maintenance pass (pim.maintenance.Timer: one worker per interval)."""
+    turn comes, runs the maintenance pass (pim.maintenance.Timer: one worker per interval; a `stop` set
+    meanwhile skips the retentions still to run)."""
     from pim.maintenance import Timer  # here: it loads the feeds' and portal's modules
 
     stop = stop or threading.Event()
     result = WorkResult()
     wakeup = job_wakeup.Listener(store)
-    maintenance = Timer(store)
+    maintenance = Timer(store, stop=stop)
     with job_workers.present(store) as worker, closing(wakeup):
         if not once:
             wakeup.listen()  # before the first look: a job committed after it wakes us
@@ -435,22 +439,30 @@ def run_import(store: Any, job: dict[str, Any]) -> dict[str, Any] | None:
     importer = lookup(IMPORTERS, payload.get("importer", ""), "importer")()
     # JSON holds text; the BMEcat and supplier importers take their map as a Path (`map_path.parent`)
     options = {k: Path(v) if k == "map_path" else v for k, v in (payload.get("options") or {}).items()}
-    _check_upload(Path(payload["path"]), payload.get("name"))
+    check_upload(payload)
     return importer.run(Path(payload["path"]), store, **options)
 
 
-def _check_upload(path: Path, name: str | None) -> None:
-    """A re-run of an upload whose kept file is gone (the upload retention, pim.maintenance, deletes it some
-    days after its job ended) says so and what to do, not the importer's "cannot read …: No such file"; a
-    missing file outside PIM_HOME/uploads is the importer's to report."""
+class UploadGone(InputError):
+    """An import job's uploaded file is no longer kept: no run of that job can succeed, whatever its state (the
+    API answers a retry with 410, not a state's 409)."""
+
+
+def check_upload(payload: dict[str, Any]) -> None:
+    """UploadGone when the import job with this payload reads an upload whose kept file is gone (the upload
+    retention, pim.maintenance, deletes it some days after its job ended): a run and a retry say so and what to
+    do, not the importer's "cannot read …: No such file". A missing file outside PIM_HOME/uploads is the
+    importer's to report."""
     from pim.settings import get_settings
 
-    settings = get_settings()
+    if not payload.get("path"):
+        return
+    path, settings = Path(payload["path"]), get_settings()
     if path.exists() or path.parent.resolve() != (settings.home / "uploads").resolve():
         return
     days = settings.upload_retention_days
     why = f"the upload retention deleted it after its job ended (PIM_UPLOAD_RETENTION_DAYS={days})" \
         if days is not None else "it was deleted (the upload retention, PIM_UPLOAD_RETENTION_DAYS, is off)"
-    raise InputError(f"the uploaded file '{name or path.name}' is no longer kept: {why}", file=str(path),
-                     hint="upload the file again (the import page, or POST /api/v1/imports): that queues a new "
-                          "job; this one cannot run without it")
+    raise UploadGone(f"the uploaded file '{payload.get('name') or path.name}' is no longer kept: {why}",
+                     file=str(path), hint="upload the file again (the import page, or POST /api/v1/imports): that "
+                                          "queues a new job; this one cannot run without it")

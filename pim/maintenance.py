@@ -6,19 +6,21 @@ every delivered file from a contract's newest delivered full feed on). An unset 
 deleting history is never a default. `pim maintain` runs the pass once; every
 `pim worker` runs it while idle each PIM_MAINTENANCE_INTERVAL_HOURS (`Timer`), and only the worker that takes
 the interval's lease — a `feed_claim` row (pim.feed_schedule.claim) held for the interval — runs it, on any
-host. A retention that fails is reported and the others still run; nothing here stops a worker.
+host. A retention that fails is reported and the others still run; nothing here stops a worker. A worker asked to
+stop skips the retentions not yet begun. `pim maintain` takes the lease while its pass runs (`command_pass`).
 
 Uploads: a web or API upload is the file its import job reads (payload["path"]); a re-run (`pim jobs retry`, the
 job page) reads it again, and the job's open quarantine entries name it as their file. So a file goes only when
 it is older than the cut, every import job naming it ended before the cut (succeeded, partial, failed,
 cancelled, or interrupted: its process gone, judged as the job pages judge it), and none of those jobs has an
 open quarantine entry. A queued or running job's file never goes. A file no job names (its job was never
-queued) goes by its age. The job row, its counts and its closed entries' raw rows stay; only a re-run after
-the cut fails, saying the upload was deleted (pim.job_queue.run_import): upload the file again."""
+queued) goes by its age. The job row, its counts and its closed entries' raw rows stay; only a retry after the
+cut is refused, saying the upload was deleted (pim.job_queue.check_upload): upload the file again."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pim.errors import ConfigError, InputError, PimError
 from pim.feed_retention import prune_feeds
-from pim.feed_schedule import claim, claims, new_holder
+from pim.feed_schedule import claim, claims, new_holder, release, renew
 from pim.job_cancel import ENDED
 from pim.portal_downloads import prune_downloads
 from pim.settings import get_settings
@@ -42,7 +44,15 @@ log = logging.getLogger(__name__)
 LEASE = "pim:maintenance"
 #: When the lease could not be looked at (the database was away), the worker looks again this much later.
 RETRY_AFTER = timedelta(minutes=5)
-OFF, DONE, FAILED = "off", "done", "failed"
+#: After a pass that did not do all it should (a retention failed, or the worker was asked to stop), the lease
+#: stands only this long (or the interval, when shorter): the next attempt comes then, not a whole interval later.
+RETRY_FAILED = timedelta(hours=1)
+#: How long `pim maintain` holds the lease while its pass runs; it lets go when the pass ends, so this only
+#: bounds how long a killed command keeps the workers' passes back.
+COMMAND_LEASE = timedelta(hours=2)
+#: `pim maintain`'s exit code when another run holds the lease (sysexits' EX_TEMPFAIL: try again later).
+LEASE_HELD_EXIT = 75
+OFF, DONE, FAILED, STOPPED = "off", "done", "failed", "stopped"
 
 Prune = Callable[[Store, int, datetime, bool], dict[str, Any]]
 
@@ -50,7 +60,8 @@ Prune = Callable[[Store, int, datetime, bool], dict[str, Any]]
 @dataclass
 class PassResult:
     """What one pass did, per retention: `status` off (its setting unset), done (`deleted`: what went, or would
-    with `dry_run`), or failed (`error`: what is wrong and what to do). `exit_code`: the highest failure's."""
+    with `dry_run`), failed (`error`: what is wrong and what to do), or stopped (not run: the worker was asked to
+    stop first). `exit_code`: the highest failure's."""
 
     dry_run: bool
     at: datetime
@@ -60,6 +71,15 @@ class PassResult:
     @property
     def failed(self) -> list[str]:
         return [name for name, r in self.retentions.items() if r["status"] == FAILED]
+
+    @property
+    def stopped(self) -> list[str]:
+        return [name for name, r in self.retentions.items() if r["status"] == STOPPED]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every configured retention ran and none failed."""
+        return not self.failed and not self.stopped
 
     @property
     def configured(self) -> bool:
@@ -197,14 +217,18 @@ def configured() -> list[str]:
     return [name for name, (attr, _) in RETENTIONS.items() if getattr(settings, attr) is not None]
 
 
-def run_pass(store: Store, *, dry_run: bool = False, at: datetime | None = None) -> PassResult:
-    """Run each configured retention with cut-offs from `at` (now); a failure is recorded and the next runs."""
+def run_pass(store: Store, *, dry_run: bool = False, at: datetime | None = None,
+             stop: threading.Event | None = None) -> PassResult:
+    """Run each configured retention with cut-offs from `at` (now); a failure is recorded and the next runs.
+    Once `stop` is set (a worker asked to stop), the retentions not yet begun are skipped: status stopped."""
     settings = get_settings()
     result = PassResult(dry_run, as_utc(at or now()))
     for name, (attr, prune) in RETENTIONS.items():
         days, env = getattr(settings, attr), setting_name(attr)
         entry: dict[str, Any] = {"setting": env, "days": days, "status": OFF}
-        if days is not None:
+        if days is not None and stop is not None and stop.is_set():
+            entry["status"] = STOPPED
+        elif days is not None:
             try:
                 check_days(attr, days, "unset it to keep everything, or give a number of days (e.g. 90)")
                 entry.update(prune(store, days, result.at, dry_run), status=DONE)
@@ -215,24 +239,64 @@ def run_pass(store: Store, *, dry_run: bool = False, at: datetime | None = None)
                 entry.update(status=FAILED, error=error)
                 result.exit_code = max(result.exit_code, exc.exit_code if isinstance(exc, PimError) else 1)
         result.retentions[name] = entry
+    if result.stopped:
+        log.warning("maintenance: asked to stop; did not run %s (the next pass does)", ", ".join(result.stopped))
     return result
+
+
+class LeaseHeld(PimError):
+    """`pim maintain` found the pass's lease held by another run (a worker's, for its interval)."""
+
+    exit_code = LEASE_HELD_EXIT
+
+    def __init__(self, held: dict[str, Any]) -> None:
+        until = held["held_until"][:19].replace("T", " ")
+        super().__init__(f"the maintenance lease is held by {held['holder']} until {until} UTC: "
+                         "a worker holds it for PIM_MAINTENANCE_INTERVAL_HOURS from the start of its pass, a `pim "
+                         "maintain` while its pass runs, so the pass ran recently or runs now",
+                         hint="leave it to the workers, or run `pim maintain --force` to run the pass now anyway "
+                              "(each retention is safe to run twice)")
+        self.held = held
+
+
+def command_pass(store: Store, *, dry_run: bool = False, force: bool = False) -> PassResult:
+    """`pim maintain`'s pass: under the lease, taken for COMMAND_LEASE and let go when the pass ends, so no worker
+    starts the same pass meanwhile. LeaseHeld when another run holds it, unless `force` (then it runs without).
+    A dry run deletes nothing and takes no lease."""
+    if dry_run:
+        return run_pass(store, dry_run=True)
+    holder, at = new_holder(), now()
+    won = claim(store, LEASE, holder, at=at, lease=COMMAND_LEASE)
+    if not won and not force:
+        held = claims(store, at).get(LEASE)
+        if held is not None:
+            raise LeaseHeld(held)
+        won = claim(store, LEASE, holder, at=at, lease=COMMAND_LEASE)  # it ran out between the two looks
+    try:
+        return run_pass(store, at=at)
+    finally:
+        if won:
+            release(store, holder, LEASE)
 
 
 class Timer:
     """A worker's turn at the pass: `tick`, called while idle, runs it when the interval's lease is this
     worker's to take, and returns at once otherwise. Between looks at the lease it touches no database, so an
-    idle worker's poll stays as cheap as before. `clock` is for tests."""
+    idle worker's poll stays as cheap as before. A pass that did not complete (a retention failed, it raised, or
+    `stop` was set midway) shortens the lease, not releases it: it then stands min(interval, RETRY_FAILED) from
+    the pass's end, so the next attempt comes that much later on whichever worker is idle, rather than a whole
+    interval later, or at once on every idle worker's next poll. `clock` is for tests."""
 
     def __init__(self, store: Store, *, interval: timedelta | None = None,
-                 clock: Callable[[], datetime] = now) -> None:
+                 clock: Callable[[], datetime] = now, stop: threading.Event | None = None) -> None:
         hours = get_settings().maintenance_interval_hours
         self.interval = interval if interval is not None else timedelta(hours=hours)
-        self.store, self.clock, self.holder = store, clock, new_holder()
+        self.store, self.clock, self.holder, self.stop = store, clock, new_holder(), stop
         self.next_look: datetime | None = None
 
     def tick(self) -> PassResult | None:
         """The pass, when this call ran it; None otherwise (off, not due, another worker's turn, or failed)."""
-        if self.interval <= timedelta(0) or not configured():
+        if self.interval <= timedelta(0) or not configured() or (self.stop is not None and self.stop.is_set()):
             return None
         at = as_utc(self.clock())
         if self.next_look is not None and at < self.next_look:
@@ -249,14 +313,27 @@ class Timer:
             self.next_look = at + RETRY_AFTER
             return None
         try:
-            result = run_pass(self.store, at=at)
+            result = run_pass(self.store, at=at, stop=self.stop)
         except Exception:
-            log.exception("maintenance pass failed; the next is due in %s", self.interval)
+            log.exception("maintenance pass failed; the next is due in %s", self._retry_soon())
             return None
-        log.log(logging.WARNING if result.failed else logging.INFO, "maintenance pass: %s", result.line())
+        log.log(logging.INFO if result.complete else logging.WARNING, "maintenance pass: %s", result.line())
         for name in result.failed:
             log.warning("maintenance: %s: %s", name, result.retentions[name]["error"])
+        if not result.complete:
+            log.warning("maintenance: the next pass is due in %s", self._retry_soon())
         return result
+
+    def _retry_soon(self) -> timedelta:
+        """Cut this worker's lease to the retry delay from now (the pass's end); when the next pass is due."""
+        delay, at = min(self.interval, RETRY_FAILED), as_utc(self.clock())
+        self.next_look = at + delay
+        try:
+            renew(self.store, self.holder, at=at, lease=delay)
+        except Exception as exc:  # the database is away: the lease keeps its interval, the pass waits for it
+            log.warning("maintenance: could not shorten the lease after the failed pass: %s", exc)
+            return self.interval
+        return delay
 
     def _my_turn(self, at: datetime) -> bool:
         """Take the interval's lease; lost, look again when the winner's runs out."""

@@ -196,12 +196,29 @@ def test_feed_files_go_by_age_and_the_chain_from_the_newest_delivered_full_stays
     assert young.exists() and (pim_env / "out" / "feeds" / "a-2.csv").exists()
 
 
-def test_a_retry_of_an_upload_whose_file_went_says_to_upload_it_again(
+def test_a_retry_of_an_upload_whose_file_went_is_refused_and_says_to_upload_it_again(
         store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _set(monkeypatch, upload_retention_days=30)
-    job_id = _import_job(store, _upload(pim_env, "old.csv", 60), status="failed")
+    job_id = _import_job(store, _upload(pim_env, "old.csv", 60), status="failed", error="bad header")
     assert maintenance.run_pass(store).retentions["uploads"]["files"] == ["old.csv"]
-    job_queue.retry(store, job_id)
+    with pytest.raises(job_queue.UploadGone) as refused:
+        job_queue.retry(store, job_id)
+    assert str(refused.value) == "the uploaded file 'old.csv' is no longer kept: the upload retention deleted it " \
+                                 "after its job ended (PIM_UPLOAD_RETENTION_DAYS=30)"
+    assert refused.value.hint is not None and refused.value.hint.startswith("upload the file again")
+    job = store.job(job_id)  # left as it was: not queued, no attempt recorded
+    assert (job["status"], job["error"], job["payload"].get("attempts")) == ("failed", "bad header", None)
+    cli = runner.invoke(_cli(), ["jobs", "retry", str(job_id)])  # pim.cli.main prints it and exits with its code
+    assert isinstance(cli.exception, job_queue.UploadGone) and cli.exception.exit_code == 2
+
+
+def test_a_run_whose_upload_went_after_it_was_queued_says_to_upload_it_again(
+        store: Store, pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guard: passes before and after the change (the run keeps the message the retry now gives)."""
+    _set(monkeypatch, upload_retention_days=30)
+    upload = _upload(pim_env, "old.csv", 60)
+    job_id = _import_job(store, upload, status="queued")
+    upload.unlink()
     job_queue.work(store, once=True)
     job = store.job(job_id)
     assert job["status"] == "failed"

@@ -7,8 +7,9 @@ retentions once (pim.maintenance), as each worker does by itself every PIM_MAINT
 
 Exit codes: 0 done (or stopped by SIGTERM/Ctrl-C, after the job under way; a job cancelled on request is not a
 failure), 1 a job it ran failed (`--once` and `--idle-exit` only: a long-running worker keeps going), 2 a job
-that cannot be retried, cancelled or reordered (or a priority out of range), 4 the database. `pim maintain`: 1 a
-retention failed, 3 a retention's setting is wrong (the other retentions still ran)."""
+that cannot be retried (its uploaded file no longer kept, too), cancelled or reordered (or a priority out of range),
+4 the database. `pim maintain`: 1 a retention failed, 3 a retention's setting is wrong (the other retentions still
+ran), 75 another run holds the maintenance lease (nothing ran; `--force` runs anyway)."""
 
 from __future__ import annotations
 
@@ -70,19 +71,30 @@ def worker(
 
 
 def maintain(dry_run: bool = typer.Option(False, "--dry-run", help="Count what would go (--json lists the upload "
-                                                                   "and feed files); delete nothing."),
+                                                                   "and feed files); delete nothing; take no lease."),
+             force: bool = typer.Option(False, "--force", help="Run even while another run holds the maintenance "
+                                                               "lease (each retention is safe to run twice)."),
              as_json: bool = JsonOption) -> None:
     """Run each configured retention once: closed quarantine entries (PIM_QUARANTINE_RETENTION_DAYS), the
     portal's download log (PIM_DOWNLOAD_LOG_RETENTION_DAYS), uploaded files whose import job ended
     (PIM_UPLOAD_RETENTION_DAYS), feed files as `pim feeds prune --older-than` prunes them
     (PIM_FEED_RETENTION_DAYS). Each `pim worker` runs this by itself every PIM_MAINTENANCE_INTERVAL_HOURS; where
-    no worker runs, run it from cron or a systemd timer."""
+    no worker runs, run it from cron or a systemd timer. It holds the maintenance lease while it runs, so no
+    worker starts the same pass meanwhile. While a worker holds it (for PIM_MAINTENANCE_INTERVAL_HOURS from its
+    pass) or another `pim maintain` runs, it runs nothing, says who holds it and exits 75, unless --force.
+    Exit 1: a retention failed; 3: a retention's setting is wrong (the others still ran)."""
     from rich.markup import escape
 
-    from pim.maintenance import run_pass
+    from pim.maintenance import LeaseHeld, command_pass
     from pim.store import Store
 
-    result = run_pass(Store.from_settings(), dry_run=dry_run)
+    try:
+        result = command_pass(Store.from_settings(), dry_run=dry_run, force=force)
+    except LeaseHeld as exc:
+        if as_json:
+            emit_json({"dry_run": False, "ran": False, "lease": exc.held})
+        err.print(f"[yellow]not run[/]: {escape(exc.describe())}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
     if as_json:
         emit_json(result.as_dict())
     else:

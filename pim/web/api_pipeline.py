@@ -196,10 +196,21 @@ def queue_publish(body: PublishRequest, request: Request, response: Response,
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobOut, tags=["pipeline"], responses=documented({
     403: "the job's kind needs another role", 404: "no such job",
-    409: "the job is not failed, interrupted or cancelled, or did not come from the queue"}))
+    409: "the job is not failed, interrupted or cancelled, or did not come from the queue",
+    410: "an import whose uploaded file is no longer kept (the upload retention deleted it): upload the file again "
+         "(POST /api/v1/imports)"}))
 def retry_job(job_id: int, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
     """Queue a failed, interrupted or cancelled job again, in place (its id and Location stay)."""
-    return _on_job(request, response, user, job_id, "run {kind} jobs again", job_queue.retry)
+    return _on_job(request, response, user, job_id, "run {kind} jobs again", _retry)
+
+
+def _retry(store: Any, job_id: int) -> Any:
+    """job_queue.retry, with 410 Gone for an upload no longer kept: unlike a 409 (a state the job may leave, e.g.
+    running now, failed later), no later state lets this job run, so a client should upload again, not retry."""
+    try:
+        return job_queue.retry(store, job_id)
+    except job_queue.UploadGone as exc:
+        raise HTTPException(410, exc.in_one_line()) from None
 
 
 @router.post("/jobs/{job_id}/cancel", status_code=202, response_model=JobOut, tags=["pipeline"], responses=documented({

@@ -417,10 +417,17 @@ def _job_quarantine(store: Any, job_id: int) -> dict[str, Any]:
 @router.post("/jobs/{job_id}/retry", dependencies=[Depends(check_csrf)])
 def retry_job(job_id: int, request: Request, user: User = Depends(session_user)) -> Any:
     """Queue a failed, interrupted or cancelled job again (an import: editors; a rescore or a publication:
-    admins; pim.web.job_roles)."""
-    from pim.job_queue import retry
+    admins; pim.web.job_roles). An import whose upload is no longer kept is refused on the page, with what to do."""
+    from pim.errors import InputError
+    from pim.job_queue import UploadGone, retry
 
-    return _on_job(request, user, job_id, "run {kind} jobs again", retry)
+    def again(store: Any, i: int) -> Any:
+        try:
+            return retry(store, i)
+        except UploadGone as exc:  # the page shows a refusal's message alone: this one needs its hint too
+            raise InputError(exc.in_one_line()) from None
+
+    return _on_job(request, user, job_id, "run {kind} jobs again", again)
 
 
 @router.post("/jobs/{job_id}/cancel", dependencies=[Depends(check_csrf)])
