@@ -9,6 +9,8 @@ import typer
 from pim.cli.output import JsonOption, console, emit_json, progress
 
 if TYPE_CHECKING:
+    from importers.content import ContentProfile
+    from pim.catalog import Structure
     from pim.content_sheet import SheetFormat
 
 app = typer.Typer(no_args_is_help=True)
@@ -51,9 +53,10 @@ def sheet(out: Path = typer.Option(..., "--out", help="products.xlsx or products
     from pim.store import Store
 
     content_sheet.check_out(out)
-    fmt = _sheet_format(profile)
+    prof, fmt = _sheet_format(profile)
     store = Store.from_settings()
     s = store.structure()
+    _check_profile(prof, s, profile)
     chosen = content_sheet.scope(s, family=family, category=category, channel=channel, locales=locale,
                                  columns=[columns] if columns else [], fmt=fmt,
                                  catalog_families=None if family else content_sheet.catalog_families(store))
@@ -69,18 +72,34 @@ def sheet(out: Path = typer.Option(..., "--out", help="products.xlsx or products
                   f"`pim import content {out}{again}`", highlight=False)
 
 
-def _sheet_format(profile: Path | None) -> "SheetFormat":
-    """The format the content profile reads (the default profile's without one)."""
+def _sheet_format(profile: Path | None) -> "tuple[ContentProfile | None, SheetFormat]":
+    """The content profile (None without one) and the format it reads (the default profile's without one)."""
     from pim import content_sheet
 
     if profile is None:
-        return content_sheet.DEFAULT_FORMAT
+        return None, content_sheet.DEFAULT_FORMAT
     from importers.content import ContentProfile
     from pim.errors import InputError
     from pim.sources import load_profile
 
     try:
-        return content_sheet.SheetFormat.of(load_profile(ContentProfile, profile))
+        prof = load_profile(ContentProfile, profile)
+        return prof, content_sheet.SheetFormat.of(prof)
     except InputError as exc:
         exc.file = exc.file or str(profile)
+        raise
+
+
+def _check_profile(profile: "ContentProfile | None", s: "Structure", path: Path | None) -> None:
+    """Refuse, before a sheet is written, a profile naming an attribute or channel the catalog lacks: its import
+    would refuse the sheet brought back (importers.content_checks.check_profile, the import's own check)."""
+    if profile is None:
+        return
+    from importers.content_checks import check_profile
+    from pim.errors import InputError
+
+    try:
+        check_profile(profile, s, then="export the sheet again (nothing was written)")
+    except InputError as exc:
+        exc.file = exc.file or str(path)
         raise

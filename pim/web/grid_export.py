@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from pim import content_sheet, upload_imports
+from pim.catalog import Structure
 from pim.errors import InputError
 from pim.grid_query import PAGE, GridFilter, grid_pages
 from pim.web.accounts import User
@@ -40,7 +41,7 @@ def download(kind: str, request: Request, columns: str = "", user: User = Depend
     f = filter_from(request.query_params)  # the grid's own reading of its query string
     try:
         profile = upload_imports.default_content_profile()
-        fmt = sheet_format(profile)
+        fmt = sheet_format(profile, s)
         sheet = content_sheet.scope(s, family=f.family, category=f.category, channel=f.channel,
                                     locales=[f.locale] if f.locale else [], columns=[columns] if columns else [],
                                     catalog_families=None if f.family else content_sheet.catalog_families(store),
@@ -88,16 +89,21 @@ def download(kind: str, request: Request, columns: str = "", user: User = Depend
                         background=BackgroundTask(os.unlink, path))
 
 
-def sheet_format(profile: Path | None) -> content_sheet.SheetFormat:
+def sheet_format(profile: Path | None, s: Structure) -> content_sheet.SheetFormat:
     """The format the content profile at `profile` reads (the default profile's without one); InputError names
-    the file when it is no content profile."""
+    the file when it is no content profile, or one naming an attribute or channel `s` lacks (its import would
+    refuse the sheet brought back: importers.content_checks.check_profile, the import's own check)."""
     if profile is None:
         return content_sheet.DEFAULT_FORMAT
     from importers.content import ContentProfile
+    from importers.content_checks import check_profile
     from pim.sources import load_profile
 
     try:
-        return content_sheet.SheetFormat.of(load_profile(ContentProfile, profile))
+        prof = load_profile(ContentProfile, profile)
+        check_profile(prof, s, then="download again (it is $PIM_HOME/content.profile.yaml, which content uploads "
+                                    "are read with too)")
+        return content_sheet.SheetFormat.of(prof)
     except InputError as exc:
         raise InputError(f"{upload_imports.profile_name(profile)}: {exc}", field=exc.field, hint=exc.hint) from None
 
