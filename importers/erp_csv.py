@@ -208,8 +208,9 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure, rows: CsvRows 
 def column_plan(header: list[str], m: ErpCsvMap, builder: ValueBuilder, name: str,
                 line: int) -> list[tuple[int, str, Setter, int | None]]:
     """(cell index, column, compiled rule, unit cell index) for each mapped column present in the header. A
-    column sent to no attribute, or two columns filling one value, refuse the file: every row would be
-    rejected, or the second column's cell (even an empty one) would silently replace the first's."""
+    column sent to no attribute, a rule whose own unit its attribute's family lacks, or two columns filling one
+    value, refuse the file: every row would be rejected, or the second column's cell (even an empty one) would
+    silently replace the first's."""
     plan = []
     filled: dict[tuple[str, str | None], str] = {}
     for column, rule in m.rules().items():
@@ -218,6 +219,10 @@ def column_plan(header: list[str], m: ErpCsvMap, builder: ValueBuilder, name: st
             if wrong:
                 raise InputError(wrong, file=name, line=line, field=column, hint="a column goes to an attribute code "
                                  "of the catalog's structure (or family/categories/enabled); nothing was imported")
+            if (unit := builder.unknown_unit(rule)) is not None:
+                raise InputError(f"the rule of column '{column}': {unit[1]}", file=name, line=line, field=column,
+                                 hint=f"fix the rule's `{unit[0]}` in the map (a unit code, symbol or UN/ECE code of "
+                                 "the attribute's measurement family); nothing was imported")
             price = builder.types.get(split_key(rule.to)[0]) == AttributeType.price_collection
             target = (rule.to, (rule.currency or "EUR") if price else None)
             if target in filled:

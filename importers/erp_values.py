@@ -19,10 +19,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from importers.gtin_check import GtinFields, gtin_keys, gtin_reason, problem_notes, take_bad  # noqa: F401  (problem_notes: ERP importers take it from here)
 from pim.catalog import Structure
+from pim.measures import Family
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
 from pim.store.store import QuarantineEntry
 from pim.structure import AttributeType
-from pim.values import ValueProblem, amount_and_unit, check_magnitude
+from pim.values import EXPONENT, ValueProblem, amount_and_unit, check_magnitude
 
 if TYPE_CHECKING:
     from pim.importing import ImportCounts
@@ -220,6 +221,37 @@ class ValueBuilder:
         return (f"the map sends this to '{to}', which is not an attribute"
                 f"{f' (did you mean {near!r}?)' if near else ''}; fix the map")
 
+    def unknown_unit(self, rule: ValueRule) -> tuple[str, str] | None:
+        """(the rule's field, why) when a metric rule's own unit (`unit`, or a `unit_map` target) is no unit of its
+        attribute's measurement family, naming the nearest one: every row would be refused, each as a clash with
+        the cell's unit or as an unknown unit. None when each is one, or the family is not in the catalogue."""
+        family = self._metric_family(rule)
+        if family is None:
+            return None
+        units = [("unit", "`unit`", rule.unit), *((f"unit_map.{code}", f"`unit_map` {code} →", to)
+                                                  for code, to in rule.unit_map.items())]
+        for field, what, unit in units:
+            if unit is not None and family.resolve(unit) is None:
+                return field, self._unit_typo(family, unit, what)[0]
+        return None
+
+    def _metric_family(self, rule: ValueRule) -> Family | None:
+        """The measurement family of a metric rule's attribute; None for other rules, or a family the catalogue
+        lacks (whose units pim.values.normalize keeps as written)."""
+        attribute = self.structure.attributes.get(split_key(rule.to)[0]) if rule.to not in FIELDS else None
+        if attribute is None or attribute.type != AttributeType.metric:
+            return None
+        return self.structure.measures.family(attribute.metric_family)
+
+    def _unit_typo(self, family: Family, text: str, what: str) -> tuple[str, str | None]:
+        """(why `text` is no unit of `family`, the unit it likely meant): the nearest unit where one is spelled
+        alike (its code, symbol or UN/ECE code), else the message names units that fit."""
+        spellings = {s: u.code for u in family.units.values() for s in (u.code, u.symbol, *u.aliases) if s}
+        near = nearest(text, spellings)
+        if near is None:
+            return self.structure.measures.unit_problem(family, text, what), None
+        return f"{what} '{text}' is not a unit of {family.code} (did you mean {spellings[near]}?)", spellings[near]
+
     def price_setter(self, rule: ValueRule, currency: str) -> Setter:
         """The setter of a price_collection rule for one currency (XML maps read it per price element)."""
         return self._compile(rule, currency)
@@ -260,11 +292,18 @@ class ValueBuilder:
             return lambda text, unit: number(text)
         if kind == AttributeType.metric:
             unit_map, fixed = rule.unit_map, rule.unit
-            with_unit = self._amount_with_unit(rule)
+            family = self._metric_family(rule)
+            with_unit = self._amount_with_unit(rule, family) if family is not None else None
+            known: set[str] = set()  # units from the `unit_from` field found in the family (they repeat)
 
             def metric(text: str, unit: str | None) -> dict[str, Any]:
                 code = unit.strip() if unit else None  # ` GR ` must meet `unit_map: {GR: GRAM}`, not become grain
                 given = unit_map.get(code, code) if code else fixed
+                if code and given not in known and family is not None:
+                    if family.resolve(given) is None:  # type: ignore[arg-type]
+                        raise ValueProblem(self._unknown_field_unit(rule, family, code))
+                    if len(known) < 256:
+                        known.add(given)  # type: ignore[arg-type]
                 try:
                     return {"amount": number(text), "unit": given}
                 except ValueProblem:  # not a plain number: perhaps `12 mm` (only such cells reach the regex)
@@ -283,19 +322,23 @@ class ValueBuilder:
             return lambda text, unit: yes_or_no(text)
         return None
 
-    def _amount_with_unit(self, rule: ValueRule) -> Callable[[str, str | None, str | None], dict[str, Any] | None] | None:
-        """For a metric rule: a cell that is no plain number → its amount and unit (`12 mm`, `1,5 kg`, `12mm`,
-        the amount read with the map's number format, the unit resolved in the attribute's family), or None
-        when it is not one. A unit the family lacks, or one other than the rule's own (`given`: the map's `unit`,
-        or the `unit_from` field's `field_unit`), refuses the row naming both: neither is picked silently. None
-        when the attribute's family is not in the catalogue (the cell is then refused as no number)."""
-        attribute = self.structure.attributes[split_key(rule.to)[0]]
+    def _unknown_field_unit(self, rule: ValueRule, family: Family, code: str) -> str:
+        """Why a row's unit from its `unit_from` column or path is refused: no unit of the family, nor in `unit_map`."""
+        field = f"{'path' if hasattr(rule, 'path') else 'column'} '{rule.unit_from}'"  # an XML rule has a path
+        problem, meant = self._unit_typo(family, code, "unit")
+        return (f"{field} (the rule's `unit_from`): {problem}: correct it in the source, or map the code to a unit "
+                f"in the rule's `unit_map` ({code}: {meant or family.standard})")
+
+    def _amount_with_unit(self, rule: ValueRule, family: Family) -> Callable[[str, str | None, str | None], dict[str, Any] | None]:
+        """For a metric rule of a `family` in the catalogue (else a cell that is no plain number is refused as
+        no number): a cell that is no plain number → its amount and unit (`12 mm`, `1,5 kg`, `12mm`, `1e3 mm`,
+        the amount read with the map's number format, the unit resolved in the family), or None when it is not
+        one. A unit the family lacks, or one other than the rule's own (`given`: the map's `unit`, or the
+        `unit_from` field's `field_unit`), refuses the row naming both: neither is picked silently."""
         measures = self.structure.measures
-        family = measures.family(attribute.metric_family)
-        if family is None:
-            return None
         number, unit_map, thousands = self.number, rule.unit_map, self.fmt.thousands
-        amount = rf"[-+]?[0-9](?:[0-9.,\u00a0{re.escape(thousands) if thousands else ''}]*[0-9])?"
+        # an exponent (1e3 mm) too: the number parser then refuses it where it would refuse it in a plain amount
+        amount = rf"[-+]?[0-9](?:[0-9.,\u00a0{re.escape(thousands) if thousands else ''}]*[0-9])?{EXPONENT}"
 
         def read(text: str, given: str | None, field_unit: str | None) -> dict[str, Any] | None:
             parts = amount_and_unit(text, amount)

@@ -28,8 +28,8 @@ from sqlalchemy import Connection
 
 from importers.erp_values import (NumberFormat, ValueBuilder, ValueRule, Zone, bad_gtins, gtin_fields, moment_parser,
                                   partial_product, problem_notes, refusal, remembered, report_unread)
-from importers.erp_xml_checks import (local_name, nested_records, no_records, outer_record, refuse_unprefixed,
-                                      unread_paths)
+from importers.erp_xml_checks import (local_name, nested_records, no_records, outer_record, refuse_unknown_units,
+                                      refuse_unprefixed, unread_paths)
 from importers.erp_xml_paths import children, finder, text_finder
 from importers.erp_xml_stock import StockTime, control_moment, control_stamp, read_stock
 from importers.xml_safety import open_for_xml, safe_iterparse
@@ -102,7 +102,8 @@ class ErpXmlMap(SourceProfile, NumberFormat):
         "(its CREDAT and CRETIM) or a document's Header (with `control_time`)."))
     control_time: XPath | None = Field(default=None, description=(
         "XPath of the control element's time, relative to it (e.g. Created), read with `datetime_format` and "
-        "`timezone`; one that does not read refuses the file. Without it: CREDAT+CRETIM (yyyymmdd, hhmmss)."))
+        "`timezone`; one that does not read refuses the file. Without it: CREDAT+CRETIM (yyyymmdd, hhmmss; one "
+        "that is no date or time refuses the file too, a control element without CREDAT dates by the import)."))
     timezone: Zone = Field(default="UTC", description=(
         "The time zone of stock and control times written without an offset (CREDAT/CRETIM too), e.g. "
         "Europe/Berlin; an offset at the end of a time (+01:00, Z) is read whatever `datetime_format` says."))
@@ -208,20 +209,21 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure,
     Once the file is read, `unread` gets the map's value and stock paths that matched in no record."""
     name = path.name
     compiled = CompiledMap(m, ValueBuilder(structure, m))
+    refuse_unknown_units(m, compiled.builder, name)
     ident_attr = structure.identifier_attribute
     stamp = started = datetime.now(UTC)
     parent, _, local = m.record.rpartition("/")
     tags = [local] + ([m.control] if m.control else [])
-    seen: dict[str, datetime | bool] = {}
+    seen: dict[str, datetime] = {}
     zone = compiled.zone
     records = 0
     with open_for_xml(path) as handle:
         for _, elem in safe_iterparse(handle, str(path), events=("end",), tag=_any_ns(tags)):
             tag = elem.tag
             if tag[tag.rfind("}") + 1:] == m.control:
-                # a control record without a readable moment: the file's reading time, never the IDoc before's
-                # (an older stamp could make this IDoc's stock lose to a reading it replaces)
-                stamp = (control_stamp(elem, seen, zone) if compiled.control_time is None else
+                # a control record without a moment (no CREDAT, or no `control_time` text): the file's reading
+                # time, never the IDoc before's (an older stamp could make its stock lose to a reading it replaces)
+                stamp = (control_stamp(elem, seen, name, zone) if compiled.control_time is None else
                          control_moment(elem, m, compiled, name)) or started
                 continue
             if parent and local_name(elem.getparent()) != parent:

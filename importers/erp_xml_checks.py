@@ -1,7 +1,7 @@
 """Where an ERP XML map and its file do not fit, said instead of importing less than the file holds: records
-nested in records of their name, unprefixed paths into a default namespace, a `record` the file lacks (errors),
-and paths that matched in no record while the records hold what they likely meant (warnings). Split from
-importers.erp_xml, whose reader calls these."""
+nested in records of their name, unprefixed paths into a default namespace, a `record` the file lacks, a rule's
+unit its attribute's family lacks (errors), and paths that matched in no record while the records hold what they
+likely meant (warnings). Split from importers.erp_xml, whose reader calls these."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from importers.erp_values import nearest
+from importers.erp_values import ValueBuilder, nearest
 from importers.erp_xml_paths import FIRST_STEP, first_tag
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.errors import InputError
@@ -60,6 +60,17 @@ def nested_records(inner: Any, outer: Any, m: ErpXmlMap, name: str) -> InputErro
                       "frees the outer one's elements before it, so the outer product would be read without them "
                       "(or rejected for want of its SKU)",
                       file=name, line=inner.sourceline, field="record", hint=hint)
+
+
+def refuse_unknown_units(m: ErpXmlMap, builder: ValueBuilder, name: str) -> None:
+    """A value rule whose own unit (`unit`, a `unit_map` target) its attribute's family lacks: a typo in the map,
+    which showed as a clash with each record's unit (or an unknown unit per record). Refused before a record is read."""
+    for n, rule in enumerate(m.values):
+        if (unit := builder.unknown_unit(rule)) is not None:
+            field, problem = unit
+            raise InputError(f"values[{n}] (path {rule.path}, to {rule.to}): {problem}", file=name,
+                             field=f"values.{n}.{field}", hint=f"fix `{field}` of values[{n}] in the map (a unit code, "
+                             "symbol or UN/ECE code of the attribute's measurement family); nothing was imported")
 
 
 def _relative_paths(m: ErpXmlMap) -> list[tuple[str, str]]:

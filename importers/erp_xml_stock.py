@@ -5,10 +5,12 @@ StockLevel's bounds skips pydantic (the import's hot path)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
+from datetime import time as dtime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
 from pydantic import ValidationError
 
 from importers.erp_values import value_refusal
@@ -33,43 +35,69 @@ def control_moment(elem: Any, m: ErpXmlMap, c: CompiledMap, name: str) -> dateti
                          "time (an offset at its end, +01:00 or Z, is read whatever the format)") from None
 
 
-def control_stamp(elem: Any, seen: dict[str, datetime | bool], zone: tzinfo = UTC) -> datetime | None:
-    """The IDoc's creation moment; `seen` keeps the ones already read in this file (they repeat)."""
+def control_stamp(elem: Any, seen: dict[str, datetime], name: str, zone: tzinfo = UTC) -> datetime | None:
+    """The IDoc's creation moment; None when its control record has no CREDAT (or an empty one). A CREDAT or
+    CRETIM that is no date or time refuses the file, as a `control_time` that does not read does: the import's
+    time, taken quietly instead, could let this IDoc's stock win over newer readings. `seen` keeps the moments
+    already read in this file (they repeat)."""
     day = time = None  # the first CREDAT / CRETIM child in any namespace, as *[local-name()='…'] finds them
     for child in elem:
         tag = child.tag
         if isinstance(tag, str):
             local = tag[tag.rfind("}") + 1:]
             if local == "CREDAT" and day is None:
-                day = child.text or ""
+                day = child
             elif local == "CRETIM" and time is None:
-                time = child.text or ""
-    if not day:
+                time = child
+    if day is None or not day.text or day.text.isspace():
         return None
-    text = f"{day}{time or '000000'}"
-    stamp = seen.get(text)
+    key = f"{day.text} {'' if time is None else time.text or ''}"
+    stamp = seen.get(key)
     if stamp is None:
-        stamp = _parse_stamp(text, zone)
+        stamp = _parse_stamp(day, time, zone, name)
         if len(seen) >= 4096:
             seen.clear()
-        seen[text] = stamp
-    return stamp or None
+        seen[key] = stamp
+    return stamp
 
 
-def _parse_stamp(text: str, zone: tzinfo = UTC) -> datetime | bool:
-    """CREDAT+CRETIM, local time in `zone`, as an aware UTC datetime; False when it is not one."""
-    if len(text) == 14 and text.isdigit() and text.isascii():
-        # fourteen digits of a valid moment read the same as strptime("%Y%m%d%H%M%S") reads them
-        try:
-            stamp = datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]),
-                             int(text[12:]), tzinfo=zone)
-            return stamp if zone is UTC else stamp.astimezone(UTC)
-        except ValueError:
-            pass
+_DAY = "a date in the form YYYYMMDD (e.g. 20260301)"
+_TIME = "a time in the form HHMMSS (e.g. 101500)"
+
+
+def _parse_stamp(day: Any, time: Any | None, zone: tzinfo, name: str) -> datetime:
+    """CREDAT+CRETIM (no CRETIM, or an empty one, is midnight), local time in `zone`, as an aware UTC datetime;
+    InputError naming the element that is no date or time."""
+    digits = day.text.strip()
+    clock = (time.text or "").strip() if time is not None else ""
+    if not _digits(digits, 8):
+        raise _bad_stamp(day, _DAY, name)
+    if clock and not _digits(clock, 6):
+        raise _bad_stamp(time, _TIME, name)
     try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=zone).astimezone(UTC)
+        moment = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
-        return False
+        raise _bad_stamp(day, _DAY, name) from None
+    try:
+        stamp = datetime.combine(moment, dtime(int(clock[:2]), int(clock[2:4]), int(clock[4:])) if clock else dtime(),
+                                 tzinfo=zone)
+    except ValueError:
+        raise _bad_stamp(time, _TIME, name) from None
+    return stamp if zone is UTC else stamp.astimezone(UTC)
+
+
+def _digits(text: str, count: int) -> bool:
+    return len(text) == count and text.isascii() and text.isdigit()
+
+
+def _bad_stamp(elem: Any, expected: str, name: str) -> InputError:
+    """A control record's CREDAT or CRETIM that is present but no date or time."""
+    local, control = etree.QName(elem).localname, etree.QName(elem.getparent()).localname
+    text = elem.text if len(elem.text) <= 40 else elem.text[:40] + "…"
+    return InputError(f"<{local}> at line {elem.sourceline} (in <{control}>) is '{text}', not {expected}: the "
+                      "stock of its records cannot be dated", file=name, line=elem.sourceline, field=local,
+                      hint=f"fix {local} in the sending system (CREDAT YYYYMMDD, CRETIM HHMMSS, its local time) "
+                      "and import the file again; a control record without CREDAT dates its stock by the import")
 
 
 class StockTime(ValueProblem):

@@ -208,6 +208,9 @@ def _unit(attribute: Attribute, text: str, measures: Measures | None) -> str:
 
 #: An amount as a person types it: digits with one decimal point or comma.
 AMOUNT = r"[-+]?\d+(?:[.,]\d+)?"
+#: An amount's exponent (`1e3 mm`, `1,5E2 g`), read only where a unit follows: `12E34` alone is 12 of the UN/ECE
+#: unit E34 (gigabyte), as before exponents were read.
+EXPONENT = r"(?:[eE][-+]?[0-9]++(?=\s*\S))?"
 
 
 @lru_cache(maxsize=16)
@@ -224,10 +227,11 @@ def amount_and_unit(raw: str, amount: str = AMOUNT) -> tuple[str, str | None] | 
 
 
 def metric_text(attribute: Attribute, raw: str, measures: Measures) -> dict[str, str]:
-    """A metric typed as one text (`12.5 kg`, `12,5 KGM`, or `12.5` in the default unit) → {amount, unit}, the
-    unit resolved in the attribute's family of `measures`; the amount is checked later by normalize."""
+    """A metric typed as one text (`12.5 kg`, `12,5 KGM`, `1e3 mm`, or `12.5` in the default unit) → {amount,
+    unit}, the unit resolved in the attribute's family of `measures`; the amount is checked later by normalize
+    (which reads an exponent, as it does in a plain amount)."""
     family = measures.family(attribute.metric_family)
-    parts = amount_and_unit(raw)
+    parts = amount_and_unit(raw, AMOUNT + EXPONENT)
     if parts is None:
         example = f"{family.units[attribute.default_unit].symbol or attribute.default_unit}" if (
             family is not None and attribute.default_unit in family.units) else attribute.default_unit or "KILOGRAM"

@@ -303,9 +303,9 @@ def test_an_erp_unit_outside_the_map_resolves_through_the_catalogue_or_is_quaran
     assert weights == {"A1": {"amount": "1.5", "unit": "KILOGRAM"}, "A2": {"amount": "500", "unit": "GRAM"},
                        "A3": {"amount": "2", "unit": "POUND"}}  # the map's GR wins over the catalogue's GRAIN
     [row] = store.quarantined(counts.job_id)
-    assert (row["line"], row["field"]) == (5, "weight")
-    assert row["reason"].startswith("weight: unit 'ZTR' is not a unit of Weight; use a unit code, symbol or UN/ECE code "
-                                    "such as KILOGRAM (kg), GRAM (g)")
+    assert (row["line"], row["field"]) == (5, "Gewicht")
+    assert row["reason"].startswith("column 'GewEinheit' (the rule's `unit_from`): unit 'ZTR' is not a unit of Weight; "
+                                    "use a unit code, symbol or UN/ECE code such as KILOGRAM (kg), GRAM (g)")
 
 
 BMECAT_MAP = ROOT / "importers" / "maps" / "bmecat_eclass_example.yaml"
