@@ -5,7 +5,6 @@ values, languages, price type and reference types."""
 from __future__ import annotations
 
 import html
-import mmap
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
@@ -19,9 +18,17 @@ from sqlalchemy import Connection, select
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
-from importers.bmecat_reader import BmecatHeader, BmecatProduct, GtinId, product_modes, read_bmecat
+from importers.bmecat_reader import BmecatHeader, BmecatProduct, GtinId, deletes_products, product_modes, read_bmecat
 from importers.erp_values import partial_product, refusal, value_refusal
-from importers.gtin_check import gtin_reason, instead_hint, match_gtin, refuse_unlinked, supplier_hint, unmatched_reason
+from importers.gtin_check import (
+    gtin_reason,
+    instead_hint,
+    is_unit_gtin,
+    match_gtin,
+    refuse_unlinked,
+    supplier_hint,
+    unmatched_reason,
+)
 from pim.catalog import Structure
 from pim.commerce import EARLIEST, PriceListEntry, remove_price_list_entries
 from pim.errors import InputError
@@ -141,10 +148,17 @@ def load_map(path: Path) -> BmecatMap:
 class GtinIds(NamedTuple):
     """A product's GTIN ids as SKU matching needs them (`raw["_gtin"]` until it is matched: `_matched`): the
     valid ones, in file order, each tried; when none is valid, the first bad one, said again if matching
-    refuses the product. Refusals about a GTIN name its element and line (`at`)."""
+    refuses the product. Refusals about a GTIN name its element and line (`at`). The one stored is `claimed`."""
 
     valid: tuple[GtinId, ...] = ()
     bad: tuple[str, str, int] | None = None  # (element, what is wrong, line): importers.gtin_check.BadLink
+
+    @property
+    def claimed(self) -> GtinId | None:
+        """The GTIN the supplier claims for the mapped `ean`: the first unit GTIN (`is_unit_gtin`), else the
+        first valid one. Chosen from the file alone, never by which GTIN matched, so it is the same whether the
+        product was found by GTIN (the first import) or by the cross-reference (later ones)."""
+        return next((g for g in self.valid if is_unit_gtin(g.text)), self.valid[0] if self.valid else None)
 
     def at(self, gtin: str) -> tuple[str, int] | None:
         """(element, line) of the valid GTIN id `gtin` (pim.sources.match_skus' `gtin_at`)."""
@@ -269,8 +283,9 @@ class BmecatMapper:
                     self._put(values, problems, self.m.fields["keywords"], ", ".join(w.strip() for w in words), locale, "KEYWORD")
         ids = self._gtin(p, problems, held) if p.gtins and self._check_ean else None
         for name, attribute, where, number in self._scalars:
-            if name == "ean":  # the first valid GTIN, under its own element
-                raw, where = (ids.valid[0].text, ids.valid[0].element) if ids and ids.valid else (None, where)
+            if name == "ean":  # the claimed GTIN, under its own element
+                claim = ids.claimed if ids else None
+                raw, where = (claim.text, claim.element) if claim else (None, where)
             else:
                 raw = getattr(p, name)
             if raw is None:
@@ -301,8 +316,7 @@ class BmecatMapper:
     def _gtin(self, p: BmecatProduct, problems: list[Problem], held: set[str]) -> GtinIds:
         """The product's EANs and INTERNATIONAL_PIDs sorted into valid and bad. Every valid one is matched on,
         in file order (pim.sources.match_skus: a supplier may list its pack's GTIN-14 before the unit's GTIN-13
-        we carry); the first is stored, whichever matched, so what the supplier claims does not depend on how
-        its product was found (by GTIN the first time, by the cross-reference after). Each bad one is noted at
+        we carry); the unit's is stored (`GtinIds.claimed`), whichever matched. Each bad one is noted at
         its own line: with a valid one, as not used for it; else as left out of the mapped attribute (its key
         held: the stored GTIN stays) and/or not matched on, and without a cross-reference the product is
         refused (`_matched`). A second valid GTIN is legal (INTERNATIONAL_PID repeats) and no problem."""
@@ -315,10 +329,12 @@ class BmecatMapper:
             else:
                 valid.append(g)
         if valid:
-            good = valid[0]
-            hint = instead_hint(good.text, f"{good.element}, line {good.line}")
-            problems.extend((g.element, gtin_reason(problem, hint), g.line) for g, problem in bad)
-            return GtinIds(tuple(valid))
+            ids = GtinIds(tuple(valid))
+            if bad:
+                good = ids.claimed or valid[0]
+                hint = instead_hint(good.text, f"{good.element}, line {good.line}")
+                problems.extend((g.element, gtin_reason(problem, hint), g.line) for g, problem in bad)
+            return ids
         for g, problem in bad:
             reason = gtin_reason(problem, self._ean_hint)
             if "ean" in self.m.fields:
@@ -636,21 +652,12 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
         yield SourceItem(record, name, bp.line, raw, pid=bp.supplier_pid, gtins=gtins, extras=mapped.tiers)
 
 
-def _may_delete(path: Path) -> bool:
-    """Whether the file's bytes hold `delete` at all, as a `PRODUCT mode="delete"` must: most files have none and
-    are read once. A file in a wide encoding (UTF-16: NUL bytes at its head) or that cannot be mapped may."""
-    try:
-        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return b"\x00" in mm[:512] or mm.find(b"delete") != -1
-    except (OSError, ValueError):  # an empty or unreadable file: the import's read reports it
-        return True
-
-
 def _last_words(path: Path) -> dict[str, tuple[int, int]]:
     """Supplier PID → (position of its last delete among the file's products, position of its last product),
-    for the PIDs the file deletes (a first pass, `product_modes`; none for a file without deletes). A file that
-    breaks is left to the import's own read, which reports it under its job: what was read before stands."""
-    if not _may_delete(path):
+    for the PIDs the file deletes (a first pass, `product_modes`, only for a file with a `PRODUCT mode="delete"`:
+    `deletes_products`; the others are read once). A file that breaks is left to the import's own read, which
+    reports it under its job: what was read before stands."""
+    if not deletes_products(path):
         return {}
     plan: dict[str, tuple[int, int]] = {}
     try:

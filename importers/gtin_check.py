@@ -68,6 +68,13 @@ def match_gtin(text: str | None) -> tuple[str | None, str | None]:
     return (None, problem) if problem else (text, None)
 
 
+def is_unit_gtin(gtin: str) -> bool:
+    """Whether a valid GTIN names the trade unit itself: its GTIN-14 form has indicator digit 0 (a GTIN-8, -12
+    or -13, or a GTIN-14 starting with 0). Digits 1-8 name a pack or case of the unit, 9 a variable-measure
+    item: a supplier listing those first must not have them claimed as the product's EAN."""
+    return gtin.zfill(14)[0] == "0"
+
+
 def supplier_hint(*, stored: bool, matched: bool) -> str:
     """What became of a supplier's bad GTIN: left out of the values (`stored`: a GTIN attribute was to get it)
     and/or not used for matching (`matched`); without a cross-reference the product is then refused, whatever

@@ -301,8 +301,9 @@ def _gtin_refusal(source: str, item: SourceItem, found: list[tuple[str, list[str
                   gtin_at: GtinAt | None) -> Rejected | None:
     """Why a record whose GTINs name products of ours (`found`: (GTIN, its products), in the record's order) is
     not matched to one: a GTIN several products carry (the first such), or GTINs naming different products
-    (named at the first GTIN that names one). None when they all name one product: a pack GTIN we do not
-    carry beside the unit's GTIN that we do is no conflict."""
+    (filed at the first GTIN that names one, the entry's one field; the reason gives each GTIN's line, so the
+    other is found too). None when they all name one product: a pack GTIN we do not carry beside the unit's
+    GTIN that we do is no conflict."""
     for gtin, owners in found:
         if len(owners) > 1:
             field_name, line = _where(item, gtin, "gtin", gtin_at)
@@ -316,11 +317,16 @@ def _gtin_refusal(source: str, item: SourceItem, found: list[tuple[str, list[str
     if len(first) == 1:
         return None
     field_name, line = _where(item, found[0][0], "gtin", gtin_at)
-    named = ", ".join(f"{gtin} is {sku}'s" for sku, gtin in list(first.items())[:5])
+    named = ", ".join(_naming(item, gtin, sku, gtin_at) for sku, gtin in list(first.items())[:5])
     return Rejected(
-        f"the GTINs of {source} product '{item.pid}' name different products ({named}): not matched; if it is one "
-        f"of them, run `pim import xref {source} {item.pid} SKU`, else correct the wrong GTIN, then import again",
-        item.file, line, field_name, item.raw, item.pid)
+        f"{named}: not matched; run `pim import xref {source} {item.pid} SKU` with the right SKU, or correct the "
+        "wrong GTIN, then import again", item.file, line, field_name, item.raw, item.pid)
+
+
+def _naming(item: SourceItem, gtin: str, sku: str, gtin_at: GtinAt | None) -> str:
+    """`GTIN … (line …) names SKU`: one side of a conflict, at its own line when it has one."""
+    line = _where(item, gtin, "gtin", gtin_at)[1]
+    return f"GTIN {gtin} (line {line}) names {sku}" if line else f"GTIN {gtin} names {sku}"
 
 
 def cross_referenced(store: Store, source: str, pids: Iterable[str]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Supplier GTIN matching, round 29: every valid GTIN of a BMEcat product is tried, in file order (a supplier
 may list its pack's GTIN-14 before the unit's GTIN-13 we carry), with one lookup per batch; GTINs naming two
 of our products, or one GTIN several of them carry, refuse it. A refusal about a GTIN names that GTIN's element
-and line, not the PRODUCT's. The first valid GTIN is still the one stored (tests/test_supplier_gtin_ids.py)."""
+and line, not the PRODUCT's. The unit GTIN is the one stored (round 30: tests/test_bmecat_unit_gtin.py)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ def test_a_later_gtin_matches_when_the_first_is_a_pack_gtin_we_do_not_carry(ssto
     p = sstore.get_product("SKU-9")
     assert sstore.get_product("r1") is None and p.values["name:en_US"] == "Relay r1"
     assert links(sstore) == [("r1", "SKU-9", "gtin")]
-    # the supplier claims its first valid GTIN, whichever matched; ours stays shown
-    assert p.values["ean"] == GOOD and candidates_for(sstore, "SKU-9")["ean"][WEID].value == PACK
+    # the supplier claims its unit GTIN, not the pack's listed first (round 30); ours stays shown
+    assert p.values["ean"] == GOOD and candidates_for(sstore, "SKU-9")["ean"][WEID].value == GOOD
     again = import_bmecat(path, sstore, bmecat_map())  # found by the cross-reference now: the same record
     assert (again.unchanged, again.rejected) == (1, 0)
 
@@ -54,9 +54,9 @@ def test_gtins_naming_two_of_our_products_refuse_it_naming_both_and_the_fix(ssto
     assert not any("name:en_US" in sstore.get_product(sku).values for sku in ("SKU-8", "SKU-9"))
     [row] = rejections(sstore)
     assert (row["field"], row["line"], row["record_key"]) == ("EAN", 7, "r1")  # the first GTIN that names one
-    assert row["reason"] == (f"the GTINs of {WEID} product 'r1' name different products ({GOOD} is SKU-8's, "
-                             f"{OTHER_GOOD} is SKU-9's): not matched; if it is one of them, run `pim import xref {WEID} "
-                             "r1 SKU`, else correct the wrong GTIN, then import again")
+    assert row["reason"] == (f"GTIN {GOOD} (line 7) names SKU-8, GTIN {OTHER_GOOD} (line 8) names SKU-9: not matched; "
+                             f"run `pim import xref {WEID} r1 SKU` with the right SKU, or correct the wrong GTIN, then "
+                             "import again")
     put_cross_references(sstore, WEID, [("r1", "SKU-9")])
     fixed = import_bmecat(path, sstore, bmecat_map())
     assert (fixed.updated, fixed.rejected) == (1, 0) and rejections(sstore) == []
