@@ -7,7 +7,12 @@ when the cross-reference does not know it either, refused (never created apart f
 A file is read as what its bytes are (an XLSX named .csv is a workbook). A row of a supplier id read before,
 with other values, is refused (the last row won); a row with nothing in the columns the profile reads (a
 formula filled down past the data) is skipped. The header is checked as the ERP map's is: a column sent to no
-attribute, or two columns to one value, refuse the file; profile columns the file lacks are one warning."""
+attribute, or two columns to one value, refuse the file; profile columns the file lacks are one warning.
+
+A workbook keeps a GTIN or supplier id typed as a number without its leading zeros (00123 → 123): a GTIN gets
+back the zeros its check digit proves, a supplier id is read as its number format shows it (00000), else
+matched to the one cross-referenced id it is with its zeros (importers.supplier_zeros). A CSV is text,
+read as it stands."""
 
 from __future__ import annotations
 
@@ -44,14 +49,25 @@ from importers.gtin_check import (
     take_bad,
     unmatched_reason,
 )
-from importers.workbook import header_places, other_sheets_refused, text_rows, workbook_kind
+from importers.supplier_zeros import LostZeros
+from importers.workbook import NumberText, header_places, other_sheets_refused, text_rows, workbook_kind
 from pim.catalog import Structure
 from pim.content_sheet import plain_number
 from pim.errors import InputError
+from pim.excel_skus import number_gtin
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.merge import Precedence
 from pim.product import trusted_provenance
-from pim.sources import Encoding, NoSku, SourceItem, SourceProfile, load_profile, match_skus, merger_for, open_text
+from pim.sources import (
+    Encoding,
+    NoSku,
+    SourceItem,
+    SourceProfile,
+    load_profile,
+    match_skus,
+    merger_for,
+    open_text,
+)
 from pim.store import Store
 from pim.values import ValueProblem
 
@@ -77,6 +93,11 @@ class SupplierTableMap(SourceProfile, NumberFormat):
 
     def rules(self) -> dict[str, ValueRule]:
         return {col: r if isinstance(r, ValueRule) else ValueRule(to=r) for col, r in self.columns.items()}
+
+    def gtin_columns(self) -> set[str]:
+        """The columns holding GTINs: the one matched on and those sent to a GTIN attribute."""
+        sent = gtin_keys((column, rule.to) for column, rule in self.rules().items() if rule.to not in FIELDS)
+        return {*sent.values(), *([self.gtin_column] if self.gtin_column else [])}
 
 
 def _cell_text(value: Any, m: SupplierTableMap) -> str:
@@ -143,7 +164,7 @@ def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[Row | Rejected]:
         return header
 
     for item in text_rows(path, lambda v: _cell_text(v, m), check_header, sheet=m.sheet, header_row=m.header_row,
-                          columns=read, reject_unsaved=True, hint=_XLSX_HINT):
+                          columns=read, reject_unsaved=True, hint=_XLSX_HINT, numbers={m.pid_column, *m.gtin_columns()}):
         if isinstance(item, Rejected):
             yield replace(item, record_key=(item.raw or {}).get(m.pid_column, "").strip() or None)
             continue
@@ -211,6 +232,22 @@ class _Columns:
         present = set(header)
         self.gtins: GtinFields = gtin_keys((column, rule.to) for column, rule in rules.items()
                                            if column in present and rule.to not in FIELDS)
+        gtin_columns = m.gtin_columns()
+        self.gtin_at = [n for n, column in enumerate(header) if column in gtin_columns]
+
+    def numbers_read(self, cells: list[str], line: int, numbered: set[int] | None) -> None:
+        """An XLSX row's number cells (importers.workbook.NumberText) as text: a GTIN gets back the leading
+        zeros its check digit proves (pim.excel_skus.number_gtin; Excel's float notation counts when it keeps
+        every digit), and the line of a supplier id that may have lost some goes into `numbered`."""
+        for at in self.gtin_at:
+            cell = cells[at]
+            if cell.__class__ is NumberText or "E" in cell or "e" in cell:
+                cells[at] = number_gtin(cell) or str(cell)
+        pid = cells[self.pid_at]
+        if pid.__class__ is NumberText:
+            cells[self.pid_at] = str(pid)
+            if numbered is not None and pid.isdigit() and pid[0] != "0":  # zeros shown: its format padded it
+                numbered.add(line)
 
 
 class _Repeats:
@@ -234,13 +271,15 @@ class _Repeats:
 
 
 def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: dict[int, GtinNote] | None = None,
-                 header: list[str] | None = None) -> Iterator[SourceItem | Rejected]:
+                 header: list[str] | None = None, numbered: set[int] | None = None) -> Iterator[SourceItem | Rejected]:
     """The rows as SourceItems keyed by supplier id and GTIN (the SKU is found later), unreadable ones Rejected.
     A row with a bad GTIN is taken in without it: its note goes into `notes` under the row's line
     (`_gtin_notes` turns it into problem entries once the SKU is known). `header` is filled with the file's
     header once it is read. Rows whose columns the profile reads are all empty (a formula filled down past the
-    last product, a total line) are skipped."""
-    rows = xlsx_rows(path, m) if file_kind(path, m) == "xlsx" else csv_rows(path, m)
+    last product, a total line) are skipped. In a workbook, a GTIN held as a number gets back its leading zeros,
+    and the lines of supplier ids held as numbers go into `numbered` (`_Columns.numbers_read`)."""
+    xlsx = file_kind(path, m) == "xlsx"
+    rows = xlsx_rows(path, m) if xlsx else csv_rows(path, m)
     builder = ValueBuilder(structure, m)
     stamp = datetime.now(UTC)
     name, source = path.name, m.source
@@ -259,6 +298,8 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: d
             columns, planned_for = _Columns(names, header_line, m, builder, name), names
             if header is not None:
                 header[:] = names
+        if xlsx:
+            columns.numbers_read(cells, line, numbered)
         raw = dict(zip(names, cells))
         pid = cells[columns.pid_at].strip()
         if not pid:
@@ -304,7 +345,9 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
     gtin_attr = next((r.to for c, r in m.rules().items() if c == m.gtin_column), "ean")
     notes: dict[int, GtinNote] = {}
     header: list[str] = []
-    rows: Iterator[SourceItem | Rejected] = source_items(path, m, structure, notes, header)
+    numbered: set[int] = set()
+    zeros = LostZeros(store, m, numbered)
+    rows: Iterator[SourceItem | Rejected] = zeros.matched(source_items(path, m, structure, notes, header, numbered))
     if m.unmatched == "create" and m.gtin_column:
         rows = refuse_unlinked(store, m.source, rows, lambda i: _bad_link(i, notes, m.gtin_column or ""))
     column = m.gtin_column
@@ -314,6 +357,7 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
 
     def warn(counts: ImportCounts) -> None:  # a profile column the file lacks (renamed, typo) read nothing
         report_unread(store, counts, m.source, path.name, unread_columns(header, m))  # type: ignore[arg-type]
+        zeros.report(counts, path.name)
 
     return run_import(store, m.source, items, structure=structure, label=str(path),
                       merge=merger_for(m, map_dir, precedence), before_finish=warn)

@@ -38,25 +38,38 @@ class _Unsaved:
     ref: str
 
 
+class NumberText(str):
+    """The text of a cell the workbook holds as a number, under the columns a caller names (text_rows'
+    `numbers`): typed 00123 into a cell that is no text, Excel keeps 123, so the zeros may be gone. Under a
+    number format that pads with zeros (custom format 00000) it is what Excel shows: 00123."""
+
+    __slots__ = ()
+
+
 Cell = str | _Unsaved
 Row = tuple[list[str], int, list[str]]
 
 
 def text_rows(path: Path, cell_text: Callable[[Any], str], check_header: Callable[[list[str], int], list[str]], *,
               hint: str, sheet: str | None = None, header_row: int = 1, columns: Collection[str] | None = None,
-              reject_unsaved: bool = False) -> Iterator[Row | Rejected]:
+              reject_unsaved: bool = False, numbers: Collection[str] = ()) -> Iterator[Row | Rejected]:
     """(header, sheet row, cells) for each row below the header with more than whitespace; cells are as many as
     the sheet gives (not padded). The header row's stripped texts go through `check_header`, which raises or
     returns the header to use. `sheet`: by name (default the first).
 
     A formula cell with no saved value, under a column named in `columns` (default: every named column), is
     never read as empty: its row comes as a Rejected naming the column (`reject_unsaved`; the caller adds the
-    record key), or the file is refused with an InputError. Elsewhere such a cell reads as empty."""
+    record key), or the file is refused with an InputError. Elsewhere such a cell reads as empty.
+
+    Under the `numbers` columns a number cell comes as a NumberText, so the caller can tell the digits a
+    person typed from a number Excel stored. Cell styles are read only for a workbook that has a zero-padding
+    number format (the rows are then read as cells, not values: slower)."""
     with _opened(path, hint) as wb:
         if sheet and sheet not in wb.sheetnames:
             raise InputError(f"no sheet '{sheet}' (sheets: {', '.join(wb.sheetnames)})", file=path.name, field="sheet")
         ws = wb[sheet] if sheet else wb.worksheets[0]
-        reading = _Reading(path.name, cell_text, check_header, header_row, columns, reject_unsaved)
+        reading = _Reading(path.name, cell_text, check_header, header_row, columns, reject_unsaved, frozenset(numbers),
+                           bool(numbers) and _pads_zeros(wb))
         yield from reading.rows(ws, sheet_layout(path, ws.title, hint))
 
 
@@ -167,24 +180,30 @@ class _Reading:
     header_row: int
     columns: Collection[str] | None
     reject_unsaved: bool
+    numbers: frozenset[str]
+    styled: bool  # read the cells' number formats (NumberText under a zero-padding format)
 
     def rows(self, ws: Any, layout: SheetLayout) -> Iterator[Row | Rejected]:
         merged = _MergedRanges(layout.merged)
         header: list[str] | None = None
-        for number, row in _rows(ws, self.name):
+        numbers_at: list[int] = []
+        for number, row, styles in _rows(ws, self.name, self.styled):
             unsaved_at = layout.unsaved.get(number)
             cells: list[Cell] = [v if v.__class__ is str else self.cell_text(v) for v in row]  # mostly text already
+            if numbers_at:
+                _mark_numbers(cells, row, styles, numbers_at)
             if unsaved_at:
                 _mark_unsaved(cells, number, unsaved_at)
-            own = [c for c in cells if c.__class__ is str] if unsaved_at else cells
+            own = [c for c in cells if c.__class__ is not _Unsaved] if unsaved_at else cells
             blank = not "".join(own).strip()  # type: ignore[arg-type]  # merged copies are not the row's own
             suspect = merged.fill(number, cells) or bool(unsaved_at)
             if number < self.header_row:
                 continue
             if header is None:
                 header = self.check_header(_header_texts(cells, number, self.name), number)
+                numbers_at = [n for n, column in enumerate(header) if column in self.numbers]
                 continue
-            texts = [c if c.__class__ is str else "" for c in cells] if suspect else cells
+            texts = [c if c.__class__ is not _Unsaved else "" for c in cells] if suspect else cells
             if suspect and (unread := self._unread(header, cells)):
                 yield self._unsaved(unread, header, texts, number)  # type: ignore[arg-type]
             elif not blank:
@@ -204,6 +223,34 @@ class _Reading:
                              hint=_UNSAVED_HINT)
         return Rejected(f"{what} with no saved value: {_UNSAVED_HINT}", self.name, number, unread[0][0],
                         dict(zip(header, texts)))
+
+
+#: A number format that shows a whole number with leading zeros: 00000 (a section for negatives may follow).
+_ZERO_PAD = re.compile(r"(00+)(?:;.*)?", re.DOTALL)
+
+
+def _pads_zeros(wb: Any) -> bool:
+    """Whether the workbook has a zero-padding number format (openpyxl keeps the workbook's own formats in
+    `_number_formats`, where its read-only cells look theirs up; none of the built-in ones pads)."""
+    formats = getattr(wb, "_number_formats", None)
+    return formats is None or any(_ZERO_PAD.fullmatch(code) for code in formats if isinstance(code, str))
+
+
+def _mark_numbers(cells: list[Cell], values: tuple[Any, ...], styles: tuple[Any, ...] | None, at: list[int]) -> None:
+    """The number cells at `at` as NumberText: as Excel shows them when their format pads them with zeros."""
+    for n in at:
+        value = values[n] if n < len(values) else None
+        if value.__class__ is int or value.__class__ is float:  # not a bool, a date or text
+            shown = _zero_padded(value, styles[n].number_format) if styles is not None else None
+            cells[n] = NumberText(shown or cells[n])
+
+
+def _zero_padded(value: float, code: str | None) -> str | None:
+    """A whole number as a zero-padding format `code` shows it (123 under 00000: 00123), else None."""
+    found = _ZERO_PAD.fullmatch(code) if isinstance(code, str) else None
+    if found is None or value < 0 or (isinstance(value, float) and not value.is_integer()):
+        return None
+    return str(int(value)).zfill(len(found.group(1)))
 
 
 def _mark_unsaved(cells: list[Cell], number: int, columns: list[int]) -> None:
@@ -246,14 +293,15 @@ class _MergedRanges:
         return took
 
 
-def _rows(ws: Any, name: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    """The sheet's rows, numbered. A sheet whose XML breaks mid-way ends the import with an InputError naming
-    the row it reached. `sheet_layout` refuses it before any row is read when it is cut off or holds formulas
-    or merged ranges; otherwise the rows before the break, read in full, stay imported."""
+def _rows(ws: Any, name: str, styled: bool = False) -> Iterator[tuple[int, tuple[Any, ...], tuple[Any, ...] | None]]:
+    """The sheet's rows, numbered: (number, values, the cells when `styled`, else None). A sheet whose XML breaks
+    mid-way ends the import with an InputError naming the row it reached. `sheet_layout` refuses it before any
+    row is read when it is cut off or holds formulas or merged ranges; otherwise the rows before the break, read
+    in full, stay imported."""
     number = 0
     try:
-        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
-            yield number, row
+        for number, row in enumerate(ws.iter_rows(values_only=not styled), start=1):
+            yield (number, tuple(c.value for c in row), row) if styled else (number, row, None)
     except ParseError as exc:
         raise _broken(name, number, exc) from None
 

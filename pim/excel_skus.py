@@ -9,7 +9,10 @@ the sheet said. Candidates are the zero-padded forms (and the .0-stripped one) o
 scientific notation the known products whose digits fall in the range Excel's six digits stand for. Exactly
 one candidate verifying is the row's SKU; anything else is not guessed: a scientific-notation SKU is
 rejected with what Excel did and how to avoid it (never created), and so is an unknown number whose padded
-forms are known products (the row names them) or that ends in .0."""
+forms are known products (the row names them) or that ends in .0.
+
+A GTIN a workbook held as a number lost its zeros the same way; there the check digit proves them
+(`number_gtin`)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from pim import content_sheet
+from pim.quality import gtin_ok
 from pim.store import Store
 from pim.store.store import PRODUCT, batched
 
@@ -33,6 +37,7 @@ _DIGITS = re.compile(r"[0-9]+")
 _POINT_ZERO = re.compile(r"([0-9]+)[.,]0+")
 _SCIENTIFIC = re.compile(r"([0-9])(?:[.,]([0-9]+))?[eE]\+?([0-9]{1,2})")
 _RANGES_PER_QUERY = 50
+_GTIN_LENGTHS = (8, 12, 13, 14)
 
 
 @dataclass
@@ -85,6 +90,29 @@ def scientific_range(sku: str) -> tuple[int, int] | None:
     half = Decimal(1).scaleb(exponent - len(decimals)) / 2
     low, high = (shown - half).to_integral_value(ROUND_CEILING), (shown + half).to_integral_value(ROUND_FLOOR)
     return max(int(low), 0), int(high)
+
+
+def number_gtin(text: str) -> str | None:
+    """The GTIN a number cell stands for once Excel dropped its leading zeros (012345678905 kept as 12345678905,
+    or shown in float notation that keeps every digit, 1.2345678905E10): its digits padded to the shortest
+    GTIN length they fit, when the check digit is right there, else None. Zeros in front never change a GTIN's
+    check digit, so no other padding could be another GTIN. For cells that were numbers: text says what the
+    supplier typed."""
+    if gtin_ok(text):  # most are whole: the check the import makes on every GTIN
+        return str(text)  # plain text, whatever str subclass came in
+    if _SCIENTIFIC.fullmatch(text):
+        bounds = scientific_range(text)
+        if bounds is None or bounds[0] != bounds[1]:  # Excel's six digits: the number is lost
+            return None
+        text = str(bounds[0])
+    elif not (text.isascii() and text.isdigit()):
+        return None
+    core = text.lstrip("0")
+    width = next((w for w in _GTIN_LENGTHS if w >= len(core)), None)
+    if not core or width is None:
+        return None
+    gtin = text if len(text) in _GTIN_LENGTHS else core.zfill(width)
+    return gtin if gtin_ok(gtin) else None
 
 
 def resolve(store: Store, rows: Sequence[SkuRow], *, column: str = content_sheet.SKU_COLUMN) -> dict[int, SkuFix]:

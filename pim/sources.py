@@ -5,7 +5,7 @@ PID → SKU, GTIN as the fallback), and the text-file opening rules (encoding, B
 from __future__ import annotations
 
 import codecs
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +13,7 @@ from typing import IO, Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import BigInteger, Column, DateTime, Index, String, Table, delete, select
+from sqlalchemy import BigInteger, Column, DateTime, Index, String, Table, delete, func, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
@@ -336,6 +336,35 @@ def cross_referenced(store: Store, source: str, pids: Iterable[str]) -> dict[str
     found: dict[str, str] = {}
     for chunk in batched(dict.fromkeys(pids), 1000):
         found.update(_xref(store, source, chunk))
+    return found
+
+
+def zero_led_widths(store: Store, source: str) -> set[int]:
+    """The lengths of the source's cross-referenced PIDs that start with a zero: what a PID Excel read as a
+    number (00123 → 123) may be padded back to (`zero_led_pids`). One query, over those PIDs' stretch of the
+    cross-reference's key."""
+    q = select(func.length(XREF.c.source_pid)).distinct().where(
+        XREF.c.source == source, XREF.c.source_pid >= "0", XREF.c.source_pid < "1")
+    with store.engine.connect() as conn:
+        return set(conn.execute(q).scalars())
+
+
+def zero_led_pids(store: Store, source: str, numbers: Collection[str], widths: Collection[int]) -> dict[str, list[str]]:
+    """number → the source's cross-referenced PIDs that are it with leading zeros put back to one of `widths`,
+    sorted, for the numbers that are no PID of the source themselves. One query per 5000 numbers and padded
+    forms (a batch's, for a source whose PIDs have one or two lengths)."""
+    padded = {number.zfill(width): number for number in numbers for width in widths if width > len(number)}
+    if not padded:
+        return {}
+    known: set[str] = set()
+    with store.engine.connect() as conn:
+        for part in batched([*numbers, *padded], 5000):
+            known.update(conn.execute(select(XREF.c.source_pid).where(XREF.c.source == source,
+                                                                      XREF.c.source_pid.in_(part))).scalars())
+    found: dict[str, list[str]] = {}
+    for pid in sorted(known & padded.keys()):
+        if padded[pid] not in known:
+            found.setdefault(padded[pid], []).append(pid)
     return found
 
 
