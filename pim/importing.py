@@ -252,12 +252,17 @@ class PreparedBatch:
     #: whole records: what their axis check read of the siblings (pim.variant_levels.SiblingsRead), which the
     #: write checks again under the lock: another writer may have placed a twin since
     siblings_read: Any = None
+    #: values of a model-level attribute on variants that the model's own value outranks: not stored, not noted
+    #: (pim.variant_levels.LevelGuard.check); counted as the job's `held_by_model`
+    held_by_model: int = 0
 
 
 def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], merge: Any = None) -> PreparedBatch:
     out = PreparedBatch()
     whole = chunk
-    v.levels.check(store, chunk, source, v, merged=merge is not None)  # before the fingerprints: they hash what is kept
+    # before the fingerprints: they hash what is kept
+    out.held_by_model = v.levels.check(store, chunk, source, v, merged=merge is not None,
+                                       ranker=getattr(merge, "ranker", None))
     if merge is not None and hasattr(merge, "drop_unchanged"):
         # records this source already merged, on products not written since: skip validation and merge
         kept, skipped = merge.drop_unchanged(store, source, chunk)
@@ -395,6 +400,8 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
             counts.unchanged += result.unchanged
     counts.rejected += len(batch.rejects)
     counts.problems += sum(noted)
+    if batch.held_by_model:
+        counts.extra["held_by_model"] = counts.extra.get("held_by_model", 0) + batch.held_by_model
     return True
 
 

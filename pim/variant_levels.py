@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from pim.catalog import Structure
 from pim.importing import record_identity
-from pim.product import Product, ProductModel, split_key
+from pim.product import Product, ProductModel, source_of, split_key
 from pim.scoped import scoped
 from pim.store.raw import RawTable, Statements
 from pim.store.store import MODEL, QuarantineEntry, now
@@ -123,26 +123,30 @@ class LevelGuard:
         self._parents: dict[str, str | None] = {}  # model code → its parent's code
         self.axes = SiblingAxes(structure, self.levels, self._placements)  # the placements `check` found, shared
 
-    def check(self, store: Any, chunk: Iterable[Any], source: str, validator: Any, *, merged: bool) -> None:
-        """Strip misplaced values from the chunk's parsed records; note those no model shows as they are."""
+    def check(self, store: Any, chunk: Iterable[Any], source: str, validator: Any, *, merged: bool,
+              ranker: Any = None) -> int:
+        """Strip misplaced values from the chunk's parsed records; note those no model shows as they are. With a
+        merged source's `ranker` (pim.merge.Ranker), a value the model's own value outranks (or ties: the shown
+        value stays) is not noted either: on the model it would lose too, so there is nothing to set there (a
+        supplier naming each article of a model the catalog names). Returns how many values were held back so."""
         if not self.levels:
-            return
+            return 0
         items = [item for item in chunk if isinstance(getattr(item, "record", None), (Product, ProductModel))
                  and item.record.values]
         if not items:
-            return
+            return 0
         if len(self._placements) > _CACHE_LIMIT:
             self._placements.clear()
             self._parents.clear()
         products = [i for i in items if isinstance(i.record, Product)]
         models = [i for i in items if isinstance(i.record, ProductModel)]
-        in_chunk: dict[str, dict[str, Any]] = {}  # whole model records of this chunk: code → values
+        in_chunk: dict[str, Shown] = {}  # whole model records of this chunk: code → what they show
         for item in models:
             rec = item.record
             if rec.family_variant:
                 self._placements[rec.code] = model_placement(rec.family_variant, rec.parent)
                 self._parents[rec.code] = rec.parent
-                in_chunk[rec.code] = rec.values
+                in_chunk[rec.code] = Shown(rec.values, rec.source, rec.provenance)
         parents: dict[str, str] = {}
         with store.engine.connect() as conn:
             sql = Statements(conn)
@@ -171,12 +175,12 @@ class LevelGuard:
                 if at is not None and (keys := self.levels.misplaced(at, rec.values)):
                     found.append((item, at, keys, rec.parent if rec.family_variant else self._parents.get(rec.code)))
             if not found:
-                return
+                return 0
             chain = {c for _, _, _, p in found for c in self._lineage(p)}
             stored = self._values(conn, chain - set(in_chunk))
         shown = {**stored, **in_chunk}
-        for item, at, keys, parent in found:
-            self._strip(item, at, keys, source, validator, [shown.get(c) for c in self._lineage(parent)], parent)
+        return sum(self._strip(item, at, keys, source, validator, [shown.get(c) for c in self._lineage(parent)],
+                               parent, ranker) for item, at, keys, parent in found)
 
     def shared_axes(self, store: Any, records: list[Product | ProductModel]
                     ) -> tuple[dict[str, tuple[str, str]], SiblingsRead | None]:
@@ -239,27 +243,62 @@ class LevelGuard:
             self._load(conn, missing)  # type: ignore[arg-type]
 
     @staticmethod
-    def _values(conn: Any, codes: set[str]) -> dict[str, dict[str, Any]]:
+    def _values(conn: Any, codes: set[str]) -> dict[str, Shown]:
         todo = sorted(codes)
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, Shown] = {}
         for n in range(0, len(todo), 1000):
-            out.update(conn.execute(select(MODEL.c.code, MODEL.c.value_map).where(MODEL.c.code.in_(todo[n:n + 1000]))).all())
+            rows = conn.execute(select(MODEL.c.code, MODEL.c.value_map, MODEL.c.source, MODEL.c.provenance)
+                                .where(MODEL.c.code.in_(todo[n:n + 1000])))
+            out.update((code, Shown(values, source, provenance)) for code, values, source, provenance in rows)
         return out
 
     def _strip(self, item: Any, at: Placement, keys: list[str], source: str, validator: Any,
-               ancestors: list[dict[str, Any] | None], holder: str | None) -> None:
+               ancestors: list[Shown | None], holder: str | None, ranker: Any = None) -> int:
+        """Take `keys` out of the record; note each unless a model shows it as is or its value outranks this
+        source's (`ranker`). Returns how many were outranked."""
         rec = item.record
         record_key = record_identity(rec)
         raw = item.raw or rec.model_dump(mode="json")
+        outranked = 0
         for key in keys:
             value = rec.values.pop(key)
             rec.provenance.pop(key, None)
-            model_value = next((vals[key] for vals in ancestors if vals and key in vals), None)
-            if model_value is not None and _canonical(validator, key, value) == _canonical(validator, key, model_value):
-                continue
+            model = next((shown for shown in ancestors if shown and key in shown.values), None)
+            if model is not None:
+                if _canonical(validator, key, value) == _canonical(validator, key, model.values[key]):
+                    continue
+                if ranker is not None and _loses(ranker, source, model.source_of(key), key):
+                    outranked += 1
+                    continue
             reason = self.levels.reason(at, key, holder, product=isinstance(rec, Product))
             item.problems.append(QuarantineEntry(reason + "; the value was not stored",
                                                  item.file, item.line, key, raw, record_key, source, severity="problem"))
+        return outranked
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A model's values as stored (or as this batch's whole record gives them), with whose each one is."""
+
+    values: Mapping[str, Any]
+    source: Any = None  # the record's default provenance (a Provenance, or its stored JSON)
+    provenance: Mapping[str, Any] | None = None  # per-value overrides
+
+    def source_of(self, key: str) -> str:
+        prov = (self.provenance or {}).get(key, self.source)
+        if prov is None:
+            return source_of(None)
+        return prov["source"] if isinstance(prov, dict) else prov.source
+
+
+def _loses(ranker: Any, source: str, holder: str, key: str) -> bool:
+    """Whether `source`'s claim on `key` would lose to `holder`'s on the model: ranked below, or level with it
+    (among equals the value shown stays, pim.merge.Precedence). Never its own: a source's new claim replaces its
+    old one, so a source contradicting what it set on the model is noted."""
+    if holder == source:
+        return False
+    attribute = ranker.attribute(key)
+    return ranker.rank(source, attribute)[0] >= ranker.rank(holder, attribute)[0]
 
 
 def _canonical(validator: Any, key: str, value: Any) -> Any:

@@ -14,12 +14,13 @@ import pytest
 from importers.content import import_content
 from pim.importing import Parsed, run_import
 from pim.jsonl import import_jsonl
-from pim.merge import Merger
+from pim.merge import Merger, Precedence
 from pim.product import Product, ProductModel, Provenance, merged_values, partial_model
 from pim.store import Store
 from pim.structure import FamilyVariant, VariantLevel
 
 AT = "2026-01-01T00:00:00Z"
+ERP_FIRST = Precedence(default=["erp", "content"])
 
 
 @pytest.fixture
@@ -33,9 +34,12 @@ def shirts(tiny_store: Store) -> Store:
     return tiny_store
 
 
-def _erp(store: Store, *records: Product | ProductModel, file: str = "erp.csv") -> Any:
+def _erp(store: Store, *records: Product | ProductModel, file: str = "erp.csv",
+         precedence: Precedence | None = ERP_FIRST) -> Any:
+    """An ERP merge; by default the ERP outranks the fixture's models (stored without a source), so a misplaced
+    value of its would have shown on the model: a problem to note."""
     items = [Parsed(r, file, n + 2, raw={"row": n}) for n, r in enumerate(records)]
-    return run_import(store, "erp", items, merge=Merger(create_missing=False))
+    return run_import(store, "erp", items, merge=Merger(precedence, create_missing=False))
 
 
 def _variant(**values: Any) -> Product:
@@ -143,3 +147,34 @@ def test_content_team_names_on_variants_go_to_the_quarantine(shirts: Store, tmp_
         ("SHIRT-RED-S", "name:en_US", 1), ("SHIRT-RED-S", "name:de_DE", 1)}
     assert shirts.get_model("SHIRT").values["name:de_DE"] == "Hemd"
     assert "name:de_DE" not in shirts.get_product("SHIRT-RED-S").values
+
+
+def test_a_value_the_models_own_outranks_is_held_back_without_a_problem(shirts: Store) -> None:
+    """A supplier naming each article of a model the catalog names: on the model its name would lose too (ranked
+    level with the model's source: the shown value stays), so there is nothing to set there. Not stored, not a
+    problem, counted as `held_by_model` on every run."""
+    counts = _erp(shirts, _variant(**{"name:en_US": "Red shirt S (ERP)"}), precedence=None)
+    assert (counts.rejected, counts.problems) == (0, 0)
+    assert counts.extra.get("held_by_model") == 1 and _level_problems(shirts) == []
+    assert "name:en_US" not in shirts.get_product("SHIRT-RED-S").values
+    again = _erp(shirts, _variant(**{"name:en_US": "Red shirt S (ERP)"}), precedence=None)
+    assert (again.unchanged, again.problems, again.extra.get("held_by_model")) == (1, 0, 1)
+
+
+def test_a_value_ranked_below_the_models_source_is_held_back(shirts: Store) -> None:
+    model = shirts.get_model("SHIRT")
+    shirts.upsert_models([model.model_copy(update={"source": Provenance(source="content", ref="c.json", at=AT)})])
+    counts = _erp(shirts, _variant(**{"name:en_US": "Red shirt S"}), precedence=Precedence(default=["content", "erp"]))
+    assert (counts.problems, counts.extra.get("held_by_model")) == (0, 1)
+    # ranked above it, the same value would have shown on the model: a problem, as before
+    counts = _erp(shirts, _variant(**{"name:en_US": "Red shirt S"}), precedence=Precedence(default=["erp", "content"]))
+    assert (counts.problems, counts.extra.get("held_by_model")) == (1, None)
+
+
+def test_a_source_contradicting_what_it_set_on_the_model_is_noted_whatever_its_rank(shirts: Store) -> None:
+    model = shirts.get_model("SHIRT")
+    shirts.upsert_models([model.model_copy(update={"source": Provenance(source="erp", ref="m.csv", at=AT)})])
+    counts = _erp(shirts, _variant(**{"name:en_US": "Red shirt S"}), precedence=Precedence(default=["content", "erp"]))
+    assert (counts.problems, counts.extra.get("held_by_model")) == (1, None)
+    [problem] = _level_problems(shirts, counts.job_id)
+    assert problem["field"] == "name:en_US"
