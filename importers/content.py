@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field, ModelWrapValidatorHandler, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from importers.content_checks import (
     BOM_NOTE,
@@ -40,7 +40,6 @@ from importers.content_checks import (
     check_kind,
     check_profile,
     misread,
-    unknown_keys_named,
     unnamed_text,
 )
 from importers.csv_records import csv_records
@@ -96,15 +95,6 @@ class ContentProfile(SourceProfile):
                                   "from `pim export sheet` brought back takes over only the cells edited. Either "
                                   "way a cell the sheet's `_sheet` column shows untouched since the export claims "
                                   "nothing once the product shows something else (newer data is not overwritten).")
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _unknown_keys_named(cls, data: Any, handler: ModelWrapValidatorHandler[ContentProfile]) -> ContentProfile:
-        """A misspelt key (`feilds:`) is refused naming the key it likely means, wherever the profile loads."""
-        try:
-            return handler(data)
-        except ValidationError as exc:
-            raise unknown_keys_named(exc, cls.model_fields) from None
 
 
 class NoChannelTakes(ValueError):

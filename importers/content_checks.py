@@ -5,19 +5,15 @@ attribute's value key), each refusal naming the fix. Split from importers.conten
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-from pydantic_core import InitErrorDetails, PydanticCustomError
-
 from importers.erp_csv import refuse_repeated
-from importers.erp_values import nearest
 from importers.workbook import head_kind
 from pim import content_sheet
 from pim.catalog import Structure
 from pim.errors import InputError
+from pim.spelling import nearest
 from pim.structure import Attribute
 
 if TYPE_CHECKING:
@@ -87,27 +83,6 @@ def check_profile(p: ContentProfile, s: Structure, *, then: str = "import again 
                          hint=f"fix the content profile and {then}: `fields`, `bullets` "
                               "and `images` name attribute codes of the catalog's structure, `channels` its channels "
                               f"({', '.join(sorted(s.channels)) or 'none'}; leave it out for every channel)")
-
-
-def unknown_keys_named(exc: ValidationError, known: Collection[str]) -> ValidationError:
-    """`exc` with each unknown key of the profile (pydantic's bare "Extra inputs are not permitted") naming the
-    nearest key a content profile has, or them all: `feilds:` was refused without saying what it should be.
-    The other errors say what they said; `exc` itself when no key is unknown."""
-    errors = exc.errors()
-    if not any(e["type"] == "extra_forbidden" and len(e["loc"]) == 1 for e in errors):
-        return exc
-    details: list[InitErrorDetails] = []
-    for e in errors:
-        if e["type"] == "extra_forbidden" and len(e["loc"]) == 1:
-            key = str(e["loc"][0])
-            near = nearest(key, known)
-            fix = f": did you mean '{near}'? Rename it" if near else f": remove it (the keys: {', '.join(known)})"
-            kind = PydanticCustomError("extra_forbidden", "'{key}' is not a content profile key{fix}",
-                                       {"key": key, "fix": fix})
-        else:  # its message as it was (its own type may be a custom one that cannot be rebuilt from its name)
-            kind = PydanticCustomError(e["type"], "{msg}", {"msg": e["msg"]})
-        details.append({"type": kind, "loc": e["loc"], "input": e["input"]})
-    return ValidationError.from_exception_data(exc.title, details)
 
 
 def _no_attribute(code: str, s: Structure) -> str:

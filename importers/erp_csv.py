@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 
 from importers.csv_records import csv_records
 from importers.erp_values import (GtinFields, NumberFormat, Setter, ValueBuilder, ValueRule, bad_gtins, gtin_fields,
-                                  Zone, moment_parser, nearest, number_parser, partial_product, problem_notes,
+                                  Zone, moment_parser, number_parser, partial_product, problem_notes,
                                   refusal, remembered, report_unread)
 from pim.catalog import Structure
 from pim.commerce import CompletePriceLists, PriceListEntry, StockLevel, put_price_list, put_stock
@@ -29,6 +29,7 @@ from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_rejected, run_import
 from pim.product import split_key, trusted_provenance
 from pim.sources import Encoding, RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
+from pim.spelling import nearest
 from pim.store import Store
 from pim.structure import AttributeType
 from pim.values import ValueProblem

@@ -6,7 +6,6 @@ map, the number and date parsers are looked up when the map is read, not once pe
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, tzinfo
@@ -23,6 +22,7 @@ from pim.measures import Family
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
 from pim.store.store import QuarantineEntry
 from pim.structure import AttributeType
+from pim.spelling import nearest
 from pim.values import EXPONENT, ValueProblem, amount_and_unit, check_magnitude
 
 if TYPE_CHECKING:
@@ -415,23 +415,6 @@ def report_unread(store: Store, counts: ImportCounts, source: str, file: str, un
         severity="warning")])
 
 
-_SPELLED_OUT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-
-
-def _folded(name: str) -> str:
-    return " ".join(name.split()).casefold().translate(_SPELLED_OUT)
-
-
-def nearest(name: str, candidates: Iterable[str]) -> str | None:
-    """The candidate `name` most likely meant: equal but for case, blanks and umlauts written out (`Oeko` for
-    `Öko`), else the closest by spelling."""
-    pool = list(candidates)
-    folded = _folded(name)
-    same = [c for c in pool if _folded(c) == folded]
-    if same:
-        return same[0]
-    close = difflib.get_close_matches(folded, {_folded(c): c for c in pool}, n=1, cutoff=0.7)
-    return next(c for c in pool if _folded(c) == close[0]) if close else None
 
 
 # ---------------------------------------------------------------- GTINs: a bad one is left out, the row taken in

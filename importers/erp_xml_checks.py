@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from importers.erp_values import ValueBuilder, nearest
+from importers.erp_values import ValueBuilder
 from importers.erp_xml_paths import FIRST_STEP, first_tag
 from importers.xml_safety import open_for_xml, safe_iterparse
 from pim.errors import InputError
+from pim.spelling import nearest
 
 if TYPE_CHECKING:
     from importers.erp_xml import CompiledMap, ErpXmlMap

@@ -36,6 +36,7 @@ from pim.errors import InputError, StoreError
 from pim.product import (UNKNOWN, Association, Product, ProductModel, Provenance, blank_product, source_of, split_key,
                          trusted_copy, trusted_model)
 from pim.partial_merge import read_parts, row_update, touched_keys
+from pim.spelling import unknown_key
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, raw_table
 from pim.store.store import MODEL, PRODUCT, ProductDelta, ProductRowUpdate, now
@@ -75,8 +76,9 @@ class Precedence(BaseModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             first = exc.errors()[0]
+            message = unknown_key(cls, first["loc"]) if first["type"] == "extra_forbidden" else None
             raise InputError(
-                f"invalid precedence: {first['msg']}", file=str(path),
+                f"invalid precedence: {message or first['msg']}", file=str(path),
                 field=".".join(str(p) for p in first["loc"]), hint="see schemas/precedence.schema.json",
             ) from exc
 
