@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -356,6 +356,8 @@ def load_candidates(conn: Connection, ids: list[str], raw: RawTable | None = Non
     """identifier → value key → source → claim, for a batch of products (one query)."""
     out: dict[str, dict[str, Claims]] = {}
     for ident, key, source, value, ref, at in (raw or RawTable(conn, CANDIDATE)).select(conn, _CANDIDATE_COLUMNS, "identifier", ids):
+        if at.tzinfo is None:  # SQLite keeps the time without its zone: UTC, as written (a promoted claim keeps it)
+            at = at.replace(tzinfo=UTC)
         prov = Provenance.model_construct(source=source, ref=ref, at=at)
         out.setdefault(ident, {}).setdefault(key, {})[source] = Claim(value, prov)
     return out
