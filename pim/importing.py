@@ -448,9 +448,14 @@ def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Pars
     from pim.merge import until_written
 
     tally = (merge.merged_records, merge.skipped_records) if hasattr(merge, "skipped_records") else None
+    held: list[int] = []  # the first attempt's count: the level check took the values out of the chunk's records
 
     def attempt() -> PreparedBatch | None:
         batch = _prepare(store, source, v, chunk, merge)
+        if held:
+            batch.held_by_model = held[0]
+        else:
+            held.append(batch.held_by_model)
         if _apply(store, source, batch, counts, check=True, also=_extras_of(chunk, batch, extras)):
             return batch
         if tally is not None:  # the retry counts its records again

@@ -178,3 +178,25 @@ def test_a_source_contradicting_what_it_set_on_the_model_is_noted_whatever_its_r
     assert (counts.problems, counts.extra.get("held_by_model")) == (1, None)
     [problem] = _level_problems(shirts, counts.job_id)
     assert problem["field"] == "name:en_US"
+
+
+def test_the_held_back_count_survives_a_batch_merged_again(shirts: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch overtaken by another writer is prepared again from its records, which the level check already
+    emptied of the held values: the job still counts them (found running two imports at once)."""
+    prepare = Merger.prepare
+    raced: list[int] = []
+
+    def racing(self: Merger, st: Store, products: list[Any], models: Any = None, **kw: Any) -> Any:
+        plan = prepare(self, st, products, models, **kw)
+        if self.source == "erp" and not raced:
+            raced.append(1)
+            monkeypatch.setattr(Merger, "prepare", prepare)
+            edit = Product(identifier="SHIRT-RED-S", values={"ean": "4006381333931"},
+                           source=Provenance(source="content", ref="web", at=AT))
+            run_import(st, "content", [Parsed(edit, "web", 1)], merge=Merger(create_missing=False))
+            monkeypatch.setattr(Merger, "prepare", racing)
+        return plan
+
+    monkeypatch.setattr(Merger, "prepare", racing)
+    counts = _erp(shirts, _variant(**{"name:en_US": "Red shirt S (ERP)"}), precedence=None)
+    assert raced and counts.extra.get("held_by_model") == 1 and counts.problems == 0
