@@ -130,17 +130,20 @@ def _storable(text: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Text and textarea values are stored trimmed and in Unicode NFC, whatever the source: a CSV cell was
-    trimmed and a JSON string was not, and `Müller` typed on a Mac (NFD: u + combining diaeresis) differed
-    from the ERP's `Müller`, so two sources saying the same thing conflicted and searches missed it."""
+    """Text and textarea values are stored trimmed, in Unicode NFC and with `\n` line breaks, whatever the
+    source: a CSV cell was trimmed and a JSON string was not, `Müller` typed on a Mac (NFD: u + combining
+    diaeresis) differed from the ERP's `Müller`, and a CSV cell's or a browser's `\r\n` from a JSON `\n`, so two
+    sources saying the same thing conflicted and searches missed it."""
     if not text.isascii():
         text = unicodedata.normalize("NFC", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text.strip()
 
 
 def is_clean_text(text: str) -> bool:
     """clean_text would return `text` unchanged (ASCII text without edge blanks, the common case, at once)."""
-    return (text.isascii() or unicodedata.is_normalized("NFC", text)) and text == text.strip()
+    return (text.isascii() or unicodedata.is_normalized("NFC", text)) and text == text.strip() and "\r" not in text
 
 
 def _text(attribute: Attribute, data: Any) -> str | None:
@@ -149,7 +152,7 @@ def _text(attribute: Attribute, data: Any) -> str | None:
     text = str(data)
     _storable(text)
     if attribute.type == AttributeType.identifier:
-        if "\n" in text or not text.strip():
+        if "\n" in text or "\r" in text or not text.strip():
             raise ValueProblem("an identifier is one non-blank line")
     else:
         text = clean_text(text)
