@@ -3,7 +3,10 @@ the UI lists it (`open_conflicts`) and picks a winner (`resolve_conflict`); the 
 
 One row per product × value key. `claims` holds every owning source's value (source → value); `winner` is
 the source whose value the product shows. A picked winner is *pinned*: later imports keep it winning until
-someone picks again, and if the claims change the row reopens so a person looks at it again."""
+someone picks again, and if the claims change the row reopens so a person looks at it again. The pin ends
+when its source withdraws its claim on the key (an empty value: `pim import withdraw`, a BMEcat delete or a
+T_NEW_CATALOG that no longer sends it, an emptied cell), as an association pick's does: the pick was of that
+value, so precedence decides again and the source's next claim ranks as any other (pim.merge.MergeOutcome)."""
 
 from __future__ import annotations
 
@@ -152,10 +155,33 @@ def resolve_conflict(store: Store, identifier: str, value_key: str, source: str,
     from pim.merge import pick_winner
 
     pick_winner(store, identifier, value_key, source, by=by, log=log, recorded=True)
+    return _logged(store, identifier, value_key)  # type: ignore[return-value]
+
+
+def pick_claim(store: Store, identifier: str, value_key: str, source: str, *, by: str,
+               log: Any = None) -> tuple[Conflict, bool]:
+    """`pim import resolve`: a conflict's claim (`resolve_conflict`), or a kept candidate of a source the log
+    does not name for the key (one that does not own the attribute is never in a conflict) picked as the product
+    page and the API's candidates route pick it (`use_other_value`). Returns the row as the pick leaves it and
+    whether a kept candidate was picked."""
+    from pim.merge import candidates_for
+
+    logged = _logged(store, identifier, value_key)
+    kept = candidates_for(store, identifier).get(value_key, {})
+    if (logged is None or source not in logged.claims) and source in kept:
+        use_other_value(store, identifier, None, identifier, value_key, source, by=by, log=log)
+        return _logged(store, identifier, value_key), True  # type: ignore[return-value]
+    if logged is None and kept:
+        raise InputError(f"'{source}' has no value for {identifier} {value_key}, and no conflict is recorded for it",
+                         field=value_key, hint=f"pick one of the values kept: {', '.join(sorted(kept))}")
+    return resolve_conflict(store, identifier, value_key, source, by=by, log=log), False
+
+
+def _logged(store: Store, identifier: str, value_key: str) -> Conflict | None:
     with store.engine.connect() as conn:
-        return Conflict.from_row(conn.execute(
-            select(CONFLICT).where(CONFLICT.c.identifier == identifier, CONFLICT.c.value_key == value_key)
-        ).one())
+        row = conn.execute(select(CONFLICT).where(CONFLICT.c.identifier == identifier,
+                                                  CONFLICT.c.value_key == value_key)).first()
+    return Conflict.from_row(row) if row is not None else None
 
 
 @dataclass(frozen=True)

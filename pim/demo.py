@@ -66,8 +66,36 @@ def step_generate(run: DemoRun) -> dict[str, Any]:
         summary = {}
     c = run.catalog.counts
     run.outputs["generated catalog"] = str(run.catalog_dir)
+    precedence = install_precedence(run)
     return {**summary, "products": c["products"], "product models": c["product_models"], "attributes": c["attributes"],
-            "families": c["families"]}
+            "families": c["families"], **({"precedence": precedence} if precedence else {})}
+
+
+def install_precedence(run: DemoRun) -> str | None:
+    """Copy the generated sources' precedence, which the demo's imports merge by, to PIM_HOME/precedence.yaml,
+    which people's edits and `pim import withdraw` merge by (pim.merge.home_precedence): without it those rank
+    by the default (content first) and show another winner than the imports would. A file already there is the
+    user's and stays. Returns what happened, for the summary (None: the catalog has no precedence)."""
+    from pim.merge import home_precedence_path
+
+    generated, home = _generated_precedence(run), home_precedence_path()
+    if not generated.is_file():
+        return None
+    run.outputs["precedence (edits, withdrawals)"] = str(home)
+    text = generated.read_bytes()
+    try:
+        with home.open("xb") as handle:  # never over a file that is there
+            handle.write(text)
+    except FileExistsError:
+        if home.read_bytes() == text:
+            return "PIM_HOME/precedence.yaml as generated"
+        return (f"PIM_HOME/precedence.yaml kept (yours; edits and withdrawals merge by it, the demo's imports by "
+                f"{generated})")
+    return "installed PIM_HOME/precedence.yaml (edits and withdrawals merge by it, as the imports do)"
+
+
+def _generated_precedence(run: DemoRun) -> Path:
+    return Path(run.catalog.out) / "sources" / "precedence.yaml"
 
 
 def step_structure(run: DemoRun) -> dict[str, Any]:
@@ -95,7 +123,7 @@ def _catalog_merger(run: DemoRun) -> Any:
     the generated precedence, so running the demo again leaves their values standing."""
     from pim.merge import Merger, Precedence
 
-    precedence = Path(run.catalog.out) / "sources" / "precedence.yaml"
+    precedence = _generated_precedence(run)
     return Merger(Precedence.load(precedence) if precedence.is_file() else None)
 
 

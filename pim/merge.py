@@ -160,6 +160,7 @@ class MergeOutcome:
     candidates: dict[str, Claims] = field(default_factory=dict)  # touched key → losing claims
     conflicts: dict[str, tuple[str, dict[str, Any]] | None] = field(default_factory=dict)  # key → (winner, claims)
     associations: dict[str, TypeClaims] = field(default_factory=dict)  # association type the record states → claims
+    unpinned: set[str] = field(default_factory=set)  # keys whose pinned source withdrew its claim: the pin ends
 
 
 def _choose(claims: Claims, attribute: str, ranker: Ranker, newest: str, current: str | None, pin: str | None) -> str:
@@ -223,6 +224,8 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
             claims[current] = Claim(values[key], cur_prov)
         if value in EMPTY:
             claims.pop(source, None)
+            if pins.get(key) == source:
+                outcome.unpinned.add(key)
         elif not repeats:  # a repeated winner is settled again (the precedence may have changed) as it stands
             claims[source] = Claim(value, prov)
         attribute = ranker.attribute(key)
@@ -473,8 +476,10 @@ def _pins(logged: dict[str, dict[str, Any]] | None) -> dict[str, str]:
 
 
 def _side_diffs(states: dict[tuple[str, str], tuple[str, dict[str, Any]] | None], old_cands: dict[str, Any],
-                cands: dict[str, Any], old_conflicts: dict[str, Any], side: SideWrites) -> None:
-    """The candidate and conflict rows a merged batch changes, for every (identifier, key) it settled."""
+                cands: dict[str, Any], old_conflicts: dict[str, Any], side: SideWrites,
+                unpinned: set[tuple[str, str]]) -> None:
+    """The candidate and conflict rows a merged batch changes, for every (identifier, key) it settled
+    (`unpinned`: those whose pin ends, MergeOutcome.unpinned)."""
     stamp = now()
     for (ident, key), state in states.items():
         old_claims, new_claims = old_cands.get(ident, _NO_CLAIMS).get(key, _NO_CLAIMS), cands[ident].get(key, _NO_CLAIMS)
@@ -482,20 +487,20 @@ def _side_diffs(states: dict[tuple[str, str], tuple[str, dict[str, Any]] | None]
             _candidate_diff(ident, key, old_claims, new_claims, side)
         old = old_conflicts[ident].get(key) if ident in old_conflicts else None
         if state is not None or old is not None:  # neither logged nor in conflict: nothing to write
-            _conflict_diff(ident, key, old, state, side, stamp)
+            _conflict_diff(ident, key, old, state, side, stamp, unpin=(ident, key) in unpinned)
 
 
 def _conflict_diff(ident: str, key: str, old: dict[str, Any] | None, new: tuple[str, dict[str, Any]] | None,
-                   side: SideWrites, stamp: datetime, *, pin_by: str | None = None) -> None:
-    pinned = old["pinned"] if old else None
+                   side: SideWrites, stamp: datetime, *, pin_by: str | None = None, unpin: bool = False) -> None:
+    pinned = old["pinned"] if old and not unpin else None
     if new is None:
-        if old is not None and old["status"] != SETTLED:
-            side.conflict_rows.append({**old, "status": SETTLED, "updated_at": stamp})
+        if old is not None and (old["status"] != SETTLED or old["pinned"] != pinned):
+            side.conflict_rows.append({**old, "status": SETTLED, "pinned": pinned, "updated_at": stamp})
         return
     winner, claims = new
     if pin_by is not None:
         status, pinned = RESOLVED, winner
-    elif old is not None and old["claims"] == claims and old["status"] != SETTLED:
+    elif old is not None and old["claims"] == claims and old["status"] != SETTLED and old["pinned"] == pinned:
         if old["winner"] == winner:
             return
         status = old["status"]
@@ -617,6 +622,7 @@ class Merger:
         cands = {i: dict(c) for i, c in old_cands.items()}
         link_state = {i: dict(c) for i, c in old_links.items()}
         conflict_state: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
+        unpinned: set[tuple[str, str]] = set()
         rejects: list[MergeReject] = []
         problems: list[MergeReject] = []
         merged: dict[str, Product] = {}
@@ -650,9 +656,10 @@ class Merger:
                 link_state.setdefault(ident, {}).update(out.associations)
             for key, state in out.conflicts.items():
                 conflict_state[(ident, key)] = state
+            unpinned.update((ident, key) for key in out.unpinned)
         self.merged_records += len(products) - len(rejects)
         side = SideWrites(fingerprints=[(self.source, i, d) for i, d in prints.items()] if self.source else [])
-        _side_diffs(conflict_state, old_cands, cands, old_conflicts, side)
+        _side_diffs(conflict_state, old_cands, cands, old_conflicts, side, unpinned)
         _link_diffs(old_links, link_state, side)
         plan = MergePlan(side=side, rejects=rejects, relied={i: (parts[i].seq if i in parts else None) for i in ids},
                          parents=axes.parents if axes else set(), problems=problems)
@@ -688,6 +695,7 @@ class Merger:
         link_state = {i: dict(c) for i, c in old_links.items()}
         merged: dict[str, ProductModel] = {}
         states: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = {}
+        unpinned: set[tuple[str, str]] = set()
         for incoming in models:
             code, ident = incoming.code, MODEL_KEY + incoming.code
             plan.relied[ident] = stored[code][1] if code in stored else None
@@ -723,7 +731,8 @@ class Merger:
             if out.associations:
                 link_state.setdefault(ident, {}).update(out.associations)
             states.update({(ident, key): state for key, state in out.conflicts.items()})
-        _side_diffs(states, old_cands, cands, old_conflicts, plan.side)
+            unpinned.update((ident, key) for key in out.unpinned)
+        _side_diffs(states, old_cands, cands, old_conflicts, plan.side, unpinned)
         _link_diffs(old_links, link_state, plan.side)
         plan.models.extend(merged.values())
         if axes is not None and axes.seen is not None:
@@ -1019,10 +1028,15 @@ def forget_deleted_listener(store: Store) -> Any:
 def home_precedence() -> Precedence | None:
     """PIM_HOME/precedence.yaml, which people's edits and withdrawals are merged by (None: the default, content
     first). Imports take theirs from their profile or `--precedence`."""
+    path = home_precedence_path()
+    return Precedence.load(path) if path.is_file() else None
+
+
+def home_precedence_path() -> Path:
+    """Where `home_precedence` reads (`pim demo` installs its sources' precedence there)."""
     from pim.settings import get_settings
 
-    path = get_settings().home / "precedence.yaml"
-    return Precedence.load(path) if path.is_file() else None
+    return get_settings().home / "precedence.yaml"
 
 
 def forget_merge_state(conn: Connection, keys: list[str]) -> None:

@@ -7,7 +7,12 @@ A supplier's `PRODUCT mode="delete"` is applied by the BMEcat import the same wa
 with a map's `deletes: review`, quarantined for review and applied here: the product stays (other sources still describe it), the supplier's values
 leave it, and for each key the next-ranked claim takes over or, with no other claim, the value goes. The
 withdrawal runs through the ordinary merge (`run_import` with a `Merger`), so candidates, the conflict log,
-completeness and the grid index move exactly as for an import."""
+completeness and the grid index move exactly as for an import.
+
+A person's pick of the source's value (`pim import resolve`, pinned in the conflict log) ends with its claim,
+as an association pick does: precedence decides again, and the source's next claim ranks as any other. The
+merge ends a pin whose source sends the key empty, so a BMEcat delete and a T_NEW_CATALOG that no longer sends
+the value end it the same way (pim.merge.MergeOutcome.unpinned)."""
 
 from __future__ import annotations
 

@@ -83,15 +83,20 @@ def conflicts(sku: list[str] = typer.Argument(None, help="Only these SKUs (and t
 
 @app.command("resolve")
 def resolve(sku: str, value_key: str, source: str, by: str = typer.Option("cli", "--by")) -> None:
-    """Pick SOURCE's value for SKU's VALUE_KEY and pin it (later imports keep it). A pick that changes what
-    shows is in the product's history, under --by."""
-    from pim.conflicts import resolve_conflict
+    """Pick SOURCE's value for SKU's VALUE_KEY and pin it: later imports keep it until SOURCE withdraws that
+    value. SOURCE is one of the conflict's claims, or a source whose value is kept as a candidate (one that
+    does not own the attribute is in no conflict). A pick that changes what shows is in the product's history,
+    under --by."""
+    from pim.conflicts import pick_claim
     from pim.store import Store
     from pim.web.editing import ChoiceLog
 
     store = Store.from_settings()
-    c = resolve_conflict(store, sku, value_key, source, by=by, log=ChoiceLog(sku, value_key, by, source))
+    c, kept = pick_claim(store, sku, value_key, source, by=by, log=ChoiceLog(sku, value_key, by, source))
     console.print(f"{sku} {value_key}: {source} wins ({c.claims[source]}), pinned", markup=False)
+    if kept:
+        console.print(f"(a kept candidate: {source} does not own {c.attribute} in the precedence, so no conflict "
+                      "named it)", markup=False)
 
 
 @app.command("withdraw")
@@ -104,7 +109,7 @@ def withdraw(source: str = typer.Argument(..., help="The source whose values lea
     """Withdraw every value SOURCE claims on these products (or models, named model:<code>), as if it had sent
     them empty: the next-ranked claim takes over, or the value goes. Applies a supplier's PRODUCT mode="delete"
     after review."""
-    from pim.merge import MODEL_KEY, Precedence, home_precedence
+    from pim.merge import MODEL_KEY, Precedence, home_precedence, home_precedence_path
     from pim.store import Store
     from pim.withdraw import claimed, withdraw_claims
 
@@ -112,9 +117,12 @@ def withdraw(source: str = typer.Argument(..., help="The source whose values lea
     with json_failure(as_json):
         store = Store.from_settings()
         nothing = [s for s, (keys, kinds) in claimed(store, source, wanted).items() if not keys and not kinds]
-        counts = withdraw_claims(store, source, wanted, Precedence.load(precedence) if precedence else home_precedence())
+        ranked = Precedence.load(precedence) if precedence else home_precedence()
+        counts = withdraw_claims(store, source, wanted, ranked)
     what = "product(s)" if not any(w.startswith(MODEL_KEY) for w in wanted) else "product(s) and model(s)"
-    report({**counts.as_dict(), "job_id": counts.job_id, "nothing_to_withdraw": nothing}, as_json,
+    used = (str(precedence) if precedence else f"PIM_HOME/precedence.yaml ({home_precedence_path()})" if ranked
+            else "the default: content first; pass --precedence FILE, the one your imports use")
+    report({**counts.as_dict(), "job_id": counts.job_id, "nothing_to_withdraw": nothing, "precedence": used}, as_json,
            f"withdrew {source} from {len(wanted) - len(nothing) - counts.rejected} of {len(wanted)} {what}")
     if nothing and not as_json:
         console.print(f"{len(nothing)} of them hold nothing from {source} (an unknown SKU or model, or no value of "
