@@ -165,8 +165,9 @@ def _key(cells: list[str], rows: CsvRows) -> str | None:
 
 def product_items(path: Path, m: ErpCsvMap, structure: Structure, rows: CsvRows | None = None) -> Iterator[Parsed | Rejected]:
     """Partial product records, one per row. Mapped columns absent from the header are skipped (`unread_columns`
-    names them). A GTIN that is none is left out of its record, which carries a `problem` entry for it instead
-    (`bad_gtins`). `rows`: the file's reader, to ask for its header afterwards."""
+    names them), a price currency's too: its records state only the others (`stated_currencies`). A GTIN that
+    is none is left out of its record, which carries a `problem` entry for it instead (`bad_gtins`). `rows`:
+    the file's reader, to ask for its header afterwards."""
     builder = ValueBuilder(structure, m)
     ident_attr = structure.identifier_attribute
     stamp = datetime.now(UTC)
@@ -174,6 +175,7 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure, rows: CsvRows 
     name, source, family = rows.name, m.source, m.family
     plan: list[tuple[int, str, Setter, int | None]] | None = None
     gtins: GtinFields = {}
+    stated: dict[str, frozenset[str]] | None = None  # price currencies the file has columns for, when not all
     for item in rows:
         if isinstance(item, Rejected):
             yield item
@@ -182,6 +184,7 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure, rows: CsvRows 
             plan = column_plan(rows.header, m, builder, rows.name, rows.header_line)
             gtins = gtin_fields((column, rule) for column, rule in m.rules().items() if column in rows.header)
             sku_at = rows.header.index(m.sku_column)
+            stated = stated_currencies(rows.header, m, structure)
         line, cells = item
         sku = cells[sku_at].strip()
         if not sku:
@@ -200,7 +203,7 @@ def product_items(path: Path, m: ErpCsvMap, structure: Structure, rows: CsvRows 
         prov = trusted_provenance(source, f"{name}:{line}", stamp)
         try:
             yield Parsed(partial_product(sku, values, prov, fields), name, line, problems=problem_notes(
-                bad, name, line, dict(zip(rows.header, cells)), sku, source) if bad else [])
+                bad, name, line, dict(zip(rows.header, cells)), sku, source) if bad else [], partial=stated)
         except ValidationError as exc:  # an identifier over 255 characters, a family that is no code
             field, reason = refusal(exc, m.sku_column)
             yield Rejected(reason, name, line, field, dict(zip(rows.header, cells)), sku)
@@ -235,6 +238,22 @@ def column_plan(header: list[str], m: ErpCsvMap, builder: ValueBuilder, name: st
             unit_at = header.index(rule.unit_from) if rule.unit_from and rule.unit_from in header else None
             plan.append((header.index(column), column, builder.setter(rule), unit_at))
     return plan
+
+
+def stated_currencies(header: list[str], m: ErpCsvMap, structure: Structure) -> dict[str, frozenset[str]] | None:
+    """Price collection key → the currencies the header has a column for, for each key the map reads in more
+    currencies than that (pim.importing.Parsed.partial: the others keep this source's amounts, as any absent
+    column leaves its value alone); None when the header has every price column the map reads. Once per file."""
+    mapped: dict[str, set[str]] = {}
+    present: dict[str, set[str]] = {}
+    for column, rule in m.rules().items():
+        attribute = structure.attributes.get(split_key(rule.to)[0])
+        if attribute is not None and attribute.type == AttributeType.price_collection:
+            currency = rule.currency or "EUR"  # as column_plan and ValueBuilder.setter read it
+            mapped.setdefault(rule.to, set()).add(currency)
+            if column in header:
+                present.setdefault(rule.to, set()).add(currency)
+    return {key: frozenset(given) for key, given in present.items() if given != mapped[key]} or None
 
 
 def unread_columns(header: list[str], m: ErpCsvMap) -> list[tuple[str, str]]:

@@ -40,6 +40,7 @@ from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import split_key, trusted_provenance
 from pim.sources import SourceProfile, merger_for
 from pim.store import Store
+from pim.structure import AttributeType
 from pim.values import ValueProblem
 
 MAPS = Path(__file__).parent / "maps"
@@ -186,6 +187,14 @@ class CompiledMap:
         self.stock_hit = False
         self.timed = [0, 0]  # records whose stock read its own time (`updated_at`); records after those that read none
         self.names: set[Any] = set()  # the tags of the records' children, to name what a missed path meant
+        # (key, currency) of each fixed-currency price rule whose key other such rules fill in other currencies,
+        # else None: a record without its element states only the others (`stated`)
+        self.fixed = _fixed_currencies(m.values, builder)
+        self.currencies: dict[str, frozenset[str]] = {}
+        for found in self.fixed:
+            if found is not None:
+                self.currencies[found[0]] = self.currencies.get(found[0], frozenset()) | {found[1]}
+        self._stated: dict[tuple[int, ...], dict[str, frozenset[str]] | None] = {}
 
     def price_setter(self, rule: XPathRule, currency: str) -> Any:
         """A price element's setter for its currency (`_currency_of`)."""
@@ -196,6 +205,30 @@ class CompiledMap:
                 self._prices.clear()
             put = self._prices[key] = self.builder.price_setter(rule, currency)
         return put
+
+    def stated(self, absent: tuple[int, ...]) -> dict[str, frozenset[str]] | None:
+        """The currencies a record states of each price key whose fixed-currency elements it has only some of
+        (pim.importing.Parsed.partial), given the rules (`fixed`) whose element it lacks; None when it lacks a
+        key's every one (its record has no price of it: left alone). One mapping per set of absent elements."""
+        known = self._stated.get(absent, self._stated)
+        if known is self._stated:
+            lacked: dict[str, set[str]] = {}
+            for n in absent:
+                key, currency = self.fixed[n]  # type: ignore[misc]
+                lacked.setdefault(key, set()).add(currency)
+            known = self._stated[absent] = {key: self.currencies[key] - gone for key, gone in lacked.items()
+                                            if self.currencies[key] - gone} or None
+        return known  # type: ignore[return-value]
+
+
+def _fixed_currencies(rules: list[XPathRule], builder: ValueBuilder) -> list[tuple[str, str] | None]:
+    """Per rule: (key, currency) of a price collection rule with its own currency (not read by `currency_path`)
+    whose key other such rules fill in other currencies; None for the rest."""
+    found: list[tuple[str, str] | None] = [
+        (r.to, r.currency or "EUR") if not (r.amount_path and r.currency_path)
+        and builder.types.get(split_key(r.to)[0]) == AttributeType.price_collection else None for r in rules]
+    keys = [f[0] for f in found if f is not None]
+    return [f if f is not None and keys.count(f[0]) > 1 else None for f in found]
 
 
 def _currency_of(rule: XPathRule, currency: str | None) -> str:
@@ -270,6 +303,8 @@ def _record(elem: Any, m: ErpXmlMap, c: CompiledMap, ident_attr: str, name: str,
         return Rejected(f"no SKU at {m.sku}", name, line, m.sku, _raw(elem))
     values: dict[str, Any] = {ident_attr: sku}
     fields: dict[str, Any] = {"family": m.family} if m.family else {}
+    absent: tuple[int, ...] = ()  # the `fixed` price rules whose element the record lacks
+    fixed = c.fixed
     for n, (rule, put, find, amount, currency, unit) in enumerate(c.values):
         try:
             if amount is not None:
@@ -284,11 +319,15 @@ def _record(elem: Any, m: ErpXmlMap, c: CompiledMap, ident_attr: str, name: str,
                     c.price_setter(rule, code)(text, values, fields, None)
                 if given:
                     c.hit[n] = True
+                elif fixed[n] is not None:
+                    absent += (n,)
                 continue
             text = find(elem, kids)
             if text is not None:
                 c.hit[n] = True
                 put(text, values, fields, unit(elem, kids) if unit is not None else None)
+            elif fixed[n] is not None:  # absent: left alone; an empty element ("") clears
+                absent += (n,)
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, rule.path, _raw(elem), sku)
     bad = bad_gtins(values, c.gtins) if c.gtins else None  # left out, the record taken in with a problem entry
@@ -307,7 +346,7 @@ def _record(elem: Any, m: ErpXmlMap, c: CompiledMap, ident_attr: str, name: str,
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, m.stock.path if m.stock else None, _raw(elem), sku)
     notes = problem_notes(bad, name, line, _raw(elem), sku, m.source) if bad else []
-    return Parsed(record, name, line, problems=notes, extras=levels)
+    return Parsed(record, name, line, problems=notes, extras=levels, partial=c.stated(absent) if absent else None)
 
 
 def _two_prices(rule: XPathRule, currency: str, first: str | None, second: str | None) -> str:

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from importers.csv_records import csv_records
-from importers.erp_csv import CsvRows, bom_encoding, column_plan, refuse_repeated, unread_columns
+from importers.erp_csv import CsvRows, bom_encoding, column_plan, refuse_repeated, stated_currencies, unread_columns
 from importers.erp_values import (
     FIELDS,
     NumberFormat,
@@ -353,7 +353,7 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
     column = m.gtin_column
     matched = match_skus(store, m.source, rows, gtin_attribute=gtin_attr, unmatched=m.unmatched,  # GTIN refusals
                          gtin_at=(lambda item, gtin: (column, item.line or 0)) if column else None)  # name its column
-    items = _with_family(_gtin_notes(matched, notes, m), store, m)
+    items = _stating(_with_family(_gtin_notes(matched, notes, m), store, m), header, m, structure)
 
     def warn(counts: ImportCounts) -> None:  # a profile column the file lacks (renamed, typo) read nothing
         report_unread(store, counts, m.source, path.name, unread_columns(header, m))  # type: ignore[arg-type]
@@ -385,6 +385,22 @@ def _gtin_notes(items: Iterator[Parsed | Rejected], notes: dict[int, GtinNote],
                 pid = item.record_key or ""
                 item = Rejected(unmatched_reason(note.unmatched, m.source, pid, m.unmatched), item.file, item.line,
                                 m.gtin_column, item.raw, item.record_key)
+        yield item
+
+
+def _stating(items: Iterator[Any], header: list[str], m: SupplierTableMap, structure: Structure) -> Iterator[Any]:
+    """The records, each with the price currencies the file has columns for when it lacks some the profile
+    reads (importers.erp_csv.stated_currencies): the others keep this supplier's amounts. `header` is the
+    file's, filled by source_items before its first record."""
+    stated: dict[str, frozenset[str]] | None = None
+    checked = False
+    for item in items:
+        if isinstance(item, Parsed):
+            if not checked:
+                stated = stated_currencies(header, m, structure)  # type: ignore[arg-type]  # reads m.rules()
+                checked = True
+            if stated:
+                item.partial = stated
         yield item
 
 

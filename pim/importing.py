@@ -4,7 +4,7 @@ Every importer yields `Parsed` or `Rejected` items and calls `run_import`; they 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +37,11 @@ class Parsed:
     #: Value keys a whole record left out (a bad GTIN) that keep what the record it replaces has there, put
     #: back before it is written (pim.catalog_gtins.keep_stored_gtins).
     kept: tuple[str, ...] = ()
+    #: Price collection key → the currencies the record states, where its file states only some of those the map
+    #: reads (a CSV without the `Listenpreis USD` column): the others keep this source's amounts in the merge
+    #: (pim.merge.Merger.prepare). None, the usual case: the record's prices are the source's whole claim. One
+    #: mapping is shared by every record of a file (or of a set of absent elements): do not change it.
+    partial: Mapping[str, frozenset[str]] | None = None
 
 
 #: Writes the `extras` of a batch's accepted records inside the batch's write transaction.
@@ -188,6 +193,10 @@ def run_import(
         stop_if_cancelled(store, counts)
 
     try:
+        if getattr(merge, "precedence_file", None):  # bind checked its codes; its source names need the store
+            from pim.precedence_check import note_unseen_sources
+
+            note_unseen_sources(store, counts, source, merge.precedence, merge.precedence_file)
         with bulk_allocation(), axes_known(store.engine, structure):  # its writes close filled axis notes cheaply
             if workers > 1 and _can_fan_out(store, merge):
                 _run_fanned_out(store, source, items, validator, merge, counts, batch_done, workers, executor, extras)
@@ -298,13 +307,17 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         valid.append(item)
     if merge is None:  # a merged record's axis values are known once merged: Merger.prepare checks them
         valid = _distinct_axes(store, source, v, valid, out)
+    partial: dict[str, Mapping[str, frozenset[str]]] = {}  # SKU → the currencies its record states (Parsed.partial)
     for item in valid:
         rec = item.record
         out.good_keys.append(record_identity(rec))
         out.notes.extend(item.problems)
         (out.products if isinstance(rec, Product) else out.models).append(rec)  # type: ignore[arg-type]
+        if item.partial and isinstance(rec, Product):
+            partial[rec.identifier] = item.partial
     if merge is not None and (out.products or out.models):
-        out.plan = merge.prepare(store, out.products, out.models)
+        out.plan = (merge.prepare(store, out.products, out.models, partial=partial) if partial
+                    else merge.prepare(store, out.products, out.models))
         out.merged_records = len(out.products) + len(out.models) - len(out.plan.rejects)
         out.relied.update(out.plan.relied)
         by_identity = {record_identity(item.record): item for item in chunk if isinstance(item, Parsed)}

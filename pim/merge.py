@@ -267,6 +267,32 @@ def _new_product(incoming: Product, ranker: Ranker, association_claims: dict[str
     return outcome
 
 
+def with_unstated(incoming: Product, stated: Mapping[str, frozenset[str]], current: Product | None,
+                  candidates: Mapping[str, Claims]) -> Product:
+    """`incoming` with each price collection in `stated` (key → the currencies the record states, its file
+    having no column or element for the others) completed by the currencies it does not state, at the amounts
+    of the source's claim before: the one shown on `current` when the source is its shown source, else its
+    candidate. A currency stated empty stays removed; with none left the claim is empty, as a whole record's."""
+    values: dict[str, Any] | None = None
+    for key, currencies in stated.items():
+        if key not in incoming.values:
+            continue
+        source = source_of(incoming.provenance.get(key, incoming.source))
+        before: Any = None
+        if current is not None and key in current.values and \
+                source_of(current.provenance.get(key, current.source)) == source:
+            before = current.values[key]
+        elif (claim := candidates.get(key, _NO_CLAIMS).get(source)) is not None:
+            before = claim.value
+        if isinstance(before, dict) and any(c not in currencies for c in before):
+            given = incoming.values[key] or {}
+            prices = {c: amount for c, amount in before.items() if c not in currencies or c in given}
+            prices.update(given)  # in the claim's order, a currency new to it last
+            values = values if values is not None else dict(incoming.values)
+            values[key] = prices
+    return incoming if values is None else trusted_copy(incoming, {"values": values})
+
+
 #: Candidates and conflicts of a product model are kept under this prefix and its code (the tables are keyed by
 #: identifier, and a model's code may equal a SKU).
 MODEL_KEY = "model:"
@@ -392,11 +418,15 @@ class SourceFingerprintRow(SQLModel, table=True):
 FINGERPRINT: Table = SourceFingerprintRow.__table__  # type: ignore[assignment]
 
 
-def record_digest(record: Product, salt: bytes = b"") -> str:
+def record_digest(record: Product, salt: bytes = b"", stated: Mapping[str, frozenset[str]] | None = None) -> str:
     """Hash of what a partial source record says: its values, the structural fields it sets and which
-    source claims each value — not the row reference nor the import time."""
+    source claims each value — not the row reference nor the import time. `stated`: the currencies it states
+    of a price collection (pim.importing.Parsed.partial): {EUR: 31} from a file without the USD column keeps
+    USD, from one with an empty USD cell clears it, so the two must not look the same."""
     given = record.model_fields_set
     body: dict[str, Any] = {"v": record.values, "s": record.source.source if record.source else None}
+    if stated:
+        body["c"] = sorted((key, sorted(currencies)) for key, currencies in stated.items())
     if record.provenance:
         body["p"] = sorted((k, p.source) for k, p in record.provenance.items())
     for name in _STRUCTURAL:
@@ -569,8 +599,11 @@ class Merger:
         has not been written since (one query per batch). Returns the rest and the skipped identifiers with
         the product seq the skip relied on. A SKU that appears more than once in the batch is never skipped."""
         self.source = source
-        records = [item.record for item in chunk if isinstance(getattr(item, "record", None), Product)]
-        self._digests = {id(r): record_digest(r, self.salt) for r in records}
+        items = [item for item in chunk if isinstance(getattr(item, "record", None), Product)]
+        records = [item.record for item in items]
+        # the currencies a record states are part of what it says (Parsed.partial)
+        self._digests = {id(item.record): record_digest(item.record, self.salt, getattr(item, "partial", None))
+                         for item in items}
         if not records:
             return chunk, {}
         seen: dict[str, int] = {}
@@ -599,13 +632,16 @@ class Merger:
         counts, plan = write_merged(store, lambda: self.prepare(store, products), also=also)
         return counts, plan.rejects
 
-    def prepare(self, store: Store, products: list[Product], models: list[ProductModel] | None = None) -> MergePlan:
+    def prepare(self, store: Store, products: list[Product], models: list[ProductModel] | None = None, *,
+                partial: Mapping[str, Mapping[str, frozenset[str]]] | None = None) -> MergePlan:
         """Read the batch's stored products (the keys its records touch), candidates and conflicts (three
         queries) and merge in memory; nothing is written. Safe to run in a worker process (pim.importing).
-        `models`: partial records of product models, merged onto the stored models the same way."""
+        `models`: partial records of product models, merged onto the stored models the same way. `partial`: SKU →
+        price key → the currencies its record states (pim.importing.Parsed.partial); the others keep the
+        source's amounts (`with_unstated`)."""
         assert self.ranker is not None, "bind(structure) first"
         if models:
-            plan = self.prepare(store, products)
+            plan = self.prepare(store, products, partial=partial)
             self._merge_models(store, models, plan)
             return plan
         ids = list(dict.fromkeys(p.identifier for p in products))
@@ -636,6 +672,9 @@ class Merger:
                 rejects.append(MergeReject(ident, "identifier", f"no product '{ident}' in the catalog; this source's "
                                            "profile says unmatched records are quarantined (unmatched: quarantine)"))
                 continue
+            digest = self._digests.get(id(incoming))  # of the record as read: a re-read of the file matches it
+            if partial and (stated := partial.get(ident)):
+                incoming = with_unstated(incoming, stated, current, cands.get(ident, _NO_CLAIMS))
             out = merge_product(current, incoming, cands.get(ident, {}), _pins(old_conflicts.get(ident)), self.ranker,
                                 link_state.get(ident))
             problem = self._family_problem(out.product, incoming) or (axes.refuse_key(ident, out.product.values) if axes else None)
@@ -646,7 +685,6 @@ class Merger:
                 continue
             problems.extend(MergeReject(ident, a, gap_reason(child, a)) for a in gaps)
             merged[ident] = out.product
-            digest = self._digests.get(id(incoming))
             if digest is not None:
                 prints[ident] = digest
             else:
