@@ -182,7 +182,7 @@ def test_a_utf8_bom_under_cp1252_is_read_as_utf8(seeded: Store, tmp_path: Path):
     counts = import_erp_csv(path, seeded, GERMAN)
     assert (counts.created, counts.rejected) == (2, 0)
     a1 = seeded.get_product("A1").values
-    assert (a1["name:de_DE"], a1["material"], a1["price"]) == ("Säge", "XL\r\nbreit", {"EUR": "1234.56"})
+    assert (a1["name:de_DE"], a1["material"], a1["price"]) == ("Säge", "XL\nbreit", {"EUR": "1234.56"})
     assert seeded.get_product("A2").values["name:de_DE"] == "Öse"
 
 
