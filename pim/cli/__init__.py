@@ -58,14 +58,16 @@ def _mount() -> None:
         app.add_typer(sub, name=name, help=help_text)
 
 
-#: Sub-apps whose commands print one JSON document on a failure too, with --json (pim.cli.imports.json_failure
-#: adds the file where a command knows it; this catches the rest, e.g. a map that does not load).
-JSON_FAILURES = {"import"}
-
-
 def print_error(exc: PimError) -> None:
     """A PimError as the command line shows it: on stderr, its message and hint."""
     err.print(f"[bold red]error:[/] {escape(exc.describe())}", highlight=False)
+
+
+def _asked_for_json(args: list[str]) -> bool:
+    """Whether the command line asks for --json. Every command that takes it prints one JSON document, also when
+    it fails: a PimError reaching main gets `{"error", "exit_code"}` (pim.cli.imports.failure) unless the command
+    printed its own (pim.cli.imports.json_failure adds the file it was importing). After `--` it is an argument."""
+    return "--json" in (args[:args.index("--")] if "--" in args else args)
 
 
 def main() -> None:
@@ -73,12 +75,12 @@ def main() -> None:
     try:
         app()
     except PimError as exc:
-        args = sys.argv[1:]
-        if args and args[0] in JSON_FAILURES and "--json" in args:
-            from pim.cli.imports import failure
-            from pim.cli.output import emit_json
+        from pim.cli import output
 
-            emit_json(failure(exc))
+        if _asked_for_json(sys.argv[1:]) and not output.json_begun:
+            from pim.cli.imports import failure
+
+            output.emit_json(failure(exc))
         print_error(exc)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from pim.cli.output import JsonOption, console, emit_json, err_console, job_table, table
+from pim.cli.output import JsonOption, console, emit_json, emit_json_list, err_console, job_table, table
 from pim.severity import Severity
 
 app = typer.Typer(no_args_is_help=True)
@@ -25,8 +25,12 @@ def report(counts: dict, as_json: bool, title: str) -> None:
 
 def failure(exc: Any, file: Path | str | None = None) -> dict[str, Any]:
     """A failed command as --json prints it (exc: a PimError): the file it was importing when there is one, the
-    error in one line, the exit code. The failed items of a multi-file import's list look the same."""
-    return {**({"file": str(file)} if file is not None else {}), "error": exc.in_one_line(), "exit_code": exc.exit_code}
+    error in one line, the file the error is about when that is another one (`error_file`: a map, a profile),
+    the exit code. The failed items of a multi-file import's list look the same."""
+    named = getattr(exc, "file", None)  # an InputError's; the data file itself by its path or its name
+    other = named and (file is None or named not in (str(file), Path(file).name))
+    return {**({"file": str(file)} if file is not None else {}), "error": exc.in_one_line(),
+            **({"error_file": named} if other else {}), "exit_code": exc.exit_code}
 
 
 @contextmanager
@@ -128,7 +132,9 @@ def jobs(limit: int = typer.Option(20, help="At most this many runs, newest firs
 
 @app.command("errors")
 def errors(job: int | None = typer.Argument(None, help="Job id (default: every open entry)."),
-           limit: int = typer.Option(200, help="At most this many rows (0: all of them)."),
+           limit: int | None = typer.Option(None, show_default=False,
+                                            help="At most this many rows (0: all of them). Default: 200 in the "
+                                                 "table; with --json every entry."),
            closed: bool = typer.Option(False, "--all", help="Closed entries too: fixed (resolved), or superseded "
                                                             "by a newer run of the file or rejection of the record."),
            severity: Severity | None = typer.Option(None, help="Only this severity."),
@@ -140,24 +146,31 @@ def errors(job: int | None = typer.Argument(None, help="Job id (default: every o
            as_json: bool = JsonOption) -> None:
     """List quarantined rows: file, line, the record (SKU, or model:<code>), field, reason. Severity
     `rejected`: the row was not imported; `problem`: imported, one value has an issue; `warning`: about the
-    whole file. Fix the file and import it again: each problem is listed once, from the latest run."""
+    whole file. Fix the file and import it again: each problem is listed once, from the latest run. With
+    --json: a list of every matching entry, written as it is read (a script never gets a cut list it did not
+    ask for); an explicit --limit cuts it, and a note on stderr then says how many were left out."""
     from pim.errors import InputError
     from pim.store import Store
 
     chosen = {"open_only": not closed, "severity": severity.value if severity else None, "source": source,
               "file": file}
+    shown = limit if limit is not None else 0 if as_json else 200
+    stream = as_json and not shown  # every entry, written as it is read
     with json_failure(as_json):
         store = Store.from_settings()
         if job is not None and store.job(job) is None:  # else it would look like a job with nothing to fix
             raise InputError(f"no job {job}", hint="`pim import jobs` lists the recorded runs")
         if summary:
             groups = store.quarantine_summary(job, **chosen)  # type: ignore[arg-type]
-        else:
-            rows = store.quarantined(job, limit=limit, **chosen)  # type: ignore[arg-type]
+        elif not stream:
+            rows = store.quarantined(job, limit=shown, **chosen)  # type: ignore[arg-type]
             total = (sum(g["entries"] for g in store.quarantine_summary(job, **chosen))  # type: ignore[arg-type]
-                     if limit and len(rows) == limit else len(rows))
+                     if shown and len(rows) == shown else len(rows))
     if summary:
         _summary(groups, as_json)
+        return
+    if stream:  # a failure reading the first page still prints its document (pim.cli.main)
+        emit_json_list(store.iter_quarantined(job, **chosen))  # type: ignore[arg-type]
         return
     more = f"{len(rows)} of {total} entries shown: `--limit 0` lists them all, `--summary` counts them" \
         if total > len(rows) else None

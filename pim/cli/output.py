@@ -17,10 +17,31 @@ err_console = Console(stderr=True, soft_wrap=True)  # notes beside output (--jso
 T = TypeVar("T")
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
+_JSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+#: Set once a command starts its JSON document on stdout: pim.cli.main then adds no failure document after it,
+#: so a script gets one document (or, when a stream fails half-way, a cut one and the exit code), never two.
+json_begun = False
 
 
 def emit_json(data: Any) -> None:
-    typer.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode())
+    global json_begun
+    json_begun = True
+    typer.echo(orjson.dumps(data, option=_JSON, default=str).decode())
+
+
+def emit_json_list(items: Iterable[Any]) -> int:
+    """A JSON list as emit_json prints it, written item by item so a long one is never held in memory; returns
+    how many items it wrote."""
+    global json_begun
+    count = 0
+    for item in items:  # the first page is read before anything is printed: a failure there gets its document
+        text = orjson.dumps(item, option=_JSON, default=str).decode().replace("\n", "\n  ")
+        json_begun = True
+        typer.echo(f"{',' if count else '['}\n  {text}", nl=False)
+        count += 1
+    json_begun = True
+    typer.echo("\n]" if count else "[]")
+    return count
 
 
 def table(title: str, columns: list[str], rows: Iterable[Iterable[Any]]) -> None:

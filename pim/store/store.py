@@ -823,13 +823,27 @@ class Store:
 
     def quarantined(self, job_id: int | None = None, *, open_only: bool = True, limit: int | None = None,
                     severity: str | None = None, source: str | None = None,
-                    file: str | None = None) -> list[dict[str, Any]]:
-        """Quarantine entries, oldest first: of one job, open only, of one severity, source or file name."""
+                    file: str | None = None, after: int = 0) -> list[dict[str, Any]]:
+        """Quarantine entries, oldest first: of one job, open only, of one severity, source or file name; those
+        after entry id `after` (a page of `iter_quarantined`)."""
         q = select(QUARANTINE).where(*_entries(job_id, open_only, severity, source, file)).order_by(QUARANTINE.c.id)
+        if after:  # only for a later page: `id > 0` could steer the planner off the job's index
+            q = q.where(QUARANTINE.c.id > after)
         if limit:
             q = q.limit(limit)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
+
+    def iter_quarantined(self, job_id: int | None = None, *, open_only: bool = True, severity: str | None = None,
+                         source: str | None = None, file: str | None = None,
+                         page: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every entry `quarantined` lists, one page per query (keyset paging): a long quarantine streams instead
+        of being held in memory."""
+        last = 0
+        while rows := self.quarantined(job_id, open_only=open_only, severity=severity, source=source, file=file,
+                                       limit=page, after=last):
+            yield from rows
+            last = rows[-1]["id"]
 
     def quarantine_summary(self, job_id: int | None = None, *, open_only: bool = True, severity: str | None = None,
                            source: str | None = None, file: str | None = None) -> list[dict[str, Any]]:
