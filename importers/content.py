@@ -250,12 +250,17 @@ def _skus(kind: str, skus: Any) -> list[str]:
     return skus
 
 
+#: Why a JSON file's encoding is not the profile's: RFC 8259 has JSON in UTF-8, and the profile's `encoding` is
+#: its CSV files' (one profile serves both: a `cp1252` for Excel's CSV must not misread the team's JSON).
+JSON_UTF8 = "JSON files are read as UTF-8 (RFC 8259), whatever the profile's `encoding` (for CSV files) says"
+
+
 def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
     """A JSON array (loaded whole) or JSON Lines (streamed); a broken line is quarantined, a broken array
     is an InputError naming the position. JSON Lines are numbered as the file's lines, blank ones included;
     an array's records by their place in it. A byte that is no UTF-8 is named by its offset in the file."""
     name, stamp = path.name, datetime.now(UTC)
-    with open_text(path, "utf-8") as handle:
+    with open_text(path, "utf-8", fixed=JSON_UTF8) as handle:
         try:
             first, skipped = handle.read(1), []
             while first and first.isspace():

@@ -5,9 +5,12 @@ PID → SKU, GTIN as the fallback), and the text-file opening rules (encoding, B
 from __future__ import annotations
 
 import codecs
+import io
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import IO, Annotated, Any, Literal, TypeVar
 
@@ -89,9 +92,12 @@ Encoding = Annotated[str, AfterValidator(_known_codec)]
 
 
 
-def open_text(path: Path, encoding: str) -> IO[str]:
+def open_text(path: Path, encoding: str, *, fixed: str | None = None) -> IO[str]:
     """Open a text source with its declared encoding. An empty file, a UTF-16 BOM under a byte encoding or a
-    wrong encoding each get a clear InputError before any row is read; a UTF-8 BOM is skipped."""
+    wrong encoding each get a clear InputError before any row is read; a UTF-8 BOM is skipped. Under a
+    single-byte encoding (cp1252, latin-1…) a file that reads as UTF-8 is refused before the block showing it
+    is decoded (`Utf8Watch`): it would be stored as mojibake. `fixed`: why the format, not the profile, sets
+    the encoding ("JSON is read as UTF-8"), so the hint is to re-save the file, not to change the profile."""
     name = str(path)
     try:
         with path.open("rb") as handle:
@@ -102,11 +108,79 @@ def open_text(path: Path, encoding: str) -> IO[str]:
         raise InputError("the file is empty", file=name, hint="export it again; nothing was imported")
     codec = codecs.lookup(encoding).name
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not codec.startswith("utf-16"):
+        if fixed:
+            raise InputError(f"the file starts with a UTF-16 byte order mark, but {fixed}", file=name,
+                             hint="save the file as UTF-8 and import it again")
         raise InputError(f"the file starts with a UTF-16 byte order mark but the profile says {encoding}",
                          file=name, hint="set encoding: utf-16 in the profile, or export as UTF-8")
     if codec == "utf-8" and head.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
-    return path.open("r", encoding=encoding, newline="", errors="strict")
+    if not _one_byte_each(codec) or head.startswith(codecs.BOM_UTF8):  # the callers handle a UTF-8 BOM's file
+        return path.open("r", encoding=encoding, newline="", errors="strict")
+    return io.TextIOWrapper(Utf8Watch(io.FileIO(path), name, encoding), encoding=encoding, newline="",
+                            errors="strict")
+
+
+@cache
+def _one_byte_each(codec: str) -> bool:
+    """Whether every byte is one character in `codec` (cp1252, latin-1, iso-8859-15, mac_roman…): there UTF-8's
+    multi-byte sequences do not fail to decode, they turn into two or three characters each."""
+    if codec.startswith("utf"):
+        return False
+    try:
+        return len(bytes(range(256)).decode(codec, errors="replace")) == 256
+    except (LookupError, UnicodeError):  # no text codec (rot13) or one refusing the bytes as a whole
+        return False
+
+
+class Utf8Watch(io.BufferedReader):
+    """A file read in a single-byte encoding, each block checked before it is decoded: one holding non-ASCII
+    text while everything up to it decodes cleanly as UTF-8 refuses the file. Text in cp1252 or latin-1
+    practically never forms valid UTF-8 sequences (`Ã¤` pairs), so a UTF-8 file is told from it at its first
+    umlaut (everything before it was ASCII, read alike in both); the first block that fails to decode as UTF-8
+    ends the watch, so a file in its right encoding costs a UTF-8 decode of its blocks up to its first umlaut."""
+
+    def __init__(self, raw: io.RawIOBase, name: str, encoding: str) -> None:
+        super().__init__(raw)
+        self.file, self.encoding = name, encoding
+        self.utf8: codecs.IncrementalDecoder | None = codecs.getincrementaldecoder("utf-8")()
+        self.lines = 0  # line breaks before the next block, while the file is ASCII
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._looked_at(super().read(size))
+
+    def read1(self, size: int = -1) -> bytes:
+        return self._looked_at(super().read1(size))
+
+    def _looked_at(self, block: bytes) -> bytes:
+        if self.utf8 is None or not block:
+            return block
+        try:
+            text = self.utf8.decode(block)
+        except UnicodeDecodeError:
+            self.utf8 = None  # not UTF-8: the profile's encoding stands
+            return block
+        if not text.isascii():
+            raise _read_as_utf8(self.file, self.encoding, text, self.lines)
+        self.lines += text.count("\n")
+        return block
+
+
+#: What ends a word quoted from a file: a space or a CSV delimiter or quote.
+_WORD_END = re.compile(r"[\s;,|\"']")
+
+
+def _read_as_utf8(name: str, encoding: str, text: str, lines: int) -> InputError:
+    """The refusal of a file in UTF-8 under a single-byte `encoding`: the first word with a non-ASCII letter
+    in `text` (which follows `lines` line breaks of the file), and what it would have been stored as."""
+    at = next((n for n, char in enumerate(text) if not char.isascii()), 0)
+    word = _WORD_END.split(text[max(0, at - 20):at])[-1] + _WORD_END.split(text[at:at + 20], maxsplit=1)[0]
+    line = lines + text.count("\n", 0, at) + 1
+    garbled = word.encode("utf-8").decode(encoding, errors="replace")
+    return InputError(f"the file reads as UTF-8 (e.g. line {line}: '{word}'), not {encoding} as its map or "
+                      f"profile says: its text would be stored garbled ('{garbled}')", file=name, line=line,
+                      field="encoding", hint=f"set `encoding: utf-8` in the map or profile, or re-save the file "
+                      f"as {encoding}, and import it again")
 
 
 def decode_guard(lines: Iterator[Any], name: str, encoding: str) -> Iterator[Any]:
