@@ -259,15 +259,24 @@ class CrossReferenceRow(SQLModel, table=True):
 XREF: Table = CrossReferenceRow.__table__  # type: ignore[assignment]
 
 
-def put_cross_references(store: Store, source: str, pairs: Iterable[tuple[str, str]], matched_by: str = "manual") -> int:
-    """Record supplier PID → SKU pairs (replacing earlier ones for the same PID)."""
+def put_cross_references(store: Store, source: str, pairs: Iterable[tuple[str, str]],
+                         matched_by: str = "manual") -> list[tuple[str, str, str]]:
+    """Record supplier PID → SKU pairs (replacing earlier ones for the same PID). Returns (PID, earlier SKU,
+    new SKU) for each PID that stood for another SKU: that product keeps what the source gave it through the
+    old match, which is not withdrawn here (a person may have mapped two PIDs to it on purpose), so the
+    caller says so. One indexed read of the earlier SKUs per batch, in the write's transaction."""
     stamp = now()
     rows = [{"source": source, "source_pid": pid, "sku": sku, "matched_by": matched_by, "updated_at": stamp}
             for pid, sku in pairs]
+    moved: list[tuple[str, str, str]] = []
     with store.begin() as conn:
         for chunk in batched(rows, store.batch_size):
+            earlier = dict(conn.execute(select(XREF.c.source_pid, XREF.c.sku).where(
+                XREF.c.source == source, XREF.c.source_pid.in_([r["source_pid"] for r in chunk]))).all())
+            moved.extend((r["source_pid"], earlier[r["source_pid"]], r["sku"]) for r in chunk
+                         if earlier.get(r["source_pid"], r["sku"]) != r["sku"])
             store.upsert_rows(conn, XREF, chunk, ["source", "source_pid"])
-    return len(rows)
+    return moved
 
 
 def cross_references(store: Store, source: str, limit: int = 1000) -> list[dict[str, Any]]:

@@ -1,11 +1,16 @@
 """`pim import bmecat` (and supplier CSV/XLSX): supplier catalogs through a declarative map."""
 
+import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from pim.cli.imports import app, import_each
 from pim.cli.output import JsonOption, console, emit_json, table
+
+if TYPE_CHECKING:
+    from pim.store import Store
 
 
 @app.command("bmecat")
@@ -68,6 +73,38 @@ def xref(
     if store.get_product(sku) is None:
         console.print(f"no product '{sku}': map the supplier product id to a SKU the catalog has", markup=False)
         raise typer.Exit(2)
-    put_cross_references(store, source, [(pid, sku)])
-    emit_json({"source": source, "pid": pid, "sku": sku}) if as_json else console.print(
-        f"{source} product '{pid}' is our {sku}; the next import of the source merges it there", markup=False)
+    moved = [_move(store, source, *m) for m in put_cross_references(store, source, [(pid, sku)])]
+    if as_json:
+        emit_json({"source": source, "pid": pid, "sku": sku, "moved": moved})
+        return
+    was = f" (it was {moved[0]['from']})" if moved else ""
+    console.print(f"{source} product '{pid}' is our {sku}{was}; the next import of the source merges it there",
+                  markup=False)
+    for m in (m for m in moved if m["still_claimed"]):
+        keys = f"{', '.join(m['keys'][:5])}{', …' if len(m['keys']) > 5 else ''}"
+        old, also = m["from"], ", ".join(f"'{p}'" for p in m["also_mapped"])
+        console.print(
+            f"{old} still holds what {source} gave it through the old match ({keys}). It is not withdrawn here, as "
+            f"{old} may carry it on purpose; to remove it: {m['withdraw']}" if not also else
+            f"{old} holds values of {source} ({keys}) and is still its product {also}, so which of them came "
+            f"through the old match cannot be told. Nothing is withdrawn here; to start {old} afresh: {m['withdraw']}, "
+            f"then import {source} again (the values of {also} come back)", markup=False)
+
+
+def _move(store: "Store", source: str, pid: str, old: str, new: str) -> dict[str, Any]:
+    """A PID re-pointed from SKU `old` to `new`: whether `old` still holds claims of the source (which the
+    cross-reference no longer explains, unless another PID of the source maps there too: `also_mapped`), and
+    the command that withdraws them."""
+    from sqlalchemy import select
+
+    from pim.sources import XREF
+    from pim.withdraw import product_claims
+
+    keys, kinds = product_claims(store, source, [old])[old]
+    with store.engine.connect() as conn:
+        also = conn.execute(select(XREF.c.source_pid).where(XREF.c.source == source, XREF.c.sku == old)
+                            .order_by(XREF.c.source_pid).limit(5)).scalars().all()
+    held = bool(keys or kinds)
+    return {"pid": pid, "from": old, "to": new, "still_claimed": held,
+            "keys": sorted(keys) + [f"associations.{k}" for k in sorted(kinds)], "also_mapped": list(also),
+            "withdraw": f"pim import withdraw {shlex.quote(source)} {shlex.quote(old)}" if held else None}
