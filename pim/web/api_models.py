@@ -36,14 +36,27 @@ class JobOut(BaseModel):
 
 
 def job_json(j: dict[str, Any]) -> dict[str, Any]:
-    """A job row (Store.job) as JSON: timestamps as ISO text; a kept upload named by its file name alone (where
-    the server keeps files is not the API's to say)."""
+    """A job row (Store.job) as JSON: timestamps as ISO text; a kept upload named by its file name alone, an
+    upload's profile and the paths in its error by their place under PIM_HOME (where the server keeps files is
+    not the API's to say)."""
     payload = j.get("payload")
     for key in ("path", "catalog_path"):  # catalog_path: a `pim publish --catalog` file (pim.publish_jobs)
         if isinstance(payload, dict) and isinstance(payload.get(key), str):
             payload = {**payload, key: Path(payload[key]).name}
+    if isinstance(payload, dict) and isinstance(payload.get("options"), dict):
+        payload = {**payload, "options": {k: _homeless(v) if isinstance(v, str) else v
+                                          for k, v in payload["options"].items()}}
     stamps = {k: j[k].isoformat() if j.get(k) else None for k in ("started_at", "finished_at", "cancel_requested_at")}
-    return {**j, "payload": payload, **stamps}
+    error = _homeless(j["error"]) if isinstance(j.get("error"), str) else j.get("error")
+    return {**j, "payload": payload, "error": error, **stamps}
+
+
+def _homeless(text: str) -> str:
+    """`text` with PIM_HOME's absolute path written as the place under it (`profiles/acme.yaml`)."""
+    from pim.settings import get_settings
+
+    home = str(get_settings().home.resolve()).rstrip("/") + "/"
+    return text.replace(home, "") if home in text else text
 
 
 def job_location(job_id: int) -> dict[str, str]:
