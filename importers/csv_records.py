@@ -39,7 +39,8 @@ _QUOTE_HINT = ('a cell that starts with a quote must end with one, and a quote i
 def csv_records(handle: IO[str], name: str, *, delimiter: str, quotechar: str = '"') -> Iterator[tuple[int, list[str]]]:
     """(line the record starts on, its cells) for each record of an open text file, header included: the line
     of its first cell, where a user looks for a record whose quoted cell runs over several lines (blank lines
-    are records: [], so later records keep their file's line numbers)."""
+    are records: [], so later records keep their file's line numbers; so is a last line holding only DOS's
+    end-of-file mark, Ctrl-Z, which old exporters write)."""
     lines: list[str] = []
 
     def remembered() -> Iterator[str]:
@@ -60,6 +61,8 @@ def csv_records(handle: IO[str], name: str, *, delimiter: str, quotechar: str = 
         except csv.Error as exc:
             cells = _refused(str(exc), lines, start, reader.line_num, name, delimiter, quotechar, header)
         ended = reader.line_num
+        if len(cells) == 1 and cells[0] == "\x1a":  # DOS's end-of-file mark (Ctrl-Z) on a line of its own
+            cells = []
         if header is None:
             header = [c.strip() for c in cells]
         yield start, cells

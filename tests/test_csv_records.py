@@ -16,6 +16,7 @@ from pim.errors import InputError
 from pim.store import Store
 from tests.test_content_import import seeded  # noqa: F401  (fixture)
 from tests.test_erp_csv import HEADER, MAP, ROWS, run, write
+from tests.test_erp_csv import seeded as seeded_erp  # noqa: F401  (fixture)
 
 
 def records(text: str) -> list[tuple[int, list[str]]]:
@@ -75,3 +76,14 @@ def test_content_csv_quote_and_header_mistakes_are_refused(seeded: Store, tmp_pa
     counts = import_content(path, seeded)
     assert (counts.read, counts.rejected) == (2, 0), seeded.quarantined()
     assert len(seeded.get_product("A1").values["seo_description:en_US"]) > 200_000
+
+
+def test_a_dos_end_of_file_mark_is_no_record():
+    """Found exploring: an old exporter's Ctrl-Z on the last line was a rejected row, "the row has 1 cells"."""
+    assert records("sku,name\nA1,ok\n\x1a") == [(1, ["sku", "name"]), (2, ["A1", "ok"]), (3, [])]
+
+
+def test_an_erp_file_ending_in_ctrl_z_imports_every_row_and_rejects_none(seeded_erp: Store, tmp_path: Path):  # noqa: F811
+    path = write(tmp_path / "erp.csv", [HEADER, *ROWS, "\x1a"])
+    counts = run(seeded_erp, path)
+    assert (counts.read, counts.rejected) == (len(ROWS), 0)
