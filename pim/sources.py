@@ -26,7 +26,7 @@ from pim.importing import ImportCounts, Parsed, Rejected, stop_if_cancelled
 from pim.job_cancel import Cancelled
 from pim.merge import Merger, Precedence
 from pim.product import Product, Provenance
-from pim.spelling import unknown_key
+from pim.spelling import literal_hint, unknown_key
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched, now
 
@@ -62,7 +62,7 @@ def load_profile(model: type[P], path: Path) -> P:
         # one depth an unknown key before a missing one (a misspelt required key is both)
         first = max(exc.errors(), key=lambda e: (len(e["loc"]), e["type"] == "extra_forbidden"))
         where = ".".join(str(p) for p in first["loc"])
-        message = unknown_key(model, first["loc"]) if first["type"] == "extra_forbidden" else None
+        message = unknown_key(model, first["loc"]) if first["type"] == "extra_forbidden" else literal_hint(first)
         raise InputError(f"invalid profile: {message or first['msg']}", file=str(path), field=where,
                          hint=f"see schemas/ for the {model.__name__} schema") from exc
 

@@ -4,7 +4,8 @@ shared by the core (profile keys, pim.sources) and the importers."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -73,3 +74,17 @@ def _arms(ann: Any) -> tuple[Any, ...]:
 
 def _model_in(ann: Any) -> type[BaseModel] | None:
     return next((a for a in _arms(ann) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+
+
+def literal_hint(error: Mapping[str, Any]) -> str | None:
+    """What to say of a pydantic `literal_error` (a key or value outside a fixed list: `fields:
+    manufacturer_nme`, `unmatched: creat`): the choice it likely meant, or None for other errors."""
+    if error.get("type") != "literal_error" or not isinstance(error.get("ctx"), dict):
+        return None
+    choices = re.findall(r"'([^']*)'", str(error["ctx"].get("expected", "")))
+    loc = error.get("loc", ())
+    given = str(loc[-2] if loc and loc[-1] == "[key]" and len(loc) > 1 else error.get("input"))
+    near = nearest(given, choices) if choices else None
+    if near is None:
+        return None
+    return f"'{given}' is not one of {', '.join(choices)}: did you mean '{near}'?"

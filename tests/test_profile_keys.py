@@ -71,3 +71,22 @@ def test_a_place_that_cannot_be_told_keeps_pydantics_message() -> None:
     """Guard: a path through a plain value has no keys to offer: None, and the caller keeps pydantic's words."""
     assert unknown_key(ErpCsvMap, ("sku_column", "x")) is None
     assert unknown_key(ErpCsvMap, ("nowhere", "x")) is None
+
+
+def test_a_misspelt_key_of_a_fixed_list_names_the_key_meant(tmp_path: Path) -> None:
+    """`fields` of a BMEcat map takes fixed keys (a Literal), which pydantic lists without a hint (found
+    onboarding a supplier: `manufacturer_nme`)."""
+    err = _refusal(BmecatMap, "supplier: x\nfields:\n  manufacturer_nme: mpn\n", tmp_path)
+    assert "'manufacturer_nme' is not one of short, long," in str(err)
+    assert "did you mean 'manufacturer_name'?" in str(err)
+
+
+def test_a_misspelt_choice_names_the_choice_meant(tmp_path: Path) -> None:
+    err = _refusal(BmecatMap, "supplier: x\nunmatched: creat\n", tmp_path)
+    assert err.field == "unmatched" and "'creat' is not one of create, quarantine: did you mean 'create'?" in str(err)
+
+
+def test_a_choice_like_none_keeps_pydantics_message(tmp_path: Path) -> None:
+    """Guard: nothing near, nothing guessed."""
+    err = _refusal(BmecatMap, "supplier: x\nunmatched: zzzzzzzz\n", tmp_path)
+    assert "Input should be 'create' or 'quarantine'" in str(err)
