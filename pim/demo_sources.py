@@ -35,7 +35,8 @@ def step_sources(run: DemoRun) -> dict[str, Any]:
         if m.is_file():
             note(f"erp {kind}", import_erp_csv(src / f"erp_{kind}.csv", store, load_profile(ErpCsvMap, m), map_dir=src))
     if (src / "erp_matmas.xml").is_file():
-        note("erp xml", import_erp_xml(src / "erp_matmas.xml", store, load_xml_map(None), map_dir=src))
+        note("erp xml", import_erp_xml(src / "erp_matmas.xml", store, load_xml_map(None), map_dir=src,
+                                       precedence=src / "precedence.yaml"))  # the shipped map names none
     if (src / "content.profile.yaml").is_file():
         note("content", import_content(src / "content.jsonl", store, load_profile(ContentProfile, src / "content.profile.yaml"),
                                        profile_dir=src))

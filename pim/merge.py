@@ -1065,7 +1065,8 @@ def forget_deleted_listener(store: Store) -> Any:
 
 def home_precedence() -> Precedence | None:
     """PIM_HOME/precedence.yaml, which people's edits and withdrawals are merged by (None: the default, content
-    first). Imports take theirs from their profile or `--precedence`."""
+    first). Imports take theirs from `--precedence` or their profile, and this one when both name none
+    (pim.sources.merger_for)."""
     path = home_precedence_path()
     return Precedence.load(path) if path.is_file() else None
 

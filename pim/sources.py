@@ -24,7 +24,7 @@ from pim.errors import InputError, PimError
 from pim.gc_policy import bulk_allocation
 from pim.importing import ImportCounts, Parsed, Rejected, stop_if_cancelled
 from pim.job_cancel import Cancelled
-from pim.merge import Merger, Precedence
+from pim.merge import Merger, Precedence, home_precedence_path
 from pim.product import Product, Provenance
 from pim.spelling import literal_hint, unknown_key
 from pim.store import Store
@@ -68,8 +68,15 @@ def load_profile(model: type[P], path: Path) -> P:
 
 
 def merger_for(profile: SourceProfile, base: Path | None, precedence: Path | None = None) -> Merger:
-    """The Merger a profile asks for: its precedence file (or the one given on the command line)."""
+    """The Merger a profile asks for, by the precedence file given on the command line, else the profile's, else
+    PIM_HOME/precedence.yaml when there is one (pim.merge.home_precedence_path: what people's edits and
+    withdrawals merge by, so an upload or import of the grid's own sheet ranks its values as an edit of them
+    does), else the default (content first). A file is checked against the structure when the Merger is bound,
+    and its errors and warnings name it (`Merger.precedence_file`); the job's counts do not say which file it
+    merged by."""
     chosen = precedence or (base / profile.precedence if base and profile.precedence else None)
+    if chosen is None and not profile.precedence and (home := home_precedence_path()).is_file():
+        chosen = home
     return Merger(Precedence.load(chosen) if chosen else None, create_missing=profile.unmatched == "create",
                   precedence_file=str(chosen) if chosen else None)
 

@@ -183,17 +183,32 @@ def _options(importer: str, spec: Uploadable, profile: str | None) -> dict[str, 
     if profile:
         path = profile_file(profile)
         if problem := profile_problem(importer, path):
-            others = [UPLOADABLE[i].label for i in _fitting(path, [i for i in UPLOADABLE if i != importer])]
-            raise InputError(f"{profile} is not {_a(spec.noun)} {spec.option.replace('_path', '')}: {problem}",
-                             field="profile", hint=f"it fits {' and '.join(others)}: choose that source, or "
-                             "another map" if others else f"fix it (see schemas/{spec.schema}.schema.json) or "
-                             "choose another")
+            raise _not_its_kind(importer, profile, path, problem)
         return {spec.option: str(path)}  # type: ignore[dict-item]
     if spec.needs_profile:
         raise InputError(f"'{importer}' needs its map", field="profile",
                          hint=f"choose one, or name it in `profile`: a .yaml file under PIM_HOME; {MAPS_HINT}")
     default = default_content_profile() if importer == "content" else None
     return {spec.option: str(default)} if default and spec.option else {}
+
+
+def _kind(spec: Uploadable) -> str:
+    """"an ERP CSV map", "a content profile"."""
+    return f"{_a(spec.noun)} {(spec.option or 'profile').replace('_path', '')}"
+
+
+def _not_its_kind(importer: str, profile: str, path: Path, problem: str) -> InputError:
+    """The refusal of a profile or map `importer` does not read. One that another source reads is that source's
+    kind, not a misspelt one of this: it says so and leaves out the key advice its problem has (a valid ERP map
+    chosen for a supplier would be told to rename its keys)."""
+    spec = UPLOADABLE[importer]
+    others = [UPLOADABLE[i] for i in _fitting(path, [i for i in UPLOADABLE if i != importer])]
+    if others:
+        return InputError(f"{profile} is {' or '.join(_kind(o) for o in others)}, not {_kind(spec)}",
+                          field="profile", hint=f"choose the {' or the '.join(o.label for o in others)} source, "
+                          f"or pick {_kind(spec)}")
+    return InputError(f"{profile} is not {_kind(spec)}: {problem}", field="profile",
+                      hint=f"fix it (see schemas/{spec.schema}.schema.json) or choose another")
 
 
 def plan(importer: str, filename: str, profile: str | None, user: Importing) -> UploadPlan:

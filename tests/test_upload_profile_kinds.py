@@ -81,8 +81,8 @@ def test_a_map_of_another_kind_is_refused_on_the_page_naming_the_source_it_fits(
     refused = _upload(web, token, "erp.csv", b"Artikelnummer\n1\n", importer="erp_csv", profile="maps/wei.bmecat.yaml")
     assert refused.status_code == 422
     text = refused.text.replace("&#39;", "'")
-    assert "maps/wei.bmecat.yaml is not an ERP CSV map" in text
-    assert "it fits Supplier BMEcat: choose that source, or another map" in text
+    assert "maps/wei.bmecat.yaml is a BMEcat map, not an ERP CSV map" in text
+    assert "choose the Supplier BMEcat source, or pick an ERP CSV map" in text
     assert store.jobs(kind="import") == [] and not (pim_env / "uploads").exists()
 
     typo = _upload(web, token, "acme.csv", b"Art-Nr\nS-1\n", importer="supplier", profile="maps/typo.map.yaml")
@@ -113,7 +113,7 @@ def test_the_api_refuses_a_map_of_another_kind(role_tokens: Any, store: Store, m
     resp = client.post("/api/v1/imports", headers=headers, data={"importer": "bmecat", "profile": "maps/erp.map.yaml"},
                        files={"file": ("cat.xml", b"<BMECAT/>", "application/xml")})
     assert resp.status_code == 422
-    assert "maps/erp.map.yaml is not a BMEcat map" in resp.text and "it fits ERP CSV" in resp.text
+    assert "maps/erp.map.yaml is an ERP CSV map, not a BMEcat map" in resp.text and "choose the ERP CSV" in resp.text
     assert store.jobs(kind="import") == []
 
 

@@ -8,7 +8,8 @@ import typer
 from pim.cli.imports import app, json_failure, report
 from pim.cli.output import JsonOption, console, emit_json, table
 
-PrecedenceOption = typer.Option(None, "--precedence", help="Precedence YAML (default: the profile's, else content first).")
+PrecedenceOption = typer.Option(None, "--precedence", help=(
+    "Precedence YAML (default: the profile's, else PIM_HOME/precedence.yaml, else content first)."))
 
 
 @app.command("erp")
