@@ -89,9 +89,10 @@ def install_precedence(run: DemoRun) -> str | None:
     except FileExistsError:
         if home.read_bytes() == text:
             return "PIM_HOME/precedence.yaml as generated"
-        return (f"PIM_HOME/precedence.yaml kept (yours; edits and withdrawals merge by it, the demo's imports by "
-                f"{generated})")
-    return "installed PIM_HOME/precedence.yaml (edits and withdrawals merge by it, as the imports do)"
+        return (f"PIM_HOME/precedence.yaml kept (yours; edits, withdrawals and imports naming no precedence merge "
+                f"by it, the demo's imports by {generated})")
+    return ("installed PIM_HOME/precedence.yaml (edits, withdrawals and imports naming no precedence merge by it, "
+            "as the demo's imports do)")
 
 
 def _generated_precedence(run: DemoRun) -> Path:
