@@ -74,8 +74,10 @@ POLL = 1.0
 KIND_PRIORITY: dict[str, int] = {"import": 30, "publish": 20, "rescore": 10, "grid_reindex": 0}
 #: The priorities a job may be given (`set_priority`, `pim jobs priority`, the API).
 PRIORITY_MIN, PRIORITY_MAX = -100, 100
-#: What the pages say about queued work while no worker is alive.
+#: What the commands say about queued work while no worker is alive.
 NO_WORKER = "queued — no worker is running; start `pim worker`"
+#: What the web pages say then (after "queued"): who reads them is seldom who may start a worker.
+NO_WORKER_WEB = "no worker is running: ask your administrator to start one (`pim worker`)"
 
 Runner = Callable[[Any, dict[str, Any]], "dict[str, Any] | None"]
 #: kind → the runner of that kind's queued jobs: called with the store and the claimed job (its payload in

@@ -100,8 +100,9 @@ Encoding = Annotated[str, AfterValidator(_known_codec)]
 
 
 def open_text(path: Path, encoding: str, *, fixed: str | None = None) -> IO[str]:
-    """Open a text source with its declared encoding. An empty file, a UTF-16 BOM under a byte encoding or a
-    wrong encoding each get a clear InputError before any row is read; a UTF-8 BOM is skipped. Under a
+    """Open a text source with its declared encoding. An empty file, an image, PDF or ZIP picked by mistake, a
+    UTF-16 BOM under a byte encoding or a wrong encoding each get a clear InputError before any row is read; a
+    UTF-8 BOM is skipped. Under a
     single-byte encoding (cp1252, latin-1…) a file that reads as UTF-8 is refused before the block showing it
     is decoded (`Utf8Watch`): it would be stored as mojibake. `fixed`: why the format, not the profile, sets
     the encoding ("JSON is read as UTF-8"), so the hint is to re-save the file, not to change the profile."""
@@ -113,6 +114,10 @@ def open_text(path: Path, encoding: str, *, fixed: str | None = None) -> IO[str]
         raise InputError(f"cannot read {path}: {exc.strerror}", file=name) from exc
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         raise InputError("the file is empty", file=name, hint="export it again; nothing was imported")
+    if what := _binary_kind(head):
+        kind = path.suffix.lstrip(".").upper() or "text"
+        raise InputError(f"this is {what}, not a {kind} file", file=name,
+                         hint=f"choose the {kind} file itself and import it again")
     codec = codecs.lookup(encoding).name
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not codec.startswith("utf-16"):
         if fixed:
@@ -126,6 +131,21 @@ def open_text(path: Path, encoding: str, *, fixed: str | None = None) -> IO[str]
         return path.open("r", encoding=encoding, newline="", errors="strict")
     return io.TextIOWrapper(Utf8Watch(io.FileIO(path), name, encoding), encoding=encoding, newline="",
                             errors="strict")
+
+
+#: The first bytes of files picked by mistake for a text source, and what each is. A ZIP archive may be an XLSX
+#: workbook, which the readers that take one tell apart (`_binary_kind`).
+_BINARY_HEADS = {b"\x89PNG\r\n\x1a\n": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF87a": "a GIF image",
+                 b"GIF89a": "a GIF image", b"%PDF-": "a PDF document", b"PK\x03\x04": "a ZIP archive"}
+
+
+def _binary_kind(head: bytes) -> str | None:
+    """What a file's first bytes say it is when it is no text ("a PNG image"), else None. An XLSX's ZIP (its
+    parts named in the first entries) is left alone: its own checks name it (importers.content_checks)."""
+    what = next((kind for magic, kind in _BINARY_HEADS.items() if head.startswith(magic)), None)
+    if what == "a ZIP archive" and (b"[Content_Types].xml" in head or b"xl/" in head):
+        return None
+    return what
 
 
 @cache

@@ -180,7 +180,8 @@ def test_a_large_move_is_re_filed_by_a_queued_job_and_the_pages_say_so(admin, st
     said = f"Products under sneakers are being re-filed in the grid (job {job['id']}), "
     for page in ("/products", "/admin/categories", "/admin/categories/sneakers", "/admin/categories/outlet"):
         assert _notice(web.get(page).text).startswith(said), page
-    assert "queued — no worker is running; start `pim worker`" in _notice(web.get("/products").text)
+    assert "queued — no worker is running: ask your administrator to start one (`pim worker`)" in _notice(
+        web.get("/products").text)
 
     claimed = job_queue.claim(store)
     assert claimed is not None and claimed["id"] == job["id"]

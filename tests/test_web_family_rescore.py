@@ -95,7 +95,7 @@ def test_a_large_family_save_queues_a_job_and_the_gate_does_not_trust_stale_scor
     assert "missing:size:en_US" in blocked["complete"] and "shoe-0" in blocked and "shoe-1" not in blocked
     page = web.get("/admin/families/shoes").text
     assert "Rescoring 12 products of shoes on ecommerce: 0 done" in page and 'hx-trigger="every 2s"' in page
-    assert "no worker is running; start `pim worker`" in page
+    assert "queued — no worker is running: ask your administrator to start one (`pim worker`)" in page
 
     [ran] = job_queue.work(store, once=True).jobs  # a worker's turn
     assert ran["id"] == job_id and ran["counts"]["rescored"] == 12

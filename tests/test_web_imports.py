@@ -92,7 +92,8 @@ def test_a_bad_file_fails_its_job_with_the_reason(web: TestClient, store: Store)
 def test_the_page_says_plainly_when_no_worker_takes_the_queued_import(web: TestClient, store: Store) -> None:
     token = login(web)
     page = _upload(web, token, "c.csv", b"sku,name:en_US\ncomplete,X\n").text
-    assert "no worker is running; start `pim worker`" in page and 'hx-trigger="every 3s"' in page
+    assert "queued — no worker is running: ask your administrator to start one (`pim worker`)" in page
+    assert 'hx-trigger="every 3s"' in page
     [job] = store.jobs(kind="import", limit=1)
     assert "no worker is running" in web.get(f"/jobs/{job['id']}").text
     with job_workers.present(store):  # a worker alive (its row, this process)

@@ -823,10 +823,12 @@ class Store:
 
     def quarantined(self, job_id: int | None = None, *, open_only: bool = True, limit: int | None = None,
                     severity: str | None = None, source: str | None = None,
-                    file: str | None = None, after: int = 0) -> list[dict[str, Any]]:
-        """Quarantine entries, oldest first: of one job, open only, of one severity, source or file name; those
-        after entry id `after` (a page of `iter_quarantined`)."""
-        q = select(QUARANTINE).where(*_entries(job_id, open_only, severity, source, file)).order_by(QUARANTINE.c.id)
+                    file: str | None = None, after: int = 0, since: datetime | None = None) -> list[dict[str, Any]]:
+        """Quarantine entries, oldest first: of one job, open only, of one severity, source or file name, recorded
+        `since` then (a retried job's current attempt); those after entry id `after` (a page of
+        `iter_quarantined`)."""
+        where = _entries(job_id, open_only, severity, source, file, since)
+        q = select(QUARANTINE).where(*where).order_by(QUARANTINE.c.id)
         if after:  # only for a later page: `id > 0` could steer the planner off the job's index
             q = q.where(QUARANTINE.c.id > after)
         if limit:
@@ -846,10 +848,11 @@ class Store:
             last = rows[-1]["id"]
 
     def quarantine_summary(self, job_id: int | None = None, *, open_only: bool = True, severity: str | None = None,
-                           source: str | None = None, file: str | None = None) -> list[dict[str, Any]]:
+                           source: str | None = None, file: str | None = None,
+                           since: datetime | None = None) -> list[dict[str, Any]]:
         """The entries `quarantined` would list, counted by source, severity, file and field (most first), each
         group with its newest reason: what a long list is mostly about, and how many it holds in all."""
-        where = _entries(job_id, open_only, severity, source, file)
+        where = _entries(job_id, open_only, severity, source, file, since)
         keys = (QUARANTINE.c.source, QUARANTINE.c.severity, QUARANTINE.c.file, QUARANTINE.c.field)
         groups = (select(*keys, func.count().label("entries"), func.max(QUARANTINE.c.id).label("newest"))
                   .where(*where).group_by(*keys).order_by(func.count().desc(), *keys))
@@ -911,10 +914,12 @@ def _close_filled_gaps(conn: Connection, **written: Any) -> int:
 
 
 def _entries(job_id: int | None, open_only: bool, severity: str | None, source: str | None,
-             file: str | None) -> list[Any]:
+             file: str | None, since: datetime | None = None) -> list[Any]:
     """The WHERE clauses of a quarantine listing. `file` matches the name an entry gives its file, or its last
-    path part (entries of a file read by path name it whole)."""
+    path part (entries of a file read by path name it whole); `since`: entries recorded then or later."""
     where: list[Any] = []
+    if since is not None:
+        where.append(QUARANTINE.c.created_at >= since)
     if severity is not None:
         where.append(QUARANTINE.c.severity == severity)
     if job_id is not None:

@@ -44,15 +44,16 @@ def job_json(j: dict[str, Any]) -> dict[str, Any]:
         if isinstance(payload, dict) and isinstance(payload.get(key), str):
             payload = {**payload, key: Path(payload[key]).name}
     if isinstance(payload, dict) and isinstance(payload.get("options"), dict):
-        payload = {**payload, "options": {k: _homeless(v) if isinstance(v, str) else v
+        payload = {**payload, "options": {k: homeless(v) if isinstance(v, str) else v
                                           for k, v in payload["options"].items()}}
     stamps = {k: j[k].isoformat() if j.get(k) else None for k in ("started_at", "finished_at", "cancel_requested_at")}
-    error = _homeless(j["error"]) if isinstance(j.get("error"), str) else j.get("error")
+    error = homeless(j["error"]) if isinstance(j.get("error"), str) else j.get("error")
     return {**j, "payload": payload, "error": error, **stamps}
 
 
-def _homeless(text: str) -> str:
-    """`text` with PIM_HOME's absolute path written as the place under it (`profiles/acme.yaml`)."""
+def homeless(text: str) -> str:
+    """`text` with PIM_HOME's absolute path written as the place under it (`profiles/acme.yaml`): for the API's
+    jobs and the job page (pim.web.ui), which do not say where the server keeps its files."""
     from pim.settings import get_settings
 
     home = str(get_settings().home.resolve()).rstrip("/") + "/"

@@ -39,9 +39,12 @@ def _editor(user: User = Depends(session_user)) -> User:
     return user
 
 
-def no_worker(request: Request) -> str:
-    """What to say about queued jobs while no worker is alive to take them ("" while one is)."""
-    return "" if job_queue.worker_running(store_of(request)) else job_queue.NO_WORKER
+def no_worker(request: Request, *, queued_said: bool = False) -> str:
+    """What to say about queued jobs while no worker is alive to take them ("" while one is); `queued_said`
+    where the page has just said the job is queued (the job page's status), so it is not said twice."""
+    if job_queue.worker_running(store_of(request)):
+        return ""
+    return job_queue.NO_WORKER_WEB if queued_said else f"{job_queue.QUEUED} — {job_queue.NO_WORKER_WEB}"
 
 
 templates.env.globals["no_worker"] = no_worker  # the import, job and family pages say it next to queued jobs

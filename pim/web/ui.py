@@ -394,24 +394,73 @@ def _job_page(request: Request, user: User, found: dict[str, Any], error: str | 
     from pim.web.job_roles import role_for
 
     allowed = user.can(role_for(found))
+    attempts = (found.get("payload") or {}).get("attempts") or []
     return render(request, "job.html", user, job=found, error=error,
                   cancellable=cancellable(found) and allowed,
                   prioritisable=allowed and found["status"] == QUEUED and not found.get("pid"),
-                  priority_range=(PRIORITY_MIN, PRIORITY_MAX),
-                  **_job_quarantine(store_of(request), found["id"]))
+                  priority_range=(PRIORITY_MIN, PRIORITY_MAX), job_error=_job_error(found.get("error"), found),
+                  attempts=[{**a, "error": _job_error(a.get("error"), found)} for a in attempts],
+                  upload=_upload_again(found, allowed), file_refused=_file_refused(found),
+                  **_job_quarantine(store_of(request), found))
+
+
+def _job_error(text: str | None, job: dict[str, Any]) -> str | None:
+    """A job's error as its page shows it: its upload by its file name, as the quarantine and the importers'
+    other errors name it, and other paths under PIM_HOME by their place there (not the server's folders)."""
+    from pim.web.api_models import homeless
+
+    path = (job.get("payload") or {}).get("path")
+    if text and isinstance(path, str):
+        text = text.replace(path, Path(path).name)
+    return homeless(text) if text else text
+
+
+def _upload_again(job: dict[str, Any], may_import: bool) -> dict[str, str] | None:
+    """An uploaded file's import job: the name it was uploaded under, and (for who may import) the import page
+    with its source and profile chosen, where a fixed file goes: "Run again" reads the kept upload as it was."""
+    from urllib.parse import urlencode
+
+    from pim.web.imports import job_row
+
+    payload = job.get("payload") or {}
+    if job["kind"] != "import" or not payload.get("path"):
+        return None
+    row = job_row(job)
+    chosen = {"importer": payload.get("importer") or "", "profile": row["profile_name"]}
+    url = "/imports?" + urlencode({k: v for k, v in chosen.items() if v}) if may_import else ""
+    return {"name": payload.get("name") or row["file"], "url": url}
+
+
+def _file_refused(job: dict[str, Any]) -> bool:
+    """Whether a job failed without taking in a row: the file (or the profile) was refused as a whole, so running
+    the same upload again fails the same way; the fix is a new file."""
+    counts = job.get("counts") or {}
+    return job["status"] == "failed" and not any(counts.get(k) for k in ("created", "updated", "unchanged"))
 
 
 #: Quarantine rows a job page lists; the groups above the list count them all.
 JOB_ROWS = 1000
+#: Rows of a retried job's earlier attempts its page lists (folded): they were closed when it was run again.
+EARLIER_ROWS = 100
 
 
-def _job_quarantine(store: Any, job_id: int) -> dict[str, Any]:
+def _job_quarantine(store: Any, job: dict[str, Any]) -> dict[str, Any]:
     """A job's quarantine for its page: the first JOB_ROWS entries, and (when there are more kinds or rows than
-    one glance takes) the entries counted by severity, file and field with an example, and their total."""
-    rows = store.quarantined(job_id, open_only=False, limit=JOB_ROWS)
-    groups = store.quarantine_summary(job_id, open_only=False) if rows else []
+    one glance takes) the entries counted by severity, file and field with an example, and their total. A job
+    run again (pim.job_queue.retry) counts and lists its current attempt's entries, so they agree with its
+    counts; its earlier attempts' (closed by the retry, recorded before this attempt started, so first by id)
+    are counted apart, the first EARLIER_ROWS listed."""
+    job_id = job["id"]
+    since = job.get("started_at") if (job.get("payload") or {}).get("attempts") else None
+    rows = store.quarantined(job_id, open_only=False, limit=JOB_ROWS, since=since)
+    groups = store.quarantine_summary(job_id, open_only=False, since=since) if rows else []
+    total = sum(g["entries"] for g in groups)
+    earlier_total = sum(g["entries"] for g in store.quarantine_summary(job_id, open_only=False)) - total \
+        if since is not None else 0
+    earlier = store.quarantined(job_id, open_only=False, limit=min(earlier_total, EARLIER_ROWS)) \
+        if earlier_total else []
     return {"quarantined": rows, "quarantine_groups": groups if len(groups) > 1 or len(rows) >= JOB_ROWS else [],
-            "quarantine_total": sum(g["entries"] for g in groups)}
+            "quarantine_total": total, "earlier_quarantined": earlier, "earlier_total": earlier_total}
 
 
 @router.post("/jobs/{job_id}/retry", dependencies=[Depends(check_csrf)])
