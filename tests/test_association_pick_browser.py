@@ -32,7 +32,7 @@ def test_an_editor_shows_the_suppliers_waiting_accessories(supplier_store: Store
     expect(shown).to_contain_text("(from content)")
     waiting = page.locator(f'dd[data-type="ACCESSORY"] div.waiting[data-source="{SUPPLIER}"]')
     waiting.get_by_role("button", name="Show this").click()
-    page.wait_for_url(f"{base}/products/a")
+    page.wait_for_url(f"{base}/products/a?channel=ecommerce&locale=en_US")  # the scope the page showed
     expect(shown).to_contain_text(f"(from {SUPPLIER}, picked by editor)")
     expect(page.locator('dd[data-type="ACCESSORY"] div.waiting[data-source="content"]')).to_contain_text("c")
     page.locator("dl.associations").screenshot(path=str(artifacts_dir / "association-pick.png"))

@@ -124,7 +124,7 @@ def test_an_editor_uses_another_sources_value_and_imports_a_file(store: Store, l
     row = page.locator('tr[id="attr-name"]')
     row.locator("details.others summary").click()
     row.locator('form.other[data-source="content"] button').click()
-    page.wait_for_url(f"{base}/products/complete")
+    page.wait_for_url(f"{base}/products/complete?channel=ecommerce&locale=en_US")  # back in the page's scope
     assert store.get_product("complete").values["name:en_US"] == "Trail Runner"  # type: ignore[union-attr]
 
     upload = tmp_path / "names.csv"

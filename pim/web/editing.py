@@ -5,7 +5,9 @@ precedence decides whether they show (`PIM_HOME/precedence.yaml` when there is o
 first), the value they replace stays as a candidate, and an emptied value withdraws the content team's claim
 (the next claim, say the ERP's, shows again). Every change of a shown value lands in the value history; an
 edit that precedence keeps from showing is reported as `outranked`. An edit that would give a variant (or
-sub-model) a sibling's axis values, or leave it without one, is refused (pim.variant_levels)."""
+sub-model) a sibling's axis values, or leave it without one, is refused (pim.variant_levels). An edit made from
+a page names what each field showed (`expected`): a value changed since (by someone, or an import) is `stale`,
+not overwritten unseen."""
 
 from __future__ import annotations
 
@@ -32,6 +34,29 @@ class EditResult:
     errors: dict[str, str] = field(default_factory=dict)
     changed: list[str] = field(default_factory=list)
     outranked: dict[str, str] = field(default_factory=dict)  # key → the source whose value still shows (or "")
+    #: outranked key → why another value shows: KEPT, WITHDRAWN or UNCLAIMED (the page words each)
+    why: dict[str, str] = field(default_factory=dict)
+    #: key → what changed it since the page showed it; those keys were not written
+    stale: dict[str, Stale] = field(default_factory=dict)
+
+
+#: An edit kept aside as another value: the precedence ranks the shown source above the content team.
+KEPT = "kept"
+#: An emptied edit withdrew the content team's value: the next source's value shows.
+WITHDRAWN = "withdrawn"
+#: An emptied edit of a value the content team held no claim on: nothing to withdraw, the source's value stays.
+UNCLAIMED = "unclaimed"
+
+
+@dataclass
+class Stale:
+    """A value changed since the editor's page showed it: the edit is not written, so nobody's change is lost
+    unseen. `now`: the stored value; `by`: who or what stored it ("" when unknown, e.g. a withdrawn value);
+    `yours`: the edit, as it would have been stored."""
+
+    now: Any
+    by: str
+    yours: Any
 
 
 def check_key(key: str, s: Structure) -> str | None:
@@ -114,8 +139,9 @@ def text_value(attr: Any, raw: str, measures: Measures | None = None) -> Any:
 
 
 def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: str, *,
-                 structure: Structure | None = None) -> EditResult:
-    """Validate all, then write all (or nothing). `actor` is the user name; the source is `content`."""
+                 structure: Structure | None = None, expected: dict[str, Any] | None = None) -> EditResult:
+    """Validate all, then write all (or nothing). `actor` is the user name; the source is `content`.
+    `expected`: key → the value the editor's page showed; a key stored otherwise now is `stale`, left out."""
     s = structure or store.structure()
     product = store.get_product(identifier)
     if product is None:
@@ -126,10 +152,13 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
         errors = levels.edit_errors(levels.of_product(store, product), clean, product.parent, product=True)
     if errors:
         return EditResult(product, errors)
-    edits = {k: v for k, v in clean.items() if product.values.get(k) != v}  # saving what shows claims nothing
+    stale = _stale(product, clean, expected)
+    edits = {k: v for k, v in clean.items() if product.values.get(k) != v and k not in stale}  # showing: no claim
     if not edits:
-        return EditResult(product)
+        return EditResult(product, stale=stale)
     from pim.merge import Merger, home_precedence
+
+    held = _held(store, identifier, product, edits)
 
     stamp = now()
     record = Product(identifier=identifier, values=edits, source=Provenance(source="content", ref=f"user:{actor}", at=stamp))
@@ -138,7 +167,9 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     if rejects:
         return EditResult(product, {r.field: r.reason for r in rejects})
     updated = store.get_product(identifier) or product
-    return EditResult(updated, changed=logged.keys(identifier), outranked=_outranked(updated, edits))
+    outranked = _outranked(updated, edits)
+    return EditResult(updated, changed=logged.keys(identifier), outranked=outranked, stale=stale,
+                      why=_why(outranked, edits, held))
 
 
 #: Products one mass edit reaches (the grid's filter-wide edit, the API's list); more: an import.
@@ -211,7 +242,7 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
 
 
 def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: str, *,
-                       structure: Structure | None = None) -> EditResult:
+                       structure: Structure | None = None, expected: dict[str, Any] | None = None) -> EditResult:
     """The same for a product model (a value its variants inherit, edited from a variant's page): one edit
     reaches every variant below the model. The result's `product` is None; history is kept under
     `model:<code>`."""
@@ -228,9 +259,11 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
                                               model.parent, product=False)
     if errors:
         return EditResult(None, errors)
-    edits = {k: v for k, v in clean.items() if model.values.get(k) != v}
+    stale = _stale(model, clean, expected)
+    edits = {k: v for k, v in clean.items() if model.values.get(k) != v and k not in stale}
     if not edits:
-        return EditResult(None)
+        return EditResult(None, stale=stale)
+    held = _held(store, MODEL_KEY + code, model, edits)
     stamp = now()
     prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
     record = partial_model(code, edits, prov, {})
@@ -240,7 +273,9 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     if plan.rejects:
         return EditResult(None, {r.field: r.reason for r in plan.rejects})
     updated = store.get_model(code) or model
-    return EditResult(None, changed=logged.keys(MODEL_KEY + code), outranked=_outranked(updated, edits))
+    outranked = _outranked(updated, edits)
+    return EditResult(None, changed=logged.keys(MODEL_KEY + code), outranked=outranked, stale=stale,
+                      why=_why(outranked, edits, held))
 
 
 def history_row(target: str, value_key: str, old: Any, new: Any, actor: str, source: str, at: Any) -> dict[str, Any]:
@@ -325,6 +360,48 @@ def _outranked(after: Any, edits: dict[str, Any]) -> dict[str, str]:
     """Edited keys that do not show the content team's edit: key → the source that still shows (or "")."""
     return {k: (_source(after, k) or "") for k, v in edits.items()
             if after.values.get(k) != v or (v is not None and _source(after, k) != "content")}
+
+
+def _why(outranked: dict[str, str], edits: dict[str, Any], held: set[str]) -> dict[str, str]:
+    """Why each outranked key shows another source's value: an edit kept aside (KEPT), or an emptied one that
+    withdrew the content team's claim (WITHDRAWN) or found none to withdraw (UNCLAIMED: `held` lacks it)."""
+    from pim.merge import EMPTY
+
+    return {k: KEPT if edits[k] not in EMPTY else WITHDRAWN if k in held else UNCLAIMED for k in outranked}
+
+
+def _held(store: Store, target: str, before: Any, edits: dict[str, Any]) -> set[str]:
+    """The emptied keys the content team has a claim on before the edit writes (`before`: the record as
+    stored): its value shows, or is kept aside. Reads the kept claims only when some such key shows another's."""
+    from pim.merge import EMPTY, candidates_for
+
+    cleared = [k for k, v in edits.items() if v in EMPTY]
+    held = {k for k in cleared if _source(before, k) == "content"}
+    if len(held) < len(cleared):
+        kept = candidates_for(store, target)
+        held |= {k for k in cleared if "content" in kept.get(k, {})}
+    return held
+
+
+def _stale(record: Any, clean: dict[str, Any], expected: dict[str, Any] | None) -> dict[str, Stale]:
+    """The edited keys whose stored value is no longer what the editor's page showed (`expected`), unless
+    the edit is that value anyway: writing them would silently undo someone else's change."""
+    out: dict[str, Stale] = {}
+    for key, shown in (expected or {}).items():
+        now = record.values.get(key)
+        if key in clean and now != shown and now != clean[key]:
+            out[key] = Stale(now, _changed_by(record, key), clean[key])
+    return out
+
+
+def _changed_by(record: Any, key: str) -> str:
+    """Who or what stored `record`'s value of `key`: a person (`ben`), else the source and its record."""
+    prov = record.provenance_of(key) if key in record.values else None
+    if prov is None:
+        return ""
+    if prov.source == "content" and prov.ref and prov.ref.startswith("user:"):
+        return prov.ref[len("user:"):]
+    return prov.source + (f" ({prov.ref})" if prov.ref else "")
 
 
 def _source(product: Any, key: str) -> str | None:

@@ -203,6 +203,28 @@ def value_rows(product: Any, store: Any, s: Any, channel: str | None, locale: st
 
 MODEL_TARGET = "model:"  # an edit form's `target` for a value inherited from that model
 OUTRANKED = "outranked"  # session flash: edits the precedence kept from showing, for the next product page
+SHOWN = "shown"  # an edit form's field: the value (JSON) the page showed, so a save can tell it changed since
+
+
+def _page_url(identifier: str, channel: str | None, locale: str | None) -> str:
+    """The product page in the channel and locale it was viewed in (the default ones when not given)."""
+    from urllib.parse import quote, urlencode
+
+    scope = {k: v for k, v in (("channel", channel), ("locale", locale)) if v}
+    return f"/products/{quote(identifier, safe='')}" + (f"?{urlencode(scope)}" if scope else "")
+
+
+def _notices(result: Any, target: str) -> list[list[str]]:
+    """The flash of an edit's outranked keys on `target` (the product, or `model:<code>`): [key, the source
+    that shows, why (editing.KEPT, …), and for an UNCLAIMED clear the command that withdraws that source]."""
+    import shlex
+
+    out = []
+    for key, src in result.outranked.items():
+        why = result.why.get(key, editing.KEPT)
+        withdraw = f"pim import withdraw {shlex.quote(src)} {shlex.quote(target)}" if why == editing.UNCLAIMED else ""
+        out.append([key, src, why, withdraw])
+    return out
 
 
 @router.get("/products/{identifier}")
@@ -216,8 +238,10 @@ def product_page(identifier: str, request: Request, user: User = Depends(session
 
 
 def _product_page(request: Request, user: User, product: Any, s: Any, channel: str | None, locale: str | None, *,
-                  errors: dict[str, str] | None = None, outranked: list[Any] | None = None) -> HTMLResponse:
-    """The product page: its values (with what it inherits), the area panels and its and its models' history."""
+                  errors: dict[str, str] | None = None, outranked: list[Any] | None = None,
+                  stale: dict[str, Any] | None = None) -> HTMLResponse:
+    """The product page: its values (with what it inherits), the area panels and its and its models' history.
+    `stale`: edits not saved as their value changed since (editing.Stale): their fields keep the edit."""
     store, identifier = store_of(request), product.identifier
     ancestors = store.ancestors(product) if product.parent else []
     return render(request, "product.html", user, p=product, s=s, channel=channel, locale=locale,
@@ -228,7 +252,7 @@ def _product_page(request: Request, user: User, product: Any, s: Any, channel: s
                   others=panels.other_values(store, identifier, product.parent),
                   associations=association_claims.overview(store, product, ancestors),
                   history=history(store, identifier, 50, [m.code for m in ancestors]),
-                  errors=errors or {}, saved=None, outranked=outranked or [])
+                  errors=errors or {}, saved=None, outranked=outranked or [], stale=stale or {})
 
 
 def form_value(attr: Any, form: Any, currencies: list[str]) -> Any:
@@ -256,6 +280,7 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
     channel, locale = str(form.get("channel") or ""), str(form.get("locale") or "")
     currencies = s.channels[channel].currencies if channel in s.channels else sorted(s.currencies)
     change = {key: form_value(attr, form, currencies)}
+    expected = _expected(key, form)
     target = str(form.get("target") or "")
     if target.startswith(MODEL_TARGET):  # a value the variant inherits: edited on its model, for every variant
         product = store.get_product(identifier)
@@ -264,27 +289,46 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
         code = target[len(MODEL_TARGET):]
         if code not in {m.code for m in store.ancestors(product)}:
             raise HTTPException(422, f"'{code}' is not a model {identifier} inherits from")
-        result = apply_model_values(store, code, change, user.username, structure=s)
+        result = apply_model_values(store, code, change, user.username, structure=s, expected=expected)
         result.product = store.get_product(identifier)
     else:
-        result = apply_values(store, identifier, change, user.username, structure=s)
+        result = apply_values(store, identifier, change, user.username, structure=s, expected=expected)
     if result.product is None:
         raise HTTPException(404, f"no product '{identifier}'")
-    url = f"/products/{identifier}?channel={channel}&locale={locale}"
-    if result.outranked:  # kept as a candidate: the next page says why it still shows another value
-        request.session[OUTRANKED] = list(result.outranked.items())
+    url = _page_url(identifier, channel, locale)
+    notices = _notices(result, target if target.startswith(MODEL_TARGET) else identifier)
+    if result.stale:  # changed since the page showed it: the page says by whom, the field keeps the edit
+        page = _product_page(request, user, result.product, s, channel, locale, stale=result.stale, outranked=notices)
+        page.status_code = 409
+        return page
+    if notices:  # kept as a candidate, or a clear: the next page says why it still shows another value
+        request.session[OUTRANKED] = notices
     if request.headers.get("hx-request") and not result.errors:
-        return HTMLResponse("", headers={"HX-Redirect": url + "&saved=" + key})
+        return HTMLResponse("", headers={"HX-Redirect": url + ("&" if "?" in url else "?") + "saved=" + key})
     if not result.errors:
         return RedirectResponse(url, status_code=303)
     return _product_page(request, user, result.product, s, channel, locale, errors=result.errors)
+
+
+def _expected(key: str, form: Any) -> dict[str, Any] | None:
+    """What the edit form's page showed for `key` (its SHOWN field, JSON), or None for a form without one."""
+    import json
+
+    raw = form.get(SHOWN)
+    if raw is None:
+        return None
+    try:
+        return {key: json.loads(str(raw))}
+    except ValueError:
+        raise HTTPException(422, f"the form's '{SHOWN}' field is not the JSON the page writes: reload the "
+                                 "product page and save again") from None
 
 
 async def _source_choice(request: Request, user: User, identifier: str, refused: str,
                          choose: Callable[[Any, Any], None]) -> Any:
     """A person's choice between sources on a product's page (a conflict's winner, a kept value, an
     association claim): editors only; `choose(store, form)` makes it, a choice it refuses (InputError) is a
-    422 saying why; then back to the product's page."""
+    422 saying why; then back to the product's page, in the channel and locale the form names."""
     from pim.errors import InputError
 
     if not user.can("editor"):
@@ -294,7 +338,8 @@ async def _source_choice(request: Request, user: User, identifier: str, refused:
         choose(store_of(request), form)
     except InputError as exc:
         raise HTTPException(422, exc.describe()) from None
-    return RedirectResponse(f"/products/{identifier}", status_code=303)
+    return RedirectResponse(_page_url(identifier, str(form.get("channel") or ""), str(form.get("locale") or "")),
+                            status_code=303)
 
 
 @router.post("/products/{identifier}/conflicts", dependencies=[Depends(check_csrf)])
@@ -356,8 +401,9 @@ async def upload(identifier: str, request: Request, user: User = Depends(session
         raise HTTPException(422, f"image rejected: {result['problem']}")
     edit = apply_values(store_of(request), identifier, {str(form["key"]): f"sha256:{result['sha256']}"}, user.username)
     if edit.outranked:
-        request.session[OUTRANKED] = list(edit.outranked.items())
-    return RedirectResponse(f"/products/{identifier}", status_code=303)
+        request.session[OUTRANKED] = _notices(edit, identifier)
+    return RedirectResponse(_page_url(identifier, str(form.get("channel") or ""), str(form.get("locale") or "")),
+                            status_code=303)
 
 
 # ---------------------------------------------------------------- dashboard and jobs
