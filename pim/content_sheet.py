@@ -9,6 +9,10 @@ each exported cell's text (with the product and column), as `v1.` and base64url 
 matches its digest is untouched, so the import drops it even when another source has changed the value
 since the export (`unchanged` alone would read that old text as an edit and claim it back). A row without
 the column, or a column that was not exported, falls back to comparing with what the product shows now.
+The digests also tell the import when an edited cell's value changed since the export (the digest of what
+the product shows now is not the row's), and which cells showed a value the variant inherits from its model
+(their digests are marked so; in XLSX the cells are grey, with a note naming the model): importers.content
+takes an edit of those to the model.
 
 Streamed: the caller hands over product ids a page at a time (the grid's filter and keyset paging, see
 pim.grid_query and `pim export sheet`); each page's values are read in one query, the models its variants
@@ -31,7 +35,7 @@ import csv
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -293,20 +297,25 @@ def _canonical(text: str | None) -> str:
     return _LINE_ENDS.sub("\n", _illegal_xlsx().sub("", text)).strip()
 
 
-def cell_digest(sku: str, column: str, text: str | None) -> bytes:
+#: How the export wrote a cell, by the row's version: the product's own value, or one it inherits from a model.
+OWN, INHERITED = "own", "inherited"
+
+
+def cell_digest(sku: str, column: str, text: str | None, *, inherited: bool = False) -> bytes:
     """64 bits naming the text of one product's cell in one column: a digest copied to another row or
-    column does not match there."""
+    column does not match there. An inherited cell's digest differs from an own one's, so the version also
+    proves that the export showed the model's value there (the import takes an edit of it to the model)."""
     h = hashlib.blake2b(digest_size=DIGEST_BYTES, person=b"pim-sheet")
-    for part in (sku, column, _canonical(text)):
+    for part in (sku, column, _canonical(text), *((INHERITED,) if inherited else ())):
         data = part.encode("utf-8", "surrogatepass")
         h.update(len(data).to_bytes(8, "big") + data)
     return h.digest()
 
 
-def version_cell(sku: str, keys: Sequence[str], texts: Sequence[str]) -> str:
-    """The version column's text for a row: `v1.` and the digests of its cells, base64url (plain text, no
-    formula, no character a spreadsheet converts)."""
-    digests = b"".join(cell_digest(sku, k, t) for k, t in zip(keys, texts))
+def version_cell(sku: str, keys: Sequence[str], texts: Sequence[str], inherited: Container[str] = ()) -> str:
+    """The version column's text for a row: `v1.` and the digests of its cells (those of the `inherited` keys
+    marked so), base64url (plain text, no formula, no character a spreadsheet converts)."""
+    digests = b"".join(cell_digest(sku, k, t, inherited=k in inherited) for k, t in zip(keys, texts))
     return VERSION_TAG + base64.urlsafe_b64encode(digests).decode("ascii").rstrip("=")
 
 
@@ -327,7 +336,17 @@ def read_version(cell: Any) -> frozenset[bytes] | None:
 
 def untouched(version: frozenset[bytes] | None, sku: str, column: str, cell: str | None) -> bool:
     """Whether an imported cell (unescaped, None when empty) says what the sheet said when it was exported."""
-    return version is not None and cell_digest(sku, column, cell) in version
+    return exported_as(version, sku, column, cell) is not None
+
+
+def exported_as(version: frozenset[bytes] | None, sku: str, column: str, text: str | None) -> str | None:
+    """How the export wrote `text` in this cell, by the row's version: OWN, INHERITED (the product showed its
+    model's value), or None when the sheet held another text there (or no such column, or no version)."""
+    if version is None:
+        return None
+    if cell_digest(sku, column, text) in version:
+        return OWN
+    return INHERITED if cell_digest(sku, column, text, inherited=True) in version else None
 
 
 # ---------------------------------------------------------------- Excel's numbers
@@ -450,18 +469,37 @@ class _Models:
             codes = [self.known[c][0] for c in missing if self.known[c][0]]
 
     def shown(self, values: dict[str, Any], parent: str | None) -> dict[str, Any]:
-        """The values a variant shows: its own over its parent's over its grandparent's (pim.product.merged_values)."""
+        """The values a variant shows: its own over its parent's over its grandparent's (pim.product.merged_values),
+        as Shown, which names the model of each inherited one (a product without model: its own, as they are)."""
         if not parent:
             return values
-        chain: list[dict[str, Any]] = []
+        chain: list[tuple[str, dict[str, Any]]] = []
         while parent and len(chain) < 2 and parent in self.known:
-            parent, inherited = self.known[parent]
-            chain.append(inherited)
-        merged: dict[str, Any] = {}
-        for inherited in reversed(chain):
+            code = parent
+            parent, inherited = self.known[code]
+            chain.append((code, inherited))
+        merged = Shown()
+        for code, inherited in reversed(chain):
             merged.update(inherited)
+            merged.origins.update(dict.fromkeys(inherited, code))
         merged.update(values)
+        for key in values.keys() & merged.origins.keys():
+            del merged.origins[key]
         return merged
+
+
+class Shown(dict[str, Any]):
+    """The values a variant shows, and `origins`: value key → the model (parent or grandparent) each value it
+    does not hold itself comes from, as the product page shows it (pim.web.ui.value_rows)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.origins: dict[str, str] = {}
+
+
+def inherited_from(shown: dict[str, Any]) -> dict[str, str]:
+    """Value key → the model a shown value is inherited from (none for a product without model)."""
+    return shown.origins if isinstance(shown, Shown) else {}
 
 
 def _read(store: Store, models: _Models, where: Any) -> list[tuple[int, str, dict[str, Any]]]:
@@ -482,9 +520,17 @@ def shown_values(store: Store, identifiers: Sequence[str]) -> dict[str, dict[str
     return out
 
 
-def sheet_rows(store: Store, s: Structure, pages: Iterable[Sequence[int]], keys: Sequence[str]) -> Iterator[list[str]]:
+class SheetRow(list[str]):
+    """A sheet row (sheet_rows), and `inherited`: column → the model whose value the variant shows there (an
+    edit of it belongs on the model: write_xlsx marks those cells)."""
+
+    inherited: dict[str, str]
+
+
+def sheet_rows(store: Store, s: Structure, pages: Iterable[Sequence[int]], keys: Sequence[str]) -> Iterator[SheetRow]:
     """One row of plain cell texts (not yet escaped) per product id, in the order the pages give them: the
-    identifier, one text per key, the version cell (SheetScope.header's columns)."""
+    identifier, one text per key, the version cell (SheetScope.header's columns). A non-empty cell showing a
+    model's value is `inherited` (and its digest says so)."""
     attrs = [s.attributes[k.split(":")[0].split("@")[0]] for k in keys]
     models = _Models()
     for ids in pages:
@@ -494,7 +540,11 @@ def sheet_rows(store: Store, s: Structure, pages: Iterable[Sequence[int]], keys:
                 if pid in found:
                     ident, values = found[pid]
                     texts = [cell_text(a, values.get(k)) for a, k in zip(attrs, keys)]
-                    yield [ident, *texts, version_cell(ident, keys, texts)]
+                    origins = inherited_from(values)
+                    inherited = {k: origins[k] for k, t in zip(keys, texts) if t and k in origins} if origins else {}
+                    row = SheetRow([ident, *texts, version_cell(ident, keys, texts, inherited)])
+                    row.inherited = inherited
+                    yield row
 
 
 # ---------------------------------------------------------------- files
@@ -587,7 +637,7 @@ def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[S
     ws = wb.create_sheet(title=fmt.sheet or "products")
     if VERSION_COLUMN in header:
         ws.column_dimensions[get_column_letter(list(header).index(VERSION_COLUMN) + 1)].hidden = True
-    n = 0
+    n, places = 0, {column: at for at, column in enumerate(header)}
     try:
         for _ in range(fmt.header_row - 1):  # where the profile reads the column names
             ws.append([])
@@ -598,13 +648,41 @@ def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[S
                 _check_cells(header, row, cells, fmt, csv_text=False)
             for column, cell in zip(header, cells):
                 _check_length(cell, row[0], column)
-            ws.append(cells)
+            inherited = getattr(row, "inherited", None)
+            ws.append(_marked(ws, places, cells, inherited) if inherited else cells)
             n += 1
     except BaseException:
         _discard(ws)
         raise
     wb.save(target)
     return n
+
+
+#: The fill of a cell a variant shows from its model (a light grey, as the product page greys inherited values).
+INHERITED_FILL = "FFD9D9D9"
+
+
+def inherited_note(model: str) -> str:
+    """The note on an inherited cell: where the value lives, and how an edit of it is taken."""
+    return (f"Inherited from product model '{model}': every variant of it shows this value. To change it, give "
+            "the same new text in the rows of all its variants here (the import sets it on the model), or edit "
+            "it on the product page.")
+
+
+def _marked(ws: Any, places: dict[str, int], cells: list[Any], inherited: dict[str, str]) -> list[Any]:
+    """The row's cells with those a variant shows from its model grey, with a note naming the model."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.comments import Comment
+    from openpyxl.styles import PatternFill
+
+    fill = PatternFill("solid", fgColor=INHERITED_FILL)
+    for column, model in inherited.items():
+        at = places.get(column)
+        if at is not None:
+            cell = WriteOnlyCell(ws, value=cells[at])
+            cell.fill, cell.comment = fill, Comment(inherited_note(model), "PIM", width=300, height=90)
+            cells[at] = cell
+    return cells
 
 
 def _discard(ws: Any) -> None:
