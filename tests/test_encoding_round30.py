@@ -17,6 +17,7 @@ from pim.errors import InputError
 from pim.sources import open_text
 from pim.store import Store
 from tests.source_data import seed_structure
+from tests.test_erp_csv import write
 
 ERP = ErpCsvMap(delimiter=";", encoding="cp1252", sku_column="Material", family="tool",
                 columns={"Bezeichnung": "name:de_DE"})
@@ -24,8 +25,7 @@ ERP_ROWS = ["Material;Bezeichnung", "A1;Bohrer", "A2;Größe Ärmel", "A3;Säge"
 
 
 def _write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
-    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
-    return path
+    return write(path, lines, encoding)
 
 
 @pytest.fixture
