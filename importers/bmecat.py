@@ -13,13 +13,22 @@ from itertools import chain
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from sqlalchemy import Connection, select
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
-from importers.bmecat_reader import BmecatHeader, BmecatProduct, GtinId, deletes_products, product_modes, read_bmecat
-from importers.erp_values import partial_product, refusal, value_refusal
+from importers.bmecat_map_checks import refuse_map_mistakes, report_file, with_twins
+from importers.bmecat_reader import (
+    BmecatHeader,
+    BmecatProduct,
+    Feature,
+    GtinId,
+    deletes_products,
+    product_modes,
+    read_bmecat,
+)
+from importers.erp_values import partial_product, refusal, value_refusal, yes_or_no
 from importers.gtin_check import (
     gtin_reason,
     instead_hint,
@@ -40,6 +49,7 @@ from pim.sources import MAX_PID, NoSku, SourceItem, cross_referenced, load_profi
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched
 from pim.structure import AttributeType
+from pim.values import ValueProblem
 from pim.withdraw import claimed, product_claims, withdrawn_links
 
 #: A value problem: (element or feature, reason), at its PRODUCT's line unless a third item names its own
@@ -137,12 +147,15 @@ class BmecatMap(BaseModel):
                                                    "categories from the product (which stays), or quarantine it for review "
                                                    "(`pim import withdraw` applies one).")
     precedence: str | None = Field(default=None, description="Precedence YAML file (relative to this map).")
+    _file: str | None = PrivateAttr(default=None)  # the file it was read from: what a map mistake names
 
 
 def load_map(path: Path) -> BmecatMap:
     """The supplier's BMEcat map; a file that cannot be read or is no valid map is an InputError naming the
     field (exit 2), as every other source profile (pim.sources.load_profile)."""
-    return load_profile(BmecatMap, path)
+    m = load_profile(BmecatMap, path)
+    m._file = str(path)
+    return m
 
 
 class GtinIds(NamedTuple):
@@ -202,6 +215,11 @@ class BmecatMapper:
         self._slots: dict[tuple[str, str | None], str | None] = {}
         self._systems: dict[str, bool] = {}
         self._bounds: dict[str, Decimal] = {}
+        # the map's languages, also under their other ISO 639-2 codes; the languages of the file's texts they
+        # lack, and the file's feature codes (for the warnings after the file: importers.bmecat_map_checks)
+        self.languages = with_twins(m.languages)
+        self.unmapped: set[str] = set()
+        self.codes: set[str] = set()
         f = m.fields
         self._texts = [(name, f[name], f"DESCRIPTION_{name.upper()}") for name in ("short", "long") if name in f]
         self._scalars = [(name, f[name], name.upper(), self._is_number(f[name])) for name in (
@@ -244,12 +262,12 @@ class BmecatMapper:
         return key
 
     def _skip(self, problems: list[Problem], held: set[str], attribute: str, where: str, reason: str,
-              line: int | None = None) -> None:
-        """A value of `attribute` the product gives is skipped with a problem: noted (at `line`, else the
-        PRODUCT's), and its key held (the supplier said something there, so its old value is not withdrawn for
-        being unsent)."""
+              line: int | None = None, locale: str | None = None) -> None:
+        """A value of `attribute` (in `locale`) the product gives is skipped with a problem: noted (at `line`, else
+        the PRODUCT's), and its key held (the supplier said something there, so its old value is not withdrawn
+        for being unsent)."""
         problems.append((where, reason, line) if line else (where, reason))
-        key = self._slot(attribute, None)
+        key = self._slot(attribute, locale)
         if key:
             held.add(key)
 
@@ -270,17 +288,21 @@ class BmecatMapper:
         values: dict[str, Any] = {}
         problems: list[Problem] = []
         held: set[str] = set()
-        languages = self.m.languages
+        languages = self.languages
         for field_name, attribute, where in self._texts:
             for lang, text in (p.short if field_name == "short" else p.long).items():
                 locale = languages.get(lang)
                 if locale:
                     self._put(values, problems, attribute, html.unescape(text), locale, where)
+                else:
+                    self.unmapped.add(lang)
         if "keywords" in self.m.fields:
             for lang, words in p.keywords.items():
                 locale = languages.get(lang)
                 if locale:
                     self._put(values, problems, self.m.fields["keywords"], ", ".join(w.strip() for w in words), locale, "KEYWORD")
+                else:
+                    self.unmapped.add(lang)
         ids = self._gtin(p, problems, held) if p.gtins and self._check_ean else None
         for name, attribute, where, number in self._scalars:
             if name == "ean":  # the claimed GTIN, under its own element
@@ -297,6 +319,7 @@ class BmecatMapper:
         if "feature_class" in self.m.fields and p.feature_class:
             self._put(values, problems, self.m.fields["feature_class"], p.feature_class, where="REFERENCE_FEATURE_GROUP_ID")
         if p.features:
+            self.codes.update([f.code for f in p.features])
             self._features(p, values, problems, held)
         if self._dimensions or self._logistic_texts:
             self._logistics(p, values, problems, held)
@@ -424,42 +447,99 @@ class BmecatMapper:
             problems.append(("REFERENCE_FEATURE_SYSTEM_NAME", f"feature system '{p.feature_system}' is not in the map's feature_systems; features skipped"))
             held.update(key for f in p.features if (t := self.m.features.get(f.code)) and (key := self._slot(t.attribute, None)))
             return
-        for feat in p.features:
-            target = self.m.features.get(feat.code)
-            if target is None:
-                continue
+        for feat in self._own(p.features, problems):
+            target = self.m.features[feat.code]
             attr = self.s.attributes.get(target.attribute)
             if attr is None:
                 problems.append((feat.code, f"map targets unknown attribute '{target.attribute}'"))
                 continue
-            raw = feat.values[0] if feat.values else (feat.value_ref or feat.value_details)
-            if raw is None:
+            if attr.localizable:
+                for locale, raw in self._localized(p, feat):
+                    self._feature_value(feat, target, attr, raw, values, problems, held, locale)
+            elif (raw := self._one_value(p, feat)) is not None:
+                self._feature_value(feat, target, attr, raw, values, problems, held)
+
+    def _own(self, features: list[Feature], problems: list[Problem]) -> Iterable[Feature]:
+        """The product's own occurrence of each mapped feature: the shallowest in the FID/FPARENT_ID tree
+        (`bmecat_reader._nest`), as ECLASS Advanced files repeat features in sub-blocks, an accessory's GTIN and
+        product type among them. Two at that depth that say different things (a terminal's IEC and UL ratings)
+        are a problem naming both lines: the first is kept, not silently the last."""
+        own: dict[str, Feature] = {}
+        clash: dict[str, Feature] = {}
+        mapped = self.m.features
+        for f in features:
+            if f.code not in mapped:
                 continue
-            if attr.type in (AttributeType.metric, AttributeType.number) and _finite(raw) is None:
-                # one value skipped, not the whole product refused (as a logistics number is)
-                self._skip(problems, held, target.attribute, feat.code, f"'{raw}' is not a number; the value is skipped")
-                continue
-            if attr.type == AttributeType.metric:
-                unit = self._unit(target, attr, feat.unit)
-                if unit is None:
-                    family = self.s.measures.family(attr.metric_family)
-                    self._skip(problems, held, target.attribute, feat.code, self.s.measures.unit_problem(family, feat.unit, "FUNIT")  # type: ignore[arg-type]
-                               + f"; or map it under features.{feat.code}.units (the value is skipped)")
-                    continue
-                self._put(values, problems, target.attribute, {"amount": raw.replace(",", "."), "unit": unit}, where=feat.code)
-            elif attr.type in (AttributeType.simple_select, AttributeType.multi_select):
-                keys = [feat.value_ref, *feat.values] if feat.value_ref else feat.values
-                codes = [target.options[k] for k in keys if k and k in target.options]
-                if not codes:
-                    self._skip(problems, held, target.attribute, feat.code, f"value {keys} has no option in the map for '{target.attribute}'")
-                    continue
-                self._put(values, problems, target.attribute, codes[0] if attr.type == AttributeType.simple_select else codes, where=feat.code)
-            elif attr.type == AttributeType.boolean:
-                self._put(values, problems, target.attribute, raw.lower() in ("true", "1", "yes", "ja"), where=feat.code)
-            elif target.attribute in self._gtin_attrs and (problem := gtin_problem(raw)):
-                self._skip(problems, held, target.attribute, feat.code, gtin_reason(problem, self._value_hint))
-            else:
-                self._put(values, problems, target.attribute, raw, where=feat.code)
+            kept = own.get(f.code)
+            if kept is None or f.depth < kept.depth:
+                own[f.code] = f
+                clash.pop(f.code, None)
+            elif f.depth == kept.depth and f.code not in clash and _said(f) != _said(kept):
+                clash[f.code] = f
+        for code, other in clash.items():
+            kept = own[code]
+            problems.append((code, f"the feature is given more than once at the same level with different values: "
+                                   f"'{_shown(kept)}' (line {kept.line}) and '{_shown(other)}' (line {other.line}); the "
+                                   f"first is kept: check which is the product's and correct it in the PIM or ask the "
+                                   f"supplier to send one", other.line))
+        return own.values()
+
+    def _localized(self, p: BmecatProduct, feat: Feature) -> list[tuple[str, str]]:
+        """(locale, value) of a feature for a localizable attribute: each FVALUE with `lang` in its language, one
+        without in the catalog's default language, through the map's `languages` (as DESCRIPTION_SHORT)."""
+        raw = _raw(feat)
+        langs = feat.langs or ({p.language: raw} if raw is not None else {})
+        languages = self.languages
+        return [(languages[lang], text) for lang, text in langs.items() if lang in languages]
+
+    def _one_value(self, p: BmecatProduct, feat: Feature) -> str | None:
+        """A feature's value for an attribute that is not localizable: of localized FVALUEs the one in the
+        catalog's default language, else in the map's first language that has one, else the first. Languages
+        are compared by their locale, so `ger` and `deu` are one."""
+        if feat.langs:
+            languages = self.languages
+            said: dict[str, str] = {}
+            for lang, text in feat.langs.items():
+                said.setdefault(languages.get(lang, lang), text)
+            for lang in (p.language, *self.m.languages):
+                if (text := said.get(languages.get(lang, lang))) is not None:
+                    return text
+        return _raw(feat)
+
+    def _feature_value(self, feat: Feature, target: FeatureTarget, attr: Any, raw: str, values: dict[str, Any],
+                       problems: list[Problem], held: set[str], locale: str | None = None) -> None:
+        """One feature value into `attribute` (in `locale`), or skipped with a problem."""
+        if attr.type in (AttributeType.metric, AttributeType.number) and _finite(raw) is None:
+            # one value skipped, not the whole product refused (as a logistics number is)
+            self._skip(problems, held, target.attribute, feat.code, f"'{raw}' is not a number; the value is skipped",
+                       locale=locale)
+        elif attr.type == AttributeType.metric:
+            unit = self._unit(target, attr, feat.unit)
+            if unit is None:
+                family = self.s.measures.family(attr.metric_family)
+                self._skip(problems, held, target.attribute, feat.code, self.s.measures.unit_problem(family, feat.unit, "FUNIT")  # type: ignore[arg-type]
+                           + f"; or map it under features.{feat.code}.units (the value is skipped)", locale=locale)
+                return
+            self._put(values, problems, target.attribute, {"amount": raw.replace(",", "."), "unit": unit}, locale, feat.code)
+        elif attr.type in (AttributeType.simple_select, AttributeType.multi_select):
+            keys = [feat.value_ref, *feat.values] if feat.value_ref else feat.values
+            codes = [target.options[k] for k in keys if k and k in target.options]
+            if not codes:
+                self._skip(problems, held, target.attribute, feat.code,
+                           f"value {keys} has no option in the map for '{target.attribute}'", locale=locale)
+                return
+            self._put(values, problems, target.attribute, codes[0] if attr.type == AttributeType.simple_select else codes,
+                      locale, feat.code)
+        elif attr.type == AttributeType.boolean:
+            flag = _flag(feat, target, raw)
+            if isinstance(flag, str):
+                self._skip(problems, held, target.attribute, feat.code, flag, locale=locale)
+                return
+            self._put(values, problems, target.attribute, flag, locale, feat.code)
+        elif target.attribute in self._gtin_attrs and (problem := gtin_problem(raw)):
+            self._skip(problems, held, target.attribute, feat.code, gtin_reason(problem, self._value_hint), locale=locale)
+        else:
+            self._put(values, problems, target.attribute, raw, locale, feat.code)
 
     def _unit(self, target: FeatureTarget, attr: Any, funit: str | None) -> str | None:
         """The unit of a feature's value: the map's name for its FUNIT, else the catalogue's (a UN/ECE code such
@@ -528,6 +608,58 @@ class BmecatMapper:
                 return
 
 
+def _raw(feat: Feature) -> str | None:
+    """A feature's value as the file writes it: its first FVALUE, else its value IRDI or that value's text."""
+    return feat.values[0] if feat.values else (feat.value_ref or feat.value_details)
+
+
+def _said(feat: Feature) -> tuple[Any, ...]:
+    """What a feature says, to tell two occurrences of it apart."""
+    return tuple(feat.values), feat.value_ref, feat.unit
+
+
+def _shown(feat: Feature) -> str:
+    return ", ".join(feat.values) or feat.value_details or feat.value_ref or ""
+
+
+#: ECLASS's boolean values, by IRDI without its version: the real Weidmüller files send CAA017 with
+#: FVALUE_DETAILS "Nein" (30 times); CAA016 is its "true" twin. A map's `options` for the IRDI come first.
+ECLASS_BOOLEANS = {"0173-1#07-CAA016": True, "0173-1#07-CAA017": False}
+
+
+def _flag(feat: Feature, target: FeatureTarget, raw: str) -> bool | str:
+    """A boolean feature's value, or why it has none (the value is skipped, never read as False): the map's
+    `options` for its VALUE_IDREF or FVALUE (true/false, yes/no, ja/nein), else an ECLASS boolean IRDI, else the
+    yes/no word of the FVALUE or FVALUE_DETAILS. An IRDI whose own text says the opposite is a problem too."""
+    for key in (feat.value_ref, raw):
+        if key and key in target.options:
+            word = target.options[key]
+            try:
+                return yes_or_no(word)
+            except ValueProblem:
+                return (f"features.{feat.code}.options maps '{key}' to '{word}', which is neither true nor false: "
+                        f"write true or false there (the value is skipped)")
+    said, word = None, ""
+    for text in (raw, feat.value_details):
+        if text:
+            try:
+                said, word = yes_or_no(text), text
+                break
+            except ValueProblem:
+                pass
+    known = ECLASS_BOOLEANS.get(feat.value_ref.rpartition("#")[0]) if feat.value_ref else None
+    if known is not None and said is not None and said != known:
+        return (f"VALUE_IDREF {feat.value_ref} is ECLASS's {str(known).lower()}, but the file says '{word}'; map the "
+                f"IRDI under features.{feat.code}.options to true or false (the value is skipped)")
+    if known is not None:
+        return known
+    if said is not None:
+        return said
+    shown = " / ".join(dict.fromkeys(t for t in (raw, feat.value_details) if t))
+    return (f"'{shown}' is neither yes nor no for the boolean '{target.attribute}': map it under "
+            f"features.{feat.code}.options to true or false (the value is skipped)")
+
+
 def _number(raw: str) -> Any:
     try:
         return Decimal(raw.replace(",", "."))
@@ -571,12 +703,13 @@ def _day(text: str | None) -> date | None:
 
 
 def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHeader | None = None,
-                deletes: Deletes | None = None) -> Iterator[SourceItem | Rejected]:
+                deletes: Deletes | None = None, mapper: BmecatMapper | None = None) -> Iterator[SourceItem | Rejected]:
     """Products as SourceItems keyed by supplier PID and GTIN (the SKU is found later); unreadable ones Rejected.
     Per-value problems travel in `raw["_problems"]` until the SKU is known (the keys of the values they skipped
     in `raw["_held"]`, see `Mapped.held`), tier prices as the item's `extras`
     (given the SKU by `_finish`; written only when the product is taken in). A `PRODUCT mode="delete"` is an
-    empty record marked `raw["mode"] = "delete"` (`_finish` turns it into the supplier's withdrawal).
+    empty record marked `raw["mode"] = "delete"` (`_finish` turns it into the supplier's withdrawal). `mapper`:
+    the file's BmecatMapper, for a caller that reads what it noted (import_bmecat's warnings).
 
     The file's last word on a product wins (`_last_words`, with `deletes: withdraw`): a PRODUCT of a supplier PID
     that the file deletes later is overridden — read, counted unchanged (`superseded_in_file`), not applied — so
@@ -587,7 +720,7 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
     header = header if header is not None else BmecatHeader()
     deletes = deletes if deletes is not None else Deletes()
     name = path.name
-    mapper = BmecatMapper(m, structure, str(path))
+    mapper = mapper or BmecatMapper(m, structure, str(path))
     plan = _last_words(path) if m.deletes == "withdraw" else {}
     position = -1
     for bp in read_bmecat(path, header, groups=m.catalog_groups is not None):
@@ -954,10 +1087,12 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
         else:
             written += put_price_list_in(store, conn, entries)
 
+    start = store.structure()
+    refuse_map_mistakes(m, start, SPEC_UNITS, m._file)  # before a product is read or a category created
     placer = early = None
     if m.catalog_groups is not None:
-        check_groups_map(m.catalog_groups, store.structure())
-        placer = GroupPlacer(store, m.catalog_groups, m.languages, source, path.name)
+        check_groups_map(m.catalog_groups, start)
+        placer = GroupPlacer(store, m.catalog_groups, with_twins(m.languages), source, path.name)
         early = _group_system(path) if m.catalog_groups.create_under else BmecatHeader()
         placer.create_categories(early.groups)
     # read after the group tree is in: the records' fingerprints depend on the structure (pim.merge), so the
@@ -967,7 +1102,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
               else merger_for(m, map_dir)).bind(structure)  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
     refs = References(store, source, m.sku_from, m.sku_prefix, salt=merger.salt)
     deletes = Deletes()
-    parsed = _known_deletes(store, source, parse_items(path, m, structure, header, deletes), deletes)
+    mapper = BmecatMapper(m, structure, str(path))
+    parsed = _known_deletes(store, source, parse_items(path, m, structure, header, deletes, mapper), deletes)
     matched = _matched(store, m, parsed, header)
     items = _finish(matched, store, m, path, refs, deletes)
 
@@ -984,6 +1120,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
                 counts.extra["tier_prices_removed"] = removed
         _followups(store, m, path, header, refs, deletes, merger.precedence, counts, placer,
                    set(early.groups) if early is not None else set())
+        report_file(store, counts, source, path.name, m, mapper.codes, mapper.unmapped,
+                    complete=header.transaction == "new_catalog")
 
     with cleanup:
         return run_import(store, source, items, structure=structure, label=str(path), merge=merger,

@@ -34,6 +34,13 @@ class Feature:
     unit: str | None = None
     value_ref: str | None = None  # VALUE_IDREF: an ECLASS value IRDI
     value_details: str | None = None
+    #: FVALUE per language (ISO 639-2, lower case; the first of each), only when an FVALUE has `lang`: one
+    #: without is in the catalog's default language (`BmecatProduct.language`).
+    langs: dict[str, str] | None = None
+    line: int = 0
+    fid: str | None = None  # FID and FPARENT_ID: the feature tree of ECLASS Advanced files (`_nest`)
+    parent: str | None = None
+    depth: int = 0  # levels below the top of that tree: 0 at the top, and for every feature of a file without one
 
 
 @dataclass
@@ -84,6 +91,7 @@ class BmecatProduct:
     feature_system: str | None = None
     feature_class: str | None = None
     features: list[Feature] = field(default_factory=list)
+    language: str = "eng"  # the language of its texts without `lang`: the catalog's default
     prices: list[Price] = field(default_factory=list)
     order_unit: str | None = None
     content_unit: str | None = None
@@ -218,12 +226,15 @@ def parse_product(el: etree._Element, transaction: str, default_lang: str) -> Bm
     if not pid:
         raise InputError("PRODUCT without SUPPLIER_PID", line=el.sourceline, field="SUPPLIER_PID",
                          hint="every PRODUCT needs a SUPPLIER_PID")
-    p = BmecatProduct(supplier_pid=pid, line=el.sourceline or 0, transaction=transaction, mode=el.get("mode", "new"))
+    p = BmecatProduct(supplier_pid=pid, line=el.sourceline or 0, transaction=transaction, mode=el.get("mode", "new"),
+                      language=default_lang)
     details = first.get("PRODUCT_DETAILS")
     if details is not None:
         _details(p, details, default_lang)
     for block in features:
-        _features(p, block)
+        _features(p, block, default_lang)
+    if features:
+        _nest(p.features)
     order = first.get("PRODUCT_ORDER_DETAILS")
     if order is not None:
         o = _firsts(order)
@@ -365,11 +376,11 @@ def _details(p: BmecatProduct, details: etree._Element, default_lang: str) -> No
             p.manufacturer_type = text
 
 
-def _features(p: BmecatProduct, block: etree._Element) -> None:
+def _features(p: BmecatProduct, block: etree._Element, default_lang: str) -> None:
     for c in block:
         name = _LOCAL.get(c.tag) or _local(c.tag)
         if name == "FEATURE":
-            f = _feature(c)
+            f = _feature(c, default_lang)
             if f:
                 p.features.append(f)
         elif name == "REFERENCE_FEATURE_SYSTEM_NAME":
@@ -378,20 +389,23 @@ def _features(p: BmecatProduct, block: etree._Element) -> None:
             p.feature_class = _text(c)
         elif name == "FEATURE_GROUP":  # ontology dialect: features nested in groups
             for f_el in _children(c, "FEATURE"):
-                f = _feature(f_el)
+                f = _feature(f_el, default_lang)
                 if f:
                     p.features.append(f)
 
 
-def _feature(el: etree._Element) -> Feature | None:
+def _feature(el: etree._Element, default_lang: str) -> Feature | None:
     first: dict[str, etree._Element] = {}
     values: list[str] = []
+    localized = False
     for c in el:
         name = _LOCAL.get(c.tag) or _local(c.tag)
         if name == "FVALUE":
             text = _text(c)
             if text is not None:
                 values.append(text)
+                if not localized and c.get("lang") is not None:
+                    localized = True
         elif name not in first:
             first[name] = c
     template = first.get("FTEMPLATE")
@@ -404,8 +418,54 @@ def _feature(el: etree._Element) -> Feature | None:
     code = code or fname
     if not code:
         return None
-    return Feature(code=code, name=name or fname, values=values, unit=_text(first.get("FUNIT")),
-                   value_ref=_text(first.get("VALUE_IDREF")), value_details=_text(first.get("FVALUE_DETAILS")))
+    # positional: a real ECLASS Advanced catalog has hundreds of features a product
+    return Feature(code, name or fname, values, _text(first.get("FUNIT")), _text(first.get("VALUE_IDREF")),
+                   _text(first.get("FVALUE_DETAILS")), _languages(el, default_lang) if localized else None,
+                   el.sourceline or 0, _text(first.get("FID")), _text(first.get("FPARENT_ID")))
+
+
+def _languages(el: etree._Element, default_lang: str) -> dict[str, str]:
+    """A localized feature's FVALUEs by language, the first of each (as DESCRIPTION_SHORT's)."""
+    langs: dict[str, str] = {}
+    for c in el:
+        if (_LOCAL.get(c.tag) or _local(c.tag)) == "FVALUE" and (text := _text(c)) is not None:
+            langs.setdefault(_lang(c, default_lang), text)
+    return langs
+
+
+def _nest(features: list[Feature]) -> None:
+    """Each feature's depth in the FID/FPARENT_ID tree. ECLASS Advanced files (the real Weidmüller ones) send
+    the product's features as one flat list that is a tree: blocks (a connection, a rating, a component
+    receptacle) hold features, and an accessory's block repeats the features of that accessory (its GTIN,
+    MPN, product type) deeper down. A parent that names no feature (those files write -1) is the top."""
+    depths: dict[str, int] = {}  # FID → depth, of the features read so far (a parent comes first in those files)
+    parents: dict[str, str | None] | None = None  # FID → FPARENT_ID, made when a parent is not read yet
+    for f in features:
+        parent = f.parent
+        if parent is not None:
+            depth = depths.get(parent)
+            if depth is None:
+                if parents is None:
+                    parents = {g.fid: g.parent for g in features if g.fid is not None}
+                depth = _depth(parent, parents, depths) if parent in parents else -1
+            f.depth = depth + 1
+        if f.fid is not None:
+            depths.setdefault(f.fid, f.depth)
+
+
+def _depth(fid: str, parents: dict[str, str | None], depths: dict[str, int]) -> int:
+    """The depth of feature `fid`, walking up to an ancestor whose depth is known or to the top; remembered for
+    every feature on the way. A cycle (a broken file) ends the walk after as many steps as there are features."""
+    path: list[str] = []
+    node: str | None = fid
+    while node in parents and node not in depths and len(path) <= len(parents):
+        path.append(node)  # type: ignore[arg-type]
+        node = parents[node]  # type: ignore[index]
+    depth = depths.get(node, -1) if node is not None else -1
+    for step in reversed(path):
+        depth += 1
+        depths[step] = depth
+    return depths[fid]
 
 
 def _prices(p: BmecatProduct, block: etree._Element) -> None:

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from importers.gtin_check import GtinFields, gtin_keys, gtin_reason, problem_notes, take_bad  # noqa: F401  (problem_notes: ERP importers take it from here)
 from pim.catalog import Structure
-from pim.measures import Family
+from pim.measures import Family, Measures
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
 from pim.store.store import QuarantineEntry
 from pim.structure import AttributeType
@@ -232,7 +232,7 @@ class ValueBuilder:
                                                   for code, to in rule.unit_map.items())]
         for field, what, unit in units:
             if unit is not None and family.resolve(unit) is None:
-                return field, self._unit_typo(family, unit, what)[0]
+                return field, unit_typo(self.structure.measures, family, unit, what)[0]
         return None
 
     def _metric_family(self, rule: ValueRule) -> Family | None:
@@ -242,15 +242,6 @@ class ValueBuilder:
         if attribute is None or attribute.type != AttributeType.metric:
             return None
         return self.structure.measures.family(attribute.metric_family)
-
-    def _unit_typo(self, family: Family, text: str, what: str) -> tuple[str, str | None]:
-        """(why `text` is no unit of `family`, the unit it likely meant): the nearest unit where one is spelled
-        alike (its code, symbol or UN/ECE code), else the message names units that fit."""
-        spellings = {s: u.code for u in family.units.values() for s in (u.code, u.symbol, *u.aliases) if s}
-        near = nearest(text, spellings)
-        if near is None:
-            return self.structure.measures.unit_problem(family, text, what), None
-        return f"{what} '{text}' is not a unit of {family.code} (did you mean {spellings[near]}?)", spellings[near]
 
     def price_setter(self, rule: ValueRule, currency: str) -> Setter:
         """The setter of a price_collection rule for one currency (XML maps read it per price element)."""
@@ -325,7 +316,7 @@ class ValueBuilder:
     def _unknown_field_unit(self, rule: ValueRule, family: Family, code: str) -> str:
         """Why a row's unit from its `unit_from` column or path is refused: no unit of the family, nor in `unit_map`."""
         field = f"{'path' if hasattr(rule, 'path') else 'column'} '{rule.unit_from}'"  # an XML rule has a path
-        problem, meant = self._unit_typo(family, code, "unit")
+        problem, meant = unit_typo(self.structure.measures, family, code, "unit")
         return (f"{field} (the rule's `unit_from`): {problem}: correct it in the source, or map the code to a unit "
                 f"in the rule's `unit_map` ({code}: {meant or family.standard})")
 
@@ -356,6 +347,17 @@ class ValueBuilder:
                                    "units agree")
             return {"amount": number(parts[0]), "unit": code}
         return read
+
+
+def unit_typo(measures: Measures, family: Family, text: str, what: str) -> tuple[str, str | None]:
+    """(why `text` is no unit of `family`, the unit it likely meant): the nearest unit where one is spelled
+    alike (its code, symbol or UN/ECE code), else the message names units that fit. Shared with the BMEcat
+    map's checks (importers.bmecat_map_checks)."""
+    spellings = {s: u.code for u in family.units.values() for s in (u.code, u.symbol, *u.aliases) if s}
+    near = nearest(text, spellings)
+    if near is None:
+        return measures.unit_problem(family, text, what), None
+    return f"{what} '{text}' is not a unit of {family.code} (did you mean {spellings[near]}?)", spellings[near]
 
 
 def _spelled(text: str, code: str | None) -> str:
@@ -399,20 +401,26 @@ def _field_setter(rule: ValueRule) -> Callable[[str | None, dict[str, Any]], Non
 
 
 # ---------------------------------------------------------------- map fields that read nothing in a file
-def report_unread(store: Store, counts: ImportCounts, source: str, file: str, unread: list[tuple[str, str]]) -> None:
+#: What `report_unread` says by default: {n} notes, then the notes.
+UNREAD = ("the map reads {n} field(s) this file does not have, so their values were left as they are: {notes}. "
+          "Fix the map if they should be read (a file that leaves them out on purpose can ignore this)")
+
+
+def report_unread(store: Store, counts: ImportCounts, source: str, file: str, unread: list[tuple[str, str]], *,
+                  kind: str = "map-unread", said: str = UNREAD, count: str = "unread_map_fields") -> None:
     """One `warning` per file naming the map's fields that read nothing in it: (field, what it is and the
     nearest thing the file has). Absent leaves values alone, so a typo in a column name or a path that misses
-    imported nothing for that field without a word. The file's next run replaces the warning, or closes it."""
-    key = f"map-unread:{file}"
+    imported nothing for that field without a word. The file's next run replaces the warning, or closes it.
+    `kind` (the warning's key), `said` (its text, as UNREAD) and `count` (the counts' name) give an importer a
+    second such warning of its own (importers.bmecat_map_checks: the languages a BMEcat map does not map)."""
+    key = f"{kind}:{file}"
     if not unread:
         store.resolve_quarantine(source, [key])
         return
-    counts.extra["unread_map_fields"] = len(unread)
+    counts.extra[count] = len(unread)
     store.quarantine(counts.job_id, [QuarantineEntry(
-        f"the map reads {len(unread)} field(s) this file does not have, so their values were left as they are: "
-        f"{'; '.join(note for _, note in unread)}. Fix the map if they should be read (a file that leaves them "
-        "out on purpose can ignore this)", file=file, field=unread[0][0], record_key=key, source=source,
-        severity="warning")])
+        said.format(n=len(unread), notes="; ".join(note for _, note in unread)), file=file, field=unread[0][0],
+        record_key=key, source=source, severity="warning")])
 
 
 
