@@ -56,6 +56,7 @@ from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
+from pim.jsonl import broken_json_line
 from pim.merge import EMPTY, MODEL_KEY
 from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
 from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text, undecodable_error
@@ -339,7 +340,7 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
         try:
             raw = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            return Rejected(_broken_line(raw, exc), name, number, None, {"line": raw[:2000]})
+            return Rejected(broken_json_line(raw, exc), name, number, None, {"line": raw[:2000]})
     if not isinstance(raw, dict):
         return Rejected("a record must be a JSON object", name, number, None, {"value": raw})
     if (where := nul_at(raw)) is not None:
@@ -355,17 +356,6 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
         if not isinstance(exc, ValueError):
             exc = ValueError(f"unexpected shape: {type(exc).__name__}: {exc}")
         return Rejected(str(exc).splitlines()[0][:500], name, number, None, raw, str(key) if key else None)
-
-
-def _broken_line(line: str, exc: orjson.JSONDecodeError) -> str:
-    """Why a JSON line does not parse, at its character (counted from 1, as an editor's column): orjson counts
-    lines and columns in the text it was given, the one line, whose own number the entry carries (its "line 2
-    column 1" meant past the line's end)."""
-    text = line.rstrip()
-    what = "object" if text.lstrip().startswith("{") else "value"
-    if exc.pos >= len(text):
-        return f"not valid JSON (the line ends before the JSON {what} is complete, at character {len(text) + 1})"
-    return f"not valid JSON ({exc.msg}, at character {exc.pos + 1})"
 
 
 def _record_key(mapper: ContentMapper, raw: dict[str, Any]) -> Any:

@@ -51,7 +51,8 @@ def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes |
             try:
                 data = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                yield Rejected(f"not valid JSON: {exc}", name, number, None, {"line": line[:2000].decode("utf-8", "replace")})
+                text = line.decode("utf-8", "replace")
+                yield Rejected(broken_json_line(text, exc), name, number, None, {"line": text[:2000]})
                 continue
             if not isinstance(data, dict):
                 yield Rejected("a line must be a JSON object", name, number, None, {"line": data})
@@ -184,3 +185,14 @@ def export_jsonl(store: Store, out: IO[bytes], *, enabled_only: bool = False) ->
         out.write(record_line(product))
         count += 1
     return count
+
+
+def broken_json_line(line: str, exc: orjson.JSONDecodeError) -> str:
+    """Why a JSON line does not parse, at its character (counted from 1, as an editor's column): orjson counts
+    lines and columns in the text it was given, the one line, whose own number the entry carries (its "line 2
+    column 1" meant past the line's end). Shared by the catalog's JSONL and the content team's JSON Lines."""
+    text = line.rstrip()
+    what = "object" if text.lstrip().startswith("{") else "value"
+    if exc.pos >= len(text):
+        return f"not valid JSON (the line ends before the JSON {what} is complete, at character {len(text) + 1})"
+    return f"not valid JSON ({exc.msg}, at character {exc.pos + 1})"

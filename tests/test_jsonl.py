@@ -224,3 +224,13 @@ def test_the_validators_shortcut_keeps_only_values_normalize_would_keep(attribut
         record = {"a": data}
         problems = validator.check_values(record, None)
         assert (ValueProblem if problems else record["a"]) == expected, data
+
+
+def test_a_broken_line_is_placed_by_its_own_character(tmp_path: Path) -> None:
+    """orjson counts lines inside the one line it was given: "line 2 column 1" meant past the line's end (found
+    exploring as a content manager; the catalog's JSONL says it as the content team's JSON Lines does)."""
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(orjson.dumps(GOOD) + b'\n{"identifier": "T-x", \n{"identifier": "T-y" "family": 1}\n')
+    reasons = {r.line: r.reason for r in read_jsonl(path) if hasattr(r, "reason")}
+    assert reasons == {2: "not valid JSON (the line ends before the JSON object is complete, at character 22)",
+                       3: "not valid JSON (unexpected character, expected ',' or '}', at character 22)"}
