@@ -165,3 +165,23 @@ def test_patch_of_a_variant_refuses_values_its_model_holds(api, store: Store) ->
     assert store.get_product("runner-red") == before  # nothing written, not even the ean
     ok = client.patch("/api/v1/products/runner-red", headers=tokens["editor"], json={"values": {"ean": "4006381333931"}})
     assert ok.status_code == 200 and store.get_product("runner-red").values["ean"] == "4006381333931"
+
+
+def test_patch_with_expected_leaves_a_value_changed_since_and_says_so(api, store: Store) -> None:
+    """`expected`: the value the client last read. Another editor's change since is not overwritten unseen (the
+    product page's stale check, round 30); the keys nobody changed are written."""
+    client, tokens = api
+    key = "description:en_US@ecommerce"
+    client.patch("/api/v1/products/no-description", headers=tokens["editor"], json={"values": {key: "Ben's text."}})
+    resp = client.patch("/api/v1/products/no-description", headers=tokens["editor"],
+                        json={"values": {key: "Anna's text.", "price": {"EUR": "13"}},
+                              "expected": {key: None, "price": store.get_product("no-description").values["price"]}})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["stale"] == {key: {"now": "Ben's text.", "by": "ed", "yours": "Anna's text."}}
+    assert body["changed"] == ["price"]
+    product = store.get_product("no-description")
+    assert product.values[key] == "Ben's text." and product.values["price"] == {"EUR": "13.00"}
+    again = client.patch("/api/v1/products/no-description", headers=tokens["editor"],
+                         json={"values": {key: "Anna's text."}, "expected": {key: "Ben's text."}}).json()
+    assert "stale" not in again and store.get_product("no-description").values[key] == "Anna's text."

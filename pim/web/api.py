@@ -50,6 +50,10 @@ class ProductPage(BaseModel):
 
 class ValuesPatch(BaseModel):
     values: dict[str, Any] = Field(description="value key (attr[:locale][@channel]) → data; null clears a value.")
+    expected: dict[str, Any] | None = Field(default=None, description=(
+        "value key → the value your client last read (null: none). A key whose stored value is no longer that is "
+        "not written (someone or an import changed it since) and comes back under `stale` with the value stored "
+        "now and who stored it; the other keys are written. Leave it out to write without the check."))
 
 
 def grid_filter(
@@ -95,13 +99,17 @@ def get_product(identifier: str, request: Request, user: User = Depends(api_user
     403: "viewers may not edit values", 404: "no such product",
     422: "each wrong value as `body.values.<key>` with its message (or the body's own problem); nothing changed"}))
 def patch_values(identifier: str, body: ValuesPatch, request: Request, user: User = Depends(api_editor)) -> Any:
-    """Validate every value; on any error nothing changes and each wrong key gets its message."""
-    result = apply_values(store_of(request), identifier, body.values, user.username, structure=structure_of(request))
+    """Validate every value; on any error nothing changes and each wrong key gets its message. With `expected`, a
+    value changed since the client read it is left as it is and listed under `stale` (as the product page does)."""
+    result = apply_values(store_of(request), identifier, body.values, user.username, structure=structure_of(request),
+                          expected=body.expected)
     if result.product is None:
         raise HTTPException(404, f"no product '{identifier}'")
     if result.errors:
         return refused(field_errors({f"values.{key}": message for key, message in result.errors.items()}))
-    return {"changed": result.changed, "outranked": result.outranked, "product": result.product.model_dump(mode="json")}
+    stale = {key: {"now": s.now, "by": s.by, "yours": s.yours} for key, s in result.stale.items()}
+    return {"changed": result.changed, "outranked": result.outranked, **({"stale": stale} if stale else {}),
+            "product": result.product.model_dump(mode="json")}
 
 
 class MassEdit(BaseModel):
