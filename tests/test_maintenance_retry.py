@@ -4,6 +4,7 @@ lets it run: upload again), the job page says it with 409; the job stays as it w
 
 from __future__ import annotations
 
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,16 @@ def test_a_kept_upload_is_still_queued_again(role_tokens, store: Store, pim_env:
     job_queue.work(store, once=True)
     again = client.post(f"/api/v1/jobs/{resp.json()['id']}/retry", headers=tokens["editor"])
     assert again.status_code == 202 and again.json()["status"] == "queued"
+
+
+def test_the_job_page_offers_no_run_again_for_an_upload_that_is_gone(role_tokens, store: Store, pim_env: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page says why and links the import page instead of a *Run again* that would be refused."""
+    client, tokens = role_tokens
+    _set(monkeypatch, upload_retention_days=30)
+    job_id = _failed_upload(client, tokens["editor"], store, pim_env)
+    login(client, "ed")
+    page = unescape(client.get(f"/jobs/{job_id}").text)
+    assert f'action="/jobs/{job_id}/retry"' not in page
+    assert 'class="upload-gone"' in page and GONE in page and "upload it again</a> to import it" in page
+    assert 'class="upload-again"' not in page  # said once

@@ -51,6 +51,21 @@ templates.env.globals["no_worker"] = no_worker  # the import, job and family pag
 templates.env.globals["retryable"] = job_queue.retryable  # the job page offers "Run again" then
 
 
+def upload_gone(job: dict[str, Any]) -> str | None:
+    """Why an import job can never run again (its uploaded file is no longer kept: job_queue.check_upload), for
+    the job page to say instead of offering *Run again*, which would be refused; None otherwise. One stat."""
+    if job.get("kind") != "import" or not isinstance(job.get("payload"), dict):
+        return None
+    try:
+        job_queue.check_upload(job["payload"])
+    except job_queue.UploadGone as exc:
+        return str(exc)
+    return None
+
+
+templates.env.globals["upload_gone"] = upload_gone
+
+
 def job_row(job: dict[str, Any]) -> dict[str, Any]:
     """An import job as the page lists it: its source by name, the kept file by its name (as the quarantine
     names it; where the server keeps it is not the page's to say) and the profile by its name under PIM_HOME.
