@@ -18,9 +18,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from importers.gtin_check import GtinFields, gtin_keys, gtin_reason, problem_notes, take_bad  # noqa: F401  (problem_notes: ERP importers take it from here)
 from pim.catalog import Structure
+from pim.importing import file_warning
 from pim.measures import Family, Measures
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
-from pim.store.store import QuarantineEntry
 from pim.structure import AttributeType
 from pim.spelling import nearest
 from pim.values import EXPONENT, ValueProblem, amount_and_unit, check_magnitude
@@ -413,14 +413,11 @@ def report_unread(store: Store, counts: ImportCounts, source: str, file: str, un
     imported nothing for that field without a word. The file's next run replaces the warning, or closes it.
     `kind` (the warning's key), `said` (its text, as UNREAD) and `count` (the counts' name) give an importer a
     second such warning of its own (importers.bmecat_map_checks: the languages a BMEcat map does not map)."""
-    key = f"{kind}:{file}"
-    if not unread:
-        store.resolve_quarantine(source, [key])
-        return
-    counts.extra[count] = len(unread)
-    store.quarantine(counts.job_id, [QuarantineEntry(
-        said.format(n=len(unread), notes="; ".join(note for _, note in unread)), file=file, field=unread[0][0],
-        record_key=key, source=source, severity="warning")])
+    if unread:
+        counts.extra[count] = len(unread)
+    file_warning(store, counts.job_id, source, f"{kind}:{file}",
+                 said.format(n=len(unread), notes="; ".join(note for _, note in unread)) if unread else None,
+                 file=file, field=unread[0][0] if unread else None)
 
 
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from pim.content_sheet import EXCEL_DIGITS
-from pim.importing import ImportCounts, Rejected
+from pim.importing import ImportCounts, Rejected, file_warning
 from pim.sources import SourceItem, zero_led_pids, zero_led_widths
 from pim.store import Store
-from pim.store.store import QuarantineEntry, batched
+from pim.store.store import batched
 
 if TYPE_CHECKING:
     from importers.supplier_table import SupplierTableMap
@@ -65,14 +65,12 @@ class LostZeros:
 
     def report(self, counts: ImportCounts, file: str) -> None:
         """The file's warning, which its next run replaces (or closes, when no id needed its zeros)."""
-        key = f"excel-zeros:{file}"
-        if not self.count:
-            self.store.resolve_quarantine(self.m.source, [key])
-            return
-        counts.extra["ids_matched_by_zeros"] = self.count
-        more = ", …" if self.count > len(self.first) else ""
-        self.store.quarantine(counts.job_id, [QuarantineEntry(
-            f"{self.count} supplier product id(s) typed as numbers were matched to the cross-reference's ids by "
-            f"their leading zeros, which Excel drops ({', '.join(self.first)}{more}); format the "
-            f"'{self.m.pid_column}' column as Text so the file says them", file=file, field=self.m.pid_column,
-            record_key=key, source=self.m.source, severity="warning")])
+        reason = None
+        if self.count:
+            counts.extra["ids_matched_by_zeros"] = self.count
+            more = ", …" if self.count > len(self.first) else ""
+            reason = (f"{self.count} supplier product id(s) typed as numbers were matched to the cross-reference's ids "
+                      f"by their leading zeros, which Excel drops ({', '.join(self.first)}{more}); format the "
+                      f"'{self.m.pid_column}' column as Text so the file says them")
+        file_warning(self.store, counts.job_id, self.m.source, f"excel-zeros:{file}", reason, file=file,
+                     field=self.m.pid_column)

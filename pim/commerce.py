@@ -19,8 +19,9 @@ from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from pim.errors import InputError
+from pim.importing import file_warning
 from pim.store.raw import raw_table
-from pim.store.store import QuarantineEntry, Store, as_utc, batched, now
+from pim.store.store import Store, as_utc, batched, now
 
 
 #: Prices and quantities are stored as NUMERIC(18, 4): fourteen digits before the point (PostgreSQL refuses
@@ -239,13 +240,9 @@ class CompletePriceLists:
         """`finish` at the end of an import: remove the rest only when the import rejected nothing (a rejected
         row may be a price that still holds); else the quarantine gets a warning starting `nothing_removed`,
         which the next clean run of the file closes. Returns the entries removed."""
-        key = f"complete-price-list:{file.name}"
-        if rejected:
-            self.store.quarantine(job_id, [QuarantineEntry(
-                f"{nothing_removed} because {rejected} {rows} were rejected; fix them and import the file again",
-                file=file.name, record_key=key, source=source, severity="warning")])
-        else:
-            self.store.resolve_quarantine(source, [key])
+        file_warning(self.store, job_id, source, f"complete-price-list:{file.name}",
+                     f"{nothing_removed} because {rejected} {rows} were rejected; fix them and import the file again"
+                     if rejected else None, file=file.name)
         return self.finish(remove=not rejected)
 
 

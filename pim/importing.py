@@ -44,6 +44,18 @@ class Parsed:
     partial: Mapping[str, frozenset[str]] | None = None
 
 
+def file_warning(store: Store, job_id: int | None, source: str, key: str, reason: str | None, *, file: str,
+                 field: str | None = None) -> None:
+    """A file's one `warning` of a kind (`key`: the kind and the file), which the file's next run replaces, or
+    closes when `reason` is None (nothing to say this time): what a run noticed about the whole file (map
+    fields it lacks, SKUs no product has, ids matched by their zeros) without burying it under its rows."""
+    if reason is None:
+        store.resolve_quarantine(source, [key])
+        return
+    store.quarantine(job_id, [QuarantineEntry(reason, file=file, field=field, record_key=key, source=source,
+                                              severity="warning")])
+
+
 #: Writes the `extras` of a batch's accepted records inside the batch's write transaction.
 ExtrasWriter = Callable[[Connection, list[Any]], None]
 

@@ -20,7 +20,6 @@ from sqlalchemy import func, select, union
 
 from pim.errors import InputError
 from pim.spelling import nearest
-from pim.store.store import QuarantineEntry
 
 if TYPE_CHECKING:
     from pim.catalog import Structure
@@ -112,10 +111,12 @@ def note_unseen_sources(store: Store, counts: ImportCounts, source: str, precede
     """One `warning` per import and precedence file naming the file's source names that match no source the
     store has seen (nor the import's own, `source`) but are close to one; the same source's next import with
     the file replaces it, or closes it once the file is clean. Counted as `precedence_unknown_sources`."""
+    from pim.importing import file_warning
+
     key = f"precedence-sources:{file}"
     typos = unseen_sources(precedence, seen_sources(store) | {source})
     if not typos:
-        store.resolve_quarantine(source, [key])
+        file_warning(store, counts.job_id, source, key, None, file=file)
         return
     counts.extra["precedence_unknown_sources"] = len(typos)
     if len(typos) == 1:
@@ -124,10 +125,9 @@ def note_unseen_sources(store: Store, counts: ImportCounts, source: str, precede
     else:
         said = f"{len(typos)} names match no source imported so far: " + "; ".join(
             f"{_places(where)} '{name}' (did you mean '{meant}'?)" for name, (meant, where) in typos.items())
-    store.quarantine(counts.job_id, [QuarantineEntry(
-        f"{said}: the sources meant rank as unnamed, below every named one. Correct the precedence file (a source "
-        "yet to be imported can ignore this)",
-        file=file, field=next(iter(typos.values()))[1][0], record_key=key, source=source, severity="warning")])
+    file_warning(store, counts.job_id, source, key,
+                 f"{said}: the sources meant rank as unnamed, below every named one. Correct the precedence file (a "
+                 "source yet to be imported can ignore this)", file=file, field=next(iter(typos.values()))[1][0])
 
 
 def _places(where: list[str]) -> str:

@@ -22,7 +22,7 @@ from sqlmodel import SQLModel
 
 from pim.errors import InputError, PimError
 from pim.gc_policy import bulk_allocation
-from pim.importing import ImportCounts, Parsed, Rejected, stop_if_cancelled
+from pim.importing import ImportCounts, Parsed, Rejected, file_warning, stop_if_cancelled
 from pim.job_cancel import Cancelled
 from pim.merge import Merger, Precedence, home_precedence_path
 from pim.product import Product, Provenance
@@ -652,13 +652,12 @@ class UnknownSkus:
     def report(self, counts: ImportCounts, source: str, files: Iterable[str]) -> None:
         """The count, and a warning that the file's next run replaces (or closes, when every SKU is known)."""
         names = list(files)
-        key = f"unknown-skus:{names[0] if names else ''}"
-        if not self.rows:
-            self.store.resolve_quarantine(source, [key])
-            return
-        counts.extra["unknown_skus"] = self.rows
-        more = ", ..." if self.more else ""
-        self.store.quarantine(counts.job_id, [QuarantineEntry(
-            f"{self.rows} row(s) name SKUs no product has (first: {', '.join(self.first)}{more}); they are kept and "
-            "apply once those products are imported: check the SKUs if the products should exist already",
-            file=names[0] if names else "", record_key=key, source=source, severity="warning")])
+        reason = None
+        if self.rows:
+            counts.extra["unknown_skus"] = self.rows
+            more = ", ..." if self.more else ""
+            reason = (f"{self.rows} row(s) name SKUs no product has (first: {', '.join(self.first)}{more}); they are "
+                      "kept and apply once those products are imported: check the SKUs if the products should exist "
+                      "already")
+        file_warning(self.store, counts.job_id, source, f"unknown-skus:{names[0] if names else ''}", reason,
+                     file=names[0] if names else "")
