@@ -12,10 +12,9 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
-from importers.erp_values import report_unread, unit_typo
+from importers.erp_values import metric_family, report_unread, unit_mistakes
 from pim.catalog import Structure
 from pim.errors import InputError
-from pim.measures import Family
 from pim.spelling import nearest
 from pim.structure import AttributeType
 
@@ -107,28 +106,20 @@ def _unit_mistakes(m: BmecatMap, s: Structure, spec_units: Mapping[str, str]) ->
     """A feature's `unit` or `units` target, a logistic detail's unit (the map's, else BMEcat's), that is no
     unit of its metric attribute's measurement family: every such value would be refused."""
     for code, t in m.features.items():
-        if (family := _family(s, t.attribute)) is None:
+        if (family := metric_family(s, t.attribute)) is None:
             continue
-        units = [("unit", "`unit`", t.unit), *((f"units.{funit}", f"`units` {funit} →", to) for funit, to in t.units.items())]
-        for field, what, unit in units:
-            if unit is not None and family.resolve(unit) is None:
-                yield f"features.{code}.{field}", unit_typo(s.measures, family, unit, what)[0]
+        yield from unit_mistakes(s.measures, family, [
+            (f"features.{code}.unit", "`unit`", t.unit),
+            *((f"features.{code}.units.{funit}", f"`units` {funit} →", to) for funit, to in t.units.items())])
     for name, spec in spec_units.items():
         dimension = getattr(m.logistics, name.lower()) if m.logistics is not None else None
-        if dimension is None or (family := _family(s, dimension.attribute)) is None:
+        if dimension is None or (family := metric_family(s, dimension.attribute)) is None:
             continue
-        if dimension.unit is not None and family.resolve(dimension.unit) is None:
-            yield f"logistics.{name.lower()}.unit", unit_typo(s.measures, family, dimension.unit, "`unit`")[0]
-        elif dimension.unit is None and family.resolve(spec) is None:
+        if dimension.unit is not None:
+            yield from unit_mistakes(s.measures, family, [(f"logistics.{name.lower()}.unit", "`unit`", dimension.unit)])
+        elif family.resolve(spec) is None:
             yield f"logistics.{name.lower()}.unit", (f"{name} is in {spec} by the BMEcat specification, which is no "
                                                      f"unit of {family.code}: give the unit the supplier sends")
-
-
-def _family(s: Structure, attribute: str) -> Family | None:
-    """The measurement family of a metric attribute in the catalogue (None: other attributes, or a family the
-    catalogue lacks, whose units are kept as written)."""
-    attr = s.attributes.get(attribute)
-    return s.measures.family(attr.metric_family) if attr is not None and attr.type == AttributeType.metric else None
 
 
 def _option_mistakes(m: BmecatMap, s: Structure) -> Iterator[tuple[str, str]]:

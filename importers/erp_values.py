@@ -7,7 +7,7 @@ map, the number and date parsers are looked up when the map is read, not once pe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -230,18 +230,11 @@ class ValueBuilder:
             return None
         units = [("unit", "`unit`", rule.unit), *((f"unit_map.{code}", f"`unit_map` {code} →", to)
                                                   for code, to in rule.unit_map.items())]
-        for field, what, unit in units:
-            if unit is not None and family.resolve(unit) is None:
-                return field, unit_typo(self.structure.measures, family, unit, what)[0]
-        return None
+        return next(unit_mistakes(self.structure.measures, family, units), None)
 
     def _metric_family(self, rule: ValueRule) -> Family | None:
-        """The measurement family of a metric rule's attribute; None for other rules, or a family the catalogue
-        lacks (whose units pim.values.normalize keeps as written)."""
-        attribute = self.structure.attributes.get(split_key(rule.to)[0]) if rule.to not in FIELDS else None
-        if attribute is None or attribute.type != AttributeType.metric:
-            return None
-        return self.structure.measures.family(attribute.metric_family)
+        """The measurement family of a metric rule's attribute (`metric_family`); None for other rules."""
+        return metric_family(self.structure, split_key(rule.to)[0]) if rule.to not in FIELDS else None
 
     def price_setter(self, rule: ValueRule, currency: str) -> Setter:
         """The setter of a price_collection rule for one currency (XML maps read it per price element)."""
@@ -347,6 +340,25 @@ class ValueBuilder:
                                    "units agree")
             return {"amount": number(parts[0]), "unit": code}
         return read
+
+
+def metric_family(structure: Structure, code: str) -> Family | None:
+    """The measurement family of attribute `code` when it is a metric one; None for other attributes, or a
+    family the catalogue lacks (whose units pim.values.normalize keeps as written)."""
+    attribute = structure.attributes.get(code)
+    if attribute is None or attribute.type != AttributeType.metric:
+        return None
+    return structure.measures.family(attribute.metric_family)
+
+
+def unit_mistakes(measures: Measures, family: Family,
+                  units: Iterable[tuple[str, str, str | None]]) -> Iterator[tuple[str, str]]:
+    """(field, why) for each (field of the map, how the map names it, unit) whose unit is no unit of `family`,
+    naming the nearest (`unit_typo`): a map's own unit misspelt, which every value would otherwise clash with.
+    Shared with the BMEcat map's checks (importers.bmecat_map_checks)."""
+    for field, what, unit in units:
+        if unit is not None and family.resolve(unit) is None:
+            yield field, unit_typo(measures, family, unit, what)[0]
 
 
 def unit_typo(measures: Measures, family: Family, text: str, what: str) -> tuple[str, str | None]:
