@@ -486,11 +486,15 @@ class BmecatMapper:
 
     def _localized(self, p: BmecatProduct, feat: Feature) -> list[tuple[str, str]]:
         """(locale, value) of a feature for a localizable attribute: each FVALUE with `lang` in its language, one
-        without in the catalog's default language, through the map's `languages` (as DESCRIPTION_SHORT)."""
+        without in the catalog's default language, through the map's `languages` (as DESCRIPTION_SHORT). A
+        language the map lacks joins the file's unmapped-language warning, as texts do (it was dropped unsaid)."""
         raw = _raw(feat)
         langs = feat.langs or ({p.language: raw} if raw is not None else {})
         languages = self.languages
-        return [(languages[lang], text) for lang, text in langs.items() if lang in languages]
+        found = [(languages[lang], text) for lang, text in langs.items() if lang in languages]
+        if len(found) < len(langs):
+            self.unmapped.update(lang for lang in langs if lang not in languages)
+        return found
 
     def _one_value(self, p: BmecatProduct, feat: Feature) -> str | None:
         """A feature's value for an attribute that is not localizable: of localized FVALUEs the one in the

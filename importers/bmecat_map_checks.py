@@ -174,7 +174,8 @@ def report_file(store: Store, counts: ImportCounts, source: str, file: str, m: B
         f"imported{withdrew}: {{notes}}. Map the file's version too (both versions may go to the same attribute)"))
     report_unread(store, counts, source, file, unread_languages(unmapped, m.languages), kind="map-languages",
                   count="unmapped_languages", said=(
-                      "this file has texts in {n} language(s) the map's `languages` does not list, so they were not "
+                      "this file has texts or feature values in {n} language(s) the map's `languages` does not "
+                      "list, so they were not "
                       f"imported{withdrew}: {{notes}}. Add each to `languages` (its ISO 639-2 code → one of the "
                       "structure's locales) to import them"))
 

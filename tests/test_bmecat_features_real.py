@@ -160,6 +160,16 @@ def test_ger_and_deu_are_one_language(tmp_path: Path) -> None:
     assert _mapped(path, REAL_MAP).product.values["product_type_one"] == "Relais"
 
 
+def test_a_feature_value_in_a_language_the_map_lacks_joins_the_unmapped_warning(tmp_path: Path) -> None:
+    """Found in round 30's review: its text was dropped while the file's warning counted texts only."""
+    french = LOCALIZED.replace('lang="deu">Relais', 'lang="fra">Relais')
+    header = BmecatHeader()
+    [product] = list(read_bmecat(_xml(tmp_path, french), header))
+    mapper = BmecatMapper(_map(**{TYPE: {"attribute": "product_type"}}), _structure(), "c.xml")
+    assert mapper.map(product, header).product.values == {"product_type:en_US": "Relay"}
+    assert mapper.unmapped == {"fra"}
+
+
 def test_a_real_localized_feature_imports_into_a_localizable_attribute(store: Store) -> None:
     """Found exploring: the product was rejected ("'product_type' is localizable: give a locale")."""
     files = load_structure_files(STRUCTURE)
