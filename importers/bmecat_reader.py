@@ -20,7 +20,7 @@ from typing import IO, Any, NamedTuple
 
 from lxml import etree
 
-from importers.xml_safety import guard_prologue, open_for_xml, safe_iterparse
+from importers.xml_safety import check_well_formed, guard_prologue, open_for_xml, safe_iterparse
 from pim.errors import InputError, UnsupportedInput
 
 TRANSACTIONS = {"T_NEW_CATALOG": "new_catalog", "T_UPDATE_PRODUCTS": "update_products", "T_UPDATE_PRICES": "update_prices"}
@@ -563,16 +563,18 @@ def _release(el: etree._Element) -> None:
 def read_bmecat(path: Path, header_out: BmecatHeader | None = None, *,
                 groups: bool = False) -> Iterator[BmecatProduct | InputError]:
     """Yield products one at a time (memory stays flat whatever the catalog size). A PRODUCT that cannot be
-    read is yielded as an InputError so the caller can quarantine it and go on; a broken file raises.
+    read is yielded as an InputError so the caller can quarantine it and go on; a broken file raises before the
+    first product (xml_safety.check_well_formed), so a file truncated after some products imports none.
     `groups`: also collect the catalog group tree and the product → group assignments into the header (small:
     a few strings each); otherwise they are read past. Either way their elements are cleared as they end."""
     header = header_out if header_out is not None else BmecatHeader()
     handle = open_for_xml(path)
     with handle:
-        guard_prologue(handle, str(path), external_dtd=True)  # BMEcat 1.2 files name their DTD
+        bare_doctype = guard_prologue(handle, str(path), external_dtd=True)  # BMEcat 1.2 files name their DTD
         root = _root(handle)
         if root is not None:
             _check_root(root, path, header)
+        check_well_formed(handle, str(path), bare_doctype, _EVENT_TAGS)
         context = safe_iterparse(handle, str(path), external_dtd=True, events=("start", "end"), tag=_EVENT_TAGS)
         transaction: str | None = None
         depth_in_product = 0

@@ -25,6 +25,7 @@ import codecs
 import io
 import json
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
@@ -47,7 +48,7 @@ from importers.content_checks import (
     unnamed_text,
 )
 from importers.content_sheet_edits import SheetEdits, SheetRow
-from importers.csv_records import csv_records
+from importers.csv_records import check_records, csv_records
 from importers.erp_csv import has_utf8_bom
 from importers.erp_values import partial_model, partial_product, refusal
 from importers.gtin_check import gtin_keys, gtin_reason, problem_notes, take_bad
@@ -264,7 +265,8 @@ JSON_UTF8 = "JSON files are read as UTF-8 (RFC 8259), whatever the profile's `en
 def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed | Rejected]:
     """A JSON array (loaded whole) or JSON Lines (streamed); a broken line is quarantined, a broken array
     is an InputError naming the position. JSON Lines are numbered as the file's lines, blank ones included;
-    an array's records by their place in it. A byte that is no UTF-8 is named by its offset in the file."""
+    an array's records by their place in it. A byte that is no UTF-8 is named by its offset in the file,
+    before any record is taken."""
     name, stamp = path.name, datetime.now(UTC)
     with open_text(path, "utf-8", fixed=JSON_UTF8) as handle:
         try:
@@ -284,6 +286,9 @@ def read_json(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed
                 if first == "{" and not _whole(head):  # an object over several lines: pretty-printed JSON?
                     text = head + handle.read()
                     lines = _documents(text, start, name) or enumerate(io.StringIO(text, newline=""), start=start)
+                else:  # streamed: a byte further on that does not decode refuses the file now, before any batch
+                    with open_text(path, "utf-8", fixed=JSON_UTF8) as whole:
+                        deque(whole, maxlen=0)
             for number, raw in lines:
                 if isinstance(raw, str) and not raw.strip():
                     continue
@@ -390,6 +395,7 @@ def read_csv(path: Path, mapper: ContentMapper, source: str) -> Iterator[Parsed 
             raise InputError(f"the file starts with a UTF-8 byte order mark{BOM_NOTE}", file=name, line=1,
                              hint="set encoding: utf-8 in the content profile")
         check_columns(header, mapper, name, 1, xlsx=False)
+        check_records(path, name, p.encoding, p.delimiter)  # a file refused part-way writes nothing
         unnamed = "" in header
         for line, cells in rows:
             if not any(c.strip() for c in cells):

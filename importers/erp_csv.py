@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, ValidationError
 
-from importers.csv_records import csv_records
+from importers.csv_records import check_records, csv_records
 from importers.erp_values import (GtinFields, NumberFormat, Setter, ValueBuilder, ValueRule, bad_gtins, gtin_fields,
                                   Zone, moment_parser, number_parser, partial_product, problem_notes,
                                   refusal, remembered, report_unread)
@@ -68,7 +68,8 @@ class ErpCsvMap(SourceProfile, NumberFormat):
 
 
 class CsvRows:
-    """Header + rows of a CSV file, with line numbers; encoding, BOM, empty and ragged rows handled."""
+    """Header + rows of a CSV file, with line numbers; encoding, BOM, empty and ragged rows handled. A file refused
+    for its structure (importers.csv_records.check_records) is refused before its first row."""
 
     def __init__(self, path: Path, m: ErpCsvMap) -> None:
         self.path, self.name, self.m = path, path.name, m
@@ -93,6 +94,7 @@ class CsvRows:
                     hint=f"check `delimiter: '{self.m.delimiter}'` and `{named}` in the map",
                 )
             refuse_repeated(self.header, {self.m.sku_column, *self.m.columns}, self.name, self.header_line)
+            check_records(self.path, self.name, encoding, self.m.delimiter, self.m.quotechar)
             width = len(self.header)
             for line, cells in rows:
                 if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):

@@ -32,7 +32,7 @@ from importers.erp_xml_checks import (local_name, nested_records, no_records, ou
                                       refuse_unprefixed, unread_paths)
 from importers.erp_xml_paths import children, finder, text_finder
 from importers.erp_xml_stock import StockTime, control_moment, control_stamp, read_stock
-from importers.xml_safety import open_for_xml, safe_iterparse
+from importers.xml_safety import check_well_formed, guard_prologue, open_for_xml, safe_iterparse
 from pim.catalog import Structure
 from pim.commerce import StockLevel, put_stock_in
 from pim.errors import InputError
@@ -250,7 +250,8 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure,
     seen: dict[str, datetime] = {}
     zone = compiled.zone
     records = 0
-    with open_for_xml(path) as handle:
+    with open_for_xml(path) as handle:  # a file that breaks after some records is refused before any is written
+        check_well_formed(handle, str(path), guard_prologue(handle, str(path)), _any_ns(tags))
         for _, elem in safe_iterparse(handle, str(path), events=("end",), tag=_any_ns(tags)):
             tag = elem.tag
             if tag[tag.rfind("}") + 1:] == m.control:

@@ -122,13 +122,17 @@ def _refuse_dtd_entities(handle: IO[bytes], name: str) -> None:
         handle.seek(0)
 
 
+#: Every read's parser options: entity resolution, DTD loading and network off; processing instructions dropped
+#: as comments are (one inside a value would cut its text at it).
+_SAFE_OPTIONS: dict[str, Any] = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                                     remove_comments=True, remove_pis=True)
+
+
 def safe_iterparse(handle: IO[bytes], name: str, external_dtd: bool = False, **kwargs: Any) -> Iterator[tuple[str, Any]]:
     """lxml iterparse with every dangerous feature off; XML errors become InputError with the line.
     `external_dtd`: see guard_prologue."""
     bare_doctype = guard_prologue(handle, name, external_dtd)
-    options = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
-                   remove_pis=True)  # a processing instruction inside a value would cut its text at it
-    options.update(kwargs)
+    options = {**_SAFE_OPTIONS, **kwargs}
     etree.clear_error_log()  # the thread's log: keep an earlier document's errors out of this one's message
     try:
         events = etree.iterparse(handle, **options)
@@ -136,19 +140,71 @@ def safe_iterparse(handle: IO[bytes], name: str, external_dtd: bool = False, **k
             if hasattr(event[1], "getroottree"):
                 info = event[1].getroottree().docinfo
                 if info.doctype and not bare_doctype:
-                    raise _refused(name, None, f"has a DOCTYPE past its first {PROLOGUE_BYTES // 1024} KiB "
-                                   "(entity declarations or an external DTD)")
+                    raise _late_doctype(name)
                 yield event
                 break
             yield event
         yield from events
     except etree.XMLSyntaxError as exc:
-        # the parser's first error says what is wrong; the exception can carry a later one ("no element found",
-        # line 0, after an undefined entity such as &nbsp;)
-        first = next((e for e in exc.error_log.filter_from_errors() if e.line), None)
-        message, line = (first.message, first.line) if first else (exc.msg, exc.lineno)
-        undefined = first is not None and first.type_name == "ERR_UNDECLARED_ENTITY"
-        raise InputError(f"not well-formed XML: {message}", file=name, line=line,
-                         hint="write the character itself (UTF-8) or as &#160;: XML defines only &amp; &lt; &gt; "
-                         "&quot; &apos;" if undefined else
-                         "the file may be truncated, not XML, or in another encoding than it declares") from None
+        raise _not_well_formed(exc, name) from None
+
+
+def check_well_formed(handle: IO[bytes], name: str, bare_doctype: bool, tag: list[str]) -> None:
+    """Parse the whole document once with safe_iterparse's parser and errors, keeping nothing: a file truncated or
+    malformed after some records is refused before its first batch is written, with the error and line the
+    import's read would give there. Runs after guard_prologue, given its answer; rewinds the handle. `tag`: the
+    elements the import's read takes (its records); from the first one on, every finished part of the tree is
+    freed after each chunk, so memory stays flat (an 18 MB BMEcat: ~0.15 s)."""
+    parser = etree.XMLPullParser(events=("start",), tag=tag, **_SAFE_OPTIONS)
+    etree.clear_error_log()
+    root = None
+    try:
+        try:
+            while chunk := handle.read(PROLOGUE_BYTES):
+                parser.feed(chunk)
+                if (root := _root_seen(parser, root, name, bare_doctype)) is not None:
+                    _free_finished(root)
+            parser.close()
+        except etree.XMLSyntaxError as exc:
+            _root_seen(parser, root, name, bare_doctype)  # safe_iterparse yields what came before the error first
+            raise _not_well_formed(exc, name) from None
+    finally:
+        handle.seek(0)
+
+
+def _root_seen(parser: Any, root: Any, name: str, bare_doctype: bool) -> Any:
+    """The document's root once the parser has reported an element, else None. Its events are read (each would
+    keep its element alive); at the first, the prologue is parsed: a DOCTYPE the scan missed is refused, as
+    safe_iterparse refuses it."""
+    for _, elem in parser.read_events():
+        if root is None:
+            root = elem.getroottree().getroot()
+            if root.getroottree().docinfo.doctype and not bare_doctype:
+                raise _late_doctype(name)
+    return root
+
+
+def _free_finished(root: Any) -> None:
+    """Drop every element before the last child, level by level down from `root`: what the parser is still in
+    is always the last child of its parent."""
+    node = root
+    while len(node):
+        del node[:-1]
+        node = node[-1]
+
+
+def _late_doctype(name: str) -> InputError:
+    return _refused(name, None, f"has a DOCTYPE past its first {PROLOGUE_BYTES // 1024} KiB (entity declarations or "
+                    "an external DTD)")
+
+
+def _not_well_formed(exc: etree.XMLSyntaxError, name: str) -> InputError:
+    # the parser's first error says what is wrong; the exception can carry a later one ("no element found",
+    # line 0, after an undefined entity such as &nbsp;)
+    first = next((e for e in exc.error_log.filter_from_errors() if e.line), None)
+    message, line = (first.message, first.line) if first else (exc.msg, exc.lineno)
+    undefined = first is not None and first.type_name == "ERR_UNDECLARED_ENTITY"
+    return InputError(f"not well-formed XML: {message}", file=name, line=line,
+                      hint="write the character itself (UTF-8) or as &#160;: XML defines only &amp; &lt; &gt; "
+                      "&quot; &apos;" if undefined else
+                      "the file may be truncated, not XML, or in another encoding than it declares")
