@@ -257,9 +257,13 @@ def _objects(res: dict[str, Any]) -> set[str]:
 
 def _rows(records: list[tuple[dict[str, Any], str]], counts: IngestCounts,
           stamp: Any) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], dict[str, Any]]]:
-    """Asset rows by sha256 and origin rows by (ref, source), counting each record."""
+    """Asset rows by sha256 and origin rows by (ref, source), counting each record. Bytes written are counted
+    once per sha256: two workers given the same picture under two refs may both find it missing and both
+    write it (the same object, twice)."""
     assets: dict[str, dict[str, Any]] = {}
     origins: dict[tuple[str, str], dict[str, Any]] = {}
+    stored: set[str] = set()
+    kept: set[str] = set()
     for res, source in records:
         origins[(res["ref"], source)] = {"ref": res["ref"], "source": source, "sha256": res["sha256"],
                                          "problem": res["problem"] if res["sha256"] is None else None,
@@ -277,13 +281,17 @@ def _rows(records: list[tuple[dict[str, Any], str]], counts: IngestCounts,
         status = res["status"]
         counts.valid += status == VALID
         counts.rejected += status == REJECTED
-        counts.stored += bool(res.get("stored"))
-        counts.kept += bool(res.get("kept"))
+        if res.get("stored"):
+            stored.add(res["sha256"])
+        if res.get("kept"):
+            kept.add(res["sha256"])
         if status == REJECTED:
             counts.problems.append({"ref": res["ref"], "source": source, "reason": res["problem"]})
         assets[res["sha256"]] = {"sha256": res["sha256"], "format": res.get("format"), "width": res.get("width"),
                                  "height": res.get("height"), "bytes": res["bytes"], "status": status,
                                  "problem": res["problem"], "key": res.get("key"), "created_at": stamp}
+    counts.stored += len(stored)
+    counts.kept += len(kept)
     return assets, origins
 
 

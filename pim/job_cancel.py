@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from pim.errors import InputError, PimError
-from pim.store.store import INTERRUPTED, JOB, now
+from pim.store.store import INTERRUPTED, JOB, now, run_again
 
 log = logging.getLogger(__name__)
 CANCELLED = "cancelled"
@@ -75,7 +75,7 @@ def cancel(store: Any, job_id: int) -> dict[str, Any]:
             if status == QUEUED:
                 won = conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == QUEUED).values(
                     status=CANCELLED, cancel_requested_at=stamp, finished_at=stamp,
-                    error=f"cancelled before it ran: nothing was done. {_again(job, 'to run it')}.")).rowcount
+                    error=f"cancelled before it ran: nothing was done. {run_again(job, 'to run it')}.")).rowcount
             else:
                 won = conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == RUNNING,
                                                      JOB.c.cancel_requested_at.is_(None))
@@ -106,13 +106,4 @@ def stop(store: Any, job_id: int, counts: dict[str, Any], kept: str) -> Cancelle
 
 def again(store: Any, job_id: int, purpose: str = "to do the rest") -> str:
     """How to go on with a job that stopped: queue it again (a queued job), or run its command again."""
-    return _again(store.job(job_id) or {"id": job_id}, purpose)
-
-
-def _again(job: dict[str, Any], purpose: str) -> str:
-    command = (job.get("payload") or {}).get("command")
-    if command:  # a command ran it (pim.job_command): at the terminal, the command is what one runs again
-        return f"Run `{command}` again {purpose}, or queue it for a worker (`pim jobs retry {job['id']}`)"
-    if job.get("payload") is not None:
-        return f"Queue it again {purpose} (its job page, or `pim jobs retry {job['id']}`)"
-    return f"Run the same command again {purpose}"
+    return run_again(store.job(job_id) or {"id": job_id}, purpose)

@@ -15,11 +15,18 @@ it is older than the cut, every import job naming it ended before the cut (succe
 cancelled, or interrupted: its process gone, judged as the job pages judge it), and none of those jobs has an
 open quarantine entry. A queued or running job's file never goes. A file no job names (its job was never
 queued) goes by its age. The job row, its counts and its closed entries' raw rows stay; only a retry after the
-cut is refused, saying the upload was deleted (pim.job_queue.check_upload): upload the file again."""
+cut is refused, saying the upload was deleted (pim.job_queue.check_upload): upload the file again.
+
+Staging: a publication renders into PIM_OUTPUT/.staging/job-<id> and its exporter removes that when the files
+went out; a publication killed mid-run leaves it. Every pass, `pim maintain` even with no retention set (this
+is no history), removes those of jobs no longer queued or running, judged as uploads' jobs are
+(`prune_staging`); a publication to local files does the same for its output when it ends (exporters.local). A
+queued or running job's directory never goes."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -53,6 +60,8 @@ COMMAND_LEASE = timedelta(hours=2)
 #: `pim maintain`'s exit code when another run holds the lease (sysexits' EX_TEMPFAIL: try again later).
 LEASE_HELD_EXIT = 75
 OFF, DONE, FAILED, STOPPED = "off", "done", "failed", "stopped"
+#: Where a publication renders before its exporter puts the files in place: `<output>/.staging/job-<id>`.
+STAGING = ".staging"
 
 Prune = Callable[[Store, int, datetime, bool], dict[str, Any]]
 
@@ -67,6 +76,8 @@ class PassResult:
     at: datetime
     retentions: dict[str, dict[str, Any]] = field(default_factory=dict)
     exit_code: int = 0
+    #: the staging sweep (`prune_staging`'s result with its status; stopped: not run), which runs unconfigured
+    staging: dict[str, Any] = field(default_factory=lambda: {"status": STOPPED})
 
     @property
     def failed(self) -> list[str]:
@@ -87,12 +98,12 @@ class PassResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "at": self.at.isoformat(), "retentions": self.retentions,
-                "failed": self.failed}
+                "failed": self.failed, "staging": self.staging}
 
     def line(self) -> str:
-        """One log line: each retention's count, or its status."""
+        """One log line: each retention's count, or its status, and the staging sweep's."""
         return ", ".join(f"{name} {r['deleted'] if r['status'] == DONE else r['status']}"
-                         for name, r in self.retentions.items())
+                         for name, r in [*self.retentions.items(), ("staging", self.staging)])
 
 
 def _quarantine(store: Store, days: int, at: datetime, dry_run: bool) -> dict[str, Any]:
@@ -180,6 +191,33 @@ def _with_open_entries(store: Store, job_ids: Iterable[int]) -> set[int]:
     return found
 
 
+def prune_staging(store: Store, output_dir: Path, *, dry_run: bool = False) -> dict[str, Any]:
+    """Remove `output_dir`'s staging directories (`.staging/job-<id>`) whose publication is no longer queued or
+    running: ended, interrupted (its process gone), or with no job row. One read for all of them, none when
+    there is no such directory. What went (or would): how many, their names and their bytes."""
+    folder = output_dir / STAGING
+    dirs = {int(p.name[4:]): p for p in folder.glob("job-*")
+            if p.name[4:].isdigit() and p.is_dir() and not p.is_symlink()} if folder.is_dir() else {}
+    gone = [dirs[i] for i in sorted(set(dirs) - _queued_or_running(store, dirs))] if dirs else []
+    size = sum(f.stat().st_size for p in gone for f in p.rglob("*") if f.is_file() and not f.is_symlink())
+    if not dry_run:
+        for path in gone:
+            shutil.rmtree(path, ignore_errors=True)
+    return {"deleted": len(gone), "bytes": size, "dirs": [p.name for p in gone]}
+
+
+def _queued_or_running(store: Store, job_ids: Iterable[int]) -> set[int]:
+    """Which of these jobs are queued or running (an unknown status counts as running: `_ended_at`)."""
+    q = select(JOB.c.id, JOB.c.status, JOB.c.host, JOB.c.pid, JOB.c.started_at, JOB.c.heartbeat_at,
+               JOB.c.finished_at)
+    found: set[int] = set()
+    with store.engine.connect() as conn:
+        for chunk in batched(sorted(set(job_ids)), 5000):
+            found.update(r.id for r in conn.execute(q.where(JOB.c.id.in_(chunk)))
+                         if _ended_at(dict(r._mapping), store.heartbeat_seconds) is None)
+    return found
+
+
 #: name → (its setting in pim.settings, the prune), in the order a pass runs them.
 RETENTIONS: dict[str, tuple[str, Prune]] = {
     "quarantine": ("quarantine_retention_days", _quarantine),
@@ -239,9 +277,22 @@ def run_pass(store: Store, *, dry_run: bool = False, at: datetime | None = None,
                 entry.update(status=FAILED, error=error)
                 result.exit_code = max(result.exit_code, exc.exit_code if isinstance(exc, PimError) else 1)
         result.retentions[name] = entry
+    if stop is None or not stop.is_set():
+        result.staging = _staging(store, settings.output_dir, dry_run, result)
     if result.stopped:
         log.warning("maintenance: asked to stop; did not run %s (the next pass does)", ", ".join(result.stopped))
     return result
+
+
+def _staging(store: Store, output_dir: Path, dry_run: bool, result: PassResult) -> dict[str, Any]:
+    """The pass's staging sweep, with its status; a failure is recorded (exit code 1) like a retention's."""
+    try:
+        return {"status": DONE, **prune_staging(store, output_dir, dry_run=dry_run)}
+    except Exception as exc:  # recorded; the pass has run the retentions already
+        log.exception("maintenance: the staging sweep failed")
+        result.exit_code = max(result.exit_code, 1)
+        return {"status": FAILED, "error": f"{type(exc).__name__}: {exc} (the next pass tries again; a "
+                f"{STAGING}/job-<id> dir under {output_dir} whose job ended may also be deleted by hand)"}
 
 
 class LeaseHeld(PimError):

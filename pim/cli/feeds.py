@@ -344,7 +344,7 @@ def downloads_list(customer: str | None = typer.Option(None, "--customer", help=
 
     rows = downloads(_store(), customer=customer, limit=limit)
     if as_json:
-        emit_json([{**r, "at": r["at"].isoformat()} for r in rows])
+        emit_json(rows)
         return
     table("portal downloads", ["at (UTC)", "customer", "by", "contract", "file"],
           [(f"{r['at']:%Y-%m-%d %H:%M}", r["customer"], r["person"], r["contract"], r["name"]) for r in rows])

@@ -17,7 +17,9 @@ err_console = Console(stderr=True, soft_wrap=True)  # notes beside output (--jso
 T = TypeVar("T")
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON instead of a table.")
-_JSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+#: Every stored time is UTC, but SQLite gives it back without its zone: a naive time is written as UTC
+#: (`+00:00`), so a document reads the same on either database.
+_JSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC
 #: Set once a command starts its JSON document on stdout: pim.cli.main then adds no failure document after it,
 #: so a script gets one document (or, when a stream fails half-way, a cut one and the exit code), never two.
 json_begun = False

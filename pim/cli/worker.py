@@ -78,10 +78,12 @@ def maintain(dry_run: bool = typer.Option(False, "--dry-run", help="Count what w
     """Run each configured retention once: closed quarantine entries (PIM_QUARANTINE_RETENTION_DAYS), the
     portal's download log (PIM_DOWNLOAD_LOG_RETENTION_DAYS), uploaded files whose import job ended
     (PIM_UPLOAD_RETENTION_DAYS), feed files as `pim feeds prune --older-than` prunes them
-    (PIM_FEED_RETENTION_DAYS). Each `pim worker` runs this by itself every PIM_MAINTENANCE_INTERVAL_HOURS; where
-    no worker runs, run it from cron or a systemd timer. It holds the maintenance lease while it runs, so no
-    worker starts the same pass meanwhile. While a worker holds it (for PIM_MAINTENANCE_INTERVAL_HOURS from its
-    pass) or another `pim maintain` runs, it runs nothing, says who holds it and exits 75, unless --force.
+    (PIM_FEED_RETENTION_DAYS). Always, set or not: the dirs publications killed mid-run left under
+    PIM_OUTPUT/.staging (never a queued or running job's). Each `pim worker` runs this by itself every
+    PIM_MAINTENANCE_INTERVAL_HOURS; where no worker runs, run it from cron or a systemd timer. It holds the
+    maintenance lease while it runs, so no worker starts the same pass meanwhile. While a worker holds it (for
+    PIM_MAINTENANCE_INTERVAL_HOURS from its pass) or another `pim maintain` runs, it runs nothing, says who holds
+    it and exits 75, unless --force.
     Exit 1: a retention failed; 3: a retention's setting is wrong (the others still ran)."""
     from rich.markup import escape
 
@@ -105,6 +107,11 @@ def maintain(dry_run: bool = typer.Option(False, "--dry-run", help="Count what w
                for name, r in result.retentions.items()])
         for name in result.failed:
             err.print(f"[red]{name} failed[/]: {escape(result.retentions[name]['error'])}", highlight=False)
+        if result.staging.get("deleted"):  # what publications stopped mid-run left: swept unconfigured
+            console.print(f"staging: {verb} {result.staging['deleted']} dir(s) that stopped publications left "
+                          f"({result.staging['bytes']:,} bytes)", highlight=False)
+        if result.staging.get("error"):
+            err.print(f"[red]staging failed[/]: {escape(result.staging['error'])}", highlight=False)
         if not result.configured:
             err.print("[yellow]nothing is configured[/]: set the retentions you want (days); an unset one keeps "
                       "everything", highlight=False)
@@ -209,8 +216,7 @@ def cancel(job_id: int = typer.Argument(..., help="The job's id (`pim jobs statu
     job = job_cancel.cancel(store, job_id)
     if as_json:
         emit_json({"id": job["id"], "kind": job["kind"], "source": job["source"], "status": job["status"],
-                   "cancel_requested_at": job["cancel_requested_at"].isoformat()
-                   if job.get("cancel_requested_at") else None})
+                   "cancel_requested_at": job.get("cancel_requested_at")})
         return
     what = f"job {job_id} ({job['kind']} {job['source']})"
     if job["status"] == "running":

@@ -196,15 +196,41 @@ INTERRUPTED = "interrupted"
 HEARTBEATS = Heartbeats()  # this process's running jobs
 
 
-_RERUN = ("Every batch it committed is kept and nothing else; run the same command again (an import skips the "
-          "records it already merged)")
-_REQUEUE = ("Every batch it committed is kept and nothing else; queue it again (its job page, or `pim jobs retry "
-            "{id}`): a worker runs it, an import skipping the records it already merged")
+#: Per job kind, for an interrupted job: what it left (a sentence), what running it again is for, and why that
+#: is safe. A kind not named here (a new one) gets _ANY_KIND.
+_LEFT_BEHIND: dict[str, tuple[str, str, str]] = {
+    "import": ("Every batch it committed is kept and nothing else", "to do the rest",
+               "an import skips the records it already merged"),
+    "publish": ("The channel keeps its previous output, unless the job stopped while that was being replaced: then "
+                "part of it is new", "to publish", "a publication starts over and replaces it all. What it had "
+                "rendered, under PIM_OUTPUT/.staging, goes with the next publication or `pim maintain`"),
+    "rescore": ("The scores it committed are kept and nothing else (a family's rescore commits page by page, "
+                "`pim gate rescore` all at once)", "to finish the rescore", "a rescore starts over"),
+    "grid_reindex": ("The grid pages it committed are re-filed and nothing else: until it succeeds, the grid may "
+                     "still file the rest under their old categories or names", "to finish the re-index",
+                     "a re-index writes only what is still wrong"),
+    "feed": ("Nothing it built or sent counts as delivered: a contract's watermark moves only after a confirmed "
+             "delivery", "to deliver the feed", "the delivery sends everything since the last confirmed one"),
+}
+_ANY_KIND = ("What it committed before it stopped is kept and nothing else", "to do the rest", "")
+
+
+def run_again(job: dict[str, Any], purpose: str = "to do the rest") -> str:
+    """How to go on with a job that stopped: queue it again (a queued job), or run its command again."""
+    command = (job.get("payload") or {}).get("command")
+    if command:  # a command ran it (pim.job_command): at the terminal, the command is what one runs again
+        return f"Run `{command}` again {purpose}, or queue it for a worker (`pim jobs retry {job['id']}`)"
+    if job.get("payload") is not None:
+        return f"Queue it again {purpose} (its job page, or `pim jobs retry {job['id']}`)"
+    return f"Run the same command again {purpose}"
 
 
 def _rerun(job: dict[str, Any]) -> str:
-    """What to do about an interrupted job: its command again, or (a queued job, pim.job_queue) a retry."""
-    return _REQUEUE.format(id=job.get("id")) if job.get("payload") is not None else _RERUN
+    """What an interrupted job of its kind left, and how to finish it: its command again, or (a queued job,
+    pim.job_queue) a retry."""
+    left, purpose, why = _LEFT_BEHIND.get(str(job.get("kind")), _ANY_KIND)
+    again = run_again(job, purpose)
+    return f"{left}; {again[0].lower()}{again[1:]}{f': {why}' if why else ''}"
 
 
 def _job_view(job: dict[str, Any], heartbeat_seconds: float = 0.0) -> dict[str, Any]:
