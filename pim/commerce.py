@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import Column, Connection, Date, DateTime, Numeric, String, Table, bindparam, delete, or_, select
+from sqlalchemy import Column, Connection, Date, DateTime, Numeric, String, Table, and_, bindparam, delete, false, or_, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
@@ -326,12 +326,29 @@ def contract_tiers(
     return {sku: list(t.values()) for sku, t in result.items()}
 
 
-def price_list_changed_since(store: Store, customer: str, since: datetime) -> list[str]:
-    """SKUs whose contract prices for `customer` changed or were removed after `since`."""
+def price_list_changed_since(store: Store, customer: str, since: datetime,
+                             days: tuple[date, date] | None = None) -> list[str]:
+    """SKUs whose contract prices for `customer` changed or were removed after `since`; with `days` (the day the
+    last delivery priced on, the day priced now), also those whose price moved with the date alone, an entry's
+    validity having begun or ended in between (`price_window_crossed`). One query, whatever the list's size."""
+    moved = PRICE.c.updated_at > since
+    if days is not None:
+        moved = or_(moved, price_window_crossed(*days))
     with store.engine.connect() as conn:
-        changed = select(PRICE.c.sku).where(PRICE.c.customer == customer, PRICE.c.updated_at > since)
+        changed = select(PRICE.c.sku).where(PRICE.c.customer == customer, moved)
         removed = select(REMOVED.c.sku).where(REMOVED.c.customer == customer, REMOVED.c.removed_at > since)
         return sorted(set(conn.execute(changed.union(removed)).scalars()))
+
+
+def price_window_crossed(one: date, other: date) -> Any:
+    """SQL: the price-list entry was valid on one of two pricing days and not on the other, as `contract_tiers`
+    reads validity (`valid_from <= day <= valid_to`, both inclusive): it began in (low, high] or ended in
+    [low, high). Either order of the days: a build dated before the last one re-sends the same SKUs."""
+    low, high = min(one, other), max(one, other)
+    if low == high:
+        return false()
+    return or_(and_(PRICE.c.valid_from > low, PRICE.c.valid_from <= high),
+               and_(PRICE.c.valid_to >= low, PRICE.c.valid_to < high))
 
 
 def put_stock(store: Store, levels: Iterable[StockLevel]) -> int:

@@ -26,6 +26,8 @@ class WatermarkRow(SQLModel, table=True):
     version: int = Field(sa_column=Column(Integer, nullable=False))
     delivered: list[str] = Field(sa_column=Column(JSONType, nullable=False))  # SKUs the customer now holds
     delivered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    # What the channel's gate read of the structure then (pim.feeds.gate_digest); NULL before migration 0039
+    gate_digest: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
 
 
 class FeedFileRow(SQLModel, table=True):
@@ -42,7 +44,7 @@ class FeedFileRow(SQLModel, table=True):
     bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
     rows: int = Field(sa_column=Column(Integer, nullable=False))
     generated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    status: str = Field(sa_column=Column(String(20), nullable=False))  # built | delivered | failed | dry-run
+    status: str = Field(sa_column=Column(String(20), nullable=False))  # built | delivered | failed | dry-run | held
     portal: bool = Field(sa_column=Column(Boolean, nullable=False, default=False))
 
 
@@ -61,8 +63,10 @@ class DeliveryRow(SQLModel, table=True):
     attempts: int = Field(sa_column=Column(Integer, nullable=False, default=0))
     started: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     finished: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))  # running | delivered | failed
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))  # running | delivered | failed | held
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Products of the assortment the build left out, by reason (pim.feeds.LEFT_OUT): {"gate": 3, "no_price": 1}
+    left_out: dict[str, int] | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
 
 
 class PortalTokenRow(SQLModel, table=True):
@@ -99,6 +103,7 @@ class Watermark:
     contract_digest: str
     version: int
     delivered: list[str]
+    gate_digest: str | None = None
 
 
 def get_watermark(store: Store, contract: str) -> Watermark | None:
@@ -107,7 +112,8 @@ def get_watermark(store: Store, contract: str) -> Watermark | None:
     if row is None:
         return None
     m = row._mapping
-    return Watermark(m["contract"], m["seq"], m["prices_at"], m["contract_digest"], m["version"], list(m["delivered"]))
+    return Watermark(m["contract"], m["seq"], m["prices_at"], m["contract_digest"], m["version"], list(m["delivered"]),
+                     m["gate_digest"])
 
 
 def advance_watermark(store: Store, wm: Watermark) -> None:
@@ -115,7 +121,7 @@ def advance_watermark(store: Store, wm: Watermark) -> None:
     with store.begin() as conn:
         store.upsert_rows(conn, WATERMARK, [{
             "contract": wm.contract, "seq": wm.seq, "prices_at": wm.prices_at, "contract_digest": wm.contract_digest,
-            "version": wm.version, "delivered": wm.delivered, "delivered_at": now(),
+            "version": wm.version, "delivered": wm.delivered, "delivered_at": now(), "gate_digest": wm.gate_digest,
         }], ["contract"])
 
 
@@ -148,12 +154,25 @@ def feed_file(store: Store, file_id: int) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def log_start(store: Store, *, contract: str, file_id: int | None, file: str, target: str, checksum: str, rows: int) -> int:
+def log_start(store: Store, *, contract: str, file_id: int | None, file: str, target: str, checksum: str, rows: int,
+              left_out: dict[str, int] | None = None) -> int:
     with store.begin() as conn:
         res = conn.execute(insert(DELIVERY).values(
             contract=contract, file_id=file_id, file=file, target=target, checksum=checksum, rows=rows,
-            attempts=0, started=now(), status="running"))
+            attempts=0, started=now(), status="running", left_out=left_out))
         return int(res.inserted_primary_key[0])
+
+
+def log_held(store: Store, *, contract: str, file_id: int, file: str, targets: list[str], checksum: str,
+             left_out: dict[str, int], reason: str) -> None:
+    """A built file not sent: one finished row per target it was for, status `held` with the reason, so
+    `pim feeds log` shows why the customer got nothing."""
+    stamp = now()
+    with store.begin() as conn:
+        conn.execute(insert(DELIVERY), [
+            {"contract": contract, "file_id": file_id, "file": file, "target": t, "checksum": checksum, "rows": 0,
+             "attempts": 0, "started": stamp, "finished": stamp, "status": "held", "error": reason,
+             "left_out": left_out} for t in targets])
 
 
 def log_finish(store: Store, log_id: int, status: str, *, attempts: int, error: str | None = None) -> None:

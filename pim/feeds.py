@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,20 +24,24 @@ from pim import delivery_log as log
 from pim.gc_policy import paused
 from pim.catalog import Structure
 from pim.commerce import Availability, Tier, price_list_tiers, stock_all, stock_for
-from pim.contracts import (AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, get_contract, get_contracts, list_price,
-                           resolve_prices)
+from pim.contracts import (Assortment, AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, get_contract, get_contracts,
+                           list_price, resolve_prices)
 from pim.errors import DeliveryError, PimError
 from pim.gate import member_of
 from pim.product import Product, ProductModel, merged_values
 from pim.protocols import Artifact, PublishContext
 from pim.registry import EXPORTERS, RENDERERS, lookup
-from pim.store.store import MODEL, PRODUCT, Store, batched, now
+from pim.store.store import MODEL, PRODUCT, Store, as_utc, batched, now
 
 Kind = Literal["full", "delta_products", "delta_prices"]
 CHUNK = 1000
 TIER_CACHE = 8  # price lists held per run and worker
 GATE_CHUNK = 10_000  # the gate may look across the catalog (duplicates): fewer, larger calls
 SNAPSHOT_LIMIT = 250_000  # larger catalogs are scanned per contract instead of held in memory once per run
+#: Why a product the contract names is not in a build (Build.left_out, the delivery log): an explicit SKU the
+#: catalog lacks; one the assortment takes but its exclusions drop (exclude_skus, exclude rules, disabled under
+#: enabled_only); blocked by the channel's gate; no contract price and no fallback price.
+LEFT_OUT = ("unknown_sku", "excluded", "gate", "no_price")
 
 
 # ---------------------------------------------------------------------------------------------- the row
@@ -110,6 +115,8 @@ class Build:
     bytes: int = 0
     pending: log.Watermark | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)  # reason (LEFT_OUT) → products, the reasons that had some
+    held_before: int = 0  # SKUs the customer held from the last confirmed delivery
 
     def manifest(self) -> dict[str, Any]:
         return {"name": self.path.name if self.path else None, "sha256": self.sha256, "bytes": self.bytes,
@@ -328,24 +335,55 @@ def _end_run(token: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- building
-def _candidates_full(run: FeedRun, store: Store, c: Contract, matcher: AssortmentMatcher) -> Iterator[Any]:
+def _candidates_full(run: FeedRun, store: Store, c: Contract, matcher: AssortmentMatcher,
+                     left: Counter[str] | None = None) -> Iterator[Any]:
     """The assortment from the run's index when it has one (already matched), else read and matched here: a
-    single build scans only what its rules could accept (family and enabled in SQL, values on their text)."""
+    single build scans only what its rules could accept (family in SQL, values on their text). `left` counts
+    the explicit SKUs the catalog lacks and the products the exclusions drop (so a disabled product is read)."""
     a = c.assortment
     index = run.index(store) if a.rules else None
     if index is not None:
-        yield from (run.row(i) for i in index.members(a))
+        members = index.members(a)
+        if left is not None:
+            left["unknown_sku"] += sum(1 for sku in set(a.skus) if sku not in index.order)
+            left["excluded"] += len(index.members(_without_exclusions(a))) - len(members)
+        yield from (run.row(i) for i in members)
         return
     reader = _Reader(store)
+    member = _counting(matcher, left)
     seen: set[str] = set()
     for r in reader.rows(sorted(set(a.skus))):
         seen.add(r.identifier)
-        if matcher.matches(r, r.values):  # type: ignore[arg-type]
+        if member(r, r.values):
             yield r
+    if left is not None:
+        left["unknown_sku"] += len(set(a.skus) - seen)
     if a.rules:
-        for r in reader.rows(where=_could_match(a, matcher, store.engine.dialect.name)):
-            if r.identifier not in seen and matcher.matches(r, r.values):  # type: ignore[arg-type]
+        scope = a if left is None else _without_exclusions(a)
+        for r in reader.rows(where=_could_match(scope, matcher, store.engine.dialect.name)):
+            if r.identifier not in seen and member(r, r.values):
                 yield r
+
+
+def _without_exclusions(a: Assortment) -> Assortment:
+    """What the assortment's SKUs and rules take before its exclusions drop anything."""
+    return a.model_copy(update={"exclude_skus": [], "exclude": [], "enabled_only": False})
+
+
+def _counting(matcher: AssortmentMatcher, left: Counter[str] | None) -> Callable[[Any, dict[str, Any]], bool]:
+    """`matcher.matches`, counting under `left["excluded"]` the products only its exclusions refuse."""
+    if left is None:
+        return matcher.matches  # type: ignore[return-value]
+    taken = AssortmentMatcher(_without_exclusions(matcher.assortment), matcher.structure)
+
+    def member(p: Any, values: dict[str, Any]) -> bool:
+        if matcher.matches(p, values):
+            return True
+        if taken.matches(p, values):
+            left["excluded"] += 1
+        return False
+
+    return member
 
 
 def _could_match(a: Any, matcher: AssortmentMatcher, dialect: str) -> list[Any]:
@@ -373,14 +411,17 @@ def _could_match(a: Any, matcher: AssortmentMatcher, dialect: str) -> list[Any]:
 
 def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tuple[Any, dict[str, Any]]], on: date,
            member: Callable[[Any, dict[str, Any]], bool], run: FeedRun,
-           shared: bool = False, stock: bool | None = None) -> Iterator[tuple[Any, dict[str, Any], FeedItem | None]]:
+           shared: bool = False, stock: bool | None = None,
+           left: Counter[str] | None = None) -> Iterator[tuple[Any, dict[str, Any], FeedItem | None]]:
     """For each product: its values and its item, or None when it is not (or no longer) for this customer.
     `shared` (full builds) takes prices and stock from the run's whole-list reads; deltas read just their SKUs.
-    `stock` False skips reading stock (a format that does not carry it); by default the contract decides."""
+    `stock` False skips reading stock (a format that does not carry it); by default the contract decides.
+    `left` counts the members the gate blocks and those without a price."""
     with_stock = c.include_stock if stock is None else stock
     for chunk in batched(valued, GATE_CHUNK):
         members = [(p, v) for p, v in chunk if member(p, v)]
         passed = run.passing(store, c.channel, [p for p, _ in members]) if members else set()
+        blocked = len(members)
         members = [(p, v) for p, v in members if p.identifier in passed]
         if shared:
             prices = _run_prices(run, store, c, structure, members, on)
@@ -388,6 +429,9 @@ def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tup
         else:
             prices = resolve_prices(store, c, structure, members, on)
             levels = stock_for(store, [p.identifier for p, _ in members if p.identifier in prices]) if with_stock else {}
+        if left is not None:
+            left["gate"] += blocked - len(members)
+            left["no_price"] += sum(1 for p, _ in members if p.identifier not in prices)
         ok = {p.identifier for p, _ in members}
         for p, v in chunk:
             if p.identifier in ok and p.identifier in prices:
@@ -453,18 +497,21 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     matcher = AssortmentMatcher(contract.assortment, structure)
     delivered = set(wm.delivered) if wm else set()
     counts = {"upsert": 0, "delete": 0}
+    left: Counter[str] = Counter()
     now_held: set[str] = set() if full else set(delivered)
+    gates = gate_digest(structure, contract.channel)
 
     renderer = lookup(RENDERERS, f"feed_{contract.format}", "feed format")()
     with_stock = contract.include_stock and getattr(renderer, "uses_stock", True)
     if full:
-        valued = ((r, r.values) for r in _candidates_full(run, store, contract, matcher))
+        valued = ((r, r.values) for r in _candidates_full(run, store, contract, matcher, left))
         items: Iterator[FeedItem] = (i for _, _, i in _items(store, structure, contract, valued, day, lambda p, v: True, run,
-                                                            shared=True, stock=with_stock) if i)
+                                                            shared=True, stock=with_stock, left=left) if i)
         kind: Kind = "full"
     else:
         assert wm is not None
-        items, kind = _delta(store, structure, contract, _Reader(store), matcher, wm, day, run, with_stock)
+        items, kind = _delta(store, structure, contract, _Reader(store), matcher, wm, day, run, with_stock, left,
+                             sweep=wm.gate_digest != gates)
 
     def tracked(stream: Iterable[FeedItem]) -> Iterator[FeedItem]:
         for item in stream:
@@ -481,36 +528,115 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     with paused():
         rows = renderer.write(tracked(items), plan, path)
     digest, size = _checksum(path)
-    pending = log.Watermark(contract.code, seq_now, prices_now, contract.digest(), version, sorted(now_held))
-    return Build(contract, plan, path, rows, digest, size, pending, counts)
+    pending = log.Watermark(contract.code, seq_now, prices_now, contract.digest(), version, sorted(now_held), gates)
+    return Build(contract, plan, path, rows, digest, size, pending, counts,
+                 {k: left[k] for k in LEFT_OUT if left[k]}, len(delivered))
+
+
+def gate_digest(structure: Structure, channel: str) -> str:
+    """What the gate's verdicts on `channel` read of the structure, as a digest kept in the watermark: the channel
+    (locales, currencies, gate rules), families with their requirements, variants, attributes, options, locales,
+    currencies and measures. A write there (a currency added to the channel) blocks or frees products without
+    their seq moving. Categories, groups and association types are left out: moving a category re-sequences its
+    products itself."""
+    s = structure
+    body = {"channel": s.channels.get(channel), "families": s.families, "variants": s.family_variants,
+            "attributes": s.attributes, "options": s.options, "locales": s.locales, "currencies": s.currencies,
+            "measures": s.measurement_families}
+    raw = orjson.dumps(body, default=lambda m: m.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
 def _delta(store: Store, structure: Structure, c: Contract, reader: _Reader, matcher: AssortmentMatcher,
-           wm: log.Watermark, day: date, run: FeedRun, with_stock: bool) -> tuple[Iterator[FeedItem], Kind]:
-    """Changed products, changed contract prices and removals: work proportional to the change."""
+           wm: log.Watermark, day: date, run: FeedRun, with_stock: bool, left: Counter[str], *,
+           sweep: bool) -> tuple[Iterator[FeedItem], Kind]:
+    """Changed products, changed contract prices (written, or valid from or until a day since the last delivery
+    priced) and removals: work proportional to the change. Gate verdicts that moved without a write are followed
+    too: after a change to what the gate reads of the structure (`sweep`), the whole assortment is decided again
+    (`_swept`); otherwise the products whose price or stock reading aged past the channel's limit (`_aged`)."""
     from pim.commerce import price_list_changed_since
 
     delivered = set(wm.delivered)
     changed = {p.identifier: p for p in reader.scan(since_seq=wm.seq)}
-    price_only = set(price_list_changed_since(store, c.price_customer, wm.prices_at)) - set(changed)
+    days = (as_utc(wm.prices_at).date(), day)
+    price_only = set(price_list_changed_since(store, c.price_customer, wm.prices_at, days)) - set(changed)
     deleted = set(store.deleted_since(wm.seq)) & delivered
-    repriced = list(reader.by_ids(sorted(price_only)))
-    only_prices = not changed and not deleted
+    resend = set(changed) | price_only
 
     def stream() -> Iterator[FeedItem]:
-        valued = ((p, reader.values(p)) for p in [*changed.values(), *repriced])
-        for p, v, item in _items(store, structure, c, valued, day, matcher.matches, run, stock=with_stock):
-            if item is not None:
-                if p.identifier in price_only:
+        if sweep:
+            yield from _swept(store, structure, c, matcher, run, day, with_stock, left, delivered, resend, price_only)
+            return
+        member = _counting(matcher, left)
+        valued = ((p, reader.values(p)) for p in [*changed.values(), *reader.by_ids(sorted(price_only))])
+        yield from _changes(_items(store, structure, c, valued, day, member, run, stock=with_stock, left=left),
+                            delivered, resend, price_only)
+        for ident in sorted(deleted - set(changed)):
+            yield _gone(ident)
+        yield from _aged(store, structure, c, member, run, day, with_stock, left, delivered, resend | deleted, wm)
+
+    if changed or deleted:
+        return stream(), "delta_products"
+    # A price list change alone is a T_UPDATE_PRICES in BMEcat: only new prices of products the customer holds.
+    # Without a product write the items are few (they changed), so they are decided before the kind is.
+    items = list(stream())
+    repricing = all(i.change == "price" and i.product.identifier in delivered for i in items)
+    return iter(items), ("delta_prices" if repricing else "delta_products")
+
+
+def _changes(decided: Iterable[tuple[Any, dict[str, Any], FeedItem | None]], delivered: set[str], resend: set[str],
+             repriced: set[str]) -> Iterator[FeedItem]:
+    """What changes the customer's copy: an item for a product written or re-priced (`resend`) or one they do not
+    hold yet; a delete for one they hold that no longer passes (assortment, gate, price)."""
+    for p, v, item in decided:
+        if item is not None:
+            if p.identifier in resend or p.identifier not in delivered:
+                if p.identifier in repriced:
                     item.change = "price"
                 yield item
-            elif p.identifier in delivered:
-                yield FeedItem(p, v, None, None, action="delete", change="delete")
-        for ident in sorted(deleted - set(changed)):
-            yield FeedItem(Product.model_construct(identifier=ident, values={}, categories=[]), {}, None, None, "delete", "delete")
+        elif p.identifier in delivered:
+            yield FeedItem(p, v, None, None, action="delete", change="delete")
 
-    # A price list change alone is a T_UPDATE_PRICES in BMEcat; anything else updates products.
-    return stream(), ("delta_prices" if only_prices else "delta_products")
+
+def _gone(identifier: str) -> FeedItem:
+    return FeedItem(Product.model_construct(identifier=identifier, values={}, categories=[]), {}, None, None, "delete", "delete")
+
+
+def _swept(store: Store, structure: Structure, c: Contract, matcher: AssortmentMatcher, run: FeedRun, day: date,
+           with_stock: bool, left: Counter[str], delivered: set[str], resend: set[str],
+           repriced: set[str]) -> Iterator[FeedItem]:
+    """The assortment decided again as a full build would (once per change of `gate_digest`), sending only the
+    difference: products written or re-priced, products now passing that the customer lacks, and deletes for
+    those they hold that no longer pass or left the assortment (deleted ones too)."""
+    seen: set[str] = set()
+
+    def noted(rows: Iterable[Any]) -> Iterator[tuple[Any, dict[str, Any]]]:
+        for r in rows:
+            seen.add(r.identifier)
+            yield r, r.values
+
+    valued = noted(_candidates_full(run, store, c, matcher, left))
+    yield from _changes(_items(store, structure, c, valued, day, lambda p, v: True, run, shared=True, stock=with_stock,
+                               left=left), delivered, resend, repriced)
+    for ident in sorted(delivered - seen):
+        yield _gone(ident)
+
+
+def _aged(store: Store, structure: Structure, c: Contract, member: Callable[[Any, dict[str, Any]], bool], run: FeedRun,
+          day: date, with_stock: bool, left: Counter[str], delivered: set[str], done: set[str],
+          wm: log.Watermark) -> Iterator[FeedItem]:
+    """Products whose verdict may have moved with the date alone since the last delivery: a price or stock reading
+    of theirs aged past the channel's limit (`pim.gate.aged_between`, which over-selects). Only a change of what
+    the customer holds is sent."""
+    from pim.gate import aged_between, blocks_on_age
+
+    if not blocks_on_age(structure, c.channel):
+        return
+    aged = aged_between(store, structure, c.channel, as_utc(wm.prices_at), run.prices_at) - done
+    if aged:
+        valued = ((r, r.values) for r in _Reader(store).rows(sorted(aged)))
+        yield from _changes(_items(store, structure, c, valued, day, member, run, stock=with_stock, left=left),
+                            delivered, set(), set())
 
 
 def _checksum(path: Path) -> tuple[str, int]:
@@ -532,12 +658,13 @@ def _cdn() -> str | None:
 @dataclass
 class DeliveryResult:
     contract: str
-    status: str  # delivered | dry-run | nothing | failed
+    status: str  # delivered | dry-run | nothing | held | failed
     file: str | None = None
     rows: int = 0
     kind: str | None = None
-    error: str | None = None
+    error: str | None = None  # a held feed's (or a dry run's would-be-held) reason and what to do, too
     locations: list[str] = field(default_factory=list)
+    left_out: dict[str, int] = field(default_factory=dict)  # Build.left_out
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -551,8 +678,10 @@ def feeds_dir() -> Path:
 
 def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir: Path | None = None,
                      retries: int = 4, backoff: float = 1.0, progress: Callable[[int, int], None] | None = None,
-                     run: FeedRun | None = None) -> DeliveryResult:
-    """Build, then push to every target; the watermark advances only when all of them confirmed."""
+                     run: FeedRun | None = None, allow_empty: bool = False) -> DeliveryResult:
+    """Build, then push to every target; the watermark advances only when all of them confirmed. A full feed
+    with no rows is held (built, not sent, watermark kept) while the customer holds products from the last
+    delivery, unless `allow_empty`: their importer would empty its catalog on it."""
     contract = get_contract(store, code)
     build = build_feed(store, contract, out_dir or feeds_dir(), run=run)
     assert build.path is not None and build.pending is not None
@@ -560,22 +689,29 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
         build.path.unlink(missing_ok=True)
         if not dry_run:
             log.advance_watermark(store, build.pending)
-        return DeliveryResult(code, "nothing", kind=build.plan.kind)
+        return DeliveryResult(code, "nothing", kind=build.plan.kind, left_out=build.left_out)
+    hold = None if allow_empty else _hold_reason(build)
     manifest_path = build.path.with_name(build.path.name + ".manifest.json")
     manifest_path.write_bytes(orjson.dumps(build.manifest(), option=orjson.OPT_INDENT_2))
+    status = "dry-run" if dry_run else "held" if hold else "built"
     file_id = log.record_file(store, contract=code, customer=contract.customer, name=build.path.name, path=str(build.path),
                               format=contract.format, kind=build.plan.kind, sha256=build.sha256, bytes=build.bytes,
-                              rows=build.rows, generated_at=build.plan.generated_at, status="dry-run" if dry_run else "built",
-                              portal=False)
-    result = DeliveryResult(code, "dry-run", str(build.path), build.rows, build.plan.kind)
+                              rows=build.rows, generated_at=build.plan.generated_at, status=status, portal=False)
+    result = DeliveryResult(code, "dry-run", str(build.path), build.rows, build.plan.kind, left_out=build.left_out)
     if dry_run:
+        result.error = f"would be held: {hold}" if hold else None
+        return result
+    if hold:
+        log.log_held(store, contract=code, file_id=file_id, file=build.path.name, targets=_targets(contract),
+                     checksum=build.sha256, left_out=build.left_out, reason=hold)
+        result.status, result.error = "held", hold
         return result
     try:
         if contract.delivery.sftp is not None:
             result.locations += _push_sftp(store, build, manifest_path, file_id, retries, backoff, progress)
         if contract.delivery.portal:
             lid = log.log_start(store, contract=code, file_id=file_id, file=build.path.name, target="portal",
-                                checksum=build.sha256, rows=build.rows)
+                                checksum=build.sha256, rows=build.rows, left_out=build.left_out)
             log.set_file_status(store, file_id, "delivered", portal=True)
             log.log_finish(store, lid, "delivered", attempts=1)
             result.locations.append(f"portal:{file_id}")
@@ -593,9 +729,9 @@ def _push_sftp(store: Store, build: Build, manifest: Path, file_id: int, retries
     c = build.contract
     target = c.delivery.sftp
     assert target is not None and build.path is not None
-    where = f"sftp://{target.user}@{target.host}:{target.port}{target.remote_dir}"
+    where = _sftp_where(c)
     lid = log.log_start(store, contract=c.code, file_id=file_id, file=build.path.name, target=where,
-                        checksum=build.sha256, rows=build.rows)
+                        checksum=build.sha256, rows=build.rows, left_out=build.left_out)
     exporter = lookup(EXPORTERS, "sftp", "exporter")(target, retries=retries, backoff=backoff, progress=progress)
     ctx = PublishContext(structure=build.plan.structure, output_dir=build.path.parent, channel=c.channel)
     artifacts = [Artifact(build.path, build.path.name, "application/octet-stream", build.rows),
@@ -609,16 +745,58 @@ def _push_sftp(store: Store, build: Build, manifest: Path, file_id: int, retries
     return locations
 
 
+def _sftp_where(c: Contract) -> str:
+    target = c.delivery.sftp
+    assert target is not None
+    return f"sftp://{target.user}@{target.host}:{target.port}{target.remote_dir}"
+
+
+def _targets(c: Contract) -> list[str]:
+    """The delivery log's names of the contract's targets."""
+    return ([_sftp_where(c)] if c.delivery.sftp is not None else []) + (["portal"] if c.delivery.portal else [])
+
+
+def _hold_reason(build: Build) -> str | None:
+    """Why this build must not go out, or None: a full feed with no rows replaces what the customer holds with
+    nothing, which is never what a B2B importer should do unasked."""
+    if build.plan.kind != "full" or build.rows or not build.held_before:
+        return None
+    c = build.contract
+    return (f"a full feed with 0 rows, while {c.customer} holds {build.held_before} products from version "
+            f"{build.plan.prev_version}: their importer would empty its catalog. {describe_left_out(build.left_out, c)} "
+            f"Fix that and deliver again, or send the empty feed on purpose: "
+            f"pim feeds deliver --contract {c.code} --allow-empty")
+
+
+def describe_left_out(left_out: dict[str, int], c: Contract) -> str:
+    """Left-out counts in words, each with where to look; for the held message and the CLI."""
+    if not left_out:
+        return "No product of the assortment is in the catalog."
+    words = {"unknown_sku": f"{left_out.get('unknown_sku')} SKUs of the contract not in the catalog",
+             "excluded": f"{left_out.get('excluded')} dropped by the assortment's exclusions or disabled",
+             "gate": f"{left_out.get('gate')} blocked by the gate of channel {c.channel} (`pim gate check "
+                     f"--channel {c.channel}`, then `pim gate report --channel {c.channel}` says why)",
+             "no_price": f"{left_out.get('no_price')} without a price in {c.currency} (no contract price for "
+                         f"{c.price_customer} and pricing fallback {c.pricing.fallback})"}
+    return "Left out: " + "; ".join(words[k] for k in LEFT_OUT if left_out.get(k)) + "."
+
+
 # ---------------------------------------------------------------------------------------------- fan-out
-def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: str, snapshot: bool = True) -> dict[str, Any]:
+def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: str, snapshot: bool = True,
+                 allow_empty: bool = False) -> dict[str, Any]:
     """One contract, in a worker: its own store connection and job row; failures come back as data. Jobs of
-    the same run (token) in the same worker share its FeedRun (with a catalog snapshot when `snapshot`)."""
+    the same run (token) in the same worker share its FeedRun (with a catalog snapshot when `snapshot`). A held
+    feed fails its job with the reason (and is not a success `--due` counts: the next tick tries again)."""
     store = Store.from_settings(migrate_now=False)
     job_id = store.start_job("feed", code)
     try:
         result = deliver_contract(store, code, dry_run=dry_run, retries=retries, backoff=backoff,
-                                  run=_run_for(store, token, snapshot))
-        store.finish_job(job_id, {"rows": result.rows, "kind": result.kind, "status": result.status})
+                                  run=_run_for(store, token, snapshot), allow_empty=allow_empty)
+        counts = {"rows": result.rows, "kind": result.kind, "status": result.status, "left_out": result.left_out}
+        if result.status == "held":
+            store.finish_job(job_id, counts, status="failed", error=f"held: {result.error}")
+        else:
+            store.finish_job(job_id, counts)
         return result.as_dict()
     except Exception as exc:  # one contract failing must not stop the others
         message = exc.describe() if isinstance(exc, PimError) else f"{type(exc).__name__}: {exc}"
@@ -636,19 +814,27 @@ class RunSummary:
     def failures(self) -> list[dict[str, Any]]:
         return [r for r in self.results if r["status"] == "failed"]
 
+    @property
+    def held(self) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["status"] == "held"]
+
     def as_dict(self) -> dict[str, Any]:
         by: dict[str, int] = {}
+        left: Counter[str] = Counter()
         for r in self.results:
             by[r["status"]] = by.get(r["status"], 0) + 1
+            left.update(r.get("left_out") or {})
         return {"contracts": len(self.results), "by_status": by, "rows": sum(r["rows"] for r in self.results),
-                "failures": [{"contract": r["contract"], "error": r["error"]} for r in self.failures]}
+                "failures": [{"contract": r["contract"], "error": r["error"]} for r in self.failures],
+                "held": [{"contract": r["contract"], "error": r["error"]} for r in self.held],
+                "left_out": {k: left[k] for k in LEFT_OUT if left[k]}}
 
 
 def deliver_all(store: Store, *, contract: str | None = None, dry_run: bool = False, retries: int = 4,
                 backoff: float = 1.0, on_done: Callable[[dict[str, Any]], None] | None = None,
-                contracts: list[str] | None = None) -> RunSummary:
+                contracts: list[str] | None = None, allow_empty: bool = False) -> RunSummary:
     """One job per contract (`contract`, else `contracts`, else all of them) through the project's Executor;
-    the summary lists the failures."""
+    the summary lists the failures and the held feeds (`allow_empty` sends empty full feeds instead)."""
     import uuid
     from concurrent.futures import as_completed
 
@@ -665,7 +851,8 @@ def deliver_all(store: Store, *, contract: str | None = None, dry_run: bool = Fa
     snapshot = len(codes) > workers
     with make_executor(s.executor, workers) as pool:
         token = uuid.uuid4().hex
-        futures = {pool.submit(_deliver_job, code, dry_run, retries, backoff, token, snapshot): code for code in codes}
+        futures = {pool.submit(_deliver_job, code, dry_run, retries, backoff, token, snapshot, allow_empty): code
+                   for code in codes}
         for fut in as_completed(futures):
             try:
                 r = fut.result()

@@ -65,14 +65,21 @@ def deliver(
     due: bool = typer.Option(False, "--due", help="Only the contracts whose schedule is due (run this from a "
                                                   "system timer every few minutes; `pim feeds due` shows them). "
                                                   "A contract another run is sending is skipped."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="With --contract: deliver its full feed even when "
+                                                                  "it has 0 rows and the customer holds products "
+                                                                  "(it empties their catalog; held otherwise)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Build and deliver feeds: one job per contract; failures are listed and set the exit code."""
+    """Build and deliver feeds: one job per contract; failures and held feeds are listed and set the exit code."""
     from pim.contracts import get_contracts
 
     store = _store()
     if due and contract:
         console.print("[red]--due and --contract exclude each other[/]: --due picks the contracts itself")
+        raise typer.Exit(2)
+    if allow_empty and not contract:
+        console.print("[red]--allow-empty goes with --contract[/]: name the one contract whose empty feed the "
+                      "customer should get, e.g. `pim feeds deliver --contract CODE --allow-empty`")
         raise typer.Exit(2)
     if contract:
         from pim.contracts import get_contract
@@ -82,10 +89,11 @@ def deliver(
     if dry_run:
         _dry_run(store, retries, as_json, due=due, named=named)
     else:
-        _deliver_claimed(store, retries, as_json, due=due, named=named)
+        _deliver_claimed(store, retries, as_json, due=due, named=named, allow_empty=allow_empty)
 
 
-def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, named: list[str] | None) -> None:
+def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, named: list[str] | None,
+                     allow_empty: bool = False) -> None:
     """The contracts this run could claim (the due ones, or those named); a contract another run is sending is
     listed as skipped, and asking for that one contract alone exits 1."""
     from pim.feed_schedule import DueRun
@@ -103,7 +111,7 @@ def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, na
                 raise typer.Exit(1)  # the one contract asked for is being sent by another run: try again later
             return
         summary = _run(store, len(codes), codes=codes, dry_run=False, retries=retries, as_json=as_json,
-                       on_done=lambda r: claims.done(r["contract"]))
+                       on_done=lambda r: claims.done(r["contract"]), allow_empty=allow_empty)
     _report(summary, as_json, {"skipped": claims.skipped})
 
 
@@ -122,14 +130,16 @@ def _dry_run(store: Store, retries: int, as_json: bool, *, due: bool, named: lis
 
 def _nothing_to_deliver(as_json: bool, due: bool, skipped: list[dict[str, Any]]) -> None:
     if as_json:
-        emit_json({"contracts": 0, "by_status": {}, "rows": 0, "failures": [], "results": [], "skipped": skipped})
+        emit_json({"contracts": 0, "by_status": {}, "rows": 0, "failures": [], "held": [], "left_out": {},
+                   "results": [], "skipped": skipped})
     elif not skipped:
         console.print("no contract is due; `pim feeds due` shows when each runs next" if due
                       else "no contracts: `pim feeds load CONTRACTS.yaml` adds them")
 
 
 def _run(store: Store, total: int, *, contract: str | None = None, codes: list[str] | None = None, dry_run: bool,
-         retries: int, as_json: bool, on_done: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
+         retries: int, as_json: bool, on_done: Callable[[dict[str, Any]], None] | None = None,
+         allow_empty: bool = False) -> RunSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pim.feeds import deliver_all
@@ -143,20 +153,31 @@ def _run(store: Store, total: int, *, contract: str | None = None, codes: list[s
                   console=console.__class__(stderr=True), transient=True, disable=as_json) as bar:
         task = bar.add_task("delivering feeds", total=total)
         return deliver_all(store, contract=contract, dry_run=dry_run, retries=retries, on_done=finished,
-                           contracts=codes)
+                           contracts=codes, allow_empty=allow_empty)
+
+
+def left_out_cell(left_out: dict[str, int] | None) -> str:
+    """Left-out counts in a table cell, e.g. `gate 3, no price 1`."""
+    return ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in (left_out or {}).items())
 
 
 def _report(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = None) -> None:
-    """The run's results (a table, or JSON with `extra` merged in); failures set exit code 5."""
+    """The run's results (a table, or JSON with `extra` merged in); failures and held feeds set exit code 5."""
     data = summary.as_dict()
     if as_json:
         emit_json({**data, "results": summary.results, **(extra or {})})
     else:
-        table("feeds", ["contract", "status", "kind", "rows", "file"],
-              [(r["contract"], r["status"], r["kind"], r["rows"], r["file"]) for r in summary.results])
+        table("feeds", ["contract", "status", "kind", "rows", "left out", "file"],
+              [(r["contract"], r["status"], r["kind"], r["rows"], left_out_cell(r.get("left_out")), r["file"])
+               for r in summary.results])
         for f in data["failures"]:
             console.print(f"[red]failed[/] {escape(f['contract'])}: {escape(str(f['error']))}", highlight=False)
-    if summary.failures:
+        for h in data["held"]:
+            console.print(f"[yellow]held[/] {escape(h['contract'])}: {escape(str(h['error']))}", highlight=False)
+        for r in summary.results:
+            if r["status"] == "dry-run" and r.get("error"):
+                console.print(f"[yellow]dry run[/] {escape(r['contract'])}: {escape(r['error'])}", highlight=False)
+    if summary.failures or summary.held:
         raise typer.Exit(5)
 
 
@@ -228,15 +249,17 @@ def revoke(customer: str = typer.Option(..., "--customer", help="Customer code, 
 
 @app.command("log")
 def delivery_log(contract: str | None = typer.Option(None, "--contract"), as_json: bool = JsonOption) -> None:
-    """The delivery log: contract, file, checksum, rows, started, finished, status, error."""
+    """The delivery log: contract, file, target, status (delivered, failed, held), attempts, rows, the products
+    the build left out and why, started, error."""
     from pim.delivery_log import deliveries
 
     rows = deliveries(_store(), contract)
     if as_json:
         emit_json(rows)
     else:
-        table("deliveries", ["contract", "file", "target", "status", "attempts", "rows", "started", "error"],
-              [(r["contract"], r["file"], r["target"], r["status"], r["attempts"], r["rows"], r["started"], r["error"]) for r in rows])
+        table("deliveries", ["contract", "file", "target", "status", "attempts", "rows", "left out", "started", "error"],
+              [(r["contract"], r["file"], r["target"], r["status"], r["attempts"], r["rows"], left_out_cell(r["left_out"]),
+                r["started"], r["error"]) for r in rows])
 
 
 @app.command("prices")
