@@ -4,7 +4,8 @@ every few minutes; each contract goes out once per scheduled time, and a failed 
 next tick rather than waiting for the next scheduled time.
 
 "Successful" means a feed job that delivered a file or found nothing to send (a delta with no change);
-dry runs do not count. The time that counts is when that run started, so a run that took twenty minutes
+dry runs do not count. A full feed held for having no rows counts too (it waits for the next scheduled time
+rather than being built and held again at every tick). The time that counts is when that run started, so a run that took twenty minutes
 does not push the next one back.
 
 Runs may overlap (a slow run and the next tick, or timers on two hosts), so a run sends a contract only while it
@@ -32,6 +33,9 @@ from pim.errors import ConfigError
 from pim.store.store import JOB, Store, as_utc, now
 
 SUCCESS = frozenset({"delivered", "nothing"})
+#: A full feed held for having no rows (pim.feeds: its job failed, `held: …`) waits for the next scheduled time
+#: like a success: every tick would build it again, hold it again and log it again until someone fixes the cause.
+HELD = "held"
 #: How long a claim stands without news from its run. Every contract the run finishes renews the rest, so this
 #: only has to outlast the longest stretch in which none finishes (about the slowest single contract's build
 #: and upload); a crashed run's contracts go out again at the first tick after it.
@@ -61,12 +65,13 @@ def next_run(schedule: str, after: datetime) -> datetime:
 
 
 def last_success(store: Store, contract: str) -> datetime | None:
-    """When the contract's latest successful (not dry) delivery run started."""
+    """When the contract's latest successful (not dry) delivery run started, or its latest held one (HELD)."""
     q = (select(JOB.c.started_at, JOB.c.counts).where(JOB.c.kind == "feed", JOB.c.source == contract,
-                                                      JOB.c.status == "succeeded").order_by(JOB.c.id.desc()).limit(50))
+                                                      JOB.c.status.in_(("succeeded", "failed")))
+         .order_by(JOB.c.id.desc()).limit(50))
     with store.engine.connect() as conn:
         for started, counts in conn.execute(q):
-            if (counts or {}).get("status") in SUCCESS:
+            if (counts or {}).get("status") in SUCCESS or (counts or {}).get("status") == HELD:
                 return as_utc(started)
     return None
 

@@ -786,7 +786,7 @@ def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: 
                  allow_empty: bool = False) -> dict[str, Any]:
     """One contract, in a worker: its own store connection and job row; failures come back as data. Jobs of
     the same run (token) in the same worker share its FeedRun (with a catalog snapshot when `snapshot`). A held
-    feed fails its job with the reason (and is not a success `--due` counts: the next tick tries again)."""
+    feed fails its job with the reason (`--due` then waits for the contract's next scheduled time: pim.feed_schedule)."""
     store = Store.from_settings(migrate_now=False)
     job_id = store.start_job("feed", code)
     try:

@@ -76,3 +76,15 @@ def test_deliver_due_from_the_command_line(store, pim_env: Path) -> None:
     assert [(d["contract"], d["due"]) for d in listed] == [("nightly", False)]
     both = runner.invoke(app, ["feeds", "deliver", "--due", "--contract", "manual"])
     assert both.exit_code == 2
+
+
+def test_a_held_feed_waits_for_the_next_scheduled_time(store, pim_env: Path) -> None:
+    """Found in round 31's review: a full feed held for having no rows failed its job, so `--due` built it, held
+    it and logged it again at every tick."""
+    seed_catalog(store)
+    put_contracts(store, [contract(code="nightly", format="jsonl", schedule=NIGHTLY)])
+    job = store.start_job("feed", "nightly")
+    store.finish_job(job, {"rows": 0, "kind": "full", "status": "held"}, status="failed", error="held: 0 rows")
+    _ran_at(store, "nightly", datetime(2026, 11, 23, 3, 0, 40, tzinfo=UTC))
+    assert due_contracts(store, at=datetime(2026, 11, 23, 3, 5, tzinfo=UTC)) == []
+    assert due_contracts(store, at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC)) == ["nightly"]
