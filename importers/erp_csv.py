@@ -24,7 +24,8 @@ from importers.erp_values import (GtinFields, NumberFormat, Setter, ValueBuilder
                                   Zone, moment_parser, number_parser, partial_product, problem_notes,
                                   refusal, remembered, report_unread)
 from pim.catalog import Structure
-from pim.commerce import CompletePriceLists, PriceListEntry, StockLevel, put_price_list, put_stock
+from pim.commerce import (CompletePriceLists, CompleteStock, PriceListEntry, StockLevel, atp_above_quantity,
+                          put_price_list, put_stock)
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_rejected, run_import
 from pim.product import split_key, trusted_provenance
@@ -59,9 +60,12 @@ class ErpCsvMap(SourceProfile, NumberFormat):
         "stock only: the time zone of `updated_at` times written without an offset, e.g. Europe/Berlin (an "
         "offset in the cell, +01:00 or Z, is read whatever the format says)."))
     complete: bool = Field(default=False, description=(
-        "price_list only: the file holds the complete price list of every customer it names. Once every row is "
+        "price_list: the file holds the complete price list of every customer it names. Once every row is "
         "in, their stored entries the file does not hold are removed (one transaction); customers the file "
-        "does not name keep theirs. Nothing is removed while any row of the file is rejected."))
+        "does not name keep theirs. stock: the file holds every warehouse of each SKU it names. Once every row is "
+        "in, that SKU's stored readings in warehouses the file does not hold are removed (one transaction), "
+        "except one newer than the SKU's newest row (taken after the file was written); SKUs the file does not "
+        "name keep theirs. Either way nothing is removed while any row of the file is rejected."))
 
     def rules(self) -> dict[str, ValueRule]:
         return {col: rule if isinstance(rule, ValueRule) else ValueRule(to=rule) for col, rule in self.columns.items()}
@@ -303,14 +307,19 @@ def commerce_items(path: Path, m: ErpCsvMap, rows: CsvRows | None = None) -> Ite
                 data[target] = text
         key = "|".join([str(data.get(f, "")) for f in key_fields])
         try:
-            yield RowItem(_commerce_row(m, data, parse), key)
+            row = _commerce_row(m, data, parse)
         except ValueProblem as exc:
             column = column_of.get(exc.target, exc.target) if isinstance(exc, _CellProblem) else None
             yield Rejected(str(exc), rows.name, line, column, dict(zip(rows.header, cells)), key)
+            continue
         except ValidationError as exc:
             first = exc.errors()[0]
             yield Rejected(f"{first['loc'][0] if first['loc'] else ''}: {first['msg']}", rows.name, line,
                            str(first["loc"][0]) if first["loc"] else None, dict(zip(rows.header, cells)), key)
+            continue
+        over = atp_above_quantity(row) if isinstance(row, StockLevel) else None
+        yield RowItem(row, key, problem_notes([(column_of.get("atp", "atp"), over)], rows.name, line,
+                                              dict(zip(rows.header, cells)), key, m.source) if over else [])
 
 
 class _CommerceParsers:
@@ -344,6 +353,10 @@ def _commerce_row(m: ErpCsvMap, data: dict[str, Any], parse: _CommerceParsers) -
     if m.kind == "price_list":
         _read(data, ("valid_from", "valid_to"), parse.day)
         return PriceListEntry(**data)
+    if "quantity" not in data:  # an empty cell: the warehouse's stock is unknown, not gone
+        raise _CellProblem("quantity", ValueProblem(
+            "no quantity: a stock row needs one (0 for none). To retire a warehouse, leave its rows out of a file "
+            "whose map has `complete: true`"))
     if "updated_at" in data:
         _read(data, ("updated_at",), parse.moment)
     else:
@@ -365,8 +378,10 @@ def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | No
                                    after=warn, files=[path.name])
         return _import_complete_price_lists(path, store, m, label, rows, warn)
     if m.kind == "stock":
-        return run_rows_import(store, m.source, label, commerce_items(path, m, rows), put_stock, after=warn,
-                               files=[path.name])
+        if not m.complete:
+            return run_rows_import(store, m.source, label, commerce_items(path, m, rows), put_stock, after=warn,
+                                   files=[path.name])
+        return _import_complete_stock(path, store, m, label, rows, warn)
     structure = store.structure()
     return run_import(store, m.source, product_items(path, m, structure, rows), structure=structure, label=label,
                       merge=merger_for(m, map_dir, precedence), before_finish=warn)
@@ -382,6 +397,17 @@ def _import_complete_price_lists(path: Path, store: Store, m: ErpCsvMap, label: 
             warn(counts)
 
         return run_rows_import(store, m.source, label, commerce_items(path, m, rows), lists.put,
+                               after=remove_the_rest, files=[path.name])
+
+
+def _import_complete_stock(path: Path, store: Store, m: ErpCsvMap, label: str, rows: CsvRows,
+                           warn: Callable[[ImportCounts], None]) -> ImportCounts:
+    with CompleteStock(store) as stock:
+        def remove_the_rest(counts: ImportCounts) -> None:
+            counts.extra["removed"] = stock.close(counts.job_id, counts.rejected, file=path, source=m.source)
+            warn(counts)
+
+        return run_rows_import(store, m.source, label, commerce_items(path, m, rows), stock.put,
                                after=remove_the_rest, files=[path.name])
 
 

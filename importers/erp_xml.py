@@ -31,10 +31,10 @@ from importers.erp_values import (NumberFormat, ValueBuilder, ValueRule, Zone, b
 from importers.erp_xml_checks import (local_name, nested_records, no_records, outer_record, refuse_unknown_units,
                                       refuse_unprefixed, unread_paths)
 from importers.erp_xml_paths import children, finder, text_finder
-from importers.erp_xml_stock import StockTime, control_moment, control_stamp, read_stock
+from importers.erp_xml_stock import StockTime, atp_problems, control_moment, control_stamp, read_stock
 from importers.xml_safety import check_well_formed, guard_prologue, open_for_xml, safe_iterparse
 from pim.catalog import Structure
-from pim.commerce import StockLevel, put_stock_in
+from pim.commerce import StockLevel, WarehouseList, put_stock_in, retire_warehouses
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import split_key, trusted_provenance
@@ -86,6 +86,12 @@ class StockRule(BaseModel):
         "read as it streams: beyond the record a path sees only what precedes it inside its enclosing elements "
         "since the record before (an IDoc's own header), never what follows it nor a document header, which is "
         "freed with the first record: for a header's time use `control` with `control_time`."))
+    complete: bool = Field(default=False, description=(
+        "A record's stock elements are every warehouse of its SKU (a MATMAS IDoc's E1MARDM segments: one per "
+        "storage location the material has): once the record is in, the SKU's stored readings in warehouses it "
+        "does not list are removed, except one newer than the record (its control time, or its newest "
+        "reading's). A warehouse listed without a quantity keeps its reading; a record without any stock "
+        "element leaves its stock alone (an IDoc reduced to leave E1MARDM out says nothing of it)."))
 
 
 class ErpXmlMap(SourceProfile, NumberFormat):
@@ -338,7 +344,7 @@ def _record(elem: Any, m: ErpXmlMap, c: CompiledMap, ident_attr: str, name: str,
     except ValidationError as exc:  # an identifier over 255 characters, a family that is no code
         field, reason = refusal(exc, m.sku)
         return Rejected(reason, name, line, field, _raw(elem), sku)
-    levels: list[StockLevel] = []
+    levels: list[StockLevel | WarehouseList] = []
     if c.stock:
         try:
             levels = read_stock(elem, kids, sku, c, m, stamp)
@@ -346,7 +352,8 @@ def _record(elem: Any, m: ErpXmlMap, c: CompiledMap, ident_attr: str, name: str,
             return Rejected(str(exc), name, line, exc.path, _raw(elem), sku)
         except ValueProblem as exc:
             return Rejected(str(exc), name, line, m.stock.path if m.stock else None, _raw(elem), sku)
-    notes = problem_notes(bad, name, line, _raw(elem), sku, m.source) if bad else []
+    found = [*(bad or ()), *atp_problems(levels, m)]
+    notes = problem_notes(found, name, line, _raw(elem), sku, m.source) if found else []
     return Parsed(record, name, line, problems=notes, extras=levels, partial=c.stated(absent) if absent else None)
 
 
@@ -365,17 +372,23 @@ def _raw(elem: Any) -> dict[str, Any]:
 def import_erp_xml(path: Path, store: Store, m: ErpXmlMap, *, map_dir: Path | None = None,
                    precedence: Path | None = None) -> ImportCounts:
     structure = store.structure()
-    written = 0
+    written = removed = 0
+    complete = m.stock is not None and m.stock.complete
 
-    def put(conn: Connection, levels: list[StockLevel]) -> None:
-        nonlocal written
-        written += put_stock_in(store, conn, levels)
+    def put(conn: Connection, rows: list[StockLevel | WarehouseList]) -> None:
+        nonlocal written, removed
+        levels = [r for r in rows if isinstance(r, StockLevel)] if complete else rows
+        written += put_stock_in(store, conn, levels)  # type: ignore[arg-type]
+        if complete:  # after the readings, in the same transaction: a list's own readings are stored
+            removed += retire_warehouses(store, conn, [r for r in rows if isinstance(r, WarehouseList)])
 
     unread: list[tuple[str, str]] = []
     counts = run_import(store, m.source, read_erp_xml(path, m, structure, unread), structure=structure,
                         label=f"erp-xml:{path}", merge=merger_for(m, map_dir, precedence), extras=put,
                         before_finish=lambda counts: report_unread(store, counts, m.source, path.name, unread))
     counts.extra["stock_levels"] = written
+    if complete:
+        counts.extra["stock_removed"] = removed
     return counts
 
 

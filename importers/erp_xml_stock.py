@@ -1,7 +1,7 @@
-"""A record's stock readings (E1MARDM-style segments) and the times that date them: a reading's own
-(`stock.updated_at`), else its control record's (EDI_DC40 CREDAT/CRETIM, or `control_time`, which also dates the
-record's values), else the import's. Split from importers.erp_xml, whose reader calls these; a reading within
-StockLevel's bounds skips pydantic (the import's hot path)."""
+"""A record's stock readings (E1MARDM-style segments), under `stock.complete` its list of warehouses, and the
+times that date them: a reading's own (`stock.updated_at`), else its control record's (EDI_DC40 CREDAT/CRETIM, or
+`control_time`, which also dates the record's values), else the import's. Split from importers.erp_xml, whose
+reader calls these; a reading within StockLevel's bounds skips pydantic (the import's hot path)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from importers.erp_values import value_refusal
 from importers.erp_xml_paths import Children, children
-from pim.commerce import NUMERIC_LIMIT, NUMERIC_PLACES, StockLevel
+from pim.commerce import NUMERIC_LIMIT, NUMERIC_PLACES, StockLevel, WarehouseList, atp_above_quantity
 from pim.errors import InputError
 from pim.product import trusted_model
 from pim.values import ValueProblem
@@ -109,17 +109,24 @@ class StockTime(ValueProblem):
         self.path = path
 
 
-def read_stock(elem: Any, kids: Children, sku: str, c: CompiledMap, m: ErpXmlMap, stamp: datetime) -> list[StockLevel]:
-    """The record's stock readings, each at its own time (`updated_at`) where it has one, else at `stamp`."""
+def read_stock(elem: Any, kids: Children, sku: str, c: CompiledMap, m: ErpXmlMap,
+               stamp: datetime) -> list[StockLevel | WarehouseList]:
+    """The record's stock readings, each at its own time (`updated_at`) where it has one, else at `stamp`. With
+    the map's `stock.complete`, then the record's WarehouseList when it has a stock element: every warehouse it
+    names (one without a quantity too: its reading is kept), as of `stamp` or its newest reading's time."""
     path, warehouse, quantity, atp, when = c.stock  # type: ignore[misc]
+    complete = m.stock.complete  # type: ignore[union-attr]
     number = c.builder.number
-    out = []
+    out: list[StockLevel | WarehouseList] = []
+    named: set[str] = set()
     timed = False
     for seg in path(elem, kids):
         c.stock_hit = True
         own = children(seg)
         qty = quantity(seg, own)
         if not qty:
+            if complete:
+                named.add((warehouse(seg, own) or "main").strip())
             continue
         free = atp(seg, own) if atp is not None else None
         at = stamp
@@ -137,7 +144,20 @@ def read_stock(elem: Any, kids: Children, sku: str, c: CompiledMap, m: ErpXmlMap
             c.timed[0] += 1
         elif c.timed[0]:
             c.timed[1] += 1
+    if complete and (out or named):
+        held = frozenset(named.union(level.warehouse for level in out))  # type: ignore[union-attr]
+        out.append(WarehouseList(sku, held, max([stamp, *(level.updated_at for level in out)])))  # type: ignore[union-attr]
     return out
+
+
+def atp_problems(levels: list[StockLevel | WarehouseList], m: ErpXmlMap) -> list[tuple[str, str]]:
+    """(the map's `stock.atp`, reason) for each reading whose ATP is above its quantity: the record's `problem`
+    entries (pim.commerce.atp_above_quantity); the readings are kept as sent."""
+    found = []
+    for level in levels:
+        if isinstance(level, StockLevel) and (reason := atp_above_quantity(level)) is not None:
+            found.append((m.stock.atp or "atp", reason))  # type: ignore[union-attr]
+    return found
 
 
 _STOCK_FIELDS = frozenset(StockLevel.model_fields)

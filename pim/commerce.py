@@ -15,6 +15,7 @@ import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Column, Connection, Date, DateTime, Numeric, String, Table, and_, bindparam, delete, false, or_, select
+from sqlalchemy import func
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
@@ -132,10 +133,25 @@ class PriceListRemovedRow(SQLModel, table=True):
     removed_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class StockSeenRow(SQLModel, table=True):
+    """The warehouses an import of complete stock files has read so far, per run and SKU (`CompleteStock`): what
+    tells the warehouses a SKU no longer has from the ones it does. `read_at`: the reading's own time (a stored
+    reading newer than a SKU's newest one here was taken after the file: it stays)."""
+
+    __tablename__ = "stock_seen"
+
+    run: str = SQLField(sa_column=Column(String(32), primary_key=True))
+    sku: str = SQLField(sa_column=Column(String(255), primary_key=True))
+    warehouse: str = SQLField(sa_column=Column(String(100), primary_key=True))
+    read_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
+    noted_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 PRICE: Table = PriceListRow.__table__  # type: ignore[assignment]
 SEEN: Table = PriceListSeenRow.__table__  # type: ignore[assignment]
 REMOVED: Table = PriceListRemovedRow.__table__  # type: ignore[assignment]
 STOCK: Table = StockRow.__table__  # type: ignore[assignment]
+STOCK_SEEN: Table = StockSeenRow.__table__  # type: ignore[assignment]
 EARLIEST = date(1900, 1, 1)
 
 
@@ -155,6 +171,7 @@ def put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceLis
     """put_price_list inside the caller's transaction; with `seen` (a run), each entry's key is also noted.
     A customer/SKU pair seen for the first time moves the `price_list_pairs` sequence: where no contract
     exists, the search index takes a product's customers from the price lists (channels.search)."""
+    store.lock_writes(conn)  # before any row lock, as every writer: no deadlock with an import holding it
     count = 0
     stamp = now()
     table = raw_table(store, conn, PRICE)
@@ -224,6 +241,7 @@ class CompletePriceLists:
         removed = 0
         with self.store.begin() as conn:
             if remove:
+                self.store.lock_writes(conn)  # as put_price_list_in: before the rows it deletes
                 named = select(SEEN.c.customer).where(SEEN.c.run == self.run).distinct().scalar_subquery()
                 held = select(SEEN.c.run).where(
                     SEEN.c.run == self.run, *(SEEN.c[k] == PRICE.c[k] for k in _PRICE_KEY)).exists()
@@ -254,6 +272,7 @@ def remove_price_list_entries(store: Store, customer: str, source: str, keep: di
     some = sorted(sku for sku, kept in keep.items() if kept)
     gone: list[tuple[str, str]] = []
     with store.begin() as conn:
+        store.lock_writes(conn)  # as put_price_list_in: before the rows it deletes
         if everything:
             gone += conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
                                                      PRICE.c.sku.in_(everything)).returning(PRICE.c.customer, PRICE.c.sku)).all()
@@ -362,11 +381,13 @@ def put_stock(store: Store, levels: Iterable[StockLevel]) -> int:
 
 def put_stock_in(store: Store, conn: Connection, levels: Iterable[StockLevel]) -> int:
     """put_stock inside the caller's transaction (an import writes a record's stock with the record)."""
+    store.lock_writes(conn)  # before any stock row lock: touch_products takes it after them (deadlock)
     count = 0
     for chunk in batched(levels, store.batch_size):
         newest: dict[tuple[str, str], dict[str, Any]] = {}
         for level in chunk:
             row = level.model_dump()
+            row["updated_at"] = in_utc(row["updated_at"])
             key = (row["sku"], row["warehouse"])
             if key not in newest or as_utc(row["updated_at"]) >= as_utc(newest[key]["updated_at"]):
                 newest[key] = row
@@ -386,6 +407,129 @@ def put_stock_in(store: Store, conn: Connection, levels: Iterable[StockLevel]) -
     return count
 
 
+def in_utc(stamp: datetime) -> datetime:
+    """A reading's time in UTC (one without a zone is UTC): SQLite keeps a time's clock without its zone, so one
+    written in another zone would read back hours off."""
+    return stamp if stamp.tzinfo is UTC else as_utc(stamp).astimezone(UTC)
+
+
+def atp_above_quantity(level: StockLevel) -> str | None:
+    """Why a reading promises more than its warehouse holds (an ATP above its quantity and above 0), else None.
+    The reading is kept as sent; the import notes this as a `problem` of its row or record."""
+    if level.atp is None or level.atp <= level.quantity or level.atp <= 0:
+        return None
+    return (f"ATP {level.atp} in warehouse {level.warehouse} is more than its quantity {level.quantity}: kept as "
+            "sent, and feeds and search offer the ATP. Check the reading in the ERP (does its ATP count planned "
+            "receipts?) and that the map's `atp` and `quantity` are not swapped, then import the file again")
+
+
+class CompleteStock:
+    """An import of complete stock files (an ERP stock map's `complete: true`): a file holds every warehouse of
+    each SKU it names. Every reading is also noted under this run, and `finish` removes, in one transaction, the
+    stored readings of the SKUs the run named in warehouses it did not hold (a warehouse retired), except one newer
+    than the SKU's newest reading in the run (taken after the file was written). SKUs the run never named keep
+    theirs. As CompletePriceLists: used as a context manager, a run left without `finish` (the import failed)
+    removes nothing and forgets its notes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.run = uuid.uuid4().hex
+        self.finished = False
+        with store.begin() as conn:  # notes a crashed run left behind
+            conn.execute(delete(STOCK_SEEN).where(STOCK_SEEN.c.noted_at < now() - timedelta(days=1)))
+
+    def __enter__(self) -> "CompleteStock":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self.finished:
+            self.finish(remove=False)
+
+    def put(self, store: Store, levels: list[StockLevel]) -> int:
+        """put_stock, noting each reading's SKU, warehouse and time under the run in the same transaction (a
+        reading older than the stored one is not written, but its warehouse is held all the same)."""
+        with store.begin() as conn:
+            count = put_stock_in(store, conn, levels)
+            noted: dict[tuple[str, str], datetime] = {}
+            for level in levels:
+                key, at = (level.sku, level.warehouse), in_utc(level.updated_at)
+                if noted.get(key, at) <= at:
+                    noted[key] = at
+            stamp = now()
+            store.upsert_rows(conn, STOCK_SEEN, [{"run": self.run, "sku": sku, "warehouse": warehouse, "read_at": at,
+                                                  "noted_at": stamp} for (sku, warehouse), at in noted.items()],
+                              ["run", "sku", "warehouse"])
+            return count
+
+    def finish(self, *, remove: bool) -> int:
+        """Remove the readings the run did not hold (when `remove`) and forget the notes; returns the readings
+        removed. Their products get a new write sequence, as a changed reading gives them (put_stock_in)."""
+        removed = 0
+        with self.store.begin() as conn:
+            if remove:
+                self.store.lock_writes(conn)  # as put_stock_in: before the rows it deletes
+                seen = STOCK_SEEN
+                named = select(seen.c.sku).where(seen.c.run == self.run)
+                held = select(seen.c.run).where(seen.c.run == self.run, seen.c.sku == STOCK.c.sku,
+                                                seen.c.warehouse == STOCK.c.warehouse).exists()
+                newest = select(func.max(seen.c.read_at)).where(seen.c.run == self.run,
+                                                                seen.c.sku == STOCK.c.sku).scalar_subquery()
+                gone = conn.execute(delete(STOCK).where(STOCK.c.sku.in_(named), ~held, STOCK.c.updated_at <= newest)
+                                    .returning(STOCK.c.sku)).scalars().all()
+                removed = len(gone)
+                if gone:
+                    self.store.touch_products(conn, sorted(set(gone)))
+            conn.execute(delete(STOCK_SEEN).where(STOCK_SEEN.c.run == self.run))
+        self.finished = True
+        return removed
+
+    def close(self, job_id: int | None, rejected: int, *, file: Path, source: str) -> int:
+        """`finish` at the end of an import: remove the rest only when the import rejected nothing (a rejected
+        row may be a warehouse that still holds stock); else the quarantine gets a warning, which the next clean
+        run of the file closes. Returns the readings removed."""
+        file_warning(self.store, job_id, source, f"complete-stock:{file.name}",
+                     f"complete stock file: no warehouse was removed because {rejected} row(s) were rejected; fix "
+                     "them and import the file again" if rejected else None, file=file.name)
+        return self.finish(remove=not rejected)
+
+
+@dataclass(frozen=True)
+class WarehouseList:
+    """Every warehouse of a SKU as of `at`, as one record states it (an IDoc's E1MARDM segments, under the map's
+    `stock.complete`): `retire_warehouses` removes the SKU's stored readings in the others."""
+
+    sku: str
+    warehouses: frozenset[str]
+    at: datetime
+
+
+def retire_warehouses(store: Store, conn: Connection, lists: list[WarehouseList]) -> int:
+    """Remove, in the caller's transaction (after the lists' readings are written), each list's SKU's stored
+    readings in warehouses it does not hold, but not one newer than the list (taken after it: files arrive out
+    of order); lists apply in order. One read and at most one delete per call; returns the readings removed.
+    Their products get a new write sequence, as a changed reading gives them (put_stock_in)."""
+    if not lists:
+        return 0
+    store.lock_writes(conn)  # as put_stock_in: before the rows it deletes
+    stored: dict[str, dict[str, datetime]] = {}
+    for chunk in batched(sorted({held.sku for held in lists}), 5000):
+        q = select(STOCK.c.sku, STOCK.c.warehouse, STOCK.c.updated_at).where(STOCK.c.sku.in_(chunk))
+        for sku, warehouse, at in conn.execute(q):
+            stored.setdefault(sku, {})[warehouse] = at
+    gone: list[dict[str, str]] = []
+    for held in lists:
+        readings = stored.get(held.sku)
+        if readings is None or readings.keys() <= held.warehouses:
+            continue
+        for warehouse in [w for w, at in readings.items() if w not in held.warehouses and as_utc(at) <= held.at]:
+            del readings[warehouse]
+            gone.append({"s": held.sku, "w": warehouse})
+    if gone:
+        conn.execute(delete(STOCK).where(STOCK.c.sku == bindparam("s"), STOCK.c.warehouse == bindparam("w")), gone)
+        store.touch_products(conn, sorted({g["s"] for g in gone}))
+    return len(gone)
+
+
 @dataclass(frozen=True)
 class Availability:
     quantity: Decimal
@@ -398,22 +542,38 @@ class Availability:
 
 
 def stock_for(store: Store, skus: list[str]) -> dict[str, Availability]:
-    """Summed over warehouses; `updated_at` is the oldest reading, so staleness is never hidden."""
-    out: dict[str, Availability] = {}
+    """Summed over warehouses (`_summed`); `updated_at` is the oldest reading, so staleness is never hidden."""
+    columns = (STOCK.c.sku, STOCK.c.quantity, STOCK.c.atp, STOCK.c.updated_at)
     with store.engine.connect() as conn:
-        for chunk in batched(skus, 5000):
-            for row in conn.execute(select(STOCK).where(STOCK.c.sku.in_(chunk))):
-                m = row._mapping
-                qty = Decimal(m["quantity"])
-                atp = Decimal(m["atp"]) if m["atp"] is not None else qty
-                prev = out.get(m["sku"])
-                stamp = m["updated_at"]
-                if prev is None:
-                    out[m["sku"]] = Availability(qty, atp, stamp)
-                else:
-                    oldest = min(x for x in (prev.updated_at, stamp) if x is not None)
-                    out[m["sku"]] = Availability(prev.quantity + qty, prev.atp + atp, oldest)
-    return out
+        return _summed(row for chunk in batched(skus, 5000)
+                       for row in conn.execute(select(*columns).where(STOCK.c.sku.in_(chunk))))
+
+
+_NONE = Decimal(0)
+
+
+def _summed(readings: Iterable[Any]) -> dict[str, Availability]:
+    """(sku, quantity, atp, updated_at) readings summed per SKU. A warehouse's negative quantity or ATP (a
+    backorder, a booking error: stored as sent) counts as 0, or it would cancel the others' stock (-12 and 5 made
+    -7). The oldest time is kept, and comes back in UTC (SQLite keeps none)."""
+    sums: dict[str, list[Any]] = {}
+    for sku, quantity, atp, stamp in readings:
+        qty = Decimal(quantity)
+        free = qty if atp is None else Decimal(atp)
+        if qty < _NONE:
+            qty = _NONE
+        if free < _NONE:
+            free = _NONE
+        got = sums.get(sku)
+        if got is None:
+            sums[sku] = [qty, free, stamp]
+        else:
+            got[0] += qty
+            got[1] += free
+            if stamp is not None and (got[2] is None or stamp < got[2]):
+                got[2] = stamp
+    return {sku: Availability(qty, free, None if stamp is None else as_utc(stamp))
+            for sku, (qty, free, stamp) in sums.items()}
 
 
 def stock_read_between(store: Store, low: datetime, high: datetime) -> list[str]:
@@ -453,16 +613,5 @@ def price_list_tiers(store: Store, customer: str, currency: str, on: date | None
 
 def stock_all(store: Store) -> dict[str, Availability]:
     """`stock_for` over every SKU with a stock reading, in one scan."""
-    out: dict[str, Availability] = {}
     with store.engine.connect() as conn:
-        for row in conn.execute(select(STOCK.c.sku, STOCK.c.quantity, STOCK.c.atp, STOCK.c.updated_at)):
-            sku, quantity, atp_raw, stamp = row
-            qty = Decimal(quantity)
-            atp = Decimal(atp_raw) if atp_raw is not None else qty
-            prev = out.get(sku)
-            if prev is None:
-                out[sku] = Availability(qty, atp, stamp)
-            else:
-                oldest = min(x for x in (prev.updated_at, stamp) if x is not None)
-                out[sku] = Availability(prev.quantity + qty, prev.atp + atp, oldest)
-    return out
+        return _summed(conn.execute(select(STOCK.c.sku, STOCK.c.quantity, STOCK.c.atp, STOCK.c.updated_at)))

@@ -580,10 +580,12 @@ def _gtin_owners(store: Store, attribute: str, gtins: list[str]) -> dict[str, li
 
 @dataclass
 class RowItem:
-    """A parsed non-product row (a PriceListEntry, a StockLevel) with the key its quarantine entry uses."""
+    """A parsed non-product row (a PriceListEntry, a StockLevel) with the key its quarantine entry uses, and the
+    `problem` entries of a row written as sent (an ATP above its quantity)."""
 
     row: BaseModel
     key: str
+    problems: list[QuarantineEntry] = field(default_factory=list)
 
 
 def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowItem | Rejected],
@@ -607,6 +609,8 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
                 counts.unchanged += len(good) - written  # e.g. stock readings older than the stored ones
                 counts.rejected += store.quarantine(counts.job_id, rejects)
                 store.resolve_quarantine(source, [g.key for g in good])
+                problems = [p for g in good for p in g.problems]  # noted after the resolve, which would close them
+                counts.problems += store.quarantine(counts.job_id, problems)
                 unknown.note([g.row for g in good])
                 stop_if_cancelled(store, counts)  # the job ended cancelled: `after` does not run
         if after is not None:

@@ -15,6 +15,7 @@ from importers.erp_values import NumberFormat, ValueBuilder, ValueRule
 from importers.erp_xml import ErpXmlMap, load_xml_map, read_erp_xml
 from importers.supplier_table import SupplierTableMap, source_items
 from pim.catalog import Structure
+from pim.commerce import StockLevel
 from pim.errors import InputError
 from pim.importing import Parsed, Rejected
 from pim.store import Store
@@ -74,7 +75,8 @@ def test_a_control_record_without_credat_still_dates_its_stock_by_the_import(tmp
     no_time = idoc("3", STOCK).replace("<CRETIM>101500</CRETIM>", "")
     start = datetime.now(UTC)
     items = list(read_erp_xml(write(tmp_path / "matmas.xml", idoc("1", STOCK), undated, no_time), matmas(), structure))
-    one, two, three = ([level.updated_at for level in item.extras] for item in items if isinstance(item, Parsed))
+    one, two, three = ([level.updated_at for level in item.extras if isinstance(level, StockLevel)]
+                       for item in items if isinstance(item, Parsed))
     assert one == [datetime(2026, 3, 1, 10, 15, tzinfo=UTC)] and two[0] >= start
     assert three == [datetime(2026, 3, 1, tzinfo=UTC)]
 
@@ -87,7 +89,8 @@ def test_the_generated_matmas_file_still_reads_dated_by_its_control_records(tmp_
     generate_catalog("tiny", 7, tmp_path)
     items = list(read_erp_xml(tmp_path / "sources" / "erp_matmas.xml", matmas(family=None), structure))
     assert items and not [i for i in items if isinstance(i, Rejected)]
-    times = {level.updated_at for item in items if isinstance(item, Parsed) for level in item.extras}
+    times = {level.updated_at for item in items if isinstance(item, Parsed) for level in item.extras
+             if isinstance(level, StockLevel)}
     assert times and all(t.date() == datetime(2026, 3, 1).date() and t.hour == 6 for t in times)
 
 

@@ -52,7 +52,8 @@ def stock_map(**more) -> ErpXmlMap:
 def levels(path: Path, m: ErpXmlMap, structure: Structure) -> list[StockLevel]:
     items = list(read_erp_xml(path, m, structure))
     assert not [i for i in items if isinstance(i, Rejected)]
-    return [level for item in items if isinstance(item, Parsed) for level in item.extras]
+    return [level for item in items if isinstance(item, Parsed) for level in item.extras
+            if isinstance(level, StockLevel)]  # not the record's WarehouseList (the map's `stock.complete`)
 
 
 def items(*bodies: str, header: str = "") -> str:

@@ -70,19 +70,38 @@ def _asked_for_json(args: list[str]) -> bool:
     return "--json" in (args[:args.index("--")] if "--" in args else args)
 
 
+def _fail(exc: PimError) -> None:
+    """Exit with `exc`'s message and code (and its failure document under --json)."""
+    from pim.cli import output
+
+    if _asked_for_json(sys.argv[1:]) and not output.json_begun:
+        from pim.cli.imports import failure
+
+        output.emit_json(failure(exc))
+    print_error(exc)
+    sys.exit(exc.exit_code)
+
+
+def _database_failure(exc: Exception) -> PimError | None:
+    """A lost database or a deadlock met mid-run, as a StoreError (pim.store.database.database_failure)."""
+    if "sqlalchemy" not in sys.modules:  # no database was used: `pim --help` loads none of it
+        return None
+    from pim.store.database import database_failure
+
+    return database_failure(exc)
+
+
 def main() -> None:
     _mount()
     try:
         app()
     except PimError as exc:
-        from pim.cli import output
-
-        if _asked_for_json(sys.argv[1:]) and not output.json_begun:
-            from pim.cli.imports import failure
-
-            output.emit_json(failure(exc))
-        print_error(exc)
-        sys.exit(exc.exit_code)
+        _fail(exc)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:
+        mapped = _database_failure(exc)
+        if mapped is None:
+            raise
+        _fail(mapped)

@@ -7,8 +7,11 @@ from pathlib import Path
 import orjson
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from pim.errors import StoreError
 from pim.store import wal_checkpoints
@@ -26,9 +29,17 @@ def json_loads(value: object) -> object:
     return orjson.loads(value) if isinstance(value, (str, bytes, bytearray, memoryview)) else value
 
 
+#: Any pim holds this advisory lock while it migrates a PostgreSQL database ("pimmigra"; outside the int4 range
+#: of the hashtext() keys pim.web takes): two commands started at once on a fresh database each ran the upgrade.
+MIGRATION_LOCK = 0x70696D6D69677261
+
+
 def make_engine(url: str) -> Engine:
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    """An engine for PIM_DATABASE_URL. `postgres://` (libpq's and hosting providers' spelling) and `postgresql://`
+    mean pim's driver, psycopg 3; a URL naming another driver or scheme this install lacks is a StoreError."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            url = "postgresql+psycopg://" + url[len(scheme):]
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
         on_disk = bool(path) and path != ":memory:"
@@ -48,7 +59,18 @@ def make_engine(url: str) -> Engine:
         if on_disk and not path.startswith("file:"):
             wal_checkpoints.attach(engine, path)
         return engine
-    return create_engine(url, json_serializer=_dumps, json_deserializer=json_loads, pool_pre_ping=True)
+    try:
+        return create_engine(url, json_serializer=_dumps, json_deserializer=json_loads, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as exc:
+        scheme = url.partition("://")[0] if "://" in url else url.partition(":")[0]
+        missing = f"its driver ({exc.name}) is not installed" if isinstance(exc, ModuleNotFoundError) else (
+            "pim knows no such database or driver" if isinstance(exc, NoSuchModuleError) else "it is not a database URL")
+        raise StoreError(
+            f"PIM_DATABASE_URL cannot be used: {missing} (scheme '{scheme}')",
+            hint="use postgresql://user:password@host:port/database (pim's PostgreSQL driver, psycopg 3) or "
+                 "sqlite:///path/to/pim.db, or unset PIM_DATABASE_URL to use SQLite in PIM_HOME; to keep another "
+                 "driver, install it into pim's environment",
+        ) from exc
 
 
 def alembic_config() -> Config:
@@ -58,10 +80,14 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade to every branch head. Safe to call on every start."""
+    """Upgrade to every branch head. Safe to call on every start, also by several commands at once: on PostgreSQL
+    the upgrade runs under MIGRATION_LOCK, so a command that waited for another's upgrade finds the database at
+    the head (alembic reads its version after the lock) and does nothing."""
     cfg = alembic_config()
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # held until this transaction (the whole upgrade) ends
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
     except OperationalError as exc:
@@ -69,6 +95,63 @@ def migrate(engine: Engine) -> None:
             f"cannot migrate the database at {engine.url.render_as_string(hide_password=True)}: {exc.orig}",
             hint="check PIM_DATABASE_URL, or unset it to use SQLite in PIM_HOME",
         ) from exc
+    except CommandError as exc:
+        unknown = _unknown_revisions(engine, cfg)
+        if not unknown:
+            raise
+        raise StoreError(
+            f"the database at {engine.url.render_as_string(hide_password=True)} was migrated by a newer pim release "
+            f"(schema revision {', '.join(unknown)}, which this pim does not know), so this pim cannot use it",
+            hint="upgrade pim to the release that migrated it (or a later one), or restore a backup of the database "
+                 "taken before that upgrade",
+        ) from exc
+
+
+def _unknown_revisions(engine: Engine, cfg: Config) -> list[str]:
+    """The revisions the database's alembic_version holds that none of this pim's migrations has."""
+    script = ScriptDirectory.from_config(cfg)
+    known = {s.revision for s in script.walk_revisions()}
+    with engine.connect() as conn:
+        return sorted(set(MigrationContext.configure(conn).get_current_heads()) - known)
+
+
+#: SQLSTATEs of a transaction the server rolled back for another writer's sake: deadlock, serialization failure.
+_OVERTAKEN_STATES = {"40P01", "40001"}
+#: SQLSTATEs of a server ending sessions: shut down (smart/fast), crashed, starting or stopping.
+_GONE_STATES = {"57P01", "57P02", "57P03"}
+
+
+def database_failure(exc: BaseException) -> StoreError | None:
+    """The StoreError for a database failure met mid-run — the server went away, or it rolled this command's
+    transaction back to break a deadlock — found in `exc` or the exceptions it chains, so the command line shows
+    a message and what to do instead of chained tracebacks. None for any other error (a bug: shown in full)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DBAPIError):
+            state = getattr(exc.orig, "sqlstate", None) or ""
+            said = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+            if state in _OVERTAKEN_STATES:
+                return StoreError(
+                    f"another writer needed the same rows at the same time, and the database stopped this command's "
+                    f"transaction to let it go on ({said})",
+                    hint="nothing of that transaction was saved; run the command again (an import skips what it "
+                         "already wrote)")
+            if exc.connection_invalidated or state.startswith("08") or state in _GONE_STATES or _client_side(exc):
+                return StoreError(
+                    f"lost the connection to the database mid-run: {said}",
+                    hint="the batch in progress was not saved, and the job this command was running ends failed "
+                         "(or, when the database could not record that, shows as interrupted); once the database "
+                         "server is running again (check PIM_DATABASE_URL), run the command again (an import skips "
+                         "what it already wrote)")
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return None
+
+
+def _client_side(exc: DBAPIError) -> bool:
+    """psycopg's own OperationalError, with no SQLSTATE from a server: the connection failed or was lost (SQLite's
+    errors have no `sqlstate`: its "database is locked" is not taken for a lost server)."""
+    return isinstance(exc, OperationalError) and hasattr(exc.orig, "sqlstate") and not exc.orig.sqlstate
 
 
 def ping(engine: Engine) -> None:

@@ -387,9 +387,13 @@ class Store:
         """Take the catalog's write lock as the first statement of a transaction, so what it reads stays as read
         until it commits. Every product or model write reserves its seq from the `catalog` counter under that
         row's lock (next_seq), so on PostgreSQL holding it first keeps every other writer out, always in the
-        same order (no deadlock); SQLite takes its database write lock (BEGIN IMMEDIATE)."""
+        same order (no deadlock); SQLite takes its database write lock (BEGIN IMMEDIATE). A writer working in its
+        caller's transaction (put_stock_in) takes it too, whether or not the caller did: on PostgreSQL that locks
+        the counter row again (one statement), and on SQLite a transaction that has written already holds the
+        write lock (BEGIN IMMEDIATE would fail there, so it is skipped)."""
         if self.dialect != "postgresql":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             return
         query = select(SEQUENCE.c.value).where(SEQUENCE.c.name == "catalog").with_for_update()
         if conn.execute(query).first() is None:  # an empty catalog: the counter row is made once
