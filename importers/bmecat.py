@@ -53,7 +53,7 @@ from pim.values import ValueProblem
 from pim.withdraw import claimed, product_claims, withdrawn_links
 
 #: A value problem: (element or feature, reason), at its PRODUCT's line unless a third item names its own
-#: (a GTIN element's: `BmecatMapper._gtin`).
+#: (a GTIN's, a feature's, a PRODUCT_PRICE's, a PROD_ID_TO's: the element a user looks for in the file).
 Problem = tuple[str, str] | tuple[str, str, int]
 
 ISO639_2 = {"deu": "de_DE", "ger": "de_DE", "eng": "en_US", "fra": "fr_FR", "fre": "fr_FR", "ita": "it_IT",
@@ -185,13 +185,16 @@ class Mapped:
     """One mapped product: the record, per-value problems (imported anyway), commercial side data and `held`:
     the value keys the product gives a value for that was skipped with a problem (a T_NEW_CATALOG keeps the
     supplier's old value of those: `_restate`). `gtin`: its GTIN ids when it is matched by GTIN (`sku_from:
-    xref`) and has any."""
+    xref`) and has any. `ref_lines`: association type → target PID → line of its PROD_ID_TO, for the problem
+    on a target that resolves to nothing (importers.bmecat_links.Pending)."""
 
     def __init__(self, product: Product, problems: list[Problem], tiers: list[dict[str, Any]],
-                 held: set[str] | None = None, gtin: GtinIds | None = None) -> None:
+                 held: set[str] | None = None, gtin: GtinIds | None = None,
+                 ref_lines: dict[str, dict[str, int]] | None = None) -> None:
         self.product, self.problems, self.tiers = product, problems, tiers
         self.held = held or set()
         self.gtin = gtin
+        self.ref_lines = ref_lines
 
 
 def _finite(text: str) -> Decimal | None:
@@ -220,8 +223,13 @@ class BmecatMapper:
         self.languages = with_twins(m.languages)
         self.unmapped: set[str] = set()
         self.codes: set[str] = set()
+        self.price_types: set[str] = set()  # every PRODUCT_PRICE@price_type the file has (`unread_price_types`)
+        self._currencies = frozenset(structure.currencies)  # none declared: any (as pim.quality checks)
         f = m.fields
-        self._texts = [(name, f[name], f"DESCRIPTION_{name.upper()}") for name in ("short", "long") if name in f]
+        # a text for an attribute that is not localizable takes one language (`_in_one_language`), not the last
+        self._texts = [(name, f[name], f"DESCRIPTION_{name.upper()}", self._localizable(f[name]))
+                       for name in ("short", "long") if name in f]
+        self._keywords_localizable = self._localizable(f["keywords"]) if "keywords" in f else True
         self._scalars = [(name, f[name], name.upper(), self._is_number(f[name])) for name in (
             "ean", "manufacturer_pid", "manufacturer_name", "manufacturer_type", "order_unit", "content_unit",
             "pack_size", "min_quantity") if name in f]
@@ -244,6 +252,11 @@ class BmecatMapper:
         if attr is None:
             return None
         return value_key(attribute, locale if attr.localizable else None, self.m.channel if attr.scopable else None)
+
+    def _localizable(self, attribute: str) -> bool:
+        """Whether texts go to `attribute` per language; an unknown one is (`_put` then says it is unknown)."""
+        attr = self.s.attributes.get(attribute)
+        return attr is None or attr.localizable
 
     def _is_number(self, attribute: str) -> bool:
         attr = self.s.attributes.get(attribute)
@@ -289,20 +302,30 @@ class BmecatMapper:
         problems: list[Problem] = []
         held: set[str] = set()
         languages = self.languages
-        for field_name, attribute, where in self._texts:
-            for lang, text in (p.short if field_name == "short" else p.long).items():
+        for field_name, attribute, where, localizable in self._texts:
+            texts = p.short if field_name == "short" else p.long
+            if not localizable:
+                if (text := self._in_one_language(p.language, self._mapped_texts(texts))) is not None:
+                    self._put(values, problems, attribute, html.unescape(text), where=where)
+                continue
+            for lang, text in texts.items():
                 locale = languages.get(lang)
                 if locale:
                     self._put(values, problems, attribute, html.unescape(text), locale, where)
                 else:
                     self.unmapped.add(lang)
-        if "keywords" in self.m.fields:
-            for lang, words in p.keywords.items():
-                locale = languages.get(lang)
-                if locale:
-                    self._put(values, problems, self.m.fields["keywords"], ", ".join(w.strip() for w in words), locale, "KEYWORD")
-                else:
-                    self.unmapped.add(lang)
+        if "keywords" in self.m.fields and p.keywords:
+            keywords = {lang: ", ".join(w.strip() for w in words) for lang, words in p.keywords.items()}
+            if not self._keywords_localizable:
+                if (text := self._in_one_language(p.language, self._mapped_texts(keywords))) is not None:
+                    self._put(values, problems, self.m.fields["keywords"], text, where="KEYWORD")
+            else:
+                for lang, text in keywords.items():
+                    locale = languages.get(lang)
+                    if locale:
+                        self._put(values, problems, self.m.fields["keywords"], text, locale, "KEYWORD")
+                    else:
+                        self.unmapped.add(lang)
         ids = self._gtin(p, problems, held) if p.gtins and self._check_ean else None
         for name, attribute, where, number in self._scalars:
             if name == "ean":  # the claimed GTIN, under its own element
@@ -327,14 +350,15 @@ class BmecatMapper:
         if self._image_key and p.mime:
             self._images(p, values)
         family = self.m.class_families.get(p.feature_class or "", self.m.family)
-        associations = self._associations(p, problems) if p.references else {}
+        ref_lines: dict[str, dict[str, int]] = {}
+        associations = self._associations(p, problems, ref_lines) if p.references else {}
         source = trusted_provenance(self._source, f"{self._file_name}:{p.line}", self.stamp)
         product = partial_product(sku, values, source, {})
         if family:
             product.family = family
         if associations:
             product.associations = associations
-        return Mapped(product, problems, tiers, held, ids if self._match_gtin else None)
+        return Mapped(product, problems, tiers, held, ids if self._match_gtin else None, ref_lines or None)
 
     def _gtin(self, p: BmecatProduct, problems: list[Problem], held: set[str]) -> GtinIds:
         """The product's EANs and INTERNATIONAL_PIDs sorted into valid and bad. Every valid one is matched on,
@@ -367,21 +391,23 @@ class BmecatMapper:
         first, problem = bad[0]
         return GtinIds(bad=(first.element, problem, first.line))
 
-    def _associations(self, p: BmecatProduct, problems: list[Problem]) -> dict[str, Association]:
+    def _associations(self, p: BmecatProduct, problems: list[Problem],
+                      lines: dict[str, dict[str, int]]) -> dict[str, Association]:
         """Association type → targets as the supplier's PIDs (importers.bmecat_links translates them to SKUs
-        once the SKUs are known)."""
+        once the SKUs are known); `lines` gets each target's PROD_ID_TO line per type (`Mapped.ref_lines`)."""
         associations: dict[str, Association] = {}
-        for ref_type, target, qty in p.references:
+        for ref_type, target, qty, line in p.references:
             code = self.m.references.get(ref_type)
             if code:
                 a = associations.setdefault(code, Association())
                 if target not in a.products:
                     a.products.append(target)
+                    lines.setdefault(code, {})[target] = line
                 if qty:
                     whole = _whole_quantity(qty)
                     if whole is None:
                         problems.append(("PRODUCT_REFERENCE@quantity", f"'{qty}' is not a whole quantity from 1 to "
-                                         f"{_MAX_QUANTITY:,}; the reference to {target} is kept without it"))
+                                         f"{_MAX_QUANTITY:,}; the reference to {target} is kept without it", line))
                     else:
                         a.quantities[target] = whole
         return associations
@@ -451,7 +477,7 @@ class BmecatMapper:
             target = self.m.features[feat.code]
             attr = self.s.attributes.get(target.attribute)
             if attr is None:
-                problems.append((feat.code, f"map targets unknown attribute '{target.attribute}'"))
+                problems.append((feat.code, f"map targets unknown attribute '{target.attribute}'", feat.line))
                 continue
             if attr.localizable:
                 for locale, raw in self._localized(p, feat):
@@ -497,18 +523,35 @@ class BmecatMapper:
         return found
 
     def _one_value(self, p: BmecatProduct, feat: Feature) -> str | None:
-        """A feature's value for an attribute that is not localizable: of localized FVALUEs the one in the
-        catalog's default language, else in the map's first language that has one, else the first. Languages
-        are compared by their locale, so `ger` and `deu` are one."""
-        if feat.langs:
-            languages = self.languages
-            said: dict[str, str] = {}
-            for lang, text in feat.langs.items():
-                said.setdefault(languages.get(lang, lang), text)
-            for lang in (p.language, *self.m.languages):
-                if (text := said.get(languages.get(lang, lang))) is not None:
-                    return text
+        """A feature's value for an attribute that is not localizable: of localized FVALUEs the one
+        `_in_one_language` picks, else its only value."""
+        if feat.langs and (text := self._in_one_language(p.language, feat.langs)) is not None:
+            return text
         return _raw(feat)
+
+    def _in_one_language(self, default: str, said: dict[str, str]) -> str | None:
+        """Of a text given in several languages (language → text, in file order), the one an attribute that is
+        not localizable takes: in the catalog's `default` language, else in the map's first language that has
+        one, else the first. Languages are compared by their locale, so `ger` and `deu` are one. Whatever the
+        order of the file's elements, the same language wins (file order made the last one win)."""
+        if not said:
+            return None
+        languages = self.languages
+        by_locale: dict[str, str] = {}
+        for lang, text in said.items():
+            by_locale.setdefault(languages.get(lang, lang), text)
+        for lang in (default, *self.m.languages):
+            if (text := by_locale.get(languages.get(lang, lang))) is not None:
+                return text
+        return next(iter(said.values()))
+
+    def _mapped_texts(self, texts: dict[str, str]) -> dict[str, str]:
+        """The texts in a language the map maps; the others join the file's unmapped-language warning."""
+        languages = self.languages
+        if all(lang in languages for lang in texts):
+            return texts
+        self.unmapped.update(lang for lang in texts if lang not in languages)
+        return {lang: text for lang, text in texts.items() if lang in languages}
 
     def _feature_value(self, feat: Feature, target: FeatureTarget, attr: Any, raw: str, values: dict[str, Any],
                        problems: list[Problem], held: set[str], locale: str | None = None) -> None:
@@ -516,13 +559,13 @@ class BmecatMapper:
         if attr.type in (AttributeType.metric, AttributeType.number) and _finite(raw) is None:
             # one value skipped, not the whole product refused (as a logistics number is)
             self._skip(problems, held, target.attribute, feat.code, f"'{raw}' is not a number; the value is skipped",
-                       locale=locale)
+                       feat.line, locale)
         elif attr.type == AttributeType.metric:
             unit = self._unit(target, attr, feat.unit)
             if unit is None:
                 family = self.s.measures.family(attr.metric_family)
                 self._skip(problems, held, target.attribute, feat.code, self.s.measures.unit_problem(family, feat.unit, "FUNIT")  # type: ignore[arg-type]
-                           + f"; or map it under features.{feat.code}.units (the value is skipped)", locale=locale)
+                           + f"; or map it under features.{feat.code}.units (the value is skipped)", feat.line, locale)
                 return
             self._put(values, problems, target.attribute, {"amount": raw.replace(",", "."), "unit": unit}, locale, feat.code)
         elif attr.type in (AttributeType.simple_select, AttributeType.multi_select):
@@ -530,18 +573,18 @@ class BmecatMapper:
             codes = [target.options[k] for k in keys if k and k in target.options]
             if not codes:
                 self._skip(problems, held, target.attribute, feat.code,
-                           f"value {keys} has no option in the map for '{target.attribute}'", locale=locale)
+                           f"value {keys} has no option in the map for '{target.attribute}'", feat.line, locale)
                 return
             self._put(values, problems, target.attribute, codes[0] if attr.type == AttributeType.simple_select else codes,
                       locale, feat.code)
         elif attr.type == AttributeType.boolean:
             flag = _flag(feat, target, raw)
             if isinstance(flag, str):
-                self._skip(problems, held, target.attribute, feat.code, flag, locale=locale)
+                self._skip(problems, held, target.attribute, feat.code, flag, feat.line, locale)
                 return
             self._put(values, problems, target.attribute, flag, locale, feat.code)
         elif target.attribute in self._gtin_attrs and (problem := gtin_problem(raw)):
-            self._skip(problems, held, target.attribute, feat.code, gtin_reason(problem, self._value_hint), locale=locale)
+            self._skip(problems, held, target.attribute, feat.code, gtin_reason(problem, self._value_hint), feat.line, locale)
         else:
             self._put(values, problems, target.attribute, raw, locale, feat.code)
 
@@ -568,33 +611,43 @@ class BmecatMapper:
     def _prices(self, p: BmecatProduct, header: BmecatHeader, sku: str, values: dict[str, Any],
                 problems: list[Problem], held: set[str]) -> list[dict[str, Any]]:
         """The tiers of the map's price type; the lowest bound's amount per currency is the list price. A price
-        of that type skipped with a problem holds the list price's key (`Mapped.held`)."""
+        of that type skipped with a problem (at its PRODUCT_PRICE's line) holds the list price's key
+        (`Mapped.held`): so does one in a currency the structure does not declare, which would otherwise replace
+        the stored list price (a source's prices are its whole claim). The file's price types are noted for the
+        warning when none is the map's (`unread_price_types`)."""
         tiers: list[dict[str, Any]] = []
         noted = len(problems)
         list_prices: dict[str, tuple[Decimal, str]] = {}
         price_type = self.m.price_type
+        seen = self.price_types
         for price in p.prices:
+            seen.add(price.price_type)
             if price.price_type != price_type:
                 continue
             currency = price.currency or header.currency
             if price.amount is None:
-                problems.append(("PRODUCT_PRICE", f"{price.price_type} price with LOWER_BOUND {price.lower_bound} has no PRICE_AMOUNT; ignored"))
+                problems.append(("PRODUCT_PRICE", f"{price.price_type} price with LOWER_BOUND {price.lower_bound} has "
+                                 "no PRICE_AMOUNT; ignored", price.line))
                 continue
             try:
                 amount = Decimal(price.amount.replace(",", "."))
                 bound = self._bound(price.lower_bound or "1")
             except InvalidOperation:
-                problems.append(("PRODUCT_PRICE", f"'{price.amount}' / '{price.lower_bound}' is not a number; ignored"))
+                problems.append(("PRODUCT_PRICE", f"'{price.amount}' / '{price.lower_bound}' is not a number; ignored",
+                                 price.line))
                 continue
             if not currency:
-                problems.append(("PRICE_CURRENCY", "no PRICE_CURRENCY and no catalog CURRENCY; price ignored"))
+                problems.append(("PRICE_CURRENCY", "no PRICE_CURRENCY and no catalog CURRENCY; price ignored", price.line))
                 continue
             tier = {"sku": sku, "currency": currency, "price": amount, "min_qty": bound,
                     "valid_from": _day(price.valid_from), "valid_to": _day(price.valid_to)}
             wrong = _tier_problem(tier, price.valid_from, price.valid_to)
             if wrong:
                 problems.append(("PRODUCT_PRICE", f"{price.price_type} price {price.amount} {currency} from "
-                                                  f"{price.lower_bound or 1}: {wrong}; ignored"))
+                                                  f"{price.lower_bound or 1}: {wrong}; ignored", price.line))
+                continue
+            if self._currencies and currency not in self._currencies:
+                problems.append(("PRICE_CURRENCY", self._undeclared(price.price_type, price.amount, currency), price.line))
                 continue
             if currency not in list_prices or bound < list_prices[currency][0]:
                 list_prices[currency] = (bound, str(amount))
@@ -604,6 +657,13 @@ class BmecatMapper:
         if self.m.price_attribute and len(problems) > noted and (key := self._slot(self.m.price_attribute, None)):
             held.add(key)
         return tiers
+
+    def _undeclared(self, price_type: str, amount: str, currency: str) -> str:
+        """Why a price in a currency the structure does not declare is skipped, and what to do."""
+        return (f"{price_type} price {amount} {currency}: currency {currency} is not declared in the structure (it "
+                f"has {', '.join(sorted(self._currencies))}); the price is skipped and the stored prices stay. Declare "
+                f"{currency} in the structure's currencies and import the file again, or ask the supplier for prices in "
+                "a declared currency")
 
     def _images(self, p: BmecatProduct, values: dict[str, Any]) -> None:
         for m in p.mime:
@@ -781,6 +841,8 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
             raw["_held"] = sorted(mapped.held)
         if mapped.gtin is not None:
             raw["_gtin"] = mapped.gtin  # what a refusal about a GTIN names (`_matched`)
+        if mapped.ref_lines:
+            raw["_ref_lines"] = mapped.ref_lines  # what a problem about a reference target names (`_finish`)
         if said is not None and word is not None:
             said.note(record, mapped.tiers)
             if position == word[1]:
@@ -963,6 +1025,8 @@ def _matched(store: Store, m: BmecatMap, items: Iterator[SourceItem | Rejected],
     for item in match_skus(store, source, found, gtin_attribute=m.fields.get("ean", "ean"), unmatched=unmatched,
                            gtin_at=lambda i, gtin: _ids(i).at(gtin)):
         ids = item.raw.pop("_gtin", None) if isinstance(item, Rejected) and item.raw else None
+        if isinstance(item, Rejected) and item.raw:
+            item.raw.pop("_ref_lines", None)
         bad = ids.bad if ids is not None else None
         if isinstance(item, NoSku):  # no SKU found: named at the GTIN element tried, if any
             pid = item.record_key or ""
@@ -1009,6 +1073,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
                 deletes.withdrew |= remove_price_list_entries(store, m.tier_price_list, source,
                                                               {i.record.identifier: set() for i in withdrawn})
         done: list[Parsed] = []
+        ref_lines: dict[int, dict[str, dict[str, int]]] = {}  # id(item) → its `Mapped.ref_lines`
         folds: list[tuple[Parsed, Restated]] = []
         complete: list[tuple[Parsed, Restated]] = []  # T_NEW_CATALOG products of ours: `_restate`
         for item in chunk:
@@ -1021,6 +1086,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             held = raw.pop("_held", ())
             fold = raw.pop("_fold", False)
             raw.pop("_gtin", None)
+            lines = raw.pop("_ref_lines", None)
             if raw.get("mode") == "delete":
                 if rec.identifier not in known:  # the cross-reference names a product deleted since
                     deletes.unknown += 1
@@ -1044,15 +1110,17 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
                 rec.model_fields_set.discard("family")  # the supplier's default family never overrides ours
                 # (stated where it is the product's family anyway: the record hashes as when it created it)
             item.raw = raw
-            item.problems = [QuarantineEntry(reason, path.name, at[0] if at else item.line, field, None, rec.identifier,
-                                             source, severity="problem") for field, reason, *at in problems]
+            item.problems = [QuarantineEntry(reason, path.name, at[0] if at and at[0] else item.line, field, None,
+                                             rec.identifier, source, severity="problem") for field, reason, *at in problems]
             done.append(item)  # type: ignore[arg-type]
+            if lines:
+                ref_lines[id(item)] = lines
             if fold:
                 folds.append((item, deletes.folds.pop(raw.get("supplier_pid", ""), Restated())))  # type: ignore[arg-type]
             elif raw.get("transaction") == "new_catalog" and rec.identifier in known:
                 # the types taken before `translate`, which leaves the late ones out of the record
                 complete.append((item, Restated(held, rec.associations)))  # type: ignore[arg-type]
-        refs.translate(done)
+        refs.translate(done, ref_lines)
         if complete:
             _restate(store, source, complete, deletes)
         if folds:
@@ -1125,7 +1193,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
         _followups(store, m, path, header, refs, deletes, merger.precedence, counts, placer,
                    set(early.groups) if early is not None else set())
         report_file(store, counts, source, path.name, m, mapper.codes, mapper.unmapped,
-                    complete=header.transaction == "new_catalog")
+                    complete=header.transaction == "new_catalog", price_types=mapper.price_types)
 
     with cleanup:
         return run_import(store, source, items, structure=structure, label=str(path), merge=merger,

@@ -53,6 +53,7 @@ class Pending:
     code: str
     targets: list[str]  # supplier PIDs, in file order
     quantities: dict[str, int]  # PID → quantity
+    lines: dict[str, int] = field(default_factory=dict)  # PID → line of its PROD_ID_TO (else the PRODUCT's `line`)
 
 
 class References:
@@ -80,10 +81,12 @@ class References:
         stored = self.store.existing_identifiers(sorted(set(found.values()))) if found else set()
         return {pid: sku for pid, sku in found.items() if sku in stored}
 
-    def translate(self, items: list[Parsed]) -> None:
+    def translate(self, items: list[Parsed], lines: dict[int, dict[str, dict[str, int]]] | None = None) -> None:
         """Rewrite the associations of a batch's records from PIDs to SKUs; a type with a target not resolved
         yet leaves the record and waits for `resolve_pending`. So does a resolved type that was late when the
-        product's fingerprint was taken, while the record is otherwise the same (with `salt`)."""
+        product's fingerprint was taken, while the record is otherwise the same (with `salt`). `lines`:
+        id(item) → association type → target PID → line of its PROD_ID_TO (importers.bmecat.Mapped.ref_lines),
+        what a problem about a target that resolves to nothing names."""
         having = [i for i in items if isinstance(i.record, Product) and i.record.associations]
         if not having:
             return
@@ -100,7 +103,8 @@ class References:
                 rec.associations = ready = _as_fingerprinted(rec, ready, digest, self.salt or b"")
             for code, a in given.items():
                 if code not in ready:
-                    self.pending.append(Pending(rec.identifier, item.line, code, list(a.products), dict(a.quantities)))
+                    at = lines.get(id(item), {}).get(code, {}) if lines else {}
+                    self.pending.append(Pending(rec.identifier, item.line, code, list(a.products), dict(a.quantities), at))
 
     def resolve_pending(self, file: str) -> tuple[dict[str, dict[str, Association]], list[QuarantineEntry]]:
         """SKU → the association types to write, and a problem for each target that resolves to nothing."""
@@ -113,7 +117,8 @@ class References:
                 problems.append(QuarantineEntry(
                     f"reference target '{pid}' ({p.code}) is no product of ours: not in this file, the cross-reference "
                     f"of {self.source} or the catalog; left out. Import the catalog that holds it (or add it to the "
-                    "cross-reference), then this file again", file, p.line, "PROD_ID_TO", {"PROD_ID_TO": pid}, p.sku,
+                    "cross-reference), then this file again", file, p.lines.get(pid) or p.line, "PROD_ID_TO",
+                    {"PROD_ID_TO": pid}, p.sku,
                     self.source, severity="problem"))
         self.pending.clear()
         return links, problems

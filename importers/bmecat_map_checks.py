@@ -9,7 +9,7 @@ warning per file (importers.erp_values.report_unread). Split from importers.bmec
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from importers.erp_values import metric_family, report_unread, unit_mistakes
@@ -163,11 +163,12 @@ def _unknown(code: str, known: Iterable[str], what: str) -> str:
 
 # ---------------------------------------------------------------- what only the file shows: warnings
 def report_file(store: Store, counts: ImportCounts, source: str, file: str, m: BmecatMap, codes: set[str],
-                unmapped: set[str], complete: bool) -> None:
+                unmapped: set[str], complete: bool, price_types: Collection[str] = ()) -> None:
     """After the file, one warning each (importers.erp_values.report_unread; the file's next run replaces or
     closes it): mapped ECLASS properties the file has only in another version (`unread_versions`), languages
-    of its texts the map does not map (`unread_languages`). `complete`: the file is a T_NEW_CATALOG, which
-    withdrew what the supplier had said there before."""
+    of its texts the map does not map (`unread_languages`), prices none of which is of the map's `price_type`
+    (`unread_price_types`; `price_types`: the file's, `BmecatMapper.price_types`). `complete`: the file is a
+    T_NEW_CATALOG, which withdrew what the supplier had said there before."""
     withdrew = " (this T_NEW_CATALOG withdrew what the supplier had given there before)" if complete else ""
     report_unread(store, counts, source, file, unread_versions(m, codes), said=(
         "the map names {n} ECLASS property code(s) this file has only in another version, so their values were not "
@@ -178,6 +179,11 @@ def report_file(store: Store, counts: ImportCounts, source: str, file: str, m: B
                       "list, so they were not "
                       f"imported{withdrew}: {{notes}}. Add each to `languages` (its ISO 639-2 code → one of the "
                       "structure's locales) to import them"))
+    report_unread(store, counts, source, file, unread_price_types(m, price_types), kind="map-price-type",
+                  count="unread_price_types", said=(
+                      f"no price of this file was imported{withdrew}: {{notes}}. Set the map's `price_type` to the "
+                      "one that is your list price and import the file again (or, if the map's is right, ask the "
+                      "supplier for those prices)"))
 
 
 def unread_versions(m: BmecatMap, codes: set[str]) -> list[tuple[str, str]]:
@@ -192,6 +198,16 @@ def unread_versions(m: BmecatMap, codes: set[str]) -> list[tuple[str, str]]:
     return [(f"features.{code}", f"features.{code} (to {t.attribute}): the file has {', '.join(sorted(sent))}")
             for code, t in m.features.items()
             if code not in codes and (irdi := _IRDI(code)) and (sent := others.get(irdi.group(1)))]
+
+
+def unread_price_types(m: BmecatMap, seen: Collection[str]) -> list[tuple[str, str]]:
+    """("price_type", note) when the file has prices and none of the map's `price_type`, for a map that reads
+    prices (`price_attribute` or `tier_price_list`): every price was passed over without a word, and an update
+    of prices alone read as unchanged. `seen`: the file's PRODUCT_PRICE@price_type values."""
+    if not seen or m.price_type in seen or not (m.price_attribute or m.tier_price_list):
+        return []
+    return [("price_type", f"its prices are of price_type {', '.join(repr(t) for t in sorted(seen))}, "
+                           f"the map reads '{m.price_type}'")]
 
 
 def unread_languages(unmapped: set[str], languages: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -51,6 +51,7 @@ class Price:
     lower_bound: str | None
     valid_from: str | None = None
     valid_to: str | None = None
+    line: int = 0  # its PRODUCT_PRICE's, for the problems that name it
 
 
 @dataclass
@@ -98,7 +99,8 @@ class BmecatProduct:
     pack_size: str | None = None  # NO_CU_PER_OU
     min_quantity: str | None = None
     mime: list[Mime] = field(default_factory=list)
-    references: list[tuple[str, str, str | None]] = field(default_factory=list)  # (type, PROD_ID_TO, quantity)
+    #: (type, PROD_ID_TO, quantity, line of the PROD_ID_TO: what a problem about the target names)
+    references: list[tuple[str, str, str | None, int]] = field(default_factory=list)
     customs_number: str | None = None  # the first CUSTOMS_TARIFF_NUMBER/CUSTOMS_NUMBER
     country_of_origin: str | None = None  # the first COUNTRY_OF_ORIGIN
     dimensions: dict[str, str] = field(default_factory=dict)  # PRODUCT_DIMENSIONS: VOLUME, WEIGHT, LENGTH… → text
@@ -251,9 +253,10 @@ def parse_product(el: etree._Element, transaction: str, default_lang: str) -> Bm
             p.mime.append(Mime(_text(m.get("MIME_TYPE")), _text(m.get("MIME_SOURCE")),
                                _text(m.get("MIME_PURPOSE")), _text(m.get("MIME_DESCR"))))
     for ref in references:
-        to = _text(_child(ref, "PROD_ID_TO"))
+        to_el = _child(ref, "PROD_ID_TO")
+        to = _text(to_el)
         if to:
-            p.references.append((ref.get("type", "others"), to, ref.get("quantity")))
+            p.references.append((ref.get("type", "others"), to, ref.get("quantity"), to_el.sourceline or 0))  # type: ignore[union-attr]
     logistic = first.get("PRODUCT_LOGISTIC_DETAILS")
     if logistic is not None:
         _logistics(p, logistic)
@@ -492,7 +495,7 @@ def _prices(p: BmecatProduct, block: etree._Element) -> None:
                 bound = _text(c)
         p.prices.append(Price(price.get("price_type", "net_list"), None if amount is _UNSEEN else amount,
                               None if currency is _UNSEEN else currency, None if bound is _UNSEEN else bound,
-                              valid_from, valid_to))
+                              valid_from, valid_to, price.sourceline or 0))
 
 
 # Only these elements raise iterparse events (the filter runs in C): the rest of a PRODUCT is read from its

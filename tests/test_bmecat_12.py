@@ -57,8 +57,11 @@ def test_an_article_reads_exactly_as_its_2005_twin(tmp_path: Path) -> None:
     assert [(g.text, g.element) for g in old.gtins] == [(g.text, g.element) for g in new.gtins] == [("4032248855865", "EAN")]
     assert (old.line, old.gtins[0].line) == (5, new.gtins[0].line + 1)
     assert [f.line for f in old.features] == [f.line + 1 for f in new.features]  # so are its features'
-    for f in old.features:
+    assert [p.line for p in old.prices] == [p.line + 1 for p in new.prices]  # its prices' and its references'
+    assert [r[3] for r in old.references] == [r[3] + 1 for r in new.references]
+    for f in [*old.features, *old.prices]:
         f.line -= 1
+    old.references = [(*r[:3], r[3] - 1) for r in old.references]
     assert {**asdict(old), "line": 0, "gtins": []} == {**asdict(new), "line": 0, "gtins": []}
     assert (old.supplier_pid, old.ean, old.features[0].code) == ("r1", "4032248855865", "0173-1#02-BAA020#007")
     assert [(p.amount, p.lower_bound) for p in old.prices] == [("10.50", "1"), ("9.00", "100")]
