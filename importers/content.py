@@ -37,6 +37,7 @@ import orjson
 from pydantic import Field, ValidationError
 
 from importers.content_checks import (
+    ASSOC_PREFIX,
     BOM_NOTE,
     CSV_SUFFIXES,
     SPREADSHEET_SUFFIXES,
@@ -59,14 +60,13 @@ from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
 from pim.jsonl import broken_json_line
 from pim.merge import EMPTY, MODEL_KEY
-from pim.product import Association, Product, ProductModel, Provenance, trusted_provenance, value_key
+from pim.product import Association, Product, ProductModel, Provenance, split_key, trusted_provenance, value_key
 from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text, undecodable_error
 from pim.spreadsheet import unescape_formula
 from pim.store import Store
 from pim.store.store import batched
 from pim.structure import Attribute
-
-ASSOC_PREFIX = "associations:"
+from pim.validation import example_key, typo_of
 
 
 class ContentProfile(SourceProfile):
@@ -109,12 +109,14 @@ class NoChannelTakes(ValueError):
 
 
 class ContentMapper:
-    """One JSON object (or CSV row turned into one) → a partial Product."""
+    """One JSON object (or CSV row turned into one) → a partial Product. `sheet`: the records are CSV or XLSX
+    rows, so a refusal names columns (`bullets:en_US`) where a JSON file's refusal names fields (`"bullets": {…}`)."""
 
-    def __init__(self, profile: ContentProfile, structure: Structure) -> None:
+    def __init__(self, profile: ContentProfile, structure: Structure, *, sheet: bool = False) -> None:
         check_profile(profile, structure)  # a typo refuses the file here, not each record that uses it
         self.p = profile
         self.s = structure
+        self.sheet = sheet
         self.channels = profile.channels or sorted(structure.channels)
         self._keys: dict[tuple[str, str | None], list[str] | None] = {}  # (attribute, locale) → value keys
         #: the fields a record may have: any other would be dropped without a word
@@ -151,24 +153,64 @@ class ContentMapper:
             if not locale:
                 raise ValueError(f"'{attribute}' is per channel and there is no channel to write it to")
             shown = "; ".join(f"{ch}: {', '.join(known[ch].locales)}" for ch in self.channels)
-            raise NoChannelTakes(f"'{attribute}' is per channel and no channel takes {locale}: {where} publish "
-                             f"other locales ({shown}); give it in one of those, or add {locale} to a channel")
+            typo = typo_of(locale, self.s.locales, self.s.enabled_locales())
+            raise NoChannelTakes(f"'{attribute}' is per channel and no channel takes {locale}{typo}: {where} "
+                                 f"publish other locales ({shown}); give it in one of those, or add {locale} to a "
+                                 "channel")
         return chosen
 
-    def put(self, values: dict[str, Any], attribute: str, payload: Any) -> None:
+    def put(self, values: dict[str, Any], attribute: str, payload: Any, place: str, placed: dict[str, str]) -> None:
         if isinstance(payload, dict):
             for locale, text in payload.items():
-                self.put_at(values, attribute, locale, text)
+                self.put_at(values, attribute, locale, text, place, placed)
         else:
-            self.put_at(values, attribute, None, payload)
+            self.put_at(values, attribute, None, payload, place, placed)
 
-    def put_at(self, values: dict[str, Any], attribute: str, locale: str | None, text: Any) -> None:
+    def put_at(self, values: dict[str, Any], attribute: str, locale: str | None, text: Any, place: str,
+               placed: dict[str, str]) -> None:
+        """Write `text` to the value keys of `attribute` in `locale`. `place` names the record's field that gives it
+        (a `fields` field, `bullets`, `images`), `placed` is where the record's keys came from so far: a key the
+        record already fills (from `values` or another place) refuses the record, as one would replace the other."""
         if locale and text in EMPTY:
             keys = self._cleared_keys(attribute, locale)
         else:
             keys = self._keys.get((attribute, locale)) or self.keys(attribute, locale)
+            if not locale and self.s.attributes[attribute].localizable and not (self.sheet and text in EMPTY):
+                raise ValueError(self._per_locale(attribute, place, text))  # (an empty cell: no claim, as before)
         for key in keys:
+            if key in values:
+                raise ValueError(self._twice(key, placed.get(key), place))
             values[key] = text
+            placed[key] = place
+
+    def _per_locale(self, attribute: str, place: str, text: Any) -> str:
+        """Why a localizable attribute's value given without a locale is refused, with how the file at hand gives
+        it: `"description": {"en_US": null}` in JSON, a column `bullets:en_US` in a sheet."""
+        attr = self.s.attributes[attribute]
+        locale = split_key(example_key(self.s, attr, None, self.channels[0] if self.channels else None))[1]
+        if self.sheet:
+            column = f"bullets:{locale}" if place == "bullets" else example_key(self.s, attr, locale, None)
+            return f"'{attribute}' is localizable: give it in a column that names the locale ({column})"
+        shown = "null" if text is None else '["…"]' if place == "bullets" else '"…"'
+        shape = f'[{{"{locale}": {shown}}}]' if place == "images" else f'{{"{locale}": {shown}}}'
+        return f"'{attribute}' is localizable: give it per locale (\"{place}\": {shape})"
+
+    def _twice(self, key: str, first: str | None, second: str) -> str:
+        """Why a record filling one value key from two places (`values` and a field, a field and the bullets the
+        profile sends to the same attribute) is refused, naming both."""
+        attribute, locale, _ = split_key(key)
+
+        def named(place: str | None) -> str:
+            if not self.sheet:
+                return f'"{place or "values"}"'
+            column = key if place is None else f"bullets:{locale}" if place == "bullets" and locale else place
+            return f"column '{column}'"
+
+        routed = "; ".join(f"the profile's `{place}` fills '{attribute}'" if place in ("bullets", "images") else
+                           f"the profile's `fields` send '{place}' to '{attribute}'"
+                           for place in dict.fromkeys((first, second)) if place is not None and place != attribute)
+        return (f"'{key}' is given twice, by {named(first)} and by {named(second)}" + (f" ({routed})" if routed else "")
+                + ": one would silently replace the other; give it in only one of them")
 
     def _cleared_keys(self, attribute: str, locale: str) -> list[str]:
         """A clear of a per-channel text reaches that locale on every channel (of the profile), publishing it or
@@ -181,13 +223,17 @@ class ContentMapper:
             return keys
         return [value_key(attribute, locale, ch) for ch in self.channels]
 
-    def bullets(self, values: dict[str, Any], payload: Any) -> None:
+    def bullets(self, values: dict[str, Any], payload: Any, placed: dict[str, str]) -> None:
+        """The bullets of a record, per locale: a list, or one text split as a sheet's cell is (`a|b|c`, or one
+        bullet per line)."""
         per_locale = payload if isinstance(payload, dict) else {None: payload}
         target = self.p.bullets
         for locale, items in per_locale.items():
-            items = [] if items is None else [items] if isinstance(items, str) else list(items)
+            if isinstance(items, str):
+                items = _split(items, self.p.list_separator)
+            items = [] if items is None else list(items)
             if isinstance(target, str):
-                self.put_at(values, target, locale or None, "\n".join(items) or None)
+                self.put_at(values, target, locale or None, "\n".join(items) or None, "bullets", placed)
                 continue
             if len(items) > len(target):
                 raise ValueError(f"{len(items)} bullets, but the profile places {len(target)} "
@@ -195,9 +241,9 @@ class ContentMapper:
             for n, attribute in enumerate(target):
                 text = items[n] if n < len(items) else None
                 if locale:
-                    self.put_at(values, attribute, locale, text)
+                    self.put_at(values, attribute, locale, text, "bullets", placed)
                 else:
-                    self.put(values, attribute, text)
+                    self.put(values, attribute, text, "bullets", placed)
 
     def record(self, data: dict[str, Any], prov: Provenance) -> Product | ProductModel:
         raw_sku = data.get(self.p.sku_field)
@@ -218,11 +264,12 @@ class ContentMapper:
             if data.get(name) is not None and not isinstance(data[name], kind):
                 raise ValueError(f"'{name}' must be a JSON {'object' if kind is dict else 'array'}")
         values: dict[str, Any] = dict(data.get("values") or {})
+        placed: dict[str, str] = {}  # value key → the field that gave it (a key of `values` is in none)
         for field, attribute in self.p.fields.items():
             if field in data:
-                self.put(values, attribute, data[field])
+                self.put(values, attribute, data[field], field, placed)
         if "bullets" in data:
-            self.bullets(values, data["bullets"])
+            self.bullets(values, data["bullets"], placed)
         if "images" in data:
             images = data["images"] or []
             if len(images) > len(self.p.images):
@@ -230,7 +277,7 @@ class ContentMapper:
                                  f"({', '.join(self.p.images)}): the rest would be lost; add image attributes to "
                                  "`images:` in the profile")
             for n, attribute in enumerate(self.p.images):
-                self.put(values, attribute, images[n] if n < len(images) else None)
+                self.put(values, attribute, images[n] if n < len(images) else None, "images", placed)
         extra: dict[str, Any] = {}
         if "associations" in data:
             extra["associations"] = {t: Association(products=_skus(t, skus)) for t, skus in (data["associations"] or {}).items()}
@@ -658,14 +705,15 @@ def import_content(path: Path, store: Store, profile: ContentProfile | None = No
                    profile_dir: Path | None = None, precedence: Path | None = None) -> ImportCounts:
     p = profile or ContentProfile()
     structure = store.structure()
-    mapper = ContentMapper(p, structure)
     suffix = path.suffix.lower()
     reader = read_xlsx if suffix in SPREADSHEET_SUFFIXES else read_csv if suffix in CSV_SUFFIXES else read_json
+    mapper = ContentMapper(p, structure, sheet=reader is not read_json)
     check_kind(path, reader is read_xlsx, {p.sku_field, p.model_field})
     items = reader(path, mapper, p.source)
     if reader is not read_json:
         items = keep_edits(items, store, structure, claim_unchanged=p.claim_unchanged, sku_field=p.sku_field)
-    return run_import(store, p.source, models_named(gtins_checked(items, p.source), store, p.model_field),
+    items = self_links_left_out(gtins_checked(items, p.source), p.source)
+    return run_import(store, p.source, models_named(items, store, p.model_field),
                       structure=structure, label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
 
 
@@ -704,6 +752,29 @@ def gtins_checked(items: Iterator[Parsed | Rejected], source: str) -> Iterator[P
                 item.problems = [*item.problems, *problem_notes(
                     [(key, gtin_reason(problem, CONTENT_GTIN_HINT)) for key, problem in bad], item.file, item.line,
                     item.raw, item.record.identifier, source)]
+        yield item
+
+
+def self_links_left_out(items: Iterator[Parsed | Rejected], source: str) -> Iterator[Parsed | Rejected]:
+    """A product named among its own association targets is left out of them and noted as a problem of its
+    record, the rest of the record taken in: a product is no association of its own (the storefront would link
+    its page to itself). A type left with no target is left out whole, so what is stored for it stays."""
+    for item in items:
+        if isinstance(item, Parsed) and isinstance(item.record, Product) and item.record.associations:
+            record, found = item.record, []
+            for kind, links in list(record.associations.items()):
+                if record.identifier in links.products:
+                    found.append((f"{ASSOC_PREFIX}{kind}", f"{kind} links {record.identifier} to itself: left out (a "
+                                  f"product is no association of its own); take {record.identifier} out of its {kind} "
+                                  "list and import the file again"))
+                    rest = [t for t in links.products if t != record.identifier]
+                    if rest:
+                        record.associations[kind] = links.model_copy(update={"products": rest})
+                    else:
+                        del record.associations[kind]
+            if found:
+                item.problems = [*item.problems, *problem_notes(found, item.file, item.line, item.raw,
+                                                                record.identifier, source)]
         yield item
 
 

@@ -13,6 +13,7 @@ from importers.workbook import head_kind
 from pim import content_sheet
 from pim.catalog import Structure
 from pim.errors import InputError
+from pim.product import split_key, value_key
 from pim.spelling import nearest
 from pim.structure import Attribute
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from importers.content import ContentMapper, ContentProfile
 
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm")
+#: A column `associations:<type>` lists the SKUs a product is associated to by that type.
+ASSOC_PREFIX = "associations:"
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
@@ -56,6 +59,52 @@ def check_columns(header: list[str], mapper: ContentMapper, name: str, line: int
         raise InputError(f"{'column' if len(unknown) == 1 else 'columns'} {named}{' …' if len(unknown) > 5 else ''} "
                          f"{'names' if len(unknown) == 1 else 'name'} no attribute", file=name, line=line,
                          field=unknown[0], hint=_COLUMNS_HINT)
+    _refuse_unknown_places(header, mapper.s, fmt, name, line)
+
+
+def _refuse_unknown_places(header: list[str], s: Structure, fmt: content_sheet.SheetFormat, name: str,
+                           line: int) -> None:
+    """Refuse a header naming a locale, channel or association type the structure has none of (`name:de-DE`,
+    `description:en_US@ecomerce`, `associations:x_sell`): each row would be rejected for it, when the column's
+    name is what is wrong. A locale the structure declares but no channel publishes is no typo: its column may
+    still clear values stored before (pim.validation lets such a clear through), so it is left to the rows."""
+    places = (set(s.locales) | set(s.enabled_locales()), s.enabled_locales())
+    wrong = [(column, what) for column in header if column and (what := _unknown_place(column, s, fmt, *places))]
+    if wrong:
+        named = "; ".join(f"'{column}' names {what}" for column, what in wrong[:5])
+        raise InputError(f"{named}{' …' if len(wrong) > 5 else ''}, which the structure does not have: every row "
+                         "would be rejected", file=name, line=line, field=wrong[0][0],
+                         hint=f"rename the column{'s' if len(wrong) > 1 else ''} and import again (nothing was "
+                              f"imported); locales: {', '.join(places[1]) or 'none'}; channels: "
+                              f"{', '.join(sorted(s.channels)) or 'none'}; association types: "
+                              f"{', '.join(sorted(s.association_types)) or 'none'}")
+
+
+def _unknown_place(column: str, s: Structure, fmt: content_sheet.SheetFormat, locales: set[str],
+                   enabled: list[str]) -> str | None:
+    """What of `column` the structure lacks (`locale 'de-DE' (did you mean 'name:de_DE'?)`), or None. Only the
+    parts the column's attribute takes are looked at: a locale on an attribute that has none is a row's problem."""
+    if column.startswith(ASSOC_PREFIX):
+        kind = column[len(ASSOC_PREFIX):]
+        if kind in s.association_types:
+            return None
+        near = nearest(kind, s.association_types)
+        return f"association type '{kind}'{_meant(near and ASSOC_PREFIX + near)}"
+    bullets = column.split(":")[0] == "bullets"
+    attr = None if bullets or not content_sheet.value_column(column, fmt) else attribute_of(s, column)
+    if not bullets and attr is None:
+        return None
+    code, locale, channel = split_key(column)
+    bad_locale = locale is not None and locale not in locales and (bullets or attr.localizable)  # type: ignore[union-attr]
+    bad_channel = channel is not None and channel not in s.channels and not bullets and attr.scopable  # type: ignore[union-attr]
+    if not (bad_locale or bad_channel):
+        return None
+    meant_locale = nearest(locale, enabled) if bad_locale else locale  # type: ignore[arg-type]
+    meant_channel = nearest(channel, s.channels) if bad_channel else channel  # type: ignore[arg-type]
+    said = " and ".join(what for what, bad in ((f"locale '{locale}'", bad_locale), (f"channel '{channel}'", bad_channel))
+                        if bad)
+    near = (meant_locale or not bad_locale) and (meant_channel or not bad_channel)
+    return said + _meant(value_key(code, meant_locale, meant_channel) if near else None)
 
 
 def check_profile(p: ContentProfile, s: Structure, *, then: str = "import again (nothing was imported)") -> None:

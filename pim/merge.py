@@ -36,12 +36,14 @@ from pim.errors import InputError, StoreError
 from pim.product import (UNKNOWN, Association, Product, ProductModel, Provenance, blank_product, source_of, split_key,
                          trusted_copy, trusted_model)
 from pim.partial_merge import read_parts, row_update, touched_keys
+from pim.quality import is_gtin_attribute, unique_form
 from pim.spelling import unknown_key
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, raw_table
 from pim.store.store import MODEL, PRODUCT, ProductDelta, ProductRowUpdate, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
+from pim.validation import outside_family
 from pim.variant_levels import Child, SiblingAxes, SiblingsRead, cleared_reason, gap_reason
 
 T = TypeVar("T")
@@ -92,6 +94,7 @@ class Ranker:
         self.prices = frozenset(c for c, a in structure.attributes.items() if a.type == AttributeType.price_collection)
         self.metrics = {c: a.metric_family for c, a in structure.attributes.items() if a.type == AttributeType.metric}
         self._measures = structure.measures if self.metrics else None
+        self.gtins = frozenset(c for c in structure.attributes if is_gtin_attribute(c))
         self._cache: dict[tuple[str, str], tuple[int, bool]] = {}
         self._attribute: dict[str, str] = {}
 
@@ -116,13 +119,16 @@ class Ranker:
         """Two claims disagree when they differ, except that price collections are compared per currency
         both state: an ERP EUR+USD price and a supplier's equal EUR price agree (the winner's whole collection
         still shows; the other stays a candidate), and measurements in their quantity: 1.5 KILOGRAM and 1500
-        GRAM agree."""
+        GRAM agree; so do two ways of writing one GTIN (`04012345000030` and `4012345000030`: zeros to GTIN-14,
+        pim.quality.unique_form, as matching by GTIN reads them)."""
         if a == b:
             return False
         if attribute in self.prices and isinstance(a, dict) and isinstance(b, dict):
             return any(a[c] != b[c] for c in a.keys() & b.keys())
         if attribute in self.metrics and isinstance(a, dict) and isinstance(b, dict) and a.get("unit") != b.get("unit"):
             return not self._same_quantity(self.metrics[attribute], a, b)
+        if attribute in self.gtins and type(a) is str and type(b) is str:
+            return unique_form(a, gtin=True) != unique_form(b, gtin=True)
         return True
 
     def _same_quantity(self, family: str | None, a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -811,14 +817,17 @@ class Merger:
             return self.axes.stored_gaps(conn, skus)  # type: ignore[no-any-return]
 
     def _family_problem(self, product: Product, incoming: Product) -> tuple[str, str] | None:
+        """(first key, why) when the record states attributes the merged product's family lacks: all of them
+        named, as pim.validation says it for a whole record."""
         allowed = self.family_attrs.get(product.family) if product.family else None
         if allowed is None:
             return None
+        outside: dict[str, str] = {}  # attribute → its first key
         for key in incoming.values:
             attr = self.ranker.attribute(key) if self.ranker else split_key(key)[0]
             if attr not in allowed and attr not in self.identifier_attrs:
-                return key, f"'{attr}' is not an attribute of family '{product.family}'"
-        return None
+                outside.setdefault(attr, key)
+        return (next(iter(outside.values())), outside_family(product.family, list(outside))) if outside else None
 
 
 def _load_links(store: Store, conn: Connection, records: list[Any], key: Any) -> dict[str, dict[str, TypeClaims]]:

@@ -149,7 +149,7 @@ class PublishedTargets:
 
     def trimmed(self, chunk: list[Product]) -> list[Product]:
         """The chunk's products (all of them passed this run's stages) with only the association targets this
-        run publishes; each product target left out is counted once."""
+        run publishes, a product itself never among them; each product target left out is counted once."""
         verdicts = self._decide(chunk)
         return [self._trim(p, verdicts) for p in chunk]
 
@@ -188,7 +188,7 @@ class PublishedTargets:
     def _trim(self, p: Product, verdicts: dict[str, bool]) -> Product:
         kept: dict[str, Association] = {}
         for code, a in p.associations.items():
-            gone = [t for t in a.products if not verdicts.get(t, False)]
+            gone = [t for t in a.products if t == p.identifier or not verdicts.get(t, False)]  # never to itself
             if not gone:
                 kept[code] = a
                 continue

@@ -2,8 +2,8 @@
 the product, the attribute and the reason. The gate blocks on finding kinds a channel lists in `block_on`.
 
 Kinds: incomplete (complete); duplicate_gtin, duplicate_identifier, duplicate_value (unique); invalid,
-unknown_association (valid); stale_price, stale_stock (timely); conflict (accurate); inconsistent,
-missing_translation, missing_axis (consistent)."""
+unknown_association, self_association (valid); stale_price, stale_stock (timely); conflict (accurate);
+inconsistent, missing_translation, missing_axis (consistent)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from pim.values import ValueProblem, normalize
 
 DIMENSIONS = {
     "incomplete": "complete", "duplicate_gtin": "unique", "duplicate_identifier": "unique",
-    "duplicate_value": "unique", "invalid": "valid", "unknown_association": "valid", "stale_price": "timely",
-    "stale_stock": "timely", "conflict": "accurate", "inconsistent": "consistent", "missing_translation": "consistent",
-    "missing_axis": "consistent",
+    "duplicate_value": "unique", "invalid": "valid", "unknown_association": "valid", "self_association": "valid",
+    "stale_price": "timely", "stale_stock": "timely", "conflict": "accurate", "inconsistent": "consistent",
+    "missing_translation": "consistent", "missing_axis": "consistent",
 }
 _GTIN_CODES = {"ean", "ean8", "ean13", "gtin", "gtin8", "gtin12", "gtin13", "gtin14", "upc"}
 _UNIT = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -42,7 +42,7 @@ class Finding:
     product: str
     kind: str
     reason: str
-    attribute: str | None = None  # the association type, for unknown_association
+    attribute: str | None = None  # the association type, for unknown_association and self_association
     locale: str | None = None
     detail: str | None = None  # what the code names besides: the unknown target of an unknown_association
 
@@ -293,7 +293,8 @@ def inherited(store: Any, products: list[Product], cache: dict[str, list[Any]] |
 
 UNIQUE_KINDS = frozenset({"duplicate_gtin", "duplicate_identifier", "duplicate_value"})
 #: Kinds found from the store alone: asked only for these, a batch's inherited values are not built.
-STORE_KINDS = frozenset({"stale_stock", "conflict", "unknown_association", "missing_axis"})
+ASSOCIATION_KINDS = frozenset({"unknown_association", "self_association"})
+STORE_KINDS = frozenset({"stale_stock", "conflict", "missing_axis"}) | ASSOCIATION_KINDS
 
 
 def assess(store: Any, structure: Structure, channel: str, products: Iterable[Product], *,
@@ -322,9 +323,10 @@ def assess(store: Any, structure: Structure, channel: str, products: Iterable[Pr
         if kinds is None or "conflict" in kinds:
             for f in _conflict_findings(store, batch):
                 found[f.product].append(f)
-        if kinds is None or "unknown_association" in kinds:
+        if kinds is None or kinds & ASSOCIATION_KINDS:
             for f in association_findings(store, batch):
-                found[f.product].append(f)
+                if kinds is None or f.kind in kinds:
+                    found[f.product].append(f)
         if kinds is None or "missing_axis" in kinds:
             for f in axis_findings(store, structure, batch):
                 found[f.product].append(f)
@@ -398,7 +400,10 @@ NAMED_TARGETS = 10
 def association_findings(store: Any, batch: list[Product]) -> list[Finding]:
     """Association targets that no stored product (or product model, named `model:<code>`) has: a typo, or a
     target a later import has yet to bring. Not rejected on import for that reason; flagged here, one finding
-    per unknown target. One query for the batch's product targets and one for its model targets."""
+    per unknown target. And a product among its own targets (`self_association`): the content import leaves
+    such a link out, but another source (an Akeneo export, a BMEcat reference) may have stored one, and a
+    publish leaves it out (pim.pipeline.PublishedTargets). One query for the batch's product targets and one
+    for its model targets."""
     products: set[str] = set()
     models: set[str] = set()
     for p in batch:
@@ -412,6 +417,10 @@ def association_findings(store: Any, batch: list[Product]) -> list[Finding]:
     out: list[Finding] = []
     for p in batch:
         for code, a in p.associations.items():
+            if p.identifier in a.products or p.identifier in a.quantities:
+                out.append(Finding(p.identifier, "self_association", f"{code} links {p.identifier} to itself (a "
+                                   "product is no association of its own; publishing leaves the link out): take it "
+                                   "out where the link comes from and import again", code))
             unknown = [t for t in dict.fromkeys([*a.products, *a.quantities]) if t not in known]
             unknown += [f"model:{m}" for m in dict.fromkeys(a.product_models) if m not in known_models]
             out.extend(Finding(p.identifier, "unknown_association", f"{code} links to {t}, which is not in the catalog",

@@ -28,6 +28,7 @@ from pim.structure import (
     FamilyVariant,
     Locale,
     MeasurementFamily,
+    structure_key,
 )
 
 
@@ -300,6 +301,26 @@ def save_structure(store: Any, merged: StructureFile) -> dict[str, int]:
         return {}
     counts = store.put_structures([(kind, getattr(merged, section)) for section, kind in sections])
     return {section: counts[kind] for section, kind in sections}
+
+
+def load_counts(merged: StructureFile) -> dict[str, int]:
+    """Per section given, the items a load saves (unchanged ones too): what `save_structure` answers, said by a
+    dry run without writing."""
+    return {section: len(getattr(merged, section)) for section in SECTION_KIND if getattr(merged, section)}
+
+
+def structure_changes(store: Any, merged: StructureFile) -> dict[str, dict[str, int]]:
+    """Per section given, how many items are `new` and how many `changed` from what is stored (the last of a
+    code given twice counts, as it is the one saved): what a load changes, said before it writes."""
+    out: dict[str, dict[str, int]] = {}
+    for section, kind in SECTION_KIND.items():
+        sent = {structure_key(kind, item): item.model_dump(mode="json") for item in getattr(merged, section)}
+        if not sent:
+            continue
+        stored = {structure_key(kind, item): item.model_dump(mode="json") for item in store.get_structure(kind)}
+        out[section] = {"new": sum(code not in stored for code in sent),
+                        "changed": sum(code in stored and stored[code] != data for code, data in sent.items())}
+    return out
 
 
 def dump_structure_file(merged: StructureFile, path: Path) -> None:

@@ -4,16 +4,17 @@ is accepted or rejected, so every source is held to the same rules."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from typing import Any
 
 from pim.catalog import Structure
-from pim.product import Product, ProductModel, split_key
-from pim.structure import AttributeType
-from pim.values import MAX_DIGITS, SURROGATE, ValueProblem, extension_problem, is_clean_text, normalize
+from pim.product import Product, ProductModel, split_key, value_key
+from pim.spelling import nearest
+from pim.structure import Attribute, AttributeType
+from pim.values import MAX_DIGITS, SURROGATE, ValueProblem, extension_problem, is_clean_text, listed, normalize
 
 
 @dataclass
@@ -72,20 +73,20 @@ class RecordValidator:
         attr = self.s.attributes.get(attr_code)
         if attr is None:
             return Problem(key, f"unknown attribute '{attr_code}'; declare it in the structure first")
-        if attr.localizable and not locale:
-            return Problem(key, f"'{attr_code}' is localizable: give a locale ({attr_code}:en_US)")
-        if not attr.localizable and locale:
-            return Problem(key, f"'{attr_code}' is not localizable: drop the locale")
-        if attr.scopable and not channel:
-            return Problem(key, f"'{attr_code}' is scopable: give a channel ({attr_code}@ecommerce)")
-        if not attr.scopable and channel:
-            return Problem(key, f"'{attr_code}' is not scopable: drop the channel")
+        if attr.localizable != bool(locale) or attr.scopable != bool(channel):  # name the whole key to write
+            right = example_key(self.s, attr, locale, channel)
+            if attr.localizable != bool(locale):
+                what = "is localizable: give a locale" if attr.localizable else "is not localizable: drop the locale"
+            else:
+                what = "is scopable: give a channel" if attr.scopable else "is not scopable: drop the channel"
+            return Problem(key, f"'{attr_code}' {what} ({right})")
         if locale and self.locales and locale not in self.locales:
-            return Problem(key, f"locale '{locale}' is not activated on any channel", placement=True)
+            return Problem(key, f"locale '{locale}' is not activated on any channel"
+                           f"{typo_of(locale, self.s.locales, self.locales)}", placement=True)
         if locale and attr.available_locales and locale not in attr.available_locales:
             return Problem(key, f"'{attr_code}' only applies to {attr.available_locales}", placement=True)
         if channel and channel not in self.channels:
-            return Problem(key, f"unknown channel '{channel}'", placement=True)
+            return Problem(key, f"unknown channel '{channel}'{typo_of(channel, (), self.channels)}", placement=True)
         return None
 
     def _resolve(self, key: str) -> tuple[Any, str, Problem | None, Callable[[Any], bool] | None]:
@@ -149,9 +150,11 @@ class RecordValidator:
             return lambda d: type(d) is str and d != "" and d == d.strip() and "\x00" not in d and _text_only(d)
         return None
 
-    def check_values(self, values: dict[str, Any], allowed: set[str] | None, scope: Any = None) -> list[Problem]:
+    def check_values(self, values: dict[str, Any], allowed: set[str] | None, scope: Any = None,
+                     family: str | None = None) -> list[Problem]:
         """`scope`: a hashable naming `allowed` (e.g. the family code). With it, keys already seen valid in that
-        scope are checked by their canonical predicate alone, in one tight pass; the rest take the full path."""
+        scope are checked by their canonical predicate alone, in one tight pass; the rest take the full path.
+        `family`: the family `allowed` lists, named when keys are outside it."""
         fast = None
         keys: list[str] | None = None
         if scope is not None:
@@ -166,6 +169,7 @@ class RecordValidator:
             if keys is None:
                 return []
         problems: list[Problem] = []
+        outside: dict[str, str] = {}  # attribute the family lacks → its first key
         resolved = self._resolved
         for key in list(values) if keys is None else keys:
             attr, attr_code, problem, canonical = resolved.get(key) or self._resolve(key)
@@ -174,7 +178,7 @@ class RecordValidator:
                     problems.append(problem)
                 continue
             if allowed is not None and attr_code not in allowed and attr.type != AttributeType.identifier:
-                problems.append(Problem(key, f"'{attr_code}' is not an attribute of this family"))
+                outside.setdefault(attr_code, key)
                 continue
             data = values[key]
             if canonical is not None and fast is not None and len(fast) < 100_000:
@@ -185,6 +189,8 @@ class RecordValidator:
                 values[key] = normalize(attr, data, self.option_sets.get(attr_code), self.measures)
             except ValueProblem as exc:
                 problems.append(Problem(key, str(exc)))
+        if outside:  # one problem naming them all, as the merge says it (Merger._family_problem)
+            problems.append(Problem(next(iter(outside.values())), outside_family(family, list(outside))))
         return problems
 
     def check_product(self, p: Product) -> list[Problem]:
@@ -196,7 +202,7 @@ class RecordValidator:
                 return [Problem("family", f"unknown family '{p.family}'")]
         problems += self._categories(p.categories)
         problems += self._associations(p)
-        problems += self.check_values(p.values, allowed, ("family", p.family))
+        problems += self.check_values(p.values, allowed, ("family", p.family), p.family)
         return problems
 
     def check_model(self, m: ProductModel) -> list[Problem]:
@@ -204,7 +210,8 @@ class RecordValidator:
         if fv is None:
             return [Problem("family_variant", f"unknown family variant '{m.family_variant}'")]
         m.family = fv.family
-        return self._categories(m.categories) + self.check_values(m.values, self.family_attrs.get(fv.family), ("family", fv.family))
+        return self._categories(m.categories) + self.check_values(m.values, self.family_attrs.get(fv.family),
+                                                                  ("family", fv.family), fv.family)
 
     def check_partial_model(self, m: ProductModel) -> list[Problem]:
         """A merged source's record for a model: its values and categories alone (the family comes from the
@@ -217,8 +224,47 @@ class RecordValidator:
 
     def _associations(self, p: Product) -> list[Problem]:
         unknown = [t for t in p.associations if t not in self.s.association_types]
-        return [Problem("associations", f"unknown association types {unknown}")] if unknown else []
+        if not unknown:
+            return []
+        known = self.s.association_types
+        meant = ", ".join(f"'{near}'" for t in unknown if (near := nearest(t, known)))
+        meant = f" (did you mean {meant}?)" if meant else ""
+        return [Problem("associations", f"unknown association types {unknown}{meant}: use the structure's "
+                        f"({', '.join(sorted(known)) or 'none declared'}), or declare the type there first")]
 
+
+def example_key(s: Structure, attr: Attribute, locale: str | None, channel: str | None) -> str:
+    """The value key of `attr` an error about a key's shape shows: the given locale and channel where the attribute
+    takes one, what it lacks filled in from the structure (`description:en_US` → `description:en_US@ecommerce`,
+    a channel publishing that locale), so the message names the whole key to write."""
+    channels = s.channels
+    if attr.localizable and not locale:
+        home = channel if channel in channels else "ecommerce" if "ecommerce" in channels else min(channels, default="")
+        locale = channels[home].locales[0] if home else min(s.locales, default="en_US")
+    if attr.scopable and not channel:
+        takers = [c for c in sorted(channels) if not locale or locale in channels[c].locales] or sorted(channels)
+        channel = "ecommerce" if "ecommerce" in takers or not takers else takers[0]
+    return value_key(attr.code, locale if attr.localizable else None, channel if attr.scopable else None)
+
+
+def outside_family(family: str | None, codes: list[str]) -> str:
+    """Why a record naming attributes its family lacks is refused, and what to do: each attribute (up to ten and
+    how many more), so one fix covers the record, not one attribute per re-import."""
+    named = f"family '{family}'" if family else "this family"
+    if len(codes) == 1:
+        return (f"'{codes[0]}' is not an attribute of {named}: add it to the family's attributes in the "
+                "structure, or take it out of the import (its map or file)")
+    return (f"{len(codes)} attributes are not in {named}: {listed(codes)}; add them to the family's "
+            "attributes in the structure, or take them out of the import (its map or file)")
+
+
+def typo_of(code: str, declared: Iterable[str], offered: Iterable[str]) -> str:
+    """` (did you mean 'de_DE'?)` for a locale, channel or association type that is none the structure declares
+    (`de-DE`, `x_sell`): the nearest one it offers. Nothing for a declared one (a locale no channel publishes any
+    more is no typo) or when none is near."""
+    if code in declared or (near := nearest(code, offered)) is None:
+        return ""
+    return f" (did you mean '{near}'?)"
 
 
 def _text_only(d: str) -> bool:

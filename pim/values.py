@@ -3,6 +3,7 @@ edit and the quality scorer all call them, so a value means the same wherever it
 
 from __future__ import annotations
 
+import heapq
 import re
 import unicodedata
 from datetime import date
@@ -11,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from pim.measures import Measures, builtin
+from pim.spelling import nearest
 from pim.structure import Attribute, AttributeType
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -275,8 +277,37 @@ def _option(attribute: Attribute, data: Any, options: set[str] | None) -> str:
         lowered = {o.lower(): o for o in options}
         if code.lower() in lowered:
             return lowered[code.lower()]
-        raise ValueProblem(f"option '{code}' does not exist for attribute '{attribute.code}'")
+        raise ValueProblem(f"option '{code}' does not exist for attribute '{attribute.code}'{_choices(code, options)}")
     return code
+
+
+#: (id of an option set, refused code) → (that set, what to say): a file repeating one unknown value (`St.` on
+#: every row) works out the nearest option once (an import passes the one set of its RecordValidator); holding
+#: the set keeps its id from being reused meanwhile, and the bound keeps few sets held.
+_SAID: dict[tuple[int, str], tuple[set[str], str]] = {}
+
+
+def _choices(code: str, options: set[str]) -> str:
+    """What to do about a code `options` lacks: the nearest option, some of them, and where to fix it."""
+    hit = _SAID.get((id(options), code))
+    if hit is not None and hit[0] is options:
+        return hit[1]
+    near = nearest(code, options)
+    said = ((f" (did you mean '{near}'?)" if near else "")
+            + f"; the options: {listed(heapq.nsmallest(10, options)) if options else 'none declared'}"
+            + (f" ({len(options)} in all)" if len(options) > 10 else "")
+            + ". Map the source's value to one of them (`map:` on its column in the import's map or profile), "
+            "or add the option to the structure (attribute_options:)")
+    if len(_SAID) >= 256:
+        _SAID.clear()
+    _SAID[(id(options), code)] = (options, said)
+    return said
+
+
+def listed(names: list[str], limit: int = 10) -> str:
+    """`'a', 'b', 'c' and 4 more`: at most `limit` names of a list a message shows, and how many it leaves out."""
+    more = len(names) - limit
+    return ", ".join(f"'{n}'" for n in names[:limit]) + (f" and {more} more" if more > 0 else "")
 
 
 _TRUE = {"1", "true", "yes", "y", "on"}

@@ -70,14 +70,17 @@ class VariantLevels:
         return levels[min(at.depth, len(levels)) - 1] if levels and at.depth > ROOT else ()
 
     def misplaced(self, at: Placement, values: dict[str, Any]) -> list[str]:
-        """The value keys a record at `at` gives for attributes of another level. Clears are allowed (a source
-        may always remove a stray value), and so are attributes the family variant does not place."""
+        """The value keys a record at `at` gives for attributes of another level. Clears (null, "", as the merge
+        reads them) are allowed: a source may always remove a stray value; so are attributes the family variant
+        does not place."""
+        from pim.merge import EMPTY  # what the merge takes for a clear ("" as null); pim.merge imports this module
+
         sets = self._sets.get(at.family_variant)
         if sets is None:
             return []
         allowed = sets[min(at.depth, len(sets) - 1)]
         owner = self._owner[at.family_variant]
-        return [k for k, v in values.items() if v is not None and (a := split_key(k)[0]) not in allowed
+        return [k for k, v in values.items() if v not in EMPTY and (a := split_key(k)[0]) not in allowed
                 and a in owner and a not in self._identifiers]
 
     def reason(self, at: Placement, key: str, holder: str | None, *, product: bool = True) -> str:

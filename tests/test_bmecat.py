@@ -275,7 +275,7 @@ def test_tier_prices_of_a_product_the_merge_refuses_are_not_written(supplier_sto
                            supplier_store, load_map(MAP))
     assert (counts.created, counts.rejected, counts.extra["tier_prices"]) == (1, 1, 2)
     [row] = supplier_store.quarantined(counts.job_id, severity="rejected")
-    assert row["record_key"] == "SKU-9" and "not an attribute of family 'plain'" in row["reason"]
+    assert row["record_key"] == "SKU-9" and "not in family 'plain': 'eclass_class', 'height', 'price'" in row["reason"]
     assert sorted(contract_tiers(supplier_store, "purchase_weidmueller", ["SKU-9", "p2"], "EUR")) == ["p2"]
 
 

@@ -89,7 +89,8 @@ def test_unknown_models_and_values_outside_the_family_are_quarantined(store: Sto
     assert (counts.read, counts.rejected) == (3, 3)
     errors = {e["line"]: (e["field"], e["reason"]) for e in store.quarantined(counts.job_id)}
     assert errors[1][0] == "model" and "no product model 'no_such_model'" in errors[1][1]
-    assert errors[2] == ("voltage", "'voltage' is not an attribute of family 'shoes'")
+    assert errors[2] == ("voltage", "'voltage' is not an attribute of family 'shoes': add it to the family's "
+                         "attributes in the structure, or take it out of the import (its map or file)")
     assert "not both" in errors[3][1]
     # a model's entries are keyed `model:<code>`, so a product with that SKU never closes them
     keyed = sorted((e["line"], e["record_key"]) for e in store.quarantined(counts.job_id))

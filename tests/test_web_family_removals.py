@@ -46,7 +46,8 @@ def test_an_unrequired_attribute_leaves_the_family(admin, store: Store) -> None:
     assert 'value="mpn"' in re.search(r'<select name="add".*?</select>', saved.text, re.S).group(0)  # addable again
     still_sent = Product(identifier="complete", family="shoes", values={"sku": "complete", "mpn": "RN-1"})
     assert [p.reason for p in RecordValidator(store.structure()).check_product(still_sent)] == \
-        ["'mpn' is not an attribute of this family"]  # what the page warns about: such an import row is quarantined
+        ["'mpn' is not an attribute of family 'shoes': add it to the family's attributes in the structure, or take "
+         "it out of the import (its map or file)"]  # what the page warns about: such an import row is quarantined
 
 
 def test_removing_a_required_attribute_drops_its_requirement_and_rescores(admin, store: Store) -> None:

@@ -13,20 +13,25 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command()
 def load(path: Path = typer.Argument(..., help="A structure .yaml file or a folder of them."),
-         dry_run: bool = typer.Option(False, "--dry-run", help="Check only; write nothing."),
+         dry_run: bool = typer.Option(False, "--dry-run", help="Check only and say what the load would change; "
+                                      "write nothing."),
          as_json: bool = JsonOption) -> None:
-    """Validate the files (file, line, field for each problem) and store the structure."""
+    """Validate the files (file, line, field for each problem) and store the structure. Per section: the items
+    saved, and how many of them are new or changed (a dry run says the same, writing nothing)."""
     from pim.store import Store
-    from pim.structure_files import load_structure_files, save_structure
+    from pim.structure_files import load_counts, load_structure_files, save_structure, structure_changes
 
     store = Store.from_settings()
     merged = load_structure_files(path, store.structure(), store)
-    counts = {} if dry_run else save_structure(store, merged)
+    changes = structure_changes(store, merged)
+    counts = load_counts(merged) if dry_run else save_structure(store, merged)
     if as_json:
-        emit_json({"loaded": counts, "dry_run": dry_run})
-    else:
-        table("structure loaded" if not dry_run else "structure is valid", ["section", "items"],
-              sorted(counts.items()) if counts else [("(dry run)", "")])
+        emit_json({"loaded": counts, "changes": changes, "dry_run": dry_run})
+        return
+    rows = [(section, items, changes[section]["new"], changes[section]["changed"])
+            for section, items in sorted(counts.items())]
+    table("structure loaded" if not dry_run else "structure is valid; a load would save (dry run: nothing written)",
+          ["section", "items", "new", "changed"], rows or [("(no items)", 0, 0, 0)])
 
 
 @app.command()

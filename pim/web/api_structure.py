@@ -30,13 +30,12 @@ from pydantic import BaseModel, Field
 
 from pim import grid_jobs, rescore_jobs, structure_deletes
 from pim.errors import InputError
-from pim.structure import structure_key
 from pim.structure_files import (
-    SECTION_KIND,
     StructureFile,
     StructureProblem,
     check_references,
     save_structure,
+    structure_changes,
     validation_problems,
 )
 from pim.structure_value_checks import stored_value_problems
@@ -145,18 +144,8 @@ router = APIRouter(route_class=StructureRoute)
 
 
 def _changes(store: Any, body: StructureFile) -> dict[str, SectionChanges]:
-    """Per section sent, how many items are new and how many differ from what is stored (the last of a code
-    sent twice counts, as it is the one saved)."""
-    out: dict[str, SectionChanges] = {}
-    for section, kind in SECTION_KIND.items():
-        sent = {structure_key(kind, item): item.model_dump(mode="json") for item in getattr(body, section)}
-        if not sent:
-            continue
-        stored = {structure_key(kind, item): item.model_dump(mode="json") for item in store.get_structure(kind)}
-        out[section] = SectionChanges(new=sum(code not in stored for code in sent),
-                                      changed=sum(code in stored and stored[code] != data
-                                                  for code, data in sent.items()))
-    return out
+    """Per section sent, how many items are new and how many differ from what is stored."""
+    return {section: SectionChanges(**counts) for section, counts in structure_changes(store, body).items()}
 
 
 @router.post("/structure", response_model=StructureLoaded, tags=["structure"], responses={
