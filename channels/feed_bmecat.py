@@ -17,6 +17,7 @@ from lxml import etree
 
 from channels.feed_row import Projector, decimal_text
 from channels.xml_chars import xml_chars
+from pim.currencies import price_text
 from pim.feeds import FeedItem, FeedPlan
 from pim.structure import AttributeType
 
@@ -259,7 +260,7 @@ class _ProductWriter:
             found = f'<PRODUCT_PRICE_DETAILS><PRODUCT_PRICE price_type="{kind}"/></PRODUCT_PRICE_DETAILS>'
         else:
             found = "<PRODUCT_PRICE_DETAILS>" + "".join(
-                f'<PRODUCT_PRICE price_type="{kind}">' + _el("PRICE_AMOUNT", decimal_text(t.price)) + self.currency
+                f'<PRODUCT_PRICE price_type="{kind}">' + _el("PRICE_AMOUNT", price_text(t.price, self.proj.c.currency)) + self.currency
                 + _el("LOWER_BOUND", decimal_text(t.min_qty)) + "</PRODUCT_PRICE>" for t in price.tiers) + "</PRODUCT_PRICE_DETAILS>"
         if len(self._prices) < 100_000:
             self._prices[price] = found

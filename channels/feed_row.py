@@ -9,6 +9,7 @@ from typing import Any
 
 from pim.catalog import Structure
 from pim.contracts import Contract
+from pim.currencies import price_text
 from pim.feeds import FeedItem, FeedPlan
 from pim.product import value_key
 from pim.spreadsheet import escape_formula  # noqa: F401  (re-exported: the feed formats import it from here)
@@ -17,6 +18,7 @@ from pim.structure import Attribute, AttributeType
 
 
 def decimal_text(value: Decimal) -> str:
+    """A quantity (a tier's bound, stock) as a feed writes it: without trailing zeros. Prices: price_text."""
     text = format(value.normalize(), "f")
     return text if text != "-0" else "0"
 
@@ -74,7 +76,8 @@ class Projector:
         if t == AttributeType.metric and isinstance(v, dict):
             return f"{v.get('amount', '')} {v.get('unit', '')}".strip()
         if t == AttributeType.price_collection and isinstance(v, dict):
-            return str(v.get(self.c.currency, ""))
+            amount = v.get(self.c.currency)
+            return "" if amount in (None, "") else price_text(str(amount), self.c.currency)
         if t == AttributeType.simple_select:
             return self.option_label(attr.code, str(v))
         if t == AttributeType.multi_select and isinstance(v, list):
@@ -150,8 +153,9 @@ class Projector:
     def _price_cells(self, price: Any) -> list[str]:
         if not price:
             return ["", "", "", ""]
-        return [decimal_text(price.unit_price), self.c.currency, price.source,
-                "|".join(f"{decimal_text(t.min_qty)}:{decimal_text(t.price)}" for t in price.tiers)]
+        currency = self.c.currency
+        return [price_text(price.unit_price, currency), currency, price.source,
+                "|".join(f"{decimal_text(t.min_qty)}:{price_text(t.price, currency)}" for t in price.tiers)]
 
     @staticmethod
     def _stock_cells(st: Any) -> list[str]:
@@ -181,8 +185,10 @@ class Projector:
         price = item.price
         doc.update({"label": self.label(item), "family": p.family, "categories": self.categories(item)})
         if price:
-            doc["price"] = {"currency": self.c.currency, "amount": decimal_text(price.unit_price), "source": price.source,
-                            "tiers": [{"min_qty": decimal_text(t.min_qty), "price": decimal_text(t.price)} for t in price.tiers]}
+            currency = self.c.currency
+            doc["price"] = {"currency": currency, "amount": price_text(price.unit_price, currency), "source": price.source,
+                            "tiers": [{"min_qty": decimal_text(t.min_qty), "price": price_text(t.price, currency)}
+                                      for t in price.tiers]}
         if self.c.include_stock and item.stock:
             st = item.stock
             doc["stock"] = {"atp": decimal_text(st.atp), "in_stock": st.in_stock,
@@ -193,7 +199,8 @@ class Projector:
             if v in (None, "", [], {}):
                 continue
             if attr.type == AttributeType.price_collection and isinstance(v, dict):
-                v = v.get(self.c.currency)
+                amount = v.get(self.c.currency)
+                v = None if amount in (None, "") else price_text(str(amount), self.c.currency)
             elif attr.type in (AttributeType.image, AttributeType.file):
                 v = self.media_url(str(v))
             attrs[attr.code] = v

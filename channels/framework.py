@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pim.catalog import Structure
+from pim.currencies import price_text
 from pim.errors import ConfigError, InputError
 from pim.measures import Measures, UnitError, builtin
 from pim.product import Product
@@ -230,8 +231,9 @@ class FieldMapper:
             return None
         kind = self.s.attributes[code].type
         if kind == AttributeType.price_collection:
-            amount = raw.get(f.currency or currency) if isinstance(raw, dict) else None
-            return None if amount in (None, "") else {"amount": str(amount), "currency": f.currency or currency}
+            currency = f.currency or currency
+            amount = raw.get(currency) if isinstance(raw, dict) else None
+            return None if amount in (None, "") else {"amount": price_text(str(amount), currency), "currency": currency}
         if kind == AttributeType.metric:
             if raw.get("amount") in (None, ""):
                 return None

@@ -22,6 +22,7 @@ from channels.html import CleanFieldMapper, plain_text
 from channels.localize import ValueResolver
 from channels.search import IMAGE_LINKS
 from channels.xml_chars import xml_chars
+from pim.currencies import price_text
 from pim.errors import ConfigError
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
@@ -184,11 +185,11 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
     price, sale = _money(fields.get("price")), _money(fields.get("sale_price"))
     if price is None and "missing:price" not in reasons:
         reasons.append(f"missing:price:{currency}")
-    g["price"] = f"{price[0]:.2f} {price[1]}" if price else None
+    g["price"] = f"{price_text(*price)} {price[1]}" if price else None
     if sale is not None and price is not None:
         if sale[0] >= price[0]:
             reasons.append("sale_price_not_below_price")
-        g["sale_price"] = f"{sale[0]:.2f} {sale[1]}"
+        g["sale_price"] = f"{price_text(*sale)} {sale[1]}"
     g["brand"] = fields.get("brand")
     gtin = str(fields["gtin"]).strip() if fields.get("gtin") else None
     if gtin is not None and not gtin_valid(gtin):

@@ -16,6 +16,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pim.currencies import price_text
 from pim.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -32,12 +33,12 @@ def threshold(target: Target) -> Decimal | None:
 
 def item_fields(target: Target) -> list[tuple[str, Any]]:
     """The item's g:free_shipping_threshold group for the target's country, priced like the feed's other
-    prices ("50.00 EUR"); nothing when the target declares no threshold."""
+    prices ("50.00 EUR", "5000 JPY"); nothing when the target declares no threshold."""
     amount = threshold(target)
     if amount is None:
         return []
     return [("free_shipping_threshold", [("country", target.country),
-                                         ("price_threshold", f"{amount:.2f} {target.currency}")])]
+                                         ("price_threshold", f"{price_text(amount, target.currency)} {target.currency}")])]
 
 
 def check(targets: list[Target]) -> None:

@@ -24,6 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pim.currencies import price_text
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -157,7 +159,7 @@ class Shipping(_Strict):
     def group(self, country: str, currency: str, rate: Decimal) -> list[tuple[str, Any]]:
         """The g:shipping children in Google's order (a target's own handling_days go on the item instead)."""
         out: list[tuple[str, Any]] = [("country", country), *([("region", self.region)] if self.region else []),
-                                      ("service", self.service), ("price", f"{rate:.2f} {currency}")]
+                                      ("service", self.service), ("price", f"{price_text(rate, currency)} {currency}")]
         out += speed("handling_time", self.handling_days) + speed("transit_time", self.transit_days)
         return out
 

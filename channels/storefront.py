@@ -20,6 +20,7 @@ from channels.framework import FieldMapper, catalog_for
 from channels.html import CleanFieldMapper, plain_text, safe_html
 from channels.localize import ValueResolver
 from pim.catalog import Structure
+from pim.currencies import price_text
 from pim.pipeline import TARGETS
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
@@ -76,7 +77,7 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
     for code, v in r.localized(p, channel, locale, values).items():
         kind = types[code].type
         if kind == _PRICE:
-            prices.update({c: v[c] for c in currencies if c in v})
+            prices.update({c: price_text(v[c], c) for c in currencies if c in v})
             continue
         if code == image_attr:
             image = v

@@ -22,6 +22,7 @@ from sqlmodel import SQLModel
 
 from pim.catalog import Structure
 from pim.commerce import Tier, contract_tiers
+from pim.currencies import rounded
 from pim.errors import ConfigError, InputError
 from pim.product import Product, merged_values, value_key
 from pim.store.store import Store, now
@@ -372,6 +373,13 @@ def list_price(values: dict[str, Any], pricing: Pricing, currency: str, channel:
         return None
 
 
+def discounted(base: Decimal, percent: Decimal, currency: str) -> Decimal:
+    """A list price less `percent`, rounded (pim.currencies.ROUNDING, half to even) to the decimals of `base`, at
+    least the currency's minor units: KWD 12.345 less 3 % is 11.975, JPY 1234 less 3 % is 1197, EUR 0.0123 less
+    3 % is 0.0119."""
+    return rounded(base * (100 - percent) / 100, currency, like=base)
+
+
 def resolve_prices(
     store: Store, contract: Contract, structure: Structure, products: list[tuple[Product, dict[str, Any]]],
     on: date | None = None,
@@ -390,7 +398,7 @@ def resolve_prices(
         if base is None:
             continue
         if rule.fallback == "list_price_discount":
-            base = (base * (100 - rule.discount_percent) / 100).quantize(Decimal("0.01"))
+            base = discounted(base, rule.discount_percent, contract.currency)
             out[p.identifier] = ResolvedPrice((Tier(Decimal(1), base),), "list_discount")
         else:
             out[p.identifier] = ResolvedPrice((Tier(Decimal(1), base),), "list")

@@ -24,8 +24,8 @@ from pim import delivery_log as log
 from pim.gc_policy import paused
 from pim.catalog import Structure
 from pim.commerce import Availability, Tier, price_list_tiers, stock_all, stock_for
-from pim.contracts import (Assortment, AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, get_contract, get_contracts,
-                           list_price, resolve_prices)
+from pim.contracts import (Assortment, AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, discounted, get_contract,
+                           get_contracts, list_price, resolve_prices)
 from pim.errors import DeliveryError, PimError
 from pim.gate import member_of
 from pim.product import Product, ProductModel, merged_values
@@ -464,7 +464,7 @@ def _run_prices(run: FeedRun, store: Store, c: Contract, structure: Structure,
             base = list_price(values, rule, c.currency, c.channel, structure)
             price = None if base is None else fallback.get(base)
             if base is not None and price is None:
-                amount = (base * (100 - rule.discount_percent) / 100).quantize(Decimal("0.01")) if source == "list_discount" else base
+                amount = discounted(base, rule.discount_percent, c.currency) if source == "list_discount" else base
                 price = fallback[base] = ResolvedPrice((Tier(Decimal(1), amount),), source)
             if text is not None:
                 by_text[text] = price

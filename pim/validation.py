@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from pim.catalog import Structure
+from pim.currencies import price_pattern
 from pim.product import Product, ProductModel, split_key, value_key
 from pim.spelling import nearest
 from pim.structure import Attribute, AttributeType
@@ -27,11 +28,10 @@ class Problem:
 
 
 _TEXTUAL = (AttributeType.text, AttributeType.textarea, AttributeType.identifier)
-# Canonical forms pim.values writes: decimals without trailing zeros, prices with at least two decimals.
+# Canonical forms pim.values writes: decimals without trailing zeros (prices: pim.currencies.price_pattern).
 # within pim.values' MAX_DIGITS (15) before the point and MAX_PLACES (30) after it; anything else takes the full path
 _AMOUNT = re.compile(r"-?(0|[1-9][0-9]{0,14})(\.[0-9]{0,29}[1-9])?")
 _POSITIVE_AMOUNT = re.compile(r"(0|[1-9][0-9]{0,14})(\.[0-9]{0,29}[1-9])?")
-_PRICE = re.compile(r"(0|[1-9][0-9]{0,14})\.[0-9]{2,30}")
 _NUMBER_LIMIT = 10 ** MAX_DIGITS
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -140,7 +140,7 @@ class RecordValidator:
                               and type(d.get("unit")) is str and d["unit"] in units)
         if kind == AttributeType.price_collection:
             return lambda d: (type(d) is dict and all(type(c) is str and _CURRENCY.fullmatch(c) and type(a) is str
-                                                      and _PRICE.fullmatch(a) for c, a in d.items()))
+                                                      and price_pattern(c).fullmatch(a) for c, a in d.items()))
         if kind == AttributeType.date:
             return _is_iso_date
         if kind in (AttributeType.image, AttributeType.file):

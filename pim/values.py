@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from pim.currencies import price_text
 from pim.measures import Measures, builtin
 from pim.spelling import nearest
 from pim.structure import Attribute, AttributeType
@@ -265,8 +266,7 @@ def _prices(data: Any) -> dict[str, str]:
         value = _decimal(amount, f"{currency} amount")
         if value < 0:
             raise ValueProblem(f"{currency} price {amount} is negative")
-        exponent = value.as_tuple().exponent
-        prices[currency] = format(value.quantize(Decimal("0.01")) if isinstance(exponent, int) and exponent > -2 else value, "f")
+        prices[currency] = price_text(value, currency)  # at least the currency's decimals: JPY 1234, EUR 9.50, 0.0123
     return prices
 
 

@@ -42,7 +42,7 @@ def test_delta_holds_changes_price_moves_and_removals_only(delivered, tmp_path: 
     got = lines(r.file)
     assert set(got) == {"T1", "T2", "T3", "T6", "T9"}
     assert got["T2"]["action"] == "upsert" and got["T2"]["attributes"]["note"] == "new note"
-    assert got["T1"]["price"]["amount"] == "7"
+    assert got["T1"]["price"]["amount"] == "7.00"
     assert got["T3"] == {"sku": "T3", "action": "delete"} and got["T6"] == {"sku": "T6", "action": "delete"}
     assert got["T9"]["action"] == "upsert"
 

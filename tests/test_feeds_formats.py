@@ -46,10 +46,10 @@ def test_csv_rows_match_the_store_and_escape_formulas(catalog, tmp_path: Path) -
     b = build(catalog, tmp_path, csv={"delimiter": ";", "quoting": "all"})
     rows = {r["sku"]: r for r in csv.DictReader(b.path.open(encoding="utf-8", newline=""), delimiter=";")}
     assert set(rows) == {"T1", "T2", "T3", "T4", "T6", "V-red", "V-blue"}  # T5 disabled, G* outside tools
-    assert (rows["T1"]["price"], rows["T1"]["price_source"], rows["T1"]["tiers"]) == ("8", "contract", "1:8|10:7.25")
+    assert (rows["T1"]["price"], rows["T1"]["price_source"], rows["T1"]["tiers"]) == ("8.00", "contract", "1:8.00|10:7.25")
     assert rows["T1"]["stock_atp"] == "12" and rows["T1"]["label"] == "Name of T1"
-    assert rows["T2"]["price"] == "10" and rows["T2"]["price_source"] == "list"
-    assert rows["V-red"]["brand"] == "Bosch" and rows["V-red"]["price"] == "99"  # inherited from model M1
+    assert rows["T2"]["price"] == "10.00" and rows["T2"]["price_source"] == "list"
+    assert rows["V-red"]["brand"] == "Bosch" and rows["V-red"]["price"] == "99.00"  # inherited from model M1
     assert rows["T4"]["note"] == "'" + catalog.get_product("T4").values["note"]
     assert rows["T1"]["image"] == "https://cdn.example.com/r/img/T1.jpg"
     assert b.path.read_text().startswith('"sku";"action"')
@@ -63,7 +63,7 @@ def test_xlsx_has_the_same_rows_and_no_formula_cells(catalog, tmp_path: Path) ->
     rows = list(ws.iter_rows(values_only=True))
     head = list(rows[0])
     by_sku = {r[0]: dict(zip(head, r)) for r in rows[1:]}
-    assert len(by_sku) == b.rows == 7 and by_sku["T1"]["tiers"] == "1:8|10:7.25"
+    assert len(by_sku) == b.rows == 7 and by_sku["T1"]["tiers"] == "1:8.00|10:7.25"
     assert by_sku["T4"]["note"].startswith("'=")
     wb = load_workbook(b.path)
     assert not [c for row in wb.active.iter_rows() for c in row if c.data_type == "f"]
@@ -76,8 +76,8 @@ def test_jsonl_rows_follow_their_schema_and_the_store(catalog, tmp_path: Path) -
     for d in docs:
         jsonschema.validate(d, schema)
     t1 = next(d for d in docs if d["sku"] == "T1")
-    assert t1["price"] == {"currency": "EUR", "amount": "8", "source": "contract",
-                           "tiers": [{"min_qty": "1", "price": "8"}, {"min_qty": "10", "price": "7.25"}]}
+    assert t1["price"] == {"currency": "EUR", "amount": "8.00", "source": "contract",
+                           "tiers": [{"min_qty": "1", "price": "8.00"}, {"min_qty": "10", "price": "7.25"}]}
     assert t1["attributes"]["weight"] == catalog.get_product("T1").values["weight"]
     assert t1["stock"]["atp"] == "12"
 
@@ -92,7 +92,7 @@ def test_bmecat_full_feed_is_a_valid_new_catalog(catalog, tmp_path: Path) -> Non
     t1 = next(p for p in products if p.findtext("b:SUPPLIER_PID", namespaces=NS) == "T1")
     tiers = [(p.findtext("b:LOWER_BOUND", namespaces=NS), p.findtext("b:PRICE_AMOUNT", namespaces=NS))
              for p in t1.findall(".//b:PRODUCT_PRICE", NS)]
-    assert tiers == [("1", "8"), ("10", "7.25")]
+    assert tiers == [("1", "8.00"), ("10", "7.25")]
     assert t1.findtext(".//b:REFERENCE_FEATURE_SYSTEM_NAME", namespaces=NS) == "ECLASS-12.0"
     assert t1.findtext(".//b:REFERENCE_FEATURE_GROUP_ID", namespaces=NS) == "27-11-01-01"
     assert t1.findtext(".//b:MIME_SOURCE", namespaces=NS) == "https://cdn.example.com/r/img/T1.jpg"

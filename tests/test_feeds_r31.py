@@ -59,7 +59,7 @@ def priced(store: Store, tmp_path: Path) -> Store:
     put_prices(store, "cust_a", [("T2", "1", "6.00")], valid_from=TODAY + timedelta(days=2))
     store_contract(store, mode="delta", format="jsonl")
     first = deliver_contract(store, "acme-tools", out_dir=out_dir(tmp_path))
-    assert first.status == "delivered" and lines(first.file)["T1"]["price"]["amount"] == "8"
+    assert first.status == "delivered" and lines(first.file)["T1"]["price"]["amount"] == "8.00"
     return store
 
 
@@ -72,14 +72,14 @@ def test_a_delta_resends_a_contract_price_that_ended_at_its_fallback(priced: Sto
     build = _delta_on(priced, tmp_path, 2)
     got = lines(build.path)
     assert got["T1"]["action"] == "upsert" and got["T1"]["price"]["source"] == "list"
-    assert got["T1"]["price"]["amount"] == "10"  # the list price, 10.00
+    assert got["T1"]["price"]["amount"] == "10.00"  # the list price
     assert build.plan.kind == "delta_prices"
 
 
 def test_a_delta_sends_a_contract_price_that_began(priced: Store, tmp_path: Path) -> None:
     got = lines(_delta_on(priced, tmp_path, 2).path)
-    assert got["T2"]["price"] == {"currency": "EUR", "amount": "6", "source": "contract",
-                                  "tiers": [{"min_qty": "1", "price": "6"}]}
+    assert got["T2"]["price"] == {"currency": "EUR", "amount": "6.00", "source": "contract",
+                                  "tiers": [{"min_qty": "1", "price": "6.00"}]}
 
 
 def test_a_contract_price_that_ended_without_fallback_deletes_the_product(store: Store, tmp_path: Path) -> None:

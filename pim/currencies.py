@@ -1,0 +1,61 @@
+"""How many decimals (minor units) an amount in a currency has: JPY 0, EUR 2, KWD 3, CLF 4. A price is stored and
+written with at least them ("95.00", JPY "1197", KWD "11.975"); more decimals are kept as given, since B2B unit
+prices go below the minor unit (EUR 0.0123 a screw), and a computed price (a discount) keeps its base price's
+decimals, rounded to the currency's at least.
+
+The numbers are CLDR's (the Unicode Common Locale Data Repository, supplementalData.xml `<currencyData>` `digits`),
+read through Babel's `babel.numbers.get_currency_precision`; a code CLDR does not list (XYZ, XTS) gets CLDR's
+default, 2. CLDR follows ISO 4217 except where a minor unit is not used in practice: it gives IQD, RSD, ALL and a
+few others 0 decimals where ISO 4217 lists 3 or 2. Babel is read once per code (cached): a price costs a dict
+lookup."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
+
+#: How an amount is rounded to its currency's minor unit (a discount off a list price): half to even, as
+#: Decimal's default context rounded the two-decimal prices before minor units were read.
+ROUNDING = ROUND_HALF_EVEN
+
+
+@lru_cache(maxsize=4096)
+def minor_units(code: str) -> int:
+    """The decimals of an amount in the currency `code` (an upper-case ISO 4217 code), as CLDR gives them."""
+    from babel.numbers import get_currency_precision  # Babel's CLDR data loads on first use, not with pim
+
+    return get_currency_precision(code)
+
+
+@lru_cache(maxsize=4096)
+def price_pattern(code: str) -> re.Pattern[str]:
+    """The stored (canonical) text of a price in `code`, as pim.values writes it: at most 15 digits before the
+    point, the currency's decimals after it, and any more only up to a last one that is not 0 ("1234" and "1234.5"
+    in JPY, "9.50" and "0.0123" in EUR)."""
+    units = minor_units(code)
+    more = rf"[0-9]{{0,{max(29 - units, 0)}}}[1-9]"
+    return re.compile(r"(0|[1-9][0-9]{0,14})" + (rf"\.[0-9]{{{units}}}({more})?" if units else rf"(\.{more})?"))
+
+
+def places(amount: Decimal, code: str) -> int:
+    """The decimals `amount` is written with: the currency's, or its own where it has more (trailing zeros are
+    none: EUR 9.500 has 2, 0.0123 has 4)."""
+    exponent = amount.normalize().as_tuple().exponent
+    own = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return max(minor_units(code), own)
+
+
+def rounded(amount: Decimal, code: str, like: Decimal | None = None) -> Decimal:
+    """`amount` rounded by ROUNDING to the decimals `like` (the price it was computed from) is written with, or
+    to the currency's when no `like` is given (KWD 11.97465 → 11.975; off EUR 0.0123, 0.011931 → 0.0119)."""
+    return amount.quantize(Decimal(1).scaleb(-places(like if like is not None else Decimal(0), code)),
+                           rounding=ROUNDING)
+
+
+def price_text(amount: Decimal | str, code: str) -> str:
+    """A price as it is stored and written: at least the currency's decimals ("95.00", JPY "1197", KWD "11.975"),
+    where `decimal_text` would drop trailing zeros ("95"); more as given (EUR "0.0123")."""
+    value = amount if isinstance(amount, Decimal) else Decimal(amount)
+    value = value.quantize(Decimal(1).scaleb(-places(value, code)))
+    return format(value if value else value.copy_abs(), "f")  # "0.00", not "-0.00"
