@@ -99,7 +99,7 @@ def test_family_shortcut_reports_what_the_full_check_reports() -> None:
     shortcut, full = bad.model_copy(deep=True), bad.model_copy(deep=True)
     problems = validator.check_product(shortcut)
     assert problems == RecordValidator(_structure()).check_product(full)
-    assert [p.field for p in problems] == ["brand", "notes", "name"]
+    assert [p.field for p in problems] == ["brand", "name", "notes"]  # the family's one problem comes last
     assert shortcut.values == full.values  # the empty text normalised the same way on both paths
 
 
