@@ -31,7 +31,8 @@ from importers.erp_values import (NumberFormat, ValueBuilder, ValueRule, Zone, b
 from importers.erp_xml_checks import (local_name, nested_records, no_records, outer_record, refuse_unknown_units,
                                       refuse_unprefixed, unread_paths)
 from importers.erp_xml_paths import children, finder, text_finder
-from importers.erp_xml_stock import StockTime, atp_problems, control_moment, control_stamp, read_stock
+from importers.erp_xml_stock import (MAX_STOCK_ELEMENTS, StockCap, StockTime, atp_problems, control_moment,
+                                     control_stamp, read_stock)
 from importers.xml_safety import check_well_formed, guard_prologue, open_for_xml, safe_iterparse
 from pim.catalog import Structure
 from pim.commerce import StockLevel, WarehouseList, put_stock_in, retire_warehouses
@@ -75,7 +76,9 @@ class XPathRule(ValueRule):
 class StockRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: XPath = Field(description="Elements holding one warehouse's stock, relative to the record.")
+    path: XPath = Field(description=(
+        "Elements holding one warehouse's stock, relative to the record. A record with more than "
+        f"{MAX_STOCK_ELEMENTS:,} of them is rejected (a record is read whole, in memory)."))
     warehouse: XPath
     quantity: XPath
     atp: XPath | None = None
@@ -253,19 +256,25 @@ def read_erp_xml(path: Path, m: ErpXmlMap, structure: Structure,
     stamp = started = datetime.now(UTC)
     parent, _, local = m.record.rpartition("/")
     tags = [local] + ([m.control] if m.control else [])
+    cap = StockCap(m, local)
+    wanted = _any_ns(tags) + ([cap.tag] if cap.tag else [])
     seen: dict[str, datetime] = {}
     zone = compiled.zone
     records = 0
     with open_for_xml(path) as handle:  # a file that breaks after some records is refused before any is written
         check_well_formed(handle, str(path), guard_prologue(handle, str(path)), _any_ns(tags))
-        for _, elem in safe_iterparse(handle, str(path), events=("end",), tag=_any_ns(tags)):
+        for _, elem in safe_iterparse(handle, str(path), events=("end",), tag=wanted):
             tag = elem.tag
+            if tag == cap.tag:
+                cap.ended(elem)
+                continue
             if tag[tag.rfind("}") + 1:] == m.control:
                 # a control record without a moment (no CREDAT, or no `control_time` text): the file's reading
                 # time, never the IDoc before's (an older stamp could make its stock lose to a reading it replaces)
                 stamp = (control_stamp(elem, seen, name, zone) if compiled.control_time is None else
                          control_moment(elem, m, compiled, name)) or started
                 continue
+            cap.record_ended()
             if parent and local_name(elem.getparent()) != parent:
                 continue  # an element of the record's name elsewhere: part of a record (freed with it), or of none
             ancestors = list(elem.iterancestors())  # walked once, for the check and `_release`

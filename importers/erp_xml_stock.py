@@ -14,7 +14,7 @@ from lxml import etree
 from pydantic import ValidationError
 
 from importers.erp_values import value_refusal
-from importers.erp_xml_paths import Children, children
+from importers.erp_xml_paths import Children, children, first_tag
 from pim.commerce import NUMERIC_LIMIT, NUMERIC_PLACES, StockLevel, WarehouseList, atp_above_quantity
 from pim.errors import InputError
 from pim.product import trusted_model
@@ -109,6 +109,40 @@ class StockTime(ValueProblem):
         self.path = path
 
 
+#: The stock elements one record may hold: a record is read whole, in memory (about 2 KB per element), so one
+#: with more is rejected. A material has one E1MARDM per storage location, hundreds at most.
+MAX_STOCK_ELEMENTS = 100_000
+
+
+class StockCap:
+    """Keeps a record's tree within MAX_STOCK_ELEMENTS while the file streams, where the map's `stock.path` is one
+    step (E1MARDM, i:Stock[@type='on-hand']): the read gets the end of each element of its tag (`tag`), and
+    past the cap each is freed as it ends. read_stock then rejects the record, which still holds more."""
+
+    def __init__(self, m: ErpXmlMap, record: str) -> None:
+        path = m.stock.path if m.stock else "/"
+        self.tag = None if "/" in path else first_tag(path, m.namespaces or None)
+        self.record = record  # the record's local name: the stock elements are its children
+        self.held = 0
+        self.dropped: Any = None
+
+    def ended(self, elem: Any) -> None:
+        """A stock element's end: counted when its parent is a record (the elements the path selects), and past
+        the cap freed (the one freed before it is removed: never an element at its own end, the parser's on it)."""
+        parent = elem.getparent()
+        if parent is None or (tag := parent.tag)[tag.rfind("}") + 1:] != self.record:
+            return
+        self.held += 1
+        if self.held > MAX_STOCK_ELEMENTS + 1:
+            elem.clear(keep_tail=False)
+            if self.dropped is not None:
+                self.dropped.getparent().remove(self.dropped)
+            self.dropped = elem
+
+    def record_ended(self) -> None:
+        self.held, self.dropped = 0, None
+
+
 def read_stock(elem: Any, kids: Children, sku: str, c: CompiledMap, m: ErpXmlMap,
                stamp: datetime) -> list[StockLevel | WarehouseList]:
     """The record's stock readings, each at its own time (`updated_at`) where it has one, else at `stamp`. With
@@ -120,7 +154,13 @@ def read_stock(elem: Any, kids: Children, sku: str, c: CompiledMap, m: ErpXmlMap
     out: list[StockLevel | WarehouseList] = []
     named: set[str] = set()
     timed = False
-    for seg in path(elem, kids):
+    segments = path(elem, kids)
+    if len(segments) > MAX_STOCK_ELEMENTS:
+        raise ValueProblem(f"the record holds more than {MAX_STOCK_ELEMENTS:,} stock elements ({m.stock.path}), "  # type: ignore[union-attr]
+                           "the most one record may hold (a record is read whole, in memory). A material has one "
+                           "per storage location: check the sending system's export for a repeated segment; stock "
+                           "this large streams as an ERP stock CSV (`pim import erp` with a `kind: stock` map)")
+    for seg in segments:
         c.stock_hit = True
         own = children(seg)
         qty = quantity(seg, own)

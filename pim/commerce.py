@@ -391,11 +391,13 @@ def put_stock_in(store: Store, conn: Connection, levels: Iterable[StockLevel]) -
             key = (row["sku"], row["warehouse"])
             if key not in newest or as_utc(row["updated_at"]) >= as_utc(newest[key]["updated_at"]):
                 newest[key] = row
+        # the chunk's warehouses too: a SKU in 100k warehouses read all its readings for each chunk (quadratic)
         before = {(r.sku, r.warehouse): (Decimal(r.quantity), None if r.atp is None else Decimal(r.atp),
                                          as_utc(r.updated_at))
                   for r in conn.execute(select(STOCK.c.sku, STOCK.c.warehouse, STOCK.c.quantity, STOCK.c.atp,
                                                STOCK.c.updated_at)
-                                        .where(STOCK.c.sku.in_({sku for sku, _ in newest})))}
+                                        .where(STOCK.c.sku.in_({sku for sku, _ in newest}),
+                                               STOCK.c.warehouse.in_({warehouse for _, warehouse in newest})))}
         rows = [r for key, r in newest.items() if key not in before or as_utc(r["updated_at"]) >= before[key][2]
                 and before[key] != (r["quantity"], r["atp"], as_utc(r["updated_at"]))]  # a reading restated: unchanged
         changed = {r["sku"] for r in rows if before.get((r["sku"], r["warehouse"]), ())[:2] != (r["quantity"], r["atp"])}

@@ -24,8 +24,11 @@ def home_file(name: str, *, noun: str, field: str, example: str, missing_hint: s
         raise InputError(f"'{name}' is not a {noun} name", field=field, hint=hint)
     home = get_settings().home.resolve()
     path = (home / name).resolve()
-    if not path.is_relative_to(home) or path.relative_to(home).parts[0] == "uploads":
-        raise InputError(f"'{name}' is not a {noun} name", field=field, hint=hint)
+    if not path.is_relative_to(home) or path.relative_to(home).parts[0] == "uploads":  # the name passed: a link
+        where = "out of PIM_HOME" if not path.is_relative_to(home) else "into PIM_HOME/uploads"
+        raise InputError(f"'{name}' is not a {noun} name: it leads {where} through a symbolic link", field=field,
+                         hint=f"name a {noun} file kept under PIM_HOME itself, e.g. {example}; an admin can "
+                         "replace the link with a copy of the file")
     if not path.is_file():
         raise InputError(f"no {noun} '{name}' in PIM_HOME", field=field, hint=missing_hint)
     return path

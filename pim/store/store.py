@@ -182,6 +182,44 @@ def _storable(value: Any) -> Any:
     return value
 
 
+#: How much of a rejected row's raw content the quarantine keeps: each text its first RAW_TEXT characters, each
+#: list or object its first RAW_ITEMS entries, RAW_DEPTH levels of nesting, about RAW_TOTAL characters in all.
+#: A marker in place of the rest says what was cut and how big it was; the reason keeps its whole text. (One
+#: CSV row of 50 MB of `;` was stored, listed and served whole: 157 MB of JSON per entry, GBs of memory.)
+RAW_TEXT, RAW_ITEMS, RAW_DEPTH, RAW_TOTAL = 4096, 1000, 32, 64 * 1024
+
+
+def _raw_kept(raw: Any) -> Any:
+    """A rejected row's raw content as the quarantine keeps it (RAW_TEXT…), `_storable`; None stays None."""
+    return None if raw is None else _kept(raw, [RAW_TOTAL], 0)
+
+
+def _kept(value: Any, left: list[int], depth: int) -> Any:
+    """`value` within the caps, `left` the characters still to keep (shared by the whole row). A marker (text) in
+    place of what is cut: a text's end, a list's last item, an object's `…` field."""
+    if isinstance(value, str):
+        keep = max(min(RAW_TEXT, left[0]), 0)
+        text = value if len(value) <= keep else f"{_clipped(value, keep + 1)} [cut: {len(value):,} characters " \
+            f"in all, the first {keep:,} kept]"
+        left[0] -= len(text)
+        return _storable(text)
+    if not isinstance(value, (dict, list, tuple)):
+        left[0] -= 8
+        return value
+    if depth >= RAW_DEPTH:
+        return f"[cut: nested deeper than {RAW_DEPTH} levels]"
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    kept: list[tuple[Any, Any]] = []
+    for n, (key, item) in enumerate(items):
+        if n >= RAW_ITEMS or left[0] <= 0:
+            break
+        kept.append((_kept(key, left, depth) if isinstance(value, dict) else key, _kept(item, left, depth + 1)))
+    cut = f"[cut: {len(value):,} entries in all, the first {len(kept):,} kept]" if len(kept) < len(value) else None
+    if isinstance(value, dict):
+        return {**dict(kept), "…": cut} if cut else dict(kept)
+    return [item for _, item in kept] + ([cut] if cut else [])
+
+
 def _clipped(text: str | None, length: int) -> str | None:
     """A quarantine column's text within its length (PostgreSQL refuses longer): a 300-character SKU is the
     reason its row was rejected, and the raw row keeps it whole."""
@@ -830,7 +868,7 @@ class Store:
         stamp = now()
         rows = [
             {"job_id": job_id, "source": _clipped(e.source, 100), "file": _clipped(_storable(e.file), 1000), "line": e.line,
-             "field": _clipped(_storable(e.field), 255), "reason": _storable(e.reason), "raw": _storable(e.raw),
+             "field": _clipped(_storable(e.field), 255), "reason": _storable(e.reason), "raw": _raw_kept(e.raw),
              "record_key": _clipped(_storable(e.record_key), 255), "severity": e.severity, "kind": e.kind,
              "created_at": stamp}
             for e in entries
