@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pim.errors import ConfigError, DeliveryError, InputError
 
-__all__ = ["AssetRejected", "FetchFailed", "MediaConfigError", "StoreUnavailable"]
+__all__ = ["AssetRejected", "FetchFailed", "MediaConfigError", "RefRefused", "StoreUnavailable"]
 
 
 class AssetRejected(InputError):
@@ -14,6 +14,11 @@ class AssetRejected(InputError):
 
 class FetchFailed(InputError):
     """A local path or URL could not be read (missing, timeout, too large, too many redirects, HTTP error)."""
+
+
+class RefRefused(FetchFailed):
+    """A ref the server must not read: a path outside the media roots, a URL to an internal address. Refused
+    unread; bytes an earlier run kept for it leave the quarantine (media.rejected)."""
 
 
 class MediaConfigError(ConfigError):

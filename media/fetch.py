@@ -1,15 +1,25 @@
 """Read the bytes behind a ref: a local path (importers, uploads) or an HTTP(S) URL (supplier and ERP data).
-URLs are fetched with a timeout, a size cap and a redirect limit; any failure is a `FetchFailed`."""
+URLs are fetched with a timeout, a size cap and a redirect limit; any failure is a `FetchFailed`.
+
+A ref is typed by editors and suppliers, but read by the server: a local ref is read only inside the media
+roots (`media_roots`), and a URL only from a public address (`public_address`), so an image value can neither
+read the server's own files (/proc/self/environ, ../../etc/passwd) nor reach its internal services
+(127.0.0.1, 169.254.169.254). Both are checked here, at the read, whichever way the ref came in."""
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import os
+import socket
 import stat
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from media.errors import FetchFailed
+from media.errors import FetchFailed, RefRefused
 from media.settings import FetchLimits
 
 
@@ -36,9 +46,11 @@ def read_file(ref: str, *, base_dir: Path | None = None, max_bytes: int) -> tupl
     """The file's bytes and its validator (see `file_validator`), None when the file changed while it was read
     or was modified too recently to be trusted."""
     path = local_path(ref, base_dir)
-    try:
-        with open(path, "rb") as handle:
+    try:  # the checked path itself: a symlink swapped in for its last part since is refused (ELOOP)
+        with open(path, "rb", opener=_no_follow) as handle:
             before = os.fstat(handle.fileno())
+            if not stat.S_ISREG(before.st_mode) and not stat.S_ISDIR(before.st_mode):
+                raise FetchFailed("is not a regular file (a device, pipe or socket)", file=ref)
             if before.st_size > max_bytes:
                 raise FetchFailed(f"{before.st_size} bytes, more than the {max_bytes}-byte cap", file=ref)
             data = handle.read(max_bytes + 1)
@@ -52,6 +64,10 @@ def read_file(ref: str, *, base_dir: Path | None = None, max_bytes: int) -> tupl
         raise FetchFailed("is a folder, not an image file", file=ref) from exc
     except PermissionError as exc:
         raise FetchFailed("permission denied", file=ref) from exc
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _outside(ref, base_dir) from exc
+        raise FetchFailed(f"cannot read: {exc.strerror}", file=ref) from exc
     validator = _validator(before)
     settled = time.time_ns() - before.st_mtime_ns >= SETTLE_NS
     return data, validator if settled and validator == _validator(after) else None
@@ -64,7 +80,7 @@ def file_validator(ref: str, *, base_dir: Path | None = None) -> str | None:
     shows). Kept in `asset_origin.etag` like an HTTP ETag; None when the path is not a readable regular file."""
     try:
         info = os.stat(local_path(ref, base_dir))
-    except (OSError, ValueError):
+    except (OSError, ValueError, FetchFailed):
         return None
     return _validator(info) if stat.S_ISREG(info.st_mode) else None
 
@@ -73,9 +89,59 @@ def _validator(info: os.stat_result) -> str:
     return f"file:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_ctime_ns}"
 
 
+def _no_follow(path: str, flags: int) -> int:
+    """Open without following a last-part symlink (ELOOP), nor waiting on a pipe (refused after, as no file)."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+
+
 def local_path(ref: str, base_dir: Path | None = None) -> Path:
+    """The real path a local ref names (a `file://` URL is a path too; relative to `base_dir`, else to the
+    current folder; symlinks followed). FetchFailed, before anything is read, unless it is inside the media
+    roots."""
     path = Path(ref.removeprefix("file://"))
-    return base_dir / path if not path.is_absolute() and base_dir is not None else path
+    joined = base_dir / path if not path.is_absolute() and base_dir is not None else path
+    try:
+        real = os.path.realpath(joined)
+    except (OSError, ValueError) as exc:  # a NUL byte
+        raise FetchFailed(f"is not a readable file path ({exc})", file=ref) from exc
+    roots, home = media_roots(base_dir)
+    holding = [root for root in roots if _under(real, root)]
+    if not holding:
+        raise _outside(ref, base_dir)
+    # PIM_HOME (database, uploads, asset store) only through a root inside it, e.g. the demo's catalog folder
+    if _under(real, home) and not any(_under(root, home) and root != home for root in holding):
+        raise RefRefused("is inside PIM_HOME (the database, uploads, asset store), which is read only through a "
+                         "media root inside it: not read", file=ref,
+                         hint="keep images outside PIM_HOME, or pass a --base folder inside it")
+    return Path(real)
+
+
+def _under(path: str, folder: str) -> bool:
+    """Whether a real path is `folder` or inside it (strings: this runs once per ref, pathlib is slower)."""
+    return path == folder or path.startswith(folder if folder.endswith(os.sep) else folder + os.sep)
+
+
+def media_roots(base_dir: Path | None) -> tuple[tuple[str, ...], str]:
+    """The folders local refs may be read from, real paths: the --base folder (the current folder without
+    one: relative refs are read from there), and PIM_MEDIA_ROOTS; and PIM_HOME's real path."""
+    from pim.settings import get_settings
+
+    settings = get_settings()
+    cwd = os.getcwd()
+    base = str(base_dir) if base_dir is not None else cwd
+    return _real_roots(base, cwd, tuple(str(p) for p in settings.media_roots), str(settings.home))
+
+
+@lru_cache(maxsize=64)
+def _real_roots(base: str, cwd: str, extra: tuple[str, ...], home: str) -> tuple[tuple[str, ...], str]:
+    """Resolved once per process and setting (`cwd` is in the key: relative roots are read from it), not per ref."""
+    return tuple(os.path.realpath(os.path.join(cwd, p)) for p in (base, *extra)), os.path.realpath(os.path.join(cwd, home))
+
+
+def _outside(ref: str, base_dir: Path | None) -> RefRefused:
+    base = "the --base folder" if base_dir is not None else "the current folder, as no --base was given"
+    return RefRefused(f"is outside the media roots ({base}; PIM_MEDIA_ROOTS): not read", file=ref,
+                       hint="copy the file under the --base folder or add its folder to PIM_MEDIA_ROOTS")
 
 
 @dataclass(frozen=True)
@@ -106,28 +172,98 @@ def fetch_url(url: str, limits: FetchLimits) -> bytes:
 
 def fetch_url_if_changed(url: str, limits: FetchLimits, since: Validators = Validators()) -> tuple[bytes | None, Validators]:
     """The body and the server's validators; (None, since) when the server says the bytes behind `since` did
-    not change (304 Not Modified)."""
+    not change (304 Not Modified). Redirects are followed here, hop by hop, so every hop's host is checked."""
     import httpx
 
-    timeout = httpx.Timeout(limits.timeout_seconds)
+    from pim.settings import get_settings
+
+    allow_private = get_settings().media_allow_private_urls
+    headers = {"Accept": "image/*", **since.headers()}
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=limits.max_redirects) as client:
-            with client.stream("GET", url, headers={"Accept": "image/*", **since.headers()}) as response:
-                if response.status_code == 304 and since:
-                    return None, since
-                if response.status_code >= 400 or response.status_code == 304:
-                    raise FetchFailed(f"HTTP {response.status_code}", file=url)
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > limits.max_bytes:
-                    raise FetchFailed(f"Content-Length {declared} is over the {limits.max_bytes}-byte cap", file=url)
-                body = _read_capped(response, url, limits.max_bytes)
-                return body, Validators(_header(response, "etag"), _header(response, "last-modified"))
-    except httpx.TooManyRedirects as exc:
-        raise FetchFailed(f"more than {limits.max_redirects} redirects", file=url) from exc
+        target = httpx.URL(url) if is_url(url) else None
+        with httpx.Client(timeout=httpx.Timeout(limits.timeout_seconds), follow_redirects=False) as client:
+            for _ in range(limits.max_redirects + 1):
+                if target is None or target.scheme not in ("http", "https") or not target.host:
+                    raise FetchFailed(f"{target or url} is not an http(s) URL with a host", file=url,
+                                      hint="image URLs start with http:// or https://")
+                address, extra, extensions = _connect_to(target, url, allow_private)
+                with client.stream("GET", address, headers=headers | extra, extensions=extensions) as response:
+                    if response.has_redirect_location:
+                        target = target.join(response.headers["location"])
+                        continue
+                    return _answer(response, url, limits, since)
     except httpx.TimeoutException as exc:
         raise FetchFailed(f"timed out after {limits.timeout_seconds}s ({type(exc).__name__})", file=url) from exc
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise FetchFailed(f"cannot fetch: {exc}", file=url) from exc
+    raise FetchFailed(f"more than {limits.max_redirects} redirects", file=url)
+
+
+def _answer(response: Any, url: str, limits: FetchLimits, since: Validators) -> tuple[bytes | None, Validators]:
+    if response.status_code == 304 and since:
+        return None, since
+    if response.status_code >= 400 or response.status_code == 304:
+        raise FetchFailed(f"HTTP {response.status_code}", file=url)
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+        raise FetchFailed(f"Content-Length {declared} is over the {limits.max_bytes}-byte cap", file=url)
+    body = _read_capped(response, url, limits.max_bytes)
+    return body, Validators(_header(response, "etag"), _header(response, "last-modified"))
+
+
+def _connect_to(target: Any, url: str, allow_private: bool) -> tuple[Any, dict[str, str], dict[str, Any]]:
+    """Where to send the request for `target` (an httpx.URL): its host checked public, then the address
+    checked, with the host's name as Host header and TLS server name (certificates are checked against it), so
+    a DNS answer changed since the check cannot point the connection elsewhere. Through a proxy from the
+    environment the proxy resolves the name (checked here all the same); PIM_MEDIA_ALLOW_PRIVATE_URLS: as is."""
+    if allow_private:
+        return target, {}, {}
+    host = target.raw_host.decode("ascii")
+    address = public_address(host, target.port or (443 if target.scheme == "https" else 80), url)
+    if _proxied(target.scheme):
+        return target, {}, {}
+    return (target.copy_with(host=address), {"Host": target.netloc.decode("ascii")},
+            {"sni_hostname": host} if target.scheme == "https" else {})
+
+
+def _proxied(scheme: str) -> bool:
+    import urllib.request
+
+    proxies = urllib.request.getproxies()
+    return scheme in proxies or "all" in proxies
+
+
+def public_address(host: str, port: int, url: str) -> str:
+    """The address to connect to for `host`: FetchFailed when it, or any other address it resolves to, is
+    loopback, private, link-local (the cloud metadata service, 169.254.169.254), multicast, reserved or
+    unspecified, so that an image URL cannot make the server call its own or its network's services."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise FetchFailed(f"cannot resolve host {host} ({exc})", file=url) from exc
+    addresses = [str(info[4][0]) for info in found]
+    for text in addresses:
+        kind = internal_kind(ipaddress.ip_address(text))
+        if kind:
+            what = f"{host} is" if host == text else f"{host} resolves to {text},"
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise RefRefused(f"{what} {article} {kind} address: not fetched (image URLs are fetched from public "
+                              "addresses only)", file=url, hint="use the image's public URL; for an intranet "
+                              "media server an administrator can set PIM_MEDIA_ALLOW_PRIVATE_URLS=true")
+    if not addresses:
+        raise FetchFailed(f"cannot resolve host {host} (no address)", file=url)
+    return addresses[0]
+
+
+def internal_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What makes an address internal (None: public). An IPv4 address inside IPv6 (::ffff:a.b.c.d, 6to4) is
+    judged as the IPv4 address it carries."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
+    for kind in ("loopback", "link_local", "multicast", "unspecified", "reserved", "private"):
+        if getattr(ip, f"is_{kind}"):
+            return kind.replace("_", "-")
+    return None if ip.is_global else "non-global"  # e.g. 100.64.0.0/10, carrier-grade NAT
 
 
 def _read_capped(response: object, url: str, max_bytes: int) -> bytes:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from media import rejected as quarantine
 from media.assets import ASSET, ORIGIN, REJECTED, VALID, _chunks, original_key
-from media.errors import AssetRejected, FetchFailed
+from media.errors import AssetRejected, FetchFailed, RefRefused
 from media.fence import begin_writes, vanished
 from media.fetch import Validators, fetch_url_if_changed, file_validator, is_url, read_file
 from media.image_index import catalog_images, products_showing, refresh_image_index
@@ -79,8 +79,8 @@ def examine(ref: str, *, asset_store: Any, media: MediaFile, base_dir: Path | No
                 return _unchanged(ref, since) | {"unchanged_file": True}
             data, validator = read_file(ref, base_dir=base_dir, max_bytes=media.fetch.max_bytes)
             seen = Validators(etag=validator)
-    except FetchFailed as exc:
-        return {"ref": ref, "sha256": None, "problem": _reason(exc)}
+    except FetchFailed as exc:  # refused (media.fetch: outside the media roots, an internal URL): never read
+        return {"ref": ref, "sha256": None, "problem": _reason(exc), "refused": isinstance(exc, RefRefused)}
     assert data is not None
     sha = hashlib.sha256(data).hexdigest()
     result: dict[str, Any] = {"ref": ref, "sha256": sha, "bytes": len(data), "problem": None,

@@ -60,13 +60,16 @@ def size_text(size: int) -> str:
 
 def record(store: Any, conn: Connection, records: Iterable[tuple[dict[str, Any], str]], stamp: datetime) -> set[str]:
     """Inside ingest's recording transaction: a rejected ref gets its row (first_seen kept while the bytes are
-    the same), a ref that now passes loses it, a ref recorded without reading (already known) is seen again.
+    the same), a ref that now passes loses it, and so does one refused unread (outside the media roots, an
+    internal URL: what an earlier run kept for it must not stay downloadable), a ref recorded without reading
+    (already known) is seen again.
     Returns the keys of bytes some row named before and may name no more (for `release`, after the commit)."""
     latest: dict[str, tuple[dict[str, Any], str]] = {}
     for res, source in records:
         latest[res["ref"]] = (res, source)  # one row per ref: the last result wins
     rejected = [(res, src) for res, src in latest.values() if not res.get("known") and res.get("status") == REJECTED]
-    passed = [ref for ref, (res, _) in latest.items() if not res.get("known") and res.get("status") == VALID]
+    passed = [ref for ref, (res, _) in latest.items()
+              if not res.get("known") and (res.get("status") == VALID or res.get("refused"))]
     known = [ref for ref, (res, _) in latest.items() if res.get("known")]
     changed = [res["ref"] for res, _ in rejected] + passed
     before: dict[str, str | None] = {}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -19,6 +20,15 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in PIM_HOME when unset.")
     output: Path | None = Field(default=None, description="Where publish writes; PIM_HOME/out when unset.")
     media_dir: Path | None = Field(default=None, description="Local asset store; PIM_HOME/media when unset.")
+    media_roots: Annotated[list[Path], NoDecode] = Field(default=[], description="Folders `pim media ingest` may "
+                                                        "read image refs from besides its --base folder (absolute "
+                                                        "refs, e.g. a shared photo folder): paths separated by "
+                                                        "':' or a JSON list. A ref resolving anywhere else is "
+                                                        "refused unread.")
+    media_allow_private_urls: bool = Field(default=False, description="Let `pim media ingest` fetch image URLs "
+                                           "whose host resolves to a loopback, private, link-local, multicast or "
+                                           "reserved address (an intranet media server); off, such URLs are "
+                                           "refused unfetched, so an image value cannot reach internal services.")
     workers: int = Field(default=max(1, (os.cpu_count() or 2)), description="Executor workers for fan-out.")
     executor: str = Field(default="process", description="'process', 'thread', or 'dask:<scheduler-address>'.")
     batch_size: int = Field(default=2000, description="Rows per database write batch.")
@@ -65,6 +75,24 @@ class Settings(BaseSettings):
     s3_bucket: str | None = None
     s3_prefix: str = ""
     s3_endpoint_url: str | None = None
+
+    @field_validator("media_roots", mode="before")
+    @classmethod
+    def _path_list(cls, value: Any) -> Any:
+        """PIM_MEDIA_ROOTS as the shell writes a PATH (`/srv/photos:/mnt/dam`), or as a JSON list."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValueError(f"PIM_MEDIA_ROOTS {text!r} is not a JSON list; write folders separated by "
+                                 f"'{os.pathsep}' (/srv/photos{os.pathsep}/mnt/dam) or a JSON list "
+                                 '(["/srv/photos"])') from None
+        return [part for part in text.split(os.pathsep) if part.strip()]
 
     @property
     def db_url(self) -> str:

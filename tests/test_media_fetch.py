@@ -12,6 +12,7 @@ import pytest
 from media.errors import FetchFailed
 from media.fetch import read_ref
 from media.settings import FetchLimits
+from pim.settings import reset_settings
 from tests import images
 
 RED = images.jpeg(40, 30)
@@ -69,6 +70,15 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, RED)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+@pytest.fixture(autouse=True)
+def private_urls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The test server listens on 127.0.0.1, as an intranet media server does: allowed explicitly."""
+    monkeypatch.setenv("PIM_MEDIA_ALLOW_PRIVATE_URLS", "true")
+    reset_settings()
+    yield
+    reset_settings()
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from media import fetch
 from media.assets import ORIGIN
 from media.ingest import ingest
 from media.store_local import LocalAssetStore
+from pim.settings import reset_settings
 from pim.store import Store
 from tests import images
 
@@ -138,7 +139,10 @@ def test_a_file_replaced_by_another_with_the_same_size_and_mtime_is_read_again(
     assert opened == ["red.jpg", "red.jpg"] and again.not_modified == 0
 
 
-def test_a_file_modified_just_now_keeps_no_validator(store: Store, tmp_path: Path, opened: list[str]) -> None:
+def test_a_file_modified_just_now_keeps_no_validator(store: Store, tmp_path: Path, opened: list[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIM_MEDIA_ROOTS", str(tmp_path))  # an absolute ref, read from a media root
+    reset_settings()
     assets = LocalAssetStore(tmp_path / "media")
     fresh = tmp_path / "fresh.jpg"
     fresh.write_bytes(RED)

@@ -14,6 +14,7 @@ import pytest
 from media.assets import ORIGIN
 from media.ingest import ingest
 from media.store_local import LocalAssetStore
+from pim.settings import reset_settings
 from pim.store import Store
 from tests import images
 
@@ -61,7 +62,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
+def server(pim_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """On 127.0.0.1, as an intranet media server: allowed explicitly (PIM_MEDIA_ALLOW_PRIVATE_URLS)."""
+    monkeypatch.setenv("PIM_MEDIA_ALLOW_PRIVATE_URLS", "true")
+    reset_settings()
     srv = Server()
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
