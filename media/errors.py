@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pim.errors import ConfigError, DeliveryError, InputError
 
-__all__ = ["AssetRejected", "FetchFailed", "MediaConfigError", "RefRefused", "StoreUnavailable"]
+__all__ = ["AssetRejected", "FetchFailed", "MediaConfigError", "NotAnImage", "RefRefused", "StoreUnavailable"]
 
 
 class AssetRejected(InputError):
     """The bytes are not an image we accept (corrupt, wrong format, too many pixels, too small...).
     Recorded as an asset problem with this message as its reason; never a crash."""
+
+
+class NotAnImage(AssetRejected):
+    """The bytes are no image at all (empty, or no image format recognised): their rejection keeps nothing in the
+    quarantine (media.rejected), as nothing there would help a person fix an image, and a text file, a key or a
+    process's environment must never become downloadable."""
 
 
 class FetchFailed(InputError):

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from media import rejected as quarantine
 from media.assets import ASSET, ORIGIN, REJECTED, VALID, _chunks, original_key
-from media.errors import AssetRejected, FetchFailed, RefRefused
+from media.errors import AssetRejected, FetchFailed, NotAnImage, RefRefused
 from media.fence import begin_writes, vanished
 from media.fetch import Validators, fetch_url_if_changed, file_validator, is_url, read_file
 from media.image_index import catalog_images, products_showing, refresh_image_index
@@ -92,9 +92,11 @@ def examine(ref: str, *, asset_store: Any, media: MediaFile, base_dir: Path | No
             info = inspect(data, allowed_formats=media.allowed_formats, max_pixels=media.max_pixels)
             verdict = {"status": VALID, "format": info.format, "width": info.width, "height": info.height}
         except AssetRejected as exc:
-            verdict = {"status": REJECTED, "problem": _reason(exc)}
+            verdict = {"status": REJECTED, "problem": _reason(exc), "image": not isinstance(exc, NotAnImage)}
         _remember(rules, verdict)
-    if verdict["status"] == REJECTED:  # kept for inspection, never decoded again
+    if verdict["status"] == REJECTED:  # kept for inspection, never decoded again; no image at all is never kept
+        if not verdict.get("image", True):
+            return result | verdict | {"quarantine": None, "note": "bytes not kept: not an image", "kept": False}
         return result | verdict | quarantine.keep(asset_store, sha, data, cap=media.fetch.max_bytes)
     fmt = verdict["format"]
     key = original_key(sha, EXTENSIONS.get(fmt, fmt.lower()))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from media.errors import AssetRejected
+from media.errors import AssetRejected, NotAnImage
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class ImageInfo:
 def inspect(data: bytes, *, allowed_formats: list[str] | tuple[str, ...], max_pixels: int) -> ImageInfo:
     """Decode `data` fully; return what it is, or raise AssetRejected saying why it is not usable."""
     if not data:
-        raise AssetRejected("empty file")
+        raise NotAnImage("empty file")
     with warnings.catch_warnings():
         # Pillow warns above MAX_IMAGE_PIXELS and raises above twice that; we want one rule: reject.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -35,7 +35,7 @@ def inspect(data: bytes, *, allowed_formats: list[str] | tuple[str, ...], max_pi
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise AssetRejected(f"decompression bomb guard: {exc}") from exc
         except UnidentifiedImageError as exc:
-            raise AssetRejected("not an image (no known image format recognised)") from exc
+            raise NotAnImage("not an image (no known image format recognised)") from exc
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError) as exc:
             raise AssetRejected(f"corrupt image: {exc}") from exc
 

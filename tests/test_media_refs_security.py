@@ -149,11 +149,13 @@ def test_refs_inside_the_base_folder_and_the_media_roots_still_ingest(store: Sto
 
 def test_bytes_kept_for_a_ref_now_refused_leave_the_quarantine(store: Store, assets: LocalAssetStore,
                                                                secret: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = secret.parent / "cut.jpg"  # a broken image (bytes no image at all are never kept: media.validate)
+    broken.write_bytes(images.truncated_jpeg())
     setting(monkeypatch, "PIM_MEDIA_ROOTS", str(secret.parent))  # e.g. kept by a version without the rule
-    first = ingest(store, [(str(secret), "content")], asset_store=assets)
+    first = ingest(store, [(str(broken), "content")], asset_store=assets)
     assert (first.rejected, first.kept) == (1, 1) and len(listing(store)) == 1
     setting(monkeypatch, "PIM_MEDIA_ROOTS", None)
-    again = ingest(store, [(str(secret), "content")], asset_store=assets)  # rejected refs are asked every run
+    again = ingest(store, [(str(broken), "content")], asset_store=assets)  # rejected refs are asked every run
     nothing_kept(store, assets, again)
 
 

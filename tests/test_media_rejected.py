@@ -148,13 +148,12 @@ def test_a_rejected_ref_seen_again_moves_its_last_seen(store: Store, local: Loca
 def test_bytes_over_the_ingests_size_cap_are_not_kept_and_the_listing_says_so(store: Store,
                                                                              local: LocalAssetStore) -> None:
     media = MediaFile(fetch=FetchLimits(max_bytes=100))
-    data = images.text_as_jpg() * 4
+    data = CUT
     assert len(data) > 100
     result = ingest_bytes(store, data, "notes.jpg", asset_store=local, media=media)
     assert result["status"] == "rejected"
     row = rows(store)["notes.jpg"]
     assert (row["kept"], row["bytes"], row["note"]) == (False, len(data), "bytes not kept: over 100 bytes")
-    assert row["reason"].startswith("not an image")
     assert stored(local) == []
     with pytest.raises(InputError, match="were not kept: bytes not kept: over 100 bytes"):
         read_back(store, local, sha(data))
@@ -278,3 +277,17 @@ def test_a_rejected_file_left_as_it_was_is_only_statted_and_a_valid_one_not_even
     again = ingest(store, [("bomb.png", "erp"), ("good.png", "erp")], asset_store=assets, base_dir=photos)
     assert (again.known, again.unchanged_files, again.rejected, again.kept) == (2, 1, 0, 0)
     assert set(rows(store)) == {"bomb.png"}  # still refused, still kept
+
+
+def test_bytes_that_are_no_image_at_all_are_never_kept(store: Store, local: LocalAssetStore) -> None:
+    """Found in round 31's security review: a text file (an environment dump, a key) given as an image was kept
+    in the quarantine, where editors download rejected files. An image Pillow names but refuses stays kept."""
+    media = MediaFile()
+    result = ingest_bytes(store, b"PIM_SECRET_KEY=s3cret\n" * 10, "env.jpg", asset_store=local, media=media)
+    assert result["status"] == "rejected"
+    row = rows(store)["env.jpg"]
+    assert (row["kept"], row["note"]) == (False, "bytes not kept: not an image")
+    assert row["reason"].startswith("not an image")
+    assert stored(local) == []
+    ingest_bytes(store, CUT, "cut.jpg", asset_store=local, media=media)
+    assert rows(store)["cut.jpg"]["kept"] and stored(local) == [quarantine_key(sha(CUT))]
