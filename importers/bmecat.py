@@ -1031,7 +1031,7 @@ def _matched(store: Store, m: BmecatMap, items: Iterator[SourceItem | Rejected],
         if isinstance(item, NoSku):  # no SKU found: named at the GTIN element tried, if any
             pid = item.record_key or ""
             if prices_only:
-                why = unmatched_reason(bad[1], source, pid, "quarantine", hint=False) if bad else item.reason
+                why = unmatched_reason(bad[1], source, pid, "quarantine", hint=False) if bad else item.why
                 field, line = (bad[0], bad[2]) if bad else (
                     "SUPPLIER_PID" if item.field == "pid" else item.field, item.line)
                 item = Rejected(_unplaced_price(source, pid, why), item.file, line, field, item.raw, item.record_key)

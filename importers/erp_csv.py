@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from importers.csv_records import check_records, csv_records
 from importers.erp_values import (GtinFields, NumberFormat, Setter, ValueBuilder, ValueRule, bad_gtins, gtin_fields,
@@ -70,6 +70,16 @@ class ErpCsvMap(SourceProfile, NumberFormat):
     def rules(self) -> dict[str, ValueRule]:
         return {col: rule if isinstance(rule, ValueRule) else ValueRule(to=rule) for col, rule in self.columns.items()}
 
+    @field_validator("sku_column")
+    @classmethod
+    def _sku_name(cls, name: str) -> str:  # matched to the header as the header is read (header_name)
+        return header_name(name)
+
+    @field_validator("columns")
+    @classmethod
+    def _column_names(cls, columns: dict[str, str | ValueRule]) -> dict[str, str | ValueRule]:
+        return map_columns(columns)
+
 
 class CsvRows:
     """Header + rows of a CSV file, with line numbers; encoding, BOM, empty and ragged rows handled. A file refused
@@ -89,7 +99,7 @@ class CsvRows:
                 self.header_line, cells = _after_sep_line(rows, self.m.delimiter, self.name)
             except StopIteration:
                 raise InputError("the file is empty", file=self.name) from None
-            self.header = [h.strip() for h in cells]
+            self.header = [header_name(h) for h in cells]
             if self.m.sku_column not in self.header:
                 named = "pid_column" if hasattr(self.m, "pid_column") else "sku_column"  # a supplier profile's name
                 raise InputError(
@@ -103,15 +113,46 @@ class CsvRows:
             for line, cells in rows:
                 if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
                     continue  # a blank line, or one of the `;;;;` rows exports end with
-                if len(cells) != width:
-                    raw = {"cells": cells}
-                    yield Rejected(f"the row has {len(cells)} cells, the header has {width} (truncated "
-                                   "row or wrong delimiter)", self.name, line, None, raw, _key(cells, self))
+                if len(cells) > width and not "".join(cells[width:]).strip():
+                    cells = cells[:width]  # trailing delimiters (`a;b;;`): empty cells past the last column
+                elif len(cells) != width:
+                    yield Rejected(_ragged(len(cells), width), self.name, line, None, {"cells": cells},
+                                   _key(cells, self))
                     continue
                 if "\x00" in "".join(cells):
                     yield _nul_row(self.name, line, self.header, cells, _key(cells, self))
                     continue
                 yield line, cells
+
+
+def header_name(text: str) -> str:
+    """A column name as it is matched to a map's or profile's: runs of whitespace (the line break of a header
+    cell wrapped over two lines, a no-break space) read as one space, none at the ends, so `Listenpreis EUR`
+    finds the header Excel shows as `Listenpreis` over `EUR`."""
+    return " ".join(text.split())
+
+
+def map_columns(columns: dict[str, str | ValueRule]) -> dict[str, str | ValueRule]:
+    """A map's `columns` (and a rule's `unit_from`) under their header_name, as the header is read. Two names
+    that become one are refused: which rule would the column follow?"""
+    named: dict[str, str | ValueRule] = {}
+    said: dict[str, str] = {}
+    for column, rule in columns.items():
+        name = header_name(column)
+        if name in said:
+            raise ValueError(f"columns {said[name]!r} and {column!r} name one column (spaces and line breaks in a "
+                             "column name read as one space): keep one of them")
+        if isinstance(rule, ValueRule) and rule.unit_from and (unit := header_name(rule.unit_from)) != rule.unit_from:
+            rule = rule.model_copy(update={"unit_from": unit})
+        named[name], said[name] = rule, column
+    return named
+
+
+def _ragged(cells: int, width: int) -> str:
+    if cells < width:
+        return f"the row has {cells} cells, the header has {width} (truncated row or wrong delimiter)"
+    return (f"the row has {cells} cells, more cells than the header ({width}), and those past the last column "
+            "are not empty: quote the values holding the delimiter, or name the extra columns in the header")
 
 
 def _after_sep_line(rows: Iterator[tuple[int, list[str]]], delimiter: str, name: str) -> tuple[int, list[str]]:

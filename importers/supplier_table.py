@@ -6,8 +6,11 @@ when the cross-reference does not know it either, refused (never created apart f
 
 A file is read as what its bytes are (an XLSX named .csv is a workbook). A row of a supplier id read before,
 with other values, is refused (the last row won); a row with nothing in the columns the profile reads (a
-formula filled down past the data) is skipped. The header is checked as the ERP map's is: a column sent to no
-attribute, or two columns to one value, refuse the file; profile columns the file lacks are one warning.
+formula filled down past the data) is skipped, and so is one with only its supplier id column filled (a
+section heading, `Kabelbinder;;;;`: it became an empty product), with one warning per file naming them. The
+header is checked as the ERP map's is (column names compared with their spaces and line breaks read as one
+space, importers.erp_csv.header_name): a column sent to no attribute, or two columns to one value, refuse the
+file; profile columns the file lacks are one warning.
 
 A workbook keeps a GTIN or supplier id typed as a number without its leading zeros (00123 → 123): a GTIN gets
 back the zeros its check digit proves, a supplier id is read as its number format shows it (00000), else
@@ -24,10 +27,19 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from importers.csv_records import csv_records
-from importers.erp_csv import CsvRows, bom_encoding, column_plan, refuse_repeated, stated_currencies, unread_columns
+from importers.erp_csv import (
+    CsvRows,
+    bom_encoding,
+    column_plan,
+    header_name,
+    map_columns,
+    refuse_repeated,
+    stated_currencies,
+    unread_columns,
+)
 from importers.erp_values import (
     FIELDS,
     NumberFormat,
@@ -55,7 +67,7 @@ from pim.catalog import Structure
 from pim.content_sheet import plain_number
 from pim.errors import InputError
 from pim.excel_skus import number_gtin
-from pim.importing import ImportCounts, Parsed, Rejected, run_import
+from pim.importing import ImportCounts, Parsed, Rejected, file_warning, run_import
 from pim.merge import Precedence
 from pim.product import trusted_provenance
 from pim.sources import (
@@ -90,6 +102,16 @@ class SupplierTableMap(SourceProfile, NumberFormat):
     @property
     def sku_column(self) -> str:  # CsvRows checks this column is in the header
         return self.pid_column
+
+    @field_validator("pid_column", "gtin_column")
+    @classmethod
+    def _header_name(cls, name: str | None) -> str | None:  # matched as the header is read
+        return header_name(name) if name is not None else None
+
+    @field_validator("columns")
+    @classmethod
+    def _column_names(cls, columns: dict[str, str | ValueRule]) -> dict[str, str | ValueRule]:
+        return map_columns(columns)
 
     def rules(self) -> dict[str, ValueRule]:
         return {col: r if isinstance(r, ValueRule) else ValueRule(to=r) for col, r in self.columns.items()}
@@ -152,6 +174,7 @@ def xlsx_rows(path: Path, m: SupplierTableMap) -> Iterator[Row | Rejected]:
     def check_header(header: list[str], number: int) -> list[str]:
         nonlocal header_line
         header_line = number
+        header = [header_name(h) for h in header]  # a cell wrapped as `Listenpreis` over `EUR`: `Listenpreis EUR`
         if m.pid_column not in header:
             found = ", ".join(h for h in header if h)[:200]
             raise InputError(f"no '{m.pid_column}' column in row {m.header_row} of "
@@ -198,7 +221,7 @@ def _names_line(path: Path, m: SupplierTableMap) -> int | None:
     try:
         with open_text(path, bom_encoding(path, m.encoding)) as handle:
             for line, cells in islice(csv_records(handle, path.name, delimiter=m.delimiter, quotechar=m.quotechar), 10):
-                if m.pid_column in (cell.strip() for cell in cells):
+                if m.pid_column in (header_name(cell) for cell in cells):
                     return line
     except (InputError, UnicodeError):
         return None
@@ -229,6 +252,7 @@ class _Columns:
         wanted = {m.pid_column, m.gtin_column, *rules, *(r.unit_from for r in rules.values() if r.unit_from)}
         self.read_at = [n for n, column in enumerate(header) if column in wanted]
         self.read = itemgetter(*self.read_at, self.pid_at)  # a tuple, however few columns are read
+        self.besides_pid = [n for n in self.read_at if n != self.pid_at]  # all empty: a section heading
         present = set(header)
         self.gtins: GtinFields = gtin_keys((column, rule.to) for column, rule in rules.items()
                                            if column in present and rule.to not in FIELDS)
@@ -269,15 +293,50 @@ class _Repeats:
             return None
         return first[0] if first[1] != digest else None
 
+    def line(self, pid: str) -> int | None:
+        """The line of the first row of `pid` read so far, else None."""
+        first = self._seen.get(pid)
+        return first[0] if first is not None else None
+
+
+class Headings:
+    """Rows with only the supplier id filled among the columns the profile reads: a section heading
+    (`Kabelbinder;;;;`, a title merged across the row), which became an empty product under `unmatched:
+    create`. Skipped, and named in one warning per file, which its next run replaces (or closes)."""
+
+    SHOWN = 8
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: list[str] = []
+
+    def note(self, line: int, pid: str) -> None:
+        self.count += 1
+        if len(self.first) < self.SHOWN:
+            self.first.append(f"{line} ({pid[:40]})")
+
+    def report(self, store: Store, counts: ImportCounts, m: SupplierTableMap, file: str) -> None:
+        reason = None
+        if self.count:
+            counts.extra["heading_rows"] = self.count
+            more = ", …" if self.count > len(self.first) else ""
+            lines = f"{'line' if self.count == 1 else 'lines'} {', '.join(self.first)}{more}"
+            reason = (f"{self.count} row(s) have only '{m.pid_column}' filled, read as section headings and skipped "
+                      f"({lines}); if one is a product, fill in its columns and import again")
+        file_warning(store, counts.job_id, m.source, f"heading-rows:{file}", reason, file=file, field=m.pid_column)
+
 
 def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: dict[int, GtinNote] | None = None,
-                 header: list[str] | None = None, numbered: set[int] | None = None) -> Iterator[SourceItem | Rejected]:
+                 header: list[str] | None = None, numbered: set[int] | None = None, repeats: _Repeats | None = None,
+                 headings: Headings | None = None) -> Iterator[SourceItem | Rejected]:
     """The rows as SourceItems keyed by supplier id and GTIN (the SKU is found later), unreadable ones Rejected.
     A row with a bad GTIN is taken in without it: its note goes into `notes` under the row's line
     (`_gtin_notes` turns it into problem entries once the SKU is known). `header` is filled with the file's
     header once it is read. Rows whose columns the profile reads are all empty (a formula filled down past the
-    last product, a total line) are skipped. In a workbook, a GTIN held as a number gets back its leading zeros,
-    and the lines of supplier ids held as numbers go into `numbered` (`_Columns.numbers_read`)."""
+    last product, a total line) are skipped, and so are those with only the supplier id filled (section
+    headings, noted in `headings`). In a workbook, a GTIN held as a number gets back its leading zeros, and the
+    lines of supplier ids held as numbers go into `numbered` (`_Columns.numbers_read`). `repeats`: the ids read
+    so far, with their lines."""
     xlsx = file_kind(path, m) == "xlsx"
     rows = xlsx_rows(path, m) if xlsx else csv_rows(path, m)
     builder = ValueBuilder(structure, m)
@@ -285,7 +344,8 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: d
     name, source = path.name, m.source
     columns: _Columns | None = None
     planned_for: list[str] | None = None
-    repeats = _Repeats()
+    repeats = repeats if repeats is not None else _Repeats()
+    headings = headings if headings is not None else Headings()
     matched_hint = supplier_hint(stored=True, matched=True)
     stored_hint = supplier_hint(stored=True, matched=False)
     match_hint = supplier_hint(stored=False, matched=True)
@@ -306,6 +366,9 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: d
             if any(cells[n].strip() for n in columns.read_at):
                 yield Rejected(f"empty supplier product id: fill in '{m.pid_column}', or delete the row", name, line,
                                m.pid_column, raw)
+            continue
+        if columns.besides_pid and not any(cells[n].strip() for n in columns.besides_pid):
+            headings.note(line, pid)
             continue
         values: dict[str, Any] = {}
         fields: dict[str, Any] = {}
@@ -347,17 +410,21 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
     header: list[str] = []
     numbered: set[int] = set()
     zeros = LostZeros(store, m, numbered)
-    rows: Iterator[SourceItem | Rejected] = zeros.matched(source_items(path, m, structure, notes, header, numbered))
+    repeats, headings = _Repeats(), Headings()
+    rows: Iterator[SourceItem | Rejected] = zeros.matched(source_items(path, m, structure, notes, header, numbered,
+                                                                       repeats, headings))
     if m.unmatched == "create" and m.gtin_column:
         rows = refuse_unlinked(store, m.source, rows, lambda i: _bad_link(i, notes, m.gtin_column or ""))
     column = m.gtin_column
     matched = match_skus(store, m.source, rows, gtin_attribute=gtin_attr, unmatched=m.unmatched,  # GTIN refusals
-                         gtin_at=(lambda item, gtin: (column, item.line or 0)) if column else None)  # name its column
+                         gtin_at=(lambda item, gtin: (column, item.line or 0)) if column else None,  # name its column
+                         line_of=repeats.line)
     items = _stating(_with_family(_gtin_notes(matched, notes, m), store, m), header, m, structure)
 
     def warn(counts: ImportCounts) -> None:  # a profile column the file lacks (renamed, typo) read nothing
         report_unread(store, counts, m.source, path.name, unread_columns(header, m))  # type: ignore[arg-type]
         zeros.report(counts, path.name)
+        headings.report(store, counts, m, path.name)
 
     return run_import(store, m.source, items, structure=structure, label=str(path),
                       merge=merger_for(m, map_dir, precedence), before_finish=warn)

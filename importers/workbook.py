@@ -4,9 +4,11 @@ which header they need.
 
 Two kinds of cell read as empty in that mode, and an empty cell clears a value: a formula the writing program
 never calculated (openpyxl and many export libraries store none), and the cells of a merged range but its
-top-left one. A pre-scan of the sheet's XML (`sheet_layout`) finds both first, since merged ranges are listed
-after the cells: a row with such a formula in a column the caller reads is rejected, and every cell of a
-merged range reads the top-left cell's value, as Excel shows it."""
+top-left one; an error value (#N/A of a VLOOKUP that found nothing, #REF!) reads as its text, which was stored
+as a product's name. A pre-scan of the sheet's XML (`sheet_layout`) finds them first, since merged ranges are
+listed after the cells: a row with such a formula or an error in a column the caller reads is rejected, and
+the cells below a merged range's top-left one read its value, as Excel shows it. In a data row a range merged
+across columns (a long text over two columns) gives the columns right of it nothing: its text is not theirs."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import re
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import IO, Any
 from xml.etree.ElementTree import ParseError
@@ -29,13 +32,17 @@ _ROW, _CELL, _FORMULA, _VALUE, _INLINE = (f"{_MAIN}{tag}" for tag in ("row", "c"
 _MERGE, _LINK = f"{_MAIN}mergeCell", f"{_MAIN}hyperlink"
 _UNSAVED_HINT = ("open and save the workbook in Excel or LibreOffice so its values are calculated, "
                  "or export CSV")
+_ERROR_HINT = ("correct the formula (a lookup that found nothing, a broken reference) or clear the cell, save "
+               "the workbook and import again")
 
 
 @dataclass(frozen=True, slots=True)
-class _Unsaved:
-    """A formula cell with no saved value: read as nothing, never as an empty cell. `ref`: where it is (C5)."""
+class _Unread:
+    """A cell read as nothing, never as an empty cell or text: a formula with no saved value, or an error value
+    (`error`: #N/A, #REF!…, t="e"). `ref`: where it is (C5)."""
 
     ref: str
+    error: str = ""
 
 
 class NumberText(str):
@@ -46,7 +53,7 @@ class NumberText(str):
     __slots__ = ()
 
 
-Cell = str | _Unsaved
+Cell = str | _Unread
 Row = tuple[list[str], int, list[str]]
 
 
@@ -57,9 +64,10 @@ def text_rows(path: Path, cell_text: Callable[[Any], str], check_header: Callabl
     the sheet gives (not padded). The header row's stripped texts go through `check_header`, which raises or
     returns the header to use. `sheet`: by name (default the first).
 
-    A formula cell with no saved value, under a column named in `columns` (default: every named column), is
-    never read as empty: its row comes as a Rejected naming the column (`reject_unsaved`; the caller adds the
-    record key), or the file is refused with an InputError. Elsewhere such a cell reads as empty.
+    A formula cell with no saved value, or a cell holding an error value (#N/A), under a column named in
+    `columns` (default: every named column), is never read as empty or as text: its row comes as a Rejected
+    naming the cell and column (`reject_unsaved`; the caller adds the record key), or the file is refused with
+    an InputError. Elsewhere such a cell reads as empty.
 
     Under the `numbers` columns a number cell comes as a NumberText, so the caller can tell the digits a
     person typed from a number Excel stored. Cell styles are read only for a workbook that has a zero-padding
@@ -148,9 +156,13 @@ def _sheet_titles(path: Path) -> list[str]:
 @contextmanager
 def _opened(path: Path, hint: str) -> Iterator[Any]:
     """The workbook in openpyxl's read-only mode, closed on leaving. Opened from a handle, not its name:
-    openpyxl refuses a name other than .xlsx/.xlsm, and a workbook a mail program saved as .csv is one."""
+    openpyxl refuses a name other than .xlsx/.xlsm, and a workbook a mail program saved as .csv is one.
+    A DOCTYPE or entity declaration is refused alike wherever it is found: by guard_workbook's scan, by our
+    reads of the sheet's XML, or by openpyxl's parser while it opens the workbook or streams a sheet
+    (defusedxml refuses entities there). External links are not read: a cell holds what they gave."""
     from zipfile import BadZipFile
 
+    from defusedxml import DefusedXmlException
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -159,15 +171,75 @@ def _opened(path: Path, hint: str) -> Iterator[Any]:
         handle = path.open("rb")
     except (BadZipFile, OSError, ValueError, ParseError) as exc:
         raise InputError(f"not a readable XLSX workbook: {exc}", file=path.name, hint=hint) from None
+    except InputError as exc:
+        raise _in_workbook(exc) from None
     with handle:
         try:
-            wb = load_workbook(handle, read_only=True, data_only=True)
+            wb = load_workbook(handle, read_only=True, data_only=True, keep_links=False)
         except (BadZipFile, InvalidFileException, OSError, KeyError, ValueError, ParseError) as exc:
+            if _defused(exc):  # openpyxl wraps its parser's error in a ValueError
+                raise _declares_entities(path) from None
             raise InputError(f"not a readable XLSX workbook: {exc}", file=path.name, hint=hint) from None
         try:
             yield wb
+        except DefusedXmlException:  # a sheet openpyxl streams
+            raise _declares_entities(path) from None
+        except InputError as exc:
+            raise _in_workbook(exc) from None
         finally:
             wb.close()
+
+
+#: What to do about a DOCTYPE or entity declaration in a workbook: Excel never writes one.
+_DECLARATIONS_HINT = ("Excel never writes a DOCTYPE: the workbook was written by another program or altered. "
+                      "Open it in Excel or LibreOffice, save it again as .xlsx (or export CSV) and import that")
+
+
+def _in_workbook(exc: InputError) -> InputError:
+    """`exc` with the hint for a workbook when it refuses a DOCTYPE (importers/xml_safety.py's speaks of XML
+    files, whose declarations a supplier can remove)."""
+    if exc.field == "DOCTYPE":
+        exc.hint = _DECLARATIONS_HINT
+    return exc
+
+
+def _defused(exc: BaseException | None) -> bool:
+    """Whether defusedxml refused an entity declaration (or DTD) somewhere in `exc`'s chain of causes."""
+    from defusedxml import DefusedXmlException
+
+    while exc is not None:
+        if isinstance(exc, DefusedXmlException):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+#: A DOCTYPE or an entity declaration, in bytes.
+_DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
+
+
+def _declares_entities(path: Path) -> InputError:
+    """The refusal of an entity declaration openpyxl's parser found past guard_workbook's scan (after a long
+    comment), as guard_workbook refuses one, naming the part."""
+    from importers.xml_safety import doctype_refused
+
+    part = _declaring_part(path)
+    return doctype_refused(f"{path.name}:{part}" if part else path.name, None,
+                           "declares entities (external entities or an entity bomb)", hint=_DECLARATIONS_HINT)
+
+
+def _declaring_part(path: Path) -> str | None:
+    """The first XML part holding a DOCTYPE or an entity declaration, each read through (only on refusal)."""
+    with ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.filename.endswith((".xml", ".rels")):
+                with archive.open(info) as part:
+                    tail = b""
+                    while chunk := part.read(_CHUNK):
+                        if _DECLARATION.search(tail + chunk):
+                            return info.filename
+                        tail = chunk[-16:]
+    return None
 
 
 @dataclass(frozen=True)
@@ -188,41 +260,55 @@ class _Reading:
         header: list[str] | None = None
         numbers_at: list[int] = []
         for number, row, styles in _rows(ws, self.name, self.styled):
-            unsaved_at = layout.unsaved.get(number)
+            unread_at = layout.unread.get(number)
             cells: list[Cell] = [v if v.__class__ is str else self.cell_text(v) for v in row]  # mostly text already
             if numbers_at:
                 _mark_numbers(cells, row, styles, numbers_at)
-            if unsaved_at:
-                _mark_unsaved(cells, number, unsaved_at)
-            own = [c for c in cells if c.__class__ is not _Unsaved] if unsaved_at else cells
+            if unread_at:
+                _mark_unread(cells, number, unread_at)
+            own = [c for c in cells if c.__class__ is not _Unread] if unread_at else cells
             blank = not "".join(own).strip()  # type: ignore[arg-type]  # merged copies are not the row's own
-            suspect = merged.fill(number, cells) or bool(unsaved_at)
+            suspect = merged.fill(number, cells, across=header is None) or bool(unread_at)
             if number < self.header_row:
                 continue
             if header is None:
                 header = self.check_header(_header_texts(cells, number, self.name), number)
                 numbers_at = [n for n, column in enumerate(header) if column in self.numbers]
                 continue
-            texts = [c if c.__class__ is not _Unsaved else "" for c in cells] if suspect else cells
+            texts = [c if c.__class__ is not _Unread else "" for c in cells] if suspect else cells
             if suspect and (unread := self._unread(header, cells)):
                 yield self._unsaved(unread, header, texts, number)  # type: ignore[arg-type]
             elif not blank:
                 yield header, number, texts  # type: ignore[misc]
 
-    def _unread(self, header: list[str], cells: list[Cell]) -> list[tuple[str, _Unsaved]]:
-        """(column, cell) of the unsaved formula cells under the columns the caller reads."""
-        return [(column, cell) for column, cell in zip(header, cells) if isinstance(cell, _Unsaved)
+    def _unread(self, header: list[str], cells: list[Cell]) -> list[tuple[str, _Unread]]:
+        """(column, cell) of the unsaved formula and error cells under the columns the caller reads."""
+        return [(column, cell) for column, cell in zip(header, cells) if isinstance(cell, _Unread)
                 and column and (self.columns is None or column in self.columns)]
 
-    def _unsaved(self, unread: list[tuple[str, _Unsaved]], header: list[str], texts: list[str],
+    def _unsaved(self, unread: list[tuple[str, _Unread]], header: list[str], texts: list[str],
                  number: int) -> Rejected:
-        refs = list(dict.fromkeys(cell.ref for _, cell in unread))  # a merged range's cells name its top-left once
-        what = f"cell {refs[0]} holds a formula" if len(refs) == 1 else f"cells {', '.join(refs)} hold formulas"
+        what, hint = _unread_reason(list(dict.fromkeys(cell for _, cell in unread)))  # a merged range's: once
         if not self.reject_unsaved:
-            raise InputError(f"{what} with no saved value", file=self.name, line=number, field=unread[0][0],
-                             hint=_UNSAVED_HINT)
-        return Rejected(f"{what} with no saved value: {_UNSAVED_HINT}", self.name, number, unread[0][0],
-                        dict(zip(header, texts)))
+            raise InputError(what, file=self.name, line=number, field=unread[0][0], hint=hint)
+        return Rejected(f"{what}: {hint}", self.name, number, unread[0][0], dict(zip(header, texts)))
+
+
+def _unread_reason(cells: list[_Unread]) -> tuple[str, str]:
+    """(what the cells hold, what to do): `cell C3 holds the error #N/A`, `cells D3, E3 hold formulas with no
+    saved value`, both joined when a row has both."""
+    errors = [cell for cell in cells if cell.error]
+    unsaved = [cell.ref for cell in cells if not cell.error]
+    said, hints = [], []
+    if errors:
+        said.append(f"cell {errors[0].ref} holds the error {errors[0].error}" if len(errors) == 1 else
+                    f"cells {', '.join(c.ref for c in errors)} hold errors ({', '.join(c.error for c in errors)})")
+        hints.append(_ERROR_HINT)
+    if unsaved:
+        said.append(f"cell {unsaved[0]} holds a formula with no saved value" if len(unsaved) == 1 else
+                    f"cells {', '.join(unsaved)} hold formulas with no saved value")
+        hints.append(_UNSAVED_HINT)
+    return "; ".join(said), "; ".join(hints)
 
 
 #: A number format that shows a whole number with leading zeros: 00000 (a section for negatives may follow).
@@ -253,31 +339,36 @@ def _zero_padded(value: float, code: str | None) -> str | None:
     return str(int(value)).zfill(len(found.group(1)))
 
 
-def _mark_unsaved(cells: list[Cell], number: int, columns: list[int]) -> None:
+def _mark_unread(cells: list[Cell], number: int, found: list[tuple[int, str]]) -> None:
     from openpyxl.utils.cell import get_column_letter
 
-    for column in columns:
+    for column, error in found:
         cells.extend([""] * (column - len(cells)))
-        cells[column - 1] = _Unsaved(f"{get_column_letter(column)}{number}")
+        cells[column - 1] = _Unread(f"{get_column_letter(column)}{number}", error)
 
 
 def _header_texts(cells: list[Cell], number: int, name: str) -> list[str]:
-    """The header's names; a header formula with no saved value would hide a column the profile names."""
-    if unsaved := [c.ref for c in cells if isinstance(c, _Unsaved)]:
-        raise InputError(f"header cell {', '.join(unsaved)} holds a formula with no saved value", file=name,
-                         line=number, hint=_UNSAVED_HINT)
+    """The header's names; a header formula with no saved value, or an error, would hide a column the profile
+    names."""
+    if unread := [c for c in cells if isinstance(c, _Unread)]:
+        what, hint = _unread_reason(unread)
+        raise InputError(f"header {what}", file=name, line=number, hint=hint)
     return [c.strip() for c in cells]  # type: ignore[union-attr]
 
 
 class _MergedRanges:
-    """Merged ranges applied as the rows stream: each cell of a range takes its top-left cell's value."""
+    """Merged ranges applied as the rows stream: the cells below a range's top-left one take its value (a
+    merge down a column says the rows share it). In a data row the columns right of it get nothing: a text
+    merged across columns for room (a long text over Langtext and ETIM-Klasse) is not the other columns'
+    value. A header cell merged across columns names each of them (refused as a column named twice)."""
 
     def __init__(self, ranges: list[tuple[int, int, int, int]]) -> None:
         self._waiting = sorted(ranges, key=lambda r: r[1], reverse=True)  # (min_col, min_row, max_col, max_row)
         self._open: list[tuple[int, int, int, Cell]] = []  # (min_col, max_col, max_row, top-left value)
 
-    def fill(self, number: int, cells: list[Cell]) -> bool:
-        """Fill row `number`'s merged cells; True when one took a formula cell with no saved value."""
+    def fill(self, number: int, cells: list[Cell], across: bool = False) -> bool:
+        """Fill row `number`'s merged cells (`across`: the columns right of the top-left one too); True when one
+        took an unsaved formula or error cell."""
         if not self._open and not (self._waiting and self._waiting[-1][1] <= number):
             return False
         while self._waiting and self._waiting[-1][1] <= number:
@@ -287,9 +378,10 @@ class _MergedRanges:
         self._open = [r for r in self._open if r[2] >= number]
         took = False
         for min_col, max_col, _, value in self._open:
-            cells.extend([""] * (max_col - len(cells)))
-            cells[min_col - 1:max_col] = [value] * (max_col - min_col + 1)
-            took = took or value.__class__ is _Unsaved
+            end = max_col if across else min_col
+            cells.extend([""] * (end - len(cells)))
+            cells[min_col - 1:end] = [value] * (end - min_col + 1)
+            took = took or value.__class__ is _Unread
         return took
 
 
@@ -317,44 +409,52 @@ class SheetLayout:
 
     #: (min_col, min_row, max_col, max_row) of each merged range
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
-    #: sheet row → columns (1-based) of its formula cells with no saved value
-    unsaved: dict[int, list[int]] = field(default_factory=dict)
+    #: sheet row → (column (1-based), error value or "") of its formula cells with no saved value and its
+    #: cells holding an error value (#N/A)
+    unread: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
 
 
 def sheet_layout(path: Path, title: str, hint: str) -> SheetLayout:
-    """The merged ranges and unsaved formula cells of the sheet named `title` (its XML part located through the
-    package's relationships, as Excel does): a byte scan first, then, only where it finds a formula or a
-    merged range, one streaming parse."""
+    """The merged ranges, unsaved formula cells and error cells of the sheet named `title` (its XML part
+    located through the package's relationships, as Excel does): a byte scan first, then, only where it finds
+    a formula, a merged range or an error, one streaming parse."""
     from zipfile import BadZipFile
 
     try:
         with ZipFile(path) as archive:
             part = _sheet_part(archive, title, path.name)
             with archive.open(part) as handle:
-                if _plain(handle):
+                plain, errors = _plain(handle)
+                if plain:
                     return SheetLayout()
             with archive.open(part) as handle:
-                return _scan(handle, path.name, part)
+                return _scan(handle, path.name, part, errors)
     except (BadZipFile, KeyError, OSError) as exc:
         raise InputError(f"not a readable XLSX workbook: {exc}", file=path.name, hint=hint) from None
 
 
 #: The start of an element named f or mergeCell, with or without a prefix (text holds no bare "<").
 _MARKUP = re.compile(rb"[<:](?:f|mergeCell)[\s/>]")
+#: A cell holding an error value (t="e"): #N/A, #REF!, #VALUE!, #DIV/0!…
+_ERROR_TYPE = re.compile(rb"""\st=["']e["']""")
 #: The worksheet's end tag closing the part: a part cut off before it may have lost its merged ranges.
 _CLOSED = re.compile(rb"</(?:[\w.-]+:)?worksheet>\s*\Z")
 _CHUNK = 1024 * 1024
 
 
-def _plain(handle: IO[bytes]) -> bool:
-    """True when the part is whole and has no formula and no merged range, as most supplier sheets: the parse
-    is skipped (a fifth of its cost). A match in text or another element only costs that parse."""
-    tail = b""
+def _plain(handle: IO[bytes]) -> tuple[bool, bool]:
+    """(True when the part is whole and has no formula, merged range or error cell, as most supplier sheets:
+    the parse is skipped, a fifth of its cost; whether it may hold an error cell: only then are its rows'
+    cells looked at). A match in text or another element only costs that parse."""
+    tail, markup, errors = b"", False, False
     while chunk := handle.read(_CHUNK):
-        if _MARKUP.search(tail + chunk):
-            return False
-        tail = (tail + chunk)[-64:]
-    return _CLOSED.search(tail) is not None
+        text = tail + chunk
+        markup = markup or _MARKUP.search(text) is not None
+        errors = errors or _ERROR_TYPE.search(text) is not None
+        if markup and errors:
+            return False, True
+        tail = text[-64:]
+    return not markup and not errors and _CLOSED.search(tail) is not None, errors
 
 
 def _sheet_part(archive: ZipFile, title: str, name: str) -> str:
@@ -388,13 +488,15 @@ def _elements(archive: ZipFile, part: str, tag: str, name: str) -> Iterator[Any]
             yield element
 
 
-def _scan(handle: IO[bytes], name: str, part: str) -> SheetLayout:
+def _scan(handle: IO[bytes], name: str, part: str, errors: bool = False) -> SheetLayout:
     """One pass with events only for rows, formulas, merged ranges and hyperlinks (the tag filter runs in C),
     each row freed once read, so memory follows what is kept, not the sheet's size. Rows without `r` are
-    counted as openpyxl counts them."""
+    counted as openpyxl counts them. `errors`: the part may hold error cells, so each row is searched for them
+    (an XPath, in C)."""
     from importers.xml_safety import safe_iterparse
 
     layout, number, formulas = SheetLayout(), 0, []
+    error_cells = _error_cells() if errors else None
     try:
         for _, element in safe_iterparse(handle, f"{name}:{part}", events=("end",),
                                          tag=(_ROW, _FORMULA, _MERGE, _LINK)):
@@ -404,8 +506,11 @@ def _scan(handle: IO[bytes], name: str, part: str) -> SheetLayout:
                 continue
             if element.tag == _ROW:
                 number = _row_number(element.get("r"), number)
-                if formulas and (columns := _unsaved_columns(element, formulas)):
-                    layout.unsaved[number] = columns
+                found = _unsaved_columns(element, formulas) if formulas else []
+                if error_cells is not None:
+                    found += _errors(element, error_cells(element), {column for column, _ in found})
+                if found:
+                    layout.unread[number] = found
                 formulas = []
             elif element.tag == _MERGE:
                 layout.merged.append(_merged_range(element.get("ref", "")))
@@ -442,8 +547,26 @@ def _row_number(r: str | None, previous: int) -> int:
         return int(number)
 
 
-def _unsaved_columns(row: Any, formulas: list[Any]) -> list[int]:
-    return [_column(row, cell) for cell in formulas if not _saved(cell)]
+def _unsaved_columns(row: Any, formulas: list[Any]) -> list[tuple[int, str]]:
+    return [(_column(row, cell), "") for cell in formulas if not _saved(cell)]
+
+
+@cache
+def _error_cells() -> Any:
+    """The compiled search for a row's cells holding an error value."""
+    from lxml import etree
+
+    return etree.XPath("m:c[@t='e']", namespaces={"m": _MAIN[1:-1]})
+
+
+def _errors(row: Any, cells: list[Any], unsaved: set[int]) -> list[tuple[int, str]]:
+    """(column, error value) of a row's error cells (`cells`) that are not unsaved formulas already."""
+    found = []
+    for cell in cells:
+        column = _column(row, cell)
+        if column not in unsaved:
+            found.append((column, (cell.findtext(_VALUE) or "").strip() or "(unknown)"))
+    return found
 
 
 def _saved(cell: Any) -> bool:
@@ -471,31 +594,95 @@ def _column(row: Any, cell: Any) -> int:
 
 
 #: A workbook part larger than this, unpacked, that packs more than `_MAX_RATIO` times smaller is a zip bomb.
-_BOMB_BYTES = 100 * 1024 * 1024
-_MAX_RATIO = 500
-#: openpyxl holds a workbook's shared strings in memory (its sheets stream): beyond this, unpacked, refused.
+#: Real workbooks' parts pack 2 to 15 times smaller (the generated large supplier sheet 7, a 37 MB sheet 14);
+#: a sheet of formatted empty rows, the most repetitive Excel writes, about 30.
+_BOMB_BYTES = 4 * 1024 * 1024
+_MAX_RATIO = 100
+#: openpyxl builds each part it reads whole (the styles, the workbook part, content types, properties, theme,
+#: relationships) into objects up to ~50 times its size (styles: 16 MiB of cell formats ~800 MB): beyond
+#: this, unpacked, refused. Real ones are KBs (the generated supplier workbooks' styles: 2.5 KB); Excel's own
+#: limit of 64,000 cell formats keeps a bloated styles part near it.
+_MAX_WHOLE_PART = 16 * 1024 * 1024
+#: Content types of the parts openpyxl reads whole, besides those it reads by name (_whole_parts).
+_WHOLE_TYPES = ("main+xml", "styles+xml", "theme+xml", "properties+xml", "relationships+xml")
+#: openpyxl holds a workbook's shared strings in memory (its sheets stream), each ~150 bytes beyond its text
+#: (4 million: ~600 MB): beyond either limit, refused.
 _MAX_SHARED_STRINGS = 256 * 1024 * 1024
+_MAX_STRINGS = 4_000_000
 
 
 def guard_workbook(path: Path) -> None:
-    """Refuse, before openpyxl reads it, a workbook that is a zip bomb, whose shared strings would not fit in
-    memory, or whose XML parts declare a DOCTYPE or entities (Excel never writes one; external entities and
-    entity bombs are refused as in every XML importer, importers/xml_safety.py). Reads only each part's head."""
+    """Refuse, before openpyxl reads it, a workbook that is a zip bomb, a part of which would not fit in memory
+    (the shared strings, a part openpyxl reads whole), or whose XML parts declare a DOCTYPE or entities (Excel
+    never writes one; external entities and entity bombs are refused as in every XML importer,
+    importers/xml_safety.py). Reads each part's head, and large shared strings through."""
     from io import BytesIO
     from zipfile import ZipFile
 
     from importers.xml_safety import PROLOGUE_BYTES, guard_prologue
 
     with ZipFile(path) as archive:
+        shared, whole = _whole_parts(archive, path.name)
         for info in archive.infolist():
             where = f"{path.name}:{info.filename}"
-            if info.file_size > _BOMB_BYTES and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
-                raise InputError(f"{info.filename} unpacks to {info.file_size:,} bytes from {info.compress_size:,} "
-                                 "(a zip bomb); refused", file=where, hint="export the sheet again, or as CSV")
-            if info.filename.endswith("sharedStrings.xml") and info.file_size > _MAX_SHARED_STRINGS:
-                raise InputError(f"the workbook's shared strings unpack to {info.file_size:,} bytes, more than "
-                                 f"{_MAX_SHARED_STRINGS:,} held in memory; refused", file=where,
-                                 hint="split the workbook, or export it as CSV (which streams)")
+            _guard_size(info, where, info.filename in whole or info.filename.endswith(".rels"))
+            if info.filename in shared:
+                _guard_shared_strings(archive, info, where)
             if info.filename.endswith((".xml", ".rels")) and info.file_size:
                 with archive.open(info) as part:
                     guard_prologue(BytesIO(part.read(PROLOGUE_BYTES)), where)
+
+
+def _guard_size(info: Any, where: str, whole: bool) -> None:
+    """Refuse a part that is a zip bomb, or, read whole (`whole`), larger than _MAX_WHOLE_PART unpacked."""
+    if info.file_size > _BOMB_BYTES and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
+        raise InputError(f"{info.filename} unpacks to {info.file_size:,} bytes from {info.compress_size:,} "
+                         "(a zip bomb); refused", file=where, hint="export the sheet again, or as CSV")
+    if whole and info.file_size > _MAX_WHOLE_PART:
+        raise InputError(f"{info.filename} unpacks to {info.file_size:,} bytes, more than the {_MAX_WHOLE_PART:,} "
+                         "a workbook part read whole into memory may have; refused", file=where,
+                         hint="open the workbook in Excel or LibreOffice, remove unused cell styles, save it "
+                              "again and import that, or export the sheet as CSV")
+
+
+def _whole_parts(archive: ZipFile, name: str) -> tuple[set[str], set[str]]:
+    """(the shared strings parts, the other parts openpyxl reads whole but relationships), found as openpyxl
+    finds them: by their names, and by the content types [Content_Types].xml gives them (a part may be named
+    anything). [Content_Types].xml's own size is checked before it is read."""
+    from openpyxl.xml.constants import (ARC_CONTENT_TYPES, ARC_CORE, ARC_CUSTOM, ARC_SHARED_STRINGS, ARC_STYLE,
+                                        ARC_THEME, ARC_WORKBOOK, CONTYPES_NS)
+
+    shared = {ARC_SHARED_STRINGS}
+    whole = {ARC_CONTENT_TYPES, ARC_CORE, ARC_CUSTOM, ARC_STYLE, ARC_THEME, ARC_WORKBOOK}
+    try:
+        info = archive.getinfo(ARC_CONTENT_TYPES)
+    except KeyError:  # not a workbook: openpyxl says so
+        return shared, whole
+    _guard_size(info, f"{name}:{ARC_CONTENT_TYPES}", True)
+    for override in _elements(archive, ARC_CONTENT_TYPES, f"{{{CONTYPES_NS}}}Override", name):
+        part, kind = override.get("PartName", "").lstrip("/"), override.get("ContentType", "")
+        if kind.endswith("sharedStrings+xml"):
+            shared.add(part)
+        elif kind.endswith(_WHOLE_TYPES):
+            whole.add(part)
+    return shared, whole
+
+
+def _guard_shared_strings(archive: ZipFile, info: Any, where: str) -> None:
+    """Refuse shared strings larger than _MAX_SHARED_STRINGS unpacked, or (read through only when they could)
+    holding more than _MAX_STRINGS strings: tiny ones cost memory far beyond their bytes."""
+    if info.file_size > _MAX_SHARED_STRINGS:
+        raise InputError(f"the workbook's shared strings unpack to {info.file_size:,} bytes, more than "
+                         f"{_MAX_SHARED_STRINGS:,} held in memory; refused", file=where,
+                         hint="split the workbook, or export it as CSV (which streams)")
+    if info.file_size <= _MAX_STRINGS * len(b"<si/>"):
+        return
+    count, tail = 0, b""
+    with archive.open(info) as part:
+        while chunk := part.read(_CHUNK):
+            text = tail + chunk
+            count += text.count(b"<si") + text.count(b":si")  # <si>, or <x:si> (and </x:si>): never fewer
+            tail = text[-2:]  # shorter than the searched bytes: nothing is counted twice
+    if count > _MAX_STRINGS:
+        raise InputError(f"the workbook holds about {count:,} shared strings, more than {_MAX_STRINGS:,} held in "
+                         "memory; refused", file=where, hint="split the workbook, or export it as CSV (which streams)")

@@ -24,10 +24,14 @@ _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 #: A DOCTYPE naming an external DTD and nothing else: no internal subset ([...]) can declare anything.
 _BARE_DOCTYPE = re.compile(rb"""<!DOCTYPE\s+[\w.:-]+\s+(SYSTEM\s+("[^"]*"|'[^']*')|PUBLIC\s+("[^"]*"|'[^']*')\s+("[^"]*"|'[^']*'))\s*>""")
-#: A reference to a named entity other than XML's own five (character references &#…; are fine).
-_NAMED_REF = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z_][\w.-]*);")
-#: What the entity scan skips (a CDATA section, a comment) or refuses (a named reference).
-_SKIPPED_OR_REF = re.compile(rb"<!\[CDATA\[|<!--|&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z_][\w.-]*);")
+#: What may stand before a document's own DOCTYPE: blanks, the XML declaration and other processing
+#: instructions, comments. A "<!DOCTYPE" inside one of those is text, not the document's DOCTYPE.
+_PROLOGUE_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+#: What the entity scan skips (a CDATA section, a comment, a processing instruction) or refuses: a reference
+#: to a named entity other than XML's own five (character references &#…; are fine).
+_SKIPPED_OR_REF = re.compile(rb"<!\[CDATA\[|<!--|<\?|&(?!(?:amp|lt|gt|quot|apos);)([A-Za-z_][\w.-]*);")
+#: Where each skipped part ends.
+_CLOSING = {b"<![CDATA[": b"]]>", b"<!--": b"-->", b"<?": b"?>"}
 _SCAN = 1024 * 1024
 
 
@@ -57,45 +61,62 @@ def _utf16(head: bytes) -> str | None:
 
 
 def guard_prologue(handle: IO[bytes], name: str, external_dtd: bool = False) -> bool:
-    """Refuse empty files, DOCTYPEs (with `external_dtd`, all but a bare external DTD reference in a document that
-    uses no entity of it), and undecodable prologues; rewinds the handle. True when a bare DOCTYPE was let
-    through. Only the first PROLOGUE_BYTES are scanned: safe_iterparse checks what the parser found beyond."""
+    """Refuse empty files, a DOCTYPE (with `external_dtd`, all but a bare external DTD reference in a document
+    that uses no entity of it), and undecodable prologues; rewinds the handle. True when a bare DOCTYPE was let
+    through. Only the first PROLOGUE_BYTES are scanned, and only the document's own DOCTYPE counts, not one
+    quoted in a comment: safe_iterparse checks the DOCTYPE the parser found, wherever it was."""
     head = handle.read(PROLOGUE_BYTES)
     handle.seek(0)
     if not head.strip(b" \t\r\n\xef\xbb\xbf\x00"):
         raise InputError("the file is empty", file=name, hint="export it again; an XML file starts with <?xml or its root element")
     probe = head
     if wide := _utf16(head):
-        probe = head.decode(wide, errors="ignore").encode("utf-8")
-    found = _DOCTYPE.search(probe) or _ENTITY.search(probe)
-    if found and external_dtd and probe is head and not _ENTITY.search(probe) and _BARE_DOCTYPE.match(probe, found.start()):
-        _refuse_dtd_entities(handle, name)
+        probe = head.decode(wide, errors="replace").encode("utf-8")
+    at = _own_doctype(probe)
+    if at is None:
+        return False
+    bare = _BARE_DOCTYPE.match(probe, at)
+    if external_dtd and bare:
+        _refuse_dtd_entities(handle, name, wide, bare.end())
         return True
-    if found:
-        line = probe[: found.start()].count(b"\n") + 1
-        what = "declares entities (external entities or an entity bomb)" if _ENTITY.search(probe) else "has a DOCTYPE (an external DTD)"
-        raise _refused(name, line, what)
-    return False
+    line = probe[:at].count(b"\n") + 1
+    what = ("declares entities (external entities or an entity bomb)" if _ENTITY.search(probe, at)
+            else "has a DOCTYPE (an external DTD)")
+    raise doctype_refused(name, line, what)
 
 
-def _refused(name: str, line: int | None, what: str) -> InputError:
-    return InputError(f"the document {what}; refused for safety", file=name, line=line, field="DOCTYPE",
-                      hint="remove the DOCTYPE/ENTITY declarations; supplier catalogs and IDocs do not need them")
+def _own_doctype(probe: bytes) -> int | None:
+    """Where the document's own DOCTYPE starts in `probe`, past the XML declaration, comments and processing
+    instructions; None when the prologue ends (at the root element) or runs past `probe` without one."""
+    at = len(codecs.BOM_UTF8) if probe.startswith(codecs.BOM_UTF8) else 0
+    while item := _PROLOGUE_ITEM.match(probe, at):
+        at = item.end()
+    return at if _DOCTYPE.match(probe, at) else None
 
 
-def _refuse_dtd_entities(handle: IO[bytes], name: str) -> None:
+def doctype_refused(name: str, line: int | None, what: str,
+                    hint: str = "remove the DOCTYPE/ENTITY declarations; supplier catalogs and IDocs do not need them"
+                    ) -> InputError:
+    """The refusal of a document's DOCTYPE or entity declarations (`what` it has), wherever they were found."""
+    return InputError(f"the document {what}; refused for safety", file=name, line=line, field="DOCTYPE", hint=hint)
+
+
+def _refuse_dtd_entities(handle: IO[bytes], name: str, wide: str | None, start: int) -> None:
     """Refuse a document using a named entity its (never loaded) DTD would declare; reads it once, rewinds.
-    CDATA sections and comments are skipped: `&nbsp;` in a CDATA description is text, not a reference."""
-    line, tail, closing = 1, b"", None
+    The scan starts at `start`, past the DOCTYPE (its quoted DTD name may hold anything), in the document read
+    as UTF-8 (`wide`: its UTF-16 codec). CDATA sections, comments and processing instructions are skipped:
+    `&nbsp;` in a CDATA description is text, not a reference."""
+    line, tail, closing, at = 1, b"", None, start
+    decoder = codecs.getincrementaldecoder(wide)(errors="replace") if wide else None
     try:
         while True:
-            chunk = handle.read(_SCAN)
+            raw = handle.read(_SCAN)
+            chunk = decoder.decode(raw, final=not raw).encode("utf-8") if decoder else raw
             text = tail + chunk
             # a token starting before `safe` lies whole in `text`; the rest is read again with the next chunk
-            safe = len(text) if not chunk else max(len(text) - 64, 0)
-            at = 0
+            safe = len(text) if not raw else max(len(text) - 64, 0)
             while at < safe:
-                if closing is not None:  # inside a CDATA section or a comment
+                if closing is not None:  # inside a CDATA section, a comment or a processing instruction
                     end = text.find(closing, at)
                     if end < 0:
                         at = safe
@@ -112,11 +133,11 @@ def _refuse_dtd_entities(handle: IO[bytes], name: str) -> None:
                         f"the document uses the entity &{entity}; from its DTD, which is never loaded for safety",
                         file=name, line=line + text[:found.start()].count(b"\n"), field="DOCTYPE",
                         hint="ask for the file with the characters written out (UTF-8) instead of DTD entities")
-                closing = b"]]>" if found.group(0) == b"<![CDATA[" else b"-->"
+                closing = _CLOSING[found.group(0)]
                 at = found.end()
             line += text[:at].count(b"\n")
-            tail = text[at:]
-            if not chunk:
+            tail, at = text[at:], 0
+            if not raw:
                 return
     finally:
         handle.seek(0)
@@ -138,9 +159,7 @@ def safe_iterparse(handle: IO[bytes], name: str, external_dtd: bool = False, **k
         events = etree.iterparse(handle, **options)
         for event in events:  # the prologue is parsed by the first element's event: a DOCTYPE the scan missed shows
             if hasattr(event[1], "getroottree"):
-                info = event[1].getroottree().docinfo
-                if info.doctype and not bare_doctype:
-                    raise _late_doctype(name)
+                _check_doctype(event[1].getroottree().docinfo, name, bare_doctype)
                 yield event
                 break
             yield event
@@ -179,8 +198,7 @@ def _root_seen(parser: Any, root: Any, name: str, bare_doctype: bool) -> Any:
     for _, elem in parser.read_events():
         if root is None:
             root = elem.getroottree().getroot()
-            if root.getroottree().docinfo.doctype and not bare_doctype:
-                raise _late_doctype(name)
+            _check_doctype(root.getroottree().docinfo, name, bare_doctype)
     return root
 
 
@@ -193,9 +211,17 @@ def _free_finished(root: Any) -> None:
         node = node[-1]
 
 
-def _late_doctype(name: str) -> InputError:
-    return _refused(name, None, f"has a DOCTYPE past its first {PROLOGUE_BYTES // 1024} KiB (entity declarations or "
-                    "an external DTD)")
+def _check_doctype(info: Any, name: str, bare_doctype: bool) -> None:
+    """Refuse the DOCTYPE the parser found (`info`: its docinfo) unless it is the bare external DTD reference
+    guard_prologue let through: one with an internal subset is refused whatever the prologue scan saw."""
+    if not info.doctype:
+        return
+    if not bare_doctype:
+        raise doctype_refused(name, None, f"has a DOCTYPE past its first {PROLOGUE_BYTES // 1024} KiB (entity "
+                       "declarations or an external DTD)")
+    subset = info.internalDTD
+    if info.system_url is None or (subset is not None and (subset.entities() or subset.elements())):
+        raise doctype_refused(name, None, "declares entities or elements in its DOCTYPE")
 
 
 def _not_well_formed(exc: etree.XMLSyntaxError, name: str) -> InputError:

@@ -334,34 +334,47 @@ class SourceItem:
         return self.gtins or ((self.gtin,) if self.gtin else ())
 
 
+@dataclass
 class NoSku(Rejected):
     """match_skus' refusal of a record it found no SKU for (`unmatched: quarantine`): its caller may say more
-    (why a bad GTIN was not matched on, that a price update never creates), whatever field the refusal names."""
+    (why a bad GTIN was not matched on, that a price update never creates), whatever field the refusal names.
+    `why`: the reason without its next step, for a caller that gives its own."""
+
+    why: str = ""
 
 
 #: (field, line) a refusal about one of an item's GTINs names (its own element's), or None for the default.
 GtinAt = Callable[[SourceItem, str], tuple[str, int] | None]
+#: The line a source's product id was read on in the file being imported, or None.
+LineOf = Callable[[str], int | None]
 
 
 def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected], *, gtin_attribute: str = "ean",
                unmatched: Literal["create", "quarantine"] = "quarantine",
-               gtin_at: GtinAt | None = None) -> Iterator[Parsed | Rejected]:
+               gtin_at: GtinAt | None = None, line_of: LineOf | None = None) -> Iterator[Parsed | Rejected]:
     """Resolve SKUs batch by batch: the cross-reference first, then every GTIN of the record in its order (one
     query each per batch). The product its GTINs name is the match, remembered in the cross-reference; a GTIN
     several products carry, or GTINs naming different products, refuse the record: it must never silently
-    pick one (`_gtin_refusal`). Unmatched: create under the PID, or quarantine (`NoSku`). A product created
-    under its PID is remembered too, so the next import of the file finds it by PID, not by a GTIN that may
-    since have become ambiguous (two supplier products sharing an EAN). A refusal about a GTIN names the field
-    and line `gtin_at` gives for it (else `gtin`, or `pid` for NoSku, at the record's line)."""
+    pick one (`_gtin_refusal`). Nor does a GTIN naming a product another PID of the source stands for (in the
+    cross-reference, or matched earlier in the file: a unit and its pack sharing an EAN), which merged both
+    into one product, the last row winning on every import (`_claimed`). Unmatched: create under the PID, or
+    quarantine (`NoSku`, saying when our product of that code exists). A product created under its PID is
+    remembered too, so the next import of the file finds it by PID, not by a GTIN that may since have become
+    ambiguous (two supplier products sharing an EAN). A refusal about a GTIN names the field and line `gtin_at`
+    gives for it (else `gtin`, or `pid` for NoSku, at the record's line); one naming another PID gives its line
+    in the file when `line_of` knows it. One query each per batch."""
     for chunk in batched(items, store.batch_size):
         wanted = [i for i in chunk if isinstance(i, SourceItem) and not i.record.identifier.strip() and i.pid]
         by_pid = _xref(store, source, [i.pid for i in wanted if i.pid])
         gtins = [g for i in wanted if i.pid not in by_pid for g in i.tried_gtins]
         owners_of = _gtin_owners(store, gtin_attribute, gtins) if gtins else {}
+        claims = _claimants(store, source, {owners[0] for owners in owners_of.values() if len(owners) == 1}
+                            ) if owners_of else {}
+        fresh: dict[str, tuple[str, int | None]] = {}  # SKU → the PID and line a GTIN matched it to in this batch
         learned: list[tuple[str, str]] = []
         created: list[tuple[str, str]] = []
-        taken = store.existing_identifiers([i.pid for i in wanted if i.pid not in by_pid and not any(
-            g in owners_of for g in i.tried_gtins)]) if unmatched == "create" else set()
+        unplaced = [i.pid for i in wanted if i.pid not in by_pid and not any(g in owners_of for g in i.tried_gtins)]
+        taken = store.existing_identifiers(unplaced) if unplaced else set()
         for item in chunk:
             if isinstance(item, Rejected):
                 yield item
@@ -374,8 +387,12 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
                     yield refusal
                     continue
                 sku = found[0][1][0]
+                if item.pid and (other := _claimer(item.pid, claims.get(sku), fresh.get(sku), line_of)):
+                    yield _claimed(source, item, found[0][0], sku, other, gtin_at)
+                    continue
                 if item.pid:
                     learned.append((item.pid, sku))
+                    fresh.setdefault(sku, (item.pid, item.line))
             if not sku and unmatched == "create" and item.pid in taken:
                 # creating it would merge this supplier's product into ours of the same code, unasked
                 yield Rejected(
@@ -391,11 +408,10 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
                 tried = item.tried_gtins
                 field_name, line = _where(item, tried[0], "pid", gtin_at) if tried else ("pid", item.line)
                 said = f"GTINs {', '.join(tried)}" if len(tried) > 1 else f"GTIN {tried[0] if tried else 'none'}"
-                yield NoSku(
-                    f"no SKU for {source} product '{item.pid}' ({said}): not in the cross-reference "
-                    f"and no product has {'any of them' if len(tried) > 1 else 'that GTIN'}", item.file, line,
-                    field_name, item.raw, item.pid,
-                )
+                why = (f"no SKU for {source} product '{item.pid}' ({said}): not in the cross-reference "
+                       f"and no product has {'any of them' if len(tried) > 1 else 'that GTIN'}")
+                hint = _placing_hint(source, item.pid or "", item.pid in taken)
+                yield NoSku(f"{why}; {hint}", item.file, line, field_name, item.raw, item.pid, why=why)
                 continue
             item.record.identifier = sku
             yield Parsed(item.record, item.file, item.line, item.raw, extras=item.extras)
@@ -403,6 +419,49 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
             put_cross_references(store, source, learned, matched_by="gtin")
         if created:
             put_cross_references(store, source, created, matched_by="created")
+
+
+def _placing_hint(source: str, pid: str, ours: bool) -> str:
+    """What to do with a product no SKU was found for under `unmatched: quarantine`: pair it with our SKU, as
+    a price update's refusal says, or create it; `ours`: our product of the PID's code exists, maybe it."""
+    if ours:
+        return f"our product '{pid}' has its code: if it is that one, run `pim import xref {source} {pid} {pid}`"
+    return f"run `pim import xref {source} {pid} SKU` to place it, or set `unmatched: create`"
+
+
+def _claimants(store: Store, source: str, skus: set[str]) -> dict[str, list[str]]:
+    """SKU → the source's PIDs the cross-reference pairs with it, sorted, for `skus` (one query per 5000)."""
+    found: dict[str, list[str]] = {}
+    with store.engine.connect() as conn:
+        for part in batched(sorted(skus), 5000):
+            q = select(XREF.c.sku, XREF.c.source_pid).where(XREF.c.source == source, XREF.c.sku.in_(part))
+            for sku, pid in conn.execute(q):
+                found.setdefault(sku, []).append(pid)
+    return {sku: sorted(pids) for sku, pids in found.items()}
+
+
+def _claimer(pid: str, paired: list[str] | None, fresh: tuple[str, int | None] | None,
+             line_of: LineOf | None) -> tuple[str, int | None] | None:
+    """(another PID, its line in the file or None) that already stands for the SKU a GTIN matched `pid` to:
+    matched earlier in this batch (`fresh`), or paired in the cross-reference (`paired`); else None."""
+    if fresh is not None and fresh[0] != pid:
+        return fresh
+    other = next((p for p in paired or () if p != pid), None)
+    if other is None:
+        return None
+    return other, line_of(other) if line_of is not None else None
+
+
+def _claimed(source: str, item: SourceItem, gtin: str, sku: str, other: tuple[str, int | None],
+             gtin_at: GtinAt | None) -> Rejected:
+    """The refusal of a record whose GTIN names a product another PID of the source stands for."""
+    field_name, line = _where(item, gtin, "gtin", gtin_at)
+    pid, at = other
+    return Rejected(
+        f"GTIN {gtin} names {sku}, which {source} product '{pid}' "
+        f"{f'(line {at})' if at else '(cross-referenced)'} already stands for: not matched; run `pim import xref "
+        f"{source} {item.pid} SKU` with the right SKU, then import again", item.file, line, field_name, item.raw,
+        item.pid)
 
 
 def _where(item: SourceItem, gtin: str, default: str, gtin_at: GtinAt | None) -> tuple[str, int | None]:
@@ -608,7 +667,7 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
                 counts.updated += written
                 counts.unchanged += len(good) - written  # e.g. stock readings older than the stored ones
                 counts.rejected += store.quarantine(counts.job_id, rejects)
-                store.resolve_quarantine(source, [g.key for g in good])
+                store.resolve_quarantine(source, [g.key for g in good], job_id=counts.job_id)  # not this run's own
                 problems = [p for g in good for p in g.problems]  # noted after the resolve, which would close them
                 counts.problems += store.quarantine(counts.job_id, problems)
                 unknown.note([g.row for g in good])

@@ -91,7 +91,8 @@ def test_unmatched_quarantine_names_every_gtin_tried_at_the_first_ones_element(s
     rows = sorted(rejections(sstore), key=lambda r: r["line"])
     assert [(r["field"], r["line"], r["record_key"]) for r in rows] == [("EAN", 7, "r1"), ("pid", 9, "r2")]
     assert rows[0]["reason"] == (f"no SKU for {WEID} product 'r1' (GTINs {PACK}, {THIRD}): not in the cross-reference "
-                                 "and no product has any of them")
+                                 f"and no product has any of them; run `pim import xref {WEID} r1 SKU` to place it, "
+                                 "or set `unmatched: create`")
     assert "(GTIN none)" in rows[1]["reason"]  # no GTIN: at the PRODUCT, as before
 
 

@@ -92,10 +92,11 @@ def test_gtin_index_follows_later_catalog_edits(sstore: Store, tmp_path: Path) -
 
 def test_absent_column_changes_nothing_and_empty_cell_clears(sstore: Store, tmp_path: Path) -> None:
     import_supplier_table(_csv(tmp_path, ["A1;4006381333931;Relais;0,25;ACME;12,5"]), sstore, MAP)
-    (tmp_path / "b.csv").write_text("Art-Nr;Hersteller\nA1;\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text("Art-Nr;Bezeichnung;Hersteller\nA1;Relais 12 V;\n", encoding="utf-8")
     import_supplier_table(tmp_path / "b.csv", sstore, MAP)
     p = sstore.get_product("A1")
-    assert "manufacturer" not in p.values and p.values["name:de_DE"] == "Relais"
+    assert "manufacturer" not in p.values and p.values["name:de_DE"] == "Relais 12 V"
+    assert p.values["price"] == {"EUR": "12.50"}  # no Preis column: the price stays
 
 
 def test_bad_cell_is_quarantined_with_column_and_raw_row(sstore: Store, tmp_path: Path) -> None:
