@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,10 +25,11 @@ from importers.erp_values import (GtinFields, NumberFormat, Setter, ValueBuilder
                                   Zone, moment_parser, number_parser, partial_product, problem_notes,
                                   refusal, remembered, report_unread)
 from pim.catalog import Structure
-from pim.commerce import (CompletePriceLists, CompleteStock, PriceListEntry, StockLevel, atp_above_quantity,
-                          put_price_list, put_stock)
+from pim.commerce import (EARLIEST, CompletePriceLists, CompleteStock, PriceListEntry, StockLevel,
+                          atp_above_quantity, free_price, inverted_tiers, put_price_list, put_stock)
+from pim.contracts import get_contracts
 from pim.errors import InputError
-from pim.importing import ImportCounts, Parsed, Rejected, nul_rejected, run_import
+from pim.importing import ImportCounts, Parsed, Rejected, file_warning, nul_rejected, run_import
 from pim.product import split_key, trusted_provenance
 from pim.sources import Encoding, RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
 from pim.spelling import nearest
@@ -319,9 +321,11 @@ def unread_columns(header: list[str], m: ErpCsvMap) -> list[tuple[str, str]]:
     return out
 
 
-def commerce_items(path: Path, m: ErpCsvMap, rows: CsvRows | None = None) -> Iterator[RowItem | Rejected]:
+def commerce_items(path: Path, m: ErpCsvMap, rows: CsvRows | None = None,
+                   prices: PriceChecks | None = None) -> Iterator[RowItem | Rejected]:
     """PriceListEntry or StockLevel rows; the quarantine key is customer|sku|… as written in the file. A cell
-    that does not read is rejected naming its column."""
+    that does not read is rejected naming its column. Price-list rows also go through `prices` (PriceChecks: a
+    key given twice, tiers, customers no contract names)."""
     allowed = PRICE_FIELDS if m.kind == "price_list" else STOCK_FIELDS
     targets = {col: (r.to if isinstance(r, ValueRule) else r) for col, r in m.columns.items()}
     bad = sorted(set(targets.values()) - allowed)
@@ -331,6 +335,8 @@ def commerce_items(path: Path, m: ErpCsvMap, rows: CsvRows | None = None) -> Ite
     parse = _CommerceParsers(m)
     rows = rows or CsvRows(path, m)
     column_of = {target: column for column, target in targets.items()}
+    if m.kind == "price_list" and prices is None:
+        prices = PriceChecks(rows, m)
     plan: list[tuple[int, str]] | None = None
     for item in rows:
         if isinstance(item, Rejected):
@@ -358,9 +364,14 @@ def commerce_items(path: Path, m: ErpCsvMap, rows: CsvRows | None = None) -> Ite
             yield Rejected(f"{first['loc'][0] if first['loc'] else ''}: {first['msg']}", rows.name, line,
                            str(first["loc"][0]) if first["loc"] else None, dict(zip(rows.header, cells)), key)
             continue
+        if prices is not None and isinstance(row, PriceListEntry):
+            yield from prices.take(row, key, line, cells)
+            continue
         over = atp_above_quantity(row) if isinstance(row, StockLevel) else None
         yield RowItem(row, key, problem_notes([(column_of.get("atp", "atp"), over)], rows.name, line,
                                               dict(zip(rows.header, cells)), key, m.source) if over else [])
+    if prices is not None:
+        yield from prices.flush()
 
 
 class _CommerceParsers:
@@ -405,19 +416,124 @@ def _commerce_row(m: ErpCsvMap, data: dict[str, Any], parse: _CommerceParsers) -
     return StockLevel(**data)
 
 
+class FirstRows:
+    """The first line each key was read on, with a 32-bit digest of the values it gave, by the key's 64-bit hash:
+    one int pair a key (~110 bytes; a dict of key tuples and values takes 400: a million-row price list, 110 MB).
+    Two keys sharing a hash (a chance in 10^7 for a million keys) read as one."""
+
+    def __init__(self) -> None:
+        self._first: dict[int, int] = {}  # hash(key) → line << 32 | digest of its values
+
+    def earlier(self, key: tuple[Any, ...], line: int, values: tuple[Any, ...]) -> int | None:
+        """The line of the first row of `key` when it gave other `values`, else None (the first row is noted; a
+        repeat giving the same values changes nothing)."""
+        row = line << 32 | hash(values) & 0xFFFFFFFF
+        held = self._first.setdefault(hash(key), row)
+        return held >> 32 if (held ^ row) & 0xFFFFFFFF else None
+
+
+class PriceChecks:
+    """A price list's rows checked against each other as they stream: a key (customer, SKU, currency, quantity,
+    valid_from) given again with another price or end date is rejected naming the first row's line (the last row
+    silently won); the tiers of one customer, SKU and window on adjacent rows (as ERPs export them) are checked
+    for a larger quantity costing more per unit, and a price of 0 is noted: both as `problem`s, the rows kept.
+    Customers no contract prices from are counted for one warning per file (`report`), when contracts exist."""
+
+    SHOWN = 10
+    GROUP = 1000  # the most adjacent tiers compared at once: memory stays bounded on any file
+
+    def __init__(self, rows: CsvRows, m: ErpCsvMap, contracted: frozenset[str] | None = None) -> None:
+        column_of = {(r.to if isinstance(r, ValueRule) else r): column for column, r in m.columns.items()}
+        self.rows, self.price_column = rows, column_of.get("price", "price")
+        self.customer_column, self.source = column_of.get("customer", "customer"), m.source
+        self.firsts = FirstRows()
+        self.group: list[tuple[PriceListEntry, RowItem, int, list[str]]] = []
+        self.window: tuple[Any, ...] | None = None
+        self.contracted = contracted
+        self.uncontracted: Counter[str] = Counter()
+
+    def take(self, entry: PriceListEntry, key: str, line: int, cells: list[str]) -> Sequence[RowItem | Rejected]:
+        """What to yield now: the row's refusal, or the items of the tier group this row ends (this row's item
+        is held with its group: `flush` gives the last one)."""
+        stored_key = (entry.customer, entry.sku, entry.currency, entry.min_qty, entry.valid_from or EARLIEST)
+        first = self.firsts.earlier(stored_key, line, (entry.price, entry.valid_to))
+        if first is not None:
+            return [Rejected(_repeated(entry, first), self.rows.name, line, self.price_column,
+                             dict(zip(self.rows.header, cells)), key)]
+        if self.contracted is not None and entry.customer not in self.contracted:
+            self.uncontracted[entry.customer] += 1
+        item = RowItem(entry, key)
+        if (free := free_price(entry)) is not None:
+            self._note(item, line, cells, free)
+        window = (entry.customer, entry.sku, entry.currency, entry.valid_from, entry.valid_to)
+        done = self.flush() if window != self.window or len(self.group) >= self.GROUP else ()
+        self.window = window
+        self.group.append((entry, item, line, cells))
+        return done
+
+    def flush(self) -> list[RowItem | Rejected]:
+        """The items of the tier group held, an inverted tier's with its problem."""
+        group, self.group = self.group, []
+        if len(group) > 1:
+            dearer = inverted_tiers([g[0] for g in group], lambda n: f"line {group[n][2]}")
+            for n, why in dearer.items():
+                self._note(group[n][1], group[n][2], group[n][3], why)
+        return [g[1] for g in group]
+
+    def _note(self, item: RowItem, line: int, cells: list[str], why: str) -> None:
+        item.problems += problem_notes([(self.price_column, why)], self.rows.name, line,
+                                       dict(zip(self.rows.header, cells)), item.key, self.source)
+
+    def report(self, store: Store, counts: ImportCounts, source: str) -> None:
+        """One warning for the file naming the customers no contract prices from (the file's next run replaces
+        or closes it), with the contract customer a name may have meant (`acme` for `ACME`)."""
+        reason = None
+        if self.uncontracted:
+            rows = counts.extra["uncontracted_rows"] = sum(self.uncontracted.values())
+            named = [f"{customer} ({n} row{'s' if n > 1 else ''}" + (
+                f"; a contract has '{near}'" if (near := nearest(customer, self.contracted or ())) else "") + ")"
+                for customer, n in self.uncontracted.most_common(self.SHOWN)]
+            more = len(self.uncontracted) - len(named)
+            reason = (f"{rows} row(s) give prices to customers no contract names: {', '.join(named)}"
+                      f"{f' and {more} more' if more else ''}. They are kept but reach no feed: a contract takes the "
+                      "prices of the customer its `pricing.price_list` names, else of its `customer`, spelled exactly "
+                      "(case counts). Correct the customer in the ERP export and import the file again, or fix the "
+                      "contract (pim feeds load): the file's next import closes this warning")
+        file_warning(store, counts.job_id, source, f"uncontracted-customers:{self.rows.name}", reason,
+                     file=self.rows.name, field=self.customer_column)
+
+
+def contracted_customers(store: Store) -> frozenset[str] | None:
+    """The price-list customers contracts price from (Contract.price_customer), or None without any contract:
+    the search index then takes a product's customers from the price lists themselves."""
+    contracts = get_contracts(store)
+    return frozenset(c.price_customer for c in contracts) if contracts else None
+
+
+def _repeated(entry: PriceListEntry, first: int) -> str:
+    since = f"valid from {entry.valid_from}" if entry.valid_from else "no valid_from"
+    return (f"line {first} gives customer '{entry.customer}' a price for {entry.sku} from quantity {entry.min_qty}, "
+            f"{since}, in {entry.currency} too, with another price or end date: this later row was not imported, "
+            f"line {first}'s price stands; delete or correct one of the two rows, then import the file again")
+
+
 def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | None = None,
                    precedence: Path | None = None) -> ImportCounts:
     label = f"erp-csv:{m.kind}:{path}"
     rows = CsvRows(path, m)
 
+    prices = PriceChecks(rows, m, contracted_customers(store)) if m.kind == "price_list" else None
+
     def warn(counts: ImportCounts) -> None:
         report_unread(store, counts, m.source, rows.name, unread_columns(rows.header, m))
+        if prices is not None:
+            prices.report(store, counts, m.source)
 
     if m.kind == "price_list":
+        items = commerce_items(path, m, rows, prices)
         if not m.complete:
-            return run_rows_import(store, m.source, label, commerce_items(path, m, rows), put_price_list,
-                                   after=warn, files=[path.name])
-        return _import_complete_price_lists(path, store, m, label, rows, warn)
+            return run_rows_import(store, m.source, label, items, put_price_list, after=warn, files=[path.name])
+        return _import_complete_price_lists(path, store, m, label, items, warn)
     if m.kind == "stock":
         if not m.complete:
             return run_rows_import(store, m.source, label, commerce_items(path, m, rows), put_stock, after=warn,
@@ -428,7 +544,8 @@ def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | No
                       merge=merger_for(m, map_dir, precedence), before_finish=warn)
 
 
-def _import_complete_price_lists(path: Path, store: Store, m: ErpCsvMap, label: str, rows: CsvRows,
+def _import_complete_price_lists(path: Path, store: Store, m: ErpCsvMap, label: str,
+                                 items: Iterator[RowItem | Rejected],
                                  warn: Callable[[ImportCounts], None]) -> ImportCounts:
     with CompletePriceLists(store) as lists:
         def remove_the_rest(counts: ImportCounts) -> None:
@@ -437,8 +554,7 @@ def _import_complete_price_lists(path: Path, store: Store, m: ErpCsvMap, label: 
                                                   rows="row(s)")
             warn(counts)
 
-        return run_rows_import(store, m.source, label, commerce_items(path, m, rows), lists.put,
-                               after=remove_the_rest, files=[path.name])
+        return run_rows_import(store, m.source, label, items, lists.put, after=remove_the_rest, files=[path.name])
 
 
 def _import_complete_stock(path: Path, store: Store, m: ErpCsvMap, label: str, rows: CsvRows,

@@ -4,7 +4,7 @@ tiers and validity) and stock per warehouse. The ERP importer writes it; feeds, 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -300,6 +300,36 @@ def _note_removed(store: Store, conn: Connection, gone: Iterable[tuple[str, str]
         store.upsert_rows(conn, REMOVED, [{"customer": c, "sku": sku, "removed_at": stamp} for c, sku in pairs],
                           ["customer", "sku"])
         store.next_seq(conn, 1, PAIRS_SEQ)
+
+
+def free_price(entry: PriceListEntry) -> str | None:
+    """Why a contract price of 0 is suspect, else None: feeds send it as the customer's price, where an ERP's 0
+    often means "no price" (a blocked or unpriced article). The entry is kept as sent; an import notes this as a
+    `problem` of its row."""
+    if entry.price:
+        return None
+    return (f"price 0 {entry.currency} from quantity {entry.min_qty}: feeds send {entry.sku} to customer "
+            f"{entry.customer} for nothing. Kept as sent; if 0 means 'no price' in the ERP, leave the row out so "
+            "the contract's pricing fallback applies (a free article needs nothing done), then import the file again")
+
+
+def inverted_tiers(tiers: Sequence[PriceListEntry], place: Callable[[int], str] | None = None) -> dict[int, str]:
+    """Index in `tiers` (one customer, SKU, currency and validity window, any order) → why that tier costs more
+    per unit than a lower-quantity one (the cheapest), as 1:40 | 10:45: a larger order would pay more. `place`:
+    how the tier of an index is named (`line 8`). The entries are kept as sent; an import notes this as a
+    `problem` of the row."""
+    found: dict[int, str] = {}
+    cheapest = -1
+    for n in sorted(range(len(tiers)), key=lambda n: tiers[n].min_qty):
+        tier = tiers[n]
+        if cheapest < 0 or tier.price < tiers[cheapest].price:
+            cheapest = n
+        elif tier.price > (low := tiers[cheapest]).price and tier.min_qty > low.min_qty:
+            found[n] = (f"{tier.currency} {tier.price} from quantity {tier.min_qty} is more than {low.price} from "
+                        f"quantity {low.min_qty}{f' ({place(cheapest)})' if place else ''}: a larger order would pay "
+                        "more per unit (inverted tiers). Kept as sent; check the tiers in the ERP (a price or quantity "
+                        "swapped?), then import the file again")
+    return found
 
 
 def read_price_list_jsonl(path: Path) -> Iterator[PriceListEntry]:
