@@ -106,7 +106,7 @@ def local_path(ref: str, base_dir: Path | None = None) -> Path:
         raise FetchFailed(f"is not a readable file path ({exc})", file=ref) from exc
     roots, home = media_roots(base_dir)
     holding = [root for root in roots if _under(real, root)]
-    if not holding:
+    if not holding or any(_under(real, system) for system in _SYSTEM):
         raise _outside(ref, base_dir)
     # PIM_HOME (database, uploads, asset store) only through a root inside it, e.g. the demo's catalog folder
     if _under(real, home) and not any(_under(root, home) and root != home for root in holding):
@@ -132,10 +132,18 @@ def media_roots(base_dir: Path | None) -> tuple[tuple[str, ...], str]:
     return _real_roots(base, cwd, tuple(str(p) for p in settings.media_roots), str(settings.home))
 
 
+#: Never a media root, never read through one: the file system's root (a cron job or systemd unit runs `pim media
+#: ingest` in `/`, which made every path "inside the current folder") and the kernel's pseudo-file systems.
+_SYSTEM = ("/proc", "/sys", "/dev")
+
+
 @lru_cache(maxsize=64)
 def _real_roots(base: str, cwd: str, extra: tuple[str, ...], home: str) -> tuple[tuple[str, ...], str]:
-    """Resolved once per process and setting (`cwd` is in the key: relative roots are read from it), not per ref."""
-    return tuple(os.path.realpath(os.path.join(cwd, p)) for p in (base, *extra)), os.path.realpath(os.path.join(cwd, home))
+    """Resolved once per process and setting (`cwd` is in the key: relative roots are read from it), not per ref.
+    The file system's root and the _SYSTEM folders are left out (a root there would open every file)."""
+    real = (os.path.realpath(os.path.join(cwd, p)) for p in (base, *extra))
+    return (tuple(r for r in real if r != os.sep and not any(_under(r, s) for s in _SYSTEM)),
+            os.path.realpath(os.path.join(cwd, home)))
 
 
 def _outside(ref: str, base_dir: Path | None) -> RefRefused:

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"PIM_MEDIA_ROOTS {text!r} is not a JSON list; write folders separated by "
                                  f"'{os.pathsep}' (/srv/photos{os.pathsep}/mnt/dam) or a JSON list "
                                  '(["/srv/photos"])') from None
-        return [part for part in text.split(os.pathsep) if part.strip()]
+        return [part.strip() for part in text.split(os.pathsep) if part.strip()]
 
     @property
     def db_url(self) -> str:

@@ -282,3 +282,15 @@ def test_the_operators_routine_ingest_keeps_nothing_of_the_attacks(store: Store,
     assert {p["ref"] for p in counts["problems"]} == set(attacks)
     assert listing(store) == [] and internal.requests == []
     assert not (pim_env / "media" / "rejected").exists()
+
+
+def test_the_file_systems_root_is_never_a_media_root(store: Store, assets: LocalAssetStore,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found in round 31's review: run from `/` (cron, systemd) without --base, the current folder was `/` and
+    every path was inside it. Neither `/` nor /proc, /sys, /dev is a root, given or implied."""
+    monkeypatch.chdir("/")
+    counts = ingest(store, [("/etc/hostname", "content"), ("proc/self/environ", "content")], asset_store=assets)
+    nothing_kept(store, assets, counts)
+    setting(monkeypatch, "PIM_MEDIA_ROOTS", "/ : /proc")
+    counts = ingest(store, [("/etc/hostname", "content"), ("/proc/self/environ", "content")], asset_store=assets)
+    nothing_kept(store, assets, counts)
