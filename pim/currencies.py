@@ -12,12 +12,14 @@ lookup."""
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from functools import lru_cache
 
 #: How an amount is rounded to its currency's minor unit (a discount off a list price): half to even, as
 #: Decimal's default context rounded the two-decimal prices before minor units were read.
 ROUNDING = ROUND_HALF_EVEN
+#: Digits a price may have (pim.values: 15 before the point, 30 after): quantizing never rounds within them.
+_DIGITS = 60
 
 
 @lru_cache(maxsize=4096)
@@ -41,21 +43,26 @@ def price_pattern(code: str) -> re.Pattern[str]:
 def places(amount: Decimal, code: str) -> int:
     """The decimals `amount` is written with: the currency's, or its own where it has more (trailing zeros are
     none: EUR 9.500 has 2, 0.0123 has 4)."""
-    exponent = amount.normalize().as_tuple().exponent
-    own = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    return max(minor_units(code), own)
+    sign, digits, exponent = amount.as_tuple()
+    if not isinstance(exponent, int):  # NaN, Infinity: pim.values refuses them before
+        return minor_units(code)
+    while exponent < 0 and len(digits) > 1 and digits[-1] == 0:  # trailing zeros, counted without rounding
+        digits, exponent = digits[:-1], exponent + 1
+    return max(minor_units(code), -exponent if exponent < 0 else 0)
 
 
 def rounded(amount: Decimal, code: str, like: Decimal | None = None) -> Decimal:
     """`amount` rounded by ROUNDING to the decimals `like` (the price it was computed from) is written with, or
     to the currency's when no `like` is given (KWD 11.97465 → 11.975; off EUR 0.0123, 0.011931 → 0.0119)."""
-    return amount.quantize(Decimal(1).scaleb(-places(like if like is not None else Decimal(0), code)),
-                           rounding=ROUNDING)
+    with localcontext(prec=_DIGITS):
+        return amount.quantize(Decimal(1).scaleb(-places(like if like is not None else Decimal(0), code)),
+                               rounding=ROUNDING)
 
 
 def price_text(amount: Decimal | str, code: str) -> str:
     """A price as it is stored and written: at least the currency's decimals ("95.00", JPY "1197", KWD "11.975"),
     where `decimal_text` would drop trailing zeros ("95"); more as given (EUR "0.0123")."""
     value = amount if isinstance(amount, Decimal) else Decimal(amount)
-    value = value.quantize(Decimal(1).scaleb(-places(value, code)))
+    with localcontext(prec=_DIGITS):  # 15 digits before the point and 30 after, as pim.values allows, kept whole
+        value = value.quantize(Decimal(1).scaleb(-places(value, code)))
     return format(value if value else value.copy_abs(), "f")  # "0.00", not "-0.00"

@@ -46,6 +46,7 @@ def test_minor_units_are_cldrs() -> None:
     ({"JPY": "1234.5"}, {"JPY": "1234.5"}),
     ({"EUR": "0.0123", "KWD": "12.3456"}, {"EUR": "0.0123", "KWD": "12.3456"}),
     ({"EUR": "0.01230"}, {"EUR": "0.0123"}),
+    ({"EUR": "123456789012345.123456789012345"}, {"EUR": "123456789012345.123456789012345"}),  # 15 + 15: kept whole
 ])
 def test_a_price_with_more_decimals_than_its_currency_has_is_kept_as_given(given: dict, stored: dict) -> None:
     """Found in round 31's review: refusing them (as the first cut did) refused every B2B price list pricing a
