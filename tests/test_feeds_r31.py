@@ -264,6 +264,9 @@ def test_cli_exits_5_on_a_held_feed_and_allow_empty_sends_it(full_delivered: Sto
     assert held.exit_code == 5, held.output
     body = orjson.loads(held.output)
     assert body["results"][0]["status"] == "held" and body["left_out"] == {"excluded": 1, "gate": 7}
+    dry = CliRunner().invoke(app, ["feeds", "deliver", "--contract", "acme-tools", "--allow-empty", "--dry-run",
+                                   "--json"])  # round 31's review: the dry run dropped the flag
+    assert dry.exit_code == 0 and orjson.loads(dry.output)["results"][0]["error"] is None, dry.output
     sent = CliRunner().invoke(app, ["feeds", "deliver", "--contract", "acme-tools", "--allow-empty", "--json"])
     assert sent.exit_code == 0, sent.output
     assert orjson.loads(sent.output)["results"][0]["status"] == "delivered"

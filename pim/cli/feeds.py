@@ -87,7 +87,7 @@ def deliver(
         get_contract(store, contract)  # an unknown code: the clear error, before any claim
     named = None if due else [contract] if contract else [c.code for c in get_contracts(store)]
     if dry_run:
-        _dry_run(store, retries, as_json, due=due, named=named)
+        _dry_run(store, retries, as_json, due=due, named=named, allow_empty=allow_empty)
     else:
         _deliver_claimed(store, retries, as_json, due=due, named=named, allow_empty=allow_empty)
 
@@ -115,7 +115,8 @@ def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, na
     _report(summary, as_json, {"skipped": claims.skipped})
 
 
-def _dry_run(store: Store, retries: int, as_json: bool, *, due: bool, named: list[str] | None) -> None:
+def _dry_run(store: Store, retries: int, as_json: bool, *, due: bool, named: list[str] | None,
+             allow_empty: bool = False) -> None:
     """Build the due or named contracts without claiming them: a dry run delivers nothing and keeps the
     watermark, so it may overlap a real run, and a real run started meanwhile must not skip a contract for it."""
     from pim.feed_schedule import due_contracts
@@ -124,8 +125,8 @@ def _dry_run(store: Store, retries: int, as_json: bool, *, due: bool, named: lis
     if not codes:
         _nothing_to_deliver(as_json, due, [])
         return
-    _report(_run(store, len(codes), codes=codes, dry_run=True, retries=retries, as_json=as_json), as_json,
-            {"skipped": []})
+    _report(_run(store, len(codes), codes=codes, dry_run=True, retries=retries, as_json=as_json,
+                 allow_empty=allow_empty), as_json, {"skipped": []})
 
 
 def _nothing_to_deliver(as_json: bool, due: bool, skipped: list[dict[str, Any]]) -> None:
