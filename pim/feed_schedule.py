@@ -46,7 +46,7 @@ CLAIM_LEASE = timedelta(hours=2)
 class Due:
     contract: str
     schedule: str
-    last_success: datetime | None
+    last_success: datetime | None  # or the last held run's (a full feed of 0 rows): it waits for its next time too
     next_run: datetime  # the first scheduled time after the last success (or now, when never delivered)
     due: bool
 

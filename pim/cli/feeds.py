@@ -193,7 +193,7 @@ def due_list(as_json: bool = JsonOption) -> None:
     if as_json:
         emit_json([d.as_dict() | {"sending": held.get(d.contract)} for d in rows])
         return
-    table("feed schedules (UTC)", ["contract", "schedule", "last success", "next run", "due", "sending"],
+    table("feed schedules (UTC)", ["contract", "schedule", "last success or hold", "next run", "due", "sending"],
           [(d.contract, d.schedule, f"{d.last_success:%Y-%m-%d %H:%M}" if d.last_success else "never",
             f"{d.next_run:%Y-%m-%d %H:%M}", "yes" if d.due else "", held.get(d.contract, {}).get("holder"))
            for d in rows])
