@@ -116,12 +116,14 @@ MAX_STOCK_ELEMENTS = 100_000
 
 class StockCap:
     """Keeps a record's tree within MAX_STOCK_ELEMENTS while the file streams, where the map's `stock.path` is one
-    step (E1MARDM, i:Stock[@type='on-hand']): the read gets the end of each element of its tag (`tag`), and
-    past the cap each is freed as it ends. read_stock then rejects the record, which still holds more."""
+    step without a predicate (E1MARDM, i:Stock): the read gets the end of each element of its tag (`tag`), and
+    past the cap each is freed as it ends. read_stock then rejects the record, which still holds more. A path with
+    a predicate (i:Stock[@type='on-hand']) is checked by read_stock alone: freeing elements of its tag the
+    predicate would not select could drop readings it does select without the record being refused."""
 
     def __init__(self, m: ErpXmlMap, record: str) -> None:
         path = m.stock.path if m.stock else "/"
-        self.tag = None if "/" in path else first_tag(path, m.namespaces or None)
+        self.tag = None if "/" in path or "[" in path else first_tag(path, m.namespaces or None)
         self.record = record  # the record's local name: the stock elements are its children
         self.held = 0
         self.dropped: Any = None
