@@ -20,7 +20,7 @@ from typing import IO, Any, NamedTuple
 
 from lxml import etree
 
-from importers.xml_safety import check_well_formed, guard_prologue, open_for_xml, safe_iterparse
+from importers.xml_safety import SAFE_OPTIONS, check_well_formed, guard_prologue, open_for_xml, safe_iterparse
 from pim.errors import InputError, UnsupportedInput
 
 TRANSACTIONS = {"T_NEW_CATALOG": "new_catalog", "T_UPDATE_PRODUCTS": "update_products", "T_UPDATE_PRICES": "update_prices"}
@@ -502,15 +502,13 @@ def _prices(p: BmecatProduct, block: etree._Element) -> None:
 # subtree when the PRODUCT ends, so Python never sees the other ~95% of the events.
 _EVENT_TAGS = ["{*}" + name for name in ("BMECAT", *TRANSACTIONS, "ARTICLE", "PRODUCT", "CATALOG", "SUPPLIER",
                                         "CATALOG_STRUCTURE", "PRODUCT_TO_CATALOGGROUP_MAP", "ARTICLE_TO_CATALOGGROUP_MAP")]
-_PARSER_OPTIONS: dict[str, Any] = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
-                                   "remove_comments": True}
 
 
 def _root(handle: IO[bytes]) -> etree._Element | None:
     """The root element's start tag (name, line, attributes), read ahead of the filtered parse: the filter would
     hide a root that is not BMECAT. None when the file breaks before its root (the real parse then reports it).
     Runs after guard_prologue, with the same parser options as safe_iterparse; rewinds the handle."""
-    parser = etree.XMLPullParser(events=("start",), **_PARSER_OPTIONS)
+    parser = etree.XMLPullParser(events=("start",), **SAFE_OPTIONS)
     root = None
     try:
         while root is None:

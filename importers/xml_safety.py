@@ -145,7 +145,7 @@ def _refuse_dtd_entities(handle: IO[bytes], name: str, wide: str | None, start: 
 
 #: Every read's parser options: entity resolution, DTD loading and network off; processing instructions dropped
 #: as comments are (one inside a value would cut its text at it).
-_SAFE_OPTIONS: dict[str, Any] = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+SAFE_OPTIONS: dict[str, Any] = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
                                      remove_comments=True, remove_pis=True)
 
 
@@ -153,7 +153,7 @@ def safe_iterparse(handle: IO[bytes], name: str, external_dtd: bool = False, **k
     """lxml iterparse with every dangerous feature off; XML errors become InputError with the line.
     `external_dtd`: see guard_prologue."""
     bare_doctype = guard_prologue(handle, name, external_dtd)
-    options = {**_SAFE_OPTIONS, **kwargs}
+    options = {**SAFE_OPTIONS, **kwargs}
     etree.clear_error_log()  # the thread's log: keep an earlier document's errors out of this one's message
     try:
         events = etree.iterparse(handle, **options)
@@ -174,7 +174,7 @@ def check_well_formed(handle: IO[bytes], name: str, bare_doctype: bool, tag: lis
     import's read would give there. Runs after guard_prologue, given its answer; rewinds the handle. `tag`: the
     elements the import's read takes (its records); from the first one on, every finished part of the tree is
     freed after each chunk, so memory stays flat (an 18 MB BMEcat: ~0.15 s)."""
-    parser = etree.XMLPullParser(events=("start",), tag=tag, **_SAFE_OPTIONS)
+    parser = etree.XMLPullParser(events=("start",), tag=tag, **SAFE_OPTIONS)
     etree.clear_error_log()
     root = None
     try:
