@@ -33,7 +33,7 @@ from pim.association_claims import RANK_PREFIX, SourceClaim, TypeClaims
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError, StoreError
-from pim.product import (UNKNOWN, Association, Product, ProductModel, Provenance, blank_product, source_of, split_key,
+from pim.product import (EMPTY, UNKNOWN, Association, Product, ProductModel, Provenance, blank_product, source_of, split_key,
                          trusted_copy, trusted_model)
 from pim.partial_merge import read_parts, row_update, touched_keys
 from pim.quality import is_gtin_attribute, unique_form
@@ -47,7 +47,6 @@ from pim.validation import outside_family
 from pim.variant_levels import Child, SiblingAxes, SiblingsRead, cleared_reason, gap_reason
 
 T = TypeVar("T")
-EMPTY = (None, "", [], {})
 _STRUCTURAL = ("family", "parent", "enabled", "categories", "groups")
 
 

@@ -133,6 +133,9 @@ class ProductModel(_Valued):
 
 #: The source of a value stored without provenance.
 UNKNOWN = "unknown"
+#: What a source sends to clear a value (null, "", an empty list or object): the merge removes its claim, and a
+#: clear is never a misplaced value (pim.variant_levels).
+EMPTY = (None, "", [], {})
 
 
 def source_of(prov: Provenance | None) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from pim.catalog import Structure
 from pim.importing import record_identity
-from pim.product import Product, ProductModel, source_of, split_key
+from pim.product import EMPTY, Product, ProductModel, source_of, split_key
 from pim.scoped import scoped
 from pim.store.raw import RawTable, Statements
 from pim.store.store import MODEL, QuarantineEntry, now
@@ -70,11 +70,9 @@ class VariantLevels:
         return levels[min(at.depth, len(levels)) - 1] if levels and at.depth > ROOT else ()
 
     def misplaced(self, at: Placement, values: dict[str, Any]) -> list[str]:
-        """The value keys a record at `at` gives for attributes of another level. Clears (null, "", as the merge
-        reads them) are allowed: a source may always remove a stray value; so are attributes the family variant
+        """The value keys a record at `at` gives for attributes of another level. Clears (pim.product.EMPTY, as the
+        merge reads them) are allowed: a source may always remove a stray value; so are attributes the family variant
         does not place."""
-        from pim.merge import EMPTY  # what the merge takes for a clear ("" as null); pim.merge imports this module
-
         sets = self._sets.get(at.family_variant)
         if sets is None:
             return []
