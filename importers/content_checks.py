@@ -14,7 +14,7 @@ from pim import content_sheet
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.product import split_key, value_key
-from pim.spelling import nearest
+from pim.spelling import did_you_mean, nearest
 from pim.structure import Attribute
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def check_columns(header: list[str], mapper: ContentMapper, name: str, line: int
     fmt = content_sheet.SheetFormat(sku_column=p.sku_field, model_column=p.model_field)
     unknown = [h for h in header if h and content_sheet.value_column(h, fmt) and attribute_of(mapper.s, h) is None]
     if unknown:
-        named = ", ".join(f"'{h}'" + (f" (did you mean '{s}'?)" if (s := suggest(h, mapper.s)) else "")
+        named = ", ".join(f"'{h}'" + did_you_mean(suggest(h, mapper.s))
                           for h in unknown[:5])
         raise InputError(f"{'column' if len(unknown) == 1 else 'columns'} {named}{' …' if len(unknown) > 5 else ''} "
                          f"{'names' if len(unknown) == 1 else 'name'} no attribute", file=name, line=line,
@@ -89,7 +89,7 @@ def _unknown_place(column: str, s: Structure, fmt: content_sheet.SheetFormat, lo
         if kind in s.association_types:
             return None
         near = nearest(kind, s.association_types)
-        return f"association type '{kind}'{_meant(near and ASSOC_PREFIX + near)}"
+        return f"association type '{kind}'{did_you_mean(near and ASSOC_PREFIX + near)}"
     bullets = column.split(":")[0] == "bullets"
     attr = None if bullets or not content_sheet.value_column(column, fmt) else attribute_of(s, column)
     if not bullets and attr is None:
@@ -104,7 +104,7 @@ def _unknown_place(column: str, s: Structure, fmt: content_sheet.SheetFormat, lo
     said = " and ".join(what for what, bad in ((f"locale '{locale}'", bad_locale), (f"channel '{channel}'", bad_channel))
                         if bad)
     near = (meant_locale or not bad_locale) and (meant_channel or not bad_channel)
-    return said + _meant(value_key(code, meant_locale, meant_channel) if near else None)
+    return said + did_you_mean(value_key(code, meant_locale, meant_channel) if near else None)
 
 
 def check_profile(p: ContentProfile, s: Structure, *, then: str = "import again (nothing was imported)") -> None:
@@ -125,7 +125,7 @@ def check_profile(p: ContentProfile, s: Structure, *, then: str = "import again 
         named += [("images", "`images` names", code) for code in p.images]
     wrong = [(key, f"{how} '{code}', {_no_attribute(code, s)}") for key, how, code in named if code not in s.attributes]
     if "channels" in given:
-        wrong += [("channels", f"`channels` names '{code}', which is not a channel{_meant(nearest(code, s.channels))}")
+        wrong += [("channels", f"`channels` names '{code}', which is not a channel{did_you_mean(nearest(code, s.channels))}")
                   for code in p.channels if code not in s.channels]
     if wrong:
         raise InputError(f"the content profile's {'; its '.join(reason for _, reason in wrong)}", field=wrong[0][0],
@@ -139,11 +139,7 @@ def _no_attribute(code: str, s: Structure) -> str:
     attr = attribute_of(s, code)
     if attr is not None:
         return f"a value key where the profile names an attribute: write '{attr.code}' (a record gives its locales)"
-    return f"which is not an attribute{_meant(nearest(code, s.attributes))}"
-
-
-def _meant(near: str | None) -> str:
-    return f" (did you mean '{near}'?)" if near else ""
+    return f"which is not an attribute{did_you_mean(nearest(code, s.attributes))}"
 
 
 def suggest(column: str, s: Structure) -> str | None:

@@ -30,6 +30,11 @@ def nearest(name: str, candidates: Iterable[str]) -> str | None:
     return next(c for c in pool if _folded(c) == close[0]) if close else None
 
 
+def did_you_mean(near: str | None) -> str:
+    """` (did you mean 'X'?)` after a refused name, or nothing when no name is near (`nearest`)."""
+    return f" (did you mean '{near}'?)" if near else ""
+
+
 def unknown_key(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
     """What to say of a key the profile's model has no field for (`feilds:`, or `untis:` in a rule): the key it
     likely meant, or the keys there are. None when the place cannot be told (pydantic's message then)."""

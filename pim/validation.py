@@ -13,7 +13,7 @@ from typing import Any
 from pim.catalog import Structure
 from pim.currencies import price_pattern
 from pim.product import Product, ProductModel, split_key, value_key
-from pim.spelling import nearest
+from pim.spelling import did_you_mean, nearest
 from pim.structure import Attribute, AttributeType
 from pim.values import MAX_DIGITS, SURROGATE, ValueProblem, extension_problem, is_clean_text, listed, normalize
 
@@ -262,9 +262,7 @@ def typo_of(code: str, declared: Iterable[str], offered: Iterable[str]) -> str:
     """` (did you mean 'de_DE'?)` for a locale, channel or association type that is none the structure declares
     (`de-DE`, `x_sell`): the nearest one it offers. Nothing for a declared one (a locale no channel publishes any
     more is no typo) or when none is near."""
-    if code in declared or (near := nearest(code, offered)) is None:
-        return ""
-    return f" (did you mean '{near}'?)"
+    return "" if code in declared else did_you_mean(nearest(code, offered))
 
 
 def _text_only(d: str) -> bool:

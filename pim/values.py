@@ -13,7 +13,7 @@ from typing import Any
 
 from pim.currencies import price_text
 from pim.measures import Measures, builtin
-from pim.spelling import nearest
+from pim.spelling import did_you_mean, nearest
 from pim.structure import Attribute, AttributeType
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -293,7 +293,7 @@ def _choices(code: str, options: set[str]) -> str:
     if hit is not None and hit[0] is options:
         return hit[1]
     near = nearest(code, options)
-    said = ((f" (did you mean '{near}'?)" if near else "")
+    said = (did_you_mean(near)
             + f"; the options: {listed(heapq.nsmallest(10, options)) if options else 'none declared'}"
             + (f" ({len(options)} in all)" if len(options) > 10 else "")
             + ". Map the source's value to one of them (`map:` on its column in the import's map or profile), "
