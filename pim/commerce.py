@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -203,30 +203,60 @@ def put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceLis
 PAIRS_SEQ = "price_list_pairs"
 
 
-class CompletePriceLists:
-    """An import of complete price lists (an ERP map's `complete: true`, a BMEcat T_NEW_CATALOG's tiers): every
-    entry written is also noted under this run, and `finish` removes, in one transaction, the stored entries of
-    the customers the run named that it did not hold. Customers the run never named keep all of theirs. Used as
-    a context manager, a run left without `finish` (the import failed) removes nothing and forgets its notes."""
+class CompleteRun:
+    """An import of complete lists (CompletePriceLists, CompleteStock): what it writes is also noted under this
+    run in `notes` (a table keyed by `run`), and `finish` removes, in one transaction under the write lock, the
+    stored rows of what the run named that it did not hold (`_remove`). Used as a context manager, a run left
+    without `finish` (the import failed) removes nothing and forgets its notes."""
 
-    def __init__(self, store: Store, conn: Connection | None = None) -> None:
+    def __init__(self, store: Store, notes: Table, conn: Connection | None = None) -> None:
         """`conn`: started inside the caller's transaction (an import's first batch)."""
-        self.store = store
+        self.store, self.notes = store, notes
         self.run = uuid.uuid4().hex
         self.finished = False
-        stale = delete(SEEN).where(SEEN.c.noted_at < now() - timedelta(days=1))  # notes a crashed run left behind
+        stale = delete(notes).where(notes.c.noted_at < now() - timedelta(days=1))  # notes a crashed run left behind
         if conn is not None:
             conn.execute(stale)
         else:
             with store.begin() as own:
                 own.execute(stale)
 
-    def __enter__(self) -> "CompletePriceLists":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if not self.finished:
             self.finish(remove=False)
+
+    def _remove(self, conn: Connection) -> int:
+        raise NotImplementedError
+
+    def finish(self, *, remove: bool) -> int:
+        """Remove what the run did not hold (when `remove`) and forget the notes; returns the rows removed."""
+        removed = 0
+        with self.store.begin() as conn:
+            if remove:
+                self.store.lock_writes(conn)  # as every writer: before the rows it deletes
+                removed = self._remove(conn)
+            conn.execute(delete(self.notes).where(self.notes.c.run == self.run))
+        self.finished = True
+        return removed
+
+    def _closed(self, job_id: int | None, rejected: int, *, key: str, file: Path, source: str, said: str) -> int:
+        """`finish` at the end of an import: remove the rest only when the import rejected nothing (a rejected row
+        may be one that still holds); else the quarantine gets the warning `said`, which the next clean run of the
+        file closes. Returns the rows removed."""
+        file_warning(self.store, job_id, source, key, said if rejected else None, file=file.name)
+        return self.finish(remove=not rejected)
+
+
+class CompletePriceLists(CompleteRun):
+    """Complete price lists (an ERP map's `complete: true`, a BMEcat T_NEW_CATALOG's tiers): `finish` removes the
+    stored entries of the customers the run named that it did not hold. Customers the run never named keep all of
+    theirs."""
+
+    def __init__(self, store: Store, conn: Connection | None = None) -> None:
+        super().__init__(store, SEEN, conn)
 
     def put(self, store: Store, entries: list[PriceListEntry]) -> int:
         with store.begin() as conn:
@@ -236,32 +266,20 @@ class CompletePriceLists:
         """`put` inside the caller's transaction."""
         return put_price_list_in(self.store, conn, entries, seen=self.run)
 
-    def finish(self, *, remove: bool) -> int:
-        """Remove what the run did not hold (when `remove`) and forget the notes; returns the entries removed."""
-        removed = 0
-        with self.store.begin() as conn:
-            if remove:
-                self.store.lock_writes(conn)  # as put_price_list_in: before the rows it deletes
-                named = select(SEEN.c.customer).where(SEEN.c.run == self.run).distinct().scalar_subquery()
-                held = select(SEEN.c.run).where(
-                    SEEN.c.run == self.run, *(SEEN.c[k] == PRICE.c[k] for k in _PRICE_KEY)).exists()
-                gone = conn.execute(delete(PRICE).where(PRICE.c.customer.in_(named), ~held)
-                                    .returning(PRICE.c.customer, PRICE.c.sku)).all()
-                removed = len(gone)
-                _note_removed(self.store, conn, gone)
-            conn.execute(delete(SEEN).where(SEEN.c.run == self.run))
-        self.finished = True
-        return removed
+    def _remove(self, conn: Connection) -> int:
+        named = select(SEEN.c.customer).where(SEEN.c.run == self.run).distinct().scalar_subquery()
+        held = select(SEEN.c.run).where(SEEN.c.run == self.run, *(SEEN.c[k] == PRICE.c[k] for k in _PRICE_KEY)).exists()
+        gone = conn.execute(delete(PRICE).where(PRICE.c.customer.in_(named), ~held)
+                            .returning(PRICE.c.customer, PRICE.c.sku)).all()
+        _note_removed(self.store, conn, gone)
+        return len(gone)
 
     def close(self, job_id: int | None, rejected: int, *, file: Path, source: str, nothing_removed: str,
               rows: str) -> int:
-        """`finish` at the end of an import: remove the rest only when the import rejected nothing (a rejected
-        row may be a price that still holds); else the quarantine gets a warning starting `nothing_removed`,
-        which the next clean run of the file closes. Returns the entries removed."""
-        file_warning(self.store, job_id, source, f"complete-price-list:{file.name}",
-                     f"{nothing_removed} because {rejected} {rows} were rejected; fix them and import the file again"
-                     if rejected else None, file=file.name)
-        return self.finish(remove=not rejected)
+        """CompleteRun._closed, the warning starting `nothing_removed`."""
+        return self._closed(job_id, rejected, key=f"complete-price-list:{file.name}", file=file, source=source,
+                            said=f"{nothing_removed} because {rejected} {rows} were rejected; fix them and import "
+                                 "the file again")
 
 
 def remove_price_list_entries(store: Store, customer: str, source: str, keep: dict[str, set[tuple[Any, ...]]]) -> set[str]:
@@ -455,27 +473,14 @@ def atp_above_quantity(level: StockLevel) -> str | None:
             "receipts?) and that the map's `atp` and `quantity` are not swapped, then import the file again")
 
 
-class CompleteStock:
-    """An import of complete stock files (an ERP stock map's `complete: true`): a file holds every warehouse of
-    each SKU it names. Every reading is also noted under this run, and `finish` removes, in one transaction, the
-    stored readings of the SKUs the run named in warehouses it did not hold (a warehouse retired), except one newer
-    than the SKU's newest reading in the run (taken after the file was written). SKUs the run never named keep
-    theirs. As CompletePriceLists: used as a context manager, a run left without `finish` (the import failed)
-    removes nothing and forgets its notes."""
+class CompleteStock(CompleteRun):
+    """Complete stock files (an ERP stock map's `complete: true`): a file holds every warehouse of each SKU it
+    names. `finish` removes the stored readings of the SKUs the run named in warehouses it did not hold (a
+    warehouse retired), except one newer than the SKU's newest reading in the run (taken after the file was
+    written). SKUs the run never named keep theirs."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
-        self.run = uuid.uuid4().hex
-        self.finished = False
-        with store.begin() as conn:  # notes a crashed run left behind
-            conn.execute(delete(STOCK_SEEN).where(STOCK_SEEN.c.noted_at < now() - timedelta(days=1)))
-
-    def __enter__(self) -> "CompleteStock":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if not self.finished:
-            self.finish(remove=False)
+        super().__init__(store, STOCK_SEEN)
 
     def put(self, store: Store, levels: list[StockLevel]) -> int:
         """put_stock, noting each reading's SKU, warehouse and time under the run in the same transaction (a
@@ -493,36 +498,25 @@ class CompleteStock:
                               ["run", "sku", "warehouse"])
             return count
 
-    def finish(self, *, remove: bool) -> int:
-        """Remove the readings the run did not hold (when `remove`) and forget the notes; returns the readings
-        removed. Their products get a new write sequence, as a changed reading gives them (put_stock_in)."""
-        removed = 0
-        with self.store.begin() as conn:
-            if remove:
-                self.store.lock_writes(conn)  # as put_stock_in: before the rows it deletes
-                seen = STOCK_SEEN
-                named = select(seen.c.sku).where(seen.c.run == self.run)
-                held = select(seen.c.run).where(seen.c.run == self.run, seen.c.sku == STOCK.c.sku,
-                                                seen.c.warehouse == STOCK.c.warehouse).exists()
-                newest = select(func.max(seen.c.read_at)).where(seen.c.run == self.run,
-                                                                seen.c.sku == STOCK.c.sku).scalar_subquery()
-                gone = conn.execute(delete(STOCK).where(STOCK.c.sku.in_(named), ~held, STOCK.c.updated_at <= newest)
-                                    .returning(STOCK.c.sku)).scalars().all()
-                removed = len(gone)
-                if gone:
-                    self.store.touch_products(conn, sorted(set(gone)))
-            conn.execute(delete(STOCK_SEEN).where(STOCK_SEEN.c.run == self.run))
-        self.finished = True
-        return removed
+    def _remove(self, conn: Connection) -> int:
+        """Their products get a new write sequence, as a changed reading gives them (put_stock_in)."""
+        seen = STOCK_SEEN
+        named = select(seen.c.sku).where(seen.c.run == self.run)
+        held = select(seen.c.run).where(seen.c.run == self.run, seen.c.sku == STOCK.c.sku,
+                                        seen.c.warehouse == STOCK.c.warehouse).exists()
+        newest = select(func.max(seen.c.read_at)).where(seen.c.run == self.run,
+                                                        seen.c.sku == STOCK.c.sku).scalar_subquery()
+        gone = conn.execute(delete(STOCK).where(STOCK.c.sku.in_(named), ~held, STOCK.c.updated_at <= newest)
+                            .returning(STOCK.c.sku)).scalars().all()
+        if gone:
+            self.store.touch_products(conn, sorted(set(gone)))
+        return len(gone)
 
     def close(self, job_id: int | None, rejected: int, *, file: Path, source: str) -> int:
-        """`finish` at the end of an import: remove the rest only when the import rejected nothing (a rejected
-        row may be a warehouse that still holds stock); else the quarantine gets a warning, which the next clean
-        run of the file closes. Returns the readings removed."""
-        file_warning(self.store, job_id, source, f"complete-stock:{file.name}",
-                     f"complete stock file: no warehouse was removed because {rejected} row(s) were rejected; fix "
-                     "them and import the file again" if rejected else None, file=file.name)
-        return self.finish(remove=not rejected)
+        """CompleteRun._closed: a rejected row may be a warehouse that still holds stock."""
+        return self._closed(job_id, rejected, key=f"complete-stock:{file.name}", file=file, source=source,
+                            said=f"complete stock file: no warehouse was removed because {rejected} row(s) were "
+                                 "rejected; fix them and import the file again")
 
 
 @dataclass(frozen=True)
