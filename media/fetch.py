@@ -246,7 +246,9 @@ def public_address(host: str, port: int, url: str) -> str:
     loopback, private, link-local (the cloud metadata service, 169.254.169.254), multicast, reserved or
     unspecified, so that an image URL cannot make the server call its own or its network's services."""
     try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        # AI_ADDRCONFIG: only families this host has an address of (a dual-stack image host's IPv6 address first
+        # would be tried, and fail, on a server without IPv6); the connection is pinned to the first
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_ADDRCONFIG)
     except (OSError, UnicodeError) as exc:
         raise FetchFailed(f"cannot resolve host {host} ({exc})", file=url) from exc
     addresses = [str(info[4][0]) for info in found]
