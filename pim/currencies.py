@@ -20,6 +20,8 @@ from functools import lru_cache
 ROUNDING = ROUND_HALF_EVEN
 #: Digits a price may have (pim.values: 15 before the point, 30 after): quantizing never rounds within them.
 _DIGITS = 60
+#: 1, 0.1, 0.01, …: the quantum of each number of decimals a price may have.
+_QUANTA = [Decimal(1).scaleb(-n) for n in range(_DIGITS)]
 
 
 @lru_cache(maxsize=4096)
@@ -55,14 +57,15 @@ def rounded(amount: Decimal, code: str, like: Decimal | None = None) -> Decimal:
     """`amount` rounded by ROUNDING to the decimals `like` (the price it was computed from) is written with, or
     to the currency's when no `like` is given (KWD 11.97465 → 11.975; off EUR 0.0123, 0.011931 → 0.0119)."""
     with localcontext(prec=_DIGITS):
-        return amount.quantize(Decimal(1).scaleb(-places(like if like is not None else Decimal(0), code)),
-                               rounding=ROUNDING)
+        return amount.quantize(_QUANTA[places(like if like is not None else Decimal(0), code)], rounding=ROUNDING)
 
 
 def price_text(amount: Decimal | str, code: str) -> str:
     """A price as it is stored and written: at least the currency's decimals ("95.00", JPY "1197", KWD "11.975"),
     where `decimal_text` would drop trailing zeros ("95"); more as given (EUR "0.0123")."""
     value = amount if isinstance(amount, Decimal) else Decimal(amount)
-    with localcontext(prec=_DIGITS):  # 15 digits before the point and 30 after, as pim.values allows, kept whole
-        value = value.quantize(Decimal(1).scaleb(-places(value, code)))
+    exponent = value.as_tuple().exponent
+    if exponent != -minor_units(code) or not value:  # "12.50" in EUR, the common case, is its own text already
+        with localcontext(prec=_DIGITS):  # 15 digits before the point and 30 after, as pim.values allows, kept whole
+            value = value.quantize(_QUANTA[places(value, code)])
     return format(value if value else value.copy_abs(), "f")  # "0.00", not "-0.00"
