@@ -25,7 +25,7 @@ from importers.erp_values import (GtinFields, NumberFormat, Setter, ValueBuilder
                                   Zone, moment_parser, number_parser, partial_product, problem_notes,
                                   refusal, remembered, report_unread)
 from pim.catalog import Structure
-from pim.commerce import (EARLIEST, CompletePriceLists, CompleteStock, PriceListEntry, StockLevel,
+from pim.commerce import (EARLIEST, CompletePriceLists, CompleteRun, CompleteStock, PriceListEntry, StockLevel,
                           atp_above_quantity, free_price, inverted_tiers, put_price_list, put_stock)
 from pim.contracts import get_contracts
 from pim.errors import InputError
@@ -529,43 +529,29 @@ def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | No
         if prices is not None:
             prices.report(store, counts, m.source)
 
-    if m.kind == "price_list":
+    if m.kind in ("price_list", "stock"):
         items = commerce_items(path, m, rows, prices)
         if not m.complete:
-            return run_rows_import(store, m.source, label, items, put_price_list, after=warn, files=[path.name])
-        return _import_complete_price_lists(path, store, m, label, items, warn)
-    if m.kind == "stock":
-        if not m.complete:
-            return run_rows_import(store, m.source, label, commerce_items(path, m, rows), put_stock, after=warn,
-                                   files=[path.name])
-        return _import_complete_stock(path, store, m, label, rows, warn)
+            put = put_price_list if m.kind == "price_list" else put_stock
+            return run_rows_import(store, m.source, label, items, put, after=warn, files=[path.name])
+        complete = CompletePriceLists(store) if m.kind == "price_list" else CompleteStock(store)
+        return _import_complete(path, store, m, label, items, complete, warn)
     structure = store.structure()
     return run_import(store, m.source, product_items(path, m, structure, rows), structure=structure, label=label,
                       merge=merger_for(m, map_dir, precedence), before_finish=warn)
 
 
-def _import_complete_price_lists(path: Path, store: Store, m: ErpCsvMap, label: str,
-                                 items: Iterator[RowItem | Rejected],
-                                 warn: Callable[[ImportCounts], None]) -> ImportCounts:
-    with CompletePriceLists(store) as lists:
+def _import_complete(path: Path, store: Store, m: ErpCsvMap, label: str, items: Iterator[RowItem | Rejected],
+                     complete: CompleteRun, warn: Callable[[ImportCounts], None]) -> ImportCounts:
+    """A complete price list or stock file: once every row is in, what the file did not hold is removed
+    (pim.commerce.CompleteRun), unless a row was rejected."""
+    with complete:
         def remove_the_rest(counts: ImportCounts) -> None:
-            counts.extra["removed"] = lists.close(counts.job_id, counts.rejected, file=path, source=m.source,
-                                                  nothing_removed="complete price list: nothing was removed",
-                                                  rows="row(s)")
+            counts.extra["removed"] = complete.close(counts.job_id, counts.rejected, file=path, source=m.source)
             warn(counts)
 
-        return run_rows_import(store, m.source, label, items, lists.put, after=remove_the_rest, files=[path.name])
-
-
-def _import_complete_stock(path: Path, store: Store, m: ErpCsvMap, label: str, rows: CsvRows,
-                           warn: Callable[[ImportCounts], None]) -> ImportCounts:
-    with CompleteStock(store) as stock:
-        def remove_the_rest(counts: ImportCounts) -> None:
-            counts.extra["removed"] = stock.close(counts.job_id, counts.rejected, file=path, source=m.source)
-            warn(counts)
-
-        return run_rows_import(store, m.source, label, commerce_items(path, m, rows), stock.put,
-                               after=remove_the_rest, files=[path.name])
+        return run_rows_import(store, m.source, label, items, complete.put, after=remove_the_rest,
+                               files=[path.name])
 
 
 class ErpCsvImporter:

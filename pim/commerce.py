@@ -274,8 +274,8 @@ class CompletePriceLists(CompleteRun):
         _note_removed(self.store, conn, gone)
         return len(gone)
 
-    def close(self, job_id: int | None, rejected: int, *, file: Path, source: str, nothing_removed: str,
-              rows: str) -> int:
+    def close(self, job_id: int | None, rejected: int, *, file: Path, source: str,
+              nothing_removed: str = "complete price list: nothing was removed", rows: str = "row(s)") -> int:
         """CompleteRun._closed, the warning starting `nothing_removed`."""
         return self._closed(job_id, rejected, key=f"complete-price-list:{file.name}", file=file, source=source,
                             said=f"{nothing_removed} because {rejected} {rows} were rejected; fix them and import "
