@@ -15,20 +15,16 @@ from pim.importing import Parsed, run_import
 from pim.merge import MODEL_KEY, Merger, Precedence, candidates_for
 from pim.product import Product, Provenance
 from pim.store import Store
-from pim.web.accounts import add_user, authenticate, create_token
-from pim.web.app import create_app
-from tests.channel_data import seed_products
-from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
+from pim.web.accounts import authenticate, create_token
+from tests.test_web_ui import cheap_argon2, client, login  # noqa: F401  (fixtures: cheap_argon2 autouse; client: seeded)
 
 ERP_ONLY = Precedence(attributes={"name": ["erp"]})  # the content team's name loses and does not own `name`
 
 
 @pytest.fixture
-def web(store: Store) -> TestClient:
-    seed_products(store)
-    add_user(store, "ed", "correct horse", "editor")
-    add_user(store, "vi", "correct horse", "viewer")
-    return TestClient(create_app(store))
+def web(client: TestClient) -> TestClient:  # noqa: F811  (the fixture test_web_ui defines)
+    """test_web_ui's seeded client (users ed, editor, and vi, viewer)."""
+    return client
 
 
 def _content() -> Provenance:

@@ -12,18 +12,13 @@ from fastapi.testclient import TestClient
 
 from pim.merge import candidates_for
 from pim.store import Store
-from pim.web.accounts import add_user
-from pim.web.app import create_app
-from tests.channel_data import seed_products
-from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
+from tests.test_web_ui import cheap_argon2, client, login  # noqa: F401  (fixtures: cheap_argon2 autouse; client: seeded)
 
 
 @pytest.fixture
-def web(store: Store) -> TestClient:
-    seed_products(store)
-    add_user(store, "ed", "correct horse", "editor")
-    add_user(store, "vi", "correct horse", "viewer")
-    return TestClient(create_app(store))
+def web(client: TestClient) -> TestClient:  # noqa: F811  (the fixture test_web_ui defines)
+    """test_web_ui's seeded client (users ed, editor, and vi, viewer)."""
+    return client
 
 
 def _notice(html: str) -> str:

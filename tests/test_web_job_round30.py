@@ -20,20 +20,15 @@ from pim.sources import open_text
 from pim.store import Store
 from pim.store.store import JOB
 from pim.catalog import Structure
-from pim.web.accounts import add_user
-from pim.web.app import create_app
-from tests.channel_data import seed_products
-from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
+from tests.test_web_ui import cheap_argon2, client, login  # noqa: F401  (fixtures: cheap_argon2 autouse; client: seeded)
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 
 
 @pytest.fixture
-def web(store: Store) -> TestClient:
-    seed_products(store)
-    add_user(store, "ed", "correct horse", "editor")
-    add_user(store, "vi", "correct horse", "viewer")
-    return TestClient(create_app(store))
+def web(client: TestClient) -> TestClient:  # noqa: F811  (the fixture test_web_ui defines)
+    """test_web_ui's seeded client (users ed, editor, and vi, viewer)."""
+    return client
 
 
 def _uploaded(web: TestClient, store: Store, token: str, name: str, body: bytes, *, run: bool = True
