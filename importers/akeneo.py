@@ -1,6 +1,7 @@
 """Import an Akeneo CSV or XLSX export folder: structure first (locales … association types), then product models
 (roots before sub-models) and products through the shared import loop, so validation and quarantine are
-the same as for every other source. See docs/akeneo.md."""
+the same as for every other source. With `merge=True` the export is one more source merged by precedence
+(`_merger`, `wider_families`) instead of a whole-record catalog. See docs/akeneo.md."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from importers.akeneo_products import SOURCE, RowReader
 from importers.akeneo_structure import (
@@ -25,8 +28,10 @@ from importers.akeneo_structure import (
 from pim.errors import InputError
 from pim.structure_files import SECTION_KIND, StructureErrors, StructureFile
 from pim.catalog_gtins import keep_stored_gtins
-from pim.importing import Parsed, Rejected, run_import
+from pim.importing import ImportCounts, Parsed, Rejected, file_warning, run_import
+from pim.merge import Merger
 from pim.store import Store
+from pim.structure import Family
 
 #: Structure kinds in load order, with the count names they report under.
 _KIND_COUNTS = {
@@ -47,11 +52,19 @@ class AkeneoImporter:
         return import_akeneo(Path(path), store, **options)
 
 
-def import_akeneo(folder: Path, store: Store, *, on_batch: Any = None) -> dict[str, Any]:
+def import_akeneo(folder: Path, store: Store, *, on_batch: Any = None, merge: bool = False, source: str = SOURCE,
+                  precedence: Path | None = None) -> dict[str, Any]:
     """Import the export in `folder` into `store`; return the job's counts (read, created, updated,
     unchanged, rejected, problems, job_id, structure item counts and `structure_changed`).
-    Re-importing the same folder changes nothing."""
+    Re-importing the same folder changes nothing. Without `merge` each product and model is replaced by its
+    row; with it each row is `source`'s partial record, merged by `precedence` as the ERP's and suppliers' are
+    (pim.sources.merger_for: else PIM_HOME/precedence.yaml, else the default), and families are never narrowed
+    (`wider_families`)."""
     folder = Path(folder)
+    if not merge and (source != SOURCE or precedence is not None):
+        raise InputError("--source and --precedence are for merge mode", field="--source" if source != SOURCE
+                         else "--precedence", hint="add --merge, or leave them out to replace each product whole")
+    merger = _merger(source, precedence) if merge else None
     _check_folder(folder)
     stamp = datetime.now(UTC)
     read = read_structure(folder)
@@ -59,16 +72,70 @@ def import_akeneo(folder: Path, store: Store, *, on_batch: Any = None) -> dict[s
     dangling_options(read, {a.code for a in chain(read.items["attribute"], stored["attribute"])})  # type: ignore[attr-defined]
     _check_headers(folder, read, stored)
     _check_stored_values(store, folder, read)
+    widened = wider_families(read, stored["family"]) if merge else {}  # type: ignore[arg-type]
     changed = _put_structure(store, read, stored)
-    reader = RowReader(folder, store.structure(), store, stamp)
+    reader = RowReader(folder, store.structure(), store, stamp, source=source, merged=merge)
     items: Iterator[Parsed | Rejected] = chain(read.rejects, reader.model_items(), reader.product_items())
-    items = keep_stored_gtins(items, store)  # a bad GTIN left out does not clear the stored one
-    counts = run_import(store, SOURCE, items, structure=reader.structure, label=str(folder), on_batch=on_batch)
-    store.resolve_quarantine(SOURCE, accepted_keys(read))
+    if not merge:  # a whole record would clear a bad GTIN it leaves out; a partial one just makes no claim there
+        items = keep_stored_gtins(items, store)
+    counts = run_import(store, source, items, structure=reader.structure, label=str(folder), on_batch=on_batch,
+                        merge=merger, before_finish=lambda c: _note_widened(store, c, source, folder, widened))
+    store.resolve_quarantine(source, accepted_keys(read))
     result: dict[str, Any] = {**counts.as_dict(), "job_id": counts.job_id}
     result.update({name: len(read.items[kind]) for kind, name in _KIND_COUNTS.items()})
     result.update(structure_changed=changed, **reader.counts)
     return result
+
+
+def _merger(source: str, precedence: Path | None) -> Merger:
+    """The merge of `source`'s records, by the precedence the other imports take theirs from."""
+    from pim.sources import SourceProfile, merger_for
+
+    try:
+        profile = SourceProfile(source=source)
+    except ValidationError as exc:
+        raise InputError(f"'{source}' is no source name", field="--source",
+                         hint="lower-case letters, digits and _, optionally :name (akeneo, akeneo:eu); the name "
+                              "precedence files rank") from exc
+    return merger_for(profile, None, precedence)
+
+
+def wider_families(read: StructureRead, stored: list[Family]) -> dict[str, list[str]]:
+    """Merge mode: each family of the export keeps the attributes its stored version has beyond the export's
+    (with their channel requirements), so values other sources hold there stay inside the family and their next
+    imports are not refused. Changes `read` in place; returns family code → the attributes kept."""
+    before = {f.code: f for f in stored}
+    kept: dict[str, list[str]] = {}
+    families = []
+    for family in read.items["family"]:
+        old = before.get(family.code)  # type: ignore[attr-defined]
+        extra = [a for a in old.attributes if a not in family.attributes] if old else []  # type: ignore[attr-defined]
+        if extra:
+            required = dict(family.requirements)  # type: ignore[attr-defined]
+            for channel, codes in old.requirements.items():  # type: ignore[union-attr]
+                if still := [c for c in codes if c in extra]:
+                    required[channel] = [*required.get(channel, []), *still]
+            family = family.model_copy(update={"attributes": [*family.attributes, *extra],  # type: ignore[attr-defined]
+                                               "requirements": required})
+            kept[family.code] = extra  # type: ignore[attr-defined]
+        families.append(family)
+    read.items["family"] = families
+    return kept
+
+
+def _note_widened(store: Store, counts: ImportCounts, source: str, folder: Path, kept: dict[str, list[str]]) -> None:
+    """One `warning` naming the families merge mode kept wider than the export (the next run replaces or closes
+    it); counted as `families_kept_wider`."""
+    reason = None
+    if kept:
+        counts.extra["families_kept_wider"] = len(kept)
+        said = "; ".join(f"{code}: {', '.join(attrs)}" for code, attrs in sorted(kept.items()))
+        reason = (f"the export's families leave out attributes they have here, kept in merge mode ({said}), so "
+                  "the values other sources hold there stay inside the family. An attribute of this catalog's own "
+                  "needs nothing; one Akeneo took out of the family on purpose: remove it here too (the family's "
+                  "page, or `pim structure load`)")
+    file_warning(store, counts.job_id, source, f"akeneo-families-kept:{folder.name}", reason,
+                 file=flat_file(folder, "families.csv").name, field="attributes")
 
 
 def _check_folder(folder: Path) -> None:

@@ -6,7 +6,12 @@ localizable/scopable flags say how to read the parts. The header is planned once
 over the plan. Records are checked here with the shared RecordValidator so that a rejection names the CSV
 column (run_import checks them again; normalised values pass straight through). A bad GTIN is left out of its
 row, which is taken in with a `problem` naming the column; the record keeps the GTIN it had (`_gtins`, then
-pim.catalog_gtins.keep_stored_gtins over the items, as import_akeneo runs them)."""
+pim.catalog_gtins.keep_stored_gtins over the items, as import_akeneo runs them).
+
+In merge mode (`merged`) a row is a partial record of its source: a filled cell is a claim, an empty cell of an
+attribute of the record's family withdraws the source's value, and a structural field (family, parent, enabled,
+categories, groups) is set only by a filled cell; each association type with a column is the source's claim on
+it (empty: withdrawn). See docs/akeneo.md, "Merging with other sources"."""
 
 from __future__ import annotations
 
@@ -152,6 +157,8 @@ class RowReader:
     structure: Structure
     store: Store
     stamp: datetime
+    source: str = SOURCE
+    merged: bool = False  # rows are partial records merged by precedence (import_akeneo's merge mode)
     validator: RecordValidator = field(init=False)
     models: dict[str, str] = field(default_factory=dict)  # lower-cased code → code (Akeneo codes ignore case)
     model_variants: dict[str, str] = field(default_factory=dict)  # model code → family variant
@@ -200,12 +207,13 @@ class RowReader:
         bad = self._bad_cell(plan, cells)
         if bad:
             return self._reject(bad[1], file, row, bad[0], key)
-        values, notes = self._values(plan, row, file, key)
+        family = self.structure.family_of_variant(cells["family_variant"])
+        values, notes = self._values(plan, row, file, key, self._clears(family))
         gtins = self._gtins(plan, row, file, key, values, notes)
+        fields = self._stated({"categories": codes(cells.get("categories"))}, cells)
         try:
             record = ProductModel(code=code, family_variant=cells["family_variant"], parent=parent or None,
-                                  categories=codes(cells.get("categories")), values=values,
-                                  source=Provenance(source=SOURCE, ref=f"{file}:{row.line}", at=self.stamp))
+                                  values=values, source=self._provenance(file, row), **fields)
         except ValidationError as exc:  # a code over its length, a family variant or category that is no code
             where, reason = refusal(exc)
             return self._reject(reason, file, row, where, key)
@@ -215,7 +223,7 @@ class RowReader:
         self.models[code.lower()] = code
         self.model_variants[code] = record.family_variant
         self.counts["product_models"] += 1
-        return Parsed(record, file, row.line, problems=notes, kept=gtins)
+        return Parsed(record, file, row.line, problems=notes, kept=() if self.merged else gtins)
 
     # ------------------------------------------------------------ products
     def product_items(self) -> Iterator[Parsed | Rejected]:
@@ -254,18 +262,20 @@ class RowReader:
         bad = self._bad_cell(plan, cells)
         if bad:
             return self._reject(bad[1], file, row, bad[0], identifier)
-        values, notes = self._values(plan, row, file, identifier)
+        family = cells.get("family") or self._family_of(parent)
+        values, notes = self._values(plan, row, file, identifier, self._clears(family))
         values[identifier_attr] = identifier
         gtins = self._gtins(plan, row, file, identifier, values, notes)
         try:
             associations = self._associations(plan, cells)
         except ValueError as exc:
             return self._reject(exc.args[0], file, row, exc.args[1], identifier)
+        fields = self._stated({"family": family, "parent": parent or None, "enabled": enabled != "0",
+                               "categories": codes(cells.get("categories")), "groups": codes(cells.get("groups"))},
+                              cells)
         try:
-            record = Product(identifier=identifier, family=cells.get("family") or self._family_of(parent),
-                             parent=parent or None, enabled=enabled != "0", categories=codes(cells.get("categories")),
-                             groups=codes(cells.get("groups")), values=values, associations=associations,
-                             source=Provenance(source=SOURCE, ref=f"{file}:{row.line}", at=self.stamp))
+            record = Product(identifier=identifier, values=values, associations=associations,
+                             source=self._provenance(file, row), **fields)
         except ValidationError as exc:  # an identifier over 255 characters, a family or category that is no code
             where, reason = refusal(exc, identifier_attr)
             return self._reject(reason, file, row, where, identifier)
@@ -273,9 +283,27 @@ class RowReader:
         if problems:
             return self._problems(plan, problems, file, row, identifier)
         self.counts["products"] += 1  # `kept`: a whole record would clear what it leaves out: the GTIN is put back
-        return Parsed(record, file, row.line, problems=notes, kept=gtins)
+        return Parsed(record, file, row.line, problems=notes, kept=() if self.merged else gtins)
 
     # ------------------------------------------------------------ shared
+    def _provenance(self, file: str, row: CsvRow) -> Provenance:
+        return Provenance(source=self.source, ref=f"{file}:{row.line}", at=self.stamp)
+
+    def _clears(self, family: str | None) -> set[str] | None:
+        """Merge mode: the attributes whose empty cell withdraws the source's value, the record's family's. An
+        export has a column for every attribute of every family, so an empty cell of another family's attribute
+        says nothing (and the merge would refuse it as outside the family); a row naming no family clears none."""
+        return self.validator.family_attrs.get(family) if self.merged and family else None
+
+    def _stated(self, fields: dict[str, Any], cells: dict[str, str]) -> dict[str, Any]:
+        """The structural fields a record sets: all of them for a whole record; in merge mode those whose cell is
+        filled (a variant's family is its model's when its own cell is empty), so an empty cell leaves what is
+        stored: these fields are no source's claim, and another source may have set them."""
+        if not self.merged:
+            return fields
+        return {name: value for name, value in fields.items()
+                if cells.get(name, "").strip() or (name == "family" and value)}
+
     def _first_seen(self, key: str, line: int, kind: str) -> int | None:
         """The line a key first appeared on, if this row repeats it (Akeneo keys ignore case). Writing a
         key twice in one batch would also make the database refuse the whole batch."""
@@ -304,21 +332,24 @@ class RowReader:
             return None
         return self.structure.family_of_variant(self.model_variants.get(parent, ""))  # type: ignore[arg-type]
 
-    def _values(self, plan: ColumnPlan, row: CsvRow, file: str, key: str) -> tuple[dict[str, Any], list[QuarantineEntry]]:
+    def _values(self, plan: ColumnPlan, row: CsvRow, file: str, key: str,
+                clears: set[str] | None = None) -> tuple[dict[str, Any], list[QuarantineEntry]]:
+        """The row's values; an empty cell is no value, or None (a withdrawal) for the attributes in `clears`."""
         values: dict[str, Any] = {}
         notes: list[QuarantineEntry] = []
         for spec in plan.values:
             data = spec.read(row.cells)
             if data is None:
+                if clears is not None and spec.attribute.code in clears:
+                    values[spec.key] = None
                 continue
             values[spec.key] = data
             if spec.attribute.type in _MEDIA and not self._media_exists(data):
                 notes.append(QuarantineEntry(f"media file not found: {data}", file, row.line, spec.column, None, key,
-                                             SOURCE, severity="problem"))
+                                             self.source, severity="problem"))
         return values, notes
 
-    @staticmethod
-    def _gtins(plan: ColumnPlan, row: CsvRow, file: str, key: str, values: dict[str, Any],
+    def _gtins(self, plan: ColumnPlan, row: CsvRow, file: str, key: str, values: dict[str, Any],
                notes: list[QuarantineEntry]) -> tuple[str, ...]:
         """Take the row's bad GTINs out of `values` (importers.gtin_check.take_bad), note a problem naming the
         column of each, and return their keys (`Parsed.kept`, once the record is taken in)."""
@@ -330,7 +361,7 @@ class RowReader:
             return ()
         raw = {k: v for k, v in row.cells.items() if v != ""}
         notes.extend(problem_notes([(column, gtin_reason(problem, GTIN_HINT)) for column, problem in bad], file,
-                                   row.line, raw, key, SOURCE))
+                                   row.line, raw, key, self.source))
         return tuple(k for k in fields if k not in values)
 
     def _media_exists(self, ref: str) -> bool:
@@ -342,10 +373,14 @@ class RowReader:
         return self._media[ref]
 
     def _associations(self, plan: ColumnPlan, cells: dict[str, str]) -> dict[str, Association]:
+        """The row's associations by type; in merge mode a type whose cells are empty is stated empty, which
+        withdraws the source's claim on it (pim.association_claims)."""
         out: dict[str, Association] = {}
         for type_code, parts in plan.associations.items():
             lists = {p: codes(cells[c]) for p, c in parts.items() if p in _ASSOCIATED}
             if not any(lists.values()):
+                if self.merged:
+                    out[type_code] = Association()
                 continue
             quantities: dict[str, int] = {}
             for part in ("products", "product_models"):

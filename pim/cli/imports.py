@@ -102,13 +102,20 @@ def jsonl(path: Path, as_json: bool = JsonOption) -> None:
 
 @app.command("akeneo")
 def akeneo(folder: Path = typer.Argument(..., help="A folder of Akeneo CSV exports (attributes.csv, products.csv...)."),
+           merge: bool = typer.Option(False, "--merge", help=(
+               "Merge each row as one more source by precedence, keeping other sources' values, candidates, "
+               "conflicts and pins (default: each product and model is replaced by its row).")),
+           source: str = typer.Option("akeneo", "--source", help="With --merge: the source name its values are "
+                                      "claimed under (as precedence files rank it)."),
+           precedence: Path | None = typer.Option(None, "--precedence", help=(
+               "With --merge: precedence YAML (default: PIM_HOME/precedence.yaml, else content first).")),
            as_json: bool = JsonOption) -> None:
     """Import an Akeneo CSV export: structure first, then product models and products."""
     from importers.akeneo import import_akeneo
     from pim.store import Store
 
     with json_failure(as_json, folder):
-        counts = import_akeneo(folder, Store.from_settings())
+        counts = import_akeneo(folder, Store.from_settings(), merge=merge, source=source, precedence=precedence)
     report(counts, as_json, f"imported {folder}")
 
 
