@@ -26,8 +26,11 @@ class WatermarkRow(SQLModel, table=True):
     version: int = Field(sa_column=Column(Integer, nullable=False))
     delivered: list[str] = Field(sa_column=Column(JSONType, nullable=False))  # SKUs the customer now holds
     delivered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    # What the channel's gate read of the structure then (pim.feeds.gate_digest); NULL before migration 0039
+    # What the channel's gate read of the structure then (pim.gate.gate_digest); NULL before migration 0039
     gate_digest: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    # The assortment's SKUs the gate then blocked for a value another product shares (a duplicate GTIN), whose
+    # verdict moves with that product's writes (pim.feed_deltas); NULL before migration 0041
+    gate_held: list[str] | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
 
 
 class FeedFileRow(SQLModel, table=True):
@@ -104,6 +107,7 @@ class Watermark:
     version: int
     delivered: list[str]
     gate_digest: str | None = None
+    gate_held: list[str] | None = None
 
 
 def get_watermark(store: Store, contract: str) -> Watermark | None:
@@ -113,7 +117,7 @@ def get_watermark(store: Store, contract: str) -> Watermark | None:
         return None
     m = row._mapping
     return Watermark(m["contract"], m["seq"], m["prices_at"], m["contract_digest"], m["version"], list(m["delivered"]),
-                     m["gate_digest"])
+                     m["gate_digest"], m["gate_held"])
 
 
 def advance_watermark(store: Store, wm: Watermark) -> None:
@@ -122,6 +126,7 @@ def advance_watermark(store: Store, wm: Watermark) -> None:
         store.upsert_rows(conn, WATERMARK, [{
             "contract": wm.contract, "seq": wm.seq, "prices_at": wm.prices_at, "contract_digest": wm.contract_digest,
             "version": wm.version, "delivered": wm.delivered, "delivered_at": now(), "gate_digest": wm.gate_digest,
+            "gate_held": wm.gate_held,
         }], ["contract"])
 
 

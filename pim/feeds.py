@@ -1,7 +1,8 @@
 """Building and delivering a contract's feed. A build streams the contract's products (full: the whole
-assortment; delta: only what changed since the last *confirmed* delivery) through assortment, gate and
-pricing into a renderer (channels/feed_*); delivery pushes the file to SFTP and/or the portal, and only then
-advances the contract's watermark. `deliver_all` fans out one job per contract through the Executor."""
+assortment; delta: only what changed since the last *confirmed* delivery, chosen by pim.feed_deltas) through
+assortment, gate and pricing into a renderer (channels/feed_*); delivery pushes the file to SFTP and/or the
+portal, and only then advances the contract's watermark. `deliver_all` fans out one job per contract through
+the Executor."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ from pim.commerce import Availability, Tier, price_list_tiers, stock_all, stock_
 from pim.contracts import (Assortment, AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, discounted, get_contract,
                            get_contracts, list_price, resolve_prices)
 from pim.errors import DeliveryError, PimError
-from pim.gate import member_of
+from pim.gate import gate_digest, member_of, shared_keys
 from pim.product import Product, ProductModel, merged_values
 from pim.protocols import Artifact, PublishContext
 from pim.registry import EXPORTERS, RENDERERS, lookup
-from pim.store.store import MODEL, PRODUCT, Store, as_utc, batched, now
+from pim.store.store import MODEL, PRODUCT, Store, batched, now
 
 Kind = Literal["full", "delta_products", "delta_prices"]
 CHUNK = 1000
@@ -248,7 +249,7 @@ class FeedRun:
         self.snapshot = snapshot  # False: a single build, which reads just its own assortment
         self.structure = store.structure()
         self.seq, self.prices_at = store.current_seq(), now()
-        self.gate: dict[tuple[str, str], tuple[Any, bool]] = {}
+        self.gate: dict[tuple[str, str], tuple[Any, bool, bool]] = {}  # (channel, sku) → seq, passed, shared
         self.rendered: dict[Any, Any] = {}
         self._rows: dict[str, _Row] | None = None
         self._index: AssortmentIndex | None = None
@@ -300,7 +301,7 @@ class FeedRun:
 
     def passing(self, store: Store, channel: str, rows: list[Any]) -> set[str]:
         """Identifiers among `rows` that pass the channel's gate; each product is evaluated once per run."""
-        from pim.gate import evaluate, needs_records
+        from pim.gate import blocked_for_sharing, evaluate, needs_records
 
         todo = [r for r in rows if getattr(r, "seq", None) is None or self.gate.get((channel, r.identifier), (None,))[0] != r.seq]
         if todo:
@@ -310,8 +311,13 @@ class FeedRun:
             if needs_records(self.structure, channel):
                 products = [p for chunk in batched([r.identifier for r in todo], CHUNK) for p in store.iter_products(identifiers=chunk)]
             for p, reasons in evaluate(store, self.structure, channel, products):
-                self.gate[(channel, p.identifier)] = (seqs[p.identifier], not reasons)
+                self.gate[(channel, p.identifier)] = (seqs[p.identifier], not reasons, blocked_for_sharing(reasons))
         return {r.identifier for r in rows if self.gate[(channel, r.identifier)][1]}
+
+    def sharing(self, channel: str, identifiers: Iterable[str]) -> Iterator[str]:
+        """Those of `identifiers` (decided by `passing`) that the gate blocks for a value another product holds
+        too: the watermark keeps them, as their verdict moves with that other product (pim.feed_deltas)."""
+        return (i for i in identifiers if self.gate[(channel, i)][2])
 
 
 _RUN: FeedRun | None = None
@@ -411,16 +417,20 @@ def _could_match(a: Any, matcher: AssortmentMatcher, dialect: str) -> list[Any]:
 
 def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tuple[Any, dict[str, Any]]], on: date,
            member: Callable[[Any, dict[str, Any]], bool], run: FeedRun,
-           shared: bool = False, stock: bool | None = None,
-           left: Counter[str] | None = None) -> Iterator[tuple[Any, dict[str, Any], FeedItem | None]]:
+           shared: bool = False, stock: bool | None = None, left: Counter[str] | None = None,
+           held: set[str] | None = None) -> Iterator[tuple[Any, dict[str, Any], FeedItem | None]]:
     """For each product: its values and its item, or None when it is not (or no longer) for this customer.
     `shared` (full builds) takes prices and stock from the run's whole-list reads; deltas read just their SKUs.
     `stock` False skips reading stock (a format that does not carry it); by default the contract decides.
-    `left` counts the members the gate blocks and those without a price."""
+    `left` counts the members the gate blocks and those without a price. `held` is kept as the members blocked
+    for a value another product shares (`FeedRun.sharing`): each product looked at here leaves it or joins it."""
     with_stock = c.include_stock if stock is None else stock
     for chunk in batched(valued, GATE_CHUNK):
         members = [(p, v) for p, v in chunk if member(p, v)]
         passed = run.passing(store, c.channel, [p for p, _ in members]) if members else set()
+        if held is not None:
+            held.difference_update(p.identifier for p, _ in chunk)
+            held.update(run.sharing(c.channel, [p.identifier for p, _ in members if p.identifier not in passed]))
         blocked = len(members)
         members = [(p, v) for p, v in members if p.identifier in passed]
         if shared:
@@ -487,6 +497,8 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
                force_full: bool = False, run: FeedRun | None = None) -> Build:
     """Render the contract's feed into out_dir. Nothing is delivered and no watermark moves here. `run` shares
     the snapshot, gate verdicts and rendered rows with the other builds of a delivery run."""
+    from pim.feed_deltas import delta_items  # it builds on this module's reading and deciding
+
     wm = log.get_watermark(store, contract.code)
     full = force_full or contract.mode == "full" or wm is None or wm.contract_digest != contract.digest()
     if run is None or not full:
@@ -500,18 +512,21 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     left: Counter[str] = Counter()
     now_held: set[str] = set() if full else set(delivered)
     gates = gate_digest(structure, contract.channel)
+    held: set[str] = set() if full or wm is None else set(wm.gate_held or ())  # blocked for a shared value
 
     renderer = lookup(RENDERERS, f"feed_{contract.format}", "feed format")()
     with_stock = contract.include_stock and getattr(renderer, "uses_stock", True)
     if full:
         valued = ((r, r.values) for r in _candidates_full(run, store, contract, matcher, left))
         items: Iterator[FeedItem] = (i for _, _, i in _items(store, structure, contract, valued, day, lambda p, v: True, run,
-                                                            shared=True, stock=with_stock, left=left) if i)
+                                                            shared=True, stock=with_stock, left=left, held=held) if i)
         kind: Kind = "full"
     else:
         assert wm is not None
-        items, kind = _delta(store, structure, contract, _Reader(store), matcher, wm, day, run, with_stock, left,
-                             sweep=wm.gate_digest != gates)
+        # Watermarks from before migration 0041 do not know who was held back for a shared value: decide all once.
+        unknown = wm.gate_held is None and bool(shared_keys(structure, contract.channel))
+        items, kind = delta_items(store, structure, contract, _Reader(store), matcher, wm, day, run, with_stock, left,
+                                  held, sweep=wm.gate_digest != gates or unknown)
 
     def tracked(stream: Iterable[FeedItem]) -> Iterator[FeedItem]:
         for item in stream:
@@ -528,115 +543,10 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     with paused():
         rows = renderer.write(tracked(items), plan, path)
     digest, size = _checksum(path)
-    pending = log.Watermark(contract.code, seq_now, prices_now, contract.digest(), version, sorted(now_held), gates)
+    pending = log.Watermark(contract.code, seq_now, prices_now, contract.digest(), version, sorted(now_held), gates,
+                            sorted(held))
     return Build(contract, plan, path, rows, digest, size, pending, counts,
                  {k: left[k] for k in LEFT_OUT if left[k]}, len(delivered))
-
-
-def gate_digest(structure: Structure, channel: str) -> str:
-    """What the gate's verdicts on `channel` read of the structure, as a digest kept in the watermark: the channel
-    (locales, currencies, gate rules), families with their requirements, variants, attributes, options, locales,
-    currencies and measures. A write there (a currency added to the channel) blocks or frees products without
-    their seq moving. Categories, groups and association types are left out: moving a category re-sequences its
-    products itself."""
-    s = structure
-    body = {"channel": s.channels.get(channel), "families": s.families, "variants": s.family_variants,
-            "attributes": s.attributes, "options": s.options, "locales": s.locales, "currencies": s.currencies,
-            "measures": s.measurement_families}
-    raw = orjson.dumps(body, default=lambda m: m.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
-
-
-def _delta(store: Store, structure: Structure, c: Contract, reader: _Reader, matcher: AssortmentMatcher,
-           wm: log.Watermark, day: date, run: FeedRun, with_stock: bool, left: Counter[str], *,
-           sweep: bool) -> tuple[Iterator[FeedItem], Kind]:
-    """Changed products, changed contract prices (written, or valid from or until a day since the last delivery
-    priced) and removals: work proportional to the change. Gate verdicts that moved without a write are followed
-    too: after a change to what the gate reads of the structure (`sweep`), the whole assortment is decided again
-    (`_swept`); otherwise the products whose price or stock reading aged past the channel's limit (`_aged`)."""
-    from pim.commerce import price_list_changed_since
-
-    delivered = set(wm.delivered)
-    changed = {p.identifier: p for p in reader.scan(since_seq=wm.seq)}
-    days = (as_utc(wm.prices_at).date(), day)
-    price_only = set(price_list_changed_since(store, c.price_customer, wm.prices_at, days)) - set(changed)
-    deleted = set(store.deleted_since(wm.seq)) & delivered
-    resend = set(changed) | price_only
-
-    def stream() -> Iterator[FeedItem]:
-        if sweep:
-            yield from _swept(store, structure, c, matcher, run, day, with_stock, left, delivered, resend, price_only)
-            return
-        member = _counting(matcher, left)
-        valued = ((p, reader.values(p)) for p in [*changed.values(), *reader.by_ids(sorted(price_only))])
-        yield from _changes(_items(store, structure, c, valued, day, member, run, stock=with_stock, left=left),
-                            delivered, resend, price_only)
-        for ident in sorted(deleted - set(changed)):
-            yield _gone(ident)
-        yield from _aged(store, structure, c, member, run, day, with_stock, left, delivered, resend | deleted, wm)
-
-    if changed or deleted:
-        return stream(), "delta_products"
-    # A price list change alone is a T_UPDATE_PRICES in BMEcat: only new prices of products the customer holds.
-    # Without a product write the items are few (they changed), so they are decided before the kind is.
-    items = list(stream())
-    repricing = all(i.change == "price" and i.product.identifier in delivered for i in items)
-    return iter(items), ("delta_prices" if repricing else "delta_products")
-
-
-def _changes(decided: Iterable[tuple[Any, dict[str, Any], FeedItem | None]], delivered: set[str], resend: set[str],
-             repriced: set[str]) -> Iterator[FeedItem]:
-    """What changes the customer's copy: an item for a product written or re-priced (`resend`) or one they do not
-    hold yet; a delete for one they hold that no longer passes (assortment, gate, price)."""
-    for p, v, item in decided:
-        if item is not None:
-            if p.identifier in resend or p.identifier not in delivered:
-                if p.identifier in repriced:
-                    item.change = "price"
-                yield item
-        elif p.identifier in delivered:
-            yield FeedItem(p, v, None, None, action="delete", change="delete")
-
-
-def _gone(identifier: str) -> FeedItem:
-    return FeedItem(Product.model_construct(identifier=identifier, values={}, categories=[]), {}, None, None, "delete", "delete")
-
-
-def _swept(store: Store, structure: Structure, c: Contract, matcher: AssortmentMatcher, run: FeedRun, day: date,
-           with_stock: bool, left: Counter[str], delivered: set[str], resend: set[str],
-           repriced: set[str]) -> Iterator[FeedItem]:
-    """The assortment decided again as a full build would (once per change of `gate_digest`), sending only the
-    difference: products written or re-priced, products now passing that the customer lacks, and deletes for
-    those they hold that no longer pass or left the assortment (deleted ones too)."""
-    seen: set[str] = set()
-
-    def noted(rows: Iterable[Any]) -> Iterator[tuple[Any, dict[str, Any]]]:
-        for r in rows:
-            seen.add(r.identifier)
-            yield r, r.values
-
-    valued = noted(_candidates_full(run, store, c, matcher, left))
-    yield from _changes(_items(store, structure, c, valued, day, lambda p, v: True, run, shared=True, stock=with_stock,
-                               left=left), delivered, resend, repriced)
-    for ident in sorted(delivered - seen):
-        yield _gone(ident)
-
-
-def _aged(store: Store, structure: Structure, c: Contract, member: Callable[[Any, dict[str, Any]], bool], run: FeedRun,
-          day: date, with_stock: bool, left: Counter[str], delivered: set[str], done: set[str],
-          wm: log.Watermark) -> Iterator[FeedItem]:
-    """Products whose verdict may have moved with the date alone since the last delivery: a price or stock reading
-    of theirs aged past the channel's limit (`pim.gate.aged_between`, which over-selects). Only a change of what
-    the customer holds is sent."""
-    from pim.gate import aged_between, blocks_on_age
-
-    if not blocks_on_age(structure, c.channel):
-        return
-    aged = aged_between(store, structure, c.channel, as_utc(wm.prices_at), run.prices_at) - done
-    if aged:
-        valued = ((r, r.values) for r in _Reader(store).rows(sorted(aged)))
-        yield from _changes(_items(store, structure, c, valued, day, member, run, stock=with_stock, left=left),
-                            delivered, set(), set())
 
 
 def _checksum(path: Path) -> tuple[str, int]:

@@ -15,25 +15,27 @@ findings whose kind (or dimension, e.g. "valid") is in `block_on` block.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, String, Text, any_, bindparam, cast, delete, select
+from sqlalchemy import Connection, String, Text, and_, any_, bindparam, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from pim.catalog import Structure
 from pim.completeness import Requirements
 from pim.product import Product
 from pim.protocols import PublishContext
-from pim.quality import DIMENSIONS, STORE_KINDS, assess, inherited
-from pim.scoring_tables import COMPLETENESS, GATE_COUNT, GATE_DECISION
-from pim.store.store import as_utc, batched
+from pim.quality import DIMENSIONS, STORE_KINDS, UNIQUE_KINDS, _duplicate_kind, assess, inherited, unique_attributes
+from pim.scoring_tables import COMPLETENESS, GATE_COUNT, GATE_DECISION, UNIQUE_VALUE
+from pim.store.store import PRODUCT, as_utc, batched
 from pim.structure import AttributeType
 
 BATCH = 1000
+HELD_CHUNK = 5000  # products held back for a shared value, bound per statement (one array on PostgreSQL)
 
 
 def reasons_for(product: Product, findings: list[Any], structure: Structure, channel: str,
@@ -176,6 +178,68 @@ def blocks_on_age(structure: Structure, channel: str) -> bool:
     rules = structure.channels[channel].gate
     return needs_records(structure, channel) or (
         "stale_stock" in blocking_kinds(structure, channel) and rules.max_stock_age_days is not None)
+
+
+def gate_digest(structure: Structure, channel: str) -> str:
+    """What the gate's verdicts on `channel` read of the structure, as a digest kept in the watermark: the channel
+    (locales, currencies, gate rules), families with their requirements, variants, attributes, options, locales,
+    currencies and measures. A write there (a currency added to the channel) blocks or frees products without
+    their seq moving. Categories, groups and association types are left out: moving a category re-sequences its
+    products itself."""
+    s = structure
+    body = {"channel": s.channels.get(channel), "families": s.families, "variants": s.family_variants,
+            "attributes": s.attributes, "options": s.options, "locales": s.locales, "currencies": s.currencies,
+            "measures": s.measurement_families}
+    raw = orjson.dumps(body, default=lambda m: m.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------- shared values
+def shared_keys(structure: Structure, channel: str) -> list[str]:
+    """The unique attributes (the unique_value table's) whose shared values block on `channel`: the GTINs for
+    duplicate_gtin, the identifier for duplicate_identifier, the other unique ones for duplicate_value."""
+    kinds = blocking_kinds(structure, channel) & UNIQUE_KINDS
+    return [a for a in unique_attributes(structure) if _duplicate_kind(a, structure) in kinds] if kinds else []
+
+
+def blocked_for_sharing(reasons: list[str]) -> bool:
+    """Whether a verdict blocks for a value another product holds too: one that moves when that other product
+    is written or deleted, with no write of this one."""
+    return any(reason_kind(r) in UNIQUE_KINDS for r in reasons)
+
+
+def sharing_moved(store: Any, structure: Structure, channel: str, since_seq: int, held: Iterable[str]) -> set[str]:
+    """Products whose verdict on `channel` may have moved since `since_seq` through *other* products' writes and
+    deletes: the lone earlier holder (seq up to `since_seq`) of a value a product written since holds (it shares
+    that value now: blocked), and those of `held` (blocked for a shared value when last decided) that share no
+    blocking value any more (freed). Products written since are not returned unless held: the caller decides
+    them anyway. One statement for the writes, whatever their number, and one per HELD_CHUNK held products."""
+    keys = shared_keys(structure, channel)
+    if not keys:
+        return set()
+    u, mine, other = UNIQUE_VALUE.alias("u"), UNIQUE_VALUE.alias("mine"), UNIQUE_VALUE.alias("other")
+    writer, holder = PRODUCT.alias("writer"), PRODUCT.alias("holder")
+    # From the seq index to the written products' values (IN, not a join: planners would walk every value)
+    written = (select(mine.c.attribute, mine.c.value).distinct()
+               .where(mine.c.product.in_(select(writer.c.identifier).where(writer.c.seq > since_seq)),
+                      mine.c.attribute.in_(keys)).subquery())
+    # A value two earlier holders share blocked both before the write already: only a lone one can move.
+    lone = (select(func.min(u.c.product))
+            .join(written, and_(written.c.attribute == u.c.attribute, written.c.value == u.c.value))
+            .join(holder, holder.c.identifier == u.c.product).where(holder.c.seq <= since_seq)
+            .group_by(u.c.attribute, u.c.value).having(func.count() == 1))
+    blocked = sorted(set(held))
+    still: set[str] = set()
+    with store.engine.connect() as conn:
+        found = set(conn.execute(lone).scalars())
+        for chunk in batched(blocked, HELD_CHUNK):
+            # EXISTS stops at the first other holder: a placeholder GTIN's thousands are not paired up
+            another = (select(other.c.product).where(other.c.attribute == u.c.attribute, other.c.value == u.c.value,
+                                                     other.c.product != u.c.product).exists())
+            sharing = select(u.c.product).distinct().where(member_of(u.c.product, chunk, store.engine.dialect.name),
+                                                           u.c.attribute.in_(keys), another)
+            still.update(conn.execute(sharing).scalars())
+    return found | (set(blocked) - still)
 
 
 def aged_between(store: Any, structure: Structure, channel: str, since: datetime, until: datetime) -> set[str]:

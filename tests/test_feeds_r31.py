@@ -171,7 +171,7 @@ def test_after_the_gate_change_the_next_delta_is_proportional_again(gated: Store
 
 
 def test_the_gate_digest_ignores_categories_and_follows_the_channel(store: Store) -> None:
-    from pim.feeds import gate_digest
+    from pim.gate import gate_digest
 
     seed_catalog(store)
     before = gate_digest(store.structure(), "b2b")
