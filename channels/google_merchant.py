@@ -71,7 +71,8 @@ class GoogleMerchantRenderer:
         tree = catalog.category_tree or s.channels[scope].category_tree
         mapper = CleanFieldMapper(catalog, s, ValueResolver(store, s), scope, profile="google")
         # the media area's built renditions (a rendition named like the catalog's, else the listing one)
-        mapper.links = load(IMAGE_LINKS)(store, scope, lambda ref: mapper.convention_url(ref, RENDITION), RENDITION)
+        mapper.links = load(IMAGE_LINKS)(store, scope, lambda ref: mapper.convention_url(ref, RENDITION), RENDITION,
+                                         base_url=catalog.media_base_url)
         staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}" / "google_merchant"
         staging.mkdir(parents=True, exist_ok=True)
         paths = {label: staging / f"feed.{scope}.{label}.xml" for label, *_ in outputs}

@@ -148,7 +148,7 @@ class StorefrontRenderer:
                         "category_tree": category_tree(s, channel.category_tree, locale)}
                 fh.write(orjson.dumps(head)[:-1] + b',"products":[')
             trees: dict[str, str | None] = {}
-            links = load(IMAGE_LINKS)(store, scope, lambda value: value)
+            links = load(IMAGE_LINKS)(store, scope, lambda value: value, base_url=catalog.media_base_url)
             it = iter(products)
             targets = ctx.options.get(TARGETS)  # set by pim.pipeline.publish
             while chunk := [(p, resolver.values(p)) for p in islice(it, CHUNK)]:

@@ -8,6 +8,8 @@
   has its own mode: after `pim search drop --locale` one locale is rebuilt that way while the others are
   updated in place.
 - Tenant tokens are HS256 JWTs signed with a search API key (Meilisearch's documented payload).
+- Without MEILI_URL the files go to the output folder with a manifest (mode and reason per index) and load.sh,
+  which loads them the same way with curl; payloads not loaded yet are kept under pending/ (write_embedded).
 - `pim search drop` deletes a channel's indexes on a server (drop_indexes) or in an output folder
   (drop_embedded), so its push state can be forgotten and the channel's locale or the channel can go.
 """
@@ -19,6 +21,8 @@ import hashlib
 import hmac
 import logging
 import os
+import shlex
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -346,33 +350,228 @@ class MeilisearchExporter:
 
 
 def write_embedded(artifacts: list[Artifact], ctx: PublishContext) -> list[str]:
-    """Without a server: the exact files that would be sent, plus a manifest saying how to load them."""
+    """Without a server: the exact files that would be sent, a manifest saying what they are (mode and reason
+    per index), and load.sh, which loads them as the exporter would (a rebuilt index filled beside the live one
+    and swapped in). A payload nobody has loaded yet (manifest.json still there) is kept under pending/ and
+    loaded first, so a later run never erases changes before they were loaded (keep_unloaded)."""
     from exporters.local import LocalExporter
 
     indexes = group_artifacts(artifacts)
+    search = ctx.output_dir / "search"
+    pending = keep_unloaded(search, _read_manifest(search), indexes)
     written = LocalExporter().push(artifacts, ctx)
     for f in indexes:  # a rebuilt index has no deletes: an earlier incremental run's file would mislead a loader
         if f.mode == "full":
-            (ctx.output_dir / "search" / f.uid / "deletes.json").unlink(missing_ok=True)
+            (search / f.uid / "deletes.json").unlink(missing_ok=True)
+    reasons = {a.meta["index"]: a.meta.get("reason") for a in artifacts}
+    deletes = {a.meta["index"]: a.rows for a in artifacts if a.meta["kind"] == "deletes"}
     manifest = {
         "written_at": datetime.now(UTC).isoformat(),
-        "indexes": [{"uid": f.uid, "mode": f.mode, "documents": f.rows} for f in indexes],
-        "load": [
-            "curl -X PATCH $MEILI_URL/indexes/UID/settings -H 'Content-Type: application/json' --data-binary @UID/settings.json",
-            "curl -X POST '$MEILI_URL/indexes/UID/documents?primaryKey=id' -H 'Content-Type: application/x-ndjson' --data-binary @UID/documents.ndjson",
-            "curl -X POST $MEILI_URL/indexes/UID/documents/delete-batch -H 'Content-Type: application/json' --data-binary @UID/deletes.json",
-        ],
+        "job": ctx.job_id,
+        "indexes": [{"uid": f.uid, "mode": f.mode, "reason": reasons.get(f.uid), "documents": f.rows,
+                     "deletes": deletes.get(f.uid, 0)} for f in indexes],
+        "pending": pending,
     }
-    path = ctx.output_dir / "search" / "manifest.json"
-    path.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
-    return [*written, str(path)]
+    _write_loader(search, manifest)
+    return [*written, str(search / "manifest.json"), str(search / LOAD_SCRIPT)]
+
+
+# ---------------------------------------------------------------- the output folder's load procedure
+#: The files write_embedded leaves per index in the output folder's search/<uid>/.
+EMBEDDED_FILES = ("settings.json", "documents.ndjson", "deletes.json")
+LOAD_SCRIPT = "load.sh"
+LOAD_HOW = ("MEILI_URL=http://… MEILI_MASTER_KEY=… bash load.sh (or MEILI_API_KEY with write rights): loads the "
+            "pending runs, oldest first, then this one, awaiting each task; stops at the first failure and may be "
+            "run again. Once all is loaded it removes manifest.json and pending/: the next publish then replaces "
+            "these files instead of keeping them.")
+_JSON, _NDJSON = "-H 'Content-Type: application/json'", "-H 'Content-Type: application/x-ndjson'"
+_PRELUDE = r'''#!/usr/bin/env bash
+# Written by `pim publish --channel search` (no MEILI_URL): loads this folder's payloads into Meilisearch.
+set -euo pipefail
+cd "$(dirname "$0")"
+[ -f manifest.json ] || { echo "nothing to load: manifest.json is gone (all loaded); publish again for new changes" >&2; exit 0; }
+: "${MEILI_URL:?set MEILI_URL to the Meilisearch server, e.g. http://127.0.0.1:7700, and MEILI_MASTER_KEY}"
+KEY="${MEILI_MASTER_KEY:-${MEILI_API_KEY:-}}"
+AUTH=(); [ -z "$KEY" ] || AUTH=(-H "Authorization: Bearer $KEY")  # a server without a master key needs none
+task() {  # METHOD PATH [curl options]: send, then await the task; with OK=CODE a task failing with CODE is fine
+  local reply uid state
+  reply=$(curl -sS --fail-with-body -X "$1" "${MEILI_URL%/}$2" ${AUTH[@]+"${AUTH[@]}"} "${@:3}") || {
+    echo "Meilisearch refused $1 $2: $reply" >&2
+    if grep -Eq 'missing_authorization_header|invalid_api_key' <<<"$reply"; then
+      echo "set MEILI_MASTER_KEY (or MEILI_API_KEY) to a key allowed to write to the indexes, then run this again" >&2
+    fi
+    return 1; }
+  uid=$(sed -n 's/.*"taskUid": *\([0-9][0-9]*\).*/\1/p' <<<"$reply")
+  [ -n "$uid" ] || { echo "no task in Meilisearch's answer to $1 $2: $reply" >&2; return 1; }
+  while state=$(curl -sS --fail-with-body "${MEILI_URL%/}/tasks/$uid" ${AUTH[@]+"${AUTH[@]}"}); do
+    if grep -Eq '"status": *"succeeded"' <<<"$state"; then return 0; fi
+    if grep -Eq '"status": *"(failed|canceled)"' <<<"$state"; then
+      if [ -n "${OK:-}" ] && grep -Eq "\"code\": *\"$OK\"" <<<"$state"; then return 0; fi
+      echo "task $uid ($1 $2) did not succeed: $state" >&2; return 1
+    fi
+    sleep 0.2
+  done
+  echo "could not read task $uid at $MEILI_URL: $state" >&2; return 1
+}
+need_index() {  # UID: changes are loaded only into an index that is there
+  curl -sS --fail-with-body -o /dev/null "${MEILI_URL%/}/indexes/$1" ${AUTH[@]+"${AUTH[@]}"} || {
+    echo "index $1 is not on $MEILI_URL, and these files hold only changes: rebuild it with" \
+         "pim publish --channel search --full, then run this again" >&2
+    exit 1; }
+}'''
+
+
+def load_lines(manifest: dict[str, Any]) -> list[str]:
+    """load.sh, line by line: each pending run, oldest first, then the manifest's own run, pushed as the
+    exporter pushes one (Pusher.full, Pusher.incremental); removing the manifest last marks all loaded."""
+    lines = _PRELUDE.splitlines()
+    for run in [*manifest.get("pending", []), {**manifest, "folder": ""}]:
+        if run["indexes"]:
+            lines += [f"# job {run.get('job')}, written at {run.get('written_at')}", *_run_lines(run)]
+    return [*lines, "rm -rf pending manifest.json", 'echo "loaded into $MEILI_URL"']
+
+
+def _run_lines(run: dict[str, Any]) -> list[str]:
+    """One run: rebuilt indexes filled beside the live ones and swapped in by one call (every locale at once),
+    then the others updated in place: settings, deletes, documents."""
+    q, lines = shlex.quote, []
+    full = [e for e in run["indexes"] if e["mode"] == "full"]
+    for e in full:
+        uid, build, where = e["uid"], f"{e['uid']}_build", _entry_folder(run, e)
+        lines += [f"OK=index_not_found task DELETE /indexes/{q(build)}",  # a load that failed may have left one
+                  f"task POST /indexes {_JSON} --data-binary {q(_compact({'uid': build, 'primaryKey': 'id'}))}",
+                  f"task PATCH /indexes/{q(build)}/settings {_JSON} --data-binary @{q(where + '/settings.json')}"]
+        if e.get("documents"):
+            lines.append(f"task POST {q('/indexes/' + build + '/documents?primaryKey=id')} {_NDJSON} "
+                         f"--data-binary @{q(where + '/documents.ndjson')}")
+        lines.append(f"OK=index_already_exists task POST /indexes {_JSON} "
+                     f"--data-binary {q(_compact({'uid': uid, 'primaryKey': 'id'}))}")
+    if full:
+        pairs = [{"indexes": [e["uid"], f"{e['uid']}_build"]} for e in full]
+        lines.append(f"task POST /swap-indexes {_JSON} --data-binary {q(_compact(pairs))}")
+        lines += [f"task DELETE /indexes/{q(e['uid'] + '_build')}" for e in full]
+    for e in run["indexes"]:
+        if e["mode"] == "full":
+            continue
+        uid, where = e["uid"], _entry_folder(run, e)
+        lines += [f"need_index {q(uid)}",
+                  f"task PATCH /indexes/{q(uid)}/settings {_JSON} --data-binary @{q(where + '/settings.json')}"]
+        if e.get("deletes"):
+            lines.append(f"task POST /indexes/{q(uid)}/documents/delete-batch {_JSON} "
+                         f"--data-binary @{q(where + '/deletes.json')}")
+        if e.get("documents"):
+            lines.append(f"task POST {q('/indexes/' + uid + '/documents?primaryKey=id')} {_NDJSON} "
+                         f"--data-binary @{q(where + '/documents.ndjson')}")
+    return lines
+
+
+def _entry_folder(run: dict[str, Any], entry: dict[str, Any]) -> str:
+    """Where an index's files of `run` are, relative to search/: <uid> for the latest run, else under pending/."""
+    return f"{run['folder']}/{entry['uid']}" if run.get("folder") else entry["uid"]
+
+
+def _compact(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _read_manifest(search: Path) -> dict[str, Any] | None:
+    path = search / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return orjson.loads(path.read_bytes())  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}), so which payloads there are loaded is unknown",
+                          hint="delete it and publish again with --full: a rebuild needs none of the payloads "
+                               "written before") from exc
+
+
+def _write_loader(search: Path, manifest: dict[str, Any]) -> None:
+    """manifest.json, with load.sh's lines as its `load`, and load.sh itself (executable)."""
+    lines = load_lines(manifest)
+    script = search / LOAD_SCRIPT
+    script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    script.chmod(0o755)
+    body = {**manifest, "load_how": LOAD_HOW, "load": lines}
+    (search / "manifest.json").write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
+
+
+def keep_unloaded(search: Path, previous: dict[str, Any] | None, indexes: list[IndexFiles]) -> list[dict[str, Any]]:
+    """The earlier runs whose payloads are not loaded yet, oldest first, for the new manifest's `pending`.
+
+    A folder target's watermark moves when the files are written, not when someone loads them, so a run that
+    replaced unloaded files would lose their changes (a 0-document incremental run erasing a full payload).
+    Hence: while manifest.json is there (load.sh removes it once all is loaded), the previous run's files are
+    linked under pending/job-<id>/ before this run's replace them. Payloads a run makes moot go: every earlier
+    one of an index this run rebuilds, and incremental ones with no documents and no deletes (this run's
+    settings replace theirs). Without a manifest, pending/ is what load.sh has loaded: it goes."""
+    if previous is None:
+        shutil.rmtree(search / "pending", ignore_errors=True)
+        return []
+    rebuilt = {f.uid for f in indexes if f.mode == "full"}
+    latest = {"job": previous.get("job"), "written_at": previous.get("written_at"), "folder": "",
+              "indexes": previous.get("indexes", [])}
+    runs = []
+    for run in [*previous.get("pending", []), latest]:
+        kept = [e for e in run["indexes"] if e["uid"] not in rebuilt and _has_payload(search, run, e)]
+        if kept:
+            runs.append({**run, "indexes": kept})
+    if runs and not runs[-1]["folder"]:  # the latest run is kept: its files are about to be replaced
+        runs[-1] = _set_aside(search, runs[-1])
+    _sweep_pending(search, runs)
+    return runs
+
+
+def _has_payload(search: Path, run: dict[str, Any], entry: dict[str, Any]) -> bool:
+    if entry.get("mode") == "full" or entry.get("documents"):
+        return True
+    if "deletes" in entry:
+        return bool(entry["deletes"])
+    return bool(_count_ids(search / _entry_folder(run, entry) / "deletes.json"))  # a manifest from before round 32
+
+
+def _count_ids(path: Path) -> int:
+    return len(orjson.loads(path.read_bytes())) if path.is_file() else 0
+
+
+def _set_aside(search: Path, run: dict[str, Any]) -> dict[str, Any]:
+    """Link the latest run's files under pending/ (a copy where links are not possible): this run's files then
+    replace the originals, the links keep the old content. A link already there stays: a publish that died
+    after linking may have replaced some originals since."""
+    name = f"job-{run['job']}" if run.get("job") is not None else "run-" + "".join(
+        c for c in str(run.get("written_at")) if c.isalnum())
+    folder = f"pending/{name}"
+    for e in run["indexes"]:
+        (search / folder / e["uid"]).mkdir(parents=True, exist_ok=True)
+        for file in EMBEDDED_FILES:
+            source, kept = search / e["uid"] / file, search / folder / e["uid"] / file
+            if source.is_file() and not kept.exists():
+                try:
+                    os.link(source, kept)
+                except OSError:
+                    shutil.copy2(source, kept)
+    return {**run, "folder": folder}
+
+
+def _sweep_pending(search: Path, runs: list[dict[str, Any]]) -> None:
+    """Remove what under pending/ no kept run names (payloads made moot, or loaded)."""
+    wanted = {r["folder"]: {e["uid"] for e in r["indexes"]} for r in runs}
+    root = search / "pending"
+    if not root.is_dir():
+        return
+    for run_dir in root.iterdir():
+        uids = wanted.get(f"pending/{run_dir.name}")
+        if uids is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            continue
+        for index_dir in run_dir.iterdir():
+            if index_dir.name not in uids:
+                shutil.rmtree(index_dir, ignore_errors=True)
+    if not any(root.iterdir()):
+        root.rmdir()
 
 
 # ---------------------------------------------------------------- dropping a channel's indexes
-#: The files write_embedded leaves per index in the output folder's search/<uid>/.
-EMBEDDED_FILES = ("settings.json", "documents.ndjson", "deletes.json")
-
-
 def drop_indexes(cfg: MeiliConfig, uids: list[str]) -> list[str]:
     """Delete `uids` on the server (with the `<uid>_build` copy a crashed full rebuild may have left), each
     task awaited; returns the indexes that were there. One already gone is no error, so a drop that failed
@@ -387,8 +586,9 @@ def drop_indexes(cfg: MeiliConfig, uids: list[str]) -> list[str]:
 
 def drop_embedded(folder: Path, uids: list[str]) -> list[str]:
     """Remove what write_embedded (or the local exporter) wrote for `uids` in output folder `folder`: each
-    index's files under search/<uid>/ (the folder too, once empty) and its entry in search/manifest.json,
-    which goes when no entry is left. Returns the indexes that had files there; other files stay."""
+    index's files under search/<uid>/ (the folder too, once empty), its unloaded payloads under pending/ and
+    its entries in search/manifest.json, which goes (with load.sh) when no entry is left; else load.sh is
+    written anew without them. Returns the indexes that had files there; other files stay."""
     search = folder / "search"
     dropped = []
     for uid in uids:
@@ -399,16 +599,20 @@ def drop_embedded(folder: Path, uids: list[str]) -> list[str]:
             (search / uid).rmdir()
         if found:
             dropped.append(uid)
-    manifest = search / "manifest.json"
-    if manifest.is_file():
-        data = orjson.loads(manifest.read_bytes())
-        listed = data.get("indexes", [])
-        kept = [i for i in listed if i.get("uid") not in uids]
-        if len(kept) != len(listed):
-            if kept:
-                manifest.write_bytes(orjson.dumps({**data, "indexes": kept}, option=orjson.OPT_INDENT_2))
-            else:
-                manifest.unlink()
+    manifest = _read_manifest(search)
+    if manifest is None:
+        return dropped
+    gone = set(uids)
+    pending = [{**r, "indexes": [e for e in r["indexes"] if e["uid"] not in gone]} for r in manifest.get("pending", [])]
+    pending = [r for r in pending if r["indexes"]]
+    kept = [i for i in manifest.get("indexes", []) if i.get("uid") not in gone]
+    _sweep_pending(search, pending)
+    if kept or pending:
+        body = {k: v for k, v in manifest.items() if k not in ("load", "load_how")}
+        _write_loader(search, {**body, "indexes": kept, "pending": pending})
+    else:
+        (search / "manifest.json").unlink()
+        (search / LOAD_SCRIPT).unlink(missing_ok=True)
     return dropped
 
 

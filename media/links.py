@@ -3,7 +3,9 @@
 A channel's listing rendition is the one media.yaml names as `listing` for it (else its first rendition).
 Per image value the link is:
 - the rendition's URL, when the value is a valid asset and that rendition has been built (`pim media
-  renditions`): stable, content-addressed, behind PIM_CDN_BASE_URL when set;
+  renditions`): stable, content-addressed, behind the channel catalog's `media_base_url` or else
+  PIM_CDN_BASE_URL when set; without either, the local asset store's file:// URL, which nobody outside this
+  machine can fetch: the first such link of a publication logs a warning saying what to set;
 - nothing, when the value is known not to be usable (unreadable, rejected, or below the channel's size
   rules): no broken or unfit image is listed;
 - the value as it was linked before (the caller's fallback), when media has not seen it yet (never ingested,
@@ -13,6 +15,7 @@ Links are looked up in batches (`prefetch`, a few queries per batch of products)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,6 +26,7 @@ from media.renditions import public_url
 from media.settings import RenditionSpec, load_media_file
 
 _NOT_SEEN = object()
+log = logging.getLogger("pim.media")
 
 
 class RenditionLinks:
@@ -34,6 +38,7 @@ class RenditionLinks:
         self.media = media
         self.cdn = cdn_base_url.rstrip("/") if cdn_base_url else None
         self._known: dict[str, Any] = {}  # value → URL, None (unusable) or _NOT_SEEN
+        self._local_warned = False
 
     def prefetch(self, values: Iterable[str]) -> None:
         wanted = [v for v in dict.fromkeys(values) if isinstance(v, str) and v and v not in self._known]
@@ -56,9 +61,19 @@ class RenditionLinks:
                 self._known[value] = None
             elif sha in built:
                 key = rendition_key(sha, self.spec.spec_hash, self.spec.extension)  # type: ignore[arg-type]
-                self._known[value] = public_url(self.asset_store, key, self.cdn)
+                self._known[value] = url = public_url(self.asset_store, key, self.cdn)
+                if url.startswith("file:") and not self._local_warned:
+                    self._warn_local(url)
             else:  # never ingested, or its rendition not built yet
                 self._known[value] = _NOT_SEEN
+
+    def _warn_local(self, url: str) -> None:
+        """Once per publication (one RenditionLinks each), not per product."""
+        self._local_warned = True
+        log.warning("channel %s links its images as file:// URLs of this machine's media folder (e.g. %s), which "
+                    "no shop, feed reader or search page can fetch: set PIM_CDN_BASE_URL to the public URL the "
+                    "media folder is served at, or media_base_url in the channel's catalog (pim publish --catalog "
+                    "FILE), and publish again", self.channel, url)
 
     def state(self) -> list[Any]:
         """What the links depend on besides the values and their assets: the spec and the CDN base. A rendition
@@ -74,10 +89,11 @@ class RenditionLinks:
 
 
 def links_for(store: Any, channel: str, fallback: Callable[[str], str | None],
-              rendition: str | None = None) -> RenditionLinks | None:
+              rendition: str | None = None, base_url: str | None = None) -> RenditionLinks | None:
     """Registry entry for channels (channels.search.IMAGE_LINKS): the channel's links to its rendition named
     `rendition` when media.yaml declares one by that name, else to its listing rendition; None when media.yaml
-    declares no renditions for the channel (values are then linked as they are)."""
+    declares no renditions for the channel (values are then linked as they are). `base_url` is where this
+    channel's renditions are served (its catalog's `media_base_url`), over PIM_CDN_BASE_URL."""
     from media.storage import open_asset_store
     from pim.settings import get_settings
 
@@ -88,4 +104,4 @@ def links_for(store: Any, channel: str, fallback: Callable[[str], str | None],
     named = next((r for r in rules.renditions if rendition is not None and r.name == rendition), None)
     spec = named or (rules.rendition(rules.listing) if rules.listing else rules.renditions[0])
     return RenditionLinks(store, channel, spec, open_asset_store(media=media), fallback, media=media,
-                          cdn_base_url=get_settings().cdn_base_url)
+                          cdn_base_url=base_url or get_settings().cdn_base_url)

@@ -30,8 +30,10 @@ DEMO_STEPS: list[tuple[str, str]] = [
     ("ingest images, build renditions", "media.demo:step_media"),
     ("publish storefront", "pim.demo:step_publish"),
     ("publish Google Merchant", "pim.demo_sources:step_google_merchant"),
-    ("publish search index", "pim.demo_sources:step_search"),
+    # after the contracts: they decide the search documents' customers, so a search published before them is
+    # rebuilt whole by the next `pim publish --channel search`
     ("build customer feeds", "pim.demo_sources:step_feeds"),
+    ("publish search index", "pim.demo_sources:step_search"),
 ]
 
 

@@ -48,8 +48,24 @@ class PublishResult:
         return {
             "channel": self.channel, "scope": self.scope, "published": self.published, "blocked": len(self.blocked),
             "files": [str(a.path) for a in self.artifacts], "locations": self.locations, "job_id": self.job_id,
-            **self.links(),
+            **self.links(), **self.mode(),
         }
+
+    def mode(self) -> dict[str, Any]:
+        """Whether a renderer that can send changes alone (search) rebuilt or sent changes, and why, as its
+        artifacts' meta says: `mode` and `reason`, and `modes` per index when the indexes differ; nothing for
+        renderers that always write everything."""
+        per: dict[str, dict[str, Any]] = {}
+        for a in self.artifacts:
+            if "mode" in a.meta:
+                per.setdefault(a.meta.get("index") or a.name, {"mode": a.meta["mode"], "reason": a.meta.get("reason")})
+        if not per:
+            return {}
+        first = next(iter(per.values()))
+        if all(p == first for p in per.values()):
+            return dict(first)
+        return {"mode": "mixed", "reason": "; ".join(f"{k}: {p['mode']} ({p['reason']})" for k, p in per.items()),
+                "modes": per}
 
     def links(self) -> dict[str, Any]:
         """The association links left out because their target is not published: the count, and a few examples

@@ -65,8 +65,12 @@ def publish(
     if as_json:
         emit_json({**result.summary(), "blocked_products": result.blocked})
         return
+    mode = result.mode()  # a channel that can send changes alone (search): what this run sent, and why
     table(f"published {channel} ({result.scope})", ["", ""],
           [("job", job["id"]), ("products published", result.published), ("products blocked", len(result.blocked))]
+          + ([("mode", mode["mode"])] if mode else [])
+          + [(f"  {index}", f"{m['mode']}: {m['reason']}") for index, m in mode.get("modes", {}).items()]
+          + ([("why", mode["reason"])] if mode and "modes" not in mode else [])
           + ([("association links left out", result.dropped_links)] if result.dropped_links else [])
           + [("file", loc) for loc in result.locations])
     if result.dropped_links:
