@@ -11,12 +11,13 @@ from decimal import Decimal, localcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pim.catalog import Structure
-from pim.currencies import price_text
+from pim.currencies import price_text, shelf_price
 from pim.errors import ConfigError, InputError
 from pim.measures import Measures, UnitError, builtin
 from pim.product import Product
@@ -66,7 +67,9 @@ class ChannelCatalog(_Strict):
     category_tree: str | None = Field(default=None, description="Root category; the scope's tree when unset.")
     gate: str | None = Field(default=None, description="Structure channel whose GateRules apply; the scope when unset.")
     base_url: str = "https://shop.example.com"
-    link_template: str = "{{ base_url }}/p/{{ identifier }}"
+    link_template: str = Field(default="{{ base_url }}/p/{{ identifier }}",
+                               description="Jinja2 (sandboxed) for the product link. identifier, parent and family "
+                               "come percent-encoded as one URL path segment each; values as they are.")
     media_base_url: str | None = Field(default=None, description="Where renditions are served; PIM_CDN_BASE_URL or base_url/media.")
     renditions: dict[str, Rendition] = {}
     fields: list[FieldMap] = []
@@ -88,6 +91,22 @@ class ChannelCatalog(_Strict):
 
     def field(self, output: str) -> FieldMap | None:
         return next((f for f in self.fields if f.output == output), None)
+
+    def price_attribute(self, structure: Structure) -> str | None:
+        """The list price: the price collection the catalog maps to `price`, else the structure's list price."""
+        f = self.field("price")
+        attr = structure.attributes.get(f.attribute or "") if f else None
+        if attr is not None and attr.type == AttributeType.price_collection:
+            return attr.code
+        return list_price_attribute(structure)
+
+
+def list_price_attribute(structure: Structure) -> str | None:
+    """The price collection that holds the list price: the one coded `price`, else the first by sort order.
+    Others (a sale price) are shown beside it, never in its place."""
+    prices = sorted((a for a in structure.attributes.values() if a.type == AttributeType.price_collection),
+                    key=lambda a: (a.code != "price", a.sort_order, a.code))
+    return prices[0].code if prices else None
 
 
 def load_catalog(path: Path) -> ChannelCatalog:
@@ -230,10 +249,11 @@ class FieldMapper:
         if raw in (None, "", [], {}):
             return None
         kind = self.s.attributes[code].type
-        if kind == AttributeType.price_collection:
+        if kind == AttributeType.price_collection:  # what a shopper pays: to the currency's minor units
             currency = f.currency or currency
             amount = raw.get(currency) if isinstance(raw, dict) else None
-            return None if amount in (None, "") else {"amount": price_text(str(amount), currency), "currency": currency}
+            return None if amount in (None, "") else {"amount": price_text(shelf_price(str(amount), currency), currency),
+                                                      "currency": currency}
         if kind == AttributeType.metric:
             if raw.get("amount") in (None, ""):
                 return None
@@ -282,7 +302,8 @@ class FieldMapper:
                 plain = self.plain(f)
                 if plain not in contexts:
                     contexts[plain] = self.context(product, values, locale, plain)
-                value: Any = " ".join(self._templates[f.output].render(contexts[plain]).split()) or None
+                ctx = in_url(contexts[plain]) if is_url_field(f.output) else contexts[plain]
+                value: Any = " ".join(self._templates[f.output].render(ctx).split()) or None
             else:
                 try:
                     value = ([v for a in f.attributes if (v := self._one(f, product, values, locale, currency, a))]
@@ -309,7 +330,7 @@ class FieldMapper:
             ctx = contexts.get(False) or contexts.get(True) or {
                 "identifier": product.identifier, "base_url": self.catalog.base_url, "locale": locale,
                 "family": product.family, "parent": product.parent, "values": {}}
-            out["link"] = self._templates["__link__"].render(ctx)
+            out["link"] = self._templates["__link__"].render(in_url(ctx))
         return out, reasons
 
     def published(self, f: FieldMap, value: Any) -> Any:
@@ -322,9 +343,10 @@ class FieldMapper:
         head = value[: f.max_length]
         return head.rsplit(" ", 1)[0] if " " in head else head
 
-    def category_path_labels(self, product: Product, locale: str, tree: str) -> list[list[str]]:
+    def category_path_labels(self, categories: list[str], locale: str, tree: str) -> list[list[str]]:
+        """The labelled paths in `tree` of a product's categories (a variant's are its models', ValueResolver.categories)."""
         paths = []
-        for code in product.categories:
+        for code in categories:
             k = (code, locale, tree)
             if k not in self._paths:
                 path = self.s.category_path(code)
@@ -355,6 +377,26 @@ class FieldMapper:
         spec = self.catalog.renditions.get(rendition)
         stem = ref.removeprefix("sha256:").strip("/").rsplit(".", 1)[0] if "." in ref.rsplit("/", 1)[-1] else ref.removeprefix("sha256:").strip("/")
         return f"{base.rstrip('/')}/{rendition}/{stem}.{spec.format if spec else 'jpg'}"
+
+
+# ---------------------------------------------------------------- links
+#: Context keys holding a record's codes: in a URL they are percent-encoded, since a SKU may hold `/`, `#`, `?`,
+#: `&`, `%` or spaces (`E3 a/b#c` must not become a path, a fragment or a broken link).
+URL_CODES = ("identifier", "parent", "family")
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote(safe="") leaves as it is: most codes, at no cost
+
+
+def is_url_field(output: str) -> bool:
+    """Whether a template field builds a URL (`link`, `*_link`, `*_url`): its record codes come percent-encoded."""
+    return output == "link" or output.endswith(("_link", "_url"))
+
+
+def in_url(ctx: dict[str, Any]) -> dict[str, Any]:
+    """`ctx` for a URL template: identifier, parent and family percent-encoded as one path segment each (UTF-8,
+    nothing but letters, digits and `-._~` left as it is, which is safe in a query value as well)."""
+    encoded = {k: quote(v, safe="") for k in URL_CODES
+               if isinstance(v := ctx.get(k), str) and not _URL_SAFE.fullmatch(v)}
+    return {**ctx, **encoded} if encoded else ctx
 
 
 # ---------------------------------------------------------------- template analysis

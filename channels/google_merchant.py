@@ -31,6 +31,7 @@ from pim.registry import load
 G = "http://base.google.com/ns/1.0"
 RENDITION = "gmc_main"  # the catalog's (and, when media.yaml names one so, the media area's) rendition for Google
 TITLE_MAX, DESCRIPTION_MAX, EXTRA_IMAGES_MAX = 150, 5000, 10
+ID_MAX = 50  # Google's limit for id and item_group_id: a longer one is disapproved, never cut (ids must stay stable)
 
 
 def gtin_valid(code: str) -> bool:
@@ -170,6 +171,8 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
     fields come cleaned, a required one that was markup only reported as `missing:<field>:markup_only`."""
     fields, reasons = mapper.map(product, locale, currency, values)  # cleaned: see the module's docstring
     g: dict[str, Any] = {"id": product.identifier}
+    if len(product.identifier) > ID_MAX:
+        reasons.append(f"too_long:id:{len(product.identifier)}>{ID_MAX}")
     title, description = fields.get("title"), fields.get("description")
     if title and len(title) > TITLE_MAX:
         reasons.append(f"too_long:title:{len(title)}>{TITLE_MAX}")
@@ -183,6 +186,8 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
     extras = [url for i in fields.get("additional_image_link") or [] if i != image
               and (url := mapper.media_url(i, RENDITION)) is not None]
     g["availability"] = _availability(stock.get(product.identifier), catalog.options.get("missing_stock", "out_of_stock"))
+    # the mapper rounds prices to the currency's minor units (pim.currencies.shelf_price): what Google shows is
+    # what is compared, so a sale a fraction of a cent below the price is no sale
     price, sale = _money(fields.get("price")), _money(fields.get("sale_price"))
     if price is None and "missing:price" not in reasons:
         reasons.append(f"missing:price:{currency}")
@@ -198,12 +203,15 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
     g["gtin"], g["mpn"] = gtin, fields.get("mpn")
     g["identifier_exists"] = "yes" if gtin or (g["brand"] and g["mpn"]) else "no"
     g["condition"] = catalog.options.get("condition", "new")
-    taxonomy = next((catalog.category_map[c] for c in product.categories if c in catalog.category_map), None)
+    categories = mapper.resolver.categories(product)  # a variant is classified through its models
+    taxonomy = next((catalog.category_map[c] for c in categories if c in catalog.category_map), None)
     g["google_product_category"] = taxonomy
-    paths = mapper.category_path_labels(product, locale, tree)
+    paths = mapper.category_path_labels(categories, locale, tree)
     g["product_type"] = " > ".join(w for label in paths[0] if (w := plain_text(label))) if paths else None
     if product.parent:
         g["item_group_id"] = _root_model(mapper, product)
+        if len(g["item_group_id"]) > ID_MAX:
+            reasons.append(f"too_long:item_group_id:{len(g['item_group_id'])}>{ID_MAX}")
         g["color"], g["size"] = _flat(fields.get("color")), _flat(fields.get("size"))
         if not (g["color"] or g["size"]):
             reasons.append("variant_without_color_or_size")

@@ -188,6 +188,12 @@ PLAIN_FIELDS: dict[str, frozenset[str]] = {"google": frozenset({"title", "brand"
 HTML_FIELDS: dict[str, frozenset[str]] = {"google": frozenset({"description"}), "storefront": frozenset()}
 
 
+#: Cleaned HTML shows a character: text at its start or after a tag, past whitespace and `&nbsp;` (ammonia's
+#: output writes every other entity as the character, but `&amp;`, `&lt;` and `&gt;`, which show). Most texts
+#: match at once; those that do not are read as plain text, so a markup-only value costs one more cleaning.
+_SHOWS = re.compile(r"(?:^|>)(?:\s|&nbsp;)*+[^\s<]")
+
+
 class CleanFieldMapper(FieldMapper):
     """A FieldMapper whose output comes out cleaned for one profile, in mapped fields and templates alike,
     before a field's max_length is checked: a limit counts what is published, not markup dropped.
@@ -228,7 +234,9 @@ class CleanFieldMapper(FieldMapper):
 
     def published(self, f: FieldMap, value: Any) -> Any:
         if f.output in self.html_fields and isinstance(value, str):
-            return safe_html(value, self.profile)  # a textarea's: remembered as clean, so a lookup
+            cleaned = safe_html(value, self.profile)  # a textarea's: remembered as clean, so a lookup
+            # tags around no word (`<p>&nbsp;</p>`, an empty list) are markup only: a reader sees nothing
+            return cleaned if _SHOWS.search(cleaned) or plain_text(cleaned) else ""
         return value
 
     def truncated(self, f: FieldMap, value: str) -> str:

@@ -42,6 +42,14 @@ class ValueResolver:
     def values(self, product: Product) -> dict[str, Any]:
         return merged_values(product, self.ancestors(product)) if product.parent else product.values
 
+    def categories(self, product: Product, chain: list[ProductModel] | None = None) -> list[str]:
+        """The product's categories, then its models' it lacks (a variant is classified through its model).
+        `chain`: its ancestors when the caller has them already."""
+        if not product.parent:
+            return product.categories
+        chain = self.ancestors(product) if chain is None else chain
+        return product.categories + [c for m in chain for c in m.categories if c not in product.categories]
+
     def image_values(self, value_maps: Iterable[dict[str, Any]]) -> Iterator[str]:
         """The image attributes' values in these value maps (what a batch of documents may link)."""
         images = self._images

@@ -351,8 +351,7 @@ class SearchRenderer:
             if prefetch is not None:  # the chunk's image links in a few queries
                 prefetch(resolver.image_values(values for _, _, values in resolved))
             for p, chain, values in resolved:
-                categories = p.categories + [c for m in chain for c in m.categories if c not in p.categories]
-                yield p.identifier, builder.build(p.identifier, p.family, categories, values,
+                yield p.identifier, builder.build(p.identifier, p.family, resolver.categories(p, chain), values,
                                                   model=chain[-1].code if chain else None,
                                                   availability=stock.get(p.identifier),
                                                   customers=customers.get(p.identifier))

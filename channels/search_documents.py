@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from channels.framework import list_price_attribute
 from channels.html import plain_text
 from pim.catalog import Structure
 from pim.product import value_key
@@ -122,9 +123,7 @@ class DocumentBuilder:
         self.name_attr = first_present(s, NAME_ATTRIBUTES, _TEXTS)
         self.description_attr = first_present(s, DESCRIPTION_ATTRIBUTES, _TEXTS)
         self.brand_attr = first_present(s, BRAND_ATTRIBUTES, _TEXTS + _SELECTS)
-        prices = sorted((a for a in s.attributes.values() if a.type == AttributeType.price_collection),
-                        key=lambda a: (a.code != "price", a.sort_order, a.code))
-        self.price_attr = prices[0].code if prices else None
+        self.price_attr = list_price_attribute(s)
         images = sorted((a for a in s.attributes.values() if a.type == AttributeType.image), key=lambda a: (a.sort_order, a.code))
         self.default_image = images[0].code if images else None
         special = {self.name_attr, self.description_attr, self.brand_attr}

@@ -5,7 +5,9 @@ Written streaming (one product at a time into every locale file). Locales, curre
 the same publish writes (pim.pipeline.PublishedTargets): a shopper never follows a link to a missing page.
 Textarea values are HTML, cleaned to the storefront's formatting tags (channels.html); text values are plain
 strings the storefront escapes itself. The label and the mapped title (a textarea label attribute included)
-are plain text."""
+are plain text. `prices` is the list price (ChannelCatalog.price_attribute); another price collection (a sale
+price) is an attribute like any other, `{currency: amount}`. Prices are what a shopper pays: rounded half up to
+the currency's minor units (pim.currencies.shelf_price). A variant is in its models' categories."""
 
 from __future__ import annotations
 
@@ -16,11 +18,11 @@ from typing import IO, Any
 
 import orjson
 
-from channels.framework import FieldMapper, catalog_for
+from channels.framework import FieldMapper, catalog_for, list_price_attribute
 from channels.html import CleanFieldMapper, plain_text, safe_html
 from channels.localize import ValueResolver
 from pim.catalog import Structure
-from pim.currencies import price_text
+from pim.currencies import price_text, shelf_price
 from pim.pipeline import TARGETS
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
@@ -62,12 +64,15 @@ def related(p: Product, s: Structure, kinds: list[str]) -> dict[str, list[str]]:
 def product_document(p: Product, r: ValueResolver, channel: str, locale: str, currencies: list[str],
                      mapper: FieldMapper | None = None, related_kinds: list[str] | None = None,
                      values: dict[str, Any] | None = None, trees: dict[str, str | None] | None = None,
-                     image_link: Callable[[str], str | None] | None = None) -> dict[str, Any]:
+                     image_link: Callable[[str], str | None] | None = None,
+                     price_attr: str | None = None) -> dict[str, Any]:
     """One product's document for one locale. `values` (the product's inherited values) and `trees`
     (category → its tree, shared across the stream) save repeating work per locale. `image_link`: the
-    image value → its URL (media/links.py: the listing rendition); the value itself without it."""
+    image value → its URL (media/links.py: the listing rendition); the value itself without it. `price_attr`:
+    the list price's attribute (the catalog's, ChannelCatalog.price_attribute), else the structure's."""
     s = r.s
     values = r.values(p) if values is None else values
+    price_attr = price_attr or list_price_attribute(s)
     attributes: dict[str, Any] = {}
     prices: dict[str, str] = {}
     image = None
@@ -77,7 +82,11 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
     for code, v in r.localized(p, channel, locale, values).items():
         kind = types[code].type
         if kind == _PRICE:
-            prices.update({c: price_text(v[c], c) for c in currencies if c in v})
+            shown = {c: price_text(shelf_price(v[c], c), c) for c in currencies if v.get(c) not in (None, "")}
+            if code == price_attr:
+                prices = shown
+            elif shown:
+                attributes[code] = shown
             continue
         if code == image_attr:
             image = v
@@ -90,10 +99,11 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
         attributes[code] = v
     tree = s.channels[channel].category_tree
     trees = {} if trees is None else trees
-    for c in p.categories:
+    categories = r.categories(p)
+    for c in categories:
         if c not in trees:
             trees[c] = s.tree_of(c)
-    cats = [c for c in p.categories if trees[c] == tree]
+    cats = [c for c in categories if trees[c] == tree]
     fields = mapper.map(p, locale, currencies[0], values)[0] if mapper else {}
     return {
         "identifier": p.identifier,
@@ -137,6 +147,7 @@ class StorefrontRenderer:
         resolver = ValueResolver(store, s)
         mapper = CleanFieldMapper(catalog, s, resolver, scope, profile="storefront") if catalog.fields else None
         kinds = list(catalog.options.get("related_kinds", []))
+        price_attr = catalog.price_attribute(s)
         handles: dict[str, IO[bytes]] = {}
         paths: dict[str, Path] = {}
         counts = dict.fromkeys(channel.locales, 0)
@@ -159,7 +170,7 @@ class StorefrontRenderer:
                 for product, values in chunk:
                     for locale, fh in handles.items():
                         doc = product_document(product, resolver, scope, locale, channel.currencies, mapper, kinds,
-                                               values, trees, links)
+                                               values, trees, links, price_attr)
                         fh.write((b"," if counts[locale] else b"\n") + orjson.dumps(doc) + b"\n")
                         counts[locale] += 1
             for fh in handles.values():

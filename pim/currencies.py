@@ -7,17 +7,22 @@ The numbers are CLDR's (the Unicode Common Locale Data Repository, supplementalD
 read through Babel's `babel.numbers.get_currency_precision`; a code CLDR does not list (XYZ, XTS) gets CLDR's
 default, 2. CLDR follows ISO 4217 except where a minor unit is not used in practice: it gives IQD, RSD, ALL and a
 few others 0 decimals where ISO 4217 lists 3 or 2. Babel is read once per code (cached): a price costs a dict
-lookup."""
+lookup.
+
+Consumer channels (Google Merchant, the storefront) show what a shopper pays: `shelf_price` rounds half up to the
+currency's minor units (EUR 19.999999 → 20.00, JPY 1234.5 → 1235), where B2B feeds keep the extra decimals."""
 
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from functools import lru_cache
 
 #: How an amount is rounded to its currency's minor unit (a discount off a list price): half to even, as
 #: Decimal's default context rounded the two-decimal prices before minor units were read.
 ROUNDING = ROUND_HALF_EVEN
+#: How a consumer-facing price is rounded to its currency's minor unit: half up, as shoppers (and Google) read it.
+SHELF_ROUNDING = ROUND_HALF_UP
 #: Digits a price may have (pim.values: 15 before the point, 30 after): quantizing never rounds within them.
 _DIGITS = 60
 #: 1, 0.1, 0.01, …: the quantum of each number of decimals a price may have.
@@ -53,11 +58,21 @@ def places(amount: Decimal, code: str) -> int:
     return max(minor_units(code), -exponent if exponent < 0 else 0)
 
 
-def rounded(amount: Decimal, code: str, like: Decimal | None = None) -> Decimal:
-    """`amount` rounded by ROUNDING to the decimals `like` (the price it was computed from) is written with, or
+def rounded(amount: Decimal, code: str, like: Decimal | None = None, rounding: str = ROUNDING) -> Decimal:
+    """`amount` rounded by `rounding` to the decimals `like` (the price it was computed from) is written with, or
     to the currency's when no `like` is given (KWD 11.97465 → 11.975; off EUR 0.0123, 0.011931 → 0.0119)."""
     with localcontext(prec=_DIGITS):
-        return amount.quantize(_QUANTA[places(like if like is not None else Decimal(0), code)], rounding=ROUNDING)
+        return amount.quantize(_QUANTA[places(like if like is not None else Decimal(0), code)], rounding=rounding)
+
+
+def shelf_price(amount: Decimal | str, code: str) -> Decimal:
+    """A price as a shopper sees it (Google Merchant, the storefront): rounded half up to the currency's minor
+    units (EUR 19.999999 → 20.00, JPY 1234.5 → 1235). B2B feeds write `price_text` and keep a unit price's
+    extra decimals (EUR 0.0123 a screw); a consumer channel can neither show them nor compare on them."""
+    value = amount if isinstance(amount, Decimal) else Decimal(amount)
+    if value.as_tuple().exponent == -minor_units(code):  # "19.99" in EUR, the common case: nothing to round
+        return value
+    return rounded(value, code, rounding=SHELF_ROUNDING)
 
 
 def price_text(amount: Decimal | str, code: str) -> str:
