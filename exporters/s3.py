@@ -1,12 +1,17 @@
 """S3 (or any S3-compatible endpoint): each artifact is one PUT under PIM_S3_PREFIX, so a reader sees the
-old object or the new one, never half of one. Configured by PIM_S3_BUCKET / PIM_S3_PREFIX /
-PIM_S3_ENDPOINT_URL and the usual AWS credentials; boto3 is imported only here."""
+old object or the new one, never half of one, and nothing is staged in the bucket. Configured by PIM_S3_BUCKET /
+PIM_S3_PREFIX / PIM_S3_ENDPOINT_URL and the usual AWS credentials; boto3 is imported only here.
+
+The renderers stage the files locally, under the output's `.staging/job-<id>`, as for a local publication: once
+the files are up that dir goes, and so do those publications killed mid-run left in the same output
+(exporters.local's sweep, pim.maintenance.prune_staging)."""
 
 from __future__ import annotations
 
 import shutil
 from typing import Any
 
+from exporters.local import _sweep as sweep_staging
 from pim.errors import ConfigError, DeliveryError
 from pim.protocols import Artifact, PublishContext
 
@@ -57,4 +62,5 @@ class S3Exporter:
                 raise DeliveryError(f"upload to s3://{self.bucket}/{key} failed: {exc}", retryable=True) from exc
             written.append(f"s3://{self.bucket}/{key}")
         shutil.rmtree(ctx.output_dir / ".staging" / f"job-{ctx.job_id}", ignore_errors=True)
+        sweep_staging(ctx)
         return written

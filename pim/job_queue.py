@@ -46,8 +46,9 @@ from sqlalchemy import Connection, and_, exists, func, insert, or_, select, upda
 from sqlalchemy.exc import SQLAlchemyError
 
 from pim import job_cancel, job_wakeup, job_workers
-from pim.errors import InputError, PimError
+from pim.errors import InputError, PimError, StoreError
 from pim.registry import IMPORTERS, load, lookup
+from pim.store.database import database_failure
 from pim.store.store import (
     HEARTBEATS,
     INTERRUPTED,
@@ -56,6 +57,7 @@ from pim.store.store import (
     adopting,
     now,
     process_alive,
+    run_again,
 )
 
 log = logging.getLogger(__name__)
@@ -357,13 +359,42 @@ def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll
                 continue
             if on_job:
                 on_job("started", job)
-            ended = run_claimed(store, job)
+            try:
+                ended = run_claimed(store, job)
+            except SQLAlchemyError as exc:  # the database went away mid-job, and so could not record its end
+                lost = _lost(job, exc)
+                if once or lost is None:
+                    raise
+                ended = _end_once_back(store, job, lost.describe(), stop, poll)
             job_workers.ran_one(store, worker)
             result.jobs.append(ended)
             if on_job:
                 on_job("finished", ended)
             idle_since = time.monotonic()
     return result
+
+
+def _lost(job: dict[str, Any], exc: BaseException) -> StoreError | None:
+    """A lost database or a deadlock met running `job`, saying how to run it again (`pim jobs retry`: the queue's
+    only retry), or None for any other error."""
+    again = run_again(job)
+    return database_failure(exc, again=again[:1].lower() + again[1:])
+
+
+def _end_once_back(store: Any, job: dict[str, Any], error: str, stop: threading.Event, poll: float) -> dict[str, Any]:
+    """A job the database went away under: record it failed with `error` once the database is back (tried every
+    `poll` seconds, as the claim loop looks again), and go on with the next, so a long-running worker outlives
+    an outage as it does between jobs. Asked to stop meanwhile, it leaves the job (its process gone, it reads
+    interrupted, with how to run it again)."""
+    log.warning("job %s (%s %s): the database is away; its failure is recorded once it is back (trying every "
+                "%s s)", job["id"], job["kind"], job["source"], poll)
+    while not stop.wait(poll):
+        try:
+            _end(store, job["id"], "failed", None, error, over=("running", "failed"))
+            return store.job(job["id"]) or job
+        except SQLAlchemyError:
+            continue
+    return {**job, "status": "failed", "error": error}
 
 
 def run_claimed(store: Any, job: dict[str, Any], *, runner: Runner | None = None,
@@ -387,9 +418,15 @@ def run_claimed(store: Any, job: dict[str, Any], *, runner: Runner | None = None
         if reraise:
             raise
     except Exception as exc:  # recorded on the job (unless the runner did); the worker goes on with the next
-        if not reraise:
+        # A lost database or a deadlock is said as such (no traceback), also over the driver's text a runner
+        # recorded (the import loop's).
+        lost = _lost(job, exc)
+        if not reraise and lost is None:
             log.exception("job %s (%s %s) failed", job_id, kind, job["source"])
-        _end(store, job_id, "failed", None, f"{type(exc).__name__}: {exc}")
+        elif not reraise:
+            log.warning("job %s (%s %s) failed: %s", job_id, kind, job["source"], lost.describe())
+        _end(store, job_id, "failed", None, f"{type(exc).__name__}: {exc}" if lost is None else lost.describe(),
+             over=("running",) if lost is None else ("running", "failed"))
         if reraise:
             raise
     else:
@@ -399,13 +436,15 @@ def run_claimed(store: Any, job: dict[str, Any], *, runner: Runner | None = None
     return store.job(job_id) or job
 
 
-def _end(store: Any, job_id: int, status: str, counts: dict[str, Any] | None, error: str | None) -> None:
-    """Finish the job as this worker ran it, unless its runner already did (its own status and reason stand)."""
+def _end(store: Any, job_id: int, status: str, counts: dict[str, Any] | None, error: str | None,
+         over: tuple[str, ...] = ("running",)) -> None:
+    """Finish the job as this worker ran it, unless its runner already did (its own status and reason stand;
+    `over`: the statuses this ending replaces)."""
     values: dict[str, Any] = {"status": status, "error": error, "finished_at": now()}
     if counts is not None:
         values["counts"] = counts
     with store.begin() as conn:
-        conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == "running", JOB.c.pid == os.getpid())
+        conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status.in_(over), JOB.c.pid == os.getpid())
                      .values(**values))
 
 
@@ -426,8 +465,13 @@ def run_in_pages(store: Any, job_id: int, counts: dict[str, Any], page: Callable
                     break
                 conn.execute(update(JOB).where(JOB.c.id == job_id).values(counts=counts, heartbeat_at=now()))
     except Exception as exc:  # recorded on the job; the worker goes on with the next
-        log.exception("job %s failed", job_id)
-        store.finish_job(job_id, counts, status="failed", error=f"{type(exc).__name__}: {exc}. {failed}")
+        lost = database_failure(exc)  # a lost database or a deadlock: said as such, no traceback
+        if lost is None:
+            log.exception("job %s failed", job_id)
+        else:
+            log.warning("job %s failed: %s", job_id, lost)
+        cause = str(lost) if lost is not None else f"{type(exc).__name__}: {exc}"
+        store.finish_job(job_id, counts, status="failed", error=f"{cause}. {failed}")
         return counts
     store.finish_job(job_id, counts)
     return counts

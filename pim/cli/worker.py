@@ -49,7 +49,9 @@ def worker(
     """Run queued jobs (web uploads, family rescores) until stopped.
 
     SIGTERM or Ctrl-C finishes the job under way first; a second Ctrl-C abandons it (it then shows as
-    interrupted, and `pim jobs retry` runs it again)."""
+    interrupted, and `pim jobs retry` runs it again). A database that goes away mid-job, or a deadlock, fails
+    that job saying so and how to run it again (`pim jobs retry`); while the database is away the worker waits
+    to record that, then goes on (with --once it exits 4 instead)."""
     from pim.job_queue import work
     from pim.store import Store
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -10,7 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from pim.errors import StoreError
@@ -80,14 +81,19 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade to every branch head. Safe to call on every start, also by several commands at once: on PostgreSQL
-    the upgrade runs under MIGRATION_LOCK, so a command that waited for another's upgrade finds the database at
+    """Upgrade to every branch head. Safe to call on every start, also by several commands at once: the upgrade
+    runs under a lock held until its transaction ends — MIGRATION_LOCK on PostgreSQL, the database's write lock
+    on SQLite (`_sqlite_upgrade_lock`) —, so a command that waited for another's upgrade finds the database at
     the head (alembic reads its version after the lock) and does nothing."""
     cfg = alembic_config()
     try:
+        if engine.dialect.name == "sqlite" and _at_heads(engine, cfg):
+            return  # the usual start: no write lock to wait for behind another process's long write
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":  # held until this transaction (the whole upgrade) ends
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            else:
+                _sqlite_upgrade_lock(conn)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
     except OperationalError as exc:
@@ -107,6 +113,31 @@ def migrate(engine: Engine) -> None:
         ) from exc
 
 
+def _at_heads(engine: Engine, cfg: Config) -> bool:
+    """Whether the database is at this pim's heads already (read without a lock: a stale answer only means the
+    locked upgrade finds nothing to do)."""
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current == set(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def _sqlite_upgrade_lock(conn: Connection) -> None:
+    """Make the upgrade one SQLite write transaction from its first statement (BEGIN IMMEDIATE; in WAL mode the
+    same as EXCLUSIVE: readers go on, writers wait): a second process's upgrade waits at its BEGIN, then reads
+    the version the first committed. Without it pysqlite ran each CREATE on its own, so two processes migrating
+    a fresh file both began the upgrade and one failed ("table alembic_version already exists", or "database is
+    locked" upgrading its read to a write). The whole upgrade is thereby atomic too: SQLite's DDL is
+    transactional. busy_timeout gives up after 30 s; an upgrade of a large database can take longer, so the
+    BEGIN is tried again for as long as another process holds the lock."""
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig):
+                raise
+
+
 def _unknown_revisions(engine: Engine, cfg: Config) -> list[str]:
     """The revisions the database's alembic_version holds that none of this pim's migrations has."""
     script = ScriptDirectory.from_config(cfg)
@@ -121,10 +152,19 @@ _OVERTAKEN_STATES = {"40P01", "40001"}
 _GONE_STATES = {"57P01", "57P02", "57P03"}
 
 
-def database_failure(exc: BaseException) -> StoreError | None:
-    """The StoreError for a database failure met mid-run — the server went away, or it rolled this command's
-    transaction back to break a deadlock — found in `exc` or the exceptions it chains, so the command line shows
-    a message and what to do instead of chained tracebacks. None for any other error (a bug: shown in full)."""
+@dataclass(frozen=True)
+class DatabaseFailure:
+    """A database failure met mid-run (`failure_in`): the server rolled the transaction back for another writer's
+    sake (`overtaken`: a deadlock, a serialization failure), or the connection to it is gone; `said` is the
+    driver's first line. Each caller says it its own way: the command line (`database_failure`), a queued job
+    (the same, with how to run the job again), the web app (pim.web.api_errors.unavailable)."""
+
+    overtaken: bool
+    said: str
+
+
+def failure_in(exc: BaseException | None) -> DatabaseFailure | None:
+    """The database failure in `exc` or the exceptions it chains; None for any other error (a bug)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -132,20 +172,38 @@ def database_failure(exc: BaseException) -> StoreError | None:
             state = getattr(exc.orig, "sqlstate", None) or ""
             said = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
             if state in _OVERTAKEN_STATES:
-                return StoreError(
-                    f"another writer needed the same rows at the same time, and the database stopped this command's "
-                    f"transaction to let it go on ({said})",
-                    hint="nothing of that transaction was saved; run the command again (an import skips what it "
-                         "already wrote)")
+                return DatabaseFailure(True, said)
             if exc.connection_invalidated or state.startswith("08") or state in _GONE_STATES or _client_side(exc):
-                return StoreError(
-                    f"lost the connection to the database mid-run: {said}",
-                    hint="the batch in progress was not saved, and the job this command was running ends failed "
-                         "(or, when the database could not record that, shows as interrupted); once the database "
-                         "server is running again (check PIM_DATABASE_URL), run the command again (an import skips "
-                         "what it already wrote)")
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+                return DatabaseFailure(False, said)
+        exc = exc.__cause__ or exc.__context__
     return None
+
+
+def database_failure(exc: BaseException, *, again: str | None = None) -> StoreError | None:
+    """The StoreError for a database failure met mid-run — the server went away, or it rolled this command's
+    transaction back to break a deadlock — found in `exc` or the exceptions it chains, so the command line shows
+    a message and what to do instead of chained tracebacks. None for any other error (a bug: shown in full).
+    `again`: how to run it again, for a queued job a worker ran (pim.store.store.run_again, e.g. `pim jobs
+    retry 7`), instead of the command line's "run the command again"; the message then says "this job's"."""
+    found = failure_in(exc)
+    if found is None:
+        return None
+    whose = "this job's" if again else "this command's"
+    if found.overtaken:
+        return StoreError(
+            f"another writer needed the same rows at the same time, and the database stopped {whose} "
+            f"transaction to let it go on ({found.said})",
+            hint=f"nothing of that transaction was saved; {again}" if again else
+                 "nothing of that transaction was saved; run the command again (an import skips what it already "
+                 "wrote)")
+    if again:
+        hint = (f"the batch in progress was not saved; once the database server is running again (check "
+                f"PIM_DATABASE_URL), {again}")
+    else:
+        hint = ("the batch in progress was not saved, and the job this command was running ends failed (or, when "
+                "the database could not record that, shows as interrupted); once the database server is running "
+                "again (check PIM_DATABASE_URL), run the command again (an import skips what it already wrote)")
+    return StoreError(f"lost the connection to the database mid-run: {found.said}", hint=hint)
 
 
 def _client_side(exc: DBAPIError) -> bool:

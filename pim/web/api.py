@@ -18,7 +18,7 @@ from pim import association_claims
 from pim.web import api_pipeline, api_structure, editing, panels
 from pim.web.accounts import User
 from pim.web.api_errors import documented, field_errors, refuse, refused
-from pim.web.api_models import api_role, job_json
+from pim.web.api_models import api_role, job_json, utc_iso
 from pim.web.api_route import ApiRoute
 from pim.web.deps import api_editor, api_user, store_of, structure_of
 from pim.web.editing import BULK_MAX, apply_bulk, apply_values, history
@@ -28,7 +28,9 @@ from pim.web.grid import GridFilter, page
 REFUSALS = documented({
     401: "no bearer token, or an unknown or revoked one (checked before the body is read)",
     422: "a body, query or path parameter that is not what the route takes: each with its field and message",
-    429: "too many failed sign-ins from this address: wait the Retry-After seconds"})
+    429: "too many failed sign-ins from this address: wait the Retry-After seconds",
+    503: "the database is unavailable, or stopped the request's transaction for another writer's (a deadlock): "
+         "nothing was saved; send it again after the Retry-After seconds"})
 
 router = APIRouter(prefix="/api/v1", tags=["api"], route_class=ApiRoute, responses=REFUSALS)
 
@@ -250,8 +252,8 @@ class SourcePick(BaseModel):
 
 def _conflict_json(c: Any) -> dict[str, Any]:
     return {"identifier": c.identifier, "value_key": c.value_key, "attribute": c.attribute, "winner": c.winner,
-            "claims": c.claims, "status": c.status, "pinned": c.pinned, "detected_at": c.detected_at.isoformat(),
-            "updated_at": c.updated_at.isoformat()}
+            "claims": c.claims, "status": c.status, "pinned": c.pinned, "detected_at": utc_iso(c.detected_at),
+            "updated_at": utc_iso(c.updated_at)}
 
 
 @router.get("/conflicts", responses=documented({404: "no product `identifier`"}))
@@ -329,7 +331,7 @@ def _target(store: Any, identifier: str, target: str | None) -> str:
 
 @router.get("/products/{identifier}/history")
 def product_history(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
-    return [{**h, "at": h["at"].isoformat()} for h in history(store_of(request), identifier)]
+    return [{**h, "at": utc_iso(h["at"])} for h in history(store_of(request), identifier)]
 
 
 @router.get("/completeness/{channel}", responses=documented({

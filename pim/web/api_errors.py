@@ -6,7 +6,9 @@ a value or field the API's own checks refuse, and every HTTPException (401, 403,
 (`{section, code?, field?, message}`, pim.web.api_structure) in the same envelope.
 
 The handlers are installed on the app (`install`) and answer only for paths under /api/: the HTML pages keep
-FastAPI's behaviour (and their LoginRequired redirect)."""
+FastAPI's behaviour (and their LoginRequired redirect). A lost database or a deadlock the server broke answers
+503 with `Retry-After` (`unavailable` says what to tell), in the envelope under /api/ and as a short page
+elsewhere (pim.web.app)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pim.store.database import DatabaseFailure
 
 API_PREFIX = "/api/"  # the handlers answer for these paths only
 BODY = "body"
@@ -159,6 +163,19 @@ async def _on_validation(request: Request, exc: RequestValidationError) -> Respo
     if not _is_api(request):
         return await request_validation_exception_handler(request, exc)
     return refused(validation_errors(exc))
+
+
+def unavailable(found: DatabaseFailure) -> tuple[str, dict[str, str]]:
+    """What a request the database failed (pim.store.database.failure_in) is told, and when to send it again
+    (`Retry-After`, seconds): at once after a deadlock's rollback; after a moment when the server is gone (a
+    restart or a failover takes that long). Not the driver's words: they name the database's host and port,
+    which are not the client's to know (the server's log has them)."""
+    if found.overtaken:
+        return ("another write needed the same rows at the same time, and the database stopped this request's to "
+                "let it go on: nothing of this request was saved; send it again", {"Retry-After": "1"})
+    return ("the database is unavailable: nothing of this request was saved; try again in a minute, and if it "
+            "stays unavailable ask your administrator to check the database server (PIM_DATABASE_URL)",
+            {"Retry-After": "30"})
 
 
 def install(app: FastAPI) -> None:

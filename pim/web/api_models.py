@@ -1,19 +1,43 @@
 """What the /api/v1 routers share (pim.web.api, pim.web.api_pipeline): the job model OpenAPI documents, the
-job's JSON, and role checks for bearer tokens (the error envelope is pim.web.api_errors'). Kept apart so the
-routers need not import each other."""
+job's JSON, the API's times, and role checks for bearer tokens (the error envelope is pim.web.api_errors'). Kept
+apart so the routers need not import each other.
+
+Times: every time the API answers carries its offset (`+00:00`), on SQLite as on PostgreSQL. Every stored time
+is UTC, but SQLite gives it back naive; FastAPI turns a time into text before any response class sees it (so
+orjson's OPT_NAIVE_UTC, which `--json` uses, cannot apply here), hence `utc_iso` where a route writes a time
+as text and `UtcTime` for a model's time fields."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from pim.store.store import as_utc
 from pim.web.accounts import User
 from pim.web.deps import api_user, token_check
+
+
+#: A model's time field as the API answers it: a stored (naive, SQLite) time made UTC.
+UtcTime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+def utc_iso(stamp: datetime | None) -> str | None:
+    """A stored time as the API writes it: ISO 8601 with its offset (None stays None)."""
+    return as_utc(stamp).isoformat() if stamp is not None else None
+
+
+def _utc_text(text: Any) -> Any:
+    """A time pim wrote into a JSON payload as text (a retried job's attempts), given its offset if it lacks
+    one; anything else as it is."""
+    try:
+        return utc_iso(datetime.fromisoformat(text)) if isinstance(text, str) else text
+    except ValueError:
+        return text
 
 
 class JobOut(BaseModel):
@@ -25,20 +49,20 @@ class JobOut(BaseModel):
     status: str = Field(description="queued, running, succeeded, partial, failed, interrupted or cancelled.")
     counts: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: UtcTime | None = None
+    finished_at: UtcTime | None = None
     payload: dict[str, Any] | None = Field(default=None, description="What the worker runs (e.g. the kept "
                                            "upload's path and the importer), and earlier attempts.")
     priority: int = Field(default=0, description="Queued jobs are claimed highest first, the oldest among equals.")
-    cancel_requested_at: datetime | None = Field(default=None, description="When it was cancelled or asked to stop: "
+    cancel_requested_at: UtcTime | None = Field(default=None, description="When it was cancelled or asked to stop: "
                                                  "a running job stops at its next safe point, then reads cancelled "
                                                  "(one that ended first keeps its own status).")
 
 
 def job_json(j: dict[str, Any]) -> dict[str, Any]:
-    """A job row (Store.job) as JSON: timestamps as ISO text; a kept upload named by its file name alone, an
-    upload's profile and the paths in its error by their place under PIM_HOME (where the server keeps files is
-    not the API's to say)."""
+    """A job row (Store.job) as JSON: its times (and its earlier attempts') as ISO text with their offset; a kept
+    upload named by its file name alone, an upload's profile and the paths in its error by their place under
+    PIM_HOME (where the server keeps files is not the API's to say)."""
     payload = j.get("payload")
     for key in ("path", "catalog_path"):  # catalog_path: a `pim publish --catalog` file (pim.publish_jobs)
         if isinstance(payload, dict) and isinstance(payload.get(key), str):
@@ -46,7 +70,10 @@ def job_json(j: dict[str, Any]) -> dict[str, Any]:
     if isinstance(payload, dict) and isinstance(payload.get("options"), dict):
         payload = {**payload, "options": {k: homeless(v) if isinstance(v, str) else v
                                           for k, v in payload["options"].items()}}
-    stamps = {k: j[k].isoformat() if j.get(k) else None for k in ("started_at", "finished_at", "cancel_requested_at")}
+    if isinstance(payload, dict) and isinstance(payload.get("attempts"), list):  # stamped naive on SQLite
+        payload = {**payload, "attempts": [{**a, **{k: _utc_text(a[k]) for k in ("started_at", "ended_at") if k in a}}
+                                           if isinstance(a, dict) else a for a in payload["attempts"]]}
+    stamps = {k: utc_iso(v) for k, v in j.items() if isinstance(v, datetime)}
     error = homeless(j["error"]) if isinstance(j.get("error"), str) else j.get("error")
     return {**j, "payload": payload, "error": error, **stamps}
 

@@ -13,7 +13,6 @@ under PIM_HOME, never given as a path."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from fastapi import (
@@ -38,7 +37,7 @@ from pim.upload_imports import UPLOADABLE
 from pim.web import imports
 from pim.web.accounts import User
 from pim.web.api_errors import documented, field_errors, refuse, refused
-from pim.web.api_models import JobOut, api_role, job_json, job_location, require
+from pim.web.api_models import JobOut, UtcTime, api_role, job_json, job_location, require
 from pim.web.api_route import ApiRoute
 from pim.web.deps import api_editor, api_user, store_of
 from pim.web.job_roles import role_for
@@ -100,10 +99,10 @@ class QuarantinedRow(BaseModel):
                                          "closed by any write that fills the axis); null otherwise.")
     resolved: bool = Field(description="True once the record imported cleanly, a write filled the missing value "
                                        "(a missing axis), a retry started over, or a newer entry superseded this one.")
-    resolved_at: datetime | None
+    resolved_at: UtcTime | None
     superseded_by: int | None = Field(description="The job whose newer run of the same file, or newer rejection of "
                                                   "the same record, closed this entry (it was not fixed).")
-    created_at: datetime
+    created_at: UtcTime
 
 
 class QuarantinePage(BaseModel):
