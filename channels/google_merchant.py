@@ -191,6 +191,9 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
     price, sale = _money(fields.get("price")), _money(fields.get("sale_price"))
     if price is None and "missing:price" not in reasons:
         reasons.append(f"missing:price:{currency}")
+    for name, money in (("price", price), ("sale_price", sale)):
+        if money is not None and not money[0]:  # EUR 0.004 shows as 0.00: free, which no catalog allows
+            reasons.append(f"invalid:{name}:0")
     g["price"] = f"{price_text(*price)} {price[1]}" if price else None
     if sale is not None and price is not None:
         if sale[0] >= price[0]:

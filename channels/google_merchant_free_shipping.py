@@ -33,7 +33,8 @@ def threshold(target: Target) -> Decimal | None:
 
 def item_fields(target: Target) -> list[tuple[str, Any]]:
     """The item's g:free_shipping_threshold group for the target's country, priced like the feed's other
-    prices ("50.00 EUR", "5000 JPY"); nothing when the target declares no threshold."""
+    prices ("50.00 EUR", "5000 JPY": rounded when the target was read, Shipping.shelf_priced); nothing when the
+    target declares no threshold."""
     amount = threshold(target)
     if amount is None:
         return []

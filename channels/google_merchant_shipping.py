@@ -4,7 +4,9 @@ A service costs a flat `price` (the default), or a price looked up in a table by
 ships free, and carries it as Google's g:free_shipping_threshold (channels.google_merchant_free_shipping: the
 country's only service then). Tiers read "up to X → price": listed from the lowest bound up, inclusive, the last
 one may leave `up_to` out to take everything above. Handling and transit days are Google's shipping speed, in
-business days.
+business days. Rates and thresholds are what a shopper sees, like item prices: rounded half up to the target
+currency's minor units once, when the target is read (`Shipping.shelf_priced`), so an item is priced and found
+free against the amounts the feed prints ("4.899" is 4.90 EUR; a threshold "49.995" is 50.00 EUR).
 
     shipping:                       # DE: one service, free from 50
       - {service: Standard, price: "4.90", free_shipping_threshold: "50"}
@@ -24,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pim.currencies import price_text
+from pim.currencies import minor_units, price_text, shelf_price
 
 
 class _Strict(BaseModel):
@@ -137,6 +139,32 @@ class Shipping(_Strict):
         if last is not None and last < free:
             raise ValueError(f"by_price ends at {last}, below free_shipping_threshold {free}: items priced between "
                              f"have no rate; raise the last up_to to {free} or leave it out")
+
+    def shelf_priced(self, currency: str) -> Shipping:
+        """This service with its rates and threshold as Google shows them in `currency` (pim.currencies.shelf_price);
+        tier bounds stay as given (never shown, and items are priced in minor units already). A threshold that
+        rounds to 0 would make every item ship free: refused."""
+        def tiers(rows: list[Tier]) -> list[Tier]:
+            return [t.model_copy(update={"price": shelf_price(t.price, currency)}) for t in rows]
+
+        update: dict[str, Any] = {}
+        if self.price is not None:
+            update["price"] = shelf_price(self.price, currency)
+        if self.by_weight is not None:
+            update["by_weight"] = self.by_weight.model_copy(update={"tiers": tiers(self.by_weight.tiers)})
+        if self.by_price is not None:
+            update["by_price"] = tiers(self.by_price)
+        if self.free_shipping_threshold is not None:
+            free = update["free_shipping_threshold"] = shelf_price(self.free_shipping_threshold, currency)
+            if not free:
+                least = price_text(Decimal(1).scaleb(-minor_units(currency)), currency)
+                raise ValueError(f"service '{self.service}': free_shipping_threshold {self.free_shipping_threshold} "
+                                 f"is 0 {currency} once rounded to the currency's minor units, as Google shows it, "
+                                 f"so every item would ship free; give at least {least} or remove it")
+        shown = self.model_copy(update=update)
+        if shown.by_price is not None:  # the rounded threshold still fits the table
+            shown._fits_threshold(shown.by_price)
+        return shown
 
     def is_free(self, price: Decimal | None) -> bool:
         return self.free_shipping_threshold is not None and price is not None and price >= self.free_shipping_threshold

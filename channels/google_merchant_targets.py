@@ -94,6 +94,13 @@ class Target(_Strict):
                                  f"target): Google needs both to show a delivery time")
         return self
 
+    @model_validator(mode="after")
+    def _shelf_prices(self) -> Target:
+        """Rates and thresholds in the target's currency as Google shows them, like item prices: rounded once here,
+        not per item (channels.google_merchant_shipping)."""
+        self.shipping = [s.shelf_priced(self.currency) for s in self.shipping]
+        return self
+
     @property
     def label(self) -> str:
         """Names the target in file names and blocked reasons: `DE-de_DE`."""

@@ -15,7 +15,8 @@ Shape (all keys always present, so the storefront never guards against a missing
   category_paths  {"lvl0": ["Audio"], "lvl1": ["Audio > Headphones"], …}: hierarchical facets, localized labels
   facets        {attribute: value} for attributes flagged `filterable` (option labels, numbers, booleans)
   text          {attribute: value} for attributes flagged `searchable` that are not name/description/brand
-  prices        {"EUR": 12.5, …} the channel's currencies
+  prices        {"EUR": 12.5, …} the list price in the channel's currencies, as the storefront shows it (rounded
+                half up to minor units, pim.currencies.shelf_price): numbers, to sort and filter on
   availability  "in_stock" | "out_of_stock" | "unknown";  stock: available-to-promise or null
   in_stock_rank 1 when in stock, else 0 (a custom ranking rule)
   image         the main image's rendition URL
@@ -29,11 +30,13 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from channels.framework import list_price_attribute
 from channels.html import plain_text
 from pim.catalog import Structure
+from pim.currencies import minor_units, shelf_price
 from pim.product import value_key
 from pim.structure import Attribute, AttributeType
 
@@ -88,6 +91,20 @@ def _number(v: Any) -> float | None:
     try:
         return float(v)
     except (TypeError, ValueError):
+        return None
+
+
+def _shelf_number(amount: Any, currency: str) -> float | None:
+    """A stored price as the storefront shows it beside the results (pim.currencies.shelf_price), as a number to
+    sort and filter on; None for none. Text with no more decimals than the currency's (nearly every price) has
+    nothing to round and skips Decimal: every document pays this per currency."""
+    if isinstance(amount, str):
+        whole, _, fraction = amount.partition(".")
+        if len(fraction) <= minor_units(currency) and (whole + fraction).isdigit():
+            return float(amount)
+    try:
+        return float(shelf_price(amount if isinstance(amount, Decimal) else str(amount), currency))
+    except (InvalidOperation, ValueError):
         return None
 
 
@@ -179,7 +196,7 @@ class DocumentBuilder:
         image_attr = (fam.attribute_as_image if fam and fam.attribute_as_image else None) or self.default_image
         cats = [c for c in categories if c in self.plans[0].category_levels] if self.plans else []
         raw_prices = values.get(self.plans[0].keys[self.price_attr]) if self.price_attr and self.plans else None
-        prices = {c: _number(raw_prices[c]) for c in self.currencies if isinstance(raw_prices, dict) and c in raw_prices}
+        prices = {c: _shelf_number(raw_prices[c], c) for c in self.currencies if isinstance(raw_prices, dict) and c in raw_prices}
         if availability is None:
             state, stock = "unknown", None
         else:

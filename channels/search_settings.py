@@ -18,7 +18,7 @@ import orjson
 from channels.search_documents import DocumentBuilder
 
 #: Bump when the document builder changes what it writes.
-DOCUMENT_VERSION = 1
+DOCUMENT_VERSION = 2  # 2: prices are shelf prices, rounded half up to minor units (round 32)
 
 
 def index_settings(b: DocumentBuilder, locale: str) -> dict[str, Any]:
