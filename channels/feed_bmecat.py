@@ -95,7 +95,7 @@ class BmecatFeedRenderer:
             fh.write(etree.tostring(self._header(plan), encoding="unicode", pretty_print=True))
             fh.write(opening)
             buffer: list[str] = []
-            for item in items:
+            for item in proj.stream(items):
                 if plan.kind == "delta_prices":
                     buffer.append(writer.price_update(item))
                 else:
@@ -267,14 +267,16 @@ class _ProductWriter:
         return found
 
     def _mime(self, out: list[str], values: dict[str, Any]) -> None:
-        refs = [str(v) for key in self.images if (v := values.get(key)) is not None and v != ""]
-        if not refs:
+        # the URLs written (a built rendition's, whose type may not be the source's), without unusable images
+        urls = [url for key in self.images if (v := values.get(key)) is not None and v != ""
+                and (url := self.proj.media_url(str(v)))]
+        if not urls:
             return
         out.append("<MIME_INFO>")
-        for n, ref in enumerate(refs):
-            kind = self._mime_type(ref)
+        for n, url in enumerate(urls):
+            kind = self._mime_type(url[url.rfind("/") + 1:] if "://" in url else url)
             out.append("<MIME>" + (_el("MIME_TYPE", kind) if kind in _MIME_TYPES else "")
-                       + _el("MIME_SOURCE", self.proj.media_url(ref)[:255])
+                       + _el("MIME_SOURCE", url[:255])
                        + ("<MIME_PURPOSE>normal</MIME_PURPOSE></MIME>" if n == 0 else "<MIME_PURPOSE>detail</MIME_PURPOSE></MIME>"))
         out.append("</MIME_INFO>")
 

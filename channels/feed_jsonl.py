@@ -20,7 +20,7 @@ class JsonlFeedRenderer:
         proj = Projector(plan)
         rows = 0
         with path.open("wb") as fh:
-            for item in items:
+            for item in proj.stream(items):
                 fh.write(orjson.dumps(proj.document(item)) + b"\n")
                 rows += 1
         return rows

@@ -3,18 +3,27 @@ Tabular formats (CSV, XLSX) flatten it; JSON Lines keeps structure; BMEcat maps 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from pim.catalog import Structure
-from pim.contracts import Contract
+from pim.contracts import Contract, price_for_one
 from pim.currencies import price_text
 from pim.feeds import FeedItem, FeedPlan
 from pim.product import value_key
+from pim.registry import load
 from pim.spreadsheet import escape_formula  # noqa: F401  (re-exported: the feed formats import it from here)
 from pim.structure import Attribute, AttributeType
 
+#: Rendition links for a feed's images, as the channels link theirs (channels.search.IMAGE_LINKS): the URL of the
+#: contract channel's listing rendition once it is built, nothing for an image media found unusable, else the value.
+IMAGE_LINKS = "media.links:links_for"
+#: Items whose image links are looked up together (a few queries per chunk, none per row).
+LINK_CHUNK = 500
+log = logging.getLogger("pim.feeds")
 
 
 def decimal_text(value: Decimal) -> str:
@@ -44,6 +53,38 @@ class Projector:
         tree = self.s.channels[self.c.channel].category_tree if self.c.channel in self.s.channels else None
         self._in_tree = {code for code in self.s.categories if self.s.tree_of(code) == tree}
         self._label_attr = {f.code: f.attribute_as_label for f in self.s.families.values()}
+        self.images = [self.key(a) for a in self.attributes if a.type == AttributeType.image]
+        self.links = self._image_links() if self.images else None
+        # image value → link (a URL; None: unusable; the value itself: media has not seen it), shared by the builds
+        # of a run that link alike, so that an image is looked up once per run rather than once per contract
+        self._linked: dict[str, str | None] = self.plan.shared.setdefault(
+            ("image_links", self.c.channel, self.plan.media_base_url), {}) if self.links is not None else {}
+        self._unlinked_warned = False
+
+    def _image_links(self) -> Any:
+        """The media area's links for the contract's channel (media/links.py; None when media.yaml declares no
+        renditions for it), with the store pim.feeds hands over as `FeedPlan.store`. A plan without a store
+        links the values behind the media base URL, as before."""
+        store = getattr(self.plan, "store", None)
+        if store is None:
+            return None
+        # `str` as the fallback: a value media has not seen comes back as it is, and media_url links it
+        return load(IMAGE_LINKS)(store, self.c.channel, str, base_url=self.plan.media_base_url)
+
+    def stream(self, items: Iterable[FeedItem]) -> Iterator[FeedItem]:
+        """The renderer's items; the image links of each chunk are looked up at once before its rows are written
+        (a few queries per chunk, none per row)."""
+        if self.links is None:
+            yield from items
+            return
+        it = iter(items)
+        while chunk := list(islice(it, LINK_CHUNK)):
+            wanted = {v for item in chunk for key in self.images
+                      if isinstance(v := item.values.get(key), str) and v and v not in self._linked}
+            if wanted:
+                self.links.prefetch(wanted)
+                self._linked.update({v: self.links(v) for v in wanted})
+            yield from chunk
 
     def key(self, attr: Attribute) -> str:
         found = self._keys.get(attr.code)
@@ -84,13 +125,34 @@ class Projector:
             return "|".join(self.option_label(attr.code, str(o)) for o in v)
         if t == AttributeType.boolean:
             return "true" if v else "false"
-        if t in (AttributeType.image, AttributeType.file):
-            return self.media_url(str(v))
+        if t == AttributeType.image:
+            return self.media_url(str(v)) or ""
+        if t == AttributeType.file:
+            return self._behind_base(str(v))
         return str(v)
 
-    def media_url(self, ref: str) -> str:
+    def media_url(self, ref: str) -> str | None:
+        """An image's URL: its built rendition's (content-addressed, behind the media base URL), None for an image
+        media found unusable (unreadable, rejected, below the channel's size rules: not listed), else, while
+        media has no rendition of it, the value behind the base URL."""
+        if self.links is None:
+            return self._behind_base(ref)
+        url = self._linked[ref] if ref in self._linked else self.links(ref)
+        return self._behind_base(ref) if url == ref else url
+
+    def _behind_base(self, ref: str) -> str:
+        """A value as linked without a rendition: behind the contract's media_base_url (else PIM_CDN_BASE_URL);
+        a URL stays as it is. Without a base a path goes out relative, which the customer cannot fetch: said once
+        per feed."""
         base = self.plan.media_base_url
-        if not base or "://" in ref:
+        if "://" in ref:
+            return ref
+        if not base:
+            if not self._unlinked_warned:
+                self._unlinked_warned = True
+                log.warning("contract %s links images and files as paths of this catalog (e.g. %s), which its "
+                            "customer cannot fetch: set media_base_url in the contract (pim feeds load) or "
+                            "PIM_CDN_BASE_URL to where the media is served, and deliver again", self.c.code, ref)
             return ref
         return base.rstrip("/") + "/" + ref.lstrip("/")
 
@@ -133,7 +195,7 @@ class Projector:
         p = item.product
         sku = escape(p.identifier) if escape is not None else p.identifier
         row = [sku, item.action]
-        row += self._memo(self._price_cells, item.price, escape)
+        row += self._memo(self._price_cells, self._priced(item), escape)
         if self.c.include_stock:
             row += self._memo(self._stock_cells, item.stock, escape)
         return row
@@ -150,11 +212,20 @@ class Projector:
                 memo[key] = found
         return found
 
-    def _price_cells(self, price: Any) -> list[str]:
+    def _priced(self, item: FeedItem) -> Any:
+        """The item's price, paired with what one piece costs when its contract tiers start above 1 (the memo
+        key of its price cells: that depends on the product's list price too)."""
+        price = item.price
+        if price and price.source == "contract" and price.tiers[0].min_qty > 1:
+            return price, price_for_one(price, item.values, self.c, self.s)
+        return price
+
+    def _price_cells(self, priced: Any) -> list[str]:
+        price, one = priced if type(priced) is tuple else (priced, None)
         if not price:
             return ["", "", "", ""]
         currency = self.c.currency
-        return [price_text(price.unit_price, currency), currency, price.source,
+        return [price_text(price.unit_price if one is None else one, currency), currency, price.source,
                 "|".join(f"{decimal_text(t.min_qty)}:{price_text(t.price, currency)}" for t in price.tiers)]
 
     @staticmethod
@@ -186,7 +257,8 @@ class Projector:
         doc.update({"label": self.label(item), "family": p.family, "categories": self.categories(item)})
         if price:
             currency = self.c.currency
-            doc["price"] = {"currency": currency, "amount": price_text(price.unit_price, currency), "source": price.source,
+            one = price_for_one(price, item.values, self.c, self.s)
+            doc["price"] = {"currency": currency, "amount": price_text(one, currency), "source": price.source,
                             "tiers": [{"min_qty": decimal_text(t.min_qty), "price": price_text(t.price, currency)}
                                       for t in price.tiers]}
         if self.c.include_stock and item.stock:
@@ -201,8 +273,12 @@ class Projector:
             if attr.type == AttributeType.price_collection and isinstance(v, dict):
                 amount = v.get(self.c.currency)
                 v = None if amount in (None, "") else price_text(str(amount), self.c.currency)
-            elif attr.type in (AttributeType.image, AttributeType.file):
+            elif attr.type == AttributeType.image:
                 v = self.media_url(str(v))
+                if v is None:
+                    continue
+            elif attr.type == AttributeType.file:
+                v = self._behind_base(str(v))
             attrs[attr.code] = v
         doc["attributes"] = attrs
         return doc

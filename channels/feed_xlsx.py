@@ -30,7 +30,7 @@ class XlsxFeedRenderer:
         ws = wb.create_sheet(title=plan.contract.code[:31])
         ws.append(proj.header())
         rows = 0
-        for item in items:
+        for item in proj.stream(items):
             ws.append(proj.cells(item, _cell))
             rows += 1
         wb.save(path)

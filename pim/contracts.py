@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from sqlalchemy import Column, DateTime, String, Table, delete, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
@@ -23,11 +23,14 @@ from sqlmodel import SQLModel
 from pim.catalog import Structure
 from pim.commerce import Tier, contract_tiers
 from pim.currencies import rounded
-from pim.errors import ConfigError, InputError
+from pim.errors import ConfigError
 from pim.product import Product, merged_values, value_key
 from pim.store.store import Store, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
+
+if TYPE_CHECKING:
+    from pim.structure_files import StructureProblem
 
 FINGERPRINT = r"^SHA256:[A-Za-z0-9+/]{43}=?$"
 # Five cron fields (minute hour day-of-month month day-of-week), or an @-macro.
@@ -100,13 +103,37 @@ class Delivery(_Strict):
         return self
 
 
+#: Validation context for contracts read back from the store: checks added since they were loaded do not apply
+#: there (the contract must stay listable and deletable); the renderer refuses what it cannot write.
+STORED = {"stored": True}
+
+
 class CsvDialect(_Strict):
+    """A dialect a reader can parse back: delimiter and quotechar are one character each, differ from each other
+    and are no line break."""
+
     delimiter: str = Field(default=",", min_length=1, max_length=1)
-    quotechar: str = Field(default='"', min_length=1, max_length=1)
+    quotechar: str = Field(default='"', min_length=1, max_length=1, validate_default=True)  # checked against the delimiter
     quoting: Literal["minimal", "all"] = "minimal"
     lineterminator: Literal["\r\n", "\n"] = "\r\n"
     encoding: Literal["utf-8", "utf-8-sig", "cp1252"] = "utf-8"
     escape_formulas: bool = Field(default=True, description="Prefix cells starting = + - @ tab CR with a quote (OWASP).")
+
+    @field_validator("delimiter", "quotechar")
+    @classmethod
+    def _not_a_line_break(cls, v: str, info: ValidationInfo) -> str:
+        if v in ("\r", "\n") and info.context != STORED:
+            raise ValueError("a line break cannot separate or quote fields: every reader ends the row there; "
+                             "use e.g. delimiter ';' and quotechar '\"'")
+        return v
+
+    @field_validator("quotechar")
+    @classmethod
+    def _not_the_delimiter(cls, v: str, info: ValidationInfo) -> str:
+        if v == info.data.get("delimiter") and info.context != STORED:
+            raise ValueError(f"the delimiter and the quote character are both {v!r}: a reader cannot tell where a "
+                             f"field ends; give them different characters (e.g. delimiter ';', quotechar '\"')")
+        return v
 
 
 class BmecatOptions(_Strict):
@@ -201,7 +228,7 @@ def get_contracts(store: Store, code: str | None = None, customer: str | None = 
     if customer is not None:
         q = q.where(CONTRACT.c.customer == customer)
     with store.engine.connect() as conn:
-        return [Contract.model_validate(d) for d in conn.execute(q).scalars()]
+        return [Contract.model_validate(d, context=STORED) for d in conn.execute(q).scalars()]
 
 
 def get_contract(store: Store, code: str) -> Contract:
@@ -212,9 +239,41 @@ def get_contract(store: Store, code: str) -> Contract:
 
 
 # ---------------------------------------------------------------------------------------------- files
-def parse_contract_file(path: Path) -> list[Contract]:
-    """A YAML or JSON file with `contracts: [...]` (or one contract). Errors name file, line and field."""
-    from pim.structure_files import _line_of
+LOAD_HINT = "fix the contract and load again: pim feeds load DIR"
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A contract and where it is declared, so that a problem found later still names file, line and field."""
+
+    contract: Contract
+    file: str
+    node: Any  # the file's YAML node tree
+    loc: tuple[Any, ...]  # the contract's place in it: ("contracts", 0), or () for a file that is one bare contract
+
+    def problem(self, field: str, reason: str) -> StructureProblem:
+        from pim.structure_files import StructureProblem, _line_of
+
+        loc = (*self.loc, field)
+        return StructureProblem(self.file, _line_of(self.node, loc), ".".join(map(str, loc)), reason)
+
+
+class ContractConflicts(ConfigError):
+    """Contracts that read well but do not fit the catalog or each other; `problems` lists every one."""
+
+    def __init__(self, problems: list[StructureProblem]) -> None:
+        lines = "\n".join(f"  {p}" for p in problems[:50])
+        more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{len(problems)} problem(s) with the contracts; nothing was loaded:\n{lines}{more}",
+                         hint="fix the contracts (or load the structure they name first) and load again: "
+                              "pim feeds load DIR")
+        self.problems = problems
+
+
+def read_contract_file(path: Path) -> tuple[list[Placed], list[StructureProblem]]:
+    """A YAML or JSON file with `contracts: [...]` (or one contract): its contracts, or every problem it has, each
+    naming file, line and field."""
+    from pim.structure_files import StructureProblem, _line_of
 
     name = str(path)
     try:
@@ -222,51 +281,69 @@ def parse_contract_file(path: Path) -> list[Contract]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 ({exc.reason})", file=name, hint="save the file as UTF-8") from exc
+        return [], [StructureProblem(name, None, "-", f"not UTF-8 ({exc.reason}); save the file as UTF-8")]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=name,
-                         line=mark.line + 1 if mark else None) from exc
-    if isinstance(data, dict) and "contracts" not in data:
-        data, wrapped = {"contracts": [data]}, True
-    else:
-        wrapped = False
+        return [], [StructureProblem(name, mark.line + 1 if mark else None, "-",
+                                     f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+    wrapped = isinstance(data, dict) and "contracts" not in data
     try:
-        return ContractFile.model_validate(data).contracts
+        contracts = ContractFile.model_validate({"contracts": [data]} if wrapped else data).contracts
     except ValidationError as exc:
-        e = exc.errors()[0]
-        loc = tuple(e["loc"][2:]) if wrapped else tuple(e["loc"])
-        msg = e["msg"] if e["type"] != "extra_forbidden" else "unknown field (see schemas/contract.schema.json)"
-        more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
-        raise InputError(msg + more, file=name, line=_line_of(node, loc), field=".".join(map(str, loc)) or None,
-                         hint="fix the contract and load again: pim feeds load DIR") from exc
+        problems = []
+        for e in exc.errors():
+            loc = tuple(e["loc"][2:]) if wrapped else tuple(e["loc"])
+            reason = ("unknown field (see schemas/contract.schema.json)" if e["type"] == "extra_forbidden"
+                      else str(e["ctx"]["error"]) if e["type"] == "value_error" else e["msg"])
+            problems.append(StructureProblem(name, _line_of(node, loc), ".".join(map(str, loc)) or "-", reason))
+        return [], problems
+    return [Placed(c, name, node, () if wrapped else ("contracts", n)) for n, c in enumerate(contracts)], []
 
 
 def load_contracts(store: Store, paths: Iterable[Path]) -> list[Contract]:
-    """Every file must parse and every contract must name a known channel before anything is stored."""
-    contracts: list[Contract] = []
+    """Every file must read and every contract must fit the catalog (a known channel, one of its locales, known
+    fields, a code of its own) before anything is stored. Every problem of every file is reported at once:
+    StructureErrors for what the files say, ContractConflicts for what does not fit."""
+    from pim.structure_files import StructureErrors
+
+    placed: list[Placed] = []
+    problems: list[StructureProblem] = []
     for path in paths:
-        contracts.extend(parse_contract_file(path))
-    seen: set[str] = set()
-    structure = store.structure()
-    for c in contracts:
-        if c.code in seen:
-            raise ConfigError(f"contract '{c.code}' is declared twice", hint="contract codes must be unique")
-        seen.add(c.code)
-        check_against_structure(c, structure)
+        found, wrong = read_contract_file(path)
+        placed += found
+        problems += wrong
+    if problems:
+        raise StructureErrors(problems, LOAD_HINT, files="contract files")
+    conflicts = fit_problems(placed, store.structure())
+    if conflicts:
+        raise ContractConflicts(conflicts)
+    contracts = [p.contract for p in placed]
     put_contracts(store, contracts)
     return contracts
 
 
-def check_against_structure(c: Contract, s: Structure) -> None:
-    if c.channel not in s.channels:
-        raise ConfigError(f"contract '{c.code}': unknown channel '{c.channel}'", hint=f"known: {', '.join(sorted(s.channels)) or 'none (load the structure first)'}")
-    ch = s.channels[c.channel]
-    if c.locale not in ch.locales:
-        raise ConfigError(f"contract '{c.code}': locale {c.locale} is not one of channel {c.channel}'s locales {ch.locales}")
-    unknown = [f for f in c.fields if f not in s.attributes and f not in SPECIAL_FIELDS]
-    if unknown:
-        raise ConfigError(f"contract '{c.code}': unknown fields {unknown}", hint="use attribute codes or " + ", ".join(SPECIAL_FIELDS))
+def fit_problems(placed: list[Placed], s: Structure) -> list[StructureProblem]:
+    """What does not fit: a code declared twice, a channel, locale or field the catalog lacks."""
+    seen: set[str] = set()
+    out: list[StructureProblem] = []
+    for p in placed:
+        c = p.contract
+        if c.code in seen:
+            out.append(p.problem("code", f"contract '{c.code}' is declared twice; contract codes must be unique"))
+        seen.add(c.code)
+        if c.channel not in s.channels:
+            known = ", ".join(sorted(s.channels)) or "none (load the structure first)"
+            out.append(p.problem("channel", f"contract '{c.code}': unknown channel '{c.channel}'; known: {known}"))
+            continue
+        ch = s.channels[c.channel]
+        if c.locale not in ch.locales:
+            out.append(p.problem("locale", f"contract '{c.code}': locale {c.locale} is not one of channel "
+                                           f"{c.channel}'s locales {ch.locales}"))
+        unknown = [f for f in c.fields if f not in s.attributes and f not in SPECIAL_FIELDS]
+        if unknown:
+            out.append(p.problem("fields", f"contract '{c.code}': unknown fields {unknown}; use attribute codes or "
+                                           + ", ".join(SPECIAL_FIELDS)))
+    return out
 
 
 SPECIAL_FIELDS = ("label", "family", "categories")
@@ -387,22 +464,38 @@ def resolve_prices(
     """Contract tiers valid on `on`, else the declared fallback. SKUs with no price at all are absent."""
     tiers = contract_tiers(store, contract.price_customer, [p.identifier for p, _ in products], contract.currency, on)
     out: dict[str, ResolvedPrice] = {}
-    rule = contract.pricing
     for p, values in products:
         if p.identifier in tiers and tiers[p.identifier]:
             out[p.identifier] = ResolvedPrice(tuple(tiers[p.identifier]), "contract")
-            continue
-        if rule.fallback == "exclude":
-            continue
-        base = list_price(values, rule, contract.currency, contract.channel, structure)
-        if base is None:
-            continue
-        if rule.fallback == "list_price_discount":
-            base = discounted(base, rule.discount_percent, contract.currency)
-            out[p.identifier] = ResolvedPrice((Tier(Decimal(1), base),), "list_discount")
-        else:
-            out[p.identifier] = ResolvedPrice((Tier(Decimal(1), base),), "list")
+        elif (fallback := fallback_price(values, contract, structure)) is not None:
+            out[p.identifier] = fallback
     return out
+
+
+def fallback_price(values: dict[str, Any], contract: Contract, structure: Structure) -> ResolvedPrice | None:
+    """The contract's `fallback` for a product without contract tiers, from 1 piece: its list price, or that less
+    `discount_percent`; None under `exclude` or without a list price in the contract's currency."""
+    rule = contract.pricing
+    if rule.fallback == "exclude":
+        return None
+    base = list_price(values, rule, contract.currency, contract.channel, structure)
+    if base is None:
+        return None
+    if rule.fallback == "list_price_discount":
+        return ResolvedPrice((Tier(Decimal(1), discounted(base, rule.discount_percent, contract.currency)),), "list_discount")
+    return ResolvedPrice((Tier(Decimal(1), base),), "list")
+
+
+def price_for_one(price: ResolvedPrice, values: dict[str, Any], contract: Contract, structure: Structure) -> Decimal:
+    """What one piece costs, a feed's `price`: the first tier when it starts at 1. Contract tiers that start
+    above (only `100:60.00`) do not price a smaller order, so it pays the fallback (list price, or less the
+    discount); without one (`exclude`, no list price) the first tier's price stands, the customer buying at least
+    its quantity."""
+    first = price.tiers[0]
+    if first.min_qty <= 1 or price.source != "contract":
+        return first.price
+    fallback = fallback_price(values, contract, structure)
+    return first.price if fallback is None else fallback.unit_price
 
 
 class AssortmentIndex:

@@ -102,6 +102,7 @@ class FeedPlan:
     generated_at: datetime
     media_base_url: str | None = None
     shared: dict[Any, Any] = field(default_factory=dict)  # renderers' per-run caches (FeedRun.rendered)
+    store: Store | None = None  # for the renderers' media links (channels.feed_row.Projector)
 
 
 @dataclass
@@ -536,7 +537,7 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
 
     version = (wm.version + 1) if wm else 1
     plan = FeedPlan(contract, structure, kind, version, wm.version if wm else 0, now(), contract.media_base_url or _cdn(),
-                    run.rendered)
+                    run.rendered, store)
     stamp = plan.generated_at.strftime("%Y%m%dT%H%M%S%f")
     path = out_dir / contract.customer / contract.code / f"{contract.code}-{kind}-{stamp}.{renderer.extension}"
     path.parent.mkdir(parents=True, exist_ok=True)

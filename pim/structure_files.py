@@ -73,11 +73,12 @@ class StructureProblem:
 
 class StructureErrors(InputError):
     def __init__(self, problems: list[StructureProblem],
-                 hint: str = "fix the lines above and run `pim structure load` again") -> None:
+                 hint: str = "fix the lines above and run `pim structure load` again", *,
+                 files: str = "structure files") -> None:
         lines = "\n".join(f"  {p}" for p in problems[:50])
         more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
         super().__init__(
-            f"{len(problems)} problem(s) in the structure files; nothing was loaded:\n{lines}{more}",
+            f"{len(problems)} problem(s) in the {files}; nothing was loaded:\n{lines}{more}",
             file=problems[0].file, line=problems[0].line, field=problems[0].field, hint=hint,
         )
         self.problems = problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.markup import escape
@@ -25,16 +25,112 @@ def _store():  # type: ignore[no-untyped-def]
 
 
 @app.command("load")
-def load(contracts_dir: Path = typer.Argument(..., help="A contracts YAML/JSON file, or a folder of them.")) -> None:
-    """Validate and store contracts (schema: schemas/contract.schema.json). Nothing is stored if one is bad."""
+def load(contracts_dir: Path = typer.Argument(..., help="A contracts YAML/JSON file, or a folder of them."),
+         as_json: bool = JsonOption) -> None:
+    """Validate and store contracts (schema: schemas/contract.schema.json). Nothing is stored if one is bad; every
+    problem is named with its file, line and field (--json: a `problems` list). Contracts not in the files stay:
+    `pim feeds delete CODE` removes one."""
     from pim.contracts import load_contracts
+    from pim.errors import InputError, PimError
+
+    try:
+        store = _store()
+        if not contracts_dir.exists():
+            raise InputError("no such file or folder", file=str(contracts_dir),
+                             hint="name a contracts .yaml/.json file or a folder of them")
+        paths = sorted(p for ext in ("*.yaml", "*.yml", "*.json") for p in contracts_dir.glob(ext)) if contracts_dir.is_dir() else [contracts_dir]
+        loaded = load_contracts(store, paths)
+    except PimError as exc:
+        if not as_json:
+            raise
+        _refused(exc)
+    notes = _unlinked(loaded, store)
+    if as_json:
+        emit_json({"loaded": len(loaded), "files": len(paths), "contracts": [c.code for c in loaded], "notes": notes})
+        return
+    console.print(f"loaded {len(loaded)} contracts from {len(paths)} files")
+    for note in notes:
+        console.print(f"[yellow]note[/] {escape(note)}", highlight=False)
+
+
+def _refused(exc: Any) -> NoReturn:
+    """A refused load under --json: the failure document with every problem (file, line, field, reason), the
+    message on stderr, the error's exit code."""
+    from dataclasses import asdict
+
+    from pim.cli import print_error
+    from pim.cli.imports import failure
+
+    listed = getattr(exc, "problems", None)
+    problems = ([asdict(p) for p in listed] if listed is not None else
+                [{"file": getattr(exc, "file", None), "line": getattr(exc, "line", None),
+                  "field": getattr(exc, "field", None), "reason": str(exc)}])
+    emit_json(failure(exc) | {"problems": problems})
+    print_error(exc)
+    raise typer.Exit(exc.exit_code)
+
+
+def _unlinked(contracts: list[Any], store: Store) -> list[str]:
+    """Contracts whose feeds link images or files while no base URL says where they are served: the customer
+    would get paths of this machine."""
+    from channels.feed_row import field_codes
+    from pim.settings import get_settings
+    from pim.structure import AttributeType
+
+    if get_settings().cdn_base_url:
+        return []
+    s = store.structure()
+    media = (AttributeType.image, AttributeType.file)
+    return [f"contract '{c.code}' links images or files, but neither its media_base_url nor PIM_CDN_BASE_URL says "
+            f"where they are served: its customer would get paths they cannot fetch; set media_base_url in the "
+            f"contract (or PIM_CDN_BASE_URL) and load it again"
+            for c in contracts if not c.media_base_url
+            and any((a := s.attributes.get(f)) is not None and a.type in media for f in field_codes(c, s))]
+
+
+@app.command("delete")
+def delete(code: str = typer.Argument(..., help="The contract's code (`pim feeds list`)."),
+           yes: bool = typer.Option(False, "--yes", help="Delete without asking first."),
+           as_json: bool = JsonOption) -> None:
+    """Delete a contract: it is no longer built, delivered or scheduled, and the portal stops showing it among the
+    customer's contracts. Kept: its delivery log, its delivered files (the portal still lists and serves them until
+    `pim feeds prune` lets them go) and its watermark, so a contract loaded again under this code goes on from its
+    last delivery."""
+    from pim.contracts import delete_contract, get_contract
+    from pim.delivery_log import feed_files, get_watermark
     from pim.errors import InputError
 
-    if not contracts_dir.exists():
-        raise InputError("no such file or folder", file=str(contracts_dir))
-    paths = sorted(p for ext in ("*.yaml", "*.yml", "*.json") for p in contracts_dir.glob(ext)) if contracts_dir.is_dir() else [contracts_dir]
-    loaded = load_contracts(_store(), paths)
-    console.print(f"loaded {len(loaded)} contracts from {len(paths)} files")
+    store = _store()
+    c = get_contract(store, code)  # an unknown code: the clear error with the list hint
+    wm = get_watermark(store, code)
+    kept = {"portal_files": sum(1 for f in feed_files(store, customer=c.customer, portal_only=True, limit=10**9)
+                                if f["contract"] == code),
+            "watermark_version": wm.version if wm else None}
+    if not yes:
+        if as_json:
+            raise InputError("pim feeds delete --json does not ask before deleting",
+                             hint=f"add --yes: pim feeds delete {code} --yes --json")
+        console.print(_kept_text(c, kept), highlight=False)
+        typer.confirm(f"Delete contract {code} of {c.customer}?", abort=True)
+    done = {"deleted": delete_contract(store, code), "contract": code, "customer": c.customer, "kept": kept}
+    if as_json:
+        emit_json(done)
+        return
+    console.print(f"deleted contract {code} of {c.customer}: it is no longer built, delivered or scheduled",
+                  highlight=False)
+    if yes:
+        console.print(_kept_text(c, kept), highlight=False)
+
+
+def _kept_text(c: Any, kept: dict[str, Any]) -> str:
+    files = kept["portal_files"]
+    version = kept["watermark_version"]
+    return (f"Kept: its delivery log (pim feeds log --contract {c.code})"
+            + (f"; its {files} delivered file{'s' if files != 1 else ''}, which {c.customer}'s portal still lists "
+               f"and serves (pim feeds prune --contract {c.code} removes older ones; the newest full feed and what "
+               f"follows it stay)" if files else "")
+            + (f"; its watermark (version {version}): a contract loaded again as {c.code} goes on from there "
+               f"(unchanged and in delta mode, it sends only what changed since)" if version else "") + ".")
 
 
 @app.command("list")
