@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pim.errors import ConfigError, DeliveryError, InputError
 
-__all__ = ["AssetRejected", "FetchFailed", "MediaConfigError", "NotAnImage", "RefRefused", "StoreUnavailable"]
+__all__ = ["AssetRejected", "BaseFolderMissing", "FetchFailed", "MediaConfigError", "NotAnImage", "RefRefused",
+           "StoreUnavailable"]
 
 
 class AssetRejected(InputError):
@@ -25,6 +26,12 @@ class FetchFailed(InputError):
 class RefRefused(FetchFailed):
     """A ref the server must not read: a path outside the media roots, a URL to an internal address. Refused
     unread; bytes an earlier run kept for it leave the quarantine (media.rejected)."""
+
+
+class BaseFolderMissing(FetchFailed):
+    """A relative local ref with no --base folder to read it from (the current folder is never one): a setting
+    missing, not a bad ref, so ingest skips it and records nothing, and a forgotten --base does not mark a
+    catalog's images unreadable nor drop what the quarantine kept for them."""
 
 
 class MediaConfigError(ConfigError):

@@ -4,7 +4,9 @@ URLs are fetched with a timeout, a size cap and a redirect limit; any failure is
 A ref is typed by editors and suppliers, but read by the server: a local ref is read only inside the media
 roots (`media_roots`), and a URL only from a public address (`public_address`), so an image value can neither
 read the server's own files (/proc/self/environ, ../../etc/passwd) nor reach its internal services
-(127.0.0.1, 169.254.169.254). Both are checked here, at the read, whichever way the ref came in."""
+(127.0.0.1, 169.254.169.254). Both are checked here, at the read, whichever way the ref came in; and the
+file opened is the one checked (`_folder_of`), and so is the address connected to, unless a proxy connects
+(`_connect_to`)."""
 
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ import os
 import socket
 import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from media.errors import FetchFailed, RefRefused
+from media.errors import BaseFolderMissing, FetchFailed, RefRefused
 from media.settings import FetchLimits
 
 
@@ -46,8 +50,8 @@ def read_file(ref: str, *, base_dir: Path | None = None, max_bytes: int) -> tupl
     """The file's bytes and its validator (see `file_validator`), None when the file changed while it was read
     or was modified too recently to be trusted."""
     path = local_path(ref, base_dir)
-    try:  # the checked path itself: a symlink swapped in for its last part since is refused (ELOOP)
-        with open(path, "rb", opener=_no_follow) as handle:
+    try:  # the checked path itself, walked folder by folder: a symlink swapped in anywhere since is refused (ELOOP)
+        with open(path, "rb", opener=_open_walked) as handle:
             before = os.fstat(handle.fileno())
             if not stat.S_ISREG(before.st_mode) and not stat.S_ISDIR(before.st_mode):
                 raise FetchFailed("is not a regular file (a device, pipe or socket)", file=ref)
@@ -66,7 +70,7 @@ def read_file(ref: str, *, base_dir: Path | None = None, max_bytes: int) -> tupl
         raise FetchFailed("permission denied", file=ref) from exc
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise _outside(ref, base_dir) from exc
+            raise _symlink_on_path(ref) from exc
         raise FetchFailed(f"cannot read: {exc.strerror}", file=ref) from exc
     validator = _validator(before)
     settled = time.time_ns() - before.st_mtime_ns >= SETTLE_NS
@@ -79,7 +83,7 @@ def file_validator(ref: str, *, base_dir: Path | None = None) -> str | None:
     (ns: no program can set it, so an edit that puts the old modification time back, `touch -r`, still
     shows). Kept in `asset_origin.etag` like an HTTP ETag; None when the path is not a readable regular file."""
     try:
-        info = os.stat(local_path(ref, base_dir))
+        info = _stat_walked(str(local_path(ref, base_dir)))
     except (OSError, ValueError, FetchFailed):
         return None
     return _validator(info) if stat.S_ISREG(info.st_mode) else None
@@ -89,16 +93,72 @@ def _validator(info: os.stat_result) -> str:
     return f"file:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}:{info.st_ctime_ns}"
 
 
-def _no_follow(path: str, flags: int) -> int:
-    """Open without following a last-part symlink (ELOOP), nor waiting on a pipe (refused after, as no file)."""
-    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+#: Whether a path can be opened folder by folder without following symlinks (openat with O_NOFOLLOW: Linux,
+#: the BSDs). Elsewhere the real path is opened in one call, only its last part not followed: a folder swapped
+#: for a symlink between the roots check and the open is followed there (docs/media.md, rough edges).
+_WALKS = (hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY") and os.open in os.supports_dir_fd
+          and os.stat in os.supports_dir_fd)
+#: How a folder on the way is opened: O_PATH (Linux) needs only the search permission a path lookup needs.
+_FOLDER = getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
+def _open_walked(path: str, flags: int) -> int:
+    """Open a real path (`local_path`'s answer) following no symlink on it, nor waiting on a pipe (refused
+    after, as no file)."""
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    if not _WALKS:
+        return os.open(path, flags)
+    with _folder_of(path) as (folder, name):
+        return os.open(name, flags, dir_fd=folder)
+
+
+def _stat_walked(path: str) -> os.stat_result:
+    """A real path's status, reached as `_open_walked` reaches it (a symlink on it: its own status, or ELOOP)."""
+    if not _WALKS:
+        return os.stat(path, follow_symlinks=False)
+    with _folder_of(path) as (folder, name):
+        return os.stat(name, dir_fd=folder, follow_symlinks=False)
+
+
+@contextmanager
+def _folder_of(path: str) -> Iterator[tuple[int, str]]:
+    """The open folder holding a real path's last part, and that part's name, reached from `/` one folder at a
+    time through none that is a symlink. `local_path` checked the path with every symlink resolved, so a
+    symlink on it now was swapped in since (or leads nowhere): ELOOP, never followed out of the media roots."""
+    *folders, name = os.fspath(path).split(os.sep)[1:]
+    fd = os.open(os.sep, _FOLDER)
+    try:
+        for part in folders:
+            try:
+                step = os.open(part, _FOLDER, dir_fd=fd)
+            except OSError as exc:  # O_DIRECTORY | O_NOFOLLOW on a symlink: ENOTDIR on Linux, ELOOP elsewhere
+                if exc.errno in (errno.ENOTDIR, errno.ELOOP) and _is_symlink(part, fd):
+                    raise OSError(errno.ELOOP, "a folder on the path is a symlink", path) from exc
+                raise
+            os.close(fd)
+            fd = step
+        yield fd, name
+    finally:
+        os.close(fd)
+
+
+def _is_symlink(name: str, folder: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def local_path(ref: str, base_dir: Path | None = None) -> Path:
-    """The real path a local ref names (a `file://` URL is a path too; relative to `base_dir`, else to the
-    current folder; symlinks followed). FetchFailed, before anything is read, unless it is inside the media
-    roots."""
+    """The real path a local ref names (a `file://` URL is a path too; relative to `base_dir`; symlinks
+    followed). FetchFailed, before anything is read, unless it is inside the media roots; BaseFolderMissing for
+    a relative ref without `base_dir` (never read from the current folder: a server or cron job started in a
+    folder holding other files would serve them)."""
     path = Path(ref.removeprefix("file://"))
+    if not path.is_absolute() and base_dir is None:
+        raise BaseFolderMissing("is a relative path and no --base folder was given to read it from: skipped",
+                                file=ref, hint="pass --base DIR, the folder the import came from (relative "
+                                "image refs are read from there, never from the current folder)")
     joined = base_dir / path if not path.is_absolute() and base_dir is not None else path
     try:
         real = os.path.realpath(joined)
@@ -122,14 +182,13 @@ def _under(path: str, folder: str) -> bool:
 
 
 def media_roots(base_dir: Path | None) -> tuple[tuple[str, ...], str]:
-    """The folders local refs may be read from, real paths: the --base folder (the current folder without
-    one: relative refs are read from there), and PIM_MEDIA_ROOTS; and PIM_HOME's real path."""
+    """The folders local refs may be read from, real paths: the --base folder, if any (the current folder is
+    none), and PIM_MEDIA_ROOTS; and PIM_HOME's real path."""
     from pim.settings import get_settings
 
     settings = get_settings()
-    cwd = os.getcwd()
-    base = str(base_dir) if base_dir is not None else cwd
-    return _real_roots(base, cwd, tuple(str(p) for p in settings.media_roots), str(settings.home))
+    base = (str(base_dir),) if base_dir is not None else ()
+    return _real_roots(base, os.getcwd(), tuple(str(p) for p in settings.media_roots), str(settings.home))
 
 
 #: Never a media root, never read through one: the file system's root (a cron job or systemd unit runs `pim media
@@ -138,18 +197,28 @@ _SYSTEM = ("/proc", "/sys", "/dev")
 
 
 @lru_cache(maxsize=64)
-def _real_roots(base: str, cwd: str, extra: tuple[str, ...], home: str) -> tuple[tuple[str, ...], str]:
+def _real_roots(base: tuple[str, ...], cwd: str, extra: tuple[str, ...], home: str) -> tuple[tuple[str, ...], str]:
     """Resolved once per process and setting (`cwd` is in the key: relative roots are read from it), not per ref.
     The file system's root and the _SYSTEM folders are left out (a root there would open every file)."""
-    real = (os.path.realpath(os.path.join(cwd, p)) for p in (base, *extra))
+    real = (os.path.realpath(os.path.join(cwd, p)) for p in (*base, *extra))
     return (tuple(r for r in real if r != os.sep and not any(_under(r, s) for s in _SYSTEM)),
             os.path.realpath(os.path.join(cwd, home)))
 
 
 def _outside(ref: str, base_dir: Path | None) -> RefRefused:
-    base = "the --base folder" if base_dir is not None else "the current folder, as no --base was given"
-    return RefRefused(f"is outside the media roots ({base}; PIM_MEDIA_ROOTS): not read", file=ref,
-                       hint="copy the file under the --base folder or add its folder to PIM_MEDIA_ROOTS")
+    if base_dir is not None:
+        return RefRefused("is outside the media roots (the --base folder; PIM_MEDIA_ROOTS): not read", file=ref,
+                          hint="copy the file under the --base folder or add its folder to PIM_MEDIA_ROOTS")
+    return RefRefused("is outside the media roots (PIM_MEDIA_ROOTS only; not the current folder, as no --base was "
+                      "given): not read", file=ref, hint="pass --base DIR (the folder the import came from) or add "
+                      "the image's folder to PIM_MEDIA_ROOTS")
+
+
+def _symlink_on_path(ref: str) -> RefRefused:
+    return RefRefused("has a symlink on its path that was not there when the path was checked against the media "
+                      "roots (a folder or the file swapped while it was read), or that leads nowhere: not followed, "
+                      "not read", file=ref, hint="run the ingest again once the image folder is no longer being "
+                      "changed; symlinks inside the media roots are read when they are in place before the ingest")
 
 
 @dataclass(frozen=True)
@@ -189,17 +258,20 @@ def fetch_url_if_changed(url: str, limits: FetchLimits, since: Validators = Vali
     headers = {"Accept": "image/*", **since.headers()}
     try:
         target = httpx.URL(url) if is_url(url) else None
-        with httpx.Client(timeout=httpx.Timeout(limits.timeout_seconds), follow_redirects=False) as client:
-            for _ in range(limits.max_redirects + 1):
-                if target is None or target.scheme not in ("http", "https") or not target.host:
-                    raise FetchFailed(f"{target or url} is not an http(s) URL with a host", file=url,
-                                      hint="image URLs start with http:// or https://")
-                address, extra, extensions = _connect_to(target, url, allow_private)
-                with client.stream("GET", address, headers=headers | extra, extensions=extensions) as response:
-                    if response.has_redirect_location:
-                        target = target.join(response.headers["location"])
-                        continue
-                    return _answer(response, url, limits, since)
+        verify = httpx.create_ssl_context()  # SSL_CERT_FILE / SSL_CERT_DIR honoured, as trust_env is off below
+        for _ in range(limits.max_redirects + 1):
+            if target is None or target.scheme not in ("http", "https") or not target.host:
+                raise FetchFailed(f"{target or url} is not an http(s) URL with a host", file=url,
+                                  hint="image URLs start with http:// or https://")
+            proxy = _proxy_for(target)  # this hop's route, decided here; the client is told, not the environment
+            address, extra, extensions = _connect_to(target, url, allow_private, proxied=proxy is not None)
+            with httpx.Client(timeout=httpx.Timeout(limits.timeout_seconds), follow_redirects=False,
+                              trust_env=False, verify=verify, proxy=proxy) as client, \
+                    client.stream("GET", address, headers=headers | extra, extensions=extensions) as response:
+                if response.has_redirect_location:
+                    target = target.join(response.headers["location"])
+                    continue
+                return _answer(response, url, limits, since)
     except httpx.TimeoutException as exc:
         raise FetchFailed(f"timed out after {limits.timeout_seconds}s ({type(exc).__name__})", file=url) from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -219,26 +291,35 @@ def _answer(response: Any, url: str, limits: FetchLimits, since: Validators) -> 
     return body, Validators(_header(response, "etag"), _header(response, "last-modified"))
 
 
-def _connect_to(target: Any, url: str, allow_private: bool) -> tuple[Any, dict[str, str], dict[str, Any]]:
+def _connect_to(target: Any, url: str, allow_private: bool, *, proxied: bool) -> tuple[Any, dict[str, str],
+                                                                                       dict[str, Any]]:
     """Where to send the request for `target` (an httpx.URL): its host checked public, then the address
     checked, with the host's name as Host header and TLS server name (certificates are checked against it), so
-    a DNS answer changed since the check cannot point the connection elsewhere. Through a proxy from the
-    environment the proxy resolves the name (checked here all the same); PIM_MEDIA_ALLOW_PRIVATE_URLS: as is."""
+    a DNS answer changed since the check cannot point the connection elsewhere. Through a proxy, the proxy
+    resolves the name again (checked here all the same): httpx's tunnel takes the TLS server name from the URL,
+    so the address cannot be sent in its place (the window left: docs/media.md). PIM_MEDIA_ALLOW_PRIVATE_URLS:
+    as is."""
     if allow_private:
         return target, {}, {}
     host = target.raw_host.decode("ascii")
     address = public_address(host, target.port or (443 if target.scheme == "https" else 80), url)
-    if _proxied(target.scheme):
+    if proxied:
         return target, {}, {}
     return (target.copy_with(host=address), {"Host": target.netloc.decode("ascii")},
             {"sni_hostname": host} if target.scheme == "https" else {})
 
 
-def _proxied(scheme: str) -> bool:
+def _proxy_for(target: Any) -> str | None:
+    """The proxy the environment names for this URL (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), None when NO_PROXY
+    covers its host. Decided here and handed to the client, which ignores the environment, so a request is
+    pinned exactly when it goes direct (a client reading NO_PROXY itself went direct by name, unpinned)."""
     import urllib.request
 
     proxies = urllib.request.getproxies()
-    return scheme in proxies or "all" in proxies
+    proxy = proxies.get(target.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(target.host):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
 
 
 def public_address(host: str, port: int, url: str) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from media import rejected as quarantine
 from media.assets import ASSET, ORIGIN, REJECTED, VALID, _chunks, original_key
-from media.errors import AssetRejected, FetchFailed, NotAnImage, RefRefused
+from media.errors import AssetRejected, BaseFolderMissing, FetchFailed, NotAnImage, RefRefused
 from media.fence import begin_writes, vanished
 from media.fetch import Validators, fetch_url_if_changed, file_validator, is_url, read_file
 from media.image_index import catalog_images, products_showing, refresh_image_index
@@ -43,6 +43,7 @@ class IngestCounts:
     kept: int = 0  # rejected bytes written to the quarantine (media.rejected)
     not_modified: int = 0  # refreshed refs known unchanged without reading them: HTTP 304, or same local file
     unchanged_files: int = 0  # of which local files whose size, mtime and inode had not changed
+    skipped: int = 0  # relative refs with no --base to read them from: nothing recorded (media.errors)
     problems: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, int]:
@@ -54,6 +55,8 @@ class IngestCounts:
             out["not modified (file unchanged)"] = self.unchanged_files
         if self.kept:
             out["rejected files kept"] = self.kept
+        if self.skipped:
+            out["skipped (relative path, no --base)"] = self.skipped
         return out
 
 
@@ -79,6 +82,8 @@ def examine(ref: str, *, asset_store: Any, media: MediaFile, base_dir: Path | No
                 return _unchanged(ref, since) | {"unchanged_file": True}
             data, validator = read_file(ref, base_dir=base_dir, max_bytes=media.fetch.max_bytes)
             seen = Validators(etag=validator)
+    except BaseFolderMissing as exc:  # a setting missing, not a bad ref: recorded nowhere (_rows)
+        return {"ref": ref, "sha256": None, "problem": _reason(exc), "skipped": True}
     except FetchFailed as exc:  # refused (media.fetch: outside the media roots, an internal URL): never read
         return {"ref": ref, "sha256": None, "problem": _reason(exc), "refused": isinstance(exc, RefRefused)}
     assert data is not None
@@ -267,6 +272,9 @@ def _rows(records: list[tuple[dict[str, Any], str]], counts: IngestCounts,
     stored: set[str] = set()
     kept: set[str] = set()
     for res, source in records:
+        if res.get("skipped"):
+            counts.skipped += 1
+            continue
         origins[(res["ref"], source)] = {"ref": res["ref"], "source": source, "sha256": res["sha256"],
                                          "problem": res["problem"] if res["sha256"] is None else None,
                                          "seen_at": stamp, "etag": res.get("etag"),

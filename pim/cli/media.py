@@ -25,7 +25,10 @@ def _progress(description: str, total: int | None, quiet: bool):  # type: ignore
 @app.command("ingest")
 def ingest(refs: list[str] = typer.Argument(None, help="Paths or URLs to ingest (uploads). "
                                                        "Without any: every image value in the catalog."),
-           base: Path | None = typer.Option(None, help="Folder relative paths are read from."),
+           base: Path | None = typer.Option(None, help="Folder relative paths are read from (the folder the "
+                                                      "import came from). Without it the catalog's relative refs "
+                                                      "are skipped; refs given here are read from the current "
+                                                      "folder."),
            source: str = typer.Option("upload", help="Origin recorded for refs given on the command line."),
            refresh: bool = typer.Option(False, help="Read refs again even when already ingested."),
            config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
@@ -39,8 +42,8 @@ def ingest(refs: list[str] = typer.Argument(None, help="Paths or URLs to ingest 
     from pim.store import Store
 
     settings, media, store = get_settings(), load_media_file(config), Store.from_settings()
-    if refs:
-        items, total = [(r, source) for r in refs], len(refs)
+    if refs:  # typed by the person running the command: their current folder is theirs to read
+        items, total, base = [(r, source) for r in refs], len(refs), base if base is not None else Path.cwd()
     else:  # streamed from the image index: a large catalog's refs are never held in a list
         items, total = catalog_refs(store), count_catalog_images(store)
     bar, task = _progress("ingesting images", total, as_json)
@@ -52,6 +55,10 @@ def ingest(refs: list[str] = typer.Argument(None, help="Paths or URLs to ingest 
         emit_json(counts.as_dict() | {"problems": counts.problems, "products_rescored": rescored})
         return
     table("media ingest", ["", "count"], [*counts.as_dict().items(), ("products rescored", rescored)])
+    if counts.skipped:
+        console.print(f"[yellow]{counts.skipped} relative image ref(s) skipped, unread and unrecorded:[/] no --base "
+                      "folder to read them from (never the current folder); pass --base DIR, the folder the "
+                      "import came from")
     if counts.problems:
         console.print(f"[yellow]{len(counts.problems)} image problem(s):[/] pim media problems")
     if counts.rejected:
