@@ -49,6 +49,9 @@ class FeedFileRow(SQLModel, table=True):
     generated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     status: str = Field(sa_column=Column(String(20), nullable=False))  # built | delivered | failed | dry-run | held
     portal: bool = Field(sa_column=Column(Boolean, nullable=False, default=False))
+    # The text encoding a CSV was written in (the contract's csv.encoding then), so the portal serves its charset;
+    # NULL for other formats and for files recorded before migration 0042
+    encoding: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -143,14 +146,32 @@ def set_file_status(store: Store, file_id: int, status: str, *, portal: bool | N
         conn.execute(update(FEED_FILE).where(FEED_FILE.c.id == file_id).values(**values))
 
 
-def feed_files(store: Store, *, customer: str | None = None, portal_only: bool = False, limit: int = 200) -> list[dict[str, Any]]:
+_SERVED = (FEED_FILE.c.portal.is_(True), FEED_FILE.c.status == "delivered")  # what the portal lists and serves
+
+
+def feed_files(store: Store, *, customer: str | None = None, portal_only: bool = False, contract: str | None = None,
+               before: int | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Feed files, newest first, at most `limit`: of one customer and one contract when given, only those older
+    than the file id `before` (the cursor of a page), only what the portal serves with `portal_only`. Every
+    condition is in the query, so a filter never works on an already cut list."""
     q = select(FEED_FILE).order_by(FEED_FILE.c.id.desc()).limit(limit)
     if customer is not None:
         q = q.where(FEED_FILE.c.customer == customer)
+    if contract is not None:
+        q = q.where(FEED_FILE.c.contract == contract)
+    if before is not None:
+        q = q.where(FEED_FILE.c.id < before)
     if portal_only:
-        q = q.where(FEED_FILE.c.portal.is_(True), FEED_FILE.c.status == "delivered")
+        q = q.where(*_SERVED)
     with store.engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def portal_contracts(store: Store, customer: str) -> list[str]:
+    """The contracts the portal serves `customer` files of (a deleted contract's files stay until pruned)."""
+    q = select(FEED_FILE.c.contract).where(FEED_FILE.c.customer == customer, *_SERVED).distinct()
+    with store.engine.connect() as conn:
+        return sorted(conn.execute(q).scalars())
 
 
 def feed_file(store: Store, file_id: int) -> dict[str, Any] | None:

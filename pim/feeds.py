@@ -607,7 +607,8 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
     status = "dry-run" if dry_run else "held" if hold else "built"
     file_id = log.record_file(store, contract=code, customer=contract.customer, name=build.path.name, path=str(build.path),
                               format=contract.format, kind=build.plan.kind, sha256=build.sha256, bytes=build.bytes,
-                              rows=build.rows, generated_at=build.plan.generated_at, status=status, portal=False)
+                              rows=build.rows, generated_at=build.plan.generated_at, status=status, portal=False,
+                              encoding=contract.csv.encoding if contract.format == "csv" else None)
     result = DeliveryResult(code, "dry-run", str(build.path), build.rows, build.plan.kind, left_out=build.left_out)
     if dry_run:
         result.error = f"would be held: {hold}" if hold else None

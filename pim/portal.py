@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
 from pim import delivery_log as log
@@ -17,6 +18,7 @@ from pim.contracts import get_contracts
 from pim.portal_downloads import record_download
 from pim.web.throttle import sign_in_attempt
 from pim.store import Store
+from pim.store.store import as_utc
 
 router = APIRouter(prefix="/portal", tags=["portal"])
 _default_store: Store | None = None
@@ -68,7 +70,15 @@ StoreDep = Annotated[Store, Depends(_store)]
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "contract": row["contract"], "name": row["name"], "format": row["format"],
             "kind": row["kind"], "sha256": row["sha256"], "bytes": row["bytes"], "rows": row["rows"],
-            "generated_at": row["generated_at"].isoformat(), "download": f"/portal/feeds/{row['id']}/download"}
+            "generated_at": as_utc(row["generated_at"]).isoformat(), "download": f"/portal/feeds/{row['id']}/download"}
+
+
+def served_page(store: Store, customer: str, *, contract: str | None = None, before: int | None = None,
+                limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """One page of the files the portal serves `customer` (one contract's, when given), newest first, and the
+    `before` cursor of the next older page, or None on the last one."""
+    rows = log.feed_files(store, customer=customer, portal_only=True, contract=contract, before=before, limit=limit + 1)
+    return rows[:limit], (rows[limit - 1]["id"] if len(rows) > limit else None)
 
 
 def _own_file(store: Store, customer: str, file_id: int) -> dict[str, Any]:
@@ -79,11 +89,14 @@ def _own_file(store: Store, customer: str, file_id: int) -> dict[str, Any]:
 
 
 @router.get("/feeds")
-def list_feeds(customer: Customer, store: StoreDep, contract: str | None = None) -> dict[str, Any]:
-    rows = log.feed_files(store, customer=customer, portal_only=True)
-    if contract is not None:
-        rows = [r for r in rows if r["contract"] == contract]
-    return {"customer": customer, "feeds": [_public(r) for r in rows]}
+def list_feeds(customer: Customer, store: StoreDep, contract: str | None = None, before: int | None = None,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict[str, Any]:
+    """The customer's delivered files, newest first, `limit` a page; `next` is the URL of the older page (null on
+    the last), so a script follows it until null. `contract` keeps to one contract's files."""
+    rows, older = served_page(store, customer, contract=contract, before=before, limit=limit)
+    query = {"before": older, "limit": limit} | ({"contract": contract} if contract is not None else {})
+    return {"customer": customer, "feeds": [_public(r) for r in rows],
+            "next": f"/portal/feeds?{urlencode(query)}" if older is not None else None}
 
 
 @router.get("/feeds/{file_id}")
@@ -99,14 +112,32 @@ def download(file_id: int, who: Signer, store: StoreDep) -> FileResponse:
     if not path.is_file():
         raise HTTPException(410, "the feed file is no longer kept; a new one comes with the next delivery")
     record_download(store, file_id, customer, person)
-    return FileResponse(path, filename=row["name"], headers={"X-Checksum-SHA256": row["sha256"]})
+    return FileResponse(path, filename=row["name"], headers={"X-Checksum-SHA256": row["sha256"]},
+                        media_type=_media_type(store, row))
+
+
+# Python's codec name → the charset name HTTP and browsers know
+_CHARSETS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "cp1252": "windows-1252"}
+
+
+def _media_type(store: Store, row: dict[str, Any]) -> str | None:
+    """A CSV's type with the charset it was written in (a cp1252 file read as UTF-8 garbles every umlaut); None
+    lets the file's name decide for the other formats. A file recorded before its encoding was (migration 0042)
+    takes its contract's."""
+    if row["format"] != "csv":
+        return None
+    encoding = row["encoding"]
+    if encoding is None:
+        found = get_contracts(store, code=row["contract"])
+        encoding = found[0].csv.encoding if found else "utf-8"
+    return f"text/csv; charset={_CHARSETS.get(encoding, encoding)}"
 
 
 @router.get("/feeds/{file_id}/manifest")
 def manifest(file_id: int, customer: Customer, store: StoreDep) -> dict[str, Any]:
     row = _own_file(store, customer, file_id)
     return {"name": row["name"], "sha256": row["sha256"], "bytes": row["bytes"], "rows": row["rows"],
-            "contract": row["contract"], "generated_at": row["generated_at"].isoformat(), "format": row["format"],
+            "contract": row["contract"], "generated_at": as_utc(row["generated_at"]).isoformat(), "format": row["format"],
             "kind": row["kind"]}
 
 

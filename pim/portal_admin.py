@@ -43,7 +43,7 @@ async def add(request: Request, user: User = Depends(admin_user)) -> Any:
     form = await request.form()
     try:
         made = portal_people.add_person(store_of(request), str(form.get("customer", "")), str(form.get("email", "")),
-                                        str(form.get("password", "")))
+                                        str(form.get("password", "")), force=bool(form.get("force")))
     except InputError as exc:
         return _page(request, user, error=exc.describe(), status=422)
     return _page(request, user, notice=f"{made.email} can sign in to the portal for {made.customer}.")

@@ -18,16 +18,19 @@ from fastapi.templating import Jinja2Templates
 
 from pim import delivery_log as log
 from pim.contracts import get_contracts
-from pim.portal import StoreDep
+from pim.portal import StoreDep, served_page
 from pim.portal_people import authenticate_person, person_for_session
+from pim.reset_links import reset_base, warn_at_start, warn_without_public_url
 from pim.store import Store
 from pim.web.deps import check_csrf, csrf_token
 from pim.web.throttle import sign_in_attempt
 
-router = APIRouter(prefix="/portal", include_in_schema=False)
+router = APIRouter(prefix="/portal", include_in_schema=False, lifespan=warn_at_start)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "web" / "templates"))
 SESSION_KEY = "portal_token"  # the signed session cookie holds the token's SHA-256, never the token
 PERSON_KEY = "portal_person"  # or [person id, password stamp]
+CHAIN = 50  # files shown per contract on the home page; its "older files" link pages on from there
+PAGE = 50  # files per page of /portal/files
 
 
 def session_customer(request: Request, store: Store) -> str | None:
@@ -65,19 +68,43 @@ def _login_page(request: Request, **ctx: Any) -> HTMLResponse:
     from pim.mail import mail_configured
     from pim.settings import get_settings
 
-    return _page(request, "portal_login.html", can_reset=mail_configured(get_settings()), **ctx)
+    settings = get_settings()
+    can_reset = mail_configured(settings) and reset_base(settings, request) is not None
+    return _page(request, "portal_login.html", can_reset=can_reset, **ctx)
 
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, store: StoreDep) -> HTMLResponse:
+    """Per contract, the files a customer rebuilds its current state from: the newest full feed and the deltas
+    after it (at most CHAIN of them; "older files" pages on)."""
     who = session_signer(request, store)
     if who is None:
         return _login_page(request, error=None)
     customer, email = who
-    feeds = log.feed_files(store, customer=customer, portal_only=True)
+    chains = {code: _chain(store, customer, code) for code in log.portal_contracts(store, customer)}
     return _page(request, "portal_home.html", customer=customer, email=email,
-                 contracts=get_contracts(store, customer=customer),
-                 feeds=[f for f in feeds if f["status"] == "delivered"])
+                 contracts=get_contracts(store, customer=customer), chains=chains)
+
+
+def _chain(store: Store, customer: str, contract: str) -> tuple[list[dict[str, Any]], int | None]:
+    """The contract's files from its newest full feed on, newest first (at most CHAIN), and the `before` cursor
+    of its older files, or None when there are none."""
+    rows = log.feed_files(store, customer=customer, portal_only=True, contract=contract, limit=CHAIN + 1)
+    full = next((i for i, r in enumerate(rows[:CHAIN]) if r["kind"] == "full"), None)
+    shown = rows[:full + 1] if full is not None else rows[:CHAIN]
+    return shown, (shown[-1]["id"] if len(rows) > len(shown) else None)
+
+
+@router.get("/files", response_class=HTMLResponse)
+def files(request: Request, store: StoreDep, contract: str | None = None, before: int | None = None) -> Any:
+    """Every delivered file of the customer (or of one contract), newest first, PAGE at a time."""
+    who = session_signer(request, store)
+    if who is None:
+        return RedirectResponse("/portal/", status_code=303)
+    customer, email = who
+    rows, older = served_page(store, customer, contract=contract, before=before, limit=PAGE)
+    return _page(request, "portal_home.html", customer=customer, email=email, contract=contract, feeds=rows,
+                 older=older)
 
 
 @router.post("/login", dependencies=[Depends(check_csrf)])
@@ -143,8 +170,14 @@ async def forgot(request: Request, store: StoreDep) -> Any:
     if not mail_configured(settings):
         return _page(request, "portal_forgot.html", sent=None,
                      error="This portal sends no mail; ask your supplier to set a new password.")
+    base = reset_base(settings, request)
+    if base is None:  # never a link to wherever the request's Host header says
+        warn_without_public_url(settings)
+        return _page(request, "portal_forgot.html", sent=None,
+                     error="This portal cannot mail reset links yet (its public address is not set up); ask your "
+                           "supplier to set a new password.")
     try:
-        request_reset(store, settings, email, settings.public_url or str(request.base_url))
+        request_reset(store, settings, email, base)
     except ConfigError:
         return _page(request, "portal_forgot.html", sent=None,
                      error="The mail could not be sent just now; try again later or ask your supplier.")

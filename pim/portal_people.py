@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, insert, select, update
+from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, insert, select, union, update
 from sqlmodel import Field, SQLModel
 
+from pim.contracts import CONTRACT
+from pim.delivery_log import FEED_FILE
 from pim.errors import InputError
 from pim.mail import normal_email
+from pim.spelling import did_you_mean, nearest
 from pim.store.store import Store, now
 from pim.web.accounts import _hasher, password_matches, password_stamp
 
@@ -55,10 +58,26 @@ def _checked_password(password: str) -> str:
     return password
 
 
-def add_person(store: Store, customer: str, email: str, password: str) -> Person:
+def check_customer(store: Store, customer: str) -> None:
+    """Refuse (InputError) a customer code that no contract names and no delivered file belongs to: a token or a
+    person for it would open an empty portal, most likely for a mistyped code (`CUST_0000` for `cust_0000`)."""
+    known = union(select(CONTRACT.c.customer), select(FEED_FILE.c.customer))
+    with store.engine.connect() as conn:
+        codes = list(conn.execute(known).scalars())
+    if customer not in codes:
+        raise InputError(f"no contract names the customer '{customer}'{did_you_mean(nearest(customer, codes))}",
+                         field="customer", hint="use a customer code of the contracts (pim feeds list); for a "
+                         "customer whose contracts come later, add --force (on the admins' portal page: tick "
+                         "'No contract yet')")
+
+
+def add_person(store: Store, customer: str, email: str, password: str, *, force: bool = False) -> Person:
+    """A person's portal sign-in; a customer code no contract names is refused unless `force` (check_customer)."""
     email, customer = normal_email(email), customer.strip()
     if not customer:
         raise InputError("no customer given", field="customer", hint="use the customer code of the contracts")
+    if not force:
+        check_customer(store, customer)
     digest = _hasher().hash(_checked_password(password))
     with store.begin() as conn:
         if conn.execute(select(PERSON.c.id).where(PERSON.c.email == email)).first():

@@ -7,18 +7,29 @@ password and the used link are written together. Each area keeps its own table w
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import logging
+import re
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from pim.settings import Settings
+from pim.mail import mail_configured
+from pim.settings import Settings, get_settings
 from pim.store.store import as_utc, now
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
 VALID_FOR = timedelta(hours=1)
+log = logging.getLogger(__name__)
 
 #: pim.mail.send_mail's shape, so tests and callers can swap the sender
 Send = Callable[[Settings, str, str, str], None]
@@ -103,3 +114,47 @@ def mail_link(send: Send, settings: Settings, to: str, subject: str, what: str, 
 
 def link_to(base_url: str, path: str, token: str) -> str:
     return f"{base_url.rstrip('/')}{path}?token={token}"
+
+
+# A Host header naming this machine, and nothing else: no user part, path or backslash can ride along into the link
+_LOOPBACK_HOST = re.compile(r"(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])(:\d{1,5})?", re.IGNORECASE)
+NO_PUBLIC_URL = ("PIM_PUBLIC_URL is not set, so no password-reset mail is sent (except to requests made on this "
+                 "machine to localhost): a link built from the request's Host header would point wherever the asker "
+                 "says. Set PIM_PUBLIC_URL to the address people reach this server at, e.g. https://pim.example.com")
+
+
+def reset_base(settings: Settings, request: Request) -> str | None:
+    """The base URL of a mailed reset link: PIM_PUBLIC_URL, never the request's Host header, which anyone can set
+    (a link to their own server would hand them the token). Without it, only a request from this machine to a
+    loopback name (a developer's own machine) gets a link, back to that loopback address; else None: no mail."""
+    if settings.public_url:
+        return settings.public_url
+    host, client = request.headers.get("host", ""), request.client.host if request.client else ""
+    if _LOOPBACK_HOST.fullmatch(host) and _is_loopback(client):
+        return f"{request.url.scheme}://{host}"
+    return None
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_without_public_url(settings: Settings) -> None:
+    """Say once per process, in the server log, that reset mails need PIM_PUBLIC_URL (when mail is set up)."""
+    if mail_configured(settings) and not settings.public_url:
+        _warn_once()
+
+
+@cache
+def _warn_once() -> None:
+    log.warning(NO_PUBLIC_URL)
+
+
+@asynccontextmanager
+async def warn_at_start(_app: Any) -> AsyncIterator[None]:
+    """A router lifespan: the server says at start-up, not at a customer's first request, what reset mails lack."""
+    warn_without_public_url(get_settings())
+    yield

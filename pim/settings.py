@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="dev-insecure-change-me", description="Signs web sessions and CSRF tokens.")
     cdn_base_url: str | None = Field(default=None, description="Public base URL for media renditions.")
     public_url: str | None = Field(default=None, description="Base URL people reach the web app at (links in "
-                                   "e-mails, e.g. https://pim.example.com); the request's own URL when unset.")
+                                   "e-mails, e.g. https://pim.example.com). Unset: no password-reset mail is sent "
+                                   "(a link never follows the request's Host header), but to localhost on this "
+                                   "machine.")
     smtp_host: str | None = Field(default=None, description="Mail server for password-reset mails; unset: no mail "
                                   "is sent and the portal offers no reset.")
     smtp_port: int = 587

@@ -129,6 +129,7 @@ def test_person_commands_add_list_disable_and_reset(store, pim_env) -> None:
     from pim.portal_people import authenticate_person
 
     _mount()
+    store_contract(store, code="a-feed", customer="cust_a")  # a customer no contract names is refused
     runner = CliRunner()
     result = runner.invoke(app, ["feeds", "person", "add", "cust_a", "Ana@cust-a.example"],
                            input="a long passphrase\na long passphrase\n")

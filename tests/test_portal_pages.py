@@ -149,7 +149,10 @@ def test_disabling_a_person_or_changing_their_password_signs_them_out(portal, st
 def test_person_accounts_refuse_bad_input(store) -> None:
     from pim.errors import InputError
     from pim.portal_people import add_person
+    from tests.feeds_data import store_contract
 
+    for customer in ("cust_a", "cust_b"):  # customers that contracts name (others are refused: test_portal_round32)
+        store_contract(store, code=f"{customer}-feed", customer=customer)
     add_person(store, "cust_a", "ana@cust-a.example", "a long passphrase")
     for args, field in ((("cust_a", "not-an-address", "a long passphrase"), "email"),
                         (("cust_a", "bo@cust-a.example", "short"), "password"),

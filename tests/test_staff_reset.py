@@ -183,6 +183,7 @@ def test_an_unreachable_mail_server_is_said_plainly(web: TestClient, monkeypatch
         dead = s.getsockname()[1]
     monkeypatch.setenv("PIM_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("PIM_SMTP_PORT", str(dead))
+    monkeypatch.setenv("PIM_PUBLIC_URL", "https://pim.example.com")  # without it no mail is even tried
     reset_settings()
     try:
         assert "could not be sent" in _ask(web, ADDRESS).text

@@ -321,12 +321,20 @@ def prune(keep: int | None = typer.Option(None, "--keep", min=1, show_default=Fa
                   f"({result.bytes / 1e6:.1f} MB)")
 
 
+ForceOption = typer.Option(False, "--force", help="Allow a customer code no contract names yet (its contracts come later).")
+
+
 @app.command("token")
-def token(customer: str = typer.Option(..., "--customer", help="Customer code, as in the contracts.")) -> None:
+def token(customer: str = typer.Option(..., "--customer", help="Customer code, as in the contracts."),
+          force: bool = ForceOption) -> None:
     """Issue a portal API token for a customer. Only its hash is stored: copy it now."""
     from pim.delivery_log import issue_token
+    from pim.portal_people import check_customer
 
-    typer.echo(issue_token(_store(), customer))
+    store = _store()
+    if not force:
+        check_customer(store, customer)
+    typer.echo(issue_token(store, customer))
 
 
 @app.command("revoke")
@@ -383,11 +391,11 @@ def _no_such_person(email: str) -> None:
 @person_app.command("add")
 def person_add(customer: str = typer.Argument(..., help="Customer code, as in the contracts."),
                email: str = typer.Argument(..., help="The person's e-mail address (their sign-in name)."),
-               password: str = PasswordOption) -> None:
+               password: str = PasswordOption, force: bool = ForceOption) -> None:
     """Give a person at a customer their own portal sign-in."""
     from pim.portal_people import add_person
 
-    person = add_person(_store(), customer, email, password)
+    person = add_person(_store(), customer, email, password, force=force)
     console.print(f"{person.email} can sign in to the portal for '{person.customer}'")
 
 

@@ -2,7 +2,9 @@
 same links as the portal's, pim.reset_links) to the address on the account (`pim users email`, the admins'
 users page). The new password follows the staff rule and ends every open session of the user. Every request
 gets the same answer whether or not the address has an account and counts against the address's throttle, so
-it can neither probe for accounts nor mail-bomb; without PIM_SMTP_HOST the sign-in page offers no reset."""
+it can neither probe for accounts nor mail-bomb. Without PIM_SMTP_HOST the sign-in page offers no reset; without
+PIM_PUBLIC_URL neither (a link never follows the request's Host header), but on a developer's own machine
+(pim.reset_links.reset_base)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
+from jinja2 import pass_context
 
 from pim.errors import ConfigError, InputError
 from pim.mail import mail_configured, send_mail
-from pim.reset_links import ResetLinks, Send, link_to, mail_link
+from pim.reset_links import ResetLinks, Send, link_to, mail_link, reset_base, warn_at_start, warn_without_public_url
 from pim.settings import Settings, get_settings
 from pim.store.store import Store
 from pim.web import accounts, sessions
@@ -25,7 +28,7 @@ from pim.web.ui import render, templates
 LINKS = ResetLinks(WEB_RESET, "user_id", "srs_", USER, "username")
 RESET_PATH = "/login/reset"
 
-router = APIRouter(prefix="/login", include_in_schema=False)
+router = APIRouter(prefix="/login", include_in_schema=False, lifespan=warn_at_start)
 
 
 def request_reset(store: Store, settings: Settings, email: str, base_url: str, *, send: Send = send_mail) -> bool:
@@ -61,8 +64,10 @@ def redeem(store: Store, token: str, password: str) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------- pages
-def _offered() -> bool:
-    return mail_configured(get_settings())
+@pass_context
+def _offered(context: Any) -> bool:
+    settings = get_settings()
+    return mail_configured(settings) and reset_base(settings, context["request"]) is not None
 
 
 templates.env.globals["staff_reset_offered"] = _offered  # login.html shows "Forgot your password?" only then
@@ -70,6 +75,8 @@ templates.env.globals["staff_reset_offered"] = _offered  # login.html shows "For
 _SENT = ("If that address belongs to an account, a mail with a link to set a new password is on its way. "
          "The link works once, for an hour.")
 _DEAD_LINK = "This link is not valid any more (it was used, it is over an hour old, or a newer one was sent)."
+_NO_BASE = ("Reset mails are off here: PIM_PUBLIC_URL, the address people reach this PIM at, is not set. Ask an "
+            "administrator to set a new password (pim users password NAME) or to set PIM_PUBLIC_URL.")
 
 
 def _forgot_page(request: Request, *, sent: str | None = None, error: str | None = None) -> HTMLResponse:
@@ -97,8 +104,12 @@ async def forgot(request: Request) -> Any:
     attempt.failed()  # counted like a failed sign-in: a few per address and window
     if not mail_configured(settings):
         return _forgot_page(request, error="This PIM sends no mail; ask an administrator to set a new password.")
+    base = reset_base(settings, request)
+    if base is None:
+        warn_without_public_url(settings)
+        return _forgot_page(request, error=_NO_BASE)
     try:
-        request_reset(store, settings, str(form.get("email", "")), settings.public_url or str(request.base_url))
+        request_reset(store, settings, str(form.get("email", "")), base)
     except ConfigError:
         return _forgot_page(request, error="The mail could not be sent just now; try again later or ask an "
                                            "administrator.")
