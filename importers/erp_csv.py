@@ -1,5 +1,6 @@
 """ERP CSV through a declarative column map (schemas/erp_csv_map.schema.json): product master data merged
-by precedence, customer price lists (one row per quantity tier) and stock per warehouse.
+by precedence, customer price lists (one row per quantity tier) and stock per warehouse. Price lists given as
+JSON Lines (`pim feeds prices`) go through the same price-list checks (import_price_list_jsonl).
 
 A mapped column missing from the header changes nothing (a warning names it when the header has columns the
 map does not read); an empty cell clears that value (for this source). Rows that do not fit go to the
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import codecs
 import re
+import struct
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -25,11 +29,13 @@ from importers.erp_values import (GtinFields, NumberFormat, Setter, ValueBuilder
                                   Zone, moment_parser, number_parser, partial_product, problem_notes,
                                   refusal, remembered, report_unread)
 from pim.catalog import Structure
-from pim.commerce import (EARLIEST, CompletePriceLists, CompleteRun, CompleteStock, PriceListEntry, StockLevel,
-                          atp_above_quantity, free_price, inverted_tiers, put_price_list, put_stock)
+from pim.commerce import (EARLIEST, NUMERIC_PLACES, CompletePriceLists, CompleteRun, CompleteStock, PriceListEntry,
+                          StockLevel, atp_above_quantity, free_price, inverted_tiers, put_price_list, put_stock)
 from pim.contracts import get_contracts
+from pim.currencies import price_text
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, file_warning, nul_rejected, run_import
+from pim.jsonl import json_objects
 from pim.product import split_key, trusted_provenance
 from pim.sources import Encoding, RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
 from pim.spelling import nearest
@@ -38,6 +44,8 @@ from pim.structure import AttributeType
 from pim.values import ValueProblem
 
 PRICE_FIELDS = {"customer", "sku", "currency", "price", "min_qty", "valid_from", "valid_to"}
+#: A price-list row's quarantine key: these fields as the file writes them, joined by `|`.
+PRICE_KEY = ("customer", "sku", "currency", "min_qty", "valid_from")
 STOCK_FIELDS = {"sku", "warehouse", "quantity", "atp", "updated_at"}
 
 
@@ -325,18 +333,18 @@ def commerce_items(path: Path, m: ErpCsvMap, rows: CsvRows | None = None,
                    prices: PriceChecks | None = None) -> Iterator[RowItem | Rejected]:
     """PriceListEntry or StockLevel rows; the quarantine key is customer|sku|… as written in the file. A cell
     that does not read is rejected naming its column. Price-list rows also go through `prices` (PriceChecks: a
-    key given twice, tiers, customers no contract names)."""
+    key given twice, tiers, customers and currencies no contract prices from)."""
     allowed = PRICE_FIELDS if m.kind == "price_list" else STOCK_FIELDS
     targets = {col: (r.to if isinstance(r, ValueRule) else r) for col, r in m.columns.items()}
     bad = sorted(set(targets.values()) - allowed)
     if bad:
         raise InputError(f"{m.kind} maps cannot target {bad}", field="columns", hint=f"allowed: {sorted(allowed)}")
-    key_fields = ("customer", "sku", "currency", "min_qty", "valid_from") if m.kind == "price_list" else ("sku", "warehouse")
+    key_fields = PRICE_KEY if m.kind == "price_list" else ("sku", "warehouse")
     parse = _CommerceParsers(m)
     rows = rows or CsvRows(path, m)
     column_of = {target: column for column, target in targets.items()}
     if m.kind == "price_list" and prices is None:
-        prices = PriceChecks(rows, m)
+        prices = csv_price_checks(rows, m)
     plan: list[tuple[int, str]] | None = None
     for item in rows:
         if isinstance(item, Rejected):
@@ -432,82 +440,216 @@ class FirstRows:
         return held >> 32 if (held ^ row) & 0xFFFFFFFF else None
 
 
+class EarlierTiers:
+    """The tiers read so far of each (customer, SKU, currency, validity window), so that tiers a file does not
+    give on adjacent rows are still compared: packed by the window's 64-bit hash, 20 bytes a tier in one bytes
+    object a window, ~95 bytes a window besides with its dict entry (~50 bytes a row where windows have three
+    tiers; FirstRows takes ~110), the first CAP tiers of a window only. Two windows sharing a hash (as
+    FirstRows' keys) read as one."""
+
+    CAP = 32
+    TIER = struct.Struct("<qqI")  # min_qty and price in units of 10^-NUMERIC_PLACES (all they can hold), line
+    UNIT = Decimal(10) ** NUMERIC_PLACES
+
+    def __init__(self) -> None:
+        self._held: dict[int, bytes] = {}
+
+    def swap(self, window: int, tiers: list[tuple[int, int, int]]) -> bytes:
+        """The tiers held for `window` (a hash) before, packed (b"" for none), once `tiers` (min_qty and price in
+        UNITs, line) are held too."""
+        held = self._held.get(window)
+        if held is None:  # most windows, in a file that gives each one's tiers together
+            self._held[window] = _packed(tiers[:self.CAP])
+            return b""
+        room = self.CAP - len(held) // self.TIER.size
+        if room > 0:
+            self._held[window] = held + _packed(tiers[:room])
+        return held
+
+    @classmethod
+    def inverted(cls, held: bytes, tiers: list[tuple[int, int, int]]) -> bool:
+        """Whether a tier held and one of `tiers` invert each other: the larger quantity costs more per unit."""
+        return any((q - q2) * (p - p2) > 0 for q, p, _ in cls.TIER.iter_unpack(held) for q2, p2, _ in tiers)
+
+    @classmethod
+    def entries(cls, held: bytes, window: tuple[Any, ...]) -> list[tuple[PriceListEntry, int]]:
+        """The tiers held, each with its line, as entries of `window` whose amounts read as stored ("45.00")."""
+        customer, sku, currency = window[:3]
+        return [(PriceListEntry.model_construct(customer=customer, sku=sku, currency=currency,
+                                                price=Decimal(price_text(_amount(price), currency)),
+                                                min_qty=_amount(qty)), line)
+                for qty, price, line in cls.TIER.iter_unpack(held)]
+
+
+@lru_cache(maxsize=EarlierTiers.CAP)
+def _packer(tiers: int) -> struct.Struct:
+    return struct.Struct("<" + EarlierTiers.TIER.format.lstrip("<") * tiers)
+
+
+def _packed(tiers: list[tuple[int, int, int]]) -> bytes:
+    return _packer(len(tiers)).pack(*chain.from_iterable(tiers))
+
+
+def _amount(units: int) -> Decimal:
+    """An amount EarlierTiers packed, without the zeros packing added (10, 1.5)."""
+    value = Decimal(units).scaleb(-NUMERIC_PLACES)
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
+#: Price-list customer → the currencies its contracts price in (Contract.price_customer, Contract.currency).
+Contracted = dict[str, frozenset[str]]
+
+
 class PriceChecks:
     """A price list's rows checked against each other as they stream: a key (customer, SKU, currency, quantity,
     valid_from) given again with another price or end date is rejected naming the first row's line (the last row
-    silently won); the tiers of one customer, SKU and window on adjacent rows (as ERPs export them) are checked
-    for a larger quantity costing more per unit, and a price of 0 is noted: both as `problem`s, the rows kept.
-    Customers no contract prices from are counted for one warning per file (`report`), when contracts exist."""
+    silently won); the tiers of one customer, SKU, currency and validity window are checked as a whole for a
+    larger quantity costing more per unit (a window's adjacent rows, as ERPs export them, against each other and
+    against the window's tiers read before: EarlierTiers), and a price of 0 is noted: both as `problem`s, the
+    rows kept. Rows of a customer and currency no contract prices from are counted for one warning per file
+    (`report`), when contracts exist. `raw`: a row's quarantine `raw` from what `take` was given with it (a CSV
+    row's cells, a JSON line's object)."""
 
     SHOWN = 10
-    GROUP = 1000  # the most adjacent tiers compared at once: memory stays bounded on any file
+    GROUP = 1000  # the most adjacent tiers held at once: memory stays bounded on any file
 
-    def __init__(self, rows: CsvRows, m: ErpCsvMap, contracted: frozenset[str] | None = None) -> None:
-        column_of = {(r.to if isinstance(r, ValueRule) else r): column for column, r in m.columns.items()}
-        self.rows, self.price_column = rows, column_of.get("price", "price")
-        self.customer_column, self.source = column_of.get("customer", "customer"), m.source
+    def __init__(self, file: str, source: str, raw: Callable[[Any], dict[str, Any]], *,
+                 contracted: Contracted | None = None, price_column: str = "price",
+                 customer_column: str = "customer") -> None:
+        self.file, self.source, self.raw = file, source, raw
+        self.price_column, self.customer_column = price_column, customer_column
         self.firsts = FirstRows()
-        self.group: list[tuple[PriceListEntry, RowItem, int, list[str]]] = []
+        self.earlier = EarlierTiers()
+        self.group: list[tuple[PriceListEntry, RowItem, int, Any]] = []
         self.window: tuple[Any, ...] | None = None
         self.contracted = contracted
-        self.uncontracted: Counter[str] = Counter()
+        self.uncontracted: Counter[tuple[str, str]] = Counter()
 
-    def take(self, entry: PriceListEntry, key: str, line: int, cells: list[str]) -> Sequence[RowItem | Rejected]:
+    def take(self, entry: PriceListEntry, key: str, line: int, row: Any) -> Sequence[RowItem | Rejected]:
         """What to yield now: the row's refusal, or the items of the tier group this row ends (this row's item
         is held with its group: `flush` gives the last one)."""
         stored_key = (entry.customer, entry.sku, entry.currency, entry.min_qty, entry.valid_from or EARLIEST)
         first = self.firsts.earlier(stored_key, line, (entry.price, entry.valid_to))
         if first is not None:
-            return [Rejected(_repeated(entry, first), self.rows.name, line, self.price_column,
-                             dict(zip(self.rows.header, cells)), key)]
-        if self.contracted is not None and entry.customer not in self.contracted:
-            self.uncontracted[entry.customer] += 1
+            return [Rejected(_repeated(entry, first), self.file, line, self.price_column, self.raw(row), key)]
+        if self.contracted is not None and entry.currency not in self.contracted.get(entry.customer, ()):
+            self.uncontracted[entry.customer, entry.currency] += 1
         item = RowItem(entry, key)
         if (free := free_price(entry)) is not None:
-            self._note(item, line, cells, free)
+            self._note(item, line, row, free)
         window = (entry.customer, entry.sku, entry.currency, entry.valid_from, entry.valid_to)
         done = self.flush() if window != self.window or len(self.group) >= self.GROUP else ()
         self.window = window
-        self.group.append((entry, item, line, cells))
+        self.group.append((entry, item, line, row))
         return done
 
     def flush(self) -> list[RowItem | Rejected]:
-        """The items of the tier group held, an inverted tier's with its problem."""
+        """The items of the tier group held, an inverted tier's with its problem: against the group's other
+        tiers and the tiers of its window read before (noted on this group's row either way)."""
         group, self.group = self.group, []
-        if len(group) > 1:
-            dearer = inverted_tiers([g[0] for g in group], lambda n: f"line {group[n][2]}")
-            for n, why in dearer.items():
-                self._note(group[n][1], group[n][2], group[n][3], why)
+        if not group or self.window is None:
+            return []
+        unit = EarlierTiers.UNIT
+        tiers = [(int(e.min_qty * unit), int(e.price * unit), line & 0xFFFFFFFF)  # a line past 2^32 only names a row
+                 for e, _, line, _ in group]
+        held = self.earlier.swap(hash(self.window), tiers)
+        if held and EarlierTiers.inverted(held, tiers):
+            self._check_with(group, EarlierTiers.entries(held, self.window))
+        elif len(group) > 1:
+            self._check_with(group, [])
         return [g[1] for g in group]
 
-    def _note(self, item: RowItem, line: int, cells: list[str], why: str) -> None:
-        item.problems += problem_notes([(self.price_column, why)], self.rows.name, line,
-                                       dict(zip(self.rows.header, cells)), item.key, self.source)
+    def _check_with(self, group: list[tuple[PriceListEntry, RowItem, int, Any]],
+                    before: list[tuple[PriceListEntry, int]]) -> None:
+        """Note the group's inverted tiers, compared with each other and with the window's tiers read `before`."""
+        lines = [line for _, line in before] + [g[2] for g in group]
+        dearer = inverted_tiers([e for e, _ in before] + [g[0] for g in group], lambda n: f"line {lines[n]}")
+        for n, (entry, item, line, row) in enumerate(group, start=len(before)):
+            why = dearer.get(n) or (_undercut(entry, before) if before else None)
+            if why is not None:
+                self._note(item, line, row, why)
+
+    def _note(self, item: RowItem, line: int, row: Any, why: str) -> None:
+        item.problems += problem_notes([(self.price_column, why)], self.file, line, self.raw(row), item.key,
+                                       self.source)
 
     def report(self, store: Store, counts: ImportCounts, source: str) -> None:
-        """One warning for the file naming the customers no contract prices from (the file's next run replaces
-        or closes it), with the contract customer a name may have meant (`acme` for `ACME`)."""
+        """One warning for the file naming the customers no contract prices from, with the contract customer a
+        name may have meant (`acme` for `ACME`), and the customers priced in a currency none of their contracts
+        uses (a contract's feed shows only its own currency); the file's next run replaces or closes it."""
         reason = None
-        if self.uncontracted:
-            rows = counts.extra["uncontracted_rows"] = sum(self.uncontracted.values())
-            named = [f"{customer} ({n} row{'s' if n > 1 else ''}" + (
-                f"; a contract has '{near}'" if (near := nearest(customer, self.contracted or ())) else "") + ")"
-                for customer, n in self.uncontracted.most_common(self.SHOWN)]
-            more = len(self.uncontracted) - len(named)
-            reason = (f"{rows} row(s) give prices to customers no contract names: {', '.join(named)}"
-                      f"{f' and {more} more' if more else ''}. They are kept but reach no feed: a contract takes the "
-                      "prices of the customer its `pricing.price_list` names, else of its `customer`, spelled exactly "
-                      "(case counts). Correct the customer in the ERP export and import the file again, or fix the "
-                      "contract (pim feeds load): the file's next import closes this warning")
-        file_warning(store, counts.job_id, source, f"uncontracted-customers:{self.rows.name}", reason,
-                     file=self.rows.name, field=self.customer_column)
+        if self.uncontracted and self.contracted is not None:
+            counts.extra["uncontracted_rows"] = sum(self.uncontracted.values())
+            reason = _uncontracted(self.uncontracted, self.contracted, self.SHOWN)
+        file_warning(store, counts.job_id, source, f"uncontracted-customers:{self.file}", reason,
+                     file=self.file, field=self.customer_column)
 
 
-def contracted_customers(store: Store) -> frozenset[str] | None:
-    """The price-list customers contracts price from (Contract.price_customer), or None without any contract:
-    the search index then takes a product's customers from the price lists themselves."""
+def _undercut(entry: PriceListEntry, before: list[tuple[PriceListEntry, int]]) -> str | None:
+    """Why `entry` inverts the tiers of its window read before it, being cheaper than a larger quantity's tier
+    (inverted_tiers notes a tier dearer than a smaller quantity's), else None."""
+    dearer = [(tier, line) for tier, line in before if tier.min_qty > entry.min_qty and tier.price > entry.price]
+    if not dearer:
+        return None
+    tier, line = min(dearer, key=lambda t: t[0].min_qty)
+    return (f"{entry.currency} {entry.price} from quantity {entry.min_qty} is less than {tier.price} from quantity "
+            f"{tier.min_qty} (line {line}): a larger order would pay more per unit (inverted tiers). Kept as sent; "
+            "check the tiers in the ERP (a price or quantity swapped?), then import the file again")
+
+
+def _uncontracted(rows: Counter[tuple[str, str]], contracted: Contracted, shown: int) -> str:
+    """The warning's text: customers no contract names (per customer, the contract customer each may mean),
+    then customers priced in a currency their contracts do not use (per customer and currency)."""
+    nobody: Counter[str] = Counter()
+    elsewhere: Counter[tuple[str, str]] = Counter()
+    for (customer, currency), n in rows.items():
+        if customer in contracted:
+            elsewhere[customer, currency] += n
+        else:
+            nobody[customer] += n
+    parts = []
+    if nobody:
+        named = [f"{customer} ({_rows(n)}" + (f"; a contract has '{near}'" if (near := nearest(customer, contracted)) else "")
+                 + ")" for customer, n in nobody.most_common(shown)]
+        parts.append(f"{nobody.total()} row(s) give prices to customers no contract names: {', '.join(named)}"
+                     + _more(len(nobody) - len(named)))
+    if elsewhere:
+        named = [f"{customer} in {currency} ({_rows(n)}; its contracts price in {', '.join(sorted(contracted[customer]))})"
+                 for (customer, currency), n in elsewhere.most_common(shown)]
+        parts.append(f"{elsewhere.total()} row(s) give prices in a currency no contract of their customer uses: "
+                     f"{', '.join(named)}" + _more(len(elsewhere) - len(named)))
+    return ("; ".join(parts) + ". They are kept but reach no feed: a contract takes the prices of the customer its "
+            "`pricing.price_list` names, else of its `customer`, spelled exactly (case counts), in the contract's "
+            "`currency`. Correct the customer or currency in the ERP export and import the file again, or fix the "
+            "contract (pim feeds load): the file's next import closes this warning")
+
+
+def _rows(n: int) -> str:
+    return f"{n} row{'s' if n > 1 else ''}"
+
+
+def _more(more: int) -> str:
+    return f" and {more} more" if more else ""
+
+
+def contracted_customers(store: Store) -> Contracted | None:
+    """The price-list customers contracts price from (Contract.price_customer) with each one's contract
+    currencies, or None without any contract: the search index then takes a product's customers from the price
+    lists themselves. One query (get_contracts)."""
     contracts = get_contracts(store)
-    return frozenset(c.price_customer for c in contracts) if contracts else None
+    if not contracts:
+        return None
+    currencies: dict[str, set[str]] = {}
+    for c in contracts:
+        currencies.setdefault(c.price_customer, set()).add(c.currency)
+    return {customer: frozenset(given) for customer, given in currencies.items()}
+
+
+def csv_price_checks(rows: CsvRows, m: ErpCsvMap, contracted: Contracted | None = None) -> PriceChecks:
+    """PriceChecks for a CSV price list: entries name the map's columns, and a row's raw is its cells by header."""
+    column_of = {(r.to if isinstance(r, ValueRule) else r): column for column, r in m.columns.items()}
+    return PriceChecks(rows.name, m.source, lambda cells: dict(zip(rows.header, cells)), contracted=contracted,
+                       price_column=column_of.get("price", "price"), customer_column=column_of.get("customer", "customer"))
 
 
 def _repeated(entry: PriceListEntry, first: int) -> str:
@@ -522,7 +664,7 @@ def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | No
     label = f"erp-csv:{m.kind}:{path}"
     rows = CsvRows(path, m)
 
-    prices = PriceChecks(rows, m, contracted_customers(store)) if m.kind == "price_list" else None
+    prices = csv_price_checks(rows, m, contracted_customers(store)) if m.kind == "price_list" else None
 
     def warn(counts: ImportCounts) -> None:
         report_unread(store, counts, m.source, rows.name, unread_columns(rows.header, m))
@@ -552,6 +694,38 @@ def _import_complete(path: Path, store: Store, m: ErpCsvMap, label: str, items: 
 
         return run_rows_import(store, m.source, label, items, complete.put, after=remove_the_rest,
                                files=[path.name])
+
+
+def import_price_list_jsonl(path: Path, store: Store, *, source: str = "jsonl") -> ImportCounts:
+    """A price list as JSON Lines (`pim feeds prices`: one PriceListEntry object a line) through the checks a
+    CSV price list gets (PriceChecks), into the job's quarantine: a line that does not read is rejected, not the
+    file. Entries keep the `source` their line gives (`erp` when it gives none); `source` is the run's."""
+    prices = PriceChecks(path.name, source, dict, contracted=contracted_customers(store))  # raw: the line's object
+    return run_rows_import(store, source, f"jsonl:price_list:{path}", jsonl_price_items(path, prices), put_price_list,
+                           after=lambda counts: prices.report(store, counts, source), files=[path.name])
+
+
+def jsonl_price_items(path: Path, prices: PriceChecks) -> Iterator[RowItem | Rejected]:
+    """PriceListEntry rows of a JSON Lines file, keyed as a CSV price list's rows (PRICE_KEY as the line writes
+    them), through `prices`; a line that is no entry is rejected with the model's first reason."""
+    for item in json_objects(path, _price_key):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        line, data = item
+        key = _price_key(data)
+        try:
+            entry = PriceListEntry.model_validate(data)
+        except ValidationError as exc:
+            field, reason = refusal(exc)
+            yield Rejected(reason, path.name, line, field, data, key)
+            continue
+        yield from prices.take(entry, key, line, data)
+    yield from prices.flush()
+
+
+def _price_key(data: dict[str, Any]) -> str:
+    return "|".join([str(data.get(f, "")) for f in PRICE_KEY])
 
 
 class ErpCsvImporter:

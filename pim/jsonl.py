@@ -6,7 +6,7 @@ record's value that is no GTIN is left out with a `problem` entry and the produc
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +37,34 @@ def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes |
     `only_if`: skip, unparsed, every line that does not contain these bytes (a cheap pre-filter)."""
     name = path.name  # quarantine entries name the file as every importer's do, whatever directory it is read from
     stamp = datetime.now(UTC)
+    for item in json_objects(path, _record_key, only_if=only_if):
+        if isinstance(item, Rejected):
+            yield item
+            continue
+        number, data = item
+        kind = data.get("kind", "product")
+        try:
+            record: Product | ProductModel | None = canonical_record(data)
+            if record is None:
+                record = (ProductModel if kind == "product_model" else Product).model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+            yield Rejected(reason, name, number, field, data, _record_key(data))
+            continue
+        if record.source is None:
+            record.source = source or Provenance(source="jsonl", ref=f"{path.name}:{number}", at=stamp)
+        yield Parsed(record, name, number)
+
+
+def json_objects(path: Path, record_key: Callable[[dict[str, Any]], str | None], *,
+                 only_if: bytes | None = None) -> Iterator[tuple[int, dict[str, Any]] | Rejected]:
+    """(line number, object) for each line of a JSON Lines file, lazily, past a UTF-8 byte order mark and blank
+    lines; a line that is no JSON object, or holds U+0000, is rejected naming the file (its name) and line, with
+    the quarantine key `record_key` gives it. `only_if`: as read_jsonl's. Catalog records and price lists
+    (importers.erp_csv.import_price_list_jsonl) read their lines through it."""
+    name = path.name
     try:
         handle: IO[bytes] = path.open("rb")
     except OSError as exc:
@@ -58,22 +86,9 @@ def read_jsonl(path: Path, source: Provenance | None = None, *, only_if: bytes |
                 yield Rejected("a line must be a JSON object", name, number, None, {"line": data})
                 continue
             if b"\\u0000" in line and (where := nul_at(data)) is not None:  # JSON writes U+0000 escaped
-                yield nul_rejected(f"'{where}'", name, number, where, data, _record_key(data))
+                yield nul_rejected(f"'{where}'", name, number, where, data, record_key(data))
                 continue
-            kind = data.get("kind", "product")
-            try:
-                record: Product | ProductModel | None = canonical_record(data)
-                if record is None:
-                    record = (ProductModel if kind == "product_model" else Product).model_validate(data)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"])
-                reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
-                yield Rejected(reason, name, number, field, data, _record_key(data))
-                continue
-            if record.source is None:
-                record.source = source or Provenance(source="jsonl", ref=f"{path.name}:{number}", at=stamp)
-            yield Parsed(record, name, number)
+            yield number, data
 
 
 _CODE = re.compile(r"[A-Za-z0-9_]{1,100}")

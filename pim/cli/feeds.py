@@ -368,12 +368,17 @@ def delivery_log(contract: str | None = typer.Option(None, "--contract"), as_jso
 
 
 @app.command("prices")
-def prices(path: Path = typer.Argument(..., help="JSON Lines of price-list entries (customer, sku, currency, price, min_qty, valid_from).")) -> None:
-    """Load contract prices directly (e.g. the generator's contract_prices.jsonl); the ERP importer is the usual way."""
-    from pim.commerce import put_price_list, read_price_list_jsonl
+def prices(path: Path = typer.Argument(..., help="JSON Lines of price-list entries (customer, sku, currency, price, min_qty, valid_from)."),
+           as_json: bool = JsonOption) -> None:
+    """Load contract prices directly (e.g. the generator's contract_prices.jsonl); the ERP importer is the usual
+    way. Checked as an ERP price list is: a line that does not read, or repeats a key with another price, goes to
+    the quarantine; inverted tiers and prices of 0 are noted as problems."""
+    from importers.erp_csv import import_price_list_jsonl
+    from pim.cli.imports import json_failure, report
 
-    written = put_price_list(_store(), read_price_list_jsonl(path))
-    console.print(f"wrote {written} new or changed price-list entries (the others were stored as they are)")
+    with json_failure(as_json, path):
+        counts = import_price_list_jsonl(path, _store())
+    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"loaded {path.name}")
 
 
 person_app = typer.Typer(no_args_is_help=True, help="People at a customer who sign in to the portal with e-mail and password.")
