@@ -69,7 +69,15 @@ class Projector:
         if store is None:
             return None
         # `str` as the fallback: a value media has not seen comes back as it is, and media_url links it
-        return load(IMAGE_LINKS)(store, self.c.channel, str, base_url=self.plan.media_base_url)
+        hint = (f"feeds send the image paths instead; set media_base_url in contract {self.c.code} (pim feeds load) "
+                f"or PIM_CDN_BASE_URL to the public URL the media folder is served at, and deliver again")
+        return load(IMAGE_LINKS)(store, self.c.channel, str, base_url=self.plan.media_base_url, local_hint=hint)
+
+    def _link(self, ref: str) -> str | None:
+        """The image's rendition link, or the value itself when that link is a file:// URL (no base URL set): a
+        path of this machine's media folder is never sent to a customer; the value goes out as before."""
+        url = self.links(ref)
+        return ref if url is not None and url.startswith("file:") else url
 
     def stream(self, items: Iterable[FeedItem]) -> Iterator[FeedItem]:
         """The renderer's items; the image links of each chunk are looked up at once before its rows are written
@@ -83,7 +91,7 @@ class Projector:
                       if isinstance(v := item.values.get(key), str) and v and v not in self._linked}
             if wanted:
                 self.links.prefetch(wanted)
-                self._linked.update({v: self.links(v) for v in wanted})
+                self._linked.update({v: self._link(v) for v in wanted})
             yield from chunk
 
     def key(self, attr: Attribute) -> str:
@@ -134,10 +142,10 @@ class Projector:
     def media_url(self, ref: str) -> str | None:
         """An image's URL: its built rendition's (content-addressed, behind the media base URL), None for an image
         media found unusable (unreadable, rejected, below the channel's size rules: not listed), else, while
-        media has no rendition of it, the value behind the base URL."""
+        media has no rendition of it (or only one on this machine's disk), the value behind the base URL."""
         if self.links is None:
             return self._behind_base(ref)
-        url = self._linked[ref] if ref in self._linked else self.links(ref)
+        url = self._linked[ref] if ref in self._linked else self._link(ref)
         return self._behind_base(ref) if url == ref else url
 
     def _behind_base(self, ref: str) -> str:

@@ -21,12 +21,12 @@ free against the amounts the feed prints ("4.899" is 4.90 EUR; a threshold "49.9
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pim.currencies import minor_units, price_text, shelf_price
+from pim.currencies import minor_units, price_text, rounded, shelf_price
 
 
 class _Strict(BaseModel):
@@ -125,8 +125,10 @@ class Shipping(_Strict):
                              f"to show a delivery time")
         return self
 
-    def _fits_threshold(self, tiers: list[Tier]) -> None:
-        """With a free threshold, price tiers must reach it and none may start at or above it (never used)."""
+    def _fits_threshold(self, tiers: list[Tier], currency: str | None = None) -> None:
+        """With a free threshold, price tiers must reach it and none may start at or above it (never used). Given
+        the `currency` the threshold was rounded in, the last bound is compared rounded up to its minor units:
+        an inclusive `up_to` 49.995 holds every item price up to 49.99, so the table meets a threshold of 50.00."""
         free = self.free_shipping_threshold
         if free is None:
             return
@@ -136,7 +138,7 @@ class Shipping(_Strict):
                 raise ValueError(f"by_price tier {n + 1} starts above {below}, at or above free_shipping_threshold "
                                  f"{free} where items ship free, so it never applies; end the table at the threshold")
         last = tiers[-1].up_to
-        if last is not None and last < free:
+        if last is not None and (last if currency is None else rounded(last, currency, rounding=ROUND_CEILING)) < free:
             raise ValueError(f"by_price ends at {last}, below free_shipping_threshold {free}: items priced between "
                              f"have no rate; raise the last up_to to {free} or leave it out")
 
@@ -163,7 +165,7 @@ class Shipping(_Strict):
                                  f"so every item would ship free; give at least {least} or remove it")
         shown = self.model_copy(update=update)
         if shown.by_price is not None:  # the rounded threshold still fits the table
-            shown._fits_threshold(shown.by_price)
+            shown._fits_threshold(shown.by_price, currency)
         return shown
 
     def is_free(self, price: Decimal | None) -> bool:

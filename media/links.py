@@ -27,15 +27,20 @@ from media.settings import RenditionSpec, load_media_file
 
 _NOT_SEEN = object()
 log = logging.getLogger("pim.media")
+#: What the file:// warning tells the operator to set: the channels' way; a caller whose base URL is set
+#: elsewhere (a feed contract) passes its own `local_hint`.
+LOCAL_HINT = ("set PIM_CDN_BASE_URL to the public URL the media folder is served at, or media_base_url in the "
+              "channel's catalog (pim publish --catalog FILE), and publish again")
 
 
 class RenditionLinks:
     """`links(value)` → URL (see the module doc); call `prefetch(values)` first for a batch."""
 
     def __init__(self, store: Any, channel: str, spec: RenditionSpec, asset_store: Any,
-                 fallback: Callable[[str], str | None], *, media: Any = None, cdn_base_url: str | None = None) -> None:
+                 fallback: Callable[[str], str | None], *, media: Any = None, cdn_base_url: str | None = None,
+                 local_hint: str = LOCAL_HINT) -> None:
         self.store, self.channel, self.spec, self.asset_store, self.fallback = store, channel, spec, asset_store, fallback
-        self.media = media
+        self.media, self.local_hint = media, local_hint
         self.cdn = cdn_base_url.rstrip("/") if cdn_base_url else None
         self._known: dict[str, Any] = {}  # value → URL, None (unusable) or _NOT_SEEN
         self._local_warned = False
@@ -71,9 +76,7 @@ class RenditionLinks:
         """Once per publication (one RenditionLinks each), not per product."""
         self._local_warned = True
         log.warning("channel %s links its images as file:// URLs of this machine's media folder (e.g. %s), which "
-                    "no shop, feed reader or search page can fetch: set PIM_CDN_BASE_URL to the public URL the "
-                    "media folder is served at, or media_base_url in the channel's catalog (pim publish --catalog "
-                    "FILE), and publish again", self.channel, url)
+                    "no shop, feed reader or search page can fetch: %s", self.channel, url, self.local_hint)
 
     def state(self) -> list[Any]:
         """What the links depend on besides the values and their assets: the spec and the CDN base. A rendition
@@ -89,11 +92,13 @@ class RenditionLinks:
 
 
 def links_for(store: Any, channel: str, fallback: Callable[[str], str | None],
-              rendition: str | None = None, base_url: str | None = None) -> RenditionLinks | None:
+              rendition: str | None = None, base_url: str | None = None,
+              local_hint: str = LOCAL_HINT) -> RenditionLinks | None:
     """Registry entry for channels (channels.search.IMAGE_LINKS): the channel's links to its rendition named
     `rendition` when media.yaml declares one by that name, else to its listing rendition; None when media.yaml
     declares no renditions for the channel (values are then linked as they are). `base_url` is where this
-    channel's renditions are served (its catalog's `media_base_url`), over PIM_CDN_BASE_URL."""
+    channel's renditions are served (its catalog's `media_base_url`), over PIM_CDN_BASE_URL; `local_hint` is what
+    the file:// warning advises setting (where the caller takes its base URL from)."""
     from media.storage import open_asset_store
     from pim.settings import get_settings
 
@@ -104,4 +109,4 @@ def links_for(store: Any, channel: str, fallback: Callable[[str], str | None],
     named = next((r for r in rules.renditions if rendition is not None and r.name == rendition), None)
     spec = named or (rules.rendition(rules.listing) if rules.listing else rules.renditions[0])
     return RenditionLinks(store, channel, spec, open_asset_store(media=media), fallback, media=media,
-                          cdn_base_url=base_url or get_settings().cdn_base_url)
+                          cdn_base_url=base_url or get_settings().cdn_base_url, local_hint=local_hint)

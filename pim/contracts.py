@@ -167,7 +167,11 @@ class Contract(_Strict):
     mode: Literal["full", "delta"] = "full"
     csv: CsvDialect = CsvDialect()
     bmecat: BmecatOptions = BmecatOptions()
-    media_base_url: str | None = Field(default=None, description="Prefix for image refs; PIM_CDN_BASE_URL when unset.")
+    media_base_url: str | None = Field(default=None, description=(
+        "Public URL the feed's media is served at; PIM_CDN_BASE_URL when unset. It must serve two trees: originals "
+        "under their refs, `<base>/<ref>` (file attributes, and images without a built rendition), and the contract "
+        "channel's built renditions, `<base>/renditions/<sha256[:2]>/<sha256>/<spec hash[:20]>.<ext>` (the media "
+        "store's renditions/ folder). Refs that are URLs go out unchanged."))
     delivery: Delivery
     schedule: str | None = Field(default=None, description="Cron expression (5 fields or @daily, UTC): when `pim feeds deliver --due` sends this feed.")
 
@@ -262,9 +266,9 @@ class ContractConflicts(ConfigError):
     """Contracts that read well but do not fit the catalog or each other; `problems` lists every one."""
 
     def __init__(self, problems: list[StructureProblem]) -> None:
-        lines = "\n".join(f"  {p}" for p in problems[:50])
-        more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(f"{len(problems)} problem(s) with the contracts; nothing was loaded:\n{lines}{more}",
+        from pim.structure_files import problem_listing
+
+        super().__init__(problem_listing(problems, "with the contracts"),
                          hint="fix the contracts (or load the structure they name first) and load again: "
                               "pim feeds load DIR")
         self.problems = problems

@@ -71,14 +71,20 @@ class StructureProblem:
         return f"{where} [{self.field}] {self.reason}"
 
 
+def problem_listing(problems: list[StructureProblem], where: str, shown: int = 50) -> str:
+    """The message of a load refused as a whole (structure files, contracts): how many problems `where`, then the
+    first `shown`, one per line, so a long list stays readable (`problems` keeps them all for --json)."""
+    lines = "\n".join(f"  {p}" for p in problems[:shown])
+    more = f"\n  … and {len(problems) - shown} more" if len(problems) > shown else ""
+    return f"{len(problems)} problem(s) {where}; nothing was loaded:\n{lines}{more}"
+
+
 class StructureErrors(InputError):
     def __init__(self, problems: list[StructureProblem],
                  hint: str = "fix the lines above and run `pim structure load` again", *,
                  files: str = "structure files") -> None:
-        lines = "\n".join(f"  {p}" for p in problems[:50])
-        more = f"\n  … and {len(problems) - 50} more" if len(problems) > 50 else ""
         super().__init__(
-            f"{len(problems)} problem(s) in the {files}; nothing was loaded:\n{lines}{more}",
+            problem_listing(problems, f"in the {files}"),
             file=problems[0].file, line=problems[0].line, field=problems[0].field, hint=hint,
         )
         self.problems = problems
