@@ -48,13 +48,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from pim import job_cancel, job_wakeup, job_workers
 from pim.errors import InputError, PimError, StoreError
 from pim.registry import IMPORTERS, load, lookup
-from pim.store.database import database_failure
+from pim.store.database import database_failure, failure_in
 from pim.store.store import (
     HEARTBEATS,
     INTERRUPTED,
     JOB,
     QUARANTINE,
     adopting,
+    as_utc,
     now,
     process_alive,
     run_again,
@@ -68,6 +69,8 @@ CANCELLED = job_cancel.CANCELLED
 EXCLUSIVE: frozenset[str] = frozenset({"publish"})
 #: How often an idle worker looks for work (seconds).
 POLL = 1.0
+#: How often a worker waiting for the database to record a job's end says it still waits (seconds).
+OUTAGE_NOTICE = 60.0
 #: A kind's default priority (`enqueue` without one); higher is claimed first, unknown kinds get 0. A person
 #: watching an upload's page waits for the import, and a publication queued after an upload should publish
 #: its rows, so imports come first; a requested publication (someone or some system waits for the files) next.
@@ -306,7 +309,8 @@ def worker_running(store: Any) -> bool:
 
 
 def _iso(stamp: Any) -> str | None:
-    return stamp.isoformat() if stamp is not None else None
+    """A stored time as a payload keeps it: with its offset, also on SQLite (which gives times back naive)."""
+    return as_utc(stamp).isoformat() if stamp is not None else None
 
 
 # ---------------------------------------------------------------------------------------------- the worker
@@ -385,15 +389,29 @@ def _end_once_back(store: Any, job: dict[str, Any], error: str, stop: threading.
     """A job the database went away under: record it failed with `error` once the database is back (tried every
     `poll` seconds, as the claim loop looks again), and go on with the next, so a long-running worker outlives
     an outage as it does between jobs. Asked to stop meanwhile, it leaves the job (its process gone, it reads
-    interrupted, with how to run it again)."""
-    log.warning("job %s (%s %s): the database is away; its failure is recorded once it is back (trying every "
-                "%s s)", job["id"], job["kind"], job["source"], poll)
+    interrupted, with how to run it again). It waits only while the database is away (failure_in: a lost
+    connection, or a transaction stopped for another writer), saying so every OUTAGE_NOTICE seconds; any other
+    error (a schema mismatch, a constraint, a bug) would never pass, so it is logged and raised."""
+    name = f"job {job['id']} ({job['kind']} {job['source']})"
+    log.warning("%s: the database is away; its failure is recorded once it is back (trying every %s s)", name, poll)
+    since = said = time.monotonic()
     while not stop.wait(poll):
         try:
             _end(store, job["id"], "failed", None, error, over=("running", "failed"))
             return store.job(job["id"]) or job
-        except SQLAlchemyError:
-            continue
+        except SQLAlchemyError as exc:
+            away = failure_in(exc)
+            if away is None:
+                log.error("%s: could not record that it failed, and not because the database is away: %s. "
+                          "Waiting would not help, so the worker stops (the job will read interrupted). If another "
+                          "pim release migrated the database, run that release here too; otherwise report this "
+                          "error. Then start the worker again and run `pim jobs retry %s`", name, exc, job["id"])
+                raise
+            if time.monotonic() - said >= OUTAGE_NOTICE:
+                said = time.monotonic()
+                log.warning("%s: still waiting for the database to record that it failed (for %.0f s: %s); the "
+                            "worker takes no other job meanwhile. Check that the database server is running "
+                            "(PIM_DATABASE_URL)", name, said - since, away.said)
     return {**job, "status": "failed", "error": error}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,10 @@ from pim.errors import StoreError
 from pim.store import wal_checkpoints
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: How long a SQLite upgrade waits for another process's write to end before it gives up (seconds).
+UPGRADE_LOCK_WAIT = 600.0
+
+log = logging.getLogger(__name__)
 
 
 def _dumps(value: object) -> str:
@@ -128,7 +134,10 @@ def _sqlite_upgrade_lock(conn: Connection) -> None:
     a fresh file both began the upgrade and one failed ("table alembic_version already exists", or "database is
     locked" upgrading its read to a write). The whole upgrade is thereby atomic too: SQLite's DDL is
     transactional. busy_timeout gives up after 30 s; an upgrade of a large database can take longer, so the
-    BEGIN is tried again for as long as another process holds the lock."""
+    BEGIN is tried again, saying so each time, for up to UPGRADE_LOCK_WAIT, then it is a StoreError (a process
+    that never lets go, e.g. a stuck sqlite3 shell, is not waited for for ever)."""
+    path = conn.engine.url.database
+    since = time.monotonic()
     while True:
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -136,6 +145,17 @@ def _sqlite_upgrade_lock(conn: Connection) -> None:
         except OperationalError as exc:
             if "locked" not in str(exc.orig):
                 raise
+            waited = time.monotonic() - since
+            if waited >= UPGRADE_LOCK_WAIT:
+                raise StoreError(
+                    f"cannot upgrade the database {path}: it waited {waited:.0f} s for another process to end "
+                    f"its write, and gave up",
+                    hint=f"wait for the other pim command (an import, a worker's job, another upgrade) to end, then "
+                         f"start this command again; if none should be running, find the process holding the file "
+                         f"(`fuser {path}` or `lsof {path}`) and stop it") from exc
+        log.warning("the database %s is locked: another pim process is writing to it (an import, a worker's job, "
+                    "another upgrade); this upgrade waits for it (%.0f s so far, at most %.0f s). Let it finish, or "
+                    "find the process (`fuser %s`)", path, waited, UPGRADE_LOCK_WAIT, path)
 
 
 def _unknown_revisions(engine: Engine, cfg: Config) -> list[str]:

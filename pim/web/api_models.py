@@ -5,7 +5,7 @@ apart so the routers need not import each other.
 Times: every time the API answers carries its offset (`+00:00`), on SQLite as on PostgreSQL. Every stored time
 is UTC, but SQLite gives it back naive; FastAPI turns a time into text before any response class sees it (so
 orjson's OPT_NAIVE_UTC, which `--json` uses, cannot apply here), hence `utc_iso` where a route writes a time
-as text and `UtcTime` for a model's time fields."""
+as text and `UtcTime` for a model's time fields (written by the same isoformat(): pydantic's own writes `Z`)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Request
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from pim.store.store import as_utc
 from pim.web.accounts import User
 from pim.web.deps import api_user, token_check
-
-
-#: A model's time field as the API answers it: a stored (naive, SQLite) time made UTC.
-UtcTime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 def utc_iso(stamp: datetime | None) -> str | None:
@@ -31,9 +27,16 @@ def utc_iso(stamp: datetime | None) -> str | None:
     return as_utc(stamp).isoformat() if stamp is not None else None
 
 
+#: A model's time field as the API answers it: a stored (naive, SQLite) time made UTC, written as `utc_iso`
+#: writes one (`+00:00`, not pydantic's `Z`), and still documented as a date-time.
+UtcTime = Annotated[datetime, AfterValidator(as_utc), PlainSerializer(utc_iso, return_type=str),
+                    WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
 def _utc_text(text: Any) -> Any:
     """A time pim wrote into a JSON payload as text (a retried job's attempts), given its offset if it lacks
-    one; anything else as it is."""
+    one; anything else as it is. Only rows written before round 32's mend need it: pim.job_queue.retry stamps
+    attempts with their offset since."""
     try:
         return utc_iso(datetime.fromisoformat(text)) if isinstance(text, str) else text
     except ValueError:
