@@ -5,16 +5,17 @@ values, languages, price type and reference types."""
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from itertools import chain
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
-from sqlalchemy import Connection, select
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
+from sqlalchemy import Connection
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
@@ -24,6 +25,7 @@ from importers.bmecat_reader import (
     BmecatProduct,
     Feature,
     GtinId,
+    Price,
     deletes_products,
     product_modes,
     read_bmecat,
@@ -47,6 +49,7 @@ from pim.product import Association, Product, trusted_provenance, value_key
 from pim.quality import gtin_problem, is_gtin_attribute
 from pim.sources import MAX_PID, NoSku, SourceItem, cross_referenced, load_profile, match_skus, merger_for
 from pim.store import Store
+from pim.store.raw import raw_table
 from pim.store.store import PRODUCT, QuarantineEntry, batched
 from pim.structure import AttributeType
 from pim.values import ValueProblem
@@ -218,6 +221,7 @@ class BmecatMapper:
         self._slots: dict[tuple[str, str | None], str | None] = {}
         self._systems: dict[str, bool] = {}
         self._bounds: dict[str, Decimal] = {}
+        self._tiers_ok: set[tuple[Any, ...]] = set()  # what `_tier_check` found valid but for the amount
         # the map's languages, also under their other ISO 639-2 codes; the languages of the file's texts they
         # lack, and the file's feature codes (for the warnings after the file: importers.bmecat_map_checks)
         self.languages = with_twins(m.languages)
@@ -641,7 +645,7 @@ class BmecatMapper:
                 continue
             tier = {"sku": sku, "currency": currency, "price": amount, "min_qty": bound,
                     "valid_from": _day(price.valid_from), "valid_to": _day(price.valid_to)}
-            wrong = _tier_problem(tier, price.valid_from, price.valid_to)
+            wrong = self._tier_check(tier, price)
             if wrong:
                 problems.append(("PRODUCT_PRICE", f"{price.price_type} price {price.amount} {currency} from "
                                                   f"{price.lower_bound or 1}: {wrong}; ignored", price.line))
@@ -657,6 +661,23 @@ class BmecatMapper:
         if self.m.price_attribute and len(problems) > noted and (key := self._slot(self.m.price_attribute, None)):
             held.add(key)
         return tiers
+
+    def _tier_check(self, tier: dict[str, Any], price: Price) -> str | None:
+        """`_tier_problem`, which builds a PriceListEntry, once per distinct rest of the tier (currency,
+        LOWER_BOUND, validity dates and the PID's length: a handful per catalog); after that, only the amount
+        is checked, by the entry's own price field (`_PRICE`). Whatever that refuses is checked whole again,
+        for the entry's own message."""
+        key = (len(tier["sku"]), tier["currency"], price.lower_bound, price.valid_from, price.valid_to)
+        if key in self._tiers_ok:
+            try:
+                _PRICE.validate_python(tier["price"])
+                return None
+            except ValidationError:
+                pass
+        wrong = _tier_problem(tier, price.valid_from, price.valid_to)
+        if wrong is None:
+            self._tiers_ok.add(key)
+        return wrong
 
     def _undeclared(self, price_type: str, amount: str, currency: str) -> str:
         """Why a price in a currency the structure does not declare is skipped, and what to do."""
@@ -745,6 +766,10 @@ def _whole_quantity(text: str) -> int | None:
     return int(value)
 
 
+#: PriceListEntry's price field alone (its type, bounds and places), for `BmecatMapper._tier_check`.
+_PRICE: TypeAdapter[Decimal] = TypeAdapter(Annotated[Decimal, *PriceListEntry.model_fields["price"].metadata])
+
+
 def _tier_problem(tier: dict[str, Any], valid_from: str | None, valid_to: str | None) -> str | None:
     """Why a price cannot be a tier of a price list (a negative amount, a zero bound, a currency that is not an
     ISO code, a validity date that is no date), or None. Checked while parsing so that the product imports
@@ -785,9 +810,9 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
     deletes = deletes if deletes is not None else Deletes()
     name = path.name
     mapper = mapper or BmecatMapper(m, structure, str(path))
-    plan = _last_words(path) if m.deletes == "withdraw" else {}
+    plan = _last_words(path) if m.deletes == "withdraw" else LastWords()
     position = -1
-    for bp in read_bmecat(path, header, groups=m.catalog_groups is not None):
+    for bp in read_bmecat(path, header, groups=m.catalog_groups is not None, checked=plan.whole):
         if isinstance(bp, InputError):
             yield Rejected(str(bp), name, bp.line, bp.field, None, None)
             continue
@@ -807,7 +832,7 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
         if word is not None:
             last_delete, last = word
             if position == last_delete and bp.mode != "delete":  # the first pass read the file otherwise: apply
-                plan, word = {}, None                             # the rest in file order, as without one
+                plan, word = LastWords(), None                     # the rest in file order, as without one
             elif position < last_delete:
                 deletes.superseded += 1  # the later delete withdraws whatever this would add
                 continue
@@ -851,14 +876,21 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
         yield SourceItem(record, name, bp.line, raw, pid=bp.supplier_pid, gtins=gtins, extras=mapped.tiers)
 
 
-def _last_words(path: Path) -> dict[str, tuple[int, int]]:
+class LastWords(dict[str, tuple[int, int]]):
+    """`_last_words`' plan; `whole`: its pass read the whole file, so the file is well-formed (the import's read
+    skips its structure check: `read_bmecat(checked=True)`, and the file is read twice, not three times)."""
+
+    whole = False
+
+
+def _last_words(path: Path) -> LastWords:
     """Supplier PID → (position of its last delete among the file's products, position of its last product),
     for the PIDs the file deletes (a first pass, `product_modes`, only for a file with a `PRODUCT mode="delete"`:
-    `deletes_products`; the others are read once). A file that breaks is left to the import's own read, which
-    reports it under its job: what was read before stands."""
+    `deletes_products`; the others are read once). A file that breaks is left to the import's own read, whose
+    structure check refuses it before its first product."""
+    plan = LastWords()
     if not deletes_products(path):
-        return {}
-    plan: dict[str, tuple[int, int]] = {}
+        return plan
     try:
         for position, (pid, mode) in enumerate(product_modes(path)):
             if mode == "delete":
@@ -866,7 +898,8 @@ def _last_words(path: Path) -> dict[str, tuple[int, int]]:
             elif pid in plan:
                 plan[pid] = (plan[pid][0], position)
     except Exception:  # noqa: BLE001
-        pass
+        return plan
+    plan.whole = True
     return plan
 
 
@@ -944,7 +977,9 @@ def _unsaid(store: Store, source: str, items: list[tuple[Parsed, Restated]]) -> 
     the record nor `said` states: its empty value, an empty association, merged as a delete's are
     (docs/importers.md: the next claim shows, or the value goes). Returns the SKUs something was withdrawn
     from. Records of one SKU are taken in order, each against the claims the ones before it leave."""
-    claims = product_claims(store, source, list(dict.fromkeys(i.record.identifier for i, _ in items)))
+    skus = [i.record.identifier for i, _ in items]
+    claims = product_claims(store, source, list(dict.fromkeys(skus)))
+    again = {sku for sku, n in Counter(skus).items() if n > 1}  # SKUs whose later records read what this one leaves
     took: set[str] = set()
     for item, said in items:
         rec = item.record
@@ -958,8 +993,9 @@ def _unsaid(store: Store, source: str, items: list[tuple[Parsed, Restated]]) -> 
             rec.associations = {**rec.associations, **withdrawn_links(lost)["associations"]}  # type: ignore[union-attr]
         if gone or lost:
             took.add(sku)
-        claims[sku] = ((keys - gone) | {k for k, v in rec.values.items() if v is not None},
-                       (kinds | said.kinds | rec.associations.keys()) - lost)  # type: ignore[union-attr]
+        if sku in again:
+            claims[sku] = ((keys - gone) | {k for k, v in rec.values.items() if v is not None},
+                           (kinds | said.kinds | rec.associations.keys()) - lost)  # type: ignore[union-attr]
     return took
 
 
@@ -1001,7 +1037,7 @@ def _restate(store: Store, source: str, items: list[tuple[Parsed, Restated]], de
 def _families(store: Store, skus: list[str]) -> dict[str, str | None]:
     """SKU → family of the stored products among `skus` (one query, no value decoding)."""
     with store.engine.connect() as conn:
-        return dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.family).where(PRODUCT.c.identifier.in_(skus))).all())
+        return dict(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "family"), "identifier", skus))  # type: ignore[arg-type]
 
 
 def _matched(store: Store, m: BmecatMap, items: Iterator[SourceItem | Rejected],
@@ -1140,7 +1176,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     Within the file the last word on a product wins: a PRODUCT a later delete of its supplier PID overrides is
     not applied, and a delete followed by PRODUCTs of its PID leaves what they say (`parse_items`). A product a
     T_NEW_CATALOG sends withdraws the supplier's claims on it that it no longer states (`_restate`)."""
-    from pim.commerce import CompletePriceLists, put_price_list_in
+    from pim.commerce import CompletePriceLists, put_price_rows_in
 
     source = f"supplier:{m.supplier}"
     written = 0
@@ -1149,15 +1185,19 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     cleanup = ExitStack()  # a complete tier list left unfinished (the import failed) removes nothing
 
     def put_tiers(conn: Connection, batch: list[dict[str, Any]]) -> None:
-        """The tier prices of a batch's products taken in, in the batch's transaction."""
+        """The tier prices of a batch's products taken in, in the batch's transaction. Each tier was checked as
+        a PriceListEntry when it was read (`BmecatMapper._tier_check`); what that left out, the map's price list
+        name, is checked on the first (the error an entry built of each tier gave)."""
         nonlocal written
-        entries = [PriceListEntry(customer=m.tier_price_list, source=source, **t) for t in batch]
+        rows = [{"customer": m.tier_price_list, **t, "source": source} for t in batch]  # PriceListEntry's field order
+        if rows:
+            PriceListEntry(**rows[0])
         if header.transaction == "new_catalog":
             if lists["open"] is None:
                 lists["open"] = cleanup.enter_context(CompletePriceLists(store, conn))
-            written += lists["open"].put_in(conn, entries)
+            written += lists["open"].put_rows_in(conn, rows)
         else:
-            written += put_price_list_in(store, conn, entries)
+            written += put_price_rows_in(store, conn, rows)
 
     start = store.structure()
     refuse_map_mistakes(m, start, SPEC_UNITS, m._file)  # before a product is read or a category created
@@ -1168,8 +1208,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
         early = _group_system(path) if m.catalog_groups.create_under else BmecatHeader()
         placer.create_categories(early.groups)
     # read after the group tree is in: the records' fingerprints depend on the structure (pim.merge), so the
-    # next import of the file, reading the same structure, finds them
-    structure = store.structure()
+    # next import of the file, reading the same structure, finds them (without groups, nothing changed it)
+    structure = store.structure() if placer is not None else start
     merger = (Merger(precedence, create_missing=m.unmatched == "create") if precedence is not None
               else merger_for(m, map_dir)).bind(structure)  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
     refs = References(store, source, m.sku_from, m.sku_prefix, salt=merger.salt)

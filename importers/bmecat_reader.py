@@ -562,12 +562,14 @@ def _release(el: etree._Element) -> None:
 
 
 def read_bmecat(path: Path, header_out: BmecatHeader | None = None, *,
-                groups: bool = False) -> Iterator[BmecatProduct | InputError]:
+                groups: bool = False, checked: bool = False) -> Iterator[BmecatProduct | InputError]:
     """Yield products one at a time (memory stays flat whatever the catalog size). A PRODUCT that cannot be
     read is yielded as an InputError so the caller can quarantine it and go on; a broken file raises before the
     first product (xml_safety.check_well_formed), so a file truncated after some products imports none.
     `groups`: also collect the catalog group tree and the product → group assignments into the header (small:
-    a few strings each); otherwise they are read past. Either way their elements are cleared as they end."""
+    a few strings each); otherwise they are read past. Either way their elements are cleared as they end.
+    `checked`: the caller has just read the whole file with the same parser (`product_modes` to its end,
+    which raises where the file breaks), so the structure check would read it a third time for nothing."""
     header = header_out if header_out is not None else BmecatHeader()
     handle = open_for_xml(path)
     with handle:
@@ -575,7 +577,8 @@ def read_bmecat(path: Path, header_out: BmecatHeader | None = None, *,
         root = _root(handle)
         if root is not None:
             _check_root(root, path, header)
-        check_well_formed(handle, str(path), bare_doctype, _EVENT_TAGS)
+        if not checked:
+            check_well_formed(handle, str(path), bare_doctype, _EVENT_TAGS)
         context = safe_iterparse(handle, str(path), external_dtd=True, events=("start", "end"), tag=_EVENT_TAGS)
         transaction: str | None = None
         depth_in_product = 0

@@ -21,7 +21,7 @@ from sqlmodel import SQLModel
 
 from pim.errors import InputError
 from pim.importing import file_warning
-from pim.store.raw import raw_table
+from pim.store.raw import Statements, raw_table
 from pim.store.store import Store, as_utc, batched, now
 
 
@@ -167,29 +167,39 @@ def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> int:
 
 
 def put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceListEntry],
-                      seen: str | None = None) -> int:
-    """put_price_list inside the caller's transaction; with `seen` (a run), each entry's key is also noted.
-    A customer/SKU pair seen for the first time moves the `price_list_pairs` sequence: where no contract
-    exists, the search index takes a product's customers from the price lists (channels.search)."""
+                      seen: KeyNote | None = None) -> int:
+    """put_price_list inside the caller's transaction; with `seen` (a complete run's `note`), each chunk's keys
+    are also noted. A customer/SKU pair seen for the first time moves the `price_list_pairs` sequence: where no
+    contract exists, the search index takes a product's customers from the price lists (channels.search)."""
+    return put_price_rows_in(store, conn, (e.__dict__ for e in entries), seen)
+
+
+#: What a complete run notes of each chunk written (`CompletePriceLists.note`): its keys, in `_PRICE_KEY` order.
+KeyNote = Callable[[Connection, list[tuple[Any, ...]], datetime], None]
+
+
+def put_price_rows_in(store: Store, conn: Connection, rows: Iterable[dict[str, Any]],
+                      seen: KeyNote | None = None) -> int:
+    """put_price_list_in for entries given as PriceListEntry's fields (a dict each, in its field order) that
+    were validated already: an importer that checks each tier as it reads it (importers.bmecat) writes them
+    without building every entry a second time."""
     store.lock_writes(conn)  # before any row lock, as every writer: no deadlock with an import holding it
     count = 0
     stamp = now()
     table = raw_table(store, conn, PRICE)
     gained = False
-    for chunk in batched(entries, store.batch_size):
+    for chunk in batched(rows, store.batch_size):
         latest: dict[tuple[Any, ...], dict[str, Any]] = {}  # one key twice in a batch: the last entry wins, as it would being written in order
-        for e in chunk:
-            row = {**e.__dict__, "valid_from": e.valid_from or EARLIEST, "updated_at": stamp}
-            latest[tuple(row[k] for k in _PRICE_KEY)] = row
+        for e in chunk:  # keyed as `_PRICE_KEY`
+            latest[e["customer"], e["sku"], e["currency"], e["min_qty"], e["valid_from"] or EARLIEST] = e
         stored = {r[:5]: r[5:] for r in table.select(
             conn, (*_PRICE_KEY, "valid_to", "price", "source"), "sku", sorted({k[1] for k in latest}),
             also={"customer": sorted({k[0] for k in latest})})}
-        changed = [r for k, r in latest.items() if stored.get(k) != (r["valid_to"], r["price"], r["source"])]
+        changed = [{**e, "valid_from": k[4], "updated_at": stamp} for k, e in latest.items()
+                   if stored.get(k) != (e["valid_to"], e["price"], e["source"])]
         store.upsert_rows(conn, PRICE, changed, list(_PRICE_KEY))
         if seen is not None:
-            raw_table(store, conn, SEEN).upsert(conn, [
-                {"run": seen, **dict(zip(_PRICE_KEY, k)), "noted_at": stamp} for k in latest],
-                ("run", *_PRICE_KEY))
+            seen(conn, list(latest), stamp)
         if not gained:
             known = {(k[0], k[1]) for k in stored}
             gained = any((k[0], k[1]) not in known for k in latest)
@@ -205,9 +215,10 @@ PAIRS_SEQ = "price_list_pairs"
 
 class CompleteRun:
     """An import of complete lists (CompletePriceLists, CompleteStock): what it writes is also noted under this
-    run in `notes` (a table keyed by `run`), and `finish` removes, in one transaction under the write lock, the
-    stored rows of what the run named that it did not hold (`_remove`). Used as a context manager, a run left
-    without `finish` (the import failed) removes nothing and forgets its notes."""
+    run in `notes` (a table keyed by `run`; CompletePriceLists holds a list of ordinary length in memory), and
+    `finish` removes, in one transaction under the write lock, the stored rows of what the run named that it did
+    not hold (`_remove`). Used as a context manager, a run left without `finish` (the import failed) removes
+    nothing and forgets its notes."""
 
     def __init__(self, store: Store, notes: Table, conn: Connection | None = None) -> None:
         """`conn`: started inside the caller's transaction (an import's first batch)."""
@@ -253,10 +264,15 @@ class CompleteRun:
 class CompletePriceLists(CompleteRun):
     """Complete price lists (an ERP map's `complete: true`, a BMEcat T_NEW_CATALOG's tiers): `finish` removes the
     stored entries of the customers the run named that it did not hold. Customers the run never named keep all of
-    theirs."""
+    theirs. The keys a run holds are kept in memory up to IN_MEMORY of them (a row each in `price_list_seen` cost
+    more than comparing the entries did: an unchanged re-import wrote every key there and deleted it again);
+    past that they are noted there, so memory stays flat whatever the list's length."""
+
+    IN_MEMORY = 100_000  # keys: 0.2-0.4 KB each, under 40 MB (a medium catalog's T_NEW_CATALOG holds 43k tiers)
 
     def __init__(self, store: Store, conn: Connection | None = None) -> None:
         super().__init__(store, SEEN, conn)
+        self._held: set[tuple[Any, ...]] | None = set()  # None: noted in SEEN
 
     def put(self, store: Store, entries: list[PriceListEntry]) -> int:
         with store.begin() as conn:
@@ -264,15 +280,50 @@ class CompletePriceLists(CompleteRun):
 
     def put_in(self, conn: Connection, entries: list[PriceListEntry]) -> int:
         """`put` inside the caller's transaction."""
-        return put_price_list_in(self.store, conn, entries, seen=self.run)
+        return put_price_list_in(self.store, conn, entries, seen=self.note)
+
+    def put_rows_in(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+        """`put_in` for entries validated already (put_price_rows_in)."""
+        return put_price_rows_in(self.store, conn, rows, seen=self.note)
+
+    def note(self, conn: Connection, keys: list[tuple[Any, ...]], stamp: datetime) -> None:
+        """Hold `keys`, written in `conn`'s transaction: the caller commits it at once, or fails the import."""
+        held = self._held
+        if held is not None and len(held) + len(keys) <= self.IN_MEMORY:
+            held.update(keys)
+            return
+        if held:
+            keys = [*held, *keys]
+        self._held = None
+        raw_table(self.store, conn, SEEN).upsert(conn, [
+            {"run": self.run, **dict(zip(_PRICE_KEY, k)), "noted_at": stamp} for k in keys], ("run", *_PRICE_KEY))
 
     def _remove(self, conn: Connection) -> int:
-        named = select(SEEN.c.customer).where(SEEN.c.run == self.run).distinct().scalar_subquery()
-        held = select(SEEN.c.run).where(SEEN.c.run == self.run, *(SEEN.c[k] == PRICE.c[k] for k in _PRICE_KEY)).exists()
-        gone = conn.execute(delete(PRICE).where(PRICE.c.customer.in_(named), ~held)
-                            .returning(PRICE.c.customer, PRICE.c.sku)).all()
+        gone = self._noted_gone(conn) if self._held is None else self._held_gone(conn)
         _note_removed(self.store, conn, gone)
         return len(gone)
+
+    def _noted_gone(self, conn: Connection) -> list[tuple[str, str]]:
+        named = select(SEEN.c.customer).where(SEEN.c.run == self.run).distinct().scalar_subquery()
+        held = select(SEEN.c.run).where(SEEN.c.run == self.run, *(SEEN.c[k] == PRICE.c[k] for k in _PRICE_KEY)).exists()
+        return conn.execute(delete(PRICE).where(PRICE.c.customer.in_(named), ~held)  # type: ignore[return-value]
+                            .returning(PRICE.c.customer, PRICE.c.sku)).all()
+
+    def _held_gone(self, conn: Connection) -> list[tuple[str, str]]:
+        """`_noted_gone` for keys held in memory: the named customers' stored keys and the held ones compared
+        as the driver has them (as the database compares them: SQLite keeps NUMERIC as a float)."""
+        if not self._held:
+            return []
+        table = raw_table(self.store, conn, PRICE)
+        qtys = {qty: table.bind("min_qty", qty) for qty in {k[3] for k in self._held}}  # a handful each
+        days = {since: table.bind("valid_from", since) for since in {k[4] for k in self._held}}
+        held = {(c, sku, cur, qtys[qty], days[since]) for c, sku, cur, qty, since in self._held}
+        sql = Statements(conn)
+        stored = sql.all_in(f"SELECT {', '.join(_PRICE_KEY)} FROM {PRICE.name} WHERE customer {sql.any_of}",
+                            [sorted({k[0] for k in held})])
+        gone = [row for row in stored if row not in held]  # the driver's rows are tuples
+        table.delete(conn, _PRICE_KEY, gone)
+        return [(c, sku) for c, sku, *_ in gone]
 
     def close(self, job_id: int | None, rejected: int, *, file: Path, source: str,
               nothing_removed: str = "complete price list: nothing was removed", rows: str = "row(s)") -> int:
