@@ -388,14 +388,16 @@ def _documents(text: str, start: int, name: str) -> Iterator[tuple[int, Any]] | 
 
 
 def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, stamp: datetime) -> Parsed | Rejected:
+    escaped = True  # a record parsed already (an array's, pretty-printed JSON's) may hold U+0000 anywhere
     if isinstance(raw, str):
+        escaped = "\\u0000" in raw  # JSON writes U+0000 escaped: a line without the escape holds none
         try:
             raw = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             return Rejected(broken_json_line(raw, exc), name, number, None, {"line": raw[:2000]})
     if not isinstance(raw, dict):
         return Rejected("a record must be a JSON object", name, number, None, {"value": raw})
-    if (where := nul_at(raw)) is not None:
+    if escaped and (where := nul_at(raw)) is not None:
         return nul_rejected(f"'{where}'", name, number, where, raw, _record_key(mapper, raw))
     prov = trusted_provenance(source, f"{name}:{number}", stamp)
     try:

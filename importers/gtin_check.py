@@ -7,6 +7,7 @@ taken in carries a `problem` entry saying what became of the GTIN and what to do
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any, Literal
 
 from pim.importing import Rejected
@@ -31,7 +32,14 @@ BadLink = tuple[str, str] | tuple[str, str, int]
 def gtin_keys(targets: Iterable[tuple[str, str]]) -> GtinFields:
     """The (field, value key) pairs whose attribute holds GTINs (`pim.quality.is_gtin_attribute`), in the
     order they are applied: where two fields fill one key the last one's value is stored, so it is named."""
-    return {key: field for field, key in targets if is_gtin_attribute(split_key(key)[0])}
+    return {key: field for field, key in targets if _gtin_key(key)}
+
+
+@lru_cache(maxsize=4096)
+def _gtin_key(key: str) -> bool:
+    """Whether a value key's attribute holds GTINs, remembered per key: a content import asks it for every key
+    of every record (a file's keys repeat; at most 4096 are kept)."""
+    return is_gtin_attribute(split_key(key)[0])
 
 
 def take_bad(values: dict[str, Any], fields: GtinFields, checked: str | None = None) -> list[tuple[str, str]]:

@@ -39,7 +39,7 @@ from pim.partial_merge import read_parts, row_update, touched_keys
 from pim.quality import is_gtin_attribute, unique_form
 from pim.spelling import unknown_key
 from pim.store import Store, UpsertCounts
-from pim.store.raw import RawTable, raw_table
+from pim.store.raw import RawTable, Statements, raw_table
 from pim.store.store import MODEL, PRODUCT, ProductDelta, ProductRowUpdate, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
@@ -48,6 +48,8 @@ from pim.variant_levels import Child, SiblingAxes, SiblingsRead, cleared_reason,
 
 T = TypeVar("T")
 _STRUCTURAL = ("family", "parent", "enabled", "categories", "groups")
+_ABSENT = object()  # a key the product has no value for (a stored value may be None)
+_MERGED_FIELDS = frozenset(("values", "provenance", "associations", *_STRUCTURAL))  # what a merge sets (_with_fields)
 
 
 class Precedence(BaseModel):
@@ -94,7 +96,7 @@ class Ranker:
         self.metrics = {c: a.metric_family for c, a in structure.attributes.items() if a.type == AttributeType.metric}
         self._measures = structure.measures if self.metrics else None
         self.gtins = frozenset(c for c in structure.attributes if is_gtin_attribute(c))
-        self._cache: dict[tuple[str, str], tuple[int, bool]] = {}
+        self._ranks: dict[str, dict[str, tuple[int, bool]]] = {}  # attribute → source → rank
         self._attribute: dict[str, str] = {}
 
     def attribute(self, key: str) -> str:
@@ -137,13 +139,20 @@ class Ranker:
             return False
 
     def rank(self, source: str, attribute: str) -> tuple[int, bool]:
-        hit = self._cache.get((source, attribute))
+        hit = self.ranks(attribute).get(source)
         if hit is None:
             order = self.order(attribute)
             pos = next((i for i, pat in enumerate(order) if fnmatchcase(source, pat)), None)
-            hit = (len(order), False) if pos is None else (pos, True)
-            self._cache[(source, attribute)] = hit
+            hit = self._ranks[attribute][source] = (len(order), False) if pos is None else (pos, True)
         return hit
+
+    def ranks(self, attribute: str) -> dict[str, tuple[int, bool]]:
+        """source → rank of the sources ranked on `attribute` so far (`rank` adds the others): one lookup per
+        value key, then one per claim, where a merge settles hundreds of thousands of keys."""
+        table = self._ranks.get(attribute)
+        if table is None:
+            table = self._ranks[attribute] = {}
+        return table
 
 
 @dataclass(slots=True)
@@ -171,11 +180,13 @@ class MergeOutcome:
 def _choose(claims: Claims, attribute: str, ranker: Ranker, newest: str, current: str | None, pin: str | None) -> str:
     if pin and pin in claims:
         return pin
+    ranks = ranker.ranks(attribute)
     best, best_order = "", (0, 0, "")
     for source in claims:
         # Equal rank: the value already shown stays (re-running imports in any order changes nothing); the
         # newest import only breaks a tie nobody holds yet.
-        order = (ranker.rank(source, attribute)[0], 0 if source == current else 1 if source == newest else 2, source)
+        order = ((ranks.get(source) or ranker.rank(source, attribute))[0],
+                 0 if source == current else 1 if source == newest else 2, source)
         if not best or order < best_order:
             best, best_order = source, order
     return best
@@ -191,9 +202,10 @@ def settle(claims: Claims, attribute: str, ranker: Ranker, *, newest: str, curre
     winner = _choose(claims, attribute, ranker, newest, current, pin)
     win_value = claims[winner].value
     losers = {s: c for s, c in claims.items() if s != winner}
+    ranks = ranker.ranks(attribute)
     disagree = {s: c.value for s, c in losers.items()
-                if ranker.rank(s, attribute)[1] and ranker.disagree(attribute, c.value, win_value)}
-    if disagree and (ranker.rank(winner, attribute)[1] or pin == winner):
+                if (ranks.get(s) or ranker.rank(s, attribute))[1] and ranker.disagree(attribute, c.value, win_value)}
+    if disagree and ((ranks.get(winner) or ranker.rank(winner, attribute))[1] or pin == winner):
         return winner, losers, (winner, {winner: win_value, **disagree})
     return winner, losers, None
 
@@ -211,30 +223,40 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
     provenance = dict(base.provenance)
     outcome = MergeOutcome(product=base)
     in_provs, in_source, base_source = incoming.provenance, incoming.source, base.source
+    record_source = in_source.source if in_source else UNKNOWN
+    attributes = ranker._attribute
     for key, value in incoming.values.items():
-        prov = in_provs.get(key, in_source)
-        source = prov.source if prov else UNKNOWN
+        if in_provs and key in in_provs:
+            prov = in_provs[key]
+            source = prov.source if prov else UNKNOWN
+        else:
+            prov, source = in_source, record_source
         current = None
         cur_prov = None
         known = candidates.get(key)
+        pin = pins.get(key) if pins else None
         repeats = False
-        if key in values:
+        shown = values.get(key, _ABSENT)
+        if shown is not _ABSENT:
             cur_prov = provenance.get(key, base_source)
             current = cur_prov.source if cur_prov else UNKNOWN
-            repeats = current == source and values[key] == value and key not in pins
+            repeats = current == source and shown == value and key not in pins
             if repeats and not known:
                 continue  # the winner repeats its value, alone: nothing to settle (the re-import fast path)
         claims = dict(known) if known else {}
         if current is not None:
-            claims[current] = Claim(values[key], cur_prov)
+            claims[current] = Claim(shown, cur_prov)
         if value in EMPTY:
             claims.pop(source, None)
-            if pins.get(key) == source:
+            if pin == source:
                 outcome.unpinned.add(key)
         elif not repeats:  # a repeated winner is settled again (the precedence may have changed) as it stands
             claims[source] = Claim(value, prov)
-        attribute = ranker.attribute(key)
-        winner, losers, conflict = settle(claims, attribute, ranker, newest=source, current=current, pin=pins.get(key))
+        if len(claims) == 1 and not pin:  # a lone claim wins and cannot conflict (settle's first answer)
+            winner, losers, conflict = next(iter(claims)), {}, None
+        else:
+            attribute = attributes.get(key) or ranker.attribute(key)
+            winner, losers, conflict = settle(claims, attribute, ranker, newest=source, current=current, pin=pin)
         if winner is None:
             values.pop(key, None)
             provenance.pop(key, None)
@@ -317,15 +339,17 @@ def _model_as_product(m: ProductModel, ident: str, given: set[str] | None) -> Pr
 def _with_fields(base: Product, incoming: Product, values: dict[str, Any], provenance: dict[str, Provenance],
                  outcome: MergeOutcome, ranker: Ranker, stored: dict[str, TypeClaims] | None) -> Product:
     """Structural fields the source set replace the stored ones; associations are settled per type."""
-    data = {name: getattr(base, name) for name in _STRUCTURAL}
+    associations = base.associations
+    if links.given(incoming):
+        associations = _settle_associations(base, incoming, stored or {}, ranker, outcome)
+    # trusted_copy(base, {values, provenance, associations, each structural field}) in one dict, per record of
+    # a merge: a structural field the source did not set keeps the stored one; all of them count as set
+    data = {**base.__dict__, "values": values, "provenance": provenance, "associations": associations}
     given = incoming.model_fields_set
     for name in _STRUCTURAL:
         if name in given:
             data[name] = getattr(incoming, name)
-    associations = base.associations
-    if links.given(incoming):
-        associations = _settle_associations(base, incoming, stored or {}, ranker, outcome)
-    return trusted_copy(base, {"values": values, "provenance": provenance, "associations": associations, **data})
+    return trusted_model(type(base), data, base.__pydantic_fields_set__ | _MERGED_FIELDS)  # type: ignore[no-any-return]
 
 
 def _settle_associations(base: Product, incoming: Product, stored: dict[str, TypeClaims], ranker: Ranker,
@@ -448,7 +472,8 @@ def _stored_fingerprints(conn: Connection, source: str, ids: list[str]) -> dict[
     raw = RawTable(conn, FINGERPRINT)
     sql = ("SELECT f.identifier, f.digest, p.seq FROM source_fingerprint f JOIN product p ON p.identifier = f.identifier "
            f"AND p.seq = f.product_seq WHERE f.source = {raw.p} AND f.identifier {raw.any_of}")
-    return {ident: (digest, seq) for ident, digest, seq in conn.exec_driver_sql(sql, (source, raw.bound(ids)))}
+    # plain DB-API rows: a re-import reads one per record, and result-row objects cost more than the query
+    return {ident: (digest, seq) for ident, digest, seq in Statements(conn).all(sql, (source, raw.bound(ids)))}
 
 
 @dataclass
@@ -493,13 +518,15 @@ class SideWrites:
 
 
 def _candidate_diff(ident: str, key: str, old: Claims, new: Claims, side: SideWrites) -> None:
-    for source in old.keys() - new.keys():
-        side.cand_deletes.append({"i": ident, "k": key, "s": source})
+    if old:  # (a first merge of the key has no claims kept before: nothing to delete, every claim is new)
+        for source in old.keys() - new.keys():
+            side.cand_deletes.append({"i": ident, "k": key, "s": source})
+    upserts = side.cand_upserts
     for source, claim in new.items():
-        before = old.get(source)
+        before = old.get(source) if old else None
         if before is None or before.value != claim.value:
             prov = claim.prov
-            side.cand_upserts.append({
+            upserts.append({
                 "identifier": ident, "value_key": key, "source": source, "value": claim.value,
                 "ref": prov.ref if prov else None, "at": prov.at if prov else now(),
             })
@@ -516,11 +543,14 @@ def _side_diffs(states: dict[tuple[str, str], tuple[str, dict[str, Any]] | None]
     """The candidate and conflict rows a merged batch changes, for every (identifier, key) it settled
     (`unpinned`: those whose pin ends, MergeOutcome.unpinned)."""
     stamp = now()
+    last, olds, news, logged = None, _NO_CLAIMS, _NO_CLAIMS, None
     for (ident, key), state in states.items():
-        old_claims, new_claims = old_cands.get(ident, _NO_CLAIMS).get(key, _NO_CLAIMS), cands[ident].get(key, _NO_CLAIMS)
+        if ident is not last:  # a record's keys come one after another: its maps are looked up once
+            last, olds, news, logged = ident, old_cands.get(ident, _NO_CLAIMS), cands[ident], old_conflicts.get(ident)
+        old_claims, new_claims = olds.get(key, _NO_CLAIMS), news.get(key, _NO_CLAIMS)
         if old_claims or new_claims:  # most keys of a first import have neither
             _candidate_diff(ident, key, old_claims, new_claims, side)
-        old = old_conflicts[ident].get(key) if ident in old_conflicts else None
+        old = logged.get(key) if logged is not None else None
         if state is not None or old is not None:  # neither logged nor in conflict: nothing to write
             _conflict_diff(ident, key, old, state, side, stamp, unpin=(ident, key) in unpinned)
 
@@ -688,18 +718,23 @@ class Merger:
             if problem:
                 rejects.append(MergeReject(ident, problem[0], problem[1]))
                 continue
-            problems.extend(MergeReject(ident, a, gap_reason(child, a)) for a in gaps)
+            if gaps:
+                problems.extend(MergeReject(ident, a, gap_reason(child, a)) for a in gaps)
             merged[ident] = out.product
             if digest is not None:
                 prints[ident] = digest
             else:
                 prints.pop(ident, None)
-            cands.setdefault(ident, {}).update(out.candidates)
+            if current is not None or ident in old_cands or ident in old_conflicts:
+                cands.setdefault(ident, {}).update(out.candidates)
+                for key, state in out.conflicts.items():
+                    conflict_state[(ident, key)] = state
+            # else a product new to the catalog, that no source claimed before: its lone claims leave no
+            # candidate and no conflict to diff (_side_diffs would find nothing to write for any of its keys)
             if out.associations:
                 link_state.setdefault(ident, {}).update(out.associations)
-            for key, state in out.conflicts.items():
-                conflict_state[(ident, key)] = state
-            unpinned.update((ident, key) for key in out.unpinned)
+            if out.unpinned:
+                unpinned.update((ident, key) for key in out.unpinned)
         self.merged_records += len(products) - len(rejects)
         side = SideWrites(fingerprints=[(self.source, i, d) for i, d in prints.items()] if self.source else [])
         _side_diffs(conflict_state, old_cands, cands, old_conflicts, side, unpinned)
@@ -822,8 +857,9 @@ class Merger:
         if allowed is None:
             return None
         outside: dict[str, str] = {}  # attribute → its first key
+        attribute = self.ranker.attribute if self.ranker else (lambda key: split_key(key)[0])
         for key in incoming.values:
-            attr = self.ranker.attribute(key) if self.ranker else split_key(key)[0]
+            attr = attribute(key)
             if attr not in allowed and attr not in self.identifier_attrs:
                 outside.setdefault(attr, key)
         return (next(iter(outside.values())), outside_family(product.family, list(outside))) if outside else None
