@@ -13,14 +13,9 @@ from typing import Any
 
 import orjson
 import pytest
-import yaml
 from lxml import etree
 from typer.testing import CliRunner
 
-from media.ingest import ingest
-from media.renditions import build_renditions
-from media.settings import load_media_file
-from media.storage import open_asset_store
 from pim import delivery_log as log
 from pim.cli import _mount, app
 from pim.contracts import STORED, Contract, get_contracts, load_contracts, put_contracts
@@ -28,7 +23,7 @@ from pim.errors import ConfigError, InputError
 from pim.feeds import build_feed, deliver_contract
 from pim.settings import reset_settings
 from pim.store import Store
-from tests import images
+from tests.renditions import rendered_photo
 from tests.feeds_data import contract, out_dir, product, put_prices, seed_catalog, store_contract
 
 NS = {"b": "http://www.bmecat.org/bmecat/2005.1"}
@@ -188,18 +183,9 @@ def test_feeds_delete_refuses_an_unknown_code_and_json_without_yes(delivered: St
 @pytest.fixture
 def rendered(store: Store, pim_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     """Channel b2b declares a PNG rendition; T1's photo (img/T1.jpg) is ingested and rendered, T2's is not."""
-    monkeypatch.delenv("PIM_CDN_BASE_URL", raising=False)
-    reset_settings()
-    pim_env.mkdir(parents=True, exist_ok=True)
-    (pim_env / "media.yaml").write_text(yaml.safe_dump({"channels": {"b2b": {"renditions": [
-        {"name": "listing", "max_width": 400, "max_height": 400, "format": "PNG"}]}}}), encoding="utf-8")
     seed_catalog(store)
-    photos = tmp_path / "photos"
-    (photos / "img").mkdir(parents=True)
-    (photos / "img" / "T1.jpg").write_bytes(images.photo_jpeg(600, 600, 1))
-    ingest(store, [("img/T1.jpg", "erp")], asset_store=open_asset_store(), base_dir=photos)
-    media = load_media_file()
-    build_renditions(store, media.channel("b2b").renditions, asset_store=open_asset_store(media=media))
+    rendered_photo(store, pim_env, tmp_path, monkeypatch, channel="b2b", ref="img/T1.jpg",
+                   rendition={"name": "listing", "max_width": 400, "max_height": 400, "format": "PNG"})
     return store
 
 

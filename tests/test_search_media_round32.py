@@ -17,17 +17,12 @@ import yaml
 from typer.testing import CliRunner
 
 from exporters.meili_ids import encode_id
-from media.ingest import ingest
-from media.renditions import build_renditions
-from media.settings import load_media_file
-from media.storage import open_asset_store
 from pim.cli import _mount
 from pim.cli import app as cli
 from pim.pipeline import publish
-from pim.settings import reset_settings
 from pim.store import Store
-from tests import images
 from tests.meili_double import ServedDouble
+from tests.renditions import rendered_photo
 from tests.search_data import CABLE, load_catalog, publish_search, variant
 
 EN, DE = "products_ecommerce_en_US", "products_ecommerce_de_DE"
@@ -229,18 +224,9 @@ def test_a_search_publish_right_after_the_demo_sends_nothing(pim_env: Path, monk
 @pytest.fixture
 def rendered(store: Store, pim_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
     """The search catalog with a built gmc_main rendition of the red headphones' photo; no PIM_CDN_BASE_URL."""
-    monkeypatch.delenv("PIM_CDN_BASE_URL", raising=False)
-    reset_settings()
-    pim_env.mkdir(parents=True, exist_ok=True)
-    (pim_env / "media.yaml").write_text(yaml.safe_dump({"channels": {"ecommerce": {"renditions": [
-        {"name": "gmc_main", "max_width": 400, "max_height": 400, "format": "JPEG"}]}}}), encoding="utf-8")
     load_catalog(store)
-    photos = tmp_path / "photos"
-    (photos / "img").mkdir(parents=True)
-    (photos / "img" / "HP-100-RED.jpg").write_bytes(images.photo_jpeg(600, 600, 1))
-    ingest(store, [("img/HP-100-RED.jpg", "erp")], asset_store=open_asset_store(), base_dir=photos)
-    media = load_media_file()
-    build_renditions(store, media.channel("ecommerce").renditions, asset_store=open_asset_store(media=media))
+    rendered_photo(store, pim_env, tmp_path, monkeypatch, channel="ecommerce", ref="img/HP-100-RED.jpg",
+                   rendition={"name": "gmc_main", "max_width": 400, "max_height": 400, "format": "JPEG"})
     return store
 
 
