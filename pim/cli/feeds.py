@@ -103,8 +103,8 @@ def delete(code: str = typer.Argument(..., help="The contract's code (`pim feeds
     store = _store()
     c = get_contract(store, code)  # an unknown code: the clear error with the list hint
     wm = get_watermark(store, code)
-    kept = {"portal_files": sum(1 for f in feed_files(store, customer=c.customer, portal_only=True, limit=10**9)
-                                if f["contract"] == code),
+    kept = {"portal_files": len(feed_files(store, customer=c.customer, contract=code, portal_only=True,
+                                           limit=10**9)),
             "watermark_version": wm.version if wm else None}
     if not yes:
         if as_json:
