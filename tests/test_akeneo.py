@@ -38,17 +38,20 @@ def icecat(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytes
     cleanup()
 
 
-def _fresh_database(backend: str, request: pytest.FixtureRequest, factory: pytest.TempPathFactory) -> tuple[str, Any]:
+def _fresh_database(backend: str, request: pytest.FixtureRequest, factory: pytest.TempPathFactory,
+                    template: str | None = None) -> tuple[str, Any]:
+    """A new database and its cleanup: a copy of `template` (a SQLite file path, a PostgreSQL database name),
+    else of the migrated empty template."""
     if backend == "sqlite":
         path = factory.mktemp("akeneo") / "pim.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        shutil.copyfile(template or request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}", lambda: None
-    template = request.getfixturevalue("postgres_template")
+    template = template or request.getfixturevalue("postgres_template")
     server = request.getfixturevalue("postgres_server")
     name = f"pim_akeneo{os.getpid()}_{next(_dbs)}"
     admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template}'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
 
     def drop() -> None:
         with admin.connect() as conn:

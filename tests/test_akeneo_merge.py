@@ -5,15 +5,12 @@ catalog (icecat_demo_dev) imported whole first, as a migration starts."""
 from __future__ import annotations
 
 import csv
-import itertools
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from importers.akeneo import import_akeneo
@@ -35,9 +32,6 @@ ERP_MAP = ErpCsvMap(delimiter=";", columns={"name": "name", "weight": {"to": "we
                                             "price": {"to": "price", "currency": "EUR"}})
 
 
-_copies = itertools.count()
-
-
 @pytest.fixture(scope="module")
 def imported(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database holding the demo catalog imported whole (the migration), once per backend: each test of this
@@ -51,25 +45,13 @@ def imported(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pyt
 
 
 @pytest.fixture
-def database_url(backend: str, imported: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(backend: str, imported: str, request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> str:
     """Overrides tests.conftest's: a copy of `imported` (a file copy on SQLite, a template copy on PostgreSQL)."""
-    if backend == "sqlite":
-        path = tmp_path / "pim.db"
-        shutil.copyfile(imported.removeprefix("sqlite:///"), path)
-        return f"sqlite:///{path}"
-    server = request.getfixturevalue("postgres_server")
-    template, name = imported.rsplit("/", 1)[1], f"pim_akm{os.getpid()}_{next(_copies)}"
-    admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    request.addfinalizer(drop)
-    return server.url(name)
+    url, cleanup = _fresh_database(backend, request, tmp_path_factory, template=imported.removeprefix("sqlite:///")
+                                   if backend == "sqlite" else imported.rsplit("/", 1)[1])
+    request.addfinalizer(cleanup)
+    return url
 
 
 @pytest.fixture
