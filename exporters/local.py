@@ -26,11 +26,11 @@ class LocalExporter:
             written.append(str(target))
         staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}"
         shutil.rmtree(staging, ignore_errors=True)
-        _sweep(ctx)
+        sweep_staging(ctx)
         return written
 
 
-def _sweep(ctx: PublishContext) -> None:
+def sweep_staging(ctx: PublishContext) -> None:
     """Remove the staging dirs of this output's publications that are no longer queued or running, when the
     run has a store to ask (a publication's). The files are out: a failure here is logged, never raised."""
     store = ctx.options.get("store")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-from exporters.local import _sweep as sweep_staging
+from exporters.local import sweep_staging
 from pim.errors import ConfigError, DeliveryError
 from pim.protocols import Artifact, PublishContext
 

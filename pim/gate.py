@@ -29,7 +29,7 @@ from pim.catalog import Structure
 from pim.completeness import Requirements
 from pim.product import Product
 from pim.protocols import PublishContext
-from pim.quality import DIMENSIONS, STORE_KINDS, UNIQUE_KINDS, _duplicate_kind, assess, inherited, unique_attributes
+from pim.quality import DIMENSIONS, STORE_KINDS, UNIQUE_KINDS, duplicate_kind, assess, inherited, unique_attributes
 from pim.scoring_tables import COMPLETENESS, GATE_COUNT, GATE_DECISION, UNIQUE_VALUE
 from pim.store.store import PRODUCT, as_utc, batched
 from pim.structure import AttributeType
@@ -199,7 +199,7 @@ def shared_keys(structure: Structure, channel: str) -> list[str]:
     """The unique attributes (the unique_value table's) whose shared values block on `channel`: the GTINs for
     duplicate_gtin, the identifier for duplicate_identifier, the other unique ones for duplicate_value."""
     kinds = blocking_kinds(structure, channel) & UNIQUE_KINDS
-    return [a for a in unique_attributes(structure) if _duplicate_kind(a, structure) in kinds] if kinds else []
+    return [a for a in unique_attributes(structure) if duplicate_kind(a, structure) in kinds] if kinds else []
 
 
 def blocked_for_sharing(reasons: list[str]) -> bool:

@@ -102,7 +102,7 @@ def unique_form(value: Any, gtin: bool = False) -> str:
     return text.zfill(14) if gtin and text.isdigit() else text
 
 
-def _duplicate_kind(attribute: str, structure: Structure) -> str:
+def duplicate_kind(attribute: str, structure: Structure) -> str:
     if attribute == structure.identifier_attribute:
         return "duplicate_identifier"
     return "duplicate_gtin" if is_gtin_attribute(attribute) else "duplicate_value"
@@ -130,7 +130,7 @@ def find_duplicates(store: Any, structure: Structure, records: Mapping[str, Mapp
         first = sorted(owners)[:6]
         for ident in sorted(wanted[(attr, value)]):
             named = ", ".join([o for o in first if o != ident][:5])
-            out.append(Finding(ident, _duplicate_kind(attr, structure), f"same {attr} as {named}", attr))
+            out.append(Finding(ident, duplicate_kind(attr, structure), f"same {attr} as {named}", attr))
     return out
 
 
