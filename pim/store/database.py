@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from alembic import command
@@ -57,10 +58,10 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            _to_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         if on_disk and not path.startswith("file:"):
@@ -84,6 +85,28 @@ def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
+
+
+#: How long a connection tries to switch a fresh SQLite file to WAL while another process holds it.
+WAL_SWITCH_WAIT = 30.0
+
+
+def _to_wal(cur: Any) -> None:
+    """PRAGMA journal_mode=WAL, tried again while another connection holds the file: SQLite answers "database is
+    locked" at once there, without the busy handler, so two processes opening a fresh file together (two commands
+    migrating it) failed one of them. The mode is kept in the file, so once one switched, the other's pragma finds
+    WAL and needs no lock."""
+    import sqlite3
+
+    since = time.monotonic()
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() - since >= WAL_SWITCH_WAIT:
+                raise
+            time.sleep(0.05)
 
 
 def migrate(engine: Engine) -> None:
