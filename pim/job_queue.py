@@ -48,7 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pim import job_cancel, job_wakeup, job_workers
 from pim.errors import InputError, PimError, StoreError
 from pim.registry import IMPORTERS, load, lookup
-from pim.store.database import database_failure, failure_in
+from pim.store.database import database_failure, database_refused, failure_in
 from pim.store.store import (
     HEARTBEATS,
     INTERRUPTED,
@@ -341,41 +341,90 @@ def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll
     result = WorkResult()
     wakeup = job_wakeup.Listener(store)
     maintenance = Timer(store, stop=stop)
-    with job_workers.present(store) as worker, closing(wakeup):
-        if not once:
-            wakeup.listen()  # before the first look: a job committed after it wakes us
-        idle_since = time.monotonic()
-        while not stop.is_set():
-            try:
-                job = claim(store, kinds)
-            except SQLAlchemyError as exc:
-                if once:
-                    raise
-                log.warning("could not look for queued jobs (trying again in %s s): %s", poll, exc)
-                stop.wait(poll)
-                continue
-            if job is None:
-                maintenance.tick()  # between jobs, idle; it never raises
-                if once or (idle_exit is not None and time.monotonic() - idle_since >= idle_exit):
-                    break
-                idle = poll if idle_exit is None else max(0.0, min(poll, idle_since + idle_exit - time.monotonic()))
-                wakeup.wait(stop, idle)
-                continue
-            if on_job:
-                on_job("started", job)
-            try:
-                ended = run_claimed(store, job)
-            except SQLAlchemyError as exc:  # the database went away mid-job, and so could not record its end
-                lost = _lost(job, exc)
-                if once or lost is None:
-                    raise
-                ended = _end_once_back(store, job, lost.describe(), stop, poll)
-            job_workers.ran_one(store, worker)
-            result.jobs.append(ended)
-            if on_job:
-                on_job("finished", ended)
-            idle_since = time.monotonic()
+    try:
+        with job_workers.present(store) as worker, closing(wakeup):
+            _work(store, result, worker, wakeup, maintenance, once=once, idle_exit=idle_exit, poll=poll, stop=stop,
+                  kinds=kinds, on_job=on_job)
+    except SQLAlchemyError as exc:
+        if failure_in(exc) is not None:
+            raise  # an outage met with --once (or while recording the worker): pim.cli maps it, exit 4
+        stopped = database_refused(exc, "the worker's statement (waiting would not mend that, so the worker "
+                                        "stopped)", again="start the worker again (`pim jobs retry ID` for a job it "
+                                                          "left interrupted)")
+        log.error("%s (in full: %s)", stopped, exc)
+        raise stopped from exc
     return result
+
+
+def _work(store: Any, result: WorkResult, worker: int, wakeup: job_wakeup.Listener, maintenance: Any, *,
+          once: bool, idle_exit: float | None, poll: float, stop: threading.Event, kinds: Iterable[str] | None,
+          on_job: Callable[[str, dict[str, Any]], None] | None) -> None:
+    """`work`'s loop, the worker recorded: claim → run → record, waiting out an outage met looking for a job
+    (`Outage`); any other database error is raised to `work`, which stops the worker saying what to check."""
+    if not once:
+        wakeup.listen()  # before the first look: a job committed after it wakes us
+    idle_since = time.monotonic()
+    away = Outage()
+    while not stop.is_set():
+        try:
+            job = claim(store, kinds)
+        except SQLAlchemyError as exc:
+            if once or not away.waited(exc, poll):
+                raise
+            stop.wait(poll)
+            continue
+        away.over()
+        if job is None:
+            maintenance.tick()  # between jobs, idle; it never raises
+            if once or (idle_exit is not None and time.monotonic() - idle_since >= idle_exit):
+                break
+            idle = poll if idle_exit is None else max(0.0, min(poll, idle_since + idle_exit - time.monotonic()))
+            wakeup.wait(stop, idle)
+            continue
+        if on_job:
+            on_job("started", job)
+        try:
+            ended = run_claimed(store, job)
+        except SQLAlchemyError as exc:  # the database went away mid-job, and so could not record its end
+            lost = _lost(job, exc)
+            if once or lost is None:
+                raise
+            ended = _end_once_back(store, job, lost.describe(), stop, poll)
+        job_workers.ran_one(store, worker)
+        result.jobs.append(ended)
+        if on_job:
+            on_job("finished", ended)
+        idle_since = time.monotonic()
+
+
+class Outage:
+    """The claim loop's view of an outage: which errors it waits out (failure_in: a lost server, a deadlock,
+    SQLite's write lock held by another process), saying so when it begins and every OUTAGE_NOTICE seconds (not
+    every poll), and that it is over."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.said = 0.0
+
+    def waited(self, exc: SQLAlchemyError, poll: float) -> bool:
+        """Whether `exc` is one to wait out (saying so when due); False: raise it."""
+        found = failure_in(exc)
+        if found is None:
+            return False
+        at = time.monotonic()
+        if self.since is None or at - self.said >= OUTAGE_NOTICE:
+            what = "the database is busy with another process's write" if found.locked else \
+                "the database is unavailable"
+            waited = "" if self.since is None else f" (for {at - self.since:.0f} s)"
+            log.warning("could not look for queued jobs: %s%s: %s; trying again every %s s", what, waited,
+                        found.said, poll)
+            self.since, self.said = self.since if self.since is not None else at, at
+        return True
+
+    def over(self) -> None:
+        if self.since is not None:
+            log.info("the database answers again: the worker looks for queued jobs again")
+            self.since = None
 
 
 def _lost(job: dict[str, Any], exc: BaseException) -> StoreError | None:
@@ -383,6 +432,15 @@ def _lost(job: dict[str, Any], exc: BaseException) -> StoreError | None:
     only retry), or None for any other error."""
     again = run_again(job)
     return database_failure(exc, again=again[:1].lower() + again[1:])
+
+
+def _refused(job: dict[str, Any], exc: BaseException) -> StoreError | None:
+    """A database error met running `job` that is no failure to wait out (a missing table, a constraint, a bug),
+    as a short message saying what to check and how to run the job again; None for any other exception."""
+    if not isinstance(exc, SQLAlchemyError):
+        return None
+    again = run_again(job)
+    return database_refused(exc, "this job's statement", again=again[:1].lower() + again[1:])
 
 
 def _end_once_back(store: Any, job: dict[str, Any], error: str, stop: threading.Event, poll: float) -> dict[str, Any]:
@@ -436,15 +494,17 @@ def run_claimed(store: Any, job: dict[str, Any], *, runner: Runner | None = None
         if reraise:
             raise
     except Exception as exc:  # recorded on the job (unless the runner did); the worker goes on with the next
-        # A lost database or a deadlock is said as such (no traceback), also over the driver's text a runner
-        # recorded (the import loop's).
+        # A lost database, a deadlock or SQLite's lock is said as such (no traceback); any other database error
+        # by its mapped message and the driver's first line (the statement and the traceback are the log's),
+        # also over the driver's whole text a runner recorded (the import loop's repr).
         lost = _lost(job, exc)
+        said = lost or _refused(job, exc)
         if not reraise and lost is None:
             log.exception("job %s (%s %s) failed", job_id, kind, job["source"])
         elif not reraise:
             log.warning("job %s (%s %s) failed: %s", job_id, kind, job["source"], lost.describe())
-        _end(store, job_id, "failed", None, f"{type(exc).__name__}: {exc}" if lost is None else lost.describe(),
-             over=("running",) if lost is None else ("running", "failed"))
+        _end(store, job_id, "failed", None, f"{type(exc).__name__}: {exc}" if said is None else said.describe(),
+             over=("running",) if said is None else ("running", "failed"))
         if reraise:
             raise
     else:
@@ -483,11 +543,13 @@ def run_in_pages(store: Any, job_id: int, counts: dict[str, Any], page: Callable
                     break
                 conn.execute(update(JOB).where(JOB.c.id == job_id).values(counts=counts, heartbeat_at=now()))
     except Exception as exc:  # recorded on the job; the worker goes on with the next
-        lost = database_failure(exc)  # a lost database or a deadlock: said as such, no traceback
+        lost = database_failure(exc)  # a lost database, a deadlock, SQLite's lock: said as such, no traceback
         if lost is None:
             log.exception("job %s failed", job_id)
         else:
             log.warning("job %s failed: %s", job_id, lost)
+        if lost is None and isinstance(exc, SQLAlchemyError):  # the driver's line, not the statement
+            lost = database_refused(exc, "this job's statement")
         cause = str(lost) if lost is not None else f"{type(exc).__name__}: {exc}"
         store.finish_job(job_id, counts, status="failed", error=f"{cause}. {failed}")
         return counts

@@ -6,6 +6,7 @@ workers are dropped when the next worker starts."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -14,8 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, delete, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel
 
+from pim.store.database import driver_said
 from pim.store.heartbeat import Heartbeats
 from pim.store.store import now, process_alive
 from pim.store.tables import utc_column
@@ -37,6 +40,7 @@ class WorkerRow(SQLModel, table=True):
 
 
 WORKER: Table = WorkerRow.__table__  # type: ignore[assignment]
+log = logging.getLogger(__name__)
 _BEATS = Heartbeats()  # this process's worker rows (apart from the jobs' registry: the ids would collide)
 
 
@@ -55,9 +59,13 @@ def present(store: Any) -> Iterator[int]:
         yield worker_id
     finally:
         _BEATS.stop(worker_id)
-        with store.begin() as conn:
-            conn.execute(update(WORKER).where(WORKER.c.id == worker_id)
-                         .values(status="stopped", stopped_at=now()))
+        try:
+            with store.begin() as conn:
+                conn.execute(update(WORKER).where(WORKER.c.id == worker_id)
+                             .values(status="stopped", stopped_at=now()))
+        except SQLAlchemyError as exc:  # the error that stops the worker is the one to raise, not this one
+            log.warning("worker %s: could not record that it stopped (%s); its row reads gone once this process "
+                        "is", worker_id, driver_said(exc))
 
 
 def ran_one(store: Any, worker_id: int) -> None:

@@ -153,10 +153,14 @@ def create_portal_app(store: Store | None = None) -> FastAPI:
     from fastapi.staticfiles import StaticFiles
     from starlette.middleware.sessions import SessionMiddleware
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from pim.portal_pages import router as pages
     from pim.settings import get_settings
+    from pim.web.app import database_unavailable
 
     app = FastAPI(title="Customer feed portal")
+    app.add_exception_handler(SQLAlchemyError, database_unavailable)  # type: ignore[arg-type]  # 503, not a 500
     if store is not None:
         app.state.store = store
     app.add_middleware(SessionMiddleware, secret_key=get_settings().secret_key, session_cookie="pim_portal",

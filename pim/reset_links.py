@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.engine import Connection
@@ -118,21 +119,37 @@ def link_to(base_url: str, path: str, token: str) -> str:
 
 # A Host header naming this machine, and nothing else: no user part, path or backslash can ride along into the link
 _LOOPBACK_HOST = re.compile(r"(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])(:\d{1,5})?", re.IGNORECASE)
+#: Headers a reverse proxy adds: a request carrying one came through a proxy, whatever Host it shows.
+PROXY_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "x-real-ip")
 NO_PUBLIC_URL = ("PIM_PUBLIC_URL is not set, so no password-reset mail is sent (except to requests made on this "
-                 "machine to localhost): a link built from the request's Host header would point wherever the asker "
-                 "says. Set PIM_PUBLIC_URL to the address people reach this server at, e.g. https://pim.example.com")
+                 "machine to localhost, not through a proxy): a link built from the request's Host header would "
+                 "point wherever the asker or the proxy says. Set PIM_PUBLIC_URL to the address people reach this "
+                 "server at, e.g. https://pim.example.com")
 
 
 def reset_base(settings: Settings, request: Request) -> str | None:
     """The base URL of a mailed reset link: PIM_PUBLIC_URL, never the request's Host header, which anyone can set
     (a link to their own server would hand them the token). Without it, only a request from this machine to a
-    loopback name (a developer's own machine) gets a link, back to that loopback address; else None: no mail."""
+    loopback name (a developer's own machine) gets a link, back to that loopback address; else None: no mail.
+    A reverse proxy on the same host also connects from loopback, and often rewrites Host to 127.0.0.1 (nginx's
+    `proxy_pass http://127.0.0.1:8000` does): a request carrying a proxy's header, or whose browser page
+    (`Origin`, else `Referer`) is not on a loopback name, gets None too, not a link to the server's loopback."""
     if settings.public_url:
         return settings.public_url
     host, client = request.headers.get("host", ""), request.client.host if request.client else ""
-    if _LOOPBACK_HOST.fullmatch(host) and _is_loopback(client):
+    if _LOOPBACK_HOST.fullmatch(host) and _is_loopback(client) and not _proxied(request):
         return f"{request.url.scheme}://{host}"
     return None
+
+
+def _proxied(request: Request) -> bool:
+    """Whether the request shows signs of a proxy in front: its headers, or a page on another host than loopback."""
+    if any(name in request.headers for name in PROXY_HEADERS):
+        return True
+    page = request.headers.get("origin") or request.headers.get("referer")
+    if not page or page == "null":
+        return False
+    return not _LOOPBACK_HOST.fullmatch(urlsplit(page).netloc)
 
 
 def _is_loopback(address: str) -> bool:

@@ -8,7 +8,7 @@ retentions once (pim.maintenance), as each worker does by itself every PIM_MAINT
 Exit codes: 0 done (or stopped by SIGTERM/Ctrl-C, after the job under way; a job cancelled on request is not a
 failure), 1 a job it ran failed (`--once` and `--idle-exit` only: a long-running worker keeps going), 2 a job
 that cannot be retried (its uploaded file no longer kept, too), cancelled or reordered (or a priority out of range),
-4 the database. `pim maintain`: 1 a retention failed, 3 a retention's setting is wrong (the other retentions still
+4 the database (away, with --once; or an error no wait would mend, e.g. a table missing: run `pim init`). `pim maintain`: 1 a retention failed, 3 a retention's setting is wrong (the other retentions still
 ran), 75 another run holds the maintenance lease (nothing ran; `--force` runs anyway)."""
 
 from __future__ import annotations
@@ -49,9 +49,11 @@ def worker(
     """Run queued jobs (web uploads, family rescores) until stopped.
 
     SIGTERM or Ctrl-C finishes the job under way first; a second Ctrl-C abandons it (it then shows as
-    interrupted, and `pim jobs retry` runs it again). A database that goes away mid-job, or a deadlock, fails
-    that job saying so and how to run it again (`pim jobs retry`); while the database is away the worker waits
-    to record that, then goes on (with --once it exits 4 instead)."""
+    interrupted, and `pim jobs retry` runs it again). A database that goes away mid-job, a deadlock, or
+    another process holding SQLite's write lock fails that job saying so and how to run it again (`pim jobs
+    retry`); while the database is away (or locked) the worker waits, then goes on (with --once it exits 4
+    instead). Any other database error (a table missing, a right the database user lacks, a bug) would never
+    pass: the worker exits 4 saying what to check."""
     from pim.job_queue import work
     from pim.store import Store
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,36 +200,57 @@ _GONE_STATES = {"57P01", "57P02", "57P03"}
 @dataclass(frozen=True)
 class DatabaseFailure:
     """A database failure met mid-run (`failure_in`): the server rolled the transaction back for another writer's
-    sake (`overtaken`: a deadlock, a serialization failure), or the connection to it is gone; `said` is the
-    driver's first line. Each caller says it its own way: the command line (`database_failure`), a queued job
-    (the same, with how to run the job again), the web app (pim.web.api_errors.unavailable)."""
+    sake (`overtaken`: a deadlock, a serialization failure), another process held SQLite's write lock past the
+    busy timeout (`locked`), or the connection to the server is gone; `said` is the driver's first line. Each
+    caller says it its own way: the command line (`database_failure`), a queued job (the same, with how to run
+    the job again), the web app (pim.web.api_errors.unavailable)."""
 
     overtaken: bool
     said: str
+    locked: bool = False
 
 
 def failure_in(exc: BaseException | None) -> DatabaseFailure | None:
-    """The database failure in `exc` or the exceptions it chains; None for any other error (a bug)."""
+    """The database failure in `exc` or the exceptions it chains; None for any other error (a bug, a schema this
+    pim does not expect: `database_refused`)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, DBAPIError):
             state = getattr(exc.orig, "sqlstate", None) or ""
-            said = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+            said = driver_said(exc)
             if state in _OVERTAKEN_STATES:
                 return DatabaseFailure(True, said)
+            if _sqlite_locked(exc):
+                return DatabaseFailure(False, said, locked=True)
             if exc.connection_invalidated or state.startswith("08") or state in _GONE_STATES or _client_side(exc):
                 return DatabaseFailure(False, said)
         exc = exc.__cause__ or exc.__context__
     return None
 
 
+#: SQLAlchemy's link to its error pages, which it appends to its errors' text.
+_BACKGROUND = re.compile(r"\s*\(Background on this error at: [^)]*\)")
+
+
+def driver_said(exc: BaseException) -> str:
+    """The first meaningful line the driver said of a database error, for messages people read: without
+    SQLAlchemy's `(module.Class)` prefix, its `[SQL: …]` and `[parameters: …]` lines (the statement and its
+    values, which belong in the log) and its sqlalche.me link."""
+    orig = getattr(exc, "orig", None)
+    text = _BACKGROUND.sub("", str(orig if orig is not None else exc))
+    lines = [line.strip() for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith(("[SQL:", "[parameters:"))]
+    return lines[0] if lines else type(orig if orig is not None else exc).__name__
+
+
 def database_failure(exc: BaseException, *, again: str | None = None) -> StoreError | None:
-    """The StoreError for a database failure met mid-run — the server went away, or it rolled this command's
-    transaction back to break a deadlock — found in `exc` or the exceptions it chains, so the command line shows
-    a message and what to do instead of chained tracebacks. None for any other error (a bug: shown in full).
-    `again`: how to run it again, for a queued job a worker ran (pim.store.store.run_again, e.g. `pim jobs
-    retry 7`), instead of the command line's "run the command again"; the message then says "this job's"."""
+    """The StoreError for a database failure met mid-run — the server went away, it rolled this command's
+    transaction back to break a deadlock, or another process held SQLite's write lock too long — found in `exc`
+    or the exceptions it chains, so the command line shows a message and what to do instead of chained
+    tracebacks. None for any other error (a bug: shown in full). `again`: how to run it again, for a queued job
+    a worker ran (pim.store.store.run_again, e.g. `pim jobs retry 7`), instead of the command line's "run the
+    command again"; the message then says "this job's"."""
     found = failure_in(exc)
     if found is None:
         return None
@@ -239,6 +262,10 @@ def database_failure(exc: BaseException, *, again: str | None = None) -> StoreEr
             hint=f"nothing of that transaction was saved; {again}" if again else
                  "nothing of that transaction was saved; run the command again (an import skips what it already "
                  "wrote)")
+    if found.locked:
+        return StoreError(
+            f"another process is writing to the SQLite database and kept it locked longer than {whose} write "
+            f"could wait ({found.said})", hint=_LOCKED_HINT.format(again=again or "run the command again"))
     if again:
         hint = (f"the batch in progress was not saved; once the database server is running again (check "
                 f"PIM_DATABASE_URL), {again}")
@@ -247,6 +274,32 @@ def database_failure(exc: BaseException, *, again: str | None = None) -> StoreEr
                 "the database could not record that, shows as interrupted); once the database server is running "
                 "again (check PIM_DATABASE_URL), run the command again (an import skips what it already wrote)")
     return StoreError(f"lost the connection to the database mid-run: {found.said}", hint=hint)
+
+
+_LOCKED_HINT = ("nothing of that transaction was saved; once the other process's write is over (an import, a "
+                "worker's job, a publication), {again} (an import skips what it already wrote). SQLite lets one "
+                "process write at a time: where several write at once (the web app, workers, scheduled imports), "
+                "use PostgreSQL (PIM_DATABASE_URL=postgresql://…)")
+
+
+def database_refused(exc: BaseException, what: str, *, again: str | None = None) -> StoreError:
+    """The StoreError for a database error that is no failure to wait out (`failure_in` finds none): a table or
+    column this pim expects is missing, the database user lacks a right, a constraint or a statement is wrong (a
+    bug). `what` says what was refused ("this job's statement"); `again`: how to go on once it is mended. Waiting
+    would not help, so the message says what to check; the full error (with the statement) is the log's."""
+    then = f"; then {again}" if again else ""
+    return StoreError(
+        f"the database refused {what}: {driver_said(exc)}",
+        hint="if the database is not at this pim release's schema (a table or column missing: restored from an "
+             "older backup, or migrated by another pim release), run `pim init` with this release: it migrates "
+             "the database, or says which release migrated it; if the database user lacks a right (permission "
+             f"denied), grant it; otherwise report this error with the log, which has it in full{then}")
+
+
+def _sqlite_locked(exc: DBAPIError) -> bool:
+    """SQLite's "database is locked": another connection held the write lock past the busy timeout (or a read
+    could not become a write under another's commit)."""
+    return isinstance(exc.orig, sqlite3.OperationalError) and str(exc.orig).startswith("database is locked")
 
 
 def _client_side(exc: DBAPIError) -> bool:

@@ -6,9 +6,10 @@ a value or field the API's own checks refuse, and every HTTPException (401, 403,
 (`{section, code?, field?, message}`, pim.web.api_structure) in the same envelope.
 
 The handlers are installed on the app (`install`) and answer only for paths under /api/: the HTML pages keep
-FastAPI's behaviour (and their LoginRequired redirect). A lost database or a deadlock the server broke answers
-503 with `Retry-After` (`unavailable` says what to tell), in the envelope under /api/ and as a short page
-elsewhere (pim.web.app)."""
+FastAPI's behaviour (and their LoginRequired redirect). A lost database, a deadlock the server broke or SQLite's
+write lock held by another process answers 503 with `Retry-After` (`unavailable` says what to tell), in the
+envelope under /api/, as `{"detail"}` to any other request that wants JSON (`wants_json`: the portal's JSON
+routes, an `Accept: application/json`) and as a short page otherwise (pim.web.app)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from fastapi.exception_handlers import (
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -136,6 +138,41 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
+def wants_json(request: Request) -> bool:
+    """Whether a request is answered in JSON when it fails before its route could answer (the database away):
+    it is under /api/, its route is a JSON route (documented in OpenAPI and not declared HTML: the portal's file
+    listings a customer's script pages through), or it asks for JSON before HTML (`Accept`)."""
+    if _is_api(request):
+        return True
+    route = request.scope.get("route")
+    if isinstance(route, APIRoute) and route.include_in_schema and \
+            not issubclass(_response_class(route), HTMLResponse):
+        return True
+    return _prefers_json(request.headers.get("accept", ""))
+
+
+def _response_class(route: APIRoute) -> type:
+    kind = route.response_class
+    return getattr(kind, "value", kind)  # FastAPI's DefaultPlaceholder holds JSONResponse
+
+
+def _prefers_json(accept: str) -> bool:
+    """Accept names a JSON type with a higher weight than any HTML type (a browser names HTML, a script JSON)."""
+    weights: dict[str, float] = {}
+    for item in accept.split(","):
+        kind, *params = (part.strip().lower() for part in item.split(";"))
+        q = next((p[2:] for p in params if p.startswith("q=")), "1")
+        try:
+            weight = float(q)
+        except ValueError:
+            continue
+        family = "json" if kind == "application/json" or kind.endswith("+json") else \
+            "html" if kind in ("text/html", "application/xhtml+xml") else None
+        if family:
+            weights[family] = max(weights.get(family, 0.0), weight)
+    return weights.get("json", 0.0) > weights.get("html", 0.0)
+
+
 #: What the router's own refusals (no route, a method the route does not take) say instead of the bare phrase.
 _ROUTER_SAYS = {404: "no such API route: the routes are listed at /api/v1/docs",
                 405: "the route does not take this method (see the Allow header, and /api/v1/docs)"}
@@ -167,12 +204,18 @@ async def _on_validation(request: Request, exc: RequestValidationError) -> Respo
 
 def unavailable(found: DatabaseFailure) -> tuple[str, dict[str, str]]:
     """What a request the database failed (pim.store.database.failure_in) is told, and when to send it again
-    (`Retry-After`, seconds): at once after a deadlock's rollback; after a moment when the server is gone (a
-    restart or a failover takes that long). Not the driver's words: they name the database's host and port,
-    which are not the client's to know (the server's log has them)."""
+    (`Retry-After`, seconds): at once after a deadlock's rollback; in a few seconds when another process held
+    SQLite's write lock; after a moment when the server is gone (a restart or a failover takes that long). Not
+    the driver's words: they name the database's host and port, which are not the client's to know (the
+    server's log has them)."""
     if found.overtaken:
         return ("another write needed the same rows at the same time, and the database stopped this request's to "
                 "let it go on: nothing of this request was saved; send it again", {"Retry-After": "1"})
+    if found.locked:
+        return ("the database is busy with another process's write (an import, a worker's job): nothing of this "
+                "request was saved; send it again in a few seconds, and if this happens often ask your "
+                "administrator to move the PIM to PostgreSQL (SQLite lets one process write at a time)",
+                {"Retry-After": "5"})
     return ("the database is unavailable: nothing of this request was saved; try again in a minute, and if it "
             "stays unavailable ask your administrator to check the database server (PIM_DATABASE_URL)",
             {"Retry-After": "30"})

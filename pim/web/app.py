@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
@@ -69,7 +69,7 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
             return RedirectResponse("/login", status_code=200, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
-    app.add_exception_handler(SQLAlchemyError, _database_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(SQLAlchemyError, database_unavailable)  # type: ignore[arg-type]
 
     # The startup objects (routers, templates, the store) live for the whole process: moving them out of the
     # collector's generations keeps gen-2 collections short. Without it the grid page's p95 tail was GC
@@ -78,16 +78,18 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
     return app
 
 
-#: The page a lost database or a deadlock answers (any path outside /api/): it needs nothing of the database,
-#: so it shows while the database is away.
+#: The page a lost database or a deadlock answers a request that does not ask for JSON: it needs nothing of the
+#: database, so it shows while the database is away.
 _UNAVAILABLE_PAGE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{heading} — PIM"
                      "</title></head><body><h1>{heading}</h1><p>{message}.</p>{again}</body></html>")
 
 
-async def _database_unavailable(request: Request, exc: SQLAlchemyError) -> Response:
-    """A lost database or a deadlock the server broke, met by any route: 503 with Retry-After, saying so and to
-    retry — the API's `{"errors": [...]}`, or a short page — instead of a bare 500. Any other database error is a
-    bug: raised on, a 500 with its traceback in the log."""
+async def database_unavailable(request: Request, exc: SQLAlchemyError) -> Response:
+    """A lost database, a deadlock the server broke or SQLite's write lock held by another process, met by any
+    route: 503 with Retry-After, saying so and to retry, instead of a bare 500 — in JSON to a request that wants
+    it (api_errors.wants_json: the API's `{"errors": [...]}`, elsewhere FastAPI's `{"detail": ...}` as the
+    portal's other refusals), else a short page. Any other database error is a bug: raised on, a 500 with its
+    traceback in the log."""
     found = failure_in(exc)
     if found is None:
         raise exc
@@ -95,9 +97,12 @@ async def _database_unavailable(request: Request, exc: SQLAlchemyError) -> Respo
     log.warning("%s %s: %s (%s)", request.method, request.url.path, message, found.said)
     if request.url.path.startswith(api_errors.API_PREFIX):
         return api_errors.refused([api_errors.ApiError(message=message)], 503, headers)
+    if api_errors.wants_json(request):
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     again = f'<p><a href="{html.escape(here)}">Try again</a></p>' if request.method == "GET" else \
         "<p>Go back and send the form again.</p>"
-    heading = "Another change got in the way" if found.overtaken else "The database is unavailable"
+    heading = "Another change got in the way" if found.overtaken else \
+        "The database is busy" if found.locked else "The database is unavailable"
     return HTMLResponse(_UNAVAILABLE_PAGE.format(heading=heading, message=html.escape(message[:1].upper() + message[1:]),
                                                  again=again), status_code=503, headers=headers)
