@@ -16,11 +16,14 @@ from typing import Any
 
 from lxml import etree
 
-from channels.framework import ChannelCatalog, FieldMapper, catalog_for, convert
+from channels.declaration import ChannelCatalog
+from channels.declaration_files import catalog_for
+from channels.field_mapper import FieldMapper
 from channels.google_merchant_targets import Target, feed_targets, shipping_weight_family
 from channels.html import CleanFieldMapper, plain_text
 from channels.localize import ValueResolver
 from channels.search import IMAGE_LINKS
+from channels.units import convert
 from channels.xml_chars import xml_chars
 from pim.currencies import price_text
 from pim.errors import ConfigError

@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 import nh3
 
-from channels.framework import FieldMap, FieldMapper
+from channels.declaration import FieldMap
+from channels.field_mapper import FieldMapper
 from pim.structure import AttributeType
 
 Profile = Literal["storefront", "google"]

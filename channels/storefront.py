@@ -1,24 +1,27 @@
 """Storefront catalog JSON: the channel's category tree and its products, one file per locale.
 Written streaming (one product at a time into every locale file). Locales, currencies, the tree, mapped
 `fields` and which association kinds count as `related` come from the channel catalog declaration
-(channels/catalogs/storefront.yaml, see channels.framework). `associations` and `related` name only products
+(channels/catalogs/storefront.yaml, see channels.declaration). `associations` and `related` name only products
 the same publish writes (pim.pipeline.PublishedTargets): a shopper never follows a link to a missing page.
 Textarea values are HTML, cleaned to the storefront's formatting tags (channels.html); text values are plain
 strings the storefront escapes itself. The label and the mapped title (a textarea label attribute included)
 are plain text. `prices` is the list price (ChannelCatalog.price_attribute); another price collection (a sale
 price) is an attribute like any other, `{currency: amount}`. Prices are what a shopper pays: rounded half up to
-the currency's minor units (pim.currencies.shelf_price). A variant is in its models' categories."""
+the currency's minor units (pim.currencies.shelf_price); a list price that rounds to 0 blocks the product
+(ListPriceCheck), one with no list price is written without `prices`. A variant is in its models' categories."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from channels.framework import FieldMapper, catalog_for, list_price_attribute
+from channels.declaration import list_price_attribute
+from channels.declaration_files import catalog_for
+from channels.field_mapper import FieldMapper
 from channels.html import CleanFieldMapper, plain_text, safe_html
 from channels.localize import ValueResolver
 from pim.catalog import Structure
@@ -39,6 +42,54 @@ CHUNK = 500
 
 _PRICE, _SIMPLE, _MULTI = AttributeType.price_collection, AttributeType.simple_select, AttributeType.multi_select
 _HTML = AttributeType.textarea
+
+#: Where the publish's ListPriceCheck sits in `ctx.options`, and the stage that applies it to association targets.
+PRICE_CHECK = "storefront_price_check"
+PRICED_TARGETS = "channels.storefront:priced_targets"
+
+
+class ListPriceCheck:
+    """Why a product's list price cannot be shown: it rounds to 0 in a currency (EUR 0.004 shows as 0.00, a free
+    product, which Google blocks as `invalid:price:0` too). The product is blocked, one reason per currency:
+    `storefront:<currency>:invalid:price:0`. A product with no list price (or none in a currency) is not blocked:
+    it is written without that price, as before; a channel that needs prices requires them in its families."""
+
+    def __init__(self, resolver: ValueResolver, scope: str, locales: list[str], currencies: list[str],
+                 price_attr: str | None, name: str = "storefront") -> None:
+        self.resolver, self.currencies, self.attr, self.name = resolver, currencies, price_attr, name
+        keys = (resolver.key(price_attr, scope, l) for l in locales) if price_attr else ()
+        self.keys = list(dict.fromkeys(k for k in keys if k is not None))  # one, unless the price is localizable
+        self._shown: dict[str | None, bool] = {}  # family → whether documents show its list price
+
+    def reasons(self, p: Product, values: dict[str, Any]) -> list[str]:
+        """The product's blocking reasons (`values`: its inherited values); none for most, at a few lookups."""
+        if not self.keys or not self._shows_price(p.family):
+            return []
+        zero: list[str] = []
+        for key in self.keys:
+            price = values.get(key)
+            if isinstance(price, dict):
+                zero += [c for c in self.currencies if c not in zero and price.get(c) not in (None, "")
+                         and not shelf_price(price[c], c)]
+        return [f"{self.name}:{c}:invalid:price:0" for c in zero]
+
+    def _shows_price(self, family: str | None) -> bool:
+        """Documents show the list price of a family that has it, and of a product of no known family (as
+        ValueResolver.localized reads them)."""
+        if family not in self._shown:
+            known = self.resolver.s.families.get(family or "")
+            self._shown[family] = known is None or self.attr in known.attributes
+        return self._shown[family]
+
+
+def priced_targets(products: Iterable[Product], ctx: PublishContext) -> Iterator[Product]:
+    """Publish stage for association targets (pim.pipeline.PublishedTargets): the products whose list price the
+    storefront shows, so no product links to one it blocks. Its verdicts are not reported: the stream reports
+    each product where it reaches it."""
+    check: ListPriceCheck = ctx.options[PRICE_CHECK]
+    for p in products:
+        if not check.reasons(p, check.resolver.values(p)):
+            yield p
 
 
 def category_tree(s: Structure, root: str, locale: str) -> dict[str, Any]:
@@ -148,6 +199,11 @@ class StorefrontRenderer:
         mapper = CleanFieldMapper(catalog, s, resolver, scope, profile="storefront") if catalog.fields else None
         kinds = list(catalog.options.get("related_kinds", []))
         price_attr = catalog.price_attribute(s)
+        prices = ctx.options[PRICE_CHECK] = ListPriceCheck(resolver, scope, channel.locales, channel.currencies,
+                                                           price_attr, self.name)
+        targets = ctx.options.get(TARGETS)  # set by pim.pipeline.publish
+        if targets is not None and PRICED_TARGETS not in targets.stages:  # a new list: never the registry's STAGES
+            targets.stages = [*targets.stages, PRICED_TARGETS]
         handles: dict[str, IO[bytes]] = {}
         paths: dict[str, Path] = {}
         counts = dict.fromkeys(channel.locales, 0)
@@ -161,8 +217,8 @@ class StorefrontRenderer:
             trees: dict[str, str | None] = {}
             links = load(IMAGE_LINKS)(store, scope, lambda value: value, base_url=catalog.media_base_url)
             it = iter(products)
-            targets = ctx.options.get(TARGETS)  # set by pim.pipeline.publish
             while chunk := [(p, resolver.values(p)) for p in islice(it, CHUNK)]:
+                chunk = self._priced(chunk, prices, ctx)  # before links are decided: none may point at them
                 if targets is not None:  # links only to products this run publishes
                     chunk = list(zip(targets.trimmed([p for p, _ in chunk]), (values for _, values in chunk)))
                 if links is not None:  # the chunk's image links in a few queries
@@ -180,3 +236,15 @@ class StorefrontRenderer:
                 fh.close()
         return [Artifact(path=paths[l], name=f"storefront/{paths[l].name}", content_type="application/json", rows=counts[l])
                 for l in channel.locales]
+
+    @staticmethod
+    def _priced(chunk: list[tuple[Product, dict[str, Any]]], prices: ListPriceCheck,
+                ctx: PublishContext) -> list[tuple[Product, dict[str, Any]]]:
+        """The chunk without the products whose list price blocks them, which go to ctx.blocked with why."""
+        kept = []
+        for product, values in chunk:
+            if reasons := prices.reasons(product, values):
+                ctx.blocked.setdefault(product.identifier, []).extend(reasons)
+            else:
+                kept.append((product, values))
+        return kept
