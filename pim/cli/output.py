@@ -56,13 +56,14 @@ def table(title: str, columns: list[str], rows: Iterable[Iterable[Any]]) -> None
 
 
 def job_table(rows: list[dict[str, Any]], *, priority: bool = False) -> None:
-    """Recorded jobs as `pim import jobs` lists them (their non-zero counts); `priority` adds the queue's column
+    """Recorded jobs as `pim import jobs` lists them (their non-zero counts, and a search publish's mode: full,
+    incremental or mixed); `priority` adds the queue's column
     (`pim jobs list`)."""
     table(f"{len(rows)} job(s)", ["id", "kind", "status", *(["priority"] if priority else []), "source", "counts",
                                   "started"],
           [(r["id"], r["kind"], r["status"], *([r["priority"]] if priority else []),
             str(r["source"]).rsplit("/", 1)[-1][-40:],
-            " ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if isinstance(v, int) and v),
+            " ".join(f"{k} {v}" for k, v in (r["counts"] or {}).items() if isinstance(v, int) and v or k == "mode"),
             f"{r['started_at']:%Y-%m-%d %H:%M}") for r in rows])
 
 

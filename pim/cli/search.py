@@ -1,4 +1,5 @@
-"""`pim search`: tenant tokens for the storefront's per-customer search, and dropping a channel's indexes.
+"""`pim search`: tenant tokens for the storefront's per-customer search, dropping a channel's indexes, and
+marking an output folder's search payloads loaded when other tooling than load.sh loaded them (`mark-loaded`).
 
 A channel's pushes are remembered per target (a Meilisearch server or an output folder: the `search_sync`
 rows, pim.channel_usage.search_targets), and while one is, the channels page will not let the channel or one
@@ -97,6 +98,53 @@ def drop(
         whose = f"the push state of its {locale} index is" if locale else "its push state is"
         console.print(f"{d['target']}: deleted {said}; {whose} forgotten.", highlight=False)
     console.print(_after(store, channel, locale, [t.where for t in chosen]), highlight=False)
+
+
+@app.command("mark-loaded")
+def mark_loaded(
+    folder: Path = typer.Option(None, "--folder", help="The output folder whose search/ holds the payloads "
+                                                        "(default: PIM_OUTPUT, else PIM_HOME/out)."),
+    yes: bool = typer.Option(False, "--yes", help="Mark them without asking first."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Mark the search payloads of an output folder (publishes without MEILI_URL) as loaded, after loading them
+    with other tooling than load.sh.
+
+    It does what load.sh does once all is loaded: search/manifest.json and search/pending/ go, so the next
+    publish replaces the files instead of keeping them aside (else pending/ grows with every publish). Nothing
+    is sent to Meilisearch: payloads not loaded in fact are lost (publish with --full to rebuild). Exit codes:
+    0 marked (or nothing to mark), 2 no search output in the folder or --json without --yes."""
+    from exporters.meili_embedded import mark_loaded as mark, pending_bytes, unloaded
+    from pim.settings import get_settings
+
+    folder = (folder or get_settings().output_dir).resolve()
+    if not (folder / "search").is_dir():
+        raise InputError(f"{folder} has no search/ folder: no search publish wrote its payloads there",
+                         field="--folder", hint="name the output folder a publish without MEILI_URL wrote to")
+    runs = unloaded(folder)
+    size = pending_bytes(folder)
+    report = {"folder": str(folder), "marked": bool(runs), "runs": runs or [], "pending_bytes": size}
+    if not runs:
+        if as_json:
+            emit_json(report)
+        else:
+            console.print(f"Nothing to mark: {folder / 'search'} has no manifest.json, so its payloads count as "
+                          "loaded already.", highlight=False)
+        return
+    if not yes:
+        if as_json:
+            raise InputError("pim search mark-loaded --json does not ask first", hint="add --yes to mark them loaded")
+        for r in runs:
+            console.print(f"job {r['job']} ({r['written_at']}): {', '.join(r['indexes']) or 'no index'}",
+                          highlight=False)
+        typer.confirm(f"Mark these {len(runs)} publish(es) loaded (only if Meilisearch has them), removing "
+                      f"{size / 1e6:.1f} MB under pending/?", abort=True)
+    mark(folder)
+    if as_json:
+        emit_json(report)
+        return
+    console.print(f"{folder / 'search'}: {len(runs)} publish(es) marked loaded ({size / 1e6:.1f} MB under pending/ "
+                  "removed); the next publish replaces the files instead of keeping them aside.", highlight=False)
 
 
 def _targets(store: Any, channel: str, target: str | None) -> list[Any]:
