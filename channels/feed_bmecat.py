@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Iterable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from lxml import etree
 
 from channels.feed_row import Projector, decimal_text
 from channels.xml_chars import xml_chars
+from pim.contracts import fallback_price
 from pim.currencies import price_text
 from pim.feeds import FeedItem, FeedPlan
 from pim.structure import AttributeType
@@ -250,21 +252,36 @@ class _ProductWriter:
         return opening + inner + "</FEATURE>"
 
     def prices(self, item: FeedItem) -> str:
-        """PRODUCT_PRICE_DETAILS, memoised per (equal) price: list-price fallbacks and tier sets repeat."""
+        """PRODUCT_PRICE_DETAILS, memoised per (equal) price: list-price fallbacks and tier sets repeat. Contract
+        tiers from above 1 piece get a LOWER_BOUND 1 price first when the contract prices a smaller order (its
+        fallback: what CSV's `price` says one piece costs, pim.contracts.price_for_one); without a fallback the
+        first tier stays the lowest bound, the customer buying at least its quantity."""
         price = item.price
-        found = self._prices.get(price)
+        below = self._below_tiers(item)
+        key = price if below is None else (price, below)
+        found = self._prices.get(key)
         if found is not None:
             return found
         kind = "net_customer" if price is None or price.source == "contract" else "net_list"
         if price is None:
             found = f'<PRODUCT_PRICE_DETAILS><PRODUCT_PRICE price_type="{kind}"/></PRODUCT_PRICE_DETAILS>'
         else:
+            tiers = ([(Decimal(1), below)] if below is not None else []) + [(t.min_qty, t.price) for t in price.tiers]
             found = "<PRODUCT_PRICE_DETAILS>" + "".join(
-                f'<PRODUCT_PRICE price_type="{kind}">' + _el("PRICE_AMOUNT", price_text(t.price, self.proj.c.currency)) + self.currency
-                + _el("LOWER_BOUND", decimal_text(t.min_qty)) + "</PRODUCT_PRICE>" for t in price.tiers) + "</PRODUCT_PRICE_DETAILS>"
+                f'<PRODUCT_PRICE price_type="{kind}">' + _el("PRICE_AMOUNT", price_text(amount, self.proj.c.currency)) + self.currency
+                + _el("LOWER_BOUND", decimal_text(bound)) + "</PRODUCT_PRICE>" for bound, amount in tiers) + "</PRODUCT_PRICE_DETAILS>"
         if len(self._prices) < 100_000:
-            self._prices[price] = found
+            self._prices[key] = found
         return found
+
+    def _below_tiers(self, item: FeedItem) -> Decimal | None:
+        """What one piece costs under contract tiers that start above 1, when the contract's fallback prices it
+        (price_for_one gives that price then); None otherwise, and for every other price (read only for those)."""
+        price = item.price
+        if price is None or price.source != "contract" or price.tiers[0].min_qty <= 1:
+            return None
+        fallback = fallback_price(item.values, self.proj.c, self.proj.s)
+        return None if fallback is None else fallback.unit_price
 
     def _mime(self, out: list[str], values: dict[str, Any]) -> None:
         # the URLs written (a built rendition's, whose type may not be the source's), without unusable images

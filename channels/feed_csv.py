@@ -14,8 +14,7 @@ from pydantic import ValidationError
 
 from channels.feed_row import Projector, escape_formula
 from pim.contracts import CsvDialect
-from pim.errors import ConfigError
-from pim.feeds import FeedItem, FeedPlan
+from pim.feeds import FeedItem, FeedPlan, FeedRefused
 
 #: Encodings that carry every character: their rows need no check.
 _UNICODE = frozenset({"utf-8", "utf-8-sig"})
@@ -43,12 +42,12 @@ class Unencodable:
             self.found[sku] = wrong
         return not wrong
 
-    def error(self, plan: FeedPlan) -> ConfigError:
+    def error(self, plan: FeedPlan) -> FeedRefused:
         c = plan.contract
         named = "; ".join(f"{sku} ({', '.join(cols)})" for sku, cols in list(self.found.items())[:SHOWN])
         more = f"; and {len(self.found) - SHOWN} more" if len(self.found) > SHOWN else ""
-        return ConfigError(
-            f"contract '{c.code}': {len(self.found)} product(s) hold text that {self.encoding} cannot carry, so the "
+        return FeedRefused(
+            c, f"contract '{c.code}': {len(self.found)} product(s) hold text that {self.encoding} cannot carry, so the "
             f"feed was not built and nothing was sent (characters are never replaced): {named}{more}",
             hint=f"write the feed in UTF-8 (csv: {{encoding: utf-8}}, or utf-8-sig for Excel) and `pim feeds load` "
                  f"the contract again, or change those values; then `pim feeds deliver --contract {c.code}`")
@@ -63,8 +62,8 @@ def readable(plan: FeedPlan) -> CsvDialect:
     except ValidationError as exc:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['ctx']['error'] if 'ctx' in e else e['msg']}"
                             for e in exc.errors())
-        raise ConfigError(f"contract '{plan.contract.code}': its csv dialect cannot be read back ({reasons}), so the "
-                          f"feed was not built and nothing was sent",
+        raise FeedRefused(plan.contract, f"contract '{plan.contract.code}': its csv dialect cannot be read back "
+                          f"({reasons}), so the feed was not built and nothing was sent",
                           hint="fix csv: in the contract file and `pim feeds load` it again") from exc
 
 
@@ -74,7 +73,7 @@ class CsvFeedRenderer:
     content_type = "text/csv"
 
     def write(self, items: Iterable[FeedItem], plan: FeedPlan, path: Path) -> int:
-        """The rows written; a ConfigError (no file left) when the encoding cannot carry some row's text."""
+        """The rows written; a FeedRefused (no file left) when the encoding cannot carry some row's text."""
         d = readable(plan)
         proj = Projector(plan)
         escape = escape_formula if d.escape_formulas else None

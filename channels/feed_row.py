@@ -10,8 +10,9 @@ from itertools import islice
 from typing import Any
 
 from pim.catalog import Structure
-from pim.contracts import Contract, price_for_one
+from pim.contracts import Contract, price_for_one, rendition_problem
 from pim.currencies import price_text
+from pim.errors import ConfigError
 from pim.feeds import FeedItem, FeedPlan
 from pim.product import value_key
 from pim.registry import load
@@ -19,7 +20,7 @@ from pim.spreadsheet import escape_formula  # noqa: F401  (re-exported: the feed
 from pim.structure import Attribute, AttributeType
 
 #: Rendition links for a feed's images, as the channels link theirs (channels.search.IMAGE_LINKS): the URL of the
-#: contract channel's listing rendition once it is built, nothing for an image media found unusable, else the value.
+#: contract channel's listing rendition (or the contract's `rendition`) once it is built, nothing for an image media found unusable, else the value.
 IMAGE_LINKS = "media.links:links_for"
 #: Items whose image links are looked up together (a few queries per chunk, none per row).
 LINK_CHUNK = 500
@@ -58,7 +59,7 @@ class Projector:
         # image value → link (a URL; None: unusable; the value itself: media has not seen it), shared by the builds
         # of a run that link alike, so that an image is looked up once per run rather than once per contract
         self._linked: dict[str, str | None] = self.plan.shared.setdefault(
-            ("image_links", self.c.channel, self.plan.media_base_url), {}) if self.links is not None else {}
+            ("image_links", self.c.channel, self.plan.media_base_url, self.c.rendition), {}) if self.links is not None else {}
         self._unlinked_warned = False
 
     def _image_links(self) -> Any:
@@ -71,7 +72,16 @@ class Projector:
         # `str` as the fallback: a value media has not seen comes back as it is, and media_url links it
         hint = (f"feeds send the image paths instead; set media_base_url in contract {self.c.code} (pim feeds load) "
                 f"or PIM_CDN_BASE_URL to the public URL the media folder is served at, and deliver again")
-        return load(IMAGE_LINKS)(store, self.c.channel, str, base_url=self.plan.media_base_url, local_hint=hint)
+        links = load(IMAGE_LINKS)(store, self.c.channel, str, self.c.rendition, base_url=self.plan.media_base_url,
+                                  local_hint=hint)
+        if self.c.rendition is not None and (links is None or links.spec.name != self.c.rendition):
+            # media.yaml lost the rendition since `pim feeds load` checked it: never link another one unasked
+            rules = load("media.settings:load_media_file")().channels.get(self.c.channel)
+            raise ConfigError(rendition_problem(self.c, [r.name for r in rules.renditions] if rules else [])
+                              + "; the feed was not built and nothing was sent",
+                              hint=f"fix media.yaml or the contract (pim feeds load), then `pim feeds deliver "
+                                   f"--contract {self.c.code}`")
+        return links
 
     def _link(self, ref: str) -> str | None:
         """The image's rendition link, or the value itself when that link is a file:// URL (no base URL set): a
@@ -195,7 +205,7 @@ class Projector:
         """Everything a product's rendered fields depend on besides the product: rows are shared only
         between contracts that would render them identically."""
         return (what, tuple(self.fields), self.c.locale, self.c.channel, self.c.currency, self.plan.media_base_url,
-                id(self.s), *extra)
+                self.c.rendition, id(self.s), *extra)
 
     def prefix(self, item: FeedItem, escape: Callable[[str], str] | None = None) -> list[str]:
         """sku, action, price cells and stock cells; the price and stock cells are memoised per (equal) price

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-from sqlalchemy import Column, DateTime, String, Table, delete, select
+from sqlalchemy import Column, DateTime, String, Table, delete, exists, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from pim.catalog import Structure
 from pim.commerce import Tier, contract_tiers
 from pim.currencies import rounded
+from pim.delivery_log import CLAIM
 from pim.errors import ConfigError
 from pim.product import Product, merged_values, value_key
 from pim.store.store import Store, now
@@ -172,6 +173,9 @@ class Contract(_Strict):
         "under their refs, `<base>/<ref>` (file attributes, and images without a built rendition), and the contract "
         "channel's built renditions, `<base>/renditions/<sha256[:2]>/<sha256>/<spec hash[:20]>.<ext>` (the media "
         "store's renditions/ folder). Refs that are URLs go out unchanged."))
+    rendition: str | None = Field(default=None, description=(
+        "The rendition the feed's image links use, one media.yaml declares for the contract's channel (e.g. a JPEG "
+        "`zoom` for BMEcat tooling); the channel's listing rendition when unset. Checked at `pim feeds load`."))
     delivery: Delivery
     schedule: str | None = Field(default=None, description="Cron expression (5 fields or @daily, UTC): when `pim feeds deliver --due` sends this feed.")
 
@@ -188,7 +192,10 @@ class Contract(_Strict):
 
     def digest(self) -> str:
         """Changes when what the customer gets changes (not when the schedule or delivery target moves)."""
-        body = self.model_dump(mode="json", exclude={"schedule", "delivery", "name"})
+        # An unset rendition stays out, so that contracts stored before the field existed keep their digest (a new
+        # digest would send each of them a full feed).
+        left = {"schedule", "delivery", "name"} | ({"rendition"} if self.rendition is None else set())
+        body = self.model_dump(mode="json", exclude=left)
         return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
@@ -220,9 +227,15 @@ def put_contracts(store: Store, contracts: Iterable[Contract]) -> int:
     return len(rows)
 
 
-def delete_contract(store: Store, code: str) -> bool:
+def delete_contract(store: Store, code: str, *, force: bool = False) -> bool:
+    """Whether the contract was deleted. Unless `force`, not while a delivery run holds its claim
+    (pim.feed_schedule): the check is part of the statement, so a run claiming it meanwhile cannot slip between a
+    check and the delete (the caller says who holds it: pim.feed_schedule.refuse_while_sending)."""
+    q = delete(CONTRACT).where(CONTRACT.c.code == code)
+    if not force:
+        q = q.where(~exists().where(CLAIM.c.contract == code, CLAIM.c.held_until > now()))
     with store.begin() as conn:
-        return bool(conn.execute(delete(CONTRACT).where(CONTRACT.c.code == code)).rowcount)
+        return bool(conn.execute(q).rowcount)
 
 
 def get_contracts(store: Store, code: str | None = None, customer: str | None = None) -> list[Contract]:
@@ -318,7 +331,7 @@ def load_contracts(store: Store, paths: Iterable[Path]) -> list[Contract]:
         problems += wrong
     if problems:
         raise StructureErrors(problems, LOAD_HINT, files="contract files")
-    conflicts = fit_problems(placed, store.structure())
+    conflicts = fit_problems(placed, store.structure(), _declared_renditions(placed))
     if conflicts:
         raise ContractConflicts(conflicts)
     contracts = [p.contract for p in placed]
@@ -326,8 +339,10 @@ def load_contracts(store: Store, paths: Iterable[Path]) -> list[Contract]:
     return contracts
 
 
-def fit_problems(placed: list[Placed], s: Structure) -> list[StructureProblem]:
-    """What does not fit: a code declared twice, a channel, locale or field the catalog lacks."""
+def fit_problems(placed: list[Placed], s: Structure,
+                 renditions: dict[str, list[str]] | None = None) -> list[StructureProblem]:
+    """What does not fit: a code declared twice, a channel, locale or field the catalog lacks, a rendition the
+    channel does not declare (`renditions`: channel → rendition names, as media.yaml declares them)."""
     seen: set[str] = set()
     out: list[StructureProblem] = []
     for p in placed:
@@ -347,7 +362,33 @@ def fit_problems(placed: list[Placed], s: Structure) -> list[StructureProblem]:
         if unknown:
             out.append(p.problem("fields", f"contract '{c.code}': unknown fields {unknown}; use attribute codes or "
                                            + ", ".join(SPECIAL_FIELDS)))
+        if c.rendition is not None and c.rendition not in (declared := (renditions or {}).get(c.channel, [])):
+            out.append(p.problem("rendition", rendition_problem(c, declared)))
     return out
+
+
+def rendition_problem(c: Contract, declared: list[str]) -> str:
+    """Why the contract's rendition cannot be linked, and what to do; for `pim feeds load` and the renderers."""
+    if not declared:
+        return (f"contract '{c.code}': rendition '{c.rendition}', but media.yaml declares no renditions for channel "
+                f"{c.channel}; declare it under channels.{c.channel}.renditions in media.yaml (then `pim media "
+                f"renditions`), or leave rendition out to link the channel's listing rendition")
+    from pim.spelling import did_you_mean, nearest
+
+    return (f"contract '{c.code}': rendition '{c.rendition}'{did_you_mean(nearest(c.rendition or '', declared))} is "
+            f"not one of channel {c.channel}'s renditions in media.yaml ({', '.join(declared)}); name one of them, or "
+            f"leave rendition out to link the listing one")
+
+
+def _declared_renditions(placed: list[Placed]) -> dict[str, list[str]]:
+    """Channel → its rendition names in media.yaml, read only when a contract names a rendition (through the
+    registry: the core does not import the media area)."""
+    if not any(p.contract.rendition for p in placed):
+        return {}
+    from pim.registry import load
+
+    media = load("media.settings:load_media_file")()
+    return {code: [r.name for r in rules.renditions] for code, rules in media.channels.items()}
 
 
 SPECIAL_FIELDS = ("label", "family", "categories")

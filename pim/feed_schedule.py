@@ -8,6 +8,10 @@ dry runs do not count. A full feed held for having no rows counts too (it waits 
 rather than being built and held again at every tick). The time that counts is when that run started, so a run that took twenty minutes
 does not push the next one back.
 
+A run refused for its data (REFUSED: a cp1252 feed whose products hold text cp1252 lacks) would fail the same way
+at every tick, so `--due` holds the contract until its contract or the catalog (products, structure) changes; a
+failed delivery (SFTP down) is tried again at the next tick as before.
+
 Runs may overlap (a slow run and the next tick, or timers on two hosts), so a run sends a contract only while it
 holds the contract's claim: a `feed_claim` row taken by one conditional upsert (whoever's statement changes the
 row wins), dropped when that contract's job is over, and void after `CLAIM_LEASE` so a crashed run blocks
@@ -29,13 +33,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from pim.contracts import Contract, get_contracts
 from pim.delivery_log import CLAIM
-from pim.errors import ConfigError
-from pim.store.store import JOB, Store, as_utc, now
+from pim.errors import ConfigError, PimError
+from pim.store.store import JOB, Store, as_utc, now, sequence_value, structure_version
 
 SUCCESS = frozenset({"delivered", "nothing"})
 #: A full feed held for having no rows (pim.feeds: its job failed, `held: …`) waits for the next scheduled time
 #: like a success: every tick would build it again, hold it again and log it again until someone fixes the cause.
 HELD = "held"
+#: A run that failed for its data (pim.feeds.FeedRefused): its job's counts keep what it was built from
+#: (`built_from`), and `--due` does not try the contract again while all of that is unchanged.
+REFUSED = "refused"
 #: How long a claim stands without news from its run. Every contract the run finishes renews the rest, so this
 #: only has to outlast the longest stretch in which none finishes (about the slowest single contract's build
 #: and upload); a crashed run's contracts go out again at the first tick after it.
@@ -49,11 +56,12 @@ class Due:
     last_success: datetime | None  # or the last held run's (a full feed of 0 rows): it waits for its next time too
     next_run: datetime  # the first scheduled time after the last success (or now, when never delivered)
     due: bool
+    on_hold: str | None = None  # why `--due` does not try it (its last run was refused) and what to do
 
     def as_dict(self) -> dict[str, Any]:
         return {"contract": self.contract, "schedule": self.schedule, "due": self.due,
                 "last_success": self.last_success.isoformat() if self.last_success else None,
-                "next_run": self.next_run.isoformat()}
+                "next_run": self.next_run.isoformat(), "on_hold": self.on_hold}
 
 
 def next_run(schedule: str, after: datetime) -> datetime:
@@ -66,28 +74,63 @@ def next_run(schedule: str, after: datetime) -> datetime:
 
 def last_success(store: Store, contract: str) -> datetime | None:
     """When the contract's latest successful (not dry) delivery run started, or its latest held one (HELD)."""
-    q = (select(JOB.c.started_at, JOB.c.counts).where(JOB.c.kind == "feed", JOB.c.source == contract,
-                                                      JOB.c.status.in_(("succeeded", "failed")))
+    return _history(store, contract)[0]
+
+
+def _history(store: Store, contract: str) -> tuple[datetime | None, dict[str, Any] | None]:
+    """The contract's last success (or hold) and, when its newest run since then (dry runs aside) was refused for
+    its data, that refusal: the job's counts with `error` and `at`."""
+    q = (select(JOB.c.started_at, JOB.c.counts, JOB.c.error).where(JOB.c.kind == "feed", JOB.c.source == contract,
+                                                                   JOB.c.status.in_(("succeeded", "failed")))
          .order_by(JOB.c.id.desc()).limit(50))
+    refusal: dict[str, Any] | None = None
+    newest = True
     with store.engine.connect() as conn:
-        for started, counts in conn.execute(q):
-            if (counts or {}).get("status") in SUCCESS or (counts or {}).get("status") == HELD:
-                return as_utc(started)
-    return None
+        for started, counts, error in conn.execute(q):
+            status = (counts or {}).get("status")
+            if status in SUCCESS or status == HELD:
+                return as_utc(started), refusal
+            if status == "dry-run":
+                continue
+            if newest and status == REFUSED:
+                refusal = {**counts, "error": error, "at": as_utc(started)}
+            newest = False
+    return None, refusal
 
 
-def schedule_of(store: Store, contract: Contract, at: datetime) -> Due | None:
+def built_from(store: Store) -> dict[str, int]:
+    """What a build reads besides its contract, as two counters that move with every write: the catalog's write
+    sequence (products, models, stock) and the structure version. Read before a build, kept with its refusal."""
+    with store.engine.connect() as conn:
+        return {"catalog_seq": sequence_value(conn, "catalog"), "structure_version": structure_version(conn)}
+
+
+def _on_hold(refusal: dict[str, Any] | None, contract: Contract, mark: dict[str, int]) -> str | None:
+    """Why `--due` leaves the contract alone (its refusal stands: contract and catalog unchanged since), or None."""
+    if refusal is None or refusal.get("contract_digest") != contract.digest() or any(
+            refusal.get(k) != v for k, v in mark.items()):
+        return None
+    return (f"its run of {refusal['at']:%Y-%m-%d %H:%M} UTC was refused for its data and is not tried again until "
+            f"the contract or the catalog changes: {refusal['error']}\n  → to try it now anyway: pim feeds deliver "
+            f"--contract {contract.code}")
+
+
+def schedule_of(store: Store, contract: Contract, at: datetime, mark: dict[str, int] | None = None) -> Due | None:
+    """`mark`: built_from(store), read once by a caller looking at many contracts."""
     if not contract.schedule:
         return None
-    last = last_success(store, contract.code)
+    last, refusal = _history(store, contract.code)
     upcoming = next_run(contract.schedule, last) if last is not None else at
-    return Due(contract.code, contract.schedule, last, upcoming, upcoming <= at)
+    held = _on_hold(refusal, contract, mark or built_from(store)) if refusal is not None else None
+    return Due(contract.code, contract.schedule, last, upcoming, upcoming <= at and held is None, held)
 
 
 def schedules(store: Store, at: datetime | None = None) -> list[Due]:
-    """Every scheduled contract with its last success, next run and whether it is due at `at` (now)."""
+    """Every scheduled contract with its last success, next run, whether it is due at `at` (now) and, when its
+    last run was refused for its data and nothing changed since, why it is on hold."""
     at = as_utc(at or datetime.now(UTC))
-    return [d for c in get_contracts(store) if (d := schedule_of(store, c, at)) is not None]
+    mark = built_from(store)
+    return [d for c in get_contracts(store) if (d := schedule_of(store, c, at, mark)) is not None]
 
 
 def due_contracts(store: Store, at: datetime | None = None) -> list[str]:
@@ -133,6 +176,38 @@ def claims(store: Store, at: datetime | None = None) -> dict[str, dict[str, Any]
         return {r.contract: {"holder": r.holder, "held_until": as_utc(r.held_until).isoformat()} for r in conn.execute(q)}
 
 
+class ContractBusy(PimError):
+    """A contract a delivery run is sending cannot be changed under it (`pim feeds delete` without --force); try
+    again once the run is done."""
+
+
+def sending(store: Store, contract: str, at: datetime | None = None) -> dict[str, Any] | None:
+    """The run holding the contract's claim now (`claims`' entry) with `since`: when that run's job for the
+    contract started, else when it last claimed or renewed the claim; None when nobody holds it."""
+    held = claims(store, at).get(contract)
+    if held is None:
+        return None
+    q = (select(JOB.c.id, JOB.c.started_at).where(JOB.c.kind == "feed", JOB.c.source == contract,
+                                                  JOB.c.status == "running").order_by(JOB.c.id.desc()).limit(1))
+    with store.engine.connect() as conn:
+        job = conn.execute(q).first()
+    since = as_utc(job.started_at) if job else datetime.fromisoformat(held["held_until"]) - CLAIM_LEASE
+    return held | {"since": since.isoformat(), "job": job.id if job else None}
+
+
+def refuse_while_sending(store: Store, contract: str) -> None:
+    """For `pim feeds delete`: ContractBusy naming the run that holds the contract's claim, and since when;
+    nothing when none does."""
+    run = sending(store, contract)
+    if run is None:
+        return
+    job = f"job {run['job']}, " if run["job"] else ""
+    raise ContractBusy(f"contract '{contract}' is being sent by run {run['holder']} ({job}since "
+                       f"{datetime.fromisoformat(run['since']):%Y-%m-%d %H:%M:%S} UTC); it was not deleted",
+                       hint=f"try again once that run is done (`pim feeds due` shows who is sending), or delete it "
+                            f"anyway: pim feeds delete {contract} --force (the file being built may still go out)")
+
+
 @dataclass
 class DueRun:
     """One `deliver --due` run's claims: `take` claims every due contract it can, `done` lets one go as its job
@@ -146,6 +221,8 @@ class DueRun:
 
     def take(self) -> list[str]:
         for d in schedules(self.store, self.at):
+            if d.on_hold:
+                self.skipped.append({"contract": d.contract, "reason": "on hold: " + d.on_hold})
             if not d.due:
                 continue
             if not claim(self.store, d.contract, self.holder, at=self.at):

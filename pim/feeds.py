@@ -27,7 +27,7 @@ from pim.catalog import Structure
 from pim.commerce import Availability, Tier, price_list_tiers, stock_all, stock_for
 from pim.contracts import (Assortment, AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, discounted, get_contract,
                            get_contracts, list_price, resolve_prices)
-from pim.errors import DeliveryError, PimError
+from pim.errors import ConfigError, DeliveryError, PimError
 from pim.gate import gate_digest, member_of, shared_keys
 from pim.product import Product, ProductModel, merged_values
 from pim.protocols import Artifact, PublishContext
@@ -43,6 +43,16 @@ SNAPSHOT_LIMIT = 250_000  # larger catalogs are scanned per contract instead of 
 #: catalog lacks; one the assortment takes but its exclusions drop (exclude_skus, exclude rules, disabled under
 #: enabled_only); blocked by the channel's gate; no contract price and no fallback price.
 LEFT_OUT = ("unknown_sku", "excluded", "gate", "no_price")
+
+
+class FeedRefused(ConfigError):
+    """A feed the contract's own rules refuse to write from this catalog (text its encoding lacks, a dialect nobody
+    can read back): building it again fails the same way until the contract or the catalog changes, so
+    `deliver --due` holds the contract until then (pim.feed_schedule.REFUSED)."""
+
+    def __init__(self, contract: Contract, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.contract = contract
 
 
 # ---------------------------------------------------------------------------------------------- the row
@@ -698,10 +708,14 @@ def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: 
                  allow_empty: bool = False) -> dict[str, Any]:
     """One contract, in a worker: its own store connection and job row; failures come back as data. Jobs of
     the same run (token) in the same worker share its FeedRun (with a catalog snapshot when `snapshot`). A held
-    feed fails its job with the reason (`--due` then waits for the contract's next scheduled time: pim.feed_schedule)."""
+    feed fails its job with the reason (`--due` then waits for the contract's next scheduled time: pim.feed_schedule);
+    a refused one with what it was built from (`--due` waits for a change of the contract or the catalog)."""
+    from pim.feed_schedule import REFUSED, built_from
+
     store = Store.from_settings(migrate_now=False)
     job_id = store.start_job("feed", code)
     try:
+        mark = built_from(store)  # before the build: a change written while it runs lifts the refusal's hold
         result = deliver_contract(store, code, dry_run=dry_run, retries=retries, backoff=backoff,
                                   run=_run_for(store, token, snapshot), allow_empty=allow_empty)
         counts = {"rows": result.rows, "kind": result.kind, "status": result.status, "left_out": result.left_out}
@@ -710,6 +724,10 @@ def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: 
         else:
             store.finish_job(job_id, counts)
         return result.as_dict()
+    except FeedRefused as exc:  # fails alike until the contract or the catalog changes: `--due` holds it
+        store.finish_job(job_id, {"status": REFUSED, "contract_digest": exc.contract.digest(), **mark},
+                         status="failed", error=exc.describe())
+        return DeliveryResult(code, "failed", error=exc.describe()).as_dict()
     except Exception as exc:  # one contract failing must not stop the others
         message = exc.describe() if isinstance(exc, PimError) else f"{type(exc).__name__}: {exc}"
         store.finish_job(job_id, {}, status="failed", error=message)

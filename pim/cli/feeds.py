@@ -91,17 +91,22 @@ def _unlinked(contracts: list[Any], store: Store) -> list[str]:
 @app.command("delete")
 def delete(code: str = typer.Argument(..., help="The contract's code (`pim feeds list`)."),
            yes: bool = typer.Option(False, "--yes", help="Delete without asking first."),
+           force: bool = typer.Option(False, "--force", help="Delete even while a delivery run is sending the "
+                                                             "contract (its file may still go out)."),
            as_json: bool = JsonOption) -> None:
     """Delete a contract: it is no longer built, delivered or scheduled, and the portal stops showing it among the
     customer's contracts. Kept: its delivery log, its delivered files (the portal still lists and serves them until
     `pim feeds prune` lets them go) and its watermark, so a contract loaded again under this code goes on from its
-    last delivery."""
+    last delivery. Refused (exit 1) while a delivery run is sending it, unless --force."""
     from pim.contracts import delete_contract, get_contract
     from pim.delivery_log import feed_files, get_watermark
     from pim.errors import InputError
+    from pim.feed_schedule import refuse_while_sending
 
     store = _store()
     c = get_contract(store, code)  # an unknown code: the clear error with the list hint
+    if not force:
+        refuse_while_sending(store, code)  # before asking: a yes would be refused anyway
     wm = get_watermark(store, code)
     kept = {"portal_files": len(feed_files(store, customer=c.customer, contract=code, portal_only=True,
                                            limit=10**9)),
@@ -112,7 +117,10 @@ def delete(code: str = typer.Argument(..., help="The contract's code (`pim feeds
                              hint=f"add --yes: pim feeds delete {code} --yes --json")
         console.print(_kept_text(c, kept), highlight=False)
         typer.confirm(f"Delete contract {code} of {c.customer}?", abort=True)
-    done = {"deleted": delete_contract(store, code), "contract": code, "customer": c.customer, "kept": kept}
+    deleted = delete_contract(store, code, force=force)
+    if not deleted and not force:
+        refuse_while_sending(store, code)  # a run claimed it while we asked
+    done = {"deleted": deleted, "contract": code, "customer": c.customer, "kept": kept}
     if as_json:
         emit_json(done)
         return
@@ -135,21 +143,27 @@ def _kept_text(c: Any, kept: dict[str, Any]) -> str:
 
 @app.command("list")
 def list_contracts(as_json: bool = JsonOption) -> None:
-    """Contracts with their format, mode, delivery and last confirmed delivery."""
+    """Contracts with their format, mode, delivery and last confirmed delivery (`held`: the products the customer
+    holds from it), and why `deliver --due` holds one back (`on_hold`: its last run was refused for its data)."""
     from pim.contracts import get_contracts
     from pim.delivery_log import get_watermark
+    from pim.feed_schedule import schedules
 
     store = _store()
+    on_hold = {d.contract: d.on_hold for d in schedules(store)}
     rows = []
     for c in get_contracts(store):
         wm = get_watermark(store, c.code)
         where = ", ".join(x for x in ("sftp" if c.delivery.sftp else "", "portal" if c.delivery.portal else "") if x)
         rows.append({"code": c.code, "customer": c.customer, "format": c.format, "mode": c.mode, "delivery": where,
-                     "schedule": c.schedule, "version": wm.version if wm else 0, "held": len(wm.delivered) if wm else 0})
+                     "schedule": c.schedule, "version": wm.version if wm else 0, "held": len(wm.delivered) if wm else 0,
+                     "on_hold": on_hold.get(c.code)})
     if as_json:
         emit_json(rows)
     else:
-        table("contracts", list(rows[0]) if rows else ["code"], [r.values() for r in rows])
+        columns = [k for k in rows[0] if k != "on_hold"] if rows else ["code"]
+        table("contracts", columns, [[r[k] for k in columns] for r in rows])
+        _print_on_hold({r["code"]: r["on_hold"] for r in rows})
 
 
 @app.command("deliver")
@@ -291,8 +305,16 @@ def due_list(as_json: bool = JsonOption) -> None:
         return
     table("feed schedules (UTC)", ["contract", "schedule", "last success or hold", "next run", "due", "sending"],
           [(d.contract, d.schedule, f"{d.last_success:%Y-%m-%d %H:%M}" if d.last_success else "never",
-            f"{d.next_run:%Y-%m-%d %H:%M}", "yes" if d.due else "", held.get(d.contract, {}).get("holder"))
-           for d in rows])
+            f"{d.next_run:%Y-%m-%d %H:%M}", "yes" if d.due else "on hold" if d.on_hold else "",
+            held.get(d.contract, {}).get("holder")) for d in rows])
+    _print_on_hold({d.contract: d.on_hold for d in rows})
+
+
+def _print_on_hold(on_hold: dict[str, str | None]) -> None:
+    """Under a table: each contract `--due` holds back (its last run was refused for its data), why and what to do."""
+    for code, reason in on_hold.items():
+        if reason:
+            console.print(f"[yellow]on hold[/] {escape(code)}: {escape(reason)}", highlight=False)
 
 
 @app.command("prune")
@@ -396,11 +418,18 @@ def _no_such_person(email: str) -> None:
 @person_app.command("add")
 def person_add(customer: str = typer.Argument(..., help="Customer code, as in the contracts."),
                email: str = typer.Argument(..., help="The person's e-mail address (their sign-in name)."),
-               password: str = PasswordOption, force: bool = ForceOption) -> None:
+               password: str | None = typer.Option(None, hide_input=True, show_default=False,
+                                                   help="At least 10 characters (prompted when not given)."),
+               force: bool = ForceOption) -> None:
     """Give a person at a customer their own portal sign-in."""
-    from pim.portal_people import add_person
+    from pim.portal_people import add_person, check_customer
 
-    person = add_person(_store(), customer, email, password, force=force)
+    store = _store()
+    if not force and customer.strip():
+        check_customer(store, customer.strip())  # before the prompt: nobody types a password to be refused
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    person = add_person(store, customer, email, password, force=force)
     console.print(f"{person.email} can sign in to the portal for '{person.customer}'")
 
 
