@@ -24,6 +24,7 @@ from importers.bmecat_reader import (
     BmecatHeader,
     BmecatProduct,
     Feature,
+    FileIdentity,
     GtinId,
     Price,
     deletes_products,
@@ -812,7 +813,7 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
     mapper = mapper or BmecatMapper(m, structure, str(path))
     plan = _last_words(path) if m.deletes == "withdraw" else LastWords()
     position = -1
-    for bp in read_bmecat(path, header, groups=m.catalog_groups is not None, checked=plan.whole):
+    for bp in read_bmecat(path, header, groups=m.catalog_groups is not None, checked=plan.identity):
         if isinstance(bp, InputError):
             yield Rejected(str(bp), name, bp.line, bp.field, None, None)
             continue
@@ -877,10 +878,11 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
 
 
 class LastWords(dict[str, tuple[int, int]]):
-    """`_last_words`' plan; `whole`: its pass read the whole file, so the file is well-formed (the import's read
-    skips its structure check: `read_bmecat(checked=True)`, and the file is read twice, not three times)."""
+    """`_last_words`' plan; `identity`: its pass read the whole file, which was well-formed, and this is the file
+    it read (the import's read skips its structure check, so the file is read twice, not three times, and refuses
+    a file that is no longer this one: `read_bmecat(checked=)`). None: the import's read checks the file."""
 
-    whole = False
+    identity: FileIdentity | None = None
 
 
 def _last_words(path: Path) -> LastWords:
@@ -891,15 +893,16 @@ def _last_words(path: Path) -> LastWords:
     plan = LastWords()
     if not deletes_products(path):
         return plan
+    modes = product_modes(path)
     try:
-        for position, (pid, mode) in enumerate(product_modes(path)):
+        for position, (pid, mode) in enumerate(modes):
             if mode == "delete":
                 plan[pid] = (position, position)
             elif pid in plan:
                 plan[pid] = (plan[pid][0], position)
     except Exception:  # noqa: BLE001
         return plan
-    plan.whole = True
+    plan.identity = modes.identity
     return plan
 
 

@@ -12,6 +12,7 @@ parser serves both. Its files name their DTD in a DOCTYPE, accepted bare and nev
 from __future__ import annotations
 
 import mmap
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -561,18 +562,41 @@ def _release(el: etree._Element) -> None:
         del parent[0]
 
 
+class FileIdentity(NamedTuple):
+    """What tells a file read once from one read again (os.fstat of the open handle): another file swapped in
+    under its name is another inode (or device), one rewritten or truncated in place another size or
+    modification time."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, handle: IO[bytes]) -> FileIdentity:
+        info = os.fstat(handle.fileno())
+        return cls(info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
+
+
 def read_bmecat(path: Path, header_out: BmecatHeader | None = None, *,
-                groups: bool = False, checked: bool = False) -> Iterator[BmecatProduct | InputError]:
+                groups: bool = False, checked: FileIdentity | None = None) -> Iterator[BmecatProduct | InputError]:
     """Yield products one at a time (memory stays flat whatever the catalog size). A PRODUCT that cannot be
     read is yielded as an InputError so the caller can quarantine it and go on; a broken file raises before the
     first product (xml_safety.check_well_formed), so a file truncated after some products imports none.
     `groups`: also collect the catalog group tree and the product → group assignments into the header (small:
     a few strings each); otherwise they are read past. Either way their elements are cleared as they end.
-    `checked`: the caller has just read the whole file with the same parser (`product_modes` to its end,
-    which raises where the file breaks), so the structure check would read it a third time for nothing."""
+    `checked`: the identity of the file the caller has just read whole with the same parser (`product_modes` to
+    its end, which raises where the file breaks), so the structure check would read it a third time for nothing.
+    A file that is no longer that one (swapped or truncated between the two reads) is refused before its first
+    product: unchecked, a truncated one would import the products before the cut."""
     header = header_out if header_out is not None else BmecatHeader()
     handle = open_for_xml(path)
     with handle:
+        if checked is not None and FileIdentity.of(handle) != checked:
+            raise InputError("the file changed while it was being imported (it was replaced, rewritten or truncated "
+                             "between the first pass over its deletes and the import's read); nothing was imported",
+                             file=str(path), hint="wait until the file is written completely, then run the import "
+                             "again")
         bare_doctype = guard_prologue(handle, str(path), external_dtd=True)  # BMEcat 1.2 files name their DTD
         root = _root(handle)
         if root is not None:
@@ -653,13 +677,30 @@ def deletes_products(path: Path) -> bool:
     return False
 
 
-def product_modes(path: Path) -> Iterator[tuple[str, str]]:
+def product_modes(path: Path) -> ProductModes:
     """(SUPPLIER_PID, PRODUCT@mode) of every product `read_bmecat` would yield as one, in file order, and
     nothing else: a cheap first pass (no product is mapped) that tells a product a later PRODUCT of the same
     supplier PID overrides (importers.bmecat: a file's last word on a product wins). Products without a
-    SUPPLIER_PID are left out, as read_bmecat yields them as errors. A broken file raises as read_bmecat does."""
+    SUPPLIER_PID are left out, as read_bmecat yields them as errors. A broken file raises as read_bmecat does.
+    The pass notes the identity of the file it read (`ProductModes.identity`), for `read_bmecat(checked=)`."""
+    return ProductModes(path)
+
+
+class ProductModes:
+    """`product_modes`' pass; `identity`: the file's, once the pass has opened it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.identity: FileIdentity | None = None
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return _modes(self.path, self)
+
+
+def _modes(path: Path, modes: ProductModes) -> Iterator[tuple[str, str]]:
     handle = open_for_xml(path)
     with handle:
+        modes.identity = FileIdentity.of(handle)
         context = safe_iterparse(handle, str(path), external_dtd=True, events=("start", "end"), tag=_EVENT_TAGS)
         transaction = False
         depth_in_product = 0

@@ -13,14 +13,40 @@ from pim.severity import Severity
 
 app = typer.Typer(no_args_is_help=True)
 
+#: The exit code of an import run with --strict that rejected a row (its job ended `partial`): distinct from
+#: 1-6 (pim.errors), which say that the command failed, where this says what it imported was not all.
+PARTIAL_EXIT = 7
 
-def report(counts: dict, as_json: bool, title: str) -> None:
+StrictOption = typer.Option(False, "--strict", help=(
+    f"Exit {PARTIAL_EXIT} when any row was rejected (the job ends partial; the accepted rows are still imported), "
+    "so a script or scheduler notices; rows imported with a problem, and file warnings, do not count. Default: "
+    "exit 0 however many rows were rejected."))
+
+
+def report(counts: dict, as_json: bool, title: str, *, strict: bool = False) -> None:
+    """Print an import's counts (one JSON document with --json); with `strict`, exit PARTIAL_EXIT afterwards
+    when a row was rejected (`partial_exit`)."""
     if as_json:
         emit_json(counts)
+    else:
+        table(title, ["", "count"], [(k, v) for k, v in counts.items() if k != "job_id"])
+        if counts.get("rejected"):
+            console.print(f"[yellow]{counts['rejected']} rejected row(s) are in the quarantine:[/] pim import errors {counts.get('job_id', '')}")
+    if strict:
+        partial_exit([counts])
+
+
+def partial_exit(results: list[dict[str, Any]]) -> None:
+    """--strict: exit PARTIAL_EXIT, saying so on stderr, when any of the imports' `results` rejected a row."""
+    partial = [r for r in results if r.get("rejected")]
+    if not partial:
         return
-    table(title, ["", "count"], [(k, v) for k, v in counts.items() if k != "job_id"])
-    if counts.get("rejected"):
-        console.print(f"[yellow]{counts['rejected']} rejected row(s) are in the quarantine:[/] pim import errors {counts.get('job_id', '')}")
+    rows = sum(r["rejected"] for r in partial)
+    jobs = " ".join(str(r["job_id"]) for r in partial if r.get("job_id") is not None)
+    err_console.print(f"--strict: {rows} row(s) were rejected, so the import is partial (exit {PARTIAL_EXIT}); the "
+                      f"other rows were imported. List them with `pim import errors {jobs}`, fix them in the file and "
+                      "import it again", markup=False, highlight=False)
+    raise typer.Exit(PARTIAL_EXIT)
 
 
 def failure(exc: Any, file: Path | str | None = None) -> dict[str, Any]:
@@ -52,18 +78,18 @@ def json_failure(as_json: bool, file: Path | str | None = None) -> Iterator[None
         raise typer.Exit(exc.exit_code) from None
 
 
-def import_each(files: list[Path], run_one: Callable[[Path], Any], as_json: bool) -> None:
+def import_each(files: list[Path], run_one: Callable[[Path], Any], as_json: bool, strict: bool = False) -> None:
     """Import several files in turn. A file that fails (a PimError: unreadable, refused) is reported and the
-    next one still runs; the command then exits with the failure's code. With --json: one document, the
-    file's counts for one file (as before; or its {file, error, exit_code}), else a list of {file, counts…} or
-    {file, error, exit_code}."""
+    next one still runs; the command then exits with the failure's code, else with `strict` PARTIAL_EXIT when a
+    file had a row rejected. With --json: one document, the file's counts for one file (as before; or its {file,
+    error, exit_code}), else a list of {file, counts…} or {file, error, exit_code}."""
     from pim.cli import err
     from pim.errors import PimError
 
     if len(files) == 1:  # a failure exits through pim.cli.main, as every single import does
         with json_failure(as_json, files[0]):
             counts = run_one(files[0])
-        report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {files[0].name}")
+        report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {files[0].name}", strict=strict)
         return
     results: list[dict[str, Any]] = []
     code = 0
@@ -85,19 +111,21 @@ def import_each(files: list[Path], run_one: Callable[[Path], Any], as_json: bool
     elif code:
         failed = [Path(r["file"]).name for r in results if "error" in r]
         err.print(f"{len(failed)} of {len(files)} file(s) not imported: {', '.join(failed)}", markup=False)
-    if code:
+    if code:  # a file not imported says more than rows rejected
         raise typer.Exit(code)
+    if strict:
+        partial_exit(results)
 
 
 @app.command("jsonl")
-def jsonl(path: Path, as_json: bool = JsonOption) -> None:
+def jsonl(path: Path, as_json: bool = JsonOption, strict: bool = StrictOption) -> None:
     """Import canonical records (one JSON object per line)."""
     from pim.jsonl import import_jsonl
     from pim.store import Store
 
     with json_failure(as_json, path):
         counts = import_jsonl(path, Store.from_settings())
-    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}", strict=strict)
 
 
 @app.command("akeneo")
@@ -109,14 +137,14 @@ def akeneo(folder: Path = typer.Argument(..., help="A folder of Akeneo CSV expor
                                       "claimed under (as precedence files rank it)."),
            precedence: Path | None = typer.Option(None, "--precedence", help=(
                "With --merge: precedence YAML (default: PIM_HOME/precedence.yaml, else content first).")),
-           as_json: bool = JsonOption) -> None:
+           as_json: bool = JsonOption, strict: bool = StrictOption) -> None:
     """Import an Akeneo CSV export: structure first, then product models and products."""
     from importers.akeneo import import_akeneo
     from pim.store import Store
 
     with json_failure(as_json, folder):
         counts = import_akeneo(folder, Store.from_settings(), merge=merge, source=source, precedence=precedence)
-    report(counts, as_json, f"imported {folder}")
+    report(counts, as_json, f"imported {folder}", strict=strict)
 
 
 @app.command("jobs")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from pim.cli.imports import app, json_failure, report
+from pim.cli.imports import StrictOption, app, json_failure, partial_exit, report
 from pim.cli.output import JsonOption, console, emit_json, table
 
 PrecedenceOption = typer.Option(None, "--precedence", help=(
@@ -14,8 +14,9 @@ PrecedenceOption = typer.Option(None, "--precedence", help=(
 
 @app.command("erp")
 def erp(path: Path, map_file: Path = typer.Option(..., "--map", help="Column map YAML (schemas/erp_csv_map.schema.json)."),
-        precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption) -> None:
-    """Import an ERP CSV export (products, price list or stock, as the map's `kind` says)."""
+        precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption, strict: bool = StrictOption) -> None:
+    """Import an ERP CSV export (products, price list or stock, as the map's `kind` says). A product SKU on
+    several rows: the first row is imported, the later ones are rejected."""
     from importers.erp_csv import ErpCsvMap, import_erp_csv
     from pim.sources import load_profile
     from pim.store import Store
@@ -23,13 +24,16 @@ def erp(path: Path, map_file: Path = typer.Option(..., "--map", help="Column map
     with json_failure(as_json, path):
         counts = import_erp_csv(path, Store.from_settings(), load_profile(ErpCsvMap, map_file), map_dir=map_file.parent,
                                 precedence=precedence)
-    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+    row = {**counts.as_dict(), "job_id": counts.job_id}
+    report(row, as_json, f"imported {path.name}")
     _unread_note(counts.extra.get("unread_map_fields", 0), counts.job_id, as_json)
+    if strict:
+        partial_exit([row])
 
 
 @app.command("erp-xml")
 def erp_xml(path: Path, map_file: Path | None = typer.Option(None, "--map", help="XPath map YAML (default: SAP MATMAS)."),
-            precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption) -> None:
+            precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption, strict: bool = StrictOption) -> None:
     """Import ERP material master XML (SAP IDoc MATMAS-style by default), streaming."""
     from importers.erp_xml import MAPS, import_erp_xml, load_xml_map
     from pim.store import Store
@@ -37,8 +41,11 @@ def erp_xml(path: Path, map_file: Path | None = typer.Option(None, "--map", help
     with json_failure(as_json, path):
         counts = import_erp_xml(path, Store.from_settings(), load_xml_map(map_file),
                                 map_dir=(map_file or MAPS / "x").parent, precedence=precedence)
-    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+    row = {**counts.as_dict(), "job_id": counts.job_id}
+    report(row, as_json, f"imported {path.name}")
     _unread_note(counts.extra.get("unread_map_fields", 0), counts.job_id, as_json)
+    if strict:
+        partial_exit([row])
 
 
 def _unread_note(unread: int, job_id: int | None, as_json: bool) -> None:
@@ -50,7 +57,7 @@ def _unread_note(unread: int, job_id: int | None, as_json: bool) -> None:
 
 @app.command("content")
 def content(path: Path, profile: Path | None = typer.Option(None, "--profile", help="Content profile YAML."),
-            precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption) -> None:
+            precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption, strict: bool = StrictOption) -> None:
     """Import content-team enrichment (JSON array, JSON Lines, CSV or XLSX)."""
     from importers.content import ContentProfile, import_content
     from pim.sources import load_profile
@@ -60,7 +67,7 @@ def content(path: Path, profile: Path | None = typer.Option(None, "--profile", h
         prof = load_profile(ContentProfile, profile) if profile else None
         counts = import_content(path, Store.from_settings(), prof, profile_dir=profile.parent if profile else None,
                                 precedence=precedence)
-    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}")
+    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}", strict=strict)
 
 
 @app.command("conflicts")

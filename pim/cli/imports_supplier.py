@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from pim.cli.imports import app, import_each
+from pim.cli.imports import StrictOption, app, import_each
 from pim.cli.output import JsonOption, console, emit_json, table
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ def bmecat(
     files: list[Path] = typer.Argument(..., help="BMEcat 2005 XML files (T_NEW_CATALOG, T_UPDATE_PRODUCTS, T_UPDATE_PRICES)."),
     map_path: Path = typer.Option(..., "--map", help="The supplier's BMEcat map (schemas/bmecat_map.schema.json)."),
     as_json: bool = JsonOption,
+    strict: bool = StrictOption,
 ) -> None:
     """Import supplier BMEcat catalogs: details, ETIM/ECLASS features, tier prices, images, references."""
     from importers.bmecat import import_bmecat, load_map
@@ -25,7 +26,7 @@ def bmecat(
 
     store = Store.from_settings()
     m = load_map(map_path)
-    import_each(files, lambda path: import_bmecat(path, store, m, map_dir=map_path.parent), as_json)
+    import_each(files, lambda path: import_bmecat(path, store, m, map_dir=map_path.parent), as_json, strict)
 
 
 @app.command("supplier")
@@ -34,6 +35,7 @@ def supplier(
     map_path: Path = typer.Option(..., "--map", help="The supplier's profile (schemas/supplier_table_map.schema.json)."),
     precedence: Path = typer.Option(None, "--precedence", help="Precedence file (overrides the profile's)."),
     as_json: bool = JsonOption,
+    strict: bool = StrictOption,
 ) -> None:
     """Import supplier CSV/XLSX files: rows matched to SKUs by cross-reference, then GTIN; merged by precedence."""
     from importers.supplier_table import import_supplier_table, load_supplier_map
@@ -42,7 +44,7 @@ def supplier(
     store = Store.from_settings()
     m = load_supplier_map(map_path)
     import_each(files, lambda path: import_supplier_table(path, store, m, map_dir=map_path.parent,
-                                                          precedence=precedence), as_json)
+                                                          precedence=precedence), as_json, strict)
 
 
 @app.command("xref")
