@@ -1,9 +1,11 @@
 """The conflict log: a value on which two sources that both own its attribute disagree. The merge writes it;
 the UI lists it (`open_conflicts`) and picks a winner (`resolve_conflict`); the quality scorer counts it.
 
-One row per product × value key. `claims` holds every owning source's value (source → value); `winner` is
-the source whose value the product shows. A picked winner is *pinned*: later imports keep it winning until
-someone picks again, and if the claims change the row reopens so a person looks at it again. The pin ends
+One row per product × value key. `claims` holds the winner's value and those of the owning sources that disagree
+with it (source → value; pim.merge.conflict_of, whether an import or a pick writes the row); `winner` is the
+source whose value the product shows. A picked winner is *pinned*: later imports keep it winning until someone
+picks again or unpins it (`unpin`), and if the claims change the row reopens so a person looks at it again. A
+pick no owner disagrees with is a pin on a settled row; `listed_conflicts(status=PINNED)` lists every pin. The pin ends
 when its source withdraws its claim on the key (an empty value: `pim import withdraw`, a BMEcat delete or a
 T_NEW_CATALOG that no longer sends it, an emptied cell), as an association pick's does: the pick was of that
 value, so precedence decides again and the source's next claim ranks as any other (pim.merge.MergeOutcome)."""
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, select
+from sqlalchemy import Column, DateTime, String, Table, func, select
 from sqlmodel import Field, SQLModel
 
 from pim.errors import InputError
@@ -24,6 +26,8 @@ from pim.store.tables import JSONType
 OPEN = "open"  # disagreement nobody has looked at (or that changed since it was resolved)
 RESOLVED = "resolved"  # a person picked the winner (`pinned`)
 SETTLED = "settled"  # the sources agree again, or one of them withdrew its value
+PINNED = "pinned"  # not a status: what a list asks for to get every row a person's pick pins, whatever its status
+LISTED = (OPEN, RESOLVED, PINNED)  # what `pim import conflicts --status` and the API's ?status= take
 
 
 class ConflictRow(SQLModel, table=True):
@@ -55,23 +59,46 @@ class Conflict:
     pinned: str | None
     detected_at: datetime
     updated_at: datetime
+    resolved_by: str | None = None  # who picked last (`--by`, the API's user); the pin's time is `updated_at`
 
     @classmethod
     def from_row(cls, row: Any) -> "Conflict":
         m = row._mapping
         return cls(m["identifier"], m["value_key"], m["attribute"], m["winner"], dict(m["claims"]), m["status"],
-                   m["pinned"], m["detected_at"], m["updated_at"])
+                   m["pinned"], m["detected_at"], m["updated_at"], m["resolved_by"])
+
+    def listed_as(self, status: str) -> bool:
+        """Whether a list of `status` (one of LISTED) holds this row, as `listed_conflicts` selects."""
+        return self.pinned is not None if status == PINNED else self.status == status
 
 
 def open_conflicts(store: Store, identifiers: list[str] | None = None, *, limit: int | None = None) -> list[Conflict]:
     """Conflicts that need a person: status open, by product and value key (optionally for some products only)."""
-    q = select(CONFLICT).where(CONFLICT.c.status == OPEN).order_by(CONFLICT.c.identifier, CONFLICT.c.value_key)
-    if identifiers is not None:
-        q = q.where(CONFLICT.c.identifier.in_(identifiers))
+    return listed_conflicts(store, identifiers, limit=limit)
+
+
+def listed_conflicts(store: Store, identifiers: list[str] | None = None, *, status: str = OPEN,
+                     limit: int | None = None, offset: int = 0) -> list[Conflict]:
+    """The rows of `status` (OPEN, RESOLVED, or PINNED: every row a pick pins, whatever its status) by product
+    and value key, optionally of some products only; `limit` and `offset` page through them."""
+    q = _where(select(CONFLICT), identifiers, status).order_by(CONFLICT.c.identifier, CONFLICT.c.value_key)
     if limit:
         q = q.limit(limit)
+    if offset:
+        q = q.offset(offset)
     with store.engine.connect() as conn:
         return [Conflict.from_row(r) for r in conn.execute(q)]
+
+
+def count_conflicts(store: Store, identifiers: list[str] | None = None, *, status: str = OPEN) -> int:
+    """How many rows `listed_conflicts` would list without a limit (for "N of M shown")."""
+    with store.engine.connect() as conn:
+        return conn.execute(_where(select(func.count()).select_from(CONFLICT), identifiers, status)).scalar() or 0
+
+
+def _where(q: Any, identifiers: list[str] | None, status: str) -> Any:
+    q = q.where(CONFLICT.c.pinned.is_not(None) if status == PINNED else CONFLICT.c.status == status)
+    return q if identifiers is None else q.where(CONFLICT.c.identifier.in_(identifiers))
 
 
 def conflicts_for(store: Store, identifier: str) -> list[Conflict]:
@@ -175,6 +202,16 @@ def pick_claim(store: Store, identifier: str, value_key: str, source: str, *, by
         raise InputError(f"'{source}' has no value for {identifier} {value_key}, and no conflict is recorded for it",
                          field=value_key, hint=f"pick one of the values kept: {', '.join(sorted(kept))}")
     return resolve_conflict(store, identifier, value_key, source, by=by, log=log), False
+
+
+def unpin(store: Store, identifier: str, value_key: str, *, by: str, log: Any = None) -> tuple[Conflict, str]:
+    """`pim import resolve SKU KEY --unpin`: undo a pick (pim.merge.unpin_winner). Returns the row as it leaves
+    it (open again when owners still disagree, else settled) and the source whose value shows now."""
+    from pim.merge import unpin_winner
+    from pim.product import source_of
+
+    record = unpin_winner(store, identifier, value_key, by=by, log=log)
+    return _logged(store, identifier, value_key), source_of(record.provenance_of(value_key))  # type: ignore[return-value]
 
 
 def _logged(store: Store, identifier: str, value_key: str) -> Conflict | None:

@@ -10,7 +10,7 @@ empty cell) withdraws that source's claim. `merge_product` is pure; `Merger` loa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -200,14 +200,24 @@ def settle(claims: Claims, attribute: str, ranker: Ranker, *, newest: str, curre
     if len(claims) == 1 and not pin:  # a lone claim wins and cannot conflict
         return next(iter(claims)), {}, None
     winner = _choose(claims, attribute, ranker, newest, current, pin)
-    win_value = claims[winner].value
     losers = {s: c for s, c in claims.items() if s != winner}
+    return winner, losers, conflict_of(claims, winner, attribute, ranker, pinned=pin == winner)
+
+
+def conflict_of(claims: Claims, winner: str, attribute: str, ranker: Ranker, *, pinned: bool,
+                owners: Collection[str] = ()) -> tuple[str, dict[str, Any]] | None:
+    """The one rule for what a conflict holds, which the merge and a person's pick both follow (so a pick leaves
+    the log as the next merge of the same claims finds it): (winner, {winner: value, owner: value}) with the
+    claims of the owners (sources the precedence names for the attribute, and `owners`) that disagree with the
+    winner; None when none does, or when the winner neither owns the attribute nor is `pinned`."""
+    win_value = claims[winner].value
     ranks = ranker.ranks(attribute)
-    disagree = {s: c.value for s, c in losers.items()
-                if (ranks.get(s) or ranker.rank(s, attribute))[1] and ranker.disagree(attribute, c.value, win_value)}
-    if disagree and ((ranks.get(winner) or ranker.rank(winner, attribute))[1] or pin == winner):
-        return winner, losers, (winner, {winner: win_value, **disagree})
-    return winner, losers, None
+    disagree = {s: c.value for s, c in claims.items()
+                if s != winner and ((ranks.get(s) or ranker.rank(s, attribute))[1] or s in owners)
+                and ranker.disagree(attribute, c.value, win_value)}
+    if disagree and (pinned or (ranks.get(winner) or ranker.rank(winner, attribute))[1] or winner in owners):
+        return winner, {winner: win_value, **disagree}
+    return None
 
 
 def merge_product(existing: Product | None, incoming: Product, candidates: dict[str, Claims],
@@ -563,8 +573,8 @@ def _conflict_diff(ident: str, key: str, old: dict[str, Any] | None, new: tuple[
             side.conflict_rows.append({**old, "status": SETTLED, "pinned": pinned, "updated_at": stamp})
         return
     winner, claims = new
-    if pin_by is not None:
-        status, pinned = RESOLVED, winner
+    if pin_by is not None:  # a pick no owner disagrees with is a pin on a settled value (conflict_of)
+        status, pinned = RESOLVED if len(claims) > 1 else SETTLED, winner
     elif old is not None and old["claims"] == claims and old["status"] != SETTLED and old["pinned"] == pinned:
         if old["winner"] == winner:
             return
@@ -1022,6 +1032,23 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
     the catalog's write lock, so an import landing meanwhile is not overwritten; `log` runs in it. With
     `recorded`, only a claim of a conflict the log holds is picked, as read in that transaction. A claim that
     would give a variant (or sub-model) an axis value a sibling holds is refused, as an import's would be."""
+    return _repick(store, identifier, value_key, source, by=by, log=log, recorded=recorded)
+
+
+def unpin_winner(store: Store, identifier: str, value_key: str, *, by: str, log: RecordHook | None = None
+                 ) -> Product | ProductModel:
+    """Undo a person's pick of `value_key`: precedence decides again (by PIM_HOME/precedence.yaml, as people's
+    edits) and the value shows the claim it ranks first; owners that disagree with it make the conflict open
+    again. Refused (InputError) when nothing is pinned there."""
+    return _repick(store, identifier, value_key, None, by=by, log=log)
+
+
+def _repick(store: Store, identifier: str, value_key: str, source: str | None, *, by: str,
+            log: RecordHook | None, recorded: bool = False) -> Product | ProductModel:
+    """pick_winner (`source`), or unpin_winner (None: the precedence's first claim shows, unpinned). The log
+    keeps what conflict_of says, with ownership by PIM_HOME/precedence.yaml and the sources an open conflict
+    names (only a merge writes those claims, by the import's own precedence; a pick before round 33 kept
+    non-owners in a resolved one), so an unchanged re-import leaves the row as the pick wrote it."""
     from pim.structure_cache import cached_structure
 
     with store.begin() as conn:
@@ -1034,24 +1061,37 @@ def pick_winner(store: Store, identifier: str, value_key: str, source: str, *, b
         if value_key in product.values:
             prov = product.provenance_of(value_key)
             claims[source_of(prov)] = Claim(product.values[value_key], prov)
-        offered = old_conflict["claims"] if recorded and old_conflict is not None else claims
-        if source not in claims or source not in offered:
-            choices = sorted(s for s in offered if s in claims)
-            raise InputError(f"'{source}' has no value for {identifier} {value_key}", field=value_key,
-                             hint=f"pick one of: {', '.join(choices)}" if choices else None)
+        structure = cached_structure(conn)
+        ranker, attribute = Ranker(home_precedence() or Precedence(), structure), split_key(value_key)[0]
+        unpinning = source is None
+        if source is None:
+            if old_conflict is None or not old_conflict["pinned"] or not claims:
+                raise InputError(f"nothing is pinned on {identifier} {value_key}", field=value_key,
+                                 hint="`pim import conflicts --status pinned` lists the pins")
+            shown = source_of(product.provenance_of(value_key)) if value_key in product.values else None
+            source = _choose(claims, attribute, ranker, shown or "", shown, None)
+        else:
+            offered = old_conflict["claims"] if recorded and old_conflict is not None else claims
+            if source not in claims or source not in offered:
+                choices = sorted(s for s in offered if s in claims)
+                raise InputError(f"'{source}' has no value for {identifier} {value_key}", field=value_key,
+                                 hint=f"pick one of: {', '.join(choices)}" if choices else None)
         values, provenance = dict(product.values), dict(product.provenance)
         values[value_key] = claims[source].value
         provenance[value_key] = claims[source].prov  # type: ignore[assignment]
         new = product.model_copy(update={"values": values, "provenance": provenance})
-        axes = SiblingAxes.of(cached_structure(conn))
-        if axes is not None and split_key(value_key)[0] in axes.keys and (
-                taken := axes.refuse_record(conn, new)) is not None:
+        axes = SiblingAxes.of(structure)
+        if axes is not None and attribute in axes.keys and (taken := axes.refuse_record(conn, new)) is not None:
             raise InputError(taken[1], field=value_key, hint="pick a claim no sibling holds, or change the sibling first")
         side = SideWrites()
-        losers = {s: c for s, c in claims.items() if s != source}
-        _candidate_diff(identifier, value_key, old, losers, side)
-        state = (source, {s: c.value for s, c in claims.items()})
-        _conflict_diff(identifier, value_key, old_conflict, state, side, now(), pin_by=by)
+        _candidate_diff(identifier, value_key, old, {s: c for s, c in claims.items() if s != source}, side)
+        owners = old_conflict["claims"] if old_conflict is not None and old_conflict["status"] == OPEN else ()
+        state = conflict_of(claims, source, attribute, ranker, pinned=not unpinning, owners=owners)
+        if unpinning:
+            _conflict_diff(identifier, value_key, old_conflict, state, side, now(), unpin=True)
+        else:
+            _conflict_diff(identifier, value_key, old_conflict, state or (source, {source: claims[source].value}),
+                           side, now(), pin_by=by)
         write_record(store, conn, new, side)
         if log is not None:
             log(conn, product, new)

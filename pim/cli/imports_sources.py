@@ -1,7 +1,9 @@
 """`pim import erp|erp-xml|content|conflicts|resolve`: the merged sources (ERP, content team) and the
 conflict log. Supplier commands live in pim.cli.imports_supplier."""
 
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -70,41 +72,101 @@ def content(path: Path, profile: Path | None = typer.Option(None, "--profile", h
     report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}", strict=strict)
 
 
+class ConflictStatus(str, Enum):
+    """What `pim import conflicts --status` lists (pim.conflicts.LISTED)."""
+
+    open = "open"
+    resolved = "resolved"
+    pinned = "pinned"
+
+
 @app.command("conflicts")
 def conflicts(sku: list[str] = typer.Argument(None, help="Only these SKUs (and the models they inherit from), or "
                                                          "models as model:<code>."),
-              limit: int = typer.Option(200), as_json: bool = JsonOption) -> None:
+              status: ConflictStatus = typer.Option(ConflictStatus.open, help=(
+                  "open: needs a person; resolved: a person picked the winner; pinned: every pick still pinned "
+                  "(also one on a value no owner disputes), with who picked and when.")),
+              limit: int | None = typer.Option(None, show_default=False, help=(
+                  "At most this many rows (0: all of them). Default: 200 in the table; with --json every row.")),
+              as_json: bool = JsonOption) -> None:
     """List open conflicts: two sources that own an attribute disagree on a value. A variant's list has the
-    conflicts of the models it inherits from too (identifier `model:<code>`), as its page and the API show."""
-    from pim.conflicts import open_conflicts, targets_of_named
+    conflicts of the models it inherits from too (identifier `model:<code>`), as its page and the API show.
+    A cut list says so ("3 of 157 … shown", on stderr with --json); undo a pin with `pim import resolve SKU
+    KEY --unpin`."""
+    from pim.cli.output import err_console
+    from pim.conflicts import count_conflicts, listed_conflicts, targets_of_named
     from pim.store import Store
 
+    shown = limit if limit is not None else 0 if as_json else 200
     with json_failure(as_json):
         store = Store.from_settings()
-        rows = open_conflicts(store, targets_of_named(store, sku) if sku else None, limit=limit)
+        keys = targets_of_named(store, sku) if sku else None
+        rows = listed_conflicts(store, keys, status=status.value, limit=shown)
+        total = count_conflicts(store, keys, status=status.value) if shown and len(rows) == shown else len(rows)
+    noun = "value(s)" if status is ConflictStatus.pinned else "conflict(s)"
+    more = (f"{len(rows)} of {total} {status.value} {noun} shown: `--limit 0` lists them all"
+            if total > len(rows) else None)
     if as_json:
         emit_json([r.__dict__ for r in rows])
-        return
-    table(f"{len(rows)} open conflict(s)", ["sku", "value", "winner", "claims"],
-          [(c.identifier, c.value_key, c.winner, "; ".join(f"{s}={v}" for s, v in c.claims.items())[:200]) for c in rows])
+    elif status is ConflictStatus.open:
+        table(f"{len(rows)} of {total} open conflict(s)" if more else f"{len(rows)} open conflict(s)",
+              ["sku", "value", "winner", "claims"], [(c.identifier, c.value_key, c.winner, _claims(c)) for c in rows])
+    else:
+        table(f"{len(rows)}{f' of {total}' if more else ''} {status.value} {noun}",
+              ["sku", "value", "pinned", "status", "by", "at", "claims"],
+              [(c.identifier, c.value_key, c.pinned, c.status, c.resolved_by, f"{c.updated_at:%Y-%m-%d %H:%M}",
+                _claims(c)) for c in rows])
+    if more:
+        err_console.print(more, highlight=False, markup=False)
+
+
+def _claims(c: Any) -> str:
+    return "; ".join(f"{s}={v}" for s, v in c.claims.items())[:200]
 
 
 @app.command("resolve")
-def resolve(sku: str, value_key: str, source: str, by: str = typer.Option("cli", "--by")) -> None:
+def resolve(sku: str, value_key: str, source: str | None = typer.Argument(None, show_default=False),
+            by: str = typer.Option("cli", "--by"),
+            unpin: bool = typer.Option(False, "--unpin", help="Undo the pick instead (no SOURCE): precedence "
+                                                              "decides again; a disagreement is open again.")) -> None:
     """Pick SOURCE's value for SKU's VALUE_KEY and pin it: later imports keep it until SOURCE withdraws that
-    value. SOURCE is one of the conflict's claims, or a source whose value is kept as a candidate (one that
-    does not own the attribute is in no conflict). A pick that changes what shows is in the product's history,
-    under --by."""
+    value, or --unpin undoes it. SOURCE is one of the conflict's claims, or a source whose value is kept as a
+    candidate (one that does not own the attribute is in no conflict). A pick that changes what shows is in the
+    product's history, under --by. `pim import conflicts --status pinned` lists the pins."""
     from pim.conflicts import pick_claim
+    from pim.errors import InputError
     from pim.store import Store
     from pim.web.editing import ChoiceLog
 
+    if unpin == (source is not None):
+        raise InputError("name the SOURCE to pick, or --unpin without a SOURCE to undo a pick", field="source",
+                         hint=f"pim import resolve {sku} {value_key} SOURCE, or pim import resolve {sku} {value_key} --unpin")
     store = Store.from_settings()
-    c, kept = pick_claim(store, sku, value_key, source, by=by, log=ChoiceLog(sku, value_key, by, source))
+    if unpin:
+        _unpin(store, sku, value_key, by)
+        return
+    c, kept = pick_claim(store, sku, value_key, source, by=by, log=ChoiceLog(sku, value_key, by, source))  # type: ignore[arg-type]
     console.print(f"{sku} {value_key}: {source} wins ({c.claims[source]}), pinned", markup=False)
     if kept:
         console.print(f"(a kept candidate: {source} does not own {c.attribute} in the precedence, so no conflict "
                       "named it)", markup=False)
+
+
+def _unpin(store: Any, sku: str, value_key: str, by: str) -> None:
+    """`pim import resolve SKU KEY --unpin`; the history row names the source that shows afterwards."""
+    from pim.conflicts import unpin
+    from pim.merge import home_precedence_path
+    from pim.product import source_of
+    from pim.web.editing import ChoiceLog
+
+    def log(conn: Any, before: Any, after: Any) -> None:
+        ChoiceLog(sku, value_key, by, source_of(after.provenance_of(value_key)))(conn, before, after)
+
+    c, shows = unpin(store, sku, value_key, by=by, log=log)
+    used = ("PIM_HOME/precedence.yaml" if home_precedence_path().is_file()
+            else "the default precedence, content first (PIM_HOME/precedence.yaml decides once you write one)")
+    console.print(f"{sku} {value_key}: unpinned; by {used}, {shows}'s value shows"
+                  + (", the conflict is open again" if c.status == "open" else ""), markup=False)
 
 
 @app.command("withdraw")

@@ -252,25 +252,41 @@ class SourcePick(BaseModel):
 
 def _conflict_json(c: Any) -> dict[str, Any]:
     return {"identifier": c.identifier, "value_key": c.value_key, "attribute": c.attribute, "winner": c.winner,
-            "claims": c.claims, "status": c.status, "pinned": c.pinned, "detected_at": utc_iso(c.detected_at),
-            "updated_at": utc_iso(c.updated_at)}
+            "claims": c.claims, "status": c.status, "pinned": c.pinned, "resolved_by": c.resolved_by,
+            "detected_at": utc_iso(c.detected_at), "updated_at": utc_iso(c.updated_at)}
 
 
-@router.get("/conflicts", responses=documented({404: "no product `identifier`"}))
-def conflicts(request: Request, identifier: str | None = None, limit: int = Query(100, ge=1, le=1000),
-              user: User = Depends(api_user)) -> list[dict[str, Any]]:
+_PAGED = {"headers": {
+    "X-Total-Count": {"description": "How many rows match the query, on every page.", "schema": {"type": "integer"}},
+    "Link": {"description": 'The next page, `<url>; rel="next"` (its ?cursor=); absent on the last page.',
+             "schema": {"type": "string"}}}}
+
+
+@router.get("/conflicts", responses={200: _PAGED, **documented({404: "no product `identifier`"})})
+def conflicts(request: Request, response: Response, identifier: str | None = None,
+              status: Literal["open", "resolved", "pinned"] = "open", cursor: str | None = None,
+              limit: int = Query(100, ge=1, le=1000), user: User = Depends(api_user)) -> list[dict[str, Any]]:
     """Open conflicts (two owning sources disagree on a value), oldest product first; of one product (and the
-    models it inherits from) with `identifier`."""
-    store = store_of(request)
+    models it inherits from) with `identifier`. `status`: `resolved` (a person picked) or `pinned` (every pick
+    still pinned, whatever its status, with `resolved_by`). The body stays a bare list (as before paging); a cut
+    one says so in its headers: `X-Total-Count`, and `Link` with the next page's ?cursor=."""
+    from pim.conflicts import conflicts_of_product, count_conflicts, listed_conflicts
+
+    store, start = store_of(request), _cursor(cursor)
     if identifier is not None:
         product = store.get_product(identifier)
         if product is None:
             raise HTTPException(404, f"no product '{identifier}'")
-        rows = panels.conflicts(store, identifier, product.parent) or []
-        return [_conflict_json(c) for c in rows[:limit]]
-    from pim.conflicts import open_conflicts
-
-    return [_conflict_json(c) for c in open_conflicts(store, limit=limit)]
+        every = [c for c in conflicts_of_product(store, identifier, product.parent) if c.listed_as(status)]
+        rows, total = every[start:start + limit], len(every)
+    else:
+        rows = listed_conflicts(store, status=status, limit=limit, offset=start)
+        total = count_conflicts(store, status=status) if start or len(rows) == limit else len(rows)
+    response.headers["X-Total-Count"] = str(total)
+    if start + len(rows) < total:
+        nxt = request.url.include_query_params(cursor=str(start + len(rows)))
+        response.headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
+    return [_conflict_json(c) for c in rows]
 
 
 @router.post("/products/{identifier}/conflicts/{value_key}", responses=documented({
