@@ -57,7 +57,7 @@ from importers.workbook import header_places, other_sheets_refused, text_rows
 from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
 from pim.errors import InputError
-from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
+from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, record_identity, run_import
 from pim.jsonl import broken_json_line
 from pim.merge import EMPTY, MODEL_KEY
 from pim.product import Association, Product, ProductModel, Provenance, split_key, trusted_provenance, value_key
@@ -65,8 +65,9 @@ from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_
 from pim.spreadsheet import unescape_formula
 from pim.store import Store
 from pim.store.store import batched
-from pim.structure import Attribute
+from pim.structure import Attribute, AttributeType
 from pim.validation import example_key, typo_of
+from pim.values import ValueProblem, metric_text, prices_text
 
 
 class ContentProfile(SourceProfile):
@@ -714,9 +715,42 @@ def import_content(path: Path, store: Store, profile: ContentProfile | None = No
     items = reader(path, mapper, p.source)
     if reader is not read_json:
         items = keep_edits(items, store, structure, claim_unchanged=p.claim_unchanged, sku_field=p.sku_field)
+        items = typed_cells(items, structure)
     items = self_links_left_out(gtins_checked(items, p.source), p.source)
     return run_import(store, p.source, models_named(items, store, p.model_field),
                       structure=structure, label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
+
+
+def typed_cells(items: Iterator[Parsed | Rejected], structure: Structure) -> Iterator[Parsed | Rejected]:
+    """A sheet's price and metric cells read as the grid's mass edit reads them: `EUR 19.99, USD 21` (either order,
+    decimal point or comma) and `12.5 KILOGRAM`, `12,5 kg` (or `12.5` in the default unit): a cell holds text,
+    the value is {currency: amount} or {amount, unit}. Run after keep_edits, which compares cells as text. A cell
+    in neither form rejects its row with the form to use, as a value of the wrong shape did before."""
+    typed: dict[str, Attribute | None] = {}  # value key → its attribute when a cell of it is read so (the header's keys)
+    for item in items:
+        if isinstance(item, Parsed) and isinstance(item.record, (Product, ProductModel)) and item.record.values:
+            values, wrong = item.record.values, None
+            for key, cell in values.items():
+                if not isinstance(cell, str):
+                    continue
+                if key not in typed:
+                    attr = attribute_of(structure, key)
+                    typed[key] = attr if attr is not None and attr.type in _TEXT_TYPED else None
+                if (attr := typed[key]) is not None:
+                    try:
+                        values[key] = (prices_text(cell) if attr.type == AttributeType.price_collection
+                                       else metric_text(attr, cell, structure.measures))
+                    except ValueProblem as exc:
+                        wrong = (key, str(exc))
+                        break
+            if wrong is not None:
+                item = Rejected(f"{wrong[0]}: {wrong[1]}", item.file, item.line, wrong[0], item.raw,
+                                record_identity(item.record))
+        yield item
+
+
+#: Attribute types whose sheet cell is one text the mass edit's parsers read (pim.values.prices_text, metric_text).
+_TEXT_TYPED = frozenset({AttributeType.price_collection, AttributeType.metric})
 
 
 def models_named(items: Iterator[Parsed | Rejected], store: Store, model_field: str, batch: int = 500

@@ -300,7 +300,10 @@ class GateReport(BaseModel):
 
 def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: int | None = None) -> GateReport:
     """Counts per locale, blocked products by reason (from the last gate decisions) and the to-do list,
-    read from counters kept current on every write: no catalog scan."""
+    read from counters kept current on every write: no catalog scan. A `locale` the channel does not publish
+    is a ConfigError naming the channel's locales (its report would be empty, as if nothing were missing)."""
+    if locale:
+        _check_locale(store, channel, locale)
     from pim.scoring_tables import COMPLETENESS_COUNT as CC
     from pim.scoring_tables import GATE_COUNT as GC
     from pim.scoring_tables import MISSING_COUNT as MC
@@ -327,6 +330,18 @@ def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: i
     if locale:
         reasons = {k: n for k, n in reasons.items() if not k.startswith("completeness:") or k == f"completeness:{locale}"}
     return GateReport(channel=channel, locales=locales, blocked=blocked, blocked_by_reason=reasons, todo=todo)
+
+
+def _check_locale(store: Any, channel: str, locale: str) -> None:
+    """Refuse a locale the channel does not publish (`fr_FR`, `de_de`), with its locales; an unknown channel is
+    the caller's to refuse (the CLI and the API name the channels)."""
+    from pim.errors import ConfigError
+    from pim.validation import typo_of
+
+    found = next((c for c in store.get_structure("channel") if c.code == channel), None)
+    if found is not None and locale not in found.locales:
+        raise ConfigError(f"channel '{channel}' has no locale '{locale}'{typo_of(locale, (), found.locales)}",
+                          hint=f"its locales: {', '.join(found.locales)}")
 
 
 def stored_completeness(store: Any, identifier: str) -> list[dict[str, Any]]:

@@ -252,6 +252,23 @@ def metric_text(attribute: Attribute, raw: str, measures: Measures) -> dict[str,
     return {"amount": amount.replace(",", "."), "unit": unit}  # type: ignore[dict-item]
 
 
+#: One price as a person types it: the currency code before or after the amount (`EUR 19.99`, `19,99 EUR`).
+_PRICE_TEXT = re.compile(rf"([A-Za-z]{{3}})\s*({AMOUNT})|({AMOUNT})\s*([A-Za-z]{{3}})")
+
+
+def prices_text(raw: str) -> dict[str, str]:
+    """Prices typed as one text (`EUR 19.99, USD 21`: either order, decimal point or comma, any separator) →
+    {currency: amount}, as the grid's mass edit and the content sheets take them; the amounts are checked later
+    by normalize."""
+    prices: dict[str, str] = {}
+    for m in _PRICE_TEXT.finditer(raw):
+        currency, amount = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        prices[currency.upper()] = amount.replace(",", ".")
+    if not prices or _PRICE_TEXT.sub("", raw).strip(" ,;|"):
+        raise ValueProblem(f"'{raw}' is not a list of prices, e.g. EUR 19.99, USD 21.00")
+    return prices
+
+
 def _prices(data: Any) -> dict[str, str]:
     if isinstance(data, list):  # Akeneo's standard format: [{amount, currency}]
         data = {item.get("currency"): item.get("amount") for item in data if isinstance(item, dict)}

@@ -81,16 +81,29 @@ class VariantLevels:
         return [k for k, v in values.items() if v not in EMPTY and (a := split_key(k)[0]) not in allowed
                 and a in owner and a not in self._identifiers]
 
-    def reason(self, at: Placement, key: str, holder: str | None, *, product: bool = True) -> str:
+    def holder_depth(self, family_variant: str, attribute: str) -> int | None:
+        """The depth whose records hold `attribute` in `family_variant` (ROOT: the root model); None when the
+        family variant places no such attribute (or is unknown)."""
+        owner = self._owner.get(family_variant)
+        return owner.get(attribute) if owner is not None else None
+
+    def reason(self, at: Placement, key: str, holder: str | None, *, product: bool = True,
+               lineage: list[str] | None = None) -> str:
         """Why `key` is refused at `at` (a product, or a model), and what to do instead. `holder`: the record's
-        parent."""
+        parent; `lineage`: the models above the record, nearest first, when known, so the message names the one
+        that holds the attribute (a variant's root model, not its sub-model)."""
         attr = split_key(key)[0]
         owner = self._owner[at.family_variant][attr]
         if owner < at.depth:
             where = "the root product model" if owner == ROOT else f"the level-{owner} product model"
-            return (f"'{attr}' is held by {where} in family variant '{at.family_variant}'"
-                    + (f" ('{holder}' is this {'product' if product else 'model'}'s "
-                       f"{'model' if product else 'parent'})" if holder else "")
+            above = lineage or ([holder] if holder else [])
+            up = at.depth - 1 - owner  # how far above the record's parent the holding model is
+            named = above[up] if up < len(above) else None
+            whose, rel = ("product", "model") if product else ("model", "parent")
+            said = (f" ('{named}' is this {whose}'s {rel})" if named and up == 0 else
+                    f" ('{named}', the parent of this {whose}'s {rel} '{above[0]}')" if named else
+                    f" (above this {whose}'s {rel} '{holder}')" if holder else "")
+            return (f"'{attr}' is held by {where} in family variant '{at.family_variant}'" + said
                     + ": set it on the model, or move the attribute to this level in the family variant")
         return (f"'{attr}' belongs to level {owner} of family variant '{at.family_variant}', below this model: "
                 "set it on its variants")
@@ -271,7 +284,8 @@ class LevelGuard:
                 if ranker is not None and _loses(ranker, source, model.source_of(key), key):
                     outranked += 1
                     continue
-            reason = self.levels.reason(at, key, holder, product=isinstance(rec, Product))
+            reason = self.levels.reason(at, key, holder, product=isinstance(rec, Product),
+                                        lineage=self._lineage(holder))
             item.problems.append(QuarantineEntry(reason + "; the value was not stored",
                                                  item.file, item.line, key, raw, record_key, source, severity="problem"))
         return outranked

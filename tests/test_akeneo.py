@@ -148,8 +148,9 @@ def test_icecat_values_of_a_models_level_stay_the_models(icecat: dict[str, Any])
     assert {p["field"] for p in levels} == {"image", "variation_image"}
     tshirt = next(p for p in levels if p["record_key"] == "Tshirt-divided-blue-s")
     assert tshirt["reason"] == ("'image' is held by the root product model in family variant 'clothing_color_size' "
-                                "('model-tshirt-divided-blue' is this product's model): set it on the model, or move "
-                                "the attribute to this level in the family variant; the value was not stored")
+                                "('model-tshirt-divided', the parent of this product's model 'model-tshirt-divided-blue'"
+                                "): set it on the model, or move the attribute to this level in the family variant; the "
+                                "value was not stored")
     assert (tshirt["file"], tshirt["line"]) == ("products.csv", 1523)
     variant = store.get_product("Tshirt-divided-blue-s")
     assert "image" not in variant.values

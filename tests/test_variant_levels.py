@@ -60,9 +60,9 @@ def test_a_variant_keeps_its_levels_values_and_the_rest_of_the_record(shirts: St
     problems = {p["field"]: p for p in _level_problems(shirts, counts.job_id)}
     assert set(problems) == {"name:en_US", "price"}
     assert problems["name:en_US"]["reason"] == (
-        "'name' is held by the root product model in family variant 'shirts_color_size' ('SHIRT-RED' is this "
-        "product's model): set it on the model, or move the attribute to this level in the family variant; the "
-        "value was not stored")
+        "'name' is held by the root product model in family variant 'shirts_color_size' ('SHIRT', the parent of this "
+        "product's model 'SHIRT-RED'): set it on the model, or move the attribute to this level in the family variant; "
+        "the value was not stored")
     assert (problems["price"]["file"], problems["price"]["line"], problems["price"]["record_key"]) == (
         "erp.csv", 2, "SHIRT-RED-S")
     assert problems["price"]["raw"] == {"row": 0}

@@ -32,11 +32,11 @@ def test_the_todo_csv_lists_the_products_to_fill_and_goes_back_through_the_impor
     assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
     assert "todo-ecommerce-en_US-shoes-description.csv" in got.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(got.text)))
-    assert rows[0] == ["sku", "description:en_US@ecommerce"]
+    assert rows[0] == ["sku", "model", "description:en_US@ecommerce"]  # (a model column: runner_model holds it)
     assert sorted(r[0] for r in rows[1:]) == ["'=HYPERLINK(1)", "no-description"]  # the formula is escaped
-    assert all(r[1] == "" for r in rows[1:])
+    assert all(r[1] == r[2] == "" for r in rows[1:])
 
-    filled = "".join(f"{r[0]},{'A shoe for long runs.' if r[0] == 'no-description' else ''}\n" for r in rows[1:])
+    filled = "".join(f"{r[0]},,{'A shoe for long runs.' if r[0] == 'no-description' else ''}\n" for r in rows[1:])
     done = web.post("/imports", data={"csrf_token": token},
                     files={"file": ("todo.csv", f"{','.join(rows[0])}\n{filled}".encode(), "text/csv")})
     assert done.status_code == 200
@@ -47,7 +47,7 @@ def test_the_todo_csv_lists_the_products_to_fill_and_goes_back_through_the_impor
 
     # the escaped identifier comes back as the product it names, not as an unknown '=HYPERLINK(1)
     web.post("/imports", data={"csrf_token": token},
-             files={"file": ("todo.csv", f"{','.join(rows[0])}\n'=HYPERLINK(1),Formula-proof.\n".encode(), "text/csv")})
+             files={"file": ("todo.csv", f"{','.join(rows[0])}\n'=HYPERLINK(1),,Formula-proof.\n".encode(), "text/csv")})
     job_queue.work(store, once=True)
     assert store.get_product("=HYPERLINK(1)").values["description:en_US@ecommerce"] == "Formula-proof."  # type: ignore[union-attr]
     assert list(csv.reader(io.StringIO(web.get(TODO).text)))[1:] == []

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from pim.errors import InputError
+from pim.errors import ConfigError, InputError
 from pim.structure import STRUCTURE_KINDS
 from pim import association_claims
 from pim.web import api_pipeline, api_structure, editing, panels
@@ -351,15 +351,24 @@ def product_history(identifier: str, request: Request, user: User = Depends(api_
 
 
 @router.get("/completeness/{channel}", responses=documented({
-    404: "no such channel", 501: "completeness is not installed"}))
+    404: "no such channel", 422: "a locale the channel does not publish", 501: "completeness is not installed"}))
 def completeness_report(channel: str, request: Request, locale: str | None = None,
+                        limit: int = Query(100, ge=1, le=10_000, description="The largest to-do items to list."),
                         user: User = Depends(api_user)) -> dict[str, Any]:
-    if channel not in structure_of(request).channels:
+    """Counts per locale, blocked products by reason and the to-do list, largest first: `limit` items of
+    `todo_total` (`todo_truncated` when some were left out; the CLI's `pim gate report` lists them all)."""
+    channels = structure_of(request).channels
+    if channel not in channels:
         raise HTTPException(404, f"no channel '{channel}'")
-    report = panels.gate_report(store_of(request), channel, locale)
+    try:
+        report = panels.gate_report(store_of(request), channel, locale, todo_limit=None)
+    except ConfigError as exc:
+        raise refuse(422, f"{exc}; {exc.hint}" if exc.hint else str(exc), "query.locale") from None
     if report is None:
         raise HTTPException(501, "completeness is not available in this installation")
-    return report.model_dump(mode="json")
+    data = report.model_dump(mode="json")
+    todo = data["todo"]
+    return {**data, "todo": todo[:limit], "todo_total": len(todo), "todo_truncated": len(todo) > limit}
 
 
 StructureKind = Literal[tuple(STRUCTURE_KINDS)]  # type: ignore[valid-type]

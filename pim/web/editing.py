@@ -11,7 +11,6 @@ not overwritten unseen."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,7 @@ from pim.product import Product, Provenance, split_key, value_key
 from pim.quality import gtin_problem, is_gtin_attribute
 from pim.structure import AttributeType
 from pim.store.store import Store, now
-from pim.values import AMOUNT, ValueProblem, metric_text, normalize
+from pim.values import ValueProblem, metric_text, normalize, prices_text
 from pim.variant_levels import VariantLevels, model_placement
 from pim.web.tables import HISTORY
 
@@ -112,9 +111,6 @@ def gtin_error(attribute: str, value: Any) -> str | None:
     return None
 
 
-_PRICE_TEXT = re.compile(rf"([A-Za-z]{{3}})\s*({AMOUNT})|({AMOUNT})\s*([A-Za-z]{{3}})")
-
-
 def text_value(attr: Any, raw: str, measures: Measures | None = None) -> Any:
     """A one-field entry (the grid's mass edit) → the value pim.values.normalize takes: a metric as
     `12.5 KILOGRAM`, `12.5 kg` or `12.5 KGM` (any spelling of a unit of the attribute's measurement family in
@@ -128,13 +124,7 @@ def text_value(attr: Any, raw: str, measures: Measures | None = None) -> Any:
     if attr.type == AttributeType.metric:
         return metric_text(attr, raw, measures or builtin())
     if attr.type == AttributeType.price_collection:
-        prices: dict[str, str] = {}
-        for m in _PRICE_TEXT.finditer(raw):
-            currency, amount = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-            prices[currency.upper()] = amount.replace(",", ".")
-        if not prices or _PRICE_TEXT.sub("", raw).strip(" ,;|"):
-            raise ValueProblem(f"'{raw}' is not a list of prices, e.g. EUR 19.99, USD 21.00")
-        return prices
+        return prices_text(raw)
     return raw
 
 
@@ -158,18 +148,54 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
         return EditResult(product, stale=stale)
     from pim.merge import Merger, home_precedence
 
-    held = _held(store, identifier, product, edits)
-
     stamp = now()
-    record = Product(identifier=identifier, values=edits, source=Provenance(source="content", ref=f"user:{actor}", at=stamp))
-    logged = _Logged({identifier: edits}, actor, stamp)
-    _, rejects = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s).write(store, [record], also=logged)
-    if rejects:
-        return EditResult(product, {r.field: r.reason for r in rejects})
-    updated = store.get_product(identifier) or product
-    outranked = _outranked(updated, edits)
-    return EditResult(updated, changed=logged.keys(identifier), outranked=outranked, stale=stale,
-                      why=_why(outranked, edits, held))
+    strays = _strays(s, product.family, edits)
+    edits = {k: v for k, v in edits.items() if k not in strays}
+    updated, changed, outranked, why = product, [], {}, {}
+    if edits:
+        held = _held(store, identifier, product, edits)
+        record = Product(identifier=identifier, values=edits, source=Provenance(source="content", ref=f"user:{actor}",
+                                                                                at=stamp))
+        logged = _Logged({identifier: edits}, actor, stamp)
+        _, rejects = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s).write(store, [record],
+                                                                                                   also=logged)
+        if rejects:
+            return EditResult(product, {r.field: r.reason for r in rejects})
+        updated = store.get_product(identifier) or product
+        outranked = _outranked(updated, edits)
+        changed, why = logged.keys(identifier), _why(outranked, edits, held)
+    if strays:
+        updated, dropped = _drop_strays(store, identifier, s, strays, actor, stamp)
+        changed = [*changed, *dropped]
+    return EditResult(updated, changed=changed, outranked=outranked, stale=stale, why=why)
+
+
+def _strays(s: Structure, family: str | None, edits: dict[str, Any]) -> list[str]:
+    """The cleared keys of attributes `family` lacks (values a family change left behind; no identifier)."""
+    attrs = set(s.families[family].attributes) if family in s.families else None
+    return [k for k, v in edits.items() if attrs is not None and v is None and (a := split_key(k)[0]) not in attrs
+            and s.attributes[a].type != AttributeType.identifier]
+
+
+def _drop_strays(store: Store, identifier: str, s: Structure, keys: list[str], actor: str, stamp: Any
+                 ) -> tuple[Product, list[str]]:
+    """Remove a product's values of attributes its family lacks, whoever stored them, with their history rows.
+    No source may claim such a value any more (the merge refuses it), so a person's clear cannot be a claim
+    withdrawn for the next source's value to show: the value goes. Clearing never makes data invalid. Read
+    and written under the catalog's write lock, as a person's pick is (pim.merge.locked_record)."""
+    from pim.merge import SideWrites, locked_record, write_record
+
+    with store.begin() as conn:
+        before: Product = locked_record(store, conn, identifier)  # type: ignore[assignment]  (a SKU: a product)
+        gone = [k for k in _strays(s, before.family, dict.fromkeys(keys)) if k in before.values]
+        if not gone:
+            return before, []
+        after = before.model_copy(update={"values": {k: v for k, v in before.values.items() if k not in gone},
+                                          "provenance": {k: v for k, v in before.provenance.items() if k not in gone}})
+        write_record(store, conn, after, SideWrites())
+        conn.execute(insert(HISTORY), [history_row(identifier, k, before.values[k], None, actor, "content", stamp)
+                                       for k in gone])
+    return after, gone
 
 
 #: Products one mass edit reaches (the grid's filter-wide edit, the API's list); more: an import.

@@ -29,7 +29,9 @@ def completeness(store: Any, identifier: str) -> list[dict[str, Any]] | None:
     return mod.stored_completeness(store, identifier)
 
 
-def gate_report(store: Any, channel: str, locale: str | None = None, todo_limit: int = 100) -> Any:
+def gate_report(store: Any, channel: str, locale: str | None = None, todo_limit: int | None = 100) -> Any:
+    """The channel's gate report with its `todo_limit` largest to-do items (None: all of them), or None when
+    completeness is not installed. A locale the channel does not publish is a ConfigError (pim.completeness)."""
     mod = _module("pim.completeness")
     if mod is None or not hasattr(mod, "report"):
         return None

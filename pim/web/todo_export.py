@@ -1,7 +1,10 @@
 """The dashboard's to-do as a file to fill in: the products of a family that miss an attribute on a channel ×
 locale, one row each, with the value's column empty. Filled in a spreadsheet, it goes back through the import
 page (a content CSV: the `sku` column and value-key columns), so "what is missing" and "fill it in" are one
-loop. Streamed from the grid index a page at a time; cells are formula-escaped."""
+loop. A variant missing an attribute its model level holds is listed as that model, once (a `model` row): a
+value given on the variant would not be stored (pim.variant_levels). Prices and metrics are filled as the
+mass edit takes them (`EUR 19.99, USD 21.00`, `12.5 KILOGRAM`); the dashboard says so next to the link
+(`fill_form`). Streamed from the grid index a page at a time; cells are formula-escaped."""
 
 from __future__ import annotations
 
@@ -11,15 +14,38 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 
+from pim.catalog import Structure
+from pim.content_sheet import MODEL_COLUMN, SKU_COLUMN
 from pim.product import value_key
 from pim.spreadsheet import escape_formula
+from pim.store.store import MODEL, PRODUCT
+from pim.structure import AttributeType
+from pim.variant_levels import VariantLevels
 from pim.web.accounts import User
 from pim.web.deps import session_user, store_of, structure_of
 from pim.web.grid import GridFilter, page
+from pim.web.ui import templates
 
 router = APIRouter(include_in_schema=False)
 PAGE = 1000
+
+
+def fill_form(s: Structure, channel: str, attribute: str) -> str:
+    """How the to-do CSV's value cell is filled where plain text does not say it: a price in every currency the
+    channel needs (completeness asks for each), a metric as an amount and a unit; "" for other attributes."""
+    attr = s.attributes.get(attribute)
+    if attr is None or channel not in s.channels:
+        return ""
+    if attr.type == AttributeType.price_collection:
+        return "fill in prices as " + ", ".join(f"{c} 19.99" for c in s.channels[channel].currencies)
+    if attr.type == AttributeType.metric:
+        return f"fill in an amount and a unit, e.g. 12.5 {attr.default_unit or 'KILOGRAM'}"
+    return ""
+
+
+templates.env.globals["todo_fill_form"] = fill_form  # the dashboard says it next to each to-do's CSV link
 
 
 @router.get("/dashboard/todo.csv")
@@ -36,15 +62,57 @@ def todo_csv(request: Request, channel: str, locale: str, family: str, attribute
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _rows(store: object, f: GridFilter, s: object, key: str) -> Iterator[str]:
+def _rows(store: object, f: GridFilter, s: Structure, key: str) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["sku", key])
+    levels = VariantLevels(s)
+    attribute, family = f.missing or "", f.family or ""
+    models = _on_models(s, levels, family, attribute)
+    writer.writerow([SKU_COLUMN, MODEL_COLUMN, key] if models else [SKU_COLUMN, key])
+    listed: set[str] = set()  # models given a row already: one per model, whatever number of its variants miss it
     after: int | None = 0
     while after is not None:
         rows, after = page(store, f, s, after=after, limit=PAGE)  # type: ignore[arg-type]
+        held = _holders(store, levels, [r.identifier for r in rows], attribute) if models else {}
         for r in rows:
-            writer.writerow([escape_formula(r.identifier), ""])
+            model = held.get(r.identifier)
+            if model is None:
+                writer.writerow([escape_formula(r.identifier), "", ""] if models else [escape_formula(r.identifier), ""])
+            elif model not in listed:
+                listed.add(model)
+                writer.writerow(["", escape_formula(model), ""])
         yield out.getvalue()
         out.seek(0)
         out.truncate()
+
+
+def _on_models(s: Structure, levels: VariantLevels, family: str, attribute: str) -> bool:
+    """Whether a family variant of `family` holds `attribute` on a model level: its variants get it from there."""
+    return any((depth := levels.holder_depth(code, attribute)) is not None and depth < len(fv.levels)
+               for code, fv in s.family_variants.items() if fv.family == family)
+
+
+def _holders(store: object, levels: VariantLevels, identifiers: list[str], attribute: str) -> dict[str, str]:
+    """Variant → the product model that holds `attribute` for it (its model, or that model's parent), for the
+    variants whose model level holds it. Three reads per page: the variants' parents, those models, their parents."""
+    if not identifiers:
+        return {}
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        parents = dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.parent).where(
+            PRODUCT.c.identifier.in_(identifiers), PRODUCT.c.parent.is_not(None))).all())
+        models: dict[str, tuple[str, str | None]] = {}
+        wanted = set(parents.values())
+        while wanted:
+            found = {code: (fv, up) for code, fv, up in conn.execute(select(
+                MODEL.c.code, MODEL.c.family_variant, MODEL.c.parent).where(MODEL.c.code.in_(sorted(wanted))))}
+            models.update(found)
+            wanted = {up for _, up in found.values() if up} - models.keys()
+    out: dict[str, str] = {}
+    for ident, parent in parents.items():
+        family_variant, up = models.get(parent, ("", None))
+        depth = levels.holder_depth(family_variant, attribute)
+        lineage = [parent, up]  # the variant's depth is 2 under a sub-model, else 1
+        here = 2 if up else 1
+        if depth is not None and depth < here and (holder := lineage[here - 1 - depth]):
+            out[ident] = holder
+    return out

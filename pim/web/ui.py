@@ -412,6 +412,8 @@ def dashboard(request: Request, user: User = Depends(session_user)) -> HTMLRespo
     s = structure_of(request)
     channel, locale = request.query_params.get("channel"), request.query_params.get("locale") or None
     channels = [channel] if channel else sorted(s.channels)
+    # a channel that does not publish the locale has no report in it (pim.completeness.report refuses one)
+    channels = [c for c in channels if not locale or c not in s.channels or locale in s.channels[c].locales]
     reports = [r for c in channels if (r := panels.gate_report(store_of(request), c, locale)) is not None]
     return render(request, "dashboard.html", user, reports=reports, s=s, available=panels.tables() is not None,
                   channel=channel, locale=locale, stale_scores=_stale_scores(request))
