@@ -52,6 +52,12 @@ class Parsed:
 GC_PER_RECORD = 64
 
 
+def _collector_threshold(batch_size: int) -> int:
+    """The collector's gen-0 threshold while a process holds import batches of `batch_size` records: the
+    importing process and each fanned-out worker (GC_PER_RECORD)."""
+    return max(BULK_THRESHOLD, GC_PER_RECORD * batch_size)
+
+
 def file_warning(store: Store, job_id: int | None, source: str, key: str, reason: str | None, *, file: str,
                  field: str | None = None) -> None:
     """A file's one `warning` of a kind (`key`: the kind and the file), which the file's next run replaces, or
@@ -217,7 +223,7 @@ def run_import(
             from pim.precedence_check import note_unseen_sources
 
             note_unseen_sources(store, counts, source, merge.precedence, merge.precedence_file)
-        with bulk_allocation(max(BULK_THRESHOLD, GC_PER_RECORD * store.batch_size)), \
+        with bulk_allocation(_collector_threshold(store.batch_size)), \
                 axes_known(store.engine, structure):  # its writes close filled axis notes cheaply
             if workers > 1 and _can_fan_out(store, merge):
                 _run_fanned_out(store, source, items, validator, merge, counts, batch_done, workers, executor, extras)
@@ -572,5 +578,5 @@ def _prepare_job(spec: tuple[Any, ...], chunk: list[Parsed | Rejected]) -> Prepa
         _WORKER.validator = RecordValidator(structure)
         _WORKER.merge = Merger(precedence, create_missing=create_missing).bind(structure)
         _WORKER.spec = spec
-    with bulk_allocation():
+    with bulk_allocation(_collector_threshold(spec[1])):  # a worker holds its batch as run_import's loop does
         return _prepare(_WORKER.store, spec[2], _WORKER.validator, chunk, _WORKER.merge)

@@ -107,32 +107,40 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
     changed for the listeners; None when nothing the store keeps changed (values, each value's source,
     structural fields) — a new row reference or import time alone is not a change, as for full writes."""
     before = part.product
+    was_values, now_values, was_prov, now_prov = before.values, after.values, before.provenance, after.provenance
     changed: list[str] = []
     reprov: list[str] = []
-    for key in before.values.keys() | after.values.keys():
-        if before.values.get(key, _MISSING) != after.values.get(key, _MISSING):
+    for key in was_values.keys() | now_values.keys():
+        if was_values.get(key, _MISSING) != now_values.get(key, _MISSING):
             changed.append(key)
-        if before.provenance.get(key) != after.provenance.get(key):
+        if was_prov.get(key) != now_prov.get(key):
             reprov.append(key)
     source_moved = [k for k in reprov if _source_of(before, k) != _source_of(after, k)]
-    structural = [n for n in _STRUCTURAL if getattr(before, n) != getattr(after, n)]
+    structural = [n for n in _STRUCTURAL if (b := getattr(before, n)) is not (a := getattr(after, n)) and b != a]
     if not changed and not source_moved and not structural:
         return None
     values = dict(part.values)
     for key in changed:
-        if key in after.values:
-            values[key] = msgspec.Raw(orjson.dumps(after.values[key], option=orjson.OPT_NON_STR_KEYS))
+        if key in now_values:
+            values[key] = msgspec.Raw(orjson.dumps(now_values[key], option=orjson.OPT_NON_STR_KEYS))
         else:
             values.pop(key, None)
-    prov_raw = dict(part.provenance)
-    for key in reprov:
-        p = after.provenance.get(key)
-        if p is not None:
-            prov_raw[key] = msgspec.Raw(orjson.dumps(provenance_json(p)))
-        else:
-            prov_raw.pop(key, None)
-    provenance_text = _ENCODE.encode(prov_raw).decode() if reprov else part.provenance_text
-    change = sorted((k, after.values.get(k), _source_of(after, k)) for k in {*changed, *source_moved})
+    kept_sources = _SOURCES.decode(part.provenance_text) if part.provenance_text != "{}" else {}
+    provenance_text, sources_after = part.provenance_text, None
+    if reprov:
+        prov_raw = dict(part.provenance)
+        now_sources = {k: p.source for k, p in kept_sources.items()}
+        for key in reprov:
+            p = now_prov.get(key)
+            if p is not None:
+                prov_raw[key] = msgspec.Raw(orjson.dumps(provenance_json(p)))
+                now_sources[key] = p.source
+            else:
+                prov_raw.pop(key, None)
+                now_sources.pop(key, None)
+        provenance_text = _ENCODE.encode(prov_raw).decode()
+        sources_after = _with_default(after.source, now_sources.values())
+    change = sorted((k, now_values.get(k), _source_of(after, k)) for k in {*changed, *source_moved})
     body = orjson.dumps([part.content_hash, change, {n: getattr(after, n) for n in structural}],
                         option=orjson.OPT_NON_STR_KEYS, default=_plain)
     fields = None
@@ -143,8 +151,10 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
     value_text = _ENCODE.encode(values).decode()
     row = ProductRowUpdate(after.identifier, value_text, provenance_text,
                            CHAINED + hashlib.blake2b(body, digest_size=16).hexdigest(), fields)
-    sources_before = _sources(before.source, part.provenance_text)
-    sources_after = _sources(after.source, provenance_text) if reprov or after.source != before.source else sources_before
+    sources_before = _with_default(before.source, (p.source for p in kept_sources.values()))
+    if sources_after is None:
+        sources_after = _with_default(after.source, (p.source for p in kept_sources.values())) \
+            if after.source != before.source else sources_before
     return row, ProductDelta(before=before, after=after, sources=(sources_before, sources_after),
                              values=RawValues(values, value_text))
 
@@ -186,9 +196,10 @@ class RawValues(Mapping[str, Any]):
         return RawValues, (None, self._text if self._text is not None else _ENCODE.encode(self._raw).decode())
 
 
-def _sources(default: Provenance | None, provenance_text: str) -> frozenset[str]:
-    """The record-level source and every per-value provenance source (as the grid's source filter keeps them)."""
-    found = {p.source for p in _SOURCES.decode(provenance_text).values()} if provenance_text != "{}" else set()
+def _with_default(default: Provenance | None, sources: Iterable[str]) -> frozenset[str]:
+    """The record-level source and every per-value provenance source (as the grid's source filter keeps them):
+    the per-value ones read from the provenance text once per rewrite, the rewrite's changes applied to them."""
+    found = set(sources)
     if default is not None:
         found.add(default.source)
     return frozenset(found)

@@ -27,6 +27,7 @@ from pim import association_claims
 from pim.importing import ImportCounts, Parsed, run_import
 from pim.merge import CANDIDATE, MODEL_KEY, Merger, Precedence, load_candidates
 from pim.product import (
+    UNKNOWN,
     Association,
     Product,
     ProductModel,
@@ -118,10 +119,12 @@ def product_claims(store: Store, source: str, skus: list[str]) -> dict[str, tupl
         keys.update(k for k, p in overrides.items() if p.source == source)
         if sku in value_keys:
             keys.update(k for k in _KEYS.decode(value_keys[sku] or "{}") if k not in overrides)
-        if associations or sku in links:
+        if sku in links:
             showing = {k: trusted_association(v) for k, v in (associations or {}).items()}
             prov = trusted_provenance(default["source"], default.get("ref"), default.get("at")) if default else None
-            kinds.update(association_claims.claimed_types(links.get(sku, {}), showing, prov, source))
+            kinds.update(association_claims.claimed_types(links[sku], showing, prov, source))
+        elif associations and (default["source"] if default else UNKNOWN) == source:
+            kinds.update(associations)  # no claim rows: what the product shows is its record-level source's alone
     return out
 
 
