@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, func, select
+from sqlalchemy import Column, DateTime, String, Table, and_, func, or_, select
 from sqlmodel import Field, SQLModel
 
 from pim.errors import InputError
@@ -78,14 +78,16 @@ def open_conflicts(store: Store, identifiers: list[str] | None = None, *, limit:
 
 
 def listed_conflicts(store: Store, identifiers: list[str] | None = None, *, status: str = OPEN,
-                     limit: int | None = None, offset: int = 0) -> list[Conflict]:
+                     limit: int | None = None, after: tuple[str, str] | None = None) -> list[Conflict]:
     """The rows of `status` (OPEN, RESOLVED, or PINNED: every row a pick pins, whatever its status) by product
-    and value key, optionally of some products only; `limit` and `offset` page through them."""
+    and value key, optionally of some products only; `limit` and `after` (the last row's identifier and value
+    key) page through them by keyset, so rows picked (and leaving the list) while paging make none skipped."""
     q = _where(select(CONFLICT), identifiers, status).order_by(CONFLICT.c.identifier, CONFLICT.c.value_key)
     if limit:
         q = q.limit(limit)
-    if offset:
-        q = q.offset(offset)
+    if after is not None:
+        q = q.where(or_(CONFLICT.c.identifier > after[0],
+                        and_(CONFLICT.c.identifier == after[0], CONFLICT.c.value_key > after[1])))
     with store.engine.connect() as conn:
         return [Conflict.from_row(r) for r in conn.execute(q)]
 

@@ -106,6 +106,24 @@ def _scope(f: GridFilter, s: Structure) -> tuple[str | None, str | None]:
     return channel, locale
 
 
+def scope_problem(f: GridFilter, s: Structure) -> tuple[str, str] | None:
+    """(`channel` or `locale`, why) when the filter names a channel the structure lacks, or a locale its channel
+    does not publish: no stored score has that scope, so the completeness, missing and quality filters would
+    quietly filter nothing. Worded as GET /completeness/{channel} words it. None when the scope is known."""
+    from pim.validation import typo_of
+
+    if f.channel and f.channel not in s.channels:
+        return "channel", (f"no channel '{f.channel}'{typo_of(f.channel, (), s.channels)}; the channels: "
+                           f"{', '.join(sorted(s.channels)) or 'none'}")
+    channel, _ = _scope(f, s)
+    locales = s.channels[channel].locales if channel in s.channels else []
+    if f.locale and f.locale not in locales:
+        default = "" if f.channel else " (the default channel: name another with ?channel=)"
+        return "locale", (f"channel '{channel}'{default} has no locale '{f.locale}'{typo_of(f.locale, (), locales)}; "
+                          f"its locales: {', '.join(locales) or 'none'}")
+    return None
+
+
 def _equalities(f: GridFilter, s: Structure) -> list[tuple[str, Any, list[Any]]]:
     """(name, table, conditions) of the equality-keyed filters present."""
     channel, locale = _scope(f, s)

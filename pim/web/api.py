@@ -13,12 +13,24 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from pim.errors import ConfigError, InputError
+from pim.grid_query import scope_problem
 from pim.structure import STRUCTURE_KINDS
 from pim import association_claims
 from pim.web import api_pipeline, api_structure, editing, panels
 from pim.web.accounts import User
 from pim.web.api_errors import documented, field_errors, refuse, refused
-from pim.web.api_models import api_role, job_json, utc_iso
+from pim.web.api_models import (
+    JobId,
+    RequestBody,
+    api_role,
+    id_cursor,
+    identifier_problem,
+    job_json,
+    key_cursor,
+    parse_key_cursor,
+    product_json,
+    utc_iso,
+)
 from pim.web.api_route import ApiRoute
 from pim.web.deps import api_editor, api_user, store_of, structure_of
 from pim.web.editing import BULK_MAX, apply_bulk, apply_values, history
@@ -28,7 +40,8 @@ from pim.web.grid import GridFilter, page
 REFUSALS = documented({
     401: "no bearer token, or an unknown or revoked one (checked before the body is read)",
     422: "a body, query or path parameter that is not what the route takes: each with its field and message",
-    429: "too many failed sign-ins from this address: wait the Retry-After seconds",
+    429: "this address is throttled after too many failed token checks (whatever token it sends now): wait the "
+         "Retry-After seconds",
     503: "the database is unavailable, or stopped the request's transaction for another writer's (a deadlock): "
          "nothing was saved; send it again after the Retry-After seconds"})
 
@@ -50,7 +63,7 @@ class ProductPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at the end.")
 
 
-class ValuesPatch(BaseModel):
+class ValuesPatch(RequestBody):
     values: dict[str, Any] = Field(description="value key (attr[:locale][@channel]) → data; null clears a value.")
     expected: dict[str, Any] | None = Field(default=None, description=(
         "value key → the value your client last read (null: none). A key whose stored value is no longer that is "
@@ -70,26 +83,20 @@ def grid_filter(
 @router.get("/products", response_model=ProductPage)
 def list_products(request: Request, f: GridFilter = Depends(grid_filter), cursor: str | None = None,
                   limit: int = Query(50, ge=1, le=500), user: User = Depends(api_user)) -> ProductPage:
-    after = _cursor(cursor)
-    rows, nxt = page(store_of(request), f, structure_of(request), after=after, limit=limit)
+    after, structure = id_cursor(cursor), structure_of(request)
+    if (wrong := scope_problem(f, structure)) is not None:  # else its completeness filters would match anything
+        raise refuse(422, wrong[1], f"query.{wrong[0]}")
+    rows, nxt = page(store_of(request), f, structure, after=after, limit=limit)
     return ProductPage(items=[GridItem(id=r.id, identifier=r.identifier, family=r.family, enabled=r.enabled,
                                        label=r.label, completeness=r.ratio, source=r.source) for r in rows],
                        next_cursor=str(nxt) if nxt else None)
-
-
-def _cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    if not cursor.isdigit():
-        raise refuse(422, "cursor must be a next_cursor value from a previous page", "query.cursor")
-    return int(cursor)
 
 
 def _product_json(request: Request, identifier: str) -> dict[str, Any]:
     product = store_of(request).get_product(identifier)
     if product is None:
         raise HTTPException(404, f"no product '{identifier}'")
-    return product.model_dump(mode="json")
+    return product_json(product)
 
 
 @router.get("/products/{identifier}", responses=documented({404: "no such product"}))
@@ -111,10 +118,10 @@ def patch_values(identifier: str, body: ValuesPatch, request: Request, user: Use
         return refused(field_errors({f"values.{key}": message for key, message in result.errors.items()}))
     stale = {key: {"now": s.now, "by": s.by, "yours": s.yours} for key, s in result.stale.items()}
     return {"changed": result.changed, "outranked": result.outranked, **({"stale": stale} if stale else {}),
-            "product": result.product.model_dump(mode="json")}
+            "product": product_json(result.product)}
 
 
-class MassEdit(BaseModel):
+class MassEdit(RequestBody):
     identifiers: list[str] = Field(min_length=1, max_length=BULK_MAX,
                                    description=f"The products to set the values on (at most {BULK_MAX:,}).")
     values: dict[str, Any] = Field(min_length=1, description="value key (attr[:locale][@channel]) → data, as PATCH "
@@ -145,7 +152,7 @@ def mass_edit(body: MassEdit, request: Request, user: User = Depends(api_editor)
                           on_models=result.on_models, missing=result.missing, refused=result.refused)
 
 
-class ProductCreate(BaseModel):
+class ProductCreate(RequestBody):
     identifier: str = Field(min_length=1, max_length=255)
     family: str = Field(description="A family code; the values must be its attributes.")
     categories: list[str] = Field(default_factory=list, description="Category codes.")
@@ -164,6 +171,8 @@ def create_product(body: ProductCreate, request: Request, response: Response,
     """Create one product, validated like an imported record; its values are the content team's claim."""
     from pim.web.product_create import create_product as create
 
+    if (wrong := identifier_problem(body.identifier)) is not None:
+        return refused(field_errors({"identifier": f"identifier {body.identifier!r} {wrong}"}))
     result = create(store_of(request), structure_of(request), user.username, identifier=body.identifier,
                     family=body.family, categories=body.categories, values=body.values, enabled=body.enabled)
     if result.exists:
@@ -171,7 +180,7 @@ def create_product(body: ProductCreate, request: Request, response: Response,
     if result.errors or result.product is None:
         return refused(field_errors(result.errors))
     response.headers["Location"] = f"/api/v1/products/{quote(body.identifier, safe='')}"
-    return result.product.model_dump(mode="json")
+    return product_json(result.product)
 
 
 @router.delete("/products/{identifier}", status_code=204, responses=documented({
@@ -217,7 +226,7 @@ def product_associations(identifier: str, request: Request, user: User = Depends
     return association_claims.overview(store, product, store.ancestors(product))
 
 
-class AssociationPick(BaseModel):
+class AssociationPick(RequestBody):
     source: str = Field(description="The source whose waiting claim should show, e.g. `supplier:acme`.")
     target: str | None = Field(default=None, description="`model:<code>` for an association type of a model the "
                                "product inherits from; the product itself when unset.")
@@ -244,7 +253,7 @@ def pick_association(identifier: str, assoc_type: str, body: AssociationPick, re
     return next(row for row in rows if row["target"] == target and row["type"] == assoc_type)
 
 
-class SourcePick(BaseModel):
+class SourcePick(RequestBody):
     source: str = Field(description="The source whose value should show, e.g. `erp` or `supplier:acme`.")
     target: str | None = Field(default=None, description="`model:<code>` for a value the product inherits from "
                                "that model; the product itself when unset.")
@@ -269,22 +278,29 @@ def conflicts(request: Request, response: Response, identifier: str | None = Non
     """Open conflicts (two owning sources disagree on a value), oldest product first; of one product (and the
     models it inherits from) with `identifier`. `status`: `resolved` (a person picked) or `pinned` (every pick
     still pinned, whatever its status, with `resolved_by`). The body stays a bare list (as before paging); a cut
-    one says so in its headers: `X-Total-Count`, and `Link` with the next page's ?cursor=."""
+    one says so in its headers: `X-Total-Count`, and `Link` with the next page's ?cursor= (a keyset: rows picked
+    while a client pages leave the list without making it skip any)."""
     from pim.conflicts import conflicts_of_product, count_conflicts, listed_conflicts
 
-    store, start = store_of(request), _cursor(cursor)
+    store, after = store_of(request), parse_key_cursor(cursor)  # keyset: a pick while paging skips no row
     if identifier is not None:
         product = store.get_product(identifier)
         if product is None:
             raise HTTPException(404, f"no product '{identifier}'")
         every = [c for c in conflicts_of_product(store, identifier, product.parent) if c.listed_as(status)]
-        rows, total = every[start:start + limit], len(every)
+
+        def order(ident: str, key: str) -> tuple[bool, str, str]:  # conflicts_of_product's order
+            return ident != identifier, ident, key
+
+        rows = [c for c in every if after is None or order(c.identifier, c.value_key) > order(*after)][:limit + 1]
+        total = len(every)
     else:
-        rows = listed_conflicts(store, status=status, limit=limit, offset=start)
-        total = count_conflicts(store, status=status) if start or len(rows) == limit else len(rows)
+        rows = listed_conflicts(store, status=status, limit=limit + 1, after=after)
+        total = count_conflicts(store, status=status) if after or len(rows) > limit else len(rows)
+    more, rows = len(rows) > limit, rows[:limit]
     response.headers["X-Total-Count"] = str(total)
-    if start + len(rows) < total:
-        nxt = request.url.include_query_params(cursor=str(start + len(rows)))
+    if more:
+        nxt = request.url.include_query_params(cursor=key_cursor(rows[-1].identifier, rows[-1].value_key))
         response.headers["Link"] = f'<{nxt.path}?{nxt.query}>; rel="next"'
     return [_conflict_json(c) for c in rows]
 
@@ -345,8 +361,10 @@ def _target(store: Any, identifier: str, target: str | None) -> str:
     return target
 
 
-@router.get("/products/{identifier}/history")
+@router.get("/products/{identifier}/history", responses=documented({404: "no such product"}))
 def product_history(identifier: str, request: Request, user: User = Depends(api_user)) -> list[dict[str, Any]]:
+    if store_of(request).get_product(identifier) is None:  # as every other sub-route, not an empty list
+        raise HTTPException(404, f"no product '{identifier}'")
     return [{**h, "at": utc_iso(h["at"])} for h in history(store_of(request), identifier)]
 
 
@@ -386,7 +404,7 @@ def jobs(request: Request, kind: str | None = None, limit: int = Query(50, ge=1,
 
 
 @router.get("/jobs/{job_id}", responses=documented({404: "no such job"}))
-def job(job_id: int, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+def job(job_id: JobId, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
     store = store_of(request)
     found = store.job(job_id)
     if found is None:

@@ -30,6 +30,7 @@ from fastapi.utils import is_body_allowed_for_status_code
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pim.spelling import unknown_key
 from pim.store.database import DatabaseFailure
 
 API_PREFIX = "/api/"  # the handlers answer for these paths only
@@ -91,21 +92,29 @@ class RequestProblem:
         return ".".join(str(p) for p in (self.part, *self.loc))
 
 
-def request_problems(exc: RequestValidationError) -> list[RequestProblem]:
+def request_problems(exc: RequestValidationError, body: type[BaseModel] | None = None) -> list[RequestProblem]:
     """FastAPI's validation errors (a body or parameter the route's signature refuses) split by request part,
-    each with a message that says what to send. Shared by the generic handler and POST /structure, which says
-    a body's problems its own way (pim.structure_files.validation_problems)."""
+    each with a message that says what to send (`body`: the route's body model, to name the key an unknown one
+    was likely meant as). Shared by the generic handler and POST /structure, which says a body's problems its
+    own way (pim.structure_files.validation_problems)."""
     out = []
     for e in exc.errors():
         part, *rest = tuple(e["loc"]) or (BODY,)
         if e["type"] == "json_invalid":
             rest = []  # FastAPI puts the character position here; the message says what the parser said
-        out.append(RequestProblem(str(part), tuple(rest), _message(e, str(part), tuple(rest)), e))
+        out.append(RequestProblem(str(part), tuple(rest), _message(e, str(part), tuple(rest), body), e))
     return out
 
 
-def validation_errors(exc: RequestValidationError) -> list[ApiError]:
-    return [ApiError(field=p.field, message=p.message) for p in request_problems(exc)]
+def validation_errors(exc: RequestValidationError, body: type[BaseModel] | None = None) -> list[ApiError]:
+    return [ApiError(field=p.field, message=p.message) for p in request_problems(exc, body)]
+
+
+def _body_model(request: Request) -> type[BaseModel] | None:
+    """The model of the JSON body the request's route takes, if any."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
 _EXPECTED = {"dict_type": "a JSON object", "model_type": "a JSON object", "model_attributes_type": "a JSON object",
@@ -114,7 +123,7 @@ _EXPECTED = {"dict_type": "a JSON object", "model_type": "a JSON object", "model
              "float_type": "a number", "float_parsing": "a number"}
 
 
-def _message(e: Mapping[str, Any], part: str, loc: tuple[Any, ...]) -> str:
+def _message(e: Mapping[str, Any], part: str, loc: tuple[Any, ...], body: type[BaseModel] | None = None) -> str:
     kind = e["type"]
     if kind == "json_invalid":
         return f"not valid JSON: {(e.get('ctx') or {}).get('error')}"
@@ -123,7 +132,8 @@ def _message(e: Mapping[str, Any], part: str, loc: tuple[Any, ...]) -> str:
             return "a JSON body is required; send one with Content-Type: application/json"
         return "field required" if part == BODY else f"required {part} parameter"
     if kind == "extra_forbidden":
-        return "unknown field; leave it out"
+        said = unknown_key(body, loc) if body is not None and part == BODY and loc else None
+        return said or "unknown field; leave it out"
     if kind in _EXPECTED:
         said = f"expected {_EXPECTED[kind]}"
         if part == BODY and not loc and isinstance(e.get("input"), bytes):
@@ -190,6 +200,9 @@ def http_errors(exc: StarletteHTTPException) -> list[ApiError]:
 async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
     if not _is_api(request):
         return await http_exception_handler(request, exc)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's "error parsing the body"
+        return refused([ApiError(field=BODY, message=f"not valid JSON: the body is not UTF-8 text ({exc.__cause__.reason} "
+                                 f"at byte {exc.__cause__.start}); send JSON encoded as UTF-8")])
     headers = getattr(exc, "headers", None)
     if not is_body_allowed_for_status_code(exc.status_code):
         return Response(status_code=exc.status_code, headers=headers)
@@ -199,7 +212,7 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> Response:
 async def _on_validation(request: Request, exc: RequestValidationError) -> Response:
     if not _is_api(request):
         return await request_validation_exception_handler(request, exc)
-    return refused(validation_errors(exc))
+    return refused(validation_errors(exc, _body_model(request)))
 
 
 def unavailable(found: DatabaseFailure) -> tuple[str, dict[str, str]]:

@@ -9,16 +9,22 @@ as text and `UtcTime` for a model's time fields (written by the same isoformat()
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
-from pydantic import AfterValidator, BaseModel, Field, PlainSerializer, WithJsonSchema
+from fastapi import HTTPException, Path, Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from pim.product import Product
 from pim.store.store import as_utc
 from pim.web.accounts import User
+from pim.web.api_errors import refuse
 from pim.web.deps import api_user, token_check
 
 
@@ -41,6 +47,77 @@ def _utc_text(text: Any) -> Any:
         return utc_iso(datetime.fromisoformat(text)) if isinstance(text, str) else text
     except ValueError:
         return text
+
+
+def product_json(product: Product) -> dict[str, Any]:
+    """A product as the API answers it: its times (`source.at`, `provenance.*.at`) written as `utc_iso` writes
+    them, where pydantic writes `Z`. Done here, not in pim.product: that JSON is hashed into fingerprints."""
+    data = product.model_dump(mode="json")
+    if product.source is not None:
+        data["source"]["at"] = utc_iso(product.source.at)
+    for key, prov in product.provenance.items():
+        data["provenance"][key]["at"] = utc_iso(prov.at)
+    return data
+
+
+class RequestBody(BaseModel):
+    """A JSON body a route takes: a key it does not know is refused (422 naming it), never ignored, so a
+    misspelt option (`scop`, `expect`) cannot quietly do what the client did not ask for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+#: The largest id the database holds (a signed 64-bit integer): cursors and job ids above it are refused.
+MAX_ID = 2**63 - 1
+#: A job's id in a route's path: 1 to MAX_ID, so a number no job can have is a 422, not a database error.
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's id, as `Location` and GET /jobs give it.")]
+_CURSOR = "cursor must be a next_cursor value from a previous page (or left out for the first page)"
+
+
+def id_cursor(cursor: str | None) -> int:
+    """A page's `?cursor=` that is a row id (the product list, a job's rejected rows): 0 when absent; 422 on
+    `query.cursor` for anything but ASCII digits up to MAX_ID (`²` passes str.isdigit, int() refuses it)."""
+    if not cursor:
+        return 0
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= len(str(MAX_ID)) and int(cursor) <= MAX_ID):
+        raise refuse(422, _CURSOR, "query.cursor")
+    return int(cursor)
+
+
+def key_cursor(*key: str) -> str:
+    """The `?cursor=` of a page after the row of a two-part text key (a conflict's product and value key)."""
+    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+
+
+def parse_key_cursor(cursor: str | None) -> tuple[str, str] | None:
+    """`key_cursor`'s key back (None when absent); 422 on `query.cursor` for anything it did not write."""
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):  # not base64, not UTF-8, not JSON
+        key = None
+    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
+        raise refuse(422, _CURSOR, "query.cursor")
+    return key[0], key[1]
+
+
+def identifier_problem(identifier: str) -> str | None:
+    """Why a new product's identifier cannot be its key, or None. Every route addresses a product by it as one
+    path segment (so no `/`); the importers trim a SKU's blanks (so one with blanks at its ends could never be
+    matched by an import) and do not normalise its Unicode (so a decomposed `é` would be a second product)."""
+    if "/" in identifier:
+        return "contains '/': the API addresses a product by its identifier in the URL path; use another character"
+    if any(unicodedata.category(c) == "Cc" for c in identifier):
+        return "contains a control character (tab, line break, U+0000–U+001F, U+007F–U+009F); remove it"
+    if identifier != identifier.strip():
+        return "starts or ends with blanks, which imports trim from a SKU: send it without them"
+    if not identifier.isascii() and not unicodedata.is_normalized("NFC", identifier):
+        mark = next((c for c in identifier if unicodedata.combining(c)), "")
+        named = f" ({unicodedata.name(mark, 'a combining mark')}, U+{ord(mark):04X})" if mark else ""
+        return (f"is not in Unicode NFC form: it writes a letter and its accent{named} as two characters; send "
+                "the composed form (NFC), as imports and other systems send it")
+    return None
 
 
 class JobOut(BaseModel):
@@ -69,7 +146,7 @@ def job_json(j: dict[str, Any]) -> dict[str, Any]:
     payload = j.get("payload")
     for key in ("path", "catalog_path"):  # catalog_path: a `pim publish --catalog` file (pim.publish_jobs)
         if isinstance(payload, dict) and isinstance(payload.get(key), str):
-            payload = {**payload, key: Path(payload[key]).name}
+            payload = {**payload, key: FilePath(payload[key]).name}
     if isinstance(payload, dict) and isinstance(payload.get("options"), dict):
         payload = {**payload, "options": {k: homeless(v) if isinstance(v, str) else v
                                           for k, v in payload["options"].items()}}

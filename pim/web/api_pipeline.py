@@ -36,8 +36,18 @@ from pim.store.store import QUARANTINE
 from pim.upload_imports import UPLOADABLE
 from pim.web import imports
 from pim.web.accounts import User
-from pim.web.api_errors import documented, field_errors, refuse, refused
-from pim.web.api_models import JobOut, UtcTime, api_role, job_json, job_location, require
+from pim.web.api_errors import documented, field_errors, refused
+from pim.web.api_models import (
+    JobId,
+    JobOut,
+    RequestBody,
+    UtcTime,
+    api_role,
+    id_cursor,
+    job_json,
+    job_location,
+    require,
+)
 from pim.web.api_route import ApiRoute
 from pim.web.deps import api_editor, api_user, store_of
 from pim.web.job_roles import role_for
@@ -112,17 +122,16 @@ class QuarantinePage(BaseModel):
 
 @router.get("/jobs/{job_id}/errors", response_model=QuarantinePage, tags=["pipeline"],
             responses=documented({404: "no such job"}))
-def job_errors(job_id: int, request: Request, cursor: str | None = None, limit: int = Query(100, ge=1, le=1000),
+def job_errors(job_id: JobId, request: Request, cursor: str | None = None, limit: int = Query(100, ge=1, le=1000),
                open_only: bool = Query(False, alias="open", description="Only rows not resolved yet."),
                severity: Severity | None = Query(None, description="Only rows of this severity."),
                user: User = Depends(api_user)) -> QuarantinePage:
     """The job's quarantined rows in the order they were recorded, a keyset page at a time."""
     store = store_of(request)
+    after = id_cursor(cursor)
     if store.job(job_id) is None:
         raise HTTPException(404, f"no job {job_id}")
-    if cursor and not cursor.isdigit():
-        raise refuse(422, "cursor must be a next_cursor value from a previous page", "query.cursor")
-    q = (select(QUARANTINE).where(QUARANTINE.c.job_id == job_id, QUARANTINE.c.id > int(cursor or 0))
+    q = (select(QUARANTINE).where(QUARANTINE.c.job_id == job_id, QUARANTINE.c.id > after)
          .order_by(QUARANTINE.c.id).limit(limit + 1))
     if open_only:
         q = q.where(QUARANTINE.c.resolved_at.is_(None))
@@ -148,7 +157,7 @@ class QuarantineGroup(BaseModel):
 
 @router.get("/jobs/{job_id}/errors/summary", response_model=list[QuarantineGroup], tags=["pipeline"],
             responses=documented({404: "no such job"}))
-def job_error_summary(job_id: int, request: Request,
+def job_error_summary(job_id: JobId, request: Request,
                       open_only: bool = Query(False, alias="open", description="Only rows not resolved yet."),
                       severity: Severity | None = Query(None, description="Only rows of this severity."),
                       user: User = Depends(api_user)) -> list[QuarantineGroup]:
@@ -162,7 +171,7 @@ def job_error_summary(job_id: int, request: Request,
 
 
 # ---------------------------------------------------------------------------------------------- publish, retry
-class PublishRequest(BaseModel):
+class PublishRequest(RequestBody):
     channel: str = Field(description="What to publish: a channel renderer, e.g. storefront, search, "
                          "google_merchant (customer feed formats go out with `pim feeds deliver`).")
     scope: str | None = Field(default=None, description="The structure channel whose locales, currencies and gate "
@@ -198,7 +207,7 @@ def queue_publish(body: PublishRequest, request: Request, response: Response,
     409: "the job is not failed, interrupted or cancelled, or did not come from the queue",
     410: "an import whose uploaded file is no longer kept (the upload retention deleted it): upload the file again "
          "(POST /api/v1/imports)"}))
-def retry_job(job_id: int, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
+def retry_job(job_id: JobId, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
     """Queue a failed, interrupted or cancelled job again, in place (its id and Location stay)."""
     return _on_job(request, response, user, job_id, "run {kind} jobs again", _retry)
 
@@ -215,13 +224,13 @@ def _retry(store: Any, job_id: int) -> Any:
 @router.post("/jobs/{job_id}/cancel", status_code=202, response_model=JobOut, tags=["pipeline"], responses=documented({
     403: "the job's kind needs another role", 404: "no such job",
     409: "the job already ended, or its runner cannot be asked to stop (a command runs it)"}))
-def cancel_job(job_id: int, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
+def cancel_job(job_id: JobId, request: Request, response: Response, user: User = Depends(api_user)) -> Any:
     """Cancel a queued job (it reads cancelled at once), or ask a running one to stop at its next safe point
     (`cancel_requested_at` is set; it then ends cancelled, keeping what it committed). Watch `Location`."""
     return _on_job(request, response, user, job_id, "cancel {kind} jobs", job_cancel.cancel)
 
 
-class PriorityRequest(BaseModel):
+class PriorityRequest(RequestBody):
     """A queued job's new priority."""
 
     priority: int = Field(description="Higher is claimed first (the oldest first among equals); each kind is "
@@ -233,7 +242,7 @@ class PriorityRequest(BaseModel):
                  403: "the job's kind needs another role", 404: "no such job",
                  409: "the job is not queued (it runs or ended: the order no longer matters)",
                  422: "a priority out of range (`body.priority`)"}))
-def prioritise_job(job_id: int, body: PriorityRequest, request: Request, response: Response,
+def prioritise_job(job_id: JobId, body: PriorityRequest, request: Request, response: Response,
                    user: User = Depends(api_user)) -> Any:
     """Give a queued job another priority (the roles of retry and cancel); 409 once a worker took it."""
     try:

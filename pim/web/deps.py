@@ -52,8 +52,12 @@ def api_user(request: Request) -> User:
         raise HTTPException(401, "missing bearer token: send `Authorization: Bearer <token>` (an admin creates one "
                             "with `pim users token <username>`)", headers={"WWW-Authenticate": "Bearer"})
     attempt = sign_in_attempt(request, "api")
-    if attempt.wait:
-        raise attempt.refused()
+    if attempt.wait:  # before the token is looked at: a right token does not get past the throttle either
+        raise HTTPException(429, f"this address is throttled after too many failed token checks (unknown or revoked "
+                            f"bearer tokens): every request from it is refused, whatever its token, for "
+                            f"{attempt.wait} more second{'s' if attempt.wait != 1 else ''}; send it again after "
+                            f"the Retry-After seconds, with a token an admin gave you (`pim users token "
+                            f"<username>`)", headers={"Retry-After": str(attempt.wait)})
     user = user_for_token(store_of(request), token.strip())
     if user is None:
         attempt.failed()

@@ -103,6 +103,18 @@ def validate(changes: dict[str, Any], s: Structure) -> tuple[dict[str, Any], dic
     return clean, errors
 
 
+def key_rewrites(s: Structure, clean: dict[str, Any], identifiers: list[str]) -> dict[str, str]:
+    """The identifier attribute's value when an edit of `identifiers` would make it other than each product's
+    own identifier: that value is the product's key, so rewriting, copying or clearing it would leave a product
+    its routes and imports cannot find, or two sharing one. Its own identifier again is no change."""
+    code = s.identifier_attribute
+    if code not in clean or all(clean[code] == i for i in identifiers):
+        return {}
+    return {code: f"'{code}' is the identifier attribute: its value is the product's key and cannot be changed, "
+                  "copied to other products or cleared through values (renaming a product is not supported); "
+                  "leave it out"}
+
+
 def gtin_error(attribute: str, value: Any) -> str | None:
     """Why a person's `value` of `attribute` cannot be stored: a GTIN attribute's text that is no GTIN with its
     check digit (imports leave such a value out; a person is told at once). None: it can."""
@@ -137,6 +149,7 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     if product is None:
         return EditResult(None, {"identifier": f"no product '{identifier}'"})
     clean, errors = validate(changes, s)
+    errors.update(key_rewrites(s, clean, [identifier]))
     if not errors and product.parent:  # a variant holds its own level's values only (pim.variant_levels)
         levels = VariantLevels(s)
         errors = levels.edit_errors(levels.of_product(store, product), clean, product.parent, product=True)
@@ -224,6 +237,7 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
 
     s = structure or store.structure()
     clean, errors = validate(changes, s)
+    errors.update(key_rewrites(s, clean, identifiers))
     out = BulkResult(errors=errors)
     if errors or not clean:
         return out
