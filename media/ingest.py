@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from media import rejected as quarantine
-from media.assets import ASSET, ORIGIN, REJECTED, VALID, _chunks, original_key
+from media.assets import ASSET, ORIGIN, REJECTED, VALID, _chunks, invalid_refs, original_key
 from media.errors import AssetRejected, BaseFolderMissing, FetchFailed, NotAnImage, RefRefused
 from media.fence import begin_writes, vanished
 from media.fetch import Validators, fetch_url_if_changed, file_validator, is_url, read_file
@@ -45,6 +45,7 @@ class IngestCounts:
     unchanged_files: int = 0  # of which local files whose size, mtime and inode had not changed
     skipped: int = 0  # relative refs with no --base to read them from: nothing recorded (media.errors)
     problems: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    fixed: list[str] = field(default_factory=list, repr=False)  # refs unreadable or rejected before, valid now
 
     def as_dict(self) -> dict[str, int]:
         out = {"valid": self.valid, "rejected": self.rejected, "unreadable": self.unreadable,
@@ -57,6 +58,8 @@ class IngestCounts:
             out["rejected files kept"] = self.kept
         if self.skipped:
             out["skipped (relative path, no --base)"] = self.skipped
+        if self.fixed:
+            out["problems fixed"] = len(self.fixed)
         return out
 
 
@@ -150,10 +153,12 @@ def ingest(store: Any, items: Iterable[tuple[str, str]], *, asset_store: Any, me
                      "last_modified": k.last_modified}, src) for ref, src in window if (k := known.get(ref))]
         epoch = begin_writes(store) if jobs else 0
         todo = [job for job, _ in jobs]
+        was_bad = _problems_before(store, [ref for ref, _ in todo], stored)
         results = list(executor.map(work, todo)) if executor and todo else [work(t) for t in todo]
         records += list(zip(results, [src for _, src in jobs]))
-        _record_all(store, records, counts, asset_store=asset_store, epoch=epoch,
-                    again=lambda ref: work((ref, None)))
+        recorded = _record_all(store, records, counts, asset_store=asset_store, epoch=epoch,
+                               again=lambda ref: work((ref, None)))
+        counts.fixed += [res["ref"] for res, _ in recorded if res.get("status") == VALID and res["ref"] in was_bad]
         if on_progress:
             on_progress(len(window))
     return counts
@@ -218,6 +223,15 @@ class Known:
     etag: str | None = None
     last_modified: str | None = None
     rejected: bool = False  # its asset was refused: asked again every run (media.rejected keeps the bytes)
+
+
+def _problems_before(store: Any, refs: list[str], stored: dict[str, Known]) -> set[str]:
+    """The refs about to be read that are unusable now (unreadable or rejected): if one reads valid, its
+    products must be rescored (a file fixed in place unblocks them at once). One lookup per window, not per ref."""
+    if not refs:
+        return set()
+    resolved = {ref: k.sha256 if (k := stored.get(ref)) else None for ref in refs}
+    return invalid_refs(store, refs, strict=False, resolved=resolved)
 
 
 def _examine_since(job: tuple[str, Known | None], **kw: Any) -> dict[str, Any]:
@@ -329,10 +343,10 @@ def products_using(store: Any, refs: set[str]) -> list[str]:
 
 
 def rescore_products_using(store: Any, counts: IngestCounts) -> int:
-    """A rejected or unreadable image no longer fills its attribute, nor is it linked: rescore the products
-    that show it now, rather than at their next write, and give them a new seq so that incremental exports
-    (the search index, customer deltas) send them without it."""
-    ids = products_using(store, {p["ref"] for p in counts.problems})
+    """A rejected or unreadable image no longer fills its attribute, nor is it linked, and one that was and
+    now reads valid fills it again: rescore the products that show either now, rather than at their next
+    write, and give them a new seq so that incremental exports (the search index, customer deltas) send them."""
+    ids = products_using(store, {p["ref"] for p in counts.problems} | set(counts.fixed))
     for chunk in batched(ids, getattr(store, "batch_size", 1000)):
         with store.begin() as conn:
             store.touch_products(conn, chunk)

@@ -82,6 +82,6 @@ class DeliveryError(PimError):
 
 
 class GateBlocked(PimError):
-    """A product may not be published on a channel; carries the reasons."""
+    """Products may not be published on a channel: `pim gate check` exits with this when any is blocked."""
 
     exit_code = 6

@@ -45,9 +45,11 @@ class PublishResult:
     dropped_link_examples: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
+        """`files`: each file's name under the target (the same at every exporter; the rendered copies under
+        .staging are gone once pushed); `locations`: where the exporter put them (paths, URLs, index names)."""
         return {
             "channel": self.channel, "scope": self.scope, "published": self.published, "blocked": len(self.blocked),
-            "files": [str(a.path) for a in self.artifacts], "locations": self.locations, "job_id": self.job_id,
+            "files": [a.name for a in self.artifacts], "locations": self.locations, "job_id": self.job_id,
             **self.links(), **self.mode(),
         }
 
@@ -131,7 +133,7 @@ def publish(
     result = PublishResult(channel, scope, counter.count, ctx.blocked, artifacts, locations, job_id,
                            targets.dropped, targets.examples)
     store.finish_job(job_id, {"published": counter.count, "blocked": len(ctx.blocked),
-                              "files": [str(a.path) for a in artifacts], **result.links()})
+                              "files": [a.name for a in artifacts], **result.links()})
     return result
 
 

@@ -29,9 +29,9 @@ class Settings(BaseSettings):
                                            "whose host resolves to a loopback, private, link-local, multicast or "
                                            "reserved address (an intranet media server); off, such URLs are "
                                            "refused unfetched, so an image value cannot reach internal services.")
-    workers: int = Field(default=max(1, (os.cpu_count() or 2)), description="Executor workers for fan-out.")
+    workers: int = Field(default=max(1, (os.cpu_count() or 2)), ge=1, description="Executor workers for fan-out.")
     executor: str = Field(default="process", description="'process', 'thread', or 'dask:<scheduler-address>'.")
-    batch_size: int = Field(default=2000, description="Rows per database write batch.")
+    batch_size: int = Field(default=2000, ge=1, description="Rows per database write batch.")
     import_workers: int = Field(default=1, ge=1, description="Processes (through PIM_EXECUTOR) merging a merged "
                                 "source's batches while this one writes them; 1 merges in-process.")
     job_heartbeat_seconds: float = Field(default=30.0, ge=0, description="How often a running job stamps its "
@@ -69,7 +69,7 @@ class Settings(BaseSettings):
                                    "machine.")
     smtp_host: str | None = Field(default=None, description="Mail server for password-reset mails; unset: no mail "
                                   "is sent and the portal offers no reset.")
-    smtp_port: int = 587
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="Port of PIM_SMTP_HOST.")
     smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS (port 587).")
     smtp_user: str | None = None
     smtp_password: str | None = None
@@ -113,7 +113,28 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, read once. A bad PIM_* value is a ConfigError (exit 3) naming the variable, its value and
+    what it takes, raised here so that the CLI, the web app and the workers all refuse to start alike."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        from pim.errors import ConfigError
+
+        problems = [_described(e) for e in exc.errors()]
+        raise ConfigError(f"bad setting{'s' if len(problems) > 1 else ''}: {'; '.join(problems)}",
+                          hint="fix or unset the variable in the environment and run again") from None
+
+
+def _described(error: Any) -> str:
+    """One pydantic error as `PIM_NAME='value' should be …` (or the validator's own sentence, which names it)."""
+    name = "PIM_" + str(error["loc"][0]).upper() if error["loc"] else "PIM_*"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if message.startswith(name):
+        return message
+    return f"{name}={error.get('input')!r} " + (message.replace("Input should", "should", 1)
+                                                  if message.startswith("Input should") else f"is not valid: {message}")
 
 
 def reset_settings() -> None:

@@ -136,8 +136,15 @@ def _item(s: Structure, section: str, code: str) -> Any:
     """The item `code` of `section` (the Structure field of that name), or NotFound."""
     item = getattr(s, section).get(code)
     if item is None:
+        from pim.spelling import nearest
+        from pim.values import listed
+
+        codes = sorted(getattr(s, section))
+        near = nearest(code, codes)
         raise NotFound(f"no {SECTIONS[section].replace('_', ' ')} '{code}'",
-                       hint=f"`pim structure show` lists the {section}")
+                       hint=(f"did you mean '{near}'? " if near else "")
+                       + f"the {section.replace('_', ' ')}: {listed(codes) if codes else 'none loaded'} "
+                       f"(all of them: `GET /api/v1/structure/{SECTIONS[section]}`, or the files `pim structure load` read)")
     return item
 
 

@@ -83,7 +83,10 @@ def rescore(
 def check(channel: str = typer.Option(..., "--channel", "-c"),
           locale: str | None = typer.Option(None, "--locale", "-l"),
           as_json: bool = JsonOption) -> None:
-    """Run the gate over the catalog without publishing; store the decisions (the report's blocked counts)."""
+    """Run the gate over the catalog without publishing; store the decisions (the report's blocked counts).
+    Exits 6 when any product is blocked (after printing the result), 0 when every product passes: a script can
+    hold a publish back on it."""
+    from pim.errors import GateBlocked
     from pim.gate import evaluate, record_decisions
     from pim.store import Store
     from pim.store.store import batched
@@ -101,7 +104,11 @@ def check(channel: str = typer.Option(..., "--channel", "-c"),
                 blocked[p.identifier] = reasons
     if as_json:
         emit_json({"channel": channel, "passed": passed, "blocked": blocked})
-        return
-    table(f"gate on {channel}", ["", ""], [("passed", passed), ("blocked", len(blocked))])
-    for ident, reasons in list(blocked.items())[:50]:
-        console.print(f"{ident}: {', '.join(reasons)}", highlight=False, markup=False)
+    else:
+        table(f"gate on {channel}", ["", ""], [("passed", passed), ("blocked", len(blocked))])
+        for ident, reasons in list(blocked.items())[:50]:
+            console.print(f"{ident}: {', '.join(reasons)}", highlight=False, markup=False)
+    if blocked:
+        raise GateBlocked(f"{len(blocked)} product(s) blocked by the gate on {channel} (exit 6)",
+                          hint=f"`pim gate report --channel {channel}` lists what they miss; fix those values, "
+                               "or publish anyway: `pim publish` sends only the products that pass")

@@ -50,7 +50,7 @@ def ingest(refs: list[str] = typer.Argument(None, help="Paths or URLs to ingest 
     with bar, make_executor("thread", max(4, settings.workers * 4)) as pool:  # fetching is I/O-bound
         counts = run(store, items, asset_store=open_asset_store(media=media), media=media, base_dir=base,
                      executor=pool, refresh=refresh, on_progress=lambda n: bar.advance(task, n))
-    rescored = rescore_products_using(store, counts) if counts.problems else 0
+    rescored = rescore_products_using(store, counts) if counts.problems or counts.fixed else 0
     if as_json:
         emit_json(counts.as_dict() | {"problems": counts.problems, "products_rescored": rescored})
         return
@@ -93,19 +93,26 @@ def renditions(channel: str = typer.Option(..., "--channel", "-c", help="Channel
 @app.command("problems")
 def problems(channel: str | None = typer.Option(None, "--channel", "-c",
                                                 help="Also list images below this channel's size/aspect rules."),
-             limit: int = typer.Option(500, help="At most this many rows."),
+             limit: int = typer.Option(500, min=0, help="At most this many rows; 0: all of them."),
              config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
-    """Images that cannot be used: unreadable refs, rejected files, channel rule violations."""
+    """Images that cannot be used: unreadable refs, rejected files, channel rule violations. When the list is
+    cut at --limit, stderr says how many there are in all."""
     from media.assets import problems as list_problems
     from media.settings import load_media_file
+    from pim.cli.output import err_console
     from pim.store import Store
 
-    rows = list_problems(Store.from_settings(), channel=channel, media=load_media_file(config), limit=limit)
+    found = list_problems(Store.from_settings(), channel=channel, media=load_media_file(config))  # all: for the total
+    rows = found[:limit] if limit else found
+    more = f"{len(rows)} of {len(found)} image problem(s) shown: `--limit 0` lists them all" \
+        if len(found) > len(rows) else None
     if as_json:
         emit_json(rows)
-        return
-    table(f"{len(rows)} image problem(s)", ["ref", "source", "sha256", "reason"],
-          [(r["ref"], r["source"], (r["sha256"] or "")[:12], r["reason"]) for r in rows])
+    else:
+        table(f"{len(rows)}{f' of {len(found)}' if more else ''} image problem(s)", ["ref", "source", "sha256", "reason"],
+              [(r["ref"], r["source"], (r["sha256"] or "")[:12], r["reason"]) for r in rows])
+    if more:
+        err_console.print(more, highlight=False, markup=False)
 
 
 @app.command("rejected")

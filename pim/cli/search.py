@@ -16,6 +16,7 @@ from typing import Any
 
 import typer
 
+from pim.cli.feeds import ForceOption
 from pim.cli.output import JsonOption, console, emit_json
 from pim.errors import InputError
 
@@ -27,9 +28,12 @@ def token(
     customer: str = typer.Option(..., "--customer", help="The customer whose contracted assortment the token allows."),
     scope: str = typer.Option(None, "--scope", help="Structure channel of the indexes (default: ecommerce)."),
     expires_in: int = typer.Option(3600, "--expires-in", help="Seconds until the token expires (0: never)."),
+    force: bool = ForceOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Print a tenant token that restricts searches to the customer's contracted SKUs.
+    """Print a tenant token that restricts searches to the customer's contracted SKUs. A customer code the
+    index cannot name is refused, as by `pim feeds token`, unless --force: one no contract names (while there
+    are no contracts, one with no price-list entry; another customers provider is not second-guessed).
 
     Signed with a search API key: MEILI_SEARCH_API_KEY + MEILI_SEARCH_API_KEY_UID, or looked up on MEILI_URL
     with MEILI_MASTER_KEY."""
@@ -38,7 +42,10 @@ def token(
     from pim.pipeline import default_scope
     from pim.store import Store
 
-    scope = scope or default_scope(Store.from_settings().structure())
+    store = Store.from_settings()
+    if not force:
+        _check_customer(store, customer)
+    scope = scope or default_scope(store.structure())
     key, uid = search_api_key(MeiliConfig.from_env())
     rules = tenant_search_rules(scope, customer)
     expires = datetime.now(UTC) + timedelta(seconds=expires_in) if expires_in else None
@@ -48,6 +55,33 @@ def token(
                    "expiresAt": expires.isoformat() if expires else None})
         return
     console.print(jwt, highlight=False, soft_wrap=True)
+
+
+def _check_customer(store: Any, customer: str) -> None:
+    """Refuse a code the index's tenant field never holds (pim.portal_people.check_customer's refusal): the
+    contracts' provider (pim.contracts.contract_customers) names contract customers, or, while there are no
+    contracts, customers with a price-list entry. Another provider (channels.search.CUSTOMERS_PROVIDER)
+    decides alone: nothing to check against."""
+    import channels.search as search
+    from pim.contracts import get_contracts
+    from pim.portal_people import check_customer
+
+    if search.CUSTOMERS_PROVIDER != search.CONTRACTS_PROVIDER:
+        return
+    try:
+        check_customer(store, customer)
+    except InputError:
+        if get_contracts(store) or not _has_prices(store, customer):
+            raise
+
+
+def _has_prices(store: Any, customer: str) -> bool:
+    from sqlalchemy import select
+
+    from pim.commerce import PRICE
+
+    with store.engine.connect() as conn:
+        return conn.execute(select(PRICE.c.customer).where(PRICE.c.customer == customer).limit(1)).first() is not None
 
 
 @app.command("drop")
