@@ -14,10 +14,10 @@ from pim import job_cancel
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.gc_policy import BULK_THRESHOLD, bulk_allocation
-from pim.product import Product, ProductModel
+from pim.product import EMPTY, Product, ProductModel, split_key
 from pim.store import Store
 from pim.store.store import QuarantineEntry
-from pim.store.supersede import MISSING_AXIS
+from pim.store.supersede import MISSING_AXIS, STRUCTURAL, Carried
 from pim.validation import RecordValidator
 
 
@@ -404,8 +404,9 @@ def _extras_of(chunk: list[Parsed | Rejected], batch: PreparedBatch, writer: Ext
 
 
 def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts, *, check: bool = False,
-           also: Callable[[Connection], None] | None = None) -> bool:
-    """Write a prepared batch (`also`: its extras) and its quarantine entries in one transaction. With `check`, a
+           also: Callable[[Connection], None] | None = None, carried: Carried | None = None) -> bool:
+    """Write a prepared batch (`also`: its extras) and its quarantine entries in one transaction (`carried`: what
+    its records carried, for the rejections their clean import closes: `_carried`). With `check`, a
     merged batch whose inputs were written since it was prepared (elsewhere), or any batch whose axis check
     another writer's child has overtaken (pim.variant_levels.SiblingsRead), is not written and False is
     returned: the caller prepares it again.
@@ -419,7 +420,7 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
         if also is not None:
             also(conn)
         store.quarantine(counts.job_id, batch.rejects, conn)
-        store.resolve_quarantine(source, batch.good_keys, conn, job_id=counts.job_id)
+        store.resolve_quarantine(source, batch.good_keys, conn, job_id=counts.job_id, carried=carried)
         noted.append(store.quarantine(counts.job_id, batch.notes, conn))
 
     if batch.plan is not None:
@@ -444,6 +445,24 @@ def _apply(store: Store, source: str, batch: PreparedBatch, counts: ImportCounts
     if batch.held_by_model:
         counts.extra["held_by_model"] = counts.extra.get("held_by_model", 0) + batch.held_by_model
     return True
+
+
+def _carried(chunk: list[Parsed | Rejected], structure: Structure) -> Carried:
+    """What the records of `chunk` carried (pim.store.supersede.Carried): the attribute codes of the values they
+    state (a clear states none), their STRUCTURAL fields set and the identifier attribute. Worked out only for
+    the records an open rejection names a field of, so a batch without one pays nothing per row."""
+    records: dict[str, Product | ProductModel] = {}
+
+    def fields(key: str) -> set[str]:
+        if not records:
+            records.update((record_identity(i.record), i.record) for i in chunk if isinstance(i, Parsed))
+        rec = records.get(key)
+        if rec is None:
+            return set()
+        return ({split_key(k)[0] for k, value in rec.values.items() if value not in EMPTY}
+                | (rec.model_fields_set & STRUCTURAL) | {structure.identifier_attribute})
+
+    return Carried(fields, structure.attributes)
 
 
 def _write_whole(store: Store, models: list[ProductModel], products: list[Product],
@@ -497,7 +516,8 @@ def _write_batch(store: Store, source: str, v: RecordValidator, chunk: list[Pars
             batch.held_by_model = held[0]
         else:
             held.append(batch.held_by_model)
-        if _apply(store, source, batch, counts, check=True, also=_extras_of(chunk, batch, extras)):
+        if _apply(store, source, batch, counts, check=True, also=_extras_of(chunk, batch, extras),
+                  carried=_carried(chunk, v.s)):
             return batch
         if tally is not None:  # the retry counts its records again
             merge.merged_records, merge.skipped_records = tally
@@ -539,7 +559,8 @@ def _run_fanned_out(store: Store, source: str, items: Iterable[Parsed | Rejected
             future, chunk, ids, mark = pending.popleft()
             batch = future.result()
             overlap = any(ids & done or _axis_parents(batch) & models for done, models in applied[mark:])
-            if overlap or not _apply(store, source, batch, counts, check=True, also=_extras_of(chunk, batch, extras)):
+            if overlap or not _apply(store, source, batch, counts, check=True, also=_extras_of(chunk, batch, extras),
+                                     carried=_carried(chunk, validator.s)):
                 batch = _write_batch(store, source, validator, chunk, counts, merge, extras)  # counts its own records
             else:
                 merge.merged_records += batch.merged_records

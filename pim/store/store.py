@@ -27,7 +27,7 @@ from pim.store.database import make_engine, migrate
 from pim.store.heartbeat import Heartbeats, is_stale
 from pim.store.quarantine_prune import prune_closed
 from pim.store.raw import RawTable, raw_table
-from pim.store.supersede import supersede_files, supersede_records
+from pim.store.supersede import Carried, held_open, supersede_files, supersede_records
 from pim.store.tables import (
     DeletedProductRow,
     JobRow,
@@ -938,24 +938,29 @@ class Store:
                                    [_clipped(_storable(f), 1000) or "" for f in files], now())
 
     def resolve_quarantine(self, source: str, record_keys: list[str], conn: Connection | None = None, *,
-                           job_id: int | None = None) -> int:
+                           job_id: int | None = None, carried: Carried | None = None) -> int:
         """Entries for records that have now imported cleanly are closed, not deleted: history stays.
         `record_keys` as entries name them: a SKU, or `model:<code>` (pim.importing). In `conn`'s transaction
         when given (an import batch's write), else in one of its own. `job_id`: the run taking the records in,
         whose own entries stay open: a row of the file that was rejected is still wrong when a later row of the
-        same record comes in clean (its next run judges it again)."""
+        same record comes in clean (its next run judges it again). `carried`: what the records carried; a
+        rejection naming a field its record left out stays open (pim.store.supersede.held_open)."""
         if not record_keys:
             return 0
         keys = [_clipped(k, 255) for k in record_keys]
         others = [] if job_id is None else [or_(QUARANTINE.c.job_id.is_(None), QUARANTINE.c.job_id != job_id)]
-        query = (update(QUARANTINE)
-                 .where(QUARANTINE.c.source == source, QUARANTINE.c.record_key.in_(keys),
-                        QUARANTINE.c.resolved_at.is_(None), *others)
-                 .values(resolved_at=now()))
+
+        def close(c: Connection) -> int:
+            held = [] if carried is None else held_open(c, source, dict(zip(keys, record_keys)), others, carried)
+            kept = [QUARANTINE.c.id.not_in(held)] if held else []
+            return c.execute(update(QUARANTINE).where(
+                QUARANTINE.c.source == source, QUARANTINE.c.record_key.in_(keys), QUARANTINE.c.resolved_at.is_(None),
+                *others, *kept).values(resolved_at=now())).rowcount or 0
+
         if conn is not None:
-            return conn.execute(query).rowcount or 0
+            return close(conn)
         with self.begin() as c:
-            return c.execute(query).rowcount or 0
+            return close(c)
 
     def prune_quarantine(self, before: datetime, *, dry_run: bool = False) -> dict[str, int]:
         """Delete the entries closed before `before` (open ones always stay), in batches; how many went (or would,
