@@ -92,13 +92,18 @@ def pending_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in (folder / "search" / "pending").rglob("*") if f.is_file())
 
 
-def mark_loaded(folder: Path) -> None:
+def mark_loaded(folder: Path, listed: list[dict[str, Any]]) -> bool:
     """What load.sh does once all is loaded, for payloads loaded some other way: search/manifest.json and
     pending/ go, so the next publish replaces the files instead of keeping them aside. load.sh stays (it then
-    says there is nothing to load)."""
+    says there is nothing to load). `listed`: the runs (`unloaded`) the person confirmed; when the manifest no
+    longer names exactly those (a publish, load.sh or a drop wrote since), nothing goes and False is returned,
+    so a run nobody saw is never marked loaded."""
     search = folder / "search"
+    if unloaded(folder) != listed:
+        return False
     (search / "manifest.json").unlink(missing_ok=True)  # first: without it, pending/ counts as loaded
     shutil.rmtree(search / "pending", ignore_errors=True)
+    return True
 
 
 def read_manifest(search: Path) -> dict[str, Any] | None:

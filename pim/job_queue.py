@@ -399,8 +399,8 @@ def _work(store: Any, result: WorkResult, worker: int, wakeup: job_wakeup.Listen
 
 class Outage:
     """The claim loop's view of an outage: which errors it waits out (failure_in: a lost server, a deadlock,
-    SQLite's write lock held by another process), saying so when it begins and every OUTAGE_NOTICE seconds (not
-    every poll), and that it is over."""
+    SQLite's write lock held by another process, a server short of resources or timing out), saying so when it
+    begins and every OUTAGE_NOTICE seconds (not every poll), and that it is over."""
 
     def __init__(self) -> None:
         self.since: float | None = None
@@ -414,7 +414,8 @@ class Outage:
         at = time.monotonic()
         if self.since is None or at - self.said >= OUTAGE_NOTICE:
             what = "the database is busy with another process's write" if found.locked else \
-                "the database is unavailable"
+                "the database server cannot serve it now (short of connections, disk or memory, or a statement " \
+                "or lock timeout)" if found.busy else "the database is unavailable"
             waited = "" if self.since is None else f" (for {at - self.since:.0f} s)"
             log.warning("could not look for queued jobs: %s%s: %s; trying again every %s s", what, waited,
                         found.said, poll)

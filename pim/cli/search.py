@@ -147,7 +147,8 @@ def mark_loaded(
     It does what load.sh does once all is loaded: search/manifest.json and search/pending/ go, so the next
     publish replaces the files instead of keeping them aside (else pending/ grows with every publish). Nothing
     is sent to Meilisearch: payloads not loaded in fact are lost (publish with --full to rebuild). Exit codes:
-    0 marked (or nothing to mark), 2 no search output in the folder or --json without --yes."""
+    0 marked (or nothing to mark), 2 no search output in the folder, --json without --yes, or the runs changed
+    while it asked (nothing marked)."""
     from exporters.meili_embedded import mark_loaded as mark, pending_bytes, unloaded
     from pim.settings import get_settings
 
@@ -173,7 +174,11 @@ def mark_loaded(
                           highlight=False)
         typer.confirm(f"Mark these {len(runs)} publish(es) loaded (only if Meilisearch has them), removing "
                       f"{size / 1e6:.1f} MB under pending/?", abort=True)
-    mark(folder)
+    if not mark(folder, runs):
+        raise InputError(f"{folder / 'search'} changed after its runs were listed (a publish, load.sh or `pim "
+                         "search drop` wrote there meanwhile), so what was listed is no longer what would be "
+                         "marked: nothing was marked",
+                         hint=f"run `pim search mark-loaded --folder {folder}` again to see the runs not loaded now")
     if as_json:
         emit_json(report)
         return

@@ -195,24 +195,32 @@ def _unknown_revisions(engine: Engine, cfg: Config) -> list[str]:
 _OVERTAKEN_STATES = {"40P01", "40001"}
 #: SQLSTATEs of a server ending sessions: shut down (smart/fast), crashed, starting or stopping.
 _GONE_STATES = {"57P01", "57P02", "57P03"}
+#: SQLSTATEs of a server that cannot serve a statement now, though it would later: a statement cancelled (its
+#: statement_timeout, or an administrator) and a lock not had in time (lock_timeout); the class 53 ones, short of
+#: resources (too many connections, disk full, out of memory), match by their prefix (`_BUSY_CLASS`).
+_BUSY_STATES = {"57014", "55P03"}
+_BUSY_CLASS = "53"
 
 
 @dataclass(frozen=True)
 class DatabaseFailure:
     """A database failure met mid-run (`failure_in`): the server rolled the transaction back for another writer's
     sake (`overtaken`: a deadlock, a serialization failure), another process held SQLite's write lock past the
-    busy timeout (`locked`), or the connection to the server is gone; `said` is the driver's first line. Each
-    caller says it its own way: the command line (`database_failure`), a queued job (the same, with how to run
-    the job again), the web app (pim.web.api_errors.unavailable)."""
+    busy timeout (`locked`), the server could not serve the statement now (`busy`: too many connections, disk or
+    memory short, a statement or lock timeout), or the connection to the server is gone; `said` is the driver's
+    first line. Each is passing: a worker waits it out, and each caller says it its own way: the command line
+    (`database_failure`), a queued job (the same, with how to run the job again), the web app
+    (pim.web.api_errors.unavailable)."""
 
     overtaken: bool
     said: str
     locked: bool = False
+    busy: bool = False
 
 
 def failure_in(exc: BaseException | None) -> DatabaseFailure | None:
     """The database failure in `exc` or the exceptions it chains; None for any other error (a bug, a schema this
-    pim does not expect: `database_refused`)."""
+    pim does not expect, a right the database user lacks: `database_refused`)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -223,6 +231,8 @@ def failure_in(exc: BaseException | None) -> DatabaseFailure | None:
                 return DatabaseFailure(True, said)
             if _sqlite_locked(exc):
                 return DatabaseFailure(False, said, locked=True)
+            if state in _BUSY_STATES or state.startswith(_BUSY_CLASS):
+                return DatabaseFailure(False, said, busy=True)
             if exc.connection_invalidated or state.startswith("08") or state in _GONE_STATES or _client_side(exc):
                 return DatabaseFailure(False, said)
         exc = exc.__cause__ or exc.__context__
@@ -246,9 +256,9 @@ def driver_said(exc: BaseException) -> str:
 
 def database_failure(exc: BaseException, *, again: str | None = None) -> StoreError | None:
     """The StoreError for a database failure met mid-run — the server went away, it rolled this command's
-    transaction back to break a deadlock, or another process held SQLite's write lock too long — found in `exc`
-    or the exceptions it chains, so the command line shows a message and what to do instead of chained
-    tracebacks. None for any other error (a bug: shown in full). `again`: how to run it again, for a queued job
+    transaction back to break a deadlock, it could not serve the statement now (overloaded, a timeout), or another
+    process held SQLite's write lock too long — found in `exc` or the exceptions it chains, so the command line
+    shows a message and what to do instead of chained tracebacks. None for any other error (a bug: shown in full). `again`: how to run it again, for a queued job
     a worker ran (pim.store.store.run_again, e.g. `pim jobs retry 7`), instead of the command line's "run the
     command again"; the message then says "this job's"."""
     found = failure_in(exc)
@@ -266,6 +276,9 @@ def database_failure(exc: BaseException, *, again: str | None = None) -> StoreEr
         return StoreError(
             f"another process is writing to the SQLite database and kept it locked longer than {whose} write "
             f"could wait ({found.said})", hint=_LOCKED_HINT.format(again=again or "run the command again"))
+    if found.busy:
+        return StoreError(f"the database server could not serve {whose} statement now ({found.said})",
+                          hint=_BUSY_HINT.format(again=again or "run the command again"))
     if again:
         hint = (f"the batch in progress was not saved; once the database server is running again (check "
                 f"PIM_DATABASE_URL), {again}")
@@ -280,6 +293,10 @@ _LOCKED_HINT = ("nothing of that transaction was saved; once the other process's
                 "worker's job, a publication), {again} (an import skips what it already wrote). SQLite lets one "
                 "process write at a time: where several write at once (the web app, workers, scheduled imports), "
                 "use PostgreSQL (PIM_DATABASE_URL=postgresql://…)")
+_BUSY_HINT = ("nothing of that transaction was saved; in a minute, {again} (an import skips what it already "
+              "wrote). If it keeps happening, ask the database's administrator to check the server: its "
+              "connections (max_connections, or a pooler in front), free disk and memory, and the "
+              "statement_timeout and lock_timeout this work runs under")
 
 
 def database_refused(exc: BaseException, what: str, *, again: str | None = None) -> StoreError:

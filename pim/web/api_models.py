@@ -71,7 +71,11 @@ class RequestBody(BaseModel):
 MAX_ID = 2**63 - 1
 #: A job's id in a route's path: 1 to MAX_ID, so a number no job can have is a 422, not a database error.
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's id, as `Location` and GET /jobs give it.")]
-_CURSOR = "cursor must be a next_cursor value from a previous page (or left out for the first page)"
+#: What a page's `?cursor=` must be, by where its pages give it: the body's `next_cursor` (id_cursor), or the
+#: `Link` header's next URL (parse_key_cursor: /conflicts, whose body stays a list).
+_ID_CURSOR = "cursor must be the previous page's `next_cursor`, as given (or left out for the first page)"
+_KEY_CURSOR = ("cursor must be the one in the previous page's `Link` header (follow its next URL as given), or left "
+               "out for the first page")
 
 
 def id_cursor(cursor: str | None) -> int:
@@ -80,7 +84,7 @@ def id_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
     if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= len(str(MAX_ID)) and int(cursor) <= MAX_ID):
-        raise refuse(422, _CURSOR, "query.cursor")
+        raise refuse(422, _ID_CURSOR, "query.cursor")
     return int(cursor)
 
 
@@ -98,7 +102,7 @@ def parse_key_cursor(cursor: str | None) -> tuple[str, str] | None:
     except (ValueError, binascii.Error):  # not base64, not UTF-8, not JSON
         key = None
     if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
-        raise refuse(422, _CURSOR, "query.cursor")
+        raise refuse(422, _KEY_CURSOR, "query.cursor")
     return key[0], key[1]
 
 
