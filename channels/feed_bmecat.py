@@ -18,7 +18,7 @@ from lxml import etree
 
 from channels.feed_row import Projector, decimal_text
 from channels.xml_chars import xml_chars
-from pim.contracts import fallback_price
+from pim.contracts import below_tiers_price
 from pim.currencies import price_text
 from pim.feeds import FeedItem, FeedPlan
 from pim.structure import AttributeType
@@ -254,10 +254,10 @@ class _ProductWriter:
     def prices(self, item: FeedItem) -> str:
         """PRODUCT_PRICE_DETAILS, memoised per (equal) price: list-price fallbacks and tier sets repeat. Contract
         tiers from above 1 piece get a LOWER_BOUND 1 price first when the contract prices a smaller order (its
-        fallback: what CSV's `price` says one piece costs, pim.contracts.price_for_one); without a fallback the
-        first tier stays the lowest bound, the customer buying at least its quantity."""
+        fallback: what CSV's `price` says one piece costs, pim.contracts.below_tiers_price); without a fallback
+        the first tier stays the lowest bound, the customer buying at least its quantity."""
         price = item.price
-        below = self._below_tiers(item)
+        below = below_tiers_price(price, item.values, self.proj.c, self.proj.s)
         key = price if below is None else (price, below)
         found = self._prices.get(key)
         if found is not None:
@@ -273,15 +273,6 @@ class _ProductWriter:
         if len(self._prices) < 100_000:
             self._prices[key] = found
         return found
-
-    def _below_tiers(self, item: FeedItem) -> Decimal | None:
-        """What one piece costs under contract tiers that start above 1, when the contract's fallback prices it
-        (price_for_one gives that price then); None otherwise, and for every other price (read only for those)."""
-        price = item.price
-        if price is None or price.source != "contract" or price.tiers[0].min_qty <= 1:
-            return None
-        fallback = fallback_price(item.values, self.proj.c, self.proj.s)
-        return None if fallback is None else fallback.unit_price
 
     def _mime(self, out: list[str], values: dict[str, Any]) -> None:
         # the URLs written (a built rendition's, whose type may not be the source's), without unusable images

@@ -62,8 +62,9 @@ DIGEST_BYTES = 8  # 64 bits per cell: an edited cell passes for untouched with a
 #: The most characters (UTF-16 code units) an Excel cell holds; a longer XLSX cell is refused.
 XLSX_CELL_MAX = 32_767
 SUFFIXES = (".csv", ".xlsx")
-#: Attribute types a cell holds as the importer reads it back. Metrics and prices are {amount, unit} and
-#: {currency: amount}: the content import reads neither from a cell.
+#: Attribute types a cell holds as the importer reads it back. Metrics and prices are not exported: the content
+#: import reads their cells (`12.5 KILOGRAM`, `EUR 19.99, USD 21`: importers.content.typed_cells), but `cell_text`
+#: writes no such text, so an untouched cell would not read back as the value shown.
 SHEET_TYPES = frozenset({AttributeType.text, AttributeType.textarea, AttributeType.simple_select,
                          AttributeType.multi_select, AttributeType.boolean, AttributeType.number, AttributeType.date,
                          AttributeType.image, AttributeType.file})

@@ -536,11 +536,19 @@ def price_for_one(price: ResolvedPrice, values: dict[str, Any], contract: Contra
     above (only `100:60.00`) do not price a smaller order, so it pays the fallback (list price, or less the
     discount); without one (`exclude`, no list price) the first tier's price stands, the customer buying at least
     its quantity."""
-    first = price.tiers[0]
-    if first.min_qty <= 1 or price.source != "contract":
-        return first.price
+    below = below_tiers_price(price, values, contract, structure)
+    return price.tiers[0].price if below is None else below
+
+
+def below_tiers_price(price: ResolvedPrice | None, values: dict[str, Any], contract: Contract,
+                      structure: Structure) -> Decimal | None:
+    """What one piece costs under contract tiers that start above 1, when the contract's fallback prices it (the
+    fallback's unit price); None for every other price, and when there is no fallback. The one rule of
+    `price_for_one` and a BMEcat feed's extra tier at 1 (channels.feed_bmecat)."""
+    if price is None or price.source != "contract" or price.tiers[0].min_qty <= 1:
+        return None
     fallback = fallback_price(values, contract, structure)
-    return first.price if fallback is None else fallback.unit_price
+    return None if fallback is None else fallback.unit_price
 
 
 class AssortmentIndex:

@@ -565,6 +565,17 @@ def _side_diffs(states: dict[tuple[str, str], tuple[str, dict[str, Any]] | None]
             _conflict_diff(ident, key, old, state, side, stamp, unpin=(ident, key) in unpinned)
 
 
+def claims_withdrawn(conn: Connection, identifier: str, keys: list[str]) -> SideWrites:
+    """The candidate and conflict rows of `keys` once no source claims them any more (a value removed whoever
+    stored it: a person's clear of a value its family lacks), as a merge writes them when a key's last claim
+    is withdrawn: the losing claims deleted, a logged conflict settled and its pin ended."""
+    side = SideWrites()
+    states: dict[tuple[str, str], Any] = {(identifier, key): None for key in keys}
+    _side_diffs(states, load_candidates(conn, [identifier]), {identifier: {}}, _load_conflicts(conn, [identifier]),
+                side, set(states))
+    return side
+
+
 def _conflict_diff(ident: str, key: str, old: dict[str, Any] | None, new: tuple[str, dict[str, Any]] | None,
                    side: SideWrites, stamp: datetime, *, pin_by: str | None = None, unpin: bool = False) -> None:
     pinned = old["pinned"] if old and not unpin else None

@@ -45,6 +45,11 @@ def model_placement(family_variant: str, parent: str | None) -> Placement:
     return Placement(family_variant, ROOT if not parent else 1)
 
 
+def below(at: Placement) -> Placement:
+    """Where a record whose parent model sits at `at` sits: one level down."""
+    return Placement(at.family_variant, at.depth + 1)
+
+
 class VariantLevels:
     """Family variant → the attribute codes each depth holds (0: the root model's common attributes, then one
     set per variant level, axes included). Built once per import from the structure."""
@@ -97,10 +102,9 @@ class VariantLevels:
         if owner < at.depth:
             where = "the root product model" if owner == ROOT else f"the level-{owner} product model"
             above = lineage or ([holder] if holder else [])
-            up = at.depth - 1 - owner  # how far above the record's parent the holding model is
-            named = above[up] if up < len(above) else None
+            named = self.holder(at, attr, above)
             whose, rel = ("product", "model") if product else ("model", "parent")
-            said = (f" ('{named}' is this {whose}'s {rel})" if named and up == 0 else
+            said = (f" ('{named}' is this {whose}'s {rel})" if named and named == above[0] else
                     f" ('{named}', the parent of this {whose}'s {rel} '{above[0]}')" if named else
                     f" (above this {whose}'s {rel} '{holder}')" if holder else "")
             return (f"'{attr}' is held by {where} in family variant '{at.family_variant}'" + said
@@ -108,18 +112,37 @@ class VariantLevels:
         return (f"'{attr}' belongs to level {owner} of family variant '{at.family_variant}', below this model: "
                 "set it on its variants")
 
+    def holder(self, at: Placement, attribute: str, lineage: list[str]) -> str | None:
+        """The model that holds `attribute` for a record at `at`, from `lineage` (the models above the record,
+        nearest first); None when no model level above holds it, or `lineage` does not reach that far."""
+        owner = self.holder_depth(at.family_variant, attribute)
+        if owner is None or owner >= at.depth:
+            return None
+        up = at.depth - 1 - owner  # how far above the record's parent the holding model is
+        return lineage[up] if up < len(lineage) else None
+
     def of_product(self, store: Any, product: Product) -> Placement | None:
         """Where a stored product sits (None: no variant, or its model is gone)."""
         model = store.get_model(product.parent) if product.parent else None
         if model is None:
             return None
-        above = model_placement(model.family_variant, model.parent)
-        return Placement(above.family_variant, above.depth + 1)
+        return below(model_placement(model.family_variant, model.parent))
 
     def edit_errors(self, at: Placement | None, values: dict[str, Any], holder: str | None, *,
-                    product: bool) -> dict[str, str]:
-        """A person's edit of a record at `at`: each value of another level with why (nothing is written)."""
-        return {k: self.reason(at, k, holder, product=product) for k in self.misplaced(at, values)} if at else {}
+                    product: bool, lineage: list[str] | None = None) -> dict[str, str]:
+        """A person's edit of a record at `at`: each value of another level with why (nothing is written).
+        `lineage`: as `reason` takes it."""
+        return ({k: self.reason(at, k, holder, product=product, lineage=lineage) for k in self.misplaced(at, values)}
+                if at else {})
+
+    def variant_edit_errors(self, store: Any, product: Product, values: dict[str, Any]) -> dict[str, str]:
+        """`edit_errors` for a stored variant product, each message naming the model that holds the value (its
+        model, or that model's parent: Store.ancestors), as an import's does."""
+        chain = store.ancestors(product)
+        if not chain:
+            return {}
+        at = below(model_placement(chain[0].family_variant, chain[0].parent))
+        return self.edit_errors(at, values, product.parent, product=True, lineage=[m.code for m in chain])
 
 
 class LevelGuard:
@@ -179,7 +202,7 @@ class LevelGuard:
                 parent = self._parent_of(item.record, parents)
                 above = self._placements.get(parent) if parent else None
                 if above is not None:
-                    at = Placement(above.family_variant, above.depth + 1)
+                    at = below(above)
                     if keys := self.levels.misplaced(at, item.record.values):
                         found.append((item, at, keys, parent))
             for item in models:
@@ -235,6 +258,24 @@ class LevelGuard:
             if isinstance(r, ProductModel):
                 self._placements[r.code] = model_placement(r.family_variant, r.parent)
                 self._parents[r.code] = r.parent
+
+    def holders(self, store: Any, skus: list[str], attribute: str) -> dict[str, str]:
+        """Variant product → the product model that holds `attribute` for it (its model, or that model's parent),
+        for those of `skus` whose model level holds it (the to-do CSV lists them as that model). One read for
+        the products' parents, and one per model level not placed yet."""
+        if not skus:
+            return {}
+        with store.engine.connect() as conn:
+            sql = Statements(conn)
+            parents = dict(sql.all_in("SELECT identifier, parent FROM product WHERE parent IS NOT NULL "
+                                      f"AND identifier {sql.any_of}", [skus]))
+            self._load(conn, set(parents.values()) - set(self._placements))
+        out: dict[str, str] = {}
+        for sku, parent in parents.items():
+            above = self._placements.get(parent)
+            if above is not None and (model := self.levels.holder(below(above), attribute, self._lineage(parent))):
+                out[sku] = model
+        return out
 
     def _lineage(self, parent: str | None) -> list[str]:
         """The models a record below `parent` shows values of, nearest first."""
@@ -496,7 +537,7 @@ class SiblingAxes:
         if model:
             return self.levels.axes(Placement(family_variant, 1)) if family_variant else ()
         above = self.placements.get(parent)
-        return self.levels.axes(Placement(above.family_variant, above.depth + 1)) if above else ()
+        return self.levels.axes(below(above)) if above else ()
 
     def place(self, conn: Any, parents: Iterable[str | None]) -> None:
         """Load the placements of the models among `parents` not placed yet (one query, none when all are)."""

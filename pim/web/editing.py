@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from pim.catalog import Structure
+from pim.errors import InputError
 from pim.measures import Measures, builtin
 from pim.product import Product, Provenance, split_key, value_key
 from pim.quality import gtin_problem, is_gtin_attribute
@@ -151,36 +152,51 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     clean, errors = validate(changes, s)
     errors.update(key_rewrites(s, clean, [identifier]))
     if not errors and product.parent:  # a variant holds its own level's values only (pim.variant_levels)
-        levels = VariantLevels(s)
-        errors = levels.edit_errors(levels.of_product(store, product), clean, product.parent, product=True)
+        errors = VariantLevels(s).variant_edit_errors(store, product, clean)
     if errors:
         return EditResult(product, errors)
     stale = _stale(product, clean, expected)
     edits = {k: v for k, v in clean.items() if product.values.get(k) != v and k not in stale}  # showing: no claim
     if not edits:
         return EditResult(product, stale=stale)
-    from pim.merge import Merger, home_precedence
-
-    stamp = now()
     strays = _strays(s, product.family, edits)
+    drop = _StrayDrop(store, identifier, product.family, strays, actor, now())
     edits = {k: v for k, v in edits.items() if k not in strays}
-    updated, changed, outranked, why = product, [], {}, {}
-    if edits:
-        held = _held(store, identifier, product, edits)
-        record = Product(identifier=identifier, values=edits, source=Provenance(source="content", ref=f"user:{actor}",
-                                                                                at=stamp))
-        logged = _Logged({identifier: edits}, actor, stamp)
-        _, rejects = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s).write(store, [record],
-                                                                                                   also=logged)
-        if rejects:
-            return EditResult(product, {r.field: r.reason for r in rejects})
-        updated = store.get_product(identifier) or product
-        outranked = _outranked(updated, edits)
-        changed, why = logged.keys(identifier), _why(outranked, edits, held)
-    if strays:
-        updated, dropped = _drop_strays(store, identifier, s, strays, actor, stamp)
-        changed = [*changed, *dropped]
-    return EditResult(updated, changed=changed, outranked=outranked, stale=stale, why=why)
+    try:
+        if edits:
+            return _merge_edits(store, s, product, edits, drop, stale)
+        with store.begin() as conn:
+            drop(conn)
+    except InputError as exc:  # gone, or moved to another family, since it was read: nothing was written
+        return EditResult(None if exc.field == "identifier" else product, {exc.field or "identifier": exc.in_one_line()})
+    return EditResult(drop.after or product, changed=drop.gone, stale=stale)
+
+
+def _merge_edits(store: Store, s: Structure, product: Product, edits: dict[str, Any], drop: _StrayDrop,
+                 stale: dict[str, Stale]) -> EditResult:
+    """Merge a person's edits as the content team's claim, and remove `drop`'s values in the same transaction
+    (the merge write's hook), so the edit is written whole or not at all."""
+    from pim.merge import Merger, MergePlan, home_precedence
+
+    identifier, actor, stamp = product.identifier, drop.actor, drop.stamp
+    held = _held(store, identifier, product, edits)
+    record = Product(identifier=identifier, values=edits, source=Provenance(source="content", ref=f"user:{actor}",
+                                                                            at=stamp))
+    logged = _Logged({identifier: edits}, actor, stamp)
+
+    def also(conn: Any, plan: MergePlan) -> None:
+        logged(conn, plan)
+        if not plan.rejects:
+            drop(conn)
+
+    _, rejects = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s).write(store, [record],
+                                                                                               also=also)
+    if rejects:
+        return EditResult(product, {r.field: r.reason for r in rejects})
+    updated = store.get_product(identifier) or product
+    outranked = _outranked(updated, edits)
+    return EditResult(updated, changed=[*logged.keys(identifier), *drop.gone], outranked=outranked, stale=stale,
+                      why=_why(outranked, edits, held))
 
 
 def _strays(s: Structure, family: str | None, edits: dict[str, Any]) -> list[str]:
@@ -190,25 +206,42 @@ def _strays(s: Structure, family: str | None, edits: dict[str, Any]) -> list[str
             and s.attributes[a].type != AttributeType.identifier]
 
 
-def _drop_strays(store: Store, identifier: str, s: Structure, keys: list[str], actor: str, stamp: Any
-                 ) -> tuple[Product, list[str]]:
-    """Remove a product's values of attributes its family lacks, whoever stored them, with their history rows.
-    No source may claim such a value any more (the merge refuses it), so a person's clear cannot be a claim
-    withdrawn for the next source's value to show: the value goes. Clearing never makes data invalid. Read
-    and written under the catalog's write lock, as a person's pick is (pim.merge.locked_record)."""
-    from pim.merge import SideWrites, locked_record, write_record
+class _StrayDrop:
+    """Removes a product's values of attributes its family lacks (`keys`), whoever stored them, with their history
+    rows, in the transaction it is called with. No source may claim such a value any more (the merge refuses it),
+    so a person's clear cannot be a claim withdrawn for the next source's value to show: the value goes, and
+    the claims kept on it go as a merge's withdrawn last claim does (pim.merge.claims_withdrawn). Clearing never
+    makes data invalid. Read under the catalog's write lock, as a person's pick is (pim.merge.locked_record); a
+    product gone or given another family since the edit was checked is an InputError (the caller's transaction
+    rolls back)."""
 
-    with store.begin() as conn:
-        before: Product = locked_record(store, conn, identifier)  # type: ignore[assignment]  (a SKU: a product)
-        gone = [k for k in _strays(s, before.family, dict.fromkeys(keys)) if k in before.values]
+    def __init__(self, store: Store, identifier: str, family: str | None, keys: list[str], actor: str,
+                 stamp: Any) -> None:
+        self.store, self.identifier, self.family, self.keys = store, identifier, family, keys
+        self.actor, self.stamp = actor, stamp
+        self.after: Product | None = None
+        self.gone: list[str] = []
+
+    def __call__(self, conn: Any) -> None:
+        from pim.merge import claims_withdrawn, locked_record, write_record
+
+        if not self.keys:
+            return
+        ident = self.identifier
+        before: Product = locked_record(self.store, conn, ident)  # type: ignore[assignment]  (a SKU: a product)
+        if before.family != self.family:
+            raise InputError(f"the family of '{ident}' changed while it was edited (now '{before.family}')",
+                             field=self.keys[0], hint="reload the product and edit it again")
+        gone = [k for k in self.keys if k in before.values]
         if not gone:
-            return before, []
+            self.after = before
+            return
         after = before.model_copy(update={"values": {k: v for k, v in before.values.items() if k not in gone},
                                           "provenance": {k: v for k, v in before.provenance.items() if k not in gone}})
-        write_record(store, conn, after, SideWrites())
-        conn.execute(insert(HISTORY), [history_row(identifier, k, before.values[k], None, actor, "content", stamp)
-                                       for k in gone])
-    return after, gone
+        write_record(self.store, conn, after, claims_withdrawn(conn, ident, gone))
+        conn.execute(insert(HISTORY), [history_row(ident, k, before.values[k], None, self.actor, "content",
+                                                   self.stamp) for k in gone])
+        self.after, self.gone = after, gone
 
 
 #: Products one mass edit reaches (the grid's filter-wide edit, the API's list); more: an import.

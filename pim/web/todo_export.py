@@ -14,15 +14,13 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 
 from pim.catalog import Structure
 from pim.content_sheet import MODEL_COLUMN, SKU_COLUMN
 from pim.product import value_key
 from pim.spreadsheet import escape_formula
-from pim.store.store import MODEL, PRODUCT
 from pim.structure import AttributeType
-from pim.variant_levels import VariantLevels
+from pim.variant_levels import LevelGuard, VariantLevels
 from pim.web.accounts import User
 from pim.web.deps import session_user, store_of, structure_of
 from pim.web.grid import GridFilter, page
@@ -65,15 +63,15 @@ def todo_csv(request: Request, channel: str, locale: str, family: str, attribute
 def _rows(store: object, f: GridFilter, s: Structure, key: str) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out)
-    levels = VariantLevels(s)
+    guard = LevelGuard(s)
     attribute, family = f.missing or "", f.family or ""
-    models = _on_models(s, levels, family, attribute)
+    models = _on_models(s, guard.levels, family, attribute)
     writer.writerow([SKU_COLUMN, MODEL_COLUMN, key] if models else [SKU_COLUMN, key])
     listed: set[str] = set()  # models given a row already: one per model, whatever number of its variants miss it
     after: int | None = 0
     while after is not None:
         rows, after = page(store, f, s, after=after, limit=PAGE)  # type: ignore[arg-type]
-        held = _holders(store, levels, [r.identifier for r in rows], attribute) if models else {}
+        held = guard.holders(store, [r.identifier for r in rows], attribute) if models else {}
         for r in rows:
             model = held.get(r.identifier)
             if model is None:
@@ -90,29 +88,3 @@ def _on_models(s: Structure, levels: VariantLevels, family: str, attribute: str)
     """Whether a family variant of `family` holds `attribute` on a model level: its variants get it from there."""
     return any((depth := levels.holder_depth(code, attribute)) is not None and depth < len(fv.levels)
                for code, fv in s.family_variants.items() if fv.family == family)
-
-
-def _holders(store: object, levels: VariantLevels, identifiers: list[str], attribute: str) -> dict[str, str]:
-    """Variant → the product model that holds `attribute` for it (its model, or that model's parent), for the
-    variants whose model level holds it. Three reads per page: the variants' parents, those models, their parents."""
-    if not identifiers:
-        return {}
-    with store.engine.connect() as conn:  # type: ignore[attr-defined]
-        parents = dict(conn.execute(select(PRODUCT.c.identifier, PRODUCT.c.parent).where(
-            PRODUCT.c.identifier.in_(identifiers), PRODUCT.c.parent.is_not(None))).all())
-        models: dict[str, tuple[str, str | None]] = {}
-        wanted = set(parents.values())
-        while wanted:
-            found = {code: (fv, up) for code, fv, up in conn.execute(select(
-                MODEL.c.code, MODEL.c.family_variant, MODEL.c.parent).where(MODEL.c.code.in_(sorted(wanted))))}
-            models.update(found)
-            wanted = {up for _, up in found.values() if up} - models.keys()
-    out: dict[str, str] = {}
-    for ident, parent in parents.items():
-        family_variant, up = models.get(parent, ("", None))
-        depth = levels.holder_depth(family_variant, attribute)
-        lineage = [parent, up]  # the variant's depth is 2 under a sub-model, else 1
-        here = 2 if up else 1
-        if depth is not None and depth < here and (holder := lineage[here - 1 - depth]):
-            out[ident] = holder
-    return out
