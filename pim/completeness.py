@@ -303,7 +303,7 @@ def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: i
     read from counters kept current on every write: no catalog scan. A `locale` the channel does not publish
     is a ConfigError naming the channel's locales (its report would be empty, as if nothing were missing)."""
     if locale:
-        _check_locale(store, channel, locale)
+        check_locale(store, channel, locale)
     from pim.scoring_tables import COMPLETENESS_COUNT as CC
     from pim.scoring_tables import GATE_COUNT as GC
     from pim.scoring_tables import MISSING_COUNT as MC
@@ -332,7 +332,7 @@ def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: i
     return GateReport(channel=channel, locales=locales, blocked=blocked, blocked_by_reason=reasons, todo=todo)
 
 
-def _check_locale(store: Any, channel: str, locale: str) -> None:
+def check_locale(store: Any, channel: str, locale: str) -> None:
     """Refuse a locale the channel does not publish (`fr_FR`, `de_de`), with its locales; an unknown channel is
     the caller's to refuse (the CLI and the API name the channels)."""
     from pim.errors import ConfigError

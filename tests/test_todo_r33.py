@@ -127,6 +127,16 @@ def test_the_gate_report_refuses_a_locale_the_channel_does_not_publish(store: St
         assert result.exception.hint == "its locales: en_US, de_DE"
 
 
+def test_the_gate_check_refuses_a_locale_the_channel_does_not_publish_before_deciding(store: Store) -> None:
+    seed_products(store)
+    result = CliRunner().invoke(app, ["gate", "check", "--channel", "ecommerce", "--locale", "de_de"])
+    assert isinstance(result.exception, ConfigError) and result.exception.exit_code == 3
+    assert str(result.exception) == "channel 'ecommerce' has no locale 'de_de' (did you mean 'de_DE'?)"
+    with store.engine.connect() as conn:  # nothing decided for a locale nobody publishes
+        from sqlalchemy import text
+        assert conn.execute(text("SELECT count(*) FROM gate_decision")).scalar() == 0
+
+
 def test_the_completeness_api_refuses_a_locale_the_channel_does_not_publish(
         web: tuple[TestClient, dict[str, str]]) -> None:
     client, token = web

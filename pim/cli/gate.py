@@ -91,8 +91,12 @@ def check(channel: str = typer.Option(..., "--channel", "-c"),
     from pim.store import Store
     from pim.store.store import batched
 
+    from pim.completeness import check_locale
+
     store = Store.from_settings()
     _channel(store, channel)
+    if locale:
+        check_locale(store, channel, locale)
     structure = store.structure()
     passed, blocked = 0, {}
     stream = evaluate(store, structure, channel, store.iter_products(), locales=[locale] if locale else None)
