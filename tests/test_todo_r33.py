@@ -172,3 +172,13 @@ def test_a_patch_clears_a_value_its_family_lacks_whoever_stored_it(
     history = client.get("/api/v1/products/complete/history", headers=token).json()
     assert {(h["value_key"], h["old"], h["new"]) for h in history} == {("mpn", "RN-1", None),
                                                                       ("name:en_US", "Runner", "Sock")}
+
+
+def test_the_grid_says_an_unknown_channel_or_locale_filters_nothing(web: tuple[TestClient, dict[str, str]]) -> None:
+    client, _ = web
+    page = client.get("/products?channel=ecomerce&completeness=complete")
+    assert page.status_code == 200
+    assert "no channel &#39;ecomerce&#39; (did you mean &#39;ecommerce&#39;?)" in page.text
+    assert "the completeness, missing and quality filters have no scores there" in page.text
+    assert "have no scores there" in client.get("/products?channel=ecommerce&locale=fr_FR").text
+    assert "have no scores there" not in client.get("/products?channel=ecommerce&locale=de_DE").text
