@@ -301,3 +301,17 @@ def test_guard_a_bad_file_is_still_an_input_error_naming_its_first_problem(store
     with pytest.raises(InputError) as refused:
         load_contracts(store, [f])
     assert (refused.value.file, refused.value.line, refused.value.field) == (str(f), 5, "contracts.0.currency")
+
+
+def test_many_contracts_without_a_base_url_get_one_note_naming_them(store: Store, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Round 33: a folder of 100 such contracts printed 100 identical notes; one note names them all."""
+    monkeypatch.delenv("PIM_CDN_BASE_URL", raising=False)
+    reset_settings()
+    seed_catalog(store)
+    for n in range(12):
+        (tmp_path / f"c{n:02}.yaml").write_text(CONTRACT_YAML.replace("acme-tools", f"acme-{n:02}"), encoding="utf-8")
+    out = _cli("feeds", "load", str(tmp_path), "--json")
+    assert out.exit_code == 0, out.output
+    [note] = orjson.loads(out.stdout)["notes"]
+    assert note.startswith("12 contracts 'acme-00', 'acme-01',") and "and 2 more link images or files" in note

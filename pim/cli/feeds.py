@@ -76,16 +76,21 @@ def _unlinked(contracts: list[Any], store: Store) -> list[str]:
     from channels.feed_row import field_codes
     from pim.settings import get_settings
     from pim.structure import AttributeType
+    from pim.values import listed
 
     if get_settings().cdn_base_url:
         return []
     s = store.structure()
     media = (AttributeType.image, AttributeType.file)
-    return [f"contract '{c.code}' links images or files, but neither its media_base_url nor PIM_CDN_BASE_URL says "
-            f"where they are served: its customer would get paths they cannot fetch; set media_base_url in the "
-            f"contract (or PIM_CDN_BASE_URL) and load it again"
-            for c in contracts if not c.media_base_url
-            and any((a := s.attributes.get(f)) is not None and a.type in media for f in field_codes(c, s))]
+    codes = [c.code for c in contracts if not c.media_base_url
+             and any((a := s.attributes.get(f)) is not None and a.type in media for f in field_codes(c, s))]
+    if not codes:
+        return []
+    one = len(codes) == 1
+    return [f"{'contract' if one else f'{len(codes)} contracts'} {listed(codes)} "
+            f"link{'s' if one else ''} images or files, but neither {'its' if one else 'their'} media_base_url nor "
+            f"PIM_CDN_BASE_URL says where they are served: {'its customer' if one else 'their customers'} would get "
+            "paths they cannot fetch; set media_base_url in the contract (or PIM_CDN_BASE_URL) and load again"]
 
 
 @app.command("delete")
