@@ -206,3 +206,19 @@ def test_a_publish_results_files_exist_after_the_swap(tiny_store: Store, tmp_pat
     files = result.summary()["files"]
     assert files and all((tmp_path / f).is_file() and ".staging" not in f for f in files)
     assert tiny_store.job(result.job_id)["counts"]["files"] == files
+
+
+def test_jobs_refuses_a_kind_no_job_has_and_no_runner_takes(store: Store) -> None:
+    """`pim import jobs --kind erp` answered "0 job(s)"; a known kind with no job yet still lists nothing."""
+    from typer.testing import CliRunner
+
+    from pim.cli import _mount, app
+    from pim.errors import InputError
+
+    _mount()
+    wrong = CliRunner().invoke(app, ["import", "jobs", "--kind", "imprt"])
+    assert isinstance(wrong.exception, InputError) and wrong.exception.exit_code == 2
+    assert str(wrong.exception) == "no job kind 'imprt' (did you mean 'import'?)"
+    assert "publish" in (wrong.exception.hint or "")
+    fine = CliRunner().invoke(app, ["import", "jobs", "--kind", "publish", "--json"])
+    assert fine.exit_code == 0 and fine.stdout.strip() == "[]"

@@ -155,7 +155,10 @@ def jobs(limit: int = typer.Option(20, help="At most this many runs, newest firs
     from pim.store import Store
 
     with json_failure(as_json):
-        rows = Store.from_settings().jobs(kind, limit)
+        store = Store.from_settings()
+        rows = store.jobs(kind, limit)
+        if kind and not rows:
+            _known_kind(store, kind)
     if as_json:
         emit_json(rows)
         return
@@ -163,6 +166,23 @@ def jobs(limit: int = typer.Option(20, help="At most this many runs, newest firs
     for r in rows:
         if r["status"] in ("failed", "interrupted") and r.get("error"):
             console.print(f"[yellow]job {r['id']} {r['status']}:[/] {escape(str(r['error']))}")
+
+
+def _known_kind(store: Any, kind: str) -> None:
+    """Refuse a `--kind` no job has and no runner takes (`--kind erp`: the kinds are import, publish, …), rather
+    than answer "0 job(s)" as if none had run."""
+    from sqlalchemy import distinct, select
+
+    from pim.errors import InputError
+    from pim.job_queue import RUNNERS
+    from pim.store.store import JOB
+    from pim.validation import typo_of
+
+    with store.engine.connect() as conn:
+        kinds = sorted({*RUNNERS, "feed", *conn.execute(select(distinct(JOB.c.kind))).scalars()})
+    if kind not in kinds:
+        raise InputError(f"no job kind '{kind}'{typo_of(kind, (), kinds)}", field="kind",
+                         hint=f"the kinds: {', '.join(kinds)} (an import's source is in the list's source column)")
 
 
 @app.command("errors")
