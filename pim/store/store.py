@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (Connection, Engine, Table, bindparam, delete, false, func, insert, or_, select, true, union_all,
+                        update)
 
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, Provenance
@@ -809,6 +810,21 @@ class Store:
     def deleted_since(self, seq: int) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(DELETED.c.identifier).where(DELETED.c.seq > seq)).scalars())
+
+    def changes_since(self, seq: int, limit: int) -> list[tuple[int, str, bool]]:
+        """(seq, identifier, written?) of the products written (True) or deleted (False) after `seq`, oldest
+        first, at most `limit`: the REST API's change feed. Each table is read as one range of its seq index,
+        cut at `limit` (keyset: a page costs the same anywhere in the catalog), in one statement so both are
+        read at one snapshot. A product sits in one table only (a write drops its tombstone), so it is listed
+        once, at its latest seq."""
+        def newer(table: Table, written: Any) -> Any:
+            return (select(table.c.seq, table.c.identifier, written.label("written"))
+                    .where(table.c.seq > seq).order_by(table.c.seq).limit(limit).subquery())
+
+        both = union_all(*(select(part) for part in (newer(PRODUCT, true()), newer(DELETED, false())))).subquery()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(both).order_by(both.c.seq).limit(limit)).all()
+        return [(s, ident, bool(written)) for s, ident, written in rows]
 
     def count_products(self, *, enabled_only: bool = False) -> int:
         q = select(func.count()).select_from(PRODUCT)

@@ -20,6 +20,8 @@ from pim.web import api_pipeline, api_structure, editing, panels
 from pim.web.accounts import User
 from pim.web.api_errors import documented, field_errors, refuse, refused
 from pim.web.api_models import (
+    Change,
+    ChangePage,
     JobId,
     RequestBody,
     api_role,
@@ -29,6 +31,8 @@ from pim.web.api_models import (
     key_cursor,
     parse_key_cursor,
     product_json,
+    resolved_json,
+    since_cursor,
     utc_iso,
 )
 from pim.web.api_route import ApiRoute
@@ -100,8 +104,49 @@ def _product_json(request: Request, identifier: str) -> dict[str, Any]:
 
 
 @router.get("/products/{identifier}", responses=documented({404: "no such product"}))
-def get_product(identifier: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
-    return _product_json(request, identifier)
+def get_product(identifier: str, request: Request, resolved: bool = Query(False, description=(
+                    "A variant's values merged with its product models' (what the channels publish), each "
+                    "inherited one named in `inherited_from` (value key → `model:<code>`) with its model's "
+                    "provenance. Without it, only the values the variant holds itself.")),
+                user: User = Depends(api_user)) -> dict[str, Any]:
+    store = store_of(request)
+    product = store.get_product(identifier)
+    if product is None:
+        if store.existing_model_codes([identifier]):
+            raise HTTPException(404, f"no product '{identifier}': it is a product model; GET "
+                                     f"/api/v1/models/{quote(identifier, safe='')}")
+        raise HTTPException(404, f"no product '{identifier}'")
+    if not resolved:
+        return product_json(product)
+    return resolved_json(product, store.ancestors(product) if product.parent else [])
+
+
+@router.get("/models/{code}", responses=documented({404: "no such product model"}))
+def get_model(code: str, request: Request, user: User = Depends(api_user)) -> dict[str, Any]:
+    """A product model as GET /products/{id} answers a product: its own values (those its variants inherit),
+    family variant, parent model, categories, associations and provenance."""
+    model = store_of(request).get_model(code)
+    if model is None:
+        raise HTTPException(404, f"no product model '{code}'")
+    return product_json(model)
+
+
+@router.get("/changes", response_model=ChangePage)
+def changes(request: Request, since: str | None = Query(None, description="The last answer's `next_since`; 0 "
+                                                           "(or left out) for the whole catalog."),
+            limit: int = Query(100, ge=1, le=1000), user: User = Depends(api_user)) -> ChangePage:
+    """Products written or deleted after write sequence `since`, oldest first: an integrator's incremental
+    sync. Keep `next_since` and ask again (at once while `more`); GET each `upsert`, drop each `delete`. A
+    product is listed once, with its latest change (deleted and created again: `upsert`), so a product written
+    while a client pages shows up again further on. A product model's write is a write of every variant below
+    it (they get a new seq); a model without variants is not listed. Products re-stamped without a new record
+    (stock, category or channel tree moves) are listed too, for what the channels publish of them changed."""
+    after = since_cursor(since)
+    rows = store_of(request).changes_since(after, limit + 1)
+    more, rows = len(rows) > limit, rows[:limit]
+    return ChangePage(changes=[Change(identifier=ident, seq=seq, action="upsert" if written else "delete")
+                               for seq, ident, written in rows],
+                      next_since=rows[-1][0] if rows else after, more=more)
 
 
 @router.patch("/products/{identifier}", responses=documented({

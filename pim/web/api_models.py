@@ -16,12 +16,12 @@ import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import HTTPException, Path, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from pim.product import Product
+from pim.product import Product, ProductModel, merged_values
 from pim.store.store import as_utc
 from pim.web.accounts import User
 from pim.web.api_errors import refuse
@@ -49,14 +49,29 @@ def _utc_text(text: Any) -> Any:
         return text
 
 
-def product_json(product: Product) -> dict[str, Any]:
-    """A product as the API answers it: its times (`source.at`, `provenance.*.at`) written as `utc_iso` writes
-    them, where pydantic writes `Z`. Done here, not in pim.product: that JSON is hashed into fingerprints."""
+def product_json(product: Product | ProductModel) -> dict[str, Any]:
+    """A product (or product model) as the API answers it: its times (`source.at`, `provenance.*.at`) written as
+    `utc_iso` writes them, where pydantic writes `Z`. Done here, not in pim.product: that JSON is hashed into
+    fingerprints."""
     data = product.model_dump(mode="json")
     if product.source is not None:
         data["source"]["at"] = utc_iso(product.source.at)
     for key, prov in product.provenance.items():
         data["provenance"][key]["at"] = utc_iso(prov.at)
+    return data
+
+
+def resolved_json(product: Product, chain: list[ProductModel]) -> dict[str, Any]:
+    """`product_json` with the values the variant shows: its own over its models' (`merged_values`, as the
+    channels read them; `chain`: Store.ancestors, parent first). Each inherited value keeps its model's
+    provenance and is named in `inherited_from` (value key → `model:<code>`, the nearest model holding it)."""
+    data = product_json(product)
+    data["values"] = merged_values(product, chain)  # type: ignore[arg-type]
+    origin = {key: model for model in reversed(chain) for key in model.values if key not in product.values}
+    data["inherited_from"] = {key: f"model:{model.code}" for key, model in origin.items()}
+    for key, model in origin.items():
+        prov = model.provenance_of(key)
+        data["provenance"][key] = None if prov is None else {**prov.model_dump(mode="json"), "at": utc_iso(prov.at)}
     return data
 
 
@@ -78,14 +93,37 @@ _KEY_CURSOR = ("cursor must be the one in the previous page's `Link` header (fol
                "out for the first page")
 
 
-def id_cursor(cursor: str | None) -> int:
+_SINCE = ("since must be a write sequence number: 0 for the whole catalog, then the previous answer's "
+          "`next_since`, as given")
+
+
+def id_cursor(cursor: str | None, field: str = "query.cursor", wanted: str = _ID_CURSOR) -> int:
     """A page's `?cursor=` that is a row id (the product list, a job's rejected rows): 0 when absent; 422 on
-    `query.cursor` for anything but ASCII digits up to MAX_ID (`²` passes str.isdigit, int() refuses it)."""
+    `field` (saying `wanted`) for anything but ASCII digits up to MAX_ID (`²` passes str.isdigit, int() refuses
+    it). The change feed's `?since=` is checked the same way (`since_cursor`)."""
     if not cursor:
         return 0
     if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= len(str(MAX_ID)) and int(cursor) <= MAX_ID):
-        raise refuse(422, _ID_CURSOR, "query.cursor")
+        raise refuse(422, wanted, field)
     return int(cursor)
+
+
+def since_cursor(since: str | None) -> int:
+    """The change feed's `?since=`: a seq, as `id_cursor` takes a row id (422 on `query.since` otherwise)."""
+    return id_cursor(since, "query.since", _SINCE)
+
+
+class Change(BaseModel):
+    identifier: str
+    seq: int = Field(description="The product's write sequence number at this change.")
+    action: Literal["upsert", "delete"] = Field(description="`upsert`: GET the product for its data now; "
+                                                "`delete`: it is gone.")
+
+
+class ChangePage(BaseModel):
+    changes: list[Change] = Field(description="Oldest first; a product once, with its latest change.")
+    next_since: int = Field(description="Pass as ?since= next time (store it: it is the client's watermark).")
+    more: bool = Field(description="More changes follow now: ask again at once with `next_since`.")
 
 
 def key_cursor(*key: str) -> str:
