@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from pim import delivery_log as log
 from pim.contracts import get_contracts
@@ -20,7 +20,14 @@ from pim.web.throttle import sign_in_attempt
 from pim.store import Store
 from pim.store.store import as_utc
 
-router = APIRouter(prefix="/portal", tags=["portal"])
+PRIVATE = {"Cache-Control": "private, no-store"}  # a customer's files and lists: no shared cache, nothing kept on disk
+
+
+def _private(response: Response) -> None:
+    response.headers.update(PRIVATE)
+
+
+router = APIRouter(prefix="/portal", tags=["portal"], dependencies=[Depends(_private)])
 _default_store: Store | None = None
 
 
@@ -112,7 +119,7 @@ def download(file_id: int, who: Signer, store: StoreDep) -> FileResponse:
     if not path.is_file():
         raise HTTPException(410, "the feed file is no longer kept; a new one comes with the next delivery")
     record_download(store, file_id, customer, person)
-    return FileResponse(path, filename=row["name"], headers={"X-Checksum-SHA256": row["sha256"]},
+    return FileResponse(path, filename=row["name"], headers={"X-Checksum-SHA256": row["sha256"], **PRIVATE},
                         media_type=_media_type(store, row))
 
 
@@ -157,14 +164,17 @@ def create_portal_app(store: Store | None = None) -> FastAPI:
 
     from pim.portal_pages import router as pages
     from pim.settings import get_settings
-    from pim.web.app import database_unavailable
+    from pim.web.app import database_unavailable, warn_of_default_secret
+    from pim.web.sessions import MAX_AGE
 
     app = FastAPI(title="Customer feed portal")
     app.add_exception_handler(SQLAlchemyError, database_unavailable)  # type: ignore[arg-type]  # 503, not a 500
     if store is not None:
         app.state.store = store
-    app.add_middleware(SessionMiddleware, secret_key=get_settings().secret_key, session_cookie="pim_portal",
-                       same_site="lax", https_only=False, max_age=12 * 3600)
+    settings = get_settings()
+    warn_of_default_secret(settings)
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="pim_portal",
+                       same_site="lax", https_only=settings.secure_cookies, max_age=MAX_AGE)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "web" / "static"), name="static")
     app.include_router(router)
     app.include_router(pages)

@@ -4,7 +4,8 @@ token`) and sees their delivered feeds and contracts, with download links.
 
 The session keeps only the token's hash, or the person's id and password stamp, and is checked on every
 request, so a revoked token (`pim feeds revoke`), a disabled person or a changed password signs the browser
-out at once. The session never grants staff rights, and a staff session never grants portal access: the two
+out at once. It also holds the id of a registered portal session (pim.portal_sessions): signing out ends that
+on the server, so a copy of the cookie is refused after. The session never grants staff rights, and a staff session never grants portal access: the two
 use different keys."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from pim import delivery_log as log
+from pim import portal_sessions
 from pim.contracts import get_contracts
 from pim.portal import StoreDep, served_page
 from pim.portal_people import authenticate_person, person_for_session
@@ -29,6 +31,7 @@ router = APIRouter(prefix="/portal", include_in_schema=False, lifespan=warn_at_s
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "web" / "templates"))
 SESSION_KEY = "portal_token"  # the signed session cookie holds the token's SHA-256, never the token
 PERSON_KEY = "portal_person"  # or [person id, password stamp]
+SID_KEY = "portal_sid"  # and the id of its registered session (pim.portal_sessions)
 CHAIN = 50  # files shown per contract on the home page; its "older files" link pages on from there
 PAGE = 50  # files per page of /portal/files
 
@@ -43,21 +46,34 @@ def session_signer(request: Request, store: Store) -> tuple[str, str | None] | N
     """(customer, the person's e-mail or None for a token) of this browser's portal sign-in, else None."""
     if "session" not in request.scope:
         return None
+    session = portal_sessions.held(store, request.session.get(SID_KEY))
+    who = _credential(request, store) if session is not None else None
+    if session is None or who is None or who[0] != session.customer:  # signed out, revoked, disabled, new password
+        _forget(request)
+        return None
+    return who
+
+
+def _credential(request: Request, store: Store) -> tuple[str, str | None] | None:
+    """(customer, e-mail or None) of the person or the token the session holds, while still good."""
     held = request.session.get(PERSON_KEY)
     if isinstance(held, list) and len(held) == 2 and isinstance(held[0], int) and isinstance(held[1], str):
         person = person_for_session(store, held[0], held[1])
-        if person is None:
-            request.session.pop(PERSON_KEY, None)  # disabled, or the password changed since: signed out
-            return None
-        return person.customer, person.email
+        return (person.customer, person.email) if person else None
     digest = request.session.get(SESSION_KEY)
-    if not isinstance(digest, str):
-        return None
-    customer = log.customer_for_token_hash(store, digest)
-    if customer is None:
-        request.session.pop(SESSION_KEY, None)  # revoked since: signed out
-        return None
-    return customer, None
+    customer = log.customer_for_token_hash(store, digest) if isinstance(digest, str) else None
+    return (customer, None) if customer else None
+
+
+def _forget(request: Request) -> None:
+    for key in (SESSION_KEY, PERSON_KEY, SID_KEY):
+        request.session.pop(key, None)
+
+
+def _sign_out(request: Request, store: Store) -> None:
+    """End this browser's portal session on the server too: a copy of its cookie is refused from now on."""
+    portal_sessions.end(store, request.session.get(SID_KEY))
+    _forget(request)
 
 
 def _page(request: Request, name: str, **ctx: Any) -> HTMLResponse:
@@ -112,11 +128,11 @@ async def login(request: Request, store: StoreDep) -> Any:
     form = await request.form()
     email, password = str(form.get("email", "")).strip(), str(form.get("password", ""))
     token = str(form.get("token", "")).strip()
-    attempt = sign_in_attempt(request, "portal", store)
+    # counted per address; a good sign-in clears only its own e-mail's failures (a token's: none)
+    attempt = sign_in_attempt(request, "portal", store, account=email.lower() if email else None)
     if attempt.wait:
         return attempt.refused_page(_login_page(request, error=attempt.message, email=email))
-    request.session.pop(SESSION_KEY, None)
-    request.session.pop(PERSON_KEY, None)
+    _sign_out(request, store)  # a new sign-in in this browser replaces its session
     if email:
         person = authenticate_person(store, email, password)
         if person is None:
@@ -124,6 +140,7 @@ async def login(request: Request, store: StoreDep) -> Any:
             return _login_page(request, email=email, error="Wrong e-mail or password, or the account is disabled.")
         attempt.succeeded()
         request.session[PERSON_KEY] = [person.id, person.stamp]
+        request.session[SID_KEY] = portal_sessions.start(store, person.customer, person.id)
         return RedirectResponse("/portal/", status_code=303)
     customer = log.customer_for_token(store, token) if token else None
     if customer is None:
@@ -131,13 +148,13 @@ async def login(request: Request, store: StoreDep) -> Any:
         return _login_page(request, error="That token is not valid (or was revoked). Ask your supplier for a new one.")
     attempt.succeeded()
     request.session[SESSION_KEY] = log.hash_token(token)
+    request.session[SID_KEY] = portal_sessions.start(store, customer, None)
     return RedirectResponse("/portal/", status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
-def logout(request: Request) -> Any:
-    request.session.pop(SESSION_KEY, None)
-    request.session.pop(PERSON_KEY, None)
+def logout(request: Request, store: StoreDep) -> Any:
+    _sign_out(request, store)
     return RedirectResponse("/portal/", status_code=303)
 
 
@@ -213,6 +230,5 @@ async def reset(request: Request, store: StoreDep) -> Any:
         return _page(request, "portal_reset.html", token=token, email=email, error=exc.describe())
     if done is None:
         return _page(request, "portal_reset.html", token=token, email=None, error=_DEAD_LINK)
-    request.session.pop(SESSION_KEY, None)
-    request.session.pop(PERSON_KEY, None)
+    _sign_out(request, store)
     return _login_page(request, email=done, error=None, notice="Your new password is set; sign in with it.")

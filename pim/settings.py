@@ -10,6 +10,13 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+#: Lets `make demo` and the tests run without setup; `pim serve` and the web app warn loudly while it is in use.
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+DEFAULT_SECRET_WARNING = ("PIM_SECRET_KEY is not set: session cookies and CSRF tokens are signed with the public "
+                          "default key, so anyone can forge them. Set PIM_SECRET_KEY to a long random value (e.g. "
+                          "the output of `python -c 'import secrets; print(secrets.token_urlsafe(48))'`) before "
+                          "anyone but you uses this server.")
+
 
 class Settings(BaseSettings):
     """Everything a run needs to know about where things live. Defaults: SQLite and local files under PIM_HOME."""
@@ -61,7 +68,17 @@ class Settings(BaseSettings):
     maintenance_interval_hours: float = Field(default=24.0, ge=0, description="How often one of the `pim worker` "
                                               "processes runs the maintenance pass (`pim maintain`) while idle; "
                                               "0 turns it off (run `pim maintain` from a timer instead).")
-    secret_key: str = Field(default="dev-insecure-change-me", description="Signs web sessions and CSRF tokens.")
+    secret_key: str = Field(default=DEFAULT_SECRET_KEY, description="Signs web sessions and CSRF tokens; the web "
+                            "app and `pim serve` warn at start while it is the default.")
+    cookie_secure: bool | None = Field(default=None, description="Mark the session cookies `Secure`, so browsers "
+                                       "send them over HTTPS only. Unset: on when PIM_PUBLIC_URL starts with "
+                                       "https://.")
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default=[], description="The reverse proxies (IP "
+                                                               "addresses or networks, comma-separated; '*' for "
+                                                               "any) whose X-Forwarded-For and X-Forwarded-Proto "
+                                                               "`pim serve` believes. Unset: none; every request's "
+                                                               "client address is the connecting one (a proxy's "
+                                                               "own), which the sign-in throttle counts by.")
     cdn_base_url: str | None = Field(default=None, description="Public base URL for media renditions.")
     public_url: str | None = Field(default=None, description="Base URL people reach the web app at (links in "
                                    "e-mails, e.g. https://pim.example.com). Unset: no password-reset mail is sent "
@@ -95,6 +112,34 @@ class Settings(BaseSettings):
                                  f"'{os.pathsep}' (/srv/photos{os.pathsep}/mnt/dam) or a JSON list "
                                  '(["/srv/photos"])') from None
         return [part.strip() for part in text.split(os.pathsep) if part.strip()]
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> Any:
+        """A comma list of addresses and networks, checked here: uvicorn takes a typo (or a network with host bits
+        set) as a name that never matches."""
+        import ipaddress
+
+        parts = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+        if not isinstance(parts, list):
+            return parts
+        try:
+            return [p if p == "*" else str(ipaddress.ip_network(p, strict=False)) if "/" in p
+                    else str(ipaddress.ip_address(p)) for p in parts]
+        except ValueError as exc:
+            raise ValueError(f"PIM_FORWARDED_ALLOW_IPS: {exc}; write the proxies' IP addresses or networks "
+                             "separated by commas (10.0.0.5,10.1.0.0/16), or '*' for any") from None
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether session cookies carry `Secure`: PIM_COOKIE_SECURE, else whether PIM_PUBLIC_URL is https."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return (self.public_url or "").lower().startswith("https://")
+
+    @property
+    def default_secret(self) -> bool:
+        return self.secret_key == DEFAULT_SECRET_KEY
 
     @property
     def db_url(self) -> str:

@@ -83,7 +83,7 @@ def test_with_a_public_url_the_link_ignores_the_host_header(person: Store, inbox
     """A guard test (the old code used PIM_PUBLIC_URL when it was set too)."""
     monkeypatch.setenv("PIM_PUBLIC_URL", "https://feeds.supplier.example")
     reset_settings()
-    _forgot(TestClient(create_app(person)), area, email, host=ATTACKER)
+    _forgot(TestClient(create_app(person), base_url="https://testserver"), area, email, host=ATTACKER)  # Secure cookies
     assert [link.split("?")[0] for link in _links(inbox)] == [f"https://feeds.supplier.example/{area}/reset"]
 
 

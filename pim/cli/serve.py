@@ -1,7 +1,10 @@
 """`pim serve`: the web UI, REST API and customer portal (owned by the web area), with PIM_WEB_WORKERS queue
 workers (`pim worker`, default 1) started beside it as subprocesses and stopped with it, so uploads and
 family rescores the web app queues get run without a second command. 0 leaves that to a `pim worker` the
-operator runs elsewhere (the web pages say when none is alive)."""
+operator runs elsewhere (the web pages say when none is alive).
+
+Proxy headers (X-Forwarded-For, -Proto) are believed only from the proxies PIM_FORWARDED_ALLOW_IPS names; by
+default from none, so a client cannot pick the address the sign-in throttle counts it under."""
 
 from __future__ import annotations
 
@@ -29,12 +32,25 @@ def register(app: typer.Typer) -> None:
         from pim.settings import get_settings
         from pim.store import Store
 
+        settings = get_settings()
+        if settings.default_secret:
+            from pim.cli.output import err_console
+            from pim.settings import DEFAULT_SECRET_WARNING
+
+            err_console.print(f"[bold red]WARNING: {DEFAULT_SECRET_WARNING}[/]", highlight=False)
         Store.from_settings().dispose()  # migrated once, before the web app and its workers all start
         # uvicorn shuts down gracefully on SIGTERM, then raises it again with the handler it found: make that
         # one end the process through the `finally` that stops the workers (the default would kill it outright).
         signal.signal(signal.SIGTERM, _terminated)
-        with queue_workers(get_settings().web_workers):
-            uvicorn.run("pim.web.app:create_app", factory=True, host=host, port=port)
+        with queue_workers(settings.web_workers):
+            uvicorn.run("pim.web.app:create_app", factory=True, host=host, port=port, **proxy_options(settings))
+
+
+def proxy_options(settings: Any) -> dict[str, Any]:
+    """uvicorn's proxy-header options: its defaults believe X-Forwarded-For from 127.0.0.1, which lets a client
+    behind any loopback proxy that passes the header on pick its own address (and dodge the sign-in throttle)."""
+    proxies = settings.forwarded_allow_ips
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
 
 
 def _terminated(_signum: int, _frame: Any) -> None:

@@ -1,7 +1,8 @@
 """The registry of staff browser sessions (table `web_session`), so that one session can be listed and ended on
 its own ("I left myself signed in on the warehouse PC"). The signed cookie holds a random session id; the table
 holds only its SHA-256, like API tokens. A session is good while its row exists and is not ended; the password
-stamp in the cookie is checked as well (pim.web.deps.session_user). Bearer tokens do not use it."""
+stamp in the cookie is checked as well (pim.web.deps.session_user). Bearer tokens do not use it. The portal's
+browser sessions (pim.portal_sessions) keep a table of the same shape and use the helpers that take a `table`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from pim.store.store import Store, as_utc, now
@@ -49,24 +50,30 @@ class OpenSession:
     current: bool
 
 
-def _digest(sid: str) -> str:
+def digest(sid: str) -> str:
+    """What a session table stores of a cookie's session id."""
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
 def start(store: Store, user_id: int, user_agent: str, address: str) -> str:
     """Register a new session and return its id for the cookie; rows long ended or expired go at the same time."""
+    return begin(store, S, user_id=user_id, user_agent=user_agent[:200], address=address[:64])
+
+
+def begin(store: Store, table: Table, **values: Any) -> str:
+    """A new row of a session table (`values`: its own columns) and its id for the cookie; `table`'s rows long
+    ended or expired go in the same transaction."""
     sid, at = secrets.token_urlsafe(32), now()
     with store.begin() as conn:
-        prune(conn, at)
-        conn.execute(insert(S).values(token_hash=_digest(sid), user_id=user_id, created_at=at, last_seen_at=at,
-                                      user_agent=user_agent[:200], address=address[:64]))
+        prune(conn, at, table)
+        conn.execute(insert(table).values(token_hash=digest(sid), created_at=at, last_seen_at=at, **values))
     return sid
 
 
-def prune(conn: Connection, at: datetime) -> int:
+def prune(conn: Connection, at: datetime, table: Table = S) -> int:
     """Delete rows ended, or last seen, longer than the cookie's max_age ago: nothing can use them any more."""
-    ended = at - timedelta(seconds=MAX_AGE)
-    return conn.execute(delete(S).where(or_(S.c.ended_at < ended, S.c.last_seen_at < at - EXPIRED_AFTER))).rowcount or 0
+    ended, c = at - timedelta(seconds=MAX_AGE), table.c
+    return conn.execute(delete(table).where(or_(c.ended_at < ended, c.last_seen_at < at - EXPIRED_AFTER))).rowcount or 0
 
 
 def held(store: Store, sid: Any) -> Held | None:
@@ -75,21 +82,22 @@ def held(store: Store, sid: Any) -> Held | None:
         return None
     query = (select(S.c.id, S.c.user_id, S.c.last_seen_at, USER.c.username, USER.c.role, USER.c.password_hash)
              .join(USER, USER.c.id == S.c.user_id)
-             .where(S.c.token_hash == _digest(sid), S.c.ended_at.is_(None), USER.c.active.is_(True)))
+             .where(S.c.token_hash == digest(sid), S.c.ended_at.is_(None), USER.c.active.is_(True)))
     with store.engine.connect() as conn:
         row = conn.execute(query).first()
     return Held(row.id, row.user_id, as_utc(row.last_seen_at), row.username, row.role, row.password_hash) if row else None
 
 
-def touch(store: Store, session: Held) -> None:
-    """Note that the session was used; writes only when the stored time is older than TOUCH_EVERY, and the
-    condition is repeated in SQL so that concurrent requests write once."""
+def touch(store: Store, session: Any, table: Table = S) -> None:
+    """Note that the session (its `id` and `last_seen_at`) was used; writes only when the stored time is older
+    than TOUCH_EVERY, and the condition is repeated in SQL so that concurrent requests write once."""
     at = now()
     cutoff = at - timedelta(seconds=TOUCH_EVERY)
     if session.last_seen_at > cutoff:
         return
     with store.begin() as conn:
-        conn.execute(update(S).where(S.c.id == session.id, S.c.last_seen_at < cutoff).values(last_seen_at=at))
+        conn.execute(update(table).where(table.c.id == session.id, table.c.last_seen_at < cutoff)
+                     .values(last_seen_at=at))
 
 
 def _open(at: datetime) -> Any:
@@ -120,11 +128,12 @@ def end(store: Store, user_id: int, session_id: int) -> bool:
                                  .values(ended_at=now())).rowcount)
 
 
-def end_held(store: Store, sid: Any) -> None:
+def end_held(store: Store, sid: Any, table: Table = S) -> None:
     """End the session with this cookie id (sign-out), if it is open."""
     if isinstance(sid, str) and sid:
         with store.begin() as conn:
-            conn.execute(update(S).where(S.c.token_hash == _digest(sid), S.c.ended_at.is_(None)).values(ended_at=now()))
+            conn.execute(update(table).where(table.c.token_hash == digest(sid), table.c.ended_at.is_(None))
+                         .values(ended_at=now()))
 
 
 def end_all(conn: Connection, user_id: int, keep: int | None = None) -> int:

@@ -1,6 +1,6 @@
 """Tables of the web area: users, API tokens, and the history of value changes (who or what changed each
 value, and when), failed sign-ins, staff browser sessions and staff password-reset links. Migrations:
-0007_web, 0018_signin_failure, 0022_web_session, 0025_staff_email."""
+0007_web, 0018_signin_failure, 0022_web_session, 0025_staff_email, 0044_signin_failure_account."""
 
 from __future__ import annotations
 
@@ -55,15 +55,21 @@ class ValueHistoryRow(SQLModel, table=True):
     at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+SIGNIN_ACCOUNT_LENGTH = 254  # an e-mail address at most
+
+
 class SignInFailureRow(SQLModel, table=True):
-    """One failed sign-in (scope:address key, epoch seconds): the throttle's counts, shared by every web
-    process of a deployment and kept over restarts. Rows older than the throttle's window are deleted."""
+    """One failed sign-in (scope:address key, the account it named, epoch seconds): the throttle's counts,
+    shared by every web process of a deployment and kept over restarts. Rows older than the throttle's window
+    are deleted; a good sign-in deletes its own account's."""
 
     __tablename__ = "signin_failure"
     __table_args__ = (Index("ix_signin_failure_key_at", "key", "at"), Index("ix_signin_failure_at", "at"))
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(300), nullable=False))
+    #: the user name or e-mail tried, "" for a token (pim.web.throttle)
+    account: str = Field(default="", sa_column=Column(String(SIGNIN_ACCOUNT_LENGTH), nullable=False, server_default=""))
     at: float = Field(sa_column=Column(Float, nullable=False))
 
 

@@ -39,11 +39,11 @@ def login_form(request: Request, next: str = "/products") -> HTMLResponse:
 @router.post("/login", dependencies=[Depends(check_csrf)])
 async def login(request: Request) -> Any:
     form = await request.form()
-    nxt = str(form.get("next") or "/products")
-    attempt = sign_in_attempt(request, "staff")
+    nxt, username = str(form.get("next") or "/products"), str(form.get("username", ""))
+    attempt = sign_in_attempt(request, "staff", account=username)  # user names are matched as typed
     if attempt.wait:
         return attempt.refused_page(render(request, "login.html", None, next=nxt, error=attempt.message))
-    user = authenticate(store_of(request), str(form.get("username", "")), str(form.get("password", "")))
+    user = authenticate(store_of(request), username, str(form.get("password", "")))
     if user is None:
         attempt.failed()
         return render(request, "login.html", None, next=nxt, error="Wrong user name or password.")
