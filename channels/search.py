@@ -26,7 +26,7 @@ from sqlmodel import SQLModel
 
 from channels.localize import ValueResolver
 from channels.search_customers import decode_state, provider_revisit, provider_view
-from channels.search_documents import DocumentBuilder, raw_image_url
+from channels.search_documents import DocumentBuilder, customer_tag, raw_image_url
 from channels.search_settings import digest_of, index_settings, settings_fingerprint, shape_fingerprint
 from channels.search_visibility import decode, encode, products_to_revisit, visibility_fingerprint, visibility_snapshot
 from pim.gate import aged_between, blocks_on_age
@@ -85,7 +85,8 @@ def filter_value(value: str) -> str:
 
 
 def tenant_filter(customer: str) -> str:
-    return f"customers = {filter_value(customer)}"
+    """The documents hold customer tags, not codes (channels.search_documents.customer_tag)."""
+    return f"customers = {filter_value(customer_tag(customer))}"
 
 
 def tenant_search_rules(scope: str, customer: str, prefix: str | None = None) -> dict[str, Any]:

@@ -20,13 +20,15 @@ Shape (all keys always present, so the storefront never guards against a missing
   availability  "in_stock" | "out_of_stock" | "unknown";  stock: available-to-promise or null
   in_stock_rank 1 when in stock, else 0 (a custom ranking rule)
   image         the main image's rendition URL
-  customers     contracted customers: what tenant tokens filter on
+  customers     contracted customers as keyed digests (customer_tag), what tenant tokens filter on; not among
+                the displayed attributes (DISPLAYED), and a leaked or faceted value names no customer
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +46,10 @@ NAME_ATTRIBUTES = ("name", "title", "label")
 DESCRIPTION_ATTRIBUTES = ("description", "long_description", "short_description")
 BRAND_ATTRIBUTES = ("brand", "manufacturer", "brand_name")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,511}$")
+#: What search results show: every field but `customers` (index settings' displayedAttributes).
+DISPLAYED = ("id", "sku", "group", "model", "family", "family_label", "name", "description", "brand", "categories",
+             "category_paths", "facets", "text", "prices", "availability", "stock", "in_stock_rank", "image")
+_TAG_LABEL = b"pim search customer\x00"
 
 #: Turns an image value (an asset reference) into a public URL. The media area replaces it with renditions.
 ImageUrl = Callable[[str], str | None]
@@ -58,6 +64,17 @@ def document_id(sku: str) -> str:
     if len(raw) <= 381:
         return "_b" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
     return "_h" + hashlib.blake2b(raw, digest_size=32).hexdigest()
+
+
+def customer_tag(customer: str, key: str | None = None) -> str:
+    """What a document's `customers` field holds for a customer, and what its tenant token filters on: HMAC-SHA256
+    keyed with PIM_SECRET_KEY (or `key`), 128 bits in hex, so a search result or facet count that shows the
+    field names no customer, and nobody without the key can tell which tag is whose."""
+    if key is None:
+        from pim.settings import get_settings
+
+        key = get_settings().secret_key
+    return hmac.new(key.encode(), _TAG_LABEL + customer.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def raw_image_url(value: str) -> str | None:
@@ -131,9 +148,16 @@ class DocumentBuilder:
     scope: str
     image_url: ImageUrl = raw_image_url
     plans: list[LocalePlan] = field(default_factory=list)
+    #: Keys the customer tags (customer_tag); None: PIM_SECRET_KEY.
+    customer_key: str | None = None
 
     def __post_init__(self) -> None:
         s = self.structure
+        if self.customer_key is None:
+            from pim.settings import get_settings
+
+            self.customer_key = get_settings().secret_key
+        self._tags: dict[str, str] = {}  # customer → tag: a catalog has few customers, each tagged once
         channel = s.channels[self.scope]
         self.currencies = list(channel.currencies)
         self.tree = channel.category_tree
@@ -171,6 +195,17 @@ class DocumentBuilder:
         text_specs = [(a.code, keys[a.code], options.get(a.code, {}) if a.type in _SELECTS else None) for a in self.text_attrs]
         return LocalePlan(locale, keys, options, levels, families, depth, facet_specs, text_specs)
 
+    def tags(self, customers: list[str]) -> list[str]:
+        """The customers' tags (customer_tag), remembered per builder."""
+        tags = self._tags
+        out = []
+        for customer in customers:
+            tag = tags.get(customer)
+            if tag is None:
+                tag = tags[customer] = customer_tag(customer, self.customer_key)
+            out.append(tag)
+        return out
+
     @property
     def depth(self) -> int:
         return max((p.depth for p in self.plans), default=0)
@@ -201,7 +236,7 @@ class DocumentBuilder:
             state, stock = "unknown", None
         else:
             state, stock = ("in_stock" if availability.atp > 0 else "out_of_stock"), float(availability.atp)
-        contracted = sorted(customers or [])
+        contracted = sorted(self.tags(customers)) if customers else []
         out = []
         for plan in self.plans:
             keys = plan.keys

@@ -15,10 +15,11 @@ from typing import Any
 
 import orjson
 
-from channels.search_documents import DocumentBuilder
+from channels.search_documents import DISPLAYED, DocumentBuilder, customer_tag
 
 #: Bump when the document builder changes what it writes.
-DOCUMENT_VERSION = 2  # 2: prices are shelf prices, rounded half up to minor units (round 32)
+DOCUMENT_VERSION = 3  # 2: prices are shelf prices, rounded half up to minor units (round 32); 3: customers
+                      # are keyed tags, not codes (round 33)
 
 
 def index_settings(b: DocumentBuilder, locale: str) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def index_settings(b: DocumentBuilder, locale: str) -> dict[str, Any]:
         },
         "faceting": {"maxValuesPerFacet": 200},
         "pagination": {"maxTotalHits": 5000},
-        "displayedAttributes": ["*"],
+        "displayedAttributes": list(DISPLAYED),  # not `customers`: who else holds a product is no one's business
         "stopWords": [],
     }
 
@@ -75,6 +76,7 @@ def shape_fingerprint(b: DocumentBuilder) -> str:
     channel = s.channels[b.scope]
     return digest_of({
         "version": DOCUMENT_VERSION,
+        "customer_key": customer_tag("", b.customer_key),  # stands for the key: a new PIM_SECRET_KEY re-tags every document
         "channel": channel.model_dump(mode="json"),
         "attributes": {c: a.model_dump(mode="json", include={"type", "localizable", "scopable", "filterable", "searchable"})
                        for c, a in s.attributes.items()},

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
                                            "whose host resolves to a loopback, private, link-local, multicast or "
                                            "reserved address (an intranet media server); off, such URLs are "
                                            "refused unfetched, so an image value cannot reach internal services.")
+    media_upload_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="Largest image the product "
+                                        "page's upload takes (bytes); a larger one is refused with 413 before it "
+                                        "is read.")
     workers: int = Field(default=max(1, (os.cpu_count() or 2)), ge=1, description="Executor workers for fan-out.")
     executor: str = Field(default="process", description="'process', 'thread', or 'dask:<scheduler-address>'.")
     batch_size: int = Field(default=2000, ge=1, description="Rows per database write batch.")

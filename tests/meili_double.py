@@ -14,7 +14,8 @@ Meilisearch documents, so that the exporter is tested against behaviour, not aga
 - payload limit: a body over `payload_limit` bytes is refused with 413 payload_too_large (default 100 MB);
 - indexes (create/get/list/delete, index_already_exists, index_not_found), settings (GET with defaults,
   PATCH), documents add/replace (JSON array or NDJSON), delete-batch, swap-indexes (atomic), /keys, and
-  /search with q, filter (string or array syntax), facets, sort, distinctAttribute, offset/limit.
+  /search with q, filter (string or array syntax), facets, sort, distinctAttribute, offset/limit, and hits
+  holding only the displayedAttributes (top-level names).
 
 Fault injection for tests: `fail_next(task_type, code, times)`.
 """
@@ -326,7 +327,9 @@ class MeiliDouble:
             hits = unique
         offset, limit = int(body.get("offset", 0)), int(body.get("limit", 20))
         self.search_log.append({"index": uid, "hits": len(hits)})
-        out: dict[str, Any] = {"hits": hits[offset:offset + limit], "query": body.get("q") or "", "processingTimeMs": 0,
+        shown = settings["displayedAttributes"]  # hits hold only the displayed fields (top-level names here)
+        page = [d if "*" in shown else {k: v for k, v in d.items() if k in shown} for d in hits[offset:offset + limit]]
+        out: dict[str, Any] = {"hits": page, "query": body.get("q") or "", "processingTimeMs": 0,
                                "limit": limit, "offset": offset, "estimatedTotalHits": len(hits)}
         if body.get("facets"):
             out["facetDistribution"] = facets

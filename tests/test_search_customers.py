@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from channels.search import tenant_search_rules
+from channels.search_documents import customer_tag
 from exporters.meilisearch import tenant_token
 from pim.store import Store
 from tests.meili_double import ServedDouble
@@ -164,4 +165,4 @@ def test_an_output_folder_is_sent_the_changed_answers(catalog: Store, tmp_path: 
         "modes": {"incremental"}, "rows": {EN: 1, DE: 1},
         "reasons": {"changes since the last push, and 1 products whose customers the customers provider changed"}}
     docs = [orjson.loads(line) for line in (out / "search" / EN / "documents.ndjson").read_bytes().splitlines()]
-    assert [(d["sku"], d["customers"]) for d in docs] == [(BLACK, ["umbrella"])]
+    assert [(d["sku"], d["customers"]) for d in docs] == [(BLACK, [customer_tag("umbrella")])]

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
+from channels.search_documents import customer_tag
 from pim.store import Store
 from pim.structure import Attribute
 from tests.search_data import CABLE, load_catalog, publish_search, variant
@@ -56,7 +57,7 @@ def test_document_carries_facets_category_paths_prices_stock_image_and_customers
     assert red["prices"] == {"EUR": 99.0, "USD": 109.0}
     assert (red["availability"], red["stock"], red["in_stock_rank"]) == ("in_stock", 3.0, 1)
     assert red["image"] == "img/HP-100-RED.jpg"
-    assert red["customers"] == ["acme-gmbh"]
+    assert red["customers"] == [customer_tag("acme-gmbh")]  # a keyed tag, not the code
     blk = docs(out, "products_ecommerce_de_DE")["HP-100-BLK"]
     assert blk["availability"] == "out_of_stock" and docs(out, "products_ecommerce_de_DE")[CABLE]["availability"] == "unknown"
 

@@ -36,7 +36,8 @@ def token(
     are no contracts, one with no price-list entry; another customers provider is not second-guessed).
 
     Signed with a search API key: MEILI_SEARCH_API_KEY + MEILI_SEARCH_API_KEY_UID, or looked up on MEILI_URL
-    with MEILI_MASTER_KEY."""
+    with MEILI_MASTER_KEY. The filter names the customer's tag, keyed with PIM_SECRET_KEY as the documents'
+    are (channels.search_documents.customer_tag): make tokens with the publisher's PIM_SECRET_KEY."""
     from channels.search import tenant_search_rules
     from exporters.meilisearch import MeiliConfig, search_api_key, tenant_token
     from pim.pipeline import default_scope

@@ -31,6 +31,27 @@ from pim.web.ui import render, templates
 
 router = APIRouter(include_in_schema=False)
 MAX_UPLOAD = 50 * 1024 * 1024
+#: Room over a file cap for the form's other fields and the multipart framing around the file.
+FORM_ROOM = 64 * 1024
+
+
+def refuse_declared_over(request: Request, limit: int, refusal: str) -> None:
+    """413 (`refusal`) before the body is read when its Content-Length leaves no doubt that the file is over
+    `limit` bytes, so nothing of it is spooled. A body sent without one (chunked) is parsed, and its file
+    refused once `limit` + 1 bytes of it are read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + FORM_ROOM:
+        raise HTTPException(413, refusal)
+
+
+def too_large(name: str | None = None) -> str:
+    """What an import upload over the cap is told: by the API, and by the page before it reads the form."""
+    what = f"'{name}'" if name else "the upload"
+    return f"{what} is over {MAX_UPLOAD // (1024 * 1024)} MB: import it with `pim import` instead"
+
+
+def _declared_size(request: Request) -> None:
+    refuse_declared_over(request, MAX_UPLOAD, too_large())
 
 
 def _editor(user: User = Depends(session_user)) -> User:
@@ -102,10 +123,11 @@ def imports_page(request: Request, user: User = Depends(_editor), importer: str 
     return _page(request, user, chosen={"importer": importer, "profile": profile})
 
 
-@router.post("/imports", dependencies=[Depends(check_csrf)])
+@router.post("/imports", dependencies=[Depends(_declared_size), Depends(check_csrf)])
 async def upload(request: Request, user: User = Depends(_editor)) -> Any:
     """Check the choice before reading the file (pim.upload_imports), keep it, queue it. A refusal shows on the
-    page with what was chosen: 403 for a source the role may not use, 422 for the rest, 413 over the cap."""
+    page with what was chosen: 403 for a source the role may not use, 422 for the rest, 413 over the cap (a
+    Content-Length over it is refused before the form is read, with no page)."""
     form = await request.form()
     file = form.get("file")
     name = getattr(file, "filename", None) or ""

@@ -395,13 +395,34 @@ async def pick_association(identifier: str, request: Request, user: User = Depen
     return await _source_choice(request, user, identifier, "choose between sources", choose)
 
 
-@router.post("/products/{identifier}/media", dependencies=[Depends(check_csrf)])
+def _image_cap() -> tuple[int, str]:
+    """PIM_MEDIA_UPLOAD_MAX_BYTES, and what an image over it is told."""
+    from pim.settings import get_settings
+
+    limit = get_settings().media_upload_max_bytes
+    return limit, (f"the image is over {limit / (1024 * 1024):.3g} MB ({limit} bytes, PIM_MEDIA_UPLOAD_MAX_BYTES): "
+                   "upload a smaller one, or ask an admin to raise PIM_MEDIA_UPLOAD_MAX_BYTES")
+
+
+def _image_size(request: Request) -> None:
+    """Refuses an image over the cap by its Content-Length, before check_csrf reads (spools) the form."""
+    from pim.web.imports import refuse_declared_over  # not at the top: pim.web.imports imports this module
+
+    refuse_declared_over(request, *_image_cap())
+
+
+@router.post("/products/{identifier}/media", dependencies=[Depends(_image_size), Depends(check_csrf)])
 async def upload(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
+    """An image for the product; one over PIM_MEDIA_UPLOAD_MAX_BYTES is refused (413), read no further."""
     if not user.can("editor") or not panels.media_available():
         raise HTTPException(403, "media upload is not available")
     form = await request.form()
     file = form["file"]
-    result = panels.upload_media(store_of(request), await file.read(), file.filename or "upload")  # type: ignore[union-attr]
+    limit, too_large = _image_cap()
+    data = await file.read(limit + 1)  # type: ignore[union-attr]
+    if len(data) > limit:
+        raise HTTPException(413, too_large)
+    result = panels.upload_media(store_of(request), data, file.filename or "upload")  # type: ignore[union-attr]
     if result.get("problem"):
         raise HTTPException(422, f"image rejected: {result['problem']}")
     edit = apply_values(store_of(request), identifier, {str(form["key"]): f"sha256:{result['sha256']}"}, user.username)
