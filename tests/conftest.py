@@ -71,15 +71,23 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     template = request.getfixturevalue("postgres_template")
     server = request.getfixturevalue("postgres_server")
     name = f"pim_t{os.getpid()}_{next(_counter)}"
-    admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE {template}'))
-    admin.dispose()
-    request.addfinalizer(lambda: _drop(server.url(), name))
+    copy_database(server.url(), template, name)
+    request.addfinalizer(lambda: drop_database(server.url(), name))
     return server.url(name)
 
 
-def _drop(admin_url: str, name: str) -> None:
+def copy_database(admin_url: str, template: str, name: str) -> None:
+    """CREATE DATABASE `name` as a copy of `template`. On PostgreSQL 15+ by FILE_COPY: the default WAL_LOG
+    strategy writes the whole template through the WAL and made each test's copy 3x slower (fsync is off here,
+    so FILE_COPY's checkpoint is cheap)."""
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        strategy = " STRATEGY FILE_COPY" if conn.dialect.server_version_info >= (15,) else ""
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}'))
+    admin.dispose()
+
+
+def drop_database(admin_url: str, name: str) -> None:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from importers.akeneo import AkeneoImporter, import_akeneo
 from pim.errors import InputError
@@ -18,7 +17,7 @@ from pim.product import merged_values
 from pim.registry import IMPORTERS, lookup
 from pim.store import Store
 from pim.structure_files import StructureErrors
-from tests.conftest import ICECAT, SHARED
+from tests.conftest import ICECAT, SHARED, copy_database, drop_database
 
 MINIMAL = SHARED / "akeneo_fixtures" / "minimal"
 _dbs = itertools.count()
@@ -49,16 +48,8 @@ def _fresh_database(backend: str, request: pytest.FixtureRequest, factory: pytes
     template = template or request.getfixturevalue("postgres_template")
     server = request.getfixturevalue("postgres_server")
     name = f"pim_akeneo{os.getpid()}_{next(_dbs)}"
-    admin = create_engine(server.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return server.url(name), drop
+    copy_database(server.url(), template, name)
+    return server.url(name), lambda: drop_database(server.url(), name)
 
 
 def test_icecat_imports_every_product_and_model(icecat: dict[str, Any]) -> None:

@@ -18,6 +18,14 @@ def test_help_lists_the_commands() -> None:
     assert result.exit_code == 0 and "publish" in result.output and "structure" in result.output
 
 
+def test_mounting_again_adds_no_second_copy_of_the_commands() -> None:
+    """Tests mount per test: every call added each command again, and each invocation walked every copy (a
+    long pytest worker's CLI calls grew seconds slower each)."""
+    before = (len(app.registered_commands), len(app.registered_groups))
+    _mount()
+    assert (len(app.registered_commands), len(app.registered_groups)) == before
+
+
 def test_structure_load_json_output(pim_env: Path) -> None:
     result = runner.invoke(app, ["structure", "load", str(TEST_STRUCTURE), "--json"])
     assert result.exit_code == 0, result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -11,20 +12,42 @@ from rich.console import Console
 
 import pim.demo as demo
 from pim.demo import run_demo
+from pim.settings import reset_settings
 from pim.store import Store
+from tests.test_akeneo import _fresh_database
 
 
 def _quiet() -> Console:
     return Console(file=io.StringIO(), width=200)
 
 
+@pytest.fixture(scope="module")
+def demo_once(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[tuple[demo.DemoRun, Console, Path]]:
+    """One `pim demo tiny 3` per backend, its workspace and database kept for the module's tests (each ran its
+    own before): (the run, its console, PIM_HOME). Tests that run it again only check a rerun changes nothing,
+    which holds after any number of reruns, so their order does not matter."""
+    url, cleanup = _fresh_database(backend, request, tmp_path_factory)
+    home = tmp_path_factory.mktemp("demo") / "home"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PIM_HOME", str(home))
+        env.setenv("PIM_DATABASE_URL", url)
+        env.setenv("PIM_EXECUTOR", "thread")
+        reset_settings()
+        console = _quiet()
+        run = run_demo("tiny", 3, console=console)
+        yield run, console, home
+        run.store.dispose()
+    reset_settings()
+    cleanup()
+
+
 def _step(run: demo.DemoRun, title: str) -> dict:
     return next(summary for t, _, _, summary in run.results if t == title)
 
 
-def test_demo_generates_loads_imports_and_publishes(pim_env: Path) -> None:
-    console = _quiet()
-    run = run_demo("tiny", 3, console=console)
+def test_demo_generates_loads_imports_and_publishes(demo_once: tuple[demo.DemoRun, Console, Path]) -> None:
+    run, console, _home = demo_once
     imported = _step(run, "import products (JSONL)")
     total = run.catalog.counts["products"] + run.catalog.counts["product_models"]
     assert imported["created"] == total and imported["rejected"] == 0
@@ -40,8 +63,8 @@ def test_demo_generates_loads_imports_and_publishes(pim_env: Path) -> None:
         (channel, "succeeded", "pim demo") for channel in ("storefront", "google_merchant", "search")}
 
 
-def test_second_demo_run_reuses_the_catalog_and_imports_nothing_new(pim_env: Path) -> None:
-    run_demo("tiny", 3, console=_quiet())
+def test_second_demo_run_reuses_the_catalog_and_imports_nothing_new(demo_once: tuple[demo.DemoRun, Console, Path]
+                                                                    ) -> None:
     again = run_demo("tiny", 3, console=_quiet())
     assert "reused" in _step(again, "generate catalog")
     imported = _step(again, "import products (JSONL)")
@@ -56,10 +79,10 @@ def test_a_demo_step_whose_module_is_missing_is_listed_as_skipped(pim_env: Path,
     assert "later step" in console.file.getvalue()  # type: ignore[attr-defined]
 
 
-def test_the_demo_content_enriches_product_models(pim_env: Path) -> None:
+def test_the_demo_content_enriches_product_models(demo_once: tuple[demo.DemoRun, Console, Path]) -> None:
     """The generated content file holds `model` records: after the demo, some models carry content copy that
     their variants inherit."""
-    run = run_demo("tiny", 3, console=_quiet())
+    run = demo_once[0]
     store = Store.from_settings()
     enriched = [m for m in store.iter_models()
                 if any((m.provenance_of(k).source if m.provenance_of(k) else None) == "content" for k in m.values)]
@@ -68,17 +91,18 @@ def test_the_demo_content_enriches_product_models(pim_env: Path) -> None:
     assert any(b'"model":' in line for line in lines)
 
 
-def test_the_demo_ingests_images_and_the_channels_link_renditions(pim_env: Path) -> None:
+def test_the_demo_ingests_images_and_the_channels_link_renditions(demo_once: tuple[demo.DemoRun, Console, Path]
+                                                                  ) -> None:
     """The demo writes an image file for every image value (a few too small or truncated on purpose), ingests
     them with a media.yaml of its own, builds the ecommerce renditions, and the storefront and Google
     Merchant link those renditions; a rerun writes and reads nothing again."""
     from media.assets import ASSET, RENDITION
     from sqlalchemy import func, select
 
-    run = run_demo("tiny", 3, console=_quiet())
+    run, _console, home = demo_once
     media = _step(run, "ingest images, build renditions")
     assert media["image files"] > 0 and media["valid"] > 0 and media["renditions built"] > 0
-    assert (pim_env / "media.yaml").is_file()
+    assert (home / "media.yaml").is_file()
     store = Store.from_settings()
     with store.engine.connect() as conn:
         assets = conn.execute(select(func.count()).select_from(ASSET)).scalar_one()

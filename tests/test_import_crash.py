@@ -193,7 +193,7 @@ def _fresh_url(store: Store, tmp_path: Path, request: pytest.FixtureRequest) -> 
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    from tests.conftest import _drop
+    from tests.conftest import drop_database
 
-    request.addfinalizer(lambda: _drop(url.set(database="postgres").render_as_string(hide_password=False), name))
+    request.addfinalizer(lambda: drop_database(url.set(database="postgres").render_as_string(hide_password=False), name))
     return url.set(database=name).render_as_string(hide_password=False)

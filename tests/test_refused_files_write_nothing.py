@@ -49,7 +49,7 @@ def refused_whole(store: Store, run: Callable[[], ImportCounts], skus: list[str]
     with pytest.raises(InputError) as err:
         run()
     assert err.value.describe() == described
-    assert [sku for sku in skus if store.get_product(sku) is not None] == []
+    assert store.existing_identifiers(skus) == set()
     job = store.jobs()[0]
     assert (job["status"], job["error"]) == ("failed", described)
 
@@ -81,7 +81,8 @@ def test_an_erp_csv_whose_quote_never_closes_after_its_first_batches_imports_not
 
 
 def test_an_erp_csv_byte_that_does_not_decode_after_its_first_batches_imports_nothing(seeded: Store, tmp_path: Path):
-    """The file is decoded in blocks of 8 KiB: 1,000 rows come before the one that does not decode."""
+    """The file is decoded in blocks of 8 KiB: 1,000 rows (10 batches) come before the one that does not decode."""
+    seeded.batch_size = 100
     path = _erp(tmp_path / "erp.csv", 1200, {1001: b"P1001;S\xe4ge"})
     offset = path.read_bytes().index(b"\xe4")
     refused_whole(seeded, lambda: import_erp_csv(path, seeded, ErpCsvMap(**ERP_MAP)), _skus(1200),
@@ -93,7 +94,9 @@ def test_an_erp_csv_byte_that_does_not_decode_after_its_first_batches_imports_no
 
 def test_an_erp_csv_in_utf8_under_cp1252_with_its_first_umlaut_past_the_first_batches_imports_nothing(
         seeded: Store, tmp_path: Path):
-    """Utf8Watch refuses at the block holding the first umlaut: 1,000 ASCII rows (several 8 KiB blocks) before it."""
+    """Utf8Watch refuses at the block holding the first umlaut: 1,000 ASCII rows (several 8 KiB blocks, 10 batches)
+    before it."""
+    seeded.batch_size = 100
     path = _erp(tmp_path / "erp.csv", 1200, {1001: "P1001;Säge".encode()})
     cp1252 = {**ERP_MAP, "encoding": "cp1252"}
     refused_whole(seeded, lambda: import_erp_csv(path, seeded, ErpCsvMap(**cp1252)), _skus(1200),

@@ -39,7 +39,15 @@ COMMAND_MODULES: list[str] = ["pim.cli.core", "pim.cli.generate", "pim.cli.serve
 EXTENSION_MODULES: list[str] = ["pim.cli.imports_sources", "pim.cli.imports_supplier"]
 
 
+_mounted = False
+
+
 def _mount() -> None:
+    """Register every command on `app`, once: a second call added them all again, and each invocation then walked
+    every copy (tests that mount per test made a long pytest worker's CLI calls seconds slower each)."""
+    global _mounted
+    if _mounted:
+        return
     for module in COMMAND_MODULES:
         import_module(module).register(app)
     for module in EXTENSION_MODULES:
@@ -56,6 +64,7 @@ def _mount() -> None:
                 raise
             continue
         app.add_typer(sub, name=name, help=help_text)
+    _mounted = True
 
 
 def print_error(exc: PimError) -> None:
