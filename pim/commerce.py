@@ -472,7 +472,7 @@ def price_window_crossed(one: date, other: date) -> Any:
 def put_stock(store: Store, levels: Iterable[StockLevel]) -> int:
     """Upsert stock readings; returns how many were written. A reading older than the one stored for its SKU and
     warehouse, or the stored reading restated, is skipped (files and IDocs arrive out of order; the newest reading wins, and of equal times the
-    later one). Products whose quantity or ATP actually changed get a new write sequence, so the search index
+    later one, except that one without ATP keeps the ATP of the same time: _keep_atp). Products whose quantity or ATP actually changed get a new write sequence, so the search index
     and customer deltas send their new availability without a full rebuild."""
     with store.begin() as conn:
         return put_stock_in(store, conn, levels)
@@ -489,6 +489,8 @@ def put_stock_in(store: Store, conn: Connection, levels: Iterable[StockLevel]) -
             row["updated_at"] = in_utc(row["updated_at"])
             key = (row["sku"], row["warehouse"])
             if key not in newest or as_utc(row["updated_at"]) >= as_utc(newest[key]["updated_at"]):
+                if key in newest:
+                    _keep_atp(row, newest[key]["atp"], as_utc(newest[key]["updated_at"]))
                 newest[key] = row
         # the chunk's warehouses too: a SKU in 100k warehouses read all its readings for each chunk (quadratic)
         before = {(r.sku, r.warehouse): (Decimal(r.quantity), None if r.atp is None else Decimal(r.atp),
@@ -497,6 +499,9 @@ def put_stock_in(store: Store, conn: Connection, levels: Iterable[StockLevel]) -
                                                STOCK.c.updated_at)
                                         .where(STOCK.c.sku.in_({sku for sku, _ in newest}),
                                                STOCK.c.warehouse.in_({warehouse for _, warehouse in newest})))}
+        for key, r in newest.items():
+            if key in before:
+                _keep_atp(r, before[key][1], before[key][2])
         rows = [r for key, r in newest.items() if key not in before or as_utc(r["updated_at"]) >= before[key][2]
                 and before[key] != (r["quantity"], r["atp"], as_utc(r["updated_at"]))]  # a reading restated: unchanged
         changed = {r["sku"] for r in rows if before.get((r["sku"], r["warehouse"]), ())[:2] != (r["quantity"], r["atp"])}
@@ -506,6 +511,14 @@ def put_stock_in(store: Store, conn: Connection, levels: Iterable[StockLevel]) -
             store.touch_products(conn, sorted(changed))
         count += len(rows)
     return count
+
+
+def _keep_atp(row: dict[str, Any], atp: Decimal | None, at: datetime) -> None:
+    """A reading without ATP takes the ATP of the reading it replaces when both have the same time: it is the same
+    reading from a source that does not state ATP (SAP E1MARDM beside a stock CSV), not news that ATP is gone. A
+    newer reading replaces the whole one, ATP included: an older ATP says nothing of the newer quantity."""
+    if row["atp"] is None and atp is not None and as_utc(row["updated_at"]) == at:
+        row["atp"] = atp
 
 
 def in_utc(stamp: datetime) -> datetime:

@@ -124,6 +124,31 @@ def scope_problem(f: GridFilter, s: Structure) -> tuple[str, str] | None:
     return None
 
 
+def quality_problem(f: GridFilter, s: Structure) -> str | None:
+    """Why the quality filter can find nothing on the filter's (known) channel: its reason's kind (the part before
+    the first `:`) is none that channel's gate gives (pim.gate.blocking_kinds, plus the completeness reasons
+    when it asks for completeness), so the page would be empty as if no product had the problem. None when it
+    can match, or without a quality filter or scoring."""
+    from pim.gate import blocking_kinds
+    from pim.validation import typo_of
+
+    channel, _ = _scope(f, s)
+    if not f.quality or channel not in s.channels or scoring_tables() is None:
+        return None
+    completeness = ["completeness", "missing", "no_family"] if s.channels[channel].gate.min_completeness > 0 else []
+    kinds = sorted([*completeness, *blocking_kinds(s, channel)])
+    kind = f.quality.split(":")[0]
+    if kind in kinds:
+        return None
+    default = "" if f.channel else " (the default channel: name another with ?channel=)"
+    offered = (f"its gate blocks on: {', '.join(kinds)}; filter by one of these, alone or with the detail the "
+               "gate report shows (e.g. invalid:ean)" if kinds
+               else "its gate blocks nothing, so no product is held back for a reason")
+    return (f"no quality reason '{kind}' on channel '{channel}'{default}{typo_of(kind, (), kinds)}: {offered}. "
+            "A kind the gate does not block on is never stored as a reason; add it to the channel's block_on to "
+            "filter by it")
+
+
 def _equalities(f: GridFilter, s: Structure) -> list[tuple[str, Any, list[Any]]]:
     """(name, table, conditions) of the equality-keyed filters present."""
     channel, locale = _scope(f, s)

@@ -5,8 +5,11 @@ Into `out/sources/`:
 - `erp_products.csv` + `erp_products.map.yaml`: every product; semicolons, cp1252, decimal comma, German
   headers; SKU, EAN, weight, EUR/USD list prices. 3% of weights differ from the catalog's; 5% carry an
   ERP short name that disagrees with the content team's (both own `name`: logged conflicts).
-- `erp_matmas.xml`: SAP IDoc MATMAS-style material master for every 10th product (a delta: new prices for
-  some) with two storage-location stock segments each; imported with the shipped map.
+- `erp_matmas.xml`: SAP IDoc MATMAS-style material master for every 10th product with two storage-location
+  stock segments each; imported with the shipped map. One ERP exports one truth: its EAN and prices are the
+  CSV's, and its stock is the stock CSV's reading (same quantity, the IDoc's CRETIM the reading's time) without
+  ATP, which E1MARDM does not carry: the stored ATP of that reading stays (pim.commerce._keep_atp), so a rerun
+  of all ERP files changes nothing.
 - `erp_prices.csv` + map: three customers' contract prices with two quantity tiers and validity dates.
 - `erp_stock.csv` + map: stock and ATP per product × two warehouses, with timestamps.
 - `content.jsonl` (+ `content.profile.yaml`): the content team's copy for 30% of the products that are no
@@ -70,8 +73,9 @@ def write_sources(spec: ProfileSpec, seed: int, out: Path, catalog: GeneratedCat
     rng = random.Random(f"{seed}:sources")
     written = [_yaml(folder / "precedence.yaml", PRECEDENCE)]
     written += _erp_csv(folder, catalog, rng)
-    written += _erp_xml(folder, catalog, rng)
-    written += _prices_and_stock(folder, catalog, rng)
+    stock_seed = rng.random()  # the stock CSV and the IDocs replay one stream: the same readings in both
+    written += _erp_xml(folder, catalog, stock_seed)
+    written += _prices_and_stock(folder, catalog, stock_seed)
     written += _content(folder, catalog, spec, rng)
     return written
 
@@ -102,39 +106,53 @@ def _erp_csv(folder: Path, catalog: GeneratedCatalog, rng: random.Random) -> lis
     return [path, _yaml(folder / "erp_products.map.yaml", ERP_MAP)]
 
 
-def _erp_xml(folder: Path, catalog: GeneratedCatalog, rng: random.Random) -> list[Path]:
+def _stock(catalog: GeneratedCatalog, seed: float) -> Iterator[tuple[int, dict[str, Any], list[tuple[str, int, int]]]]:
+    """(n, product, [(warehouse, quantity, ATP)]) per product, the same for every pass with the same seed; the
+    reading's time is _stock_hour(n) o'clock on 2026-03-01 (UTC)."""
+    rng = random.Random(seed)
+    for n, p in enumerate(_products(catalog)):
+        readings = []
+        for wh in ("HH01", "MU01"):
+            qty = rng.randint(0, 400)
+            readings.append((wh, qty, max(0, qty - rng.randint(0, 20))))
+        yield n, p, readings
+
+
+def _stock_hour(n: int) -> int:
+    return 6 + n % 12
+
+
+def _erp_xml(folder: Path, catalog: GeneratedCatalog, stock_seed: float) -> list[Path]:
     from xml.sax.saxutils import escape
 
     path = folder / "erp_matmas.xml"
     with path.open("w", encoding="utf-8") as handle:
         handle.write('<?xml version="1.0" encoding="UTF-8"?>\n<MATMAS05>\n')
-        for n, p in enumerate(_products(catalog)):
+        for n, p, readings in _stock(catalog, stock_seed):
             if n % 10:
                 continue
             v = p.get("values", {})
-            price = dict(v.get("price") or {})
-            if price.get("EUR") and rng.random() < 0.2:
-                price["EUR"] = str((Decimal(price["EUR"]) * Decimal("1.05")).quantize(Decimal("0.01")))
+            price = v.get("price") or {}
             segs = "".join(f"<Z1PRICE><KONWA>{c}</KONWA><KBETR>{a}</KBETR></Z1PRICE>" for c, a in sorted(price.items()))
-            stock = "".join(f"<E1MARDM SEGMENT=\"1\"><LGORT>{wh}</LGORT><LABST>{rng.randint(0, 500)}</LABST></E1MARDM>"
-                            for wh in ("HH01", "MU01"))
+            stock = "".join(f"<E1MARDM SEGMENT=\"1\"><LGORT>{wh}</LGORT><LABST>{qty}</LABST></E1MARDM>"
+                            for wh, qty, _atp in readings)
             handle.write(
                 f'<IDOC BEGIN="1"><EDI_DC40 SEGMENT="1"><IDOCTYP>MATMAS05</IDOCTYP><CREDAT>20260301</CREDAT>'
-                f'<CRETIM>0600{n % 60:02d}</CRETIM></EDI_DC40><E1MARAM SEGMENT="1"><MATNR>{escape(p["identifier"])}</MATNR>'
+                f'<CRETIM>{_stock_hour(n):02d}0000</CRETIM></EDI_DC40><E1MARAM SEGMENT="1"><MATNR>{escape(p["identifier"])}</MATNR>'
                 f'<EAN11>{escape(v.get("ean", ""))}</EAN11>{segs}{stock}</E1MARAM></IDOC>\n'
             )
         handle.write("</MATMAS05>\n")
     return [path]
 
 
-def _prices_and_stock(folder: Path, catalog: GeneratedCatalog, rng: random.Random) -> list[Path]:
+def _prices_and_stock(folder: Path, catalog: GeneratedCatalog, stock_seed: float) -> list[Path]:
     prices, stock = folder / "erp_prices.csv", folder / "erp_stock.csv"
     start = date(2026, 1, 1)
     with prices.open("w", encoding="utf-8", newline="") as ph, stock.open("w", encoding="utf-8", newline="") as sh:
         pw, sw = csv.writer(ph, delimiter=";"), csv.writer(sh)
         pw.writerow(["Kunde", "Artikelnummer", "Ab Menge", "Preis", "Gueltig ab", "Gueltig bis"])
         sw.writerow(["sku", "warehouse", "quantity", "atp", "updated_at"])
-        for n, p in enumerate(_products(catalog)):
+        for n, p, readings in _stock(catalog, stock_seed):
             sku = p["identifier"]
             eur = (p.get("values", {}).get("price") or {}).get("EUR")
             if eur and n % 10 == 3:
@@ -144,9 +162,8 @@ def _prices_and_stock(folder: Path, catalog: GeneratedCatalog, rng: random.Rando
                     for qty, factor in ((1, Decimal(1)), (100, Decimal("0.92"))):
                         pw.writerow([customer, sku, qty, _de((base * factor).quantize(Decimal("0.01"))),
                                      start.strftime("%d.%m.%Y"), until])
-            for wh in ("HH01", "MU01"):
-                qty = rng.randint(0, 400)
-                sw.writerow([sku, wh, qty, max(0, qty - rng.randint(0, 20)), f"2026-03-01T{6 + n % 12:02d}:00:00"])
+            for wh, qty, atp in readings:
+                sw.writerow([sku, wh, qty, atp, f"2026-03-01T{_stock_hour(n):02d}:00:00"])
     return [prices, _yaml(folder / "erp_prices.map.yaml", PRICE_MAP), stock,
             _yaml(folder / "erp_stock.map.yaml", STOCK_MAP)]
 

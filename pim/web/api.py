@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from pim.errors import ConfigError, InputError
-from pim.grid_query import scope_problem
+from pim.grid_query import quality_problem, scope_problem
 from pim.structure import STRUCTURE_KINDS
 from pim import association_claims
 from pim.web import api_pipeline, api_structure, editing, panels
@@ -90,6 +90,8 @@ def list_products(request: Request, f: GridFilter = Depends(grid_filter), cursor
     after, structure = id_cursor(cursor), structure_of(request)
     if (wrong := scope_problem(f, structure)) is not None:  # else its completeness filters would match anything
         raise refuse(422, wrong[1], f"query.{wrong[0]}")
+    if (wrong_quality := quality_problem(f, structure)) is not None:  # else an unknown reason matches nothing
+        raise refuse(422, wrong_quality, "query.quality")
     rows, nxt = page(store_of(request), f, structure, after=after, limit=limit)
     return ProductPage(items=[GridItem(id=r.id, identifier=r.identifier, family=r.family, enabled=r.enabled,
                                        label=r.label, completeness=r.ratio, source=r.source) for r in rows],
