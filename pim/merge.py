@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from fnmatch import fnmatchcase
+from itertools import repeat
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -200,7 +201,8 @@ def settle(claims: Claims, attribute: str, ranker: Ranker, *, newest: str, curre
     if len(claims) == 1 and not pin:  # a lone claim wins and cannot conflict
         return next(iter(claims)), {}, None
     winner = _choose(claims, attribute, ranker, newest, current, pin)
-    losers = {s: c for s, c in claims.items() if s != winner}
+    losers = dict(claims)  # a copy and one delete: cheaper than a comprehension, run per settled key
+    del losers[winner]
     return winner, losers, conflict_of(claims, winner, attribute, ranker, pinned=pin == winner)
 
 
@@ -232,8 +234,11 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
     values = dict(base.values)
     provenance = dict(base.provenance)
     outcome = MergeOutcome(product=base)
+    out_candidates, out_conflicts = outcome.candidates, outcome.conflicts
     in_provs, in_source, base_source = incoming.provenance, incoming.source, base.source
     record_source = in_source.source if in_source else UNKNOWN
+    # whether the record's own provenance is the base's (compared once, not per key the record wins)
+    in_is_base = in_source is base_source or in_source == base_source
     attributes = ranker._attribute
     for key, value in incoming.values.items():
         if in_provs and key in in_provs:
@@ -262,7 +267,9 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
                 outcome.unpinned.add(key)
         elif not repeats:  # a repeated winner is settled again (the precedence may have changed) as it stands
             claims[source] = Claim(value, prov)
-        if len(claims) == 1 and not pin:  # a lone claim wins and cannot conflict (settle's first answer)
+        if not claims:  # the last claim withdrawn (settle's first answer)
+            winner, losers, conflict = None, {}, None
+        elif len(claims) == 1 and not pin:  # a lone claim wins and cannot conflict (settle's second)
             winner, losers, conflict = next(iter(claims)), {}, None
         else:
             attribute = attributes.get(key) or ranker.attribute(key)
@@ -273,12 +280,13 @@ def merge_product(existing: Product | None, incoming: Product, candidates: dict[
         else:
             win = claims[winner]
             values[key] = win.value
-            if win.prov is not base.source and win.prov != base.source:
-                provenance[key] = win.prov  # type: ignore[assignment]
+            wp = win.prov
+            if not (in_is_base if wp is in_source else (wp is base_source or wp == base_source)):
+                provenance[key] = wp  # type: ignore[assignment]
             else:
                 provenance.pop(key, None)
-        outcome.candidates[key] = losers
-        outcome.conflicts[key] = conflict
+        out_candidates[key] = losers
+        out_conflicts[key] = conflict
     outcome.product = _with_fields(base, incoming, values, provenance, outcome, ranker, association_claims)
     return outcome
 
@@ -355,7 +363,7 @@ def _with_fields(base: Product, incoming: Product, values: dict[str, Any], prove
     # trusted_copy(base, {values, provenance, associations, each structural field}) in one dict, per record of
     # a merge: a structural field the source did not set keeps the stored one; all of them count as set
     data = {**base.__dict__, "values": values, "provenance": provenance, "associations": associations}
-    given = incoming.model_fields_set
+    given = incoming.__pydantic_fields_set__  # model_fields_set, without the property call per record
     for name in _STRUCTURAL:
         if name in given:
             data[name] = getattr(incoming, name)
@@ -462,7 +470,7 @@ def record_digest(record: Product, salt: bytes = b"", stated: Mapping[str, froze
     source claims each value — not the row reference nor the import time. `stated`: the currencies it states
     of a price collection (pim.importing.Parsed.partial): {EUR: 31} from a file without the USD column keeps
     USD, from one with an empty USD cell clears it, so the two must not look the same."""
-    given = record.model_fields_set
+    given = record.__pydantic_fields_set__  # model_fields_set, without the property call per record
     body: dict[str, Any] = {"v": record.values, "s": record.source.source if record.source else None}
     if stated:
         body["c"] = sorted((key, sorted(currencies)) for key, currencies in stated.items())
@@ -629,6 +637,8 @@ class Merger:
         self.precedence_file = precedence_file
         self.ranker: Ranker | None = None
         self.family_attrs: dict[str, set[str]] = {}
+        #: (family, a record's value keys) → _family_problem's answer, for the structure bound
+        self._outside: dict[tuple[str, tuple[str, ...]], tuple[str, str] | None] = {}
         self.identifier_attrs: set[str] = set()
         self.salt = b""
         self.source = ""
@@ -645,6 +655,7 @@ class Merger:
             check_precedence(self.precedence, structure, self.precedence_file)
         self.ranker = Ranker(self.precedence, structure)
         self.family_attrs = {code: set(f.attributes) for code, f in structure.families.items()}
+        self._outside = {}
         self.identifier_attrs = {c for c, a in structure.attributes.items() if a.type == AttributeType.identifier}
         self.salt = _salt(self.precedence, self.create_missing, structure)
         self.axes = SiblingAxes.of(structure)
@@ -748,8 +759,7 @@ class Merger:
                 prints.pop(ident, None)
             if current is not None or ident in old_cands or ident in old_conflicts:
                 cands.setdefault(ident, {}).update(out.candidates)
-                for key, state in out.conflicts.items():
-                    conflict_state[(ident, key)] = state
+                conflict_state.update(zip(zip(repeat(ident), out.conflicts), out.conflicts.values()))  # (ident, key) → state
             # else a product new to the catalog, that no source claimed before: its lone claims leave no
             # candidate and no conflict to diff (_side_diffs would find nothing to write for any of its keys)
             if out.associations:
@@ -877,13 +887,21 @@ class Merger:
         allowed = self.family_attrs.get(product.family) if product.family else None
         if allowed is None:
             return None
+        # the records of one file state the same keys: the answer is kept per family and key list
+        memo = (product.family, tuple(incoming.values))
+        hit = self._outside.get(memo, _ABSENT)
+        if hit is not _ABSENT:
+            return hit  # type: ignore[return-value]
         outside: dict[str, str] = {}  # attribute → its first key
         attribute = self.ranker.attribute if self.ranker else (lambda key: split_key(key)[0])
         for key in incoming.values:
             attr = attribute(key)
             if attr not in allowed and attr not in self.identifier_attrs:
                 outside.setdefault(attr, key)
-        return (next(iter(outside.values())), outside_family(product.family, list(outside))) if outside else None
+        found = (next(iter(outside.values())), outside_family(product.family, list(outside))) if outside else None
+        if len(self._outside) < 4096:  # bounded: a feed whose records each state other keys gains nothing
+            self._outside[memo] = found
+        return found
 
 
 def _load_links(store: Store, conn: Connection, records: list[Any], key: Any) -> dict[str, dict[str, TypeClaims]]:
