@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from pim import delivery_log as log
 from pim import portal_sessions
 from pim.contracts import get_contracts
-from pim.portal import StoreDep, served_page
+from pim.portal import PRIVATE, StoreDep, served_page
 from pim.portal_people import authenticate_person, person_for_session
 from pim.reset_links import reset_base, warn_at_start, warn_without_public_url
 from pim.store import Store
@@ -77,7 +77,8 @@ def _sign_out(request: Request, store: Store) -> None:
 
 
 def _page(request: Request, name: str, **ctx: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"csrf": csrf_token(request), **ctx})
+    """A portal page: a customer's lists and forms, kept by no cache (as the JSON routes and downloads)."""
+    return templates.TemplateResponse(request, name, {"csrf": csrf_token(request), **ctx}, headers=PRIVATE)
 
 
 def _login_page(request: Request, **ctx: Any) -> HTMLResponse:

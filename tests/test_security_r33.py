@@ -145,6 +145,19 @@ def test_portal_answers_are_private_and_not_stored(portal) -> None:  # noqa: F81
         assert got.status_code == 200 and got.headers.get("cache-control") == "private, no-store", path
 
 
+@sqlite_only
+def test_portal_pages_are_not_stored_either(portal, store) -> None:  # noqa: F811
+    """The signed-in pages list a customer's files too: no cache keeps them, nor the sign-in form."""
+    _, tokens, _, _ = portal
+    web = TestClient(create_app(store))
+    signed_out = web.get("/portal/")  # the sign-in form
+    assert "Sign in" in signed_out.text and signed_out.headers.get("cache-control") == "private, no-store"
+    assert portal_sign_in(web, token=tokens["a"]).status_code == 303
+    for path in ("/portal/", "/portal/files"):
+        got = web.get(path)
+        assert got.status_code == 200 and got.headers.get("cache-control") == "private, no-store", path
+
+
 # --------------------------------------------------------------------------- 3. proxy headers, 4. cookies, key
 @sqlite_only
 def test_pim_serve_believes_proxy_headers_only_from_the_named_proxies(store, monkeypatch) -> None:

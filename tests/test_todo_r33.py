@@ -182,3 +182,11 @@ def test_the_grid_says_an_unknown_channel_or_locale_filters_nothing(web: tuple[T
     assert "the completeness, missing and quality filters have no scores there" in page.text
     assert "have no scores there" in client.get("/products?channel=ecommerce&locale=fr_FR").text
     assert "have no scores there" not in client.get("/products?channel=ecommerce&locale=de_DE").text
+
+
+def test_the_grid_says_a_quality_reason_the_gate_never_stores_finds_nothing(
+        web: tuple[TestClient, dict[str, str]]) -> None:
+    client, _ = web
+    page = client.get("/products?channel=ecommerce&quality=incomplete_typo")
+    assert page.status_code == 200 and "no quality reason &#39;incomplete_typo&#39; on channel" in page.text
+    assert "no quality reason" not in client.get("/products?channel=ecommerce&quality=missing").text

@@ -80,12 +80,12 @@ def grid(request: Request, after: int = 0, user: User = Depends(session_user)) -
         raise HTTPException(422, str(exc)) from None
     name = "_grid_rows.html" if request.headers.get("hx-request") and after else "grid.html"
     full = name == "grid.html"
-    from pim.grid_query import scope_problem
+    from pim.grid_query import quality_problem, scope_problem
 
     wrong = scope_problem(f, s) if full else None  # a hand-made URL: say the scope filters filter nothing
-    return render(request, name, user, rows=rows, next_cursor=nxt, f=f, s=s,
-                  scope_warning=f"{wrong[1]}: the completeness, missing and quality filters have no scores there"
-                  if wrong else None,
+    warning = f"{wrong[1]}: the completeness, missing and quality filters have no scores there" if wrong else \
+        quality_problem(f, s) if full else None  # a reason the gate never stores: the page is empty for that
+    return render(request, name, user, rows=rows, next_cursor=nxt, f=f, s=s, scope_warning=warning,
                   has_completeness=panels.tables() is not None, bulk_max=BULK_MAX,
                   bulk_notice=request.session.pop(BULK_NOTICE, None) if full else None,
                   stale_scores=_stale_scores(request) if full else {},
