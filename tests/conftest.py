@@ -6,6 +6,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,25 @@ def drop_database(admin_url: str, name: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextmanager
+def module_home(template: Path, folder: Path) -> Iterator[tuple[Store, pytest.MonkeyPatch]]:
+    """A module's own SQLite catalog, for a module-scoped fixture: the migrated `template` copied into `folder`,
+    PIM_HOME and PIM_DATABASE_URL there (thread executor) while inside, with the monkeypatch for more; the
+    store disposed and the settings reset after."""
+    shutil.copyfile(template, folder / "pim.db")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PIM_HOME", str(folder / "home"))
+        mp.setenv("PIM_DATABASE_URL", f"sqlite:///{folder / 'pim.db'}")
+        mp.setenv("PIM_EXECUTOR", "thread")
+        reset_settings()
+        store = Store.from_settings(migrate_now=False)
+        try:
+            yield store, mp
+        finally:
+            store.dispose()
+            reset_settings()
 
 
 @pytest.fixture

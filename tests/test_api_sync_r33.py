@@ -5,7 +5,6 @@ reads only what was written after its own starting seq); the feed's SQL runs on 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from pim.product import Product, ProductModel, Provenance
-from pim.settings import reset_settings
 from pim.store import Store
+from tests.conftest import module_home
 from tests.channel_data import ERP, seed_products
 from tests.test_api_errors import by_field
 
@@ -32,15 +31,8 @@ def api(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     from pim.web.accounts import add_user, create_token
     from pim.web.app import create_app
 
-    tmp = tmp_path_factory.mktemp("api_sync")
-    shutil.copyfile(sqlite_template, tmp / "pim.db")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PIM_HOME", str(tmp / "home"))
-        mp.setenv("PIM_DATABASE_URL", f"sqlite:///{tmp / 'pim.db'}")
-        mp.setenv("PIM_EXECUTOR", "thread")
+    with module_home(sqlite_template, tmp_path_factory.mktemp("api_sync")) as (store, mp):
         mp.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
-        reset_settings()
-        store = Store.from_settings(migrate_now=False)
         seed_products(store)
         store.upsert_models([
             ProductModel(code="trail_root", family_variant="shoes_color", family="shoes", source=ERP,
@@ -53,11 +45,7 @@ def api(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         for name, role in (("ad", "admin"), ("vi", "viewer")):
             user = add_user(store, name, "correct horse", role)
             tokens[role] = {"Authorization": f"Bearer {create_token(store, user)}"}
-        try:
-            yield TestClient(create_app(store)), tokens, store
-        finally:
-            store.dispose()
-            reset_settings()
+        yield TestClient(create_app(store)), tokens, store
 
 
 def feed(client: TestClient, headers: dict[str, str], since: int, limit: int = 100) -> dict[str, Any]:

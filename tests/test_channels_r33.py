@@ -3,7 +3,6 @@ blocks a list price that rounds to 0 as Google does. One SQLite store and one st
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,8 @@ from channels.framework import FieldMap, catalog_for, load_catalog
 from pim.errors import InputError
 from pim.pipeline import PublishResult, publish
 from pim.product import Association, Product
-from pim.settings import reset_settings
-from pim.store import Store
 from pim.structure import Family
+from tests.conftest import module_home
 from tests.channel_data import ERP, FAMILY_ATTRS, complete_values, seed_products
 
 ODD_SKU = "E3 a/b#c"
@@ -37,46 +35,36 @@ def published(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -
     """The storefront published once, one product per chunk (so association targets the stream has not reached
     yet are decided by the publish stages): (result, locale → identifier → document)."""
     tmp = tmp_path_factory.mktemp("r33")
-    shutil.copyfile(sqlite_template, tmp / "pim.db")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PIM_HOME", str(tmp / "home"))
-        mp.setenv("PIM_DATABASE_URL", f"sqlite:///{tmp / 'pim.db'}")
-        mp.setenv("PIM_EXECUTOR", "thread")
+    with module_home(sqlite_template, tmp) as (store, mp):
         mp.setattr("channels.storefront.CHUNK", 1)
-        reset_settings()
-        store = Store.from_settings(migrate_now=False)
-        try:
-            seed_products(store)
-            # gift cards do not require a price on the channel: the gate lets one without a price through
-            store.put_structure("family", [Family(code="gift_cards", attributes=FAMILY_ATTRS, attribute_as_label="name",
-                                                  requirements={"ecommerce": ["sku", "name"]})])
-            no_price = _product("unpriced", family="gift_cards")
-            no_price.values.pop("price")
-            store.upsert_products([
-                _product(ODD_SKU),
-                _product("linker", links=["free-eur"]),  # streamed before the product it links to
-                _product("free-eur", price={"EUR": "0.004", "USD": "1.00"}),
-                _product("free-all", price={"EUR": "0.00", "USD": "0.00"}),
-                _product("one-cent", price={"EUR": "0.005", "USD": "0.01"}),
-                no_price,
-            ])
-            builtin = catalog_for("storefront", {})
-            catalog = builtin.model_copy(update={"fields": [
-                *builtin.fields,
-                FieldMap(output="product_page", template="https://shop.example.com/products/{{ identifier }}", url=True),
-                FieldMap(output="sku_url", template="{{ identifier }}", url=False),
-                FieldMap(output="share_link", template="https://share.example.com/?sku={{ identifier }}"),
-                FieldMap(output="sku_text", template="{{ identifier }}"),
-            ]})
-            result = publish(store, tmp / "out", channel="storefront", scope="ecommerce", options={"catalog": catalog})
-            docs = {}
-            for path in result.locations:
-                locale = path.rsplit(".", 2)[-2]
-                docs[locale] = {d["identifier"]: d for d in orjson.loads(Path(path).read_bytes())["products"]}
-            yield result, docs
-        finally:
-            store.dispose()
-            reset_settings()
+        seed_products(store)
+        # gift cards do not require a price on the channel: the gate lets one without a price through
+        store.put_structure("family", [Family(code="gift_cards", attributes=FAMILY_ATTRS, attribute_as_label="name",
+                                              requirements={"ecommerce": ["sku", "name"]})])
+        no_price = _product("unpriced", family="gift_cards")
+        no_price.values.pop("price")
+        store.upsert_products([
+            _product(ODD_SKU),
+            _product("linker", links=["free-eur"]),  # streamed before the product it links to
+            _product("free-eur", price={"EUR": "0.004", "USD": "1.00"}),
+            _product("free-all", price={"EUR": "0.00", "USD": "0.00"}),
+            _product("one-cent", price={"EUR": "0.005", "USD": "0.01"}),
+            no_price,
+        ])
+        builtin = catalog_for("storefront", {})
+        catalog = builtin.model_copy(update={"fields": [
+            *builtin.fields,
+            FieldMap(output="product_page", template="https://shop.example.com/products/{{ identifier }}", url=True),
+            FieldMap(output="sku_url", template="{{ identifier }}", url=False),
+            FieldMap(output="share_link", template="https://share.example.com/?sku={{ identifier }}"),
+            FieldMap(output="sku_text", template="{{ identifier }}"),
+        ]})
+        result = publish(store, tmp / "out", channel="storefront", scope="ecommerce", options={"catalog": catalog})
+        docs = {}
+        for path in result.locations:
+            locale = path.rsplit(".", 2)[-2]
+            docs[locale] = {d["identifier"]: d for d in orjson.loads(Path(path).read_bytes())["products"]}
+        yield result, docs
 
 
 def _fields(published: tuple[PublishResult, dict[str, dict[str, dict[str, Any]]]], sku: str) -> dict[str, Any]:
