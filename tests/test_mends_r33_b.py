@@ -11,11 +11,12 @@ import pytest
 import pim.merge
 from pim.conflicts import SETTLED, conflicts_for
 from pim.merge import candidates_for, pick_winner
-from pim.product import Product, ProductModel
+from pim.product import Product
 from pim.store import Store
-from pim.structure import Family, FamilyVariant, VariantLevel
+from pim.structure import Family
 from pim.web.editing import apply_values, history
-from tests.channel_data import ERP, FAMILY_ATTRS, seed_products
+from tests.test_todo_r33 import seed_tee_under_a_sub_model
+from tests.channel_data import FAMILY_ATTRS, seed_products
 
 pytestmark = pytest.mark.backends("sqlite")  # one transaction or two: SQLite tells them apart as well
 
@@ -83,15 +84,7 @@ def test_a_cleared_stray_value_takes_its_kept_claims_and_conflict_with_it(store:
 
 
 def test_a_web_edit_of_a_root_models_attribute_on_a_variant_under_a_sub_model_names_the_root(store: Store) -> None:
-    seed_products(store)
-    store.put_structure("family_variant", [FamilyVariant(code="shoes_color_size", family="shoes", levels=[
-        VariantLevel(axes=["color"], attributes=["color"]), VariantLevel(axes=["size"], attributes=["size", "ean"])])])
-    store.upsert_models([ProductModel(code="tee", family_variant="shoes_color_size", family="shoes", source=ERP,
-                                      values={"name:en_US": "Tee"}),
-                         ProductModel(code="tee_red", parent="tee", family_variant="shoes_color_size", family="shoes",
-                                      source=ERP, values={"color": "red"})])
-    store.upsert_products([Product(identifier="tee-red-m", family="shoes", parent="tee_red", source=ERP,
-                                   values={"sku": "tee-red-m", "size": "m"})])
+    seed_tee_under_a_sub_model(store)
     result = apply_values(store, "tee-red-m", {"name:en_US": "Shirt"}, "ed")
     assert result.errors == {"name:en_US": "'name' is held by the root product model in family variant "
                                            "'shoes_color_size' ('tee', the parent of this product's model 'tee_red'): "

@@ -102,7 +102,9 @@ def test_a_variant_missing_its_models_attribute_is_listed_as_the_model_once_and_
     assert todo(client, "description")[1:] == [["no-description", "", ""]]  # both variants show the model's now
 
 
-def test_a_value_a_variant_gives_for_its_root_models_attribute_names_the_root_model(store: Store, tmp_path: Path) -> None:
+def seed_tee_under_a_sub_model(store: Store) -> None:
+    """The seeded catalog plus a variant `tee-red-m` under the sub-model `tee_red` of the root model `tee`, whose
+    level holds `name`."""
     seed_products(store)
     store.put_structure("family_variant", [FamilyVariant(code="shoes_color_size", family="shoes", levels=[
         VariantLevel(axes=["color"], attributes=["color"]), VariantLevel(axes=["size"], attributes=["size", "ean"])])])
@@ -112,6 +114,10 @@ def test_a_value_a_variant_gives_for_its_root_models_attribute_names_the_root_mo
                                       source=ERP, values={"color": "red"})])
     store.upsert_products([Product(identifier="tee-red-m", family="shoes", parent="tee_red", source=ERP,
                                    values={"sku": "tee-red-m", "size": "m"})])
+
+
+def test_a_value_a_variant_gives_for_its_root_models_attribute_names_the_root_model(store: Store, tmp_path: Path) -> None:
+    seed_tee_under_a_sub_model(store)
     counts = import_content(filled(tmp_path, [["sku", "name:en_US"], ["tee-red-m", "Shirt"]]), store)
     [problem] = store.quarantined(counts.job_id, severity="problem")
     assert problem["reason"].startswith("'name' is held by the root product model in family variant "
