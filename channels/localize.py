@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pim.catalog import Structure
-from pim.product import Product, ProductModel, merged_values, split_key, value_key
+from pim.product import Product, ProductModel, merged_categories, merged_values, split_key, value_key
 from pim.store import Store
 from pim.structure import AttributeType
 
@@ -47,8 +47,7 @@ class ValueResolver:
         `chain`: its ancestors when the caller has them already."""
         if not product.parent:
             return product.categories
-        chain = self.ancestors(product) if chain is None else chain
-        return product.categories + [c for m in chain for c in m.categories if c not in product.categories]
+        return merged_categories(product, self.ancestors(product) if chain is None else chain)
 
     def image_values(self, value_maps: Iterable[dict[str, Any]]) -> Iterator[str]:
         """The image attributes' values in these value maps (what a batch of documents may link)."""

@@ -18,7 +18,7 @@ from pim.product import EMPTY, Product, ProductModel, split_key
 from pim.store import Store
 from pim.store.store import QuarantineEntry
 from pim.store.supersede import MISSING_AXIS, STRUCTURAL, Carried
-from pim.validation import RecordValidator
+from pim.validation import RecordValidator, identifier_problem
 
 
 @dataclass
@@ -333,6 +333,7 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
                                                item.raw or rec.model_dump(mode="json"), record_identity(rec), source))
             continue
         valid.append(item)
+    valid = _addressable(store, source, v, valid, out)
     if merge is None:  # a merged record's axis values are known once merged: Merger.prepare checks them
         valid = _distinct_axes(store, source, v, valid, out)
     partial: dict[str, Mapping[str, frozenset[str]]] = {}  # SKU → the currencies its record states (Parsed.partial)
@@ -365,6 +366,39 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
         out.accepted = [n for n, item in enumerate(whole) if isinstance(item, Parsed) and item.extras
                         and isinstance(item.record, Product) and item.record.identifier in taken]
     return out
+
+
+def _addressable(store: Store, source: str, v: RecordValidator, items: list[Parsed], out: PreparedBatch) -> list[Parsed]:
+    """The records but those that would create a product (or, a whole model record, a model) under an identifier
+    the REST API cannot address or an import could not match again (pim.validation.identifier_problem): each is
+    rejected on its identifier. A product or model stored under one already is written as ever. One match per
+    record; the store is asked (one query per kind) only about the rare identifiers that fail it."""
+    wrong: dict[int, tuple[str, str]] = {}  # id(item) → (its identifier or code, why)
+    for item in items:
+        rec = item.record
+        key = rec.identifier if isinstance(rec, Product) else rec.code if rec.family_variant else None
+        if key is not None and (problem := identifier_problem(key)) is not None:
+            wrong[id(item)] = key, problem
+    if not wrong:
+        return items
+    flagged = [item.record for item in items if id(item) in wrong]
+    stored = {(True, sku) for sku in store.existing_identifiers([r.identifier for r in flagged
+                                                                  if isinstance(r, Product)])}
+    stored |= {(False, code) for code in store.existing_model_codes([r.code for r in flagged
+                                                                      if isinstance(r, ProductModel)])}
+    kept = []
+    for item in items:
+        rec, product = item.record, isinstance(item.record, Product)
+        if id(item) not in wrong or (product, wrong[id(item)][0]) in stored:
+            kept.append(item)
+            continue
+        key, problem = wrong[id(item)]
+        out.rejects.append(QuarantineEntry(
+            f"{'identifier' if product else 'model code'} {key!r} {problem}; no new "
+            f"{'product' if product else 'product model'} is made with it (one stored before keeps working): change "
+            "it in the file and import again", item.file, item.line, v.s.identifier_attribute if product else "code",
+            item.raw or rec.model_dump(mode="json"), record_identity(rec), source))
+    return kept
 
 
 def _distinct_axes(store: Store, source: str, v: RecordValidator, items: list[Parsed], out: PreparedBatch) -> list[Parsed]:

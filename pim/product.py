@@ -152,6 +152,14 @@ def merged_values(product: _Valued, ancestors: list[_Valued]) -> dict[str, Any]:
     return values
 
 
+def merged_categories(product: Product, ancestors: list[ProductModel]) -> list[str]:
+    """The categories a variant is classified in: its own, then its models' it lacks (parent first), as every
+    channel publishes them (channels.localize.ValueResolver) and GET /products/{id}?resolved=true answers."""
+    if not ancestors:
+        return product.categories
+    return product.categories + [c for m in ancestors for c in m.categories if c not in product.categories]
+
+
 # ---------------------------------------------------------------- trusted construction
 # Records read back from the store were validated when written. Rebuilding them for a merge batch through
 # validation (or model_construct, which deep-copies every default) cost more than the merge itself; these

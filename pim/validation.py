@@ -4,6 +4,7 @@ is accepted or rejected, so every source is held to the same rules."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -268,3 +269,30 @@ def typo_of(code: str, declared: Iterable[str], offered: Iterable[str]) -> str:
 def _text_only(d: str) -> bool:
     """No lone surrogate (pim.values refuses them); ASCII text, the common case, is not searched."""
     return d.isascii() or SURROGATE.search(d) is None
+
+
+#: An identifier every route can address and every import matches as sent: printable ASCII without `/` and with
+#: no blank at either end. One match settles the usual SKU; anything else takes identifier_problem's full reading.
+_PLAIN_IDENTIFIER = re.compile(r"[!-.0-~](?:[ -.0-~]*[!-.0-~])?")
+
+
+def identifier_problem(identifier: str) -> str | None:
+    """Why a new product's identifier (or a new model's code) cannot be its key, or None. The REST API addresses
+    a product by it as one URL path segment (so no `/`); the importers trim a SKU's blanks (so one with blanks at
+    its ends could never be matched by an import) and do not normalise its Unicode (so a decomposed `é` would be a
+    second product). Checked where a product is created (POST /api/v1/products, an import creating one:
+    pim.importing), never on a stored one, which keeps working."""
+    if _PLAIN_IDENTIFIER.fullmatch(identifier):
+        return None
+    if "/" in identifier:
+        return "contains '/': the REST API addresses a product by its identifier in the URL path; use another character"
+    if any(unicodedata.category(c) == "Cc" for c in identifier):
+        return "contains a control character (tab, line break, U+0000–U+001F, U+007F–U+009F); remove it"
+    if identifier != identifier.strip():
+        return "starts or ends with blanks, which imports trim from a SKU: send it without them"
+    if not identifier.isascii() and not unicodedata.is_normalized("NFC", identifier):
+        mark = next((c for c in identifier if unicodedata.combining(c)), "")
+        named = f" ({unicodedata.name(mark, 'a combining mark')}, U+{ord(mark):04X})" if mark else ""
+        return (f"is not in Unicode NFC form: it writes a letter and its accent{named} as two characters; send "
+                "the composed form (NFC), as imports and other systems send it")
+    return None

@@ -148,7 +148,7 @@ def test_query_and_path_parameters_are_named_by_where_they_are(role_tokens) -> N
     cursor = client.get("/api/v1/products?cursor=abc", headers=tokens["viewer"])
     assert cursor.status_code == 422 and "next_cursor" in by_field(cursor)["query.cursor"]
     job = client.get("/api/v1/jobs/first", headers=tokens["viewer"])
-    assert job.status_code == 422 and by_field(job) == {"path.job_id": "expected a whole number"}
+    assert job.status_code == 422 and "a whole number" in by_field(job)["path.job_id"]
     kind = client.get("/api/v1/structure/colour", headers=tokens["viewer"])
     assert kind.status_code == 422 and "'attribute'" in by_field(kind)["path.kind"]
 

@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field
 
 from pim.errors import ConfigError, InputError
 from pim.grid_query import quality_problem, scope_problem
+from pim.product import Product, ProductModel, split_key
 from pim.structure import STRUCTURE_KINDS
+from pim.validation import identifier_problem
 from pim import association_claims
 from pim.web import api_pipeline, api_structure, editing, panels
 from pim.web.accounts import User
@@ -26,7 +28,6 @@ from pim.web.api_models import (
     RequestBody,
     api_role,
     id_cursor,
-    identifier_problem,
     job_json,
     key_cursor,
     parse_key_cursor,
@@ -37,7 +38,7 @@ from pim.web.api_models import (
 )
 from pim.web.api_route import ApiRoute
 from pim.web.deps import api_editor, api_user, store_of, structure_of
-from pim.web.editing import BULK_MAX, apply_bulk, apply_values, history
+from pim.web.editing import BULK_MAX, EditResult, apply_bulk, apply_values, history
 from pim.web.grid import GridFilter, page
 
 #: Every API route's refusals; a route's own `responses` add its 403, 404 and 409 (and may say more for these).
@@ -109,7 +110,8 @@ def _product_json(request: Request, identifier: str) -> dict[str, Any]:
 def get_product(identifier: str, request: Request, resolved: bool = Query(False, description=(
                     "A variant's values merged with its product models' (what the channels publish), each "
                     "inherited one named in `inherited_from` (value key → `model:<code>`) with its model's "
-                    "provenance. Without it, only the values the variant holds itself.")),
+                    "provenance, and its categories followed by its models' it lacks (parent first). Without "
+                    "it, only the values and categories the variant holds itself.")),
                 user: User = Depends(api_user)) -> dict[str, Any]:
     store = store_of(request)
     product = store.get_product(identifier)
@@ -161,11 +163,41 @@ def patch_values(identifier: str, body: ValuesPatch, request: Request, user: Use
                           expected=body.expected)
     if result.product is None:
         raise HTTPException(404, f"no product '{identifier}'")
+    return _edited(result, "product", result.product)
+
+
+@router.patch("/models/{code}", responses=documented({
+    403: "viewers may not edit values", 404: "no such product model",
+    422: "each wrong value as `body.values.<key>` with its message (a value of a variant's level, the identifier "
+         "attribute, or the body's own problem); nothing changed"}))
+def patch_model(code: str, body: ValuesPatch, request: Request, user: User = Depends(api_editor)) -> Any:
+    """PATCH /products/{id} for a product model: the values its variants inherit (each variant below it is
+    re-listed by GET /changes). The family variant's levels decide which values the model holds; `expected`
+    works as for a product; all or nothing, in one transaction. Answers `model` as GET /models/{code} does."""
+    from pim.web.editing import apply_model_values
+
+    store, structure = store_of(request), structure_of(request)
+    ident = structure.identifier_attribute
+    if any(split_key(key)[0] == ident for key, value in body.values.items() if value is not None):
+        return refused(field_errors({f"values.{ident}": f"'{ident}' is the identifier attribute: a product model "
+                                     "holds no value of it (its key is its code, which cannot be changed); leave "
+                                     "it out"}))
+    result = apply_model_values(store, code, body.values, user.username, structure=structure,
+                                expected=body.expected)
+    model = store.get_model(code)
+    if model is None:
+        raise HTTPException(404, f"no product model '{code}'")
+    return _edited(result, "model", model)
+
+
+def _edited(result: EditResult, kind: str, record: Product | ProductModel) -> Any:
+    """A PATCH's answer: the refusal (each wrong key under `body.values.`), or what changed, what another source
+    still shows, the `stale` keys (not written) and the record (under `kind`) as it is now."""
     if result.errors:
         return refused(field_errors({f"values.{key}": message for key, message in result.errors.items()}))
     stale = {key: {"now": s.now, "by": s.by, "yours": s.yours} for key, s in result.stale.items()}
     return {"changed": result.changed, "outranked": result.outranked, **({"stale": stale} if stale else {}),
-            "product": product_json(result.product)}
+            kind: product_json(record)}
 
 
 class MassEdit(RequestBody):

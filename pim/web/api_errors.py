@@ -123,8 +123,16 @@ _EXPECTED = {"dict_type": "a JSON object", "model_type": "a JSON object", "model
              "float_type": "a number", "float_parsing": "a number"}
 
 
+#: What a job id in a route's path (pim.web.api_models.JobId) must be, whatever pydantic found wrong with it (not
+#: a number, 0, past the largest id): said as the cursors' messages say what to send (pim.web.api_models).
+_JOB_ID = ("job id must be the id of a job, as the `Location` header of the request that queued it or GET "
+           "/api/v1/jobs gives it: a whole number from 1 to 2^63−1")
+
+
 def _message(e: Mapping[str, Any], part: str, loc: tuple[Any, ...], body: type[BaseModel] | None = None) -> str:
     kind = e["type"]
+    if part == "path" and loc == ("job_id",):
+        return _JOB_ID
     if kind == "json_invalid":
         return f"not valid JSON: {(e.get('ctx') or {}).get('error')}"
     if kind == "missing":

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path as FilePath
@@ -21,7 +20,7 @@ from typing import Annotated, Any, Literal
 from fastapi import HTTPException, Path, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from pim.product import Product, ProductModel, merged_values
+from pim.product import Product, ProductModel, merged_categories, merged_values
 from pim.store.store import as_utc
 from pim.web.accounts import User
 from pim.web.api_errors import refuse
@@ -62,11 +61,13 @@ def product_json(product: Product | ProductModel) -> dict[str, Any]:
 
 
 def resolved_json(product: Product, chain: list[ProductModel]) -> dict[str, Any]:
-    """`product_json` with the values the variant shows: its own over its models' (`merged_values`, as the
-    channels read them; `chain`: Store.ancestors, parent first). Each inherited value keeps its model's
-    provenance and is named in `inherited_from` (value key → `model:<code>`, the nearest model holding it)."""
+    """`product_json` with the values and categories the variant shows: its own over its models'
+    (`merged_values`, `merged_categories`, as the channels read them; `chain`: Store.ancestors, parent first).
+    Each inherited value keeps its model's provenance and is named in `inherited_from` (value key →
+    `model:<code>`, the nearest model holding it)."""
     data = product_json(product)
     data["values"] = merged_values(product, chain)  # type: ignore[arg-type]
+    data["categories"] = merged_categories(product, chain)
     origin = {key: model for model in reversed(chain) for key in model.values if key not in product.values}
     data["inherited_from"] = {key: f"model:{model.code}" for key, model in origin.items()}
     for key, model in origin.items():
@@ -142,24 +143,6 @@ def parse_key_cursor(cursor: str | None) -> tuple[str, str] | None:
     if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
         raise refuse(422, _KEY_CURSOR, "query.cursor")
     return key[0], key[1]
-
-
-def identifier_problem(identifier: str) -> str | None:
-    """Why a new product's identifier cannot be its key, or None. Every route addresses a product by it as one
-    path segment (so no `/`); the importers trim a SKU's blanks (so one with blanks at its ends could never be
-    matched by an import) and do not normalise its Unicode (so a decomposed `é` would be a second product)."""
-    if "/" in identifier:
-        return "contains '/': the API addresses a product by its identifier in the URL path; use another character"
-    if any(unicodedata.category(c) == "Cc" for c in identifier):
-        return "contains a control character (tab, line break, U+0000–U+001F, U+007F–U+009F); remove it"
-    if identifier != identifier.strip():
-        return "starts or ends with blanks, which imports trim from a SKU: send it without them"
-    if not identifier.isascii() and not unicodedata.is_normalized("NFC", identifier):
-        mark = next((c for c in identifier if unicodedata.combining(c)), "")
-        named = f" ({unicodedata.name(mark, 'a combining mark')}, U+{ord(mark):04X})" if mark else ""
-        return (f"is not in Unicode NFC form: it writes a letter and its accent{named} as two characters; send "
-                "the composed form (NFC), as imports and other systems send it")
-    return None
 
 
 class JobOut(BaseModel):
