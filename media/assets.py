@@ -200,23 +200,52 @@ def origins(store: Any, sha: str) -> list[dict[str, Any]]:
 
 def problems(store: Any, *, channel: str | None = None, media: Any = None, limit: int | None = None) -> list[dict[str, Any]]:
     """Every asset problem, one row per origin: unreadable refs, rejected images and (with `channel`)
-    images that break the channel's rules. Columns: ref, source, sha256, reason."""
+    images that break the channel's rules. Columns: ref, source, sha256, reason. `limit` rows at most, read
+    no further (`problem_count` counts them all)."""
     out: list[dict[str, Any]] = []
+    rules = _rules(channel, media) if channel is not None else None  # an unknown channel is refused whatever the limit
+
+    def left(q: Any) -> Any:  # each part reads only the rows the limit leaves
+        return q.limit(limit - len(out)) if limit else q
+
     with store.engine.connect() as conn:
-        failed = conn.execute(select(ORIGIN.c.ref, ORIGIN.c.source, ORIGIN.c.problem)
-                              .where(ORIGIN.c.sha256.is_(None)).order_by(ORIGIN.c.ref))
+        failed = conn.execute(left(select(ORIGIN.c.ref, ORIGIN.c.source, ORIGIN.c.problem)
+                                   .where(ORIGIN.c.sha256.is_(None)).order_by(ORIGIN.c.ref)))
         out += [{"ref": r, "source": s, "sha256": None, "reason": p} for r, s, p in failed]
         joined = select(ORIGIN.c.ref, ORIGIN.c.source, ASSET.c.sha256, ASSET.c.problem, ASSET.c.status,
                         ASSET.c.width, ASSET.c.height).join(ASSET, ASSET.c.sha256 == ORIGIN.c.sha256)
-        rejected = conn.execute(joined.where(ASSET.c.status == REJECTED).order_by(ORIGIN.c.ref))
-        out += [{"ref": r.ref, "source": r.source, "sha256": r.sha256, "reason": r.problem} for r in rejected]
-        if channel is not None:
-            from media.settings import load_media_file
-
-            rules = (media or load_media_file()).channel(channel)
+        if not limit or len(out) < limit:
+            rejected = conn.execute(left(joined.where(ASSET.c.status == REJECTED).order_by(ORIGIN.c.ref)))
+            out += [{"ref": r.ref, "source": r.source, "sha256": r.sha256, "reason": r.problem} for r in rejected]
+        if rules is not None and (not limit or len(out) < limit):
             for r in conn.execute(joined.where(and_(ASSET.c.status == VALID)).order_by(ORIGIN.c.ref)):
                 issues = rules.problems(r.width, r.height)
                 if issues:
                     out.append({"ref": r.ref, "source": r.source, "sha256": r.sha256,
                                 "reason": f"{channel}: " + "; ".join(issues)})
-    return out[:limit] if limit else out
+                    if limit and len(out) >= limit:
+                        break
+    return out
+
+
+def problem_count(store: Any, *, channel: str | None = None, media: Any = None) -> int:
+    """How many rows `problems` lists in all, counted in SQL: the channel's rules are asked once per distinct
+    image size, not per image."""
+    from sqlalchemy import func
+
+    with store.engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(ORIGIN).where(ORIGIN.c.sha256.is_(None))).scalar_one()
+        joined = ORIGIN.join(ASSET, ASSET.c.sha256 == ORIGIN.c.sha256)
+        n += conn.execute(select(func.count()).select_from(joined).where(ASSET.c.status == REJECTED)).scalar_one()
+        if channel is not None:
+            rules = _rules(channel, media)
+            sizes = select(ASSET.c.width, ASSET.c.height, func.count()).select_from(joined).where(
+                ASSET.c.status == VALID).group_by(ASSET.c.width, ASSET.c.height)
+            n += sum(count for width, height, count in conn.execute(sizes) if rules.problems(width, height))
+    return int(n)
+
+
+def _rules(channel: str, media: Any) -> Any:
+    from media.settings import load_media_file
+
+    return (media or load_media_file()).channel(channel)

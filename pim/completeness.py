@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from pim.catalog import Structure
 from pim.product import value_key
@@ -278,16 +278,20 @@ class LocaleCounts(BaseModel):
 
 
 class TodoItem(BaseModel):
-    """`products` products in `family` miss `attribute` on `locale` for `channel`."""
+    """`products` enabled products in `family` miss `attribute` on `locale` for `channel`; `disabled` more that
+    miss it are disabled (never published, so left out of the count, named apart)."""
 
     channel: str
     locale: str
     family: str
     attribute: str
     products: int
+    disabled: int = 0
 
     def sentence(self) -> str:
-        return f"{self.products} products in family {self.family} miss {self.attribute} ({self.locale}) for {self.channel}"
+        aside = f" ({self.disabled} disabled left out)" if self.disabled else ""
+        return (f"{self.products} products in family {self.family} miss {self.attribute} ({self.locale}) "
+                f"for {self.channel}{aside}")
 
 
 class GateReport(BaseModel):
@@ -296,18 +300,21 @@ class GateReport(BaseModel):
     blocked: int
     blocked_by_reason: dict[str, int]
     todo: list[TodoItem]
+    todo_total: int = 0  # to-do items in all, when `todo` is cut to a limit
 
 
 def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: int | None = None) -> GateReport:
     """Counts per locale, blocked products by reason (from the last gate decisions) and the to-do list,
-    read from counters kept current on every write: no catalog scan. A `locale` the channel does not publish
+    read from counters kept current on every write: no catalog scan. The to-do leaves disabled products out
+    (`_todo`); `todo_limit` cuts it in SQL, `todo_total` counts it all. A `locale` the channel does not publish
     is a ConfigError naming the channel's locales (its report would be empty, as if nothing were missing)."""
     if locale:
         check_locale(store, channel, locale)
+    from pim.grid_query import ensure_index
     from pim.scoring_tables import COMPLETENESS_COUNT as CC
     from pim.scoring_tables import GATE_COUNT as GC
-    from pim.scoring_tables import MISSING_COUNT as MC
 
+    ensure_index(store)  # the to-do's disabled counts read the grid index (built once for an older database)
     with store.engine.connect() as conn:
         q = (select(CC.c.locale, func.sum(CC.c.products), func.sum(CC.c.complete))
              .where(CC.c.channel == channel).group_by(CC.c.locale).order_by(CC.c.locale))
@@ -317,19 +324,42 @@ def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: i
                    for loc, n, c in conn.execute(q)]
         reasons = {k: int(n) for k, n in conn.execute(select(GC.c.kind, GC.c.products)
                                                       .where(GC.c.channel == channel, GC.c.products > 0))}
-        tq = (select(MC.c.locale, MC.c.family, MC.c.attribute, MC.c.products)
-              .where(MC.c.channel == channel, MC.c.products > 0)
-              .order_by(MC.c.products.desc(), MC.c.family, MC.c.attribute, MC.c.locale))
-        if locale:
-            tq = tq.where(MC.c.locale == locale)
-        if todo_limit:
-            tq = tq.limit(todo_limit)
-        todo = [TodoItem(channel=channel, locale=loc, family=fam, attribute=attr, products=int(n))
-                for loc, fam, attr, n in conn.execute(tq)]
+        todo, total = _todo(conn, channel, locale, todo_limit)
     blocked = reasons.pop("*", 0)
     if locale:
         reasons = {k: n for k, n in reasons.items() if not k.startswith("completeness:") or k == f"completeness:{locale}"}
-    return GateReport(channel=channel, locales=locales, blocked=blocked, blocked_by_reason=reasons, todo=todo)
+    return GateReport(channel=channel, locales=locales, blocked=blocked, blocked_by_reason=reasons, todo=todo,
+                      todo_total=total)
+
+
+def _todo(conn: Any, channel: str, locale: str | None, limit: int | None) -> tuple[list[TodoItem], int]:
+    """The to-do's page, largest first, and its length: the missing counters less their disabled products.
+    Those are counted from the grid index's missing rows of the disabled products alone (the product table's
+    family × enabled index), so the cost follows the disabled products, not the catalog."""
+    from pim.grid_index import GRID_MISSING as GM
+    from pim.scoring_tables import MISSING_COUNT as MC
+    from pim.store.store import PRODUCT as P
+
+    scope = [GM.c.channel == channel] + ([GM.c.locale == locale] if locale else [])
+    families = select(MC.c.family).where(MC.c.channel == channel).distinct()
+    off = (select(GM.c.locale, P.c.family, GM.c.attribute, func.count().label("n"))
+           .select_from(P.join(GM, GM.c.product_id == P.c.id))
+           .where(P.c.family.in_(families), P.c.enabled.is_(False), *scope)
+           .group_by(GM.c.locale, P.c.family, GM.c.attribute).subquery())
+    disabled = func.coalesce(off.c.n, 0)
+    enabled = MC.c.products - disabled
+    where = [MC.c.channel == channel, enabled > 0] + ([MC.c.locale == locale] if locale else [])
+    joined = MC.outerjoin(off, and_(off.c.locale == MC.c.locale, off.c.family == MC.c.family,
+                                    off.c.attribute == MC.c.attribute))
+    tq = (select(MC.c.locale, MC.c.family, MC.c.attribute, enabled, disabled).select_from(joined).where(*where)
+          .order_by(enabled.desc(), MC.c.family, MC.c.attribute, MC.c.locale))
+    if limit:
+        tq = tq.limit(limit)
+    todo = [TodoItem(channel=channel, locale=loc, family=fam, attribute=attr, products=int(n), disabled=int(d))
+            for loc, fam, attr, n, d in conn.execute(tq)]
+    if not limit or len(todo) < limit:
+        return todo, len(todo)
+    return todo, int(conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one())
 
 
 def check_locale(store: Any, channel: str, locale: str) -> None:

@@ -51,7 +51,7 @@ from pim.store import Store
 from pim.store.store import MODEL, PRODUCT, batched
 from pim.structure import Attribute, AttributeType
 from pim.validation import RecordValidator
-from pim.values import ValueProblem, normalize
+from pim.values import ValueProblem, metric_text, normalize, prices_text
 
 SKU_COLUMN = "sku"  # importers.content.ContentProfile.sku_field's default
 MODEL_COLUMN = "model"  # … and its model_field's
@@ -62,12 +62,12 @@ DIGEST_BYTES = 8  # 64 bits per cell: an edited cell passes for untouched with a
 #: The most characters (UTF-16 code units) an Excel cell holds; a longer XLSX cell is refused.
 XLSX_CELL_MAX = 32_767
 SUFFIXES = (".csv", ".xlsx")
-#: Attribute types a cell holds as the importer reads it back. Metrics and prices are not exported: the content
-#: import reads their cells (`12.5 KILOGRAM`, `EUR 19.99, USD 21`: importers.content.typed_cells), but `cell_text`
-#: writes no such text, so an untouched cell would not read back as the value shown.
+#: Attribute types a cell holds as the importer reads it back. Metrics and prices as the mass edit types them
+#: (`850 GRAM`, `EUR 49.90, USD 54.00`: `cell_text`), read back by importers.content.typed_cells.
 SHEET_TYPES = frozenset({AttributeType.text, AttributeType.textarea, AttributeType.simple_select,
                          AttributeType.multi_select, AttributeType.boolean, AttributeType.number, AttributeType.date,
-                         AttributeType.image, AttributeType.file})
+                         AttributeType.image, AttributeType.file, AttributeType.price_collection,
+                         AttributeType.metric})
 #: What a sheet holds when nobody names its columns: the copy the content team writes.
 DEFAULT_TYPES = frozenset({AttributeType.text, AttributeType.textarea})
 _TEXTUAL = frozenset({AttributeType.text, AttributeType.textarea, AttributeType.identifier})
@@ -252,6 +252,10 @@ def cell_text(attr: Attribute, value: Any) -> str:
         return "1" if value else "0"
     if kind == AttributeType.number and isinstance(value, float):
         return plain_number(value)
+    if kind == AttributeType.price_collection and isinstance(value, dict):
+        return ", ".join(f"{currency} {amount}" for currency, amount in value.items())
+    if kind == AttributeType.metric and isinstance(value, dict):
+        return f"{value.get('amount', '')} {value.get('unit') or ''}".strip()
     return str(value)
 
 
@@ -281,7 +285,12 @@ def unchanged(attr: Attribute, cell: Any, shown: Any, options: set[str] | None =
     if not text or shown is None or attr.type in _TEXTUAL:
         return False
     try:
-        return bool(normalize(attr, text, options, measures) == shown)
+        data: Any = text
+        if attr.type == AttributeType.price_collection:  # one text, as the mass edit types it (typed_cells reads it so)
+            data = prices_text(text)
+        elif attr.type == AttributeType.metric and measures is not None:
+            data = metric_text(attr, text, measures)
+        return bool(normalize(attr, data, options, measures) == shown)
     except ValueProblem:
         return False
 

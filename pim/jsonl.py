@@ -1,7 +1,9 @@
 """The native bulk format: one canonical record per line (schemas/product.schema.json,
 schemas/product_model.schema.json). Export then import is exact, except that a bad GTIN is not taken in: a
 record's value that is no GTIN is left out with a `problem` entry and the product keeps the GTIN it had
-(`gtins_checked`), as every other importer does (importers.gtin_check)."""
+(`gtins_checked`), as every other importer does (importers.gtin_check), and that the export leaves out the values
+a family change left outside a product's family (`LeftOut`: named in its warning, kept in the store), which no
+import takes in."""
 
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ from typing import IO, Any
 import orjson
 from pydantic import ValidationError
 
+from pim.catalog import Structure
 from pim.catalog_gtins import gtins_checked
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, run_import
-from pim.product import Association, Product, ProductModel, Provenance
+from pim.product import Association, Product, ProductModel, Provenance, split_key
 from pim.store import Store
+from pim.structure import AttributeType
 
 
 def _record_key(data: dict[str, Any]) -> str | None:
@@ -191,13 +195,81 @@ def record_line(record: Product | ProductModel) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def export_jsonl(store: Store, out: IO[bytes], *, enabled_only: bool = False) -> int:
+class LeftOut:
+    """The values an export left out because the record's family lacks their attribute: a family change keeps
+    them in the store (a PATCH to null clears them), but no import takes them in (pim.validation refuses a
+    value outside the family), so a file holding them would not import back. Counted, with the first records'
+    keys (`shown`), for the exporter's warning; the store keeps them."""
+
+    SHOWN = 10
+
+    def __init__(self, structure: Structure) -> None:
+        self.structure = structure
+        self.values = 0
+        self.records = 0
+        self.shown: list[tuple[str, list[str]]] = []  # (SKU or model:<code>, its value keys left out)
+        self._held: dict[str | None, dict[str, bool]] = {}  # family → value key → whether the family holds it
+
+    def strays(self, family: str | None, values: dict[str, Any]) -> list[str]:
+        """The keys of `values` whose attribute `family` lacks (never the identifier; none without a family or
+        for one the structure does not declare, as validation reads them). Decided once per family and key."""
+        s = self.structure
+        if family not in s.families:
+            return []
+        held = self._held.get(family)
+        if held is None:
+            held = self._held[family] = {}
+        out = []
+        for key in values:
+            ok = held.get(key)
+            if ok is None:
+                attr = s.attributes.get(split_key(key)[0])
+                ok = held[key] = (attr is None or attr.type == AttributeType.identifier  # unknown: validation's to name
+                                  or attr.code in s.families[family].attributes)  # type: ignore[index]
+            if not ok:
+                out.append(key)
+        return out
+
+    def kept(self, record: Product | ProductModel, family: str | None) -> Product | ProductModel:
+        """`record` without its values outside `family` (and their provenance), counted; itself when none."""
+        strays = self.strays(family, record.values)
+        if not strays:
+            return record
+        self.values += len(strays)
+        self.records += 1
+        from pim.merge import MODEL_KEY
+
+        key = record.identifier if isinstance(record, Product) else MODEL_KEY + record.code
+        if len(self.shown) < self.SHOWN:
+            self.shown.append((key, strays))
+        return record.model_copy(update={
+            "values": {k: v for k, v in record.values.items() if k not in strays},
+            "provenance": {k: v for k, v in record.provenance.items() if k not in strays}})
+
+    def warning(self) -> str | None:
+        """What the exporter says when values were left out, and what to do; None when none were."""
+        if not self.values:
+            return None
+        listed = "; ".join(f"{key} ({', '.join(keys)})" for key, keys in self.shown)
+        more = f" and {self.records - len(self.shown)} more" if self.records > len(self.shown) else ""
+        return (f"left out {self.values} value(s) of {self.records} record(s) whose family lacks their attribute "
+                f"(left behind by a family change): {listed}{more}. They stay in the store, but no import takes them "
+                "in, and importing this file replaces those records without them. To keep them, add the attributes "
+                "to the family; to drop them, clear them (PATCH /api/v1/products/{sku} with the value null); then "
+                "export again")
+
+
+def export_jsonl(store: Store, out: IO[bytes], *, enabled_only: bool = False, left_out: LeftOut | None = None) -> int:
+    """Every model, then every product, as one line each. Values of an attribute the record's family lacks are
+    left out (so the file imports back: `pim import jsonl` refuses them) and counted in `left_out`."""
+    left_out = left_out or LeftOut(store.structure())
+    fv_family = {code: fv.family for code, fv in left_out.structure.family_variants.items()}
     count = 0
     for model in store.iter_models():
-        out.write(record_line(model))
+        out.write(record_line(left_out.kept(model, fv_family.get(model.family_variant, model.family))))
         count += 1
     for product in store.iter_products(enabled_only=enabled_only):
-        out.write(record_line(product))
+        out.write(record_line(left_out.kept(product, product.family)))
         count += 1
     return count
 

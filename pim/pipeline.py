@@ -32,6 +32,14 @@ def enabled_only(products: Iterable[Product], ctx: PublishContext) -> Iterator[P
 enabled_only.name = "enabled"  # type: ignore[attr-defined]
 
 
+def held_back(blocked: dict[str, list[str]]) -> dict[str, int]:
+    """A run's products held back, as its summary counts them: `disabled` (the enabled stage's only reason) apart
+    from `blocked` (a gate or channel rule the team can fix), so a catalog's disabled products do not read as
+    blocked ones."""
+    disabled = sum(reasons == ["disabled"] for reasons in blocked.values())
+    return {"blocked": len(blocked) - disabled, "disabled": disabled}
+
+
 @dataclass
 class PublishResult:
     channel: str
@@ -46,9 +54,10 @@ class PublishResult:
 
     def summary(self) -> dict[str, Any]:
         """`files`: each file's name under the target (the same at every exporter; the rendered copies under
-        .staging are gone once pushed); `locations`: where the exporter put them (paths, URLs, index names)."""
+        .staging are gone once pushed); `locations`: where the exporter put them (paths, URLs, index names).
+        `blocked` counts the products held back for a reason to fix, `disabled` those never published."""
         return {
-            "channel": self.channel, "scope": self.scope, "published": self.published, "blocked": len(self.blocked),
+            "channel": self.channel, "scope": self.scope, "published": self.published, **held_back(self.blocked),
             "files": [a.name for a in self.artifacts], "locations": self.locations, "job_id": self.job_id,
             **self.links(), **self.mode(),
         }
@@ -128,11 +137,11 @@ def publish(
         if hasattr(renderer, "committed"):
             renderer.committed(ctx, store)
     except Exception as exc:
-        store.finish_job(job_id, {"published": counter.count, "blocked": len(ctx.blocked)}, status="failed", error=repr(exc))
+        store.finish_job(job_id, {"published": counter.count, **held_back(ctx.blocked)}, status="failed", error=repr(exc))
         raise
     result = PublishResult(channel, scope, counter.count, ctx.blocked, artifacts, locations, job_id,
                            targets.dropped, targets.examples)
-    store.finish_job(job_id, {"published": counter.count, "blocked": len(ctx.blocked),
+    store.finish_job(job_id, {"published": counter.count, **held_back(ctx.blocked),
                               "files": [a.name for a in artifacts], **result.links()})
     return result
 

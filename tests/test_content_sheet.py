@@ -202,7 +202,6 @@ def test_a_number_the_spreadsheet_retyped_is_still_the_same_value(tiny_store: St
 
 
 @pytest.mark.parametrize("columns, message", [
-    ("weight", "a metric value does not fit"), ("price", "a price_collection value does not fit"),
     ("sku", "names the product already"), ("name", "is localizable"), ("nope:en_US", "unknown attribute"),
 ])
 def test_columns_a_cell_cannot_carry_are_refused(tiny_store: Store, columns: str, message: str) -> None:

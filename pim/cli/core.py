@@ -47,6 +47,7 @@ def publish(
     replace the old ones."""
     from rich.console import Console
 
+    from pim.pipeline import held_back
     from pim.publish_jobs import publish_here
     from pim.store import Store
 
@@ -67,7 +68,8 @@ def publish(
         return
     mode = result.mode()  # a channel that can send changes alone (search): what this run sent, and why
     table(f"published {channel} ({result.scope})", ["", ""],
-          [("job", job["id"]), ("products published", result.published), ("products blocked", len(result.blocked))]
+          [("job", job["id"]), ("products published", result.published)]
+          + [(f"products {what}", n) for what, n in held_back(result.blocked).items()]
           + ([("mode", mode["mode"])] if mode else [])
           + [(f"  {index}", f"{m['mode']}: {m['reason']}") for index, m in mode.get("modes", {}).items()]
           + ([("why", mode["reason"])] if mode and "modes" not in mode else [])

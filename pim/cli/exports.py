@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pim.cli.output import JsonOption, console, emit_json, progress
+from pim.cli.output import JsonOption, console, emit_json, err_console, progress
 
 if TYPE_CHECKING:
     from importers.content import ContentProfile
@@ -20,18 +20,21 @@ app = typer.Typer(no_args_is_help=True)
 def jsonl(out: Path = typer.Argument(None, help="File to write; standard output when omitted."),
           enabled_only: bool = typer.Option(False, "--enabled-only")) -> None:
     """Write every product model and product as canonical JSON Lines."""
-    from pim.jsonl import export_jsonl
+    from pim.jsonl import LeftOut, export_jsonl
     from pim.store import Store
 
     store = Store.from_settings()
+    left_out = LeftOut(store.structure())
     if out is None:
-        export_jsonl(store, sys.stdout.buffer, enabled_only=enabled_only)
-        return
-    tmp = out.with_suffix(out.suffix + ".part")
-    with tmp.open("wb") as fh:
-        n = export_jsonl(store, fh, enabled_only=enabled_only)
-    tmp.replace(out)
-    console.print(f"wrote {n} records to {out}", highlight=False)
+        export_jsonl(store, sys.stdout.buffer, enabled_only=enabled_only, left_out=left_out)
+    else:
+        tmp = out.with_suffix(out.suffix + ".part")
+        with tmp.open("wb") as fh:
+            n = export_jsonl(store, fh, enabled_only=enabled_only, left_out=left_out)
+        tmp.replace(out)
+        console.print(f"wrote {n} records to {out}", highlight=False)
+    if (warning := left_out.warning()) is not None:  # on stderr: the records may be on stdout
+        err_console.print(f"warning: {warning}", highlight=False, markup=False)
 
 
 @app.command("sheet")

@@ -98,18 +98,21 @@ def check(channel: str = typer.Option(..., "--channel", "-c"),
     if locale:
         check_locale(store, channel, locale)
     structure = store.structure()
-    passed, blocked = 0, {}
+    passed, blocked, disabled = 0, {}, 0
     stream = evaluate(store, structure, channel, store.iter_products(), locales=[locale] if locale else None)
     for chunk in batched(stream, 500):
         record_decisions(store, channel, [(p.identifier, r) for p, r in chunk])
         for p, reasons in chunk:
-            passed += not reasons
-            if reasons:
+            if not p.enabled:  # never published, whatever the gate says: counted apart, as a publish counts them
+                disabled += 1
+            elif reasons:
                 blocked[p.identifier] = reasons
+            else:
+                passed += 1
     if as_json:
-        emit_json({"channel": channel, "passed": passed, "blocked": blocked})
+        emit_json({"channel": channel, "passed": passed, "blocked": blocked, "disabled": disabled})
     else:
-        table(f"gate on {channel}", ["", ""], [("passed", passed), ("blocked", len(blocked))])
+        table(f"gate on {channel}", ["", ""], [("passed", passed), ("blocked", len(blocked)), ("disabled", disabled)])
         for ident, reasons in list(blocked.items())[:50]:
             console.print(f"{ident}: {', '.join(reasons)}", highlight=False, markup=False)
     if blocked:

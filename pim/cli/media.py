@@ -97,19 +97,20 @@ def problems(channel: str | None = typer.Option(None, "--channel", "-c",
              config: Path | None = ConfigOption, as_json: bool = JsonOption) -> None:
     """Images that cannot be used: unreadable refs, rejected files, channel rule violations. When the list is
     cut at --limit, stderr says how many there are in all."""
+    from media.assets import problem_count
     from media.assets import problems as list_problems
     from media.settings import load_media_file
     from pim.cli.output import err_console
     from pim.store import Store
 
-    found = list_problems(Store.from_settings(), channel=channel, media=load_media_file(config))  # all: for the total
-    rows = found[:limit] if limit else found
-    more = f"{len(rows)} of {len(found)} image problem(s) shown: `--limit 0` lists them all" \
-        if len(found) > len(rows) else None
+    store, media = Store.from_settings(), load_media_file(config)
+    rows = list_problems(store, channel=channel, media=media, limit=limit or None)  # the page alone
+    total = problem_count(store, channel=channel, media=media) if limit and len(rows) == limit else len(rows)
+    more = f"{len(rows)} of {total} image problem(s) shown: `--limit 0` lists them all" if total > len(rows) else None
     if as_json:
         emit_json(rows)
     else:
-        table(f"{len(rows)}{f' of {len(found)}' if more else ''} image problem(s)", ["ref", "source", "sha256", "reason"],
+        table(f"{len(rows)}{f' of {total}' if more else ''} image problem(s)", ["ref", "source", "sha256", "reason"],
               [(r["ref"], r["source"], (r["sha256"] or "")[:12], r["reason"]) for r in rows])
     if more:
         err_console.print(more, highlight=False, markup=False)

@@ -458,14 +458,12 @@ def completeness_report(channel: str, request: Request, locale: str | None = Non
     if channel not in channels:
         raise HTTPException(404, f"no channel '{channel}'")
     try:
-        report = panels.gate_report(store_of(request), channel, locale, todo_limit=None)
+        report = panels.gate_report(store_of(request), channel, locale, todo_limit=limit)  # cut and counted in SQL
     except ConfigError as exc:
         raise refuse(422, f"{exc}; {exc.hint}" if exc.hint else str(exc), "query.locale") from None
     if report is None:
         raise HTTPException(501, "completeness is not available in this installation")
-    data = report.model_dump(mode="json")
-    todo = data["todo"]
-    return {**data, "todo": todo[:limit], "todo_total": len(todo), "todo_truncated": len(todo) > limit}
+    return {**report.model_dump(mode="json"), "todo_truncated": report.todo_total > len(report.todo)}
 
 
 StructureKind = Literal[tuple(STRUCTURE_KINDS)]  # type: ignore[valid-type]

@@ -1,7 +1,8 @@
 """The dashboard's to-do as a file to fill in: the products of a family that miss an attribute on a channel ×
 locale, one row each, with the value's column empty. Filled in a spreadsheet, it goes back through the import
 page (a content CSV: the `sku` column and value-key columns), so "what is missing" and "fill it in" are one
-loop. A variant missing an attribute its model level holds is listed as that model, once (a `model` row): a
+loop. Disabled products are left out, as the dashboard's to-do counts leave them (pim.completeness). A variant
+missing an attribute its model level holds is listed as that model, once (a `model` row): a
 value given on the variant would not be stored (pim.variant_levels). Prices and metrics are filled as the
 mass edit takes them (`EUR 19.99, USD 21.00`, `12.5 KILOGRAM`); the dashboard says so next to the link
 (`fill_form`). Streamed from the grid index a page at a time; cells are formula-escaped."""
@@ -54,7 +55,7 @@ def todo_csv(request: Request, channel: str, locale: str, family: str, attribute
     if channel not in s.channels or locale not in s.channels[channel].locales or attr is None or family not in s.families:
         raise HTTPException(404, "no such channel × locale, family or attribute")
     key = value_key(attribute, locale if attr.localizable else None, channel if attr.scopable else None)
-    f = GridFilter(channel=channel, locale=locale, family=family, missing=attribute)
+    f = GridFilter(channel=channel, locale=locale, family=family, missing=attribute, enabled=True)  # as the to-do counts
     name = f"todo-{channel}-{locale}-{family}-{attribute}.csv"
     return StreamingResponse(_rows(store_of(request), f, s, key), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
