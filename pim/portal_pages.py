@@ -31,7 +31,7 @@ router = APIRouter(prefix="/portal", include_in_schema=False, lifespan=warn_at_s
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "web" / "templates"))
 SESSION_KEY = "portal_token"  # the signed session cookie holds the token's SHA-256, never the token
 PERSON_KEY = "portal_person"  # or [person id, password stamp]
-SID_KEY = "portal_sid"  # and the id of its registered session (pim.portal_sessions)
+SID_KEY = portal_sessions.SID_KEY  # and the id of its registered session (pim.portal_sessions)
 CHAIN = 50  # files shown per contract on the home page; its "older files" link pages on from there
 PAGE = 50  # files per page of /portal/files
 
@@ -72,7 +72,7 @@ def _forget(request: Request) -> None:
 
 def _sign_out(request: Request, store: Store) -> None:
     """End this browser's portal session on the server too: a copy of its cookie is refused from now on."""
-    portal_sessions.end(store, request.session.get(SID_KEY))
+    portal_sessions.end_named_in(store, request.session)
     _forget(request)
 
 

@@ -6,6 +6,7 @@ customer's token hash, stays in the cookie and is checked as before (pim.portal_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,8 @@ class PortalSessionRow(SQLModel, table=True):
 
 PORTAL_SESSION: Table = PortalSessionRow.__table__  # type: ignore[assignment]
 P = PORTAL_SESSION
+#: The browser session's key that holds the id of its portal session (pim.portal_pages signs in with it).
+SID_KEY = "portal_sid"
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,10 @@ def held(store: Store, sid: Any) -> Held | None:
 def end(store: Store, sid: Any) -> None:
     """Sign-out: the session with this cookie id ends, if it is open."""
     sessions.end_held(store, sid, P)
+
+
+def end_named_in(store: Store, cookie: Mapping[str, Any]) -> None:
+    """End the portal session this browser's session cookie names, if any. In the combined app the staff UI and
+    the portal share one cookie, and a staff sign-in or sign-out clears it all: without this the portal's row
+    outlived its cookie, and a copy of that cookie taken before still opened the portal."""
+    end(store, cookie.get(SID_KEY))

@@ -2,8 +2,9 @@
 web process; `pim jobs retry ID` queues a failed, interrupted or cancelled one again, `pim jobs cancel ID`
 cancels a queued one or asks a running one to stop (pim.job_cancel), `pim jobs priority ID N` reorders a queued
 one, `pim jobs list` lists jobs with their priority and counts, and `pim jobs status` says what waits, what is
-stopping and which workers are alive (pim.job_queue, pim.job_workers). `pim maintain` runs the configured
-retentions once (pim.maintenance), as each worker does by itself every PIM_MAINTENANCE_INTERVAL_HOURS.
+stopping and which workers are alive (pim.job_queue and its job_* modules, pim.job_workers). `pim maintain` runs
+the configured retentions once (pim.maintenance), as each worker does by itself every
+PIM_MAINTENANCE_INTERVAL_HOURS.
 
 Exit codes: 0 done (or stopped by SIGTERM/Ctrl-C, after the job under way; a job cancelled on request is not a
 failure), 1 a job it ran failed (`--once` and `--idle-exit` only: a long-running worker keeps going), 2 a job
@@ -193,19 +194,19 @@ def _watch_parent(parent: int, stop: threading.Event) -> None:
 def retry(job_id: int = typer.Argument(..., help="The job's id (`pim import jobs`, the web UI's jobs page)."),
           as_json: bool = JsonOption) -> None:
     """Queue a failed, interrupted or cancelled job again; a worker runs it (safe: imports skip what they merged)."""
-    from pim import job_queue
+    from pim import job_enqueue, job_status
     from pim.store import Store
 
     store = Store.from_settings()
-    job = job_queue.retry(store, job_id)
-    running = job_queue.worker_running(store)
+    job = job_enqueue.retry(store, job_id)
+    running = job_status.worker_running(store)
     if as_json:
         emit_json({"id": job["id"], "kind": job["kind"], "source": job["source"], "status": job["status"],
                    "worker_running": running})
         return
     console.print(f"job {job_id} ({job['kind']} {job['source']}) queued again", highlight=False, markup=False)
     if not running:
-        err.print(f"[yellow]{job_queue.NO_WORKER}[/]", highlight=False)
+        err.print(f"[yellow]{job_status.NO_WORKER}[/]", highlight=False)
 
 
 @jobs_app.command("cancel")
@@ -236,10 +237,10 @@ def priority(job_id: int = typer.Argument(..., help="The job's id (`pim jobs lis
              as_json: bool = JsonOption) -> None:
     """Give a queued job another priority (workers take the highest first, the oldest among equals); a running
     or finished job is refused. A negative one goes after `--`: `pim jobs priority 7 -- -5`."""
-    from pim import job_queue
+    from pim import job_enqueue
     from pim.store import Store
 
-    job = job_queue.set_priority(Store.from_settings(), job_id, value)
+    job = job_enqueue.set_priority(Store.from_settings(), job_id, value)
     if as_json:
         emit_json({k: job[k] for k in ("id", "kind", "source", "status", "priority")})
         return
@@ -264,12 +265,12 @@ def list_jobs(limit: int = typer.Option(20, help="At most this many jobs, newest
 @jobs_app.command("status")
 def status(as_json: bool = JsonOption) -> None:
     """How many jobs wait, which running jobs were asked to stop, and which workers are alive to run them."""
-    from pim import job_queue, job_workers
+    from pim import job_status, job_workers
     from pim.store import Store
 
     store = Store.from_settings()
-    waiting, workers = job_queue.queued(store), job_workers.live(store)
-    stopping, cancelled = job_queue.cancelling(store), job_queue.cancelled(store)
+    waiting, workers = job_status.queued(store), job_workers.live(store)
+    stopping, cancelled = job_status.cancelling(store), job_status.cancelled(store)
     if as_json:
         emit_json({"queued": waiting, "workers": workers, "cancel_requested": [j["id"] for j in stopping],
                    "cancelled": cancelled})
@@ -283,4 +284,4 @@ def status(as_json: bool = JsonOption) -> None:
         console.print(f"{cancelled} cancelled job(s): `pim jobs retry ID` queues one again", highlight=False,
                       markup=False)
     if waiting and not workers:
-        err.print(f"[yellow]{job_queue.NO_WORKER}[/]", highlight=False)
+        err.print(f"[yellow]{job_status.NO_WORKER}[/]", highlight=False)

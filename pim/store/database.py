@@ -200,6 +200,12 @@ _GONE_STATES = {"57P01", "57P02", "57P03"}
 #: resources (too many connections, disk full, out of memory), match by their prefix (`_BUSY_CLASS`).
 _BUSY_STATES = {"57014", "55P03"}
 _BUSY_CLASS = "53"
+#: SQLSTATE of a write sent to a server that takes none: a replica (hot standby), a server in recovery, or one
+#: set read-only (default_transaction_read_only, as some hosted servers do when their disk fills).
+_READ_ONLY_STATE = "25006"
+#: SQLSTATE class of an error of the server's own system, not the statement's: an I/O error (58030), a file
+#: missing under its data directory (58P01). A disk or file system to look at, on the server.
+_SYSTEM_CLASS = "58"
 
 
 @dataclass(frozen=True)
@@ -207,15 +213,36 @@ class DatabaseFailure:
     """A database failure met mid-run (`failure_in`): the server rolled the transaction back for another writer's
     sake (`overtaken`: a deadlock, a serialization failure), another process held SQLite's write lock past the
     busy timeout (`locked`), the server could not serve the statement now (`busy`: too many connections, disk or
-    memory short, a statement or lock timeout), or the connection to the server is gone; `said` is the driver's
-    first line. Each is passing: a worker waits it out, and each caller says it its own way: the command line
-    (`database_failure`), a queued job (the same, with how to run the job again), the web app
-    (pim.web.api_errors.unavailable)."""
+    memory short, a statement or lock timeout), the server takes no writes (`read_only`: a replica, a server in
+    recovery), the server met an error of its own system (`system`: an I/O error), or the connection to the server
+    is gone; `said` is the driver's first line. Each is one a worker waits out (a failover ends a read-only spell,
+    a freed disk a system error) while saying what to do, and each caller says it its own way: the command line
+    (`database_failure`), a queued job (the same, with how to run the job again), the worker's log (`what`), the
+    web app (pim.web.app.database_unavailable)."""
 
     overtaken: bool
     said: str
     locked: bool = False
     busy: bool = False
+    read_only: bool = False
+    system: bool = False
+
+    @property
+    def what(self) -> str:
+        """The failure in a few words, with what to do where waiting may not be enough (the worker's log)."""
+        if self.locked:
+            return "the database is busy with another process's write"
+        if self.busy:
+            return ("the database server cannot serve it now (short of connections, disk or memory, or a statement "
+                    "or lock timeout)")
+        if self.read_only:
+            return ("the database takes no writes: PIM_DATABASE_URL points at a replica or at a server in recovery "
+                    "(point it at the primary server)")
+        if self.system:
+            return "the database server met a system error (check the server's disk and its log)"
+        if self.overtaken:
+            return "the database stopped a transaction to let another writer go on"
+        return "the database is unavailable"
 
 
 def failure_in(exc: BaseException | None) -> DatabaseFailure | None:
@@ -233,6 +260,10 @@ def failure_in(exc: BaseException | None) -> DatabaseFailure | None:
                 return DatabaseFailure(False, said, locked=True)
             if state in _BUSY_STATES or state.startswith(_BUSY_CLASS):
                 return DatabaseFailure(False, said, busy=True)
+            if state == _READ_ONLY_STATE:
+                return DatabaseFailure(False, said, read_only=True)
+            if state.startswith(_SYSTEM_CLASS):
+                return DatabaseFailure(False, said, system=True)
             if exc.connection_invalidated or state.startswith("08") or state in _GONE_STATES or _client_side(exc):
                 return DatabaseFailure(False, said)
         exc = exc.__cause__ or exc.__context__
@@ -256,8 +287,8 @@ def driver_said(exc: BaseException) -> str:
 
 def database_failure(exc: BaseException, *, again: str | None = None) -> StoreError | None:
     """The StoreError for a database failure met mid-run — the server went away, it rolled this command's
-    transaction back to break a deadlock, it could not serve the statement now (overloaded, a timeout), or another
-    process held SQLite's write lock too long — found in `exc` or the exceptions it chains, so the command line
+    transaction back to break a deadlock, it could not serve the statement now (overloaded, a timeout), it takes
+    no writes (a replica), it met a system error (I/O), or another process held SQLite's write lock too long — found in `exc` or the exceptions it chains, so the command line
     shows a message and what to do instead of chained tracebacks. None for any other error (a bug: shown in full). `again`: how to run it again, for a queued job
     a worker ran (pim.store.store.run_again, e.g. `pim jobs retry 7`), instead of the command line's "run the
     command again"; the message then says "this job's"."""
@@ -279,6 +310,12 @@ def database_failure(exc: BaseException, *, again: str | None = None) -> StoreEr
     if found.busy:
         return StoreError(f"the database server could not serve {whose} statement now ({found.said})",
                           hint=_BUSY_HINT.format(again=again or "run the command again"))
+    if found.read_only:
+        return StoreError(f"the database refused {whose} write: it takes no writes ({found.said})",
+                          hint=_READ_ONLY_HINT.format(again=again or "run the command again"))
+    if found.system:
+        return StoreError(f"the database server met a system error serving {whose} statement ({found.said})",
+                          hint=_SYSTEM_HINT.format(again=again or "run the command again"))
     if again:
         hint = (f"the batch in progress was not saved; once the database server is running again (check "
                 f"PIM_DATABASE_URL), {again}")
@@ -297,6 +334,13 @@ _BUSY_HINT = ("nothing of that transaction was saved; in a minute, {again} (an i
               "wrote). If it keeps happening, ask the database's administrator to check the server: its "
               "connections (max_connections, or a pooler in front), free disk and memory, and the "
               "statement_timeout and lock_timeout this work runs under")
+_READ_ONLY_HINT = ("nothing of that transaction was saved. PIM_DATABASE_URL points at a server that takes no writes: "
+                   "a replica (hot standby), a server still in recovery, or one set read-only "
+                   "(default_transaction_read_only, which some hosted servers set when their disk is full); point "
+                   "PIM_DATABASE_URL at the primary server (after a failover: the new primary), then {again}")
+_SYSTEM_HINT = ("nothing of that transaction was saved. The error is the server's own, not this statement's (an I/O "
+                "error, a file missing under its data directory): ask the database's administrator to check the "
+                "server's disk and file system and its log; once that is mended, {again}")
 
 
 def database_refused(exc: BaseException, what: str, *, again: str | None = None) -> StoreError:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import HTTPException, Request
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
 
 from pim.catalog import Structure
 from pim.store.store import Store
@@ -82,7 +84,11 @@ class LoginRequired(Exception):
 def session_user(request: Request) -> User:
     """The signed-in, still active user whose session is registered and not ended (pim.web.sessions) and whose
     password is the one the session began with. One indexed lookup; `last_seen_at` is written at most once a
-    minute. The session's row id goes to `request.state.session_id` ("this browser" on the sessions page)."""
+    minute. The session's row id goes to `request.state.session_id` ("this browser" on the sessions page). The
+    user is remembered on the request: check_csrf may have asked already."""
+    known = getattr(request.state, "session_user", None)
+    if isinstance(known, User):
+        return known
     store = store_of(request)
     found = sessions.held(store, request.session.get("sid"))
     if found is None or found.user_id != request.session.get("uid") or \
@@ -92,7 +98,8 @@ def session_user(request: Request) -> User:
         raise LoginRequired()
     sessions.touch(store, found)
     request.state.session_id = found.id
-    return User(found.user_id, found.username, found.role, password_stamp(found.password_hash))
+    request.state.session_user = User(found.user_id, found.username, found.role, password_stamp(found.password_hash))
+    return request.state.session_user
 
 
 def csrf_token(request: Request) -> str:
@@ -102,11 +109,35 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+_CSRF_REFUSED = "CSRF token missing or wrong; reload the page and try again"
+
+
 async def check_csrf(request: Request) -> None:
+    """The form's (or htmx's header) CSRF token must be the session's. The session is checked before the body is
+    read, since parsing a form spools its files: a browser whose session holds no token (no page of ours was
+    opened in it, or its cookie is gone) is refused, and on a route for signed-in staff one not signed in is
+    sent to /login (session_user), unread."""
     expected = request.session.get("csrf")
+    if not expected:
+        raise HTTPException(403, _CSRF_REFUSED)
+    if _signed_in_route(request) and session_user not in getattr(request.app, "dependency_overrides", {}):
+        await run_in_threadpool(session_user, request)  # a lookup: off the event loop; not signed in → /login
     given = request.headers.get("x-csrf-token")
     if given is None:
         form = await request.form()
         given = form.get("csrf_token")  # type: ignore[assignment]
-    if not expected or not isinstance(given, str) or not secrets.compare_digest(expected, given):
-        raise HTTPException(403, "CSRF token missing or wrong; reload the page and try again")
+    if not isinstance(given, str) or not secrets.compare_digest(expected, given):
+        raise HTTPException(403, _CSRF_REFUSED)
+
+
+def _signed_in_route(request: Request) -> bool:
+    """Whether the request's route needs a staff sign-in (session_user, directly or through another dependency,
+    e.g. an editor check): FastAPI solves a route's own `dependencies` (check_csrf) before its parameters'."""
+    route = request.scope.get("route")
+    pending = [route.dependant] if isinstance(route, APIRoute) else []
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is session_user:
+            return True
+        pending.extend(dependant.dependencies)
+    return False

@@ -21,8 +21,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.types import Message, Receive
 
-from pim import job_queue, upload_imports
+from pim import job_enqueue, job_status, job_uploads, upload_imports
 from pim.settings import get_settings
 from pim.store.store import now
 from pim.web.accounts import User
@@ -37,11 +38,32 @@ FORM_ROOM = 64 * 1024
 
 def refuse_declared_over(request: Request, limit: int, refusal: str) -> None:
     """413 (`refusal`) before the body is read when its Content-Length leaves no doubt that the file is over
-    `limit` bytes, so nothing of it is spooled. A body sent without one (chunked) is parsed, and its file
-    refused once `limit` + 1 bytes of it are read."""
+    `limit` bytes, so nothing of it is spooled. A body sent without one (chunked) is read only up to `limit` +
+    FORM_ROOM bytes: past that, reading it answers 413 (`refusal`), and the form parser closes (deletes) the file
+    it was spooling. A body under its Content-Length's cap is read as sent: the server passes on no more than
+    that header declares."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + FORM_ROOM:
-        raise HTTPException(413, refusal)
+    if declared.isdigit():
+        if int(declared) > limit + FORM_ROOM:
+            raise HTTPException(413, refusal)
+        return
+    request._receive = _capped(request.receive, limit + FORM_ROOM, refusal)  # the Request every dependency shares
+
+
+def _capped(receive: Receive, cap: int, refusal: str) -> Receive:
+    """`receive` that counts the body's bytes and raises 413 (`refusal`) once they pass `cap`."""
+    read = 0
+
+    async def capped() -> Message:
+        nonlocal read
+        message = await receive()
+        if message["type"] == "http.request":
+            read += len(message.get("body", b""))
+            if read > cap:
+                raise HTTPException(413, refusal)
+        return message
+
+    return capped
 
 
 def too_large(name: str | None = None) -> str:
@@ -63,23 +85,23 @@ def _editor(user: User = Depends(session_user)) -> User:
 def no_worker(request: Request, *, queued_said: bool = False) -> str:
     """What to say about queued jobs while no worker is alive to take them ("" while one is); `queued_said`
     where the page has just said the job is queued (the job page's status), so it is not said twice."""
-    if job_queue.worker_running(store_of(request)):
+    if job_status.worker_running(store_of(request)):
         return ""
-    return job_queue.NO_WORKER_WEB if queued_said else f"{job_queue.QUEUED} — {job_queue.NO_WORKER_WEB}"
+    return job_status.NO_WORKER_WEB if queued_said else f"{job_enqueue.QUEUED} — {job_status.NO_WORKER_WEB}"
 
 
 templates.env.globals["no_worker"] = no_worker  # the import, job and family pages say it next to queued jobs
-templates.env.globals["retryable"] = job_queue.retryable  # the job page offers "Run again" then
+templates.env.globals["retryable"] = job_enqueue.retryable  # the job page offers "Run again" then
 
 
 def upload_gone(job: dict[str, Any]) -> str | None:
-    """Why an import job can never run again (its uploaded file is no longer kept: job_queue.check_upload), for
+    """Why an import job can never run again (its uploaded file is no longer kept: job_uploads.check_upload), for
     the job page to say instead of offering *Run again*, which would be refused; None otherwise. One stat."""
     if job.get("kind") != "import" or not isinstance(job.get("payload"), dict):
         return None
     try:
-        job_queue.check_upload(job["payload"])
-    except job_queue.UploadGone as exc:
+        job_uploads.check_upload(job["payload"])
+    except job_uploads.UploadGone as exc:
         return str(exc)
     return None
 

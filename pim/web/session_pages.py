@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from pim import portal_sessions
 from pim.web import sessions
 from pim.web.accounts import User
 from pim.web.deps import check_csrf, session_user, store_of
@@ -38,6 +39,7 @@ def end_one(request: Request, session_id: int, user: User = Depends(session_user
     if not sessions.end(store_of(request), user.id, session_id):
         raise HTTPException(404, f"no open session {session_id} of yours")
     if session_id == request.state.session_id:  # this browser: the same as signing out
+        portal_sessions.end_named_in(store_of(request), request.session)
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
     return RedirectResponse("/account/sessions?ended=1", status_code=303)

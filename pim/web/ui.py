@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from pim import association_claims
+from pim import association_claims, portal_sessions
 from pim.product import value_key
 from pim.structure import AttributeType
 from pim.web import panels, sessions
@@ -50,6 +50,7 @@ async def login(request: Request) -> Any:
     attempt.succeeded()
     store = store_of(request)
     sessions.end_held(store, request.session.get("sid"))  # a new sign-in in this browser replaces its session
+    portal_sessions.end_named_in(store, request.session)  # the combined app's portal sign-in goes with the cookie
     request.session.clear()
     request.session["uid"] = user.id
     request.session["stamp"] = user.stamp
@@ -61,6 +62,7 @@ async def login(request: Request) -> Any:
 @router.post("/logout", dependencies=[Depends(check_csrf)])
 def logout(request: Request) -> Any:
     sessions.end_held(store_of(request), request.session.get("sid"))
+    portal_sessions.end_named_in(store_of(request), request.session)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
