@@ -78,7 +78,9 @@ def import_akeneo(folder: Path, store: Store, *, on_batch: Any = None, merge: bo
     items: Iterator[Parsed | Rejected] = chain(read.rejects, reader.model_items(), reader.product_items())
     if not merge:  # a whole record would clear a bad GTIN it leaves out; a partial one just makes no claim there
         items = keep_stored_gtins(items, store)
-    counts = run_import(store, source, items, structure=reader.structure, label=str(folder), on_batch=on_batch,
+    from pim.sources import job_label
+
+    counts = run_import(store, source, items, structure=reader.structure, label=job_label("akeneo", folder), on_batch=on_batch,
                         merge=merger, before_finish=lambda c: _note_widened(store, c, source, folder, widened))
     store.resolve_quarantine(source, accepted_keys(read))
     result: dict[str, Any] = {**counts.as_dict(), "job_id": counts.job_id}

@@ -45,10 +45,12 @@ from pim.catalog import Structure
 from pim.commerce import EARLIEST, PriceListEntry, remove_price_list_entries
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
-from pim.merge import Merger, Precedence
+from pim import association_claims
+from pim.merge import CANDIDATE, Merger, Precedence
 from pim.product import Association, Product, trusted_provenance, value_key
 from pim.quality import gtin_problem, is_gtin_attribute
-from pim.sources import MAX_PID, NoSku, SourceItem, cross_referenced, load_profile, match_skus, merger_for
+from pim.sources import (MAX_PID, NoSku, SourceItem, cross_referenced, job_label, load_profile, match_skus,
+                         merger_for)
 from pim.store import Store
 from pim.store.raw import raw_table
 from pim.store.store import PRODUCT, QuarantineEntry, batched
@@ -637,10 +639,22 @@ class BmecatMapper:
             try:
                 amount = Decimal(price.amount.replace(",", "."))
                 bound = self._bound(price.lower_bound or "1")
+                per = self._bound(price.quantity) if price.quantity else None
             except InvalidOperation:
-                problems.append(("PRODUCT_PRICE", f"'{price.amount}' / '{price.lower_bound}' is not a number; ignored",
-                                 price.line))
+                problems.append(("PRODUCT_PRICE", f"'{price.amount}' / '{price.lower_bound}' / PRICE_QUANTITY "
+                                 f"'{price.quantity or 1}' is not a number; ignored", price.line))
                 continue
+            if per is not None:
+                if not per.is_finite() or per <= 0:
+                    problems.append(("PRICE_QUANTITY", f"PRICE_QUANTITY '{price.quantity}' is no positive number of "
+                                     f"order units; the {price.price_type} price {price.amount} is ignored", price.line))
+                    continue
+                each = unit_price(amount, per)
+                if each is None:
+                    problems.append(("PRICE_QUANTITY", f"{price.price_type} price: "
+                                     f"{unit_price_problem(price.amount, price.quantity)}; ignored", price.line))  # type: ignore[arg-type]
+                    continue
+                amount = each
             if not currency:
                 problems.append(("PRICE_CURRENCY", "no PRICE_CURRENCY and no catalog CURRENCY; price ignored", price.line))
                 continue
@@ -754,6 +768,23 @@ def _number(raw: str) -> Any:
 
 
 _MAX_QUANTITY = 10**9
+
+
+def unit_price(amount: Decimal, per: Decimal) -> Decimal | None:
+    """The price of one order unit for an amount given for `per` of them (BMEcat PRICE_QUANTITY, a supplier
+    table's `price_unit_column`: 25.00 per 100 pieces is 0.25): prices and price lists hold unit prices. None
+    when no decimal is that price exactly (10.00 per 3), rather than a rounding nobody chose. A result with more
+    places than a price list keeps is refused by the tier check (`_tier_problem`)."""
+    if per == 1:
+        return amount
+    each = amount / per
+    return each if each * per == amount else None
+
+
+def unit_price_problem(amount: str, per: str) -> str:
+    """Why an amount for `per` units gives no unit price (`unit_price` is None), and what to do."""
+    return (f"{amount} for {per} units is no exact price of one unit; ask the supplier for the price of one unit, "
+            "or of a quantity it divides exactly")
 
 
 def _whole_quantity(text: str) -> int | None:
@@ -871,8 +902,7 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
             raw["_ref_lines"] = mapped.ref_lines  # what a problem about a reference target names (`_finish`)
         if said is not None and word is not None:
             said.note(record, mapped.tiers)
-            if position == word[1]:
-                raw["_fold"] = True
+            raw["_fold" if position == word[1] else "_folding"] = True  # the fold, not each, restates (`_finish`)
         gtins = tuple(dict.fromkeys(g.text for g in mapped.gtin.valid)) if mapped.gtin is not None else ()
         yield SourceItem(record, name, bp.line, raw, pid=bp.supplier_pid, gtins=gtins, extras=mapped.tiers)
 
@@ -906,6 +936,13 @@ def _last_words(path: Path) -> LastWords:
     return plan
 
 
+#: Transactions whose PRODUCT (mode new or update) restates the whole product (`_restate`): the BMEcat 2005 schema
+#: gives a T_UPDATE_PRODUCTS PRODUCT the content a T_NEW_CATALOG one has (PRODUCT_DETAILS, PRODUCT_ORDER_DETAILS
+#: and PRODUCT_PRICE_DETAILS required), and an update replaces the product's data; a delta of prices alone is
+#: T_UPDATE_PRICES.
+_RESTATING = frozenset({"new_catalog", "update_products"})
+
+
 def _is_delete(item: object) -> bool:
     return isinstance(item, (SourceItem, Parsed)) and bool(item.raw) and item.raw.get("mode") == "delete"  # type: ignore[union-attr]
 
@@ -930,7 +967,7 @@ class Restated:
 class Deletes:
     """What the file's `PRODUCT mode="delete"`s did: the SKUs they were applied to, those they withdrew something
     from in this run, the deletes naming no product of ours, and the file's products a later PRODUCT of the same
-    supplier PID overrides (`parse_items`). Also the products of a T_NEW_CATALOG that withdrew claims they no
+    supplier PID overrides (`parse_items`). Also the products of a T_NEW_CATALOG or T_UPDATE_PRODUCTS that withdrew claims they no
     longer send (`_restate`): the same withdrawal, counted apart."""
 
     def __init__(self) -> None:
@@ -941,7 +978,7 @@ class Deletes:
         self.folded = 0  # deletes applied with the later products of their PID (`_fold`)
         self.folds: dict[str, Restated] = {}  # supplier PID → what the products after its delete restate
         self.cleared: list[str] = []  # SKUs of folded deletes: the supplier's categories start from the file
-        self.unsent: set[str] = set()  # SKUs a T_NEW_CATALOG product withdrew claims it no longer sends from (`_restate`)
+        self.unsent: set[str] = set()  # SKUs a product (T_NEW_CATALOG, T_UPDATE_PRODUCTS) withdrew unsent claims from (`_restate`)
 
 
 def _known_deletes(store: Store, source: str, items: Iterator[SourceItem | Rejected],
@@ -965,14 +1002,52 @@ def _known_deletes(store: Store, source: str, items: Iterator[SourceItem | Rejec
 def _withdrawal(store: Store, source: str, chunk: list[Parsed], deletes: Deletes) -> None:
     """Turn delete records into the supplier's withdrawal: every key and association type it claims on the
     product, shown or as a candidate, merged as its empty value (docs/importers.md: the next claim takes over), as pim.withdraw does.
-    No earlier PRODUCT of the same supplier PID is left in the file to merge first (`parse_items`)."""
+    No earlier PRODUCT of the same supplier PID is left in the file to merge first (`parse_items`).
+
+    A product no other source describes (no other source's value or association shows or waits) would be left
+    empty and enabled, a blank row in every channel's grid: the record also disables it, with a `problem` note
+    saying so (`_left_empty`). It is not deleted: its categories, history and cross-reference stay, and a
+    person decides."""
     claims = claimed(store, source, [i.record.identifier for i in chunk])
+    kept = _described_elsewhere(store, source, claims)
     for item in chunk:
         sku = item.record.identifier
         keys, kinds = claims[sku]
         if keys or kinds:
             deletes.withdrew.add(sku)
-        item.record = partial_product(sku, dict.fromkeys(sorted(keys)), item.record.source, withdrawn_links(kinds))  # type: ignore[arg-type]
+        fields = withdrawn_links(kinds)
+        if sku not in kept:
+            fields["enabled"] = False
+            item.problems = [*item.problems, _left_empty(source, sku, item)]
+        item.record = partial_product(sku, dict.fromkeys(sorted(keys)), item.record.source, fields)  # type: ignore[arg-type]
+
+
+def _described_elsewhere(store: Store, source: str, claims: dict[str, tuple[set[str], set[str]]]) -> set[str]:
+    """The SKUs of `claims` (the source's value keys and association types per product) on which another source's
+    value or association shows or waits: what a delete of the source leaves standing. Three reads per batch of
+    deletes (the products' value keys and association types, other sources' candidates and association claims)."""
+    skus = list(claims)
+    with store.engine.connect() as conn:
+        others = {sku for sku, by in raw_table(store, conn, CANDIDATE).select(conn, ("identifier", "source"), "identifier", skus)
+                  if by != source}
+        shown = raw_table(store, conn, PRODUCT).select(conn, ("identifier", "value_map", "associations"), "identifier", skus)
+        links = association_claims.load(conn, skus)
+    for sku, values, associations in shown:
+        keys, kinds = claims[sku]
+        if set(values or ()) - keys or set(associations or ()) - kinds:
+            others.add(sku)
+    others.update(sku for sku, types in links.items() if any(set(t.claims) - {source} for t in types.values()))
+    return others
+
+
+def _left_empty(source: str, sku: str, item: Parsed) -> QuarantineEntry:
+    """The note on a product a delete disabled (`_withdrawal`): what happened and what to do."""
+    pid = (item.raw or {}).get("supplier_pid", "")
+    return QuarantineEntry(
+        f"{source} deleted its product '{pid}' (PRODUCT mode=\"delete\") and no other source describes '{sku}': "
+        "it is disabled rather than left empty in the catalog. Delete it if it is gone for good; if the supplier "
+        "sends it again, enable it again on the product page", item.file, item.line, "PRODUCT@mode", None, sku,
+        source, severity="problem")
 
 
 def _unsaid(store: Store, source: str, items: list[tuple[Parsed, Restated]]) -> set[str]:
@@ -1018,18 +1093,20 @@ def _fold(store: Store, source: str, m: BmecatMap, items: list[tuple[Parsed, Res
 
 
 def _restate(store: Store, source: str, items: list[tuple[Parsed, Restated]], deletes: Deletes) -> None:
-    """A T_NEW_CATALOG is the supplier's whole catalog (BMEcat 2005: it transmits the complete product data), so
-    a product it sends says everything the supplier has to say about it: the supplier's claims on the product
+    """A T_NEW_CATALOG is the supplier's whole catalog (BMEcat 2005: it transmits the complete product data), and
+    a T_UPDATE_PRODUCTS PRODUCT (mode new or update) replaces the product's data (`_RESTATING`), so a product
+    either sends says everything the supplier has to say about it: the supplier's claims on the product
     the record no longer states are withdrawn (`_unsaid`). Stated too, so kept: a value skipped with a
     problem (`Mapped.held`: the supplier said something there; its old value stands until a good one comes)
     and a reference type whose targets resolve only after the file (`said.kinds`, taken before
     `References.translate` leaves it out of the record). A value the variant-level guard drops later is still
     in the record here. Products the file does not send are not touched (catalogs are split across files);
-    tier prices and categories have their own complete-catalog rules (`CompletePriceLists`, `GroupPlacer`).
+    tier prices and categories have their own complete-catalog rules (`CompletePriceLists`, `GroupPlacer`); an
+    update's tiers still only add and change, and its categories follow its PRODUCT_TO_CATALOGGROUP_MAPs.
 
     Every stored product the file sends is checked, its source fingerprint (pim.merge) matching or not: a match
     says the supplier merged this very record and nobody wrote the product since, not that the supplier claims
-    nothing more — the same record merged from a T_UPDATE_PRODUCTS, or by an import before this rule, left
+    nothing more — the same record merged by an import before this rule (an update before round 34) left
     unsent claims standing, and so would a product whose problem value is later simply left out (the record
     hashes the same). The claims are read in part instead (`pim.withdraw.product_claims`: no value decoded):
     about 13 µs a product against 55 µs for whole products; a skip of matched records would save some 10 µs
@@ -1114,7 +1191,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
         done: list[Parsed] = []
         ref_lines: dict[int, dict[str, dict[str, int]]] = {}  # id(item) → its `Mapped.ref_lines`
         folds: list[tuple[Parsed, Restated]] = []
-        complete: list[tuple[Parsed, Restated]] = []  # T_NEW_CATALOG products of ours: `_restate`
+        complete: list[tuple[Parsed, Restated]] = []  # catalog and update products of ours: `_restate`
         for item in chunk:
             if isinstance(item, Rejected):
                 yield item
@@ -1124,6 +1201,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
             problems = raw.pop("_problems", [])
             held = raw.pop("_held", ())
             fold = raw.pop("_fold", False)
+            folding = raw.pop("_folding", False)  # a PRODUCT between a delete and the fold: `_fold` restates it
             raw.pop("_gtin", None)
             lines = raw.pop("_ref_lines", None)
             if raw.get("mode") == "delete":
@@ -1156,7 +1234,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
                 ref_lines[id(item)] = lines
             if fold:
                 folds.append((item, deletes.folds.pop(raw.get("supplier_pid", ""), Restated())))  # type: ignore[arg-type]
-            elif raw.get("transaction") == "new_catalog" and rec.identifier in known:
+            elif raw.get("transaction") in _RESTATING and rec.identifier in known and not folding:
                 # the types taken before `translate`, which leaves the late ones out of the record
                 complete.append((item, Restated(held, rec.associations)))  # type: ignore[arg-type]
         refs.translate(done, ref_lines)
@@ -1178,7 +1256,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     every count. A T_UPDATE_PRICES never creates a product, whatever the map's `unmatched` says (`_matched`).
     Within the file the last word on a product wins: a PRODUCT a later delete of its supplier PID overrides is
     not applied, and a delete followed by PRODUCTs of its PID leaves what they say (`parse_items`). A product a
-    T_NEW_CATALOG sends withdraws the supplier's claims on it that it no longer states (`_restate`)."""
+    T_NEW_CATALOG or T_UPDATE_PRODUCTS sends withdraws the supplier's claims on it that it no longer states
+    (`_restate`); a delete of a product no other source describes disables it (`_withdrawal`)."""
     from pim.commerce import CompletePriceLists, put_price_rows_in
 
     source = f"supplier:{m.supplier}"
@@ -1239,7 +1318,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
                     complete=header.transaction == "new_catalog", price_types=mapper.price_types)
 
     with cleanup:
-        return run_import(store, source, items, structure=structure, label=str(path), merge=merger,
+        return run_import(store, source, items, structure=structure, label=job_label("bmecat", path), merge=merger,
                           before_finish=after_pass, extras=put_tiers if m.tier_price_list else None)
 
 

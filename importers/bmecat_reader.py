@@ -53,6 +53,7 @@ class Price:
     valid_from: str | None = None
     valid_to: str | None = None
     line: int = 0  # its PRODUCT_PRICE's, for the problems that name it
+    quantity: str | None = None  # PRICE_QUANTITY: how many order units the amount is for (1 when absent)
 
 
 @dataclass
@@ -483,7 +484,7 @@ def _prices(p: BmecatProduct, block: etree._Element) -> None:
             dates[c.get("type")] = _text(_child(c, "DATE"))
     valid_from, valid_to = dates.get("valid_start_date"), dates.get("valid_end_date")
     for price in prices:
-        amount = currency = bound = _UNSEEN  # the first of each counts, as with _child
+        amount = currency = bound = per = _UNSEEN  # the first of each counts, as with _child
         for c in price:
             name = _LOCAL.get(c.tag) or _local(c.tag)
             if name == "PRICE_AMOUNT":
@@ -494,9 +495,11 @@ def _prices(p: BmecatProduct, block: etree._Element) -> None:
                     currency = _text(c)
             elif name == "LOWER_BOUND" and bound is _UNSEEN:
                 bound = _text(c)
+            elif name == "PRICE_QUANTITY" and per is _UNSEEN:
+                per = _text(c)
         p.prices.append(Price(price.get("price_type", "net_list"), None if amount is _UNSEEN else amount,
                               None if currency is _UNSEEN else currency, None if bound is _UNSEEN else bound,
-                              valid_from, valid_to, price.sourceline or 0))
+                              valid_from, valid_to, price.sourceline or 0, None if per is _UNSEEN else per))
 
 
 # Only these elements raise iterparse events (the filter runs in C): the rest of a PRODUCT is read from its

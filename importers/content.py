@@ -61,7 +61,7 @@ from pim.importing import ImportCounts, Parsed, Rejected, nul_at, nul_rejected, 
 from pim.jsonl import broken_json_line
 from pim.merge import EMPTY, MODEL_KEY
 from pim.product import Association, Product, ProductModel, Provenance, split_key, trusted_provenance, value_key
-from pim.sources import Encoding, SourceProfile, decode_guard, merger_for, open_text, undecodable_error
+from pim.sources import Encoding, SourceProfile, decode_guard, job_label, merger_for, open_text, undecodable_error
 from pim.spreadsheet import unescape_formula
 from pim.store import Store
 from pim.store.store import batched
@@ -718,7 +718,7 @@ def import_content(path: Path, store: Store, profile: ContentProfile | None = No
         items = typed_cells(items, structure)
     items = self_links_left_out(gtins_checked(items, p.source), p.source)
     return run_import(store, p.source, models_named(items, store, p.model_field),
-                      structure=structure, label=f"content:{path}", merge=merger_for(p, profile_dir, precedence))
+                      structure=structure, label=job_label("content", path), merge=merger_for(p, profile_dir, precedence))
 
 
 def typed_cells(items: Iterator[Parsed | Rejected], structure: Structure) -> Iterator[Parsed | Rejected]:

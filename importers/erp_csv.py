@@ -35,7 +35,8 @@ from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, nul_rejected, run_import
 from pim.jsonl import json_objects
 from pim.product import split_key, trusted_provenance
-from pim.sources import Encoding, RowItem, SourceProfile, decode_guard, load_profile, merger_for, open_text, run_rows_import
+from pim.sources import (Encoding, RowItem, SourceProfile, decode_guard, job_label, load_profile, merger_for, open_text,
+                         run_rows_import)
 from pim.spelling import nearest
 from pim.store import Store
 from pim.structure import AttributeType
@@ -440,7 +441,7 @@ def csv_price_checks(rows: CsvRows, m: ErpCsvMap, contracted: Contracted | None 
 
 def import_erp_csv(path: Path, store: Store, m: ErpCsvMap, *, map_dir: Path | None = None,
                    precedence: Path | None = None) -> ImportCounts:
-    label = f"erp-csv:{m.kind}:{path}"
+    label = job_label("erp_csv", path)
     rows = CsvRows(path, m)
 
     prices = csv_price_checks(rows, m, contracted_customers(store)) if m.kind == "price_list" else None

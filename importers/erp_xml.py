@@ -32,14 +32,14 @@ from importers.erp_xml_checks import (local_name, nested_records, no_records, ou
                                       refuse_unprefixed, unread_paths)
 from importers.erp_xml_paths import children, finder, text_finder
 from importers.erp_xml_stock import (MAX_STOCK_ELEMENTS, StockCap, StockTime, atp_problems, control_moment,
-                                     control_stamp, read_stock)
+                                     control_stamp, read_stock, stock_field)
 from importers.xml_safety import check_well_formed, guard_prologue, open_for_xml, safe_iterparse
 from pim.catalog import Structure
 from pim.commerce import StockLevel, WarehouseList, put_stock_in, retire_warehouses
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim.product import split_key, trusted_provenance
-from pim.sources import SourceProfile, merger_for
+from pim.sources import SourceProfile, job_label, merger_for
 from pim.store import Store
 from pim.structure import AttributeType
 from pim.values import ValueProblem
@@ -80,6 +80,10 @@ class StockRule(BaseModel):
         "Elements holding one warehouse's stock, relative to the record. A record with more than "
         f"{MAX_STOCK_ELEMENTS:,} of them is rejected (a record is read whole, in memory)."))
     warehouse: XPath
+    plant: XPath | None = Field(default=None, description=(
+        "XPath of the warehouse's plant, relative to the stock element (a MATMAS E1MARDM's `../WERKS`, its "
+        "E1MARCM's plant): a reading whose plant reads is keyed `plant/warehouse` (1000/0001), since storage "
+        "location codes repeat across plants; one without keeps the warehouse alone."))
     quantity: XPath
     atp: XPath | None = None
     updated_at: XPath | None = Field(default=None, description=(
@@ -146,7 +150,7 @@ class ErpXmlMap(SourceProfile, NumberFormat):
             (f"values.{n}.{f}", getattr(r, f)) for n, r in enumerate(self.values)
             for f in ("path", "amount_path", "currency_path", "unit_from")]
         if self.stock:
-            paths += [(f"stock.{f}", getattr(self.stock, f)) for f in ("path", "warehouse", "quantity", "atp",
+            paths += [(f"stock.{f}", getattr(self.stock, f)) for f in ("path", "warehouse", "plant", "quantity", "atp",
                                                                       "updated_at")]
         for where, path in paths:
             if path:
@@ -185,7 +189,7 @@ class CompiledMap:
         self.values = [(r, builder.setter(r), finder(r.path, ns) if r.amount_path else x(r.path), x(r.amount_path),
                         x(r.currency_path), x(r.unit_from)) for r in m.values]
         self.stock = (finder(m.stock.path, ns), x(m.stock.warehouse), x(m.stock.quantity), x(m.stock.atp),
-                      x(m.stock.updated_at)) if m.stock else None
+                      x(m.stock.updated_at), x(m.stock.plant)) if m.stock else None
         self.zone = UTC if m.timezone == "UTC" else ZoneInfo(m.timezone)  # UTC: CREDAT read without a conversion
         self.moment = remembered(moment_parser(m.datetime_format, self.zone))  # stock and control times
         self.control_time = x(m.control_time)
@@ -360,7 +364,7 @@ def _record(elem: Any, m: ErpXmlMap, c: CompiledMap, ident_attr: str, name: str,
         except StockTime as exc:
             return Rejected(str(exc), name, line, exc.path, _raw(elem), sku)
         except ValueProblem as exc:
-            return Rejected(str(exc), name, line, m.stock.path if m.stock else None, _raw(elem), sku)
+            return Rejected(str(exc), name, line, stock_field(m), _raw(elem), sku)
     found = [*(bad or ()), *atp_problems(levels, m)]
     notes = problem_notes(found, name, line, _raw(elem), sku, m.source) if found else []
     return Parsed(record, name, line, problems=notes, extras=levels, partial=c.stated(absent) if absent else None)
@@ -393,7 +397,7 @@ def import_erp_xml(path: Path, store: Store, m: ErpXmlMap, *, map_dir: Path | No
 
     unread: list[tuple[str, str]] = []
     counts = run_import(store, m.source, read_erp_xml(path, m, structure, unread), structure=structure,
-                        label=f"erp-xml:{path}", merge=merger_for(m, map_dir, precedence), extras=put,
+                        label=job_label("erp_xml", path), merge=merger_for(m, map_dir, precedence), extras=put,
                         before_finish=lambda counts: report_unread(store, counts, m.source, path.name, unread))
     counts.extra["stock_levels"] = written
     if complete:

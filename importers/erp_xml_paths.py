@@ -17,6 +17,8 @@ from pim.values import ValueProblem
 # per element, instead of an XPath evaluation per path: the same node-set, as unprefixed names match elements in
 # no namespace, in document order.
 _CHILD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*").fullmatch
+# A plain child name of the parent (../WERKS: a MATMAS E1MARDM's plant in its E1MARCM), read the same way.
+_PARENT_CHILD = re.compile(r"\.\./([A-Za-z_][A-Za-z0-9_]*)").fullmatch
 
 Children = dict[Any, list[Any]]
 Finder = Callable[[Any, Children], list[Any]]
@@ -70,6 +72,14 @@ def first_tag(path: str, ns: dict[str, str] | None) -> str | None:
 
 def text_finder(path: str, ns: dict[str, str] | None) -> TextFinder:
     """The first match's text: None when nothing matched (absent), "" when the element is empty."""
+    if up := _PARENT_CHILD(path):
+        name = up.group(1)
+
+        def parent_child_text(elem: Any, kids: Children) -> str | None:
+            parent = elem.getparent()
+            found = None if parent is None else next((c for c in parent if c.tag == name), None)
+            return None if found is None else _value_text(found)
+        return parent_child_text
     if not _CHILD_PATH(path):
         xpath = etree.XPath(path, namespaces=ns)
         first = first_tag(path, ns)

@@ -115,24 +115,36 @@ MAX_STOCK_ELEMENTS = 100_000
 
 
 class StockCap:
-    """Keeps a record's tree within MAX_STOCK_ELEMENTS while the file streams, where the map's `stock.path` is one
-    step without a predicate (E1MARDM, i:Stock): the read gets the end of each element of its tag (`tag`), and
-    past the cap each is freed as it ends. read_stock then rejects the record, which still holds more. A path with
-    a predicate (i:Stock[@type='on-hand']) is checked by read_stock alone: freeing elements of its tag the
+    """Keeps a record's tree within MAX_STOCK_ELEMENTS while the file streams, where the map's `stock.path` is
+    steps without predicates ending in one tag, or a union of such paths (E1MARDM, i:Stock, the shipped MATMAS
+    map's `E1MARDM | E1MARCM/E1MARDM`): the read gets the end of each element of that tag (`tag`), and past the
+    cap each is freed as it ends. read_stock then rejects the record, which still holds more. A path with a
+    predicate (i:Stock[@type='on-hand']) is checked by read_stock alone: freeing elements of its tag the
     predicate would not select could drop readings it does select without the record being refused."""
 
     def __init__(self, m: ErpXmlMap, record: str) -> None:
-        path = m.stock.path if m.stock else "/"
-        self.tag = None if "/" in path or "[" in path else first_tag(path, m.namespaces or None)
-        self.record = record  # the record's local name: the stock elements are its children
+        self.tag, self.routes = _cap_routes(m.stock.path if m.stock else "[", m.namespaces or None)
+        self.record = record  # the record's local name: the stock elements are below it, by one of `routes`
         self.held = 0
         self.dropped: Any = None
 
+    def _selected(self, elem: Any) -> bool:
+        """Whether the path selects `elem` below a record: its ancestors are one route's steps, then the record."""
+        for route in self.routes:
+            node = elem.getparent()
+            for tag in route:
+                if node is None or node.tag != tag:
+                    break
+                node = node.getparent()
+            else:
+                if node is not None and (tag := node.tag)[tag.rfind("}") + 1:] == self.record:
+                    return True
+        return False
+
     def ended(self, elem: Any) -> None:
-        """A stock element's end: counted when its parent is a record (the elements the path selects), and past
-        the cap freed (the one freed before it is removed: never an element at its own end, the parser's on it)."""
-        parent = elem.getparent()
-        if parent is None or (tag := parent.tag)[tag.rfind("}") + 1:] != self.record:
+        """A stock element's end: counted when the path selects it (`_selected`), and past the cap freed (the
+        one freed before it is removed: never an element at its own end, the parser's on it)."""
+        if not self._selected(elem):
             return
         self.held += 1
         if self.held > MAX_STOCK_ELEMENTS + 1:
@@ -145,12 +157,45 @@ class StockCap:
         self.held, self.dropped = 0, None
 
 
+def stock_field(m: ErpXmlMap) -> str | None:
+    """What a record's stock refusal names: the map's `stock.path`, or for a union whose alternatives all end in
+    one step (the shipped MATMAS map's `E1MARDM | E1MARCM/E1MARDM`) that step, the element a user looks for."""
+    if m.stock is None:
+        return None
+    path = m.stock.path
+    ends = {alternative.strip().rsplit("/", 1)[-1] for alternative in path.split("|")}
+    return ends.pop() if "|" in path and len(ends) == 1 else path
+
+
+def _cap_routes(path: str, ns: dict[str, str] | None) -> tuple[str | None, list[tuple[str, ...]]]:
+    """The tag every alternative of `path` ends in, and each alternative's steps above it, innermost first (tags
+    in Clark notation); (None, []) unless every step is a plain name without a predicate and all end alike."""
+    if "[" in path:
+        return None, []
+    routes: list[tuple[str, ...]] = []
+    last: set[str | None] = set()
+    for alternative in path.split("|"):
+        steps = [first_tag(step.strip(), ns) for step in alternative.strip().split("/")]
+        if not steps or None in steps:
+            return None, []
+        last.add(steps[-1])
+        routes.append(tuple(reversed(steps[:-1])))  # type: ignore[arg-type]
+    return (last.pop(), routes) if len(last) == 1 else (None, [])
+
+
 def read_stock(elem: Any, kids: Children, sku: str, c: CompiledMap, m: ErpXmlMap,
                stamp: datetime) -> list[StockLevel | WarehouseList]:
     """The record's stock readings, each at its own time (`updated_at`) where it has one, else at `stamp`. With
     the map's `stock.complete`, then the record's WarehouseList when it has a stock element: every warehouse it
     names (one without a quantity too: its reading is kept), as of `stamp` or its newest reading's time."""
-    path, warehouse, quantity, atp, when = c.stock  # type: ignore[misc]
+    path, warehouse_of, quantity, atp, when, plant = c.stock  # type: ignore[misc]
+
+    def warehouse(seg: Any, own: Children) -> str:
+        """The reading's warehouse key: `plant/location` where the map's `plant` reads, else the location."""
+        where = (warehouse_of(seg, own) or "main").strip()
+        at = plant(seg, own) if plant is not None else None
+        return f"{at.strip()}/{where}" if at and not at.isspace() else where
+
     complete = m.stock.complete  # type: ignore[union-attr]
     number = c.builder.number
     out: list[StockLevel | WarehouseList] = []
@@ -158,7 +203,7 @@ def read_stock(elem: Any, kids: Children, sku: str, c: CompiledMap, m: ErpXmlMap
     timed = False
     segments = path(elem, kids)
     if len(segments) > MAX_STOCK_ELEMENTS:
-        raise ValueProblem(f"the record holds more than {MAX_STOCK_ELEMENTS:,} stock elements ({m.stock.path}), "  # type: ignore[union-attr]
+        raise ValueProblem(f"the record holds more than {MAX_STOCK_ELEMENTS:,} stock elements ({stock_field(m)}), "
                            "the most one record may hold (a record is read whole, in memory). A material has one "
                            "per storage location: check the sending system's export for a repeated segment; stock "
                            "this large streams as an ERP stock CSV (`pim import erp` with a `kind: stock` map)")
@@ -168,7 +213,7 @@ def read_stock(elem: Any, kids: Children, sku: str, c: CompiledMap, m: ErpXmlMap
         qty = quantity(seg, own)
         if not qty:
             if complete:
-                named.add((warehouse(seg, own) or "main").strip())
+                named.add(warehouse(seg, own))
             continue
         free = atp(seg, own) if atp is not None else None
         at = stamp
@@ -179,7 +224,7 @@ def read_stock(elem: Any, kids: Children, sku: str, c: CompiledMap, m: ErpXmlMap
                     at, timed = c.moment(text), True
             except ValueProblem as exc:
                 raise StockTime(m.stock.updated_at, exc) from None  # type: ignore[union-attr, arg-type]
-        out.append(_stock_level(sku, (warehouse(seg, own) or "main").strip(), Decimal(number(qty)),
+        out.append(_stock_level(sku, warehouse(seg, own), Decimal(number(qty)),
                                 Decimal(number(free)) if free else None, at, m.source))
     if when is not None and out:
         if timed:

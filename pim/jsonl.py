@@ -173,7 +173,9 @@ def import_jsonl(path: Path, store: Store, *, source_name: str = "jsonl", on_bat
     left out and noted (`gtins_checked`)."""
     structure = store.structure()
     items = gtins_checked(_models_first(path), store, structure, source_name, whole=merge is None)
-    return run_import(store, source_name, items, structure=structure, label=str(path), on_batch=on_batch, merge=merge)
+    from pim.sources import job_label
+
+    return run_import(store, source_name, items, structure=structure, label=job_label("jsonl", path), on_batch=on_batch, merge=merge)
 
 
 def _models_first(path: Path) -> Iterator[Parsed | Rejected]:

@@ -1,7 +1,7 @@
 """A BMEcat T_NEW_CATALOG is the supplier's whole catalog: a product it sends says everything the supplier has to
 say about it, so the supplier's claims on that product it no longer states are withdrawn (the next-best source's
-candidate shows, or the value goes), as a delete withdraws every claim. Products the file does not send, updates,
-values skipped with a problem, late reference types and values the variant-level guard drops keep theirs."""
+candidate shows, or the value goes), as a delete withdraws every claim (since round 34 an update's PRODUCT does
+too). Products the file does not send, values skipped with a problem, late reference types and values the variant-level guard drops keep theirs."""
 
 from __future__ import annotations
 
@@ -132,26 +132,27 @@ def _seq(store: Store, sku: str) -> int:
 
 
 def test_products_absent_from_the_file_and_updates_keep_their_claims(supplier_store: Store, tmp_path: Path) -> None:  # noqa: F811
-    """Catalogs are split across files: a product the file does not send is not touched. An update only touches
-    what it carries."""
+    """Catalogs are split across files: a product the file does not send is not touched. An update restates the
+    products it sends (round 34), and leaves the others alone."""
     run(supplier_store, new_catalog(tmp_path, relay("r1"), relay("r2", ean="4006381333931"), name="v1.xml"))
     run(supplier_store, new_catalog(tmp_path, relay("r1", height=None), name="v2.xml"))
     assert "height" not in supplier_store.get_product("r1").values
     assert supplier_store.get_product("r2").values["height"]["amount"] == "27.5"  # not in the file: untouched
     update = run(supplier_store, new_catalog(tmp_path, relay("r2", ean="4006381333931", height=None, names=("eng",)),
                                              name="u.xml", transaction="T_UPDATE_PRODUCTS"))
-    assert "withdrawn_unsent" not in update.extra
+    assert update.extra["withdrawn_unsent"] == 1
     r2 = supplier_store.get_product("r2").values
-    assert r2["height"]["amount"] == "27.5" and r2["name:de_DE"] == "Relais"  # an update withdraws nothing
+    assert "height" not in r2 and "name:de_DE" not in r2  # the update restates r2: what it no longer says goes
+    assert "height" not in supplier_store.get_product("r1").values  # not in the update: as the catalog left it
 
 
 def test_a_catalog_withdraws_what_an_update_left_standing_though_the_record_is_the_same(supplier_store: Store,  # noqa: F811
                                                                                          tmp_path: Path) -> None:
-    """The update leaves height standing (it only touches what it carries); the next catalog sends the very record
-    the update did, fingerprinted and on a product nobody wrote since, and still withdraws height: a matching
-    fingerprint does not skip the check."""
+    """A height skipped with a problem leaves the old one standing; the next catalog sends the very record that
+    one did (height left out), fingerprinted and on a product nobody wrote since, and still withdraws height: a
+    matching fingerprint does not skip the check. (Before round 34 an update left it standing.)"""
     run(supplier_store, new_catalog(tmp_path, relay(), name="v1.xml"))
-    run(supplier_store, new_catalog(tmp_path, relay(height=None), name="u.xml", transaction="T_UPDATE_PRODUCTS"))
+    run(supplier_store, new_catalog(tmp_path, relay(height="ca. 12"), name="u.xml"))
     assert supplier_store.get_product("r1").values["height"]["amount"] == "27.5"
     counts = run(supplier_store, new_catalog(tmp_path, relay(height=None), name="v2.xml"))
     assert (counts.updated, counts.extra.get("withdrawn_unsent")) == (1, 1)

@@ -6,12 +6,13 @@ Into `out/sources/`:
   headers; SKU, EAN, weight, EUR/USD list prices. 3% of weights differ from the catalog's; 5% carry an
   ERP short name that disagrees with the content team's (both own `name`: logged conflicts).
 - `erp_matmas.xml`: SAP IDoc MATMAS-style material master for every 10th product with two storage-location
-  stock segments each; imported with the shipped map. One ERP exports one truth: its EAN and prices are the
+  stock segments each, storage location 0001 in plants 1000 and 2000 (E1MARDM inside its plant's E1MARCM, as
+  MATMAS05 nests them); imported with the shipped map, which keys them `1000/0001` and `2000/0001`. One ERP exports one truth: its EAN and prices are the
   CSV's, and its stock is the stock CSV's reading (same quantity, the IDoc's CRETIM the reading's time) without
   ATP, which E1MARDM does not carry: the stored ATP of that reading stays (pim.commerce._keep_atp), so a rerun
   of all ERP files changes nothing.
 - `erp_prices.csv` + map: three customers' contract prices with two quantity tiers and validity dates.
-- `erp_stock.csv` + map: stock and ATP per product × two warehouses, with timestamps.
+- `erp_stock.csv` + map: stock and ATP per product × two warehouses (`1000/0001`, `2000/0001`), with timestamps.
 - `content.jsonl` (+ `content.profile.yaml`): the content team's copy for 30% of the products that are no
   variants (names, descriptions, SEO title, bullets: a variant shows its model's); 1% name SKUs that do not exist (quarantined); then bullets for 30% of
   the root product models (`model` records: every variant below inherits them).
@@ -34,6 +35,10 @@ import yaml
 
 from pim.generate.catalog import GeneratedCatalog
 from pim.generate.profiles import ProfileSpec
+
+#: The generated warehouses, as the shipped MATMAS map keys them (plant/storage location): one storage location code
+#: in two plants, the collision a key of LGORT alone could not tell apart.
+WAREHOUSES = ("1000/0001", "2000/0001")
 
 PRECEDENCE = {
     "default": ["content"],
@@ -112,10 +117,17 @@ def _stock(catalog: GeneratedCatalog, seed: float) -> Iterator[tuple[int, dict[s
     rng = random.Random(seed)
     for n, p in enumerate(_products(catalog)):
         readings = []
-        for wh in ("HH01", "MU01"):
+        for wh in WAREHOUSES:
             qty = rng.randint(0, 400)
             readings.append((wh, qty, max(0, qty - rng.randint(0, 20))))
         yield n, p, readings
+
+
+def _plant_segment(warehouse: str, quantity: int) -> str:
+    """One plant's E1MARCM with its storage location's E1MARDM, for a `plant/location` warehouse (`WAREHOUSES`)."""
+    plant, location = warehouse.split("/")
+    return (f'<E1MARCM SEGMENT="1"><WERKS>{plant}</WERKS><E1MARDM SEGMENT="1"><LGORT>{location}</LGORT>'
+            f"<LABST>{quantity}</LABST></E1MARDM></E1MARCM>")
 
 
 def _stock_hour(n: int) -> int:
@@ -134,8 +146,7 @@ def _erp_xml(folder: Path, catalog: GeneratedCatalog, stock_seed: float) -> list
             v = p.get("values", {})
             price = v.get("price") or {}
             segs = "".join(f"<Z1PRICE><KONWA>{c}</KONWA><KBETR>{a}</KBETR></Z1PRICE>" for c, a in sorted(price.items()))
-            stock = "".join(f"<E1MARDM SEGMENT=\"1\"><LGORT>{wh}</LGORT><LABST>{qty}</LABST></E1MARDM>"
-                            for wh, qty, _atp in readings)
+            stock = "".join(_plant_segment(wh, qty) for wh, qty, _atp in readings)
             handle.write(
                 f'<IDOC BEGIN="1"><EDI_DC40 SEGMENT="1"><IDOCTYP>MATMAS05</IDOCTYP><CREDAT>20260301</CREDAT>'
                 f'<CRETIM>{_stock_hour(n):02d}0000</CRETIM></EDI_DC40><E1MARAM SEGMENT="1"><MATNR>{escape(p["identifier"])}</MATNR>'
