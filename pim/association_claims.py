@@ -14,8 +14,10 @@ claims but leave the pick showing; the pinned source's own new claim replaces th
 that source withdraws its claim (or the association is replaced outside the merge), and precedence decides
 again; picking again moves it.
 
-Associations are not in the conflict log: two sources linking different accessories is not an error to
-decide, so the best-ranked claim shows and the others wait as candidates."""
+When two sources that both own a type (precedence `associations`, else `default`) claim different targets, the
+conflict log (pim.conflicts) has a row for it under the value key `associations:<TYPE>`, kept as a value's is
+(pim.merge.conflict_of, `_conflict_diff`): written with the claims, in their transaction, and only for the
+types whose claims a write changes. A pick resolves it; a pin ending or a source withdrawing settles it."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from pim.conflicts import OPEN
 from pim.errors import InputError
 from pim.product import (Association, Product, ProductModel, Provenance, source_of, trusted_association,
                          trusted_provenance)
@@ -38,6 +41,17 @@ from pim.store.tables import JSONType
 
 #: The precedence key of an association type (pim.merge.Ranker): kept apart from attribute codes.
 RANK_PREFIX = "\x00association:"
+#: The conflict log's value key of an association type: `associations:X_SELL` (its `attribute` is `associations`).
+CONFLICT_PREFIX = "associations:"
+
+
+def conflict_key(kind: str) -> str:
+    return CONFLICT_PREFIX + kind
+
+
+def type_of_key(value_key: str) -> str | None:
+    """The association type a conflict log key names, or None for a value's key."""
+    return value_key[len(CONFLICT_PREFIX):] if value_key.startswith(CONFLICT_PREFIX) else None
 
 
 class AssociationClaimRow(SQLModel, table=True):
@@ -132,17 +146,24 @@ def claimed_types(stored: dict[str, TypeClaims], showing: dict[str, Association]
 
 @dataclass
 class ClaimWrites:
-    """association_claim rows a batch changes, written in the product batch's transaction."""
+    """association_claim rows a batch changes, written in the product batch's transaction, and the conflict
+    log rows of the types whose claims change (`disputes`: one read of their logged rows per write)."""
 
     upserts: list[dict[str, Any]] = field(default_factory=list)
     deletes: list[tuple[str, str, str]] = field(default_factory=list)
+    #: the pim.merge.Ranker the claims were settled by, which says who owns a type; None: PIM_HOME/precedence.yaml's,
+    #: as people's picks judge ownership (pim.merge._repick)
+    ranker: Any = None
+    picked_by: str | None = None  # a person's pick (`pick`): its types' conflict rows are resolved and pinned
+    disputes: dict[tuple[str, str], TypeClaims] = field(default_factory=dict)  # (identifier, type) → claims
 
     def __bool__(self) -> bool:
-        return bool(self.upserts or self.deletes)
+        return bool(self.upserts or self.deletes or self.disputes)
 
     def add(self, ident: str, kind: str, old: TypeClaims | None, new: TypeClaims, stamp: datetime) -> None:
         before = old.claims if old else {}
         was, was_pinned = (old.shown, old.pinned_by) if old else (None, None)
+        changes = len(self.upserts) + len(self.deletes)
         for source in before.keys() - new.claims.keys():
             self.deletes.append((ident, kind, source))
         for source, claim in new.claims.items():
@@ -155,6 +176,11 @@ class ClaimWrites:
                 self.upserts.append({"identifier": ident, "assoc_type": kind, "source": source,
                                      "association": claim.association, "ref": prov.ref if prov else None,
                                      "at": prov.at if prov else stamp, "shown": shows, "pinned_by": pin})
+        changed = len(self.upserts) + len(self.deletes) > changes
+        # a single claim never conflicts: only a type with two claims (or a pin) before or after can touch the log
+        if (changed or self.picked_by is not None) and (len(before) > 1 or len(new.claims) > 1 or was_pinned
+                                                        or new.pinned_by):
+            self.disputes[(ident, kind)] = new
 
     def write(self, owner: Any, conn: Connection) -> None:
         if not self:
@@ -162,6 +188,46 @@ class ClaimWrites:
         table = raw_table(owner, conn, ASSOCIATION_CLAIM)
         table.delete(conn, _KEYS, self.deletes)
         table.upsert(conn, self.upserts, _KEYS)
+        if self.disputes:
+            self._log(owner, conn)
+
+    def _log(self, owner: Any, conn: Connection) -> None:
+        """The conflict rows of `disputes`, by the rule and the statuses of values' (pim.merge.conflict_of): an
+        import's owners that disagree open a row, a pick resolves and pins it, a withdrawal or an ended pin
+        settles it. A pin follows the claims' (`pinned_by`), the association pick's record of it."""
+        from pim.conflicts import CONFLICT
+        from pim.merge import Claim, SideWrites, _conflict_diff, _load_conflicts, conflict_of
+
+        ranker = self.ranker or home_ranker(conn)
+        logged = _load_conflicts(conn, sorted({ident for ident, _ in self.disputes}), raw_table(owner, conn, CONFLICT))
+        side, stamp = SideWrites(), now()
+        for (ident, kind), claims in self.disputes.items():
+            key, shown = conflict_key(kind), claims.shown
+            old = logged.get(ident, {}).get(key)
+            values = {s: Claim(c.association, c.prov) for s, c in claims.claims.items()}
+            rows = len(side.conflict_rows)
+            if self.picked_by is not None and shown is not None:
+                owners = old["claims"] if old is not None and old["status"] == OPEN else ()
+                state = conflict_of(values, shown, RANK_PREFIX + kind, ranker, pinned=True, owners=owners)
+                _conflict_diff(ident, key, old, state or (shown, {shown: values[shown].value}), side, stamp,
+                               pin_by=self.picked_by)
+            else:
+                state = (conflict_of(values, shown, RANK_PREFIX + kind, ranker, pinned=claims.pinned_by is not None)
+                         if shown is not None else None)
+                _conflict_diff(ident, key, old, state, side, stamp, unpin=claims.pinned_by is None)
+            if claims.pinned_by and len(side.conflict_rows) > rows:  # a pick made before the log kept associations
+                row = side.conflict_rows[-1]
+                row["pinned"], row["resolved_by"] = shown, row["resolved_by"] or claims.pinned_by
+        raw_table(owner, conn, CONFLICT).upsert(conn, side.conflict_rows, ("identifier", "value_key"))
+
+
+def home_ranker(conn: Connection) -> Any:
+    """A pim.merge.Ranker by PIM_HOME/precedence.yaml (else the default, content first): what people's picks and
+    edits merge by."""
+    from pim.merge import Precedence, Ranker, home_precedence
+    from pim.structure_cache import cached_structure
+
+    return Ranker(home_precedence() or Precedence(), cached_structure(conn))
 
 
 def forget(conn: Connection, identifiers: list[str]) -> None:
@@ -205,12 +271,40 @@ def pick(store: Any, identifier: str, assoc_type: str, source: str, *, by: str, 
         associations = dict(product.associations)
         associations[assoc_type] = trusted_association(claims.claims[source].association)
         new = product.model_copy(update={"associations": associations})
-        writes = ClaimWrites()
+        writes = ClaimWrites(ranker=home_ranker(conn), picked_by=claims.pinned_by)
         writes.add(identifier, assoc_type, before, claims, now())
         write_record(store, conn, new, writes)
         if log is not None:
             log(conn, product, new)
     return new
+
+
+def unpin(store: Any, identifier: str, assoc_type: str, *, by: str, log: Any = None) -> str:
+    """Undo a person's pick on `assoc_type` (`pim import resolve SKU associations:<TYPE> --unpin`): precedence
+    decides again, by PIM_HOME/precedence.yaml as people's picks do, and the conflict log's row is open again
+    while owners disagree. Returns the source that shows. Refused (InputError) when nothing is pinned there."""
+    from pim.merge import _choose, locked_record, write_record
+
+    with store.begin() as conn:
+        product = locked_record(store, conn, identifier, hint="check the identifier (a SKU, or model:<code>)")
+        before = load(conn, [identifier]).get(identifier, {}).get(assoc_type)
+        claims = stated(before, product.associations.get(assoc_type), product.source)
+        if claims.pinned_by is None or claims.shown is None:
+            raise InputError(f"nothing is picked on {identifier}'s '{assoc_type}' association", field="type",
+                             hint="`pim import conflicts --status pinned` lists the picks")
+        ranker = home_ranker(conn)
+        shown = claims.shown
+        claims.shown = _choose(claims.claims, RANK_PREFIX + assoc_type, ranker, shown, shown, None)  # type: ignore[arg-type]
+        claims.pinned_by = None
+        associations = dict(product.associations)
+        associations[assoc_type] = trusted_association(claims.claims[claims.shown].association)
+        new = product.model_copy(update={"associations": associations})
+        writes = ClaimWrites(ranker=ranker)
+        writes.add(identifier, assoc_type, before, claims, now())
+        write_record(store, conn, new, writes)
+        if log is not None:
+            log(conn, product, new)
+    return claims.shown
 
 
 def overview(store: Any, product: Product, ancestors: Sequence[ProductModel] = ()) -> list[dict[str, Any]]:

@@ -8,12 +8,16 @@ picks again or unpins it (`unpin`), and if the claims change the row reopens so 
 pick no owner disagrees with is a pin on a settled row; `listed_conflicts(status=PINNED)` lists every pin. The pin ends
 when its source withdraws its claim on the key (an empty value: `pim import withdraw`, a BMEcat delete or a
 T_NEW_CATALOG that no longer sends it, an emptied cell), as an association pick's does: the pick was of that
-value, so precedence decides again and the source's next claim ranks as any other (pim.merge.MergeOutcome)."""
+value, so precedence decides again and the source's next claim ranks as any other (pim.merge.MergeOutcome).
+
+An association type two owners claim differently is a row too, under the key `associations:<TYPE>`
+(pim.association_claims, whose claims it holds): picking, resolving and unpinning it go through the association
+pick, so the product page's "Show this", the API's association pick and this log agree."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime, String, Table, and_, func, or_, select
@@ -183,8 +187,33 @@ def resolve_conflict(store: Store, identifier: str, value_key: str, source: str,
     what the UI shows and what publishes agree; the conflict and its claims are checked in it too."""
     from pim.merge import pick_winner
 
+    if _association_type(value_key) is not None:
+        return _pick_association(store, identifier, value_key, source, by=by, log=log, recorded=True)[0]
     pick_winner(store, identifier, value_key, source, by=by, log=log, recorded=True)
     return _logged(store, identifier, value_key)  # type: ignore[return-value]
+
+
+def _association_type(value_key: str) -> str | None:
+    from pim.association_claims import type_of_key
+
+    return type_of_key(value_key)
+
+
+def _pick_association(store: Store, identifier: str, value_key: str, source: str, *, by: str, log: Any,
+                      recorded: bool = False) -> tuple[Conflict, bool]:
+    """A conflict's (or, unless `recorded`, any claiming source's) association shown and pinned by the
+    association pick; returns the row as it leaves it and whether the source was not among the row's claims."""
+    from pim.association_claims import pick
+
+    logged = _logged(store, identifier, value_key)
+    if recorded and logged is None:
+        raise InputError(f"no conflict recorded for {identifier} {value_key}", field=value_key,
+                         hint="reload the page: an import may have settled it")
+    if recorded and source not in logged.claims:  # type: ignore[union-attr]
+        raise InputError(f"'{source}' is not one of the claims of {identifier} {value_key}", field=value_key,
+                         hint=f"pick one of: {', '.join(sorted(logged.claims))}")  # type: ignore[union-attr]
+    pick(store, identifier, value_key.partition(":")[2], source, by=by, log=log)
+    return _logged(store, identifier, value_key), logged is None or source not in logged.claims  # type: ignore[return-value]
 
 
 def pick_claim(store: Store, identifier: str, value_key: str, source: str, *, by: str,
@@ -195,6 +224,8 @@ def pick_claim(store: Store, identifier: str, value_key: str, source: str, *, by
     whether a kept candidate was picked."""
     from pim.merge import candidates_for
 
+    if _association_type(value_key) is not None:
+        return _pick_association(store, identifier, value_key, source, by=by, log=log)
     logged = _logged(store, identifier, value_key)
     kept = candidates_for(store, identifier).get(value_key, {})
     if (logged is None or source not in logged.claims) and source in kept:
@@ -209,9 +240,18 @@ def pick_claim(store: Store, identifier: str, value_key: str, source: str, *, by
 def unpin(store: Store, identifier: str, value_key: str, *, by: str, log: Any = None) -> tuple[Conflict, str]:
     """`pim import resolve SKU KEY --unpin`: undo a pick (pim.merge.unpin_winner). Returns the row as it leaves
     it (open again when owners still disagree, else settled) and the source whose value shows now."""
+    from pim.association_claims import unpin as unpin_association
     from pim.merge import unpin_winner
     from pim.product import source_of
 
+    kind = _association_type(value_key)
+    if kind is not None:
+        shows = unpin_association(store, identifier, kind, by=by, log=log)
+        row = _logged(store, identifier, value_key)
+        if row is None:  # a pick made before the log kept associations, that no owner disputes: nothing logged
+            at = datetime.now(UTC)
+            row = Conflict(identifier, value_key, "associations", shows, {}, SETTLED, None, at, at)
+        return row, shows
     record = unpin_winner(store, identifier, value_key, by=by, log=log)
     return _logged(store, identifier, value_key), source_of(record.provenance_of(value_key))  # type: ignore[return-value]
 

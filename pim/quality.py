@@ -403,7 +403,8 @@ def association_findings(store: Any, batch: list[Product]) -> list[Finding]:
     per unknown target. And a product among its own targets (`self_association`): the content import leaves
     such a link out, but another source (an Akeneo export, a BMEcat reference) may have stored one, and a
     publish leaves it out (pim.pipeline.PublishedTargets). One query for the batch's product targets and one
-    for its model targets."""
+    for its model targets. Group targets are not checked: the catalog keeps no registry of groups (a product's
+    `groups` lists the codes it is in, unindexed JSON), so a group nobody is in yet cannot be told from a typo."""
     products: set[str] = set()
     models: set[str] = set()
     for p in batch:

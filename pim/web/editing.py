@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from pim.association_claims import type_of_key
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.measures import Measures, builtin
@@ -420,7 +421,9 @@ class ChoiceLog:
     refused choice (it raises) writes none."""
 
     def __init__(self, target: str, value_key: str, actor: str, source: str) -> None:
-        self.target, self.value_key, self.actor, self.source = target, value_key, actor, source
+        kind = type_of_key(value_key)  # the conflict log's `associations:<TYPE>`: the history's `association <TYPE>`
+        self.target, self.actor, self.source = target, actor, source
+        self.value_key = ASSOCIATION_KEY + kind if kind is not None else value_key
 
     def __call__(self, conn: Any, before: Any, after: Any) -> None:
         old, new = shown_of(before, self.value_key), shown_of(after, self.value_key)

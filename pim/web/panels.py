@@ -53,7 +53,24 @@ def conflicts(store: Any, identifier: str, parent: str | None = None) -> list[An
     mod = _module("pim.conflicts")
     if mod is None:
         return None
-    return [c for c in mod.conflicts_of_product(store, identifier, parent) if c.status == "open"]
+    return [_readable(c) for c in mod.conflicts_of_product(store, identifier, parent) if c.status == "open"]
+
+
+def _readable(conflict: Any) -> Any:
+    """An association type's conflict (`associations:<TYPE>`) with each claim as the line of targets the history
+    shows (`b ×2, model m, group g`) instead of its stored form; a value's as it is."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from pim.association_claims import type_of_key
+    from pim.product import trusted_association
+    from pim.web.editing import ASSOCIATION_KEY, shown_of
+
+    kind = type_of_key(conflict.value_key)
+    if kind is None:
+        return conflict
+    return replace(conflict, claims={source: shown_of(SimpleNamespace(associations={kind: trusted_association(claim)}),
+                                                      ASSOCIATION_KEY + kind) for source, claim in conflict.claims.items()})
 
 
 def other_values(store: Any, identifier: str, parent: str | None = None) -> dict[str, Any]:
