@@ -79,6 +79,20 @@ def _bmecat_in_run(store: Any, bmecat: Any, out: Path) -> list[dict[str, Any]]:
     return [warm, writer]
 
 
+def _snapshot(store: Any) -> dict[str, Any]:
+    """A run's catalog snapshot, kept to what the loaded contracts read, and its size estimate (the limit is in
+    bytes: pim.feed_snapshot.SNAPSHOT_MAX_BYTES)."""
+    from pim.feeds import FeedRun
+
+    run = FeedRun(store)
+    row = measure("run snapshot (catalog read once per worker)", lambda index: len(index.order) if index else 0,
+                  lambda: run.index(store))
+    estimate = run.snapshot_bytes(store, run.diet)
+    row["note"] = (f"estimated {estimate / 2**20:.1f} MB ({estimate / max(1, store.count_products()) / 1024:.2f} KB per product), "
+                   f"keys kept: {', '.join(sorted(run.diet.keys)) if run.diet else 'all'}")
+    return row
+
+
 def run(profile: str, workdir: Path) -> list[dict[str, Any]]:
     from pim.contracts import put_contracts
     from pim.feeds import build_feed, deliver_all
@@ -110,6 +124,7 @@ def run(profile: str, workdir: Path) -> list[dict[str, Any]]:
     rows[-1]["note"] += (f"; model: {setup:.1f}s fixed + {per:.3f}s per contract -> 1,000 feeds ~ {setup + 1000 * per:.0f}s"
                          " (budget 300s)")
 
+    rows.append(_snapshot(store))
     out = workdir / "out"
     bmecat = _contract(0, "bmecat")
     put_contracts(store, [bmecat])

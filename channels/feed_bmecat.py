@@ -16,9 +16,10 @@ from typing import Any
 
 from lxml import etree
 
-from channels.feed_row import Projector, decimal_text
+from channels.feed_row import Projector, decimal_text, value_keys_read
 from channels.xml_chars import xml_chars
-from pim.contracts import below_tiers_price
+from pim.catalog import Structure
+from pim.contracts import Contract, below_tiers_price
 from pim.currencies import price_text
 from pim.feeds import FeedItem, FeedPlan
 from pim.structure import AttributeType
@@ -85,6 +86,12 @@ class BmecatFeedRenderer:
     content_type = "application/xml"
     uses_stock = False  # BMEcat 2005 has no stock element: the build does not read it
 
+    @staticmethod
+    def reads(contract: Contract, structure: Structure) -> frozenset[str]:
+        """The value keys its products read: the fields and label, and the attributes its options name
+        (`_ProductWriter.slots`); a run's snapshot keeps only those."""
+        return value_keys_read(contract, structure, _slot_codes(contract.bmecat))
+
     def write(self, items: Iterable[FeedItem], plan: FeedPlan, path: Path) -> int:
         proj = Projector(plan)
         writer = _ProductWriter(proj)
@@ -143,6 +150,12 @@ def _memo_key(n: int, attr: Any, v: Any) -> tuple[Any, ...] | None:
     return None
 
 
+def _slot_codes(opts: Any) -> tuple[str, ...]:
+    """The attributes BMEcat's own elements carry (long description, GTIN, maker, order details, class)."""
+    return ("description", opts.gtin_attribute, opts.manufacturer_attribute, opts.order_unit_attribute,
+            opts.pack_attribute, opts.moq_attribute, opts.class_attribute)
+
+
 class _ProductWriter:
     """One contract's product fragments. What is the same for every product (which attributes are features,
     their escaped names, the price element's fixed parts) is worked out once."""
@@ -159,9 +172,8 @@ class _ProductWriter:
         self.system = _el("REFERENCE_FEATURE_SYSTEM_NAME", opts.reference_system)
         self.unit = xml_text(opts.default_order_unit)
         self.currency = _el("PRICE_CURRENCY", proj.c.currency)
-        self.slots = {code: (proj.key(a), a, a.type in _AS_IS) for code in (
-            "description", opts.gtin_attribute, opts.manufacturer_attribute, opts.order_unit_attribute,
-            opts.pack_attribute, opts.moq_attribute, opts.class_attribute) if (a := proj.s.attributes.get(code)) is not None}
+        self.slots = {code: (proj.key(a), a, a.type in _AS_IS) for code in _slot_codes(opts)
+                      if (a := proj.s.attributes.get(code)) is not None}
         self._prices: dict[Any, str] = {}
         self._features_seen: dict[tuple[Any, ...], str] = {}  # see _memo_key
         self._mime_types: dict[str, str] = {}

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from channels.feed_row import Projector, escape_formula
-from pim.contracts import CsvDialect
+from channels.feed_row import Projector, escape_formula, value_keys_read
+from pim.catalog import Structure
+from pim.contracts import Contract, CsvDialect
 from pim.feeds import FeedItem, FeedPlan, FeedRefused
 
 #: Encodings that carry every character: their rows need no check.
@@ -50,7 +51,8 @@ class Unencodable:
             c, f"contract '{c.code}': {len(self.found)} product(s) hold text that {self.encoding} cannot carry, so the "
             f"feed was not built and nothing was sent (characters are never replaced): {named}{more}",
             hint=f"write the feed in UTF-8 (csv: {{encoding: utf-8}}, or utf-8-sig for Excel) and `pim feeds load` "
-                 f"the contract again, or change those values; then `pim feeds deliver --contract {c.code}`")
+                 f"the contract again, or change those values; then `pim feeds deliver --contract {c.code}`",
+            skus=list(self.found))
 
 
 def readable(plan: FeedPlan) -> CsvDialect:
@@ -64,13 +66,18 @@ def readable(plan: FeedPlan) -> CsvDialect:
                             for e in exc.errors())
         raise FeedRefused(plan.contract, f"contract '{plan.contract.code}': its csv dialect cannot be read back "
                           f"({reasons}), so the feed was not built and nothing was sent",
-                          hint="fix csv: in the contract file and `pim feeds load` it again") from exc
+                          hint="fix csv: in the contract file and `pim feeds load` it again", skus=[]) from exc
 
 
 class CsvFeedRenderer:
     name = "feed_csv"
     extension = "csv"
     content_type = "text/csv"
+
+    @staticmethod
+    def reads(contract: Contract, structure: Structure) -> frozenset[str]:
+        """The value keys its rows read (a run's snapshot keeps only those)."""
+        return value_keys_read(contract, structure)
 
     def write(self, items: Iterable[FeedItem], plan: FeedPlan, path: Path) -> int:
         """The rows written; a FeedRefused (no file left) when the encoding cannot carry some row's text."""

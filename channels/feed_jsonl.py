@@ -7,7 +7,9 @@ from pathlib import Path
 
 import orjson
 
-from channels.feed_row import Projector
+from channels.feed_row import Projector, value_keys_read
+from pim.catalog import Structure
+from pim.contracts import Contract
 from pim.feeds import FeedItem, FeedPlan
 
 
@@ -15,6 +17,11 @@ class JsonlFeedRenderer:
     name = "feed_jsonl"
     extension = "jsonl"
     content_type = "application/x-ndjson"
+
+    @staticmethod
+    def reads(contract: Contract, structure: Structure) -> frozenset[str]:
+        """The value keys its rows read (a run's snapshot keeps only those)."""
+        return value_keys_read(contract, structure)
 
     def write(self, items: Iterable[FeedItem], plan: FeedPlan, path: Path) -> int:
         proj = Projector(plan)

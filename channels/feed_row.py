@@ -12,8 +12,7 @@ from typing import Any
 from pim.catalog import Structure
 from pim.contracts import Contract, price_for_one, rendition_problem
 from pim.currencies import price_text
-from pim.errors import ConfigError
-from pim.feeds import FeedItem, FeedPlan
+from pim.feeds import FeedItem, FeedPlan, FeedRefused
 from pim.product import value_key
 from pim.registry import load
 from pim.spreadsheet import escape_formula  # noqa: F401  (re-exported: the feed formats import it from here)
@@ -40,6 +39,16 @@ def field_codes(contract: Contract, s: Structure) -> list[str]:
     used = {a for f in s.families.values() for a in f.attributes}
     skip = {s.identifier_attribute, contract.pricing.list_price_attribute}
     return ["label", *sorted(a for a in used if a in s.attributes and a not in skip)]
+
+
+def value_keys_read(contract: Contract, s: Structure, extra: Iterable[str] = ()) -> frozenset[str]:
+    """The value keys a Projector-based feed of `contract` reads of a product: its fields and every family's label
+    attribute in the contract's locale and channel, plus a format's own attributes (`extra`). A delivery run's
+    catalog snapshot keeps only what its contracts read (pim.feeds.FeedRun), so reading another key here means
+    naming it here (a renderer's `reads`)."""
+    codes = {f for f in field_codes(contract, s)} | {f.attribute_as_label for f in s.families.values()} | set(extra)
+    return frozenset(value_key(a.code, contract.locale if a.localizable else None, contract.channel if a.scopable else None)
+                     for code in codes if code and (a := s.attributes.get(code)) is not None)
 
 
 class Projector:
@@ -77,10 +86,11 @@ class Projector:
         if self.c.rendition is not None and (links is None or links.spec.name != self.c.rendition):
             # media.yaml lost the rendition since `pim feeds load` checked it: never link another one unasked
             rules = load("media.settings:load_media_file")().channels.get(self.c.channel)
-            raise ConfigError(rendition_problem(self.c, [r.name for r in rules.renditions] if rules else [])
+            raise FeedRefused(self.c, rendition_problem(self.c, [r.name for r in rules.renditions] if rules else [])
                               + "; the feed was not built and nothing was sent",
-                              hint=f"fix media.yaml or the contract (pim feeds load), then `pim feeds deliver "
-                                   f"--contract {self.c.code}`")
+                              hint=f"declare it again in media.yaml, or name a declared one in the contract (pim "
+                                   f"feeds load); `pim feeds deliver --due` waits for either, `pim feeds deliver "
+                                   f"--contract {self.c.code}` tries at once", media=True)
         return links
 
     def _link(self, ref: str) -> str | None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from channels.feed_row import Projector, escape_formula
+from channels.feed_row import Projector, escape_formula, value_keys_read
 from channels.xml_chars import xml_chars
+from pim.catalog import Structure
+from pim.contracts import Contract
 from pim.feeds import FeedItem, FeedPlan
 
 
@@ -21,6 +23,11 @@ class XlsxFeedRenderer:
     name = "feed_xlsx"
     extension = "xlsx"
     content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+    @staticmethod
+    def reads(contract: Contract, structure: Structure) -> frozenset[str]:
+        """The value keys its rows read (a run's snapshot keeps only those)."""
+        return value_keys_read(contract, structure)
 
     def write(self, items: Iterable[FeedItem], plan: FeedPlan, path: Path) -> int:
         from openpyxl import Workbook

@@ -69,7 +69,7 @@ class DeliveryRow(SQLModel, table=True):
     attempts: int = Field(sa_column=Column(Integer, nullable=False, default=0))
     started: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     finished: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))  # running | delivered | failed | held
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))  # running | delivered | failed | held | cancelled
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Products of the assortment the build left out, by reason (pim.feeds.LEFT_OUT): {"gate": 3, "no_price": 1}
     left_out: dict[str, int] | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
@@ -189,15 +189,16 @@ def log_start(store: Store, *, contract: str, file_id: int | None, file: str, ta
         return int(res.inserted_primary_key[0])
 
 
-def log_held(store: Store, *, contract: str, file_id: int, file: str, targets: list[str], checksum: str,
-             left_out: dict[str, int], reason: str) -> None:
-    """A built file not sent: one finished row per target it was for, status `held` with the reason, so
-    `pim feeds log` shows why the customer got nothing."""
+def log_held(store: Store, *, contract: str, file_id: int | None, file: str, targets: list[str], checksum: str,
+             left_out: dict[str, int], reason: str, status: str = "held") -> None:
+    """A built file not sent: one finished row per target it was for, status `held` (or `cancelled`: its contract
+    was deleted meanwhile, the file is gone) with the reason, so `pim feeds log` shows why the customer got
+    nothing."""
     stamp = now()
     with store.begin() as conn:
         conn.execute(insert(DELIVERY), [
             {"contract": contract, "file_id": file_id, "file": file, "target": t, "checksum": checksum, "rows": 0,
-             "attempts": 0, "started": stamp, "finished": stamp, "status": "held", "error": reason,
+             "attempts": 0, "started": stamp, "finished": stamp, "status": status, "error": reason,
              "left_out": left_out} for t in targets])
 
 

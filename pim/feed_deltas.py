@@ -17,7 +17,8 @@ from pim import delivery_log as log
 from pim.catalog import Structure
 from pim.commerce import price_list_changed_since
 from pim.contracts import AssortmentMatcher, Contract
-from pim.feeds import FeedItem, FeedRun, Kind, _candidates_full, _counting, _items, _Reader
+from pim.feed_reading import _Reader
+from pim.feeds import FeedItem, FeedRun, Kind, _candidates_full, _counting, _items
 from pim.gate import aged_between, blocks_on_age, sharing_moved
 from pim.product import Product
 from pim.store.store import Store, as_utc

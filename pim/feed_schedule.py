@@ -8,9 +8,10 @@ dry runs do not count. A full feed held for having no rows counts too (it waits 
 rather than being built and held again at every tick). The time that counts is when that run started, so a run that took twenty minutes
 does not push the next one back.
 
-A run refused for its data (REFUSED: a cp1252 feed whose products hold text cp1252 lacks) would fail the same way
-at every tick, so `--due` holds the contract until its contract or the catalog (products, structure) changes; a
-failed delivery (SFTP down) is tried again at the next tick as before.
+A run refused for its data (REFUSED: a cp1252 feed whose products hold text cp1252 lacks) or for media.yaml (the
+contract's rendition is no longer declared) would fail the same way at every tick, so `--due` holds the contract
+until something that can matter to the refusal changes (pim.feed_holds); a failed delivery (SFTP down) is tried
+again at the next tick as before.
 
 Runs may overlap (a slow run and the next tick, or timers on two hosts), so a run sends a contract only while it
 holds the contract's claim: a `feed_claim` row taken by one conditional upsert (whoever's statement changes the
@@ -34,15 +35,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pim.contracts import Contract, get_contracts
 from pim.delivery_log import CLAIM
 from pim.errors import ConfigError, PimError
-from pim.store.store import JOB, Store, as_utc, now, sequence_value, structure_version
+from pim.feed_holds import REFUSED, built_from, lifted, why_held
+from pim.store.store import JOB, Store, as_utc, now
 
 SUCCESS = frozenset({"delivered", "nothing"})
 #: A full feed held for having no rows (pim.feeds: its job failed, `held: …`) waits for the next scheduled time
 #: like a success: every tick would build it again, hold it again and log it again until someone fixes the cause.
 HELD = "held"
-#: A run that failed for its data (pim.feeds.FeedRefused): its job's counts keep what it was built from
-#: (`built_from`), and `--due` does not try the contract again while all of that is unchanged.
-REFUSED = "refused"
 #: How long a claim stands without news from its run. Every contract the run finishes renews the rest, so this
 #: only has to outlast the longest stretch in which none finishes (about the slowest single contract's build
 #: and upload); a crashed run's contracts go out again at the first tick after it.
@@ -98,21 +97,11 @@ def _history(store: Store, contract: str) -> tuple[datetime | None, dict[str, An
     return None, refusal
 
 
-def built_from(store: Store) -> dict[str, int]:
-    """What a build reads besides its contract, as two counters that move with every write: the catalog's write
-    sequence (products, models, stock) and the structure version. Read before a build, kept with its refusal."""
-    with store.engine.connect() as conn:
-        return {"catalog_seq": sequence_value(conn, "catalog"), "structure_version": structure_version(conn)}
-
-
-def _on_hold(refusal: dict[str, Any] | None, contract: Contract, mark: dict[str, int]) -> str | None:
-    """Why `--due` leaves the contract alone (its refusal stands: contract and catalog unchanged since), or None."""
-    if refusal is None or refusal.get("contract_digest") != contract.digest() or any(
-            refusal.get(k) != v for k, v in mark.items()):
+def _on_hold(store: Store, refusal: dict[str, Any] | None, contract: Contract, mark: dict[str, int]) -> str | None:
+    """Why `--due` leaves the contract alone (its refusal stands: nothing that matters to it changed), or None."""
+    if refusal is None or lifted(store, refusal, contract, mark):
         return None
-    return (f"its run of {refusal['at']:%Y-%m-%d %H:%M} UTC was refused for its data and is not tried again until "
-            f"the contract or the catalog changes: {refusal['error']}\n  → to try it now anyway: pim feeds deliver "
-            f"--contract {contract.code}")
+    return why_held(refusal, contract)
 
 
 def schedule_of(store: Store, contract: Contract, at: datetime, mark: dict[str, int] | None = None) -> Due | None:
@@ -121,7 +110,7 @@ def schedule_of(store: Store, contract: Contract, at: datetime, mark: dict[str, 
         return None
     last, refusal = _history(store, contract.code)
     upcoming = next_run(contract.schedule, last) if last is not None else at
-    held = _on_hold(refusal, contract, mark or built_from(store)) if refusal is not None else None
+    held = _on_hold(store, refusal, contract, mark or built_from(store)) if refusal is not None else None
     return Due(contract.code, contract.schedule, last, upcoming, upcoming <= at and held is None, held)
 
 

@@ -7,18 +7,20 @@ the Executor."""
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Text, and_, any_, cast, false, or_, select
+from sqlalchemy import Text, and_, any_, cast, false, or_
 from sqlalchemy.dialects.postgresql import array as pg_array
 
 from pim import delivery_log as log
@@ -28,17 +30,20 @@ from pim.commerce import Availability, Tier, price_list_tiers, stock_all, stock_
 from pim.contracts import (Assortment, AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, discounted, get_contract,
                            get_contracts, list_price, resolve_prices)
 from pim.errors import ConfigError, DeliveryError, PimError
-from pim.gate import gate_digest, member_of, shared_keys
-from pim.product import Product, ProductModel, merged_values
+from pim.feed_reading import CHUNK, SNAPSHOT_PAGE, _Reader, _Row
+from pim.feed_snapshot import SAMPLE, SNAPSHOT_MAX_BYTES, Diet, contract_diet, estimated_bytes, run_diet
+from pim.gate import gate_digest, shared_keys
+from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import EXPORTERS, RENDERERS, lookup
-from pim.store.store import MODEL, PRODUCT, Store, batched, now
+from pim.store.store import PRODUCT, Store, batched, now
 
 Kind = Literal["full", "delta_products", "delta_prices"]
-CHUNK = 1000
 TIER_CACHE = 8  # price lists held per run and worker
 GATE_CHUNK = 10_000  # the gate may look across the catalog (duplicates): fewer, larger calls
-SNAPSHOT_LIMIT = 250_000  # larger catalogs are scanned per contract instead of held in memory once per run
+#: SKUs whose stock a run reads at once (one Availability each); a larger catalog reads each contract's own. The
+#: catalog snapshot has a byte limit of its own (pim.feed_snapshot.SNAPSHOT_MAX_BYTES).
+STOCK_ALL_LIMIT = 250_000
 #: Why a product the contract names is not in a build (Build.left_out, the delivery log): an explicit SKU the
 #: catalog lacks; one the assortment takes but its exclusions drop (exclude_skus, exclude rules, disabled under
 #: enabled_only); blocked by the channel's gate; no contract price and no fallback price.
@@ -47,12 +52,14 @@ LEFT_OUT = ("unknown_sku", "excluded", "gate", "no_price")
 
 class FeedRefused(ConfigError):
     """A feed the contract's own rules refuse to write from this catalog (text its encoding lacks, a dialect nobody
-    can read back): building it again fails the same way until the contract or the catalog changes, so
-    `deliver --due` holds the contract until then (pim.feed_schedule.REFUSED)."""
+    can read back) or with this media.yaml (`media`: the rendition it names is gone): building it again fails the
+    same way until that changes, so `deliver --due` holds the contract until then (pim.feed_holds). `skus`: the
+    products the refusal is about ([] none, None unknown): only a write to one of them lifts a data refusal."""
 
-    def __init__(self, contract: Contract, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, contract: Contract, message: str, *, hint: str | None = None, skus: list[str] | None = None,
+                 media: bool = False) -> None:
         super().__init__(message, hint=hint)
-        self.contract = contract
+        self.contract, self.skus, self.media = contract, skus, media
 
 
 # ---------------------------------------------------------------------------------------------- the row
@@ -136,114 +143,6 @@ class Build:
                 "generated_at": self.plan.generated_at.isoformat(), "format": self.contract.format, "kind": self.plan.kind}
 
 
-# ---------------------------------------------------------------------------------------------- reading
-def _product(m: Any) -> Product:
-    # Rows in the store were validated on write; constructing skips re-validating 10k rows per feed.
-    return Product.model_construct(identifier=m["identifier"], family=m["family"], parent=m["parent"],
-                                   enabled=m["enabled"], categories=m["categories"] or [], groups=m["groups"] or [],
-                                   values=m["value_map"] or {}, associations={})
-
-
-class _Row:
-    """A product as a feed sees it (no pydantic): what assortment, gate, pricing and rendering read."""
-
-    __slots__ = ("identifier", "family", "parent", "enabled", "categories", "values", "seq")
-
-    def __init__(self, identifier: str, family: str | None, parent: str | None, enabled: bool, categories: list[str],
-                 seq: int, values: dict[str, Any]) -> None:
-        self.identifier, self.family, self.parent, self.enabled = identifier, family, parent, enabled
-        self.categories, self.seq, self.values = categories, seq, values
-
-
-# What a feed reads of a product, with the JSON columns as text: decoded here with orjson, and only for the rows
-# a build keeps (SQLAlchemy's JSON type would decode every column of every row it fetches).
-_LIGHT = (PRODUCT.c.id, PRODUCT.c.identifier, PRODUCT.c.family, PRODUCT.c.parent, PRODUCT.c.enabled, PRODUCT.c.seq,
-          cast(PRODUCT.c.categories, Text), cast(PRODUCT.c.value_map, Text))
-SCAN_PAGE = 5000
-
-
-def _json(text: str | None) -> Any:
-    return orjson.loads(text) if text else None
-
-
-class _Reader:
-    """Streams product rows from the store and merges inherited values (models cached per build)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.models: dict[str, ProductModel | None] = {}
-
-    def _among(self, identifiers: list[str]) -> Any:
-        return member_of(PRODUCT.c.identifier, identifiers, self.store.engine.dialect.name)
-
-    def by_ids(self, ids: Iterable[str]) -> Iterator[Product]:
-        for chunk in batched(ids, CHUNK):
-            with self.store.engine.connect() as conn:
-                rows = conn.execute(select(PRODUCT).where(self._among(chunk)).order_by(PRODUCT.c.identifier)).all()
-            yield from (_product(r._mapping) for r in rows)
-
-    def scan(self, families: list[str] | None = None, since_seq: int | None = None) -> Iterator[Product]:
-        """Keyset paging: by seq (index) for deltas, else by id."""
-        key = PRODUCT.c.seq if since_seq is not None else PRODUCT.c.id
-        last = since_seq or 0
-        while True:
-            q = select(PRODUCT).where(key > last).order_by(key).limit(CHUNK)
-            if families is not None:
-                q = q.where(PRODUCT.c.family.in_(families))
-            with self.store.engine.connect() as conn:
-                rows = conn.execute(q).all()
-            if not rows:
-                return
-            yield from (_product(r._mapping) for r in rows)
-            last = rows[-1]._mapping["seq" if since_seq is not None else "id"]
-
-    def rows(self, ids: Iterable[str] | None = None, *, where: list[Any] | None = None) -> Iterator[_Row]:
-        """Light rows with inherited values merged: the given identifiers, or the whole catalog by id (narrowed
-        by the `where` clauses)."""
-        if ids is not None:
-            for chunk in batched(ids, CHUNK):
-                with self.store.engine.connect() as conn:
-                    found = conn.execute(select(*_LIGHT).where(self._among(chunk)).order_by(PRODUCT.c.identifier)).all()
-                yield from (self._row(t) for t in found)
-            return
-        last = 0
-        while True:
-            q = select(*_LIGHT).where(PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(SCAN_PAGE)
-            with self.store.engine.connect() as conn:
-                found = conn.execute(q.where(*where or ())).all()
-            if not found:
-                return
-            yield from (self._row(t) for t in found)
-            last = found[-1][0]
-
-    def _row(self, t: Any) -> _Row:
-        _, identifier, family, parent, enabled, seq, categories, values = t
-        row = _Row(identifier, family, parent, enabled, _json(categories) or [], seq, _json(values) or {})
-        if parent:
-            chain = []
-            while parent and len(chain) < 2 and (model := self._model(parent)) is not None:
-                chain.append(model)
-                parent = model.parent
-            row.values = merged_values(row, chain)  # type: ignore[arg-type]
-        return row
-
-    def _model(self, code: str) -> ProductModel | None:
-        if code not in self.models:
-            with self.store.engine.connect() as conn:
-                row = conn.execute(select(MODEL).where(MODEL.c.code == code)).first()
-            self.models[code] = Store.row_to_model(row) if row else None
-        return self.models[code]
-
-    def values(self, p: Product) -> dict[str, Any]:
-        if not p.parent:
-            return p.values
-        chain, parent = [], p.parent
-        while parent and len(chain) < 2 and (model := self._model(parent)) is not None:
-            chain.append(model)
-            parent = model.parent
-        return merged_values(p, chain)
-
-
 # ---------------------------------------------------------------------------------------------- the run
 class FeedRun:
     """Work shared by the builds of one delivery run in one process: the structure and the catalog snapshot with
@@ -262,8 +161,9 @@ class FeedRun:
         self.seq, self.prices_at = store.current_seq(), now()
         self.gate: dict[tuple[str, str], tuple[Any, bool, bool]] = {}  # (channel, sku) → seq, passed, shared
         self.rendered: dict[Any, Any] = {}
-        self._rows: dict[str, _Row] | None = None
-        self._index: AssortmentIndex | None = None
+        self._index: AssortmentIndex | None = None  # over the snapshot's rows: `row` finds them through it
+        self._decided = False  # whether the snapshot was taken (`_index`) or found too large to hold
+        self.diet: Diet | None = None  # what the snapshot's rows kept of their values (None: everything)
         self._lock = threading.Lock()  # thread executors share one run per process
         self._tiers: dict[tuple[str, str, date], dict[str, list[Tier]]] = {}
         self._stock: dict[str, Availability] | None = None
@@ -283,32 +183,45 @@ class FeedRun:
             return found
 
     def stock(self, store: Store, skus: list[str]) -> dict[str, Availability]:
-        """Stock of every SKU read once per run; catalogs too large for a snapshot read just `skus`."""
+        """Stock of every SKU read once per run; catalogs above STOCK_ALL_LIMIT read just `skus`."""
         with self._lock:
             if self._stock is None:
-                self._stock = stock_all(store) if store.count_products() <= SNAPSHOT_LIMIT else {}
-                self._stock_all = bool(self._stock) or store.count_products() <= SNAPSHOT_LIMIT
+                self._stock = stock_all(store) if store.count_products() <= STOCK_ALL_LIMIT else {}
+                self._stock_all = bool(self._stock) or store.count_products() <= STOCK_ALL_LIMIT
             if self._stock_all:
                 return self._stock
         return stock_for(store, skus)
 
     def index(self, store: Store) -> AssortmentIndex | None:
-        """The snapshot's assortment index; None when the catalog is too large to hold (scan per contract)."""
+        """The snapshot's assortment index; None when the snapshot is estimated above SNAPSHOT_MAX_BYTES (each
+        contract scans then). Its rows keep only the value keys the store's contracts read (`diet`)."""
         if not self.snapshot:
             return None
         with self._lock:
-            if self._rows is None:
-                if store.count_products() > SNAPSHOT_LIMIT:
-                    self._rows = {}
+            if not self._decided:
+                self._decided = True
+                diet = run_diet(_diet(c, self.structure) for c in get_contracts(store))
+                if self.snapshot_bytes(store, diet) > SNAPSHOT_MAX_BYTES:
                     return None
-                snapshot = list(_Reader(store).rows())
-                self._index = AssortmentIndex(snapshot, self.structure)
-                self._rows = {r.identifier: r for r in snapshot}
+                self._index = AssortmentIndex(list(_Reader(store, diet).rows(page=SNAPSHOT_PAGE)), self.structure)
+                self.diet = diet
             return self._index
 
+    @staticmethod
+    def snapshot_bytes(store: Store, diet: Diet | None) -> int:
+        """The snapshot's estimated size: the catalog's count times a sample's rows on the diet."""
+        count = store.count_products()
+        step = max(1, count // SAMPLE)
+        sample = list(_Reader(store, diet).rows(where=[PRODUCT.c.id % step == 0]))
+        return estimated_bytes(count, sample)
+
+    def covers(self, contract: Contract) -> bool:
+        """Whether the snapshot's rows hold all a build of `contract` reads (a contract loaded since may not)."""
+        return self.diet is None or self.diet.covers(_diet(contract, self.structure))
+
     def row(self, identifier: str) -> _Row:
-        assert self._rows is not None
-        return self._rows[identifier]
+        assert self._index is not None
+        return self._index.products[self._index.order[identifier]]
 
     def passing(self, store: Store, channel: str, rows: list[Any]) -> set[str]:
         """Identifiers among `rows` that pass the channel's gate; each product is evaluated once per run."""
@@ -318,17 +231,29 @@ class FeedRun:
         if todo:
             seqs = {r.identifier: getattr(r, "seq", None) for r in todo}
             # Light rows carry what the gate reads (identity, family, parent, values) unless it needs provenance.
-            products = todo
+            products: Iterable[Any] = todo
             if needs_records(self.structure, channel):
                 products = [p for chunk in batched([r.identifier for r in todo], CHUNK) for p in store.iter_products(identifiers=chunk)]
+            elif self.diet is not None:  # snapshot rows lack what the gate may read: it gets those in full, streamed
+                trimmed = {id(r) for r in todo if self._index is not None and self._index.order.get(r.identifier) is not None
+                           and self.row(r.identifier) is r}
+                if trimmed:
+                    products = chain(_Reader(store).rows([r.identifier for r in todo if id(r) in trimmed]),
+                                     (r for r in todo if id(r) not in trimmed))
             for p, reasons in evaluate(store, self.structure, channel, products):
                 self.gate[(channel, p.identifier)] = (seqs[p.identifier], not reasons, blocked_for_sharing(reasons))
+            for i in seqs:  # deleted since the snapshot: nothing was read to decide on
+                self.gate.setdefault((channel, i), (seqs[i], False, False))
         return {r.identifier for r in rows if self.gate[(channel, r.identifier)][1]}
 
     def sharing(self, channel: str, identifiers: Iterable[str]) -> Iterator[str]:
         """Those of `identifiers` (decided by `passing`) that the gate blocks for a value another product holds
         too: the watermark keeps them, as their verdict moves with that other product (pim.feed_deltas)."""
         return (i for i in identifiers if self.gate[(channel, i)][2])
+
+
+def _diet(contract: Contract, structure: Structure) -> Diet | None:
+    return contract_diet(contract, structure, lookup(RENDERERS, f"feed_{contract.format}", "feed format")())
 
 
 _RUN: FeedRun | None = None
@@ -359,7 +284,7 @@ def _candidates_full(run: FeedRun, store: Store, c: Contract, matcher: Assortmen
     the explicit SKUs the catalog lacks and the products the exclusions drop (so a disabled product is read)."""
     a = c.assortment
     index = run.index(store) if a.rules else None
-    if index is not None:
+    if index is not None and run.covers(c):
         members = index.members(a)
         if left is not None:
             left["unknown_sku"] += sum(1 for sku in set(a.skus) if sku not in index.order)
@@ -602,27 +527,29 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
                      run: FeedRun | None = None, allow_empty: bool = False) -> DeliveryResult:
     """Build, then push to every target; the watermark advances only when all of them confirmed. A full feed
     with no rows is held (built, not sent, watermark kept) while the customer holds products from the last
-    delivery, unless `allow_empty`: their importer would empty its catalog on it."""
+    delivery, unless `allow_empty`: their importer would empty its catalog on it. A dry run builds (rows, holds,
+    refusals) into a scratch folder removed after, leaving nothing among the delivered files nor in the log; into
+    an `out_dir` its caller gives, the file stays there, recorded `dry-run` as before."""
     contract = get_contract(store, code)
+    if dry_run:
+        if out_dir is not None:
+            return _dry_run(store, contract, out_dir, run, allow_empty, keep=True)
+        feeds_dir().mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".dry-run-", dir=feeds_dir()) as scratch:  # the same disk
+            result = _dry_run(store, contract, Path(scratch), run, allow_empty, keep=False)
+        result.file = None  # gone with the scratch folder
+        return result
     build = build_feed(store, contract, out_dir or feeds_dir(), run=run)
     assert build.path is not None and build.pending is not None
+    if not get_contracts(store, code=code):  # deleted while it was built (`pim feeds delete --force`)
+        return _cancelled(store, build)
     if build.plan.kind != "full" and build.rows == 0:
         build.path.unlink(missing_ok=True)
-        if not dry_run:
-            log.advance_watermark(store, build.pending)
+        log.advance_watermark(store, build.pending)
         return DeliveryResult(code, "nothing", kind=build.plan.kind, left_out=build.left_out)
     hold = None if allow_empty else _hold_reason(build)
-    manifest_path = build.path.with_name(build.path.name + ".manifest.json")
-    manifest_path.write_bytes(orjson.dumps(build.manifest(), option=orjson.OPT_INDENT_2))
-    status = "dry-run" if dry_run else "held" if hold else "built"
-    file_id = log.record_file(store, contract=code, customer=contract.customer, name=build.path.name, path=str(build.path),
-                              format=contract.format, kind=build.plan.kind, sha256=build.sha256, bytes=build.bytes,
-                              rows=build.rows, generated_at=build.plan.generated_at, status=status, portal=False,
-                              encoding=contract.csv.encoding if contract.format == "csv" else None)
+    manifest_path, file_id = _record(store, build, "held" if hold else "built")
     result = DeliveryResult(code, "dry-run", str(build.path), build.rows, build.plan.kind, left_out=build.left_out)
-    if dry_run:
-        result.error = f"would be held: {hold}" if hold else None
-        return result
     if hold:
         log.log_held(store, contract=code, file_id=file_id, file=build.path.name, targets=_targets(contract),
                      checksum=build.sha256, left_out=build.left_out, reason=hold)
@@ -644,6 +571,48 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
     log.advance_watermark(store, build.pending)
     result.status = "delivered"
     return result
+
+
+def _record(store: Store, build: Build, status: str) -> tuple[Path, int]:
+    """Write the file's manifest beside it and record the file in the log: the manifest's path and the file's id."""
+    assert build.path is not None
+    c = build.contract
+    manifest = build.path.with_name(build.path.name + ".manifest.json")
+    manifest.write_bytes(orjson.dumps(build.manifest(), option=orjson.OPT_INDENT_2))
+    file_id = log.record_file(store, contract=c.code, customer=c.customer, name=build.path.name, path=str(build.path),
+                              format=c.format, kind=build.plan.kind, sha256=build.sha256, bytes=build.bytes,
+                              rows=build.rows, generated_at=build.plan.generated_at, status=status, portal=False,
+                              encoding=c.csv.encoding if c.format == "csv" else None)
+    return manifest, file_id
+
+
+def _cancelled(store: Store, build: Build) -> DeliveryResult:
+    """A build whose contract was deleted meanwhile: the file goes, nothing is sent, the watermark stays, and the
+    delivery log says why for each target it was for."""
+    assert build.path is not None
+    c = build.contract
+    build.path.unlink(missing_ok=True)
+    reason = (f"contract '{c.code}' was deleted while this run built its feed (pim feeds delete --force), so "
+              f"nothing was sent; load it again (pim feeds load) for its customer to get feeds")
+    log.log_held(store, contract=c.code, file_id=None, file=build.path.name, targets=_targets(c), checksum=build.sha256,
+                 left_out=build.left_out, reason=reason, status="cancelled")
+    return DeliveryResult(c.code, "cancelled", None, build.rows, build.plan.kind, error=reason, left_out=build.left_out)
+
+
+def _dry_run(store: Store, contract: Contract, out: Path, run: FeedRun | None, allow_empty: bool, *,
+             keep: bool) -> DeliveryResult:
+    """What a delivery would do (rows, kind, left out, a hold it would meet), built into `out`; the watermark
+    stays. `keep`: the caller's folder keeps the file with its manifest, recorded with status `dry-run`."""
+    build = build_feed(store, contract, out, run=run)
+    assert build.path is not None
+    if build.plan.kind != "full" and build.rows == 0:
+        build.path.unlink(missing_ok=True)
+        return DeliveryResult(contract.code, "nothing", kind=build.plan.kind, left_out=build.left_out)
+    hold = None if allow_empty else _hold_reason(build)
+    if keep:
+        _record(store, build, "dry-run")
+    return DeliveryResult(contract.code, "dry-run", str(build.path), build.rows, build.plan.kind,
+                          error=f"would be held: {hold}" if hold else None, left_out=build.left_out)
 
 
 def _push_sftp(store: Store, build: Build, manifest: Path, file_id: int, retries: int, backoff: float,
@@ -709,8 +678,8 @@ def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: 
     """One contract, in a worker: its own store connection and job row; failures come back as data. Jobs of
     the same run (token) in the same worker share its FeedRun (with a catalog snapshot when `snapshot`). A held
     feed fails its job with the reason (`--due` then waits for the contract's next scheduled time: pim.feed_schedule);
-    a refused one with what it was built from (`--due` waits for a change of the contract or the catalog)."""
-    from pim.feed_schedule import REFUSED, built_from
+    a refused one with what it was built from (`--due` waits for a change that matters to it: pim.feed_holds)."""
+    from pim.feed_holds import built_from, refusal_counts
 
     store = Store.from_settings(migrate_now=False)
     job_id = store.start_job("feed", code)
@@ -724,9 +693,9 @@ def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: 
         else:
             store.finish_job(job_id, counts)
         return result.as_dict()
-    except FeedRefused as exc:  # fails alike until the contract or the catalog changes: `--due` holds it
-        store.finish_job(job_id, {"status": REFUSED, "contract_digest": exc.contract.digest(), **mark},
-                         status="failed", error=exc.describe())
+    except FeedRefused as exc:  # fails alike until what it names changes: `--due` holds it
+        store.finish_job(job_id, refusal_counts(exc.contract, mark, exc.skus, exc.media), status="failed",
+                         error=exc.describe())
         return DeliveryResult(code, "failed", error=exc.describe()).as_dict()
     except Exception as exc:  # one contract failing must not stop the others
         message = exc.describe() if isinstance(exc, PimError) else f"{type(exc).__name__}: {exc}"

@@ -174,7 +174,8 @@ def list_contracts(as_json: bool = JsonOption) -> None:
 @app.command("deliver")
 def deliver(
     contract: str | None = typer.Option(None, "--contract", help="One contract; all of them by default."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Build the files, deliver nothing, keep the watermark. "
+    dry_run: bool = typer.Option(False, "--dry-run", help="Build the feeds (rows, holds) in a scratch folder, keep "
+                                                          "no file, deliver nothing, keep the watermark. "
                                                           "Takes no claims: it may overlap a real run."),
     retries: int = typer.Option(4, "--retries", help="SFTP attempts per file on a dropped connection."),
     due: bool = typer.Option(False, "--due", help="Only the contracts whose schedule is due (run this from a "
@@ -293,6 +294,8 @@ def _report(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = N
         for r in summary.results:
             if r["status"] == "dry-run" and r.get("error"):
                 console.print(f"[yellow]dry run[/] {escape(r['contract'])}: {escape(r['error'])}", highlight=False)
+            elif r["status"] == "cancelled":  # deleted while the run built it
+                console.print(f"[yellow]not sent[/] {escape(r['contract'])}: {escape(r['error'])}", highlight=False)
     if summary.failures or summary.held:
         raise typer.Exit(5)
 
