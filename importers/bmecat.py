@@ -678,7 +678,7 @@ class BmecatMapper:
         return tiers
 
     def _tier_check(self, tier: dict[str, Any], price: Price) -> str | None:
-        """`_tier_problem`, which builds a PriceListEntry, once per distinct rest of the tier (currency,
+        """`tier_problem`, which builds a PriceListEntry, once per distinct rest of the tier (currency,
         LOWER_BOUND, validity dates and the PID's length: a handful per catalog); after that, only the amount
         is checked, by the entry's own price field (`_PRICE`). Whatever that refuses is checked whole again,
         for the entry's own message."""
@@ -689,7 +689,7 @@ class BmecatMapper:
                 return None
             except ValidationError:
                 pass
-        wrong = _tier_problem(tier, price.valid_from, price.valid_to)
+        wrong = tier_problem(tier, price.valid_from, price.valid_to)
         if wrong is None:
             self._tiers_ok.add(key)
         return wrong
@@ -774,7 +774,7 @@ def unit_price(amount: Decimal, per: Decimal) -> Decimal | None:
     """The price of one order unit for an amount given for `per` of them (BMEcat PRICE_QUANTITY, a supplier
     table's `price_unit_column`: 25.00 per 100 pieces is 0.25): prices and price lists hold unit prices. None
     when no decimal is that price exactly (10.00 per 3), rather than a rounding nobody chose. A result with more
-    places than a price list keeps is refused by the tier check (`_tier_problem`)."""
+    places than a price list keeps is refused by the tier check (`tier_problem`)."""
     if per == 1:
         return amount
     each = amount / per
@@ -802,7 +802,7 @@ def _whole_quantity(text: str) -> int | None:
 _PRICE: TypeAdapter[Decimal] = TypeAdapter(Annotated[Decimal, *PriceListEntry.model_fields["price"].metadata])
 
 
-def _tier_problem(tier: dict[str, Any], valid_from: str | None, valid_to: str | None) -> str | None:
+def tier_problem(tier: dict[str, Any], valid_from: str | None, valid_to: str | None) -> str | None:
     """Why a price cannot be a tier of a price list (a negative amount, a zero bound, a currency that is not an
     ISO code, a validity date that is no date), or None. Checked while parsing so that the product imports
     with the price listed as a problem, rather than the tier failing the import when it is written."""

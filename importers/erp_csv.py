@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -321,11 +321,12 @@ def stated_currencies(header: list[str], m: ErpCsvMap, structure: Structure) -> 
     return {key: frozenset(given) for key, given in present.items() if given != mapped[key]} or None
 
 
-def unread_columns(header: list[str], m: ErpCsvMap) -> list[tuple[str, str]]:
+def unread_columns(header: list[str], m: ErpCsvMap, also: Iterable[str] = ()) -> list[tuple[str, str]]:
     """(column, note) for each column the map reads that the header lacks, with the header's nearest name, when
     the header has columns the map does not read: a renamed or misspelled column. A file that simply has fewer
-    columns (a delta of some fields) is no mistake and gets no warning."""
-    wanted = [*m.columns, *(r.unit_from for r in m.rules().values() if r.unit_from)]
+    columns (a delta of some fields) is no mistake and gets no warning. `also`: columns the map reads besides
+    its value columns (a supplier profile's price unit and tiers)."""
+    wanted = [*m.columns, *(r.unit_from for r in m.rules().values() if r.unit_from), *also]
     spare = [h for h in header if h and h not in wanted and h != m.sku_column]
     if not spare:
         return []

@@ -18,22 +18,21 @@ matched to the one cross-referenced id it is with its zeros (importers.supplier_
 read as it stands.
 
 Prices may be given per `price_unit_column` pieces (BMEcat's PRICE_QUANTITY) and a row may carry quantity
-tiers (`tiers`: BMEcat's LOWER_BOUND), stored as a price list as a BMEcat catalog's tiers are (`TierWriter`)."""
+tiers (`tiers`: BMEcat's LOWER_BOUND), stored as a price list as a BMEcat catalog's tiers are, in the batch's
+transaction (importers.supplier_tiers)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
-from importers.bmecat import _tier_problem, unit_price, unit_price_problem
 from importers.csv_records import csv_records
 from importers.erp_csv import (
     CsvRows,
@@ -66,17 +65,16 @@ from importers.gtin_check import (
     take_bad,
     unmatched_reason,
 )
+from importers.supplier_tiers import CellProblem, PriceCells, SupplierTiers, TierColumn, TierWriter
 from importers.supplier_zeros import LostZeros
 from importers.workbook import NumberText, header_places, other_sheets_refused, text_rows, workbook_kind
 from pim.catalog import Structure
-from pim.commerce import EARLIEST, put_price_rows_in, remove_price_list_entries
-from pim.structure import AttributeType
 from pim.content_sheet import plain_number
 from pim.errors import InputError
 from pim.excel_skus import number_gtin
 from pim.importing import ImportCounts, Parsed, Rejected, file_warning, run_import
 from pim.merge import Precedence
-from pim.product import split_key, trusted_provenance
+from pim.product import trusted_provenance
 from pim.sources import (
     Encoding,
     NoSku,
@@ -90,37 +88,6 @@ from pim.sources import (
 )
 from pim.store import Store
 from pim.values import ValueProblem
-
-
-class TierColumn(BaseModel):
-    """One quantity tier of a row: its price column and its lower bound (BMEcat LOWER_BOUND), fixed or a column."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    price: str = Field(description="Column holding the tier's price (for `price_unit_column` pieces when set).")
-    min_qty: Decimal | None = Field(default=None, gt=0, description="The quantity the tier starts at (LOWER_BOUND).")
-    min_qty_column: str | None = Field(default=None, description="…or the column holding it.")
-
-    @field_validator("price", "min_qty_column")
-    @classmethod
-    def _header_name(cls, name: str | None) -> str | None:
-        return header_name(name) if name is not None else None
-
-    @model_validator(mode="after")
-    def _one_bound(self) -> TierColumn:
-        if (self.min_qty is None) == (self.min_qty_column is None):
-            raise ValueError("give a tier either `min_qty` (the quantity it starts at) or `min_qty_column`")
-        return self
-
-
-class SupplierTiers(BaseModel):
-    """Quantity tiers stored as a price list, as a BMEcat map's `tier_price_list` stores a catalog's tiers."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    price_list: str = Field(min_length=1, max_length=100, description="The price list the tiers are stored as.")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="Currency of the tier prices.")
-    columns: list[TierColumn] = Field(min_length=1, description="One entry per tier.")
 
 
 class SupplierTableMap(SourceProfile, NumberFormat):
@@ -142,7 +109,8 @@ class SupplierTableMap(SourceProfile, NumberFormat):
         "PRICE_QUANTITY: the row's price columns and tiers are divided by it; an empty cell is 1."))
     tiers: SupplierTiers | None = Field(default=None, description=(
         "Quantity tiers: a row's tier columns are all its tiers in the price list (an empty price cell: no "
-        "such tier; a file without the tier columns leaves the tiers alone)."))
+        "such tier; a file without some of the tier columns only adds and changes tiers, and one without any "
+        "leaves them alone)."))
 
     @property
     def sku_column(self) -> str:  # CsvRows checks this column is in the header
@@ -309,43 +277,7 @@ class _Columns:
                                            if column in present and rule.to not in FIELDS)
         gtin_columns = m.gtin_columns()
         self.gtin_at = [n for n, column in enumerate(header) if column in gtin_columns]
-        at = {column: n for n, column in enumerate(header)}
-        self.per_at = at.get(m.price_unit_column or "")
-        self.price_keys = [(column, rule.to) for column, rule in rules.items() if column in present
-                           and builder.types.get(split_key(rule.to)[0]) == AttributeType.price_collection]
-        tiers = m.tiers.columns if m.tiers else []  # a tier whose columns the file lacks: not stated
-        self.tier_at = [(t, at[t.price], at.get(t.min_qty_column or "")) for t in tiers
-                        if t.price in at and (t.min_qty_column is None or t.min_qty_column in at)]
-        self.priced = self.per_at is not None or bool(self.tier_at)
-
-    def prices(self, cells: list[str], values: dict[str, Any], m: SupplierTableMap,
-               number: Any) -> list[dict[str, Any]]:
-        """The row's prices per piece and its quantity tiers (given their SKU once it is matched), checked as a
-        BMEcat catalog's are (importers.bmecat: `unit_price`, `_tier_problem`). ValueProblem naming the column."""
-        per_text = cells[self.per_at].strip() if self.per_at is not None else ""
-        per = Decimal(1)
-        if per_text:
-            per = _decimal(per_text, m.price_unit_column or "", number)
-            if per <= 0:
-                raise CellProblem(m.price_unit_column or "", f"'{per_text}' in '{m.price_unit_column}' is no number of "
-                                  "pieces the prices are for: fill in a positive number (1, 100), or leave it empty for 1")
-        if per != 1:
-            for column, key in self.price_keys:
-                if prices := values.get(key):  # canonical amounts (the rule's setter read them)
-                    values[key] = {currency: _per_piece(Decimal(amount), per, per_text, column)
-                                   for currency, amount in prices.items()}
-        tiers: list[dict[str, Any]] = []
-        for tier, price_at, bound_at in self.tier_at:
-            text = cells[price_at].strip()
-            if not text:
-                continue
-            bound = tier.min_qty if bound_at is None else _decimal(cells[bound_at].strip() or "?", tier.min_qty_column or "", number)
-            row = {"sku": "-", "currency": m.tiers.currency, "min_qty": bound, "valid_from": None, "valid_to": None,  # type: ignore[union-attr]
-                   "price": Decimal(_per_piece(_decimal(text, tier.price, number), per, per_text, tier.price))}
-            if wrong := _tier_problem(row, None, None):
-                raise CellProblem(tier.price, f"tier price '{text}' from {bound}: {wrong}")
-            tiers.append(row)
-        return tiers
+        self.prices = PriceCells.of(header, m, builder.types)  # None: the file has no price unit or tier column
 
     def numbers_read(self, cells: list[str], line: int, numbered: set[int] | None) -> None:
         """An XLSX row's number cells (importers.workbook.NumberText) as text: a GTIN gets back the leading
@@ -360,30 +292,6 @@ class _Columns:
             cells[self.pid_at] = str(pid)
             if numbered is not None and pid.isdigit() and pid[0] != "0":  # zeros shown: its format padded it
                 numbered.add(line)
-
-
-class CellProblem(ValueProblem):
-    """A price cell that does not read, naming its column (the row is rejected under it)."""
-
-    def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
-        self.column = column
-
-
-def _decimal(text: str, column: str, number: Any) -> Decimal:
-    """A price or quantity cell as a Decimal, read with the profile's number format."""
-    try:
-        return Decimal(number(text))
-    except (ValueProblem, InvalidOperation):
-        raise CellProblem(column, f"'{text}' in '{column}' is not a number") from None
-
-
-def _per_piece(amount: Decimal, per: Decimal, per_text: str, column: str) -> str:
-    """An amount for `per` pieces as the canonical text of the price of one (`unit_price`)."""
-    each = unit_price(amount, per)
-    if each is None:
-        raise CellProblem(column, f"'{column}': {unit_price_problem(str(amount), per_text)}")
-    return format(each, "f")
 
 
 class _Repeats:
@@ -491,13 +399,14 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: d
         except ValueProblem as exc:
             yield Rejected(str(exc), name, line, current, raw, pid)
             continue
-        tiers: list[dict[str, Any]] = []
-        if columns.priced:
+        tiers: list[Any] = []
+        if columns.prices is not None:
             try:
-                tiers = columns.prices(cells, values, m, builder.number)
+                stated = columns.prices.read(cells, values, builder.number)
             except CellProblem as exc:
                 yield Rejected(str(exc), name, line, exc.column, raw, pid)
                 continue
+            tiers = [stated] if stated is not None else []
         try:
             record = partial_product(pid, values, trusted_provenance(source, f"{name}:{line}", stamp), fields)
         except ValidationError as exc:  # a supplier id over 255 characters, a family that is no code
@@ -539,10 +448,11 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
                          gtin_at=(lambda item, gtin: (column, item.line or 0)) if column else None,  # name its column
                          line_of=repeats.line)
     items = _stating(_with_family(_gtin_notes(matched, notes, m), store, m), header, m, structure)
-    tiers = TierWriter(store, m, header)
+    tiers = TierWriter(store, m)
 
     def warn(counts: ImportCounts) -> None:  # a profile column the file lacks (renamed, typo) read nothing
-        report_unread(store, counts, m.source, path.name, unread_columns(header, m))  # type: ignore[arg-type]
+        unread = unread_columns(header, m, m.price_columns())  # type: ignore[arg-type]
+        report_unread(store, counts, m.source, path.name, unread)
         zeros.report(counts, path.name)
         headings.report(store, counts, m, path.name)
         tiers.report(counts)
@@ -550,49 +460,6 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
     return run_import(store, m.source, tiers.placed(items), structure=structure, label=job_label("supplier", path),
                       merge=merger_for(m, map_dir, precedence), before_finish=warn,
                       extras=tiers.put if m.tiers else None)
-
-
-class TierWriter:
-    """A supplier table's quantity tiers (`tiers` in the profile) into its price list, as a BMEcat catalog's go
-    (`import_bmecat`'s put_tiers): written in the batch's transaction, only for rows taken in. A row's tier
-    columns are all its tiers: once its SKU is known, the supplier's tiers of that SKU in the list that the row
-    no longer holds are removed (`pim.commerce.remove_price_list_entries`, one transaction per batch, as a BMEcat
-    delete's). A file without the tier columns leaves every tier alone."""
-
-    def __init__(self, store: Store, m: SupplierTableMap, header: list[str]) -> None:
-        self.store, self.m, self.header = store, m, header
-        self.written = self.removed = 0
-
-    def placed(self, items: Iterator[Any]) -> Iterator[Any]:
-        """The items, each row's tiers given its SKU, and the tiers it no longer holds removed."""
-        from pim.store.store import batched
-
-        if self.m.tiers is None:
-            yield from items
-            return
-        for chunk in batched(items, self.store.batch_size):
-            keep: dict[str, set[tuple[Any, ...]]] = {}
-            stated = any(t.price in self.header for t in self.m.tiers.columns)  # the header is read by now
-            for item in chunk:
-                if isinstance(item, Parsed):
-                    for tier in item.extras:
-                        tier["sku"] = item.record.identifier
-                    if stated:
-                        keep[item.record.identifier] = {(t["currency"], t["min_qty"], EARLIEST) for t in item.extras}
-            if keep:
-                self.removed += len(remove_price_list_entries(self.store, self.m.tiers.price_list, self.m.source, keep))
-            yield from chunk
-
-    def put(self, conn: Any, batch: list[dict[str, Any]]) -> None:
-        rows = [{"customer": self.m.tiers.price_list, **t, "source": self.m.source} for t in batch]  # type: ignore[union-attr]
-        if rows:
-            self.written += put_price_rows_in(self.store, conn, rows)
-
-    def report(self, counts: ImportCounts) -> None:
-        if self.written:
-            counts.extra["tier_prices"] = self.written
-        if self.removed:
-            counts.extra["tier_prices_removed"] = self.removed
 
 
 def _bad_link(item: SourceItem, notes: dict[int, GtinNote], column: str) -> tuple[str, str] | None:
@@ -661,4 +528,4 @@ class SupplierTableImporter:
         return import_supplier_table(path, store, load_supplier_map(map_path), map_dir=map_path.parent).as_dict()
 
 
-__all__ = ["Precedence", "SupplierTableMap", "import_supplier_table", "load_supplier_map"]
+__all__ = ["Precedence", "SupplierTableMap", "SupplierTiers", "TierColumn", "import_supplier_table", "load_supplier_map"]

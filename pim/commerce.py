@@ -337,26 +337,33 @@ def remove_price_list_entries(store: Store, customer: str, source: str, keep: di
     """Remove `source`'s entries of `customer`'s price list for the SKUs of `keep` (a supplier withdrawing
     products), except those keyed there by (currency, min_qty, valid_from), in one transaction, noted for the
     delta feeds as a complete list's removals are. Returns the SKUs that lost an entry."""
+    with store.begin() as conn:
+        return remove_price_list_entries_in(store, conn, customer, source, keep)
+
+
+def remove_price_list_entries_in(store: Store, conn: Connection, customer: str, source: str,
+                                 keep: dict[str, set[tuple[Any, ...]]]) -> set[str]:
+    """remove_price_list_entries inside the caller's transaction: an import's batch removes a row's tiers with
+    its records, so a crash or a refused record leaves the old tiers (importers.supplier_tiers)."""
     everything = sorted(sku for sku, kept in keep.items() if not kept)
     some = sorted(sku for sku, kept in keep.items() if kept)
     gone: list[tuple[str, str]] = []
-    with store.begin() as conn:
-        store.lock_writes(conn)  # as put_price_list_in: before the rows it deletes
-        if everything:
-            gone += conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
-                                                     PRICE.c.sku.in_(everything)).returning(PRICE.c.customer, PRICE.c.sku)).all()
-        if some:
-            rows = conn.execute(select(PRICE.c.sku, PRICE.c.currency, PRICE.c.min_qty, PRICE.c.valid_from).where(
-                PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku.in_(some))).all()
-            stale = [{"s": sku, "c": cur, "q": qty, "f": since} for sku, cur, qty, since in rows
-                     if (cur, qty, since) not in keep[sku]]
-            if stale:
-                conn.execute(delete(PRICE).where(
-                    PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku == bindparam("s"),
-                    PRICE.c.currency == bindparam("c"), PRICE.c.min_qty == bindparam("q"),
-                    PRICE.c.valid_from == bindparam("f")), stale)
-                gone += [(customer, r["s"]) for r in stale]
-        _note_removed(store, conn, gone)
+    store.lock_writes(conn)  # as put_price_list_in: before the rows it deletes
+    if everything:
+        gone += conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
+                                                 PRICE.c.sku.in_(everything)).returning(PRICE.c.customer, PRICE.c.sku)).all()
+    if some:
+        rows = conn.execute(select(PRICE.c.sku, PRICE.c.currency, PRICE.c.min_qty, PRICE.c.valid_from).where(
+            PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku.in_(some))).all()
+        stale = [{"s": sku, "c": cur, "q": qty, "f": since} for sku, cur, qty, since in rows
+                 if (cur, qty, since) not in keep[sku]]
+        if stale:
+            conn.execute(delete(PRICE).where(
+                PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku == bindparam("s"),
+                PRICE.c.currency == bindparam("c"), PRICE.c.min_qty == bindparam("q"),
+                PRICE.c.valid_from == bindparam("f")), stale)
+            gone += [(customer, r["s"]) for r in stale]
+    _note_removed(store, conn, gone)
     return {sku for _, sku in gone}
 
 

@@ -197,13 +197,13 @@ def test_each_tier_is_refused_as_a_price_list_entry_refuses_it(tmp_path: Path, m
     files = load_structure_files(STRUCTURE)
     structure = Structure(attributes={a.code: a for a in files.attributes}, locales={l.code: l for l in files.locales})
     built: list[dict[str, Any]] = []
-    whole = bmecat._tier_problem
+    whole = bmecat.tier_problem
 
     def counted(tier: dict[str, Any], *dates: Any) -> str | None:
         built.append(tier)
         return whole(tier, *dates)
 
-    monkeypatch.setattr(bmecat, "_tier_problem", counted)
+    monkeypatch.setattr(bmecat, "tier_problem", counted)
     prices = "".join(f"<PRODUCT_PRICE price_type='net_customer'><PRICE_AMOUNT>{amount}</PRICE_AMOUNT><PRICE_CURRENCY>"
                      f"EUR</PRICE_CURRENCY><LOWER_BOUND>{bound}</LOWER_BOUND></PRODUCT_PRICE>"
                      for amount in AMOUNTS for bound in ("1", "50"))
