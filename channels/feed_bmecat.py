@@ -19,7 +19,7 @@ from lxml import etree
 from channels.feed_row import Projector, decimal_text, value_keys_read
 from channels.xml_chars import xml_chars
 from pim.catalog import Structure
-from pim.contracts import Contract, below_tiers_price
+from pim.contracts import Contract, below_tiers_fallback
 from pim.currencies import price_text
 from pim.feeds import FeedItem, FeedPlan
 from pim.structure import AttributeType
@@ -75,9 +75,15 @@ def _e(parent: etree._Element, tag: str, text: str | None = None, **attrib: str)
     return el
 
 
+#: BMEcat's price type per price source: contract tiers are the customer's net price, fallbacks net list prices
+_PRICE_TYPE = {"contract": "net_customer", "list": "net_list", "list_discount": "net_list"}
+
+
 def catalog_version(version: int) -> str:
-    """BMEcat wants NNN.NNN; the feed's delivery counter fits into it."""
-    return f"{(version // 1000) % 1000}.{version % 1000}"
+    """BMEcat wants NNN.NNN; the feed's delivery counter (the number `prev_version` names) goes first, so
+    delivery 2 is `2.0` after prev_version 1. From the 1,000th delivery on the thousands follow the dot
+    (1001 is `1.1`): unique up to a million deliveries."""
+    return f"{version % 1000}.{(version // 1000) % 1000}"
 
 
 class BmecatFeedRenderer:
@@ -266,22 +272,24 @@ class _ProductWriter:
     def prices(self, item: FeedItem) -> str:
         """PRODUCT_PRICE_DETAILS, memoised per (equal) price: list-price fallbacks and tier sets repeat. Contract
         tiers from above 1 piece get a LOWER_BOUND 1 price first when the contract prices a smaller order (its
-        fallback: what CSV's `price` says one piece costs, pim.contracts.below_tiers_price); without a fallback
+        fallback: what CSV's `price` says one piece costs, pim.contracts.below_tiers_fallback; `net_list`); without a fallback
         the first tier stays the lowest bound, the customer buying at least its quantity."""
         price = item.price
-        below = below_tiers_price(price, item.values, self.proj.c, self.proj.s)
+        below = below_tiers_fallback(price, item.values, self.proj.c, self.proj.s)
         key = price if below is None else (price, below)
         found = self._prices.get(key)
         if found is not None:
             return found
-        kind = "net_customer" if price is None or price.source == "contract" else "net_list"
         if price is None:
-            found = f'<PRODUCT_PRICE_DETAILS><PRODUCT_PRICE price_type="{kind}"/></PRODUCT_PRICE_DETAILS>'
+            found = '<PRODUCT_PRICE_DETAILS><PRODUCT_PRICE price_type="net_customer"/></PRODUCT_PRICE_DETAILS>'
         else:
-            tiers = ([(Decimal(1), below)] if below is not None else []) + [(t.min_qty, t.price) for t in price.tiers]
+            # the one-piece fallback is a list price (less the discount) even among contract tiers: net_list
+            tiers = ([(Decimal(1), below.unit_price, below.source)] if below is not None else []) + \
+                [(t.min_qty, t.price, price.source) for t in price.tiers]
             found = "<PRODUCT_PRICE_DETAILS>" + "".join(
-                f'<PRODUCT_PRICE price_type="{kind}">' + _el("PRICE_AMOUNT", price_text(amount, self.proj.c.currency)) + self.currency
-                + _el("LOWER_BOUND", decimal_text(bound)) + "</PRODUCT_PRICE>" for bound, amount in tiers) + "</PRODUCT_PRICE_DETAILS>"
+                f'<PRODUCT_PRICE price_type="{_PRICE_TYPE[source]}">' + _el("PRICE_AMOUNT", price_text(amount, self.proj.c.currency))
+                + self.currency + _el("LOWER_BOUND", decimal_text(bound)) + "</PRODUCT_PRICE>"
+                for bound, amount, source in tiers) + "</PRODUCT_PRICE_DETAILS>"
         if len(self._prices) < 100_000:
             self._prices[key] = found
         return found

@@ -10,11 +10,12 @@ from itertools import islice
 from typing import Any
 
 from pim.catalog import Structure
-from pim.contracts import Contract, price_for_one, rendition_problem
+from pim.contracts import STOCK_TIME, Contract, below_tiers_fallback, rendition_problem
 from pim.currencies import price_text
 from pim.feeds import FeedItem, FeedPlan, FeedRefused
 from pim.product import value_key
 from pim.registry import load
+from pim.store.store import as_utc
 from pim.spreadsheet import escape_formula  # noqa: F401  (re-exported: the feed formats import it from here)
 from pim.structure import Attribute, AttributeType
 
@@ -56,7 +57,9 @@ class Projector:
 
     def __init__(self, plan: FeedPlan) -> None:
         self.plan, self.s, self.c = plan, plan.structure, plan.contract
-        self.fields = field_codes(self.c, self.s)
+        # the stock's time is a stock cell (per contract, never cached with the product's fields)
+        self.stock_time = self.c.include_stock and STOCK_TIME in self.c.fields and STOCK_TIME not in self.s.attributes
+        self.fields = [f for f in field_codes(self.c, self.s) if not (self.stock_time and f == STOCK_TIME)]
         self.attributes = [self.s.attributes[f] for f in self.fields if f in self.s.attributes]
         self._keys = {a.code: value_key(a.code, self.c.locale if a.localizable else None,
                                         self.c.channel if a.scopable else None) for a in self.attributes}
@@ -188,7 +191,7 @@ class Projector:
     def header(self) -> list[str]:
         head = ["sku", "action", "price", "currency", "price_source", "tiers"]
         if self.c.include_stock:
-            head += ["stock_atp", "in_stock"]
+            head += ["stock_atp", "in_stock"] + ([STOCK_TIME] if self.stock_time else [])
         return head + self.fields
 
     def cells(self, item: FeedItem, escape: Callable[[str], str] | None = None) -> list[str]:
@@ -225,7 +228,7 @@ class Projector:
         row = [sku, item.action]
         row += self._memo(self._price_cells, self._priced(item), escape)
         if self.c.include_stock:
-            row += self._memo(self._stock_cells, item.stock, escape)
+            row += self._memo(self._dated_stock_cells if self.stock_time else self._stock_cells, item.stock, escape)
         return row
 
     def _memo(self, render: Callable[[Any], list[str]], value: Any, escape: Callable[[str], str] | None) -> list[str]:
@@ -241,24 +244,33 @@ class Projector:
         return found
 
     def _priced(self, item: FeedItem) -> Any:
-        """The item's price, paired with what one piece costs when its contract tiers start above 1 (the memo
-        key of its price cells: that depends on the product's list price too)."""
+        """The item's price, paired with the fallback one piece pays when its contract tiers start above 1 (the
+        memo key of its price cells: that depends on the product's list price too)."""
         price = item.price
         if price and price.source == "contract" and price.tiers[0].min_qty > 1:
-            return price, price_for_one(price, item.values, self.c, self.s)
+            return price, below_tiers_fallback(price, item.values, self.c, self.s)
         return price
 
     def _price_cells(self, priced: Any) -> list[str]:
+        """price (one piece), currency, price_source (the one piece's: `list`/`list_discount` for a fallback
+        below contract tiers from above 1) and tiers."""
         price, one = priced if type(priced) is tuple else (priced, None)
         if not price:
             return ["", "", "", ""]
         currency = self.c.currency
-        return [price_text(price.unit_price if one is None else one, currency), currency, price.source,
+        unit = price if one is None else one
+        return [price_text(unit.unit_price, currency), currency, unit.source,
                 "|".join(f"{decimal_text(t.min_qty)}:{price_text(t.price, currency)}" for t in price.tiers)]
 
     @staticmethod
     def _stock_cells(st: Any) -> list[str]:
         return [decimal_text(st.atp), "true" if st.in_stock else "false"] if st else ["", ""]
+
+    @classmethod
+    def _dated_stock_cells(cls, st: Any) -> list[str]:
+        """The stock cells and when the stock was measured (the oldest warehouse reading, UTC), as JSON Lines says it."""
+        stamp = as_utc(st.updated_at).isoformat() if st and st.updated_at else ""
+        return cls._stock_cells(st) + [stamp]
 
     def tail(self, item: FeedItem, escape: Callable[[str], str] | None = None) -> list[str]:
         p = item.product
@@ -285,8 +297,8 @@ class Projector:
         doc.update({"label": self.label(item), "family": p.family, "categories": self.categories(item)})
         if price:
             currency = self.c.currency
-            one = price_for_one(price, item.values, self.c, self.s)
-            doc["price"] = {"currency": currency, "amount": price_text(one, currency), "source": price.source,
+            one = below_tiers_fallback(price, item.values, self.c, self.s) or price  # what one piece pays, and why
+            doc["price"] = {"currency": currency, "amount": price_text(one.unit_price, currency), "source": one.source,
                             "tiers": [{"min_qty": decimal_text(t.min_qty), "price": price_text(t.price, currency)}
                                       for t in price.tiers]}
         if self.c.include_stock and item.stock:

@@ -362,6 +362,10 @@ def fit_problems(placed: list[Placed], s: Structure,
         if unknown:
             out.append(p.problem("fields", f"contract '{c.code}': unknown fields {unknown}; use attribute codes or "
                                            + ", ".join(SPECIAL_FIELDS)))
+        if STOCK_TIME in c.fields and STOCK_TIME not in s.attributes and not c.include_stock:
+            out.append(p.problem("fields", f"contract '{c.code}': field {STOCK_TIME} says when the stock was "
+                                           f"measured, but include_stock is false; set include_stock: true or "
+                                           f"drop {STOCK_TIME} from fields"))
         if c.rendition is not None and c.rendition not in (declared := (renditions or {}).get(c.channel, [])):
             out.append(p.problem("rendition", rendition_problem(c, declared)))
     return out
@@ -391,7 +395,10 @@ def _declared_renditions(placed: list[Placed]) -> dict[str, list[str]]:
     return {code: [r.name for r in rules.renditions] for code, rules in media.channels.items()}
 
 
-SPECIAL_FIELDS = ("label", "family", "categories")
+#: Opt-in field: when the stock a row carries was measured (CSV/XLSX column after in_stock; JSON Lines always
+#: has stock.updated_at). Opt-in so that existing contracts keep their columns and digests.
+STOCK_TIME = "stock_updated_at"
+SPECIAL_FIELDS = ("label", "family", "categories", STOCK_TIME)
 
 
 # ---------------------------------------------------------------------------------------------- assortment
@@ -531,24 +538,23 @@ def fallback_price(values: dict[str, Any], contract: Contract, structure: Struct
     return ResolvedPrice((Tier(Decimal(1), base),), "list")
 
 
-def price_for_one(price: ResolvedPrice, values: dict[str, Any], contract: Contract, structure: Structure) -> Decimal:
-    """What one piece costs, a feed's `price`: the first tier when it starts at 1. Contract tiers that start
-    above (only `100:60.00`) do not price a smaller order, so it pays the fallback (list price, or less the
-    discount); without one (`exclude`, no list price) the first tier's price stands, the customer buying at least
-    its quantity."""
-    below = below_tiers_price(price, values, contract, structure)
-    return price.tiers[0].price if below is None else below
-
-
-def below_tiers_price(price: ResolvedPrice | None, values: dict[str, Any], contract: Contract,
-                      structure: Structure) -> Decimal | None:
-    """What one piece costs under contract tiers that start above 1, when the contract's fallback prices it (the
-    fallback's unit price); None for every other price, and when there is no fallback. The one rule of
-    `price_for_one` and a BMEcat feed's extra tier at 1 (channels.feed_bmecat)."""
+def below_tiers_fallback(price: ResolvedPrice | None, values: dict[str, Any], contract: Contract,
+                         structure: Structure) -> ResolvedPrice | None:
+    """What one piece pays under contract tiers that start above 1 (`100:60.00` does not price a smaller order):
+    the contract's fallback, whose source says which (`list` or `list_discount`, never `contract`). None for
+    every other price, and without a fallback (`exclude`, no list price): the first tier's price stands then, the
+    customer buying at least its quantity. The one rule of a feed's `price` and price source, and of a BMEcat
+    feed's extra tier at 1 (channels.feed_bmecat)."""
     if price is None or price.source != "contract" or price.tiers[0].min_qty <= 1:
         return None
-    fallback = fallback_price(values, contract, structure)
-    return None if fallback is None else fallback.unit_price
+    return fallback_price(values, contract, structure)
+
+
+def undercuts_tiers(price: ResolvedPrice, one: ResolvedPrice | None) -> bool:
+    """Whether the one-piece fallback `one` costs less per piece than the first contract tier of `price`: a
+    customer buying 1 would pay less than one buying the tier's quantity, which is worth a warning (a discount
+    fallback on a list price near the contract's)."""
+    return one is not None and one.unit_price < price.tiers[0].price
 
 
 class AssortmentIndex:

@@ -52,6 +52,10 @@ class FeedFileRow(SQLModel, table=True):
     # The text encoding a CSV was written in (the contract's csv.encoding then), so the portal serves its charset;
     # NULL for other formats and for files recorded before migration 0042
     encoding: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
+    # The delivery version the file carries and the one it follows (the contract's delivery counter, as in its
+    # manifest); NULL for files recorded before migration 0045
+    version: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    previous_version: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -172,6 +176,15 @@ def portal_contracts(store: Store, customer: str) -> list[str]:
     q = select(FEED_FILE.c.contract).where(FEED_FILE.c.customer == customer, *_SERVED).distinct()
     with store.engine.connect() as conn:
         return sorted(conn.execute(q).scalars())
+
+
+def newest_full(store: Store, customer: str, contract: str) -> dict[str, Any] | None:
+    """The newest full feed of the contract the portal serves `customer`: where they start again from."""
+    q = (select(FEED_FILE).where(FEED_FILE.c.customer == customer, FEED_FILE.c.contract == contract,
+                                 FEED_FILE.c.kind == "full", *_SERVED).order_by(FEED_FILE.c.id.desc()).limit(1))
+    with store.engine.connect() as conn:
+        row = conn.execute(q).first()
+    return dict(row._mapping) if row else None
 
 
 def feed_file(store: Store, file_id: int) -> dict[str, Any] | None:

@@ -215,8 +215,7 @@ class DueRun:
             if not d.due:
                 continue
             if not claim(self.store, d.contract, self.holder, at=self.at):
-                held = claims(self.store, self.at).get(d.contract, {})
-                self.skipped.append({"contract": d.contract, "reason": "another run is sending it", **held})
+                self.skipped.append(self._busy(d.contract))
             elif not _still_due(self.store, d, self.at):  # that other run finished just before we claimed
                 release(self.store, self.holder, d.contract)
                 self.skipped.append({"contract": d.contract, "reason": "another run has just sent it"})
@@ -230,9 +229,17 @@ class DueRun:
             if claim(self.store, code, self.holder, at=self.at):
                 self.codes.append(code)
             else:
-                held = claims(self.store, self.at).get(code, {})
-                self.skipped.append({"contract": code, "reason": "another run is sending it", **held})
+                self.skipped.append(self._busy(code))
         return self.codes
+
+    def _busy(self, contract: str) -> dict[str, Any]:
+        """The skipped entry of a contract another run holds: which run, since when, and that it is free again as
+        soon as that run's job for it ends (the claim's `held_until` is only how long a crashed run blocks it)."""
+        run = sending(self.store, contract, self.at) or {}
+        since = f" since {datetime.fromisoformat(run['since']):%Y-%m-%d %H:%M:%S} UTC" if run else ""
+        who = f" (run {run['holder']}{since})" if run else ""
+        return {"contract": contract, "reason": f"another run is sending it{who}; try again when that run ends "
+                                                f"(`pim feeds due` shows who is sending)", **run}
 
     def done(self, contract: str) -> None:
         release(self.store, self.holder, contract)

@@ -11,7 +11,7 @@ import tempfile
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import chain
@@ -30,6 +30,8 @@ from pim.commerce import Availability, Tier, price_list_tiers, stock_all, stock_
 from pim.contracts import (Assortment, AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, discounted, get_contract,
                            get_contracts, list_price, resolve_prices)
 from pim.errors import ConfigError, DeliveryError, PimError
+from pim.feed_names import feed_file_name
+from pim.feed_warnings import Undercuts
 from pim.feed_reading import CHUNK, SNAPSHOT_PAGE, _Reader, _Row
 from pim.feed_snapshot import SAMPLE, SNAPSHOT_MAX_BYTES, Diet, contract_diet, estimated_bytes, run_diet
 from pim.gate import gate_digest, shared_keys
@@ -136,11 +138,13 @@ class Build:
     counts: dict[str, int] = field(default_factory=dict)
     left_out: dict[str, int] = field(default_factory=dict)  # reason (LEFT_OUT) → products, the reasons that had some
     held_before: int = 0  # SKUs the customer held from the last confirmed delivery
+    warnings: list[str] = field(default_factory=list)  # worth a look, not a reason to hold (pim.feed_warnings)
 
     def manifest(self) -> dict[str, Any]:
         return {"name": self.path.name if self.path else None, "sha256": self.sha256, "bytes": self.bytes,
                 "rows": self.rows, "contract": self.contract.code, "customer": self.contract.customer,
-                "generated_at": self.plan.generated_at.isoformat(), "format": self.contract.format, "kind": self.plan.kind}
+                "generated_at": self.plan.generated_at.isoformat(), "format": self.contract.format, "kind": self.plan.kind,
+                "version": self.plan.version, "previous_version": self.plan.prev_version}
 
 
 # ---------------------------------------------------------------------------------------------- the run
@@ -464,17 +468,21 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
         items, kind = delta_items(store, structure, contract, _Reader(store), matcher, wm, day, run, with_stock, left,
                                   held, sweep=wm.gate_digest != gates or unknown)
 
+    undercut = Undercuts(contract, structure)
+
     def tracked(stream: Iterable[FeedItem]) -> Iterator[FeedItem]:
         for item in stream:
             counts[item.action] += 1
             (now_held.add if item.action == "upsert" else now_held.discard)(item.product.identifier)
+            if item.price is not None and (len(item.price.tiers) > 1 or item.price.tiers[0].min_qty > 1):
+                undercut.check(item)  # contract ladders only: a fallback is one tier from 1 piece
             yield item
 
     version = (wm.version + 1) if wm else 1
     plan = FeedPlan(contract, structure, kind, version, wm.version if wm else 0, now(), contract.media_base_url or _cdn(),
                     run.rendered, store)
-    stamp = plan.generated_at.strftime("%Y%m%dT%H%M%S%f")
-    path = out_dir / contract.customer / contract.code / f"{contract.code}-{kind}-{stamp}.{renderer.extension}"
+    name = feed_file_name(contract.code, version, plan.generated_at, kind, renderer.extension)
+    path = out_dir / contract.customer / contract.code / name
     path.parent.mkdir(parents=True, exist_ok=True)
     with paused():
         rows = renderer.write(tracked(items), plan, path)
@@ -482,7 +490,7 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     pending = log.Watermark(contract.code, seq_now, prices_now, contract.digest(), version, sorted(now_held), gates,
                             sorted(held))
     return Build(contract, plan, path, rows, digest, size, pending, counts,
-                 {k: left[k] for k in LEFT_OUT if left[k]}, len(delivered))
+                 {k: left[k] for k in LEFT_OUT if left[k]}, len(delivered), undercut.warnings())
 
 
 def _checksum(path: Path) -> tuple[str, int]:
@@ -511,6 +519,7 @@ class DeliveryResult:
     error: str | None = None  # a held feed's (or a dry run's would-be-held) reason and what to do, too
     locations: list[str] = field(default_factory=list)
     left_out: dict[str, int] = field(default_factory=dict)  # Build.left_out
+    warnings: list[str] = field(default_factory=list)  # Build.warnings
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -526,8 +535,8 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
                      retries: int = 4, backoff: float = 1.0, progress: Callable[[int, int], None] | None = None,
                      run: FeedRun | None = None, allow_empty: bool = False) -> DeliveryResult:
     """Build, then push to every target; the watermark advances only when all of them confirmed. A full feed
-    with no rows is held (built, not sent, watermark kept) while the customer holds products from the last
-    delivery, unless `allow_empty`: their importer would empty its catalog on it. A dry run builds (rows, holds,
+    with no rows, or a delta deleting every product, is held (built, not sent, watermark kept) while the customer
+    holds products from the last delivery, unless `allow_empty`: their importer would empty its catalog on it. A dry run builds (rows, holds,
     refusals) into a scratch folder removed after, leaving nothing among the delivered files nor in the log; into
     an `out_dir` its caller gives, the file stays there, recorded `dry-run` as before."""
     contract = get_contract(store, code)
@@ -545,11 +554,13 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
         return _cancelled(store, build)
     if build.plan.kind != "full" and build.rows == 0:
         build.path.unlink(missing_ok=True)
-        log.advance_watermark(store, build.pending)
+        # nothing went out, so the delivery counter stays: the next file's previous_version is the last one sent
+        log.advance_watermark(store, replace(build.pending, version=build.plan.prev_version))
         return DeliveryResult(code, "nothing", kind=build.plan.kind, left_out=build.left_out)
     hold = None if allow_empty else _hold_reason(build)
     manifest_path, file_id = _record(store, build, "held" if hold else "built")
-    result = DeliveryResult(code, "dry-run", str(build.path), build.rows, build.plan.kind, left_out=build.left_out)
+    result = DeliveryResult(code, "dry-run", str(build.path), build.rows, build.plan.kind, left_out=build.left_out,
+                            warnings=build.warnings)
     if hold:
         log.log_held(store, contract=code, file_id=file_id, file=build.path.name, targets=_targets(contract),
                      checksum=build.sha256, left_out=build.left_out, reason=hold)
@@ -564,8 +575,9 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
             log.set_file_status(store, file_id, "delivered", portal=True)
             log.log_finish(store, lid, "delivered", attempts=1)
             result.locations.append(f"portal:{file_id}")
-    except PimError:
+    except PimError as exc:
         log.set_file_status(store, file_id, "failed")
+        exc.built = result  # type: ignore[attr-defined]  # the file was built and logged: the report names it
         raise
     log.set_file_status(store, file_id, "delivered")
     log.advance_watermark(store, build.pending)
@@ -582,7 +594,8 @@ def _record(store: Store, build: Build, status: str) -> tuple[Path, int]:
     file_id = log.record_file(store, contract=c.code, customer=c.customer, name=build.path.name, path=str(build.path),
                               format=c.format, kind=build.plan.kind, sha256=build.sha256, bytes=build.bytes,
                               rows=build.rows, generated_at=build.plan.generated_at, status=status, portal=False,
-                              encoding=c.csv.encoding if c.format == "csv" else None)
+                              encoding=c.csv.encoding if c.format == "csv" else None, version=build.plan.version,
+                              previous_version=build.plan.prev_version)
     return manifest, file_id
 
 
@@ -612,7 +625,8 @@ def _dry_run(store: Store, contract: Contract, out: Path, run: FeedRun | None, a
     if keep:
         _record(store, build, "dry-run")
     return DeliveryResult(contract.code, "dry-run", str(build.path), build.rows, build.plan.kind,
-                          error=f"would be held: {hold}" if hold else None, left_out=build.left_out)
+                          error=f"would be held: {hold}" if hold else None, left_out=build.left_out,
+                          warnings=build.warnings)
 
 
 def _push_sftp(store: Store, build: Build, manifest: Path, file_id: int, retries: int, backoff: float,
@@ -648,12 +662,18 @@ def _targets(c: Contract) -> list[str]:
 
 
 def _hold_reason(build: Build) -> str | None:
-    """Why this build must not go out, or None: a full feed with no rows replaces what the customer holds with
-    nothing, which is never what a B2B importer should do unasked."""
-    if build.plan.kind != "full" or build.rows or not build.held_before:
+    """Why this build must not go out, or None: a full feed with no rows, or a delta deleting every product the
+    customer holds, leaves them nothing, which is never what a B2B importer should do unasked."""
+    if not build.held_before:
+        return None
+    if build.plan.kind == "full" and not build.rows:
+        what = "a full feed with 0 rows"
+    elif build.plan.kind != "full" and build.pending is not None and not build.pending.delivered:
+        what = f"a delta deleting all {build.held_before} products, leaving 0"
+    else:
         return None
     c = build.contract
-    return (f"a full feed with 0 rows, while {c.customer} holds {build.held_before} products from version "
+    return (f"{what}, while {c.customer} holds {build.held_before} products from version "
             f"{build.plan.prev_version}: their importer would empty its catalog. {describe_left_out(build.left_out, c)} "
             f"Fix that and deliver again, or send the empty feed on purpose: "
             f"pim feeds deliver --contract {c.code} --allow-empty")
@@ -700,7 +720,9 @@ def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: 
     except Exception as exc:  # one contract failing must not stop the others
         message = exc.describe() if isinstance(exc, PimError) else f"{type(exc).__name__}: {exc}"
         store.finish_job(job_id, {}, status="failed", error=message)
-        return DeliveryResult(code, "failed", error=message).as_dict()
+        built = getattr(exc, "built", None)  # a delivery that failed after the build: its file, rows and kind
+        failed = replace(built, status="failed", error=message) if built else DeliveryResult(code, "failed", error=message)
+        return failed.as_dict()
     finally:
         store.dispose()
 

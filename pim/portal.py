@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, Response
 
 from pim import delivery_log as log
 from pim.contracts import get_contracts
+from pim.feed_retention import PRUNED
 from pim.portal_downloads import record_download
 from pim.web.throttle import sign_in_attempt
 from pim.store import Store
@@ -77,7 +78,8 @@ StoreDep = Annotated[Store, Depends(_store)]
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "contract": row["contract"], "name": row["name"], "format": row["format"],
             "kind": row["kind"], "sha256": row["sha256"], "bytes": row["bytes"], "rows": row["rows"],
-            "generated_at": as_utc(row["generated_at"]).isoformat(), "download": f"/portal/feeds/{row['id']}/download"}
+            "generated_at": as_utc(row["generated_at"]).isoformat(), "version": row["version"],
+            "previous_version": row["previous_version"], "download": f"/portal/feeds/{row['id']}/download"}
 
 
 def served_page(store: Store, customer: str, *, contract: str | None = None, before: int | None = None,
@@ -89,10 +91,25 @@ def served_page(store: Store, customer: str, *, contract: str | None = None, bef
 
 
 def _own_file(store: Store, customer: str, file_id: int) -> dict[str, Any]:
+    """The customer's delivered file; 410 for one of theirs that retention pruned (with the full feed to start
+    again from), 404 for anything else, exactly alike whether it is another customer's or none at all."""
     row = log.feed_file(store, file_id)
-    if row is None or row["customer"] != customer or not row["portal"] or row["status"] != "delivered":
+    if row is None or row["customer"] != customer or not row["portal"]:
+        raise HTTPException(404, "no such feed")
+    if row["status"] == PRUNED:
+        raise HTTPException(410, _pruned(store, row))
+    if row["status"] != "delivered":
         raise HTTPException(404, "no such feed")
     return row
+
+
+def _pruned(store: Store, row: dict[str, Any]) -> str:
+    """What to do about a file of the customer's that retention removed: start again from the newest full feed."""
+    full = log.newest_full(store, row["customer"], row["contract"])
+    start = (f"start again from full feed {full['id']} ({full['name']}, /portal/feeds/{full['id']}/download) and "
+             f"the deltas after it" if full is not None else
+             f"start again from contract {row['contract']}'s next full feed")
+    return f"feed {row['id']} ({row['name']}) was removed by retention; {start}"
 
 
 @router.get("/feeds")
@@ -145,7 +162,7 @@ def manifest(file_id: int, customer: Customer, store: StoreDep) -> dict[str, Any
     row = _own_file(store, customer, file_id)
     return {"name": row["name"], "sha256": row["sha256"], "bytes": row["bytes"], "rows": row["rows"],
             "contract": row["contract"], "generated_at": as_utc(row["generated_at"]).isoformat(), "format": row["format"],
-            "kind": row["kind"]}
+            "kind": row["kind"], "version": row["version"], "previous_version": row["previous_version"]}
 
 
 @router.get("/contracts")

@@ -181,9 +181,10 @@ def deliver(
     due: bool = typer.Option(False, "--due", help="Only the contracts whose schedule is due (run this from a "
                                                   "system timer every few minutes; `pim feeds due` shows them). "
                                                   "A contract another run is sending is skipped."),
-    allow_empty: bool = typer.Option(False, "--allow-empty", help="With --contract: deliver its full feed even when "
-                                                                  "it has 0 rows and the customer holds products "
-                                                                  "(it empties their catalog; held otherwise)."),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="With --contract: deliver its feed even when it "
+                                                                  "leaves the customer 0 products (a full feed of 0 "
+                                                                  "rows, a delta deleting all they hold: it empties "
+                                                                  "their catalog; held otherwise)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Build and deliver feeds: one job per contract; failures and held feeds are listed and set the exit code."""
@@ -218,13 +219,11 @@ def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, na
         codes = claims.take() if named is None else claims.take_named(named)
         if not as_json:
             for s in claims.skipped:
-                console.print(f"[yellow]skipped[/] {escape(s['contract'])}: {escape(s['reason'])}"
-                              + escape(f" ({s['holder']}, until {s['held_until']})" if s.get("holder") else ""),
-                              highlight=False)
+                console.print(f"[yellow]skipped[/] {escape(s['contract'])}: {escape(s['reason'])}", highlight=False)
         if not codes:
             _nothing_to_deliver(as_json, due, claims.skipped)
             if named is not None and len(named) == 1 and claims.skipped:
-                raise typer.Exit(1)  # the one contract asked for is being sent by another run: try again later
+                raise typer.Exit(1)  # the one contract asked for is being sent by another run: try again when it ends
             return
         summary = _run(store, len(codes), codes=codes, dry_run=False, retries=retries, as_json=as_json,
                        on_done=lambda r: claims.done(r["contract"]), allow_empty=allow_empty)
@@ -292,6 +291,8 @@ def _report(summary: RunSummary, as_json: bool, extra: dict[str, Any] | None = N
         for h in data["held"]:
             console.print(f"[yellow]held[/] {escape(h['contract'])}: {escape(str(h['error']))}", highlight=False)
         for r in summary.results:
+            for w in r.get("warnings") or ():
+                console.print(f"[yellow]warning[/] {escape(r['contract'])}: {escape(w)}", highlight=False)
             if r["status"] == "dry-run" and r.get("error"):
                 console.print(f"[yellow]dry run[/] {escape(r['contract'])}: {escape(r['error'])}", highlight=False)
             elif r["status"] == "cancelled":  # deleted while the run built it

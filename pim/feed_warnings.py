@@ -1,0 +1,66 @@
+"""What a build notices about prices that is worth a look but no reason to hold the feed, said in the build's
+report with a few SKUs: a one-piece fallback price below the contract's first tier (tiers from 10 pieces at
+700.00, a list price less 10 % at 679.56 for one piece: buying one costs less per piece than buying ten), and a
+tier ladder that climbs (tiers merged across validity windows, `1:90` newer and `100:100` older: 100 pieces cost
+more each than one)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pim.catalog import Structure
+from pim.contracts import Contract, below_tiers_fallback, undercuts_tiers
+
+EXAMPLES = 5  # SKUs named per warning
+
+
+class _Found:
+    """Products found, with the first few named."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.skus: list[str] = []
+
+    def add(self, sku: str) -> None:
+        self.count += 1
+        if len(self.skus) < EXAMPLES:
+            self.skus.append(sku)
+
+    def named(self) -> str:
+        more = f" and {self.count - len(self.skus)} more" if self.count > len(self.skus) else ""
+        return ", ".join(self.skus) + more
+
+
+class Undercuts:
+    """Collects, over one build, the products whose one-piece fallback costs less than their first contract tier
+    and those whose contract tiers cost more per piece for a larger quantity."""
+
+    def __init__(self, contract: Contract, structure: Structure) -> None:
+        self.contract, self.structure = contract, structure
+        self.cheap_one, self.climbing = _Found(), _Found()
+
+    def check(self, item: Any) -> None:
+        """Note `item` when its prices say one of the two; call it only for items whose tiers start above 1 piece
+        or have more than one tier (the others cannot)."""
+        price = item.price
+        if price is None or item.action != "upsert" or price.source != "contract":
+            return
+        if undercuts_tiers(price, below_tiers_fallback(price, item.values, self.contract, self.structure)):
+            self.cheap_one.add(item.product.identifier)
+        tiers = price.tiers
+        if any(later.price > earlier.price for earlier, later in zip(tiers, tiers[1:])):
+            self.climbing.add(item.product.identifier)
+
+    def warnings(self) -> list[str]:
+        c, out = self.contract, []
+        if self.cheap_one.count:
+            out.append(f"{self.cheap_one.count} products of contract {c.code} cost less for one piece (pricing "
+                       f"fallback {c.pricing.fallback}) than per piece at their first contract tier: "
+                       f"{self.cheap_one.named()}; add a contract tier from 1 piece to {c.price_customer}'s price "
+                       f"list (pim feeds prices), or check the contract's discount_percent")
+        if self.climbing.count:
+            out.append(f"{self.climbing.count} products of contract {c.code} cost more per piece at a larger "
+                       f"quantity in {c.price_customer}'s price list: {self.climbing.named()}; entries of different "
+                       f"validity windows may have been merged per quantity: load a complete ladder for each SKU "
+                       f"(pim feeds prices)")
+        return out
