@@ -42,7 +42,7 @@ from importers.gtin_check import (
     unmatched_reason,
 )
 from pim.catalog import Structure
-from pim.commerce import EARLIEST, PriceListEntry, remove_price_list_entries
+from pim.commerce import EARLIEST, PriceListEntry, remove_price_list_entries_in
 from pim.errors import InputError
 from pim.importing import ImportCounts, Parsed, Rejected, run_import
 from pim import association_claims
@@ -964,6 +964,16 @@ class Restated:
         self.tiers.update((t["currency"], t["min_qty"], t["valid_from"] or EARLIEST) for t in tiers)
 
 
+class TierRemoval(NamedTuple):
+    """The supplier's tier prices a delete takes off its product's price list, all but those keyed in `keep`
+    by (currency, min_qty, valid_from): carried in the record's `Parsed.extras`, so they are removed in its
+    batch's transaction, only when the record is taken in (`import_bmecat`'s put_tiers). A delete the merge
+    refuses, or a crash before the batch commits, leaves them."""
+
+    sku: str
+    keep: frozenset[tuple[Any, ...]]
+
+
 class Deletes:
     """What the file's `PRODUCT mode="delete"`s did: the SKUs they were applied to, those they withdrew something
     from in this run, the deletes naming no product of ours, and the file's products a later PRODUCT of the same
@@ -1083,13 +1093,11 @@ def _fold(store: Store, source: str, m: BmecatMap, items: list[tuple[Parsed, Res
     supplier's tier prices they do not restate leave the price list. What they restate is theirs to say, so
     the same file imported again withdraws nothing and the record is skipped as merged."""
     deletes.withdrew |= _unsaid(store, source, items)
-    keep: dict[str, set[tuple[Any, ...]]] = {}
     for item, said in items:
         sku = item.record.identifier
-        keep[sku] = said.tiers
         deletes.cleared.append(sku)
-    if m.tier_price_list:
-        deletes.withdrew |= remove_price_list_entries(store, m.tier_price_list, source, keep)
+        if m.tier_price_list:  # removed before the record's own tiers are written (`TierRemoval`)
+            item.extras = [TierRemoval(sku, frozenset(said.tiers)), *item.extras]
 
 
 def _restate(store: Store, source: str, items: list[tuple[Parsed, Restated]], deletes: Deletes) -> None:
@@ -1185,9 +1193,9 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
         if withdrawn:
             _withdrawal(store, source, withdrawn, deletes)  # type: ignore[arg-type]
             deletes.skus.extend(i.record.identifier for i in withdrawn)
-            if m.tier_price_list:
-                deletes.withdrew |= remove_price_list_entries(store, m.tier_price_list, source,
-                                                              {i.record.identifier: set() for i in withdrawn})
+            if m.tier_price_list:  # all its tiers go, with its record (`TierRemoval`)
+                for i in withdrawn:
+                    i.extras = [TierRemoval(i.record.identifier, frozenset())]
         done: list[Parsed] = []
         ref_lines: dict[int, dict[str, dict[str, int]]] = {}  # id(item) → its `Mapped.ref_lines`
         folds: list[tuple[Parsed, Restated]] = []
@@ -1263,17 +1271,24 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     source = f"supplier:{m.supplier}"
     written = 0
     header = BmecatHeader()
+    deletes = Deletes()
     lists: dict[str, Any] = {"open": None}
     cleanup = ExitStack()  # a complete tier list left unfinished (the import failed) removes nothing
 
-    def put_tiers(conn: Connection, batch: list[dict[str, Any]]) -> None:
-        """The tier prices of a batch's products taken in, in the batch's transaction. Each tier was checked as
-        a PriceListEntry when it was read (`BmecatMapper._tier_check`); what that left out, the map's price list
-        name, is checked on the first (the error an entry built of each tier gave)."""
+    def put_tiers(conn: Connection, batch: list[dict[str, Any] | TierRemoval]) -> None:
+        """The tier prices of a batch's products taken in, in the batch's transaction, after the tiers its
+        deletes take off (`TierRemoval`), so a crash or a refused record leaves both as they were. Each tier was
+        checked as a PriceListEntry when it was read (`BmecatMapper._tier_check`); what that left out, the map's
+        price list name, is checked on the first (the error an entry built of each tier gave)."""
         nonlocal written
-        rows = [{"customer": m.tier_price_list, **t, "source": source} for t in batch]  # PriceListEntry's field order
-        if rows:
-            PriceListEntry(**rows[0])
+        gone = {t.sku: set(t.keep) for t in batch if isinstance(t, TierRemoval)}
+        if gone:
+            deletes.withdrew |= remove_price_list_entries_in(store, conn, m.tier_price_list, source, gone)  # type: ignore[arg-type]
+        rows = [{"customer": m.tier_price_list, **t, "source": source}  # PriceListEntry's field order
+                for t in batch if not isinstance(t, TierRemoval)]
+        if not rows:
+            return
+        PriceListEntry(**rows[0])
         if header.transaction == "new_catalog":
             if lists["open"] is None:
                 lists["open"] = cleanup.enter_context(CompletePriceLists(store, conn))
@@ -1295,7 +1310,6 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     merger = (Merger(precedence, create_missing=m.unmatched == "create") if precedence is not None
               else merger_for(m, map_dir)).bind(structure)  # type: ignore[arg-type]  # a BmecatMap has precedence and unmatched
     refs = References(store, source, m.sku_from, m.sku_prefix, salt=merger.salt)
-    deletes = Deletes()
     mapper = BmecatMapper(m, structure, str(path))
     parsed = _known_deletes(store, source, parse_items(path, m, structure, header, deletes, mapper), deletes)
     matched = _matched(store, m, parsed, header)
@@ -1352,15 +1366,16 @@ def _followups(store: Store, m: BmecatMap, path: Path, header: BmecatHeader, ref
         if created:
             counts.extra["categories_created"] = created
     wanted = follow.associations.keys() | follow.categories.keys()
-    rejected = _rejected(store, counts) if wanted or deletes.unsent else set()
+    rejected = _rejected(store, counts) if wanted or deletes.unsent or deletes.withdrew else set()
     if wanted:
         follow.own = {sku for sku in refs.in_file.values() if sku in wanted and sku not in rejected}
     changed, refused = follow.write(precedence)
     problems += refused
     if changed:
         counts.extra["updated_after_file"] = changed
-    # the products the deletes took something from in this run (an unchanged re-run withdraws nothing)
-    withdrew = deletes.withdrew | (follow.changed & set(deletes.skus))
+    # the products the deletes took something from in this run (an unchanged re-run withdraws nothing; a delete
+    # the merge refused took no value or tier: TierRemoval)
+    withdrew = (deletes.withdrew - rejected) | (follow.changed & set(deletes.skus))
     if withdrew:
         counts.extra["withdrawn"] = len(withdrew)
     if unsent := deletes.unsent - rejected:  # a record validation or the merge refused withdrew nothing
