@@ -290,6 +290,13 @@ class ContentMapper:
         if held:
             return (f"'{held[0]}' holds records: give the file as a JSON array of records ([{{\"{self.p.sku_field}\": "
                     "…}, …]) or one record per line")
+        if "enabled" in fields:  # a product's status, not a value: no attribute of that name exists
+            return ("'enabled': a content file cannot enable or disable products (it brings copy, images and "
+                    "links); do it from a source that owns the status: an `enabled` column in an ERP CSV (map the "
+                    "header to `enabled` under the map's `columns`; `pim import erp`), the product's whole record "
+                    "from `pim export jsonl` with `\"enabled\": false` imported back (`pim import jsonl`: a record "
+                    "replaces the product), or `\"enabled\"` when the REST API creates it (POST /api/v1/products); "
+                    "then leave the field out of this file")
         named = ", ".join(f"'{f}'" for f in fields[:5])
         return (f"unknown field{'s' if len(fields) > 1 else ''} {named}: a value goes under \"values\" by its value "
                 f"key ({{\"values\": {{\"{fields[0]}\": …}}}}), or map the field to an attribute in the profile's "

@@ -152,6 +152,36 @@ def removal_blockers(store: Store, s: Structure, old: Channel, new: Channel) -> 
     return found
 
 
+def removal_refusal(store: Store, s: Structure, old: Channel, new: Channel) -> str | None:
+    """"de_DE cannot leave ecommerce while …": why `new` may not replace `old` (removal_blockers, one
+    sentence), or None when nothing relies on what it drops. The channels page's 409 and structure loads'."""
+    blocked = removal_blockers(store, s, old, new)
+    return f"{' and '.join(dropped(old, new))} cannot leave {old.code} while {'; '.join(blocked)}" if blocked else None
+
+
+def dropped(old: Channel, new: Channel) -> list[str]:
+    """The locales and currencies of `old` that `new` leaves out."""
+    return [v for v in [*old.locales, *old.currencies] if v not in [*new.locales, *new.currencies]]
+
+
+def load_refusals(store: Store, s: Structure, channels: list[Channel]) -> list[tuple[int, str, str]]:
+    """A structure load's (file or API body) channels checked against the stored ones, as the channels page
+    checks a save: (index, field, reason) for each that drops a locale or currency something relies on, the
+    reason saying how to go on."""
+    found = []
+    for i, new in enumerate(channels):
+        old = s.channels.get(new.code)
+        refused = removal_refusal(store, s, old, new) if old is not None else None
+        if old is not None and refused:
+            field = "locales" if set(old.locales) - set(new.locales) else "currencies"
+            gone = dropped(old, new)
+            found.append((i, field, f"{refused}. Keep {' and '.join(gone)} in the channel, or first change what "
+                                    f"relies on {'it' if len(gone) == 1 else 'them'} (a contract: its locale or "
+                                    "currency, loaded again with `pim feeds load`; a search index: the `pim search "
+                                    "drop` said), then load again"))
+    return found
+
+
 def delete_blockers(store: Store, s: Structure, code: str) -> list[str]:
     """What keeps channel `code` from being deleted, said so an admin knows what to change first."""
     found: list[str] = []

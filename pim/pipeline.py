@@ -3,21 +3,31 @@ them into files and exporters push those. Each piece is found through pim.regist
 
 from __future__ import annotations
 
+import shutil
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from pim.catalog import Structure
-from pim.errors import ConfigError
+from pim.errors import ConfigError, GateBlocked
 from pim.product import Association, Product, trusted_copy
 from pim.protocols import Artifact, PublishContext
 from pim.registry import EXPORTERS, RENDERERS, STAGES, load, lookup
 from pim.store import Store
-from pim.store.store import batched
+from pim.store.store import JOB, batched
 
 #: Where a publish puts its PublishedTargets in `ctx.options`, for renderers that write association links.
 TARGETS = "association_targets"
+#: The publish guard (`refuse_drop`): a publish of a whole channel that would publish fewer than DROP_SHARE of
+#: the products its last one did, and at least DROP_MIN fewer, is refused unless told `allow_drop`.
+DROP_SHARE = 0.5
+DROP_MIN = 50
+#: How many block reasons a refused publish names.
+DROP_REASONS = 3
 
 
 def enabled_only(products: Iterable[Product], ctx: PublishContext) -> Iterator[Product]:
@@ -110,10 +120,13 @@ def publish(
     full: bool = False,
     options: dict[str, Any] | None = None,
     progress: Any = None,
+    allow_drop: bool = False,
 ) -> PublishResult:
     """Run one publication: stages → renderer → exporter, recorded as a job. `scope` is the structure
     channel whose locales, currencies and gate apply; `channel` names the renderer. Without `exporter`, the
-    renderer's `default_exporter` (e.g. meilisearch for search) or local files."""
+    renderer's `default_exporter` (e.g. meilisearch for search) or local files. Unless `allow_drop`, a run
+    that would publish far fewer products than the channel's last one is refused before anything goes out
+    (DropRefused)."""
     structure = store.structure()
     scope = resolved_scope(structure, scope)
     renderer = lookup(RENDERERS, channel, "channel")()
@@ -130,30 +143,117 @@ def publish(
         stream = progress(stream)
     for ref in STAGES:
         stream = load(ref)(stream, ctx)
-    counter = _Counter(stream)
+    counter = _Counter(stream, ctx.blocked)
     try:
         artifacts = renderer.render(counter, ctx, store)
+        if not allow_drop:
+            refuse_drop(store, f"{channel}/{scope}", counter.published(), ctx.blocked, artifacts)
         locations = lookup(EXPORTERS, exporter, "exporter")().push(artifacts, ctx)
         if hasattr(renderer, "committed"):
             renderer.committed(ctx, store)
-    except Exception as exc:
-        store.finish_job(job_id, {"published": counter.count, **held_back(ctx.blocked)}, status="failed", error=repr(exc))
+    except DropRefused as exc:  # nothing went out: the rendered files go, the channel's old output stays
+        shutil.rmtree(output_dir / ".staging" / f"job-{job_id}", ignore_errors=True)
+        store.finish_job(job_id, {"published": 0, "would_publish": exc.now, "last_published": exc.last,
+                                  **held_back(ctx.blocked)}, status="failed", error=exc.describe())
         raise
-    result = PublishResult(channel, scope, counter.count, ctx.blocked, artifacts, locations, job_id,
+    except Exception as exc:
+        store.finish_job(job_id, {"published": counter.published(), **held_back(ctx.blocked)}, status="failed",
+                         error=repr(exc))
+        raise
+    result = PublishResult(channel, scope, counter.published(), ctx.blocked, artifacts, locations, job_id,
                            targets.dropped, targets.examples)
-    store.finish_job(job_id, {"published": counter.count, **held_back(ctx.blocked),
-                              "files": [a.name for a in artifacts], **result.links()})
+    store.finish_job(job_id, {"published": result.published, **held_back(ctx.blocked),
+                              "files": [a.name for a in artifacts], **result.links(), **result.mode()})
     return result
 
 
 class _Counter:
-    def __init__(self, items: Iterable[Product]) -> None:
-        self.items, self.count = items, 0
+    """The products the stages let through to the renderer (`count`), and those the renderer then blocked
+    itself (`held`: a Google or list-price rule), so that `published()` is what the outputs hold. The
+    renderer's blocks are told apart from the stages' by when they happen: ctx.blocked only grows, the stages
+    add to it only while this iterator reads from them, and a renderer blocks only products it was given, so
+    the keys added while the renderer has control are its own (no set of identifiers is kept)."""
+
+    def __init__(self, items: Iterable[Product], blocked: dict[str, list[str]]) -> None:
+        self.items, self.blocked, self.count, self.held = items, blocked, 0, 0
+        self.mark = len(blocked)  # ctx.blocked's size when control last went to the renderer
 
     def __iter__(self) -> Iterator[Product]:
         for item in self.items:
             self.count += 1
+            self.mark = len(self.blocked)
             yield item
+            self.held += len(self.blocked) - self.mark
+        self.mark = len(self.blocked)
+
+    def published(self) -> int:
+        """The products that reached the renderer and that it did not block."""
+        return self.count - self.held - (len(self.blocked) - self.mark)
+
+
+class DropRefused(GateBlocked):
+    """A publish that would publish far fewer products than the channel's last one (exit 6, as the gate's):
+    refused before anything is written or swapped, naming what blocks the products."""
+
+    def __init__(self, message: str, *, hint: str, now: int, last: int) -> None:
+        super().__init__(message, hint=hint)
+        self.now, self.last = now, last
+
+
+def last_published(store: Store, source: str) -> tuple[int, int] | None:
+    """(job id, products published) of the last succeeded publish of `source` ("<channel>/<scope>") that
+    wrote the whole channel; incremental runs (search sending changes) publish only what changed and are
+    skipped. None: no such publish yet (a first publish is never guarded)."""
+    q = (select(JOB.c.id, JOB.c.counts).where(JOB.c.kind == "publish", JOB.c.source == source,
+                                             JOB.c.status == "succeeded").order_by(JOB.c.id.desc()).limit(200))
+    with store.engine.connect() as conn:
+        for job_id, counts in conn.execute(q):
+            counts = counts or {}
+            if counts.get("mode") != "incremental" and isinstance(counts.get("published"), int):
+                return int(job_id), counts["published"]
+    return None
+
+
+def top_reasons(blocked: dict[str, list[str]], renderer: str, n: int = DROP_REASONS) -> list[tuple[str, int]]:
+    """The `n` reasons blocking the most products, as the gate report counts them (pim.gate.reason_kind:
+    completeness per locale, a finding's kind; `disabled` too), and the renderer's own rules by name without
+    the output they were met in (`google_merchant:US-en_US:image_link_not_public:…` → `google_merchant:
+    image_link_not_public`)."""
+    from pim.gate import reason_kind
+
+    def kind(reason: str) -> str | None:
+        parts = reason.split(":", 3)
+        return f"{renderer}:{parts[2]}" if parts[0] == renderer and len(parts) > 2 else reason_kind(reason)
+
+    counts: Counter[str] = Counter()
+    for reasons in blocked.values():
+        counts.update({k for k in map(kind, reasons) if k})
+    return counts.most_common(n)
+
+
+def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str]],
+                artifacts: list[Artifact]) -> None:
+    """DropRefused when a run writing the whole channel would publish fewer than DROP_SHARE of the products
+    the last one published, and at least DROP_MIN fewer (a whole catalog blocked by a new locale's missing
+    copy, which would empty every file and index); runs that send only changes are not judged."""
+    if {a.meta["mode"] for a in artifacts if "mode" in a.meta} == {"incremental"}:
+        return
+    previous = last_published(store, source)
+    if previous is None:
+        return
+    job, last = previous
+    if last - now < DROP_MIN or now >= last * DROP_SHARE:
+        return
+    channel, _, scope = source.partition("/")
+    why = "; ".join(f"{reason} ({n} product{'s' if n != 1 else ''})" for reason, n in top_reasons(blocked, channel))
+    raise DropRefused(
+        f"{channel} ({scope}) would publish {now} products where its last publish (job {job}) published {last}; "
+        f"nothing was published and the channel's previous output stays. What blocks the most products: "
+        f"{why or 'nothing (they are gone from the catalog)'}",
+        now=now, last=last,
+        hint=f"fix what blocks them (`pim gate report --channel {scope}` lists the values the gate misses), or publish "
+             f"anyway with `pim publish --channel {channel} --scope {scope} --allow-drop` (API: "
+             '"allow_drop": true in POST /api/v1/publish)')
 
 
 class PublishedTargets:

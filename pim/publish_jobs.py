@@ -14,7 +14,11 @@ cancelled before any file replaces the old ones, which stay.
 source and payload (the catalog as the path it was given, `catalog_path`: the command may name any file, the API
 only names under PIM_HOME) and runs it in its own process (pim.job_command), so it waits for — or, told not to,
 refuses to run beside — a queued or running publication of the same channel and scope, shows in `pim jobs`, and
-is cancelled like a queued one."""
+is cancelled like a queued one.
+
+Queued or run here, a publication is guarded (pim.pipeline.refuse_drop): one that would publish far fewer products
+than the channel's last one fails, nothing replaced, unless its payload says `allow_drop` (the API's and the
+command's override)."""
 
 from __future__ import annotations
 
@@ -73,9 +77,10 @@ def _for_channel(catalog: Any, what: str, channel: str | None, fix: str) -> None
 
 
 def enqueue(store: Any, channel: str, *, scope: str | None = None, full: bool = False, exporter: str | None = None,
-            catalog: str | None = None, by: str = "") -> int:
+            catalog: str | None = None, by: str = "", allow_drop: bool = False) -> int:
     """Check the request against the registry, the structure and PIM_HOME (a catalog), then queue it with its
-    scope resolved (the default: ecommerce, else the first, as `pim publish`); InputError names the field."""
+    scope resolved (the default: ecommerce, else the first, as `pim publish`); InputError names the field.
+    `allow_drop`: publish even far fewer products than the last run did (pim.pipeline.refuse_drop)."""
     if channel not in channels():
         raise InputError(f"unknown channel '{channel}'", field="channel", hint=f"known: {', '.join(channels())}")
     if exporter is not None and exporter not in EXPORTERS:
@@ -89,6 +94,8 @@ def enqueue(store: Any, channel: str, *, scope: str | None = None, full: bool = 
         catalog_file(catalog, channel)
     scope = scope or ("ecommerce" if "ecommerce" in scopes else scopes[0])
     payload = {"channel": channel, "scope": scope, "full": full, "exporter": exporter, "by": by}
+    if allow_drop:
+        payload["allow_drop"] = True
     if catalog is not None:
         payload["catalog"] = catalog  # by name: the worker finds it under its own PIM_HOME
     return job_queue.enqueue(store, KIND, f"{channel}/{scope}", payload)
@@ -106,7 +113,7 @@ def publish_here(store: Any, channel: str, *, scope: str | None = None, full: bo
                  exporter: str | None = None, catalog: Path | None = None, by: str = "", wait: bool = True,
                  on_wait: Callable[[dict[str, Any] | None], None] | None = None,
                  progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
-                 command: str = "pim publish") -> tuple[dict[str, Any], PublishResult]:
+                 command: str = "pim publish", allow_drop: bool = False) -> tuple[dict[str, Any], PublishResult]:
     """`pim publish`: check the request as pim.pipeline.publish does (the same errors), record it as a held
     publish job and run it here under the queue's exclusion (pim.job_command: waiting, or job_command.Busy with
     `wait=False`); the job as it ended and the publication. A failure or a cancel comes back as its exception."""
@@ -118,6 +125,8 @@ def publish_here(store: Any, channel: str, *, scope: str | None = None, full: bo
     scope = resolved_scope(store.structure(), scope)
     payload: dict[str, Any] = {"channel": channel, "scope": scope, "full": full, "exporter": exporter, "by": by,
                                "command": command}
+    if allow_drop:
+        payload["allow_drop"] = True
     if catalog is not None:
         path = catalog.resolve()
         _for_channel(load(CATALOG_LOADER)(path), f"catalog {catalog}", channel, "give a catalog")
@@ -146,6 +155,7 @@ def run_queued(store: Any, job: dict[str, Any], *,
     try:
         result = publish(store, output, channel=payload["channel"], scope=payload.get("scope"),
                          exporter=payload.get("exporter"), full=bool(payload.get("full")), options=options,
+                         allow_drop=bool(payload.get("allow_drop")),
                          progress=lambda products: _watched(store, job["id"],
                                                             progress(products) if progress else products))
     except _Stop as stop:

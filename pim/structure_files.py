@@ -278,7 +278,7 @@ def structure_paths(target: Path) -> list[Path]:
 def load_structure_files(target: Path, existing: Structure | None = None, store: Any = None) -> StructureFile:
     """Parse and check every file; return one merged StructureFile, or raise StructureErrors with all problems.
     With the `store` the `existing` structure came from, changed attributes are checked against the values
-    stored (pim.structure_value_checks)."""
+    stored (pim.structure_value_checks) and changed channels against what relies on them (stored_use_problems)."""
     parsed: list[tuple[Path, StructureFile, yaml.Node | None]] = []
     problems: list[StructureProblem] = []
     for path in structure_paths(target):
@@ -291,7 +291,7 @@ def load_structure_files(target: Path, existing: Structure | None = None, store:
     if not problems and store is not None and existing is not None:
         from pim.structure_value_checks import stored_value_problems
 
-        problems = stored_value_problems(store, existing, parsed)
+        problems = stored_value_problems(store, existing, parsed) or stored_use_problems(store, existing, parsed)
     if problems:
         raise StructureErrors(problems)
     merged = StructureFile()
@@ -299,6 +299,18 @@ def load_structure_files(target: Path, existing: Structure | None = None, store:
         for section in SECTION_KIND:
             getattr(merged, section).extend(getattr(f, section))
     return merged
+
+
+def stored_use_problems(store: Any, existing: Structure,
+                        files: list[tuple[Path, StructureFile, yaml.Node | None]]) -> list[StructureProblem]:
+    """Channels that drop a locale or currency a contract delivers or prices in, a search target holds an index
+    for or a built-in catalog names: refused as the channels page refuses them (pim.channel_usage, one rule),
+    for files and the REST API's body alike."""
+    from pim.channel_usage import load_refusals
+
+    return [StructureProblem(str(path), item_line(node, "channels", i, field), f"channels.{i}.{field}", reason)
+            for path, f, node in files if f.channels
+            for i, field, reason in load_refusals(store, existing, f.channels)]
 
 
 def save_structure(store: Any, merged: StructureFile) -> dict[str, int]:

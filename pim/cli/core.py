@@ -38,13 +38,16 @@ def publish(
                                              "instead of the channel's built-in one."),
     no_wait: bool = typer.Option(False, "--no-wait", help="Exit 1 instead of waiting while a publication of the "
                                                            "same channel and scope runs."),
+    allow_drop: bool = typer.Option(False, "--allow-drop", help="Publish even when far fewer products pass than "
+                                    "the channel's last publish published (refused otherwise, exit 6)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Publish the products that pass the gate to a channel.
 
     It runs here, recorded as a publish job (`pim jobs list`): it waits while a publication of the same channel
     and scope runs (a queued one, or another command's), and `pim jobs cancel ID` stops it before its files
-    replace the old ones."""
+    replace the old ones. One that would publish less than half of what the channel's last publish did (and at
+    least 50 products fewer) is refused with exit 6, nothing replaced, unless --allow-drop."""
     from rich.console import Console
 
     from pim.pipeline import held_back
@@ -61,7 +64,7 @@ def publish(
                       f"on {holder['host']}) to end …", highlight=False, markup=False)
 
     job, result = publish_here(store, channel, scope=scope, exporter=exporter, full=full, catalog=catalog,
-                               by=_who(), wait=not no_wait, on_wait=waiting,
+                               by=_who(), wait=not no_wait, on_wait=waiting, allow_drop=allow_drop,
                                progress=None if as_json else (lambda it: progress(it, f"publishing {channel}", total)))
     if as_json:
         emit_json({**result.summary(), "blocked_products": result.blocked})

@@ -191,6 +191,10 @@ class PublishRequest(RequestBody):
     catalog: str | None = Field(default=None, description="A channel catalog YAML under PIM_HOME, by name (e.g. "
                                 "`catalogs/storefront.yaml`), instead of the channel's built-in one, like "
                                 "`pim publish --catalog`. Never a path: absolute names and `..` are refused.")
+    allow_drop: bool = Field(default=False, description="Publish even when far fewer products pass than the "
+                             "channel's last publish published, like `pim publish --allow-drop`. Otherwise such a "
+                             "job fails (less than half, and at least 50 products fewer), its error naming the "
+                             "reasons that block most, and the channel's previous output stays.")
 
 
 @router.post("/publish", status_code=202, response_model=JobOut, tags=["pipeline"], responses=documented({
@@ -205,7 +209,7 @@ def queue_publish(body: PublishRequest, request: Request, response: Response,
     store = store_of(request)
     try:
         job_id = publish_jobs.enqueue(store, body.channel, scope=body.scope, full=body.full, exporter=body.to,
-                                      catalog=body.catalog, by=user.username)
+                                      catalog=body.catalog, by=user.username, allow_drop=body.allow_drop)
     except InputError as exc:
         return refused(field_errors({exc.field or "channel": exc.in_one_line()}))
     return _accepted(response, store, job_id)

@@ -9,8 +9,10 @@ the web pages' deferrals: the save rescores fewer than pim.rescore_jobs.IN_REQUE
 counted over every family it touches, and the largest families beyond that become queued rescore jobs
 (pim.rescore_jobs); a large category move or a large family's new label or image attribute becomes a queued
 grid re-index (pim.grid_jobs). The answer lists each job's id and URL. A refused body answers 422 with
-`{"errors": [{section, code?, field?, message}]}`, one entry per problem, and writes nothing; `?dry_run=true`
-checks and counts what would change, writing nothing either way.
+`{"errors": [{section, code?, field?, message}]}`, one entry per problem, and writes nothing; a channel dropping a
+locale or currency that a contract, a search target or a built-in catalog relies on answers 409 in the same
+shape (pim.channel_usage, as the channels page and `pim structure load` refuse it); `?dry_run=true` checks and
+counts what would change, writing nothing either way.
 
 `DELETE /structure/{section}/{code}` deletes one attribute, category, channel or family by the admin pages' own rules
 (pim.structure_deletes): 404 for an unknown code, 409 with every blocker in the same `{"errors": [...]}` shape,
@@ -35,6 +37,7 @@ from pim.structure_files import (
     StructureProblem,
     check_references,
     save_structure,
+    stored_use_problems,
     structure_changes,
     validation_problems,
 )
@@ -103,8 +106,8 @@ def _error(problem: StructureProblem, raw: Any) -> StructureError:
                           message=problem.reason)
 
 
-def _refused(errors: list[StructureError]) -> JSONResponse:
-    return JSONResponse(StructureRefused(errors=errors).model_dump(exclude_none=True), status_code=422)
+def _refused(errors: list[StructureError], status: int = 422) -> JSONResponse:
+    return JSONResponse(StructureRefused(errors=errors).model_dump(exclude_none=True), status_code=status)
 
 
 def _request_errors(exc: RequestValidationError) -> list[StructureError]:
@@ -150,6 +153,9 @@ def _changes(store: Any, body: StructureFile) -> dict[str, SectionChanges]:
 
 @router.post("/structure", response_model=StructureLoaded, tags=["structure"], responses={
     **documented({403: "only admins change the structure"}),
+    409: {"model": StructureRefused, "description": "a channel drops a locale or currency a contract delivers or "
+          "prices in, a search target holds an index for, or a built-in catalog names (each named, with how to "
+          "go on); nothing was written"},
     422: {"model": StructureRefused, "description": "every problem `pim structure load` would report; nothing "
           "was written"}})
 def load_structure(body: StructureFile, request: Request, dry_run: bool = Query(
@@ -160,9 +166,12 @@ def load_structure(body: StructureFile, request: Request, dry_run: bool = Query(
     store = store_of(request)
     files, existing = [(Path(BODY), body, None)], structure_of(request)
     problems = check_references(files, existing) or stored_value_problems(store, existing, files)
+    status = 422
+    if not problems:  # valid: then what relies on the channels it changes (a conflict, not a bad body)
+        problems, status = stored_use_problems(store, existing, files), 409
     if problems:
         raw = body.model_dump(mode="json")
-        return _refused([_error(p, raw) for p in problems])
+        return _refused([_error(p, raw) for p in problems], status)
     changes = _changes(store, body)
     if dry_run:
         return StructureLoaded(dry_run=True, changes=changes, loaded={}, jobs=[])

@@ -263,10 +263,8 @@ async def change_scope(code: str, request: Request, user: User = Depends(admin_u
     said = changes(old, new)
     if not said:
         return _channel_page(request, user, code, notice="Nothing changed.")
-    if blocked := channel_usage.removal_blockers(store, s, old, new):
-        gone = [v for v in [*old.locales, *old.currencies] if v not in [*new.locales, *new.currencies]]
-        return _channel_page(request, user, code, status=409, form=_kept(form), error=(
-            f"Nothing was saved: {' and '.join(gone)} cannot leave {code} while {'; '.join(blocked)}."))
+    if refused := channel_usage.removal_refusal(store, s, old, new):
+        return _channel_page(request, user, code, status=409, form=_kept(form), error=f"Nothing was saved: {refused}.")
     tree = channel_usage.tree_change(store, old.category_tree, new.category_tree).sentence(code)
     # read per request (tests lower it): families below it are rescored in the write, larger ones queued with it
     with rescore_jobs.deferred() as deferral:
