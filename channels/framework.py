@@ -21,5 +21,12 @@ from channels.field_mapper import FieldMapper
 from channels.units import PLACES, convert
 from channels.url_codes import URL_CODES, in_url, is_url_field
 
-__all__ = ["BUILTIN_DIR", "PLACES", "URL_CODES", "ChannelCatalog", "FieldMap", "FieldMapper", "Rendition",
-           "catalog_for", "convert", "in_url", "is_url_field", "list_price_attribute", "load_catalog"]
+__all__ = ["BUILTIN_DIR", "PLACES", "STALE_OUTPUTS", "URL_CODES", "ChannelCatalog", "FieldMap", "FieldMapper",
+           "Rendition", "catalog_for", "convert", "in_url", "is_url_field", "list_price_attribute", "load_catalog"]
+
+#: What a renderer's publication to local files does with the files its last publication of the same scope
+#: wrote and this one did not (a locale that left the channel, per-locale Google feeds replaced by per-target
+#: ones): "remove" them, once the new files are in place; or "report" them (search: an index is deleted with
+#: `pim search drop`, never by a publish). exporters.local tracks what each wrote in a small manifest and never
+#: touches a file it did not write. Renderers not named keep every file (customer feeds: pim.feed_retention).
+STALE_OUTPUTS: dict[str, str] = {"storefront": "remove", "google_merchant": "remove", "search": "report"}

@@ -35,6 +35,13 @@ G = "http://base.google.com/ns/1.0"
 RENDITION = "gmc_main"  # the catalog's (and, when media.yaml names one so, the media area's) rendition for Google
 TITLE_MAX, DESCRIPTION_MAX, EXTRA_IMAGES_MAX = 150, 5000, 10
 ID_MAX = 50  # Google's limit for id and item_group_id: a longer one is disapproved, never cut (ids must stay stable)
+#: Google fetches images over http(s) only. A file:// link (a built rendition with no media base URL set,
+#: media/links.py) or a bare reference blocks the item, the reason naming what to set.
+FETCHED = ("https://", "http://")
+NOT_PUBLIC = "image_link_not_public:{scheme}:set PIM_CDN_BASE_URL or the catalog's media_base_url"
+LOCAL_HINT = ("Google Merchant blocks these items (image_link_not_public); set PIM_CDN_BASE_URL to the public URL "
+              "the media folder is served at, or media_base_url in the channel's catalog (pim publish --catalog "
+              "FILE), and publish again")
 
 
 def gtin_valid(code: str) -> bool:
@@ -76,7 +83,7 @@ class GoogleMerchantRenderer:
         mapper = CleanFieldMapper(catalog, s, ValueResolver(store, s), scope, profile="google")
         # the media area's built renditions (a rendition named like the catalog's, else the listing one)
         mapper.links = load(IMAGE_LINKS)(store, scope, lambda ref: mapper.convention_url(ref, RENDITION), RENDITION,
-                                         base_url=catalog.media_base_url)
+                                         base_url=catalog.media_base_url, local_hint=LOCAL_HINT)
         staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}" / "google_merchant"
         staging.mkdir(parents=True, exist_ok=True)
         paths = {label: staging / f"feed.{scope}.{label}.xml" for label, *_ in outputs}
@@ -186,8 +193,10 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
     g["image_link"] = mapper.media_url(image, RENDITION) if image else None
     if image and g["image_link"] is None:
         reasons.append(f"unusable_image:{image}")  # media rejected it or it breaks the channel's size rules
+    elif image and not g["image_link"].startswith(FETCHED):
+        reasons.append(NOT_PUBLIC.format(scheme=g["image_link"].partition(":")[0] or "none"))
     extras = [url for i in fields.get("additional_image_link") or [] if i != image
-              and (url := mapper.media_url(i, RENDITION)) is not None]
+              and (url := mapper.media_url(i, RENDITION)) is not None and url.startswith(FETCHED)]
     g["availability"] = _availability(stock.get(product.identifier), catalog.options.get("missing_stock", "out_of_stock"))
     # the mapper rounds prices to the currency's minor units (pim.currencies.shelf_price): what Google shows is
     # what is compared, so a sale a fraction of a cent below the price is no sale

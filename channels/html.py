@@ -126,9 +126,17 @@ def _marked_up(text: str) -> bool:
     return "<" in text or "&" in text
 
 
+#: A line break and the spaces around it, in a value written without tags.
+_LINE_BREAK = re.compile(r"[ \t]*(?:\r\n?|\n)[ \t]*")
+
+
 def safe_html(text: str, profile: Profile = "storefront") -> str:
     """`text` as HTML that is safe to show: the profile's formatting kept, everything else dropped. Text
-    without markup is returned as it is (the same object)."""
+    without markup is returned as it is (the same object). On the storefront, whose page renders it as HTML,
+    a value written without tags keeps its lines apart (content bullets a content import joined with line
+    breaks): each line break becomes `<br>`; in markup, line breaks are the author's layout and stay."""
+    if profile == "storefront" and "<" not in text and ("\n" in text or "\r" in text):
+        return _LINE_BREAK.sub("<br>", (_PROFILES[profile](text) if "&" in text else text).strip())
     return _PROFILES[profile](text) if _marked_up(text) else text
 
 
@@ -149,10 +157,16 @@ _PLAIN = _Memo(_words, keeps_output=False)
 
 def plain_text(text: str) -> str:
     """The words of `text`: tags stripped (scripts with their content), entities decoded, whitespace collapsed,
-    a space where a block or line break was. Text without markup is returned as it is (the same object).
+    a space where a block or line break was (`\n` too: content bullets joined by line breaks read as words
+    apart). Text with neither markup nor such whitespace is returned as it is (the same object).
     The result is a string its consumer escapes, not HTML; still, a `<` decoding would put before a letter
     gets a space after it (`&lt;b&gt;` → `< b>`), so text rendered unescaped (a search highlight) opens no tag."""
-    return _PLAIN(text) if _marked_up(text) else text
+    if _marked_up(text):
+        return _PLAIN(text)
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text  # the common case, checked in C: no whitespace but single spaces between words
+    words = " ".join(text.split())
+    return text if words == text else words
 
 
 #: The last word and the whitespace before it; an opening tag at the end of a cut (an element left empty).

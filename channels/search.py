@@ -10,6 +10,7 @@ incremental. See docs/search.md.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
@@ -48,6 +49,7 @@ IMAGE_URL = "channels.search:image_url"
 #: `prefetch(values)` method and a `state()` (what the links depend on), or None when media.yaml declares none.
 IMAGE_LINKS = "media.links:links_for"
 CHUNK = 1000
+log = logging.getLogger("pim.search")
 
 
 class SearchSyncRow(SQLModel, table=True):
@@ -193,6 +195,18 @@ class Plan:
         return "full" if self.full or locale in self.rebuild else "incremental"
 
 
+def _say_orphaned(target: str, scope: str, locales: list[str]) -> None:
+    """Warn about the indexes a server holds for locales the channel no longer has: a push never deletes an
+    index (an output folder's are reported by exporters.local, which sees their files)."""
+    where = target.partition("|")[0]
+    if not where.startswith("meili:"):
+        return
+    for locale in locales:
+        log.warning("search index %s at %s is no longer published (channel %s does not have %s now) and keeps its "
+                    "documents; if the locale left for good, delete it with `pim search drop --channel %s --locale "
+                    "%s --target %s`", index_uid(scope, locale), where[6:], scope, locale, scope, locale, where[6:])
+
+
 def _written_and(store: Store, since: int, aged: set[str]) -> Iterator[Product]:
     """The products written since the watermark, then the aged ones not among them (each once)."""
     rest = set(aged)
@@ -236,6 +250,7 @@ class SearchRenderer:
         start = store.current_seq()  # read before the products: later writes are sent next time, never lost
         locales = [p.locale for p in builder.plans]
         held = state_locales(state) if state is not None else None
+        _say_orphaned(target, ctx.channel, sorted(set(held or []) - set(locales)))
         if ctx.full:
             full, reason = True, "--full"
         elif state is None:
@@ -304,7 +319,7 @@ class SearchRenderer:
             for uid in uids:
                 (staging / uid).mkdir(parents=True, exist_ok=True)
                 handles.append((staging / uid / "documents.ndjson").open("wb"))
-            for sku, docs in self._documents(products, builder, store, customers_of):
+            for sku, docs in self._documents(products, builder, store, customers_of, ctx.blocked):
                 for n, doc in enumerate(docs):
                     if every[n] or sku in fresh:  # type: ignore[operator]
                         handles[n].write(orjson.dumps(doc) + b"\n")
@@ -338,10 +353,13 @@ class SearchRenderer:
         return artifacts
 
     def _documents(self, products: Iterable[Product], builder: DocumentBuilder, store: Store,
-                   customers_of: Callable[[Any, list[str]], dict[str, list[str]]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+                   customers_of: Callable[[Any, list[str]], dict[str, list[str]]],
+                   blocked: dict[str, list[str]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Each product's documents; one whose list price the storefront blocks goes to `blocked` instead."""
         from pim.commerce import stock_for
 
         resolver = ValueResolver(store, builder.structure)
+        prices = builder.price_check(resolver)
         prefetch = getattr(builder.image_url, "prefetch", None)
         it = iter(products)
         while chunk := list(islice(it, CHUNK)):
@@ -352,6 +370,9 @@ class SearchRenderer:
             if prefetch is not None:  # the chunk's image links in a few queries
                 prefetch(resolver.image_values(values for _, _, values in resolved))
             for p, chain, values in resolved:
+                if reasons := prices.reasons(p, values):
+                    blocked.setdefault(p.identifier, []).extend(reasons)
+                    continue
                 yield p.identifier, builder.build(p.identifier, p.family, resolver.categories(p, chain), values,
                                                   model=chain[-1].code if chain else None,
                                                   availability=stock.get(p.identifier),

@@ -16,7 +16,8 @@ Shape (all keys always present, so the storefront never guards against a missing
   facets        {attribute: value} for attributes flagged `filterable` (option labels, numbers, booleans)
   text          {attribute: value} for attributes flagged `searchable` that are not name/description/brand
   prices        {"EUR": 12.5, …} the list price in the channel's currencies, as the storefront shows it (rounded
-                half up to minor units, pim.currencies.shelf_price): numbers, to sort and filter on
+                half up to minor units, pim.currencies.shelf_price): numbers, to sort and filter on. A product
+                whose list price rounds to 0 has no document, as it has no storefront page (price_check)
   availability  "in_stock" | "out_of_stock" | "unknown";  stock: available-to-promise or null
   in_stock_rank 1 when in stock, else 0 (a custom ranking rule)
   image         the main image's rendition URL
@@ -194,6 +195,16 @@ class DocumentBuilder:
                        for a in self.facet_attrs]
         text_specs = [(a.code, keys[a.code], options.get(a.code, {}) if a.type in _SELECTS else None) for a in self.text_attrs]
         return LocalePlan(locale, keys, options, levels, families, depth, facet_specs, text_specs)
+
+    def price_check(self, resolver: Any) -> Any:
+        """The storefront's list price rule (channels.storefront.ListPriceCheck) on this builder's scope,
+        currencies and price: a price that rounds to 0 blocks the product here too (`search:<currency>:invalid:
+        price:0`), so no result shows a price the storefront refuses or links to a page it does not have.
+        `resolver`: the publish's ValueResolver."""
+        from channels.storefront import ListPriceCheck
+
+        return ListPriceCheck(resolver, self.scope, [p.locale for p in self.plans], self.currencies,
+                              self.price_attr, "search")
 
     def tags(self, customers: list[str]) -> list[str]:
         """The customers' tags (customer_tag), remembered per builder."""

@@ -18,8 +18,9 @@ import orjson
 from channels.search_documents import DISPLAYED, DocumentBuilder, customer_tag
 
 #: Bump when the document builder changes what it writes.
-DOCUMENT_VERSION = 3  # 2: prices are shelf prices, rounded half up to minor units (round 32); 3: customers
-                      # are keyed tags, not codes (round 33)
+DOCUMENT_VERSION = 4  # 2: prices are shelf prices, rounded half up to minor units (round 32); 3: customers
+                      # are keyed tags, not codes (round 33); 4: a list price that rounds to 0 blocks the product
+                      # as on the storefront, and plain text reads line breaks as spaces (round 34)
 
 
 def index_settings(b: DocumentBuilder, locale: str) -> dict[str, Any]:

@@ -3,8 +3,9 @@ Written streaming (one product at a time into every locale file). Locales, curre
 `fields` and which association kinds count as `related` come from the channel catalog declaration
 (channels/catalogs/storefront.yaml, see channels.declaration). `associations` and `related` name only products
 the same publish writes (pim.pipeline.PublishedTargets): a shopper never follows a link to a missing page.
-Textarea values are HTML, cleaned to the storefront's formatting tags (channels.html); text values are plain
-strings the storefront escapes itself. The label and the mapped title (a textarea label attribute included)
+Textarea values are HTML, cleaned to the storefront's formatting tags (channels.html); one written without tags
+(content bullets joined by line breaks) has each line break as `<br>`. Text values are plain strings the
+storefront escapes itself, line breaks kept. The label and the mapped title (a textarea label attribute included)
 are plain text. `prices` is the list price (ChannelCatalog.price_attribute); another price collection (a sale
 price) is an attribute like any other, `{currency: amount}`. Prices are what a shopper pays: rounded half up to
 the currency's minor units (pim.currencies.shelf_price); a list price that rounds to 0 blocks the product

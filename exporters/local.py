@@ -1,16 +1,23 @@
 """Local files: artifacts are moved from the run's staging dir into place with os.replace, so a reader
-sees the old file or the new one, never half of one. Then the run's staging dir goes, and so do those that
-publications killed mid-run left in the same output (pim.maintenance.prune_staging)."""
+sees the old file or the new one, never half of one. Then the files the renderer's last publication of the same
+scope wrote here and this one did not are removed or reported (channels.framework.STALE_OUTPUTS, tracked in
+`.published/<renderer>.<scope>.json`). Last the run's staging dir goes, and so do those that publications
+killed mid-run left in the same output (pim.maintenance.prune_staging)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+from pathlib import Path
+
+import orjson
 
 from pim.protocols import Artifact, PublishContext
 
 log = logging.getLogger(__name__)
+#: The output's folder of manifests: which files each renderer's last publication of a scope wrote.
+PUBLISHED = ".published"
 
 
 class LocalExporter:
@@ -24,6 +31,8 @@ class LocalExporter:
             if a.path.resolve() != target.resolve():
                 os.replace(a.path, target)
             written.append(str(target))
+        if artifacts:  # a call that only clears staging (the Meilisearch exporter's) says nothing of the files
+            stale_outputs(ctx, [a.name for a in artifacts])
         staging = ctx.output_dir / ".staging" / f"job-{ctx.job_id}"
         shutil.rmtree(staging, ignore_errors=True)
         sweep_staging(ctx)
@@ -47,3 +56,73 @@ def sweep_staging(ctx: PublishContext) -> None:
     if swept["deleted"]:
         log.info("removed %d staging dir(s) that stopped publications left: %s", swept["deleted"],
                  ", ".join(swept["dirs"]))
+
+
+def stale_outputs(ctx: PublishContext, names: list[str]) -> list[str]:
+    """The files (names under the output) the last publication of this renderer and scope wrote here and this
+    one, which wrote `names`, did not; removed or reported as channels.framework.STALE_OUTPUTS says. Only files a
+    manifest lists are touched; the manifest is replaced after the removals, so a run stopped between them
+    removes the rest next time. Reported files stay listed, and reported again, until they are gone."""
+    from channels.framework import STALE_OUTPUTS
+
+    renderer = str(ctx.options.get("renderer"))
+    mode = STALE_OUTPUTS.get(renderer)
+    if mode is None:
+        return []
+    out = ctx.output_dir
+    manifest = out / PUBLISHED / f"{renderer}.{ctx.channel}.json"
+    # an index is reported as a whole: a push that sends no deletes.json to an index it still writes is no news
+    written = set(names) if mode == "remove" else {n.rpartition("/")[0] for n in names}
+    stale = sorted(n for n in set(_listed(manifest)) - set(names)
+                   if (n if mode == "remove" else n.rpartition("/")[0]) not in written
+                   and _inside(out, n) and (out / n).is_file())
+    if stale and mode == "remove":
+        for name in stale:
+            (out / name).unlink(missing_ok=True)
+            _drop_empty(out, (out / name).parent)
+        log.info("removed %d file(s) the last %s publication of %s wrote and this one does not: %s", len(stale),
+                 renderer, ctx.channel, ", ".join(stale))
+    elif stale:
+        _report_indexes(ctx, stale)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = manifest.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(orjson.dumps({"renderer": renderer, "scope": ctx.channel, "job": ctx.job_id,
+                                  "files": sorted({*names, *(stale if mode == "report" else ())})}))
+    os.replace(tmp, manifest)
+    return stale
+
+
+def _listed(manifest: Path) -> list[str]:
+    """The files a manifest lists; none for a missing or unreadable one (files written before it are kept)."""
+    try:
+        files = orjson.loads(manifest.read_bytes()).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [f for f in files if isinstance(f, str)]
+
+
+def _inside(out: Path, name: str) -> bool:
+    """A listed name stays inside the output folder (a hand-edited manifest cannot reach beyond it)."""
+    return (out / name).resolve().is_relative_to(out.resolve())
+
+
+def _drop_empty(out: Path, folder: Path) -> None:
+    """Remove `folder` and its parents up to `out` while they are empty: nothing but the removed files was there."""
+    while folder != out and folder.is_relative_to(out):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _report_indexes(ctx: PublishContext, stale: list[str]) -> None:
+    """Search: the indexes whose files the last push here wrote and this one did not (their locale left the
+    channel): kept, since only `pim search drop` deletes an index, and named with that command."""
+    say = logging.getLogger("pim.search")
+    for uid in sorted({name.split("/")[1] for name in stale if name.count("/") >= 2}):
+        locale = uid.rpartition(f"_{ctx.channel}_")[2]
+        say.warning("search index %s in %s is no longer published (channel %s does not have %s now): its files "
+                    "stay, and an index loaded from them stays at Meilisearch; if the locale left for good, delete "
+                    "both with `pim search drop --channel %s --locale %s`", uid, ctx.output_dir / "search",
+                    ctx.channel, locale, ctx.channel, locale)

@@ -5,7 +5,8 @@ Per image value the link is:
 - the rendition's URL, when the value is a valid asset and that rendition has been built (`pim media
   renditions`): stable, content-addressed, behind the channel catalog's `media_base_url` or else
   PIM_CDN_BASE_URL when set; without either, the local asset store's file:// URL, which nobody outside this
-  machine can fetch: the first such link of a publication logs a warning saying what to set;
+  machine can fetch: the first such link of a publication logs a warning saying what to set (Google Merchant
+  blocks the items: channels.google_merchant);
 - nothing, when the value is known not to be usable (unreadable, rejected, or below the channel's size
   rules): no broken or unfit image is listed;
 - the value as it was linked before (the caller's fallback), when media has not seen it yet (never ingested,

@@ -144,6 +144,31 @@ def step_publish(run: DemoRun) -> dict[str, Any]:
     return {"scope": result.scope, "published": result.published, "blocked": len(result.blocked)}
 
 
+#: Where the demo's Google feed says its images are served when PIM_CDN_BASE_URL is unset: under its shop's
+#: base URL, as the catalogs' URL convention has it. Google blocks an item whose image link is a file:// URL.
+DEMO_MEDIA_BASE_URL = "https://shop.example.com/media"
+DEMO_GOOGLE_CATALOG = "google_merchant.demo.yaml"
+
+
+def demo_catalog(run: DemoRun, channel: str) -> Path | None:
+    """The catalog the demo publishes `channel` with: for Google Merchant without PIM_CDN_BASE_URL, the built-in
+    one with `media_base_url` set (written once to the workspace, edit freely), so the feed keeps its items;
+    else None (the built-in catalog)."""
+    if channel != "google_merchant" or get_settings().cdn_base_url:
+        return None
+    from channels.declaration_files import BUILTIN_DIR
+
+    path = run.settings.home / DEMO_GOOGLE_CATALOG
+    if not path.exists():
+        builtin = (BUILTIN_DIR / "google_merchant.yaml").read_text(encoding="utf-8")
+        path.write_text(f"# Written by the demo: the built-in Google catalog with its images served under the demo "
+                        f"shop.\n# Publish with `pim publish --channel google_merchant --catalog {path}`, or set "
+                        f"PIM_CDN_BASE_URL.\n{builtin.rstrip()}\nmedia_base_url: {DEMO_MEDIA_BASE_URL}\n",
+                        encoding="utf-8")
+    run.outputs["Google Merchant catalog (media_base_url)"] = str(path)
+    return path
+
+
 def publish_as_job(run: DemoRun, channel: str, progress: Any = None) -> Any:
     """Publish as `pim publish` does: a held job under the queue's one-publication-per-channel rule, so the demo
     waits for a worker's publication of the same channel instead of racing it, and shows in `pim jobs`."""
@@ -154,7 +179,7 @@ def publish_as_job(run: DemoRun, channel: str, progress: Any = None) -> Any:
             run.console.print(f"  waiting for job {holder['id']} ({holder['kind']} {holder['source']}) to end …")
 
     _, result = publish_here(run.store, channel, by="pim demo", command="pim demo", on_wait=waiting,
-                             progress=progress)
+                             progress=progress, catalog=demo_catalog(run, channel))
     return result
 
 
