@@ -72,7 +72,9 @@ class ChannelCatalog(_Strict):
     link_template: str = Field(default="{{ base_url }}/p/{{ identifier }}",
                                description="Jinja2 (sandboxed) for the product link. identifier, parent and family "
                                "come percent-encoded as one URL path segment each; values as they are.")
-    media_base_url: str | None = Field(default=None, description="Where renditions are served; PIM_CDN_BASE_URL or base_url/media.")
+    media_base_url: str | None = Field(default=None, description=(
+        "Where renditions are served; default PIM_CDN_BASE_URL. With neither, a built rendition links as a local "
+        "file:// URL (Google Merchant blocks it) and an image not rendered yet as base_url/media."))
     renditions: dict[str, Rendition] = {}
     fields: list[FieldMap] = []
     category_map: dict[str, str] = Field(default={}, description="Category code → channel taxonomy id (e.g. Google's).")
