@@ -36,12 +36,12 @@ from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError, StoreError
 from pim.product import (EMPTY, UNKNOWN, Association, Product, ProductModel, Provenance, blank_product, source_of, split_key,
                          trusted_copy, trusted_model)
-from pim.partial_merge import read_parts, row_update, touched_keys
+from pim.partial_merge import StoredPart, read_parts, row_update, touched_keys
 from pim.quality import is_gtin_attribute, unique_form
 from pim.spelling import unknown_key
 from pim.store import Store, UpsertCounts
 from pim.store.raw import RawTable, Statements, raw_table
-from pim.store.store import MODEL, PRODUCT, ProductDelta, ProductRowUpdate, now
+from pim.store.store import MODEL, PRODUCT, ProductDelta, ProductRowUpdate, json_text, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
 from pim.validation import outside_family
@@ -426,6 +426,7 @@ def candidates_for(store: Store, identifier: str) -> dict[str, Claims]:
 
 
 _CANDIDATE_COLUMNS = ("identifier", "value_key", "source", "value", "ref", "at")
+_CANDIDATE_KEY = ("identifier", "value_key", "source")
 
 
 def load_candidates(conn: Connection, ids: list[str], raw: RawTable | None = None) -> dict[str, dict[str, Claims]]:
@@ -498,7 +499,8 @@ def _stored_fingerprints(conn: Connection, source: str, ids: list[str]) -> dict[
 class SideWrites:
     """Candidate and conflict-log changes of one batch, written in the product batch's transaction."""
 
-    cand_upserts: list[dict[str, Any]] = field(default_factory=list)
+    #: (identifier, value_key, source, value, ref, at): tuples, not dicts, as a first merge keeps ~3 per record
+    cand_upserts: list[tuple[Any, ...]] = field(default_factory=list)
     cand_deletes: list[dict[str, Any]] = field(default_factory=list)
     conflict_rows: list[dict[str, Any]] = field(default_factory=list)
     #: (source, identifier, digest) of the records merged; the product seq comes from the writer or is read back
@@ -513,7 +515,7 @@ class SideWrites:
         shown values stay as they were but whose losing claims changed was still updated (a fingerprint alone
         is bookkeeping, not a change)."""
         claims = self.association_claims
-        return ({r["identifier"] for r in self.cand_upserts} | {d["i"] for d in self.cand_deletes}
+        return ({r[0] for r in self.cand_upserts} | {d["i"] for d in self.cand_deletes}
                 | {r["identifier"] for r in self.conflict_rows} | {r["identifier"] for r in claims.upserts}
                 | {ident for ident, _, _ in claims.deletes})
 
@@ -522,7 +524,7 @@ class SideWrites:
         candidates = raw_table(store, conn, CANDIDATE)
         candidates.delete(conn, ("identifier", "value_key", "source"),
                           [(d["i"], d["k"], d["s"]) for d in self.cand_deletes])
-        candidates.upsert(conn, self.cand_upserts, ("identifier", "value_key", "source"))
+        candidates.write_bound(conn, _CANDIDATE_COLUMNS, _CANDIDATE_KEY, _candidate_rows(candidates, self.cand_upserts))
         raw_table(store, conn, CONFLICT).upsert(conn, self.conflict_rows, ("identifier", "value_key"))
         self.association_claims.write(store, conn)
         if self.fingerprints:
@@ -544,10 +546,20 @@ def _candidate_diff(ident: str, key: str, old: Claims, new: Claims, side: SideWr
         before = old.get(source) if old else None
         if before is None or before.value != claim.value:
             prov = claim.prov
-            upserts.append({
-                "identifier": ident, "value_key": key, "source": source, "value": claim.value,
-                "ref": prov.ref if prov else None, "at": prov.at if prov else now(),
-            })
+            upserts.append((ident, key, source, claim.value, prov.ref if prov else None, prov.at if prov else now()))
+
+
+def _candidate_rows(table: RawTable, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Candidate rows in driver form: the value as JSON text, the time as its column binds it (once per distinct
+    time: a file's claims share few)."""
+    stamps: dict[datetime, Any] = {}
+    out = []
+    for ident, key, source, value, ref, at in rows:
+        bound = stamps.get(at)
+        if bound is None:
+            bound = stamps[at] = table.bind("at", at)
+        out.append((ident, key, source, None if value is None else json_text(value), ref, bound))
+    return out
 
 
 def _pins(logged: dict[str, dict[str, Any]] | None) -> dict[str, str]:
@@ -745,7 +757,7 @@ class Merger:
             out = merge_product(current, incoming, cands.get(ident, {}), _pins(old_conflicts.get(ident)), self.ranker,
                                 link_state.get(ident))
             problem = self._family_problem(out.product, incoming) or (axes.refuse_key(ident, out.product.values) if axes else None)
-            child, gaps = self._axis_gaps(ident, out.product, stored.values if stored else None, shown_keys)
+            child, gaps = self._axis_gaps(ident, out.product, stored, shown_keys)
             problem = problem or self._cleared(child, gaps, incoming)
             if problem:
                 rejects.append(MergeReject(ident, problem[0], problem[1]))
@@ -849,16 +861,18 @@ class Merger:
             plan.siblings_read = axes.seen | plan.siblings_read
         self.merged_records += len(merged)
 
-    def _axis_gaps(self, ident: str, product: Product, stored: Mapping[str, Any] | None,
+    def _axis_gaps(self, ident: str, product: Product, stored: StoredPart | None,
                    shown_keys: set[str]) -> tuple[Child, list[str]]:
         """Where a merged product sits, and the axes of its level (under a placed model) it has no value for once
-        merged. `product` holds the keys the batch touched (`shown_keys`); the others are as `stored` (raw JSON)."""
+        merged. `product` holds the keys the batch touched (`shown_keys`); the others are as `stored` (split
+        into keys only here, for a product under a model with axes)."""
         child = Child(ident, False, product.parent or None)
         if self.axes is None or child.parent is None:
             return child, []
         axes = self.axes.axes_of(False, child.parent, None)
-        values = {a: product.values.get(a) if stored is None or a in shown_keys
-                  else (orjson.loads(bytes(stored[a])) if a in stored else None) for a in axes}
+        raw = stored.values if stored is not None and any(a not in shown_keys for a in axes) else None
+        values = {a: product.values.get(a) if raw is None or a in shown_keys
+                  else (orjson.loads(bytes(raw[a])) if a in raw else None) for a in axes}
         return child, self.axes.missing(child, values)
 
     def _model_gaps(self, incoming: ProductModel, base: ProductModel, values: dict[str, Any]) -> tuple[Child, list[str]]:

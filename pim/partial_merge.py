@@ -2,10 +2,13 @@
 
 A source record touches a handful of value keys (an ERP row: GTIN, weight, two prices) of a product that
 stores a few kilobytes of values. Decoding the whole value map into Python objects, re-hashing and
-re-encoding it cost most of a merge import. Here the value and provenance maps are split into raw JSON
-per key (msgspec.Raw: the parser finds each value's extent without building it), only the keys the batch
-touches are decoded into a partial Product for `merge_product`, and the changed keys are spliced back
-into the raw maps and re-encoded. The product row is then rewritten with an UPDATE.
+re-encoding it cost most of a merge import. Here only the keys the batch touches are read from the stored
+value map's JSON text (msgspec.Raw: the parser skips the others without building them) and decoded into a
+partial Product for `merge_product`; the changed keys' JSON is then spliced into that text in place, so a
+rewrite that changes no value writes the text back as it was (a first ERP merge mostly moves provenance).
+Only where a key's place in the text is not certain is the map split into keys and encoded whole. The
+small provenance map is split into raw JSON per key and re-encoded. The product row is then rewritten with
+an UPDATE.
 
 The stored `content_hash` of a product rewritten this way is chained from its previous hash and the
 change, not computed from the whole record, and marked as such (`CHAINED` prefix). That hash only serves
@@ -19,12 +22,14 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import msgspec
 import orjson
 from sqlalchemy import Connection
 
+from pim.partial_values import PartialDecoder
 from pim.product import Product, Provenance, trusted_association, trusted_product, trusted_provenance
 from pim.store import Store
 from pim.store.raw import raw_table
@@ -39,6 +44,10 @@ _RAW_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _SOURCES = msgspec.json.Decoder(dict[str, _SourceOnly])
 _ENCODE = msgspec.json.Encoder()
 _MISSING = object()
+#: Up to this many changed keys a rewrite splices them into the stored text (each a scan of it); more, and
+#: splitting the map into keys and encoding it whole costs less (measured on 4 KB maps: a content merge
+#: changing 5 keys).
+_SPLICED_KEYS = 3
 _STRUCTURAL = ("family", "parent", "enabled", "categories", "groups", "associations", "source")
 _COLUMNS = ("identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source", "provenance",
             "associations", "content_hash", "seq")
@@ -47,14 +56,24 @@ _COLUMNS = ("identifier", "family", "parent", "enabled", "categories", "groups",
 @dataclass(slots=True)
 class StoredPart:
     """One stored product as the merge reads it: `product` has the structural fields and only the touched
-    value keys; the raw maps keep every key's JSON for writing back."""
+    value keys; `touched` their stored JSON, `value_text` the whole map's, split into keys only when asked
+    (`values`): a rewrite splices its changed keys into the text (`splice_values`)."""
 
     product: Product
-    values: dict[str, msgspec.Raw]
+    value_text: str
+    touched: dict[str, msgspec.Raw]
     provenance_text: str
     provenance: dict[str, msgspec.Raw]
     content_hash: str
     seq: int
+    _split: dict[str, msgspec.Raw] | None = None
+
+    @property
+    def values(self) -> dict[str, msgspec.Raw]:
+        """Every stored key's raw JSON (split from the text on first use)."""
+        if self._split is None:
+            self._split = _RAW_MAP.decode(self.value_text)
+        return self._split
 
 
 def touched_keys(records: Iterable[Product]) -> tuple[str, ...]:
@@ -82,19 +101,36 @@ def read_parts(store: Store, conn: Connection, ids: list[str], keys: tuple[str, 
         return hit
 
     out: dict[str, StoredPart] = {}
+    touched = _touched_decoder(keys)
     for ident, family, parent, enabled, categories, groups, value_text, source, prov_text, associations, digest, seq in rows:
-        values = _RAW_MAP.decode(value_text) if value_text else {}
+        value_text = value_text or "{}"
+        split = None
+        if touched is not None:
+            raw = touched.raw(value_text)  # only the touched keys' JSON: the rest of the map stays text
+        else:
+            split = _RAW_MAP.decode(value_text)
+            raw = {k: split[k] for k in keys if k in split}
         prov_text = prov_text or "{}"
         prov_raw = _RAW_MAP.decode(prov_text)
-        partial_values = {k: msgspec.json.decode(values[k]) for k in keys if k in values}
+        partial_values = {k: msgspec.json.decode(v) for k, v in raw.items()}
         partial_prov = {k: prov(msgspec.json.decode(prov_raw[k])) for k in keys if k in prov_raw}
         product = trusted_product(
             ident, family=family, parent=parent, enabled=bool(enabled), categories=categories or [],
             groups=groups or [], values=partial_values, source=prov(source), provenance=partial_prov,  # type: ignore[arg-type]
             associations={k: trusted_association(v) for k, v in associations.items()} if associations else {},
         )
-        out[ident] = StoredPart(product, values, prov_text, prov_raw, digest, seq)
+        out[ident] = StoredPart(product, value_text, raw, prov_text, prov_raw, digest, seq, split)
     return out
+
+
+@lru_cache(maxsize=64)
+def _touched_decoder(keys: tuple[str, ...]) -> PartialDecoder | None:
+    """A batch's touched keys' decoder, kept for the next batches of a file (they touch the same keys); None
+    for a key msgspec cannot name a field by (a quote, a backslash, a control character): the map is split."""
+    try:
+        return PartialDecoder(keys, raw=True)
+    except ValueError:
+        return None
 
 
 def _source_of(p: Product, key: str) -> str | None:
@@ -110,30 +146,44 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
     was_values, now_values, was_prov, now_prov = before.values, after.values, before.provenance, after.provenance
     changed: list[str] = []
     reprov: list[str] = []
-    for key in was_values.keys() | now_values.keys():
-        if was_values.get(key, _MISSING) != now_values.get(key, _MISSING):
+    for key, value in now_values.items():  # one pass per side, not over a set union (run per merged product)
+        if was_values.get(key, _MISSING) != value:
             changed.append(key)
-        if was_prov.get(key) != now_prov.get(key):
+        if (was := was_prov.get(key)) is not (now := now_prov.get(key)) and was != now:
             reprov.append(key)
-    source_moved = [k for k in reprov if _source_of(before, k) != _source_of(after, k)]
+    for key in was_values:
+        if key not in now_values:
+            changed.append(key)
+            if (was := was_prov.get(key)) is not (now := now_prov.get(key)) and was != now:
+                reprov.append(key)
+    source_moved = [k for k in reprov if _source_of(before, k) != _source_of(after, k)] if reprov else reprov
     structural = [n for n in _STRUCTURAL if (b := getattr(before, n)) is not (a := getattr(after, n)) and b != a]
     if not changed and not source_moved and not structural:
         return None
-    values = dict(part.values)
-    for key in changed:
-        if key in now_values:
-            values[key] = msgspec.Raw(orjson.dumps(now_values[key], option=orjson.OPT_NON_STR_KEYS))
-        else:
-            values.pop(key, None)
+    value_text = part.value_text if not changed else \
+        splice_values(part, changed, now_values) if len(changed) <= _SPLICED_KEYS else None
+    values = None
+    if value_text is None:  # many keys changed, or one the splice cannot place: split and encode it all
+        values = dict(part.values)
+        for key in changed:
+            if key in now_values:
+                values[key] = msgspec.Raw(orjson.dumps(now_values[key], option=orjson.OPT_NON_STR_KEYS))
+            else:
+                values.pop(key, None)
+        value_text = _ENCODE.encode(values).decode()
     kept_sources = _SOURCES.decode(part.provenance_text) if part.provenance_text != "{}" else {}
     provenance_text, sources_after = part.provenance_text, None
     if reprov:
         prov_raw = dict(part.provenance)
         now_sources = {k: p.source for k, p in kept_sources.items()}
+        dumped: dict[int, msgspec.Raw] = {}  # a record's keys share one Provenance: serialised once
         for key in reprov:
             p = now_prov.get(key)
             if p is not None:
-                prov_raw[key] = msgspec.Raw(orjson.dumps(provenance_json(p)))
+                raw = dumped.get(id(p))
+                if raw is None:
+                    raw = dumped[id(p)] = msgspec.Raw(orjson.dumps(provenance_json(p)))
+                prov_raw[key] = raw
                 now_sources[key] = p.source
             else:
                 prov_raw.pop(key, None)
@@ -148,7 +198,6 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
         fields = (after.family, after.parent, after.enabled, json_text(after.categories), json_text(after.groups),
                   json_text(provenance_json(after.source)),
                   json_text({k: v.model_dump(exclude_defaults=True) for k, v in after.associations.items()}))
-    value_text = _ENCODE.encode(values).decode()
     row = ProductRowUpdate(after.identifier, value_text, provenance_text,
                            CHAINED + hashlib.blake2b(body, digest_size=16).hexdigest(), fields)
     sources_before = _with_default(before.source, (p.source for p in kept_sources.values()))
@@ -157,6 +206,70 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
             if after.source != before.source else sources_before
     return row, ProductDelta(before=before, after=after, sources=(sources_before, sources_after),
                              values=RawValues(values, value_text))
+
+
+def splice_values(part: StoredPart, changed: list[str], now: Mapping[str, Any]) -> str | None:
+    """The stored value map's text with the `changed` keys set to their value in `now` (removed when absent
+    there), the rest of the text kept as stored; a key new to the map goes last, as a dict update puts it.
+    None when a key's place in the text is not certain: the caller splits and re-encodes the map then."""
+    text = part.value_text
+    cuts: list[tuple[int, int, str]] = []  # (start, end, what replaces text[start:end])
+    added: list[str] = []
+    for key in changed:
+        new = f"{_key_json(key)}:{orjson.dumps(now[key], option=orjson.OPT_NON_STR_KEYS).decode()}" if key in now else ""
+        old = part.touched.get(key)
+        if old is None:
+            if new:
+                if _key_json(key) + ":" in text:  # a key the read did not take (or a nested one): not sure
+                    return None
+                added.append(new)
+            continue
+        span = _place(text, key, old)
+        if span is None:
+            return None
+        start, end = span
+        if not new:  # a removed key takes one comma beside it along
+            if text[start - 1] == ",":
+                start -= 1
+            elif text[start - 2:start] == ", ":
+                start -= 2
+            elif text[end:end + 1] == ",":
+                end += 2 if text[end + 1:end + 2] == " " else 1
+        cuts.append((start, end, new))
+    pieces, at = [], 0
+    for start, end, new in sorted(cuts):
+        if start < at:  # two removed neighbours claimed one comma
+            return None
+        pieces += (text[at:start], new)
+        at = end
+    pieces.append(text[at:])
+    out = "".join(pieces)
+    if added:
+        body = out.rstrip()
+        if not body.endswith("}"):
+            return None
+        body = body[:-1].rstrip()
+        out = f"{body}{'' if body.endswith('{') else ','}{','.join(added)}}}"
+    return out
+
+
+def _place(text: str, key: str, old: msgspec.Raw) -> tuple[int, int] | None:
+    """Where `"key":<old>` stands in a value map's text, if sure: the key (as JSON, then a colon) found once in
+    the whole text, so it is the top-level one (a nested object's key of the same name makes it unsure), and
+    followed by its stored value (after a space in PostgreSQL's text)."""
+    head = _key_json(key) + ":"
+    i = text.find(head)
+    if i < 0 or text.rfind(head) != i or text[i - 1:i] not in ("{", ",", " "):
+        return None
+    value, start = bytes(old).decode(), i + len(head)
+    if text[start:start + 1] == " ":
+        start += 1
+    return (i, start + len(value)) if text.startswith(value, start) else None
+
+
+@lru_cache(maxsize=4096)
+def _key_json(key: str) -> str:
+    return orjson.dumps(key).decode()
 
 
 class RawValues(Mapping[str, Any]):

@@ -19,11 +19,12 @@ import orjson
 
 class PartialDecoder:
     """`decode(raw)` → dict of the wanted keys present in `raw` (JSON text or bytes, or an already decoded
-    mapping: a dict on PostgreSQL, a merge delta's lazily decoded value map)."""
+    mapping: a dict on PostgreSQL, a merge delta's lazily decoded value map). With `raw=True`, `raw(text)`
+    gives those keys' JSON undecoded instead (msgspec.Raw), for a writer that splices them back."""
 
-    def __init__(self, keys: Iterable[str]) -> None:
+    def __init__(self, keys: Iterable[str], *, raw: bool = False) -> None:
         self.keys = tuple(sorted(set(keys)))
-        fields = [(f"k{n}", Any, msgspec.UNSET) for n in range(len(self.keys))]
+        fields = [(f"k{n}", msgspec.Raw if raw else Any, msgspec.UNSET) for n in range(len(self.keys))]
         struct = msgspec.defstruct("PartialValues", fields,  # type: ignore[arg-type]
                                    rename={f"k{n}": key for n, key in enumerate(self.keys)})
         self._decoder = msgspec.json.Decoder(struct)
@@ -40,6 +41,11 @@ class PartialDecoder:
             return msgspec.to_builtins(self._decoder.decode(raw))  # type: ignore[no-any-return]
         except msgspec.DecodeError:  # e.g. a key that is not text: let the full decoder say what is wrong
             return self._pick(orjson.loads(raw))
+
+    def raw(self, text: str | bytes) -> dict[str, msgspec.Raw]:
+        """The wanted keys present in the JSON object `text`, each as its raw JSON (a `raw=True` decoder)."""
+        found = msgspec.structs.astuple(self._decoder.decode(text))
+        return {k: v for k, v in zip(self.keys, found) if v is not msgspec.UNSET}
 
     def _pick(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {k: values[k] for k in self.keys if k in values}
