@@ -780,6 +780,7 @@ class Merger:
                 unpinned.update((ident, key) for key in out.unpinned)
         self.merged_records += len(products) - len(rejects)
         side = SideWrites(fingerprints=[(self.source, i, d) for i, d in prints.items()] if self.source else [])
+        side.association_claims.ranker = self.ranker  # association conflicts judged by this import's precedence
         _side_diffs(conflict_state, old_cands, cands, old_conflicts, side, unpinned)
         _link_diffs(old_links, link_state, side)
         plan = MergePlan(side=side, rejects=rejects, relied={i: (parts[i].seq if i in parts else None) for i in ids},

@@ -143,3 +143,17 @@ def test_a_records_unchanged_claims_leave_the_logged_row_alone(catalog: Store) -
     assert before is not None and before.status == OPEN
     links(catalog, SUPPLIER, ["b"], value="Other name")  # the product changes, the association claim does not
     assert logged(catalog) == before
+
+
+def test_an_import_judges_association_owners_by_its_own_precedence(catalog: Store) -> None:
+    """An import merging by a precedence other than the home file logs the disagreement its precedence sees: both
+    sources own ACCESSORY in the import's precedence, while the home file (absent) gives it to the content team."""
+    from pim.merge import Precedence
+
+    both = Precedence.model_validate({"associations": {"ACCESSORY": ["content", "supplier:*"]}})
+    for source, targets in ((SUPPLIER, ["b"]), ("content", ["c"])):
+        record = Product(identifier="a", source=Provenance(source=source, at=datetime.now(UTC)),
+                         associations={"ACCESSORY": Association(products=targets)})
+        run_import(catalog, source, [Parsed(record, "f", 1)], merge=Merger(both))
+    row = logged(catalog)
+    assert row is not None and row.status == OPEN and set(row.claims) == {"content", SUPPLIER}
