@@ -134,8 +134,11 @@ def tokens(text: Any) -> set[str]:
     if not isinstance(text, str) or not text:
         return set()
     folded = text.casefold()
-    out = set(folded.split())
-    out.update(_WORD.findall(folded))  # whitespace is never a word character: the same runs as in the pieces
+    pieces = folded.split()
+    out = set(pieces)
+    for piece in pieces:  # whitespace is never a word character: the runs of the text are its pieces' runs
+        if not piece.isalnum():  # an alphanumeric piece is one run (\w is isalnum() or "_"): no regex needed
+            out.update(_WORD.findall(piece))
     if len(folded) > TOKEN_LENGTH and any(len(w) > TOKEN_LENGTH for w in out):
         return {w[:TOKEN_LENGTH] for w in out}
     return out
@@ -213,94 +216,77 @@ class GridIndex:
             self._scores_changed = None
 
     def _refresh_deltas(self, conn: Connection, identifiers: list[str], deltas: dict[str, Any]) -> list[str]:
-        """refresh_changes for partial before/after products. Their text rows are diffed over just the locales
-        whose label changed (`_label_change`) instead of tokenising the whole label and the identifier on both
-        sides: a content import changing names in two locales spent most of this listener's time there.
-        Returns the products that need the full refresh."""
-        structure = self.structure(conn)
-        old: dict[str, Any] = {}
-        new: dict[str, Any] = {}
-        sources: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-        reframed: set[str] = set()
-        texts: dict[str, TextDiff] = {}
-        for ident in identifiers:
-            d = deltas[ident]
-            b, a = d.before, d.after
-            old[ident], new[ident], sources[ident] = b, a, d.sources
-            if b.family != a.family or b.parent != a.parent:
-                continue  # refresh_changes sends it to the full refresh
-            if a.parent:  # a variant's rows depend on its models: refresh_changes sends a reframed one to the full refresh
-                if b.categories != a.categories or _label_moved(d, _label_codes(structure, a.family)):
-                    reframed.add(ident)
-                continue
-            text = _label_change(ident, d, structure)
-            if text is not None:
-                texts[ident] = text
-            if text is not None or b.categories != a.categories:
-                reframed.add(ident)
-        return self.refresh_changes(conn, identifiers, new, old, sources=sources, reframed=reframed, texts=texts)
-
-    def refresh_changes(self, conn: Connection, identifiers: list[str], records: dict[str, Any],
-                        before: dict[str, Any],
-                        sources: dict[str, tuple[frozenset[str], frozenset[str]]] | None = None,
-                        reframed: set[str] | None = None,
-                        texts: dict[str, TextDiff] | None = None) -> list[str]:
-        """Update the rows of products whose old state is known, from the difference alone: category, text
-        and source rows are diffed in memory, and completeness copies are re-read only for the products the
-        completeness listener rescored (pim.rescore.inputs_changed). Returns the products this cannot handle
-        (new, not yet indexed, another family or parent, or a variant whose categories or label changed:
-        its rows depend on its models), which get the full refresh. `sources` (identifier → sources before and
-        after) and `reframed` (the identifiers whose frame changed, see `_same_frame`) are given when the
-        caller worked them out already; `texts` (identifier → (locale, token) pairs gone and added, see
-        `_label_change`) too, for the reframed products whose label changed (the others' text rows stay)."""
+        """refresh_changes for partial before/after products, in one pass over the deltas. Their text rows are
+        diffed over just the locales whose label changed (`_label_change`) instead of tokenising the whole label
+        and the identifier on both sides: a content import changing names in two locales spent most of this
+        listener's time there. Returns the products that need the full refresh (not yet indexed, another family
+        or parent, or a variant whose categories or label changed: its rows depend on its models)."""
         from pim.rescore import inputs_changed
 
         sql = Statements(conn)
         structure = self.structure(conn)
-        reqs = self.requirements(conn)
-        known = self._scores_changed
+        reqs, known = self.requirements(conn), self._scores_changed
         indexed = dict(sql.all_in("SELECT product, product_id FROM grid_product WHERE product " + sql.any_of, [identifiers]))
         full: list[str] = []
         rescored: dict[str, int] = {}
-        gone: dict[Table, list[tuple[Any, ...]]] = {GRID_CATEGORY: [], GRID_TEXT: [], GRID_SOURCE: []}
-        added: dict[Table, list[tuple[Any, ...]]] = {GRID_CATEGORY: [], GRID_TEXT: [], GRID_SOURCE: []}
+        changes = _Changes()
+        for ident in identifiers:
+            d = deltas[ident]
+            old, new, pid = d.before, d.after, indexed.get(ident)
+            if pid is None or old.family != new.family or old.parent != new.parent:
+                full.append(ident)
+                continue
+            if new.parent:
+                if old.categories != new.categories or _label_moved(d, _label_codes(structure, new.family)):
+                    full.append(ident)
+                    continue
+            else:
+                if old.categories != new.categories:
+                    changes.categories(pid, old.categories, new.categories, structure)
+                text = _label_change(ident, d, structure)
+                if text is not None:
+                    changes.texts(pid, *text)
+            changes.sources(pid, *d.sources)
+            if (ident in known) if known is not None else (old.values != new.values and inputs_changed(reqs, old, new)):
+                rescored[ident] = pid  # its completeness rows changed: copy them again
+        changes.write(sql)
+        _copy_scores(sql, rescored)
+        return full
 
-        def diff(table: Table, was: set[tuple[Any, ...]], now: set[tuple[Any, ...]]) -> None:
-            gone[table].extend(was - now)
-            added[table].extend(now - was)
+    def refresh_changes(self, conn: Connection, identifiers: list[str], records: dict[str, Any],
+                        before: dict[str, Any]) -> list[str]:
+        """Update the rows of products whose old state is known, from the difference alone: category, text
+        and source rows are diffed in memory, and completeness copies are re-read only for the products the
+        completeness listener rescored (pim.rescore.inputs_changed). Returns the products this cannot handle
+        (new, not yet indexed, another family or parent, or a variant whose categories or label changed:
+        its rows depend on its models), which get the full refresh."""
+        from pim.rescore import inputs_changed
 
+        sql = Statements(conn)
+        structure = self.structure(conn)
+        reqs, known = self.requirements(conn), self._scores_changed
+        indexed = dict(sql.all_in("SELECT product, product_id FROM grid_product WHERE product " + sql.any_of, [identifiers]))
+        full: list[str] = []
+        rescored: dict[str, int] = {}
+        changes = _Changes()
         for ident in identifiers:
             old, new, pid = before.get(ident), records.get(ident), indexed.get(ident)
             if old is None or new is None or pid is None or (old.family, old.parent) != (new.family, new.parent):
                 full.append(ident)
                 continue
-            if (ident in reframed) if reframed is not None else not _same_frame(old, new, structure):
+            if not _same_frame(old, new, structure):
                 if new.parent:
                     full.append(ident)
                     continue
                 if old.categories != new.categories:
-                    diff(GRID_CATEGORY, {(c, pid) for c in _with_ancestors(old.categories, structure)},
-                         {(c, pid) for c in _with_ancestors(new.categories, structure)})
-                if texts is None:
-                    diff(GRID_TEXT, {(t, pid, loc) for loc, t in _text_tokens(ident, old.family, old.values, [], structure)},
-                         {(t, pid, loc) for loc, t in _text_tokens(ident, new.family, new.values, [], structure)})
-                elif ident in texts:
-                    lost, found = texts[ident]
-                    gone[GRID_TEXT].extend((t, pid, loc) for loc, t in lost)
-                    added[GRID_TEXT].extend((t, pid, loc) for loc, t in found)
-            was, now = sources[ident] if sources and ident in sources else (_record_sources(old), _record_sources(new))
-            if was != now:
-                diff(GRID_SOURCE, {(s[:100], pid) for s in was}, {(s[:100], pid) for s in now})
-            if known is not None:
-                if ident in known:
-                    rescored[ident] = pid  # its completeness rows changed: copy them again
-            elif old.values != new.values and inputs_changed(reqs, old, new):
+                    changes.categories(pid, old.categories, new.categories, structure)
+                changes.diff(GRID_TEXT, {(t, pid, loc) for loc, t in _text_tokens(ident, old.family, old.values, [], structure)},
+                             {(t, pid, loc) for loc, t in _text_tokens(ident, new.family, new.values, [], structure)})
+            changes.sources(pid, frozenset(_record_sources(old)), frozenset(_record_sources(new)))
+            if (ident in known) if known is not None else (old.values != new.values and inputs_changed(reqs, old, new)):
                 rescored[ident] = pid  # completeness was rescored: copy its rows again
-        for table in gone:
-            sql.many(_delete_sql(sql, table), gone[table])
-            sql.many(_insert_sql(sql, table), sorted(added[table]))
-        if rescored:
-            _copy_scores(sql, rescored)
+        changes.write(sql)
+        _copy_scores(sql, rescored)
         return full
 
     def refresh_scores(self, conn: Connection, identifiers: list[str]) -> None:
@@ -420,6 +406,47 @@ _COLUMNS: dict[Table, tuple[str, ...]] = {
     GRID_MISSING: ("channel", "locale", "attribute", "product_id"),
     GRID_COMPLETENESS: ("channel", "locale", "complete", "product_id", "ratio"),
 }
+
+
+class _Changes:
+    """The category, text and source rows a batch of known before/after products removed and added, written
+    with one executemany per table and kind (deletes first: an insert may reuse a deleted key)."""
+
+    def __init__(self) -> None:
+        self.gone: dict[Table, list[tuple[Any, ...]]] = {GRID_CATEGORY: [], GRID_TEXT: [], GRID_SOURCE: []}
+        self.added: dict[Table, list[tuple[Any, ...]]] = {GRID_CATEGORY: [], GRID_TEXT: [], GRID_SOURCE: []}
+        #: (sources before, after) → the source rows' values gone and added: an import moves a batch's
+        #: products between the same few source sets (e.g. every product gains "erp")
+        self._source_moves: dict[tuple[frozenset[str], frozenset[str]], tuple[list[str], list[str]]] = {}
+
+    def diff(self, table: Table, was: set[tuple[Any, ...]], now: set[tuple[Any, ...]]) -> None:
+        self.gone[table].extend(was - now)
+        self.added[table].extend(now - was)
+
+    def categories(self, pid: int, was: Iterable[str], now: Iterable[str], structure: Structure) -> None:
+        self.diff(GRID_CATEGORY, {(c, pid) for c in _with_ancestors(was, structure)},
+                  {(c, pid) for c in _with_ancestors(now, structure)})
+
+    def texts(self, pid: int, lost: set[tuple[str, str]], found: set[tuple[str, str]]) -> None:
+        self.gone[GRID_TEXT].extend((t, pid, loc) for loc, t in lost)
+        self.added[GRID_TEXT].extend((t, pid, loc) for loc, t in found)
+
+    def sources(self, pid: int, was: frozenset[str], now: frozenset[str]) -> None:
+        if was == now:
+            return
+        move = self._source_moves.get((was, now))
+        if move is None:
+            before, after = {s[:100] for s in was}, {s[:100] for s in now}
+            move = self._source_moves[(was, now)] = (sorted(before - after), sorted(after - before))
+        for source in move[0]:
+            self.gone[GRID_SOURCE].append((source, pid))
+        for source in move[1]:
+            self.added[GRID_SOURCE].append((source, pid))
+
+    def write(self, sql: Statements) -> None:
+        for table, rows in self.gone.items():
+            sql.many(_delete_sql(sql, table), rows)
+            sql.many(_insert_sql(sql, table), sorted(self.added[table]))  # key order: fewer B-tree pages touched
 
 
 def _copy_scores(sql: Statements, rescored: dict[str, int]) -> None:
