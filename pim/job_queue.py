@@ -60,14 +60,20 @@ from pim.job_status import (
     worker_running,
 )
 from pim.job_uploads import UploadGone, check_upload, run_import
-from pim.store.database import database_failure, database_refused, failure_in
+from pim.store.database import (
+    DatabaseFailure,
+    database_failure,
+    database_refused,
+    failure_in,
+    read_only_too_long,
+)
 from pim.store.store import HEARTBEATS, JOB, adopting, now, run_again
 
 __all__ = ["CANCELLED", "EXCLUSIVE", "KIND_PRIORITY", "NO_WORKER", "NO_WORKER_WEB", "OUTAGE_NOTICE", "POLL",
-           "PRIORITY_MAX", "PRIORITY_MIN", "QUEUED", "RUNNERS", "Runner", "UploadGone", "WorkResult", "cancelled",
-           "cancelling", "check_priority", "check_upload", "claim", "default_priority", "enqueue", "holder",
-           "queued", "retry", "retryable", "run_claimed", "run_import", "run_in_pages", "runner_for",
-           "set_priority", "work", "worker_running"]
+           "PRIORITY_MAX", "PRIORITY_MIN", "QUEUED", "READ_ONLY_WAIT", "RUNNERS", "Runner", "UploadGone",
+           "WorkResult", "cancelled", "cancelling", "check_priority", "check_upload", "claim", "default_priority",
+           "enqueue", "holder", "queued", "retry", "retryable", "run_claimed", "run_import", "run_in_pages",
+           "runner_for", "set_priority", "work", "worker_running"]
 
 log = logging.getLogger(__name__)
 CANCELLED = job_cancel.CANCELLED
@@ -75,6 +81,11 @@ CANCELLED = job_cancel.CANCELLED
 POLL = 1.0
 #: How often a worker waiting for the database to record a job's end says it still waits (seconds).
 OUTAGE_NOTICE = 60.0
+#: How long a worker waits for a database that takes no writes (SQLSTATE 25006) before it stops, exit 4 (seconds).
+#: It connects anew at each try, so a failover that moves the server's name to the new primary is followed
+#: within it; past it, PIM_DATABASE_URL names a replica, which no wait mends. A system error (class 58) is still
+#: waited out for as long as it lasts: a disk may come back.
+READ_ONLY_WAIT = 600.0
 
 
 # ---------------------------------------------------------------------------------------------- the worker
@@ -128,7 +139,7 @@ def _work(store: Any, result: WorkResult, worker: int, wakeup: job_wakeup.Listen
     if not once:
         wakeup.listen()  # before the first look: a job committed after it wakes us
     idle_since = time.monotonic()
-    away = Outage()
+    away = Outage(store)
     while not stop.is_set():
         try:
             job = claim(store, kinds)
@@ -153,7 +164,7 @@ def _work(store: Any, result: WorkResult, worker: int, wakeup: job_wakeup.Listen
             lost = _lost(job, exc)
             if once or lost is None:
                 raise
-            ended = _end_once_back(store, job, lost.describe(), stop, poll)
+            ended = _end_once_back(store, job, lost.describe(), stop, poll, cause=exc)
         job_workers.ran_one(store, worker)
         result.jobs.append(ended)
         if on_job:
@@ -164,30 +175,67 @@ def _work(store: Any, result: WorkResult, worker: int, wakeup: job_wakeup.Listen
 class Outage:
     """The claim loop's view of an outage: which errors it waits out (failure_in: a lost server, a deadlock,
     SQLite's write lock held by another process, a server short of resources or timing out, a server taking no
-    writes, a server's system error), saying so (DatabaseFailure.what) when it
-    begins and every OUTAGE_NOTICE seconds (not every poll), and that it is over."""
+    writes — for READ_ONLY_WAIT at most, `ReadOnlySpell` —, a server's system error), saying so
+    (DatabaseFailure.what) when it begins and every OUTAGE_NOTICE seconds (not every poll), and that it is over."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Any) -> None:
         self.since: float | None = None
         self.said = 0.0
+        self.read_only = ReadOnlySpell(store, "start the worker again")
 
     def waited(self, exc: SQLAlchemyError, poll: float) -> bool:
-        """Whether `exc` is one to wait out (saying so when due); False: raise it."""
+        """Whether `exc` is one to wait out (saying so when due); False: raise it. StoreError (exit 4) once the
+        database has taken no writes for READ_ONLY_WAIT."""
         found = failure_in(exc)
         if found is None:
             return False
+        self.read_only.met(found, exc)
         at = time.monotonic()
         if self.since is None or at - self.said >= OUTAGE_NOTICE:
             waited = "" if self.since is None else f" (for {at - self.since:.0f} s)"
-            log.warning("could not look for queued jobs: %s%s: %s; trying again every %s s", found.what, waited,
-                        found.said, poll)
+            log.warning("could not look for queued jobs: %s%s: %s; trying again every %s s%s", found.what, waited,
+                        found.said, poll, self.read_only.notice(found))
             self.since, self.said = self.since if self.since is not None else at, at
         return True
 
     def over(self) -> None:
+        self.read_only.since = None
         if self.since is not None:
             log.info("the database answers again: the worker looks for queued jobs again")
             self.since = None
+
+
+class ReadOnlySpell:
+    """A database that takes no writes, met while waiting: its pool is dropped at each such failure, so the next
+    try connects anew (pooled connections to a demoted server pass pool_pre_ping and stay read-only, so a failover
+    that moved the server's name is otherwise never followed), and once the spell has lasted READ_ONLY_WAIT the
+    worker stops (`met` raises), since no wait mends a PIM_DATABASE_URL naming a replica. Other failures met
+    meanwhile (the server restarting as a replica) do not end the spell; only a try that succeeds does."""
+
+    def __init__(self, store: Any, again: str) -> None:
+        self.store, self.again = store, again
+        self.since: float | None = None
+
+    def met(self, found: DatabaseFailure, exc: BaseException) -> None:
+        """Count `found` (met as `exc`) in the spell: drop the pool before the next try, or raise the StoreError
+        that stops the worker once the spell has lasted READ_ONLY_WAIT. Any other failure: nothing."""
+        if not found.read_only:
+            return
+        at = time.monotonic()
+        self.since = at if self.since is None else self.since
+        if at - self.since >= READ_ONLY_WAIT:
+            stopped = read_only_too_long(found, at - self.since, self.again)
+            log.error("%s", stopped.describe())
+            raise stopped from exc
+        self.store.dispose()
+
+    @staticmethod
+    def notice(found: DatabaseFailure) -> str:
+        """What the worker's log adds to a read-only failure's notice: that it reconnects, and for how long."""
+        if not found.read_only:
+            return ""
+        return (f", connecting anew each time (to follow a failover); if it still takes no writes after "
+                f"{READ_ONLY_WAIT / 60:.0f} min, the worker stops")
 
 
 def _lost(job: dict[str, Any], exc: BaseException) -> StoreError | None:
@@ -206,15 +254,21 @@ def _refused(job: dict[str, Any], exc: BaseException) -> StoreError | None:
     return database_refused(exc, "this job's statement", again=again[:1].lower() + again[1:])
 
 
-def _end_once_back(store: Any, job: dict[str, Any], error: str, stop: threading.Event, poll: float) -> dict[str, Any]:
-    """A job the database went away under: record it failed with `error` once the database is back (tried every
-    `poll` seconds, as the claim loop looks again), and go on with the next, so a long-running worker outlives
-    an outage as it does between jobs. Asked to stop meanwhile, it leaves the job (its process gone, it reads
-    interrupted, with how to run it again). It waits only while the database is away (failure_in: a lost
-    connection, or a transaction stopped for another writer), saying so every OUTAGE_NOTICE seconds; any other
-    error (a schema mismatch, a constraint, a bug) would never pass, so it is logged and raised."""
+def _end_once_back(store: Any, job: dict[str, Any], error: str, stop: threading.Event, poll: float, *,
+                   cause: BaseException | None = None) -> dict[str, Any]:
+    """A job the database went away under (`cause`, when known: the failure met): record it failed with `error`
+    once the database is back (tried every `poll` seconds, as the claim loop looks again), and go on with the
+    next, so a long-running worker outlives an outage as it does between jobs. Asked to stop meanwhile, it leaves
+    the job (its process gone, it reads interrupted, with how to run it again). It waits only while the database
+    is away (failure_in: a lost connection, or a transaction stopped for another writer), saying so every
+    OUTAGE_NOTICE seconds, and a database that takes no writes for READ_ONLY_WAIT at most (ReadOnlySpell: it
+    reconnects at each try, then stops the worker, StoreError); any other error (a schema mismatch, a
+    constraint, a bug) would never pass, so it is logged and raised."""
     name = f"job {job['id']} ({job['kind']} {job['source']})"
     log.warning("%s: the database is away; its failure is recorded once it is back (trying every %s s)", name, poll)
+    read_only = ReadOnlySpell(store, f"start the worker again and run `pim jobs retry {job['id']}`")
+    if cause is not None and (first := failure_in(cause)) is not None:
+        read_only.met(first, cause)
     since = said = time.monotonic()
     while not stop.wait(poll):
         try:
@@ -228,11 +282,12 @@ def _end_once_back(store: Any, job: dict[str, Any], error: str, stop: threading.
                           "pim release migrated the database, run that release here too; otherwise report this "
                           "error. Then start the worker again and run `pim jobs retry %s`", name, exc, job["id"])
                 raise
+            read_only.met(away, exc)
             if time.monotonic() - said >= OUTAGE_NOTICE:
                 said = time.monotonic()
-                log.warning("%s: still waiting for the database to record that it failed (for %.0f s: %s: %s); "
+                log.warning("%s: still waiting for the database to record that it failed (for %.0f s: %s: %s%s); "
                             "the worker takes no other job meanwhile. Check that the database server is running "
-                            "(PIM_DATABASE_URL)", name, said - since, away.what, away.said)
+                            "(PIM_DATABASE_URL)", name, said - since, away.what, away.said, read_only.notice(away))
     return {**job, "status": "failed", "error": error}
 
 

@@ -216,9 +216,10 @@ class DatabaseFailure:
     memory short, a statement or lock timeout), the server takes no writes (`read_only`: a replica, a server in
     recovery), the server met an error of its own system (`system`: an I/O error), or the connection to the server
     is gone; `said` is the driver's first line. Each is one a worker waits out (a failover ends a read-only spell,
-    a freed disk a system error) while saying what to do, and each caller says it its own way: the command line
-    (`database_failure`), a queued job (the same, with how to run the job again), the worker's log (`what`), the
-    web app (pim.web.app.database_unavailable)."""
+    a freed disk a system error; a read-only one only for a while: pim.job_queue.READ_ONLY_WAIT) while saying what
+    to do, and each audience is told it its own way, by `kind`: the command line (`database_failure`), a queued
+    job (the same, with how to run the job again), the worker's log (`what`), a web request
+    (pim.web.api_errors.unavailable)."""
 
     overtaken: bool
     said: str
@@ -228,21 +229,27 @@ class DatabaseFailure:
     system: bool = False
 
     @property
+    def kind(self) -> str:
+        """Which failure: "locked", "busy", "read_only", "system", "overtaken" or "gone" (the server away), the key
+        each audience's wording is looked up by."""
+        return next((k for k in ("locked", "busy", "read_only", "system", "overtaken") if getattr(self, k)), "gone")
+
+    @property
     def what(self) -> str:
         """The failure in a few words, with what to do where waiting may not be enough (the worker's log)."""
-        if self.locked:
-            return "the database is busy with another process's write"
-        if self.busy:
-            return ("the database server cannot serve it now (short of connections, disk or memory, or a statement "
-                    "or lock timeout)")
-        if self.read_only:
-            return ("the database takes no writes: PIM_DATABASE_URL points at a replica or at a server in recovery "
-                    "(point it at the primary server)")
-        if self.system:
-            return "the database server met a system error (check the server's disk and its log)"
-        if self.overtaken:
-            return "the database stopped a transaction to let another writer go on"
-        return "the database is unavailable"
+        return _WHAT[self.kind]
+
+
+_WHAT = {
+    "locked": "the database is busy with another process's write",
+    "busy": "the database server cannot serve it now (short of connections, disk or memory, or a statement or lock "
+            "timeout)",
+    "read_only": "the database takes no writes: PIM_DATABASE_URL points at a replica or at a server in recovery "
+                 "(point it at the primary server)",
+    "system": "the database server met a system error (check the server's disk and its log)",
+    "overtaken": "the database stopped a transaction to let another writer go on",
+    "gone": "the database is unavailable",
+}
 
 
 def failure_in(exc: BaseException | None) -> DatabaseFailure | None:
@@ -341,6 +348,15 @@ _READ_ONLY_HINT = ("nothing of that transaction was saved. PIM_DATABASE_URL poin
 _SYSTEM_HINT = ("nothing of that transaction was saved. The error is the server's own, not this statement's (an I/O "
                 "error, a file missing under its data directory): ask the database's administrator to check the "
                 "server's disk and file system and its log; once that is mended, {again}")
+
+
+def read_only_too_long(found: DatabaseFailure, seconds: float, again: str) -> StoreError:
+    """The StoreError that stops a worker whose database has taken no writes for `seconds` though it reconnected
+    at each try (a failover that moved the server's name would have been followed by then): PIM_DATABASE_URL
+    names a replica, which no wait mends. `again`: how to go on once it names the primary."""
+    return StoreError(f"the database has taken no writes for {seconds / 60:.0f} min, though the worker connected "
+                      f"anew at each try ({found.said}): waiting longer would not mend that, so the worker stopped",
+                      hint=_READ_ONLY_HINT.format(again=again))
 
 
 def database_refused(exc: BaseException, what: str, *, again: str | None = None) -> StoreError:

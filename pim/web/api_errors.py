@@ -6,10 +6,11 @@ a value or field the API's own checks refuse, and every HTTPException (401, 403,
 (`{section, code?, field?, message}`, pim.web.api_structure) in the same envelope.
 
 The handlers are installed on the app (`install`) and answer only for paths under /api/: the HTML pages keep
-FastAPI's behaviour (and their LoginRequired redirect). A lost database, a deadlock the server broke or SQLite's
-write lock held by another process answers 503 with `Retry-After` (`unavailable` says what to tell), in the
-envelope under /api/, as `{"detail"}` to any other request that wants JSON (`wants_json`: the portal's JSON
-routes, an `Accept: application/json`) and as a short page otherwise (pim.web.app)."""
+FastAPI's behaviour (and their LoginRequired redirect). A database failure (a lost database, a deadlock the
+server broke, SQLite's write lock held by another process, a busy, read-only or failing server) answers 503 with
+`Retry-After` (`unavailable` words every one: heading, message, wait), in the envelope under /api/, as
+`{"detail"}` to any other request that wants JSON (`wants_json`: the portal's JSON routes, an `Accept:
+application/json`) and as a short page otherwise (pim.web.app)."""
 
 from __future__ import annotations
 
@@ -223,23 +224,60 @@ async def _on_validation(request: Request, exc: RequestValidationError) -> Respo
     return refused(validation_errors(exc, _body_model(request)))
 
 
-def unavailable(found: DatabaseFailure) -> tuple[str, dict[str, str]]:
-    """What a request the database failed (pim.store.database.failure_in) is told, and when to send it again
-    (`Retry-After`, seconds): at once after a deadlock's rollback; in a few seconds when another process held
-    SQLite's write lock; after a moment when the server is gone (a restart or a failover takes that long). Not
-    the driver's words: they name the database's host and port, which are not the client's to know (the
+@dataclass(frozen=True)
+class Unavailable:
+    """What a request the database failed is answered with: the page's heading, the message (the page's, the
+    JSON's) and when to send it again (`Retry-After`, seconds)."""
+
+    heading: str
+    message: str
+    retry_after: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+#: Per DatabaseFailure.kind: at once after a deadlock's rollback; in a few seconds when another process held
+#: SQLite's write lock; in a moment when the server is busy; after a minute when it is gone (a restart or a
+#: failover takes that long), takes no writes or met a system error (those need an administrator, so the message
+#: says what they are to do).
+_UNAVAILABLE = {
+    "overtaken": Unavailable(
+        "Another change got in the way",
+        "another write needed the same rows at the same time, and the database stopped this request's to let it go "
+        "on: nothing of this request was saved; send it again", 1),
+    "locked": Unavailable(
+        "The database is busy",
+        "the database is busy with another process's write (an import, a worker's job): nothing of this request "
+        "was saved; send it again in a few seconds, and if this happens often ask your administrator to move the "
+        "PIM to PostgreSQL (SQLite lets one process write at a time)", 5),
+    "busy": Unavailable(
+        "The database server is busy",
+        "the database server is too busy to serve this request now (too many connections, or a statement or lock "
+        "that timed out): nothing of this request was saved; send it again in a moment, and if this keeps "
+        "happening ask your administrator to check the database server's load", 10),
+    "read_only": Unavailable(
+        "The database takes no writes",
+        "the database server takes no writes (a replica, or a server in recovery): nothing of this request was "
+        "saved; ask your administrator to point PIM_DATABASE_URL at the primary database server, then send it "
+        "again", 60),
+    "system": Unavailable(
+        "The database server has a fault",
+        "the database server met a system error (a disk read or write failed): nothing of this request was saved; "
+        "ask your administrator to check the database server's disk and its log, then send it again", 60),
+    "gone": Unavailable(
+        "The database is unavailable",
+        "the database is unavailable: nothing of this request was saved; try again in a minute, and if it stays "
+        "unavailable ask your administrator to check the database server (PIM_DATABASE_URL)", 30),
+}
+
+
+def unavailable(found: DatabaseFailure) -> Unavailable:
+    """What a request the database failed (pim.store.database.failure_in) is answered with, by the failure's kind.
+    Never the driver's words: they name the database's host and port, which are not the client's to know (the
     server's log has them)."""
-    if found.overtaken:
-        return ("another write needed the same rows at the same time, and the database stopped this request's to "
-                "let it go on: nothing of this request was saved; send it again", {"Retry-After": "1"})
-    if found.locked:
-        return ("the database is busy with another process's write (an import, a worker's job): nothing of this "
-                "request was saved; send it again in a few seconds, and if this happens often ask your "
-                "administrator to move the PIM to PostgreSQL (SQLite lets one process write at a time)",
-                {"Retry-After": "5"})
-    return ("the database is unavailable: nothing of this request was saved; try again in a minute, and if it "
-            "stays unavailable ask your administrator to check the database server (PIM_DATABASE_URL)",
-            {"Retry-After": "30"})
+    return _UNAVAILABLE[found.kind]
 
 
 def install(app: FastAPI) -> None:

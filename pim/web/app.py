@@ -15,13 +15,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from pim.errors import ConfigError
 from pim.registry import WEB_ROUTERS, load
 from pim.settings import DEFAULT_SECRET_WARNING, get_settings
 from pim.store import Store
-from pim.store.database import DatabaseFailure, failure_in
+from pim.store.database import failure_in
 from pim.web import api_errors
 from pim.web.deps import LoginRequired
 from pim.web.sessions import MAX_AGE
@@ -92,8 +93,8 @@ def _warn_once() -> None:
     log.warning(DEFAULT_SECRET_WARNING)
 
 
-#: The page a database failure (a lost database, a deadlock, a busy server…) answers a request that does not ask for JSON: it needs nothing of the
-#: database, so it shows while the database is away.
+#: The page a database failure (a lost database, a deadlock, a busy server…) answers a request that does not ask
+#: for JSON: it needs nothing of the database, so it shows while the database is away.
 _UNAVAILABLE_PAGE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{heading} — PIM"
                      "</title></head><body><h1>{heading}</h1><p>{message}.</p>{again}</body></html>")
 
@@ -101,48 +102,36 @@ _UNAVAILABLE_PAGE = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf
 async def database_unavailable(request: Request, exc: SQLAlchemyError) -> Response:
     """A lost database, a deadlock the server broke, SQLite's write lock held by another process, a server too busy
     to serve the statement now, one that takes no writes or one that met a system error, met by any route: 503
-    with Retry-After, saying which and what to do, instead of a bare 500 — in JSON to a request that wants it
-    (api_errors.wants_json: the API's `{"errors": [...]}`, elsewhere FastAPI's `{"detail": ...}` as the portal's
-    other refusals), else a short page. Any other database error is a bug: raised on, a 500 with its traceback in
-    the log."""
+    with Retry-After, saying which and what to do (api_errors.unavailable words each), instead of a bare 500 — in
+    JSON to a request that wants it (api_errors.wants_json: the API's `{"errors": [...]}`, elsewhere FastAPI's
+    `{"detail": ...}` as the portal's other refusals), else a short page. A server that takes no writes has the
+    app's pool dropped, so the next request connects anew (`_reconnect`). Any other database error is a bug:
+    raised on, a 500 with its traceback in the log."""
     found = failure_in(exc)
     if found is None:
         raise exc
-    heading, message, headers = answer_to(found)
-    log.warning("%s %s: %s (%s)", request.method, request.url.path, message, found.said)
+    answer = api_errors.unavailable(found)
+    log.warning("%s %s: %s (%s)", request.method, request.url.path, answer.message, found.said)
+    if found.read_only:
+        await _reconnect(request)
     if request.url.path.startswith(api_errors.API_PREFIX):
-        return api_errors.refused([api_errors.ApiError(message=message)], 503, headers)
+        return api_errors.refused([api_errors.ApiError(message=answer.message)], 503, answer.headers)
     if api_errors.wants_json(request):
-        return JSONResponse({"detail": message}, status_code=503, headers=headers)
+        return JSONResponse({"detail": answer.message}, status_code=503, headers=answer.headers)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     again = f'<p><a href="{html.escape(here)}">Try again</a></p>' if request.method == "GET" else \
         "<p>Go back and send the form again.</p>"
-    return HTMLResponse(_UNAVAILABLE_PAGE.format(heading=heading, message=html.escape(message[:1].upper() + message[1:]),
-                                                 again=again), status_code=503, headers=headers)
+    message = html.escape(answer.message[:1].upper() + answer.message[1:])
+    return HTMLResponse(_UNAVAILABLE_PAGE.format(heading=answer.heading, message=message, again=again),
+                        status_code=503, headers=answer.headers)
 
 
-def answer_to(found: DatabaseFailure) -> tuple[str, str, dict[str, str]]:
-    """The page's heading, the message and the headers (`Retry-After`, seconds) a request the database failed is
-    answered with. A busy server is said as such, to send again in a moment; a read-only or failing server needs
-    an administrator, so the message says what they are to do. The other failures are api_errors.unavailable's.
-    Never the driver's words: they name the database's host, which is not the client's to know (the log has
-    them)."""
-    if found.busy:
-        return ("The database server is busy",
-                "the database server is too busy to serve this request now (too many connections, or a statement or "
-                "lock that timed out): nothing of this request was saved; send it again in a moment, and if this "
-                "keeps happening ask your administrator to check the database server's load", {"Retry-After": "10"})
-    if found.read_only:
-        return ("The database takes no writes",
-                "the database server takes no writes (a replica, or a server in recovery): nothing of this request "
-                "was saved; ask your administrator to point PIM_DATABASE_URL at the primary database server, then "
-                "send it again", {"Retry-After": "60"})
-    if found.system:
-        return ("The database server has a fault",
-                "the database server met a system error (a disk read or write failed): nothing of this request was "
-                "saved; ask your administrator to check the database server's disk and its log, then send it again",
-                {"Retry-After": "60"})
-    message, headers = api_errors.unavailable(found)
-    heading = "Another change got in the way" if found.overtaken else \
-        "The database is busy" if found.locked else "The database is unavailable"
-    return heading, message, headers
+async def _reconnect(request: Request) -> None:
+    """Drop the app's pooled connections (off the event loop: closing them is I/O). They pass pool_pre_ping on a
+    server demoted to a replica and would refuse every write for ever; anew, they follow a failover that moved the
+    server's name to the new primary. Requests under way keep theirs until they end."""
+    store = getattr(request.app.state, "store", None)
+    if store is not None:
+        log.info("the database takes no writes: the web app's pooled connections are dropped, so the next "
+                 "request connects anew")
+        await run_in_threadpool(store.dispose)
