@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
@@ -44,7 +44,7 @@ from importers.gtin_check import (
 from pim.catalog import Structure
 from pim.commerce import EARLIEST, PriceListEntry, remove_price_list_entries_in
 from pim.errors import InputError
-from pim.importing import ImportCounts, Parsed, Rejected, run_import
+from pim.importing import NEW_IDENTIFIER, IdentifierOrigin, ImportCounts, Parsed, Rejected, run_import
 from pim import association_claims
 from pim.merge import CANDIDATE, Merger, Precedence
 from pim.product import Association, Product, trusted_provenance, value_key
@@ -53,7 +53,7 @@ from pim.sources import (MAX_PID, NoSku, SourceItem, cross_referenced, job_label
                          merger_for)
 from pim.store import Store
 from pim.store.raw import raw_table
-from pim.store.store import PRODUCT, QuarantineEntry, batched
+from pim.store.store import PRODUCT, QUARANTINE, QuarantineEntry, batched
 from pim.structure import AttributeType
 from pim.values import ValueProblem
 from pim.withdraw import claimed, product_claims, withdrawn_links
@@ -1177,6 +1177,23 @@ def _unplaced_price(source: str, pid: str, why: str) -> str:
             f"{pid} SKU`, then import the prices again")
 
 
+def supplier_origin(field: str, sku_from: str = "xref", prefix: str = "") -> IdentifierOrigin:
+    """Where a supplier import's new SKUs come from (pim.importing.IdentifierOrigin): the supplier's product id in
+    `field`, which only the supplier can change. Where the cross-reference places products (`sku_from: xref`,
+    supplier tables), one whose id makes no SKU is placed by mapping the id to a SKU of ours; a map that makes
+    every SKU of the id (`sku_from: supplier_pid`) cannot place it."""
+    xref = "map the id to it with `pim import xref {source} {pid} SKU`"
+    if sku_from == "xref":
+        return IdentifierOrigin(field, (
+            f"it is the supplier's product id ({field}), which only the supplier can change: create the product under "
+            f"a SKU of your own (POST /api/v1/products), {xref}, and import the file again"))
+    return IdentifierOrigin(field, (
+        f"this map makes a new SKU of `sku_prefix` + the supplier's product id ({field}; `sku_from: {sku_from}`), "
+        "which only the supplier can change, so the product is left out and the rest of the file imported; only a "
+        f"map with `sku_from: xref` can place it: create our product under another SKU (POST /api/v1/products) and {xref}"),
+        prefix)
+
+
 def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path: Path,
             refs: References | None = None, deletes: Deletes | None = None) -> Iterator[Parsed | Rejected]:
     """After SKU matching: give new products the map's family (existing ones keep theirs), turn the collected
@@ -1186,6 +1203,8 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
     source = f"supplier:{m.supplier}"
     refs = refs or References(store, source, m.sku_from, m.sku_prefix)
     deletes = deletes or Deletes()
+    origin = supplier_origin("MANUFACTURER_PID" if m.sku_from == "manufacturer_pid" else "SUPPLIER_PID", m.sku_from,
+                             "" if m.sku_from == "xref" else m.sku_prefix)
     for chunk in batched(items, store.batch_size):
         ids = [i.record.identifier for i in chunk if isinstance(i, Parsed)]
         known = _families(store, ids) if ids else {}
@@ -1235,6 +1254,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
                 rec.model_fields_set.discard("family")  # the supplier's default family never overrides ours
                 # (stated where it is the product's family anyway: the record hashes as when it created it)
             item.raw = raw
+            item.origin = origin  # what refusing a new product under its SKU names (pim.importing._addressable)
             item.problems = [QuarantineEntry(reason, path.name, at[0] if at and at[0] else item.line, field, None,
                                              rec.identifier, source, severity="problem") for field, reason, *at in problems]
             done.append(item)  # type: ignore[arg-type]
@@ -1273,6 +1293,9 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     header = BmecatHeader()
     deletes = Deletes()
     lists: dict[str, Any] = {"open": None}
+    # what the batch being written took off (SKUs) and put in (tiers): withdrawn and counted once it commits
+    taken_off: set[str] = set()
+    put_in = 0
     cleanup = ExitStack()  # a complete tier list left unfinished (the import failed) removes nothing
 
     def put_tiers(conn: Connection, batch: list[dict[str, Any] | TierRemoval]) -> None:
@@ -1280,21 +1303,29 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
         deletes take off (`TierRemoval`), so a crash or a refused record leaves both as they were. Each tier was
         checked as a PriceListEntry when it was read (`BmecatMapper._tier_check`); what that left out, the map's
         price list name, is checked on the first (the error an entry built of each tier gave)."""
-        nonlocal written
+        nonlocal put_in, taken_off
         gone = {t.sku: set(t.keep) for t in batch if isinstance(t, TierRemoval)}
-        if gone:
-            deletes.withdrew |= remove_price_list_entries_in(store, conn, m.tier_price_list, source, gone)  # type: ignore[arg-type]
+        taken_off = remove_price_list_entries_in(store, conn, m.tier_price_list, source, gone) if gone else set()  # type: ignore[arg-type]
         rows = [{"customer": m.tier_price_list, **t, "source": source}  # PriceListEntry's field order
                 for t in batch if not isinstance(t, TierRemoval)]
+        put_in = 0
         if not rows:
             return
         PriceListEntry(**rows[0])
         if header.transaction == "new_catalog":
             if lists["open"] is None:
                 lists["open"] = cleanup.enter_context(CompletePriceLists(store, conn))
-            written += lists["open"].put_rows_in(conn, rows)
+            put_in = lists["open"].put_rows_in(conn, rows)
         else:
-            written += put_price_rows_in(store, conn, rows)
+            put_in = put_price_rows_in(store, conn, rows)
+
+    def committed(_: int) -> None:
+        """After each batch commits (run_import's on_batch): its tiers count and what its deletes took off its
+        products' tiers is withdrawn, only then (a batch prepared again or rolled back did neither)."""
+        nonlocal written, put_in
+        deletes.withdrew.update(taken_off)
+        taken_off.clear()
+        written, put_in = written + put_in, 0
 
     start = store.structure()
     refuse_map_mistakes(m, start, SPEC_UNITS, m._file)  # before a product is read or a category created
@@ -1322,7 +1353,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
             lists["open"] = cleanup.enter_context(CompletePriceLists(store))  # no tier taken in: none to keep
         if lists["open"] is not None:
             removed = lists["open"].close(
-                counts.job_id, counts.rejected, file=path, source=source,
+                counts.job_id, _holding_tiers(store, counts), file=path, source=source,
                 nothing_removed=f"T_NEW_CATALOG: no tier price of '{m.tier_price_list}' was removed", rows="product(s)")
             if written or removed:
                 counts.extra["tier_prices_removed"] = removed
@@ -1333,7 +1364,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
 
     with cleanup:
         return run_import(store, source, items, structure=structure, label=job_label("bmecat", path), merge=merger,
-                          before_finish=after_pass, extras=put_tiers if m.tier_price_list else None)
+                          before_finish=after_pass, extras=put_tiers if m.tier_price_list else None,
+                          on_batch=committed if m.tier_price_list else None)
 
 
 def _group_system(path: Path) -> BmecatHeader:
@@ -1388,6 +1420,20 @@ def _followups(store: Store, m: BmecatMap, path: Path, header: BmecatHeader, ref
     if deletes.superseded:
         counts.extra["superseded_in_file"] = deletes.superseded
     counts.problems += store.quarantine(counts.job_id, problems)
+
+
+def _holding_tiers(store: Store, counts: ImportCounts) -> int:
+    """The rejected products that keep a T_NEW_CATALOG's stored tier prices (one may be a product that still holds
+    some): all but the new products refused for their SKU (pim.importing.NEW_IDENTIFIER), which were never stored
+    and hold none. One count, only when the job rejected something; its open entries (a job run again closed those
+    of its earlier attempts)."""
+    if not counts.rejected:
+        return 0
+    with store.engine.connect() as conn:
+        new = conn.execute(select(func.count()).select_from(QUARANTINE).where(
+            QUARANTINE.c.job_id == counts.job_id, QUARANTINE.c.kind == NEW_IDENTIFIER,
+            QUARANTINE.c.resolved_at.is_(None))).scalar_one()
+    return max(counts.rejected - new, 0)
 
 
 def _rejected(store: Store, counts: ImportCounts) -> set[str]:

@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
+from importers.bmecat import supplier_origin
 from importers.csv_records import csv_records
 from importers.erp_csv import (
     CsvRows,
@@ -459,7 +460,7 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
 
     return run_import(store, m.source, tiers.placed(items), structure=structure, label=job_label("supplier", path),
                       merge=merger_for(m, map_dir, precedence), before_finish=warn,
-                      extras=tiers.put if m.tiers else None)
+                      extras=tiers.put if m.tiers else None, on_batch=tiers.committed if m.tiers else None)
 
 
 def _bad_link(item: SourceItem, notes: dict[int, GtinNote], column: str) -> tuple[str, str] | None:
@@ -504,16 +505,19 @@ def _stating(items: Iterator[Any], header: list[str], m: SupplierTableMap, struc
 
 
 def _with_family(items: Iterator[Any], store: Store, m: SupplierTableMap) -> Iterator[Any]:
-    """New products get the profile's family; existing ones keep theirs."""
+    """New products get the profile's family (existing ones keep theirs), and each record the origin of a new SKU:
+    the supplier's id in the pid column (`supplier_origin`: what refusing a product under it says)."""
     from pim.store.store import batched
 
+    origin = supplier_origin(m.pid_column)
     for chunk in batched(items, store.batch_size):
         ids = [i.record.identifier for i in chunk if not isinstance(i, Rejected)]
         known = store.existing_identifiers(ids) if ids and m.family else set()
         for item in chunk:
-            if not isinstance(item, Rejected) and m.family and item.record.identifier not in known \
-                    and "family" not in item.record.model_fields_set:
-                item.record.family = m.family
+            if not isinstance(item, Rejected):
+                item.origin = origin
+                if m.family and item.record.identifier not in known and "family" not in item.record.model_fields_set:
+                    item.record.family = m.family
             yield item
 
 

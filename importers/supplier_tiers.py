@@ -149,11 +149,13 @@ def _per_piece(amount: Decimal, per: Decimal, per_text: str, column: str) -> str
 class TierWriter:
     """A supplier table's tiers into its price list, as a BMEcat catalog's go (`import_bmecat`'s put_tiers): the
     import's `extras` writer, so each batch's tiers are written, and the tiers its rows no longer hold removed
-    (pim.commerce.remove_price_list_entries_in), in the batch's own transaction, for the rows taken in only."""
+    (pim.commerce.remove_price_list_entries_in), in the batch's own transaction, for the rows taken in only. They
+    are counted once the batch commits (`committed`)."""
 
     def __init__(self, store: Store, m: SupplierTableMap) -> None:
         self.store, self.m = store, m
         self.written = self.removed = 0
+        self._batch = (0, 0)  # what the batch being written wrote and removed
 
     def placed(self, items: Iterator[Any]) -> Iterator[Any]:
         """The items, each row's tiers given its SKU (matched by now)."""
@@ -169,11 +171,16 @@ class TierWriter:
         for stated in batch:
             if stated.whole:  # two rows of one SKU (two supplier ids): both rows' tiers stay
                 keep.setdefault(stated.sku, set()).update((t["currency"], t["min_qty"], EARLIEST) for t in stated.rows)
-        if keep:
-            self.removed += len(remove_price_list_entries_in(self.store, conn, price_list, source, keep))
+        removed = len(remove_price_list_entries_in(self.store, conn, price_list, source, keep)) if keep else 0
         rows = [{"customer": price_list, **t, "sku": stated.sku, "source": source} for stated in batch for t in stated.rows]
-        if rows:
-            self.written += put_price_rows_in(self.store, conn, rows)
+        self._batch = (put_price_rows_in(self.store, conn, rows) if rows else 0, removed)
+
+    def committed(self, _: int) -> None:
+        """After each batch commits (run_import's on_batch): its tiers count, and only then (a batch prepared
+        again or rolled back wrote none)."""
+        self.written += self._batch[0]
+        self.removed += self._batch[1]
+        self._batch = (0, 0)
 
     def report(self, counts: ImportCounts) -> None:
         if self.written:

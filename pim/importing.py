@@ -3,6 +3,7 @@ Every importer yields `Parsed` or `Rejected` items and calls `run_import`; they 
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,31 @@ class Parsed:
     #: (pim.merge.Merger.prepare). None, the usual case: the record's prices are the source's whole claim. One
     #: mapping is shared by every record of a file (or of a set of absent elements): do not change it.
     partial: Mapping[str, frozenset[str]] | None = None
+    #: Where the record's identifier comes from when the file is not the user's to edit (a supplier's product id):
+    #: what refusing a new product under it names and advises (`_addressable`). None: the file's own field.
+    origin: IdentifierOrigin | None = None
+
+
+@dataclass(frozen=True)
+class IdentifierOrigin:
+    """How an importer makes a new product's identifier of a field its user cannot edit (a supplier's product id,
+    `prefix` + the id), so that refusing one the REST API cannot address (`_addressable`) names that field and a
+    way out the user has, not "change it in the file". One per import, shared by its records."""
+
+    field: str  # the element or column the identifier is made of (SUPPLIER_PID, the pid column)
+    way_out: str  # what to do, where `{pid}` stands for the id and `{source}` for the import's, each shell-quoted
+    prefix: str = ""
+
+    def advice(self, identifier: str, source: str) -> str:
+        """`way_out` for a refused identifier (replaced, not formatted: a column name may hold braces)."""
+        pid = shlex.quote(identifier.removeprefix(self.prefix))
+        return self.way_out.replace("{source}", shlex.quote(source)).replace("{pid}", pid)
+
+
+#: The kind of the rejection of a record that would have created a product or model under an identifier the REST
+#: API cannot address (`_addressable`): never stored, it holds nothing a complete file's removals must keep
+#: (importers.bmecat: a T_NEW_CATALOG's tier prices).
+NEW_IDENTIFIER = "new_identifier"
 
 
 #: The cyclic collector's threshold during an import, per record of a batch (pim.gc_policy). A merge batch keeps
@@ -371,7 +397,8 @@ def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed |
 def _addressable(store: Store, source: str, v: RecordValidator, items: list[Parsed], out: PreparedBatch) -> list[Parsed]:
     """The records but those that would create a product (or, a whole model record, a model) under an identifier
     the REST API cannot address or an import could not match again (pim.validation.identifier_problem): each is
-    rejected on its identifier. A product or model stored under one already is written as ever. One match per
+    rejected on its identifier (on the field it is made of, with what to do instead: `Parsed.origin`), of kind
+    NEW_IDENTIFIER. A product or model stored under one already is written as ever. One match per
     record; the store is asked (one query per kind) only about the rare identifiers that fail it."""
     wrong: dict[int, tuple[str, str]] = {}  # id(item) → (its identifier or code, why)
     for item in items:
@@ -393,11 +420,13 @@ def _addressable(store: Store, source: str, v: RecordValidator, items: list[Pars
             kept.append(item)
             continue
         key, problem = wrong[id(item)]
+        origin = item.origin if product else None
         out.rejects.append(QuarantineEntry(
             f"{'identifier' if product else 'model code'} {key!r} {problem}; no new "
-            f"{'product' if product else 'product model'} is made with it (one stored before keeps working): change "
-            "it in the file and import again", item.file, item.line, v.s.identifier_attribute if product else "code",
-            item.raw or rec.model_dump(mode="json"), record_identity(rec), source))
+            f"{'product' if product else 'product model'} is made with it (one stored before keeps working): "
+            + (origin.advice(key, source) if origin else "change it in the file and import again"),
+            item.file, item.line, origin.field if origin else v.s.identifier_attribute if product else "code",
+            item.raw or rec.model_dump(mode="json"), record_identity(rec), source, kind=NEW_IDENTIFIER))
     return kept
 
 
