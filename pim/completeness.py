@@ -335,17 +335,21 @@ def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: i
 def _todo(conn: Any, channel: str, locale: str | None, limit: int | None) -> tuple[list[TodoItem], int]:
     """The to-do's page, largest first, and its length: the missing counters less their disabled products.
     Those are counted from the grid index's missing rows of the disabled products alone (the product table's
-    family × enabled index), so the cost follows the disabled products, not the catalog."""
+    family × enabled index), so the cost follows the disabled products, not the catalog. Each counts under the
+    family its completeness row was scored as: a variant without a family of its own takes its model's."""
     from pim.grid_index import GRID_MISSING as GM
+    from pim.scoring_tables import COMPLETENESS as C
     from pim.scoring_tables import MISSING_COUNT as MC
     from pim.store.store import PRODUCT as P
 
     scope = [GM.c.channel == channel] + ([GM.c.locale == locale] if locale else [])
     families = select(MC.c.family).where(MC.c.channel == channel).distinct()
-    off = (select(GM.c.locale, P.c.family, GM.c.attribute, func.count().label("n"))
-           .select_from(P.join(GM, GM.c.product_id == P.c.id))
-           .where(P.c.family.in_(families), P.c.enabled.is_(False), *scope)
-           .group_by(GM.c.locale, P.c.family, GM.c.attribute).subquery())
+    scored = and_(C.c.product == P.c.identifier, C.c.channel == GM.c.channel, C.c.locale == GM.c.locale)
+    own_or_model = P.c.family.in_(families) | (P.c.family.is_(None) & P.c.parent.is_not(None))
+    off = (select(GM.c.locale, C.c.family, GM.c.attribute, func.count().label("n"))
+           .select_from(P.join(GM, GM.c.product_id == P.c.id).join(C, scored))
+           .where(own_or_model, P.c.enabled.is_(False), *scope)
+           .group_by(GM.c.locale, C.c.family, GM.c.attribute).subquery())
     disabled = func.coalesce(off.c.n, 0)
     enabled = MC.c.products - disabled
     where = [MC.c.channel == channel, enabled > 0] + ([MC.c.locale == locale] if locale else [])

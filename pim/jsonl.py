@@ -209,6 +209,7 @@ class LeftOut:
         self.structure = structure
         self.values = 0
         self.records = 0
+        self.models = 0  # of `records`: product models (cleared by another route than products)
         self.shown: list[tuple[str, list[str]]] = []  # (SKU or model:<code>, its value keys left out)
         self._held: dict[str | None, dict[str, bool]] = {}  # family → value key → whether the family holds it
 
@@ -239,6 +240,7 @@ class LeftOut:
             return record
         self.values += len(strays)
         self.records += 1
+        self.models += isinstance(record, ProductModel)
         from pim.merge import MODEL_KEY
 
         key = record.identifier if isinstance(record, Product) else MODEL_KEY + record.code
@@ -254,10 +256,13 @@ class LeftOut:
             return None
         listed = "; ".join(f"{key} ({', '.join(keys)})" for key, keys in self.shown)
         more = f" and {self.records - len(self.shown)} more" if self.records > len(self.shown) else ""
+        products, models = "PATCH /api/v1/products/{sku}", "PATCH /api/v1/models/{code}"
+        route = (products if not self.models else models if self.models == self.records
+                 else f"{products} for a product; {models} for a product model, listed as model:<code>")
         return (f"left out {self.values} value(s) of {self.records} record(s) whose family lacks their attribute "
                 f"(left behind by a family change): {listed}{more}. They stay in the store, but no import takes them "
                 "in, and importing this file replaces those records without them. To keep them, add the attributes "
-                "to the family; to drop them, clear them (PATCH /api/v1/products/{sku} with the value null); then "
+                f"to the family; to drop them, clear them with the value null ({route}); then "
                 "export again")
 
 

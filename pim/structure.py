@@ -7,7 +7,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$", min_length=1, max_length=100)]
 Labels = dict[str, str]
@@ -30,6 +30,14 @@ class AttributeType(StrEnum):
     date = "date"
     image = "image"
     file = "file"
+
+
+#: Attribute codes our own keys use (as Akeneo reserves its field names): the conflict log and content sheets
+#: key a product's associations `associations:<TYPE>`, which a localizable `associations` value's key would be.
+RESERVED_ATTRIBUTE_CODES = frozenset({"associations"})
+#: The validation context of structure rows read back from the store: a code reserved after it was stored
+#: stays readable (so the catalog opens and the attribute can be moved), while files and forms refuse it.
+STORED = {"stored": True}
 
 
 class Attribute(_Strict):
@@ -57,6 +65,14 @@ class Attribute(_Strict):
     default_unit: str | None = Field(default=None, description="Unit code of the family for amounts given without one.")
     allowed_extensions: list[str] = []
     validation_regexp: str | None = None
+
+    @field_validator("code", mode="after")
+    @classmethod
+    def _code_not_reserved(cls, code: str, info: ValidationInfo) -> str:
+        if code in RESERVED_ATTRIBUTE_CODES and not (info.context or {}).get("stored"):
+            raise ValueError(f"'{code}' is reserved: a product's associations are keyed {code}:<TYPE> (as in Akeneo, "
+                             f"no attribute may be called so); rename the attribute, e.g. to {code}_text")
+        return code
 
     @model_validator(mode="after")
     def _metric_needs_family(self) -> "Attribute":

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 from pim.catalog import Structure
 from pim.completeness import Requirements
 from pim.store.store import STRUCTURE, structure_version
-from pim.structure import STRUCTURE_KINDS
+from pim.structure import STORED, STRUCTURE_KINDS
 
 _SIZE = 4  # structures held: the stores a process uses at once (a test run opens many, one after another)
 _cache: OrderedDict[tuple[str, int], tuple[Structure, list[Requirements]]] = OrderedDict()
@@ -26,7 +26,7 @@ def load_structure(conn: Connection) -> Structure:
     items: dict[str, list[object]] = {kind: [] for kind in STRUCTURE_KINDS}
     for kind, data in conn.execute(select(STRUCTURE.c.kind, STRUCTURE.c.data).order_by(STRUCTURE.c.code)):
         if kind in STRUCTURE_KINDS:
-            items[kind].append(STRUCTURE_KINDS[kind].model_validate(data))
+            items[kind].append(STRUCTURE_KINDS[kind].model_validate(data, context=STORED))
     return Structure.from_items(items)  # type: ignore[arg-type]
 
 

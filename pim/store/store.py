@@ -38,7 +38,7 @@ from pim.store.tables import (
     SequenceRow,
     StructureRow,
 )
-from pim.structure import STRUCTURE_KINDS, structure_key
+from pim.structure import STORED, STRUCTURE_KINDS, structure_key
 
 T = TypeVar("T")
 PRODUCT: Table = ProductRow.__table__  # type: ignore[assignment]
@@ -503,7 +503,7 @@ class Store:
             rows = conn.execute(
                 select(STRUCTURE.c.data).where(STRUCTURE.c.kind == kind).order_by(STRUCTURE.c.code)
             ).scalars()
-            return [model.model_validate(r) for r in rows]
+            return [model.model_validate(r, context=STORED) for r in rows]
 
     def structure(self) -> Structure:
         return Structure.from_items({kind: self.get_structure(kind) for kind in STRUCTURE_KINDS})

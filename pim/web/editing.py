@@ -11,6 +11,7 @@ not overwritten unseen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from pim.association_claims import type_of_key
 from pim.catalog import Structure
 from pim.errors import InputError
 from pim.measures import Measures, builtin
-from pim.product import Product, Provenance, split_key, value_key
+from pim.product import Product, ProductModel, Provenance, split_key, value_key
 from pim.quality import gtin_problem, is_gtin_attribute
 from pim.structure import AttributeType
 from pim.store.store import Store, now
@@ -161,7 +162,7 @@ def apply_values(store: Store, identifier: str, changes: dict[str, Any], actor: 
     if not edits:
         return EditResult(product, stale=stale)
     strays = _strays(s, product.family, edits)
-    drop = _StrayDrop(store, identifier, product.family, strays, actor, now())
+    drop = _StrayDrop(store, identifier, product, strays, actor, now())
     edits = {k: v for k, v in edits.items() if k not in strays}
     try:
         if edits:
@@ -177,21 +178,15 @@ def _merge_edits(store: Store, s: Structure, product: Product, edits: dict[str, 
                  stale: dict[str, Stale]) -> EditResult:
     """Merge a person's edits as the content team's claim, and remove `drop`'s values in the same transaction
     (the merge write's hook), so the edit is written whole or not at all."""
-    from pim.merge import Merger, MergePlan, home_precedence
+    from pim.merge import Merger, home_precedence
 
     identifier, actor, stamp = product.identifier, drop.actor, drop.stamp
     held = _held(store, identifier, product, edits)
     record = Product(identifier=identifier, values=edits, source=Provenance(source="content", ref=f"user:{actor}",
                                                                             at=stamp))
     logged = _Logged({identifier: edits}, actor, stamp)
-
-    def also(conn: Any, plan: MergePlan) -> None:
-        logged(conn, plan)
-        if not plan.rejects:
-            drop(conn)
-
     _, rejects = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s).write(store, [record],
-                                                                                               also=also)
+                                                                                               also=drop.after_merge(logged))
     if rejects:
         return EditResult(product, {r.field: r.reason for r in rejects})
     updated = store.get_product(identifier) or product
@@ -208,20 +203,28 @@ def _strays(s: Structure, family: str | None, edits: dict[str, Any]) -> list[str
 
 
 class _StrayDrop:
-    """Removes a product's values of attributes its family lacks (`keys`), whoever stored them, with their history
-    rows, in the transaction it is called with. No source may claim such a value any more (the merge refuses it),
-    so a person's clear cannot be a claim withdrawn for the next source's value to show: the value goes, and
-    the claims kept on it go as a merge's withdrawn last claim does (pim.merge.claims_withdrawn). Clearing never
-    makes data invalid. Read under the catalog's write lock, as a person's pick is (pim.merge.locked_record); a
-    product gone or given another family since the edit was checked is an InputError (the caller's transaction
-    rolls back)."""
+    """Removes a product's (or, as `model:<code>`, a product model's) values of attributes its family lacks
+    (`keys`), whoever stored them, with their history rows, in the transaction it is called with. No source may
+    claim such a value any more (the merge refuses it), so a person's clear cannot be a claim withdrawn for the
+    next source's value to show: the value goes, and the claims kept on it go as a merge's withdrawn last claim
+    does (pim.merge.claims_withdrawn). Clearing never makes data invalid. Read under the catalog's write lock, as
+    a person's pick is (pim.merge.locked_record); a record gone or given another family (variant) since the edit
+    was checked (`was`: the record as read then) is an InputError (the caller's transaction rolls back)."""
 
-    def __init__(self, store: Store, identifier: str, family: str | None, keys: list[str], actor: str,
+    def __init__(self, store: Store, identifier: str, was: Product | ProductModel, keys: list[str], actor: str,
                  stamp: Any) -> None:
-        self.store, self.identifier, self.family, self.keys = store, identifier, family, keys
+        self.store, self.identifier, self.placed, self.keys = store, identifier, _placed(was), keys
         self.actor, self.stamp = actor, stamp
-        self.after: Product | None = None
+        self.after: Product | ProductModel | None = None
         self.gone: list[str] = []
+
+    def after_merge(self, logged: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+        """The merge write's hook of an edit: its history (`logged`), then this drop unless the merge refused."""
+        def also(conn: Any, plan: Any) -> None:
+            logged(conn, plan)
+            if not plan.rejects:
+                self(conn)
+        return also
 
     def __call__(self, conn: Any) -> None:
         from pim.merge import claims_withdrawn, locked_record, write_record
@@ -229,10 +232,11 @@ class _StrayDrop:
         if not self.keys:
             return
         ident = self.identifier
-        before: Product = locked_record(self.store, conn, ident)  # type: ignore[assignment]  (a SKU: a product)
-        if before.family != self.family:
+        before = locked_record(self.store, conn, ident)
+        if _placed(before) != self.placed:
+            kind = "product" if isinstance(before, Product) else "product model"
             raise InputError(f"the family of '{ident}' changed while it was edited (now '{before.family}')",
-                             field=self.keys[0], hint="reload the product and edit it again")
+                             field=self.keys[0], hint=f"reload the {kind} and edit it again")
         gone = [k for k in self.keys if k in before.values]
         if not gone:
             self.after = before
@@ -243,6 +247,11 @@ class _StrayDrop:
         conn.execute(insert(HISTORY), [history_row(ident, k, before.values[k], None, self.actor, "content",
                                                    self.stamp) for k in gone])
         self.after, self.gone = after, gone
+
+
+def _placed(record: Product | ProductModel) -> tuple[str | None, str | None]:
+    """What decides the family a record's values are checked against: its own, a model's family variant's."""
+    return record.family, getattr(record, "family_variant", None)
 
 
 #: Products one mass edit reaches (the grid's filter-wide edit, the API's list); more: an import.
@@ -319,7 +328,7 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
                        structure: Structure | None = None, expected: dict[str, Any] | None = None) -> EditResult:
     """The same for a product model (a value its variants inherit, edited from a variant's page): one edit
     reaches every variant below the model. The result's `product` is None; history is kept under
-    `model:<code>`."""
+    `model:<code>`. A value of an attribute the family lacks, cleared, goes as a product's does (_StrayDrop)."""
     from pim.merge import MODEL_KEY, Merger, home_precedence, write_merged
     from pim.product import partial_model
 
@@ -328,27 +337,38 @@ def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: 
     if model is None:
         return EditResult(None, {"model": f"no product model '{code}'"})
     clean, errors = validate(changes, s)
+    family = s.family_of_variant(model.family_variant) or model.family
+    strays = _strays(s, family, clean)  # cleared values a family change left behind: on no level either
     if not errors:
-        errors = VariantLevels(s).edit_errors(model_placement(model.family_variant, model.parent), clean,
-                                              model.parent, product=False)
+        errors = VariantLevels(s).edit_errors(model_placement(model.family_variant, model.parent),
+                                              {k: v for k, v in clean.items() if k not in strays}, model.parent,
+                                              product=False)
     if errors:
         return EditResult(None, errors)
     stale = _stale(model, clean, expected)
     edits = {k: v for k, v in clean.items() if model.values.get(k) != v and k not in stale}
     if not edits:
         return EditResult(None, stale=stale)
-    held = _held(store, MODEL_KEY + code, model, edits)
-    stamp = now()
-    prov = Provenance(source="content", ref=f"user:{actor}", at=stamp)
-    record = partial_model(code, edits, prov, {})
-    merger = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s)
-    logged = _Logged({MODEL_KEY + code: edits}, actor, stamp)
-    _, plan = write_merged(store, lambda: merger.prepare(store, [], [record]), also=logged)
+    ident, stamp = MODEL_KEY + code, now()
+    drop = _StrayDrop(store, ident, model, [k for k in strays if k in edits], actor, stamp)
+    edits = {k: v for k, v in edits.items() if k not in strays}
+    try:
+        if not edits:
+            with store.begin() as conn:
+                drop(conn)
+            return EditResult(None, changed=drop.gone, stale=stale)
+        held = _held(store, ident, model, edits)
+        record = partial_model(code, edits, Provenance(source="content", ref=f"user:{actor}", at=stamp), {})
+        merger = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s)
+        logged = _Logged({ident: edits}, actor, stamp)
+        _, plan = write_merged(store, lambda: merger.prepare(store, [], [record]), also=drop.after_merge(logged))
+    except InputError as exc:  # gone, or moved to another family, since it was read: nothing was written
+        return EditResult(None, {"model" if exc.field == "identifier" else exc.field or "model": exc.in_one_line()})
     if plan.rejects:
         return EditResult(None, {r.field: r.reason for r in plan.rejects})
     updated = store.get_model(code) or model
     outranked = _outranked(updated, edits)
-    return EditResult(None, changed=logged.keys(MODEL_KEY + code), outranked=outranked, stale=stale,
+    return EditResult(None, changed=[*logged.keys(ident), *drop.gone], outranked=outranked, stale=stale,
                       why=_why(outranked, edits, held))
 
 

@@ -5,7 +5,9 @@ loop. Disabled products are left out, as the dashboard's to-do counts leave them
 missing an attribute its model level holds is listed as that model, once (a `model` row): a
 value given on the variant would not be stored (pim.variant_levels). Prices and metrics are filled as the
 mass edit takes them (`EUR 19.99, USD 21.00`, `12.5 KILOGRAM`); the dashboard says so next to the link
-(`fill_form`). Streamed from the grid index a page at a time; cells are formula-escaped."""
+(`fill_form`). The family is the one the products are scored as (pim.rescore_jobs.of_family: a variant without
+a family of its own takes its model's), as the to-do counts them. Streamed from the grid index a page at a time;
+cells are formula-escaped."""
 
 from __future__ import annotations
 
@@ -15,16 +17,20 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 
 from pim.catalog import Structure
 from pim.content_sheet import MODEL_COLUMN, SKU_COLUMN
+from pim.grid_index import GRID_MISSING
+from pim.grid_query import ensure_index
 from pim.product import value_key
+from pim.rescore_jobs import of_family
 from pim.spreadsheet import escape_formula
+from pim.store.store import PRODUCT, Store
 from pim.structure import AttributeType
 from pim.variant_levels import LevelGuard, VariantLevels
 from pim.web.accounts import User
 from pim.web.deps import session_user, store_of, structure_of
-from pim.web.grid import GridFilter, page
 from pim.web.ui import templates
 
 router = APIRouter(include_in_schema=False)
@@ -55,34 +61,51 @@ def todo_csv(request: Request, channel: str, locale: str, family: str, attribute
     if channel not in s.channels or locale not in s.channels[channel].locales or attr is None or family not in s.families:
         raise HTTPException(404, "no such channel × locale, family or attribute")
     key = value_key(attribute, locale if attr.localizable else None, channel if attr.scopable else None)
-    f = GridFilter(channel=channel, locale=locale, family=family, missing=attribute, enabled=True)  # as the to-do counts
     name = f"todo-{channel}-{locale}-{family}-{attribute}.csv"
-    return StreamingResponse(_rows(store_of(request), f, s, key), media_type="text/csv; charset=utf-8",
+    return StreamingResponse(_rows(store_of(request), s, (channel, locale, family, attribute), key),
+                             media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def _rows(store: object, f: GridFilter, s: Structure, key: str) -> Iterator[str]:
+def _missing(store: Store, item: tuple[str, str, str, str], after: int) -> list[tuple[int, str]]:
+    """One page of (id, SKU) of the enabled products scored as the family that miss the attribute on the
+    channel × locale (as the to-do counts them), in id order."""
+    channel, locale, family, attribute = item
+    on = (GRID_MISSING.c.product_id == PRODUCT.c.id) & (GRID_MISSING.c.channel == channel) \
+        & (GRID_MISSING.c.locale == locale) & (GRID_MISSING.c.attribute == attribute)
+    q = (select(PRODUCT.c.id, PRODUCT.c.identifier).select_from(PRODUCT.join(GRID_MISSING, on))
+         .where(of_family(family), PRODUCT.c.enabled.is_(True), PRODUCT.c.id > after)
+         .order_by(PRODUCT.c.id).limit(PAGE))
+    with store.engine.connect() as conn:
+        return [(int(i), str(sku)) for i, sku in conn.execute(q)]
+
+
+def _rows(store: Store, s: Structure, item: tuple[str, str, str, str], key: str) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out)
     guard = LevelGuard(s)
-    attribute, family = f.missing or "", f.family or ""
+    family, attribute = item[2], item[3]
     models = _on_models(s, guard.levels, family, attribute)
     writer.writerow([SKU_COLUMN, MODEL_COLUMN, key] if models else [SKU_COLUMN, key])
     listed: set[str] = set()  # models given a row already: one per model, whatever number of its variants miss it
-    after: int | None = 0
-    while after is not None:
-        rows, after = page(store, f, s, after=after, limit=PAGE)  # type: ignore[arg-type]
-        held = guard.holders(store, [r.identifier for r in rows], attribute) if models else {}
-        for r in rows:
-            model = held.get(r.identifier)
+    ensure_index(store)
+    after = 0
+    while True:
+        rows = _missing(store, item, after)
+        held = guard.holders(store, [sku for _, sku in rows], attribute) if models else {}
+        for _, sku in rows:
+            model = held.get(sku)
             if model is None:
-                writer.writerow([escape_formula(r.identifier), "", ""] if models else [escape_formula(r.identifier), ""])
+                writer.writerow([escape_formula(sku), "", ""] if models else [escape_formula(sku), ""])
             elif model not in listed:
                 listed.add(model)
                 writer.writerow(["", escape_formula(model), ""])
         yield out.getvalue()
         out.seek(0)
         out.truncate()
+        if len(rows) < PAGE:
+            return
+        after = rows[-1][0]
 
 
 def _on_models(s: Structure, levels: VariantLevels, family: str, attribute: str) -> bool:
