@@ -80,10 +80,12 @@ _PRICE_TYPE = {"contract": "net_customer", "list": "net_list", "list_discount": 
 
 
 def catalog_version(version: int) -> str:
-    """BMEcat wants NNN.NNN; the feed's delivery counter (the number `prev_version` names) goes first, so
-    delivery 2 is `2.0` after prev_version 1. From the 1,000th delivery on the thousands follow the dot
-    (1001 is `1.1`): unique up to a million deliveries."""
-    return f"{version % 1000}.{(version // 1000) % 1000}"
+    """The feed's delivery counter (the number `prev_version` names) as BMEcat's CATALOG_VERSION, whose schema
+    allows `[0-9]{1,3}.[0-9]{1,3}` (at most 999.999): thousands before the dot, the rest as three digits after
+    it, so delivery 7 is `0.007` and 1234 `1.234`. It grows with every delivery whether an importer compares
+    major then minor as numbers or the whole as a decimal, up to delivery 999,999 (`999.999`); later ones keep
+    growing but no longer fit the schema."""
+    return f"{version // 1000}.{version % 1000:03d}"
 
 
 class BmecatFeedRenderer:

@@ -4,8 +4,9 @@ every few minutes; each contract goes out once per scheduled time, and a failed 
 next tick rather than waiting for the next scheduled time.
 
 "Successful" means a feed job that delivered a file or found nothing to send (a delta with no change);
-dry runs do not count. A full feed held for having no rows counts too (it waits for the next scheduled time
-rather than being built and held again at every tick). The time that counts is when that run started, so a run that took twenty minutes
+dry runs (their jobs say `dry_run: true`; `dry-run` as status before round 34) never count, whatever they found,
+nor does their refusal hold the contract. A full feed held for having no rows counts too (it waits for the next
+scheduled time rather than being built and held again at every tick). The time that counts is when that run started, so a run that took twenty minutes
 does not push the next one back.
 
 A run refused for its data (REFUSED: a cp1252 feed whose products hold text cp1252 lacks) or for media.yaml (the
@@ -78,9 +79,11 @@ def last_success(store: Store, contract: str) -> datetime | None:
 
 def _history(store: Store, contract: str) -> tuple[datetime | None, dict[str, Any] | None]:
     """The contract's last success (or hold) and, when its newest run since then (dry runs aside) was refused for
-    its data, that refusal: the job's counts with `error` and `at`."""
+    its data, that refusal: the job's counts with `error` and `at`. Dry runs are left out by the query, so that
+    however many a monitor runs, the window still reaches the real ones."""
     q = (select(JOB.c.started_at, JOB.c.counts, JOB.c.error).where(JOB.c.kind == "feed", JOB.c.source == contract,
-                                                                   JOB.c.status.in_(("succeeded", "failed")))
+                                                                   JOB.c.status.in_(("succeeded", "failed")),
+                                                                   JOB.c.counts["dry_run"].as_boolean().is_not(True))
          .order_by(JOB.c.id.desc()).limit(50))
     refusal: dict[str, Any] | None = None
     newest = True
@@ -89,7 +92,7 @@ def _history(store: Store, contract: str) -> tuple[datetime | None, dict[str, An
             status = (counts or {}).get("status")
             if status in SUCCESS or status == HELD:
                 return as_utc(started), refusal
-            if status == "dry-run":
+            if status == "dry-run":  # a dry run recorded before round 34
                 continue
             if newest and status == REFUSED:
                 refusal = {**counts, "error": error, "at": as_utc(started)}
@@ -184,15 +187,19 @@ def sending(store: Store, contract: str, at: datetime | None = None) -> dict[str
     return held | {"since": since.isoformat(), "job": job.id if job else None}
 
 
+def describe_sending(run: dict[str, Any]) -> str:
+    """A `sending` entry as messages name it: `run HOST:PID:… (job N, since … UTC)`, the job when there is one."""
+    job = f"job {run['job']}, " if run.get("job") else ""
+    return f"run {run['holder']} ({job}since {datetime.fromisoformat(run['since']):%Y-%m-%d %H:%M:%S} UTC)"
+
+
 def refuse_while_sending(store: Store, contract: str) -> None:
     """For `pim feeds delete`: ContractBusy naming the run that holds the contract's claim, and since when;
     nothing when none does."""
     run = sending(store, contract)
     if run is None:
         return
-    job = f"job {run['job']}, " if run["job"] else ""
-    raise ContractBusy(f"contract '{contract}' is being sent by run {run['holder']} ({job}since "
-                       f"{datetime.fromisoformat(run['since']):%Y-%m-%d %H:%M:%S} UTC); it was not deleted",
+    raise ContractBusy(f"contract '{contract}' is being sent by {describe_sending(run)}; it was not deleted",
                        hint=f"try again once that run is done (`pim feeds due` shows who is sending), or delete it "
                             f"anyway: pim feeds delete {contract} --force (the file being built may still go out)")
 
@@ -236,8 +243,7 @@ class DueRun:
         """The skipped entry of a contract another run holds: which run, since when, and that it is free again as
         soon as that run's job for it ends (the claim's `held_until` is only how long a crashed run blocks it)."""
         run = sending(self.store, contract, self.at) or {}
-        since = f" since {datetime.fromisoformat(run['since']):%Y-%m-%d %H:%M:%S} UTC" if run else ""
-        who = f" (run {run['holder']}{since})" if run else ""
+        who = f": {describe_sending(run)}" if run else ""
         return {"contract": contract, "reason": f"another run is sending it{who}; try again when that run ends "
                                                 f"(`pim feeds due` shows who is sending)", **run}
 

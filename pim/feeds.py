@@ -537,15 +537,14 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
     """Build, then push to every target; the watermark advances only when all of them confirmed. A full feed
     with no rows, or a delta deleting every product, is held (built, not sent, watermark kept) while the customer
     holds products from the last delivery, unless `allow_empty`: their importer would empty its catalog on it. A dry run builds (rows, holds,
-    refusals) into a scratch folder removed after, leaving nothing among the delivered files nor in the log; into
-    an `out_dir` its caller gives, the file stays there, recorded `dry-run` as before."""
+    refusals) into a scratch folder inside the feeds folder (`out_dir`), removed after, leaving nothing among the
+    delivered files nor in the log."""
     contract = get_contract(store, code)
     if dry_run:
-        if out_dir is not None:
-            return _dry_run(store, contract, out_dir, run, allow_empty, keep=True)
-        feeds_dir().mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".dry-run-", dir=feeds_dir()) as scratch:  # the same disk
-            result = _dry_run(store, contract, Path(scratch), run, allow_empty, keep=False)
+        folder = out_dir or feeds_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".dry-run-", dir=folder) as scratch:  # the same disk
+            result = _dry_run(store, contract, Path(scratch), run, allow_empty)
         result.file = None  # gone with the scratch folder
         return result
     build = build_feed(store, contract, out_dir or feeds_dir(), run=run)
@@ -612,18 +611,15 @@ def _cancelled(store: Store, build: Build) -> DeliveryResult:
     return DeliveryResult(c.code, "cancelled", None, build.rows, build.plan.kind, error=reason, left_out=build.left_out)
 
 
-def _dry_run(store: Store, contract: Contract, out: Path, run: FeedRun | None, allow_empty: bool, *,
-             keep: bool) -> DeliveryResult:
-    """What a delivery would do (rows, kind, left out, a hold it would meet), built into `out`; the watermark
-    stays. `keep`: the caller's folder keeps the file with its manifest, recorded with status `dry-run`."""
+def _dry_run(store: Store, contract: Contract, out: Path, run: FeedRun | None, allow_empty: bool) -> DeliveryResult:
+    """What a delivery would do (rows, kind, left out, a hold it would meet), built into `out` (a scratch folder);
+    the watermark stays and the log records nothing."""
     build = build_feed(store, contract, out, run=run)
     assert build.path is not None
     if build.plan.kind != "full" and build.rows == 0:
         build.path.unlink(missing_ok=True)
         return DeliveryResult(contract.code, "nothing", kind=build.plan.kind, left_out=build.left_out)
     hold = None if allow_empty else _hold_reason(build)
-    if keep:
-        _record(store, build, "dry-run")
     return DeliveryResult(contract.code, "dry-run", str(build.path), build.rows, build.plan.kind,
                           error=f"would be held: {hold}" if hold else None, left_out=build.left_out,
                           warnings=build.warnings)
@@ -698,28 +694,31 @@ def _deliver_job(code: str, dry_run: bool, retries: int, backoff: float, token: 
     """One contract, in a worker: its own store connection and job row; failures come back as data. Jobs of
     the same run (token) in the same worker share its FeedRun (with a catalog snapshot when `snapshot`). A held
     feed fails its job with the reason (`--due` then waits for the contract's next scheduled time: pim.feed_schedule);
-    a refused one with what it was built from (`--due` waits for a change that matters to it: pim.feed_holds)."""
+    a refused one with what it was built from (`--due` waits for a change that matters to it: pim.feed_holds). A
+    dry run's job says `dry_run: true` whatever its end, so that the schedule never takes it for a run."""
     from pim.feed_holds import built_from, refusal_counts
 
     store = Store.from_settings(migrate_now=False)
     job_id = store.start_job("feed", code)
+    dry = {"dry_run": True} if dry_run else {}
     try:
         mark = built_from(store)  # before the build: a change written while it runs lifts the refusal's hold
         result = deliver_contract(store, code, dry_run=dry_run, retries=retries, backoff=backoff,
                                   run=_run_for(store, token, snapshot), allow_empty=allow_empty)
-        counts = {"rows": result.rows, "kind": result.kind, "status": result.status, "left_out": result.left_out}
+        counts = {"rows": result.rows, "kind": result.kind, "status": result.status, "left_out": result.left_out,
+                  **dry}
         if result.status == "held":
             store.finish_job(job_id, counts, status="failed", error=f"held: {result.error}")
         else:
             store.finish_job(job_id, counts)
         return result.as_dict()
     except FeedRefused as exc:  # fails alike until what it names changes: `--due` holds it
-        store.finish_job(job_id, refusal_counts(exc.contract, mark, exc.skus, exc.media), status="failed",
+        store.finish_job(job_id, refusal_counts(exc.contract, mark, exc.skus, exc.media) | dry, status="failed",
                          error=exc.describe())
         return DeliveryResult(code, "failed", error=exc.describe()).as_dict()
     except Exception as exc:  # one contract failing must not stop the others
         message = exc.describe() if isinstance(exc, PimError) else f"{type(exc).__name__}: {exc}"
-        store.finish_job(job_id, {}, status="failed", error=message)
+        store.finish_job(job_id, dry, status="failed", error=message)
         built = getattr(exc, "built", None)  # a delivery that failed after the build: its file, rows and kind
         failed = replace(built, status="failed", error=message) if built else DeliveryResult(code, "failed", error=message)
         return failed.as_dict()

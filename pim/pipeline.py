@@ -28,6 +28,10 @@ DROP_SHARE = 0.5
 DROP_MIN = 50
 #: How many block reasons a refused publish names.
 DROP_REASONS = 3
+#: What a publish job's `published` means, written with it: the products the outputs hold (round 34; before, the
+#: products that reached the renderer, its own blocks included). The guard takes only jobs saying so as its
+#: baseline, so the first publish after the upgrade is not judged against a count of another kind.
+PUBLISHED_COUNTS = "outputs"
 
 
 def enabled_only(products: Iterable[Product], ctx: PublishContext) -> Iterator[Product]:
@@ -61,6 +65,7 @@ class PublishResult:
     job_id: int | None = None
     dropped_links: int = 0
     dropped_link_examples: list[str] = field(default_factory=list)
+    catalog: str | None = None  # catalog_key: which catalog the run published, None for the built-in one
 
     def summary(self) -> dict[str, Any]:
         """`files`: each file's name under the target (the same at every exporter; the rendered copies under
@@ -87,6 +92,11 @@ class PublishResult:
             return dict(first)
         return {"mode": "mixed", "reason": "; ".join(f"{k}: {p['mode']} ({p['reason']})" for k, p in per.items()),
                 "modes": per}
+
+    def baseline(self) -> dict[str, Any]:
+        """What the job keeps for the publish guard besides `published`: what that count means and, for a run
+        given a catalog, which one (`last_published` compares like with like)."""
+        return {"published_counts": PUBLISHED_COUNTS, **({"catalog": self.catalog} if self.catalog else {})}
 
     def links(self) -> dict[str, Any]:
         """The association links left out because their target is not published: the count, and a few examples
@@ -144,10 +154,11 @@ def publish(
     for ref in STAGES:
         stream = load(ref)(stream, ctx)
     counter = _Counter(stream, ctx.blocked)
+    catalog = catalog_key(ctx.options)
     try:
         artifacts = renderer.render(counter, ctx, store)
         if not allow_drop:
-            refuse_drop(store, f"{channel}/{scope}", counter.published(), ctx.blocked, artifacts)
+            refuse_drop(store, f"{channel}/{scope}", counter.published(), ctx.blocked, artifacts, catalog)
         locations = lookup(EXPORTERS, exporter, "exporter")().push(artifacts, ctx)
         if hasattr(renderer, "committed"):
             renderer.committed(ctx, store)
@@ -161,9 +172,10 @@ def publish(
                          error=repr(exc))
         raise
     result = PublishResult(channel, scope, counter.published(), ctx.blocked, artifacts, locations, job_id,
-                           targets.dropped, targets.examples)
+                           targets.dropped, targets.examples, catalog)
     store.finish_job(job_id, {"published": result.published, **held_back(ctx.blocked),
-                              "files": [a.name for a in artifacts], **result.links(), **result.mode()})
+                              "files": [a.name for a in artifacts], **result.links(), **result.mode(),
+                              **result.baseline()})
     return result
 
 
@@ -200,30 +212,46 @@ class DropRefused(GateBlocked):
         self.now, self.last = now, last
 
 
-def last_published(store: Store, source: str) -> tuple[int, int] | None:
-    """(job id, products published) of the last succeeded publish of `source` ("<channel>/<scope>") that
-    wrote the whole channel; incremental runs (search sending changes) publish only what changed and are
-    skipped. None: no such publish yet (a first publish is never guarded)."""
+def catalog_key(options: dict[str, Any]) -> str | None:
+    """Which catalog a run publishes, as its job keeps it: None for the channel's built-in one, a catalog file's
+    resolved path (`pim publish --catalog` and the API's name under PIM_HOME both come as that path), a catalog
+    object's code. A path, not a digest of the file: editing a catalog (a new locale) keeps its baseline."""
+    given = options.get("catalog")
+    if not given:
+        return None
+    code = getattr(given, "code", None)
+    return str(code) if code is not None else str(Path(given).resolve())
+
+
+def last_published(store: Store, source: str, catalog: str | None = None) -> tuple[int, int] | None:
+    """(job id, products published) of the last succeeded publish of `source` ("<channel>/<scope>") and `catalog`
+    (catalog_key) that wrote the whole channel and counted `published` as the outputs hold (PUBLISHED_COUNTS);
+    incremental runs (search sending changes) publish only what changed and are skipped, and so are runs of
+    another catalog. None: no such publish yet (a first publish, or the first since round 34, is never guarded)."""
     q = (select(JOB.c.id, JOB.c.counts).where(JOB.c.kind == "publish", JOB.c.source == source,
                                              JOB.c.status == "succeeded").order_by(JOB.c.id.desc()).limit(200))
     with store.engine.connect() as conn:
         for job_id, counts in conn.execute(q):
             counts = counts or {}
-            if counts.get("mode") != "incremental" and isinstance(counts.get("published"), int):
+            if counts.get("mode") == "incremental" or counts.get("catalog") != catalog:
+                continue
+            if counts.get("published_counts") != PUBLISHED_COUNTS:
+                return None  # the newest whole run counted otherwise: no baseline until one counts as this one
+            if isinstance(counts.get("published"), int):
                 return int(job_id), counts["published"]
     return None
 
 
 def top_reasons(blocked: dict[str, list[str]], renderer: str, n: int = DROP_REASONS) -> list[tuple[str, int]]:
     """The `n` reasons blocking the most products, as the gate report counts them (pim.gate.reason_kind:
-    completeness per locale, a finding's kind; `disabled` too), and the renderer's own rules by name without
-    the output they were met in (`google_merchant:US-en_US:image_link_not_public:…` → `google_merchant:
-    image_link_not_public`)."""
+    completeness per locale, a finding's kind; `disabled` too), and the renderer's own rules by rule and field
+    without the output they were met in or the value (`google_merchant:US-en_US:missing:price:USD` →
+    `google_merchant:missing:price`, `…:too_long:title:181>150` → `google_merchant:too_long:title`)."""
     from pim.gate import reason_kind
 
     def kind(reason: str) -> str | None:
-        parts = reason.split(":", 3)
-        return f"{renderer}:{parts[2]}" if parts[0] == renderer and len(parts) > 2 else reason_kind(reason)
+        parts = reason.split(":", 4)
+        return ":".join([renderer, *parts[2:4]]) if parts[0] == renderer and len(parts) > 2 else reason_kind(reason)
 
     counts: Counter[str] = Counter()
     for reasons in blocked.values():
@@ -232,13 +260,13 @@ def top_reasons(blocked: dict[str, list[str]], renderer: str, n: int = DROP_REAS
 
 
 def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str]],
-                artifacts: list[Artifact]) -> None:
+                artifacts: list[Artifact], catalog: str | None = None) -> None:
     """DropRefused when a run writing the whole channel would publish fewer than DROP_SHARE of the products
-    the last one published, and at least DROP_MIN fewer (a whole catalog blocked by a new locale's missing
-    copy, which would empty every file and index); runs that send only changes are not judged."""
+    the last one of the same catalog published, and at least DROP_MIN fewer (a whole catalog blocked by a new
+    locale's missing copy, which would empty every file and index); runs that send only changes are not judged."""
     if {a.meta["mode"] for a in artifacts if "mode" in a.meta} == {"incremental"}:
         return
-    previous = last_published(store, source)
+    previous = last_published(store, source, catalog)
     if previous is None:
         return
     job, last = previous
@@ -246,13 +274,15 @@ def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str
         return
     channel, _, scope = source.partition("/")
     why = "; ".join(f"{reason} ({n} product{'s' if n != 1 else ''})" for reason, n in top_reasons(blocked, channel))
+    named = f", catalog {catalog}" if catalog else ""
+    again = f" --catalog {catalog}" if catalog and Path(catalog).is_absolute() else ""  # a file: the command's too
     raise DropRefused(
-        f"{channel} ({scope}) would publish {now} products where its last publish (job {job}) published {last}; "
-        f"nothing was published and the channel's previous output stays. What blocks the most products: "
+        f"{channel} ({scope}{named}) would publish {now} products where its last publish (job {job}) published "
+        f"{last}; nothing was published and the channel's previous output stays. What blocks the most products: "
         f"{why or 'nothing (they are gone from the catalog)'}",
         now=now, last=last,
         hint=f"fix what blocks them (`pim gate report --channel {scope}` lists the values the gate misses), or publish "
-             f"anyway with `pim publish --channel {channel} --scope {scope} --allow-drop` (API: "
+             f"anyway with `pim publish --channel {channel} --scope {scope}{again} --allow-drop` (API: "
              '"allow_drop": true in POST /api/v1/publish)')
 
 

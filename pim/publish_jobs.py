@@ -163,7 +163,7 @@ def run_queued(store: Any, job: dict[str, Any], *,
         raise job_cancel.stop(store, job["id"], {"read": stop.read, "published": 0}, (
             "Nothing was published: the channel's previous output stays. "
             f"{job_cancel.again(store, job['id'], 'to publish')}.")) from None
-    counts = {k: v for k, v in result.summary().items() if k != "job_id"}
+    counts = {k: v for k, v in result.summary().items() if k != "job_id"} | result.baseline()
     with store.begin() as conn:
         conn.execute(update(JOB).where(JOB.c.id == job["id"]).values(counts=counts))
     if done is not None:

@@ -92,13 +92,13 @@ def test_a_delta_with_nothing_to_send_keeps_the_delivery_counter(store: Store, t
 
 
 def test_bmecat_catalog_version_and_prev_version_count_the_same_deliveries(store: Store, tmp_path: Path) -> None:
-    assert [catalog_version(v) for v in (1, 2, 999, 1000, 1001)] == ["1.0", "2.0", "999.0", "0.1", "1.1"]
+    assert [catalog_version(v) for v in (1, 2, 999, 1000, 1001)] == ["0.001", "0.002", "0.999", "1.000", "1.001"]
     seed_catalog(store)
     store_contract(store, mode="delta", format="bmecat")
     deliver_contract(store, "acme-tools", out_dir=out_dir(tmp_path))
     store.delete_products(["T3"])
     doc = etree.parse(deliver_contract(store, "acme-tools", out_dir=out_dir(tmp_path)).file)
-    assert doc.findtext(".//b:CATALOG_VERSION", namespaces=NS) == "2.0"
+    assert doc.findtext(".//b:CATALOG_VERSION", namespaces=NS) == "0.002"
     assert doc.find(".//b:T_UPDATE_PRODUCTS", NS).get("prev_version") == "1"
 
 
@@ -173,7 +173,7 @@ def test_a_contract_another_run_sends_names_that_run_and_not_the_claims_expiry(s
     out = CliRunner().invoke(app, ["feeds", "deliver", "--contract", "acme-tools"])
     assert out.exit_code == 1
     text = " ".join(out.output.split())
-    assert "another run is sending it (run host-b:4242:beef since " in text
+    assert "another run is sending it: run host-b:4242:beef (since " in text
     assert "try again when that run ends" in text and "until" not in text
     skipped = orjson.loads(CliRunner().invoke(app, ["feeds", "deliver", "--contract", "acme-tools", "--json"]).stdout)
     assert skipped["skipped"][0]["holder"] == "host-b:4242:beef" and "since" in skipped["skipped"][0]

@@ -90,7 +90,8 @@ def test_token_is_stored_only_as_a_hash(store, portal) -> None:
 
 def test_feed_that_was_only_built_is_not_downloadable(store, portal, tmp_path: Path) -> None:
     client, tokens, *_ = portal
-    deliver_contract(store, "a-feed", dry_run=True, out_dir=out_dir(tmp_path))
+    deliver_contract(store, "a-feed", out_dir=out_dir(tmp_path))
+    log.set_file_status(store, log.feed_files(store, customer="cust_a")[0]["id"], "dry-run")  # as dry runs were kept
     dry = log.feed_files(store, customer="cust_a")[0]
     assert dry["status"] == "dry-run"
     assert client.get(f"/portal/feeds/{dry['id']}/download", headers=auth(tokens["a"])).status_code == 404

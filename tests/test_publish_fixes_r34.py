@@ -86,7 +86,7 @@ def test_allow_drop_publishes_anyway_and_becomes_the_last_publish(store: Store, 
 
 def test_the_guard_weighs_share_and_count_and_skips_runs_sending_only_changes(store: Store, tmp_path: Path):
     job = store.start_job("publish", "search/ecommerce")
-    store.finish_job(job, {"published": 10})
+    store.finish_job(job, {"published": 10, "published_counts": "outputs"})
     whole = [Artifact(tmp_path / "d", "search/x/documents.ndjson", "application/x-ndjson", 0, {"mode": "full"})]
     with pytest.raises(DropRefused):
         refuse_drop(store, "search/ecommerce", 4, {}, whole)  # under half, 6 fewer
