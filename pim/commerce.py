@@ -465,6 +465,14 @@ def price_list_changed_since(store: Store, customer: str, since: datetime,
         return sorted(set(conn.execute(changed.union(removed)).scalars()))
 
 
+def customers_priced_since(store: Store, since: datetime) -> list[str]:
+    """The customers whose price-list entries were written at or after `since` (a load's start): the price
+    lists a load changed (an unchanged entry is not rewritten). One query on the `updated_at` index."""
+    q = select(PRICE.c.customer).where(PRICE.c.updated_at >= since).distinct()
+    with store.engine.connect() as conn:
+        return sorted(conn.execute(q).scalars())
+
+
 def price_window_crossed(one: date, other: date) -> Any:
     """SQL: the price-list entry was valid on one of two pricing days and not on the other, as `contract_tiers`
     reads validity (`valid_from <= day <= valid_to`, both inclusive): it began in (low, high] or ended in

@@ -6,12 +6,14 @@ Mounted by the web app through pim.registry.WEB_ROUTERS; `create_portal_app()` r
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, Response
+from sqlalchemy import func, select
 
 from pim import delivery_log as log
 from pim.contracts import get_contracts
@@ -103,8 +105,30 @@ def _own_file(store: Store, customer: str, file_id: int) -> dict[str, Any]:
     return row
 
 
+def delivers_to(store: Store, customer: str, contract: str) -> bool:
+    """Whether `contract` still delivers to `customer`: not deleted, nor moved to another customer (its files
+    delivered before stay the customer's until retention prunes them)."""
+    return any(c.customer == customer for c in get_contracts(store, code=contract))
+
+
+def moved_since(store: Store, customer: str, contract: str) -> datetime | None:
+    """When `contract`, which no longer delivers to `customer`, first delivered a file to someone else after the
+    customer's last one (None when it has not, e.g. deleted): a time only, nothing of that file."""
+    f = log.FEED_FILE
+    last = select(func.max(f.c.id)).where(f.c.customer == customer, f.c.contract == contract).scalar_subquery()
+    q = select(func.min(f.c.generated_at)).where(f.c.contract == contract, f.c.customer != customer, f.c.id > last,
+                                                 f.c.status == "delivered")
+    with store.engine.connect() as conn:
+        first = conn.execute(q).scalar()
+    return as_utc(first) if first is not None else None
+
+
 def _pruned(store: Store, row: dict[str, Any]) -> str:
-    """What to do about a file of the customer's that retention removed: start again from the newest full feed."""
+    """What to do about a file of the customer's that retention removed: start again from the newest full feed,
+    unless the contract no longer delivers to the customer (no file of it comes again)."""
+    if not delivers_to(store, row["customer"], row["contract"]):
+        return (f"feed {row['id']} ({row['name']}) was removed by retention; contract {row['contract']} no longer "
+                f"delivers to you, so no newer file of it will come: ask your supplier if you still need its data")
     full = log.newest_full(store, row["customer"], row["contract"])
     start = (f"start again from full feed {full['id']} ({full['name']}, /portal/feeds/{full['id']}/download) and "
              f"the deltas after it" if full is not None else

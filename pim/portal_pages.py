@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from pim import delivery_log as log
 from pim import portal_sessions
 from pim.contracts import get_contracts
-from pim.portal import PRIVATE, StoreDep, served_page
+from pim.portal import PRIVATE, StoreDep, moved_since, served_page
 from pim.portal_people import authenticate_person, person_for_session
 from pim.reset_links import reset_base, warn_at_start, warn_without_public_url
 from pim.store import Store
@@ -93,14 +93,21 @@ def _login_page(request: Request, **ctx: Any) -> HTMLResponse:
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, store: StoreDep) -> HTMLResponse:
     """Per contract, the files a customer rebuilds its current state from: the newest full feed and the deltas
-    after it (at most CHAIN of them; "older files" pages on)."""
+    after it (at most CHAIN of them; "older files" pages on). A contract that no longer delivers to the customer
+    (moved to another customer, or deleted) is listed apart: its files are still theirs, but nothing starts from
+    them any more."""
     who = session_signer(request, store)
     if who is None:
         return _login_page(request, error=None)
     customer, email = who
-    chains = {code: _chain(store, customer, code) for code in log.portal_contracts(store, customer)}
-    return _page(request, "portal_home.html", customer=customer, email=email,
-                 contracts=get_contracts(store, customer=customer), chains=chains)
+    contracts = get_contracts(store, customer=customer)
+    current = {c.code for c in contracts}
+    served = log.portal_contracts(store, customer)
+    chains = {code: _chain(store, customer, code) for code in served if code in current}
+    former = {code: (*served_page(store, customer, contract=code, limit=CHAIN), moved_since(store, customer, code))
+              for code in served if code not in current}
+    return _page(request, "portal_home.html", customer=customer, email=email, contracts=contracts, chains=chains,
+                 former=former)
 
 
 def _chain(store: Store, customer: str, contract: str) -> tuple[list[dict[str, Any]], int | None]:

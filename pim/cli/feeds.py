@@ -403,13 +403,23 @@ def prices(path: Path = typer.Argument(..., help="JSON Lines of price-list entri
            as_json: bool = JsonOption) -> None:
     """Load contract prices directly (e.g. the generator's contract_prices.jsonl); the ERP importer is the usual
     way. Checked as an ERP price list is: a line that does not read, or repeats a key with another price, goes to
-    the quarantine; inverted tiers and prices of 0 are noted as problems."""
+    the quarantine; inverted tiers and prices of 0 are noted as problems. Then, for the customers whose prices it
+    changed, the tier ladders a feed build would warn about (stderr, and `warnings` with --json)."""
     from importers.erp_csv import import_price_list_jsonl
     from pim.cli.imports import json_failure, report
+    from pim.cli.output import err_console
+    from pim.commerce import customers_priced_since
+    from pim.feed_warnings import price_list_warnings
+    from pim.store.store import now
 
     with json_failure(as_json, path):
-        counts = import_price_list_jsonl(path, _store())
-    report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"loaded {path.name}")
+        store, started = _store(), now()
+        counts = import_price_list_jsonl(path, store)
+        warnings = price_list_warnings(store, customers_priced_since(store, started))
+    said = {"warnings": warnings} if as_json else {}  # the table shows counts; the warnings follow it
+    report({**counts.as_dict(), "job_id": counts.job_id, **said}, as_json, f"loaded {path.name}")
+    for w in warnings:
+        err_console.print(f"[yellow]warning[/] {escape(w)}", highlight=False)
 
 
 person_app = typer.Typer(no_args_is_help=True, help="People at a customer who sign in to the portal with e-mail and password.")
