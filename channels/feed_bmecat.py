@@ -81,11 +81,12 @@ _PRICE_TYPE = {"contract": "net_customer", "list": "net_list", "list_discount": 
 
 def catalog_version(version: int) -> str:
     """The feed's delivery counter (the number `prev_version` names) as BMEcat's CATALOG_VERSION, whose schema
-    allows `[0-9]{1,3}.[0-9]{1,3}` (at most 999.999): thousands before the dot, the rest as three digits after
-    it, so delivery 7 is `0.007` and 1234 `1.234`. It grows with every delivery whether an importer compares
-    major then minor as numbers or the whole as a decimal, up to delivery 999,999 (`999.999`); later ones keep
-    growing but no longer fit the schema."""
-    return f"{version // 1000}.{version % 1000:03d}"
+    allows `[0-9]{1,3}.[0-9]{1,3}` (at most 999.999): thousands plus one before the dot, the rest as three
+    digits after it, so delivery 7 is `1.007` and 1234 `2.234`. It grows with every delivery whether an importer
+    compares major then minor as numbers or the whole as a decimal, up to delivery 998,999 (`999.999`; later
+    ones keep growing but no longer fit the schema), and it is above every version releases before round 34
+    wrote (`thousands.rest` unpadded: delivery 4 was `0.4`), so an upgraded contract's next file reads newer."""
+    return f"{version // 1000 + 1}.{version % 1000:03d}"
 
 
 class BmecatFeedRenderer:

@@ -92,13 +92,13 @@ def test_a_delta_with_nothing_to_send_keeps_the_delivery_counter(store: Store, t
 
 
 def test_bmecat_catalog_version_and_prev_version_count_the_same_deliveries(store: Store, tmp_path: Path) -> None:
-    assert [catalog_version(v) for v in (1, 2, 999, 1000, 1001)] == ["0.001", "0.002", "0.999", "1.000", "1.001"]
+    assert [catalog_version(v) for v in (1, 2, 999, 1000, 1001)] == ["1.001", "1.002", "1.999", "2.000", "2.001"]
     seed_catalog(store)
     store_contract(store, mode="delta", format="bmecat")
     deliver_contract(store, "acme-tools", out_dir=out_dir(tmp_path))
     store.delete_products(["T3"])
     doc = etree.parse(deliver_contract(store, "acme-tools", out_dir=out_dir(tmp_path)).file)
-    assert doc.findtext(".//b:CATALOG_VERSION", namespaces=NS) == "0.002"
+    assert doc.findtext(".//b:CATALOG_VERSION", namespaces=NS) == "1.002"
     assert doc.find(".//b:T_UPDATE_PRODUCTS", NS).get("prev_version") == "1"
 
 

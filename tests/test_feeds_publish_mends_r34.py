@@ -106,13 +106,17 @@ def test_a_refusal_names_the_renderers_rule_with_its_field() -> None:
 
 # ---------------------------------------------------------------------------------------------- 2. CATALOG_VERSION
 def test_bmecat_catalog_version_grows_with_every_delivery_and_fits_the_schema() -> None:
-    versions = list(range(1, 3001)) + [9_999, 10_000, 99_999, 100_000, 999_998, 999_999]
+    versions = list(range(1, 3001)) + [9_999, 10_000, 99_999, 100_000, 998_998, 998_999]
     texts = [catalog_version(v) for v in versions]
     assert all(re.fullmatch(r"[0-9]{1,3}\.[0-9]{1,3}", t) for t in texts)  # bmecat_2005_1.xsd, 7 chars at most
     pairs = [tuple(map(int, t.split("."))) for t in texts]
     assert pairs == sorted(set(pairs))  # major then minor, as numbers
     assert [Decimal(t) for t in texts] == sorted(set(map(Decimal, texts)))  # or as one decimal
-    assert all(int(t.replace(".", "")) == v for t, v in zip(texts, versions))  # the counter prev_version names
+    assert all(int(t.replace(".", "")) - 1000 == v for t, v in zip(texts, versions))  # the counter prev_version names
+    for v in range(1, 5000):  # an upgraded contract: delivery v under releases before round 34, then v + 1
+        before, after = f"{(v // 1000) % 1000}.{v % 1000}", catalog_version(v + 1)
+        assert Decimal(before) < Decimal(after)
+        assert tuple(map(int, before.split("."))) < tuple(map(int, after.split(".")))
 
 
 # ---------------------------------------------------------------------------------------------- 3. dry runs
