@@ -16,6 +16,7 @@ from pim.contracts import put_contracts
 from pim.store import Store
 from pim.structure import Channel, GateRules
 from tests.feeds_data import contract, out_dir, seed_catalog
+from tests.test_feeds_r33 import refused  # noqa: F401  (fixture: a nightly cp1252 contract refused for T1's snowman)
 
 
 def _lines(path: Path | None) -> list[str]:
@@ -116,22 +117,7 @@ def test_a_dry_run_leaves_no_file_among_the_delivered_ones_and_reports_as_a_run_
 NIGHTLY = "0 3 * * *"
 
 
-@pytest.fixture
-def refused(store: Store, pim_env: Path) -> Store:
-    """Nightly cp1252 CSV contract whose T1 holds a snowman: its first --due run is refused, naming T1."""
-    from pim.feed_schedule import due_contracts
-    from pim.feeds import deliver_all
-    from tests.feeds_data import product
-
-    seed_catalog(store)
-    store.upsert_products([product("T1", note="☃")])
-    put_contracts(store, [contract(code="nightly", schedule=NIGHTLY, csv={"encoding": "cp1252"})])
-    [result] = deliver_all(store, contracts=due_contracts(store)).results
-    assert result["status"] == "failed" and "T1 (note" in result["error"]
-    return store
-
-
-def test_a_refusal_stays_held_through_writes_to_products_it_did_not_name(refused: Store) -> None:
+def test_a_refusal_stays_held_through_writes_to_products_it_did_not_name(refused: Store) -> None:  # noqa: F811
     from pim.feed_schedule import due_contracts, schedules
     from tests.feeds_data import product, put_stocks
 
@@ -143,7 +129,7 @@ def test_a_refusal_stays_held_through_writes_to_products_it_did_not_name(refused
     assert due_contracts(refused) == ["nightly"]
 
 
-def test_a_refusal_is_lifted_when_a_product_it_named_is_deleted(refused: Store) -> None:
+def test_a_refusal_is_lifted_when_a_product_it_named_is_deleted(refused: Store) -> None:  # noqa: F811
     from pim.feed_schedule import due_contracts
 
     refused.delete_products(["T1"])

@@ -28,30 +28,20 @@ from pim.merge import candidates_for
 from pim.pipeline import PublishResult
 from pim.product import Product
 from pim.store import Store
-from pim.structure import Family
 from pim.web.accounts import add_user, create_token
 from pim.web.app import create_app
 from tests import images
-from tests.channel_data import ERP, FAMILY_ATTRS, complete_values, seed_products
+from tests.channel_data import ERP, complete_values, seed_products
+from tests.test_mends_r33_b import moved  # noqa: F401  (fixture: 'complete' moved to a family without mpn)
 from tests.test_web_ui import cheap_argon2, login  # noqa: F401  (cheap_argon2: autouse fixture)
 
 _mount()
 
 
-@pytest.fixture
-def moved(store: Store) -> Store:
-    """The seeded catalog with 'complete' moved to a family without `mpn`, keeping the ERP's mpn 'RN-1'."""
-    seed_products(store)
-    store.put_structure("family", [*store.structure().families.values(), Family(
-        code="socks", attributes=[a for a in FAMILY_ATTRS if a != "mpn"], attribute_as_label="name")])
-    store.upsert_products([store.get_product("complete").model_copy(update={"family": "socks"})])  # type: ignore[union-attr]
-    return store
-
-
 # ---------------------------------------------------------------------------------------------- 1. export → import
 @pytest.mark.backends("sqlite")
 def test_an_export_after_a_family_change_leaves_the_stray_value_out_names_it_and_imports_back(
-        moved: Store, tmp_path: Path) -> None:
+        moved: Store, tmp_path: Path) -> None:  # noqa: F811
     left_out = LeftOut(moved.structure())
     path = tmp_path / "catalog.jsonl"
     with path.open("wb") as fh:
@@ -67,7 +57,7 @@ def test_an_export_after_a_family_change_leaves_the_stray_value_out_names_it_and
 
 
 @pytest.mark.backends("sqlite")
-def test_the_export_command_warns_on_stderr_and_the_stray_value_stays_in_the_store(moved: Store) -> None:
+def test_the_export_command_warns_on_stderr_and_the_stray_value_stays_in_the_store(moved: Store) -> None:  # noqa: F811
     result = CliRunner().invoke(app, ["export", "jsonl"])
     assert result.exit_code == 0, result.output
     assert b'"mpn"' not in next(line for line in result.stdout_bytes.splitlines() if b'"identifier":"complete"' in line)
