@@ -28,7 +28,7 @@ from sqlmodel import SQLModel
 from channels.localize import ValueResolver
 from channels.search_customers import decode_state, provider_revisit, provider_view
 from channels.search_documents import DocumentBuilder, customer_tag, raw_image_url
-from channels.search_settings import digest_of, index_settings, settings_fingerprint, shape_fingerprint
+from channels.search_settings import digest_of, index_settings, settings_fingerprint, shape_change, shape_fingerprint
 from channels.search_visibility import decode, encode, products_to_revisit, visibility_fingerprint, visibility_snapshot
 from pim.gate import aged_between, blocks_on_age
 from pim.product import Product
@@ -217,6 +217,14 @@ def _written_and(store: Store, since: int, aged: set[str]) -> Iterator[Product]:
         yield from store.iter_products(identifiers=chunk)
 
 
+def _shape(builder: DocumentBuilder, version: int | None = None) -> str:
+    """What the documents contain (shape_fingerprint), with what their image links depend on when the media
+    area's links say (another listing rendition or CDN: every document links anew)."""
+    shape = shape_fingerprint(builder, version)
+    links_state = getattr(builder.image_url, "state", None)
+    return shape if links_state is None else digest_of([shape, links_state()])
+
+
 # ---------------------------------------------------------------- renderer
 class SearchRenderer:
     name = "search"
@@ -236,10 +244,7 @@ class SearchRenderer:
         builder = self._builder(ctx, store)
         target = sync_target(ctx)
         state = load_state(store, target)
-        shape, settings = shape_fingerprint(builder), settings_fingerprint(builder)
-        links_state = getattr(builder.image_url, "state", None)
-        if links_state is not None:  # another listing rendition or CDN: every document links anew
-            shape = digest_of([shape, links_state()])
+        shape, settings = _shape(builder), settings_fingerprint(builder)
         provider = customers_provider(ctx)
         if provider is None:  # the contracts (or, without any, the price lists) decide who sees what
             snapshot = visibility_snapshot(store)
@@ -258,7 +263,7 @@ class SearchRenderer:
         elif held is None:
             full, reason = True, "the target's push state does not say which locales' indexes it holds"
         elif state["shape_hash"] != shape:
-            full, reason = True, "the structure, the listing rendition or the CDN changed what documents contain"
+            full, reason = True, shape_change(state["shape_hash"], lambda version: _shape(builder, version))
         elif not set(locales) & set(held):
             full, reason = True, "no index of this channel is recorded at this target"
         else:

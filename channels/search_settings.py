@@ -11,6 +11,7 @@ Two fingerprints, two consequences:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -72,11 +73,13 @@ def settings_fingerprint(b: DocumentBuilder) -> str:
     return digest_of({p.locale: index_settings(b, p.locale) for p in b.plans})
 
 
-def shape_fingerprint(b: DocumentBuilder) -> str:
+def shape_fingerprint(b: DocumentBuilder, version: int | None = None) -> str:
+    """`version`: the document version to fingerprint with (DOCUMENT_VERSION's, unless asking what an older
+    builder would have recorded: shape_change)."""
     s = b.structure
     channel = s.channels[b.scope]
     return digest_of({
-        "version": DOCUMENT_VERSION,
+        "version": version or DOCUMENT_VERSION,
         "customer_key": customer_tag("", b.customer_key),  # stands for the key: a new PIM_SECRET_KEY re-tags every document
         "channel": channel.model_dump(mode="json"),
         "attributes": {c: a.model_dump(mode="json", include={"type", "localizable", "scopable", "filterable", "searchable"})
@@ -85,3 +88,13 @@ def shape_fingerprint(b: DocumentBuilder) -> str:
         "categories": {c: [cat.parent, cat.labels] for c, cat in s.categories.items()},
         "families": {c: [f.labels, f.attribute_as_label, f.attribute_as_image] for c, f in s.families.items()},
     })
+
+
+def shape_change(pushed: str, shape_at: Callable[[int], str]) -> str:
+    """Why a push whose recorded shape is `pushed` rebuilds every document: the document version, named, when
+    the shape an older version would give now (`shape_at(version)`) is the one pushed, so that the one rebuild
+    after an upgrade says the builder changed and not the team's structure; else the structure or the links."""
+    for old in range(DOCUMENT_VERSION - 1, 0, -1):
+        if shape_at(old) == pushed:
+            return f"search documents changed shape (document version {old} → {DOCUMENT_VERSION}): one full rebuild"
+    return "the structure, the listing rendition or the CDN changed what documents contain"

@@ -23,7 +23,8 @@ from pim.store.store import JOB, batched
 #: Where a publish puts its PublishedTargets in `ctx.options`, for renderers that write association links.
 TARGETS = "association_targets"
 #: The publish guard (`refuse_drop`): a publish of a whole channel that would publish fewer than DROP_SHARE of
-#: the products its last one did, and at least DROP_MIN fewer, is refused unless told `allow_drop`.
+#: the products its last one did, and at least DROP_MIN fewer, is refused unless told `allow_drop`; so is one that
+#: would publish none while at least DROP_MIN were blocked, with or without a last one to compare with.
 DROP_SHARE = 0.5
 DROP_MIN = 50
 #: How many block reasons a refused publish names.
@@ -204,10 +205,11 @@ class _Counter:
 
 
 class DropRefused(GateBlocked):
-    """A publish that would publish far fewer products than the channel's last one (exit 6, as the gate's):
-    refused before anything is written or swapped, naming what blocks the products."""
+    """A publish that would publish far fewer products than the channel's last one, or none of many (exit 6, as
+    the gate's): refused before anything is written or swapped, naming what blocks the products. `last`: the
+    last publish's count, None when there is none to compare with."""
 
-    def __init__(self, message: str, *, hint: str, now: int, last: int) -> None:
+    def __init__(self, message: str, *, hint: str, now: int, last: int | None) -> None:
         super().__init__(message, hint=hint)
         self.now, self.last = now, last
 
@@ -227,7 +229,8 @@ def last_published(store: Store, source: str, catalog: str | None = None) -> tup
     """(job id, products published) of the last succeeded publish of `source` ("<channel>/<scope>") and `catalog`
     (catalog_key) that wrote the whole channel and counted `published` as the outputs hold (PUBLISHED_COUNTS);
     incremental runs (search sending changes) publish only what changed and are skipped, and so are runs of
-    another catalog. None: no such publish yet (a first publish, or the first since round 34, is never guarded)."""
+    another catalog. None: no such publish yet (a first publish, or the first since round 34, is judged only by
+    refuse_drop's rule for a run publishing none)."""
     q = (select(JOB.c.id, JOB.c.counts).where(JOB.c.kind == "publish", JOB.c.source == source,
                                              JOB.c.status == "succeeded").order_by(JOB.c.id.desc()).limit(200))
     with store.engine.connect() as conn:
@@ -263,22 +266,28 @@ def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str
                 artifacts: list[Artifact], catalog: str | None = None) -> None:
     """DropRefused when a run writing the whole channel would publish fewer than DROP_SHARE of the products
     the last one of the same catalog published, and at least DROP_MIN fewer (a whole catalog blocked by a new
-    locale's missing copy, which would empty every file and index); runs that send only changes are not judged."""
+    locale's missing copy, which would empty every file and index); runs that send only changes are not judged.
+    A run that would publish none while at least DROP_MIN products were blocked (by the gate or the renderer)
+    is refused without a baseline too, so the first publish after an upgrade (no baseline yet) cannot empty the
+    channel; unless the last one published none as well (an empty channel someone allowed)."""
     if {a.meta["mode"] for a in artifacts if "mode" in a.meta} == {"incremental"}:
         return
     previous = last_published(store, source, catalog)
-    if previous is None:
-        return
-    job, last = previous
-    if last - now < DROP_MIN or now >= last * DROP_SHARE:
+    job, last = previous if previous is not None else (None, None)
+    stopped = held_back(blocked)["blocked"]  # disabled products never reach the gate: not counted
+    if last is not None and last - now >= DROP_MIN and now < last * DROP_SHARE:
+        said = f" where its last publish (job {job}) published {last}"
+    elif now == 0 and stopped >= DROP_MIN and last != 0:
+        said = f": all {stopped} that reached the gate are blocked, there or by the renderer"
+    else:
         return
     channel, _, scope = source.partition("/")
     why = "; ".join(f"{reason} ({n} product{'s' if n != 1 else ''})" for reason, n in top_reasons(blocked, channel))
     named = f", catalog {catalog}" if catalog else ""
     again = f" --catalog {catalog}" if catalog and Path(catalog).is_absolute() else ""  # a file: the command's too
     raise DropRefused(
-        f"{channel} ({scope}{named}) would publish {now} products where its last publish (job {job}) published "
-        f"{last}; nothing was published and the channel's previous output stays. What blocks the most products: "
+        f"{channel} ({scope}{named}) would publish {now} products{said}; nothing was published and the "
+        f"channel's previous output stays. What blocks the most products: "
         f"{why or 'nothing (they are gone from the catalog)'}",
         now=now, last=last,
         hint=f"fix what blocks them (`pim gate report --channel {scope}` lists the values the gate misses), or publish "

@@ -17,8 +17,8 @@ refuses to run beside — a queued or running publication of the same channel an
 is cancelled like a queued one.
 
 Queued or run here, a publication is guarded (pim.pipeline.refuse_drop): one that would publish far fewer products
-than the channel's last one fails, nothing replaced, unless its payload says `allow_drop` (the API's and the
-command's override)."""
+than the channel's last one, or none while many are blocked, fails, nothing replaced, unless its payload says
+`allow_drop` (the API's and the command's override)."""
 
 from __future__ import annotations
 

@@ -88,7 +88,8 @@ def provenance(source: str, path: Path, line: int | None, at: datetime | None = 
 def job_label(importer: str, path: Path | str) -> str:
     """An import job's source as `pim import jobs` and the job pages list it: the importer's registry name
     (pim.registry.IMPORTERS: erp_csv, erp_xml, content, bmecat, supplier, jsonl, akeneo) and the file's (or
-    folder's) name, the same whether the command line or an upload (pim.upload_imports.enqueue) ran it."""
+    folder's) name, the same whether the command line or an upload (pim.upload_imports.enqueue: the name it was
+    uploaded under, not the one it is kept under) ran it."""
     return f"{importer}:{Path(path).name}"
 
 

@@ -237,10 +237,11 @@ def plan(importer: str, filename: str, profile: str | None, user: Importing) -> 
 
 def enqueue(store: Any, upload: UploadPlan, path: Path, by: str, name: str | None = None) -> int:
     """Queue the import of the kept upload at `path` for `pim worker`; the job's id. `name`: the file's own
-    name as uploaded, which tells the later uploads of the same file (pim.store.supersede.UPLOAD_IDENTITY)."""
+    name as uploaded, which tells the later uploads of the same file (pim.store.supersede.UPLOAD_IDENTITY) and
+    labels the job as the command line would (`erp_xml:matmas.xml`, not the name the upload is kept under)."""
     from pim.sources import job_label
 
-    return job_queue.enqueue(store, "import", job_label(upload.importer, path), {  # the name, as the quarantine says
+    return job_queue.enqueue(store, "import", job_label(upload.importer, name or path), {
         "importer": upload.importer, "path": str(path), "options": upload.options, "by": by,
         **({"name": Path(name).name} if name else {})})
 
