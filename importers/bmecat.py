@@ -19,7 +19,7 @@ from sqlalchemy import Connection, func, select
 
 from importers.bmecat_groups import GroupPlacer, check_groups_map
 from importers.bmecat_links import Followups, References
-from importers.bmecat_map_checks import refuse_map_mistakes, report_file, with_twins
+from importers.bmecat_map_checks import refuse_map_mistakes, report_file, report_unrestated, with_twins
 from importers.bmecat_reader import (
     BmecatHeader,
     BmecatProduct,
@@ -152,6 +152,11 @@ class BmecatMap(BaseModel):
                                                    "T_UPDATE_PRODUCTS: withdraw the supplier's values, tier prices and "
                                                    "categories from the product (which stays), or quarantine it for review "
                                                    "(`pim import withdraw` applies one).")
+    updates: Literal["restate", "delta"] = Field(default="restate", description="A T_UPDATE_PRODUCTS PRODUCT (mode "
+                                                 "new or update): restate — it is the whole product, as BMEcat 2005 "
+                                                 "has it, so the supplier's values and associations it no longer "
+                                                 "states are withdrawn; delta — it carries only what changed, for a "
+                                                 "supplier that sends partial updates: what it leaves out stays.")
     precedence: str | None = Field(default=None, description="Precedence YAML file (relative to this map).")
     _file: str | None = PrivateAttr(default=None)  # the file it was read from: what a map mistake names
 
@@ -989,6 +994,15 @@ class Deletes:
         self.folds: dict[str, Restated] = {}  # supplier PID → what the products after its delete restate
         self.cleared: list[str] = []  # SKUs of folded deletes: the supplier's categories start from the file
         self.unsent: set[str] = set()  # SKUs a product (T_NEW_CATALOG, T_UPDATE_PRODUCTS) withdrew unsent claims from (`_restate`)
+        # SKU → (supplier PID, the value keys and association types withdrawn) of a T_UPDATE_PRODUCTS, for its
+        # warning (importers.bmecat_map_checks.report_unrestated); equal sets shared, one per distinct set
+        self.unrestated: dict[str, tuple[str, frozenset[str]]] = {}
+        self._sets: dict[frozenset[str], frozenset[str]] = {}
+
+    def note_unrestated(self, sku: str, pid: str, gone: Iterable[str]) -> None:
+        """What an update's PRODUCT did not restate and `_unsaid` withdrew from `sku` (two records of one SKU: both)."""
+        names = frozenset(gone) | (self.unrestated[sku][1] if sku in self.unrestated else frozenset())
+        self.unrestated[sku] = (pid, self._sets.setdefault(names, names))
 
 
 def _known_deletes(store: Store, source: str, items: Iterator[SourceItem | Rejected],
@@ -1060,11 +1074,12 @@ def _left_empty(source: str, sku: str, item: Parsed) -> QuarantineEntry:
         source, severity="problem")
 
 
-def _unsaid(store: Store, source: str, items: list[tuple[Parsed, Restated]]) -> set[str]:
+def _unsaid(store: Store, source: str, items: list[tuple[Parsed, Restated]], noted: Deletes | None = None) -> set[str]:
     """Withdraw on each item's record what the supplier claims on the product (shown or waiting) that neither
     the record nor `said` states: its empty value, an empty association, merged as a delete's are
     (docs/importers.md: the next claim shows, or the value goes). Returns the SKUs something was withdrawn
-    from. Records of one SKU are taken in order, each against the claims the ones before it leave."""
+    from; `noted` also keeps what went, by SKU (`Deletes.note_unrestated`). Records of one SKU are taken in
+    order, each against the claims the ones before it leave."""
     skus = [i.record.identifier for i, _ in items]
     claims = product_claims(store, source, list(dict.fromkeys(skus)))
     again = {sku for sku, n in Counter(skus).items() if n > 1}  # SKUs whose later records read what this one leaves
@@ -1081,6 +1096,9 @@ def _unsaid(store: Store, source: str, items: list[tuple[Parsed, Restated]]) -> 
             rec.associations = {**rec.associations, **withdrawn_links(lost)["associations"]}  # type: ignore[union-attr]
         if gone or lost:
             took.add(sku)
+            if noted is not None:
+                noted.note_unrestated(sku, (item.raw or {}).get("supplier_pid", ""),
+                                      [*gone, *(f"association {kind}" for kind in lost)])
         if sku in again:
             claims[sku] = ((keys - gone) | {k for k, v in rec.values.items() if v is not None},
                            (kinds | said.kinds | rec.associations.keys()) - lost)  # type: ignore[union-attr]
@@ -1118,8 +1136,12 @@ def _restate(store: Store, source: str, items: list[tuple[Parsed, Restated]], de
     unsent claims standing, and so would a product whose problem value is later simply left out (the record
     hashes the same). The claims are read in part instead (`pim.withdraw.product_claims`: no value decoded):
     about 13 µs a product against 55 µs for whole products; a skip of matched records would save some 10 µs
-    of those on an unchanged re-import, not soundly."""
-    deletes.unsent |= _unsaid(store, source, items)
+    of those on an unchanged re-import, not soundly.
+
+    What an update withdrew is also kept by product (`Deletes.unrestated`) for the file's warning: a supplier
+    sending partial updates loses values it meant to keep (a map's `updates: delta` reads them so)."""
+    update = (items[0][0].raw or {}).get("transaction") == "update_products"
+    deletes.unsent |= _unsaid(store, source, items, deletes if update else None)
 
 
 def _families(store: Store, skus: list[str]) -> dict[str, str | None]:
@@ -1205,6 +1227,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
     deletes = deletes or Deletes()
     origin = supplier_origin("MANUFACTURER_PID" if m.sku_from == "manufacturer_pid" else "SUPPLIER_PID", m.sku_from,
                              "" if m.sku_from == "xref" else m.sku_prefix)
+    restating = _RESTATING if m.updates == "restate" else frozenset({"new_catalog"})  # delta: an update only adds
     for chunk in batched(items, store.batch_size):
         ids = [i.record.identifier for i in chunk if isinstance(i, Parsed)]
         known = _families(store, ids) if ids else {}
@@ -1262,7 +1285,7 @@ def _finish(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap, path
                 ref_lines[id(item)] = lines
             if fold:
                 folds.append((item, deletes.folds.pop(raw.get("supplier_pid", ""), Restated())))  # type: ignore[arg-type]
-            elif raw.get("transaction") in _RESTATING and rec.identifier in known and not folding:
+            elif raw.get("transaction") in restating and rec.identifier in known and not folding:
                 # the types taken before `translate`, which leaves the late ones out of the record
                 complete.append((item, Restated(held, rec.associations)))  # type: ignore[arg-type]
         refs.translate(done, ref_lines)
@@ -1285,7 +1308,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     Within the file the last word on a product wins: a PRODUCT a later delete of its supplier PID overrides is
     not applied, and a delete followed by PRODUCTs of its PID leaves what they say (`parse_items`). A product a
     T_NEW_CATALOG or T_UPDATE_PRODUCTS sends withdraws the supplier's claims on it that it no longer states
-    (`_restate`); a delete of a product no other source describes disables it (`_withdrawal`)."""
+    (`_restate`; an update says what in one warning, and a map's `updates: delta` reads its PRODUCTs as changes
+    only); a delete of a product no other source describes disables it (`_withdrawal`)."""
     from pim.commerce import CompletePriceLists, put_price_rows_in
 
     source = f"supplier:{m.supplier}"
@@ -1412,6 +1436,9 @@ def _followups(store: Store, m: BmecatMap, path: Path, header: BmecatHeader, ref
         counts.extra["withdrawn"] = len(withdrew)
     if unsent := deletes.unsent - rejected:  # a record validation or the merge refused withdrew nothing
         counts.extra["withdrawn_unsent"] = len(unsent)
+    if header.transaction == "update_products":
+        report_unrestated(store, counts, source, path.name, {sku: deletes.unrestated[sku] for sku in unsent
+                                                             if sku in deletes.unrestated}, m.updates)
     aside = deletes.unknown + deletes.superseded + deletes.folded  # read, and no record of their own merged
     counts.read += aside
     counts.unchanged += aside

@@ -9,12 +9,14 @@ warning per file (importers.erp_values.report_unread). Split from importers.bmec
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
 from importers.erp_values import metric_family, report_unread, unit_mistakes
 from pim.catalog import Structure
 from pim.errors import InputError
+from pim.importing import file_warning
 from pim.spelling import nearest
 from pim.structure import AttributeType
 
@@ -184,6 +186,41 @@ def report_file(store: Store, counts: ImportCounts, source: str, file: str, m: B
                       f"no price of this file was imported{withdrew}: {{notes}}. Set the map's `price_type` to the "
                       "one that is your list price and import the file again (or, if the map's is right, ask the "
                       "supplier for those prices)"))
+
+
+#: How many products, and value keys, the warning of an update's withdrawals names (`report_unrestated`).
+NAMED, KEYS_NAMED = 20, 40
+
+
+def report_unrestated(store: Store, counts: ImportCounts, source: str, file: str,
+                      withdrawn: Mapping[str, tuple[str, frozenset[str]]], updates: str) -> None:
+    """One `warning` for a T_UPDATE_PRODUCTS that withdrew what its PRODUCTs did not restate (`withdrawn`: SKU →
+    (supplier PID, value keys and `association <type>`s), importers.bmecat.Deletes.unrestated): a supplier that
+    sends partial updates loses values without a word but a count. It names the keys and the first `NAMED`
+    products, and the map's `updates: delta`. A later run of the file under `updates: delta` closes it; one
+    that withdraws again replaces it; a run under `restate` withdrawing nothing leaves it (it still happened)."""
+    key = f"update-unrestated:{file}"
+    if not withdrawn:
+        if updates == "delta":
+            file_warning(store, counts.job_id, source, key, None, file=file)
+        return
+    keys = Counter(k for _, gone in withdrawn.values() for k in gone)
+    named = sorted(withdrawn)[:NAMED]
+    products = "; ".join(f"{sku}{_pid(withdrawn[sku][0], sku)}: {', '.join(sorted(withdrawn[sku][1]))}"
+                         for sku in named)
+    more = f"; and {len(withdrawn) - len(named)} more" if len(withdrawn) > len(named) else ""
+    common = sorted(keys.items(), key=lambda kn: (-kn[1], kn[0]))[:KEYS_NAMED]
+    what = ", ".join(f"{k} ({n})" for k, n in common) + (", …" if len(keys) > KEYS_NAMED else "")
+    file_warning(store, counts.job_id, source, key, (
+        f"this T_UPDATE_PRODUCTS withdrew from {len(withdrawn)} product(s) what its PRODUCTs did not restate (an "
+        "update's PRODUCT is the whole product; a supplier sending only changes needs `updates: delta` in its "
+        f"BMEcat map): {what}. To get them back, set it, then import the supplier's last "
+        "complete catalog (T_NEW_CATALOG) again and its updates since; else ask the supplier to send whole products "
+        f"(prices alone go in a T_UPDATE_PRICES). Products: {products}{more}"), file=file, field="updates")
+
+
+def _pid(pid: str, sku: str) -> str:
+    return f" (supplier PID '{pid}')" if pid and pid != sku else ""
 
 
 def unread_versions(m: BmecatMap, codes: set[str]) -> list[tuple[str, str]]:
