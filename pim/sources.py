@@ -29,6 +29,7 @@ from pim.product import Product, Provenance
 from pim.spelling import literal_hint, unknown_key
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched, now
+from pim.validation import identifier_problem
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -368,9 +369,10 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
     into one product, the last row winning on every import (`_claimed`). Unmatched: create under the PID, or
     quarantine (`NoSku`, saying when our product of that code exists). A product created under its PID is
     remembered too, so the next import of the file finds it by PID, not by a GTIN that may since have become
-    ambiguous (two supplier products sharing an EAN). A refusal about a GTIN names the field and line `gtin_at`
-    gives for it (else `gtin`, or `pid` for NoSku, at the record's line); one naming another PID gives its line
-    in the file when `line_of` knows it. One query each per batch."""
+    ambiguous (two supplier products sharing an EAN); one whose PID makes no SKU (pim.validation.identifier_problem,
+    refused by pim.importing) is not, so it names no product and a later import still tries its GTINs. A refusal
+    about a GTIN names the field and line `gtin_at` gives for it (else `gtin`, or `pid` for NoSku, at the record's
+    line); one naming another PID gives its line in the file when `line_of` knows it. One query each per batch."""
     for chunk in batched(items, store.batch_size):
         wanted = [i for i in chunk if isinstance(i, SourceItem) and not i.record.identifier.strip() and i.pid]
         by_pid = _xref(store, source, [i.pid for i in wanted if i.pid])
@@ -411,7 +413,8 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
                 continue
             if not sku and unmatched == "create" and item.pid:
                 sku = item.pid
-                created.append((item.pid, sku))
+                if identifier_problem(sku) is None:  # else pim.importing._addressable refuses the new product
+                    created.append((item.pid, sku))
             if not sku:
                 tried = item.tried_gtins
                 field_name, line = _where(item, tried[0], "pid", gtin_at) if tried else ("pid", item.line)
