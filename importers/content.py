@@ -260,7 +260,8 @@ class ContentMapper:
                 raise ValueError(f"'{self.p.model_field}' must be text")
             raise ValueError(f"no '{self.p.sku_field}'" if raw_sku in (None, "") else f"'{self.p.sku_field}' must be text")
         if unknown := data.keys() - self.known:
-            raise ValueError(self._unknown(data, sorted(unknown)))
+            fields = sorted(unknown)
+            raise FieldRefused(self._unknown(data, fields), "enabled" if "enabled" in fields else fields[0])
         for name, kind in (("values", dict), ("images", list), ("associations", dict)):
             if data.get(name) is not None and not isinstance(data[name], kind):
                 raise ValueError(f"'{name}' must be a JSON {'object' if kind is dict else 'array'}")
@@ -301,6 +302,14 @@ class ContentMapper:
         return (f"unknown field{'s' if len(fields) > 1 else ''} {named}: a value goes under \"values\" by its value "
                 f"key ({{\"values\": {{\"{fields[0]}\": …}}}}), or map the field to an attribute in the profile's "
                 "`fields`")
+
+
+class FieldRefused(ValueError):
+    """A record refused for one of its fields: the quarantine names it (`field`), as it does for value refusals."""
+
+    def __init__(self, reason: str, field: str) -> None:
+        super().__init__(reason)
+        self.field = field
 
 
 def _skus(kind: str, skus: Any) -> list[str]:
@@ -417,7 +426,8 @@ def _one(mapper: ContentMapper, raw: Any, name: str, number: int, source: str, s
             return Rejected(reason, name, number, field, raw, str(key) if key else None)
         if not isinstance(exc, ValueError):
             exc = ValueError(f"unexpected shape: {type(exc).__name__}: {exc}")
-        return Rejected(str(exc).splitlines()[0][:500], name, number, None, raw, str(key) if key else None)
+        return Rejected(str(exc).splitlines()[0][:500], name, number, getattr(exc, "field", None), raw,
+                        str(key) if key else None)
 
 
 def _record_key(mapper: ContentMapper, raw: dict[str, Any]) -> Any:

@@ -320,6 +320,8 @@ def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: i
              .where(CC.c.channel == channel).group_by(CC.c.locale).order_by(CC.c.locale))
         if locale:
             q = q.where(CC.c.locale == locale)
+        elif (published := _channel_locales(store, channel)) is not None:
+            q = q.where(CC.c.locale.in_(published))  # counters of a locale the channel no longer has stay behind
         locales = [LocaleCounts(locale=loc, products=int(n or 0), complete=int(c or 0), incomplete=int((n or 0) - (c or 0)))
                    for loc, n, c in conn.execute(q)]
         reasons = {k: int(n) for k, n in conn.execute(select(GC.c.kind, GC.c.products)
@@ -366,16 +368,22 @@ def _todo(conn: Any, channel: str, locale: str | None, limit: int | None) -> tup
     return todo, int(conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one())
 
 
+def _channel_locales(store: Any, channel: str) -> list[str] | None:
+    """The locales the channel publishes now, or None for a channel the structure lacks."""
+    found = next((c for c in store.get_structure("channel") if c.code == channel), None)
+    return None if found is None else list(found.locales)
+
+
 def check_locale(store: Any, channel: str, locale: str) -> None:
     """Refuse a locale the channel does not publish (`fr_FR`, `de_de`), with its locales; an unknown channel is
     the caller's to refuse (the CLI and the API name the channels)."""
     from pim.errors import ConfigError
     from pim.validation import typo_of
 
-    found = next((c for c in store.get_structure("channel") if c.code == channel), None)
-    if found is not None and locale not in found.locales:
-        raise ConfigError(f"channel '{channel}' has no locale '{locale}'{typo_of(locale, (), found.locales)}",
-                          hint=f"its locales: {', '.join(found.locales)}")
+    locales = _channel_locales(store, channel)
+    if locales is not None and locale not in locales:
+        raise ConfigError(f"channel '{channel}' has no locale '{locale}'{typo_of(locale, (), locales)}",
+                          hint=f"its locales: {', '.join(locales)}")
 
 
 def stored_completeness(store: Any, identifier: str) -> list[dict[str, Any]]:

@@ -203,3 +203,4 @@ def test_a_content_files_enabled_is_answered_with_the_sources_that_set_it(store:
     [entry] = store.quarantined(counts.job_id)
     assert "a content file cannot enable or disable products" in entry["reason"]
     assert "ERP CSV" in entry["reason"] and "pim import jsonl" in entry["reason"] and '"values"' not in entry["reason"]
+    assert entry["field"] == "enabled"  # named as the field, as every refusal names its field

@@ -195,3 +195,15 @@ def test_an_exported_price_and_metric_sheet_claims_only_its_edited_cells(store: 
     after = store.get_product("complete")
     assert after.values["price"] == {"EUR": "45.00", "USD": "50.00"}  # type: ignore[union-attr]
     assert after.values["weight"] == {"amount": "0.9", "unit": "KILOGRAM"}  # type: ignore[union-attr]
+
+
+@pytest.mark.backends("sqlite")
+def test_the_report_leaves_out_the_counters_of_a_locale_the_channel_no_longer_has(one_disabled: Store) -> None:
+    """A locale that left the channel keeps zero counters behind: `pim gate report` listed it while refusing
+    `--locale` for it (found following the docs, round 34)."""
+    from pim.scoring_tables import COMPLETENESS_COUNT as CC
+
+    with one_disabled.engine.begin() as conn:
+        conn.execute(CC.insert().values(channel="ecommerce", locale="fr_FR", family="shoes", products=0, complete=0))
+    assert "fr_FR" not in {c.locale for c in report(one_disabled, "ecommerce").locales}
+    assert "en_US" in {c.locale for c in report(one_disabled, "ecommerce").locales}

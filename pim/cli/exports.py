@@ -19,7 +19,8 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("jsonl")
 def jsonl(out: Path = typer.Argument(None, help="File to write; standard output when omitted."),
           enabled_only: bool = typer.Option(False, "--enabled-only")) -> None:
-    """Write every product model and product as canonical JSON Lines."""
+    """Write every product model and product as canonical JSON Lines (values a family change left outside a
+    record's family are left out and named on stderr: no import takes them in; docs/importers.md)."""
     from pim.jsonl import LeftOut, export_jsonl
     from pim.store import Store
 
