@@ -655,6 +655,9 @@ class Merger:
         self.salt = b""
         self.source = ""
         self._digests: dict[int, str] = {}  # id(record) → digest, for the batch being merged
+        #: Whether most rewrites of the last batch split their stored value maps whole (too many changed keys to
+        #: splice: a content import): the next batch's read splits them at once instead of parsing each twice.
+        self._whole_maps = False
         self.axes: Any = None  # pim.variant_levels.SiblingAxes, when the catalog has family variants
         #: Records merged and records skipped by their fingerprint, over this Merger's life.
         self.merged_records = 0
@@ -726,7 +729,7 @@ class Merger:
         ids = list(dict.fromkeys(p.identifier for p in products))
         touched = touched_keys(products)
         with store.engine.connect() as conn:
-            parts = read_parts(store, conn, ids, touched)
+            parts = read_parts(store, conn, ids, touched, whole=self._whole_maps)
             old_cands = load_candidates(conn, ids, raw_table(store, conn, CANDIDATE))
             old_conflicts = _load_conflicts(conn, ids, raw_table(store, conn, CONFLICT))
             old_links = _load_links(store, conn, products, lambda r: r.identifier)
@@ -798,6 +801,8 @@ class Merger:
                 plan.claims_only += 1
             else:
                 plan.unchanged += 1
+        if parts:
+            self._whole_maps = 2 * sum(p.encoded_whole for p in parts.values()) > len(parts)
         return plan
 
     def _merge_models(self, store: Store, models: list[ProductModel], plan: MergePlan) -> None:

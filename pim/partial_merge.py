@@ -6,7 +6,9 @@ re-encoding it cost most of a merge import. Here only the keys the batch touches
 value map's JSON text (msgspec.Raw: the parser skips the others without building them) and decoded into a
 partial Product for `merge_product`; the changed keys' JSON is then spliced into that text in place, so a
 rewrite that changes no value writes the text back as it was (a first ERP merge mostly moves provenance).
-Only where a key's place in the text is not certain is the map split into keys and encoded whole. The
+Where a key's place in the text is not certain, or more keys changed than are spliced (a content record
+sets about five), the map is split into keys and encoded whole; a batch after one that mostly did so reads
+its maps whole at once (`read_parts(whole=True)`: one parse of each, not the touched keys and then all). The
 small provenance map is split into raw JSON per key and re-encoded. The product row is then rewritten with
 an UPDATE.
 
@@ -46,7 +48,7 @@ _ENCODE = msgspec.json.Encoder()
 _MISSING = object()
 #: Up to this many changed keys a rewrite splices them into the stored text (each a scan of it); more, and
 #: splitting the map into keys and encoding it whole costs less (measured on 4 KB maps: a content merge
-#: changing 5 keys).
+#: changing 5 keys; also with one regular-expression scan for all keys, no faster once its compile counts).
 _SPLICED_KEYS = 3
 _STRUCTURAL = ("family", "parent", "enabled", "categories", "groups", "associations", "source")
 _COLUMNS = ("identifier", "family", "parent", "enabled", "categories", "groups", "value_map", "source", "provenance",
@@ -67,6 +69,8 @@ class StoredPart:
     content_hash: str
     seq: int
     _split: dict[str, msgspec.Raw] | None = None
+    #: Set by a rewrite that changed too many keys to splice: it encoded the whole map (pim.merge.Merger counts)
+    encoded_whole: bool = False
 
     @property
     def values(self) -> dict[str, msgspec.Raw]:
@@ -85,8 +89,10 @@ def touched_keys(records: Iterable[Product]) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def read_parts(store: Store, conn: Connection, ids: list[str], keys: tuple[str, ...]) -> dict[str, StoredPart]:
-    """identifier → StoredPart for the stored products among `ids` (one query)."""
+def read_parts(store: Store, conn: Connection, ids: list[str], keys: tuple[str, ...], *,
+               whole: bool = False) -> dict[str, StoredPart]:
+    """identifier → StoredPart for the stored products among `ids` (one query). `whole`: split each value map
+    into keys at once, for rewrites expected to change more keys than are spliced (one parse, not two)."""
     rows = raw_table(store, conn, PRODUCT).select(conn, _COLUMNS, "identifier", ids, as_text=("value_map", "provenance"))
     provs: dict[tuple[Any, ...], Provenance] = {}  # a batch's records share a few provenance entries: build each once
 
@@ -101,7 +107,7 @@ def read_parts(store: Store, conn: Connection, ids: list[str], keys: tuple[str, 
         return hit
 
     out: dict[str, StoredPart] = {}
-    touched = _touched_decoder(keys)
+    touched = None if whole else _touched_decoder(keys)
     for ident, family, parent, enabled, categories, groups, value_text, source, prov_text, associations, digest, seq in rows:
         value_text = value_text or "{}"
         split = None
@@ -164,6 +170,7 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
         splice_values(part, changed, now_values) if len(changed) <= _SPLICED_KEYS else None
     values = None
     if value_text is None:  # many keys changed, or one the splice cannot place: split and encode it all
+        part.encoded_whole = True
         values = dict(part.values)
         for key in changed:
             if key in now_values:
@@ -212,32 +219,35 @@ def splice_values(part: StoredPart, changed: list[str], now: Mapping[str, Any]) 
     """The stored value map's text with the `changed` keys set to their value in `now` (removed when absent
     there), the rest of the text kept as stored; a key new to the map goes last, as a dict update puts it.
     None when a key's place in the text is not certain: the caller splits and re-encodes the map then."""
-    text = part.value_text
+    text, touched = part.value_text, part.touched
     cuts: list[tuple[int, int, str]] = []  # (start, end, what replaces text[start:end])
     added: list[str] = []
     for key in changed:
-        new = f"{_key_json(key)}:{orjson.dumps(now[key], option=orjson.OPT_NON_STR_KEYS).decode()}" if key in now else ""
-        old = part.touched.get(key)
+        head = _key_head(key)
+        old = touched.get(key)
         if old is None:
-            if new:
-                if _key_json(key) + ":" in text:  # a key the read did not take (or a nested one): not sure
+            if key in now:
+                if head in text:  # a key the read did not take (or a nested one): not sure
                     return None
-                added.append(new)
+                added.append(f"{head}{_value_json(now[key])}")
             continue
-        span = _place(text, key, old)
+        span = _place(text, head, old)
         if span is None:
             return None
         start, end = span
-        if not new:  # a removed key takes one comma beside it along
-            if text[start - 1] == ",":
-                start -= 1
-            elif text[start - 2:start] == ", ":
-                start -= 2
-            elif text[end:end + 1] == ",":
-                end += 2 if text[end + 1:end + 2] == " " else 1
-        cuts.append((start, end, new))
+        if key in now:
+            cuts.append((start, end, f"{head}{_value_json(now[key])}"))
+            continue
+        if text[start - 1] == ",":  # a removed key takes one comma beside it along
+            start -= 1
+        elif text[start - 2:start] == ", ":
+            start -= 2
+        elif text[end:end + 1] == ",":
+            end += 2 if text[end + 1:end + 2] == " " else 1
+        cuts.append((start, end, ""))
+    cuts.sort()
     pieces, at = [], 0
-    for start, end, new in sorted(cuts):
+    for start, end, new in cuts:
         if start < at:  # two removed neighbours claimed one comma
             return None
         pieces += (text[at:start], new)
@@ -253,13 +263,12 @@ def splice_values(part: StoredPart, changed: list[str], now: Mapping[str, Any]) 
     return out
 
 
-def _place(text: str, key: str, old: msgspec.Raw) -> tuple[int, int] | None:
-    """Where `"key":<old>` stands in a value map's text, if sure: the key (as JSON, then a colon) found once in
-    the whole text, so it is the top-level one (a nested object's key of the same name makes it unsure), and
-    followed by its stored value (after a space in PostgreSQL's text)."""
-    head = _key_json(key) + ":"
+def _place(text: str, head: str, old: msgspec.Raw) -> tuple[int, int] | None:
+    """Where `"key":<old>` stands in a value map's text (`head`: the key as JSON, then a colon), if sure: the
+    head found once in the whole text, so it is the top-level key (a nested object's key of the same name makes
+    it unsure), and followed by its stored value (after a space in PostgreSQL's text)."""
     i = text.find(head)
-    if i < 0 or text.rfind(head) != i or text[i - 1:i] not in ("{", ",", " "):
+    if i < 0 or text.find(head, i + len(head)) >= 0 or text[i - 1:i] not in _BEFORE_KEY:
         return None
     value, start = bytes(old).decode(), i + len(head)
     if text[start:start + 1] == " ":
@@ -267,9 +276,17 @@ def _place(text: str, key: str, old: msgspec.Raw) -> tuple[int, int] | None:
     return (i, start + len(value)) if text.startswith(value, start) else None
 
 
+def _value_json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+_BEFORE_KEY = frozenset("{, ")
+
+
 @lru_cache(maxsize=4096)
-def _key_json(key: str) -> str:
-    return orjson.dumps(key).decode()
+def _key_head(key: str) -> str:
+    """A key as JSON text and the colon after it, as it heads its entry in a stored map's text."""
+    return orjson.dumps(key).decode() + ":"
 
 
 class RawValues(Mapping[str, Any]):
