@@ -5,7 +5,6 @@ reads. One seeded SQLite catalog for the module; the tests write only what they 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +16,13 @@ from pim.merge import Merger
 from pim.product import Product, ProductModel
 from pim.store import Store
 from tests.channel_data import ERP, seed_products
-from tests.conftest import module_home
+from tests import test_api_r33
+from tests.test_api_r33 import Api
 from tests.test_api_errors import by_field
 
-Api = tuple[TestClient, dict[str, dict[str, str]], Store]
-
-
-@pytest.fixture(scope="module")
-def api(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """The seeded catalog (tests.channel_data: runner_model → runner-red) with an admin, an editor and a viewer
-    token."""
-    from pim.web.accounts import add_user, create_token
-    from pim.web.app import create_app
-
-    with module_home(sqlite_template, tmp_path_factory.mktemp("api_r34")) as (store, mp):
-        mp.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
-        seed_products(store)
-        tokens = {}
-        for name, role in (("ad", "admin"), ("ed", "editor"), ("vi", "viewer")):
-            user = add_user(store, name, "correct horse", role)
-            tokens[role] = {"Authorization": f"Bearer {create_token(store, user)}"}
-        yield TestClient(create_app(store)), tokens, store
+#: The seeded catalog (tests.channel_data: runner_model → runner-red) with an admin, an editor and a viewer token,
+#: one per module: round 33's API fixture.
+api = test_api_r33.api
 
 
 def jsonl_file(path: Path, *records: Product | ProductModel) -> Path:

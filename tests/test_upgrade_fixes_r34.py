@@ -12,16 +12,14 @@ import pytest
 from channels import search_settings
 from pim import job_queue, pipeline
 from pim.pipeline import DropRefused, publish, refuse_drop
-from pim.product import Product
 from pim.sources import job_label
 from pim.store import Store
-from tests.channel_data import ERP, complete_values, seed_products
 from tests.search_data import load_catalog, publish_search
 from tests.test_api import cheap_argon2  # noqa: F401  (autouse fixture)
+from tests.test_publish_fixes_r34 import _seed  # the seeded catalog plus EXTRA complete products
 
 pytestmark = pytest.mark.backends("sqlite")  # nothing here is about the database
 
-EXTRA = 6  # complete products beside the seeded ones: more than the guard's DROP_MIN (3 here)
 FEED = Path("google_merchant") / "feed.ecommerce.en_US.xml"
 
 
@@ -29,11 +27,6 @@ FEED = Path("google_merchant") / "feed.ecommerce.en_US.xml"
 def small_guard(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "DROP_MIN", 3)
 
-
-def _seed(store: Store) -> None:
-    seed_products(store)
-    store.upsert_products([Product(identifier=f"p{i}", family="shoes", categories=["shoes"], source=ERP,
-                                   values=complete_values(sku=f"p{i}")) for i in range(EXTRA)])
 
 
 def _old_release_publish(store: Store, source: str, published: int) -> int:
