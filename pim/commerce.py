@@ -333,18 +333,13 @@ class CompletePriceLists(CompleteRun):
                                  "the file again")
 
 
-def remove_price_list_entries(store: Store, customer: str, source: str, keep: dict[str, set[tuple[Any, ...]]]) -> set[str]:
-    """Remove `source`'s entries of `customer`'s price list for the SKUs of `keep` (a supplier withdrawing
-    products), except those keyed there by (currency, min_qty, valid_from), in one transaction, noted for the
-    delta feeds as a complete list's removals are. Returns the SKUs that lost an entry."""
-    with store.begin() as conn:
-        return remove_price_list_entries_in(store, conn, customer, source, keep)
-
-
 def remove_price_list_entries_in(store: Store, conn: Connection, customer: str, source: str,
                                  keep: dict[str, set[tuple[Any, ...]]]) -> set[str]:
-    """remove_price_list_entries inside the caller's transaction: an import's batch removes a row's tiers with
-    its records, so a crash or a refused record leaves the old tiers (importers.supplier_tiers)."""
+    """Remove `source`'s entries of `customer`'s price list for the SKUs of `keep` (a supplier withdrawing
+    products), except those keyed there by (currency, min_qty, valid_from), noted for the delta feeds as a
+    complete list's removals are. Returns the SKUs that lost an entry. In the caller's transaction: an import's
+    batch removes a row's tiers with its records, so a crash or a refused record leaves the old tiers
+    (importers.supplier_tiers, importers.bmecat)."""
     everything = sorted(sku for sku, kept in keep.items() if not kept)
     some = sorted(sku for sku, kept in keep.items() if kept)
     gone: list[tuple[str, str]] = []

@@ -15,7 +15,7 @@ import pytest
 import pim.importing
 from importers.bmecat import import_bmecat, load_map
 from importers.supplier_table import import_supplier_table
-from pim.commerce import PriceListEntry, contract_tiers, put_price_list, remove_price_list_entries
+from pim.commerce import PriceListEntry, contract_tiers, put_price_list, remove_price_list_entries_in
 from pim.sources import put_cross_references
 from pim.store import Store
 from tests.test_bmecat import MAP, _erp_product, supplier_store  # noqa: F401  (fixture)
@@ -140,7 +140,7 @@ def test_a_delete_counts_its_tier_removals_withdrawn_only_from_the_batch_that_co
     put_cross_references(supplier_store, SUPPLIER, [("r1", "SKU-9")])
     put_price_list(supplier_store, [PriceListEntry(customer=LIST, sku="SKU-9", currency="EUR", price=Decimal("9"),
                                                    source=SUPPLIER)])
-    first_attempt_rolled_back.append(lambda store: remove_price_list_entries(store, LIST, SUPPLIER, {"SKU-9": set()}))
+    first_attempt_rolled_back.append(_removes_sku_9)
     counts = import_bmecat(_updates(tmp_path, _delete("r1")), supplier_store, load_map(MAP), precedence=PRECEDENCE)
     assert not first_attempt_rolled_back and counts.rejected == 0 and tier_skus(supplier_store, "SKU-9") == set()
     assert "withdrawn" not in counts.extra
@@ -161,3 +161,9 @@ def test_a_supplier_tables_tiers_are_counted_once_from_the_batch_that_committed(
                                    sstore, TIERED)
     assert not first_attempt_rolled_back
     assert (counts.extra["tier_prices"], counts.extra["tier_prices_removed"]) == (1, 1)  # 13.00 from 1; 500 gone
+
+
+def _removes_sku_9(store: Store) -> None:
+    """Another writer taking SKU-9's tiers off the supplier's list in a transaction of its own."""
+    with store.begin() as conn:
+        remove_price_list_entries_in(store, conn, LIST, SUPPLIER, {"SKU-9": set()})
