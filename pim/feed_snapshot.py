@@ -7,8 +7,9 @@ every key of an attribute an assortment rule names (rules match any locale and c
 only those (`Diet`). The gate is not fed from the snapshot when it is trimmed: it reads full rows once per
 product and run.
 
-Whether a snapshot is held at all is a byte estimate (`SNAPSHOT_MAX_BYTES`), not a product count: the same
-250k products cost 50 MB or 2.6 GB depending on what the contracts read."""
+Whether a snapshot is held at all is a byte estimate against a limit (`PIM_FEED_SNAPSHOT_MAX_MB`, else
+`SNAPSHOT_MAX_BYTES`), not a product count: the same 250k products cost 50 MB or 2.6 GB depending on what the
+contracts read."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ from pim.contracts import Contract
 from pim.product import split_key, value_key
 from pim.structure import AttributeType
 
-#: The most a run's snapshot may take per worker process (the project aims at 1 GiB peak RSS per worker; the
-#: rest goes to the interpreter, rendered rows, gate verdicts, stock and the file being written). A catalog
-#: whose snapshot is estimated above this is scanned per contract instead.
+#: The most a run's snapshot may take per worker process unless PIM_FEED_SNAPSHOT_MAX_MB says (the project aims
+#: at 1 GiB peak RSS per worker; the rest goes to the interpreter, rendered rows, gate verdicts, stock and the
+#: file being written). A catalog whose snapshot is estimated above the limit is scanned per contract instead.
 SNAPSHOT_MAX_BYTES = 512 * 2**20
 #: Products read to estimate the snapshot's size, spread over the catalog by id.
 SAMPLE = 500
@@ -111,3 +112,12 @@ def estimated_bytes(products: int, sample: list[Any]) -> int:
         return products * ROW_BYTES
     text = sum(len(orjson.dumps(r.values)) for r in sample) / len(sample)
     return int(products * (ROW_BYTES + OBJECT_BYTES_PER_JSON_BYTE * text))
+
+
+def snapshot_limit(default: int = SNAPSHOT_MAX_BYTES) -> int:
+    """The snapshot's byte limit: PIM_FEED_SNAPSHOT_MAX_MB when set (a host with less or more memory per worker
+    than the project's 1 GiB aim), else `default`."""
+    from pim.settings import get_settings
+
+    mb = get_settings().feed_snapshot_max_mb
+    return default if mb is None else int(mb * 2**20)

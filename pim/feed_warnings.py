@@ -81,14 +81,18 @@ class Undercuts:
 
 def price_list_warnings(store: Store, customers: Iterable[str], on: date | None = None) -> list[str]:
     """The build's warnings for every contract priced from the price list of one of `customers`, as their tiers
-    valid on `on` (today) stand: over the products of the contract's assortment that the catalog holds and whose
-    tiers start above 1 piece or are several (the gate is not asked: a product it blocks may be named). One query
-    per price list and currency, and one read of those products for the contracts sharing it."""
+    valid on `on` (today) stand: over the products of the contract's assortment that the catalog holds, that its
+    channel's gate lets through (as the build asks it: a product the feed never sends is never named) and whose
+    tiers start above 1 piece or are several. One query per price list and currency, one read of those products
+    for the contracts sharing it, and one gate verdict per channel and product."""
+    from pim.feeds import FeedRun  # the build's own gate verdicts; pim.feeds imports this module
+
     named = set(customers)
     contracts = [c for c in get_contracts(store) if c.price_customer in named] if named else []
     if not contracts:
         return []
-    structure, reader, out = store.structure(), _Reader(store), []
+    run = FeedRun(store, snapshot=False)
+    structure, reader, out = run.structure, _Reader(store), []
     by_list = attrgetter("price_customer", "currency")
     for key, sharing in groupby(sorted(contracts, key=by_list), key=by_list):
         ladders = {sku: ResolvedPrice(tuple(t), "contract") for sku, t in price_list_tiers(store, *key, on).items()
@@ -96,8 +100,10 @@ def price_list_warnings(store: Store, customers: Iterable[str], on: date | None 
         rows = list(reader.rows(sorted(ladders)))
         for c in sharing:
             matcher, undercut = AssortmentMatcher(c.assortment, structure), Undercuts(c, structure)
-            for row in rows:
-                if matcher.matches(row, row.values):  # type: ignore[arg-type]  # a light row reads as a Product
+            members = [row for row in rows if matcher.matches(row, row.values)]  # type: ignore[arg-type]  # a light row reads as a Product
+            passed = run.passing(store, c.channel, members) if members else set()
+            for row in members:
+                if row.identifier in passed:
                     undercut.note(row.identifier, ladders[row.identifier], row.values)
             out += undercut.warnings()
     return out

@@ -33,7 +33,7 @@ from pim.errors import ConfigError, DeliveryError, PimError
 from pim.feed_names import feed_file_name
 from pim.feed_warnings import Undercuts
 from pim.feed_reading import CHUNK, SNAPSHOT_PAGE, _Reader, _Row
-from pim.feed_snapshot import SAMPLE, SNAPSHOT_MAX_BYTES, Diet, contract_diet, estimated_bytes, run_diet
+from pim.feed_snapshot import SAMPLE, SNAPSHOT_MAX_BYTES, Diet, contract_diet, estimated_bytes, run_diet, snapshot_limit
 from pim.gate import gate_digest, shared_keys
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
@@ -44,7 +44,7 @@ Kind = Literal["full", "delta_products", "delta_prices"]
 TIER_CACHE = 8  # price lists held per run and worker
 GATE_CHUNK = 10_000  # the gate may look across the catalog (duplicates): fewer, larger calls
 #: SKUs whose stock a run reads at once (one Availability each); a larger catalog reads each contract's own. The
-#: catalog snapshot has a byte limit of its own (pim.feed_snapshot.SNAPSHOT_MAX_BYTES).
+#: catalog snapshot has a byte limit of its own (PIM_FEED_SNAPSHOT_MAX_MB, pim.feed_snapshot.snapshot_limit).
 STOCK_ALL_LIMIT = 250_000
 #: Why a product the contract names is not in a build (Build.left_out, the delivery log): an explicit SKU the
 #: catalog lacks; one the assortment takes but its exclusions drop (exclude_skus, exclude rules, disabled under
@@ -172,6 +172,8 @@ class FeedRun:
         self._tiers: dict[tuple[str, str, date], dict[str, list[Tier]]] = {}
         self._stock: dict[str, Availability] | None = None
         self._stock_all = False
+        self._doubled: dict[str, list[tuple[str, str]]] | None = None
+        self.stock_keys = _stock_keys()  # PIM_FEED_STOCK_KEYS: which reading of a doubled location counts
 
     def tiers(self, store: Store, customer: str, currency: str, day: date) -> dict[str, list[Tier]]:
         """The price list's tiers valid on `day`, read once per run (one query, not one bind per SKU). Only the
@@ -192,20 +194,41 @@ class FeedRun:
             if self._stock is None:
                 self._stock = stock_all(store) if store.count_products() <= STOCK_ALL_LIMIT else {}
                 self._stock_all = bool(self._stock) or store.count_products() <= STOCK_ALL_LIMIT
+                self._stock = self.one_key(store, self._stock, locked=True)
             if self._stock_all:
                 return self._stock
-        return stock_for(store, skus)
+        return self.one_key(store, stock_for(store, skus))
+
+    def doubled_stock(self, store: Store, locked: bool = False) -> dict[str, list[tuple[str, str]]]:
+        """SKUs with stock under a location alone and under its plant/location key (pim.feed_stock_keys), once per run."""
+        from pim.feed_stock_keys import doubled_stock
+
+        if not locked:
+            with self._lock:
+                return self.doubled_stock(store, locked=True)
+        if self._doubled is None:
+            self._doubled = doubled_stock(store)
+        return self._doubled
+
+    def one_key(self, store: Store, levels: dict[str, Availability], locked: bool = False) -> dict[str, Availability]:
+        """`levels` counting one reading of each doubled location when PIM_FEED_STOCK_KEYS picks one."""
+        from pim.feed_stock_keys import one_key_each
+
+        if self.stock_keys == "both" or not levels:
+            return levels
+        return one_key_each(store, levels, self.doubled_stock(store, locked), self.stock_keys)
 
     def index(self, store: Store) -> AssortmentIndex | None:
-        """The snapshot's assortment index; None when the snapshot is estimated above SNAPSHOT_MAX_BYTES (each
-        contract scans then). Its rows keep only the value keys the store's contracts read (`diet`)."""
+        """The snapshot's assortment index; None when the snapshot is estimated above its limit (each contract
+        scans then: PIM_FEED_SNAPSHOT_MAX_MB, else SNAPSHOT_MAX_BYTES). Its rows keep only the value keys the
+        store's contracts read (`diet`)."""
         if not self.snapshot:
             return None
         with self._lock:
             if not self._decided:
                 self._decided = True
                 diet = run_diet(_diet(c, self.structure) for c in get_contracts(store))
-                if self.snapshot_bytes(store, diet) > SNAPSHOT_MAX_BYTES:
+                if self.snapshot_bytes(store, diet) > snapshot_limit(SNAPSHOT_MAX_BYTES):
                     return None
                 self._index = AssortmentIndex(list(_Reader(store, diet).rows(page=SNAPSHOT_PAGE)), self.structure)
                 self.diet = diet
@@ -254,6 +277,12 @@ class FeedRun:
         """Those of `identifiers` (decided by `passing`) that the gate blocks for a value another product holds
         too: the watermark keeps them, as their verdict moves with that other product (pim.feed_deltas)."""
         return (i for i in identifiers if self.gate[(channel, i)][2])
+
+
+def _stock_keys() -> str:
+    from pim.settings import get_settings
+
+    return get_settings().feed_stock_keys
 
 
 def _diet(contract: Contract, structure: Structure) -> Diet | None:
@@ -378,7 +407,7 @@ def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tup
             levels = run.stock(store, [p.identifier for p, _ in members if p.identifier in prices]) if with_stock else {}
         else:
             prices = resolve_prices(store, c, structure, members, on)
-            levels = stock_for(store, [p.identifier for p, _ in members if p.identifier in prices]) if with_stock else {}
+            levels = run.one_key(store, stock_for(store, [p.identifier for p, _ in members if p.identifier in prices])) if with_stock else {}
         if left is not None:
             left["gate"] += blocked - len(members)
             left["no_price"] += sum(1 for p, _ in members if p.identifier not in prices)
@@ -469,10 +498,14 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
                                   held, sweep=wm.gate_digest != gates or unknown)
 
     undercut = Undercuts(contract, structure)
+    doubled = run.doubled_stock(store) if with_stock and run.stock_keys == "both" else {}
+    twice: list[str] = []  # products sent with stock counted twice (pim.feed_stock_keys)
 
     def tracked(stream: Iterable[FeedItem]) -> Iterator[FeedItem]:
         for item in stream:
             counts[item.action] += 1
+            if doubled and item.stock is not None and item.product.identifier in doubled:
+                twice.append(item.product.identifier)
             (now_held.add if item.action == "upsert" else now_held.discard)(item.product.identifier)
             if item.price is not None and (len(item.price.tiers) > 1 or item.price.tiers[0].min_qty > 1):
                 undercut.check(item)  # contract ladders only: a fallback is one tier from 1 piece
@@ -489,8 +522,13 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     digest, size = _checksum(path)
     pending = log.Watermark(contract.code, seq_now, prices_now, contract.digest(), version, sorted(now_held), gates,
                             sorted(held))
+    warnings = undercut.warnings()
+    if twice:
+        from pim.feed_stock_keys import doubled_warning
+
+        warnings += [w for w in (doubled_warning(contract, doubled, twice),) if w]
     return Build(contract, plan, path, rows, digest, size, pending, counts,
-                 {k: left[k] for k in LEFT_OUT if left[k]}, len(delivered), undercut.warnings())
+                 {k: left[k] for k in LEFT_OUT if left[k]}, len(delivered), warnings)
 
 
 def _checksum(path: Path) -> tuple[str, int]:
@@ -549,7 +587,7 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
         return result
     build = build_feed(store, contract, out_dir or feeds_dir(), run=run)
     assert build.path is not None and build.pending is not None
-    if not get_contracts(store, code=code):  # deleted while it was built (`pim feeds delete --force`)
+    if _deleted(store, code):  # deleted while it was built (`pim feeds delete --force`)
         return _cancelled(store, build)
     if build.plan.kind != "full" and build.rows == 0:
         build.path.unlink(missing_ok=True)
@@ -567,8 +605,12 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
         return result
     try:
         if contract.delivery.sftp is not None:
+            if _deleted(store, code):  # before the upload starts: nothing lands remote
+                return _cancelled(store, build, file_id, manifest_path)
             result.locations += _push_sftp(store, build, manifest_path, file_id, retries, backoff, progress)
         if contract.delivery.portal:
+            if _deleted(store, code):  # before the portal lists it
+                return _cancelled(store, build, file_id, manifest_path, sent=result.locations)
             lid = log.log_start(store, contract=code, file_id=file_id, file=build.path.name, target="portal",
                                 checksum=build.sha256, rows=build.rows, left_out=build.left_out)
             log.set_file_status(store, file_id, "delivered", portal=True)
@@ -598,17 +640,32 @@ def _record(store: Store, build: Build, status: str) -> tuple[Path, int]:
     return manifest, file_id
 
 
-def _cancelled(store: Store, build: Build) -> DeliveryResult:
-    """A build whose contract was deleted meanwhile: the file goes, nothing is sent, the watermark stays, and the
-    delivery log says why for each target it was for."""
+def _deleted(store: Store, code: str) -> bool:
+    """Whether the contract is gone (`pim feeds delete --force` while this run works on it): asked after the build
+    and again before each delivery step, so a step never starts for a contract deleted meanwhile."""
+    return not get_contracts(store, code=code)
+
+
+def _cancelled(store: Store, build: Build, file_id: int | None = None, manifest: Path | None = None,
+               sent: list[str] | None = None) -> DeliveryResult:
+    """A build whose contract was deleted meanwhile: the file (and its manifest) go, no further target gets it,
+    the watermark stays, its log record (`file_id`) says `cancelled`, and the delivery log says why for each
+    target not sent to. `sent`: the locations an earlier step already delivered whole (SFTP before the portal)."""
     assert build.path is not None
     c = build.contract
     build.path.unlink(missing_ok=True)
-    reason = (f"contract '{c.code}' was deleted while this run built its feed (pim feeds delete --force), so "
-              f"nothing was sent; load it again (pim feeds load) for its customer to get feeds")
-    log.log_held(store, contract=c.code, file_id=None, file=build.path.name, targets=_targets(c), checksum=build.sha256,
+    if manifest is not None:
+        manifest.unlink(missing_ok=True)
+    if file_id is not None:
+        log.set_file_status(store, file_id, "cancelled")
+    done = f"only {', '.join(sent)} got it, the portal does not list it" if sent else "nothing was sent"
+    reason = (f"contract '{c.code}' was deleted while this run built its feed or delivered it (pim feeds delete "
+              f"--force), so {done}; load it again (pim feeds load) for its customer to get feeds")
+    targets = ["portal"] if sent else _targets(c)  # a finished SFTP step logged its own row
+    log.log_held(store, contract=c.code, file_id=file_id, file=build.path.name, targets=targets, checksum=build.sha256,
                  left_out=build.left_out, reason=reason, status="cancelled")
-    return DeliveryResult(c.code, "cancelled", None, build.rows, build.plan.kind, error=reason, left_out=build.left_out)
+    return DeliveryResult(c.code, "cancelled", None, build.rows, build.plan.kind, error=reason, locations=sent or [],
+                          left_out=build.left_out)
 
 
 def _dry_run(store: Store, contract: Contract, out: Path, run: FeedRun | None, allow_empty: bool) -> DeliveryResult:
