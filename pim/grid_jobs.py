@@ -46,7 +46,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, or_, select
 
-from pim import job_queue
+from pim import job_enqueue, job_queue
 from pim.grid_index import GRID_CATEGORY, GRID_PRODUCT, GridIndex
 from pim.scoped import scoped
 from pim.store.store import JOB, PRODUCT, batched, now
@@ -124,16 +124,16 @@ def record_families(conn: Connection, families: list[str]) -> int:
     """Queue a grid_reindex job re-filing and re-sequencing the products of `families` inside the caller's
     transaction."""
     fams = sorted(set(families))
-    return job_queue.enqueue(conn, KIND, "families " + ", ".join(fams), {"families": fams},
-                             {"families": fams, "products": None, "reindexed": 0})
+    return job_enqueue.enqueue(conn, KIND, "families " + ", ".join(fams), {"families": fams},
+                               {"families": fams, "products": None, "reindexed": 0})
 
 
 def record(conn: Connection, categories: list[str]) -> int:
     """Queue a grid_reindex job of `categories` inside the caller's transaction (the payload is all a run or a
     retry needs)."""
     cats = sorted(set(categories))
-    return job_queue.enqueue(conn, KIND, ", ".join(cats), {"categories": cats},
-                             {"categories": cats, "products": None, "reindexed": 0})
+    return job_enqueue.enqueue(conn, KIND, ", ".join(cats), {"categories": cats},
+                               {"categories": cats, "products": None, "reindexed": 0})
 
 
 def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def _run_families(store: Any, job_id: int, families: list[str], size: int) -> di
 
 
 def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:
-    """The queue's runner of grid_reindex jobs (pim.job_queue.RUNNERS)."""
+    """The queue's runner of grid_reindex jobs (pim.job_runners.RUNNERS)."""
     return run(store, job["id"])
 
 

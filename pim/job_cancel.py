@@ -12,7 +12,7 @@
   runs, a publication the demo runs: stop that command): InputError says so. A job a command holds while it
   waits for its turn (pim.job_command) is queued: cancelled at once, and the command stops.
 
-A cancelled job is queued again like a failed one (pim.job_queue.retry): re-runs are safe, an import skipping
+A cancelled job is queued again like a failed one (pim.job_enqueue.retry): re-runs are safe, an import skipping
 what it already merged, a rescore or a publication starting over."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ CANCELLED = "cancelled"
 QUEUED, RUNNING = "queued", "running"
 #: The statuses of a job that has ended: nothing is left to cancel.
 ENDED = ("succeeded", "partial", "failed", INTERRUPTED, CANCELLED)
-#: The statuses `pim.job_queue.retry` queues again; the refusal of an ended job points there for these.
+#: The statuses `pim.job_enqueue.retry` queues again; the refusal of an ended job points there for these.
 RETRYABLE = ("failed", INTERRUPTED, CANCELLED)
 
 
@@ -41,7 +41,7 @@ class Cancelled(PimError):
 
 def stops_on_request(job: dict[str, Any]) -> bool:
     """Whether a running job's runner looks for a cancel request: every import loop does (a command's too);
-    other kinds when the job came from the queue (its runner is one of pim.job_queue.RUNNERS, which all do)."""
+    other kinds when the job came from the queue (its runner is one of pim.job_runners.RUNNERS, which all do)."""
     return job.get("kind") == "import" or job.get("payload") is not None
 
 

@@ -1,5 +1,5 @@
 """A job a command runs itself (`pim publish`), through the queue's rules rather than beside them: the command
-records its job queued but held (pim.job_queue.enqueue(held=True): no worker takes it), then claims that very
+records its job queued but held (pim.job_enqueue.enqueue(held=True): no worker takes it), then claims that very
 job — so the exclusion of EXCLUSIVE kinds holds against queued publications and other commands alike — and runs
 it in its own process through pim.job_queue.run_claimed, the path a worker takes. It therefore shows in
 `pim jobs` and the jobs pages like any job, with its counts, and `pim jobs cancel ID` stops it at the runner's
@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, update
 
-from pim import job_cancel, job_queue
+from pim import job_cancel, job_claims, job_enqueue, job_queue, job_runners
 from pim.errors import PimError
 from pim.store.store import JOB, now
 
@@ -37,7 +37,7 @@ class Busy(PimError):
 
 def run_here(store: Any, job_id: int, *, wait: bool = True,
              on_wait: Callable[[dict[str, Any] | None], None] | None = None,
-             runner: job_queue.Runner | None = None) -> dict[str, Any]:
+             runner: job_runners.Runner | None = None) -> dict[str, Any]:
     """Claim held job `job_id` (waiting while the exclusion keeps it, telling `on_wait` which job it waits for
     each time that changes) and run it here; the job as it ended. The runner's exception (job_cancel.Cancelled
     when it was cancelled) comes back after it is recorded."""
@@ -50,13 +50,13 @@ def _claim_or_wait(store: Any, job_id: int, wait: bool,
     told: object = object()
     try:
         while True:
-            claimed = job_queue.claim(store, job_id=job_id)
+            claimed = job_claims.claim(store, job_id=job_id)
             if claimed is not None:
                 return claimed
             job = store.job(job_id)
-            if job is None or job["status"] != job_queue.QUEUED:  # cancelled while it waited
+            if job is None or job["status"] != job_enqueue.QUEUED:  # cancelled while it waited
                 raise job_cancel.Cancelled((job or {}).get("error") or f"job {job_id} was cancelled before it ran")
-            holder = job_queue.holder(store, job)
+            holder = job_claims.holder(store, job)
             if not wait:
                 what = f"job {holder['id']} ({holder['kind']} {holder['source']})" if holder else "another job"
                 raise Busy(f"{what} is running; {job['kind']} {job['source']} waits for it to end", holder,
@@ -66,7 +66,7 @@ def _claim_or_wait(store: Any, job_id: int, wait: bool,
                 told = (holder or {}).get("id")
             time.sleep(max(0.05, WAIT_POLL) if holder is not None else 0.05)  # none: it just ended, look again
             with store.begin() as conn:  # still here: no worker on another host takes the job for orphaned
-                conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == job_queue.QUEUED)
+                conn.execute(update(JOB).where(JOB.c.id == job_id, JOB.c.status == job_enqueue.QUEUED)
                              .values(heartbeat_at=now()))
     except BaseException:  # gave up (Busy) or interrupted: nothing ran, so nothing is left to show
         _forget(store, job_id)
@@ -76,5 +76,5 @@ def _claim_or_wait(store: Any, job_id: int, wait: bool,
 def _forget(store: Any, job_id: int) -> None:
     """Remove this process's held job if it is still queued (a cancelled one stays: someone asked for that)."""
     with store.begin() as conn:
-        conn.execute(delete(JOB).where(JOB.c.id == job_id, JOB.c.status == job_queue.QUEUED,
+        conn.execute(delete(JOB).where(JOB.c.id == job_id, JOB.c.status == job_enqueue.QUEUED,
                                        JOB.c.pid == os.getpid()))

@@ -18,8 +18,9 @@ from there. One module per job:
   as the fallback; SQLite polls. Cancelling (a queued job at once, a running one at its runner's next safe
   point) is pim.job_cancel's.
 
-The queue's functions are named here too (`job_queue.enqueue`, `job_queue.claim`, …), as callers have long used
-them; the worker's loop looks `claim` up here, so a test's stand-in for it is the one it calls."""
+Callers import each function from the module that defines it (`job_enqueue.enqueue`, `job_claims.claim`, …):
+this module names no other's (no plugin documentation promises them here). The worker's loop looks `claim` up
+here, so a test's stand-in for it (`monkeypatch.setattr(job_queue, "claim", …)`) is the one it calls."""
 
 from __future__ import annotations
 
@@ -37,43 +38,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pim import job_cancel, job_wakeup, job_workers
 from pim.errors import PimError, StoreError
-from pim.job_claims import EXCLUSIVE, claim, holder
-from pim.job_enqueue import (
-    KIND_PRIORITY,
-    PRIORITY_MAX,
-    PRIORITY_MIN,
-    QUEUED,
-    check_priority,
-    default_priority,
-    enqueue,
-    retry,
-    retryable,
-    set_priority,
-)
-from pim.job_runners import RUNNERS, Runner, runner_for
-from pim.job_status import (
-    NO_WORKER,
-    NO_WORKER_WEB,
-    cancelled,
-    cancelling,
-    queued,
-    worker_running,
-)
-from pim.job_uploads import UploadGone, check_upload, run_import
+from pim.job_claims import claim
+from pim.job_runners import Runner, runner_for
 from pim.store.database import (
     DatabaseFailure,
     database_failure,
     database_refused,
     failure_in,
     read_only_too_long,
+    spell_length,
 )
 from pim.store.store import HEARTBEATS, JOB, adopting, now, run_again
 
-__all__ = ["CANCELLED", "EXCLUSIVE", "KIND_PRIORITY", "NO_WORKER", "NO_WORKER_WEB", "OUTAGE_NOTICE", "POLL",
-           "PRIORITY_MAX", "PRIORITY_MIN", "QUEUED", "READ_ONLY_WAIT", "RUNNERS", "Runner", "UploadGone",
-           "WorkResult", "cancelled", "cancelling", "check_priority", "check_upload", "claim", "default_priority",
-           "enqueue", "holder", "queued", "retry", "retryable", "run_claimed", "run_import", "run_in_pages",
-           "runner_for", "set_priority", "work", "worker_running"]
+__all__ = ["CANCELLED", "OUTAGE_NOTICE", "POLL", "WorkResult", "run_claimed", "run_in_pages", "work"]
 
 log = logging.getLogger(__name__)
 CANCELLED = job_cancel.CANCELLED
@@ -81,11 +58,6 @@ CANCELLED = job_cancel.CANCELLED
 POLL = 1.0
 #: How often a worker waiting for the database to record a job's end says it still waits (seconds).
 OUTAGE_NOTICE = 60.0
-#: How long a worker waits for a database that takes no writes (SQLSTATE 25006) before it stops, exit 4 (seconds).
-#: It connects anew at each try, so a failover that moves the server's name to the new primary is followed
-#: within it; past it, PIM_DATABASE_URL names a replica, which no wait mends. A system error (class 58) is still
-#: waited out for as long as it lasts: a disk may come back.
-READ_ONLY_WAIT = 600.0
 
 
 # ---------------------------------------------------------------------------------------------- the worker
@@ -175,7 +147,7 @@ def _work(store: Any, result: WorkResult, worker: int, wakeup: job_wakeup.Listen
 class Outage:
     """The claim loop's view of an outage: which errors it waits out (failure_in: a lost server, a deadlock,
     SQLite's write lock held by another process, a server short of resources or timing out, a server taking no
-    writes — for READ_ONLY_WAIT at most, `ReadOnlySpell` —, a server's system error), saying so
+    writes — for PIM_WORKER_READ_ONLY_WAIT at most, `ReadOnlySpell` —, a server's system error), saying so
     (DatabaseFailure.what) when it begins and every OUTAGE_NOTICE seconds (not every poll), and that it is over."""
 
     def __init__(self, store: Any) -> None:
@@ -185,7 +157,7 @@ class Outage:
 
     def waited(self, exc: SQLAlchemyError, poll: float) -> bool:
         """Whether `exc` is one to wait out (saying so when due); False: raise it. StoreError (exit 4) once the
-        database has taken no writes for READ_ONLY_WAIT."""
+        database has taken no writes for PIM_WORKER_READ_ONLY_WAIT seconds."""
         found = failure_in(exc)
         if found is None:
             return False
@@ -206,36 +178,39 @@ class Outage:
 
 
 class ReadOnlySpell:
-    """A database that takes no writes, met while waiting: its pool is dropped at each such failure, so the next
-    try connects anew (pooled connections to a demoted server pass pool_pre_ping and stay read-only, so a failover
-    that moved the server's name is otherwise never followed), and once the spell has lasted READ_ONLY_WAIT the
-    worker stops (`met` raises), since no wait mends a PIM_DATABASE_URL naming a replica. Other failures met
-    meanwhile (the server restarting as a replica) do not end the spell; only a try that succeeds does."""
+    """A database that takes no writes (SQLSTATE 25006), met while waiting: its pool is dropped at each such
+    failure, so the next try connects anew (pooled connections to a demoted server pass pool_pre_ping and stay
+    read-only, so a failover that moved the server's name is otherwise never followed), and once the spell has
+    lasted PIM_WORKER_READ_ONLY_WAIT seconds (`wait`) the worker stops (`met` raises, exit 4), since no wait mends a
+    PIM_DATABASE_URL naming a replica. Other failures met meanwhile (the server restarting as a replica) do not end
+    the spell; only a try that succeeds does. A system error (class 58) is waited out for as long as it lasts."""
 
     def __init__(self, store: Any, again: str) -> None:
+        from pim.settings import get_settings
+
         self.store, self.again = store, again
+        self.wait = get_settings().worker_read_only_wait
         self.since: float | None = None
 
     def met(self, found: DatabaseFailure, exc: BaseException) -> None:
         """Count `found` (met as `exc`) in the spell: drop the pool before the next try, or raise the StoreError
-        that stops the worker once the spell has lasted READ_ONLY_WAIT. Any other failure: nothing."""
+        that stops the worker once the spell has lasted `wait` seconds. Any other failure: nothing."""
         if not found.read_only:
             return
         at = time.monotonic()
         self.since = at if self.since is None else self.since
-        if at - self.since >= READ_ONLY_WAIT:
+        if at - self.since >= self.wait:
             stopped = read_only_too_long(found, at - self.since, self.again)
             log.error("%s", stopped.describe())
             raise stopped from exc
         self.store.dispose()
 
-    @staticmethod
-    def notice(found: DatabaseFailure) -> str:
+    def notice(self, found: DatabaseFailure) -> str:
         """What the worker's log adds to a read-only failure's notice: that it reconnects, and for how long."""
         if not found.read_only:
             return ""
         return (f", connecting anew each time (to follow a failover); if it still takes no writes after "
-                f"{READ_ONLY_WAIT / 60:.0f} min, the worker stops")
+                f"{spell_length(self.wait)} (PIM_WORKER_READ_ONLY_WAIT), the worker stops")
 
 
 def _lost(job: dict[str, Any], exc: BaseException) -> StoreError | None:
@@ -261,9 +236,9 @@ def _end_once_back(store: Any, job: dict[str, Any], error: str, stop: threading.
     next, so a long-running worker outlives an outage as it does between jobs. Asked to stop meanwhile, it leaves
     the job (its process gone, it reads interrupted, with how to run it again). It waits only while the database
     is away (failure_in: a lost connection, or a transaction stopped for another writer), saying so every
-    OUTAGE_NOTICE seconds, and a database that takes no writes for READ_ONLY_WAIT at most (ReadOnlySpell: it
-    reconnects at each try, then stops the worker, StoreError); any other error (a schema mismatch, a
-    constraint, a bug) would never pass, so it is logged and raised."""
+    OUTAGE_NOTICE seconds, and a database that takes no writes for PIM_WORKER_READ_ONLY_WAIT seconds at most
+    (ReadOnlySpell: it reconnects at each try, then stops the worker, StoreError); any other error (a schema
+    mismatch, a constraint, a bug) would never pass, so it is logged and raised."""
     name = f"job {job['id']} ({job['kind']} {job['source']})"
     log.warning("%s: the database is away; its failure is recorded once it is back (trying every %s s)", name, poll)
     read_only = ReadOnlySpell(store, f"start the worker again and run `pim jobs retry {job['id']}`")

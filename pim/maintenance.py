@@ -15,7 +15,7 @@ it is older than the cut, every import job naming it ended before the cut (succe
 cancelled, or interrupted: its process gone, judged as the job pages judge it), and none of those jobs has an
 open quarantine entry. A queued or running job's file never goes. A file no job names (its job was never
 queued) goes by its age. The job row, its counts and its closed entries' raw rows stay; only a retry after the
-cut is refused, saying the upload was deleted (pim.job_queue.check_upload): upload the file again.
+cut is refused, saying the upload was deleted (pim.job_uploads.check_upload): upload the file again.
 
 Staging: a publication renders into PIM_OUTPUT/.staging/job-<id> and its exporter removes that when the files
 went out; a publication killed mid-run leaves it. Every pass, `pim maintain` even with no retention set (this

@@ -41,6 +41,9 @@ def _store(request: Request) -> Store:
         return store
     if _default_store is None:
         _default_store = Store.from_settings(migrate_now=False)
+    # The app's own from here on: a read-only failure then drops this pool too (pim.web.app.database_unavailable),
+    # as it drops the staff app's, so a failover that moved the server's name is followed without a restart.
+    request.app.state.store = _default_store
     return _default_store
 
 

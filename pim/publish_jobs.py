@@ -6,7 +6,7 @@ name under PIM_HOME, like an upload's profile: `catalog_file`) — and leaves th
 they went on the job.
 
 The job's source is "<channel>/<scope>" with the scope resolved when it is queued, so two publications of one
-channel and scope have the same source and never run at once (pim.job_queue.EXCLUSIVE). A cancel request
+channel and scope have the same source and never run at once (pim.job_claims.EXCLUSIVE). A cancel request
 (pim.job_cancel) is looked at while the products are read and once more after the last: the job then ends
 cancelled before any file replaces the old ones, which stay.
 
@@ -16,9 +16,10 @@ only names under PIM_HOME) and runs it in its own process (pim.job_command), so 
 refuses to run beside — a queued or running publication of the same channel and scope, shows in `pim jobs`, and
 is cancelled like a queued one.
 
-Queued or run here, a publication is guarded (pim.pipeline.refuse_drop): one that would publish far fewer products
-than the channel's last one, or none while many are blocked, fails, nothing replaced, unless its payload says
-`allow_drop` (the API's and the command's override)."""
+Queued or run here, a publication is guarded (pim.pipeline.refuse_drop): one that most of the products the
+channel's last one published would leave (held back, or swapped for others: pim.publish_baseline), or that
+publishes none while many are blocked, fails, nothing replaced, unless its payload says `allow_drop` (the API's and
+the command's override)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
-from pim import job_cancel, job_command, job_queue
+from pim import job_cancel, job_command, job_enqueue
 from pim.errors import InputError
 from pim.home_names import home_file
 from pim.registry import CATALOG_LOADER, EXPORTERS, RENDERERS, load, lookup
@@ -80,7 +81,7 @@ def enqueue(store: Any, channel: str, *, scope: str | None = None, full: bool = 
             catalog: str | None = None, by: str = "", allow_drop: bool = False) -> int:
     """Check the request against the registry, the structure and PIM_HOME (a catalog), then queue it with its
     scope resolved (the default: ecommerce, else the first, as `pim publish`); InputError names the field.
-    `allow_drop`: publish even far fewer products than the last run did (pim.pipeline.refuse_drop)."""
+    `allow_drop`: publish even when most of the last run's products would leave (pim.pipeline.refuse_drop)."""
     if channel not in channels():
         raise InputError(f"unknown channel '{channel}'", field="channel", hint=f"known: {', '.join(channels())}")
     if exporter is not None and exporter not in EXPORTERS:
@@ -98,7 +99,7 @@ def enqueue(store: Any, channel: str, *, scope: str | None = None, full: bool = 
         payload["allow_drop"] = True
     if catalog is not None:
         payload["catalog"] = catalog  # by name: the worker finds it under its own PIM_HOME
-    return job_queue.enqueue(store, KIND, f"{channel}/{scope}", payload)
+    return job_enqueue.enqueue(store, KIND, f"{channel}/{scope}", payload)
 
 
 class _Stop(Exception):
@@ -131,7 +132,7 @@ def publish_here(store: Any, channel: str, *, scope: str | None = None, full: bo
         path = catalog.resolve()
         _for_channel(load(CATALOG_LOADER)(path), f"catalog {catalog}", channel, "give a catalog")
         payload["catalog_path"] = str(path)
-    job_id = job_queue.enqueue(store, KIND, f"{channel}/{scope}", payload, held=True)
+    job_id = job_enqueue.enqueue(store, KIND, f"{channel}/{scope}", payload, held=True)
     results: list[PublishResult] = []
     job = job_command.run_here(store, job_id, wait=wait, on_wait=on_wait,
                                runner=partial(run_queued, progress=progress, done=results.append))

@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from pim import job_queue
+from pim import job_enqueue, job_queue
 from pim.scoped import scoped
 from pim.store.store import JOB, MODEL, PRODUCT
 
@@ -140,7 +140,7 @@ def record(conn: Connection, family: str, channels: Iterable[str], products: int
     """Queue a rescore job of `family` on `channels` inside the caller's transaction (its counts say what to
     rescore, so a retry of the job needs nothing else)."""
     counts = {"family": family, "channels": sorted(channels), "products": products, "rescored": 0, "changed": 0}
-    return job_queue.enqueue(conn, KIND, family, {}, counts)
+    return job_enqueue.enqueue(conn, KIND, family, {}, counts)
 
 
 def of_family(family: str) -> Any:
@@ -193,7 +193,7 @@ def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
 
 
 def run_queued(store: Any, job: dict[str, Any]) -> dict[str, Any]:
-    """The queue's runner of rescore jobs (pim.job_queue.RUNNERS)."""
+    """The queue's runner of rescore jobs (pim.job_runners.RUNNERS)."""
     return run(store, job["id"])
 
 

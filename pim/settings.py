@@ -49,6 +49,10 @@ class Settings(BaseSettings):
                                          "hosts. Set it alike everywhere; 0 turns it off.")
     web_workers: int = Field(default=1, ge=0, description="Queue workers (`pim worker`) `pim serve` starts beside "
                              "the web server and stops with it; 0: none (run `pim worker` elsewhere).")
+    worker_read_only_wait: float = Field(default=600.0, ge=0, description="How long a `pim worker` waits, in "
+                                         "seconds, for a database that takes no writes (a replica, a server in "
+                                         "recovery), connecting anew at each try so a failover is followed, before "
+                                         "it exits 4 (PIM_DATABASE_URL then most likely names a replica).")
     quarantine_retention_days: int | None = Field(default=None, description="Quarantine entries closed more "
                                                   "than this many days ago go at each maintenance pass (`pim "
                                                   "maintain`); also the default of `pim import prune "

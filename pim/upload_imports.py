@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pim import job_queue, registry
+from pim import job_enqueue, registry
 from pim.errors import InputError
 from pim.home_names import YAML_SUFFIXES, home_file
 from pim.settings import get_settings
@@ -241,7 +241,7 @@ def enqueue(store: Any, upload: UploadPlan, path: Path, by: str, name: str | Non
     labels the job as the command line would (`erp_xml:matmas.xml`, not the name the upload is kept under)."""
     from pim.sources import job_label
 
-    return job_queue.enqueue(store, "import", job_label(upload.importer, name or path), {
+    return job_enqueue.enqueue(store, "import", job_label(upload.importer, name or path), {
         "importer": upload.importer, "path": str(path), "options": upload.options, "by": by,
         **({"name": Path(name).name} if name else {})})
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from pim import job_queue
+from pim import job_enqueue, job_queue
 from pim.registry import IMPORTERS
 from pim.store import Store
 from pim.web.api_pipeline import UPLOADABLE
@@ -222,7 +222,7 @@ def test_a_failed_import_is_queued_again_and_runs_the_fixed_file(role_tokens, st
 
 def test_a_failed_publication_is_queued_again_by_admins_only(role_tokens, store: Store) -> None:
     client, tokens = role_tokens
-    job_id = job_queue.enqueue(store, "publish", "storefront/gone", {"channel": "storefront", "scope": "gone"})
+    job_id = job_enqueue.enqueue(store, "publish", "storefront/gone", {"channel": "storefront", "scope": "gone"})
     [ran] = job_queue.work(store, once=True).jobs
     assert ran["status"] == "failed" and "unknown channel scope 'gone'" in ran["error"]
     assert client.post(f"/api/v1/jobs/{job_id}/retry", headers=tokens["editor"]).status_code == 403
@@ -232,7 +232,7 @@ def test_a_failed_publication_is_queued_again_by_admins_only(role_tokens, store:
 
 def test_the_job_page_asks_the_same_role_to_run_a_publication_again(role_tokens, store: Store) -> None:
     client, _ = role_tokens
-    job_id = job_queue.enqueue(store, "publish", "storefront/gone", {"channel": "storefront", "scope": "gone"})
+    job_id = job_enqueue.enqueue(store, "publish", "storefront/gone", {"channel": "storefront", "scope": "gone"})
     job_queue.work(store, once=True)
     token = login(client, "ed")  # the web UI's session, an editor
     assert client.post(f"/jobs/{job_id}/retry", data={"csrf_token": token}).status_code == 403

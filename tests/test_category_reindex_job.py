@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from pim import grid_index as gi
-from pim import grid_jobs, job_queue
+from pim import grid_jobs, job_enqueue, job_queue, job_status
 from pim.grid_index import GridIndex
 from pim.store import Store
 from pim.store.store import JOB
@@ -86,7 +86,7 @@ def test_a_rolled_back_move_leaves_no_job(catalog: Store) -> None:
     catalog.structure_listeners.remove(refuse)
     assert _jobs(catalog) == []
     assert catalog.structure().categories["sneakers"].parent == "shoes"
-    assert job_queue.queued(catalog) == 0
+    assert job_status.queued(catalog) == 0
 
 
 def test_below_the_threshold_the_move_reindexes_at_once(catalog: Store) -> None:
@@ -138,10 +138,10 @@ def test_a_failed_reindex_is_recorded_and_a_retry_completes_it(catalog: Store, m
     assert failed["counts"]["reindexed"] == 1
     assert found(catalog, category="outlet") == ["complete"]  # its page committed; runner-red's did not
     assert [j["id"] for j in grid_jobs.unsettled(catalog)] == [failed["id"]]
-    assert job_queue.retryable(failed)
+    assert job_enqueue.retryable(failed)
 
     monkeypatch.setattr(GridIndex, "refresh", refresh)
-    job_queue.retry(catalog, failed["id"])
+    job_enqueue.retry(catalog, failed["id"])
     [done] = job_queue.work(catalog, once=True).jobs
     assert (done["id"], done["status"]) == (failed["id"], "succeeded")
     assert done["counts"] == {"categories": ["sneakers"], "products": 2, "reindexed": 2}

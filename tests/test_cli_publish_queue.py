@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
-from pim import job_cancel, job_command, job_queue, publish_jobs
+from pim import job_cancel, job_claims, job_command, job_enqueue, job_status, publish_jobs
 from pim.cli import app as cli
 from pim.store import Store
 from pim.store.store import JOB
@@ -42,8 +42,8 @@ def _rename(store: Store, name: str) -> None:
 
 def _running_publication(store: Store) -> int:
     """A publication of SOURCE running now (a worker of this process took it)."""
-    job_id = job_queue.enqueue(store, "publish", SOURCE, {"channel": "storefront", "scope": "ecommerce"})
-    assert job_queue.claim(store, ["publish"])["id"] == job_id
+    job_id = job_enqueue.enqueue(store, "publish", SOURCE, {"channel": "storefront", "scope": "ecommerce"})
+    assert job_claims.claim(store, ["publish"])["id"] == job_id
     return job_id
 
 
@@ -63,7 +63,7 @@ def test_a_cli_publication_is_a_job_with_its_counts(store: Store, pim_env: Path,
     [job] = json.loads(listed.stdout)
     assert (job["id"], job["kind"], job["source"], job["status"]) == (job_id, "publish", SOURCE, "succeeded")
     assert job["counts"]["published"] == out["published"] and job["counts"]["blocked"] == out["blocked"]
-    assert job["counts"]["locations"] == out["locations"] and job["priority"] == job_queue.KIND_PRIORITY["publish"]
+    assert job["counts"]["locations"] == out["locations"] and job["priority"] == job_enqueue.KIND_PRIORITY["publish"]
     assert job["payload"]["command"] == "pim publish" and job["payload"]["catalog_path"] == str(catalog.resolve())
     assert job["pid"] == os.getpid()
     assert job_json(store.job(job_id))["payload"]["catalog_path"] == "shop.yaml"  # the API says no server path
@@ -98,8 +98,8 @@ def test_a_cli_publication_waits_while_one_of_its_channel_and_scope_runs(store: 
         assert results["holder"]["id"] == holder
         [mine] = [j for j in store.jobs(kind="publish") if j["id"] != holder]
         assert (mine["status"], mine["pid"]) == ("queued", os.getpid())
-        assert job_queue.claim(store) is None  # a worker passes over the command's own job
-        assert job_queue.queued(store) == 0  # nor does it count as waiting for a worker
+        assert job_claims.claim(store) is None  # a worker passes over the command's own job
+        assert job_status.queued(store) == 0  # nor does it count as waiting for a worker
         assert not ended.wait(1.5) and not _output(pim_env).exists()  # still waiting: nothing published
     finally:
         store.finish_job(holder, {})  # the first ended: the command's turn
@@ -171,10 +171,10 @@ def test_an_interrupted_wait_leaves_nothing_and_a_dead_commands_job_is_ended(sto
         publish_jobs.publish_here(store, "storefront", on_wait=interrupt)
     assert [j["id"] for j in store.jobs(kind="publish")] == [holder]
 
-    orphan = job_queue.enqueue(store, "publish", SOURCE, {"channel": "storefront"}, held=True)
+    orphan = job_enqueue.enqueue(store, "publish", SOURCE, {"channel": "storefront"}, held=True)
     with store.begin() as conn:  # the command that held it died
         conn.execute(update(JOB).where(JOB.c.id == orphan).values(pid=DEAD_PID))
-    assert job_queue.claim(store, ["rescore"]) is None  # any worker's next look
+    assert job_claims.claim(store, ["rescore"]) is None  # any worker's next look
     ended = store.job(orphan)
     assert ended["status"] == "cancelled" and "ended before it ran" in ended["error"]
     store.finish_job(holder, {})

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from importers.content import ContentProfile, import_content
-from pim import job_queue
+from pim import job_enqueue, job_queue
 from pim.errors import InputError
 from pim.store import Store
 from pim.structure import Attribute, AttributeGroup, Category, Channel, Currency, Locale
@@ -71,8 +71,8 @@ def test_an_upload_job_with_a_misspelt_profile_fails_and_quarantines_nothing(see
     profile = tmp_path / "content.profile.yaml"
     profile.write_text(yaml.safe_dump({"images": ["imag"]}), encoding="utf-8")
     path = write_json(tmp_path / "c.json", [DRILL])
-    job_queue.enqueue(seeded, "import", "content:c.json",
-                      {"importer": "content", "path": str(path), "options": {"profile": str(profile)}})
+    job_enqueue.enqueue(seeded, "import", "content:c.json",
+                        {"importer": "content", "path": str(path), "options": {"profile": str(profile)}})
     [ran] = job_queue.work(seeded, once=True).jobs
     assert ran["status"] == "failed" and "`images` names 'imag'" in ran["error"], ran
     assert seeded.quarantined(ran["id"]) == []

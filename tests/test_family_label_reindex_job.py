@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from pim import grid_index as gi
-from pim import grid_jobs, job_queue
+from pim import grid_jobs, job_enqueue, job_queue
 from pim.grid_index import GridIndex
 from pim.store import Store
 from pim.web import families
@@ -150,7 +150,7 @@ def test_a_failed_job_says_so_is_not_settled_by_a_rebuild_and_runs_again(
                              f"(job {failed['id']})") and "Open the job to run it again." in notice
     gi.rebuild(store)  # re-files every product, but gives none a new seq: the notice stays
     assert [j["id"] for j in grid_jobs.unsettled(store)] == [failed["id"]]
-    job_queue.retry(store, failed["id"])
+    job_enqueue.retry(store, failed["id"])
     [ran] = job_queue.work(store, once=True).jobs
     assert ran["status"] == "succeeded" and grid_jobs.unsettled(store) == []
     after = _seqs(store)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Connection, select, update
 from typer.testing import CliRunner
 
-from pim import job_cancel, job_queue
+from pim import job_cancel, job_claims, job_enqueue, job_queue, job_runners, job_status
 from pim.cli import _mount, app as cli
 from pim.errors import InputError
 from pim.settings import reset_settings
@@ -62,28 +62,28 @@ def paged(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
         return job_queue.run_in_pages(store, job["id"], counts, page, "Pages done are kept.")
 
-    monkeypatch.setitem(job_queue.RUNNERS, "paged", run)
+    monkeypatch.setitem(job_runners.RUNNERS, "paged", run)
     return ran
 
 
 # ---------------------------------------------------------------------------------------------- queued
 def test_a_cancelled_queued_job_is_never_claimed(store: Store, request: pytest.FixtureRequest) -> None:
     seen = request.getfixturevalue("echo")  # the jobs the runner saw
-    first = job_queue.enqueue(store, "echo", "first", {"counts": {"read": 1}})
-    second = job_queue.enqueue(store, "echo", "second", {"counts": {"read": 2}})
+    first = job_enqueue.enqueue(store, "echo", "first", {"counts": {"read": 1}})
+    second = job_enqueue.enqueue(store, "echo", "second", {"counts": {"read": 2}})
     assert job_cancel.cancellable(store.job(first))
 
     job = job_cancel.cancel(store, first)
     assert job["status"] == "cancelled" and job["finished_at"] is not None and job["host"] is None
     assert "nothing was done" in job["error"] and f"pim jobs retry {first}" in job["error"]
-    assert not job_cancel.cancellable(job) and job_queue.retryable(job)
-    assert job_queue.queued(store) == 1 and job_queue.cancelled(store) == 1
+    assert not job_cancel.cancellable(job) and job_enqueue.retryable(job)
+    assert job_status.queued(store) == 1 and job_status.cancelled(store) == 1
 
     result = job_queue.work(store, once=True)
     assert [j["source"] for j in seen] == ["second"] and [j["id"] for j in result.jobs] == [second]
-    assert store.job(first)["status"] == "cancelled" and job_queue.claim(store) is None
+    assert store.job(first)["status"] == "cancelled" and job_claims.claim(store) is None
 
-    again = job_queue.retry(store, first)  # a cancelled job is queued again like a failed one
+    again = job_enqueue.retry(store, first)  # a cancelled job is queued again like a failed one
     assert again["status"] == "queued" and again["error"] is None and again["cancel_requested_at"] is None
     assert [a["status"] for a in again["payload"]["attempts"]] == ["cancelled"]
     [ran] = job_queue.work(store, once=True).jobs
@@ -93,7 +93,7 @@ def test_a_cancelled_queued_job_is_never_claimed(store: Store, request: pytest.F
 # ---------------------------------------------------------------------------------------------- running
 def test_a_running_paged_job_stops_after_the_page_under_way_keeping_its_counts(store: Store, paged,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    job_id = job_queue.enqueue(store, "paged", "pages")
+    job_id = job_enqueue.enqueue(store, "paged", "pages")
     looks = ask_to_stop_at(monkeypatch, store, lambda: job_id, call=3)  # before page 1, page 2, page 3: after page 2
     result = job_queue.work(store, once=True)
     job = store.job(job_id)
@@ -104,7 +104,7 @@ def test_a_running_paged_job_stops_after_the_page_under_way_keeping_its_counts(s
     assert not result.failed  # cancelled as asked: not a failure of the worker
 
     monkeypatch.setattr(job_cancel, "requested", REQUESTED)  # no more requests
-    job_queue.retry(store, job_id)
+    job_enqueue.retry(store, job_id)
     [ran] = job_queue.work(store, once=True).jobs
     assert (ran["status"], ran["counts"], ran["cancel_requested_at"]) == ("succeeded", {"pages": PAGES}, None)
 
@@ -123,7 +123,7 @@ def test_a_running_import_keeps_its_committed_batches_and_a_retry_imports_the_re
     names = ["complete", "bad-gtin", "long-title", "no-description", "runner-red"]
     path = tmp_path / "names.csv"
     path.write_text("sku,name:en_US\n" + "".join(f"{n},Renamed {n}\n" for n in names))
-    job_id = job_queue.enqueue(store, "import", "content:names.csv", {"importer": "content", "path": str(path)})
+    job_id = job_enqueue.enqueue(store, "import", "content:names.csv", {"importer": "content", "path": str(path)})
     store.batch_size = 2
     ask_to_stop_at(monkeypatch, store, lambda: job_id, call=1)  # the first look is after batch 1
 
@@ -136,7 +136,7 @@ def test_a_running_import_keeps_its_committed_batches_and_a_retry_imports_the_re
     assert renamed == names[:2]  # batch 1 stays, nothing after it
 
     monkeypatch.setattr(job_cancel, "requested", REQUESTED)
-    job_queue.retry(store, job_id)
+    job_enqueue.retry(store, job_id)
     [again] = job_queue.work(store, once=True).jobs
     assert again["status"] == "succeeded" and again["counts"]["read"] == 5, again["error"]
     assert all(store.get_product(n).values["name:en_US"] == f"Renamed {n}" for n in names[:4])  # type: ignore[union-attr]
@@ -186,8 +186,8 @@ def test_a_cancelled_complete_price_list_removes_nothing(store: Store, tmp_path:
 
 @pytest.mark.usefixtures("echo")
 def test_a_job_that_ended_or_cannot_look_refuses_cancel(store: Store) -> None:
-    done = job_queue.enqueue(store, "echo")
-    failed = job_queue.enqueue(store, "echo", "", {"fail": "value"})
+    done = job_enqueue.enqueue(store, "echo")
+    failed = job_enqueue.enqueue(store, "echo", "", {"fail": "value"})
     job_queue.work(store, once=True)
     with pytest.raises(InputError, match="is succeeded: it already ended") as refused:
         job_cancel.cancel(store, done)
@@ -196,14 +196,14 @@ def test_a_job_that_ended_or_cannot_look_refuses_cancel(store: Store) -> None:
         job_cancel.cancel(store, failed)
     assert f"pim jobs retry {failed}" in refused.value.hint
 
-    lost = job_queue.enqueue(store, "echo")
-    job_queue.claim(store)
+    lost = job_enqueue.enqueue(store, "echo")
+    job_claims.claim(store)
     with store.begin() as conn:  # its worker died
         conn.execute(update(JOB).where(JOB.c.id == lost).values(pid=DEAD_PID))
     with pytest.raises(InputError, match="is interrupted"):
         job_cancel.cancel(store, lost)
 
-    twice = job_queue.enqueue(store, "echo")
+    twice = job_enqueue.enqueue(store, "echo")
     job_cancel.cancel(store, twice)
     with pytest.raises(InputError, match="is cancelled"):
         job_cancel.cancel(store, twice)
@@ -223,13 +223,13 @@ def test_a_job_that_ended_or_cannot_look_refuses_cancel(store: Store) -> None:
 
 @pytest.mark.usefixtures("echo")
 def test_a_request_that_finds_the_job_claimed_meanwhile_asks_the_running_job(store: Store) -> None:
-    job_id = job_queue.enqueue(store, "echo")
+    job_id = job_enqueue.enqueue(store, "echo")
     real_job = store.job
 
     def looked_then_claimed(i: int) -> dict[str, Any] | None:
         seen = real_job(i)
         if seen["status"] == "queued":
-            job_queue.claim(store)  # between our look and our update, a worker took it
+            job_claims.claim(store)  # between our look and our update, a worker took it
         return seen
 
     store.job = looked_then_claimed  # type: ignore[method-assign]
@@ -242,7 +242,7 @@ def test_a_request_that_finds_the_job_claimed_meanwhile_asks_the_running_job(sto
 # ---------------------------------------------------------------------------------------------- CLI, API, page
 @pytest.mark.usefixtures("echo")
 def test_pim_jobs_cancel_and_status(store: Store) -> None:
-    queued = job_queue.enqueue(store, "echo", "x")
+    queued = job_enqueue.enqueue(store, "echo", "x")
     result = CliRunner().invoke(cli, ["jobs", "cancel", str(queued), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"id": queued, "kind": "echo", "source": "x", "status": "cancelled",
@@ -264,7 +264,7 @@ def test_pim_jobs_cancel_and_status(store: Store) -> None:
 
 def test_the_api_cancels_with_the_retry_roles(role_tokens, store: Store) -> None:
     client, tokens = role_tokens
-    imported = job_queue.enqueue(store, "import", "content:x.csv", {"importer": "content", "path": "/nowhere.csv"})
+    imported = job_enqueue.enqueue(store, "import", "content:x.csv", {"importer": "content", "path": "/nowhere.csv"})
     assert client.post(f"/api/v1/jobs/{imported}/cancel", headers=tokens["viewer"]).status_code == 403
     resp = client.post(f"/api/v1/jobs/{imported}/cancel", headers=tokens["editor"])
     assert resp.status_code == 202 and resp.headers["location"] == f"/api/v1/jobs/{imported}"
@@ -273,7 +273,7 @@ def test_the_api_cancels_with_the_retry_roles(role_tokens, store: Store) -> None
     assert ended.status_code == 409 and "already ended" in ended.json()["errors"][0]["message"]
     assert client.post("/api/v1/jobs/999999/cancel", headers=tokens["editor"]).status_code == 404
 
-    published = job_queue.enqueue(store, "publish", "storefront/ecommerce", {"channel": "storefront"})
+    published = job_enqueue.enqueue(store, "publish", "storefront/ecommerce", {"channel": "storefront"})
     assert client.post(f"/api/v1/jobs/{published}/cancel", headers=tokens["editor"]).status_code == 403
     assert client.post(f"/api/v1/jobs/{published}/cancel", headers=tokens["admin"]).status_code == 202
     assert client.post(f"/api/v1/jobs/{published}/retry", headers=tokens["admin"]).status_code == 202
@@ -282,7 +282,7 @@ def test_the_api_cancels_with_the_retry_roles(role_tokens, store: Store) -> None
 
 def test_the_job_page_cancels_behind_its_csrf_token_and_then_offers_run_again(role_tokens, store: Store) -> None:
     client, _ = role_tokens
-    job_id = job_queue.enqueue(store, "import", "content:x.csv", {"importer": "content", "path": "/nowhere.csv"})
+    job_id = job_enqueue.enqueue(store, "import", "content:x.csv", {"importer": "content", "path": "/nowhere.csv"})
     token = login(client, "ed")
     page = client.get(f"/jobs/{job_id}").text
     assert f'action="/jobs/{job_id}/cancel"' in page and "Run again" not in page
@@ -295,7 +295,7 @@ def test_the_job_page_cancels_behind_its_csrf_token_and_then_offers_run_again(ro
     ended = client.post(f"/jobs/{job_id}/cancel", data={"csrf_token": token})
     assert ended.status_code == 409 and "already ended" in ended.text
 
-    published = job_queue.enqueue(store, "publish", "storefront/ecommerce", {"channel": "storefront"})
+    published = job_enqueue.enqueue(store, "publish", "storefront/ecommerce", {"channel": "storefront"})
     assert f'action="/jobs/{published}/cancel"' not in client.get(f"/jobs/{published}").text  # an admin's
     assert client.post(f"/jobs/{published}/cancel", data={"csrf_token": token}).status_code == 403
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from pim import job_queue, job_wakeup, job_workers
+from pim import job_enqueue, job_queue, job_wakeup, job_workers
 from pim.store import Store
 from tests.test_job_queue import echo  # noqa: F401  (fixture: a runner of kind "echo")
 
@@ -45,7 +45,7 @@ def test_an_idle_worker_with_a_long_poll_takes_a_job_enqueued_elsewhere_at_once(
         time.sleep(0.5)  # it looked, found nothing, and waits its 30 s
         assert not started.is_set()
         queued_at = time.monotonic()
-        job_id = job_queue.enqueue(other, "echo", "from elsewhere", {"counts": {"read": 1}})
+        job_id = job_enqueue.enqueue(other, "echo", "from elsewhere", {"counts": {"read": 1}})
         assert started.wait(2.0), "the worker did not wake within 2 s of the commit"
         assert time.monotonic() - queued_at < 2.0
     finally:
@@ -62,19 +62,19 @@ def test_enqueue_and_retry_notify_on_commit_only(store: Store, listener: job_wak
     assert listener.listen()
     never = threading.Event()
     with pytest.raises(RuntimeError), store.begin() as conn:
-        job_queue.enqueue(conn, "echo", "rolled back")
+        job_enqueue.enqueue(conn, "echo", "rolled back")
         raise RuntimeError("the write that needed it failed")
     assert not listener.wait(never, 0.8)  # nothing was committed: nothing announced
 
     with store.begin() as conn:
-        job_id = job_queue.enqueue(conn, "echo", "committed", {"fail": "value"})
+        job_id = job_enqueue.enqueue(conn, "echo", "committed", {"fail": "value"})
         assert not listener.wait(never, 0.3)  # not before the commit
     assert listener.wait(never, 5)
     job_queue.work(store, once=True)
     assert store.job(job_id)["status"] == "failed"
-    job_queue.retry(store, job_id)
+    job_enqueue.retry(store, job_id)
     assert listener.wait(never, 5)
-    held = job_queue.enqueue(store, "echo", "a command's own", held=True)  # no worker takes it: none woken
+    held = job_enqueue.enqueue(store, "echo", "a command's own", held=True)  # no worker takes it: none woken
     assert not listener.wait(never, 0.5) and store.job(held)["status"] == "queued"
 
 
@@ -89,14 +89,14 @@ def test_a_listener_whose_connection_was_killed_reconnects_and_asks_for_a_look(
     assert killed
     never = threading.Event()
     assert listener.wait(never, 5)  # the wait saw the broken line, reopened it: a look is due (nothing raised)
-    job_queue.enqueue(store, "echo", "after the reconnect")
+    job_enqueue.enqueue(store, "echo", "after the reconnect")
     assert listener.wait(never, 5)
 
 
 @pytest.mark.backends("sqlite")
 def test_sqlite_keeps_the_plain_poll(store: Store, listener: job_wakeup.Listener) -> None:
     assert not listener.listen()
-    job_queue.enqueue(store, "rescore", "shoes")
+    job_enqueue.enqueue(store, "rescore", "shoes")
     began = time.monotonic()
     assert not listener.wait(threading.Event(), 0.3)
     assert time.monotonic() - began >= 0.29

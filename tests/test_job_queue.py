@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from pim import job_queue, job_workers
+from pim import job_claims, job_enqueue, job_queue, job_runners, job_status, job_workers
 from pim.cli import _mount, app as cli
 from pim.errors import ConfigError, InputError
 from pim.store import Store
@@ -46,14 +46,14 @@ def echo(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
             raise (ConfigError if job["payload"]["fail"] == "config" else ValueError)("bad payload")
         return job["payload"].get("counts", {})
 
-    monkeypatch.setitem(job_queue.RUNNERS, "echo", run)
+    monkeypatch.setitem(job_runners.RUNNERS, "echo", run)
     return seen
 
 
 def _content_job(store: Store, tmp_path: Path, body: bytes, name: str = "content.csv") -> int:
     path = tmp_path / name
     path.write_bytes(body)
-    return job_queue.enqueue(store, "import", f"content:{path}", {"importer": "content", "path": str(path)})
+    return job_enqueue.enqueue(store, "import", f"content:{path}", {"importer": "content", "path": str(path)})
 
 
 def _row(store: Store, job_id: int) -> dict[str, Any]:
@@ -62,9 +62,9 @@ def _row(store: Store, job_id: int) -> dict[str, Any]:
 
 
 def test_a_queued_job_is_claimed_run_and_finished_with_its_counts(store: Store, echo) -> None:
-    job_id = job_queue.enqueue(store, "echo", "somewhere", {"counts": {"read": 3}})
+    job_id = job_enqueue.enqueue(store, "echo", "somewhere", {"counts": {"read": 3}})
     assert store.job(job_id)["status"] == "queued" and store.job(job_id)["host"] is None
-    assert job_queue.queued(store) == 1
+    assert job_status.queued(store) == 1
     result = job_queue.work(store, once=True)
     [seen] = echo
     assert seen["id"] == job_id and seen["status"] == "running" and seen["pid"] == os.getpid()
@@ -72,31 +72,31 @@ def test_a_queued_job_is_claimed_run_and_finished_with_its_counts(store: Store, 
     assert [j["id"] for j in result.jobs] == [job_id] and not result.failed
     assert (job["status"], job["counts"], job["error"]) == ("succeeded", {"read": 3}, None)
     assert job["finished_at"] is not None and job["payload"] == {"counts": {"read": 3}}
-    assert job_queue.queued(store) == 0 and job_queue.work(store, once=True).jobs == []  # nothing left
+    assert job_status.queued(store) == 0 and job_queue.work(store, once=True).jobs == []  # nothing left
 
 
 def test_a_job_queued_in_a_rolled_back_transaction_never_existed(store: Store, echo) -> None:
     with pytest.raises(RuntimeError), store.begin() as conn:
-        job_queue.enqueue(conn, "echo", "lost")
+        job_enqueue.enqueue(conn, "echo", "lost")
         raise RuntimeError("the write that needed it failed")
     assert store.jobs(kind="echo") == []
 
 
 def test_claim_takes_the_oldest_job_a_worker_can_run(store: Store, echo) -> None:
-    unknown = job_queue.enqueue(store, "nobody-runs-this")
-    first, second = job_queue.enqueue(store, "echo", "1"), job_queue.enqueue(store, "echo", "2")
-    claimed = job_queue.claim(store)
+    unknown = job_enqueue.enqueue(store, "nobody-runs-this")
+    first, second = job_enqueue.enqueue(store, "echo", "1"), job_enqueue.enqueue(store, "echo", "2")
+    claimed = job_claims.claim(store)
     assert claimed["id"] == first and claimed["status"] == "running"
     assert claimed["host"] == socket.gethostname()[:255] and claimed["heartbeat_at"] is not None
-    assert job_queue.claim(store)["id"] == second
-    assert job_queue.claim(store) is None  # the unknown kind waits for a worker that knows it
+    assert job_claims.claim(store)["id"] == second
+    assert job_claims.claim(store) is None  # the unknown kind waits for a worker that knows it
     assert store.job(unknown)["status"] == "queued"
 
 
 def test_concurrent_claimers_never_take_the_same_job(store: Store, echo) -> None:
     """Separate engines (connections) claim at once from a file database or PostgreSQL."""
     claimers = 4
-    ids = [job_queue.enqueue(store, "echo", str(n)) for n in range(60)]
+    ids = [job_enqueue.enqueue(store, "echo", str(n)) for n in range(60)]
     start = threading.Barrier(claimers)
     taken: list[list[int]] = [[] for _ in range(claimers)]
     errors: list[BaseException] = []
@@ -105,7 +105,7 @@ def test_concurrent_claimers_never_take_the_same_job(store: Store, echo) -> None
         own = Store(store.url, heartbeat_seconds=0)
         try:
             start.wait()
-            while (job := job_queue.claim(own)) is not None:
+            while (job := job_claims.claim(own)) is not None:
                 mine.append(job["id"])
         except BaseException as exc:  # reported below: a thread's failure must fail the test
             errors.append(exc)
@@ -125,9 +125,9 @@ def test_concurrent_claimers_never_take_the_same_job(store: Store, echo) -> None
 
 
 def test_a_failing_runner_records_its_reason_and_the_worker_goes_on(store: Store, echo) -> None:
-    failing = job_queue.enqueue(store, "echo", "a", {"fail": "value"})
-    config = job_queue.enqueue(store, "echo", "b", {"fail": "config"})
-    fine = job_queue.enqueue(store, "echo", "c", {"counts": {"read": 1}})
+    failing = job_enqueue.enqueue(store, "echo", "a", {"fail": "value"})
+    config = job_enqueue.enqueue(store, "echo", "b", {"fail": "config"})
+    fine = job_enqueue.enqueue(store, "echo", "c", {"counts": {"read": 1}})
     result = job_queue.work(store, once=True)
     assert [j["id"] for j in result.failed] == [failing, config]
     job = store.job(failing)
@@ -153,7 +153,7 @@ def test_an_import_runs_on_the_claimed_job_and_keeps_its_own_outcome(store: Stor
 
 
 def test_stop_ends_the_loop_after_the_job_under_way(store: Store, echo) -> None:
-    first, second = job_queue.enqueue(store, "echo", "1"), job_queue.enqueue(store, "echo", "2")
+    first, second = job_enqueue.enqueue(store, "echo", "1"), job_enqueue.enqueue(store, "echo", "2")
     stop = threading.Event()
     result = job_queue.work(store, stop=stop, on_job=lambda event, job: stop.set() if event == "started" else None)
     assert [j["id"] for j in result.jobs] == [first]
@@ -163,14 +163,14 @@ def test_stop_ends_the_loop_after_the_job_under_way(store: Store, echo) -> None:
 # Claims the one queued import, says so, then hangs in it until killed.
 _HOLDING_WORKER = """
 import sys, time
-from pim import job_queue
+from pim import job_queue, job_runners
 from pim.store import Store
 
 def hold(store, job):
     print(job["id"], flush=True)
     time.sleep(600)
 
-job_queue.RUNNERS["import"] = hold
+job_runners.RUNNERS["import"] = hold
 job_queue.work(Store(sys.argv[1]), poll=0.05)
 """
 
@@ -192,13 +192,13 @@ def test_a_worker_killed_mid_job_leaves_it_interrupted_and_a_retry_finishes_it(s
     dead = store.job(job_id)
     assert dead["status"] == "interrupted" and f"pid {child.pid}" in dead["error"]
     assert f"pim jobs retry {job_id}" in dead["error"]  # not "run the same command": there was none
-    assert job_workers.live(store) == [] and not job_queue.worker_running(store)
+    assert job_workers.live(store) == [] and not job_status.worker_running(store)
 
-    again = job_queue.retry(store, job_id)
+    again = job_enqueue.retry(store, job_id)
     assert again["status"] == "queued" and again["host"] is None and again["error"] is None
     assert [(a["status"], a["pid"]) for a in again["payload"]["attempts"]] == [("interrupted", child.pid)]
     with pytest.raises(InputError, match="only a failed or interrupted job"):
-        job_queue.retry(store, job_id)  # a second click: already queued
+        job_enqueue.retry(store, job_id)  # a second click: already queued
 
     [done] = job_queue.work(store, once=True).jobs  # a second worker
     assert done["id"] == job_id and done["status"] == "succeeded" and done["counts"]["updated"] == 1
@@ -206,21 +206,21 @@ def test_a_worker_killed_mid_job_leaves_it_interrupted_and_a_retry_finishes_it(s
 
 
 def test_retry_refuses_what_is_not_a_failed_or_interrupted_queued_job(store: Store, echo) -> None:
-    done = job_queue.enqueue(store, "echo")
+    done = job_enqueue.enqueue(store, "echo")
     job_queue.work(store, once=True)
     with pytest.raises(InputError, match="is succeeded"):
-        job_queue.retry(store, done)
+        job_enqueue.retry(store, done)
     cli_run = store.start_job("import", "content:by-hand.csv")  # a command's own job: no payload
     store.finish_job(cli_run, {}, status="failed", error="boom")
     with pytest.raises(InputError, match="did not come from the queue"):
-        job_queue.retry(store, cli_run)
+        job_enqueue.retry(store, cli_run)
     with pytest.raises(InputError, match="no job"):
-        job_queue.retry(store, 10**6)
+        job_enqueue.retry(store, 10**6)
 
 
 def test_retry_leaves_a_job_claimed_meanwhile_alone(store: Store, echo) -> None:
-    job_id = job_queue.enqueue(store, "echo")
-    job_queue.claim(store)
+    job_id = job_enqueue.enqueue(store, "echo")
+    job_claims.claim(store)
     with store.begin() as conn:
         conn.execute(update(JOB).where(JOB.c.id == job_id).values(pid=DEAD_PID))
     assert store.job(job_id)["status"] == "interrupted"
@@ -234,23 +234,23 @@ def test_retry_leaves_a_job_claimed_meanwhile_alone(store: Store, echo) -> None:
 
     store.job = judged_then_claimed  # type: ignore[method-assign]
     with pytest.raises(InputError, match="changed meanwhile"):
-        job_queue.retry(store, job_id)
+        job_enqueue.retry(store, job_id)
     del store.job
     assert _row(store, job_id)["status"] == "running"
 
 
 def test_a_live_worker_is_seen_and_a_dead_one_is_not(store: Store) -> None:
-    assert not job_queue.worker_running(store)
+    assert not job_status.worker_running(store)
     with job_workers.present(store) as worker_id:
         [live] = job_workers.live(store)
-        assert (live["id"], live["pid"]) == (worker_id, os.getpid()) and job_queue.worker_running(store)
+        assert (live["id"], live["pid"]) == (worker_id, os.getpid()) and job_status.worker_running(store)
         with store.begin() as conn:  # as if its process had died
             conn.execute(update(job_workers.WORKER).where(job_workers.WORKER.c.id == worker_id).values(pid=DEAD_PID))
         assert job_workers.live(store) == []
         with job_workers.present(store) as second:  # a new worker forgets the dead one's row
             with store.engine.connect() as conn:
                 assert conn.execute(select(job_workers.WORKER.c.id)).scalars().all() == [second]
-    assert not job_queue.worker_running(store)
+    assert not job_status.worker_running(store)
 
 
 # ---------------------------------------------------------------------------------------------- the CLI
@@ -264,14 +264,14 @@ def test_pim_worker_once_runs_the_queue_and_exits_1_when_a_job_failed(store: Sto
     assert store.get_product("complete").values["name:en_US"] == "From The Cli"  # type: ignore[union-attr]
 
     gone = tmp_path / "gone.csv"
-    missing = job_queue.enqueue(store, "import", f"content:{gone}", {"importer": "content", "path": str(gone)})
+    missing = job_enqueue.enqueue(store, "import", f"content:{gone}", {"importer": "content", "path": str(gone)})
     result = CliRunner().invoke(cli, ["worker", "--once", "--json"])
     assert result.exit_code == 1 and json.loads(result.stdout)["failed"] == [missing]
     assert "gone.csv" in store.job(missing)["error"]
 
 
 def test_pim_jobs_retry_and_status(store: Store, echo) -> None:
-    job_id = job_queue.enqueue(store, "echo", "x", {"fail": "value"})
+    job_id = job_enqueue.enqueue(store, "echo", "x", {"fail": "value"})
     status = CliRunner().invoke(cli, ["jobs", "status", "--json"])
     assert status.exit_code == 0 and json.loads(status.stdout) == {"queued": 1, "workers": [], "cancel_requested": [],
                                                                    "cancelled": 0}

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from typer.testing import CliRunner
 
-from pim import job_queue, maintenance
+from pim import job_enqueue, job_queue, job_runners, job_uploads, maintenance
 from pim.delivery_log import CLAIM, FEED_FILE, record_file
 from pim.feed_retention import PRUNED
 from pim.portal_downloads import DOWNLOAD, TOKEN
@@ -56,7 +56,7 @@ def _upload(home: Path, name: str, days_old: float) -> Path:
 
 def _import_job(store: Store, path: Path, status: str = "succeeded", ended_days_ago: float = 40, **row: Any) -> int:
     """The upload's import job, as a worker leaves it: queued, running, or ended `ended_days_ago` days ago."""
-    job_id = job_queue.enqueue(store, "import", f"content:{path.name}", {"importer": "content", "path": str(path)})
+    job_id = job_enqueue.enqueue(store, "import", f"content:{path.name}", {"importer": "content", "path": str(path)})
     if status != "queued":
         ended = now() - timedelta(days=ended_days_ago)
         values = {"status": status, "started_at": ended, "heartbeat_at": ended, "host": socket.gethostname()[:255],
@@ -201,15 +201,15 @@ def test_a_retry_of_an_upload_whose_file_went_is_refused_and_says_to_upload_it_a
     _set(monkeypatch, upload_retention_days=30)
     job_id = _import_job(store, _upload(pim_env, "old.csv", 60), status="failed", error="bad header")
     assert maintenance.run_pass(store).retentions["uploads"]["files"] == ["old.csv"]
-    with pytest.raises(job_queue.UploadGone) as refused:
-        job_queue.retry(store, job_id)
+    with pytest.raises(job_uploads.UploadGone) as refused:
+        job_enqueue.retry(store, job_id)
     assert str(refused.value) == "the uploaded file 'old.csv' is no longer kept: the upload retention deleted it " \
                                  "after its job ended (PIM_UPLOAD_RETENTION_DAYS=30)"
     assert refused.value.hint is not None and refused.value.hint.startswith("upload the file again")
     job = store.job(job_id)  # left as it was: not queued, no attempt recorded
     assert (job["status"], job["error"], job["payload"].get("attempts")) == ("failed", "bad header", None)
     cli = runner.invoke(_cli(), ["jobs", "retry", str(job_id)])  # pim.cli.main prints it and exits with its code
-    assert isinstance(cli.exception, job_queue.UploadGone) and cli.exception.exit_code == 2
+    assert isinstance(cli.exception, job_uploads.UploadGone) and cli.exception.exit_code == 2
 
 
 def test_a_run_whose_upload_went_after_it_was_queued_says_to_upload_it_again(
@@ -230,8 +230,8 @@ def test_a_run_whose_upload_went_after_it_was_queued_says_to_upload_it_again(
 def test_a_missing_file_outside_the_uploads_is_still_the_importers_to_report(
         store: Store, pim_env: Path, tmp_path: Path) -> None:
     """A guard: passes before and after the change (non-upload imports keep their message)."""
-    job_id = job_queue.enqueue(store, "import", "content:gone.csv",
-                               {"importer": "content", "path": str(tmp_path / "gone.csv")})
+    job_id = job_enqueue.enqueue(store, "import", "content:gone.csv",
+                                 {"importer": "content", "path": str(tmp_path / "gone.csv")})
     job_queue.work(store, once=True)
     job = store.job(job_id)
     assert job["status"] == "failed" and "cannot read" in job["error"] and "No such file" in job["error"]
@@ -301,15 +301,15 @@ def test_a_failing_pass_is_logged_and_the_worker_goes_on(
         raise RuntimeError("the pass itself broke")
 
     monkeypatch.setitem(maintenance.RETENTIONS, "uploads", ("upload_retention_days", broken))
-    monkeypatch.setitem(job_queue.RUNNERS, "echo", lambda _store, job: {"ran": 1})
-    first = job_queue.enqueue(store, "echo", "before")
+    monkeypatch.setitem(job_runners.RUNNERS, "echo", lambda _store, job: {"ran": 1})
+    first = job_enqueue.enqueue(store, "echo", "before")
     job_queue.work(store, once=True)  # the retention fails inside the pass
     assert store.job(first)["status"] == "succeeded"
     assert "uploads: OSError: disk on fire" in caplog.text
     with store.begin() as conn:  # the next interval
         conn.execute(update(CLAIM).values(held_until=now() - timedelta(seconds=1)))
     monkeypatch.setattr(maintenance, "run_pass", boom)
-    second = job_queue.enqueue(store, "echo", "after")
+    second = job_enqueue.enqueue(store, "echo", "after")
     result = job_queue.work(store, once=True)  # the whole pass raises
     assert [j["id"] for j in result.jobs] == [second] and store.job(second)["status"] == "succeeded"
     assert "maintenance pass failed" in caplog.text and "the pass itself broke" in caplog.text

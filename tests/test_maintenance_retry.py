@@ -1,5 +1,5 @@
 """A retry of an import whose uploaded file the upload retention deleted is refused where it is asked for, with
-the message the run would give (pim.job_queue.check_upload): the API answers 410 Gone (no later state of the job
+the message the run would give (pim.job_uploads.check_upload): the API answers 410 Gone (no later state of the job
 lets it run: upload again), the job page says it with 409; the job stays as it was."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pim import job_queue
+from pim import job_queue, job_status
 from pim.store import Store
 from tests.test_api import cheap_argon2  # noqa: F401  (autouse fixture)
 from tests.test_api_errors import by_field
@@ -45,7 +45,7 @@ def test_the_api_answers_410_and_says_to_upload_again(role_tokens, store: Store,
     message = by_field(resp)[None]
     assert message.startswith(GONE + "; upload the file again (the import page, or POST /api/v1/imports)")
     assert str(pim_env) not in message  # where the server keeps files is not the API's to say
-    assert store.job(job_id)["status"] == "failed" and job_queue.queued(store) == 0  # type: ignore[index]
+    assert store.job(job_id)["status"] == "failed" and job_status.queued(store) == 0  # type: ignore[index]
     assert client.post(f"/api/v1/jobs/{job_id}/retry", headers=tokens["viewer"]).status_code == 403  # roles first
 
 
@@ -58,7 +58,7 @@ def test_the_job_page_says_it_and_leaves_the_job_failed(role_tokens, store: Stor
     page = client.post(f"/jobs/{job_id}/retry", data={"csrf_token": token}, follow_redirects=False)
     assert page.status_code == 409
     assert _error(page.text).startswith(GONE + "; upload the file again")
-    assert store.job(job_id)["status"] == "failed" and job_queue.queued(store) == 0  # type: ignore[index]
+    assert store.job(job_id)["status"] == "failed" and job_status.queued(store) == 0  # type: ignore[index]
 
 
 def test_a_kept_upload_is_still_queued_again(role_tokens, store: Store, pim_env: Path,

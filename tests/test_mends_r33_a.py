@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from typer.testing import CliRunner
 
-from pim import job_queue
+from pim import job_enqueue, job_queue, job_runners
 from pim.errors import InputError, StoreError
 from pim.store import Store
 from pim.store.database import database_failure, failure_in
@@ -47,8 +47,8 @@ def _said(orig: Exception) -> OperationalError:
 @SQLITE
 def test_a_worker_waits_out_a_server_short_of_resources_or_timing_out(store: Store, monkeypatch, caplog) -> None:
     """Since the round's first stop-on-error change the worker stopped (exit 4, "run `pim init`") on these."""
-    monkeypatch.setitem(job_queue.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
-    job_id = job_queue.enqueue(store, "probe", "somewhere", {})
+    monkeypatch.setitem(job_runners.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
+    job_id = job_enqueue.enqueue(store, "probe", "somewhere", {})
     claims = Claims([_said(e) for e in BUSY])
     monkeypatch.setattr(job_queue, "claim", claims)
     with caplog.at_level(logging.INFO, logger="pim.job_queue"):

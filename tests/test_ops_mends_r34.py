@@ -1,6 +1,6 @@
 """Round-34 review mends of the ops commit: a database that takes no writes (25006) has its pool dropped at each
 such failure, so a worker or the web app follows a failover whose name moved to the new primary; a worker stops
-(exit 4, saying what to do) once it has taken none for READ_ONLY_WAIT, while a server's system error (class 58)
+(exit 4, saying what to do) once it has taken none for the read-only wait, while a server's system error (class 58)
 is still waited out; one function (pim.web.api_errors.unavailable) words every 503 answer."""
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from pim import job_queue
+from pim import job_claims, job_enqueue, job_queue, job_runners
 from pim.errors import StoreError
+from pim.settings import reset_settings
 from pim.store import Store
 from pim.store.database import failure_in
 from pim.web import api_errors
@@ -50,8 +51,8 @@ class Disposals:
 @pytest.fixture
 def probe(store: Store, monkeypatch: pytest.MonkeyPatch) -> int:
     """A queued job of a kind whose runner does nothing."""
-    monkeypatch.setitem(job_queue.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
-    return job_queue.enqueue(store, "probe", "somewhere", {})
+    monkeypatch.setitem(job_runners.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
+    return job_enqueue.enqueue(store, "probe", "somewhere", {})
 
 
 # ------------------------------------------------------------------ the worker, looking for jobs
@@ -60,7 +61,8 @@ def test_a_worker_stops_once_the_database_has_taken_no_writes_for_the_wait(store
                                                                          caplog) -> None:
     """It waited for ever, saying every minute to point PIM_DATABASE_URL at the primary (which a running worker
     never reads again)."""
-    monkeypatch.setattr(job_queue, "READ_ONLY_WAIT", 0.05, raising=False)
+    monkeypatch.setenv("PIM_WORKER_READ_ONLY_WAIT", "0.05")
+    reset_settings()
     stop = threading.Event()
     monkeypatch.setattr(job_queue, "claim", Claims([_said(READ_ONLY)] * 300, stop))  # old code: ends, no stop
     disposed = Disposals(monkeypatch, store)
@@ -98,7 +100,8 @@ def test_a_failing_server_is_still_waited_out_past_the_read_only_wait(store: Sto
                                                                       monkeypatch) -> None:
     """Guard (passes before and after): class 58 is waited out however long it lasts — a disk may come back —
     and drops no pool."""
-    monkeypatch.setattr(job_queue, "READ_ONLY_WAIT", 0.0, raising=False)
+    monkeypatch.setenv("PIM_WORKER_READ_ONLY_WAIT", "0.0")
+    reset_settings()
     monkeypatch.setattr(job_queue, "claim", Claims([_said(IO_ERROR)] * 3))
     disposed = Disposals(monkeypatch, store)
     result = job_queue.work(store, idle_exit=0, poll=0.001)
@@ -107,7 +110,7 @@ def test_a_failing_server_is_still_waited_out_past_the_read_only_wait(store: Sto
 
 # ------------------------------------------------------------------ the worker, recording a job's end
 def _running(store: Store, probe: int) -> dict[str, Any]:
-    job = job_queue.claim(store, ["probe"])
+    job = job_claims.claim(store, ["probe"])
     assert job is not None and job["id"] == probe
     return job
 
@@ -117,7 +120,8 @@ def test_a_job_end_refused_by_a_read_only_server_stops_the_worker_saying_how_to_
         store: Store, probe: int, monkeypatch) -> None:
     """The worker waited for ever to record the job's failure, taking no other job."""
     job = _running(store, probe)
-    monkeypatch.setattr(job_queue, "READ_ONLY_WAIT", 0.05, raising=False)
+    monkeypatch.setenv("PIM_WORKER_READ_ONLY_WAIT", "0.05")
+    reset_settings()
     stop = threading.Event()
     monkeypatch.setattr(job_queue, "_end", Ends([_said(READ_ONLY)] * 300, stop))  # old code: records it, returns
     disposed = Disposals(monkeypatch, store)
@@ -205,7 +209,7 @@ def test_a_worker_follows_a_failover_its_pooled_connections_did_not(store: Store
                 cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             dbapi_connection.commit()
 
-    stop, real, calls = threading.Event(), job_queue.claim, [0]
+    stop, real, calls = threading.Event(), job_claims.claim, [0]
 
     def claim(*args: Any, **kwargs: Any) -> Any:
         calls[0] += 1

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from exporters.local import LocalExporter
 from media.ingest import ingest
 from media.store_local import LocalAssetStore
-from pim import job_queue, maintenance
+from pim import job_enqueue, maintenance
 from pim.catalog import Structure
 from pim.cli.output import emit_json
 from pim.portal_downloads import DOWNLOAD, TOKEN
@@ -45,8 +45,8 @@ def _cli() -> Any:
 # ---------------------------------------------------------------------------------------------- staging
 def _publish_job(store: Store, status: str, *, pid: int | None = None) -> int:
     """A publish job as it is left: queued, running (in the process `pid`, on this host), or ended."""
-    job_id = job_queue.enqueue(store, "publish", "storefront/ecommerce", {"channel": "storefront",
-                                                                          "scope": "ecommerce"})
+    job_id = job_enqueue.enqueue(store, "publish", "storefront/ecommerce", {"channel": "storefront",
+                                                                            "scope": "ecommerce"})
     if status != "queued":
         stamp = now()
         with store.begin() as conn:
@@ -174,7 +174,7 @@ def test_json_times_have_their_zone_on_sqlite(store: Store) -> None:
     job = store.start_job("import", "erp.csv")
     store.quarantine(job, [QuarantineEntry("bad price", "erp.csv", 2, "price", record_key="SKU1", source="erp")])
     store.finish_job(job, {"rejected": 1})
-    queued = job_queue.enqueue(store, "rescore", "shoes", {})
+    queued = job_enqueue.enqueue(store, "rescore", "shoes", {})
     with store.begin() as conn:
         conn.execute(insert(DOWNLOAD).values(file_id=1, customer="acme", person=TOKEN, at=now()))
     stamps = [orjson.loads(_json(["import", "jobs", "--json"]))[0]["started_at"],

@@ -17,7 +17,7 @@ from sqlalchemy import event, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from pim import delivery_log as log
-from pim import job_queue
+from pim import job_claims, job_enqueue, job_queue, job_runners, job_status
 from pim.errors import StoreError
 from pim.portal import create_portal_app
 from pim.store import Store
@@ -78,11 +78,11 @@ def test_a_page_answers_the_outage_in_json_to_a_request_asking_for_json(store: S
 
 # ---------------------------------------------------------------------------------- the worker's claim loop
 class Claims:
-    """A stand-in for job_queue.claim: its first calls fail with `errors` in turn, then it claims; the call after
+    """A stand-in for job_claims.claim: its first calls fail with `errors` in turn, then it claims; the call after
     the last error sets `stop` (the old loop waited out any error for ever: the test ends instead of hanging)."""
 
     def __init__(self, errors: list[Exception], stop: threading.Event | None = None) -> None:
-        self.errors, self.stop, self.calls, self.real = errors, stop, 0, job_queue.claim
+        self.errors, self.stop, self.calls, self.real = errors, stop, 0, job_claims.claim
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
@@ -106,8 +106,8 @@ def _missing_table(store: Store) -> SQLAlchemyError:
 @SQLITE
 def test_a_worker_waits_out_an_outage_looking_for_jobs_saying_so_once(store: Store, monkeypatch, caplog) -> None:
     """The old loop waited too, but said so at every poll (and never that the database was back)."""
-    monkeypatch.setitem(job_queue.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
-    job_id = job_queue.enqueue(store, "probe", "somewhere", {})
+    monkeypatch.setitem(job_runners.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
+    job_id = job_enqueue.enqueue(store, "probe", "somewhere", {})
     monkeypatch.setattr(job_queue, "claim", Claims([_outage()] * 3))
     with caplog.at_level(logging.INFO, logger="pim.job_queue"):
         result = job_queue.work(store, idle_exit=0, poll=0.001)
@@ -131,7 +131,7 @@ def test_a_worker_stops_on_a_database_error_that_is_no_outage_saying_what_to_do(
     assert "the worker stopped" in message and "no such table: no_such_table" in message
     assert "`pim init`" in message and "start the worker again" in message and "[SQL:" not in message
     assert [r for r in caplog.records if "UPDATE no_such_table" in r.getMessage()], "the full text is logged"
-    assert not job_queue.worker_running(store)  # its row says it stopped
+    assert not job_status.worker_running(store)  # its row says it stopped
 
 
 @SQLITE
@@ -165,7 +165,7 @@ def locked(store: Store) -> Any:
 
 def _write_while_locked(store: Store) -> SQLAlchemyError:
     try:
-        job_queue.enqueue(store, "probe", "somewhere", {})
+        job_enqueue.enqueue(store, "probe", "somewhere", {})
     except SQLAlchemyError as exc:
         return exc
     raise AssertionError("the write went through")
@@ -189,7 +189,7 @@ def test_an_api_write_meeting_another_process_write_lock_answers_503_with_retry_
     locked.rollback()  # the token and the job are written first
     user = add_user(store, "ad", "correct horse", "admin")
     headers = {"Authorization": f"Bearer {create_token(store, user)}"}
-    job_id = job_queue.enqueue(store, "import", "upload", {})
+    job_id = job_enqueue.enqueue(store, "import", "upload", {})
     client = TestClient(create_app(store), raise_server_exceptions=False)
     locked.execute("BEGIN IMMEDIATE")
     busy = client.post(f"/api/v1/jobs/{job_id}/priority", json={"priority": 5}, headers=headers)
@@ -211,9 +211,9 @@ def test_a_job_meeting_another_process_write_lock_ends_failed_saying_so(store: S
         finally:
             locked.rollback()  # and ends: the failure can be recorded
 
-    monkeypatch.setitem(job_queue.RUNNERS, "probe", writes)
+    monkeypatch.setitem(job_runners.RUNNERS, "probe", writes)
     locked.rollback()
-    job_id = job_queue.enqueue(store, "probe", "somewhere", {})
+    job_id = job_enqueue.enqueue(store, "probe", "somewhere", {})
     job_queue.work(store, once=True)
     error = store.job(job_id)["error"]  # type: ignore[index]
     assert error.startswith("another process is writing to the SQLite database and kept it locked longer than "
@@ -233,8 +233,8 @@ def test_a_job_failing_on_a_database_error_says_the_drivers_first_line_not_the_s
             store.finish_job(job["id"], {}, status="failed", error=repr(exc))
             raise
 
-    monkeypatch.setitem(job_queue.RUNNERS, "probe", broken)
-    job_id = job_queue.enqueue(store, "probe", "somewhere", {})
+    monkeypatch.setitem(job_runners.RUNNERS, "probe", broken)
+    job_id = job_enqueue.enqueue(store, "probe", "somewhere", {})
     job_queue.work(store, once=True)
     error = store.job(job_id)["error"]  # type: ignore[index]
     assert error.startswith("the database refused this job's statement: ") and "no_such_table" in error

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, InternalError, OperationalError
 
-from pim import delivery_log, job_queue
+from pim import delivery_log, job_enqueue, job_queue, job_runners
 from pim.portal_sessions import PORTAL_SESSION
 from pim.store import Store
 from pim.store.database import database_failure, failure_in
@@ -83,8 +83,8 @@ def test_a_read_only_or_failing_server_is_a_database_failure_saying_what_to_do(o
 def test_a_worker_waits_out_a_read_only_or_failing_server_saying_what_to_do(store: Store, monkeypatch,
                                                                            caplog) -> None:
     """It stopped (exit 4, "run `pim init` … grant") on a replica's refusal or an I/O error."""
-    monkeypatch.setitem(job_queue.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
-    job_id = job_queue.enqueue(store, "probe", "somewhere", {})
+    monkeypatch.setitem(job_runners.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
+    job_id = job_enqueue.enqueue(store, "probe", "somewhere", {})
     monkeypatch.setattr(job_queue, "OUTAGE_NOTICE", 0.0)  # each wait is said
     monkeypatch.setattr(job_queue, "claim", Claims([_said(READ_ONLY), _said(IO_ERROR)]))
     with caplog.at_level(logging.WARNING, logger="pim.job_queue"):

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, create_engine, inspect, text
 
 from exporters.s3 import S3Exporter
-from pim import job_queue
+from pim import job_enqueue, job_queue
 from pim.catalog import Structure
 from pim.protocols import Artifact, PublishContext
 from pim.settings import reset_settings
@@ -212,7 +212,7 @@ def test_a_job_whose_connection_is_lost_ends_failed_saying_so_and_the_worker_goe
     assert not [r for r in caplog.records if r.exc_info], "a database failure is said, not traced back"
     assert store.job(after)["status"] == "succeeded"
 
-    job_queue.retry(store, lost)
+    job_enqueue.retry(store, lost)
     job_queue.work(store, once=True)
     assert store.job(lost)["status"] == "succeeded"
     assert store.get_product("complete").values["name:en_US"] == "Lost Runner"  # type: ignore[union-attr]
@@ -234,7 +234,7 @@ def test_a_job_the_server_stops_to_break_a_deadlock_ends_failed_saying_to_queue_
     assert "deadlock detected" in job["error"] and "DeadlockDetected" not in job["error"]
     assert f"nothing of that transaction was saved; queue it again to do the rest (its job page, or " \
            f"`pim jobs retry {job_id}`)" in job["error"]
-    assert job_queue.retryable(job)
+    assert job_enqueue.retryable(job)
 
 
 @POSTGRES_ONLY
@@ -262,7 +262,7 @@ def test_a_paged_job_whose_connection_is_lost_says_so_before_what_it_kept(store:
 HOLDING_WORKER = """
 import sys
 from sqlalchemy import text
-from pim import job_queue
+from pim import job_runners
 
 def hold(store, job):
     print(job["id"], flush=True)
@@ -270,8 +270,8 @@ def hold(store, job):
     with store.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
 
-job_queue.RUNNERS["hold"] = hold
-job_queue.RUNNERS["noop"] = lambda store, job: {"ran": 1}
+job_runners.RUNNERS["hold"] = hold
+job_runners.RUNNERS["noop"] = lambda store, job: {"ran": 1}
 from pim.cli import main
 main()
 """
@@ -292,7 +292,7 @@ def test_a_worker_outlives_the_database_server_stopping_mid_job_and_records_the_
     and runs the next job."""
     store = Store(stoppable_server.url())
     store.migrate()
-    held = job_queue.enqueue(store, "hold", "held", {})
+    held = job_enqueue.enqueue(store, "hold", "held", {})
     env = {**os.environ, "PIM_DATABASE_URL": stoppable_server.url(), "PIM_HOME": str(tmp_path / "home"),
            "COLUMNS": "1000"}  # one log record per line
     said = tmp_path / "worker.log"
@@ -315,7 +315,7 @@ def test_a_worker_outlives_the_database_server_stopping_mid_job_and_records_the_
         assert error.startswith("lost the connection to the database mid-run: ") and "Connection refused" in error
         assert f"once the database server is running again (check PIM_DATABASE_URL), queue it again to do the " \
                f"rest (its job page, or `pim jobs retry {held}`)" in error
-        after = job_queue.enqueue(store, "noop", "after", {})
+        after = job_enqueue.enqueue(store, "noop", "after", {})
         assert _wait(lambda: store.job(after)["status"] == "succeeded")  # type: ignore[index]
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
@@ -349,7 +349,7 @@ def test_every_time_the_api_answers_carries_its_offset(api, store: Store, tmp_pa
     again = _content_job(store, tmp_path, b"")  # fails (an empty file), then runs again on the file's rows
     job_queue.work(store, once=True)
     (tmp_path / "content.csv").write_bytes(rows)
-    job_queue.retry(store, again)
+    job_enqueue.retry(store, again)
     job_queue.work(store, once=True)
     _conflict_on_name(store)
     assert client.patch("/api/v1/products/bad-gtin", json={"values": {"name:en_US": "Edited"}},

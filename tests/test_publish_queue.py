@@ -15,7 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import event, update
 
-from pim import job_cancel, job_queue, publish_jobs
+from pim import job_cancel, job_claims, job_enqueue, job_queue, publish_jobs
 from pim.store import Store
 from pim.store.store import JOB
 from tests.channel_data import seed_products
@@ -27,37 +27,37 @@ PUBLISH = {"channel": "storefront", "scope": "ecommerce"}
 
 
 def _publish(store: Store, source: str = "storefront/ecommerce") -> int:
-    return job_queue.enqueue(store, "publish", source, PUBLISH)
+    return job_enqueue.enqueue(store, "publish", source, PUBLISH)
 
 
 # ---------------------------------------------------------------------------------------------- one at a time
 def test_a_second_publication_of_one_channel_waits_until_the_first_ended(store: Store) -> None:
     first, second = _publish(store), _publish(store)
     other = _publish(store, "storefront/print")  # another scope: free to run
-    rescore = job_queue.enqueue(store, "rescore", "shoes", {})
-    claimed = job_queue.claim(store, ["publish", "rescore"])
+    rescore = job_enqueue.enqueue(store, "rescore", "shoes", {})
+    claimed = job_claims.claim(store, ["publish", "rescore"])
     assert claimed["id"] == first
 
     rival = Store(store.url, heartbeat_seconds=0)  # another worker
     try:
-        assert job_queue.claim(rival, ["publish", "rescore"])["id"] == other  # passes over `second`
-        assert job_queue.claim(rival, ["publish", "rescore"])["id"] == rescore
-        assert job_queue.claim(rival, ["publish", "rescore"]) is None
+        assert job_claims.claim(rival, ["publish", "rescore"])["id"] == other  # passes over `second`
+        assert job_claims.claim(rival, ["publish", "rescore"])["id"] == rescore
+        assert job_claims.claim(rival, ["publish", "rescore"]) is None
         assert store.job(second)["status"] == "queued"
         store.finish_job(first, {})
-        assert job_queue.claim(rival, ["publish"])["id"] == second  # the first ended: its turn
+        assert job_claims.claim(rival, ["publish"])["id"] == second  # the first ended: its turn
     finally:
         rival.dispose()
 
 
 def test_a_dead_publication_does_not_hold_the_next_one_back(store: Store) -> None:
     first, second = _publish(store), _publish(store)
-    assert job_queue.claim(store, ["publish"])["id"] == first
-    assert job_queue.claim(store, ["publish"]) is None
+    assert job_claims.claim(store, ["publish"])["id"] == first
+    assert job_claims.claim(store, ["publish"]) is None
     with store.begin() as conn:  # its worker died: it reads interrupted and never ends by itself
         conn.execute(update(JOB).where(JOB.c.id == first).values(pid=DEAD_PID))
     assert store.job(first)["status"] == "interrupted"
-    assert job_queue.claim(store, ["publish"])["id"] == second
+    assert job_claims.claim(store, ["publish"])["id"] == second
 
 
 def test_two_claims_racing_in_separate_transactions_take_one_publication(store: Store) -> None:
@@ -74,13 +74,13 @@ def test_two_claims_racing_in_separate_transactions_take_one_publication(store: 
             time.sleep(1.5)  # the rival claims now, against our uncommitted claim
 
     def claim_slowly() -> None:
-        results["slow"] = job_queue.claim(slow, ["publish"])
+        results["slow"] = job_claims.claim(slow, ["publish"])
 
     thread = threading.Thread(target=claim_slowly)
     try:
         thread.start()
         assert updated.wait(30)
-        results["fast"] = job_queue.claim(fast, ["publish"])
+        results["fast"] = job_claims.claim(fast, ["publish"])
         thread.join(30)
     finally:
         slow.dispose()
@@ -174,7 +174,7 @@ def test_a_cancelled_publication_leaves_the_old_files_and_a_retry_publishes(stor
     assert not (pim_env / "out" / ".staging" / f"job-{job_id}").exists()
 
     monkeypatch.setattr(job_cancel, "requested", REQUESTED)
-    job_queue.retry(store, job_id)
+    job_enqueue.retry(store, job_id)
     [again] = job_queue.work(store, once=True).jobs
     assert again["status"] == "succeeded", again["error"]
     assert b"Renamed" in out.read_bytes()

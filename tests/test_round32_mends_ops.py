@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event, update
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
-from pim import job_queue
+from pim import job_claims, job_enqueue, job_queue
 from pim.errors import StoreError
 from pim.store import Store
 from pim.store import database
@@ -93,15 +93,15 @@ def test_a_retried_jobs_earlier_attempt_is_stored_with_its_offset(store: Store, 
     stored time was aware already: a guard there."""
     job_id = _failed_import(store, tmp_path)
     _stamp_job(store, job_id, started_at=STAMP, finished_at=STAMP)
-    job_queue.retry(store, job_id)
+    job_enqueue.retry(store, job_id)
     [attempt] = store.job(job_id)["payload"]["attempts"]  # type: ignore[index]
     assert (attempt["started_at"], attempt["ended_at"]) == (STAMP_TEXT, STAMP_TEXT)
 
 
 # ------------------------------------------------------------------------- the worker, the database away
 def _held_job(store: Store) -> dict[str, Any]:
-    job_id = job_queue.enqueue(store, "echo", "somewhere", {})
-    job = job_queue.claim(store, ["echo"])
+    job_id = job_enqueue.enqueue(store, "echo", "somewhere", {})
+    job = job_claims.claim(store, ["echo"])
     assert job is not None and job["id"] == job_id
     return job
 

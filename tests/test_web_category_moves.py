@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pim import job_queue
+from pim import job_claims, job_queue
 from pim.contracts import AssortmentIndex, get_contract, put_contracts
 from pim.feeds import deliver_contract
 from pim.grid_index import GridIndex
@@ -183,7 +183,7 @@ def test_a_large_move_is_re_filed_by_a_queued_job_and_the_pages_say_so(admin, st
     assert "queued — no worker is running: ask your administrator to start one (`pim worker`)" in _notice(
         web.get("/products").text)
 
-    claimed = job_queue.claim(store)
+    claimed = job_claims.claim(store)
     assert claimed is not None and claimed["id"] == job["id"]
     assert _notice(web.get("/products").text) == (f"Products under sneakers are being re-filed in the grid (job "
                                                   f"{job['id']}). Until it finishes, the category filter may still "

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text, update
 from typer.testing import CliRunner
 
-from pim import job_queue, rescore_jobs
+from pim import job_claims, job_queue, rescore_jobs
 from pim.cli import _mount, app as cli
 from pim.completeness import stored_completeness
 from pim.completeness_rebuild import rebuild
@@ -187,7 +187,7 @@ def test_a_failed_rescore_is_recorded_and_rescore_now_heals_it(admin, store: Sto
 def test_an_interrupted_rescore_shows_and_a_resave_or_pim_gate_rescore_heals_it(admin, store: Store) -> None:
     web, token = admin
     _save(web, token, REQUIRED + ["size"])
-    job_id = job_queue.claim(store)["id"]  # a worker took it ...
+    job_id = job_claims.claim(store)["id"]  # a worker took it ...
     with store.begin() as conn:  # ... and died: a pid no process has
         conn.execute(update(JOB).where(JOB.c.id == job_id).values(pid=2**22 + 17))
     assert store.job(job_id)["status"] == "interrupted"

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from sqlalchemy import update
 
-from pim import job_queue, job_workers
+from pim import job_claims, job_queue, job_workers
 from pim.store import Store
 from pim.store.store import JOB
 from tests.test_web_ui import cheap_argon2, client, login  # noqa: F401  (fixtures: cheap_argon2 autouse; client: seeded)
@@ -103,7 +103,7 @@ def test_the_page_says_plainly_when_no_worker_takes_the_queued_import(web: TestC
 def test_an_interrupted_import_is_queued_again_from_its_page(web: TestClient, store: Store) -> None:
     token = login(web)
     _upload(web, token, "c.csv", b"sku,name:en_US\ncomplete,Again\n")
-    job = job_queue.claim(store)
+    job = job_claims.claim(store)
     with store.begin() as conn:  # the worker that claimed it died: a pid no process has
         conn.execute(update(JOB).where(JOB.c.id == job["id"]).values(pid=2**22 + 17))
     page = web.get(f"/jobs/{job['id']}").text

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from importers.content import ContentMapper, ContentProfile, read_json
-from pim import job_queue
+from pim import job_claims, job_queue
 from pim.errors import InputError
 from pim.sources import open_text
 from pim.store import Store
@@ -59,7 +59,7 @@ def test_a_file_refused_as_a_whole_leads_with_uploading_it_again(web: TestClient
 def test_run_again_of_an_interrupted_upload_says_it_reads_the_same_file(web: TestClient, store: Store) -> None:
     token = login(web)
     job = _uploaded(web, store, token, "c.csv", b"sku,name:en_US\ncomplete,Again\n", run=False)
-    job_queue.claim(store)
+    job_claims.claim(store)
     with store.begin() as conn:  # the worker that claimed it died: a pid no process has
         conn.execute(update(JOB).where(JOB.c.id == job["id"]).values(pid=2**22 + 17))
     page = web.get(f"/jobs/{job['id']}").text

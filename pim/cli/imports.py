@@ -174,7 +174,7 @@ def _known_kind(store: Any, kind: str) -> None:
     from sqlalchemy import distinct, select
 
     from pim.errors import InputError
-    from pim.job_queue import RUNNERS
+    from pim.job_runners import RUNNERS
     from pim.store.store import JOB
     from pim.validation import typo_of
 

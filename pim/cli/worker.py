@@ -9,8 +9,8 @@ PIM_MAINTENANCE_INTERVAL_HOURS.
 Exit codes: 0 done (or stopped by SIGTERM/Ctrl-C, after the job under way; a job cancelled on request is not a
 failure), 1 a job it ran failed (`--once` and `--idle-exit` only: a long-running worker keeps going), 2 a job
 that cannot be retried (its uploaded file no longer kept, too), cancelled or reordered (or a priority out of range),
-4 the database (away, with --once; taking no writes for 10 minutes, pim.job_queue.READ_ONLY_WAIT: point
-PIM_DATABASE_URL at the primary; or an error no wait would mend, e.g. a table missing: run `pim init`). `pim
+4 the database (away, with --once; taking no writes for PIM_WORKER_READ_ONLY_WAIT seconds, 10 minutes unless
+set: point PIM_DATABASE_URL at the primary; or an error no wait would mend, e.g. a table missing: run `pim init`). `pim
 maintain`: 1 a retention failed, 3 a retention's setting is wrong (the other retentions still ran), 75 another run
 holds the maintenance lease (nothing ran; `--force` runs anyway)."""
 
@@ -55,8 +55,9 @@ def worker(
     interrupted, and `pim jobs retry` runs it again). A database that goes away mid-job, a deadlock, or
     another process holding SQLite's write lock fails that job saying so and how to run it again (`pim jobs
     retry`); while the database is away (or locked, busy, or failing) the worker waits, then goes on (with --once
-    it exits 4 instead). A database that takes no writes (a replica) is waited for 10 minutes, connecting anew at
-    each try so a failover is followed, then the worker exits 4 saying to point PIM_DATABASE_URL at the primary.
+    it exits 4 instead). A database that takes no writes (a replica) is waited for PIM_WORKER_READ_ONLY_WAIT
+    seconds (default 600: 10 minutes), connecting anew at each try so a failover is followed, then the worker
+    exits 4 saying to point PIM_DATABASE_URL at the primary.
     Any other database error (a table missing, a right the database user lacks, a bug) would never pass: the
     worker exits 4 saying what to check."""
     from pim.job_queue import work

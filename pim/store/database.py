@@ -216,7 +216,7 @@ class DatabaseFailure:
     memory short, a statement or lock timeout), the server takes no writes (`read_only`: a replica, a server in
     recovery), the server met an error of its own system (`system`: an I/O error), or the connection to the server
     is gone; `said` is the driver's first line. Each is one a worker waits out (a failover ends a read-only spell,
-    a freed disk a system error; a read-only one only for a while: pim.job_queue.READ_ONLY_WAIT) while saying what
+    a freed disk a system error; a read-only one only for a while: PIM_WORKER_READ_ONLY_WAIT) while saying what
     to do, and each audience is told it its own way, by `kind`: the command line (`database_failure`), a queued
     job (the same, with how to run the job again), the worker's log (`what`), a web request
     (pim.web.api_errors.unavailable)."""
@@ -354,9 +354,14 @@ def read_only_too_long(found: DatabaseFailure, seconds: float, again: str) -> St
     """The StoreError that stops a worker whose database has taken no writes for `seconds` though it reconnected
     at each try (a failover that moved the server's name would have been followed by then): PIM_DATABASE_URL
     names a replica, which no wait mends. `again`: how to go on once it names the primary."""
-    return StoreError(f"the database has taken no writes for {seconds / 60:.0f} min, though the worker connected "
+    return StoreError(f"the database has taken no writes for {spell_length(seconds)}, though the worker connected "
                       f"anew at each try ({found.said}): waiting longer would not mend that, so the worker stopped",
                       hint=_READ_ONLY_HINT.format(again=again))
+
+
+def spell_length(seconds: float) -> str:
+    """A wait as the worker says it: whole minutes from two minutes on ("10 min"), else seconds ("45 s")."""
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 def database_refused(exc: BaseException, what: str, *, again: str | None = None) -> StoreError:

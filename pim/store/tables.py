@@ -107,7 +107,7 @@ class JobRow(SQLModel, table=True):
     heartbeat_at: datetime | None = utc_column(nullable=True)  # stamped while running (pim.store.heartbeat)
     payload: dict[str, Any] | None = json_column(nullable=True)  # what a queued job's runner needs (pim.job_queue)
     cancel_requested_at: datetime | None = utc_column(nullable=True)  # asked to stop (pim.job_cancel)
-    priority: int = Field(default=0)  # a queued job's: higher is claimed first (pim.job_queue.KIND_PRIORITY)
+    priority: int = Field(default=0)  # a queued job's: higher is claimed first (pim.job_enqueue.KIND_PRIORITY)
 
 
 #: The rows of the quarantine's retention index (a partial index on both backends).

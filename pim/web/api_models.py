@@ -40,7 +40,7 @@ UtcTime = Annotated[datetime, AfterValidator(as_utc), PlainSerializer(utc_iso, r
 
 def _utc_text(text: Any) -> Any:
     """A time pim wrote into a JSON payload as text (a retried job's attempts), given its offset if it lacks
-    one; anything else as it is. Only rows written before round 32's mend need it: pim.job_queue.retry stamps
+    one; anything else as it is. Only rows written before round 32's mend need it: pim.job_enqueue.retry stamps
     attempts with their offset since."""
     try:
         return utc_iso(datetime.fromisoformat(text)) if isinstance(text, str) else text

@@ -29,7 +29,7 @@ from fastapi import (
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from pim import job_cancel, job_queue, publish_jobs, upload_imports
+from pim import job_cancel, job_enqueue, job_uploads, publish_jobs, upload_imports
 from pim.errors import InputError
 from pim.severity import Severity
 from pim.store.store import QUARANTINE
@@ -226,11 +226,11 @@ def retry_job(job_id: JobId, request: Request, response: Response, user: User = 
 
 
 def _retry(store: Any, job_id: int) -> Any:
-    """job_queue.retry, with 410 Gone for an upload no longer kept: unlike a 409 (a state the job may leave, e.g.
+    """job_enqueue.retry, with 410 Gone for an upload no longer kept: unlike a 409 (a state the job may leave, e.g.
     running now, failed later), no later state lets this job run, so a client should upload again, not retry."""
     try:
-        return job_queue.retry(store, job_id)
-    except job_queue.UploadGone as exc:
+        return job_enqueue.retry(store, job_id)
+    except job_uploads.UploadGone as exc:
         raise HTTPException(410, exc.in_one_line()) from None
 
 
@@ -259,11 +259,11 @@ def prioritise_job(job_id: JobId, body: PriorityRequest, request: Request, respo
                    user: User = Depends(api_user)) -> Any:
     """Give a queued job another priority (the roles of retry and cancel); 409 once a worker took it."""
     try:
-        job_queue.check_priority(body.priority)
+        job_enqueue.check_priority(body.priority)
     except InputError as exc:
         return refused(field_errors({"priority": exc.in_one_line()}))
     return _on_job(request, response, user, job_id, "reorder {kind} jobs",
-                   lambda store, i: job_queue.set_priority(store, i, body.priority))
+                   lambda store, i: job_enqueue.set_priority(store, i, body.priority))
 
 
 def _on_job(request: Request, response: Response, user: User, job_id: int, verb: str,

@@ -24,6 +24,7 @@ from pim.settings import DEFAULT_SECRET_WARNING, get_settings
 from pim.store import Store
 from pim.store.database import failure_in
 from pim.web import api_errors
+from pim.web.body_cap import BodyCapMiddleware
 from pim.web.deps import LoginRequired
 from pim.web.sessions import MAX_AGE
 
@@ -40,6 +41,7 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
     app.add_middleware(SessionMiddleware, secret_key=s.secret_key, session_cookie="pim_session",
                        same_site="lax", https_only=s.secure_cookies, max_age=MAX_AGE)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(BodyCapMiddleware)  # uploads cap a chunked body as it is read (pim.web.body_cap)
 
     from pim.web import (admin, api, attributes, categories, channels_admin, families, family_variants, imports, options,
                          session_pages, staff_reset, todo_export, ui)

@@ -21,12 +21,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.types import Message, Receive
 
 from pim import job_enqueue, job_status, job_uploads, upload_imports
 from pim.settings import get_settings
 from pim.store.store import now
 from pim.web.accounts import User
+from pim.web.body_cap import cap_body
 from pim.web.deps import check_csrf, session_user, store_of
 from pim.web.ui import render, templates
 
@@ -47,23 +47,7 @@ def refuse_declared_over(request: Request, limit: int, refusal: str) -> None:
         if int(declared) > limit + FORM_ROOM:
             raise HTTPException(413, refusal)
         return
-    request._receive = _capped(request.receive, limit + FORM_ROOM, refusal)  # the Request every dependency shares
-
-
-def _capped(receive: Receive, cap: int, refusal: str) -> Receive:
-    """`receive` that counts the body's bytes and raises 413 (`refusal`) once they pass `cap`."""
-    read = 0
-
-    async def capped() -> Message:
-        nonlocal read
-        message = await receive()
-        if message["type"] == "http.request":
-            read += len(message.get("body", b""))
-            if read > cap:
-                raise HTTPException(413, refusal)
-        return message
-
-    return capped
+    cap_body(request, limit + FORM_ROOM, refusal)  # counted as read (pim.web.body_cap)
 
 
 def too_large(name: str | None = None) -> str:

@@ -466,7 +466,7 @@ def _job_page(request: Request, user: User, found: dict[str, Any], error: str | 
     """The job page; a Cancel button while the job can be cancelled by this user (pim.job_cancel), and a
     priority form while it waits in the queue for a worker (not held by the command that runs it)."""
     from pim.job_cancel import cancellable
-    from pim.job_queue import PRIORITY_MAX, PRIORITY_MIN, QUEUED
+    from pim.job_enqueue import PRIORITY_MAX, PRIORITY_MIN, QUEUED
     from pim.web.job_roles import role_for
 
     allowed = user.can(role_for(found))
@@ -523,7 +523,7 @@ EARLIER_ROWS = 100
 def _job_quarantine(store: Any, job: dict[str, Any]) -> dict[str, Any]:
     """A job's quarantine for its page: the first JOB_ROWS entries, and (when there are more kinds or rows than
     one glance takes) the entries counted by severity, file and field with an example, and their total. A job
-    run again (pim.job_queue.retry) counts and lists its current attempt's entries, so they agree with its
+    run again (pim.job_enqueue.retry) counts and lists its current attempt's entries, so they agree with its
     counts; its earlier attempts' (closed by the retry, recorded before this attempt started, so first by id)
     are counted apart, the first EARLIER_ROWS listed."""
     job_id = job["id"]
@@ -544,7 +544,8 @@ def retry_job(job_id: int, request: Request, user: User = Depends(session_user))
     """Queue a failed, interrupted or cancelled job again (an import: editors; a rescore or a publication:
     admins; pim.web.job_roles). An import whose upload is no longer kept is refused on the page, with what to do."""
     from pim.errors import InputError
-    from pim.job_queue import UploadGone, retry
+    from pim.job_enqueue import retry
+    from pim.job_uploads import UploadGone
 
     def again(store: Any, i: int) -> Any:
         try:
@@ -568,7 +569,7 @@ async def prioritise_job(job_id: int, request: Request, user: User = Depends(ses
     """Give a queued job another priority (`priority`, a whole number in pim.job_queue's range), with the roles
     of retry and cancel, as `POST /api/v1/jobs/{id}/priority`: a bad number is said on the page with 422, a job
     a worker took meanwhile (or that ended) with 409."""
-    from pim.job_queue import set_priority
+    from pim.job_enqueue import set_priority
 
     raw = str((await request.form()).get("priority", "")).strip()
     return _on_job(request, user, job_id, "reorder {kind} jobs", lambda store, i: set_priority(store, i, _whole(raw)))
@@ -577,7 +578,7 @@ async def prioritise_job(job_id: int, request: Request, user: User = Depends(ses
 def _whole(raw: str) -> int:
     """The priority typed, as a number (InputError with field "priority" when it is none)."""
     from pim.errors import InputError
-    from pim.job_queue import PRIORITY_MAX, PRIORITY_MIN
+    from pim.job_enqueue import PRIORITY_MAX, PRIORITY_MIN
 
     try:
         return int(raw)
