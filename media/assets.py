@@ -10,7 +10,7 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Table, Text, and_, select
+from sqlalchemy import BigInteger, Column, Table, Text, select
 from sqlmodel import Field, SQLModel
 
 from pim.store.raw import RawTable
@@ -218,13 +218,19 @@ def problems(store: Any, *, channel: str | None = None, media: Any = None, limit
             rejected = conn.execute(left(joined.where(ASSET.c.status == REJECTED).order_by(ORIGIN.c.ref)))
             out += [{"ref": r.ref, "source": r.source, "sha256": r.sha256, "reason": r.problem} for r in rejected]
         if rules is not None and (not limit or len(out) < limit):
-            for r in conn.execute(joined.where(and_(ASSET.c.status == VALID)).order_by(ORIGIN.c.ref)):
-                issues = rules.problems(r.width, r.height)
-                if issues:
-                    out.append({"ref": r.ref, "source": r.source, "sha256": r.sha256,
-                                "reason": f"{channel}: " + "; ".join(issues)})
-                    if limit and len(out) >= limit:
-                        break
+            # the rules are asked once per distinct size (as problem_count does); the rows of the sizes they
+            # refuse are then read in SQL, `limit` at most, instead of every valid image in Python
+            from sqlalchemy import tuple_
+
+            sizes = select(ASSET.c.width, ASSET.c.height).where(ASSET.c.status == VALID).distinct()
+            bad = {(w, h): issues for w, h in conn.execute(sizes) if (issues := rules.problems(w, h))}
+            for part in _chunks(sorted(bad), 15_000) if bad else ():  # type: ignore[arg-type]  # ref order per chunk (SQLite: 2 variables a size)
+                size = tuple_(ASSET.c.width, ASSET.c.height)
+                q = joined.where(ASSET.c.status == VALID, size.in_(part)).order_by(ORIGIN.c.ref)
+                out += [{"ref": r.ref, "source": r.source, "sha256": r.sha256,
+                         "reason": f"{channel}: " + "; ".join(bad[(r.width, r.height)])} for r in conn.execute(left(q))]
+                if limit and len(out) >= limit:
+                    break
     return out
 
 

@@ -271,10 +271,14 @@ def asset_refs(values: Mapping[str, Any], structure: Structure) -> set[str]:
 
 # ---------------------------------------------------------------------------------------------- report
 class LocaleCounts(BaseModel):
+    """Enabled products scored on a locale (`products` = `complete` + `incomplete`); `disabled` more are scored
+    there but never published, so left out of the counts and named apart, as the to-do does."""
+
     locale: str
     products: int
     complete: int
     incomplete: int
+    disabled: int = 0
 
 
 class TodoItem(BaseModel):
@@ -310,6 +314,7 @@ def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: i
     is a ConfigError naming the channel's locales (its report would be empty, as if nothing were missing)."""
     if locale:
         check_locale(store, channel, locale)
+    from pim.completeness_disabled import disabled_by_locale
     from pim.grid_query import ensure_index
     from pim.scoring_tables import COMPLETENESS_COUNT as CC
     from pim.scoring_tables import GATE_COUNT as GC
@@ -322,8 +327,8 @@ def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: i
             q = q.where(CC.c.locale == locale)
         elif (published := _channel_locales(store, channel)) is not None:
             q = q.where(CC.c.locale.in_(published))  # counters of a locale the channel no longer has stay behind
-        locales = [LocaleCounts(locale=loc, products=int(n or 0), complete=int(c or 0), incomplete=int((n or 0) - (c or 0)))
-                   for loc, n, c in conn.execute(q)]
+        off = disabled_by_locale(conn, channel, locale)
+        locales = [_enabled_counts(loc, int(n or 0), int(c or 0), *off.get(loc, (0, 0))) for loc, n, c in conn.execute(q)]
         reasons = {k: int(n) for k, n in conn.execute(select(GC.c.kind, GC.c.products)
                                                       .where(GC.c.channel == channel, GC.c.products > 0))}
         todo, total = _todo(conn, channel, locale, todo_limit)
@@ -332,6 +337,13 @@ def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: i
         reasons = {k: n for k, n in reasons.items() if not k.startswith("completeness:") or k == f"completeness:{locale}"}
     return GateReport(channel=channel, locales=locales, blocked=blocked, blocked_by_reason=reasons, todo=todo,
                       todo_total=total)
+
+
+def _enabled_counts(locale: str, products: int, complete: int, disabled: int, disabled_complete: int) -> LocaleCounts:
+    """A locale's stored counters less its disabled products (`pim.completeness_disabled`)."""
+    products, complete = products - disabled, complete - disabled_complete
+    return LocaleCounts(locale=locale, products=products, complete=complete, incomplete=products - complete,
+                        disabled=disabled)
 
 
 def _todo(conn: Any, channel: str, locale: str | None, limit: int | None) -> tuple[list[TodoItem], int]:

@@ -170,12 +170,17 @@ def import_jsonl(path: Path, store: Store, *, source_name: str = "jsonl", on_bat
                  merge: Any = None) -> ImportCounts:
     """Replace each record with the file's (the exact round trip of `pim export jsonl`), or, with `merge`
     (a pim.merge.Merger), treat the file as one more source merged by precedence. Either way a bad GTIN is
-    left out and noted (`gtins_checked`)."""
+    left out and noted (`gtins_checked`). A whole-record import puts back the values the export left out when
+    its left-out file lies beside `path` (pim.jsonl_left_out: `left_out_restored` counts them)."""
     structure = store.structure()
     items = gtins_checked(_models_first(path), store, structure, source_name, whole=merge is None)
+    from pim.jsonl_left_out import putting_back, read_sidecar, sidecar_path
     from pim.sources import job_label
 
-    return run_import(store, source_name, items, structure=structure, label=job_label("jsonl", path), on_batch=on_batch, merge=merge)
+    side = sidecar_path(path)  # the values the export left out (--include-left-out), put back once all is in
+    held = read_sidecar(side) if merge is None and side != path and side.is_file() else None
+    return run_import(store, source_name, items, structure=structure, label=job_label("jsonl", path), on_batch=on_batch,
+                      merge=merge, before_finish=putting_back(store, held) if held else None)
 
 
 def _models_first(path: Path) -> Iterator[Parsed | Rejected]:
@@ -205,8 +210,9 @@ class LeftOut:
 
     SHOWN = 10
 
-    def __init__(self, structure: Structure) -> None:
+    def __init__(self, structure: Structure, sidecar: IO[bytes] | None = None) -> None:
         self.structure = structure
+        self.sidecar = sidecar  # where the left-out values are kept, when asked (pim.jsonl_left_out)
         self.values = 0
         self.records = 0
         self.models = 0  # of `records`: product models (cleared by another route than products)
@@ -246,6 +252,13 @@ class LeftOut:
         key = record.identifier if isinstance(record, Product) else MODEL_KEY + record.code
         if len(self.shown) < self.SHOWN:
             self.shown.append((key, strays))
+        if self.sidecar is not None:
+            from pim.jsonl_left_out import sidecar_line
+
+            self.sidecar.write(sidecar_line(
+                isinstance(record, ProductModel), record.identifier if isinstance(record, Product) else record.code,
+                {k: record.values[k] for k in strays},
+                {k: p.model_dump(mode="json") for k, p in record.provenance.items() if k in strays}))
         return record.model_copy(update={
             "values": {k: v for k, v in record.values.items() if k not in strays},
             "provenance": {k: v for k, v in record.provenance.items() if k not in strays}})
@@ -256,6 +269,10 @@ class LeftOut:
             return None
         listed = "; ".join(f"{key} ({', '.join(keys)})" for key, keys in self.shown)
         more = f" and {self.records - len(self.shown)} more" if self.records > len(self.shown) else ""
+        if self.sidecar is not None:
+            return (f"left out {self.values} value(s) of {self.records} record(s) whose family lacks their attribute "
+                    f"(left behind by a family change): {listed}{more}. They are kept in the left-out file beside "
+                    "the export, which `pim import jsonl` of the export puts back: keep the two files together")
         products, models = "PATCH /api/v1/products/{sku}", "PATCH /api/v1/models/{code}"
         route = (products if not self.models else models if self.models == self.records
                  else f"{products} for a product; {models} for a product model, listed as model:<code>")

@@ -43,7 +43,7 @@ STORED = {"stored": True}
 class Attribute(_Strict):
     """One attribute. `localizable`/`scopable` decide how its values are keyed (attribute × locale × channel)."""
 
-    code: Code
+    code: Code = Field(json_schema_extra={"not": {"enum": sorted(RESERVED_ATTRIBUTE_CODES)}})  # the schema refuses them too
     type: AttributeType
     group: str = "other"
     labels: Labels = {}

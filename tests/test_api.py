@@ -112,7 +112,7 @@ def test_completeness_endpoints_report_real_numbers(api) -> None:
     en = next(r for r in rows if (r["channel"], r["locale"]) == ("ecommerce", "en_US"))
     assert en["ratio"] == 80
     report = client.get("/api/v1/completeness/ecommerce?locale=en_US", headers=h).json()
-    assert report["locales"] == [{"locale": "en_US", "products": 5, "complete": 4, "incomplete": 1}]
+    assert report["locales"] == [{"locale": "en_US", "products": 5, "complete": 4, "incomplete": 1, "disabled": 0}]
     assert client.patch("/api/v1/products/no-description", headers=tokens["editor"],
                         json={"values": {"description:en_US@ecommerce": "Done."}}).status_code == 200
     after = client.get("/api/v1/completeness/ecommerce?locale=en_US", headers=h).json()

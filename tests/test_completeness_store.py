@@ -100,7 +100,7 @@ def test_channel_gaining_a_locale_rescores_every_product_on_it(store: Store) -> 
     # fr_FR: sku, weight, price, waterproof, picture are filled; name and description are not: 5/7 → 71.
     assert ratios(store, "a")[("ecommerce", "fr_FR")] == (71, ["name", "description"])
     assert report(store, "ecommerce", "fr_FR").locales[0].model_dump() == {
-        "locale": "fr_FR", "products": 1, "complete": 0, "incomplete": 1}
+        "locale": "fr_FR", "products": 1, "complete": 0, "incomplete": 1, "disabled": 0}
     recount(store)
 
 
@@ -136,7 +136,7 @@ def test_report_todo_names_family_attribute_locale_and_channel(store: Store) -> 
     save(store)
     store.upsert_products([shoe(f"s{i}", **{"description:de_DE@ecommerce": None}) for i in range(3)] + [shoe("ok")])
     r = report(store, "ecommerce", "de_DE")
-    assert r.locales[0].model_dump() == {"locale": "de_DE", "products": 4, "complete": 1, "incomplete": 3}
+    assert r.locales[0].model_dump() == {"locale": "de_DE", "products": 4, "complete": 1, "incomplete": 3, "disabled": 0}
     assert [t.sentence() for t in r.todo] == ["3 products in family shoes miss description (de_DE) for ecommerce"]
     assert report(store, "ecommerce", "en_US").todo == []
 

@@ -88,7 +88,7 @@ def test_gate_report_cli_json_and_csv(store: Store, tmp_path: Path) -> None:
     result = runner.invoke(app, ["gate", "report", "--channel", "ecommerce", "--locale", "de_DE", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert data["locales"] == [{"locale": "de_DE", "products": 2, "complete": 0, "incomplete": 2}]
+    assert data["locales"] == [{"locale": "de_DE", "products": 2, "complete": 0, "incomplete": 2, "disabled": 0}]
     assert data["todo"] == [{"channel": "ecommerce", "locale": "de_DE", "family": "shoes", "attribute": "description", "products": 2,
                              "disabled": 0}]
     result = runner.invoke(app, ["gate", "report", "--channel", "ecommerce", "--csv"])

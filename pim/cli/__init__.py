@@ -33,7 +33,8 @@ SUBAPPS: list[tuple[str, str, str]] = [
     ("feeds", "pim.cli.feeds", "Customer-contracted feeds: build and deliver."),
 ]
 #: Modules that add top-level commands (generate, publish, demo, serve, init, worker and the `jobs` queue commands).
-COMMAND_MODULES: list[str] = ["pim.cli.core", "pim.cli.generate", "pim.cli.serve", "pim.cli.users", "pim.cli.worker"]
+COMMAND_MODULES: list[str] = ["pim.cli.core", "pim.cli.generate", "pim.cli.serve", "pim.cli.users", "pim.cli.worker",
+                              "pim.cli.doctor"]
 
 # Extra command modules that register onto an existing sub-app (e.g. more importers on `import`).
 EXTENSION_MODULES: list[str] = ["pim.cli.imports_sources", "pim.cli.imports_supplier"]

@@ -1,8 +1,9 @@
 """`pim export`: canonical records out (`jsonl`), and the content team's spreadsheet (`sheet`)."""
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,30 +13,59 @@ if TYPE_CHECKING:
     from importers.content import ContentProfile
     from pim.catalog import Structure
     from pim.content_sheet import SheetFormat
+    from pim.jsonl import LeftOut
 
 app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("jsonl")
 def jsonl(out: Path = typer.Argument(None, help="File to write; standard output when omitted."),
-          enabled_only: bool = typer.Option(False, "--enabled-only")) -> None:
+          enabled_only: bool = typer.Option(False, "--enabled-only"),
+          include_left_out: bool = typer.Option(False, "--include-left-out", help=(
+              "Keep the values left out (outside their record's family) in OUT's left-out file "
+              "(catalog.jsonl → catalog.left-out.jsonl), which `pim import jsonl OUT` puts back: a round trip "
+              "into the same catalog then loses nothing."))) -> None:
     """Write every product model and product as canonical JSON Lines (values a family change left outside a
     record's family are left out and named on stderr: no import takes them in; docs/importers.md)."""
+    from pim.errors import ConfigError
     from pim.jsonl import LeftOut, export_jsonl
     from pim.store import Store
 
+    if include_left_out and out is None:
+        raise ConfigError("--include-left-out writes a file beside the export",
+                          hint="name the export file: pim export jsonl catalog.jsonl --include-left-out")
     store = Store.from_settings()
-    left_out = LeftOut(store.structure())
     if out is None:
+        left_out = LeftOut(store.structure())
         export_jsonl(store, sys.stdout.buffer, enabled_only=enabled_only, left_out=left_out)
     else:
-        tmp = out.with_suffix(out.suffix + ".part")
-        with tmp.open("wb") as fh:
-            n = export_jsonl(store, fh, enabled_only=enabled_only, left_out=left_out)
-        tmp.replace(out)
-        console.print(f"wrote {n} records to {out}", highlight=False)
+        left_out = _to_file(store, out, enabled_only, include_left_out)
     if (warning := left_out.warning()) is not None:  # on stderr: the records may be on stdout
         err_console.print(f"warning: {warning}", highlight=False, markup=False)
+
+
+def _to_file(store: Any, out: Path, enabled_only: bool, include_left_out: bool) -> "LeftOut":
+    """Write OUT (and, asked, its left-out file) through `.part` files, each in place once complete. A left-out
+    file an earlier export left there is removed when this one keeps nothing in it: it would put back stale
+    values."""
+    from pim.jsonl import LeftOut, export_jsonl
+    from pim.jsonl_left_out import sidecar_path
+
+    side = sidecar_path(out)
+    tmp, side_tmp = out.with_suffix(out.suffix + ".part"), side.with_suffix(side.suffix + ".part")
+    with tmp.open("wb") as fh, (side_tmp.open("wb") if include_left_out else nullcontext()) as side_fh:
+        left_out = LeftOut(store.structure(), side_fh)
+        n = export_jsonl(store, fh, enabled_only=enabled_only, left_out=left_out)
+    tmp.replace(out)
+    if include_left_out and left_out.records:
+        side_tmp.replace(side)
+        console.print(f"wrote {n} records to {out}, and {left_out.records} records' left-out values to {side}",
+                      highlight=False)
+        return left_out
+    side_tmp.unlink(missing_ok=True)
+    side.unlink(missing_ok=True)
+    console.print(f"wrote {n} records to {out}", highlight=False)
+    return left_out
 
 
 @app.command("sheet")

@@ -42,8 +42,9 @@ def report(channel: str = typer.Option(..., "--channel", "-c", help="Structure c
         for t in r.todo:
             out.writerow([t.channel, t.locale, t.family, t.attribute, t.products])
         return
-    table(f"completeness on {channel}", ["locale", "products", "complete", "incomplete"],
-          [(c.locale, c.products, c.complete, c.incomplete) for c in r.locales])
+    table(f"completeness on {channel} (enabled products; disabled ones are never published)",
+          ["locale", "products", "complete", "incomplete", "disabled"],
+          [(c.locale, c.products, c.complete, c.incomplete, c.disabled) for c in r.locales])
     table(f"blocked on {channel} (last gate run): {r.blocked}", ["reason", "products"], sorted(r.blocked_by_reason.items()))
     if not r.todo:
         console.print("nothing to do")
