@@ -1,6 +1,7 @@
 """Google Merchant Center feed: RSS 2.0 with the g: namespace, one file per locale (or per target country,
 channels.google_merchant_targets), written streaming with lxml's xmlfile. Google's rules are checked here; a product that breaks one is blocked with the reason in
-ctx.blocked (prefixed `google_merchant:<locale>:`), never silently dropped. The description is Google's "plain
+ctx.blocked (prefixed `google_merchant:<locale>:`), never silently dropped; one still written to another file
+(locale or target) counts as published (pim.pipeline.PARTLY). The description is Google's "plain
 HTML" (channels.html, profile google: a short tag list, no attributes); the title, brand, mpn, color, size and
 product_type are plain text (tags dropped, entities decoded: lxml escapes the text once as it writes it). The
 mapper (CleanFieldMapper) cleans each field before its length is checked or cut, so a limit counts what Google
@@ -27,6 +28,7 @@ from channels.units import convert
 from channels.xml_chars import xml_chars
 from pim.currencies import price_text
 from pim.errors import ConfigError
+from pim.pipeline import PARTLY
 from pim.product import Product
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
@@ -88,6 +90,7 @@ class GoogleMerchantRenderer:
         staging.mkdir(parents=True, exist_ok=True)
         paths = {label: staging / f"feed.{scope}.{label}.xml" for label, *_ in outputs}
         counts = dict.fromkeys(paths, 0)
+        partly: set[str] = ctx.options.setdefault(PARTLY, set())
         with ExitStack() as stack:
             writers = {}
             for label, locale, currency, target in outputs:
@@ -104,15 +107,20 @@ class GoogleMerchantRenderer:
                 if mapper.links is not None:  # the batch's image links in a few queries
                     mapper.links.prefetch(mapper.resolver.image_values(v for _, v in resolved))
                 for product, values in resolved:
+                    wrote = held = 0
                     for label, (xf, locale, currency, target) in writers.items():
                         item, reasons = build_item(product, mapper, catalog, locale, currency, tree, stock, values,
                                                    target)
                         if reasons:
                             ctx.blocked.setdefault(product.identifier, []).extend(
                                 f"{self.name}:{label}:{r}" for r in reasons)
+                            held += 1
                             continue
                         _write_item(xf, item)
                         counts[label] += 1
+                        wrote += 1
+                    if wrote and held:  # in some feeds: published, its other feeds' reasons kept in ctx.blocked
+                        partly.add(product.identifier)
                     # Each item is written as soon as it is built; nothing accumulates.
                 for xf, *_ in writers.values():
                     xf.flush()

@@ -1,8 +1,9 @@
 """Local files: artifacts are moved from the run's staging dir into place with os.replace, so a reader
 sees the old file or the new one, never half of one. Then the files the renderer's last publication of the same
 scope wrote here and this one did not are removed or reported (channels.framework.STALE_OUTPUTS, tracked in
-`.published/<renderer>.<scope>.json`). Last the run's staging dir goes, and so do those that publications
-killed mid-run left in the same output (pim.maintenance.prune_staging)."""
+`.published/<renderer>.<scope>.json`: exporters.published, as the S3 and SFTP exporters do at theirs). Last the
+run's staging dir goes, and so do those that publications killed mid-run left in the same output
+(pim.maintenance.prune_staging)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,11 @@ import os
 import shutil
 from pathlib import Path
 
-import orjson
-
+from exporters import published
+from exporters.published import PUBLISHED  # noqa: F401  (the output's folder of manifests, where it was named)
 from pim.protocols import Artifact, PublishContext
 
 log = logging.getLogger(__name__)
-#: The output's folder of manifests: which files each renderer's last publication of a scope wrote.
-PUBLISHED = ".published"
 
 
 class LocalExporter:
@@ -60,45 +59,37 @@ def sweep_staging(ctx: PublishContext) -> None:
 
 def stale_outputs(ctx: PublishContext, names: list[str]) -> list[str]:
     """The files (names under the output) the last publication of this renderer and scope wrote here and this
-    one, which wrote `names`, did not; removed or reported as channels.framework.STALE_OUTPUTS says. Only files a
-    manifest lists are touched; the manifest is replaced after the removals, so a run stopped between them
-    removes the rest next time. Reported files stay listed, and reported again, until they are gone."""
-    from channels.framework import STALE_OUTPUTS
-
-    renderer = str(ctx.options.get("renderer"))
-    mode = STALE_OUTPUTS.get(renderer)
-    if mode is None:
+    one, which wrote `names`, did not; removed or reported as channels.framework.STALE_OUTPUTS says
+    (exporters.published). Only files a manifest lists are touched; the manifest is replaced after the removals,
+    so a run stopped between them removes the rest next time. Reported files stay listed, and reported again,
+    until they are gone."""
+    plan = published.stale_mode(ctx)
+    if plan is None:
         return []
+    renderer, mode = plan
     out = ctx.output_dir
-    manifest = out / PUBLISHED / f"{renderer}.{ctx.channel}.json"
-    # an index is reported as a whole: a push that sends no deletes.json to an index it still writes is no news
-    written = set(names) if mode == "remove" else {n.rpartition("/")[0] for n in names}
-    stale = sorted(n for n in set(_listed(manifest)) - set(names)
-                   if (n if mode == "remove" else n.rpartition("/")[0]) not in written
-                   and _inside(out, n) and (out / n).is_file())
-    if stale and mode == "remove":
-        for name in stale:
+    manifest = out / published.manifest_name(renderer, ctx.channel)
+    gone = [n for n in published.stale(_listed(manifest), names, mode) if _inside(out, n) and (out / n).is_file()]
+    if gone and mode == "remove":
+        for name in gone:
             (out / name).unlink(missing_ok=True)
             _drop_empty(out, (out / name).parent)
-        log.info("removed %d file(s) the last %s publication of %s wrote and this one does not: %s", len(stale),
-                 renderer, ctx.channel, ", ".join(stale))
-    elif stale:
-        _report_indexes(ctx, stale)
+        published.say_removed(log, renderer, ctx, gone, str(out))
+    elif gone:
+        published.report_indexes(ctx, gone, out / "search")
     manifest.parent.mkdir(parents=True, exist_ok=True)
     tmp = manifest.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(orjson.dumps({"renderer": renderer, "scope": ctx.channel, "job": ctx.job_id,
-                                  "files": sorted({*names, *(stale if mode == "report" else ())})}))
+    tmp.write_bytes(published.manifest(renderer, ctx, names, gone, mode))
     os.replace(tmp, manifest)
-    return stale
+    return gone
 
 
 def _listed(manifest: Path) -> list[str]:
     """The files a manifest lists; none for a missing or unreadable one (files written before it are kept)."""
     try:
-        files = orjson.loads(manifest.read_bytes()).get("files", [])
-    except (OSError, ValueError, AttributeError):
+        return published.listed(manifest.read_bytes())
+    except OSError:
         return []
-    return [f for f in files if isinstance(f, str)]
 
 
 def _inside(out: Path, name: str) -> bool:
@@ -114,15 +105,3 @@ def _drop_empty(out: Path, folder: Path) -> None:
         except OSError:
             return
         folder = folder.parent
-
-
-def _report_indexes(ctx: PublishContext, stale: list[str]) -> None:
-    """Search: the indexes whose files the last push here wrote and this one did not (their locale left the
-    channel): kept, since only `pim search drop` deletes an index, and named with that command."""
-    say = logging.getLogger("pim.search")
-    for uid in sorted({name.split("/")[1] for name in stale if name.count("/") >= 2}):
-        locale = uid.rpartition(f"_{ctx.channel}_")[2]
-        say.warning("search index %s in %s is no longer published (channel %s does not have %s now): its files "
-                    "stay, and an index loaded from them stays at Meilisearch; if the locale left for good, delete "
-                    "both with `pim search drop --channel %s --locale %s`", uid, ctx.output_dir / "search",
-                    ctx.channel, locale, ctx.channel, locale)

@@ -4,17 +4,25 @@ PIM_S3_PREFIX / PIM_S3_ENDPOINT_URL and the usual AWS credentials; boto3 is impo
 
 The renderers stage the files locally, under the output's `.staging/job-<id>`, as for a local publication: once
 the files are up that dir goes, and so do those publications killed mid-run left in the same output
-(exporters.local's sweep, pim.maintenance.prune_staging)."""
+(exporters.local's sweep, pim.maintenance.prune_staging).
+
+As at a local output, the objects the renderer's last publication of the scope put under the prefix and this one
+did not are then removed (or, for search, reported), as a manifest object `<prefix>/.published/<renderer>.<scope>.json`
+lists them (exporters.published); an object is deleted only while it still carries the metadata this exporter
+writes (`job`), so one someone else has since put under that key stays."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from typing import Any
 
+from exporters import published
 from exporters.local import sweep_staging
 from pim.errors import ConfigError, DeliveryError
 from pim.protocols import Artifact, PublishContext
 
+log = logging.getLogger(__name__)
 
 class S3Exporter:
     name = "s3"
@@ -36,8 +44,9 @@ class S3Exporter:
             self._client = boto3.client("s3", endpoint_url=self.endpoint_url)
         return self._client
 
-    def key(self, artifact: Artifact) -> str:
-        return f"{self.prefix}/{artifact.name}" if self.prefix else artifact.name
+    def key(self, artifact: Artifact | str) -> str:
+        name = artifact if isinstance(artifact, str) else artifact.name
+        return f"{self.prefix}/{name}" if self.prefix else name
 
     def push(self, artifacts: list[Artifact], ctx: PublishContext) -> list[str]:
         if not self.bucket:
@@ -61,6 +70,60 @@ class S3Exporter:
             except BotoCoreError as exc:
                 raise DeliveryError(f"upload to s3://{self.bucket}/{key} failed: {exc}", retryable=True) from exc
             written.append(f"s3://{self.bucket}/{key}")
+        if artifacts:
+            self._clean(ctx, [a.name for a in artifacts])
         shutil.rmtree(ctx.output_dir / ".staging" / f"job-{ctx.job_id}", ignore_errors=True)
         sweep_staging(ctx)
         return written
+
+    def _clean(self, ctx: PublishContext, names: list[str]) -> list[str]:
+        """Remove (or report) the objects the last publication of this renderer and scope put here and this one,
+        which wrote `names`, did not; then replace the manifest. The files are out: a failure here is logged, and
+        the next publication tries again (the manifest still lists them)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        plan = published.stale_mode(ctx)
+        if plan is None:
+            return []
+        renderer, mode = plan
+        manifest = self.key(published.manifest_name(renderer, ctx.channel))
+        where = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+        try:
+            gone = [n for n in published.stale(published.listed(self._read(manifest)), names, mode) if self._ours(n)]
+            if gone and mode == "remove":
+                for name in gone:
+                    self.client().delete_object(Bucket=self.bucket, Key=self.key(name))
+                published.say_removed(log, renderer, ctx, gone, where)
+            elif gone:
+                published.report_indexes(ctx, gone, f"{where}/search")
+            self.client().put_object(Bucket=self.bucket, Key=manifest, ContentType="application/json",
+                                     Body=published.manifest(renderer, ctx, names, gone, mode))
+        except (BotoCoreError, ClientError) as exc:
+            log.warning("the files are up, but the ones the last %s publication of %s put in %s and this one does "
+                        "not could not be removed (the next publication tries again): %s", renderer, ctx.channel,
+                        where, exc)
+            return []
+        return gone
+
+    def _read(self, key: str) -> bytes | None:
+        """An object's bytes; None when there is none."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def _ours(self, name: str) -> bool:
+        """Whether the object a manifest lists is there and still one this exporter put (its `job` metadata)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client().head_object(Bucket=self.bucket, Key=self.key(name))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise
+        return "job" in (head.get("Metadata") or {})

@@ -1,19 +1,30 @@
 """SFTP delivery (paramiko): key auth, the server's host key checked against the contract's pinned
 fingerprint, each file uploaded as NAME.part and renamed into place (a customer never reads a half-written
-file), retried with backoff when the connection drops."""
+file), retried with backoff when the connection drops.
+
+A publication of a renderer whose stale files are looked after (channels.framework.STALE_OUTPUTS; not a customer
+feed, whose every file stays for the customer to fetch) then removes, over the same connection, the files its last
+publication of the scope put in the folder and this one did not, as the manifest
+`<remote_dir>/.published/<renderer>.<scope>.json` lists them (exporters.published): a file in no manifest is never
+touched."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import posixpath
 import socket
+import stat
 import time
 from collections.abc import Callable
 from typing import Any
 
-from pim.errors import DeliveryError
+from exporters import published
+from pim.errors import ConfigError, DeliveryError
 from pim.protocols import Artifact, PublishContext
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
@@ -28,11 +39,12 @@ def _same(a: str, b: str) -> bool:
 
 
 class SftpExporter:
-    """One target (pim.contracts.SftpTarget). `attempts` counts connections tried by the last push."""
+    """One target (pim.contracts.SftpTarget; without one, a push is a ConfigError). `attempts` counts connections
+    tried by the last push."""
 
     name = "sftp"
 
-    def __init__(self, target: Any, *, retries: int = 4, backoff: float = 1.0, timeout: float = 15.0,
+    def __init__(self, target: Any = None, *, retries: int = 4, backoff: float = 1.0, timeout: float = 15.0,
                  progress: Progress | None = None) -> None:
         self.target, self.retries, self.backoff, self.timeout = target, retries, backoff, timeout
         self.progress = progress
@@ -41,11 +53,16 @@ class SftpExporter:
     def push(self, artifacts: list[Artifact], ctx: PublishContext | None = None) -> list[str]:
         import paramiko
 
+        if self.target is None:  # `pim publish --to sftp`: no setting names a server for a channel
+            raise ConfigError("the SFTP exporter needs a target, and a channel publication names none",
+                              hint="deliver to SFTP through a customer contract (delivery.sftp, `pim feeds deliver`), "
+                                   "or publish with --to local or --to s3")
+
         last: Exception | None = None
         for attempt in range(1, self.retries + 1):
             self.attempts = attempt
             try:
-                return self._push_once(artifacts)
+                return self._push_once(artifacts, ctx)
             except DeliveryError as exc:
                 if not exc.retryable:
                     raise
@@ -58,7 +75,7 @@ class SftpExporter:
         raise DeliveryError(f"SFTP delivery to {t.host}:{t.port} failed after {self.retries} attempts: {last}",
                             retryable=True, hint="the delivery log keeps the error; the watermark did not move, so the next run resends")
 
-    def _push_once(self, artifacts: list[Artifact]) -> list[str]:
+    def _push_once(self, artifacts: list[Artifact], ctx: PublishContext | None = None) -> list[str]:
         transport = self._connect()
         try:
             sftp = transport.open_sftp_client()
@@ -67,14 +84,53 @@ class SftpExporter:
             for art in artifacts:
                 final = posixpath.join(self.target.remote_dir, art.name)
                 part = final + ".part"
+                if "/" in art.name:  # a publication's files sit in folders (google_merchant/feed….xml)
+                    _mkdirs(sftp, posixpath.dirname(final))
                 with art.path.open("rb") as fh:
                     sftp.putfo(fh, part, callback=self.progress, confirm=True)
                 sftp.posix_rename(part, final)
                 out.append(f"sftp://{self.target.host}:{self.target.port}{final}")
+            if artifacts:
+                try:
+                    self._clean(sftp, ctx, [a.name for a in artifacts])
+                except (OSError, EOFError) as exc:  # the files are in place: not worth sending them again
+                    log.warning("the files are up, but the ones the last publication put in %s and this one does "
+                                "not could not be removed (the next publication tries again): %s",
+                                self.target.remote_dir, exc)
             sftp.close()
             return out
         finally:
             transport.close()
+
+    def _clean(self, sftp: Any, ctx: PublishContext | None, names: list[str]) -> list[str]:
+        """Remove (or report) the files the last publication of this renderer and scope put here and this one,
+        which wrote `names`, did not, and folders they leave empty; then replace the manifest (after the removals:
+        a run cut off between them removes the rest next time)."""
+        plan = published.stale_mode(ctx)
+        if plan is None or ctx is None:
+            return []
+        renderer, mode = plan
+        root = self.target.remote_dir
+        manifest = posixpath.join(root, published.manifest_name(renderer, ctx.channel))
+        gone = [n for n in published.stale(published.listed(_read(sftp, manifest)), names, mode)
+                if _is_file(sftp, posixpath.join(root, n))]
+        where = f"sftp://{self.target.host}:{self.target.port}{root}"
+        if gone and mode == "remove":
+            for name in gone:
+                sftp.remove(posixpath.join(root, name))
+                for folder in published.emptied_folders(name):
+                    try:
+                        sftp.rmdir(posixpath.join(root, folder))
+                    except OSError:  # not empty: other files are there
+                        break
+            published.say_removed(log, renderer, ctx, gone, where)
+        elif gone:
+            published.report_indexes(ctx, gone, f"{where}/search")
+        _mkdirs(sftp, posixpath.dirname(manifest))
+        with sftp.open(manifest + ".part", "wb") as fh:
+            fh.write(published.manifest(renderer, ctx, names, gone, mode))
+        sftp.posix_rename(manifest + ".part", manifest)
+        return gone
 
     def _connect(self) -> Any:
         import paramiko
@@ -113,3 +169,27 @@ def _load_key(path: str) -> Any:
     except (OSError, paramiko.SSHException) as exc:
         raise DeliveryError(f"cannot read private key {path}: {exc}", retryable=False,
                             hint="point private_key at an unencrypted OpenSSH private key") from exc
+
+
+def _read(sftp: Any, path: str) -> bytes | None:
+    try:
+        with sftp.open(path, "rb") as fh:
+            return fh.read()  # type: ignore[no-any-return]
+    except FileNotFoundError:
+        return None
+
+
+def _is_file(sftp: Any, path: str) -> bool:
+    try:
+        return stat.S_ISREG(sftp.lstat(path).st_mode or 0)
+    except FileNotFoundError:
+        return False
+
+
+def _mkdirs(sftp: Any, path: str) -> None:
+    """`path` and its missing parents."""
+    try:
+        sftp.stat(path)
+    except FileNotFoundError:
+        _mkdirs(sftp, posixpath.dirname(path))
+        sftp.mkdir(path)

@@ -183,25 +183,53 @@ def publish_as_job(run: DemoRun, channel: str, progress: Any = None) -> Any:
     return result
 
 
-def run_demo(profile: str = "small", seed: int = 42, console: Console | None = None) -> DemoRun:
+#: Every warning of the last `pim demo`, under PIM_HOME (pim.demo_warnings).
+WARNINGS_FILE = "demo-warnings.log"
+
+
+def run_demo(profile: str = "small", seed: int = 42, console: Console | None = None,
+             verbose: bool = False) -> DemoRun:
+    """The demo's steps, then what they did and where things are. Warnings are grouped after the report, one
+    line per kind (every one of them with `verbose`, and always in PIM_HOME/demo-warnings.log)."""
+    from pim.demo_warnings import collected
+
     console = console or Console(soft_wrap=True)
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     store = Store.from_settings(settings)
     run = DemoRun(profile, seed, settings, store, console)
     console.print(f"[bold]pim demo[/]: profile [cyan]{profile}[/], seed {seed}, workspace {settings.home.resolve()}")
-    for title, ref in DEMO_STEPS:
-        step = _load_step(ref)
-        if step is None:
-            run.results.append((title, "skipped (not available yet)", 0.0, {}))
-            continue
-        console.print(f"→ {title}")
-        started = time.perf_counter()
-        summary = step(run)
-        run.results.append((title, "done", time.perf_counter() - started, summary))
+    with collected() as warnings:
+        for title, ref in DEMO_STEPS:
+            step = _load_step(ref)
+            if step is None:
+                run.results.append((title, "skipped (not available yet)", 0.0, {}))
+                continue
+            console.print(f"→ {title}")
+            started = time.perf_counter()
+            summary = step(run)
+            run.results.append((title, "done", time.perf_counter() - started, summary))
     run.outputs["database"] = store.engine.url.render_as_string(hide_password=True)
     _report(run)
+    _say_warnings(run, warnings, verbose)
     return run
+
+
+def _say_warnings(run: DemoRun, warnings: Any, verbose: bool) -> None:
+    """The warnings the steps logged: one line per kind, or every one with `verbose`; all of them in a file."""
+    from pim.demo_warnings import save
+
+    path = save(warnings, run.settings.home / WARNINGS_FILE)
+    if path is None:
+        return
+    n, kinds = len(warnings.records), len(warnings.groups)
+    run.console.print(f"[yellow]{n} warning{'s' if n != 1 else ''}[/]"
+                      + ("" if verbose else f", {kinds} kind{'s' if kinds != 1 else ''} (each with how many times "
+                                            "it was said, by which channels or contracts, and the first in full)"))
+    for line in warnings.records if verbose else [g.line() for g in warnings.groups.values()]:
+        run.console.print(f"  {line}", markup=False, highlight=False)
+    run.console.print(f"  every one of them: {path}" + ("" if verbose else " (or run `pim demo --verbose`)"),
+                      markup=False, highlight=False)
 
 
 def _load_step(ref: str) -> Callable[[DemoRun], dict[str, Any]] | None:

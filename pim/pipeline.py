@@ -3,15 +3,17 @@ them into files and exporters push those. Each piece is found through pim.regist
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from pim import publish_baseline as baseline
 from pim.catalog import Structure
 from pim.errors import ConfigError, GateBlocked
 from pim.product import Association, Product, trusted_copy
@@ -20,11 +22,17 @@ from pim.registry import EXPORTERS, RENDERERS, STAGES, load, lookup
 from pim.store import Store
 from pim.store.store import JOB, batched
 
+log = logging.getLogger(__name__)
 #: Where a publish puts its PublishedTargets in `ctx.options`, for renderers that write association links.
 TARGETS = "association_targets"
-#: The publish guard (`refuse_drop`): a publish of a whole channel that would publish fewer than DROP_SHARE of
-#: the products its last one did, and at least DROP_MIN fewer, is refused unless told `allow_drop`; so is one that
-#: would publish none while at least DROP_MIN were blocked, with or without a last one to compare with.
+#: Where a renderer that writes several outputs (Google Merchant: one per target) notes, in `ctx.options`, the
+#: products it wrote to at least one of them though it blocked them from others (their reasons are in
+#: ctx.blocked): they count as published (`partly_blocked` in the summary), not as blocked.
+PARTLY = "partly_published"
+#: The publish guard (`refuse_drop`): a publish of a whole channel that more than DROP_SHARE of the products its
+#: last one published would leave (held back or swapped for others), and at least DROP_MIN of them, is refused
+#: unless told `allow_drop`; so is one that would publish none while at least DROP_MIN were blocked, with or
+#: without a last one to compare with. The defaults of PIM_PUBLISH_DROP_SHARE and PIM_PUBLISH_DROP_MIN.
 DROP_SHARE = 0.5
 DROP_MIN = 50
 #: How many block reasons a refused publish names.
@@ -47,12 +55,14 @@ def enabled_only(products: Iterable[Product], ctx: PublishContext) -> Iterator[P
 enabled_only.name = "enabled"  # type: ignore[attr-defined]
 
 
-def held_back(blocked: dict[str, list[str]]) -> dict[str, int]:
+def held_back(blocked: dict[str, list[str]], partly: Collection[str] = ()) -> dict[str, int]:
     """A run's products held back, as its summary counts them: `disabled` (the enabled stage's only reason) apart
     from `blocked` (a gate or channel rule the team can fix), so a catalog's disabled products do not read as
-    blocked ones."""
+    blocked ones; `partly_blocked` (when any): those in `blocked` a renderer still wrote to some outputs (PARTLY),
+    published, so not among `blocked`."""
     disabled = sum(reasons == ["disabled"] for reasons in blocked.values())
-    return {"blocked": len(blocked) - disabled, "disabled": disabled}
+    return {"blocked": len(blocked) - disabled - len(partly), "disabled": disabled,
+            **({"partly_blocked": len(partly)} if partly else {})}
 
 
 @dataclass
@@ -67,13 +77,15 @@ class PublishResult:
     dropped_links: int = 0
     dropped_link_examples: list[str] = field(default_factory=list)
     catalog: str | None = None  # catalog_key: which catalog the run published, None for the built-in one
+    partly: set[str] = field(default_factory=set)  # PARTLY: in `blocked`, yet written to some outputs
 
     def summary(self) -> dict[str, Any]:
         """`files`: each file's name under the target (the same at every exporter; the rendered copies under
         .staging are gone once pushed); `locations`: where the exporter put them (paths, URLs, index names).
         `blocked` counts the products held back for a reason to fix, `disabled` those never published."""
         return {
-            "channel": self.channel, "scope": self.scope, "published": self.published, **held_back(self.blocked),
+            "channel": self.channel, "scope": self.scope, "published": self.published,
+            **held_back(self.blocked, self.partly),
             "files": [a.name for a in self.artifacts], "locations": self.locations, "job_id": self.job_id,
             **self.links(), **self.mode(),
         }
@@ -136,8 +148,8 @@ def publish(
     """Run one publication: stages → renderer → exporter, recorded as a job. `scope` is the structure
     channel whose locales, currencies and gate apply; `channel` names the renderer. Without `exporter`, the
     renderer's `default_exporter` (e.g. meilisearch for search) or local files. Unless `allow_drop`, a run
-    that would publish far fewer products than the channel's last one is refused before anything goes out
-    (DropRefused)."""
+    that would leave out most of the products the channel's last one published is refused before anything goes
+    out (DropRefused). A run that writes the whole channel leaves its products as the next one's baseline."""
     structure = store.structure()
     scope = resolved_scope(structure, scope)
     renderer = lookup(RENDERERS, channel, "channel")()
@@ -154,64 +166,95 @@ def publish(
         stream = progress(stream)
     for ref in STAGES:
         stream = load(ref)(stream, ctx)
-    counter = _Counter(stream, ctx.blocked)
+    counter = _Counter(stream, ctx.blocked, ctx.options.setdefault(PARTLY, set()))
     catalog = catalog_key(ctx.options)
+    source, published = f"{channel}/{scope}", None
     try:
         artifacts = renderer.render(counter, ctx, store)
+        published = counter.identities() if whole(artifacts) else None
         if not allow_drop:
-            refuse_drop(store, f"{channel}/{scope}", counter.published(), ctx.blocked, artifacts, catalog)
+            refuse_drop(store, source, counter.published(), ctx.blocked, artifacts, catalog, published)
         locations = lookup(EXPORTERS, exporter, "exporter")().push(artifacts, ctx)
         if hasattr(renderer, "committed"):
             renderer.committed(ctx, store)
     except DropRefused as exc:  # nothing went out: the rendered files go, the channel's old output stays
         shutil.rmtree(output_dir / ".staging" / f"job-{job_id}", ignore_errors=True)
         store.finish_job(job_id, {"published": 0, "would_publish": exc.now, "last_published": exc.last,
-                                  **held_back(ctx.blocked)}, status="failed", error=exc.describe())
+                                  **({"leaving": exc.left} if exc.left is not None else {}),
+                                  **held_back(ctx.blocked, counter.partly)}, status="failed", error=exc.describe())
         raise
     except Exception as exc:
-        store.finish_job(job_id, {"published": counter.published(), **held_back(ctx.blocked)}, status="failed",
-                         error=repr(exc))
+        store.finish_job(job_id, {"published": counter.published(), **held_back(ctx.blocked, counter.partly)},
+                         status="failed", error=repr(exc))
         raise
     result = PublishResult(channel, scope, counter.published(), ctx.blocked, artifacts, locations, job_id,
-                           targets.dropped, targets.examples, catalog)
-    store.finish_job(job_id, {"published": result.published, **held_back(ctx.blocked),
+                           targets.dropped, targets.examples, catalog, counter.partly)
+    if published is not None:
+        _keep_baseline(store, source, catalog, job_id, published)
+    store.finish_job(job_id, {"published": result.published, **held_back(ctx.blocked, result.partly),
                               "files": [a.name for a in artifacts], **result.links(), **result.mode(),
                               **result.baseline()})
     return result
 
 
+def whole(artifacts: list[Artifact]) -> bool:
+    """Whether a run wrote the whole channel: not one that sent only changes (search), which the guard does not
+    judge and which is no baseline."""
+    return {a.meta["mode"] for a in artifacts if "mode" in a.meta} != {"incremental"}
+
+
+def _keep_baseline(store: Store, source: str, catalog: str | None, job_id: int,
+                   published: baseline.Published) -> None:
+    """The run's products as the channel's baseline. The files are out: a failure is logged, and the next run
+    is compared by count with this one (baseline.load finds no row for it)."""
+    try:
+        baseline.record(store, source, catalog, job_id, published)
+    except Exception as exc:
+        log.warning("could not keep the products publish job %s put out (the next publish of %s is compared with "
+                    "it by count only): %s", job_id, source, exc)
+
+
 class _Counter:
     """The products the stages let through to the renderer (`count`), and those the renderer then blocked
-    itself (`held`: a Google or list-price rule), so that `published()` is what the outputs hold. The
-    renderer's blocks are told apart from the stages' by when they happen: ctx.blocked only grows, the stages
-    add to it only while this iterator reads from them, and a renderer blocks only products it was given, so
-    the keys added while the renderer has control are its own (no set of identifiers is kept)."""
+    itself (`held`: a Google or list-price rule), so that `published()` is what the outputs hold; those it
+    blocked from some outputs only (`partly`, PARTLY) are published. The renderer's blocks are told apart from
+    the stages' by when they happen: ctx.blocked only grows, the stages add to it only while this iterator reads
+    from them, and a renderer blocks only products it was given, so the keys added while the renderer has control
+    are its own. The identifiers read are kept compressed (`identities()`, for the guard), never as a set."""
 
-    def __init__(self, items: Iterable[Product], blocked: dict[str, list[str]]) -> None:
-        self.items, self.blocked, self.count, self.held = items, blocked, 0, 0
+    def __init__(self, items: Iterable[Product], blocked: dict[str, list[str]], partly: set[str]) -> None:
+        self.items, self.blocked, self.partly, self.count, self.held = items, blocked, partly, 0, 0
         self.mark = len(blocked)  # ctx.blocked's size when control last went to the renderer
+        self.seen = baseline.Seen()
 
     def __iter__(self) -> Iterator[Product]:
         for item in self.items:
             self.count += 1
+            self.seen.add(item.identifier)
             self.mark = len(self.blocked)
             yield item
             self.held += len(self.blocked) - self.mark
         self.mark = len(self.blocked)
 
     def published(self) -> int:
-        """The products that reached the renderer and that it did not block."""
-        return self.count - self.held - (len(self.blocked) - self.mark)
+        """The products that reached the renderer and that it did not block from every output."""
+        return self.count - self.held - (len(self.blocked) - self.mark) + len(self.partly)
+
+    def identities(self) -> baseline.Published:
+        """The products published (once the renderer is done): read, and not blocked from every output."""
+        blocked, partly = self.blocked, self.partly
+        return self.seen.published(lambda i: i in blocked and i not in partly)
 
 
 class DropRefused(GateBlocked):
-    """A publish that would publish far fewer products than the channel's last one, or none of many (exit 6, as
-    the gate's): refused before anything is written or swapped, naming what blocks the products. `last`: the
-    last publish's count, None when there is none to compare with."""
+    """A publish that most of the channel's last one's products would leave, or that publishes none of many (exit
+    6, as the gate's): refused before anything is written or swapped, naming what blocks the products. `last`:
+    the last publish's count, None when there is none to compare with; `left`: how many of its products would
+    leave, None when only the counts were compared."""
 
-    def __init__(self, message: str, *, hint: str, now: int, last: int | None) -> None:
+    def __init__(self, message: str, *, hint: str, now: int, last: int | None, left: int | None = None) -> None:
         super().__init__(message, hint=hint)
-        self.now, self.last = now, last
+        self.now, self.last, self.left = now, last, left
 
 
 def catalog_key(options: dict[str, Any]) -> str | None:
@@ -262,22 +305,41 @@ def top_reasons(blocked: dict[str, list[str]], renderer: str, n: int = DROP_REAS
     return counts.most_common(n)
 
 
+def drop_thresholds() -> tuple[float, int]:
+    """(share, minimum) of the publish guard: PIM_PUBLISH_DROP_SHARE and PIM_PUBLISH_DROP_MIN, else DROP_SHARE
+    and DROP_MIN."""
+    from pim.settings import get_settings
+
+    s = get_settings()
+    return (s.publish_drop_share if s.publish_drop_share is not None else DROP_SHARE,
+            s.publish_drop_min if s.publish_drop_min is not None else DROP_MIN)
+
+
 def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str]],
-                artifacts: list[Artifact], catalog: str | None = None) -> None:
-    """DropRefused when a run writing the whole channel would publish fewer than DROP_SHARE of the products
-    the last one of the same catalog published, and at least DROP_MIN fewer (a whole catalog blocked by a new
-    locale's missing copy, which would empty every file and index); runs that send only changes are not judged.
-    A run that would publish none while at least DROP_MIN products were blocked (by the gate or the renderer)
-    is refused without a baseline too, so the first publish after an upgrade (no baseline yet) cannot empty the
-    channel; unless the last one published none as well (an empty channel someone allowed)."""
-    if {a.meta["mode"] for a in artifacts if "mode" in a.meta} == {"incremental"}:
+                artifacts: list[Artifact], catalog: str | None = None,
+                published: baseline.Published | None = None) -> None:
+    """DropRefused when a run writing the whole channel would leave out more than the guard's share
+    (drop_thresholds) of the products the last one of the same catalog published, and at least its minimum (a
+    whole catalog blocked by a new locale's missing copy, which would empty every file and index; a catalog
+    swapped for another of the same size); runs that send only changes are not judged. With `published` (this
+    run's products) and the last run's kept (pim.publish_baseline), the products leaving are counted one by one;
+    else, from the counts (last − now). A run that would publish none while at least the minimum were blocked
+    (by the gate or the renderer) is refused without a baseline too, so the first publish after an upgrade (no
+    baseline yet) cannot empty the channel; unless the last one published none as well (an empty channel
+    someone allowed)."""
+    if not whole(artifacts):
         return
+    share, least = drop_thresholds()
     previous = last_published(store, source, catalog)
     job, last = previous if previous is not None else (None, None)
+    before = baseline.load(store, source, catalog, job) if published is not None and job is not None else None
+    left, gone = baseline.departures(before, published) if before is not None and published is not None else (
+        None if last is None else last - now, [])
     stopped = held_back(blocked)["blocked"]  # disabled products never reach the gate: not counted
-    if last is not None and last - now >= DROP_MIN and now < last * DROP_SHARE:
-        said = f" where its last publish (job {job}) published {last}"
-    elif now == 0 and stopped >= DROP_MIN and last != 0:
+    if last is not None and left is not None and left >= least and left > last * share:
+        said = f" where its last publish (job {job}) published {last}" + (
+            f", {left} of which would leave it (e.g. {', '.join(gone)})" if before is not None else "")
+    elif now == 0 and stopped >= least and last != 0:
         said = f": all {stopped} that reached the gate are blocked, there or by the renderer"
     else:
         return
@@ -289,7 +351,7 @@ def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str
         f"{channel} ({scope}{named}) would publish {now} products{said}; nothing was published and the "
         f"channel's previous output stays. What blocks the most products: "
         f"{why or 'nothing (they are gone from the catalog)'}",
-        now=now, last=last,
+        now=now, last=last, left=left if before is not None else None,
         hint=f"fix what blocks them (`pim gate report --channel {scope}` lists the values the gate misses), or publish "
              f"anyway with `pim publish --channel {channel} --scope {scope}{again} --allow-drop` (API: "
              '"allow_drop": true in POST /api/v1/publish)')

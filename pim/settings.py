@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".pim"), description="Workspace: database, media and outputs by default.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in PIM_HOME when unset.")
     output: Path | None = Field(default=None, description="Where publish writes; PIM_HOME/out when unset.")
+    publish_drop_share: float | None = Field(default=None, gt=0, le=1, description="The publish guard refuses a "
+                                             "whole-channel publish that more than this share of the products the "
+                                             "channel's last publish put out would leave (swapped for others or "
+                                             "held back), and at least PIM_PUBLISH_DROP_MIN of them; unset: 0.5.")
+    publish_drop_min: int | None = Field(default=None, ge=0, description="How many products at least must leave a "
+                                         "channel for the publish guard to refuse (PIM_PUBLISH_DROP_SHARE); unset: "
+                                         "50.")
     media_dir: Path | None = Field(default=None, description="Local asset store; PIM_HOME/media when unset.")
     media_roots: Annotated[list[Path], NoDecode] = Field(default=[], description="Folders `pim media ingest` may "
                                                         "read image refs from besides its --base folder (absolute "

@@ -38,16 +38,17 @@ def publish(
                                              "instead of the channel's built-in one."),
     no_wait: bool = typer.Option(False, "--no-wait", help="Exit 1 instead of waiting while a publication of the "
                                                            "same channel and scope runs."),
-    allow_drop: bool = typer.Option(False, "--allow-drop", help="Publish even when far fewer products pass than "
-                                    "the channel's last publish published (refused otherwise, exit 6)."),
+    allow_drop: bool = typer.Option(False, "--allow-drop", help="Publish even when most of the products the "
+                                    "channel's last publish put out would leave it (refused otherwise, exit 6)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Publish the products that pass the gate to a channel.
 
     It runs here, recorded as a publish job (`pim jobs list`): it waits while a publication of the same channel
     and scope runs (a queued one, or another command's), and `pim jobs cancel ID` stops it before its files
-    replace the old ones. One that would publish less than half of what the channel's last publish did (and at
-    least 50 products fewer) is refused with exit 6, nothing replaced, unless --allow-drop."""
+    replace the old ones. One that more than half of the products the channel's last publish put out would leave
+    (blocked, or swapped for others; at least 50 of them: PIM_PUBLISH_DROP_SHARE, PIM_PUBLISH_DROP_MIN) is refused
+    with exit 6, nothing replaced, unless --allow-drop."""
     from rich.console import Console
 
     from pim.pipeline import held_back
@@ -72,7 +73,7 @@ def publish(
     mode = result.mode()  # a channel that can send changes alone (search): what this run sent, and why
     table(f"published {channel} ({result.scope})", ["", ""],
           [("job", job["id"]), ("products published", result.published)]
-          + [(f"products {what}", n) for what, n in held_back(result.blocked).items()]
+          + [(f"products {what.replace('_', ' ')}", n) for what, n in held_back(result.blocked, result.partly).items()]
           + ([("mode", mode["mode"])] if mode else [])
           + [(f"  {index}", f"{m['mode']}: {m['reason']}") for index, m in mode.get("modes", {}).items()]
           + ([("why", mode["reason"])] if mode and "modes" not in mode else [])
@@ -98,8 +99,10 @@ def _who() -> str:
 def demo(
     profile: str = typer.Option("small", help="Catalog size: small (5k), medium (50k), large (1M)."),
     seed: int = typer.Option(42),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print every warning the steps logged, not one "
+                                 "line per kind (all of them are in PIM_HOME/demo-warnings.log either way)."),
 ) -> None:
     """Generate a sample catalog, load it, publish it, and say where everything is."""
     from pim.demo import run_demo
 
-    run_demo(profile, seed)
+    run_demo(profile, seed, verbose=verbose)
