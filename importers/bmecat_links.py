@@ -57,11 +57,12 @@ class Pending:
 
 
 class References:
-    """Translates the PID-keyed associations the mapper builds (importers.bmecat.BmecatMapper) into SKUs."""
+    """Translates the PID-keyed associations the mapper builds (importers.bmecat_mapper.BmecatMapper) into SKUs."""
 
-    def __init__(self, store: Store, source: str, sku_from: str, sku_prefix: str, salt: bytes | None = None) -> None:
+    def __init__(self, store: Store, source: str, sku_from: str, sku_prefix: str, salt: bytes | None = None,
+                 pid_slash: str | None = None) -> None:
         self.store, self.source = store, source
-        self.sku_from, self.sku_prefix = sku_from, sku_prefix
+        self.sku_from, self.sku_prefix, self.pid_slash = sku_from, sku_prefix, pid_slash
         self.salt = salt  # the import's merger salt (Merger.bind): with it, late types stay late as last time
         self.in_file: dict[str, str] = {}  # supplier PID → SKU of every product of this file matched so far
         self.pending: list[Pending] = []
@@ -77,7 +78,8 @@ class References:
         if rest:
             found.update(cross_referenced(self.store, self.source, rest))
         if self.sku_from == "supplier_pid":
-            found.update({pid: self.sku_prefix + pid for pid in wanted - found.keys()})
+            slash = self.pid_slash
+            found.update({pid: self.sku_prefix + (pid.replace("/", slash) if slash else pid) for pid in wanted - found.keys()})
         stored = self.store.existing_identifiers(sorted(set(found.values()))) if found else set()
         return {pid: sku for pid, sku in found.items() if sku in stored}
 
@@ -85,7 +87,7 @@ class References:
         """Rewrite the associations of a batch's records from PIDs to SKUs; a type with a target not resolved
         yet leaves the record and waits for `resolve_pending`. So does a resolved type that was late when the
         product's fingerprint was taken, while the record is otherwise the same (with `salt`). `lines`:
-        id(item) → association type → target PID → line of its PROD_ID_TO (importers.bmecat.Mapped.ref_lines),
+        id(item) → association type → target PID → line of its PROD_ID_TO (importers.bmecat_mapper.Mapped.ref_lines),
         what a problem about a target that resolves to nothing names."""
         having = [i for i in items if isinstance(i.record, Product) and i.record.associations]
         if not having:

@@ -21,7 +21,7 @@ from pim.spelling import nearest
 from pim.structure import AttributeType
 
 if TYPE_CHECKING:
-    from importers.bmecat import BmecatMap
+    from importers.bmecat_map import BmecatMap
     from pim.importing import ImportCounts
     from pim.store import Store
 
@@ -195,7 +195,7 @@ NAMED, KEYS_NAMED = 20, 40
 def report_unrestated(store: Store, counts: ImportCounts, source: str, file: str,
                       withdrawn: Mapping[str, tuple[str, frozenset[str]]], updates: str) -> None:
     """One `warning` for a T_UPDATE_PRODUCTS that withdrew what its PRODUCTs did not restate (`withdrawn`: SKU →
-    (supplier PID, value keys and `association <type>`s), importers.bmecat.Deletes.unrestated): a supplier that
+    (supplier PID, value keys and `association <type>`s), importers.bmecat_deletes.Deletes.unrestated): a supplier that
     sends partial updates loses values without a word but a count. It names the keys and the first `NAMED`
     products, and the map's `updates: delta`. A later run of the file under `updates: delta` closes it; one
     that withdraws again replaces it; a run under `restate` withdrawing nothing leaves it (it still happened)."""

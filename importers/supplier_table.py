@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from importers.bmecat import supplier_origin
+from importers.bmecat_matching import supplier_origin
 from importers.csv_records import csv_records
 from importers.erp_csv import (
     CsvRows,
@@ -66,7 +66,8 @@ from importers.gtin_check import (
     take_bad,
     unmatched_reason,
 )
-from importers.supplier_tiers import CellProblem, PriceCells, SupplierTiers, TierColumn, TierWriter
+from importers.supplier_tiers import (CellProblem, PriceCells, SupplierTiers, TierColumn, TierWriter,
+                                     report_missing_price_unit)
 from importers.supplier_zeros import LostZeros
 from importers.workbook import NumberText, header_places, other_sheets_refused, text_rows, workbook_kind
 from pim.catalog import Structure
@@ -133,7 +134,9 @@ class SupplierTableMap(SourceProfile, NumberFormat):
     def price_columns(self) -> set[str]:
         """The columns the price unit and tiers are read from (`price_unit_column`, `tiers`)."""
         tiers = self.tiers.columns if self.tiers else []
-        return {c for c in (self.price_unit_column, *(t.price for t in tiers), *(t.min_qty_column for t in tiers)) if c}
+        terms = self.tiers.row_columns() if self.tiers else []  # the tiers' currency and validity columns
+        return {c for c in (self.price_unit_column, *(t.price for t in tiers), *(t.min_qty_column for t in tiers),
+                            *terms) if c}
 
     def gtin_columns(self) -> set[str]:
         """The columns holding GTINs: the one matched on and those sent to a GTIN attribute."""
@@ -447,20 +450,21 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
     column = m.gtin_column
     matched = match_skus(store, m.source, rows, gtin_attribute=gtin_attr, unmatched=m.unmatched,  # GTIN refusals
                          gtin_at=(lambda item, gtin: (column, item.line or 0)) if column else None,  # name its column
-                         line_of=repeats.line)
+                         line_of=repeats.line, defer=True)  # pairs: written by `tiers.put`, for rows taken in
     items = _stating(_with_family(_gtin_notes(matched, notes, m), store, m), header, m, structure)
     tiers = TierWriter(store, m)
 
     def warn(counts: ImportCounts) -> None:  # a profile column the file lacks (renamed, typo) read nothing
         unread = unread_columns(header, m, m.price_columns())  # type: ignore[arg-type]
-        report_unread(store, counts, m.source, path.name, unread)
+        report_unread(store, counts, m.source, path.name, [u for u in unread if u[0] != m.price_unit_column])
+        report_missing_price_unit(store, counts, m, header, path.name)  # said apart: it changes every price
         zeros.report(counts, path.name)
         headings.report(store, counts, m, path.name)
         tiers.report(counts)
 
     return run_import(store, m.source, tiers.placed(items), structure=structure, label=job_label("supplier", path),
                       merge=merger_for(m, map_dir, precedence), before_finish=warn,
-                      extras=tiers.put if m.tiers else None, on_batch=tiers.committed if m.tiers else None)
+                      extras=tiers.put, on_batch=tiers.committed if m.tiers else None)
 
 
 def _bad_link(item: SourceItem, notes: dict[int, GtinNote], column: str) -> tuple[str, str] | None:

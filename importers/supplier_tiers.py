@@ -1,24 +1,28 @@
 """A supplier table's prices per price unit and its quantity tiers (a profile's `price_unit_column` and `tiers`).
-A row's cells are read as a BMEcat catalog's prices are (importers.bmecat: `unit_price`, `tier_problem`); its
+A row's cells are read as a BMEcat catalog's prices are (importers.tier_checks: `unit_price`, `tier_problem`); its
 tiers ride on its record (`Parsed.extras`) and are written, and the ones it no longer holds removed, in its
 import batch's own transaction, only when the record is taken in (`TierWriter.put`): a row the merge refuses,
 or a crash before the batch commits, leaves the stored tiers as they were."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Connection
 
-from importers.bmecat import tier_problem, unit_price, unit_price_problem
+from importers.tier_checks import tier_problem, unit_price, unit_price_problem
 from importers.erp_csv import header_name
 from pim.commerce import EARLIEST, put_price_rows_in, remove_price_list_entries_in
-from pim.importing import ImportCounts, Parsed
+from pim.importing import ImportCounts, Parsed, file_warning
 from pim.product import split_key
+from pim.sources import Placed, put_placed_in
+from pim.spelling import nearest
 from pim.store import Store
 from pim.structure import AttributeType
 from pim.values import ValueProblem
@@ -54,8 +58,33 @@ class SupplierTiers(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     price_list: str = Field(min_length=1, max_length=100, description="The price list the tiers are stored as.")
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="Currency of the tier prices.")
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$", description=(
+        "Currency of the tier prices; with `currency_column`, of a row whose currency cell is empty."))
+    currency_column: str | None = Field(default=None, description=(
+        "Column holding the ISO 4217 code (EUR, CHF) of the row's tier prices, for a file in several currencies."))
+    valid_from_column: str | None = Field(default=None, description=(
+        "Column holding the first day the row's tiers are valid (in the profile's `date_format`); empty: always."))
+    valid_to_column: str | None = Field(default=None, description=(
+        "Column holding the last day the row's tiers are valid (in the profile's `date_format`); empty: open-ended."))
     columns: list[TierColumn] = Field(min_length=1, description="One entry per tier.")
+
+    @field_validator("currency_column", "valid_from_column", "valid_to_column")
+    @classmethod
+    def _header_name(cls, name: str | None) -> str | None:
+        return header_name(name) if name is not None else None
+
+    @model_validator(mode="after")
+    def _a_currency(self) -> SupplierTiers:
+        if self.currency is None and self.currency_column is None:
+            raise ValueError("give the tiers a `currency` (EUR), or a `currency_column` that holds each row's")
+        return self
+
+    def row_columns(self) -> list[str]:
+        """The columns a row's tiers read besides their price and bound columns: currency and validity dates."""
+        return [c for c in (self.currency_column, self.valid_from_column, self.valid_to_column) if c]
+
+
+_ISO_CURRENCY = re.compile(r"^[A-Z]{3}$").fullmatch
 
 
 class CellProblem(ValueProblem):
@@ -88,6 +117,10 @@ class PriceCells:
         self.price_keys = [(column, rule.to) for column, rule in m.rules().items() if column in at
                            and types.get(split_key(rule.to)[0]) == AttributeType.price_collection]
         tiers = m.tiers.columns if m.tiers else []  # a tier whose columns the file lacks: not stated
+        # the row's currency and validity columns; one the file lacks gives the profile's currency, no dates
+        self.currency_at, self.from_at, self.to_at = (
+            at.get(column or "") for column in ((m.tiers.currency_column, m.tiers.valid_from_column,
+                                                 m.tiers.valid_to_column) if m.tiers else ("", "", "")))
         self.tier_at = [(t, at[t.price], at.get(t.min_qty_column or "")) for t in tiers
                         if t.price in at and (t.min_qty_column is None or t.min_qty_column in at)]
         self.whole = len(self.tier_at) == len(tiers)
@@ -117,17 +150,44 @@ class PriceCells:
         if not self.tier_at:
             return None
         tiers: list[dict[str, Any]] = []
+        currency = valid_from = valid_to = None
         for tier, price_at, bound_at in self.tier_at:
             text = cells[price_at].strip()
             if not text:
                 continue
+            if currency is None:  # the row's, read once it has a tier
+                currency, valid_from, valid_to = self._row_terms(cells)
             bound = tier.min_qty if bound_at is None else _decimal(cells[bound_at].strip() or "?", tier.min_qty_column or "", number)
-            row = {"sku": "-", "currency": m.tiers.currency, "min_qty": bound, "valid_from": None, "valid_to": None,  # type: ignore[union-attr]
+            row = {"sku": "-", "currency": currency, "min_qty": bound, "valid_from": valid_from, "valid_to": valid_to,
                    "price": Decimal(_per_piece(_decimal(text, tier.price, number), per, per_text, tier.price))}
             if wrong := tier_problem(row, None, None):
                 raise CellProblem(tier.price, f"tier price '{text}' from {bound}: {wrong}")
             tiers.append(row)
         return StatedTiers(tiers, self.whole)
+
+    def _row_terms(self, cells: list[str]) -> tuple[str, date | None, date | None]:
+        """The row's tier currency and validity dates; CellProblem naming the column of a cell that gives none."""
+        t = self.m.tiers
+        code = cells[self.currency_at].strip().upper() if self.currency_at is not None else ""
+        currency = code or t.currency  # type: ignore[union-attr]
+        if currency is None:
+            raise CellProblem(t.currency_column or "", f"'{t.currency_column}' is empty and the profile's tiers have "  # type: ignore[union-attr]
+                              "no `currency`: fill in the ISO code of the row's prices (EUR), or give the tiers one")
+        if not _ISO_CURRENCY(currency):
+            raise CellProblem(t.currency_column or "", f"'{code}' in '{t.currency_column}' is no ISO 4217 currency "  # type: ignore[union-attr]
+                              "code (three letters: EUR, CHF): correct the cell")
+        days = []
+        for at, column in ((self.from_at, t.valid_from_column), (self.to_at, t.valid_to_column)):  # type: ignore[union-attr]
+            text = cells[at].strip() if at is not None else ""
+            try:
+                days.append(self.m.day(text) if text else None)
+            except ValueProblem as exc:
+                raise CellProblem(column or "", f"'{column}': {exc}; fill in the date as the profile's "
+                                  f"`date_format` ({self.m.date_format}) gives it, or leave it empty") from None
+        if days[0] is not None and days[1] is not None and days[1] < days[0]:
+            raise CellProblem(t.valid_to_column or "", f"'{t.valid_to_column}' {days[1]} is before "  # type: ignore[union-attr]
+                              f"'{t.valid_from_column}' {days[0]}: correct one of the two dates")
+        return currency, days[0], days[1]
 
 
 def _decimal(text: str, column: str, number: Any) -> Decimal:
@@ -147,7 +207,7 @@ def _per_piece(amount: Decimal, per: Decimal, per_text: str, column: str) -> str
 
 
 class TierWriter:
-    """A supplier table's tiers into its price list, as a BMEcat catalog's go (`import_bmecat`'s put_tiers): the
+    """A supplier table's tiers into its price list, as a BMEcat catalog's go (`import_bmecat`'s put_extras): the
     import's `extras` writer, so each batch's tiers are written, and the tiers its rows no longer hold removed
     (pim.commerce.remove_price_list_entries_in), in the batch's own transaction, for the rows taken in only. They
     are counted once the batch commits (`committed`)."""
@@ -162,15 +222,23 @@ class TierWriter:
         for item in items:
             if isinstance(item, Parsed):
                 for stated in item.extras:
-                    stated.sku = item.record.identifier
+                    if isinstance(stated, StatedTiers):  # not a cross-reference pair (pim.sources.Placed)
+                        stated.sku = item.record.identifier
             yield item
 
-    def put(self, conn: Connection, batch: list[StatedTiers]) -> None:
-        price_list, source = self.m.tiers.price_list, self.m.source  # type: ignore[union-attr]
+    def put(self, conn: Connection, batch: list[StatedTiers | Placed]) -> None:
+        """Also the cross-reference pairs SKU matching found for the rows taken in (`match_skus(defer=True)`):
+        a row refused for any reason leaves no pair."""
+        put_placed_in(self.store, conn, self.m.source, batch)
+        batch = [stated for stated in batch if isinstance(stated, StatedTiers)]  # type: ignore[misc]
+        if self.m.tiers is None or not batch:
+            return
+        price_list, source = self.m.tiers.price_list, self.m.source
         keep: dict[str, set[tuple[Any, ...]]] = {}
         for stated in batch:
             if stated.whole:  # two rows of one SKU (two supplier ids): both rows' tiers stay
-                keep.setdefault(stated.sku, set()).update((t["currency"], t["min_qty"], EARLIEST) for t in stated.rows)
+                keep.setdefault(stated.sku, set()).update((t["currency"], t["min_qty"], t["valid_from"] or EARLIEST)
+                                                          for t in stated.rows)
         removed = len(remove_price_list_entries_in(self.store, conn, price_list, source, keep)) if keep else 0
         rows = [{"customer": price_list, **t, "sku": stated.sku, "source": source} for stated in batch for t in stated.rows]
         self._batch = (put_price_rows_in(self.store, conn, rows) if rows else 0, removed)
@@ -187,3 +255,23 @@ class TierWriter:
             counts.extra["tier_prices"] = self.written
         if self.removed:
             counts.extra["tier_prices_removed"] = self.removed
+
+
+def report_missing_price_unit(store: Store, counts: ImportCounts, m: SupplierTableMap, header: list[str],
+                              file: str) -> None:
+    """One `warning` when the profile names a `price_unit_column` the file's header lacks (renamed, misspelled,
+    dropped): every price and tier of the file was then read as the price of one piece, which is off by the
+    price unit (a price per 100 stored as per piece), so it is said whatever else the file has. The file's
+    next run replaces the warning, or closes it once the column is back."""
+    column = m.price_unit_column
+    if not column or not header:
+        return
+    reason = None
+    if column not in header:
+        counts.extra["price_unit_missing"] = 1
+        near = nearest(column, [h for h in header if h])
+        reason = (f"the profile's price_unit_column '{column}' is not in this file"
+                  + (f" (the header has '{near}')" if near else "") + ": its prices and tiers were read as prices of "
+                  "one piece. If they are for more pieces (per 100), correct the column name in the profile or the "
+                  "file and import it again; if the file has no price unit, take `price_unit_column` out of the profile")
+    file_warning(store, counts.job_id, m.source, f"price-unit-missing:{file}", reason, file=file, field=column)

@@ -358,9 +358,29 @@ GtinAt = Callable[[SourceItem, str], tuple[str, int] | None]
 LineOf = Callable[[str], int | None]
 
 
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A cross-reference pair `match_skus(defer=True)` found, carried in its record's `Parsed.extras`."""
+
+    pid: str
+    sku: str
+    matched_by: str
+
+
+def put_placed_in(store: Store, conn: Any, source: str, rows: Iterable[Any]) -> int:
+    """Write the `Placed` pairs among a batch's extras (the other rows are the importer's) in the batch's
+    transaction `conn`; returns how many."""
+    stamp = now()
+    pairs = list({r.pid: {"source": source, "source_pid": r.pid, "sku": r.sku, "matched_by": r.matched_by,
+                          "updated_at": stamp} for r in rows if isinstance(r, Placed)}.values())  # one row per PID
+    store.upsert_rows(conn, XREF, pairs, ["source", "source_pid"])
+    return len(pairs)
+
+
 def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected], *, gtin_attribute: str = "ean",
                unmatched: Literal["create", "quarantine"] = "quarantine",
-               gtin_at: GtinAt | None = None, line_of: LineOf | None = None) -> Iterator[Parsed | Rejected]:
+               gtin_at: GtinAt | None = None, line_of: LineOf | None = None,
+               defer: bool = False) -> Iterator[Parsed | Rejected]:
     """Resolve SKUs batch by batch: the cross-reference first, then every GTIN of the record in its order (one
     query each per batch). The product its GTINs name is the match, remembered in the cross-reference; a GTIN
     several products carry, or GTINs naming different products, refuse the record: it must never silently
@@ -372,15 +392,27 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
     ambiguous (two supplier products sharing an EAN); one whose PID makes no SKU (pim.validation.identifier_problem,
     refused by pim.importing) is not, so it names no product and a later import still tries its GTINs. A refusal
     about a GTIN names the field and line `gtin_at` gives for it (else `gtin`, or `pid` for NoSku, at the record's
-    line); one naming another PID gives its line in the file when `line_of` knows it. One query each per batch."""
+    line); one naming another PID gives its line in the file when `line_of` knows it. One query each per batch.
+
+    `defer`: a pair is not written here but carried in its record's `Parsed.extras` as a `Placed`, for the
+    import's extras writer (`put_placed_in`): written in the record's batch transaction, only if the record is
+    taken in, so a product refused for another reason leaves no pair; a later record of the PID in this run
+    finds the pair its earlier record was given."""
+    placed: dict[str, Placed] = {}  # `defer`: PID → the pair given earlier in this run (maybe not yet written)
+    # `defer`: SKU → the PID and line a GTIN matched it to in this run, as the pairs of batches not yet written
+    # are not in the cross-reference that `_claimants` reads
+    matched: dict[str, tuple[str, int | None]] = {}
     for chunk in batched(items, store.batch_size):
         wanted = [i for i in chunk if isinstance(i, SourceItem) and not i.record.identifier.strip() and i.pid]
-        by_pid = _xref(store, source, [i.pid for i in wanted if i.pid])
+        stored = by_pid = _xref(store, source, [i.pid for i in wanted if i.pid])
+        if placed:
+            by_pid = {**{i.pid: placed[i.pid].sku for i in wanted if i.pid in placed}, **stored}  # type: ignore[index]
         gtins = [g for i in wanted if i.pid not in by_pid for g in i.tried_gtins]
         owners_of = _gtin_owners(store, gtin_attribute, gtins) if gtins else {}
         claims = _claimants(store, source, {owners[0] for owners in owners_of.values() if len(owners) == 1}
                             ) if owners_of else {}
-        fresh: dict[str, tuple[str, int | None]] = {}  # SKU → the PID and line a GTIN matched it to in this batch
+        fresh: dict[str, tuple[str, int | None]] = matched if defer else {}  # SKU → the PID and line a GTIN
+        # matched it to in this batch
         learned: list[tuple[str, str]] = []
         created: list[tuple[str, str]] = []
         unplaced = [i.pid for i in wanted if i.pid not in by_pid and not any(g in owners_of for g in i.tried_gtins)]
@@ -389,6 +421,7 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
             if isinstance(item, Rejected):
                 yield item
                 continue
+            pair = len(learned), len(created)
             sku = item.record.identifier.strip() or by_pid.get(item.pid or "")
             found = [(g, owners_of[g]) for g in item.tried_gtins if g in owners_of] if not sku and owners_of else []
             if found:
@@ -425,10 +458,16 @@ def match_skus(store: Store, source: str, items: Iterable[SourceItem | Rejected]
                 yield NoSku(f"{why}; {hint}", item.file, line, field_name, item.raw, item.pid, why=why)
                 continue
             item.record.identifier = sku
-            yield Parsed(item.record, item.file, item.line, item.raw, extras=item.extras)
-        if learned:
+            extras = item.extras
+            if defer and item.pid and item.pid not in stored:  # each record taken in writes its pair
+                if pair != (len(learned), len(created)):
+                    placed[item.pid] = Placed(item.pid, sku, "gtin" if len(learned) > pair[0] else "created")
+                if (given := placed.get(item.pid)) is not None and given.sku == sku:
+                    extras = [*extras, given]
+            yield Parsed(item.record, item.file, item.line, item.raw, extras=extras)
+        if learned and not defer:
             put_cross_references(store, source, learned, matched_by="gtin")
-        if created:
+        if created and not defer:
             put_cross_references(store, source, created, matched_by="created")
 
 

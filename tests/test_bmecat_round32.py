@@ -203,7 +203,7 @@ def test_each_tier_is_refused_as_a_price_list_entry_refuses_it(tmp_path: Path, m
         built.append(tier)
         return whole(tier, *dates)
 
-    monkeypatch.setattr(bmecat, "tier_problem", counted)
+    monkeypatch.setattr("importers.bmecat_mapper.tier_problem", counted)
     prices = "".join(f"<PRODUCT_PRICE price_type='net_customer'><PRICE_AMOUNT>{amount}</PRICE_AMOUNT><PRICE_CURRENCY>"
                      f"EUR</PRICE_CURRENCY><LOWER_BOUND>{bound}</LOWER_BOUND></PRODUCT_PRICE>"
                      for amount in AMOUNTS for bound in ("1", "50"))
