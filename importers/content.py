@@ -598,7 +598,7 @@ def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Stru
     or updating the wrong product (_fix_skus). An edit of a value that changed since the export, or of one a
     variant inherits, is settled by SheetEdits. One read of the shown values per `batch` records."""
     options = {code: set(opts) for code, opts in structure.options.items()}
-    edits = SheetEdits()
+    edits = SheetEdits(store)
     for chunk in batched(items, batch):
         records = [(n, item.record, content_sheet.read_version((item.raw or {}).get(content_sheet.VERSION_COLUMN)))
                    for n, item in enumerate(chunk) if isinstance(item, Parsed) and isinstance(item.record, Product)]

@@ -12,8 +12,8 @@ from pim import content_sheet
 from pim.attribute_changes import shown_value
 from pim.importing import Parsed, Rejected
 from pim.merge import MODEL_KEY
-from pim.product import Product, Provenance, partial_model
-from pim.store.store import QuarantineEntry
+from pim.product import EMPTY, Product, Provenance, partial_model
+from pim.store.store import QuarantineEntry, Store
 from pim.structure import Attribute
 
 
@@ -30,6 +30,7 @@ class SheetRow:
         self.unplaced: list[tuple[str, Any, str]] = []
         self.to_model: list[tuple[str, Any, str]] = []  # (key, cell, model): edits of inherited cells
         self.model_text: list[tuple[str, str]] = []  # (key, model): inherited cells left saying what they show
+        self.cleared: list[tuple[str, Any]] = []  # (key, value shown): emptied cells of the product's own values
 
     def cell(self, attr: Attribute, key: str, cell: Any, shown: Any, *, same: bool, edit: bool) -> None:
         """Note one cell: `same`, untouched since the export; `edit`, kept as a claim that differs from what the
@@ -49,6 +50,8 @@ class SheetRow:
         self.matched.add(key)
         if how == content_sheet.INHERITED and origin:
             self.to_model.append((key, cell, origin))
+        elif cell in EMPTY and shown not in EMPTY and not origin:
+            self.cleared.append((key, shown))
 
 
 class SheetEdits:
@@ -63,11 +66,16 @@ class SheetEdits:
 
     An edit of a cell the variant showed from its model (the version says so: content_sheet.INHERITED) goes to
     the model, as the product page edits an inherited value, when every variant row of the model in the file
-    gives that same text (_ModelEdits)."""
+    gives that same text (_ModelEdits).
 
-    def __init__(self) -> None:
+    An emptied cell withdraws the content team's value only: one whose shown value another source gave stays
+    as it is, and is noted as a problem of its row (with `store` to read who gave it), not counted silently
+    as unchanged."""
+
+    def __init__(self, store: Store | None = None) -> None:
         self.proven: set[str] = set()
         self.models = _ModelEdits()
+        self.store = store
 
     def settle(self, rows: list[SheetRow], chunk: list[Parsed | Rejected]) -> None:
         for row in rows:
@@ -90,6 +98,24 @@ class SheetEdits:
                 item.problems = [*item.problems, *problem_notes(
                     [(key, _stale_reason(now, cell)) for key, cell, now in stale], item.file, item.line, item.raw,
                     row.record.identifier, source)]
+        self._not_cleared(rows, chunk)
+
+    def _not_cleared(self, rows: list[SheetRow], chunk: list[Parsed | Rejected]) -> None:
+        """Note the emptied cells whose value another source gave: the clear leaves them showing it. One read
+        of the batch's products that have such cells."""
+        cleared = [row for row in rows if row.cleared and isinstance(chunk[row.n], Parsed)]
+        if not cleared or self.store is None:
+            return
+        stored = {p.identifier: p for p in self.store.iter_products(identifiers=[r.record.identifier for r in cleared])}
+        for row in cleared:
+            item, product = chunk[row.n], stored.get(row.record.identifier)
+            theirs = [(key, shown, prov.source) for key, shown in row.cleared
+                      if product is not None and (prov := product.provenance_of(key)) and prov.source != "content"]
+            if theirs and isinstance(item, Parsed):
+                source = row.record.source.source if row.record.source else ""
+                item.problems = [*item.problems, *problem_notes(
+                    [(key, _not_cleared_reason(shown, by)) for key, shown, by in theirs], item.file, item.line,
+                    item.raw, row.record.identifier, source)]
 
     def stale(self, row: SheetRow) -> list[tuple[str, Any, str]]:
         """The row's edits made on a value that changed since the export; none when the version vouches for no
@@ -106,6 +132,12 @@ class SheetEdits:
 def _stale_reason(now: str, cell: Any) -> str:
     return (f"not stored: the value changed since the sheet was downloaded — download the sheet again and re-apply "
             f"the edit, or edit it on the product page (it shows {_quoted(now)} now; the sheet says {_quoted(cell)})")
+
+
+def _not_cleared_reason(shown: Any, source: str) -> str:
+    return (f"not cleared: the value it shows ({_quoted(shown)}) comes from source '{source}', not from the content "
+            "team, and an empty cell withdraws only the content team's own value — change it in that source, or "
+            "type the text that should show instead")
 
 
 def _quoted(text: Any) -> str:

@@ -146,10 +146,51 @@ def get_assets(store: Any, shas: Iterable[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def asset_validity(conn: Any, refs: Iterable[str]) -> set[str]:
-    """pim.registry.ASSET_VALIDITY hook: the refs known NOT to be usable (unreadable or rejected). Refs not
-    ingested yet are not reported: imports score completeness before `pim media ingest` runs."""
-    return invalid_refs(conn, refs, strict=False)
+def asset_validity(conn: Any, refs: Iterable[str]) -> set[Any]:
+    """pim.registry.ASSET_VALIDITY hook: what does not count as a filled image. Once the media area is in use
+    (`media_in_use`: an image was ingested or uploaded), a ref that is not a stored, valid asset — typed text, a
+    name or URL nobody ingested, an unreadable or rejected image — is reported as itself and counts on no
+    channel (`pim media ingest` and uploads rescore its products once it reads valid). Before that (a catalog
+    whose images are served from elsewhere, or an import scored before its first ingest) only refs known to be
+    bad are. A valid image below a channel's size/aspect rules (media.yaml, media.channel_rules) is reported as
+    `(ref, channel)`: it counts on the other channels."""
+    from media.channel_rules import channel_rules
+
+    mapping = resolve(conn, refs)
+    assets = get_assets(conn, [s for s in mapping.values() if s])
+    strict = bool(assets) or media_in_use(conn)
+    failed = set() if strict else _failed(conn, [r for r, sha in mapping.items() if sha is None])
+    rules = [(code, r) for code, r in channel_rules().items()
+             if r.min_width or r.min_height or r.min_aspect_ratio or r.max_aspect_ratio]
+    out: set[Any] = set()
+    for ref, sha in mapping.items():
+        asset = assets.get(sha) if sha else None
+        if asset is None:
+            if strict or sha is not None or ref in failed:
+                out.add(ref)
+        elif asset["status"] != VALID:
+            out.add(ref)
+        else:
+            out.update((ref, code) for code, r in rules if r.problems(asset["width"], asset["height"]))
+    return out
+
+
+def media_in_use(store: Any) -> bool:
+    """Whether any image was ever stored (an asset row exists): from then on image values must be assets."""
+    with _connect(store) as conn:
+        return conn.execute(select(ASSET.c.sha256).limit(1)).first() is not None
+
+
+def settle_rules(store: Any, *, everything: bool = False) -> list[int]:
+    """The hook's companion (`asset_validity.settle`): queue the rescores a change of media.yaml's channel rules
+    needs (media.channel_rules.settle; `everything`: only record the rules, a full rebuild follows). The gate,
+    the report and the rebuild call it through the hook, not by name."""
+    from media.channel_rules import settle
+
+    return settle(store, everything=everything)
+
+
+asset_validity.settle = settle_rules  # type: ignore[attr-defined]
 
 
 def invalid_refs(store: Any, refs: Iterable[str], *, channel: str | None = None, media: Any = None,
@@ -184,11 +225,16 @@ def invalid_refs(store: Any, refs: Iterable[str], *, channel: str | None = None,
 
 def _failed(store: Any, refs: list[str]) -> set[str]:
     """Refs that were tried and could not be read."""
-    out: set[str] = set()
+    return set(_failed_reasons(store, refs))
+
+
+def _failed_reasons(store: Any, refs: list[str]) -> dict[str, str]:
+    """Refs that were tried and could not be read → why."""
+    out: dict[str, str] = {}
     with _connect(store) as conn:
         raw = RawTable(conn, ORIGIN)
         for chunk in _chunks(refs):
-            out.update(ref for ref, problem in raw.select(conn, ("ref", "problem"), "ref", chunk) if problem is not None)
+            out.update((ref, problem) for ref, problem in raw.select(conn, ("ref", "problem"), "ref", chunk) if problem is not None)
     return out
 
 

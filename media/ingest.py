@@ -226,12 +226,13 @@ class Known:
 
 
 def _problems_before(store: Any, refs: list[str], stored: dict[str, Known]) -> set[str]:
-    """The refs about to be read that are unusable now (unreadable or rejected): if one reads valid, its
-    products must be rescored (a file fixed in place unblocks them at once). One lookup per window, not per ref."""
+    """The refs about to be read that fill no image now (never ingested, unreadable or rejected): if one reads
+    valid, its products must be rescored (a file fixed in place, or an image ingested after the import that
+    named it, fills the attribute at once). One lookup per window, not per ref."""
     if not refs:
         return set()
     resolved = {ref: k.sha256 if (k := stored.get(ref)) else None for ref in refs}
-    return invalid_refs(store, refs, strict=False, resolved=resolved)
+    return invalid_refs(store, refs, strict=True, resolved=resolved)
 
 
 def _examine_since(job: tuple[str, Known | None], **kw: Any) -> dict[str, Any]:

@@ -10,7 +10,11 @@ Per image value the link is:
 - nothing, when the value is known not to be usable (unreadable, rejected, or below the channel's size
   rules): no broken or unfit image is listed;
 - the value as it was linked before (the caller's fallback), when media has not seen it yet (never ingested,
-  or its rendition not built): a catalog without media ingest keeps its links.
+  or its rendition not built): a catalog without media ingest keeps its links;
+- nothing, for a `sha256:<hex>` value (an upload) whose rendition is not built: that ref names an asset, not a
+  place anyone can fetch, so it is never linked as it is (nor through a catalog's URL convention); the first
+  such value of a publication logs a warning naming `pim media renditions` (uploads build theirs at once:
+  media.renditions.build_for_assets).
 
 Links are looked up in batches (`prefetch`, a few queries per batch of products), not one query per value."""
 
@@ -22,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from media.assets import RENDITION, _connect, invalid_refs, rendition_key, resolve
+from media.assets import RENDITION, SHA_REF, _connect, invalid_refs, rendition_key, resolve
 from media.renditions import public_url
 from media.settings import RenditionSpec, load_media_file
 
@@ -44,7 +48,7 @@ class RenditionLinks:
         self.media, self.local_hint = media, local_hint
         self.cdn = cdn_base_url.rstrip("/") if cdn_base_url else None
         self._known: dict[str, Any] = {}  # value → URL, None (unusable) or _NOT_SEEN
-        self._local_warned = False
+        self._local_warned = self._unbuilt_warned = False
 
     def prefetch(self, values: Iterable[str]) -> None:
         wanted = [v for v in dict.fromkeys(values) if isinstance(v, str) and v and v not in self._known]
@@ -70,6 +74,10 @@ class RenditionLinks:
                 self._known[value] = url = public_url(self.asset_store, key, self.cdn)
                 if url.startswith("file:") and not self._local_warned:
                     self._warn_local(url)
+            elif SHA_REF.match(value):  # a valid upload's `sha256:` ref: it names no place to fetch it from
+                self._known[value] = None
+                if not self._unbuilt_warned:
+                    self._warn_unbuilt(value)
             else:  # never ingested, or its rendition not built yet
                 self._known[value] = _NOT_SEEN
 
@@ -78,6 +86,13 @@ class RenditionLinks:
         self._local_warned = True
         log.warning("channel %s links its images as file:// URLs of this machine's media folder (e.g. %s), which "
                     "no shop, feed reader or search page can fetch: %s", self.channel, url, self.local_hint)
+
+    def _warn_unbuilt(self, value: str) -> None:
+        """Once per publication: an uploaded image (`sha256:` ref) left out as its rendition is not built."""
+        self._unbuilt_warned = True
+        log.warning("channel %s leaves out images that have no '%s' rendition yet (e.g. %s; their items go without "
+                    "an image, or are blocked where an image is required): run `pim media renditions --channel %s` "
+                    "and publish again", self.channel, self.spec.name, value, self.channel)
 
     def state(self) -> list[Any]:
         """What the links depend on besides the values and their assets: the spec and the CDN base. A rendition

@@ -4,7 +4,8 @@ The rules (Akeneo's): the required attributes are the family's requirements for 
 identifier; a localizable attribute is required on each of the channel's locales, a locale-specific one only on
 its locales; a scopable value is read for the channel only; a value is filled unless null, "" or []
 (false and 0 are filled); a metric needs amount and unit; a price collection needs every channel currency;
-an image counts only when its asset is valid; variants count what they inherit from their product models.
+an image counts only when its asset is valid and meets the channel's image rules (the asset-validity hook
+reports a ref, or a (ref, channel) pair); variants count what they inherit from their product models.
 ratio = 100 when nothing is required, else floor(100 × (required − missing) / required).
 
 Scoring here is pure (records in, scores out); pim.rescore keeps the stored scores current and
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, func, select
 
 from pim.catalog import Structure
@@ -102,7 +103,7 @@ class FamilyPlan:
 
     def __init__(self, family: str, checks: list[tuple[str, int, tuple[str, ...]]], scopes: list[Scope]) -> None:
         self.family, self.checks, self.scopes = family, checks, scopes
-        self.assets = [key for key, kind, _ in checks if kind == ASSET]
+        self.assets = list(dict.fromkeys(key for key, kind, _ in checks if kind == ASSET))  # one check per channel
         self.keys = frozenset(key for key, _, _ in checks)
         self._by_mask: dict[int, tuple[Result, ...]] = {}
         bits = [(key, 1 << n, kind, currencies) for n, (key, kind, currencies) in enumerate(checks)]
@@ -156,8 +157,9 @@ class FamilyPlan:
                         if amount is None or amount == "":
                             mask |= bit
                             break
-            elif kind == ASSET and invalid_assets and isinstance(v, str) and v in invalid_assets:
-                mask |= bit
+            elif kind == ASSET and invalid_assets and isinstance(v, str) and (
+                    v in invalid_assets or (v, currencies[0]) in invalid_assets):
+                mask |= bit  # `currencies` of an asset check holds its channel
         return mask
 
     def results(self, values: Mapping[str, Any], identifier: str | None, invalid_assets: Any = (),
@@ -233,7 +235,9 @@ class Requirements:
                 slots = []
                 for slot in self.slots(family, ch_code, locale):
                     kind = IDENT if slot.attribute == self.identifier else _KINDS.get(slot.type, PLAIN)
-                    check = (slot.key, kind, tuple(channel.currencies) if kind == PRICE else ())
+                    # an image's check is per channel: the channels' image rules differ (media.yaml)
+                    extra = tuple(channel.currencies) if kind == PRICE else (ch_code,) if kind == ASSET else ()
+                    check = (slot.key, kind, extra)
                     if check not in index:
                         index[check] = len(checks)
                         checks.append(check)
@@ -248,7 +252,7 @@ class Requirements:
         identifier: str | None = None,
         *,
         channels: Iterable[str] | None = None,
-        invalid_assets: frozenset[str] | set[str] = frozenset(),
+        invalid_assets: frozenset[Any] | set[Any] = frozenset(),
     ) -> list[Score]:
         """Scores on every locale of every channel (or of `channels`). No family → no completeness."""
         plan = self.plan(family)
@@ -257,6 +261,18 @@ class Requirements:
         wanted = None if channels is None else set(channels)
         return [Score(r.channel, r.locale, r.family, r.required, r.missing)
                 for r in plan.results(values, identifier, invalid_assets, wanted)]
+
+
+def settle_asset_rules(store: Any, *, everything: bool = False) -> None:
+    """Let each asset-validity hook queue the rescores its own rules need before stored scores are read (the
+    media area's: a change of a channel's image rules in media.yaml; `settle` on the hook, when it has one).
+    `everything`: a full rebuild follows, so the hooks only take note of their rules."""
+    from pim.registry import ASSET_VALIDITY, load
+
+    for ref in ASSET_VALIDITY:
+        settle = getattr(load(ref), "settle", None)
+        if settle is not None:
+            settle(store, everything=everything)
 
 
 def asset_refs(values: Mapping[str, Any], structure: Structure) -> set[str]:
@@ -283,7 +299,9 @@ class LocaleCounts(BaseModel):
 
 class TodoItem(BaseModel):
     """`products` enabled products in `family` miss `attribute` on `locale` for `channel`; `disabled` more that
-    miss it are disabled (never published, so left out of the count, named apart)."""
+    miss it are disabled (never published, so left out of the count, named apart). `locales`: every locale the
+    item blocks, when a report merges a non-localizable attribute's lines (`merge_locales`; `locale` is the
+    first of them)."""
 
     channel: str
     locale: str
@@ -291,10 +309,12 @@ class TodoItem(BaseModel):
     attribute: str
     products: int
     disabled: int = 0
+    locales: list[str] = Field(default_factory=list, exclude=True)  # only the dashboard merges: JSON and CSV keep their columns
 
     def sentence(self) -> str:
         aside = f" ({self.disabled} disabled left out)" if self.disabled else ""
-        return (f"{self.products} products in family {self.family} miss {self.attribute} ({self.locale}) "
+        where = ", ".join(self.locales) if len(self.locales) > 1 else self.locale
+        return (f"{self.products} products in family {self.family} miss {self.attribute} ({where}) "
                 f"for {self.channel}{aside}")
 
 
@@ -307,13 +327,17 @@ class GateReport(BaseModel):
     todo_total: int = 0  # to-do items in all, when `todo` is cut to a limit
 
 
-def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: int | None = None) -> GateReport:
+def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: int | None = None,
+           merge_locales: bool = False) -> GateReport:
     """Counts per locale, blocked products by reason (from the last gate decisions) and the to-do list,
     read from counters kept current on every write: no catalog scan. The to-do leaves disabled products out
-    (`_todo`); `todo_limit` cuts it in SQL, `todo_total` counts it all. A `locale` the channel does not publish
-    is a ConfigError naming the channel's locales (its report would be empty, as if nothing were missing)."""
+    (`_todo`); `todo_limit` cuts it in SQL, `todo_total` counts it all. `merge_locales`: a non-localizable
+    attribute (image, price, brand) missing on every locale alike is one item naming its `locales`, not one
+    per locale (the dashboard). A `locale` the channel does not publish is a ConfigError naming the channel's
+    locales (its report would be empty, as if nothing were missing)."""
     if locale:
         check_locale(store, channel, locale)
+    settle_asset_rules(store)  # changed image rules queue their rescores first: the page then says so
     from pim.completeness_disabled import disabled_by_locale
     from pim.grid_query import ensure_index
     from pim.scoring_tables import COMPLETENESS_COUNT as CC
@@ -331,7 +355,8 @@ def report(store: Any, channel: str, locale: str | None = None, *, todo_limit: i
         locales = [_enabled_counts(loc, int(n or 0), int(c or 0), *off.get(loc, (0, 0))) for loc, n, c in conn.execute(q)]
         reasons = {k: int(n) for k, n in conn.execute(select(GC.c.kind, GC.c.products)
                                                       .where(GC.c.channel == channel, GC.c.products > 0))}
-        todo, total = _todo(conn, channel, locale, todo_limit)
+        shared = _not_localizable(conn) if merge_locales and not locale else None
+        todo, total = _todo(conn, channel, locale, todo_limit, shared)
     blocked = reasons.pop("*", 0)
     if locale:
         reasons = {k: n for k, n in reasons.items() if not k.startswith("completeness:") or k == f"completeness:{locale}"}
@@ -346,7 +371,14 @@ def _enabled_counts(locale: str, products: int, complete: int, disabled: int, di
                         disabled=disabled)
 
 
-def _todo(conn: Any, channel: str, locale: str | None, limit: int | None) -> tuple[list[TodoItem], int]:
+def _not_localizable(conn: Any) -> list[str]:
+    from pim.structure_cache import cached_structure
+
+    return sorted(code for code, a in cached_structure(conn).attributes.items() if not a.localizable)
+
+
+def _todo(conn: Any, channel: str, locale: str | None, limit: int | None,
+          shared: list[str] | None = None) -> tuple[list[TodoItem], int]:
     """The to-do's page, largest first, and its length: the missing counters less their disabled products.
     Those are counted from the grid index's missing rows of the disabled products alone (the product table's
     family × enabled index), so the cost follows the disabled products, not the catalog. Each counts under the
@@ -369,6 +401,9 @@ def _todo(conn: Any, channel: str, locale: str | None, limit: int | None) -> tup
     where = [MC.c.channel == channel, enabled > 0] + ([MC.c.locale == locale] if locale else [])
     joined = MC.outerjoin(off, and_(off.c.locale == MC.c.locale, off.c.family == MC.c.family,
                                     off.c.attribute == MC.c.attribute))
+    if shared is not None:
+        return _merged_todo(conn, channel, select(MC.c.locale, MC.c.family, MC.c.attribute, enabled.label("n"),
+                                                  disabled.label("d")).select_from(joined).where(*where), limit, shared)
     tq = (select(MC.c.locale, MC.c.family, MC.c.attribute, enabled, disabled).select_from(joined).where(*where)
           .order_by(enabled.desc(), MC.c.family, MC.c.attribute, MC.c.locale))
     if limit:
@@ -378,6 +413,27 @@ def _todo(conn: Any, channel: str, locale: str | None, limit: int | None) -> tup
     if not limit or len(todo) < limit:
         return todo, len(todo)
     return todo, int(conn.execute(select(func.count()).select_from(joined).where(*where)).scalar_one())
+
+
+def _merged_todo(conn: Any, channel: str, lines: Any, limit: int | None, shared: list[str]) -> tuple[list[TodoItem], int]:
+    """The to-do with each non-localizable attribute's lines of equal counts as one item (its value has no
+    locale: the same products miss it on every locale), in SQL, so the page and its total count items."""
+    from sqlalchemy import case, literal
+
+    t = lines.subquery()
+    key = case((t.c.attribute.in_(shared), literal("")), else_=t.c.locale)
+    agg = func.string_agg(t.c.locale, ",") if conn.dialect.name == "postgresql" else func.group_concat(t.c.locale, ",")
+    grouped = select(func.min(t.c.locale), agg, t.c.family, t.c.attribute, t.c.n, t.c.d).group_by(
+        key, t.c.family, t.c.attribute, t.c.n, t.c.d)
+    q = grouped.order_by(t.c.n.desc(), t.c.family, t.c.attribute, func.min(t.c.locale))
+    if limit:
+        q = q.limit(limit)
+    todo = [TodoItem(channel=channel, locale=first, family=fam, attribute=attr, products=int(n), disabled=int(d),
+                     locales=sorted(locs.split(",")))
+            for first, locs, fam, attr, n, d in conn.execute(q)]
+    if not limit or len(todo) < limit:
+        return todo, len(todo)
+    return todo, int(conn.execute(select(func.count()).select_from(grouped.subquery())).scalar_one())
 
 
 def _channel_locales(store: Any, channel: str) -> list[str] | None:

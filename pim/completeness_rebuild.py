@@ -43,8 +43,8 @@ def score_range(conn: Connection, reqs: Requirements, lo: int, hi: int, page: in
 
 
 def _score_page(conn: Connection, reqs: Requirements, records: dict[str, tuple[str | None, dict[str, Any]]]) -> list[Scored]:
-    """One pass scoring the records and collecting their required asset refs; only when the validity hook
-    reports an invalid ref (rare) are the products holding one scored again with it."""
+    """One pass scoring the records and collecting their required asset refs; only the products holding a ref
+    the validity hook reports (on every channel, or on one below its image rules) are scored again with it."""
     plans: dict[str | None, Any] = {}
     out: list[Scored] = []
     refs: set[str] = set()
@@ -60,10 +60,11 @@ def _score_page(conn: Connection, reqs: Requirements, records: dict[str, tuple[s
             refs.update(ref for ref in map(values.get, plan.assets) if ref and isinstance(ref, str))
         out.append((ident, plan.family, plan.unfilled(values, ident)))
     invalid = _ask_validity(conn, refs)
+    flagged = {x if isinstance(x, str) else x[0] for x in invalid}  # a ref, or (ref, channel) below its rules
     for n in with_assets if invalid else ():
         ident, family, _ = out[n]
         plan, values = plans[family], records[ident][1]
-        if any(isinstance(ref, str) and ref in invalid for ref in map(values.get, plan.assets)):
+        if any(isinstance(ref, str) and ref in flagged for ref in map(values.get, plan.assets)):
             out[n] = (ident, family, plan.unfilled(values, ident, invalid))
     return out
 
@@ -185,8 +186,10 @@ def rebuild(store: Any, *, workers: int = 2, executor: str = "process", chunk: i
     pim.executor (each reads its own pages of committed products), while this process bulk-inserts the
     rows in one transaction and writes the counters once. Same rows and counters as incremental scoring.
     Workers and this process must see the same structure (it is not written during a rebuild)."""
+    from pim.completeness import settle_asset_rules
     from pim.executor import make_executor
 
+    settle_asset_rules(store, everything=True)  # the image rules this rebuild scores with: no rescore jobs for them
     if workers > 1:
         with store.engine.connect() as conn:
             if len(_ranges(Statements(conn), chunk)) <= 1:

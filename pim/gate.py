@@ -82,8 +82,10 @@ class _Gate:
         self.models: dict[str, list[Any]] = {}
         self.stale: frozenset[str] = frozenset()
         if store is not None and self.rules.min_completeness > 0:
+            from pim.completeness import settle_asset_rules
             from pim.rescore_jobs import stale_families
 
+            settle_asset_rules(store)  # a change of the image rules leaves rescore jobs: their families are scored here
             self.stale = stale_families(store, channel)
 
     def decide(self, batch: list[Product]) -> list[list[str]]:

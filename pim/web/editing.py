@@ -263,11 +263,16 @@ class BulkResult:
     errors: dict[str, str] = field(default_factory=dict)
     changed: int = 0  # products whose shown value changed
     unchanged: int = 0  # already showing it
-    outranked: int = 0  # kept aside: another source ranks first
+    outranked: int = 0  # a set kept aside: another source ranks first (a clear keeps nothing aside)
     missing: list[str] = field(default_factory=list)  # identifiers not in the catalog
     on_models: int = 0  # variants left as they are: their models hold the attribute (edit those)
     #: identifier → why its edit was refused, nothing of it written (a sibling's axis values, an emptied axis)
     refused: dict[str, str] = field(default_factory=dict)
+    #: An emptied value withdraws the content team's claim, so a clear is counted by what shows after it:
+    emptied: int = 0  # cleared, now empty (also in `changed`)
+    #: cleared, now showing another source's value: that source → how many (also in `changed`)
+    fell_back: dict[str, int] = field(default_factory=dict)
+    not_theirs: int = 0  # left showing another source's value: nothing of the content team's showed to clear
 
 
 def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], actor: str, *,
@@ -276,7 +281,7 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
     time as the content team's claims, every shown change in the history. Nothing is written when a value is
     wrong. Prices set some currencies: a product's other currencies stay as they are. A product whose edit the
     merge refuses (it would share a sibling's axis values, or empty an axis) is `refused`, with why."""
-    from pim.merge import Merger, home_precedence
+    from pim.merge import EMPTY, Merger, home_precedence
 
     s = structure or store.structure()
     clean, errors = validate(changes, s)
@@ -318,10 +323,29 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
         after = {p.identifier: p for p in store.iter_products(identifiers=[r.identifier for r in taken])}
         for r in taken:
             new = after.get(r.identifier, before[r.identifier])
+            if all(v in EMPTY for v in r.values.values()):
+                _count_clear(out, new, r.values, bool(logged.keys(r.identifier)))
+                continue
             shown = all(new.values.get(k) == v for k, v in r.values.items())
             out.changed += bool(logged.keys(r.identifier)) and shown
             out.outranked += not shown
     return out
+
+
+def _count_clear(out: BulkResult, new: Product, cleared: dict[str, Any], changed: bool) -> None:
+    """A product's clear by what it shows after: empty, another source's value that showed through (the
+    content team's withdrawn), or another source's value as before (none of the content team's showed). A
+    clear is never "kept aside": nothing of it is kept."""
+    if not changed:
+        out.not_theirs += 1
+        return
+    out.changed += 1
+    shown = [k for k in cleared if new.values.get(k) is not None]
+    if not shown:
+        out.emptied += 1
+        return
+    source = _source(new, shown[0]) or ""
+    out.fell_back[source] = out.fell_back.get(source, 0) + 1
 
 
 def apply_model_values(store: Store, code: str, changes: dict[str, Any], actor: str, *,

@@ -23,10 +23,47 @@ def tables() -> Any:
 
 
 def completeness(store: Any, identifier: str) -> list[dict[str, Any]] | None:
+    """The product's stored scores; each row's `why` says, for a missing image, why its value does not count
+    ("image not uploaded", "image too small for ecommerce (120×120 < 500×500)"), so the page does not just say
+    "missing" next to a field that shows a value."""
     mod = _module("pim.completeness")
     if mod is None or not hasattr(mod, "stored_completeness"):
         return None
-    return mod.stored_completeness(store, identifier)
+    rows = mod.stored_completeness(store, identifier)
+    for row in rows:
+        row["why"] = {}
+    if any(row["missing"] for row in rows):
+        _image_reasons(store, identifier, rows)
+    return rows
+
+
+def _image_reasons(store: Any, identifier: str, rows: list[dict[str, Any]]) -> None:
+    """Fill the rows' `why` for missing image/file attributes whose value is set (media.channel_rules)."""
+    rules = _module("media.channel_rules")
+    product = store.get_product(identifier)
+    if rules is None or product is None:
+        return
+    from pim.product import value_key
+    from pim.quality import inherited
+    from pim.structure import AttributeType
+    from pim.structure_cache import cached_structure
+
+    with store.engine.connect() as conn:
+        s = cached_structure(conn)
+    values = inherited(store, [product])[identifier]
+    for row in rows:
+        wanted: dict[str, str] = {}
+        for code in row["missing"]:
+            attr = s.attributes.get(code)
+            if attr is None or attr.type not in (AttributeType.image, AttributeType.file):
+                continue
+            ref = values.get(value_key(code, row["locale"] if attr.localizable else None,
+                                       row["channel"] if attr.scopable else None))
+            if isinstance(ref, str) and ref:
+                wanted[code] = ref
+        if wanted:
+            why = rules.why_not_counted(store, set(wanted.values()), row["channel"])
+            row["why"] = {code: why[ref] for code, ref in wanted.items() if ref in why}
 
 
 def gate_report(store: Any, channel: str, locale: str | None = None, todo_limit: int | None = 100) -> Any:
@@ -38,14 +75,56 @@ def gate_report(store: Any, channel: str, locale: str | None = None, todo_limit:
     return mod.report(store, channel, locale, todo_limit=todo_limit)
 
 
+#: to-do items the dashboard lists at first, and how many more each "show more" adds
+TODO_PAGE = 100
+
+
+def dashboard_report(store: Any, channel: str, locale: str | None, shown: str | None) -> Any:
+    """The dashboard's gate report: its to-do lists a non-localizable attribute once with the locales it blocks,
+    and `shown` (the page's `todo` parameter: a number, or "all") of its largest items, TODO_PAGE by default;
+    the page says "N of TOTAL" and links to more."""
+    mod = _module("pim.completeness")
+    if mod is None or not hasattr(mod, "report"):
+        return None
+    limit: int | None = TODO_PAGE
+    if shown == "all":
+        limit = None
+    elif shown and shown.isdigit() and int(shown) > 0:
+        limit = int(shown)
+    return mod.report(store, channel, locale, todo_limit=limit, merge_locales=True)
+
+
 def gate_decision(store: Any, identifier: str) -> list[dict[str, Any]]:
+    """Per channel, the gate's verdict on the product now (`passed`, `reasons`: decided as a publish would,
+    from the stored scores) and, under `last`, the one the last publish stored with its `decided_at`: an edit
+    since may have changed it, so the page labels it with its date instead of showing it as current."""
     t = tables()
     if t is None or not hasattr(t, "GATE_DECISION"):
         return []
     from sqlalchemy import select
 
     with store.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(t.GATE_DECISION).where(t.GATE_DECISION.c.product == identifier))]
+        last = {r.channel: dict(r._mapping) for r in conn.execute(
+            select(t.GATE_DECISION).where(t.GATE_DECISION.c.product == identifier))}
+    now = _verdicts_now(store, identifier)
+    return [{"channel": ch, **now.get(ch, {"passed": None, "reasons": []}), "last": last.get(ch)}
+            for ch in sorted(set(now) | set(last))]
+
+
+def _verdicts_now(store: Any, identifier: str) -> dict[str, dict[str, Any]]:
+    gate = _module("pim.gate")
+    product = store.get_product(identifier)
+    if gate is None or product is None:
+        return {}
+    from pim.structure_cache import cached_structure
+
+    with store.engine.connect() as conn:
+        s = cached_structure(conn)
+    out = {}
+    for channel in sorted(s.channels):
+        for _, reasons in gate.evaluate(store, s, channel, [product]):
+            out[channel] = {"passed": not reasons, "reasons": reasons}
+    return out
 
 
 def conflicts(store: Any, identifier: str, parent: str | None = None) -> list[Any] | None:

@@ -20,7 +20,7 @@ from pim.web.deps import check_csrf, csrf_token, session_user, store_of, structu
 from pim.web.throttle import sign_in_attempt
 from pim.web import editing
 from pim.web.editing import BULK_MAX, apply_model_values, apply_values, history
-from pim.web.grid import filter_from, page, pages
+from pim.web.grid import filter_from, page
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -116,63 +116,13 @@ BULK_NOTICE = "bulk"  # session flash: the last mass edit's outcome, for the gri
 
 @router.post("/products/bulk", dependencies=[Depends(check_csrf)])
 async def bulk_edit(request: Request, user: User = Depends(session_user)) -> Any:
-    """One value on the ticked products, or on every product the grid's filter finds (up to BULK_MAX)."""
+    """One value on the ticked products, or on every product the grid's filter finds (up to BULK_MAX); a clear
+    of many asks first (pim.web.mass_edit)."""
     if not user.can("editor"):
         raise HTTPException(403, f"role '{user.role}' may not edit values")
-    from urllib.parse import parse_qsl
+    from pim.web import mass_edit
 
-    from pim.values import ValueProblem
-    from pim.web.editing import apply_bulk, text_value
-
-    store, s = store_of(request), structure_of(request)
-    form = await request.form()
-    key, raw = str(form.get("key", "")).strip(), str(form.get("value", ""))
-    attr = s.attributes.get(key.split(":")[0].split("@")[0])
-    back = "/products?" + str(form.get("filter", ""))
-    if attr is None:
-        request.session[BULK_NOTICE] = f"Not applied: '{key}' is not an attribute."
-        return RedirectResponse(back, status_code=303)
-    try:
-        value = text_value(attr, raw, s.measures)
-    except ValueProblem as exc:
-        request.session[BULK_NOTICE] = f"Not applied: {key}: {exc}"
-        return RedirectResponse(back, status_code=303)
-    if form.get("scope") == "filter":
-        f = filter_from(dict(parse_qsl(str(form.get("filter", "")))))
-        identifiers: list[str] = []
-        for rows in pages(store, f, s):
-            identifiers += [r.identifier for r in rows]
-            if len(identifiers) >= BULK_MAX:
-                break
-        identifiers = identifiers[:BULK_MAX]
-    else:
-        identifiers = [str(i) for i in form.getlist("sku")]
-    if not identifiers:
-        request.session[BULK_NOTICE] = "Not applied: tick some products first (or choose every product the filter finds)."
-        return RedirectResponse(back, status_code=303)
-    result = apply_bulk(store, identifiers, {key: value}, user.username, structure=s)
-    if result.errors:
-        request.session[BULK_NOTICE] = "Not applied: " + "; ".join(f"{k}: {m}" for k, m in result.errors.items())
-    else:
-        request.session[BULK_NOTICE] = (
-            f"{key} set on {result.changed} product{'s' if result.changed != 1 else ''}"
-            + (f"; {result.unchanged} already showed it" if result.unchanged else "")
-            + (f"; {result.outranked} kept aside (another source ranks first)" if result.outranked else "")
-            + (f"; {result.on_models} variant{'s' if result.on_models != 1 else ''} left as they are: their models "
-               "hold it (edit the models)" if result.on_models else "") + _refused_notice(result.refused) + ".")
-    return RedirectResponse(back, status_code=303)
-
-
-REFUSED_NAMED = 3  # refused products a mass edit's notice names with why; the others are counted
-
-
-def _refused_notice(refused: dict[str, str]) -> str:
-    """The mass edit's refused products (nothing of their edit written), the first few with why."""
-    if not refused:
-        return ""
-    named = "; ".join(f"{ident} ({why})" for ident, why in list(refused.items())[:REFUSED_NAMED])
-    rest = len(refused) - REFUSED_NAMED
-    return (f"; {len(refused)} refused, left as they are: {named}" + (f"; and {rest} more" if rest > 0 else ""))
+    return await mass_edit.bulk_edit(request, user, render, BULK_NOTICE)
 
 
 # ---------------------------------------------------------------- product page
@@ -415,23 +365,53 @@ def _image_size(request: Request) -> None:
 
 @router.post("/products/{identifier}/media", dependencies=[Depends(_image_size), Depends(check_csrf)])
 async def upload(identifier: str, request: Request, user: User = Depends(session_user)) -> Any:
-    """An image for the product; one over PIM_MEDIA_UPLOAD_MAX_BYTES is refused (413), read no further."""
+    """An image for the product, written where the value's text form writes (a variant's model when the model
+    holds the attribute) with the same stale check (409) and refusals said on the page (422); its renditions are
+    built before it is set, so the next publish links it (pim.web.image_upload). One over
+    PIM_MEDIA_UPLOAD_MAX_BYTES is refused (413), read no further."""
+    from starlette.concurrency import run_in_threadpool
+
+    from pim.web import image_upload
+
     if not user.can("editor") or not panels.media_available():
         raise HTTPException(403, "media upload is not available")
+    store, s = store_of(request), structure_of(request)
     form = await request.form()
     file = form["file"]
     limit, too_large = _image_cap()
     data = await file.read(limit + 1)  # type: ignore[union-attr]
     if len(data) > limit:
         raise HTTPException(413, too_large)
-    result = panels.upload_media(store_of(request), data, file.filename or "upload")  # type: ignore[union-attr]
+    product = store.get_product(identifier)
+    if product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    key, expected = str(form.get("key", "")), image_upload.expected(form)
+    channel, locale = str(form.get("channel") or ""), str(form.get("locale") or "")
+    if wrong := image_upload.key_problem(key, s):  # before anything is stored
+        page = _product_page(request, user, product, s, channel, locale, errors={key or "key": wrong})
+        page.status_code = 422
+        return page
+    name = file.filename or "upload"  # type: ignore[union-attr]
+    result = await run_in_threadpool(image_upload.ingest, store, data, name)  # decodes the image: off the event loop
     if result.get("problem"):
         raise HTTPException(422, f"image rejected: {result['problem']}")
-    edit = apply_values(store_of(request), identifier, {str(form["key"]): f"sha256:{result['sha256']}"}, user.username)
-    if edit.outranked:
-        request.session[OUTRANKED] = _notices(edit, identifier)
-    return RedirectResponse(_page_url(identifier, str(form.get("channel") or ""), str(form.get("locale") or "")),
-                            status_code=303)
+    model, change = image_upload.holder(store, s, product, key), {key: f"sha256:{result['sha256']}"}
+    if model is not None:
+        edit = apply_model_values(store, model, change, user.username, structure=s, expected=expected)
+        edit.product = store.get_product(identifier)
+    else:
+        edit = apply_values(store, identifier, change, user.username, structure=s, expected=expected)
+    if edit.product is None:
+        raise HTTPException(404, f"no product '{identifier}'")
+    notices = _notices(edit, MODEL_TARGET + model if model is not None else identifier)
+    if edit.stale or edit.errors:  # changed since the page showed it (409), or refused (422): the page says why
+        page = _product_page(request, user, edit.product, s, channel, locale, errors=edit.errors, stale=edit.stale,
+                             outranked=notices)
+        page.status_code = 409 if edit.stale else 422
+        return page
+    if notices:
+        request.session[OUTRANKED] = notices
+    return RedirectResponse(_page_url(identifier, channel, locale), status_code=303)
 
 
 # ---------------------------------------------------------------- dashboard and jobs
@@ -442,7 +422,8 @@ def dashboard(request: Request, user: User = Depends(session_user)) -> HTMLRespo
     channels = [channel] if channel else sorted(s.channels)
     # a channel that does not publish the locale has no report in it (pim.completeness.report refuses one)
     channels = [c for c in channels if not locale or c not in s.channels or locale in s.channels[c].locales]
-    reports = [r for c in channels if (r := panels.gate_report(store_of(request), c, locale)) is not None]
+    shown = request.query_params.get("todo")  # the to-do's length: a number or "all" (panels.dashboard_report)
+    reports = [r for c in channels if (r := panels.dashboard_report(store_of(request), c, locale, shown)) is not None]
     return render(request, "dashboard.html", user, reports=reports, s=s, available=panels.tables() is not None,
                   channel=channel, locale=locale, stale_scores=_stale_scores(request))
 

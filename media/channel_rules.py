@@ -1,0 +1,133 @@
+"""The channels' image rules as completeness sees them: an image counts as filled on a channel only when it is a
+stored, valid asset that meets that channel's size and aspect rules (media.yaml). This module reads those rules
+(parsed again only when the file changed: the completeness hook runs inside every product write), says why an
+image does not count (the product page and the to-do show it), and notices when the rules changed since the
+stored scores were computed, so the families requiring an image on those channels are rescored."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+#: sequence rows keeping the rules each channel's stored scores were computed with (a 62-bit digest)
+_SEEN = "media_rules"  # present once any digest was recorded: before that, scores predate the rules check
+_PREFIX = "media_rules:"
+
+_CACHE: dict[str, Any] = {}
+
+
+def channel_rules() -> dict[str, Any]:
+    """channel → ChannelMedia of PIM_HOME/media.yaml, parsed again only when the file's bytes changed (a small
+    file read per call: its time stamp can miss an edit within its resolution). A broken file leaves the last
+    good rules in force (or none) and logs why: a product write must not fail for it (`pim media problems`
+    reports the file's error)."""
+    from media.errors import MediaConfigError
+    from media.settings import default_path, load_media_file
+
+    path = default_path()
+    try:
+        stamp: Any = (str(path), path.read_bytes())
+    except OSError:
+        stamp = (str(path), None)
+    if _CACHE.get("stamp") != stamp:
+        try:
+            _CACHE["rules"] = dict(load_media_file().channels) if stamp[1] is not None else {}
+        except MediaConfigError as exc:
+            log.warning("media.yaml not read, image rules unchanged: %s", exc)
+            _CACHE.setdefault("rules", {})
+        _CACHE["stamp"] = stamp
+    return _CACHE["rules"]  # type: ignore[no-any-return]
+
+
+def size_rule(rules: Any) -> tuple[Any, ...]:
+    return (rules.min_width, rules.min_height, rules.min_aspect_ratio, rules.max_aspect_ratio) if rules else ()
+
+
+def digest(rules: Any, in_use: bool = True) -> int:
+    """A channel's size/aspect rules, and whether image values must be assets yet (media.assets.media_in_use), as
+    a number that fits a sequence row (renditions do not change scores)."""
+    raw = orjson.dumps([size_rule(rules), in_use])
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big") >> 2
+
+
+def _key(channel: str) -> str:
+    return _PREFIX + hashlib.blake2b(channel.encode(), digest_size=8).hexdigest()
+
+
+def why_not_counted(store: Any, refs: Iterable[str], channel: str) -> dict[str, str]:
+    """ref → why this image value does not count as filled on `channel` ("image not uploaded", "image too
+    small for ecommerce (120×120 < 500×500)", "image rejected: …"); refs that count are left out."""
+    from media.assets import VALID, _failed_reasons, get_assets, resolve
+
+    refs = [r for r in dict.fromkeys(refs) if isinstance(r, str) and r]
+    mapping = resolve(store, refs)
+    assets = get_assets(store, [s for s in mapping.values() if s])
+    unread = _failed_reasons(store, [r for r, sha in mapping.items() if sha is None])
+    rules = channel_rules().get(channel)
+    out: dict[str, str] = {}
+    for ref in refs:
+        asset = assets.get(mapping.get(ref) or "")
+        if asset is None:
+            out[ref] = f"image unreadable: {unread[ref]}" if ref in unread else (
+                "image not uploaded: upload it here, or have pim media ingest read it")
+        elif asset["status"] != VALID:
+            out[ref] = f"image rejected: {asset['problem']}"
+        elif rules is not None and (issues := rules.problems(asset["width"], asset["height"])):
+            size = f"{asset['width']}×{asset['height']}"
+            want = f"{rules.min_width or '-'}×{rules.min_height or '-'}"
+            small = bool((rules.min_width and asset["width"] < rules.min_width)
+                         or (rules.min_height and asset["height"] < rules.min_height))
+            out[ref] = (f"image too small for {channel} ({size} < {want})" if small
+                        else f"image does not fit {channel}'s rules ({'; '.join(issues)})")
+    return out
+
+
+def settle(store: Any, *, everything: bool = False) -> list[int]:
+    """When a channel's image rules changed since its stored scores were computed (or the media area came into
+    use, or went out of it: media.assets.media_in_use), queue a rescore job
+    (pim.rescore_jobs: until it succeeds the gate scores those products itself and the pages say the figures
+    are being recalculated) of each family requiring an image or file on that channel, and remember the rules.
+    Returns the jobs queued. The first call only records the rules (run `pim gate rescore` once after an
+    upgrade), and so does one made with `everything` (a full rebuild is about to score every product).
+    Cheap when nothing changed: the rules file is cached, one query reads the stored digests."""
+    from sqlalchemy import select
+
+    from media.assets import media_in_use
+    from pim.rescore_jobs import family_sizes, record
+    from pim.store.store import SEQUENCE
+    from pim.structure import AttributeType
+    from pim.structure_cache import cached_structure
+
+    rules = channel_rules()
+    with store.engine.connect() as conn:
+        structure = cached_structure(conn)
+        in_use = media_in_use(conn)
+        wanted = {ch: digest(rules.get(ch), in_use) for ch in structure.channels}
+        names = {_key(ch): ch for ch in wanted}
+        seen = dict(conn.execute(select(SEQUENCE.c.name, SEQUENCE.c.value)
+                                 .where(SEQUENCE.c.name.in_([_SEEN, *names]))).all())
+    changed = {ch for k, ch in names.items() if seen.get(k, wanted[ch] if _SEEN not in seen else None) != wanted[ch]}
+    if _SEEN in seen and not changed:
+        return []
+    assets = {c for c, a in structure.attributes.items() if a.type in (AttributeType.image, AttributeType.file)}
+    jobs: list[int] = []
+    with store.begin() as conn:
+        if _SEEN in seen and not everything:
+            by_family: dict[str, set[str]] = {}
+            for code, fam in structure.families.items():
+                hit = {ch for ch in changed if assets & set(fam.requirements.get(ch, ()))}
+                if hit:
+                    by_family[code] = hit
+            sizes = family_sizes(conn, set(by_family)) if by_family else {}
+            jobs = [record(conn, f, chs, sizes.get(f, 0)) for f, chs in sorted(by_family.items())]
+        rows = [{"name": k, "value": wanted[ch]} for k, ch in names.items()] + [{"name": _SEEN, "value": 1}]
+        store.upsert_rows(conn, SEQUENCE, rows, ["name"])
+    if jobs:
+        log.info("image rules changed on %s: %d rescore job(s) queued", ", ".join(sorted(changed)), len(jobs))
+    return jobs
