@@ -129,7 +129,7 @@ class FeatureMapping:
 
     def _own(self, features: list[Feature], problems: list[Problem]) -> Iterable[Feature]:
         """The product's own occurrence of each mapped feature: the shallowest in the FID/FPARENT_ID tree
-        (`bmecat_reader._nest`), as ECLASS Advanced files repeat features in sub-blocks, an accessory's GTIN and
+        (`bmecat_parse._nest`), as ECLASS Advanced files repeat features in sub-blocks, an accessory's GTIN and
         product type among them. Two at that depth that say different things (a terminal's IEC and UL ratings)
         are a problem naming both lines: the first is kept, not silently the last."""
         own: dict[str, Feature] = {}

@@ -8,53 +8,35 @@ top-left one; an error value (#N/A of a VLOOKUP that found nothing, #REF!) reads
 as a product's name. A pre-scan of the sheet's XML (`sheet_layout`) finds them first, since merged ranges are
 listed after the cells: a row with such a formula or an error in a column the caller reads is rejected, and
 the cells below a merged range's top-left one read its value, as Excel shows it. In a data row a range merged
-across columns (a long text over two columns) gives the columns right of it nothing: its text is not theirs."""
+across columns (a long text over two columns) gives the columns right of it nothing: its text is not theirs.
+
+This module opens and guards the workbook; the rows are read in importers.workbook_rows, the pre-scan is
+importers.workbook_layout and the package's parts are found by importers.workbook_parts (their public names are
+importable from here too)."""
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from xml.etree.ElementTree import ParseError
 from zipfile import ZipFile
 
+from importers.workbook_layout import SheetLayout, sheet_layout
+from importers.workbook_parts import CHUNK as _CHUNK
+from importers.workbook_parts import MAIN as _MAIN
+from importers.workbook_parts import part_elements as _elements
+from importers.workbook_parts import part_target as _target
+from importers.workbook_rows import Cell, NumberText, Row, SheetReading, pads_zeros
 from pim.errors import InputError
 from pim.importing import Rejected
 
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
-_ROW, _CELL, _FORMULA, _VALUE, _INLINE = (f"{_MAIN}{tag}" for tag in ("row", "c", "f", "v", "is"))
-_MERGE, _LINK = f"{_MAIN}mergeCell", f"{_MAIN}hyperlink"
-_UNSAVED_HINT = ("open and save the workbook in Excel or LibreOffice so its values are calculated, "
-                 "or export CSV")
-_ERROR_HINT = ("correct the formula (a lookup that found nothing, a broken reference) or clear the cell, save "
-               "the workbook and import again")
-
-
-@dataclass(frozen=True, slots=True)
-class _Unread:
-    """A cell read as nothing, never as an empty cell or text: a formula with no saved value, or an error value
-    (`error`: #N/A, #REF!…, t="e"). `ref`: where it is (C5)."""
-
-    ref: str
-    error: str = ""
-
-
-class NumberText(str):
-    """The text of a cell the workbook holds as a number, under the columns a caller names (text_rows'
-    `numbers`): typed 00123 into a cell that is no text, Excel keeps 123, so the zeros may be gone. Under a
-    number format that pads with zeros (custom format 00000) it is what Excel shows: 00123."""
-
-    __slots__ = ()
-
-
-Cell = str | _Unread
-Row = tuple[list[str], int, list[str]]
+#: What callers and tests import from here, whichever module of the split holds it. The guard's limits
+#: (_BOMB_BYTES, _MAX_SHARED_STRINGS, _MAX_STRINGS) stay here, read at each call, so a test can lower them.
+__all__ = ["Cell", "NumberText", "Row", "SheetLayout", "guard_workbook", "head_kind", "header_places",
+           "other_sheets_refused", "sheet_headers", "sheet_layout", "text_rows", "workbook_kind"]
 
 
 def text_rows(path: Path, cell_text: Callable[[Any], str], check_header: Callable[[list[str], int], list[str]], *,
@@ -76,8 +58,8 @@ def text_rows(path: Path, cell_text: Callable[[Any], str], check_header: Callabl
         if sheet and sheet not in wb.sheetnames:
             raise InputError(f"no sheet '{sheet}' (sheets: {', '.join(wb.sheetnames)})", file=path.name, field="sheet")
         ws = wb[sheet] if sheet else wb.worksheets[0]
-        reading = _Reading(path.name, cell_text, check_header, header_row, columns, reject_unsaved, frozenset(numbers),
-                           bool(numbers) and _pads_zeros(wb))
+        reading = SheetReading(path.name, cell_text, check_header, header_row, columns, reject_unsaved,
+                               frozenset(numbers), bool(numbers) and pads_zeros(wb))
         yield from reading.rows(ws, sheet_layout(path, ws.title, hint))
 
 
@@ -240,357 +222,6 @@ def _declaring_part(path: Path) -> str | None:
                             return info.filename
                         tail = chunk[-16:]
     return None
-
-
-@dataclass(frozen=True)
-class _Reading:
-    """How one caller reads a sheet (text_rows' arguments)."""
-
-    name: str
-    cell_text: Callable[[Any], str]
-    check_header: Callable[[list[str], int], list[str]]
-    header_row: int
-    columns: Collection[str] | None
-    reject_unsaved: bool
-    numbers: frozenset[str]
-    styled: bool  # read the cells' number formats (NumberText under a zero-padding format)
-
-    def rows(self, ws: Any, layout: SheetLayout) -> Iterator[Row | Rejected]:
-        merged = _MergedRanges(layout.merged)
-        header: list[str] | None = None
-        numbers_at: list[int] = []
-        for number, row, styles in _rows(ws, self.name, self.styled):
-            unread_at = layout.unread.get(number)
-            cells: list[Cell] = [v if v.__class__ is str else self.cell_text(v) for v in row]  # mostly text already
-            if numbers_at:
-                _mark_numbers(cells, row, styles, numbers_at)
-            if unread_at:
-                _mark_unread(cells, number, unread_at)
-            own = [c for c in cells if c.__class__ is not _Unread] if unread_at else cells
-            blank = not "".join(own).strip()  # type: ignore[arg-type]  # merged copies are not the row's own
-            suspect = merged.fill(number, cells, across=header is None) or bool(unread_at)
-            if number < self.header_row:
-                continue
-            if header is None:
-                header = self.check_header(_header_texts(cells, number, self.name), number)
-                numbers_at = [n for n, column in enumerate(header) if column in self.numbers]
-                continue
-            texts = [c if c.__class__ is not _Unread else "" for c in cells] if suspect else cells
-            if suspect and (unread := self._unread(header, cells)):
-                yield self._unsaved(unread, header, texts, number)  # type: ignore[arg-type]
-            elif not blank:
-                yield header, number, texts  # type: ignore[misc]
-
-    def _unread(self, header: list[str], cells: list[Cell]) -> list[tuple[str, _Unread]]:
-        """(column, cell) of the unsaved formula and error cells under the columns the caller reads."""
-        return [(column, cell) for column, cell in zip(header, cells) if isinstance(cell, _Unread)
-                and column and (self.columns is None or column in self.columns)]
-
-    def _unsaved(self, unread: list[tuple[str, _Unread]], header: list[str], texts: list[str],
-                 number: int) -> Rejected:
-        what, hint = _unread_reason(list(dict.fromkeys(cell for _, cell in unread)))  # a merged range's: once
-        if not self.reject_unsaved:
-            raise InputError(what, file=self.name, line=number, field=unread[0][0], hint=hint)
-        return Rejected(f"{what}: {hint}", self.name, number, unread[0][0], dict(zip(header, texts)))
-
-
-def _unread_reason(cells: list[_Unread]) -> tuple[str, str]:
-    """(what the cells hold, what to do): `cell C3 holds the error #N/A`, `cells D3, E3 hold formulas with no
-    saved value`, both joined when a row has both."""
-    errors = [cell for cell in cells if cell.error]
-    unsaved = [cell.ref for cell in cells if not cell.error]
-    said, hints = [], []
-    if errors:
-        said.append(f"cell {errors[0].ref} holds the error {errors[0].error}" if len(errors) == 1 else
-                    f"cells {', '.join(c.ref for c in errors)} hold errors ({', '.join(c.error for c in errors)})")
-        hints.append(_ERROR_HINT)
-    if unsaved:
-        said.append(f"cell {unsaved[0]} holds a formula with no saved value" if len(unsaved) == 1 else
-                    f"cells {', '.join(unsaved)} hold formulas with no saved value")
-        hints.append(_UNSAVED_HINT)
-    return "; ".join(said), "; ".join(hints)
-
-
-#: A number format that shows a whole number with leading zeros: 00000 (a section for negatives may follow).
-_ZERO_PAD = re.compile(r"(00+)(?:;.*)?", re.DOTALL)
-
-
-def _pads_zeros(wb: Any) -> bool:
-    """Whether the workbook has a zero-padding number format (openpyxl keeps the workbook's own formats in
-    `_number_formats`, where its read-only cells look theirs up; none of the built-in ones pads)."""
-    formats = getattr(wb, "_number_formats", None)
-    return formats is None or any(_ZERO_PAD.fullmatch(code) for code in formats if isinstance(code, str))
-
-
-def _mark_numbers(cells: list[Cell], values: tuple[Any, ...], styles: tuple[Any, ...] | None, at: list[int]) -> None:
-    """The number cells at `at` as NumberText: as Excel shows them when their format pads them with zeros."""
-    for n in at:
-        value = values[n] if n < len(values) else None
-        if value.__class__ is int or value.__class__ is float:  # not a bool, a date or text
-            shown = _zero_padded(value, styles[n].number_format) if styles is not None else None
-            cells[n] = NumberText(shown or cells[n])
-
-
-def _zero_padded(value: float, code: str | None) -> str | None:
-    """A whole number as a zero-padding format `code` shows it (123 under 00000: 00123), else None."""
-    found = _ZERO_PAD.fullmatch(code) if isinstance(code, str) else None
-    if found is None or value < 0 or (isinstance(value, float) and not value.is_integer()):
-        return None
-    return str(int(value)).zfill(len(found.group(1)))
-
-
-def _mark_unread(cells: list[Cell], number: int, found: list[tuple[int, str]]) -> None:
-    from openpyxl.utils.cell import get_column_letter
-
-    for column, error in found:
-        cells.extend([""] * (column - len(cells)))
-        cells[column - 1] = _Unread(f"{get_column_letter(column)}{number}", error)
-
-
-def _header_texts(cells: list[Cell], number: int, name: str) -> list[str]:
-    """The header's names; a header formula with no saved value, or an error, would hide a column the profile
-    names."""
-    if unread := [c for c in cells if isinstance(c, _Unread)]:
-        what, hint = _unread_reason(unread)
-        raise InputError(f"header {what}", file=name, line=number, hint=hint)
-    return [c.strip() for c in cells]  # type: ignore[union-attr]
-
-
-class _MergedRanges:
-    """Merged ranges applied as the rows stream: the cells below a range's top-left one take its value (a
-    merge down a column says the rows share it). In a data row the columns right of it get nothing: a text
-    merged across columns for room (a long text over Langtext and ETIM-Klasse) is not the other columns'
-    value. A header cell merged across columns names each of them (refused as a column named twice)."""
-
-    def __init__(self, ranges: list[tuple[int, int, int, int]]) -> None:
-        self._waiting = sorted(ranges, key=lambda r: r[1], reverse=True)  # (min_col, min_row, max_col, max_row)
-        self._open: list[tuple[int, int, int, Cell]] = []  # (min_col, max_col, max_row, top-left value)
-
-    def fill(self, number: int, cells: list[Cell], across: bool = False) -> bool:
-        """Fill row `number`'s merged cells (`across`: the columns right of the top-left one too); True when one
-        took an unsaved formula or error cell."""
-        if not self._open and not (self._waiting and self._waiting[-1][1] <= number):
-            return False
-        while self._waiting and self._waiting[-1][1] <= number:
-            min_col, min_row, max_col, max_row = self._waiting.pop()
-            value = cells[min_col - 1] if min_row == number and min_col <= len(cells) else ""
-            self._open.append((min_col, max_col, max_row, value))
-        self._open = [r for r in self._open if r[2] >= number]
-        took = False
-        for min_col, max_col, _, value in self._open:
-            end = max_col if across else min_col
-            cells.extend([""] * (end - len(cells)))
-            cells[min_col - 1:end] = [value] * (end - min_col + 1)
-            took = took or value.__class__ is _Unread
-        return took
-
-
-def _rows(ws: Any, name: str, styled: bool = False) -> Iterator[tuple[int, tuple[Any, ...], tuple[Any, ...] | None]]:
-    """The sheet's rows, numbered: (number, values, the cells when `styled`, else None). A sheet whose XML breaks
-    mid-way ends the import with an InputError naming the row it reached. `sheet_layout` refuses it before any
-    row is read when it is cut off or holds formulas or merged ranges; otherwise the rows before the break, read
-    in full, stay imported."""
-    number = 0
-    try:
-        for number, row in enumerate(ws.iter_rows(values_only=not styled), start=1):
-            yield (number, tuple(c.value for c in row), row) if styled else (number, row, None)
-    except ParseError as exc:
-        raise _broken(name, number, exc) from None
-
-
-def _broken(name: str, number: int, exc: Exception) -> InputError:
-    return InputError(f"the sheet's XML is broken after row {number}: {exc}", file=name, line=number + 1,
-                      hint="save the workbook again from Excel (or export CSV) and re-run")
-
-
-@dataclass
-class SheetLayout:
-    """What a sheet's rows alone do not say, in memory as large as the merged ranges and unsaved formulas."""
-
-    #: (min_col, min_row, max_col, max_row) of each merged range
-    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
-    #: sheet row → (column (1-based), error value or "") of its formula cells with no saved value and its
-    #: cells holding an error value (#N/A)
-    unread: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
-
-
-def sheet_layout(path: Path, title: str, hint: str) -> SheetLayout:
-    """The merged ranges, unsaved formula cells and error cells of the sheet named `title` (its XML part
-    located through the package's relationships, as Excel does): a byte scan first, then, only where it finds
-    a formula, a merged range or an error, one streaming parse."""
-    from zipfile import BadZipFile
-
-    try:
-        with ZipFile(path) as archive:
-            part = _sheet_part(archive, title, path.name)
-            with archive.open(part) as handle:
-                plain, errors = _plain(handle)
-                if plain:
-                    return SheetLayout()
-            with archive.open(part) as handle:
-                return _scan(handle, path.name, part, errors)
-    except (BadZipFile, KeyError, OSError) as exc:
-        raise InputError(f"not a readable XLSX workbook: {exc}", file=path.name, hint=hint) from None
-
-
-#: The start of an element named f or mergeCell, with or without a prefix (text holds no bare "<").
-_MARKUP = re.compile(rb"[<:](?:f|mergeCell)[\s/>]")
-#: A cell holding an error value (t="e"): #N/A, #REF!, #VALUE!, #DIV/0!…
-_ERROR_TYPE = re.compile(rb"""\st=["']e["']""")
-#: The worksheet's end tag closing the part: a part cut off before it may have lost its merged ranges.
-_CLOSED = re.compile(rb"</(?:[\w.-]+:)?worksheet>\s*\Z")
-_CHUNK = 1024 * 1024
-
-
-def _plain(handle: IO[bytes]) -> tuple[bool, bool]:
-    """(True when the part is whole and has no formula, merged range or error cell, as most supplier sheets:
-    the parse is skipped, a fifth of its cost; whether it may hold an error cell: only then are its rows'
-    cells looked at). A match in text or another element only costs that parse."""
-    tail, markup, errors = b"", False, False
-    while chunk := handle.read(_CHUNK):
-        text = tail + chunk
-        markup = markup or _MARKUP.search(text) is not None
-        errors = errors or _ERROR_TYPE.search(text) is not None
-        if markup and errors:
-            return False, True
-        tail = text[-64:]
-    return not markup and not errors and _CLOSED.search(tail) is not None, errors
-
-
-def _sheet_part(archive: ZipFile, title: str, name: str) -> str:
-    """The zip member of sheet `title`: _rels/.rels names the workbook, whose <sheet r:id> its rels resolve."""
-    book = _target(archive, "", "_rels/.rels", lambda rel: rel.get("Type", "").endswith("/officeDocument"), name)
-    rid = next((_rel_id(s) for s in _elements(archive, book, f"{_MAIN}sheet", name) if s.get("name") == title), None)
-    folder, file = posixpath.split(book)
-    rels = posixpath.join(folder, "_rels", f"{file}.rels")
-    return _target(archive, book, rels, lambda rel: rel.get("Id") == rid, name)
-
-
-def _rel_id(sheet: Any) -> str | None:
-    return next((value for key, value in sheet.attrib.items() if key.endswith("}id")), None)
-
-
-def _target(archive: ZipFile, source: str, rels: str, wanted: Callable[[Any], bool], name: str) -> str:
-    """The part the first relationship in `rels` that is `wanted` points at, resolved against `source`."""
-    for rel in _elements(archive, rels, _RELATIONSHIP, name):
-        if wanted(rel) and (target := rel.get("Target")):
-            if target.startswith("/"):
-                return target[1:]
-            return posixpath.normpath(posixpath.join(posixpath.dirname(source), target))
-    raise KeyError(f"{rels} names no part for the sheet")
-
-
-def _elements(archive: ZipFile, part: str, tag: str, name: str) -> Iterator[Any]:
-    from importers.xml_safety import safe_iterparse
-
-    with archive.open(part) as handle:
-        for _, element in safe_iterparse(handle, f"{name}:{part}", events=("end",), tag=tag):
-            yield element
-
-
-def _scan(handle: IO[bytes], name: str, part: str, errors: bool = False) -> SheetLayout:
-    """One pass with events only for rows, formulas, merged ranges and hyperlinks (the tag filter runs in C),
-    each row freed once read, so memory follows what is kept, not the sheet's size. Rows without `r` are
-    counted as openpyxl counts them. `errors`: the part may hold error cells, so each row is searched for them
-    (an XPath, in C)."""
-    from importers.xml_safety import safe_iterparse
-
-    layout, number, formulas = SheetLayout(), 0, []
-    error_cells = _error_cells() if errors else None
-    try:
-        for _, element in safe_iterparse(handle, f"{name}:{part}", events=("end",),
-                                         tag=(_ROW, _FORMULA, _MERGE, _LINK)):
-            if element.tag == _FORMULA:  # its cell's <v> is still to come: judged at the row's end
-                if (cell := element.getparent()) is not None and cell.tag == _CELL:
-                    formulas.append(cell)
-                continue
-            if element.tag == _ROW:
-                number = _row_number(element.get("r"), number)
-                found = _unsaved_columns(element, formulas) if formulas else []
-                if error_cells is not None:
-                    found += _errors(element, error_cells(element), {column for column, _ in found})
-                if found:
-                    layout.unread[number] = found
-                formulas = []
-            elif element.tag == _MERGE:
-                layout.merged.append(_merged_range(element.get("ref", "")))
-            element.clear()
-            while element.getprevious() is not None:  # only elements already read: events queue ahead
-                del element.getparent()[0]
-    except InputError as exc:
-        if exc.field:  # a DOCTYPE refused, not XML broken
-            raise
-        raise _broken(name, number, exc) from None
-    except (ValueError, TypeError) as exc:  # a row number or merged range that is no cell reference
-        raise _broken(name, number, exc) from None
-    return layout
-
-
-def _merged_range(ref: str) -> tuple[int, int, int, int]:
-    from openpyxl.utils.cell import range_boundaries
-
-    bounds = range_boundaries(ref)
-    if None in bounds:  # a whole row or column: Excel merges cells, not those
-        raise ValueError(f"merged range {ref} is no block of cells")
-    return bounds  # type: ignore[return-value]
-
-
-def _row_number(r: str | None, previous: int) -> int:
-    if r is None:
-        return previous + 1
-    try:
-        return int(r)
-    except ValueError:
-        number = float(r)
-        if not number.is_integer():
-            raise
-        return int(number)
-
-
-def _unsaved_columns(row: Any, formulas: list[Any]) -> list[tuple[int, str]]:
-    return [(_column(row, cell), "") for cell in formulas if not _saved(cell)]
-
-
-@cache
-def _error_cells() -> Any:
-    """The compiled search for a row's cells holding an error value."""
-    from lxml import etree
-
-    return etree.XPath("m:c[@t='e']", namespaces={"m": _MAIN[1:-1]})
-
-
-def _errors(row: Any, cells: list[Any], unsaved: set[int]) -> list[tuple[int, str]]:
-    """(column, error value) of a row's error cells (`cells`) that are not unsaved formulas already."""
-    found = []
-    for cell in cells:
-        column = _column(row, cell)
-        if column not in unsaved:
-            found.append((column, (cell.findtext(_VALUE) or "").strip() or "(unknown)"))
-    return found
-
-
-def _saved(cell: Any) -> bool:
-    """A formula cell holds what it last computed: a <v> (or inline text), empty only for a text result
-    (t="str"); openpyxl writes <v></v> for a formula it never calculated, other writers leave <v> out."""
-    value = cell.find(_VALUE)
-    if value is None:
-        return cell.find(_INLINE) is not None
-    return bool(value.text) or cell.get("t") == "str"
-
-
-def _column(row: Any, cell: Any) -> int:
-    """The cell's column; one without `r` counted on from the cell before it, as openpyxl does."""
-    from openpyxl.utils.cell import coordinate_to_tuple
-
-    if ref := cell.get("r"):
-        return coordinate_to_tuple(ref)[1]
-    column = 0
-    for other in row.iterchildren(_CELL):
-        ref = other.get("r")
-        column = coordinate_to_tuple(ref)[1] if ref else column + 1
-        if other is cell:
-            break
-    return column
 
 
 #: A workbook part larger than this, unpacked, that packs more than `_MAX_RATIO` times smaller is a zip bomb.
