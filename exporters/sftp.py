@@ -1,6 +1,7 @@
 """SFTP delivery (paramiko): key auth, the server's host key checked against the contract's pinned
 fingerprint, each file uploaded as NAME.part and renamed into place (a customer never reads a half-written
-file), retried with backoff when the connection drops.
+file), retried with backoff when the connection drops. A sender may pass `wanted`, asked before each file takes
+its name: when it says no (a feed whose contract was deleted meanwhile), what the push uploaded is removed again.
 
 A publication of a renderer whose stale files are looked after (channels.framework.STALE_OUTPUTS; not a customer
 feed, whose every file stays for the customer to fetch) then removes, over the same connection, the files its last
@@ -45,12 +46,16 @@ class SftpExporter:
     name = "sftp"
 
     def __init__(self, target: Any = None, *, retries: int = 4, backoff: float = 1.0, timeout: float = 15.0,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, wanted: Callable[[], bool] | None = None) -> None:
         self.target, self.retries, self.backoff, self.timeout = target, retries, backoff, timeout
-        self.progress = progress
+        self.progress, self.wanted = progress, wanted
         self.attempts = 0
+        self.unwanted = False  # the last push stopped because `wanted` said no
 
     def push(self, artifacts: list[Artifact], ctx: PublishContext | None = None) -> list[str]:
+        """Upload `artifacts`; `wanted` (when given) is asked before each `.part` is renamed into place: on False
+        the `.part` and the files this push already put in place are removed, and a DeliveryError that is not
+        retried says so (`unwanted` is then True)."""
         import paramiko
 
         if self.target is None:  # `pim publish --to sftp`: no setting names a server for a channel
@@ -59,6 +64,7 @@ class SftpExporter:
                                    "or publish with --to local or --to s3")
 
         last: Exception | None = None
+        self.unwanted = False
         for attempt in range(1, self.retries + 1):
             self.attempts = attempt
             try:
@@ -80,7 +86,7 @@ class SftpExporter:
         try:
             sftp = transport.open_sftp_client()
             assert sftp is not None
-            out = []
+            out, placed = [], []
             for art in artifacts:
                 final = posixpath.join(self.target.remote_dir, art.name)
                 part = final + ".part"
@@ -88,7 +94,10 @@ class SftpExporter:
                     _mkdirs(sftp, posixpath.dirname(final))
                 with art.path.open("rb") as fh:
                     sftp.putfo(fh, part, callback=self.progress, confirm=True)
+                if self.wanted is not None and not self.wanted():
+                    self._withdraw(sftp, [part, *placed])
                 sftp.posix_rename(part, final)
+                placed.append(final)
                 out.append(f"sftp://{self.target.host}:{self.target.port}{final}")
             if artifacts:
                 try:
@@ -101,6 +110,20 @@ class SftpExporter:
             return out
         finally:
             transport.close()
+
+    def _withdraw(self, sftp: Any, paths: list[str]) -> None:
+        """The caller no longer wants this push (a customer feed whose contract was deleted meanwhile): remove what
+        it uploaded so far, so no half-delivered set stays behind, and stop without retrying."""
+        for path in paths:
+            try:
+                sftp.remove(path)
+            except FileNotFoundError:
+                pass
+        self.unwanted = True
+        t = self.target
+        raise DeliveryError(f"SFTP delivery to {t.host}:{t.port}{t.remote_dir} stopped: its sender no longer wants "
+                            f"it (nothing it uploaded stays)", retryable=False,
+                            hint="the sender's log says why (a feed whose contract was deleted is cancelled)")
 
     def _clean(self, sftp: Any, ctx: PublishContext | None, names: list[str]) -> list[str]:
         """Remove (or report) the files the last publication of this renderer and scope put here and this one,

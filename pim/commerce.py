@@ -22,6 +22,7 @@ from sqlmodel import SQLModel
 from pim.errors import InputError
 from pim.importing import file_warning
 from pim.store.raw import Statements, raw_table
+from pim.stock_sums import Availability, sum_stock  # noqa: F401  # Availability: its old import path
 from pim.store.store import Store, as_utc, batched, now
 
 
@@ -151,6 +152,7 @@ PRICE: Table = PriceListRow.__table__  # type: ignore[assignment]
 SEEN: Table = PriceListSeenRow.__table__  # type: ignore[assignment]
 REMOVED: Table = PriceListRemovedRow.__table__  # type: ignore[assignment]
 STOCK: Table = StockRow.__table__  # type: ignore[assignment]
+_READING = (STOCK.c.sku, STOCK.c.warehouse, STOCK.c.quantity, STOCK.c.atp, STOCK.c.updated_at)  # sum_stock's rows
 STOCK_SEEN: Table = StockSeenRow.__table__  # type: ignore[assignment]
 EARLIEST = date(1900, 1, 1)
 
@@ -630,50 +632,12 @@ def retire_warehouses(store: Store, conn: Connection, lists: list[WarehouseList]
     return len(gone)
 
 
-@dataclass(frozen=True)
-class Availability:
-    quantity: Decimal
-    atp: Decimal
-    updated_at: datetime | None
-
-    @property
-    def in_stock(self) -> bool:
-        return self.atp > 0
-
-
 def stock_for(store: Store, skus: list[str]) -> dict[str, Availability]:
-    """Summed over warehouses (`_summed`); `updated_at` is the oldest reading, so staleness is never hidden."""
-    columns = (STOCK.c.sku, STOCK.c.quantity, STOCK.c.atp, STOCK.c.updated_at)
+    """Summed over warehouses (pim.stock_sums.sum_stock: one reading of a doubled location when
+    PIM_FEED_STOCK_KEYS picks one); `updated_at` is the oldest reading, so staleness is never hidden."""
     with store.engine.connect() as conn:
-        return _summed(row for chunk in batched(skus, 5000)
-                       for row in conn.execute(select(*columns).where(STOCK.c.sku.in_(chunk))))
-
-
-_NONE = Decimal(0)
-
-
-def _summed(readings: Iterable[Any]) -> dict[str, Availability]:
-    """(sku, quantity, atp, updated_at) readings summed per SKU. A warehouse's negative quantity or ATP (a
-    backorder, a booking error: stored as sent) counts as 0, or it would cancel the others' stock (-12 and 5 made
-    -7). The oldest time is kept, and comes back in UTC (SQLite keeps none)."""
-    sums: dict[str, list[Any]] = {}
-    for sku, quantity, atp, stamp in readings:
-        qty = Decimal(quantity)
-        free = qty if atp is None else Decimal(atp)
-        if qty < _NONE:
-            qty = _NONE
-        if free < _NONE:
-            free = _NONE
-        got = sums.get(sku)
-        if got is None:
-            sums[sku] = [qty, free, stamp]
-        else:
-            got[0] += qty
-            got[1] += free
-            if stamp is not None and (got[2] is None or stamp < got[2]):
-                got[2] = stamp
-    return {sku: Availability(qty, free, None if stamp is None else as_utc(stamp))
-            for sku, (qty, free, stamp) in sums.items()}
+        return sum_stock(row for chunk in batched(skus, 5000)
+                         for row in conn.execute(select(*_READING).where(STOCK.c.sku.in_(chunk))))
 
 
 def stock_read_between(store: Store, low: datetime, high: datetime) -> list[str]:
@@ -714,4 +678,4 @@ def price_list_tiers(store: Store, customer: str, currency: str, on: date | None
 def stock_all(store: Store) -> dict[str, Availability]:
     """`stock_for` over every SKU with a stock reading, in one scan."""
     with store.engine.connect() as conn:
-        return _summed(conn.execute(select(STOCK.c.sku, STOCK.c.quantity, STOCK.c.atp, STOCK.c.updated_at)))
+        return sum_stock(conn.execute(select(*_READING)))

@@ -2,7 +2,8 @@
 by its plant (`1000/0001`), while an older source (an ERP stock CSV) may still write the location alone (`0001`).
 Both readings are stored and summed, so the product's stock doubles. A build says so in its warnings, naming the
 SKUs and the two codes, until the older source moves to the plant keys (or the map drops `plant:`), or the
-setting PIM_FEED_STOCK_KEYS picks which of the two readings feeds count (`one_key_each`)."""
+setting PIM_FEED_STOCK_KEYS picks which of the two readings counts, in feeds and every other output alike
+(pim.stock_sums)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from typing import Any
 
 from sqlalchemy import and_, select
 
-from pim.commerce import STOCK, Availability, _summed
-from pim.store.store import batched
+from pim.commerce import STOCK
 from pim.store import Store
 
 EXAMPLES = 5  # SKUs named per warning
@@ -33,22 +33,6 @@ def doubled_stock(store: Store) -> dict[str, list[tuple[str, str]]]:
             if keyed.split("/", 1)[1] == location:
                 found.setdefault(sku, []).append((location, keyed))
     return found
-
-
-def one_key_each(store: Store, levels: dict[str, Availability], doubled: dict[str, list[tuple[str, str]]],
-                 keep: str) -> dict[str, Availability]:
-    """`levels` with each of its SKUs in `doubled` summed again over one reading of each doubled location: `plant`
-    drops the location-alone readings, `location` the plant/location ones; `both` changes nothing."""
-    skus = [s for s in levels if s in doubled] if keep in ("plant", "location") else []
-    if not skus:
-        return levels
-    side = 0 if keep == "plant" else 1
-    drop = {(s, pair[side]) for s in skus for pair in doubled[s]}
-    columns = (STOCK.c.sku, STOCK.c.quantity, STOCK.c.atp, STOCK.c.updated_at, STOCK.c.warehouse)
-    with store.engine.connect() as conn:
-        rows = [r for chunk in batched(skus, 5000)
-                for r in conn.execute(select(*columns).where(STOCK.c.sku.in_(chunk))) if (r[0], r[4]) not in drop]
-    return {**levels, **_summed(r[:4] for r in rows)}  # commerce's own sum: negatives as 0, the oldest time
 
 
 def doubled_warning(contract: Any, doubled: dict[str, list[tuple[str, str]]], skus: Iterable[str]) -> str | None:

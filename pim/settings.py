@@ -84,9 +84,11 @@ class Settings(BaseSettings):
                                                "read: pim.feed_snapshot); a catalog above it is scanned per contract "
                                                "instead. Unset: 512; 0: never hold a snapshot.")
     feed_stock_keys: str = Field(default="both", pattern="^(both|plant|location)$", description="Which stock "
-                                 "reading feeds count for a SKU stored under a storage location alone (`0001`, an "
-                                 "older ERP stock CSV) and under its plant and location (`1000/0001`, SAP MATMAS): "
-                                 "both (summed; the build warns, naming them), plant or location.")
+                                 "reading counts for a SKU stored under a storage location alone (`0001`, an "
+                                 "older ERP stock CSV) and under its plant and location (`1000/0001`, SAP MATMAS), "
+                                 "in every output alike (feeds, search documents, Google Merchant, the gate's stock "
+                                 "age: pim.stock_sums): both (summed; feed builds warn, naming them), plant or "
+                                 "location.")
     maintenance_interval_hours: float = Field(default=24.0, ge=0, description="How often one of the `pim worker` "
                                               "processes runs the maintenance pass (`pim maintain`) while idle; "
                                               "0 turns it off (run `pim maintain` from a timer instead).")

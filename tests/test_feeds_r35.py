@@ -46,15 +46,17 @@ def test_feeds_prices_warnings_name_no_product_the_gate_keeps_out_of_the_feed(st
 
 # ---------------------------------------------------------------------------------------------- 2. deleted mid-delivery
 def _delete_after(monkeypatch: pytest.MonkeyPatch, store: Store, step: str, code: str) -> None:
-    """`pim feeds delete CODE --force` right after pim.feeds' `step` returns."""
-    original = getattr(feeds, step)
+    """`pim feeds delete CODE --force` right after pim.feed_delivery's `step` returns."""
+    import pim.feed_delivery as delivery
+
+    original = getattr(delivery, step)
 
     def then_delete(*args: Any, **kwargs: Any) -> Any:
         out = original(*args, **kwargs)
         assert delete_contract(store, code, force=True)
         return out
 
-    monkeypatch.setattr(feeds, step, then_delete)
+    monkeypatch.setattr(delivery, step, then_delete)
 
 
 def test_a_contract_deleted_after_its_build_is_recorded_is_not_published_on_the_portal(
