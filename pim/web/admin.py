@@ -19,10 +19,16 @@ from pim.web.ui import render
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
-def admin_user(user: User = Depends(session_user)) -> User:
+def admin_user(request: Request, user: User = Depends(session_user)) -> User:
+    """Admins only; the refusal names what the page under /admin/ manages (its first path segment)."""
     if not user.can("admin"):
-        raise HTTPException(403, f"role '{user.role}' may not manage users")
+        area = request.url.path.removeprefix("/admin/").split("/")[0] or "users"
+        raise HTTPException(403, f"role '{user.role}' may not manage {ADMIN_AREAS.get(area, area)}: only admins "
+                            "do; ask one to make the change")
     return user
+
+
+ADMIN_AREAS = {"portal": "portal people"}  # an admin page's first path segment → what it manages, where they differ
 
 
 def _page(request: Request, user: User, *, error: str | None = None, notice: str | None = None,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +23,7 @@ from pim.registry import WEB_ROUTERS, load
 from pim.settings import DEFAULT_SECRET_WARNING, get_settings
 from pim.store import Store
 from pim.store.database import failure_in
-from pim.web import api_errors
+from pim.web import api_errors, error_pages, signin_return
 from pim.web.body_cap import BodyCapMiddleware
 from pim.web.deps import LoginRequired
 from pim.web.sessions import MAX_AGE
@@ -66,13 +66,12 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
         except ConfigError as exc:  # an area not installed (yet): the rest of the app still serves
             log.warning("web router not mounted: %s", exc)
 
-    api_errors.install(app)  # refusals under /api/ answer {"errors": [...]}; the pages keep FastAPI's own
+    api_errors.install(app)  # refusals under /api/ answer {"errors": [...]}
+    error_pages.install(app)  # …and a browser's refusals on the pages answer a page (pim.web.error_pages)
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Any:
-        if request.headers.get("hx-request"):
-            return RedirectResponse("/login", status_code=200, headers={"HX-Redirect": "/login"})
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return await signin_return.login_redirect(request)  # back to this page (or the form's) after signing in
 
     app.add_exception_handler(SQLAlchemyError, database_unavailable)  # type: ignore[arg-type]
 

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import FormData
 
 from pim import association_claims, portal_sessions
 from pim.product import value_key
@@ -33,11 +34,18 @@ def render(request: Request, name: str, user: User | None, **ctx: Any) -> HTMLRe
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/products") -> HTMLResponse:
-    return render(request, "login.html", None, next=next, error=None)
+    from pim.web.signin_return import DRAFT
+
+    draft = request.session.get(DRAFT)  # a value edit the ended session did not save (pim.web.signin_return)
+    notice = f"Your session ended, so your change to {draft.get('key')} on {draft.get('product')} was not saved. " \
+        "Sign in again to go back to it." if isinstance(draft, dict) else None
+    return render(request, "login.html", None, next=next, error=None, notice=notice)
 
 
 @router.post("/login", dependencies=[Depends(check_csrf)])
 async def login(request: Request) -> Any:
+    from pim.web.signin_return import DRAFT, safe_next
+
     form = await request.form()
     nxt, username = str(form.get("next") or "/products"), str(form.get("username", ""))
     attempt = sign_in_attempt(request, "staff", account=username)  # user names are matched as typed
@@ -51,12 +59,15 @@ async def login(request: Request) -> Any:
     store = store_of(request)
     sessions.end_held(store, request.session.get("sid"))  # a new sign-in in this browser replaces its session
     portal_sessions.end_named_in(store, request.session)  # the combined app's portal sign-in goes with the cookie
+    draft = request.session.get(DRAFT)  # the same person's unsaved edit, for the page `next` opens
     request.session.clear()
+    if isinstance(draft, dict) and draft.get("uid") in (None, user.id):
+        request.session[DRAFT] = draft
     request.session["uid"] = user.id
     request.session["stamp"] = user.stamp
     request.session["sid"] = sessions.start(store, user.id, request.headers.get("user-agent", ""),
                                             request.client.host if request.client else "")
-    return RedirectResponse(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/products", status_code=303)
+    return RedirectResponse(safe_next(request, nxt), status_code=303)  # a POST-only `next` opens its page
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
@@ -80,18 +91,23 @@ def grid(request: Request, after: int = 0, user: User = Depends(session_user)) -
         rows, nxt = page(store_of(request), f, s, after=after, limit=50)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    name = "_grid_rows.html" if request.headers.get("hx-request") and after else "grid.html"
+    # htmx's "Next page" swaps in rows; the URL it pushes (Back, htmx restoring its history) opens a whole page
+    swapped = bool(request.headers.get("hx-request") and after
+                   and not request.headers.get("hx-history-restore-request"))
+    name = "_grid_rows.html" if swapped else "grid.html"
     full = name == "grid.html"
     from pim.grid_query import quality_problem, scope_problem
 
     wrong = scope_problem(f, s) if full else None  # a hand-made URL: say the scope filters filter nothing
     warning = f"{wrong[1]}: the completeness, missing and quality filters have no scores there" if wrong else \
         quality_problem(f, s) if full else None  # a reason the gate never stores: the page is empty for that
-    return render(request, name, user, rows=rows, next_cursor=nxt, f=f, s=s, scope_warning=warning,
-                  has_completeness=panels.tables() is not None, bulk_max=BULK_MAX,
-                  bulk_notice=request.session.pop(BULK_NOTICE, None) if full else None,
-                  stale_scores=_stale_scores(request) if full else {},
-                  grid_reindex=_grid_reindex(request) if full else [])
+    answer = render(request, name, user, rows=rows, next_cursor=nxt, f=f, s=s, scope_warning=warning,
+                    has_completeness=panels.tables() is not None, bulk_max=BULK_MAX, after=after, swapped=swapped,
+                    bulk_notice=request.session.pop(BULK_NOTICE, None) if full else None,
+                    stale_scores=_stale_scores(request) if full else {},
+                    grid_reindex=_grid_reindex(request) if full else [])
+    answer.headers["Vary"] = "HX-Request"  # Back must not get the rows' fragment the browser cached for htmx
+    return answer
 
 
 def _stale_scores(request: Request) -> dict[str, list[str]]:
@@ -161,6 +177,7 @@ def value_rows(product: Any, store: Any, s: Any, channel: str | None, locale: st
 MODEL_TARGET = "model:"  # an edit form's `target` for a value inherited from that model
 OUTRANKED = "outranked"  # session flash: edits the precedence kept from showing, for the next product page
 SHOWN = "shown"  # an edit form's field: the value (JSON) the page showed, so a save can tell it changed since
+SAVED = "saved"  # session flash: the key just saved, whose field the next product page focuses
 
 
 def _page_url(identifier: str, channel: str | None, locale: str | None) -> str:
@@ -190,17 +207,37 @@ def product_page(identifier: str, request: Request, user: User = Depends(session
     product = store.get_product(identifier)
     if product is None:
         raise HTTPException(404, f"no product '{identifier}'")
+    from pim.web.signin_return import draft_for
+
     channel, locale = _scope(request, s)
-    return _product_page(request, user, product, s, channel, locale, outranked=request.session.pop(OUTRANKED, None) or [])
+    draft = draft_for(request, product.identifier)  # an edit the ended session did not save: back in its field
+    kept = _kept(s, draft["key"], FormData(draft["form"])) if draft and "form" in draft else {}
+    return _product_page(request, user, product, s, channel, locale, kept=kept, draft=draft,
+                         outranked=request.session.pop(OUTRANKED, None) or [], focus=request.session.pop(SAVED, None))
+
+
+def _kept(s: Any, key: str, form: Any) -> dict[str, dict[str, Any]]:
+    """An edit not saved (refused, or its session ended), for its field to show again: {key: {"yours", "shown"}},
+    `shown` being what the page showed when it was typed, so saving it again still notices a change since."""
+    attr = s.attributes.get(key.split(":")[0].split("@")[0])
+    if attr is None:
+        return {}
+    channel = str(form.get("channel") or "")
+    currencies = s.channels[channel].currencies if channel in s.channels else sorted(s.currencies)
+    return {key: {"yours": form_value(attr, form, currencies), "shown": form.get(SHOWN)}}
 
 
 def _product_page(request: Request, user: User, product: Any, s: Any, channel: str | None, locale: str | None, *,
                   errors: dict[str, str] | None = None, outranked: list[Any] | None = None,
-                  stale: dict[str, Any] | None = None) -> HTMLResponse:
+                  stale: dict[str, Any] | None = None, kept: dict[str, Any] | None = None,
+                  draft: dict[str, Any] | None = None, focus: str | None = None) -> HTMLResponse:
     """The product page: its values (with what it inherits), the area panels and its and its models' history.
-    `stale`: edits not saved as their value changed since (editing.Stale): their fields keep the edit."""
+    `stale`: edits not saved as their value changed since (editing.Stale): their fields keep the edit; `kept`:
+    edits refused, or left by an ended session (`draft`), shown in their fields unsaved (_kept); `focus`: the
+    key whose field takes the keyboard focus (the one just saved), else the first refused one."""
     store, identifier = store_of(request), product.identifier
     ancestors = store.ancestors(product) if product.parent else []
+    focus = next(iter([*(errors or {}), *(stale or {}), *(kept or {})]), focus)
     return render(request, "product.html", user, p=product, s=s, channel=channel, locale=locale,
                   groups=value_rows(product, store, s, channel, locale, ancestors),
                   completeness=panels.completeness(store, identifier),
@@ -209,7 +246,8 @@ def _product_page(request: Request, user: User, product: Any, s: Any, channel: s
                   others=panels.other_values(store, identifier, product.parent),
                   associations=association_claims.overview(store, product, ancestors),
                   history=history(store, identifier, 50, [m.code for m in ancestors]),
-                  errors=errors or {}, saved=None, outranked=outranked or [], stale=stale or {})
+                  errors=errors or {}, saved=None if errors or stale or kept else focus, outranked=outranked or [],
+                  stale=stale or {}, kept=kept or {}, draft=draft, focus=focus)
 
 
 def form_value(attr: Any, form: Any, currencies: list[str]) -> Any:
@@ -260,11 +298,17 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
         return page
     if notices:  # kept as a candidate, or a clear: the next page says why it still shows another value
         request.session[OUTRANKED] = notices
+    if not result.errors:  # back to the saved field (its row's fragment; the page focuses its input)
+        request.session[SAVED] = key
     if request.headers.get("hx-request") and not result.errors:
-        return HTMLResponse("", headers={"HX-Redirect": url + ("&" if "?" in url else "?") + "saved=" + key})
+        saved = url + ("&" if "?" in url else "?") + f"saved={key}#attr-{attr.code}"
+        return HTMLResponse("", headers={"HX-Redirect": saved})
     if not result.errors:
-        return RedirectResponse(url, status_code=303)
-    return _product_page(request, user, result.product, s, channel, locale, errors=result.errors)
+        return RedirectResponse(f"{url}#attr-{attr.code}", status_code=303)
+    page = _product_page(request, user, result.product, s, channel, locale, errors=result.errors,
+                         kept=_kept(s, key, form))  # the field keeps what was typed, with why it was refused
+    page.status_code = 422
+    return page
 
 
 def _expected(key: str, form: Any) -> dict[str, Any] | None:
@@ -357,7 +401,8 @@ def _image_cap() -> tuple[int, str]:
 
 
 def _image_size(request: Request) -> None:
-    """Refuses an image over the cap by its Content-Length, before check_csrf reads (spools) the form."""
+    """Refuses an image over the cap by its Content-Length, before check_csrf reads (spools) the form, and arms
+    the cap on the body as read whatever its headers declare (a chunked body may carry a small Content-Length)."""
     from pim.web.imports import refuse_declared_over  # not at the top: pim.web.imports imports this module
 
     refuse_declared_over(request, *_image_cap())

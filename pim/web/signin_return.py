@@ -1,0 +1,140 @@
+"""Where the staff sign-in sends a person back to, and the edit their ended session did not save.
+
+A request that finds no session is sent to /login with `next`: a page with its query string (the grid's filters
+stay), or, for a form post (a POST-only route a browser cannot open), the page the form was on. A value edit posted
+from one of our own pages (its Origin is this server: a cross-site form cannot plant a value this way, and its
+CSRF token went with the old session) is kept in the session as a DRAFT, so that after signing in again the
+product page shows it back in its field, unsaved, to save with one press (not to another person signing in
+here, when the ended session said whose it was). The session is a signed cookie:
+a draft that does not fit DRAFT_MAX is not kept, and the product page says that the change was lost."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.routing import Match
+
+DRAFT = "draft"  # session key: the unsaved value edit ({"product", "key", "uid", "data"|"lost"})
+DRAFT_MAX = 2000  # characters of the packed draft in the session cookie (browsers keep 4 KB; ~4,000 of prose)
+DRAFT_ROUTE = "edit_value"  # the route whose posts are kept (pim.web.ui.edit_value)
+READ_AT_MOST = 256 * 1024  # bytes: a longer anonymous body is not read for its draft
+HOME = "/products"
+
+
+async def login_redirect(request: Request) -> Response:
+    """The answer to a request without a valid session: to /login, with where to come back to (a kept draft's
+    field as the fragment)."""
+    target = return_to(request)
+    kept = await keep_draft(request)
+    if kept:  # the draft's field, in the channel and locale it was typed in when the page came without them
+        scope, fragment = kept
+        page = target.partition("#")[0]
+        target = (page if "?" in page or not scope else f"{page}?{scope}") + fragment
+    url = f"/login?next={quote(target, safe='/')}"
+    if request.headers.get("hx-request"):
+        return RedirectResponse(url, status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
+
+
+def return_to(request: Request) -> str:
+    """The page to open after signing in: this one (with its query string) for a GET, else the page the request
+    came from (htmx's current URL, the Referer) when it is ours, else the nearest page above the route's path."""
+    if request.method in ("GET", "HEAD") and not request.headers.get("hx-request"):
+        return page_of(request, _local(str(request.url)))
+    came_from = request.headers.get("hx-current-url") or request.headers.get("referer") or ""
+    if came_from and same_host(request, came_from):
+        return page_of(request, _local(came_from))
+    return page_of(request, request.url.path)
+
+
+def safe_next(request: Request, nxt: str) -> str:
+    """`next` as the sign-in form gives it, when it is a path on this server that a browser can open (a POST-only
+    path becomes its page); anything else (another site, `//host`, `/\\host`) is the product grid."""
+    if not nxt.startswith("/") or nxt.startswith(("//", "/\\")):
+        return HOME
+    return page_of(request, nxt)
+
+
+def page_of(request: Request, target: str) -> str:
+    """`target` (path, query, fragment) when a GET route serves its path; else the nearest path above it that one
+    serves (a form's POST-only route → its page, e.g. /products/P1/values → /products/P1), without the query."""
+    path, sep, rest = target.partition("?")
+    path, hash_sep, fragment = path.partition("#")
+    tail = (sep + rest) if sep else (hash_sep + fragment)
+    while path not in ("", "/"):
+        if _opens(request, path):
+            return path + tail
+        path, tail = path.rsplit("/", 1)[0], ""
+    return HOME
+
+
+def _opens(request: Request, path: str) -> bool:
+    scope = {"type": "http", "path": path, "method": "GET", "root_path": "", "headers": []}
+    return any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes)
+
+
+def _local(url: str) -> str:
+    """The path, query and fragment of a URL."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "") + \
+        (f"#{parts.fragment}" if parts.fragment else "")
+
+
+def same_host(request: Request, url: str) -> bool:
+    """Whether `url` (an Origin, a Referer) names this server, as the browser reached it (its Host)."""
+    return bool(url) and urlsplit(url).netloc == request.headers.get("host", "")
+
+
+def _from_our_page(request: Request) -> bool:
+    """A browser says where a form post comes from (Origin; Sec-Fetch-Site when it sends no Origin): only a post
+    from our own pages may leave a draft."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return same_host(request, origin)
+    return request.headers.get("sec-fetch-site") == "same-origin"
+
+
+async def keep_draft(request: Request) -> tuple[str, str] | None:
+    """Keep a value edit the ended session refused (see the module's docstring) and return its channel and locale
+    (a query string) and its field's fragment (`#attr-<code>`), or None when the request is no such edit."""
+    route = request.scope.get("route")
+    content_type = request.headers.get("content-type", "")
+    length = request.headers.get("content-length", "")
+    if (request.method != "POST" or getattr(route, "name", None) != DRAFT_ROUTE or not _from_our_page(request)
+            or not content_type.startswith("application/x-www-form-urlencoded")
+            or not length.isdigit() or int(length) > READ_AT_MOST):
+        return None
+    form = await request.form()
+    pairs = [[k, str(v)] for k, v in form.multi_items() if k != "csrf_token" and isinstance(v, str)]
+    key = str(form.get("key", ""))
+    product = request.path_params.get("identifier", "")
+    if not key or not product:
+        return None
+    packed = base64.b85encode(zlib.compress(json.dumps(pairs).encode(), 9)).decode()
+    owner = getattr(request.state, "ended_uid", None)  # None: the session was signed out, so whose is unknown
+    request.session[DRAFT] = {"product": product, "key": key, "uid": owner,
+                              **({"data": packed} if len(packed) <= DRAFT_MAX else {"lost": True})}
+    scope = urlencode({k: str(form.get(k)) for k in ("channel", "locale") if form.get(k)})
+    return scope, f"#attr-{key.split(':')[0].split('@')[0]}"
+
+
+def draft_for(request: Request, product: str) -> dict[str, Any] | None:
+    """The session's draft for this product: {"key", "form": [[name, value], ...]} or {"key", "lost": True}; None
+    when there is none. Any product page takes it out of the session (the cookie carries it no longer): one
+    opened instead of the draft's was a choice to leave it."""
+    draft = request.session.pop(DRAFT, None)
+    if not isinstance(draft, dict) or draft.get("product") != product:
+        return None
+    if draft.get("lost") or not isinstance(draft.get("data"), str):
+        return {"key": str(draft.get("key", "")), "lost": True}
+    try:
+        pairs = json.loads(zlib.decompress(base64.b85decode(draft["data"])))
+    except (ValueError, zlib.error):
+        return {"key": str(draft.get("key", "")), "lost": True}
+    return {"key": str(draft.get("key", "")), "form": [(str(k), str(v)) for k, v in pairs]}
