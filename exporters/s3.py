@@ -88,31 +88,36 @@ class S3Exporter:
         renderer, mode = plan
         manifest = self.key(published.manifest_name(renderer, ctx.channel))
         where = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
+        failed = f"the manifest s3://{self.bucket}/{manifest} could not be read, so nothing it lists was removed"
         try:
-            gone = [n for n in published.stale(published.listed(self._read(manifest)), names, mode) if self._ours(n)]
+            listed = published.listed(self._read(manifest))
+            failed = (f"which objects the last {renderer} publication of {ctx.channel} put in {where} and this one "
+                      "does not could not be checked or removed")
+            gone = [n for n in published.stale(listed, names, mode) if self._ours(n)]
             if gone and mode == "remove":
                 for name in gone:
                     self.client().delete_object(Bucket=self.bucket, Key=self.key(name))
                 published.say_removed(log, renderer, ctx, gone, where)
             elif gone:
                 published.report_indexes(ctx, gone, f"{where}/search")
+            failed = (f"the manifest s3://{self.bucket}/{manifest} could not be written, so the objects this "
+                      "publication put cannot be told apart from others' next time (allow s3:PutObject on it)")
             self.client().put_object(Bucket=self.bucket, Key=manifest, ContentType="application/json",
                                      Body=published.manifest(renderer, ctx, names, gone, mode))
         except (BotoCoreError, ClientError) as exc:
-            log.warning("the files are up, but the ones the last %s publication of %s put in %s and this one does "
-                        "not could not be removed (the next publication tries again): %s", renderer, ctx.channel,
-                        where, exc)
+            log.warning("the files are up, but %s (the next publication tries again): %s", failed, exc)
             return []
         return gone
 
     def _read(self, key: str) -> bytes | None:
-        """An object's bytes; None when there is none."""
+        """An object's bytes; None when there is none. Without s3:ListBucket, S3 answers a missing key with 403
+        (AccessDenied), not 404, so a 403 counts as none too: the manifest is then written afresh."""
         from botocore.exceptions import ClientError
 
         try:
             return self.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if _code(exc) in MISSING or _code(exc) in DENIED:
                 return None
             raise
 
@@ -123,7 +128,17 @@ class S3Exporter:
         try:
             head = self.client().head_object(Bucket=self.bucket, Key=self.key(name))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            if _code(exc) in MISSING or _code(exc) in DENIED:  # denied: not known to be ours, so it stays
                 return False
             raise
         return "job" in (head.get("Metadata") or {})
+
+
+#: Error codes S3 answers a missing key with; DENIED: what it answers instead to credentials without s3:ListBucket
+#: (and for any key they may not read). A HEAD has no body, so only its status is the code.
+MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+DENIED = frozenset({"AccessDenied", "403", "Forbidden"})
+
+
+def _code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

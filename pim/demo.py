@@ -199,24 +199,35 @@ def run_demo(profile: str = "small", seed: int = 42, console: Console | None = N
     store = Store.from_settings(settings)
     run = DemoRun(profile, seed, settings, store, console)
     console.print(f"[bold]pim demo[/]: profile [cyan]{profile}[/], seed {seed}, workspace {settings.home.resolve()}")
+    finished = False
     with collected() as warnings:
-        for title, ref in DEMO_STEPS:
-            step = _load_step(ref)
-            if step is None:
-                run.results.append((title, "skipped (not available yet)", 0.0, {}))
-                continue
-            console.print(f"→ {title}")
-            started = time.perf_counter()
-            summary = step(run)
-            run.results.append((title, "done", time.perf_counter() - started, summary))
+        try:
+            _run_steps(run)
+            finished = True
+        finally:  # a step that raises: what it and the steps before it warned is said before its traceback
+            if not finished:
+                _say_warnings(run, warnings, verbose, stopped=True)
     run.outputs["database"] = store.engine.url.render_as_string(hide_password=True)
     _report(run)
     _say_warnings(run, warnings, verbose)
     return run
 
 
-def _say_warnings(run: DemoRun, warnings: Any, verbose: bool) -> None:
-    """The warnings the steps logged: one line per kind, or every one with `verbose`; all of them in a file."""
+def _run_steps(run: DemoRun) -> None:
+    for title, ref in DEMO_STEPS:
+        step = _load_step(ref)
+        if step is None:
+            run.results.append((title, "skipped (not available yet)", 0.0, {}))
+            continue
+        run.console.print(f"→ {title}")
+        started = time.perf_counter()
+        summary = step(run)
+        run.results.append((title, "done", time.perf_counter() - started, summary))
+
+
+def _say_warnings(run: DemoRun, warnings: Any, verbose: bool, *, stopped: bool = False) -> None:
+    """The warnings the steps logged: one line per kind, or every one with `verbose`; all of them in a file.
+    `stopped`: a step raised, so these are the warnings logged before the demo stopped."""
     from pim.demo_warnings import save
 
     path = save(warnings, run.settings.home / WARNINGS_FILE)
@@ -224,6 +235,7 @@ def _say_warnings(run: DemoRun, warnings: Any, verbose: bool) -> None:
         return
     n, kinds = len(warnings.records), len(warnings.groups)
     run.console.print(f"[yellow]{n} warning{'s' if n != 1 else ''}[/]"
+                      + (" before a step failed and the demo stopped" if stopped else "")
                       + ("" if verbose else f", {kinds} kind{'s' if kinds != 1 else ''} (each with how many times "
                                             "it was said, by which channels or contracts, and the first in full)"))
     for line in warnings.records if verbose else [g.line() for g in warnings.groups.values()]:

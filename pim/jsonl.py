@@ -171,14 +171,15 @@ def import_jsonl(path: Path, store: Store, *, source_name: str = "jsonl", on_bat
     """Replace each record with the file's (the exact round trip of `pim export jsonl`), or, with `merge`
     (a pim.merge.Merger), treat the file as one more source merged by precedence. Either way a bad GTIN is
     left out and noted (`gtins_checked`). A whole-record import puts back the values the export left out when
-    its left-out file lies beside `path` (pim.jsonl_left_out: `left_out_restored` counts them)."""
+    its left-out file lies beside `path` and was written with it (pim.jsonl_left_out: `left_out_restored` counts
+    them; `left_out_ignored` the records of one sealed to another export, ignored with a warning)."""
     structure = store.structure()
     items = gtins_checked(_models_first(path), store, structure, source_name, whole=merge is None)
     from pim.jsonl_left_out import putting_back, read_sidecar, sidecar_path
     from pim.sources import job_label
 
     side = sidecar_path(path)  # the values the export left out (--include-left-out), put back once all is in
-    held = read_sidecar(side) if merge is None and side != path and side.is_file() else None
+    held = read_sidecar(side, path) if merge is None and side != path and side.is_file() else None
     return run_import(store, source_name, items, structure=structure, label=job_label("jsonl", path), on_batch=on_batch,
                       merge=merge, before_finish=putting_back(store, held) if held else None)
 

@@ -6,20 +6,32 @@ takes them in, so a whole-record import of the file would drop them from the sto
 the file (`catalog.jsonl` → `catalog.left-out.jsonl`), `pim import jsonl catalog.jsonl` reads it first and,
 once every batch is written, gives each record back the left-out values it lacks then, with their provenance.
 A value the record holds by then (the file's, or one set since) is never overwritten. A sidecar line is no
-catalog record (`kind: left_out`): imported by mistake as one, it is refused, never replaces a product."""
+catalog record (`kind: left_out`): imported by mistake as one, it is refused, never replaces a product.
+
+The sidecar is tied to its export: each line carries the sha256 of the export file it was written with
+(`export_sha256`), and the sidecar is put in place before the export, so it is never older than its export. A
+sidecar beside another file (an older export's, one left by a crash between the two replacements, or one an
+export of the same content written since without the option, `pim export jsonl > catalog.jsonl`, found newer)
+would put back stale values, so the import ignores it, warns, and counts its records as `left_out_ignored`."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
 from pim.errors import InputError
 
+log = logging.getLogger(__name__)
+
 KIND = "left_out"
+#: The key of a sidecar line that names (by its sha256) the export file the line belongs to.
+SEAL = "export_sha256"
 
 
 def sidecar_path(path: Path) -> Path:
@@ -33,20 +45,53 @@ def sidecar_line(model: bool, key: str, values: dict[str, Any], provenance: dict
                          "values": values, "provenance": provenance}, option=orjson.OPT_SORT_KEYS) + b"\n"
 
 
+class Hashing:
+    """Writes through to `out` and hashes (sha256) what it writes: the export file's seal for its sidecar."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out, self.sha = out, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        return self.out.write(data)
+
+
+def seal(raw: Path, sealed: Path, export_sha256: str) -> None:
+    """`raw`'s sidecar lines, each with the sha256 of the export they were written with, into `sealed` (known
+    only once the export is complete, so the lines are written unsealed first; there are few)."""
+    with raw.open("rb") as src, sealed.open("wb") as dst:
+        for line in src:
+            dst.write(orjson.dumps({**orjson.loads(line), SEAL: export_sha256}, option=orjson.OPT_SORT_KEYS) + b"\n")
+
+
+def file_sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            sha.update(block)
+    return sha.hexdigest()
+
+
 @dataclass
 class Held:
-    """The sidecar's values by record: (is a model, key) → (values, provenance)."""
+    """The sidecar's values by record: (is a model, key) → (values, provenance); `ignored`: how many records a
+    sidecar not sealed to the export held (none are put back then)."""
 
     records: dict[tuple[bool, str], tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    ignored: int = 0
 
     def __len__(self) -> int:
         return len(self.records)
 
+    def __bool__(self) -> bool:
+        return bool(self.records) or bool(self.ignored)
 
-def read_sidecar(path: Path) -> Held:
+
+def read_sidecar(path: Path, export: Path) -> Held:
     """The sidecar, whole (one line per record with values left out: few), read before the import writes
-    anything so a broken one stops it with nothing changed."""
-    held = Held()
+    anything so a broken one stops it with nothing changed. One not sealed to `export` (its sha256) is ignored,
+    with a warning: its values are another export's."""
+    held, seals = Held(), set()
     try:
         lines = path.read_bytes().splitlines()
     except OSError as exc:
@@ -58,7 +103,7 @@ def read_sidecar(path: Path) -> Held:
             data = orjson.loads(line)
             ok = (type(data) is dict and data.get("kind") == KIND and data.get("record") in ("product", "product_model")
                   and type(data.get("key")) is str and type(data.get("values")) is dict
-                  and type(data.get("provenance", {})) is dict)
+                  and type(data.get("provenance", {})) is dict and type(data.get(SEAL, "")) is str)
         except orjson.JSONDecodeError:
             ok = False
         if not ok:
@@ -66,7 +111,28 @@ def read_sidecar(path: Path) -> Held:
                              f"export again, or move {path.name} away to import without it",
                              file=str(path), line=number)
         held.records[(data["record"] == "product_model", data["key"])] = (data["values"], data.get("provenance", {}))
+        seals.add(data.get(SEAL))
+    if held.records and (why := _not_its_export(path, export, seals)):
+        log.warning("%s %s, so its %d record(s) of left-out values are not put back: export again with "
+                    "`pim export jsonl %s --include-left-out` to keep them, or delete %s", path.name, why,
+                    len(held), export.name, path.name)
+        return Held(ignored=len(held))
     return held
+
+
+def _not_its_export(side: Path, export: Path, seals: set[str | None]) -> str | None:
+    """Why the sidecar is not `export`'s own; None when it is. The seal tells another export's content; an
+    export file newer than its sidecar (the export writes it first) is a later export of the same content, made
+    without the option (`pim export jsonl > FILE`): its sidecar holds values that may have been cleared since."""
+    if seals == {None}:
+        return "was written by a pim that did not tie it to its export"
+    if seals != {file_sha256(export)}:
+        return (f"belongs to another export than the {export.name} there now (an older one, or one an interrupted "
+                "export left)")
+    if export.stat().st_mtime_ns > side.stat().st_mtime_ns:
+        return (f"is older than {export.name}, which was written again since (as by `pim export jsonl > FILE`, "
+                "which writes no left-out file)")
+    return None
 
 
 def putting_back(store: Any, held: Held) -> Callable[[Any], None]:
@@ -74,6 +140,8 @@ def putting_back(store: Any, held: Held) -> Callable[[Any], None]:
     from pim.product import Provenance
 
     def put_back(counts: Any) -> None:
+        if held.ignored:
+            counts.extra["left_out_ignored"] = held.ignored
         products, models, values = [], [], 0
         for (model, key), (held_values, held_prov) in held.records.items():
             record = store.get_model(key) if model else store.get_product(key)

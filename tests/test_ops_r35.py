@@ -66,10 +66,11 @@ def test_a_chunked_body_under_the_cap_and_one_no_route_capped_are_read_whole() -
     assert _post(_capped_app(1000), "/free", big, {}, declared=False).json() == {"read": big.length, "counted": True}
 
 
-def test_a_body_with_a_content_length_is_passed_through_unwrapped() -> None:
-    """The server passes on no more than Content-Length declares: such a body is the header check's alone."""
+def test_a_body_with_a_content_length_is_counted_too() -> None:
+    """Round 35 review: counted as well, as a Transfer-Encoding may override a small Content-Length (the old
+    assertion, `counted: False`, pinned that bypass; tests/test_review_mends_r35a.py)."""
     body = CountingBody(128 * 1024, {})
-    assert _post(_capped_app(1000), "/free", body, {}).json() == {"read": body.length, "counted": False}
+    assert _post(_capped_app(1000), "/free", body, {}).json() == {"read": body.length, "counted": True}
 
 
 def test_capping_a_chunked_body_without_the_middleware_says_how_to_mend_the_app() -> None:

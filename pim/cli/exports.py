@@ -45,25 +45,31 @@ def jsonl(out: Path = typer.Argument(None, help="File to write; standard output 
 
 
 def _to_file(store: Any, out: Path, enabled_only: bool, include_left_out: bool) -> "LeftOut":
-    """Write OUT (and, asked, its left-out file) through `.part` files, each in place once complete. A left-out
-    file an earlier export left there is removed when this one keeps nothing in it: it would put back stale
-    values."""
+    """Write OUT (and, asked, its left-out file) through `.part` files, each in place once complete: the left-out
+    file first, sealed with OUT's sha256 (pim.jsonl_left_out), so a crash between the two leaves a left-out file
+    the import ignores rather than one it pairs with the older OUT. A left-out file an earlier export left there
+    is removed when this one keeps nothing in it: it would put back stale values."""
     from pim.jsonl import LeftOut, export_jsonl
-    from pim.jsonl_left_out import sidecar_path
+    from pim.jsonl_left_out import Hashing, seal, sidecar_path
 
     side = sidecar_path(out)
     tmp, side_tmp = out.with_suffix(out.suffix + ".part"), side.with_suffix(side.suffix + ".part")
-    with tmp.open("wb") as fh, (side_tmp.open("wb") if include_left_out else nullcontext()) as side_fh:
+    unsealed = side.with_suffix(side.suffix + ".unsealed.part")
+    with tmp.open("wb") as fh, (unsealed.open("wb") if include_left_out else nullcontext()) as side_fh:
         left_out = LeftOut(store.structure(), side_fh)
-        n = export_jsonl(store, fh, enabled_only=enabled_only, left_out=left_out)
-    tmp.replace(out)
-    if include_left_out and left_out.records:
+        hashing = Hashing(fh) if include_left_out else None  # the seal: only a left-out file needs it
+        n = export_jsonl(store, hashing or fh, enabled_only=enabled_only, left_out=left_out)  # type: ignore[arg-type]
+    if hashing is not None and left_out.records:
+        seal(unsealed, side_tmp, hashing.sha.hexdigest())
+        unsealed.unlink()
         side_tmp.replace(side)
+        tmp.replace(out)
         console.print(f"wrote {n} records to {out}, and {left_out.records} records' left-out values to {side}",
                       highlight=False)
         return left_out
-    side_tmp.unlink(missing_ok=True)
+    unsealed.unlink(missing_ok=True)
     side.unlink(missing_ok=True)
+    tmp.replace(out)
     console.print(f"wrote {n} records to {out}", highlight=False)
     return left_out
 

@@ -1,11 +1,13 @@
-"""A cap on how much of a request body an upload route reads, for bodies sent without a Content-Length.
+"""A cap on how much of a request body an upload route reads, counted as the route reads it.
 
-A body with a Content-Length is refused by that header before it is read (pim.web.imports.refuse_declared_over),
-and the server passes on no more than it declares. A chunked body says nothing up front, so its bytes are counted
-as the route reads them. Starlette's Request offers no public way to swap its `receive`, so BodyCapMiddleware
-wraps `receive` for every such request and an upload route arms the cap (`cap_body`) from its dependency, before
-it reads the form: past the cap, the read raises 413 inside the route, answered like any HTTPException, and the
-form parser closes (deletes) the file it was spooling. Requests whose route arms no cap are only counted.
+A Content-Length over the cap is refused by that header before anything is read
+(pim.web.imports.refuse_declared_over), but the header alone is never trusted: a request that also says
+`Transfer-Encoding: chunked` is framed by the transfer encoding (h11 and the HTTP/1.1 rules let it beat the
+Content-Length), so a small declared length could carry any body. So BodyCapMiddleware wraps `receive` for every
+HTTP request and an upload route arms the cap (`cap_body`) from its dependency, before it reads the form: past the
+cap, the read raises 413 inside the route, answered like any HTTPException, and the form parser closes (deletes)
+the file it was spooling. Starlette's Request offers no public way to swap its `receive`, hence the middleware.
+Requests whose route arms no cap are only counted (one addition per received message).
 """
 
 from __future__ import annotations
@@ -35,14 +37,14 @@ class BodyCap:
 
 
 class BodyCapMiddleware:
-    """Wraps `receive` of HTTP requests sent without a (numeric) Content-Length, so an armed cap is enforced as
-    read."""
+    """Wraps `receive` of every HTTP request, so an armed cap is enforced as read whatever the headers declare
+    (a Content-Length can sit next to a Transfer-Encoding that overrides it)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(k == b"content-length" and v.isdigit() for k, v in scope.get("headers", ())):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         cap = scope[SCOPE_KEY] = BodyCap()
@@ -56,11 +58,11 @@ class BodyCapMiddleware:
 
 
 def cap_body(request: Request, limit: int, refusal: str) -> None:
-    """Refuse (413, `refusal`) this request's body once more than `limit` bytes of it are read. Only for a body
-    sent without a Content-Length (that header is checked by the caller); the app must run BodyCapMiddleware."""
+    """Refuse (413, `refusal`) this request's body once more than `limit` bytes of it are read, whatever its
+    headers declare; the app must run BodyCapMiddleware."""
     cap = request.scope.get(SCOPE_KEY)
     if cap is None:
-        raise RuntimeError("a chunked upload cannot be capped: add pim.web.body_cap.BodyCapMiddleware to the app "
+        raise RuntimeError("an upload cannot be capped: add pim.web.body_cap.BodyCapMiddleware to the app "
                            "(pim.web.app.create_app does)")
     cap.limit, cap.refusal = limit, refusal
     cap.count({"type": "http.request", "body": b""})  # already past the cap (read before the route armed it)

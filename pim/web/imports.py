@@ -38,15 +38,13 @@ FORM_ROOM = 64 * 1024
 
 def refuse_declared_over(request: Request, limit: int, refusal: str) -> None:
     """413 (`refusal`) before the body is read when its Content-Length leaves no doubt that the file is over
-    `limit` bytes, so nothing of it is spooled. A body sent without one (chunked) is read only up to `limit` +
+    `limit` bytes, so nothing of it is spooled. Every body, declared or not, is then read only up to `limit` +
     FORM_ROOM bytes: past that, reading it answers 413 (`refusal`), and the form parser closes (deletes) the file
-    it was spooling. A body under its Content-Length's cap is read as sent: the server passes on no more than
-    that header declares."""
+    it was spooling. A small Content-Length is no promise: sent with `Transfer-Encoding: chunked`, the body is
+    framed by the transfer encoding and may be any size (pim.web.body_cap)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit():
-        if int(declared) > limit + FORM_ROOM:
-            raise HTTPException(413, refusal)
-        return
+    if declared.isdigit() and int(declared) > limit + FORM_ROOM:
+        raise HTTPException(413, refusal)
     cap_body(request, limit + FORM_ROOM, refusal)  # counted as read (pim.web.body_cap)
 
 
