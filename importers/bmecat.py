@@ -34,7 +34,7 @@ from importers.bmecat_map import (
 )
 from importers.bmecat_map_checks import refuse_map_mistakes, report_file, report_unrestated, with_twins
 from importers.bmecat_mapper import BmecatMapper, GtinIds, Mapped
-from importers.bmecat_matching import finish_items, match_items, supplier_origin
+from importers.bmecat_matching import finish_items, match_items, refuse_pid_twins, supplier_origin
 from importers.bmecat_reader import (
     BmecatHeader,
     BmecatProduct,
@@ -153,7 +153,8 @@ def parse_items(path: Path, m: BmecatMap, structure: Structure, header: BmecatHe
 
 def _slashed_twin(made: dict[str, tuple[str, int]], m: BmecatMap, bp: BmecatProduct, sku: str) -> str | None:
     """Why a product is refused whose PID makes the SKU an earlier PID of the file made (`pid_slash` turned
-    12/34 into the 12-34 of another product), else None: merged, one would silently overwrite the other."""
+    12/34 into the 12-34 of another product), else None: merged, one would silently overwrite the other. Across
+    files, the cross-reference pairs each such SKU with its PID (importers.bmecat_matching.refuse_pid_twins)."""
     pid = bp.manufacturer_pid if m.sku_from == "manufacturer_pid" and bp.manufacturer_pid else bp.supplier_pid
     first, line = made.setdefault(sku, (pid, bp.line))
     if first == pid:
@@ -269,7 +270,7 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     mapper = BmecatMapper(m, structure, str(path))
     parsed = known_deletes(store, source, parse_items(path, m, structure, header, deletes, mapper), deletes)
     matched = match_items(store, m, parsed, header)
-    items = finish_items(matched, store, m, path, refs, deletes)
+    items = finish_items(refuse_pid_twins(store, m, matched), store, m, path, refs, deletes)
 
     def after_pass(counts: ImportCounts) -> None:
         if written:

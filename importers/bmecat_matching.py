@@ -24,7 +24,7 @@ from importers.bmecat_mapper import NO_IDS, GtinIds
 from importers.bmecat_reader import BmecatHeader
 from importers.gtin_check import refuse_unlinked, unmatched_reason
 from pim.importing import IdentifierOrigin, Parsed, Rejected
-from pim.sources import NoSku, SourceItem, match_skus
+from pim.sources import NoSku, Placed, SourceItem, match_skus, paired_pids
 from pim.store import Store
 from pim.store.raw import raw_table
 from pim.store.store import PRODUCT, QuarantineEntry, batched
@@ -72,6 +72,44 @@ def match_items(store: Store, m: BmecatMap, items: Iterator[SourceItem | Rejecte
                 item = Rejected(unmatched_reason(bad[1], source, pid, unmatched), item.file, bad[2], bad[0],
                                 item.raw, item.record_key)
         yield item
+
+
+def refuse_pid_twins(store: Store, m: BmecatMap, items: Iterator[Parsed | Rejected]) -> Iterator[Parsed | Rejected]:
+    """Under `pid_slash` (a `sku_from: supplier_pid` map), two PIDs can make one SKU (r/1 and r-1 both WM-r-1);
+    parse_items refuses the later within one file, and this across files: each product taken in records the PID
+    its SKU was made from (a cross-reference pair, a `Placed` in its extras, written in its batch transaction
+    only if it is taken in), and a product or delete whose SKU is paired with another PID of the source is
+    refused naming both, rather than merged into (or withdrawn from) the other PID's product. A product stored
+    before its pair was first recorded has none: its first import records it. One query per batch."""
+    if m.pid_slash is None or m.sku_from != "supplier_pid":
+        yield from items
+        return
+    source = f"supplier:{m.supplier}"
+    for chunk in batched(items, store.batch_size):
+        paired = paired_pids(store, source, (i.record.identifier for i in chunk if isinstance(i, Parsed)))
+        for item in chunk:
+            pid = (item.raw or {}).get("supplier_pid") if isinstance(item, Parsed) else None
+            if not isinstance(item, Parsed) or not pid:
+                yield item
+                continue
+            sku = item.record.identifier
+            pids = paired.get(sku, [])
+            other = next((p for p in pids if p != pid), None)
+            if other is not None:
+                yield Rejected(_twin_reason(source, m, pid, sku, other), item.file, item.line, "SUPPLIER_PID",
+                               item.raw, pid)
+                continue
+            if pid not in pids and not is_delete(item):
+                item.extras = [*item.extras, Placed(pid, sku, "pid_slash")]
+            yield item
+
+
+def _twin_reason(source: str, m: BmecatMap, pid: str, sku: str, other: str) -> str:
+    """Why a product whose SKU another PID of the source already stands for is refused, and what to do."""
+    return (f"PID '{pid}' makes SKU '{sku}' under the map's `pid_slash: {m.pid_slash}`, which {source} product "
+            f"'{other}' already stands for (cross-referenced by an earlier import): this product was left out rather "
+            "than merged into that one. Choose a `pid_slash` the supplier's PIDs never hold (e.g. `~`) "
+            "and import the file again")
 
 
 def _ids(item: SourceItem) -> GtinIds:

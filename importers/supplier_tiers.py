@@ -2,7 +2,10 @@
 A row's cells are read as a BMEcat catalog's prices are (importers.tier_checks: `unit_price`, `tier_problem`); its
 tiers ride on its record (`Parsed.extras`) and are written, and the ones it no longer holds removed, in its
 import batch's own transaction, only when the record is taken in (`TierWriter.put`): a row the merge refuses,
-or a crash before the batch commits, leaves the stored tiers as they were."""
+or a crash before the batch commits, leaves the stored tiers as they were. A row restates the tiers of its own
+currency and validity period only (`StatedTiers.scope`): a file of next year's prices, or of another currency,
+leaves the product's other tiers in place, as an ERP price list's rows do (overlapping periods are read by
+their latest start: pim.commerce.contract_tiers)."""
 
 from __future__ import annotations
 
@@ -14,16 +17,17 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from importers.tier_checks import tier_problem, unit_price, unit_price_problem
 from importers.erp_csv import header_name
-from pim.commerce import EARLIEST, put_price_rows_in, remove_price_list_entries_in
+from pim.commerce import EARLIEST, PRICE, put_price_rows_in, remove_price_list_entries_in
 from pim.importing import ImportCounts, Parsed, file_warning
 from pim.product import split_key
 from pim.sources import Placed, put_placed_in
 from pim.spelling import nearest
 from pim.store import Store
+from pim.store.store import batched
 from pim.structure import AttributeType
 from pim.values import ValueProblem
 
@@ -100,10 +104,13 @@ class StatedTiers:
     """A row's tiers (PriceListEntry fields; the SKU is set once matched, `TierWriter.placed`): its record's
     `Parsed.extras`, even when empty, so that a row whose tier cells were emptied still removes its tiers.
     `whole`: the file has every tier column, so the row's tiers are all its tiers in the list; else they are
-    only added and changed (the file's missing columns are named in the unread-columns warning)."""
+    only added and changed (the file's missing columns are named in the unread-columns warning). `scope`: the
+    (currency, valid_from) the row restates, whose other quantity tiers it removes; None when a row with no tier
+    names no currency (or its terms do not read): it removes nothing."""
 
     rows: list[dict[str, Any]]
     whole: bool
+    scope: tuple[str, date] | None = None
     sku: str = "-"
 
 
@@ -124,6 +131,8 @@ class PriceCells:
         self.tier_at = [(t, at[t.price], at.get(t.min_qty_column or "")) for t in tiers
                         if t.price in at and (t.min_qty_column is None or t.min_qty_column in at)]
         self.whole = len(self.tier_at) == len(tiers)
+        if m.tiers and m.tiers.currency is None and self.currency_at is None:
+            self.tier_at = []  # no currency for any tier: none is read (`report_missing_price_unit` says so once)
 
     @classmethod
     def of(cls, header: list[str], m: SupplierTableMap, types: dict[str, Any]) -> PriceCells | None:
@@ -150,20 +159,26 @@ class PriceCells:
         if not self.tier_at:
             return None
         tiers: list[dict[str, Any]] = []
-        currency = valid_from = valid_to = None
+        terms: tuple[str, date | None, date | None] | None = None
         for tier, price_at, bound_at in self.tier_at:
             text = cells[price_at].strip()
             if not text:
                 continue
-            if currency is None:  # the row's, read once it has a tier
-                currency, valid_from, valid_to = self._row_terms(cells)
+            if terms is None:  # the row's, read once it has a tier
+                terms = self._row_terms(cells)
+            currency, valid_from, valid_to = terms
             bound = tier.min_qty if bound_at is None else _decimal(cells[bound_at].strip() or "?", tier.min_qty_column or "", number)
             row = {"sku": "-", "currency": currency, "min_qty": bound, "valid_from": valid_from, "valid_to": valid_to,
                    "price": Decimal(_per_piece(_decimal(text, tier.price, number), per, per_text, tier.price))}
             if wrong := tier_problem(row, None, None):
                 raise CellProblem(tier.price, f"tier price '{text}' from {bound}: {wrong}")
             tiers.append(row)
-        return StatedTiers(tiers, self.whole)
+        if terms is None:  # no tier: the period its emptied cells clear, if its terms read
+            try:
+                terms = self._row_terms(cells)
+            except CellProblem:
+                terms = None
+        return StatedTiers(tiers, self.whole, (terms[0], terms[1] or EARLIEST) if terms else None)
 
     def _row_terms(self, cells: list[str]) -> tuple[str, date | None, date | None]:
         """The row's tier currency and validity dates; CellProblem naming the column of a cell that gives none."""
@@ -234,11 +249,14 @@ class TierWriter:
         if self.m.tiers is None or not batch:
             return
         price_list, source = self.m.tiers.price_list, self.m.source
-        keep: dict[str, set[tuple[Any, ...]]] = {}
+        scopes: dict[str, set[tuple[str, date]]] = {}  # SKU → the (currency, valid_from) periods its rows restate
+        said: dict[str, set[tuple[Any, ...]]] = {}  # SKU → the tiers they state
         for stated in batch:
-            if stated.whole:  # two rows of one SKU (two supplier ids): both rows' tiers stay
-                keep.setdefault(stated.sku, set()).update((t["currency"], t["min_qty"], t["valid_from"] or EARLIEST)
+            if stated.whole and stated.scope is not None:  # two rows of one SKU (two supplier ids, two
+                scopes.setdefault(stated.sku, set()).add(stated.scope)  # currencies): both rows' tiers stay
+                said.setdefault(stated.sku, set()).update((t["currency"], t["min_qty"], t["valid_from"] or EARLIEST)
                                                           for t in stated.rows)
+        keep = _kept(self.store, conn, price_list, source, scopes, said) if scopes else {}
         removed = len(remove_price_list_entries_in(self.store, conn, price_list, source, keep)) if keep else 0
         rows = [{"customer": price_list, **t, "sku": stated.sku, "source": source} for stated in batch for t in stated.rows]
         self._batch = (put_price_rows_in(self.store, conn, rows) if rows else 0, removed)
@@ -257,12 +275,34 @@ class TierWriter:
             counts.extra["tier_prices_removed"] = self.removed
 
 
+def _kept(store: Store, conn: Connection, price_list: str, source: str, scopes: dict[str, set[tuple[str, date]]],
+          said: dict[str, set[tuple[Any, ...]]]) -> dict[str, set[tuple[Any, ...]]]:
+    """SKU → the stored tiers of `source` to keep (pim.commerce.remove_price_list_entries_in's `keep`), for the
+    SKUs that have a stale one: a tier of a restated (currency, valid_from) its rows no longer hold. Tiers of
+    other currencies and periods stay. Read under the write lock, in the batch's transaction."""
+    store.lock_writes(conn)
+    keep: dict[str, set[tuple[Any, ...]]] = {}
+    stale: set[str] = set()
+    for part in batched(sorted(scopes), 1000):
+        for sku, currency, qty, since in conn.execute(select(PRICE.c.sku, PRICE.c.currency, PRICE.c.min_qty,
+                                                             PRICE.c.valid_from).where(
+                PRICE.c.customer == price_list, PRICE.c.source == source, PRICE.c.sku.in_(part))):
+            key = (currency, qty, since)
+            if (currency, since) in scopes[sku] and key not in said[sku]:
+                stale.add(sku)
+            else:
+                keep.setdefault(sku, set()).add(key)
+    return {sku: keep.get(sku, set()) for sku in stale}
+
+
 def report_missing_price_unit(store: Store, counts: ImportCounts, m: SupplierTableMap, header: list[str],
                               file: str) -> None:
     """One `warning` when the profile names a `price_unit_column` the file's header lacks (renamed, misspelled,
     dropped): every price and tier of the file was then read as the price of one piece, which is off by the
     price unit (a price per 100 stored as per piece), so it is said whatever else the file has. The file's
-    next run replaces the warning, or closes it once the column is back."""
+    next run replaces the warning, or closes it once the column is back. A `currency_column` the file lacks
+    is said the same way (`_report_missing_currency`)."""
+    _report_missing_currency(store, counts, m, header, file)
     column = m.price_unit_column
     if not column or not header:
         return
@@ -275,3 +315,24 @@ def report_missing_price_unit(store: Store, counts: ImportCounts, m: SupplierTab
                   "one piece. If they are for more pieces (per 100), correct the column name in the profile or the "
                   "file and import it again; if the file has no price unit, take `price_unit_column` out of the profile")
     file_warning(store, counts.job_id, m.source, f"price-unit-missing:{file}", reason, file=file, field=column)
+
+
+def _report_missing_currency(store: Store, counts: ImportCounts, m: SupplierTableMap, header: list[str],
+                             file: str) -> None:
+    """One `warning` when the profile's tiers take their currency from a `currency_column` the file's header
+    lacks and have no `currency` to fall back on: no tier of the file has a currency, so none was read
+    (`PriceCells`), rather than every row refused as if its currency cell were empty. The products' other
+    values are imported and their stored tiers left as they were. Replaced by the file's next run, or closed."""
+    t = m.tiers
+    if t is None or t.currency_column is None or not header:
+        return
+    reason = None
+    if t.currency is None and t.currency_column not in header and any(c.price in header for c in t.columns):
+        counts.extra["tier_currency_missing"] = 1
+        near = nearest(t.currency_column, [h for h in header if h])
+        reason = (f"the profile's tiers take their currency from column '{t.currency_column}', which is not in this "
+                  "file" + (f" (the header has '{near}')" if near else "") + f": no tier price of '{t.price_list}' "
+                  "was read and the stored ones were left as they were. Correct the column name in the profile or "
+                  "the file, or give the tiers a `currency` (EUR) for files without the column, and import it again")
+    file_warning(store, counts.job_id, m.source, f"tier-currency-missing:{file}", reason, file=file,
+                 field=t.currency_column)

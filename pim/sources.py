@@ -561,6 +561,13 @@ def cross_referenced(store: Store, source: str, pids: Iterable[str]) -> dict[str
     return found
 
 
+def paired_pids(store: Store, source: str, skus: Iterable[str]) -> dict[str, list[str]]:
+    """SKU → the source's PIDs the cross-reference pairs with it, sorted, for the SKUs that have any: who else
+    already stands for a SKU an importer made of a PID (importers.bmecat_matching.refuse_pid_twins)."""
+    wanted = {sku for sku in skus if sku}
+    return _claimants(store, source, wanted) if wanted else {}
+
+
 def zero_led_widths(store: Store, source: str) -> set[int]:
     """The lengths of the source's cross-referenced PIDs that start with a zero: what a PID Excel read as a
     number (00123 → 123) may be padded back to (`zero_led_pids`). One query, over those PIDs' stretch of the
