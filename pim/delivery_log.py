@@ -73,7 +73,8 @@ class DeliveryRow(SQLModel, table=True):
     attempts: int = Field(sa_column=Column(Integer, nullable=False, default=0))
     started: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     finished: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
-    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))  # running | delivered | failed | held | cancelled
+    # running | delivered | failed | held | cancelled | interrupted (its run's process died: pim.feed_claims)
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Products of the assortment the build left out, by reason (pim.feeds.LEFT_OUT): {"gate": 3, "no_price": 1}
     left_out: dict[str, int] | None = Field(default=None, sa_column=Column(JSONType, nullable=True))
@@ -219,6 +220,14 @@ def log_finish(store: Store, log_id: int, status: str, *, attempts: int, error: 
     with store.begin() as conn:
         conn.execute(update(DELIVERY).where(DELIVERY.c.id == log_id)
                      .values(status=status, attempts=attempts, error=error, finished=now()))
+
+
+def interrupt_running(store: Store, contract: str, reason: str) -> int:
+    """End `interrupted` (with `reason`) the contract's delivery rows still `running`: called once the run that
+    wrote them is known to be gone (pim.feed_claims), so they do not read as sending forever. How many."""
+    with store.begin() as conn:
+        return conn.execute(update(DELIVERY).where(DELIVERY.c.contract == contract, DELIVERY.c.status == "running")
+                            .values(status="interrupted", error=reason, finished=now())).rowcount or 0
 
 
 def deliveries(store: Store, contract: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -17,7 +17,9 @@ again at the next tick as before.
 Runs may overlap (a slow run and the next tick, or timers on two hosts), so a run sends a contract only while it
 holds the contract's claim: a `feed_claim` row taken by one conditional upsert (whoever's statement changes the
 row wins), dropped when that contract's job is over, and void after `CLAIM_LEASE` so a crashed run blocks
-nothing for long. The loser skips the contract; it is not an error."""
+nothing for long. A claim whose run's process is gone on this host is taken over at once (pim.feed_claims). The
+loser skips the contract; it is not an error, unless every contract the run was asked for was skipped so
+(`DueRun.all_busy`: the command exits 1 naming the run and how to release it)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from pim.contracts import Contract, get_contracts
 from pim.delivery_log import CLAIM
 from pim.errors import ConfigError, PimError
+from pim.feed_claims import release_retrying, take_over_dead
 from pim.feed_holds import REFUSED, built_from, lifted, why_held
 from pim.store.store import JOB, Store, as_utc, now
 
@@ -214,6 +217,7 @@ class DueRun:
     holder: str = field(default_factory=new_holder)
     codes: list[str] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)  # the skipped contracts another run holds
 
     def take(self) -> list[str]:
         for d in schedules(self.store, self.at):
@@ -221,7 +225,7 @@ class DueRun:
                 self.skipped.append({"contract": d.contract, "reason": "on hold: " + d.on_hold})
             if not d.due:
                 continue
-            if not claim(self.store, d.contract, self.holder, at=self.at):
+            if not self._claim(d.contract):
                 self.skipped.append(self._busy(d.contract))
             elif not _still_due(self.store, d, self.at):  # that other run finished just before we claimed
                 release(self.store, self.holder, d.contract)
@@ -233,19 +237,33 @@ class DueRun:
     def take_named(self, codes: list[str]) -> list[str]:
         """Claim the contracts named (an explicit `deliver`, due or not); those another run holds are skipped."""
         for code in codes:
-            if claim(self.store, code, self.holder, at=self.at):
+            if self._claim(code):
                 self.codes.append(code)
             else:
                 self.skipped.append(self._busy(code))
         return self.codes
 
+    def _claim(self, contract: str) -> bool:
+        """The contract's claim: free, its lease over, or its holder's process gone from this host."""
+        return (claim(self.store, contract, self.holder, at=self.at)
+                or take_over_dead(self.store, contract, self.holder, at=self.at, lease=CLAIM_LEASE))
+
+    @property
+    def all_busy(self) -> bool:
+        """Whether nothing was claimed and some contract was skipped because another run holds it: the run did
+        nothing that was asked of it, and the caller should not exit 0."""
+        return not self.codes and bool(self.busy)
+
     def _busy(self, contract: str) -> dict[str, Any]:
         """The skipped entry of a contract another run holds: which run, since when, and that it is free again as
         soon as that run's job for it ends (the claim's `held_until` is only how long a crashed run blocks it)."""
+        self.busy.append(contract)
         run = sending(self.store, contract, self.at) or {}
         who = f": {describe_sending(run)}" if run else ""
+        free = (f"; if that run is gone (its host lost), `pim feeds claims --release {run['holder']}` frees it"
+                if run else "")
         return {"contract": contract, "reason": f"another run is sending it{who}; try again when that run ends "
-                                                f"(`pim feeds due` shows who is sending)", **run}
+                                                f"(`pim feeds due` shows who is sending){free}", **run}
 
     def done(self, contract: str) -> None:
         release(self.store, self.holder, contract)
@@ -255,7 +273,7 @@ class DueRun:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        release(self.store, self.holder)
+        release_retrying(release, self.store, self.holder)  # the database may be restarting: tried again
 
 
 def _still_due(store: Store, d: Due, at: datetime | None) -> bool:

@@ -194,15 +194,17 @@ def _with_open_entries(store: Store, job_ids: Iterable[int]) -> set[int]:
 def prune_staging(store: Store, output_dir: Path, *, dry_run: bool = False) -> dict[str, Any]:
     """Remove `output_dir`'s staging directories (`.staging/job-<id>`) whose publication is no longer queued or
     running: ended, interrupted (its process gone), or with no job row. One read for all of them, none when
-    there is no such directory. What went (or would): how many, their names and their bytes."""
+    there is no such directory. What went: how many, their names and their bytes; with `dry_run` nothing goes
+    (`deleted` 0) and `would_delete` counts what would, so a report read by a script never says it deleted."""
     folder = output_dir / STAGING
     dirs = {int(p.name[4:]): p for p in folder.glob("job-*")
             if p.name[4:].isdigit() and p.is_dir() and not p.is_symlink()} if folder.is_dir() else {}
     gone = [dirs[i] for i in sorted(set(dirs) - _queued_or_running(store, dirs))] if dirs else []
     size = sum(f.stat().st_size for p in gone for f in p.rglob("*") if f.is_file() and not f.is_symlink())
-    if not dry_run:
-        for path in gone:
-            shutil.rmtree(path, ignore_errors=True)
+    if dry_run:
+        return {"deleted": 0, "would_delete": len(gone), "bytes": size, "dirs": [p.name for p in gone]}
+    for path in gone:
+        shutil.rmtree(path, ignore_errors=True)
     return {"deleted": len(gone), "bytes": size, "dirs": [p.name for p in gone]}
 
 

@@ -178,14 +178,18 @@ def publish(
         if hasattr(renderer, "committed"):
             renderer.committed(ctx, store)
     except DropRefused as exc:  # nothing went out: the rendered files go, the channel's old output stays
-        shutil.rmtree(output_dir / ".staging" / f"job-{job_id}", ignore_errors=True)
+        _drop_staging(output_dir, job_id)
         store.finish_job(job_id, {"published": 0, "would_publish": exc.now, "last_published": exc.last,
                                   **({"leaving": exc.left} if exc.left is not None else {}),
                                   **held_back(ctx.blocked, counter.partly)}, status="failed", error=exc.describe())
         raise
-    except Exception as exc:
-        store.finish_job(job_id, {"published": counter.published(), **held_back(ctx.blocked, counter.partly)},
-                         status="failed", error=repr(exc))
+    except BaseException as exc:  # a full disk, a lost target, Ctrl-C: what it rendered goes before anything else
+        _drop_staging(output_dir, job_id)
+        if isinstance(exc, OSError) and exc.filename is None:  # a write on an open file: say where (pim.io_errors)
+            exc.filename = str(output_dir)
+        if isinstance(exc, Exception):
+            store.finish_job(job_id, {"published": counter.published(), **held_back(ctx.blocked, counter.partly)},
+                             status="failed", error=repr(exc))
         raise
     result = PublishResult(channel, scope, counter.published(), ctx.blocked, artifacts, locations, job_id,
                            targets.dropped, targets.examples, catalog, counter.partly)
@@ -195,6 +199,12 @@ def publish(
                               "files": [a.name for a in artifacts], **result.links(), **result.mode(),
                               **result.baseline()})
     return result
+
+
+def _drop_staging(output_dir: Path, job_id: int) -> None:
+    """Remove what a failed publication rendered (`.staging/job-<id>`): on a full disk it holds the room the next
+    publication needs, and nothing reads it again. Never raises: the publication's own error is what to report."""
+    shutil.rmtree(output_dir / ".staging" / f"job-{job_id}", ignore_errors=True)
 
 
 def whole(artifacts: list[Artifact]) -> bool:

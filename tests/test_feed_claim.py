@@ -83,7 +83,8 @@ def test_a_contract_another_run_is_sending_is_skipped_and_the_others_go(store: S
     assert [(s["contract"], s["holder"]) for s in body["skipped"]] == [("nightly-b", "other-host:4242:run")]
     assert list(claims(store)) == ["nightly-b"]  # ours is gone, the other run's stays
     text = runner.invoke(app, ["feeds", "deliver", "--due"])
-    assert text.exit_code == 0 and "skipped nightly-b: another run is sending it" in text.output
+    # nightly-a is no longer due: all that was due is being sent by another run, which exits 1 (round 35)
+    assert text.exit_code == 1 and "skipped nightly-b: another run is sending it" in text.output
     listed = orjson.loads(runner.invoke(app, ["feeds", "due", "--json"]).output)
     assert {d["contract"]: (d["sending"] or {}).get("holder") for d in listed} == {
         "nightly-a": None, "nightly-b": "other-host:4242:run"}

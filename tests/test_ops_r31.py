@@ -101,7 +101,8 @@ def test_pim_maintain_removes_them_with_no_retention_set_and_a_dry_run_only_coun
     dry = runner.invoke(_cli(), ["maintain", "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
     staging = orjson.loads(dry.stdout)["staging"]
-    assert (staging["status"], staging["deleted"], set(staging["dirs"]), staging["bytes"]) == ("done", 4, ended, 4000)
+    assert (staging["status"], staging["deleted"], staging["would_delete"], set(staging["dirs"]), staging["bytes"]) \
+        == ("done", 0, 4, ended, 4000)
     assert len(_left(output)) == 6
     done = runner.invoke(_cli(), ["maintain"])
     assert done.exit_code == 0, done.output

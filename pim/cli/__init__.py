@@ -37,7 +37,7 @@ COMMAND_MODULES: list[str] = ["pim.cli.core", "pim.cli.generate", "pim.cli.serve
                               "pim.cli.doctor"]
 
 # Extra command modules that register onto an existing sub-app (e.g. more importers on `import`).
-EXTENSION_MODULES: list[str] = ["pim.cli.imports_sources", "pim.cli.imports_supplier"]
+EXTENSION_MODULES: list[str] = ["pim.cli.imports_sources", "pim.cli.imports_supplier", "pim.cli.feeds_claims"]
 
 
 _mounted = False
@@ -101,6 +101,14 @@ def _database_failure(exc: Exception) -> PimError | None:
     return database_failure(exc)
 
 
+def _local_io_failure(exc: Exception) -> PimError | None:
+    """A full disk, a read-only mount or a missing permission on a local file, as a one-line error naming the path
+    and what to do (pim.io_errors), instead of a traceback."""
+    from pim.io_errors import local_io_failure
+
+    return local_io_failure(exc)
+
+
 def main() -> None:
     _mount()
     try:
@@ -111,7 +119,7 @@ def main() -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as exc:
-        mapped = _database_failure(exc)
+        mapped = _database_failure(exc) or _local_io_failure(exc)
         if mapped is None:
             raise
         _fail(mapped)

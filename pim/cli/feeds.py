@@ -212,7 +212,7 @@ def deliver(
 def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, named: list[str] | None,
                      allow_empty: bool = False) -> None:
     """The contracts this run could claim (the due ones, or those named); a contract another run is sending is
-    listed as skipped, and asking for that one contract alone exits 1."""
+    listed as skipped, and a run that could claim none of those asked for (or due) exits 1."""
     from pim.feed_schedule import DueRun
 
     with DueRun(store) as claims:
@@ -222,8 +222,8 @@ def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, na
                 console.print(f"[yellow]skipped[/] {escape(s['contract'])}: {escape(s['reason'])}", highlight=False)
         if not codes:
             _nothing_to_deliver(as_json, due, claims.skipped)
-            if named is not None and len(named) == 1 and claims.skipped:
-                raise typer.Exit(1)  # the one contract asked for is being sent by another run: try again when it ends
+            if claims.all_busy:  # all it was asked for is being sent by another run: try again when that ends
+                raise typer.Exit(1)
             return
         summary = _run(store, len(codes), codes=codes, dry_run=False, retries=retries, as_json=as_json,
                        on_done=lambda r: claims.done(r["contract"]), allow_empty=allow_empty)

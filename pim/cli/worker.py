@@ -117,8 +117,8 @@ def maintain(dry_run: bool = typer.Option(False, "--dry-run", help="Count what w
                for name, r in result.retentions.items()])
         for name in result.failed:
             err.print(f"[red]{name} failed[/]: {escape(result.retentions[name]['error'])}", highlight=False)
-        if result.staging.get("deleted"):  # what publications stopped mid-run left: swept unconfigured
-            console.print(f"staging: {verb} {result.staging['deleted']} dir(s) that stopped publications left "
+        if staged := result.staging.get("would_delete" if dry_run else "deleted"):  # what stopped publications left
+            console.print(f"staging: {verb} {staged} dir(s) that stopped publications left "
                           f"({result.staging['bytes']:,} bytes)", highlight=False)
         if result.staging.get("error"):
             err.print(f"[red]staging failed[/]: {escape(result.staging['error'])}", highlight=False)
