@@ -1,7 +1,8 @@
 """Delivering a contract's built feed (pim.feeds.build_feed): to SFTP and/or the portal, holding a feed that
-would empty the customer's catalog, cancelling one whose contract was deleted meanwhile, and only then advancing
-the contract's watermark. pim.feeds keeps the names it always offered (`deliver_contract`, `DeliveryResult`,
-`feeds_dir`, `describe_left_out`) and fans deliveries out over the Executor (`deliver_all`)."""
+would empty the customer's catalog, cancelling one whose contract was deleted before any target had it (once one
+has, the delivery ends delivered there, off the portal), and only then advancing the contract's watermark.
+pim.feeds keeps the names it always offered (`deliver_contract`, `DeliveryResult`, `feeds_dir`,
+`describe_left_out`) and fans deliveries out over the Executor (`deliver_all`)."""
 
 from __future__ import annotations
 
@@ -92,7 +93,9 @@ def deliver_contract(store: Store, code: str, *, dry_run: bool = False, out_dir:
             result.locations += sent
         if contract.delivery.portal:
             if _deleted(store, code):  # before the portal lists it
-                return _cancelled(store, build, file_id, manifest_path, sent=result.locations)
+                if not result.locations:  # no target has it yet: cancel outright
+                    return _cancelled(store, build, file_id, manifest_path)
+                return _delivered_without_portal(store, build, file_id, result)
             lid = log.log_start(store, contract=code, file_id=file_id, file=build.path.name, target="portal",
                                 checksum=build.sha256, rows=build.rows, left_out=build.left_out)
             log.set_file_status(store, file_id, "delivered", portal=True)
@@ -129,11 +132,11 @@ def _deleted(store: Store, code: str) -> bool:
 
 
 def _cancelled(store: Store, build: Build, file_id: int | None = None, manifest: Path | None = None,
-               sent: list[str] | None = None, logged: list[str] | None = None) -> DeliveryResult:
-    """A build whose contract was deleted meanwhile: the file (and its manifest) go, no further target gets it,
-    the watermark stays, its log record (`file_id`) says `cancelled`, and the delivery log says why for each
-    target not sent to. `sent`: the locations an earlier step already delivered whole (SFTP before the portal);
-    `logged`: targets whose own log row already says `cancelled` (an SFTP upload stopped part way)."""
+               logged: list[str] | None = None) -> DeliveryResult:
+    """A build whose contract was deleted before any target had the whole file: the file (and its manifest) go,
+    no target gets it, the watermark stays (nothing carries this version), its log record (`file_id`) says
+    `cancelled`, and the delivery log says why for each target. `logged`: targets whose own log row already says
+    `cancelled` (an SFTP upload stopped part way, which removed what it had put there)."""
     assert build.path is not None
     c = build.contract
     build.path.unlink(missing_ok=True)
@@ -141,19 +144,35 @@ def _cancelled(store: Store, build: Build, file_id: int | None = None, manifest:
         manifest.unlink(missing_ok=True)
     if file_id is not None:
         log.set_file_status(store, file_id, "cancelled")
-    reason = _cancel_reason(c, sent)
-    skip = logged or []  # an SFTP step, finished (`sent`) or stopped, logged its own row
-    targets = ["portal"] if sent else [t for t in _targets(c) if t not in skip]
+    reason = _cancel_reason(c)
+    targets = [t for t in _targets(c) if t not in (logged or [])]
     log.log_held(store, contract=c.code, file_id=file_id, file=build.path.name, targets=targets, checksum=build.sha256,
                  left_out=build.left_out, reason=reason, status="cancelled")
-    return DeliveryResult(c.code, "cancelled", None, build.rows, build.plan.kind, error=reason, locations=sent or [],
-                          left_out=build.left_out)
+    return DeliveryResult(c.code, "cancelled", None, build.rows, build.plan.kind, error=reason, left_out=build.left_out)
 
 
-def _cancel_reason(c: Contract, sent: list[str] | None = None) -> str:
-    done = f"only {', '.join(sent)} got it, the portal does not list it" if sent else "nothing was sent"
+def _delivered_without_portal(store: Store, build: Build, file_id: int, result: DeliveryResult) -> DeliveryResult:
+    """The contract was deleted after a target (SFTP) got the whole file, before the portal step: the customer holds
+    this version, so it stays delivered there (file kept, status `delivered`, not on the portal) and the watermark
+    advances. Cancelling it instead would let the next delivery carry the same version number, leaving the
+    customer two different files that both claim it. The portal's log row says `cancelled`, and why."""
+    assert build.path is not None and build.pending is not None
+    c = build.contract
+    reason = (f"contract deleted: '{c.code}' was deleted (pim feeds delete --force) after {_sftp_where(c)} got the "
+              f"whole file (version {build.plan.version}), so the portal does not list it; load the contract again "
+              f"(pim feeds load) for its customer to get feeds on the portal")
+    log.log_held(store, contract=c.code, file_id=file_id, file=build.path.name, targets=["portal"],
+                 checksum=build.sha256, left_out=build.left_out, reason=reason, status="cancelled")
+    log.set_file_status(store, file_id, "delivered", portal=False)
+    log.advance_watermark(store, build.pending)
+    result.status = "delivered"
+    result.warnings = [*result.warnings, reason]  # a copy: the list is the build's
+    return result
+
+
+def _cancel_reason(c: Contract) -> str:
     return (f"contract '{c.code}' was deleted while this run built its feed or delivered it (pim feeds delete "
-            f"--force), so {done}; load it again (pim feeds load) for its customer to get feeds")
+            f"--force), so nothing was sent; load it again (pim feeds load) for its customer to get feeds")
 
 
 def _dry_run(store: Store, contract: Contract, out: Path, run: FeedRun | None, allow_empty: bool) -> DeliveryResult:
