@@ -11,7 +11,8 @@ it stands before the text's first nested object. Where a key's place in the text
 changed than are spliced, the map is split into keys and encoded whole; a batch after one that mostly did
 so reads its maps whole at once (`read_parts(whole=True)`: one parse of each, not the touched keys and then
 all). The small provenance map is split into raw JSON per key and re-encoded. The product row is then
-rewritten with an UPDATE.
+rewritten with an UPDATE; PostgreSQL gets the changed and removed keys alone (ProductRowUpdate.patch) and lays
+them over the stored maps (pim.store.jsonb_patch), the whole texts serving SQLite and the listeners.
 
 The stored `content_hash` of a product rewritten this way is chained from its previous hash and the
 change, not computed from the whole record, and marked as such (`CHAINED` prefix). That hash only serves
@@ -214,13 +215,32 @@ def row_update(part: StoredPart, after: Product) -> tuple[ProductRowUpdate, Prod
                   json_text(provenance_json(after.source)),
                   json_text({k: v.model_dump(exclude_defaults=True) for k, v in after.associations.items()}))
     row = ProductRowUpdate(after.identifier, value_text, provenance_text,
-                           CHAINED + hashlib.blake2b(body, digest_size=16).hexdigest(), fields)
+                           CHAINED + hashlib.blake2b(body, digest_size=16).hexdigest(), fields,
+                           (*_patch(changed, now_values.get, _value_json),
+                            *_patch(reprov, lambda k, d: d if (p := now_prov.get(k)) is None else p,
+                                    lambda p: bytes(dumped[id(p)]).decode())))
     sources_before = _with_default(before.source, (p.source for p in kept_sources.values()))
     if sources_after is None:
         sources_after = _with_default(after.source, (p.source for p in kept_sources.values())) \
             if after.source != before.source else sources_before
     return row, ProductDelta(before=before, after=after, sources=(sources_before, sources_after),
                              values=RawValues(values, value_text))
+
+
+def _patch(keys: list[str], now: Any, as_json: Any) -> tuple[str | None, str | None]:
+    """A map's change as PostgreSQL applies it (pim.store.jsonb_patch): the JSON object of the `keys` set
+    (`now(key)` not None, `as_json` its JSON text) and the JSON array of those removed; None for either
+    when empty."""
+    if not keys:
+        return None, None
+    set_, removed = [], []
+    for key in keys:
+        value = now(key, _MISSING)
+        if value is _MISSING:
+            removed.append(key)
+        else:
+            set_.append(f"{_key_head(key)}{as_json(value)}")
+    return ("{" + ",".join(set_) + "}" if set_ else None), (orjson.dumps(removed).decode() if removed else None)
 
 
 def splice_values(part: StoredPart, changed: list[str], now: Mapping[str, Any]) -> str | None:

@@ -26,6 +26,7 @@ from pim.product import Product, ProductModel, Provenance
 from pim.scoped import scoped
 from pim.store.database import make_engine, migrate
 from pim.store.heartbeat import Heartbeats, is_stale
+from pim.store.jsonb_patch import patch_products
 from pim.store.quarantine_prune import prune_closed
 from pim.store.raw import RawTable, raw_table
 from pim.store.supersede import Carried, held_open, supersede_files, supersede_records
@@ -369,6 +370,10 @@ class ProductRowUpdate:
     provenance: str
     content_hash: str
     fields: tuple[Any, ...] | None = None
+    #: The same change as patches, JSON texts (value keys set, value keys removed, provenance keys set,
+    #: provenance keys removed; None: none): PostgreSQL applies these to the stored maps instead of parsing
+    #: the whole maps again (pim.store.jsonb_patch)
+    patch: tuple[str | None, str | None, str | None, str | None] | None = None
 
 
 _MODEL_COLUMNS = ["code", "family_variant", "family", "parent", "categories", "value_map", "source", "provenance",
@@ -587,7 +592,12 @@ class Store:
         stamp = writer.bind("updated_at", now())
         values_only: list[tuple[Any, ...]] = []
         whole: list[tuple[Any, ...]] = []
+        patched: list[tuple[Any, ...]] = []
+        pg = conn.dialect.name == "postgresql"
         for n, r in enumerate(rows):
+            if pg and r.fields is None and r.patch is not None:
+                patched.append((r.identifier, *r.patch, r.content_hash, stamp, first + n))
+                continue
             row = (r.value_map, r.provenance, r.content_hash, stamp, first + n)
             if r.fields is None:  # the usual merge: only values changed, the other columns stay as stored
                 values_only.append((*row, r.identifier))
@@ -595,6 +605,7 @@ class Store:
                 whole.append((*row, *r.fields, r.identifier))
         writer.update(conn, _UPDATE_VALUES, "identifier", values_only)
         writer.update(conn, _UPDATE_VALUES + _UPDATE_FIELDS, "identifier", whole)
+        patch_products(conn, patched)
         return {r.identifier: first + n for n, r in enumerate(rows)}
 
     def notify(self, conn: Connection, identifiers: list[str], records: dict[str, Product] | None = None,
