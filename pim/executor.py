@@ -14,6 +14,7 @@ deployments with different settings on the same workers would take turns at one 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -22,15 +23,21 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Iterator
 
+from pim import pool_child
 from pim.errors import ConfigError
 
 
 @contextmanager
 def make_executor(kind: str = "process", workers: int = 2) -> Iterator[Executor]:
+    """The pool for `kind` (process, thread or dask:<address>), shut down on leaving: after the tasks under way
+    when the block failed or was interrupted (the ones not started are cancelled), after all of them otherwise.
+    A process pool's processes die with this one and never use its database connections (pim.pool_child)."""
     if kind == "thread":
         pool: Executor = ThreadPoolExecutor(max_workers=workers)
     elif kind == "process":
-        pool = ProcessPoolExecutor(max_workers=workers)
+        # a forkserver's children are the server's, not this process's: they only get the parent-death signal
+        parent = os.getpid() if multiprocessing.get_start_method() != "forkserver" else None
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=pool_child.start, initargs=(parent,))
     elif kind.startswith("dask:"):
         with _dask_executor(kind[len("dask:"):]) as pool:
             yield pool
@@ -39,8 +46,10 @@ def make_executor(kind: str = "process", workers: int = 2) -> Iterator[Executor]
         raise ConfigError(f"unknown executor '{kind}'", hint="use process, thread or dask:<address>")
     try:
         yield pool
-    finally:
-        pool.shutdown()
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 @contextmanager

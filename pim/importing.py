@@ -3,6 +3,7 @@ Every importer yields `Parsed` or `Rejected` items and calls `run_import`; they 
 
 from __future__ import annotations
 
+import os
 import shlex
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -650,17 +651,19 @@ _WORKER = threading.local()  # per worker process (or thread, with PIM_EXECUTOR=
 
 
 def _prepare_job(spec: tuple[Any, ...], chunk: list[Parsed | Rejected]) -> PreparedBatch:
-    """In a worker: its own store, structure and bound merger (kept per worker and import), one batch."""
+    """In a worker: its own store, structure and bound merger (kept per worker and import), one batch. A store
+    this process inherited (forked from one that kept its own) is left alone, not disposed: closing its
+    connections would end the parent's sessions (pim.pool_child)."""
     from pim.merge import Merger
 
-    if getattr(_WORKER, "spec", None) != spec:
+    if getattr(_WORKER, "spec", None) != spec or getattr(_WORKER, "pid", None) != os.getpid():
         url, batch_size, source, precedence, create_missing = spec
-        if getattr(_WORKER, "store", None) is not None:
+        if getattr(_WORKER, "store", None) is not None and getattr(_WORKER, "pid", None) == os.getpid():
             _WORKER.store.dispose()
         _WORKER.store = Store(url, batch_size=batch_size)
         structure = _WORKER.store.structure()
         _WORKER.validator = RecordValidator(structure)
         _WORKER.merge = Merger(precedence, create_missing=create_missing).bind(structure)
-        _WORKER.spec = spec
+        _WORKER.spec, _WORKER.pid = spec, os.getpid()
     with bulk_allocation(_collector_threshold(spec[1])):  # a worker holds its batch as run_import's loop does
         return _prepare(_WORKER.store, spec[2], _WORKER.validator, chunk, _WORKER.merge)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, insert, update
 
-from pim import job_cancel, job_wakeup
+from pim import job_cancel, job_import_source, job_wakeup
 from pim.errors import InputError
 from pim.job_runners import RUNNERS
 from pim.job_uploads import check_upload
@@ -35,14 +35,15 @@ def enqueue(target: Any, kind: str, source: str = "", payload: dict[str, Any] | 
             counts: dict[str, Any] | None = None, *, priority: int | None = None, held: bool = False) -> int:
     """Record a queued job; `target` is a Connection (the caller's transaction) or a Store (its own). Without
     `priority`, the kind's default (KIND_PRIORITY). `held`: this process runs it itself (pim.job_command), so
-    no worker takes it and none is woken."""
+    no worker takes it and none is woken. An upload's import keeps the source it writes as in its payload
+    (pim.job_import_source): imports of one source run one at a time, in queued order (pim.job_claims)."""
     if not isinstance(target, Connection):
         with target.begin() as conn:
             return enqueue(conn, kind, source, payload, counts, priority=priority, held=held)
     stamp = now()
     mine = {"host": socket.gethostname()[:255], "pid": os.getpid(), "heartbeat_at": stamp} if held else {}
     res = target.execute(insert(JOB).values(kind=kind, source=source[:1000], status=QUEUED, counts=counts or {},
-                                            payload=payload or {}, started_at=stamp, **mine,
+                                            payload=job_import_source.keyed(kind, payload) or {}, started_at=stamp, **mine,
                                             priority=default_priority(kind) if priority is None else priority))
     if not held:
         job_wakeup.notify(target, kind)
@@ -103,7 +104,7 @@ def retry(store: Any, job_id: int) -> dict[str, Any]:
                          hint="run its command again")
     if job["kind"] == "import":
         check_upload(job["payload"])  # refused now, not queued to fail when a worker runs it
-    payload = dict(job["payload"])
+    payload = dict(job_import_source.keyed(job["kind"], job["payload"]) or {})  # one queued before it was kept
     payload["attempts"] = [*payload.get("attempts", []), {
         "status": job["status"], "error": job.get("error"), "host": job.get("host"), "pid": job.get("pid"),
         "started_at": _iso(job.get("started_at")), "ended_at": _iso(job.get("finished_at") or job.get("heartbeat_at"))}]

@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -59,7 +59,10 @@ def worker(
     seconds (default 600: 10 minutes), connecting anew at each try so a failover is followed, then the worker
     exits 4 saying to point PIM_DATABASE_URL at the primary.
     Any other database error (a table missing, a right the database user lacks, a bug) would never pass: the
-    worker exits 4 saying what to check."""
+    worker exits 4 saying what to check.
+    Workers keep imports of one source (the provenance name of their map: erp, supplier:acme) one at a time, in
+    queued order, and publications of one channel and scope one at a time: `pim jobs status` says which job
+    waits for which."""
     from pim.job_queue import work
     from pim.store import Store
 
@@ -257,28 +260,36 @@ def priority(job_id: int = typer.Argument(..., help="The job's id (`pim jobs lis
 def list_jobs(limit: int = typer.Option(20, help="At most this many jobs, newest first."),
               kind: str | None = typer.Option(None, help="Only this kind of job (import, publish, rescore, ...)."),
               as_json: bool = JsonOption) -> None:
-    """List jobs, newest first: kind, status, priority, source and counts (a `pim publish` too)."""
+    """List jobs, newest first: kind, status, priority, source and counts (a `pim publish` too); a queued job
+    another keeps waiting says which and why (`waits_for`, `waiting_reason` in --json)."""
+    from pim import job_status
     from pim.store import Store
 
-    rows = Store.from_settings().jobs(kind, limit)
+    store = Store.from_settings()
+    rows = store.jobs(kind, limit)
+    waits = {w["id"]: w for w in job_status.waiting(store, rows)}
     if as_json:
-        emit_json(rows)
+        emit_json([{**r, "waits_for": waits[r["id"]]["waits_for"], "waiting_reason": waits[r["id"]]["reason"]}
+                   if r["id"] in waits else r for r in rows])
         return
     job_table(rows, priority=True)
+    _say_waiting(waits.values())
 
 
 @jobs_app.command("status")
 def status(as_json: bool = JsonOption) -> None:
-    """How many jobs wait, which running jobs were asked to stop, and which workers are alive to run them."""
+    """How many jobs wait, which running jobs were asked to stop, which workers are alive to run them, and which
+    queued job waits for which other and why (`waiting` in --json, there when one does)."""
     from pim import job_status, job_workers
     from pim.store import Store
 
     store = Store.from_settings()
     waiting, workers = job_status.queued(store), job_workers.live(store)
     stopping, cancelled = job_status.cancelling(store), job_status.cancelled(store)
+    blocked = job_status.waiting(store)
     if as_json:
         emit_json({"queued": waiting, "workers": workers, "cancel_requested": [j["id"] for j in stopping],
-                   "cancelled": cancelled})
+                   "cancelled": cancelled, **({"waiting": blocked} if blocked else {})})
         return
     table(f"{waiting} queued job(s), {len(workers)} worker(s)", ["worker", "host", "pid", "since", "jobs run"],
           [(w["id"], w["host"], w["pid"], f"{w['started_at']:%Y-%m-%d %H:%M:%S}", w["jobs"]) for w in workers])
@@ -288,5 +299,12 @@ def status(as_json: bool = JsonOption) -> None:
     if cancelled:
         console.print(f"{cancelled} cancelled job(s): `pim jobs retry ID` queues one again", highlight=False,
                       markup=False)
+    _say_waiting(blocked)
     if waiting and not workers:
         err.print(f"[yellow]{job_status.NO_WORKER}[/]", highlight=False)
+
+
+def _say_waiting(blocked: Iterable[dict[str, Any]]) -> None:
+    """One line per queued job another keeps waiting (pim.job_status.waiting)."""
+    for w in blocked:
+        console.print(f"job {w['id']} {w['reason']}", highlight=False, markup=False)
