@@ -9,6 +9,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
+from channels.asset_refs import is_asset_ref
 from pim.catalog import Structure
 from pim.contracts import STOCK_TIME, Contract, below_tiers_fallback, rendition_problem
 from pim.currencies import price_text
@@ -75,9 +76,10 @@ class Projector:
         self._unlinked_warned = False
 
     def _image_links(self) -> Any:
-        """The media area's links for the contract's channel (media/links.py; None when media.yaml declares no
-        renditions for it), with the store pim.feeds hands over as `FeedPlan.store`. A plan without a store
-        links the values behind the media base URL, as before."""
+        """The media area's links for the contract's channel (media/links.py; without renditions declared for it,
+        links whose `spec` is None: values as they are, an upload's `sha256:` ref to its stored original behind
+        the base URL or nowhere), with the store pim.feeds hands over as `FeedPlan.store`. A plan without a store
+        links the values behind the media base URL, as before (a `sha256:` ref: nowhere)."""
         store = getattr(self.plan, "store", None)
         if store is None:
             return None
@@ -86,7 +88,7 @@ class Projector:
                 f"or PIM_CDN_BASE_URL to the public URL the media folder is served at, and deliver again")
         links = load(IMAGE_LINKS)(store, self.c.channel, str, self.c.rendition, base_url=self.plan.media_base_url,
                                   local_hint=hint)
-        if self.c.rendition is not None and (links is None or links.spec.name != self.c.rendition):
+        if self.c.rendition is not None and (links is None or links.spec is None or links.spec.name != self.c.rendition):
             # media.yaml lost the rendition since `pim feeds load` checked it: never link another one unasked
             rules = load("media.settings:load_media_file")().channels.get(self.c.channel)
             raise FeedRefused(self.c, rendition_problem(self.c, [r.name for r in rules.renditions] if rules else [])
@@ -98,9 +100,12 @@ class Projector:
 
     def _link(self, ref: str) -> str | None:
         """The image's rendition link, or the value itself when that link is a file:// URL (no base URL set): a
-        path of this machine's media folder is never sent to a customer; the value goes out as before."""
+        path of this machine's media folder is never sent to a customer; the value goes out as before, unless it
+        is an upload's `sha256:` ref, which names no path: nothing."""
         url = self.links(ref)
-        return ref if url is not None and url.startswith("file:") else url
+        if url is not None and url.startswith("file:"):
+            return None if is_asset_ref(ref) else ref
+        return url
 
     def stream(self, items: Iterable[FeedItem]) -> Iterator[FeedItem]:
         """The renderer's items; the image links of each chunk are looked up at once before its rows are written
@@ -165,9 +170,10 @@ class Projector:
     def media_url(self, ref: str) -> str | None:
         """An image's URL: its built rendition's (content-addressed, behind the media base URL), None for an image
         media found unusable (unreadable, rejected, below the channel's size rules: not listed), else, while
-        media has no rendition of it (or only one on this machine's disk), the value behind the base URL."""
+        media has no rendition of it (or only one on this machine's disk), the value behind the base URL. An
+        upload's `sha256:` ref names an asset, not a path under the base URL: without links, nothing."""
         if self.links is None:
-            return self._behind_base(ref)
+            return None if is_asset_ref(ref) else self._behind_base(ref)
         url = self._linked[ref] if ref in self._linked else self._link(ref)
         return self._behind_base(ref) if url == ref else url
 

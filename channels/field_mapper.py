@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
+from channels.asset_refs import is_asset_ref
 from channels.declaration import ChannelCatalog, FieldMap
 from channels.templates import simple_template, values_read
 from channels.units import convert, rounded_amount
@@ -209,9 +210,14 @@ class FieldMapper:
             return self.links(ref)
         return self.convention_url(ref, rendition)
 
-    def convention_url(self, ref: str, rendition: str) -> str:
+    def convention_url(self, ref: str, rendition: str) -> str | None:
+        """`<base>/<rendition>/<stem>.<format>` for a path; a URL as it is; None for an asset reference
+        (`sha256:<hex>`, an upload: channels.asset_refs): it names no file a CDN serves under the convention, so
+        media links it (media/links.py)."""
         if ref.startswith(("http://", "https://")):
             return ref
+        if is_asset_ref(ref):
+            return None
         from pim.settings import get_settings
 
         base = self.catalog.media_base_url or get_settings().cdn_base_url or f"{self.catalog.base_url}/media"

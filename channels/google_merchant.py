@@ -41,6 +41,8 @@ ID_MAX = 50  # Google's limit for id and item_group_id: a longer one is disappro
 #: media/links.py) or a bare reference blocks the item, the reason naming what to set.
 FETCHED = ("https://", "http://")
 NOT_PUBLIC = "image_link_not_public:{scheme}:set PIM_CDN_BASE_URL or the catalog's media_base_url"
+#: The main image is an upload (`sha256:` value) whose Google rendition `pim media renditions` has not built yet.
+NOT_RENDERED = "image_not_rendered:{ref}:run pim media renditions --channel {channel} and publish again"
 LOCAL_HINT = ("Google Merchant blocks these items (image_link_not_public); set PIM_CDN_BASE_URL to the public URL "
               "the media folder is served at, or media_base_url in the channel's catalog (pim publish --catalog "
               "FILE), and publish again")
@@ -200,7 +202,7 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
     image = fields.get("image_link")
     g["image_link"] = mapper.media_url(image, RENDITION) if image else None
     if image and g["image_link"] is None:
-        reasons.append(f"unusable_image:{image}")  # media rejected it or it breaks the channel's size rules
+        reasons.append(_image_left_out(mapper, image))
     elif image and not g["image_link"].startswith(FETCHED):
         reasons.append(NOT_PUBLIC.format(scheme=g["image_link"].partition(":")[0] or "none"))
     extras = [url for i in fields.get("additional_image_link") or [] if i != image
@@ -253,6 +255,19 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
     item = [(key, str(value)) for key, value in g.items() if value not in (None, "")]
     item += [("additional_image_link", url) for url in extras[:EXTRA_IMAGES_MAX]]
     return item + shipping, []
+
+
+def _image_left_out(mapper: FieldMapper, image: str) -> str:
+    """Why the main image links to nothing, as media's links say (media/links.py `why`): an upload whose rendition
+    is not built, an upload's original with no public URL to link it behind (a channel without renditions), else
+    an image media rejected or found below the channel's size rules."""
+    why = getattr(mapper.links, "why", None)
+    said = why(image) if why is not None else None
+    if said == "not_rendered":
+        return NOT_RENDERED.format(ref=image, channel=mapper.links.channel)
+    if said == "not_public":
+        return NOT_PUBLIC.format(scheme="sha256")
+    return f"unusable_image:{image}"
 
 
 #: The weight units Google's shipping_weight takes, by our unit code; any other weight is sent in kg.

@@ -25,6 +25,7 @@ from sqlalchemy import BigInteger, Column, DateTime, String, Table, Text, select
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from channels.asset_refs import is_asset_ref
 from channels.localize import ValueResolver
 from channels.search_customers import decode_state, provider_revisit, provider_view
 from channels.search_documents import DocumentBuilder, customer_tag, raw_image_url
@@ -101,7 +102,7 @@ def image_url(value: str) -> str | None:
     from pim.settings import get_settings
 
     base = get_settings().cdn_base_url
-    if not value or "://" in value or not base:
+    if not value or "://" in value or not base or is_asset_ref(value):  # raw_image_url leaves a ref out
         return raw_image_url(value)
     return base.rstrip("/") + "/" + value.lstrip("/")
 

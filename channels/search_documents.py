@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from channels.asset_refs import is_asset_ref
 from channels.framework import list_price_attribute
 from channels.html import plain_text
 from pim.catalog import Structure
@@ -79,7 +80,8 @@ def customer_tag(customer: str, key: str | None = None) -> str:
 
 
 def raw_image_url(value: str) -> str | None:
-    return value or None
+    """The value as its URL; an upload's `sha256:` ref names an asset, no place to fetch: media links those."""
+    return None if not value or is_asset_ref(value) else value
 
 
 def first_present(s: Structure, candidates: tuple[str, ...], types: tuple[AttributeType, ...]) -> str | None:

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import orjson
 
+from channels.asset_refs import is_asset_ref
 from channels.declaration import list_price_attribute
 from channels.declaration_files import catalog_for
 from channels.field_mapper import FieldMapper
@@ -42,7 +43,7 @@ IMAGE_LINKS = "media.links:links_for"
 CHUNK = 500
 
 _PRICE, _SIMPLE, _MULTI = AttributeType.price_collection, AttributeType.simple_select, AttributeType.multi_select
-_HTML = AttributeType.textarea
+_HTML, _IMAGE = AttributeType.textarea, AttributeType.image
 
 #: Where the publish's ListPriceCheck sits in `ctx.options`, and the stage that applies it to association targets.
 PRICE_CHECK = "storefront_price_check"
@@ -120,7 +121,8 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
                      price_attr: str | None = None) -> dict[str, Any]:
     """One product's document for one locale. `values` (the product's inherited values) and `trees`
     (category → its tree, shared across the stream) save repeating work per locale. `image_link`: the
-    image value → its URL (media/links.py: the listing rendition); the value itself without it. `price_attr`:
+    image value → its URL (media/links.py: the listing rendition, or an upload's original); the value itself
+    without it, never an upload's bare `sha256:` ref (in `image` or `attributes`). `price_attr`:
     the list price's attribute (the catalog's, ChannelCatalog.price_attribute), else the structure's."""
     s = r.s
     values = r.values(p) if values is None else values
@@ -142,6 +144,9 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
             continue
         if code == image_attr:
             image = v
+        if kind == _IMAGE and is_asset_ref(v):  # an upload: linked, never bare
+            if (v := _image(v, image_link)) is None:
+                continue
         if kind == _SIMPLE:
             v = {"code": v, "label": r.option_label(code, v, locale)}
         elif kind == _MULTI:
@@ -163,13 +168,23 @@ def product_document(p: Product, r: ValueResolver, channel: str, locale: str, cu
         "parent": p.parent,
         "label": _label(p, r, channel, locale, values),
         "categories": cats,
-        "image": image_link(image) if image_link is not None and isinstance(image, str) and image else image,
+        "image": _image(image, image_link),
         "prices": prices,
         "attributes": attributes,
         "associations": {t: a.products for t, a in p.associations.items() if a.products},
         "related": related(p, s, related_kinds or []),
         "fields": fields,
     }
+
+
+def _image(image: Any, image_link: Callable[[str], str | None] | None) -> Any:
+    """The document's image: linked when a link is given; without one the value as it is, but never an upload's
+    bare `sha256:` ref (it names an asset, not a place a shop can fetch: media.links links it)."""
+    if not isinstance(image, str) or not image:
+        return image
+    if image_link is not None:
+        return image_link(image)
+    return None if is_asset_ref(image) else image
 
 
 def _label(p: Product, r: ValueResolver, channel: str, locale: str, values: dict[str, Any]) -> str:

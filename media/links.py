@@ -15,6 +15,9 @@ Per image value the link is:
   place anyone can fetch, so it is never linked as it is (nor through a catalog's URL convention); the first
   such value of a publication logs a warning naming `pim media renditions` (uploads build theirs at once:
   media.renditions.build_for_assets).
+`why(value)` says why a value links to nothing (UNUSABLE, NOT_RENDERED), for channels that block on it (Google).
+A channel whose media.yaml declares no renditions gets media.original_links.OriginalLinks: its values link as
+they are, but a `sha256:` value links the stored original behind the public base URL, or nothing.
 
 Links are looked up in batches (`prefetch`, a few queries per batch of products), not one query per value."""
 
@@ -27,10 +30,13 @@ from typing import Any
 from sqlalchemy import select
 
 from media.assets import RENDITION, SHA_REF, _connect, invalid_refs, rendition_key, resolve
+from media.original_links import UNUSABLE, OriginalLinks
 from media.renditions import public_url
 from media.settings import RenditionSpec, load_media_file
 
 _NOT_SEEN = object()
+#: why(value) for a `sha256:` value whose rendition is not built (UNUSABLE: media found the image unusable).
+NOT_RENDERED = "not_rendered"
 log = logging.getLogger("pim.media")
 #: What the file:// warning tells the operator to set: the channels' way; a caller whose base URL is set
 #: elsewhere (a feed contract) passes its own `local_hint`.
@@ -48,6 +54,7 @@ class RenditionLinks:
         self.media, self.local_hint = media, local_hint
         self.cdn = cdn_base_url.rstrip("/") if cdn_base_url else None
         self._known: dict[str, Any] = {}  # value → URL, None (unusable) or _NOT_SEEN
+        self._why: dict[str, str] = {}  # value linked to None → why (UNUSABLE, NOT_RENDERED)
         self._local_warned = self._unbuilt_warned = False
 
     def prefetch(self, values: Iterable[str]) -> None:
@@ -56,6 +63,7 @@ class RenditionLinks:
             return
         if len(self._known) > 100_000:  # a stream of products: keep memory flat
             self._known.clear()
+            self._why.clear()
         # unreadable, rejected, or below the channel's size rules: not linked at all
         shas = resolve(self.store, wanted)
         bad = invalid_refs(self.store, wanted, channel=self.channel, media=self.media, strict=False, resolved=shas)
@@ -68,14 +76,14 @@ class RenditionLinks:
         for value in wanted:
             sha = shas[value]
             if value in bad:
-                self._known[value] = None
+                self._known[value], self._why[value] = None, UNUSABLE
             elif sha in built:
                 key = rendition_key(sha, self.spec.spec_hash, self.spec.extension)  # type: ignore[arg-type]
                 self._known[value] = url = public_url(self.asset_store, key, self.cdn)
                 if url.startswith("file:") and not self._local_warned:
                     self._warn_local(url)
             elif SHA_REF.match(value):  # a valid upload's `sha256:` ref: it names no place to fetch it from
-                self._known[value] = None
+                self._known[value], self._why[value] = None, NOT_RENDERED
                 if not self._unbuilt_warned:
                     self._warn_unbuilt(value)
             else:  # never ingested, or its rendition not built yet
@@ -100,6 +108,12 @@ class RenditionLinks:
         incremental exports send them again."""
         return [self.spec.spec_hash, self.cdn]
 
+    def why(self, value: str) -> str | None:
+        """Why `value` links to nothing (UNUSABLE, NOT_RENDERED); None when it links (or falls back)."""
+        if value not in self._known:
+            self.prefetch([value])
+        return self._why.get(value)
+
     def __call__(self, value: str) -> str | None:
         if value not in self._known:
             self.prefetch([value])
@@ -109,10 +123,11 @@ class RenditionLinks:
 
 def links_for(store: Any, channel: str, fallback: Callable[[str], str | None],
               rendition: str | None = None, base_url: str | None = None,
-              local_hint: str = LOCAL_HINT) -> RenditionLinks | None:
+              local_hint: str = LOCAL_HINT) -> RenditionLinks | OriginalLinks:
     """Registry entry for channels (channels.search.IMAGE_LINKS): the channel's links to its rendition named
-    `rendition` when media.yaml declares one by that name, else to its listing rendition; None when media.yaml
-    declares no renditions for the channel (values are then linked as they are). `base_url` is where this
+    `rendition` when media.yaml declares one by that name, else to its listing rendition; when media.yaml declares
+    no renditions for the channel, OriginalLinks (values linked as they are, `sha256:` values to their stored
+    original behind the base URL, or left out; its `spec` is None). `base_url` is where this
     channel's renditions are served (its catalog's `media_base_url`), over PIM_CDN_BASE_URL; `local_hint` is what
     the file:// warning advises setting (where the caller takes its base URL from)."""
     from media.storage import open_asset_store
@@ -120,9 +135,10 @@ def links_for(store: Any, channel: str, fallback: Callable[[str], str | None],
 
     media = load_media_file()
     rules = media.channels.get(channel)
+    base = base_url or get_settings().cdn_base_url
     if rules is None or not rules.renditions:
-        return None
+        return OriginalLinks(store, channel, open_asset_store(media=media), fallback, media=media, base_url=base)
     named = next((r for r in rules.renditions if rendition is not None and r.name == rendition), None)
     spec = named or (rules.rendition(rules.listing) if rules.listing else rules.renditions[0])
     return RenditionLinks(store, channel, spec, open_asset_store(media=media), fallback, media=media,
-                          cdn_base_url=base_url or get_settings().cdn_base_url, local_hint=local_hint)
+                          cdn_base_url=base, local_hint=local_hint)

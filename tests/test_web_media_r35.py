@@ -146,4 +146,5 @@ def test_google_blocks_an_upload_whose_rendition_is_not_built_instead_of_a_dead_
     result = publish(store, tmp_path / "out", channel="google_merchant", scope="ecommerce")
     feed = etree.tostring(etree.parse(next(p for p in result.locations if p.endswith(".en_US.xml")))).decode()
     assert ref.removeprefix("sha256:") not in feed
-    assert f"google_merchant:en_US:unusable_image:{ref}" in result.blocked["complete"]
+    assert f"google_merchant:en_US:image_not_rendered:{ref}:run pim media renditions --channel ecommerce and publish " \
+           "again" in result.blocked["complete"]

@@ -180,9 +180,20 @@ def media_available() -> bool:
 
 
 def upload_media(store: Any, data: bytes, name: str) -> dict[str, Any]:
-    """Ingest uploaded bytes through media/; returns its result row (sha256, status, problem)."""
-    asset_store = load("media.storage:open_asset_store")()
-    return load("media.ingest:ingest_bytes")(store, data, name, asset_store=asset_store, source="upload")
+    """Ingest uploaded bytes through media/ under the workspace's media.yaml (its `allowed_formats` and
+    `max_pixels` refuse an upload as they refuse `pim media ingest`); returns its result row (sha256, status,
+    problem). A media.yaml that cannot be read refuses the upload (503) rather than fall back to the defaults."""
+    from fastapi import HTTPException
+
+    from pim.errors import ConfigError
+
+    try:
+        media = load("media.settings:load_media_file")()
+    except ConfigError as exc:
+        raise HTTPException(503, f"uploads follow the workspace's media.yaml, which cannot be read ({exc}): fix it "
+                                 "(schemas/media.schema.json describes it) and upload again") from exc
+    asset_store = load("media.storage:open_asset_store")(media=media)
+    return load("media.ingest:ingest_bytes")(store, data, name, asset_store=asset_store, media=media, source="upload")
 
 
 def deliveries(store: Any, limit: int = 50) -> list[dict[str, Any]] | None:
