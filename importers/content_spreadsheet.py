@@ -71,6 +71,7 @@ def _csv_record(row: dict[str, str], p: ContentProfile) -> dict[str, Any]:
     for key_field in (p.sku_field, p.model_field, content_sheet.VERSION_COLUMN):
         if key_field in row:
             out[key_field] = row.pop(key_field)
+    row.pop(content_sheet.NOTE_COLUMN, None)  # the to-do CSV's note for the person filling it in, not a value
     for column, cell in row.items():
         text = cell.strip()
         if column.startswith(ASSOC_PREFIX):

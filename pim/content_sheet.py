@@ -57,6 +57,9 @@ SKU_COLUMN = "sku"  # importers.content.ContentProfile.sku_field's default
 MODEL_COLUMN = "model"  # … and its model_field's
 #: The last column: each exported cell's digest, so the import tells an untouched cell from an edited one.
 VERSION_COLUMN = "_sheet"
+#: The to-do CSV's note on why an image/file value does not count (pim.web.todo_export): read by no import, and
+#: named so no attribute code (letters, digits, `_`) can clash with it.
+NOTE_COLUMN = "why it does not count"
 VERSION_TAG = "v1."
 DIGEST_BYTES = 8  # 64 bits per cell: an edited cell passes for untouched with a chance of 1 in 2^64 per digest
 #: The most characters (UTF-16 code units) an Excel cell holds; a longer XLSX cell is refused.
@@ -135,7 +138,7 @@ def value_column(column: str, fmt: SheetFormat = DEFAULT_FORMAT) -> bool:
     """Whether the content importer reads this column as the value key it names: the profile's identifier and
     model columns, `images`, `bullets[:locale]` and `associations:<type>` are its convenience columns
     (importers.content.read_csv)."""
-    return not (column in (fmt.sku_column, fmt.model_column, "images", VERSION_COLUMN)
+    return not (column in (fmt.sku_column, fmt.model_column, "images", VERSION_COLUMN, NOTE_COLUMN)
                 or column.split(":")[0] == "bullets" or column.startswith("associations:"))
 
 

@@ -22,7 +22,7 @@ def test_the_values_land_on_every_named_product_and_each_outcome_is_counted(api:
                        json={"identifiers": ["complete", "long-title", "nope"], "values": {"mpn": "RN-2"}})
     assert done.status_code == 200, done.text
     assert done.json() == {"changed": 2, "unchanged": 0, "outranked": 0, "on_models": 0, "missing": ["nope"],
-                           "refused": {}}
+                           "refused": {}, "emptied": 0, "fell_back": {}, "not_theirs": 0}  # a set clears nothing
     for sku in ("complete", "long-title"):
         product = client.get(f"/api/v1/products/{sku}", headers=tokens["viewer"]).json()
         assert product["values"]["mpn"] == "RN-2"

@@ -215,6 +215,11 @@ class MassEditResult(BaseModel):
     missing: list[str] = Field(description="Identifiers not in the catalog.")
     refused: dict[str, str] = Field(description="Identifier → why its edit was refused (a sibling's axis values, "
                                     "an emptied axis); nothing of it was written.")
+    emptied: int = Field(0, description="A clear (null): products cleared and now empty (also in `changed`).")
+    fell_back: dict[str, int] = Field(default_factory=dict, description="A clear: source → products cleared and "
+                                      "now showing that source's value (also in `changed`).")
+    not_theirs: int = Field(0, description="A clear: products left showing another source's value, nothing of the "
+                            "content team's showed to clear (edit that source, or outrank it).")
 
 
 @router.post("/products/mass-edit", response_model=MassEditResult, responses=documented({
@@ -228,7 +233,8 @@ def mass_edit(body: MassEdit, request: Request, user: User = Depends(api_editor)
     if result.errors:
         return refused(field_errors({f"values.{key}": message for key, message in result.errors.items()}))
     return MassEditResult(changed=result.changed, unchanged=result.unchanged, outranked=result.outranked,
-                          on_models=result.on_models, missing=result.missing, refused=result.refused)
+                          on_models=result.on_models, missing=result.missing, refused=result.refused,
+                          emptied=result.emptied, fell_back=result.fell_back, not_theirs=result.not_theirs)
 
 
 class ProductCreate(RequestBody):

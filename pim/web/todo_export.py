@@ -7,13 +7,17 @@ value given on the variant would not be stored (pim.variant_levels). Prices and 
 mass edit takes them (`EUR 19.99, USD 21.00`, `12.5 KILOGRAM`); the dashboard says so next to the link
 (`fill_form`). The family is the one the products are scored as (pim.rescore_jobs.of_family: a variant without
 a family of its own takes its model's), as the to-do counts them. Streamed from the grid index a page at a time;
-cells are formula-escaped."""
+cells are formula-escaped. For an image or file attribute a last `why it does not count` column says why a product's value does
+not count (media.channel_rules.why_not_counted, as the product page says it: not uploaded, too small for the
+channel…), "not set" when it has none."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterator
+from importlib import import_module
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
@@ -24,10 +28,12 @@ from pim.content_sheet import MODEL_COLUMN, SKU_COLUMN
 from pim.grid_index import GRID_MISSING
 from pim.grid_query import ensure_index
 from pim.product import value_key
+from pim.quality import inherited
 from pim.rescore_jobs import of_family
 from pim.spreadsheet import escape_formula
 from pim.store.store import PRODUCT, Store
 from pim.structure import AttributeType
+from pim.content_sheet import NOTE_COLUMN
 from pim.variant_levels import LevelGuard, VariantLevels
 from pim.web.accounts import User
 from pim.web.deps import session_user, store_of, structure_of
@@ -35,6 +41,7 @@ from pim.web.ui import templates
 
 router = APIRouter(include_in_schema=False)
 PAGE = 1000
+WHY_COLUMN = NOTE_COLUMN  # image/file attributes: why the value does not count (no import reads it)
 
 
 def fill_form(s: Structure, channel: str, attribute: str) -> str:
@@ -86,26 +93,42 @@ def _rows(store: Store, s: Structure, item: tuple[str, str, str, str], key: str)
     guard = LevelGuard(s)
     family, attribute = item[2], item[3]
     models = _on_models(s, guard.levels, family, attribute)
-    writer.writerow([SKU_COLUMN, MODEL_COLUMN, key] if models else [SKU_COLUMN, key])
+    explain = s.attributes[attribute].type in (AttributeType.image, AttributeType.file)
+    writer.writerow(([SKU_COLUMN, MODEL_COLUMN, key] if models else [SKU_COLUMN, key]) + ([WHY_COLUMN] if explain else []))
+    cache: dict[str, list[Any]] = {}  # model → its ancestors, across pages
     listed: set[str] = set()  # models given a row already: one per model, whatever number of its variants miss it
     ensure_index(store)
     after = 0
     while True:
         rows = _missing(store, item, after)
         held = guard.holders(store, [sku for _, sku in rows], attribute) if models else {}
+        why = _why(store, [sku for _, sku in rows], item[0], key, cache) if explain else {}
         for _, sku in rows:
-            model = held.get(sku)
+            model, tail = held.get(sku), [escape_formula(why.get(sku, ""))] if explain else []
             if model is None:
-                writer.writerow([escape_formula(sku), "", ""] if models else [escape_formula(sku), ""])
+                writer.writerow(([escape_formula(sku), "", ""] if models else [escape_formula(sku), ""]) + tail)
             elif model not in listed:
                 listed.add(model)
-                writer.writerow(["", escape_formula(model), ""])
+                writer.writerow(["", escape_formula(model), ""] + tail)  # the model's value, as its variant shows it
         yield out.getvalue()
         out.seek(0)
         out.truncate()
         if len(rows) < PAGE:
             return
         after = rows[-1][0]
+
+
+def _why(store: Store, skus: list[str], channel: str, key: str, cache: dict[str, list[Any]]) -> dict[str, str]:
+    """SKU → why its image/file value (its own or its model's) does not count on the channel: "not set" when it
+    has none; "" when media/ is not installed to say."""
+    values = inherited(store, list(store.iter_products(identifiers=skus)), cache)
+    refs = {sku: ref for sku in skus if isinstance(ref := values.get(sku, {}).get(key), str) and ref}
+    try:
+        rules = import_module("media.channel_rules")  # found by name: the core does not import media/
+    except ImportError:
+        rules = None
+    reasons = rules.why_not_counted(store, set(refs.values()), channel) if rules and refs else {}
+    return {sku: reasons.get(refs[sku], "") if sku in refs else "not set" for sku in skus}
 
 
 def _on_models(s: Structure, levels: VariantLevels, family: str, attribute: str) -> bool:

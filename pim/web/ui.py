@@ -22,10 +22,12 @@ from pim.web.throttle import sign_in_attempt
 from pim.web import editing
 from pim.web.editing import BULK_MAX, apply_model_values, apply_values, history
 from pim.web.grid import filter_from, page
+from pim.web.segment_route import SegmentRoute, segment
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=SegmentRoute)  # /products/a%2Fb is product 'a/b'
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals["role_label"] = ROLE_LABELS
+templates.env.filters["segment"] = segment  # a product link's identifier, '/' encoded too
 
 
 def render(request: Request, name: str, user: User | None, **ctx: Any) -> HTMLResponse:
