@@ -1,13 +1,14 @@
 """What a catalog stored before a newer rule still holds that the rule now refuses, with what to do about it
 (`pim doctor`): product identifiers and model codes with '/' (refused for new ones since round 34; the REST API
-reaches them only URL-encoded, `%2F`) and attributes coded with a reserved code (pim.structure)."""
+reaches them only URL-encoded, `%2F`), attributes coded with a reserved code (pim.structure), and image or file
+values starting `sha256:` without the 64 hex digits of an asset (refused for new ones since round 35: pim.values)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 
 #: How many offending identifiers a finding names; `count` says how many there are in all.
 SHOWN = 50
@@ -68,5 +69,50 @@ def reserved_attributes(store: Any) -> list[Finding]:
         f"{held[0]})"))]
 
 
+def _bad_refs(conn: Any, key_column: Any, values: Any, assets: set[str]) -> tuple[int, list[str]]:
+    """(how many, the first SHOWN as `key attribute=value`) of malformed `sha256:` values among the rows whose
+    stored values mention `sha256:` at all (the database narrows the scan; pim.values judges each value)."""
+    from pim.values import ref_problem
+
+    mentions = func.lower(cast(values, Text)).contains("sha256:", autoescape=True)
+    count, shown = 0, []
+    rows = conn.execution_options(yield_per=1000).execute(
+        select(key_column, values).where(mentions).order_by(key_column))
+    for key, value_map in rows:
+        for value_key, data in sorted((value_map or {}).items()):
+            if value_key.split(":", 1)[0].split("@", 1)[0] in assets and ref_problem(data):
+                count += 1
+                if len(shown) < SHOWN:
+                    shown.append(f"{key} {value_key}={data[:80]}")
+    return count, shown
+
+
+def malformed_asset_refs(store: Any) -> list[Finding]:
+    """Image and file values stored before round 35 refused a `sha256:` value that is no asset reference
+    (`sha256:abc123`): channels link only well-formed refs through media, so these went out as text."""
+    from pim.store.store import MODEL, PRODUCT
+    from pim.structure import AttributeType
+
+    assets = {code for code, a in store.structure().attributes.items()
+              if a.type in (AttributeType.image, AttributeType.file)}
+    if not assets:
+        return []
+    out = []
+    with store.engine.connect() as conn:
+        for kind, key, values in (("product image/file value that is no sha256 asset ref", PRODUCT.c.identifier,
+                                   PRODUCT.c.value_map),
+                                  ("product model image/file value that is no sha256 asset ref", MODEL.c.code,
+                                   MODEL.c.value_map)):
+            count, shown = _bad_refs(conn, key, values, assets)
+            if count:
+                out.append(Finding(kind, count, shown, _REUPLOAD))
+    return out
+
+
+_REUPLOAD = ("new ones are refused: `sha256:` must be followed by the 64 hex digits of an uploaded image. Channels "
+             "send these as text (bare on the storefront, a made-up path on Google). Upload the image on the "
+             "product page (or import its path or URL) to replace each value, or clear it")
+
+
 def diagnose(store: Any) -> list[Finding]:
-    return slashed_identifiers(store) + reserved_attributes(store)
+    return slashed_identifiers(store) + reserved_attributes(store) + malformed_asset_refs(store)

@@ -16,7 +16,8 @@ from pim.currencies import price_pattern
 from pim.product import Product, ProductModel, split_key, value_key
 from pim.spelling import did_you_mean, nearest
 from pim.structure import Attribute, AttributeType
-from pim.values import MAX_DIGITS, SURROGATE, ValueProblem, extension_problem, is_clean_text, listed, normalize
+from pim.values import (MAX_DIGITS, SURROGATE, ValueProblem, extension_problem, is_clean_text, listed, normalize,
+                        ref_problem)
 
 
 @dataclass
@@ -147,8 +148,9 @@ class RecordValidator:
         if kind in (AttributeType.image, AttributeType.file):
             if attr.allowed_extensions:
                 return lambda d: (type(d) is str and d != "" and d == d.strip() and "\x00" not in d and _text_only(d)
-                                  and extension_problem(attr, d) is None)
-            return lambda d: type(d) is str and d != "" and d == d.strip() and "\x00" not in d and _text_only(d)
+                                  and extension_problem(attr, d) is None and ref_problem(d) is None)
+            return lambda d: (type(d) is str and d != "" and d == d.strip() and "\x00" not in d and _text_only(d)
+                              and ref_problem(d) is None)
         return None
 
     def check_values(self, values: dict[str, Any], allowed: set[str] | None, scope: Any = None,

@@ -99,7 +99,7 @@ def normalize(attribute: Attribute, data: Any, options: set[str] | None = None,
     if kind in (AttributeType.image, AttributeType.file):
         if not isinstance(data, str):
             raise ValueProblem("an asset value is a path, URL or sha256:<hash> reference")
-        wrong = extension_problem(attribute, data)
+        wrong = extension_problem(attribute, data) or ref_problem(data)
         if wrong:
             raise ValueProblem(wrong)
         return _storable(data).strip()
@@ -116,6 +116,22 @@ def extension_problem(attr: Attribute, data: Any) -> str | None:
     if not extension or extension in attr.allowed_extensions:
         return None
     return f"extension .{extension} is not one of {', '.join(attr.allowed_extensions)}"
+
+
+#: An asset reference (an upload's value): `sha256:` and the 64 lowercase hex digits of the stored image.
+#: Mirrors channels.asset_refs and media.assets.SHA_REF, which the core does not import.
+ASSET_REF = re.compile(r"sha256:[0-9a-f]{64}")
+BAD_REF = "`sha256:` must be followed by the 64 hex digits of an uploaded image: upload the file instead"
+
+
+def ref_problem(data: Any) -> str | None:
+    """What is wrong with an image or file value that starts `sha256:` but is no asset reference (`sha256:abc123`):
+    channels link only well-formed refs through media, so a malformed one went out as text (a bare value on the
+    storefront, a made-up path on Google). None for a well-formed ref and for any other path or URL."""
+    if not isinstance(data, str) or data.lstrip()[:7].lower() != "sha256:":
+        return None
+    text = data.strip()
+    return None if ASSET_REF.fullmatch(text) else f"'{text[:80]}': {BAD_REF}"
 
 
 SURROGATE = re.compile("[\ud800-\udfff]")

@@ -26,6 +26,11 @@ from pim.structure import (
 
 ERP = Provenance(source="erp", ref="erp.csv:1", at=datetime(2026, 1, 1, tzinfo=UTC))
 VALID_GTIN, BAD_GTIN = "4006381333931", "4006381333932"
+#: The products' image and picture: paths under the catalog's media URL convention (base_url/media/<rendition>/
+#: <stem>.jpg), so every channel publishes them without a media store. Not upload refs: a well-formed `sha256:`
+#: ref names a stored asset that a channel links only behind a public base URL (PIM_CDN_BASE_URL), and a short
+#: fake one (`sha256:abc123`) is refused by pim.values.
+IMAGE, PICTURE = "runner.jpg", "runner-side.jpg"
 
 ATTRIBUTES = [
     Attribute(code="sku", type="identifier", group="general"),
@@ -77,7 +82,7 @@ def complete_values(name: str = "Runner", **extra: object) -> dict:
         "sku": extra.pop("sku", "x"), "name:en_US": name, "name:de_DE": name + " DE",
         "description:en_US@ecommerce": "A fine shoe.", "description:de_DE@ecommerce": "Ein feiner Schuh.",
         "price": {"EUR": "49.90", "USD": "54.00"}, "brand": "acme", "ean": VALID_GTIN, "mpn": "RN-1",
-        "weight": {"amount": "850", "unit": "GRAM"}, "image": "sha256:abc123", "picture": "sha256:def456",
+        "weight": {"amount": "850", "unit": "GRAM"}, "image": IMAGE, "picture": PICTURE,
         **extra,
     }
 

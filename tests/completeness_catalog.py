@@ -82,7 +82,7 @@ def full_values() -> dict[str, Any]:
         "name:en_US": "Runner", "name:de_DE": "Läufer",
         "description:en_US@ecommerce": "A shoe", "description:de_DE@ecommerce": "Ein Schuh",
         "weight": {"amount": "0.8", "unit": "KILOGRAM"}, "price": {"EUR": "50.00", "USD": "55.00"},
-        "waterproof": False, "legal_de": None, "legal_de:de_DE": "Hinweis", "picture": "sha256:abc",
+        "waterproof": False, "legal_de": None, "legal_de:de_DE": "Hinweis", "picture": "abc.jpg",
     }
 
 

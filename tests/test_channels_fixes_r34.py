@@ -137,7 +137,7 @@ def test_google_blocks_an_item_whose_image_link_is_a_file_url(published: dict[st
 def test_google_publishes_https_image_links(published: dict[str, Any]) -> None:
     """Guard (passes before and after): the catalog's URL convention under base_url/media is fetchable."""
     assert "complete" not in published["google"].blocked
-    assert b"<g:image_link>https://shop.example.com/media/gmc_main/abc123.jpg" in (
+    assert b"<g:image_link>https://shop.example.com/media/gmc_main/runner.jpg" in (
         published["out"] / "google_merchant" / "feed.ecommerce.en_US.xml").read_bytes()
 
 

@@ -80,7 +80,7 @@ def test_rebuild_counts_an_invalid_asset_as_missing_like_incremental_scoring(sto
 
     monkeypatch.setattr(pim.registry, "ASSET_VALIDITY", [*pim.registry.ASSET_VALIDITY, "tests.test_completeness_rebuild:reject_def"])
     save(store)
-    store.upsert_products([shoe(f"s{i}", picture="sha256:def" if i % 2 else "sha256:abc") for i in range(6)])
+    store.upsert_products([shoe(f"s{i}", picture="photos/def" if i % 2 else "photos/abc") for i in range(6)])
     incremental = snapshot(store)
     assert [r for r in incremental["completeness"] if r[0] == "s1" and r[1] == "ecommerce"][0][-1] == ["picture"]
     assert rebuild(store, workers=1) == 6

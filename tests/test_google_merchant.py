@@ -41,8 +41,8 @@ def test_complete_product_carries_every_required_attribute(feed) -> None:
     assert g(item, "title") == "ACME Runner"
     assert g(item, "description") == "A fine shoe."
     assert g(item, "link") == "https://shop.example.com/en/p/complete"
-    assert g(item, "image_link") == "https://shop.example.com/media/gmc_main/abc123.jpg"
-    assert [e.text for e in item.iterfind("g:additional_image_link", NS)] == ["https://shop.example.com/media/gmc_main/def456.jpg"]
+    assert g(item, "image_link") == "https://shop.example.com/media/gmc_main/runner.jpg"
+    assert [e.text for e in item.iterfind("g:additional_image_link", NS)] == ["https://shop.example.com/media/gmc_main/runner-side.jpg"]
     assert g(item, "price") == "49.90 EUR"
     assert (g(item, "brand"), g(item, "gtin"), g(item, "mpn")) == ("ACME", VALID_GTIN, "RN-1")
     assert g(item, "identifier_exists") == "yes"
@@ -159,7 +159,7 @@ def test_images_link_the_media_areas_built_rendition_and_an_unusable_one_blocks(
     assert g(items["complete"], "image_link") == f"https://cdn.example.com/{key}"
     assert items["complete"].find("g:additional_image_link", NS) is None  # the truncated picture is left out
     assert "google_merchant:en_US:unusable_image:cut.jpg" in result.blocked["bad-gtin"]
-    assert g(items["runner-red"], "image_link") == "https://cdn.example.com/gmc_main/abc123.jpg"  # not seen yet
+    assert g(items["runner-red"], "image_link") == "https://cdn.example.com/gmc_main/runner.jpg"  # not seen yet
 
 
 def _targets_catalog(tmp_path: Path, targets: list[dict]) -> Path:

@@ -75,7 +75,7 @@ def test_changed_image_ref_is_rescored(store: Store) -> None:
     save(store)
     merge(store, shoe())
     mark(store, "shoe-1")
-    merge(store, shoe(picture="sha256:def"))  # still filled, but validity belongs to the new ref
+    merge(store, shoe(picture="def.jpg"))  # still filled, but validity belongs to the new ref
     assert 1 not in ratios(store, "shoe-1")
 
 
