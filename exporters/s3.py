@@ -9,7 +9,9 @@ the files are up that dir goes, and so do those publications killed mid-run left
 As at a local output, the objects the renderer's last publication of the scope put under the prefix and this one
 did not are then removed (or, for search, reported), as a manifest object `<prefix>/.published/<renderer>.<scope>.json`
 lists them (exporters.published); an object is deleted only while it still carries the metadata this exporter
-writes (`job`), so one someone else has since put under that key stays."""
+writes (`job`), so one someone else has since put under that key stays. A manifest that is there but may not be
+read (a 403 on GET while a listing shows the key: a KMS key or an ACL) is left as it is and nothing is removed
+that time, with a warning: writing a fresh one would forget for good what the last publication put."""
 
 from __future__ import annotations
 
@@ -23,6 +25,11 @@ from pim.errors import ConfigError, DeliveryError
 from pim.protocols import Artifact, PublishContext
 
 log = logging.getLogger(__name__)
+
+
+class UnreadableManifest(Exception):
+    """The manifest object is there (a listing shows it) but GET is denied: it must not be replaced."""
+
 
 class S3Exporter:
     name = "s3"
@@ -90,7 +97,15 @@ class S3Exporter:
         where = f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
         failed = f"the manifest s3://{self.bucket}/{manifest} could not be read, so nothing it lists was removed"
         try:
-            listed = published.listed(self._read(manifest))
+            try:
+                listed = published.listed(self._read(manifest))
+            except UnreadableManifest as exc:
+                log.warning("the files are up, but the manifest s3://%s/%s is there and these credentials may not "
+                            "read it (%s): it was left as it is and nothing the last %s publication of %s put in %s "
+                            "was removed; allow s3:GetObject on it (and kms:Decrypt on its KMS key, if it is "
+                            "encrypted with one), and the next publication cleans up", self.bucket, manifest, exc,
+                            renderer, ctx.channel, where)
+                return []
             failed = (f"which objects the last {renderer} publication of {ctx.channel} put in {where} and this one "
                       "does not could not be checked or removed")
             gone = [n for n in published.stale(listed, names, mode) if self._ours(n)]
@@ -111,15 +126,33 @@ class S3Exporter:
 
     def _read(self, key: str) -> bytes | None:
         """An object's bytes; None when there is none. Without s3:ListBucket, S3 answers a missing key with 403
-        (AccessDenied), not 404, so a 403 counts as none too: the manifest is then written afresh."""
+        (AccessDenied), not 404, so a 403 is told apart by listing the key: listed, the object is there and may not
+        be read (UnreadableManifest); not listed, or the listing denied too, it counts as none."""
         from botocore.exceptions import ClientError
 
         try:
             return self.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
         except ClientError as exc:
-            if _code(exc) in MISSING or _code(exc) in DENIED:
+            if _code(exc) in MISSING:
+                return None
+            if _code(exc) in DENIED:
+                if self._listed(key):
+                    raise UnreadableManifest(f"{_code(exc)} on GetObject") from exc
                 return None
             raise
+
+    def _listed(self, key: str) -> bool | None:
+        """Whether a listing shows `key`; None when listing is denied too (no s3:ListBucket: then a 403 on GET is
+        what S3 answers for a missing key)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            page = self.client().list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
+        except ClientError as exc:
+            if _code(exc) in DENIED:
+                return None
+            raise
+        return any(o.get("Key") == key for o in page.get("Contents") or [])  # the key sorts first of its prefix
 
     def _ours(self, name: str) -> bool:
         """Whether the object a manifest lists is there and still one this exporter put (its `job` metadata)."""

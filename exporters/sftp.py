@@ -1,7 +1,9 @@
 """SFTP delivery (paramiko): key auth, the server's host key checked against the contract's pinned
 fingerprint, each file uploaded as NAME.part and renamed into place (a customer never reads a half-written
-file), retried with backoff when the connection drops. A sender may pass `wanted`, asked before each file takes
-its name: when it says no (a feed whose contract was deleted meanwhile), what the push uploaded is removed again.
+file), retried with backoff when the connection drops. A sender may pass `wanted`, asked before each upload starts
+and before each file takes its name: when it says no (a feed whose contract was deleted meanwhile), what the push
+uploaded is removed again, and the push is not retried, even when a removal fails (the connection dropped): a
+retry would upload anew and know nothing of the first attempt's files, so the error names those that may remain.
 
 A publication of a renderer whose stale files are looked after (channels.framework.STALE_OUTPUTS; not a customer
 feed, whose every file stays for the customer to fetch) then removes, over the same connection, the files its last
@@ -51,11 +53,12 @@ class SftpExporter:
         self.progress, self.wanted = progress, wanted
         self.attempts = 0
         self.unwanted = False  # the last push stopped because `wanted` said no
+        self.left: list[str] = []  # remote paths the last push's withdrawal could not remove
 
     def push(self, artifacts: list[Artifact], ctx: PublishContext | None = None) -> list[str]:
-        """Upload `artifacts`; `wanted` (when given) is asked before each `.part` is renamed into place: on False
-        the `.part` and the files this push already put in place are removed, and a DeliveryError that is not
-        retried says so (`unwanted` is then True)."""
+        """Upload `artifacts`; `wanted` (when given) is asked before each upload and before each `.part` is
+        renamed into place: on False the `.part` and the files this push already put in place are removed, and a
+        DeliveryError that is not retried says so (`unwanted` is then True; `left`, the ones that may remain)."""
         import paramiko
 
         if self.target is None:  # `pim publish --to sftp`: no setting names a server for a channel
@@ -64,11 +67,12 @@ class SftpExporter:
                                    "or publish with --to local or --to s3")
 
         last: Exception | None = None
-        self.unwanted = False
+        self.unwanted, self.left = False, []
+        placed: list[str] = []  # every attempt's: a withdrawal removes what an earlier, dropped one put in place
         for attempt in range(1, self.retries + 1):
             self.attempts = attempt
             try:
-                return self._push_once(artifacts, ctx)
+                return self._push_once(artifacts, ctx, placed)
             except DeliveryError as exc:
                 if not exc.retryable:
                     raise
@@ -81,23 +85,25 @@ class SftpExporter:
         raise DeliveryError(f"SFTP delivery to {t.host}:{t.port} failed after {self.retries} attempts: {last}",
                             retryable=True, hint="the delivery log keeps the error; the watermark did not move, so the next run resends")
 
-    def _push_once(self, artifacts: list[Artifact], ctx: PublishContext | None = None) -> list[str]:
+    def _push_once(self, artifacts: list[Artifact], ctx: PublishContext | None, placed: list[str]) -> list[str]:
         transport = self._connect()
         try:
             sftp = transport.open_sftp_client()
             assert sftp is not None
-            out, placed = [], []
+            out = []
             for art in artifacts:
                 final = posixpath.join(self.target.remote_dir, art.name)
                 part = final + ".part"
                 if "/" in art.name:  # a publication's files sit in folders (google_merchant/feed….xml)
                     _mkdirs(sftp, posixpath.dirname(final))
+                if self.wanted is not None and not self.wanted():
+                    self._withdraw(sftp, placed)
                 with art.path.open("rb") as fh:
                     sftp.putfo(fh, part, callback=self.progress, confirm=True)
                 if self.wanted is not None and not self.wanted():
                     self._withdraw(sftp, [part, *placed])
                 sftp.posix_rename(part, final)
-                placed.append(final)
+                placed.extend([] if final in placed else [final])
                 out.append(f"sftp://{self.target.host}:{self.target.port}{final}")
             if artifacts:
                 try:
@@ -113,16 +119,32 @@ class SftpExporter:
 
     def _withdraw(self, sftp: Any, paths: list[str]) -> None:
         """The caller no longer wants this push (a customer feed whose contract was deleted meanwhile): remove what
-        it uploaded so far, so no half-delivered set stays behind, and stop without retrying."""
+        it uploaded so far, so no half-delivered set stays behind, and stop without retrying. `unwanted` is set
+        first, and a removal that fails (the connection dropped) stops nothing: a retry would upload again and know
+        nothing of these files, so the error (and `left`) names those that may remain instead."""
+        self.unwanted = True
+        failed: list[tuple[str, BaseException]] = []
         for path in paths:
             try:
                 sftp.remove(path)
             except FileNotFoundError:
                 pass
-        self.unwanted = True
+            except Exception as exc:  # noqa: BLE001 - OSError, EOFError, SSHException: the file may still be there
+                failed.append((path, exc))
+        self.left = [path for path, _ in failed]
         t = self.target
-        raise DeliveryError(f"SFTP delivery to {t.host}:{t.port}{t.remote_dir} stopped: its sender no longer wants "
-                            f"it (nothing it uploaded stays)", retryable=False,
+        where = f"{t.host}:{t.port}{t.remote_dir}"
+        if failed:
+            log.warning("SFTP delivery to %s stopped (its sender no longer wants it), but %d file(s) it put there "
+                        "could not be removed and may remain: %s (%s)", where, len(failed), ", ".join(self.left),
+                        failed[0][1])
+            raise DeliveryError(f"SFTP delivery to {where} stopped: its sender no longer wants it, but these files it "
+                                f"put there could not be removed and may remain: {', '.join(self.left)} "
+                                f"({failed[0][1]})", retryable=False,
+                                hint=f"remove them from {t.host} by hand (sftp> rm PATH); the sender's log says why "
+                                     "the delivery stopped (a feed whose contract was deleted is cancelled)")
+        raise DeliveryError(f"SFTP delivery to {where} stopped: its sender no longer wants it (nothing it uploaded "
+                            f"stays)", retryable=False,
                             hint="the sender's log says why (a feed whose contract was deleted is cancelled)")
 
     def _clean(self, sftp: Any, ctx: PublishContext | None, names: list[str]) -> list[str]:

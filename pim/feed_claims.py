@@ -3,9 +3,10 @@ OOM killer) or stopped by a database restart that could not let go of its claims
 contract it held for the whole CLAIM_LEASE, while the next runs exited 0 and sent nothing.
 
 A claim names its run `HOST:PID:RANDOM`. On the run's own host the pid tells at once whether it is alive, as the
-job list judges a job (pim.store.store.process_alive); then the contract is taken over, unless one of its feed
-jobs is still running in a live process (a pool worker that outlived its parent still uploads: the claim waits
-for it). The takeover is one conditional UPDATE naming the dead holder, so two runs taking over at once cannot
+job list judges a job (pim.store.store.process_alive): a process with that pid started after the run last claimed
+or renewed the claim (held_until - the lease) is another one that was given the pid, so the run is dead; then
+the contract is taken over, unless one of its feed jobs is still running in a live process (a pool worker that
+outlived its parent still uploads: the claim waits for it). The takeover is one conditional UPDATE naming the dead holder, so two runs taking over at once cannot
 both win. The dead run's `running` delivery-log rows of that contract end `interrupted`. A claim held from
 another host is left to its lease, or to `pim feeds claims --release RUN` (`release_run`)."""
 
@@ -18,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from pim.delivery_log import CLAIM, interrupt_running
 from pim.store.store import JOB, Store, as_utc, now, process_alive
@@ -37,13 +38,28 @@ def holder_process(holder: str) -> tuple[str, int] | None:
     return (host, int(pid)) if sep and pid.isdigit() else None
 
 
-def holder_state(holder: str) -> str:
-    """`alive` or `dead` when the holder's process is on this host, else `unknown` (another host's run)."""
+def holder_state(holder: str, claimed_at: datetime | None = None) -> str:
+    """`alive` or `dead` when the holder's process is on this host, else `unknown` (another host's run).
+    `claimed_at`: when the run last claimed or renewed (see `claimed_at`); a process with the pid that started after
+    it is not the run (the pid was reused: a reboot, a long time), so the run counts as dead."""
     named = holder_process(holder)
     if named is None or named[0] != socket.gethostname()[:200]:
         return "unknown"
-    row = {"host": socket.gethostname()[:255], "pid": named[1], "started_at": None, "heartbeat_at": None}
+    row = {"host": socket.gethostname()[:255], "pid": named[1], "started_at": claimed_at, "heartbeat_at": None}
     return "alive" if process_alive(row) else "dead"
+
+
+def claimed_at(held_until: datetime | str | None, lease: timedelta | None = None) -> datetime | None:
+    """When a claim was last taken or renewed: its `held_until` less the lease (pim.feed_schedule.CLAIM_LEASE
+    unless given). The run's process started before that, whatever renewals came since."""
+    if held_until is None:
+        return None
+    if lease is None:
+        from pim.feed_schedule import CLAIM_LEASE  # feed_schedule imports this module
+
+        lease = CLAIM_LEASE
+    until = datetime.fromisoformat(held_until) if isinstance(held_until, str) else held_until
+    return as_utc(until) - lease
 
 
 def feed_job_alive(store: Store, contract: str) -> bool:
@@ -67,8 +83,10 @@ def take_over_dead(store: Store, contract: str, holder: str, *, at: datetime | N
     """Take the contract's claim from a run on this host whose process is gone (none of the contract's feed jobs
     alive either); True when this call won it. The dead run's running delivery rows of it end `interrupted`."""
     with store.engine.connect() as conn:
-        row = conn.execute(select(CLAIM.c.holder).where(CLAIM.c.contract == contract)).first()
-    if row is None or row.holder == holder or holder_state(row.holder) != "dead" or feed_job_alive(store, contract):
+        row = conn.execute(select(CLAIM.c.holder, CLAIM.c.held_until).where(CLAIM.c.contract == contract)).first()
+    if row is None or row.holder == holder or feed_job_alive(store, contract):
+        return False
+    if holder_state(row.holder, claimed_at(row.held_until, lease)) != "dead":
         return False
     at = as_utc(at or now())
     with store.begin() as conn:
@@ -104,12 +122,17 @@ def release_retrying(release: Callable[[Store, str], None], store: Store, holder
 def release_run(store: Store, holder: str) -> dict[str, Any]:
     """`pim feeds claims --release RUN`: drop every claim the run holds and end `interrupted` the running delivery
     rows of those contracts none of whose feed jobs is alive. Refused (ValueError) for a live run on this host:
-    stop it first, or its contracts could go out twice."""
-    state = holder_state(holder)
-    if state == "alive":
+    stop it first, or its contracts could go out twice. A process with the run's pid that started after the run's
+    latest claim is not the run (the pid was reused): the run counts as dead. A run holding no claim releases
+    nothing, whatever its pid."""
+    with store.engine.connect() as conn:
+        latest = conn.execute(select(func.max(CLAIM.c.held_until)).where(CLAIM.c.holder == holder)).scalar()
+    state = holder_state(holder, claimed_at(latest))
+    if state == "alive" and latest is not None:  # a run holding nothing: nothing to refuse (nor kill)
         pid = (holder_process(holder) or ("", 0))[1]
-        raise ValueError(f"run {holder} is alive (pid {pid} on this host): it lets go of each contract as it "
-                         f"finishes; stop it first (kill {pid}) if it hangs")
+        raise ValueError(f"run {holder} may still be running: pid {pid} is alive; check it is this run (ps -o "
+                         f"pid,lstart,args -p {pid}): a run lets go of each contract as it finishes; stop it first "
+                         f"(kill {pid}) if it hangs")
     with store.begin() as conn:
         contracts = sorted(conn.execute(select(CLAIM.c.contract).where(CLAIM.c.holder == holder)).scalars())
         conn.execute(delete(CLAIM).where(CLAIM.c.holder == holder, CLAIM.c.contract.in_(contracts)))

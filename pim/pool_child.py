@@ -5,15 +5,15 @@ The pool forks its processes from the one fanning work out (`pim import`, `pim w
 engines and their pooled connections. Left so, a `kill -9` of the parent (the OOM killer, an operator) leaves
 the children running for ever (parent pid 1, ~100 MB each), and since they still hold the parent's PostgreSQL
 socket the server never sees the client go: the killed process's transaction stays open with the catalog
-write lock, and the re-run hangs. And a `pim worker`'s SIGTERM handler, inherited, made a plain `kill` of a
-child do nothing. So each child, as it starts (`start`):
+write lock, and the re-run hangs. So each child, as it starts (`start`):
 
 - dies when its parent dies: Linux's `prctl(PR_SET_PDEATHSIG, SIGKILL)`, elsewhere a thread watching
   `os.getppid()` (`WATCH_INTERVAL`). The kernel sends the signal when the *thread* that forked the child
   ends; make_executor's pools are made, used and shut down inside one `with` block, so that thread outlives them;
-- takes SIGTERM's default (a `kill` of a child ends it) and ignores SIGINT: a Ctrl-C at the terminal reaches
-  the whole process group, and the parent decides what it means (`pim worker` finishes the job under way on
-  the first one); the children end with the parent's pool, or with the parent;
+- ignores SIGTERM and SIGINT: `systemctl stop` (KillMode=control-group, the default) sends SIGTERM to every
+  process of the unit, and a Ctrl-C at the terminal reaches the whole process group; the parent decides what
+  either means (`pim worker` finishes the job under way), and a child that died of it would break the pool and
+  fail that job. The children end with the parent's pool, or with the parent (above); `kill -9` ends one;
 - forgets the connections its engines pooled in the parent (what `Engine.dispose(close=False)` does: closing
   them would end the parent's sessions), so a task that uses an inherited engine opens its own."""
 
@@ -39,7 +39,7 @@ def start(parent: int | None) -> None:
     """A pool process's initializer; `parent`: the pid of the process that made the pool (None: this process is
     a forkserver's child, and only asks for the parent-death signal)."""
     _die_with(parent)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the parent decides what a stop means
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     forget_inherited_connections()
 

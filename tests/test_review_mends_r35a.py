@@ -134,6 +134,12 @@ class NoListBucket:
     def delete_object(self, Bucket: str, Key: str) -> None:  # noqa: N803
         self.objects.pop(Key, None)
 
+    def list_objects_v2(self, Bucket: str, Prefix: str = "", MaxKeys: int = 1000) -> dict[str, Any]:  # noqa: N803
+        if self.missing != "NoSuchKey":  # no s3:ListBucket
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2")
+        keys = sorted(k for k in self.objects if k.startswith(Prefix))[:MaxKeys]
+        return {"Contents": [{"Key": k} for k in keys]}
+
 
 def _publish(bucket: NoListBucket, tmp_path: Path, job: int, names: list[str]) -> None:
     from exporters.s3 import S3Exporter
