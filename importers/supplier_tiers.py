@@ -4,8 +4,9 @@ tiers ride on its record (`Parsed.extras`) and are written, and the ones it no l
 import batch's own transaction, only when the record is taken in (`TierWriter.put`): a row the merge refuses,
 or a crash before the batch commits, leaves the stored tiers as they were. A row restates the tiers of its own
 currency and validity period only (`StatedTiers.scope`): a file of next year's prices, or of another currency,
-leaves the product's other tiers in place, as an ERP price list's rows do (overlapping periods are read by
-their latest start: pim.commerce.contract_tiers)."""
+leaves the product's other tiers in place, as an ERP price list's rows do. A period ends, at the latest, the day
+before the next one of its currency starts (importers.tier_periods): prices are read per quantity by latest start
+(pim.commerce.contract_tiers), so an earlier list left open would lend its tiers to a later one."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import Connection, select
 
 from importers.tier_checks import tier_problem, unit_price, unit_price_problem
+from importers.tier_periods import chain_periods
 from importers.erp_csv import header_name
 from pim.commerce import EARLIEST, PRICE, put_price_rows_in, remove_price_list_entries_in
 from pim.importing import ImportCounts, Parsed, file_warning
@@ -229,8 +231,8 @@ class TierWriter:
 
     def __init__(self, store: Store, m: SupplierTableMap) -> None:
         self.store, self.m = store, m
-        self.written = self.removed = 0
-        self._batch = (0, 0)  # what the batch being written wrote and removed
+        self.written = self.removed = self.ended = 0
+        self._batch = (0, 0, 0)  # what the batch being written wrote, removed and ended
 
     def placed(self, items: Iterator[Any]) -> Iterator[Any]:
         """The items, each row's tiers given its SKU (matched by now)."""
@@ -259,20 +261,25 @@ class TierWriter:
         keep = _kept(self.store, conn, price_list, source, scopes, said) if scopes else {}
         removed = len(remove_price_list_entries_in(self.store, conn, price_list, source, keep)) if keep else 0
         rows = [{"customer": price_list, **t, "sku": stated.sku, "source": source} for stated in batch for t in stated.rows]
-        self._batch = (put_price_rows_in(self.store, conn, rows) if rows else 0, removed)
+        rows, ended = chain_periods(self.store, conn, price_list, source, rows)  # one list a day: no mixing
+        self._batch = (put_price_rows_in(self.store, conn, rows) if rows else 0, removed,
+                       put_price_rows_in(self.store, conn, ended) if ended else 0)
 
     def committed(self, _: int) -> None:
         """After each batch commits (run_import's on_batch): its tiers count, and only then (a batch prepared
         again or rolled back wrote none)."""
         self.written += self._batch[0]
         self.removed += self._batch[1]
-        self._batch = (0, 0)
+        self.ended += self._batch[2]
+        self._batch = (0, 0, 0)
 
     def report(self, counts: ImportCounts) -> None:
         if self.written:
             counts.extra["tier_prices"] = self.written
         if self.removed:
             counts.extra["tier_prices_removed"] = self.removed
+        if self.ended:  # stored tiers of an earlier period given an end by a later one (importers.tier_periods)
+            counts.extra["tier_prices_ended"] = self.ended
 
 
 def _kept(store: Store, conn: Connection, price_list: str, source: str, scopes: dict[str, set[tuple[str, date]]],
