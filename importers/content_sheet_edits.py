@@ -109,10 +109,12 @@ class SheetEdits:
         stored = {p.identifier: p for p in self.store.iter_products(identifiers=[r.record.identifier for r in cleared])}
         for row in cleared:
             item, product = chunk[row.n], stored.get(row.record.identifier)
+            # the row's own source (a profile's `source`, "content" by default): its value is one the clear withdraws
+            source = row.record.source.source if row.record.source else ""
             theirs = [(key, shown, prov.source) for key, shown in row.cleared
-                      if product is not None and (prov := product.provenance_of(key)) and prov.source != "content"]
+                      if product is not None and (prov := product.provenance_of(key))
+                      and prov.source != (source or "content")]
             if theirs and isinstance(item, Parsed):
-                source = row.record.source.source if row.record.source else ""
                 item.problems = [*item.problems, *problem_notes(
                     [(key, _not_cleared_reason(shown, by)) for key, shown, by in theirs], item.file, item.line,
                     item.raw, row.record.identifier, source)]

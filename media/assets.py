@@ -149,30 +149,38 @@ def get_assets(store: Any, shas: Iterable[str]) -> dict[str, dict[str, Any]]:
 def asset_validity(conn: Any, refs: Iterable[str]) -> set[Any]:
     """pim.registry.ASSET_VALIDITY hook: what does not count as a filled image. Once the media area is in use
     (`media_in_use`: an image was ingested or uploaded), a ref that is not a stored, valid asset — typed text, a
-    name or URL nobody ingested, an unreadable or rejected image — is reported as itself and counts on no
-    channel (`pim media ingest` and uploads rescore its products once it reads valid). Before that (a catalog
-    whose images are served from elsewhere, or an import scored before its first ingest) only refs known to be
-    bad are. A valid image below a channel's size/aspect rules (media.yaml, media.channel_rules) is reported as
-    `(ref, channel)`: it counts on the other channels."""
+    file name nobody ingested, an unreadable or rejected image — is reported as itself and counts on no
+    channel (`pim media ingest` and uploads rescore its products once it reads valid). An http(s) URL nobody
+    ingested still counts, even then: every channel links it as it is (channels.field_mapper), so one upload
+    does not empty a catalog of CDN URLs; only one media tried and could not read, or found rejected or too
+    small, does not. Before the media area is in use (a catalog whose images are served from elsewhere, or an
+    import scored before its first ingest) only refs known to be bad are reported. A valid image below a
+    channel's size/aspect rules (media.yaml, media.channel_rules) is reported as `(ref, channel)`: it counts on
+    the other channels."""
     from media.channel_rules import channel_rules
 
     mapping = resolve(conn, refs)
     assets = get_assets(conn, [s for s in mapping.values() if s])
     strict = bool(assets) or media_in_use(conn)
-    failed = set() if strict else _failed(conn, [r for r, sha in mapping.items() if sha is None])
+    failed = _failed(conn, [r for r, sha in mapping.items() if sha is None and (not strict or is_url(r))])
     rules = [(code, r) for code, r in channel_rules().items()
              if r.min_width or r.min_height or r.min_aspect_ratio or r.max_aspect_ratio]
     out: set[Any] = set()
     for ref, sha in mapping.items():
         asset = assets.get(sha) if sha else None
         if asset is None:
-            if strict or sha is not None or ref in failed:
+            if (strict and not is_url(ref)) or sha is not None or ref in failed:
                 out.add(ref)
         elif asset["status"] != VALID:
             out.add(ref)
         else:
             out.update((ref, code) for code, r in rules if r.problems(asset["width"], asset["height"]))
     return out
+
+
+def is_url(ref: str) -> bool:
+    """An http(s) URL: a value every channel links as it is (channels.field_mapper.convention_url)."""
+    return ref.startswith(("http://", "https://"))
 
 
 def media_in_use(store: Any) -> bool:

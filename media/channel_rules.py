@@ -52,7 +52,9 @@ def size_rule(rules: Any) -> tuple[Any, ...]:
 def digest(rules: Any, in_use: bool = True) -> int:
     """A channel's size/aspect rules, and whether image values must be assets yet (media.assets.media_in_use), as
     a number that fits a sequence row (renditions do not change scores)."""
-    raw = orjson.dumps([size_rule(rules), in_use])
+    # once in use, the digest also names how URL values count (round 35: an http(s) URL nobody ingested counts),
+    # so catalogs scored before that get their rescore jobs queued
+    raw = orjson.dumps([size_rule(rules), in_use, *(["urls-count"] if in_use else [])])
     return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big") >> 2
 
 
@@ -63,7 +65,7 @@ def _key(channel: str) -> str:
 def why_not_counted(store: Any, refs: Iterable[str], channel: str) -> dict[str, str]:
     """ref → why this image value does not count as filled on `channel` ("image not uploaded", "image too
     small for ecommerce (120×120 < 500×500)", "image rejected: …"); refs that count are left out."""
-    from media.assets import VALID, _failed_reasons, get_assets, resolve
+    from media.assets import VALID, _failed_reasons, get_assets, is_url, resolve
 
     refs = [r for r in dict.fromkeys(refs) if isinstance(r, str) and r]
     mapping = resolve(store, refs)
@@ -74,8 +76,10 @@ def why_not_counted(store: Any, refs: Iterable[str], channel: str) -> dict[str, 
     for ref in refs:
         asset = assets.get(mapping.get(ref) or "")
         if asset is None:
-            out[ref] = f"image unreadable: {unread[ref]}" if ref in unread else (
-                "image not uploaded: upload it here, or have pim media ingest read it")
+            if ref in unread:
+                out[ref] = f"image unreadable: {unread[ref]}"
+            elif mapping.get(ref) is not None or not is_url(ref):  # a URL nobody ingested counts (asset_validity)
+                out[ref] = "image not uploaded: upload it here, or have pim media ingest read it"
         elif asset["status"] != VALID:
             out[ref] = f"image rejected: {asset['problem']}"
         elif rules is not None and (issues := rules.problems(asset["width"], asset["height"])):

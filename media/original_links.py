@@ -68,6 +68,12 @@ class OriginalLinks:
                     "for the channel in media.yaml and run `pim media renditions --channel %s`), and publish again",
                     self.channel, value, self.channel)
 
+    def state(self) -> list[Any]:
+        """What the links depend on besides the values and their assets (as RenditionLinks.state): no spec, and
+        the public base URL, so that setting media_base_url or PIM_CDN_BASE_URL after a publication that left
+        uploads out sends the documents again (channels.search folds this into its shape)."""
+        return [None, self.base]
+
     def why(self, value: str) -> str | None:
         """Why `value` links to nothing (UNUSABLE or NOT_PUBLIC), None when it links."""
         if value not in self._known:

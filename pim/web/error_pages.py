@@ -98,10 +98,19 @@ def back_link(request: Request) -> str:
 
         parts = urlsplit(came_from)
         local = parts.path + (f"?{parts.query}" if parts.query else "")
-        if local != here or request.method != "GET":
+        if (local != here or request.method != "GET") and _local(local):
             return local
     parent = request.url.path.rstrip("/").rsplit("/", 1)[0]
-    return page_of(request, parent) if parent else HOME
+    link = page_of(request, parent) if parent else HOME
+    return link if _local(link) else HOME
+
+
+def _local(link: str) -> bool:
+    """Whether `link` is a path on this server: one starting `//` or `/\\` (a browser reads both as `//`, as it
+    drops tabs and newlines) names another host, protocol-relative, so a Referer `http://ours//evil.example/`
+    must not become a link to evil.example."""
+    probe = link.replace("\t", "").replace("\n", "").replace("\r", "")
+    return probe.startswith("/") and not probe.startswith(("//", "/\\"))
 
 
 def _phrase(status: int) -> str:

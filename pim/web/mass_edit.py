@@ -75,7 +75,7 @@ async def bulk_edit(request: Request, user: User, render: Callable[..., HTMLResp
                       scope=str(form.get("scope", "")), filter=str(form.get("filter", "")),
                       skus=[str(i) for i in form.getlist("sku")], confirm_field=CONFIRM_FIELD,
                       recounted=form.get(CONFIRM_FIELD) is not None)
-    return done(notice(key, apply_bulk(store, identifiers, {key: value}, user.username, structure=s)))
+    return done(notice(key, apply_bulk(store, identifiers, {key: value}, user.username, structure=s), value))
 
 
 def _reached(store: Any, s: Any, form: Any) -> list[str]:
@@ -91,12 +91,14 @@ def _reached(store: Any, s: Any, form: Any) -> list[str]:
     return identifiers[:BULK_MAX]
 
 
-def notice(key: str, result: BulkResult) -> str:
-    """The grid's one-line summary of a mass edit: a clear by what shows after it, a set by where it shows."""
+def notice(key: str, result: BulkResult, value: Any) -> str:
+    """The grid's one-line summary of a mass edit of `key` to `value`: a clear (an empty value) by what shows
+    after it, a set by where it shows. The request decides which, not the counts: a clear whose products were
+    all empty already, or all refused, is still said as a clear."""
     if result.errors:
         return "Not applied: " + "; ".join(f"{k}: {editor_reason(m)}" for k, m in result.errors.items())
     cleared = result.emptied + sum(result.fell_back.values())
-    if cleared or result.not_theirs:
+    if value in EMPTY:
         parts = [f"{key} cleared on {_products(cleared)}"]
         if result.fell_back:
             sources = ", ".join(f"{n} from {src or 'another source'}" for src, n in sorted(result.fell_back.items()))
