@@ -64,11 +64,17 @@ def claimed_at(held_until: datetime | str | None, lease: timedelta | None = None
 
 def feed_job_alive(store: Store, contract: str) -> bool:
     """Whether a feed job of the contract is still running in a live process (a pool worker still uploading)."""
+    return feed_job_pid(store, contract) is not None
+
+
+def feed_job_pid(store: Store, contract: str) -> int | None:
+    """The pid of a live process running a feed job of the contract (a pool worker that outlived its run still
+    uploads), else None."""
     q = select(JOB.c.id, JOB.c.host, JOB.c.pid, JOB.c.started_at, JOB.c.heartbeat_at).where(
         JOB.c.kind == "feed", JOB.c.source == contract, JOB.c.status == "running")
     with store.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
-    return any(process_alive(r, store.heartbeat_seconds) for r in rows)
+    return next((r["pid"] for r in rows if process_alive(r, store.heartbeat_seconds)), None)
 
 
 def interrupted_reason(holder: str) -> str:
@@ -121,7 +127,9 @@ def release_retrying(release: Callable[[Store, str], None], store: Store, holder
 
 def release_run(store: Store, holder: str) -> dict[str, Any]:
     """`pim feeds claims --release RUN`: drop every claim the run holds and end `interrupted` the running delivery
-    rows of those contracts none of whose feed jobs is alive. Refused (ValueError) for a live run on this host:
+    rows of those contracts. A contract one of whose feed jobs is still running in a live process (a pool worker
+    that outlived the run) keeps its claim, listed in `kept` with that pid (only when there is one): released, the
+    next delivery would send it while the old job still uploads. Refused (ValueError) for a live run on this host:
     stop it first, or its contracts could go out twice. A process with the run's pid that started after the run's
     latest claim is not the run (the pid was reused): the run counts as dead. A run holding no claim releases
     nothing, whatever its pid."""
@@ -133,9 +141,12 @@ def release_run(store: Store, holder: str) -> dict[str, Any]:
         raise ValueError(f"run {holder} may still be running: pid {pid} is alive; check it is this run (ps -o "
                          f"pid,lstart,args -p {pid}): a run lets go of each contract as it finishes; stop it first "
                          f"(kill {pid}) if it hangs")
+    with store.engine.connect() as conn:
+        held = sorted(conn.execute(select(CLAIM.c.contract).where(CLAIM.c.holder == holder)).scalars())
+    kept = {c: pid for c in held if (pid := feed_job_pid(store, c)) is not None}
     with store.begin() as conn:
-        contracts = sorted(conn.execute(select(CLAIM.c.contract).where(CLAIM.c.holder == holder)).scalars())
+        contracts = [c for c in held if c not in kept]
         conn.execute(delete(CLAIM).where(CLAIM.c.holder == holder, CLAIM.c.contract.in_(contracts)))
-    rows = sum(interrupt_running(store, c, interrupted_reason(holder)) for c in contracts
-               if not feed_job_alive(store, c))
-    return {"holder": holder, "state": state, "released": contracts, "interrupted_rows": rows}
+    rows = sum(interrupt_running(store, c, interrupted_reason(holder)) for c in contracts)
+    return {"holder": holder, "state": state, "released": contracts, "interrupted_rows": rows,
+            **({"kept": kept} if kept else {})}

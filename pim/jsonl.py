@@ -172,7 +172,7 @@ def import_jsonl(path: Path, store: Store, *, source_name: str = "jsonl", on_bat
     (a pim.merge.Merger), treat the file as one more source merged by precedence. Either way a bad GTIN is
     left out and noted (`gtins_checked`). A whole-record import puts back the values the export left out when
     its left-out file lies beside `path` and was written with it (pim.jsonl_left_out: `left_out_restored` counts
-    them; `left_out_ignored` the records of one sealed to another export, ignored with a warning)."""
+    them); a left-out file beside it that was not written with it stops the import before its first batch."""
     structure = store.structure()
     items = gtins_checked(_models_first(path), store, structure, source_name, whole=merge is None)
     from pim.jsonl_left_out import putting_back, read_sidecar, sidecar_path

@@ -12,12 +12,13 @@ The sidecar is tied to its export: each line carries the sha256 of the export fi
 (`export_sha256`), and the sidecar is put in place before the export, so it is never older than its export. A
 sidecar beside another file (an older export's, one left by a crash between the two replacements, or one an
 export of the same content written since without the option, `pim export jsonl > catalog.jsonl`, found newer)
-would put back stale values, so the import ignores it, warns, and counts its records as `left_out_ignored`."""
+would put back stale values; imported without them, a whole-record import would delete those values from the
+store. So the import refuses (InputError, exit 2) before its first batch, naming the two ways out: delete the
+left-out file to import without it, or export again with `--include-left-out`."""
 
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +27,6 @@ from typing import IO, Any
 import orjson
 
 from pim.errors import InputError
-
-log = logging.getLogger(__name__)
 
 KIND = "left_out"
 #: The key of a sidecar line that names (by its sha256) the export file the line belongs to.
@@ -74,23 +73,21 @@ def file_sha256(path: Path) -> str:
 
 @dataclass
 class Held:
-    """The sidecar's values by record: (is a model, key) → (values, provenance); `ignored`: how many records a
-    sidecar not sealed to the export held (none are put back then)."""
+    """The sidecar's values by record: (is a model, key) → (values, provenance)."""
 
     records: dict[tuple[bool, str], tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
-    ignored: int = 0
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __bool__(self) -> bool:
-        return bool(self.records) or bool(self.ignored)
+        return bool(self.records)
 
 
 def read_sidecar(path: Path, export: Path) -> Held:
     """The sidecar, whole (one line per record with values left out: few), read before the import writes
-    anything so a broken one stops it with nothing changed. One not sealed to `export` (its sha256) is ignored,
-    with a warning: its values are another export's."""
+    anything so a broken one stops it with nothing changed. One not sealed to `export` (its sha256, and not older
+    than it) stops it too: its values are another export's, and importing without them would delete them."""
     held, seals = Held(), set()
     try:
         lines = path.read_bytes().splitlines()
@@ -113,10 +110,11 @@ def read_sidecar(path: Path, export: Path) -> Held:
         held.records[(data["record"] == "product_model", data["key"])] = (data["values"], data.get("provenance", {}))
         seals.add(data.get(SEAL))
     if held.records and (why := _not_its_export(path, export, seals)):
-        log.warning("%s %s, so its %d record(s) of left-out values are not put back: export again with "
-                    "`pim export jsonl %s --include-left-out` to keep them, or delete %s", path.name, why,
-                    len(held), export.name, path.name)
-        return Held(ignored=len(held))
+        raise InputError(f"{path.name} {why}, so its {len(held)} record(s) of left-out values cannot be put back, "
+                         f"and importing {export.name} without them would delete them from the store. Nothing was "
+                         f"imported. Either delete {path.name} to import {export.name} without those values, or "
+                         f"export again with `pim export jsonl {export.name} --include-left-out` and import that",
+                         file=str(path))
     return held
 
 
@@ -131,7 +129,7 @@ def _not_its_export(side: Path, export: Path, seals: set[str | None]) -> str | N
                 "export left)")
     if export.stat().st_mtime_ns > side.stat().st_mtime_ns:
         return (f"is older than {export.name}, which was written again since (as by `pim export jsonl > FILE`, "
-                "which writes no left-out file)")
+                "which writes no left-out file, or by a copy that wrote the left-out file first)")
     return None
 
 
@@ -140,8 +138,6 @@ def putting_back(store: Any, held: Held) -> Callable[[Any], None]:
     from pim.product import Provenance
 
     def put_back(counts: Any) -> None:
-        if held.ignored:
-            counts.extra["left_out_ignored"] = held.ignored
         products, models, values = [], [], 0
         for (model, key), (held_values, held_prov) in held.records.items():
             record = store.get_model(key) if model else store.get_product(key)

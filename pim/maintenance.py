@@ -102,7 +102,8 @@ class PassResult:
 
     def line(self) -> str:
         """One log line: each retention's count, or its status, and the staging sweep's."""
-        return ", ".join(f"{name} {r['deleted'] if r['status'] == DONE else r['status']}"
+        key = "would_delete" if self.dry_run else "deleted"
+        return ", ".join(f"{name} {r[key] if r['status'] == DONE else r['status']}"
                          for name, r in [*self.retentions.items(), ("staging", self.staging)])
 
 
@@ -271,7 +272,7 @@ def run_pass(store: Store, *, dry_run: bool = False, at: datetime | None = None,
         elif days is not None:
             try:
                 check_days(attr, days, "unset it to keep everything, or give a number of days (e.g. 90)")
-                entry.update(prune(store, days, result.at, dry_run), status=DONE)
+                entry.update(_as_dry(prune(store, days, result.at, dry_run), dry_run), status=DONE)
             except Exception as exc:  # recorded; the other retentions still run
                 if not isinstance(exc, PimError):
                     log.exception("maintenance: the %s retention failed", name)
@@ -284,6 +285,12 @@ def run_pass(store: Store, *, dry_run: bool = False, at: datetime | None = None,
     if result.stopped:
         log.warning("maintenance: asked to stop; did not run %s (the next pass does)", ", ".join(result.stopped))
     return result
+
+
+def _as_dry(counts: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+    """A dry run's retention counts: `deleted` 0 and `would_delete` what would go, as the staging sweep's, so a
+    script reading the report never takes a count for deleted rows or files."""
+    return {**counts, "deleted": 0, "would_delete": counts.get("deleted", 0)} if dry_run else counts
 
 
 def _staging(store: Store, output_dir: Path, dry_run: bool, result: PassResult) -> dict[str, Any]:

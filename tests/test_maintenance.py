@@ -168,7 +168,8 @@ def test_a_dry_run_counts_what_would_go_and_deletes_nothing(
     feed = pim_env / "out" / "feeds" / "a-old.csv"
     dry = maintenance.run_pass(store, dry_run=True)
     every = {"quarantine": 1, "downloads": 1, "uploads": 1, "feeds": 1}
-    assert {n: r["deleted"] for n, r in dry.retentions.items()} == every
+    assert {n: r["would_delete"] for n, r in dry.retentions.items()} == every  # round 35 g: was `deleted`
+    assert {r["deleted"] for r in dry.retentions.values()} == {0}
     assert dry.retentions["feeds"]["files"] == ["a/a-old.csv"]
     assert _counts(store) == (1, 1) and _uploads(pim_env) == ["old.csv"]
     assert _feed_statuses(store) == {"a-old.csv": "failed"} and feed.exists()
@@ -325,9 +326,10 @@ def test_pim_maintain_json_says_what_each_retention_did(
     assert data["dry_run"] is True and data["failed"] == []
     assert data["retentions"]["downloads"] == {"setting": "PIM_DOWNLOAD_LOG_RETENTION_DAYS", "days": None,
                                                "status": "off"}
-    assert data["retentions"]["quarantine"]["deleted"] == 1 and data["retentions"]["quarantine"]["days"] == 90
-    uploads = data["retentions"]["uploads"]
-    assert (uploads["status"], uploads["deleted"], uploads["files"], uploads["kept"]) == ("done", 1, ["old.csv"], {})
+    assert data["retentions"]["quarantine"]["would_delete"] == 1 and data["retentions"]["quarantine"]["days"] == 90
+    uploads = data["retentions"]["uploads"]  # round 35 g: a dry run's `deleted` is 0, `would_delete` the count
+    assert (uploads["status"], uploads["deleted"], uploads["would_delete"], uploads["files"], uploads["kept"]) == (
+        "done", 0, 1, ["old.csv"], {})
     assert _uploads(pim_env) == ["old.csv"]
     done = runner.invoke(_cli(), ["maintain", "--json"])
     assert done.exit_code == 0 and orjson.loads(done.stdout)["retentions"]["uploads"]["deleted"] == 1

@@ -112,7 +112,7 @@ def test_pim_maintain_refuses_while_a_worker_holds_the_lease_and_force_runs_anyw
     assert as_json.exit_code == 75
     assert orjson.loads(as_json.stdout) == {"dry_run": False, "ran": False, "lease": _lease(store)}
     dry = runner.invoke(_cli(), ["maintain", "--dry-run", "--json"])  # deletes nothing: takes no lease
-    assert dry.exit_code == 0 and orjson.loads(dry.stdout)["retentions"]["uploads"]["deleted"] == 1
+    assert dry.exit_code == 0 and orjson.loads(dry.stdout)["retentions"]["uploads"]["would_delete"] == 1
     forced = runner.invoke(_cli(), ["maintain", "--force", "--json"])
     assert forced.exit_code == 0, forced.output
     assert orjson.loads(forced.stdout)["retentions"]["uploads"]["files"] == ["old.csv"] and _uploads(pim_env) == []

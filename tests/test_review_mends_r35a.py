@@ -1,7 +1,8 @@
 """Review mends, round 35 (a): a chunked upload that also declares a small Content-Length is capped as read
 (pim.web.body_cap); a `pim demo` step that fails keeps the warnings logged before it (demo-warnings.log); the S3
 clean-up works with credentials lacking s3:ListBucket (a missing key answers 403) and says what failed; the JSONL
-export's left-out file is sealed to its export, so a stale or mismatched one is ignored with a warning."""
+export's left-out file is sealed to its export, so a stale or mismatched one stops the import (round 35 g: it
+was ignored with a warning, and the whole-record import deleted its values)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from pim.cli import app as cli
+from pim.errors import InputError
 from pim.jsonl import import_jsonl
 from pim.settings import reset_settings
 from pim.store import Store
@@ -206,20 +208,19 @@ def _clear_mpn(store: Store) -> None:
 
 
 @pytest.mark.backends("sqlite")
-def test_a_stale_left_out_file_beside_a_stdout_export_is_ignored_with_a_warning(
-        moved: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
+def test_a_stale_left_out_file_beside_a_stdout_export_is_never_put_back(
+        moved: Store, tmp_path: Path) -> None:  # noqa: F811
     out = tmp_path / "catalog.jsonl"
     assert CliRunner().invoke(cli, ["export", "jsonl", str(out), "--include-left-out"]).exit_code == 0
     _clear_mpn(moved)  # as the export's warning advises
     done = CliRunner().invoke(cli, ["export", "jsonl"])  # pim export jsonl > catalog.jsonl
     assert done.exit_code == 0
     out.write_bytes(done.stdout_bytes)
-    with caplog.at_level(logging.WARNING, logger="pim.jsonl_left_out"):
-        counts = import_jsonl(out, moved)
+    with pytest.raises(InputError) as refused:
+        import_jsonl(out, moved)
     assert "mpn" not in moved.get_product("complete").values  # type: ignore[union-attr]  # before: put back
-    assert counts.extra["left_out_ignored"] == 1, counts.as_dict()
-    assert any("catalog.left-out.jsonl is older than catalog.jsonl" in r.getMessage() and "--include-left-out"
-               in r.getMessage() for r in caplog.records)
+    said = str(refused.value)
+    assert "catalog.left-out.jsonl is older than catalog.jsonl" in said and "--include-left-out" in said
 
 
 @pytest.mark.backends("sqlite")
@@ -242,9 +243,9 @@ def test_a_crash_between_the_two_files_of_an_export_never_pairs_one_with_the_oth
     monkeypatch.setattr(Path, "replace", crash_on_the_second)
     assert CliRunner().invoke(cli, ["export", "jsonl", str(out), "--include-left-out"]).exit_code != 0
     monkeypatch.undo()
-    counts = import_jsonl(out, moved)  # before: the new export with the old left-out file, mpn RN-1 put back
-    assert counts.extra.get("left_out_ignored") == 1, counts.as_dict()
-    assert moved.get_product("complete").values.get("mpn") is None  # type: ignore[union-attr]
+    with pytest.raises(InputError, match="belongs to another export"):  # before: the old left-out file, RN-1 back
+        import_jsonl(out, moved)
+    assert moved.get_product("complete").values.get("mpn") == "RN-9"  # type: ignore[union-attr]  # nothing imported
 
 
 @pytest.mark.backends("sqlite")
@@ -258,5 +259,5 @@ def test_a_left_out_file_and_its_export_still_round_trip(moved: Store, tmp_path:
     assert line["export_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert not list(tmp_path.glob("*.part"))
     counts = import_jsonl(out, moved)
-    assert (counts.extra["left_out_restored"], counts.extra.get("left_out_ignored")) == (1, None)
+    assert counts.extra["left_out_restored"] == 1, counts.as_dict()
     assert moved.get_product("complete").values["mpn"] == "RN-1"  # type: ignore[union-attr]

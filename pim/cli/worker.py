@@ -116,7 +116,7 @@ def maintain(dry_run: bool = typer.Option(False, "--dry-run", help="Count what w
         verb = "would delete" if dry_run else "deleted"
         table(f"maintenance{' (dry run: nothing deleted)' if dry_run else ''}",
               ["retention", "days", "status", verb, "notes"],
-              [(name, r["days"], r["status"], r.get("deleted"), _notes(r))
+              [(name, r["days"], r["status"], r.get("would_delete" if dry_run else "deleted"), _notes(r))
                for name, r in result.retentions.items()])
         for name in result.failed:
             err.print(f"[red]{name} failed[/]: {escape(result.retentions[name]['error'])}", highlight=False)
