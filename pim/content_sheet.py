@@ -646,6 +646,8 @@ def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[S
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
+    from pim.xlsx_save import save_workbook
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title=fmt.sheet or "products")
     if VERSION_COLUMN in header:
@@ -664,10 +666,10 @@ def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[S
             inherited = getattr(row, "inherited", None)
             ws.append(_marked(ws, places, cells, inherited) if inherited else cells)
             n += 1
+        save_workbook(wb, target)  # closes its zip on failure (pim.xlsx_save)
     except BaseException:
         _discard(ws)
         raise
-    wb.save(target)
     return n
 
 
@@ -705,9 +707,13 @@ def _discard(ws: Any) -> None:
     if writer is None:
         return
     try:
-        ws.close()
-        writer.cleanup()
+        if not ws.closed:  # a save refused midway may have closed it already
+            ws.close()
     except Exception:  # noqa: BLE001  (best effort: the error being raised is the one to report)
+        pass
+    try:
+        writer.cleanup()
+    except Exception:  # noqa: BLE001
         pass
 
 

@@ -41,17 +41,32 @@ class LocalIOError(PimError):
         self.file = file
 
 
-def local_io_failure(exc: BaseException) -> LocalIOError | None:
+def local_io_failure(exc: BaseException, path: str | Path | None = None) -> LocalIOError | None:
     """`exc` as a LocalIOError when it is an OSError of the machine (_ADVICE), else None. An error without a path
-    (a write on an open file) names the folders the pipeline writes to."""
+    (a write on an open file) names `path`, the file its caller was writing, or else (no caller said) the folders
+    the pipeline writes to."""
     if not isinstance(exc, OSError) or exc.errno not in _ADVICE:
         return None
-    path = None if exc.filename is None else str(exc.filename)
+    if exc.filename is not None:
+        path = exc.filename
+    path = None if path is None else str(path)
     folder = _nearest_folder(Path(path)) if path is not None else _default_folder()
     reason = exc.strerror or os.strerror(exc.errno)
     advice = _ADVICE[exc.errno].format(folder=folder, uid=os.getuid() if hasattr(os, "getuid") else "?")
     return LocalIOError(f"could not use {path or _folders()}: {reason} ({errno.errorcode.get(exc.errno, exc.errno)})",
                         hint=advice, file=path)
+
+
+def check_folder(out: Path) -> None:
+    """Refuse, before anything is written, a file whose folder does not exist: the write would end in a bare
+    FileNotFoundError naming a `.part` file (exit 1, saying to create the folder)."""
+    folder = out.parent
+    if folder.is_dir():
+        return
+    what = "is a file, not a folder" if folder.exists() else "does not exist"
+    raise LocalIOError(f"could not write {out}: its folder {folder} {what}",
+                       hint=f"create the folder (`mkdir -p {folder}`) or name a file in an existing one, then run "
+                            "the command again", file=str(out))
 
 
 def _nearest_folder(path: Path) -> str:

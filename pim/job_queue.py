@@ -89,7 +89,8 @@ def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll
     wakeup = job_wakeup.Listener(store)
     maintenance = Timer(store, stop=stop)
     try:
-        with job_workers.present(store) as worker, closing(wakeup):
+        with job_workers.present(store, _starting(store, once=once, poll=poll, stop=stop)) as worker, \
+                closing(wakeup):
             _work(store, result, worker, wakeup, maintenance, once=once, idle_exit=idle_exit, poll=poll, stop=stop,
                   kinds=kinds, on_job=on_job)
     except SQLAlchemyError as exc:
@@ -101,6 +102,23 @@ def work(store: Any, *, once: bool = False, idle_exit: float | None = None, poll
         log.error("%s (in full: %s)", stopped, exc)
         raise stopped from exc
     return result
+
+
+def _starting(store: Any, *, once: bool, poll: float, stop: threading.Event) -> Callable[[SQLAlchemyError], bool]:
+    """How `work` meets a database error recording the worker (pim.job_workers.present): a database that takes no
+    writes is waited out as the claim loop waits it (a new connection each try; exit 4 with the same message once
+    PIM_WORKER_READ_ONLY_WAIT has passed), so a worker started on a replica being promoted comes up; any other
+    error, any with `once`, or a `stop` set meanwhile, is raised (exit 4 at once)."""
+    away = Outage(store, doing="record the worker")
+
+    def waiting(exc: SQLAlchemyError) -> bool:
+        found = failure_in(exc)
+        if once or found is None or not found.read_only:
+            return False
+        away.waited(exc, poll)  # raises the StoreError that stops the worker once the wait is over
+        return not stop.wait(poll)
+
+    return waiting
 
 
 def _work(store: Any, result: WorkResult, worker: int, wakeup: job_wakeup.Listener, maintenance: Any, *,
@@ -150,9 +168,10 @@ class Outage:
     writes — for PIM_WORKER_READ_ONLY_WAIT at most, `ReadOnlySpell` —, a server's system error), saying so
     (DatabaseFailure.what) when it begins and every OUTAGE_NOTICE seconds (not every poll), and that it is over."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, doing: str = "look for queued jobs") -> None:
         self.since: float | None = None
         self.said = 0.0
+        self.doing = doing  # what the notice says could not be done
         self.read_only = ReadOnlySpell(store, "start the worker again")
 
     def waited(self, exc: SQLAlchemyError, poll: float) -> bool:
@@ -165,7 +184,7 @@ class Outage:
         at = time.monotonic()
         if self.since is None or at - self.said >= OUTAGE_NOTICE:
             waited = "" if self.since is None else f" (for {at - self.since:.0f} s)"
-            log.warning("could not look for queued jobs: %s%s: %s; trying again every %s s%s", found.what, waited,
+            log.warning("could not %s: %s%s: %s; trying again every %s s%s", self.doing, found.what, waited,
                         found.said, poll, self.read_only.notice(found))
             self.since, self.said = self.since if self.since is not None else at, at
         return True

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -45,15 +45,17 @@ _BEATS = Heartbeats()  # this process's worker rows (apart from the jobs' regist
 
 
 @contextmanager
-def present(store: Any) -> Iterator[int]:
-    """Record this process as a running worker (with a heartbeat) for the duration of the block."""
-    stamp = now()
-    gone = [r["id"] for r in _running(store) if not process_alive(r, store.heartbeat_seconds)]
-    with store.begin() as conn:
-        conn.execute(delete(WORKER).where(or_(WORKER.c.status != "running", WORKER.c.id.in_(gone))))
-        worker_id = int(conn.execute(insert(WORKER).values(
-            host=socket.gethostname()[:255], pid=os.getpid(), status="running", started_at=stamp,
-            heartbeat_at=stamp, jobs=0)).inserted_primary_key[0])
+def present(store: Any, waiting: Callable[[SQLAlchemyError], bool] | None = None) -> Iterator[int]:
+    """Record this process as a running worker (with a heartbeat) for the duration of the block. A database
+    error recording it is raised, unless `waiting(exc)` says it waited it out (a database that takes no writes
+    yet, pim.job_queue): then the row is tried again."""
+    while True:
+        try:
+            worker_id = _record(store)
+            break
+        except SQLAlchemyError as exc:
+            if waiting is None or not waiting(exc):
+                raise
     _BEATS.start(store.engine, WORKER, worker_id, store.heartbeat_seconds)
     try:
         yield worker_id
@@ -66,6 +68,17 @@ def present(store: Any) -> Iterator[int]:
         except SQLAlchemyError as exc:  # the error that stops the worker is the one to raise, not this one
             log.warning("worker %s: could not record that it stopped (%s); its row reads gone once this process "
                         "is", worker_id, driver_said(exc))
+
+
+def _record(store: Any) -> int:
+    """This process's worker row, dropping the rows of stopped and dead workers; its id."""
+    stamp = now()
+    gone = [r["id"] for r in _running(store) if not process_alive(r, store.heartbeat_seconds)]
+    with store.begin() as conn:
+        conn.execute(delete(WORKER).where(or_(WORKER.c.status != "running", WORKER.c.id.in_(gone))))
+        return int(conn.execute(insert(WORKER).values(
+            host=socket.gethostname()[:255], pid=os.getpid(), status="running", started_at=stamp,
+            heartbeat_at=stamp, jobs=0)).inserted_primary_key[0])
 
 
 def ran_one(store: Any, worker_id: int) -> None:

@@ -1,7 +1,8 @@
 """`pim export`: canonical records out (`jsonl`), and the content team's spreadsheet (`sheet`)."""
 
 import sys
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ def jsonl(out: Path = typer.Argument(None, help="File to write; standard output 
     """Write every product model and product as canonical JSON Lines (values a family change left outside a
     record's family are left out and named on stderr: no import takes them in; docs/importers.md)."""
     from pim.errors import ConfigError
+    from pim.io_errors import check_folder
     from pim.jsonl import LeftOut, export_jsonl
     from pim.store import Store
 
@@ -39,22 +41,57 @@ def jsonl(out: Path = typer.Argument(None, help="File to write; standard output 
         left_out = LeftOut(store.structure())
         export_jsonl(store, sys.stdout.buffer, enabled_only=enabled_only, left_out=left_out)
     else:
-        left_out = _to_file(store, out, enabled_only, include_left_out)
+        check_folder(out)
+        with _writing(out):
+            left_out = _to_file(store, out, enabled_only, include_left_out)
     if (warning := left_out.warning()) is not None:  # on stderr: the records may be on stdout
         err_console.print(f"warning: {warning}", highlight=False, markup=False)
+
+
+@contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """A full disk, a quota or a refused permission met writing OUT, as the one-line error naming OUT's folder
+    (pim.io_errors): the write on an open file says no path, and would name PIM_OUTPUT and PIM_HOME instead."""
+    from pim.io_errors import local_io_failure
+
+    try:
+        yield
+    except OSError as exc:
+        mapped = local_io_failure(exc, out)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def _to_file(store: Any, out: Path, enabled_only: bool, include_left_out: bool) -> "LeftOut":
     """Write OUT (and, asked, its left-out file) through `.part` files, each in place once complete: the left-out
     file first, sealed with OUT's sha256 (pim.jsonl_left_out), so a crash between the two leaves a left-out file
     the import ignores rather than one it pairs with the older OUT. A left-out file an earlier export left there
-    is removed when this one keeps nothing in it: it would put back stale values."""
-    from pim.jsonl import LeftOut, export_jsonl
-    from pim.jsonl_left_out import Hashing, seal, sidecar_path
+    is removed when this one keeps nothing in it: it would put back stale values. Any failure removes the `.part`
+    files (a full disk gets its room back)."""
+    from pim.jsonl_left_out import sidecar_path
 
     side = sidecar_path(out)
-    tmp, side_tmp = out.with_suffix(out.suffix + ".part"), side.with_suffix(side.suffix + ".part")
-    unsealed = side.with_suffix(side.suffix + ".unsealed.part")
+    parts = (out.with_suffix(out.suffix + ".part"), side.with_suffix(side.suffix + ".part"),
+             side.with_suffix(side.suffix + ".unsealed.part"))
+    try:
+        return _through_parts(store, out, side, parts, enabled_only, include_left_out)
+    except BaseException:
+        for part in parts:
+            try:
+                part.unlink(missing_ok=True)
+            except OSError:
+                pass  # the error being raised is the one to report
+        raise
+
+
+def _through_parts(store: Any, out: Path, side: Path, parts: tuple[Path, Path, Path], enabled_only: bool,
+                   include_left_out: bool) -> "LeftOut":
+    """`_to_file`'s writing: OUT and its left-out file through `parts` (OUT's, the sealed and unsealed left-out)."""
+    from pim.jsonl import LeftOut, export_jsonl
+    from pim.jsonl_left_out import Hashing, seal
+
+    tmp, side_tmp, unsealed = parts
     with tmp.open("wb") as fh, (unsealed.open("wb") if include_left_out else nullcontext()) as side_fh:
         left_out = LeftOut(store.structure(), side_fh)
         hashing = Hashing(fh) if include_left_out else None  # the seal: only a left-out file needs it
@@ -92,7 +129,10 @@ def sheet(out: Path = typer.Option(..., "--out", help="products.xlsx or products
     from pim.grid_query import GridFilter, grid_pages
     from pim.store import Store
 
+    from pim.io_errors import check_folder
+
     content_sheet.check_out(out)
+    check_folder(out)
     prof, fmt = _sheet_format(profile)
     store = Store.from_settings()
     s = store.structure()
@@ -102,7 +142,8 @@ def sheet(out: Path = typer.Option(..., "--out", help="products.xlsx or products
                                  catalog_families=None if family else content_sheet.catalog_families(store))
     f = GridFilter(family=family, category=category, channel=chosen.channel)
     rows = content_sheet.sheet_rows(store, s, grid_pages(store, f, s), chosen.keys)
-    n = content_sheet.write_sheet(out, chosen.header, progress(rows, "products", quiet=as_json), fmt)
+    with _writing(out):
+        n = content_sheet.write_sheet(out, chosen.header, progress(rows, "products", quiet=as_json), fmt)
     if as_json:
         emit_json({"out": str(out), "products": n, "columns": chosen.keys, "channel": chosen.channel,
                    "locales": chosen.locales, "profile": str(profile) if profile else None})
