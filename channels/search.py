@@ -218,10 +218,10 @@ def _written_and(store: Store, since: int, aged: set[str]) -> Iterator[Product]:
         yield from store.iter_products(identifiers=chunk)
 
 
-def _shape(builder: DocumentBuilder, version: int | None = None) -> str:
+def _shape(builder: DocumentBuilder, version: int | None = None, stock: str | None = None) -> str:
     """What the documents contain (shape_fingerprint), with what their image links depend on when the media
     area's links say (another listing rendition or CDN: every document links anew)."""
-    shape = shape_fingerprint(builder, version)
+    shape = shape_fingerprint(builder, version, stock)
     links_state = getattr(builder.image_url, "state", None)
     return shape if links_state is None else digest_of([shape, links_state()])
 
@@ -264,7 +264,7 @@ class SearchRenderer:
         elif held is None:
             full, reason = True, "the target's push state does not say which locales' indexes it holds"
         elif state["shape_hash"] != shape:
-            full, reason = True, shape_change(state["shape_hash"], lambda version: _shape(builder, version))
+            full, reason = True, shape_change(state["shape_hash"], lambda version, stock=None: _shape(builder, version, stock))
         elif not set(locales) & set(held):
             full, reason = True, "no index of this channel is recorded at this target"
         else:

@@ -4,7 +4,8 @@ Two fingerprints, two consequences:
 - `settings_fingerprint`: ranking, synonyms, typo tolerance… The exporter PATCHes only what differs on the
   live index; Meilisearch re-indexes its own copy, no document is re-sent.
 - `shape_fingerprint`: anything that changes what a *document* contains (attributes flagged filterable or
-  searchable, option and category labels, locales, currencies, the gate rules that decide who is indexed).
+  searchable, option and category labels, locales, currencies, the gate rules that decide who is indexed, the
+  PIM_FEED_STOCK_KEYS reading its stock counts).
   A change forces a full rebuild into a fresh index and a swap.
 """
 
@@ -23,6 +24,10 @@ DOCUMENT_VERSION = 5  # 2: prices are shelf prices, rounded half up to minor uni
                       # are keyed tags, not codes (round 33); 4: a list price that rounds to 0 blocks the product
                       # as on the storefront, and plain text reads line breaks as spaces (round 34); 5: an
                       # upload's `sha256:` image links its rendition or stored original, never the bare ref (round 35)
+
+#: PIM_FEED_STOCK_KEYS' values (pim.settings) and its default, which the shape leaves out.
+STOCK_KEYS = ("both", "plant", "location")
+STOCK_DEFAULT = "both"
 
 
 def index_settings(b: DocumentBuilder, locale: str) -> dict[str, Any]:
@@ -74,12 +79,23 @@ def settings_fingerprint(b: DocumentBuilder) -> str:
     return digest_of({p.locale: index_settings(b, p.locale) for p in b.plans})
 
 
-def shape_fingerprint(b: DocumentBuilder, version: int | None = None) -> str:
+def stock_keys_now() -> str:
+    """PIM_FEED_STOCK_KEYS (pim.stock_sums): which stock reading every document's `stock` counts."""
+    from pim.stock_sums import stock_keys
+
+    return stock_keys()
+
+
+def shape_fingerprint(b: DocumentBuilder, version: int | None = None, stock: str | None = None) -> str:
     """`version`: the document version to fingerprint with (DOCUMENT_VERSION's, unless asking what an older
-    builder would have recorded: shape_change)."""
+    builder would have recorded: shape_change); `stock`: the PIM_FEED_STOCK_KEYS value (the setting's unless
+    asking what another would give). The default `both` adds nothing, so pushes recorded before it counted
+    keep their shape."""
     s = b.structure
     channel = s.channels[b.scope]
+    stock = stock or stock_keys_now()
     return digest_of({
+        **({} if stock == STOCK_DEFAULT else {"stock_keys": stock}),
         "version": version or DOCUMENT_VERSION,
         "customer_key": customer_tag("", b.customer_key),  # stands for the key: a new PIM_SECRET_KEY re-tags every document
         "channel": channel.model_dump(mode="json"),
@@ -91,10 +107,16 @@ def shape_fingerprint(b: DocumentBuilder, version: int | None = None) -> str:
     })
 
 
-def shape_change(pushed: str, shape_at: Callable[[int], str]) -> str:
+def shape_change(pushed: str, shape_at: Callable[..., str]) -> str:
     """Why a push whose recorded shape is `pushed` rebuilds every document: the document version, named, when
     the shape an older version would give now (`shape_at(version)`) is the one pushed, so that the one rebuild
-    after an upgrade says the builder changed and not the team's structure; else the structure or the links."""
+    after an upgrade says the builder changed and not the team's structure; PIM_FEED_STOCK_KEYS, named, when
+    another value of it gives the shape pushed (`shape_at(version, stock)`); else the structure or the links."""
+    now = stock_keys_now()
+    for other in STOCK_KEYS:
+        if other != now and shape_at(DOCUMENT_VERSION, other) == pushed:
+            return (f"PIM_FEED_STOCK_KEYS changed from {other} to {now} (every document's stock counts the other "
+                    "reading): one full rebuild")
     for old in range(DOCUMENT_VERSION - 1, 0, -1):
         if shape_at(old) == pushed:
             return f"search documents changed shape (document version {old} → {DOCUMENT_VERSION}): one full rebuild"

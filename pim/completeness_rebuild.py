@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from pim.completeness import Requirements, Result
 from pim.gc_policy import paused
 from pim.rescore import Rescorer, _apply_counts, _ask_validity, _records, _unique_rows
+from pim.rescore_seq import lock_catalog, remember_scores, stamp_moved
 from pim.store.raw import Statements
 
 _TABLES = ("completeness", "completeness_count", "completeness_missing", "unique_value")
@@ -82,6 +83,7 @@ class _Writer:
         self._rows: dict[tuple[str, int], list[int]] = {}  # (family, mask) → result ids
 
     def clear(self) -> None:
+        remember_scores(self.conn)  # what the gate read, to stamp the products that move (finish)
         for table in _TABLES:
             self.sql.run(f"TRUNCATE {table}" if self.sql.pg else f"DELETE FROM {table}")
         self.sql.run("DROP INDEX IF EXISTS ix_unique_value_value")  # values come in random order: index once at the end
@@ -141,6 +143,7 @@ class _Writer:
                 for attr in r.missing:
                     missing[(r.channel, r.locale, r.family, attr)] += n
         _apply_counts(self.sql, counts, missing)
+        stamp_moved(self.conn)  # a new seq for the products whose scores moved: incremental pushes send them
         self.sql.run("CREATE INDEX ix_unique_value_value ON unique_value (attribute, value)")
         if not self.sql.pg:
             self.sql.run("DROP TABLE IF EXISTS temp.rebuild_result")
@@ -196,10 +199,12 @@ def rebuild(store: Any, *, workers: int = 2, executor: str = "process", chunk: i
                 workers = 1  # one range: starting processes would cost more than it saves
     if workers <= 1:
         with store.begin() as conn:
+            lock_catalog(conn)  # it stamps the products whose scores moved (pim.rescore_seq)
             return rebuild_in(conn, Rescorer().requirements(conn))
     url = store.engine.url.render_as_string(hide_password=False)
     done = 0
     with store.begin() as conn, make_executor(executor, workers) as pool, paused():
+        lock_catalog(conn)
         writer = _Writer(conn, Rescorer().requirements(conn))
         writer.clear()
         pending: deque[Any] = deque()

@@ -72,7 +72,11 @@ class Rescorer:
 
     def rescore_families(self, conn: Connection, families: set[str] | None, channels: set[str] | None) -> int:
         """Rescore the products of `families` (None: all) on `channels` (None: all), paging by id. Everything
-        (None, None) is a rebuild from scratch in this transaction (see `rebuild` for the parallel one)."""
+        (None, None) is a rebuild from scratch in this transaction (see `rebuild` for the parallel one). The
+        products whose rows changed get a new seq (pim.rescore_seq): incremental pushes decide them again."""
+        from pim.rescore_seq import lock_catalog, stamp
+
+        lock_catalog(conn)
         if families is None and channels is None:
             from pim.completeness_rebuild import rebuild_in
 
@@ -85,7 +89,7 @@ class Rescorer:
             page = conn.execute(q).all()
             if not page:
                 return done
-            self.rescore(conn, [r[1] for r in page], channels)
+            stamp(conn, self.rescore(conn, [r[1] for r in page], channels))
             done += len(page)
             last = page[-1][0]
 

@@ -165,6 +165,7 @@ def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
     heartbeat is the worker's (pim.job_queue.run_claimed)."""
     from pim.grid_index import GridIndex
     from pim.rescore import Rescorer
+    from pim.rescore_seq import lock_catalog, stamp
 
     job = store.job(job_id)
     if job is None or job["kind"] != KIND:
@@ -180,7 +181,9 @@ def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
             of_family(family), PRODUCT.c.id > last).order_by(PRODUCT.c.id).limit(size)).all()
         if not rows:
             return False
+        lock_catalog(conn)  # before the completeness rows, as every writer (pim.rescore_seq)
         changed = rescorer.rescore(conn, [r[1] for r in rows], channels)
+        stamp(conn, changed)  # a new seq: incremental pushes (search, delta feeds) decide them again
         grid.refresh_scores(conn, changed)
         counts["rescored"] += len(rows)
         counts["changed"] += len(changed)
