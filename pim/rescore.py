@@ -73,8 +73,8 @@ class Rescorer:
     def rescore_families(self, conn: Connection, families: set[str] | None, channels: set[str] | None) -> int:
         """Rescore the products of `families` (None: all) on `channels` (None: all), paging by id. Everything
         (None, None) is a rebuild from scratch in this transaction (see `rebuild` for the parallel one). The
-        products whose rows changed get a new seq (pim.rescore_seq): incremental pushes decide them again."""
-        from pim.rescore_seq import lock_catalog, stamp
+        products whose ratios moved get a new seq (pim.rescore_seq): incremental pushes decide them again."""
+        from pim.rescore_seq import lock_catalog, ratios, stamp_ratio_moves
 
         lock_catalog(conn)
         if families is None and channels is None:
@@ -89,7 +89,9 @@ class Rescorer:
             page = conn.execute(q).all()
             if not page:
                 return done
-            stamp(conn, self.rescore(conn, [r[1] for r in page], channels))
+            idents = [r[1] for r in page]
+            before = ratios(conn, idents)
+            stamp_ratio_moves(conn, self.rescore(conn, idents, channels), before)
             done += len(page)
             last = page[-1][0]
 

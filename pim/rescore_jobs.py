@@ -165,7 +165,7 @@ def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
     heartbeat is the worker's (pim.job_queue.run_claimed)."""
     from pim.grid_index import GridIndex
     from pim.rescore import Rescorer
-    from pim.rescore_seq import lock_catalog, stamp
+    from pim.rescore_seq import lock_catalog, ratios, stamp_ratio_moves
 
     job = store.job(job_id)
     if job is None or job["kind"] != KIND:
@@ -182,8 +182,9 @@ def run(store: Any, job_id: int, page: int | None = None) -> dict[str, Any]:
         if not rows:
             return False
         lock_catalog(conn)  # before the completeness rows, as every writer (pim.rescore_seq)
+        before = ratios(conn, [r[1] for r in rows])
         changed = rescorer.rescore(conn, [r[1] for r in rows], channels)
-        stamp(conn, changed)  # a new seq: incremental pushes (search, delta feeds) decide them again
+        stamp_ratio_moves(conn, changed, before)  # a new seq: incremental pushes (search, delta feeds) decide again
         grid.refresh_scores(conn, changed)
         counts["rescored"] += len(rows)
         counts["changed"] += len(changed)

@@ -55,6 +55,29 @@ def stamp(conn: Connection, identifiers: Iterable[str]) -> int:
     return done
 
 
+def ratios(conn: Connection, identifiers: Iterable[str]) -> set[tuple[str, str, str, int]]:
+    """What decides the gate for these products: their (product, channel, locale, ratio) rows."""
+    from pim.scoring_tables import COMPLETENESS as C
+
+    got: set[tuple[str, str, str, int]] = set()
+    for chunk in batched(sorted(set(identifiers)), 2000):
+        got.update((p, c, loc, -1 if r is None else int(r)) for p, c, loc, r in conn.execute(
+            select(C.c.product, C.c.channel, C.c.locale, C.c.ratio).where(C.c.product.in_(chunk))))
+    return got
+
+
+def stamp_ratio_moves(conn: Connection, changed: Iterable[str], before: set[tuple[str, str, str, int]]) -> int:
+    """Of the products a partial rescore rewrote, stamp those whose ratio on a channel × locale changed, appeared
+    or went: a product whose rows changed but not its ratios (another missing list, the same verdict) is not
+    sent again, so delta feeds stay proportional (tests/test_feeds_r31)."""
+    changed = set(changed)
+    if not changed:
+        return 0
+    after = ratios(conn, changed)
+    moved = {row[0] for row in (after ^ {b for b in before if b[0] in changed})}
+    return stamp(conn, moved)
+
+
 def remember_scores(conn: Connection) -> None:
     """Before a full rebuild clears the scores: keep what decides the gate (the ratio per channel × locale)."""
     pg = conn.dialect.name == "postgresql"
