@@ -1,17 +1,29 @@
 """The route class of the web UI's pages: a path parameter sent with %2F (a SKU stored with '/' before round
-34's rule) is matched as one parameter, as the REST API matches it (pim.web.api_route), so
+34's rule) is matched as one parameter, as the REST API's routes do (pim.web.api_route.ApiRoute is one), so
 `/products/a%2Fb/values` is product 'a/b''s values, not a route that does not exist. Links to products encode
 the identifier whole (the `segment` template filter) for the same reason."""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from fastapi.routing import APIRoute
 from starlette.routing import Match
 
-from pim.web.api_route import _SLASH, segment_path
+# Stands for a '/' sent as %2F inside one path segment while a route is matched (a noncharacter: never in a SKU).
+_SLASH = "\uffff"
+
+
+def segment_path(scope: dict[str, Any]) -> str | None:
+    """The request's path with each %2F-encoded slash kept inside its segment (as _SLASH), or None when it has
+    none. The server decodes %2F in `path` (ASGI), so `/products/a%2Fb/history` would read as three segments:
+    the raw path says which slashes were sent encoded, i.e. belong to a stored identifier ('a/b')."""
+    raw = scope.get("raw_path")
+    if not raw or b"%2f" not in raw.lower():
+        return None
+    kept = "/".join(unquote(part.decode("latin-1")).replace("/", _SLASH) for part in raw.split(b"/"))
+    return kept if kept.replace(_SLASH, "/") == scope.get("path") else None  # a proxy's rewrite: match as sent
 
 
 def segment(value: Any) -> str:
