@@ -102,7 +102,7 @@ def test_the_restored_draft_saves_with_the_value_the_page_first_showed(web: Test
 def test_a_draft_too_long_for_the_cookie_is_said_to_be_lost(web: TestClient) -> None:
     import secrets
 
-    nxt = parse_qs(urlsplit(ended_session_save(web, secrets.token_urlsafe(12_000), OURS)).query)["next"][0]
+    nxt = parse_qs(urlsplit(ended_session_save(web, secrets.token_urlsafe(160_000), OURS)).query)["next"][0]
     page = web.get(sign_in(web, nxt)).text
     assert "too long to keep across the sign-in" in page and field(page, "name:en_US") == "Runner"
 

@@ -37,6 +37,7 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
     app = FastAPI(title="PIM", version="1", docs_url="/api/v1/docs", openapi_url="/api/v1/openapi.json",
                   redoc_url=None)
     app.state.store = store or Store.from_settings(s)
+    app.state.secret_key, app.state.secure_cookies = s.secret_key, s.secure_cookies  # pim.web.drafts' owner cookie
     warn_of_default_secret(s)
     app.add_middleware(SessionMiddleware, secret_key=s.secret_key, session_cookie="pim_session",
                        same_site="lax", https_only=s.secure_cookies, max_age=MAX_AGE)

@@ -120,6 +120,8 @@ async def check_csrf(request: Request) -> None:
     sent to /login (session_user), unread."""
     expected = request.session.get("csrf")
     if not expected:
+        if _expired_save(request):  # sign-in first, the typed value kept for it (never applied: it has no token)
+            await run_in_threadpool(session_user, request)
         raise HTTPException(403, _CSRF_REFUSED)
     if _signed_in_route(request) and session_user not in getattr(request.app, "dependency_overrides", {}):
         await run_in_threadpool(session_user, request)  # a lookup: off the event loop; not signed in → /login
@@ -129,6 +131,17 @@ async def check_csrf(request: Request) -> None:
         given = form.get("csrf_token")  # type: ignore[assignment]
     if not isinstance(given, str) or not secrets.compare_digest(expected, given):
         raise HTTPException(403, _CSRF_REFUSED)
+
+
+def _expired_save(request: Request) -> bool:
+    """A value save from one of our own pages whose cookie has expired (12 h idle: the browser sent no session,
+    so no CSRF token either): sent to sign in, its text kept as a draft (pim.web.signin_return), not refused
+    with 403 and lost. A cross-site post is still refused."""
+    from pim.web.signin_return import DRAFT_ROUTE, from_our_page
+
+    route = request.scope.get("route")
+    return (request.method == "POST" and getattr(route, "name", None) == DRAFT_ROUTE and from_our_page(request)
+            and session_user not in getattr(request.app, "dependency_overrides", {}))
 
 
 def _signed_in_route(request: Request) -> bool:

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pim import job_enqueue, job_status, job_uploads, upload_imports
 from pim.settings import get_settings
 from pim.store.store import now
+from pim.web import job_waits
 from pim.web.accounts import User
 from pim.web.body_cap import cap_body
 from pim.web.deps import check_csrf, session_user, store_of
@@ -109,13 +110,14 @@ def _page(request: Request, user: User, *, chosen: dict[str, str] | None = None,
     chosen = chosen or {}
     importer = chosen.get("importer") if chosen.get("importer") in allowed else upload_imports.DEFAULT_IMPORTER
     default = upload_imports.default_content_profile()
+    jobs = store_of(request).jobs(kind="import", limit=20)
     page = render(request, "imports.html", user, errors=errors or {},
                   sources={name: upload_imports.UPLOADABLE[name] for name in allowed},
                   chosen={"importer": importer, "profile": chosen.get("profile", "")},
                   profiles={n: upload_imports.profile_fits(n, allowed) for n in upload_imports.profile_names()},
                   default_profile=upload_imports.profile_name(default) if default else None,
                   max_mb=MAX_UPLOAD // (1024 * 1024),
-                  jobs=[job_row(j) for j in store_of(request).jobs(kind="import", limit=20)])
+                  jobs=[job_row(j) for j in jobs], waits=job_waits.reasons(store_of(request), jobs))
     page.status_code = status
     return page
 

@@ -3,28 +3,35 @@
 A request that finds no session is sent to /login with `next`: a page with its query string (the grid's filters
 stay), or, for a form post (a POST-only route a browser cannot open), the page the form was on. A value edit posted
 from one of our own pages (its Origin is this server: a cross-site form cannot plant a value this way, and its
-CSRF token went with the old session) is kept in the session as a DRAFT, so that after signing in again the
-product page shows it back in its field, unsaved, to save with one press (not to another person signing in
-here, when the ended session said whose it was). The session is a signed cookie:
-a draft that does not fit DRAFT_MAX is not kept, and the product page says that the change was lost."""
+CSRF token went with the old session) is kept as a DRAFT, so that after signing in again the product page shows it
+back in its field, unsaved, to save with one press — never applied without a valid CSRF token. That holds too when
+the cookie itself expired (12 h idle), so the post carries no session and no CSRF token at all (pim.web.deps
+.check_csrf sends such a save here instead of answering 403). The draft's text is kept on the server
+(pim.web.drafts), for the person whose session it was only (the ended session's cookie, or the sign-in's owner
+cookie once that cookie is gone); the session holds its id. A draft over drafts.MAX_CHARS, or whose person is
+unknown, is not kept, and the product page says that the change was lost."""
 
 from __future__ import annotations
 
-import base64
 import json
-import zlib
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
-DRAFT = "draft"  # session key: the unsaved value edit ({"product", "key", "uid", "data"|"lost"})
-DRAFT_MAX = 2000  # characters of the packed draft in the session cookie (browsers keep 4 KB; ~4,000 of prose)
+from pim.web import drafts
+
+DRAFT = "draft"  # session key: the unsaved value edit ({"product", "key", "uid", "id"|"lost"}; pim.web.drafts)
 DRAFT_ROUTE = "edit_value"  # the route whose posts are kept (pim.web.ui.edit_value)
-READ_AT_MOST = 256 * 1024  # bytes: a longer anonymous body is not read for its draft
+READ_AT_MOST = 1024 * 1024  # bytes: a longer anonymous body is not read for its draft (drafts.MAX_CHARS fits)
 HOME = "/products"
+#: why a draft was not kept, as the product page says it ("…, and <why>: type it again")
+LOST = {"long": f"it was too long to keep across the sign-in (over {drafts.MAX_CHARS:,} characters)",
+        "whose": "this browser could not tell whose it was, so it was not kept",
+        "gone": "it was no longer kept (a draft is kept for 12 hours)"}
 
 
 async def login_redirect(request: Request) -> Response:
@@ -91,7 +98,7 @@ def same_host(request: Request, url: str) -> bool:
     return bool(url) and urlsplit(url).netloc == request.headers.get("host", "")
 
 
-def _from_our_page(request: Request) -> bool:
+def from_our_page(request: Request) -> bool:
     """A browser says where a form post comes from (Origin; Sec-Fetch-Site when it sends no Origin): only a post
     from our own pages may leave a draft."""
     origin = request.headers.get("origin")
@@ -106,7 +113,7 @@ async def keep_draft(request: Request) -> tuple[str, str] | None:
     route = request.scope.get("route")
     content_type = request.headers.get("content-type", "")
     length = request.headers.get("content-length", "")
-    if (request.method != "POST" or getattr(route, "name", None) != DRAFT_ROUTE or not _from_our_page(request)
+    if (request.method != "POST" or getattr(route, "name", None) != DRAFT_ROUTE or not from_our_page(request)
             or not content_type.startswith("application/x-www-form-urlencoded")
             or not length.isdigit() or int(length) > READ_AT_MOST):
         return None
@@ -116,25 +123,35 @@ async def keep_draft(request: Request) -> tuple[str, str] | None:
     product = request.path_params.get("identifier", "")
     if not key or not product:
         return None
-    packed = base64.b85encode(zlib.compress(json.dumps(pairs).encode(), 9)).decode()
-    owner = getattr(request.state, "ended_uid", None)  # None: the session was signed out, so whose is unknown
-    request.session[DRAFT] = {"product": product, "key": key, "uid": owner,
-                              **({"data": packed} if len(packed) <= DRAFT_MAX else {"lost": True})}
+    # whose: the ended session's cookie says so; once the cookie has expired, the sign-in's owner cookie does
+    owner = getattr(request.state, "ended_uid", None) or drafts.owner_of(request)
+    earlier, store = request.session.get(DRAFT), request.app.state.store
+    replaces = earlier.get("id") if isinstance(earlier, dict) else None  # this browser's earlier draft: replaced
+    draft: dict[str, Any] = {"product": product, "key": key, "uid": owner}
+    if not isinstance(owner, int) or len(json.dumps(pairs)) > drafts.MAX_CHARS:
+        # nobody to keep it for (a browser that never signed in here, or long ago), or too long
+        draft["lost"] = "whose" if not isinstance(owner, int) else "long"
+        await run_in_threadpool(drafts.drop, store, replaces)
+    else:
+        draft["id"] = await run_in_threadpool(drafts.keep, store, owner, product, key, pairs, replaces)
+    request.session[DRAFT] = draft
     scope = urlencode({k: str(form.get(k)) for k in ("channel", "locale") if form.get(k)})
     return scope, f"#attr-{key.split(':')[0].split('@')[0]}"
 
 
-def draft_for(request: Request, product: str) -> dict[str, Any] | None:
-    """The session's draft for this product: {"key", "form": [[name, value], ...]} or {"key", "lost": True}; None
-    when there is none. Any product page takes it out of the session (the cookie carries it no longer): one
-    opened instead of the draft's was a choice to leave it."""
+def draft_for(request: Request, product: str, user_id: int) -> dict[str, Any] | None:
+    """The session's draft for this product, when it is `user_id`'s: {"key", "form": [[name, value], ...]} or
+    {"key", "lost": <why, as the page says it (LOST)>}; None when there is none. Any product page takes it out of the session and off the
+    server: one opened instead of the draft's was a choice to leave it."""
     draft = request.session.pop(DRAFT, None)
-    if not isinstance(draft, dict) or draft.get("product") != product:
+    if not isinstance(draft, dict):
         return None
-    if draft.get("lost") or not isinstance(draft.get("data"), str):
-        return {"key": str(draft.get("key", "")), "lost": True}
-    try:
-        pairs = json.loads(zlib.decompress(base64.b85decode(draft["data"])))
-    except (ValueError, zlib.error):
-        return {"key": str(draft.get("key", "")), "lost": True}
-    return {"key": str(draft.get("key", "")), "form": [(str(k), str(v)) for k, v in pairs]}
+    store = request.app.state.store
+    if draft.get("product") != product or draft.get("uid") not in (None, user_id):
+        drafts.drop(store, draft.get("id"))
+        return None
+    key = str(draft.get("key", ""))
+    form = drafts.take(store, draft.get("id"), user_id, product) if draft.get("uid") == user_id else None
+    if form is not None:
+        return {"key": key, "form": form}
+    return {"key": key, "lost": LOST.get(str(draft.get("lost")), LOST["gone"])}

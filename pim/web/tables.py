@@ -1,13 +1,14 @@
 """Tables of the web area: users, API tokens, and the history of value changes (who or what changed each
 value, and when), failed sign-ins, staff browser sessions and staff password-reset links. Migrations:
-0007_web, 0018_signin_failure, 0022_web_session, 0025_staff_email, 0044_signin_failure_account."""
+0007_web, 0018_signin_failure, 0022_web_session, 0025_staff_email, 0044_signin_failure_account, 0048_web_draft
+(value edits an ended session did not save, pim.web.drafts)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Float, Index, Integer, String, Table
+from sqlalchemy import Column, DateTime, Float, Index, Integer, String, Table, Text
 from sqlmodel import Field, SQLModel
 
 from pim.store.tables import JSONType
@@ -103,9 +104,25 @@ class WebResetRow(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
 
 
+class WebDraftRow(SQLModel, table=True):
+    """A value edit an ended or expired session did not save (pim.web.drafts): the form's fields as JSON, for its
+    person only; the cookie holds a random id, the row its SHA-256. Rows expire after drafts.TTL."""
+
+    __tablename__ = "web_draft"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(index=True)
+    product: str = Field(sa_column=Column(String(255), nullable=False))
+    value_key: str = Field(sa_column=Column(String(255), nullable=False))
+    form: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+
+
 USER: Table = UserRow.__table__  # type: ignore[assignment]
 TOKEN: Table = ApiTokenRow.__table__  # type: ignore[assignment]
 HISTORY: Table = ValueHistoryRow.__table__  # type: ignore[assignment]
 SIGNIN_FAILURE: Table = SignInFailureRow.__table__  # type: ignore[assignment]
 WEB_SESSION: Table = WebSessionRow.__table__  # type: ignore[assignment]
 WEB_RESET: Table = WebResetRow.__table__  # type: ignore[assignment]
+WEB_DRAFT: Table = WebDraftRow.__table__  # type: ignore[assignment]

@@ -46,6 +46,7 @@ def login_form(request: Request, next: str = "/products") -> HTMLResponse:
 
 @router.post("/login", dependencies=[Depends(check_csrf)])
 async def login(request: Request) -> Any:
+    from pim.web import drafts
     from pim.web.signin_return import DRAFT, safe_next
 
     form = await request.form()
@@ -65,11 +66,15 @@ async def login(request: Request) -> Any:
     request.session.clear()
     if isinstance(draft, dict) and draft.get("uid") in (None, user.id):
         request.session[DRAFT] = draft
+    elif isinstance(draft, dict):  # another person's: its text goes (pim.web.drafts)
+        drafts.drop(store, draft.get("id"))
     request.session["uid"] = user.id
     request.session["stamp"] = user.stamp
     request.session["sid"] = sessions.start(store, user.id, request.headers.get("user-agent", ""),
                                             request.client.host if request.client else "")
-    return RedirectResponse(safe_next(request, nxt), status_code=303)  # a POST-only `next` opens its page
+    answer = RedirectResponse(safe_next(request, nxt), status_code=303)  # a POST-only `next` opens its page
+    drafts.set_owner(request, answer, user.id)  # whose a save is once this browser's cookie has expired
+    return answer
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
@@ -212,7 +217,7 @@ def product_page(identifier: str, request: Request, user: User = Depends(session
     from pim.web.signin_return import draft_for
 
     channel, locale = _scope(request, s)
-    draft = draft_for(request, product.identifier)  # an edit the ended session did not save: back in its field
+    draft = draft_for(request, product.identifier, user.id)  # an edit the ended session did not save: back in its field
     kept = _kept(s, draft["key"], FormData(draft["form"])) if draft and "form" in draft else {}
     return _product_page(request, user, product, s, channel, locale, kept=kept, draft=draft,
                          outranked=request.session.pop(OUTRANKED, None) or [], focus=request.session.pop(SAVED, None))
@@ -477,8 +482,12 @@ def dashboard(request: Request, user: User = Depends(session_user)) -> HTMLRespo
 
 @router.get("/jobs")
 def jobs(request: Request, user: User = Depends(session_user)) -> HTMLResponse:
+    from pim.web import job_waits
+
     store = store_of(request)
-    return render(request, "jobs.html", user, jobs=store.jobs(limit=100), deliveries=panels.deliveries(store))
+    rows = store.jobs(limit=100)
+    return render(request, "jobs.html", user, jobs=rows, deliveries=panels.deliveries(store),
+                  waits=job_waits.reasons(store, rows))  # why a queued job waits, as `pim jobs list` says
 
 
 @router.get("/jobs/{job_id}")
@@ -495,9 +504,11 @@ def _job_page(request: Request, user: User, found: dict[str, Any], error: str | 
     priority form while it waits in the queue for a worker (not held by the command that runs it)."""
     from pim.job_cancel import cancellable
     from pim.job_enqueue import PRIORITY_MAX, PRIORITY_MIN, QUEUED
+    from pim.web import job_waits
     from pim.web.job_roles import role_for
 
     allowed = user.can(role_for(found))
+    store = store_of(request)
     attempts = (found.get("payload") or {}).get("attempts") or []
     return render(request, "job.html", user, job=found, error=error,
                   cancellable=cancellable(found) and allowed,
@@ -505,7 +516,8 @@ def _job_page(request: Request, user: User, found: dict[str, Any], error: str | 
                   priority_range=(PRIORITY_MIN, PRIORITY_MAX), job_error=_job_error(found.get("error"), found),
                   attempts=[{**a, "error": _job_error(a.get("error"), found)} for a in attempts],
                   upload=_upload_again(found, allowed), file_refused=_file_refused(found),
-                  **_job_quarantine(store_of(request), found))
+                  waits=job_waits.reasons(store, [found]).get(found["id"]), ahead=job_waits.ahead(store, found),
+                  **_job_quarantine(store, found))
 
 
 def _job_error(text: str | None, job: dict[str, Any]) -> str | None:
