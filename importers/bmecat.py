@@ -45,6 +45,7 @@ from importers.bmecat_reader import (
 )
 from importers.erp_values import partial_product, refusal
 from importers.tier_checks import tier_problem, unit_price, unit_price_problem
+from importers.tier_periods import GapNotes, chain_periods
 from pim.catalog import Structure
 from pim.commerce import PriceListEntry, remove_price_list_entries_in
 from pim.errors import InputError
@@ -213,11 +214,12 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     written = 0
     header = BmecatHeader()
     deletes = Deletes()
-    lists: dict[str, Any] = {"open": None}
+    lists: dict[str, Any] = {"open": None, "ended": 0, "ending": 0}  # ended: stored tiers given an end
     # what the batch being written took off (SKUs) and put in (tiers): withdrawn and counted once it commits
     taken_off: set[str] = set()
     put_in = 0
     cleanup = ExitStack()  # a complete tier list left unfinished (the import failed) removes nothing
+    gaps = GapNotes()  # products left without tiers after a price block with its own end (importers.tier_periods)
 
     def put_extras(conn: Connection, batch: list[dict[str, Any] | TierRemoval | Placed]) -> None:
         """The cross-reference pairs SKU matching found (`Placed`) and the tier prices of a batch's products taken
@@ -235,15 +237,21 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
         rows = [{"customer": m.tier_price_list, **t, "source": source}  # PriceListEntry's field order
                 for t in batch if not isinstance(t, TierRemoval)]
         put_in = 0
+        gaps.pending, lists["ending"] = [], 0
         if not rows:
             return
         PriceListEntry(**rows[0])
-        if header.transaction == "new_catalog":
+        # one list a day (importers.tier_periods): a price block from July ends the one before it; a T_NEW_CATALOG
+        # holds each product's whole list, so only its own blocks are chained (the stored others go at its end)
+        complete = header.transaction == "new_catalog"
+        rows, ended = chain_periods(store, conn, m.tier_price_list, source, rows, gaps.pending, with_stored=not complete)
+        if complete:
             if lists["open"] is None:
                 lists["open"] = cleanup.enter_context(CompletePriceLists(store, conn))
             put_in = lists["open"].put_rows_in(conn, rows)
         else:
             put_in = put_price_rows_in(store, conn, rows)
+        lists["ending"] = put_price_rows_in(store, conn, ended) if ended else 0
 
     def committed(_: int) -> None:
         """After each batch commits (run_import's on_batch): its tiers count and what its deletes took off its
@@ -252,6 +260,9 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
         deletes.withdrew.update(taken_off)
         taken_off.clear()
         written, put_in = written + put_in, 0
+        gaps.committed()
+        lists["ended"] += lists["ending"]
+        lists["ending"] = 0
 
     start = store.structure()
     refuse_map_mistakes(m, start, SPEC_UNITS, m._file)  # before a product is read or a category created
@@ -283,6 +294,10 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
                 nothing_removed=f"T_NEW_CATALOG: no tier price of '{m.tier_price_list}' was removed", rows="product(s)")
             if written or removed:
                 counts.extra["tier_prices_removed"] = removed
+        if lists["ended"]:
+            counts.extra["tier_prices_ended"] = lists["ended"]
+        if m.tier_price_list:
+            gaps.report(store, counts, source, path.name, m.tier_price_list, "PRODUCT_PRICE_DETAILS")
         _followups(store, m, path, header, refs, deletes, merger.precedence, counts, placer,
                    set(early.groups) if early is not None else set())
         report_file(store, counts, source, path.name, m, mapper.codes, mapper.unmapped,

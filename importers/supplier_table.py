@@ -5,7 +5,8 @@ then the profile's `unmatched` rule. Values merge by precedence like every other
 when the cross-reference does not know it either, refused (never created apart from ours).
 
 A file is read as what its bytes are (an XLSX named .csv is a workbook: importers.supplier_rows). A row of a
-supplier id read before, with other values, is refused (the last row won); a row with nothing in the columns the
+supplier id read before, with other values, is refused (the last row won), unless it differs only in the
+tier-only columns and states another tier period (currency, start date: importers.supplier_repeats); a row with nothing in the columns the
 profile reads (a formula filled down past the data) is skipped, and so is one with only its supplier id column
 filled (a section heading, `Kabelbinder;;;;`: it became an empty product), with one warning per file naming
 them. The header is checked as the ERP map's is (column names compared with their spaces and line breaks read as
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,8 +60,9 @@ from importers.gtin_check import (
     take_bad,
     unmatched_reason,
 )
+from importers.supplier_repeats import Repeats, TierOnly
 from importers.supplier_rows import Row, csv_rows, file_kind, xlsx_rows
-from importers.supplier_tiers import (CellProblem, PriceCells, SupplierTiers, TierColumn, TierWriter,
+from importers.supplier_tiers import (CellProblem, PriceCells, StatedTiers, SupplierTiers, TierColumn, TierWriter,
                                      report_missing_price_unit)
 from importers.supplier_zeros import LostZeros
 from importers.workbook import NumberText
@@ -162,7 +163,6 @@ class _Columns:
         wanted = {m.pid_column, m.gtin_column, *rules, *(r.unit_from for r in rules.values() if r.unit_from),
                   *m.price_columns()}
         self.read_at = [n for n, column in enumerate(header) if column in wanted]
-        self.read = itemgetter(*self.read_at, self.pid_at)  # a tuple, however few columns are read
         self.besides_pid = [n for n in self.read_at if n != self.pid_at]  # all empty: a section heading
         present = set(header)
         self.gtins: GtinFields = gtin_keys((column, rule.to) for column, rule in rules.items()
@@ -170,6 +170,7 @@ class _Columns:
         gtin_columns = m.gtin_columns()
         self.gtin_at = [n for n, column in enumerate(header) if column in gtin_columns]
         self.prices = PriceCells.of(header, m, builder.types)  # None: the file has no price unit or tier column
+        self.tier_only = TierOnly(header, self.read_at, m)  # the cells a later row of an id may change
 
     def numbers_read(self, cells: list[str], line: int, numbered: set[int] | None) -> None:
         """An XLSX row's number cells (importers.workbook.NumberText) as text: a GTIN gets back the leading
@@ -184,31 +185,6 @@ class _Columns:
             cells[self.pid_at] = str(pid)
             if numbered is not None and pid.isdigit() and pid[0] != "0":  # zeros shown: its format padded it
                 numbered.add(line)
-
-
-class _Repeats:
-    """The supplier ids read so far, each with its line and a digest of the cells the profile reads, as
-    written: a later row of an id with other cells is refused (the last row silently won, its empty cells
-    clearing what the first said); an identical repeat is read again, which changes nothing. About 0.1 KB an
-    id; the cells themselves are not kept."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, tuple[int, int]] = {}
-
-    def earlier(self, pid: str, line: int, read: tuple[str, ...]) -> int | None:
-        """The line of an earlier row of `pid` whose cells the profile reads were other than `read`, else None
-        (the first row of an id is remembered)."""
-        digest = hash(read)
-        first = self._seen.get(pid)
-        if first is None:
-            self._seen[pid] = (line, digest)
-            return None
-        return first[0] if first[1] != digest else None
-
-    def line(self, pid: str) -> int | None:
-        """The line of the first row of `pid` read so far, else None."""
-        first = self._seen.get(pid)
-        return first[0] if first is not None else None
 
 
 class Headings:
@@ -239,7 +215,7 @@ class Headings:
 
 
 def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: dict[int, GtinNote] | None = None,
-                 header: list[str] | None = None, numbered: set[int] | None = None, repeats: _Repeats | None = None,
+                 header: list[str] | None = None, numbered: set[int] | None = None, repeats: Repeats | None = None,
                  headings: Headings | None = None) -> Iterator[SourceItem | Rejected]:
     """The rows as SourceItems keyed by supplier id and GTIN (the SKU is found later), unreadable ones Rejected.
     A row with a bad GTIN is taken in without it: its note goes into `notes` under the row's line
@@ -256,7 +232,7 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: d
     name, source = path.name, m.source
     columns: _Columns | None = None
     planned_for: list[str] | None = None
-    repeats = repeats if repeats is not None else _Repeats()
+    repeats = repeats if repeats is not None else Repeats()
     headings = headings if headings is not None else Headings()
     matched_hint = supplier_hint(stored=True, matched=True)
     stored_hint = supplier_hint(stored=True, matched=False)
@@ -291,7 +267,7 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: d
         except ValueProblem as exc:
             yield Rejected(str(exc), name, line, current, raw, pid)
             continue
-        tiers: list[Any] = []
+        tiers: list[StatedTiers] = []
         if columns.prices is not None:
             try:
                 stated = columns.prices.read(cells, values, builder.number)
@@ -305,10 +281,8 @@ def source_items(path: Path, m: SupplierTableMap, structure: Structure, notes: d
             field, reason = refusal(exc, m.pid_column)
             yield Rejected(reason, name, line, field, raw, pid)
             continue
-        if (first := repeats.earlier(pid, line, columns.read(cells))) is not None:
-            yield Rejected(f"supplier product id '{pid}' is on line {first} too, with other values: this later row "
-                           "was not imported; delete or correct one of the two rows, then import again", name, line,
-                           m.pid_column, raw, pid)
+        if (said := repeats.earlier(pid, line, cells, columns.tier_only, tiers[0].scope if tiers else None)) is not None:
+            yield Rejected(said.reason, name, line, said.field, raw, pid)  # another value, or other tiers of a period
             continue
         record.identifier = ""  # unknown until match_skus looks the pid and GTIN up
         gtin, wrong = match_gtin(raw.get(m.gtin_column or "", "").strip() or None)
@@ -330,7 +304,7 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
     header: list[str] = []
     numbered: set[int] = set()
     zeros = LostZeros(store, m, numbered)
-    repeats, headings = _Repeats(), Headings()
+    repeats, headings = Repeats(), Headings()
     rows: Iterator[SourceItem | Rejected] = zeros.matched(source_items(path, m, structure, notes, header, numbered,
                                                                        repeats, headings))
     if m.unmatched == "create" and m.gtin_column:
@@ -348,7 +322,7 @@ def import_supplier_table(path: Path, store: Store, m: SupplierTableMap, *, map_
         report_missing_price_unit(store, counts, m, header, path.name)  # said apart: it changes every price
         zeros.report(counts, path.name)
         headings.report(store, counts, m, path.name)
-        tiers.report(counts)
+        tiers.report(counts, path.name)
 
     return run_import(store, m.source, tiers.placed(items), structure=structure, label=job_label("supplier", path),
                       merge=merger_for(m, map_dir, precedence), before_finish=warn,

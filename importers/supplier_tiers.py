@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import Connection, select
 
 from importers.tier_checks import tier_problem, unit_price, unit_price_problem
-from importers.tier_periods import chain_periods
+from importers.tier_periods import GapNotes, chain_periods
 from importers.erp_csv import header_name
 from pim.commerce import EARLIEST, PRICE, put_price_rows_in, remove_price_list_entries_in
 from pim.importing import ImportCounts, Parsed, file_warning
@@ -233,6 +233,7 @@ class TierWriter:
         self.store, self.m = store, m
         self.written = self.removed = self.ended = 0
         self._batch = (0, 0, 0)  # what the batch being written wrote, removed and ended
+        self.gaps = GapNotes()  # products left without tiers after a period with its own end (tier_periods)
 
     def placed(self, items: Iterator[Any]) -> Iterator[Any]:
         """The items, each row's tiers given its SKU (matched by now)."""
@@ -248,6 +249,7 @@ class TierWriter:
         a row refused for any reason leaves no pair."""
         put_placed_in(self.store, conn, self.m.source, batch)
         batch = [stated for stated in batch if isinstance(stated, StatedTiers)]  # type: ignore[misc]
+        self.gaps.pending = []
         if self.m.tiers is None or not batch:
             return
         price_list, source = self.m.tiers.price_list, self.m.source
@@ -261,7 +263,7 @@ class TierWriter:
         keep = _kept(self.store, conn, price_list, source, scopes, said) if scopes else {}
         removed = len(remove_price_list_entries_in(self.store, conn, price_list, source, keep)) if keep else 0
         rows = [{"customer": price_list, **t, "sku": stated.sku, "source": source} for stated in batch for t in stated.rows]
-        rows, ended = chain_periods(self.store, conn, price_list, source, rows)  # one list a day: no mixing
+        rows, ended = chain_periods(self.store, conn, price_list, source, rows, self.gaps.pending)  # one list a day
         self._batch = (put_price_rows_in(self.store, conn, rows) if rows else 0, removed,
                        put_price_rows_in(self.store, conn, ended) if ended else 0)
 
@@ -272,8 +274,12 @@ class TierWriter:
         self.removed += self._batch[1]
         self.ended += self._batch[2]
         self._batch = (0, 0, 0)
+        self.gaps.committed()
 
-    def report(self, counts: ImportCounts) -> None:
+    def report(self, counts: ImportCounts, file: str) -> None:
+        if self.m.tiers is not None:
+            self.gaps.report(self.store, counts, self.m.source, file, self.m.tiers.price_list,
+                             self.m.tiers.valid_to_column or self.m.tiers.columns[0].price)
         if self.written:
             counts.extra["tier_prices"] = self.written
         if self.removed:

@@ -179,7 +179,7 @@ def import_jsonl(path: Path, store: Store, *, source_name: str = "jsonl", on_bat
     from pim.sources import job_label
 
     side = sidecar_path(path)  # the values the export left out (--include-left-out), put back once all is in
-    held = read_sidecar(side, path) if merge is None and side != path and side.is_file() else None
+    held = read_sidecar(side, path, store) if merge is None and side != path and side.is_file() else None
     return run_import(store, source_name, items, structure=structure, label=job_label("jsonl", path), on_batch=on_batch,
                       merge=merge, before_finish=putting_back(store, held) if held else None)
 

@@ -84,10 +84,12 @@ class Held:
         return bool(self.records)
 
 
-def read_sidecar(path: Path, export: Path) -> Held:
+def read_sidecar(path: Path, export: Path, store: Any = None) -> Held:
     """The sidecar, whole (one line per record with values left out: few), read before the import writes
     anything so a broken one stops it with nothing changed. One not sealed to `export` (its sha256, and not older
-    than it) stops it too: its values are another export's, and importing without them would delete them."""
+    than it) stops it too: its values are another export's, and importing without them would delete them. An
+    older sidecar sealed to `export` is taken when `store` holds every one of its values as it says them
+    (`_as_stored`): a copy that wrote the left-out file first, into the catalog it came from (round 36)."""
     held, seals = Held(), set()
     try:
         lines = path.read_bytes().splitlines()
@@ -109,13 +111,34 @@ def read_sidecar(path: Path, export: Path) -> Held:
                              file=str(path), line=number)
         held.records[(data["record"] == "product_model", data["key"])] = (data["values"], data.get("provenance", {}))
         seals.add(data.get(SEAL))
-    if held.records and (why := _not_its_export(path, export, seals)):
+    why = _not_its_export(path, export, seals) if held.records else None
+    older = why is not None and why.startswith(_OLDER)
+    if why is not None and not (older and _as_stored(held, store)):
+        copied = (f" If a copy wrote {path.name} before {export.name} and the two are one export's, give {path.name} "
+                  f"a later time (`touch {path.name}`) and import again." if older else "")
         raise InputError(f"{path.name} {why}, so its {len(held)} record(s) of left-out values cannot be put back, "
                          f"and importing {export.name} without them would delete them from the store. Nothing was "
                          f"imported. Either delete {path.name} to import {export.name} without those values, or "
-                         f"export again with `pim export jsonl {export.name} --include-left-out` and import that",
+                         f"export again with `pim export jsonl {export.name} --include-left-out` and import that.{copied}",
                          file=str(path))
     return held
+
+
+def _as_stored(held: Held, store: Any) -> bool:
+    """Whether `store` holds every left-out value of the sidecar as the sidecar says it: then the sidecar is not
+    stale, whatever its file time (a stale one, beside a later export of the same content, holds values cleared
+    since; the export cannot tell, its content being the same). Into another catalog it cannot be told: False."""
+    if store is None:
+        return False
+    for (model, key), (values, _) in held.records.items():
+        record = store.get_model(key) if model else store.get_product(key)
+        if record is None or any(k not in record.values or _canon(record.values[k]) != _canon(v) for k, v in values.items()):
+            return False
+    return True
+
+
+def _canon(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
 
 
 def _not_its_export(side: Path, export: Path, seals: set[str | None]) -> str | None:
@@ -128,9 +151,13 @@ def _not_its_export(side: Path, export: Path, seals: set[str | None]) -> str | N
         return (f"belongs to another export than the {export.name} there now (an older one, or one an interrupted "
                 "export left)")
     if export.stat().st_mtime_ns > side.stat().st_mtime_ns:
-        return (f"is older than {export.name}, which was written again since (as by `pim export jsonl > FILE`, "
-                "which writes no left-out file, or by a copy that wrote the left-out file first)")
+        return (f"{_OLDER} {export.name}, which was written again since (as by `pim export jsonl > FILE`, which writes "
+                "no left-out file, or by a copy that wrote the left-out file first), and the catalog does not hold "
+                "its values as it says them")
     return None
+
+
+_OLDER = "is older than"
 
 
 def putting_back(store: Any, held: Held) -> Callable[[Any], None]:
