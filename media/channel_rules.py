@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 
 #: sequence rows keeping the rules each channel's stored scores were computed with (a 62-bit digest)
 _SEEN = "media_rules"  # present once any digest was recorded: before that, scores predate the rules check
+#: `_SEEN`'s value in a database that had scored nothing when it was created or upgraded (migration
+#: 0050_media_rules_fresh): its scores are all this release's, so the first check only records the rules
+FRESH = 2
 _PREFIX = "media_rules:"
 
 _CACHE: dict[str, Any] = {}
@@ -97,9 +100,13 @@ def settle(store: Any, *, everything: bool = False) -> list[int]:
     use, or went out of it: media.assets.media_in_use), queue a rescore job
     (pim.rescore_jobs: until it succeeds the gate scores those products itself and the pages say the figures
     are being recalculated) of each family requiring an image or file on that channel, and remember the rules.
-    Returns the jobs queued. The first call only records the rules (run `pim gate rescore` once after an
-    upgrade), and so does one made with `everything` (a full rebuild is about to score every product).
-    Cheap when nothing changed: the rules file is cached, one query reads the stored digests."""
+    Returns the jobs queued. The first call after an upgrade (nothing recorded: the scores predate this check)
+    takes those scores as computed before the media area was in use (any text counted; size rules apply to stored
+    assets only): when media is in use by then, the families requiring an image that have products get their
+    jobs, so nobody has to run `pim gate rescore` by hand; otherwise it only records. So does the first call on
+    a catalog that had scored nothing at its upgrade or creation (`FRESH`: its scores are this release's), and a
+    call made with `everything` (a full rebuild is about to score every product). Cheap when nothing changed:
+    the rules file is cached, one query reads the stored digests."""
     from sqlalchemy import select
 
     from media.assets import media_in_use
@@ -116,22 +123,32 @@ def settle(store: Any, *, everything: bool = False) -> list[int]:
         names = {_key(ch): ch for ch in wanted}
         seen = dict(conn.execute(select(SEQUENCE.c.name, SEQUENCE.c.value)
                                  .where(SEQUENCE.c.name.in_([_SEEN, *names]))).all())
-    changed = {ch for k, ch in names.items() if seen.get(k, wanted[ch] if _SEEN not in seen else None) != wanted[ch]}
-    if _SEEN in seen and not changed:
+    first = seen.get(_SEEN) in (None, FRESH)
+    if first:  # scores from before this check: any text counted, and size rules bite only on stored assets
+        changed = set(wanted) if in_use and _SEEN not in seen else set()
+    else:  # a channel not recorded yet was added since: scored anew, but rescoring it is the safe side
+        changed = {ch for k, ch in names.items() if seen.get(k) != wanted[ch]}
+    if not first and not changed:
         return []
     assets = {c for c, a in structure.attributes.items() if a.type in (AttributeType.image, AttributeType.file)}
     jobs: list[int] = []
     with store.begin() as conn:
-        if _SEEN in seen and not everything:
+        if changed and not everything:
             by_family: dict[str, set[str]] = {}
             for code, fam in structure.families.items():
                 hit = {ch for ch in changed if assets & set(fam.requirements.get(ch, ()))}
                 if hit:
                     by_family[code] = hit
             sizes = family_sizes(conn, set(by_family)) if by_family else {}
+            if first:  # nothing scored as a family without products: nothing to wait for
+                by_family = {f: chs for f, chs in by_family.items() if sizes.get(f, 0)}
             jobs = [record(conn, f, chs, sizes.get(f, 0)) for f, chs in sorted(by_family.items())]
         rows = [{"name": k, "value": wanted[ch]} for k, ch in names.items()] + [{"name": _SEEN, "value": 1}]
         store.upsert_rows(conn, SEQUENCE, rows, ["name"])
-    if jobs:
+    if jobs and first:
+        log.warning("image completeness on %s was scored by a release before the image checks (an upgrade): %d "
+                    "rescore job(s) queued; a `pim worker` runs them (or `pim gate rescore` does it all at once)",
+                    ", ".join(sorted(changed)), len(jobs))
+    elif jobs:
         log.info("image rules changed on %s: %d rescore job(s) queued", ", ".join(sorted(changed)), len(jobs))
     return jobs

@@ -1,7 +1,9 @@
 """What a catalog stored before a newer rule still holds that the rule now refuses, with what to do about it
 (`pim doctor`): product identifiers and model codes with '/' (refused for new ones since round 34; the REST API
 reaches them only URL-encoded, `%2F`), attributes coded with a reserved code (pim.structure), and image or file
-values starting `sha256:` without the 64 hex digits of an asset (refused for new ones since round 35: pim.values)."""
+values starting `sha256:` without the 64 hex digits of an asset (refused for new ones since round 35: pim.values).
+Also a note, not something to rename: image values that count as filled whatever they name, because the media
+area is not in use yet (`images_unchecked`)."""
 
 from __future__ import annotations
 
@@ -22,9 +24,11 @@ class Finding:
     count: int
     shown: list[str] = field(default_factory=list)
     advice: str = ""
+    #: a note: worth knowing, nothing stored against a rule (`pim doctor` exits 0 for notes alone)
+    note: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "count": self.count, "shown": self.shown, "advice": self.advice}
+        return {"kind": self.kind, "count": self.count, "shown": self.shown, "advice": self.advice, "note": self.note}
 
 
 def _slashed(conn: Any, column: Any) -> tuple[int, list[str]]:
@@ -114,5 +118,43 @@ _REUPLOAD = ("new ones are refused: `sha256:` must be followed by the 64 hex dig
              "product page (or import its path or URL) to replace each value, or clear it")
 
 
+def images_unchecked(store: Any) -> list[Finding]:
+    """Until the media area is in use (no image ingested or uploaded yet: media.assets.media_in_use), completeness
+    counts any text in an image value as filled, a path that points at nothing included: checking each value
+    against disk or a CDN inside every product write is not done, `pim media ingest` is that check. An http(s) URL
+    counts even afterwards (channels link it as it is), so only other values are named. Reads the image index."""
+    from media.assets import is_url, media_in_use
+    from media.image_index import MODELS, USE, image_attributes, refreshed
+
+    if not image_attributes(store):
+        return []
+    with store.engine.connect() as conn:
+        if media_in_use(conn):
+            return []
+    refreshed(store)
+    count, shown = 0, []
+    with store.engine.connect() as conn:
+        rows = conn.execution_options(yield_per=1000).execute(
+            select(USE.c.kind, USE.c.owner, USE.c.ref).distinct().order_by(USE.c.kind.desc(), USE.c.owner, USE.c.ref))
+        for kind, owner, ref in rows:
+            if is_url(ref):
+                continue
+            count += 1
+            if len(shown) < SHOWN:
+                shown.append(f"{'model ' if kind == MODELS else ''}{owner} {ref[:80]}")
+    if not count:
+        return []
+    return [Finding("image value counted as filled unchecked (the media area is not in use yet)", count, shown,
+                    _UNCHECKED, note=True)]
+
+
+_UNCHECKED = ("until the first `pim media ingest` or upload, completeness counts any text in an image value as a "
+              "filled image, a path that points at nothing included. Run `pim media ingest` to read them: from "
+              "then on only stored, valid images (and http(s) URLs) count, so completeness may drop for these "
+              "products (ingest rescores those showing an image it read; `pim gate rescore` afterwards settles all)")
+
+
 def diagnose(store: Any) -> list[Finding]:
-    return slashed_identifiers(store) + reserved_attributes(store) + malformed_asset_refs(store)
+    """Findings to act on, then notes (`Finding.note`)."""
+    return (slashed_identifiers(store) + reserved_attributes(store) + malformed_asset_refs(store)
+            + images_unchecked(store))

@@ -128,7 +128,7 @@ def test_a_slashed_sku_is_patched_and_deleted_url_encoded(slashed, store: Store)
 def test_doctor_lists_slashed_skus_with_advice_to_rename(slashed) -> None:
     done = CliRunner().invoke(app, ["doctor", "--json"])
     assert done.exit_code == 1, done.output
-    (found,) = json.loads(done.stdout)
+    (found,) = [f for f in json.loads(done.stdout) if not f["note"]]  # round 36: notes (images unchecked) aside
     assert (found["count"], found["shown"]) == (2, ["AB/12", "x/history"])
     assert "Rename each" in found["advice"] and "%2F" in found["advice"]
 
@@ -137,7 +137,7 @@ def test_doctor_lists_slashed_skus_with_advice_to_rename(slashed) -> None:
 def test_doctor_on_a_clean_catalog_says_so_and_exits_0(store: Store) -> None:
     seed_products(store)
     done = CliRunner().invoke(app, ["doctor"])
-    assert (done.exit_code, done.output.strip()) == (0, "nothing to rename")
+    assert done.exit_code == 0 and "nothing to rename" in done.output  # round 36: beside a note (images unchecked)
 
 
 # ---------------------------------------------------------------------------------------------- 3. reserved codes
