@@ -17,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from channels.declaration import ChannelCatalog
+from channels.declaration import ChannelCatalog, FieldMap
 from channels.declaration_files import catalog_for
 from channels.field_mapper import FieldMapper
 from channels.google_merchant_targets import Target, feed_targets, shipping_weight_family
@@ -30,6 +30,7 @@ from pim.currencies import price_text
 from pim.errors import ConfigError
 from pim.pipeline import PARTLY
 from pim.product import Product
+from pim.structure import AttributeType
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
 
@@ -84,7 +85,8 @@ class GoogleMerchantRenderer:
             [(t.label, t.locale, t.currency, t) for t in targets] if targets is not None
             else [(l, l, currencies[0], None) for l in locales])
         tree = catalog.category_tree or s.channels[scope].category_tree
-        mapper = CleanFieldMapper(catalog, s, ValueResolver(store, s), scope, profile="google")
+        check_catalog(catalog, s, ctx.options.get("catalog"))
+        mapper = GoogleFieldMapper(catalog, s, ValueResolver(store, s), scope, profile="google")
         # the media area's built renditions (a rendition named like the catalog's, else the listing one)
         mapper.links = load(IMAGE_LINKS)(store, scope, lambda ref: mapper.convention_url(ref, RENDITION), RENDITION,
                                          base_url=catalog.media_base_url, local_hint=LOCAL_HINT)
@@ -190,6 +192,7 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
     country whose shipping (priced for this item) and tax the item carries. `mapper` cleans for Google: the
     fields come cleaned, a required one that was markup only reported as `missing:<field>:markup_only`."""
     fields, reasons = mapper.map(product, locale, currency, values)  # cleaned: see the module's docstring
+    fields = single_values(fields, catalog, mapper.s.measures)
     g: dict[str, Any] = {"id": product.identifier}
     if len(product.identifier) > ID_MAX:
         reasons.append(f"too_long:id:{len(product.identifier)}>{ID_MAX}")
@@ -225,6 +228,9 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
     gtin = str(fields["gtin"]).strip() if fields.get("gtin") else None
     if gtin is not None and not gtin_valid(gtin):
         reasons.append(f"invalid:gtin:{gtin}")
+    if gtin is not None and not g["brand"] and catalog.options.get("require_brand", True) \
+            and "missing:brand" not in reasons:  # a catalog marking brand required says so already
+        reasons.append(BRAND_MISSING)  # identifier_exists=yes: Google disapproves a new product with no brand
     g["gtin"], g["mpn"] = gtin, fields.get("mpn")
     g["identifier_exists"] = "yes" if gtin or (g["brand"] and g["mpn"]) else "no"
     g["condition"] = catalog.options.get("condition", "new")
@@ -284,6 +290,93 @@ def _google_weight(weight: dict[str, str], measures: Any) -> str | None:
         return f"{format(convert(weight['amount'], unit, 'KILOGRAM', 'Weight', measures), 'f')} kg"
     except ConfigError:
         return None
+
+
+#: Outputs that take several values; every other output takes one (a list from `attributes:` gives its first).
+LIST_OUTPUTS = frozenset({"additional_image_link"})
+#: Outputs that take a structured value (a price, a weight) and the attribute type it must come from.
+TYPED_OUTPUTS = {"price": AttributeType.price_collection, "sale_price": AttributeType.price_collection,
+                 "shipping_weight": AttributeType.metric}
+#: A product with a GTIN (identifier_exists=yes) and no brand: Google requires one for every new product but
+#: media (books, films, music), whose catalogs set `options.require_brand: false`.
+BRAND_MISSING = "missing:brand:identifier_exists"
+
+
+class GoogleFieldMapper(CleanFieldMapper):
+    """The Google profile's mapper, following the product's family as the storefront does: with the catalog option
+    `family_image: true`, `image_link` reads the family's attribute_as_image (the field's own attribute when the
+    family sets none or the product has no value there); templates read `label`, the family's attribute_as_label
+    value (plain text), so a title can show what the storefront labels the product."""
+
+    def _one(self, f: FieldMap, product: Product, values: dict[str, Any], locale: str, currency: str,
+             code: str | None = None) -> Any:
+        if code is None and f.output == "image_link" and self.catalog.options.get("family_image"):
+            family = self.s.families.get(product.family or "")
+            own = family.attribute_as_image if family else None
+            if own and (hit := super()._one(f, product, values, locale, currency, own)) is not None:
+                return hit
+        return super()._one(f, product, values, locale, currency, code)
+
+    def context(self, product: Product, values: dict[str, Any], locale: str, plain: bool = False) -> dict[str, Any]:
+        ctx = super().context(product, values, locale, plain)
+        family = self.s.families.get(product.family or "")
+        code = family.attribute_as_label if family else None
+        label = self.resolver.get(values, code, self.scope, locale) if code in self.s.attributes else None
+        if label not in (None, "", [], {}):
+            label = self.display(code, label, locale, plain=plain)
+        ctx["label"] = label if label not in (None, "", [], {}) else None
+        return ctx
+
+
+def check_catalog(catalog: ChannelCatalog, structure: Any, source: Any = None) -> None:
+    """Refuse, before anything is written, a mapping Google cannot take: a price or weight output read from an
+    attribute of another type (the error names the file and field). Several `attributes:` on a single-value
+    output are fine: the first with a value wins (single_values)."""
+    where = str(source) if source and not isinstance(source, ChannelCatalog) else f"catalog '{catalog.code}'"
+    for i, f in enumerate(catalog.fields):
+        want = TYPED_OUTPUTS.get(f.output)
+        if want is None or f.template:
+            continue
+        for code in f.attributes or ([f.attribute] if f.attribute else []):
+            attr = structure.attributes.get(code)
+            if attr is not None and attr.type != want:
+                raise ConfigError(
+                    f"{where}: fields[{i}] ({f.output}): attribute '{code}' is a {attr.type}, and Google's "
+                    f"{f.output} needs a {want}",
+                    hint=f"map {f.output} to a {want} attribute, or remove the field")
+
+
+def single_values(fields: dict[str, Any], catalog: ChannelCatalog, measures: Any) -> dict[str, Any]:
+    """The mapped fields as Google takes them, never a Python repr: on a single-value output, `attributes: [a, b]`
+    gives the first with a value (a fallback chain) and one multi-select's labels read `a, b` (color and size join
+    them with `/` later, _flat); a metric on a text output reads `32 in` (the unit's symbol, else its code) and a
+    price `12.00 EUR`. Price and weight outputs keep their structured value; a list output takes one value too."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in LIST_OUTPUTS:
+            out[name] = value if isinstance(value, list) else [value]
+            continue
+        f = catalog.field(name)
+        if isinstance(value, list) and f is not None and f.attributes:
+            value = next((v for v in value if v not in (None, "", [], {})), None)
+        if isinstance(value, dict) and name not in TYPED_OUTPUTS:
+            value = _dict_text(value, measures)
+        if isinstance(value, list) and name not in ("color", "size"):
+            value = ", ".join(w for v in value if (w := _dict_text(v, measures) if isinstance(v, dict) else str(v)))
+        if value not in (None, "", []):
+            out[name] = value
+    return out
+
+
+def _dict_text(value: dict[str, Any], measures: Any) -> str | None:
+    amount = value.get("amount")
+    if amount in (None, ""):
+        return None
+    if "currency" in value:
+        return f"{amount} {value['currency']}"
+    unit = str(value.get("unit") or "")
+    symbol = next((f.units[unit].symbol for f in measures.families.values() if unit in f.units), "") if unit else ""
+    return f"{amount} {symbol or unit}".strip()
 
 
 def _flat(value: Any) -> str | None:

@@ -13,7 +13,8 @@ Shape (all keys always present, so the storefront never guards against a missing
                 channels.html.plain_text, so markup neither shows in results nor is searched)
   categories    category codes in the channel's tree
   category_paths  {"lvl0": ["Audio"], "lvl1": ["Audio > Headphones"], …}: hierarchical facets, localized labels
-  facets        {attribute: value} for attributes flagged `filterable` (option labels, numbers, booleans)
+  facets        {attribute: value} for attributes flagged `filterable` (option labels, numbers, booleans), as
+                plain text; never a textarea (NOT_FACETS)
   text          {attribute: value} for attributes flagged `searchable` that are not name/description/brand
   prices        {"EUR": 12.5, …} the list price in the channel's currencies, as the storefront shows it (rounded
                 half up to minor units, pim.currencies.shelf_price): numbers, to sort and filter on. A product
@@ -93,6 +94,10 @@ def first_present(s: Structure, candidates: tuple[str, ...], types: tuple[Attrib
 
 
 _TEXTS = (AttributeType.text, AttributeType.textarea, AttributeType.identifier)
+#: Types never made facets however `filterable` is set: prices have `prices`, images and files are no values to
+#: filter on, and a textarea is copy (HTML: a description, a composition), not a value a shopper picks from a list
+#: (Akeneo marks such attributes useable_as_grid_filter, which imports as filterable).
+NOT_FACETS = (AttributeType.price_collection, AttributeType.image, AttributeType.file, AttributeType.textarea)
 _SELECTS = (AttributeType.simple_select, AttributeType.multi_select)
 
 
@@ -172,8 +177,7 @@ class DocumentBuilder:
         self.default_image = images[0].code if images else None
         special = {self.name_attr, self.description_attr, self.brand_attr}
         ordered = sorted(s.attributes.values(), key=lambda a: (a.sort_order, a.code))
-        self.facet_attrs: list[Attribute] = [a for a in ordered if a.filterable and a.type not in
-                                             (AttributeType.price_collection, AttributeType.image, AttributeType.file)]
+        self.facet_attrs: list[Attribute] = [a for a in ordered if a.filterable and a.type not in NOT_FACETS]
         self.text_attrs: list[Attribute] = [a for a in ordered if a.searchable and a.code not in special]
         self.plans = [self._plan(locale) for locale in channel.locales]
 
@@ -266,8 +270,12 @@ class DocumentBuilder:
                     continue
                 if numeric:
                     v = _number(v)
-                elif opts is not None:
-                    v = [opts.get(o, o) for o in v] if isinstance(v, list) else opts.get(v, v)
+                else:  # shown to shoppers and searched: plain text like `text.*` (option labels too)
+                    if opts is not None:
+                        v = [opts.get(o, o) for o in v] if isinstance(v, list) else opts.get(v, v)
+                    v = _plain(v)
+                    if v == "" or v == []:
+                        continue
                 facets[code] = v
             text = {}
             for code, key, opts in plan.text_specs:

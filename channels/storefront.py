@@ -84,14 +84,63 @@ class ListPriceCheck:
         return self._shown[family]
 
 
+#: Where the publish's RequiredImageCheck sits in `ctx.options` (applied to association targets as well).
+IMAGE_CHECK = "storefront_image_check"
+#: A required image that links to nothing; the hint says what to set, as Google's reasons do.
+IMAGE_NOT_PUBLIC = "image_link_not_public:{attr}:set PIM_CDN_BASE_URL or the catalog's media_base_url"
+IMAGE_NOT_RENDERED = "image_not_rendered:{attr}:run pim media renditions --channel {channel} and publish again"
+
+
+class RequiredImageCheck:
+    """Why a product's page would lack an image its family requires on the scope: the value is an upload that
+    links to nothing (no public URL for the media store's originals, a rendition not built) or an image media
+    found unusable. The gate passed it (the value is there), but the page would show no image while Google
+    blocks the same product, so the storefront blocks it too: `storefront:image_link_not_public:<attr>:…`,
+    `storefront:image_not_rendered:<attr>:…`, `storefront:unusable_image:<attr>`. An image the family does not
+    require is left out as before (one warning per publication)."""
+
+    def __init__(self, resolver: ValueResolver, scope: str, locales: list[str], links: Any) -> None:
+        self.resolver, self.scope, self.locales, self.links = resolver, scope, locales, links
+        self._required: dict[str | None, list[str]] = {}  # family → its required image attributes on the scope
+
+    def reasons(self, p: Product, values: dict[str, Any]) -> list[str]:
+        if self.links is None or not (required := self._images(p.family)):
+            return []
+        out: list[str] = []
+        for attr in required:
+            for locale in self.locales:
+                v = self.resolver.get(values, attr, self.scope, locale)
+                if isinstance(v, str) and v and self.links(v) is None:
+                    why = getattr(self.links, "why", lambda _v: None)(v)
+                    reason = (IMAGE_NOT_PUBLIC.format(attr=attr) if why == "not_public"
+                              else IMAGE_NOT_RENDERED.format(attr=attr, channel=self.scope) if why == "not_rendered"
+                              else f"unusable_image:{attr}")
+                    out.append(f"storefront:{reason}")
+                    break  # one reason per attribute, whichever locale shows it
+        return out
+
+    def _images(self, family: str | None) -> list[str]:
+        if family not in self._required:
+            known = self.resolver.s.families.get(family or "")
+            types = self.resolver.s.attributes
+            self._required[family] = [c for c in (known.requirements.get(self.scope, []) if known else [])
+                                      if c in types and types[c].type == _IMAGE]
+        return self._required[family]
+
+
 def priced_targets(products: Iterable[Product], ctx: PublishContext) -> Iterator[Product]:
     """Publish stage for association targets (pim.pipeline.PublishedTargets): the products whose list price the
-    storefront shows, so no product links to one it blocks. Its verdicts are not reported: the stream reports
-    each product where it reaches it."""
+    storefront shows and whose required images link, so no product links to one it blocks. Its verdicts are not
+    reported: the stream reports each product where it reaches it."""
     check: ListPriceCheck = ctx.options[PRICE_CHECK]
-    for p in products:
-        if not check.reasons(p, check.resolver.values(p)):
-            yield p
+    images: RequiredImageCheck | None = ctx.options.get(IMAGE_CHECK)
+    it = iter(products)
+    while chunk := [(p, check.resolver.values(p)) for p in islice(it, CHUNK)]:
+        if images is not None and images.links is not None:  # the chunk's image links in a few queries
+            images.links.prefetch(check.resolver.image_values(values for _, values in chunk))
+        for p, values in chunk:
+            if not check.reasons(p, values) and not (images is not None and images.reasons(p, values)):
+                yield p
 
 
 def category_tree(s: Structure, root: str, locale: str) -> dict[str, Any]:
@@ -232,13 +281,14 @@ class StorefrontRenderer:
                 fh.write(orjson.dumps(head)[:-1] + b',"products":[')
             trees: dict[str, str | None] = {}
             links = load(IMAGE_LINKS)(store, scope, lambda value: value, base_url=catalog.media_base_url)
+            images = ctx.options[IMAGE_CHECK] = RequiredImageCheck(resolver, scope, channel.locales, links)
             it = iter(products)
             while chunk := [(p, resolver.values(p)) for p in islice(it, CHUNK)]:
-                chunk = self._priced(chunk, prices, ctx)  # before links are decided: none may point at them
+                if links is not None:  # the chunk's image links in a few queries (the image check reads them)
+                    links.prefetch(resolver.image_values(values for _, values in chunk))
+                chunk = self._priced(chunk, prices, ctx, images)  # before links are decided: none may point at them
                 if targets is not None:  # links only to products this run publishes
                     chunk = list(zip(targets.trimmed([p for p, _ in chunk]), (values for _, values in chunk)))
-                if links is not None:  # the chunk's image links in a few queries
-                    links.prefetch(resolver.image_values(values for _, values in chunk))
                 for product, values in chunk:
                     for locale, fh in handles.items():
                         doc = product_document(product, resolver, scope, locale, channel.currencies, mapper, kinds,
@@ -254,12 +304,13 @@ class StorefrontRenderer:
                 for l in channel.locales]
 
     @staticmethod
-    def _priced(chunk: list[tuple[Product, dict[str, Any]]], prices: ListPriceCheck,
-                ctx: PublishContext) -> list[tuple[Product, dict[str, Any]]]:
-        """The chunk without the products whose list price blocks them, which go to ctx.blocked with why."""
+    def _priced(chunk: list[tuple[Product, dict[str, Any]]], prices: ListPriceCheck, ctx: PublishContext,
+                images: RequiredImageCheck | None = None) -> list[tuple[Product, dict[str, Any]]]:
+        """The chunk without the products whose list price or required images block them, which go to
+        ctx.blocked with why."""
         kept = []
         for product, values in chunk:
-            if reasons := prices.reasons(product, values):
+            if reasons := prices.reasons(product, values) + (images.reasons(product, values) if images else []):
                 ctx.blocked.setdefault(product.identifier, []).extend(reasons)
             else:
                 kept.append((product, values))
