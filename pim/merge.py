@@ -483,7 +483,18 @@ def record_digest(record: Product, salt: bytes = b"", stated: Mapping[str, froze
     if "associations" in given:
         body["a"] = {k: a.model_dump(exclude_defaults=True) for k, a in record.associations.items()}
     raw = orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
-    return hashlib.blake2b(raw, digest_size=16, key=salt[:64]).hexdigest()
+    hasher = _KEYED.get(salt)
+    if hasher is None:
+        if len(_KEYED) >= 64:  # a long-lived process binding many structures: start over
+            _KEYED.clear()
+        hasher = _KEYED[salt] = hashlib.blake2b(digest_size=16, key=salt[:64])
+    hasher = hasher.copy()  # the keyed start copied, not set up again from the key for every record
+    hasher.update(raw)
+    return hasher.hexdigest()
+
+
+#: salt → blake2b keyed with it, nothing hashed yet (record_digest copies it; a handful of salts per process)
+_KEYED: dict[bytes, Any] = {}
 
 
 def _stored_fingerprints(conn: Connection, source: str, ids: list[str]) -> dict[str, tuple[str, int]]:

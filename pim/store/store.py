@@ -28,7 +28,7 @@ from pim.store.database import make_engine, migrate
 from pim.store.heartbeat import Heartbeats, is_stale
 from pim.store.jsonb_patch import patch_products
 from pim.store.quarantine_prune import prune_closed
-from pim.store.raw import RawTable, raw_table
+from pim.store.raw import RawTable, Statements, raw_table
 from pim.store.supersede import Carried, held_open, supersede_files, supersede_records
 from pim.store.tables import (
     DeletedProductRow,
@@ -226,6 +226,18 @@ def _clipped(text: str | None, length: int) -> str | None:
     """A quarantine column's text within its length (PostgreSQL refuses longer): a 300-character SKU is the
     reason its row was rejected, and the raw row keeps it whole."""
     return text if text is None or len(text) <= length else text[: length - 1] + "…"
+
+
+def _open_entry_keys(conn: Connection, source: str, keys: list[str | None], job_id: int | None) -> set[str]:
+    """Which of `keys` have an open entry by `source` (not of job `job_id`): one plain statement over the key
+    list bound as one parameter, before `resolve_quarantine` builds its SQLAlchemy `IN (…)` statements (~3 % of
+    a merge import's time when they ran for every batch of 2,000 clean records). It asks the record key's index
+    only; source and job are told here, as pim.store.supersede.held_open does, so SQLite does not walk every
+    open entry of the source."""
+    marks = Statements(conn)
+    rows = marks.all(f"SELECT record_key, source, job_id FROM quarantine WHERE record_key {marks.any_of} "
+                     "AND resolved_at IS NULL", (marks.bound([k for k in keys if k is not None]),))
+    return {key for key, of, job in rows if of == source and (job_id is None or job is None or job != job_id)}
 
 
 def json_text(value: Any) -> str:
@@ -974,11 +986,16 @@ class Store:
         rejection naming a field its record left out stays open (pim.store.supersede.held_open)."""
         if not record_keys:
             return 0
-        keys = [_clipped(k, 255) for k in record_keys]
+        all_keys = [_clipped(k, 255) for k in record_keys]
         others = [] if job_id is None else [or_(QUARANTINE.c.job_id.is_(None), QUARANTINE.c.job_id != job_id)]
 
         def close(c: Connection) -> int:
-            held = [] if carried is None else held_open(c, source, dict(zip(keys, record_keys)), others, carried)
+            found = _open_entry_keys(c, source, all_keys, job_id)
+            if not found:  # the usual batch: nothing of it is in the quarantine, and no IN (…) of 2,000 keys is built
+                return 0
+            pairs = [(k, r) for k, r in zip(all_keys, record_keys) if k in found]
+            keys = [k for k, _ in pairs]
+            held = [] if carried is None else held_open(c, source, dict(pairs), others, carried)
             kept = [QUARANTINE.c.id.not_in(held)] if held else []
             return c.execute(update(QUARANTINE).where(
                 QUARANTINE.c.source == source, QUARANTINE.c.record_key.in_(keys), QUARANTINE.c.resolved_at.is_(None),
