@@ -1,9 +1,11 @@
 """SFTP delivery (paramiko): key auth, the server's host key checked against the contract's pinned
 fingerprint, each file uploaded as NAME.part and renamed into place (a customer never reads a half-written
-file), retried with backoff when the connection drops. A sender may pass `wanted`, asked before each upload starts
-and before each file takes its name: when it says no (a feed whose contract was deleted meanwhile), what the push
-uploaded is removed again, and the push is not retried, even when a removal fails (the connection dropped): a
-retry would upload anew and know nothing of the first attempt's files, so the error names those that may remain.
+file), retried with backoff when the connection drops. A sender may pass `wanted`, asked before each upload starts,
+while it uploads (between chunks, at most every WANTED_EVERY seconds: a large file stops soon after its contract is
+deleted, not once it is all sent) and before each file takes its name: when it says no (a feed whose contract was
+deleted meanwhile), what the push uploaded is removed again, and the push is not retried, even when a removal fails
+(the connection dropped): a retry would upload anew and know nothing of the first attempt's files, so the error
+names those that may remain.
 
 A publication of a renderer whose stale files are looked after (channels.framework.STALE_OUTPUTS; not a customer
 feed, whose every file stays for the customer to fetch) then removes, over the same connection, the files its last
@@ -30,6 +32,14 @@ from pim.protocols import Artifact, PublishContext
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+#: How often (seconds) `wanted` is asked while a file uploads: it may read the database (is the contract still
+#: there?), so not at every 32 KiB chunk; read at call time.
+WANTED_EVERY = 1.0
+
+
+class _Unwanted(Exception):
+    """Raised from the upload's chunk callback when `wanted` said no: stops paramiko's transfer mid-file. Not an
+    OSError, so no retry takes it for a dropped connection."""
 
 
 def fingerprint(key_bytes: bytes) -> str:
@@ -56,8 +66,9 @@ class SftpExporter:
         self.left: list[str] = []  # remote paths the last push's withdrawal could not remove
 
     def push(self, artifacts: list[Artifact], ctx: PublishContext | None = None) -> list[str]:
-        """Upload `artifacts`; `wanted` (when given) is asked before each upload and before each `.part` is
-        renamed into place: on False the `.part` and the files this push already put in place are removed, and a
+        """Upload `artifacts`; `wanted` (when given) is asked before each upload, between its chunks (every
+        WANTED_EVERY seconds) and before each `.part` is renamed into place: on False the `.part` and the files this
+        push already put in place are removed, and a
         DeliveryError that is not retried says so (`unwanted` is then True; `left`, the ones that may remain)."""
         import paramiko
 
@@ -98,8 +109,11 @@ class SftpExporter:
                     _mkdirs(sftp, posixpath.dirname(final))
                 if self.wanted is not None and not self.wanted():
                     self._withdraw(sftp, placed)
-                with art.path.open("rb") as fh:
-                    sftp.putfo(fh, part, callback=self.progress, confirm=True)
+                try:
+                    with art.path.open("rb") as fh:
+                        sftp.putfo(fh, part, callback=self._chunk_sent(), confirm=True)
+                except _Unwanted:  # asked while the file went up: the `.part` goes too
+                    self._withdraw(sftp, [part, *placed])
                 if self.wanted is not None and not self.wanted():
                     self._withdraw(sftp, [part, *placed])
                 sftp.posix_rename(part, final)
@@ -116,6 +130,23 @@ class SftpExporter:
             return out
         finally:
             transport.close()
+
+    def _chunk_sent(self) -> Progress | None:
+        """putfo's callback for one file: `progress`, and `wanted` asked at most every WANTED_EVERY seconds
+        (_Unwanted stops the transfer when it says no)."""
+        if self.wanted is None:
+            return self.progress
+        asked = time.monotonic()
+
+        def sent(done: int, total: int) -> None:
+            nonlocal asked
+            if self.progress is not None:
+                self.progress(done, total)
+            if time.monotonic() - asked >= WANTED_EVERY:
+                asked = time.monotonic()
+                if not self.wanted():  # type: ignore[misc]
+                    raise _Unwanted
+        return sent
 
     def _withdraw(self, sftp: Any, paths: list[str]) -> None:
         """The caller no longer wants this push (a customer feed whose contract was deleted meanwhile): remove what

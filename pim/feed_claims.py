@@ -49,6 +49,24 @@ def holder_state(holder: str, claimed_at: datetime | None = None) -> str:
     return "alive" if process_alive(row) else "dead"
 
 
+def run_alive(store: Store, holder: str, claimed: datetime | None = None) -> bool:
+    """Whether the run holding a claim is known to be alive: its process on this host (`holder_state`), or, for
+    another host's run, a feed job running on that host with a fresh heartbeat (a run sends in feed jobs, maybe
+    in pool processes with pids of their own, so the host is what is matched). False when nothing shows it alive:
+    a lost host's claims stand until their lease ends or `pim feeds claims --release`."""
+    state = holder_state(holder, claimed)
+    if state != "unknown":
+        return state == "alive"
+    named = holder_process(holder)
+    if named is None:
+        return False
+    q = select(JOB.c.host, JOB.c.pid, JOB.c.started_at, JOB.c.heartbeat_at).where(
+        JOB.c.kind == "feed", JOB.c.status == "running", JOB.c.host == named[0])
+    with store.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    return any(process_alive(r, store.heartbeat_seconds) for r in rows)
+
+
 def claimed_at(held_until: datetime | str | None, lease: timedelta | None = None) -> datetime | None:
     """When a claim was last taken or renewed: its `held_until` less the lease (pim.feed_schedule.CLAIM_LEASE
     unless given). The run's process started before that, whatever renewals came since."""

@@ -194,7 +194,8 @@ def _dry_run(store: Store, contract: Contract, out: Path, run: FeedRun | None, a
 def _push_sftp(store: Store, build: Build, manifest: Path, file_id: int, retries: int, backoff: float,
                progress: Callable[[int, int], None] | None) -> list[str] | None:
     """The file and its manifest uploaded, logged under the SFTP target: their locations, or None when the
-    contract was deleted during the upload (asked before each file takes its name: nothing stays remote)."""
+    contract was deleted during the upload (asked before each file, every second while it goes up — exporters.sftp
+    WANTED_EVERY — and before it takes its name: nothing stays remote)."""
     c = build.contract
     target = c.delivery.sftp
     assert target is not None and build.path is not None

@@ -19,7 +19,9 @@ holds the contract's claim: a `feed_claim` row taken by one conditional upsert (
 row wins), dropped when that contract's job is over, and void after `CLAIM_LEASE` so a crashed run blocks
 nothing for long. A claim whose run's process is gone on this host is taken over at once (pim.feed_claims). The
 loser skips the contract; it is not an error, unless every contract the run was asked for was skipped so
-(`DueRun.all_busy`: the command exits 1 naming the run and how to release it)."""
+(`DueRun.all_busy`: the command exits 1 naming the run and how to release it). A `--due` tick whose skipped
+contracts are all held by runs known to be alive (`DueRun.senders_alive`: on this host, or another host running
+feed jobs) exits 0 instead: ticks overlapping a long run are what a timer does, and that run sends them."""
 
 from __future__ import annotations
 
@@ -251,8 +253,18 @@ class DueRun:
     @property
     def all_busy(self) -> bool:
         """Whether nothing was claimed and some contract was skipped because another run holds it: the run did
-        nothing that was asked of it, and the caller should not exit 0."""
+        nothing that was asked of it, and the caller should not exit 0 — unless, for a `--due` tick, the runs holding
+        them are alive (`senders_alive`)."""
         return not self.codes and bool(self.busy)
+
+    def senders_alive(self) -> bool:
+        """Whether every run holding a skipped contract's claim is known to be alive (pim.feed_claims.run_alive):
+        then a `--due` tick that could take none of them overlaps a run that sends them, not a lost one."""
+        from pim.feed_claims import claimed_at, run_alive
+
+        held = {s["contract"]: s for s in self.skipped if s.get("holder")}
+        return all(c in held and run_alive(self.store, held[c]["holder"], claimed_at(held[c].get("held_until")))
+                   for c in self.busy)
 
     def _busy(self, contract: str) -> dict[str, Any]:
         """The skipped entry of a contract another run holds: which run, since when, and that it is free again as

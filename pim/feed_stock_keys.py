@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from pim.commerce import STOCK
+from pim.stock_sums import pairs_with
 from pim.store import Store
 
 EXAMPLES = 5  # SKUs named per warning
@@ -20,17 +21,22 @@ EXAMPLES = 5  # SKUs named per warning
 
 def doubled_stock(store: Store) -> dict[str, list[tuple[str, str]]]:
     """SKU → its (location code, plant/location code) pairs, for each SKU with a reading under both, in one
-    self-join. `0001` pairs with `1000/0001` (and `2000/0001`), never with `1000/00012`."""
+    self-join. `0001` pairs with `1000/0001` (and `2000/0001`), never with `1000/00012`. The pairing rule is
+    pim.stock_sums.pairs_with, the one PIM_FEED_STOCK_KEYS drops readings by: the SQL only narrows to candidates
+    (plant/location codes ending in `/` followed by the location code), each checked by that rule."""
     plant, alone = STOCK.alias("plant"), STOCK.alias("alone")
-    # LIKE only narrows: `_` or `%` in a code widens it, so each pair is checked exactly below
+    # LIKE narrows, with the location code's `\`, `%` and `_` escaped (PostgreSQL took a `\` as its escape:
+    # `a\b` matched no pair, and a code ending in `\` failed the build); SQLite's LIKE ignores ASCII case, so
+    # the rule decides
+    literal = func.replace(func.replace(func.replace(alone.c.warehouse, "\\", "\\\\"), "%", "\\%"), "_", "\\_")
     q = (select(plant.c.sku, alone.c.warehouse, plant.c.warehouse)
          .join(alone, and_(alone.c.sku == plant.c.sku, alone.c.warehouse.not_like("%/%")))
-         .where(plant.c.warehouse.like("%/" + alone.c.warehouse))
+         .where(plant.c.warehouse.like("%/" + literal, escape="\\"))
          .order_by(plant.c.sku, plant.c.warehouse, alone.c.warehouse))
     found: dict[str, list[tuple[str, str]]] = {}
     with store.engine.connect() as conn:
         for sku, location, keyed in conn.execute(q):
-            if keyed.split("/", 1)[1] == location:
+            if pairs_with(location, keyed):
                 found.setdefault(sku, []).append((location, keyed))
     return found
 

@@ -99,7 +99,7 @@ def retry(store: Any, job_id: int) -> dict[str, Any]:
     if job["status"] not in job_cancel.RETRYABLE:
         raise InputError(f"job {job_id} is {job['status']}: only a failed or interrupted job is queued again, or a "
                          "cancelled one")
-    if job["kind"] not in RUNNERS or job.get("payload") is None:
+    if job["kind"] not in RUNNERS or job.get("payload") is None or job_import_source.command_only(job):
         raise InputError(f"job {job_id} ({job['kind']} {job['source']}) did not come from the queue",
                          hint="run its command again")
     if job["kind"] == "import":
@@ -127,7 +127,7 @@ def retry(store: Any, job_id: int) -> dict[str, Any]:
 def retryable(job: dict[str, Any]) -> bool:
     """Whether `retry` would queue this job (as Store.job shows it) again: the job pages offer it then."""
     return job.get("status") in job_cancel.RETRYABLE and job.get("kind") in RUNNERS \
-        and job.get("payload") is not None
+        and job.get("payload") is not None and not job_import_source.command_only(job)
 
 
 def _iso(stamp: Any) -> str | None:

@@ -13,6 +13,9 @@ import yaml
 
 #: The payload key holding the provenance name a queued import writes as.
 MERGE_SOURCE = "merge_source"
+#: The payload key marking a command's own import (pim.import_command): the command ran it from its own files
+#: and options, so no worker can run it again (`pim jobs retry` refuses it: run the command again).
+COMMAND_ONLY = "command_only"
 #: The options that name an upload's profile or map (pim.upload_imports.UPLOADABLE's `option`).
 PROFILE_OPTIONS = ("map", "profile", "map_path")
 #: The provenance name of an importer whose profile names none, or that takes none (the profiles' defaults:
@@ -46,6 +49,11 @@ def keyed(kind: str, payload: dict[str, Any] | None) -> dict[str, Any] | None:
     if kind != "import" or not payload or not payload.get("importer") or payload.get(MERGE_SOURCE):
         return payload
     return {**payload, MERGE_SOURCE: merge_source(payload)}
+
+
+def command_only(job: dict[str, Any]) -> bool:
+    """Whether only the command that ran this job can run it again (COMMAND_ONLY): not queued for a worker."""
+    return bool((job.get("payload") or {}).get(COMMAND_ONLY))
 
 
 def exclusion_key(job: dict[str, Any]) -> str:

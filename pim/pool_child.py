@@ -10,10 +10,14 @@ write lock, and the re-run hangs. So each child, as it starts (`start`):
 - dies when its parent dies: Linux's `prctl(PR_SET_PDEATHSIG, SIGKILL)`, elsewhere a thread watching
   `os.getppid()` (`WATCH_INTERVAL`). The kernel sends the signal when the *thread* that forked the child
   ends; make_executor's pools are made, used and shut down inside one `with` block, so that thread outlives them;
-- ignores SIGTERM and SIGINT: `systemctl stop` (KillMode=control-group, the default) sends SIGTERM to every
+- shrugs off SIGTERM and SIGINT: `systemctl stop` (KillMode=control-group, the default) sends SIGTERM to every
   process of the unit, and a Ctrl-C at the terminal reaches the whole process group; the parent decides what
   either means (`pim worker` finishes the job under way), and a child that died of it would break the pool and
-  fail that job. The children end with the parent's pool, or with the parent (above); `kill -9` ends one;
+  fail that job. The children end with the parent's pool, or with the parent (above); `kill -9` ends one.
+  They are caught by a handler that does nothing (with SA_RESTART: no system call is cut short), not ignored
+  (SIG_IGN): an ignored signal stays ignored across exec, so every program a pool child started (a converter,
+  `ssh`) ignored `systemctl stop` and Ctrl-C too, while a caught one is back to its default in anything that
+  execs (POSIX), and `fork` without exec restores the defaults in the new process (`os.register_at_fork`);
 - forgets the connections its engines pooled in the parent (what `Engine.dispose(close=False)` does: closing
   them would end the parent's sessions), so a task that uses an inherited engine opens its own."""
 
@@ -33,15 +37,31 @@ log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 #: Seconds between looks at the parent where prctl is not available (not Linux).
 WATCH_INTERVAL = 1.0
+#: The signals a pool process leaves to its parent (caught, doing nothing).
+PARENT_DECIDES = (signal.SIGTERM, signal.SIGINT)
 
 
 def start(parent: int | None) -> None:
     """A pool process's initializer; `parent`: the pid of the process that made the pool (None: this process is
     a forkserver's child, and only asks for the parent-death signal)."""
     _die_with(parent)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the parent decides what a stop means
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in PARENT_DECIDES:  # the parent decides what a stop means; what this process starts does not
+        signal.signal(signum, _parent_decides)
+        signal.siginterrupt(signum, False)
+    os.register_at_fork(after_in_child=restore_defaults)
     forget_inherited_connections()
+
+
+def _parent_decides(signum: int, frame: object) -> None:
+    """SIGTERM or SIGINT reached this pool process (a stop sent to the whole unit or process group): nothing to
+    do, the parent that made the pool decides."""
+
+
+def restore_defaults() -> None:
+    """In a process a pool process forked: SIGTERM and SIGINT as Python starts with them (what an exec gets from
+    the kernel anyway): whatever a pool process starts can be stopped as usual."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _die_with(parent: int | None) -> None:

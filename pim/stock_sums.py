@@ -63,17 +63,31 @@ def sum_stock(readings: Iterable[Any], keys: str | None = None) -> dict[str, Ava
             for sku, (qty, free, stamp) in sums.items()}
 
 
+def location_of(warehouse: str) -> str | None:
+    """The storage location a plant/location code keys (`1000/0001` → `0001`: what follows the first `/`); None
+    for a code without a plant. The one pairing rule: a reading under `location_of(w)` stored alone (a code
+    without `/`) is the same location as `w`'s. pim.feed_stock_keys.doubled_stock finds the pairs in SQL by it."""
+    plant, slash, location = warehouse.partition("/")
+    return location if slash else None
+
+
+def pairs_with(alone: str, keyed: str) -> bool:
+    """Whether the reading under `alone` and the one under `keyed` are one storage location stored twice."""
+    return "/" not in alone and location_of(keyed) == alone
+
+
 def one_reading_each(readings: Iterable[Any], keep: str) -> Iterator[Any]:
-    """`readings` without the other reading of each doubled location: `plant` drops `0001` beside `1000/0001`
-    (and `2000/0001`), `location` drops those plant/location ones. `0001` never pairs with `1000/00012`."""
+    """`readings` without the other reading of each doubled location (`pairs_with`): `plant` drops `0001` beside
+    `1000/0001` (and `2000/0001`), `location` drops those plant/location ones. `0001` never pairs with
+    `1000/00012`."""
     by_sku: dict[str, list[Any]] = {}
     for r in readings:
         by_sku.setdefault(r[0], []).append(r)
     for rows in by_sku.values():
         alone = {r[1] for r in rows if "/" not in r[1]} if len(rows) > 1 else set()
-        keyed = {r[1] for r in rows if "/" in r[1] and r[1].split("/", 1)[1] in alone}
+        keyed = {r[1] for r in rows if location_of(r[1]) in alone}
         if not keyed:
             yield from rows
             continue
-        drop = keyed if keep == "location" else {w.split("/", 1)[1] for w in keyed}
+        drop = keyed if keep == "location" else {location_of(w) for w in keyed}
         yield from (r for r in rows if r[1] not in drop)

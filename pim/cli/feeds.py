@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.markup import escape
 
-from pim.cli.output import JsonOption, console, emit_json, table
+from pim.cli.output import JsonOption, console, emit_json, err_console, table
 
 if TYPE_CHECKING:
     from pim.feeds import RunSummary
@@ -212,7 +212,10 @@ def deliver(
 def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, named: list[str] | None,
                      allow_empty: bool = False) -> None:
     """The contracts this run could claim (the due ones, or those named); a contract another run is sending is
-    listed as skipped, and a run that could claim none of those asked for (or due) exits 1."""
+    listed as skipped. A run that could claim none of those asked for (or due) exits 1, unless it is a `--due`
+    tick and the runs holding them are alive (on this host, or another host running feed jobs): timer ticks
+    overlapping a long run, which sends them, exit 0 saying so. A holder not known alive (a lost host) still
+    exits 1: its claims stand until their lease ends or `pim feeds claims --release`."""
     from pim.feed_schedule import DueRun
 
     with DueRun(store) as claims:
@@ -222,8 +225,11 @@ def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, na
                 console.print(f"[yellow]skipped[/] {escape(s['contract'])}: {escape(s['reason'])}", highlight=False)
         if not codes:
             _nothing_to_deliver(as_json, due, claims.skipped)
-            if claims.all_busy:  # all it was asked for is being sent by another run: try again when that ends
+            if claims.all_busy and not (due and claims.senders_alive()):  # nothing shows the holder alive
                 raise typer.Exit(1)
+            if claims.all_busy and not as_json:  # a timer tick overlapping a live run: that run sends them
+                err_console.print("nothing to do: every due contract is being sent by another run that is alive "
+                                  "(skipped above), which delivers it", markup=False, highlight=False)
             return
         summary = _run(store, len(codes), codes=codes, dry_run=False, retries=retries, as_json=as_json,
                        on_done=lambda r: claims.done(r["contract"]), allow_empty=allow_empty)

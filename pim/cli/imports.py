@@ -23,6 +23,28 @@ StrictOption = typer.Option(False, "--strict", help=(
     "exit 0 however many rows were rejected."))
 
 
+NoWaitOption = typer.Option(False, "--no-wait", help=(
+    "Exit 1 at once, importing nothing, instead of waiting while another import of the same source runs (a "
+    "worker's queued upload, another command) or one queued earlier for a worker still waits."))
+
+
+def exclusive(store: Any, importer: str, path: Path, run: Callable[[], Any], *, args: list[str],
+              options: dict[str, Path | None] | None = None, source: str | None = None, no_wait: bool = False) -> Any:
+    """Run one file's import under the queue's exclusion of imports of its source (pim.import_command): while
+    another import of that source runs or waits before it, say on stderr which one and wait (or, with
+    `no_wait`, exit 1 saying so). `args`: the command's own arguments after `pim import`, to run it again."""
+    import shlex
+
+    from pim.import_command import run_exclusive, waiting_note
+
+    def on_wait(holder: dict[str, Any] | None) -> None:
+        if (note := waiting_note(holder)) is not None:
+            err_console.print(note, markup=False, highlight=False)
+
+    return run_exclusive(store, importer, path, run, options=options, source=source, wait=not no_wait,
+                         on_wait=on_wait, command=shlex.join(["pim", "import", *args]))
+
+
 def report(counts: dict, as_json: bool, title: str, *, strict: bool = False) -> None:
     """Print an import's counts (one JSON document with --json); with `strict`, exit PARTIAL_EXIT afterwards
     when a row was rejected (`partial_exit`)."""
@@ -118,13 +140,15 @@ def import_each(files: list[Path], run_one: Callable[[Path], Any], as_json: bool
 
 
 @app.command("jsonl")
-def jsonl(path: Path, as_json: bool = JsonOption, strict: bool = StrictOption) -> None:
-    """Import canonical records (one JSON object per line)."""
+def jsonl(path: Path, as_json: bool = JsonOption, strict: bool = StrictOption, no_wait: bool = NoWaitOption) -> None:
+    """Import canonical records (one JSON object per line). It waits while another import of source jsonl runs."""
     from pim.jsonl import import_jsonl
     from pim.store import Store
 
     with json_failure(as_json, path):
-        counts = import_jsonl(path, Store.from_settings())
+        store = Store.from_settings()
+        counts = exclusive(store, "jsonl", path, lambda: import_jsonl(path, store), args=["jsonl", str(path)],
+                           no_wait=no_wait)
     report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}", strict=strict)
 
 
@@ -137,13 +161,19 @@ def akeneo(folder: Path = typer.Argument(..., help="A folder of Akeneo CSV expor
                                       "claimed under (as precedence files rank it)."),
            precedence: Path | None = typer.Option(None, "--precedence", help=(
                "With --merge: precedence YAML (default: PIM_HOME/precedence.yaml, else content first).")),
-           as_json: bool = JsonOption, strict: bool = StrictOption) -> None:
-    """Import an Akeneo CSV export: structure first, then product models and products."""
+           as_json: bool = JsonOption, strict: bool = StrictOption, no_wait: bool = NoWaitOption) -> None:
+    """Import an Akeneo CSV export: structure first, then product models and products. It waits while another
+    import of its source (akeneo, or --source with --merge) runs."""
     from importers.akeneo import import_akeneo
     from pim.store import Store
 
+    args = ["akeneo", str(folder), *(["--merge", "--source", source] if merge else []),
+            *(["--precedence", str(precedence)] if precedence else [])]
     with json_failure(as_json, folder):
-        counts = import_akeneo(folder, Store.from_settings(), merge=merge, source=source, precedence=precedence)
+        store = Store.from_settings()
+        counts = exclusive(store, "akeneo", folder, lambda: import_akeneo(folder, store, merge=merge, source=source,
+                                                                          precedence=precedence),
+                           args=args, source=source if merge else None, no_wait=no_wait)
     report(counts, as_json, f"imported {folder}", strict=strict)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from pim.cli.imports import StrictOption, app, json_failure, partial_exit, report
+from pim.cli.imports import NoWaitOption, StrictOption, app, exclusive, json_failure, partial_exit, report
 from pim.cli.output import JsonOption, console, emit_json, table
 
 PrecedenceOption = typer.Option(None, "--precedence", help=(
@@ -16,16 +16,21 @@ PrecedenceOption = typer.Option(None, "--precedence", help=(
 
 @app.command("erp")
 def erp(path: Path, map_file: Path = typer.Option(..., "--map", help="Column map YAML (schemas/erp_csv_map.schema.json)."),
-        precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption, strict: bool = StrictOption) -> None:
+        precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption, strict: bool = StrictOption,
+        no_wait: bool = NoWaitOption) -> None:
     """Import an ERP CSV export (products, price list or stock, as the map's `kind` says). A product SKU on
-    several rows: the first row is imported, the later ones are rejected."""
+    several rows: the first row is imported, the later ones are rejected. It waits while another import of the
+    map's source (e.g. an upload of the same ERP for a worker) runs."""
     from importers.erp_csv import ErpCsvMap, import_erp_csv
     from pim.sources import load_profile
     from pim.store import Store
 
     with json_failure(as_json, path):
-        counts = import_erp_csv(path, Store.from_settings(), load_profile(ErpCsvMap, map_file), map_dir=map_file.parent,
-                                precedence=precedence)
+        store, m = Store.from_settings(), load_profile(ErpCsvMap, map_file)
+        counts = exclusive(store, "erp_csv", path, lambda: import_erp_csv(path, store, m, map_dir=map_file.parent,
+                                                                          precedence=precedence),
+                           args=["erp", str(path), "--map", str(map_file), *_named(precedence)],
+                           options={"map": map_file}, no_wait=no_wait)
     row = {**counts.as_dict(), "job_id": counts.job_id}
     report(row, as_json, f"imported {path.name}")
     _unread_note(counts.extra.get("unread_map_fields", 0), counts.job_id, as_json)
@@ -35,19 +40,30 @@ def erp(path: Path, map_file: Path = typer.Option(..., "--map", help="Column map
 
 @app.command("erp-xml")
 def erp_xml(path: Path, map_file: Path | None = typer.Option(None, "--map", help="XPath map YAML (default: SAP MATMAS)."),
-            precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption, strict: bool = StrictOption) -> None:
-    """Import ERP material master XML (SAP IDoc MATMAS-style by default), streaming."""
+            precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption, strict: bool = StrictOption,
+            no_wait: bool = NoWaitOption) -> None:
+    """Import ERP material master XML (SAP IDoc MATMAS-style by default), streaming. It waits while another
+    import of the map's source runs."""
     from importers.erp_xml import MAPS, import_erp_xml, load_xml_map
     from pim.store import Store
 
     with json_failure(as_json, path):
-        counts = import_erp_xml(path, Store.from_settings(), load_xml_map(map_file),
-                                map_dir=(map_file or MAPS / "x").parent, precedence=precedence)
+        store, m = Store.from_settings(), load_xml_map(map_file)
+        counts = exclusive(store, "erp_xml", path, lambda: import_erp_xml(path, store, m,
+                                                                          map_dir=(map_file or MAPS / "x").parent,
+                                                                          precedence=precedence),
+                           args=["erp-xml", str(path), *_named(map_file, "--map"), *_named(precedence)],
+                           options={"map": map_file}, no_wait=no_wait)
     row = {**counts.as_dict(), "job_id": counts.job_id}
     report(row, as_json, f"imported {path.name}")
     _unread_note(counts.extra.get("unread_map_fields", 0), counts.job_id, as_json)
     if strict:
         partial_exit([row])
+
+
+def _named(value: Path | None, option: str = "--precedence") -> list[str]:
+    """`[option, value]` when the option was given: the command's own arguments, to run it again."""
+    return [option, str(value)] if value is not None else []
 
 
 def _unread_note(unread: int, job_id: int | None, as_json: bool) -> None:
@@ -59,16 +75,21 @@ def _unread_note(unread: int, job_id: int | None, as_json: bool) -> None:
 
 @app.command("content")
 def content(path: Path, profile: Path | None = typer.Option(None, "--profile", help="Content profile YAML."),
-            precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption, strict: bool = StrictOption) -> None:
-    """Import content-team enrichment (JSON array, JSON Lines, CSV or XLSX)."""
+            precedence: Path | None = PrecedenceOption, as_json: bool = JsonOption, strict: bool = StrictOption,
+            no_wait: bool = NoWaitOption) -> None:
+    """Import content-team enrichment (JSON array, JSON Lines, CSV or XLSX). It waits while another import of
+    the profile's source (content by default) runs."""
     from importers.content import ContentProfile, import_content
     from pim.sources import load_profile
     from pim.store import Store
 
     with json_failure(as_json, path):
         prof = load_profile(ContentProfile, profile) if profile else None
-        counts = import_content(path, Store.from_settings(), prof, profile_dir=profile.parent if profile else None,
-                                precedence=precedence)
+        store = Store.from_settings()
+        counts = exclusive(store, "content", path, lambda: import_content(
+            path, store, prof, profile_dir=profile.parent if profile else None, precedence=precedence),
+            args=["content", str(path), *_named(profile, "--profile"), *_named(precedence)],
+            options={"profile": profile}, no_wait=no_wait)
     report({**counts.as_dict(), "job_id": counts.job_id}, as_json, f"imported {path.name}", strict=strict)
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from pim.cli.imports import StrictOption, app, import_each
+from pim.cli.imports import NoWaitOption, StrictOption, app, exclusive, import_each
 from pim.cli.output import JsonOption, console, emit_json, table
 
 if TYPE_CHECKING:
@@ -19,14 +19,19 @@ def bmecat(
     map_path: Path = typer.Option(..., "--map", help="The supplier's BMEcat map (schemas/bmecat_map.schema.json)."),
     as_json: bool = JsonOption,
     strict: bool = StrictOption,
+    no_wait: bool = NoWaitOption,
 ) -> None:
-    """Import supplier BMEcat catalogs: details, ETIM/ECLASS features, tier prices, images, references."""
+    """Import supplier BMEcat catalogs: details, ETIM/ECLASS features, tier prices, images, references. Each file
+    waits while another import of the supplier runs (e.g. an upload for a worker)."""
     from importers.bmecat import import_bmecat, load_map
     from pim.store import Store
 
     store = Store.from_settings()
     m = load_map(map_path)
-    import_each(files, lambda path: import_bmecat(path, store, m, map_dir=map_path.parent), as_json, strict)
+    import_each(files, lambda path: exclusive(
+        store, "bmecat", path, lambda: import_bmecat(path, store, m, map_dir=map_path.parent),
+        args=["bmecat", str(path), "--map", str(map_path)], options={"map_path": map_path}, no_wait=no_wait),
+        as_json, strict)
 
 
 @app.command("supplier")
@@ -36,15 +41,20 @@ def supplier(
     precedence: Path = typer.Option(None, "--precedence", help="Precedence file (overrides the profile's)."),
     as_json: bool = JsonOption,
     strict: bool = StrictOption,
+    no_wait: bool = NoWaitOption,
 ) -> None:
-    """Import supplier CSV/XLSX files: rows matched to SKUs by cross-reference, then GTIN; merged by precedence."""
+    """Import supplier CSV/XLSX files: rows matched to SKUs by cross-reference, then GTIN; merged by precedence.
+    Each file waits while another import of the supplier runs (e.g. an upload for a worker)."""
     from importers.supplier_table import import_supplier_table, load_supplier_map
     from pim.store import Store
 
     store = Store.from_settings()
     m = load_supplier_map(map_path)
-    import_each(files, lambda path: import_supplier_table(path, store, m, map_dir=map_path.parent,
-                                                          precedence=precedence), as_json, strict)
+    import_each(files, lambda path: exclusive(
+        store, "supplier", path, lambda: import_supplier_table(path, store, m, map_dir=map_path.parent,
+                                                               precedence=precedence),
+        args=["supplier", str(path), "--map", str(map_path), *(["--precedence", str(precedence)] if precedence else [])],
+        options={"map_path": map_path}, no_wait=no_wait), as_json, strict)
 
 
 @app.command("xref")

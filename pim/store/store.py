@@ -270,6 +270,8 @@ _ANY_KIND = ("What it committed before it stopped is kept and nothing else", "to
 def run_again(job: dict[str, Any], purpose: str = "to do the rest") -> str:
     """How to go on with a job that stopped: queue it again (a queued job), or run its command again."""
     command = (job.get("payload") or {}).get("command")
+    if command and (job.get("payload") or {}).get("command_only"):  # pim.import_command: no worker can run it
+        return f"Run `{command}` again {purpose}"
     if command:  # a command ran it (pim.job_command): at the terminal, the command is what one runs again
         return f"Run `{command}` again {purpose}, or queue it for a worker (`pim jobs retry {job['id']}`)"
     if job.get("payload") is not None:
