@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import gc
-import io
 import logging
 import os
 import sys
@@ -18,21 +17,17 @@ import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from pim import job_enqueue, job_queue, job_runners
+from pim import job_queue
 from pim.errors import StoreError
 from pim.job_workers import WORKER
-from pim.settings import reset_settings
 from pim.store import Store
+from tests import read_only_db
+from tests.disk_faults import fill_io_open, fill_path_open, pim_main
+from tests.read_only_db import Disposals, read_only_wait
 from tests.test_ops_r34 import READ_ONLY, _said
 
 SQLITE = pytest.mark.backends("sqlite")
-
-
-@pytest.fixture
-def probe(store: Store, monkeypatch: pytest.MonkeyPatch) -> int:
-    """A queued job of a kind whose runner does nothing."""
-    monkeypatch.setitem(job_runners.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
-    return job_enqueue.enqueue(store, "probe", "somewhere", {})
+probe = read_only_db.probe  # the fixture: a queued job whose runner does nothing
 
 
 # ---------------------------------------------------------------------------------------------- worker start
@@ -40,8 +35,7 @@ def probe(store: Store, monkeypatch: pytest.MonkeyPatch) -> int:
 def test_a_worker_started_on_a_read_only_database_waits_and_comes_up_once_it_takes_writes(
         store: Store, probe: int, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """Recording the worker's row was its first write, outside the read-only wait: exit 4 at once."""
-    monkeypatch.setenv("PIM_WORKER_READ_ONLY_WAIT", "300")
-    reset_settings()
+    read_only_wait(monkeypatch, "300")
     name = make_url(store.engine.url).database
     admin = create_engine(store.engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
 
@@ -77,65 +71,22 @@ def test_a_worker_started_on_a_read_only_database_waits_and_comes_up_once_it_tak
 @SQLITE
 def test_a_worker_started_on_a_read_only_database_stops_after_the_wait_with_the_claim_loops_message(
         store: Store, probe: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PIM_WORKER_READ_ONLY_WAIT", "0.05")
-    reset_settings()
+    read_only_wait(monkeypatch, "0.05")
 
     def refused(*_args: Any, **_kwargs: Any) -> Any:
         raise _said(READ_ONLY)
 
     monkeypatch.setattr(store.engine, "begin", refused)
-    disposed = [0]
-    real_dispose = store.dispose
-
-    def dispose() -> None:
-        disposed[0] += 1
-        real_dispose()
-
-    monkeypatch.setattr(store, "dispose", dispose)
+    disposed = Disposals(monkeypatch, store)
     with pytest.raises(StoreError) as raised:
         job_queue.work(store, idle_exit=0, poll=0.001)
     said = raised.value
     assert said.exit_code == 4 and "has taken no writes for" in str(said) and "so the worker stopped" in str(said)
     assert "point PIM_DATABASE_URL at the primary server" in (said.hint or "")
-    assert disposed[0] >= 1  # each try connected anew
+    assert disposed.calls >= 1  # each try connected anew
 
 
 # ---------------------------------------------------------------------------------------------- export, disk
-class _FullDisk:
-    """A file handle on a disk that fills after `room` bytes: writes past it raise ENOSPC, as os.write does."""
-
-    def __init__(self, fh: Any, room: int) -> None:
-        self.fh, self.room = fh, room
-
-    def write(self, data: bytes) -> int:
-        if len(data) > self.room:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        self.room -= len(data)
-        return self.fh.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.fh, name)
-
-    def __enter__(self) -> _FullDisk:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.fh.close()
-
-
-def _main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """`pim ARGS` through pim.cli.main (which turns errors into messages and exit codes): code, stdout, stderr."""
-    from pim.cli import main, output
-
-    monkeypatch.setattr(sys, "argv", ["pim", *args])
-    monkeypatch.setattr(output, "json_begun", False)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as ended:
-        main()
-    out, err = capsys.readouterr()
-    return int(ended.value.code or 0), out, err
-
-
 @pytest.fixture
 def seeded(store: Store, pim_env: Path) -> Store:
     from tests.channel_data import seed_products
@@ -149,15 +100,9 @@ def test_export_jsonl_on_a_full_disk_names_the_files_folder_and_leaves_no_part(
         seeded: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "exports"
     target.mkdir()
-    real_open = Path.open
-
-    def filling(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        fh = real_open(self, mode, *args, **kwargs)
-        return _FullDisk(fh, 100) if self.parent == target and "w" in mode else fh
-
-    monkeypatch.setattr(Path, "open", filling)
-    code, _, err = _main(["export", "jsonl", str(target / "catalog.jsonl"), "--include-left-out"], monkeypatch,
-                         capsys)
+    fill_path_open(monkeypatch, 100, lambda path: path.parent == target)
+    code, _, err = pim_main(["export", "jsonl", str(target / "catalog.jsonl"), "--include-left-out"], monkeypatch,
+                            capsys)
     assert code == 1, err
     assert err.startswith(f"error: could not use {target / 'catalog.jsonl'}: No space left on device (ENOSPC)\n")
     assert f"the disk holding {target} is full" in err and "PIM_OUTPUT (" not in err and "Traceback" not in err
@@ -171,7 +116,7 @@ def test_an_export_into_a_missing_folder_says_to_create_it(seeded: Store, tmp_pa
                                                            monkeypatch: pytest.MonkeyPatch,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nodir"
-    code, _, err = _main(["export", *(c.format(out=missing / "x") for c in command)], monkeypatch, capsys)
+    code, _, err = pim_main(["export", *(c.format(out=missing / "x") for c in command)], monkeypatch, capsys)
     assert code == 1, err
     assert err.startswith(f"error: could not write {missing}/x.") and f"its folder {missing} does not exist" in err
     assert f"create the folder (`mkdir -p {missing}`)" in err and "Traceback" not in err
@@ -183,17 +128,11 @@ def test_export_sheet_on_a_full_disk_says_so_once_without_the_collectors_traceba
         seeded: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The zip openpyxl left open (and the sheet's lxml writers) failed again when collected: "Exception ignored
     in: ZipFile.__del__" and two lxml tracebacks after the message, which named PIM_OUTPUT and PIM_HOME."""
-    real_open = io.open
-
-    def filling(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        fh = real_open(file, mode, *args, **kwargs)
-        return _FullDisk(fh, 600) if str(file).endswith(".xlsx.part") and "w" in mode else fh
-
     ignored: list[Any] = []
-    monkeypatch.setattr(io, "open", filling)  # zipfile opens its file with io.open
+    fill_io_open(monkeypatch, 600, lambda file: file.endswith(".xlsx.part"))  # zipfile opens its file with io.open
     monkeypatch.setattr(sys, "unraisablehook", ignored.append)
     out = tmp_path / "products.xlsx"
-    code, _, err = _main(["export", "sheet", "--out", str(out)], monkeypatch, capsys)
+    code, _, err = pim_main(["export", "sheet", "--out", str(out)], monkeypatch, capsys)
     gc.collect()
     assert code == 1, err
     assert err.lstrip("\n").startswith(f"error: could not use {out}: No space left on device (ENOSPC)\n")

@@ -32,6 +32,7 @@ from pim.feed_schedule import DueRun, claim, claims
 from pim.settings import reset_settings
 from pim.store import Store
 from pim.store.store import JOB
+from tests.disk_faults import fill_path_open, pim_main
 from tests.feeds_data import contract, put_prices, seed_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -310,36 +311,6 @@ def test_pim_feeds_claims_release_frees_a_lost_hosts_run_and_refuses_a_live_one(
 
 
 # ---------------------------------------------------------------------------------------------- full disk
-class _FullDisk:
-    """A file handle on a disk that fills after `room` bytes: writes past it raise ENOSPC, as os.write does."""
-
-    def __init__(self, fh: Any, room: int) -> None:
-        self.fh, self.room = fh, room
-
-    def write(self, data: bytes) -> int:
-        if len(data) > self.room:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        self.room -= len(data)
-        return self.fh.write(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.fh, name)
-
-
-def _main(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """`pim ARGS` through pim.cli.main, which turns errors into messages and exit codes (CliRunner does not):
-    the exit code, stdout and stderr."""
-    from pim.cli import main, output
-
-    monkeypatch.setattr(sys, "argv", ["pim", *args])
-    monkeypatch.setattr(output, "json_begun", False)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as ended:
-        main()
-    out, err = capsys.readouterr()
-    return int(ended.value.code or 0), out, err
-
-
 @pytest.fixture
 def published(store: Store, pim_env: Path) -> Path:
     from tests.channel_data import seed_products
@@ -354,15 +325,9 @@ def published(store: Store, pim_env: Path) -> Path:
 def test_a_publish_on_a_full_disk_says_so_in_one_message_and_leaves_no_staging(
         published: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     before = (published / "storefront" / "catalog.ecommerce.en_US.json").read_bytes()
-    real_open = Path.open
-
-    def filling(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
-        fh = real_open(self, mode, *args, **kwargs)
-        return _FullDisk(fh, 200) if ".staging" in self.parts and "w" in mode else fh
-
-    monkeypatch.setattr(Path, "open", filling)
-    code, out, err = _main(["publish", "--channel", "storefront", "--scope", "ecommerce", "--json"], monkeypatch,
-                           capsys)
+    real_open = fill_path_open(monkeypatch, 200, lambda path: ".staging" in path.parts)
+    code, out, err = pim_main(["publish", "--channel", "storefront", "--scope", "ecommerce", "--json"], monkeypatch,
+                              capsys)
     assert code == 1, err
     body = orjson.loads(out)
     assert body["exit_code"] == 1 and "No space left on device (ENOSPC)" in body["error"]
@@ -387,7 +352,7 @@ def test_an_output_folder_it_may_not_write_is_named_with_what_to_do(
         real_mkdir(self, *args, **kwargs)
 
     monkeypatch.setattr(Path, "mkdir", refused)
-    code, _, err = _main(["publish", "--channel", "storefront", "--scope", "ecommerce"], monkeypatch, capsys)
+    code, _, err = pim_main(["publish", "--channel", "storefront", "--scope", "ecommerce"], monkeypatch, capsys)
     assert code == 1, err
     assert f"error: could not use {published}/.staging/job-" in err and "Traceback" not in err
     assert "Permission denied (EACCES)" in err and "give it access to" in err

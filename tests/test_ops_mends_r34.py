@@ -16,43 +16,22 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from pim import job_claims, job_enqueue, job_queue, job_runners
+from pim import job_claims, job_queue
 from pim.errors import StoreError
-from pim.settings import reset_settings
 from pim.store import Store
 from pim.store.database import failure_in
 from pim.web import api_errors
 from pim.web.accounts import add_user, create_token
 from pim.web.app import create_app
+from tests import read_only_db
 from tests.conftest import module_home
+from tests.read_only_db import Disposals, claims_refused_read_only, read_only_wait
 from tests.test_ops_r33 import Claims
 from tests.test_ops_r34 import BUSY, IO_ERROR, READ_ONLY, _failing, _said
 from tests.test_round32_mends_ops import Ends
 
 SQLITE = pytest.mark.backends("sqlite")
-
-
-class Disposals:
-    """A spy on store.dispose (which still drops the pool): how many times, and the count at each `mark()`."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, store: Store) -> None:
-        self.calls, self.marks, real = 0, [], store.dispose
-
-        def dispose() -> None:
-            self.calls += 1
-            real()
-
-        monkeypatch.setattr(store, "dispose", dispose)
-
-    def mark(self) -> None:
-        self.marks.append(self.calls)
-
-
-@pytest.fixture
-def probe(store: Store, monkeypatch: pytest.MonkeyPatch) -> int:
-    """A queued job of a kind whose runner does nothing."""
-    monkeypatch.setitem(job_runners.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
-    return job_enqueue.enqueue(store, "probe", "somewhere", {})
+probe = read_only_db.probe  # the fixture: a queued job whose runner does nothing
 
 
 # ------------------------------------------------------------------ the worker, looking for jobs
@@ -61,10 +40,7 @@ def test_a_worker_stops_once_the_database_has_taken_no_writes_for_the_wait(store
                                                                          caplog) -> None:
     """It waited for ever, saying every minute to point PIM_DATABASE_URL at the primary (which a running worker
     never reads again)."""
-    monkeypatch.setenv("PIM_WORKER_READ_ONLY_WAIT", "0.05")
-    reset_settings()
-    stop = threading.Event()
-    monkeypatch.setattr(job_queue, "claim", Claims([_said(READ_ONLY)] * 300, stop))  # old code: ends, no stop
+    stop = claims_refused_read_only(monkeypatch)  # old code: ends, no stop
     disposed = Disposals(monkeypatch, store)
     with caplog.at_level(logging.WARNING, logger="pim.job_queue"), pytest.raises(StoreError) as raised:
         job_queue.work(store, idle_exit=0, poll=0.001, stop=stop)
@@ -100,8 +76,7 @@ def test_a_failing_server_is_still_waited_out_past_the_read_only_wait(store: Sto
                                                                       monkeypatch) -> None:
     """Guard (passes before and after): class 58 is waited out however long it lasts — a disk may come back —
     and drops no pool."""
-    monkeypatch.setenv("PIM_WORKER_READ_ONLY_WAIT", "0.0")
-    reset_settings()
+    read_only_wait(monkeypatch, "0.0")
     monkeypatch.setattr(job_queue, "claim", Claims([_said(IO_ERROR)] * 3))
     disposed = Disposals(monkeypatch, store)
     result = job_queue.work(store, idle_exit=0, poll=0.001)
@@ -120,8 +95,7 @@ def test_a_job_end_refused_by_a_read_only_server_stops_the_worker_saying_how_to_
         store: Store, probe: int, monkeypatch) -> None:
     """The worker waited for ever to record the job's failure, taking no other job."""
     job = _running(store, probe)
-    monkeypatch.setenv("PIM_WORKER_READ_ONLY_WAIT", "0.05")
-    reset_settings()
+    read_only_wait(monkeypatch, "0.05")
     stop = threading.Event()
     monkeypatch.setattr(job_queue, "_end", Ends([_said(READ_ONLY)] * 300, stop))  # old code: records it, returns
     disposed = Disposals(monkeypatch, store)

@@ -6,7 +6,6 @@ drops its pool on a read-only answer as the staff app does; pim.grid_index is sp
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,14 @@ from pim.settings import get_settings, reset_settings
 from pim.store import Store
 from pim.web.body_cap import SCOPE_KEY, BodyCapMiddleware, cap_body
 from pim.web.imports import FORM_ROOM
+from tests import read_only_db
+from tests.read_only_db import Disposals, claims_refused_read_only
 from tests.test_exposure_r33 import CountingBody, _post
-from tests.test_ops_mends_r34 import Disposals
-from tests.test_ops_r33 import Claims
-from tests.test_ops_r34 import READ_ONLY, _failing, _said
+from tests.test_ops_r34 import READ_ONLY, _failing
 from tests.test_web_ui import cheap_argon2, client, login  # noqa: F401  (fixtures; cheap_argon2: autouse)
 
 SQLITE = pytest.mark.backends("sqlite")
+probe = read_only_db.probe  # the fixture: a queued job whose runner does nothing
 
 
 # ---------------------------------------------------------------------------------------------- the upload cap
@@ -138,21 +138,11 @@ def test_a_chunked_image_upload_over_the_cap_is_refused(editor: tuple[TestClient
 
 
 # ---------------------------------------------------------------------------------------------- the read-only wait
-@pytest.fixture
-def probe(store: Store, monkeypatch: pytest.MonkeyPatch) -> int:
-    """A queued job of a kind whose runner does nothing."""
-    monkeypatch.setitem(job_runners.RUNNERS, "probe", lambda _store, _job: {"ran": 1})
-    return job_enqueue.enqueue(store, "probe", "somewhere", {})
-
-
 @SQLITE
 def test_a_worker_waits_for_a_read_only_database_as_long_as_its_setting_says(store: Store, probe: int, monkeypatch,
                                                                            caplog) -> None:
     """The wait was a constant (600 s): an operator could not shorten or lengthen it."""
-    monkeypatch.setenv("PIM_WORKER_READ_ONLY_WAIT", "0.05")
-    reset_settings()
-    stop = threading.Event()
-    monkeypatch.setattr(job_queue, "claim", Claims([_said(READ_ONLY)] * 300, stop))  # old code: ends, no stop
+    stop = claims_refused_read_only(monkeypatch)  # old code: ends, no stop
     with caplog.at_level(logging.WARNING, logger="pim.job_queue"), pytest.raises(StoreError) as raised:
         job_queue.work(store, idle_exit=0, poll=0.001, stop=stop)
     assert raised.value.exit_code == 4 and "has taken no writes for 0 s" in str(raised.value)

@@ -6,7 +6,6 @@ was ignored with a warning, and the whole-record import deleted its values)."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from pathlib import Path
@@ -25,6 +24,7 @@ from pim.settings import reset_settings
 from pim.store import Store
 from pim.web.body_cap import BodyCapMiddleware
 from pim.web.imports import FORM_ROOM, refuse_declared_over
+from tests.s3_double import FEEDS, MANIFEST, S3Bucket, publish_to
 from tests.test_exposure_r33 import CountingBody, _post
 from tests.test_mends_r33_b import moved  # noqa: F401  (fixture)
 from tests.test_publish_r35 import _demo_console
@@ -107,74 +107,19 @@ def test_the_warnings_of_a_demo_step_that_fails_are_kept_and_said(store: Store, 
 
 
 # ---------------------------------------------------------------------------------------------- 3. S3 clean-up
-class NoListBucket:
-    """Credentials with Put/Get/DeleteObject and no s3:ListBucket: a missing key answers 403 AccessDenied."""
-
-    def __init__(self, refuse_put: str = "", missing: str = "AccessDenied") -> None:
-        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
-        self.refuse_put, self.missing = refuse_put, missing
-
-    def _denied(self, op: str) -> ClientError:
-        return ClientError({"Error": {"Code": self.missing, "Message": "Access Denied"}}, op)
-
-    def put_object(self, Bucket: str, Key: str, Body: Any, ContentType: str = "",  # noqa: N803  (boto3's names)
-                   Metadata: dict[str, str] | None = None) -> None:
-        if self.refuse_put and Key.endswith(self.refuse_put):
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "PutObject")
-        self.objects[Key] = (Body.read() if hasattr(Body, "read") else Body, Metadata or {})
-
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
-        if Key not in self.objects:
-            raise self._denied("GetObject")
-        return {"Body": io.BytesIO(self.objects[Key][0])}
-
-    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
-        if Key not in self.objects:
-            raise ClientError({"Error": {"Code": "403", "Message": "Forbidden"}}, "HeadObject")
-        return {"Metadata": self.objects[Key][1]}
-
-    def delete_object(self, Bucket: str, Key: str) -> None:  # noqa: N803
-        self.objects.pop(Key, None)
-
-    def list_objects_v2(self, Bucket: str, Prefix: str = "", MaxKeys: int = 1000) -> dict[str, Any]:  # noqa: N803
-        if self.missing != "NoSuchKey":  # no s3:ListBucket
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2")
-        keys = sorted(k for k in self.objects if k.startswith(Prefix))[:MaxKeys]
-        return {"Contents": [{"Key": k} for k in keys]}
-
-
-def _publish(bucket: NoListBucket, tmp_path: Path, job: int, names: list[str]) -> None:
-    from exporters.s3 import S3Exporter
-    from pim.catalog import Structure
-    from pim.protocols import Artifact, PublishContext
-
-    staged = tmp_path / "staged"
-    staged.mkdir(exist_ok=True)
-    artifacts = []
-    for name in names:
-        path = staged / name.replace("/", "_")
-        path.write_text(name)
-        artifacts.append(Artifact(path=path, name=name, content_type="application/rss+xml"))
-    S3Exporter(bucket="b", prefix="", client=bucket).push(artifacts, PublishContext(
-        Structure(), tmp_path / "out", "ecommerce", job_id=job, options={"renderer": "google_merchant"}))
-
-
-FEEDS = ["google_merchant/feed.ecommerce.en_US.xml", "google_merchant/feed.ecommerce.de_DE.xml"]
-
-
 def test_s3_clean_up_works_without_list_bucket(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    bucket = NoListBucket()
+    bucket = S3Bucket(may_list=False)  # credentials without s3:ListBucket
     with caplog.at_level(logging.WARNING, logger="exporters.s3"):
-        _publish(bucket, tmp_path, 1, FEEDS)
-        _publish(bucket, tmp_path, 2, ["google_merchant/feed.ecommerce.DE-de_DE.xml"])
+        publish_to(bucket, tmp_path, 1, FEEDS)
+        publish_to(bucket, tmp_path, 2, ["google_merchant/feed.ecommerce.DE-de_DE.xml"])
     assert sorted(bucket.objects) == [".published/google_merchant.ecommerce.json",
                                       "google_merchant/feed.ecommerce.DE-de_DE.xml"]
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_s3_keeps_a_listed_object_it_may_not_look_at(tmp_path: Path) -> None:
-    bucket = NoListBucket()
-    _publish(bucket, tmp_path, 1, FEEDS)
+    bucket = S3Bucket(may_list=False)  # credentials without s3:ListBucket
+    publish_to(bucket, tmp_path, 1, FEEDS)
     denied = bucket.head_object
 
     def head(Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
@@ -183,16 +128,16 @@ def test_s3_keeps_a_listed_object_it_may_not_look_at(tmp_path: Path) -> None:
         return denied(Bucket, Key)
 
     bucket.head_object = head  # type: ignore[method-assign]
-    _publish(bucket, tmp_path, 2, ["google_merchant/feed.ecommerce.DE-de_DE.xml"])
+    publish_to(bucket, tmp_path, 2, ["google_merchant/feed.ecommerce.DE-de_DE.xml"])
     assert FEEDS[0] in bucket.objects and FEEDS[1] not in bucket.objects  # not known to be ours: it stays
     manifest = json.loads(bucket.objects[".published/google_merchant.ecommerce.json"][0])
     assert "google_merchant/feed.ecommerce.DE-de_DE.xml" in json.dumps(manifest)
 
 
 def test_s3_says_which_step_of_the_clean_up_failed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    bucket = NoListBucket(refuse_put=".published/google_merchant.ecommerce.json", missing="NoSuchKey")
+    bucket = S3Bucket(refuse_put=MANIFEST)
     with caplog.at_level(logging.WARNING, logger="exporters.s3"):
-        _publish(bucket, tmp_path, 1, FEEDS)
+        publish_to(bucket, tmp_path, 1, FEEDS)
     [said] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert "manifest s3://b/.published/google_merchant.ecommerce.json could not be written" in said
     assert "could not be removed" not in said

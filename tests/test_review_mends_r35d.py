@@ -4,7 +4,6 @@ may not be read is never replaced, and a claim's holder pid that a later process
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import socket
@@ -17,11 +16,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from exporters.sftp import SftpExporter
 from pim.errors import DeliveryError
 from pim.protocols import Artifact
+from tests.s3_double import FEEDS, MANIFEST, S3Bucket, publish_to
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -156,62 +155,7 @@ def test_a_withdrawal_removes_what_an_earlier_dropped_attempt_put_in_place(tmp_p
 
 
 # ---------------------------------------------------------------------------------------------- 3. S3 manifest
-MANIFEST = ".published/google_merchant.ecommerce.json"
-
-
-class _Bucket:
-    """An S3 bucket seen with s3:ListBucket (a missing key is NoSuchKey) or without (`may_list` False: 403s)."""
-
-    def __init__(self, may_list: bool = True) -> None:
-        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
-        self.may_list, self.unreadable = may_list, set[str]()
-
-    def _error(self, code: str, op: str) -> ClientError:
-        return ClientError({"Error": {"Code": code, "Message": code}}, op)
-
-    def put_object(self, Bucket: str, Key: str, Body: Any, ContentType: str = "",
-                   Metadata: dict[str, str] | None = None) -> None:
-        self.objects[Key] = (Body.read() if hasattr(Body, "read") else Body, Metadata or {})
-
-    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        if Key in self.unreadable:
-            raise self._error("AccessDenied", "GetObject")  # a KMS key or an ACL it may not use
-        if Key not in self.objects:
-            raise self._error("NoSuchKey" if self.may_list else "AccessDenied", "GetObject")
-        return {"Body": io.BytesIO(self.objects[Key][0])}
-
-    def head_object(self, Bucket: str, Key: str) -> dict[str, Any]:
-        if Key not in self.objects:
-            raise self._error("404" if self.may_list else "403", "HeadObject")
-        return {"Metadata": self.objects[Key][1]}
-
-    def delete_object(self, Bucket: str, Key: str) -> None:
-        self.objects.pop(Key, None)
-
-    def list_objects_v2(self, Bucket: str, Prefix: str = "", MaxKeys: int = 1000) -> dict[str, Any]:
-        if not self.may_list:
-            raise self._error("AccessDenied", "ListObjectsV2")
-        return {"Contents": [{"Key": k} for k in sorted(k for k in self.objects if k.startswith(Prefix))][:MaxKeys]}
-
-
-FEEDS = ["google_merchant/feed.ecommerce.en_US.xml", "google_merchant/feed.ecommerce.de_DE.xml"]
 NEW = ["google_merchant/feed.ecommerce.DE-de_DE.xml"]
-
-
-def _publish(bucket: _Bucket, tmp_path: Path, job: int, names: list[str]) -> None:
-    from exporters.s3 import S3Exporter
-    from pim.catalog import Structure
-    from pim.protocols import PublishContext
-
-    staged = tmp_path / "staged"
-    staged.mkdir(exist_ok=True)
-    artifacts = []
-    for name in names:
-        path = staged / name.replace("/", "_")
-        path.write_text(name)
-        artifacts.append(Artifact(path=path, name=name, content_type="application/rss+xml"))
-    S3Exporter(bucket="b", prefix="", client=bucket).push(artifacts, PublishContext(
-        Structure(), tmp_path / "out", "ecommerce", job_id=job, options={"renderer": "google_merchant"}))
 
 
 def test_a_manifest_that_is_there_but_may_not_be_read_is_kept_and_said(tmp_path: Path,
@@ -219,17 +163,17 @@ def test_a_manifest_that_is_there_but_may_not_be_read_is_kept_and_said(tmp_path:
     """A 403 on the manifest while a listing shows no such key: none, written afresh. A 403 while a listing shows
     it: it is left as it is (nothing removed this time, a warning naming s3:GetObject and KMS), and once it may be
     read again the last publication's objects are cleaned. (Listing denied too: tests/test_review_mends_r35a.py.)"""
-    bucket = _Bucket()
+    bucket = S3Bucket()
     bucket.unreadable.add(MANIFEST)
-    _publish(bucket, tmp_path, 1, FEEDS)
+    publish_to(bucket, tmp_path, 1, FEEDS)
     before = bucket.objects[MANIFEST]
     with caplog.at_level(logging.WARNING, logger="exporters.s3"):
-        _publish(bucket, tmp_path, 2, NEW)
+        publish_to(bucket, tmp_path, 2, NEW)
     assert bucket.objects[MANIFEST] == before and all(f in bucket.objects for f in FEEDS)
     warned = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
     assert "s3:GetObject" in warned and "kms:Decrypt" in warned and MANIFEST in warned
     bucket.unreadable.clear()  # the permission is fixed
-    _publish(bucket, tmp_path, 3, NEW)
+    publish_to(bucket, tmp_path, 3, NEW)
     assert sorted(bucket.objects) == [MANIFEST, *NEW]
 
 
