@@ -199,7 +199,7 @@ def build_query(f: GridFilter, s: Structure, *, after: int = 0, limit: int = 50,
     tables = scoring_tables()
     channel, locale = _scope(f, s)
     driver = plan.driver if plan else next((("eq", t, c) for _, t, c in _equalities(f, s)), None)
-    q = select(P.c.id, P.c.identifier, P.c.family, P.c.enabled, P.c.value_map, P.c.source)
+    q = select(P.c.id, P.c.identifier, P.c.family, P.c.enabled, P.c.value_map, P.c.source, P.c.parent)
     order: Any = P.c.id
     if driver and driver[0] == "eq":
         D = driver[1]
@@ -250,23 +250,50 @@ def page(store: Store, f: GridFilter, s: Structure, *, after: int = 0, limit: in
     with store.engine.connect() as conn:
         chosen = plan(conn, f, s)
         rows = [] if chosen.empty else conn.execute(build_query(f, s, after=after, limit=limit, plan=chosen)).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        shown = _inherited_values(conn, rows)
     locale = f.locale or next((ch.locales[0] for ch in s.channels.values()), None)
+    channel = f.channel or next(iter(sorted(s.channels)), None)
     out = [GridRow(id=r.id, identifier=r.identifier, family=r.family, enabled=r.enabled,
-                   label=label_of(r.value_map, r.family, s, locale) or r.identifier,
+                   label=label_of(shown.get(r.id, r.value_map), r.family, s, locale, channel) or r.identifier,
                    ratio=getattr(r, "ratio", None), source=(r.source or {}).get("source")) for r in rows]
     return out, (out[-1].id if more and out else None)
 
 
-def label_of(values: dict[str, Any], family: str | None, s: Structure, locale: str | None) -> str | None:
+def _inherited_values(conn: Any, rows: list[Any]) -> dict[int, dict[str, Any]]:
+    """product id → a variant's values over its models' (root first), as the channels resolve them, so a variant's
+    label is the one it inherits (the storefront's); one query per model level for the page's variants."""
+    from pim.grid_rows import _chain, _models
+    from pim.store.database import json_loads
+
+    parents = {r.parent for r in rows if getattr(r, "parent", None)}
+    if not parents:
+        return {}
+    models = _models(conn, parents)
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        if r.parent:
+            merged: dict[str, Any] = {}
+            for model in reversed(_chain(models, r.parent)):
+                merged.update(model["values"])
+            out[r.id] = {**merged, **(json_loads(r.value_map) or {})}
+    return out
+
+
+def label_of(values: dict[str, Any], family: str | None, s: Structure, locale: str | None,
+             channel: str | None = None) -> str | None:
+    """The family's label attribute's value in `locale` (else any locale's) and `channel` (else any channel's)."""
     fam = s.families.get(family or "")
     code = fam.attribute_as_label if fam else None
     if not code or code not in s.attributes:
         return None
     attr = s.attributes[code]
     if attr.localizable:
-        return values.get(f"{code}:{locale}") or next((v for k, v in values.items() if k.startswith(code + ":")), None)
+        wanted = f"{code}:{locale}" + (f"@{channel}" if attr.scopable and channel else "")
+        return values.get(wanted) or next((v for k, v in values.items() if k.startswith(code + ":") and v), None)
+    if attr.scopable:
+        return values.get(f"{code}@{channel}") or next((v for k, v in values.items() if k.startswith(code + "@") and v), None)
     return values.get(code)
 
 

@@ -153,16 +153,38 @@ def changes(request: Request, since: str | None = Query(None, description="The l
                       next_since=rows[-1][0] if rows else after, more=more)
 
 
+class ProductPatch(ValuesPatch):
+    values: dict[str, Any] = Field(default_factory=dict, description="value key (attr[:locale][@channel]) → data; "
+                                   "null clears a value.")
+    enabled: bool | None = Field(None, description="Enable (true) or disable (false) the product; left out: as is.")
+    categories: list[str] | None = Field(None, description="The product's own category codes (replacing them; a "
+                                         "variant keeps those it inherits from its models); left out: as they are.")
+
+
 @router.patch("/products/{identifier}", responses=documented({
     403: "viewers may not edit values", 404: "no such product",
-    422: "each wrong value as `body.values.<key>` with its message (or the body's own problem); nothing changed"}))
-def patch_values(identifier: str, body: ValuesPatch, request: Request, user: User = Depends(api_editor)) -> Any:
+    422: "each wrong value as `body.values.<key>` with its message, an unknown category as `body.categories` (or the "
+         "body's own problem); nothing changed"}))
+def patch_values(identifier: str, body: ProductPatch, request: Request, user: User = Depends(api_editor)) -> Any:
     """Validate every value; on any error nothing changes and each wrong key gets its message. With `expected`, a
-    value changed since the client read it is left as it is and listed under `stale` (as the product page does)."""
-    result = apply_values(store_of(request), identifier, body.values, user.username, structure=structure_of(request),
-                          expected=body.expected)
+    value changed since the client read it is left as it is and listed under `stale` (as the product page does).
+    `enabled` and `categories` are checked first and written after the values (pim.web.product_fields)."""
+    from pim.web.product_fields import apply_fields, category_errors
+
+    store, structure = store_of(request), structure_of(request)
+    if body.categories is not None and (wrong := category_errors(structure, body.categories)):
+        return refused(field_errors(wrong))
+    result = apply_values(store, identifier, body.values, user.username, structure=structure,
+                          expected=body.expected) if body.values else EditResult(store.get_product(identifier))
     if result.product is None:
         raise HTTPException(404, f"no product '{identifier}'")
+    if not result.errors and (body.enabled is not None or body.categories is not None):
+        fields = apply_fields(store, identifier, user.username, s=structure, enabled=body.enabled,
+                              categories=body.categories)
+        if fields.errors:
+            return refused(field_errors(fields.errors))
+        result.changed += fields.changed
+        result.product = fields.product or result.product
     return _edited(result, "product", result.product)
 
 
@@ -211,7 +233,11 @@ class MassEditResult(BaseModel):
     changed: int = Field(description="Products whose shown value changed.")
     unchanged: int = Field(description="Products already showing it.")
     outranked: int = Field(description="Products where another source ranks first: the edit is kept as a claim.")
-    on_models: int = Field(description="Variants left as they are: their product models hold the attribute.")
+    on_models: int = Field(description="Variants left as they are: their product models hold the attribute (the "
+                           "value is shared by every variant of the model). Set it on the models listed in `models`.")
+    models: list[str] | None = Field(None, description="Only when `on_models` is above 0: the product models "
+                                     "holding the values those variants were left for. Send the same values to PATCH "
+                                     "/api/v1/models/{code} for each (every variant below it shows them).")
     missing: list[str] = Field(description="Identifiers not in the catalog.")
     refused: dict[str, str] = Field(description="Identifier → why its edit was refused (a sibling's axis values, "
                                     "an emptied axis); nothing of it was written.")
@@ -222,7 +248,8 @@ class MassEditResult(BaseModel):
                             "content team's showed to clear (edit that source, or outrank it).")
 
 
-@router.post("/products/mass-edit", response_model=MassEditResult, responses=documented({
+@router.post("/products/mass-edit", response_model=MassEditResult, response_model_exclude_none=True,
+             responses=documented({
     403: "viewers may not edit values",
     422: "each wrong value as `body.values.<key>` with its message (or the body's own problem); nothing changed"}))
 def mass_edit(body: MassEdit, request: Request, user: User = Depends(api_editor)) -> Any:
@@ -233,7 +260,7 @@ def mass_edit(body: MassEdit, request: Request, user: User = Depends(api_editor)
     if result.errors:
         return refused(field_errors({f"values.{key}": message for key, message in result.errors.items()}))
     return MassEditResult(changed=result.changed, unchanged=result.unchanged, outranked=result.outranked,
-                          on_models=result.on_models, missing=result.missing, refused=result.refused,
+                          on_models=result.on_models, models=result.models or None, missing=result.missing, refused=result.refused,
                           emptied=result.emptied, fell_back=result.fell_back, not_theirs=result.not_theirs)
 
 

@@ -49,6 +49,8 @@ def create_app(store: Store | None = None, settings: Any = None) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(ui.router)
+    app.include_router(load("pim.web.product_fields_page:router"))  # the product page's status and categories
+    app.include_router(load("pim.web.model_page:router"))  # /models/<code>: what a model's variants inherit
     app.include_router(admin.router)
     app.include_router(session_pages.router)
     app.include_router(staff_reset.router)  # "Forgot your password?" of the staff sign-in page

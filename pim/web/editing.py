@@ -266,6 +266,8 @@ class BulkResult:
     outranked: int = 0  # a set kept aside: another source ranks first (a clear keeps nothing aside)
     missing: list[str] = field(default_factory=list)  # identifiers not in the catalog
     on_models: int = 0  # variants left as they are: their models hold the attribute (edit those)
+    #: the product models that hold those values for them, where the edit goes instead (PATCH /models/{code})
+    models: list[str] = field(default_factory=list)
     #: identifier → why its edit was refused, nothing of it written (a sibling's axis values, an emptied axis)
     refused: dict[str, str] = field(default_factory=dict)
     #: An emptied value withdraws the content team's claim, so a clear is counted by what shows after it:
@@ -291,7 +293,8 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
         return out
     merger = Merger(home_precedence(), create_missing=False, keep_axes=True).bind(s)
     levels = VariantLevels(s)
-    misplaced: dict[str, bool] = {}  # parent model → whether the edit names values its variants may not hold
+    misplaced: dict[str, set[str]] = {}  # parent model → the models holding values of the edit its variants may not
+    held_by: set[str] = set()  # every such model: where the edit goes instead (out.models)
     prices = {k for k in clean if s.attributes[split_key(k)[0]].type == AttributeType.price_collection}
     for start in range(0, len(identifiers), batch):
         chunk = list(dict.fromkeys(identifiers[start:start + batch]))
@@ -302,10 +305,10 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
         records = []
         for ident, product in before.items():
             if product.parent and product.parent not in misplaced:  # one model read per parent, not per variant
-                misplaced[product.parent] = bool(levels.edit_errors(levels.of_product(store, product), clean, None,
-                                                                    product=True))
+                misplaced[product.parent] = _holding_models(store, levels, product, clean)
             if product.parent and misplaced[product.parent]:
                 out.on_models += 1  # the value would hide its model's (pim.variant_levels)
+                held_by.update(misplaced[product.parent])
                 continue
             wanted = {k: {**(product.values.get(k) or {}), **v} if k in prices and v else v for k, v in clean.items()}
             edits = {k: v for k, v in wanted.items() if product.values.get(k) != v}
@@ -329,7 +332,21 @@ def apply_bulk(store: Store, identifiers: list[str], changes: dict[str, Any], ac
             shown = all(new.values.get(k) == v for k, v in r.values.items())
             out.changed += bool(logged.keys(r.identifier)) and shown
             out.outranked += not shown
+    out.models = sorted(held_by)
     return out
+
+
+def _holding_models(store: Store, levels: VariantLevels, product: Product, clean: dict[str, Any]) -> set[str]:
+    """The models that hold the values of `clean` a variant may not hold itself (empty: it may hold them all)."""
+    from pim.variant_levels import below
+
+    chain = store.ancestors(product)
+    if not chain:
+        return set()
+    at = below(model_placement(chain[0].family_variant, chain[0].parent))
+    lineage = [m.code for m in chain]
+    wrong = levels.misplaced(at, clean)
+    return {levels.holder(at, split_key(k)[0], lineage) or product.parent or "" for k in wrong} - {""}
 
 
 def _count_clear(out: BulkResult, new: Product, cleared: dict[str, Any], changed: bool) -> None:

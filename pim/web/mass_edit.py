@@ -118,7 +118,7 @@ def notice(key: str, result: BulkResult, value: Any) -> str:
             parts.append(f"{result.outranked} kept aside (another source ranks first)")
     if result.on_models:
         parts.append(f"{result.on_models} variant{'s' if result.on_models != 1 else ''} left as they are: their "
-                     "models hold it (edit the models)")
+                     f"models hold it, for all their variants — {_models_advice(result.models)}")
     if result.refused:
         parts.append(refused_notice(result.refused))
     return "; ".join(parts) + "."
@@ -138,6 +138,14 @@ def refused_notice(refused: dict[str, str]) -> str:
         more = f" and {len(idents) - NAMED} more" if len(idents) > NAMED else ""
         said.append(f"{_products(len(idents))} ({', '.join(idents[:NAMED])}{more}): {why}")
     return f"{len(refused)} refused, left as they are: " + "; ".join(said)
+
+
+def _models_advice(models: list[str]) -> str:
+    """What to do about variants a mass edit left for their models: set the value on those models (named, the
+    first few), from any of their variants' pages or with PATCH /api/v1/models/{code}."""
+    named = ", ".join(models[:NAMED]) + (f" and {len(models) - NAMED} more" if len(models) > NAMED else "")
+    return (f"set it on model{'s' if len(models) != 1 else ''} {named} (on a variant's page the field saves to its "
+            "model; or PATCH /api/v1/models/CODE)") if models else "set it on their models"
 
 
 def _products(n: int) -> str:

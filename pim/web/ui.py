@@ -157,7 +157,8 @@ def _scope(request: Request, s: Any) -> tuple[str | None, str | None]:
 
 def value_rows(product: Any, store: Any, s: Any, channel: str | None, locale: str | None,
                ancestors: list[Any] | None = None) -> list[dict[str, Any]]:
-    """Attribute groups, each with its attributes' value, key, provenance and whether it is inherited.
+    """Attribute groups, each with its attributes' value, key, provenance, whether it is inherited, and the model
+    an edit of it is saved on (`edit_on`: the model holding its level, also while empty; pim.web.model_edits).
     `ancestors`: the product's models, when the caller read them already."""
     family = s.families.get(product.family or "")
     codes = family.attributes if family else sorted({k.split(":")[0].split("@")[0] for k in product.values})
@@ -166,6 +167,9 @@ def value_rows(product: Any, store: Any, s: Any, channel: str | None, locale: st
         ancestors = store.ancestors(product) if product.parent else []
     for model in reversed(ancestors):
         inherited.update({k: (v, model.provenance_of(k), model.code) for k, v in model.values.items()})
+    from pim.web.model_edits import holders
+
+    held = holders(s, list(codes), ancestors)  # a model level's attribute is edited there, even while empty
     groups: dict[str, list[dict[str, Any]]] = {}
     for code in codes:
         attr = s.attributes.get(code)
@@ -176,6 +180,7 @@ def value_rows(product: Any, store: Any, s: Any, channel: str | None, locale: st
         value, prov, origin = (product.values.get(key), product.provenance_of(key), None) if own else inherited.get(key, (None, None, None))
         groups.setdefault(attr.group, []).append({
             "attr": attr, "key": key, "value": value, "prov": prov, "inherited_from": origin,
+            "edit_on": origin or (None if own else held.get(code)),  # the model a save writes to (None: the product)
             "options": sorted(s.options.get(code, {})), "label": attr.labels.get(locale or "", code)})
     order = {g: s.attribute_groups[g].sort_order if g in s.attribute_groups else 999 for g in groups}
     return [{"group": g, "rows": groups[g]} for g in sorted(groups, key=lambda g: (order[g], g))]
@@ -219,8 +224,11 @@ def product_page(identifier: str, request: Request, user: User = Depends(session
     channel, locale = _scope(request, s)
     draft = draft_for(request, product.identifier, user.id)  # an edit the ended session did not save: back in its field
     kept = _kept(s, draft["key"], FormData(draft["form"])) if draft and "form" in draft else {}
+    from pim.web.model_edits import ON_MODEL
+
     return _product_page(request, user, product, s, channel, locale, kept=kept, draft=draft,
-                         outranked=request.session.pop(OUTRANKED, None) or [], focus=request.session.pop(SAVED, None))
+                         outranked=request.session.pop(OUTRANKED, None) or [], focus=request.session.pop(SAVED, None),
+                         on_model=request.session.pop(ON_MODEL, None))
 
 
 def _kept(s: Any, key: str, form: Any) -> dict[str, dict[str, Any]]:
@@ -237,7 +245,8 @@ def _kept(s: Any, key: str, form: Any) -> dict[str, dict[str, Any]]:
 def _product_page(request: Request, user: User, product: Any, s: Any, channel: str | None, locale: str | None, *,
                   errors: dict[str, str] | None = None, outranked: list[Any] | None = None,
                   stale: dict[str, Any] | None = None, kept: dict[str, Any] | None = None,
-                  draft: dict[str, Any] | None = None, focus: str | None = None) -> HTMLResponse:
+                  draft: dict[str, Any] | None = None, focus: str | None = None,
+                  on_model: dict[str, Any] | None = None) -> HTMLResponse:
     """The product page: its values (with what it inherits), the area panels and its and its models' history.
     `stale`: edits not saved as their value changed since (editing.Stale): their fields keep the edit; `kept`:
     edits refused, or left by an ended session (`draft`), shown in their fields unsaved (_kept); `focus`: the
@@ -254,7 +263,9 @@ def _product_page(request: Request, user: User, product: Any, s: Any, channel: s
                   associations=association_claims.overview(store, product, ancestors),
                   history=history(store, identifier, 50, [m.code for m in ancestors]),
                   errors=errors or {}, saved=None if errors or stale or kept else focus, outranked=outranked or [],
-                  stale=stale or {}, kept=kept or {}, draft=draft, focus=focus)
+                  stale=stale or {}, kept=kept or {}, draft=draft, focus=focus, on_model=on_model,
+                  inherited_categories=list(dict.fromkeys(  # a variant's models' categories, not its own
+                      c for m in ancestors for c in m.categories if c not in product.categories)))
 
 
 def form_value(attr: Any, form: Any, currencies: list[str]) -> Any:
@@ -305,6 +316,10 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
         return page
     if notices:  # kept as a candidate, or a clear: the next page says why it still shows another value
         request.session[OUTRANKED] = notices
+    if target.startswith(MODEL_TARGET) and result.changed and not result.errors:  # where it went, for how many
+        from pim.web.model_edits import ON_MODEL, saved_notice
+
+        request.session[ON_MODEL] = saved_notice(store, key, target[len(MODEL_TARGET):])
     if not result.errors:  # back to the saved field (its row's fragment; the page focuses its input)
         request.session[SAVED] = key
     if request.headers.get("hx-request") and not result.errors:
