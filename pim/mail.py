@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+import unicodedata
 from email.message import EmailMessage
 
 from pim.errors import ConfigError, InputError
@@ -17,12 +18,31 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def normal_email(email: str) -> str:
-    """The address as stored (trimmed, lower case: addresses are unique regardless of case); InputError when it
-    is not one. Portal people and staff accounts use the same rule."""
-    email = email.strip().lower()
-    if not _EMAIL.fullmatch(email) or len(email) > 254:
-        raise InputError(f"'{email}' is not an e-mail address", field="email", hint="write it as name@example.com")
-    return email
+    """The address as stored, one spelling per mailbox so one mailbox is never two accounts: trimmed, lower case,
+    Unicode NFC, the domain without the trailing dot of a fully qualified name (`a@b.example.`) and with
+    `xn--` labels as the Unicode they encode. InputError when it is not an address (an empty domain label, an
+    invisible or control character). Portal people and staff accounts use the same rule."""
+    text = unicodedata.normalize("NFC", email.strip().lower())
+    local, at, domain = text.rpartition("@")
+    try:
+        labels = domain.removesuffix(".").split(".")
+        domain = ".".join(lb.encode("ascii").decode("idna") if lb.startswith("xn--") else lb for lb in labels)
+    except UnicodeError:
+        domain = ""
+    address = f"{local}{at}{domain}"
+    if (not _EMAIL.fullmatch(address) or len(address) > 254 or "" in labels
+            or any(unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp") for c in address)):
+        raise InputError(f"'{text}' is not an e-mail address", field="email", hint="write it as name@example.com")
+    return address
+
+
+def email_key(email: str) -> str:
+    """What to look an account up by: `normal_email`, or for text that is no address the trimmed lower-case text
+    (which matches no account), so a lookup or a throttle key never raises."""
+    try:
+        return normal_email(email)
+    except InputError:
+        return email.strip().lower()
 
 
 def mail_configured(settings: Settings) -> bool:

@@ -12,13 +12,14 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from pim import delivery_log as log
 from pim.contracts import get_contracts
 from pim.feed_retention import PRUNED
 from pim.portal_downloads import record_download
+from pim.portal_serve import LoggedFileResponse, not_modified
 from pim.web.throttle import sign_in_attempt
 from pim.store import Store
 from pim.store.store import as_utc
@@ -156,15 +157,24 @@ def feed_meta(file_id: int, customer: Customer, store: StoreDep) -> dict[str, An
 
 
 @router.get("/feeds/{file_id}/download")
-def download(file_id: int, who: Signer, store: StoreDep) -> FileResponse:
+def download(file_id: int, who: Signer, store: StoreDep, request: Request) -> Response:
+    """The file (ranges allowed); the download log gains a row only when the response carries its last byte
+    (pim.portal_serve); a current copy (If-None-Match with its ETag, If-Modified-Since) answers 304."""
     customer, person = who
     row = _own_file(store, customer, file_id)
     path = Path(row["path"])
     if not path.is_file():
         raise HTTPException(410, "the feed file is no longer kept; a new one comes with the next delivery")
-    record_download(store, file_id, customer, person)
-    return FileResponse(path, filename=row["name"], headers={"X-Checksum-SHA256": row["sha256"], **PRIVATE},
-                        media_type=_media_type(store, row))
+    headers = {"X-Checksum-SHA256": row["sha256"], **PRIVATE}
+    response = LoggedFileResponse(path, on_download=lambda: record_download(store, file_id, customer, person),
+                                  filename=row["name"], headers=headers, media_type=_media_type(store, row))
+    return not_modified(request, response, headers) or response
+
+
+@router.head("/feeds/{file_id}/download", include_in_schema=False)
+def download_head(file_id: int, who: Signer, store: StoreDep, request: Request) -> Response:
+    """The download's headers (size, ETag, checksum) without its body; never logged as a download."""
+    return download(file_id, who, store, request)
 
 
 # Python's codec name → the charset name HTTP and browsers know

@@ -1,8 +1,8 @@
 """Who fetched which feed file from the portal, and when: a person by e-mail, or the customer's token (a
 script). Suppliers are asked "did ACME pick up Monday's prices?"; the delivery log says a file was offered,
-this says it was taken. Rows are written on each successful download and read by `pim feeds downloads` and the
-staff portal page; `prune_downloads` (`pim feeds downloads --prune-older-than DAYS`) keeps the log from growing
-for ever."""
+this says it was taken. A row is written for each response that carried a file's last byte (a full body, or the
+range that ends it: pim.portal_serve) and read by `pim feeds downloads` and the staff portal page;
+`prune_downloads` (`pim feeds downloads --prune-older-than DAYS`) keeps the log from growing for ever."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from pim import delivery_log as log
 from pim import portal_sessions
 from pim.contracts import get_contracts
+from pim.mail import email_key
 from pim.portal import PRIVATE, StoreDep, moved_since, served_page
 from pim.portal_people import authenticate_person, person_for_session
 from pim.reset_links import reset_base, warn_at_start, warn_without_public_url
@@ -137,7 +138,7 @@ async def login(request: Request, store: StoreDep) -> Any:
     email, password = str(form.get("email", "")).strip(), str(form.get("password", ""))
     token = str(form.get("token", "")).strip()
     # counted per address; a good sign-in clears only its own e-mail's failures (a token's: none)
-    attempt = sign_in_attempt(request, "portal", store, account=email.lower() if email else None)
+    attempt = sign_in_attempt(request, "portal", store, account=email_key(email) if email else None)
     if attempt.wait:
         return attempt.refused_page(_login_page(request, error=attempt.message, email=email))
     _sign_out(request, store)  # a new sign-in in this browser replaces its session

@@ -17,7 +17,7 @@ from sqlmodel import Field, SQLModel
 from pim.contracts import CONTRACT
 from pim.delivery_log import FEED_FILE
 from pim.errors import InputError
-from pim.mail import normal_email
+from pim.mail import email_key, normal_email
 from pim.spelling import did_you_mean, nearest
 from pim.store.store import Store, now
 from pim.web.accounts import _hasher, password_matches, password_stamp
@@ -103,7 +103,7 @@ def hash_password(password: str) -> str:
 
 def active_person(store: Store, email: str) -> Person | None:
     with store.engine.connect() as conn:
-        row = conn.execute(select(PERSON).where(PERSON.c.email == email.strip().lower(),
+        row = conn.execute(select(PERSON).where(PERSON.c.email == email_key(email),
                                                 PERSON.c.active.is_(True))).first()
     return _person(row) if row else None
 
@@ -126,7 +126,7 @@ def people(store: Store, customer: str | None = None) -> list[dict[str, Any]]:
 def authenticate_person(store: Store, email: str, password: str) -> Person | None:
     """The active person with this e-mail and password, else None (the same hashing work either way)."""
     with store.engine.connect() as conn:
-        row = conn.execute(select(PERSON).where(PERSON.c.email == email.strip().lower(),
+        row = conn.execute(select(PERSON).where(PERSON.c.email == email_key(email),
                                                 PERSON.c.active.is_(True))).first()
     if not password_matches(row.password_hash if row else None, password):
         return None

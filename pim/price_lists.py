@@ -21,20 +21,33 @@ from pim.store.store import Store, batched, now
 _PRICE_KEY = ("customer", "sku", "currency", "min_qty", "valid_from")
 
 
-def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> int:
-    """Upsert price-list entries; returns how many were written. An entry whose price, end date and source are
-    already stored is left alone, so `updated_at` says when a price last changed: delta feeds send only
-    changed prices, and re-importing an unchanged file writes nothing (and counts its rows unchanged)."""
+def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> Written:
+    """Upsert price-list entries; returns how many were written (`.created`: how many of them were new keys). An
+    entry whose price, end date and source are already stored is left alone, so `updated_at` says when a price
+    last changed: delta feeds send only changed prices, and re-importing an unchanged file writes nothing (and
+    counts its rows unchanged)."""
     with store.begin() as conn:
         return put_price_list_in(store, conn, entries)
 
 
 def put_price_list_in(store: Store, conn: Connection, entries: Iterable[PriceListEntry],
-                      seen: KeyNote | None = None) -> int:
+                      seen: KeyNote | None = None) -> Written:
     """put_price_list inside the caller's transaction; with `seen` (a complete run's `note`), each chunk's keys
     are also noted. A customer/SKU pair seen for the first time moves the `price_list_pairs` sequence: where no
     contract exists, the search index takes a product's customers from the price lists (channels.search)."""
     return put_price_rows_in(store, conn, (e.__dict__ for e in entries), seen)
+
+
+class Written(int):
+    """How many entries a put wrote (an int, as callers add them up), and of those how many were `created`:
+    keys never stored before. An import reports them as created and the rest as updated (pim.sources)."""
+
+    created: int
+
+    def __new__(cls, written: int, created: int) -> Written:
+        self = super().__new__(cls, written)
+        self.created = created
+        return self
 
 
 #: What a complete run notes of each chunk written (`CompletePriceLists.note`): its keys, in `_PRICE_KEY` order.
@@ -42,12 +55,12 @@ KeyNote = Callable[[Connection, list[tuple[Any, ...]], datetime], None]
 
 
 def put_price_rows_in(store: Store, conn: Connection, rows: Iterable[dict[str, Any]],
-                      seen: KeyNote | None = None) -> int:
+                      seen: KeyNote | None = None) -> Written:
     """put_price_list_in for entries given as PriceListEntry's fields (a dict each, in its field order) that
     were validated already: an importer that checks each tier as it reads it (importers.bmecat) writes them
     without building every entry a second time."""
     store.lock_writes(conn)  # before any row lock, as every writer: no deadlock with an import holding it
-    count = 0
+    count = created = 0
     stamp = now()
     table = raw_table(store, conn, PRICE)
     gained = False
@@ -67,9 +80,10 @@ def put_price_rows_in(store: Store, conn: Connection, rows: Iterable[dict[str, A
             known = {(k[0], k[1]) for k in stored}
             gained = any((k[0], k[1]) not in known for k in latest)
         count += len(changed)
+        created += sum(1 for k in latest if k not in stored)  # a new key is always among the changed
     if gained:
         store.next_seq(conn, 1, PAIRS_SEQ)
-    return count
+    return Written(count, created)
 
 
 #: Moves when a customer gains its first price for a SKU or loses prices: who may see what, without contracts.
@@ -89,15 +103,15 @@ class CompletePriceLists(CompleteRun):
         super().__init__(store, SEEN, conn)
         self._held: set[tuple[Any, ...]] | None = set()  # None: noted in SEEN
 
-    def put(self, store: Store, entries: list[PriceListEntry]) -> int:
+    def put(self, store: Store, entries: list[PriceListEntry]) -> Written:
         with store.begin() as conn:
             return self.put_in(conn, entries)
 
-    def put_in(self, conn: Connection, entries: list[PriceListEntry]) -> int:
+    def put_in(self, conn: Connection, entries: list[PriceListEntry]) -> Written:
         """`put` inside the caller's transaction."""
         return put_price_list_in(self.store, conn, entries, seen=self.note)
 
-    def put_rows_in(self, conn: Connection, rows: list[dict[str, Any]]) -> int:
+    def put_rows_in(self, conn: Connection, rows: list[dict[str, Any]]) -> Written:
         """`put_in` for entries validated already (put_price_rows_in)."""
         return put_price_rows_in(self.store, conn, rows, seen=self.note)
 

@@ -708,9 +708,10 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
                     put: Callable[[Store, list[Any]], int],
                     after: Callable[[ImportCounts], None] | None = None, files: Iterable[str] = ()) -> ImportCounts:
     """The job/quarantine loop for rows that are not products: `put` writes one batch in one transaction
-    (upserts, so re-running is safe). Counts: read, updated (rows written), rejected. `after` runs once every
-    row is in, before the job is recorded (it may add counts). `files`: the names of the files the rows come
-    from (as their entries give them), whose older rejections a run that gets through supersedes."""
+    (upserts, so re-running is safe). Counts: read, created (rows written under new keys, when `put` says, as
+    pim.price_lists.Written does), updated (the other rows written), rejected. `after` runs once every row is
+    in, before the job is recorded (it may add counts). `files`: the names of the files the rows come from (as
+    their entries give them), whose older rejections a run that gets through supersedes."""
     counts = ImportCounts(job_id=store.start_job("import", label))
     unknown = UnknownSkus(store)
     try:
@@ -721,7 +722,9 @@ def run_rows_import(store: Store, source: str, label: str, items: Iterable[RowIt
                 rejects = [QuarantineEntry(r.reason, r.file, r.line, r.field, r.raw, r.record_key, source)
                            for r in chunk if isinstance(r, Rejected)]
                 written = put(store, [g.row for g in good]) if good else 0
-                counts.updated += written
+                created = getattr(written, "created", 0)  # pim.price_lists.Written: new keys among them
+                counts.created += created
+                counts.updated += written - created
                 counts.unchanged += len(good) - written  # e.g. stock readings older than the stored ones
                 counts.rejected += store.quarantine(counts.job_id, rejects)
                 store.resolve_quarantine(source, [g.key for g in good], job_id=counts.job_id)  # not this run's own

@@ -130,7 +130,7 @@ def test_price_list_rows_become_contract_tiers(seeded: Store, tmp_path: Path):
                   columns={"Kunde": "customer", "Menge": "min_qty", "Preis": "price", "Ab": "valid_from",
                            "Bis": "valid_to"}, defaults={"currency": "EUR"})
     counts = import_erp_csv(path, seeded, m)
-    assert (counts.read, counts.updated, counts.rejected) == (3, 2, 1)
+    assert (counts.read, counts.created, counts.rejected) == (3, 2, 1)
     tiers = contract_tiers(seeded, "C1", ["A1"], "EUR", on=date(2026, 6, 1))["A1"]
     assert [(t.min_qty, t.price) for t in tiers] == [(Decimal(1), Decimal("10.5")), (Decimal(100), Decimal(9))]
 
@@ -334,7 +334,7 @@ def test_an_unchanged_price_list_or_stock_file_counts_its_rows_unchanged(seeded:
     """Found exploring: every row of a re-imported price list or stock file counted as updated."""
     prices = write(tmp_path / "p.csv", ["Kunde;Material;Menge;Preis;Ab;Bis", "C1;A1;1;10,00;01.01.2026;",
                                         "C1;A2;1;5,00;01.01.2026;"])
-    assert (import_erp_csv(prices, seeded, ErpCsvMap(**PRICE_MAP)).updated) == 2
+    assert (import_erp_csv(prices, seeded, ErpCsvMap(**PRICE_MAP)).created) == 2
     again = import_erp_csv(prices, seeded, ErpCsvMap(**PRICE_MAP))
     assert (again.updated, again.unchanged) == (0, 2)
     stock_map = ErpCsvMap(kind="stock", delimiter=";", columns={"warehouse": "warehouse", "quantity": "quantity",
@@ -393,7 +393,7 @@ def test_amounts_with_more_places_than_are_kept_are_refused_not_rounded(seeded: 
                                            "C1;A1;1,00002;9;01.01.2026;", "C1;A1;10;8,123400;01.01.2026;",
                                            "C1;A1;20;7,12345;01.01.2026;"])
     counts = import_erp_csv(path, seeded, ErpCsvMap(**PRICE_MAP))
-    assert (counts.read, counts.updated, counts.rejected) == (4, 1, 3)
+    assert (counts.read, counts.created, counts.rejected) == (4, 1, 3)
     rows = sorted(without_unknown_skus(seeded.quarantined(counts.job_id)), key=lambda r: r["line"])
     assert [(r["line"], r["field"]) for r in rows] == [(2, "min_qty"), (3, "min_qty"), (5, "price")]
     assert rows[2]["reason"] == "price: 7.12345 has more than 4 decimal places, which is more than is kept; round it in the source"

@@ -50,7 +50,7 @@ def test_a_key_given_again_with_another_price_rejects_the_later_row_naming_the_f
                                       "C1;A1;1;20,00;01.01.2026;31.12.2026",  # another end date: refused
                                       "C1;A1;1;25,00;01.11.2026;"])        # another valid_from: another key
     counts = import_erp_csv(path, store, ErpCsvMap(**PRICE_MAP))
-    assert (counts.read, counts.updated, counts.unchanged, counts.rejected) == (5, 2, 1, 2)
+    assert (counts.read, counts.created, counts.unchanged, counts.rejected) == (5, 2, 1, 2)
     assert tiers(store, "C1", "A1") == [(Decimal(1), Decimal(20))]
     assert tiers(store, "C1", "A1", on=date(2026, 12, 1)) == [(Decimal(1), Decimal(25))]
     refused = open_entries(store, "p.csv", "rejected")  # still open: the clean rows of the key do not close them
@@ -78,7 +78,7 @@ def test_a_tier_dearer_than_a_lower_quantity_one_is_a_problem_and_kept(store: St
                                       "C1;A2;1;10,00;01.01.2026;",
                                       "C1;A2;10;9,00;01.01.2026;"])
     counts = import_erp_csv(path, store, ErpCsvMap(**PRICE_MAP))
-    assert (counts.updated, counts.rejected, counts.problems) == (6, 0, 1)
+    assert (counts.created, counts.rejected, counts.problems) == (6, 0, 1)
     assert tiers(store, "C1", "A1") == [(Decimal(1), Decimal(40)), (Decimal(10), Decimal(45)),
                                         (Decimal(100), Decimal(30))]  # kept as sent
     [problem] = open_entries(store, "p.csv", "problem")
@@ -90,7 +90,7 @@ def test_a_tier_dearer_than_a_lower_quantity_one_is_a_problem_and_kept(store: St
 def test_a_price_of_zero_is_a_problem_and_kept(store: Store, tmp_path: Path) -> None:
     path = write(tmp_path / "p.csv", [HEAD, "C1;A1;1;0,00;01.01.2026;", "C1;A2;1;0,01;01.01.2026;"])
     counts = import_erp_csv(path, store, ErpCsvMap(**PRICE_MAP))
-    assert (counts.updated, counts.problems) == (2, 1)
+    assert (counts.created, counts.problems) == (2, 1)
     assert tiers(store, "C1", "A1") == [(Decimal(1), Decimal(0))]
     [problem] = open_entries(store, "p.csv", "problem")
     assert (problem["line"], problem["field"]) == (2, "Preis")
@@ -108,7 +108,7 @@ def test_prices_of_customers_no_contract_names_get_one_warning_per_file(store: S
                                       "acme;A1;1;10;01.01.2026;", "BOLT;A1;1;10;01.01.2026;",
                                       "NOBODY;A1;1;10;01.01.2026;", "NOBODY;A2;1;10;01.01.2026;"])
     counts = import_erp_csv(path, store, ErpCsvMap(**PRICE_MAP))
-    assert (counts.updated, counts.extra["uncontracted_rows"]) == (6, 4)
+    assert (counts.created, counts.extra["uncontracted_rows"]) == (6, 4)
     assert tiers(store, "acme", "A1") == [(Decimal(1), Decimal(10))]  # kept
     [warning] = open_entries(store, "p.csv", "warning")
     assert warning["field"] == "Kunde"

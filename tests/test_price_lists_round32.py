@@ -63,7 +63,7 @@ def test_prices_in_a_currency_no_contract_of_the_customer_uses_are_warned_about(
                                       "ACME;A2;USD;1;12;01.01.2026;", "BOLT;A1;GBP;1;9;01.01.2026;",
                                       "BOLT;A1;EUR;1;10;01.01.2026;", "NOBODY;A1;EUR;1;10;01.01.2026;"])
     counts = import_erp_csv(path, store, ErpCsvMap(**PRICE_MAP))
-    assert (counts.updated, counts.extra["uncontracted_rows"]) == (6, 3)
+    assert (counts.created, counts.extra["uncontracted_rows"]) == (6, 3)
     assert tiers(store, "ACME", "A1", "USD") == [(Decimal(1), Decimal(12))]  # kept
     [warning] = open_entries(store, "p.csv", "warning")
     assert warning["field"] == "Kunde"
@@ -114,7 +114,7 @@ def test_tiers_of_one_window_on_rows_apart_are_compared(store: Store, tmp_path: 
                                       "C1;A1;EUR;10;45,00;01.01.2026;",
                                       "C1;A2;EUR;10;9,00;01.01.2026;"])
     counts = import_erp_csv(path, store, ErpCsvMap(**PRICE_MAP))
-    assert (counts.updated, counts.problems) == (5, 1)
+    assert (counts.created, counts.problems) == (5, 1)
     [problem] = open_entries(store, "p.csv", "problem")
     assert (problem["line"], problem["field"], problem["record_key"]) == (5, "Preis", "C1|A1|EUR|10|01.01.2026")
     assert problem["reason"].startswith("EUR 45.00 from quantity 10 is more than 40.00 from quantity 1 (line 2): "
@@ -129,7 +129,7 @@ def test_a_cheaper_smaller_tier_read_after_a_dearer_larger_one_is_a_problem(stor
                                       "C1;A2;EUR;1;10,00;01.01.2026;",
                                       "C1;A1;EUR;1;40,00;01.01.2026;"])
     counts = import_erp_csv(path, store, ErpCsvMap(**PRICE_MAP))
-    assert (counts.updated, counts.problems) == (3, 1)
+    assert (counts.created, counts.problems) == (3, 1)
     assert tiers(store, "C1", "A1") == [(Decimal(1), Decimal(40)), (Decimal(10), Decimal("45.5"))]
     [problem] = open_entries(store, "p.csv", "problem")
     assert (problem["line"], problem["record_key"]) == (4, "C1|A1|EUR|1|01.01.2026")
@@ -181,7 +181,7 @@ def test_jsonl_price_list_gets_the_csv_price_list_checks(store: Store, tmp_path:
         entry("A3", "1", "5.00", currency="eur"),     # no currency code: rejected
         entry("A4", "1", "5.00")])
     counts = import_price_list_jsonl(path, store)
-    assert (counts.read, counts.updated, counts.rejected, counts.problems) == (7, 4, 3, 2)
+    assert (counts.read, counts.created, counts.rejected, counts.problems) == (7, 4, 3, 2)
     assert tiers(store, "C1", "A1") == [(Decimal(1), Decimal(40)), (Decimal(10), Decimal(45))]
     refused = open_entries(store, "prices.jsonl", "rejected")
     assert [(e["line"], e["field"]) for e in refused] == [(3, "price"), (5, None), (6, "currency")]
@@ -197,7 +197,7 @@ def test_jsonl_price_list_warns_about_prices_no_contract_takes(store: Store, tmp
     path = write_jsonl(tmp_path / "prices.jsonl", [entry("A1", "1", "10", customer="ACME"),
                                                     entry("A1", "1", "12", customer="ACME", currency="USD")])
     counts = import_price_list_jsonl(path, store)
-    assert (counts.updated, counts.extra["uncontracted_rows"]) == (2, 1)
+    assert (counts.created, counts.extra["uncontracted_rows"]) == (2, 1)
     [warning] = open_entries(store, "prices.jsonl", "warning")
     assert warning["reason"].startswith("1 row(s) give prices in a currency no contract of their customer uses: "
                                         "ACME in USD (1 row; its contracts price in EUR)")
@@ -212,7 +212,7 @@ def test_feeds_prices_command_reports_the_load(store: Store, tmp_path: Path, pim
     out = CliRunner().invoke(app, ["feeds", "prices", str(path), "--json"])
     assert out.exit_code == 0, out.output
     body = orjson.loads(out.output)
-    assert (body["read"], body["updated"], body["rejected"]) == (3, 2, 1)
+    assert (body["read"], body["created"], body["rejected"]) == (3, 2, 1)
     assert tiers(store, "C1", "A2") == [(Decimal(1), Decimal(8))]
 
 
@@ -220,6 +220,6 @@ def test_feeds_prices_command_reports_the_load(store: Store, tmp_path: Path, pim
 def test_a_jsonl_price_line_that_is_no_entry_is_rejected_naming_it(store: Store, tmp_path: Path, bad: str) -> None:
     path = write_jsonl(tmp_path / "prices.jsonl", [bad, entry("A1", "1", "10")])
     counts = import_price_list_jsonl(path, store)
-    assert (counts.updated, counts.rejected) == (1, 1)
+    assert (counts.created, counts.rejected) == (1, 1)
     [refused] = open_entries(store, "prices.jsonl", "rejected")
     assert refused["line"] == 1 and refused["reason"]

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pim.errors import InputError
-from pim.mail import normal_email
+from pim.mail import email_key, normal_email
 from pim.store.store import Store, now
 from pim.web import sessions
 from pim.web.tables import TOKEN, USER, WEB_RESET
@@ -130,7 +130,7 @@ def active_by_email(store: Store, email: str) -> tuple[int, str, str] | None:
     """(id, user name, address) of the active account with this e-mail (any case), else None."""
     with store.engine.connect() as conn:
         row = conn.execute(select(USER.c.id, USER.c.username, USER.c.email).where(
-            USER.c.email == email.strip().lower(), USER.c.active.is_(True))).first()
+            USER.c.email == email_key(email), USER.c.active.is_(True))).first()
     return (row.id, row.username, row.email) if row else None
 
 
