@@ -28,6 +28,7 @@ from channels.units import convert
 from channels.xml_chars import xml_chars
 from pim.currencies import price_text
 from pim.errors import ConfigError
+from pim.gate import PARTIAL
 from pim.pipeline import PARTLY
 from pim.product import Product
 from pim.structure import AttributeType
@@ -70,6 +71,7 @@ def _money(value: dict[str, str] | None) -> tuple[Decimal, str] | None:
 
 class GoogleMerchantRenderer:
     name = "google_merchant"
+    gate_per_locale = True  # one feed per locale or target: the gate passes a product some feed may carry (PARTIAL)
 
     def render(self, products: Iterable[Product], ctx: PublishContext, store: Any) -> list[Artifact]:
         s = ctx.structure
@@ -95,6 +97,7 @@ class GoogleMerchantRenderer:
         paths = {label: staging / f"feed.{scope}.{label}.xml" for label, *_ in outputs}
         counts = dict.fromkeys(paths, 0)
         partly: set[str] = ctx.options.setdefault(PARTLY, set())
+        partial: dict[str, dict[str, list[str]]] = ctx.options.setdefault(PARTIAL, {})  # the gate fills it as it runs
         with ExitStack() as stack:
             writers = {}
             for label, locale, currency, target in outputs:
@@ -113,8 +116,9 @@ class GoogleMerchantRenderer:
                 for product, values in resolved:
                     wrote = held = 0
                     for label, (xf, locale, currency, target) in writers.items():
-                        item, reasons = build_item(product, mapper, catalog, locale, currency, tree, stock, values,
-                                                   target)
+                        against = partial.get(product.identifier, {}).get(locale)
+                        item, reasons = (None, against) if against else build_item(
+                            product, mapper, catalog, locale, currency, tree, stock, values, target)
                         if reasons:
                             ctx.blocked.setdefault(product.identifier, []).extend(
                                 f"{self.name}:{label}:{r}" for r in reasons)

@@ -10,7 +10,9 @@ few others 0 decimals where ISO 4217 lists 3 or 2. Babel is read once per code (
 lookup.
 
 Consumer channels (Google Merchant, the storefront) show what a shopper pays: `shelf_price` rounds half up to the
-currency's minor units (EUR 19.999999 → 20.00, JPY 1234.5 → 1235), where B2B feeds keep the extra decimals."""
+currency's minor units (EUR 19.999999 → 20.00, JPY 1234.5 → 1235), where B2B feeds keep the extra decimals. Such a
+price is kept as typed (an import or edit never refuses it: B2B contract prices of EUR 0.0125 a screw are common);
+`shelf_note` says what a consumer channel shows instead, for the quality finding `rounded_price` (pim.quality)."""
 
 from __future__ import annotations
 
@@ -84,3 +86,18 @@ def price_text(amount: Decimal | str, code: str) -> str:
         with localcontext(prec=_DIGITS):  # 15 digits before the point and 30 after, as pim.values allows, kept whole
             value = value.quantize(_QUANTA[places(value, code)])
     return format(value if value else value.copy_abs(), "f")  # "0.00", not "-0.00"
+
+
+def shelf_note(amount: Decimal | str, code: str) -> str | None:
+    """What a consumer channel shows instead of `amount` when it has more decimals than `code`'s minor units
+    ("USD 13.999 has 3 decimals, USD has 2: consumer channels show 14.00; B2B feeds keep 13.999"), None when
+    it shows the amount as stored."""
+    value = amount if isinstance(amount, Decimal) else Decimal(amount)
+    if not value.is_finite():
+        return None
+    units = minor_units(code)
+    if places(value, code) <= units:
+        return None
+    text = price_text(value, code)
+    return (f"{code} {text} has {places(value, code)} decimals, {code} has {units}: consumer channels (storefront, "
+            f"Google Merchant) show and charge {price_text(shelf_price(value, code), code)}; B2B feeds keep {text}")

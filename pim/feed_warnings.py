@@ -101,7 +101,7 @@ def price_list_warnings(store: Store, customers: Iterable[str], on: date | None 
         for c in sharing:
             matcher, undercut = AssortmentMatcher(c.assortment, structure), Undercuts(c, structure)
             members = [row for row in rows if matcher.matches(row, row.values)]  # type: ignore[arg-type]  # a light row reads as a Product
-            passed = run.passing(store, c.channel, members) if members else set()
+            passed = run.passing(store, c.channel, members, c.locale) if members else set()
             for row in members:
                 if row.identifier in passed:
                     undercut.note(row.identifier, ladders[row.identifier], row.values)

@@ -240,11 +240,13 @@ class FeedRun:
         assert self._index is not None
         return self._index.products[self._index.order[identifier]]
 
-    def passing(self, store: Store, channel: str, rows: list[Any]) -> set[str]:
-        """Identifiers among `rows` that pass the channel's gate; each product is evaluated once per run."""
+    def passing(self, store: Store, channel: str, rows: list[Any], locale: str | None = None) -> set[str]:
+        """Identifiers among `rows` that pass the channel's gate in `locale` (the contract's: a feed holds one
+        language; every locale of the channel without one); each product is evaluated once per run and locale."""
         from pim.gate import blocked_for_sharing, evaluate, needs_records
 
-        todo = [r for r in rows if getattr(r, "seq", None) is None or self.gate.get((channel, r.identifier), (None,))[0] != r.seq]
+        key = f"{channel}|{locale}" if locale else channel  # the verdicts' key: one per channel and locale
+        todo = [r for r in rows if getattr(r, "seq", None) is None or self.gate.get((key, r.identifier), (None,))[0] != r.seq]
         if todo:
             seqs = {r.identifier: getattr(r, "seq", None) for r in todo}
             # Light rows carry what the gate reads (identity, family, parent, values) unless it needs provenance.
@@ -257,16 +259,17 @@ class FeedRun:
                 if trimmed:
                     products = chain(_Reader(store).rows([r.identifier for r in todo if id(r) in trimmed]),
                                      (r for r in todo if id(r) not in trimmed))
-            for p, reasons in evaluate(store, self.structure, channel, products):
-                self.gate[(channel, p.identifier)] = (seqs[p.identifier], not reasons, blocked_for_sharing(reasons))
+            for p, reasons in evaluate(store, self.structure, channel, products, locales=[locale] if locale else None):
+                self.gate[(key, p.identifier)] = (seqs[p.identifier], not reasons, blocked_for_sharing(reasons))
             for i in seqs:  # deleted since the snapshot: nothing was read to decide on
-                self.gate.setdefault((channel, i), (seqs[i], False, False))
-        return {r.identifier for r in rows if self.gate[(channel, r.identifier)][1]}
+                self.gate.setdefault((key, i), (seqs[i], False, False))
+        return {r.identifier for r in rows if self.gate[(key, r.identifier)][1]}
 
-    def sharing(self, channel: str, identifiers: Iterable[str]) -> Iterator[str]:
+    def sharing(self, channel: str, identifiers: Iterable[str], locale: str | None = None) -> Iterator[str]:
         """Those of `identifiers` (decided by `passing`) that the gate blocks for a value another product holds
         too: the watermark keeps them, as their verdict moves with that other product (pim.feed_deltas)."""
-        return (i for i in identifiers if self.gate[(channel, i)][2])
+        key = f"{channel}|{locale}" if locale else channel
+        return (i for i in identifiers if self.gate[(key, i)][2])
 
 
 def _diet(contract: Contract, structure: Structure) -> Diet | None:
@@ -380,10 +383,10 @@ def _items(store: Store, structure: Structure, c: Contract, valued: Iterable[tup
     with_stock = c.include_stock if stock is None else stock
     for chunk in batched(valued, GATE_CHUNK):
         members = [(p, v) for p, v in chunk if member(p, v)]
-        passed = run.passing(store, c.channel, [p for p, _ in members]) if members else set()
+        passed = run.passing(store, c.channel, [p for p, _ in members], c.locale) if members else set()
         if held is not None:
             held.difference_update(p.identifier for p, _ in chunk)
-            held.update(run.sharing(c.channel, [p.identifier for p, _ in members if p.identifier not in passed]))
+            held.update(run.sharing(c.channel, [p.identifier for p, _ in members if p.identifier not in passed], c.locale))
         blocked = len(members)
         members = [(p, v) for p, v in members if p.identifier in passed]
         if shared:

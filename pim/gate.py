@@ -8,9 +8,12 @@ CONTRACT (other areas code against this):
   the channel's GateRules and records the others' reasons in ctx.blocked, and stores every decision
   (`decisions`, table gate_decision) so the UI and the search exporter can read the last one.
 
-Rules: every locale of the channel (or the one in ctx.options["locale"]) must reach `min_completeness`; a
+Rules: every locale of the channel the publication writes (ctx.options[LOCALES], set by pim.pipeline from the
+catalog's `locales:`, or the one in ctx.options["locale"]; all of the channel's otherwise) must reach
+`min_completeness`; a
 product without a family has no completeness and is blocked ("no_family") unless min_completeness is 0;
-findings whose kind (or dimension, e.g. "valid") is in `block_on` block.
+findings whose kind (or dimension, e.g. "valid") is in `block_on` block. A run judging only some of the
+channel's locales does not store its decisions: the stored one (the UI's, `pim gate report`'s) is the channel's.
 """
 
 from __future__ import annotations
@@ -29,12 +32,19 @@ from pim.catalog import Structure
 from pim.completeness import Requirements
 from pim.product import Product
 from pim.protocols import PublishContext
-from pim.quality import DIMENSIONS, STORE_KINDS, UNIQUE_KINDS, duplicate_kind, assess, inherited, unique_attributes
+from pim.quality import DIMENSIONS, NAMED_ONLY, STORE_KINDS, UNIQUE_KINDS, duplicate_kind, assess, inherited, unique_attributes
 from pim.scoring_tables import COMPLETENESS, GATE_COUNT, GATE_DECISION, UNIQUE_VALUE
 from pim.store.store import PRODUCT, as_utc, batched
 from pim.structure import AttributeType
 
 BATCH = 1000
+#: Where a publish puts, in ctx.options, the locales its outputs hold when they are not all of the channel's.
+LOCALES = "gate_locales"
+#: Set (True) in ctx.options by a publish whose renderer writes one output per locale (Google Merchant's feeds):
+#: a product passes when some judged locale holds nothing against it, and PARTIAL (identifier → locale →
+#: reasons) tells the renderer which outputs to keep it from.
+PER_LOCALE = "gate_per_locale"
+PARTIAL = "gate_partial"
 HELD_CHUNK = 5000  # products held back for a shared value, bound per statement (one array on PostgreSQL)
 
 
@@ -52,17 +62,18 @@ def reasons_for(product: Product, findings: list[Any], structure: Structure, cha
             if s.locale in wanted and s.ratio < rules.min_completeness:
                 reasons.append(f"completeness:{s.locale}:{s.ratio}<{rules.min_completeness}")
                 reasons.extend(f"missing:{attr}:{s.locale}" for attr in s.missing)
-    blocking = set(rules.block_on)
+    blocking = blocking_kinds(structure, channel)
     for f in findings:
-        if (f.kind in blocking or f.dimension in blocking) and (f.locale is None or f.locale in wanted):
+        if f.kind in blocking and (f.locale is None or f.locale in wanted):
             reasons.append(f.code)
     return list(dict.fromkeys(reasons))
 
 
 def blocking_kinds(structure: Structure, channel: str) -> frozenset[str]:
-    """Finding kinds that block on `channel` (block_on names kinds or whole dimensions)."""
+    """Finding kinds that block on `channel` (block_on names kinds or whole dimensions; NAMED_ONLY kinds only by
+    their name)."""
     blocking = set(structure.channels[channel].gate.block_on)
-    return frozenset(k for k, d in DIMENSIONS.items() if k in blocking or d in blocking)
+    return frozenset(k for k, d in DIMENSIONS.items() if k in blocking or (d in blocking and k not in NAMED_ONLY))
 
 
 class _Gate:
@@ -76,7 +87,9 @@ class _Gate:
         self.store, self.s, self.channel, self.now = store, structure, channel, now
         self.rules = structure.channels[channel].gate
         self.scope_locales = structure.channels[channel].locales
-        self.wanted = locales or self.scope_locales
+        # a locale the channel lacks is judged nowhere: the channel's own then, never none (nothing would block)
+        self.wanted = [l for l in self.scope_locales if l in locales] if locales else []
+        self.wanted = self.wanted or self.scope_locales
         self.kinds = blocking_kinds(structure, channel)
         self.requirements = Requirements(structure)
         self.models: dict[str, list[Any]] = {}
@@ -89,6 +102,11 @@ class _Gate:
             self.stale = stale_families(store, channel)
 
     def decide(self, batch: list[Product]) -> list[list[str]]:
+        return [reasons_of(tags) for tags in self.tagged(batch)]
+
+    def tagged(self, batch: list[Product]) -> list[list[tuple[str | None, str]]]:
+        """Each product's reasons with the locale each is about (None: every locale: no family, a duplicate
+        GTIN), in the order `decide` gives them."""
         if len(self.models) > 20_000:
             self.models.clear()
         need_values = bool(self.kinds - STORE_KINDS)
@@ -103,11 +121,11 @@ class _Gate:
         invalid = self._invalid_assets(here, values) if here else frozenset()
         out = []
         for p in batch:
-            reasons = self._completeness(p, stored.get(p.identifier), values, invalid) if scored else []
+            tags = self._completeness(p, stored.get(p.identifier), values, invalid) if scored else []
             for f in found.get(p.identifier, ()):
                 if f.locale is None or f.locale in self.wanted:
-                    reasons.append(f.code)
-            out.append(list(dict.fromkeys(reasons)))
+                    tags.append((f.locale, f.code))
+            out.append(tags)
         return out
 
     def _scored_here(self, p: Product, rows: dict[str, tuple[str, int, Any]] | None) -> bool:
@@ -128,11 +146,12 @@ class _Gate:
             return frozenset(invalid_assets(conn, records, self.requirements))
 
     def _completeness(self, p: Product, rows: dict[str, tuple[str, int, Any]] | None,
-                      values: dict[str, dict[str, Any]] | None, invalid: frozenset[str] = frozenset()) -> list[str]:
-        reasons: list[str] = []
+                      values: dict[str, dict[str, Any]] | None,
+                      invalid: frozenset[str] = frozenset()) -> list[tuple[str | None, str]]:
+        reasons: list[tuple[str | None, str]] = []
         plan = self.requirements.plan(p.family)
         if plan is None:
-            return ["no_family"]
+            return [(None, "no_family")]
         least = self.rules.min_completeness
         if self._scored_here(p, rows):
             vals = values[p.identifier] if values is not None else inherited(self.store, [p], self.models)[p.identifier]
@@ -141,10 +160,10 @@ class _Gate:
             scores = [(l, rows[l][1], rows[l][2]) for l in self.scope_locales]  # type: ignore[index]
         for locale, ratio, missing in scores:
             if locale in self.wanted and ratio < least:
-                reasons.append(f"completeness:{locale}:{ratio}<{least}")
+                reasons.append((locale, f"completeness:{locale}:{ratio}<{least}"))
                 if isinstance(missing, str):  # stored rows keep their JSON text until a reason needs it
                     missing = orjson.loads(missing)
-                reasons.extend(f"missing:{attr}:{locale}" for attr in missing or ())
+                reasons.extend((locale, f"missing:{attr}:{locale}") for attr in missing or ())
         return reasons
 
     def _stored(self, batch: list[Product]) -> dict[str, dict[str, tuple[str, int, Any]]]:
@@ -329,21 +348,53 @@ def evaluate(store: Any, structure: Structure, channel: str, products: Iterable[
 
 def gate_stage(products: Iterable[Product], ctx: PublishContext) -> Iterator[Product]:
     store = ctx.options.get("store")
-    locale = ctx.options.get("locale")
+    locales = judged_locales(ctx)
     # `as_of`: the time age rules measure against (default now), for a reproducible run
-    gate = _Gate(store, ctx.structure, ctx.channel, [locale] if locale else None, ctx.options.get("as_of"))
+    gate = _Gate(store, ctx.structure, ctx.channel, locales, ctx.options.get("as_of"))
+    whole = locales is None or set(gate.scope_locales) <= set(locales)
+    partial: dict[str, dict[str, list[str]]] | None = ctx.options.setdefault(PARTIAL, {}) if ctx.options.get(PER_LOCALE) else None
     for batch in batched(products, BATCH):
-        verdicts = gate.decide(batch)
-        if store is not None:
+        tagged = gate.tagged(batch)
+        verdicts = [reasons_of(tags) for tags in tagged]
+        if store is not None and whole:  # a verdict on some locales only is not the channel's
             record_decisions(store, ctx.channel, [(p.identifier, r) for p, r in zip(batch, verdicts)])
-        for product, reasons in zip(batch, verdicts):
-            if reasons:
+        for product, reasons, tags in zip(batch, verdicts, tagged):
+            if reasons and partial is not None and (against := _by_locale(tags, gate.wanted)) is not None:
+                partial[product.identifier] = against  # some outputs may have it: the renderer decides per output
+                yield product
+            elif reasons:
                 ctx.blocked.setdefault(product.identifier, []).extend(reasons)
             else:
                 yield product
 
 
 gate_stage.name = "gate"  # type: ignore[attr-defined]
+
+
+def reasons_of(tags: list[tuple[str | None, str]]) -> list[str]:
+    return list(dict.fromkeys(reason for _, reason in tags))
+
+
+def _by_locale(tags: list[tuple[str | None, str]], wanted: list[str]) -> dict[str, list[str]] | None:
+    """locale → the reasons against the product there, when some judged locale has none and no reason holds
+    in every locale; else None (blocked from every output)."""
+    if any(locale is None for locale, _ in tags):
+        return None
+    against: dict[str, list[str]] = {}
+    for locale, reason in tags:
+        against.setdefault(locale, []).append(reason)  # type: ignore[arg-type]
+    return against if any(l not in against for l in wanted) else None
+
+
+def judged_locales(ctx: PublishContext) -> list[str] | None:
+    """The channel's locales a publish writes (LOCALES, else the `locale` option), None for all of them: a
+    storefront of one language is not blocked by the translations it does not publish."""
+    given = ctx.options.get(LOCALES)
+    if given is None and ctx.options.get("locale"):
+        given = [ctx.options["locale"]]
+    if given is None:
+        return None
+    return [l for l in ctx.structure.channels[ctx.channel].locales if l in given] or None
 
 
 # ---------------------------------------------------------------------------------------------- stored decisions

@@ -170,6 +170,8 @@ def publish(
     catalog = catalog_key(ctx.options)
     source, published = f"{channel}/{scope}", None
     try:
+        narrow_gate(ctx, channel, getattr(renderer, "gate_per_locale", False))  # before the stages run (lazily,
+        # as the renderer reads them); a bad catalog fails the job
         artifacts = renderer.render(counter, ctx, store)
         published = counter.identities() if whole(artifacts) else None
         if not allow_drop:
@@ -199,6 +201,24 @@ def publish(
                               "files": [a.name for a in artifacts], **result.links(), **result.mode(),
                               **result.baseline()})
     return result
+
+
+def narrow_gate(ctx: PublishContext, renderer: str, per_locale: bool = False) -> None:
+    """Tell the gate (pim.gate.LOCALES) which of the scope's locales this run's outputs hold, when not all: a
+    catalog of `locales: [en_US]` publishes products complete in en_US whatever their fr_FR copy lacks. Left as
+    is when the caller already said (`locale`, LOCALES). `per_locale`: the renderer writes one output per locale
+    and keeps a product from those the gate's PARTIAL names (Google Merchant), so the gate passes a product
+    some judged locale holds nothing against (pim.gate.PER_LOCALE)."""
+    from pim.gate import LOCALES, PER_LOCALE
+    from pim.registry import WRITTEN_LOCALES
+
+    if per_locale:
+        ctx.options.setdefault(PER_LOCALE, True)
+    if LOCALES in ctx.options or ctx.options.get("locale"):
+        return
+    written = load(WRITTEN_LOCALES)(renderer, ctx.options, ctx.channel, ctx.structure)
+    if written is not None:
+        ctx.options[LOCALES] = list(written)
 
 
 def _drop_staging(output_dir: Path, job_id: int) -> None:

@@ -2,8 +2,9 @@
 the product, the attribute and the reason. The gate blocks on finding kinds a channel lists in `block_on`.
 
 Kinds: incomplete (complete); duplicate_gtin, duplicate_identifier, duplicate_value (unique); invalid,
-unknown_association, self_association (valid); stale_price, stale_stock (timely); conflict (accurate);
-inconsistent, missing_translation, missing_axis (consistent)."""
+unknown_association, self_association (valid); stale_price, stale_stock (timely); conflict, rounded_price
+(accurate); inconsistent, missing_translation, missing_axis (consistent). NAMED_ONLY kinds block only where a
+channel names them (a whole dimension in block_on does not take them in)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,11 @@ DIMENSIONS = {
     "incomplete": "complete", "duplicate_gtin": "unique", "duplicate_identifier": "unique",
     "duplicate_value": "unique", "invalid": "valid", "unknown_association": "valid", "self_association": "valid",
     "stale_price": "timely", "stale_stock": "timely", "conflict": "accurate", "inconsistent": "consistent",
-    "missing_translation": "consistent", "missing_axis": "consistent",
+    "missing_translation": "consistent", "missing_axis": "consistent", "rounded_price": "accurate",
 }
+#: Kinds a channel blocks on only by their name: `rounded_price` (a price with more decimals than its currency's
+#: minor units) is a B2B unit price on a B2B channel blocking `accurate`, and only a consumer channel holds it back.
+NAMED_ONLY = frozenset({"rounded_price"})
 _GTIN_CODES = {"ean", "ean8", "ean13", "gtin", "gtin8", "gtin12", "gtin13", "gtin14", "upc"}
 _UNIT = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -72,10 +76,20 @@ def _check_digit(text: str) -> int:
     return -(3 * (sum(odd) - 48 * len(odd)) + sum(even) - 48 * len(even)) % 10
 
 
+#: GTIN length → what its ASCII digits' bytes add to the weighted sum (48 per digit, times its weight 1 or 3)
+_BYTE_OFFSET = {n: 48 * ((n + 1) // 2 + 3 * (n // 2)) for n in (8, 12, 13, 14)}
+
+
 def gtin_ok(text: str) -> bool:
     """Whether `text`, as it stands, is a GTIN-8/12/13/14 with its check digit: `gtin_problem` without the
-    message, for the import paths that only need the answer."""
-    return len(text) in (8, 12, 13, 14) and text.isascii() and text.isdigit() and _check_digit(text) == ord(text[-1]) - 48
+    message, for the import paths that only need the answer (every imported GTIN: one call, sums taken in C).
+    With its check digit (weight 1) and, from the right, the digits before it weighing 3, 1, 3…, a GTIN's
+    weighted sum is a multiple of 10."""
+    offset = _BYTE_OFFSET.get(len(text))
+    if offset is None or not (text.isascii() and text.isdigit()):
+        return False
+    raw = text.encode()
+    return (sum(raw[-1::-2]) + 3 * sum(raw[-2::-2]) - offset) % 10 == 0
 
 
 def gtin_problem(value: Any) -> str | None:
@@ -246,9 +260,38 @@ def product_findings(product: Product, values: Mapping[str, Any], ctx: Context,
                 elif ctx.now - as_utc(prov.at) > timedelta(days=max_price_age):
                     out.append(Finding(product.identifier, "stale_price",
                                        f"price from {prov.at:%Y-%m-%d} is older than {max_price_age} days", attr.code))
+    if kinds is None or "rounded_price" in kinds:
+        out.extend(rounded_price_findings(product.identifier, values, structure, channel))
     if kinds is None or "inconsistent" in kinds or "missing_translation" in kinds:
         out.extend(f for f in consistency_findings(product.identifier, values, structure, channel)
                    if kinds is None or f.kind in kinds)
+    return out
+
+
+def rounded_price_findings(identifier: str, values: Mapping[str, Any], structure: Structure,
+                           channel: Channel) -> list[Finding]:
+    """Prices in the channel's currencies with more decimals than the currency's minor units (USD 13.999): kept
+    as typed, since B2B unit prices go below the cent, but a consumer channel rounds them (pim.currencies.
+    shelf_price), so the team is told what the shop will show. Code: `rounded_price:<attribute>:<currency>`."""
+    from decimal import InvalidOperation
+
+    from pim.currencies import shelf_note
+
+    out = []
+    for key, data in values.items():
+        where = _applies(key, channel) if isinstance(data, dict) and data else None
+        attr = structure.attributes.get(where[0]) if where else None
+        if attr is None or attr.type != AttributeType.price_collection:
+            continue
+        for currency, amount in sorted(data.items()):
+            if currency not in channel.currencies or amount in (None, ""):
+                continue
+            try:
+                note = shelf_note(str(amount), currency)
+            except (InvalidOperation, ValueError):
+                continue  # not a number: `invalid` says so
+            if note:
+                out.append(Finding(identifier, "rounded_price", note, attr.code, where[1], currency))  # type: ignore[index]
     return out
 
 

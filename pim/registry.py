@@ -36,6 +36,8 @@ RENDERERS: dict[str, str] = {
 CHANNEL_CATALOG = "channels.framework:catalog_for"
 #: Reads and checks a channel catalog file (API publishes name one under PIM_HOME: pim.publish_jobs).
 CATALOG_LOADER = "channels.framework:load_catalog"
+#: (renderer, options, scope, structure) → the scope's locales a publish writes, None for all: the gate judges those.
+WRITTEN_LOCALES = "channels.framework:written_locales"
 
 #: Exporters: where artifacts go.
 EXPORTERS: dict[str, str] = {
