@@ -21,7 +21,10 @@ Staging: a publication renders into PIM_OUTPUT/.staging/job-<id> and its exporte
 went out; a publication killed mid-run leaves it. Every pass, `pim maintain` even with no retention set (this
 is no history), removes those of jobs no longer queued or running, judged as uploads' jobs are
 (`prune_staging`); a publication to local files does the same for its output when it ends (exporters.local). A
-queued or running job's directory never goes."""
+queued or running job's directory never goes.
+
+Drafts: value edits an ended session did not save (pim.web.drafts) are taken within drafts.TTL (12 h) or never;
+every pass, set or not (no history either), deletes those older (`drafts` in the report)."""
 
 from __future__ import annotations
 
@@ -78,6 +81,8 @@ class PassResult:
     exit_code: int = 0
     #: the staging sweep (`prune_staging`'s result with its status; stopped: not run), which runs unconfigured
     staging: dict[str, Any] = field(default_factory=lambda: {"status": STOPPED})
+    #: the expired web drafts' sweep (`_drafts`), which runs unconfigured too
+    drafts: dict[str, Any] = field(default_factory=lambda: {"status": STOPPED})
 
     @property
     def failed(self) -> list[str]:
@@ -98,13 +103,13 @@ class PassResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {"dry_run": self.dry_run, "at": self.at.isoformat(), "retentions": self.retentions,
-                "failed": self.failed, "staging": self.staging}
+                "failed": self.failed, "staging": self.staging, "drafts": self.drafts}
 
     def line(self) -> str:
-        """One log line: each retention's count, or its status, and the staging sweep's."""
+        """One log line: each retention's count, or its status, and the staging and drafts sweeps'."""
         key = "would_delete" if self.dry_run else "deleted"
         return ", ".join(f"{name} {r[key] if r['status'] == DONE else r['status']}"
-                         for name, r in [*self.retentions.items(), ("staging", self.staging)])
+                         for name, r in [*self.retentions.items(), ("staging", self.staging), ("drafts", self.drafts)])
 
 
 def _quarantine(store: Store, days: int, at: datetime, dry_run: bool) -> dict[str, Any]:
@@ -282,6 +287,7 @@ def run_pass(store: Store, *, dry_run: bool = False, at: datetime | None = None,
         result.retentions[name] = entry
     if stop is None or not stop.is_set():
         result.staging = _staging(store, settings.output_dir, dry_run, result)
+        result.drafts = _drafts(store, dry_run, result)
     if result.stopped:
         log.warning("maintenance: asked to stop; did not run %s (the next pass does)", ", ".join(result.stopped))
     return result
@@ -302,6 +308,21 @@ def _staging(store: Store, output_dir: Path, dry_run: bool, result: PassResult) 
         result.exit_code = max(result.exit_code, 1)
         return {"status": FAILED, "error": f"{type(exc).__name__}: {exc} (the next pass tries again; a "
                 f"{STAGING}/job-<id> dir under {output_dir} whose job ended may also be deleted by hand)"}
+
+
+def _drafts(store: Store, dry_run: bool, result: PassResult) -> dict[str, Any]:
+    """The pass's sweep of expired web drafts (pim.web.drafts.prune_expired), with its status; a failure is
+    recorded (exit code 1) like the staging sweep's."""
+    # imported here: the web's modules load only when a pass runs
+    from pim.web.drafts import prune_expired
+
+    try:
+        gone = prune_expired(store, result.at, dry_run=dry_run)
+    except Exception as exc:  # recorded; the next pass, or the next draft kept, tries again
+        log.exception("maintenance: the drafts sweep failed")
+        result.exit_code = max(result.exit_code, 1)
+        return {"status": FAILED, "error": f"{type(exc).__name__}: {exc}"}
+    return {"status": DONE, **_as_dry({"deleted": gone}, dry_run)}
 
 
 class LeaseHeld(PimError):

@@ -32,7 +32,6 @@ def _copied_first(tmp_path: Path) -> Path:
     return out
 
 
-@pytest.mark.backends("sqlite")
 def test_a_copy_that_wrote_the_left_out_file_first_imports_and_keeps_the_values(moved: Store, tmp_path: Path) -> None:  # noqa: F811
     out = _copied_first(tmp_path)
     counts = import_jsonl(out, moved)  # before: refused, "is older than catalog.jsonl"
@@ -40,7 +39,6 @@ def test_a_copy_that_wrote_the_left_out_file_first_imports_and_keeps_the_values(
     assert moved.get_product("complete").values["mpn"] == "RN-1"  # type: ignore[union-attr]
 
 
-@pytest.mark.backends("sqlite")
 def test_the_copy_is_still_refused_when_the_catalog_no_longer_holds_a_value_as_the_file_says(
         moved: Store, tmp_path: Path) -> None:  # noqa: F811
     """Cleared since (as before a stale export of the same content): nothing tells a copy from a stale file, so
@@ -57,7 +55,6 @@ def test_the_copy_is_still_refused_when_the_catalog_no_longer_holds_a_value_as_t
     assert "mpn" not in moved.get_product("complete").values  # type: ignore[union-attr]
 
 
-@pytest.mark.backends("sqlite")
 def test_the_import_page_says_an_upload_does_not_carry_left_out_values(store: Store) -> None:
     """An uploaded JSON Lines file is imported without a left-out file (none is uploaded beside it): the page says
     so where it offers the importer, to admins."""

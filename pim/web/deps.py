@@ -94,6 +94,7 @@ def session_user(request: Request) -> User:
     if found is None or found.user_id != request.session.get("uid") or \
             request.session.get("stamp") != password_stamp(found.password_hash):
         request.state.ended_uid = request.session.get("uid")  # whose edit a kept draft is (pim.web.signin_return)
+        request.state.ended_stamp = request.session.get("stamp")  # and whether it still holds (drafts.person)
         for key in ("uid", "stamp", "sid"):
             request.session.pop(key, None)
         raise LoginRequired()

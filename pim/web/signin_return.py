@@ -8,14 +8,16 @@ back in its field, unsaved, to save with one press — never applied without a v
 the cookie itself expired (12 h idle), so the post carries no session and no CSRF token at all (pim.web.deps
 .check_csrf sends such a save here instead of answering 403). The draft's text is kept on the server
 (pim.web.drafts), for the person whose session it was only (the ended session's cookie, or the sign-in's owner
-cookie once that cookie is gone); the session holds its id. A draft over drafts.MAX_CHARS, or whose person is
-unknown, is not kept, and the product page says that the change was lost."""
+cookie once that cookie is gone, while its account is active and its password unchanged: drafts.person); the
+session holds its id. A draft over drafts.MAX_CHARS characters (counted as typed, whatever their script), or
+whose person is unknown, is not kept, and the product page says that the change was lost; so does a body too
+big to read (over READ_AT_MOST bytes), whose field is found in its first HEAD bytes (our form sends it before
+the value)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -26,7 +28,10 @@ from pim.web import drafts
 
 DRAFT = "draft"  # session key: the unsaved value edit ({"product", "key", "uid", "id"|"lost"}; pim.web.drafts)
 DRAFT_ROUTE = "edit_value"  # the route whose posts are kept (pim.web.ui.edit_value)
-READ_AT_MOST = 1024 * 1024  # bytes: a longer anonymous body is not read for its draft (drafts.MAX_CHARS fits)
+#: bytes: a longer anonymous body is not read for its draft. drafts.MAX_CHARS of any text fits (a character is up
+#: to 4 UTF-8 bytes, each sent as %XX: 12), with room for the other fields; a bound all the same.
+READ_AT_MOST = drafts.MAX_CHARS * 12 + 64 * 1024
+HEAD = 8 * 1024  # bytes of a too-big body read for its field (key, channel, locale), to say its draft was lost
 HOME = "/products"
 #: why a draft was not kept, as the product page says it ("…, and <why>: type it again")
 LOST = {"long": f"it was too long to keep across the sign-in (over {drafts.MAX_CHARS:,} characters)",
@@ -114,29 +119,55 @@ async def keep_draft(request: Request) -> tuple[str, str] | None:
     content_type = request.headers.get("content-type", "")
     length = request.headers.get("content-length", "")
     if (request.method != "POST" or getattr(route, "name", None) != DRAFT_ROUTE or not from_our_page(request)
-            or not content_type.startswith("application/x-www-form-urlencoded")
-            or not length.isdigit() or int(length) > READ_AT_MOST):
+            or not content_type.startswith("application/x-www-form-urlencoded") or not length.isdigit()):
         return None
-    form = await request.form()
-    pairs = [[k, str(v)] for k, v in form.multi_items() if k != "csrf_token" and isinstance(v, str)]
-    key = str(form.get("key", ""))
-    product = request.path_params.get("identifier", "")
+    too_big = int(length) > READ_AT_MOST
+    if too_big:  # not read whole: its field from the head, so the page can say the change was lost
+        pairs = await _head_pairs(request)
+    else:
+        form = await request.form(max_part_size=READ_AT_MOST)  # Starlette's default refuses a field over 1 MiB
+        pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    pairs = [(k, v) for k, v in pairs if k != "csrf_token"]
+    fields = dict(pairs)  # the last of each name, as form.get
+    key, product = fields.get("key", ""), request.path_params.get("identifier", "")
     if not key or not product:
         return None
-    # whose: the ended session's cookie says so; once the cookie has expired, the sign-in's owner cookie does
-    owner = getattr(request.state, "ended_uid", None) or drafts.owner_of(request)
-    earlier, store = request.session.get(DRAFT), request.app.state.store
+    store = request.app.state.store
+    owner = await run_in_threadpool(drafts.person, store, *_claimed(request))
+    earlier = request.session.get(DRAFT)
     replaces = earlier.get("id") if isinstance(earlier, dict) else None  # this browser's earlier draft: replaced
     draft: dict[str, Any] = {"product": product, "key": key, "uid": owner}
-    if not isinstance(owner, int) or len(json.dumps(pairs)) > drafts.MAX_CHARS:
-        # nobody to keep it for (a browser that never signed in here, or long ago), or too long
-        draft["lost"] = "whose" if not isinstance(owner, int) else "long"
+    if owner is None or too_big or sum(len(k) + len(v) for k, v in pairs) > drafts.MAX_CHARS:
+        # nobody to keep it for (a browser that never signed in here, long ago, or whose account or password
+        # changed since), or too long
+        draft["lost"] = "whose" if owner is None else "long"
         await run_in_threadpool(drafts.drop, store, replaces)
     else:
-        draft["id"] = await run_in_threadpool(drafts.keep, store, owner, product, key, pairs, replaces)
+        draft["id"] = await run_in_threadpool(drafts.keep, store, owner, product, key,
+                                              [[k, v] for k, v in pairs], replaces)
     request.session[DRAFT] = draft
-    scope = urlencode({k: str(form.get(k)) for k in ("channel", "locale") if form.get(k)})
+    scope = urlencode({k: fields[k] for k in ("channel", "locale") if fields.get(k)})
     return scope, f"#attr-{key.split(':')[0].split('@')[0]}"
+
+
+def _claimed(request: Request) -> tuple[Any, Any]:
+    """Whom the edit says it is by, and their password stamp: the ended session's cookie, else (that cookie has
+    expired) the sign-in's owner cookie."""
+    ended = getattr(request.state, "ended_uid", None)
+    if ended is not None:
+        return ended, getattr(request.state, "ended_stamp", None)
+    return drafts.owner_of(request) or (None, None)
+
+
+async def _head_pairs(request: Request) -> list[tuple[str, str]]:
+    """The fields wholly inside the body's first HEAD bytes; the rest is not read."""
+    head = b""
+    async for chunk in request.stream():
+        head += chunk
+        if len(head) > HEAD:
+            break
+    complete = head[:HEAD].rpartition(b"&")[0] if len(head) > HEAD else head
+    return parse_qsl(complete.decode("utf-8", "replace"), keep_blank_values=True, encoding="utf-8", errors="replace")
 
 
 def draft_for(request: Request, product: str, user_id: int) -> dict[str, Any] | None:
