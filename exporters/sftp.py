@@ -52,8 +52,9 @@ def _same(a: str, b: str) -> bool:
 
 
 class SftpExporter:
-    """One target (pim.contracts.SftpTarget; without one, a push is a ConfigError). `attempts` counts connections
-    tried by the last push."""
+    """One target (pim.contracts.SftpTarget; without one, a push is a ConfigError). `retries` is how many
+    connections a push tries in all (1: no retry; below 1 counts as 1, so a push always tries once: it named "0
+    attempts" and no error before); `attempts` counts those the last push tried."""
 
     name = "sftp"
 
@@ -80,7 +81,8 @@ class SftpExporter:
         last: Exception | None = None
         self.unwanted, self.left = False, []
         placed: list[str] = []  # every attempt's: a withdrawal removes what an earlier, dropped one put in place
-        for attempt in range(1, self.retries + 1):
+        tries = max(1, self.retries)
+        for attempt in range(1, tries + 1):
             self.attempts = attempt
             try:
                 return self._push_once(artifacts, ctx, placed)
@@ -90,10 +92,11 @@ class SftpExporter:
                 last = exc
             except (OSError, EOFError, paramiko.SSHException) as exc:
                 last = exc
-            if attempt < self.retries:
+            if attempt < tries:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
         t = self.target
-        raise DeliveryError(f"SFTP delivery to {t.host}:{t.port} failed after {self.retries} attempts: {last}",
+        said = f"{tries} attempt{'s' if tries != 1 else ''}"
+        raise DeliveryError(f"SFTP delivery to {t.host}:{t.port} failed after {said}: {last}",
                             retryable=True, hint="the delivery log keeps the error; the watermark did not move, so the next run resends")
 
     def _push_once(self, artifacts: list[Artifact], ctx: PublishContext | None, placed: list[str]) -> list[str]:

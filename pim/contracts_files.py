@@ -83,10 +83,14 @@ def read_contract_file(path: Path) -> tuple[list[Placed], list[StructureProblem]
     return [Placed(c, name, node, () if wrapped else ("contracts", n)) for n, c in enumerate(contracts)], []
 
 
-def load_contracts(store: Store, paths: Iterable[Path]) -> list[Contract]:
+def load_contracts(store: Store, paths: Iterable[Path], *, force: bool = False,
+                   notes: list[str] | None = None) -> list[Contract]:
     """Every file must read and every contract must fit the catalog (a known channel, one of its locales, known
     fields, a code of its own) before anything is stored. Every problem of every file is reported at once:
-    StructureErrors for what the files say, ContractConflicts for what does not fit."""
+    StructureErrors for what the files say, ContractConflicts for what does not fit. A customer code known only
+    in another case (pim.feed_customers) is a conflict too, unless `force`; `notes` gets the ones let through."""
+    from pim.feed_customers import clash_notes, clash_problems
+
     from pim.structure_files import StructureErrors
 
     placed: list[Placed] = []
@@ -98,6 +102,10 @@ def load_contracts(store: Store, paths: Iterable[Path]) -> list[Contract]:
     if problems:
         raise StructureErrors(problems, LOAD_HINT, files="contract files")
     conflicts = fit_problems(placed, store.structure(), _declared_renditions(placed))
+    if not force:
+        conflicts += clash_problems(store, placed)
+    if notes is not None and not conflicts:
+        notes += clash_notes(store, placed, force)
     if conflicts:
         raise ContractConflicts(conflicts)
     contracts = [p.contract for p in placed]

@@ -27,7 +27,7 @@ from pim.catalog import Structure
 from pim.commerce import Availability, Tier, price_list_tiers, stock_all, stock_for
 from pim.contracts import (Assortment, AssortmentIndex, AssortmentMatcher, Contract, ResolvedPrice, discounted, get_contract,
                            get_contracts, list_price, resolve_prices)
-from pim.errors import ConfigError, PimError
+from pim.errors import ConfigError, InputError, PimError
 from pim.feed_delivery import DeliveryResult, deliver_contract, describe_left_out, feeds_dir  # noqa: F401  # old paths
 from pim.feed_names import feed_file_name
 from pim.feed_warnings import Undercuts
@@ -455,7 +455,10 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
     the snapshot, gate verdicts and rendered rows with the other builds of a delivery run."""
     from pim.feed_deltas import delta_items  # it builds on this module's reading and deciding
 
-    wm = log.get_watermark(store, contract.code)
+    from pim.feed_chain import chain_start
+
+    # a contract moved to another customer starts that customer's chain: a full feed, numbered on from their own
+    wm, base = chain_start(store, contract, log.get_watermark(store, contract.code))
     full = force_full or contract.mode == "full" or wm is None or wm.contract_digest != contract.digest()
     if run is None or not full:
         run = FeedRun(store, snapshot=False)  # one build, or a delta: read live, proportional to the assortment or change
@@ -498,8 +501,8 @@ def build_feed(store: Store, contract: Contract, out_dir: Path, *, on: date | No
                 undercut.check(item)  # contract ladders only: a fallback is one tier from 1 piece
             yield item
 
-    version = (wm.version + 1) if wm else 1
-    plan = FeedPlan(contract, structure, kind, version, wm.version if wm else 0, now(), contract.media_base_url or _cdn(),
+    version = base + 1
+    plan = FeedPlan(contract, structure, kind, version, base, now(), contract.media_base_url or _cdn(),
                     run.rendered, store)
     name = feed_file_name(contract.code, version, plan.generated_at, kind, renderer.extension)
     path = out_dir / contract.customer / contract.code / name
@@ -599,13 +602,17 @@ def deliver_all(store: Store, *, contract: str | None = None, dry_run: bool = Fa
                 backoff: float = 1.0, on_done: Callable[[dict[str, Any]], None] | None = None,
                 contracts: list[str] | None = None, allow_empty: bool = False) -> RunSummary:
     """One job per contract (`contract`, else `contracts`, else all of them) through the project's Executor;
-    the summary lists the failures and the held feeds (`allow_empty` sends empty full feeds instead)."""
+    the summary lists the failures and the held feeds (`allow_empty` sends empty full feeds instead). `retries`
+    counts SFTP connections tried in all (`pim feeds deliver --attempts`), at least 1."""
     import uuid
     from concurrent.futures import as_completed
 
     from pim.executor import make_executor
     from pim.settings import get_settings
 
+    if retries < 1:  # it counts attempts: 0 tried nothing and reported "failed after 0 attempts: None"
+        raise InputError(f"SFTP attempts must be at least 1, not {retries}", field="retries",
+                         hint="1 tries once, without retrying (pim feeds deliver --attempts 1)")
     codes = [contract] if contract else list(contracts) if contracts is not None else [c.code for c in get_contracts(store)]
     if contract:
         get_contract(store, contract)  # unknown code → clear ConfigError before any work

@@ -26,9 +26,13 @@ def _store():  # type: ignore[no-untyped-def]
 
 @app.command("load")
 def load(contracts_dir: Path = typer.Argument(..., help="A contracts YAML/JSON file, or a folder of them."),
+         force: bool = typer.Option(False, "--force", help="Load a customer code that differs only in case from "
+                                                           "a known one (`ACME` beside `acme`): it is another "
+                                                           "customer. Refused otherwise."),
          as_json: bool = JsonOption) -> None:
     """Validate and store contracts (schema: schemas/contract.schema.json). Nothing is stored if one is bad; every
-    problem is named with its file, line and field (--json: a `problems` list). Contracts not in the files stay:
+    problem is named with its file, line and field (--json: a `problems` list). A customer code (or
+    pricing.price_list) known only in another case is refused unless --force. Contracts not in the files stay:
     `pim feeds delete CODE` removes one."""
     from pim.contracts import load_contracts
     from pim.errors import InputError, PimError
@@ -39,12 +43,13 @@ def load(contracts_dir: Path = typer.Argument(..., help="A contracts YAML/JSON f
             raise InputError("no such file or folder", file=str(contracts_dir),
                              hint="name a contracts .yaml/.json file or a folder of them")
         paths = sorted(p for ext in ("*.yaml", "*.yml", "*.json") for p in contracts_dir.glob(ext)) if contracts_dir.is_dir() else [contracts_dir]
-        loaded = load_contracts(store, paths)
+        clashes: list[str] = []
+        loaded = load_contracts(store, paths, force=force, notes=clashes)
     except PimError as exc:
         if not as_json:
             raise
         _refused(exc)
-    notes = _unlinked(loaded, store)
+    notes = clashes + _unlinked(loaded, store)
     if as_json:
         emit_json({"loaded": len(loaded), "files": len(paths), "contracts": [c.code for c in loaded], "notes": notes})
         return
@@ -152,16 +157,17 @@ def list_contracts(as_json: bool = JsonOption) -> None:
     holds from it), and why `deliver --due` holds one back (`on_hold`: its last run was refused for its data)."""
     from pim.contracts import get_contracts
     from pim.delivery_log import get_watermark
+    from pim.feed_chain import chain_start
     from pim.feed_schedule import schedules
 
     store = _store()
     on_hold = {d.contract: d.on_hold for d in schedules(store)}
     rows = []
     for c in get_contracts(store):
-        wm = get_watermark(store, c.code)
+        wm, version = chain_start(store, c, get_watermark(store, c.code))  # moved to another customer: theirs
         where = ", ".join(x for x in ("sftp" if c.delivery.sftp else "", "portal" if c.delivery.portal else "") if x)
         rows.append({"code": c.code, "customer": c.customer, "format": c.format, "mode": c.mode, "delivery": where,
-                     "schedule": c.schedule, "version": wm.version if wm else 0, "held": len(wm.delivered) if wm else 0,
+                     "schedule": c.schedule, "version": version, "held": len(wm.delivered) if wm else 0,
                      "on_hold": on_hold.get(c.code)})
     if as_json:
         emit_json(rows)
@@ -177,7 +183,12 @@ def deliver(
     dry_run: bool = typer.Option(False, "--dry-run", help="Build the feeds (rows, holds) in a scratch folder, keep "
                                                           "no file, deliver nothing, keep the watermark. "
                                                           "Takes no claims: it may overlap a real run."),
-    retries: int = typer.Option(4, "--retries", help="SFTP attempts per file on a dropped connection."),
+    attempts: int | None = typer.Option(None, "--attempts", min=1, show_default=False,
+                                        help="SFTP connections tried per delivery when one drops or cannot be made "
+                                             "(1: no retry; 4 by default), waiting 1, 2, 4 s… between them."),
+    retries: int | None = typer.Option(None, "--retries", min=0, show_default=False,
+                                       help="SFTP retries after the first attempt (0: try once); --retries N is "
+                                            "--attempts N+1."),
     due: bool = typer.Option(False, "--due", help="Only the contracts whose schedule is due (run this from a "
                                                   "system timer every few minutes; `pim feeds due` shows them). "
                                                   "A contract another run is sending is skipped."),
@@ -190,6 +201,10 @@ def deliver(
     """Build and deliver feeds: one job per contract; failures and held feeds are listed and set the exit code."""
     from pim.contracts import get_contracts
 
+    if attempts is not None and retries is not None:
+        console.print("[red]--attempts and --retries exclude each other[/]: --retries N is --attempts N+1")
+        raise typer.Exit(2)
+    tries = attempts if attempts is not None else retries + 1 if retries is not None else 4
     store = _store()
     if due and contract:
         console.print("[red]--due and --contract exclude each other[/]: --due picks the contracts itself")
@@ -204,9 +219,9 @@ def deliver(
         get_contract(store, contract)  # an unknown code: the clear error, before any claim
     named = None if due else [contract] if contract else [c.code for c in get_contracts(store)]
     if dry_run:
-        _dry_run(store, retries, as_json, due=due, named=named, allow_empty=allow_empty)
+        _dry_run(store, tries, as_json, due=due, named=named, allow_empty=allow_empty)
     else:
-        _deliver_claimed(store, retries, as_json, due=due, named=named, allow_empty=allow_empty)
+        _deliver_claimed(store, tries, as_json, due=due, named=named, allow_empty=allow_empty)
 
 
 def _deliver_claimed(store: Store, retries: int, as_json: bool, *, due: bool, named: list[str] | None,
@@ -366,10 +381,12 @@ def token(customer: str = typer.Option(..., "--customer", help="Customer code, a
           force: bool = ForceOption) -> None:
     """Issue a portal API token for a customer. Only its hash is stored: copy it now."""
     from pim.delivery_log import issue_token
+    from pim.feed_customers import check_customer_code
     from pim.portal_people import check_customer
 
     store = _store()
     if not force:
+        check_customer_code(store, customer)  # its "did you mean" knows case and prefers a contract's customer
         check_customer(store, customer)
     typer.echo(issue_token(store, customer))
 
@@ -421,7 +438,11 @@ def prices(path: Path = typer.Argument(..., help="JSON Lines of price-list entri
     with json_failure(as_json, path):
         store, started = _store(), now()
         counts = import_price_list_jsonl(path, store)
-        warnings = price_list_warnings(store, customers_priced_since(store, started))
+        # the file's own warning first: rows for a customer no contract names (`Acme` for `acme`), which only
+        # counted as uncontracted_rows here before
+        warnings = [r["reason"] for r in store.quarantined(counts.job_id, severity="warning", limit=20)
+                    if str(r.get("record_key") or "").startswith("uncontracted-customers:")]
+        warnings += price_list_warnings(store, customers_priced_since(store, started))
     said = {"warnings": warnings} if as_json else {}  # the table shows counts; the warnings follow it
     report({**counts.as_dict(), "job_id": counts.job_id, **said}, as_json, f"loaded {path.name}")
     for w in warnings:
@@ -447,10 +468,12 @@ def person_add(customer: str = typer.Argument(..., help="Customer code, as in th
                                                    help="At least 10 characters (prompted when not given)."),
                force: bool = ForceOption) -> None:
     """Give a person at a customer their own portal sign-in."""
+    from pim.feed_customers import check_customer_code
     from pim.portal_people import add_person, check_customer
 
     store = _store()
     if not force and customer.strip():
+        check_customer_code(store, customer.strip())
         check_customer(store, customer.strip())  # before the prompt: nobody types a password to be refused
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
