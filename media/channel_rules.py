@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 #: sequence rows keeping the rules each channel's stored scores were computed with (a 62-bit digest)
 _SEEN = "media_rules"  # present once any digest was recorded: before that, scores predate the rules check
 #: `_SEEN`'s value in a database that had scored nothing when it was created or upgraded (migration
-#: 0050_media_rules_fresh): its scores are all this release's, so the first check only records the rules
+#: 0050_media_rules_fresh): its scores are all this release's, computed before media came into use (a new
+#: catalog starts without uploads), so its first check compares with the channels' digests for media not in use
 FRESH = 2
 _PREFIX = "media_rules:"
 
@@ -95,6 +96,19 @@ def why_not_counted(store: Any, refs: Iterable[str], channel: str) -> dict[str, 
     return out
 
 
+def _written_before_media(conn: Any) -> bool:
+    """Whether some product was last written (and scored) before the first image was stored: its score then
+    counted any text as an image. A product rescored since without a write is counted too (the safe side)."""
+    from sqlalchemy import func, select
+
+    from media.assets import ASSET
+    from pim.store.store import PRODUCT
+
+    first = conn.execute(select(func.min(ASSET.c.created_at))).scalar_one_or_none()
+    return first is not None and conn.execute(
+        select(PRODUCT.c.id).where(PRODUCT.c.updated_at < first).limit(1)).first() is not None
+
+
 def settle(store: Any, *, everything: bool = False) -> list[int]:
     """When a channel's image rules changed since its stored scores were computed (or the media area came into
     use, or went out of it: media.assets.media_in_use), queue a rescore job
@@ -103,9 +117,13 @@ def settle(store: Any, *, everything: bool = False) -> list[int]:
     Returns the jobs queued. The first call after an upgrade (nothing recorded: the scores predate this check)
     takes those scores as computed before the media area was in use (any text counted; size rules apply to stored
     assets only): when media is in use by then, the families requiring an image that have products get their
-    jobs, so nobody has to run `pim gate rescore` by hand; otherwise it only records. So does the first call on
-    a catalog that had scored nothing at its upgrade or creation (`FRESH`: its scores are this release's), and a
-    call made with `everything` (a full rebuild is about to score every product). Cheap when nothing changed:
+    jobs, so nobody has to run `pim gate rescore` by hand; otherwise it only records. On a catalog that had scored
+    nothing at its upgrade or creation (`FRESH`) the first call takes the scores as this release's with media not
+    in use (`digest(rules, False)` per channel) when some product was written before the first image was stored:
+    if media came into use before that call (the first upload), the families requiring an image that have
+    products get their jobs, as for any later change (products all written since the first upload were scored
+    with media in use: nothing to queue). A call made with
+    `everything` (a full rebuild is about to score every product) only records. Cheap when nothing changed:
     the rules file is cached, one query reads the stored digests."""
     from sqlalchemy import select
 
@@ -123,11 +141,17 @@ def settle(store: Any, *, everything: bool = False) -> list[int]:
         names = {_key(ch): ch for ch in wanted}
         seen = dict(conn.execute(select(SEQUENCE.c.name, SEQUENCE.c.value)
                                  .where(SEQUENCE.c.name.in_([_SEEN, *names]))).all())
-    first = seen.get(_SEEN) in (None, FRESH)
-    if first:  # scores from before this check: any text counted, and size rules bite only on stored assets
-        changed = set(wanted) if in_use and _SEEN not in seen else set()
-    else:  # a channel not recorded yet was added since: scored anew, but rescoring it is the safe side
-        changed = {ch for k, ch in names.items() if seen.get(k) != wanted[ch]}
+        fresh = seen.get(_SEEN) == FRESH
+        # a fresh catalog's scores were computed with media not in use unless every product was written since
+        # the first image was stored (then they already are this state's)
+        started_in_use = fresh and in_use and not _written_before_media(conn)
+    first = _SEEN not in seen or fresh
+    if _SEEN not in seen:  # scores from before this check: any text counted, size rules bite on stored assets only
+        changed = set(wanted) if in_use else set()
+    else:  # a channel not recorded yet was added since: scored anew, but rescoring it is the safe side; in a
+        # fresh catalog its scores were computed with the current rules, media not in use (its start)
+        start = {k: digest(rules.get(ch), started_in_use) for k, ch in names.items()} if fresh else {}
+        changed = {ch for k, ch in names.items() if seen.get(k, start.get(k)) != wanted[ch]}
     if not first and not changed:
         return []
     assets = {c for c, a in structure.attributes.items() if a.type in (AttributeType.image, AttributeType.file)}
@@ -145,7 +169,7 @@ def settle(store: Any, *, everything: bool = False) -> list[int]:
             jobs = [record(conn, f, chs, sizes.get(f, 0)) for f, chs in sorted(by_family.items())]
         rows = [{"name": k, "value": wanted[ch]} for k, ch in names.items()] + [{"name": _SEEN, "value": 1}]
         store.upsert_rows(conn, SEQUENCE, rows, ["name"])
-    if jobs and first:
+    if jobs and first and not fresh:
         log.warning("image completeness on %s was scored by a release before the image checks (an upgrade): %d "
                     "rescore job(s) queued; a `pim worker` runs them (or `pim gate rescore` does it all at once)",
                     ", ".join(sorted(changed)), len(jobs))

@@ -68,9 +68,11 @@ def test_the_first_check_after_an_upgrade_queues_the_rescore_an_image_now_needs(
     assert [j for j in rescore_jobs.family_jobs(tiny_store, "drills") if j["status"] == "queued"] == []
 
 
-def test_a_catalog_without_scores_at_its_upgrade_only_records_the_rules(tiny_store: Store,
-                                                                         assets: LocalAssetStore) -> None:
-    """Its scores are all this release's: the first check (media in use by then) queues nothing."""
+def test_a_catalog_without_scores_at_its_upgrade_takes_them_as_scored_without_media(
+        tiny_store: Store, assets: LocalAssetStore) -> None:
+    """Its scores are all this release's, computed before media came into use: a first check with media still
+    out of use queues nothing (and is not taken for an upgrade's); the first upload then queues the rescore
+    (review M2: the fresh marker used to record whatever the first check found)."""
     from media.channel_rules import settle
 
     cfg = alembic_config()
@@ -79,7 +81,10 @@ def test_a_catalog_without_scores_at_its_upgrade_only_records_the_rules(tiny_sto
         command.downgrade(cfg, "0032_rejected_asset")
     tiny_store.migrate()  # no completeness row yet: marked fresh
     drills(tiny_store, ["sku", "picture"])
+    put(tiny_store, "typed", picture="nowhere.jpg")
+    assert settle(tiny_store) == []
     put(tiny_store, "uploaded", picture=upload(tiny_store, assets, images.png(600, 600), "front.png"))
+    assert len(settle(tiny_store)) == 1
     assert settle(tiny_store) == []
 
 

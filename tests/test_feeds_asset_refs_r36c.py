@@ -1,6 +1,7 @@
 """Round 36 (C1): customer delta feeds already sent with an upload's bare `sha256:` ref (before round 35's links)
 are corrected by the next delta after the upgrade: migration 0049_resend_asset_refs gives the products a
-customer holds that show a ref (their own, or their model's) a new seq, once."""
+customer holds that show a ref (their own, or their model's) and that its delivered files carried bare a new
+seq, once (tests/test_upgrade_mends_r36.py: which ones)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,12 @@
 """media: tell a catalog that has scored nothing yet from one upgraded with scores, for the image rules check
-(media.channel_rules.settle). Its first call takes stored scores as computed before the media area was in use
-(any text in an image value counted) and, when media is in use by then, queues the rescore jobs of the families
-requiring an image: the upgrade no longer needs `pim gate rescore` by hand. A database with no completeness row
-(a new one) gets the `media_rules` marker set to FRESH here: its scores are all computed by this release, so its
-first check only records the rules. A catalog whose first check already ran (round 35) keeps its marker."""
+(media.channel_rules.settle). Its first call on an upgraded catalog takes stored scores as computed before the
+media area was in use (any text in an image value counted) and, when media is in use by then, queues the rescore
+jobs of the families requiring an image: the upgrade no longer needs `pim gate rescore` by hand. A database with
+no completeness row (a new one) gets the `media_rules` marker set to FRESH here: its scores are all this
+release's, computed with media not in use (a new catalog has no upload yet; its channels come later, so no
+per-channel digest can be written now), and its first check compares each channel with its digest for media
+not in use. Media coming into use before that check (the first upload) therefore queues the rescores, as it does
+later on. A catalog whose first check already ran (round 35) keeps its marker."""
 
 import sqlalchemy as sa
 from alembic import op
