@@ -140,12 +140,20 @@ class FieldMapper:
         out: dict[str, Any] = {}
         reasons: list[str] = []
         for f in self.catalog.fields:
+            chain = False  # _first publishes the value it picks
             if f.template:
                 plain = self.plain(f)
                 if plain not in contexts:
                     contexts[plain] = self.context(product, values, locale, plain)
                 ctx = in_url(contexts[plain]) if f.builds_url() else contexts[plain]
                 value: Any = " ".join(self._templates[f.output].render(ctx).split()) or None
+            elif f.attributes and not self.takes_list(f):  # a fallback chain: the first value published
+                chain = True
+                try:
+                    value = self._first(f, product, values, locale, currency)
+                except _BadValue as bad:  # one product's stored value, not the catalog: block this product
+                    reasons.append(bad.reason)
+                    continue
             else:
                 try:
                     value = ([v for a in f.attributes if (v := self._one(f, product, values, locale, currency, a))]
@@ -157,16 +165,16 @@ class FieldMapper:
                 if f.required:
                     reasons.append(f"missing:{f.output}")
                 continue
-            value = self.published(f, value)
+            value = value if chain else self.published(f, value)
             if value in ("", []):  # cleaning left nothing (markup only): missing, and said why
                 if f.required:
                     reasons.append(f"missing:{f.output}:markup_only")
                 continue
-            if f.max_length and isinstance(value, str) and len(value) > f.max_length:
-                if f.on_overflow == "block":
-                    reasons.append(f"too_long:{f.output}:{len(value)}>{f.max_length}")
+            if f.max_length:
+                value, too_long = self._limited(f, value)
+                if too_long:
+                    reasons.append(f"too_long:{f.output}:{too_long}>{f.max_length}")
                     continue
-                value = self.truncated(f, value)
             out[f.output] = value
         if "link" not in out:
             ctx = contexts.get(False) or contexts.get(True) or {
@@ -174,6 +182,39 @@ class FieldMapper:
                 "family": product.family, "parent": product.parent, "values": {}}
             out["link"] = self._templates["__link__"].render(in_url(ctx))
         return out, reasons
+
+    #: Outputs an `attributes:` list publishes as a list; every other such output takes the first value the
+    #: list publishes (a fallback chain). None: every `attributes:` output is a list (the storefront's `fields`).
+    list_outputs: frozenset[str] | None = None
+
+    def takes_list(self, f: FieldMap) -> bool:
+        """Whether `attributes:` on `f` publishes a list rather than its first value."""
+        return self.list_outputs is None or f.output in self.list_outputs
+
+    def _first(self, f: FieldMap, product: Product, values: dict[str, Any], locale: str, currency: str) -> Any:
+        """The first of `f.attributes` with a value that publishes as something, published (cleaned, so map() checks
+        its length as it does a single attribute's); "" when the values found were markup only; None for none."""
+        markup_only = False
+        for code in f.attributes:
+            v = self._one(f, product, values, locale, currency, code)
+            if v is None:
+                continue
+            if v not in ("", [], {}) and (shown := self.published(f, v)) not in ("", []):
+                return shown
+            markup_only = True  # displayed or cleaned to nothing: the next attribute's value, if any
+        return "" if markup_only else None
+
+    def _limited(self, f: FieldMap, value: Any) -> tuple[Any, int]:
+        """`value` within f.max_length: a text, or each text of a list; cut when `on_overflow: truncate`, else
+        (value, the length over the limit) to block on."""
+        limit = f.max_length or 0
+        texts = value if isinstance(value, list) else [value]
+        if not any(isinstance(v, str) and len(v) > limit for v in texts):
+            return value, 0
+        if f.on_overflow == "block":
+            return value, max(len(v) for v in texts if isinstance(v, str))
+        cut = [self.truncated(f, v) if isinstance(v, str) and len(v) > limit else v for v in texts]
+        return (cut if isinstance(value, list) else cut[0]), 0
 
     def published(self, f: FieldMap, value: Any) -> Any:
         """`value` as field `f` publishes it, before its length is checked: as it is here; a subclass cleans

@@ -310,7 +310,10 @@ class GoogleFieldMapper(CleanFieldMapper):
     """The Google profile's mapper, following the product's family as the storefront does: with the catalog option
     `family_image: true`, `image_link` reads the family's attribute_as_image (the field's own attribute when the
     family sets none or the product has no value there); templates read `label`, the family's attribute_as_label
-    value (plain text), so a title can show what the storefront labels the product."""
+    value (plain text), so a title can show what the storefront labels the product. `attributes:` gives a list only
+    on LIST_OUTPUTS; on any other output, the first value (FieldMapper._first), cleaned and length-checked."""
+
+    list_outputs = LIST_OUTPUTS
 
     def _one(self, f: FieldMap, product: Product, values: dict[str, Any], locale: str, currency: str,
              code: str | None = None) -> Any:
@@ -335,7 +338,7 @@ class GoogleFieldMapper(CleanFieldMapper):
 def check_catalog(catalog: ChannelCatalog, structure: Any, source: Any = None) -> None:
     """Refuse, before anything is written, a mapping Google cannot take: a price or weight output read from an
     attribute of another type (the error names the file and field). Several `attributes:` on a single-value
-    output are fine: the first with a value wins (single_values)."""
+    output are fine: the first with a value wins (FieldMapper.list_outputs)."""
     where = str(source) if source and not isinstance(source, ChannelCatalog) else f"catalog '{catalog.code}'"
     for i, f in enumerate(catalog.fields):
         want = TYPED_OUTPUTS.get(f.output)
@@ -351,8 +354,8 @@ def check_catalog(catalog: ChannelCatalog, structure: Any, source: Any = None) -
 
 
 def single_values(fields: dict[str, Any], catalog: ChannelCatalog, measures: Any) -> dict[str, Any]:
-    """The mapped fields as Google takes them, never a Python repr: on a single-value output, `attributes: [a, b]`
-    gives the first with a value (a fallback chain) and one multi-select's labels read `a, b` (color and size join
+    """The mapped fields as Google takes them, never a Python repr: on a single-value output (`attributes: [a, b]`
+    came as its first value, GoogleFieldMapper) one multi-select's labels read `a, b` (color and size join
     them with `/` later, _flat); a metric on a text output reads `32 in` (the unit's symbol, else its code) and a
     price `12.00 EUR`. Price and weight outputs keep their structured value; a list output takes one value too."""
     out: dict[str, Any] = {}
@@ -360,9 +363,6 @@ def single_values(fields: dict[str, Any], catalog: ChannelCatalog, measures: Any
         if name in LIST_OUTPUTS:
             out[name] = value if isinstance(value, list) else [value]
             continue
-        f = catalog.field(name)
-        if isinstance(value, list) and f is not None and f.attributes:
-            value = next((v for v in value if v not in (None, "", [], {})), None)
         if isinstance(value, dict) and name not in TYPED_OUTPUTS:
             value = _dict_text(value, measures)
         if isinstance(value, list) and name not in ("color", "size"):

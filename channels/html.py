@@ -218,7 +218,9 @@ class CleanFieldMapper(FieldMapper):
     Google, which takes no markup outside the description, text values and option labels too (the storefront
     escapes those itself). Values are cleaned, not the rendered template, so no entity is decoded twice. A
     value cleaned to nothing is left out like an empty one (a required field: `missing:<field>:markup_only`).
-    Other fields read textareas as the profile's HTML."""
+    Other fields read textareas as the profile's HTML. `attributes:` on a single-value output (FieldMapper.
+    list_outputs) publishes the first value something is left of, cleaned and checked as one attribute's; on
+    a list output each value is cleaned and checked."""
 
     def __init__(self, *args: Any, profile: Profile, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -248,11 +250,18 @@ class CleanFieldMapper(FieldMapper):
         return value
 
     def published(self, f: FieldMap, value: Any) -> Any:
-        if f.output in self.html_fields and isinstance(value, str):
-            cleaned = safe_html(value, self.profile)  # a textarea's: remembered as clean, so a lookup
-            # tags around no word (`<p>&nbsp;</p>`, an empty list) are markup only: a reader sees nothing
-            return cleaned if _SHOWS.search(cleaned) or plain_text(cleaned) else ""
-        return value
+        """An HTML field's text cleaned, or each text of a list (a list output, a multi-select's labels): a list
+        loses the texts nothing is left of."""
+        if f.output not in self.html_fields:
+            return value
+        if isinstance(value, list):
+            return [c for v in value if (c := self._html(v) if isinstance(v, str) else v) not in ("", None)]
+        return self._html(value) if isinstance(value, str) else value
+
+    def _html(self, value: str) -> str:
+        cleaned = safe_html(value, self.profile)  # a textarea's: remembered as clean, so a lookup
+        # tags around no word (`<p>&nbsp;</p>`, an empty list) are markup only: a reader sees nothing
+        return cleaned if _SHOWS.search(cleaned) or plain_text(cleaned) else ""
 
     def truncated(self, f: FieldMap, value: str) -> str:
         if f.output in self.html_fields and f.max_length:

@@ -361,11 +361,12 @@ class SearchRenderer:
     def _documents(self, products: Iterable[Product], builder: DocumentBuilder, store: Store,
                    customers_of: Callable[[Any, list[str]], dict[str, list[str]]],
                    blocked: dict[str, list[str]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        """Each product's documents; one whose list price the storefront blocks goes to `blocked` instead."""
+        """Each product's documents; one whose list price or required image the storefront blocks goes to
+        `blocked` instead (DocumentBuilder.checks)."""
         from pim.commerce import stock_for
 
         resolver = ValueResolver(store, builder.structure)
-        prices = builder.price_check(resolver)
+        prices = builder.checks(resolver)
         prefetch = getattr(builder.image_url, "prefetch", None)
         it = iter(products)
         while chunk := list(islice(it, CHUNK)):

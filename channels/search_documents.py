@@ -18,7 +18,8 @@ Shape (all keys always present, so the storefront never guards against a missing
   text          {attribute: value} for attributes flagged `searchable` that are not name/description/brand
   prices        {"EUR": 12.5, …} the list price in the channel's currencies, as the storefront shows it (rounded
                 half up to minor units, pim.currencies.shelf_price): numbers, to sort and filter on. A product
-                whose list price rounds to 0 has no document, as it has no storefront page (price_check)
+                whose list price rounds to 0 has no document, as it has no storefront page (price_check); nor
+                has one whose required image links to nothing (image_check, as the storefront blocks it)
   availability  "in_stock" | "out_of_stock" | "unknown";  stock: available-to-promise or null
   in_stock_rank 1 when in stock, else 0 (a custom ranking rule)
   image         the main image's rendition URL
@@ -133,6 +134,20 @@ def _shelf_number(amount: Any, currency: str) -> float | None:
         return None
 
 
+#: The hint of `search:image_link_not_public`: search reads no catalog, so its base URL is PIM_CDN_BASE_URL.
+SEARCH_NOT_PUBLIC = "image_link_not_public:{attr}:set PIM_CDN_BASE_URL"
+
+
+@dataclass
+class Checks:
+    """Rules blocking a product from the index (DocumentBuilder.checks): the reasons of every one."""
+
+    rules: list[Any]
+
+    def reasons(self, p: Any, values: dict[str, Any]) -> list[str]:
+        return [r for rule in self.rules for r in rule.reasons(p, values)]
+
+
 @dataclass
 class LocalePlan:
     """What one locale's documents need from the structure, resolved up front."""
@@ -211,6 +226,24 @@ class DocumentBuilder:
 
         return ListPriceCheck(resolver, self.scope, [p.locale for p in self.plans], self.currencies,
                               self.price_attr, "search")
+
+    def image_check(self, resolver: Any) -> Any:
+        """The storefront's required-image rule (channels.storefront.RequiredImageCheck) through this builder's
+        image links: a product whose family requires an image on the scope that links to nothing here (an upload
+        with no public URL, a rendition not built, an image media found unusable) has no document, as it has no
+        storefront page (`search:image_link_not_public:<attr>:…`); an incremental push deletes its documents. None
+        when the links cannot say (a caller's own image_url)."""
+        from channels.storefront import RequiredImageCheck
+
+        if getattr(self.image_url, "why", None) is None:
+            return None
+        return RequiredImageCheck(resolver, self.scope, [p.locale for p in self.plans], self.image_url, "search",
+                                  SEARCH_NOT_PUBLIC)
+
+    def checks(self, resolver: Any) -> Checks:
+        """Every rule that keeps a product out of the index as the storefront keeps it off its pages: the list
+        price (price_check) and the required images (image_check)."""
+        return Checks([c for c in (self.price_check(resolver), self.image_check(resolver)) if c is not None])
 
     def tags(self, customers: list[str]) -> list[str]:
         """The customers' tags (customer_tag), remembered per builder."""

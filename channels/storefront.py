@@ -97,10 +97,13 @@ class RequiredImageCheck:
     found unusable. The gate passed it (the value is there), but the page would show no image while Google
     blocks the same product, so the storefront blocks it too: `storefront:image_link_not_public:<attr>:…`,
     `storefront:image_not_rendered:<attr>:…`, `storefront:unusable_image:<attr>`. An image the family does not
-    require is left out as before (one warning per publication)."""
+    require is left out as before (one warning per publication). `name` prefixes the reasons (search applies the
+    same rule to its documents, channels.search_documents); `not_public` is the hint of a link not public."""
 
-    def __init__(self, resolver: ValueResolver, scope: str, locales: list[str], links: Any) -> None:
+    def __init__(self, resolver: ValueResolver, scope: str, locales: list[str], links: Any,
+                 name: str = "storefront", not_public: str = IMAGE_NOT_PUBLIC) -> None:
         self.resolver, self.scope, self.locales, self.links = resolver, scope, locales, links
+        self.name, self.not_public = name, not_public
         self._required: dict[str | None, list[str]] = {}  # family → its required image attributes on the scope
 
     def reasons(self, p: Product, values: dict[str, Any]) -> list[str]:
@@ -112,10 +115,10 @@ class RequiredImageCheck:
                 v = self.resolver.get(values, attr, self.scope, locale)
                 if isinstance(v, str) and v and self.links(v) is None:
                     why = getattr(self.links, "why", lambda _v: None)(v)
-                    reason = (IMAGE_NOT_PUBLIC.format(attr=attr) if why == "not_public"
+                    reason = (self.not_public.format(attr=attr) if why == "not_public"
                               else IMAGE_NOT_RENDERED.format(attr=attr, channel=self.scope) if why == "not_rendered"
                               else f"unusable_image:{attr}")
-                    out.append(f"storefront:{reason}")
+                    out.append(f"{self.name}:{reason}")
                     break  # one reason per attribute, whichever locale shows it
         return out
 

@@ -62,8 +62,10 @@ class OriginalLinks:
     def _warn(self, value: str) -> None:
         """Once per publication, not per product."""
         self._warned = True
-        log.warning("channel %s leaves out uploaded images (e.g. %s): media.yaml declares no renditions for it and "
-                    "no public URL is set for the media store's originals; set media_base_url in the channel's "
+        log.warning("channel %s cannot link uploaded images (e.g. %s): media.yaml declares no renditions for it and "
+                    "no public URL is set for the media store's originals, so a product is blocked where the image "
+                    "is required (its family's required image; Google's main image: image_link_not_public) and "
+                    "other uploaded images are left out; set media_base_url in the channel's "
                     "catalog or PIM_CDN_BASE_URL to the URL the media folder is served at (or declare renditions "
                     "for the channel in media.yaml and run `pim media renditions --channel %s`), and publish again",
                     self.channel, value, self.channel)

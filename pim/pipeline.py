@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -319,20 +318,17 @@ def last_published(store: Store, source: str, catalog: str | None = None) -> tup
 
 
 def top_reasons(blocked: dict[str, list[str]], renderer: str, n: int = DROP_REASONS) -> list[tuple[str, int]]:
-    """The `n` reasons blocking the most products, as the gate report counts them (pim.gate.reason_kind:
-    completeness per locale, a finding's kind; `disabled` too), and the renderer's own rules by rule and field
-    without the output they were met in or the value (`google_merchant:US-en_US:missing:price:USD` →
-    `google_merchant:missing:price`, `…:too_long:title:181>150` → `google_merchant:too_long:title`)."""
-    from pim.gate import reason_kind
+    """The `n` reasons blocking the most products, by rule and field (pim.publish_reasons.top_reasons)."""
+    from pim.publish_reasons import top_reasons as counted
 
-    def kind(reason: str) -> str | None:
-        parts = reason.split(":", 4)
-        return ":".join([renderer, *parts[2:4]]) if parts[0] == renderer and len(parts) > 2 else reason_kind(reason)
+    return counted(blocked, renderer, n)
 
-    counts: Counter[str] = Counter()
-    for reasons in blocked.values():
-        counts.update({k for k in map(kind, reasons) if k})
-    return counts.most_common(n)
+
+def reason_advice(top: list[tuple[str, int]], scope: str) -> str:
+    """What to do about the renderer's rules among `top` (pim.publish_reasons.reason_advice); "" for none."""
+    from pim.publish_reasons import reason_advice as advice
+
+    return advice(top, scope)
 
 
 def drop_thresholds() -> tuple[float, int]:
@@ -382,7 +378,8 @@ def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str
         f"channel's previous output stays. What blocks the most products: "
         f"{why or 'nothing (they are gone from the catalog)'}",
         now=now, last=last, left=left if before is not None else None,
-        hint=f"fix what blocks them (`pim gate report --channel {scope}` lists the values the gate misses), or publish "
+        hint=f"{reason_advice(top_reasons(blocked, channel), scope)}"  # what to do about a renderer's rule
+             f"fix what blocks them (`pim gate report --channel {scope}` lists the values the gate misses), or publish "
              f"anyway with `pim publish --channel {channel} --scope {scope}{again} --allow-drop` (API: "
              '"allow_drop": true in POST /api/v1/publish)')
 
