@@ -20,6 +20,7 @@ from importers.gtin_check import GtinFields, gtin_keys, gtin_reason, problem_not
 from pim.catalog import Structure
 from pim.importing import file_warning
 from pim.measures import Family, Measures
+from pim.quality import gtin_ok
 from pim.product import Product, Provenance, partial_model, split_key, trusted_model  # noqa: F401  (partial_model: importers take it from here)
 from pim.structure import AttributeType
 from pim.spelling import nearest
@@ -448,8 +449,13 @@ def gtin_fields(rules: Iterable[tuple[str, ValueRule]]) -> GtinFields:
 
 def bad_gtins(values: dict[str, Any], fields: GtinFields) -> list[tuple[str, str]]:
     """Take each GTIN in `values` that `pim.quality.gtin_problem` refuses out of it, and say (field, reason)
-    with the ERP's hint (importers.gtin_check.take_bad: left out, so the product keeps the GTIN it has)."""
-    return [(field, gtin_reason(problem, GTIN_HINT)) for field, problem in take_bad(values, fields)]
+    with the ERP's hint (importers.gtin_check.take_bad: left out, so the product keeps the GTIN it has). A row
+    whose GTINs are all empty or plainly good (the usual row) is answered here, without take_bad's steps."""
+    for key in fields:
+        value = values.get(key)
+        if value is not None and not (type(value) is str and gtin_ok(value)):
+            return [(field, gtin_reason(problem, GTIN_HINT)) for field, problem in take_bad(values, fields)]
+    return []
 
 
 # ---------------------------------------------------------------- partial records without per-record validation

@@ -30,6 +30,7 @@ from pim.structure import AttributeType
 #: The depth of a root product model; a sub-model is 1, a variant product one below its model.
 ROOT = 0
 _CACHE_LIMIT = 100_000
+_KEYS_KEPT = 10_000  # value keys remembered per family variant level (VariantLevels.misplaced)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class VariantLevels:
             common = frozenset(family.attributes if family else ()) - frozenset().union(*lower)
             self._sets[code] = [common, *lower]
             self._owner[code] = {a: depth for depth, attrs in enumerate(self._sets[code]) for a in attrs}
+        #: (family variant, depth as clamped) → value key → whether its attribute belongs to another level: an
+        #: import asks `misplaced` for every variant record, and a file's records repeat the same keys
+        self._foreign: dict[tuple[str, int], dict[str, bool]] = {}
 
     def __bool__(self) -> bool:
         return bool(self._sets)
@@ -81,10 +85,27 @@ class VariantLevels:
         sets = self._sets.get(at.family_variant)
         if sets is None:
             return []
-        allowed = sets[min(at.depth, len(sets) - 1)]
-        owner = self._owner[at.family_variant]
-        return [k for k, v in values.items() if v not in EMPTY and (a := split_key(k)[0]) not in allowed
-                and a in owner and a not in self._identifiers]
+        depth = min(at.depth, len(sets) - 1)
+        foreign = self._foreign.get((at.family_variant, depth))
+        if foreign is None:
+            foreign = self._foreign[(at.family_variant, depth)] = {}
+        out = []
+        for k, v in values.items():
+            elsewhere = foreign.get(k)
+            if elsewhere is None:
+                elsewhere = self._elsewhere(at.family_variant, depth, k)
+                if len(foreign) < _KEYS_KEPT:  # a file of made-up keys does not grow it without end
+                    foreign[k] = elsewhere
+            if elsewhere and v not in EMPTY:
+                out.append(k)
+        return out
+
+    def _elsewhere(self, family_variant: str, depth: int, key: str) -> bool:
+        """Whether `key`'s attribute is placed by `family_variant` on a level other than `depth` (and is no
+        identifier, which every level holds)."""
+        a = split_key(key)[0]
+        return (a not in self._sets[family_variant][depth] and a in self._owner[family_variant]
+                and a not in self._identifiers)
 
     def holder_depth(self, family_variant: str, attribute: str) -> int | None:
         """The depth whose records hold `attribute` in `family_variant` (ROOT: the root model); None when the
@@ -168,15 +189,20 @@ class LevelGuard:
         supplier naming each article of a model the catalog names). Returns how many values were held back so."""
         if not self.levels:
             return 0
-        items = [item for item in chunk if isinstance(getattr(item, "record", None), (Product, ProductModel))
-                 and item.record.values]
-        if not items:
+        products: list[Any] = []
+        models: list[Any] = []
+        for item in chunk:  # one pass: this runs on every batch of every import
+            rec = getattr(item, "record", None)
+            if isinstance(rec, Product):
+                if rec.values:
+                    products.append(item)
+            elif isinstance(rec, ProductModel) and rec.values:
+                models.append(item)
+        if not products and not models:
             return 0
         if len(self._placements) > _CACHE_LIMIT:
             self._placements.clear()
             self._parents.clear()
-        products = [i for i in items if isinstance(i.record, Product)]
-        models = [i for i in items if isinstance(i.record, ProductModel)]
         in_chunk: dict[str, Shown] = {}  # whole model records of this chunk: code → what they show
         for item in models:
             rec = item.record
@@ -184,23 +210,27 @@ class LevelGuard:
                 self._placements[rec.code] = model_placement(rec.family_variant, rec.parent)
                 self._parents[rec.code] = rec.parent
                 in_chunk[rec.code] = Shown(rec.values, rec.source, rec.provenance)
-        parents: dict[str, str] = {}
+        # a product record's parent: the one it names, else (merged) the stored product's; read once here
+        named = [("parent" in i.record.__pydantic_fields_set__, i.record) for i in products]
         with store.engine.connect() as conn:
             sql = Statements(conn)
+            parents: dict[str, str] = {}
             if merged:
-                unplaced = [i.record.identifier for i in products if "parent" not in i.record.model_fields_set]
+                unplaced = [rec.identifier for says, rec in named if not says]
                 if unplaced:  # one bound list (a DB-API statement: this runs per batch of every merged import)
                     parents.update(sql.all_in("SELECT identifier, parent FROM product WHERE parent IS NOT NULL "
                                               f"AND identifier {sql.any_of}", [unplaced]))
-            wanted = {self._parent_of(i.record, parents) for i in products} | {
-                i.record.parent for i in models if i.record.parent}
+            under = [rec.parent if says else parents.get(rec.identifier) for says, rec in named]
+            wanted = set(under) | {i.record.parent for i in models if i.record.parent}
             if merged:
                 wanted |= {i.record.code for i in models if not i.record.family_variant}
-            self._load(conn, {c for c in wanted if c} - set(self._placements))
+            wanted.discard(None)
+            wanted.discard("")
+            self._load(conn, wanted - self._placements.keys())
             found: list[tuple[Any, Placement, list[str], str | None]] = []
-            for item in products:
-                parent = self._parent_of(item.record, parents)
-                above = self._placements.get(parent) if parent else None
+            placements = self._placements
+            for item, parent in zip(products, under):
+                above = placements.get(parent) if parent else None
                 if above is not None:
                     at = below(above)
                     if keys := self.levels.misplaced(at, item.record.values):
@@ -282,17 +312,17 @@ class LevelGuard:
         grand = self._parents.get(parent) if parent else None
         return [c for c in (parent, grand) if c]
 
-    @staticmethod
-    def _parent_of(record: Product, stored: dict[str, str]) -> str | None:
-        return record.parent if "parent" in record.model_fields_set else stored.get(record.identifier)
-
     def _load(self, conn: Any, codes: set[str]) -> None:
+        """Place the models `codes` (and the roots of the sub-models among them): one bound-list statement
+        each, none when there are none."""
+        if not codes:
+            return
         todo = sorted(codes)
-        for n in range(0, len(todo), 1000):
-            for code, fv, parent in conn.execute(select(MODEL.c.code, MODEL.c.family_variant, MODEL.c.parent)
-                                                 .where(MODEL.c.code.in_(todo[n:n + 1000]))):
-                self._placements[code] = model_placement(fv, parent)
-                self._parents[code] = parent
+        sql = Statements(conn)
+        for code, fv, parent in sql.all_in(
+                f"SELECT code, family_variant, parent FROM product_model WHERE code {sql.any_of}", [todo]):
+            self._placements[code] = model_placement(fv, parent)
+            self._parents[code] = parent
         missing = {self._parents.get(c) for c in todo} - set(self._placements) - {None}
         if missing:  # a sub-model's root, for the values it shows
             self._load(conn, missing)  # type: ignore[arg-type]
