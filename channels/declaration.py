@@ -32,7 +32,11 @@ class FieldMap(_Strict):
 
     output: str = Field(min_length=1)
     attribute: str | None = Field(default=None, description="Attribute code the value comes from.")
-    attributes: list[str] = Field(default=[], description="Several attributes → a list (e.g. extra images).")
+    attributes: list[str] = Field(default=[], description=(
+        "Several attributes. On an output that holds one value (Google Merchant's title, description, …): a "
+        "fallback chain, the first attribute whose value publishes as something (cleaned, then length-checked "
+        "like a single attribute's). On a list output (e.g. Google's additional_image_link) and on the "
+        "storefront: a list of every value found, in this order (e.g. extra images)."))
     template: str | None = Field(default=None, description="Jinja2 (sandboxed): {{ values.name }}, {{ identifier }}.")
     unit: str | None = Field(default=None, description="Convert metric values to this unit of the attribute's "
                              "measurement family (KILOGRAM, or a symbol or alias such as kg; °F converts with offsets).")

@@ -11,14 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, insert, select, union, update
+from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, insert, select, update
 from sqlmodel import Field, SQLModel
 
-from pim.contracts import CONTRACT
-from pim.delivery_log import FEED_FILE
 from pim.errors import InputError
 from pim.mail import email_key, normal_email
-from pim.spelling import did_you_mean, nearest
 from pim.store.store import Store, now
 from pim.web.accounts import _hasher, password_matches, password_stamp
 
@@ -60,15 +57,12 @@ def _checked_password(password: str) -> str:
 
 def check_customer(store: Store, customer: str) -> None:
     """Refuse (InputError) a customer code that no contract names and no delivered file belongs to: a token or a
-    person for it would open an empty portal, most likely for a mistyped code (`CUST_0000` for `cust_0000`)."""
-    known = union(select(CONTRACT.c.customer), select(FEED_FILE.c.customer))
-    with store.engine.connect() as conn:
-        codes = list(conn.execute(known).scalars())
-    if customer not in codes:
-        raise InputError(f"no contract names the customer '{customer}'{did_you_mean(nearest(customer, codes))}",
-                         field="customer", hint="use a customer code of the contracts (pim feeds list); for a "
-                         "customer whose contracts come later, add --force (on the admins' portal page: tick "
-                         "'No contract yet')")
+    person for it would open an empty portal, most likely for a mistyped code (`CUST_0000` for `cust_0000`).
+    The refusal is pim.feed_customers.check_customer_code's: its "did you mean" names every case variant and
+    prefers a customer a contract names now (the admins' portal page and `pim feeds person add` say the same)."""
+    from pim.feed_customers import check_customer_code  # here: feed_customers reads the tables this module does
+
+    check_customer_code(store, customer)
 
 
 def add_person(store: Store, customer: str, email: str, password: str, *, force: bool = False) -> Person:

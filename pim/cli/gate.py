@@ -85,6 +85,8 @@ def check(channel: str = typer.Option(..., "--channel", "-c"),
           locale: str | None = typer.Option(None, "--locale", "-l"),
           as_json: bool = JsonOption) -> None:
     """Run the gate over the catalog without publishing; store the decisions (the report's blocked counts).
+    With --locale, a verdict on that locale only is not the channel's, so it is printed and not stored (as a
+    publish judging some locales only, pim.gate), unless the channel has no other locale.
     Exits 6 when any product is blocked (after printing the result), 0 when every product passes: a script can
     hold a publish back on it."""
     from pim.errors import GateBlocked
@@ -100,9 +102,12 @@ def check(channel: str = typer.Option(..., "--channel", "-c"),
         check_locale(store, channel, locale)
     structure = store.structure()
     passed, blocked, disabled = 0, {}, 0
+    # the stored decision (the UI's, `pim gate report`'s) is the channel's: one judging some locales is not
+    whole = not locale or set(structure.channels[channel].locales) <= {locale}
     stream = evaluate(store, structure, channel, store.iter_products(), locales=[locale] if locale else None)
     for chunk in batched(stream, 500):
-        record_decisions(store, channel, [(p.identifier, r) for p, r in chunk])
+        if whole:
+            record_decisions(store, channel, [(p.identifier, r) for p, r in chunk])
         for p, reasons in chunk:
             if not p.enabled:  # never published, whatever the gate says: counted apart, as a publish counts them
                 disabled += 1
@@ -111,9 +116,15 @@ def check(channel: str = typer.Option(..., "--channel", "-c"),
             else:
                 passed += 1
     if as_json:
-        emit_json({"channel": channel, "passed": passed, "blocked": blocked, "disabled": disabled})
+        emit_json({"channel": channel, "passed": passed, "blocked": blocked, "disabled": disabled,
+                   **({"locale": locale, "recorded": whole} if locale else {})})  # with --locale: stored or not
     else:
-        table(f"gate on {channel}", ["", ""], [("passed", passed), ("blocked", len(blocked)), ("disabled", disabled)])
+        table(f"gate on {channel}{f' ({locale} only)' if locale else ''}", ["", ""],
+              [("passed", passed), ("blocked", len(blocked)), ("disabled", disabled)])
+        if not whole:
+            console.print(f"judged on {locale} only: not stored (the stored verdicts, which `pim gate report` and "
+                          f"the web show, judge all of {channel}'s locales; run without --locale to update them)",
+                          highlight=False, markup=False)
         for ident, reasons in list(blocked.items())[:50]:
             console.print(f"{ident}: {', '.join(reasons)}", highlight=False, markup=False)
     if blocked:

@@ -92,7 +92,8 @@ def maintain(dry_run: bool = typer.Option(False, "--dry-run", help="Count what w
     portal's download log (PIM_DOWNLOAD_LOG_RETENTION_DAYS), uploaded files whose import job ended
     (PIM_UPLOAD_RETENTION_DAYS), feed files as `pim feeds prune --older-than` prunes them
     (PIM_FEED_RETENTION_DAYS). Always, set or not: the dirs publications killed mid-run left under
-    PIM_OUTPUT/.staging (never a queued or running job's). Each `pim worker` runs this by itself every
+    PIM_OUTPUT/.staging (never a queued or running job's), and the web's expired drafts (unsaved value edits
+    kept 12 hours across a sign-in). Each `pim worker` runs this by itself every
     PIM_MAINTENANCE_INTERVAL_HOURS; where no worker runs, run it from cron or a systemd timer. It holds the
     maintenance lease while it runs, so no worker starts the same pass meanwhile. While a worker holds it (for
     PIM_MAINTENANCE_INTERVAL_HOURS from its pass) or another `pim maintain` runs, it runs nothing, says who holds
@@ -125,6 +126,11 @@ def maintain(dry_run: bool = typer.Option(False, "--dry-run", help="Count what w
                           f"({result.staging['bytes']:,} bytes)", highlight=False)
         if result.staging.get("error"):
             err.print(f"[red]staging failed[/]: {escape(result.staging['error'])}", highlight=False)
+        if drafts := result.drafts.get("would_delete" if dry_run else "deleted"):  # unsaved edits past 12 h
+            console.print(f"drafts: {verb} {drafts} expired web draft(s) (value edits an ended session did not "
+                          f"save, kept 12 hours)", highlight=False)
+        if result.drafts.get("error"):
+            err.print(f"[red]drafts sweep failed[/]: {escape(result.drafts['error'])}", highlight=False)
         if not result.configured:
             err.print("[yellow]nothing is configured[/]: set the retentions you want (days); an unset one keeps "
                       "everything", highlight=False)

@@ -10,6 +10,8 @@ from typing import TypeVar
 from fastapi import HTTPException, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pim.catalog import Structure
 from pim.store.store import Store
@@ -128,10 +130,35 @@ async def check_csrf(request: Request) -> None:
         await run_in_threadpool(session_user, request)  # a lookup: off the event loop; not signed in → /login
     given = request.headers.get("x-csrf-token")
     if given is None:
-        form = await request.form()
+        form = await read_form(request)
         given = form.get("csrf_token")  # type: ignore[assignment]
     if not isinstance(given, str) or not secrets.compare_digest(expected, given):
         raise HTTPException(403, _CSRF_REFUSED)
+
+
+#: What a value save over the cap hears (413; a browser gets it on a page, pim.web.error_pages).
+VALUE_TOO_LONG = ("The value is too long to save from this form (over {limit:,} bytes as the browser sends it, "
+                  "while {chars:,} characters of any script always fit). Shorten it and save again, or import "
+                  "it from a file (`pim import`); go back to keep what you typed.")
+
+
+async def read_form(request: Request) -> FormData:
+    """The request's form, read once (Starlette keeps it on the request). A value save (the draft route) may
+    carry a field up to signin_return.READ_AT_MOST bytes, the longest draft kept, where Starlette's default
+    refuses any field over 1 MiB (~116,000 CJK characters) with a bare 400; over that cap it is a 413 saying
+    what to do. Other forms keep Starlette's default."""
+    from pim.web.signin_return import DRAFT_ROUTE, READ_AT_MOST
+
+    if getattr(request.scope.get("route"), "name", None) != DRAFT_ROUTE:
+        return await request.form()
+    try:
+        return await request.form(max_part_size=READ_AT_MOST)
+    except StarletteHTTPException as exc:
+        if exc.status_code == 400 and str(exc.detail).startswith(("Field exceeded", "Part exceeded")):
+            from pim.web.drafts import MAX_CHARS
+
+            raise HTTPException(413, VALUE_TOO_LONG.format(limit=READ_AT_MOST, chars=MAX_CHARS)) from None
+        raise
 
 
 def _expired_save(request: Request) -> bool:

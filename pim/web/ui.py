@@ -17,7 +17,7 @@ from pim.product import value_key
 from pim.structure import AttributeType
 from pim.web import panels, sessions
 from pim.web.accounts import ROLE_LABELS, User, authenticate
-from pim.web.deps import check_csrf, csrf_token, session_user, store_of, structure_of
+from pim.web.deps import check_csrf, csrf_token, read_form, session_user, store_of, structure_of
 from pim.web.throttle import sign_in_attempt
 from pim.web import editing
 from pim.web.editing import BULK_MAX, apply_model_values, apply_values, history
@@ -285,7 +285,7 @@ async def edit_value(identifier: str, request: Request, user: User = Depends(ses
     if not user.can("editor"):
         raise HTTPException(403, f"role '{user.role}' may not edit values")
     store, s = store_of(request), structure_of(request)
-    form = await request.form()
+    form = await read_form(request)  # a long value: up to signin_return.READ_AT_MOST (pim.web.deps)
     key = str(form.get("key", ""))
     attr = s.attributes.get(key.split(":")[0].split("@")[0])
     if attr is None:
