@@ -201,6 +201,11 @@ def blocks_on_age(structure: Structure, channel: str) -> bool:
         "stale_stock" in blocking_kinds(structure, channel) and rules.max_stock_age_days is not None)
 
 
+#: Bump when the gate decides differently on the same structure (its digest then differs, so every delta contract
+#: decides its whole assortment again once): 2, round 36: a customer feed is judged in its contract's locale only.
+GATE_RULES = 2
+
+
 def gate_digest(structure: Structure, channel: str) -> str:
     """What the gate's verdicts on `channel` read of the structure, as a digest kept in the watermark: the channel
     (locales, currencies, gate rules), families with their requirements, variants, attributes, options, locales,
@@ -208,7 +213,8 @@ def gate_digest(structure: Structure, channel: str) -> str:
     their seq moving. Categories, groups and association types are left out: moving a category re-sequences its
     products itself."""
     s = structure
-    body = {"channel": s.channels.get(channel), "families": s.families, "variants": s.family_variants,
+    body = {"rules": GATE_RULES, "channel": s.channels.get(channel), "families": s.families,
+            "variants": s.family_variants,
             "attributes": s.attributes, "options": s.options, "locales": s.locales, "currencies": s.currencies,
             "measures": s.measurement_families}
     raw = orjson.dumps(body, default=lambda m: m.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)

@@ -95,8 +95,10 @@ def test_bare_refs_are_found_in_csv_and_xlsx_feeds(store: Store, pim_env: Path, 
 
 
 def test_a_contract_whose_files_are_gone_resends_its_products_showing_an_upload(
-        store: Store, sent_bare: tuple[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """What the files carried is unknown: the held products showing a ref go out again (the safe side)."""
+        store: Store, sent_bare: tuple[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """What the files carried is unknown: the held products showing a ref go out again (the safe side), and the
+    upgrade says so on stderr too (found upgrading: `pim init` shows no alembic log)."""
     later = _uploaded(store, 45)
     _image(store, "T3", later)
     assert deliver_contract(store, "acme-tools", out_dir=out_dir(tmp_path)).status == "delivered"
@@ -107,6 +109,7 @@ def test_a_contract_whose_files_are_gone_resends_its_products_showing_an_upload(
         _upgrade(store)
     assert _moved(before, _seqs(store)) == {"T2", "T3", "V-red", "V-blue"}
     assert "acme-tools" in caplog.text and "not on disk" in caplog.text
+    assert "acme-tools" in capsys.readouterr().err
 
 
 @pytest.mark.backends("postgresql")

@@ -18,6 +18,7 @@ same ones."""
 import json
 import logging
 import re
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,9 +176,12 @@ def upgrade() -> None:
         else:
             stamp.update(s for s, refs in mine.items() if refs & bare)
     if unknown:
-        log.warning("0049: the delivered feed files of contract(s) %s are not on disk: their products showing an "
-                    "uploaded image are sent again by the next delta, in case they went out with a bare sha256: "
-                    "ref", ", ".join(unknown))
+        note = ("0049: the delivered feed files of contract(s) %s are not on disk: their products showing an uploaded "
+                "image are sent again by the next delta, in case they went out with a bare sha256: ref"
+                % ", ".join(unknown))
+        log.warning(note)
+        # alembic's logger is not shown by `pim init` (found upgrading): say it where the operator looks
+        print(note, file=sys.stderr)
     ordered = sorted(stamp)
     for start in range(0, len(ordered), PAGE):
         chunk = ordered[start:start + PAGE]
