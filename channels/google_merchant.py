@@ -340,6 +340,7 @@ def check_catalog(catalog: ChannelCatalog, structure: Any, source: Any = None) -
     attribute of another type (the error names the file and field). Several `attributes:` on a single-value
     output are fine: the first with a value wins (FieldMapper.list_outputs)."""
     where = str(source) if source and not isinstance(source, ChannelCatalog) else f"catalog '{catalog.code}'"
+    check_options(catalog.options, where)
     for i, f in enumerate(catalog.fields):
         want = TYPED_OUTPUTS.get(f.output)
         if want is None or f.template:
@@ -351,6 +352,30 @@ def check_catalog(catalog: ChannelCatalog, structure: Any, source: Any = None) -
                     f"{where}: fields[{i}] ({f.output}): attribute '{code}' is a {attr.type}, and Google's "
                     f"{f.output} needs a {want}",
                     hint=f"map {f.output} to a {want} attribute, or remove the field")
+
+
+#: The options Google's catalog reads, with the values each takes (None: checked where it is read, targets).
+OPTIONS: dict[str, tuple[Any, ...] | None] = {
+    "targets": None, "require_brand": (True, False), "family_image": (True, False),
+    "missing_stock": ("out_of_stock", "in_stock", "preorder", "backorder"), "condition": ("new", "refurbished", "used")}
+
+
+def check_options(options: dict[str, Any], where: str) -> None:
+    """Refuse an option Google's catalog does not read, or a value it does not take (found following the docs: a
+    misspelt `requre_brand: false`, or `require_brand: "no"`, was read as "brand required" without a word)."""
+    from pim.spelling import did_you_mean, nearest
+
+    for key, value in (options or {}).items():
+        if key not in OPTIONS:
+            raise ConfigError(f"{where}: options.{key} is not an option of Google's catalog"
+                              f"{did_you_mean(nearest(key, OPTIONS))}",
+                              hint=f"the options it reads: {', '.join(sorted(OPTIONS))} (docs/channels.md)")
+        allowed = OPTIONS[key]
+        if allowed is not None and not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
+            raise ConfigError(f"{where}: options.{key} is {value!r}; it takes "
+                              f"{' or '.join(repr(a).lower() if isinstance(a, bool) else a for a in allowed)}",
+                              hint="write true or false without quotes for a switch" if isinstance(allowed[0], bool)
+                              else f"one of: {', '.join(map(str, allowed))}")
 
 
 def single_values(fields: dict[str, Any], catalog: ChannelCatalog, measures: Any) -> dict[str, Any]:

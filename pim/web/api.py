@@ -10,7 +10,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from pim.errors import ConfigError, InputError
 from pim.grid_query import quality_problem, scope_problem
@@ -156,7 +156,8 @@ def changes(request: Request, since: str | None = Query(None, description="The l
 class ProductPatch(ValuesPatch):
     values: dict[str, Any] = Field(default_factory=dict, description="value key (attr[:locale][@channel]) → data; "
                                    "null clears a value.")
-    enabled: bool | None = Field(None, description="Enable (true) or disable (false) the product; left out: as is.")
+    enabled: StrictBool | None = Field(None, description="Enable (true) or disable (false) the product (a JSON boolean; "
+                                       "\"yes\" is refused); left out: as is.")
     categories: list[str] | None = Field(None, description="The product's own category codes (replacing them; a "
                                          "variant keeps those it inherits from its models); left out: as they are.")
 
