@@ -381,13 +381,11 @@ def token(customer: str = typer.Option(..., "--customer", help="Customer code, a
           force: bool = ForceOption) -> None:
     """Issue a portal API token for a customer. Only its hash is stored: copy it now."""
     from pim.delivery_log import issue_token
-    from pim.feed_customers import check_customer_code
     from pim.portal_people import check_customer
 
     store = _store()
     if not force:
-        check_customer_code(store, customer)  # its "did you mean" knows case and prefers a contract's customer
-        check_customer(store, customer)
+        check_customer(store, customer)  # its "did you mean" knows case and prefers a contract's customer
     typer.echo(issue_token(store, customer))
 
 
@@ -468,12 +466,10 @@ def person_add(customer: str = typer.Argument(..., help="Customer code, as in th
                                                    help="At least 10 characters (prompted when not given)."),
                force: bool = ForceOption) -> None:
     """Give a person at a customer their own portal sign-in."""
-    from pim.feed_customers import check_customer_code
     from pim.portal_people import add_person, check_customer
 
     store = _store()
     if not force and customer.strip():
-        check_customer_code(store, customer.strip())
         check_customer(store, customer.strip())  # before the prompt: nobody types a password to be refused
     if password is None:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
