@@ -16,6 +16,7 @@ from pim.store import Store
 from pim.store.store import now
 from pim.web.accounts import add_user
 from pim.web.app import create_app
+from tests import test_web_editing_r35
 from tests.channel_data import seed_products
 from tests.test_web_editing_r35 import OURS, PAGE, field, sign_in
 from tests.test_web_ui import csrf, login
@@ -23,18 +24,8 @@ from tests.test_web_ui import csrf, login
 DESC = "description:en_US@ecommerce"
 OWNER_COOKIE = "pim_draft_owner"  # pim.web.drafts (a literal: this file also runs against the code before it)
 
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
-
-
-@pytest.fixture
-def web(store: Store) -> TestClient:
-    seed_products(store)
-    add_user(store, "ed", "correct horse", "editor")
-    add_user(store, "other", "correct horse", "editor")
-    return TestClient(create_app(store))
+# the editing tests' fixtures: cheap password hashing, and ed and other as editors on the seeded catalog
+cheap_argon2, web = test_web_editing_r35.cheap_argon2, test_web_editing_r35.web
 
 
 def drafts_stored(store: Store) -> int:
