@@ -2,7 +2,8 @@
 channels.google_merchant_targets), written streaming with lxml's xmlfile. Google's rules are checked here; a product that breaks one is blocked with the reason in
 ctx.blocked (prefixed `google_merchant:<locale>:`), never silently dropped; one still written to another file
 (locale or target) counts as published (pim.pipeline.PARTLY). The description is Google's "plain
-HTML" (channels.html, profile google: a short tag list, no attributes); the title, brand, mpn, color, size and
+HTML" (channels.html, profile google: a short tag list, no attributes); color and size go on every item that
+has them (a simple product too), item_group_id on variants only; the title, brand, mpn, color, size and
 product_type are plain text (tags dropped, entities decoded: lxml escapes the text once as it writes it). The
 mapper (CleanFieldMapper) cleans each field before its length is checked or cut, so a limit counts what Google
 gets; build_item does not clean again."""
@@ -247,9 +248,11 @@ def build_item(product: Product, mapper: CleanFieldMapper, catalog: ChannelCatal
         g["item_group_id"] = _root_model(mapper, product)
         if len(g["item_group_id"]) > ID_MAX:
             reasons.append(f"too_long:item_group_id:{len(g['item_group_id'])}>{ID_MAX}")
-        g["color"], g["size"] = _flat(fields.get("color")), _flat(fields.get("size"))
-        if not (g["color"] or g["size"]):
-            reasons.append("variant_without_color_or_size")
+    # every item carries its color and size (Google requires them for apparel, variant or not); only a variant
+    # must have one of them, and only a variant is grouped. Set after item_group_id: a variant's tags keep their order
+    g["color"], g["size"] = _flat(fields.get("color")), _flat(fields.get("size"))
+    if product.parent and not (g["color"] or g["size"]):
+        reasons.append("variant_without_color_or_size")
     weight = fields.get("shipping_weight")
     g["shipping_weight"] = _google_weight(weight, mapper.s.measures) if weight else None
     if weight and g["shipping_weight"] is None:

@@ -88,8 +88,9 @@ def load_contracts(store: Store, paths: Iterable[Path], *, force: bool = False,
     """Every file must read and every contract must fit the catalog (a known channel, one of its locales, known
     fields, a code of its own) before anything is stored. Every problem of every file is reported at once:
     StructureErrors for what the files say, ContractConflicts for what does not fit. A customer code known only
-    in another case (pim.feed_customers) is a conflict too, unless `force`; `notes` gets the ones let through."""
-    from pim.feed_customers import clash_notes, clash_problems
+    in another case (pim.feed_customers) is refused too, unless `force`: with the other conflicts when there are
+    any, else alone as CustomerCaseClash (bad input, exit 2); `notes` gets the ones let through."""
+    from pim.feed_customers import CustomerCaseClash, clash_notes, clash_problems
 
     from pim.structure_files import StructureErrors
 
@@ -102,12 +103,13 @@ def load_contracts(store: Store, paths: Iterable[Path], *, force: bool = False,
     if problems:
         raise StructureErrors(problems, LOAD_HINT, files="contract files")
     conflicts = fit_problems(placed, store.structure(), _declared_renditions(placed))
-    if not force:
-        conflicts += clash_problems(store, placed)
-    if notes is not None and not conflicts:
+    clashes = [] if force else clash_problems(store, placed)
+    if conflicts:  # what does not fit the catalog is configuration (exit 3); the clashes are listed with it
+        raise ContractConflicts(conflicts + clashes)
+    if clashes:  # only a customer code's case: the file's slip, bad input (exit 2)
+        raise CustomerCaseClash(clashes)
+    if notes is not None:
         notes += clash_notes(store, placed, force)
-    if conflicts:
-        raise ContractConflicts(conflicts)
     contracts = [p.contract for p in placed]
     put_contracts(store, contracts)
     return contracts

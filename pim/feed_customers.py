@@ -5,7 +5,8 @@ silently, delivered at list prices instead of acme's contract prices, and put it
 `pricing.price_list`, that no contract, price list, delivered file or portal token knows yet while one of them
 knows it in another case (`--force` loads it anyway, with a note); a code already known as written is never
 refused, so correcting a slip (`ACME` back to `acme`) loads. "Did you mean" for a customer prefers a code that a
-contract names now, and names every case variant it has."""
+contract names now, and names every case variant it has. Such a refusal is bad input (CustomerCaseClash, exit 2),
+as `pim feeds token` and `person add` refuse a customer code; round 36 refused it as configuration (exit 3)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,25 @@ from pim.store.store import Store
 if TYPE_CHECKING:
     from pim.contracts_files import Placed
     from pim.structure_files import StructureProblem
+
+
+class CustomerCaseClash(InputError):
+    """Contracts that read well and fit the catalog but name a customer code known only in another case: the
+    file's slip (exit 2, like any refused input), not the configuration's. `problems` lists every one (file, line,
+    field) for `--json`."""
+
+    def __init__(self, problems: list[StructureProblem]) -> None:
+        from pim.structure_files import problem_listing
+
+        first = problems[0]
+        super().__init__(problem_listing(problems, "with the contracts' customer codes"), file=first.file,
+                         line=first.line, field=first.field,
+                         hint="write each code as the known customer named above (rename it in the file), or, if "
+                              "it really is another customer, load it anyway: pim feeds load DIR --force")
+        self.problems = problems
+
+    def describe(self) -> str:  # the listing names file, line and field per problem already
+        return f"{self}\n  → {self.hint}"
 
 
 def known_customers(store: Store) -> tuple[set[str], set[str]]:

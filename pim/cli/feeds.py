@@ -32,7 +32,8 @@ def load(contracts_dir: Path = typer.Argument(..., help="A contracts YAML/JSON f
          as_json: bool = JsonOption) -> None:
     """Validate and store contracts (schema: schemas/contract.schema.json). Nothing is stored if one is bad; every
     problem is named with its file, line and field (--json: a `problems` list). A customer code (or
-    pricing.price_list) known only in another case is refused unless --force. Contracts not in the files stay:
+    pricing.price_list) known only in another case is refused unless --force (exit 2, as bad input; a contract
+    that does not fit the catalog, exit 3). Contracts not in the files stay:
     `pim feeds delete CODE` removes one."""
     from pim.contracts import load_contracts
     from pim.errors import InputError, PimError

@@ -18,7 +18,7 @@ from pim.product import Product, ProductModel, split_key
 from pim.structure import STRUCTURE_KINDS
 from pim.validation import identifier_problem
 from pim import association_claims
-from pim.web import api_pipeline, api_structure, editing, panels
+from pim.web import api_pipeline, api_quality, api_structure, editing, panels
 from pim.web.accounts import User
 from pim.web.api_errors import documented, field_errors, refuse, refused
 from pim.web.api_models import (
@@ -527,3 +527,4 @@ def job(job_id: JobId, request: Request, user: User = Depends(api_user)) -> dict
 
 router.include_router(api_pipeline.router)
 router.include_router(api_structure.router)
+router.include_router(api_quality.router)  # a product's notes: sub-cent prices on every channel

@@ -97,7 +97,8 @@ def dashboard_report(store: Any, channel: str, locale: str | None, shown: str | 
 def gate_decision(store: Any, identifier: str) -> list[dict[str, Any]]:
     """Per channel, the gate's verdict on the product now (`passed`, `reasons`: decided as a publish would,
     from the stored scores) and, under `last`, the one the last publish stored with its `decided_at`: an edit
-    since may have changed it, so the page labels it with its date instead of showing it as current."""
+    since may have changed it, so the page labels it with its date instead of showing it as current. `notes`:
+    the findings that block only where a channel names them (`rounded_price`), blocking there or not."""
     t = tables()
     if t is None or not hasattr(t, "GATE_DECISION"):
         return []
@@ -107,8 +108,24 @@ def gate_decision(store: Any, identifier: str) -> list[dict[str, Any]]:
         last = {r.channel: dict(r._mapping) for r in conn.execute(
             select(t.GATE_DECISION).where(t.GATE_DECISION.c.product == identifier))}
     now = _verdicts_now(store, identifier)
-    return [{"channel": ch, **now.get(ch, {"passed": None, "reasons": []}), "last": last.get(ch)}
-            for ch in sorted(set(now) | set(last))]
+    notes = _notes_by_channel(store, identifier)
+    return [{"channel": ch, **now.get(ch, {"passed": None, "reasons": []}), "last": last.get(ch),
+             "notes": notes.get(ch, [])} for ch in sorted(set(now) | set(last))]
+
+
+def _notes_by_channel(store: Any, identifier: str) -> dict[str, list[dict[str, Any]]]:
+    """channel → the product's quality notes there (quality_notes): `notes` of each gate_decision row."""
+    product = store.get_product(identifier)
+    if product is None:
+        return {}
+    from pim.structure_cache import cached_structure
+
+    with store.engine.connect() as conn:
+        s = cached_structure(conn)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for note in quality_notes(store, s, product):
+        out.setdefault(note["channel"], []).append(note)
+    return out
 
 
 def _verdicts_now(store: Any, identifier: str) -> dict[str, dict[str, Any]]:
@@ -125,6 +142,13 @@ def _verdicts_now(store: Any, identifier: str) -> dict[str, dict[str, Any]]:
         for _, reasons in gate.evaluate(store, s, channel, [product]):
             out[channel] = {"passed": not reasons, "reasons": reasons}
     return out
+
+
+def quality_notes(store: Any, structure: Any, product: Any) -> list[dict[str, Any]]:
+    """Findings that block only where a channel names them (`rounded_price`), per channel, each saying whether it
+    blocks there (pim.quality_notes): the gate panel shows only the blocking ones. Empty when quality is absent."""
+    mod = _module("pim.quality_notes")
+    return [] if mod is None else mod.quality_notes(store, structure, product)
 
 
 def conflicts(store: Any, identifier: str, parent: str | None = None) -> list[Any] | None:
