@@ -6,12 +6,7 @@ from pim.web.accounts import add_user, create_token
 from pim.web.app import create_app
 from tests.channel_data import seed_products
 from tests.test_api_errors import by_field
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Real argon2, with test-sized cost parameters."""
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+from tests.web_fixtures import cheap_argon2  # noqa: F401  (autouse fixture)
 
 
 @pytest.fixture

@@ -20,11 +20,7 @@ from pim.product import Product, Provenance
 from pim.store import Store
 from tests import images
 from tests.test_web_ui import admin_client
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
+from tests.web_fixtures import cheap_argon2  # noqa: F401  (autouse fixture)
 
 
 @pytest.fixture

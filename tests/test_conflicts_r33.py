@@ -15,17 +15,13 @@ from pim.importing import Parsed, run_import
 from pim.merge import Merger, Precedence
 from pim.store import Store
 from tests.source_data import record, seed_structure
+from tests.web_fixtures import cheap_argon2  # noqa: F401  (autouse fixture)
 
 pytestmark = pytest.mark.backends("sqlite")
 
 #: The imports' own precedence (their profiles name it); PIM_HOME has none, as in the explorer's workspace.
 NAMES = Precedence(default=["content"], attributes={"name": ["content", "erp"]})
 KEY = "name:en_US"
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
 def merge(store: Store, source: str, values: dict, sku: str = "A1", **fields):

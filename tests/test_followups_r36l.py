@@ -11,15 +11,11 @@ from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests.channel_data import seed_products
 from tests.test_web_ui import csrf, login
+from tests.web_fixtures import cheap_argon2  # noqa: F401  (autouse fixture)
 
 PAGE = "/products/complete?channel=ecommerce&locale=en_US"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 DESC = "description:en_US@ecommerce"
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
 @pytest.fixture

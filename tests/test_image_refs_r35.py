@@ -23,6 +23,7 @@ from pim.values import ValueProblem, normalize
 from pim.web.accounts import add_user, create_token
 from pim.web.app import create_app
 from tests.channel_data import ERP, seed_products
+from tests.web_fixtures import cheap_argon2  # noqa: F401  (autouse fixture)
 
 IMAGE = Attribute(code="image", type="image")
 MANUAL = Attribute(code="manual", type="file")
@@ -30,11 +31,6 @@ GOOD = "sha256:" + hashlib.sha256(b"an uploaded image").hexdigest()
 MALFORMED = ["sha256:abc123", "sha256:", GOOD[:-1], GOOD + "0", GOOD.upper().replace("SHA256:", "sha256:"),
              "SHA256:abc", " sha256:def456 "]
 ADVICE = "`sha256:` must be followed by the 64 hex digits of an uploaded image: upload the file instead"
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
 @pytest.mark.parametrize("attribute", [IMAGE, MANUAL], ids=["image", "file"])

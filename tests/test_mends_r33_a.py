@@ -24,6 +24,7 @@ from pim.store.database import database_failure, failure_in
 from tests.source_data import seed_structure
 from tests.test_conflicts_r33 import KEY, disputed
 from tests.test_ops_r33 import Claims
+from tests.web_fixtures import cheap_argon2  # noqa: F401  (autouse fixture)
 
 SQLITE = pytest.mark.backends("sqlite")
 #: Errors a PostgreSQL server gives while it cannot serve a statement now, though it will later.
@@ -32,11 +33,6 @@ BUSY = [psycopg.errors.TooManyConnections("sorry, too many clients already"),
         psycopg.errors.OutOfMemory("out of memory"),
         psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
         psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")]
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
 def _said(orig: Exception) -> OperationalError:

@@ -11,13 +11,9 @@ from pim.store import Store
 from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests.channel_data import seed_products
+from tests.web_fixtures import cheap_argon2  # noqa: F401  (autouse fixture)
 
 pytestmark = pytest.mark.chromium
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
 def sign_in(page, base: str, user: str, password: str, start: str = "/login") -> None:  # noqa: ANN001

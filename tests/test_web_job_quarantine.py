@@ -31,7 +31,7 @@ def web(seeded: Store) -> TestClient:  # noqa: F811
 
 def test_the_page_counts_every_row_and_groups_them(web: TestClient, seeded: Store, tmp_path: Path,  # noqa: F811
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.ui.JOB_ROWS", 3)
+    monkeypatch.setattr("pim.web.job_pages.JOB_ROWS", 3)  # read there since round 37
     job = _job(seeded, tmp_path / "erp.csv", *(f"A{i};{BAD};1;A" for i in range(4)), "B1;;x;A", f"C1;{GOOD};2;A")
     page = web.get(f"/jobs/{job}").text
     assert "Quarantined rows (5)" in page  # 4 problems and a rejection, though 3 are listed

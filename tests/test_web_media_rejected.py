@@ -30,15 +30,11 @@ from pim.web.accounts import add_user
 from pim.web.app import create_app
 from tests import images
 from tests.test_web_ui import login
+from tests.web_fixtures import cheap_argon2  # noqa: F401  (autouse fixture)
 
 BOMB = images.bomb_png()
 CUT = images.truncated_jpeg()
 PAGE_URL = "/media/rejected"
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
 def sha(data: bytes) -> str:

@@ -18,14 +18,10 @@ from pim.web.accounts import add_user, authenticate, create_token
 from pim.web.app import create_app
 from tests.channel_data import ERP, complete_values, seed_products
 from tests.test_web_ui import csrf, login
+from tests.web_fixtures import cheap_argon2  # noqa: F401  (autouse fixture)
 
 KEY = "description:de_DE@ecommerce"  # held by the root model in family variant shoes_color
 PAGE = "/products/trail-red?channel=ecommerce&locale=de_DE"
-
-
-@pytest.fixture(autouse=True)
-def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", {"time_cost": 1, "memory_cost": 1024, "parallelism": 1})
 
 
 def seed(store: Store) -> None:

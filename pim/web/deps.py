@@ -11,7 +11,6 @@ from fastapi import HTTPException, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pim.catalog import Structure
 from pim.store.store import Store
@@ -129,36 +128,32 @@ async def check_csrf(request: Request) -> None:
     if _signed_in_route(request) and session_user not in getattr(request.app, "dependency_overrides", {}):
         await run_in_threadpool(session_user, request)  # a lookup: off the event loop; not signed in → /login
     given = request.headers.get("x-csrf-token")
-    if given is None:
+    if given is None or _urlencoded(request):  # htmx's posts too: every staff form is read under one field limit
         form = await read_form(request)
-        given = form.get("csrf_token")  # type: ignore[assignment]
+        given = form.get("csrf_token") if given is None else given  # type: ignore[assignment]
     if not isinstance(given, str) or not secrets.compare_digest(expected, given):
         raise HTTPException(403, _CSRF_REFUSED)
 
 
-#: What a value save over the cap hears (413; a browser gets it on a page, pim.web.error_pages).
-VALUE_TOO_LONG = ("The value is too long to save from this form (over {limit:,} bytes as the browser sends it, "
-                  "while {chars:,} characters of any script always fit). Shorten it and save again, or import "
-                  "it from a file (`pim import`); go back to keep what you typed.")
-
-
 async def read_form(request: Request) -> FormData:
-    """The request's form, read once (Starlette keeps it on the request). A value save (the draft route) may
-    carry a field up to signin_return.READ_AT_MOST bytes, the longest draft kept, where Starlette's default
-    refuses any field over 1 MiB (~116,000 CJK characters) with a bare 400; over that cap it is a 413 saying
-    what to do. Other forms keep Starlette's default."""
-    from pim.web.signin_return import DRAFT_ROUTE, READ_AT_MOST
+    """The request's form, read once, under the one field limit of every staff form (pim.web.form_limits:
+    FIELD_MAX_CHARS characters, the longest a draft keeps): a field over it is refused with 413 naming it and
+    the limit, where Starlette refused any field over 1 MiB with a bare 400. The product page's value save (the
+    draft route) says a value over it under its field instead, the text kept there (pim.web.product_edits)."""
+    from pim.web import form_limits
+    from pim.web.signin_return import DRAFT_ROUTE
 
-    if getattr(request.scope.get("route"), "name", None) != DRAFT_ROUTE:
-        return await request.form()
-    try:
-        return await request.form(max_part_size=READ_AT_MOST)
-    except StarletteHTTPException as exc:
-        if exc.status_code == 400 and str(exc.detail).startswith(("Field exceeded", "Part exceeded")):
-            from pim.web.drafts import MAX_CHARS
+    form = await form_limits.parse(request)
+    over = form_limits.too_long(form)
+    if over is not None and getattr(request.scope.get("route"), "name", None) != DRAFT_ROUTE:
+        raise form_limits.FieldTooLong(form_limits.named(over[0], form), over[1])
+    return form
 
-            raise HTTPException(413, VALUE_TOO_LONG.format(limit=READ_AT_MOST, chars=MAX_CHARS)) from None
-        raise
+
+def _urlencoded(request: Request) -> bool:
+    from pim.web.form_limits import URLENCODED
+
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == URLENCODED
 
 
 def _expired_save(request: Request) -> bool:

@@ -55,7 +55,8 @@ def _page_or(previous: Handler, message: Callable[[Request, Any], str]) -> Handl
         if not wants_page(request):
             return await previous(request, exc)
         status = getattr(exc, "status_code", 422)
-        return page(request, status, message(request, exc), getattr(exc, "headers", None))
+        return page(request, status, message(request, exc), getattr(exc, "headers", None),
+                    to_form=getattr(exc, "back_to_form", False))
 
     return handle
 
@@ -76,13 +77,17 @@ def _validation_message(request: Request, exc: RequestValidationError) -> str:
                      for problem in problems) or "the request's parameters were refused"
 
 
-def page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def page(request: Request, status: int, message: str, headers: dict[str, str] | None = None, *,
+         to_form: bool = False) -> Response:
     """The error page: heading, message, a link back (to the page the browser came from, else the nearest page
-    above this address) and, for a signed-in person, the header's navigation."""
-    from pim.web.ui import render  # not at the top: pim.web.ui is imported by the app after this module
+    above this address) and, for a signed-in person, the header's navigation. `to_form` (a form refused for
+    what was typed in it, pim.web.form_limits): the link goes back in the browser's history, to the form as
+    typed, rather than loading its page anew."""
+    from pim.web.pages import render  # not at the top: the pages import what imports this module
 
     answer = render(request, "error.html", getattr(request.state, "session_user", None), status=status,
-                    heading=HEADINGS.get(status) or _phrase(status), message=message, back=back_link(request))
+                    heading=HEADINGS.get(status) or _phrase(status), message=message, back=back_link(request),
+                    to_form=to_form)
     answer.status_code = status
     if headers:
         answer.headers.update({k: v for k, v in headers.items() if k.lower() != "content-type"})

@@ -9,8 +9,8 @@ the cookie itself expired (12 h idle), so the post carries no session and no CSR
 .check_csrf sends such a save here instead of answering 403). The draft's text is kept on the server
 (pim.web.drafts), for the person whose session it was only (the ended session's cookie, or the sign-in's owner
 cookie once that cookie is gone, while its account is active and its password unchanged: drafts.person); the
-session holds its id. A draft over drafts.MAX_CHARS characters (counted as typed, whatever their script), or
-whose person is unknown, is not kept, and the product page says that the change was lost; so does a body too
+session holds its id. A draft with a field over drafts.MAX_CHARS characters (counted as typed, whatever their
+script: the one limit of every staff form's field, pim.web.form_limits), or whose person is unknown, is not kept, and the product page says that the change was lost; so does a body too
 big to read (over READ_AT_MOST bytes), whose field is found in its first HEAD bytes (our form sends it before
 the value)."""
 
@@ -22,15 +22,16 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.routing import Match
 
-from pim.web import drafts
+from pim.web import drafts, form_limits
 
 DRAFT = "draft"  # session key: the unsaved value edit ({"product", "key", "uid", "id"|"lost"}; pim.web.drafts)
-DRAFT_ROUTE = "edit_value"  # the route whose posts are kept (pim.web.ui.edit_value)
-#: bytes: a longer anonymous body is not read for its draft. drafts.MAX_CHARS of any text fits (a character is up
-#: to 4 UTF-8 bytes, each sent as %XX: 12), with room for the other fields; a bound all the same.
-READ_AT_MOST = drafts.MAX_CHARS * 12 + 64 * 1024
+DRAFT_ROUTE = "edit_value"  # the route whose posts are kept (pim.web.product_edits.edit_value)
+#: bytes: a longer anonymous body is not read for its draft: a field's own cap (form_limits.FIELD_MAX_BYTES, where
+#: drafts.MAX_CHARS of any text fits), with room for the other fields; a bound all the same.
+READ_AT_MOST = form_limits.FIELD_MAX_BYTES
 HEAD = 8 * 1024  # bytes of a too-big body read for its field (key, channel, locale), to say its draft was lost
 HOME = "/products"
 #: why a draft was not kept, as the product page says it ("…, and <why>: type it again")
@@ -125,7 +126,7 @@ async def keep_draft(request: Request) -> tuple[str, str] | None:
     if too_big:  # not read whole: its field from the head, so the page can say the change was lost
         pairs = await _head_pairs(request)
     else:
-        form = await request.form(max_part_size=READ_AT_MOST)  # Starlette's default refuses a field over 1 MiB
+        form = await form_limits.parse(request)  # Starlette's default refuses a field over 1 MiB
         pairs = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
     pairs = [(k, v) for k, v in pairs if k != "csrf_token"]
     fields = dict(pairs)  # the last of each name, as form.get
@@ -137,7 +138,7 @@ async def keep_draft(request: Request) -> tuple[str, str] | None:
     earlier = request.session.get(DRAFT)
     replaces = earlier.get("id") if isinstance(earlier, dict) else None  # this browser's earlier draft: replaced
     draft: dict[str, Any] = {"product": product, "key": key, "uid": owner}
-    if owner is None or too_big or sum(len(k) + len(v) for k, v in pairs) > drafts.MAX_CHARS:
+    if owner is None or too_big or form_limits.too_long(FormData(pairs)) is not None:  # a field a form would not save either
         # nobody to keep it for (a browser that never signed in here, long ago, or whose account or password
         # changed since), or too long
         draft["lost"] = "whose" if owner is None else "long"

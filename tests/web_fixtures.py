@@ -1,0 +1,19 @@
+"""Fixtures the web and API test files share (one copy instead of one per file).
+
+Import a fixture into the test module that needs it (`from tests.web_fixtures import cheap_argon2  # noqa: F401`):
+pytest finds fixtures by the names in a module's namespace, so the import is what applies it there. It is not
+in tests/conftest.py, where an autouse fixture would reach every test of the suite, password-hashing tests too.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+#: argon2 cost parameters sized for tests: a sign-in hashes in milliseconds instead of ~50 ms of CPU per hash.
+CHEAP_ARGON2 = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+
+
+@pytest.fixture(autouse=True)
+def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real argon2, with test-sized cost parameters (autouse in every module that imports it)."""
+    monkeypatch.setattr("pim.web.accounts.HASH_PARAMS", CHEAP_ARGON2)
