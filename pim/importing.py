@@ -323,17 +323,22 @@ class PreparedBatch:
 def _prepare(store: Store, source: str, v: RecordValidator, chunk: list[Parsed | Rejected], merge: Any = None) -> PreparedBatch:
     out = PreparedBatch()
     whole = chunk
+    # the stored products' parents, fingerprints and axis values the steps below ask about: one statement
+    stored = merge.read_stored(store, source, chunk) if hasattr(merge, "read_stored") else None
     # before the fingerprints: they hash what is kept
     out.held_by_model = v.levels.check(store, chunk, source, v, merged=merge is not None,
-                                       ranker=getattr(merge, "ranker", None))
+                                       ranker=getattr(merge, "ranker", None),
+                                       parents=stored.parents if stored is not None else None)
     if merge is not None and hasattr(merge, "drop_unchanged"):
         # records this source already merged, on products not written since: skip validation and merge
-        kept, skipped = merge.drop_unchanged(store, source, chunk)
+        kept, skipped = (merge.drop_unchanged(store, source, chunk, stored) if stored is not None
+                         else merge.drop_unchanged(store, source, chunk))
         # their per-value problems still stand: noted again, as a merged record's are
         out.notes.extend(n for item in chunk if isinstance(item, Parsed) and item.problems
                          and isinstance(item.record, Product) and item.record.identifier in skipped for n in item.problems)
         if skipped and hasattr(merge, "stored_gaps"):  # and so does a missing axis value: as stored, unchanged
-            gaps = merge.stored_gaps(store, list(skipped))
+            gaps = (merge.stored_gaps(store, list(skipped), stored) if stored is not None
+                    else merge.stored_gaps(store, list(skipped)))
             if gaps:
                 out.notes.extend(_gap_note(item, source, item.record.identifier, axis, reason) for item in chunk
                                  if isinstance(item, Parsed) and isinstance(item.record, Product)

@@ -31,6 +31,7 @@ from sqlmodel import SQLModel
 
 from pim import association_claims as links
 from pim.association_claims import RANK_PREFIX, SourceClaim, TypeClaims
+from pim.batch_lookup import StoredBatch, product_seqs, read_batch
 from pim.catalog import Structure
 from pim.conflicts import CONFLICT, OPEN, RESOLVED, SETTLED
 from pim.errors import InputError, StoreError
@@ -40,7 +41,7 @@ from pim.partial_merge import StoredPart, read_parts, row_update, touched_keys
 from pim.quality import is_gtin_attribute, unique_form
 from pim.spelling import unknown_key
 from pim.store import Store, UpsertCounts
-from pim.store.raw import RawTable, Statements, raw_table
+from pim.store.raw import RawTable, raw_table
 from pim.store.store import MODEL, PRODUCT, ProductDelta, ProductRowUpdate, json_text, now
 from pim.store.tables import JSONType
 from pim.structure import AttributeType
@@ -497,15 +498,6 @@ def record_digest(record: Product, salt: bytes = b"", stated: Mapping[str, froze
 _KEYED: dict[bytes, Any] = {}
 
 
-def _stored_fingerprints(conn: Connection, source: str, ids: list[str]) -> dict[str, tuple[str, int]]:
-    """identifier → (digest, seq), only where the product still has the seq the fingerprint was taken at."""
-    raw = RawTable(conn, FINGERPRINT)
-    sql = ("SELECT f.identifier, f.digest, p.seq FROM source_fingerprint f JOIN product p ON p.identifier = f.identifier "
-           f"AND p.seq = f.product_seq WHERE f.source = {raw.p} AND f.identifier {raw.any_of}")
-    # plain DB-API rows: a re-import reads one per record, and result-row objects cost more than the query
-    return {ident: (digest, seq) for ident, digest, seq in Statements(conn).all(sql, (source, raw.bound(ids)))}
-
-
 @dataclass
 class SideWrites:
     """Candidate and conflict-log changes of one batch, written in the product batch's transaction."""
@@ -541,7 +533,7 @@ class SideWrites:
         if self.fingerprints:
             seqs = dict(seqs or {})
             unknown = [ident for _, ident, _ in self.fingerprints if ident not in seqs]
-            seqs.update(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "seq"), "identifier", unknown))
+            seqs.update(product_seqs(conn, unknown))
             raw_table(store, conn, FINGERPRINT).upsert(conn, [
                 {"source": source, "identifier": ident, "digest": digest, "product_seq": seqs[ident]}
                 for source, ident, digest in self.fingerprints if ident in seqs
@@ -687,10 +679,23 @@ class Merger:
         self.axes = SiblingAxes.of(structure)
         return self
 
-    def drop_unchanged(self, store: Store, source: str, chunk: list[Any]) -> tuple[list[Any], dict[str, int]]:
+    def read_stored(self, store: Store, source: str, chunk: list[Any]) -> StoredBatch:
+        """The batch's lookups of its stored products (parents, this source's fingerprints, the axis values of
+        those it may skip) in one statement: pim.importing hands it to the level guard, `drop_unchanged` and
+        `stored_gaps`."""
+        skus = list(dict.fromkeys(item.record.identifier for item in chunk
+                                  if isinstance(getattr(item, "record", None), Product)))
+        if not skus:
+            return StoredBatch()
+        with store.engine.connect() as conn:
+            return read_batch(conn, source, skus, self.axes.keys if self.axes else ())
+
+    def drop_unchanged(self, store: Store, source: str, chunk: list[Any], stored: StoredBatch | None = None
+                       ) -> tuple[list[Any], dict[str, int]]:
         """Drop the product records this source already merged with the same content while the product
-        has not been written since (one query per batch). Returns the rest and the skipped identifiers with
-        the product seq the skip relied on. A SKU that appears more than once in the batch is never skipped."""
+        has not been written since (`stored`: read by `read_stored`, else one query here). Returns the rest and
+        the skipped identifiers with the product seq the skip relied on. A SKU that appears more than once in the
+        batch is never skipped."""
         self.source = source
         items = [item for item in chunk if isinstance(getattr(item, "record", None), Product)]
         records = [item.record for item in items]
@@ -702,15 +707,17 @@ class Merger:
         seen: dict[str, int] = {}
         for r in records:
             seen[r.identifier] = seen.get(r.identifier, 0) + 1
-        with store.engine.connect() as conn:
-            stored = _stored_fingerprints(conn, source, list(seen))
-        if not stored:
+        if stored is None:
+            with store.engine.connect() as conn:
+                stored = read_batch(conn, source, list(seen))
+        prints = stored.prints
+        if not prints:
             return chunk, {}
         keep: list[Any] = []
         skipped: dict[str, int] = {}
         for item in chunk:
             rec = getattr(item, "record", None)
-            hit = stored.get(rec.identifier) if isinstance(rec, Product) else None
+            hit = prints.get(rec.identifier) if isinstance(rec, Product) else None
             if hit is not None and seen[rec.identifier] == 1 and hit[0] == self._digests[id(rec)]:
                 skipped[rec.identifier] = hit[1]
             else:
@@ -904,11 +911,19 @@ class Merger:
         axis = next((a for a in gaps if a in record.values), None) if self.keep_axes else None
         return (axis, cleared_reason(child, axis)) if axis is not None else None
 
-    def stored_gaps(self, store: Store, skus: list[str]) -> dict[str, list[tuple[str, str]]]:
+    def stored_gaps(self, store: Store, skus: list[str], stored: StoredBatch | None = None
+                    ) -> dict[str, list[tuple[str, str]]]:
         """The products among `skus` (skipped as already merged: pim.importing) that lack a value of their
-        level's axes as stored, each (axis, why); one query, none without family variant axes."""
+        level's axes as stored, each (axis, why); none without family variant axes. From `stored` (read by
+        `read_stored`: no query unless a model must be placed), else one query."""
         if self.axes is None or not skus:
             return {}
+        if stored is not None and stored.axes == self.axes.keys:
+            rows = [(sku, *stored.axis_texts[sku]) for sku in skus if sku in stored.axis_texts]
+            if not rows:
+                return {}
+            with store.engine.connect() as conn:
+                return self.axes.gaps_of(conn, rows)  # type: ignore[no-any-return]
         with store.engine.connect() as conn:
             return self.axes.stored_gaps(conn, skus)  # type: ignore[no-any-return]
 
@@ -1009,7 +1024,7 @@ def apply_plan(store: Store, plan: MergePlan, *, relied: dict[str, int | None] |
         if relied:
             store.lock_writes(conn)  # nobody writes between the check and the write
             skus = [i for i in relied if not i.startswith(MODEL_KEY)]
-            now_at = dict(raw_table(store, conn, PRODUCT).select(conn, ("identifier", "seq"), "identifier", skus))
+            now_at: dict[str, int] = product_seqs(conn, skus)
             codes = [i[len(MODEL_KEY):] for i in relied if i.startswith(MODEL_KEY)]
             if codes:
                 now_at.update((MODEL_KEY + c, s) for c, s in raw_table(store, conn, MODEL).select(conn, ("code", "seq"), "code", codes))

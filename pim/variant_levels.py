@@ -182,11 +182,13 @@ class LevelGuard:
         self.axes = SiblingAxes(structure, self.levels, self._placements)  # the placements `check` found, shared
 
     def check(self, store: Any, chunk: Iterable[Any], source: str, validator: Any, *, merged: bool,
-              ranker: Any = None) -> int:
+              ranker: Any = None, parents: Mapping[str, str] | None = None) -> int:
         """Strip misplaced values from the chunk's parsed records; note those no model shows as they are. With a
         merged source's `ranker` (pim.merge.Ranker), a value the model's own value outranks (or ties: the shown
         value stays) is not noted either: on the model it would lose too, so there is nothing to set there (a
-        supplier naming each article of a model the catalog names). Returns how many values were held back so."""
+        supplier naming each article of a model the catalog names). Returns how many values were held back so.
+        `parents`: the stored products' parents (SKU → model code, those under one), read already with the
+        batch's other lookups (pim.batch_lookup); else read here for the merged records that name none."""
         if not self.levels:
             return 0
         products: list[Any] = []
@@ -214,13 +216,14 @@ class LevelGuard:
         named = [("parent" in i.record.__pydantic_fields_set__, i.record) for i in products]
         with store.engine.connect() as conn:
             sql = Statements(conn)
-            parents: dict[str, str] = {}
-            if merged:
+            stored_parents: Mapping[str, str] = parents if parents is not None else {}
+            if merged and parents is None:
                 unplaced = [rec.identifier for says, rec in named if not says]
                 if unplaced:  # one bound list (a DB-API statement: this runs per batch of every merged import)
-                    parents.update(sql.all_in("SELECT identifier, parent FROM product WHERE parent IS NOT NULL "
-                                              f"AND identifier {sql.any_of}", [unplaced]))
-            under = [rec.parent if says else parents.get(rec.identifier) for says, rec in named]
+                    stored_parents = dict(sql.all_in("SELECT identifier, parent FROM product WHERE parent IS NOT "
+                                                     f"NULL AND identifier {sql.any_of}", [unplaced]))
+            under = [rec.parent if says else stored_parents.get(rec.identifier) if merged else None
+                     for says, rec in named]
             wanted = set(under) | {i.record.parent for i in models if i.record.parent}
             if merged:
                 wanted |= {i.record.code for i in models if not i.record.family_variant}
@@ -598,6 +601,12 @@ class SiblingAxes:
         axes = ", ".join(self._extract(sql.pg, a) for a in self.keys)
         rows = sql.all_in(f"SELECT identifier, parent, {axes} FROM product WHERE parent IS NOT NULL "
                           f"AND identifier {sql.any_of}", [skus])
+        return self.gaps_of(conn, rows)
+
+    def gaps_of(self, conn: Any, rows: Iterable[tuple[Any, ...]]) -> dict[str, list[tuple[str, str]]]:
+        """`stored_gaps` of rows read already: (sku, parent, each of `keys`' stored JSON text or None)
+        (pim.batch_lookup reads them with the batch's other lookups)."""
+        rows = list(rows)
         self.place(conn, {r[1] for r in rows})
         out: dict[str, list[tuple[str, str]]] = {}
         for ident, parent, *texts in rows:

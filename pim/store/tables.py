@@ -35,7 +35,10 @@ class ProductRow(SQLModel, table=True):
     """One product. `seq` grows on every write: incremental exporters keep a watermark on it."""
 
     __tablename__ = "product"
-    __table_args__ = (Index("ix_product_family_enabled", "family", "enabled"),)
+    #: identifier, seq, parent: a merge batch's lookups by SKU read only this index (pim.batch_lookup; the seq
+    #: sits after the value map in the row)
+    __table_args__ = (Index("ix_product_family_enabled", "family", "enabled"),
+                      Index("ix_product_identifier_seq", "identifier", "seq", "parent"))
 
     id: int | None = Field(default=None, primary_key=True)
     identifier: str = Field(max_length=255, unique=True, index=True)
