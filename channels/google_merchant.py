@@ -23,14 +23,13 @@ from channels.declaration_files import catalog_for
 from channels.field_mapper import FieldMapper
 from channels.google_merchant_targets import Target, feed_targets, shipping_weight_family
 from channels.html import CleanFieldMapper, plain_text
+from channels.locale_outputs import OutputGate
 from channels.localize import ValueResolver
 from channels.search import IMAGE_LINKS
 from channels.units import convert
 from channels.xml_chars import xml_chars
 from pim.currencies import price_text
 from pim.errors import ConfigError
-from pim.gate import PARTIAL
-from pim.pipeline import PARTLY
 from pim.product import Product
 from pim.structure import AttributeType
 from pim.protocols import Artifact, PublishContext
@@ -97,8 +96,7 @@ class GoogleMerchantRenderer:
         staging.mkdir(parents=True, exist_ok=True)
         paths = {label: staging / f"feed.{scope}.{label}.xml" for label, *_ in outputs}
         counts = dict.fromkeys(paths, 0)
-        partly: set[str] = ctx.options.setdefault(PARTLY, set())
-        partial: dict[str, dict[str, list[str]]] = ctx.options.setdefault(PARTIAL, {})  # the gate fills it as it runs
+        gate = OutputGate(ctx)  # which feeds the gate keeps each product from (it fills that as it runs)
         with ExitStack() as stack:
             writers = {}
             for label, locale, currency, target in outputs:
@@ -115,21 +113,18 @@ class GoogleMerchantRenderer:
                 if mapper.links is not None:  # the batch's image links in a few queries
                     mapper.links.prefetch(mapper.resolver.image_values(v for _, v in resolved))
                 for product, values in resolved:
-                    wrote = held = 0
+                    wrote, held = 0, []
                     for label, (xf, locale, currency, target) in writers.items():
-                        against = partial.get(product.identifier, {}).get(locale)
+                        against = gate.against(product.identifier, locale)
                         item, reasons = (None, against) if against else build_item(
                             product, mapper, catalog, locale, currency, tree, stock, values, target)
                         if reasons:
-                            ctx.blocked.setdefault(product.identifier, []).extend(
-                                f"{self.name}:{label}:{r}" for r in reasons)
-                            held += 1
+                            held += [f"{self.name}:{label}:{r}" for r in reasons]
                             continue
                         _write_item(xf, item)
                         counts[label] += 1
                         wrote += 1
-                    if wrote and held:  # in some feeds: published, its other feeds' reasons kept in ctx.blocked
-                        partly.add(product.identifier)
+                    gate.settle(product.identifier, wrote, held)  # in some feeds only: published (PARTLY)
                     # Each item is written as soon as it is built; nothing accumulates.
                 for xf, *_ in writers.values():
                     xf.flush()

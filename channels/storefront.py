@@ -1,8 +1,11 @@
 """Storefront catalog JSON: the channel's category tree and its products, one file per locale.
-Written streaming (one product at a time into every locale file). Locales, currencies, the tree, mapped
+Written streaming (one product at a time into the locale files). A product goes into each locale file where the
+gate passes it and stays out of those where it fails (channels.locale_outputs: complete in en_US but missing its
+fr_FR copy, it is in the en_US file only, published and partly blocked). Locales, currencies, the tree, mapped
 `fields` and which association kinds count as `related` come from the channel catalog declaration
 (channels/catalogs/storefront.yaml, see channels.declaration). `associations` and `related` name only products
-the same publish writes (pim.pipeline.PublishedTargets): a shopper never follows a link to a missing page.
+the same publish writes to the same file (pim.pipeline.PublishedTargets, OutputGate.linked_in): a shopper never
+follows a link to a missing page.
 Textarea values are HTML, cleaned to the storefront's formatting tags (channels.html); one written without tags
 (content bullets joined by line breaks) has each line break as `<br>`. Text values are plain strings the
 storefront escapes itself, line breaks kept. The label and the mapped title (a textarea label attribute included)
@@ -25,6 +28,7 @@ from channels.declaration import list_price_attribute
 from channels.declaration_files import catalog_for
 from channels.field_mapper import FieldMapper
 from channels.html import CleanFieldMapper, plain_text, safe_html
+from channels.locale_outputs import OutputGate
 from channels.localize import ValueResolver
 from pim.catalog import Structure
 from pim.currencies import price_text, shelf_price
@@ -253,6 +257,7 @@ def _label(p: Product, r: ValueResolver, channel: str, locale: str, values: dict
 
 class StorefrontRenderer:
     name = "storefront"
+    gate_per_locale = True  # one file per locale: the gate passes a product some file may hold (OutputGate)
 
     def render(self, products: Iterable[Product], ctx: PublishContext, store: Any) -> list[Artifact]:
         s = ctx.structure
@@ -272,6 +277,7 @@ class StorefrontRenderer:
         targets = ctx.options.get(TARGETS)  # set by pim.pipeline.publish
         if targets is not None and PRICED_TARGETS not in targets.stages:  # a new list: never the registry's STAGES
             targets.stages = [*targets.stages, PRICED_TARGETS]
+        gate = OutputGate(ctx)
         handles: dict[str, IO[bytes]] = {}
         paths: dict[str, Path] = {}
         counts = dict.fromkeys(channel.locales, 0)
@@ -289,15 +295,21 @@ class StorefrontRenderer:
             while chunk := [(p, resolver.values(p)) for p in islice(it, CHUNK)]:
                 if links is not None:  # the chunk's image links in a few queries (the image check reads them)
                     links.prefetch(resolver.image_values(values for _, values in chunk))
-                chunk = self._priced(chunk, prices, ctx, images)  # before links are decided: none may point at them
+                chunk = self._priced(chunk, prices, ctx, images, gate)  # first: no link may point at them
                 if targets is not None:  # links only to products this run publishes
                     chunk = list(zip(targets.trimmed([p for p, _ in chunk]), (values for _, values in chunk)))
                 for product, values in chunk:
+                    wrote, held = 0, []
                     for locale, fh in handles.items():
-                        doc = product_document(product, resolver, scope, locale, channel.currencies, mapper, kinds,
-                                               values, trees, links, price_attr)
+                        if against := gate.against(product.identifier, locale):  # the gate's, naming the locale
+                            held += against
+                            continue
+                        doc = product_document(gate.linked_in(product, locale), resolver, scope, locale,
+                                               channel.currencies, mapper, kinds, values, trees, links, price_attr)
                         fh.write((b"," if counts[locale] else b"\n") + orjson.dumps(doc) + b"\n")
                         counts[locale] += 1
+                        wrote += 1
+                    gate.settle(product.identifier, wrote, held)  # in some files only: published (PARTLY)
             for fh in handles.values():
                 fh.write(b"]}\n")
         finally:
@@ -308,13 +320,15 @@ class StorefrontRenderer:
 
     @staticmethod
     def _priced(chunk: list[tuple[Product, dict[str, Any]]], prices: ListPriceCheck, ctx: PublishContext,
-                images: RequiredImageCheck | None = None) -> list[tuple[Product, dict[str, Any]]]:
+                images: RequiredImageCheck | None = None,
+                gate: OutputGate | None = None) -> list[tuple[Product, dict[str, Any]]]:
         """The chunk without the products whose list price or required images block them, which go to
-        ctx.blocked with why."""
+        ctx.blocked with why (and what the gate holds against them in some locales: they are in no file)."""
         kept = []
         for product, values in chunk:
             if reasons := prices.reasons(product, values) + (images.reasons(product, values) if images else []):
-                ctx.blocked.setdefault(product.identifier, []).extend(reasons)
+                gate_said = gate.everywhere(product.identifier) if gate is not None else []
+                ctx.blocked.setdefault(product.identifier, []).extend(reasons + gate_said)
             else:
                 kept.append((product, values))
         return kept

@@ -107,7 +107,8 @@ class PublishResult:
 
     def baseline(self) -> dict[str, Any]:
         """What the job keeps for the publish guard besides `published`: what that count means and, for a run
-        given a catalog, which one (`last_published` compares like with like)."""
+        given a catalog, which one (read by people and named in a refusal; the guard compares every catalog's
+        runs of the channel and scope with each other: last_published)."""
         return {"published_counts": PUBLISHED_COUNTS, **({"catalog": self.catalog} if self.catalog else {})}
 
     def links(self) -> dict[str, Any]:
@@ -148,7 +149,8 @@ def publish(
     channel whose locales, currencies and gate apply; `channel` names the renderer. Without `exporter`, the
     renderer's `default_exporter` (e.g. meilisearch for search) or local files. Unless `allow_drop`, a run
     that would leave out most of the products the channel's last one published is refused before anything goes
-    out (DropRefused). A run that writes the whole channel leaves its products as the next one's baseline."""
+    out (DropRefused). A run that writes the whole channel leaves its products as the next one's baseline, whatever
+    its catalog: the next publish of the channel and scope writes over the same output (last_published)."""
     structure = store.structure()
     scope = resolved_scope(structure, scope)
     renderer = lookup(RENDERERS, channel, "channel")()
@@ -297,23 +299,26 @@ def catalog_key(options: dict[str, Any]) -> str | None:
     return str(code) if code is not None else str(Path(given).resolve())
 
 
-def last_published(store: Store, source: str, catalog: str | None = None) -> tuple[int, int] | None:
-    """(job id, products published) of the last succeeded publish of `source` ("<channel>/<scope>") and `catalog`
-    (catalog_key) that wrote the whole channel and counted `published` as the outputs hold (PUBLISHED_COUNTS);
-    incremental runs (search sending changes) publish only what changed and are skipped, and so are runs of
-    another catalog. None: no such publish yet (a first publish, or the first since round 34, is judged only by
-    refuse_drop's rule for a run publishing none)."""
+def last_published(store: Store, source: str) -> tuple[int, int, str | None] | None:
+    """(job id, products published, its catalog) of the last succeeded publish of `source` ("<channel>/<scope>")
+    that wrote the whole channel and counted `published` as the outputs hold (PUBLISHED_COUNTS), whatever its
+    catalog: every publish of a channel and scope writes the same output (the renderer's files named by the scope,
+    at PIM_OUTPUT or the exporter's target, those the last one wrote and this one does not removed:
+    exporters.published), so a first run of a new or moved catalog file replaces what the last run of another
+    wrote and is judged against it (round 37; before, each catalog file had its own baseline). Incremental runs
+    (search sending changes) publish only what changed and are skipped. None: no such publish yet (a first
+    publish, or the first since round 34, is judged only by refuse_drop's rule for a run publishing none)."""
     q = (select(JOB.c.id, JOB.c.counts).where(JOB.c.kind == "publish", JOB.c.source == source,
                                              JOB.c.status == "succeeded").order_by(JOB.c.id.desc()).limit(200))
     with store.engine.connect() as conn:
         for job_id, counts in conn.execute(q):
             counts = counts or {}
-            if counts.get("mode") == "incremental" or counts.get("catalog") != catalog:
+            if counts.get("mode") == "incremental":
                 continue
             if counts.get("published_counts") != PUBLISHED_COUNTS:
                 return None  # the newest whole run counted otherwise: no baseline until one counts as this one
             if isinstance(counts.get("published"), int):
-                return int(job_id), counts["published"]
+                return int(job_id), counts["published"], counts.get("catalog")
     return None
 
 
@@ -345,9 +350,10 @@ def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str
                 artifacts: list[Artifact], catalog: str | None = None,
                 published: baseline.Published | None = None) -> None:
     """DropRefused when a run writing the whole channel would leave out more than the guard's share
-    (drop_thresholds) of the products the last one of the same catalog published, and at least its minimum (a
-    whole catalog blocked by a new locale's missing copy, which would empty every file and index; a catalog
-    swapped for another of the same size); runs that send only changes are not judged. With `published` (this
+    (drop_thresholds) of the products the last one published, of whichever catalog (the same output:
+    last_published), and at least its minimum (a whole catalog blocked by a new locale's missing copy, which would
+    empty every file and index; a catalog swapped for another of the same size, or for a catalog file publishing
+    far fewer); runs that send only changes are not judged. With `published` (this
     run's products) and the last run's kept (pim.publish_baseline), the products leaving are counted one by one;
     else, from the counts (last − now). A run that would publish none while at least the minimum were blocked
     (by the gate or the renderer) is refused without a baseline too, so the first publish after an upgrade (no
@@ -356,14 +362,15 @@ def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str
     if not whole(artifacts):
         return
     share, least = drop_thresholds()
-    previous = last_published(store, source, catalog)
-    job, last = previous if previous is not None else (None, None)
-    before = baseline.load(store, source, catalog, job) if published is not None and job is not None else None
+    previous = last_published(store, source)
+    job, last, was = previous if previous is not None else (None, None, None)
+    before = baseline.load(store, source, job) if published is not None and job is not None else None
     left, gone = baseline.departures(before, published) if before is not None and published is not None else (
         None if last is None else last - now, [])
     stopped = held_back(blocked)["blocked"]  # disabled products never reach the gate: not counted
     if last is not None and left is not None and left >= least and left > last * share:
-        said = f" where its last publish (job {job}) published {last}" + (
+        other = "" if was == catalog else f", catalog {was}" if was else ", the built-in catalog"  # swapped
+        said = f" where its last publish (job {job}{other}) published {last}" + (
             f", {left} of which would leave it (e.g. {', '.join(gone)})" if before is not None else "")
     elif now == 0 and stopped >= least and last != 0:
         said = f": all {stopped} that reached the gate are blocked, there or by the renderer"
@@ -379,9 +386,17 @@ def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str
         f"{why or 'nothing (they are gone from the catalog)'}",
         now=now, last=last, left=left if before is not None else None,
         hint=f"{reason_advice(top_reasons(blocked, channel), scope)}"  # what to do about a renderer's rule
+             f"{_other_catalog(was, catalog) if job is not None and was != catalog else ''}"
              f"fix what blocks them (`pim gate report --channel {scope}` lists the values the gate misses), or publish "
              f"anyway with `pim publish --channel {channel} --scope {scope}{again} --allow-drop` (API: "
              '"allow_drop": true in POST /api/v1/publish)')
+
+
+def _other_catalog(was: str | None, catalog: str | None) -> str:
+    """The hint's word on a run whose catalog is not the last publish's: it writes over that one's files."""
+    last = f"catalog {was}" if was else "the built-in catalog"
+    return (f"this run's catalog writes over the files the last publish wrote with {last} (the same channel and "
+            "scope: one output); publish with that catalog to keep them, or ")
 
 
 class PublishedTargets:
@@ -410,14 +425,16 @@ class PublishedTargets:
 
     def _decide(self, chunk: list[Product]) -> dict[str, bool]:
         verdicts = {p.identifier: True for p in chunk}  # they reached the renderer: published
+        partly = self.ctx.options.get(PARTLY, ())
         todo: list[str] = []
         for p in chunk:
             for a in p.associations.values():
                 for t in a.products:
                     if t in verdicts:
                         continue
-                    if t in self.known or t in self.ctx.blocked:  # blocked: decided earlier in this run
-                        verdicts[t] = t not in self.ctx.blocked and self.known[t]
+                    if t in self.known or t in self.ctx.blocked:  # blocked: decided earlier in this run, unless
+                        # the renderer wrote it to some outputs (PARTLY): linked to there (channels.locale_outputs)
+                        verdicts[t] = (t not in self.ctx.blocked or t in partly) and self.known.get(t, True)
                     else:
                         verdicts[t] = False
                         todo.append(t)

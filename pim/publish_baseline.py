@@ -1,9 +1,10 @@
 """Which products a channel's last whole publish put out, for the publish guard (pim.pipeline.refuse_drop): a count
-misses a publish that swaps most products for others, the set does not. One row per channel, scope and catalog
-(`publish_baseline`, migration 0046), replaced by each succeeded publish that wrote the whole channel: the
-identifiers zlib-compressed, NUL-separated (a few bytes per product). While a publish runs, the identifiers it
-reads are compressed as they stream (`Seen`), never held as strings; the comparison holds one 8-byte hash per
-product published (`Published`)."""
+misses a publish that swaps most products for others, the set does not. One row per output (`publish_baseline`,
+migration 0047): a channel and scope, which every publish of them writes over whatever its catalog (same file
+names, and the files the last one wrote that this one does not are removed: exporters.published); replaced by each
+succeeded publish that wrote the whole channel: the identifiers zlib-compressed, NUL-separated (a few bytes per
+product). While a publish runs, the identifiers it reads are compressed as they stream (`Seen`), never held as
+strings; the comparison holds one 8-byte hash per product published (`Published`)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ SEP = b"\0"  # never in an identifier: PostgreSQL cannot store it in the product
 
 
 class PublishBaselineRow(SQLModel, table=True):
-    """The identifiers a channel's last whole publish (`job_id`) put out; `key` digests source and catalog (a
-    catalog file's path may be long)."""
+    """The identifiers a channel's last whole publish (`job_id`) put out; `key` digests the source (rows written
+    before round 37 digest source and catalog: `load` finds a row by its job, `record` replaces every row of the
+    source). `catalog`: the catalog that publish used, for reading only."""
 
     __tablename__ = "publish_baseline"
 
@@ -101,24 +103,25 @@ def departures(before: bytes, now_published: Published, examples: int = 5) -> tu
     return left, named
 
 
-def _key(source: str, catalog: str | None) -> str:
-    return hashlib.sha256(f"{source}\0{catalog or ''}".encode()).hexdigest()
+def _key(source: str) -> str:
+    return hashlib.sha256(f"{source}\0".encode()).hexdigest()
 
 
-def load(store: Any, source: str, catalog: str | None, job_id: int) -> bytes | None:
+def load(store: Any, source: str, job_id: int) -> bytes | None:
     """The identifiers job `job_id` published, if it is the one this channel's baseline row holds; None
     otherwise (no row yet, or a newer whole publish wrote none: the guard then compares counts)."""
-    q = select(BASELINE.c.identifiers).where(BASELINE.c.key == _key(source, catalog), BASELINE.c.job_id == job_id)
+    q = select(BASELINE.c.identifiers).where(BASELINE.c.source == source, BASELINE.c.job_id == job_id)
     with store.engine.connect() as conn:
         blob = conn.execute(q).scalar()
     return bytes(blob) if blob is not None else None
 
 
 def record(store: Any, source: str, catalog: str | None, job_id: int, published: Published) -> None:
-    """Make job `job_id`'s products the baseline of `source` and `catalog`."""
-    key = _key(source, catalog)
+    """Make job `job_id`'s products the baseline of `source`'s output, whichever catalog (`catalog`, kept for
+    reading) it published: the next publish of the channel and scope writes over them."""
+    key = _key(source)
     with store.begin() as conn:
-        conn.execute(delete(BASELINE).where(BASELINE.c.key == key))
+        conn.execute(delete(BASELINE).where(BASELINE.c.source == source))
         conn.execute(insert(BASELINE).values(key=key, source=source, catalog=catalog or "", job_id=job_id,
                                              published=published.count, identifiers=published.blob,
                                              written_at=now()))

@@ -87,7 +87,8 @@ def test_products_held_back_count_as_leaving(store: Store, tmp_path: Path, monke
     _products(store, "a", 10)
     _storefront(store, tmp_path)
     store.upsert_products([Product(identifier=f"a{i}", family="shoes", categories=["shoes"], source=ERP,
-                                   values={**complete_values(sku=f"a{i}"), "name:de_DE": None}) for i in range(6)])
+                                   values={**complete_values(sku=f"a{i}"), "name:de_DE": None, "name:en_US": None})
+                           for i in range(6)])  # in no locale file (round 37: one locale missing keeps the other)
     _products(store, "c", 6)
     with pytest.raises(DropRefused) as refused:
         _storefront(store, tmp_path)
