@@ -45,7 +45,7 @@ from importers.bmecat_reader import (
 )
 from importers.erp_values import partial_product, refusal
 from importers.tier_checks import tier_problem, unit_price, unit_price_problem
-from importers.tier_periods import GapNotes, chain_periods
+from importers.tier_periods import GapNotes, chain_periods, remove_gone
 from pim.catalog import Structure
 from pim.commerce import PriceListEntry, remove_price_list_entries_in
 from pim.errors import InputError
@@ -214,7 +214,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
     written = 0
     header = BmecatHeader()
     deletes = Deletes()
-    lists: dict[str, Any] = {"open": None, "ended": 0, "ending": 0}  # ended: stored tiers given an end
+    # ended: stored tiers given an end; resumed: stored tiers resuming after a block's own end (tier_periods)
+    lists: dict[str, Any] = {"open": None, "ended": 0, "ending": 0, "resumed": 0, "resuming": 0}
     # what the batch being written took off (SKUs) and put in (tiers): withdrawn and counted once it commits
     taken_off: set[str] = set()
     put_in = 0
@@ -237,21 +238,25 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
         rows = [{"customer": m.tier_price_list, **t, "source": source}  # PriceListEntry's field order
                 for t in batch if not isinstance(t, TierRemoval)]
         put_in = 0
-        gaps.pending, lists["ending"] = [], 0
-        if not rows:
+        gaps.pending, lists["ending"], lists["resuming"] = [], 0, 0
+        complete = header.transaction == "new_catalog"
+        if not rows and (complete or not taken_off):
             return
-        PriceListEntry(**rows[0])
+        if rows:
+            PriceListEntry(**rows[0])
         # one list a day (importers.tier_periods): a price block from July ends the one before it; a T_NEW_CATALOG
         # holds each product's whole list, so only its own blocks are chained (the stored others go at its end)
-        complete = header.transaction == "new_catalog"
-        rows, ended = chain_periods(store, conn, m.tier_price_list, source, rows, gaps.pending, with_stored=not complete)
+        days = chain_periods(store, conn, m.tier_price_list, source, rows, gaps.pending, with_stored=not complete,
+                             also=taken_off)  # a block taken off: the list it ended runs on
         if complete:
             if lists["open"] is None:
                 lists["open"] = cleanup.enter_context(CompletePriceLists(store, conn))
-            put_in = lists["open"].put_rows_in(conn, rows)
+            put_in = lists["open"].put_rows_in(conn, days.rows)
         else:
-            put_in = put_price_rows_in(store, conn, rows)
-        lists["ending"] = put_price_rows_in(store, conn, ended) if ended else 0
+            put_in = put_price_rows_in(store, conn, days.rows)
+            remove_gone(store, conn, days.gone)  # a resumed part a later block took over
+        lists["ending"] = put_price_rows_in(store, conn, days.ended) if days.ended else 0
+        lists["resuming"] = put_price_rows_in(store, conn, days.resumed) if days.resumed else 0
 
     def committed(_: int) -> None:
         """After each batch commits (run_import's on_batch): its tiers count and what its deletes took off its
@@ -262,7 +267,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
         written, put_in = written + put_in, 0
         gaps.committed()
         lists["ended"] += lists["ending"]
-        lists["ending"] = 0
+        lists["resumed"] += lists["resuming"]
+        lists["ending"] = lists["resuming"] = 0
 
     start = store.structure()
     refuse_map_mistakes(m, start, SPEC_UNITS, m._file)  # before a product is read or a category created
@@ -296,6 +302,8 @@ def import_bmecat(path: Path, store: Store, m: BmecatMap, *, precedence: Precede
                 counts.extra["tier_prices_removed"] = removed
         if lists["ended"]:
             counts.extra["tier_prices_ended"] = lists["ended"]
+        if lists["resumed"]:
+            counts.extra["tier_prices_resumed"] = lists["resumed"]
         if m.tier_price_list:
             gaps.report(store, counts, source, path.name, m.tier_price_list, "PRODUCT_PRICE_DETAILS")
         _followups(store, m, path, header, refs, deletes, merger.precedence, counts, placer,

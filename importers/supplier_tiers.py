@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy import Connection, select
 
 from importers.tier_checks import tier_problem, unit_price, unit_price_problem
-from importers.tier_periods import GapNotes, chain_periods
+from importers.tier_periods import GapNotes, chain_periods, remove_gone
 from importers.erp_csv import header_name
 from pim.commerce import EARLIEST, PRICE, put_price_rows_in, remove_price_list_entries_in
 from pim.importing import ImportCounts, Parsed, file_warning
@@ -231,8 +231,8 @@ class TierWriter:
 
     def __init__(self, store: Store, m: SupplierTableMap) -> None:
         self.store, self.m = store, m
-        self.written = self.removed = self.ended = 0
-        self._batch = (0, 0, 0)  # what the batch being written wrote, removed and ended
+        self.written = self.removed = self.ended = self.resumed = 0
+        self._batch = (0, 0, 0, 0)  # what the batch being written wrote, removed, ended and resumed
         self.gaps = GapNotes()  # products left without tiers after a period with its own end (tier_periods)
 
     def placed(self, items: Iterator[Any]) -> Iterator[Any]:
@@ -263,9 +263,12 @@ class TierWriter:
         keep = _kept(self.store, conn, price_list, source, scopes, said) if scopes else {}
         removed = len(remove_price_list_entries_in(self.store, conn, price_list, source, keep)) if keep else 0
         rows = [{"customer": price_list, **t, "sku": stated.sku, "source": source} for stated in batch for t in stated.rows]
-        rows, ended = chain_periods(self.store, conn, price_list, source, rows, self.gaps.pending)  # one list a day
-        self._batch = (put_price_rows_in(self.store, conn, rows) if rows else 0, removed,
-                       put_price_rows_in(self.store, conn, ended) if ended else 0)
+        days = chain_periods(self.store, conn, price_list, source, rows, self.gaps.pending,  # one list a day
+                             also=set(scopes))  # a cleared period: the one it ended runs on
+        removed += remove_gone(self.store, conn, days.gone)  # a resumed part a later period took over
+        self._batch = (put_price_rows_in(self.store, conn, days.rows) if days.rows else 0, removed,
+                       put_price_rows_in(self.store, conn, days.ended) if days.ended else 0,
+                       put_price_rows_in(self.store, conn, days.resumed) if days.resumed else 0)
 
     def committed(self, _: int) -> None:
         """After each batch commits (run_import's on_batch): its tiers count, and only then (a batch prepared
@@ -273,7 +276,8 @@ class TierWriter:
         self.written += self._batch[0]
         self.removed += self._batch[1]
         self.ended += self._batch[2]
-        self._batch = (0, 0, 0)
+        self.resumed += self._batch[3]
+        self._batch = (0, 0, 0, 0)
         self.gaps.committed()
 
     def report(self, counts: ImportCounts, file: str) -> None:
@@ -286,6 +290,8 @@ class TierWriter:
             counts.extra["tier_prices_removed"] = self.removed
         if self.ended:  # stored tiers of an earlier period given an end by a later one (importers.tier_periods)
             counts.extra["tier_prices_ended"] = self.ended
+        if self.resumed:  # stored tiers of an earlier period resuming after a later one's own end (tier_periods)
+            counts.extra["tier_prices_resumed"] = self.resumed
 
 
 def _kept(store: Store, conn: Connection, price_list: str, source: str, scopes: dict[str, set[tuple[str, date]]],

@@ -83,6 +83,12 @@ class PriceListRow(SQLModel, table=True):
     price: Decimal = SQLField(sa_column=Column(Numeric(18, 4), nullable=False))
     source: str = SQLField(default="erp", sa_column=Column(String(100), nullable=False))
     updated_at: datetime = SQLField(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    #: A supplier's tier periods (importers.tier_periods) are stored one list a day: a row's dates may be ours (a
+    #: list ended the day before an offer, resumed the day after it). These keep the period the supplier stated,
+    #: so the next import can work the days out again: its start (None: the row's own dates are the ones stated,
+    #: as for any other entry) and its end (None: open-ended). Migration 0052.
+    stated_from: date | None = SQLField(default=None, sa_column=Column(Date, nullable=True))
+    stated_to: date | None = SQLField(default=None, sa_column=Column(Date, nullable=True))
 
 
 class StockRow(SQLModel, table=True):

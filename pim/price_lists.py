@@ -19,6 +19,13 @@ from pim.store.raw import Statements, raw_table
 from pim.store.store import Store, batched, now
 
 _PRICE_KEY = ("customer", "sku", "currency", "min_qty", "valid_from")
+#: What an entry states beyond its key: a stored entry with all of it is left alone (`put_price_rows_in`). The
+#: stated period is a supplier tier's (importers.tier_periods); other entries have none.
+_PRICE_STATE = ("valid_to", "price", "source", "stated_from", "stated_to")
+
+
+def _state(entry: dict[str, Any]) -> tuple[Any, ...]:
+    return entry["valid_to"], entry["price"], entry["source"], entry.get("stated_from"), entry.get("stated_to")
 
 
 def put_price_list(store: Store, entries: Iterable[PriceListEntry]) -> Written:
@@ -69,10 +76,10 @@ def put_price_rows_in(store: Store, conn: Connection, rows: Iterable[dict[str, A
         for e in chunk:  # keyed as `_PRICE_KEY`
             latest[e["customer"], e["sku"], e["currency"], e["min_qty"], e["valid_from"] or EARLIEST] = e
         stored = {r[:5]: r[5:] for r in table.select(
-            conn, (*_PRICE_KEY, "valid_to", "price", "source"), "sku", sorted({k[1] for k in latest}),
+            conn, (*_PRICE_KEY, *_PRICE_STATE), "sku", sorted({k[1] for k in latest}),
             also={"customer": sorted({k[0] for k in latest})})}
-        changed = [{**e, "valid_from": k[4], "updated_at": stamp} for k, e in latest.items()
-                   if stored.get(k) != (e["valid_to"], e["price"], e["source"])]
+        changed = [{**e, "valid_from": k[4], "stated_from": e.get("stated_from"), "stated_to": e.get("stated_to"),
+                    "updated_at": stamp} for k, e in latest.items() if stored.get(k) != _state(e)]
         store.upsert_rows(conn, PRICE, changed, list(_PRICE_KEY))
         if seen is not None:
             seen(conn, list(latest), stamp)

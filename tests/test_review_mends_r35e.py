@@ -78,10 +78,11 @@ def test_a_chf_list_is_not_ended_by_an_eur_one(sstore: Store, tmp_path: Path) ->
 
 
 def test_a_cleared_later_period_lets_the_next_restatement_run_open(sstore: Store, tmp_path: Path) -> None:  # noqa: F811
-    """July's list, then today's (ending 30.06.2027), then July's row emptied (its period cleared): today's end
-    stays as written until today's list is sent again, which then runs open-ended as stated."""
+    """July's list, then today's (ending 30.06.2027), then July's row emptied (its period cleared): today's list
+    runs open-ended as stated at once (round 37: the stated period is kept, importers.tier_periods; it stayed
+    ended until today's list was sent again), and sending it again changes nothing."""
     extras = load(sstore, tmp_path, JULY, TODAY, "A1;4006381333931;Relais;;;;;EUR;01.07.2027;", TODAY)
     assert extras[2]["tier_prices_removed"] == 1 and "tier_prices_ended" not in extras[2]
-    assert extras[3]["tier_prices"] == 2
+    assert extras[2]["tier_prices_resumed"] == 2 and "tier_prices" not in extras[3]
     assert {(f, t) for c, q, _, f, t in stored_tiers(sstore, "A1")} == {(date(1900, 1, 1), None)}
     assert priced(sstore, AUGUST) == {Decimal(1): Decimal("12.5"), Decimal(500): Decimal(11)}

@@ -1,6 +1,6 @@
-"""Round 36 (B1): supplier tier periods. A period with its own end leaves a gap that is reported (the list before
-it does not resume: importers.tier_periods); one supplier table holds a product's tiers in several currencies and
-periods, one row each (importers.supplier_repeats); a BMEcat product's price blocks of different start dates are
+"""Round 36 (B1): supplier tier periods. Days between stated periods that none covers are a gap that is reported
+(round 37: a list stated open-ended resumes after an offer with its own end: importers.tier_periods); one supplier
+table holds a product's tiers in several currencies and periods, one row each (importers.supplier_repeats); a BMEcat product's price blocks of different start dates are
 chained as a supplier table's periods are (no mixing per quantity)."""
 
 from __future__ import annotations
@@ -40,22 +40,30 @@ def warnings(store: Store, kind: str) -> list[dict]:
     return [e for e in store.quarantined(severity="warning") if (e["record_key"] or "").startswith(kind)]
 
 
-# ---------------------------------------------------------------- 1. a period with its own end: the gap is said
-def test_a_july_offer_after_an_open_list_leaves_a_gap_that_the_import_reports(sstore: Store, tmp_path: Path) -> None:  # noqa: F811
-    extra = load(sstore, tmp_path, TODAY, JULY_ONLY)[1]
-    assert priced(sstore, JUNE_30) == {Decimal(1): Decimal("12.5"), Decimal(500): Decimal(11)}
+# ---------------------------------------------------------------- 1. a gap between stated periods is said
+# (round 37: a list stated open-ended resumes after an offer with its own end, tests/test_supplier_periods_r37c.py;
+# a gap is left only where the supplier's own periods leave days uncovered)
+UNTIL_MAY = "A1;4006381333931;Relais;12,50;;500;11,00;EUR;;31.05.2027"
+JUNE_ON = "A1;4006381333931;Relais;12,90;;;;EUR;01.06.2027;"
+
+
+def test_a_list_ending_before_a_july_offer_leaves_a_gap_that_the_import_reports(sstore: Store, tmp_path: Path) -> None:  # noqa: F811
+    extra = load(sstore, tmp_path, UNTIL_MAY, JULY_ONLY)[1]
+    assert priced(sstore, date(2027, 5, 31)) == {Decimal(1): Decimal("12.5"), Decimal(500): Decimal(11)}
+    assert priced(sstore, JUNE_30) == {}  # the gap: no stated period covers June
     assert priced(sstore, JULY_1) == {Decimal(1): Decimal("9.9")}
-    assert priced(sstore, AUGUST) == {}  # the gap: the open list was ended on 30.06 and does not resume
+    assert priced(sstore, AUGUST) == {}  # after every period: the prices expire
     assert extra["tier_gaps"] == 1
     [warning] = warnings(sstore, "tier-gaps:")
-    assert "A1 EUR from 2027-08-01" in warning["reason"] and "does not resume" in warning["reason"]
+    assert "A1 EUR from 2027-06-01" in warning["reason"] and "no period covers" in warning["reason"]
     assert warning["file"] == "acme.csv" and warning["field"] == "gültig bis"
 
 
 def test_a_list_from_the_day_after_closes_the_gap_warning(sstore: Store, tmp_path: Path) -> None:  # noqa: F811
-    extras = load(sstore, tmp_path, TODAY, JULY_ONLY, AUGUST_ON)
-    assert "tier_gaps" not in extras[2]
-    assert priced(sstore, AUGUST) == {Decimal(1): Decimal("12.9")}
+    extras = load(sstore, tmp_path, UNTIL_MAY, JULY_ONLY, JUNE_ON)
+    assert extras[1]["tier_gaps"] == 1 and "tier_gaps" not in extras[2]
+    assert priced(sstore, JUNE_30) == {Decimal(1): Decimal("12.9")}
+    assert priced(sstore, AUGUST) == {Decimal(1): Decimal("12.9")}  # June's open list resumes after July
     assert warnings(sstore, "tier-gaps:") == []
 
 
@@ -180,10 +188,11 @@ def test_a_whole_catalog_without_the_july_block_leaves_todays_open(sstore: Store
     assert priced(sstore, AUGUST, **args) == {Decimal(1): Decimal("10.5"), Decimal(100): Decimal(9)}
 
 
-def test_a_bmecat_block_with_its_own_end_reports_the_gap(sstore: Store, tmp_path: Path) -> None:  # noqa: F811
+def test_a_bmecat_block_ending_before_the_next_reports_the_gap(sstore: Store, tmp_path: Path) -> None:  # noqa: F811
+    until_may = (None, "2027-05-31", [("1", "10.50"), ("100", "9.00")])
     offer = ("2027-07-01", "2027-07-31", [("1", "9.90")])
-    body = "<T_NEW_CATALOG>" + _blocks("r1", NOW_BLOCK, offer) + "</T_NEW_CATALOG>"
+    body = "<T_NEW_CATALOG>" + _blocks("r1", until_may, offer) + "</T_NEW_CATALOG>"
     counts = import_bmecat(_xml(tmp_path, body), sstore, load_map(MAP))
     assert counts.extra["tier_gaps"] == 1
     [warning] = warnings(sstore, "tier-gaps:")
-    assert "r1 EUR from 2027-08-01" in warning["reason"] and warning["field"] == "PRODUCT_PRICE_DETAILS"
+    assert "r1 EUR from 2027-06-01" in warning["reason"] and warning["field"] == "PRODUCT_PRICE_DETAILS"
