@@ -110,8 +110,9 @@ class ChannelCatalog(_Strict):
 
 
 def list_price_attribute(structure: Structure) -> str | None:
-    """The price collection that holds the list price: the one coded `price`, else the first by sort order.
-    Others (a sale price) are shown beside it, never in its place."""
-    prices = sorted((a for a in structure.attributes.values() if a.type == AttributeType.price_collection),
+    """The price collection that holds the list price: the one coded `price`, else the first by sort order; never
+    an internal one (a purchase price, pim.published). Others (a sale price) are shown beside it, never in its place."""
+    prices = sorted((a for a in structure.attributes.values() if a.type == AttributeType.price_collection
+                     and not a.internal),
                     key=lambda a: (a.code != "price", a.sort_order, a.code))
     return prices[0].code if prices else None

@@ -9,6 +9,7 @@ dropped); the fixed parts of a product (feature names, currency, units) are esca
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +34,23 @@ _MIME_TYPES = frozenset({"application/pdf", "application/xml", "image/gif", "ima
 # Types whose text value Projector.text returns unchanged.
 _AS_IS = frozenset({AttributeType.identifier, AttributeType.text, AttributeType.textarea, AttributeType.number, AttributeType.date})
 _TRANSACTION = {"full": "T_NEW_CATALOG", "delta_products": "T_UPDATE_PRODUCTS", "delta_prices": "T_UPDATE_PRICES"}
+#: A UN/ECE Recommendation 20 common code (KGM, MMT, 4H): what BMEcat's FUNIT carries, and the measurement
+#: catalogue's aliases hold (pim/measures.yaml). Units whose own code is their Rec 20 code have no such alias.
+_REC20 = re.compile(r"^[A-Z0-9]{2,3}$")
+_CODE_IS_REC20 = frozenset({"OHM", "BAR", "DAY", "ATM", "ARE"})
+
+
+def rec20_unit(measures: Any, family: str | None, unit: str) -> str:
+    """A metric value's unit as FUNIT writes it: its UN/ECE Rec 20 code (MILLIMETER → MMT, KILOGRAM → KGM), read
+    from the unit's aliases in the measurement catalogue (a structure's own families included); the unit as
+    stored where the catalogue knows no Rec 20 code for it (e.g. MARC, BIT) or does not know the unit."""
+    fam = measures.family(family)
+    code = fam.resolve(unit) if fam is not None else None
+    found = fam.units.get(code) if fam is not None and code else None
+    if found is None:
+        return unit
+    rec20 = next((a for a in found.aliases if _REC20.match(a)), None)
+    return rec20 or (found.code if found.code in _CODE_IS_REC20 else unit)
 
 
 def xml_text(text: str) -> str:
@@ -182,10 +200,18 @@ class _ProductWriter:
         self.unit = xml_text(opts.default_order_unit)
         self.currency = _el("PRICE_CURRENCY", proj.c.currency)
         self.slots = {code: (proj.key(a), a, a.type in _AS_IS) for code in _slot_codes(opts)
-                      if (a := proj.s.attributes.get(code)) is not None}
+                      if (a := proj.s.attributes.get(code)) is not None and not a.internal}  # pim.published
         self._prices: dict[Any, str] = {}
         self._features_seen: dict[tuple[Any, ...], str] = {}  # see _memo_key
         self._mime_types: dict[str, str] = {}
+        self._units: dict[tuple[str | None, str], str] = {}  # (family, stored unit) → FUNIT
+
+    def _funit(self, attr: Any, unit: str) -> str:
+        key = (attr.metric_family, unit)
+        found = self._units.get(key)
+        if found is None:
+            found = self._units[key] = rec20_unit(self.proj.s.measures, attr.metric_family, unit)
+        return found
 
     def value(self, values: dict[str, Any], code: str) -> str:
         slot = self.slots.get(code)
@@ -238,10 +264,17 @@ class _ProductWriter:
         return '<PRODUCT mode="update">' + _el("SUPPLIER_PID", item.product.identifier) + self.prices(item) + "</PRODUCT>"
 
     def _features(self, out: list[str], values: dict[str, Any]) -> None:
-        parts: list[str] = []
+        """The product's class, in a PRODUCT_FEATURES of the contract's reference system (ECLASS, ETIM) that holds
+        only the class; then its features, in a PRODUCT_FEATURES of no reference system. The features are named by
+        the attribute's label ("Tiefe"), which is no property id of that system (an ECLASS IRDI, an ETIM EF
+        code, which the structure does not hold): under the system's name an importer would look the labels up
+        as its ids. Without a system name they are the supplier's own (free) features, which readers take by
+        FNAME; pim's own BMEcat import reads both blocks (its map keys the features by FNAME)."""
         klass = self.value(values, self.opts.class_attribute)
         if klass:
-            parts += [self.system, _el("REFERENCE_FEATURE_GROUP_ID", klass[:60])]
+            out.append("<PRODUCT_FEATURES>" + self.system + _el("REFERENCE_FEATURE_GROUP_ID", klass[:60])
+                       + "</PRODUCT_FEATURES>")
+        parts: list[str] = []
         seen = self._features_seen
         for n, (key, attr, opening) in enumerate(self.features):
             v = values.get(key)
@@ -267,7 +300,7 @@ class _ProductWriter:
         elif attr.type == AttributeType.metric and isinstance(v, dict):
             inner = _el("FVALUE", _or_dash(str(v.get("amount", ""))[:60]))
             if v.get("unit"):
-                inner += _el("FUNIT", str(v["unit"])[:20])
+                inner += _el("FUNIT", self._funit(attr, str(v["unit"]))[:20])
         else:
             inner = _el("FVALUE", _or_dash(proj.text(attr, v)[:60]))
         return opening + inner + "</FEATURE>"

@@ -15,6 +15,7 @@ from pim.contracts import STOCK_TIME, Contract, below_tiers_fallback, rendition_
 from pim.currencies import price_text
 from pim.feeds import FeedItem, FeedPlan, FeedRefused
 from pim.product import value_key
+from pim.published import contract_internal_fields, is_published, published_codes, refusal
 from pim.registry import load
 from pim.store.store import as_utc
 from pim.spreadsheet import escape_formula  # noqa: F401  (re-exported: the feed formats import it from here)
@@ -35,12 +36,24 @@ def decimal_text(value: Decimal) -> str:
 
 
 def field_codes(contract: Contract, s: Structure) -> list[str]:
-    """The contract's fields, or every attribute a family uses (identifier and list price aside)."""
+    """The contract's fields, or every attribute a family uses (identifier and list price aside); never an internal
+    attribute (pim.published: a contract naming one is refused when it is loaded and when its feed is built,
+    Projector)."""
     if contract.fields:
-        return list(contract.fields)
+        return published_codes(s, contract.fields)
     used = {a for f in s.families.values() for a in f.attributes}
     skip = {s.identifier_attribute, contract.pricing.list_price_attribute}
-    return ["label", *sorted(a for a in used if a in s.attributes and a not in skip)]
+    return ["label", *published_codes(s, sorted(a for a in used if a in s.attributes and a not in skip))]
+
+
+def refuse_internal(contract: Contract, s: Structure) -> None:
+    """A FeedRefused when the contract names an attribute marked internal since it was loaded (`pim feeds load`
+    refuses it outright): nothing is built or sent, and `--due` holds the contract until it or the structure
+    changes (pim.feed_holds)."""
+    if found := contract_internal_fields(contract, s):
+        field, codes = found[0]
+        message, hint = refusal(f"contract '{contract.code}': {field}", codes)
+        raise FeedRefused(contract, message + "; the feed was not built and nothing was sent", hint=hint, skus=[])
 
 
 def value_keys_read(contract: Contract, s: Structure, extra: Iterable[str] = ()) -> frozenset[str]:
@@ -58,6 +71,7 @@ class Projector:
 
     def __init__(self, plan: FeedPlan) -> None:
         self.plan, self.s, self.c = plan, plan.structure, plan.contract
+        refuse_internal(self.c, self.s)
         # the stock's time is a stock cell (per contract, never cached with the product's fields)
         self.stock_time = self.c.include_stock and STOCK_TIME in self.c.fields and STOCK_TIME not in self.s.attributes
         self.fields = [f for f in field_codes(self.c, self.s) if not (self.stock_time and f == STOCK_TIME)]
@@ -66,7 +80,8 @@ class Projector:
                                         self.c.channel if a.scopable else None) for a in self.attributes}
         tree = self.s.channels[self.c.channel].category_tree if self.c.channel in self.s.channels else None
         self._in_tree = {code for code in self.s.categories if self.s.tree_of(code) == tree}
-        self._label_attr = {f.code: f.attribute_as_label for f in self.s.families.values()}
+        self._label_attr = {f.code: f.attribute_as_label for f in self.s.families.values()
+                            if is_published(self.s, f.attribute_as_label)}  # an internal one: the SKU names it
         self.images = [self.key(a) for a in self.attributes if a.type == AttributeType.image]
         self.links = self._image_links() if self.images else None
         # image value → link (a URL; None: unusable; the value itself: media has not seen it), shared by the builds

@@ -15,8 +15,10 @@ from channels.units import convert, rounded_amount
 from channels.url_codes import in_url
 from pim.catalog import Structure
 from pim.currencies import price_text, shelf_price
+from pim.errors import ConfigError
 from pim.measures import UnitError
 from pim.product import Product
+from pim.published import internal_named, published_codes, refusal
 from pim.structure import AttributeType
 
 
@@ -38,6 +40,7 @@ class FieldMapper:
 
     def __init__(self, catalog: ChannelCatalog, structure: Structure, resolver: Any, scope: str) -> None:
         self.catalog, self.s, self.resolver, self.scope = catalog, structure, resolver, scope
+        self.refuse_internal()
         self._paths: dict[tuple[str, str, str], list[str] | None] = {}
         self._units: dict[tuple[str, str | None], str | None] = {}  # (field unit, family) → unit code
 
@@ -53,18 +56,31 @@ class FieldMapper:
         out["__link__"] = simple_template(self.catalog.link_template) or self._env.from_string(self.catalog.link_template)
         return out
 
+    def refuse_internal(self) -> None:
+        """A ConfigError, before anything is written, for a field that names an attribute kept for staff
+        (`internal: true`, pim.published) as its `attribute`, in its `attributes` or as `values.<code>` in its
+        template: publishing it would leak it, leaving it out would hide the mistake."""
+        for i, f in enumerate(self.catalog.fields):
+            named = [f.attribute, *f.attributes]
+            if f.template and (read := values_read(self._env.parse(f.template))):
+                named += sorted(read)
+            if codes := internal_named(self.s, named):
+                message, hint = refusal(f"catalog '{self.catalog.code}': fields[{i}] ({f.output})", codes,
+                                        f"map {f.output} to another attribute, or remove the field")
+                raise ConfigError(message, hint=hint)
+
     @cached_property
     def _template_attributes(self) -> list[str]:
-        """Attribute codes the field templates read (`values.x`, `values['x']`); every attribute when a
-        template uses `values` any other way (a loop, a computed key)."""
+        """Attribute codes the field templates read (`values.x`, `values['x']`); every published attribute when
+        a template uses `values` any other way (a loop, a computed key): never an internal one."""
         codes: set[str] = set()
         for f in self.catalog.fields:
             if f.template:
                 read = values_read(self._env.parse(f.template))
                 if read is None:
-                    return list(self.s.attributes)
+                    return published_codes(self.s, self.s.attributes)
                 codes |= read
-        return [c for c in self.s.attributes if c in codes]
+        return published_codes(self.s, [c for c in self.s.attributes if c in codes])
 
     def plain(self, f: FieldMap) -> bool:
         """Whether `f` is published as plain text, so the values it reads are their words (a subclass that
@@ -85,8 +101,8 @@ class FieldMapper:
     def _one(self, f: FieldMap, product: Product, values: dict[str, Any], locale: str, currency: str,
              code: str | None = None) -> Any:
         code = code or f.attribute
-        if code is None or code not in self.s.attributes:
-            return None
+        if code is None or code not in self.s.attributes or self.s.attributes[code].internal:
+            return None  # internal: refused in a mapping (refuse_internal); a family's image never shows one
         raw = self.resolver.get(values, code, self.scope, f.locale or locale)
         if raw in (None, "", [], {}):
             return None

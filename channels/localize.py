@@ -11,6 +11,7 @@ from typing import Any
 
 from pim.catalog import Structure
 from pim.product import Product, ProductModel, merged_categories, merged_values, split_key, value_key
+from pim.published import is_published, published_codes
 from pim.store import Store
 from pim.structure import AttributeType
 
@@ -73,23 +74,25 @@ class ValueResolver:
         return None if key is None else values.get(key)
 
     def keys_of(self, family: str, channel: str, locale: str) -> list[tuple[str, str]]:
-        """(attribute, value key) of a family's known attributes on (channel, locale), computed once."""
+        """(attribute, value key) of a family's known published attributes on (channel, locale), computed once:
+        what a document writing "every attribute" writes, so never an internal one (pim.published)."""
         k = (family, channel, locale)
         if k not in self._family_keys:
-            pairs = [(code, self.key(code, channel, locale)) for code in self.s.families[family].attributes]
+            codes = published_codes(self.s, self.s.families[family].attributes)
+            pairs = [(code, self.key(code, channel, locale)) for code in codes]
             self._family_keys[k] = [(c, key) for c, key in pairs if key is not None]
         return self._family_keys[k]
 
     def localized(self, product: Product, channel: str, locale: str,
                   values: dict[str, Any] | None = None) -> dict[str, Any]:
-        """attribute code → value for this channel and locale (only filled ones). `values`: the product's
-        inherited values when the caller has them already."""
+        """attribute code → value for this channel and locale (only filled ones, internal attributes left out:
+        keys_of). `values`: the product's inherited values when the caller has them already."""
         values = self.values(product) if values is None else values
         out: dict[str, Any] = {}
         if product.family in self.s.families:
             pairs = self.keys_of(product.family, channel, locale)  # type: ignore[arg-type]
         else:
-            codes = sorted({k.split(":")[0].split("@")[0] for k in values})
+            codes = published_codes(self.s, sorted({k.split(":")[0].split("@")[0] for k in values}))
             pairs = [(c, key) for c in codes if (key := self.key(c, channel, locale)) is not None]
         for code, key in pairs:
             v = values.get(key)
@@ -99,7 +102,7 @@ class ValueResolver:
 
     def label(self, product: Product, channel: str, locale: str, values: dict[str, Any] | None = None) -> str:
         family = self.s.families.get(product.family or "")
-        if family and family.attribute_as_label:
+        if family and family.attribute_as_label and is_published(self.s, family.attribute_as_label):
             v = self.get(self.values(product) if values is None else values, family.attribute_as_label, channel, locale)
             if v:
                 return str(v)

@@ -44,6 +44,7 @@ from channels.html import plain_text
 from pim.catalog import Structure
 from pim.currencies import minor_units, shelf_price
 from pim.product import value_key
+from pim.published import is_published
 from pim.structure import Attribute, AttributeType
 
 NAME_ATTRIBUTES = ("name", "title", "label")
@@ -87,9 +88,10 @@ def raw_image_url(value: str) -> str | None:
 
 
 def first_present(s: Structure, candidates: tuple[str, ...], types: tuple[AttributeType, ...]) -> str | None:
+    """The first of `candidates` that is a published attribute of one of `types` (never an internal one)."""
     for code in candidates:
         attr = s.attributes.get(code)
-        if attr is not None and attr.type in types:
+        if attr is not None and attr.type in types and not attr.internal:
             return code
     return None
 
@@ -188,10 +190,13 @@ class DocumentBuilder:
         self.description_attr = first_present(s, DESCRIPTION_ATTRIBUTES, _TEXTS)
         self.brand_attr = first_present(s, BRAND_ATTRIBUTES, _TEXTS + _SELECTS)
         self.price_attr = list_price_attribute(s)
-        images = sorted((a for a in s.attributes.values() if a.type == AttributeType.image), key=lambda a: (a.sort_order, a.code))
+        images = sorted((a for a in s.attributes.values() if a.type == AttributeType.image and not a.internal),
+                        key=lambda a: (a.sort_order, a.code))
         self.default_image = images[0].code if images else None
         special = {self.name_attr, self.description_attr, self.brand_attr}
-        ordered = sorted(s.attributes.values(), key=lambda a: (a.sort_order, a.code))
+        # internal attributes (pim.published) are never in a document, whatever filterable/searchable say (those
+        # then serve the staff grid only)
+        ordered = sorted((a for a in s.attributes.values() if not a.internal), key=lambda a: (a.sort_order, a.code))
         self.facet_attrs: list[Attribute] = [a for a in ordered if a.filterable and a.type not in NOT_FACETS]
         self.text_attrs: list[Attribute] = [a for a in ordered if a.searchable and a.code not in special]
         self.plans = [self._plan(locale) for locale in channel.locales]
@@ -277,8 +282,8 @@ class DocumentBuilder:
         s = self.structure
         doc_id = document_id(sku)
         fam = s.families.get(family or "")
-        label_attr = (fam.attribute_as_label if fam and fam.attribute_as_label else None) or self.name_attr
-        image_attr = (fam.attribute_as_image if fam and fam.attribute_as_image else None) or self.default_image
+        label_attr = (fam.attribute_as_label if fam and is_published(s, fam.attribute_as_label) else None) or self.name_attr
+        image_attr = (fam.attribute_as_image if fam and is_published(s, fam.attribute_as_image) else None) or self.default_image
         cats = [c for c in categories if c in self.plans[0].category_levels] if self.plans else []
         raw_prices = values.get(self.plans[0].keys[self.price_attr]) if self.price_attr and self.plans else None
         prices = {c: _shelf_number(raw_prices[c], c) for c in self.currencies if isinstance(raw_prices, dict) and c in raw_prices}

@@ -101,8 +101,9 @@ def shape_fingerprint(b: DocumentBuilder, version: int | None = None, stock: str
         "version": version or DOCUMENT_VERSION,
         "customer_key": customer_tag("", b.customer_key),  # stands for the key: a new PIM_SECRET_KEY re-tags every document
         "channel": channel.model_dump(mode="json"),
+        # `internal` only where set, so that an upgrade (every attribute internal: false) keeps the shape pushed
         "attributes": {c: a.model_dump(mode="json", include={"type", "localizable", "scopable", "filterable", "searchable"})
-                       for c, a in s.attributes.items()},
+                       | ({"internal": True} if a.internal else {}) for c, a in s.attributes.items()},
         "options": {a: {c: o.labels for c, o in opts.items()} for a, opts in s.options.items()},
         "categories": {c: [cat.parent, cat.labels] for c, cat in s.categories.items()},
         "families": {c: [f.labels, f.attribute_as_label, f.attribute_as_image] for c, f in s.families.items()},

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from pim.catalog import Structure
 from pim.contracts_model import SPECIAL_FIELDS, STOCK_TIME, Contract, ContractFile
 from pim.contracts_store import put_contracts
-from pim.errors import ConfigError
+from pim.errors import ConfigError, InputError
 from pim.store.store import Store
 
 if TYPE_CHECKING:
@@ -80,7 +80,38 @@ def read_contract_file(path: Path) -> tuple[list[Placed], list[StructureProblem]
                       else str(e["ctx"]["error"]) if e["type"] == "value_error" else e["msg"])
             problems.append(StructureProblem(name, _line_of(node, loc), ".".join(map(str, loc)) or "-", reason))
         return [], problems
+    if renumbered := number_problems(name, node):
+        return [], renumbered
     return [Placed(c, name, node, () if wrapped else ("contracts", n)) for n, c in enumerate(contracts)], []
+
+
+#: The assortment lists whose items are SKUs (pim.contracts_model.Assortment).
+SKU_LISTS = ("skus", "exclude_skus")
+
+
+def number_problems(name: str, node: yaml.Node | None, path: tuple[Any, ...] = ()) -> list[StructureProblem]:
+    """SKUs written without quotes whose digits YAML does not keep (0123 is read as the octal number 83, 1_000 as
+    1000): taken as the number's text they would name another product, so they are refused with the fix. Other
+    unquoted whole numbers are their own text (Assortment takes them)."""
+    from pim.structure_files import StructureProblem
+
+    out: list[StructureProblem] = []
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value in SKU_LISTS and isinstance(value, yaml.SequenceNode):
+                for i, item in enumerate(value.value):
+                    if (isinstance(item, yaml.ScalarNode) and item.tag == "tag:yaml.org,2002:int"
+                            and str(yaml.safe_load(item.value)) != item.value):
+                        out.append(StructureProblem(
+                            name, item.start_mark.line + 1, ".".join(map(str, (*path, key.value, i))),
+                            f"{item.value} without quotes is read as the number {yaml.safe_load(item.value)}, not as "
+                            f"the SKU {item.value}: write it in quotes (\"{item.value}\")"))
+            else:
+                out += number_problems(name, value, (*path, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out += number_problems(name, item, (*path, i))
+    return out
 
 
 def load_contracts(store: Store, paths: Iterable[Path], *, force: bool = False,
@@ -106,6 +137,8 @@ def load_contracts(store: Store, paths: Iterable[Path], *, force: bool = False,
     clashes = [] if force else clash_problems(store, placed)
     if conflicts:  # what does not fit the catalog is configuration (exit 3); the clashes are listed with it
         raise ContractConflicts(conflicts + clashes)
+    if leaks := internal_problems(placed, store.structure()):  # would send what staff keep (exit 2)
+        raise InternalFieldsNamed(leaks)
     if clashes:  # only a customer code's case: the file's slip, bad input (exit 2)
         raise CustomerCaseClash(clashes)
     if notes is not None:
@@ -145,6 +178,33 @@ def fit_problems(placed: list[Placed], s: Structure,
         if c.rendition is not None and c.rendition not in (declared := (renditions or {}).get(c.channel, [])):
             out.append(p.problem("rendition", rendition_problem(c, declared)))
     return out
+
+
+def internal_problems(placed: list[Placed], s: Structure) -> list[StructureProblem]:
+    """A contract field or BMEcat option naming an attribute marked internal (pim.published)."""
+    from pim.published import contract_internal_fields, refusal
+
+    out = []
+    for p in placed:
+        for field, codes in contract_internal_fields(p.contract, s):
+            message, hint = refusal(f"contract '{p.contract.code}': {field}", codes)
+            out.append(p.problem(field, f"{message}; {hint}"))
+    return out
+
+
+class InternalFieldsNamed(InputError):
+    """Contracts naming an attribute kept for staff (`internal: true`): bad input (exit 2), nothing is stored."""
+
+    def __init__(self, problems: list[StructureProblem]) -> None:
+        from pim.structure_files import problem_listing
+
+        first = problems[0]
+        super().__init__(problem_listing(problems, "with the contracts' fields"), file=first.file, line=first.line,
+                         field=first.field, hint="fix the contracts and load again: pim feeds load DIR")
+        self.problems = problems
+
+    def describe(self) -> str:  # the listing names file, line and field per problem already
+        return f"{self}\n  → {self.hint}"
 
 
 def rendition_problem(c: Contract, declared: list[str]) -> str:

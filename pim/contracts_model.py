@@ -48,6 +48,23 @@ class Assortment(_Strict):
     brand_attribute: str = "brand"
     enabled_only: bool = True
 
+    @field_validator("skus", "exclude_skus", mode="before")
+    @classmethod
+    def _numbers_as_skus(cls, v: object) -> object:
+        """A SKU written without quotes that YAML reads as a whole number (1010000000) is that number's text; one
+        it reads as another number or a switch (1.50, 1e5, yes) is refused with the fix. (A whole number whose
+        digits YAML changes, 0123 read as 83, is refused by pim.contracts_files, which sees the file's text.)"""
+        if not isinstance(v, list):
+            return v
+        out = []
+        for sku in v:
+            if isinstance(sku, (bool, float)):
+                raise ValueError(f"{str(sku).lower() if isinstance(sku, bool) else sku} is read as "
+                                 f"{'a switch' if isinstance(sku, bool) else 'a decimal number'}, not a SKU: "
+                                 "write SKUs in quotes (\"1.50\", \"YES\") as the file has them in the catalog")
+            out.append(str(sku) if isinstance(sku, int) else sku)
+        return out
+
     @model_validator(mode="after")
     def _something(self) -> "Assortment":
         if not (self.skus or self.rules):

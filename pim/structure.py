@@ -54,6 +54,10 @@ class Attribute(_Strict):
     sort_order: int = 0
     filterable: bool = Field(default=False, description="Offered as a facet / grid filter.")
     searchable: bool = Field(default=False, description="Searched as free text by the storefront index.")
+    internal: bool = Field(default=False, description=(
+        "Kept for staff, never published (a purchase price, a supplier's own code): the web UI, the REST API and "
+        "content sheets show it and families may require it, but the storefront, search documents, customer "
+        "feeds and the customer portal leave it out, and a channel mapping or contract field naming it is refused."))
     # Validation rules (Akeneo's, plus text limits per channel for the quality scorer).
     max_characters: int | None = None
     number_min: float | None = None

@@ -16,10 +16,11 @@ from pim.web.label_form import typed_labels
 from pim.web.structure_entry import checked_entry
 
 TYPES = [t for t in AttributeType if t != AttributeType.identifier]  # there is exactly one identifier
-FLAGS = ("localizable", "scopable", "filterable", "searchable")
-#: The flags an existing attribute's settings form changes: they decide what the search documents carry, not how
-#: values are keyed, so the next search push takes them (channels.search_settings fingerprints them).
-INDEX_FLAGS = ("filterable", "searchable")
+FLAGS = ("localizable", "scopable", "filterable", "searchable", "internal")
+#: The flags an existing attribute's settings form changes: they decide what the outputs carry (search documents;
+#: `internal`: kept for staff, never published, pim.published), not how values are keyed, so the next publish and
+#: search push take them (channels.search_settings fingerprints them).
+INDEX_FLAGS = ("filterable", "searchable", "internal")
 #: Sent by a settings form that offers INDEX_FLAGS, so that an unticked box (absent) reads as False there and
 #: as "unchanged" in a post that never showed them.
 INDEX_FLAGS_SHOWN = "index_flags"

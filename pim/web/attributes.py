@@ -176,6 +176,9 @@ async def change_settings(code: str, request: Request, user: User = Depends(admi
     if any(getattr(attr, flag) != getattr(new, flag) for flag in INDEX_FLAGS):
         later += (" The channels' search documents take it at their next search push "
                   "(`pim publish --channel search`), which rebuilds their indexes.")
+    if attr.internal != new.internal:
+        later += (" The storefront, Google and customer feeds take it at their next publish and delivery "
+                  "(pim publish, pim feeds deliver).")
     return _attribute_page(request, user, code, notice=f"Saved: {'; '.join(said)}.{later}")
 
 
