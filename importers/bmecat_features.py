@@ -4,6 +4,7 @@ feature's raw value reads as a number or a boolean."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -35,6 +36,32 @@ def finite_number(text: str) -> Decimal | None:
 def _raw(feat: Feature) -> str | None:
     """A feature's value as the file writes it: its first FVALUE, else its value IRDI or that value's text."""
     return feat.values[0] if feat.values else (feat.value_ref or feat.value_details)
+
+
+#: An ECLASS IRDI (a value's `0173-1#07-BAA194#001`): a code, not the text a text attribute shows.
+_IRDI = re.compile(r"\d{4}-\d#\d{2}-[A-Z]{3}\d{3}#\d{3}")
+#: The attribute types a feature's value goes to as it is written (`_feature_value`'s last branch).
+_NOT_TEXT = frozenset({AttributeType.metric, AttributeType.number, AttributeType.simple_select,
+                       AttributeType.multi_select, AttributeType.boolean})
+
+
+def _text(feat: Feature, target: FeatureTarget) -> str | None:
+    """A feature's value for a text attribute: the map's `options` for its VALUE_IDREF or FVALUE when they name
+    it (a coded value spelt our way), else its FVALUE unless that is an IRDI, else the value's text
+    (FVALUE_DETAILS: `Aufbau` for 0173-1#07-BAA194#001), else what `_raw` gives. Storing the IRDI garbled the text."""
+    for key in (feat.value_ref, *feat.values):
+        if key and key in target.options:
+            return target.options[key]
+    if feat.values and not _IRDI.fullmatch(feat.values[0].strip()):
+        return feat.values[0]
+    return feat.value_details or _raw(feat)
+
+
+def _coded(feat: Feature, target: FeatureTarget) -> bool:
+    """Whether a feature's value is a code a text attribute reads otherwise (`_text`): the map's `options` name it,
+    or its FVALUE is an IRDI. Its FVALUEs by language are then not the text."""
+    return any(k and k in target.options for k in (feat.value_ref, *feat.values)) or bool(
+        feat.values and _IRDI.fullmatch(feat.values[0].strip()))
 
 
 def _said(feat: Feature) -> tuple[Any, ...]:
@@ -121,10 +148,11 @@ class FeatureMapping:
             if attr is None:
                 problems.append((feat.code, f"map targets unknown attribute '{target.attribute}'", feat.line))
                 continue
+            text = target if attr.type not in _NOT_TEXT else None  # a text takes the value's text, not its IRDI
             if attr.localizable:
-                for locale, raw in self._localized(p, feat):
+                for locale, raw in self._localized(p, feat, text):
                     self._feature_value(feat, target, attr, raw, values, problems, held, locale)
-            elif (raw := self._one_value(p, feat)) is not None:
+            elif (raw := self._one_value(p, feat, text)) is not None:
                 self._feature_value(feat, target, attr, raw, values, problems, held)
 
     def _own(self, features: list[Feature], problems: list[Problem]) -> Iterable[Feature]:
@@ -152,24 +180,28 @@ class FeatureMapping:
                                    f"supplier to send one", other.line))
         return own.values()
 
-    def _localized(self, p: BmecatProduct, feat: Feature) -> list[tuple[str, str]]:
+    def _localized(self, p: BmecatProduct, feat: Feature, text: FeatureTarget | None = None) -> list[tuple[str, str]]:
         """(locale, value) of a feature for a localizable attribute: each FVALUE with `lang` in its language, one
         without in the catalog's default language, through the map's `languages` (as DESCRIPTION_SHORT). A
-        language the map lacks joins the file's unmapped-language warning, as texts do (it was dropped unsaid)."""
-        raw = _raw(feat)
-        langs = feat.langs or ({p.language: raw} if raw is not None else {})
+        language the map lacks joins the file's unmapped-language warning, as texts do (it was dropped unsaid).
+        `text`: the target, when it is a text attribute (`_text`)."""
+        raw = _raw(feat) if text is None else _text(feat, text)
+        langs = (feat.langs if text is None or not _coded(feat, text) else None) or (
+            {p.language: raw} if raw is not None else {})
         languages = self.languages
         found = [(languages[lang], text) for lang, text in langs.items() if lang in languages]
         if len(found) < len(langs):
             self.unmapped.update(lang for lang in langs if lang not in languages)
         return found
 
-    def _one_value(self, p: BmecatProduct, feat: Feature) -> str | None:
+    def _one_value(self, p: BmecatProduct, feat: Feature, text: FeatureTarget | None = None) -> str | None:
         """A feature's value for an attribute that is not localizable: of localized FVALUEs the one
-        `_in_one_language` picks, else its only value."""
-        if feat.langs and (text := self._in_one_language(p.language, feat.langs)) is not None:
-            return text
-        return _raw(feat)
+        `_in_one_language` picks, else its only value (for a text attribute, `text`, its text: `_text`)."""
+        if text is not None and _coded(feat, text):
+            return _text(feat, text)
+        if feat.langs and (said := self._in_one_language(p.language, feat.langs)) is not None:
+            return said
+        return _raw(feat) if text is None else _text(feat, text)
 
     def _in_one_language(self, default: str, said: dict[str, str]) -> str | None:
         """Of a text given in several languages (language → text, in file order), the one an attribute that is

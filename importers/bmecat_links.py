@@ -37,6 +37,7 @@ from pim.product import Association, Product, Provenance, trusted_association, t
 from pim.sources import cross_referenced
 from pim.store import Store
 from pim.store.store import PRODUCT, QuarantineEntry, batched
+from pim.store.supersede import ABOUT
 from pim.validation import RecordValidator
 
 #: A record with more resolved association types than this tries only "all of them" and "none of them" late
@@ -121,7 +122,7 @@ class References:
                     f"of {self.source} or the catalog; left out. Import the catalog that holds it (or add it to the "
                     "cross-reference), then this file again", file, p.lines.get(pid) or p.line, "PROD_ID_TO",
                     {"PROD_ID_TO": pid}, p.sku,
-                    self.source, severity="problem"))
+                    self.source, severity="problem", kind=ABOUT + "associations"))  # importers.bmecat_topics
         self.pending.clear()
         return links, problems
 

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, NamedTuple
 
+from importers.bmecat_price_dates import PriceTypes, report_later
 from importers.erp_values import metric_family, report_unread, unit_mistakes
 from pim.catalog import Structure
 from pim.errors import InputError
@@ -126,10 +127,16 @@ def _unit_mistakes(m: BmecatMap, s: Structure, spec_units: Mapping[str, str]) ->
 
 def _option_mistakes(m: BmecatMap, s: Structure) -> Iterator[tuple[str, str]]:
     """A feature's `options` target that is no option of its select attribute (in any case, as pim.values reads
-    them); an attribute with no options declared takes any code."""
+    them); an attribute with no options declared takes any code. `options` on a number or metric attribute, which
+    never reads them (a text attribute takes them as its text: importers.bmecat_features._text)."""
     for code, t in m.features.items():
         attr = s.attributes.get(t.attribute)
         options = s.options.get(t.attribute)
+        if attr is not None and t.options and attr.type in (AttributeType.metric, AttributeType.number):
+            # never read (a number is the number): said, not ignored; text, select and boolean targets apply them
+            yield f"features.{code}.options", (f"'{t.attribute}' is a {attr.type.value} attribute, which takes the "
+                                               "feature's number, so `options` would be ignored: remove them")
+            continue
         if attr is None or not options or attr.type not in (AttributeType.simple_select, AttributeType.multi_select):
             continue
         known = {o.casefold() for o in options}
@@ -181,6 +188,8 @@ def report_file(store: Store, counts: ImportCounts, source: str, file: str, m: B
                       "list, so they were not "
                       f"imported{withdrew}: {{notes}}. Add each to `languages` (its ISO 639-2 code → one of the "
                       "structure's locales) to import them"))
+    if isinstance(price_types, PriceTypes):  # BmecatMapper.price_types: the products without a price valid today
+        report_later(store, counts, source, file, m, price_types)
     report_unread(store, counts, source, file, unread_price_types(m, price_types), kind="map-price-type",
                   count="unread_price_types", said=(
                       f"no price of this file was imported{withdrew}: {{notes}}. Set the map's `price_type` to the "

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from importers.bmecat_features import FeatureMapping, Problem, finite_number, number_or_text
 from importers.bmecat_map import SPEC_UNITS, BmecatMap
 from importers.bmecat_map_checks import with_twins
+from importers.bmecat_price_dates import PriceTypes, later_of, valid_on
 from importers.bmecat_reader import BmecatHeader, BmecatProduct, GtinId, Price
 from importers.erp_values import partial_product
 from importers.gtin_check import gtin_reason, instead_hint, is_unit_gtin, match_gtin, supplier_hint
@@ -94,7 +95,10 @@ class BmecatMapper(FeatureMapping):
         self.languages = with_twins(m.languages)
         self.unmapped: set[str] = set()
         self.codes: set[str] = set()
-        self.price_types: set[str] = set()  # every PRODUCT_PRICE@price_type the file has (`unread_price_types`)
+        # every PRODUCT_PRICE@price_type the file has (`unread_price_types`), and the products with no price valid
+        # today (importers.bmecat_price_dates)
+        self._today = self.stamp.date()
+        self.price_types = PriceTypes(self._today)
         self._currencies = frozenset(structure.currencies)  # none declared: any (as pim.quality checks)
         f = m.fields
         # a text for an attribute that is not localizable takes one language (`_in_one_language`), not the last
@@ -342,7 +346,9 @@ class BmecatMapper(FeatureMapping):
 
     def _prices(self, p: BmecatProduct, header: BmecatHeader, sku: str, values: dict[str, Any],
                 problems: list[Problem], held: set[str]) -> list[dict[str, Any]]:
-        """The tiers of the map's price type; the lowest bound's amount per currency is the list price. A price
+        """The tiers of the map's price type; the lowest bound's amount per currency among the blocks valid on the
+        import's day is the list price (importers.bmecat_price_dates: a product with none keeps its stored one, held
+        as below, and joins the file's warning; the tier list takes every block with its dates). A price
         of that type skipped with a problem (at its PRODUCT_PRICE's line) holds the list price's key
         (`Mapped.held`): so does one in a currency the structure does not declare, which would otherwise replace
         the stored list price (a source's prices are its whole claim). The file's price types are noted for the
@@ -350,6 +356,7 @@ class BmecatMapper(FeatureMapping):
         tiers: list[dict[str, Any]] = []
         noted = len(problems)
         list_prices: dict[str, tuple[Decimal, str]] = {}
+        not_today: list[tuple[Any, Any, Decimal, str, Decimal]] = []  # blocks that start later or ended
         price_type = self.m.price_type
         seen = self.price_types
         for price in p.prices:
@@ -393,12 +400,17 @@ class BmecatMapper(FeatureMapping):
             if self._currencies and currency not in self._currencies:
                 problems.append(("PRICE_CURRENCY", self._undeclared(price.price_type, price.amount, currency), price.line))
                 continue
-            if currency not in list_prices or bound < list_prices[currency][0]:
-                list_prices[currency] = (bound, str(amount))
             tiers.append(tier)
+            if not valid_on(self._today, tier["valid_from"], tier["valid_to"]):  # the list price is today's
+                not_today.append((tier["valid_from"], tier["valid_to"], bound, currency, amount))
+            elif currency not in list_prices or bound < list_prices[currency][0]:
+                list_prices[currency] = (bound, str(amount))
         if self.m.price_attribute and list_prices:
             self._put(values, problems, self.m.price_attribute, {c: a for c, (_, a) in list_prices.items()}, where="PRODUCT_PRICE")
-        if self.m.price_attribute and len(problems) > noted and (key := self._slot(self.m.price_attribute, None)):
+        later = bool(not_today) and not list_prices  # keeps the stored list price (a T_NEW_CATALOG's too)
+        if later and self.m.price_attribute:
+            self.price_types.later[p.supplier_pid] = later_of(self._today, not_today)
+        if self.m.price_attribute and (later or len(problems) > noted) and (key := self._slot(self.m.price_attribute, None)):
             held.add(key)
         return tiers
 

@@ -18,6 +18,7 @@ from importers.bmecat_deletes import (
     restate_unsent,
     withdrawal,
 )
+from importers import bmecat_topics as topics
 from importers.bmecat_links import References
 from importers.bmecat_map import BmecatMap
 from importers.bmecat_mapper import NO_IDS, GtinIds
@@ -28,6 +29,9 @@ from pim.sources import NoSku, Placed, SourceItem, match_skus, paired_pids
 from pim.store import Store
 from pim.store.raw import raw_table
 from pim.store.store import PRODUCT, QuarantineEntry, batched
+
+#: Transactions whose PRODUCT may state only part of the product (`updates: delta` for T_UPDATE_PRODUCTS).
+PARTIAL = frozenset({"update_prices", "update_products"})
 
 
 def _families(store: Store, skus: list[str]) -> tuple[dict[str, str | None], set[str]]:
@@ -154,6 +158,7 @@ def finish_items(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap,
     origin = supplier_origin("MANUFACTURER_PID" if m.sku_from == "manufacturer_pid" else "SUPPLIER_PID", m.sku_from,
                              "" if m.sku_from == "xref" else m.sku_prefix)
     restating = RESTATING if m.updates == "restate" else frozenset({"new_catalog"})  # delta: an update only adds
+    # a price update, and a delta update, are taken in clean without stating all of the product (bmecat_topics)
     for chunk in batched(items, store.batch_size):
         ids = [i.record.identifier for i in chunk if isinstance(i, Parsed)]
         known, disabled = _families(store, ids) if ids else ({}, set())
@@ -207,7 +212,11 @@ def finish_items(items: Iterator[Parsed | Rejected], store: Store, m: BmecatMap,
             item.raw = raw
             item.origin = origin  # what refusing a new product under its SKU names (pim.importing._addressable)
             item.problems = [QuarantineEntry(reason, path.name, at[0] if at and at[0] else item.line, field, None,
-                                             rec.identifier, source, severity="problem") for field, reason, *at in problems]
+                                             rec.identifier, source, severity="problem", kind=topics.kind(m, field))
+                             for field, reason, *at in problems]
+            if raw.get("transaction") in PARTIAL and raw["transaction"] not in restating:  # closes only what it restates
+                topics.mark_partial(raw, topics.restated(m, rec, problems, held, item.extras,
+                                                         raw.get("transaction") == "update_prices", bool(lines)))
             done.append(item)  # type: ignore[arg-type]
             if lines:
                 ref_lines[id(item)] = lines

@@ -74,11 +74,13 @@ def number_parser(decimal: str, thousands: str | None) -> Callable[[str], str]:
         text = raw.strip().replace("\u00a0", "")
         if thousands and thousands in text:
             if not grouped(text):  # type: ignore[misc]
+                _numeric(raw, text)
                 raise ValueProblem(f"'{raw}' does not group thousands with '{thousands}' (groups of three digits "
                                    f"before the decimal separator '{decimal}'){advice}")
             text = text.replace(thousands, "")
         if comma:
             if "." in text:  # with a decimal comma a dot can only be a thousands separator the map did not declare
+                _numeric(raw, text)
                 raise ValueProblem(f"'{raw}' has a '.' but the map's decimal separator is ',': if '.' groups "
                                    "thousands here, set `thousands: '.'` in the map; if it is the decimal point, "
                                    "`decimal: '.'`")
@@ -94,6 +96,20 @@ def number_parser(decimal: str, thousands: str | None) -> Callable[[str], str]:
         return format(check_magnitude(value, raw, "number"), "f")
 
     return number
+
+
+#: A number under some separators: digits grouped by points, commas, apostrophes or spaces, maybe an exponent
+#: (`1.5E2`). [0-9], not \d: other scripts' digits are no number here.
+_NUMERIC = re.compile(r"[+-]?[0-9.,' ]*[0-9][0-9.,' ]*(?:[eE][+-]?[0-9]+)?").fullmatch
+
+
+def _numeric(raw: str, text: str) -> None:
+    """Refuse a cell that is no number under any separators ('ca. 800', 'n.a.') as what it is: advice to change
+    the map's `decimal` or `thousands` is for a number written with other separators, and sent users to the map
+    for a cell to fix."""
+    if not _NUMERIC(text):
+        raise ValueProblem(f"'{raw}' is not a number: fix the cell (the number alone, without words or units; "
+                           "empty when there is none) and import the file again")
 
 
 def _grouping(decimal: str, thousands: str) -> Callable[[str], Any]:

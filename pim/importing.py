@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from pim.gc_policy import BULK_THRESHOLD, bulk_allocation
 from pim.product import EMPTY, Product, ProductModel, split_key
 from pim.store import Store
 from pim.store.store import QuarantineEntry
-from pim.store.supersede import MISSING_AXIS, STRUCTURAL, Carried
+from pim.store.supersede import MISSING_AXIS, RESTATES, STRUCTURAL, Carried
 from pim.validation import RecordValidator, identifier_problem
 
 
@@ -531,7 +531,16 @@ def _carried(chunk: list[Parsed | Rejected], structure: Structure) -> Carried:
         return ({split_key(k)[0] for k, value in rec.values.items() if value not in EMPTY}
                 | (rec.model_fields_set & STRUCTURAL) | {structure.identifier_attribute})
 
-    return Carried(fields, structure.attributes)
+    partial: dict[str, Collection[str]] = {}
+
+    def restates(key: str) -> Collection[str] | None:  # a partial record's topics (pim.store.supersede.ABOUT)
+        if not partial:
+            partial.update((record_identity(i.record), i.raw[RESTATES]) for i in chunk
+                           if isinstance(i, Parsed) and i.raw and RESTATES in i.raw)
+            partial.setdefault("", ())  # asked once
+        return partial.get(key) if key else None
+
+    return Carried(fields, structure.attributes, restates)
 
 
 def _write_whole(store: Store, models: list[ProductModel], products: list[Product],

@@ -270,7 +270,7 @@ def errors(job: int | None = typer.Argument(None, help="Job id (default: every o
         return
     columns = ["job", "severity", "file", "line", "record", "field", "reason", *(["closed"] if closed else [])]
     table(f"{len(rows)} of {total} quarantined row(s)" if more else f"{len(rows)} quarantined row(s)", columns,
-          [(r["job_id"], r["severity"], r["file"], r["line"], r["record_key"], r["field"], r["reason"][:200],
+          [(r["job_id"], r["severity"], r["file"], r["line"], r["record_key"], r["field"], _cut(r["reason"], REASON_SHOWN),
             *([_closed(r)] if closed else [])) for r in rows])
     if more:
         err_console.print(more, highlight=False, markup=False)
@@ -283,8 +283,20 @@ def _summary(groups: list[dict], as_json: bool) -> None:
         return
     table(f"{sum(g['entries'] for g in groups)} entries in {len(groups)} group(s)",
           ["entries", "source", "severity", "file", "field", "example"],
-          [(g["entries"], g["source"], g["severity"], g["file"], g["field"], (g["example"] or "")[:160])
+          [(g["entries"], g["source"], g["severity"], g["file"], g["field"], _cut(g["example"] or "", 160))
            for g in groups])
+
+
+#: How much of a reason the table shows, wrapped: every reason the importers write fits, its advice (at its end)
+#: included; a longer one (a warning naming many products) is cut with a pointer to the whole text.
+REASON_SHOWN = 1500
+
+
+def _cut(text: str, length: int) -> str:
+    """`text` whole when it fits in `length`, else cut with an ellipsis and where to read the rest."""
+    if len(text) <= length:
+        return text
+    return text[:length].rstrip() + " … (cut: `--json` has the whole text)"
 
 
 def _closed(entry: dict) -> str:

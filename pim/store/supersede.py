@@ -16,7 +16,9 @@ resolved, like a clean import's entries, and names no job.
 
 A clean import of a record judges only what it carried: a rejection naming a field (a price cell of a filled
 to-do sheet) stays open when a later clean record of the source leaves that field out (a content file of texts),
-as the product still lacks what was rejected (`held_open`)."""
+as the product still lacks what was rejected (`held_open`). So does a partial record with problems of its source
+about topics it did not restate (`ABOUT`, `Carried.holds_problem`): a BMEcat T_UPDATE_PRICES closes its catalog's
+price problems, not those about its features or references."""
 
 from __future__ import annotations
 
@@ -43,6 +45,11 @@ JUDGED_AGAIN = ("rejected", "problem")
 #: The kind of a missing-axis problem (pim.importing notes it, QuarantineRow.kind): other problems of a record
 #: may name the same field (a BMEcat feature left out), and a value filling the axis fixes none of them.
 MISSING_AXIS = "missing_axis"
+#: The kind prefix of a problem about one topic of a record (an attribute code, `prices`, `associations`): a
+#: partial record (a BMEcat T_UPDATE_PRICES) closes only those about what it restates (`Carried.holds_problem`).
+ABOUT = "about:"
+#: The key of a partial record's `raw` (pim.importing.Parsed) listing the topics it restates (`Carried.restates`).
+RESTATES = "_restates"
 #: The longest record key an entry keeps (Store.quarantine clips longer ones so, with an ellipsis).
 _KEY_LENGTH = 255
 
@@ -80,6 +87,17 @@ class Carried:
 
     fields: Callable[[str], Collection[str]]
     attributes: Container[str]
+    #: The topics (ABOUT kinds without the prefix) a partial record of a key restates, None for a whole one
+    #: (`holds_problem`): a price-only update restates prices, not the features its catalog had problems with.
+    restates: Callable[[str], Collection[str] | None] = lambda key: None
+
+    def holds_problem(self, key: str, kind: str | None) -> bool:
+        """Whether an open problem of `kind` about the record of `key` stays open: it names a topic (`ABOUT`) its
+        clean record is partial about and did not restate. A whole record closes every problem, as before."""
+        if not kind or not kind.startswith(ABOUT):
+            return False
+        restated = self.restates(key)
+        return restated is not None and kind.removeprefix(ABOUT) not in restated
 
     def carries(self, key: str, field: str) -> bool:
         """Whether the clean record of `key` judged again the field a rejection of it names."""
@@ -100,15 +118,17 @@ def field_name(field: str) -> str:
 def held_open(conn: Connection, source: str, keys: Mapping[str, str], where: Collection[Any],
               carried: Carried) -> list[int]:
     """The ids of the open rejections by `source` of `keys` (as entries clip them → as the batch names them) that
-    name a field their clean record did not carry (`Carried`), among entries matching `where` too: one query per
+    name a field their clean record did not carry (`Carried`), and of its open problems about a topic a partial
+    record did not restate (`Carried.holds_problem`), among entries matching `where` too: one query per
     batch. It asks the record key's index only (source and severity are told here): SQLite, which keeps no
     statistics here, would otherwise walk every open entry of the source, five times slower with 45,000 open."""
     rows = conn.execute(select(QUARANTINE.c.id, QUARANTINE.c.source, QUARANTINE.c.severity, QUARANTINE.c.record_key,
-                               QUARANTINE.c.field)
+                               QUARANTINE.c.field, QUARANTINE.c.kind)
                         .where(QUARANTINE.c.record_key.in_(list(keys)), QUARANTINE.c.resolved_at.is_(None),
                                QUARANTINE.c.field.is_not(None), *where))
-    return [n for n, of, severity, key, field in rows if of == source and severity == "rejected" and field
-            and not carried.carries(keys.get(key, key), field)]
+    return [n for n, of, severity, key, field, kind in rows if of == source and field and (
+        (severity == "rejected" and not carried.carries(keys.get(key, key), field))
+        or (severity == "problem" and carried.holds_problem(keys.get(key, key), kind)))]
 
 
 def _clip(keys: Collection[str]) -> list[str]:
