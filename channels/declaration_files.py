@@ -33,6 +33,15 @@ def load_catalog(path: Path) -> ChannelCatalog:
                          hint="see schemas/channel_catalog.schema.json") from None
 
 
+def line_in(path: Path | str, loc: tuple[Any, ...]) -> int | None:
+    """The line of `loc` (keys and list indexes) in the YAML file `path`, for a mistake found after loading
+    (a Google target's shipping price); None when the file cannot be read."""
+    try:
+        return _line_of(yaml.compose(Path(path).read_text(encoding="utf-8")), loc)
+    except (OSError, yaml.YAMLError):
+        return None
+
+
 def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
     line = node.start_mark.line + 1 if node is not None else None
     for part in path:

@@ -80,7 +80,8 @@ class GoogleMerchantRenderer:
         locales = catalog.locales_for(scope, s)
         currencies = catalog.currencies_for(scope, s)
         targets = feed_targets(catalog.options, scope, locales, currencies, s,
-                               weight_family=shipping_weight_family(catalog.field("shipping_weight"), s))
+                               weight_family=shipping_weight_family(catalog.field("shipping_weight"), s),
+                               source=ctx.options.get("catalog"))
         # one file per output: (label in file names and blocked reasons, locale, currency, target whose shipping
         # and tax each item carries); without targets, one per locale in the first currency
         outputs: list[tuple[str, str, str, Target | None]] = (

@@ -16,6 +16,7 @@ g:free_shipping_threshold (channels.google_merchant_free_shipping).
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -153,23 +154,25 @@ def shipping_weight_family(shipping_weight: Any, structure: Structure) -> str | 
 
 
 def feed_targets(options: dict[str, Any], scope: str, locales: list[str], currencies: list[str],
-                 structure: Structure, weight_family: str | None = None) -> list[Target] | None:
+                 structure: Structure, weight_family: str | None = None, source: Any = None) -> list[Target] | None:
     """The catalog's targets, checked against the scope channel and the structure's measures; None when it
-    declares none. `weight_family`: shipping_weight_family(); by_weight tables need it."""
+    declares none. `weight_family`: shipping_weight_family(); by_weight tables need it. `source`: the catalog
+    file, named with the line in a mistake (channels.declaration_files.line_in)."""
     raw = options.get("targets")
     if raw is None:
         return None
     if not isinstance(raw, list):
         raise ConfigError("google_merchant options.targets must be a list of targets",
                           hint="each target needs country (DE), locale (de_DE) and currency (EUR)")
-    targets = [_validated(n, t) for n, t in enumerate(raw)]
+    targets = [_validated(n, t, source) for n, t in enumerate(raw)]
     labels = [t.label for t in targets]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"google_merchant options.targets: a country and locale appear twice ({', '.join(labels)})")
-    for t in targets:
+    for n, t in enumerate(targets):
         if t.locale not in locales:
-            raise ConfigError(f"google_merchant target {t.country}: locale '{t.locale}' is not one of channel "
-                              f"'{scope}'", hint=f"use one of: {', '.join(locales)}")
+            raise ConfigError(f"{_at(source, ('options', 'targets', n, 'locale'))}google_merchant target {t.country}: "
+                              f"locale '{t.locale}' is not one of channel '{scope}'",
+                              hint=_locale_gone(t, scope, locales, source))
         if t.currency not in currencies:
             raise ConfigError(f"google_merchant target {t.country}: currency '{t.currency}' is not one of channel "
                               f"'{scope}'", hint=f"add it to the channel's currencies or use one of: {', '.join(currencies)}")
@@ -178,13 +181,36 @@ def feed_targets(options: dict[str, Any], scope: str, locales: list[str], curren
     return targets
 
 
-def _validated(n: int, raw: Any) -> Target:
+def _at(source: Any, loc: tuple[Any, ...]) -> str:
+    """"catalog.yaml, line 31: " for a catalog read from a file; nothing for a built-in or given one."""
+    if not isinstance(source, (str, Path)) or not source:
+        return ""
+    from channels.declaration_files import line_in
+
+    line = line_in(source, loc)
+    return f"{source}, line {line}: " if line else f"{source}: "
+
+
+def _locale_gone(t: Target, scope: str, locales: list[str], source: Any) -> str:
+    """What to do about a target whose locale left the channel: its feed file from the last publish is still
+    where Google fetches it (a failed publish removes nothing)."""
+    where = str(source) if isinstance(source, (str, Path)) and source else "the catalog"
+    return (f"remove target {t.country} from options.targets in {where} (or give it one of: {', '.join(locales)}; "
+            f"or add {t.locale} back to channel {scope}'s locales) and publish again. Until a publish succeeds, the "
+            f"feed published before, google_merchant/feed.{scope}.{t.label}.xml, stays where Merchant Center "
+            f"fetches it with its old prices; the next successful publish removes it from the output folder "
+            f"(delete it by hand at a remote target, or in Merchant Center remove the feed)")
+
+
+def _validated(n: int, raw: Any, source: Any = None) -> Target:
     try:
         return Target.model_validate(raw)
     except ValidationError as exc:
         name = f" ({raw['country']})" if isinstance(raw, dict) and isinstance(raw.get("country"), str) else ""
-        problems = "; ".join(_problem(e) for e in exc.errors())
-        raise ConfigError(f"google_merchant options.targets[{n}]{name}: {problems}",
+        errors = exc.errors()
+        problems = "; ".join(_problem(e) for e in errors)
+        where = _at(source, ("options", "targets", n, *errors[0]["loc"])) if errors else _at(source, ())
+        raise ConfigError(f"{where}google_merchant options.targets[{n}]{name}: {problems}",
                           hint="each target needs country (DE), locale (de_DE) and currency (EUR); each service "
                                "a price, by_weight or by_price") from None
 
@@ -192,6 +218,9 @@ def _validated(n: int, raw: Any) -> Target:
 def _problem(error: Any) -> str:
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"]).lstrip(".")
     message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    if error.get("type") == "decimal_parsing" and isinstance(given, str) and "," in given:  # "6,90": a comma
+        message += f" (got {given!r}: write {given.replace('.', '').replace(',', '.')!r}, with a point for decimals)"
     return f"{where}: {message}" if where else message
 
 

@@ -5,7 +5,10 @@ watermark of the last successful push to the same target), rendered in `render` 
 exporter sends (settings.json, documents.ndjson, deletes.json per index), and `committed` advances the
 watermark once the exporter has succeeded. The push state records which locales' indexes it describes: a
 locale whose index was dropped (`pim search drop --locale`) is rebuilt by the next push while the others stay
-incremental. See docs/search.md.
+incremental. A product goes into each locale's index where the gate passes it (channels.locale_outputs, as the
+storefront's files): missing its it_IT copy, it is in the en_US and de_DE indexes, published and partly blocked,
+and an incremental push deletes it from the it_IT index alone (sending it there again once it passes). See
+docs/search.md.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
 from channels.asset_refs import is_asset_ref
+from channels.locale_outputs import OutputGate
 from channels.localize import ValueResolver
 from channels.search_customers import decode_state, provider_revisit, provider_view
 from channels.search_documents import DocumentBuilder, customer_tag, raw_image_url
@@ -227,9 +231,30 @@ def _shape(builder: DocumentBuilder, version: int | None = None, stock: str | No
 
 
 # ---------------------------------------------------------------- renderer
+def _deletes(store: Store, plan: Plan, blocked: dict[str, list[str]], partly: set[str],
+             kept_from: list[set[str]]) -> list[list[str]]:
+    """Each index's deletes in an incremental run: the products deleted since the watermark, those blocked
+    everywhere, and those the gate keeps from that locale alone (written to the others): a product missing its
+    it_IT copy leaves the it_IT index only, and comes back with the push after it passes there. With some
+    locales rebuilt (plan.fresh), only the fresh products' verdicts are news; the others were decided before."""
+    from channels.search_documents import document_id
+
+    fresh = plan.fresh
+    deleted = set(store.deleted_since(plan.since))
+    everywhere = set(blocked) - partly
+    out = []
+    for kept in kept_from:
+        gone = everywhere | kept
+        if fresh is not None:
+            gone &= fresh
+        out.append(sorted({document_id(sku) for sku in gone | deleted}))
+    return out
+
+
 class SearchRenderer:
     name = "search"
     default_exporter = "meilisearch"
+    gate_per_locale = True  # one index per locale: the gate passes a product some index may hold (OutputGate)
 
     def _builder(self, ctx: PublishContext, store: Store) -> DocumentBuilder:
         builder = ctx.options.get("search_builder")
@@ -321,27 +346,33 @@ class SearchRenderer:
         counts = [0] * len(uids)
         fresh = plan.fresh  # None: every product read goes to every index
         every = [fresh is None or plan.mode(p.locale) == "full" for p in builder.plans]
+        gate = OutputGate(ctx)  # which locales' indexes the gate keeps each product from (pim.gate.PER_LOCALE)
+        kept_from: list[set[str]] = [set() for _ in uids]  # per index: products written to other indexes only
         try:
             for uid in uids:
                 (staging / uid).mkdir(parents=True, exist_ok=True)
                 handles.append((staging / uid / "documents.ndjson").open("wb"))
-            for sku, docs in self._documents(products, builder, store, customers_of, ctx.blocked):
+            for sku, docs in self._documents(products, builder, store, customers_of, ctx.blocked, gate):
+                wrote, held = 0, []
                 for n, doc in enumerate(docs):
+                    if against := gate.against(sku, builder.plans[n].locale):  # the gate's, naming the locale
+                        held += against
+                        if not plan.full:  # only an incremental run sends deletes
+                            kept_from[n].add(sku)
+                        continue
+                    wrote += 1
                     if every[n] or sku in fresh:  # type: ignore[operator]
                         handles[n].write(orjson.dumps(doc) + b"\n")
                         counts[n] += 1
+                gate.settle(sku, wrote, held)  # in some indexes only: published (PARTLY)
         finally:
             for fh in handles:
                 fh.close()
-        deletes: list[str] = []
+        deletes: list[list[str]] = [[] for _ in uids]
         if not plan.full:
-            from channels.search_documents import document_id
-
-            blocked = set(ctx.blocked) if fresh is None else set(ctx.blocked) & fresh  # the others were blocked before
-            gone = blocked | set(store.deleted_since(plan.since))
-            deletes = sorted({document_id(sku) for sku in gone})
+            deletes = _deletes(store, plan, ctx.blocked, gate.partly, kept_from)
         artifacts: list[Artifact] = []
-        for locale_plan, uid, count in zip(builder.plans, uids, counts):
+        for locale_plan, uid, count, gone in zip(builder.plans, uids, counts, deletes):
             mode = plan.mode(locale_plan.locale)
             meta = {"index": uid, "locale": locale_plan.locale, "mode": mode,
                     "reason": plan.rebuild.get(locale_plan.locale, plan.reason)}
@@ -353,16 +384,18 @@ class SearchRenderer:
                                       "application/x-ndjson", count, {**meta, "kind": "documents"}))
             if mode == "incremental":
                 path = staging / uid / "deletes.json"
-                path.write_bytes(orjson.dumps(deletes))
-                artifacts.append(Artifact(path, f"search/{uid}/deletes.json", "application/json", len(deletes),
+                path.write_bytes(orjson.dumps(gone))
+                artifacts.append(Artifact(path, f"search/{uid}/deletes.json", "application/json", len(gone),
                                           {**meta, "kind": "deletes"}))
         return artifacts
 
     def _documents(self, products: Iterable[Product], builder: DocumentBuilder, store: Store,
                    customers_of: Callable[[Any, list[str]], dict[str, list[str]]],
-                   blocked: dict[str, list[str]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        """Each product's documents; one whose list price or required image the storefront blocks goes to
-        `blocked` instead (DocumentBuilder.checks)."""
+                   blocked: dict[str, list[str]],
+                   gate: OutputGate | None = None) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """Each product's documents, one per locale; one whose list price or required image the storefront
+        blocks goes to `blocked` instead (DocumentBuilder.checks), with what the gate holds against it in some
+        locales (it is in no index)."""
         from pim.commerce import stock_for
 
         resolver = ValueResolver(store, builder.structure)
@@ -378,7 +411,8 @@ class SearchRenderer:
                 prefetch(resolver.image_values(values for _, _, values in resolved))
             for p, chain, values in resolved:
                 if reasons := prices.reasons(p, values):
-                    blocked.setdefault(p.identifier, []).extend(reasons)
+                    gate_said = gate.everywhere(p.identifier) if gate is not None else []
+                    blocked.setdefault(p.identifier, []).extend(reasons + gate_said)
                     continue
                 yield p.identifier, builder.build(p.identifier, p.family, resolver.categories(p, chain), values,
                                                   model=chain[-1].code if chain else None,

@@ -20,12 +20,14 @@ import orjson
 from channels.search_documents import DISPLAYED, DocumentBuilder, customer_tag
 
 #: Bump when the document builder changes what it writes.
-DOCUMENT_VERSION = 7  # 2: prices are shelf prices, rounded half up to minor units (round 32); 3: customers
+DOCUMENT_VERSION = 8  # 2: prices are shelf prices, rounded half up to minor units (round 32); 3: customers
                       # are keyed tags, not codes (round 33); 4: a list price that rounds to 0 blocks the product
                       # as on the storefront, and plain text reads line breaks as spaces (round 34); 5: an
                       # upload's `sha256:` image links its rendition or stored original, never the bare ref (round 35); 6: facets
                       # are plain text and textareas are never facets (round 36); 7: a product whose required
-                      # image links to nothing has no document, as the storefront blocks it (round 36)
+                      # image links to nothing has no document, as the storefront blocks it (round 36); 8: each
+                      # locale's index holds the products the gate passes in that locale, not only those passing
+                      # in all of them (round 37: indexes pushed before lack products incomplete elsewhere)
 
 #: PIM_FEED_STOCK_KEYS' values (pim.settings) and its default, which the shape leaves out.
 STOCK_KEYS = ("both", "plant", "location")

@@ -154,7 +154,21 @@ _UNCHECKED = ("until the first `pim media ingest` or upload, completeness counts
               "products (ingest rescores those showing an image it read; `pim gate rescore` afterwards settles all)")
 
 
+PER_KIND = 5  # missing labels named per kind (option, category, attribute, family)
+
+
+def missing_labels(store: Any) -> list[Finding]:
+    """A note per channel locale lacking structure labels another of its locales has (pim.label_gaps): its
+    outputs show codes there."""
+    from pim.label_gaps import ADVICE, label_gaps
+
+    return [Finding(f"structure labels missing in {g.locale} (channel {', '.join(g.channels)}: {g.counted()})",
+                    g.count, [f"{kind} {code}" for kind, codes in g.missing.items() for code in codes[:PER_KIND]],
+                    f"outputs in {g.locale} show these codes instead. {ADVICE.format(locale=g.locale)}", note=True)
+            for g in label_gaps(store.structure())]
+
+
 def diagnose(store: Any) -> list[Finding]:
     """Findings to act on, then notes (`Finding.note`)."""
     return (slashed_identifiers(store) + reserved_attributes(store) + malformed_asset_refs(store)
-            + images_unchecked(store))
+            + images_unchecked(store) + missing_labels(store))

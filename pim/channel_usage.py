@@ -126,7 +126,8 @@ def drop_command(code: str, locale: str | None = None) -> str:
 # ---------------------------------------------------------------------------------------------- blockers
 def removal_blockers(store: Store, s: Structure, old: Channel, new: Channel) -> list[str]:
     """Why the locales and currencies `new` drops from `old` cannot go (empty: they can): a contract on the
-    channel delivering in one, a search target holding its index, a built-in catalog naming one."""
+    channel delivering in one, a search target holding its index, a built-in catalog naming one, a Google feed
+    published in one from a catalog file naming it (pim.google_feed_usage)."""
     gone_locales = [loc for loc in old.locales if loc not in new.locales]
     gone_currencies = [cur for cur in old.currencies if cur not in new.currencies]
     if not gone_locales and not gone_currencies:
@@ -142,6 +143,10 @@ def removal_blockers(store: Store, s: Structure, old: Channel, new: Channel) -> 
             found.append(listed(("contract", "contracts"), users, ("prices", "price"), f"in {cur}"))
         found += catalog_needs(s, old.code, "currency", cur)
     if gone_locales:
+        from pim.google_feed_usage import live_feeds
+
+        found += [f.said(old.code, loc) for loc in gone_locales for f in live_feeds(store, old.code, loc)
+                  if f.names_locale]  # its next publish would fail and leave the old feed served
         with store.engine.connect() as conn:
             targets = search_targets(conn, old.code)
         for loc in gone_locales:
@@ -178,7 +183,7 @@ def load_refusals(store: Store, s: Structure, channels: list[Channel]) -> list[t
             found.append((i, field, f"{refused}. Keep {' and '.join(gone)} in the channel, or first change what "
                                     f"relies on {'it' if len(gone) == 1 else 'them'} (a contract: its locale or "
                                     "currency, loaded again with `pim feeds load`; a search index: the `pim search "
-                                    "drop` said), then load again"))
+                                    "drop` said; a Google catalog: its target, then publish it), then load again"))
     return found
 
 

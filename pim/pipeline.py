@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from pim import label_gaps
 from pim import publish_baseline as baseline
 from pim.catalog import Structure
 from pim.errors import ConfigError, GateBlocked
@@ -77,6 +78,7 @@ class PublishResult:
     dropped_link_examples: list[str] = field(default_factory=list)
     catalog: str | None = None  # catalog_key: which catalog the run published, None for the built-in one
     partly: set[str] = field(default_factory=set)  # PARTLY: in `blocked`, yet written to some outputs
+    notes: dict[str, Any] = field(default_factory=dict)  # for the job's counts: `label_gaps` (pim.label_gaps)
 
     def summary(self) -> dict[str, Any]:
         """`files`: each file's name under the target (the same at every exporter; the rendered copies under
@@ -86,7 +88,7 @@ class PublishResult:
             "channel": self.channel, "scope": self.scope, "published": self.published,
             **held_back(self.blocked, self.partly),
             "files": [a.name for a in self.artifacts], "locations": self.locations, "job_id": self.job_id,
-            **self.links(), **self.mode(),
+            **self.links(), **self.mode(), **self.notes,
         }
 
     def mode(self) -> dict[str, Any]:
@@ -173,6 +175,7 @@ def publish(
     try:
         narrow_gate(ctx, channel, getattr(renderer, "gate_per_locale", False))  # before the stages run (lazily,
         # as the renderer reads them); a bad catalog fails the job
+        notes = label_gaps.publish_warning(ctx)  # locales it writes whose structure labels are missing
         artifacts = renderer.render(counter, ctx, store)
         published = counter.identities() if whole(artifacts) else None
         if not allow_drop:
@@ -195,12 +198,12 @@ def publish(
                              status="failed", error=repr(exc))
         raise
     result = PublishResult(channel, scope, counter.published(), ctx.blocked, artifacts, locations, job_id,
-                           targets.dropped, targets.examples, catalog, counter.partly)
+                           targets.dropped, targets.examples, catalog, counter.partly, notes)
     if published is not None:
         _keep_baseline(store, source, catalog, job_id, published)
     store.finish_job(job_id, {"published": result.published, **held_back(ctx.blocked, result.partly),
                               "files": [a.name for a in artifacts], **result.links(), **result.mode(),
-                              **result.baseline()})
+                              **result.baseline(), **notes})
     return result
 
 

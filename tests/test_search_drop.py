@@ -112,7 +112,9 @@ def test_after_one_locale_is_dropped_deletes_reach_only_the_incremental_indexes(
     pushed.upsert_products([variant("HP-100-BLK", "black").model_copy(update={"enabled": False})])
     publish_search(pushed, tmp_path / "out")  # the black headphones leave both indexes
     assert cli("--channel", "ecommerce", "--locale", "de_DE", "--yes").exit_code == 0
-    pushed.upsert_products([cable(**{"name:de_DE": None})])  # the gate blocks the cable from now on
+    # the gate blocks the cable from now on, in both locales (round 37: a German name alone missing would keep it
+    # in the English index: tests/test_search_locales_r37k.py)
+    pushed.upsert_products([cable(**{"name:de_DE": None, "name:en_US": None})])
     before = len(meili_env.double.tasks)
     result = publish_search(pushed, tmp_path / "out")
     assert modes(result) == {EN: ("incremental", 0), DE: ("full", 1)}

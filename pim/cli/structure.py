@@ -22,16 +22,30 @@ def load(path: Path = typer.Argument(..., help="A structure .yaml file or a fold
     from pim.structure_files import load_counts, load_structure_files, save_structure, structure_changes
 
     store = Store.from_settings()
-    merged = load_structure_files(path, store.structure(), store)
+    before = store.structure()
+    merged = load_structure_files(path, before, store)
     changes = structure_changes(store, merged)
     counts = load_counts(merged) if dry_run else save_structure(store, merged)
+    warnings = [] if dry_run else load_warnings(store, before)
     if as_json:
-        emit_json({"loaded": counts, "changes": changes, "dry_run": dry_run})
+        emit_json({"loaded": counts, "changes": changes, "dry_run": dry_run, **({"warnings": warnings} if warnings else {})})
         return
     rows = [(section, items, changes[section]["new"], changes[section]["changed"])
             for section, items in sorted(counts.items())]
     table("structure loaded" if not dry_run else "structure is valid; a load would save (dry run: nothing written)",
           ["section", "items", "new", "changed"], rows or [("(no items)", 0, 0, 0)])
+    for w in warnings:
+        console.print(f"warning: {w}", style="yellow", highlight=False, markup=False)
+
+
+def load_warnings(store: object, before: object) -> list[str]:
+    """What a load left to do: channel locales lacking labels (pim.label_gaps), Google feeds in a locale that
+    left a channel, which the next publish removes (pim.google_feed_usage)."""
+    from pim.google_feed_usage import leaving_notes
+    from pim.label_gaps import label_gaps
+
+    after = store.structure()  # type: ignore[attr-defined]
+    return [f"labels missing: {g.said()}" for g in label_gaps(after)] + leaving_notes(store, before, after)
 
 
 @app.command()
