@@ -50,6 +50,7 @@ from importers.content_mapper import (  # noqa: F401  # their old import path
     _skus,
     _split,
 )
+from importers.content_model_values import model_values_noted
 from importers.content_profile import ContentProfile
 from importers.content_spreadsheet import (  # noqa: F401  # their old import path
     _XLSX_HINT,
@@ -84,6 +85,7 @@ def import_content(path: Path, store: Store, profile: ContentProfile | None = No
     if reader is not read_json:
         items = keep_edits(items, store, structure, claim_unchanged=p.claim_unchanged, sku_field=p.sku_field)
         items = typed_cells(items, structure)
+    items = model_values_noted(items, store, structure, p.model_field)
     items = self_links_left_out(gtins_checked(items, p.source), p.source)
     return run_import(store, p.source, models_named(items, store, p.model_field),
                       structure=structure, label=job_label("content", path), merge=merger_for(p, profile_dir, precedence))

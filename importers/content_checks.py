@@ -158,7 +158,20 @@ def suggest(column: str, s: Structure) -> str | None:
             return f"{code}:{locales[0]}{scope}" if s.attributes[code].localizable else f"{code}{scope}"
     head, tail = re.match(r"([^:@]*)(.*)", column).groups()  # type: ignore[union-attr]
     close = nearest(head, s.attributes)
-    return close + tail if close else None
+    return close + _fixed_tail(tail, s) if close else None
+
+
+def _fixed_tail(tail: str, s: Structure) -> str:
+    """A column's `:locale@channel` with a locale the structure has written another way (`IT_it`, `it-it`) as it
+    has it (`it_IT`), so a suggestion is a column the import reads; a channel by its nearest code."""
+    locale, _, channel = tail.lstrip(":").partition("@") if tail.startswith(":") else ("", "", tail.lstrip("@"))
+    if locale and locale not in s.locales:
+        parts = re.split(r"[_\-]", locale.casefold())
+        found = [loc for loc in s.locales if loc.casefold().split("_") in (parts, parts[::-1])]
+        locale = found[0] if len(found) == 1 else locale
+    if channel and channel not in s.channels:
+        channel = nearest(channel, s.channels) or channel
+    return (f":{locale}" if locale else "") + (f"@{channel}" if channel else "")
 
 
 def unnamed_text(header: list[str], cells: list[str], *, xlsx: bool, line: int) -> str | None:

@@ -10,6 +10,7 @@ from importers.content_checks import attribute_of
 from importers.content_sheet_edits import SheetEdits, SheetRow
 from pim import content_sheet, excel_dates, excel_skus
 from pim.catalog import Structure
+from pim.content_sheet_held import HeldCells
 from pim.importing import Parsed, Rejected
 from pim.product import Product
 from pim.store import Store
@@ -30,7 +31,8 @@ def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Stru
     or updating the wrong product (_fix_skus). An edit of a value that changed since the export, or of one a
     variant inherits, is settled by SheetEdits. One read of the shown values per `batch` records."""
     options = {code: set(opts) for code, opts in structure.options.items()}
-    edits = SheetEdits(store)
+    edits = SheetEdits(store, structure)
+    held = HeldCells(structure)
     for chunk in batched(items, batch):
         records = [(n, item.record, content_sheet.read_version((item.raw or {}).get(content_sheet.VERSION_COLUMN)))
                    for n, item in enumerate(chunk) if isinstance(item, Parsed) and isinstance(item.record, Product)]
@@ -46,7 +48,8 @@ def keep_edits(items: Iterator[Parsed | Rejected], store: Store, structure: Stru
             if not known and not _any_excel_suspect(record, structure):
                 continue
             values = values or {}
-            row = SheetRow(n, record, version, content_sheet.inherited_from(values)) if known and version else None
+            row = (SheetRow(n, record, version, content_sheet.inherited_from(values, record.values, held))
+                   if known and version else None)
             problems: list[tuple[str, str]] = []
             for key, cell in list(record.values.items()):
                 attr = attribute_of(structure, key)

@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from importers.content_sheet_renamed import RenamedColumns
 from importers.gtin_check import problem_notes
 from pim import content_sheet
 from pim.attribute_changes import shown_value
+from pim.catalog import Structure
 from pim.importing import Parsed, Rejected
 from pim.merge import MODEL_KEY
 from pim.product import EMPTY, Product, Provenance, partial_model
@@ -31,11 +33,13 @@ class SheetRow:
         self.to_model: list[tuple[str, Any, str]] = []  # (key, cell, model): edits of inherited cells
         self.model_text: list[tuple[str, str]] = []  # (key, model): inherited cells left saying what they show
         self.cleared: list[tuple[str, Any]] = []  # (key, value shown): emptied cells of the product's own values
+        self.columns: set[str] = set()  # the row's columns (its cells' keys)
 
     def cell(self, attr: Attribute, key: str, cell: Any, shown: Any, *, same: bool, edit: bool) -> None:
         """Note one cell: `same`, untouched since the export; `edit`, kept as a claim that differs from what the
         product shows."""
         origin = self.origins.get(key)
+        self.columns.add(key)
         if same:
             self.matched.add(key)
         if same or not edit:
@@ -48,7 +52,9 @@ class SheetRow:
             self.unplaced.append((key, cell, shown_text))
             return
         self.matched.add(key)
-        if how == content_sheet.INHERITED and origin:
+        if origin and (how == content_sheet.INHERITED or not shown_text):
+            # an empty cell a model holds (no value there yet) is the model's too in a sheet exported before
+            # such cells were marked (content_sheet_held)
             self.to_model.append((key, cell, origin))
         elif cell in EMPTY and shown not in EMPTY and not origin:
             self.cleared.append((key, shown))
@@ -72,14 +78,16 @@ class SheetEdits:
     as it is, and is noted as a problem of its row (with `store` to read who gave it), not counted silently
     as unchanged."""
 
-    def __init__(self, store: Store | None = None) -> None:
+    def __init__(self, store: Store | None = None, structure: Structure | None = None) -> None:
         self.proven: set[str] = set()
         self.models = _ModelEdits()
         self.store = store
+        self.renamed = RenamedColumns(structure) if structure is not None else None
 
     def settle(self, rows: list[SheetRow], chunk: list[Parsed | Rejected]) -> None:
         for row in rows:
             self.proven |= row.matched
+        self._renamed(rows, chunk)
         for row in rows:
             item = chunk[row.n]
             if not isinstance(item, Parsed):  # never: a row is noted only for a record taken in
@@ -99,6 +107,35 @@ class SheetEdits:
                     [(key, _stale_reason(now, cell)) for key, cell, now in stale], item.file, item.line, item.raw,
                     row.record.identifier, source)]
         self._not_cleared(rows, chunk)
+
+    def _renamed(self, rows: list[SheetRow], chunk: list[Parsed | Rejected]) -> None:
+        """Take the cells of columns whose header was typed over (RenamedColumns) out of their rows, noting one
+        problem per such column (on the first row it takes a cell of)."""
+        if self.renamed is None:
+            return
+        header = set().union(self.proven, *(row.columns for row in rows))
+        for row in rows:
+            for key, cell, _ in row.unplaced:
+                if key not in self.proven:
+                    self.renamed.note(row.version, row.record.identifier, key, cell, header)
+        if not self.renamed.renamed:
+            return
+        for row in rows:
+            item = chunk[row.n]
+            gone = [key for key, _, _ in row.unplaced if key in self.renamed.renamed]
+            if not gone or not isinstance(item, Parsed):
+                continue
+            row.unplaced = [edit for edit in row.unplaced if edit[0] not in self.renamed.renamed]
+            for key in gone:
+                row.record.values.pop(key, None)
+                row.record.provenance.pop(key, None)
+            first = [key for key in dict.fromkeys(gone) if key not in self.renamed.said]
+            self.renamed.said.update(first)
+            if first:
+                source = row.record.source.source if row.record.source else ""
+                item.problems = [*item.problems, *problem_notes(
+                    [(key, self.renamed.reason(key)) for key in first], item.file, item.line, item.raw,
+                    row.record.identifier, source)]
 
     def _not_cleared(self, rows: list[SheetRow], chunk: list[Parsed | Rejected]) -> None:
         """Note the emptied cells whose value another source gave: the clear leaves them showing it. One read
@@ -203,5 +240,6 @@ def _differing_reason(model: str, differ: dict[str, _Said]) -> str:
     keys = ", ".join(f"'{key}'" for key in differ)
     said = " — ".join(f"{key}: {_rows_said(texts)}" for key, texts in differ.items())
     return (f"not stored: {keys} {'is' if len(differ) == 1 else 'are'} inherited from model '{model}' and its "
-            "variants' rows here differ — give them all the same text to change the model, or edit it on the "
-            f"product page. {said}")
+            "variants' rows here differ — give them all the same text to change the model (a cell left as "
+            f"it was counts as another text), or give it once in a row with '{model}' in a 'model' column, or edit "
+            f"it on the product page. {said}")

@@ -46,6 +46,7 @@ from pim.content_sheet_excel import (_DIGITS, _EXCEL_TYPES, _EXPORTED_NUMBER, _N
 from pim.content_sheet_files import (INHERITED_FILL, _check_cells, _check_header, _check_length,  # noqa: F401
                                      _discard, _marked, can_fail, check_out, csv_chunks, encoded,
                                      inherited_note, write_sheet, write_xlsx)
+from pim.content_sheet_held import HeldCells
 from pim.content_sheet_format import (_TEXTUAL, _UTF, DEFAULT_FORMAT, DEFAULT_TYPES, DIGEST_BYTES,  # noqa: F401
                                       MODEL_COLUMN, NOTE_COLUMN, SHEET_TYPES, SKU_COLUMN, SUFFIXES, VERSION_COLUMN,
                                       VERSION_TAG, XLSX_CELL_MAX, SheetFormat, _illegal_xlsx, value_column)
@@ -62,17 +63,20 @@ class _Models:
 
     def __init__(self) -> None:
         self.known: dict[str, tuple[str | None, dict[str, Any]]] = {}
+        self.variants: dict[str, str] = {}  # code → its family variant (which levels hold what: content_sheet_held)
 
     def load(self, conn: Connection, codes: Iterable[str]) -> None:
         if len(self.known) > _MODEL_CACHE:  # before, never between, a page's parents and grandparents
             self.known.clear()
+            self.variants.clear()
         for _ in range(2):  # parents, then grandparents
             missing = sorted({c for c in codes if c and c not in self.known})
             if not missing:
                 return
-            for code, parent, values in conn.execute(select(MODEL.c.code, MODEL.c.parent, MODEL.c.value_map)
-                                                     .where(MODEL.c.code.in_(missing))):
+            for code, parent, values, fv in conn.execute(select(MODEL.c.code, MODEL.c.parent, MODEL.c.value_map,
+                                                                MODEL.c.family_variant).where(MODEL.c.code.in_(missing))):
                 self.known[code] = (parent, values or {})
+                self.variants[code] = fv
             for code in missing:
                 self.known.setdefault(code, (None, {}))
             codes = [self.known[c][0] for c in missing if self.known[c][0]]
@@ -88,6 +92,7 @@ class _Models:
             parent, inherited = self.known[code]
             chain.append((code, inherited))
         merged = Shown()
+        merged.lineage = [(code, self.variants.get(code, ""), self.known[code][0]) for code, _ in chain]
         for code, inherited in reversed(chain):
             merged.update(inherited)
             merged.origins.update(dict.fromkeys(inherited, code))
@@ -104,11 +109,20 @@ class Shown(dict[str, Any]):
     def __init__(self) -> None:
         super().__init__()
         self.origins: dict[str, str] = {}
+        #: the models above the variant, nearest first: (code, family variant, parent) (pim.content_sheet_held)
+        self.lineage: list[tuple[str, str, str | None]] = []
 
 
-def inherited_from(shown: dict[str, Any]) -> dict[str, str]:
-    """Value key → the model a shown value is inherited from (none for a product without model)."""
-    return shown.origins if isinstance(shown, Shown) else {}
+def inherited_from(shown: dict[str, Any], keys: Iterable[str] = (), held: HeldCells | None = None) -> dict[str, str]:
+    """Value key → the model a shown value is inherited from (none for a product without model); with `held`,
+    also each of `keys` a model holds by its family variant's levels while it has no value there yet (a new
+    locale): the variant's own values excepted."""
+    if not isinstance(shown, Shown):
+        return {}
+    if held is None or not shown.lineage:
+        return shown.origins
+    own = shown.keys() - shown.origins.keys()
+    return {**held.origins(shown.lineage, keys, own), **shown.origins}
 
 
 def _read(store: Store, models: _Models, where: Any) -> list[tuple[int, str, dict[str, Any]]]:
@@ -138,10 +152,11 @@ class SheetRow(list[str]):
 
 def sheet_rows(store: Store, s: Structure, pages: Iterable[Sequence[int]], keys: Sequence[str]) -> Iterator[SheetRow]:
     """One row of plain cell texts (not yet escaped) per product id, in the order the pages give them: the
-    identifier, one text per key, the version cell (SheetScope.header's columns). A non-empty cell showing a
+    identifier, one text per key, the version cell (SheetScope.header's columns). A cell showing a
     model's value is `inherited` (and its digest says so)."""
     attrs = [s.attributes[k.split(":")[0].split("@")[0]] for k in keys]
     models = _Models()
+    held = HeldCells(s)
     for ids in pages:
         for chunk in batched(list(ids), _VALUES_PER_QUERY):
             found = {pid: (ident, values) for pid, ident, values in _read(store, models, PRODUCT.c.id.in_(chunk))}
@@ -149,8 +164,8 @@ def sheet_rows(store: Store, s: Structure, pages: Iterable[Sequence[int]], keys:
                 if pid in found:
                     ident, values = found[pid]
                     texts = [cell_text(a, values.get(k)) for a, k in zip(attrs, keys)]
-                    origins = inherited_from(values)
-                    inherited = {k: origins[k] for k, t in zip(keys, texts) if t and k in origins} if origins else {}
+                    origins = inherited_from(values, keys, held)
+                    inherited = {k: origins[k] for k in keys if k in origins} if origins else {}
                     row = SheetRow([ident, *texts, version_cell(ident, keys, texts, inherited)])
                     row.inherited = inherited
                     yield row

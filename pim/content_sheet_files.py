@@ -133,11 +133,14 @@ def write_xlsx(target: Path | IO[bytes], header: Sequence[str], rows: Iterable[S
 INHERITED_FILL = "FFD9D9D9"
 
 
-def inherited_note(model: str) -> str:
-    """The note on an inherited cell: where the value lives, and how an edit of it is taken."""
-    return (f"Inherited from product model '{model}': every variant of it shows this value. To change it, give "
-            "the same new text in the rows of all its variants here (the import sets it on the model), or edit "
-            "it on the product page.")
+def inherited_note(model: str, *, empty: bool = False) -> str:
+    """The note on an inherited cell: where the value lives, and how an edit of it is taken. `empty`: the model
+    has no value there yet (a locale not translated yet): the cell is still the model's."""
+    said = ("Held by product model '{}', which has no value here yet: all its variants show it empty"
+            if empty else "Inherited from product model '{}': every variant of it shows this value").format(model)
+    return (f"{said}. To change it, give the same new text in the "
+            "rows of all its variants here (the import sets it on the model), or one row with the model's code in "
+            "a 'model' column, or edit it on the product page.")
 
 
 def _marked(ws: Any, places: dict[str, int], cells: list[Any], inherited: dict[str, str]) -> list[Any]:
@@ -151,7 +154,8 @@ def _marked(ws: Any, places: dict[str, int], cells: list[Any], inherited: dict[s
         at = places.get(column)
         if at is not None:
             cell = WriteOnlyCell(ws, value=cells[at])
-            cell.fill, cell.comment = fill, Comment(inherited_note(model), "PIM", width=300, height=90)
+            note = inherited_note(model, empty=cells[at] in ("", None))
+            cell.fill, cell.comment = fill, Comment(note, "PIM", width=300, height=90)
             cells[at] = cell
     return cells
 

@@ -156,7 +156,8 @@ def test_patch_of_a_variant_refuses_values_its_model_holds(api, store: Store) ->
     assert set(errors) == {"body.values.name:en_US"}
     assert errors["body.values.name:en_US"] == (
         "'name' is held by the root product model in family variant 'shoes_color' ('runner_model' is this "
-        "product's model): set it on the model, or move the attribute to this level in the family variant")
+        "product's model): set it on the model, or move the attribute to this level in the family variant — PATCH "
+        "/api/v1/models/runner_model with {\"values\": {\"name:en_US\": …}} sets it there")
     assert store.get_product("runner-red") == before  # nothing written, not even the ean
     ok = client.patch("/api/v1/products/runner-red", headers=tokens["editor"], json={"values": {"ean": "4006381333931"}})
     assert ok.status_code == 200 and store.get_product("runner-red").values["ean"] == "4006381333931"

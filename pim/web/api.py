@@ -179,6 +179,10 @@ def patch_values(identifier: str, body: ProductPatch, request: Request, user: Us
                           expected=body.expected) if body.values else EditResult(store.get_product(identifier))
     if result.product is None:
         raise HTTPException(404, f"no product '{identifier}'")
+    if result.errors:  # a value the model holds: name the model's route (pim.web.api_model_hint)
+        from pim.web.api_model_hint import with_model_endpoints
+
+        result.errors = with_model_endpoints(store, structure, result.product, result.errors)
     if not result.errors and (body.enabled is not None or body.categories is not None):
         fields = apply_fields(store, identifier, user.username, s=structure, enabled=body.enabled,
                               categories=body.categories)
