@@ -184,10 +184,13 @@ def remove_price_list_entries_in(store: Store, conn: Connection, customer: str, 
         gone += conn.execute(delete(PRICE).where(PRICE.c.customer == customer, PRICE.c.source == source,
                                                  PRICE.c.sku.in_(everything)).returning(PRICE.c.customer, PRICE.c.sku)).all()
     if some:
-        rows = conn.execute(select(PRICE.c.sku, PRICE.c.currency, PRICE.c.min_qty, PRICE.c.valid_from).where(
+        # a supplier tier's part resumed after an offer (importers.tier_periods) is kept with the period it resumes:
+        # keyed by its stated start too, so restating that period does not take it off and put it back
+        rows = conn.execute(select(PRICE.c.sku, PRICE.c.currency, PRICE.c.min_qty, PRICE.c.valid_from,
+                                   PRICE.c.stated_from).where(
             PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku.in_(some))).all()
-        stale = [{"s": sku, "c": cur, "q": qty, "f": since} for sku, cur, qty, since in rows
-                 if (cur, qty, since) not in keep[sku]]
+        stale = [{"s": sku, "c": cur, "q": qty, "f": since} for sku, cur, qty, since, stated in rows
+                 if (cur, qty, since) not in keep[sku] and (stated is None or (cur, qty, stated) not in keep[sku])]
         if stale:
             conn.execute(delete(PRICE).where(
                 PRICE.c.customer == customer, PRICE.c.source == source, PRICE.c.sku == bindparam("s"),
