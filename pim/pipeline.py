@@ -18,6 +18,7 @@ from pim.catalog import Structure
 from pim.errors import ConfigError, GateBlocked
 from pim.product import Association, Product, trusted_copy
 from pim.protocols import Artifact, PublishContext
+from pim.publish_output import output_key
 from pim.registry import EXPORTERS, RENDERERS, STAGES, load, lookup
 from pim.store import Store
 from pim.store.store import JOB, batched
@@ -172,6 +173,7 @@ def publish(
     counter = _Counter(stream, ctx.blocked, ctx.options.setdefault(PARTLY, set()))
     catalog = catalog_key(ctx.options)
     source, published = f"{channel}/{scope}", None
+    output = output_key(exporter, output_dir)  # the guard compares runs that write the same place
     try:
         narrow_gate(ctx, channel, getattr(renderer, "gate_per_locale", False))  # before the stages run (lazily,
         # as the renderer reads them); a bad catalog fails the job
@@ -179,7 +181,7 @@ def publish(
         artifacts = renderer.render(counter, ctx, store)
         published = counter.identities() if whole(artifacts) else None
         if not allow_drop:
-            refuse_drop(store, source, counter.published(), ctx.blocked, artifacts, catalog, published)
+            refuse_drop(store, source, counter.published(), ctx.blocked, artifacts, catalog, published, output)
         locations = lookup(EXPORTERS, exporter, "exporter")().push(artifacts, ctx)
         if hasattr(renderer, "committed"):
             renderer.committed(ctx, store)
@@ -200,10 +202,10 @@ def publish(
     result = PublishResult(channel, scope, counter.published(), ctx.blocked, artifacts, locations, job_id,
                            targets.dropped, targets.examples, catalog, counter.partly, notes)
     if published is not None:
-        _keep_baseline(store, source, catalog, job_id, published)
+        _keep_baseline(store, source, catalog, job_id, published, output)
     store.finish_job(job_id, {"published": result.published, **held_back(ctx.blocked, result.partly),
                               "files": [a.name for a in artifacts], **result.links(), **result.mode(),
-                              **result.baseline(), **notes})
+                              **result.baseline(), "output": output, **notes})
     return result
 
 
@@ -238,11 +240,11 @@ def whole(artifacts: list[Artifact]) -> bool:
 
 
 def _keep_baseline(store: Store, source: str, catalog: str | None, job_id: int,
-                   published: baseline.Published) -> None:
+                   published: baseline.Published, output: str | None = None) -> None:
     """The run's products as the channel's baseline. The files are out: a failure is logged, and the next run
     is compared by count with this one (baseline.load finds no row for it)."""
     try:
-        baseline.record(store, source, catalog, job_id, published)
+        baseline.record(store, source, catalog, job_id, published, output)
     except Exception as exc:
         log.warning("could not keep the products publish job %s put out (the next publish of %s is compared with "
                     "it by count only): %s", job_id, source, exc)
@@ -302,21 +304,23 @@ def catalog_key(options: dict[str, Any]) -> str | None:
     return str(code) if code is not None else str(Path(given).resolve())
 
 
-def last_published(store: Store, source: str) -> tuple[int, int, str | None] | None:
+def last_published(store: Store, source: str, output: str | None = None) -> tuple[int, int, str | None] | None:
     """(job id, products published, its catalog) of the last succeeded publish of `source` ("<channel>/<scope>")
     that wrote the whole channel and counted `published` as the outputs hold (PUBLISHED_COUNTS), whatever its
     catalog: every publish of a channel and scope writes the same output (the renderer's files named by the scope,
     at PIM_OUTPUT or the exporter's target, those the last one wrote and this one does not removed:
     exporters.published), so a first run of a new or moved catalog file replaces what the last run of another
     wrote and is judged against it (round 37; before, each catalog file had its own baseline). Incremental runs
-    (search sending changes) publish only what changed and are skipped. None: no such publish yet (a first
-    publish, or the first since round 34, is judged only by refuse_drop's rule for a run publishing none)."""
+    (search sending changes) publish only what changed and are skipped, and so are runs that wrote another
+    `output` (pim.publish_output: another folder, bucket or prefix, whose files this run does not replace; a run
+    kept before the job recorded its output counts as this one's). None: no such publish yet (a first publish, or
+    the first since round 34, is judged only by refuse_drop's rule for a run publishing none)."""
     q = (select(JOB.c.id, JOB.c.counts).where(JOB.c.kind == "publish", JOB.c.source == source,
                                              JOB.c.status == "succeeded").order_by(JOB.c.id.desc()).limit(200))
     with store.engine.connect() as conn:
         for job_id, counts in conn.execute(q):
             counts = counts or {}
-            if counts.get("mode") == "incremental":
+            if counts.get("mode") == "incremental" or output is not None and counts.get("output", output) != output:
                 continue
             if counts.get("published_counts") != PUBLISHED_COUNTS:
                 return None  # the newest whole run counted otherwise: no baseline until one counts as this one
@@ -351,7 +355,7 @@ def drop_thresholds() -> tuple[float, int]:
 
 def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str]],
                 artifacts: list[Artifact], catalog: str | None = None,
-                published: baseline.Published | None = None) -> None:
+                published: baseline.Published | None = None, output: str | None = None) -> None:
     """DropRefused when a run writing the whole channel would leave out more than the guard's share
     (drop_thresholds) of the products the last one published, of whichever catalog (the same output:
     last_published), and at least its minimum (a whole catalog blocked by a new locale's missing copy, which would
@@ -365,7 +369,7 @@ def refuse_drop(store: Store, source: str, now: int, blocked: dict[str, list[str
     if not whole(artifacts):
         return
     share, least = drop_thresholds()
-    previous = last_published(store, source)
+    previous = last_published(store, source, output)
     job, last, was = previous if previous is not None else (None, None, None)
     before = baseline.load(store, source, job) if published is not None and job is not None else None
     left, gone = baseline.departures(before, published) if before is not None and published is not None else (

@@ -1,10 +1,11 @@
 """Which products a channel's last whole publish put out, for the publish guard (pim.pipeline.refuse_drop): a count
 misses a publish that swaps most products for others, the set does not. One row per output (`publish_baseline`,
-migration 0047): a channel and scope, which every publish of them writes over whatever its catalog (same file
-names, and the files the last one wrote that this one does not are removed: exporters.published); replaced by each
-succeeded publish that wrote the whole channel: the identifiers zlib-compressed, NUL-separated (a few bytes per
-product). While a publish runs, the identifiers it reads are compressed as they stream (`Seen`), never held as
-strings; the comparison holds one 8-byte hash per product published (`Published`)."""
+migration 0047): a channel and scope at one target (pim.publish_output), which every publish of them there writes
+over whatever its catalog (same file names, and the files the last one wrote that this one does not are removed:
+exporters.published); replaced by each succeeded publish that wrote the whole channel there: the identifiers
+zlib-compressed, NUL-separated (a few bytes per product). While a publish runs, the identifiers it reads are
+compressed as they stream (`Seen`), never held as strings; the comparison holds one 8-byte hash per product
+published (`Published`)."""
 
 from __future__ import annotations
 
@@ -103,8 +104,9 @@ def departures(before: bytes, now_published: Published, examples: int = 5) -> tu
     return left, named
 
 
-def _key(source: str) -> str:
-    return hashlib.sha256(f"{source}\0".encode()).hexdigest()
+def _key(source: str, output: str | None = None) -> str:
+    """The row's key: the source and the output (pim.publish_output); without one, as rounds 37 kept it."""
+    return hashlib.sha256(f"{source}\0{output or ''}".encode()).hexdigest()
 
 
 def load(store: Any, source: str, job_id: int) -> bytes | None:
@@ -116,12 +118,19 @@ def load(store: Any, source: str, job_id: int) -> bytes | None:
     return bytes(blob) if blob is not None else None
 
 
-def record(store: Any, source: str, catalog: str | None, job_id: int, published: Published) -> None:
+def record(store: Any, source: str, catalog: str | None, job_id: int, published: Published,
+           output: str | None = None) -> None:
     """Make job `job_id`'s products the baseline of `source`'s output, whichever catalog (`catalog`, kept for
-    reading) it published: the next publish of the channel and scope writes over them."""
-    key = _key(source)
+    reading) it published: the next publish of the channel and scope to the same `output` (pim.publish_output)
+    writes over them. The row replaces that output's, and the rows kept before outputs were told apart (keyed by
+    the source alone or with a catalog); another output's row stays."""
+    key = _key(source, output)
     with store.begin() as conn:
-        conn.execute(delete(BASELINE).where(BASELINE.c.source == source))
+        rows = conn.execute(select(BASELINE.c.key, BASELINE.c.catalog).where(BASELINE.c.source == source)).all()
+        older = {_key(source)} | {hashlib.sha256(f"{source}\0{c}".encode()).hexdigest() for _, c in rows}
+        gone = [k for k, _ in rows if k == key or k in older]  # this output's, and rows kept before round 37's mend
+        if gone:
+            conn.execute(delete(BASELINE).where(BASELINE.c.key.in_(gone)))
         conn.execute(insert(BASELINE).values(key=key, source=source, catalog=catalog or "", job_id=job_id,
                                              published=published.count, identifiers=published.blob,
                                              written_at=now()))
