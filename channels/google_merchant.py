@@ -31,6 +31,7 @@ from channels.xml_chars import xml_chars
 from pim.currencies import price_text
 from pim.errors import ConfigError
 from pim.product import Product
+from pim.published import is_published
 from pim.structure import AttributeType
 from pim.protocols import Artifact, PublishContext
 from pim.registry import load
@@ -326,8 +327,9 @@ class GoogleFieldMapper(CleanFieldMapper):
     def context(self, product: Product, values: dict[str, Any], locale: str, plain: bool = False) -> dict[str, Any]:
         ctx = super().context(product, values, locale, plain)
         family = self.s.families.get(product.family or "")
-        code = family.attribute_as_label if family else None
-        label = self.resolver.get(values, code, self.scope, locale) if code in self.s.attributes else None
+        code = family.attribute_as_label if family else None  # an internal one is no label (pim.published)
+        label = (self.resolver.get(values, code, self.scope, locale)
+                 if code in self.s.attributes and is_published(self.s, code) else None)
         if label not in (None, "", [], {}):
             label = self.display(code, label, locale, plain=plain)
         ctx["label"] = label if label not in (None, "", [], {}) else None

@@ -52,11 +52,15 @@ def refusal(what: str, codes: list[str], fix: str = "remove {codes} from it") ->
 
 def contract_internal_fields(contract: Any, s: Structure) -> list[tuple[str, list[str]]]:
     """(field of the contract, the internal attributes it names) for each place a customer contract names one: its
-    `fields`, and the BMEcat options it sets itself (their defaults, e.g. `gtin_attribute: ean`, are left out of
-    the feed when internal, as "every attribute" is, rather than refused)."""
+    `fields`, its `pricing.list_price_attribute` (set or the default `price`: the price a customer without a price
+    list pays; unread under `fallback: exclude`), and the BMEcat options it sets itself (their defaults, e.g.
+    `gtin_attribute: ean`, are left out of the feed when internal, as "every attribute" is, rather than refused)."""
     out: list[tuple[str, list[str]]] = []
     if named := internal_named(s, contract.fields):
         out.append(("fields", named))
+    pricing = contract.pricing
+    if pricing.fallback != "exclude" and (named := internal_named(s, [pricing.list_price_attribute])):
+        out.append(("pricing.list_price_attribute", named))
     if contract.format == "bmecat":
         opts = contract.bmecat
         for name in sorted(opts.model_fields_set):
