@@ -45,7 +45,25 @@ def load_warnings(store: object, before: object) -> list[str]:
     from pim.label_gaps import label_gaps
 
     after = store.structure()  # type: ignore[attr-defined]
-    return [f"labels missing: {g.said()}" for g in label_gaps(after)] + leaving_notes(store, before, after)
+    return ([f"labels missing: {g.said()}" for g in label_gaps(after)] + leaving_notes(store, before, after)
+            + internal_contract_notes(store, after))
+
+
+def internal_contract_notes(store: object, after: object) -> list[str]:
+    """Stored contracts naming an attribute the structure now keeps internal: their next delivery is refused and
+    then held (`--due` skips it), so the load names them with the fix (round 37, found upgrading)."""
+    from pim.contracts_store import get_contracts
+    from pim.published import contract_internal_fields, internal_codes
+
+    if not internal_codes(after):  # type: ignore[arg-type]
+        return []
+    notes = []
+    for contract in get_contracts(store):  # type: ignore[arg-type]
+        for field, codes in contract_internal_fields(contract, after):
+            notes.append(f"contract '{contract.code}' ({contract.customer}) names the internal attribute(s) "
+                         f"{', '.join(codes)} in {field}: its next delivery is refused and then held; remove them "
+                         "from the contract file and `pim feeds load` it again (or set internal: false)")
+    return notes
 
 
 @app.command()
