@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from pim.settings import reset_settings
 from pim.store import Store
+from tests.services.postgres_copies import DatabaseCopies
 
 pytest_plugins = ["tests.services.postgres", "tests.services.s3", "tests.services.sshd", "tests.services.meili", "tests.services.chromium"]
 
@@ -38,6 +39,21 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if only is not None:  # a behaviour only some databases have: not run (nor skipped) on the others
             chosen = [b for b in chosen if b in only.args]
         metafunc.parametrize("backend", chosen, scope="session")
+
+
+@pytest.fixture(autouse=True)
+def argon2_test_costs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Real argon2 with test-sized costs (tests.web_fixtures.CHEAP_ARGON2) for every test: argon2-cffi's defaults
+    cost ~0.2 s of CPU per hash or sign-in on 2 cores, and the files that did not import the cheap fixture hashed
+    at full cost several times per test. A test marked `real_argon2` keeps the production parameters."""
+    if request.node.get_closest_marker("real_argon2") is not None:
+        yield
+        return
+    from tests.web_fixtures import CHEAP_ARGON2
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("pim.web.accounts.HASH_PARAMS", CHEAP_ARGON2)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -69,12 +85,20 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
         path = tmp_path / "pim.db"
         shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
-    template = request.getfixturevalue("postgres_template")
-    server = request.getfixturevalue("postgres_server")
-    name = f"pim_t{os.getpid()}_{next(_counter)}"
-    copy_database(server.url(), template, name)
-    request.addfinalizer(lambda: drop_database(server.url(), name))
-    return server.url(name)
+    copies: DatabaseCopies = request.getfixturevalue("postgres_copies")
+    name = copies.take()
+    request.addfinalizer(lambda: copies.drop(name))
+    return request.getfixturevalue("postgres_server").url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_copies(request: pytest.FixtureRequest) -> Iterator[DatabaseCopies]:
+    """The PostgreSQL tests' database copies, each made while the test before it runs (tests.services.postgres_copies)."""
+    server, template = request.getfixturevalue("postgres_server"), request.getfixturevalue("postgres_template")
+    copies = DatabaseCopies(server.url(), template, lambda: f"pim_t{os.getpid()}_{next(_counter)}",
+                            copy_database, drop_database)
+    yield copies
+    copies.close()
 
 
 def copy_database(admin_url: str, template: str, name: str) -> None:

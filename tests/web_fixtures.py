@@ -1,8 +1,9 @@
 """Fixtures the web and API test files share (one copy instead of one per file).
 
 Import a fixture into the test module that needs it (`from tests.web_fixtures import cheap_argon2  # noqa: F401`):
-pytest finds fixtures by the names in a module's namespace, so the import is what applies it there. It is not
-in tests/conftest.py, where an autouse fixture would reach every test of the suite, password-hashing tests too.
+pytest finds fixtures by the names in a module's namespace, so the import is what applies it there. Since round 37
+tests/conftest.py's autouse `argon2_test_costs` applies CHEAP_ARGON2 to every test anyway (a test marked
+`real_argon2` keeps the production costs); importing `cheap_argon2` is harmless and no longer needed.
 """
 
 from __future__ import annotations
