@@ -111,7 +111,10 @@ def test_a_dry_run_counts_what_the_load_would_save_and_writes_nothing(tiny_store
     assert "ip_rating" not in tiny_store.structure().attributes
     assert tiny_store.structure().attributes["waterproof"].labels == {}
     real = runner.invoke(structure_cli, ["load", str(path), "--json"])
-    assert json.loads(real.stdout) == {**said, "dry_run": False}  # the same counts, now written
+    written = json.loads(real.stdout)
+    # since round 37 a real load also warns about labels a channel locale lacks (the new attribute has en_US only)
+    assert all(w.startswith("labels missing") for w in written.pop("warnings", []))
+    assert written == {**said, "dry_run": False}  # the same counts, now written
     assert "ip_rating" in tiny_store.structure().attributes
 
 
