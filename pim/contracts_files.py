@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from pim.catalog import Structure
 from pim.contracts_model import SPECIAL_FIELDS, STOCK_TIME, Contract, ContractFile
 from pim.contracts_store import put_contracts
-from pim.errors import ConfigError, InputError
+from pim.errors import ConfigError
 from pim.store.store import Store
+from pim.structure_files import StructureErrors
 
 if TYPE_CHECKING:
     from pim.structure_files import StructureProblem
@@ -192,19 +193,12 @@ def internal_problems(placed: list[Placed], s: Structure) -> list[StructureProbl
     return out
 
 
-class InternalFieldsNamed(InputError):
+class InternalFieldsNamed(StructureErrors):
     """Contracts naming an attribute kept for staff (`internal: true`): bad input (exit 2), nothing is stored."""
 
     def __init__(self, problems: list[StructureProblem]) -> None:
-        from pim.structure_files import problem_listing
-
-        first = problems[0]
-        super().__init__(problem_listing(problems, "with the contracts' fields"), file=first.file, line=first.line,
-                         field=first.field, hint="fix the contracts and load again: pim feeds load DIR")
-        self.problems = problems
-
-    def describe(self) -> str:  # the listing names file, line and field per problem already
-        return f"{self}\n  → {self.hint}"
+        super().__init__(problems, where="with the contracts' fields",
+                         hint="fix the contracts and load again: pim feeds load DIR")
 
 
 def rendition_problem(c: Contract, declared: list[str]) -> str:

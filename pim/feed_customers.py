@@ -20,29 +20,22 @@ from pim.delivery_log import FEED_FILE, TOKEN
 from pim.errors import InputError
 from pim.spelling import nearest
 from pim.store.store import Store
+from pim.structure_files import StructureErrors
 
 if TYPE_CHECKING:
     from pim.contracts_files import Placed
     from pim.structure_files import StructureProblem
 
 
-class CustomerCaseClash(InputError):
+class CustomerCaseClash(StructureErrors):
     """Contracts that read well and fit the catalog but name a customer code known only in another case: the
     file's slip (exit 2, like any refused input), not the configuration's. `problems` lists every one (file, line,
     field) for `--json`."""
 
     def __init__(self, problems: list[StructureProblem]) -> None:
-        from pim.structure_files import problem_listing
-
-        first = problems[0]
-        super().__init__(problem_listing(problems, "with the contracts' customer codes"), file=first.file,
-                         line=first.line, field=first.field,
+        super().__init__(problems, where="with the contracts' customer codes",
                          hint="write each code as the known customer named above (rename it in the file), or, if "
                               "it really is another customer, load it anyway: pim feeds load DIR --force")
-        self.problems = problems
-
-    def describe(self) -> str:  # the listing names file, line and field per problem already
-        return f"{self}\n  → {self.hint}"
 
 
 def known_customers(store: Store) -> tuple[set[str], set[str]]:

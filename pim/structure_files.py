@@ -80,11 +80,14 @@ def problem_listing(problems: list[StructureProblem], where: str, shown: int = 5
 
 
 class StructureErrors(InputError):
+    """Declarative files refused as a whole, every problem listed (file, line, field); `where` replaces "in the
+    <files>" in the message (contracts refused for what they name: pim.contracts_files, pim.feed_customers)."""
+
     def __init__(self, problems: list[StructureProblem],
                  hint: str = "fix the lines above and run `pim structure load` again", *,
-                 files: str = "structure files") -> None:
+                 files: str = "structure files", where: str | None = None) -> None:
         super().__init__(
-            problem_listing(problems, f"in the {files}"),
+            problem_listing(problems, where or f"in the {files}"),
             file=problems[0].file, line=problems[0].line, field=problems[0].field, hint=hint,
         )
         self.problems = problems
