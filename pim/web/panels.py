@@ -107,36 +107,31 @@ def gate_decision(store: Any, identifier: str) -> list[dict[str, Any]]:
     with store.engine.connect() as conn:
         last = {r.channel: dict(r._mapping) for r in conn.execute(
             select(t.GATE_DECISION).where(t.GATE_DECISION.c.product == identifier))}
-    now = _verdicts_now(store, identifier)
-    notes = _notes_by_channel(store, identifier)
+    product = store.get_product(identifier)
+    if product is None:
+        now, notes = {}, {}
+    else:  # the product and the structure are read once for both
+        from pim.structure_cache import cached_structure
+
+        with store.engine.connect() as conn:
+            s = cached_structure(conn)
+        now, notes = _verdicts_now(store, s, product), _notes_by_channel(store, s, product)
     return [{"channel": ch, **now.get(ch, {"passed": None, "reasons": []}), "last": last.get(ch),
              "notes": notes.get(ch, [])} for ch in sorted(set(now) | set(last))]
 
 
-def _notes_by_channel(store: Any, identifier: str) -> dict[str, list[dict[str, Any]]]:
+def _notes_by_channel(store: Any, s: Any, product: Any) -> dict[str, list[dict[str, Any]]]:
     """channel → the product's quality notes there (quality_notes): `notes` of each gate_decision row."""
-    product = store.get_product(identifier)
-    if product is None:
-        return {}
-    from pim.structure_cache import cached_structure
-
-    with store.engine.connect() as conn:
-        s = cached_structure(conn)
     out: dict[str, list[dict[str, Any]]] = {}
     for note in quality_notes(store, s, product):
         out.setdefault(note["channel"], []).append(note)
     return out
 
 
-def _verdicts_now(store: Any, identifier: str) -> dict[str, dict[str, Any]]:
+def _verdicts_now(store: Any, s: Any, product: Any) -> dict[str, dict[str, Any]]:
     gate = _module("pim.gate")
-    product = store.get_product(identifier)
-    if gate is None or product is None:
+    if gate is None:
         return {}
-    from pim.structure_cache import cached_structure
-
-    with store.engine.connect() as conn:
-        s = cached_structure(conn)
     out = {}
     for channel in sorted(s.channels):
         for _, reasons in gate.evaluate(store, s, channel, [product]):
